@@ -1,0 +1,21 @@
+/**
+ * @file engage.h
+ * @brief libengage: the campaign engine of a marketing suite as an embeddable C library.
+ *
+ * Include this one header; it includes every public area under engage/.
+ */
+#ifndef ENGAGE_H
+#define ENGAGE_H
+
+#include "engage/version.h"
+#include "engage/common.h"
+#include "engage/errors.h"
+#include "engage/alloc.h"
+#include "engage/store.h"
+#include "engage/transport.h"
+#include "engage/engine.h"
+#include "engage/rules.h"
+#include "engage/model.h"
+#include "engage/audience.h"
+
+#endif /* ENGAGE_H */

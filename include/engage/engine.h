@@ -1,0 +1,126 @@
+/**
+ * @file engage/engine.h
+ * @brief The engine handle: opening, configuration, version, logging and threads.
+ *
+ * ## Threads
+ * One engine may be used from several threads at once: every function that
+ * takes an engine locks it inside. Child handles (a campaign being edited, a
+ * compiled rule, ...) belong to one thread at a time unless their header says
+ * otherwise. Error records are per thread (see engage/errors.h). Host callbacks
+ * (storage, transport, clock, log, progress) run synchronously on the calling
+ * thread, inside the engine's lock, and must not call back into the same engine.
+ * eng_version(), eng_version_string(), eng_errstr() and the `*_init()` functions
+ * are safe from any thread at any time.
+ *
+ * ## Lifetime
+ * Children keep their engine alive: eng_close() on an engine with live children
+ * marks it closed and releases it when the last child is freed (as SQLite's
+ * sqlite3_close_v2 does), which suits garbage-collected bindings.
+ */
+#ifndef ENGAGE_ENGINE_H
+#define ENGAGE_ENGINE_H
+
+#include "common.h"
+#include "alloc.h"
+#include "store.h"
+#include "transport.h"
+
+ENG_BEGIN_DECLS
+
+/** Log levels for #eng_config.log_fn. */
+typedef enum eng_log_level {
+    ENG_LOG_ERROR = 0, /**< Something failed. */
+    ENG_LOG_WARN = 1,  /**< Something unexpected that the library handled. */
+    ENG_LOG_INFO = 2,  /**< Milestones (store opened, recovery dropped a torn tail, ...). */
+    ENG_LOG_DEBUG = 3  /**< Detail for debugging. */
+} eng_log_level;
+
+/**
+ * Progress of a long operation (CSV import, audience resolution, ...).
+ * @param op short static name of the operation ("csv_import", ...).
+ * @param done units done so far; @param total units in all, or 0 when unknown.
+ * @return 0 to go on; non-zero to cancel (the operation then fails with
+ *         #ENG_ECANCELLED and leaves stored state unchanged).
+ */
+typedef int (*eng_progress_fn)(const char *op, uint64_t done, uint64_t total, void *user);
+
+/** Receives log lines at or below #eng_config.log_level. */
+typedef void (*eng_log_fn)(int level, const char *message, void *user);
+
+/** Returns the current time. */
+typedef eng_time (*eng_clock_fn)(void *user);
+
+/** Current version of #eng_config. */
+#define ENG_CONFIG_VERSION 1
+
+/**
+ * Engine configuration. Fill with eng_config_init(), then set what you need.
+ * Every pointer may be left NULL for the documented default.
+ */
+typedef struct eng_config {
+    unsigned int version;              /**< #ENG_CONFIG_VERSION. */
+    const eng_allocator *allocator;    /**< Copied. NULL: the system allocator. */
+    /**
+     * Storage; ownership passes to the engine on every outcome of eng_open()
+     * (it is released by eng_close(), or by eng_open() itself when that fails).
+     * NULL: a new in-memory store.
+     */
+    eng_store *store;
+    const eng_transport_methods *transport; /**< Copied. NULL: a transport that refuses every send. */
+    void *transport_user;              /**< Passed last to the transport callbacks. */
+    eng_clock_fn clock_fn;             /**< NULL: the system clock (CLOCK_REALTIME). */
+    void *clock_user;                  /**< Passed to clock_fn. */
+    eng_log_fn log_fn;                 /**< NULL: no logging. */
+    void *log_user;                    /**< Passed to log_fn. */
+    int log_level;                     /**< Highest #eng_log_level delivered; default #ENG_LOG_WARN. */
+    eng_progress_fn progress_fn;       /**< NULL: no progress reports, no cancel. */
+    void *progress_user;               /**< Passed to progress_fn. */
+} eng_config;
+
+/**
+ * Fill @p cfg with defaults.
+ * @param cfg the struct; @param version #ENG_CONFIG_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_config_init(eng_config *cfg, unsigned int version);
+
+/**
+ * Open an engine.
+ * @param cfg configuration, or NULL for all defaults.
+ * @param[out] out receives the engine; NULL on failure.
+ * @return #ENG_OK, #ENG_EINVAL, #ENG_EVERSION, #ENG_ENOMEM, or a storage error
+ *         while loading state (#ENG_ECORRUPT names the key).
+ */
+ENG_API int eng_open(const eng_config *cfg, eng_engine **out);
+
+/**
+ * Close an engine. NULL is a no-op returning #ENG_OK. Releases the store and
+ * transport (calling their destroy callbacks). If child handles are still alive
+ * the engine is marked closed (further calls give #ENG_EMISUSE) and released with
+ * its last child.
+ * @return #ENG_OK, or #ENG_EMISUSE for a pointer that is not an open engine.
+ */
+ENG_API int eng_close(eng_engine *engine);
+
+/**
+ * The engine's current time (its clock callback, or the system clock).
+ * @return milliseconds since the epoch; 0 if @p engine is not valid.
+ */
+ENG_API eng_time eng_now(eng_engine *engine);
+
+/**
+ * Release memory that the library allocated and handed to the caller with the
+ * engine's allocator (strings and arrays documented as "free with eng_free").
+ * NULL is a no-op.
+ */
+ENG_API void eng_free(eng_engine *engine, void *ptr);
+
+/** Run-time version as a number: MAJOR*10000 + MINOR*100 + PATCH. */
+ENG_API unsigned int eng_version(void);
+
+/** Run-time version as "MAJOR.MINOR.PATCH"; static storage. */
+ENG_API const char *eng_version_string(void);
+
+ENG_END_DECLS
+
+#endif /* ENGAGE_ENGINE_H */

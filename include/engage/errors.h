@@ -1,0 +1,86 @@
+/**
+ * @file engage/errors.h
+ * @brief Result codes and the per-thread "last error" record.
+ *
+ * Every fallible function returns an int: #ENG_OK (0) on success, a negative
+ * `ENG_E*` code on failure. Codes are never renumbered or reused; a retired code
+ * stays as a placeholder. When a call fails it also records, for the calling
+ * thread only, a message and a detail (a field path such as
+ * `message.creative[sms].body`, a key, or `line:column`), readable with
+ * eng_error_last() until the next failing call on the same thread.
+ *
+ * Errors are kept per thread (as in libgit2), not per engine: a call returns on
+ * the thread that made it, so the record that call wrote is the one the caller
+ * reads, even when several threads share one engine.
+ */
+#ifndef ENGAGE_ERRORS_H
+#define ENGAGE_ERRORS_H
+
+#include "common.h"
+
+ENG_BEGIN_DECLS
+
+/** Result codes. Values are part of the ABI. */
+typedef enum eng_code {
+    ENG_OK = 0,            /**< Success. */
+    ENG_ERROR = -1,        /**< Generic failure not covered below. */
+    ENG_ENOMEM = -2,       /**< An allocation failed. */
+    ENG_EINVAL = -3,       /**< An argument is invalid (NULL, out of range, bad enum). */
+    ENG_ENOTFOUND = -4,    /**< The object or key does not exist. */
+    ENG_EEXISTS = -5,      /**< The object already exists (for example a duplicate name). */
+    ENG_EMISUSE = -6,      /**< A handle is NULL, freed, of the wrong kind, or used wrongly. */
+    ENG_EVERSION = -7,     /**< A struct version or stored schema version is not supported. */
+    ENG_ESTORAGE = -8,     /**< The storage backend failed. */
+    ENG_ECORRUPT = -9,     /**< A stored record failed its checksum or could not be decoded. */
+    ENG_ETRANSPORT = -10,  /**< The transport failed or refused to send. */
+    ENG_EBUSY = -11,       /**< The object is in use (for example a batch is already open). */
+    ENG_ERANGE = -12,      /**< A value is out of its allowed range. */
+    ENG_ETOOBIG = -13,     /**< A value or input exceeds a size limit. */
+    ENG_ESTATE = -14,      /**< The operation is not allowed in the object's current state. */
+    ENG_EDENIED = -15,     /**< The actor is not authorised for this operation. */
+    ENG_EVALIDATION = -16, /**< Validation failed; see the validation report for every failure. */
+    ENG_EPARSE = -17,      /**< Input text (expression, CSV, template) could not be parsed. */
+    ENG_ETYPE = -18,       /**< A type error (for example comparing a string to a number). */
+    ENG_ECANCELLED = -19,  /**< The host cancelled a long operation through its progress callback. */
+    ENG_EIO = -20,         /**< An operating-system I/O call failed. */
+    ENG_ECYCLE = -21,      /**< The request would create a cycle (for example combined groups). */
+    ENG_EUNSUPPORTED = -22,/**< The feature is not supported or not enabled. */
+    ENG_ECREDITS = -23,    /**< Not enough credits and the org forbids overdraft. */
+    ENG_EUSER = -24        /**< Reserved for host callbacks; never produced by the library itself. */
+} eng_code;
+
+/** The last error recorded on the calling thread. */
+typedef struct eng_error {
+    int code;            /**< An #eng_code value. */
+    const char *message; /**< Human-readable text; never NULL. */
+    const char *detail;  /**< Field path, key or "line:column" the error is about; "" if none. */
+} eng_error;
+
+/**
+ * Static text naming a result code (for example "out of memory").
+ * @param code any integer; unknown codes give "unknown error".
+ * @return a string with static lifetime; never NULL. Safe from any thread.
+ */
+ENG_API const char *eng_errstr(int code);
+
+/**
+ * The last error recorded on the calling thread.
+ * @return a pointer valid until the next libengage call on this thread; never NULL.
+ *         When no error has been recorded, code is #ENG_OK and message is "".
+ */
+ENG_API const eng_error *eng_error_last(void);
+
+/** Forget the calling thread's last error. */
+ENG_API void eng_error_clear(void);
+
+/**
+ * Let a host callback attach a message to the code it is about to return, so the
+ * caller of the libengage function sees the host's text in eng_error_last().
+ * @param code the negative code the callback will return (usually #ENG_EUSER).
+ * @param message text copied into thread-local storage (truncated at 1023 bytes); NULL means "".
+ */
+ENG_API void eng_error_set(int code, const char *message);
+
+ENG_END_DECLS
+
+#endif /* ENGAGE_ERRORS_H */

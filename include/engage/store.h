@@ -1,0 +1,150 @@
+/**
+ * @file engage/store.h
+ * @brief The storage contract: how libengage keeps its state in a host's storage.
+ *
+ * The host implements #eng_store_methods (a versioned table of callbacks with a
+ * user pointer) over any ordered key-value storage, or uses one of the two
+ * built-in backends: eng_store_memory_new() (nothing persists) and
+ * eng_store_file_open() (a crash-safe single file, the embedded default).
+ *
+ * ## Consistency the library relies on
+ * - Keys and values are byte strings. Keys are at most #ENG_STORE_MAX_KEY bytes,
+ *   values at most #ENG_STORE_MAX_VALUE bytes.
+ * - `get` after a successful `put` of the same key returns exactly those bytes,
+ *   including when both happen inside one open batch (read your own writes).
+ * - `scan` visits every key starting with a prefix in ascending unsigned-byte
+ *   (memcmp) order, and sees the writes of the open batch. The library does not
+ *   write to the store from inside a scan callback.
+ * - A batch (`begin` ... `commit`) is atomic and durable: after `commit` returns
+ *   #ENG_OK every write of the batch survives a crash of the process; if the
+ *   process dies before `commit` returns, either all of the batch's writes
+ *   survive or none do. `rollback` discards them all. The library opens at most
+ *   one batch at a time per store and never nests them.
+ * - A `put` or `del` outside a batch is atomic on its own.
+ * - Callbacks return #ENG_OK or a negative code; `get` returns #ENG_ENOTFOUND
+ *   for a missing key. Any other negative code is passed through unchanged to the
+ *   caller of the libengage function (use #ENG_EUSER or #ENG_ESTORAGE and attach
+ *   text with eng_error_set()).
+ * - Callbacks run synchronously on the thread of the libengage call that made
+ *   them, under the engine's lock; they must not call back into the same engine.
+ *
+ * ## Stability
+ * This table is a "systems" interface: fields are only appended, and the library
+ * calls a field added in version N only when the table's version is at least N.
+ */
+#ifndef ENGAGE_STORE_H
+#define ENGAGE_STORE_H
+
+#include "common.h"
+#include "alloc.h"
+
+ENG_BEGIN_DECLS
+
+/** Largest key the library writes, in bytes. */
+#define ENG_STORE_MAX_KEY 1024
+/** Largest value the library writes, in bytes (256 MiB). */
+#define ENG_STORE_MAX_VALUE ((size_t)256 * 1024 * 1024)
+
+/** Current version of #eng_store_methods. */
+#define ENG_STORE_METHODS_VERSION 1
+
+/**
+ * Called by a `scan` implementation once per key, in key order.
+ * @return 0 to continue, a positive value to stop early (scan then returns
+ *         #ENG_OK), or a negative code to abort (scan returns that code).
+ */
+typedef int (*eng_store_scan_cb)(const void *key, size_t key_len,
+                                 const void *value, size_t value_len, void *cb_user);
+
+/** A storage backend implemented by the host. Every callback takes `user` last. */
+typedef struct eng_store_methods {
+    unsigned int version; /**< #ENG_STORE_METHODS_VERSION. */
+    /** Read @p key into @p out with eng_buf_set(). #ENG_ENOTFOUND when absent. Required. */
+    int (*get)(const void *key, size_t key_len, eng_buf *out, void *user);
+    /** Insert or replace @p key. Required. */
+    int (*put)(const void *key, size_t key_len, const void *value, size_t value_len, void *user);
+    /** Remove @p key; removing a missing key is #ENG_OK. Required. */
+    int (*del)(const void *key, size_t key_len, void *user);
+    /** Visit keys starting with @p prefix in ascending order (see file comment). Required. */
+    int (*scan)(const void *prefix, size_t prefix_len, eng_store_scan_cb cb, void *cb_user, void *user);
+    /** Open a batch. Required. */
+    int (*begin)(void *user);
+    /** Make the open batch's writes durable and visible as one. Required. */
+    int (*commit)(void *user);
+    /** Discard the open batch's writes. Required. */
+    int (*rollback)(void *user);
+    /** Release the backend. Optional; called exactly once when the store handle is released. */
+    void (*destroy)(void *user);
+} eng_store_methods;
+
+/**
+ * Copy @p len bytes into a library-owned buffer (the way a `get` callback returns a value).
+ * @return #ENG_OK, #ENG_ENOMEM, #ENG_ETOOBIG above #ENG_STORE_MAX_VALUE, #ENG_EINVAL.
+ */
+ENG_API int eng_buf_set(eng_buf *buf, const void *data, size_t len);
+
+/**
+ * Wrap a host backend in a store handle.
+ * The table is copied; @p user is kept. On every outcome, success or failure,
+ * `destroy(user)` is called exactly once: when the handle is released, or before
+ * this function returns an error.
+ * @param methods the callbacks; all entries but destroy are required.
+ * @param user passed last to every callback.
+ * @param alloc allocator for the handle, or NULL for the system allocator.
+ * @param[out] out receives the handle; NULL on failure.
+ * @return #ENG_OK, #ENG_EINVAL (missing callback or NULL argument), #ENG_EVERSION, #ENG_ENOMEM.
+ */
+ENG_API int eng_store_new(eng_store **out, const eng_store_methods *methods, void *user,
+                          const eng_allocator *alloc);
+
+/**
+ * Create an in-memory store. Nothing persists past eng_store_free() / eng_close().
+ * @param[out] out receives the handle.
+ * @param alloc allocator, or NULL for the system allocator.
+ * @return #ENG_OK, #ENG_EINVAL, #ENG_ENOMEM.
+ */
+ENG_API int eng_store_memory_new(eng_store **out, const eng_allocator *alloc);
+
+/** eng_store_file_open() flag: create the file if it does not exist. */
+#define ENG_STORE_CREATE 0x1u
+/** eng_store_file_open() flag: open read-only; writes fail with #ENG_EMISUSE. */
+#define ENG_STORE_READONLY 0x2u
+/** eng_store_file_open() flag: skip fsync at commit (faster; a crash may lose recent commits, never corrupt). */
+#define ENG_STORE_NOSYNC 0x4u
+
+/**
+ * Open (or create) the crash-safe file store at @p path.
+ *
+ * The file holds checksummed, length-prefixed frames, one per committed batch.
+ * Opening replays them into memory and drops a torn tail left by a crash;
+ * commits append a frame and fsync it. eng_store_file_compact() rewrites the
+ * file with only live data. A frame in the middle that fails its checksum gives
+ * #ENG_ECORRUPT (the store is not opened) rather than silently losing data.
+ * Only one process may open a file at a time (an advisory lock enforces it).
+ *
+ * @param[out] out receives the handle.
+ * @param path file name.
+ * @param flags a combination of ENG_STORE_CREATE, ENG_STORE_READONLY, ENG_STORE_NOSYNC.
+ * @param alloc allocator, or NULL for the system allocator.
+ * @return #ENG_OK, #ENG_EINVAL, #ENG_ENOTFOUND (no file and no CREATE), #ENG_EIO,
+ *         #ENG_ECORRUPT (detail: byte offset), #ENG_EBUSY (locked by another process), #ENG_ENOMEM.
+ */
+ENG_API int eng_store_file_open(eng_store **out, const char *path, unsigned int flags,
+                                const eng_allocator *alloc);
+
+/**
+ * Rewrite a file store's file so it holds only live keys (crash-safe: writes a
+ * new file and renames it over the old one).
+ * @return #ENG_OK, #ENG_EMISUSE (not a file store), #ENG_EBUSY (batch open), #ENG_EIO.
+ */
+ENG_API int eng_store_file_compact(eng_store *store);
+
+/**
+ * Release a store that was not handed to eng_open(). NULL is a no-op.
+ * (A store handed to eng_open() belongs to the engine and is released by eng_close().)
+ */
+ENG_API void eng_store_free(eng_store *store);
+
+ENG_END_DECLS
+
+#endif /* ENGAGE_STORE_H */

@@ -1,0 +1,256 @@
+#include "api/engine_impl.h"
+#include "base/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static int refuse_send(const eng_envelope *env, int *status, void *user)
+{
+    (void)env;
+    (void)user;
+    *status = ENG_SEND_REJECTED;
+    eng_error_set(ENG_ETRANSPORT, "no transport configured: the default transport refuses every send");
+    return ENG_ETRANSPORT;
+}
+
+static eng_time system_clock(void *user)
+{
+    (void)user;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (eng_time)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+ENG_API int eng_config_init(eng_config *cfg, unsigned int version)
+{
+    if (!cfg)
+        return eng__err(ENG_EINVAL, "config", "config is NULL");
+    if (version == 0 || version > ENG_CONFIG_VERSION)
+        return eng__err(ENG_EVERSION, "config.version", "unsupported eng_config version %u", version);
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->version = version;
+    cfg->log_level = ENG_LOG_WARN;
+    return ENG_OK;
+}
+
+/* Release what eng_open() took ownership of when it cannot finish. */
+static void release_inputs(const eng_config *cfg)
+{
+    if (!cfg)
+        return;
+    if (cfg->store && eng__store_check(cfg->store) == ENG_OK && !cfg->store->owned)
+        eng__store_release(cfg->store);
+    if (cfg->transport && cfg->transport->destroy)
+        cfg->transport->destroy(cfg->transport_user);
+}
+
+ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
+{
+    int rc;
+    eng_config defaults;
+    if (out)
+        *out = NULL;
+    if (!out) {
+        release_inputs(cfg);
+        return eng__err(ENG_EINVAL, "out", "eng_open: out is NULL");
+    }
+    if (!cfg) {
+        eng_config_init(&defaults, ENG_CONFIG_VERSION);
+        cfg = &defaults;
+    }
+    if (cfg->version == 0 || cfg->version > ENG_CONFIG_VERSION) {
+        release_inputs(cfg);
+        return eng__err(ENG_EVERSION, "config.version", "unsupported eng_config version %u", cfg->version);
+    }
+    if (cfg->log_level < ENG_LOG_ERROR || cfg->log_level > ENG_LOG_DEBUG) {
+        release_inputs(cfg);
+        return eng__err(ENG_EINVAL, "config.log_level", "log_level %d is not an eng_log_level", cfg->log_level);
+    }
+    if (cfg->store && (eng__store_check(cfg->store) != ENG_OK || cfg->store->owned)) {
+        release_inputs(&(eng_config){.transport = cfg->transport, .transport_user = cfg->transport_user});
+        return eng__err(ENG_EMISUSE, "config.store", "config.store is not a valid, unowned store handle");
+    }
+    if (cfg->transport) {
+        const eng_transport_methods *t = cfg->transport;
+        if (t->version == 0 || t->version > ENG_TRANSPORT_METHODS_VERSION) {
+            release_inputs(cfg);
+            return eng__err(ENG_EVERSION, "config.transport.version", "unsupported eng_transport_methods version %u",
+                            t->version);
+        }
+        if (!t->send) {
+            release_inputs(cfg);
+            return eng__err(ENG_EINVAL, "config.transport.send", "eng_transport_methods.send is required");
+        }
+    }
+    eng__mem mem;
+    if ((rc = eng__mem_init(&mem, cfg->allocator)) != ENG_OK) {
+        release_inputs(cfg);
+        return rc;
+    }
+    eng_engine *e = eng__calloc(&mem, 1, sizeof(*e));
+    if (!e) {
+        release_inputs(cfg);
+        return eng__nomem();
+    }
+    e->mem = mem;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    if (pthread_mutex_init(&e->lock, &attr) != 0) {
+        pthread_mutexattr_destroy(&attr);
+        eng__free(&mem, e);
+        release_inputs(cfg);
+        return eng__err(ENG_ERROR, "", "cannot create the engine lock");
+    }
+    pthread_mutexattr_destroy(&attr);
+    if (cfg->store) {
+        e->store = cfg->store;
+    } else if ((rc = eng_store_memory_new(&e->store, cfg->allocator)) != ENG_OK) {
+        pthread_mutex_destroy(&e->lock);
+        eng__free(&mem, e);
+        release_inputs(cfg);
+        return rc;
+    }
+    e->store->owned = 1;
+    if (cfg->transport) {
+        e->transport = *cfg->transport;
+        e->transport_user = cfg->transport_user;
+    } else {
+        e->transport = (eng_transport_methods){ENG_TRANSPORT_METHODS_VERSION, refuse_send, NULL};
+    }
+    e->clock_fn = cfg->clock_fn ? cfg->clock_fn : system_clock;
+    e->clock_user = cfg->clock_user;
+    e->log_fn = cfg->log_fn;
+    e->log_user = cfg->log_user;
+    e->log_level = cfg->log_level;
+    e->progress_fn = cfg->progress_fn;
+    e->progress_user = cfg->progress_user;
+    e->magic = ENG__ENGINE_MAGIC;
+    *out = e;
+    return ENG_OK;
+}
+
+static void destroy(eng_engine *e)
+{
+    for (int i = ENG__SLOT_COUNT - 1; i >= 0; i--)
+        if (e->slots[i].state && e->slots[i].free_fn)
+            e->slots[i].free_fn(e, e->slots[i].state);
+    eng__store_release(e->store);
+    if (e->transport.destroy)
+        e->transport.destroy(e->transport_user);
+    e->magic = 0;
+    pthread_mutex_unlock(&e->lock);
+    pthread_mutex_destroy(&e->lock);
+    eng__mem mem = e->mem;
+    eng__free(&mem, e);
+}
+
+ENG_API int eng_close(eng_engine *e)
+{
+    if (!e)
+        return ENG_OK;
+    if (e->magic != ENG__ENGINE_MAGIC || e->closed)
+        return eng__err(ENG_EMISUSE, "engine", "eng_close: not an open engine");
+    pthread_mutex_lock(&e->lock);
+    e->closed = 1;
+    if (e->refs == 0) {
+        destroy(e);
+        return ENG_OK;
+    }
+    pthread_mutex_unlock(&e->lock);
+    return ENG_OK;
+}
+
+int eng__engine_check(const eng_engine *e)
+{
+    if (!e)
+        return eng__err(ENG_EMISUSE, "engine", "engine is NULL");
+    if (e->magic != ENG__ENGINE_MAGIC || e->closed)
+        return eng__err(ENG_EMISUSE, "engine", "engine handle is not open (closed, freed or not an engine)");
+    return ENG_OK;
+}
+
+int eng__enter(eng_engine *e)
+{
+    int rc = eng__engine_check(e);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&e->lock);
+    return ENG_OK;
+}
+
+void eng__leave(eng_engine *e)
+{
+    pthread_mutex_unlock(&e->lock);
+}
+
+void eng__engine_ref(eng_engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    e->refs++;
+    pthread_mutex_unlock(&e->lock);
+}
+
+void eng__engine_unref(eng_engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    if (--e->refs == 0 && e->closed) {
+        destroy(e);
+        return;
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+void *eng__slot_get(eng_engine *e, int slot)
+{
+    return e->slots[slot].state;
+}
+
+void eng__slot_set(eng_engine *e, int slot, void *state, eng__slot_free_fn free_fn)
+{
+    e->slots[slot].state = state;
+    e->slots[slot].free_fn = free_fn;
+}
+
+eng_time eng__now(eng_engine *e)
+{
+    return e->clock_fn(e->clock_user);
+}
+
+ENG_API eng_time eng_now(eng_engine *e)
+{
+    if (eng__enter(e))
+        return 0;
+    eng_time t = eng__now(e);
+    eng__leave(e);
+    return t;
+}
+
+ENG_API void eng_free(eng_engine *e, void *ptr)
+{
+    if (!ptr || !e || e->magic != ENG__ENGINE_MAGIC)
+        return;
+    eng__free(&e->mem, ptr);
+}
+
+void eng__log(eng_engine *e, int level, const char *fmt, ...)
+{
+    if (!e->log_fn || level > e->log_level)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    e->log_fn(level, buf, e->log_user);
+}
+
+int eng__progress(eng_engine *e, const char *op, uint64_t done, uint64_t total)
+{
+    if (e->progress_fn && e->progress_fn(op, done, total, e->progress_user) != 0)
+        return eng__err(ENG_ECANCELLED, op, "%s cancelled by the host at %llu of %llu", op,
+                        (unsigned long long)done, (unsigned long long)total);
+    return ENG_OK;
+}

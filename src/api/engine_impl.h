@@ -1,0 +1,69 @@
+/* The engine as the layers see it. Public entry points bracket their work
+ * with eng__enter()/eng__leave() (magic check + the engine's lock); each layer
+ * keeps its in-memory state in a slot, created on first use and released at
+ * close in reverse slot order. */
+#ifndef ENG_API_ENGINE_IMPL_H
+#define ENG_API_ENGINE_IMPL_H
+
+#include <pthread.h>
+#include "engage/engine.h"
+#include "base/mem.h"
+#include "store/store_impl.h"
+#include "base/error.h"
+
+#define ENG__ENGINE_MAGIC 0x454e4731u /* "ENG1" */
+
+enum eng__slot {
+    ENG__SLOT_RULES,
+    ENG__SLOT_MODEL,
+    ENG__SLOT_AUDIENCE,
+    ENG__SLOT_EVENTS,
+    ENG__SLOT_DECIDE,
+    ENG__SLOT_DISPATCH,
+    ENG__SLOT_MEASURE,
+    ENG__SLOT_COUNT
+};
+
+typedef void (*eng__slot_free_fn)(eng_engine *e, void *state);
+
+struct eng_engine {
+    uint32_t magic;
+    eng__mem mem;
+    eng_store *store;
+    eng_transport_methods transport;
+    void *transport_user;
+    eng_clock_fn clock_fn;
+    void *clock_user;
+    eng_log_fn log_fn;
+    void *log_user;
+    int log_level;
+    eng_progress_fn progress_fn;
+    void *progress_user;
+    pthread_mutex_t lock; /* recursive: an entry point may call another */
+    unsigned refs;        /* live child handles */
+    int closed;
+    struct {
+        void *state;
+        eng__slot_free_fn free_fn;
+    } slots[ENG__SLOT_COUNT];
+};
+
+/* Check the handle and take the lock. On failure nothing is locked. */
+int eng__enter(eng_engine *e);
+void eng__leave(eng_engine *e);
+/* Check the handle without locking (for functions that only read immutable fields). */
+int eng__engine_check(const eng_engine *e);
+
+/* Children (campaign handles, compiled rules, ...) hold a reference. */
+void eng__engine_ref(eng_engine *e);
+void eng__engine_unref(eng_engine *e);
+
+void *eng__slot_get(eng_engine *e, int slot);
+void eng__slot_set(eng_engine *e, int slot, void *state, eng__slot_free_fn free_fn);
+
+eng_time eng__now(eng_engine *e);
+void eng__log(eng_engine *e, int level, const char *fmt, ...) ENG__PRINTF(3, 4);
+/* Report progress; returns ENG_ECANCELLED (with message) if the host cancels. */
+int eng__progress(eng_engine *e, const char *op, uint64_t done, uint64_t total);
+
+#endif

@@ -1,0 +1,44 @@
+#include "base/hash.h"
+
+/* Slicing-by-8 table-driven CRC32C; tables built once at first use. */
+static uint32_t table[8][256];
+static int table_ready;
+
+static void build_table(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
+    __atomic_store_n(&table_ready, 1, __ATOMIC_RELEASE);
+}
+
+uint32_t eng__crc32c(uint32_t crc, const void *data, size_t len)
+{
+    /* Building twice from two threads is harmless: both write identical values. */
+    if (!__atomic_load_n(&table_ready, __ATOMIC_ACQUIRE))
+        build_table();
+    const uint8_t *p = data;
+    crc = ~crc;
+    while (len && ((uintptr_t)p & 7)) {
+        crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
+        len--;
+    }
+    while (len >= 8) {
+        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+        crc = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^ table[5][(lo >> 16) & 0xff] ^
+              table[4][lo >> 24] ^ table[3][hi & 0xff] ^ table[2][(hi >> 8) & 0xff] ^
+              table[1][(hi >> 16) & 0xff] ^ table[0][hi >> 24];
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
+    return ~crc;
+}

@@ -1,0 +1,40 @@
+/* Checksums and hashes: CRC32C (stored records, file frames), SHA-256
+ * (content hashes, audit chain, ad-export identifiers) and a fast stable
+ * 64-bit hash (test/control split, hash tables). All are deterministic across
+ * platforms and runs: stored data and splits depend on them. */
+#ifndef ENG_BASE_HASH_H
+#define ENG_BASE_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* CRC32C (Castagnoli). Start with crc = 0; chain by passing the previous result. */
+uint32_t eng__crc32c(uint32_t crc, const void *data, size_t len);
+
+typedef struct eng__sha256 {
+    uint32_t h[8];
+    uint64_t nbytes;
+    uint8_t block[64];
+    size_t fill;
+} eng__sha256_ctx;
+
+#define ENG__SHA256_LEN 32
+void eng__sha256_init(eng__sha256_ctx *s);
+void eng__sha256_update(eng__sha256_ctx *s, const void *data, size_t len);
+void eng__sha256_final(eng__sha256_ctx *s, uint8_t out[ENG__SHA256_LEN]);
+void eng__sha256(const void *data, size_t len, uint8_t out[ENG__SHA256_LEN]);
+/* Lower-case hex of @p n bytes into @p out (2n+1 bytes). */
+void eng__hex(const uint8_t *in, size_t n, char *out);
+
+/* Stable 64-bit hash of bytes, seeded. Not cryptographic. */
+uint64_t eng__hash64(const void *data, size_t len, uint64_t seed);
+/* Finaliser-quality mix of one 64-bit value (splitmix64). */
+static inline uint64_t eng__mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+#endif

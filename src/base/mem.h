@@ -1,0 +1,30 @@
+/* Allocation through the host's hooks. Every allocation in the library goes
+ * through an eng__mem so a counting or failing allocator sees all of it. */
+#ifndef ENG_BASE_MEM_H
+#define ENG_BASE_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "engage/alloc.h"
+
+typedef struct eng__mem {
+    eng_allocator a;
+} eng__mem;
+
+/* Copy @p alloc (or the system allocator when NULL); rejects bad versions/NULL hooks. */
+int eng__mem_init(eng__mem *mem, const eng_allocator *alloc);
+
+void *eng__malloc(const eng__mem *mem, size_t n);
+void *eng__calloc(const eng__mem *mem, size_t count, size_t size);
+void *eng__realloc(const eng__mem *mem, void *p, size_t n);
+/* realloc for arrays: fails (NULL) on count*size overflow. */
+void *eng__realloc_array(const eng__mem *mem, void *p, size_t count, size_t size);
+void eng__free(const eng__mem *mem, void *p);
+char *eng__strdup(const eng__mem *mem, const char *s);
+char *eng__strndup(const eng__mem *mem, const char *s, size_t n);
+void *eng__memdup(const eng__mem *mem, const void *p, size_t n);
+
+/* Grow *arr (of *cap elements of @p size) so it holds at least @p need; doubles. */
+int eng__grow(const eng__mem *mem, void **arr, size_t *cap, size_t need, size_t size);
+
+#endif

@@ -1,0 +1,47 @@
+/* Ordered byte-string map (a treap) for the in-memory and file backends.
+ * Keys compare as unsigned bytes (memcmp, shorter prefix first), which is the
+ * scan order the storage contract promises. A node may be a tombstone ("dead")
+ * so a pending batch can record deletions. */
+#ifndef ENG_STORE_OMAP_H
+#define ENG_STORE_OMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "base/mem.h"
+
+typedef struct eng__onode {
+    struct eng__onode *l, *r;
+    uint32_t prio;
+    uint8_t dead;
+    size_t klen, vlen;
+    uint8_t *val;   /* separately allocated; NULL when vlen == 0 or dead */
+    uint8_t key[];  /* klen bytes */
+} eng__onode;
+
+typedef struct eng__omap {
+    const eng__mem *mem;
+    eng__onode *root;
+    size_t count;      /* nodes, tombstones included */
+    size_t bytes;      /* sum of key and value lengths of live nodes */
+    uint32_t rng;
+} eng__omap;
+
+void eng__omap_init(eng__omap *m, const eng__mem *mem);
+void eng__omap_clear(eng__omap *m);
+eng__onode *eng__omap_find(const eng__omap *m, const void *key, size_t klen);
+/* Insert or replace (copies key and value). dead=1 records a tombstone. */
+int eng__omap_put(eng__omap *m, const void *key, size_t klen, const void *val, size_t vlen, int dead);
+/* Remove a key; returns 1 if it was there. */
+int eng__omap_del(eng__omap *m, const void *key, size_t klen);
+/* Move every node of @p src into @p dst (src ends empty): live nodes replace,
+ * tombstones delete. Allocates nothing, so it cannot fail half-way. */
+void eng__omap_merge_into(eng__omap *dst, eng__omap *src);
+
+/* In-order visit of nodes whose key starts with @p prefix (tombstones included).
+ * cb returns 0 to go on, non-zero to stop; that value is returned. */
+typedef int (*eng__omap_cb)(const eng__onode *n, void *user);
+int eng__omap_scan(const eng__omap *m, const void *prefix, size_t plen, eng__omap_cb cb, void *user);
+
+int eng__key_cmp(const void *a, size_t alen, const void *b, size_t blen);
+
+#endif

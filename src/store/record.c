@@ -1,0 +1,83 @@
+#include "store/record.h"
+#include "base/codec.h"
+#include "base/error.h"
+#include "base/hash.h"
+
+#include <string.h>
+
+static uint32_t rec_crc(const uint8_t *hdr, const void *payload, size_t len)
+{
+    return eng__crc32c(eng__crc32c(0, hdr, 12), payload, len);
+}
+
+int eng__rec_put(eng_store *s, const void *key, size_t klen, uint16_t type, uint16_t schema,
+                 const void *payload, size_t len)
+{
+    if (len > ENG_STORE_MAX_VALUE - ENG__REC_HEADER)
+        return eng__err(ENG_ETOOBIG, "value", "record of %zu bytes exceeds the store limit", len);
+    uint8_t *buf = eng__malloc(&s->mem, ENG__REC_HEADER + len);
+    if (!buf)
+        return eng__nomem();
+    eng__put16(buf, ENG__REC_MAGIC);
+    eng__put16(buf + 2, type);
+    eng__put16(buf + 4, schema);
+    eng__put16(buf + 6, 0);
+    eng__put32(buf + 8, (uint32_t)len);
+    eng__put32(buf + 12, rec_crc(buf, payload, len));
+    if (len)
+        memcpy(buf + ENG__REC_HEADER, payload, len);
+    int rc = eng__kv_put(s, key, klen, buf, ENG__REC_HEADER + len);
+    eng__free(&s->mem, buf);
+    return rc;
+}
+
+int eng__rec_decode(const void *key, size_t klen, const void *raw, size_t rawlen, uint16_t type,
+                    uint16_t max_schema, eng__rec *out)
+{
+    char k[160];
+    const uint8_t *b = raw;
+    memset(out, 0, sizeof(*out));
+    eng__key_printable(key, klen, k, sizeof k);
+    if (rawlen < ENG__REC_HEADER || eng__get16(b) != ENG__REC_MAGIC)
+        return eng__err(ENG_ECORRUPT, k, "record '%s' is corrupt: bad header", k);
+    uint32_t len = eng__get32(b + 8);
+    if ((size_t)len != rawlen - ENG__REC_HEADER)
+        return eng__err(ENG_ECORRUPT, k, "record '%s' is corrupt: length %u does not match %zu stored bytes",
+                        k, len, rawlen - ENG__REC_HEADER);
+    if (rec_crc(b, b + ENG__REC_HEADER, len) != eng__get32(b + 12))
+        return eng__err(ENG_ECORRUPT, k, "record '%s' is corrupt: checksum mismatch", k);
+    uint16_t t = eng__get16(b + 2), v = eng__get16(b + 4);
+    if (t != type)
+        return eng__err(ENG_ECORRUPT, k, "record '%s' has type 0x%04x, expected 0x%04x", k, t, type);
+    if (v == 0 || v > max_schema)
+        return eng__err(ENG_EVERSION, k, "record '%s' has schema version %u; this library reads up to %u",
+                        k, v, max_schema);
+    out->type = t;
+    out->schema = v;
+    out->payload = b + ENG__REC_HEADER;
+    out->len = len;
+    return ENG_OK;
+}
+
+int eng__rec_get(eng_store *s, const void *key, size_t klen, uint16_t type, uint16_t max_schema, eng__rec *out)
+{
+    eng__val raw;
+    memset(out, 0, sizeof(*out));
+    int rc = eng__kv_get(s, key, klen, &raw);
+    if (rc)
+        return rc;
+    rc = eng__rec_decode(key, klen, raw.data, raw.len, type, max_schema, out);
+    if (rc) {
+        eng__val_free(s, &raw);
+        return rc;
+    }
+    out->raw = raw;
+    return ENG_OK;
+}
+
+void eng__rec_free(eng_store *s, eng__rec *r)
+{
+    eng__val_free(s, &r->raw);
+    r->payload = NULL;
+    r->len = 0;
+}

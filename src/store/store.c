@@ -1,0 +1,231 @@
+#include "store/store_impl.h"
+#include "base/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+ENG_API int eng_buf_set(eng_buf *buf, const void *data, size_t len)
+{
+    if (!buf || (!data && len))
+        return eng__err(ENG_EINVAL, "", "eng_buf_set: NULL buffer or data");
+    if (len > ENG_STORE_MAX_VALUE)
+        return eng__err(ENG_ETOOBIG, "", "value of %zu bytes exceeds the store limit", len);
+    uint8_t *d = eng__malloc(buf->mem, len);
+    if (!d)
+        return eng__nomem();
+    if (len)
+        memcpy(d, data, len);
+    eng__free(buf->mem, buf->data);
+    buf->data = d;
+    buf->len = len;
+    return ENG_OK;
+}
+
+void eng__key_printable(const void *key, size_t klen, char *out, size_t outsz)
+{
+    const uint8_t *k = key;
+    size_t o = 0;
+    for (size_t i = 0; i < klen && o + 5 < outsz; i++) {
+        if (k[i] >= 0x20 && k[i] < 0x7f && k[i] != '\\')
+            out[o++] = (char)k[i];
+        else
+            o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", k[i]);
+    }
+    if (outsz)
+        out[o < outsz ? o : outsz - 1] = '\0';
+}
+
+int eng__store_check(const eng_store *s)
+{
+    if (!s || s->magic != ENG__STORE_MAGIC)
+        return eng__err(ENG_EMISUSE, "store", "not a valid store handle");
+    return ENG_OK;
+}
+
+int eng__store_wrap(eng_store **out, int kind, const eng_store_methods *methods, void *user,
+                    const eng_allocator *alloc)
+{
+    eng__mem mem;
+    int rc;
+    if (out)
+        *out = NULL;
+    if (!out || !methods) {
+        rc = eng__err(ENG_EINVAL, out ? "methods" : "out", "eng_store_new: NULL argument");
+        goto fail;
+    }
+    if (methods->version == 0 || methods->version > ENG_STORE_METHODS_VERSION) {
+        rc = eng__err(ENG_EVERSION, "methods.version", "unsupported eng_store_methods version %u",
+                      methods->version);
+        goto fail;
+    }
+    static const char *const names[] = {"get", "put", "del", "scan", "begin", "commit", "rollback"};
+    const void *fns[] = {(const void *)methods->get, (const void *)methods->put, (const void *)methods->del,
+                         (const void *)methods->scan, (const void *)methods->begin,
+                         (const void *)methods->commit, (const void *)methods->rollback};
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+        if (!fns[i]) {
+            rc = eng__err(ENG_EINVAL, names[i], "eng_store_methods.%s is required", names[i]);
+            goto fail;
+        }
+    if ((rc = eng__mem_init(&mem, alloc)) != ENG_OK)
+        goto fail;
+    eng_store *s = eng__calloc(&mem, 1, sizeof(*s));
+    if (!s) {
+        rc = eng__nomem();
+        goto fail;
+    }
+    s->magic = ENG__STORE_MAGIC;
+    s->kind = kind;
+    s->mem = mem;
+    s->m = *methods;
+    s->user = user;
+    *out = s;
+    return ENG_OK;
+fail:
+    if (methods && methods->destroy)
+        methods->destroy(user);
+    return rc;
+}
+
+ENG_API int eng_store_new(eng_store **out, const eng_store_methods *methods, void *user,
+                          const eng_allocator *alloc)
+{
+    return eng__store_wrap(out, ENG__STORE_CUSTOM, methods, user, alloc);
+}
+
+void eng__store_release(eng_store *s)
+{
+    if (s->in_batch)
+        s->m.rollback(s->user);
+    if (s->m.destroy)
+        s->m.destroy(s->user);
+    s->magic = 0;
+    eng__mem mem = s->mem;
+    eng__free(&mem, s);
+}
+
+ENG_API void eng_store_free(eng_store *store)
+{
+    if (!store || store->magic != ENG__STORE_MAGIC || store->owned)
+        return; /* a store owned by an engine is released by eng_close() */
+    eng__store_release(store);
+}
+
+/* Turn a callback failure into a message naming the operation and key, keeping
+ * any text the host attached with eng_error_set(). */
+static int fail(int rc, const char *op, const void *key, size_t klen)
+{
+    char k[160];
+    eng__key_printable(key, klen, k, sizeof k);
+    const eng_error *e = eng_error_last();
+    if (rc > 0)
+        rc = ENG_ESTORAGE; /* a callback broke the contract: treat as storage failure */
+    if (e->code == rc && e->message[0])
+        return eng__err(rc, k, "storage %s of key '%s' failed: %s", op, k, e->message);
+    return eng__err(rc, k, "storage %s of key '%s' failed: %s", op, k, eng_errstr(rc));
+}
+
+static int check_key(const void *key, size_t klen)
+{
+    if (!key || klen == 0 || klen > ENG_STORE_MAX_KEY)
+        return eng__err(ENG_EINVAL, "key", "store key must be 1..%d bytes (got %zu)", ENG_STORE_MAX_KEY, klen);
+    return ENG_OK;
+}
+
+int eng__kv_get(eng_store *s, const void *key, size_t klen, eng__val *out)
+{
+    out->data = NULL;
+    out->len = 0;
+    int rc = check_key(key, klen);
+    if (rc)
+        return rc;
+    eng_buf buf = {.mem = &s->mem};
+    eng_error_clear();
+    rc = s->m.get(key, klen, &buf, s->user);
+    if (rc != ENG_OK) {
+        eng__free(&s->mem, buf.data);
+        if (rc == ENG_ENOTFOUND) {
+            char k[160];
+            eng__key_printable(key, klen, k, sizeof k);
+            return eng__err(ENG_ENOTFOUND, k, "key '%s' not found", k);
+        }
+        return fail(rc, "get", key, klen);
+    }
+    out->data = buf.data;
+    out->len = buf.len;
+    return ENG_OK;
+}
+
+void eng__val_free(eng_store *s, eng__val *v)
+{
+    eng__free(&s->mem, v->data);
+    v->data = NULL;
+    v->len = 0;
+}
+
+int eng__kv_put(eng_store *s, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    int rc = check_key(key, klen);
+    if (rc)
+        return rc;
+    if (vlen > ENG_STORE_MAX_VALUE)
+        return eng__err(ENG_ETOOBIG, "value", "value of %zu bytes exceeds the store limit", vlen);
+    eng_error_clear();
+    rc = s->m.put(key, klen, val, vlen, s->user);
+    return rc == ENG_OK ? ENG_OK : fail(rc, "put", key, klen);
+}
+
+int eng__kv_del(eng_store *s, const void *key, size_t klen)
+{
+    int rc = check_key(key, klen);
+    if (rc)
+        return rc;
+    eng_error_clear();
+    rc = s->m.del(key, klen, s->user);
+    return rc == ENG_OK || rc == ENG_ENOTFOUND ? ENG_OK : fail(rc, "delete", key, klen);
+}
+
+int eng__kv_scan(eng_store *s, const void *prefix, size_t plen, eng_store_scan_cb cb, void *cb_user)
+{
+    if (plen > ENG_STORE_MAX_KEY || (!prefix && plen))
+        return eng__err(ENG_EINVAL, "prefix", "bad scan prefix");
+    eng_error_clear();
+    int rc = s->m.scan(prefix ? prefix : "", plen, cb, cb_user, s->user);
+    if (rc < 0 && eng_error_last()->code == rc && eng_error_last()->message[0])
+        return rc; /* the library's own callback (or the host) already said why */
+    return rc == ENG_OK || rc > 0 ? ENG_OK : fail(rc, "scan", prefix, plen);
+}
+
+int eng__kv_begin(eng_store *s)
+{
+    if (s->in_batch)
+        return eng__err(ENG_EBUSY, "", "a storage batch is already open");
+    eng_error_clear();
+    int rc = s->m.begin(s->user);
+    if (rc != ENG_OK)
+        return fail(rc, "begin", "", 0);
+    s->in_batch = 1;
+    return ENG_OK;
+}
+
+int eng__kv_commit(eng_store *s)
+{
+    if (!s->in_batch)
+        return eng__err(ENG_EMISUSE, "", "commit without an open batch");
+    eng_error_clear();
+    int rc = s->m.commit(s->user);
+    if (rc != ENG_OK)
+        return fail(rc, "commit", "", 0); /* batch stays open: the caller rolls back */
+    s->in_batch = 0;
+    return ENG_OK;
+}
+
+int eng__kv_rollback(eng_store *s)
+{
+    if (!s->in_batch)
+        return ENG_OK;
+    s->in_batch = 0;
+    eng_error_clear();
+    int rc = s->m.rollback(s->user);
+    return rc == ENG_OK ? ENG_OK : fail(rc, "rollback", "", 0);
+}

@@ -1,0 +1,57 @@
+/* The store handle and the internal key-value API the upper layers use.
+ * Upper layers never call the host table directly: eng__kv_* check sizes,
+ * keep the batch state, and turn a failing callback into an error message
+ * that names the operation and the key. */
+#ifndef ENG_STORE_IMPL_H
+#define ENG_STORE_IMPL_H
+
+#include "engage/store.h"
+#include "base/mem.h"
+
+#define ENG__STORE_MAGIC 0x53544f52u /* "STOR" */
+
+enum eng__store_kind { ENG__STORE_CUSTOM, ENG__STORE_MEMORY, ENG__STORE_FILE };
+
+struct eng_store {
+    uint32_t magic;
+    int kind;
+    eng__mem mem;
+    eng_store_methods m;
+    void *user;
+    int in_batch;
+    int owned;   /* handed to an engine: eng_store_free() refuses */
+};
+
+struct eng_buf {
+    const eng__mem *mem;
+    uint8_t *data;
+    size_t len;
+};
+
+/* A library-owned value read from the store; release with eng__val_free. */
+typedef struct eng__val {
+    uint8_t *data;
+    size_t len;
+} eng__val;
+
+int eng__store_check(const eng_store *s);
+/* Release the handle and its backend (destroy runs exactly once). */
+void eng__store_release(eng_store *s);
+
+int eng__kv_get(eng_store *s, const void *key, size_t klen, eng__val *out);
+int eng__kv_put(eng_store *s, const void *key, size_t klen, const void *val, size_t vlen);
+int eng__kv_del(eng_store *s, const void *key, size_t klen);
+int eng__kv_scan(eng_store *s, const void *prefix, size_t plen, eng_store_scan_cb cb, void *cb_user);
+int eng__kv_begin(eng_store *s);
+int eng__kv_commit(eng_store *s);
+int eng__kv_rollback(eng_store *s);
+void eng__val_free(eng_store *s, eng__val *v);
+
+/* Printable form of a key for error messages (non-printable bytes as \xNN). */
+void eng__key_printable(const void *key, size_t klen, char *out, size_t outsz);
+
+/* Used by the built-in backends. */
+int eng__store_wrap(eng_store **out, int kind, const eng_store_methods *methods, void *user,
+                    const eng_allocator *alloc);
+
+#endif

@@ -1,0 +1,55 @@
+#include "test_util.h"
+#include "test_alloc.h"
+
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+eng_time test_clock_now = 1767225600000; /* 2026-01-01T00:00:00Z */
+
+static eng_time clock_cb(void *u)
+{
+    (void)u;
+    return test_clock_now;
+}
+
+char *test_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s/engage-test-XXXXXX", base && *base ? base : "/tmp");
+    char *d = mkdtemp(buf);
+    assert_non_null(d);
+    return strdup(d);
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(p);
+}
+
+void test_rmtree(const char *path)
+{
+    nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+eng_engine *test_engine_open(eng_store *store)
+{
+    eng_config cfg;
+    assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION), ENG_OK);
+    cfg.allocator = test_alloc_get();
+    cfg.store = store;
+    cfg.clock_fn = clock_cb;
+    eng_engine *e = NULL;
+    int rc = eng_open(&cfg, &e);
+    if (rc)
+        fprintf(stderr, "eng_open: %s\n", eng_error_last()->message);
+    assert_int_equal(rc, ENG_OK);
+    return e;
+}

@@ -1,0 +1,16 @@
+/* Small helpers shared by tests: temporary directories and engines on the
+ * counting allocator. */
+#ifndef TEST_UTIL_H
+#define TEST_UTIL_H
+
+#include "engage.h"
+
+/* mkdtemp under $TMPDIR (or /tmp); the caller removes it with test_rmtree. */
+char *test_tmpdir(void);
+void test_rmtree(const char *path);
+/* Open an engine with the counting allocator on @p store (NULL: memory). */
+eng_engine *test_engine_open(eng_store *store);
+/* A fixed clock the test can move: engines opened by test_engine_open use it. */
+extern eng_time test_clock_now;
+
+#endif

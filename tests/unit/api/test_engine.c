@@ -1,0 +1,165 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engage.h"
+#include "api/engine_impl.h"
+#include "test_alloc.h"
+#include "test_util.h"
+
+static int setup(void **s) { (void)s; test_alloc_reset(); return 0; }
+static int teardown(void **s) { (void)s; test_alloc_assert_clean(); return 0; }
+
+static void version_matches_headers(void **s)
+{
+    (void)s;
+    assert_int_equal(eng_version(), ENG_VERSION_NUMBER);
+    assert_string_equal(eng_version_string(), ENG_VERSION_STRING);
+    assert_true(ENG_VERSION_AT_LEAST(0, 0, 1));
+}
+
+static void open_defaults_and_close(void **s)
+{
+    (void)s;
+    eng_engine *e = NULL;
+    assert_int_equal(eng_open(NULL, &e), ENG_OK);
+    assert_non_null(e);
+    assert_true(eng_now(e) > 1600000000000LL);
+    assert_int_equal(eng_close(e), ENG_OK);
+    assert_int_equal(eng_close(NULL), ENG_OK);
+}
+
+static void config_errors(void **s)
+{
+    (void)s;
+    eng_config cfg;
+    assert_int_equal(eng_config_init(NULL, ENG_CONFIG_VERSION), ENG_EINVAL);
+    assert_int_equal(eng_config_init(&cfg, 0), ENG_EVERSION);
+    assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION + 1), ENG_EVERSION);
+    assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION), ENG_OK);
+    assert_int_equal(cfg.log_level, ENG_LOG_WARN);
+    eng_engine *e = (eng_engine *)&cfg;
+    assert_int_equal(eng_open(&cfg, NULL), ENG_EINVAL);
+    cfg.version = 42;
+    assert_int_equal(eng_open(&cfg, &e), ENG_EVERSION);
+    assert_null(e);
+    assert_string_equal(eng_error_last()->detail, "config.version");
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.log_level = 9;
+    assert_int_equal(eng_open(&cfg, &e), ENG_EINVAL);
+    eng_allocator bad = {ENG_ALLOCATOR_VERSION, NULL, NULL, NULL, NULL};
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = &bad;
+    assert_int_equal(eng_open(&cfg, &e), ENG_EINVAL);
+}
+
+static int destroyed;
+static void t_destroy(void *u) { (void)u; destroyed++; }
+static int t_send(const eng_envelope *env, int *st, void *u) { (void)env; (void)u; *st = ENG_SEND_ACCEPTED; return 0; }
+
+static void ownership_passes_on_every_outcome(void **s)
+{
+    (void)s;
+    eng_config cfg;
+    eng_transport_methods tm = {ENG_TRANSPORT_METHODS_VERSION, t_send, t_destroy};
+    eng_engine *e;
+    /* failure after accepting store and transport: both released, destroy once */
+    destroyed = 0;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = test_alloc_get();
+    assert_int_equal(eng_store_memory_new(&cfg.store, test_alloc_get()), ENG_OK);
+    cfg.transport = &tm;
+    cfg.log_level = -1;
+    assert_int_equal(eng_open(&cfg, &e), ENG_EINVAL);
+    assert_int_equal(destroyed, 1);
+    test_alloc_assert_clean();
+    /* success: released by close */
+    destroyed = 0;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = test_alloc_get();
+    assert_int_equal(eng_store_memory_new(&cfg.store, test_alloc_get()), ENG_OK);
+    cfg.transport = &tm;
+    assert_int_equal(eng_open(&cfg, &e), ENG_OK);
+    eng_store_free(cfg.store); /* owned by the engine: a no-op */
+    assert_int_equal(eng_close(e), ENG_OK);
+    assert_int_equal(destroyed, 1);
+    /* a transport without send is refused */
+    tm.send = NULL;
+    destroyed = 0;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.transport = &tm;
+    assert_int_equal(eng_open(&cfg, &e), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "config.transport.send");
+    assert_int_equal(destroyed, 1);
+}
+
+static void closed_engine_is_misuse_and_children_keep_it_alive(void **s)
+{
+    (void)s;
+    eng_engine *e = test_engine_open(NULL);
+    eng__engine_ref(e);                  /* a child handle */
+    assert_int_equal(eng_close(e), ENG_OK);
+    assert_int_equal(eng__enter(e), ENG_EMISUSE); /* closed: refused, not crashed */
+    assert_int_equal(eng_now(e), 0);
+    assert_true(test_alloc_live_blocks() > 0);   /* still alive for the child */
+    eng__engine_unref(e);                         /* last child frees it */
+    test_alloc_assert_clean();
+    int garbage[16] = {0};
+    assert_int_equal(eng_close((eng_engine *)garbage), ENG_EMISUSE);
+}
+
+static void default_transport_refuses(void **s)
+{
+    (void)s;
+    eng_engine *e = test_engine_open(NULL);
+    eng_envelope env = {ENG_ENVELOPE_VERSION, "k", ENG_CH_SMS, "+15550100", "", "", "hi", 2};
+    int st = -1;
+    assert_int_equal(e->transport.send(&env, &st, e->transport_user), ENG_ETRANSPORT);
+    assert_int_equal(st, ENG_SEND_REJECTED);
+    eng_close(e);
+}
+
+static void channel_names(void **s)
+{
+    (void)s;
+    assert_string_equal(eng_channel_name(ENG_CH_SMS), "sms");
+    assert_string_equal(eng_channel_name(ENG_CH_YOUTUBE), "youtube");
+    assert_null(eng_channel_name(ENG_CH_COUNT));
+    assert_null(eng_channel_name(-1));
+}
+
+static int oom_open(void *arg)
+{
+    (void)arg;
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = test_alloc_get();
+    eng_engine *e;
+    int rc = eng_open(&cfg, &e);
+    if (rc == ENG_OK)
+        eng_close(e);
+    return rc;
+}
+
+static void open_survives_allocation_failures(void **s)
+{
+    (void)s;
+    assert_true(test_oom_loop(oom_open, NULL) >= 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(version_matches_headers),
+        cmocka_unit_test_setup_teardown(open_defaults_and_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(config_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(ownership_passes_on_every_outcome, setup, teardown),
+        cmocka_unit_test_setup_teardown(closed_engine_is_misuse_and_children_keep_it_alive, setup, teardown),
+        cmocka_unit_test_setup_teardown(default_transport_refuses, setup, teardown),
+        cmocka_unit_test(channel_names),
+        cmocka_unit_test_setup_teardown(open_survives_allocation_failures, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
