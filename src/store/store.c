@@ -120,8 +120,11 @@ static int fail(int rc, const char *op, const void *key, size_t klen)
     const eng_error *e = eng_error_last();
     if (rc > 0)
         rc = ENG_ESTORAGE; /* a callback broke the contract: treat as storage failure */
-    if (e->code == rc && e->message[0])
-        return eng__err(rc, k, "storage %s of key '%s' failed: %s", op, k, e->message);
+    if (e->code == rc && e->message[0]) {
+        char host[512]; /* copy first: the message buffer is the one being rewritten */
+        snprintf(host, sizeof host, "%s", e->message);
+        return eng__err(rc, k, "storage %s of key '%s' failed: %s", op, k, host);
+    }
     return eng__err(rc, k, "storage %s of key '%s' failed: %s", op, k, eng_errstr(rc));
 }
 
