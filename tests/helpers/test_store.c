@@ -1,0 +1,160 @@
+#include "test_store.h"
+#include "test_alloc.h"
+#include "store/kvmem.h"
+#include "store/store_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct test_store {
+    eng__mem mem;
+    eng__kvmem kv;
+    uint64_t calls[7], counted, fail_at, failures;
+    unsigned fail_mask;
+    int persistent, mode;
+};
+
+static int verb_index(unsigned v)
+{
+    int i = 0;
+    while (!(v & 1u)) {
+        v >>= 1;
+        i++;
+    }
+    return i;
+}
+
+/* Returns 1 when this call must fail. */
+static int tick(test_store *ts, unsigned verb)
+{
+    ts->calls[verb_index(verb)]++;
+    if (!(ts->fail_mask & verb) || !ts->fail_at)
+        return 0;
+    ts->counted++;
+    if (ts->counted == ts->fail_at || (ts->persistent && ts->counted > ts->fail_at)) {
+        ts->failures++;
+        return 1;
+    }
+    return 0;
+}
+
+static int injected(void)
+{
+    eng_error_set(ENG_ESTORAGE, "injected storage failure");
+    return ENG_ESTORAGE;
+}
+
+static int s_get(const void *k, size_t kl, eng_buf *o, void *u)
+{
+    test_store *ts = u;
+    return tick(ts, TV_GET) ? injected() : eng__kvmem_get(&ts->kv, k, kl, o);
+}
+static int s_put(const void *k, size_t kl, const void *v, size_t vl, void *u)
+{
+    test_store *ts = u;
+    return tick(ts, TV_PUT) ? injected() : eng__kvmem_put(&ts->kv, k, kl, v, vl);
+}
+static int s_del(const void *k, size_t kl, void *u)
+{
+    test_store *ts = u;
+    return tick(ts, TV_DEL) ? injected() : eng__kvmem_del(&ts->kv, k, kl);
+}
+static int s_scan(const void *p, size_t pl, eng_store_scan_cb cb, void *cbu, void *u)
+{
+    test_store *ts = u;
+    return tick(ts, TV_SCAN) ? injected() : eng__kvmem_scan(&ts->kv, p, pl, cb, cbu);
+}
+static int s_begin(void *u)
+{
+    test_store *ts = u;
+    return tick(ts, TV_BEGIN) ? injected() : eng__kvmem_begin(&ts->kv);
+}
+static int s_commit(void *u)
+{
+    test_store *ts = u;
+    if (tick(ts, TV_COMMIT)) {
+        if (ts->mode == TF_COMMITTED_ERROR)
+            eng__kvmem_commit(&ts->kv);
+        return injected();
+    }
+    return eng__kvmem_commit(&ts->kv);
+}
+static int s_rollback(void *u)
+{
+    test_store *ts = u;
+    (void)tick(ts, TV_ROLLBACK); /* rollback always works: a failed one would wedge the test */
+    return ts->kv.in_batch ? eng__kvmem_rollback(&ts->kv) : ENG_OK;
+}
+
+test_store *test_store_new(void)
+{
+    test_store *ts = calloc(1, sizeof(*ts));
+    eng__mem_init(&ts->mem, NULL); /* the data is the host's, not the engine's */
+    eng__kvmem_init(&ts->kv, &ts->mem);
+    return ts;
+}
+
+void test_store_free(test_store *ts)
+{
+    if (!ts)
+        return;
+    eng__kvmem_clear(&ts->kv);
+    free(ts);
+}
+
+eng_store *test_store_handle(test_store *ts)
+{
+    static const eng_store_methods m = {ENG_STORE_METHODS_VERSION, s_get, s_put, s_del, s_scan,
+                                        s_begin, s_commit, s_rollback, NULL};
+    eng_store *s = NULL;
+    if (eng_store_new(&s, &m, ts, test_alloc_get()) != ENG_OK)
+        return NULL;
+    return s;
+}
+
+void test_store_fail(test_store *ts, unsigned mask, uint64_t nth, int persistent, int mode)
+{
+    ts->fail_mask = mask;
+    ts->fail_at = nth;
+    ts->counted = 0;
+    ts->persistent = persistent;
+    ts->mode = mode;
+}
+
+void test_store_nofail(test_store *ts) { test_store_fail(ts, 0, 0, 0, TF_ERROR); }
+
+uint64_t test_store_calls(const test_store *ts, unsigned mask)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < 7; i++)
+        if (mask & (1u << i))
+            n += ts->calls[i];
+    return n;
+}
+
+uint64_t test_store_failures(const test_store *ts) { return ts->failures; }
+
+void test_store_crash(test_store *ts)
+{
+    if (ts->kv.in_batch)
+        eng__kvmem_rollback(&ts->kv);
+}
+
+size_t test_store_count(const test_store *ts) { return ts->kv.main.count; }
+
+int test_store_raw_get(test_store *ts, const char *key, uint8_t **val, size_t *len)
+{
+    const eng__onode *n = eng__omap_find(&ts->kv.main, key, strlen(key));
+    if (!n || n->dead)
+        return ENG_ENOTFOUND;
+    *val = malloc(n->vlen ? n->vlen : 1);
+    memcpy(*val, n->val, n->vlen);
+    *len = n->vlen;
+    return ENG_OK;
+}
+
+int test_store_raw_put(test_store *ts, const char *key, const void *val, size_t len)
+{
+    return eng__omap_put(&ts->kv.main, key, strlen(key), val, len, 0);
+}

@@ -1,0 +1,40 @@
+/* A host-side store for tests: its data outlives the engines opened on it
+ * (each test_store_handle() is a fresh eng_store the engine owns, over the same
+ * data), so a test can close and reopen, simulate a crash (pending batch lost),
+ * count calls per verb and make the n-th call of chosen verbs fail. */
+#ifndef TEST_STORE_H
+#define TEST_STORE_H
+
+#include <stdint.h>
+#include "engage.h"
+
+typedef struct test_store test_store;
+
+enum test_verb {
+    TV_GET = 1 << 0, TV_PUT = 1 << 1, TV_DEL = 1 << 2, TV_SCAN = 1 << 3,
+    TV_BEGIN = 1 << 4, TV_COMMIT = 1 << 5, TV_ROLLBACK = 1 << 6, TV_ALL = 0x7f
+};
+
+enum test_fail_mode {
+    TF_ERROR,          /* the call has no effect and returns ENG_ESTORAGE */
+    TF_COMMITTED_ERROR /* commit applies, then reports ENG_ESTORAGE (ambiguous outcome) */
+};
+
+test_store *test_store_new(void);
+void test_store_free(test_store *ts);
+/* A new handle over the same data (uses the counting allocator). */
+eng_store *test_store_handle(test_store *ts);
+/* Fail the n-th call (from now) among the verbs in @p mask; persistent: and all later ones. */
+void test_store_fail(test_store *ts, unsigned mask, uint64_t nth, int persistent, int mode);
+void test_store_nofail(test_store *ts);
+/* Calls so far to verbs in @p mask, and how many injected failures fired. */
+uint64_t test_store_calls(const test_store *ts, unsigned mask);
+uint64_t test_store_failures(const test_store *ts);
+/* As if the process died: the open batch (if any) is lost. */
+void test_store_crash(test_store *ts);
+/* Number of committed keys, and raw access for corruption tests. */
+size_t test_store_count(const test_store *ts);
+int test_store_raw_get(test_store *ts, const char *key, uint8_t **val, size_t *len);
+int test_store_raw_put(test_store *ts, const char *key, const void *val, size_t len);
+
+#endif
