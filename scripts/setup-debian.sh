@@ -1,14 +1,18 @@
 #!/bin/sh
 # Installs what libengage needs on Debian 12, only what is missing.
 # Used by the README's two commands and by .ci/run.
+# Node.js/npm (DuckDB comparison in benchmarks) are optional and never
+# installed here: a machine image may ship its own node outside dpkg, and
+# asking apt for npm then conflicts with it.
 set -eu
 need=""
-for p in meson ninja-build gcc pkg-config libcmocka-dev doxygen abigail-tools valgrind sqlite3 clang nodejs npm; do
+for p in meson ninja-build gcc clang pkg-config libcmocka-dev doxygen \
+         abigail-tools valgrind sqlite3 python3; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then
     echo "installing:$need"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq $need >/dev/null
+    apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi
