@@ -38,7 +38,9 @@ typedef enum eng_log_level {
 /**
  * Progress of a long operation (CSV import, audience resolution, ...).
  * @param op short static name of the operation ("csv_import", ...).
- * @param done units done so far; @param total units in all, or 0 when unknown.
+ * @param done units done so far.
+ * @param total units in all, or 0 when unknown.
+ * @param user the host's #eng_config.progress_user.
  * @return 0 to go on; non-zero to cancel (the operation then fails with
  *         #ENG_ECANCELLED and leaves stored state unchanged).
  */
@@ -76,6 +78,9 @@ typedef struct eng_config {
     eng_progress_fn progress_fn;       /**< NULL: no progress reports, no cancel. */
     void *progress_user;               /**< Passed to progress_fn. */
 } eng_config;
+
+/** Static initialiser equal to what eng_config_init() produces. */
+#define ENG_CONFIG_INIT {ENG_CONFIG_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ENG_LOG_WARN, NULL, NULL}
 
 /**
  * Fill @p cfg with defaults.
