@@ -1,6 +1,41 @@
 /**
  * @file engage/audience.h
- * @brief The audience area of the public API (see docs/architecture.md).
+ * @brief Customers, reachability, CSV import, groups and resolved audiences.
+ *
+ * The customer table is columnar and keyed by dense internal 32-bit ids
+ * (assigned in order of first appearance and never reused or moved); each
+ * customer also has an external id (a string or a 64-bit integer, chosen per
+ * engine before the first customer exists). Attributes are typed columns
+ * declared with eng_customers_add_column(). Contacts, consent and opt-out per
+ * channel and a suppression flag decide reachability:
+ * reachable on channel c = has a contact for c, has consent for c, has not
+ * opted out of c, and is not suppressed.
+ *
+ * Rows arrive through eng_customers_import_csv() (RFC 4180) or
+ * eng_customers_upsert(); both take the same column names:
+ * - `id` (required, first column): the external id;
+ * - `contact.<channel>` (for example `contact.email`, `contact.sms`), where
+ *   `<channel>` is eng_channel_name(); emails must look like `a@b.c`, phone-based
+ *   channels (sms, whatsapp, viber, rcs, calltask) take E.164 (`+` and 8-15 digits);
+ * - `consent.<channel>` and `optout.<channel>`: `true`/`false`/`1`/`0`/`yes`/`no`,
+ *   or a date (`YYYY-MM-DD`) or UTC time (`YYYY-MM-DDTHH:MM:SSZ`) meaning "yes, at that time";
+ * - `suppressed`: a boolean;
+ * - any declared attribute column. An empty field is NULL and clears the value.
+ *
+ * An import is atomic: it is validated whole, written to storage in one batch,
+ * and only then applied in memory; any failure leaves stored and visible state
+ * as they were.
+ *
+ * Groups: uploaded (a list of external ids), filter (an expression of the
+ * rules language over the customer columns) and combined (union or
+ * intersection of included groups, minus excluded groups; cycles are refused).
+ * eng_audience_resolve() turns include/exclude groups, channel reachability and
+ * a test/control ratio into an #eng_audience, which can be frozen under a key
+ * with its content hash so that what is contacted is exactly what was approved.
+ *
+ * Thread safety: every function taking an engine locks it. An #eng_audience
+ * is immutable after it is made and may be read from several threads; it keeps
+ * its engine open until eng_audience_free().
  */
 #ifndef ENGAGE_AUDIENCE_H
 #define ENGAGE_AUDIENCE_H
@@ -9,6 +44,392 @@
 
 ENG_BEGIN_DECLS
 
+/** Kind of external customer id. */
+typedef enum eng_id_kind {
+    ENG_ID_STRING = 1, /**< Any UTF-8 string of 1 to 255 bytes without control characters (the default). */
+    ENG_ID_INT64 = 2   /**< A decimal signed 64-bit integer. */
+} eng_id_kind;
+
+/** Type of an attribute column. */
+typedef enum eng_col_type {
+    ENG_COL_STRING = 1,  /**< UTF-8 text (dictionary-encoded), at most 4096 bytes. */
+    ENG_COL_INT64 = 2,   /**< Signed 64-bit integer. */
+    ENG_COL_DECIMAL = 3, /**< Fixed point with 4 decimals, stored as an int64 scaled by 10^4. */
+    ENG_COL_DATE = 4,    /**< A date or UTC time, stored as #eng_time (ms since the epoch). */
+    ENG_COL_BOOL = 5     /**< true/false. */
+} eng_col_type;
+
+/** What an import does with a bad row. */
+typedef enum eng_on_error {
+    ENG_IMPORT_REJECT_FILE = 0, /**< Any bad row rejects the whole input; nothing is applied. */
+    ENG_IMPORT_SKIP_ROWS = 1    /**< Skip bad rows; more than max_bad_rows of them rejects the input. */
+} eng_on_error;
+
+/** One problem found in an input row (passed to #eng_import_error_fn). */
+typedef struct eng_import_error {
+    uint64_t line;       /**< 1-based physical line where the field starts (the header is line 1). */
+    uint32_t column;     /**< 1-based field number in the row (0 when the whole row is meant). */
+    const char *field;   /**< Column name from the header ("" when unknown). */
+    int code;            /**< An #eng_code (#ENG_EPARSE, #ENG_ERANGE, #ENG_ETOOBIG, #ENG_ENOTFOUND...). */
+    const char *message; /**< Human-readable reason. */
+} eng_import_error;
+
+/**
+ * Called for each bad row, in input order, during an import. The pointers are
+ * valid only during the call.
+ * @param err the problem. @param user the options' error_user.
+ */
+typedef void (*eng_import_error_fn)(const eng_import_error *err, void *user);
+
+/**
+ * Supplies input bytes for a streaming import.
+ * @param buf where to write. @param cap bytes available in buf. @param user the caller's pointer.
+ * @return bytes written (0 at the end of input) or a negative code to abort with.
+ */
+typedef long (*eng_read_fn)(void *buf, size_t cap, void *user);
+
+/** Version of #eng_import_options. */
+#define ENG_IMPORT_OPTIONS_VERSION 1
+
+/** Options of an import. Fill with eng_import_options_init(). */
+typedef struct eng_import_options {
+    unsigned int version;            /**< #ENG_IMPORT_OPTIONS_VERSION. */
+    int on_error;                    /**< An #eng_on_error; default #ENG_IMPORT_REJECT_FILE. */
+    uint64_t max_bad_rows;           /**< With #ENG_IMPORT_SKIP_ROWS: most rows that may be skipped (default 0). */
+    size_t max_field_bytes;          /**< Longest field accepted (default and upper bound 65536). */
+    eng_import_error_fn error_fn;    /**< Optional: told about every bad row. */
+    void *error_user;                /**< Passed to error_fn. */
+} eng_import_options;
+
+/** Static initialiser equal to what eng_import_options_init() produces. */
+#define ENG_IMPORT_OPTIONS_INIT {ENG_IMPORT_OPTIONS_VERSION, ENG_IMPORT_REJECT_FILE, 0, 65536, NULL, NULL}
+
+/**
+ * Fill @p opts with defaults.
+ * @param opts the struct. @param version #ENG_IMPORT_OPTIONS_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL) or #ENG_EVERSION.
+ */
+ENG_API int eng_import_options_init(eng_import_options *opts, unsigned int version);
+
+/** What an import did. */
+typedef struct eng_import_report {
+    uint64_t rows;        /**< Data rows read (not counting the header). */
+    uint64_t inserted;    /**< New customers (or group members added). */
+    uint64_t updated;     /**< Existing customers changed. */
+    uint64_t bad_rows;    /**< Rows rejected or skipped. */
+    uint64_t bytes;       /**< Input bytes read. */
+} eng_import_report;
+
+/**
+ * Choose the kind of external id. Allowed only while the table is empty.
+ * @param engine the engine. @param kind an #eng_id_kind.
+ * @return #ENG_OK, #ENG_EMISUSE (bad engine), #ENG_EINVAL (bad kind),
+ *         #ENG_ESTATE (customers exist), a storage error.
+ */
+ENG_API int eng_customers_set_id_kind(eng_engine *engine, int kind);
+
+/**
+ * Declare an attribute column (stored; columns cannot be removed).
+ * @param engine the engine.
+ * @param name 1-64 characters of [A-Za-z0-9_], not starting with a digit, not
+ *        `id` or `suppressed`, unique.
+ * @param type an #eng_col_type.
+ * @return #ENG_OK, #ENG_EMISUSE, #ENG_EINVAL (bad name or type), #ENG_EEXISTS,
+ *         #ENG_ETOOBIG (more than 1024 columns), a storage error.
+ */
+ENG_API int eng_customers_add_column(eng_engine *engine, const char *name, int type);
+
+/**
+ * Number of customers.
+ * @param engine the engine. @param out receives the count.
+ * @return #ENG_OK, #ENG_EMISUSE, #ENG_EINVAL, or a storage/corruption error from loading.
+ */
+ENG_API int eng_customers_count(eng_engine *engine, uint64_t *out);
+
+/**
+ * Heap bytes held by the in-memory customer table (ids, columns, contacts,
+ * reachability sets), for the "bytes per customer" figure.
+ * @param engine the engine. @param out receives the byte count.
+ * @return #ENG_OK, #ENG_EMISUSE, #ENG_EINVAL, or a loading error.
+ */
+ENG_API int eng_customers_memory(eng_engine *engine, uint64_t *out);
+
+/**
+ * Import customers from RFC 4180 CSV (header row, quoted fields, `""` escapes,
+ * CRLF or LF, embedded newlines, optional UTF-8 BOM; every field must be valid
+ * UTF-8). Existing customers (same external id) are updated: only the columns
+ * present in the header change. Progress is reported through the engine's
+ * progress callback (operation "audience.import"), which may cancel.
+ * @param engine the engine.
+ * @param read supplies the bytes. @param user passed to @p read.
+ * @param opts options or NULL for defaults.
+ * @param report optional; filled even when the import fails.
+ * @return #ENG_OK; #ENG_EPARSE, #ENG_ERANGE, #ENG_ETOOBIG... for a rejected input
+ *         (eng_error_last() detail is "line:column"); #ENG_ECANCELLED; a read
+ *         callback's code; a storage error. On failure nothing is applied.
+ */
+ENG_API int eng_customers_import_csv(eng_engine *engine, eng_read_fn read, void *user,
+                                     const eng_import_options *opts, eng_import_report *report);
+
+/**
+ * eng_customers_import_csv() over a buffer.
+ * @param engine the engine. @param data the CSV bytes. @param len their length.
+ * @param opts options or NULL. @param report optional.
+ * @return as eng_customers_import_csv().
+ */
+ENG_API int eng_customers_import_csv_buffer(eng_engine *engine, const char *data, size_t len,
+                                            const eng_import_options *opts, eng_import_report *report);
+
+/**
+ * Bulk upsert through the API, with the same column names and value syntax as
+ * the CSV import (row r, column c is values[r * ncols + c]; NULL or "" is NULL).
+ * Errors report line r + 2 (as if a header were line 1).
+ * @param engine the engine. @param names ncols column names, the first being `id`.
+ * @param ncols number of columns. @param values nrows * ncols values.
+ * @param nrows number of rows. @param opts options or NULL. @param report optional.
+ * @return as eng_customers_import_csv(), plus #ENG_EINVAL for NULL arrays.
+ */
+ENG_API int eng_customers_upsert(eng_engine *engine, const char *const *names, size_t ncols,
+                                 const char *const *values, size_t nrows,
+                                 const eng_import_options *opts, eng_import_report *report);
+
+/**
+ * Find a customer's dense id by external id (decimal text for #ENG_ID_INT64).
+ * @param engine the engine. @param external_id the id. @param out receives the dense id.
+ * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EMISUSE, #ENG_EINVAL.
+ */
+ENG_API int eng_customer_lookup(eng_engine *engine, const char *external_id, uint32_t *out);
+
+/**
+ * The external id of a dense id, as text.
+ * @param engine the engine. @param id dense id. @param buf receives a NUL-terminated string.
+ * @param cap size of buf (256 is always enough).
+ * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_ERANGE (buf too small), #ENG_EMISUSE, #ENG_EINVAL.
+ */
+ENG_API int eng_customer_external_id(eng_engine *engine, uint32_t id, char *buf, size_t cap);
+
+/**
+ * Whether a customer can be contacted on a channel now (contact, consent, no
+ * opt-out, not suppressed). Dispatch asks this again at send time.
+ * @param engine the engine. @param id dense id. @param channel an eng_channel value.
+ * @param out receives 1 or 0.
+ * @return #ENG_OK, #ENG_ENOTFOUND (no such customer), #ENG_EINVAL, #ENG_EMISUSE.
+ */
+ENG_API int eng_customer_reachable(eng_engine *engine, uint32_t id, int channel, int *out);
+
+/** Kind of group. */
+typedef enum eng_group_kind {
+    ENG_GROUP_UPLOADED = 1, /**< An explicit list of customers. */
+    ENG_GROUP_FILTER = 2,   /**< Customers matching a rules expression. */
+    ENG_GROUP_COMBINED = 3  /**< Made from other groups. */
+} eng_group_kind;
+
+/** How a combined group joins its included groups. */
+typedef enum eng_combine_op {
+    ENG_COMBINE_UNION = 1,    /**< In any included group. */
+    ENG_COMBINE_INTERSECT = 2 /**< In every included group. */
+} eng_combine_op;
+
+/** How an upload changes an uploaded group. */
+typedef enum eng_upload_mode {
+    ENG_UPLOAD_REPLACE = 1, /**< The group becomes exactly the uploaded customers. */
+    ENG_UPLOAD_APPEND = 2   /**< The uploaded customers are added. */
+} eng_upload_mode;
+
+/**
+ * Create an empty uploaded group.
+ * @param engine the engine. @param name 1-128 bytes of UTF-8, unique among groups.
+ * @param out receives the group id (never 0).
+ * @return #ENG_OK, #ENG_EINVAL, #ENG_EEXISTS, #ENG_ETOOBIG, #ENG_EMISUSE, a storage error.
+ */
+ENG_API int eng_group_create_uploaded(eng_engine *engine, const char *name, uint32_t *out);
+
+/**
+ * Upload members from CSV: a header row with an `id` column (other columns are
+ * ignored); each row names one customer by external id. An unknown id is a bad
+ * row (#ENG_ENOTFOUND) handled by the options' error mode.
+ * @param engine the engine. @param group an uploaded group.
+ * @param data CSV bytes. @param len their length. @param mode an #eng_upload_mode.
+ * @param opts options or NULL. @param report optional (inserted = members added).
+ * @return #ENG_OK, #ENG_ENOTFOUND (no such group), #ENG_ESTATE (not an uploaded
+ *         group), input errors as eng_customers_import_csv(), a storage error.
+ */
+ENG_API int eng_group_upload_csv(eng_engine *engine, uint32_t group, const char *data, size_t len,
+                                 int mode, const eng_import_options *opts, eng_import_report *report);
+
+/**
+ * Upload members by external id, as eng_group_upload_csv() (errors report line i + 2).
+ * @param engine the engine. @param group an uploaded group. @param ids external ids.
+ * @param n how many. @param mode an #eng_upload_mode. @param opts options or NULL.
+ * @param report optional.
+ * @return as eng_group_upload_csv().
+ */
+ENG_API int eng_group_upload_ids(eng_engine *engine, uint32_t group, const char *const *ids, size_t n,
+                                 int mode, const eng_import_options *opts, eng_import_report *report);
+
+/**
+ * Create a filter group. The expression is stored as text; it is checked and
+ * evaluated by the rules engine when the group is resolved.
+ * @param engine the engine. @param name unique name. @param expr expression text (1-65536 bytes).
+ * @param out receives the group id.
+ * @return #ENG_OK, #ENG_EINVAL, #ENG_EEXISTS, #ENG_ETOOBIG, #ENG_EMISUSE, a storage error.
+ */
+ENG_API int eng_group_create_filter(eng_engine *engine, const char *name, const char *expr, uint32_t *out);
+
+/**
+ * Create a combined group: (union or intersection of @p include) minus the
+ * union of @p exclude.
+ * @param engine the engine. @param name unique name. @param op an #eng_combine_op.
+ * @param include group ids (at least one). @param n_include how many (at most 256).
+ * @param exclude group ids or NULL. @param n_exclude how many (at most 256).
+ * @param out receives the group id.
+ * @return #ENG_OK, #ENG_EINVAL, #ENG_ENOTFOUND (unknown member), #ENG_EEXISTS,
+ *         #ENG_ETOOBIG, #ENG_EMISUSE, a storage error.
+ */
+ENG_API int eng_group_create_combined(eng_engine *engine, const char *name, int op,
+                                      const uint32_t *include, size_t n_include,
+                                      const uint32_t *exclude, size_t n_exclude, uint32_t *out);
+
+/**
+ * Change the members of a combined group.
+ * @param engine the engine. @param group a combined group. @param op an #eng_combine_op.
+ * @param include group ids. @param n_include how many. @param exclude group ids or NULL.
+ * @param n_exclude how many.
+ * @return #ENG_OK, #ENG_ECYCLE (the group would contain itself), #ENG_ESTATE (not
+ *         combined), #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE, a storage error.
+ */
+ENG_API int eng_group_set_combined(eng_engine *engine, uint32_t group, int op,
+                                   const uint32_t *include, size_t n_include,
+                                   const uint32_t *exclude, size_t n_exclude);
+
+/**
+ * Find a group by name.
+ * @param engine the engine. @param name the name. @param out receives the id.
+ * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE.
+ */
+ENG_API int eng_group_find(eng_engine *engine, const char *name, uint32_t *out);
+
+/**
+ * A group's kind.
+ * @param engine the engine. @param group the id. @param out receives an #eng_group_kind.
+ * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE.
+ */
+ENG_API int eng_group_kind_of(eng_engine *engine, uint32_t group, int *out);
+
+/**
+ * Delete a group. Refused while a combined group refers to it.
+ * @param engine the engine. @param group the id.
+ * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_ESTATE (still referenced), #ENG_EMISUSE, a storage error.
+ */
+ENG_API int eng_group_delete(eng_engine *engine, uint32_t group);
+
+/**
+ * Number of customers in a group now.
+ * @param engine the engine. @param group the id. @param out receives the count.
+ * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EUNSUPPORTED (a filter group while no
+ *         rules engine is built in), #ENG_EINVAL, #ENG_EMISUSE.
+ */
+ENG_API int eng_group_size(eng_engine *engine, uint32_t group, uint64_t *out);
+
+/** A resolved audience: immutable; free with eng_audience_free(). */
+typedef struct eng_audience eng_audience;
+
+/** Which part of a resolved audience. */
+typedef enum eng_audience_part {
+    ENG_PART_ALL = 0,    /**< Test and control together. */
+    ENG_PART_TEST = 1,   /**< Customers to contact. */
+    ENG_PART_CONTROL = 2 /**< Customers held back to measure incrementality. */
+} eng_audience_part;
+
+/** Version of #eng_resolve_options. */
+#define ENG_RESOLVE_OPTIONS_VERSION 1
+
+/** What to resolve. Fill with eng_resolve_options_init(). */
+typedef struct eng_resolve_options {
+    unsigned int version;     /**< #ENG_RESOLVE_OPTIONS_VERSION. */
+    const uint32_t *include;  /**< Groups whose union is the audience (at least one). */
+    size_t n_include;         /**< Number of include groups (at most 256). */
+    const uint32_t *exclude;  /**< Groups removed from it (may be NULL). */
+    size_t n_exclude;         /**< Number of exclude groups (at most 256). */
+    uint32_t channels;        /**< Bit (1u << channel) per channel: keep customers reachable on
+                                   at least one of them; 0 keeps everyone. */
+    uint64_t seed;            /**< Split seed (the campaign's); the same seed gives the same split. */
+    double test_ratio;        /**< Share in the test group, 0..1 (default 1: no control group). */
+} eng_resolve_options;
+
+/**
+ * Fill @p opts with defaults.
+ * @param opts the struct. @param version #ENG_RESOLVE_OPTIONS_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL) or #ENG_EVERSION.
+ */
+ENG_API int eng_resolve_options_init(eng_resolve_options *opts, unsigned int version);
+
+/**
+ * Resolve an audience: union of include groups minus union of exclude groups,
+ * kept if reachable on one of the channels, split into test and control by a
+ * stable hash of (seed, customer): a customer's side never depends on who else
+ * is in the audience.
+ * @param engine the engine. @param opts what to resolve. @param out receives the handle.
+ * @return #ENG_OK, #ENG_EINVAL, #ENG_EVERSION, #ENG_ENOTFOUND (unknown group),
+ *         #ENG_EUNSUPPORTED (filter group without a rules engine), #ENG_ENOMEM, #ENG_EMISUSE.
+ */
+ENG_API int eng_audience_resolve(eng_engine *engine, const eng_resolve_options *opts, eng_audience **out);
+
+/**
+ * Number of customers in a part.
+ * @param aud the audience. @param part an #eng_audience_part. @param out receives the count.
+ * @return #ENG_OK, #ENG_EMISUSE (bad handle), #ENG_EINVAL.
+ */
+ENG_API int eng_audience_count(const eng_audience *aud, int part, uint64_t *out);
+
+/**
+ * Preview: how many customers of the audience (before the channel filter and
+ * the split) are reachable on @p channel.
+ * @param aud the audience. @param channel an eng_channel value. @param out receives the count.
+ * @return #ENG_OK, #ENG_EMISUSE, #ENG_EINVAL; #ENG_ESTATE for a frozen audience
+ *         loaded from storage (reach is not frozen).
+ */
+ENG_API int eng_audience_reach(const eng_audience *aud, int channel, uint64_t *out);
+
+/**
+ * Copy dense ids of a part in ascending order, from position @p offset.
+ * @param aud the audience. @param part an #eng_audience_part. @param offset first position.
+ * @param out receives up to @p cap ids. @param cap room in out. @param n receives how many were copied
+ *        (0 past the end).
+ * @return #ENG_OK, #ENG_EMISUSE, #ENG_EINVAL.
+ */
+ENG_API int eng_audience_ids(const eng_audience *aud, int part, uint64_t offset, uint32_t *out,
+                             size_t cap, size_t *n);
+
+/**
+ * Content hash (SHA-256) of the audience: of its test and control sets.
+ * @param aud the audience. @param out receives 32 bytes.
+ * @return #ENG_OK, #ENG_EMISUSE, #ENG_EINVAL.
+ */
+ENG_API int eng_audience_hash(const eng_audience *aud, uint8_t out[32]);
+
+/**
+ * Store the audience under @p key with its hash. Freezing the same content
+ * again under the same key succeeds and changes nothing.
+ * @param aud the audience. @param key 1-200 bytes (for example "c/42/m/7/v3").
+ * @return #ENG_OK, #ENG_ESTATE (a different audience is already frozen under key),
+ *         #ENG_EINVAL, #ENG_EMISUSE, a storage error.
+ */
+ENG_API int eng_audience_freeze(eng_audience *aud, const char *key);
+
+/**
+ * Load a frozen audience (checksums and hash are verified).
+ * @param engine the engine. @param key the key it was frozen under. @param out receives the handle.
+ * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_ECORRUPT, #ENG_EINVAL, #ENG_EMISUSE.
+ */
+ENG_API int eng_audience_load_frozen(eng_engine *engine, const char *key, eng_audience **out);
+
+/**
+ * Release an audience. NULL is a no-op.
+ * @param aud the handle.
+ */
+ENG_API void eng_audience_free(eng_audience *aud);
+
 ENG_END_DECLS
 
-#endif
+#endif /* ENGAGE_AUDIENCE_H */

@@ -2,6 +2,7 @@
  * Serialisation is in idset_io.c. */
 #include "audience/idset.h"
 #include "base/error.h"
+#include "base/hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -653,4 +654,141 @@ size_t eng__idset_bytes(const eng__idset *s)
     for (uint32_t i = 0; i < s->n; i++)
         b += s->c[i].type == ENG__CT_BITMAP ? ENG__CT_WORDS * 8u : s->c[i].cap * 2u;
     return b;
+}
+
+/* ---- counting, ranked access and the test/control split ---- */
+
+uint64_t eng__idset_and_count(const eng__idset *a, const eng__idset *b)
+{
+    uint64_t n = 0;
+    uint32_t i = 0, j = 0;
+    while (i < a->n && j < b->n) {
+        const eng__ctr *x = &a->c[i], *y = &b->c[j];
+        if (x->key < y->key) {
+            i++;
+            continue;
+        }
+        if (x->key > y->key) {
+            j++;
+            continue;
+        }
+        if (x->type == ENG__CT_BITMAP && y->type == ENG__CT_BITMAP) {
+            for (uint32_t k = 0; k < ENG__CT_WORDS; k++)
+                n += popc(x->u.bits[k] & y->u.bits[k]);
+        } else if (x->type == ENG__CT_ARRAY && y->type == ENG__CT_ARRAY) {
+            uint32_t p = 0, q = 0;
+            while (p < x->card && q < y->card) {
+                if (x->u.arr[p] < y->u.arr[q])
+                    p++;
+                else if (x->u.arr[p] > y->u.arr[q])
+                    q++;
+                else {
+                    n++;
+                    p++;
+                    q++;
+                }
+            }
+        } else {
+            const eng__ctr *ar = x->type == ENG__CT_ARRAY ? x : y, *bm = ar == x ? y : x;
+            for (uint32_t k = 0; k < ar->card; k++)
+                n += (bm->u.bits[ar->u.arr[k] >> 6] >> (ar->u.arr[k] & 63)) & 1;
+        }
+        i++;
+        j++;
+    }
+    return n;
+}
+
+size_t eng__idset_select(const eng__idset *s, uint64_t offset, uint32_t *out, size_t cap)
+{
+    uint32_t ci = 0;
+    while (ci < s->n && offset >= s->c[ci].card)
+        offset -= s->c[ci++].card;
+    if (ci >= s->n)
+        return 0;
+    eng__idset_it it = {s, ci, 0};
+    const eng__ctr *c = &s->c[ci];
+    if (c->type == ENG__CT_ARRAY) {
+        it.pos = (uint32_t)offset;
+    } else {
+        uint32_t w = 0;
+        while (offset >= popc(c->u.bits[w]))
+            offset -= popc(c->u.bits[w++]);
+        uint64_t x = c->u.bits[w];
+        while (offset--)
+            x &= x - 1;
+        it.pos = w * 64 + (uint32_t)__builtin_ctzll(x);
+    }
+    return eng__idset_it_next(&it, out, cap);
+}
+
+/* The side of a customer depends only on (seed, id): adding customers never
+ * moves anyone. Test when the hash falls below ratio * 2^64. */
+static inline int is_test(uint64_t seedmix, uint32_t id, uint64_t threshold, int all)
+{
+    return all || eng__mix64(seedmix ^ id) < threshold;
+}
+
+int eng__idset_split(const eng__idset *s, uint64_t seed, double ratio, eng__idset *test, eng__idset *control)
+{
+    eng__idset_free(test);
+    eng__idset_free(control);
+    int all = ratio >= 1.0;
+    double t = ratio * 18446744073709551616.0;
+    uint64_t threshold = ratio <= 0.0 ? 0 : (all || t >= 18446744073709551615.0) ? UINT64_MAX : (uint64_t)t;
+    uint64_t seedmix = eng__mix64(seed);
+    uint64_t wt[ENG__CT_WORDS], wc[ENG__CT_WORDS];
+    for (uint32_t i = 0; i < s->n; i++) {
+        const eng__ctr *c = &s->c[i];
+        uint32_t hi = (uint32_t)c->key << 16, nt = 0, nc = 0;
+        memset(wt, 0, sizeof wt);
+        memset(wc, 0, sizeof wc);
+        if (c->type == ENG__CT_ARRAY) {
+            for (uint32_t k = 0; k < c->card; k++) {
+                uint16_t v = c->u.arr[k];
+                if (is_test(seedmix, hi | v, threshold, all)) {
+                    wt[v >> 6] |= 1ull << (v & 63);
+                    nt++;
+                } else {
+                    wc[v >> 6] |= 1ull << (v & 63);
+                    nc++;
+                }
+            }
+        } else {
+            for (uint32_t w = 0; w < ENG__CT_WORDS; w++) {
+                uint64_t x = c->u.bits[w], tb = 0;
+                while (x) {
+                    unsigned b = (unsigned)__builtin_ctzll(x);
+                    x &= x - 1;
+                    if (is_test(seedmix, hi | (w * 64 + b), threshold, all))
+                        tb |= 1ull << b;
+                }
+                wt[w] = tb;
+                wc[w] = c->u.bits[w] & ~tb;
+                nt += popc(tb);
+            }
+            nc = c->card - nt;
+        }
+        eng__ctr ct, cc;
+        memset(&ct, 0, sizeof ct);
+        memset(&cc, 0, sizeof cc);
+        if (nt && (ctr_from_words(test->mem, c->key, wt, nt, &ct) || push_ctr(test, &ct)))
+            goto fail_t;
+        if (nc && (ctr_from_words(control->mem, c->key, wc, nc, &cc) || push_ctr(control, &cc)))
+            goto fail_c;
+        continue;
+    fail_t:
+        if (ct.u.arr && (test->n == 0 || test->c[test->n - 1].u.arr != ct.u.arr))
+            ctr_free(test->mem, &ct);
+        goto fail;
+    fail_c:
+        if (cc.u.arr && (control->n == 0 || control->c[control->n - 1].u.arr != cc.u.arr))
+            ctr_free(control->mem, &cc);
+        goto fail;
+    }
+    return ENG_OK;
+fail:
+    eng__idset_free(test);
+    eng__idset_free(control);
+    return ENG_ENOMEM;
 }

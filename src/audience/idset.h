@@ -83,6 +83,13 @@ typedef struct eng__idset_it {
 void eng__idset_it_init(eng__idset_it *it, const eng__idset *s);
 size_t eng__idset_it_next(eng__idset_it *it, uint32_t *out, size_t n);
 
+/* |a AND b| without building it. */
+uint64_t eng__idset_and_count(const eng__idset *a, const eng__idset *b);
+/* Copy up to cap ids starting at rank @p offset (0-based, ascending); returns how many. */
+size_t eng__idset_select(const eng__idset *s, uint64_t offset, uint32_t *out, size_t cap);
+/* Split s by a stable hash of (seed, id): test gets about ratio of it. */
+int eng__idset_split(const eng__idset *s, uint64_t seed, double ratio, eng__idset *test, eng__idset *control);
+
 /* Serialised form: uvar count, containers, then CRC32C of everything before it.
  * Reading verifies structure and checksum; ENG_ECORRUPT (detail @p what) otherwise. */
 void eng__idset_write(const eng__idset *s, eng__wr *w);

@@ -1,0 +1,100 @@
+/* The audience layer's engine state, stored record types and keys.
+ *
+ * Storage is the truth; the state in the engine slot is a cache loaded on
+ * first use:
+ *   a/s                          schema (id kind, columns)          0x0301
+ *   a/t/<seq:016x>/<part:08x>    a validated import delta (rows)    0x0302
+ *   a/g/<id:08x>                 group definition                   0x0303
+ *   a/m/<id:08x>                 uploaded group members (id set)    0x0304
+ *   a/f/<key>                    frozen audience                    0x0305
+ * The customer table is rebuilt by replaying the deltas in key order, so
+ * dense ids come out the same on every load. A change is written in one
+ * batch and applied in memory only after the commit; if anything fails after
+ * the commit the cache is dropped and reloaded on next use. */
+#ifndef ENG_AUDIENCE_IMPL_H
+#define ENG_AUDIENCE_IMPL_H
+
+#include "api/engine_impl.h"
+#include "audience/table.h"
+#include "audience/csv.h"
+#include "store/record.h"
+
+enum {
+    ENG__REC_AUD_SCHEMA = 0x0301,
+    ENG__REC_AUD_DELTA = 0x0302,
+    ENG__REC_AUD_GROUP = 0x0303,
+    ENG__REC_AUD_MEMBERS = 0x0304,
+    ENG__REC_AUD_FROZEN = 0x0305,
+};
+
+#define ENG__MAX_GROUP_REFS 256
+#define ENG__GROUP_NAME_MAX 128
+#define ENG__EXPR_MAX 65536
+
+typedef struct eng__group {
+    uint32_t id;
+    int kind;
+    char *name;
+    char *expr;            /* filter */
+    int op;                /* combined */
+    uint32_t *inc, *exc;   /* combined */
+    uint32_t ninc, nexc;
+    eng__idset members;    /* uploaded */
+} eng__group;
+
+typedef struct eng__aud {
+    eng_engine *e;
+    eng__table t;
+    uint64_t next_seq;
+    eng__group *g;
+    uint32_t ng;
+    size_t gcap;
+    uint32_t next_gid;
+} eng__aud;
+
+/* The loaded state (loading it on first use). Call inside eng__enter. */
+int eng__aud_get(eng_engine *e, eng__aud **out);
+/* Forget the cached state; the next eng__aud_get reloads from storage. */
+void eng__aud_drop(eng_engine *e);
+
+/* Schema record. */
+int eng__aud_put_schema(eng_engine *e, const eng__table *t);
+
+/* Delta records: columns of an import (kind + index) then rows. */
+enum { ENG__DK_ATTR = 1, ENG__DK_CONTACT = 2, ENG__DK_CONSENT = 3, ENG__DK_OPTOUT = 4, ENG__DK_SUPP = 5 };
+int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key, uint64_t *ins, uint64_t *upd);
+
+/* Per-row failure reported by a row handler. */
+typedef struct eng__rowerr {
+    uint32_t col; /* 1-based field, 0 = whole row */
+    int code;
+    const char *why;
+} eng__rowerr;
+
+/* CSV driver: the header goes to hdr(), each record to row(); a row handler
+ * returns 0, 1 (bad row; *err filled) or a negative fatal code. Applies the
+ * options' error mode and fills the report's rows/bad_rows/bytes. */
+typedef int (*eng__hdr_fn)(void *ctx, const eng__csv *c, eng__rowerr *err);
+typedef int (*eng__row_fn)(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err);
+int eng__import_drive(eng_engine *e, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, void *ctx,
+                      const eng_import_options *o, eng_import_report *rep);
+int eng__import_opts(const eng_import_options *in, eng_import_options *out);
+
+/* Groups. */
+eng__group *eng__group_find(eng__aud *a, uint32_t id);
+/* Resolve a group's current members into out. */
+int eng__group_eval(eng__aud *a, uint32_t id, eng__idset *out);
+int eng__groups_load(eng__aud *a);
+void eng__groups_free(eng__aud *a);
+
+/* Replace a group's members after storing them (members is consumed on success). */
+int eng__group_store_members(eng__aud *a, eng__group *g, eng__idset *members);
+/* Filter groups: evaluated by the rules engine (filter.c). */
+int eng__filter_eval(eng__aud *a, const eng__group *g, eng__idset *out);
+/* Dense id of an external id in text form; ENG_ENOTFOUND without a message. */
+int eng__customer_find(const eng__table *t, const char *s, size_t n, uint32_t *out);
+
+/* Key helpers. */
+void eng__aud_key(char *buf, size_t cap, const char *prefix, uint32_t id);
+
+#endif

@@ -1,0 +1,276 @@
+/* Streaming RFC 4180 reader (see csv.h). */
+#include "audience/csv.h"
+#include "base/error.h"
+
+#include <string.h>
+
+#define CSV_EOF (-1)
+#define CSV_ERR (-2)
+#define CSV_BUF 65536
+
+int eng__csv_init(eng__csv *c, const eng__mem *mem, eng_read_fn read, void *user, size_t max_field)
+{
+    memset(c, 0, sizeof *c);
+    c->mem = mem;
+    c->read = read;
+    c->user = user;
+    c->line = 1;
+    c->max_field = max_field;
+    c->cap = CSV_BUF;
+    c->buf = eng__malloc(mem, c->cap);
+    return c->buf ? ENG_OK : eng__nomem();
+}
+
+void eng__csv_free(eng__csv *c)
+{
+    eng__free(c->mem, c->buf);
+    eng__free(c->mem, c->data);
+    eng__free(c->mem, c->start);
+    eng__free(c->mem, c->flen);
+    c->buf = c->data = NULL;
+    c->start = c->flen = NULL;
+}
+
+typedef struct rd {
+    eng__csv *c;
+    int err; /* read callback failure */
+} rd;
+
+static int refill(rd *r)
+{
+    eng__csv *c = r->c;
+    if (c->eof)
+        return CSV_EOF;
+    long n = c->read(c->buf, c->cap, c->user);
+    if (n < 0 || (size_t)n > c->cap) {
+        r->err = n < 0 && n > -1000 ? (int)n : ENG_EIO;
+        if (n < 0 && eng_error_last()->code != r->err)
+            eng__err(r->err, "", "the CSV read callback failed (%ld)", n);
+        else if (n >= 0)
+            eng__err(ENG_EIO, "", "the CSV read callback returned more bytes than asked");
+        return CSV_ERR;
+    }
+    if (n == 0) {
+        c->eof = 1;
+        return CSV_EOF;
+    }
+    c->len = (size_t)n;
+    c->pos = 0;
+    c->bytes += (uint64_t)n;
+    return 0;
+}
+
+static inline int getc_(rd *r)
+{
+    eng__csv *c = r->c;
+    if (c->pos < c->len)
+        return (unsigned char)c->buf[c->pos++];
+    int rc = refill(r);
+    return rc ? rc : (unsigned char)c->buf[c->pos++];
+}
+
+static inline int peek_(rd *r)
+{
+    eng__csv *c = r->c;
+    if (c->pos < c->len)
+        return (unsigned char)c->buf[c->pos];
+    int rc = refill(r);
+    return rc ? rc : (unsigned char)c->buf[c->pos];
+}
+
+static int put_(eng__csv *c, char ch)
+{
+    if (c->dlen == c->dcap && eng__grow(c->mem, (void **)&c->data, &c->dcap, c->dlen + 1, 1))
+        return eng__nomem();
+    c->data[c->dlen++] = ch;
+    return ENG_OK;
+}
+
+static int new_field(eng__csv *c)
+{
+    if (c->nf == c->scap) {
+        size_t cap = c->scap;
+        if (eng__grow(c->mem, (void **)&c->start, &cap, (size_t)c->nf + 1, sizeof *c->start))
+            return eng__nomem();
+        size_t *fl = eng__realloc_array(c->mem, c->flen, cap, sizeof *fl);
+        if (!fl)
+            return eng__nomem();
+        c->flen = fl;
+        c->scap = cap;
+    }
+    c->start[c->nf] = c->dlen;
+    c->flen[c->nf] = 0;
+    c->nf++;
+    return ENG_OK;
+}
+
+/* Skip to just past the next line feed (or the end). */
+static int resync(rd *r)
+{
+    for (;;) {
+        int ch = getc_(r);
+        if (ch == CSV_ERR)
+            return r->err;
+        if (ch == CSV_EOF)
+            return ENG_OK;
+        if (ch == '\n') {
+            r->c->line++;
+            return ENG_OK;
+        }
+    }
+}
+
+static int bad(rd *r, int code, uint64_t line, uint32_t col, const char *why, int sync)
+{
+    eng__csv *c = r->c;
+    c->e_line = line;
+    c->e_col = col;
+    c->e_why = why;
+    if (sync) {
+        int rc = resync(r);
+        if (rc)
+            return rc;
+    }
+    return code;
+}
+
+int eng__csv_next(eng__csv *c, int *got)
+{
+    rd r = {c, 0};
+    *got = 0;
+    if (!c->started) {
+        c->started = 1;
+        /* Skip a UTF-8 byte order mark. */
+        int ch = peek_(&r);
+        if (ch == 0xef) {
+            if (c->len - c->pos >= 3 && memcmp(c->buf + c->pos, "\xef\xbb\xbf", 3) == 0)
+                c->pos += 3;
+        } else if (ch == CSV_ERR) {
+            return r.err;
+        }
+    }
+    for (;;) {
+        c->nf = 0;
+        c->dlen = 0;
+        c->rec_line = c->line;
+        int ch = peek_(&r);
+        if (ch == CSV_ERR)
+            return r.err;
+        if (ch == CSV_EOF)
+            return ENG_OK;
+        int quoted_any = 0, toobig = 0;
+        uint64_t tb_line = 0;
+        uint32_t tb_col = 0;
+        for (;;) { /* one field per iteration */
+            if (c->nf >= ENG__CSV_MAX_FIELDS)
+                return bad(&r, ENG_ETOOBIG, c->line, c->nf, "more than 2048 fields in a record", 1);
+            if (new_field(c))
+                return ENG_ENOMEM;
+            uint64_t fline = c->line;
+            size_t flen = 0;
+            int end = 0; /* 1: next field, 2: end of record */
+            ch = getc_(&r);
+            if (ch == '"') {
+                quoted_any = 1;
+                for (;;) {
+                    ch = getc_(&r);
+                    if (ch == CSV_ERR)
+                        return r.err;
+                    if (ch == CSV_EOF)
+                        return bad(&r, ENG_EPARSE, fline, c->nf, "unterminated quoted field", 0);
+                    if (ch == '"') {
+                        int nx = peek_(&r);
+                        if (nx == CSV_ERR)
+                            return r.err;
+                        if (nx != '"')
+                            break;
+                        c->pos++;
+                    } else if (ch == '\n') {
+                        c->line++;
+                    }
+                    if (flen >= c->max_field) {
+                        if (!toobig) {
+                            toobig = 1;
+                            tb_line = fline;
+                            tb_col = c->nf;
+                        }
+                    } else if (put_(c, (char)ch)) {
+                        return ENG_ENOMEM;
+                    }
+                    flen++;
+                }
+                ch = getc_(&r);
+                if (ch == ',')
+                    end = 1;
+                else if (ch == '\n' || ch == CSV_EOF)
+                    end = 2;
+                else if (ch == '\r' && peek_(&r) == '\n') {
+                    c->pos++;
+                    end = 2;
+                } else if (ch == CSV_ERR)
+                    return r.err;
+                else
+                    return bad(&r, ENG_EPARSE, c->line, c->nf, "unexpected character after a closing quote", 1);
+                if (ch == '\n' || ch == '\r')
+                    c->line++;
+            } else {
+                for (;;) {
+                    if (ch == ',') {
+                        end = 1;
+                        break;
+                    }
+                    if (ch == '\n' || ch == CSV_EOF) {
+                        if (ch == '\n')
+                            c->line++;
+                        end = 2;
+                        break;
+                    }
+                    if (ch == CSV_ERR)
+                        return r.err;
+                    if (ch == '\r') {
+                        int nx = peek_(&r);
+                        if (nx == CSV_ERR)
+                            return r.err;
+                        if (nx == '\n') {
+                            c->pos++;
+                            c->line++;
+                            end = 2;
+                            break;
+                        }
+                    }
+                    if (ch == '"')
+                        return bad(&r, ENG_EPARSE, c->line, c->nf, "quote inside an unquoted field", 1);
+                    if (flen >= c->max_field) {
+                        if (!toobig) {
+                            toobig = 1;
+                            tb_line = fline;
+                            tb_col = c->nf;
+                        }
+                    } else if (put_(c, (char)ch)) {
+                        return ENG_ENOMEM;
+                    }
+                    flen++;
+                    ch = getc_(&r);
+                }
+            }
+            c->flen[c->nf - 1] = c->dlen - c->start[c->nf - 1];
+            if (end == 2)
+                break;
+        }
+        if (toobig)
+            return bad(&r, ENG_ETOOBIG, tb_line, tb_col, "field longer than the limit", 0);
+        if (c->nf == 1 && c->flen[0] == 0 && !quoted_any)
+            continue; /* blank line */
+        *got = 1;
+        return ENG_OK;
+    }
+}
+
+long eng__memsrc_read(void *buf, size_t cap, void *user)
+{
+    eng__memsrc *m = user;
+    size_t n = m->n - m->off < cap ? m->n - m->off : cap;
+    memcpy(buf, m->p + m->off, n);
+    m->off += n;
+    return (long)n;
+}

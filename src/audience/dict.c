@@ -1,0 +1,93 @@
+/* Append-only string dictionary (see dict.h). */
+#include "audience/dict.h"
+#include "base/error.h"
+#include "base/hash.h"
+
+#include <string.h>
+
+void eng__dict_init(eng__dict *d, const eng__mem *mem)
+{
+    memset(d, 0, sizeof *d);
+    d->mem = mem;
+}
+
+void eng__dict_free(eng__dict *d)
+{
+    eng__free(d->mem, d->arena);
+    eng__free(d->mem, d->off);
+    eng__free(d->mem, d->slots);
+    const eng__mem *mem = d->mem;
+    eng__dict_init(d, mem);
+}
+
+static uint32_t hash_of(const char *s, size_t len) { return (uint32_t)eng__hash64(s, len, 0x61756469ull); }
+
+int64_t eng__dict_find(const eng__dict *d, const char *s, size_t len)
+{
+    if (!d->nslots)
+        return -1;
+    uint32_t mask = d->nslots - 1, i = hash_of(s, len) & mask;
+    for (;;) {
+        uint32_t v = d->slots[i];
+        if (!v)
+            return -1;
+        size_t l;
+        const char *t = eng__dict_str(d, v - 1, &l);
+        if (l == len && memcmp(t, s, len) == 0)
+            return v - 1;
+        i = (i + 1) & mask;
+    }
+}
+
+static int rehash(eng__dict *d, uint32_t nslots)
+{
+    uint32_t *slots = eng__calloc(d->mem, nslots, sizeof *slots);
+    if (!slots)
+        return eng__nomem();
+    uint32_t mask = nslots - 1;
+    for (uint32_t c = 0; c < d->n; c++) {
+        size_t l;
+        const char *t = eng__dict_str(d, c, &l);
+        uint32_t i = hash_of(t, l) & mask;
+        while (slots[i])
+            i = (i + 1) & mask;
+        slots[i] = c + 1;
+    }
+    eng__free(d->mem, d->slots);
+    d->slots = slots;
+    d->nslots = nslots;
+    return ENG_OK;
+}
+
+int eng__dict_intern(eng__dict *d, const char *s, size_t len, uint32_t *code)
+{
+    int64_t f = eng__dict_find(d, s, len);
+    if (f >= 0) {
+        *code = (uint32_t)f;
+        return ENG_OK;
+    }
+    if (d->alen + len > UINT32_MAX || d->n >= UINT32_MAX - 2)
+        return eng__err(ENG_ETOOBIG, "", "string dictionary is full (4 GiB)");
+    /* Keep the load factor under 1/2 so probes stay short. */
+    if ((uint64_t)(d->n + 1) * 2 > d->nslots && rehash(d, d->nslots ? d->nslots * 2 : 64))
+        return ENG_ENOMEM;
+    if (eng__grow(d->mem, (void **)&d->arena, &d->acap, d->alen + len + 1, 1) ||
+        eng__grow(d->mem, (void **)&d->off, &d->offcap, (size_t)d->n + 2, sizeof *d->off))
+        return eng__nomem();
+    if (d->n == 0)
+        d->off[0] = 0;
+    memcpy(d->arena + d->alen, s, len);
+    d->alen += len;
+    d->off[d->n + 1] = (uint32_t)d->alen;
+    uint32_t mask = d->nslots - 1, i = hash_of(s, len) & mask;
+    while (d->slots[i])
+        i = (i + 1) & mask;
+    d->slots[i] = d->n + 1;
+    *code = d->n++;
+    return ENG_OK;
+}
+
+size_t eng__dict_bytes(const eng__dict *d)
+{
+    return d->acap + d->offcap * sizeof *d->off + (size_t)d->nslots * sizeof *d->slots;
+}

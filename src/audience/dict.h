@@ -1,0 +1,36 @@
+/* An append-only string dictionary: code <-> bytes, with an open-addressing
+ * hash index. Used for dictionary-encoded string columns, for contacts, and
+ * for string external ids (where code == dense customer id). Strings live in
+ * one arena with uint32 offsets: no per-string heap objects. */
+#ifndef ENG_AUDIENCE_DICT_H
+#define ENG_AUDIENCE_DICT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "base/mem.h"
+
+typedef struct eng__dict {
+    const eng__mem *mem;
+    char *arena;
+    size_t alen, acap;
+    uint32_t *off; /* n + 1 offsets */
+    uint32_t n;
+    size_t offcap;
+    uint32_t *slots; /* code + 1; 0 = empty */
+    uint32_t nslots; /* power of two, or 0 */
+} eng__dict;
+
+void eng__dict_init(eng__dict *d, const eng__mem *mem);
+void eng__dict_free(eng__dict *d);
+/* Code of the string, or -1. */
+int64_t eng__dict_find(const eng__dict *d, const char *s, size_t len);
+/* Find or append; *code receives the code. ENG_ENOMEM / ENG_ETOOBIG (arena past 4 GiB). */
+int eng__dict_intern(eng__dict *d, const char *s, size_t len, uint32_t *code);
+static inline const char *eng__dict_str(const eng__dict *d, uint32_t code, size_t *len)
+{
+    *len = d->off[code + 1] - d->off[code];
+    return d->arena + d->off[code];
+}
+size_t eng__dict_bytes(const eng__dict *d);
+
+#endif

@@ -1,0 +1,606 @@
+/* The import driver (header, rows, error mode, progress) and the customer
+ * import on top of it: validate every row into delta parts, write them in one
+ * batch, then replay them into the table. */
+#include "audience/audience_impl.h"
+#include "audience/values.h"
+#include "base/codec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DELTA_V 1
+#define PART_ROWS 65536
+
+int eng__import_opts(const eng_import_options *in, eng_import_options *out)
+{
+    eng_import_options def = ENG_IMPORT_OPTIONS_INIT;
+    if (!in) {
+        *out = def;
+        return ENG_OK;
+    }
+    if (in->version != ENG_IMPORT_OPTIONS_VERSION)
+        return eng__err(ENG_EVERSION, "options.version", "unknown import options version %u", in->version);
+    if (in->on_error != ENG_IMPORT_REJECT_FILE && in->on_error != ENG_IMPORT_SKIP_ROWS)
+        return eng__err(ENG_EINVAL, "options.on_error", "unknown error mode %d", in->on_error);
+    if (in->max_field_bytes == 0 || in->max_field_bytes > 65536)
+        return eng__err(ENG_EINVAL, "options.max_field_bytes", "max_field_bytes must be 1..65536");
+    *out = *in;
+    return ENG_OK;
+}
+
+ENG_API int eng_import_options_init(eng_import_options *opts, unsigned int version)
+{
+    if (!opts)
+        return eng__err(ENG_EINVAL, "opts", "opts is NULL");
+    if (version != ENG_IMPORT_OPTIONS_VERSION)
+        return eng__err(ENG_EVERSION, "version", "unknown import options version %u", version);
+    eng_import_options def = ENG_IMPORT_OPTIONS_INIT;
+    *opts = def;
+    return ENG_OK;
+}
+
+typedef struct drv {
+    const eng_import_options *o;
+    eng_import_report *rep;
+    const char *const *names; /* header names for messages (may be NULL) */
+    char (*hnames)[ENG__COLNAME_MAX + 1];
+    uint32_t nh;
+} drv;
+
+/* Report a bad row; returns 0 to go on or the code that aborts the import. */
+static int bad_row(drv *d, uint64_t line, uint32_t col, int code, const char *why)
+{
+    d->rep->bad_rows++;
+    const char *field = col >= 1 && col <= d->nh ? d->hnames[col - 1] : "";
+    if (d->o->error_fn) {
+        eng_import_error ie = {line, col, field, code, why};
+        d->o->error_fn(&ie, d->o->error_user);
+    }
+    if (d->o->on_error == ENG_IMPORT_REJECT_FILE || d->rep->bad_rows > d->o->max_bad_rows) {
+        char det[64];
+        snprintf(det, sizeof det, "%llu:%u", (unsigned long long)line, col);
+        if (d->o->on_error == ENG_IMPORT_REJECT_FILE)
+            return eng__err(code, det, "line %llu, column %u%s%s%s: %s; nothing was imported",
+                            (unsigned long long)line, col, *field ? " (" : "", field, *field ? ")" : "", why);
+        return eng__err(code, det, "line %llu, column %u%s%s%s: %s; more than %llu bad rows, nothing was imported",
+                        (unsigned long long)line, col, *field ? " (" : "", field, *field ? ")" : "", why,
+                        (unsigned long long)d->o->max_bad_rows);
+    }
+    return ENG_OK;
+}
+
+int eng__import_drive(eng_engine *e, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, void *ctx,
+                      const eng_import_options *o, eng_import_report *rep)
+{
+    drv d = {o, rep, NULL, NULL, 0};
+    int got, rc = eng__csv_next(c, &got);
+    eng__rowerr err = {0, 0, ""};
+    if (rc == ENG_EPARSE || rc == ENG_ETOOBIG) {
+        char det[64];
+        snprintf(det, sizeof det, "%llu:%u", (unsigned long long)c->e_line, c->e_col);
+        rc = eng__err(rc, det, "header, line %llu, column %u: %s", (unsigned long long)c->e_line, c->e_col, c->e_why);
+        goto out;
+    }
+    if (rc)
+        goto out;
+    if (!got) {
+        rc = eng__err(ENG_EPARSE, "1:0", "the input is empty (a header row is required)");
+        goto out;
+    }
+    d.nh = c->nf;
+    d.hnames = eng__calloc(&e->mem, c->nf, sizeof *d.hnames);
+    if (!d.hnames) {
+        rc = eng__nomem();
+        goto out;
+    }
+    for (uint32_t i = 0; i < c->nf; i++) {
+        size_t l = c->flen[i] < ENG__COLNAME_MAX ? c->flen[i] : ENG__COLNAME_MAX;
+        memcpy(d.hnames[i], c->data + c->start[i], l);
+    }
+    rc = hdr(ctx, c, &err);
+    if (rc == 1) {
+        char det[64];
+        snprintf(det, sizeof det, "1:%u", err.col);
+        rc = eng__err(err.code, det, "header, column %u: %s", err.col, err.why);
+    }
+    if (rc)
+        goto out;
+    for (;;) {
+        rc = eng__csv_next(c, &got);
+        if (rc == ENG_EPARSE || rc == ENG_ETOOBIG) {
+            rep->rows++;
+            if ((rc = bad_row(&d, c->e_line, c->e_col, rc, c->e_why)))
+                goto out;
+            continue;
+        }
+        if (rc || !got)
+            break;
+        rep->rows++;
+        if (c->nf != d.nh) {
+            char why[96];
+            snprintf(why, sizeof why, "expected %u fields, found %u", d.nh, c->nf);
+            /* the message is copied by eng__err before `why` goes away */
+            if ((rc = bad_row(&d, c->rec_line, 0, ENG_EPARSE, why)))
+                goto out;
+            continue;
+        }
+        rc = row(ctx, c, c->rec_line, &err);
+        if (rc == 1) {
+            if ((rc = bad_row(&d, c->rec_line, err.col, err.code, err.why)))
+                goto out;
+        } else if (rc) {
+            goto out;
+        }
+        if ((rep->rows & 0xffff) == 0 && (rc = eng__progress(e, "audience.import", c->bytes, 0)))
+            goto out;
+    }
+out:
+    rep->bytes = c->bytes;
+    eng__free(&e->mem, d.hnames);
+    return rc;
+}
+
+/* ---- customer import ---- */
+
+typedef struct col_map {
+    uint8_t kind; /* 0 = id, ENG__DK_* otherwise */
+    uint32_t idx;
+} col_map;
+
+typedef struct cimp {
+    eng__aud *a;
+    eng_engine *e;
+    eng_time now;
+    col_map map[ENG__CSV_MAX_FIELDS];
+    uint32_t ncols;
+    eng__wr part;
+    size_t part_hdr;
+    uint64_t part_rows;
+    uint8_t **parts;
+    size_t *plen;
+    size_t nparts, pcap;
+} cimp;
+
+static int chan_of(const char *s, size_t n)
+{
+    for (int ch = 0; ch < ENG_CH_COUNT; ch++) {
+        const char *nm = eng_channel_name(ch);
+        if (strlen(nm) == n && memcmp(nm, s, n) == 0)
+            return ch;
+    }
+    return -1;
+}
+
+static int prefixed(const char *s, size_t n, const char *p)
+{
+    size_t l = strlen(p);
+    return n > l && memcmp(s, p, l) == 0;
+}
+
+static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
+{
+    cimp *ci = ctx;
+    ci->ncols = c->nf;
+    for (uint32_t i = 0; i < c->nf; i++) {
+        const char *s = c->data + c->start[i];
+        size_t n = c->flen[i];
+        col_map *m = &ci->map[i];
+        err->col = i + 1;
+        err->code = ENG_EINVAL;
+        if (i == 0) {
+            if (n != 2 || memcmp(s, "id", 2)) {
+                err->why = "the first column must be \"id\"";
+                return 1;
+            }
+            m->kind = 0;
+            continue;
+        }
+        int ch = -1, col;
+        if (prefixed(s, n, "contact.") && (ch = chan_of(s + 8, n - 8)) >= 0)
+            m->kind = ENG__DK_CONTACT;
+        else if (prefixed(s, n, "consent.") && (ch = chan_of(s + 8, n - 8)) >= 0)
+            m->kind = ENG__DK_CONSENT;
+        else if (prefixed(s, n, "optout.") && (ch = chan_of(s + 7, n - 7)) >= 0)
+            m->kind = ENG__DK_OPTOUT;
+        else if (n == 10 && memcmp(s, "suppressed", 10) == 0)
+            m->kind = ENG__DK_SUPP;
+        else if ((col = eng__table_col_index(&ci->a->t, s, n)) >= 0) {
+            m->kind = ENG__DK_ATTR;
+            ch = col;
+        } else {
+            err->code = ENG_ENOTFOUND;
+            err->why = "unknown column (declare it with eng_customers_add_column, or use "
+                       "contact./consent./optout.<channel> or suppressed)";
+            return 1;
+        }
+        m->idx = ch < 0 ? 0 : (uint32_t)ch;
+        for (uint32_t k = 1; k < i; k++)
+            if (ci->map[k].kind == m->kind && ci->map[k].idx == m->idx) {
+                err->why = "duplicate column";
+                return 1;
+            }
+    }
+    return 0;
+}
+
+static void part_begin(cimp *ci)
+{
+    eng__wr_uvar(&ci->part, ci->ncols - 1);
+    for (uint32_t i = 1; i < ci->ncols; i++) {
+        eng__wr_u8(&ci->part, ci->map[i].kind);
+        eng__wr_uvar(&ci->part, ci->map[i].idx);
+    }
+    eng__wr_u8(&ci->part, (uint8_t)ci->a->t.idkind);
+    ci->part_hdr = ci->part.len;
+}
+
+static int part_end(cimp *ci)
+{
+    if (ci->part.err)
+        return eng__nomem();
+    if (ci->part_rows == 0)
+        return ENG_OK;
+    if (eng__grow(&ci->e->mem, (void **)&ci->parts, &ci->pcap, ci->nparts + 1, sizeof *ci->parts))
+        return eng__nomem();
+    size_t *pl = eng__realloc_array(&ci->e->mem, ci->plen, ci->pcap, sizeof *pl);
+    if (!pl)
+        return eng__nomem();
+    ci->plen = pl;
+    ci->parts[ci->nparts] = eng__wr_take(&ci->part, &ci->plen[ci->nparts]);
+    ci->nparts++;
+    ci->part_rows = 0;
+    return ENG_OK;
+}
+
+/* Validate one field and append its encoding. */
+static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, eng__rowerr *err)
+{
+    eng__wr *w = &ci->part;
+    const col_map *m = &ci->map[i];
+    const char *why = "";
+    int rc = ENG_OK;
+    int64_t v = 0;
+    int yes = 0;
+    if (n && (rc = eng__val_utf8(s, n, &why)))
+        goto bad;
+    if (m->kind == ENG__DK_ATTR) {
+        int type = ci->a->t.cols[m->idx].type;
+        if (!n) {
+            eng__wr_u8(w, 0);
+            return 0;
+        }
+        switch (type) {
+        case ENG_COL_STRING:
+            if (n > ENG__STR_MAX) {
+                rc = ENG_ETOOBIG;
+                why = "string longer than 4096 bytes";
+                goto bad;
+            }
+            eng__wr_u8(w, 1);
+            eng__wr_blob(w, s, n);
+            return 0;
+        case ENG_COL_INT64: rc = eng__val_int64(s, n, &v, &why); break;
+        case ENG_COL_DECIMAL: rc = eng__val_decimal(s, n, &v, &why); break;
+        case ENG_COL_DATE: rc = eng__val_date(s, n, &v, &why); break;
+        default:
+            rc = eng__val_bool(s, n, &yes, &why);
+            if (rc)
+                goto bad;
+            eng__wr_u8(w, 1);
+            eng__wr_u8(w, (uint8_t)yes);
+            return 0;
+        }
+        if (rc)
+            goto bad;
+        eng__wr_u8(w, 1);
+        eng__wr_svar(w, v);
+        return 0;
+    }
+    if (m->kind == ENG__DK_CONTACT) {
+        if (!n) {
+            eng__wr_u8(w, 0);
+            return 0;
+        }
+        if ((rc = eng__val_contact((int)m->idx, s, n, &why)))
+            goto bad;
+        eng__wr_u8(w, 1);
+        eng__wr_blob(w, s, n);
+        return 0;
+    }
+    if (!n) {
+        eng__wr_u8(w, 0);
+        return 0;
+    }
+    if (m->kind == ENG__DK_SUPP) {
+        if ((rc = eng__val_bool(s, n, &yes, &why)))
+            goto bad;
+        eng__wr_u8(w, 1);
+        eng__wr_u8(w, (uint8_t)yes);
+        return 0;
+    }
+    if ((rc = eng__val_flag(s, n, &yes, &v, &why)))
+        goto bad;
+    if (yes && v == 0)
+        v = ci->now; /* "yes" without a time: recorded at import */
+    eng__wr_u8(w, 1);
+    eng__wr_u8(w, (uint8_t)yes);
+    eng__wr_svar(w, v);
+    return 0;
+bad:
+    err->col = i + 1;
+    err->code = rc;
+    err->why = why;
+    return 1;
+}
+
+static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, uint64_t line, eng__rowerr *err)
+{
+    (void)line;
+    if (ci->part_rows == 0 && ci->part.len == 0)
+        part_begin(ci);
+    size_t mark = ci->part.len;
+    const char *why = "";
+    int rc;
+    if (ci->a->t.idkind == ENG_ID_STRING) {
+        if ((rc = eng__val_extid(f[0], fl[0], &why)))
+            goto bad;
+        eng__wr_blob(&ci->part, f[0], fl[0]);
+    } else {
+        int64_t v;
+        if ((rc = eng__val_int64(f[0], fl[0], &v, &why)))
+            goto bad;
+        eng__wr_svar(&ci->part, v);
+    }
+    for (uint32_t i = 1; i < ci->ncols; i++) {
+        if (put_field(ci, i, f[i], fl[i], err)) {
+            ci->part.len = mark;
+            return 1;
+        }
+    }
+    if (ci->part.err)
+        return eng__nomem();
+    if (++ci->part_rows == PART_ROWS)
+        return part_end(ci);
+    return 0;
+bad:
+    ci->part.len = mark;
+    err->col = 1;
+    err->code = rc;
+    err->why = why;
+    return 1;
+}
+
+static int cimp_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err)
+{
+    const char *f[ENG__CSV_MAX_FIELDS];
+    for (uint32_t i = 0; i < c->nf; i++)
+        f[i] = c->data + c->start[i];
+    return cimp_row_fields(ctx, f, c->flen, line, err);
+}
+
+static void cimp_free(cimp *ci)
+{
+    for (size_t i = 0; i < ci->nparts; i++)
+        eng__free(&ci->e->mem, ci->parts[i]);
+    eng__free(&ci->e->mem, ci->parts);
+    eng__free(&ci->e->mem, ci->plen);
+    eng__wr_free(&ci->part);
+}
+
+/* Write the parts in one batch, then replay them into the table. */
+static int cimp_commit(cimp *ci, eng_import_report *rep)
+{
+    eng_engine *e = ci->e;
+    if (ci->nparts == 0)
+        return ENG_OK;
+    int rc = eng__kv_begin(e->store);
+    if (rc)
+        return rc;
+    char key[40];
+    for (size_t i = 0; i < ci->nparts && !rc; i++) {
+        snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)ci->a->next_seq, (unsigned)i);
+        rc = eng__rec_put(e->store, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, ci->parts[i], ci->plen[i]);
+    }
+    if (rc) {
+        eng__kv_rollback(e->store);
+        return rc;
+    }
+    if ((rc = eng__kv_commit(e->store))) {
+        /* The outcome is unknown (the commit may have applied): reload on next use. */
+        eng__aud_drop(e);
+        return rc;
+    }
+    ci->a->next_seq++;
+    for (size_t i = 0; i < ci->nparts && !rc; i++) {
+        snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)ci->a->next_seq - 1, (unsigned)i);
+        rc = eng__delta_apply(&ci->a->t, ci->parts[i], ci->plen[i], key, &rep->inserted, &rep->updated);
+    }
+    if (rc) {
+        eng__aud_drop(e);
+        return eng__err_wrap(rc, "the import is stored but could not be loaded");
+    }
+    return ENG_OK;
+}
+
+static int cimp_start(eng_engine *e, cimp *ci, eng_import_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    memset(ci, 0, sizeof *ci);
+    ci->e = e;
+    ci->now = eng__now(e);
+    eng__wr_init(&ci->part, &e->mem);
+    return eng__aud_get(e, &ci->a);
+}
+
+static int import_csv(eng_engine *e, eng_read_fn read, void *user, const eng_import_options *opts,
+                      eng_import_report *report)
+{
+    eng_import_options o;
+    eng_import_report tmp;
+    eng_import_report *rep = report ? report : &tmp;
+    memset(rep, 0, sizeof *rep);
+    int rc = eng__import_opts(opts, &o);
+    if (rc)
+        return rc;
+    cimp *ci = eng__malloc(&e->mem, sizeof *ci);
+    if (!ci)
+        return eng__nomem();
+    eng__csv c;
+    if ((rc = cimp_start(e, ci, rep)) || (rc = eng__csv_init(&c, &e->mem, read, user, o.max_field_bytes))) {
+        cimp_free(ci);
+        eng__free(&e->mem, ci);
+        return rc;
+    }
+    rc = eng__import_drive(e, &c, cimp_hdr, cimp_row, ci, &o, rep);
+    if (!rc)
+        rc = part_end(ci);
+    if (!rc)
+        rc = cimp_commit(ci, rep);
+    eng__csv_free(&c);
+    cimp_free(ci);
+    eng__free(&e->mem, ci);
+    return rc;
+}
+
+ENG_API int eng_customers_import_csv(eng_engine *e, eng_read_fn read, void *user,
+                                     const eng_import_options *opts, eng_import_report *report)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    if (!read)
+        rc = eng__err(ENG_EINVAL, "read", "read callback is NULL");
+    else
+        rc = import_csv(e, read, user, opts, report);
+    eng__leave(e);
+    return rc;
+}
+
+ENG_API int eng_customers_import_csv_buffer(eng_engine *e, const char *data, size_t len,
+                                            const eng_import_options *opts, eng_import_report *report)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__memsrc src = {data, len, 0};
+    if (!data && len)
+        rc = eng__err(ENG_EINVAL, "data", "data is NULL");
+    else
+        rc = import_csv(e, eng__memsrc_read, &src, opts, report);
+    eng__leave(e);
+    return rc;
+}
+
+/* ---- API upsert: same validation, rows from arrays ---- */
+
+static int upsert(eng_engine *e, const char *const *names, size_t ncols, const char *const *values,
+                  size_t nrows, const eng_import_options *opts, eng_import_report *report)
+{
+    eng_import_options o;
+    eng_import_report tmp;
+    eng_import_report *rep = report ? report : &tmp;
+    memset(rep, 0, sizeof *rep);
+    int rc = eng__import_opts(opts, &o);
+    if (rc)
+        return rc;
+    if (!names || ncols == 0 || (!values && nrows))
+        return eng__err(ENG_EINVAL, "names", "names and values are required");
+    if (ncols > ENG__CSV_MAX_FIELDS)
+        return eng__err(ENG_ETOOBIG, "ncols", "at most %d columns", ENG__CSV_MAX_FIELDS);
+    cimp *ci = eng__malloc(&e->mem, sizeof *ci);
+    if (!ci)
+        return eng__nomem();
+    eng__csv hc; /* a fake header record so one code path maps names */
+    memset(&hc, 0, sizeof hc);
+    size_t *st = eng__calloc(&e->mem, ncols, sizeof *st), *fl = eng__calloc(&e->mem, ncols, sizeof *fl);
+    const char **f = eng__calloc(&e->mem, ncols, sizeof *f);
+    if ((rc = cimp_start(e, ci, rep)))
+        goto out;
+    if (!st || !fl || !f) {
+        rc = eng__nomem();
+        goto out;
+    }
+    for (size_t i = 0; i < ncols; i++)
+        if (!names[i]) {
+            rc = eng__err(ENG_EINVAL, "names", "column name %zu is NULL", i);
+            goto out;
+        }
+    /* Header: concatenate names into a temporary buffer. */
+    size_t total = 0;
+    for (size_t i = 0; i < ncols; i++)
+        total += strlen(names[i]);
+    hc.data = eng__malloc(&e->mem, total + 1);
+    if (!hc.data) {
+        rc = eng__nomem();
+        goto out;
+    }
+    total = 0;
+    for (size_t i = 0; i < ncols; i++) {
+        st[i] = total;
+        fl[i] = strlen(names[i]);
+        memcpy(hc.data + total, names[i], fl[i]);
+        total += fl[i];
+    }
+    hc.start = st;
+    hc.flen = fl;
+    hc.nf = (uint32_t)ncols;
+    eng__rowerr err = {0, 0, ""};
+    drv d = {&o, rep, NULL, NULL, 0};
+    rc = cimp_hdr(ci, &hc, &err);
+    if (rc == 1) {
+        char det[32];
+        snprintf(det, sizeof det, "1:%u", err.col);
+        rc = eng__err(err.code, det, "column %u (%s): %s", err.col, names[err.col - 1], err.why);
+        goto out;
+    }
+    d.nh = (uint32_t)ncols;
+    d.hnames = eng__calloc(&e->mem, ncols, sizeof *d.hnames);
+    if (!d.hnames) {
+        rc = eng__nomem();
+        goto out;
+    }
+    for (size_t i = 0; i < ncols; i++)
+        snprintf(d.hnames[i], sizeof d.hnames[i], "%s", names[i]);
+    for (size_t r = 0; r < nrows && !rc; r++) {
+        for (size_t i = 0; i < ncols; i++) {
+            const char *v = values[r * ncols + i];
+            f[i] = v ? v : "";
+            fl[i] = v ? strlen(v) : 0;
+            if (fl[i] > o.max_field_bytes) {
+                rep->rows++;
+                rc = bad_row(&d, r + 2, (uint32_t)i + 1, ENG_ETOOBIG, "field longer than the limit");
+                goto next;
+            }
+        }
+        rep->rows++;
+        rc = cimp_row_fields(ci, f, fl, r + 2, &err);
+        if (rc == 1)
+            rc = bad_row(&d, r + 2, err.col, err.code, err.why);
+    next:;
+    }
+    eng__free(&e->mem, d.hnames);
+    if (!rc)
+        rc = part_end(ci);
+    if (!rc)
+        rc = cimp_commit(ci, rep);
+out:
+    eng__free(&e->mem, hc.data);
+    eng__free(&e->mem, st);
+    eng__free(&e->mem, fl);
+    eng__free(&e->mem, f);
+    cimp_free(ci);
+    eng__free(&e->mem, ci);
+    return rc;
+}
+
+ENG_API int eng_customers_upsert(eng_engine *e, const char *const *names, size_t ncols,
+                                 const char *const *values, size_t nrows,
+                                 const eng_import_options *opts, eng_import_report *report)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    rc = upsert(e, names, ncols, values, nrows, opts, report);
+    eng__leave(e);
+    return rc;
+}

@@ -1,0 +1,359 @@
+/* Resolving, splitting, hashing and freezing audiences. */
+#include "audience/audience_impl.h"
+#include "base/codec.h"
+#include "base/hash.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define ENG__AUD_MAGIC 0x41554431u /* "AUD1" */
+#define FROZEN_V 1
+
+struct eng_audience {
+    uint32_t magic;
+    eng_engine *e;
+    eng__idset all, test, control;
+    int has_reach;
+    uint64_t reach[ENG_CH_COUNT];
+    uint8_t hash[ENG__SHA256_LEN];
+    uint64_t seed;
+    double ratio;
+    uint32_t channels;
+};
+
+ENG_API int eng_resolve_options_init(eng_resolve_options *opts, unsigned int version)
+{
+    if (!opts)
+        return eng__err(ENG_EINVAL, "opts", "opts is NULL");
+    if (version != ENG_RESOLVE_OPTIONS_VERSION)
+        return eng__err(ENG_EVERSION, "version", "unknown resolve options version %u", version);
+    memset(opts, 0, sizeof *opts);
+    opts->version = ENG_RESOLVE_OPTIONS_VERSION;
+    opts->test_ratio = 1.0;
+    return ENG_OK;
+}
+
+static eng_audience *aud_new(eng_engine *e)
+{
+    eng_audience *a = eng__calloc(&e->mem, 1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->magic = ENG__AUD_MAGIC;
+    a->e = e;
+    eng__idset_init(&a->all, &e->mem);
+    eng__idset_init(&a->test, &e->mem);
+    eng__idset_init(&a->control, &e->mem);
+    return a;
+}
+
+static void aud_release(eng_audience *a)
+{
+    eng__idset_free(&a->all);
+    eng__idset_free(&a->test);
+    eng__idset_free(&a->control);
+    a->magic = 0;
+    eng__free(&a->e->mem, a);
+}
+
+/* SHA-256 over the canonical serialised test and control sets. */
+static int content_hash(const eng_audience *a, uint8_t out[ENG__SHA256_LEN])
+{
+    eng__wr w;
+    eng__wr_init(&w, &a->e->mem);
+    eng__idset_write(&a->test, &w);
+    eng__idset_write(&a->control, &w);
+    if (w.err) {
+        eng__wr_free(&w);
+        return eng__nomem();
+    }
+    eng__sha256(w.data, w.len, out);
+    eng__wr_free(&w);
+    return ENG_OK;
+}
+
+static int union_of(eng__aud *st, const uint32_t *ids, size_t n, eng__idset *out)
+{
+    eng__idset one;
+    eng__idset_init(&one, out->mem);
+    int rc = ENG_OK;
+    eng__idset_free(out);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if ((rc = eng__group_eval(st, ids[i], &one)))
+            break;
+        if (i == 0)
+            eng__idset_move(out, &one);
+        else
+            rc = eng__idset_op_into(ENG__SET_OR, out, &one);
+    }
+    eng__idset_free(&one);
+    return rc;
+}
+
+static int check_opts(const eng_resolve_options *o)
+{
+    if (!o)
+        return eng__err(ENG_EINVAL, "opts", "opts is NULL");
+    if (o->version != ENG_RESOLVE_OPTIONS_VERSION)
+        return eng__err(ENG_EVERSION, "opts.version", "unknown resolve options version %u", o->version);
+    if (o->n_include == 0 || !o->include)
+        return eng__err(ENG_EINVAL, "opts.include", "at least one include group is required");
+    if (o->n_exclude && !o->exclude)
+        return eng__err(ENG_EINVAL, "opts.exclude", "exclude is NULL");
+    if (o->n_include > ENG__MAX_GROUP_REFS || o->n_exclude > ENG__MAX_GROUP_REFS)
+        return eng__err(ENG_ETOOBIG, "opts.include", "at most %d include and exclude groups", ENG__MAX_GROUP_REFS);
+    if (o->channels >> ENG_CH_COUNT)
+        return eng__err(ENG_EINVAL, "opts.channels", "unknown channel bits 0x%x", (unsigned)o->channels);
+    if (!(o->test_ratio >= 0.0 && o->test_ratio <= 1.0))
+        return eng__err(ENG_ERANGE, "opts.test_ratio", "test_ratio must be within 0..1");
+    return ENG_OK;
+}
+
+static int resolve(eng_engine *e, const eng_resolve_options *o, eng_audience **out)
+{
+    int rc = check_opts(o);
+    if (rc)
+        return rc;
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
+    eng__aud *st;
+    if ((rc = eng__aud_get(e, &st)))
+        return rc;
+    eng_audience *a = aud_new(e);
+    if (!a)
+        return eng__nomem();
+    a->seed = o->seed;
+    a->ratio = o->test_ratio;
+    a->channels = o->channels;
+    eng__idset tmp, reach;
+    eng__idset_init(&tmp, &e->mem);
+    eng__idset_init(&reach, &e->mem);
+    rc = union_of(st, o->include, o->n_include, &a->all);
+    if (!rc && o->n_exclude && !(rc = union_of(st, o->exclude, o->n_exclude, &tmp)))
+        rc = eng__idset_op_into(ENG__SET_ANDNOT, &a->all, &tmp);
+    /* Reach per channel (the preview), and the channel filter. */
+    eng__idset_free(&tmp);
+    for (int ch = 0; ch < ENG_CH_COUNT && !rc; ch++) {
+        if (!st->t.ch[ch].used)
+            continue;
+        if ((rc = eng__table_reachable_set(&st->t, ch, &reach)))
+            break;
+        a->reach[ch] = eng__idset_and_count(&a->all, &reach);
+        if (o->channels & (1u << ch))
+            rc = eng__idset_op_into(ENG__SET_OR, &tmp, &reach);
+    }
+    a->has_reach = 1;
+    if (!rc && o->channels)
+        rc = eng__idset_op_into(ENG__SET_AND, &a->all, &tmp);
+    if (!rc)
+        rc = eng__idset_split(&a->all, o->seed, o->test_ratio, &a->test, &a->control);
+    if (!rc)
+        rc = content_hash(a, a->hash);
+    eng__idset_free(&tmp);
+    eng__idset_free(&reach);
+    if (rc) {
+        aud_release(a);
+        return rc;
+    }
+    eng__engine_ref(e);
+    *out = a;
+    return ENG_OK;
+}
+
+ENG_API int eng_audience_resolve(eng_engine *e, const eng_resolve_options *opts, eng_audience **out)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    rc = resolve(e, opts, out);
+    eng__leave(e);
+    return rc;
+}
+
+static int check_aud(const eng_audience *a)
+{
+    if (!a || a->magic != ENG__AUD_MAGIC)
+        return eng__err(ENG_EMISUSE, "audience", "not an audience handle");
+    return ENG_OK;
+}
+
+static const eng__idset *part_of(const eng_audience *a, int part)
+{
+    return part == ENG_PART_ALL ? &a->all : part == ENG_PART_TEST ? &a->test
+         : part == ENG_PART_CONTROL ? &a->control : NULL;
+}
+
+ENG_API int eng_audience_count(const eng_audience *a, int part, uint64_t *out)
+{
+    int rc = check_aud(a);
+    if (rc)
+        return rc;
+    const eng__idset *s = part_of(a, part);
+    if (!s)
+        return eng__err(ENG_EINVAL, "part", "unknown audience part %d", part);
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
+    *out = eng__idset_count(s);
+    return ENG_OK;
+}
+
+ENG_API int eng_audience_reach(const eng_audience *a, int channel, uint64_t *out)
+{
+    int rc = check_aud(a);
+    if (rc)
+        return rc;
+    if (channel < 0 || channel >= ENG_CH_COUNT)
+        return eng__err(ENG_EINVAL, "channel", "unknown channel %d", channel);
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
+    if (!a->has_reach)
+        return eng__err(ENG_ESTATE, "audience", "reach counts are not kept with a frozen audience");
+    *out = a->reach[channel];
+    return ENG_OK;
+}
+
+ENG_API int eng_audience_ids(const eng_audience *a, int part, uint64_t offset, uint32_t *out, size_t cap, size_t *n)
+{
+    int rc = check_aud(a);
+    if (rc)
+        return rc;
+    const eng__idset *s = part_of(a, part);
+    if (!s)
+        return eng__err(ENG_EINVAL, "part", "unknown audience part %d", part);
+    if (!n || (!out && cap))
+        return eng__err(ENG_EINVAL, n ? "out" : "n", "argument is NULL");
+    *n = cap ? eng__idset_select(s, offset, out, cap) : 0;
+    return ENG_OK;
+}
+
+ENG_API int eng_audience_hash(const eng_audience *a, uint8_t out[32])
+{
+    int rc = check_aud(a);
+    if (rc)
+        return rc;
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
+    memcpy(out, a->hash, ENG__SHA256_LEN);
+    return ENG_OK;
+}
+
+static int frozen_key(const char *key, char *buf, size_t cap)
+{
+    if (!key)
+        return eng__err(ENG_EINVAL, "key", "key is NULL");
+    size_t n = strlen(key);
+    if (n == 0 || n > 200)
+        return eng__err(ENG_EINVAL, "key", "key must be 1-200 bytes");
+    snprintf(buf, cap, "a/f/%s", key);
+    return ENG_OK;
+}
+
+static int freeze(eng_audience *a, const char *key)
+{
+    char k[256];
+    int rc = frozen_key(key, k, sizeof k);
+    if (rc)
+        return rc;
+    eng_engine *e = a->e;
+    eng__rec old;
+    rc = eng__rec_get(e->store, k, strlen(k), ENG__REC_AUD_FROZEN, FROZEN_V, &old);
+    if (rc == ENG_OK) {
+        int same = old.len >= 20 + ENG__SHA256_LEN && memcmp(old.payload + 20, a->hash, ENG__SHA256_LEN) == 0;
+        eng__rec_free(e->store, &old);
+        return same ? ENG_OK
+                    : eng__err(ENG_ESTATE, key, "a different audience is already frozen under \"%s\"", key);
+    }
+    if (rc != ENG_ENOTFOUND)
+        return rc;
+    eng__wr w;
+    eng__wr_init(&w, &e->mem);
+    uint64_t rbits;
+    memcpy(&rbits, &a->ratio, 8);
+    eng__wr_u64(&w, a->seed);
+    eng__wr_u64(&w, rbits);
+    eng__wr_u32(&w, a->channels);
+    eng__wr_bytes(&w, a->hash, ENG__SHA256_LEN);
+    eng__idset_write(&a->test, &w);
+    eng__idset_write(&a->control, &w);
+    rc = w.err ? eng__nomem() : eng__rec_put(e->store, k, strlen(k), ENG__REC_AUD_FROZEN, FROZEN_V, w.data, w.len);
+    eng__wr_free(&w);
+    return rc;
+}
+
+ENG_API int eng_audience_freeze(eng_audience *a, const char *key)
+{
+    int rc = check_aud(a);
+    if (rc)
+        return rc;
+    if ((rc = eng__enter(a->e)))
+        return rc;
+    rc = freeze(a, key);
+    eng__leave(a->e);
+    return rc;
+}
+
+static int load_frozen(eng_engine *e, const char *key, eng_audience **out)
+{
+    char k[256];
+    int rc = frozen_key(key, k, sizeof k);
+    if (rc)
+        return rc;
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
+    eng__rec rec;
+    if ((rc = eng__rec_get(e->store, k, strlen(k), ENG__REC_AUD_FROZEN, FROZEN_V, &rec)))
+        return rc;
+    eng_audience *a = aud_new(e);
+    if (!a) {
+        eng__rec_free(e->store, &rec);
+        return eng__nomem();
+    }
+    eng__rd r;
+    eng__rd_init(&r, rec.payload, rec.len);
+    a->seed = eng__rd_u64(&r);
+    uint64_t rbits = eng__rd_u64(&r);
+    memcpy(&a->ratio, &rbits, 8);
+    a->channels = eng__rd_u32(&r);
+    const uint8_t *h = eng__rd_bytes(&r, ENG__SHA256_LEN);
+    if (!h)
+        rc = eng__err(ENG_ECORRUPT, k, "frozen audience: truncated");
+    else
+        memcpy(a->hash, h, ENG__SHA256_LEN);
+    if (!rc)
+        rc = eng__idset_read(&a->test, &r, k);
+    if (!rc)
+        rc = eng__idset_read(&a->control, &r, k);
+    if (!rc && eng__rd_left(&r))
+        rc = eng__err(ENG_ECORRUPT, k, "frozen audience: trailing bytes");
+    if (!rc)
+        rc = eng__idset_op(ENG__SET_OR, &a->all, &a->test, &a->control);
+    uint8_t check[ENG__SHA256_LEN];
+    if (!rc && !(rc = content_hash(a, check)) && memcmp(check, a->hash, ENG__SHA256_LEN) != 0)
+        rc = eng__err(ENG_ECORRUPT, k, "frozen audience: content does not match its hash");
+    eng__rec_free(e->store, &rec);
+    if (rc) {
+        aud_release(a);
+        return rc;
+    }
+    eng__engine_ref(e);
+    *out = a;
+    return ENG_OK;
+}
+
+ENG_API int eng_audience_load_frozen(eng_engine *e, const char *key, eng_audience **out)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    rc = load_frozen(e, key, out);
+    eng__leave(e);
+    return rc;
+}
+
+ENG_API void eng_audience_free(eng_audience *a)
+{
+    if (!a || a->magic != ENG__AUD_MAGIC)
+        return;
+    eng_engine *e = a->e;
+    aud_release(a);
+    eng__engine_unref(e);
+}

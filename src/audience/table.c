@@ -1,0 +1,361 @@
+/* The columnar customer table (see table.h). */
+#include "audience/table.h"
+#include "base/error.h"
+#include "base/hash.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void eng__table_init(eng__table *t, const eng__mem *mem)
+{
+    memset(t, 0, sizeof *t);
+    t->mem = mem;
+    t->idkind = ENG_ID_STRING;
+    eng__dict_init(&t->sid, mem);
+    eng__idset_init(&t->suppressed, mem);
+    for (int c = 0; c < ENG_CH_COUNT; c++) {
+        eng__dict_init(&t->ch[c].dict, mem);
+        eng__idset_init(&t->ch[c].has, mem);
+        eng__idset_init(&t->ch[c].consent, mem);
+        eng__idset_init(&t->ch[c].optout, mem);
+    }
+}
+
+static void col_free(const eng__mem *mem, eng__col *c)
+{
+    eng__free(mem, c->present);
+    eng__free(mem, c->i64);
+    eng__free(mem, c->code);
+    eng__free(mem, c->bits);
+    eng__dict_free(&c->dict);
+}
+
+void eng__table_free(eng__table *t)
+{
+    const eng__mem *mem = t->mem;
+    eng__dict_free(&t->sid);
+    eng__free(mem, t->iid);
+    eng__free(mem, t->islots);
+    for (uint32_t i = 0; i < t->ncols; i++)
+        col_free(mem, &t->cols[i]);
+    eng__free(mem, t->cols);
+    for (int c = 0; c < ENG_CH_COUNT; c++) {
+        eng__chan *ch = &t->ch[c];
+        eng__free(mem, ch->contact);
+        eng__free(mem, ch->consent_ts);
+        eng__free(mem, ch->optout_ts);
+        eng__dict_free(&ch->dict);
+        eng__idset_free(&ch->has);
+        eng__idset_free(&ch->consent);
+        eng__idset_free(&ch->optout);
+    }
+    eng__idset_free(&t->suppressed);
+    eng__table_init(t, mem);
+}
+
+size_t eng__table_bytes(const eng__table *t)
+{
+    size_t b = eng__dict_bytes(&t->sid) + (size_t)t->nislots * 4;
+    if (t->iid)
+        b += t->cap * 8;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        const eng__col *c = &t->cols[i];
+        b += t->cap / 8 + eng__dict_bytes(&c->dict);
+        b += c->i64 ? t->cap * 8 : c->code ? t->cap * 4 : t->cap / 8;
+    }
+    for (int c = 0; c < ENG_CH_COUNT; c++) {
+        const eng__chan *ch = &t->ch[c];
+        if (!ch->used)
+            continue;
+        b += t->cap * (4 + 8 + 8) + eng__dict_bytes(&ch->dict);
+        b += eng__idset_bytes(&ch->has) + eng__idset_bytes(&ch->consent) + eng__idset_bytes(&ch->optout);
+    }
+    return b + eng__idset_bytes(&t->suppressed) + t->ncols * sizeof(eng__col);
+}
+
+/* Grow one array from oldcap to newcap elements, zero-filling the new part. */
+static int grow_arr(const eng__mem *mem, void **p, size_t oldcap, size_t newcap, size_t size)
+{
+    if (!*p && oldcap) /* never allocated (lazy); stays NULL */
+        return ENG_OK;
+    void *q = eng__realloc_array(mem, *p, newcap, size);
+    if (!q)
+        return eng__nomem();
+    memset((char *)q + oldcap * size, 0, (newcap - oldcap) * size);
+    *p = q;
+    return ENG_OK;
+}
+
+static int col_alloc(const eng__mem *mem, eng__col *c, size_t cap)
+{
+    c->present = eng__calloc(mem, cap / 64 + 1, 8);
+    if (!c->present)
+        return eng__nomem();
+    if (c->type == ENG_COL_STRING)
+        c->code = eng__calloc(mem, cap + 1, 4);
+    else if (c->type == ENG_COL_BOOL)
+        c->bits = eng__calloc(mem, cap / 64 + 1, 8);
+    else
+        c->i64 = eng__calloc(mem, cap + 1, 8);
+    return c->code || c->bits || c->i64 ? ENG_OK : eng__nomem();
+}
+
+/* Make room for row n (all columns and used channels). Grows by doubling, so
+ * a failure leaves every array at least at the old capacity. */
+static int reserve_row(eng__table *t)
+{
+    if (t->n < t->cap)
+        return ENG_OK;
+    if (t->n >= UINT32_MAX - 1)
+        return eng__err(ENG_ETOOBIG, "", "customer table is full");
+    size_t old = t->cap, nc = old ? old * 2 : 1024;
+    /* Word-sized arrays are allocated as cap/64 + 1 words. */
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        eng__col *c = &t->cols[i];
+        if (grow_arr(t->mem, (void **)&c->present, old / 64 + 1, nc / 64 + 1, 8) ||
+            (c->code && grow_arr(t->mem, (void **)&c->code, old + 1, nc + 1, 4)) ||
+            (c->bits && grow_arr(t->mem, (void **)&c->bits, old / 64 + 1, nc / 64 + 1, 8)) ||
+            (c->i64 && grow_arr(t->mem, (void **)&c->i64, old + 1, nc + 1, 8)))
+            return ENG_ENOMEM;
+    }
+    for (int k = 0; k < ENG_CH_COUNT; k++) {
+        eng__chan *ch = &t->ch[k];
+        if (ch->used && (grow_arr(t->mem, (void **)&ch->contact, old + 1, nc + 1, 4) ||
+                         grow_arr(t->mem, (void **)&ch->consent_ts, old + 1, nc + 1, 8) ||
+                         grow_arr(t->mem, (void **)&ch->optout_ts, old + 1, nc + 1, 8)))
+            return ENG_ENOMEM;
+    }
+    if (t->idkind == ENG_ID_INT64 && grow_arr(t->mem, (void **)&t->iid, old + 1, nc + 1, 8))
+        return ENG_ENOMEM;
+    t->cap = nc;
+    return ENG_OK;
+}
+
+int eng__table_add_col(eng__table *t, const char *name, int type)
+{
+    if (t->ncols >= ENG__MAX_COLS)
+        return eng__err(ENG_ETOOBIG, name, "at most %d columns", ENG__MAX_COLS);
+    eng__col *cols = eng__realloc_array(t->mem, t->cols, t->ncols + 1u, sizeof *cols);
+    if (!cols)
+        return eng__nomem();
+    t->cols = cols;
+    eng__col *c = &cols[t->ncols];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->type = type;
+    eng__dict_init(&c->dict, t->mem);
+    if (col_alloc(t->mem, c, t->cap)) {
+        col_free(t->mem, c);
+        return ENG_ENOMEM;
+    }
+    t->ncols++;
+    return ENG_OK;
+}
+
+int eng__table_col_index(const eng__table *t, const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < t->ncols; i++)
+        if (strlen(t->cols[i].name) == len && memcmp(t->cols[i].name, name, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+int64_t eng__table_find_str(const eng__table *t, const char *s, size_t len)
+{
+    return eng__dict_find(&t->sid, s, len);
+}
+
+static uint32_t ihash(int64_t v) { return (uint32_t)eng__mix64((uint64_t)v); }
+
+int64_t eng__table_find_int(const eng__table *t, int64_t v)
+{
+    if (!t->nislots)
+        return -1;
+    uint32_t mask = t->nislots - 1;
+    for (uint32_t i = ihash(v) & mask;; i = (i + 1) & mask) {
+        uint32_t s = t->islots[i];
+        if (!s)
+            return -1;
+        if (t->iid[s - 1] == v)
+            return s - 1;
+    }
+}
+
+int eng__table_upsert_str(eng__table *t, const char *s, size_t len, uint32_t *id, int *isnew)
+{
+    int64_t f = eng__dict_find(&t->sid, s, len);
+    if (f >= 0) {
+        *id = (uint32_t)f;
+        *isnew = 0;
+        return ENG_OK;
+    }
+    int rc = reserve_row(t);
+    if (rc)
+        return rc;
+    uint32_t code;
+    if ((rc = eng__dict_intern(&t->sid, s, len, &code)))
+        return rc;
+    *id = t->n++;
+    *isnew = 1;
+    return ENG_OK;
+}
+
+int eng__table_upsert_int(eng__table *t, int64_t v, uint32_t *id, int *isnew)
+{
+    int64_t f = eng__table_find_int(t, v);
+    if (f >= 0) {
+        *id = (uint32_t)f;
+        *isnew = 0;
+        return ENG_OK;
+    }
+    int rc = reserve_row(t);
+    if (rc)
+        return rc;
+    if (!t->iid && grow_arr(t->mem, (void **)&t->iid, 0, t->cap + 1, 8))
+        return ENG_ENOMEM;
+    if ((uint64_t)(t->n + 1) * 2 > t->nislots) {
+        uint32_t ns = t->nislots ? t->nislots * 2 : 1024, mask = ns - 1;
+        uint32_t *sl = eng__calloc(t->mem, ns, sizeof *sl);
+        if (!sl)
+            return eng__nomem();
+        for (uint32_t k = 0; k < t->n; k++) {
+            uint32_t i = ihash(t->iid[k]) & mask;
+            while (sl[i])
+                i = (i + 1) & mask;
+            sl[i] = k + 1;
+        }
+        eng__free(t->mem, t->islots);
+        t->islots = sl;
+        t->nislots = ns;
+    }
+    uint32_t mask = t->nislots - 1, i = ihash(v) & mask;
+    while (t->islots[i])
+        i = (i + 1) & mask;
+    t->iid[t->n] = v;
+    t->islots[i] = t->n + 1;
+    *id = t->n++;
+    *isnew = 1;
+    return ENG_OK;
+}
+
+int eng__table_set_null(eng__table *t, uint32_t col, uint32_t id)
+{
+    t->cols[col].present[id >> 6] &= ~(1ull << (id & 63));
+    return ENG_OK;
+}
+
+int eng__table_set_i64(eng__table *t, uint32_t col, uint32_t id, int64_t v)
+{
+    eng__col *c = &t->cols[col];
+    if (c->type == ENG_COL_BOOL) {
+        if (v)
+            c->bits[id >> 6] |= 1ull << (id & 63);
+        else
+            c->bits[id >> 6] &= ~(1ull << (id & 63));
+    } else {
+        c->i64[id] = v;
+    }
+    c->present[id >> 6] |= 1ull << (id & 63);
+    return ENG_OK;
+}
+
+int eng__table_set_str(eng__table *t, uint32_t col, uint32_t id, const char *s, size_t len)
+{
+    eng__col *c = &t->cols[col];
+    uint32_t code;
+    int rc = eng__dict_intern(&c->dict, s, len, &code);
+    if (rc)
+        return rc;
+    c->code[id] = code;
+    c->present[id >> 6] |= 1ull << (id & 63);
+    return ENG_OK;
+}
+
+static int chan_use(eng__table *t, int k)
+{
+    eng__chan *ch = &t->ch[k];
+    if (ch->used)
+        return ENG_OK;
+    ch->contact = eng__calloc(t->mem, t->cap + 1, 4);
+    ch->consent_ts = eng__calloc(t->mem, t->cap + 1, 8);
+    ch->optout_ts = eng__calloc(t->mem, t->cap + 1, 8);
+    if (!ch->contact || !ch->consent_ts || !ch->optout_ts) {
+        eng__free(t->mem, ch->contact);
+        eng__free(t->mem, ch->consent_ts);
+        eng__free(t->mem, ch->optout_ts);
+        ch->contact = NULL;
+        ch->consent_ts = ch->optout_ts = NULL;
+        return eng__nomem();
+    }
+    ch->used = 1;
+    return ENG_OK;
+}
+
+int eng__table_set_contact(eng__table *t, int k, uint32_t id, const char *s, size_t len)
+{
+    int rc = chan_use(t, k);
+    if (rc)
+        return rc;
+    eng__chan *ch = &t->ch[k];
+    if (!len) {
+        ch->contact[id] = 0;
+        return eng__idset_remove(&ch->has, id);
+    }
+    uint32_t code;
+    if ((rc = eng__dict_intern(&ch->dict, s, len, &code)) || (rc = eng__idset_add(&ch->has, id)))
+        return rc;
+    ch->contact[id] = code + 1;
+    return ENG_OK;
+}
+
+int eng__table_set_consent(eng__table *t, int k, uint32_t id, int yes, int64_t ts)
+{
+    int rc = chan_use(t, k);
+    if (rc)
+        return rc;
+    eng__chan *ch = &t->ch[k];
+    if ((rc = yes ? eng__idset_add(&ch->consent, id) : eng__idset_remove(&ch->consent, id)))
+        return rc;
+    ch->consent_ts[id] = yes ? ts : 0;
+    return ENG_OK;
+}
+
+int eng__table_set_optout(eng__table *t, int k, uint32_t id, int yes, int64_t ts)
+{
+    int rc = chan_use(t, k);
+    if (rc)
+        return rc;
+    eng__chan *ch = &t->ch[k];
+    if ((rc = yes ? eng__idset_add(&ch->optout, id) : eng__idset_remove(&ch->optout, id)))
+        return rc;
+    ch->optout_ts[id] = yes ? ts : 0;
+    return ENG_OK;
+}
+
+int eng__table_set_suppressed(eng__table *t, uint32_t id, int yes)
+{
+    return yes ? eng__idset_add(&t->suppressed, id) : eng__idset_remove(&t->suppressed, id);
+}
+
+int eng__table_reachable_set(const eng__table *t, int k, eng__idset *out)
+{
+    eng__idset_free(out);
+    const eng__chan *ch = &t->ch[k];
+    if (!ch->used)
+        return ENG_OK;
+    int rc = eng__idset_op(ENG__SET_AND, out, &ch->has, &ch->consent);
+    if (!rc)
+        rc = eng__idset_op_into(ENG__SET_ANDNOT, out, &ch->optout);
+    if (!rc)
+        rc = eng__idset_op_into(ENG__SET_ANDNOT, out, &t->suppressed);
+    if (rc)
+        eng__idset_free(out);
+    return rc;
+}
+
+int eng__table_reachable(const eng__table *t, int k, uint32_t id)
+{
+    const eng__chan *ch = &t->ch[k];
+    return ch->used && eng__idset_contains(&ch->has, id) && eng__idset_contains(&ch->consent, id) &&
+           !eng__idset_contains(&ch->optout, id) && !eng__idset_contains(&t->suppressed, id);
+}

@@ -1,0 +1,82 @@
+/* The in-memory customer table: dense ids, external id index, typed attribute
+ * columns with null bitmaps, and per-channel contacts, consent and opt-out.
+ * Every array is indexed by dense id; nothing is allocated per customer.
+ * The table is a cache of what storage holds (see store.c); it is changed
+ * only by replaying validated deltas (eng__table_apply_*). */
+#ifndef ENG_AUDIENCE_TABLE_H
+#define ENG_AUDIENCE_TABLE_H
+
+#include "audience/dict.h"
+#include "audience/idset.h"
+#include "engage/audience.h"
+#include "engage/transport.h"
+
+#define ENG__MAX_COLS 1024
+#define ENG__COLNAME_MAX 64
+#define ENG__ID_MAX 255
+#define ENG__STR_MAX 4096
+
+typedef struct eng__col {
+    char name[ENG__COLNAME_MAX + 1];
+    int type;
+    uint64_t *present; /* bit set: the value is not NULL */
+    int64_t *i64;      /* INT64, DECIMAL (x 10^4), DATE (ms) */
+    uint32_t *code;    /* STRING: dictionary code */
+    uint64_t *bits;    /* BOOL values */
+    eng__dict dict;
+} eng__col;
+
+typedef struct eng__chan {
+    int used;
+    uint32_t *contact; /* dictionary code + 1; 0 = none */
+    int64_t *consent_ts, *optout_ts;
+    eng__dict dict;
+    eng__idset has, consent, optout;
+} eng__chan;
+
+typedef struct eng__table {
+    const eng__mem *mem;
+    int idkind;
+    uint32_t n;
+    size_t cap; /* rows allocated in every column (a multiple of 64) */
+    eng__dict sid;     /* ENG_ID_STRING: code == dense id */
+    int64_t *iid;      /* ENG_ID_INT64: value per dense id */
+    uint32_t *islots;  /* ENG_ID_INT64 index: dense id + 1 */
+    uint32_t nislots;
+    uint32_t ncols;
+    eng__col *cols;
+    eng__chan ch[ENG_CH_COUNT];
+    eng__idset suppressed;
+} eng__table;
+
+void eng__table_init(eng__table *t, const eng__mem *mem);
+void eng__table_free(eng__table *t);
+size_t eng__table_bytes(const eng__table *t);
+
+int eng__table_add_col(eng__table *t, const char *name, int type);
+int eng__table_col_index(const eng__table *t, const char *name, size_t len);
+
+/* Dense id of an external id, or -1. */
+int64_t eng__table_find_str(const eng__table *t, const char *s, size_t len);
+int64_t eng__table_find_int(const eng__table *t, int64_t v);
+/* Find or insert; *isnew tells which. */
+int eng__table_upsert_str(eng__table *t, const char *s, size_t len, uint32_t *id, int *isnew);
+int eng__table_upsert_int(eng__table *t, int64_t v, uint32_t *id, int *isnew);
+
+/* Setters (id < n). v/len NULL/0 for NULL where it applies. */
+int eng__table_set_null(eng__table *t, uint32_t col, uint32_t id);
+int eng__table_set_i64(eng__table *t, uint32_t col, uint32_t id, int64_t v);
+int eng__table_set_str(eng__table *t, uint32_t col, uint32_t id, const char *s, size_t len);
+int eng__table_set_contact(eng__table *t, int ch, uint32_t id, const char *s, size_t len);
+/* yes: 1 grant at ts, 0 withdraw. */
+int eng__table_set_consent(eng__table *t, int ch, uint32_t id, int yes, int64_t ts);
+int eng__table_set_optout(eng__table *t, int ch, uint32_t id, int yes, int64_t ts);
+int eng__table_set_suppressed(eng__table *t, uint32_t id, int yes);
+
+/* Customers reachable on channel ch: has contact, consent, no opt-out, not suppressed. */
+int eng__table_reachable_set(const eng__table *t, int ch, eng__idset *out);
+int eng__table_reachable(const eng__table *t, int ch, uint32_t id);
+
+static inline int eng__bit(const uint64_t *w, uint32_t i) { return (int)((w[i >> 6] >> (i & 63)) & 1); }
+
+#endif

@@ -1,0 +1,267 @@
+/* Field parsers (see values.h). Strict on purpose: a value that is not
+ * exactly of its column's syntax is a bad field, never silently coerced. */
+#include "audience/values.h"
+#include "engage/errors.h"
+#include "engage/transport.h"
+
+#include <string.h>
+
+int eng__val_utf8(const char *str, size_t n, const char **why)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t len;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            *why = "invalid UTF-8";
+            return ENG_EPARSE;
+        }
+        if (i + len > n) {
+            *why = "truncated UTF-8 sequence";
+            return ENG_EPARSE;
+        }
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                *why = "invalid UTF-8";
+                return ENG_EPARSE;
+            }
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            *why = "invalid UTF-8 (overlong, surrogate or out of range)";
+            return ENG_EPARSE;
+        }
+        i += len;
+    }
+    return ENG_OK;
+}
+
+int eng__val_int64(const char *s, size_t n, int64_t *out, const char **why)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    if (i == n) {
+        *why = "not an integer";
+        return ENG_EPARSE;
+    }
+    uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            *why = "not an integer";
+            return ENG_EPARSE;
+        }
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (lim - d) / 10) {
+            *why = "integer out of the 64-bit range";
+            return ENG_ERANGE;
+        }
+        v = v * 10 + d;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return ENG_OK;
+}
+
+int eng__val_decimal(const char *s, size_t n, int64_t *out, const char **why)
+{
+    const char *dot = memchr(s, '.', n);
+    size_t ni = dot ? (size_t)(dot - s) : n, nf = dot ? n - ni - 1 : 0;
+    if (dot && nf == 0) {
+        *why = "not a decimal";
+        return ENG_EPARSE;
+    }
+    if (nf > 4) {
+        *why = "more than 4 decimals";
+        return ENG_ERANGE;
+    }
+    int64_t ip = 0, fp = 0;
+    int neg = n > 0 && s[0] == '-';
+    if (ni == (size_t)(neg || (n && s[0] == '+')) && dot) {
+        ip = 0; /* ".5" or "-.5" */
+    } else {
+        int rc = eng__val_int64(s, ni, &ip, why);
+        if (rc)
+            return rc == ENG_EPARSE ? (*why = "not a decimal", rc) : rc;
+    }
+    for (size_t k = 0; k < 4; k++) {
+        char c = k < nf ? dot[1 + k] : '0';
+        if (c < '0' || c > '9') {
+            *why = "not a decimal";
+            return ENG_EPARSE;
+        }
+        fp = fp * 10 + (c - '0');
+    }
+    if (ip >= INT64_MAX / 10000 || ip <= INT64_MIN / 10000) {
+        *why = "decimal out of range";
+        return ENG_ERANGE;
+    }
+    *out = ip * 10000 + (neg ? -fp : fp);
+    return ENG_OK;
+}
+
+static int digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int eng__val_date(const char *s, size_t n, int64_t *out, const char **why)
+{
+    int y, mo, d, h = 0, mi = 0, se = 0, ms = 0;
+    *why = "not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)";
+    if (n < 10 || s[4] != '-' || s[7] != '-' || digits(s, 4, &y) || digits(s + 5, 2, &mo) ||
+        digits(s + 8, 2, &d))
+        return ENG_EPARSE;
+    if (n > 10) {
+        if (n < 20 || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' ||
+            digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
+            return ENG_EPARSE;
+        size_t p = 19;
+        if (s[p] == '.') {
+            if (n != 24 || digits(s + 20, 3, &ms))
+                return ENG_EPARSE;
+            p = 23;
+        }
+        if (p + 1 != n || s[p] != 'Z')
+            return ENG_EPARSE;
+    }
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
+        mi > 59 || se > 59) {
+        *why = "date or time out of range";
+        return ENG_ERANGE;
+    }
+    *out = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)se * 1000 + ms;
+    return ENG_OK;
+}
+
+static int eq_ci(const char *s, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    if (l != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != lit[i])
+            return 0;
+    }
+    return 1;
+}
+
+int eng__val_bool(const char *s, size_t n, int *out, const char **why)
+{
+    if (eq_ci(s, n, "true") || eq_ci(s, n, "yes") || eq_ci(s, n, "1"))
+        *out = 1;
+    else if (eq_ci(s, n, "false") || eq_ci(s, n, "no") || eq_ci(s, n, "0"))
+        *out = 0;
+    else {
+        *why = "not a boolean (true/false/yes/no/1/0)";
+        return ENG_EPARSE;
+    }
+    return ENG_OK;
+}
+
+int eng__val_flag(const char *s, size_t n, int *yes, int64_t *ts, const char **why)
+{
+    *ts = 0;
+    if (eng__val_bool(s, n, yes, why) == ENG_OK)
+        return ENG_OK;
+    int rc = eng__val_date(s, n, ts, why);
+    if (rc == ENG_EPARSE)
+        *why = "not a boolean or a date";
+    if (rc)
+        return rc;
+    *yes = 1;
+    return ENG_OK;
+}
+
+static int is_phone_channel(int ch)
+{
+    return ch == ENG_CH_SMS || ch == ENG_CH_WHATSAPP || ch == ENG_CH_VIBER || ch == ENG_CH_RCS ||
+           ch == ENG_CH_CALLTASK;
+}
+
+int eng__val_contact(int ch, const char *s, size_t n, const char **why)
+{
+    if (n > 4096) {
+        *why = "contact longer than 4096 bytes";
+        return ENG_ETOOBIG;
+    }
+    if (is_phone_channel(ch)) {
+        if (n < 9 || n > 16 || s[0] != '+' || s[1] == '0') {
+            *why = "not an E.164 phone number (+ and 8-15 digits)";
+            return ENG_EPARSE;
+        }
+        for (size_t i = 1; i < n; i++)
+            if (s[i] < '0' || s[i] > '9') {
+                *why = "not an E.164 phone number (+ and 8-15 digits)";
+                return ENG_EPARSE;
+            }
+        return ENG_OK;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f) {
+            *why = "contact contains spaces or control characters";
+            return ENG_EPARSE;
+        }
+    if (ch == ENG_CH_EMAIL) {
+        const char *at = memchr(s, '@', n);
+        size_t local = at ? (size_t)(at - s) : 0;
+        const char *dot = at ? memchr(at, '.', n - local) : NULL;
+        if (!at || local == 0 || memchr(at + 1, '@', n - local - 1) || !dot || dot == at + 1 ||
+            dot == s + n - 1 || s[n - 1] == '.') {
+            *why = "not an email address";
+            return ENG_EPARSE;
+        }
+    }
+    return eng__val_utf8(s, n, why);
+}
+
+int eng__val_extid(const char *s, size_t n, const char **why)
+{
+    if (n == 0) {
+        *why = "empty customer id";
+        return ENG_EPARSE;
+    }
+    if (n > 255) {
+        *why = "customer id longer than 255 bytes";
+        return ENG_ETOOBIG;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < ' ' || s[i] == 0x7f) {
+            *why = "customer id contains control characters";
+            return ENG_EPARSE;
+        }
+    return eng__val_utf8(s, n, why);
+}

@@ -1,0 +1,370 @@
+/* Customer table and CSV import: a random generated population written as
+ * CSV in varied RFC 4180 styles is imported and every value is checked
+ * against the generator; updates, persistence across reopen, the int64 id
+ * kind and the upsert API. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "audience/audience_impl.h"
+#include "test_alloc.h"
+#include "test_store.h"
+#include "test_util.h"
+
+static uint64_t rng;
+static uint64_t rnd(void)
+{
+    uint64_t x = (rng += 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* Growable text buffer (test-side, plain malloc). */
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+} sbuf;
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    if (b->n + n + 1 > b->cap) {
+        b->cap = (b->n + n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+/* One field, quoted or not (quoted when it must be, and at random otherwise). */
+static void sb_field(sbuf *b, const char *s, int first)
+{
+    if (!first)
+        sb_str(b, ",");
+    int must = strpbrk(s, ",\"\r\n") != NULL;
+    if (!must && rnd() % 4) {
+        sb_str(b, s);
+        return;
+    }
+    sb_str(b, "\"");
+    for (const char *p = s; *p; p++)
+        sb_add(b, p, 1), (*p == '"' ? sb_add(b, "\"", 1) : (void)0);
+    sb_str(b, "\"");
+}
+
+#define N 3000
+typedef struct person {
+    char id[32];
+    char city[48]; int has_city;
+    long long age; int has_age;
+    long long spend; int has_spend; /* x 10^4 */
+    long long born; int has_born;   /* ms */
+    int vip, has_vip;
+    char email[64]; int has_email;
+    char phone[20]; int has_phone;
+    int consent_email, consent_sms, optout_email, suppressed;
+} person;
+
+static const char *cities[] = {"Pune", "Mumbai", "Delhi, NCR", "Chennai \"Madras\"", "Köln", "two\nlines", "Zürich"};
+
+static void gen(person *p, int i)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "C%07d", i);
+    if ((p->has_city = rnd() % 10 != 0))
+        snprintf(p->city, sizeof p->city, "%s", cities[rnd() % 7]);
+    if ((p->has_age = rnd() % 8 != 0))
+        p->age = (long long)(rnd() % 90) - 5;
+    if ((p->has_spend = rnd() % 5 != 0))
+        p->spend = (long long)(rnd() % 100000000) - 1000000;
+    if ((p->has_born = rnd() % 3 != 0))
+        p->born = (long long)(rnd() % 20000) * 86400000LL;
+    if ((p->has_vip = rnd() % 4 != 0))
+        p->vip = (int)(rnd() % 2);
+    if ((p->has_email = rnd() % 10 < 8))
+        snprintf(p->email, sizeof p->email, "user%d@example.com", i);
+    if ((p->has_phone = rnd() % 10 < 9))
+        snprintf(p->phone, sizeof p->phone, "+9198%08d", i);
+    p->consent_email = rnd() % 10 < 7;
+    p->consent_sms = rnd() % 10 < 8;
+    p->optout_email = rnd() % 20 == 0;
+    p->suppressed = rnd() % 50 == 0;
+}
+
+static void date_text(long long ms, char *out, size_t cap, int with_time)
+{
+    long long days = ms / 86400000LL;
+    /* civil_from_days (Hinnant) */
+    long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    long long d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    if (with_time)
+        snprintf(out, cap, "%04lld-%02lld-%02lldT00:00:00Z", y, m, d);
+    else
+        snprintf(out, cap, "%04lld-%02lld-%02lld", y, m, d);
+}
+
+static void write_csv(sbuf *b, const person *ps, int n, int crlf)
+{
+    const char *nl = crlf ? "\r\n" : "\n";
+    if (crlf)
+        sb_str(b, "\xef\xbb\xbf"); /* BOM */
+    sb_str(b, "id,city,age,spend,born,vip,contact.email,contact.sms,consent.email,consent.sms,optout.email,suppressed");
+    sb_str(b, nl);
+    char t[64];
+    for (int i = 0; i < n; i++) {
+        const person *p = &ps[i];
+        sb_field(b, p->id, 1);
+        sb_field(b, p->has_city ? p->city : "", 0);
+        snprintf(t, sizeof t, "%lld", p->age);
+        sb_field(b, p->has_age ? t : "", 0);
+        long long sp = p->spend < 0 ? -p->spend : p->spend;
+        snprintf(t, sizeof t, "%s%lld.%04lld", p->spend < 0 ? "-" : "", sp / 10000, sp % 10000);
+        sb_field(b, p->has_spend ? t : "", 0);
+        date_text(p->born, t, sizeof t, (int)(rnd() % 2));
+        sb_field(b, p->has_born ? t : "", 0);
+        sb_field(b, p->has_vip ? (p->vip ? (rnd() % 2 ? "true" : "YES") : "0") : "", 0);
+        sb_field(b, p->has_email ? p->email : "", 0);
+        sb_field(b, p->has_phone ? p->phone : "", 0);
+        sb_field(b, p->consent_email ? "2025-06-01T10:00:00Z" : "false", 0);
+        sb_field(b, p->consent_sms ? "yes" : "", 0);
+        sb_field(b, p->optout_email ? "true" : "no", 0);
+        sb_field(b, p->suppressed ? "1" : "0", 0);
+        if (i + 1 < n || rnd() % 2)
+            sb_str(b, nl);
+        if (rnd() % 200 == 0)
+            sb_str(b, nl); /* a blank line is skipped */
+    }
+}
+
+static void declare(eng_engine *e)
+{
+    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "spend", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "born", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "vip", ENG_COL_BOOL), ENG_OK);
+}
+
+/* Check the table against the people, through internals and the API. */
+static void verify(eng_engine *e, const person *ps, int n)
+{
+    eng__aud *a;
+    assert_int_equal(eng__aud_get(e, &a), ENG_OK);
+    eng__table *t = &a->t;
+    uint64_t cnt;
+    assert_int_equal(eng_customers_count(e, &cnt), ENG_OK);
+    assert_int_equal(cnt, n);
+    for (int i = 0; i < n; i++) {
+        const person *p = &ps[i];
+        uint32_t id;
+        assert_int_equal(eng_customer_lookup(e, p->id, &id), ENG_OK);
+        assert_int_equal(id, i); /* dense ids in order of first appearance */
+        char buf[64];
+        assert_int_equal(eng_customer_external_id(e, id, buf, sizeof buf), ENG_OK);
+        assert_string_equal(buf, p->id);
+        assert_int_equal(eng__bit(t->cols[0].present, id), p->has_city);
+        if (p->has_city) {
+            size_t l;
+            const char *s = eng__dict_str(&t->cols[0].dict, t->cols[0].code[id], &l);
+            assert_int_equal(l, strlen(p->city));
+            assert_memory_equal(s, p->city, l);
+        }
+        assert_int_equal(eng__bit(t->cols[1].present, id), p->has_age);
+        if (p->has_age)
+            assert_int_equal(t->cols[1].i64[id], p->age);
+        assert_int_equal(eng__bit(t->cols[2].present, id), p->has_spend);
+        if (p->has_spend)
+            assert_int_equal(t->cols[2].i64[id], p->spend);
+        assert_int_equal(eng__bit(t->cols[3].present, id), p->has_born);
+        if (p->has_born)
+            assert_int_equal(t->cols[3].i64[id], p->born);
+        assert_int_equal(eng__bit(t->cols[4].present, id), p->has_vip);
+        if (p->has_vip)
+            assert_int_equal(eng__bit(t->cols[4].bits, id), p->vip);
+        int r;
+        assert_int_equal(eng_customer_reachable(e, id, ENG_CH_EMAIL, &r), ENG_OK);
+        assert_int_equal(r, p->has_email && p->consent_email && !p->optout_email && !p->suppressed);
+        assert_int_equal(eng_customer_reachable(e, id, ENG_CH_SMS, &r), ENG_OK);
+        assert_int_equal(r, p->has_phone && p->consent_sms && !p->suppressed);
+        assert_int_equal(eng_customer_reachable(e, id, ENG_CH_PUSH, &r), ENG_OK);
+        assert_int_equal(r, 0);
+        if (p->consent_email)
+            assert_int_equal(t->ch[ENG_CH_EMAIL].consent_ts[id], 1748772000000LL);
+        if (p->consent_sms) /* "yes" is recorded at the import's clock */
+            assert_int_equal(t->ch[ENG_CH_SMS].consent_ts[id], test_clock_now);
+    }
+}
+
+static void import_generated_population(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    rng = 42;
+    person *ps = calloc(N, sizeof *ps);
+    for (int i = 0; i < N; i++)
+        gen(&ps[i], i);
+    test_store *ts = test_store_new();
+    eng_engine *e = test_engine_open(test_store_handle(ts));
+    declare(e);
+    sbuf b = {0};
+    write_csv(&b, ps, N, 1);
+    eng_import_report rep;
+    int rc = eng_customers_import_csv_buffer(e, b.p, b.n, NULL, &rep);
+    if (rc)
+        fprintf(stderr, "%s (%s)\n", eng_error_last()->message, eng_error_last()->detail);
+    assert_int_equal(rc, ENG_OK);
+    assert_int_equal(rep.rows, N);
+    assert_int_equal(rep.inserted, N);
+    assert_int_equal(rep.bad_rows, 0);
+    assert_int_equal(rep.bytes, b.n);
+    verify(e, ps, N);
+
+    /* A second file changes a third of them (LF endings): updates, not inserts. */
+    person *upd = calloc(N / 3, sizeof *upd);
+    for (int i = 0; i < N / 3; i++) {
+        int k = (int)(rnd() % N);
+        gen(&upd[i], k);
+    }
+    free(b.p);
+    memset(&b, 0, sizeof b);
+    write_csv(&b, upd, N / 3, 0);
+    assert_int_equal(eng_customers_import_csv_buffer(e, b.p, b.n, NULL, &rep), ENG_OK);
+    assert_int_equal(rep.inserted, 0);
+    assert_int_equal(rep.updated, N / 3);
+    for (int i = 0; i < N / 3; i++)
+        ps[atoi(upd[i].id + 1)] = upd[i];
+    verify(e, ps, N);
+    uint64_t bytes;
+    assert_int_equal(eng_customers_memory(e, &bytes), ENG_OK);
+    assert_true(bytes > 0 && bytes / N < 400);
+
+    /* Reopen on the same storage: the same table is rebuilt. */
+    assert_int_equal(eng_close(e), ENG_OK);
+    e = test_engine_open(test_store_handle(ts));
+    verify(e, ps, N);
+    assert_int_equal(eng_close(e), ENG_OK);
+    free(b.p);
+    free(upd);
+    free(ps);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+}
+
+static void int_ids_and_upsert_api(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    eng_engine *e = test_engine_open(NULL);
+    assert_int_equal(eng_customers_set_id_kind(e, ENG_ID_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "tier", ENG_COL_STRING), ENG_OK);
+    const char *names[] = {"id", "tier", "contact.whatsapp", "consent.whatsapp"};
+    const char *vals[] = {"-9223372036854775808", "gold", "+4915112345678", "true",
+                          "9223372036854775807", NULL, "+14155550100", "2026-01-01",
+                          "17", "silver", "", "false"};
+    eng_import_report rep;
+    assert_int_equal(eng_customers_upsert(e, names, 4, vals, 3, NULL, &rep), ENG_OK);
+    assert_int_equal(rep.inserted, 3);
+    uint32_t id;
+    char buf[32];
+    assert_int_equal(eng_customer_lookup(e, "9223372036854775807", &id), ENG_OK);
+    assert_int_equal(id, 1);
+    assert_int_equal(eng_customer_external_id(e, 0, buf, sizeof buf), ENG_OK);
+    assert_string_equal(buf, "-9223372036854775808");
+    assert_int_equal(eng_customer_external_id(e, 0, buf, 5), ENG_ERANGE);
+    int r;
+    assert_int_equal(eng_customer_reachable(e, 1, ENG_CH_WHATSAPP, &r), ENG_OK);
+    assert_int_equal(r, 1);
+    assert_int_equal(eng_customer_reachable(e, 2, ENG_CH_WHATSAPP, &r), ENG_OK);
+    assert_int_equal(r, 0);
+    /* Once customers exist the id kind is fixed. */
+    assert_int_equal(eng_customers_set_id_kind(e, ENG_ID_STRING), ENG_ESTATE);
+    /* Not an integer id. */
+    const char *bad[] = {"12x", "gold", "", ""};
+    assert_int_equal(eng_customers_upsert(e, names, 4, bad, 1, NULL, &rep), ENG_EPARSE);
+    assert_string_equal(eng_error_last()->detail, "2:1");
+    const char *over[] = {"9223372036854775808", "gold", "", ""};
+    assert_int_equal(eng_customers_upsert(e, names, 4, over, 1, NULL, &rep), ENG_ERANGE);
+    uint64_t n;
+    assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+    assert_int_equal(n, 3);
+    /* Update: only the named column changes. */
+    const char *names2[] = {"id", "suppressed"};
+    const char *vals2[] = {"9223372036854775807", "yes"};
+    assert_int_equal(eng_customers_upsert(e, names2, 2, vals2, 1, NULL, &rep), ENG_OK);
+    assert_int_equal(rep.updated, 1);
+    assert_int_equal(eng_customer_reachable(e, 1, ENG_CH_WHATSAPP, &r), ENG_OK);
+    assert_int_equal(r, 0);
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_alloc_assert_clean();
+}
+
+static void schema_errors(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    eng_engine *e = test_engine_open(NULL);
+    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_INT64), ENG_EEXISTS);
+    assert_int_equal(eng_customers_add_column(e, "id", ENG_COL_INT64), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, "9lives", ENG_COL_INT64), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, "a-b", ENG_COL_INT64), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, "", ENG_COL_INT64), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, NULL, ENG_COL_INT64), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, "x", 0), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, "x", 99), ENG_EINVAL);
+    char longname[80];
+    memset(longname, 'a', 65);
+    longname[65] = 0;
+    assert_int_equal(eng_customers_add_column(e, longname, ENG_COL_INT64), ENG_EINVAL);
+    assert_int_equal(eng_customers_set_id_kind(e, 7), ENG_EINVAL);
+    uint64_t n;
+    assert_int_equal(eng_customers_count(NULL, &n), ENG_EMISUSE);
+    assert_int_equal(eng_customers_count(e, NULL), ENG_EINVAL);
+    assert_int_equal(eng_customers_memory(e, NULL), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(NULL, "y", ENG_COL_INT64), ENG_EMISUSE);
+    uint32_t id;
+    assert_int_equal(eng_customer_lookup(e, "nobody", &id), ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_lookup(e, NULL, &id), ENG_EINVAL);
+    int r;
+    assert_int_equal(eng_customer_reachable(e, 0, ENG_CH_EMAIL, &r), ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_reachable(e, 0, ENG_CH_COUNT, &r), ENG_EINVAL);
+    assert_int_equal(eng_customer_reachable(e, 0, -1, &r), ENG_EINVAL);
+    char buf[8];
+    assert_int_equal(eng_customer_external_id(e, 0, buf, sizeof buf), ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_external_id(e, 0, NULL, 8), ENG_EINVAL);
+    assert_int_equal(eng_customers_import_csv(e, NULL, NULL, NULL, NULL), ENG_EINVAL);
+    assert_int_equal(eng_customers_import_csv_buffer(NULL, "id\n", 3, NULL, NULL), ENG_EMISUSE);
+    assert_int_equal(eng_customers_upsert(e, NULL, 1, NULL, 0, NULL, NULL), ENG_EINVAL);
+    eng_import_options o;
+    assert_int_equal(eng_import_options_init(&o, 99), ENG_EVERSION);
+    assert_int_equal(eng_import_options_init(NULL, ENG_IMPORT_OPTIONS_VERSION), ENG_EINVAL);
+    assert_int_equal(eng_import_options_init(&o, ENG_IMPORT_OPTIONS_VERSION), ENG_OK);
+    o.on_error = 5;
+    assert_int_equal(eng_customers_import_csv_buffer(e, "id\n1\n", 5, &o, NULL), ENG_EINVAL);
+    o.on_error = ENG_IMPORT_REJECT_FILE;
+    o.max_field_bytes = 0;
+    assert_int_equal(eng_customers_import_csv_buffer(e, "id\n1\n", 5, &o, NULL), ENG_EINVAL);
+    o.version = 2;
+    assert_int_equal(eng_customers_import_csv_buffer(e, "id\n1\n", 5, &o, NULL), ENG_EVERSION);
+    /* The schema survives a reopen on the same storage. */
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_alloc_assert_clean();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(import_generated_population),
+        cmocka_unit_test(int_ids_and_upsert_api),
+        cmocka_unit_test(schema_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
