@@ -57,6 +57,11 @@ int eng__aud_get(eng_engine *e, eng__aud **out);
 /* Forget the cached state; the next eng__aud_get reloads from storage. */
 void eng__aud_drop(eng_engine *e);
 
+/* Roll the open batch back, keeping the error that caused it; returns rc. */
+int eng__aud_abort(eng_store *s, int rc);
+/* Commit; on failure roll back, drop the cache (the outcome may be unknown). */
+int eng__aud_commit(eng_engine *e);
+
 /* Schema record. */
 int eng__aud_put_schema(eng_engine *e, const eng__table *t);
 

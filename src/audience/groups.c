@@ -176,9 +176,9 @@ static int store_group(eng__aud *a, const eng__group *g, int with_members)
         if (!rc && with_members)
             rc = eng__rec_put(e->store, mk, strlen(mk), ENG__REC_AUD_MEMBERS, MEMBERS_V, m.data, m.len);
         if (rc)
-            eng__kv_rollback(e->store);
-        else if ((rc = eng__kv_commit(e->store)))
-            eng__aud_drop(e); /* outcome unknown: reload from storage on next use */
+            rc = eng__aud_abort(e->store, rc);
+        else
+            rc = eng__aud_commit(e);
     }
     eng__wr_free(&w);
     eng__wr_free(&m);
@@ -434,14 +434,10 @@ static int delete_group(eng_engine *e, uint32_t id)
     eng__aud_key(mk, sizeof mk, "a/m/", id);
     if ((rc = eng__kv_begin(e->store)))
         return rc;
-    if ((rc = eng__kv_del(e->store, k, strlen(k))) || (rc = eng__kv_del(e->store, mk, strlen(mk)))) {
-        eng__kv_rollback(e->store);
+    if ((rc = eng__kv_del(e->store, k, strlen(k))) || (rc = eng__kv_del(e->store, mk, strlen(mk))))
+        return eng__aud_abort(e->store, rc);
+    if ((rc = eng__aud_commit(e)))
         return rc;
-    }
-    if ((rc = eng__kv_commit(e->store))) {
-        eng__aud_drop(e);
-        return rc;
-    }
     uint32_t at = (uint32_t)(g - a->g);
     group_clear(&e->mem, g);
     memmove(&a->g[at], &a->g[at + 1], (a->ng - at - 1) * sizeof *a->g);

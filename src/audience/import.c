@@ -401,15 +401,10 @@ static int cimp_commit(cimp *ci, eng_import_report *rep)
         snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)ci->a->next_seq, (unsigned)i);
         rc = eng__rec_put(e->store, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, ci->parts[i], ci->plen[i]);
     }
-    if (rc) {
-        eng__kv_rollback(e->store);
+    if (rc)
+        return eng__aud_abort(e->store, rc);
+    if ((rc = eng__aud_commit(e)))
         return rc;
-    }
-    if ((rc = eng__kv_commit(e->store))) {
-        /* The outcome is unknown (the commit may have applied): reload on next use. */
-        eng__aud_drop(e);
-        return rc;
-    }
     ci->a->next_seq++;
     for (size_t i = 0; i < ci->nparts && !rc; i++) {
         snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)ci->a->next_seq - 1, (unsigned)i);

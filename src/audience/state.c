@@ -129,3 +129,23 @@ int eng__aud_get(eng_engine *e, eng__aud **out)
     *out = a;
     return ENG_OK;
 }
+
+int eng__aud_abort(eng_store *s, int rc)
+{
+    /* Rolling back clears the thread's error: keep the one that caused it. */
+    char det[256], msg[768];
+    snprintf(det, sizeof det, "%s", eng_error_last()->detail);
+    snprintf(msg, sizeof msg, "%s", eng_error_last()->message);
+    eng__kv_rollback(s);
+    return eng__err(rc, det, "%s", msg);
+}
+
+int eng__aud_commit(eng_engine *e)
+{
+    int rc = eng__kv_commit(e->store);
+    if (rc) {
+        rc = eng__aud_abort(e->store, rc);
+        eng__aud_drop(e); /* the outcome may be "applied": reload from storage on next use */
+    }
+    return rc;
+}
