@@ -123,6 +123,8 @@ static int gload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
         if (!rc)
             rc = read_ids(&r, &e->mem, &g.exc, &g.nexc);
     }
+    if (!rc && r.err == ENG_ENOMEM)
+        rc = eng__nomem();
     if (!rc && (!eng__rd_ok(&r) || !g.name || g.kind < ENG_GROUP_UPLOADED || g.kind > ENG_GROUP_COMBINED ||
                 (g.kind == ENG_GROUP_FILTER && !g.expr)))
         rc = ENG_ECORRUPT;

@@ -65,7 +65,9 @@ static int load_schema(eng_engine *e, eng__table *t)
     for (uint64_t i = 0; i < nc && !rc; i++) {
         char *name = eng__rd_str(&r, &e->mem);
         int type = eng__rd_u8(&r);
-        if (!eng__rd_ok(&r) || !name || strlen(name) == 0 || strlen(name) > ENG__COLNAME_MAX ||
+        if (r.err == ENG_ENOMEM)
+            rc = eng__nomem();
+        else if (!eng__rd_ok(&r) || !name || strlen(name) == 0 || strlen(name) > ENG__COLNAME_MAX ||
             type < ENG_COL_STRING || type > ENG_COL_BOOL)
             rc = eng__err(ENG_ECORRUPT, "a/s", "bad column %llu in the customer schema", (unsigned long long)i);
         else

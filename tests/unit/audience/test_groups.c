@@ -1,0 +1,506 @@
+/* Groups and resolved audiences against bool-array references: uploads
+ * (replace/append, unknown ids), combined groups and cycles, resolve with
+ * exclusion, reachability and the test/control split, freezing. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "audience/audience_impl.h"
+#include "test_alloc.h"
+#include "test_store.h"
+#include "test_util.h"
+
+#define N 6000
+static uint64_t rng;
+static uint64_t rnd(void)
+{
+    uint64_t x = (rng += 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* The population as the test knows it. */
+static uint8_t reach_email[N], reach_sms[N];
+
+static eng_engine *populate(test_store *ts, int first, int n)
+{
+    eng_engine *e = test_engine_open(test_store_handle(ts));
+    size_t cap = (size_t)n * 120 + 200;
+    char *csv = malloc(cap), *p = csv;
+    p += sprintf(p, "id,contact.email,consent.email,optout.email,contact.sms,consent.sms,suppressed\n");
+    for (int i = first; i < first + n; i++) {
+        int he = rnd() % 10 < 8, ce = rnd() % 10 < 7, oe = rnd() % 15 == 0;
+        int hs = rnd() % 10 < 9, cs = rnd() % 10 < 6, sup = rnd() % 40 == 0;
+        char em[40] = "", ph[24] = "";
+        if (he)
+            snprintf(em, sizeof em, "u%d@ex.com", i);
+        if (hs)
+            snprintf(ph, sizeof ph, "+9190%08d", i);
+        p += sprintf(p, "cust-%d,%s,%s,%s,%s,%s,%s\n", i, em, ce ? "true" : "false", oe ? "true" : "", ph,
+                     cs ? "yes" : "no", sup ? "true" : "false");
+        reach_email[i] = (uint8_t)(he && ce && !oe && !sup);
+        reach_sms[i] = (uint8_t)(hs && cs && !sup);
+    }
+    int rc = eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL);
+    if (rc)
+        fail_msg("populate: %s at %s", eng_error_last()->message, eng_error_last()->detail);
+    free(csv);
+    return e;
+}
+
+/* Upload a random subset of density d, recording it in ref. */
+static uint32_t upload_random(eng_engine *e, const char *name, double d, uint8_t *ref, int n)
+{
+    uint32_t g;
+    assert_int_equal(eng_group_create_uploaded(e, name, &g), ENG_OK);
+    const char **ids = malloc(sizeof *ids * (size_t)n);
+    char (*buf)[24] = malloc(sizeof *buf * (size_t)n);
+    size_t k = 0;
+    memset(ref, 0, (size_t)n);
+    for (int i = 0; i < n; i++)
+        if ((double)(rnd() % 1000000) / 1e6 < d) {
+            snprintf(buf[k], sizeof buf[k], "cust-%d", i);
+            ids[k] = buf[k];
+            k++;
+            ref[i] = 1;
+        }
+    eng_import_report rep;
+    assert_int_equal(eng_group_upload_ids(e, g, ids, k, ENG_UPLOAD_REPLACE, NULL, &rep), ENG_OK);
+    assert_int_equal(rep.inserted, (uint64_t)k);
+    free(ids);
+    free(buf);
+    return g;
+}
+
+static uint64_t count(const uint8_t *r, int n)
+{
+    uint64_t c = 0;
+    for (int i = 0; i < n; i++)
+        c += r[i];
+    return c;
+}
+
+static uint64_t gsize(eng_engine *e, uint32_t g)
+{
+    uint64_t n = 0;
+    assert_int_equal(eng_group_size(e, g, &n), ENG_OK);
+    return n;
+}
+
+static uint8_t A[N], B[N], C[N], X[N], W[N];
+
+static void groups_and_combinations(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    rng = 99;
+    test_store *ts = test_store_new();
+    eng_engine *e = populate(ts, 0, N);
+    uint32_t ga = upload_random(e, "A", 0.3, A, N), gb = upload_random(e, "B", 0.02, B, N);
+    uint32_t gc = upload_random(e, "C", 0.9, C, N), gx = upload_random(e, "X", 0.1, X, N);
+    assert_int_equal(gsize(e, ga), count(A, N));
+    uint32_t inc[] = {ga, gb}, exc[] = {gx};
+    uint32_t gu, gi, gd;
+    assert_int_equal(eng_group_create_combined(e, "U", ENG_COMBINE_UNION, inc, 2, exc, 1, &gu), ENG_OK);
+    uint32_t inc3[] = {ga, gb, gc};
+    assert_int_equal(eng_group_create_combined(e, "I", ENG_COMBINE_INTERSECT, inc3, 3, NULL, 0, &gi), ENG_OK);
+    uint32_t inc2[] = {gu, gc};
+    assert_int_equal(eng_group_create_combined(e, "D", ENG_COMBINE_INTERSECT, inc2, 2, &gb, 1, &gd), ENG_OK);
+    for (int i = 0; i < N; i++)
+        W[i] = (uint8_t)((A[i] | B[i]) & !X[i]);
+    assert_int_equal(gsize(e, gu), count(W, N));
+    for (int i = 0; i < N; i++)
+        W[i] = (uint8_t)(A[i] & B[i] & C[i]);
+    assert_int_equal(gsize(e, gi), count(W, N));
+    for (int i = 0; i < N; i++)
+        W[i] = (uint8_t)((A[i] | B[i]) & !X[i] & C[i] & !B[i]);
+    assert_int_equal(gsize(e, gd), count(W, N));
+
+    /* Cycles are refused and change nothing. */
+    uint32_t self[] = {gu};
+    assert_int_equal(eng_group_set_combined(e, gu, ENG_COMBINE_UNION, self, 1, NULL, 0), ENG_ECYCLE);
+    uint32_t via[] = {ga, gd};
+    assert_int_equal(eng_group_set_combined(e, gu, ENG_COMBINE_UNION, via, 2, NULL, 0), ENG_ECYCLE);
+    assert_int_equal(eng_group_set_combined(e, gu, ENG_COMBINE_UNION, inc, 2, &gd, 1), ENG_ECYCLE);
+    for (int i = 0; i < N; i++)
+        W[i] = (uint8_t)((A[i] | B[i]) & !X[i]);
+    assert_int_equal(gsize(e, gu), count(W, N));
+    /* A legal change. */
+    assert_int_equal(eng_group_set_combined(e, gu, ENG_COMBINE_UNION, inc3, 3, NULL, 0), ENG_OK);
+    for (int i = 0; i < N; i++)
+        W[i] = (uint8_t)(A[i] | B[i] | C[i]);
+    assert_int_equal(gsize(e, gu), count(W, N));
+
+    /* Append and replace through CSV, with unknown ids. */
+    const char *csv = "name,id\nx,cust-1\ny,cust-2\nz,nobody\n";
+    eng_import_report rep;
+    assert_int_equal(eng_group_upload_csv(e, gb, csv, strlen(csv), ENG_UPLOAD_APPEND, NULL, &rep), ENG_ENOTFOUND);
+    assert_string_equal(eng_error_last()->detail, "4:2");
+    eng_import_options o;
+    eng_import_options_init(&o, ENG_IMPORT_OPTIONS_VERSION);
+    o.on_error = ENG_IMPORT_SKIP_ROWS;
+    o.max_bad_rows = 1;
+    assert_int_equal(eng_group_upload_csv(e, gb, csv, strlen(csv), ENG_UPLOAD_APPEND, &o, &rep), ENG_OK);
+    assert_int_equal(rep.bad_rows, 1);
+    assert_int_equal(rep.inserted, (uint64_t)(!B[1] + !B[2]));
+    B[1] = B[2] = 1;
+    assert_int_equal(gsize(e, gb), count(B, N));
+    assert_int_equal(eng_group_upload_csv(e, gb, csv, strlen(csv), ENG_UPLOAD_REPLACE, &o, &rep), ENG_OK);
+    assert_int_equal(gsize(e, gb), 2);
+    memset(B, 0, sizeof B);
+    B[1] = B[2] = 1;
+    const char *noid = "name\nx\n";
+    assert_int_equal(eng_group_upload_csv(e, gb, noid, strlen(noid), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_EINVAL);
+    const char *badq = "id\n\"cust-1\n";
+    assert_int_equal(eng_group_upload_csv(e, gb, badq, strlen(badq), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_EPARSE);
+    assert_int_equal(gsize(e, gb), 2);
+
+    /* Storage failing during an upload leaves the members as they were. */
+    test_store_fail(ts, TV_PUT | TV_COMMIT, 1, 1, TF_ERROR);
+    assert_int_equal(eng_group_upload_csv(e, gb, csv, strlen(csv), ENG_UPLOAD_REPLACE, &o, &rep), ENG_ESTORAGE);
+    assert_non_null(strstr(eng_error_last()->message, "injected"));
+    test_store_nofail(ts);
+    assert_int_equal(gsize(e, gb), 2);
+    test_store_fail(ts, TV_COMMIT, 1, 0, TF_ERROR);
+    const char *one = "id\ncust-7\n";
+    assert_int_equal(eng_group_upload_csv(e, gb, one, strlen(one), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_ESTORAGE);
+    test_store_nofail(ts);
+    assert_int_equal(gsize(e, gb), 2);
+
+    /* Deleting: refused while referenced; unknown ids. */
+    assert_int_equal(eng_group_delete(e, ga), ENG_ESTATE);
+    assert_int_equal(eng_group_delete(e, 999), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_delete(e, gi), ENG_OK);
+    assert_int_equal(eng_group_size(e, gi, &(uint64_t){0}), ENG_ENOTFOUND);
+
+    /* Filter groups are stored; evaluation waits for the rules engine. */
+    uint32_t gf;
+    assert_int_equal(eng_group_create_filter(e, "Pune VIPs", "city == \"Pune\" and vip", &gf), ENG_OK);
+    int kind;
+    assert_int_equal(eng_group_kind_of(e, gf, &kind), ENG_OK);
+    assert_int_equal(kind, ENG_GROUP_FILTER);
+    assert_int_equal(eng_group_size(e, gf, &(uint64_t){0}), ENG_EUNSUPPORTED);
+
+    /* Names and arguments. */
+    uint32_t g;
+    assert_int_equal(eng_group_create_uploaded(e, "A", &g), ENG_EEXISTS);
+    assert_int_equal(eng_group_create_uploaded(e, "", &g), ENG_EINVAL);
+    assert_int_equal(eng_group_create_uploaded(e, NULL, &g), ENG_EINVAL);
+    assert_int_equal(eng_group_create_uploaded(e, "n", NULL), ENG_EINVAL);
+    assert_int_equal(eng_group_create_uploaded(NULL, "n", &g), ENG_EMISUSE);
+    char longname[200];
+    memset(longname, 'n', 199);
+    longname[199] = 0;
+    assert_int_equal(eng_group_create_uploaded(e, longname, &g), ENG_ETOOBIG);
+    assert_int_equal(eng_group_create_filter(e, "f", "", &g), ENG_EINVAL);
+    assert_int_equal(eng_group_create_combined(e, "c", ENG_COMBINE_UNION, NULL, 0, NULL, 0, &g), ENG_EINVAL);
+    assert_int_equal(eng_group_create_combined(e, "c", 9, inc, 2, NULL, 0, &g), ENG_EINVAL);
+    uint32_t unknown[] = {ga, 4242};
+    assert_int_equal(eng_group_create_combined(e, "c", ENG_COMBINE_UNION, unknown, 2, NULL, 0, &g), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_set_combined(e, ga, ENG_COMBINE_UNION, inc, 2, NULL, 0), ENG_ESTATE);
+    assert_int_equal(eng_group_upload_ids(e, gu, NULL, 0, ENG_UPLOAD_APPEND, NULL, NULL), ENG_ESTATE);
+    assert_int_equal(eng_group_upload_ids(e, ga, NULL, 0, 7, NULL, NULL), ENG_EINVAL);
+    assert_int_equal(eng_group_upload_ids(e, 4242, NULL, 0, ENG_UPLOAD_APPEND, NULL, NULL), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_find(e, "U", &g), ENG_OK);
+    assert_int_equal(g, gu);
+    assert_int_equal(eng_group_find(e, "nope", &g), ENG_ENOTFOUND);
+
+    /* Everything survives a reopen. */
+    uint64_t su = gsize(e, gu), sd = gsize(e, gd), sa = gsize(e, ga);
+    assert_int_equal(eng_close(e), ENG_OK);
+    e = test_engine_open(test_store_handle(ts));
+    assert_int_equal(gsize(e, gu), su);
+    assert_int_equal(gsize(e, gd), sd);
+    assert_int_equal(gsize(e, ga), sa);
+    assert_int_equal(gsize(e, gb), 2);
+    assert_int_equal(eng_group_find(e, "Pune VIPs", &g), ENG_OK);
+    assert_int_equal(g, gf);
+    assert_int_equal(eng_group_set_combined(e, gu, ENG_COMBINE_UNION, self, 1, NULL, 0), ENG_ECYCLE);
+    uint32_t g2;
+    assert_int_equal(eng_group_create_uploaded(e, "new", &g2), ENG_OK);
+    assert_true(g2 > gf); /* ids are never reused */
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+}
+
+static int opts(eng_resolve_options *o, const uint32_t *inc, size_t ni, const uint32_t *exc, size_t ne,
+                uint32_t ch, uint64_t seed, double ratio)
+{
+    eng_resolve_options_init(o, ENG_RESOLVE_OPTIONS_VERSION);
+    o->include = inc;
+    o->n_include = ni;
+    o->exclude = exc;
+    o->n_exclude = ne;
+    o->channels = ch;
+    o->seed = seed;
+    o->test_ratio = ratio;
+    return 0;
+}
+
+static void all_ids(const eng_audience *a, int part, uint32_t *out, uint64_t *n)
+{
+    size_t got, k = 0;
+    do {
+        assert_int_equal(eng_audience_ids(a, part, k, out + k, 777, &got), ENG_OK);
+        k += got;
+    } while (got);
+    *n = k;
+}
+
+static void resolve_split_freeze(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    rng = 7;
+    test_store *ts = test_store_new();
+    eng_engine *e = populate(ts, 0, N / 2);
+    uint32_t ga = upload_random(e, "A", 0.3, A, N / 2), gb = upload_random(e, "B", 0.5, B, N / 2);
+    uint32_t gc = upload_random(e, "C", 0.05, C, N / 2), gx = upload_random(e, "X", 0.2, X, N / 2);
+    uint32_t inc[] = {ga, gb, gc}, exc[] = {gx};
+    eng_resolve_options o;
+    opts(&o, inc, 3, exc, 1, 1u << ENG_CH_EMAIL | 1u << ENG_CH_SMS, 0xC0FFEE, 0.9);
+    eng_audience *a;
+    assert_int_equal(eng_audience_resolve(e, &o, &a), ENG_OK);
+    /* Reference. */
+    static uint32_t want[N], got[N], test_ids[N], ctrl_ids[N];
+    uint64_t nw = 0, pre = 0, pre_email = 0, pre_sms = 0;
+    for (int i = 0; i < N / 2; i++) {
+        int in = (A[i] | B[i] | C[i]) && !X[i];
+        pre += in;
+        pre_email += in && reach_email[i];
+        pre_sms += in && reach_sms[i];
+        if (in && (reach_email[i] || reach_sms[i]))
+            want[nw++] = (uint32_t)i;
+    }
+    (void)pre;
+    uint64_t n, nt, nc;
+    all_ids(a, ENG_PART_ALL, got, &n);
+    assert_int_equal(n, nw);
+    assert_memory_equal(got, want, nw * sizeof *got);
+    assert_int_equal(eng_audience_count(a, ENG_PART_ALL, &n), ENG_OK);
+    assert_int_equal(n, nw);
+    uint64_t r;
+    assert_int_equal(eng_audience_reach(a, ENG_CH_EMAIL, &r), ENG_OK);
+    assert_int_equal(r, pre_email);
+    assert_int_equal(eng_audience_reach(a, ENG_CH_SMS, &r), ENG_OK);
+    assert_int_equal(r, pre_sms);
+    assert_int_equal(eng_audience_reach(a, ENG_CH_PUSH, &r), ENG_OK);
+    assert_int_equal(r, 0);
+    /* Test and control partition the audience, at the ratio within binomial tolerance. */
+    all_ids(a, ENG_PART_TEST, test_ids, &nt);
+    all_ids(a, ENG_PART_CONTROL, ctrl_ids, &nc);
+    assert_int_equal(nt + nc, nw);
+    static uint8_t side[N];
+    memset(side, 0, sizeof side);
+    for (uint64_t i = 0; i < nt; i++)
+        side[test_ids[i]] |= 1;
+    for (uint64_t i = 0; i < nc; i++)
+        side[ctrl_ids[i]] |= 2;
+    for (uint64_t i = 0; i < nw; i++)
+        assert_true(side[want[i]] == 1 || side[want[i]] == 2);
+    double sd = sqrt((double)nw * 0.9 * 0.1);
+    assert_true(fabs((double)nt - 0.9 * (double)nw) < 4 * sd);
+    /* Same input, same split and hash. */
+    eng_audience *a2;
+    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    uint8_t h1[32], h2[32];
+    assert_int_equal(eng_audience_hash(a, h1), ENG_OK);
+    assert_int_equal(eng_audience_hash(a2, h2), ENG_OK);
+    assert_memory_equal(h1, h2, 32);
+    eng_audience_free(a2);
+    /* Another seed: another split, same audience. */
+    o.seed = 1;
+    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    assert_int_equal(eng_audience_hash(a2, h2), ENG_OK);
+    assert_memory_not_equal(h1, h2, 32);
+    assert_int_equal(eng_audience_count(a2, ENG_PART_ALL, &n), ENG_OK);
+    assert_int_equal(n, nw);
+    eng_audience_free(a2);
+    o.seed = 0xC0FFEE;
+    /* Ratio extremes. */
+    o.test_ratio = 0.0;
+    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    assert_int_equal(eng_audience_count(a2, ENG_PART_TEST, &n), ENG_OK);
+    assert_int_equal(n, 0);
+    eng_audience_free(a2);
+    o.test_ratio = 1.0;
+    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    assert_int_equal(eng_audience_count(a2, ENG_PART_CONTROL, &n), ENG_OK);
+    assert_int_equal(n, 0);
+    eng_audience_free(a2);
+    o.test_ratio = 0.9;
+
+    /* Freeze; the same content again is fine, other content is refused. */
+    assert_int_equal(eng_audience_freeze(a, "c/1/m/1/v1"), ENG_OK);
+    assert_int_equal(eng_audience_freeze(a, "c/1/m/1/v1"), ENG_OK);
+    o.channels = 0;
+    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    assert_int_equal(eng_audience_freeze(a2, "c/1/m/1/v1"), ENG_ESTATE);
+    eng_audience_free(a2);
+    o.channels = 1u << ENG_CH_EMAIL | 1u << ENG_CH_SMS;
+
+    /* Adding customers never moves an existing customer between test and control. */
+    eng_audience_free(a);
+    assert_int_equal(eng_close(e), ENG_OK);
+    e = populate(ts, N / 2, N / 2);
+    const char **ids = malloc(sizeof *ids * N / 2);
+    char (*buf)[24] = malloc(sizeof *buf * N / 2);
+    for (int i = 0; i < N / 2; i++) {
+        snprintf(buf[i], sizeof buf[i], "cust-%d", N / 2 + i);
+        ids[i] = buf[i];
+    }
+    assert_int_equal(eng_group_upload_ids(e, gb, ids, N / 2, ENG_UPLOAD_APPEND, NULL, NULL), ENG_OK);
+    free(ids);
+    free(buf);
+    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    uint64_t nt2, nc2;
+    static uint32_t t2[N], c2[N];
+    all_ids(a2, ENG_PART_TEST, t2, &nt2);
+    all_ids(a2, ENG_PART_CONTROL, c2, &nc2);
+    assert_true(nt2 + nc2 > nw);
+    for (uint64_t i = 0; i < nt2; i++)
+        if (t2[i] < N / 2)
+            assert_int_equal(side[t2[i]], 1);
+    for (uint64_t i = 0; i < nc2; i++)
+        if (c2[i] < N / 2)
+            assert_int_equal(side[c2[i]], 2);
+    eng_audience_free(a2);
+
+    /* The frozen audience loads back verified, equal to what was frozen. */
+    eng_audience *f;
+    assert_int_equal(eng_audience_load_frozen(e, "c/1/m/1/v1", &f), ENG_OK);
+    assert_int_equal(eng_audience_hash(f, h2), ENG_OK);
+    assert_memory_equal(h1, h2, 32);
+    all_ids(f, ENG_PART_TEST, got, &n);
+    assert_int_equal(n, nt);
+    assert_memory_equal(got, test_ids, nt * sizeof *got);
+    assert_int_equal(eng_audience_reach(f, ENG_CH_EMAIL, &r), ENG_ESTATE);
+    eng_audience_free(f);
+    assert_int_equal(eng_audience_load_frozen(e, "c/none", &f), ENG_ENOTFOUND);
+    uint8_t *v;
+    size_t len;
+    assert_int_equal(test_store_raw_get(ts, "a/f/c/1/m/1/v1", &v, &len), 0);
+    v[len / 2] ^= 0x10;
+    assert_int_equal(test_store_raw_put(ts, "a/f/c/1/m/1/v1", v, len), 0);
+    free(v);
+    assert_int_equal(eng_audience_load_frozen(e, "c/1/m/1/v1", &f), ENG_ECORRUPT);
+
+    /* Argument errors. */
+    assert_int_equal(eng_audience_resolve(e, NULL, &a2), ENG_EINVAL);
+    assert_int_equal(eng_audience_resolve(NULL, &o, &a2), ENG_EMISUSE);
+    assert_int_equal(eng_audience_resolve(e, &o, NULL), ENG_EINVAL);
+    eng_resolve_options bad = o;
+    bad.version = 9;
+    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_EVERSION);
+    bad = o;
+    bad.n_include = 0;
+    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_EINVAL);
+    bad = o;
+    bad.test_ratio = 1.5;
+    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_ERANGE);
+    bad.test_ratio = NAN;
+    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_ERANGE);
+    bad = o;
+    bad.channels = 1u << 20;
+    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_EINVAL);
+    uint32_t unknown[] = {ga, 777};
+    bad = o;
+    bad.include = unknown;
+    bad.n_include = 2;
+    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_ENOTFOUND);
+    bad = o;
+    bad.exclude = NULL;
+    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_EINVAL);
+    assert_int_equal(eng_resolve_options_init(NULL, ENG_RESOLVE_OPTIONS_VERSION), ENG_EINVAL);
+    assert_int_equal(eng_resolve_options_init(&bad, 0), ENG_EVERSION);
+    assert_int_equal(eng_audience_count(NULL, ENG_PART_ALL, &n), ENG_EMISUSE);
+    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    assert_int_equal(eng_audience_count(a2, 5, &n), ENG_EINVAL);
+    assert_int_equal(eng_audience_count(a2, ENG_PART_ALL, NULL), ENG_EINVAL);
+    assert_int_equal(eng_audience_reach(a2, ENG_CH_COUNT, &n), ENG_EINVAL);
+    assert_int_equal(eng_audience_ids(a2, ENG_PART_ALL, 0, NULL, 5, &len), ENG_EINVAL);
+    assert_int_equal(eng_audience_hash(a2, NULL), ENG_EINVAL);
+    assert_int_equal(eng_audience_freeze(a2, ""), ENG_EINVAL);
+    assert_int_equal(eng_audience_freeze(a2, NULL), ENG_EINVAL);
+    assert_int_equal(eng_audience_freeze(NULL, "k"), ENG_EMISUSE);
+    assert_int_equal(eng_audience_load_frozen(e, "k", NULL), ENG_EINVAL);
+    eng_audience_free(NULL);
+    /* The audience keeps its engine alive past eng_close. */
+    assert_int_equal(eng_close(e), ENG_OK);
+    assert_int_equal(eng_audience_count(a2, ENG_PART_TEST, &n), ENG_OK);
+    assert_int_equal(eng_audience_freeze(a2, "late"), ENG_EMISUSE);
+    eng_audience_free(a2);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+}
+
+static test_store *oom_ts;
+static int oom_resolve(void *arg)
+{
+    (void)arg;
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = test_alloc_get();
+    cfg.store = test_store_handle(oom_ts);
+    if (!cfg.store)
+        return ENG_ENOMEM;
+    eng_engine *e;
+    int rc = eng_open(&cfg, &e);
+    if (rc)
+        return rc;
+    uint32_t ga = 0, gx = 0, gu = 0;
+    eng_audience *a = NULL, *f = NULL;
+    if (!(rc = eng_group_find(e, "A", &ga)) && !(rc = eng_group_find(e, "X", &gx))) {
+        uint32_t inc[] = {ga};
+        if (eng_group_find(e, "U", &gu) == ENG_ENOTFOUND)
+            rc = eng_group_create_combined(e, "U", ENG_COMBINE_UNION, inc, 1, &gx, 1, &gu);
+    }
+    eng_resolve_options o;
+    uint32_t inc2[] = {gu};
+    opts(&o, inc2, 1, &gx, 1, 1u << ENG_CH_EMAIL, 5, 0.5);
+    if (!rc)
+        rc = eng_audience_resolve(e, &o, &a);
+    if (!rc)
+        rc = eng_audience_freeze(a, "oom");
+    if (!rc)
+        rc = eng_audience_load_frozen(e, "oom", &f);
+    eng_audience_free(a);
+    eng_audience_free(f);
+    eng_close(e);
+    if (rc == ENG_ENOMEM || rc == ENG_OK)
+        return rc;
+    fprintf(stderr, "oom_resolve: %d %s\n", rc, eng_error_last()->message);
+    return rc;
+}
+
+static void oom_loop(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    rng = 3;
+    oom_ts = test_store_new();
+    eng_engine *e = populate(oom_ts, 0, 300);
+    upload_random(e, "A", 0.5, A, 300);
+    upload_random(e, "X", 0.2, X, 300);
+    assert_int_equal(eng_close(e), ENG_OK);
+    assert_true(test_oom_loop(oom_resolve, NULL) > 20);
+    test_store_free(oom_ts);
+    test_alloc_assert_clean();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(groups_and_combinations),
+        cmocka_unit_test(resolve_split_freeze),
+        cmocka_unit_test(oom_loop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
