@@ -698,10 +698,149 @@ static void random_expressions(void **s)
     test_alloc_assert_clean();
 }
 
+/* ---------- builder form ---------- */
+static eng_rule_value to_value(const rv *v)
+{
+    eng_rule_value o;
+    memset(&o, 0, sizeof o);
+    switch (v->fam) {
+    case FAM_NUM:
+        o.type = v->scale ? ENG_RT_DECIMAL : ENG_RT_INT;
+        o.scale = v->scale;
+        o.v.i = (int64_t)v->i;
+        break;
+    case FAM_STR: o.type = ENG_RT_STRING; o.v.s.ptr = v->s; o.v.s.len = strlen(v->s); break;
+    case FAM_DATE: o.type = ENG_RT_DATE; o.v.date = (int32_t)v->i; break;
+    case FAM_TS: o.type = ENG_RT_TIMESTAMP; o.v.i = (int64_t)v->i; break;
+    default: o.type = ENG_RT_BOOL; o.v.b = (int)v->i; break;
+    }
+    return o;
+}
+
+/* A random builder and the same condition as a reference tree. */
+static tn *gen_builder(eng_rule_builder *b)
+{
+    static const int fam_of[NF] = {FAM_STR, FAM_STR, FAM_NUM, FAM_NUM, FAM_NUM, FAM_BOOL, FAM_DATE, FAM_TS, FAM_LIST};
+    int ngroups = rn(4);
+    tn *any = mk(K_OR);
+    if (ngroups == 0) {
+        tn *t = gen_literal(FAM_BOOL);
+        t->lit.i = 1;
+        return t;
+    }
+    for (int g = 0; g < ngroups; g++) {
+        if (g)
+            assert_int_equal(eng_rule_builder_group(b), ENG_OK);
+        tn *all = mk(K_AND);
+        all->nk = 1 + rn(3);
+        for (int c = 0; c < all->nk; c++) {
+            int f = rn(NF), fam = fam_of[f];
+            int op;
+            if (fam == FAM_LIST)
+                op = rn(2) ? ENG_RULE_OP_CONTAINS : ENG_RULE_OP_IS_NULL;
+            else if (fam == FAM_STR)
+                op = rn(12);
+            else if (fam == FAM_BOOL)
+                op = (int[]){ENG_RULE_OP_EQ, ENG_RULE_OP_NE, ENG_RULE_OP_IN, ENG_RULE_OP_IS_NULL}[rn(4)];
+            else
+                op = (int[]){0, 1, 2, 3, 4, 5, ENG_RULE_OP_IN, ENG_RULE_OP_BETWEEN, ENG_RULE_OP_IS_NULL}[rn(9)];
+            tn *cond;
+            eng_rule_value vals[6];
+            size_t nv = 0;
+            int vfam = fam == FAM_LIST ? FAM_STR : fam;
+            if (op <= ENG_RULE_OP_GE) {
+                cond = mk(K_CMP);
+                cond->op = op;
+                cond->kid[1] = gen_literal(vfam);
+                cond->nk = 2;
+                vals[nv++] = to_value(&cond->kid[1]->lit);
+            } else if (op == ENG_RULE_OP_IN) {
+                cond = mk(K_IN);
+                cond->nk = 2 + rn(4);
+                for (int k = 1; k < cond->nk; k++) {
+                    cond->kid[k] = gen_literal(vfam);
+                    vals[nv++] = to_value(&cond->kid[k]->lit);
+                }
+            } else if (op == ENG_RULE_OP_BETWEEN) {
+                cond = mk(K_BETWEEN);
+                cond->kid[1] = gen_literal(vfam);
+                cond->kid[2] = gen_literal(vfam);
+                cond->nk = 3;
+                vals[nv++] = to_value(&cond->kid[1]->lit);
+                vals[nv++] = to_value(&cond->kid[2]->lit);
+            } else if (op == ENG_RULE_OP_IS_NULL) {
+                cond = mk(K_ISNULL);
+                cond->nk = 1;
+            } else {
+                cond = mk(K_STROP);
+                cond->op = op - ENG_RULE_OP_CONTAINS;
+                cond->kid[1] = gen_literal(FAM_STR);
+                cond->nk = 2;
+                vals[nv++] = to_value(&cond->kid[1]->lit);
+            }
+            cond->kid[0] = field_node(f, fam);
+            int exclude = rn(3) == 0;
+            assert_int_equal(eng_rule_builder_add(b, fields[f].name, (eng_rule_op)op, exclude, vals, nv), ENG_OK);
+            if (exclude) {
+                tn *neg = mk(K_NOT);
+                neg->kid[0] = cond;
+                neg->nk = 1;
+                cond = neg;
+            }
+            all->kid[c] = cond;
+        }
+        any->kid[any->nk++] = all;
+    }
+    return any;
+}
+
+static void builder_form(void **s)
+{
+    (void)s;
+    test_alloc_reset();
+    eng_engine *e = rt_engine();
+    rng_state = 77;
+    eng_rule_options o;
+    eng_rule_options_init(&o, ENG_RULE_OPTIONS_VERSION);
+    o.fields = fields;
+    o.nfields = NF;
+    o.now = RT_NOW;
+    for (int ds = 0; ds < 20; ds++) {
+        gen_data();
+        for (int k = 0; k < 100; k++) {
+            npool = 0;
+            eng_rule_builder *b = NULL;
+            assert_int_equal(eng_rule_builder_new(e, &b), ENG_OK);
+            tn *t = gen_builder(b);
+            eng_rule *rule = NULL;
+            if (eng_rule_builder_compile(b, &o, &rule) != ENG_OK)
+                fail_msg("builder compile: %s", eng_error_last()->message);
+            char canon[8192];
+            assert_int_equal(eng_rule_text(rule, canon, sizeof canon, NULL), ENG_OK);
+            check_rule(rule, t, canon);
+            /* the same condition written as text compiles to the same program */
+            sb text = {{0}, 0};
+            print_node(&text, t, 0);
+            eng_rule *from_text = NULL;
+            if (eng_rule_compile(e, text.b, &o, &from_text) != ENG_OK)
+                fail_msg("compile '%s': %s", text.b, eng_error_last()->message);
+            char canon2[8192];
+            assert_int_equal(eng_rule_text(from_text, canon2, sizeof canon2, NULL), ENG_OK);
+            assert_string_equal(canon, canon2);
+            eng_rule_free(from_text);
+            eng_rule_free(rule);
+            eng_rule_builder_free(b);
+        }
+    }
+    eng_close(e);
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(random_expressions),
+        cmocka_unit_test(builder_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
