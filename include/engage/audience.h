@@ -268,11 +268,17 @@ ENG_API int eng_group_upload_ids(eng_engine *engine, uint32_t group, const char 
                                  int mode, const eng_import_options *opts, eng_import_report *report);
 
 /**
- * Create a filter group. The expression is stored as text; it is checked and
- * evaluated by the rules engine when the group is resolved.
+ * Create a filter group: an expression of the rules language (see rules.h)
+ * over the customer attribute columns (string, int, decimal with scale 4,
+ * bool; date columns are timestamps), for example
+ * `city == "Pune" and days_since(last_purchase) > 30`. It is compiled now
+ * against the current columns (so errors show at once) and stored as text;
+ * each resolve compiles it again and evaluates it over the whole table.
  * @param engine the engine. @param name unique name. @param expr expression text (1-65536 bytes).
  * @param out receives the group id.
- * @return #ENG_OK, #ENG_EINVAL, #ENG_EEXISTS, #ENG_ETOOBIG, #ENG_EMISUSE, a storage error.
+ * @return #ENG_OK, #ENG_EINVAL, #ENG_EEXISTS, #ENG_ETOOBIG, #ENG_EMISUSE;
+ *         #ENG_EPARSE or #ENG_ETYPE from the rules compiler (detail "line:column");
+ *         a storage error.
  */
 ENG_API int eng_group_create_filter(eng_engine *engine, const char *name, const char *expr, uint32_t *out);
 
@@ -326,8 +332,8 @@ ENG_API int eng_group_delete(eng_engine *engine, uint32_t group);
 /**
  * Number of customers in a group now.
  * @param engine the engine. @param group the id. @param out receives the count.
- * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EUNSUPPORTED (a filter group while no
- *         rules engine is built in), #ENG_EINVAL, #ENG_EMISUSE.
+ * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE; for a filter group
+ *         the rules engine's errors (#ENG_ETYPE when a column it names no longer fits).
  */
 ENG_API int eng_group_size(eng_engine *engine, uint32_t group, uint64_t *out);
 
@@ -371,7 +377,7 @@ ENG_API int eng_resolve_options_init(eng_resolve_options *opts, unsigned int ver
  * is in the audience.
  * @param engine the engine. @param opts what to resolve. @param out receives the handle.
  * @return #ENG_OK, #ENG_EINVAL, #ENG_EVERSION, #ENG_ENOTFOUND (unknown group),
- *         #ENG_EUNSUPPORTED (filter group without a rules engine), #ENG_ENOMEM, #ENG_EMISUSE.
+ *         errors of filter groups (see eng_group_size()), #ENG_ENOMEM, #ENG_EMISUSE.
  */
 ENG_API int eng_audience_resolve(eng_engine *engine, const eng_resolve_options *opts, eng_audience **out);
 

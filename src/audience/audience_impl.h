@@ -18,6 +18,7 @@
 #include "audience/table.h"
 #include "audience/csv.h"
 #include "store/record.h"
+#include "engage/rules.h"
 
 enum {
     ENG__REC_AUD_SCHEMA = 0x0301,
@@ -96,6 +97,8 @@ void eng__groups_free(eng__aud *a);
 int eng__group_store_members(eng__aud *a, eng__group *g, eng__idset *members);
 /* Filter groups: evaluated by the rules engine (filter.c). */
 int eng__filter_eval(eng__aud *a, const eng__group *g, eng__idset *out);
+/* Compile an expression against the current customer schema. */
+int eng__filter_compile(eng__aud *a, const char *expr, eng_rule **out);
 /* Dense id of an external id in text form; ENG_ENOTFOUND without a message. */
 int eng__customer_find(const eng__table *t, const char *s, size_t n, uint32_t *out);
 

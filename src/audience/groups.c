@@ -115,16 +115,19 @@ static int gload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     eng__rd_init(&r, rec.payload, rec.len);
     g.kind = eng__rd_u8(&r);
     g.name = eng__rd_str(&r, &e->mem);
-    if (g.kind == ENG_GROUP_FILTER)
+    int oom = r.err == ENG_ENOMEM; /* checked before a later read turns it into ECORRUPT */
+    if (g.kind == ENG_GROUP_FILTER && !oom) {
         g.expr = eng__rd_str(&r, &e->mem);
-    if (g.kind == ENG_GROUP_COMBINED) {
+        oom = r.err == ENG_ENOMEM;
+    }
+    if (oom)
+        rc = eng__nomem();
+    if (!rc && g.kind == ENG_GROUP_COMBINED) {
         g.op = eng__rd_u8(&r);
         rc = read_ids(&r, &e->mem, &g.inc, &g.ninc);
         if (!rc)
             rc = read_ids(&r, &e->mem, &g.exc, &g.nexc);
     }
-    if (!rc && r.err == ENG_ENOMEM)
-        rc = eng__nomem();
     if (!rc && (!eng__rd_ok(&r) || !g.name || g.kind < ENG_GROUP_UPLOADED || g.kind > ENG_GROUP_COMBINED ||
                 (g.kind == ENG_GROUP_FILTER && !g.expr)))
         rc = ENG_ECORRUPT;
@@ -263,6 +266,11 @@ static int new_group(eng_engine *e, const char *name, int kind, const char *expr
             return eng__err(ENG_EINVAL, "expr", "expression is NULL or empty");
         if (strlen(expr) > ENG__EXPR_MAX)
             return eng__err(ENG_ETOOBIG, "expr", "expression longer than %d bytes", ENG__EXPR_MAX);
+        /* Refuse what cannot compile against today's schema (detail: line:column). */
+        eng_rule *rule;
+        if ((rc = eng__filter_compile(a, expr, &rule)))
+            return rc;
+        eng_rule_free(rule);
     }
     if (kind == ENG_GROUP_COMBINED) {
         if (op != ENG_COMBINE_UNION && op != ENG_COMBINE_INTERSECT)

@@ -64,8 +64,9 @@ static int load_schema(eng_engine *e, eng__table *t)
         t->idkind = kind;
     for (uint64_t i = 0; i < nc && !rc; i++) {
         char *name = eng__rd_str(&r, &e->mem);
+        int oom = r.err == ENG_ENOMEM; /* a later read would turn it into ECORRUPT */
         int type = eng__rd_u8(&r);
-        if (r.err == ENG_ENOMEM)
+        if (oom)
             rc = eng__nomem();
         else if (!eng__rd_ok(&r) || !name || strlen(name) == 0 || strlen(name) > ENG__COLNAME_MAX ||
             type < ENG_COL_STRING || type > ENG_COL_BOOL)

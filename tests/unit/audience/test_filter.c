@@ -1,0 +1,240 @@
+/* Filter groups evaluated by the rules engine over the customer table,
+ * checked against a brute-force evaluation of the same conditions in C
+ * (SQL three-valued logic: a condition on a NULL value is not true). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "audience/audience_impl.h"
+#include "test_alloc.h"
+#include "test_store.h"
+#include "test_util.h"
+
+#define N 5000
+static uint64_t rng;
+static uint64_t rnd(void)
+{
+    uint64_t x = (rng += 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static const char *cities[] = {"Pune", "Delhi", "Goa", "Mumbai"};
+typedef struct row {
+    int city, has_city;
+    long long age;
+    int has_age;
+    long long spend; /* x 10^4 */
+    int has_spend;
+    long long born_day;
+    int has_born;
+    int vip, has_vip;
+} row;
+static row R[N];
+
+static void gen(int first, int n, char **csv)
+{
+    char *p = *csv = malloc((size_t)n * 100 + 100);
+    p += sprintf(p, "id,city,age,spend,born,vip\n");
+    for (int i = first; i < first + n; i++) {
+        row *r = &R[i];
+        r->has_city = rnd() % 8 != 0;
+        r->city = (int)(rnd() % 4);
+        r->has_age = rnd() % 8 != 0;
+        r->age = (long long)(rnd() % 80);
+        r->has_spend = rnd() % 8 != 0;
+        r->spend = (long long)(rnd() % 30000000);
+        r->has_born = rnd() % 8 != 0;
+        r->born_day = (long long)(rnd() % 20000); /* days since 1970 */
+        r->has_vip = rnd() % 8 != 0;
+        r->vip = (int)(rnd() % 2);
+        char sp[48] = "", born[96] = "", age[24] = "";
+        if (r->has_spend)
+            snprintf(sp, sizeof sp, "%lld.%04lld", r->spend / 10000, r->spend % 10000);
+        if (r->has_age)
+            snprintf(age, sizeof age, "%lld", r->age);
+        if (r->has_born) {
+            /* civil from days (Hinnant) */
+            long long z = r->born_day + 719468, era = z / 146097, doe = z - era * 146097;
+            long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365, y = yoe + era * 400;
+            long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+            long long d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+            snprintf(born, sizeof born, "%04lld-%02lld-%02lld", y + (m <= 2), m, d);
+        }
+        p += sprintf(p, "k%d,%s,%s,%s,%s,%s\n", i, r->has_city ? cities[r->city] : "", age, sp, born,
+                     r->has_vip ? (r->vip ? "true" : "false") : "");
+    }
+}
+
+typedef int (*pred_fn)(const row *r);
+static int p1(const row *r) { return r->has_city && r->city == 0; }
+static int p2(const row *r) { return r->has_age && r->age > 30 && r->has_vip && r->vip; }
+static int p3(const row *r)
+{
+    return (r->has_spend && r->spend >= 10005000) || (r->has_city && (r->city == 1 || r->city == 2));
+}
+static int p4(const row *r) { return r->has_vip && !r->vip; }
+static int p5(const row *r) { return r->has_born && r->born_day < 10957; /* 2000-01-01 */ }
+static int p6(const row *r) { return !(r->has_city && r->city == 3) && r->has_city; }
+
+static const struct {
+    const char *expr;
+    pred_fn f;
+} filters[] = {
+    {"city == \"Pune\"", p1},
+    {"age > 30 and vip", p2},
+    {"spend >= 1000.5 or city in (\"Delhi\", \"Goa\")", p3},
+    {"not vip", p4},
+    {"born < timestamp(\"2000-01-01T00:00:00Z\")", p5},
+    {"city != \"Mumbai\"", p6},
+};
+
+static void check_all(eng_engine *e, const uint32_t *gids, int n)
+{
+    for (size_t k = 0; k < sizeof filters / sizeof filters[0]; k++) {
+        uint64_t want = 0, got = 0;
+        for (int i = 0; i < n; i++)
+            want += (uint64_t)filters[k].f(&R[i]);
+        assert_int_equal(eng_group_size(e, gids[k], &got), ENG_OK);
+        if (got != want)
+            fail_msg("filter %zu (%s): got %llu, want %llu", k, filters[k].expr, (unsigned long long)got,
+                     (unsigned long long)want);
+    }
+    /* Membership, not only counts: resolve the first filter and compare ids. */
+    eng_resolve_options o;
+    eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
+    o.include = &gids[2];
+    o.n_include = 1;
+    o.exclude = &gids[3];
+    o.n_exclude = 1;
+    eng_audience *a;
+    assert_int_equal(eng_audience_resolve(e, &o, &a), ENG_OK);
+    static uint32_t ids[N];
+    size_t got;
+    assert_int_equal(eng_audience_ids(a, ENG_PART_ALL, 0, ids, N, &got), ENG_OK);
+    size_t j = 0;
+    for (int i = 0; i < n; i++)
+        if (p3(&R[i]) && !p4(&R[i])) {
+            assert_true(j < got);
+            assert_int_equal(ids[j++], i);
+        }
+    assert_int_equal(j, got);
+    eng_audience_free(a);
+}
+
+static void filters_match_brute_force(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    rng = 11;
+    test_store *ts = test_store_new();
+    eng_engine *e = test_engine_open(test_store_handle(ts));
+    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "spend", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "born", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "vip", ENG_COL_BOOL), ENG_OK);
+    /* Filters on an empty table are empty. */
+    uint32_t gids[6];
+    char name[16];
+    for (size_t k = 0; k < 6; k++) {
+        snprintf(name, sizeof name, "f%zu", k);
+        int rc = eng_group_create_filter(e, name, filters[k].expr, &gids[k]);
+        if (rc)
+            fail_msg("%s: %s (%s)", filters[k].expr, eng_error_last()->message, eng_error_last()->detail);
+    }
+    assert_int_equal(eng_group_size(e, gids[0], &(uint64_t){1}), ENG_OK);
+    char *csv;
+    gen(0, N / 2, &csv);
+    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL), ENG_OK);
+    free(csv);
+    check_all(e, gids, N / 2);
+    /* More customers: the same stored filters see them. */
+    gen(N / 2, N / 2, &csv);
+    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL), ENG_OK);
+    free(csv);
+    check_all(e, gids, N);
+    /* After reopening. */
+    assert_int_equal(eng_close(e), ENG_OK);
+    e = test_engine_open(test_store_handle(ts));
+    check_all(e, gids, N);
+    /* A filter inside a combined group. */
+    uint32_t both[] = {gids[0], gids[1]}, gc;
+    assert_int_equal(eng_group_create_combined(e, "pune-or-old-vip", ENG_COMBINE_UNION, both, 2, NULL, 0, &gc), ENG_OK);
+    uint64_t want = 0, got;
+    for (int i = 0; i < N; i++)
+        want += (uint64_t)(p1(&R[i]) || p2(&R[i]));
+    assert_int_equal(eng_group_size(e, gc, &got), ENG_OK);
+    assert_int_equal(got, want);
+    /* Errors come from the rules compiler with line:column. */
+    uint32_t g;
+    assert_int_equal(eng_group_create_filter(e, "bad1", "city == ", &g), ENG_EPARSE);
+    assert_non_null(strchr(eng_error_last()->detail, ':'));
+    assert_int_equal(eng_group_create_filter(e, "bad2", "age == \"x\"", &g), ENG_ETYPE);
+    assert_int_equal(eng_group_create_filter(e, "bad3", "shoe_size > 3", &g), ENG_ETYPE);
+    assert_int_equal(eng_group_find(e, "bad1", &g), ENG_ENOTFOUND);
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+}
+
+static test_store *oom_ts;
+static int oom_filter(void *arg)
+{
+    (void)arg;
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = test_alloc_get();
+    cfg.store = test_store_handle(oom_ts);
+    if (!cfg.store)
+        return ENG_ENOMEM;
+    eng_engine *e;
+    int rc = eng_open(&cfg, &e);
+    if (rc)
+        return rc;
+    uint32_t g;
+    uint64_t n;
+    rc = eng_group_find(e, "f", &g);
+    if (rc == ENG_ENOTFOUND)
+        rc = eng_group_create_filter(e, "f", "city == \"Pune\" or vip", &g);
+    if (!rc)
+        rc = eng_group_size(e, g, &n);
+    eng_close(e);
+    return rc;
+}
+
+static void oom_loop(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    rng = 5;
+    oom_ts = test_store_new();
+    eng_engine *e = test_engine_open(test_store_handle(oom_ts));
+    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "spend", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "born", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "vip", ENG_COL_BOOL), ENG_OK);
+    char *csv;
+    gen(0, 200, &csv);
+    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL), ENG_OK);
+    free(csv);
+    assert_int_equal(eng_close(e), ENG_OK);
+    assert_true(test_oom_loop(oom_filter, NULL) > 10);
+    test_store_free(oom_ts);
+    test_alloc_assert_clean();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(filters_match_brute_force),
+        cmocka_unit_test(oom_loop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
