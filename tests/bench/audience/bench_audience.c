@@ -1,0 +1,290 @@
+/* Benchmarks W1 (resolve an audience) and W3 (CSV import of customers) of
+ * BENCHMARKS.md, at S always, M when ENG_BENCH_SIZE is M or L, and L when it
+ * is L. Data is generated from a fixed seed. When the sqlite3 CLI is on PATH
+ * the same data is written as CSV and the equivalent SQL is timed there too;
+ * DuckDB runs only when tests/bench/node_modules/@duckdb/node-api exists.
+ * Prints one line per figure; asserts nothing about time. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "engage.h"
+
+static uint64_t rng;
+static uint64_t rnd(void)
+{
+    uint64_t x = (rng += 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "%s: %s (%s) %s\n", what, eng_errstr(rc), eng_error_last()->message, eng_error_last()->detail);
+    exit(1);
+}
+
+static const char *cities[] = {"Pune", "Mumbai", "Delhi", "Chennai", "Kolkata", "Goa", "Jaipur", "Surat"};
+static const char *tiers[] = {"gold", "silver", "bronze", "none"};
+
+/* Customers CSV: id, city, tier, age, spend, last_purchase, contact/consent for email and sms. */
+static char *gen_customers(size_t n, size_t *len, uint8_t *reach_email)
+{
+    size_t cap = n * 140 + 256;
+    char *buf = malloc(cap), *p = buf;
+    p += sprintf(p, "id,city,tier,age,spend,last_purchase,contact.email,consent.email,contact.sms,consent.sms\n");
+    for (size_t i = 0; i < n; i++) {
+        int he = rnd() % 100 < 90, ce = rnd() % 100 < 94, hs = rnd() % 100 < 95;
+        reach_email[i] = (uint8_t)(he && ce);
+        uint64_t r = rnd();
+        p += sprintf(p, "c%zu,%s,%s,%u,%u.%02u,2026-%02u-%02u,", i, cities[r % 8], tiers[(r >> 3) % 4],
+                     (unsigned)(18 + (r >> 5) % 60), (unsigned)((r >> 11) % 50000), (unsigned)((r >> 27) % 100),
+                     (unsigned)(1 + (r >> 34) % 12), (unsigned)(1 + (r >> 38) % 28));
+        if (he)
+            p += sprintf(p, "user%zu@example.com", i);
+        p += sprintf(p, ",%s,", ce ? "true" : "false");
+        if (hs)
+            p += sprintf(p, "+91%010zu", 7000000000u + i);
+        p += sprintf(p, ",%s\n", rnd() % 100 < 80 ? "yes" : "no");
+    }
+    *len = (size_t)(p - buf);
+    return buf;
+}
+
+static int tmp_write(const char *path, const char *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t w = fwrite(data, 1, n, f);
+    fclose(f);
+    return w == n ? 0 : -1;
+}
+
+/* Run sqlite3 on a script and return its wall time in ms (-1 on failure). */
+static double run_sqlite(const char *db, const char *script, char *out, size_t outcap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "sqlite3 %s < %s 2>&1", db, script);
+    double t0 = now_ms();
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t k = 0;
+    int c;
+    while ((c = fgetc(p)) != EOF)
+        if (k + 1 < outcap)
+            out[k++] = (char)c;
+    out[k] = 0;
+    int st = pclose(p);
+    double t = now_ms() - t0;
+    return st == 0 ? t : -1;
+}
+
+static void run_size(const char *label, size_t n, int have_sqlite, const char *tmpdir)
+{
+    rng = 20261125 + n;
+    uint8_t *reach = malloc(n);
+    size_t csvlen;
+    char *csv = gen_customers(n, &csvlen, reach);
+
+    eng_engine *e;
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    int rc = eng_open(&cfg, &e);
+    if (rc)
+        die("open", rc);
+    if ((rc = eng_customers_add_column(e, "city", ENG_COL_STRING)) ||
+        (rc = eng_customers_add_column(e, "tier", ENG_COL_STRING)) ||
+        (rc = eng_customers_add_column(e, "age", ENG_COL_INT64)) ||
+        (rc = eng_customers_add_column(e, "spend", ENG_COL_DECIMAL)) ||
+        (rc = eng_customers_add_column(e, "last_purchase", ENG_COL_DATE)))
+        die("columns", rc);
+
+    /* W3: import. */
+    double t0 = now_ms();
+    eng_import_report rep;
+    if ((rc = eng_customers_import_csv_buffer(e, csv, csvlen, NULL, &rep)))
+        die("import", rc);
+    double w3 = now_ms() - t0;
+    uint64_t mem;
+    eng_customers_memory(e, &mem);
+    printf("W3 size=%s customers=%zu import_ms=%.1f rows_per_s=%.0f MB_per_s=%.1f csv_bytes=%zu bytes_per_customer=%.1f\n",
+           label, n, w3, (double)n / (w3 / 1e3), (double)csvlen / 1e6 / (w3 / 1e3), csvlen, (double)mem / (double)n);
+
+    /* W1 setup: three include groups and one exclude group by upload (not timed). */
+    static const double dens[4] = {0.30, 0.20, 0.10, 0.05};
+    uint32_t g[4];
+    uint8_t *mem_of = calloc(n, 1); /* bit k: in group k */
+    char (*idbuf)[16] = malloc(n * sizeof *idbuf);
+    const char **ids = malloc(n * sizeof *ids);
+    for (int k = 0; k < 4; k++) {
+        char name[8];
+        snprintf(name, sizeof name, "g%d", k);
+        if ((rc = eng_group_create_uploaded(e, name, &g[k])))
+            die("group", rc);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if ((double)(rnd() % 1000000) < dens[k] * 1e6) {
+                snprintf(idbuf[m], sizeof idbuf[m], "c%zu", i);
+                ids[m] = idbuf[m];
+                m++;
+                mem_of[i] |= (uint8_t)(1u << k);
+            }
+        if ((rc = eng_group_upload_ids(e, g[k], ids, m, ENG_UPLOAD_REPLACE, NULL, NULL)))
+            die("upload", rc);
+    }
+    eng_resolve_options o;
+    eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
+    o.include = g;
+    o.n_include = 3;
+    o.exclude = &g[3];
+    o.n_exclude = 1;
+    o.channels = 1u << ENG_CH_EMAIL;
+    o.seed = 42;
+    o.test_ratio = 0.9;
+    double best = 1e30;
+    uint64_t all = 0, test = 0;
+    for (int rep3 = 0; rep3 < 3; rep3++) {
+        eng_audience *a;
+        t0 = now_ms();
+        if ((rc = eng_audience_resolve(e, &o, &a)))
+            die("resolve", rc);
+        double t = now_ms() - t0;
+        if (t < best)
+            best = t;
+        eng_audience_count(a, ENG_PART_ALL, &all);
+        eng_audience_count(a, ENG_PART_TEST, &test);
+        eng_audience_free(a);
+    }
+    uint64_t want = 0;
+    for (size_t i = 0; i < n; i++)
+        want += (mem_of[i] & 7) && !(mem_of[i] & 8) && reach[i];
+    if (want != all) {
+        fprintf(stderr, "W1: resolved %llu customers, reference says %llu\n", (unsigned long long)all,
+                (unsigned long long)want);
+        exit(1);
+    }
+    printf("W1 size=%s customers=%zu resolve_ms=%.2f audience=%llu test=%llu control=%llu\n", label, n, best,
+           (unsigned long long)all, (unsigned long long)test, (unsigned long long)(all - test));
+
+    if (have_sqlite) {
+        /* The same data for SQLite: members(grp, cust), reach(cust, email). */
+        char path[512], db[512], script[512], out[4096];
+        snprintf(db, sizeof db, "%s/w1_%s.db", tmpdir, label);
+        unlink(db);
+        snprintf(path, sizeof path, "%s/customers_%s.csv", tmpdir, label);
+        tmp_write(path, csv, csvlen);
+        size_t cap = n * 24 + 64, k = 0;
+        char *mcsv = malloc(cap), *rcsv = malloc(n * 16 + 64);
+        k += (size_t)sprintf(mcsv, "grp,cust\n");
+        size_t rk = (size_t)sprintf(rcsv, "cust,email\n");
+        for (size_t i = 0; i < n; i++) {
+            for (int b = 0; b < 4; b++)
+                if (mem_of[i] & (1u << b))
+                    k += (size_t)sprintf(mcsv + k, "%d,%zu\n", b + 1, i);
+            rk += (size_t)sprintf(rcsv + rk, "%zu,%d\n", i, reach[i]);
+        }
+        char mpath[512], rpath[512];
+        snprintf(mpath, sizeof mpath, "%s/members_%s.csv", tmpdir, label);
+        snprintf(rpath, sizeof rpath, "%s/reach_%s.csv", tmpdir, label);
+        tmp_write(mpath, mcsv, k);
+        tmp_write(rpath, rcsv, rk);
+        free(mcsv);
+        free(rcsv);
+        /* W3 in SQLite: import the customers CSV into a table. */
+        snprintf(script, sizeof script, "%s/w3_%s.sql", tmpdir, label);
+        FILE *f = fopen(script, "w");
+        fprintf(f, ".mode csv\n.import %s customers\nselect count(*) from customers;\n", path);
+        fclose(f);
+        double s3 = run_sqlite(db, script, out, sizeof out);
+        if (s3 >= 0)
+            printf("W3 size=%s sqlite_import_ms=%.1f ratio_sqlite_over_libengage=%.2f\n", label, s3, s3 / w3);
+        else
+            printf("W3 size=%s sqlite: failed: %.200s\n", label, out);
+        /* W1 setup in SQLite (not timed): tables and indexes. */
+        f = fopen(script, "w");
+        fprintf(f, "create table members(grp integer, cust integer);\ncreate table reach(cust integer primary key, email integer);\n"
+                   ".mode csv\n.import --skip 1 %s members\n.import --skip 1 %s reach\n"
+                   "create index members_grp on members(grp, cust);\nanalyze;\n", mpath, rpath);
+        fclose(f);
+        if (run_sqlite(db, script, out, sizeof out) < 0) {
+            printf("W1 size=%s sqlite: setup failed: %.200s\n", label, out);
+        } else {
+            f = fopen(script, "w");
+            fprintf(f, ".timer on\n"
+                       "with aud as (select cust from members where grp in (1,2,3) except select cust from members where grp = 4)\n"
+                       "select count(*), sum(((a.cust * 2654435761) %% 1000) < 900) from aud a join reach r on r.cust = a.cust where r.email = 1;\n");
+            fclose(f);
+            double bestq = 1e30;
+            for (int rep3 = 0; rep3 < 3; rep3++) {
+                if (run_sqlite(db, script, out, sizeof out) < 0)
+                    break;
+                const char *rt = strstr(out, "Run Time: real ");
+                double q = rt ? atof(rt + 15) * 1e3 : -1;
+                if (q >= 0 && q < bestq)
+                    bestq = q;
+            }
+            unsigned long long sq_all = strtoull(out, NULL, 10);
+            if (bestq < 1e30)
+                printf("W1 size=%s sqlite_ms=%.2f sqlite_audience=%llu ratio_sqlite_over_libengage=%.1f\n", label,
+                       bestq, sq_all, bestq / best);
+            else
+                printf("W1 size=%s sqlite: query failed: %.200s\n", label, out);
+        }
+        unlink(db);
+        unlink(path);
+        unlink(mpath);
+        unlink(rpath);
+        unlink(script);
+    }
+    free(idbuf);
+    free(ids);
+    free(mem_of);
+    free(reach);
+    free(csv);
+    eng_close(e);
+}
+
+int main(void)
+{
+    const char *size = getenv("ENG_BENCH_SIZE");
+    int level = size && !strcmp(size, "L") ? 2 : size && !strcmp(size, "M") ? 1 : 0;
+    int have_sqlite = system("sqlite3 -version >/dev/null 2>&1") == 0;
+    const char *base = getenv("TMPDIR");
+    char tmpdir[512];
+    snprintf(tmpdir, sizeof tmpdir, "%s/engage-bench-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    if (!have_sqlite)
+        printf("sqlite: skipped (no sqlite3 on PATH)\n");
+    const char *nm = getenv("ENG_BENCH_NODE_MODULES");
+    char duck[600];
+    struct stat sb;
+    snprintf(duck, sizeof duck, "%s/@duckdb/node-api", nm ? nm : "");
+    if (!nm || stat(duck, &sb) != 0)
+        printf("duckdb: skipped (%s not installed)\n", duck);
+    else
+        printf("duckdb: @duckdb/node-api found but the DuckDB runner is not written yet; skipped\n");
+    run_size("S", 10000, have_sqlite, tmpdir);
+    if (level >= 1)
+        run_size("M", 1000000, have_sqlite, tmpdir);
+    if (level >= 2)
+        run_size("L", 10000000, have_sqlite, tmpdir);
+    rmdir(tmpdir);
+    return 0;
+}
