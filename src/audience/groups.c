@@ -235,6 +235,14 @@ static int reaches(eng__aud *a, uint32_t from, uint32_t target, int depth)
     return 0;
 }
 
+static uint32_t *dup_ids(const eng__mem *mem, const uint32_t *ids, size_t n)
+{
+    uint32_t *p = eng__calloc(mem, n ? n : 1, sizeof *p);
+    if (p && n)
+        memcpy(p, ids, n * sizeof *p);
+    return p;
+}
+
 /* Create a group of any kind from a prepared template (name, kind, ...). */
 static int add_group(eng__aud *a, eng__group *g, uint32_t *out)
 {
@@ -285,8 +293,8 @@ static int new_group(eng_engine *e, const char *name, int kind, const char *expr
     g.op = op;
     g.name = eng__strdup(&e->mem, name);
     g.expr = expr ? eng__strdup(&e->mem, expr) : NULL;
-    g.inc = eng__memdup(&e->mem, inc ? (const void *)inc : "", (ninc ? ninc : 1) * sizeof *inc);
-    g.exc = eng__memdup(&e->mem, exc ? (const void *)exc : "", (nexc ? nexc : 1) * sizeof *exc);
+    g.inc = dup_ids(&e->mem, inc, ninc);
+    g.exc = dup_ids(&e->mem, exc, nexc);
     g.ninc = (uint32_t)ninc;
     g.nexc = (uint32_t)nexc;
     if (!g.name || (expr && !g.expr) || !g.inc || !g.exc)
@@ -353,8 +361,8 @@ static int set_combined(eng_engine *e, uint32_t id, int op, const uint32_t *inc,
     }
     eng__group ng = *g;
     ng.op = op;
-    ng.inc = eng__memdup(&e->mem, inc, (ninc ? ninc : 1) * sizeof *inc);
-    ng.exc = eng__memdup(&e->mem, exc ? (const void *)exc : "", (nexc ? nexc : 1) * sizeof *exc);
+    ng.inc = dup_ids(&e->mem, inc, ninc);
+    ng.exc = dup_ids(&e->mem, exc, nexc);
     ng.ninc = (uint32_t)ninc;
     ng.nexc = (uint32_t)nexc;
     if (!ng.inc || !ng.exc)

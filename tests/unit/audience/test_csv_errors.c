@@ -134,6 +134,8 @@ static void malformed_inputs_are_rejected_whole(void **st)
     o.max_field_bytes = 65536;
     size_t L = 5000;
     char *huge = malloc(L + 64);
+    if (!huge)
+        abort();
     strcpy(huge, "id,city\n1,");
     memset(huge + 10, 'x', L);
     strcpy(huge + 10 + L, "\n");
