@@ -86,6 +86,15 @@ static int put_(eng__csv *c, char ch)
     return ENG_OK;
 }
 
+static int put_n(eng__csv *c, const char *p, size_t n)
+{
+    if (c->dlen + n > c->dcap && eng__grow(c->mem, (void **)&c->data, &c->dcap, c->dlen + n, 1))
+        return eng__nomem();
+    memcpy(c->data + c->dlen, p, n);
+    c->dlen += n;
+    return ENG_OK;
+}
+
 static int new_field(eng__csv *c)
 {
     if (c->nf == c->scap) {
@@ -250,6 +259,26 @@ int eng__csv_next(eng__csv *c, int *got)
                         return ENG_ENOMEM;
                     }
                     flen++;
+                    /* Fast path: copy the plain run that follows in one go. */
+                    size_t st = c->pos;
+                    while (c->pos < c->len) {
+                        char x = c->buf[c->pos];
+                        if (x == ',' || x == '\n' || x == '\r' || x == '"')
+                            break;
+                        c->pos++;
+                    }
+                    size_t span = c->pos - st;
+                    if (span) {
+                        size_t room = flen < c->max_field ? c->max_field - flen : 0;
+                        if (span > room && !toobig) {
+                            toobig = 1;
+                            tb_line = fline;
+                            tb_col = c->nf;
+                        }
+                        if (put_n(c, c->buf + st, span < room ? span : room))
+                            return ENG_ENOMEM;
+                        flen += span;
+                    }
                     ch = getc_(&r);
                 }
             }

@@ -22,36 +22,44 @@ void eng__dict_free(eng__dict *d)
 
 static uint32_t hash_of(const char *s, size_t len) { return (uint32_t)eng__hash64(s, len, 0x61756469ull); }
 
-int64_t eng__dict_find(const eng__dict *d, const char *s, size_t len)
+static int64_t find_h(const eng__dict *d, const char *s, size_t len, uint32_t h)
 {
     if (!d->nslots)
         return -1;
-    uint32_t mask = d->nslots - 1, i = hash_of(s, len) & mask;
-    for (;;) {
-        uint32_t v = d->slots[i];
+    uint32_t mask = d->nslots - 1;
+    for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+        uint64_t v = d->slots[i];
         if (!v)
             return -1;
+        if ((uint32_t)(v >> 32) != h)
+            continue;
+        uint32_t code = (uint32_t)v - 1;
         size_t l;
-        const char *t = eng__dict_str(d, v - 1, &l);
+        const char *t = eng__dict_str(d, code, &l);
         if (l == len && memcmp(t, s, len) == 0)
-            return v - 1;
-        i = (i + 1) & mask;
+            return code;
     }
+}
+
+int64_t eng__dict_find(const eng__dict *d, const char *s, size_t len)
+{
+    return find_h(d, s, len, hash_of(s, len));
 }
 
 static int rehash(eng__dict *d, uint32_t nslots)
 {
-    uint32_t *slots = eng__calloc(d->mem, nslots, sizeof *slots);
+    uint64_t *slots = eng__calloc(d->mem, nslots, sizeof *slots);
     if (!slots)
         return eng__nomem();
     uint32_t mask = nslots - 1;
-    for (uint32_t c = 0; c < d->n; c++) {
-        size_t l;
-        const char *t = eng__dict_str(d, c, &l);
-        uint32_t i = hash_of(t, l) & mask;
-        while (slots[i])
-            i = (i + 1) & mask;
-        slots[i] = c + 1;
+    for (uint32_t i = 0; i < d->nslots; i++) {
+        uint64_t v = d->slots[i];
+        if (!v)
+            continue;
+        uint32_t k = (uint32_t)(v >> 32) & mask;
+        while (slots[k])
+            k = (k + 1) & mask;
+        slots[k] = v;
     }
     eng__free(d->mem, d->slots);
     d->slots = slots;
@@ -61,7 +69,8 @@ static int rehash(eng__dict *d, uint32_t nslots)
 
 int eng__dict_intern(eng__dict *d, const char *s, size_t len, uint32_t *code)
 {
-    int64_t f = eng__dict_find(d, s, len);
+    uint32_t h = hash_of(s, len);
+    int64_t f = find_h(d, s, len, h);
     if (f >= 0) {
         *code = (uint32_t)f;
         return ENG_OK;
@@ -79,10 +88,10 @@ int eng__dict_intern(eng__dict *d, const char *s, size_t len, uint32_t *code)
     memcpy(d->arena + d->alen, s, len);
     d->alen += len;
     d->off[d->n + 1] = (uint32_t)d->alen;
-    uint32_t mask = d->nslots - 1, i = hash_of(s, len) & mask;
+    uint32_t mask = d->nslots - 1, i = h & mask;
     while (d->slots[i])
         i = (i + 1) & mask;
-    d->slots[i] = d->n + 1;
+    d->slots[i] = (uint64_t)h << 32 | (d->n + 1);
     *code = d->n++;
     return ENG_OK;
 }

@@ -14,7 +14,6 @@ void eng__table_init(eng__table *t, const eng__mem *mem)
     eng__dict_init(&t->sid, mem);
     eng__idset_init(&t->suppressed, mem);
     for (int c = 0; c < ENG_CH_COUNT; c++) {
-        eng__dict_init(&t->ch[c].dict, mem);
         eng__idset_init(&t->ch[c].has, mem);
         eng__idset_init(&t->ch[c].consent, mem);
         eng__idset_init(&t->ch[c].optout, mem);
@@ -44,7 +43,7 @@ void eng__table_free(eng__table *t)
         eng__free(mem, ch->contact);
         eng__free(mem, ch->consent_ts);
         eng__free(mem, ch->optout_ts);
-        eng__dict_free(&ch->dict);
+        eng__free(mem, ch->arena);
         eng__idset_free(&ch->has);
         eng__idset_free(&ch->consent);
         eng__idset_free(&ch->optout);
@@ -67,7 +66,7 @@ size_t eng__table_bytes(const eng__table *t)
         const eng__chan *ch = &t->ch[c];
         if (!ch->used)
             continue;
-        b += t->cap * (4 + 8 + 8) + eng__dict_bytes(&ch->dict);
+        b += t->cap * (4 + 8 + 8) + ch->acap;
         b += eng__idset_bytes(&ch->has) + eng__idset_bytes(&ch->consent) + eng__idset_bytes(&ch->optout);
     }
     return b + eng__idset_bytes(&t->suppressed) + t->ncols * sizeof(eng__col);
@@ -301,11 +300,29 @@ int eng__table_set_contact(eng__table *t, int k, uint32_t id, const char *s, siz
         ch->contact[id] = 0;
         return eng__idset_remove(&ch->has, id);
     }
-    uint32_t code;
-    if ((rc = eng__dict_intern(&ch->dict, s, len, &code)) || (rc = eng__idset_add(&ch->has, id)))
+    if (len > UINT16_MAX || ch->alen + len + 2 >= UINT32_MAX)
+        return eng__err(ENG_ETOOBIG, "", "contact arena is full (4 GiB)");
+    if (eng__grow(t->mem, (void **)&ch->arena, &ch->acap, ch->alen + len + 2, 1))
+        return eng__nomem();
+    if ((rc = eng__idset_add(&ch->has, id)))
         return rc;
-    ch->contact[id] = code + 1;
+    uint8_t *p = (uint8_t *)ch->arena + ch->alen;
+    p[0] = (uint8_t)len;
+    p[1] = (uint8_t)(len >> 8);
+    memcpy(p + 2, s, len);
+    ch->contact[id] = (uint32_t)ch->alen + 1;
+    ch->alen += len + 2;
     return ENG_OK;
+}
+
+const char *eng__table_contact(const eng__table *t, int k, uint32_t id, size_t *len)
+{
+    const eng__chan *ch = &t->ch[k];
+    if (!ch->used || id >= t->n || !ch->contact[id])
+        return NULL;
+    const uint8_t *p = (const uint8_t *)ch->arena + ch->contact[id] - 1;
+    *len = (size_t)p[0] | (size_t)p[1] << 8;
+    return (const char *)p + 2;
 }
 
 int eng__table_set_consent(eng__table *t, int k, uint32_t id, int yes, int64_t ts)

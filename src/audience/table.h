@@ -26,11 +26,16 @@ typedef struct eng__col {
     eng__dict dict;
 } eng__col;
 
+/* Contacts are nearly all distinct and never looked up by value, so they are
+ * not dictionary-encoded: each lives in an append-only arena as a u16 length
+ * and its bytes, and the row keeps its offset + 1 (0 = none). A changed
+ * contact is appended again; the old bytes stay until the table is rebuilt. */
 typedef struct eng__chan {
     int used;
-    uint32_t *contact; /* dictionary code + 1; 0 = none */
+    uint32_t *contact; /* arena offset + 1; 0 = none */
     int64_t *consent_ts, *optout_ts;
-    eng__dict dict;
+    char *arena;
+    size_t alen, acap;
     eng__idset has, consent, optout;
 } eng__chan;
 
@@ -72,6 +77,9 @@ int eng__table_set_contact(eng__table *t, int ch, uint32_t id, const char *s, si
 int eng__table_set_consent(eng__table *t, int ch, uint32_t id, int yes, int64_t ts);
 int eng__table_set_optout(eng__table *t, int ch, uint32_t id, int yes, int64_t ts);
 int eng__table_set_suppressed(eng__table *t, uint32_t id, int yes);
+
+/* The contact of a customer on a channel (NULL when none). */
+const char *eng__table_contact(const eng__table *t, int ch, uint32_t id, size_t *len);
 
 /* Customers reachable on channel ch: has contact, consent, no opt-out, not suppressed. */
 int eng__table_reachable_set(const eng__table *t, int ch, eng__idset *out);

@@ -189,6 +189,19 @@ static void verify(eng_engine *e, const person *ps, int n)
         assert_int_equal(eng__bit(t->cols[4].present, id), p->has_vip);
         if (p->has_vip)
             assert_int_equal(eng__bit(t->cols[4].bits, id), p->vip);
+        size_t cl;
+        const char *ct = eng__table_contact(t, ENG_CH_EMAIL, id, &cl);
+        assert_int_equal(ct != NULL, p->has_email);
+        if (ct) {
+            assert_int_equal(cl, strlen(p->email));
+            assert_memory_equal(ct, p->email, cl);
+        }
+        ct = eng__table_contact(t, ENG_CH_SMS, id, &cl);
+        assert_int_equal(ct != NULL, p->has_phone);
+        if (ct) {
+            assert_int_equal(cl, strlen(p->phone));
+            assert_memory_equal(ct, p->phone, cl);
+        }
         int r;
         assert_int_equal(eng_customer_reachable(e, id, ENG_CH_EMAIL, &r), ENG_OK);
         assert_int_equal(r, p->has_email && p->consent_email && !p->optout_email && !p->suppressed);
