@@ -408,9 +408,10 @@ ENG_API int eng_audience_ids(const eng_audience *aud, int part, uint64_t offset,
                              size_t cap, size_t *n);
 
 /**
- * Content hash (SHA-256) of the audience: of its test and control sets.
+ * Content hash (SHA-256) of the audience: of its canonical serialised test
+ * and control sets. Computed on the first call (safe from several threads).
  * @param aud the audience. @param out receives 32 bytes.
- * @return #ENG_OK, #ENG_EMISUSE, #ENG_EINVAL.
+ * @return #ENG_OK, #ENG_EMISUSE, #ENG_EINVAL, #ENG_ENOMEM.
  */
 ENG_API int eng_audience_hash(const eng_audience *aud, uint8_t out[32]);
 

@@ -414,6 +414,7 @@ static int cimp_commit(cimp *ci, eng_import_report *rep)
         eng__aud_drop(e);
         return eng__err_wrap(rc, "the import is stored but could not be loaded");
     }
+    eng__table_trim(&ci->a->t);
     return ENG_OK;
 }
 

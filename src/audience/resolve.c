@@ -3,6 +3,7 @@
 #include "base/codec.h"
 #include "base/hash.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,10 @@ struct eng_audience {
     eng__idset all, test, control;
     int has_reach;
     uint64_t reach[ENG_CH_COUNT];
+    /* The content hash is computed on first use (freeze or eng_audience_hash),
+     * not in every resolve: at L it costs as much as the resolve itself. */
+    pthread_mutex_t lock;
+    int hashed;
     uint8_t hash[ENG__SHA256_LEN];
     uint64_t seed;
     double ratio;
@@ -43,6 +48,7 @@ static eng_audience *aud_new(eng_engine *e)
     eng__idset_init(&a->all, &e->mem);
     eng__idset_init(&a->test, &e->mem);
     eng__idset_init(&a->control, &e->mem);
+    pthread_mutex_init(&a->lock, NULL);
     return a;
 }
 
@@ -51,8 +57,21 @@ static void aud_release(eng_audience *a)
     eng__idset_free(&a->all);
     eng__idset_free(&a->test);
     eng__idset_free(&a->control);
+    pthread_mutex_destroy(&a->lock);
     a->magic = 0;
     eng__free(&a->e->mem, a);
+}
+
+static int content_hash(const eng_audience *a, uint8_t out[ENG__SHA256_LEN]);
+
+static int ensure_hash(eng_audience *a)
+{
+    pthread_mutex_lock(&a->lock);
+    int rc = a->hashed ? ENG_OK : content_hash(a, a->hash);
+    if (!rc)
+        a->hashed = 1;
+    pthread_mutex_unlock(&a->lock);
+    return rc;
 }
 
 /* SHA-256 over the canonical serialised test and control sets. */
@@ -146,8 +165,6 @@ static int resolve(eng_engine *e, const eng_resolve_options *o, eng_audience **o
         rc = eng__idset_op_into(ENG__SET_AND, &a->all, &tmp);
     if (!rc)
         rc = eng__idset_split(&a->all, o->seed, o->test_ratio, &a->test, &a->control);
-    if (!rc)
-        rc = content_hash(a, a->hash);
     eng__idset_free(&tmp);
     eng__idset_free(&reach);
     if (rc) {
@@ -232,6 +249,8 @@ ENG_API int eng_audience_hash(const eng_audience *a, uint8_t out[32])
         return rc;
     if (!out)
         return eng__err(ENG_EINVAL, "out", "out is NULL");
+    if ((rc = ensure_hash((eng_audience *)a))) /* lazily filled; guarded by a->lock */
+        return rc;
     memcpy(out, a->hash, ENG__SHA256_LEN);
     return ENG_OK;
 }
@@ -254,6 +273,8 @@ static int freeze(eng_audience *a, const char *key)
     if (rc)
         return rc;
     eng_engine *e = a->e;
+    if ((rc = ensure_hash(a)))
+        return rc;
     eng__rec old;
     rc = eng__rec_get(e->store, k, strlen(k), ENG__REC_AUD_FROZEN, FROZEN_V, &old);
     if (rc == ENG_OK) {
@@ -329,6 +350,7 @@ static int load_frozen(eng_engine *e, const char *key, eng_audience **out)
     uint8_t check[ENG__SHA256_LEN];
     if (!rc && !(rc = content_hash(a, check)) && memcmp(check, a->hash, ENG__SHA256_LEN) != 0)
         rc = eng__err(ENG_ECORRUPT, k, "frozen audience: content does not match its hash");
+    a->hashed = 1;
     eng__rec_free(e->store, &rec);
     if (rc) {
         aud_release(a);

@@ -124,6 +124,8 @@ int eng__aud_get(eng_engine *e, eng__aud **out)
         rc = eng__kv_scan(e->store, "a/t/", 4, replay_cb, &rp);
     if (!rc)
         rc = eng__groups_load(a);
+    if (!rc)
+        eng__table_trim(&a->t);
     if (rc) {
         aud_free(e, a);
         return eng__err_wrap(rc, "loading the audience state");

@@ -130,6 +130,42 @@ static int reserve_row(eng__table *t)
     return ENG_OK;
 }
 
+/* Shrink one array to @p n elements; on failure keep it as it is. */
+static void shrink(const eng__mem *mem, void **p, size_t n, size_t size)
+{
+    if (!*p)
+        return;
+    void *q = eng__realloc_array(mem, *p, n ? n : 1, size);
+    if (q)
+        *p = q;
+}
+
+void eng__table_trim(eng__table *t)
+{
+    size_t nc = ((size_t)t->n + 1023) / 1024 * 1024;
+    if (nc >= t->cap)
+        return;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        eng__col *c = &t->cols[i];
+        shrink(t->mem, (void **)&c->present, nc / 64 + 1, 8);
+        shrink(t->mem, (void **)&c->code, nc + 1, 4);
+        shrink(t->mem, (void **)&c->bits, nc / 64 + 1, 8);
+        shrink(t->mem, (void **)&c->i64, nc + 1, 8);
+    }
+    for (int k = 0; k < ENG_CH_COUNT; k++) {
+        eng__chan *ch = &t->ch[k];
+        shrink(t->mem, (void **)&ch->contact, nc + 1, 4);
+        shrink(t->mem, (void **)&ch->consent_ts, nc + 1, 8);
+        shrink(t->mem, (void **)&ch->optout_ts, nc + 1, 8);
+        if (ch->arena && ch->acap > ch->alen + 1) {
+            shrink(t->mem, (void **)&ch->arena, ch->alen + 1, 1);
+            ch->acap = ch->alen + 1;
+        }
+    }
+    shrink(t->mem, (void **)&t->iid, nc + 1, 8);
+    t->cap = nc;
+}
+
 int eng__table_add_col(eng__table *t, const char *name, int type)
 {
     if (t->ncols >= ENG__MAX_COLS)

@@ -57,6 +57,8 @@ typedef struct eng__table {
 void eng__table_init(eng__table *t, const eng__mem *mem);
 void eng__table_free(eng__table *t);
 size_t eng__table_bytes(const eng__table *t);
+/* Give back the spare capacity of growth by doubling (after an import). */
+void eng__table_trim(eng__table *t);
 
 int eng__table_add_col(eng__table *t, const char *name, int type);
 int eng__table_col_index(const eng__table *t, const char *name, size_t len);
