@@ -90,6 +90,9 @@ int eng__import_opts(const eng_import_options *in, eng_import_options *out);
 eng__group *eng__group_find(eng__aud *a, uint32_t id);
 /* Resolve a group's current members into out. */
 int eng__group_eval(eng__aud *a, uint32_t id, eng__idset *out);
+/* The same, but an uploaded group's own set is lent (*ref) instead of copied;
+ * other kinds are evaluated into tmp and *ref points at it. */
+int eng__group_eval_ref(eng__aud *a, uint32_t id, eng__idset *tmp, const eng__idset **ref);
 int eng__groups_load(eng__aud *a);
 void eng__groups_free(eng__aud *a);
 

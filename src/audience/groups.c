@@ -511,6 +511,17 @@ int eng__group_eval(eng__aud *a, uint32_t id, eng__idset *out)
     return eval(a, id, out, 0);
 }
 
+int eng__group_eval_ref(eng__aud *a, uint32_t id, eng__idset *tmp, const eng__idset **ref)
+{
+    eng__group *g = eng__group_find(a, id);
+    if (g && g->kind == ENG_GROUP_UPLOADED) {
+        *ref = &g->members; /* borrowed: no copy of a large member set */
+        return ENG_OK;
+    }
+    *ref = tmp;
+    return eval(a, id, tmp, 0);
+}
+
 ENG_API int eng_group_size(eng_engine *e, uint32_t group, uint64_t *out)
 {
     int rc = eng__enter(e);

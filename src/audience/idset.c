@@ -757,11 +757,10 @@ int eng__idset_split(const eng__idset *s, uint64_t seed, double ratio, eng__idse
         } else {
             for (uint32_t w = 0; w < ENG__CT_WORDS; w++) {
                 uint64_t x = c->u.bits[w], tb = 0;
-                while (x) {
+                while (x) { /* branchless: the side is a coin flip per id */
                     unsigned b = (unsigned)__builtin_ctzll(x);
                     x &= x - 1;
-                    if (is_test(seedmix, hi | (w * 64 + b), threshold, all))
-                        tb |= 1ull << b;
+                    tb |= (uint64_t)is_test(seedmix, hi | (w * 64 + b), threshold, all) << b;
                 }
                 wt[w] = tb;
                 wc[w] = c->u.bits[w] & ~tb;

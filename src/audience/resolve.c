@@ -92,19 +92,29 @@ static int content_hash(const eng_audience *a, uint8_t out[ENG__SHA256_LEN])
 
 static int union_of(eng__aud *st, const uint32_t *ids, size_t n, eng__idset *out)
 {
-    eng__idset one;
-    eng__idset_init(&one, out->mem);
+    eng__idset tmp[2], acc;
+    eng__idset_init(&tmp[0], out->mem);
+    eng__idset_init(&tmp[1], out->mem);
+    eng__idset_init(&acc, out->mem);
+    const eng__idset *first = NULL;
     int rc = ENG_OK;
     eng__idset_free(out);
     for (size_t i = 0; i < n && !rc; i++) {
-        if ((rc = eng__group_eval(st, ids[i], &one)))
+        const eng__idset *ref;
+        if ((rc = eng__group_eval_ref(st, ids[i], &tmp[i & 1], &ref)))
             break;
-        if (i == 0)
-            eng__idset_move(out, &one);
-        else
-            rc = eng__idset_op_into(ENG__SET_OR, out, &one);
+        if (i == 0) {
+            first = ref; /* uploaded groups are lent, not copied */
+            continue;
+        }
+        if (!(rc = eng__idset_op(ENG__SET_OR, out, i == 1 ? first : &acc, ref)))
+            eng__idset_move(&acc, out);
     }
-    eng__idset_free(&one);
+    if (!rc)
+        rc = n == 1 ? eng__idset_copy(out, first) : (eng__idset_move(out, &acc), ENG_OK);
+    eng__idset_free(&tmp[0]);
+    eng__idset_free(&tmp[1]);
+    eng__idset_free(&acc);
     return rc;
 }
 
