@@ -152,8 +152,13 @@ int eng__csv_next(eng__csv *c, int *got)
         /* Skip a UTF-8 byte order mark. */
         int ch = peek_(&r);
         if (ch == 0xef) {
-            if (c->len - c->pos >= 3 && memcmp(c->buf + c->pos, "\xef\xbb\xbf", 3) == 0)
-                c->pos += 3;
+            /* Byte by byte: the mark may arrive split across reads. */
+            c->pos++;
+            int b2 = getc_(&r), b3 = b2 == 0xbb ? getc_(&r) : 0;
+            if (b2 == CSV_ERR || b3 == CSV_ERR)
+                return r.err;
+            if (b2 != 0xbb || b3 != 0xbf)
+                return bad(&r, ENG_EPARSE, 1, 1, "invalid byte order mark", 1);
         } else if (ch == CSV_ERR) {
             return r.err;
         }

@@ -72,6 +72,8 @@ static const bad_case cases[] = {
     {"id,\"ci\"ty\n1,x\n", ENG_EPARSE, "1:2"},                    /* header syntax */
     {"", ENG_EPARSE, "1:0"},                                      /* empty input */
     {"\n\n", ENG_EPARSE, "1:0"},
+    {"\xef\xbbid\n1\n", ENG_EPARSE, "1:1"},                   /* broken byte order mark */
+    {"\xef\xbb\xbfid,city\n1,\"x\"\"\n", ENG_EPARSE, "2:2"},  /* BOM, then an unterminated quote */
 };
 
 static int nerr;
