@@ -131,6 +131,8 @@ static int gload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     if (!rc && (!eng__rd_ok(&r) || !g.name || g.kind < ENG_GROUP_UPLOADED || g.kind > ENG_GROUP_COMBINED ||
                 (g.kind == ENG_GROUP_FILTER && !g.expr)))
         rc = ENG_ECORRUPT;
+    if (rc == ENG_ECORRUPT) /* the group record itself is bad (not its members) */
+        rc = eng__err(ENG_ECORRUPT, k, "bad group record");
     if (!rc && g.kind == ENG_GROUP_UPLOADED) {
         char mk[16];
         eng__aud_key(mk, sizeof mk, "a/m/", id);
@@ -147,7 +149,7 @@ static int gload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     }
     if (rc) {
         group_clear(&e->mem, &g);
-        return rc == ENG_ECORRUPT ? eng__err(ENG_ECORRUPT, k, "bad group record") : rc;
+        return rc;
     }
     a->g[a->ng++] = g;
     if (id >= a->next_gid)

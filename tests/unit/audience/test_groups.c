@@ -442,6 +442,49 @@ static void resolve_split_freeze(void **st)
     test_alloc_assert_clean();
 }
 
+/* Every stored audience record, damaged, gives ECORRUPT naming its key. */
+static void corrupt_records_are_reported(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    rng = 17;
+    test_store *ts = test_store_new();
+    eng_engine *e = populate(ts, 0, 200);
+    assert_int_equal(eng_customers_add_column(e, "tier", ENG_COL_STRING), ENG_OK);
+    uint32_t ga = upload_random(e, "A", 0.5, A, 200), gu;
+    assert_int_equal(eng_group_create_combined(e, "U", ENG_COMBINE_UNION, &ga, 1, NULL, 0, &gu), ENG_OK);
+    assert_int_equal(eng_close(e), ENG_OK);
+    char ka[16], km[16], kg[16];
+    snprintf(ka, sizeof ka, "a/g/%08x", ga);
+    snprintf(km, sizeof km, "a/m/%08x", ga);
+    snprintf(kg, sizeof kg, "a/g/%08x", gu);
+    const char *keys[] = {"a/s", ka, km, kg, "a/t/0000000000000000/00000000"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        uint8_t *v;
+        size_t len;
+        assert_int_equal(test_store_raw_get(ts, keys[k], &v, &len), 0);
+        for (size_t at = 0; at < len; at += 1 + len / 7) {
+            v[at] ^= 0x41;
+            assert_int_equal(test_store_raw_put(ts, keys[k], v, len), 0);
+            e = test_engine_open(test_store_handle(ts));
+            uint64_t n;
+            int rc = eng_customers_count(e, &n);
+            if (rc != ENG_ECORRUPT)
+                fail_msg("%s byte %zu: %d", keys[k], at, rc);
+            assert_string_equal(eng_error_last()->detail, keys[k]);
+            assert_int_equal(eng_close(e), ENG_OK);
+            v[at] ^= 0x41;
+        }
+        assert_int_equal(test_store_raw_put(ts, keys[k], v, len), 0);
+        free(v);
+    }
+    e = test_engine_open(test_store_handle(ts));
+    assert_int_equal(gsize(e, gu), count(A, 200));
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+}
+
 static test_store *oom_ts;
 static int oom_resolve(void *arg)
 {
@@ -501,6 +544,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(groups_and_combinations),
         cmocka_unit_test(resolve_split_freeze),
+        cmocka_unit_test(corrupt_records_are_reported),
         cmocka_unit_test(oom_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
