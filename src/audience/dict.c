@@ -96,6 +96,18 @@ int eng__dict_intern(eng__dict *d, const char *s, size_t len, uint32_t *code)
     return ENG_OK;
 }
 
+int eng__dict_reserve(eng__dict *d, size_t n)
+{
+    uint64_t want = 64;
+    while (want < (uint64_t)n * 2)
+        want *= 2;
+    if (want > (1ull << 31))
+        return ENG_OK; /* let interning fail cleanly at its own limit */
+    if (want <= d->nslots)
+        return ENG_OK;
+    return rehash(d, (uint32_t)want);
+}
+
 size_t eng__dict_bytes(const eng__dict *d)
 {
     return d->acap + d->offcap * sizeof *d->off + (size_t)d->nslots * sizeof *d->slots;

@@ -33,5 +33,7 @@ static inline const char *eng__dict_str(const eng__dict *d, uint32_t code, size_
     return d->arena + d->off[code];
 }
 size_t eng__dict_bytes(const eng__dict *d);
+/* Size the index for @p n strings in all (avoids rehashing while filling). */
+int eng__dict_reserve(eng__dict *d, size_t n);
 
 #endif

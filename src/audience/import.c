@@ -156,6 +156,7 @@ typedef struct cimp {
     eng__wr part;
     size_t part_hdr;
     uint64_t part_rows;
+    uint64_t rows; /* valid rows in all parts */
     uint8_t **parts;
     size_t *plen;
     size_t nparts, pcap;
@@ -359,6 +360,7 @@ static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, uin
     }
     if (ci->part.err)
         return eng__nomem();
+    ci->rows++;
     if (++ci->part_rows == PART_ROWS)
         return part_end(ci);
     return 0;
@@ -406,6 +408,8 @@ static int cimp_commit(cimp *ci, eng_import_report *rep)
     if ((rc = eng__aud_commit(e)))
         return rc;
     ci->a->next_seq++;
+    /* At most one new customer per row: size the table once (trimmed after). */
+    rc = eng__table_reserve(&ci->a->t, ci->rows);
     for (size_t i = 0; i < ci->nparts && !rc; i++) {
         snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)ci->a->next_seq - 1, (unsigned)i);
         rc = eng__delta_apply(&ci->a->t, ci->parts[i], ci->plen[i], key, &rep->inserted, &rep->updated);

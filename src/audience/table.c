@@ -99,15 +99,17 @@ static int col_alloc(const eng__mem *mem, eng__col *c, size_t cap)
     return c->code || c->bits || c->i64 ? ENG_OK : eng__nomem();
 }
 
-/* Make room for row n (all columns and used channels). Grows by doubling, so
- * a failure leaves every array at least at the old capacity. */
-static int reserve_row(eng__table *t)
+/* Make room for @p rows rows (all columns and used channels). A failure
+ * leaves every array at least at the old capacity. */
+static int reserve_rows(eng__table *t, size_t rows)
 {
-    if (t->n < t->cap)
+    if (rows <= t->cap)
         return ENG_OK;
-    if (t->n >= UINT32_MAX - 1)
+    if (rows >= UINT32_MAX - 1)
         return eng__err(ENG_ETOOBIG, "", "customer table is full");
     size_t old = t->cap, nc = old ? old * 2 : 1024;
+    while (nc < rows)
+        nc *= 2;
     /* Word-sized arrays are allocated as cap/64 + 1 words. */
     for (uint32_t i = 0; i < t->ncols; i++) {
         eng__col *c = &t->cols[i];
@@ -138,6 +140,15 @@ static void shrink(const eng__mem *mem, void **p, size_t n, size_t size)
     void *q = eng__realloc_array(mem, *p, n ? n : 1, size);
     if (q)
         *p = q;
+}
+
+int eng__table_reserve(eng__table *t, size_t more)
+{
+    size_t rows = (size_t)t->n + more;
+    int rc = reserve_rows(t, rows);
+    if (!rc && t->idkind == ENG_ID_STRING)
+        rc = eng__dict_reserve(&t->sid, rows);
+    return rc;
 }
 
 void eng__table_trim(eng__table *t)
@@ -224,7 +235,7 @@ int eng__table_upsert_str(eng__table *t, const char *s, size_t len, uint32_t *id
         *isnew = 0;
         return ENG_OK;
     }
-    int rc = reserve_row(t);
+    int rc = reserve_rows(t, (size_t)t->n + 1);
     if (rc)
         return rc;
     uint32_t code;
@@ -243,7 +254,7 @@ int eng__table_upsert_int(eng__table *t, int64_t v, uint32_t *id, int *isnew)
         *isnew = 0;
         return ENG_OK;
     }
-    int rc = reserve_row(t);
+    int rc = reserve_rows(t, (size_t)t->n + 1);
     if (rc)
         return rc;
     if (!t->iid && grow_arr(t->mem, (void **)&t->iid, 0, t->cap + 1, 8))

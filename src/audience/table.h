@@ -57,6 +57,9 @@ typedef struct eng__table {
 void eng__table_init(eng__table *t, const eng__mem *mem);
 void eng__table_free(eng__table *t);
 size_t eng__table_bytes(const eng__table *t);
+/* Room for @p more customers (an import's row count), so filling does not
+ * reallocate and rehash step by step. */
+int eng__table_reserve(eng__table *t, size_t more);
 /* Give back the spare capacity of growth by doubling (after an import). */
 void eng__table_trim(eng__table *t);
 
