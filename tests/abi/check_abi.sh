@@ -7,7 +7,12 @@
 set -u
 lib=$1 base=$2 inc=$3
 command -v abidiff >/dev/null || { echo "abidiff not installed (Debian: abigail-tools)"; exit 77; }
-out=$(abidiff --no-added-syms --headers-dir2 "$inc" "$base" "$lib" 2>&1)
+# Dump the current library exactly the way update_baseline.sh dumped the baseline.
+cur=$(mktemp)
+trap 'rm -f "$cur"' EXIT
+abidw --no-show-locs --no-comp-dir-path --no-architecture --headers-dir "$inc" --out-file "$cur" "$lib" \
+    || { echo "FAIL: abidw could not read $lib"; exit 1; }
+out=$(abidiff --no-added-syms "$base" "$cur" 2>&1)
 rc=$?
 echo "$out"
 if [ $((rc & 12)) -ne 0 ]; then
