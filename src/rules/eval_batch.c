@@ -17,6 +17,9 @@
 #include "rules/rules_impl.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define CHUNKW 256
 
@@ -28,8 +31,12 @@ typedef struct bplan {
     uint8_t cval;      /* CONST: 0 false, 1 true */
     uint32_t field;
     int64_t lo, hi;    /* RANGE (lo > hi: empty) */
-    uint8_t *tab;      /* TABLE: per code 0/1/2 (false/true/null); tab[dict_size] for null rows */
+    uint8_t *tab;      /* TABLE: per code 0x80 true, 0x40 false, 0 null; tab[dict_size] for null rows */
     int64_t *set; size_t nset; /* INSET, in column units */
+    uint32_t *order;   /* BOOLOP and/or: kids, most decisive first */
+    uint32_t codes[4]; int ncodes; /* TABLE over strings: when every non-null entry is true or false and at
+                                      most 4 are true, the true codes (SIMD compare instead of lookup) */
+    float pass_t, pass_f; /* estimated share of rows not false / not true */
 } bplan;
 
 typedef struct bctx {
@@ -258,10 +265,26 @@ static int build_table(bctx *c, int32_t idx, bplan *p)
         int rc = eng__rule_eval(c->r, idx, table_get, c, &v);
         if (rc)
             return rc;
-        p->tab[k] = (uint8_t)tri_of(&v);
+        int tv = tri_of(&v);
+        p->tab[k] = tv == 1 ? 0x80 : tv == 0 ? 0x40 : 0;
     }
     p->kind = P_TABLE;
     p->field = f;
+    /* estimate from the dictionary as if codes were uniform */
+    uint32_t not_false = 0, not_true = 0;
+    for (uint32_t k = 0; k < size; k++) {
+        not_false += p->tab[k] != 0x40;
+        not_true += p->tab[k] != 0x80;
+    }
+    p->ncodes = col->type == ENG_RT_STRING ? 0 : -1;
+    for (uint32_t k = 0; k < size && p->ncodes >= 0; k++) {
+        if (p->tab[k] == 0)
+            p->ncodes = -1; /* a non-null string giving null: keep the lookup */
+        else if (p->tab[k] == 0x80)
+            p->ncodes = p->ncodes < 4 ? (p->codes[p->ncodes] = k, p->ncodes + 1) : -1;
+    }
+    p->pass_t = size ? (float)not_false / (float)size : 1.0f;
+    p->pass_f = size ? (float)not_true / (float)size : 1.0f;
     return ENG_OK;
 }
 
@@ -271,6 +294,7 @@ static int make_plan(bctx *c, int32_t idx)
     const eng__rnode *n = &c->r->nodes[idx];
     bplan *p = &c->plan[idx];
     int rc;
+    p->pass_t = p->pass_f = 0.75f; /* unknown: assume it decides few rows */
     if (n->kind == N_LIT) {
         p->kind = P_CONST;
         p->cval = (uint8_t)(n->lit.i != 0);
@@ -284,15 +308,51 @@ static int make_plan(bctx *c, int32_t idx)
     }
     switch (n->kind) {
     case N_AND:
-    case N_OR:
+    case N_OR: {
         p->kind = P_BOOLOP;
-        for (uint32_t k = 0; k < n->n; k++)
+        p->order = eng__malloc(&c->r->mem, n->n * sizeof *p->order);
+        if (!p->order)
+            return eng__nomem();
+        float pt = n->kind == N_AND ? 1.0f : 0.0f, pf = n->kind == N_AND ? 0.0f : 1.0f;
+        for (uint32_t k = 0; k < n->n; k++) {
             if ((rc = make_plan(c, c->r->kids[n->first + k])))
                 return rc;
+            p->order[k] = k;
+            const bplan *kp = &c->plan[c->r->kids[n->first + k]];
+            if (n->kind == N_AND) {
+                pt *= kp->pass_t;
+                pf = 1.0f - pt;
+            } else {
+                pf *= kp->pass_f;
+                pt = 1.0f - pf;
+            }
+        }
+        /* Kleene and/or commute: run the kid that decides most rows first so
+         * the later ones see a sparse selection. Insertion sort (n is small). */
+        for (uint32_t k = 1; k < n->n; k++) {
+            uint32_t x = p->order[k];
+            float key = n->kind == N_AND ? c->plan[c->r->kids[n->first + x]].pass_t
+                                         : c->plan[c->r->kids[n->first + x]].pass_f;
+            uint32_t j = k;
+            for (; j > 0; j--) {
+                const bplan *q = &c->plan[c->r->kids[n->first + p->order[j - 1]]];
+                if ((n->kind == N_AND ? q->pass_t : q->pass_f) <= key)
+                    break;
+                p->order[j] = p->order[j - 1];
+            }
+            p->order[j] = x;
+        }
+        p->pass_t = pt;
+        p->pass_f = pf;
         return ENG_OK;
+    }
     case N_NOT:
         p->kind = P_BOOLOP;
-        return make_plan(c, n->a);
+        if ((rc = make_plan(c, n->a)))
+            return rc;
+        p->pass_t = c->plan[n->a].pass_f;
+        p->pass_f = c->plan[n->a].pass_t;
+        return ENG_OK;
     case N_CMP:
         if (cmp_plan(c, n, p))
             return ENG_OK;
@@ -319,6 +379,7 @@ static int make_plan(bctx *c, int32_t idx)
         break;
     }
     p->kind = P_GENERIC;
+    p->pass_t = p->pass_f = 1.0f; /* the slow path runs last */
     return ENG_OK;
 }
 
@@ -333,12 +394,94 @@ static inline uint64_t null_word(const eng_rule_column *col, const bctx *c, size
     return col->nulls ? col->nulls[c->w0 + w] : 0;
 }
 
+/* Pack bit 7 (and bit 6) of 64 bytes into a word: SSE2 movemask where
+ * available. Leaf loops write one byte per row with no dependency between
+ * rows, then pack, instead of a shift-or chain per row. */
+static inline uint64_t pack7(const uint8_t *b)
+{
+#ifdef __SSE2__
+    uint64_t r = 0;
+    for (int k = 0; k < 4; k++)
+        r |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(b + 16 * k)))
+             << (16 * k);
+    return r;
+#else
+    uint64_t r = 0;
+    for (int j = 0; j < 64; j++)
+        r |= (uint64_t)(b[j] >> 7) << j;
+    return r;
+#endif
+}
+
+static inline uint64_t pack6(const uint8_t *b)
+{
+#ifdef __SSE2__
+    uint64_t r = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * k));
+        r |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_add_epi8(x, x)) << (16 * k);
+    }
+    return r;
+#else
+    uint64_t r = 0;
+    for (int j = 0; j < 64; j++)
+        r |= (uint64_t)(b[j] >> 6 & 1) << j;
+    return r;
+#endif
+}
+
+/* Words with at most this many selected rows are evaluated row by row. */
+#define SPARSE 6
+
+static inline int popcount64(uint64_t x) /* SWAR: no libcall without -mpopcnt */
+{
+    x = x - ((x >> 1) & 0x5555555555555555ULL);
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (int)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* 64 codes against up to 4 true codes: t = equal to one, bad = past the dictionary. */
+static inline void eq_codes(const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+                            uint64_t *bad)
+{
+#ifdef __SSE2__
+    __m128i k[4], bias = _mm_set1_epi32((int)0x80000000u), lim = _mm_set1_epi32((int)((size - 1) ^ 0x80000000u));
+    for (int i = 0; i < 4; i++)
+        k[i] = _mm_set1_epi32((int)codes[i < n ? i : 0]);
+    uint64_t tt = 0, bb = 0;
+    for (int g = 0; g < 16; g++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + 4 * g));
+        __m128i e = _mm_setzero_si128();
+        for (int i = 0; i < n; i++)
+            e = _mm_or_si128(e, _mm_cmpeq_epi32(x, k[i]));
+        __m128i over = size ? _mm_cmpgt_epi32(_mm_xor_si128(x, bias), lim) : _mm_set1_epi32(-1);
+        tt |= (uint64_t)_mm_movemask_ps(_mm_castsi128_ps(e)) << (4 * g);
+        bb |= (uint64_t)_mm_movemask_ps(_mm_castsi128_ps(over)) << (4 * g);
+    }
+    *t = tt & ~bb;
+    *bad = bb;
+#else
+    uint64_t tt = 0, bb = 0;
+    for (int j = 0; j < 64; j++) {
+        int e = 0;
+        for (int i = 0; i < n; i++)
+            e |= d[j] == codes[i];
+        tt |= (uint64_t)e << j;
+        bb |= (uint64_t)(d[j] >= size) << j;
+    }
+    *t = tt & ~bb;
+    *bad = bb;
+#endif
+}
+
 static void eval_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F)
 {
     const eng_rule_column *col = col_of(c, p->field);
-    const uint8_t *tab = p->tab;
+    const uint8_t *tab = p->tab; /* 0x80 true, 0x40 false, 0 null; tab[size] for null rows */
     uint32_t size = col->type == ENG_RT_BOOL ? 2 : col->dict_size;
     uint8_t tnull = tab[size];
+    uint8_t tmp[64];
     for (size_t w = 0; w < c->nw; w++) {
         uint64_t s = sel[w];
         if (!s) {
@@ -346,31 +489,49 @@ static void eval_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T
             continue;
         }
         size_t base = (c->w0 + w) * 64, m = rows_in_word(c, w);
-        uint64_t t = 0, f = 0, nb = null_word(col, c, w);
+        uint64_t t = 0, f = 0, nb = null_word(col, c, w), bad = 0;
         if (col->type == ENG_RT_BOOL) {
             const uint8_t *d = (const uint8_t *)col->data + base;
-            for (size_t j = 0; j < m; j++) {
-                uint8_t v = tab[d[j] != 0];
-                t |= (uint64_t)(v == 1) << j;
-                f |= (uint64_t)(v == 0) << j;
+            for (size_t j = 0; j < m; j++)
+                tmp[j] = tab[d[j] != 0];
+            for (size_t j = m; j < 64; j++)
+                tmp[j] = 0;
+            t = pack7(tmp);
+            f = pack6(tmp);
+        } else if (popcount64(s) <= SPARSE) {
+            const uint32_t *d = (const uint32_t *)col->data + base;
+            for (uint64_t x = s; x; x &= x - 1) {
+                int j = __builtin_ctzll(x);
+                uint32_t code = d[j];
+                bad |= (uint64_t)(code >= size) << j;
+                uint8_t v = tab[code < size ? code : size];
+                t |= (uint64_t)(v >> 7) << j;
+                f |= (uint64_t)(v >> 6 & 1) << j;
             }
+        } else if (p->ncodes >= 0 && m == 64) {
+            eq_codes((const uint32_t *)col->data + base, p->codes, p->ncodes, size, &t, &bad);
+            f = ~t & ~bad;
         } else {
             const uint32_t *d = (const uint32_t *)col->data + base;
-            uint32_t bad = 0;
             for (size_t j = 0; j < m; j++) {
                 uint32_t code = d[j];
-                bad |= (uint32_t)(code >= size) & (uint32_t)((~nb >> j) & 1);
-                uint8_t v = tab[code < size ? code : size];
-                t |= (uint64_t)(v == 1) << j;
-                f |= (uint64_t)(v == 0) << j;
+                tmp[j] = (uint8_t)(tab[code < size ? code : size] | (code >= size ? 1 : 0));
             }
-            if (bad && !c->err)
+            for (size_t j = m; j < 64; j++)
+                tmp[j] = 0;
+            t = pack7(tmp);
+            f = pack6(tmp);
+            for (size_t j = 0; j < m; j++) /* rare: any code past the dictionary? */
+                bad |= (uint64_t)(tmp[j] & 1) << j;
+        }
+        if (bad & ~nb & s) {
+            if (!c->err)
                 c->err = eng__err(ENG_ERANGE, c->r->fields[p->field].name,
                                   "a string code in rows %zu..%zu is past the dictionary (%u entries)", base,
                                   base + m - 1, size);
         }
         if (nb) {
-            uint64_t tn = tnull == 1 ? nb : 0, fn = tnull == 0 ? nb : 0;
+            uint64_t tn = tnull & 0x80 ? nb : 0, fn = tnull & 0x40 ? nb : 0;
             t = (t & ~nb) | tn;
             f = (f & ~nb) | fn;
         }
@@ -379,11 +540,21 @@ static void eval_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T
     }
 }
 
-#define RANGE_LOOP(TYPE)                                                              \
-    do {                                                                              \
-        const TYPE *d = (const TYPE *)col->data + base;                               \
-        for (size_t j = 0; j < m; j++)                                                \
-            t |= (uint64_t)((uint64_t)(int64_t)d[j] - (uint64_t)lo <= span) << j;             \
+#define RANGE_LOOP(TYPE)                                                                   \
+    do {                                                                                   \
+        const TYPE *d = (const TYPE *)col->data + base;                                    \
+        if (popcount64(s) <= SPARSE) {                                           \
+            for (uint64_t x = s; x; x &= x - 1) {                                          \
+                int j = __builtin_ctzll(x);                                                \
+                t |= (uint64_t)((uint64_t)(int64_t)d[j] - (uint64_t)lo <= span) << j;      \
+            }                                                                              \
+        } else {                                                                           \
+            for (size_t j = 0; j < m; j++)                                                 \
+                tmp[j] = (uint8_t)(((uint64_t)(int64_t)d[j] - (uint64_t)lo <= span) << 7); \
+            for (size_t j = m; j < 64; j++)                                                \
+                tmp[j] = 0;                                                                \
+            t = pack7(tmp);                                                                \
+        }                                                                                  \
     } while (0)
 
 static void eval_range(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F)
@@ -392,6 +563,7 @@ static void eval_range(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T
     int64_t lo = p->lo;
     uint64_t span = (uint64_t)p->hi - (uint64_t)p->lo;
     int empty = p->lo > p->hi;
+    uint8_t tmp[64];
     for (size_t w = 0; w < c->nw; w++) {
         uint64_t s = sel[w];
         if (!s) {
@@ -514,7 +686,7 @@ static void bool_eval(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, ui
         F[w] = is_and ? 0 : sel[w];
     }
     for (uint32_t k = 0; k < n->n && !c->err; k++) {
-        bool_eval(c, c->r->kids[n->first + k], cur, tk, fk, level + 1);
+        bool_eval(c, c->r->kids[n->first + p->order[k]], cur, tk, fk, level + 1);
         uint64_t any = 0;
         for (size_t w = 0; w < nw; w++) {
             if (is_and) {
@@ -601,12 +773,13 @@ ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batc
         bool_eval(&c, rule->root, insel, sel + w0, fout, 0);
         rc = c.err;
         for (size_t w = 0; w < c.nw && !rc; w++)
-            total += (size_t)__builtin_popcountll(sel[w0 + w]);
+            total += (size_t)popcount64(sel[w0 + w]);
     }
     if (c.plan) {
         for (size_t i = 0; i < rule->nnodes; i++) {
             eng__free(&rule->mem, c.plan[i].tab);
             eng__free(&rule->mem, c.plan[i].set);
+            eng__free(&rule->mem, c.plan[i].order);
         }
     }
     eng__free(&rule->mem, c.plan);
