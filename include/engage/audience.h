@@ -111,14 +111,24 @@ typedef struct eng_import_options {
  */
 ENG_API int eng_import_options_init(eng_import_options *opts, unsigned int version);
 
-/** What an import did. */
+/** Version of #eng_import_report. */
+#define ENG_IMPORT_REPORT_VERSION 1
+
+/**
+ * What an import did. The caller sets @c version (use #ENG_IMPORT_REPORT_INIT);
+ * the library fills the rest, even when the import fails.
+ */
 typedef struct eng_import_report {
+    unsigned int version; /**< #ENG_IMPORT_REPORT_VERSION, set by the caller. */
     uint64_t rows;        /**< Data rows read (not counting the header). */
     uint64_t inserted;    /**< New customers (or group members added). */
     uint64_t updated;     /**< Existing customers changed. */
     uint64_t bad_rows;    /**< Rows rejected or skipped. */
     uint64_t bytes;       /**< Input bytes read. */
 } eng_import_report;
+
+/** Initialiser for an #eng_import_report. */
+#define ENG_IMPORT_REPORT_INIT {ENG_IMPORT_REPORT_VERSION, 0, 0, 0, 0, 0}
 
 /**
  * Choose the kind of external id. Allowed only while the table is empty.
@@ -163,8 +173,9 @@ ENG_API int eng_customers_memory(eng_engine *engine, uint64_t *out);
  * @param engine the engine.
  * @param read supplies the bytes. @param user passed to @p read.
  * @param opts options or NULL for defaults.
- * @param report optional; filled even when the import fails.
- * @return #ENG_OK; #ENG_EPARSE, #ENG_ERANGE, #ENG_ETOOBIG... for a rejected input
+ * @param report optional; filled even when the import fails (its version must be set).
+ * @return #ENG_OK; #ENG_EVERSION (options or report of an unknown version);
+ *         #ENG_EPARSE, #ENG_ERANGE, #ENG_ETOOBIG... for a rejected input
  *         (eng_error_last() detail is "line:column"); #ENG_ECANCELLED; a read
  *         callback's code; a storage error. On failure nothing is applied.
  */

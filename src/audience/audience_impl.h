@@ -85,6 +85,8 @@ typedef int (*eng__row_fn)(void *ctx, const eng__csv *c, uint64_t line, eng__row
 int eng__import_drive(eng_engine *e, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, void *ctx,
                       const eng_import_options *o, eng_import_report *rep);
 int eng__import_opts(const eng_import_options *in, eng_import_options *out);
+/* Check the caller's report version (or use tmp) and zero it. */
+int eng__report_start(eng_import_report *in, eng_import_report *tmp, eng_import_report **out);
 
 /* Groups. */
 eng__group *eng__group_find(eng__aud *a, uint32_t id);

@@ -39,6 +39,17 @@ ENG_API int eng_import_options_init(eng_import_options *opts, unsigned int versi
     return ENG_OK;
 }
 
+int eng__report_start(eng_import_report *in, eng_import_report *tmp, eng_import_report **out)
+{
+    eng_import_report *r = in ? in : tmp;
+    if (in && in->version != ENG_IMPORT_REPORT_VERSION)
+        return eng__err(ENG_EVERSION, "report.version", "unknown import report version %u", in->version);
+    memset(r, 0, sizeof *r);
+    r->version = ENG_IMPORT_REPORT_VERSION;
+    *out = r;
+    return ENG_OK;
+}
+
 typedef struct drv {
     const eng_import_options *o;
     eng_import_report *rep;
@@ -422,9 +433,8 @@ static int cimp_commit(cimp *ci, eng_import_report *rep)
     return ENG_OK;
 }
 
-static int cimp_start(eng_engine *e, cimp *ci, eng_import_report *rep)
+static int cimp_start(eng_engine *e, cimp *ci)
 {
-    memset(rep, 0, sizeof *rep);
     memset(ci, 0, sizeof *ci);
     ci->e = e;
     ci->now = eng__now(e);
@@ -436,17 +446,15 @@ static int import_csv(eng_engine *e, eng_read_fn read, void *user, const eng_imp
                       eng_import_report *report)
 {
     eng_import_options o;
-    eng_import_report tmp;
-    eng_import_report *rep = report ? report : &tmp;
-    memset(rep, 0, sizeof *rep);
-    int rc = eng__import_opts(opts, &o);
-    if (rc)
+    eng_import_report tmp, *rep = &tmp;
+    int rc = eng__report_start(report, &tmp, &rep);
+    if (rc || (rc = eng__import_opts(opts, &o)))
         return rc;
     cimp *ci = eng__malloc(&e->mem, sizeof *ci);
     if (!ci)
         return eng__nomem();
     eng__csv c;
-    if ((rc = cimp_start(e, ci, rep)) || (rc = eng__csv_init(&c, &e->mem, read, user, o.max_field_bytes))) {
+    if ((rc = cimp_start(e, ci)) || (rc = eng__csv_init(&c, &e->mem, read, user, o.max_field_bytes))) {
         cimp_free(ci);
         eng__free(&e->mem, ci);
         return rc;
@@ -497,11 +505,9 @@ static int upsert(eng_engine *e, const char *const *names, size_t ncols, const c
                   size_t nrows, const eng_import_options *opts, eng_import_report *report)
 {
     eng_import_options o;
-    eng_import_report tmp;
-    eng_import_report *rep = report ? report : &tmp;
-    memset(rep, 0, sizeof *rep);
-    int rc = eng__import_opts(opts, &o);
-    if (rc)
+    eng_import_report tmp, *rep = &tmp;
+    int rc = eng__report_start(report, &tmp, &rep);
+    if (rc || (rc = eng__import_opts(opts, &o)))
         return rc;
     if (!names || ncols == 0 || (!values && nrows))
         return eng__err(ENG_EINVAL, "names", "names and values are required");
@@ -514,7 +520,7 @@ static int upsert(eng_engine *e, const char *const *names, size_t ncols, const c
     memset(&hc, 0, sizeof hc);
     size_t *st = eng__calloc(&e->mem, ncols, sizeof *st), *fl = eng__calloc(&e->mem, ncols, sizeof *fl);
     const char **f = eng__calloc(&e->mem, ncols, sizeof *f);
-    if ((rc = cimp_start(e, ci, rep)))
+    if ((rc = cimp_start(e, ci)))
         goto out;
     if (!st || !fl || !f) {
         rc = eng__nomem();

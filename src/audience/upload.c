@@ -88,16 +88,16 @@ ENG_API int eng_group_upload_csv(eng_engine *e, uint32_t gid, const char *data, 
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    eng_import_report tmp, *rep = report ? report : &tmp;
-    memset(rep, 0, sizeof *rep);
+    eng_import_report tmp, *rep = &tmp;
     eng_import_options o;
     up u;
     memset(&u, 0, sizeof u);
     eng__idset_init(&u.set, &e->mem);
     eng__group *g = NULL;
-    if (!data && len)
+    rc = eng__report_start(report, &tmp, &rep);
+    if (!rc && !data && len)
         rc = eng__err(ENG_EINVAL, "data", "data is NULL");
-    else if (!(rc = eng__import_opts(opts, &o)) && !(rc = begin(e, gid, mode, &u, &g))) {
+    if (!rc && !(rc = eng__import_opts(opts, &o)) && !(rc = begin(e, gid, mode, &u, &g))) {
         eng__memsrc src = {data, len, 0};
         eng__csv c;
         if (!(rc = eng__csv_init(&c, &e->mem, eng__memsrc_read, &src, o.max_field_bytes))) {
@@ -118,16 +118,16 @@ ENG_API int eng_group_upload_ids(eng_engine *e, uint32_t gid, const char *const 
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    eng_import_report tmp, *rep = report ? report : &tmp;
-    memset(rep, 0, sizeof *rep);
+    eng_import_report tmp, *rep = &tmp;
     eng_import_options o;
     up u;
     memset(&u, 0, sizeof u);
     eng__idset_init(&u.set, &e->mem);
     eng__group *g = NULL;
-    if (!ids && n)
+    rc = eng__report_start(report, &tmp, &rep);
+    if (!rc && !ids && n)
         rc = eng__err(ENG_EINVAL, "ids", "ids is NULL");
-    else if (!(rc = eng__import_opts(opts, &o)) && !(rc = begin(e, gid, mode, &u, &g))) {
+    if (!rc && !(rc = eng__import_opts(opts, &o)) && !(rc = begin(e, gid, mode, &u, &g))) {
         for (size_t i = 0; i < n && !rc; i++) {
             eng__rowerr err = {0, 0, ""};
             const char *s = ids[i] ? ids[i] : "";

@@ -131,7 +131,7 @@ static void run_size(const char *label, size_t n, int have_sqlite, const char *t
 
     /* W3: import. */
     double t0 = now_ms();
-    eng_import_report rep;
+    eng_import_report rep = ENG_IMPORT_REPORT_INIT;
     if ((rc = eng_customers_import_csv_buffer(e, csv, csvlen, NULL, &rep)))
         die("import", rc);
     double w3 = now_ms() - t0;

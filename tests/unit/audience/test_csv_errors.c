@@ -104,7 +104,7 @@ static void malformed_inputs_are_rejected_whole(void **st)
         char buf[256];
         const char *csv = cases[i].csv;
         snprintf(buf, sizeof buf, "%s", csv);
-        eng_import_report rep;
+        eng_import_report rep = ENG_IMPORT_REPORT_INIT;
         nerr = 0;
         int rc = eng_customers_import_csv_buffer(e, buf, strlen(buf), &o, &rep);
         if (rc != cases[i].code || strcmp(eng_error_last()->detail, cases[i].detail) != 0)
@@ -176,7 +176,7 @@ static void skip_mode_counts_bad_rows(void **st)
     o.max_bad_rows = 2;
     o.error_fn = on_err;
     nerr = 0;
-    eng_import_report rep;
+    eng_import_report rep = ENG_IMPORT_REPORT_INIT;
     size_t keys = test_store_count(ts);
     assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), &o, &rep), ENG_EPARSE);
     assert_string_equal(eng_error_last()->detail, "6:0");

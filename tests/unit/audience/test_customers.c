@@ -247,7 +247,7 @@ static void import_generated_population(void **st)
     declare(e);
     sbuf b = {0};
     write_csv(&b, ps, N, 1);
-    eng_import_report rep;
+    eng_import_report rep = ENG_IMPORT_REPORT_INIT;
     int rc = eng_customers_import_csv_buffer(e, b.p, b.n, NULL, &rep);
     if (rc)
         fprintf(stderr, "%s (%s)\n", eng_error_last()->message, eng_error_last()->detail);
@@ -314,7 +314,7 @@ static void int_ids_and_upsert_api(void **st)
     const char *vals[] = {"-9223372036854775808", "gold", "+4915112345678", "true",
                           "9223372036854775807", NULL, "+14155550100", "2026-01-01",
                           "17", "silver", "", "false"};
-    eng_import_report rep;
+    eng_import_report rep = ENG_IMPORT_REPORT_INIT;
     assert_int_equal(eng_customers_upsert(e, names, 4, vals, 3, NULL, &rep), ENG_OK);
     assert_int_equal(rep.inserted, 3);
     uint32_t id;

@@ -70,7 +70,7 @@ static uint32_t upload_random(eng_engine *e, const char *name, double d, uint8_t
             k++;
             ref[i] = 1;
         }
-    eng_import_report rep;
+    eng_import_report rep = ENG_IMPORT_REPORT_INIT;
     assert_int_equal(eng_group_upload_ids(e, g, ids, k, ENG_UPLOAD_REPLACE, NULL, &rep), ENG_OK);
     assert_int_equal(rep.inserted, (uint64_t)k);
     free(ids);
@@ -139,7 +139,7 @@ static void groups_and_combinations(void **st)
 
     /* Append and replace through CSV, with unknown ids. */
     const char *csv = "name,id\nx,cust-1\ny,cust-2\nz,nobody\n";
-    eng_import_report rep;
+    eng_import_report rep = ENG_IMPORT_REPORT_INIT;
     assert_int_equal(eng_group_upload_csv(e, gb, csv, strlen(csv), ENG_UPLOAD_APPEND, NULL, &rep), ENG_ENOTFOUND);
     assert_string_equal(eng_error_last()->detail, "4:2");
     eng_import_options o;
