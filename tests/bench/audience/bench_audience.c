@@ -2,7 +2,8 @@
  * BENCHMARKS.md, at S always, M when ENG_BENCH_SIZE is M or L, and L when it
  * is L. Data is generated from a fixed seed. When the sqlite3 CLI is on PATH
  * the same data is written as CSV and the equivalent SQL is timed there too;
- * DuckDB runs only when tests/bench/node_modules/@duckdb/node-api exists.
+ * DuckDB (audience_duckdb.mjs, single thread) runs only when
+ * tests/bench/node_modules/@duckdb/node-api exists.
  * Prints one line per figure; asserts nothing about time. */
 #include <stdint.h>
 #include <stdio.h>
@@ -109,7 +110,7 @@ static double run_sqlite(const char *db, const char *script, char *out, size_t o
     return st == 0 ? t : -1;
 }
 
-static void run_size(const char *label, size_t n, int have_sqlite, const char *tmpdir)
+static void run_size(const char *label, size_t n, int have_sqlite, int have_duck, const char *tmpdir)
 {
     rng = 20261125 + n;
     uint8_t *reach = xmalloc(n);
@@ -197,8 +198,8 @@ static void run_size(const char *label, size_t n, int have_sqlite, const char *t
     printf("W1 size=%s customers=%zu resolve_ms=%.2f audience=%llu test=%llu control=%llu\n", label, n, best,
            (unsigned long long)all, (unsigned long long)test, (unsigned long long)(all - test));
 
-    if (have_sqlite) {
-        /* The same data for SQLite: members(grp, cust), reach(cust, email). */
+    if (have_sqlite || have_duck) {
+        /* The same data for SQLite and DuckDB: members(grp, cust), reach(cust, email). */
         char path[512], db[512], script[512], out[4096];
         snprintf(db, sizeof db, "%s/w1_%s.db", tmpdir, label);
         unlink(db);
@@ -223,6 +224,30 @@ static void run_size(const char *label, size_t n, int have_sqlite, const char *t
         tmp_write(rpath, rcsv, rk);
         free(mcsv);
         free(rcsv);
+        if (have_duck) {
+            char cmd[2048], dout[4096];
+            snprintf(cmd, sizeof cmd, "node %s/audience_duckdb.mjs %s %s %s 3 2>&1", getenv("ENG_BENCH_DIR"), path,
+                     mpath, rpath);
+            FILE *pp = popen(cmd, "r");
+            size_t dk = 0;
+            int ch;
+            while (pp && (ch = fgetc(pp)) != EOF)
+                if (dk + 1 < sizeof dout)
+                    dout[dk++] = (char)ch;
+            dout[dk] = 0;
+            int st = pp ? pclose(pp) : -1;
+            const char *w3s = strstr(dout, "w3_ms "), *cs = strstr(dout, "count "), *bs = strstr(dout, "best_ms ");
+            unsigned long long dcount = cs ? strtoull(cs + 6, NULL, 10) : 0;
+            if (st != 0 || !w3s || !cs || !bs || dcount != all)
+                printf("W1 size=%s duckdb: failed or differs (count %llu): %.200s\n", label, dcount, dout);
+            else {
+                double dw3 = atof(w3s + 6), dw1 = atof(bs + 8);
+                printf("W3 size=%s duckdb_1thread_import_ms=%.1f ratio_duckdb_over_libengage=%.2f\n", label, dw3, dw3 / w3);
+                printf("W1 size=%s duckdb_1thread_ms=%.2f ratio_duckdb_over_libengage=%.1f\n", label, dw1, dw1 / best);
+            }
+        }
+        if (!have_sqlite)
+            goto cleanup;
         /* W3 in SQLite: import the customers CSV into a table. */
         snprintf(script, sizeof script, "%s/w3_%s.sql", tmpdir, label);
         FILE *f = fopen(script, "w");
@@ -263,6 +288,7 @@ static void run_size(const char *label, size_t n, int have_sqlite, const char *t
             else
                 printf("W1 size=%s sqlite: query failed: %.200s\n", label, out);
         }
+    cleanup:
         unlink(db);
         unlink(path);
         unlink(mpath);
@@ -291,19 +317,18 @@ int main(void)
     }
     if (!have_sqlite)
         printf("sqlite: skipped (no sqlite3 on PATH)\n");
-    const char *nm = getenv("ENG_BENCH_NODE_MODULES");
-    char duck[600];
+    const char *dir = getenv("ENG_BENCH_DIR");
+    char duck[1200];
     struct stat sb;
-    snprintf(duck, sizeof duck, "%s/@duckdb/node-api", nm ? nm : "");
-    if (!nm || stat(duck, &sb) != 0)
-        printf("duckdb: skipped (%s not installed)\n", duck);
-    else
-        printf("duckdb: @duckdb/node-api found but the DuckDB runner is not written yet; skipped\n");
-    run_size("S", 10000, have_sqlite, tmpdir);
+    snprintf(duck, sizeof duck, "%s/../node_modules/@duckdb/node-api/package.json", dir ? dir : ".");
+    int have_duck = dir && stat(duck, &sb) == 0 && system("node --version >/dev/null 2>&1") == 0;
+    if (!have_duck)
+        printf("duckdb: skipped (@duckdb/node-api not in tests/bench/node_modules, or no node)\n");
+    run_size("S", 10000, have_sqlite, have_duck, tmpdir);
     if (level >= 1)
-        run_size("M", 1000000, have_sqlite, tmpdir);
+        run_size("M", 1000000, have_sqlite, have_duck, tmpdir);
     if (level >= 2)
-        run_size("L", 10000000, have_sqlite, tmpdir);
+        run_size("L", 10000000, have_sqlite, have_duck, tmpdir);
     rmdir(tmpdir);
     return 0;
 }
