@@ -22,6 +22,14 @@ void eng__dict_free(eng__dict *d)
 
 static uint32_t hash_of(const char *s, size_t len) { return (uint32_t)eng__hash64(s, len, 0x61756469ull); }
 
+uint32_t eng__dict_hash(const char *s, size_t len) { return hash_of(s, len); }
+
+void eng__dict_prefetch(const eng__dict *d, uint32_t h)
+{
+    if (d->nslots)
+        __builtin_prefetch(&d->slots[h & (d->nslots - 1)]);
+}
+
 static int64_t find_h(const eng__dict *d, const char *s, size_t len, uint32_t h)
 {
     if (!d->nslots)
@@ -69,7 +77,11 @@ static int rehash(eng__dict *d, uint32_t nslots)
 
 int eng__dict_intern(eng__dict *d, const char *s, size_t len, uint32_t *code)
 {
-    uint32_t h = hash_of(s, len);
+    return eng__dict_intern_h(d, s, len, hash_of(s, len), code);
+}
+
+int eng__dict_intern_h(eng__dict *d, const char *s, size_t len, uint32_t h, uint32_t *code)
+{
     int64_t f = find_h(d, s, len, h);
     if (f >= 0) {
         *code = (uint32_t)f;

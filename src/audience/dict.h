@@ -27,6 +27,11 @@ void eng__dict_free(eng__dict *d);
 int64_t eng__dict_find(const eng__dict *d, const char *s, size_t len);
 /* Find or append; *code receives the code. ENG_ENOMEM / ENG_ETOOBIG (arena past 4 GiB). */
 int eng__dict_intern(eng__dict *d, const char *s, size_t len, uint32_t *code);
+/* The same with the hash computed by eng__dict_hash() (for batches that
+ * prefetch the slot with eng__dict_prefetch() a few strings ahead). */
+uint32_t eng__dict_hash(const char *s, size_t len);
+void eng__dict_prefetch(const eng__dict *d, uint32_t h);
+int eng__dict_intern_h(eng__dict *d, const char *s, size_t len, uint32_t h, uint32_t *code);
 static inline const char *eng__dict_str(const eng__dict *d, uint32_t code, size_t *len)
 {
     *len = d->off[code + 1] - d->off[code];

@@ -164,8 +164,8 @@ typedef struct cimp {
     eng_time now;
     col_map map[ENG__CSV_MAX_FIELDS];
     uint32_t ncols;
-    eng__wr part;
-    size_t part_hdr;
+    eng__wr part; /* values of the current part's rows */
+    eng__wr ids;  /* their ids (stored ahead of the values: see delta.c) */
     uint64_t part_rows;
     uint64_t rows; /* valid rows in all parts */
     uint8_t **parts;
@@ -235,32 +235,40 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
     return 0;
 }
 
-static void part_begin(cimp *ci)
-{
-    eng__wr_uvar(&ci->part, ci->ncols - 1);
-    for (uint32_t i = 1; i < ci->ncols; i++) {
-        eng__wr_u8(&ci->part, ci->map[i].kind);
-        eng__wr_uvar(&ci->part, ci->map[i].idx);
-    }
-    eng__wr_u8(&ci->part, (uint8_t)ci->a->t.idkind);
-    ci->part_hdr = ci->part.len;
-}
-
+/* A part: header (columns, id kind), row count, all ids, then all values. */
 static int part_end(cimp *ci)
 {
-    if (ci->part.err)
+    if (ci->part.err || ci->ids.err)
         return eng__nomem();
     if (ci->part_rows == 0)
         return ENG_OK;
-    if (eng__grow(&ci->e->mem, (void **)&ci->parts, &ci->pcap, ci->nparts + 1, sizeof *ci->parts))
+    eng__wr w;
+    eng__wr_init(&w, &ci->e->mem);
+    eng__wr_reserve(&w, ci->part.len + ci->ids.len + 64 + 16u * ci->ncols);
+    eng__wr_uvar(&w, ci->ncols - 1);
+    for (uint32_t i = 1; i < ci->ncols; i++) {
+        eng__wr_u8(&w, ci->map[i].kind);
+        eng__wr_uvar(&w, ci->map[i].idx);
+    }
+    eng__wr_u8(&w, (uint8_t)ci->a->t.idkind);
+    eng__wr_uvar(&w, ci->part_rows);
+    eng__wr_bytes(&w, ci->ids.data, ci->ids.len);
+    eng__wr_bytes(&w, ci->part.data, ci->part.len);
+    if (w.err || eng__grow(&ci->e->mem, (void **)&ci->parts, &ci->pcap, ci->nparts + 1, sizeof *ci->parts)) {
+        eng__wr_free(&w);
         return eng__nomem();
+    }
     size_t *pl = eng__realloc_array(&ci->e->mem, ci->plen, ci->pcap, sizeof *pl);
-    if (!pl)
+    if (!pl) {
+        eng__wr_free(&w);
         return eng__nomem();
+    }
     ci->plen = pl;
-    ci->parts[ci->nparts] = eng__wr_take(&ci->part, &ci->plen[ci->nparts]);
+    ci->parts[ci->nparts] = eng__wr_take(&w, &ci->plen[ci->nparts]);
     ci->nparts++;
     ci->part_rows = 0;
+    ci->part.len = 0;
+    ci->ids.len = 0;
     return ENG_OK;
 }
 
@@ -348,28 +356,27 @@ bad:
 static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, uint64_t line, eng__rowerr *err)
 {
     (void)line;
-    if (ci->part_rows == 0 && ci->part.len == 0)
-        part_begin(ci);
-    size_t mark = ci->part.len;
+    size_t mark = ci->part.len, imark = ci->ids.len;
     const char *why = "";
     int rc;
     if (ci->a->t.idkind == ENG_ID_STRING) {
         if ((rc = eng__val_extid(f[0], fl[0], &why)))
             goto bad;
-        eng__wr_blob(&ci->part, f[0], fl[0]);
+        eng__wr_blob(&ci->ids, f[0], fl[0]);
     } else {
         int64_t v;
         if ((rc = eng__val_int64(f[0], fl[0], &v, &why)))
             goto bad;
-        eng__wr_svar(&ci->part, v);
+        eng__wr_svar(&ci->ids, v);
     }
     for (uint32_t i = 1; i < ci->ncols; i++) {
         if (put_field(ci, i, f[i], fl[i], err)) {
             ci->part.len = mark;
+            ci->ids.len = imark;
             return 1;
         }
     }
-    if (ci->part.err)
+    if (ci->part.err || ci->ids.err)
         return eng__nomem();
     ci->rows++;
     if (++ci->part_rows == PART_ROWS)
@@ -377,6 +384,7 @@ static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, uin
     return 0;
 bad:
     ci->part.len = mark;
+    ci->ids.len = imark;
     err->col = 1;
     err->code = rc;
     err->why = why;
@@ -398,6 +406,7 @@ static void cimp_free(cimp *ci)
     eng__free(&ci->e->mem, ci->parts);
     eng__free(&ci->e->mem, ci->plen);
     eng__wr_free(&ci->part);
+    eng__wr_free(&ci->ids);
 }
 
 /* Write the parts in one batch, then replay them into the table. */
@@ -439,6 +448,7 @@ static int cimp_start(eng_engine *e, cimp *ci)
     ci->e = e;
     ci->now = eng__now(e);
     eng__wr_init(&ci->part, &e->mem);
+    eng__wr_init(&ci->ids, &e->mem);
     return eng__aud_get(e, &ci->a);
 }
 
