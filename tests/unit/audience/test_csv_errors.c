@@ -44,6 +44,7 @@ static const bad_case cases[] = {
     {"id,city\n1,\"a\n\nb\"\n2,Pu\"ne\n", ENG_EPARSE, "5:2"},
     {"id,city\n1,\xff\n", ENG_EPARSE, "2:2"},                     /* invalid UTF-8 */
     {"id,city\n1,\xc0\xaf\n", ENG_EPARSE, "2:2"},                 /* overlong UTF-8 */
+    {"id,city\n1,K\xc3\xb6ln am Rhein und M\xfcnchen\n", ENG_EPARSE, "2:2"}, /* Latin-1 after valid text */
     {"id,city\n1,\xed\xa0\x80\n", ENG_EPARSE, "2:2"},             /* surrogate */
     {"id,city\n1,\xe2\x82\n", ENG_EPARSE, "2:2"},                 /* truncated sequence */
     {"id,age\n1,12a\n", ENG_EPARSE, "2:2"},
