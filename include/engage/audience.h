@@ -205,6 +205,17 @@ ENG_API int eng_customers_upsert(eng_engine *engine, const char *const *names, s
                                  const eng_import_options *opts, eng_import_report *report);
 
 /**
+ * Compact the stored customer table: the imports that built it are replaced,
+ * in one storage batch, by a single record set holding the current state
+ * (every customer keeps its dense id). Reopening then replays one delta
+ * instead of every import so far. Run it from time to time, for example after
+ * a large re-import; the in-memory table is rebuilt on next use.
+ * @param engine the engine.
+ * @return #ENG_OK, #ENG_EMISUSE, #ENG_ENOMEM, a storage error (then nothing changed).
+ */
+ENG_API int eng_customers_compact(eng_engine *engine);
+
+/**
  * Find a customer's dense id by external id (decimal text for #ENG_ID_INT64).
  * @param engine the engine. @param external_id the id. @param out receives the dense id.
  * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EMISUSE, #ENG_EINVAL.

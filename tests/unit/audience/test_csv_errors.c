@@ -364,6 +364,8 @@ static int oom_import(void *arg)
         !(rc = eng_customers_add_column(e, "age", ENG_COL_INT64)) &&
         !(rc = eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL)))
         rc = eng_customers_upsert(e, names, 2, vals, 2, NULL, NULL);
+    if (!rc)
+        rc = eng_customers_compact(e);
     if (!rc) {
         uint64_t n = 0;
         rc = eng_customers_count(e, &n);

@@ -295,6 +295,27 @@ static void import_generated_population(void **st)
     assert_int_equal(eng_close(e), ENG_OK);
     e = test_engine_open(test_store_handle(ts));
     verify(e, ps, N);
+
+    /* Compaction: storage failing at any step changes nothing... */
+    size_t keys = test_store_count(ts);
+    for (uint64_t k = 1; k <= 3; k++) {
+        test_store_fail(ts, TV_PUT | TV_DEL | TV_COMMIT, k, 0, TF_ERROR);
+        assert_int_equal(eng_customers_compact(e), ENG_ESTORAGE);
+        test_store_nofail(ts);
+        assert_int_equal(test_store_count(ts), keys);
+        verify(e, ps, N);
+    }
+    /* ...and when it succeeds the two imports become one delta, same table. */
+    assert_int_equal(eng_customers_compact(e), ENG_OK);
+    assert_int_equal(test_store_count(ts), keys - 1);
+    verify(e, ps, N);
+    uint64_t after;
+    assert_int_equal(eng_customers_memory(e, &after), ENG_OK);
+    assert_true(after <= bytes);
+    assert_int_equal(eng_close(e), ENG_OK);
+    e = test_engine_open(test_store_handle(ts));
+    verify(e, ps, N);
+    assert_int_equal(eng_customers_compact(NULL), ENG_EMISUSE);
     assert_int_equal(eng_close(e), ENG_OK);
     free(b.p);
     free(upd);

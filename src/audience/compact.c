@@ -1,0 +1,180 @@
+/* Compaction: the customer table is stored as the import deltas that built
+ * it, so storage and reload time grow with every import. Compacting writes
+ * the current table as one delta (rows in dense-id order, so every customer
+ * keeps its id) and deletes the old deltas, in one batch. The cached table is
+ * then dropped and rebuilt from the new delta on next use, which also frees
+ * replaced contact strings. */
+#include "audience/audience_impl.h"
+#include "base/codec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DELTA_V 1
+#define PART_ROWS 65536
+
+typedef struct keylist {
+    const eng__mem *mem;
+    char (*k)[40];
+    size_t n, cap;
+} keylist;
+
+static int collect(const void *key, size_t klen, const void *val, size_t vlen, void *user)
+{
+    (void)val;
+    (void)vlen;
+    keylist *kl = user;
+    if (klen >= sizeof kl->k[0])
+        return eng__err(ENG_ECORRUPT, "a/t/", "unexpected delta key length %zu", klen);
+    if (eng__grow(kl->mem, (void **)&kl->k, &kl->cap, kl->n + 1, sizeof kl->k[0]))
+        return eng__nomem();
+    memcpy(kl->k[kl->n], key, klen);
+    kl->k[kl->n][klen] = 0;
+    kl->n++;
+    return 0;
+}
+
+/* Append customer id's values for every column to w. */
+static void put_row(eng__wr *w, const eng__table *t, uint32_t id, const uint8_t *kind, const uint32_t *idx, uint32_t nc)
+{
+    for (uint32_t i = 0; i < nc; i++) {
+        switch (kind[i]) {
+        case ENG__DK_ATTR: {
+            const eng__col *c = &t->cols[idx[i]];
+            if (!eng__bit(c->present, id)) {
+                eng__wr_u8(w, 0);
+                break;
+            }
+            eng__wr_u8(w, 1);
+            if (c->type == ENG_COL_STRING) {
+                size_t l;
+                const char *s = eng__dict_str(&c->dict, c->code[id], &l);
+                eng__wr_blob(w, s, l);
+            } else if (c->type == ENG_COL_BOOL) {
+                eng__wr_u8(w, (uint8_t)eng__bit(c->bits, id));
+            } else {
+                eng__wr_svar(w, c->i64[id]);
+            }
+            break;
+        }
+        case ENG__DK_CONTACT: {
+            size_t l;
+            const char *s = eng__table_contact(t, (int)idx[i], id, &l);
+            eng__wr_u8(w, s != NULL);
+            if (s)
+                eng__wr_blob(w, s, l);
+            break;
+        }
+        case ENG__DK_CONSENT:
+        case ENG__DK_OPTOUT: {
+            const eng__chan *ch = &t->ch[idx[i]];
+            int yes = eng__idset_contains(kind[i] == ENG__DK_CONSENT ? &ch->consent : &ch->optout, id);
+            eng__wr_u8(w, (uint8_t)yes);
+            if (yes) {
+                eng__wr_u8(w, 1);
+                eng__wr_svar(w, kind[i] == ENG__DK_CONSENT ? ch->consent_ts[id] : ch->optout_ts[id]);
+            }
+            break;
+        }
+        default: {
+            int yes = eng__idset_contains(&t->suppressed, id);
+            eng__wr_u8(w, (uint8_t)yes);
+            if (yes)
+                eng__wr_u8(w, 1);
+            break;
+        }
+        }
+    }
+}
+
+static int compact(eng_engine *e)
+{
+    eng__aud *a;
+    int rc = eng__aud_get(e, &a);
+    if (rc)
+        return rc;
+    const eng__table *t = &a->t;
+    uint8_t kind[ENG__MAX_COLS + 3 * ENG_CH_COUNT + 1];
+    uint32_t idx[ENG__MAX_COLS + 3 * ENG_CH_COUNT + 1], nc = 0;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        kind[nc] = ENG__DK_ATTR;
+        idx[nc++] = i;
+    }
+    for (int ch = 0; ch < ENG_CH_COUNT; ch++) {
+        if (!t->ch[ch].used)
+            continue;
+        for (int k = ENG__DK_CONTACT; k <= ENG__DK_OPTOUT; k++) {
+            kind[nc] = (uint8_t)k;
+            idx[nc++] = (uint32_t)ch;
+        }
+    }
+    kind[nc] = ENG__DK_SUPP;
+    idx[nc++] = 0;
+
+    keylist old = {&e->mem, NULL, 0, 0};
+    if ((rc = eng__kv_scan(e->store, "a/t/", 4, collect, &old))) {
+        eng__free(&e->mem, old.k);
+        return rc;
+    }
+    if ((rc = eng__kv_begin(e->store))) {
+        eng__free(&e->mem, old.k);
+        return rc;
+    }
+    for (size_t i = 0; i < old.n && !rc; i++)
+        rc = eng__kv_del(e->store, old.k[i], strlen(old.k[i]));
+    eng__free(&e->mem, old.k);
+    uint64_t seq = a->next_seq;
+    eng__wr ids, vals, w;
+    eng__wr_init(&ids, &e->mem);
+    eng__wr_init(&vals, &e->mem);
+    eng__wr_init(&w, &e->mem);
+    for (uint32_t start = 0, part = 0; start < t->n && !rc; start += PART_ROWS, part++) {
+        uint32_t end = t->n - start > PART_ROWS ? start + PART_ROWS : t->n;
+        ids.len = vals.len = w.len = 0;
+        for (uint32_t id = start; id < end; id++) {
+            if (t->idkind == ENG_ID_STRING) {
+                size_t l;
+                const char *s = eng__dict_str(&t->sid, id, &l);
+                eng__wr_blob(&ids, s, l);
+            } else {
+                eng__wr_svar(&ids, t->iid[id]);
+            }
+            put_row(&vals, t, id, kind, idx, nc);
+        }
+        eng__wr_uvar(&w, nc);
+        for (uint32_t i = 0; i < nc; i++) {
+            eng__wr_u8(&w, kind[i]);
+            eng__wr_uvar(&w, idx[i]);
+        }
+        eng__wr_u8(&w, (uint8_t)t->idkind);
+        eng__wr_uvar(&w, end - start);
+        eng__wr_bytes(&w, ids.data, ids.len);
+        eng__wr_bytes(&w, vals.data, vals.len);
+        if (ids.err || vals.err || w.err) {
+            rc = eng__nomem();
+            break;
+        }
+        char key[40];
+        snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)seq, part);
+        rc = eng__rec_put(e->store, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, w.data, w.len);
+    }
+    eng__wr_free(&ids);
+    eng__wr_free(&vals);
+    eng__wr_free(&w);
+    if (rc)
+        return eng__aud_abort(e->store, rc);
+    if ((rc = eng__aud_commit(e)))
+        return rc;
+    eng__aud_drop(e); /* rebuilt from the compacted delta on next use */
+    return ENG_OK;
+}
+
+ENG_API int eng_customers_compact(eng_engine *e)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    rc = compact(e);
+    eng__leave(e);
+    return rc;
+}
