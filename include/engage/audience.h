@@ -231,6 +231,22 @@ ENG_API int eng_customer_lookup(eng_engine *engine, const char *external_id, uin
 ENG_API int eng_customer_external_id(eng_engine *engine, uint32_t id, char *buf, size_t cap);
 
 /**
+ * One value of a customer as text, in the syntax the import accepts (so it
+ * re-imports to the same value): any attribute column, `id`,
+ * `contact.<channel>`, `consent.<channel>` / `optout.<channel>` (the time
+ * given, or `false`) and `suppressed`. Decimals print without trailing zeros,
+ * dates as `YYYY-MM-DD` at midnight UTC and as `YYYY-MM-DDTHH:MM:SS[.mmm]Z` otherwise.
+ * A NULL attribute or a missing contact gives "" (length 0).
+ * @param engine the engine. @param id dense id. @param column the column name.
+ * @param buf receives the NUL-terminated text. @param cap size of buf.
+ * @param len receives the text's length (also when buf is too small).
+ * @return #ENG_OK, #ENG_ENOTFOUND (no such customer or column), #ENG_ERANGE
+ *         (buf too small), #ENG_EINVAL, #ENG_EMISUSE.
+ */
+ENG_API int eng_customer_get(eng_engine *engine, uint32_t id, const char *column, char *buf, size_t cap,
+                             size_t *len);
+
+/**
  * Whether a customer can be contacted on a channel now (contact, consent, no
  * opt-out, not suppressed). Dispatch asks this again at send time.
  * @param engine the engine. @param id dense id. @param channel an eng_channel value.
