@@ -304,6 +304,8 @@ long eng__memsrc_read(void *buf, size_t cap, void *user)
 {
     eng__memsrc *m = user;
     size_t n = m->n - m->off < cap ? m->n - m->off : cap;
+    if (n == 0) /* also covers a NULL buffer of length 0 */
+        return 0;
     memcpy(buf, m->p + m->off, n);
     m->off += n;
     return (long)n;

@@ -73,6 +73,7 @@ static const bad_case cases[] = {
     {"id,\"ci\"ty\n1,x\n", ENG_EPARSE, "1:2"},                    /* header syntax */
     {"", ENG_EPARSE, "1:0"},                                      /* empty input */
     {"\n\n", ENG_EPARSE, "1:0"},
+    {NULL, ENG_EPARSE, "1:0"},                                    /* NULL buffer of length 0 */
     {"\xef\xbbid\n1\n", ENG_EPARSE, "1:1"},                   /* broken byte order mark */
     {"\xef\xbb\xbfid,city\n1,\"x\"\"\n", ENG_EPARSE, "2:2"},  /* BOM, then an unterminated quote */
 };
@@ -104,10 +105,15 @@ static void malformed_inputs_are_rejected_whole(void **st)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char buf[256];
         const char *csv = cases[i].csv;
-        snprintf(buf, sizeof buf, "%s", csv);
         eng_import_report rep = ENG_IMPORT_REPORT_INIT;
         nerr = 0;
-        int rc = eng_customers_import_csv_buffer(e, buf, strlen(buf), &o, &rep);
+        int rc;
+        if (csv) {
+            snprintf(buf, sizeof buf, "%s", csv);
+            rc = eng_customers_import_csv_buffer(e, buf, strlen(buf), &o, &rep);
+        } else {
+            rc = eng_customers_import_csv_buffer(e, NULL, 0, &o, &rep);
+        }
         if (rc != cases[i].code || strcmp(eng_error_last()->detail, cases[i].detail) != 0)
             fail_msg("case %zu: got %d (%s) detail %s, want %d %s", i, rc, eng_error_last()->message,
                      eng_error_last()->detail, cases[i].code, cases[i].detail);
