@@ -66,7 +66,8 @@ size_t eng__table_bytes(const eng__table *t)
         const eng__chan *ch = &t->ch[c];
         if (!ch->used)
             continue;
-        b += t->cap * (4 + 8 + 8) + ch->acap;
+        b += (ch->contact ? t->cap * 4 : 0) + (ch->consent_ts ? t->cap * 8 : 0) +
+             (ch->optout_ts ? t->cap * 8 : 0) + ch->acap;
         b += eng__idset_bytes(&ch->has) + eng__idset_bytes(&ch->consent) + eng__idset_bytes(&ch->optout);
     }
     return b + eng__idset_bytes(&t->suppressed) + t->ncols * sizeof(eng__col);
@@ -342,24 +343,21 @@ int eng__table_set_str(eng__table *t, uint32_t col, uint32_t id, const char *s, 
     return ENG_OK;
 }
 
+/* Per-channel arrays are allocated on first need: a channel nobody has a
+ * contact for costs nothing, and the opt-out times of a channel where nobody
+ * opted out cost nothing either. */
 static int chan_use(eng__table *t, int k)
 {
-    eng__chan *ch = &t->ch[k];
-    if (ch->used)
-        return ENG_OK;
-    ch->contact = eng__calloc(t->mem, t->cap + 1, 4);
-    ch->consent_ts = eng__calloc(t->mem, t->cap + 1, 8);
-    ch->optout_ts = eng__calloc(t->mem, t->cap + 1, 8);
-    if (!ch->contact || !ch->consent_ts || !ch->optout_ts) {
-        eng__free(t->mem, ch->contact);
-        eng__free(t->mem, ch->consent_ts);
-        eng__free(t->mem, ch->optout_ts);
-        ch->contact = NULL;
-        ch->consent_ts = ch->optout_ts = NULL;
-        return eng__nomem();
-    }
-    ch->used = 1;
+    t->ch[k].used = 1;
     return ENG_OK;
+}
+
+static int lazy(eng__table *t, void **p, size_t size)
+{
+    if (*p)
+        return ENG_OK;
+    *p = eng__calloc(t->mem, t->cap + 1, size);
+    return *p ? ENG_OK : eng__nomem();
 }
 
 int eng__table_set_contact(eng__table *t, int k, uint32_t id, const char *s, size_t len)
@@ -369,11 +367,14 @@ int eng__table_set_contact(eng__table *t, int k, uint32_t id, const char *s, siz
         return rc;
     eng__chan *ch = &t->ch[k];
     if (!len) {
-        ch->contact[id] = 0;
+        if (ch->contact)
+            ch->contact[id] = 0;
         return eng__idset_remove(&ch->has, id);
     }
     if (len > UINT16_MAX || ch->alen + len + 2 >= UINT32_MAX)
         return eng__err(ENG_ETOOBIG, "", "contact arena is full (4 GiB)");
+    if ((rc = lazy(t, (void **)&ch->contact, sizeof *ch->contact)))
+        return rc;
     if (eng__grow(t->mem, (void **)&ch->arena, &ch->acap, ch->alen + len + 2, 1))
         return eng__nomem();
     if ((rc = eng__idset_add(&ch->has, id)))
@@ -390,7 +391,7 @@ int eng__table_set_contact(eng__table *t, int k, uint32_t id, const char *s, siz
 const char *eng__table_contact(const eng__table *t, int k, uint32_t id, size_t *len)
 {
     const eng__chan *ch = &t->ch[k];
-    if (!ch->used || id >= t->n || !ch->contact[id])
+    if (!ch->used || id >= t->n || !ch->contact || !ch->contact[id])
         return NULL;
     const uint8_t *p = (const uint8_t *)ch->arena + ch->contact[id] - 1;
     *len = (size_t)p[0] | (size_t)p[1] << 8;
@@ -403,9 +404,12 @@ int eng__table_set_consent(eng__table *t, int k, uint32_t id, int yes, int64_t t
     if (rc)
         return rc;
     eng__chan *ch = &t->ch[k];
+    if (yes && (rc = lazy(t, (void **)&ch->consent_ts, sizeof *ch->consent_ts)))
+        return rc;
     if ((rc = yes ? eng__idset_add(&ch->consent, id) : eng__idset_remove(&ch->consent, id)))
         return rc;
-    ch->consent_ts[id] = yes ? ts : 0;
+    if (ch->consent_ts)
+        ch->consent_ts[id] = yes ? ts : 0;
     return ENG_OK;
 }
 
@@ -415,9 +419,12 @@ int eng__table_set_optout(eng__table *t, int k, uint32_t id, int yes, int64_t ts
     if (rc)
         return rc;
     eng__chan *ch = &t->ch[k];
+    if (yes && (rc = lazy(t, (void **)&ch->optout_ts, sizeof *ch->optout_ts)))
+        return rc;
     if ((rc = yes ? eng__idset_add(&ch->optout, id) : eng__idset_remove(&ch->optout, id)))
         return rc;
-    ch->optout_ts[id] = yes ? ts : 0;
+    if (ch->optout_ts)
+        ch->optout_ts[id] = yes ? ts : 0;
     return ENG_OK;
 }
 
