@@ -146,9 +146,21 @@ static void print(const eng_rule *r, int32_t idx, eng__wr *w)
         print(r, n->b, w);
         put(w, ")");
         return;
+    case N_VAR:
+        eng__wr_bytes(w, n->lit.s, n->lit.len);
+        return;
     case N_CALL:
         put(w, eng__fn_name(n->op));
         put(w, "(");
+        if (n->op == F_ANY || n->op == F_COUNT) {
+            eng__wr_bytes(w, n->lit.s, n->lit.len);
+            put(w, " in ");
+            print(r, n->a, w);
+            put(w, ", ");
+            print(r, n->b, w);
+            put(w, ")");
+            return;
+        }
         if (n->a >= 0)
             print(r, n->a, w);
         put(w, ")");

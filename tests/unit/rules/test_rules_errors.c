@@ -65,6 +65,10 @@ static void syntax_errors(void **s)
         {"city. == 1", ENG_EPARSE, "1:5", "cannot end with '.'"},
         {"city == 'x' and\n\n    ", ENG_EPARSE, "3:5", "found end of input"},
         {"city \x01", ENG_EPARSE, "1:6", "unexpected byte 0x01"},
+        {"any(items, x == 'a')", ENG_EPARSE, "1:10", "expected 'in' after the item name"},
+        {"any('a' in items, true)", ENG_EPARSE, "1:5", "expected an item name"},
+        {"any(x in items x == 'a')", ENG_EPARSE, "1:16", "expected ',' before the condition"},
+        {"any(x in items, x == 'a'", ENG_EPARSE, "1:25", "expected ')' after the condition"},
     };
     check_cases(e, cases, sizeof cases / sizeof cases[0]);
     eng_close(e);
@@ -106,6 +110,11 @@ static void type_errors(void **s)
         {"city contains 3", ENG_ETYPE, "1:15", "needs a string"},
         {"amount starts with 'x'", ENG_ETYPE, "1:1", "'starts with' needs a string"},
         {"amount between 'a' and 3", ENG_ETYPE, "1:8", "cannot compare field 'amount' (decimal) with a string"},
+        {"any(x in city, x == 'a')", ENG_ETYPE, "1:10", "any() needs a list of strings"},
+        {"any(x in items, len(x))", ENG_ETYPE, "1:17", "the condition of any()/count() needs a bool"},
+        {"count(x in items, x == 1) > 0", ENG_ETYPE, "1:21", "cannot compare item 'x' (string) with a int"},
+        {"any(x in items, y == 'a')", ENG_ETYPE, "1:17", "unknown field 'y'"},
+        {"any(x in items, x == 'a') and x == 'b'", ENG_ETYPE, "1:31", "unknown field 'x'"},
     };
     check_cases(e, cases, sizeof cases / sizeof cases[0]);
     eng_close(e);

@@ -52,7 +52,7 @@ static cell data[MAXROWS][NF];
 static int nrows, dscale; /* dscale: scale the d1 column is stored at (2 or 3) */
 
 /* ---------- reference syntax tree ---------- */
-enum { K_LIT, K_FIELD, K_CALL, K_AND, K_OR, K_NOT, K_CMP, K_IN, K_BETWEEN, K_ISNULL, K_STROP };
+enum { K_LIT, K_FIELD, K_CALL, K_AND, K_OR, K_NOT, K_CMP, K_IN, K_BETWEEN, K_ISNULL, K_STROP, K_QUANT, K_VAR };
 enum { FN_LOWER, FN_UPPER, FN_LEN, FN_DAYS, FN_TODAY };
 typedef struct tn {
     int k, op, neg, fam, field;
@@ -105,10 +105,34 @@ static tn *field_node(int f, int fam)
     return n;
 }
 
+static int in_quant; /* generating the condition of any()/count(): the item x is in scope */
+static tn *gen_bool(int depth);
+
+/* any(x in l1, cond) or count(x in l1, cond) */
+static tn *gen_quant(int is_count)
+{
+    tn *n = mk(K_QUANT);
+    n->op = is_count;
+    n->fam = is_count ? FAM_NUM : FAM_BOOL;
+    n->kid[0] = field_node(F_L1, FAM_LIST);
+    in_quant = 1;
+    n->kid[1] = gen_bool(1);
+    in_quant = 0;
+    n->nk = 2;
+    return n;
+}
+
 static tn *gen_operand(int fam, int depth)
 {
     int r = rn(10);
     tn *n;
+    if (fam == FAM_STR && in_quant && rn(2)) {
+        n = mk(K_VAR);
+        n->fam = FAM_STR;
+        return n;
+    }
+    if (fam == FAM_NUM && !in_quant && depth > 0 && rn(15) == 0)
+        return gen_quant(1);
     switch (fam) {
     case FAM_NUM:
         if (r < 3) return field_node(F_I1, fam);
@@ -197,6 +221,8 @@ static tn *gen_pred(void)
         n->kid[0] = field_node(F_L1, FAM_LIST);
         n->kid[1] = gen_operand(FAM_STR, 1);
         n->nk = 2;
+    } else if (r < 18 && !in_quant) {
+        n = gen_quant(0);
     } else if (r < 19) {
         n = field_node(F_B1, FAM_BOOL);
     } else {
@@ -206,6 +232,7 @@ static tn *gen_pred(void)
         n->fam = FAM_BOOL;
     return n;
 }
+
 
 static tn *gen_bool(int depth)
 {
@@ -286,7 +313,7 @@ static void print_node(sb *s, const tn *n, int parent_prec);
 static void print_operand(sb *s, const tn *n)
 {
     /* operands of predicates are atoms unless compound: parenthesise compound ones */
-    if (n->k == K_LIT || n->k == K_FIELD || n->k == K_CALL)
+    if (n->k == K_LIT || n->k == K_FIELD || n->k == K_CALL || n->k == K_VAR || n->k == K_QUANT)
         print_node(s, n, 10);
     else {
         out(s, "(");
@@ -302,6 +329,14 @@ static void print_node(sb *s, const tn *n, int parent_prec)
     switch (n->k) {
     case K_LIT: print_lit(s, &n->lit); return;
     case K_FIELD: out(s, "%s", fields[n->field].name); return;
+    case K_VAR: out(s, "x"); return;
+    case K_QUANT:
+        out(s, "%s(x in ", n->op ? "count" : "any");
+        print_node(s, n->kid[0], 0);
+        out(s, ", ");
+        print_node(s, n->kid[1], 0);
+        out(s, ")");
+        return;
     case K_CALL:
         out(s, "%s(", fns[n->op]);
         if (n->nk)
@@ -388,11 +423,40 @@ static int ref_cmp(const rv *a, const rv *b)
     return x < y ? -1 : x > y;
 }
 
+static const char *cur_item; /* the item x while evaluating a quantifier's condition */
+
 static rv ref_eval(const tn *n, int row)
 {
     rv a, b, c;
     switch (n->k) {
     case K_LIT: return n->lit;
+    case K_VAR: {
+        rv v;
+        memset(&v, 0, sizeof v);
+        v.fam = FAM_STR;
+        snprintf(v.s, sizeof v.s, "%s", cur_item);
+        return v;
+    }
+    case K_QUANT: {
+        a = ref_eval(n->kid[0], row);
+        if (a.null)
+            return vnull();
+        int hits = 0, nulls = 0;
+        for (int k = 0; k < a.nlist; k++) {
+            cur_item = dict[a.list[k]];
+            b = ref_eval(n->kid[1], row);
+            hits += !b.null && b.i;
+            nulls += b.null;
+        }
+        if (n->op) {
+            rv v;
+            memset(&v, 0, sizeof v);
+            v.fam = FAM_NUM;
+            v.i = hits;
+            return v;
+        }
+        return hits ? vbool(1) : nulls ? vnull() : vbool(0);
+    }
     case K_FIELD: {
         const cell *cl = &data[row][n->field];
         if (cl->null)
