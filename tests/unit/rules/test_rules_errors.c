@@ -123,14 +123,15 @@ static void type_errors(void **s)
 
 static char *repeat(const char *pre, int n, const char *mid, const char *post)
 {
-    size_t len = strlen(pre) * (size_t)n + strlen(mid) + strlen(post) * (size_t)n + 1;
-    char *s = malloc(len);
-    s[0] = 0;
-    for (int i = 0; i < n; i++)
-        strcat(s, pre);
-    strcat(s, mid);
-    for (int i = 0; i < n; i++)
-        strcat(s, post);
+    size_t lp = strlen(pre), lm = strlen(mid), lq = strlen(post);
+    char *s = malloc(lp * (size_t)n + lm + lq * (size_t)n + 1), *p = s;
+    for (int i = 0; i < n; i++, p += lp)
+        memcpy(p, pre, lp);
+    memcpy(p, mid, lm);
+    p += lm;
+    for (int i = 0; i < n; i++, p += lq)
+        memcpy(p, post, lq);
+    *p = 0;
     return s;
 }
 
