@@ -256,7 +256,7 @@ static tn *gen_bool(int depth)
 
 /* ---------- printing the text form ---------- */
 typedef struct sb { char b[8192]; size_t n; } sb;
-static void out(sb *s, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void out(sb *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
