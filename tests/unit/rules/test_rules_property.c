@@ -900,11 +900,113 @@ static void builder_form(void **s)
     test_alloc_assert_clean();
 }
 
+/* Batches longer than one evaluation chunk (16384 rows): the 300-row dataset
+ * tiled 150 times, with an input selection; every output bit must equal the
+ * reference for the row it copies. */
+#define TILES 150
+static void chunked_batches(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    eng_engine *e = rt_engine();
+    rng_state = 4242;
+    eng_rule_options o;
+    eng_rule_options_init(&o, ENG_RULE_OPTIONS_VERSION);
+    o.fields = fields;
+    o.nfields = NF;
+    o.now = RT_NOW;
+    size_t big = (size_t)MAXROWS * TILES, words = (big + 63) / 64;
+    uint32_t *codes[2] = {malloc(big * 4), malloc(big * 4)}, *offs = malloc((big + 1) * 4), *lc = malloc(big * 16);
+    int64_t *i64[4] = {malloc(big * 8), malloc(big * 8), malloc(big * 8), malloc(big * 8)};
+    uint8_t *bs = malloc(big);
+    int32_t *dts = malloc(big * 4);
+    uint64_t *nulls = calloc(NF * words, 8), *in_sel = malloc(words * 8), *sel = malloc(words * 8);
+    for (int round = 0; round < 6; round++) {
+        do
+            gen_data();
+        while (nrows != MAXROWS);
+        memset(nulls, 0, NF * words * 8);
+        uint32_t nl = 0;
+        for (size_t r = 0; r < big; r++) {
+            int b = (int)(r % MAXROWS);
+            codes[0][r] = col_codes[0][b];
+            codes[1][r] = col_codes[1][b];
+            for (int k = 0; k < 4; k++)
+                i64[k][r] = col_i64[k][b];
+            bs[r] = col_b[b];
+            dts[r] = col_dt[b];
+            offs[r] = nl;
+            for (int k = 0; k < data[b][F_L1].nlist; k++)
+                lc[nl++] = data[b][F_L1].list[k];
+            for (int f = 0; f < NF; f++)
+                if (data[b][f].null)
+                    nulls[(size_t)f * words + r / 64] |= (uint64_t)1 << (r % 64);
+        }
+        offs[big] = nl;
+        eng_rule_column bc[NF];
+        memcpy(bc, cols, sizeof bc);
+        bc[F_S1].data = codes[0];
+        bc[F_S2].data = codes[1];
+        bc[F_I1].data = i64[0];
+        bc[F_I2].data = i64[1];
+        bc[F_D1].data = i64[2];
+        bc[F_TS].data = i64[3];
+        bc[F_B1].data = bs;
+        bc[F_DT].data = dts;
+        bc[F_L1].data = offs;
+        bc[F_L1].list_codes = lc;
+        for (int f = 0; f < NF; f++)
+            bc[f].nulls = nulls + (size_t)f * words;
+        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, big, bc, NF};
+        for (int k = 0; k < 25; k++) {
+            npool = 0;
+            tn *t = gen_bool(3);
+            sb text = {{0}, 0};
+            print_node(&text, t, 0);
+            eng_rule *rule = NULL;
+            if (eng_rule_compile(e, text.b, &o, &rule) != ENG_OK)
+                fail_msg("compile '%s': %s", text.b, eng_error_last()->message);
+            int want[MAXROWS];
+            for (int r = 0; r < MAXROWS; r++) {
+                rv v = ref_eval(t, r);
+                want[r] = tri(&v);
+            }
+            int use_in = k % 2;
+            for (size_t w = 0; w < words; w++)
+                in_sel[w] = (uint64_t)rnd() << 32 | rnd();
+            if (k % 4 == 1) /* long empty stretches in the input selection */
+                for (size_t w = 0; w < words; w++)
+                    if ((w / 100) % 2)
+                        in_sel[w] = 0;
+            size_t count = 0, want_count = 0;
+            if (eng_rule_eval_batch(rule, &b, use_in ? in_sel : NULL, sel, &count) != ENG_OK)
+                fail_msg("batch '%s': %s", text.b, eng_error_last()->message);
+            for (size_t r = 0; r < big; r++) {
+                int in = !use_in || (in_sel[r / 64] >> (r % 64) & 1);
+                int bit = (int)(sel[r / 64] >> (r % 64) & 1), exp = in && want[r % MAXROWS] == ENG_RULE_TRUE;
+                if (bit != exp)
+                    fail_msg("row %zu of '%s': batch bit %d, reference %d", r, text.b, bit, exp);
+                want_count += (size_t)exp;
+            }
+            assert_int_equal(count, want_count);
+            eng_rule_free(rule);
+        }
+    }
+    for (int k = 0; k < 2; k++)
+        free(codes[k]);
+    for (int k = 0; k < 4; k++)
+        free(i64[k]);
+    free(offs); free(lc); free(bs); free(dts); free(nulls); free(in_sel); free(sel);
+    eng_close(e);
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(random_expressions),
         cmocka_unit_test(builder_form),
+        cmocka_unit_test(chunked_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
