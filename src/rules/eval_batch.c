@@ -8,7 +8,8 @@
  *    column is evaluated once per dictionary entry; rows then look their code
  *    up (so `tier in (...)`, `lower(city) == "pune"`, `city starts with "P"`
  *    cost one load per row whatever the operator);
- *  - RANGE: numeric/date column against constants becomes an inclusive int64
+ *  - RANGE: numeric/date column (or days_since(date or timestamp column))
+ *    against constants becomes an inclusive int64
  *    interval in the column's own units (exact for decimals of any scale);
  *  - INSET: numeric column in a constant set (binary search);
  *  - ISNULL: the null bitmap itself;
@@ -183,38 +184,86 @@ static void set_range(bplan *p, i128 lo, i128 hi)
     p->hi = clamp64(hi);
 }
 
+/* x op (f, exact) as an inclusive interval of integers x; *neg for != */
+static void cmp_interval(int op, i128 f, int ex, i128 *lo, i128 *hi, int *neg)
+{
+    i128 MIN = INT64_MIN, MAX = INT64_MAX;
+    *neg = 0;
+    switch (op) {
+    case ENG_RULE_OP_EQ: *lo = ex ? f : 1; *hi = ex ? f : 0; break;
+    case ENG_RULE_OP_NE: *lo = ex ? f : 1; *hi = ex ? f : 0; *neg = 1; break;
+    case ENG_RULE_OP_LT: *lo = MIN; *hi = ex ? f - 1 : f; break;
+    case ENG_RULE_OP_LE: *lo = MIN; *hi = f; break;
+    case ENG_RULE_OP_GT: *lo = f + 1; *hi = MAX; break;
+    default: *lo = ex ? f : f + 1; *hi = MAX; break;
+    }
+}
+
+/* days_since(d) in [lo, hi]  <=>  d's day in [today - hi, today - lo]: a range on
+ * the date column, or on the timestamp column from the first to the last
+ * millisecond of those days. Returns 0 when node a is not days_since(field). */
+static int days_since_range(bctx *c, const eng__rnode *a, i128 lo, i128 hi, bplan *p)
+{
+    if (a->kind != N_CALL || a->op != F_DAYS_SINCE || c->r->nodes[a->a].kind != N_FIELD)
+        return 0;
+    const eng__rnode *f = &c->r->nodes[a->a];
+    i128 dlo = (i128)c->r->today - hi, dhi = (i128)c->r->today - lo;
+    p->field = f->field;
+    if (lo > hi)
+        set_range(p, 1, 0);
+    else if (f->type == ENG_RT_DATE)
+        set_range(p, dlo, dhi);
+    else
+        set_range(p, dlo * ENG_DAY, (dhi + 1) * ENG_DAY - 1);
+    return 1;
+}
+
 static int cmp_plan(bctx *c, const eng__rnode *n, bplan *p)
 {
     const eng__rnode *a = &c->r->nodes[n->a], *b = &c->r->nodes[n->b];
-    if (a->kind != N_FIELD || b->kind != N_LIT || !num_col(a->type))
+    if (b->kind != N_LIT)
+        return 0;
+    i128 f, lo, hi;
+    int ex, neg;
+    if (a->kind == N_CALL && a->op == F_DAYS_SINCE) {
+        to_units(b->lit.i, lit_scale(b), 0, &f, &ex);
+        cmp_interval(n->op, f, ex, &lo, &hi, &neg);
+        if (!days_since_range(c, a, lo, hi, p))
+            return 0;
+        p->neg = (uint8_t)neg;
+        return 1;
+    }
+    if (a->kind != N_FIELD || !num_col(a->type))
         return 0;
     const eng_rule_column *col = col_of(c, a->field);
     int cs = col->type == ENG_RT_DECIMAL ? col->scale : 0;
-    i128 f;
-    int ex;
     to_units(b->lit.i, lit_scale(b), cs, &f, &ex);
-    i128 MIN = INT64_MIN, MAX = INT64_MAX;
+    cmp_interval(n->op, f, ex, &lo, &hi, &neg);
     p->field = a->field;
-    switch (n->op) {
-    case ENG_RULE_OP_EQ: set_range(p, ex ? f : 1, ex ? f : 0); break;
-    case ENG_RULE_OP_NE: set_range(p, ex ? f : 1, ex ? f : 0); p->neg = 1; break;
-    case ENG_RULE_OP_LT: set_range(p, MIN, ex ? f - 1 : f); break;
-    case ENG_RULE_OP_LE: set_range(p, MIN, f); break;
-    case ENG_RULE_OP_GT: set_range(p, f + 1, MAX); break;
-    default: set_range(p, ex ? f : f + 1, MAX); break;
-    }
+    set_range(p, lo, hi);
+    p->neg = (uint8_t)neg;
     return 1;
 }
 
 static int between_plan(bctx *c, const eng__rnode *n, bplan *p)
 {
     const eng__rnode *a = &c->r->nodes[n->a], *lo = &c->r->nodes[n->b], *hi = &c->r->nodes[n->c];
-    if (a->kind != N_FIELD || lo->kind != N_LIT || hi->kind != N_LIT || !num_col(a->type))
+    if (lo->kind != N_LIT || hi->kind != N_LIT)
+        return 0;
+    i128 fl, fh;
+    int el, eh;
+    if (a->kind == N_CALL && a->op == F_DAYS_SINCE) {
+        to_units(lo->lit.i, lit_scale(lo), 0, &fl, &el);
+        to_units(hi->lit.i, lit_scale(hi), 0, &fh, &eh);
+        if (!days_since_range(c, a, el ? fl : fl + 1, fh, p))
+            return 0;
+        p->neg = n->neg;
+        return 1;
+    }
+    if (a->kind != N_FIELD || !num_col(a->type))
         return 0;
     const eng_rule_column *col = col_of(c, a->field);
     int cs = col->type == ENG_RT_DECIMAL ? col->scale : 0;
-    i128 fl, fh;
-    int el, eh;
     to_units(lo->lit.i, lit_scale(lo), cs, &fl, &el);
     to_units(hi->lit.i, lit_scale(hi), cs, &fh, &eh);
     p->field = a->field;
