@@ -70,6 +70,11 @@ static const char *dict_str(const eng_rule_column *col, uint32_t code, size_t *l
     return s;
 }
 
+static int dict_hole(const char *name, uint32_t code)
+{
+    return eng__err(ENG_EINVAL, name, "column '%s': dictionary entry %u is NULL", name, code);
+}
+
 /* Value of field f at row r (generic path). */
 static int batch_get(void *vctx, uint32_t f, eng__rval *out)
 {
@@ -91,6 +96,8 @@ static int batch_get(void *vctx, uint32_t f, eng__rval *out)
         if (code >= col->dict_size)
             return eng__err(ENG_ERANGE, c->r->fields[f].name, "row %zu: string code %u past the dictionary (%u entries)",
                             r, code, col->dict_size);
+        if (!col->dict[code])
+            return dict_hole(c->r->fields[f].name, code);
         out->s = dict_str(col, code, &out->len);
         break;
     }
@@ -101,9 +108,12 @@ static int batch_get(void *vctx, uint32_t f, eng__rval *out)
         out->codes = col->list_codes + off[r];
         out->count = off[r + 1] - off[r];
         out->col = col;
-        for (size_t k = 0; k < out->count; k++)
+        for (size_t k = 0; k < out->count; k++) {
             if (out->codes[k] >= col->dict_size)
                 return eng__err(ENG_ERANGE, c->r->fields[f].name, "row %zu: list item code past the dictionary", r);
+            if (!col->dict[out->codes[k]])
+                return dict_hole(c->r->fields[f].name, out->codes[k]);
+        }
         break;
     }
     default: out->i = ((const int64_t *)col->data)[r]; break;
@@ -124,6 +134,8 @@ static int table_get(void *vctx, uint32_t f, eng__rval *out)
     out->t = (uint8_t)col->type;
     if (col->type == ENG_RT_BOOL)
         out->i = c->tab_code;
+    else if (!col->dict[c->tab_code])
+        return dict_hole(c->r->fields[f].name, c->tab_code);
     else
         out->s = dict_str(col, c->tab_code, &out->len);
     return ENG_OK;
@@ -773,6 +785,7 @@ static int check_columns(const eng_rule *r, const eng_rule_batch *b)
             return eng__err(ENG_EINVAL, name, "column '%s' has a bad scale %d", name, col->scale);
         if ((col->type == ENG_RT_STRING || col->type == ENG_RT_STRING_LIST) && col->dict_size && !col->dict)
             return eng__err(ENG_EINVAL, name, "column '%s' has no dictionary", name);
+
         if (col->type == ENG_RT_STRING_LIST && b->nrows && !col->list_codes && ((const uint32_t *)col->data)[b->nrows])
             return eng__err(ENG_EINVAL, name, "list column '%s' has no item codes", name);
     }

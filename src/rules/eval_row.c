@@ -274,6 +274,9 @@ static int row_get(void *vctx, uint32_t field, eng__rval *out)
     case ENG_RT_STRING_LIST:
         if (!v.v.list.items && v.v.list.count)
             return eng__err(ENG_EINVAL, f->name, "row accessor gave a NULL list for field '%s'", f->name);
+        for (size_t k = 0; k < v.v.list.count; k++)
+            if (!v.v.list.items[k])
+                return eng__err(ENG_EINVAL, f->name, "row accessor gave a NULL item in list '%s'", f->name);
         out->items = v.v.list.items;
         out->lens = v.v.list.lens;
         out->count = v.v.list.count;

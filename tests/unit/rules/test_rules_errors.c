@@ -298,6 +298,10 @@ static void api_checks(void **s)
     cols[1].type = ENG_RT_STRING;
     cols[1].dict = NULL;
     assert_int_equal(eng_rule_eval_batch(r, &b, NULL, sel, NULL), ENG_EINVAL);
+    const char *holey[2] = {"Pune", NULL};
+    cols[1].dict = holey;
+    assert_int_equal(eng_rule_eval_batch(r, &b, NULL, sel, NULL), ENG_EINVAL);
+    assert_non_null(strstr(eng_error_last()->message, "dictionary entry 1 is NULL"));
     cols[1].dict = dict;
     cols[1].data = NULL;
     assert_int_equal(eng_rule_eval_batch(r, &b, NULL, sel, NULL), ENG_EINVAL);
