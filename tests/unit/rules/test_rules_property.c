@@ -658,11 +658,26 @@ static void gen_data(void)
     cols[F_DT].data = col_dt;
     cols[F_L1].data = col_lists_off;
     cols[F_L1].list_codes = col_list_codes;
+    /* Half the time the dictionaries are padded past nrows + 64 entries (unused
+     * ones): the batch evaluator then skips per-entry tables and reads rows. */
+    static const char *big_dict[400];
+    static char pad[400][8];
+    static uint32_t big_lens[400];
+    for (int i = 0; i < 400; i++) {
+        if (i < NDICT) {
+            big_dict[i] = dict[i];
+        } else {
+            snprintf(pad[i], sizeof pad[i], "zz%d", i);
+            big_dict[i] = pad[i];
+        }
+        big_lens[i] = (uint32_t)strlen(big_dict[i]);
+    }
+    int padded = rn(2);
     for (int f = 0; f < NF; f++)
         if (f == F_S1 || f == F_S2 || f == F_L1) {
-            cols[f].dict = dict;
-            cols[f].dict_len = rn(2) ? dict_lens : NULL;
-            cols[f].dict_size = NDICT;
+            cols[f].dict = padded ? big_dict : dict;
+            cols[f].dict_len = rn(2) ? (padded ? big_lens : dict_lens) : NULL;
+            cols[f].dict_size = padded ? 400 : NDICT;
         }
 }
 
