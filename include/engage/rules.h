@@ -135,8 +135,10 @@ ENG_API int eng_rule_compile(eng_engine *engine, const char *text, const eng_rul
 ENG_API void eng_rule_free(eng_rule *rule);
 
 /**
- * Print a compiled rule back as canonical text (fully parenthesised, one
- * spelling per operator). Compiling the canonical text gives the same program.
+ * Print a compiled rule back as canonical text (one spelling per operator,
+ * parentheses only where the structure needs them, `in` lists sorted,
+ * constants folded). Compiling the canonical text gives the same program,
+ * within the same depth and size limits as the text it came from.
  * @param rule the rule.
  * @param buf where to write (NUL-terminated); may be NULL when @p cap is 0.
  * @param cap size of @p buf in bytes.

@@ -127,12 +127,18 @@ static void canonical_text(void **s)
     eng_rule_options o = rt_opts();
     const struct { const char *text, *canon; } cases[] = {
         {"tier in ('silver', 'gold', 'gold') and 30 < days_since_purchase and city = \"Pune\"",
-         "((tier in (\"gold\", \"silver\")) and (days_since_purchase > 30) and (city == \"Pune\"))"},
-        {"amount <> 1.50 or not vip", "((amount != 1.50) or (not vip))"},
+         "tier in (\"gold\", \"silver\") and days_since_purchase > 30 and city == \"Pune\""},
+        {"amount <> 1.50 or not vip", "amount != 1.50 or not vip"},
         {"city == lower('PUNE') and birthday >= date('2024-01-01')",
-         "((city == \"pune\") and (birthday >= date(\"2024-01-01\")))"},
-        {"amount between -1 and 2.5", "(amount between -1 and 2.5)"},
-        {"city is not null and city starts with 'a\\\"b'", "((city is not null) and (city starts with \"a\\\"b\"))"},
+         "city == \"pune\" and birthday >= date(\"2024-01-01\")"},
+        {"amount between -1 and 2.5", "amount between -1 and 2.5"},
+        {"city is not null and city starts with 'a\\\"b'", "city is not null and city starts with \"a\\\"b\""},
+        {"(vip or (city == 'x')) and ((tier == 'a' and vip) or not (vip and vip))",
+         "(vip or city == \"x\") and (tier == \"a\" and vip or not (vip and vip))"},
+        {"((vip and vip) and vip) or (vip or vip)", "(vip and vip) and vip or (vip or vip)"},
+        {"(vip == true) == (not vip) and not not vip", "(vip == true) == (not vip) and not not vip"},
+        {"any(x in items, x == 'a' or x == 'b') and count(y in items, lower(y) contains 'k') > 1",
+         "any(x in items, x == \"a\" or x == \"b\") and count(y in items, lower(y) contains \"k\") > 1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         eng_rule *r = NULL;
@@ -155,6 +161,28 @@ static void canonical_text(void **s)
         eng_rule_free(r);
         eng_rule_free(r2);
     }
+    /* the canonical text never needs a higher nesting limit than the original */
+    char deep[1024] = "";
+    for (int i = 0; i < 64; i++)
+        strcat(deep, "not ");
+    strcat(deep, "vip");
+    eng_rule *r = NULL, *r2 = NULL;
+    assert_int_equal(eng_rule_compile(e, deep, &o, &r), ENG_OK);
+    char canon[1024];
+    assert_int_equal(eng_rule_text(r, canon, sizeof canon, NULL), ENG_OK);
+    assert_string_equal(canon, deep);
+    eng_rule_free(r);
+    strcpy(deep, "");
+    for (int i = 0; i < 63; i++)
+        strcat(deep, "(vip and ");
+    strcat(deep, "city == 'x'");
+    for (int i = 0; i < 63; i++)
+        strcat(deep, ")");
+    assert_int_equal(eng_rule_compile(e, deep, &o, &r), ENG_OK);
+    assert_int_equal(eng_rule_text(r, canon, sizeof canon, NULL), ENG_OK);
+    assert_int_equal(eng_rule_compile(e, canon, &o, &r2), ENG_OK);
+    eng_rule_free(r);
+    eng_rule_free(r2);
     eng_close(e);
     test_alloc_assert_clean();
 }

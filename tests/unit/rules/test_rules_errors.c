@@ -262,7 +262,7 @@ static void api_checks(void **s)
     assert_int_equal(eng_rule_text(r, NULL, 5, NULL), ENG_EINVAL);
     size_t need = 0;
     assert_int_equal(eng_rule_text(r, NULL, 0, &need), ENG_ERANGE);
-    assert_int_equal(need, strlen("(city == \"Pune\")") + 1);
+    assert_int_equal(need, strlen("city == \"Pune\"") + 1);
 
     /* batches */
     uint32_t codes[3] = {0, 1, 7};
