@@ -231,7 +231,7 @@ typedef struct eng_rule_batch {
  * @return #ENG_OK; #ENG_EINVAL (NULL argument, column type mismatch, missing
  *         data or dictionary, a NULL dictionary entry; detail names the
  *         field); #ENG_ERANGE (a string code past the dictionary, list offsets
- *         going backwards; detail names the field); #ENG_EVERSION;
+ *         going backwards, detail names the field; more than 2^40 rows); #ENG_EVERSION;
  *         #ENG_EMISUSE; #ENG_ENOMEM (scratch space). On failure @p sel is all
  *         zero.
  *

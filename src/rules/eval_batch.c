@@ -115,6 +115,8 @@ ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batc
                         !batch ? "batch" : "sel");
     if (batch->version != ENG_RULE_BATCH_VERSION)
         return eng__err(ENG_EVERSION, "batch.version", "unknown batch version %u", batch->version);
+    if (batch->nrows > ((size_t)1 << 40))
+        return eng__err(ENG_ERANGE, "batch.nrows", "batch of %zu rows is too large (at most 2^40)", batch->nrows);
     if ((rc = check_columns(rule, batch)))
         return rc;
     size_t nrows = batch->nrows, nwords = (nrows + 63) / 64;

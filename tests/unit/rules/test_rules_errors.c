@@ -286,6 +286,9 @@ static void api_checks(void **s)
     b.nrows = 2;
     assert_int_equal(eng_rule_eval_batch(r, NULL, NULL, sel, NULL), ENG_EINVAL);
     assert_int_equal(eng_rule_eval_batch(r, &b, NULL, NULL, NULL), ENG_EINVAL);
+    b.nrows = SIZE_MAX;
+    assert_int_equal(eng_rule_eval_batch(r, &b, NULL, sel, NULL), ENG_ERANGE);
+    b.nrows = 2;
     b.version = 3;
     assert_int_equal(eng_rule_eval_batch(r, &b, NULL, sel, NULL), ENG_EVERSION);
     b.version = ENG_RULE_BATCH_VERSION;
