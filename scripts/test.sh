@@ -1,8 +1,38 @@
 #!/bin/sh
-# The README's test command: install what is missing, build, run every test.
+# The README's test command (and exactly what .ci/run runs): install what is
+# missing, then build and run every test suite four ways — gcc, gcc with
+# AddressSanitizer + UndefinedBehaviorSanitizer, gcc under valgrind, and clang.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup-debian.sh
-[ -d build ] || meson setup build
-meson compile -C build -j 2
-meson test -C build --print-errorlogs --num-processes 2
+jobs=2
+logs=""
+
+run() { echo "==> $*"; "$@"; }
+
+# 1. gcc: every suite (unit, abi, docs, integration, fuzz-corpus replay).
+[ -d build ] || run meson setup build
+run meson compile -C build -j $jobs
+run meson compile -C build docs
+run meson test -C build --print-errorlogs --num-processes $jobs
+logs="$logs build/meson-logs/testlog.json"
+
+# 2. Sanitizers.
+[ -d build-asan ] || run meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Ddocs=false
+run meson compile -C build-asan -j $jobs
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
+    run meson test -C build-asan --print-errorlogs --num-processes $jobs --suite unit --suite fuzz
+logs="$logs build-asan/meson-logs/testlog.json"
+
+# 3. valgrind memcheck over the unit tests (reuses the gcc build).
+run meson test -C build --setup valgrind --print-errorlogs --num-processes $jobs --suite unit
+logs="$logs build/meson-logs/testlog-valgrind.json"
+
+# 4. clang, warnings as errors.
+[ -d build-clang ] || CC=clang run meson setup build-clang -Ddocs=false
+run meson compile -C build-clang -j $jobs
+run meson test -C build-clang --print-errorlogs --num-processes $jobs --suite unit --suite abi
+logs="$logs build-clang/meson-logs/testlog.json"
+
+# shellcheck disable=SC2086
+python3 scripts/test_summary.py $logs

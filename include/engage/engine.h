@@ -93,8 +93,11 @@ ENG_API int eng_config_init(eng_config *cfg, unsigned int version);
  * Open an engine.
  * @param cfg configuration, or NULL for all defaults.
  * @param[out] out receives the engine; NULL on failure.
- * @return #ENG_OK, #ENG_EINVAL, #ENG_EVERSION, #ENG_ENOMEM, or a storage error
- *         while loading state (#ENG_ECORRUPT names the key).
+ * Opening reads the engine's metadata record from the store (creating it in a
+ * new store) and counts the open, so it writes once to a writable store.
+ * @return #ENG_OK, #ENG_EINVAL, #ENG_EVERSION (bad config version, or the store
+ *         holds a newer data format), #ENG_ENOMEM, or a storage error while
+ *         loading state (#ENG_ECORRUPT names the key).
  */
 ENG_API int eng_open(const eng_config *cfg, eng_engine **out);
 
@@ -119,6 +122,32 @@ ENG_API eng_time eng_now(eng_engine *engine);
  * NULL is a no-op.
  */
 ENG_API void eng_free(eng_engine *engine, void *ptr);
+
+/** Current version of #eng_info. */
+#define ENG_INFO_VERSION 1
+
+/**
+ * What an engine knows about itself and its stored state (see eng_info_get()).
+ * Set @c version to #ENG_INFO_VERSION before the call; fields of later versions
+ * are only written when the caller's version asks for them.
+ */
+typedef struct eng_info {
+    unsigned int version;     /**< #ENG_INFO_VERSION, set by the caller. */
+    unsigned int data_format; /**< Format of the stored state (refused with #ENG_EVERSION when newer than the library). */
+    eng_time created;         /**< When the stored state was first opened by an engine (ms since the epoch). */
+    eng_time last_opened;     /**< When this engine opened it. */
+    uint64_t open_count;      /**< How many times engines have opened it, this one included. */
+    const char *store_kind;   /**< "memory", "file" or "custom"; a static string. */
+} eng_info;
+
+/**
+ * Describe an open engine and the state in its store.
+ * @param engine an open engine.
+ * @param info filled in; its @c version must be set.
+ * @return #ENG_OK, #ENG_EMISUSE (engine not open), #ENG_EINVAL (NULL info),
+ *         #ENG_EVERSION (unknown info version).
+ */
+ENG_API int eng_info_get(eng_engine *engine, eng_info *info);
 
 /** Run-time version as a number: MAJOR*10000 + MINOR*100 + PATCH. */
 ENG_API unsigned int eng_version(void);

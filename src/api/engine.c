@@ -35,6 +35,8 @@ ENG_API int eng_config_init(eng_config *cfg, unsigned int version)
     return ENG_OK;
 }
 
+static void destroy(eng_engine *e);
+
 /* Release what eng_open() took ownership of when it cannot finish. */
 static void release_inputs(const eng_config *cfg)
 {
@@ -128,6 +130,11 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
     e->progress_fn = cfg->progress_fn;
     e->progress_user = cfg->progress_user;
     e->magic = ENG__ENGINE_MAGIC;
+    if ((rc = eng__meta_open(e)) != ENG_OK) {
+        pthread_mutex_lock(&e->lock);
+        destroy(e); /* releases the store and transport too */
+        return rc;
+    }
     *out = e;
     return ENG_OK;
 }

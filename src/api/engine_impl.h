@@ -43,6 +43,11 @@ struct eng_engine {
     unsigned refs;        /* live child handles */
     int closed;
     struct {
+        uint32_t format;    /* data format of the stored state */
+        eng_time created, last_opened;
+        uint64_t opens;
+    } meta;
+    struct {
         void *state;
         eng__slot_free_fn free_fn;
     } slots[ENG__SLOT_COUNT];
@@ -62,6 +67,8 @@ void *eng__slot_get(eng_engine *e, int slot);
 void eng__slot_set(eng_engine *e, int slot, void *state, eng__slot_free_fn free_fn);
 
 eng_time eng__now(eng_engine *e);
+/* Read (or create) the engine's metadata record and count this open (meta.c). */
+int eng__meta_open(eng_engine *e);
 void eng__log(eng_engine *e, int level, const char *fmt, ...) ENG__PRINTF(3, 4);
 /* Report progress; returns ENG_ECANCELLED (with message) if the host cancels. */
 int eng__progress(eng_engine *e, const char *op, uint64_t done, uint64_t total);

@@ -2,12 +2,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "engage.h"
 #include "api/engine_impl.h"
 #include "test_alloc.h"
 #include "test_util.h"
+#include "test_store.h"
+#include "store/record.h"
 
 static int setup(void **s) { (void)s; test_alloc_reset(); return 0; }
 static int teardown(void **s) { (void)s; test_alloc_assert_clean(); return 0; }
@@ -149,6 +152,75 @@ static void open_survives_allocation_failures(void **s)
     assert_true(test_oom_loop(oom_open, NULL) >= 2);
 }
 
+/* The metadata record: counted opens survive close, a newer data format or a
+ * damaged record is refused, and a failing store fails the open cleanly. */
+static void info_and_stored_metadata(void **s)
+{
+    (void)s;
+    test_store *ts = test_store_new();
+    eng_info info = {ENG_INFO_VERSION, 0, 0, 0, 0, NULL};
+    test_clock_now = 1767225600000;
+    eng_engine *e = test_engine_open(test_store_handle(ts));
+    assert_int_equal(eng_info_get(e, &info), ENG_OK);
+    assert_int_equal(info.open_count, 1);
+    assert_int_equal(info.created, 1767225600000);
+    assert_int_equal(info.data_format, 1);
+    assert_string_equal(info.store_kind, "custom");
+    assert_int_equal(eng_info_get(e, NULL), ENG_EINVAL);
+    info.version = 0;
+    assert_int_equal(eng_info_get(e, &info), ENG_EVERSION);
+    info.version = ENG_INFO_VERSION;
+    eng_close(e);
+    assert_int_equal(eng_info_get(NULL, &info), ENG_EMISUSE);
+
+    test_clock_now += 3600000;
+    e = test_engine_open(test_store_handle(ts));
+    assert_int_equal(eng_info_get(e, &info), ENG_OK);
+    assert_int_equal(info.open_count, 2);
+    assert_int_equal(info.created, 1767225600000);
+    assert_int_equal(info.last_opened, 1767225600000 + 3600000);
+    eng_close(e);
+
+    /* A failing store fails the open; nothing leaks, nothing is counted. */
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = test_alloc_get();
+    cfg.store = test_store_handle(ts);
+    test_store_fail(ts, TV_PUT, 1, 0, TF_ERROR);
+    assert_int_equal(eng_open(&cfg, &e), ENG_ESTORAGE);
+    assert_null(e);
+    test_store_nofail(ts);
+
+    /* A store written by a newer data format is refused, not misread. */
+    uint8_t *raw;
+    size_t len;
+    assert_int_equal(test_store_raw_get(ts, "e/meta", &raw, &len), ENG_OK);
+    uint8_t *newer = malloc(len);
+    memcpy(newer, raw, len);
+    free(raw);
+    eng_store *tmp;
+    assert_int_equal(eng_store_memory_new(&tmp, NULL), ENG_OK);
+    uint8_t payload[4] = {99, 0, 0, 0};
+    assert_int_equal(eng__rec_put(tmp, ENG__K("e/meta"), ENG__REC_META, 1, payload, 4), ENG_OK);
+    eng__val v;
+    assert_int_equal(eng__kv_get(tmp, ENG__K("e/meta"), &v), ENG_OK);
+    assert_int_equal(test_store_raw_put(ts, "e/meta", v.data, v.len), ENG_OK);
+    eng__val_free(tmp, &v);
+    eng_store_free(tmp);
+    cfg.store = test_store_handle(ts);
+    assert_int_equal(eng_open(&cfg, &e), ENG_EVERSION);
+    assert_string_equal(eng_error_last()->detail, "e/meta");
+
+    /* A damaged record names its key. */
+    newer[len - 1] ^= 0xff;
+    assert_int_equal(test_store_raw_put(ts, "e/meta", newer, len), ENG_OK);
+    free(newer);
+    cfg.store = test_store_handle(ts);
+    assert_int_equal(eng_open(&cfg, &e), ENG_ECORRUPT);
+    assert_non_null(strstr(eng_error_last()->message, "e/meta"));
+    test_store_free(ts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +230,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(ownership_passes_on_every_outcome, setup, teardown),
         cmocka_unit_test_setup_teardown(closed_engine_is_misuse_and_children_keep_it_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(default_transport_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(info_and_stored_metadata, setup, teardown),
         cmocka_unit_test(channel_names),
         cmocka_unit_test_setup_teardown(open_survives_allocation_failures, setup, teardown),
     };

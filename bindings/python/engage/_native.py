@@ -1,0 +1,58 @@
+"""Loading libengage and declaring the C signatures (ctypes, standard library only)."""
+import ctypes
+import ctypes.util
+import os
+
+c_int, c_uint, c_char_p, c_void_p = ctypes.c_int, ctypes.c_uint, ctypes.c_char_p, ctypes.c_void_p
+
+
+class Error(ctypes.Structure):
+    _fields_ = [("code", c_int), ("message", c_char_p), ("detail", c_char_p)]
+
+
+class Config(ctypes.Structure):
+    """struct eng_config, version 1 (include/engage/engine.h)."""
+    _fields_ = [("version", c_uint), ("allocator", c_void_p), ("store", c_void_p),
+                ("transport", c_void_p), ("transport_user", c_void_p),
+                ("clock_fn", c_void_p), ("clock_user", c_void_p),
+                ("log_fn", c_void_p), ("log_user", c_void_p), ("log_level", c_int),
+                ("progress_fn", c_void_p), ("progress_user", c_void_p)]
+
+
+class Info(ctypes.Structure):
+    """struct eng_info, version 1."""
+    _fields_ = [("version", c_uint), ("data_format", c_uint), ("created", ctypes.c_int64),
+                ("last_opened", ctypes.c_int64), ("open_count", ctypes.c_uint64),
+                ("store_kind", c_char_p)]
+
+
+CONFIG_VERSION = 1
+INFO_VERSION = 1
+STORE_CREATE, STORE_READONLY, STORE_NOSYNC = 0x1, 0x2, 0x4
+
+
+def _find():
+    explicit = os.environ.get("LIBENGAGE_PATH")
+    if explicit:
+        return explicit
+    return ctypes.util.find_library("engage") or "libengage.so.1"
+
+
+lib = ctypes.CDLL(_find())
+
+_SIGNATURES = {
+    "eng_version": (c_uint, []),
+    "eng_version_string": (c_char_p, []),
+    "eng_errstr": (c_char_p, [c_int]),
+    "eng_error_last": (ctypes.POINTER(Error), []),
+    "eng_config_init": (c_int, [ctypes.POINTER(Config), c_uint]),
+    "eng_open": (c_int, [ctypes.POINTER(Config), ctypes.POINTER(c_void_p)]),
+    "eng_close": (c_int, [c_void_p]),
+    "eng_info_get": (c_int, [c_void_p, ctypes.POINTER(Info)]),
+    "eng_store_file_open": (c_int, [ctypes.POINTER(c_void_p), c_char_p, c_uint, c_void_p]),
+    "eng_store_file_compact": (c_int, [c_void_p]),
+    "eng_store_free": (None, [c_void_p]),
+}
+for _name, (_res, _args) in _SIGNATURES.items():
+    _fn = getattr(lib, _name)
+    _fn.restype, _fn.argtypes = _res, _args

@@ -1,0 +1,79 @@
+/* The engine's own record ("e/meta"): the data format the stored state is in,
+ * when it was created, and how often it was opened. A store written by a newer
+ * data format is refused (ENG_EVERSION) instead of being misread. */
+#include "api/engine_impl.h"
+#include "store/record.h"
+#include "store/file_impl.h"
+#include "base/codec.h"
+
+#include <string.h>
+
+#define META_KEY "e/meta"
+#define DATA_FORMAT 1u
+
+static int decode(eng_engine *e, const eng__rec *r)
+{
+    eng__rd rd;
+    eng__rd_init(&rd, r->payload, r->len);
+    e->meta.format = eng__rd_u32(&rd);
+    if (eng__rd_ok(&rd) && e->meta.format > DATA_FORMAT) /* before anything a newer format may change */
+        return eng__err(ENG_EVERSION, META_KEY, "the store holds data format %u; this library reads up to %u",
+                        e->meta.format, DATA_FORMAT);
+    e->meta.created = eng__rd_svar(&rd);
+    e->meta.opens = eng__rd_uvar(&rd);
+    e->meta.last_opened = eng__rd_svar(&rd);
+    if (!eng__rd_ok(&rd))
+        return eng__err(ENG_ECORRUPT, META_KEY, "engine metadata record '%s' does not decode", META_KEY);
+    return ENG_OK;
+}
+
+int eng__meta_open(eng_engine *e)
+{
+    eng__rec r;
+    eng_time now = eng__now(e);
+    int rc = eng__rec_get(e->store, ENG__K(META_KEY), ENG__REC_META, 1, &r);
+    if (rc == ENG_OK) {
+        rc = decode(e, &r);
+        eng__rec_free(e->store, &r);
+        if (rc)
+            return rc;
+    } else if (rc == ENG_ENOTFOUND) {
+        e->meta.format = DATA_FORMAT;
+        e->meta.created = now;
+        e->meta.opens = 0;
+    } else {
+        return eng__err_wrap(rc, "eng_open: reading the engine metadata");
+    }
+    e->meta.opens++;
+    e->meta.last_opened = now;
+    if (eng__file_readonly(e->store))
+        return ENG_OK;
+    eng__wr w;
+    eng__wr_init(&w, &e->mem);
+    eng__wr_u32(&w, e->meta.format);
+    eng__wr_svar(&w, e->meta.created);
+    eng__wr_uvar(&w, e->meta.opens);
+    eng__wr_svar(&w, e->meta.last_opened);
+    rc = w.err ? eng__nomem() : eng__rec_put(e->store, ENG__K(META_KEY), ENG__REC_META, 1, w.data, w.len);
+    eng__wr_free(&w);
+    return rc;
+}
+
+ENG_API int eng_info_get(eng_engine *engine, eng_info *info)
+{
+    if (!info)
+        return eng__err(ENG_EINVAL, "info", "eng_info_get: info is NULL");
+    if (info->version == 0 || info->version > ENG_INFO_VERSION)
+        return eng__err(ENG_EVERSION, "info.version", "unsupported eng_info version %u", info->version);
+    int rc = eng__enter(engine);
+    if (rc)
+        return rc;
+    static const char *const kinds[] = {"custom", "memory", "file"};
+    info->data_format = engine->meta.format;
+    info->created = engine->meta.created;
+    info->last_opened = engine->meta.last_opened;
+    info->open_count = engine->meta.opens;
+    info->store_kind = kinds[engine->store->kind];
+    eng__leave(engine);
+    return ENG_OK;
+}

@@ -1,0 +1,594 @@
+/* The file backend: an eng__kvmem that holds the whole state in memory, made
+ * durable by appending one checksummed frame per committed batch (frame.h).
+ * Opening replays the frames; a torn tail left by a crash is cut off; a damaged
+ * committed frame refuses the open (ENG_ECORRUPT) instead of losing data.
+ * Compaction writes the live state to a new file and renames it over the old. */
+#define _DEFAULT_SOURCE /* flock, fsync */
+#include "store/file_impl.h"
+#include "store/frame.h"
+#include "store/kvmem.h"
+#include "store/store_impl.h"
+#include "base/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int (*eng__file_io_fault)(int op, size_t *n) = NULL;
+
+#define COMPACT_FRAME_BYTES ((size_t)16 << 20)
+
+typedef struct filestore {
+    eng__mem mem;
+    eng__kvmem kv;
+    char *path;
+    int fd;
+    unsigned flags;
+    uint64_t end;       /* offset after the last valid frame */
+    uint64_t next_seq;
+    uint64_t frames;
+    uint64_t dropped;   /* torn-tail bytes cut off at open */
+    int broken;
+} filestore;
+
+static int io_fail(const filestore *fs, int err, const char *what, uint64_t off)
+{
+    char detail[64];
+    snprintf(detail, sizeof detail, "%llu", (unsigned long long)off);
+    return eng__err(ENG_EIO, detail, "file store '%s': %s failed at offset %llu: %s", fs->path, what,
+                    (unsigned long long)off, strerror(err));
+}
+
+static int corrupt(const filestore *fs, uint64_t off, const char *why)
+{
+    char detail[64];
+    snprintf(detail, sizeof detail, "%llu", (unsigned long long)off);
+    return eng__err(ENG_ECORRUPT, detail, "file store '%s' is damaged at byte offset %llu: %s", fs->path,
+                    (unsigned long long)off, why);
+}
+
+static int fault(int op, size_t *n) { return eng__file_io_fault ? eng__file_io_fault(op, n) : 0; }
+
+/* Write all of buf at off; returns 0 or an errno value. */
+static int write_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+    size_t allowed = len;
+    int injected = fault(ENG__IO_WRITE, &allowed);
+    const uint8_t *p = buf;
+    size_t done = 0, limit = injected ? (allowed < len ? allowed : len) : len;
+    while (done < limit) {
+        ssize_t w = pwrite(fd, p + done, limit - done, (off_t)(off + done));
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        done += (size_t)w;
+    }
+    return injected;
+}
+
+static int read_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    uint8_t *p = buf;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(fd, p + done, len - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? errno : EIO; /* the file shrank under us */
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+static int sync_fd(int fd)
+{
+    int injected = fault(ENG__IO_FSYNC, NULL);
+    if (injected)
+        return injected;
+    return fsync(fd) == 0 ? 0 : errno;
+}
+
+static int truncate_fd(int fd, uint64_t len)
+{
+    int injected = fault(ENG__IO_TRUNCATE, NULL);
+    if (injected)
+        return injected;
+    return ftruncate(fd, (off_t)len) == 0 ? 0 : errno;
+}
+
+/* Make a created or renamed entry durable: fsync its directory. */
+static int sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return errno;
+    int err = sync_fd(dfd);
+    close(dfd);
+    return err;
+}
+
+/* ---- replay ---------------------------------------------------------------- */
+
+static int replay(filestore *fs, uint64_t size)
+{
+    uint8_t hdr[ENG__FRAME_HEADER];
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    uint64_t pos = ENG__FILE_HEADER;
+    int rc = ENG_OK;
+    fs->next_seq = 1;
+    while (pos < size) {
+        if (size - pos < ENG__FRAME_HEADER)
+            break; /* torn: the header itself is incomplete */
+        int err = read_all(fs->fd, hdr, sizeof hdr, pos);
+        if (err) {
+            rc = io_fail(fs, err, "read", pos);
+            break;
+        }
+        eng__frame_hdr h;
+        if (eng__frame_header_decode(hdr, &h) != ENG_OK) {
+            rc = corrupt(fs, pos, "frame header fails its checksum");
+            break;
+        }
+        if (h.seq != fs->next_seq) {
+            rc = corrupt(fs, pos, "frame out of sequence");
+            break;
+        }
+        if (h.len > size - pos - ENG__FRAME_HEADER)
+            break; /* torn: the payload was not fully written */
+        if (h.len > cap) {
+            uint8_t *nb = eng__realloc(&fs->mem, buf, h.len);
+            if (!nb) {
+                rc = eng__nomem();
+                break;
+            }
+            buf = nb;
+            cap = h.len;
+        }
+        if ((err = read_all(fs->fd, buf, h.len, pos + ENG__FRAME_HEADER)) != 0) {
+            rc = io_fail(fs, err, "read", pos);
+            break;
+        }
+        uint64_t next = pos + ENG__FRAME_HEADER + h.len;
+        if (!eng__frame_payload_ok(&h, buf)) {
+            if (next == size)
+                break; /* the last frame, never acknowledged: a torn tail */
+            rc = corrupt(fs, pos, "frame payload fails its checksum");
+            break;
+        }
+        rc = eng__frame_apply(&fs->kv.main, buf, h.len);
+        if (rc == ENG_ENOMEM) {
+            rc = eng__nomem();
+            break;
+        }
+        if (rc != ENG_OK) {
+            rc = corrupt(fs, pos, "frame payload does not decode");
+            break;
+        }
+        fs->next_seq++;
+        fs->frames++;
+        pos = next;
+    }
+    eng__free(&fs->mem, buf);
+    fs->end = pos;
+    fs->dropped = size - pos;
+    return rc;
+}
+
+/* A file shorter than its header was torn while being created: accept it only
+ * if what is there is a prefix of a valid header. */
+static int check_short_file(filestore *fs, uint64_t size)
+{
+    uint8_t want[ENG__FILE_HEADER], got[ENG__FILE_HEADER];
+    eng__file_header_encode(want);
+    int err = read_all(fs->fd, got, (size_t)size, 0);
+    if (err)
+        return io_fail(fs, err, "read", 0);
+    return memcmp(want, got, (size_t)size) == 0 ? ENG_OK : corrupt(fs, 0, "not a libengage store file");
+}
+
+static int write_header(filestore *fs)
+{
+    uint8_t h[ENG__FILE_HEADER];
+    eng__file_header_encode(h);
+    int err = truncate_fd(fs->fd, 0);
+    if (!err)
+        err = write_all(fs->fd, h, sizeof h, 0);
+    if (!err && !(fs->flags & ENG_STORE_NOSYNC))
+        err = sync_fd(fs->fd);
+    if (!err && !(fs->flags & ENG_STORE_NOSYNC))
+        err = sync_dir(fs->path);
+    if (err)
+        return io_fail(fs, err, "writing the file header", 0);
+    fs->end = ENG__FILE_HEADER;
+    fs->next_seq = 1;
+    return ENG_OK;
+}
+
+static int load(filestore *fs)
+{
+    struct stat st;
+    if (fstat(fs->fd, &st) != 0)
+        return io_fail(fs, errno, "stat", 0);
+    uint64_t size = (uint64_t)st.st_size;
+    int ro = (fs->flags & ENG_STORE_READONLY) != 0;
+    if (size < ENG__FILE_HEADER) {
+        int rc = check_short_file(fs, size);
+        if (rc)
+            return rc;
+        if (ro) {
+            fs->end = size;
+            return ENG_OK;
+        }
+        return write_header(fs);
+    }
+    uint8_t h[ENG__FILE_HEADER];
+    int err = read_all(fs->fd, h, sizeof h, 0);
+    if (err)
+        return io_fail(fs, err, "read", 0);
+    int rc = eng__file_header_check(h);
+    if (rc == ENG_EVERSION)
+        return eng__err(ENG_EVERSION, fs->path, "file store '%s' has format version %u; this library reads %u",
+                        fs->path, (unsigned)eng__get32(h + 8), ENG__FILE_VERSION);
+    if (rc)
+        return corrupt(fs, 0, "not a libengage store file (bad header)");
+    if ((rc = replay(fs, size)) != ENG_OK)
+        return rc;
+    if (fs->dropped && !ro) {
+        /* Cut the torn tail so the next frame is appended after valid data. */
+        if ((err = truncate_fd(fs->fd, fs->end)) != 0 ||
+            (!(fs->flags & ENG_STORE_NOSYNC) && (err = sync_fd(fs->fd)) != 0))
+            return io_fail(fs, err, "cutting the torn tail", fs->end);
+    }
+    return ENG_OK;
+}
+
+/* ---- batches ---------------------------------------------------------------- */
+
+typedef struct build_ctx {
+    eng__wr *w;
+} build_ctx;
+
+static int add_op(const eng__onode *n, void *user)
+{
+    eng__frame_add_op(((build_ctx *)user)->w, n);
+    return 0;
+}
+
+/* Append the frame for @p ops (the pending batch) and make it durable. */
+static int append_frame(filestore *fs, const eng__omap *ops)
+{
+    eng__wr w;
+    eng__wr_init(&w, &fs->mem);
+    static const uint8_t zero[ENG__FRAME_HEADER];
+    eng__wr_bytes(&w, zero, sizeof zero);
+    build_ctx c = {&w};
+    eng__omap_scan(ops, "", 0, add_op, &c);
+    if (w.err) {
+        eng__wr_free(&w);
+        return eng__nomem();
+    }
+    size_t plen = w.len - ENG__FRAME_HEADER;
+    if (plen > ENG__FRAME_MAX_PAYLOAD) {
+        eng__wr_free(&w);
+        return eng__err(ENG_ETOOBIG, "batch", "a batch of %zu bytes exceeds the file store's frame limit", plen);
+    }
+    eng__frame_header_encode(w.data, fs->next_seq, w.data + ENG__FRAME_HEADER, plen);
+    int err = write_all(fs->fd, w.data, w.len, fs->end);
+    size_t total = w.len;
+    eng__wr_free(&w);
+    if (err) {
+        /* Take the partial frame back off; if even that fails the file's tail is
+         * unknown and only a reopen (which drops torn tails) can tell. */
+        if (truncate_fd(fs->fd, fs->end) != 0)
+            fs->broken = 1;
+        return io_fail(fs, err, "append", fs->end);
+    }
+    if (!(fs->flags & ENG_STORE_NOSYNC) && (err = sync_fd(fs->fd)) != 0) {
+        /* After a failed fsync the frame may or may not be on disk (and the page
+         * cache may have dropped it): refuse further writes until reopened. */
+        fs->broken = 1;
+        return io_fail(fs, err, "fsync", fs->end);
+    }
+    fs->end += total;
+    fs->next_seq++;
+    fs->frames++;
+    return ENG_OK;
+}
+
+static int writable(const filestore *fs)
+{
+    if (fs->flags & ENG_STORE_READONLY)
+        return eng__err(ENG_EMISUSE, fs->path, "file store '%s' is open read-only", fs->path);
+    if (fs->broken)
+        return eng__err(ENG_EIO, fs->path,
+                        "file store '%s' refuses writes after a failed write or fsync; reopen it", fs->path);
+    return ENG_OK;
+}
+
+static int f_get(const void *k, size_t kl, eng_buf *out, void *u) { return eng__kvmem_get(&((filestore *)u)->kv, k, kl, out); }
+static int f_scan(const void *p, size_t pl, eng_store_scan_cb cb, void *cbu, void *u) { return eng__kvmem_scan(&((filestore *)u)->kv, p, pl, cb, cbu); }
+
+static int f_begin(void *u)
+{
+    filestore *fs = u;
+    if (fs->broken)
+        return writable(fs);
+    return eng__kvmem_begin(&fs->kv);
+}
+
+static int f_commit(void *u)
+{
+    filestore *fs = u;
+    if (!fs->kv.in_batch)
+        return eng__err(ENG_EMISUSE, "", "commit without an open batch");
+    if (fs->kv.pend.count) {
+        int rc = writable(fs);
+        if (!rc)
+            rc = append_frame(fs, &fs->kv.pend);
+        if (rc)
+            return rc; /* the batch stays open; the caller rolls it back */
+    }
+    return eng__kvmem_commit(&fs->kv);
+}
+
+static int f_rollback(void *u) { return eng__kvmem_rollback(&((filestore *)u)->kv); }
+
+/* A write outside a batch is a batch of one. */
+static int single(filestore *fs, const void *k, size_t kl, const void *v, size_t vl, int del)
+{
+    int rc = writable(fs);
+    if (rc)
+        return rc;
+    if (fs->kv.in_batch)
+        return del ? eng__kvmem_del(&fs->kv, k, kl) : eng__kvmem_put(&fs->kv, k, kl, v, vl);
+    if ((rc = eng__kvmem_begin(&fs->kv)) != ENG_OK)
+        return rc;
+    rc = del ? eng__kvmem_del(&fs->kv, k, kl) : eng__kvmem_put(&fs->kv, k, kl, v, vl);
+    if (rc == ENG_OK)
+        rc = f_commit(fs);
+    if (rc != ENG_OK)
+        eng__kvmem_rollback(&fs->kv);
+    return rc;
+}
+
+static int f_put(const void *k, size_t kl, const void *v, size_t vl, void *u) { return single(u, k, kl, v, vl, 0); }
+static int f_del(const void *k, size_t kl, void *u) { return single(u, k, kl, NULL, 0, 1); }
+
+static void f_destroy(void *u)
+{
+    filestore *fs = u;
+    eng__kvmem_clear(&fs->kv);
+    if (fs->fd >= 0)
+        close(fs->fd); /* releases the lock */
+    eng__mem mem = fs->mem;
+    eng__free(&mem, fs->path);
+    eng__free(&mem, fs);
+}
+
+/* ---- open ------------------------------------------------------------------- */
+
+/* Open and lock the file; retry when compaction renamed a new file over it
+ * between our open and our lock. */
+static int open_locked(filestore *fs)
+{
+    int ro = (fs->flags & ENG_STORE_READONLY) != 0;
+    int oflags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | ((fs->flags & ENG_STORE_CREATE) ? O_CREAT : 0);
+    for (int attempt = 0; attempt < 8; attempt++) {
+        int fd = open(fs->path, oflags, 0644);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                return eng__err(ENG_ENOTFOUND, fs->path, "file store '%s' does not exist (pass ENG_STORE_CREATE)",
+                                fs->path);
+            return eng__err(ENG_EIO, fs->path, "cannot open file store '%s': %s", fs->path, strerror(errno));
+        }
+        if (flock(fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            if (e == EWOULDBLOCK)
+                return eng__err(ENG_EBUSY, fs->path, "file store '%s' is in use by another handle or process",
+                                fs->path);
+            return eng__err(ENG_EIO, fs->path, "cannot lock file store '%s': %s", fs->path, strerror(e));
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(fs->path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+            fs->fd = fd;
+            return ENG_OK;
+        }
+        close(fd);
+    }
+    return eng__err(ENG_EBUSY, fs->path, "file store '%s' keeps being replaced while opening", fs->path);
+}
+
+static char *tmp_path(const filestore *fs)
+{
+    size_t n = strlen(fs->path);
+    char *t = eng__malloc(&fs->mem, n + sizeof ".compact");
+    if (t) {
+        memcpy(t, fs->path, n);
+        memcpy(t + n, ".compact", sizeof ".compact");
+    }
+    return t;
+}
+
+ENG_API int eng_store_file_open(eng_store **out, const char *path, unsigned int flags,
+                                const eng_allocator *alloc)
+{
+    if (out)
+        *out = NULL;
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "eng_store_file_open: out is NULL");
+    if (!path || !*path)
+        return eng__err(ENG_EINVAL, "path", "eng_store_file_open: path is NULL or empty");
+    if (strlen(path) >= 4000)
+        return eng__err(ENG_ETOOBIG, "path", "eng_store_file_open: path is too long");
+    if (flags & ~(ENG_STORE_CREATE | ENG_STORE_READONLY | ENG_STORE_NOSYNC))
+        return eng__err(ENG_EINVAL, "flags", "eng_store_file_open: unknown flag bits 0x%x", flags);
+    if ((flags & ENG_STORE_CREATE) && (flags & ENG_STORE_READONLY))
+        return eng__err(ENG_EINVAL, "flags", "ENG_STORE_CREATE and ENG_STORE_READONLY exclude each other");
+    eng__mem mem;
+    int rc = eng__mem_init(&mem, alloc);
+    if (rc)
+        return rc;
+    filestore *fs = eng__calloc(&mem, 1, sizeof(*fs));
+    if (!fs)
+        return eng__nomem();
+    fs->mem = mem;
+    fs->fd = -1;
+    fs->flags = flags;
+    eng__kvmem_init(&fs->kv, &fs->mem);
+    if (!(fs->path = eng__strdup(&fs->mem, path))) {
+        f_destroy(fs);
+        return eng__nomem();
+    }
+    if ((rc = open_locked(fs)) != ENG_OK || (rc = load(fs)) != ENG_OK) {
+        f_destroy(fs);
+        return rc;
+    }
+    if (!(flags & ENG_STORE_READONLY)) {
+        char *t = tmp_path(fs); /* a compaction that crashed before its rename */
+        if (t)
+            unlink(t);
+        eng__free(&fs->mem, t);
+    }
+    static const eng_store_methods methods = {
+        ENG_STORE_METHODS_VERSION, f_get, f_put, f_del, f_scan, f_begin, f_commit, f_rollback, f_destroy};
+    return eng__store_wrap(out, ENG__STORE_FILE, &methods, fs, alloc);
+}
+
+/* ---- compaction --------------------------------------------------------------- */
+
+typedef struct compact_ctx {
+    filestore *fs;
+    int fd;
+    eng__wr w;
+    uint64_t off, seq;
+    int err; /* errno of a failed write */
+} compact_ctx;
+
+static int flush_frame(compact_ctx *c)
+{
+    size_t plen = c->w.len - ENG__FRAME_HEADER;
+    if (plen == 0)
+        return 0;
+    eng__frame_header_encode(c->w.data, c->seq, c->w.data + ENG__FRAME_HEADER, plen);
+    if ((c->err = write_all(c->fd, c->w.data, c->w.len, c->off)) != 0)
+        return 1;
+    c->off += c->w.len;
+    c->seq++;
+    c->w.len = ENG__FRAME_HEADER; /* keep the header slot for the next frame */
+    return 0;
+}
+
+static int compact_add(const eng__onode *n, void *user)
+{
+    compact_ctx *c = user;
+    eng__frame_add_op(&c->w, n);
+    if (c->w.err)
+        return 1;
+    return c->w.len - ENG__FRAME_HEADER >= COMPACT_FRAME_BYTES ? flush_frame(c) : 0;
+}
+
+ENG_API int eng_store_file_compact(eng_store *store)
+{
+    int rc = eng__store_check(store);
+    if (rc)
+        return rc;
+    if (store->kind != ENG__STORE_FILE)
+        return eng__err(ENG_EMISUSE, "store", "eng_store_file_compact: not a file store");
+    filestore *fs = store->user;
+    if (store->in_batch || fs->kv.in_batch)
+        return eng__err(ENG_EBUSY, "store", "eng_store_file_compact: a batch is open");
+    if ((rc = writable(fs)) != ENG_OK)
+        return rc;
+    char *tmp = tmp_path(fs);
+    if (!tmp)
+        return eng__nomem();
+    compact_ctx c = {.fs = fs, .off = ENG__FILE_HEADER, .seq = 1};
+    eng__wr_init(&c.w, &fs->mem);
+    c.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (c.fd < 0) {
+        rc = eng__err(ENG_EIO, tmp, "compaction cannot create '%s': %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (flock(c.fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = eng__err(ENG_EBUSY, tmp, "compaction file '%s' is locked", tmp);
+        goto out;
+    }
+    uint8_t h[ENG__FILE_HEADER];
+    eng__file_header_encode(h);
+    static const uint8_t zero[ENG__FRAME_HEADER];
+    eng__wr_bytes(&c.w, zero, sizeof zero);
+    if ((c.err = write_all(c.fd, h, sizeof h, 0)) == 0 && !eng__omap_scan(&fs->kv.main, "", 0, compact_add, &c))
+        flush_frame(&c);
+    if (c.w.err) {
+        rc = eng__nomem();
+        goto out;
+    }
+    const char *what = "write";
+    if (!c.err) {
+        what = "fsync"; /* always, even with NOSYNC: the rename must not expose unwritten data */
+        c.err = sync_fd(c.fd);
+    }
+    if (!c.err) {
+        what = "rename";
+        c.err = fault(ENG__IO_RENAME, NULL);
+        if (!c.err && rename(tmp, fs->path) != 0)
+            c.err = errno;
+    }
+    if (c.err) {
+        rc = eng__err(ENG_EIO, tmp, "compaction of '%s' failed (%s): %s; the store is unchanged", fs->path, what,
+                      strerror(c.err));
+        goto out;
+    }
+    /* Renamed: the new file is the store now. A failed directory sync leaves
+     * the old or the new name durable; both hold the same data. */
+    sync_dir(fs->path);
+    close(fs->fd);
+    fs->fd = c.fd;
+    c.fd = -1;
+    fs->end = c.off;
+    fs->frames = c.seq - 1;
+    fs->next_seq = c.seq;
+out:
+    if (c.fd >= 0) {
+        close(c.fd);
+        unlink(tmp);
+    }
+    eng__wr_free(&c.w);
+    eng__free(&fs->mem, tmp);
+    return rc;
+}
+
+int eng__file_stats_get(eng_store *s, eng__file_stats *out)
+{
+    if (eng__store_check(s) || s->kind != ENG__STORE_FILE)
+        return eng__err(ENG_EMISUSE, "store", "not a file store");
+    filestore *fs = s->user;
+    out->frames = fs->frames;
+    out->file_bytes = fs->end;
+    out->dropped_bytes = fs->dropped;
+    out->live_bytes = fs->kv.main.bytes;
+    out->broken = fs->broken;
+    return ENG_OK;
+}
+
+int eng__file_readonly(const eng_store *s)
+{
+    return s->kind == ENG__STORE_FILE && (((const filestore *)s->user)->flags & ENG_STORE_READONLY);
+}

@@ -1,0 +1,30 @@
+/* Internals of the file store that tests reach: I/O fault injection and counters. */
+#ifndef ENG_STORE_FILE_IMPL_H
+#define ENG_STORE_FILE_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "engage/store.h"
+
+enum eng__io_op { ENG__IO_WRITE, ENG__IO_FSYNC, ENG__IO_TRUNCATE, ENG__IO_RENAME };
+
+/* When set, called before each I/O of the given kind. Returning an errno value
+ * makes the call fail with it; for writes, *n may first be lowered so that a
+ * prefix is written before the failure (a short write). NULL in production. */
+extern int (*eng__file_io_fault)(int op, size_t *n);
+
+typedef struct eng__file_stats {
+    uint64_t frames;        /* frames in the file (replayed at open plus appended) */
+    uint64_t file_bytes;    /* bytes of valid data in the file */
+    uint64_t dropped_bytes; /* torn tail dropped when the file was opened */
+    uint64_t live_bytes;    /* key and value bytes of live keys */
+    int broken;             /* an ambiguous I/O failure: writes refused until reopened */
+} eng__file_stats;
+
+/* 1 when @p s is a file store opened with ENG_STORE_READONLY. */
+int eng__file_readonly(const eng_store *s);
+
+/* ENG_OK, or ENG_EMISUSE when @p s is not a file store. */
+int eng__file_stats_get(eng_store *s, eng__file_stats *out);
+
+#endif

@@ -1,0 +1,77 @@
+#include "store/frame.h"
+#include "base/hash.h"
+#include "engage/errors.h"
+#include "engage/store.h"
+
+#include <string.h>
+
+void eng__file_header_encode(uint8_t out[ENG__FILE_HEADER])
+{
+    memcpy(out, ENG__FILE_MAGIC, 8);
+    eng__put32(out + 8, ENG__FILE_VERSION);
+    eng__put32(out + 12, eng__crc32c(0, out, 12));
+}
+
+int eng__file_header_check(const uint8_t in[ENG__FILE_HEADER])
+{
+    if (memcmp(in, ENG__FILE_MAGIC, 8) != 0 || eng__get32(in + 12) != eng__crc32c(0, in, 12))
+        return ENG_ECORRUPT;
+    return eng__get32(in + 8) == ENG__FILE_VERSION ? ENG_OK : ENG_EVERSION;
+}
+
+void eng__frame_add_op(eng__wr *w, const eng__onode *n)
+{
+    eng__wr_u8(w, n->dead ? ENG__OP_DEL : ENG__OP_PUT);
+    eng__wr_blob(w, n->key, n->klen);
+    if (!n->dead)
+        eng__wr_blob(w, n->val, n->vlen);
+}
+
+void eng__frame_header_encode(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, const void *payload, size_t len)
+{
+    eng__put32(out, ENG__FRAME_MAGIC);
+    eng__put32(out + 4, (uint32_t)len);
+    eng__put64(out + 8, seq);
+    eng__put32(out + 16, eng__crc32c(0, payload, len));
+    eng__put32(out + 20, eng__crc32c(0, out, 20));
+}
+
+int eng__frame_header_decode(const uint8_t in[ENG__FRAME_HEADER], eng__frame_hdr *out)
+{
+    if (eng__get32(in) != ENG__FRAME_MAGIC || eng__get32(in + 20) != eng__crc32c(0, in, 20))
+        return ENG_ECORRUPT;
+    out->len = eng__get32(in + 4);
+    out->seq = eng__get64(in + 8);
+    out->pcrc = eng__get32(in + 16);
+    return out->len > ENG__FRAME_MAX_PAYLOAD ? ENG_ECORRUPT : ENG_OK;
+}
+
+int eng__frame_payload_ok(const eng__frame_hdr *h, const void *payload)
+{
+    return eng__crc32c(0, payload, h->len) == h->pcrc;
+}
+
+int eng__frame_apply(eng__omap *m, const void *payload, size_t len)
+{
+    eng__rd r;
+    eng__rd_init(&r, payload, len);
+    while (eng__rd_ok(&r) && eng__rd_left(&r) > 0) {
+        uint8_t op = eng__rd_u8(&r);
+        size_t klen = 0, vlen = 0;
+        const uint8_t *key = eng__rd_blob(&r, &klen);
+        if (!eng__rd_ok(&r) || klen == 0 || klen > ENG_STORE_MAX_KEY)
+            return ENG_ECORRUPT;
+        if (op == ENG__OP_PUT) {
+            const uint8_t *val = eng__rd_blob(&r, &vlen);
+            if (!eng__rd_ok(&r) || vlen > ENG_STORE_MAX_VALUE)
+                return ENG_ECORRUPT;
+            if (eng__omap_put(m, key, klen, val, vlen, 0) != ENG_OK)
+                return ENG_ENOMEM;
+        } else if (op == ENG__OP_DEL) {
+            eng__omap_del(m, key, klen);
+        } else {
+            return ENG_ECORRUPT;
+        }
+    }
+    return eng__rd_ok(&r) ? ENG_OK : ENG_ECORRUPT;
+}

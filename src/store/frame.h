@@ -1,0 +1,56 @@
+/* The on-disk format of the file store.
+ *
+ *   file   := header frame*
+ *   header := "ENGSTORE" u32 format-version u32 crc32c(bytes 0..11)        16 bytes
+ *   frame  := u32 magic "EFR1"  u32 payload-length  u64 sequence
+ *             u32 crc32c(payload)  u32 crc32c(frame bytes 0..19)  payload   24 + n bytes
+ *   payload:= op*      op := 0x01 uvar klen key uvar vlen value   (put)
+ *                           | 0x02 uvar klen key                   (delete)
+ * All integers little-endian. One frame is one committed batch; sequences start
+ * at 1 and rise by one, so a lost, repeated or reordered frame is detected.
+ *
+ * The header has its own checksum so that a damaged length can never make a
+ * committed frame look like a torn tail: only a frame that runs past the end of
+ * the file, or whose payload fails its checksum while being the last frame, is
+ * a torn tail. Anything else that fails a check is corruption. */
+#ifndef ENG_STORE_FRAME_H
+#define ENG_STORE_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "base/codec.h"
+#include "store/omap.h"
+
+#define ENG__FILE_MAGIC "ENGSTORE"
+#define ENG__FILE_VERSION 1u
+#define ENG__FILE_HEADER 16
+#define ENG__FRAME_MAGIC 0x31524645u /* "EFR1" */
+#define ENG__FRAME_HEADER 24
+/* Largest payload one frame holds; bigger batches are refused, compaction splits. */
+#define ENG__FRAME_MAX_PAYLOAD ((size_t)0x7fffffff)
+
+enum { ENG__OP_PUT = 1, ENG__OP_DEL = 2 };
+
+void eng__file_header_encode(uint8_t out[ENG__FILE_HEADER]);
+/* ENG_OK, ENG_ECORRUPT (not a store file) or ENG_EVERSION (newer format). */
+int eng__file_header_check(const uint8_t in[ENG__FILE_HEADER]);
+
+/* Append one op to a payload under construction. A NULL value with dead=1 is a delete. */
+void eng__frame_add_op(eng__wr *w, const eng__onode *n);
+/* Fill the frame header for @p payload. */
+void eng__frame_header_encode(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, const void *payload, size_t len);
+
+typedef struct eng__frame_hdr {
+    uint32_t len;
+    uint64_t seq;
+    uint32_t pcrc;
+} eng__frame_hdr;
+
+/* Verify the header's own checksum and magic. ENG_OK or ENG_ECORRUPT. */
+int eng__frame_header_decode(const uint8_t in[ENG__FRAME_HEADER], eng__frame_hdr *out);
+int eng__frame_payload_ok(const eng__frame_hdr *h, const void *payload);
+/* Apply a verified payload to @p m (puts replace, deletes remove).
+ * ENG_OK, ENG_ENOMEM, or ENG_ECORRUPT when the ops do not parse. */
+int eng__frame_apply(eng__omap *m, const void *payload, size_t len);
+
+#endif
