@@ -25,7 +25,7 @@ static void actor_enc(eng__wr *w, const eng_actor_spec *s, const char *org)
     eng__strs_enc(w, s->units, s->n_units);
 }
 
-int eng__actor_store(eng_engine *e, const eng_actor_spec *s, const char *org)
+int eng__actor_store(eng_engine *e, const eng_actor_spec *s, const char *org, const char *by)
 {
     eng__wr w;
     eng__wr_init(&w, &e->mem);
@@ -39,7 +39,7 @@ int eng__actor_store(eng_engine *e, const eng_actor_spec *s, const char *org)
     snprintf(obj, sizeof obj, "actor/%s", s->id);
     int rc = eng__rec_put(e->store, ENG__K(key), ENG__REC_ACTOR, ENG__MODEL_SCHEMA, w.data, w.len);
     if (rc == ENG_OK)
-        rc = eng__audit_append(e, org, s->id, obj, "put", w.data, w.len);
+        rc = eng__audit_append(e, org, by, obj, "put", w.data, w.len);
     eng__wr_free(&w);
     return rc;
 }
@@ -154,7 +154,7 @@ ENG_API int eng_actor_put(eng_engine *e, const char *actor, const eng_actor_spec
         goto done;
     }
     if ((rc = eng__kv_begin(e->store)) == ENG_OK)
-        rc = eng__batch_end(e, eng__actor_store(e, spec, o.id));
+        rc = eng__batch_end(e, eng__actor_store(e, spec, o.id, a.id));
 done:
     eng__org_free(&o);
     eng__actor_free(&a);

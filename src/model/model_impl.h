@@ -106,7 +106,8 @@ typedef struct eng__actor {
 } eng__actor;
 int eng__actor_load(eng_engine *e, const char *id, eng__actor *out); /* ENG_ENOTFOUND */
 void eng__actor_free(eng__actor *a);
-int eng__actor_store(eng_engine *e, const eng_actor_spec *spec, const char *org);
+/* Store an actor and audit it as done by @p by (inside a batch). */
+int eng__actor_store(eng_engine *e, const eng_actor_spec *spec, const char *org, const char *by);
 /* Load the actor and its org; ENG_EDENIED (detail "actor") when unknown. */
 int eng__who(eng_engine *e, const char *actor, eng__actor *a, eng__org *o);
 /* ENG_OK or ENG_EDENIED with a message naming actor, op and object. */

@@ -255,7 +255,7 @@ ENG_API int eng_org_create(eng_engine *e, const char *org_id, const eng_org_sett
         as.id = admin_id;
         as.roles = ENG_ROLE_ADMIN;
         as.scope = ENG_SCOPE_ORG;
-        rc = eng__actor_store(e, &as, org_id);
+        rc = eng__actor_store(e, &as, org_id, admin_id);
     }
     if (rc == ENG_OK) {
         int64_t zero[2] = {0, 0};

@@ -82,6 +82,8 @@ static void chain(void **st)
     assert_string_equal(rows[0].object, "org");
     assert_string_equal(rows[0].actor, "root");
     assert_string_equal(rows[1].object, "actor/root");
+    assert_string_equal(rows[5].object, "actor/ann");
+    assert_string_equal(rows[5].actor, "root"); /* who acted, not who was changed */
     assert_string_equal(rows[10].object, "campaign/1");
     assert_string_equal(rows[10].action, "create");
     assert_string_equal(rows[10].actor, "ann");
