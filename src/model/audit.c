@@ -193,9 +193,12 @@ ENG_API int eng_audit_verify(eng_engine *e, const char *actor, uint64_t *bad_seq
     rc = collect_run(e, &c, NULL);
     if (rc) {
         bad = c.bad_seq;
-        if (rc != ENG_ENOMEM)
-            rc = eng__err(ENG_ECORRUPT, eng_error_last()->detail, "audit entry %llu is damaged: %s",
-                          (unsigned long long)bad, eng_error_last()->message);
+        if (rc != ENG_ENOMEM) { /* copy first: the error record is the buffer eng__err writes */
+            char detail[128], why[256];
+            snprintf(detail, sizeof detail, "%s", eng_error_last()->detail);
+            snprintf(why, sizeof why, "%s", eng_error_last()->message);
+            rc = eng__err(ENG_ECORRUPT, detail, "audit entry %llu is damaged: %s", (unsigned long long)bad, why);
+        }
     }
     uint8_t prev[32] = {0};
     for (size_t i = 0; rc == ENG_OK && i < c.n; i++) {

@@ -80,7 +80,11 @@ void eng__camp_check(eng_validation *v, const eng_campaign_spec *s, const eng__o
         eng__vr_add(v, ENG_ETOOBIG, "campaign.name", "name longer than %d bytes", ENG__NAME_MAX);
     else if (eng__has_linebreak(s->name))
         eng__vr_add(v, ENG_EINVAL, "campaign.name", "name contains a line break");
-    if (s->end <= s->start)
+    if (!eng__time_ok(s->start))
+        eng__vr_add(v, ENG_ERANGE, "campaign.start", "the start is outside 1970..9999");
+    if (!eng__time_ok(s->end))
+        eng__vr_add(v, ENG_ERANGE, "campaign.end", "the end is outside 1970..9999");
+    else if (s->end <= s->start)
         eng__vr_add(v, ENG_ERANGE, "campaign.end", "the end must be after the start");
     if (!eng__empty(s->unit) && !eng__org_unit(o, s->unit))
         eng__vr_add(v, ENG_ENOTFOUND, "campaign.unit", "unit '%s' does not exist in org '%s'", s->unit, o->id);

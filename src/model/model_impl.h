@@ -34,6 +34,9 @@ enum {
 #define ENG__NAME_MAX 128
 #define ENG__COMMENT_MAX 4096
 #define ENG__LIST_MAX 10000
+/* Times are kept within 1970..9999 so sums of times and intervals cannot overflow. */
+#define ENG__TIME_MAX ((eng_time)253402300799999)
+static inline int eng__time_ok(eng_time t) { return t >= 0 && t <= ENG__TIME_MAX; }
 
 /* ---- pool: every block of a decoded object, freed together ---- */
 typedef struct eng__pool {

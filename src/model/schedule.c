@@ -15,6 +15,10 @@ void eng__schedule_check(eng_validation *v, const eng_schedule *s, const eng_cam
         eng__vr_add(v, ENG_EINVAL, "message.schedule.kind", "%d is not an eng_schedule_kind", s->kind);
         return;
     }
+    if (s->kind != ENG_SCHEDULE_NONE && !eng__time_ok(s->at))
+        eng__vr_add(v, ENG_ERANGE, "message.schedule.at", "the send time is outside 1970..9999");
+    if (s->kind == ENG_SCHEDULE_RECURRING && !eng__time_ok(s->until))
+        eng__vr_add(v, ENG_ERANGE, "message.schedule.until", "the end is outside 1970..9999");
     if (s->kind == ENG_SCHEDULE_RECURRING) {
         if (s->unit < ENG_EVERY_HOURS || s->unit > ENG_EVERY_WEEKS)
             eng__vr_add(v, ENG_EINVAL, "message.schedule.unit", "%d is not an eng_schedule_unit", s->unit);

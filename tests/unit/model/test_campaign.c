@@ -111,7 +111,8 @@ static void campaign_rules(void **st)
         {"campaign.stores", ENG_EINVAL},        {"campaign.control_percent", ENG_ERANGE},
         {"campaign.ga_account", ENG_EINVAL},    {"campaign.goal.window_days", ENG_ERANGE},
         {"campaign.goal.event", ENG_EINVAL},    {"campaign.goal_mode", ENG_EINVAL},
-        {"campaign.product_items[0]", ENG_EINVAL},
+        {"campaign.product_items[0]", ENG_EINVAL}, {"campaign.start", ENG_ERANGE},
+        {"campaign.end", ENG_ERANGE},
     };
     char longname[200];
     memset(longname, 'x', sizeof longname - 1);
@@ -138,6 +139,8 @@ static void campaign_rules(void **st)
         case 14: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = ""; break;
         case 15: c.goal_mode = 9; break;
         case 16: c.objective = ENG_OBJ_PROMOTE_PRODUCTS; c.product_items = empty_item; c.n_product_items = 1; break;
+        case 17: c.start = -5; break;
+        case 18: c.end = INT64_MAX; break;
         }
         v = NULL;
         assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, &v), ENG_EVALIDATION);

@@ -166,6 +166,11 @@ static void incentive_schedule_delivery_rules(void **st)
     assert_report(v, "message.schedule.every", ENG_ERANGE);
     eng_validation_free(v);
     m.schedule.every = 1;
+    m.schedule.until = INT64_MAX; /* times are bounded so nothing overflows */
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
+    assert_report(v, "message.schedule.until", ENG_ERANGE);
+    eng_validation_free(v);
+    m.schedule.until = test_clock_now + 60 * ENG_DAY;
     m.schedule.unit = 5;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
     assert_report(v, "message.schedule.unit", ENG_EINVAL);
