@@ -365,6 +365,26 @@ ENG_API int eng_campaign_update(eng_engine *engine, const char *actor, uint64_t 
                                 eng_validation **report);
 
 /**
+ * Delete a campaign and its messages. Refused while any message is executing or
+ * executed (their history stays). Needs #ENG_OP_EDIT.
+ * @param engine an open engine.
+ * @param actor acting user.
+ * @param id the campaign.
+ * @return #ENG_OK; #ENG_ENOTFOUND; #ENG_EDENIED; #ENG_ESTATE; storage errors.
+ */
+ENG_API int eng_campaign_delete(eng_engine *engine, const char *actor, uint64_t id);
+
+/**
+ * List the campaigns of the actor's org that the actor may read, by id.
+ * @param engine an open engine.
+ * @param actor acting user.
+ * @param ids receives an array (NULL when empty); free with eng_free().
+ * @param n receives the count.
+ * @return #ENG_OK; #ENG_EDENIED for an unknown actor; #ENG_EINVAL; #ENG_ECORRUPT; storage errors.
+ */
+ENG_API int eng_campaign_list(eng_engine *engine, const char *actor, uint64_t **ids, size_t *n);
+
+/**
  * Read a campaign. Needs #ENG_OP_READ.
  * @param engine an open engine.
  * @param actor acting user.
@@ -601,6 +621,15 @@ ENG_API int eng_message_create(eng_engine *engine, const char *actor, uint64_t c
  */
 ENG_API int eng_message_update(eng_engine *engine, const char *actor, uint64_t id, const eng_message_spec *spec,
                                eng_validation **report);
+
+/**
+ * Delete a message. Refused while executing or executed. Needs #ENG_OP_EDIT.
+ * @param engine an open engine.
+ * @param actor acting user.
+ * @param id the message.
+ * @return #ENG_OK; #ENG_ENOTFOUND; #ENG_EDENIED; #ENG_ESTATE; storage errors.
+ */
+ENG_API int eng_message_delete(eng_engine *engine, const char *actor, uint64_t id);
 
 /**
  * Run every validator on a message without changing it. Needs #ENG_OP_READ.

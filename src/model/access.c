@@ -34,6 +34,15 @@ static int covers(const eng__actor *a, const eng__org *o, const char *unit)
     return 0;
 }
 
+int eng__may(const eng__actor *a, const eng__org *o, int op, const char *unit)
+{
+    if (!(a->roles & op_roles(op)) || (op == ENG_OP_ADMIN && a->scope != ENG_SCOPE_ORG))
+        return 0;
+    if (!eng__empty(unit) && !eng__org_unit(o, unit))
+        return 0;
+    return covers(a, o, unit);
+}
+
 int eng__access(const eng__actor *a, const eng__org *o, int op, const char *unit)
 {
     if (!(a->roles & op_roles(op)))

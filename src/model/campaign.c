@@ -571,3 +571,141 @@ ENG_API void eng_campaign_free(eng_campaign *c)
     eng__free(&e->mem, c);
     eng__engine_unref(e);
 }
+
+/* ---- delete and list ---- */
+
+ENG_API int eng_campaign_delete(eng_engine *e, const char *actor, uint64_t id)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__actor a;
+    eng__org o;
+    if ((rc = eng__who(e, actor, &a, &o)))
+        goto out;
+    eng__camp c;
+    if ((rc = eng__camp_load(e, id, &c)))
+        goto who;
+    if (strcmp(c.org, o.id) != 0)
+        rc = eng__err(ENG_EDENIED, "actor", "campaign %llu belongs to another org", (unsigned long long)id);
+    else
+        rc = eng__access(&a, &o, ENG_OP_EDIT, c.spec.unit);
+    for (size_t i = 0; rc == ENG_OK && i < c.n_msgs; i++) {
+        eng__msg m;
+        if ((rc = eng__msg_load(e, c.msgs[i], &m)))
+            break;
+        if (m.state == ENG_STATE_EXECUTING || m.state == ENG_STATE_EXECUTED)
+            rc = eng__err(ENG_ESTATE, "campaign", "message %llu is %s: the campaign cannot be deleted",
+                          (unsigned long long)m.id, eng__state_name(m.state));
+        eng__msg_free(&m);
+    }
+    if (rc == ENG_OK && (rc = eng__kv_begin(e->store)) == ENG_OK) {
+        char key[256];
+        for (size_t i = 0; rc == ENG_OK && i < c.n_msgs; i++) {
+            eng__key_id(key, sizeof key, 'g', c.msgs[i]);
+            rc = eng__kv_del(e->store, ENG__K(key));
+        }
+        name_key(key, sizeof key, o.id, c.spec.name);
+        if (rc == ENG_OK)
+            rc = eng__kv_del(e->store, ENG__K(key));
+        eng__key_id(key, sizeof key, 'c', id);
+        if (rc == ENG_OK)
+            rc = eng__kv_del(e->store, ENG__K(key));
+        char obj[48];
+        snprintf(obj, sizeof obj, "campaign/%llu", (unsigned long long)id);
+        if (rc == ENG_OK)
+            rc = eng__audit_append(e, o.id, a.id, obj, "delete", "", 0);
+        rc = eng__batch_end(e, rc);
+    }
+    eng__camp_free(&c);
+who:
+    eng__org_free(&o);
+    eng__actor_free(&a);
+out:
+    eng__leave(e);
+    return rc;
+}
+
+typedef struct list_ctx {
+    eng_engine *e;
+    const eng__actor *a;
+    const eng__org *o;
+    uint64_t *ids;
+    size_t n, cap;
+    int rc;
+} list_ctx;
+
+static int list_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
+{
+    list_ctx *l = user;
+    eng__rec rec;
+    int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_CAMPAIGN, ENG__MODEL_SCHEMA, &rec);
+    if (rc)
+        return l->rc = rc;
+    /* Only the head of the record is needed: id, org; the unit is in the spec. */
+    eng__pool p;
+    eng__pool_init(&p, &l->e->mem);
+    eng__rd r;
+    eng__rd_init(&r, rec.payload, rec.len);
+    uint64_t id = eng__rd_u64(&r);
+    char *org = eng__pool_rdstr(&r, &p);
+    eng__pool_rdstr(&r, &p);
+    eng__rd_svar(&r);
+    eng__rd_svar(&r);
+    eng__rd_svar(&r);
+    uint64_t nm = eng__rd_uvar(&r);
+    if (eng__rd_ok(&r) && nm <= eng__rd_left(&r) / 8)
+        eng__rd_bytes(&r, (size_t)nm * 8);
+    else
+        r.err = ENG_ECORRUPT;
+    eng_campaign_spec s;
+    eng__camp_spec_dec(&r, &p, &s);
+    if (p.oom) {
+        rc = l->rc = eng__nomem();
+    } else if (r.err) {
+        char k[64];
+        eng__key_printable(key, klen, k, sizeof k);
+        rc = l->rc = eng__err(ENG_ECORRUPT, k, "campaign record does not decode");
+    } else if (strcmp(org, l->o->id) == 0) {
+        if (eng__may(l->a, l->o, ENG_OP_READ, s.unit)) { /* skip quietly what the actor may not read */
+            if (eng__grow(&l->e->mem, (void **)&l->ids, &l->cap, l->n + 1, sizeof(uint64_t)))
+                rc = l->rc = eng__nomem();
+            else
+                l->ids[l->n++] = id;
+        }
+    }
+    eng__pool_free(&p);
+    return rc;
+}
+
+ENG_API int eng_campaign_list(eng_engine *e, const char *actor, uint64_t **ids, size_t *n)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    if (!ids || !n) {
+        rc = eng__err(ENG_EINVAL, ids ? "n" : "ids", "NULL out-parameter");
+        goto out;
+    }
+    *ids = NULL;
+    *n = 0;
+    eng__actor a;
+    eng__org o;
+    if ((rc = eng__who(e, actor, &a, &o)))
+        goto out;
+    list_ctx l = {e, &a, &o, NULL, 0, 0, 0};
+    rc = eng__kv_scan(e->store, ENG__K("m/c/"), list_cb, &l);
+    if (l.rc)
+        rc = l.rc;
+    if (rc) {
+        eng__free(&e->mem, l.ids);
+    } else {
+        *ids = l.ids;
+        *n = l.n;
+    }
+    eng__org_free(&o);
+    eng__actor_free(&a);
+out:
+    eng__leave(e);
+    return rc;
+}

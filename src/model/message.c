@@ -677,3 +677,39 @@ ENG_API void eng_message_free(eng_message *m)
     eng__free(&e->mem, m);
     eng__engine_unref(e);
 }
+
+ENG_API int eng_message_delete(eng_engine *e, const char *actor, uint64_t id)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__msg_ctx x;
+    if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_EDIT, &x)))
+        goto out;
+    if (x.m.state == ENG_STATE_EXECUTING || x.m.state == ENG_STATE_EXECUTED) {
+        rc = eng__err(ENG_ESTATE, "message.state", "a message that is %s cannot be deleted",
+                      eng__state_name(x.m.state));
+        goto done;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < x.c.n_msgs; i++)
+        if (x.c.msgs[i] != id)
+            x.c.msgs[k++] = x.c.msgs[i];
+    x.c.n_msgs = k;
+    if ((rc = eng__kv_begin(e->store)) == ENG_OK) {
+        char key[32], obj[48];
+        eng__key_id(key, sizeof key, 'g', id);
+        rc = eng__kv_del(e->store, ENG__K(key));
+        if (rc == ENG_OK)
+            rc = eng__camp_store(e, &x.c);
+        snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)id);
+        if (rc == ENG_OK)
+            rc = eng__audit_append(e, x.o.id, x.a.id, obj, "delete", "", 0);
+        rc = eng__batch_end(e, rc);
+    }
+done:
+    eng__msg_ctx_free(&x);
+out:
+    eng__leave(e);
+    return rc;
+}

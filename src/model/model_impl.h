@@ -115,6 +115,8 @@ int eng__actor_store(eng_engine *e, const eng_actor_spec *spec, const char *org,
 int eng__who(eng_engine *e, const char *actor, eng__actor *a, eng__org *o);
 /* ENG_OK or ENG_EDENIED with a message naming actor, op and object. */
 int eng__access(const eng__actor *a, const eng__org *o, int op, const char *unit);
+/* The same decision without recording an error. */
+int eng__may(const eng__actor *a, const eng__org *o, int op, const char *unit);
 
 /* ---- credits ---- */
 int eng__credits_get(eng_engine *e, const char *org, int64_t bal[2]);

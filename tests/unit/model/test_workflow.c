@@ -293,12 +293,72 @@ static void approval_survives_reopen(void **st)
     fx_close(&f);
 }
 
+static void delete_and_list(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    uint64_t org_c, north_c, south_c;
+    eng_campaign_spec c = fx_campaign("Org");
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &org_c, NULL), ENG_OK);
+    c = fx_campaign("North");
+    c.unit = "north1";
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &north_c, NULL), ENG_OK);
+    c = fx_campaign("South");
+    c.unit = "south";
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &south_c, NULL), ENG_OK);
+    /* Lists show what each actor may read. */
+    uint64_t *ids;
+    size_t n;
+    assert_int_equal(eng_campaign_list(f.e, "vic", &ids, &n), ENG_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0], org_c);
+    assert_int_equal(ids[2], south_c);
+    eng_free(f.e, ids);
+    assert_int_equal(eng_campaign_list(f.e, "nat", &ids, &n), ENG_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], north_c);
+    eng_free(f.e, ids);
+    assert_int_equal(eng_campaign_list(f.e, "sam", &ids, &n), ENG_OK);
+    assert_int_equal(n, 2);
+    eng_free(f.e, ids);
+    assert_int_equal(eng_campaign_list(f.e, "ghost", &ids, &n), ENG_EDENIED);
+    assert_int_equal(eng_campaign_list(f.e, "vic", NULL, &n), ENG_EINVAL);
+    /* Messages: deleted unless executing or executed. */
+    uint64_t m1 = message_in(&f, org_c, ENG_STATE_APPROVED);
+    uint64_t m2 = message_in(&f, org_c, ENG_STATE_EXECUTED);
+    assert_int_equal(eng_message_delete(f.e, "vic", m1), ENG_EDENIED);
+    assert_int_equal(eng_message_delete(f.e, "ann", m2), ENG_ESTATE);
+    assert_int_equal(eng_message_delete(f.e, "ann", m1), ENG_OK);
+    eng_message *h;
+    assert_int_equal(eng_message_get(f.e, "ann", m1, &h), ENG_ENOTFOUND);
+    eng_campaign *ch;
+    assert_int_equal(eng_campaign_get(f.e, "ann", org_c, &ch), ENG_OK);
+    const uint64_t *left = eng_campaign_messages(ch, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(left[0], m2);
+    eng_campaign_free(ch);
+    /* Campaigns: refused with an executed message, else gone with their messages and name. */
+    assert_int_equal(eng_campaign_delete(f.e, "ann", org_c), ENG_ESTATE);
+    uint64_t m3 = message_in(&f, south_c, ENG_STATE_AWAITING);
+    assert_int_equal(eng_campaign_delete(f.e, "nat", south_c), ENG_EDENIED);
+    assert_int_equal(eng_campaign_delete(f.e, "sam", south_c), ENG_OK);
+    assert_int_equal(eng_campaign_get(f.e, "ann", south_c, &ch), ENG_ENOTFOUND);
+    assert_int_equal(eng_message_get(f.e, "ann", m3, &h), ENG_ENOTFOUND);
+    c = fx_campaign("South"); /* the name is free again */
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &south_c, NULL), ENG_OK);
+    assert_int_equal(eng_campaign_delete(f.e, "ann", 4242), ENG_ENOTFOUND);
+    uint64_t bad;
+    assert_int_equal(eng_audit_verify(f.e, "root", &bad), ENG_OK);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(transition_table),        cmocka_unit_test(approval_binding_and_events),
         cmocka_unit_test(self_approval_setting),   cmocka_unit_test(goal_lock_and_campaign_edits),
-        cmocka_unit_test(approval_survives_reopen),
+        cmocka_unit_test(approval_survives_reopen), cmocka_unit_test(delete_and_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
