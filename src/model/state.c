@@ -91,11 +91,12 @@ int eng__next_id(eng_engine *e, uint64_t *id)
 }
 
 /* Finish a batch begun by the caller: commit when everything went well,
- * otherwise roll back and keep the first error's record. */
+ * otherwise (or when the commit fails) roll back, keeping the first error's record. */
 int eng__batch_end(eng_engine *e, int rc)
 {
-    if (rc == ENG_OK)
-        return eng__kv_commit(e->store);
+    if (rc == ENG_OK && (rc = eng__kv_commit(e->store)) == ENG_OK)
+        return ENG_OK;
+    /* A failed commit leaves the batch open: roll it back too. */
     const eng_error *le = eng_error_last();
     int code = le->code;
     char detail[256], msg[512];
