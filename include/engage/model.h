@@ -102,6 +102,11 @@ typedef struct eng_org_settings {
     eng_goal_spec default_goal;  /**< Copied into new campaigns when has_default_goal and conversion_goals are set. */
 } eng_org_settings;
 
+/** Static initialiser equal to what eng_org_settings_init() produces. */
+#define ENG_ORG_SETTINGS_INIT                                                                                       \
+    {ENG_ORG_SETTINGS_VERSION, 0, ENG_XENGAGE_TRIAL, 0, 0, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 1, 0, \
+     {NULL, NULL, 30, ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH}}
+
 /**
  * Fill @p s with the defaults of version @p version.
  * @param s the settings to fill.
@@ -166,6 +171,9 @@ typedef struct eng_actor_spec {
     const char *const *units;  /**< Units of the scope: none for #ENG_SCOPE_ORG, one for #ENG_SCOPE_UNIT, one or more for #ENG_SCOPE_UNITS. */
     size_t n_units;            /**< Number of entries in units. */
 } eng_actor_spec;
+
+/** Static initialiser equal to what eng_actor_spec_init() produces. */
+#define ENG_ACTOR_SPEC_INIT {ENG_ACTOR_SPEC_VERSION, NULL, 0, ENG_SCOPE_ORG, NULL, 0}
 
 /**
  * Fill @p a with defaults (no roles, org scope).
@@ -320,6 +328,11 @@ typedef struct eng_campaign_spec {
     int goal_mode;              /**< An #eng_goal_mode (read back: NONE or CUSTOM). */
     eng_goal_spec goal;         /**< The goal when goal_mode is #ENG_GOAL_CUSTOM. */
 } eng_campaign_spec;
+
+/** Static initialiser equal to what eng_campaign_spec_init() produces. */
+#define ENG_CAMPAIGN_SPEC_INIT                                                                                  \
+    {ENG_CAMPAIGN_SPEC_VERSION, NULL, 0, 0, NULL, ENG_CAMPAIGN_BROADCAST, ENG_OBJ_NONE, NULL, 0, NULL, 0, NULL, 0, \
+     NULL, 0, 10, NULL, ENG_GOAL_DEFAULT, {NULL, NULL, 30, ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH}}
 
 /**
  * Fill @p c with defaults (broadcast, no objective, 10% control, org default goal).
@@ -549,6 +562,12 @@ typedef struct eng_message_spec {
     eng_delivery delivery;         /**< Delivery settings. */
 } eng_message_spec;
 
+/** Static initialiser equal to what eng_message_spec_init() produces. */
+#define ENG_MESSAGE_SPEC_INIT                                                                                    \
+    {ENG_MESSAGE_SPEC_VERSION, NULL, ENG_MESSAGE_BROADCAST, ENG_STRATEGY_NONE, NULL, 0, NULL, 0, NULL, 0, NULL, 0, \
+     NULL, 0, {ENG_INCENTIVE_NONE, NULL, ENG_COUPON_COMMON, NULL, NULL, 0, 0},                                     \
+     {ENG_SCHEDULE_NONE, 0, 0, ENG_EVERY_HOURS, 0}, {NULL, 0, NULL, 0, 0}}
+
 /**
  * Fill @p m with defaults (broadcast, no strategy, nothing else).
  * @param m the spec to fill.
@@ -729,6 +748,9 @@ typedef struct eng_message_status {
     const char *content_hash; /**< Current content hash (64 hex digits). */
 } eng_message_status;
 
+/** Static initialiser for #eng_message_status (sets the version). */
+#define ENG_MESSAGE_STATUS_INIT {ENG_MESSAGE_STATUS_VERSION, 0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, NULL, NULL}
+
 /**
  * The workflow facts of a snapshot.
  * @param m a snapshot.
@@ -760,9 +782,12 @@ typedef enum eng_event_kind {
     ENG_EVENT_REJECTED = 2         /**< A message was rejected. */
 } eng_event_kind;
 
+/** Current version of #eng_model_event. */
+#define ENG_MODEL_EVENT_VERSION 1
+
 /** One workflow event; all pointers are borrowed for the callback. */
 typedef struct eng_model_event {
-    unsigned int version; /**< 1. */
+    unsigned int version; /**< #ENG_MODEL_EVENT_VERSION (fields are only appended). */
     int kind;             /**< An #eng_event_kind. */
     const char *org;      /**< The org. */
     uint64_t campaign;    /**< The campaign. */
@@ -814,7 +839,9 @@ typedef struct eng_audit_entry {
     const char *org;        /**< The org. */
     const char *actor;      /**< Who. */
     const char *object;     /**< What ("campaign/3", "message/4", "org", "actor/bob", "credits/campaign"). */
-    const char *action;     /**< "create", "update", "submit", "approve", "reject", "start", "finish", "stop", ... */
+    const char *action;     /**< "create", "update", "delete", "submit", "approve", "reject", "void" (approval voided by a
+                                 campaign edit), "start", "finish", "stop", "settings", "unit-add", "put" (actor),
+                                 "adjust" (credits). */
     const char *state_hash; /**< SHA-256 (hex) of the new state of the object. */
     const char *prev_hash;  /**< Hash (hex) of the previous entry; 64 zeros for the first. */
     const char *hash;       /**< Hash (hex) of this entry (covers all fields above). */

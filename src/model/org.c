@@ -114,7 +114,8 @@ static int settings_arg(const eng_org_settings *s)
     return ENG_OK;
 }
 
-static int org_store(eng_engine *e, const char *actor, const char *id, const eng_org_settings *s, const eng__unit *units, size_t n)
+static int org_store(eng_engine *e, const char *actor, const char *action, const char *id, const eng_org_settings *s,
+                     const eng__unit *units, size_t n)
 {
     eng__wr w;
     eng__wr_init(&w, &e->mem);
@@ -133,7 +134,7 @@ static int org_store(eng_engine *e, const char *actor, const char *id, const eng
     else
         rc = eng__nomem();
     if (rc == ENG_OK)
-        rc = eng__audit_append(e, id, actor, "org", "settings", w.data, w.len);
+        rc = eng__audit_append(e, id, actor, "org", action, w.data, w.len);
     eng__wr_free(&w);
     return rc;
 }
@@ -248,7 +249,7 @@ ENG_API int eng_org_create(eng_engine *e, const char *org_id, const eng_org_sett
     }
     if ((rc = eng__kv_begin(e->store)))
         goto out;
-    rc = org_store(e, admin_id, org_id, settings, NULL, 0);
+    rc = org_store(e, admin_id, "create", org_id, settings, NULL, 0);
     if (rc == ENG_OK) {
         eng_actor_spec as;
         eng_actor_spec_init(&as, ENG_ACTOR_SPEC_VERSION);
@@ -319,7 +320,7 @@ ENG_API int eng_org_settings_set(eng_engine *e, const char *actor, const eng_org
         rc = eng__vr_finish(v, NULL);
     }
     if (rc == ENG_OK && (rc = eng__kv_begin(e->store)) == ENG_OK)
-        rc = eng__batch_end(e, org_store(e, a.id, o.id, settings, o.units, o.n_units));
+        rc = eng__batch_end(e, org_store(e, a.id, "settings", o.id, settings, o.units, o.n_units));
     eng__org_free(&o);
     eng__actor_free(&a);
 out:
@@ -364,7 +365,7 @@ ENG_API int eng_unit_add(eng_engine *e, const char *actor, const char *unit_id, 
     u[o.n_units].id = (char *)unit_id;
     u[o.n_units].parent = (char *)(parent_id ? parent_id : "");
     if ((rc = eng__kv_begin(e->store)) == ENG_OK)
-        rc = eng__batch_end(e, org_store(e, a.id, o.id, &o.settings, u, o.n_units + 1));
+        rc = eng__batch_end(e, org_store(e, a.id, "unit-add", o.id, &o.settings, u, o.n_units + 1));
 done:
     eng__org_free(&o);
     eng__actor_free(&a);

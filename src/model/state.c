@@ -30,7 +30,7 @@ void eng__emit(eng_engine *e, int kind, const char *org, uint64_t campaign, uint
     eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
     if (!st || !st->event_fn)
         return;
-    eng_model_event ev = {1, kind, org, campaign, message, actor, comment ? comment : ""};
+    eng_model_event ev = {ENG_MODEL_EVENT_VERSION, kind, org, campaign, message, actor, comment ? comment : ""};
     st->event_fn(&ev, st->event_user);
 }
 
