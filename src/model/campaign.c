@@ -400,21 +400,8 @@ ENG_API int eng_campaign_update(eng_engine *e, const char *actor, uint64_t id, c
     /* Keep a goal that the org has since disabled only if it is unchanged. */
     eng_validation *v = eng__vr_new(&e->mem);
     eng__camp_check(v, &s, &o);
-    if (v && s.goal_mode == ENG_GOAL_CUSTOM && !o.settings.conversion_goals && goal_same(&s, &c.spec, &e->mem)) {
-        for (size_t i = 0; i < v->n; i++)
-            if (strcmp(v->items[i].path, "campaign.goal") == 0)
-                v->items[i].code = ENG_OK; /* marked; dropped below */
-        size_t k = 0;
-        for (size_t i = 0; i < v->n; i++) {
-            if (v->items[i].code == ENG_OK) {
-                eng__free(&v->mem, v->items[i].path);
-                eng__free(&v->mem, v->items[i].msg);
-            } else {
-                v->items[k++] = v->items[i];
-            }
-        }
-        v->n = k;
-    }
+    if (s.goal_mode == ENG_GOAL_CUSTOM && !o.settings.conversion_goals && goal_same(&s, &c.spec, &e->mem))
+        eng__vr_drop(v, "campaign.goal", ENG_EUNSUPPORTED);
     int taken = 0;
     if (!eng__empty(s.name) && strlen(s.name) <= ENG__NAME_MAX && (rc = name_taken(e, o.id, s.name, id, &taken))) {
         eng_validation_free(v);

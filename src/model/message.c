@@ -252,6 +252,10 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
     eng__msg_check_structure(v, s);
     if (v && v->n > before)
         return; /* a broken structure makes the deeper checks meaningless */
+    /* The campaign's own rules again: org settings may have changed since it was saved.
+     * A goal kept from before conversion goals were switched off is not the author's to fix. */
+    eng__camp_check(v, &c->spec, o);
+    eng__vr_drop(v, "campaign.goal", ENG_EUNSUPPORTED);
     if (s->n_include == 0)
         eng__vr_add(v, ENG_EINVAL, "message.audience.include", "add at least one audience group");
     if (s->n_creatives == 0 && s->strategy != ENG_STRATEGY_XENGAGE)

@@ -64,6 +64,8 @@ struct eng_validation {
 };
 eng_validation *eng__vr_new(const eng__mem *mem);
 void eng__vr_add(eng_validation *v, int code, const char *path, const char *fmt, ...) ENG__PRINTF(4, 5);
+/* Remove the failures with this path and code. */
+void eng__vr_drop(eng_validation *v, const char *path, int code);
 /* Finish a call: OK when empty; else record the first failure as the last error,
  * hand the report to *out (or free it) and return ENG_EVALIDATION. */
 int eng__vr_finish(eng_validation *v, eng_validation **out);

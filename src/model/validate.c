@@ -37,6 +37,22 @@ void eng__vr_add(eng_validation *v, int code, const char *path, const char *fmt,
     v->items[v->n++] = (struct eng__vitem){code, p, m};
 }
 
+void eng__vr_drop(eng_validation *v, const char *path, int code)
+{
+    if (!v)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->items[i].code == code && strcmp(v->items[i].path, path) == 0) {
+            eng__free(&v->mem, v->items[i].path);
+            eng__free(&v->mem, v->items[i].msg);
+        } else {
+            v->items[k++] = v->items[i];
+        }
+    }
+    v->n = k;
+}
+
 int eng__vr_finish(eng_validation *v, eng_validation **out)
 {
     if (out)
