@@ -122,8 +122,10 @@ ENG_API int eng_org_settings_init(eng_org_settings *s, unsigned int version);
  * @param org_id the new org's id.
  * @param settings the org's settings, or NULL for the defaults.
  * @param admin_id id of the first admin actor (actor ids are unique in the engine).
- * @return #ENG_OK; #ENG_EINVAL (bad id or settings; detail names the field);
- *         #ENG_EEXISTS if the org or the actor exists; #ENG_EVERSION; storage errors.
+ * @return #ENG_OK; #ENG_EINVAL for a bad id (detail `org.id` or `actor.id`);
+ *         #ENG_EVALIDATION for bad settings (the last error names the first failing field,
+ *         e.g. `org.settings.xengage_cost`); #ENG_EEXISTS if the org or the actor exists;
+ *         #ENG_EVERSION; storage errors.
  */
 ENG_API int eng_org_create(eng_engine *engine, const char *org_id, const eng_org_settings *settings,
                            const char *admin_id);
@@ -143,7 +145,9 @@ ENG_API int eng_org_settings_get(eng_engine *engine, const char *actor, eng_org_
  * @param engine an open engine.
  * @param actor acting user.
  * @param settings the new settings.
- * @return #ENG_OK; #ENG_EDENIED; #ENG_EINVAL or #ENG_ERANGE naming the field.
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_EINVAL for NULL; #ENG_EVERSION;
+ *         #ENG_EVALIDATION when a value is out of range (the last error names the first
+ *         failing field, e.g. `org.settings.channel_cost[1]`).
  */
 ENG_API int eng_org_settings_set(eng_engine *engine, const char *actor, const eng_org_settings *settings);
 
