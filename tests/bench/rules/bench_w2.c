@@ -1,0 +1,226 @@
+/* W2 (docs: ../shared/BENCHMARKS.md): rows per second of the 3-predicate
+ * filter `tier in ("gold", "platinum") and days_since_purchase > 30 and
+ * city == "Pune"` over generated customer columns, evaluated with
+ * eng_rule_eval_batch (single thread). The same data goes to SQLite (the
+ * sqlite3 CLI) and DuckDB (@duckdb/node-api, single thread) when they are
+ * present, and the ratios are printed. Counts are checked against a plain
+ * loop and against the SQL engines; timings are only reported.
+ * Sizes: S = 10^4 always, M = 10^6, L = 10^7 rows, up to ENG_BENCH_SIZE. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engage.h"
+
+static uint64_t rng = 0x5eed2026;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)rng;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static const char *const tiers[] = {"bronze", "silver", "gold", "platinum"};
+static const char *const cities[] = {"Mumbai", "Delhi", "Bengaluru", "Hyderabad", "Ahmedabad", "Chennai", "Kolkata",
+                                     "Surat", "Pune", "Jaipur", "Lucknow", "Kanpur", "Nagpur", "Indore", "Thane",
+                                     "Bhopal", "Visakhapatnam", "Patna", "Vadodara", "Ghaziabad"};
+#define NTIERS 4
+#define NCITIES 20
+
+static int have(const char *cmd)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "command -v %s >/dev/null 2>&1", cmd);
+    return system(buf) == 0;
+}
+
+/* Run a shell command, return its stdout (caller frees). */
+static char *run(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    while (n + 1 < cap) {
+        size_t k = fread(out + n, 1, cap - 1 - n, p);
+        if (!k)
+            break;
+        n += k;
+    }
+    out[n] = 0;
+    pclose(p);
+    return out;
+}
+
+static void run_size(const char *name, size_t n, const char *bench_dir)
+{
+    uint32_t *tier = malloc(n * sizeof *tier), *city = malloc(n * sizeof *city);
+    int64_t *days = malloc(n * sizeof *days);
+    uint64_t *city_nulls = calloc((n + 63) / 64, sizeof *city_nulls);
+    uint64_t *sel = malloc((n + 63) / 64 * sizeof *sel);
+    size_t want = 0;
+    for (size_t i = 0; i < n; i++) {
+        tier[i] = rnd() % NTIERS;
+        days[i] = rnd() % 366;
+        city[i] = rnd() % NCITIES;
+        if (rnd() % 100 == 0)
+            city_nulls[i / 64] |= (uint64_t)1 << (i % 64);
+        int is_null = (int)(city_nulls[i / 64] >> (i % 64) & 1);
+        want += (tier[i] == 2 || tier[i] == 3) && days[i] > 30 && !is_null && city[i] == 8;
+    }
+    eng_engine *e;
+    if (eng_open(NULL, &e)) {
+        fprintf(stderr, "eng_open failed\n");
+        exit(1);
+    }
+    static const eng_rule_field fields[] = {
+        {"tier", ENG_RT_STRING, 0}, {"days_since_purchase", ENG_RT_INT, 0}, {"city", ENG_RT_STRING, 0}};
+    eng_rule_options o;
+    eng_rule_options_init(&o, ENG_RULE_OPTIONS_VERSION);
+    o.fields = fields;
+    o.nfields = 3;
+    eng_rule *r;
+    const char *text = "tier in (\"gold\", \"platinum\") and days_since_purchase > 30 and city == \"Pune\"";
+    if (eng_rule_compile(e, text, &o, &r)) {
+        fprintf(stderr, "compile: %s\n", eng_error_last()->message);
+        exit(1);
+    }
+    eng_rule_column cols[3];
+    memset(cols, 0, sizeof cols);
+    cols[0] = (eng_rule_column){ENG_RT_STRING, 0, tier, NULL, tiers, NULL, NTIERS, NULL};
+    cols[1] = (eng_rule_column){ENG_RT_INT, 0, days, NULL, NULL, NULL, 0, NULL};
+    cols[2] = (eng_rule_column){ENG_RT_STRING, 0, city, city_nulls, cities, NULL, NCITIES, NULL};
+    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n, cols, 3};
+    double best = 1e300;
+    size_t count = 0;
+    int reps = n >= 10000000 ? 5 : n >= 1000000 ? 10 : 50;
+    for (int i = 0; i < reps; i++) {
+        double t0 = now_ms();
+        if (eng_rule_eval_batch(r, &b, NULL, sel, &count)) {
+            fprintf(stderr, "eval: %s\n", eng_error_last()->message);
+            exit(1);
+        }
+        double t = now_ms() - t0;
+        if (t < best)
+            best = t;
+    }
+    if (count != want) {
+        fprintf(stderr, "W2 %s: libengage selected %zu rows, the plain loop %zu\n", name, count, want);
+        exit(1);
+    }
+    printf("W2 size=%s rows=%zu selected=%zu libengage_best_ms=%.3f rows_per_s=%.0f bytes_per_row=%zu\n", name, n,
+           count, best, (double)n / (best / 1e3), sizeof *tier + sizeof *days + sizeof *city);
+    fflush(stdout);
+
+    /* Same data for the SQL engines. */
+    int sqlite = have("sqlite3"), duck = 0;
+    char modpath[1024];
+    snprintf(modpath, sizeof modpath, "%s/../node_modules/@duckdb/node-api/package.json", bench_dir);
+    duck = have("node") && access(modpath, R_OK) == 0;
+    if (sqlite || duck) {
+        char dir[] = "/tmp/eng-w2-XXXXXX";
+        if (!mkdtemp(dir))
+            goto done;
+        char csv[256], cmd[2048];
+        snprintf(csv, sizeof csv, "%s/customers.csv", dir);
+        FILE *f = fopen(csv, "w");
+        fprintf(f, "tier,days_since_purchase,city\n");
+        for (size_t i = 0; i < n; i++) {
+            int is_null = (int)(city_nulls[i / 64] >> (i % 64) & 1);
+            fprintf(f, "%s,%lld,%s\n", tiers[tier[i]], (long long)days[i], is_null ? "" : cities[city[i]]);
+        }
+        fclose(f);
+        if (sqlite) {
+            char sql[256];
+            snprintf(sql, sizeof sql, "%s/w2.sql", dir);
+            f = fopen(sql, "w");
+            fprintf(f, ".mode csv\ncreate table c(tier text, days_since_purchase integer, city text);\n"
+                       ".import --skip 1 %s c\n.mode list\n.timer on\n", csv);
+            for (int i = 0; i < 3; i++)
+                fprintf(f, "select count(*) from c where tier in ('gold', 'platinum') and days_since_purchase > 30 "
+                           "and city = 'Pune';\n");
+            fclose(f);
+            snprintf(cmd, sizeof cmd, "sqlite3 :memory: < %s 2>&1", sql);
+            char *out = run(cmd);
+            double sbest = 1e300;
+            long long scount = -1;
+            for (char *line = out ? strtok(out, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+                double real;
+                if (sscanf(line, "Run Time: real %lf", &real) == 1) {
+                    if (real * 1e3 < sbest)
+                        sbest = real * 1e3;
+                } else if (line[0] >= '0' && line[0] <= '9') {
+                    scount = atoll(line);
+                }
+            }
+            free(out);
+            if (scount != (long long)count)
+                printf("W2 size=%s sqlite count %lld differs from libengage %zu\n", name, scount, count);
+            else if (sbest <= 0)
+                printf("W2 size=%s sqlite_best_ms=<1 (below the CLI timer's resolution)\n", name);
+            else
+                printf("W2 size=%s sqlite_best_ms=%.3f ratio_sqlite_over_libengage=%.1f\n", name, sbest, sbest / best);
+        } else {
+            printf("W2 size=%s sqlite: skipped (no sqlite3 CLI)\n", name);
+        }
+        if (duck) {
+            snprintf(cmd, sizeof cmd, "node %s/w2_duckdb.mjs %s 3 2>&1", bench_dir, csv);
+            char *out = run(cmd);
+            long long dcount = -1;
+            double dbest = -1;
+            char *c = out ? strstr(out, "count ") : NULL, *m = out ? strstr(out, "best_ms ") : NULL;
+            if (c)
+                dcount = atoll(c + 6);
+            if (m)
+                dbest = atof(m + 8);
+            if (dcount != (long long)count || dbest < 0)
+                printf("W2 size=%s duckdb failed or differs (count %lld): %.200s\n", name, dcount, out ? out : "");
+            else
+                printf("W2 size=%s duckdb_1thread_best_ms=%.3f ratio_duckdb_over_libengage=%.1f\n", name, dbest,
+                       dbest / best);
+            free(out);
+        } else {
+            printf("W2 size=%s duckdb: skipped (@duckdb/node-api not in tests/bench/node_modules)\n", name);
+        }
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    } else {
+        printf("W2 size=%s sqlite/duckdb: skipped (neither is installed)\n", name);
+    }
+done:
+    fflush(stdout);
+    eng_rule_free(r);
+    eng_close(e);
+    free(tier);
+    free(city);
+    free(days);
+    free(city_nulls);
+    free(sel);
+}
+
+int main(int argc, char **argv)
+{
+    const char *size = getenv("ENG_BENCH_SIZE");
+    const char *bench_dir = argc > 1 ? argv[1] : ".";
+    char top = size && *size ? size[0] : 'S';
+    run_size("S", 10000, bench_dir);
+    if (top == 'M' || top == 'L')
+        run_size("M", 1000000, bench_dir);
+    if (top == 'L')
+        run_size("L", 10000000, bench_dir);
+    return 0;
+}
