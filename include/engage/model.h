@@ -22,6 +22,7 @@
 #define ENGAGE_MODEL_H
 
 #include "common.h"
+#include "rules.h"
 
 ENG_BEGIN_DECLS
 
@@ -833,6 +834,27 @@ ENG_API int eng_model_set_event_callback(eng_engine *engine, eng_model_event_fn 
  * @return #ENG_OK; #ENG_EMISUSE for a bad engine.
  */
 ENG_API int eng_model_set_audience_counter(eng_engine *engine, eng_audience_count_fn fn, void *user);
+
+/** Which rule texts a schema applies to. */
+typedef enum eng_rule_schema_kind {
+    ENG_SCHEMA_CUSTOMER = 0, /**< Personalization variant rules (customer, product, region, time fields). */
+    ENG_SCHEMA_EVENT = 1     /**< Conversion-goal conditions (fields of the conversion event, e.g. a transaction). */
+} eng_rule_schema_kind;
+
+/**
+ * Give the model the schema its rule texts are compiled against. With a schema
+ * set, validation compiles every rule of that kind and reports syntax errors
+ * (#ENG_EPARSE) and type errors such as unknown fields (#ENG_ETYPE) at the
+ * rule's field path (`message.variants[0].rule`, `campaign.goal.condition`,
+ * `org.settings.default_goal.condition`), the message starting with
+ * "line:column". Without one, rule texts are only required to be non-empty.
+ * @param engine an open engine.
+ * @param kind an #eng_rule_schema_kind.
+ * @param fields the schema (copied); NULL with @p nfields 0 removes it.
+ * @param nfields number of fields, at most 4096.
+ * @return #ENG_OK; #ENG_EINVAL (bad kind, NULL fields with a count, bad field); #ENG_EMISUSE; #ENG_ENOMEM.
+ */
+ENG_API int eng_model_set_rule_schema(eng_engine *engine, int kind, const eng_rule_field *fields, size_t nfields);
 
 /* ------------------------------------------------------------------ audit */
 

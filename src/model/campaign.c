@@ -72,7 +72,7 @@ static int ga_ok(const char *s)
     return 1;
 }
 
-void eng__camp_check(eng_validation *v, const eng_campaign_spec *s, const eng__org *o)
+void eng__camp_check(eng_engine *e, eng_validation *v, const eng_campaign_spec *s, const eng__org *o)
 {
     if (eng__empty(s->name))
         eng__vr_add(v, ENG_EINVAL, "campaign.name", "a campaign needs a name");
@@ -118,6 +118,7 @@ void eng__camp_check(eng_validation *v, const eng_campaign_spec *s, const eng__o
             eng__vr_add(v, ENG_EUNSUPPORTED, "campaign.goal", "conversion goals are not enabled for org '%s'", o->id);
         else
             eng__goal_check(v, &s->goal, "campaign.goal");
+        eng__model_rule_check(e, v, s->goal.condition, ENG_SCHEMA_EVENT, "campaign.goal.condition");
     }
 }
 
@@ -301,7 +302,7 @@ ENG_API int eng_campaign_create(eng_engine *e, const char *actor, const eng_camp
     /* The owning unit must exist before scope can be judged; report it as a field. */
     if (!eng__empty(spec->unit) && !eng__org_unit(&o, spec->unit)) {
         eng_validation *v = eng__vr_new(&e->mem);
-        eng__camp_check(v, spec, &o);
+        eng__camp_check(e, v, spec, &o);
         rc = eng__vr_finish(v, report);
         goto done;
     }
@@ -310,7 +311,7 @@ ENG_API int eng_campaign_create(eng_engine *e, const char *actor, const eng_camp
     eng_campaign_spec s = *spec;
     resolve_goal(&s, &o);
     eng_validation *v = eng__vr_new(&e->mem);
-    eng__camp_check(v, &s, &o);
+    eng__camp_check(e, v, &s, &o);
     int taken = 0;
     if (!eng__empty(s.name) && strlen(s.name) <= ENG__NAME_MAX && (rc = name_taken(e, o.id, s.name, 0, &taken))) {
         eng_validation_free(v);
@@ -399,7 +400,7 @@ ENG_API int eng_campaign_update(eng_engine *e, const char *actor, uint64_t id, c
     }
     /* Keep a goal that the org has since disabled only if it is unchanged. */
     eng_validation *v = eng__vr_new(&e->mem);
-    eng__camp_check(v, &s, &o);
+    eng__camp_check(e, v, &s, &o);
     if (s.goal_mode == ENG_GOAL_CUSTOM && !o.settings.conversion_goals && goal_same(&s, &c.spec, &e->mem))
         eng__vr_drop(v, "campaign.goal", ENG_EUNSUPPORTED);
     int taken = 0;

@@ -254,7 +254,7 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
         return; /* a broken structure makes the deeper checks meaningless */
     /* The campaign's own rules again: org settings may have changed since it was saved.
      * A goal kept from before conversion goals were switched off is not the author's to fix. */
-    eng__camp_check(v, &c->spec, o);
+    eng__camp_check(e, v, &c->spec, o);
     eng__vr_drop(v, "campaign.goal", ENG_EUNSUPPORTED);
     if (s->n_include == 0)
         eng__vr_add(v, ENG_EINVAL, "message.audience.include", "add at least one audience group");
@@ -277,10 +277,11 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
                 snprintf(q, sizeof q, "%s.dimension", p);
                 eng__vr_add(v, ENG_EINVAL, q, "%d is not an eng_variant_dim", va->dimension);
             }
-            if (eng__empty(va->rule)) {
-                snprintf(q, sizeof q, "%s.rule", p);
+            snprintf(q, sizeof q, "%s.rule", p);
+            if (eng__empty(va->rule))
                 eng__vr_add(v, ENG_EINVAL, q, "a variant needs a rule");
-            }
+            else
+                eng__model_rule_check(e, v, va->rule, ENG_SCHEMA_CUSTOMER, q);
             const eng_creative *base = find_creative(s, va->channel);
             if (!base) {
                 snprintf(q, sizeof q, "%s.channel", p);

@@ -146,7 +146,7 @@ void eng__camp_free(eng__camp *c);
 void eng__camp_spec_enc(eng__wr *w, const eng_campaign_spec *s);
 void eng__camp_spec_dec(eng__rd *r, eng__pool *p, eng_campaign_spec *s);
 /* Every campaign rule (not name uniqueness, which needs the store). */
-void eng__camp_check(eng_validation *v, const eng_campaign_spec *s, const eng__org *o);
+void eng__camp_check(eng_engine *e, eng_validation *v, const eng_campaign_spec *s, const eng__org *o);
 
 /* ---- messages ---- */
 typedef struct eng__msg {
@@ -205,12 +205,21 @@ typedef struct eng__model_state {
     void *event_user;
     eng_audience_count_fn count_fn;
     void *count_user;
+    struct {
+        eng_rule_field *fields; /* names owned */
+        size_t n;
+    } schema[2];                /* by eng_rule_schema_kind */
     eng__org settings_scratch; /* backs eng_org_settings_get() strings */
     int has_scratch;
 } eng__model_state;
 eng__model_state *eng__model(eng_engine *e); /* NULL on OOM */
 void eng__emit(eng_engine *e, int kind, const char *org, uint64_t campaign, uint64_t message, const char *actor,
                const char *comment);
+
+/* Compile @p text against the schema of @p kind when one is set; failures go
+ * into the report at @p path. Does nothing for an empty text or no schema. */
+void eng__model_rule_check(eng_engine *e, eng_validation *v, const char *text, int kind, const char *path);
+void eng__model_schemas_free(eng_engine *e, eng__model_state *st);
 
 /* ---- audit ---- */
 /* Append an entry inside the caller's batch. @p state: encoding of the new state. */

@@ -90,7 +90,7 @@ void eng__settings_dec(eng__rd *r, eng__pool *p, eng_org_settings *s)
     eng__goal_dec(r, p, &s->default_goal);
 }
 
-static void settings_check(eng_validation *v, const eng_org_settings *s)
+static void settings_check(eng_engine *e, eng_validation *v, const eng_org_settings *s)
 {
     if (s->xengage < ENG_XENGAGE_OFF || s->xengage > ENG_XENGAGE_UNLOCKED)
         eng__vr_add(v, ENG_EINVAL, "org.settings.xengage", "%d is not an eng_xengage_mode", s->xengage);
@@ -103,8 +103,10 @@ static void settings_check(eng_validation *v, const eng_org_settings *s)
     if (s->xengage_cost < 0 || s->xengage_cost > COST_MAX)
         eng__vr_add(v, ENG_ERANGE, "org.settings.xengage_cost", "cost %lld is outside 0..1e9",
                     (long long)s->xengage_cost);
-    if (s->has_default_goal)
+    if (s->has_default_goal) {
         eng__goal_check(v, &s->default_goal, "org.settings.default_goal");
+        eng__model_rule_check(e, v, s->default_goal.condition, ENG_SCHEMA_EVENT, "org.settings.default_goal.condition");
+    }
 }
 
 static int settings_arg(const eng_org_settings *s)
@@ -228,7 +230,7 @@ ENG_API int eng_org_create(eng_engine *e, const char *org_id, const eng_org_sett
         settings = &defaults;
     eng_validation *v = eng__vr_new(&e->mem);
     if (v)
-        settings_check(v, settings);
+        settings_check(e, v, settings);
     if ((rc = eng__vr_finish(v, NULL)))
         goto out;
     eng__org o;
@@ -316,7 +318,7 @@ ENG_API int eng_org_settings_set(eng_engine *e, const char *actor, const eng_org
     if ((rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL)) == ENG_OK) {
         eng_validation *v = eng__vr_new(&e->mem);
         if (v)
-            settings_check(v, settings);
+            settings_check(e, v, settings);
         rc = eng__vr_finish(v, NULL);
     }
     if (rc == ENG_OK && (rc = eng__kv_begin(e->store)) == ENG_OK)
