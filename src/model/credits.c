@@ -47,6 +47,39 @@ int eng__credits_put(eng_engine *e, const char *org, const int64_t bal[2])
     return eng__rec_put(e->store, ENG__K(key), ENG__REC_CREDITS, ENG__MODEL_SCHEMA, buf, n);
 }
 
+/* For the dispatch layer: charge @p amount (>= 0) inside the caller's open
+ * batch, with the org's overdraft rule; audited as done by @p actor. */
+int eng__credits_charge(eng_engine *e, const char *org, const char *actor, int account, int64_t amount)
+{
+    if ((account != ENG_CREDITS_CAMPAIGN && account != ENG_CREDITS_XENGAGE) || amount < 0 || amount > DELTA_MAX)
+        return eng__err(ENG_EINVAL, "amount", "bad account or amount for a charge");
+    eng__org o;
+    int rc = eng__org_load(e, org, &o);
+    if (rc)
+        return rc;
+    int64_t bal[2];
+    const char *path = account == ENG_CREDITS_CAMPAIGN ? "org.credits.campaign" : "org.credits.xengage";
+    if ((rc = eng__credits_get(e, org, bal)) == ENG_OK) {
+        if (bal[account] - amount < 0 && o.settings.forbid_overdraft) {
+            rc = eng__err(ENG_ECREDITS, path, "balance %lld cannot cover %lld and org '%s' forbids overdraft",
+                          (long long)bal[account], (long long)amount, org);
+        } else if (bal[account] - amount < -4 * DELTA_MAX) {
+            rc = eng__err(ENG_ERANGE, path, "balance would leave the supported range");
+        } else {
+            bal[account] -= amount;
+            if ((rc = eng__credits_put(e, org, bal)) == ENG_OK) {
+                uint8_t st[16];
+                eng__put64(st, (uint64_t)bal[0]);
+                eng__put64(st + 8, (uint64_t)bal[1]);
+                rc = eng__audit_append(e, org, actor, account ? "credits/xengage" : "credits/campaign", "charge", st,
+                                       sizeof st);
+            }
+        }
+    }
+    eng__org_free(&o);
+    return rc;
+}
+
 static int account_ok(int account)
 {
     return account == ENG_CREDITS_CAMPAIGN || account == ENG_CREDITS_XENGAGE;

@@ -123,6 +123,9 @@ int eng__may(const eng__actor *a, const eng__org *o, int op, const char *unit);
 /* ---- credits ---- */
 int eng__credits_get(eng_engine *e, const char *org, int64_t bal[2]);
 int eng__credits_put(eng_engine *e, const char *org, const int64_t bal[2]);
+/* Charge credits inside the caller's batch (dispatch); ENG_ECREDITS when the
+ * org forbids overdraft and the balance cannot cover @p amount. */
+int eng__credits_charge(eng_engine *e, const char *org, const char *actor, int account, int64_t amount);
 
 /* ---- ids, keys ---- */
 int eng__next_id(eng_engine *e, uint64_t *id); /* inside a batch */

@@ -1,6 +1,9 @@
 /* X-Engage rules (seed x-engage.md), each broken once, and credit accounts. */
 #include "model_fixture.h"
 
+#include "api/engine_impl.h"
+#include "model/model_impl.h"
+
 typedef struct counter {
     uint64_t count;
     int fail;
@@ -244,6 +247,21 @@ static void credits(void **st)
     fx_reopen(&f);
     assert_int_equal(eng_credits_balance(f.e, "root", ENG_CREDITS_CAMPAIGN, &b), ENG_OK);
     assert_int_equal(b, -300);
+    /* The dispatch layer's charge, inside its own batch, follows the same rule. */
+    assert_int_equal(eng__kv_begin(f.e->store), ENG_OK);
+    assert_int_equal(eng__credits_charge(f.e, "acme", "dispatch", ENG_CREDITS_CAMPAIGN, 1), ENG_ECREDITS);
+    assert_int_equal(eng__kv_rollback(f.e->store), ENG_OK);
+    eng_org_settings_get(f.e, "root", &s);
+    s.forbid_overdraft = 0;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng__kv_begin(f.e->store), ENG_OK);
+    assert_int_equal(eng__credits_charge(f.e, "acme", "dispatch", ENG_CREDITS_CAMPAIGN, 700), ENG_OK);
+    assert_int_equal(eng__credits_charge(f.e, "acme", "dispatch", ENG_CREDITS_CAMPAIGN, -1), ENG_EINVAL);
+    assert_int_equal(eng__kv_commit(f.e->store), ENG_OK);
+    assert_int_equal(eng_credits_balance(f.e, "root", ENG_CREDITS_CAMPAIGN, &b), ENG_OK);
+    assert_int_equal(b, -1000);
+    uint64_t bad;
+    assert_int_equal(eng_audit_verify(f.e, "root", &bad), ENG_OK);
     fx_close(&f);
 }
 
