@@ -118,10 +118,12 @@ ENG_API int eng_rule_options_init(eng_rule_options *opts, unsigned int version);
  * @param text the expression, UTF-8, NUL-terminated; at most 1 MiB.
  * @param opts the schema and limits.
  * @param[out] out the compiled rule; set to NULL on failure.
- * @return #ENG_OK; #ENG_EINVAL (NULL argument, bad schema: empty or
- *         duplicate field name, bad type or scale; detail "fields[i]");
- *         #ENG_EVERSION; #ENG_EMISUSE (bad engine); #ENG_EPARSE;
- *         #ENG_ETYPE; #ENG_ETOOBIG; #ENG_ENOMEM.
+ * @return #ENG_OK; #ENG_EINVAL (NULL argument, bad schema: empty,
+ *         duplicate or keyword field name, bad type or scale; detail
+ *         "fields[i]"); #ENG_ERANGE (max_depth or max_nodes above its
+ *         maximum); #ENG_EVERSION; #ENG_EMISUSE (bad engine); #ENG_EPARSE;
+ *         #ENG_ETYPE; #ENG_ETOOBIG (also: more than 4096 fields, or text
+ *         over 1 MiB); #ENG_ENOMEM.
  */
 ENG_API int eng_rule_compile(eng_engine *engine, const char *text, const eng_rule_options *opts,
                              eng_rule **out);
@@ -133,8 +135,10 @@ ENG_API int eng_rule_compile(eng_engine *engine, const char *text, const eng_rul
 ENG_API void eng_rule_free(eng_rule *rule);
 
 /**
- * Print a compiled rule back as canonical text (fully parenthesised, one
- * spelling per operator). Compiling the canonical text gives the same program.
+ * Print a compiled rule back as canonical text (one spelling per operator,
+ * parentheses only where the structure needs them, `in` lists sorted,
+ * constants folded). Compiling the canonical text gives the same program,
+ * within the same depth and size limits as the text it came from.
  * @param rule the rule.
  * @param buf where to write (NUL-terminated); may be NULL when @p cap is 0.
  * @param cap size of @p buf in bytes.
@@ -166,9 +170,12 @@ typedef int (*eng_rule_get_fn)(uint32_t field, eng_rule_value *out, void *user);
  * @param get the row accessor.
  * @param user passed last to @p get.
  * @param[out] result an #eng_rule_result.
- * @return #ENG_OK; #ENG_EINVAL (NULL argument); #ENG_EMISUSE (bad rule);
- *         #ENG_ETYPE (the accessor gave a value of the wrong type; detail is
- *         the field name); any code returned by @p get.
+ * @return #ENG_OK; #ENG_EINVAL (NULL argument, or the accessor gave a
+ *         NULL string, list or list item; detail is the field name);
+ *         #ENG_EMISUSE (bad rule); #ENG_ETYPE (the accessor gave a value of
+ *         the wrong type or a bad decimal scale; detail is the field name);
+ *         any negative code returned by @p get (a positive one becomes
+ *         #ENG_ERROR).
  */
 ENG_API int eng_rule_eval_row(const eng_rule *rule, eng_rule_get_fn get, void *user, int *result);
 
@@ -222,9 +229,14 @@ typedef struct eng_rule_batch {
  * @param[out] sel output bitmap of (nrows + 63) / 64 words; bits past nrows are 0.
  * @param[out] count number of selected rows; may be NULL.
  * @return #ENG_OK; #ENG_EINVAL (NULL argument, column type mismatch, missing
- *         data or dictionary; detail names the field); #ENG_ERANGE (a string
- *         code past the dictionary; detail names the field); #ENG_EVERSION;
- *         #ENG_EMISUSE; #ENG_ENOMEM (scratch space).
+ *         data or dictionary, a NULL dictionary entry; detail names the
+ *         field); #ENG_ERANGE (a string code past the dictionary, list offsets
+ *         going backwards, detail names the field; more than 2^40 rows); #ENG_EVERSION;
+ *         #ENG_EMISUSE; #ENG_ENOMEM (scratch space). On failure @p sel is all
+ *         zero.
+ *
+ * Scratch space comes from the engine's allocator, so concurrent calls need
+ * a thread-safe allocator (the system one is).
  */
 ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batch, const uint64_t *in_sel,
                                 uint64_t *sel, size_t *count);

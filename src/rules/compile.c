@@ -70,13 +70,16 @@ static int32_t plan(eng_rule *r, int32_t idx, unsigned depth)
     int boolean = n->kind == N_AND || n->kind == N_OR || n->kind == N_NOT;
     if (boolean && depth + 1 > r->bool_depth)
         r->bool_depth = depth + 1;
-    int32_t s = n->kind == N_FIELD ? (int32_t)n->field : -2;
+    /* an item variable is not a column: a subtree reading one is never a single-column table */
+    int32_t s = n->kind == N_FIELD ? (int32_t)n->field : n->kind == N_VAR ? -1 : -2;
     int32_t ch[3] = {n->a, n->b, n->c};
     for (int i = 0; i < 3; i++)
         if (ch[i] >= 0) {
             int32_t c = plan(r, ch[i], depth + boolean);
             s = s == -2 ? c : (c == -2 || c == s) ? s : -1;
         }
+    if (n->kind == N_CALL && (n->op == F_ANY || n->op == F_COUNT))
+        s = -1;
     if (n->kind == N_AND || n->kind == N_OR)
         for (uint32_t k = 0; k < n->n; k++) {
             int32_t c = plan(r, r->kids[n->first + k], depth + 1);

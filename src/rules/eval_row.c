@@ -5,6 +5,28 @@
 
 #include <string.h>
 
+/* any()/count(): the condition sees its item variable through this getter,
+ * which answers the variable's pseudo-field and passes every other read on. */
+typedef struct var_ctx {
+    eng__rget_fn get;
+    void *ctx;
+    uint32_t field;
+    const char *s;
+    size_t len;
+} var_ctx;
+
+static int var_get(void *vctx, uint32_t field, eng__rval *out)
+{
+    var_ctx *v = vctx;
+    if (field != v->field)
+        return v->get(v->ctx, field, out);
+    memset(out, 0, sizeof *out);
+    out->t = ENG_RT_STRING;
+    out->s = v->s;
+    out->len = v->len;
+    return ENG_OK;
+}
+
 static void set_bool(eng__rval *o, int b)
 {
     memset(o, 0, sizeof *o);
@@ -46,6 +68,7 @@ int eng__rule_eval(const eng_rule *r, int32_t idx, eng__rget_fn get, void *ctx, 
         *out = n->lit;
         return ENG_OK;
     case N_FIELD:
+    case N_VAR:
         if (!get)
             return eng__err(ENG_ERROR, "", "internal: field read without a row");
         return get(ctx, n->field, out);
@@ -139,6 +162,29 @@ int eng__rule_eval(const eng_rule *r, int32_t idx, eng__rget_fn get, void *ctx, 
             set_null(out);
             return ENG_OK;
         }
+        if (n->op == F_ANY || n->op == F_COUNT) {
+            var_ctx v = {get, ctx, n->field, NULL, 0};
+            int64_t hits = 0, nulls = 0;
+            for (size_t k = 0; k < x.count; k++) {
+                eng__rval_list_item(&x, k, &v.s, &v.len);
+                if ((rc = eng__rule_eval(r, n->b, var_get, &v, &y)))
+                    return rc;
+                hits += y.t != ENG_RT_NULL && y.i;
+                nulls += y.t == ENG_RT_NULL;
+                if (n->op == F_ANY && hits)
+                    break;
+            }
+            if (n->op == F_COUNT) {
+                memset(out, 0, sizeof *out);
+                out->t = ENG_RT_INT;
+                out->i = hits;
+            } else if (!hits && nulls) {
+                set_null(out);
+            } else {
+                set_bool(out, hits > 0);
+            }
+            return ENG_OK;
+        }
         switch (n->op) {
         case F_LOWER:
         case F_UPPER:
@@ -228,6 +274,9 @@ static int row_get(void *vctx, uint32_t field, eng__rval *out)
     case ENG_RT_STRING_LIST:
         if (!v.v.list.items && v.v.list.count)
             return eng__err(ENG_EINVAL, f->name, "row accessor gave a NULL list for field '%s'", f->name);
+        for (size_t k = 0; k < v.v.list.count; k++)
+            if (!v.v.list.items[k])
+                return eng__err(ENG_EINVAL, f->name, "row accessor gave a NULL item in list '%s'", f->name);
         out->items = v.v.list.items;
         out->lens = v.v.list.lens;
         out->count = v.v.list.count;

@@ -12,6 +12,8 @@ typedef struct parser {
     eng__lexer lx;
     eng__token tok;  /* current token */
     unsigned depth;
+    eng__token vars[ENG__RULE_MAX_VARS]; /* item variables in scope (any/count), innermost last */
+    unsigned nvars;
 } parser;
 
 static int advance(parser *ps)
@@ -90,7 +92,8 @@ static int unescape_into_pool(parser *ps, const eng__token *t, const char **s, s
 
 static const struct { const char *name; int fn; unsigned arity; } functions[] = {
     {"lower", F_LOWER, 1}, {"upper", F_UPPER, 1}, {"len", F_LEN, 1}, {"days_since", F_DAYS_SINCE, 1},
-    {"today", F_TODAY, 0}, {"date", F_DATE, 1}, {"timestamp", F_TIMESTAMP, 1}};
+    {"today", F_TODAY, 0}, {"date", F_DATE, 1}, {"timestamp", F_TIMESTAMP, 1}, {"any", F_ANY, 2},
+    {"count", F_COUNT, 2}};
 
 const char *eng__fn_name(int f)
 {
@@ -98,6 +101,39 @@ const char *eng__fn_name(int f)
         if (functions[i].fn == f)
             return functions[i].name;
     return "?";
+}
+
+static int parse_operand(parser *ps, int32_t *out);
+
+/* any(x in list, condition) / count(x in list, condition): x names each item
+ * of the list inside the condition. */
+static int parse_quantifier(parser *ps, eng__token name, int fn, int32_t *out)
+{
+    int rc;
+    eng__token var = ps->tok;
+    if (var.kind != TK_IDENT)
+        return unexpected(ps, "an item name, as in any(x in items, x == \"a\")");
+    if (ps->nvars >= ENG__RULE_MAX_VARS)
+        return eng__rerr(ENG_ETOOBIG, var.line, var.col, "any()/count() nested more than %d deep", ENG__RULE_MAX_VARS);
+    int32_t list, cond;
+    if ((rc = advance(ps)) || (rc = expect(ps, TK_IN, "'in' after the item name")) ||
+        (rc = parse_operand(ps, &list)) || (rc = expect(ps, TK_COMMA, "',' before the condition")))
+        return rc;
+    ps->vars[ps->nvars++] = var;
+    rc = parse_or(ps, &cond);
+    ps->nvars--;
+    if (rc || (rc = expect(ps, TK_RP, "')' after the condition")) ||
+        (rc = node(ps, N_CALL, &name, list, cond, -1, out)))
+        return rc;
+    const char *vname;
+    if ((rc = eng__rule_pool(ps->r, var.p, var.len, &vname)))
+        return rc;
+    eng__rnode *n = &ps->r->nodes[*out];
+    n->op = (uint8_t)fn;
+    n->field = (uint32_t)(ps->r->nfields + ps->nvars); /* the variable's slot */
+    n->lit.s = vname;
+    n->lit.len = var.len;
+    return ENG_OK;
 }
 
 static int parse_call(parser *ps, eng__token name, int32_t *out)
@@ -111,9 +147,12 @@ static int parse_call(parser *ps, eng__token name, int32_t *out)
         }
     if (fn < 0)
         return eng__rerr(ENG_ETYPE, name.line, name.col,
-                         "unknown function '%.*s' (functions: lower, upper, len, days_since, today, date, timestamp)",
+                         "unknown function '%.*s' (functions: lower, upper, len, days_since, today, date, timestamp, "
+                         "any, count)",
                          (int)(name.len > 40 ? 40 : name.len), name.p);
     int rc = advance(ps); /* '(' */
+    if (!rc && (fn == F_ANY || fn == F_COUNT))
+        return parse_quantifier(ps, name, fn, out);
     int32_t args[2] = {-1, -1};
     unsigned n = 0;
     if (!rc && ps->tok.kind != TK_RP) {
@@ -207,6 +246,16 @@ static int parse_operand(parser *ps, int32_t *out)
             ps->depth--;
             return ENG_OK;
         }
+        for (unsigned v = ps->nvars; v-- > 0;)
+            if (ps->vars[v].len == t.len && memcmp(ps->vars[v].p, t.p, t.len) == 0) {
+                const char *vname;
+                if ((rc = node(ps, N_VAR, &t, -1, -1, -1, out)) || (rc = eng__rule_pool(ps->r, t.p, t.len, &vname)))
+                    return rc;
+                ps->r->nodes[*out].field = (uint32_t)(ps->r->nfields + v);
+                ps->r->nodes[*out].lit.s = vname;
+                ps->r->nodes[*out].lit.len = t.len;
+                return ENG_OK;
+            }
         if ((rc = node(ps, N_FIELD, &t, -1, -1, -1, out)))
             return rc;
         ps->r->nodes[*out].lit.s = t.p; /* name, resolved by the type checker */

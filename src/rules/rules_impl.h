@@ -59,10 +59,13 @@ enum eng__nkind {
     N_BETWEEN,  /* a [not] between b and c */
     N_ISNULL,   /* a is [not] null */
     N_STROP,    /* a op b (op: CONTAINS / STARTS_WITH / ENDS_WITH) */
-    N_CALL      /* .op = function id; args a (and b) */
+    N_CALL,     /* .op = function id; args a (and b). F_ANY/F_COUNT: a = list, b = condition, .field = variable */
+    N_VAR       /* the item variable of any()/count(): read as pseudo-field .field (= nfields + slot) */
 };
 
-enum eng__fn { F_LOWER, F_UPPER, F_LEN, F_DAYS_SINCE, F_TODAY, F_DATE, F_TIMESTAMP, F__COUNT };
+enum eng__fn { F_LOWER, F_UPPER, F_LEN, F_DAYS_SINCE, F_TODAY, F_DATE, F_TIMESTAMP, F_ANY, F_COUNT, F__COUNT };
+/* Nesting limit of any()/count() variables. */
+#define ENG__RULE_MAX_VARS 8
 
 /* A value while evaluating. Strings and lists are borrowed. */
 typedef struct eng__rval {
@@ -146,6 +149,7 @@ bool eng__rval_str_ends(const eng__rval *x, const eng__rval *y);
 bool eng__rval_str_contains(const eng__rval *x, const eng__rval *y);
 bool eng__rval_list_has(const eng__rval *list, const eng__rval *y);
 int64_t eng__rval_list_len(const eng__rval *list);
+void eng__rval_list_item(const eng__rval *list, size_t i, const char **s, size_t *n);
 int64_t eng__utf8_len(const char *s, size_t n);
 bool eng__utf8_valid(const char *s, size_t n);
 bool eng__rset_has(const eng__rset *set, const eng__rval *v);

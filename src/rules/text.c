@@ -1,6 +1,7 @@
-/* Canonical text of a compiled program: every operator spelt one way, every
- * compound operand parenthesised, `in` lists sorted and without duplicates.
- * Compiling the canonical text gives the same program. */
+/* Canonical text of a compiled program: every operator spelt one way,
+ * parentheses exactly where the structure needs them, `in` lists sorted and
+ * without duplicates, constants folded. Compiling the canonical text gives
+ * the same program. */
 #include "rules/rules_impl.h"
 
 #include <inttypes.h>
@@ -72,44 +73,63 @@ static void put_value(eng__wr *w, int type, int64_t i, int scale)
 
 static const char *const cmp_text[] = {" == ", " != ", " < ", " <= ", " > ", " >= "};
 
-static void print(const eng_rule *r, int32_t idx, eng__wr *w)
+/* Where a node is printed, for deciding on parentheses. */
+enum { AT_TOP, AT_OR, AT_AND, AT_NOT, AT_OPERAND };
+
+/* Parentheses only where the structure needs them, so the canonical text is
+ * never nested deeper than the text it came from (and compiles within the
+ * same limits). */
+static int needs_parens(int kind, int at)
+{
+    switch (kind) {
+    case N_OR: return at != AT_TOP;
+    case N_AND: return at == AT_AND || at == AT_NOT || at == AT_OPERAND;
+    case N_NOT:
+    case N_CMP:
+    case N_IN:
+    case N_BETWEEN:
+    case N_ISNULL:
+    case N_STROP: return at == AT_OPERAND;
+    default: return 0;
+    }
+}
+
+static void print(const eng_rule *r, int32_t idx, eng__wr *w, int at)
 {
     const eng__rnode *n = &r->nodes[idx];
+    int paren = needs_parens(n->kind, at);
+    if (paren)
+        put(w, "(");
     switch (n->kind) {
     case N_LIT:
         if (n->lit.t == ENG_RT_STRING)
             put_string(w, n->lit.s, n->lit.len);
         else
             put_value(w, n->lit.t, n->lit.i, n->lit.scale);
-        return;
-    case N_FIELD: put(w, r->fields[n->field].name); return;
+        break;
+    case N_FIELD: put(w, r->fields[n->field].name); break;
+    case N_VAR: eng__wr_bytes(w, n->lit.s, n->lit.len); break;
     case N_NOT:
-        put(w, "(not ");
-        print(r, n->a, w);
-        put(w, ")");
-        return;
+        put(w, "not ");
+        print(r, n->a, w, AT_NOT);
+        break;
     case N_AND:
     case N_OR:
-        put(w, "(");
         for (uint32_t k = 0; k < n->n; k++) {
             if (k)
                 put(w, n->kind == N_AND ? " and " : " or ");
-            print(r, r->kids[n->first + k], w);
+            print(r, r->kids[n->first + k], w, n->kind == N_AND ? AT_AND : AT_OR);
         }
-        put(w, ")");
-        return;
+        break;
     case N_CMP:
-        put(w, "(");
-        print(r, n->a, w);
+        print(r, n->a, w, AT_OPERAND);
         put(w, cmp_text[n->op]);
-        print(r, n->b, w);
-        put(w, ")");
-        return;
+        print(r, n->b, w, AT_OPERAND);
+        break;
     case N_IN: {
         const eng__rset *set = &r->sets[n->set];
         int lt = r->nodes[n->a].type;
-        put(w, "(");
-        print(r, n->a, w);
+        print(r, n->a, w, AT_OPERAND);
         put(w, n->neg ? " not in (" : " in (");
         for (size_t k = 0; k < set->n; k++) {
             if (k)
@@ -121,48 +141,52 @@ static void print(const eng_rule *r, int32_t idx, eng__wr *w)
             else
                 put_value(w, lt, set->ints[k], 0);
         }
-        put(w, "))");
-        return;
+        put(w, ")");
+        break;
     }
     case N_BETWEEN:
-        put(w, "(");
-        print(r, n->a, w);
+        print(r, n->a, w, AT_OPERAND);
         put(w, n->neg ? " not between " : " between ");
-        print(r, n->b, w);
+        print(r, n->b, w, AT_OPERAND);
         put(w, " and ");
-        print(r, n->c, w);
-        put(w, ")");
-        return;
+        print(r, n->c, w, AT_OPERAND);
+        break;
     case N_ISNULL:
-        put(w, "(");
-        print(r, n->a, w);
-        put(w, n->neg ? " is not null)" : " is null)");
-        return;
+        print(r, n->a, w, AT_OPERAND);
+        put(w, n->neg ? " is not null" : " is null");
+        break;
     case N_STROP:
-        put(w, "(");
-        print(r, n->a, w);
+        print(r, n->a, w, AT_OPERAND);
         put(w, n->op == ENG_RULE_OP_CONTAINS ? " contains " : n->op == ENG_RULE_OP_STARTS_WITH ? " starts with "
                                                                                               : " ends with ");
-        print(r, n->b, w);
-        put(w, ")");
-        return;
+        print(r, n->b, w, AT_OPERAND);
+        break;
     case N_CALL:
         put(w, eng__fn_name(n->op));
         put(w, "(");
-        if (n->a >= 0)
-            print(r, n->a, w);
+        if (n->op == F_ANY || n->op == F_COUNT) {
+            eng__wr_bytes(w, n->lit.s, n->lit.len);
+            put(w, " in ");
+            print(r, n->a, w, AT_OPERAND);
+            put(w, ", ");
+            print(r, n->b, w, AT_TOP);
+        } else if (n->a >= 0) {
+            print(r, n->a, w, AT_TOP);
+        }
         put(w, ")");
-        return;
+        break;
     default:
-        return;
+        break;
     }
+    if (paren)
+        put(w, ")");
 }
 
 int eng__rule_print(const eng_rule *r, const eng__mem *mem, char **out, size_t *len)
 {
     eng__wr w;
     eng__wr_init(&w, mem);
-    print(r, r->root, &w);
+    print(r, r->root, &w, AT_TOP);
     eng__wr_u8(&w, 0);
     if (w.err) {
         eng__wr_free(&w);

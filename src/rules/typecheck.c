@@ -66,6 +66,8 @@ static void describe(const eng_rule *r, const eng__rnode *n, char *buf, size_t c
 {
     if (n->kind == N_FIELD)
         snprintf(buf, cap, "field '%s' (%s)", r->fields[n->field].name, eng__rtype_name(n->type));
+    else if (n->kind == N_VAR)
+        snprintf(buf, cap, "item '%.*s' (string)", (int)n->lit.len, n->lit.s);
     else if (n->kind == N_CALL)
         snprintf(buf, cap, "%s() (%s)", eng__fn_name(n->op), eng__rtype_name(n->type));
     else
@@ -256,6 +258,9 @@ static int check(eng_rule *r, int32_t idx)
         return ENG_OK;
     case N_FIELD:
         return resolve_field(r, n);
+    case N_VAR:
+        n->type = ENG_RT_STRING;
+        return ENG_OK;
     case N_NOT:
         n->type = ENG_RT_BOOL;
         return want(r, a, ENG_RT_BOOL, "'not'");
@@ -312,6 +317,12 @@ static int check(eng_rule *r, int32_t idx)
         case F_TODAY:
             n->type = ENG_RT_DATE;
             return ENG_OK;
+        case F_ANY:
+        case F_COUNT:
+            n->type = n->op == F_ANY ? ENG_RT_BOOL : ENG_RT_INT;
+            if ((rc = want(r, a, ENG_RT_STRING_LIST, n->op == F_ANY ? "any()" : "count()")))
+                return rc;
+            return want(r, b, ENG_RT_BOOL, "the condition of any()/count()");
         case F_DATE:
         case F_TIMESTAMP: {
             n->type = n->op == F_DATE ? ENG_RT_DATE : ENG_RT_TIMESTAMP;

@@ -90,7 +90,7 @@ bool eng__rval_str_contains(const eng__rval *x, const eng__rval *y)
     return false;
 }
 
-static void list_item(const eng__rval *l, size_t i, const char **s, size_t *n)
+void eng__rval_list_item(const eng__rval *l, size_t i, const char **s, size_t *n)
 {
     if (l->col) {
         uint32_t code = l->codes[i];
@@ -107,7 +107,7 @@ bool eng__rval_list_has(const eng__rval *l, const eng__rval *y)
     for (size_t i = 0; i < l->count; i++) {
         const char *s;
         size_t n;
-        list_item(l, i, &s, &n);
+        eng__rval_list_item(l, i, &s, &n);
         if (eng__rstr_cmp(s, n, 0, y->s, y->len, y->fold) == 0)
             return true;
     }

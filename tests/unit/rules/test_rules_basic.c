@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "rules_test_util.h"
 
@@ -126,12 +127,18 @@ static void canonical_text(void **s)
     eng_rule_options o = rt_opts();
     const struct { const char *text, *canon; } cases[] = {
         {"tier in ('silver', 'gold', 'gold') and 30 < days_since_purchase and city = \"Pune\"",
-         "((tier in (\"gold\", \"silver\")) and (days_since_purchase > 30) and (city == \"Pune\"))"},
-        {"amount <> 1.50 or not vip", "((amount != 1.50) or (not vip))"},
+         "tier in (\"gold\", \"silver\") and days_since_purchase > 30 and city == \"Pune\""},
+        {"amount <> 1.50 or not vip", "amount != 1.50 or not vip"},
         {"city == lower('PUNE') and birthday >= date('2024-01-01')",
-         "((city == \"pune\") and (birthday >= date(\"2024-01-01\")))"},
-        {"amount between -1 and 2.5", "(amount between -1 and 2.5)"},
-        {"city is not null and city starts with 'a\\\"b'", "((city is not null) and (city starts with \"a\\\"b\"))"},
+         "city == \"pune\" and birthday >= date(\"2024-01-01\")"},
+        {"amount between -1 and 2.5", "amount between -1 and 2.5"},
+        {"city is not null and city starts with 'a\\\"b'", "city is not null and city starts with \"a\\\"b\""},
+        {"(vip or (city == 'x')) and ((tier == 'a' and vip) or not (vip and vip))",
+         "(vip or city == \"x\") and (tier == \"a\" and vip or not (vip and vip))"},
+        {"((vip and vip) and vip) or (vip or vip)", "(vip and vip) and vip or (vip or vip)"},
+        {"(vip == true) == (not vip) and not not vip", "(vip == true) == (not vip) and not not vip"},
+        {"any(x in items, x == 'a' or x == 'b') and count(y in items, lower(y) contains 'k') > 1",
+         "any(x in items, x == \"a\" or x == \"b\") and count(y in items, lower(y) contains \"k\") > 1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         eng_rule *r = NULL;
@@ -154,7 +161,101 @@ static void canonical_text(void **s)
         eng_rule_free(r);
         eng_rule_free(r2);
     }
+    /* the canonical text never needs a higher nesting limit than the original */
+    char deep[1024] = "";
+    for (int i = 0; i < 64; i++)
+        strcat(deep, "not ");
+    strcat(deep, "vip");
+    eng_rule *r = NULL, *r2 = NULL;
+    assert_int_equal(eng_rule_compile(e, deep, &o, &r), ENG_OK);
+    char canon[1024];
+    assert_int_equal(eng_rule_text(r, canon, sizeof canon, NULL), ENG_OK);
+    assert_string_equal(canon, deep);
+    eng_rule_free(r);
+    strcpy(deep, "");
+    for (int i = 0; i < 63; i++)
+        strcat(deep, "(vip and ");
+    strcat(deep, "city == 'x'");
+    for (int i = 0; i < 63; i++)
+        strcat(deep, ")");
+    assert_int_equal(eng_rule_compile(e, deep, &o, &r), ENG_OK);
+    assert_int_equal(eng_rule_text(r, canon, sizeof canon, NULL), ENG_OK);
+    assert_int_equal(eng_rule_compile(e, canon, &o, &r2), ENG_OK);
+    eng_rule_free(r);
+    eng_rule_free(r2);
     eng_close(e);
+    test_alloc_assert_clean();
+}
+
+/* A compiled rule is immutable: threads share it. */
+typedef struct thr_arg {
+    const eng_rule *r;
+    const eng_rule_batch *b;
+    size_t count;
+    int rc;
+} thr_arg;
+
+static void *thr_eval(void *p)
+{
+    thr_arg *a = p;
+    uint64_t sel[4];
+    for (int i = 0; i < 2000 && !a->rc; i++) {
+        a->rc = eng_rule_eval_batch(a->r, a->b, NULL, sel, &a->count);
+        rt_row row = sample();
+        int res = -1;
+        if (!a->rc)
+            a->rc = eng_rule_eval_row(a->r, rt_get, &row, &res);
+        if (!a->rc && res != ENG_RULE_TRUE)
+            a->rc = -1000;
+    }
+    return NULL;
+}
+
+static void threads_and_lifetime(void **s)
+{
+    (void)s;
+    test_alloc_reset();
+    eng_engine *e = rt_engine();
+    eng_rule_options o = rt_opts();
+    eng_rule *r = NULL;
+    assert_int_equal(eng_rule_compile(e, "tier in ('gold') and days_since_purchase > 30 and lower(city) == 'pune'", &o,
+                                      &r), ENG_OK);
+    static const char *const dict[] = {"gold", "Pune", "silver"};
+    uint32_t codes[200];
+    int64_t days[200];
+    size_t want = 0;
+    for (int i = 0; i < 200; i++) {
+        codes[i] = (uint32_t)(i % 3);
+        days[i] = i % 60;
+        want += (i % 3 == 0) && (i % 60 > 30);
+    }
+    eng_rule_column cols[RT_NFIELDS];
+    memset(cols, 0, sizeof cols);
+    cols[0] = (eng_rule_column){ENG_RT_STRING, 0, codes, NULL, dict, NULL, 3, NULL};
+    uint32_t city[200];
+    for (int i = 0; i < 200; i++)
+        city[i] = 1;
+    cols[1] = (eng_rule_column){ENG_RT_STRING, 0, city, NULL, dict, NULL, 3, NULL};
+    cols[2] = (eng_rule_column){ENG_RT_INT, 0, days, NULL, NULL, NULL, 0, NULL};
+    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 200, cols, RT_NFIELDS};
+    pthread_t t[4];
+    thr_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (thr_arg){r, &b, 0, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, thr_eval, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].rc, ENG_OK);
+        assert_int_equal(a[i].count, want);
+    }
+    /* the rule keeps its engine alive after eng_close; freeing it releases both */
+    assert_int_equal(eng_close(e), ENG_OK);
+    rt_row row = sample();
+    int res = -1;
+    assert_int_equal(eng_rule_eval_row(r, rt_get, &row, &res), ENG_OK);
+    assert_int_equal(res, ENG_RULE_TRUE);
+    eng_rule_free(r);
     test_alloc_assert_clean();
 }
 
@@ -164,6 +265,7 @@ int main(void)
         cmocka_unit_test(evaluates),
         cmocka_unit_test(null_semantics),
         cmocka_unit_test(canonical_text),
+        cmocka_unit_test(threads_and_lifetime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,10 @@ static void syntax_errors(void **s)
         {"city. == 1", ENG_EPARSE, "1:5", "cannot end with '.'"},
         {"city == 'x' and\n\n    ", ENG_EPARSE, "3:5", "found end of input"},
         {"city \x01", ENG_EPARSE, "1:6", "unexpected byte 0x01"},
+        {"any(items, x == 'a')", ENG_EPARSE, "1:10", "expected 'in' after the item name"},
+        {"any('a' in items, true)", ENG_EPARSE, "1:5", "expected an item name"},
+        {"any(x in items x == 'a')", ENG_EPARSE, "1:16", "expected ',' before the condition"},
+        {"any(x in items, x == 'a'", ENG_EPARSE, "1:25", "expected ')' after the condition"},
     };
     check_cases(e, cases, sizeof cases / sizeof cases[0]);
     eng_close(e);
@@ -106,6 +110,11 @@ static void type_errors(void **s)
         {"city contains 3", ENG_ETYPE, "1:15", "needs a string"},
         {"amount starts with 'x'", ENG_ETYPE, "1:1", "'starts with' needs a string"},
         {"amount between 'a' and 3", ENG_ETYPE, "1:8", "cannot compare field 'amount' (decimal) with a string"},
+        {"any(x in city, x == 'a')", ENG_ETYPE, "1:10", "any() needs a list of strings"},
+        {"any(x in items, len(x))", ENG_ETYPE, "1:17", "the condition of any()/count() needs a bool"},
+        {"count(x in items, x == 1) > 0", ENG_ETYPE, "1:21", "cannot compare item 'x' (string) with a int"},
+        {"any(x in items, y == 'a')", ENG_ETYPE, "1:17", "unknown field 'y'"},
+        {"any(x in items, x == 'a') and x == 'b'", ENG_ETYPE, "1:31", "unknown field 'x'"},
     };
     check_cases(e, cases, sizeof cases / sizeof cases[0]);
     eng_close(e);
@@ -114,9 +123,8 @@ static void type_errors(void **s)
 
 static char *repeat(const char *pre, int n, const char *mid, const char *post)
 {
-    size_t len = strlen(pre) * (size_t)n + strlen(mid) + strlen(post) * (size_t)n + 1;
-    char *s = malloc(len), *p = s; /* appended in place: strcat would be quadratic (slow under valgrind) */
     size_t lp = strlen(pre), lm = strlen(mid), lq = strlen(post);
+    char *s = malloc(lp * (size_t)n + lm + lq * (size_t)n + 1), *p = s;
     for (int i = 0; i < n; i++, p += lp)
         memcpy(p, pre, lp);
     memcpy(p, mid, lm);
@@ -254,7 +262,7 @@ static void api_checks(void **s)
     assert_int_equal(eng_rule_text(r, NULL, 5, NULL), ENG_EINVAL);
     size_t need = 0;
     assert_int_equal(eng_rule_text(r, NULL, 0, &need), ENG_ERANGE);
-    assert_int_equal(need, strlen("(city == \"Pune\")") + 1);
+    assert_int_equal(need, strlen("city == \"Pune\"") + 1);
 
     /* batches */
     uint32_t codes[3] = {0, 1, 7};
@@ -278,6 +286,9 @@ static void api_checks(void **s)
     b.nrows = 2;
     assert_int_equal(eng_rule_eval_batch(r, NULL, NULL, sel, NULL), ENG_EINVAL);
     assert_int_equal(eng_rule_eval_batch(r, &b, NULL, NULL, NULL), ENG_EINVAL);
+    b.nrows = SIZE_MAX;
+    assert_int_equal(eng_rule_eval_batch(r, &b, NULL, sel, NULL), ENG_ERANGE);
+    b.nrows = 2;
     b.version = 3;
     assert_int_equal(eng_rule_eval_batch(r, &b, NULL, sel, NULL), ENG_EVERSION);
     b.version = ENG_RULE_BATCH_VERSION;
@@ -290,6 +301,10 @@ static void api_checks(void **s)
     cols[1].type = ENG_RT_STRING;
     cols[1].dict = NULL;
     assert_int_equal(eng_rule_eval_batch(r, &b, NULL, sel, NULL), ENG_EINVAL);
+    const char *holey[2] = {"Pune", NULL};
+    cols[1].dict = holey;
+    assert_int_equal(eng_rule_eval_batch(r, &b, NULL, sel, NULL), ENG_EINVAL);
+    assert_non_null(strstr(eng_error_last()->message, "dictionary entry 1 is NULL"));
     cols[1].dict = dict;
     cols[1].data = NULL;
     assert_int_equal(eng_rule_eval_batch(r, &b, NULL, sel, NULL), ENG_EINVAL);

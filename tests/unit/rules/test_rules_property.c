@@ -52,7 +52,7 @@ static cell data[MAXROWS][NF];
 static int nrows, dscale; /* dscale: scale the d1 column is stored at (2 or 3) */
 
 /* ---------- reference syntax tree ---------- */
-enum { K_LIT, K_FIELD, K_CALL, K_AND, K_OR, K_NOT, K_CMP, K_IN, K_BETWEEN, K_ISNULL, K_STROP };
+enum { K_LIT, K_FIELD, K_CALL, K_AND, K_OR, K_NOT, K_CMP, K_IN, K_BETWEEN, K_ISNULL, K_STROP, K_QUANT, K_VAR };
 enum { FN_LOWER, FN_UPPER, FN_LEN, FN_DAYS, FN_TODAY };
 typedef struct tn {
     int k, op, neg, fam, field;
@@ -105,10 +105,34 @@ static tn *field_node(int f, int fam)
     return n;
 }
 
+static int in_quant; /* generating the condition of any()/count(): the item x is in scope */
+static tn *gen_bool(int depth);
+
+/* any(x in l1, cond) or count(x in l1, cond) */
+static tn *gen_quant(int is_count)
+{
+    tn *n = mk(K_QUANT);
+    n->op = is_count;
+    n->fam = is_count ? FAM_NUM : FAM_BOOL;
+    n->kid[0] = field_node(F_L1, FAM_LIST);
+    in_quant = 1;
+    n->kid[1] = gen_bool(1);
+    in_quant = 0;
+    n->nk = 2;
+    return n;
+}
+
 static tn *gen_operand(int fam, int depth)
 {
     int r = rn(10);
     tn *n;
+    if (fam == FAM_STR && in_quant && rn(2)) {
+        n = mk(K_VAR);
+        n->fam = FAM_STR;
+        return n;
+    }
+    if (fam == FAM_NUM && !in_quant && depth > 0 && rn(15) == 0)
+        return gen_quant(1);
     switch (fam) {
     case FAM_NUM:
         if (r < 3) return field_node(F_I1, fam);
@@ -197,6 +221,8 @@ static tn *gen_pred(void)
         n->kid[0] = field_node(F_L1, FAM_LIST);
         n->kid[1] = gen_operand(FAM_STR, 1);
         n->nk = 2;
+    } else if (r < 18 && !in_quant) {
+        n = gen_quant(0);
     } else if (r < 19) {
         n = field_node(F_B1, FAM_BOOL);
     } else {
@@ -206,6 +232,7 @@ static tn *gen_pred(void)
         n->fam = FAM_BOOL;
     return n;
 }
+
 
 static tn *gen_bool(int depth)
 {
@@ -229,8 +256,7 @@ static tn *gen_bool(int depth)
 
 /* ---------- printing the text form ---------- */
 typedef struct sb { char b[8192]; size_t n; } sb;
-static void out(sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out(sb *s, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void out(sb *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -287,7 +313,7 @@ static void print_node(sb *s, const tn *n, int parent_prec);
 static void print_operand(sb *s, const tn *n)
 {
     /* operands of predicates are atoms unless compound: parenthesise compound ones */
-    if (n->k == K_LIT || n->k == K_FIELD || n->k == K_CALL)
+    if (n->k == K_LIT || n->k == K_FIELD || n->k == K_CALL || n->k == K_VAR || n->k == K_QUANT)
         print_node(s, n, 10);
     else {
         out(s, "(");
@@ -303,6 +329,14 @@ static void print_node(sb *s, const tn *n, int parent_prec)
     switch (n->k) {
     case K_LIT: print_lit(s, &n->lit); return;
     case K_FIELD: out(s, "%s", fields[n->field].name); return;
+    case K_VAR: out(s, "x"); return;
+    case K_QUANT:
+        out(s, "%s(x in ", n->op ? "count" : "any");
+        print_node(s, n->kid[0], 0);
+        out(s, ", ");
+        print_node(s, n->kid[1], 0);
+        out(s, ")");
+        return;
     case K_CALL:
         out(s, "%s(", fns[n->op]);
         if (n->nk)
@@ -389,11 +423,40 @@ static int ref_cmp(const rv *a, const rv *b)
     return x < y ? -1 : x > y;
 }
 
+static const char *cur_item; /* the item x while evaluating a quantifier's condition */
+
 static rv ref_eval(const tn *n, int row)
 {
     rv a, b, c;
     switch (n->k) {
     case K_LIT: return n->lit;
+    case K_VAR: {
+        rv v;
+        memset(&v, 0, sizeof v);
+        v.fam = FAM_STR;
+        snprintf(v.s, sizeof v.s, "%s", cur_item);
+        return v;
+    }
+    case K_QUANT: {
+        a = ref_eval(n->kid[0], row);
+        if (a.null)
+            return vnull();
+        int hits = 0, nulls = 0;
+        for (int k = 0; k < a.nlist; k++) {
+            cur_item = dict[a.list[k]];
+            b = ref_eval(n->kid[1], row);
+            hits += !b.null && b.i;
+            nulls += b.null;
+        }
+        if (n->op) {
+            rv v;
+            memset(&v, 0, sizeof v);
+            v.fam = FAM_NUM;
+            v.i = hits;
+            return v;
+        }
+        return hits ? vbool(1) : nulls ? vnull() : vbool(0);
+    }
     case K_FIELD: {
         const cell *cl = &data[row][n->field];
         if (cl->null)
@@ -595,11 +658,26 @@ static void gen_data(void)
     cols[F_DT].data = col_dt;
     cols[F_L1].data = col_lists_off;
     cols[F_L1].list_codes = col_list_codes;
+    /* Half the time the dictionaries are padded past nrows + 64 entries (unused
+     * ones): the batch evaluator then skips per-entry tables and reads rows. */
+    static const char *big_dict[400];
+    static char pad[400][8];
+    static uint32_t big_lens[400];
+    for (int i = 0; i < 400; i++) {
+        if (i < NDICT) {
+            big_dict[i] = dict[i];
+        } else {
+            snprintf(pad[i], sizeof pad[i], "zz%d", i);
+            big_dict[i] = pad[i];
+        }
+        big_lens[i] = (uint32_t)strlen(big_dict[i]);
+    }
+    int padded = rn(2);
     for (int f = 0; f < NF; f++)
         if (f == F_S1 || f == F_S2 || f == F_L1) {
-            cols[f].dict = dict;
-            cols[f].dict_len = rn(2) ? dict_lens : NULL;
-            cols[f].dict_size = NDICT;
+            cols[f].dict = padded ? big_dict : dict;
+            cols[f].dict_len = rn(2) ? (padded ? big_lens : dict_lens) : NULL;
+            cols[f].dict_size = padded ? 400 : NDICT;
         }
 }
 
@@ -837,11 +915,113 @@ static void builder_form(void **s)
     test_alloc_assert_clean();
 }
 
+/* Batches longer than one evaluation chunk (16384 rows): the 300-row dataset
+ * tiled 150 times, with an input selection; every output bit must equal the
+ * reference for the row it copies. */
+#define TILES 150
+static void chunked_batches(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    eng_engine *e = rt_engine();
+    rng_state = 4242;
+    eng_rule_options o;
+    eng_rule_options_init(&o, ENG_RULE_OPTIONS_VERSION);
+    o.fields = fields;
+    o.nfields = NF;
+    o.now = RT_NOW;
+    size_t big = (size_t)MAXROWS * TILES, words = (big + 63) / 64;
+    uint32_t *codes[2] = {malloc(big * 4), malloc(big * 4)}, *offs = malloc((big + 1) * 4), *lc = malloc(big * 16);
+    int64_t *i64[4] = {malloc(big * 8), malloc(big * 8), malloc(big * 8), malloc(big * 8)};
+    uint8_t *bs = malloc(big);
+    int32_t *dts = malloc(big * 4);
+    uint64_t *nulls = calloc(NF * words, 8), *in_sel = malloc(words * 8), *sel = malloc(words * 8);
+    for (int round = 0; round < 6; round++) {
+        do
+            gen_data();
+        while (nrows != MAXROWS);
+        memset(nulls, 0, NF * words * 8);
+        uint32_t nl = 0;
+        for (size_t r = 0; r < big; r++) {
+            int b = (int)(r % MAXROWS);
+            codes[0][r] = col_codes[0][b];
+            codes[1][r] = col_codes[1][b];
+            for (int k = 0; k < 4; k++)
+                i64[k][r] = col_i64[k][b];
+            bs[r] = col_b[b];
+            dts[r] = col_dt[b];
+            offs[r] = nl;
+            for (int k = 0; k < data[b][F_L1].nlist; k++)
+                lc[nl++] = data[b][F_L1].list[k];
+            for (int f = 0; f < NF; f++)
+                if (data[b][f].null)
+                    nulls[(size_t)f * words + r / 64] |= (uint64_t)1 << (r % 64);
+        }
+        offs[big] = nl;
+        eng_rule_column bc[NF];
+        memcpy(bc, cols, sizeof bc);
+        bc[F_S1].data = codes[0];
+        bc[F_S2].data = codes[1];
+        bc[F_I1].data = i64[0];
+        bc[F_I2].data = i64[1];
+        bc[F_D1].data = i64[2];
+        bc[F_TS].data = i64[3];
+        bc[F_B1].data = bs;
+        bc[F_DT].data = dts;
+        bc[F_L1].data = offs;
+        bc[F_L1].list_codes = lc;
+        for (int f = 0; f < NF; f++)
+            bc[f].nulls = nulls + (size_t)f * words;
+        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, big, bc, NF};
+        for (int k = 0; k < 25; k++) {
+            npool = 0;
+            tn *t = gen_bool(3);
+            sb text = {{0}, 0};
+            print_node(&text, t, 0);
+            eng_rule *rule = NULL;
+            if (eng_rule_compile(e, text.b, &o, &rule) != ENG_OK)
+                fail_msg("compile '%s': %s", text.b, eng_error_last()->message);
+            int want[MAXROWS];
+            for (int r = 0; r < MAXROWS; r++) {
+                rv v = ref_eval(t, r);
+                want[r] = tri(&v);
+            }
+            int use_in = k % 2;
+            for (size_t w = 0; w < words; w++)
+                in_sel[w] = (uint64_t)rnd() << 32 | rnd();
+            if (k % 4 == 1) /* long empty stretches in the input selection */
+                for (size_t w = 0; w < words; w++)
+                    if ((w / 100) % 2)
+                        in_sel[w] = 0;
+            size_t count = 0, want_count = 0;
+            if (eng_rule_eval_batch(rule, &b, use_in ? in_sel : NULL, sel, &count) != ENG_OK)
+                fail_msg("batch '%s': %s", text.b, eng_error_last()->message);
+            for (size_t r = 0; r < big; r++) {
+                int in = !use_in || (in_sel[r / 64] >> (r % 64) & 1);
+                int bit = (int)(sel[r / 64] >> (r % 64) & 1), exp = in && want[r % MAXROWS] == ENG_RULE_TRUE;
+                if (bit != exp)
+                    fail_msg("row %zu of '%s': batch bit %d, reference %d", r, text.b, bit, exp);
+                want_count += (size_t)exp;
+            }
+            assert_int_equal(count, want_count);
+            eng_rule_free(rule);
+        }
+    }
+    for (int k = 0; k < 2; k++)
+        free(codes[k]);
+    for (int k = 0; k < 4; k++)
+        free(i64[k]);
+    free(offs); free(lc); free(bs); free(dts); free(nulls); free(in_sel); free(sel);
+    eng_close(e);
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(random_expressions),
         cmocka_unit_test(builder_form),
+        cmocka_unit_test(chunked_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

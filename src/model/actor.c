@@ -1,0 +1,164 @@
+/* Actors: id, org, roles and scope, one record each under m/a/<id>. Actor
+ * ids are unique in the engine so every call can name its actor alone. */
+#include "model/model_impl.h"
+
+#include <stdio.h>
+
+ENG_API int eng_actor_spec_init(eng_actor_spec *a, unsigned int version)
+{
+    if (!a)
+        return eng__err(ENG_EINVAL, "actor", "actor spec is NULL");
+    if (version == 0 || version > ENG_ACTOR_SPEC_VERSION)
+        return eng__err(ENG_EVERSION, "actor.version", "unsupported eng_actor_spec version %u", version);
+    memset(a, 0, sizeof(*a));
+    a->version = version;
+    a->scope = ENG_SCOPE_ORG;
+    return ENG_OK;
+}
+
+static void actor_enc(eng__wr *w, const eng_actor_spec *s, const char *org)
+{
+    eng__wr_str(w, s->id);
+    eng__wr_str(w, org);
+    eng__wr_uvar(w, s->roles);
+    eng__wr_svar(w, s->scope);
+    eng__strs_enc(w, s->units, s->n_units);
+}
+
+int eng__actor_store(eng_engine *e, const eng_actor_spec *s, const char *org, const char *by)
+{
+    eng__wr w;
+    eng__wr_init(&w, &e->mem);
+    actor_enc(&w, s, org);
+    if (w.err) {
+        eng__wr_free(&w);
+        return eng__nomem();
+    }
+    char key[96], obj[96];
+    snprintf(key, sizeof key, "m/a/%s", s->id);
+    snprintf(obj, sizeof obj, "actor/%s", s->id);
+    int rc = eng__rec_put(e->store, ENG__K(key), ENG__REC_ACTOR, ENG__MODEL_SCHEMA, w.data, w.len);
+    if (rc == ENG_OK)
+        rc = eng__audit_append(e, org, by, obj, "put", w.data, w.len);
+    eng__wr_free(&w);
+    return rc;
+}
+
+int eng__actor_load(eng_engine *e, const char *id, eng__actor *a)
+{
+    memset(a, 0, sizeof(*a));
+    eng__pool_init(&a->pool, &e->mem);
+    char key[96];
+    snprintf(key, sizeof key, "m/a/%s", id);
+    eng__rec rec;
+    int rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_ACTOR, ENG__MODEL_SCHEMA, &rec);
+    if (rc)
+        return rc;
+    eng__rd r;
+    eng__rd_init(&r, rec.payload, rec.len);
+    a->id = eng__pool_rdstr(&r, &a->pool);
+    a->org = eng__pool_rdstr(&r, &a->pool);
+    a->roles = (unsigned)eng__rd_uvar(&r);
+    a->scope = (int)eng__rd_svar(&r);
+    a->units = (char **)eng__strs_dec(&r, &a->pool, &a->n_units);
+    int err = a->pool.oom ? ENG_ENOMEM : r.err;
+    if (!err && eng__rd_left(&r))
+        err = ENG_ECORRUPT;
+    eng__rec_free(e->store, &rec);
+    if (err) {
+        eng__actor_free(a);
+        return err == ENG_ENOMEM ? eng__nomem() : eng__err(ENG_ECORRUPT, key, "actor record does not decode");
+    }
+    return ENG_OK;
+}
+
+void eng__actor_free(eng__actor *a)
+{
+    eng__pool_free(&a->pool);
+    memset(a, 0, sizeof(*a));
+}
+
+int eng__who(eng_engine *e, const char *actor, eng__actor *a, eng__org *o)
+{
+    eng__pool_init(&a->pool, &e->mem);
+    eng__pool_init(&o->pool, &e->mem);
+    if (!eng__id_ok(actor))
+        return eng__err(ENG_EDENIED, "actor", "no valid acting user given: access is denied by default");
+    int rc = eng__actor_load(e, actor, a);
+    if (rc == ENG_ENOTFOUND)
+        return eng__err(ENG_EDENIED, "actor", "unknown actor '%s': access is denied by default", actor);
+    if (rc)
+        return rc;
+    rc = eng__org_load(e, a->org, o);
+    if (rc) {
+        eng__actor_free(a);
+        if (rc == ENG_ENOTFOUND)
+            return eng__err(ENG_EDENIED, "actor", "actor '%s' belongs to no existing org", actor);
+    }
+    return rc;
+}
+
+ENG_API int eng_actor_put(eng_engine *e, const char *actor, const eng_actor_spec *spec)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__actor a, other;
+    eng__org o;
+    if (!spec) {
+        rc = eng__err(ENG_EINVAL, "actor", "actor spec is NULL");
+        goto out;
+    }
+    if (spec->version == 0 || spec->version > ENG_ACTOR_SPEC_VERSION) {
+        rc = eng__err(ENG_EVERSION, "actor.version", "unsupported eng_actor_spec version %u", spec->version);
+        goto out;
+    }
+    if ((rc = eng__who(e, actor, &a, &o)))
+        goto out;
+    if ((rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL)))
+        goto done;
+    if (!eng__id_ok(spec->id)) {
+        rc = eng__err(ENG_EINVAL, "actor.id", "actor id must be 1..64 of [A-Za-z0-9_.@-]");
+        goto done;
+    }
+    if (spec->roles == 0 || (spec->roles & ~0xfu)) {
+        rc = eng__err(ENG_EINVAL, "actor.roles", "roles 0x%x: give one or more eng_role bits", spec->roles);
+        goto done;
+    }
+    if (spec->scope < ENG_SCOPE_ORG || spec->scope > ENG_SCOPE_UNIT) {
+        rc = eng__err(ENG_EINVAL, "actor.scope", "%d is not an eng_scope", spec->scope);
+        goto done;
+    }
+    size_t want_min = spec->scope == ENG_SCOPE_ORG ? 0 : 1;
+    size_t want_max = spec->scope == ENG_SCOPE_ORG ? 0 : spec->scope == ENG_SCOPE_UNIT ? 1 : ENG__LIST_MAX;
+    if (spec->n_units < want_min || spec->n_units > want_max || (spec->n_units && !spec->units)) {
+        rc = eng__err(ENG_EINVAL, "actor.units", "scope %d takes %zu..%zu units, not %zu", spec->scope, want_min,
+                      want_max, spec->n_units);
+        goto done;
+    }
+    for (size_t i = 0; i < spec->n_units; i++)
+        if (!spec->units[i] || !eng__org_unit(&o, spec->units[i])) {
+            rc = eng__err(ENG_ENOTFOUND, "actor.units", "unit '%s' does not exist in org '%s'",
+                          spec->units[i] ? spec->units[i] : "(null)", o.id);
+            goto done;
+        }
+    rc = eng__actor_load(e, spec->id, &other);
+    if (rc == ENG_OK) {
+        int foreign = strcmp(other.org, o.id) != 0;
+        eng__actor_free(&other);
+        if (foreign) {
+            rc = eng__err(ENG_EEXISTS, "actor.id", "actor id '%s' belongs to another org", spec->id);
+            goto done;
+        }
+    } else if (rc != ENG_ENOTFOUND) {
+        goto done;
+    }
+    if ((rc = eng__kv_begin(e->store)) == ENG_OK)
+        rc = eng__batch_end(e, eng__actor_store(e, spec, o.id, a.id));
+done:
+    eng__org_free(&o);
+    eng__actor_free(&a);
+out:
+    eng__leave(e);
+    return rc;
+}

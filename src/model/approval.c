@@ -1,0 +1,143 @@
+/* The approval workflow: send for approval (every validator, all failures at
+ * once), approve (bound to the content hash, no self-approval unless the org
+ * allows it) and reject, each with a comment, an audit entry and an event for
+ * the host. The first approval of a campaign locks its conversion goal. */
+#include "model/model_impl.h"
+
+#include <stdio.h>
+
+static int comment_ok(const char *c)
+{
+    if (c && strlen(c) > ENG__COMMENT_MAX)
+        return eng__err(ENG_ETOOBIG, "comment", "comment longer than %d bytes", ENG__COMMENT_MAX);
+    return ENG_OK;
+}
+
+ENG_API int eng_message_submit(eng_engine *e, const char *actor, uint64_t id, eng_validation **report)
+{
+    if (report)
+        *report = NULL;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__msg_ctx x;
+    if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_EDIT, &x)))
+        goto out;
+    int next = eng_message_transition(x.m.state, ENG_ACT_SUBMIT);
+    if (next < 0) {
+        rc = next;
+        goto done;
+    }
+    eng_validation *v = eng__vr_new(&e->mem);
+    if (v)
+        eng__msg_check_full(e, v, &x.o, &x.c, &x.m.spec);
+    if ((rc = eng__vr_finish(v, report)))
+        goto done;
+    x.m.state = next;
+    if ((rc = eng__kv_begin(e->store)) == ENG_OK)
+        rc = eng__batch_end(e, eng__msg_write(e, &x, "submit"));
+    if (rc == ENG_OK)
+        eng__emit(e, ENG_EVENT_APPROVAL_NEEDED, x.o.id, x.c.id, x.m.id, x.a.id, "");
+done:
+    eng__msg_ctx_free(&x);
+out:
+    eng__leave(e);
+    return rc;
+}
+
+static int hex_equal(const uint8_t h[32], const char *hex)
+{
+    char mine[65];
+    eng__hex(h, 32, mine);
+    return strlen(hex) == 64 && strcmp(mine, hex) == 0;
+}
+
+ENG_API int eng_message_approve(eng_engine *e, const char *actor, uint64_t id, const char *content_hash,
+                                const char *comment)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    if ((rc = comment_ok(comment)))
+        goto out;
+    eng__msg_ctx x;
+    if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_APPROVE, &x)))
+        goto out;
+    int next = eng_message_transition(x.m.state, ENG_ACT_APPROVE);
+    if (next < 0) {
+        rc = next;
+        goto done;
+    }
+    if (!x.o.settings.allow_self_approval &&
+        (strcmp(x.m.created_by, x.a.id) == 0 || strcmp(x.m.edited_by, x.a.id) == 0)) {
+        rc = eng__err(ENG_EDENIED, "actor",
+                      "actor '%s' created or last edited message %llu and may not approve it (org setting)", x.a.id,
+                      (unsigned long long)id);
+        goto done;
+    }
+    uint8_t h[32];
+    if ((rc = eng__msg_hash(&e->mem, &x.c.spec, &x.m.spec, h)))
+        goto done;
+    if (content_hash && !hex_equal(h, content_hash)) {
+        rc = eng__err(ENG_ESTATE, "message.content_hash",
+                      "the message changed since it was reviewed: approve the current content");
+        goto done;
+    }
+    eng_time now = eng__now(e);
+    if (x.m.spec.strategy == ENG_STRATEGY_XENGAGE && now + 48 * ENG_HOUR > x.m.spec.schedule.at) {
+        rc = eng__err(ENG_ERANGE, "message.schedule.at",
+                      "an X-Engage message must be approved at least 48 hours before its send time");
+        goto done;
+    }
+    x.m.state = next;
+    x.m.approved = 1;
+    memcpy(x.m.approved_hash, h, 32);
+    x.m.decided_by = x.a.id;
+    x.m.decided_at = now;
+    x.m.comment = (char *)(comment ? comment : "");
+    if ((rc = eng__kv_begin(e->store)))
+        goto done;
+    rc = eng__msg_write(e, &x, "approve");
+    if (rc == ENG_OK && !x.c.goal_locked) {
+        x.c.goal_locked = 1;
+        rc = eng__camp_store(e, &x.c);
+    }
+    if ((rc = eng__batch_end(e, rc)) == ENG_OK)
+        eng__emit(e, ENG_EVENT_APPROVED, x.o.id, x.c.id, x.m.id, x.a.id, x.m.comment);
+done:
+    eng__msg_ctx_free(&x);
+out:
+    eng__leave(e);
+    return rc;
+}
+
+ENG_API int eng_message_reject(eng_engine *e, const char *actor, uint64_t id, const char *comment)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    if ((rc = comment_ok(comment)))
+        goto out;
+    eng__msg_ctx x;
+    if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_APPROVE, &x)))
+        goto out;
+    int next = eng_message_transition(x.m.state, ENG_ACT_REJECT);
+    if (next < 0) {
+        rc = next;
+        goto done;
+    }
+    x.m.state = next;
+    x.m.approved = 0;
+    x.m.decided_by = x.a.id;
+    x.m.decided_at = eng__now(e);
+    x.m.comment = (char *)(comment ? comment : "");
+    if ((rc = eng__kv_begin(e->store)) == ENG_OK)
+        rc = eng__batch_end(e, eng__msg_write(e, &x, "reject"));
+    if (rc == ENG_OK)
+        eng__emit(e, ENG_EVENT_REJECTED, x.o.id, x.c.id, x.m.id, x.a.id, x.m.comment);
+done:
+    eng__msg_ctx_free(&x);
+out:
+    eng__leave(e);
+    return rc;
+}

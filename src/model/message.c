@@ -1,0 +1,720 @@
+/* Messages: fields, the structural check for drafts and the full check for
+ * submission, the content hash, persistence (m/g/<id>) and snapshots. */
+#include "model/model_impl.h"
+
+#include <stdio.h>
+
+ENG_API int eng_message_spec_init(eng_message_spec *m, unsigned int version)
+{
+    if (!m)
+        return eng__err(ENG_EINVAL, "message", "message spec is NULL");
+    if (version == 0 || version > ENG_MESSAGE_SPEC_VERSION)
+        return eng__err(ENG_EVERSION, "message.version", "unsupported eng_message_spec version %u", version);
+    memset(m, 0, sizeof(*m));
+    m->version = version;
+    m->type = ENG_MESSAGE_BROADCAST;
+    m->strategy = ENG_STRATEGY_NONE;
+    return ENG_OK;
+}
+
+/* ---- codec ---- */
+
+void eng__msg_spec_enc(eng__wr *w, const eng_message_spec *s)
+{
+    eng__wr_str(w, s->title);
+    eng__wr_svar(w, s->type);
+    eng__wr_svar(w, s->strategy);
+    eng__wr_uvar(w, s->variants ? s->n_variants : 0);
+    for (size_t i = 0; s->variants && i < s->n_variants; i++) {
+        eng__wr_svar(w, s->variants[i].dimension);
+        eng__wr_str(w, s->variants[i].rule);
+        eng__wr_svar(w, s->variants[i].channel);
+        eng__wr_str(w, s->variants[i].body);
+    }
+    eng__wr_uvar(w, s->channel_priority ? s->n_channel_priority : 0);
+    for (size_t i = 0; s->channel_priority && i < s->n_channel_priority; i++)
+        eng__wr_svar(w, s->channel_priority[i]);
+    eng__strs_enc(w, s->include, s->n_include);
+    eng__strs_enc(w, s->exclude, s->n_exclude);
+    eng__wr_uvar(w, s->creatives ? s->n_creatives : 0);
+    for (size_t i = 0; s->creatives && i < s->n_creatives; i++) {
+        eng__wr_svar(w, s->creatives[i].channel);
+        eng__wr_u8(w, s->creatives[i].subject != NULL);
+        eng__wr_str(w, s->creatives[i].subject);
+        eng__wr_str(w, s->creatives[i].body);
+    }
+    const eng_incentive *in = &s->incentive;
+    eng__wr_svar(w, in->kind);
+    eng__wr_str(w, in->offer_id);
+    eng__wr_svar(w, in->coupon_source);
+    eng__wr_str(w, in->coupon_code);
+    eng__wr_str(w, in->coupon_pool);
+    eng__wr_svar(w, in->points);
+    eng__wr_uvar(w, in->points_expiry_days);
+    const eng_schedule *sc = &s->schedule;
+    eng__wr_svar(w, sc->kind);
+    eng__wr_svar(w, sc->at);
+    eng__wr_uvar(w, sc->every);
+    eng__wr_svar(w, sc->unit);
+    eng__wr_svar(w, sc->until);
+    const eng_delivery *d = &s->delivery;
+    eng__wr_uvar(w, d->senders ? d->n_senders : 0);
+    for (size_t i = 0; d->senders && i < d->n_senders; i++) {
+        eng__wr_svar(w, d->senders[i].channel);
+        eng__wr_str(w, d->senders[i].id);
+    }
+    eng__strs_enc(w, d->poc, d->n_poc);
+    eng__wr_svar(w, d->tiny_url);
+}
+
+/* A count read from a record, bounded by the bytes left (each element takes >= 1). */
+static size_t rd_count(eng__rd *r, size_t elem_size, eng__pool *p, void **arr)
+{
+    uint64_t n = eng__rd_uvar(r);
+    *arr = NULL;
+    if (!eng__rd_ok(r) || n == 0)
+        return 0;
+    if (n > eng__rd_left(r)) {
+        r->err = ENG_ECORRUPT;
+        return 0;
+    }
+    *arr = eng__pool_alloc(p, (size_t)n * elem_size);
+    if (!*arr) {
+        r->err = ENG_ENOMEM;
+        return 0;
+    }
+    return (size_t)n;
+}
+
+void eng__msg_spec_dec(eng__rd *r, eng__pool *p, eng_message_spec *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->version = ENG_MESSAGE_SPEC_VERSION;
+    s->title = eng__pool_rdstr(r, p);
+    s->type = (int)eng__rd_svar(r);
+    s->strategy = (int)eng__rd_svar(r);
+    eng_variant *va;
+    s->n_variants = rd_count(r, sizeof(*va), p, (void **)&va);
+    for (size_t i = 0; eng__rd_ok(r) && i < s->n_variants; i++) {
+        va[i].dimension = (int)eng__rd_svar(r);
+        va[i].rule = eng__pool_rdstr(r, p);
+        va[i].channel = (int)eng__rd_svar(r);
+        va[i].body = eng__pool_rdstr(r, p);
+    }
+    s->variants = va;
+    int *cp;
+    s->n_channel_priority = rd_count(r, sizeof(*cp), p, (void **)&cp);
+    for (size_t i = 0; eng__rd_ok(r) && i < s->n_channel_priority; i++)
+        cp[i] = (int)eng__rd_svar(r);
+    s->channel_priority = cp;
+    s->include = eng__strs_dec(r, p, &s->n_include);
+    s->exclude = eng__strs_dec(r, p, &s->n_exclude);
+    eng_creative *cr;
+    s->n_creatives = rd_count(r, sizeof(*cr), p, (void **)&cr);
+    for (size_t i = 0; eng__rd_ok(r) && i < s->n_creatives; i++) {
+        cr[i].channel = (int)eng__rd_svar(r);
+        int has_subject = eng__rd_u8(r);
+        char *subj = eng__pool_rdstr(r, p);
+        cr[i].subject = has_subject ? subj : NULL;
+        cr[i].body = eng__pool_rdstr(r, p);
+    }
+    s->creatives = cr;
+    eng_incentive *in = &s->incentive;
+    in->kind = (int)eng__rd_svar(r);
+    in->offer_id = eng__pool_rdstr(r, p);
+    in->coupon_source = (int)eng__rd_svar(r);
+    in->coupon_code = eng__pool_rdstr(r, p);
+    in->coupon_pool = eng__pool_rdstr(r, p);
+    in->points = eng__rd_svar(r);
+    in->points_expiry_days = (uint32_t)eng__rd_uvar(r);
+    eng_schedule *sc = &s->schedule;
+    sc->kind = (int)eng__rd_svar(r);
+    sc->at = eng__rd_svar(r);
+    sc->every = (uint32_t)eng__rd_uvar(r);
+    sc->unit = (int)eng__rd_svar(r);
+    sc->until = eng__rd_svar(r);
+    eng_delivery *d = &s->delivery;
+    eng_sender *se;
+    d->n_senders = rd_count(r, sizeof(*se), p, (void **)&se);
+    for (size_t i = 0; eng__rd_ok(r) && i < d->n_senders; i++) {
+        se[i].channel = (int)eng__rd_svar(r);
+        se[i].id = eng__pool_rdstr(r, p);
+    }
+    d->senders = se;
+    d->poc = eng__strs_dec(r, p, &d->n_poc);
+    d->tiny_url = (int)eng__rd_svar(r);
+}
+
+int eng__msg_hash(const eng__mem *mem, const eng_campaign_spec *c, const eng_message_spec *m, uint8_t out[32])
+{
+    eng__wr w;
+    eng__wr_init(&w, mem);
+    eng__camp_spec_enc(&w, c);
+    eng__msg_spec_enc(&w, m);
+    int rc = w.err;
+    if (!rc)
+        eng__sha256(w.data, w.len, out);
+    eng__wr_free(&w);
+    return rc ? eng__nomem() : ENG_OK;
+}
+
+/* ---- checks ---- */
+
+static void creative_path(char *buf, size_t n, int ch)
+{
+    const char *name = eng_channel_name(ch);
+    if (name)
+        snprintf(buf, n, "message.creative[%s]", name);
+    else
+        snprintf(buf, n, "message.creative[%d]", ch);
+}
+
+static const eng_creative *find_creative(const eng_message_spec *s, int ch)
+{
+    for (size_t i = 0; s->creatives && i < s->n_creatives; i++)
+        if (s->creatives[i].channel == ch)
+            return &s->creatives[i];
+    return NULL;
+}
+
+void eng__msg_check_structure(eng_validation *v, const eng_message_spec *s)
+{
+    if (eng__empty(s->title))
+        eng__vr_add(v, ENG_EINVAL, "message.title", "a message needs a title");
+    else if (strlen(s->title) > ENG__NAME_MAX)
+        eng__vr_add(v, ENG_ETOOBIG, "message.title", "title longer than %d bytes", ENG__NAME_MAX);
+    else if (eng__has_linebreak(s->title))
+        eng__vr_add(v, ENG_EINVAL, "message.title", "title contains a line break");
+    if (s->type != ENG_MESSAGE_BROADCAST)
+        eng__vr_add(v, ENG_EINVAL, "message.type", "%d is not an eng_message_type", s->type);
+    if (s->strategy < ENG_STRATEGY_NONE || s->strategy > ENG_STRATEGY_XENGAGE)
+        eng__vr_add(v, ENG_EINVAL, "message.strategy", "%d is not an eng_strategy", s->strategy);
+    eng__strs_check(v, s->include, s->n_include, "message.audience.include", ENG__ID_MAX);
+    eng__strs_check(v, s->exclude, s->n_exclude, "message.audience.exclude", ENG__ID_MAX);
+    /* Creatives: valid channel, at most one per channel, bounded. */
+    if (s->n_creatives && !s->creatives)
+        eng__vr_add(v, ENG_EINVAL, "message.creatives", "creatives announced but the array is NULL");
+    else if (s->n_creatives > ENG_CH_COUNT)
+        eng__vr_add(v, ENG_ETOOBIG, "message.creatives", "at most one creative per channel (%d)", ENG_CH_COUNT);
+    else
+        for (size_t i = 0; i < s->n_creatives; i++) {
+            char p[64];
+            int ch = s->creatives[i].channel;
+            creative_path(p, sizeof p, ch);
+            if (ch < 0 || ch >= ENG_CH_COUNT) {
+                eng__vr_add(v, ENG_EINVAL, p, "%d is not an eng_channel", ch);
+                continue;
+            }
+            for (size_t j = 0; j < i; j++)
+                if (s->creatives[j].channel == ch)
+                    eng__vr_add(v, ENG_EEXISTS, p, "only one creative per channel");
+            if ((s->creatives[i].body && strlen(s->creatives[i].body) > 1024 * 1024) ||
+                (s->creatives[i].subject && strlen(s->creatives[i].subject) > 4096))
+                eng__vr_add(v, ENG_ETOOBIG, p, "creative larger than the 1 MiB bound");
+        }
+    if (s->n_variants && (!s->variants || s->n_variants > 100))
+        eng__vr_add(v, ENG_ETOOBIG, "message.variants", "at most 100 variants (and a non-NULL array)");
+    else if (s->n_variants && s->strategy != ENG_STRATEGY_PERSONALIZATION)
+        eng__vr_add(v, ENG_EINVAL, "message.variants", "variants belong to the personalization strategy");
+    if (s->n_channel_priority && (!s->channel_priority || s->n_channel_priority > ENG_CH_COUNT))
+        eng__vr_add(v, ENG_ETOOBIG, "message.channel_priority", "at most one entry per channel");
+    else if (s->n_channel_priority && s->strategy != ENG_STRATEGY_CHANNEL_PRIORITY)
+        eng__vr_add(v, ENG_EINVAL, "message.channel_priority", "a channel list belongs to the channel priority strategy");
+    eng__incentive_check(v, &s->incentive, 0);
+    eng__schedule_check(v, &s->schedule, NULL, 0);
+    const eng_delivery *d = &s->delivery;
+    if (d->n_senders && (!d->senders || d->n_senders > ENG_CH_COUNT))
+        eng__vr_add(v, ENG_ETOOBIG, "message.delivery.senders", "at most one sender id per channel");
+    else
+        for (size_t i = 0; i < d->n_senders; i++) {
+            char p[80];
+            const char *name = eng_channel_name(d->senders[i].channel);
+            snprintf(p, sizeof p, "message.delivery.sender[%s]", name ? name : "?");
+            if (!name)
+                eng__vr_add(v, ENG_EINVAL, p, "%d is not an eng_channel", d->senders[i].channel);
+            else if (eng__empty(d->senders[i].id) || strlen(d->senders[i].id) > 64 ||
+                     eng__has_linebreak(d->senders[i].id))
+                eng__vr_add(v, ENG_EINVAL, p, "a sender id is 1..64 bytes without line breaks");
+            for (size_t j = 0; name && j < i; j++)
+                if (d->senders[j].channel == d->senders[i].channel)
+                    eng__vr_add(v, ENG_EEXISTS, p, "only one sender id per channel");
+        }
+    eng__strs_check(v, d->poc, d->n_poc, "message.delivery.poc", 254);
+    if (d->n_poc > 100)
+        eng__vr_add(v, ENG_ETOOBIG, "message.delivery.poc", "at most 100 POC recipients");
+}
+
+void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
+                         const eng_message_spec *s)
+{
+    eng_time now = eng__now(e);
+    size_t before = v ? v->n : 0;
+    eng__msg_check_structure(v, s);
+    if (v && v->n > before)
+        return; /* a broken structure makes the deeper checks meaningless */
+    /* The campaign's own rules again: org settings may have changed since it was saved.
+     * A goal kept from before conversion goals were switched off is not the author's to fix. */
+    eng__camp_check(e, v, &c->spec, o);
+    eng__vr_drop(v, "campaign.goal", ENG_EUNSUPPORTED);
+    if (s->n_include == 0)
+        eng__vr_add(v, ENG_EINVAL, "message.audience.include", "add at least one audience group");
+    if (s->n_creatives == 0 && s->strategy != ENG_STRATEGY_XENGAGE)
+        eng__vr_add(v, ENG_EINVAL, "message.creatives", "add at least one creative");
+    for (size_t i = 0; i < s->n_creatives; i++) {
+        char p[64];
+        creative_path(p, sizeof p, s->creatives[i].channel);
+        eng__creative_check(v, &s->creatives[i], p);
+    }
+    if (s->strategy == ENG_STRATEGY_PERSONALIZATION) {
+        if (s->n_variants == 0)
+            eng__vr_add(v, ENG_EINVAL, "message.variants", "personalization needs at least one variant");
+        for (size_t i = 0; i < s->n_variants; i++) {
+            const eng_variant *va = &s->variants[i];
+            char p[64];
+            snprintf(p, sizeof p, "message.variants[%zu]", i);
+            char q[96];
+            if (va->dimension < ENG_VARIANT_PRODUCT || va->dimension > ENG_VARIANT_TIME) {
+                snprintf(q, sizeof q, "%s.dimension", p);
+                eng__vr_add(v, ENG_EINVAL, q, "%d is not an eng_variant_dim", va->dimension);
+            }
+            snprintf(q, sizeof q, "%s.rule", p);
+            if (eng__empty(va->rule))
+                eng__vr_add(v, ENG_EINVAL, q, "a variant needs a rule");
+            else
+                eng__model_rule_check(e, v, va->rule, ENG_SCHEMA_CUSTOMER, q);
+            const eng_creative *base = find_creative(s, va->channel);
+            if (!base) {
+                snprintf(q, sizeof q, "%s.channel", p);
+                eng__vr_add(v, ENG_ENOTFOUND, q, "the variant's channel has no creative");
+            } else {
+                eng_creative alt = {va->channel, base->subject, va->body};
+                eng__creative_check(v, &alt, p);
+            }
+        }
+    }
+    if (s->strategy == ENG_STRATEGY_CHANNEL_PRIORITY) {
+        if (s->n_channel_priority == 0)
+            eng__vr_add(v, ENG_EINVAL, "message.channel_priority", "channel priority needs an ordered channel list");
+        for (size_t i = 0; i < s->n_channel_priority; i++) {
+            char p[64];
+            snprintf(p, sizeof p, "message.channel_priority[%zu]", i);
+            int ch = s->channel_priority[i];
+            if (!eng_channel_name(ch))
+                eng__vr_add(v, ENG_EINVAL, p, "%d is not an eng_channel", ch);
+            else if (!find_creative(s, ch))
+                eng__vr_add(v, ENG_ENOTFOUND, p, "channel %s has no creative", eng_channel_name(ch));
+            for (size_t j = 0; j < i; j++)
+                if (s->channel_priority[j] == ch)
+                    eng__vr_add(v, ENG_EEXISTS, p, "channel listed twice");
+        }
+    }
+    eng__incentive_check(v, &s->incentive, 1);
+    eng__schedule_check(v, &s->schedule, &c->spec, 1);
+    if (s->schedule.kind != ENG_SCHEDULE_NONE && s->schedule.at < now)
+        eng__vr_add(v, ENG_ERANGE, "message.schedule.at", "the send time is in the past");
+    if (s->strategy == ENG_STRATEGY_XENGAGE)
+        eng__xengage_check(e, v, o, c, s, now);
+}
+
+/* ---- records ---- */
+
+static void msg_enc(eng__wr *w, const eng__msg *m)
+{
+    eng__wr_u64(w, m->id);
+    eng__wr_u64(w, m->campaign);
+    eng__wr_svar(w, m->state);
+    eng__wr_str(w, m->created_by);
+    eng__wr_str(w, m->edited_by);
+    eng__wr_svar(w, m->created_at);
+    eng__wr_svar(w, m->updated_at);
+    eng__wr_str(w, m->decided_by);
+    eng__wr_svar(w, m->decided_at);
+    eng__wr_str(w, m->comment);
+    eng__wr_u8(w, (uint8_t)(m->approved != 0));
+    eng__wr_bytes(w, m->approved_hash, 32);
+    eng__msg_spec_enc(w, &m->spec);
+}
+
+int eng__msg_store(eng_engine *e, const eng__msg *m)
+{
+    eng__wr w;
+    eng__wr_init(&w, &e->mem);
+    msg_enc(&w, m);
+    if (w.err) {
+        eng__wr_free(&w);
+        return eng__nomem();
+    }
+    char key[32];
+    eng__key_id(key, sizeof key, 'g', m->id);
+    int rc = eng__rec_put(e->store, ENG__K(key), ENG__REC_MESSAGE, ENG__MODEL_SCHEMA, w.data, w.len);
+    eng__wr_free(&w);
+    return rc;
+}
+
+int eng__msg_load(eng_engine *e, uint64_t id, eng__msg *m)
+{
+    memset(m, 0, sizeof(*m));
+    eng__pool_init(&m->pool, &e->mem);
+    char key[32];
+    eng__key_id(key, sizeof key, 'g', id);
+    eng__rec rec;
+    int rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_MESSAGE, ENG__MODEL_SCHEMA, &rec);
+    if (rc == ENG_ENOTFOUND)
+        return eng__err(ENG_ENOTFOUND, "message", "message %llu does not exist", (unsigned long long)id);
+    if (rc)
+        return rc;
+    eng__rd r;
+    eng__rd_init(&r, rec.payload, rec.len);
+    m->id = eng__rd_u64(&r);
+    m->campaign = eng__rd_u64(&r);
+    m->state = (int)eng__rd_svar(&r);
+    m->created_by = eng__pool_rdstr(&r, &m->pool);
+    m->edited_by = eng__pool_rdstr(&r, &m->pool);
+    m->created_at = eng__rd_svar(&r);
+    m->updated_at = eng__rd_svar(&r);
+    m->decided_by = eng__pool_rdstr(&r, &m->pool);
+    m->decided_at = eng__rd_svar(&r);
+    m->comment = eng__pool_rdstr(&r, &m->pool);
+    m->approved = eng__rd_u8(&r);
+    const uint8_t *h = eng__rd_bytes(&r, 32);
+    if (h)
+        memcpy(m->approved_hash, h, 32);
+    eng__msg_spec_dec(&r, &m->pool, &m->spec);
+    int err = m->pool.oom ? ENG_ENOMEM : r.err;
+    if (!err && (eng__rd_left(&r) || m->id != id || m->state < 0 || m->state > ENG_STATE_STOPPED))
+        err = ENG_ECORRUPT;
+    eng__rec_free(e->store, &rec);
+    if (err) {
+        eng__msg_free(m);
+        return err == ENG_ENOMEM ? eng__nomem() : eng__err(ENG_ECORRUPT, key, "message record does not decode");
+    }
+    return ENG_OK;
+}
+
+void eng__msg_free(eng__msg *m)
+{
+    eng__pool_free(&m->pool);
+    memset(m, 0, sizeof(*m));
+}
+
+int eng__msg_write(eng_engine *e, const eng__msg_ctx *x, const char *action)
+{
+    int rc = eng__msg_store(e, &x->m);
+    if (rc)
+        return rc;
+    eng__wr w;
+    eng__wr_init(&w, &e->mem);
+    msg_enc(&w, &x->m);
+    char obj[48];
+    snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)x->m.id);
+    rc = w.err ? eng__nomem() : eng__audit_append(e, x->o.id, x->a.id, obj, action, w.data, w.len);
+    eng__wr_free(&w);
+    return rc;
+}
+
+int eng__msg_ctx_load(eng_engine *e, const char *actor, uint64_t id, int op, eng__msg_ctx *x)
+{
+    memset(x, 0, sizeof(*x));
+    eng__pool_init(&x->c.pool, &e->mem);
+    eng__pool_init(&x->m.pool, &e->mem);
+    int rc = eng__who(e, actor, &x->a, &x->o);
+    if (rc)
+        return rc;
+    if ((rc = eng__msg_load(e, id, &x->m)) == ENG_OK && (rc = eng__camp_load(e, x->m.campaign, &x->c)) == ENG_OK) {
+        if (strcmp(x->c.org, x->o.id) != 0)
+            rc = eng__err(ENG_EDENIED, "actor", "message %llu belongs to another org", (unsigned long long)id);
+        else
+            rc = eng__access(&x->a, &x->o, op, x->c.spec.unit);
+    }
+    if (rc)
+        eng__msg_ctx_free(x);
+    return rc;
+}
+
+void eng__msg_ctx_free(eng__msg_ctx *x)
+{
+    eng__msg_free(&x->m);
+    eng__camp_free(&x->c);
+    eng__org_free(&x->o);
+    eng__actor_free(&x->a);
+}
+
+static int spec_arg(const eng_message_spec *s)
+{
+    if (!s)
+        return eng__err(ENG_EINVAL, "message", "message spec is NULL");
+    if (s->version == 0 || s->version > ENG_MESSAGE_SPEC_VERSION)
+        return eng__err(ENG_EVERSION, "message.version", "unsupported eng_message_spec version %u", s->version);
+    return ENG_OK;
+}
+
+static int spec_copy(eng__pool *p, const eng_message_spec *in, eng_message_spec *out)
+{
+    eng__wr w;
+    eng__wr_init(&w, p->mem);
+    eng__msg_spec_enc(&w, in);
+    if (w.err) {
+        eng__wr_free(&w);
+        return eng__nomem();
+    }
+    eng__rd r;
+    eng__rd_init(&r, w.data, w.len);
+    eng__msg_spec_dec(&r, p, out);
+    eng__wr_free(&w);
+    return r.err ? eng__nomem() : ENG_OK;
+}
+
+ENG_API int eng_message_create(eng_engine *e, const char *actor, uint64_t campaign, const eng_message_spec *spec,
+                               uint64_t *id, eng_validation **report)
+{
+    if (report)
+        *report = NULL;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    if (!id) {
+        rc = eng__err(ENG_EINVAL, "id", "id is NULL");
+        goto out;
+    }
+    if ((rc = spec_arg(spec)))
+        goto out;
+    eng__msg_ctx x;
+    memset(&x, 0, sizeof(x));
+    eng__pool_init(&x.c.pool, &e->mem);
+    eng__pool_init(&x.m.pool, &e->mem);
+    if ((rc = eng__who(e, actor, &x.a, &x.o)))
+        goto out;
+    if ((rc = eng__camp_load(e, campaign, &x.c)))
+        goto done;
+    if (strcmp(x.c.org, x.o.id) != 0) {
+        rc = eng__err(ENG_EDENIED, "actor", "campaign %llu belongs to another org", (unsigned long long)campaign);
+        goto done;
+    }
+    if ((rc = eng__access(&x.a, &x.o, ENG_OP_EDIT, x.c.spec.unit)))
+        goto done;
+    eng_validation *v = eng__vr_new(&e->mem);
+    eng__msg_check_structure(v, spec);
+    if ((rc = eng__vr_finish(v, report)))
+        goto done;
+    if (x.c.n_msgs >= ENG__LIST_MAX) {
+        rc = eng__err(ENG_ETOOBIG, "campaign.messages", "a campaign has at most %d messages", ENG__LIST_MAX);
+        goto done;
+    }
+    if ((rc = spec_copy(&x.m.pool, spec, &x.m.spec)))
+        goto done;
+    uint64_t *ids = eng__pool_alloc(&x.c.pool, (x.c.n_msgs + 1) * sizeof(*ids));
+    if (!ids) {
+        rc = eng__nomem();
+        goto done;
+    }
+    if (x.c.n_msgs)
+        memcpy(ids, x.c.msgs, x.c.n_msgs * sizeof(*ids));
+    x.m.campaign = campaign;
+    x.m.state = ENG_STATE_DRAFT;
+    x.m.created_by = x.m.edited_by = x.a.id;
+    x.m.created_at = x.m.updated_at = eng__now(e);
+    x.m.decided_by = x.m.comment = (char *)"";
+    if ((rc = eng__kv_begin(e->store)))
+        goto done;
+    rc = eng__next_id(e, &x.m.id);
+    if (rc == ENG_OK) {
+        ids[x.c.n_msgs] = x.m.id;
+        x.c.msgs = ids;
+        x.c.n_msgs++;
+        rc = eng__camp_store(e, &x.c);
+    }
+    if (rc == ENG_OK)
+        rc = eng__msg_write(e, &x, "create");
+    if ((rc = eng__batch_end(e, rc)) == ENG_OK)
+        *id = x.m.id;
+done:
+    eng__msg_ctx_free(&x);
+out:
+    eng__leave(e);
+    return rc;
+}
+
+ENG_API int eng_message_update(eng_engine *e, const char *actor, uint64_t id, const eng_message_spec *spec,
+                               eng_validation **report)
+{
+    if (report)
+        *report = NULL;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    if ((rc = spec_arg(spec)))
+        goto out;
+    eng__msg_ctx x;
+    if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_EDIT, &x)))
+        goto out;
+    int next = eng_message_transition(x.m.state, ENG_ACT_EDIT);
+    if (next < 0) {
+        rc = next;
+        goto done;
+    }
+    eng_validation *v = eng__vr_new(&e->mem);
+    eng__msg_check_structure(v, spec);
+    if ((rc = eng__vr_finish(v, report)))
+        goto done;
+    if ((rc = spec_copy(&x.m.pool, spec, &x.m.spec)))
+        goto done;
+    x.m.state = next;
+    x.m.approved = 0; /* any change voids the approval */
+    memset(x.m.approved_hash, 0, 32);
+    x.m.edited_by = x.a.id;
+    x.m.updated_at = eng__now(e);
+    if ((rc = eng__kv_begin(e->store)) == ENG_OK)
+        rc = eng__batch_end(e, eng__msg_write(e, &x, "update"));
+done:
+    eng__msg_ctx_free(&x);
+out:
+    eng__leave(e);
+    return rc;
+}
+
+ENG_API int eng_message_validate(eng_engine *e, const char *actor, uint64_t id, eng_validation **report)
+{
+    if (report)
+        *report = NULL;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    if (!report) {
+        rc = eng__err(ENG_EINVAL, "report", "report is NULL");
+        goto out;
+    }
+    eng__msg_ctx x;
+    if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_READ, &x)))
+        goto out;
+    eng_validation *v = eng__vr_new(&e->mem);
+    if (!v) {
+        rc = eng__nomem();
+    } else {
+        eng__msg_check_full(e, v, &x.o, &x.c, &x.m.spec);
+        if (v->oom) {
+            eng_validation_free(v);
+            rc = eng__nomem();
+        } else {
+            rc = v->n ? eng__err(ENG_EVALIDATION, v->items[0].path, "%s", v->items[0].msg) : ENG_OK;
+            *report = v;
+        }
+    }
+    eng__msg_ctx_free(&x);
+out:
+    eng__leave(e);
+    return rc;
+}
+
+/* ---- snapshots ---- */
+#define MSG_MAGIC 0x4d534721u
+struct eng_message {
+    uint32_t magic;
+    eng_engine *e;
+    eng__msg m;
+    char hash[65], approved[65];
+};
+
+ENG_API int eng_message_get(eng_engine *e, const char *actor, uint64_t id, eng_message **out)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    if (!out) {
+        rc = eng__err(ENG_EINVAL, "out", "out is NULL");
+        goto out;
+    }
+    *out = NULL;
+    eng__msg_ctx x;
+    if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_READ, &x)))
+        goto out;
+    eng_message *h = eng__calloc(&e->mem, 1, sizeof(*h));
+    uint8_t hash[32];
+    if (!h) {
+        rc = eng__nomem();
+    } else if ((rc = eng__msg_hash(&e->mem, &x.c.spec, &x.m.spec, hash)) == ENG_OK) {
+        eng__hex(hash, 32, h->hash);
+        if (x.m.approved)
+            eng__hex(x.m.approved_hash, 32, h->approved);
+        h->m = x.m; /* take the message's pool */
+        eng__pool_init(&x.m.pool, &e->mem);
+        h->magic = MSG_MAGIC;
+        h->e = e;
+        eng__engine_ref(e);
+        *out = h;
+    } else {
+        eng__free(&e->mem, h);
+    }
+    eng__msg_ctx_free(&x);
+out:
+    eng__leave(e);
+    return rc;
+}
+
+ENG_API const eng_message_spec *eng_message_fields(const eng_message *m)
+{
+    return m && m->magic == MSG_MAGIC ? &m->m.spec : NULL;
+}
+
+ENG_API int eng_message_status_get(const eng_message *m, eng_message_status *out)
+{
+    if (!m || m->magic != MSG_MAGIC || !out)
+        return eng__err(ENG_EINVAL, "message", "not a message snapshot, or out is NULL");
+    if (out->version == 0 || out->version > ENG_MESSAGE_STATUS_VERSION)
+        return eng__err(ENG_EVERSION, "status.version", "unsupported eng_message_status version %u", out->version);
+    const eng__msg *x = &m->m;
+    *out = (eng_message_status){out->version, x->id, x->campaign, x->state, x->created_by, x->edited_by,
+                                x->updated_at, x->decided_by, x->decided_at, x->comment, m->approved, m->hash};
+    return ENG_OK;
+}
+
+ENG_API const char *eng_message_hash(const eng_message *m)
+{
+    return m && m->magic == MSG_MAGIC ? m->hash : NULL;
+}
+
+ENG_API void eng_message_free(eng_message *m)
+{
+    if (!m || m->magic != MSG_MAGIC)
+        return;
+    eng_engine *e = m->e;
+    m->magic = 0;
+    eng__msg_free(&m->m);
+    eng__free(&e->mem, m);
+    eng__engine_unref(e);
+}
+
+ENG_API int eng_message_delete(eng_engine *e, const char *actor, uint64_t id)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__msg_ctx x;
+    if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_EDIT, &x)))
+        goto out;
+    if (x.m.state == ENG_STATE_EXECUTING || x.m.state == ENG_STATE_EXECUTED) {
+        rc = eng__err(ENG_ESTATE, "message.state", "a message that is %s cannot be deleted",
+                      eng__state_name(x.m.state));
+        goto done;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < x.c.n_msgs; i++)
+        if (x.c.msgs[i] != id)
+            x.c.msgs[k++] = x.c.msgs[i];
+    x.c.n_msgs = k;
+    if ((rc = eng__kv_begin(e->store)) == ENG_OK) {
+        char key[32], obj[48];
+        eng__key_id(key, sizeof key, 'g', id);
+        rc = eng__kv_del(e->store, ENG__K(key));
+        if (rc == ENG_OK)
+            rc = eng__camp_store(e, &x.c);
+        snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)id);
+        if (rc == ENG_OK)
+            rc = eng__audit_append(e, x.o.id, x.a.id, obj, "delete", "", 0);
+        rc = eng__batch_end(e, rc);
+    }
+done:
+    eng__msg_ctx_free(&x);
+out:
+    eng__leave(e);
+    return rc;
+}

@@ -1,0 +1,241 @@
+/* The model layer's internals: stored objects, their record tags and keys,
+ * the per-object string pool, the validation report and the audit append.
+ *
+ * Nothing is cached: each call reads what it needs from the store, checks,
+ * and writes every changed key plus one audit entry in a single batch, so a
+ * refused or failed call leaves stored state as it was and a second engine on
+ * the same store sees the same model. */
+#ifndef ENG_MODEL_IMPL_H
+#define ENG_MODEL_IMPL_H
+
+#include <stdint.h>
+#include <string.h>
+#include "engage/model.h"
+#include "engage/transport.h"
+#include "api/engine_impl.h"
+#include "base/codec.h"
+#include "base/hash.h"
+#include "store/record.h"
+
+/* Record type tags (0x01xx) and keys (under "m/"). */
+enum {
+    ENG__REC_ORG = 0x0101,      /* m/o/<org>            settings + unit tree */
+    ENG__REC_ACTOR = 0x0102,    /* m/a/<actor>          org, roles, scope */
+    ENG__REC_CREDITS = 0x0103,  /* m/k/<org>            balances */
+    ENG__REC_CAMPAIGN = 0x0104, /* m/c/<id:016x>        campaign */
+    ENG__REC_NAME = 0x0105,     /* m/n/<org>/<name>     name -> campaign id */
+    ENG__REC_MESSAGE = 0x0106,  /* m/g/<id:016x>        message */
+    ENG__REC_AUDIT = 0x0107,    /* m/l/<seq:016x>       audit entry */
+    ENG__REC_AUDIT_HEAD = 0x0108, /* m/h               last seq + hash */
+    ENG__REC_SEQ = 0x0109,      /* m/s                  id sequence */
+};
+#define ENG__MODEL_SCHEMA 1
+#define ENG__ID_MAX 64
+#define ENG__NAME_MAX 128
+#define ENG__COMMENT_MAX 4096
+#define ENG__LIST_MAX 10000
+/* Times are kept within 1970..9999 so sums of times and intervals cannot overflow. */
+#define ENG__TIME_MAX ((eng_time)253402300799999)
+static inline int eng__time_ok(eng_time t) { return t >= 0 && t <= ENG__TIME_MAX; }
+
+/* ---- pool: every block of a decoded object, freed together ---- */
+typedef struct eng__pool {
+    const eng__mem *mem;
+    void *head;
+    int oom; /* an allocation failed (the reader's sticky error would say ECORRUPT) */
+} eng__pool;
+void eng__pool_init(eng__pool *p, const eng__mem *mem);
+void *eng__pool_alloc(eng__pool *p, size_t n); /* zeroed */
+char *eng__pool_str(eng__pool *p, const char *s); /* NULL -> "" */
+void eng__pool_free(eng__pool *p);
+/* Read a string into the pool (sets the reader's error on failure). */
+char *eng__pool_rdstr(eng__rd *r, eng__pool *p);
+
+/* ---- validation report ---- */
+struct eng_validation {
+    eng__mem mem;
+    struct eng__vitem {
+        int code;
+        char *path;
+        char *msg;
+    } *items;
+    size_t n, cap;
+    int oom;
+};
+eng_validation *eng__vr_new(const eng__mem *mem);
+void eng__vr_add(eng_validation *v, int code, const char *path, const char *fmt, ...) ENG__PRINTF(4, 5);
+/* Remove the failures with this path and code. */
+void eng__vr_drop(eng_validation *v, const char *path, int code);
+/* Finish a call: OK when empty; else record the first failure as the last error,
+ * hand the report to *out (or free it) and return ENG_EVALIDATION. */
+int eng__vr_finish(eng_validation *v, eng_validation **out);
+
+/* ---- checks shared by validators ---- */
+int eng__id_ok(const char *s); /* 1..64 of [A-Za-z0-9_.@-] */
+int eng__has_linebreak(const char *s);
+static inline int eng__empty(const char *s) { return !s || !*s; }
+
+/* ---- org ---- */
+typedef struct eng__unit {
+    char *id;
+    char *parent; /* "" for the org */
+} eng__unit;
+typedef struct eng__org {
+    eng__pool pool;
+    char *id;
+    eng_org_settings settings;
+    eng__unit *units;
+    size_t n_units;
+} eng__org;
+int eng__org_load(eng_engine *e, const char *org, eng__org *out); /* ENG_ENOTFOUND */
+void eng__org_free(eng__org *o);
+const eng__unit *eng__org_unit(const eng__org *o, const char *unit);
+/* Is @p unit equal to or below @p ancestor? */
+int eng__org_unit_within(const eng__org *o, const char *unit, const char *ancestor);
+void eng__settings_enc(eng__wr *w, const eng_org_settings *s);
+void eng__settings_dec(eng__rd *r, eng__pool *p, eng_org_settings *s);
+void eng__goal_enc(eng__wr *w, const eng_goal_spec *g);
+void eng__goal_dec(eng__rd *r, eng__pool *p, eng_goal_spec *g);
+/* Check a goal; adds failures under @p path. */
+void eng__goal_check(eng_validation *v, const eng_goal_spec *g, const char *path);
+
+/* ---- actors and access ---- */
+typedef struct eng__actor {
+    eng__pool pool;
+    char *id;
+    char *org;
+    unsigned roles;
+    int scope;
+    char **units;
+    size_t n_units;
+} eng__actor;
+int eng__actor_load(eng_engine *e, const char *id, eng__actor *out); /* ENG_ENOTFOUND */
+void eng__actor_free(eng__actor *a);
+/* Store an actor and audit it as done by @p by (inside a batch). */
+int eng__actor_store(eng_engine *e, const eng_actor_spec *spec, const char *org, const char *by);
+/* Load the actor and its org; ENG_EDENIED (detail "actor") when unknown. */
+int eng__who(eng_engine *e, const char *actor, eng__actor *a, eng__org *o);
+/* ENG_OK or ENG_EDENIED with a message naming actor, op and object. */
+int eng__access(const eng__actor *a, const eng__org *o, int op, const char *unit);
+/* The same decision without recording an error. */
+int eng__may(const eng__actor *a, const eng__org *o, int op, const char *unit);
+
+/* ---- credits ---- */
+int eng__credits_get(eng_engine *e, const char *org, int64_t bal[2]);
+int eng__credits_put(eng_engine *e, const char *org, const int64_t bal[2]);
+/* Charge credits inside the caller's batch (dispatch); ENG_ECREDITS when the
+ * org forbids overdraft and the balance cannot cover @p amount. */
+int eng__credits_charge(eng_engine *e, const char *org, const char *actor, int account, int64_t amount);
+
+/* ---- ids, keys ---- */
+int eng__next_id(eng_engine *e, uint64_t *id); /* inside a batch */
+void eng__key_id(char *buf, size_t n, char kind, uint64_t id);
+
+/* ---- campaigns ---- */
+typedef struct eng__camp {
+    eng__pool pool;
+    uint64_t id;
+    char *org;
+    char *created_by;
+    eng_time created_at, updated_at;
+    int goal_locked;
+    uint64_t *msgs;
+    size_t n_msgs;
+    eng_campaign_spec spec;
+} eng__camp;
+int eng__camp_load(eng_engine *e, uint64_t id, eng__camp *out);
+int eng__camp_store(eng_engine *e, const eng__camp *c);
+void eng__camp_free(eng__camp *c);
+void eng__camp_spec_enc(eng__wr *w, const eng_campaign_spec *s);
+void eng__camp_spec_dec(eng__rd *r, eng__pool *p, eng_campaign_spec *s);
+/* Every campaign rule (not name uniqueness, which needs the store). */
+void eng__camp_check(eng_engine *e, eng_validation *v, const eng_campaign_spec *s, const eng__org *o);
+
+/* ---- messages ---- */
+typedef struct eng__msg {
+    eng__pool pool;
+    uint64_t id, campaign;
+    int state;
+    char *created_by, *edited_by;
+    eng_time created_at, updated_at;
+    char *decided_by;
+    eng_time decided_at;
+    char *comment;
+    int approved;                /* an approval is bound */
+    uint8_t approved_hash[32];
+    eng_message_spec spec;
+} eng__msg;
+int eng__msg_load(eng_engine *e, uint64_t id, eng__msg *out);
+int eng__msg_store(eng_engine *e, const eng__msg *m);
+void eng__msg_free(eng__msg *m);
+void eng__msg_spec_enc(eng__wr *w, const eng_message_spec *s);
+void eng__msg_spec_dec(eng__rd *r, eng__pool *p, eng_message_spec *s);
+/* SHA-256 over the campaign spec and the message spec. */
+int eng__msg_hash(const eng__mem *mem, const eng_campaign_spec *c, const eng_message_spec *m, uint8_t out[32]);
+/* Structure only (drafts). */
+void eng__msg_check_structure(eng_validation *v, const eng_message_spec *s);
+/* Everything a submission needs. */
+void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
+                         const eng_message_spec *s);
+
+/* Everything a call about one message needs, loaded and access-checked. */
+typedef struct eng__msg_ctx {
+    eng__actor a;
+    eng__org o;
+    eng__camp c;
+    eng__msg m;
+} eng__msg_ctx;
+int eng__msg_ctx_load(eng_engine *e, const char *actor, uint64_t id, int op, eng__msg_ctx *x);
+void eng__msg_ctx_free(eng__msg_ctx *x);
+/* Store the message and append an audit entry for @p action (inside a batch). */
+int eng__msg_write(eng_engine *e, const eng__msg_ctx *x, const char *action);
+
+/* ---- per-concept validators ---- */
+void eng__creative_check(eng_validation *v, const eng_creative *c, const char *path);
+int eng__template_check(eng_validation *v, const char *text, const char *path);
+void eng__incentive_check(eng_validation *v, const eng_incentive *in, int full);
+void eng__schedule_check(eng_validation *v, const eng_schedule *s, const eng_campaign_spec *c, int full);
+void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
+                        const eng_message_spec *s, eng_time now);
+
+/* ---- lifecycle ---- */
+const char *eng__state_name(int state);
+const char *eng__action_name(int action);
+
+/* ---- layer state (engine slot) ---- */
+typedef struct eng__model_state {
+    eng_model_event_fn event_fn;
+    void *event_user;
+    eng_audience_count_fn count_fn;
+    void *count_user;
+    struct {
+        eng_rule_field *fields; /* names owned */
+        size_t n;
+    } schema[2];                /* by eng_rule_schema_kind */
+    eng__org settings_scratch; /* backs eng_org_settings_get() strings */
+    int has_scratch;
+} eng__model_state;
+eng__model_state *eng__model(eng_engine *e); /* NULL on OOM */
+void eng__emit(eng_engine *e, int kind, const char *org, uint64_t campaign, uint64_t message, const char *actor,
+               const char *comment);
+
+/* Compile @p text against the schema of @p kind when one is set; failures go
+ * into the report at @p path. Does nothing for an empty text or no schema. */
+void eng__model_rule_check(eng_engine *e, eng_validation *v, const char *text, int kind, const char *path);
+void eng__model_schemas_free(eng_engine *e, eng__model_state *st);
+
+/* ---- audit ---- */
+/* Append an entry inside the caller's batch. @p state: encoding of the new state. */
+int eng__audit_append(eng_engine *e, const char *org, const char *actor, const char *object, const char *action,
+                      const void *state, size_t state_len);
+
+/* Run a write batch: begin, fn, commit or rollback. */
+int eng__batch_end(eng_engine *e, int rc);
+
+/* Encode a string list. */
+void eng__strs_enc(eng__wr *w, const char *const *v, size_t n);
+const char *const *eng__strs_dec(eng__rd *r, eng__pool *p, size_t *n);
+/* Check a string list: count, each non-empty, length, no line breaks. */
+void eng__strs_check(eng_validation *v, const char *const *list, size_t n, const char *path, size_t maxlen);
+
+#endif

@@ -1,0 +1,90 @@
+/* Rule texts inside the model (personalization variant rules, conversion-goal
+ * conditions) are compiled by the rules layer against a schema the host (or
+ * the audience layer) supplies, so a typo is reported at the field path of the
+ * rule, with the line:column of the rules layer's message. */
+#include "model/model_impl.h"
+
+#include <stdio.h>
+
+static void schema_clear(eng_engine *e, eng__model_state *st, int kind)
+{
+    for (size_t i = 0; i < st->schema[kind].n; i++)
+        eng__free(&e->mem, (char *)st->schema[kind].fields[i].name);
+    eng__free(&e->mem, st->schema[kind].fields);
+    st->schema[kind].fields = NULL;
+    st->schema[kind].n = 0;
+}
+
+void eng__model_schemas_free(eng_engine *e, eng__model_state *st)
+{
+    schema_clear(e, st, ENG_SCHEMA_CUSTOMER);
+    schema_clear(e, st, ENG_SCHEMA_EVENT);
+}
+
+ENG_API int eng_model_set_rule_schema(eng_engine *e, int kind, const eng_rule_field *fields, size_t nfields)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__model_state *st;
+    eng_rule_field *copy = NULL;
+    if (kind != ENG_SCHEMA_CUSTOMER && kind != ENG_SCHEMA_EVENT) {
+        rc = eng__err(ENG_EINVAL, "kind", "%d is not an eng_rule_schema_kind", kind);
+        goto out;
+    }
+    if ((nfields && !fields) || nfields > 4096) {
+        rc = eng__err(ENG_EINVAL, "fields", "fields is NULL or has more than 4096 entries");
+        goto out;
+    }
+    if (!(st = eng__model(e))) {
+        rc = eng__nomem();
+        goto out;
+    }
+    if (nfields && !(copy = eng__calloc(&e->mem, nfields, sizeof(*copy)))) {
+        rc = eng__nomem();
+        goto out;
+    }
+    for (size_t i = 0; i < nfields; i++) {
+        if (!fields[i].name || !*fields[i].name) {
+            rc = eng__err(ENG_EINVAL, "fields", "field %zu has no name", i);
+            break;
+        }
+        copy[i] = fields[i];
+        if (!(copy[i].name = eng__strdup(&e->mem, fields[i].name))) {
+            rc = eng__nomem();
+            break;
+        }
+    }
+    if (rc) {
+        for (size_t i = 0; i < nfields; i++)
+            eng__free(&e->mem, (char *)copy[i].name);
+        eng__free(&e->mem, copy);
+        goto out;
+    }
+    schema_clear(e, st, kind);
+    st->schema[kind].fields = copy;
+    st->schema[kind].n = nfields;
+out:
+    eng__leave(e);
+    return rc;
+}
+
+void eng__model_rule_check(eng_engine *e, eng_validation *v, const char *text, int kind, const char *path)
+{
+    eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
+    if (!v || eng__empty(text) || !st || !st->schema[kind].n)
+        return;
+    eng_rule_options opts;
+    eng_rule_options_init(&opts, ENG_RULE_OPTIONS_VERSION);
+    opts.fields = st->schema[kind].fields;
+    opts.nfields = st->schema[kind].n;
+    eng_rule *rule = NULL;
+    int rc = eng_rule_compile(e, text, &opts, &rule);
+    if (rc == ENG_ENOMEM) {
+        v->oom = 1;
+    } else if (rc) {
+        const eng_error *le = eng_error_last();
+        eng__vr_add(v, rc, path, "%s: %s", le->detail, le->message);
+    }
+    eng_rule_free(rule);
+}

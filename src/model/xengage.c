@@ -1,0 +1,65 @@
+/* X-Engage rules (seed x-engage.md), checked when a message is sent for
+ * approval: org enabled and enough X-Engage credits; at least one creative and
+ * no mandatory channel; only coupon incentives with a common code or uploaded
+ * codes; a fixed send time at least 50 hours away; the campaign ending at
+ * least 14 days after it; at least 100,000 test-group recipients. The 48-hour
+ * approval rule is checked by approve and again by start. */
+#include "model/model_impl.h"
+
+#define XE_SUBMIT_LEAD (50 * ENG_HOUR)
+#define XE_MIN_TAIL (14 * ENG_DAY)
+#define XE_MIN_AUDIENCE 100000u
+
+void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
+                        const eng_message_spec *s, eng_time now)
+{
+    if (o->settings.xengage == ENG_XENGAGE_OFF)
+        eng__vr_add(v, ENG_EUNSUPPORTED, "org.settings.xengage", "X-Engage is not enabled for org '%s'", o->id);
+    /* No channel is mandatory: any single creative will do. */
+    if (s->n_creatives == 0)
+        eng__vr_add(v, ENG_EINVAL, "message.creatives", "an X-Engage message needs at least one creative");
+    if (s->incentive.kind == ENG_INCENTIVE_POINTS)
+        eng__vr_add(v, ENG_EINVAL, "message.incentive.kind", "X-Engage allows coupon incentives only, not points");
+    if (s->incentive.kind == ENG_INCENTIVE_COUPON && s->incentive.coupon_source == ENG_COUPON_GENERATED)
+        eng__vr_add(v, ENG_EINVAL, "message.incentive.coupon_source",
+                    "X-Engage allows only offers with a common code or uploaded codes, not generated codes");
+    if (s->schedule.kind != ENG_SCHEDULE_ONCE) {
+        eng__vr_add(v, ENG_EINVAL, "message.schedule.kind", "an X-Engage message is sent once, at a fixed time");
+    } else {
+        if (now + XE_SUBMIT_LEAD > s->schedule.at)
+            eng__vr_add(v, ENG_ERANGE, "message.schedule.at",
+                        "an X-Engage message must be sent for approval at least 50 hours before its send time");
+        if (c->spec.end < s->schedule.at + XE_MIN_TAIL)
+            eng__vr_add(v, ENG_ERANGE, "campaign.end",
+                        "an X-Engage campaign must end at least 14 days after the send time");
+    }
+    eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
+    uint64_t count = 0;
+    if (!st || !st->count_fn) {
+        eng__vr_add(v, ENG_EUNSUPPORTED, "message.audience",
+                    "no audience counter is set: the 100,000 test-group rule cannot be checked");
+        return;
+    }
+    int rc = st->count_fn(s->include, s->n_include, s->exclude, s->n_exclude, c->spec.control_percent, &count,
+                          st->count_user);
+    if (rc) {
+        eng__vr_add(v, rc < 0 ? rc : ENG_ERROR, "message.audience", "the audience counter failed: %s",
+                    eng_error_last()->message);
+        return;
+    }
+    if (count < XE_MIN_AUDIENCE)
+        eng__vr_add(v, ENG_ERANGE, "message.audience",
+                    "X-Engage needs at least 100,000 test-group recipients; the audience has %llu",
+                    (unsigned long long)count);
+    int64_t bal[2];
+    if (eng__credits_get(e, o->id, bal) != ENG_OK) {
+        eng__vr_add(v, eng_error_last()->code, "org.credits.xengage", "%s", eng_error_last()->message);
+        return;
+    }
+    int64_t cost = o->settings.xengage_cost;
+    if (count > (uint64_t)INT64_MAX / (cost ? (uint64_t)cost : 1) || bal[1] < (int64_t)count * cost)
+        eng__vr_add(v, ENG_ECREDITS, "org.credits.xengage",
+                    "X-Engage needs %llu credits for %llu recipients; the org has %lld",
+                    (unsigned long long)count * (unsigned long long)cost, (unsigned long long)count,
+                    (long long)bal[1]);
+}

@@ -1,0 +1,96 @@
+/* Shared by the column-batch evaluator's files: eval_batch.c (driver,
+ * and/or/not over selections), batch_plan.c (per-call plan of every boolean
+ * node), batch_leaf.c (the tight per-column loops). */
+#ifndef ENG_RULES_BATCH_IMPL_H
+#define ENG_RULES_BATCH_IMPL_H
+
+#include "rules/rules_impl.h"
+
+#include <string.h>
+
+#define CHUNKW 256
+
+enum { P_GENERIC, P_BOOLOP, P_CONST, P_TABLE, P_RANGE, P_INSET, P_ISNULL };
+
+typedef struct bplan {
+    uint8_t kind;
+    uint8_t neg;       /* RANGE/INSET: complement for non-null rows */
+    uint8_t cval;      /* CONST: 0 false, 1 true */
+    uint32_t field;
+    int64_t lo, hi;    /* RANGE (lo > hi: empty) */
+    uint8_t *tab;      /* TABLE: per code 0x80 true, 0x40 false, 0 null; tab[dict_size] for null rows */
+    int64_t *set; size_t nset; /* INSET, in column units */
+    uint32_t *order;   /* BOOLOP and/or: kids, most decisive first */
+    uint32_t codes[4]; int ncodes; /* TABLE over strings: when every non-null entry is true or false and at
+                                      most 4 are true, the true codes (SIMD compare instead of lookup) */
+    float pass_t, pass_f; /* estimated share of rows not false / not true */
+} bplan;
+
+typedef struct bctx {
+    const eng_rule *r;
+    const eng_rule_batch *b;
+    bplan *plan;
+    uint64_t *scratch;
+    size_t w0, nw;   /* current chunk: first word, number of words */
+    int err;
+    size_t row;      /* generic path: current row */
+    uint32_t tab_code; int tab_null; uint32_t tab_field; /* table building */
+} bctx;
+
+__extension__ typedef __int128 i128;
+
+static inline const eng_rule_column *col_of(const bctx *c, uint32_t f)
+{
+    return &c->b->columns[f];
+}
+
+static inline int is_null(const eng_rule_column *col, size_t row)
+{
+    return col->nulls && (col->nulls[row >> 6] >> (row & 63) & 1);
+}
+
+static inline const char *dict_str(const eng_rule_column *col, uint32_t code, size_t *len)
+{
+    const char *s = col->dict[code];
+    *len = col->dict_len ? col->dict_len[code] : strlen(s);
+    return s;
+}
+
+static inline int dict_hole(const char *name, uint32_t code)
+{
+    return eng__err(ENG_EINVAL, name, "column '%s': dictionary entry %u is NULL", name, code);
+}
+
+static inline int tri_of(const eng__rval *v)
+{
+    return v->t == ENG_RT_NULL ? 2 : (int)(v->i != 0);
+}
+
+static inline size_t rows_in_word(const bctx *c, size_t w)
+{
+    size_t base = (c->w0 + w) * 64, n = c->b->nrows - base;
+    return n > 64 ? 64 : n;
+}
+
+static inline uint64_t null_word(const eng_rule_column *col, const bctx *c, size_t w)
+{
+    return col->nulls ? col->nulls[c->w0 + w] : 0;
+}
+
+static inline int popcount64(uint64_t x) /* SWAR: no libcall without -mpopcnt */
+{
+    x = x - ((x >> 1) & 0x5555555555555555ULL);
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (int)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* batch_plan.c: plan the boolean node idx (and its boolean children). */
+int eng__batch_plan(bctx *c, int32_t idx);
+/* batch_leaf.c: leaves over the current chunk; T/F get the true/false rows of sel. */
+void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F);
+void eng__batch_range(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F);
+void eng__batch_inset(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F);
+void eng__batch_generic(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, uint64_t *F);
+
+#endif

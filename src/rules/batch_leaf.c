@@ -1,0 +1,296 @@
+/* Batch leaves: one tight loop per column over the selected words of a
+ * chunk. Dense words write one byte per row and pack with SSE2 movemask;
+ * words with few selected rows are done row by row. */
+#include "rules/batch_impl.h"
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* Value of field f at row r (generic path). */
+static int batch_get(void *vctx, uint32_t f, eng__rval *out)
+{
+    bctx *c = vctx;
+    const eng_rule_column *col = col_of(c, f);
+    size_t r = c->row;
+    memset(out, 0, sizeof *out);
+    if (is_null(col, r)) {
+        out->t = ENG_RT_NULL;
+        return ENG_OK;
+    }
+    out->t = (uint8_t)col->type;
+    switch (col->type) {
+    case ENG_RT_BOOL: out->i = ((const uint8_t *)col->data)[r] != 0; break;
+    case ENG_RT_DATE: out->i = ((const int32_t *)col->data)[r]; break;
+    case ENG_RT_DECIMAL: out->scale = (int8_t)col->scale; out->i = ((const int64_t *)col->data)[r]; break;
+    case ENG_RT_STRING: {
+        uint32_t code = ((const uint32_t *)col->data)[r];
+        if (code >= col->dict_size)
+            return eng__err(ENG_ERANGE, c->r->fields[f].name, "row %zu: string code %u past the dictionary (%u entries)",
+                            r, code, col->dict_size);
+        if (!col->dict[code])
+            return dict_hole(c->r->fields[f].name, code);
+        out->s = dict_str(col, code, &out->len);
+        break;
+    }
+    case ENG_RT_STRING_LIST: {
+        const uint32_t *off = col->data;
+        if (off[r + 1] < off[r])
+            return eng__err(ENG_ERANGE, c->r->fields[f].name, "row %zu: list offsets go backwards", r);
+        out->codes = col->list_codes + off[r];
+        out->count = off[r + 1] - off[r];
+        out->col = col;
+        for (size_t k = 0; k < out->count; k++) {
+            if (out->codes[k] >= col->dict_size)
+                return eng__err(ENG_ERANGE, c->r->fields[f].name, "row %zu: list item code past the dictionary", r);
+            if (!col->dict[out->codes[k]])
+                return dict_hole(c->r->fields[f].name, out->codes[k]);
+        }
+        break;
+    }
+    default: out->i = ((const int64_t *)col->data)[r]; break;
+    }
+    return ENG_OK;
+}
+
+/* Pack bit 7 (and bit 6) of 64 bytes into a word: SSE2 movemask where
+ * available. Leaf loops write one byte per row with no dependency between
+ * rows, then pack, instead of a shift-or chain per row. */
+static inline uint64_t pack7(const uint8_t *b)
+{
+#ifdef __SSE2__
+    uint64_t r = 0;
+    for (int k = 0; k < 4; k++)
+        r |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(b + 16 * k)))
+             << (16 * k);
+    return r;
+#else
+    uint64_t r = 0;
+    for (int j = 0; j < 64; j++)
+        r |= (uint64_t)(b[j] >> 7) << j;
+    return r;
+#endif
+}
+
+static inline uint64_t pack6(const uint8_t *b)
+{
+#ifdef __SSE2__
+    uint64_t r = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * k));
+        r |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_add_epi8(x, x)) << (16 * k);
+    }
+    return r;
+#else
+    uint64_t r = 0;
+    for (int j = 0; j < 64; j++)
+        r |= (uint64_t)(b[j] >> 6 & 1) << j;
+    return r;
+#endif
+}
+
+/* Words with at most this many selected rows are evaluated row by row. */
+#define SPARSE 6
+
+/* 64 codes against up to 4 true codes: t = equal to one, bad = past the dictionary. */
+static inline void eq_codes(const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+                            uint64_t *bad)
+{
+#ifdef __SSE2__
+    __m128i k[4], bias = _mm_set1_epi32((int)0x80000000u), lim = _mm_set1_epi32((int)((size - 1) ^ 0x80000000u));
+    for (int i = 0; i < 4; i++)
+        k[i] = _mm_set1_epi32((int)codes[i < n ? i : 0]);
+    uint64_t tt = 0, bb = 0;
+    for (int g = 0; g < 16; g++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + 4 * g));
+        __m128i e = _mm_setzero_si128();
+        for (int i = 0; i < n; i++)
+            e = _mm_or_si128(e, _mm_cmpeq_epi32(x, k[i]));
+        __m128i over = size ? _mm_cmpgt_epi32(_mm_xor_si128(x, bias), lim) : _mm_set1_epi32(-1);
+        tt |= (uint64_t)_mm_movemask_ps(_mm_castsi128_ps(e)) << (4 * g);
+        bb |= (uint64_t)_mm_movemask_ps(_mm_castsi128_ps(over)) << (4 * g);
+    }
+    *t = tt & ~bb;
+    *bad = bb;
+#else
+    uint64_t tt = 0, bb = 0;
+    for (int j = 0; j < 64; j++) {
+        int e = 0;
+        for (int i = 0; i < n; i++)
+            e |= d[j] == codes[i];
+        tt |= (uint64_t)e << j;
+        bb |= (uint64_t)(d[j] >= size) << j;
+    }
+    *t = tt & ~bb;
+    *bad = bb;
+#endif
+}
+
+void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F)
+{
+    const eng_rule_column *col = col_of(c, p->field);
+    const uint8_t *tab = p->tab; /* 0x80 true, 0x40 false, 0 null; tab[size] for null rows */
+    uint32_t size = col->type == ENG_RT_BOOL ? 2 : col->dict_size;
+    uint8_t tnull = tab[size];
+    uint8_t tmp[64];
+    for (size_t w = 0; w < c->nw; w++) {
+        uint64_t s = sel[w];
+        if (!s) {
+            T[w] = F[w] = 0;
+            continue;
+        }
+        size_t base = (c->w0 + w) * 64, m = rows_in_word(c, w);
+        uint64_t t = 0, f = 0, nb = null_word(col, c, w), bad = 0;
+        if (col->type == ENG_RT_BOOL) {
+            const uint8_t *d = (const uint8_t *)col->data + base;
+            for (size_t j = 0; j < m; j++)
+                tmp[j] = tab[d[j] != 0];
+            for (size_t j = m; j < 64; j++)
+                tmp[j] = 0;
+            t = pack7(tmp);
+            f = pack6(tmp);
+        } else if (popcount64(s) <= SPARSE) {
+            const uint32_t *d = (const uint32_t *)col->data + base;
+            for (uint64_t x = s; x; x &= x - 1) {
+                int j = __builtin_ctzll(x);
+                uint32_t code = d[j];
+                bad |= (uint64_t)(code >= size) << j;
+                uint8_t v = tab[code < size ? code : size];
+                t |= (uint64_t)(v >> 7) << j;
+                f |= (uint64_t)(v >> 6 & 1) << j;
+            }
+        } else if (p->ncodes >= 0 && m == 64) {
+            eq_codes((const uint32_t *)col->data + base, p->codes, p->ncodes, size, &t, &bad);
+            f = ~t & ~bad;
+        } else {
+            const uint32_t *d = (const uint32_t *)col->data + base;
+            for (size_t j = 0; j < m; j++) {
+                uint32_t code = d[j];
+                tmp[j] = (uint8_t)(tab[code < size ? code : size] | (code >= size ? 1 : 0));
+            }
+            for (size_t j = m; j < 64; j++)
+                tmp[j] = 0;
+            t = pack7(tmp);
+            f = pack6(tmp);
+            for (size_t j = 0; j < m; j++) /* rare: any code past the dictionary? */
+                bad |= (uint64_t)(tmp[j] & 1) << j;
+        }
+        if (bad & ~nb & s) {
+            if (!c->err)
+                c->err = eng__err(ENG_ERANGE, c->r->fields[p->field].name,
+                                  "a string code in rows %zu..%zu is past the dictionary (%u entries)", base,
+                                  base + m - 1, size);
+        }
+        if (nb) {
+            uint64_t tn = tnull & 0x80 ? nb : 0, fn = tnull & 0x40 ? nb : 0;
+            t = (t & ~nb) | tn;
+            f = (f & ~nb) | fn;
+        }
+        T[w] = t & s;
+        F[w] = f & s;
+    }
+}
+
+#define RANGE_LOOP(TYPE)                                                                   \
+    do {                                                                                   \
+        const TYPE *d = (const TYPE *)col->data + base;                                    \
+        if (popcount64(s) <= SPARSE) {                                           \
+            for (uint64_t x = s; x; x &= x - 1) {                                          \
+                int j = __builtin_ctzll(x);                                                \
+                t |= (uint64_t)((uint64_t)(int64_t)d[j] - (uint64_t)lo <= span) << j;      \
+            }                                                                              \
+        } else {                                                                           \
+            for (size_t j = 0; j < m; j++)                                                 \
+                tmp[j] = (uint8_t)(((uint64_t)(int64_t)d[j] - (uint64_t)lo <= span) << 7); \
+            for (size_t j = m; j < 64; j++)                                                \
+                tmp[j] = 0;                                                                \
+            t = pack7(tmp);                                                                \
+        }                                                                                  \
+    } while (0)
+
+void eng__batch_range(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F)
+{
+    const eng_rule_column *col = col_of(c, p->field);
+    int64_t lo = p->lo;
+    uint64_t span = (uint64_t)p->hi - (uint64_t)p->lo;
+    int empty = p->lo > p->hi;
+    uint8_t tmp[64];
+    for (size_t w = 0; w < c->nw; w++) {
+        uint64_t s = sel[w];
+        if (!s) {
+            T[w] = F[w] = 0;
+            continue;
+        }
+        size_t base = (c->w0 + w) * 64, m = rows_in_word(c, w);
+        uint64_t t = 0, valid = (m == 64 ? ~(uint64_t)0 : (((uint64_t)1 << m) - 1)) & ~null_word(col, c, w);
+        if (!empty) {
+            if (col->type == ENG_RT_DATE)
+                RANGE_LOOP(int32_t);
+            else
+                RANGE_LOOP(int64_t);
+        }
+        if (p->neg)
+            t = ~t;
+        T[w] = t & valid & s;
+        F[w] = ~t & valid & s;
+    }
+}
+
+static int in_sorted(const int64_t *set, size_t n, int64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (set[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && set[lo] == x;
+}
+
+void eng__batch_inset(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F)
+{
+    const eng_rule_column *col = col_of(c, p->field);
+    for (size_t w = 0; w < c->nw; w++) {
+        uint64_t s = sel[w];
+        if (!s) {
+            T[w] = F[w] = 0;
+            continue;
+        }
+        size_t base = (c->w0 + w) * 64, m = rows_in_word(c, w);
+        uint64_t t = 0, valid = (m == 64 ? ~(uint64_t)0 : (((uint64_t)1 << m) - 1)) & ~null_word(col, c, w);
+        for (size_t j = 0; j < m; j++) {
+            int64_t x = col->type == ENG_RT_DATE ? ((const int32_t *)col->data)[base + j]
+                                                 : ((const int64_t *)col->data)[base + j];
+            t |= (uint64_t)in_sorted(p->set, p->nset, x) << j;
+        }
+        if (p->neg)
+            t = ~t;
+        T[w] = t & valid & s;
+        F[w] = ~t & valid & s;
+    }
+}
+
+void eng__batch_generic(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, uint64_t *F)
+{
+    for (size_t w = 0; w < c->nw; w++) {
+        uint64_t s = sel[w], t = 0, f = 0;
+        while (s && !c->err) {
+            int j = __builtin_ctzll(s);
+            s &= s - 1;
+            c->row = (c->w0 + w) * 64 + (size_t)j;
+            eng__rval v;
+            int rc = eng__rule_eval(c->r, idx, batch_get, c, &v);
+            if (rc) {
+                c->err = rc;
+                break;
+            }
+            int tv = tri_of(&v);
+            t |= (uint64_t)(tv == 1) << j;
+            f |= (uint64_t)(tv == 0) << j;
+        }
+        T[w] = t;
+        F[w] = f;
+    }
+}

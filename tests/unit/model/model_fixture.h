@@ -1,0 +1,117 @@
+/* Shared set-up for the model tests: an org "acme" with units
+ *   north (-> north1), south
+ * and actors
+ *   root  admin, org scope            ann   author, org scope
+ *   bob   approver, org scope         vic   viewer, org scope
+ *   nat   author, unit north          sam   author+approver, units {north, south}
+ * on a host-side test store (so engines can be closed and reopened), plus a
+ * valid campaign and a valid message to break one rule at a time. */
+#ifndef MODEL_FIXTURE_H
+#define MODEL_FIXTURE_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engage.h"
+#include "test_alloc.h"
+#include "test_store.h"
+#include "test_util.h"
+
+typedef struct fx {
+    test_store *ts;
+    eng_engine *e;
+} fx;
+
+static inline void fx_actor(eng_engine *e, const char *id, unsigned roles, int scope, const char *const *units,
+                            size_t n)
+{
+    eng_actor_spec a;
+    assert_int_equal(eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION), ENG_OK);
+    a.id = id;
+    a.roles = roles;
+    a.scope = scope;
+    a.units = units;
+    a.n_units = n;
+    assert_int_equal(eng_actor_put(e, "root", &a), ENG_OK);
+}
+
+static inline void fx_open(fx *f)
+{
+    test_alloc_reset();
+    test_clock_now = 1767225600000; /* 2026-01-01T00:00:00Z */
+    f->ts = test_store_new();
+    f->e = test_engine_open(test_store_handle(f->ts));
+    eng_org_settings s;
+    assert_int_equal(eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION), ENG_OK);
+    s.conversion_goals = 1;
+    s.has_default_goal = 1;
+    s.default_goal.event = "transaction";
+    s.default_goal.condition = "amount > 3000";
+    s.default_goal.window_days = 20;
+    s.default_goal.start_on = ENG_GOAL_ON_DELIVERED;
+    s.default_goal.attribution = ENG_ATTR_LAST_TOUCH;
+    assert_int_equal(eng_org_create(f->e, "acme", &s, "root"), ENG_OK);
+    assert_int_equal(eng_unit_add(f->e, "root", "north", NULL), ENG_OK);
+    assert_int_equal(eng_unit_add(f->e, "root", "north1", "north"), ENG_OK);
+    assert_int_equal(eng_unit_add(f->e, "root", "south", ""), ENG_OK);
+    static const char *const north[] = {"north"};
+    static const char *const both[] = {"north", "south"};
+    fx_actor(f->e, "ann", ENG_ROLE_AUTHOR, ENG_SCOPE_ORG, NULL, 0);
+    fx_actor(f->e, "bob", ENG_ROLE_APPROVER, ENG_SCOPE_ORG, NULL, 0);
+    fx_actor(f->e, "vic", ENG_ROLE_VIEWER, ENG_SCOPE_ORG, NULL, 0);
+    fx_actor(f->e, "nat", ENG_ROLE_AUTHOR, ENG_SCOPE_UNIT, north, 1);
+    fx_actor(f->e, "sam", ENG_ROLE_AUTHOR | ENG_ROLE_APPROVER, ENG_SCOPE_UNITS, both, 2);
+}
+
+static inline void fx_reopen(fx *f)
+{
+    assert_int_equal(eng_close(f->e), ENG_OK);
+    f->e = test_engine_open(test_store_handle(f->ts));
+}
+
+static inline void fx_close(fx *f)
+{
+    assert_int_equal(eng_close(f->e), ENG_OK);
+    test_store_free(f->ts);
+    test_alloc_assert_clean();
+}
+
+static inline eng_campaign_spec fx_campaign(const char *name)
+{
+    eng_campaign_spec c;
+    assert_int_equal(eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION), ENG_OK);
+    c.name = name;
+    c.start = test_clock_now + ENG_DAY;
+    c.end = test_clock_now + 60 * ENG_DAY;
+    c.objective = ENG_OBJ_BOOST_SALES;
+    return c;
+}
+
+static const char *const fx_groups[] = {"loyal-2025"};
+static const eng_creative fx_creatives[] = {
+    {ENG_CH_SMS, NULL, "Hi {{first_name}}, 20% off today. {{optout}}"},
+    {ENG_CH_EMAIL, "Diwali sale", "<p>Hello {{first_name}}</p><a>{{unsubscribe}}</a>"},
+};
+
+static inline eng_message_spec fx_message(void)
+{
+    eng_message_spec m;
+    assert_int_equal(eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION), ENG_OK);
+    m.title = "Diwali blast";
+    m.include = fx_groups;
+    m.n_include = 1;
+    m.creatives = fx_creatives;
+    m.n_creatives = 2;
+    m.schedule.kind = ENG_SCHEDULE_ONCE;
+    m.schedule.at = test_clock_now + 3 * ENG_DAY;
+    return m;
+}
+
+/* The report has a failure with this path and code. */
+#define assert_report(v, path, code) assert_int_equal(eng_validation_find((v), (path)), (code))
+
+#endif

@@ -1,0 +1,379 @@
+/* Orgs, units, settings, actors, campaign rules and campaign persistence. */
+#include "model_fixture.h"
+
+static void org_units_settings(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    /* Bad ids, duplicates. */
+    assert_int_equal(eng_org_create(f.e, "bad id", NULL, "x"), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "org.id");
+    assert_int_equal(eng_org_create(f.e, "acme", NULL, "x"), ENG_EEXISTS);
+    assert_string_equal(eng_error_last()->detail, "org.id");
+    assert_int_equal(eng_org_create(f.e, "globex", NULL, "ann"), ENG_EEXISTS);
+    assert_string_equal(eng_error_last()->detail, "actor.id");
+    /* Units: parent must exist, ids unique, admin only. */
+    assert_int_equal(eng_unit_add(f.e, "root", "east", "nowhere"), ENG_ENOTFOUND);
+    assert_string_equal(eng_error_last()->detail, "unit.parent");
+    assert_int_equal(eng_unit_add(f.e, "root", "north", NULL), ENG_EEXISTS);
+    assert_int_equal(eng_unit_add(f.e, "ann", "east", NULL), ENG_EDENIED);
+    assert_int_equal(eng_unit_add(f.e, "nobody", "east", NULL), ENG_EDENIED);
+    assert_int_equal(eng_unit_add(f.e, NULL, "east", NULL), ENG_EDENIED);
+    /* Settings: read by anyone of the org, written by admins, checked. */
+    eng_org_settings s;
+    assert_int_equal(eng_org_settings_get(f.e, "nat", &s), ENG_OK);
+    assert_int_equal(s.conversion_goals, 1);
+    assert_int_equal(s.xengage, ENG_XENGAGE_TRIAL);
+    assert_string_equal(s.default_goal.event, "transaction");
+    assert_string_equal(s.default_goal.condition, "amount > 3000");
+    assert_int_equal(s.default_goal.window_days, 20);
+    assert_int_equal(s.default_goal.start_on, ENG_GOAL_ON_DELIVERED);
+    s.channel_cost[ENG_CH_EMAIL] = -1;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_EVALIDATION);
+    assert_string_equal(eng_error_last()->detail, "org.settings.channel_cost[1]");
+    s.channel_cost[ENG_CH_EMAIL] = 3;
+    s.default_goal.window_days = 0;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_EVALIDATION);
+    assert_string_equal(eng_error_last()->detail, "org.settings.default_goal.window_days");
+    s.default_goal.window_days = 45;
+    assert_int_equal(eng_org_settings_set(f.e, "ann", &s), ENG_EDENIED);
+    assert_int_equal(eng_org_settings_set(f.e, "sam", &s), ENG_EDENIED);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    s.version = 99;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_EVERSION);
+    fx_reopen(&f);
+    assert_int_equal(eng_org_settings_get(f.e, "vic", &s), ENG_OK);
+    assert_int_equal(s.channel_cost[ENG_CH_EMAIL], 3);
+    assert_int_equal(s.default_goal.window_days, 45);
+    assert_int_equal(eng_org_settings_get(f.e, "vic", NULL), ENG_EINVAL);
+    fx_close(&f);
+}
+
+static void actors(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    eng_actor_spec a;
+    eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
+    a.id = "zed";
+    assert_int_equal(eng_actor_put(f.e, "root", &a), ENG_EINVAL); /* no roles */
+    assert_string_equal(eng_error_last()->detail, "actor.roles");
+    a.roles = 0x100;
+    assert_int_equal(eng_actor_put(f.e, "root", &a), ENG_EINVAL);
+    a.roles = ENG_ROLE_VIEWER;
+    a.scope = ENG_SCOPE_UNIT; /* needs exactly one unit */
+    assert_int_equal(eng_actor_put(f.e, "root", &a), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "actor.units");
+    const char *const ghost[] = {"ghost"};
+    a.units = ghost;
+    a.n_units = 1;
+    assert_int_equal(eng_actor_put(f.e, "root", &a), ENG_ENOTFOUND);
+    a.scope = 7;
+    assert_int_equal(eng_actor_put(f.e, "root", &a), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "actor.scope");
+    a.scope = ENG_SCOPE_ORG;
+    a.n_units = 0;
+    assert_int_equal(eng_actor_put(f.e, "ann", &a), ENG_EDENIED); /* only admins */
+    assert_int_equal(eng_actor_put(f.e, "root", &a), ENG_OK);
+    /* Another org cannot take over an actor id. */
+    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin"), ENG_OK);
+    assert_int_equal(eng_actor_put(f.e, "gadmin", &a), ENG_EEXISTS);
+    assert_int_equal(eng_access_check(f.e, "zed", ENG_OP_READ, NULL), ENG_OK);
+    assert_int_equal(eng_access_check(f.e, "zed", ENG_OP_EDIT, NULL), ENG_EDENIED);
+    assert_int_equal(eng_access_check(f.e, "zed", 42, NULL), ENG_EINVAL);
+    fx_close(&f);
+}
+
+static void campaign_rules(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    uint64_t id = 0;
+    eng_validation *v = NULL;
+    eng_campaign_spec c = fx_campaign("Diwali");
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, &v), ENG_OK);
+    assert_null(v);
+    assert_true(id > 0);
+    size_t keys = test_store_count(f.ts);
+
+    struct {
+        const char *path;
+        int code;
+    } cases[] = {
+        {"campaign.name", ENG_EINVAL},          {"campaign.name", ENG_ETOOBIG},
+        {"campaign.name", ENG_EEXISTS},         {"campaign.end", ENG_ERANGE},
+        {"campaign.unit", ENG_ENOTFOUND},       {"campaign.type", ENG_EINVAL},
+        {"campaign.objective", ENG_EINVAL},     {"campaign.products", ENG_EINVAL},
+        {"campaign.products", ENG_EINVAL},      {"campaign.stores", ENG_EINVAL},
+        {"campaign.stores", ENG_EINVAL},        {"campaign.control_percent", ENG_ERANGE},
+        {"campaign.ga_account", ENG_EINVAL},    {"campaign.goal.window_days", ENG_ERANGE},
+        {"campaign.goal.event", ENG_EINVAL},    {"campaign.goal_mode", ENG_EINVAL},
+        {"campaign.product_items[0]", ENG_EINVAL}, {"campaign.start", ENG_ERANGE},
+        {"campaign.end", ENG_ERANGE},
+    };
+    char longname[200];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    const char *const items[] = {"SKU-1"};
+    const char *const empty_item[] = {""};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        c = fx_campaign("Other");
+        switch (i) {
+        case 0: c.name = ""; break;
+        case 1: c.name = longname; break;
+        case 2: c.name = "Diwali"; break;
+        case 3: c.end = c.start; break;
+        case 4: c.unit = "atlantis"; break;
+        case 5: c.type = 3; break;
+        case 6: c.objective = 10; break;
+        case 7: c.objective = ENG_OBJ_PROMOTE_PRODUCTS; break;
+        case 8: c.product_items = items; c.n_product_items = 1; break;
+        case 9: c.objective = ENG_OBJ_STORE_VISITS; break;
+        case 10: c.stores = items; c.n_stores = 1; break;
+        case 11: c.control_percent = 51; break;
+        case 12: c.ga_account = "analytics please"; break;
+        case 13: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.window_days = 0; break;
+        case 14: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = ""; break;
+        case 15: c.goal_mode = 9; break;
+        case 16: c.objective = ENG_OBJ_PROMOTE_PRODUCTS; c.product_items = empty_item; c.n_product_items = 1; break;
+        case 17: c.start = -5; break;
+        case 18: c.end = INT64_MAX; break;
+        }
+        v = NULL;
+        assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, &v), ENG_EVALIDATION);
+        assert_non_null(v);
+        assert_report(v, cases[i].path, cases[i].code);
+        assert_string_equal(eng_error_last()->detail, cases[i].path);
+        eng_validation_free(v);
+    }
+    /* Several failures come back at once. */
+    c = fx_campaign("");
+    c.end = c.start - 1;
+    c.control_percent = 90;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, &v), ENG_EVALIDATION);
+    assert_int_equal(eng_validation_count(v), 3);
+    int code;
+    const char *path, *msg;
+    assert_int_equal(eng_validation_item(v, 1, &code, &path, &msg), ENG_OK);
+    assert_string_equal(path, "campaign.end");
+    assert_int_equal(code, ENG_ERANGE);
+    assert_true(strlen(msg) > 0);
+    assert_int_equal(eng_validation_item(v, 3, &code, &path, &msg), ENG_ERANGE);
+    eng_validation_free(v);
+    /* The valid objectives with their lists pass. */
+    c = fx_campaign("Shoes");
+    c.objective = ENG_OBJ_PROMOTE_PRODUCTS;
+    c.product_items = items;
+    c.n_product_items = 1;
+    c.ga_account = "G-ABC123";
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, NULL), ENG_OK);
+    /* Nothing was written by the refused calls. */
+    assert_int_equal(test_store_count(f.ts), keys + 3); /* campaign, name index, audit entry */
+    /* Conversion goals disabled for the org: a custom goal is refused. */
+    eng_org_settings s;
+    eng_org_settings_get(f.e, "root", &s);
+    s.conversion_goals = 0;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    c = fx_campaign("Goal");
+    c.goal_mode = ENG_GOAL_CUSTOM;
+    c.goal.event = "transaction";
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, &v), ENG_EVALIDATION);
+    assert_report(v, "campaign.goal", ENG_EUNSUPPORTED);
+    eng_validation_free(v);
+    /* ... and the default is not copied. */
+    c.goal_mode = ENG_GOAL_DEFAULT;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, NULL), ENG_OK);
+    eng_campaign *h;
+    assert_int_equal(eng_campaign_get(f.e, "vic", id, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_NONE);
+    eng_campaign_free(h);
+    /* Argument errors. */
+    assert_int_equal(eng_campaign_create(f.e, "ann", NULL, &id, NULL), ENG_EINVAL);
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, NULL, NULL), ENG_EINVAL);
+    c.version = 0;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, NULL), ENG_EVERSION);
+    assert_int_equal(eng_campaign_create(NULL, "ann", &c, &id, NULL), ENG_EMISUSE);
+    assert_int_equal(eng_campaign_get(f.e, "vic", 999, &h), ENG_ENOTFOUND);
+    fx_close(&f);
+}
+
+static void campaign_goal_and_update(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    uint64_t id;
+    eng_campaign_spec c = fx_campaign("Goal");
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, NULL), ENG_OK);
+    eng_campaign *h;
+    assert_int_equal(eng_campaign_get(f.e, "ann", id, &h), ENG_OK);
+    const eng_campaign_spec *g = eng_campaign_fields(h);
+    assert_int_equal(g->goal_mode, ENG_GOAL_CUSTOM); /* copied from the org default */
+    assert_string_equal(g->goal.event, "transaction");
+    assert_string_equal(g->goal.condition, "amount > 3000");
+    assert_int_equal(g->goal.window_days, 20);
+    eng_campaign_free(h);
+    /* Editable and removable before any approval. */
+    c.goal_mode = ENG_GOAL_CUSTOM;
+    c.goal.event = "transaction";
+    c.goal.window_days = 15;
+    c.goal.attribution = ENG_ATTR_FIRST_TOUCH;
+    assert_int_equal(eng_campaign_update(f.e, "ann", id, &c, NULL), ENG_OK);
+    c.goal_mode = ENG_GOAL_NONE;
+    c.name = "Goal renamed";
+    assert_int_equal(eng_campaign_update(f.e, "ann", id, &c, NULL), ENG_OK);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_NONE);
+    assert_string_equal(eng_campaign_fields(h)->name, "Goal renamed");
+    eng_campaign_free(h);
+    /* The old name is free again, the new one taken. */
+    eng_campaign_spec d = fx_campaign("Goal");
+    uint64_t id2;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &d, &id2, NULL), ENG_OK);
+    d.name = "Goal renamed";
+    eng_validation *v;
+    assert_int_equal(eng_campaign_update(f.e, "ann", id2, &d, &v), ENG_EVALIDATION);
+    assert_report(v, "campaign.name", ENG_EEXISTS);
+    eng_validation_free(v);
+    /* The owning unit is fixed. */
+    c.unit = "north";
+    assert_int_equal(eng_campaign_update(f.e, "ann", id, &c, NULL), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "campaign.unit");
+    c.unit = NULL;
+    assert_int_equal(eng_campaign_update(f.e, "vic", id, &c, NULL), ENG_EDENIED);
+    assert_int_equal(eng_campaign_update(f.e, "ann", 777, &c, NULL), ENG_ENOTFOUND);
+    fx_close(&f);
+}
+
+static void campaign_scope(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    uint64_t id;
+    eng_campaign_spec c = fx_campaign("Org-wide");
+    assert_int_equal(eng_campaign_create(f.e, "nat", &c, &id, NULL), ENG_EDENIED); /* unit actor, org campaign */
+    assert_int_equal(eng_campaign_create(f.e, "sam", &c, &id, NULL), ENG_EDENIED); /* units actor, org campaign */
+    assert_int_equal(eng_campaign_create(f.e, "vic", &c, &id, NULL), ENG_EDENIED); /* viewer */
+    assert_int_equal(eng_campaign_create(f.e, "bob", &c, &id, NULL), ENG_EDENIED); /* approver */
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, NULL), ENG_OK);
+    eng_campaign *h;
+    assert_int_equal(eng_campaign_get(f.e, "nat", id, &h), ENG_EDENIED);
+    assert_null(h);
+    c.name = "North1";
+    c.unit = "north1";
+    uint64_t nid;
+    assert_int_equal(eng_campaign_create(f.e, "nat", &c, &nid, NULL), ENG_OK); /* sub-unit of north */
+    c.name = "South";
+    c.unit = "south";
+    assert_int_equal(eng_campaign_create(f.e, "nat", &c, &id, NULL), ENG_EDENIED);
+    assert_int_equal(eng_campaign_create(f.e, "sam", &c, &id, NULL), ENG_OK);
+    assert_int_equal(eng_campaign_get(f.e, "nat", nid, &h), ENG_OK);
+    assert_string_equal(eng_campaign_fields(h)->unit, "north1");
+    eng_campaign_free(h);
+    /* Another org's actor sees nothing. */
+    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin"), ENG_OK);
+    assert_int_equal(eng_campaign_get(f.e, "gadmin", nid, &h), ENG_EDENIED);
+    fx_close(&f);
+}
+
+static void campaign_persists(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    const char *const cats[] = {"shoes", "bags"};
+    const char *const items[] = {"SKU-1", "SKU-2", "SKU-3"};
+    eng_campaign_spec c = fx_campaign("Winter launch");
+    c.unit = "north";
+    c.objective = ENG_OBJ_PROMOTE_PRODUCTS;
+    c.product_categories = cats;
+    c.n_product_categories = 2;
+    c.product_items = items;
+    c.n_product_items = 3;
+    c.control_percent = 20;
+    c.ga_account = "UA-12345-6";
+    uint64_t id;
+    assert_int_equal(eng_campaign_create(f.e, "nat", &c, &id, NULL), ENG_OK);
+    fx_reopen(&f);
+    eng_campaign *h;
+    assert_int_equal(eng_campaign_get(f.e, "root", id, &h), ENG_OK);
+    /* Keep the snapshot across close: the engine lives until it is freed. */
+    assert_int_equal(eng_close(f.e), ENG_OK);
+    const eng_campaign_spec *g = eng_campaign_fields(h);
+    assert_string_equal(g->name, "Winter launch");
+    assert_int_equal(g->start, c.start);
+    assert_int_equal(g->end, c.end);
+    assert_string_equal(g->unit, "north");
+    assert_int_equal(g->type, ENG_CAMPAIGN_BROADCAST);
+    assert_int_equal(g->objective, ENG_OBJ_PROMOTE_PRODUCTS);
+    assert_int_equal(g->n_product_categories, 2);
+    assert_string_equal(g->product_categories[1], "bags");
+    assert_int_equal(g->n_product_items, 3);
+    assert_string_equal(g->product_items[2], "SKU-3");
+    assert_int_equal(g->n_stores, 0);
+    assert_int_equal(g->control_percent, 20);
+    assert_string_equal(g->ga_account, "UA-12345-6");
+    assert_int_equal(g->goal_mode, ENG_GOAL_CUSTOM);
+    assert_int_equal(g->goal.start_on, ENG_GOAL_ON_DELIVERED);
+    uint64_t got;
+    const char *by;
+    int locked;
+    assert_int_equal(eng_campaign_info(h, &got, &by, &locked), ENG_OK);
+    assert_int_equal(got, id);
+    assert_string_equal(by, "nat");
+    assert_int_equal(locked, 0);
+    size_t n;
+    eng_campaign_messages(h, &n);
+    assert_int_equal(n, 0);
+    eng_campaign_free(h);
+    test_store_free(f.ts);
+    test_alloc_assert_clean();
+}
+
+static int oom_create(void *arg)
+{
+    (void)arg;
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = test_alloc_get();
+    eng_engine *e;
+    int rc = eng_open(&cfg, &e);
+    if (rc)
+        return rc;
+    if ((rc = eng_org_create(e, "acme", NULL, "root")) == ENG_OK) {
+        eng_campaign_spec c = fx_campaign("OOM");
+        uint64_t id;
+        eng_validation *v = NULL;
+        rc = eng_campaign_create(e, "root", &c, &id, &v);
+        eng_validation_free(v);
+        if (rc == ENG_OK) {
+            eng_campaign *h;
+            rc = eng_campaign_get(e, "root", id, &h);
+            eng_campaign_free(h);
+        }
+    }
+    eng_close(e);
+    return rc;
+}
+
+static void campaign_oom(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    assert_true(test_oom_loop(oom_create, NULL) > 10);
+    test_alloc_assert_clean();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(org_units_settings), cmocka_unit_test(actors),          cmocka_unit_test(campaign_rules),
+        cmocka_unit_test(campaign_goal_and_update), cmocka_unit_test(campaign_scope), cmocka_unit_test(campaign_persists),
+        cmocka_unit_test(campaign_oom),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,163 @@
+/* Failures inside a call leave the model as it was: every store call of a
+ * submit, approve, campaign update and delete is made to fail in turn; and
+ * every allocation of a whole workflow is made to fail in turn. */
+#include "model_fixture.h"
+
+#include <stdlib.h>
+
+static int events;
+static void on_event(const eng_model_event *ev, void *user)
+{
+    (void)ev;
+    (void)user;
+    events++;
+}
+
+static int state_of(fx *f, uint64_t id)
+{
+    eng_message *h;
+    assert_int_equal(eng_message_get(f->e, "root", id, &h), ENG_OK);
+    eng_message_status s = {.version = ENG_MESSAGE_STATUS_VERSION};
+    assert_int_equal(eng_message_status_get(h, &s), ENG_OK);
+    eng_message_free(h);
+    return s.state;
+}
+
+static size_t audit_len(fx *f)
+{
+    eng_audit_iter *it;
+    assert_int_equal(eng_audit_open(f->e, "root", &it), ENG_OK);
+    eng_audit_entry x;
+    size_t n = 0;
+    while (eng_audit_next(it, &x) == ENG_OK)
+        n++;
+    eng_audit_free(it);
+    uint64_t bad;
+    assert_int_equal(eng_audit_verify(f->e, "root", &bad), ENG_OK);
+    return n;
+}
+
+enum { OP_SUBMIT, OP_APPROVE, OP_UPDATE, OP_DELETE };
+
+static void store_faults(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    assert_int_equal(eng_model_set_event_callback(f.e, on_event, NULL), ENG_OK);
+    eng_message_spec m = fx_message();
+    int serial = 0;
+    for (int op = OP_SUBMIT; op <= OP_DELETE; op++) {
+        int modes[] = {TF_ERROR, TF_COMMITTED_ERROR};
+        for (int mode = 0; mode < 2; mode++) {
+            for (uint64_t nth = 1;; nth++) {
+                /* A fresh campaign each time, so every call does the same work. */
+                char name[32];
+                snprintf(name, sizeof name, "Faults %d", serial++);
+                eng_campaign_spec c = fx_campaign(name);
+                uint64_t cid, id;
+                assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
+                assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
+                if (op != OP_SUBMIT)
+                    assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
+                int before = state_of(&f, id);
+                size_t log_before = audit_len(&f);
+                int ev_before = events;
+                uint64_t fired = test_store_failures(f.ts);
+                test_store_fail(f.ts, mode == 0 ? TV_ALL : TV_COMMIT, nth, 0, modes[mode]);
+                int rc;
+                char renamed[40];
+                snprintf(renamed, sizeof renamed, "Renamed %d", serial);
+                c.name = renamed; /* a rename: the name index moves too */
+                switch (op) {
+                case OP_SUBMIT: rc = eng_message_submit(f.e, "ann", id, NULL); break;
+                case OP_APPROVE: rc = eng_message_approve(f.e, "bob", id, NULL, "ok"); break;
+                case OP_UPDATE: rc = eng_campaign_update(f.e, "ann", cid, &c, NULL); break;
+                default: rc = eng_message_delete(f.e, "ann", id); break;
+                }
+                int did_fail = test_store_failures(f.ts) > fired;
+                test_store_nofail(f.ts);
+                if (!did_fail) {
+                    assert_int_equal(rc, ENG_OK);
+                    break;
+                }
+                assert_int_not_equal(rc, ENG_OK);
+                if (getenv("FAULT_TRACE"))
+                    fprintf(stderr, "op %d mode %d nth %llu rc %d: %s\n", op, mode, (unsigned long long)nth, rc,
+                            eng_error_last()->message);
+                if (modes[mode] == TF_COMMITTED_ERROR) {
+                    /* The commit applied but reported failure: state and log moved together. */
+                    assert_true(audit_len(&f) > log_before); /* and it still verifies */
+                    continue;
+                }
+                assert_int_equal(events, ev_before); /* the host heard nothing */
+                assert_int_equal(audit_len(&f), log_before);
+                if (op == OP_DELETE || op == OP_UPDATE || op == OP_APPROVE || op == OP_SUBMIT)
+                    assert_int_equal(state_of(&f, id), before);
+            }
+        }
+    }
+    fx_close(&f);
+}
+
+static eng_time clock_cb(void *u)
+{
+    (void)u;
+    return test_clock_now;
+}
+
+static int whole_workflow(void *arg)
+{
+    (void)arg;
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = test_alloc_get();
+    cfg.clock_fn = clock_cb;
+    eng_engine *e;
+    int rc = eng_open(&cfg, &e);
+    if (rc)
+        return rc;
+    eng_actor_spec a;
+    eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
+    a.id = "bob";
+    a.roles = ENG_ROLE_APPROVER;
+    eng_campaign_spec c = fx_campaign("OOM");
+    eng_message_spec m = fx_message();
+    uint64_t cid = 0, id = 0, bad;
+    eng_validation *v = NULL;
+    eng_audit_iter *it = NULL;
+    eng_audit_entry x;
+    if ((rc = eng_org_create(e, "acme", NULL, "root")) == ENG_OK && (rc = eng_actor_put(e, "root", &a)) == ENG_OK &&
+        (rc = eng_campaign_create(e, "root", &c, &cid, &v)) == ENG_OK &&
+        (rc = eng_message_create(e, "root", cid, &m, &id, &v)) == ENG_OK &&
+        (rc = eng_message_submit(e, "root", id, &v)) == ENG_OK &&
+        (rc = eng_message_approve(e, "bob", id, NULL, "ok")) == ENG_OK &&
+        (rc = eng_message_execute(e, "root", id, ENG_ACT_START)) == ENG_OK &&
+        (rc = eng_audit_open(e, "root", &it)) == ENG_OK) {
+        while ((rc = eng_audit_next(it, &x)) == ENG_OK)
+            ;
+        rc = rc == ENG_ENOTFOUND ? eng_audit_verify(e, "root", &bad) : rc;
+    }
+    eng_audit_free(it);
+    eng_validation_free(v);
+    eng_close(e);
+    return rc;
+}
+
+static void oom(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    test_clock_now = 1767225600000;
+    assert_true(test_oom_loop(whole_workflow, NULL) > 50);
+    test_alloc_assert_clean();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(store_faults),
+        cmocka_unit_test(oom),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,276 @@
+/* The whole model on the file store: build a full campaign, close the engine,
+ * reopen on the same file, read every field back; the audit chain verifies
+ * after reopen and fails once one stored entry is forged. */
+#include "model_fixture.h"
+
+#include <stdlib.h>
+
+#include "api/engine_impl.h"
+#include "base/codec.h"
+#include "store/record.h"
+
+static eng_engine *open_file(const char *path)
+{
+    eng_store *s;
+    assert_int_equal(eng_store_file_open(&s, path, ENG_STORE_CREATE | ENG_STORE_NOSYNC, test_alloc_get()), ENG_OK);
+    return test_engine_open(s);
+}
+
+static int count_cb(const char *const *inc, size_t ninc, const char *const *exc, size_t nexc, uint32_t control,
+                    uint64_t *count, void *user)
+{
+    (void)inc, (void)ninc, (void)exc, (void)nexc, (void)control, (void)user;
+    *count = 250000;
+    return ENG_OK;
+}
+
+static const char *const cats[] = {"footwear", "bags"};
+static const char *const items[] = {"SKU-100", "SKU-200"};
+static const char *const inc[] = {"loyal-2025", "app-users"};
+static const char *const exc[] = {"staff"};
+static const char *const poc[] = {"poc@acme.test"};
+static const eng_creative creatives[] = {
+    {ENG_CH_SMS, NULL, "Hi {{first_name}}, use {{coupon_code}}. {{optout}}"},
+    {ENG_CH_EMAIL, "Winter launch", "<p>{{first_name}}</p>{{unsubscribe}}"},
+    {ENG_CH_PUSH, "New in", "Boots are here"},
+    {ENG_CH_FACEBOOK, "Boots", "Winter boots, 20% off"},
+};
+static const eng_sender senders[] = {{ENG_CH_SMS, "ACME"}, {ENG_CH_EMAIL, "news@acme.test"}};
+
+static void full_roundtrip(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    test_clock_now = 1767225600000;
+    char *dir = test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/engage.db", dir);
+    eng_engine *e = open_file(path);
+    eng_org_settings os;
+    eng_org_settings_init(&os, ENG_ORG_SETTINGS_VERSION);
+    os.conversion_goals = 1;
+    os.xengage = ENG_XENGAGE_UNLOCKED;
+    os.channel_cost[ENG_CH_SMS] = 2;
+    assert_int_equal(eng_org_create(e, "acme", &os, "root"), ENG_OK);
+    assert_int_equal(eng_unit_add(e, "root", "north", NULL), ENG_OK);
+    eng_actor_spec a;
+    eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
+    a.id = "ann";
+    a.roles = ENG_ROLE_AUTHOR;
+    assert_int_equal(eng_actor_put(e, "root", &a), ENG_OK);
+    a.id = "bob";
+    a.roles = ENG_ROLE_APPROVER;
+    assert_int_equal(eng_actor_put(e, "root", &a), ENG_OK);
+    assert_int_equal(eng_credits_adjust(e, "root", ENG_CREDITS_XENGAGE, 300000), ENG_OK);
+    assert_int_equal(eng_credits_adjust(e, "root", ENG_CREDITS_CAMPAIGN, -42), ENG_OK);
+    assert_int_equal(eng_model_set_audience_counter(e, count_cb, NULL), ENG_OK);
+
+    eng_campaign_spec c;
+    eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION);
+    c.name = "Winter launch 2026";
+    c.start = test_clock_now + ENG_DAY;
+    c.end = test_clock_now + 45 * ENG_DAY;
+    c.unit = "north";
+    c.objective = ENG_OBJ_PROMOTE_PRODUCTS;
+    c.product_categories = cats;
+    c.n_product_categories = 2;
+    c.product_items = items;
+    c.n_product_items = 2;
+    c.control_percent = 15;
+    c.ga_account = "G-XYZ42";
+    c.goal_mode = ENG_GOAL_CUSTOM;
+    c.goal.event = "transaction";
+    c.goal.condition = "amount >= 3000 and store in (\"S1\", \"S2\")";
+    c.goal.window_days = 20;
+    c.goal.start_on = ENG_GOAL_ON_DELIVERED;
+    c.goal.attribution = ENG_ATTR_LAST_TOUCH;
+    uint64_t cid, mid, xid;
+    assert_int_equal(eng_campaign_create(e, "ann", &c, &cid, NULL), ENG_OK);
+
+    eng_message_spec m;
+    eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION);
+    m.title = "Boots, channel priority";
+    m.strategy = ENG_STRATEGY_CHANNEL_PRIORITY;
+    int order[] = {ENG_CH_PUSH, ENG_CH_SMS, ENG_CH_EMAIL};
+    m.channel_priority = order;
+    m.n_channel_priority = 3;
+    m.include = inc;
+    m.n_include = 2;
+    m.exclude = exc;
+    m.n_exclude = 1;
+    m.creatives = creatives;
+    m.n_creatives = 3;
+    m.incentive.kind = ENG_INCENTIVE_POINTS;
+    m.incentive.points = 250;
+    m.incentive.points_expiry_days = 90;
+    m.schedule.kind = ENG_SCHEDULE_RECURRING;
+    m.schedule.at = test_clock_now + 2 * ENG_DAY;
+    m.schedule.every = 3;
+    m.schedule.unit = ENG_EVERY_DAYS;
+    m.schedule.until = test_clock_now + 30 * ENG_DAY;
+    m.delivery.senders = senders;
+    m.delivery.n_senders = 2;
+    m.delivery.poc = poc;
+    m.delivery.n_poc = 1;
+    m.delivery.tiny_url = 1;
+    assert_int_equal(eng_message_create(e, "ann", cid, &m, &mid, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(e, "ann", mid, NULL), ENG_OK);
+    assert_int_equal(eng_message_approve(e, "bob", mid, NULL, "Go"), ENG_OK);
+
+    eng_message_spec x;
+    eng_message_spec_init(&x, ENG_MESSAGE_SPEC_VERSION);
+    x.title = "Boots, X-Engage";
+    x.strategy = ENG_STRATEGY_XENGAGE;
+    x.include = inc;
+    x.n_include = 1;
+    x.creatives = creatives + 3;
+    x.n_creatives = 1;
+    x.incentive.kind = ENG_INCENTIVE_COUPON;
+    x.incentive.offer_id = "boots20";
+    x.incentive.coupon_source = ENG_COUPON_UPLOADED;
+    x.incentive.coupon_pool = "pool-9";
+    x.schedule.kind = ENG_SCHEDULE_ONCE;
+    x.schedule.at = test_clock_now + 4 * ENG_DAY;
+    assert_int_equal(eng_message_create(e, "ann", cid, &x, &xid, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(e, "ann", xid, NULL), ENG_OK);
+    eng_message *h;
+    assert_int_equal(eng_message_get(e, "ann", mid, &h), ENG_OK);
+    char hash[65];
+    snprintf(hash, sizeof hash, "%s", eng_message_hash(h));
+    eng_message_free(h);
+    assert_int_equal(eng_close(e), ENG_OK);
+
+    /* ---- reopen on the same file and read everything back ---- */
+    e = open_file(path);
+    eng_campaign *ch;
+    assert_int_equal(eng_campaign_get(e, "ann", cid, &ch), ENG_OK);
+    const eng_campaign_spec *g = eng_campaign_fields(ch);
+    assert_string_equal(g->name, c.name);
+    assert_int_equal(g->start, c.start);
+    assert_int_equal(g->end, c.end);
+    assert_string_equal(g->unit, "north");
+    assert_int_equal(g->type, ENG_CAMPAIGN_BROADCAST);
+    assert_int_equal(g->objective, ENG_OBJ_PROMOTE_PRODUCTS);
+    assert_int_equal(g->n_product_categories, 2);
+    assert_string_equal(g->product_categories[0], "footwear");
+    assert_string_equal(g->product_categories[1], "bags");
+    assert_int_equal(g->n_product_items, 2);
+    assert_string_equal(g->product_items[1], "SKU-200");
+    assert_int_equal(g->n_stores + g->n_zones, 0);
+    assert_int_equal(g->control_percent, 15);
+    assert_string_equal(g->ga_account, "G-XYZ42");
+    assert_int_equal(g->goal_mode, ENG_GOAL_CUSTOM);
+    assert_string_equal(g->goal.event, "transaction");
+    assert_string_equal(g->goal.condition, c.goal.condition);
+    assert_int_equal(g->goal.window_days, 20);
+    assert_int_equal(g->goal.start_on, ENG_GOAL_ON_DELIVERED);
+    assert_int_equal(g->goal.attribution, ENG_ATTR_LAST_TOUCH);
+    int locked;
+    const char *by;
+    eng_campaign_info(ch, NULL, &by, &locked);
+    assert_string_equal(by, "ann");
+    assert_int_equal(locked, 1);
+    size_t n;
+    const uint64_t *ids = eng_campaign_messages(ch, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], mid);
+    assert_int_equal(ids[1], xid);
+    eng_campaign_free(ch);
+
+    assert_int_equal(eng_message_get(e, "bob", mid, &h), ENG_OK);
+    const eng_message_spec *r = eng_message_fields(h);
+    assert_string_equal(r->title, m.title);
+    assert_int_equal(r->type, ENG_MESSAGE_BROADCAST);
+    assert_int_equal(r->strategy, ENG_STRATEGY_CHANNEL_PRIORITY);
+    assert_int_equal(r->n_channel_priority, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(r->channel_priority[i], order[i]);
+    assert_int_equal(r->n_variants, 0);
+    assert_int_equal(r->n_include, 2);
+    assert_string_equal(r->include[1], "app-users");
+    assert_int_equal(r->n_exclude, 1);
+    assert_string_equal(r->exclude[0], "staff");
+    assert_int_equal(r->n_creatives, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(r->creatives[i].channel, creatives[i].channel);
+        if (creatives[i].subject)
+            assert_string_equal(r->creatives[i].subject, creatives[i].subject);
+        else
+            assert_null(r->creatives[i].subject);
+        assert_string_equal(r->creatives[i].body, creatives[i].body);
+    }
+    assert_int_equal(r->incentive.kind, ENG_INCENTIVE_POINTS);
+    assert_int_equal(r->incentive.points, 250);
+    assert_int_equal(r->incentive.points_expiry_days, 90);
+    assert_int_equal(r->schedule.kind, ENG_SCHEDULE_RECURRING);
+    assert_int_equal(r->schedule.at, m.schedule.at);
+    assert_int_equal(r->schedule.every, 3);
+    assert_int_equal(r->schedule.unit, ENG_EVERY_DAYS);
+    assert_int_equal(r->schedule.until, m.schedule.until);
+    assert_int_equal(r->delivery.n_senders, 2);
+    assert_int_equal(r->delivery.senders[1].channel, ENG_CH_EMAIL);
+    assert_string_equal(r->delivery.senders[1].id, "news@acme.test");
+    assert_int_equal(r->delivery.n_poc, 1);
+    assert_string_equal(r->delivery.poc[0], "poc@acme.test");
+    assert_int_equal(r->delivery.tiny_url, 1);
+    eng_message_status s = {.version = ENG_MESSAGE_STATUS_VERSION};
+    assert_int_equal(eng_message_status_get(h, &s), ENG_OK);
+    assert_int_equal(s.state, ENG_STATE_APPROVED);
+    assert_string_equal(s.created_by, "ann");
+    assert_string_equal(s.decided_by, "bob");
+    assert_string_equal(s.comment, "Go");
+    assert_string_equal(s.approved_hash, hash);
+    assert_string_equal(s.content_hash, hash); /* the hash is stable across processes */
+    eng_message_free(h);
+
+    assert_int_equal(eng_message_get(e, "bob", xid, &h), ENG_OK);
+    r = eng_message_fields(h);
+    assert_int_equal(r->strategy, ENG_STRATEGY_XENGAGE);
+    assert_string_equal(r->incentive.coupon_pool, "pool-9");
+    assert_int_equal(r->incentive.coupon_source, ENG_COUPON_UPLOADED);
+    assert_int_equal(eng_message_status_get(h, &s), ENG_OK);
+    assert_int_equal(s.state, ENG_STATE_AWAITING);
+    eng_message_free(h);
+
+    eng_org_settings got;
+    assert_int_equal(eng_org_settings_get(e, "ann", &got), ENG_OK);
+    assert_int_equal(got.xengage, ENG_XENGAGE_UNLOCKED);
+    assert_int_equal(got.channel_cost[ENG_CH_SMS], 2);
+    int64_t bal;
+    assert_int_equal(eng_credits_balance(e, "ann", ENG_CREDITS_CAMPAIGN, &bal), ENG_OK);
+    assert_int_equal(bal, -42);
+    /* The approved message still executes after reopen: its approval is bound to the same hash. */
+    assert_int_equal(eng_message_execute(e, "root", mid, ENG_ACT_START), ENG_OK);
+    uint64_t bad;
+    assert_int_equal(eng_audit_verify(e, "root", &bad), ENG_OK);
+
+    /* ---- forge one entry (valid record checksum, changed actor) ---- */
+    eng__rec rec;
+    assert_int_equal(eng__rec_get(e->store, ENG__K("m/l/0000000000000008"), 0x0107, 1, &rec), ENG_OK);
+    uint8_t *p = malloc(rec.len);
+    memcpy(p, rec.payload, rec.len);
+    uint8_t *hit = memmem(p, rec.len, "ann", 3);
+    assert_non_null(hit);
+    hit[0] = 'e'; /* "ann" -> "enn" */
+    assert_int_equal(eng__kv_begin(e->store), ENG_OK);
+    assert_int_equal(eng__rec_put(e->store, ENG__K("m/l/0000000000000008"), 0x0107, 1, p, rec.len), ENG_OK);
+    assert_int_equal(eng__kv_commit(e->store), ENG_OK);
+    free(p);
+    eng__rec_free(e->store, &rec);
+    assert_int_equal(eng_close(e), ENG_OK);
+    e = open_file(path);
+    assert_int_equal(eng_audit_verify(e, "root", &bad), ENG_ECORRUPT);
+    assert_int_equal(bad, 8);
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_rmtree(dir);
+    free(dir);
+    test_alloc_assert_clean();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(full_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

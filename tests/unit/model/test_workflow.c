@@ -1,0 +1,364 @@
+/* Lifecycle and approval: every state x action through the API, approval
+ * bound to the content hash, self-approval, comments, events, the goal lock,
+ * campaign edits voiding approvals. */
+#include "model_fixture.h"
+
+static uint64_t campaign(fx *f)
+{
+    eng_campaign_spec c = fx_campaign("Diwali");
+    uint64_t id;
+    assert_int_equal(eng_campaign_create(f->e, "ann", &c, &id, NULL), ENG_OK);
+    return id;
+}
+
+static int state_of(fx *f, uint64_t id)
+{
+    eng_message *h;
+    assert_int_equal(eng_message_get(f->e, "root", id, &h), ENG_OK);
+    eng_message_status s = {.version = ENG_MESSAGE_STATUS_VERSION};
+    assert_int_equal(eng_message_status_get(h, &s), ENG_OK);
+    eng_message_free(h);
+    return s.state;
+}
+
+/* Drive a new message into @p state through the public API. */
+static uint64_t message_in(fx *f, uint64_t cid, int state)
+{
+    eng_message_spec m = fx_message();
+    uint64_t id;
+    assert_int_equal(eng_message_create(f->e, "ann", cid, &m, &id, NULL), ENG_OK);
+    if (state == ENG_STATE_DRAFT)
+        return id;
+    assert_int_equal(eng_message_submit(f->e, "ann", id, NULL), ENG_OK);
+    if (state == ENG_STATE_AWAITING)
+        return id;
+    if (state == ENG_STATE_REJECTED) {
+        assert_int_equal(eng_message_reject(f->e, "bob", id, "no"), ENG_OK);
+        return id;
+    }
+    assert_int_equal(eng_message_approve(f->e, "bob", id, NULL, "ok"), ENG_OK);
+    if (state == ENG_STATE_APPROVED)
+        return id;
+    if (state == ENG_STATE_STOPPED) {
+        assert_int_equal(eng_message_execute(f->e, "root", id, ENG_ACT_STOP), ENG_OK);
+        return id;
+    }
+    assert_int_equal(eng_message_execute(f->e, "root", id, ENG_ACT_START), ENG_OK);
+    if (state == ENG_STATE_EXECUTING)
+        return id;
+    assert_int_equal(eng_message_execute(f->e, "root", id, ENG_ACT_FINISH), ENG_OK);
+    return id;
+}
+
+static int act(fx *f, uint64_t id, int action)
+{
+    eng_message_spec m = fx_message();
+    switch (action) {
+    case ENG_ACT_EDIT: return eng_message_update(f->e, "ann", id, &m, NULL);
+    case ENG_ACT_SUBMIT: return eng_message_submit(f->e, "ann", id, NULL);
+    case ENG_ACT_APPROVE: return eng_message_approve(f->e, "bob", id, NULL, "fine");
+    case ENG_ACT_REJECT: return eng_message_reject(f->e, "bob", id, "not fine");
+    default: return eng_message_execute(f->e, "root", id, action);
+    }
+}
+
+static void transition_table(void **st)
+{
+    (void)st;
+    /* The specification (issue 3, "Lifecycle and approval"), written out: */
+    struct {
+        int from, action, to;
+    } allowed[] = {
+        {ENG_STATE_DRAFT, ENG_ACT_EDIT, ENG_STATE_DRAFT},
+        {ENG_STATE_DRAFT, ENG_ACT_SUBMIT, ENG_STATE_AWAITING},
+        {ENG_STATE_AWAITING, ENG_ACT_EDIT, ENG_STATE_DRAFT},
+        {ENG_STATE_AWAITING, ENG_ACT_APPROVE, ENG_STATE_APPROVED},
+        {ENG_STATE_AWAITING, ENG_ACT_REJECT, ENG_STATE_REJECTED},
+        {ENG_STATE_APPROVED, ENG_ACT_EDIT, ENG_STATE_DRAFT},
+        {ENG_STATE_APPROVED, ENG_ACT_START, ENG_STATE_EXECUTING},
+        {ENG_STATE_APPROVED, ENG_ACT_STOP, ENG_STATE_STOPPED},
+        {ENG_STATE_REJECTED, ENG_ACT_EDIT, ENG_STATE_DRAFT},
+        {ENG_STATE_EXECUTING, ENG_ACT_FINISH, ENG_STATE_EXECUTED},
+        {ENG_STATE_STOPPED, ENG_ACT_EDIT, ENG_STATE_DRAFT},
+    };
+    fx f;
+    fx_open(&f);
+    uint64_t cid = campaign(&f);
+    int cells = 0;
+    for (int s = ENG_STATE_DRAFT; s <= ENG_STATE_STOPPED; s++) {
+        for (int a = ENG_ACT_EDIT; a <= ENG_ACT_STOP; a++) {
+            int want = -1;
+            for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+                if (allowed[i].from == s && allowed[i].action == a)
+                    want = allowed[i].to;
+            /* The table function ... */
+            int t = eng_message_transition(s, a);
+            assert_int_equal(t, want >= 0 ? want : ENG_ESTATE);
+            /* ... and the real calls agree with it. */
+            uint64_t id = message_in(&f, cid, s);
+            assert_int_equal(state_of(&f, id), s);
+            int rc = act(&f, id, a);
+            if (want >= 0) {
+                assert_int_equal(rc, ENG_OK);
+                assert_int_equal(state_of(&f, id), want);
+            } else {
+                assert_int_equal(rc, ENG_ESTATE);
+                assert_int_equal(state_of(&f, id), s); /* unchanged */
+            }
+            cells++;
+        }
+    }
+    assert_int_equal(cells, 49);
+    /* An executed campaign cannot be stopped, with that message. */
+    uint64_t done = message_in(&f, cid, ENG_STATE_EXECUTED);
+    assert_int_equal(eng_message_execute(f.e, "root", done, ENG_ACT_STOP), ENG_ESTATE);
+    assert_non_null(strstr(eng_error_last()->message, "cannot be stopped"));
+    assert_int_equal(eng_message_transition(9, 0), ENG_EINVAL);
+    assert_int_equal(eng_message_transition(0, 9), ENG_EINVAL);
+    assert_int_equal(eng_message_execute(f.e, "root", done, ENG_ACT_APPROVE), ENG_EINVAL);
+    fx_close(&f);
+}
+
+typedef struct events {
+    int kind[16];
+    char comment[16][32];
+    uint64_t msg[16];
+    int n;
+} events;
+
+static void on_event(const eng_model_event *ev, void *user)
+{
+    events *e = user;
+    if (e->n < 16) {
+        e->kind[e->n] = ev->kind;
+        e->msg[e->n] = ev->message;
+        snprintf(e->comment[e->n], sizeof e->comment[0], "%s", ev->comment);
+        e->n++;
+    }
+}
+
+static void approval_binding_and_events(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    events ev = {0};
+    assert_int_equal(eng_model_set_event_callback(f.e, on_event, &ev), ENG_OK);
+    uint64_t cid = campaign(&f);
+    eng_message_spec m = fx_message();
+    uint64_t id;
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
+    assert_int_equal(ev.n, 1);
+    assert_int_equal(ev.kind[0], ENG_EVENT_APPROVAL_NEEDED);
+    assert_int_equal(ev.msg[0], id);
+    /* The reviewer notes the hash; the author edits and resubmits meanwhile. */
+    eng_message *h;
+    assert_int_equal(eng_message_get(f.e, "bob", id, &h), ENG_OK);
+    char reviewed[65];
+    snprintf(reviewed, sizeof reviewed, "%s", eng_message_hash(h));
+    eng_message_free(h);
+    m.title = "Diwali blast v2";
+    assert_int_equal(eng_message_update(f.e, "ann", id, &m, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
+    assert_int_equal(eng_message_approve(f.e, "bob", id, reviewed, "ok"), ENG_ESTATE);
+    assert_string_equal(eng_error_last()->detail, "message.content_hash");
+    /* Non-approvers and authors of the message cannot approve. */
+    assert_int_equal(eng_message_approve(f.e, "ann", id, NULL, "me"), ENG_EDENIED);
+    assert_int_equal(eng_message_approve(f.e, "vic", id, NULL, "me"), ENG_EDENIED);
+    assert_int_equal(eng_message_approve(f.e, "root", id, NULL, NULL), ENG_OK);
+    /* root is an admin who neither created nor edited it: allowed. Reset for bob. */
+    assert_int_equal(eng_message_update(f.e, "ann", id, &m, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
+    assert_int_equal(eng_message_get(f.e, "bob", id, &h), ENG_OK);
+    snprintf(reviewed, sizeof reviewed, "%s", eng_message_hash(h));
+    eng_message_free(h);
+    char longc[5000];
+    memset(longc, 'c', sizeof longc - 1);
+    longc[sizeof longc - 1] = 0;
+    assert_int_equal(eng_message_approve(f.e, "bob", id, reviewed, longc), ENG_ETOOBIG);
+    assert_int_equal(eng_message_approve(f.e, "bob", id, reviewed, "Looks good"), ENG_OK);
+    assert_int_equal(eng_message_get(f.e, "ann", id, &h), ENG_OK);
+    eng_message_status s = {.version = ENG_MESSAGE_STATUS_VERSION};
+    assert_int_equal(eng_message_status_get(h, &s), ENG_OK);
+    assert_int_equal(s.state, ENG_STATE_APPROVED);
+    assert_string_equal(s.decided_by, "bob");
+    assert_string_equal(s.comment, "Looks good");
+    assert_string_equal(s.approved_hash, reviewed);
+    assert_string_equal(s.content_hash, reviewed);
+    eng_message_free(h);
+    assert_int_equal(ev.kind[ev.n - 1], ENG_EVENT_APPROVED);
+    assert_string_equal(ev.comment[ev.n - 1], "Looks good");
+    /* Any change voids the approval. */
+    m.title = "Diwali blast v3";
+    assert_int_equal(eng_message_update(f.e, "ann", id, &m, NULL), ENG_OK);
+    assert_int_equal(eng_message_get(f.e, "ann", id, &h), ENG_OK);
+    assert_int_equal(eng_message_status_get(h, &s), ENG_OK);
+    assert_int_equal(s.state, ENG_STATE_DRAFT);
+    assert_string_equal(s.approved_hash, "");
+    assert_string_equal(s.edited_by, "ann");
+    eng_message_free(h);
+    /* Reject with a comment. */
+    assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
+    assert_int_equal(eng_message_reject(f.e, "ann", id, "x"), ENG_EDENIED);
+    assert_int_equal(eng_message_reject(f.e, "bob", id, "Wrong discount"), ENG_OK);
+    assert_int_equal(ev.kind[ev.n - 1], ENG_EVENT_REJECTED);
+    assert_string_equal(ev.comment[ev.n - 1], "Wrong discount");
+    eng_model_set_event_callback(f.e, NULL, NULL);
+    fx_close(&f);
+}
+
+static void self_approval_setting(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    uint64_t cid = campaign(&f);
+    /* sam is author and approver for north and south; a north campaign. */
+    eng_campaign_spec c = fx_campaign("North");
+    c.unit = "north";
+    assert_int_equal(eng_campaign_create(f.e, "sam", &c, &cid, NULL), ENG_OK);
+    eng_message_spec m = fx_message();
+    uint64_t id;
+    assert_int_equal(eng_message_create(f.e, "sam", cid, &m, &id, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "sam", id, NULL), ENG_OK);
+    assert_int_equal(eng_message_approve(f.e, "sam", id, NULL, "mine"), ENG_EDENIED);
+    /* Edited last by someone else, created by sam: still refused. */
+    assert_int_equal(eng_message_update(f.e, "nat", id, &m, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "nat", id, NULL), ENG_OK);
+    assert_int_equal(eng_message_approve(f.e, "sam", id, NULL, "mine"), ENG_EDENIED);
+    /* The org relaxes the rule. */
+    eng_org_settings s;
+    eng_org_settings_get(f.e, "root", &s);
+    s.allow_self_approval = 1;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_message_approve(f.e, "sam", id, NULL, "mine"), ENG_OK);
+    fx_close(&f);
+}
+
+static void goal_lock_and_campaign_edits(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    eng_campaign_spec c = fx_campaign("Diwali");
+    uint64_t cid;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
+    eng_message_spec m = fx_message();
+    uint64_t id, id2;
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id2, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
+    assert_int_equal(eng_message_approve(f.e, "bob", id, NULL, NULL), ENG_OK);
+    eng_campaign *h;
+    assert_int_equal(eng_campaign_get(f.e, "ann", cid, &h), ENG_OK);
+    int locked;
+    eng_campaign_info(h, NULL, NULL, &locked);
+    assert_int_equal(locked, 1);
+    eng_campaign_free(h);
+    /* The goal (copied default) cannot change or go away now. */
+    c.goal_mode = ENG_GOAL_NONE;
+    assert_int_equal(eng_campaign_update(f.e, "ann", cid, &c, NULL), ENG_ESTATE);
+    assert_string_equal(eng_error_last()->detail, "campaign.goal");
+    c.goal_mode = ENG_GOAL_DEFAULT; /* same goal: other fields may change */
+    c.name = "Diwali 2026";
+    assert_int_equal(eng_campaign_update(f.e, "ann", cid, &c, NULL), ENG_OK);
+    /* ... and that edit returned the approved message to draft. */
+    assert_int_equal(state_of(&f, id), ENG_STATE_DRAFT);
+    assert_int_equal(state_of(&f, id2), ENG_STATE_DRAFT);
+    /* Once a message executes, the campaign is frozen. */
+    assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
+    assert_int_equal(eng_message_approve(f.e, "bob", id, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_message_execute(f.e, "bob", id, ENG_ACT_START), ENG_EDENIED); /* admins execute */
+    assert_int_equal(eng_message_execute(f.e, "root", id, ENG_ACT_START), ENG_OK);
+    c.name = "Diwali 2026b";
+    assert_int_equal(eng_campaign_update(f.e, "ann", cid, &c, NULL), ENG_ESTATE);
+    fx_close(&f);
+}
+
+static void approval_survives_reopen(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    uint64_t cid = campaign(&f);
+    eng_message_spec m = fx_message();
+    uint64_t id;
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
+    assert_int_equal(eng_message_approve(f.e, "bob", id, NULL, "ok"), ENG_OK);
+    fx_reopen(&f);
+    assert_int_equal(state_of(&f, id), ENG_STATE_APPROVED);
+    assert_int_equal(eng_message_execute(f.e, "root", id, ENG_ACT_START), ENG_OK);
+    fx_close(&f);
+}
+
+static void delete_and_list(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    uint64_t org_c, north_c, south_c;
+    eng_campaign_spec c = fx_campaign("Org");
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &org_c, NULL), ENG_OK);
+    c = fx_campaign("North");
+    c.unit = "north1";
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &north_c, NULL), ENG_OK);
+    c = fx_campaign("South");
+    c.unit = "south";
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &south_c, NULL), ENG_OK);
+    /* Lists show what each actor may read. */
+    uint64_t *ids;
+    size_t n;
+    assert_int_equal(eng_campaign_list(f.e, "vic", &ids, &n), ENG_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0], org_c);
+    assert_int_equal(ids[2], south_c);
+    eng_free(f.e, ids);
+    assert_int_equal(eng_campaign_list(f.e, "nat", &ids, &n), ENG_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], north_c);
+    eng_free(f.e, ids);
+    assert_int_equal(eng_campaign_list(f.e, "sam", &ids, &n), ENG_OK);
+    assert_int_equal(n, 2);
+    eng_free(f.e, ids);
+    assert_int_equal(eng_campaign_list(f.e, "ghost", &ids, &n), ENG_EDENIED);
+    assert_int_equal(eng_campaign_list(f.e, "vic", NULL, &n), ENG_EINVAL);
+    /* Messages: deleted unless executing or executed. */
+    uint64_t m1 = message_in(&f, org_c, ENG_STATE_APPROVED);
+    uint64_t m2 = message_in(&f, org_c, ENG_STATE_EXECUTED);
+    assert_int_equal(eng_message_delete(f.e, "vic", m1), ENG_EDENIED);
+    assert_int_equal(eng_message_delete(f.e, "ann", m2), ENG_ESTATE);
+    assert_int_equal(eng_message_delete(f.e, "ann", m1), ENG_OK);
+    eng_message *h;
+    assert_int_equal(eng_message_get(f.e, "ann", m1, &h), ENG_ENOTFOUND);
+    eng_campaign *ch;
+    assert_int_equal(eng_campaign_get(f.e, "ann", org_c, &ch), ENG_OK);
+    const uint64_t *left = eng_campaign_messages(ch, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(left[0], m2);
+    eng_campaign_free(ch);
+    /* Campaigns: refused with an executed message, else gone with their messages and name. */
+    assert_int_equal(eng_campaign_delete(f.e, "ann", org_c), ENG_ESTATE);
+    uint64_t m3 = message_in(&f, south_c, ENG_STATE_AWAITING);
+    assert_int_equal(eng_campaign_delete(f.e, "nat", south_c), ENG_EDENIED);
+    assert_int_equal(eng_campaign_delete(f.e, "sam", south_c), ENG_OK);
+    assert_int_equal(eng_campaign_get(f.e, "ann", south_c, &ch), ENG_ENOTFOUND);
+    assert_int_equal(eng_message_get(f.e, "ann", m3, &h), ENG_ENOTFOUND);
+    c = fx_campaign("South"); /* the name is free again */
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &south_c, NULL), ENG_OK);
+    assert_int_equal(eng_campaign_delete(f.e, "ann", 4242), ENG_ENOTFOUND);
+    uint64_t bad;
+    assert_int_equal(eng_audit_verify(f.e, "root", &bad), ENG_OK);
+    fx_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(transition_table),        cmocka_unit_test(approval_binding_and_events),
+        cmocka_unit_test(self_approval_setting),   cmocka_unit_test(goal_lock_and_campaign_edits),
+        cmocka_unit_test(approval_survives_reopen), cmocka_unit_test(delete_and_list),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,275 @@
+/* X-Engage rules (seed x-engage.md), each broken once, and credit accounts. */
+#include "model_fixture.h"
+
+#include "api/engine_impl.h"
+#include "model/model_impl.h"
+
+typedef struct counter {
+    uint64_t count;
+    int fail;
+    uint32_t seen_control;
+    size_t seen_include;
+} counter;
+
+static int count_cb(const char *const *inc, size_t ninc, const char *const *exc, size_t nexc, uint32_t control,
+                    uint64_t *count, void *user)
+{
+    (void)inc;
+    (void)exc;
+    (void)nexc;
+    counter *c = user;
+    c->seen_control = control;
+    c->seen_include = ninc;
+    if (c->fail) {
+        eng_error_set(ENG_EUSER, "audience service down");
+        return ENG_EUSER;
+    }
+    *count = c->count;
+    return ENG_OK;
+}
+
+static const eng_creative xe_creatives[] = {{ENG_CH_FACEBOOK, "Diwali", "Up to 50% off"}};
+
+static eng_message_spec xe_message(void)
+{
+    eng_message_spec m = fx_message();
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    m.creatives = xe_creatives; /* one ad channel only: no channel is mandatory */
+    m.n_creatives = 1;
+    m.incentive.kind = ENG_INCENTIVE_COUPON;
+    m.incentive.offer_id = "diwali20";
+    m.incentive.coupon_source = ENG_COUPON_COMMON;
+    m.incentive.coupon_code = "DIWALI20";
+    m.schedule.at = test_clock_now + 3 * ENG_DAY;
+    return m;
+}
+
+static void xe_open(fx *f, counter *cnt, uint64_t *cid)
+{
+    fx_open(f);
+    cnt->count = 150000;
+    assert_int_equal(eng_model_set_audience_counter(f->e, count_cb, cnt), ENG_OK);
+    assert_int_equal(eng_credits_adjust(f->e, "root", ENG_CREDITS_XENGAGE, 200000), ENG_OK);
+    eng_campaign_spec c = fx_campaign("Diwali");
+    c.control_percent = 10;
+    assert_int_equal(eng_campaign_create(f->e, "ann", &c, cid, NULL), ENG_OK);
+}
+
+static int submit(fx *f, uint64_t cid, const eng_message_spec *m, eng_validation **v, uint64_t *idp)
+{
+    uint64_t id;
+    *v = NULL;
+    int rc = eng_message_create(f->e, "ann", cid, m, &id, v);
+    if (idp)
+        *idp = id;
+    return rc ? rc : eng_message_submit(f->e, "ann", id, v);
+}
+
+static void expect(fx *f, uint64_t cid, const eng_message_spec *m, const char *path, int code)
+{
+    eng_validation *v;
+    int rc = submit(f, cid, m, &v, NULL);
+    if (rc != ENG_EVALIDATION || eng_validation_find(v, path) != code)
+        for (size_t i = 0; i < eng_validation_count(v); i++) {
+            int c;
+            const char *p, *msg;
+            eng_validation_item(v, i, &c, &p, &msg);
+            fprintf(stderr, "  report: %d %s: %s\n", c, p, msg);
+        }
+    assert_int_equal(rc, ENG_EVALIDATION);
+    assert_report(v, path, code);
+    eng_validation_free(v);
+}
+
+static void valid_xengage(void **st)
+{
+    (void)st;
+    fx f;
+    counter cnt = {0};
+    uint64_t cid, id;
+    xe_open(&f, &cnt, &cid);
+    eng_message_spec m = xe_message();
+    eng_validation *v;
+    assert_int_equal(submit(&f, cid, &m, &v, &id), ENG_OK);
+    assert_int_equal(cnt.seen_control, 10);
+    assert_int_equal(cnt.seen_include, 1);
+    /* Uploaded codes are allowed too; exactly 100,000 and exactly 50 hours pass. */
+    m.incentive.coupon_source = ENG_COUPON_UPLOADED;
+    m.incentive.coupon_pool = "pool-7";
+    m.schedule.at = test_clock_now + 50 * ENG_HOUR;
+    cnt.count = 100000;
+    assert_int_equal(submit(&f, cid, &m, &v, &id), ENG_OK);
+    /* No incentive at all is fine. */
+    m.incentive.kind = ENG_INCENTIVE_NONE;
+    assert_int_equal(submit(&f, cid, &m, &v, &id), ENG_OK);
+    fx_close(&f);
+}
+
+static void xengage_rules(void **st)
+{
+    (void)st;
+    fx f;
+    counter cnt = {0};
+    uint64_t cid;
+    xe_open(&f, &cnt, &cid);
+    eng_message_spec m;
+
+    m = xe_message();
+    m.n_creatives = 0;
+    expect(&f, cid, &m, "message.creatives", ENG_EINVAL);
+
+    m = xe_message();
+    m.incentive.kind = ENG_INCENTIVE_POINTS;
+    m.incentive.points = 10;
+    m.incentive.points_expiry_days = 30;
+    expect(&f, cid, &m, "message.incentive.kind", ENG_EINVAL);
+
+    m = xe_message();
+    m.incentive.coupon_source = ENG_COUPON_GENERATED;
+    expect(&f, cid, &m, "message.incentive.coupon_source", ENG_EINVAL);
+
+    m = xe_message();
+    m.schedule.kind = ENG_SCHEDULE_RECURRING;
+    m.schedule.every = 1;
+    m.schedule.unit = ENG_EVERY_DAYS;
+    m.schedule.until = m.schedule.at + 5 * ENG_DAY;
+    expect(&f, cid, &m, "message.schedule.kind", ENG_EINVAL);
+
+    m = xe_message();
+    m.schedule.at = test_clock_now + 50 * ENG_HOUR - 1; /* sent for approval 1 ms too late */
+    expect(&f, cid, &m, "message.schedule.at", ENG_ERANGE);
+
+    m = xe_message();
+    m.schedule.at = test_clock_now + 47 * ENG_DAY; /* campaign ends day 60: only 13 days after */
+    expect(&f, cid, &m, "campaign.end", ENG_ERANGE);
+    m.schedule.at = test_clock_now + 46 * ENG_DAY; /* exactly 14 days: fine */
+    eng_validation *v;
+    assert_int_equal(submit(&f, cid, &m, &v, NULL), ENG_OK);
+
+    m = xe_message();
+    cnt.count = 99999;
+    expect(&f, cid, &m, "message.audience", ENG_ERANGE);
+    cnt.count = 150000;
+    cnt.fail = 1;
+    expect(&f, cid, &m, "message.audience", ENG_EUSER);
+    cnt.fail = 0;
+    assert_int_equal(eng_model_set_audience_counter(f.e, NULL, NULL), ENG_OK);
+    expect(&f, cid, &m, "message.audience", ENG_EUNSUPPORTED);
+    assert_int_equal(eng_model_set_audience_counter(f.e, count_cb, &cnt), ENG_OK);
+
+    /* Credits: 150,000 recipients at 2 credits each need 300,000; the org has 200,000. */
+    eng_org_settings s;
+    eng_org_settings_get(f.e, "root", &s);
+    s.xengage_cost = 2;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    expect(&f, cid, &m, "org.credits.xengage", ENG_ECREDITS);
+    s.xengage_cost = 1;
+    /* X-Engage switched off for the org. */
+    s.xengage = ENG_XENGAGE_OFF;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    expect(&f, cid, &m, "org.settings.xengage", ENG_EUNSUPPORTED);
+    s.xengage = ENG_XENGAGE_UNLOCKED;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(submit(&f, cid, &m, &v, NULL), ENG_OK);
+
+    /* One content per channel. */
+    eng_creative two[] = {{ENG_CH_FACEBOOK, "A", "x"}, {ENG_CH_FACEBOOK, "B", "y"}};
+    m.creatives = two;
+    m.n_creatives = 2;
+    uint64_t id;
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
+    assert_report(v, "message.creative[facebook]", ENG_EEXISTS);
+    eng_validation_free(v);
+    fx_close(&f);
+}
+
+static void xengage_approval_window(void **st)
+{
+    (void)st;
+    fx f;
+    counter cnt = {0};
+    uint64_t cid, id, id2;
+    xe_open(&f, &cnt, &cid);
+    eng_message_spec m = xe_message();
+    m.schedule.at = test_clock_now + 60 * ENG_HOUR;
+    eng_validation *v;
+    assert_int_equal(submit(&f, cid, &m, &v, &id), ENG_OK);
+    assert_int_equal(submit(&f, cid, &m, &v, &id2), ENG_OK);
+    /* 12 hours later only 48 hours remain: still approvable (boundary). */
+    test_clock_now += 12 * ENG_HOUR;
+    assert_int_equal(eng_message_approve(f.e, "bob", id, NULL, "ok"), ENG_OK);
+    /* 1 ms later the second one is too late and stays awaiting. */
+    test_clock_now += 1;
+    assert_int_equal(eng_message_approve(f.e, "bob", id2, NULL, "ok"), ENG_ERANGE);
+    assert_string_equal(eng_error_last()->detail, "message.schedule.at");
+    eng_message *h;
+    assert_int_equal(eng_message_get(f.e, "bob", id2, &h), ENG_OK);
+    eng_message_status s = {.version = ENG_MESSAGE_STATUS_VERSION};
+    eng_message_status_get(h, &s);
+    assert_int_equal(s.state, ENG_STATE_AWAITING);
+    eng_message_free(h);
+    /* The one approved in time executes. */
+    assert_int_equal(eng_message_execute(f.e, "root", id, ENG_ACT_START), ENG_OK);
+    fx_close(&f);
+}
+
+static void credits(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    int64_t b;
+    assert_int_equal(eng_credits_balance(f.e, "vic", ENG_CREDITS_CAMPAIGN, &b), ENG_OK);
+    assert_int_equal(b, 0);
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_CAMPAIGN, 500), ENG_OK);
+    /* Overdraft is allowed by default and shows as a negative balance. */
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_CAMPAIGN, -800), ENG_OK);
+    assert_int_equal(eng_credits_balance(f.e, "vic", ENG_CREDITS_CAMPAIGN, &b), ENG_OK);
+    assert_int_equal(b, -300);
+    /* Forbidding overdraft refuses a charge past zero and keeps the balance. */
+    eng_org_settings s;
+    eng_org_settings_get(f.e, "root", &s);
+    s.forbid_overdraft = 1;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 100), ENG_OK);
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, -101), ENG_ECREDITS);
+    assert_string_equal(eng_error_last()->detail, "org.credits.xengage");
+    assert_int_equal(eng_credits_balance(f.e, "root", ENG_CREDITS_XENGAGE, &b), ENG_OK);
+    assert_int_equal(b, 100);
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, -100), ENG_OK);
+    assert_int_equal(eng_credits_balance(f.e, "root", ENG_CREDITS_XENGAGE, &b), ENG_OK);
+    assert_int_equal(b, 0);
+    /* Only admins adjust; arguments are checked. */
+    assert_int_equal(eng_credits_adjust(f.e, "ann", ENG_CREDITS_CAMPAIGN, 5), ENG_EDENIED);
+    assert_int_equal(eng_credits_adjust(f.e, "root", 7, 5), ENG_EINVAL);
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_CAMPAIGN, INT64_MAX), ENG_ERANGE);
+    assert_int_equal(eng_credits_balance(f.e, "root", ENG_CREDITS_CAMPAIGN, NULL), ENG_EINVAL);
+    fx_reopen(&f);
+    assert_int_equal(eng_credits_balance(f.e, "root", ENG_CREDITS_CAMPAIGN, &b), ENG_OK);
+    assert_int_equal(b, -300);
+    /* The dispatch layer's charge, inside its own batch, follows the same rule. */
+    assert_int_equal(eng__kv_begin(f.e->store), ENG_OK);
+    assert_int_equal(eng__credits_charge(f.e, "acme", "dispatch", ENG_CREDITS_CAMPAIGN, 1), ENG_ECREDITS);
+    assert_int_equal(eng__kv_rollback(f.e->store), ENG_OK);
+    eng_org_settings_get(f.e, "root", &s);
+    s.forbid_overdraft = 0;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng__kv_begin(f.e->store), ENG_OK);
+    assert_int_equal(eng__credits_charge(f.e, "acme", "dispatch", ENG_CREDITS_CAMPAIGN, 700), ENG_OK);
+    assert_int_equal(eng__credits_charge(f.e, "acme", "dispatch", ENG_CREDITS_CAMPAIGN, -1), ENG_EINVAL);
+    assert_int_equal(eng__kv_commit(f.e->store), ENG_OK);
+    assert_int_equal(eng_credits_balance(f.e, "root", ENG_CREDITS_CAMPAIGN, &b), ENG_OK);
+    assert_int_equal(b, -1000);
+    uint64_t bad;
+    assert_int_equal(eng_audit_verify(f.e, "root", &bad), ENG_OK);
+    fx_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(valid_xengage), cmocka_unit_test(xengage_rules), cmocka_unit_test(xengage_approval_window),
+        cmocka_unit_test(credits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
