@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ENG__AUD_MAGIC 0x41554431u /* "AUD1" */
@@ -388,4 +389,61 @@ ENG_API void eng_audience_free(eng_audience *a)
     eng_engine *e = a->e;
     aud_release(a);
     eng__engine_unref(e);
+}
+
+/* Group ids from names (or decimal ids), for the model layer's counter. */
+static int ids_of(eng__aud *st, const char *what, const char *const *names, size_t n, uint32_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *nm = names[i];
+        if (!nm)
+            return eng__err(ENG_EINVAL, what, "group name %zu is NULL", i);
+        uint32_t id = 0;
+        for (uint32_t g = 0; g < st->ng && !id; g++)
+            if (strcmp(st->g[g].name, nm) == 0)
+                id = st->g[g].id;
+        if (!id && *nm && strspn(nm, "0123456789") == strlen(nm) && strlen(nm) < 10) {
+            unsigned long v = strtoul(nm, NULL, 10);
+            if (eng__group_find(st, (uint32_t)v))
+                id = (uint32_t)v;
+        }
+        if (!id)
+            return eng__err(ENG_ENOTFOUND, what, "no group \"%.80s\"", nm);
+        out[i] = id;
+    }
+    return ENG_OK;
+}
+
+ENG_API int eng_audience_test_count(const char *const *include, size_t n_include, const char *const *exclude,
+                                    size_t n_exclude, uint32_t control_percent, uint64_t *count, void *user)
+{
+    eng_engine *e = user;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__aud *st;
+    uint32_t inc[ENG__MAX_GROUP_REFS], exc[ENG__MAX_GROUP_REFS];
+    if (!count || !include || n_include == 0 || (n_exclude && !exclude))
+        rc = eng__err(ENG_EINVAL, "include", "include groups and count are required");
+    else if (n_include > ENG__MAX_GROUP_REFS || n_exclude > ENG__MAX_GROUP_REFS)
+        rc = eng__err(ENG_ETOOBIG, "include", "at most %d include and exclude groups", ENG__MAX_GROUP_REFS);
+    else if (control_percent > 100)
+        rc = eng__err(ENG_ERANGE, "control_percent", "control_percent must be 0..100");
+    else if (!(rc = eng__aud_get(e, &st)) && !(rc = ids_of(st, "include", include, n_include, inc)) &&
+             !(rc = ids_of(st, "exclude", exclude, n_exclude, exc))) {
+        eng_resolve_options o;
+        eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
+        o.include = inc;
+        o.n_include = n_include;
+        o.exclude = exc;
+        o.n_exclude = n_exclude;
+        o.test_ratio = (100.0 - (double)control_percent) / 100.0;
+        eng_audience *a;
+        if (!(rc = resolve(e, &o, &a))) {
+            *count = eng__idset_count(&a->test);
+            eng_audience_free(a);
+        }
+    }
+    eng__leave(e);
+    return rc;
 }

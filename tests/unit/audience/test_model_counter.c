@@ -1,0 +1,125 @@
+/* The audience layer as the model layer's X-Engage counter: a message whose
+ * test group (group "loyal-2025" after a 10 % control) has at least 100,000
+ * customers passes the audience rule, and one below fails it at
+ * message.audience. Counts are checked against eng_audience_resolve. */
+#include <stdlib.h>
+
+#include "../model/model_fixture.h"
+
+static const eng_creative xe_creatives[] = {{ENG_CH_FACEBOOK, "Diwali", "Up to 50% off"}};
+
+static eng_message_spec xe_message(void)
+{
+    eng_message_spec m = fx_message();
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    m.creatives = xe_creatives;
+    m.n_creatives = 1;
+    m.incentive.kind = ENG_INCENTIVE_COUPON;
+    m.incentive.offer_id = "diwali20";
+    m.incentive.coupon_source = ENG_COUPON_COMMON;
+    m.incentive.coupon_code = "DIWALI20";
+    m.schedule.at = test_clock_now + 3 * ENG_DAY;
+    return m;
+}
+
+/* Upload customers [0, n) into the group. */
+static void fill(eng_engine *e, uint32_t g, size_t n)
+{
+    char *csv = malloc(n * 12 + 8), *p = csv;
+    assert_non_null(csv);
+    p += sprintf(p, "id\n");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "k%zu\n", i);
+    assert_int_equal(eng_group_upload_csv(e, g, csv, (size_t)(p - csv), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
+    free(csv);
+}
+
+static void xengage_minimum_uses_the_audience(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    size_t total = 120000;
+    char *csv = malloc(total * 12 + 8), *p = csv;
+    assert_non_null(csv);
+    p += sprintf(p, "id\n");
+    for (size_t i = 0; i < total; i++)
+        p += sprintf(p, "k%zu\n", i);
+    assert_int_equal(eng_customers_import_csv_buffer(f.e, csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
+    free(csv);
+    uint32_t g, gx;
+    assert_int_equal(eng_group_create_uploaded(f.e, "loyal-2025", &g), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "staff", &gx), ENG_OK);
+    fill(f.e, g, 115000);
+    fill(f.e, gx, 1000);
+
+    /* The function has the model's counter type and counts like a resolve. */
+    eng_audience_count_fn fn = eng_audience_test_count;
+    const char *inc[] = {"loyal-2025"}, *exc[] = {"staff"};
+    uint64_t n = 0, want;
+    assert_int_equal(fn(inc, 1, exc, 1, 10, &n, f.e), ENG_OK);
+    eng_resolve_options o;
+    eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
+    o.include = &g;
+    o.n_include = 1;
+    o.exclude = &gx;
+    o.n_exclude = 1;
+    o.test_ratio = 0.9;
+    eng_audience *a;
+    assert_int_equal(eng_audience_resolve(f.e, &o, &a), ENG_OK);
+    assert_int_equal(eng_audience_count(a, ENG_PART_TEST, &want), ENG_OK);
+    eng_audience_free(a);
+    assert_int_equal(n, want);
+    assert_true(n > 100000 && n < 114000 * 0.9 + 1000);
+    char idtext[16];
+    snprintf(idtext, sizeof idtext, "%u", g);
+    const char *byid[] = {idtext};
+    uint64_t n2;
+    assert_int_equal(fn(byid, 1, exc, 1, 10, &n2, f.e), ENG_OK);
+    assert_int_equal(n2, n);
+    const char *nope[] = {"nope"};
+    assert_int_equal(fn(nope, 1, NULL, 0, 10, &n2, f.e), ENG_ENOTFOUND);
+    assert_int_equal(fn(inc, 1, NULL, 0, 101, &n2, f.e), ENG_ERANGE);
+    assert_int_equal(fn(inc, 0, NULL, 0, 10, &n2, f.e), ENG_EINVAL);
+    assert_int_equal(fn(inc, 1, NULL, 0, 10, &n2, NULL), ENG_EMISUSE);
+
+    /* Wired into the model: enough test recipients pass ... */
+    assert_int_equal(eng_model_set_audience_counter(f.e, eng_audience_test_count, f.e), ENG_OK);
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 200000), ENG_OK);
+    eng_campaign_spec c = fx_campaign("Diwali");
+    c.control_percent = 10;
+    uint64_t cid, mid;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
+    eng_message_spec m = xe_message();
+    eng_validation *v = NULL;
+    int rc = eng_message_create(f.e, "ann", cid, &m, &mid, &v);
+    if (!rc)
+        rc = eng_message_submit(f.e, "ann", mid, &v);
+    if (rc)
+        for (size_t i = 0; i < eng_validation_count(v); i++) {
+            int code;
+            const char *path, *msg;
+            eng_validation_item(v, i, &code, &path, &msg);
+            fprintf(stderr, "  report: %d %s: %s\n", code, path, msg);
+        }
+    assert_int_equal(rc, ENG_OK);
+    eng_validation_free(v);
+    /* ... and too few (100,000 in the group, so about 90,000 in test) fail. */
+    fill(f.e, g, 100000);
+    v = NULL;
+    rc = eng_message_create(f.e, "ann", cid, &m, &mid, &v);
+    if (!rc)
+        rc = eng_message_submit(f.e, "ann", mid, &v);
+    assert_int_equal(rc, ENG_EVALIDATION);
+    assert_int_equal(eng_validation_find(v, "message.audience"), ENG_ERANGE);
+    eng_validation_free(v);
+    fx_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(xengage_minimum_uses_the_audience),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
