@@ -2,6 +2,7 @@
  * (replace/append, unknown ids), combined groups and cycles, resolve with
  * exclusion, reachability and the test/control split, freezing. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -485,6 +486,66 @@ static void corrupt_records_are_reported(void **st)
     test_alloc_assert_clean();
 }
 
+/* Threads share one engine and one audience: resolves serialise on the
+ * engine lock; the lazily computed hash is the same for every reader. */
+typedef struct thr {
+    eng_engine *e;
+    eng_audience *a;
+    const uint32_t *inc;
+    uint8_t hash[32];
+    uint64_t count;
+    int rc;
+} thr;
+
+static void *reader(void *arg)
+{
+    thr *t = arg;
+    t->rc = eng_audience_hash(t->a, t->hash);
+    eng_resolve_options o;
+    opts(&o, t->inc, 2, NULL, 0, 0, 9, 0.5);
+    eng_audience *mine;
+    if (!t->rc)
+        t->rc = eng_audience_resolve(t->e, &o, &mine);
+    if (!t->rc) {
+        t->rc = eng_audience_count(mine, ENG_PART_TEST, &t->count);
+        eng_audience_free(mine);
+    }
+    return NULL;
+}
+
+static void threads_share_an_audience(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    rng = 23;
+    test_store *ts = test_store_new();
+    eng_engine *e = populate(ts, 0, 2000);
+    uint32_t inc[2] = {upload_random(e, "A", 0.5, A, 2000), upload_random(e, "B", 0.5, B, 2000)};
+    eng_resolve_options o;
+    opts(&o, inc, 2, NULL, 0, 0, 9, 0.5);
+    eng_audience *a;
+    assert_int_equal(eng_audience_resolve(e, &o, &a), ENG_OK);
+    thr t[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = (thr){e, a, inc, {0}, 0, -1};
+        assert_int_equal(pthread_create(&th[i], NULL, reader, &t[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    uint64_t want;
+    assert_int_equal(eng_audience_count(a, ENG_PART_TEST, &want), ENG_OK);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(t[i].rc, ENG_OK);
+        assert_memory_equal(t[i].hash, t[0].hash, 32);
+        assert_int_equal(t[i].count, want);
+    }
+    eng_audience_free(a);
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+}
+
 static test_store *oom_ts;
 static int oom_resolve(void *arg)
 {
@@ -545,6 +606,7 @@ int main(void)
         cmocka_unit_test(groups_and_combinations),
         cmocka_unit_test(resolve_split_freeze),
         cmocka_unit_test(corrupt_records_are_reported),
+        cmocka_unit_test(threads_share_an_audience),
         cmocka_unit_test(oom_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
