@@ -41,6 +41,7 @@
 #define ENGAGE_AUDIENCE_H
 
 #include "common.h"
+#include "model.h" /* eng_audience_query */
 
 ENG_BEGIN_DECLS
 
@@ -470,25 +471,19 @@ ENG_API int eng_audience_freeze(eng_audience *aud, const char *key);
 ENG_API int eng_audience_load_frozen(eng_engine *engine, const char *key, eng_audience **out);
 
 /**
- * Test-group size of an audience given by group names, in the shape of the
- * model layer's #eng_audience_count_fn, so a host wires the X-Engage minimum
- * (at least 100,000 test recipients) with
- * `eng_model_set_audience_counter(engine, eng_audience_test_count, engine)`.
- * Each entry names a group (or, when no group has that name, gives its
- * decimal id). The count is (union of include) minus (union of exclude),
- * split with seed 0 at 100 - @p control_percent percent; the execution's
- * split uses the campaign's seed, so the real test group may differ from this
- * count by binomial noise (a few hundred at 100,000). No channel filter is
- * applied (the counter is not told the channels).
- * @param include group names. @param n_include how many (at least one).
- * @param exclude group names or NULL. @param n_exclude how many.
- * @param control_percent 0..100. @param count receives the test-group size.
+ * The engine's own X-Engage audience counter (the model layer's default; see
+ * eng_model_set_audience_counter()). Each include or exclude entry names a
+ * group (or, when no group has that name, gives its decimal id). The count is
+ * (union of include) minus (union of exclude), kept if reachable on one of
+ * @c query->channels (all customers when 0), split with @c query->split_seed
+ * at 100 - @c query->control_percent percent: exactly the test group that
+ * eng_audience_resolve() gives with the same groups, channels, seed and ratio.
+ * @param query what to count. @param count receives the test-group size.
  * @param user the #eng_engine.
- * @return #ENG_OK, #ENG_ENOTFOUND (unknown group), #ENG_EINVAL, #ENG_ERANGE, #ENG_EMISUSE,
- *         errors of filter groups.
+ * @return #ENG_OK, #ENG_ENOTFOUND (unknown group), #ENG_EINVAL, #ENG_EVERSION, #ENG_ERANGE,
+ *         #ENG_EMISUSE, errors of filter groups.
  */
-ENG_API int eng_audience_test_count(const char *const *include, size_t n_include, const char *const *exclude,
-                                    size_t n_exclude, uint32_t control_percent, uint64_t *count, void *user);
+ENG_API int eng_audience_test_count(const eng_audience_query *query, uint64_t *count, void *user);
 
 /**
  * Release an audience. NULL is a no-op.

@@ -808,13 +808,41 @@ typedef struct eng_model_event {
  */
 typedef void (*eng_model_event_fn)(const eng_model_event *event, void *user);
 
+/** Current version of #eng_audience_query. */
+#define ENG_AUDIENCE_QUERY_VERSION 1
+
 /**
- * Counts the test-group recipients of an audience (include minus exclude, after
- * the test-control split of @p control_percent). Supplied by the host (or, later,
- * the audience layer). Return #ENG_OK and set @p count, or a negative code.
+ * What the X-Engage audience rule asks a counter: the test group of a message's
+ * audience exactly as the campaign will split and reach it.
  */
-typedef int (*eng_audience_count_fn)(const char *const *include, size_t n_include, const char *const *exclude,
-                                     size_t n_exclude, uint32_t control_percent, uint64_t *count, void *user);
+typedef struct eng_audience_query {
+    unsigned int version;        /**< #ENG_AUDIENCE_QUERY_VERSION; later versions only append fields. */
+    const char *org;             /**< The campaign's org. */
+    uint64_t campaign;           /**< The campaign. */
+    const char *const *include;  /**< Include groups (names, or decimal ids). */
+    size_t n_include;            /**< How many. */
+    const char *const *exclude;  /**< Exclude groups; may be NULL when n_exclude is 0. */
+    size_t n_exclude;            /**< How many. */
+    uint32_t control_percent;    /**< The campaign's control group, 0..100. */
+    uint32_t channels;           /**< Bit (1u << channel) per channel of the message's creatives: only
+                                      customers reachable on one of them count. */
+    uint64_t split_seed;         /**< The campaign's test/control split seed (eng_campaign_split_seed()). */
+} eng_audience_query;
+
+/**
+ * Counts the test-group recipients of @p query (include minus exclude, reachable
+ * on one of the channels, after the split). Return #ENG_OK and set @p count, or
+ * a negative code.
+ */
+typedef int (*eng_audience_count_fn)(const eng_audience_query *query, uint64_t *count, void *user);
+
+/**
+ * The seed a campaign's test/control split uses: a stable hash of org and
+ * campaign id, the same in every process and release (stored data depends on it).
+ * @param org the org id. @param campaign the campaign id.
+ * @return the seed; 0 when @p org is NULL.
+ */
+ENG_API uint64_t eng_campaign_split_seed(const char *org, uint64_t campaign);
 
 /**
  * Set the workflow event callback (NULL to remove).
@@ -826,10 +854,11 @@ typedef int (*eng_audience_count_fn)(const char *const *include, size_t n_includ
 ENG_API int eng_model_set_event_callback(eng_engine *engine, eng_model_event_fn fn, void *user);
 
 /**
- * Set the audience counter used by the X-Engage audience rule (NULL to remove;
- * without one, X-Engage messages fail validation at `message.audience`).
+ * Set the audience counter used by the X-Engage audience rule. By default (and
+ * after setting NULL) the engine's own audience layer counts
+ * (eng_audience_test_count()); a host that keeps customers elsewhere sets its own.
  * @param engine an open engine.
- * @param fn the counter.
+ * @param fn the counter, or NULL for the built-in one.
  * @param user passed to @p fn.
  * @return #ENG_OK; #ENG_EMISUSE for a bad engine.
  */

@@ -414,8 +414,7 @@ static int ids_of(eng__aud *st, const char *what, const char *const *names, size
     return ENG_OK;
 }
 
-ENG_API int eng_audience_test_count(const char *const *include, size_t n_include, const char *const *exclude,
-                                    size_t n_exclude, uint32_t control_percent, uint64_t *count, void *user)
+ENG_API int eng_audience_test_count(const eng_audience_query *q, uint64_t *count, void *user)
 {
     eng_engine *e = user;
     int rc = eng__enter(e);
@@ -423,21 +422,27 @@ ENG_API int eng_audience_test_count(const char *const *include, size_t n_include
         return rc;
     eng__aud *st;
     uint32_t inc[ENG__MAX_GROUP_REFS], exc[ENG__MAX_GROUP_REFS];
-    if (!count || !include || n_include == 0 || (n_exclude && !exclude))
-        rc = eng__err(ENG_EINVAL, "include", "include groups and count are required");
-    else if (n_include > ENG__MAX_GROUP_REFS || n_exclude > ENG__MAX_GROUP_REFS)
-        rc = eng__err(ENG_ETOOBIG, "include", "at most %d include and exclude groups", ENG__MAX_GROUP_REFS);
-    else if (control_percent > 100)
-        rc = eng__err(ENG_ERANGE, "control_percent", "control_percent must be 0..100");
-    else if (!(rc = eng__aud_get(e, &st)) && !(rc = ids_of(st, "include", include, n_include, inc)) &&
-             !(rc = ids_of(st, "exclude", exclude, n_exclude, exc))) {
+    if (!q || !count)
+        rc = eng__err(ENG_EINVAL, q ? "count" : "query", "query and count are required");
+    else if (q->version == 0 || q->version > ENG_AUDIENCE_QUERY_VERSION)
+        rc = eng__err(ENG_EVERSION, "query.version", "unsupported eng_audience_query version %u", q->version);
+    else if (!q->include || q->n_include == 0 || (q->n_exclude && !q->exclude))
+        rc = eng__err(ENG_EINVAL, "query.include", "include groups are required");
+    else if (q->n_include > ENG__MAX_GROUP_REFS || q->n_exclude > ENG__MAX_GROUP_REFS)
+        rc = eng__err(ENG_ETOOBIG, "query.include", "at most %d include and exclude groups", ENG__MAX_GROUP_REFS);
+    else if (q->control_percent > 100)
+        rc = eng__err(ENG_ERANGE, "query.control_percent", "control_percent must be 0..100");
+    else if (!(rc = eng__aud_get(e, &st)) && !(rc = ids_of(st, "include", q->include, q->n_include, inc)) &&
+             !(rc = ids_of(st, "exclude", q->exclude, q->n_exclude, exc))) {
         eng_resolve_options o;
         eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
         o.include = inc;
-        o.n_include = n_include;
+        o.n_include = q->n_include;
         o.exclude = exc;
-        o.n_exclude = n_exclude;
-        o.test_ratio = (100.0 - (double)control_percent) / 100.0;
+        o.n_exclude = q->n_exclude;
+        o.channels = q->channels;
+        o.seed = q->split_seed;
+        o.test_ratio = (100.0 - (double)q->control_percent) / 100.0;
         eng_audience *a;
         if (!(rc = resolve(e, &o, &a))) {
             *count = eng__idset_count(&a->test);

@@ -5,6 +5,10 @@
  * least 14 days after it; at least 100,000 test-group recipients. The 48-hour
  * approval rule is checked by approve and again by start. */
 #include "model/model_impl.h"
+#include "base/hash.h"
+#include "engage/audience.h"
+
+#include <string.h>
 
 #define XE_SUBMIT_LEAD (50 * ENG_HOUR)
 #define XE_MIN_TAIL (14 * ENG_DAY)
@@ -35,13 +39,12 @@ void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, con
     }
     eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
     uint64_t count = 0;
-    if (!st || !st->count_fn) {
-        eng__vr_add(v, ENG_EUNSUPPORTED, "message.audience",
-                    "no audience counter is set: the 100,000 test-group rule cannot be checked");
-        return;
-    }
-    int rc = st->count_fn(s->include, s->n_include, s->exclude, s->n_exclude, c->spec.control_percent, &count,
-                          st->count_user);
+    eng_audience_query q = {ENG_AUDIENCE_QUERY_VERSION, o->id, c->id, s->include, s->n_include, s->exclude,
+                            s->n_exclude, c->spec.control_percent, 0, eng_campaign_split_seed(o->id, c->id)};
+    for (size_t i = 0; i < s->n_creatives; i++)
+        if (s->creatives[i].channel >= 0 && s->creatives[i].channel < ENG_CH_COUNT)
+            q.channels |= 1u << s->creatives[i].channel;
+    int rc = st && st->count_fn ? st->count_fn(&q, &count, st->count_user) : eng_audience_test_count(&q, &count, e);
     if (rc) {
         eng__vr_add(v, rc < 0 ? rc : ENG_ERROR, "message.audience", "the audience counter failed: %s",
                     eng_error_last()->message);
@@ -62,4 +65,11 @@ void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, con
                     "X-Engage needs %llu credits for %llu recipients; the org has %lld",
                     (unsigned long long)count * (unsigned long long)cost, (unsigned long long)count,
                     (long long)bal[1]);
+}
+
+ENG_API uint64_t eng_campaign_split_seed(const char *org, uint64_t campaign)
+{
+    if (!org)
+        return 0;
+    return eng__mix64(eng__hash64(org, strlen(org), 0x73706c6974ull /* "split" */) ^ campaign);
 }

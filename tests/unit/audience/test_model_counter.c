@@ -40,26 +40,28 @@ static void xengage_minimum_uses_the_audience(void **st)
     (void)st;
     fx f;
     fx_open(&f);
-    size_t total = 120000;
-    char *csv = malloc(total * 12 + 8), *p = csv;
+    /* Every customer has a Facebook contact; every 20th has not consented. */
+    size_t total = 130000;
+    char *csv = malloc(total * 32 + 64), *p = csv;
     if (!csv)
         abort();
-    p += sprintf(p, "id\n");
+    p += sprintf(p, "id,contact.facebook,consent.facebook\n");
     for (size_t i = 0; i < total; i++)
-        p += sprintf(p, "k%zu\n", i);
+        p += sprintf(p, "k%zu,fb%zu,%s\n", i, i, i % 20 ? "yes" : "no");
     assert_int_equal(eng_customers_import_csv_buffer(f.e, csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
     free(csv);
     uint32_t g, gx;
     assert_int_equal(eng_group_create_uploaded(f.e, "loyal-2025", &g), ENG_OK);
     assert_int_equal(eng_group_create_uploaded(f.e, "staff", &gx), ENG_OK);
-    fill(f.e, g, 115000);
+    fill(f.e, g, 125000);
     fill(f.e, gx, 1000);
 
     /* The function has the model's counter type and counts like a resolve. */
     eng_audience_count_fn fn = eng_audience_test_count;
     const char *inc[] = {"loyal-2025"}, *exc[] = {"staff"};
     uint64_t n = 0, want;
-    assert_int_equal(fn(inc, 1, exc, 1, 10, &n, f.e), ENG_OK);
+    eng_audience_query q = {ENG_AUDIENCE_QUERY_VERSION, "acme", 7, inc, 1, exc, 1, 10, 1u << ENG_CH_FACEBOOK, 42};
+    assert_int_equal(fn(&q, &n, f.e), ENG_OK);
     eng_resolve_options o;
     eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
     o.include = &g;
@@ -67,26 +69,55 @@ static void xengage_minimum_uses_the_audience(void **st)
     o.exclude = &gx;
     o.n_exclude = 1;
     o.test_ratio = 0.9;
+    o.channels = 1u << ENG_CH_FACEBOOK;
+    o.seed = 42;
     eng_audience *a;
     assert_int_equal(eng_audience_resolve(f.e, &o, &a), ENG_OK);
     assert_int_equal(eng_audience_count(a, ENG_PART_TEST, &want), ENG_OK);
     eng_audience_free(a);
-    assert_int_equal(n, want);
-    assert_true(n > 100000 && n < 114000 * 0.9 + 1000);
+    assert_int_equal(n, want); /* exactly the test group the campaign will contact */
+    assert_true(n > 100000 && n < 124000 * 0.95 * 0.9 + 1000);
+    /* Unreachable customers do not count: without the channel filter there are more. */
+    uint64_t unfiltered;
+    q.channels = 0;
+    assert_int_equal(fn(&q, &unfiltered, f.e), ENG_OK);
+    assert_true(unfiltered > n + 4000);
+    q.channels = 1u << ENG_CH_FACEBOOK;
+    /* The seed decides who is in test; another seed is another (equally sized) split. */
+    q.split_seed = 43;
+    uint64_t other;
+    assert_int_equal(fn(&q, &other, f.e), ENG_OK);
+    o.seed = 43;
+    assert_int_equal(eng_audience_resolve(f.e, &o, &a), ENG_OK);
+    assert_int_equal(eng_audience_count(a, ENG_PART_TEST, &want), ENG_OK);
+    eng_audience_free(a);
+    assert_int_equal(other, want);
+    q.split_seed = 42;
     char idtext[16];
     snprintf(idtext, sizeof idtext, "%u", g);
     const char *byid[] = {idtext};
     uint64_t n2;
-    assert_int_equal(fn(byid, 1, exc, 1, 10, &n2, f.e), ENG_OK);
+    eng_audience_query qid = q;
+    qid.include = byid;
+    assert_int_equal(fn(&qid, &n2, f.e), ENG_OK);
     assert_int_equal(n2, n);
     const char *nope[] = {"nope"};
-    assert_int_equal(fn(nope, 1, NULL, 0, 10, &n2, f.e), ENG_ENOTFOUND);
-    assert_int_equal(fn(inc, 1, NULL, 0, 101, &n2, f.e), ENG_ERANGE);
-    assert_int_equal(fn(inc, 0, NULL, 0, 10, &n2, f.e), ENG_EINVAL);
-    assert_int_equal(fn(inc, 1, NULL, 0, 10, &n2, NULL), ENG_EMISUSE);
+    eng_audience_query bad = q;
+    bad.include = nope;
+    assert_int_equal(fn(&bad, &n2, f.e), ENG_ENOTFOUND);
+    bad = q;
+    bad.control_percent = 101;
+    assert_int_equal(fn(&bad, &n2, f.e), ENG_ERANGE);
+    bad = q;
+    bad.n_include = 0;
+    assert_int_equal(fn(&bad, &n2, f.e), ENG_EINVAL);
+    bad = q;
+    bad.version = 99;
+    assert_int_equal(fn(&bad, &n2, f.e), ENG_EVERSION);
+    assert_int_equal(fn(NULL, &n2, f.e), ENG_EINVAL);
+    assert_int_equal(fn(&q, &n2, NULL), ENG_EMISUSE);
 
-    /* Wired into the model: enough test recipients pass ... */
-    assert_int_equal(eng_model_set_audience_counter(f.e, eng_audience_test_count, f.e), ENG_OK);
+    /* The model's default counter is this one: enough test recipients pass ... */
     assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 200000), ENG_OK);
     eng_campaign_spec c = fx_campaign("Diwali");
     c.control_percent = 10;

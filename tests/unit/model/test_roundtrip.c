@@ -16,10 +16,9 @@ static eng_engine *open_file(const char *path)
     return test_engine_open(s);
 }
 
-static int count_cb(const char *const *inc, size_t ninc, const char *const *exc, size_t nexc, uint32_t control,
-                    uint64_t *count, void *user)
+static int count_cb(const eng_audience_query *q, uint64_t *count, void *user)
 {
-    (void)inc, (void)ninc, (void)exc, (void)nexc, (void)control, (void)user;
+    (void)q, (void)user;
     *count = 250000;
     return ENG_OK;
 }

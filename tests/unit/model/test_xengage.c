@@ -7,19 +7,22 @@
 typedef struct counter {
     uint64_t count;
     int fail;
-    uint32_t seen_control;
+    uint32_t seen_control, seen_channels;
     size_t seen_include;
+    uint64_t seen_campaign, seen_seed;
+    const char *seen_org;
 } counter;
 
-static int count_cb(const char *const *inc, size_t ninc, const char *const *exc, size_t nexc, uint32_t control,
-                    uint64_t *count, void *user)
+static int count_cb(const eng_audience_query *q, uint64_t *count, void *user)
 {
-    (void)inc;
-    (void)exc;
-    (void)nexc;
     counter *c = user;
-    c->seen_control = control;
-    c->seen_include = ninc;
+    assert_int_equal(q->version, ENG_AUDIENCE_QUERY_VERSION);
+    c->seen_control = q->control_percent;
+    c->seen_include = q->n_include;
+    c->seen_channels = q->channels;
+    c->seen_campaign = q->campaign;
+    c->seen_seed = q->split_seed;
+    c->seen_org = q->org;
     if (c->fail) {
         eng_error_set(ENG_EUSER, "audience service down");
         return ENG_EUSER;
@@ -93,6 +96,13 @@ static void valid_xengage(void **st)
     assert_int_equal(submit(&f, cid, &m, &v, &id), ENG_OK);
     assert_int_equal(cnt.seen_control, 10);
     assert_int_equal(cnt.seen_include, 1);
+    /* The counter is told the message's channels and the campaign's split seed. */
+    assert_int_equal(cnt.seen_channels, 1u << ENG_CH_FACEBOOK);
+    assert_int_equal(cnt.seen_campaign, cid);
+    assert_int_equal(cnt.seen_seed, eng_campaign_split_seed("acme", cid));
+    assert_true(cnt.seen_seed != eng_campaign_split_seed("acme", cid + 1));
+    assert_true(cnt.seen_seed != eng_campaign_split_seed("other", cid));
+    assert_int_equal(eng_campaign_split_seed(NULL, cid), 0);
     /* Uploaded codes are allowed too; exactly 100,000 and exactly 50 hours pass. */
     m.incentive.coupon_source = ENG_COUPON_UPLOADED;
     m.incentive.coupon_pool = "pool-7";
@@ -153,8 +163,10 @@ static void xengage_rules(void **st)
     cnt.fail = 1;
     expect(&f, cid, &m, "message.audience", ENG_EUSER);
     cnt.fail = 0;
+    /* NULL restores the built-in counter: the engine's own audience layer,
+     * which has no group of that name here. */
     assert_int_equal(eng_model_set_audience_counter(f.e, NULL, NULL), ENG_OK);
-    expect(&f, cid, &m, "message.audience", ENG_EUNSUPPORTED);
+    expect(&f, cid, &m, "message.audience", ENG_ENOTFOUND);
     assert_int_equal(eng_model_set_audience_counter(f.e, count_cb, &cnt), ENG_OK);
 
     /* Credits: 150,000 recipients at 2 credits each need 300,000; the org has 200,000. */
