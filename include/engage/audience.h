@@ -376,8 +376,7 @@ ENG_API int eng_group_delete(eng_engine *engine, uint32_t group);
  */
 ENG_API int eng_group_size(eng_engine *engine, uint32_t group, uint64_t *out);
 
-/** A resolved audience: immutable; free with eng_audience_free(). */
-typedef struct eng_audience eng_audience;
+/* A resolved audience (eng_audience, declared in model.h): immutable; free with eng_audience_free(). */
 
 /** Which part of a resolved audience. */
 typedef enum eng_audience_part {

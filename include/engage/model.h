@@ -864,6 +864,23 @@ ENG_API int eng_model_set_event_callback(eng_engine *engine, eng_model_event_fn 
  */
 ENG_API int eng_model_set_audience_counter(eng_engine *engine, eng_audience_count_fn fn, void *user);
 
+/** A resolved audience (see engage/audience.h): immutable; free with eng_audience_free(). */
+typedef struct eng_audience eng_audience;
+
+/**
+ * The audience frozen when the message was approved: its test and control sets
+ * exactly as approved (checksums and content hash verified on load), however
+ * the groups changed since. Approval freezes it when the engine's own audience
+ * layer holds the groups (no host counter set, and the layer has groups).
+ * Needs #ENG_OP_READ.
+ * @param engine the engine. @param actor who asks. @param message the message.
+ * @param[out] out receives the audience; free with eng_audience_free().
+ * @return #ENG_OK, #ENG_ESTATE (not approved, executing or executed),
+ *         #ENG_ENOTFOUND (no such message, or approved without a frozen audience),
+ *         #ENG_EDENIED, #ENG_EINVAL, #ENG_ECORRUPT, #ENG_EMISUSE.
+ */
+ENG_API int eng_message_audience(eng_engine *engine, const char *actor, uint64_t message, eng_audience **out);
+
 /** Which rule texts a schema applies to. */
 typedef enum eng_rule_schema_kind {
     ENG_SCHEMA_CUSTOMER = 0, /**< Personalization variant rules (customer, product, region, time fields). */

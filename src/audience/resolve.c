@@ -1,5 +1,6 @@
 /* Resolving, splitting, hashing and freezing audiences. */
 #include "audience/audience_impl.h"
+#include "audience/audience_link.h"
 #include "base/codec.h"
 #include "base/hash.h"
 
@@ -450,5 +451,41 @@ ENG_API int eng_audience_test_count(const eng_audience_query *q, uint64_t *count
         }
     }
     eng__leave(e);
+    return rc;
+}
+
+int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const char *key, uint64_t *test_count,
+                               int *skipped)
+{
+    eng__aud *st;
+    uint32_t inc[ENG__MAX_GROUP_REFS], exc[ENG__MAX_GROUP_REFS];
+    *skipped = 0;
+    int rc = eng__aud_get(e, &st);
+    if (rc)
+        return rc;
+    if (st->ng == 0) {
+        *skipped = 1;
+        return ENG_OK;
+    }
+    if (q->n_include > ENG__MAX_GROUP_REFS || q->n_exclude > ENG__MAX_GROUP_REFS)
+        return eng__err(ENG_ETOOBIG, "message.include", "at most %d include and exclude groups", ENG__MAX_GROUP_REFS);
+    if ((rc = ids_of(st, "include", q->include, q->n_include, inc)) ||
+        (rc = ids_of(st, "exclude", q->exclude, q->n_exclude, exc)))
+        return rc;
+    eng_resolve_options o;
+    eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
+    o.include = inc;
+    o.n_include = q->n_include;
+    o.exclude = exc;
+    o.n_exclude = q->n_exclude;
+    o.channels = q->channels;
+    o.seed = q->split_seed;
+    o.test_ratio = (100.0 - (double)q->control_percent) / 100.0;
+    eng_audience *a;
+    if ((rc = resolve(e, &o, &a)))
+        return rc;
+    rc = freeze(a, key);
+    *test_count = eng__idset_count(&a->test);
+    eng_audience_free(a);
     return rc;
 }

@@ -1,8 +1,13 @@
 /* The approval workflow: send for approval (every validator, all failures at
  * once), approve (bound to the content hash, no self-approval unless the org
  * allows it) and reject, each with a comment, an audit entry and an event for
- * the host. The first approval of a campaign locks its conversion goal. */
+ * the host. The first approval of a campaign locks its conversion goal.
+ * Approval also freezes the message's resolved audience (test and control sets
+ * with their hash) in the same batch, so what is contacted is exactly what was
+ * approved. */
 #include "model/model_impl.h"
+#include "audience/audience_link.h"
+#include "engage/audience.h"
 
 #include <stdio.h>
 
@@ -52,6 +57,30 @@ static int hex_equal(const uint8_t h[32], const char *hex)
     return strlen(hex) == 64 && strcmp(mine, hex) == 0;
 }
 
+void eng__frozen_audience_key(char *buf, size_t n, uint64_t campaign, uint64_t message, eng_time approved_at)
+{
+    snprintf(buf, n, "c/%llu/m/%llu/%lld", (unsigned long long)campaign, (unsigned long long)message,
+             (long long)approved_at);
+}
+
+/* With the built-in audience layer (no host counter), resolve and freeze. */
+static int freeze_audience(eng_engine *e, const eng__msg_ctx *x, eng_time now)
+{
+    eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
+    if ((st && st->count_fn) || x->m.spec.n_include == 0)
+        return ENG_OK; /* the host counts, so the host keeps the audiences */
+    eng_audience_query q;
+    char key[96];
+    uint64_t n = 0;
+    int skipped;
+    eng__audience_query_of(&x->o, &x->c, &x->m.spec, &q);
+    eng__frozen_audience_key(key, sizeof key, x->c.id, x->m.id, now);
+    int rc = eng__audience_freeze_query(e, &q, key, &n, &skipped);
+    if (rc)
+        return eng__err_wrap(rc, "message.audience: freezing the approved audience");
+    return ENG_OK;
+}
+
 ENG_API int eng_message_approve(eng_engine *e, const char *actor, uint64_t id, const char *content_hash,
                                 const char *comment)
 {
@@ -97,7 +126,9 @@ ENG_API int eng_message_approve(eng_engine *e, const char *actor, uint64_t id, c
     x.m.comment = (char *)(comment ? comment : "");
     if ((rc = eng__kv_begin(e->store)))
         goto done;
-    rc = eng__msg_write(e, &x, "approve");
+    rc = freeze_audience(e, &x, now);
+    if (rc == ENG_OK)
+        rc = eng__msg_write(e, &x, "approve");
     if (rc == ENG_OK && !x.c.goal_locked) {
         x.c.goal_locked = 1;
         rc = eng__camp_store(e, &x.c);
@@ -136,6 +167,39 @@ ENG_API int eng_message_reject(eng_engine *e, const char *actor, uint64_t id, co
     if (rc == ENG_OK)
         eng__emit(e, ENG_EVENT_REJECTED, x.o.id, x.c.id, x.m.id, x.a.id, x.m.comment);
 done:
+    eng__msg_ctx_free(&x);
+out:
+    eng__leave(e);
+    return rc;
+}
+
+ENG_API int eng_message_audience(eng_engine *e, const char *actor, uint64_t id, eng_audience **out)
+{
+    if (out)
+        *out = NULL;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    if (!out) {
+        rc = eng__err(ENG_EINVAL, "out", "eng_message_audience: out is NULL");
+        goto out;
+    }
+    eng__msg_ctx x;
+    if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_READ, &x)))
+        goto out;
+    if (!x.m.approved || (x.m.state != ENG_STATE_APPROVED && x.m.state != ENG_STATE_EXECUTING &&
+                          x.m.state != ENG_STATE_EXECUTED)) {
+        rc = eng__err(ENG_ESTATE, "message.state", "message %llu has no approved audience (it is %s)",
+                      (unsigned long long)id, eng__state_name(x.m.state));
+    } else {
+        char key[96];
+        eng__frozen_audience_key(key, sizeof key, x.c.id, x.m.id, x.m.decided_at);
+        rc = eng_audience_load_frozen(e, key, out);
+        if (rc == ENG_ENOTFOUND)
+            rc = eng__err(ENG_ENOTFOUND, "message.audience",
+                          "message %llu was approved without a frozen audience (the host keeps its audiences)",
+                          (unsigned long long)id);
+    }
     eng__msg_ctx_free(&x);
 out:
     eng__leave(e);

@@ -195,6 +195,10 @@ void eng__creative_check(eng_validation *v, const eng_creative *c, const char *p
 int eng__template_check(eng_validation *v, const char *text, const char *path);
 void eng__incentive_check(eng_validation *v, const eng_incentive *in, int full);
 void eng__schedule_check(eng_validation *v, const eng_schedule *s, const eng_campaign_spec *c, int full);
+/* The audience a message will contact: its groups, channels, the campaign's split. */
+void eng__audience_query_of(const eng__org *o, const eng__camp *c, const eng_message_spec *s, eng_audience_query *q);
+/* Storage key (below the audience layer's a/f/) of the audience frozen by an approval. */
+void eng__frozen_audience_key(char *buf, size_t n, uint64_t campaign, uint64_t message, eng_time approved_at);
 void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
                         const eng_message_spec *s, eng_time now);
 

@@ -39,11 +39,8 @@ void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, con
     }
     eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
     uint64_t count = 0;
-    eng_audience_query q = {ENG_AUDIENCE_QUERY_VERSION, o->id, c->id, s->include, s->n_include, s->exclude,
-                            s->n_exclude, c->spec.control_percent, 0, eng_campaign_split_seed(o->id, c->id)};
-    for (size_t i = 0; i < s->n_creatives; i++)
-        if (s->creatives[i].channel >= 0 && s->creatives[i].channel < ENG_CH_COUNT)
-            q.channels |= 1u << s->creatives[i].channel;
+    eng_audience_query q;
+    eng__audience_query_of(o, c, s, &q);
     int rc = st && st->count_fn ? st->count_fn(&q, &count, st->count_user) : eng_audience_test_count(&q, &count, e);
     if (rc) {
         eng__vr_add(v, rc < 0 ? rc : ENG_ERROR, "message.audience", "the audience counter failed: %s",
@@ -72,4 +69,13 @@ ENG_API uint64_t eng_campaign_split_seed(const char *org, uint64_t campaign)
     if (!org)
         return 0;
     return eng__mix64(eng__hash64(org, strlen(org), 0x73706c6974ull /* "split" */) ^ campaign);
+}
+
+void eng__audience_query_of(const eng__org *o, const eng__camp *c, const eng_message_spec *s, eng_audience_query *q)
+{
+    *q = (eng_audience_query){ENG_AUDIENCE_QUERY_VERSION, o->id, c->id, s->include, s->n_include, s->exclude,
+                              s->n_exclude, c->spec.control_percent, 0, eng_campaign_split_seed(o->id, c->id)};
+    for (size_t i = 0; i < s->n_creatives; i++)
+        if (s->creatives[i].channel >= 0 && s->creatives[i].channel < ENG_CH_COUNT)
+            q->channels |= 1u << s->creatives[i].channel;
 }

@@ -3,6 +3,7 @@
  * customers passes the audience rule, and one below fails it at
  * message.audience. Counts are checked against eng_audience_resolve. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "../model/model_fixture.h"
 
@@ -149,10 +150,124 @@ static void xengage_minimum_uses_the_audience(void **st)
     fx_close(&f);
 }
 
+static int state_of(eng_engine *e, uint64_t mid)
+{
+    eng_message *h;
+    assert_int_equal(eng_message_get(e, "vic", mid, &h), ENG_OK);
+    eng_message_status st = ENG_MESSAGE_STATUS_INIT;
+    assert_int_equal(eng_message_status_get(h, &st), ENG_OK);
+    eng_message_free(h);
+    return st.state;
+}
+
+/* Approval freezes the audience the campaign will contact: exactly the
+ * resolve with the message's groups, channels and the campaign's seed; it
+ * stays as approved when groups change and across a reopen; an unknown group
+ * refuses the approval and leaves the message awaiting. */
+static void approval_freezes_the_audience(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    /* 2000 customers with a phone; every 10th has not consented to SMS. */
+    size_t total = 2000;
+    char *csv = malloc(total * 48 + 64), *p = csv;
+    if (!csv)
+        abort();
+    p += sprintf(p, "id,contact.sms,consent.sms\n");
+    for (size_t i = 0; i < total; i++)
+        p += sprintf(p, "k%zu,+9198%08zu,%s\n", i, i, i % 10 ? "yes" : "no");
+    assert_int_equal(eng_customers_import_csv_buffer(f.e, csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
+    free(csv);
+    uint32_t g, gx;
+    assert_int_equal(eng_group_create_uploaded(f.e, "loyal-2025", &g), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "staff", &gx), ENG_OK);
+    fill(f.e, g, 1500);
+    fill(f.e, gx, 100);
+
+    eng_campaign_spec c = fx_campaign("Diwali");
+    c.control_percent = 10;
+    uint64_t cid, mid, bad;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
+    static const char *const exc[] = {"staff"};
+    eng_message_spec m = fx_message(); /* sms + email creatives, include loyal-2025 */
+    m.exclude = exc;
+    m.n_exclude = 1;
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &mid, NULL), ENG_OK);
+    eng_audience *a = NULL;
+    assert_int_equal(eng_message_submit(f.e, "ann", mid, NULL), ENG_OK);
+    assert_int_equal(eng_message_audience(f.e, "vic", mid, &a), ENG_ESTATE); /* not approved yet */
+    assert_null(a);
+    assert_int_equal(eng_message_approve(f.e, "bob", mid, NULL, "ok"), ENG_OK);
+
+    /* Reference by hand: customers 100..1499 that consented to SMS. */
+    uint64_t want_all = 0;
+    for (size_t i = 100; i < 1500; i++)
+        want_all += i % 10 != 0;
+    uint64_t all, test, ctl, rtest;
+    uint8_t h1[32], h2[32];
+    assert_int_equal(eng_message_audience(f.e, "vic", mid, &a), ENG_OK);
+    assert_int_equal(eng_audience_count(a, ENG_PART_ALL, &all), ENG_OK);
+    assert_int_equal(eng_audience_count(a, ENG_PART_TEST, &test), ENG_OK);
+    assert_int_equal(eng_audience_count(a, ENG_PART_CONTROL, &ctl), ENG_OK);
+    assert_int_equal(eng_audience_hash(a, h1), ENG_OK);
+    eng_audience_free(a);
+    assert_int_equal(all, want_all);
+    assert_int_equal(test + ctl, all);
+    assert_true(ctl > all / 20 && ctl < all / 5); /* about 10 % */
+
+    /* It is the resolve with the campaign's seed, the message's channels, the split. */
+    eng_resolve_options o;
+    eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
+    o.include = &g;
+    o.n_include = 1;
+    o.exclude = &gx;
+    o.n_exclude = 1;
+    o.channels = (1u << ENG_CH_SMS) | (1u << ENG_CH_EMAIL);
+    o.seed = eng_campaign_split_seed("acme", cid);
+    o.test_ratio = 0.9;
+    assert_int_equal(eng_audience_resolve(f.e, &o, &a), ENG_OK);
+    assert_int_equal(eng_audience_count(a, ENG_PART_TEST, &rtest), ENG_OK);
+    assert_int_equal(eng_audience_hash(a, h2), ENG_OK);
+    eng_audience_free(a);
+    assert_int_equal(rtest, test);
+    assert_memory_equal(h1, h2, 32);
+
+    /* The group grows; the approved audience does not, also after a reopen. */
+    fill(f.e, g, 2000);
+    fx_reopen(&f);
+    assert_int_equal(eng_audience_resolve(f.e, &o, &a), ENG_OK);
+    assert_int_equal(eng_audience_count(a, ENG_PART_ALL, &rtest), ENG_OK);
+    eng_audience_free(a);
+    assert_true(rtest > all);
+    assert_int_equal(eng_message_audience(f.e, "vic", mid, &a), ENG_OK);
+    assert_int_equal(eng_audience_count(a, ENG_PART_ALL, &rtest), ENG_OK);
+    assert_int_equal(eng_audience_hash(a, h2), ENG_OK);
+    eng_audience_free(a);
+    assert_int_equal(rtest, all);
+    assert_memory_equal(h1, h2, 32);
+
+    /* An unknown group refuses the approval; the message stays awaiting. */
+    static const char *const nope[] = {"no-such-group"};
+    m.include = nope;
+    m.exclude = NULL;
+    m.n_exclude = 0;
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &bad, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "ann", bad, NULL), ENG_OK);
+    assert_int_equal(eng_message_approve(f.e, "bob", bad, NULL, "ok"), ENG_ENOTFOUND);
+    assert_non_null(strstr(eng_error_last()->message, "no-such-group"));
+    assert_int_equal(state_of(f.e, bad), ENG_STATE_AWAITING);
+    assert_int_equal(eng_message_audience(f.e, "vic", bad, &a), ENG_ESTATE);
+    assert_int_equal(eng_message_audience(f.e, "vic", mid, NULL), ENG_EINVAL);
+    assert_int_equal(eng_message_audience(f.e, "nobody", mid, &a), ENG_EDENIED);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(xengage_minimum_uses_the_audience),
+        cmocka_unit_test(approval_freezes_the_audience),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
