@@ -865,10 +865,12 @@ typedef struct eng_audit_entry {
     const char *org;        /**< The org. */
     const char *actor;      /**< Who. */
     const char *object;     /**< What ("campaign/3", "message/4", "org", "actor/bob", "credits/campaign"). */
-    const char *action;     /**< "create", "update", "delete", "submit", "approve", "reject", "void" (approval voided by a
-                                 campaign edit), "start", "finish", "stop", "settings", "unit-add", "put" (actor),
-                                 "adjust" (credits). */
-    const char *state_hash; /**< SHA-256 (hex) of the new state of the object. */
+    const char *action;     /**< "create", "update", "delete" (deleting a campaign logs each of its messages first),
+                                 "submit", "approve", "reject", "void" (approval voided by a campaign edit), "lock-goal"
+                                 (the campaign's first approval froze its goal), "start", "finish", "stop", "settings",
+                                 "unit-add", "put" (actor), "adjust" and "charge" (credits). */
+    const char *state_hash; /**< SHA-256 (hex) of the new state of the object: its stored record; for credits the two
+                                 balances (campaign, X-Engage) as little-endian 64-bit integers; for a deletion the empty string. */
     const char *prev_hash;  /**< Hash (hex) of the previous entry; 64 zeros for the first. */
     const char *hash;       /**< Hash (hex) of this entry (covers all fields above). */
 } eng_audit_entry;

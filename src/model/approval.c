@@ -98,9 +98,9 @@ ENG_API int eng_message_approve(eng_engine *e, const char *actor, uint64_t id, c
     if ((rc = eng__kv_begin(e->store)))
         goto done;
     rc = eng__msg_write(e, &x, "approve");
-    if (rc == ENG_OK && !x.c.goal_locked) {
+    if (rc == ENG_OK && !x.c.goal_locked) { /* the first approval freezes the campaign's goal: audited too */
         x.c.goal_locked = 1;
-        rc = eng__camp_store(e, &x.c);
+        rc = eng__camp_write(e, &x.c, x.a.id, "lock-goal");
     }
     if ((rc = eng__batch_end(e, rc)) == ENG_OK)
         eng__emit(e, ENG_EVENT_APPROVED, x.o.id, x.c.id, x.m.id, x.a.id, x.m.comment);

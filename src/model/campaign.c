@@ -264,7 +264,7 @@ static int name_taken(eng_engine *e, const char *org, const char *name, uint64_t
     return ENG_OK;
 }
 
-static int camp_write(eng_engine *e, const eng__camp *c, const char *actor, const char *action)
+int eng__camp_write(eng_engine *e, const eng__camp *c, const char *actor, const char *action)
 {
     int rc = eng__camp_store(e, c);
     if (rc)
@@ -337,7 +337,7 @@ ENG_API int eng_campaign_create(eng_engine *e, const char *actor, const eng_camp
         rc = eng__rec_put(e->store, ENG__K(key), ENG__REC_NAME, ENG__MODEL_SCHEMA, b, 8);
     }
     if (rc == ENG_OK)
-        rc = camp_write(e, &c, a.id, "create");
+        rc = eng__camp_write(e, &c, a.id, "create");
     if ((rc = eng__batch_end(e, rc)) == ENG_OK)
         *id = c.id;
 done:
@@ -448,19 +448,14 @@ ENG_API int eng_campaign_update(eng_engine *e, const char *actor, uint64_t id, c
             rc = eng__rec_put(e->store, ENG__K(key), ENG__REC_NAME, ENG__MODEL_SCHEMA, b, 8);
     }
     if (rc == ENG_OK)
-        rc = camp_write(e, &c, a.id, "update");
+        rc = eng__camp_write(e, &c, a.id, "update");
     for (size_t i = 0; rc == ENG_OK && i < nm; i++) {
         eng__msg *m = &msgs[i];
         if (m->state != ENG_STATE_AWAITING && m->state != ENG_STATE_APPROVED)
             continue;
         m->state = ENG_STATE_DRAFT;
         m->approved = 0;
-        rc = eng__msg_store(e, m);
-        if (rc == ENG_OK) {
-            char obj[48];
-            snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)m->id);
-            rc = eng__audit_append(e, o.id, a.id, obj, "void", "draft", 5);
-        }
+        rc = eng__msg_put_audited(e, o.id, a.id, m, "void");
     }
     rc = eng__batch_end(e, rc);
 done:
@@ -588,10 +583,14 @@ ENG_API int eng_campaign_delete(eng_engine *e, const char *actor, uint64_t id)
         eng__msg_free(&m);
     }
     if (rc == ENG_OK && (rc = eng__kv_begin(e->store)) == ENG_OK) {
-        char key[256];
+        char key[256], obj[48];
+        /* Each message goes with its own entry, so every object's history ends in "delete". */
         for (size_t i = 0; rc == ENG_OK && i < c.n_msgs; i++) {
             eng__key_id(key, sizeof key, 'g', c.msgs[i]);
             rc = eng__kv_del(e->store, ENG__K(key));
+            snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)c.msgs[i]);
+            if (rc == ENG_OK)
+                rc = eng__audit_append(e, o.id, a.id, obj, "delete", "", 0);
         }
         name_key(key, sizeof key, o.id, c.spec.name);
         if (rc == ENG_OK)
@@ -599,7 +598,6 @@ ENG_API int eng_campaign_delete(eng_engine *e, const char *actor, uint64_t id)
         eng__key_id(key, sizeof key, 'c', id);
         if (rc == ENG_OK)
             rc = eng__kv_del(e->store, ENG__K(key));
-        char obj[48];
         snprintf(obj, sizeof obj, "campaign/%llu", (unsigned long long)id);
         if (rc == ENG_OK)
             rc = eng__audit_append(e, o.id, a.id, obj, "delete", "", 0);

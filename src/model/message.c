@@ -397,19 +397,24 @@ void eng__msg_free(eng__msg *m)
     memset(m, 0, sizeof(*m));
 }
 
-int eng__msg_write(eng_engine *e, const eng__msg_ctx *x, const char *action)
+int eng__msg_put_audited(eng_engine *e, const char *org, const char *actor, const eng__msg *m, const char *action)
 {
-    int rc = eng__msg_store(e, &x->m);
+    int rc = eng__msg_store(e, m);
     if (rc)
         return rc;
     eng__wr w;
     eng__wr_init(&w, &e->mem);
-    msg_enc(&w, &x->m);
+    msg_enc(&w, m);
     char obj[48];
-    snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)x->m.id);
-    rc = w.err ? eng__nomem() : eng__audit_append(e, x->o.id, x->a.id, obj, action, w.data, w.len);
+    snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)m->id);
+    rc = w.err ? eng__nomem() : eng__audit_append(e, org, actor, obj, action, w.data, w.len);
     eng__wr_free(&w);
     return rc;
+}
+
+int eng__msg_write(eng_engine *e, const eng__msg_ctx *x, const char *action)
+{
+    return eng__msg_put_audited(e, x->o.id, x->a.id, &x->m, action);
 }
 
 int eng__msg_ctx_load(eng_engine *e, const char *actor, uint64_t id, int op, eng__msg_ctx *x)

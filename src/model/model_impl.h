@@ -145,6 +145,8 @@ typedef struct eng__camp {
 } eng__camp;
 int eng__camp_load(eng_engine *e, uint64_t id, eng__camp *out);
 int eng__camp_store(eng_engine *e, const eng__camp *c);
+/* Store the campaign and append an audit entry for @p action (inside a batch). */
+int eng__camp_write(eng_engine *e, const eng__camp *c, const char *actor, const char *action);
 void eng__camp_free(eng__camp *c);
 void eng__camp_spec_enc(eng__wr *w, const eng_campaign_spec *s);
 void eng__camp_spec_dec(eng__rd *r, eng__pool *p, eng_campaign_spec *s);
@@ -187,7 +189,9 @@ typedef struct eng__msg_ctx {
 } eng__msg_ctx;
 int eng__msg_ctx_load(eng_engine *e, const char *actor, uint64_t id, int op, eng__msg_ctx *x);
 void eng__msg_ctx_free(eng__msg_ctx *x);
-/* Store the message and append an audit entry for @p action (inside a batch). */
+/* Store the message and append an audit entry for @p action whose state hash
+ * covers the stored record (inside a batch). */
+int eng__msg_put_audited(eng_engine *e, const char *org, const char *actor, const eng__msg *m, const char *action);
 int eng__msg_write(eng_engine *e, const eng__msg_ctx *x, const char *action);
 
 /* ---- per-concept validators ---- */
