@@ -299,6 +299,11 @@ ENG_API int eng_campaign_create(eng_engine *e, const char *actor, const eng_camp
         goto out;
     eng__camp c = {0};
     eng__pool_init(&c.pool, &e->mem);
+    /* Deny by default: without a role that edits, no report is given at all. */
+    if (!(a.roles & (ENG_ROLE_AUTHOR | ENG_ROLE_ADMIN))) {
+        rc = eng__access(&a, &o, ENG_OP_EDIT, NULL);
+        goto done;
+    }
     /* The owning unit must exist before scope can be judged; report it as a field. */
     if (!eng__empty(spec->unit) && !eng__org_unit(&o, spec->unit)) {
         eng_validation *v = eng__vr_new(&e->mem);
@@ -385,6 +390,10 @@ ENG_API int eng_campaign_update(eng_engine *e, const char *actor, uint64_t id, c
     size_t nm = 0;
     if ((rc = eng__camp_load(e, id, &c)))
         goto who;
+    if (strcmp(c.org, o.id) != 0) { /* an org-scope actor of another org must not reach it */
+        rc = eng__err(ENG_EDENIED, "actor", "campaign %llu belongs to another org", (unsigned long long)id);
+        goto done;
+    }
     if ((rc = eng__access(&a, &o, ENG_OP_EDIT, c.spec.unit)))
         goto done;
     if (strcmp(spec->unit ? spec->unit : "", c.spec.unit) != 0) {
