@@ -413,7 +413,8 @@ ENG_API int eng_campaign_list(eng_engine *engine, const char *actor, uint64_t **
 ENG_API int eng_campaign_get(eng_engine *engine, const char *actor, uint64_t id, eng_campaign **out);
 
 /**
- * The fields of a snapshot.
+ * The fields of a snapshot. Optional strings that were NULL (unit, GA account,
+ * goal condition) read back as "".
  * @param c a snapshot.
  * @return a spec whose pointers live as long as @p c; NULL if @p c is NULL.
  */
@@ -728,7 +729,8 @@ ENG_API int eng_message_execute(eng_engine *engine, const char *actor, uint64_t 
 ENG_API int eng_message_get(eng_engine *engine, const char *actor, uint64_t id, eng_message **out);
 
 /**
- * The fields of a message snapshot.
+ * The fields of a message snapshot. Optional strings that were NULL read back as
+ * "", except a creative's subject, which stays NULL.
  * @param m a snapshot.
  * @return a spec whose pointers live as long as @p m; NULL if @p m is NULL.
  */
