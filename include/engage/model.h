@@ -132,12 +132,13 @@ ENG_API int eng_org_create(eng_engine *engine, const char *org_id, const eng_org
                            const char *admin_id);
 
 /**
- * Read the settings of the actor's org.
+ * Read the settings of the actor's org (its feature flags, costs and default
+ * conversion goal). As in the seed, only users with org-level access see them.
  * @param engine an open engine.
- * @param actor acting user (any role; settings are readable by every member).
+ * @param actor acting user (any role, #ENG_SCOPE_ORG; unit-scoped actors get #ENG_EDENIED).
  * @param out receives the settings; its goal strings point into engine-owned
  *        storage that stays valid until the next eng_org_settings_get() on this engine.
- * @return #ENG_OK; #ENG_EDENIED for an unknown actor; #ENG_EINVAL.
+ * @return #ENG_OK; #ENG_EDENIED for an unknown actor or one without org scope; #ENG_EINVAL for NULL @p out.
  */
 ENG_API int eng_org_settings_get(eng_engine *engine, const char *actor, eng_org_settings *out);
 

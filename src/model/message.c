@@ -262,8 +262,13 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
         eng__vr_add(v, ENG_EINVAL, "message.creatives", "add at least one creative");
     for (size_t i = 0; i < s->n_creatives; i++) {
         char p[64];
-        creative_path(p, sizeof p, s->creatives[i].channel);
+        int ch = s->creatives[i].channel;
+        creative_path(p, sizeof p, ch);
         eng__creative_check(v, &s->creatives[i], p);
+        /* The broadcast seed's channels exclude ads: ad audiences are exported by X-Engage only. */
+        if (ch >= ENG_CH_FACEBOOK && ch <= ENG_CH_YOUTUBE && s->strategy != ENG_STRATEGY_XENGAGE)
+            eng__vr_add(v, ENG_EINVAL, p, "%s is an ad channel, reached only through the X-Engage strategy",
+                        eng_channel_name(ch));
     }
     if (s->strategy == ENG_STRATEGY_PERSONALIZATION) {
         if (s->n_variants == 0)

@@ -20,9 +20,15 @@ static void org_units_settings(void **st)
     assert_int_equal(eng_unit_add(f.e, "ann", "east", NULL), ENG_EDENIED);
     assert_int_equal(eng_unit_add(f.e, "nobody", "east", NULL), ENG_EDENIED);
     assert_int_equal(eng_unit_add(f.e, NULL, "east", NULL), ENG_EDENIED);
-    /* Settings: read by anyone of the org, written by admins, checked. */
+    /* Settings: read by anyone of the org with org-level access (the seed's "Campaign
+     * Attribution" section), written by admins, checked. */
     eng_org_settings s;
-    assert_int_equal(eng_org_settings_get(f.e, "nat", &s), ENG_OK);
+    memset(&s, 0x5a, sizeof s);
+    assert_int_equal(eng_org_settings_get(f.e, "nat", &s), ENG_EDENIED); /* one unit */
+    assert_string_equal(eng_error_last()->detail, "actor");
+    assert_int_equal(eng_org_settings_get(f.e, "sam", &s), ENG_EDENIED); /* several units, not the org */
+    assert_int_equal(s.version, 0x5a5a5a5a); /* nothing written */
+    assert_int_equal(eng_org_settings_get(f.e, "vic", &s), ENG_OK);
     assert_int_equal(s.conversion_goals, 1);
     assert_int_equal(s.xengage, ENG_XENGAGE_TRIAL);
     assert_string_equal(s.default_goal.event, "transaction");
@@ -238,6 +244,47 @@ static void campaign_goal_and_update(void **st)
     assert_int_equal(eng_campaign_update(f.e, "ann", id2, &d, &v), ENG_EVALIDATION);
     assert_report(v, "campaign.name", ENG_EEXISTS);
     eng_validation_free(v);
+    /* A campaign's goal is its own: the org default and other campaigns keep theirs. */
+    eng_org_settings os;
+    assert_int_equal(eng_org_settings_get(f.e, "root", &os), ENG_OK);
+    assert_int_equal(os.default_goal.window_days, 20);
+    assert_int_equal(os.default_goal.attribution, ENG_ATTR_LAST_TOUCH);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id2, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal.window_days, 20);
+    eng_campaign_free(h);
+    /* "Reset to default" brings the org's goal back. */
+    c.goal_mode = ENG_GOAL_DEFAULT;
+    assert_int_equal(eng_campaign_update(f.e, "ann", id, &c, NULL), ENG_OK);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_CUSTOM);
+    assert_int_equal(eng_campaign_fields(h)->goal.window_days, 20);
+    assert_string_equal(eng_campaign_fields(h)->goal.condition, "amount > 3000");
+    eng_campaign_free(h);
+    /* Editing the org default changes campaigns created afterwards only. */
+    os.default_goal.window_days = 45;
+    os.default_goal.condition = "amount > 5000";
+    assert_int_equal(eng_org_settings_set(f.e, "root", &os), ENG_OK);
+    eng_campaign_spec e3 = fx_campaign("After edit");
+    uint64_t id3;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &e3, &id3, NULL), ENG_OK);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id3, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal.window_days, 45);
+    assert_string_equal(eng_campaign_fields(h)->goal.condition, "amount > 5000");
+    eng_campaign_free(h);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id2, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal.window_days, 20);
+    eng_campaign_free(h);
+    /* Removing the org default: later campaigns have no goal by default. */
+    os.has_default_goal = 0;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &os), ENG_OK);
+    e3.name = "After removal";
+    assert_int_equal(eng_campaign_create(f.e, "ann", &e3, &id3, NULL), ENG_OK);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id3, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_NONE);
+    eng_campaign_free(h);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id2, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_CUSTOM);
+    eng_campaign_free(h);
     /* The owning unit is fixed. */
     c.unit = "north";
     assert_int_equal(eng_campaign_update(f.e, "ann", id, &c, NULL), ENG_EINVAL);
