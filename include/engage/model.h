@@ -698,6 +698,37 @@ ENG_API int eng_message_approve(eng_engine *engine, const char *actor, uint64_t 
                                 const char *comment);
 
 /**
+ * Approve a whole campaign: every message of it that awaits approval, as the
+ * seed's campaign-level Approve does. Each one is checked as by
+ * eng_message_approve() (without a reviewed hash: the current content is
+ * approved); if any check fails, nothing changes. Other messages are left as
+ * they are. The host hears #ENG_EVENT_APPROVED once per message. Needs
+ * #ENG_OP_APPROVE on the campaign's unit.
+ * @param engine an open engine.
+ * @param actor acting user.
+ * @param id the campaign.
+ * @param comment approver's comment stored on every message (may be NULL; at most 4096 bytes).
+ * @return #ENG_OK; #ENG_EDENIED (also when the actor created or last edited one of the
+ *         messages and the org does not allow self-approval); #ENG_ENOTFOUND;
+ *         #ENG_ESTATE when no message awaits approval; #ENG_ERANGE for an X-Engage message
+ *         less than 48 hours before its schedule; #ENG_ETOOBIG; storage errors.
+ */
+ENG_API int eng_campaign_approve(eng_engine *engine, const char *actor, uint64_t id, const char *comment);
+
+/**
+ * Reject a whole campaign: every message of it that awaits approval, in one
+ * change. The host hears #ENG_EVENT_REJECTED once per message. Needs
+ * #ENG_OP_APPROVE on the campaign's unit.
+ * @param engine an open engine.
+ * @param actor acting user.
+ * @param id the campaign.
+ * @param comment why (may be NULL; at most 4096 bytes).
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND; #ENG_ESTATE when no message awaits
+ *         approval; #ENG_ETOOBIG; storage errors.
+ */
+ENG_API int eng_campaign_reject(eng_engine *engine, const char *actor, uint64_t id, const char *comment);
+
+/**
  * Reject a message awaiting approval. Needs #ENG_OP_APPROVE.
  * @param engine an open engine.
  * @param actor acting user.

@@ -193,6 +193,13 @@ void eng__msg_ctx_free(eng__msg_ctx *x);
  * covers the stored record (inside a batch). */
 int eng__msg_put_audited(eng_engine *e, const char *org, const char *actor, const eng__msg *m, const char *action);
 int eng__msg_write(eng_engine *e, const eng__msg_ctx *x, const char *action);
+/* Approve or reject @p m in memory after every check (self-approval, content
+ * hash when given, the X-Engage 48 hours); the caller stores and audits it. */
+int eng__approve_msg(eng_engine *e, const eng__actor *a, const eng__org *o, const eng__camp *c, eng__msg *m,
+                     const char *content_hash, const char *comment);
+int eng__reject_msg(eng_engine *e, const eng__actor *a, eng__msg *m, const char *comment);
+/* ENG_ETOOBIG for a comment over ENG__COMMENT_MAX bytes. */
+int eng__comment_ok(const char *c);
 
 /* ---- per-concept validators ---- */
 void eng__creative_check(eng_validation *v, const eng_creative *c, const char *path);

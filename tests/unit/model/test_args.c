@@ -70,6 +70,8 @@ static void null_and_bad_arguments(void **st)
     REFUSED(eng_message_submit(NULL, "ann", mid, &v), ENG_EMISUSE);
     REFUSED(eng_message_approve(NULL, "bob", mid, NULL, NULL), ENG_EMISUSE);
     REFUSED(eng_message_reject(NULL, "bob", mid, NULL), ENG_EMISUSE);
+    REFUSED(eng_campaign_approve(NULL, "bob", cid, NULL), ENG_EMISUSE);
+    REFUSED(eng_campaign_reject(NULL, "bob", cid, NULL), ENG_EMISUSE);
     REFUSED(eng_message_execute(NULL, "root", mid, ENG_ACT_START), ENG_EMISUSE);
     REFUSED(eng_message_get(NULL, "ann", mid, &mh), ENG_EMISUSE);
     REFUSED(eng_model_set_event_callback(NULL, NULL, NULL), ENG_EMISUSE);
@@ -105,6 +107,8 @@ static void null_and_bad_arguments(void **st)
         REFUSED(eng_message_submit(f.e, who, mid, &v), ENG_EDENIED);
         REFUSED(eng_message_approve(f.e, who, mid, NULL, NULL), ENG_EDENIED);
         REFUSED(eng_message_reject(f.e, who, mid, NULL), ENG_EDENIED);
+        REFUSED(eng_campaign_approve(f.e, who, cid, NULL), ENG_EDENIED);
+        REFUSED(eng_campaign_reject(f.e, who, cid, NULL), ENG_EDENIED);
         REFUSED(eng_message_execute(f.e, who, mid, ENG_ACT_START), ENG_EDENIED);
         REFUSED(eng_message_get(f.e, who, mid, &mh), ENG_EDENIED);
         REFUSED(eng_audit_open(f.e, who, &it), ENG_EDENIED);
@@ -129,6 +133,8 @@ static void null_and_bad_arguments(void **st)
         REFUSED(eng_message_submit(f.e, "ann", x, &v), ENG_ENOTFOUND);
         REFUSED(eng_message_approve(f.e, "bob", x, NULL, NULL), ENG_ENOTFOUND);
         REFUSED(eng_message_reject(f.e, "bob", x, NULL), ENG_ENOTFOUND);
+        REFUSED(eng_campaign_approve(f.e, "bob", x, NULL), ENG_ENOTFOUND);
+        REFUSED(eng_campaign_reject(f.e, "bob", x, NULL), ENG_ENOTFOUND);
         REFUSED(eng_message_execute(f.e, "root", x, ENG_ACT_START), ENG_ENOTFOUND);
         REFUSED(eng_message_get(f.e, "ann", x, &mh), ENG_ENOTFOUND);
         assert_null(ch);

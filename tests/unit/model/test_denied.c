@@ -95,8 +95,11 @@ static void denials_change_nothing(void **st)
     for (size_t i = 0; i < sizeof no_approve / sizeof no_approve[0]; i++) {
         DENIED(eng_message_approve(f.e, no_approve[i], awaiting, NULL, "ok"));
         DENIED(eng_message_reject(f.e, no_approve[i], awaiting, "no"));
+        DENIED(eng_campaign_approve(f.e, no_approve[i], cid, "ok"));
+        DENIED(eng_campaign_reject(f.e, no_approve[i], cid, "no"));
     }
     DENIED(eng_message_approve(f.e, "root", awaiting, NULL, "mine")); /* root created it */
+    DENIED(eng_campaign_approve(f.e, "root", cid, "mine"));
 
     /* Execution (admin in scope). */
     const char *const no_exec[] = {"vic", "ann", "bob", "nat", "sam", "uadm", "gadmin"};
