@@ -299,6 +299,25 @@ static void strategies(void **st)
     assert_report(v, "message.type", ENG_EINVAL);
     assert_report(v, "message.title", ENG_EINVAL);
     eng_validation_free(v);
+    /* Titles, audience group ids and coupon sources. */
+    m = fx_message();
+    char longt[200];
+    memset(longt, 't', sizeof longt - 1);
+    longt[sizeof longt - 1] = 0;
+    m.title = longt;
+    const char *const badgroups[] = {"loyal", ""};
+    m.include = badgroups;
+    m.n_include = 2;
+    m.exclude = badgroups + 1;
+    m.n_exclude = 1;
+    m.incentive.kind = ENG_INCENTIVE_COUPON;
+    m.incentive.coupon_source = 3;
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
+    assert_report(v, "message.title", ENG_ETOOBIG);
+    assert_report(v, "message.audience.include[1]", ENG_EINVAL);
+    assert_report(v, "message.audience.exclude[0]", ENG_EINVAL);
+    assert_report(v, "message.incentive.coupon_source", ENG_EINVAL);
+    eng_validation_free(v);
     m = fx_message();
     m.incentive.kind = 5;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);

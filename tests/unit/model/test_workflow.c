@@ -177,6 +177,9 @@ static void approval_binding_and_events(void **st)
     memset(longc, 'c', sizeof longc - 1);
     longc[sizeof longc - 1] = 0;
     assert_int_equal(eng_message_approve(f.e, "bob", id, reviewed, longc), ENG_ETOOBIG);
+    assert_string_equal(eng_error_last()->detail, "comment");
+    assert_int_equal(eng_message_reject(f.e, "bob", id, longc), ENG_ETOOBIG);
+    assert_string_equal(eng_error_last()->detail, "comment");
     assert_int_equal(eng_message_approve(f.e, "bob", id, reviewed, "Looks good"), ENG_OK);
     assert_int_equal(eng_message_get(f.e, "ann", id, &h), ENG_OK);
     eng_message_status s = {.version = ENG_MESSAGE_STATUS_VERSION};
