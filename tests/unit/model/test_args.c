@@ -2,7 +2,8 @@
  * a NULL, malformed or unknown actor, an unknown id, NULL out pointers or an
  * unknown enum fails with its documented code and a detail naming what is
  * wrong, and leaves the store byte for byte as it was (a SHA-256 over every
- * key and value is compared around each call). */
+ * key and value is compared around each call); so do refusals for failed
+ * validation, wrong states, workflow rules and limits. */
 #include "model_fixture.h"
 
 #include "store_digest.h"
@@ -258,10 +259,84 @@ static void null_and_bad_arguments(void **st)
     fx_close(&f);
 }
 
+/* Refusals other than argument errors change nothing either: failed
+ * validation, wrong state, rules of the workflow, limits. */
+static void refused_calls_change_nothing(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    eng_campaign_spec c = fx_campaign("Diwali");
+    uint64_t cid, draft, awaiting, approved, id;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
+    eng_message_spec m = fx_message();
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &draft, NULL), ENG_OK);
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &awaiting, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "ann", awaiting, NULL), ENG_OK);
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &approved, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "ann", approved, NULL), ENG_OK);
+    assert_int_equal(eng_message_approve(f.e, "bob", approved, NULL, NULL), ENG_OK);
+    eng_validation *v = NULL;
+
+    /* Validation failures. */
+    eng_campaign_spec bad = fx_campaign("");
+    REFUSED(eng_campaign_create(f.e, "ann", &bad, &id, NULL), ENG_EVALIDATION);
+    REFUSED(eng_campaign_update(f.e, "ann", cid, &bad, NULL), ENG_EVALIDATION);
+    eng_message_spec bm = fx_message();
+    bm.title = "";
+    REFUSED(eng_message_create(f.e, "ann", cid, &bm, &id, NULL), ENG_EVALIDATION);
+    REFUSED(eng_message_update(f.e, "ann", draft, &bm, NULL), ENG_EVALIDATION);
+    REFUSED(eng_message_update(f.e, "ann", approved, &bm, NULL), ENG_EVALIDATION); /* approval not voided */
+    int order[] = {99};
+    bm = fx_message();
+    bm.strategy = ENG_STRATEGY_CHANNEL_PRIORITY;
+    bm.channel_priority = order;
+    bm.n_channel_priority = 1;
+    assert_int_equal(eng_message_update(f.e, "ann", draft, &bm, NULL), ENG_OK);
+    REFUSED(eng_message_submit(f.e, "ann", draft, &v), ENG_EVALIDATION);
+    assert_report(v, "message.channel_priority[0]", ENG_EINVAL);
+    eng_validation_free(v);
+    REFUSED(eng_message_validate(f.e, "ann", draft, &v), ENG_EVALIDATION);
+    eng_validation_free(v);
+    /* Wrong states. */
+    REFUSED(eng_message_submit(f.e, "ann", awaiting, NULL), ENG_ESTATE);
+    REFUSED(eng_message_approve(f.e, "bob", draft, NULL, NULL), ENG_ESTATE);
+    REFUSED(eng_message_reject(f.e, "bob", approved, NULL), ENG_ESTATE);
+    REFUSED(eng_message_execute(f.e, "root", awaiting, ENG_ACT_START), ENG_ESTATE);
+    REFUSED(eng_message_execute(f.e, "root", draft, ENG_ACT_FINISH), ENG_ESTATE);
+    REFUSED(eng_message_approve(f.e, "bob", awaiting, "0000000000000000000000000000000000000000000000000000000000000000",
+                                NULL),
+            ENG_ESTATE);
+    c.goal_mode = ENG_GOAL_NONE; /* the goal is locked by the approval */
+    REFUSED(eng_campaign_update(f.e, "ann", cid, &c, NULL), ENG_ESTATE);
+    c.goal_mode = ENG_GOAL_DEFAULT;
+    c.unit = "north";
+    REFUSED(eng_campaign_update(f.e, "ann", cid, &c, NULL), ENG_EINVAL);
+    /* Org administration. */
+    REFUSED(eng_unit_add(f.e, "root", "north", NULL), ENG_EEXISTS);
+    REFUSED(eng_unit_add(f.e, "root", "east", "atlantis"), ENG_ENOTFOUND);
+    eng_actor_spec a;
+    eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
+    a.id = "zed";
+    REFUSED(eng_actor_put(f.e, "root", &a), ENG_EINVAL); /* no roles */
+    eng_org_settings s;
+    assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
+    s.forbid_overdraft = 1;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    REFUSED(eng_credits_adjust(f.e, "root", ENG_CREDITS_CAMPAIGN, -1), ENG_ECREDITS);
+    REFUSED(eng_credits_adjust(f.e, "root", ENG_CREDITS_CAMPAIGN, INT64_MIN), ENG_ERANGE);
+    s.xengage_cost = -5;
+    REFUSED(eng_org_settings_set(f.e, "root", &s), ENG_EVALIDATION);
+    REFUSED(eng_org_create(f.e, "acme", NULL, "newadmin"), ENG_EEXISTS);
+    REFUSED(eng_org_create(f.e, "globex", NULL, "ann"), ENG_EEXISTS);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(null_and_bad_arguments),
+        cmocka_unit_test(refused_calls_change_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
