@@ -121,8 +121,9 @@ static void transition_table(void **st)
 
 typedef struct events {
     int kind[16];
-    char comment[16][32];
-    uint64_t msg[16];
+    char comment[16][32], org[16][16], actor[16][16];
+    uint64_t msg[16], campaign[16];
+    unsigned version[16];
     int n;
 } events;
 
@@ -132,6 +133,10 @@ static void on_event(const eng_model_event *ev, void *user)
     if (e->n < 16) {
         e->kind[e->n] = ev->kind;
         e->msg[e->n] = ev->message;
+        e->campaign[e->n] = ev->campaign;
+        e->version[e->n] = ev->version;
+        snprintf(e->org[e->n], sizeof e->org[0], "%s", ev->org);
+        snprintf(e->actor[e->n], sizeof e->actor[0], "%s", ev->actor);
         snprintf(e->comment[e->n], sizeof e->comment[0], "%s", ev->comment);
         e->n++;
     }
@@ -152,6 +157,11 @@ static void approval_binding_and_events(void **st)
     assert_int_equal(ev.n, 1);
     assert_int_equal(ev.kind[0], ENG_EVENT_APPROVAL_NEEDED);
     assert_int_equal(ev.msg[0], id);
+    assert_int_equal(ev.campaign[0], cid);
+    assert_int_equal(ev.version[0], ENG_MODEL_EVENT_VERSION);
+    assert_string_equal(ev.org[0], "acme");
+    assert_string_equal(ev.actor[0], "ann");
+    assert_string_equal(ev.comment[0], "");
     /* The reviewer notes the hash; the author edits and resubmits meanwhile. */
     eng_message *h;
     assert_int_equal(eng_message_get(f.e, "bob", id, &h), ENG_OK);
@@ -192,6 +202,8 @@ static void approval_binding_and_events(void **st)
     eng_message_free(h);
     assert_int_equal(ev.kind[ev.n - 1], ENG_EVENT_APPROVED);
     assert_string_equal(ev.comment[ev.n - 1], "Looks good");
+    assert_string_equal(ev.actor[ev.n - 1], "bob");
+    assert_int_equal(ev.msg[ev.n - 1], id);
     /* Any change voids the approval. */
     m.title = "Diwali blast v3";
     assert_int_equal(eng_message_update(f.e, "ann", id, &m, NULL), ENG_OK);
