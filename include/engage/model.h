@@ -907,7 +907,9 @@ typedef enum eng_rule_schema_kind {
  * @param kind an #eng_rule_schema_kind.
  * @param fields the schema (copied); NULL with @p nfields 0 removes it.
  * @param nfields number of fields, at most 4096.
- * @return #ENG_OK; #ENG_EINVAL (bad kind, NULL fields with a count, bad field); #ENG_EMISUSE; #ENG_ENOMEM.
+ * @return #ENG_OK; #ENG_EINVAL (bad kind; NULL fields with a count or more than 4096, detail `fields`;
+ *         a field without a name, with a bad type or scale, detail `fields[i].name/.type/.scale`);
+ *         #ENG_EMISUSE; #ENG_ENOMEM. On failure the schema set before stays.
  */
 ENG_API int eng_model_set_rule_schema(eng_engine *engine, int kind, const eng_rule_field *fields, size_t nfields);
 
