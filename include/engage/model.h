@@ -17,6 +17,12 @@
  *
  * Strings are UTF-8 and NUL-terminated. Input structs are borrowed for the
  * call only. Ids of orgs, units and actors are 1..64 bytes of `[A-Za-z0-9_.@-]`.
+ *
+ * Errors common to every function taking an engine, besides those listed on
+ * each: #ENG_EMISUSE for a NULL or closed engine, #ENG_ENOMEM, and the store's
+ * #ENG_ESTORAGE / #ENG_ECORRUPT (naming the key). A NULL, malformed or unknown
+ * actor gets #ENG_EDENIED. Every failure leaves the store as it was and sets
+ * eng_error_last() with a detail (field path) naming what is wrong.
  */
 #ifndef ENGAGE_MODEL_H
 #define ENGAGE_MODEL_H
@@ -132,12 +138,13 @@ ENG_API int eng_org_create(eng_engine *engine, const char *org_id, const eng_org
                            const char *admin_id);
 
 /**
- * Read the settings of the actor's org.
+ * Read the settings of the actor's org (its feature flags, costs and default
+ * conversion goal). As in the seed, only users with org-level access see them.
  * @param engine an open engine.
- * @param actor acting user (any role; settings are readable by every member).
+ * @param actor acting user (any role, #ENG_SCOPE_ORG; unit-scoped actors get #ENG_EDENIED).
  * @param out receives the settings; its goal strings point into engine-owned
  *        storage that stays valid until the next eng_org_settings_get() on this engine.
- * @return #ENG_OK; #ENG_EDENIED for an unknown actor; #ENG_EINVAL.
+ * @return #ENG_OK; #ENG_EDENIED for an unknown actor or one without org scope; #ENG_EINVAL for NULL @p out.
  */
 ENG_API int eng_org_settings_get(eng_engine *engine, const char *actor, eng_org_settings *out);
 
@@ -146,7 +153,7 @@ ENG_API int eng_org_settings_get(eng_engine *engine, const char *actor, eng_org_
  * @param engine an open engine.
  * @param actor acting user.
  * @param settings the new settings.
- * @return #ENG_OK; #ENG_EDENIED; #ENG_EINVAL for NULL; #ENG_EVERSION;
+ * @return #ENG_OK; #ENG_EDENIED (not an admin with org scope); #ENG_EINVAL for NULL; #ENG_EVERSION;
  *         #ENG_EVALIDATION when a value is out of range (the last error names the first
  *         failing field, e.g. `org.settings.channel_cost[1]`).
  */
@@ -158,7 +165,8 @@ ENG_API int eng_org_settings_set(eng_engine *engine, const char *actor, const en
  * @param actor acting user.
  * @param unit_id the new unit's id, unique in the org.
  * @param parent_id an existing unit, or NULL.
- * @return #ENG_OK; #ENG_EDENIED; #ENG_EEXISTS; #ENG_ENOTFOUND for a missing parent; #ENG_EINVAL.
+ * @return #ENG_OK; #ENG_EDENIED (not an admin with org scope); #ENG_EEXISTS (detail `unit.id`);
+ *         #ENG_ENOTFOUND for a missing parent (`unit.parent`); #ENG_EINVAL for a bad id.
  */
 ENG_API int eng_unit_add(eng_engine *engine, const char *actor, const char *unit_id, const char *parent_id);
 
@@ -193,8 +201,9 @@ ENG_API int eng_actor_spec_init(eng_actor_spec *a, unsigned int version);
  * @param engine an open engine.
  * @param actor acting user.
  * @param spec the actor to store.
- * @return #ENG_OK; #ENG_EDENIED; #ENG_EEXISTS if the id belongs to another org;
- *         #ENG_ENOTFOUND for a unit that does not exist; #ENG_EINVAL naming the field.
+ * @return #ENG_OK; #ENG_EDENIED (not an admin with org scope); #ENG_EEXISTS if the id belongs to
+ *         another org; #ENG_ENOTFOUND for a unit that does not exist; #ENG_EINVAL naming the field
+ *         (`actor.id`, `actor.roles`, `actor.scope`, `actor.units`); #ENG_EVERSION.
  */
 ENG_API int eng_actor_put(eng_engine *engine, const char *actor, const eng_actor_spec *spec);
 
@@ -204,7 +213,8 @@ ENG_API int eng_actor_put(eng_engine *engine, const char *actor, const eng_actor
  * @param actor the actor to check.
  * @param op an #eng_op.
  * @param unit owning unit, or NULL/"" for the org itself.
- * @return #ENG_OK if allowed; #ENG_EDENIED if not (also for an unknown actor or unit); #ENG_EINVAL.
+ * @return #ENG_OK if allowed; #ENG_EDENIED if not (also for an unknown actor or unit); #ENG_EINVAL
+ *         for an unknown @p op.
  */
 ENG_API int eng_access_check(eng_engine *engine, const char *actor, int op, const char *unit);
 
@@ -223,7 +233,7 @@ typedef enum eng_credit_account {
  * @param actor acting user (any role).
  * @param account an #eng_credit_account.
  * @param balance receives the balance.
- * @return #ENG_OK; #ENG_EDENIED; #ENG_EINVAL.
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_EINVAL for an unknown account or NULL @p balance.
  */
 ENG_API int eng_credits_balance(eng_engine *engine, const char *actor, int account, int64_t *balance);
 
@@ -233,8 +243,10 @@ ENG_API int eng_credits_balance(eng_engine *engine, const char *actor, int accou
  * @param actor acting user.
  * @param account an #eng_credit_account.
  * @param delta the change, |delta| <= 1e15.
- * @return #ENG_OK; #ENG_EDENIED; #ENG_ERANGE; #ENG_ECREDITS when the balance
- *         would go below zero and the org forbids overdraft (balance unchanged).
+ * @return #ENG_OK; #ENG_EDENIED (not an admin with org scope); #ENG_EINVAL for an unknown
+ *         account; #ENG_ERANGE for |delta| over 1e15 or a balance leaving the supported range;
+ *         #ENG_ECREDITS when the balance would go below zero and the org forbids overdraft
+ *         (balance unchanged; detail `org.credits.campaign` or `org.credits.xengage`).
  */
 ENG_API int eng_credits_adjust(eng_engine *engine, const char *actor, int account, int64_t delta);
 
@@ -243,7 +255,8 @@ ENG_API int eng_credits_adjust(eng_engine *engine, const char *actor, int accoun
 /**
  * A validation report: every failure found, each with a code, a field path
  * (`campaign.end`, `message.creative[sms].body`, ...) and a message.
- * Owned by the caller; free with eng_validation_free().
+ * Owned by the caller; free with eng_validation_free(). It does not depend on
+ * the engine and may be freed after eng_close().
  */
 typedef struct eng_validation eng_validation;
 
@@ -270,7 +283,7 @@ ENG_API int eng_validation_item(const eng_validation *v, size_t i, int *code, co
  * Find the first failure with field path @p path.
  * @param v the report.
  * @param path the field path.
- * @return its code, or #ENG_OK if no failure has that path.
+ * @return its code, or #ENG_OK if no failure has that path (also for a NULL @p v or @p path).
  */
 ENG_API int eng_validation_find(const eng_validation *v, const char *path);
 
@@ -377,7 +390,9 @@ ENG_API int eng_campaign_create(eng_engine *engine, const char *actor, const eng
  * @param id the campaign.
  * @param spec the new fields.
  * @param report as for eng_campaign_create().
- * @return as eng_campaign_create(); #ENG_ENOTFOUND; #ENG_ESTATE when a message is executing or executed.
+ * @return as eng_campaign_create(); #ENG_ENOTFOUND; #ENG_EINVAL when @p spec changes the unit
+ *         (`campaign.unit`); #ENG_ESTATE when a message is executing or executed (`campaign`) or
+ *         the goal would change after the first approval (`campaign.goal`).
  */
 ENG_API int eng_campaign_update(eng_engine *engine, const char *actor, uint64_t id, const eng_campaign_spec *spec,
                                 eng_validation **report);
@@ -396,9 +411,10 @@ ENG_API int eng_campaign_delete(eng_engine *engine, const char *actor, uint64_t 
  * List the campaigns of the actor's org that the actor may read, by id.
  * @param engine an open engine.
  * @param actor acting user.
- * @param ids receives an array (NULL when empty); free with eng_free().
+ * @param ids receives an array (NULL when empty); free with eng_free() on this engine.
  * @param n receives the count.
- * @return #ENG_OK; #ENG_EDENIED for an unknown actor; #ENG_EINVAL; #ENG_ECORRUPT; storage errors.
+ * @return #ENG_OK; #ENG_EDENIED for an unknown actor; #ENG_EINVAL for NULL @p ids or @p n;
+ *         #ENG_ECORRUPT; storage errors.
  */
 ENG_API int eng_campaign_list(eng_engine *engine, const char *actor, uint64_t **ids, size_t *n);
 
@@ -407,13 +423,14 @@ ENG_API int eng_campaign_list(eng_engine *engine, const char *actor, uint64_t **
  * @param engine an open engine.
  * @param actor acting user.
  * @param id the campaign.
- * @param out receives the snapshot.
- * @return #ENG_OK; #ENG_ENOTFOUND; #ENG_EDENIED; #ENG_ECORRUPT.
+ * @param out receives the snapshot (NULL on failure); free with eng_campaign_free().
+ * @return #ENG_OK; #ENG_ENOTFOUND; #ENG_EDENIED; #ENG_EINVAL for NULL @p out; #ENG_ECORRUPT.
  */
 ENG_API int eng_campaign_get(eng_engine *engine, const char *actor, uint64_t id, eng_campaign **out);
 
 /**
- * The fields of a snapshot.
+ * The fields of a snapshot. Optional strings that were NULL (unit, GA account,
+ * goal condition) read back as "".
  * @param c a snapshot.
  * @return a spec whose pointers live as long as @p c; NULL if @p c is NULL.
  */
@@ -432,8 +449,8 @@ ENG_API int eng_campaign_info(const eng_campaign *c, uint64_t *id, const char **
 /**
  * Ids of the campaign's messages, in creation order.
  * @param c a snapshot.
- * @param n receives the count.
- * @return an array living as long as @p c (NULL when empty).
+ * @param n receives the count (may be NULL; 0 for a NULL @p c).
+ * @return an array living as long as @p c (NULL when empty or @p c is NULL).
  */
 ENG_API const uint64_t *eng_campaign_messages(const eng_campaign *c, size_t *n);
 
@@ -628,7 +645,9 @@ typedef struct eng_message eng_message;
  * @param spec the message.
  * @param id receives the new message's id.
  * @param report as for eng_campaign_create().
- * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND; #ENG_EVALIDATION; #ENG_EINVAL; storage errors.
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND; #ENG_EVALIDATION; #ENG_EINVAL for NULL @p spec or
+ *         @p id; #ENG_EVERSION; #ENG_ETOOBIG when the campaign already has the most messages
+ *         (`campaign.messages`); storage errors.
  */
 ENG_API int eng_message_create(eng_engine *engine, const char *actor, uint64_t campaign, const eng_message_spec *spec,
                                uint64_t *id, eng_validation **report);
@@ -641,7 +660,8 @@ ENG_API int eng_message_create(eng_engine *engine, const char *actor, uint64_t c
  * @param id the message.
  * @param spec the new fields.
  * @param report as for eng_campaign_create().
- * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND; #ENG_EVALIDATION; #ENG_ESTATE when executing or executed.
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND; #ENG_EVALIDATION; #ENG_EINVAL for NULL @p spec;
+ *         #ENG_EVERSION; #ENG_ESTATE when executing or executed.
  */
 ENG_API int eng_message_update(eng_engine *engine, const char *actor, uint64_t id, const eng_message_spec *spec,
                                eng_validation **report);
@@ -661,7 +681,8 @@ ENG_API int eng_message_delete(eng_engine *engine, const char *actor, uint64_t i
  * @param actor acting user.
  * @param id the message.
  * @param report receives a report (possibly empty); free with eng_validation_free().
- * @return #ENG_OK when valid; #ENG_EVALIDATION when not; #ENG_EDENIED; #ENG_ENOTFOUND.
+ * @return #ENG_OK when valid; #ENG_EVALIDATION when not; #ENG_EDENIED; #ENG_ENOTFOUND;
+ *         #ENG_EINVAL for NULL @p report.
  */
 ENG_API int eng_message_validate(eng_engine *engine, const char *actor, uint64_t id, eng_validation **report);
 
@@ -674,7 +695,7 @@ ENG_API int eng_message_validate(eng_engine *engine, const char *actor, uint64_t
  * @param actor acting user.
  * @param id the message.
  * @param report as for eng_campaign_create().
- * @return #ENG_OK; #ENG_EDENIED; #ENG_ESTATE if not a draft; #ENG_EVALIDATION.
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND; #ENG_ESTATE if not a draft; #ENG_EVALIDATION.
  */
 ENG_API int eng_message_submit(eng_engine *engine, const char *actor, uint64_t id, eng_validation **report);
 
@@ -688,12 +709,43 @@ ENG_API int eng_message_submit(eng_engine *engine, const char *actor, uint64_t i
  * @param content_hash the hash the approver reviewed (64 hex digits from
  *        eng_message_hash()), or NULL to approve the current content.
  * @param comment approver's comment (may be NULL; at most 4096 bytes).
- * @return #ENG_OK; #ENG_EDENIED; #ENG_ESTATE if not awaiting approval or the content
- *         changed since @p content_hash; #ENG_ERANGE for an X-Engage message approved
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND; #ENG_ESTATE if not awaiting approval or the content
+ *         changed since @p content_hash (`message.content_hash`); #ENG_ERANGE for an X-Engage message approved
  *         less than 48 hours before its schedule; #ENG_ETOOBIG.
  */
 ENG_API int eng_message_approve(eng_engine *engine, const char *actor, uint64_t id, const char *content_hash,
                                 const char *comment);
+
+/**
+ * Approve a whole campaign: every message of it that awaits approval, as the
+ * seed's campaign-level Approve does. Each one is checked as by
+ * eng_message_approve() (without a reviewed hash: the current content is
+ * approved); if any check fails, nothing changes. Other messages are left as
+ * they are. The host hears #ENG_EVENT_APPROVED once per message. Needs
+ * #ENG_OP_APPROVE on the campaign's unit.
+ * @param engine an open engine.
+ * @param actor acting user.
+ * @param id the campaign.
+ * @param comment approver's comment stored on every message (may be NULL; at most 4096 bytes).
+ * @return #ENG_OK; #ENG_EDENIED (also when the actor created or last edited one of the
+ *         messages and the org does not allow self-approval); #ENG_ENOTFOUND;
+ *         #ENG_ESTATE when no message awaits approval; #ENG_ERANGE for an X-Engage message
+ *         less than 48 hours before its schedule; #ENG_ETOOBIG; storage errors.
+ */
+ENG_API int eng_campaign_approve(eng_engine *engine, const char *actor, uint64_t id, const char *comment);
+
+/**
+ * Reject a whole campaign: every message of it that awaits approval, in one
+ * change. The host hears #ENG_EVENT_REJECTED once per message. Needs
+ * #ENG_OP_APPROVE on the campaign's unit.
+ * @param engine an open engine.
+ * @param actor acting user.
+ * @param id the campaign.
+ * @param comment why (may be NULL; at most 4096 bytes).
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND; #ENG_ESTATE when no message awaits
+ *         approval; #ENG_ETOOBIG; storage errors.
+ */
+ENG_API int eng_campaign_reject(eng_engine *engine, const char *actor, uint64_t id, const char *comment);
 
 /**
  * Reject a message awaiting approval. Needs #ENG_OP_APPROVE.
@@ -701,7 +753,7 @@ ENG_API int eng_message_approve(eng_engine *engine, const char *actor, uint64_t 
  * @param actor acting user.
  * @param id the message.
  * @param comment why (may be NULL; at most 4096 bytes).
- * @return #ENG_OK; #ENG_EDENIED; #ENG_ESTATE; #ENG_ETOOBIG.
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND; #ENG_ESTATE if not awaiting approval; #ENG_ETOOBIG.
  */
 ENG_API int eng_message_reject(eng_engine *engine, const char *actor, uint64_t id, const char *comment);
 
@@ -713,7 +765,9 @@ ENG_API int eng_message_reject(eng_engine *engine, const char *actor, uint64_t i
  * @param actor acting user.
  * @param id the message.
  * @param action the action.
- * @return #ENG_OK; #ENG_EDENIED; #ENG_ESTATE (e.g. stopping an executed message); #ENG_EINVAL.
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND; #ENG_ESTATE (e.g. stopping an executed message, or
+ *         starting one whose approval no longer matches, `message.approval`); #ENG_EINVAL for
+ *         another action.
  */
 ENG_API int eng_message_execute(eng_engine *engine, const char *actor, uint64_t id, int action);
 
@@ -722,13 +776,14 @@ ENG_API int eng_message_execute(eng_engine *engine, const char *actor, uint64_t 
  * @param engine an open engine.
  * @param actor acting user.
  * @param id the message.
- * @param out receives the snapshot.
- * @return #ENG_OK; #ENG_ENOTFOUND; #ENG_EDENIED; #ENG_ECORRUPT.
+ * @param out receives the snapshot (NULL on failure); free with eng_message_free().
+ * @return #ENG_OK; #ENG_ENOTFOUND; #ENG_EDENIED; #ENG_EINVAL for NULL @p out; #ENG_ECORRUPT.
  */
 ENG_API int eng_message_get(eng_engine *engine, const char *actor, uint64_t id, eng_message **out);
 
 /**
- * The fields of a message snapshot.
+ * The fields of a message snapshot. Optional strings that were NULL read back as
+ * "", except a creative's subject, which stays NULL.
  * @param m a snapshot.
  * @return a spec whose pointers live as long as @p m; NULL if @p m is NULL.
  */
@@ -898,7 +953,9 @@ typedef enum eng_rule_schema_kind {
  * @param kind an #eng_rule_schema_kind.
  * @param fields the schema (copied); NULL with @p nfields 0 removes it.
  * @param nfields number of fields, at most 4096.
- * @return #ENG_OK; #ENG_EINVAL (bad kind, NULL fields with a count, bad field); #ENG_EMISUSE; #ENG_ENOMEM.
+ * @return #ENG_OK; #ENG_EINVAL (bad kind; NULL fields with a count or more than 4096, detail `fields`;
+ *         a field without a name, with a bad type or scale, detail `fields[i].name/.type/.scale`);
+ *         #ENG_EMISUSE; #ENG_ENOMEM. On failure the schema set before stays.
  */
 ENG_API int eng_model_set_rule_schema(eng_engine *engine, int kind, const eng_rule_field *fields, size_t nfields);
 
@@ -911,10 +968,12 @@ typedef struct eng_audit_entry {
     const char *org;        /**< The org. */
     const char *actor;      /**< Who. */
     const char *object;     /**< What ("campaign/3", "message/4", "org", "actor/bob", "credits/campaign"). */
-    const char *action;     /**< "create", "update", "delete", "submit", "approve", "reject", "void" (approval voided by a
-                                 campaign edit), "start", "finish", "stop", "settings", "unit-add", "put" (actor),
-                                 "adjust" (credits). */
-    const char *state_hash; /**< SHA-256 (hex) of the new state of the object. */
+    const char *action;     /**< "create", "update", "delete" (deleting a campaign logs each of its messages first),
+                                 "submit", "approve", "reject", "void" (approval voided by a campaign edit), "lock-goal"
+                                 (the campaign's first approval froze its goal), "start", "finish", "stop", "settings",
+                                 "unit-add", "put" (actor), "adjust" and "charge" (credits). */
+    const char *state_hash; /**< SHA-256 (hex) of the new state of the object: its stored record; for credits the two
+                                 balances (campaign, X-Engage) as little-endian 64-bit integers; for a deletion the empty string. */
     const char *prev_hash;  /**< Hash (hex) of the previous entry; 64 zeros for the first. */
     const char *hash;       /**< Hash (hex) of this entry (covers all fields above). */
 } eng_audit_entry;
@@ -927,16 +986,17 @@ typedef struct eng_audit_iter eng_audit_iter;
  * The iterator holds a reference on the engine and reads a snapshot taken now.
  * @param engine an open engine.
  * @param actor acting user.
- * @param out receives the iterator; free with eng_audit_free().
- * @return #ENG_OK; #ENG_EDENIED; #ENG_ECORRUPT; storage errors.
+ * @param out receives the iterator (NULL on failure); free with eng_audit_free().
+ * @return #ENG_OK; #ENG_EDENIED (not an admin with org scope); #ENG_EINVAL for NULL @p out;
+ *         #ENG_ECORRUPT; storage errors.
  */
 ENG_API int eng_audit_open(eng_engine *engine, const char *actor, eng_audit_iter **out);
 
 /**
  * The next entry.
  * @param it the iterator.
- * @param entry receives the entry.
- * @return #ENG_OK; #ENG_ENOTFOUND at the end; #ENG_EINVAL.
+ * @param entry receives the entry; its strings live until the next call or eng_audit_free().
+ * @return #ENG_OK; #ENG_ENOTFOUND at the end; #ENG_EINVAL for a NULL or freed iterator or NULL @p entry.
  */
 ENG_API int eng_audit_next(eng_audit_iter *it, eng_audit_entry *entry);
 

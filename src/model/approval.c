@@ -11,7 +11,7 @@
 
 #include <stdio.h>
 
-static int comment_ok(const char *c)
+int eng__comment_ok(const char *c)
 {
     if (c && strlen(c) > ENG__COMMENT_MAX)
         return eng__err(ENG_ETOOBIG, "comment", "comment longer than %d bytes", ENG__COMMENT_MAX);
@@ -63,21 +63,63 @@ void eng__frozen_audience_key(char *buf, size_t n, uint64_t campaign, uint64_t m
              (long long)approved_at);
 }
 
-/* With the built-in audience layer (no host counter), resolve and freeze. */
-static int freeze_audience(eng_engine *e, const eng__msg_ctx *x, eng_time now)
+int eng__freeze_audience(eng_engine *e, const eng__org *o, const eng__camp *c, const eng__msg *m)
 {
     eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
-    if ((st && st->count_fn) || x->m.spec.n_include == 0)
+    if ((st && st->count_fn) || m->spec.n_include == 0)
         return ENG_OK; /* the host counts, so the host keeps the audiences */
     eng_audience_query q;
     char key[96];
     uint64_t n = 0;
     int skipped;
-    eng__audience_query_of(&x->o, &x->c, &x->m.spec, &q);
-    eng__frozen_audience_key(key, sizeof key, x->c.id, x->m.id, now);
+    eng__audience_query_of(o, c, &m->spec, &q);
+    eng__frozen_audience_key(key, sizeof key, c->id, m->id, m->decided_at);
     int rc = eng__audience_freeze_query(e, &q, key, &n, &skipped);
     if (rc)
         return eng__err_wrap(rc, "message.audience: freezing the approved audience");
+    return ENG_OK;
+}
+
+int eng__approve_msg(eng_engine *e, const eng__actor *a, const eng__org *o, const eng__camp *c, eng__msg *m,
+                     const char *content_hash, const char *comment)
+{
+    int next = eng_message_transition(m->state, ENG_ACT_APPROVE);
+    if (next < 0)
+        return next;
+    if (!o->settings.allow_self_approval && (strcmp(m->created_by, a->id) == 0 || strcmp(m->edited_by, a->id) == 0))
+        return eng__err(ENG_EDENIED, "actor",
+                        "actor '%s' created or last edited message %llu and may not approve it (org setting)", a->id,
+                        (unsigned long long)m->id);
+    uint8_t h[32];
+    int rc = eng__msg_hash(&e->mem, &c->spec, &m->spec, h);
+    if (rc)
+        return rc;
+    if (content_hash && !hex_equal(h, content_hash))
+        return eng__err(ENG_ESTATE, "message.content_hash",
+                        "the message changed since it was reviewed: approve the current content");
+    eng_time now = eng__now(e);
+    if (m->spec.strategy == ENG_STRATEGY_XENGAGE && now + 48 * ENG_HOUR > m->spec.schedule.at)
+        return eng__err(ENG_ERANGE, "message.schedule.at",
+                        "an X-Engage message must be approved at least 48 hours before its send time");
+    m->state = next;
+    m->approved = 1;
+    memcpy(m->approved_hash, h, 32);
+    m->decided_by = a->id;
+    m->decided_at = now;
+    m->comment = (char *)(comment ? comment : "");
+    return ENG_OK;
+}
+
+int eng__reject_msg(eng_engine *e, const eng__actor *a, eng__msg *m, const char *comment)
+{
+    int next = eng_message_transition(m->state, ENG_ACT_REJECT);
+    if (next < 0)
+        return next;
+    m->state = next;
+    m->approved = 0;
+    m->decided_by = a->id;
+    m->decided_at = eng__now(e);
+    m->comment = (char *)(comment ? comment : "");
     return ENG_OK;
 }
 
@@ -87,51 +129,21 @@ ENG_API int eng_message_approve(eng_engine *e, const char *actor, uint64_t id, c
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    if ((rc = comment_ok(comment)))
+    if ((rc = eng__comment_ok(comment)))
         goto out;
     eng__msg_ctx x;
     if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_APPROVE, &x)))
         goto out;
-    int next = eng_message_transition(x.m.state, ENG_ACT_APPROVE);
-    if (next < 0) {
-        rc = next;
+    if ((rc = eng__approve_msg(e, &x.a, &x.o, &x.c, &x.m, content_hash, comment)))
         goto done;
-    }
-    if (!x.o.settings.allow_self_approval &&
-        (strcmp(x.m.created_by, x.a.id) == 0 || strcmp(x.m.edited_by, x.a.id) == 0)) {
-        rc = eng__err(ENG_EDENIED, "actor",
-                      "actor '%s' created or last edited message %llu and may not approve it (org setting)", x.a.id,
-                      (unsigned long long)id);
-        goto done;
-    }
-    uint8_t h[32];
-    if ((rc = eng__msg_hash(&e->mem, &x.c.spec, &x.m.spec, h)))
-        goto done;
-    if (content_hash && !hex_equal(h, content_hash)) {
-        rc = eng__err(ENG_ESTATE, "message.content_hash",
-                      "the message changed since it was reviewed: approve the current content");
-        goto done;
-    }
-    eng_time now = eng__now(e);
-    if (x.m.spec.strategy == ENG_STRATEGY_XENGAGE && now + 48 * ENG_HOUR > x.m.spec.schedule.at) {
-        rc = eng__err(ENG_ERANGE, "message.schedule.at",
-                      "an X-Engage message must be approved at least 48 hours before its send time");
-        goto done;
-    }
-    x.m.state = next;
-    x.m.approved = 1;
-    memcpy(x.m.approved_hash, h, 32);
-    x.m.decided_by = x.a.id;
-    x.m.decided_at = now;
-    x.m.comment = (char *)(comment ? comment : "");
     if ((rc = eng__kv_begin(e->store)))
         goto done;
-    rc = freeze_audience(e, &x, now);
+    rc = eng__freeze_audience(e, &x.o, &x.c, &x.m);
     if (rc == ENG_OK)
         rc = eng__msg_write(e, &x, "approve");
-    if (rc == ENG_OK && !x.c.goal_locked) {
+    if (rc == ENG_OK && !x.c.goal_locked) { /* the first approval freezes the campaign's goal: audited too */
         x.c.goal_locked = 1;
-        rc = eng__camp_store(e, &x.c);
+        rc = eng__camp_write(e, &x.c, x.a.id, "lock-goal");
     }
     if ((rc = eng__batch_end(e, rc)) == ENG_OK)
         eng__emit(e, ENG_EVENT_APPROVED, x.o.id, x.c.id, x.m.id, x.a.id, x.m.comment);
@@ -147,21 +159,13 @@ ENG_API int eng_message_reject(eng_engine *e, const char *actor, uint64_t id, co
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    if ((rc = comment_ok(comment)))
+    if ((rc = eng__comment_ok(comment)))
         goto out;
     eng__msg_ctx x;
     if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_APPROVE, &x)))
         goto out;
-    int next = eng_message_transition(x.m.state, ENG_ACT_REJECT);
-    if (next < 0) {
-        rc = next;
+    if ((rc = eng__reject_msg(e, &x.a, &x.m, comment)))
         goto done;
-    }
-    x.m.state = next;
-    x.m.approved = 0;
-    x.m.decided_by = x.a.id;
-    x.m.decided_at = eng__now(e);
-    x.m.comment = (char *)(comment ? comment : "");
     if ((rc = eng__kv_begin(e->store)) == ENG_OK)
         rc = eng__batch_end(e, eng__msg_write(e, &x, "reject"));
     if (rc == ENG_OK)

@@ -264,7 +264,7 @@ static int name_taken(eng_engine *e, const char *org, const char *name, uint64_t
     return ENG_OK;
 }
 
-static int camp_write(eng_engine *e, const eng__camp *c, const char *actor, const char *action)
+int eng__camp_write(eng_engine *e, const eng__camp *c, const char *actor, const char *action)
 {
     int rc = eng__camp_store(e, c);
     if (rc)
@@ -299,6 +299,11 @@ ENG_API int eng_campaign_create(eng_engine *e, const char *actor, const eng_camp
         goto out;
     eng__camp c = {0};
     eng__pool_init(&c.pool, &e->mem);
+    /* Deny by default: without a role that edits, no report is given at all. */
+    if (!(a.roles & (ENG_ROLE_AUTHOR | ENG_ROLE_ADMIN))) {
+        rc = eng__access(&a, &o, ENG_OP_EDIT, NULL);
+        goto done;
+    }
     /* The owning unit must exist before scope can be judged; report it as a field. */
     if (!eng__empty(spec->unit) && !eng__org_unit(&o, spec->unit)) {
         eng_validation *v = eng__vr_new(&e->mem);
@@ -337,7 +342,7 @@ ENG_API int eng_campaign_create(eng_engine *e, const char *actor, const eng_camp
         rc = eng__rec_put(e->store, ENG__K(key), ENG__REC_NAME, ENG__MODEL_SCHEMA, b, 8);
     }
     if (rc == ENG_OK)
-        rc = camp_write(e, &c, a.id, "create");
+        rc = eng__camp_write(e, &c, a.id, "create");
     if ((rc = eng__batch_end(e, rc)) == ENG_OK)
         *id = c.id;
 done:
@@ -385,6 +390,10 @@ ENG_API int eng_campaign_update(eng_engine *e, const char *actor, uint64_t id, c
     size_t nm = 0;
     if ((rc = eng__camp_load(e, id, &c)))
         goto who;
+    if (strcmp(c.org, o.id) != 0) { /* an org-scope actor of another org must not reach it */
+        rc = eng__err(ENG_EDENIED, "actor", "campaign %llu belongs to another org", (unsigned long long)id);
+        goto done;
+    }
     if ((rc = eng__access(&a, &o, ENG_OP_EDIT, c.spec.unit)))
         goto done;
     if (strcmp(spec->unit ? spec->unit : "", c.spec.unit) != 0) {
@@ -448,19 +457,14 @@ ENG_API int eng_campaign_update(eng_engine *e, const char *actor, uint64_t id, c
             rc = eng__rec_put(e->store, ENG__K(key), ENG__REC_NAME, ENG__MODEL_SCHEMA, b, 8);
     }
     if (rc == ENG_OK)
-        rc = camp_write(e, &c, a.id, "update");
+        rc = eng__camp_write(e, &c, a.id, "update");
     for (size_t i = 0; rc == ENG_OK && i < nm; i++) {
         eng__msg *m = &msgs[i];
         if (m->state != ENG_STATE_AWAITING && m->state != ENG_STATE_APPROVED)
             continue;
         m->state = ENG_STATE_DRAFT;
         m->approved = 0;
-        rc = eng__msg_store(e, m);
-        if (rc == ENG_OK) {
-            char obj[48];
-            snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)m->id);
-            rc = eng__audit_append(e, o.id, a.id, obj, "void", "draft", 5);
-        }
+        rc = eng__msg_put_audited(e, o.id, a.id, m, "void");
     }
     rc = eng__batch_end(e, rc);
 done:
@@ -588,10 +592,14 @@ ENG_API int eng_campaign_delete(eng_engine *e, const char *actor, uint64_t id)
         eng__msg_free(&m);
     }
     if (rc == ENG_OK && (rc = eng__kv_begin(e->store)) == ENG_OK) {
-        char key[256];
+        char key[256], obj[48];
+        /* Each message goes with its own entry, so every object's history ends in "delete". */
         for (size_t i = 0; rc == ENG_OK && i < c.n_msgs; i++) {
             eng__key_id(key, sizeof key, 'g', c.msgs[i]);
             rc = eng__kv_del(e->store, ENG__K(key));
+            snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)c.msgs[i]);
+            if (rc == ENG_OK)
+                rc = eng__audit_append(e, o.id, a.id, obj, "delete", "", 0);
         }
         name_key(key, sizeof key, o.id, c.spec.name);
         if (rc == ENG_OK)
@@ -599,7 +607,6 @@ ENG_API int eng_campaign_delete(eng_engine *e, const char *actor, uint64_t id)
         eng__key_id(key, sizeof key, 'c', id);
         if (rc == ENG_OK)
             rc = eng__kv_del(e->store, ENG__K(key));
-        char obj[48];
         snprintf(obj, sizeof obj, "campaign/%llu", (unsigned long long)id);
         if (rc == ENG_OK)
             rc = eng__audit_append(e, o.id, a.id, obj, "delete", "", 0);

@@ -262,8 +262,13 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
         eng__vr_add(v, ENG_EINVAL, "message.creatives", "add at least one creative");
     for (size_t i = 0; i < s->n_creatives; i++) {
         char p[64];
-        creative_path(p, sizeof p, s->creatives[i].channel);
+        int ch = s->creatives[i].channel;
+        creative_path(p, sizeof p, ch);
         eng__creative_check(v, &s->creatives[i], p);
+        /* The broadcast seed's channels exclude ads: ad audiences are exported by X-Engage only. */
+        if (ch >= ENG_CH_FACEBOOK && ch <= ENG_CH_YOUTUBE && s->strategy != ENG_STRATEGY_XENGAGE)
+            eng__vr_add(v, ENG_EINVAL, p, "%s is an ad channel, reached only through the X-Engage strategy",
+                        eng_channel_name(ch));
     }
     if (s->strategy == ENG_STRATEGY_PERSONALIZATION) {
         if (s->n_variants == 0)
@@ -397,19 +402,24 @@ void eng__msg_free(eng__msg *m)
     memset(m, 0, sizeof(*m));
 }
 
-int eng__msg_write(eng_engine *e, const eng__msg_ctx *x, const char *action)
+int eng__msg_put_audited(eng_engine *e, const char *org, const char *actor, const eng__msg *m, const char *action)
 {
-    int rc = eng__msg_store(e, &x->m);
+    int rc = eng__msg_store(e, m);
     if (rc)
         return rc;
     eng__wr w;
     eng__wr_init(&w, &e->mem);
-    msg_enc(&w, &x->m);
+    msg_enc(&w, m);
     char obj[48];
-    snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)x->m.id);
-    rc = w.err ? eng__nomem() : eng__audit_append(e, x->o.id, x->a.id, obj, action, w.data, w.len);
+    snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)m->id);
+    rc = w.err ? eng__nomem() : eng__audit_append(e, org, actor, obj, action, w.data, w.len);
     eng__wr_free(&w);
     return rc;
+}
+
+int eng__msg_write(eng_engine *e, const eng__msg_ctx *x, const char *action)
+{
+    return eng__msg_put_audited(e, x->o.id, x->a.id, &x->m, action);
 }
 
 int eng__msg_ctx_load(eng_engine *e, const char *actor, uint64_t id, int op, eng__msg_ctx *x)

@@ -145,6 +145,8 @@ typedef struct eng__camp {
 } eng__camp;
 int eng__camp_load(eng_engine *e, uint64_t id, eng__camp *out);
 int eng__camp_store(eng_engine *e, const eng__camp *c);
+/* Store the campaign and append an audit entry for @p action (inside a batch). */
+int eng__camp_write(eng_engine *e, const eng__camp *c, const char *actor, const char *action);
 void eng__camp_free(eng__camp *c);
 void eng__camp_spec_enc(eng__wr *w, const eng_campaign_spec *s);
 void eng__camp_spec_dec(eng__rd *r, eng__pool *p, eng_campaign_spec *s);
@@ -187,8 +189,17 @@ typedef struct eng__msg_ctx {
 } eng__msg_ctx;
 int eng__msg_ctx_load(eng_engine *e, const char *actor, uint64_t id, int op, eng__msg_ctx *x);
 void eng__msg_ctx_free(eng__msg_ctx *x);
-/* Store the message and append an audit entry for @p action (inside a batch). */
+/* Store the message and append an audit entry for @p action whose state hash
+ * covers the stored record (inside a batch). */
+int eng__msg_put_audited(eng_engine *e, const char *org, const char *actor, const eng__msg *m, const char *action);
 int eng__msg_write(eng_engine *e, const eng__msg_ctx *x, const char *action);
+/* Approve or reject @p m in memory after every check (self-approval, content
+ * hash when given, the X-Engage 48 hours); the caller stores and audits it. */
+int eng__approve_msg(eng_engine *e, const eng__actor *a, const eng__org *o, const eng__camp *c, eng__msg *m,
+                     const char *content_hash, const char *comment);
+int eng__reject_msg(eng_engine *e, const eng__actor *a, eng__msg *m, const char *comment);
+/* ENG_ETOOBIG for a comment over ENG__COMMENT_MAX bytes. */
+int eng__comment_ok(const char *c);
 
 /* ---- per-concept validators ---- */
 void eng__creative_check(eng_validation *v, const eng_creative *c, const char *path);
@@ -199,6 +210,8 @@ void eng__schedule_check(eng_validation *v, const eng_schedule *s, const eng_cam
 void eng__audience_query_of(const eng__org *o, const eng__camp *c, const eng_message_spec *s, eng_audience_query *q);
 /* Storage key (below the audience layer's a/f/) of the audience frozen by an approval. */
 void eng__frozen_audience_key(char *buf, size_t n, uint64_t campaign, uint64_t message, eng_time approved_at);
+/* With the built-in audience layer, resolve and freeze an approved message's audience (inside a batch). */
+int eng__freeze_audience(eng_engine *e, const eng__org *o, const eng__camp *c, const eng__msg *m);
 void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
                         const eng_message_spec *s, eng_time now);
 

@@ -288,7 +288,14 @@ ENG_API int eng_org_settings_get(eng_engine *e, const char *actor, eng_org_setti
     eng__org o;
     if ((rc = eng__who(e, actor, &a, &o)))
         goto out;
-    /* Settings are readable by every member of the org, whatever the scope. */
+    /* The seed shows the org's settings (its "Campaign Attribution", the default
+     * goal) only to users with org-level access: any role, but org scope. */
+    if (a.scope != ENG_SCOPE_ORG) {
+        rc = eng__err(ENG_EDENIED, "actor", "actor '%s' has no org-level access: org settings are not shown", a.id);
+        eng__org_free(&o);
+        eng__actor_free(&a);
+        goto out;
+    }
     *out = o.settings;
     if (st->has_scratch)
         eng__org_free(&st->settings_scratch);

@@ -45,8 +45,23 @@ ENG_API int eng_model_set_rule_schema(eng_engine *e, int kind, const eng_rule_fi
         goto out;
     }
     for (size_t i = 0; i < nfields; i++) {
+        char path[48];
         if (!fields[i].name || !*fields[i].name) {
-            rc = eng__err(ENG_EINVAL, "fields", "field %zu has no name", i);
+            snprintf(path, sizeof path, "fields[%zu].name", i);
+            rc = eng__err(ENG_EINVAL, path, "field %zu has no name", i);
+            break;
+        }
+        /* Refuse a bad type now rather than failing every later rule with a confusing error. */
+        if ((int)fields[i].type <= ENG_RT_NULL || (int)fields[i].type > ENG_RT_STRING_LIST) {
+            snprintf(path, sizeof path, "fields[%zu].type", i);
+            rc = eng__err(ENG_EINVAL, path, "field '%s': %d is not a field type", fields[i].name, (int)fields[i].type);
+            break;
+        }
+        if (fields[i].scale < 0 || fields[i].scale > ENG_RULE_MAX_SCALE ||
+            (fields[i].scale && fields[i].type != ENG_RT_DECIMAL)) {
+            snprintf(path, sizeof path, "fields[%zu].scale", i);
+            rc = eng__err(ENG_EINVAL, path, "field '%s': scale %d (0..%d, decimals only)", fields[i].name,
+                          fields[i].scale, ENG_RULE_MAX_SCALE);
             break;
         }
         copy[i] = fields[i];

@@ -247,6 +247,19 @@ static void approval_freezes_the_audience(void **st)
     assert_int_equal(rtest, all);
     assert_memory_equal(h1, h2, 32);
 
+    /* Approving the whole campaign freezes each message's audience too. */
+    uint64_t mid2;
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &mid2, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "ann", mid2, NULL), ENG_OK);
+    assert_int_equal(eng_campaign_approve(f.e, "bob", cid, "all good"), ENG_OK);
+    assert_int_equal(eng_message_audience(f.e, "vic", mid2, &a), ENG_OK);
+    assert_int_equal(eng_audience_count(a, ENG_PART_ALL, &rtest), ENG_OK);
+    eng_audience_free(a);
+    want_all = 0;
+    for (size_t i = 100; i < 2000; i++)
+        want_all += i % 10 != 0;
+    assert_int_equal(rtest, want_all);
+
     /* An unknown group refuses the approval; the message stays awaiting. */
     static const char *const nope[] = {"no-such-group"};
     m.include = nope;

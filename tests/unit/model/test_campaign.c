@@ -20,9 +20,15 @@ static void org_units_settings(void **st)
     assert_int_equal(eng_unit_add(f.e, "ann", "east", NULL), ENG_EDENIED);
     assert_int_equal(eng_unit_add(f.e, "nobody", "east", NULL), ENG_EDENIED);
     assert_int_equal(eng_unit_add(f.e, NULL, "east", NULL), ENG_EDENIED);
-    /* Settings: read by anyone of the org, written by admins, checked. */
+    /* Settings: read by anyone of the org with org-level access (the seed's "Campaign
+     * Attribution" section), written by admins, checked. */
     eng_org_settings s;
-    assert_int_equal(eng_org_settings_get(f.e, "nat", &s), ENG_OK);
+    memset(&s, 0x5a, sizeof s);
+    assert_int_equal(eng_org_settings_get(f.e, "nat", &s), ENG_EDENIED); /* one unit */
+    assert_string_equal(eng_error_last()->detail, "actor");
+    assert_int_equal(eng_org_settings_get(f.e, "sam", &s), ENG_EDENIED); /* several units, not the org */
+    assert_int_equal(s.version, 0x5a5a5a5a); /* nothing written */
+    assert_int_equal(eng_org_settings_get(f.e, "vic", &s), ENG_OK);
     assert_int_equal(s.conversion_goals, 1);
     assert_int_equal(s.xengage, ENG_XENGAGE_TRIAL);
     assert_string_equal(s.default_goal.event, "transaction");
@@ -47,6 +53,54 @@ static void org_units_settings(void **st)
     assert_int_equal(s.channel_cost[ENG_CH_EMAIL], 3);
     assert_int_equal(s.default_goal.window_days, 45);
     assert_int_equal(eng_org_settings_get(f.e, "vic", NULL), ENG_EINVAL);
+    fx_close(&f);
+}
+
+/* Every org setting out of range is refused with its field path, nothing stored. */
+static void settings_rules(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    struct {
+        const char *path;
+    } cases[] = {{"org.settings.xengage"},         {"org.settings.xengage"},
+                 {"org.settings.channel_cost[0]"}, {"org.settings.channel_cost[15]"},
+                 {"org.settings.xengage_cost"},    {"org.settings.xengage_cost"},
+                 {"org.settings.default_goal.event"}, {"org.settings.default_goal.start_on"},
+                 {"org.settings.default_goal.attribution"}, {"org.settings.default_goal.window_days"}};
+    size_t keys = test_store_count(f.ts);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        eng_org_settings s;
+        assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
+        switch (i) {
+        case 0: s.xengage = -1; break;
+        case 1: s.xengage = 3; break;
+        case 2: s.channel_cost[0] = -1; break;
+        case 3: s.channel_cost[15] = 1000000001; break;
+        case 4: s.xengage_cost = -1; break;
+        case 5: s.xengage_cost = 1000000001; break;
+        case 6: s.default_goal.event = ""; break;
+        case 7: s.default_goal.start_on = 9; break;
+        case 8: s.default_goal.attribution = -1; break;
+        case 9: s.default_goal.window_days = 366; break;
+        }
+        assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_EVALIDATION);
+        assert_string_equal(eng_error_last()->detail, cases[i].path);
+        /* A new org is checked the same way. */
+        assert_int_equal(eng_org_create(f.e, "globex", &s, "gadmin"), ENG_EVALIDATION);
+        assert_string_equal(eng_error_last()->detail, cases[i].path);
+    }
+    assert_int_equal(test_store_count(f.ts), keys);
+    /* Without a default goal its fields are not checked; the bounds themselves pass. */
+    eng_org_settings s;
+    assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
+    s.has_default_goal = 0;
+    s.default_goal.window_days = 0;
+    s.channel_cost[3] = 0;
+    s.channel_cost[4] = 1000000000;
+    s.xengage_cost = 0;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
     fx_close(&f);
 }
 
@@ -112,8 +166,12 @@ static void campaign_rules(void **st)
         {"campaign.ga_account", ENG_EINVAL},    {"campaign.goal.window_days", ENG_ERANGE},
         {"campaign.goal.event", ENG_EINVAL},    {"campaign.goal_mode", ENG_EINVAL},
         {"campaign.product_items[0]", ENG_EINVAL}, {"campaign.start", ENG_ERANGE},
-        {"campaign.end", ENG_ERANGE},
+        {"campaign.end", ENG_ERANGE},           {"campaign.goal.start_on", ENG_EINVAL},
+        {"campaign.goal.attribution", ENG_EINVAL}, {"campaign.goal.condition", ENG_ETOOBIG},
+        {"campaign.goal.window_days", ENG_ERANGE}, {"campaign.zones[0]", ENG_EINVAL},
     };
+    static char hugecond[65600];
+    memset(hugecond, 'a', sizeof hugecond - 1);
     char longname[200];
     memset(longname, 'x', sizeof longname - 1);
     longname[sizeof longname - 1] = 0;
@@ -141,6 +199,11 @@ static void campaign_rules(void **st)
         case 16: c.objective = ENG_OBJ_PROMOTE_PRODUCTS; c.product_items = empty_item; c.n_product_items = 1; break;
         case 17: c.start = -5; break;
         case 18: c.end = INT64_MAX; break;
+        case 19: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.start_on = 4; break;
+        case 20: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.attribution = 2; break;
+        case 21: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.condition = hugecond; break;
+        case 22: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.window_days = 366; break;
+        case 23: c.objective = ENG_OBJ_STORE_VISITS; c.zones = empty_item; c.n_zones = 1; break;
         }
         v = NULL;
         assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, &v), ENG_EVALIDATION);
@@ -238,6 +301,47 @@ static void campaign_goal_and_update(void **st)
     assert_int_equal(eng_campaign_update(f.e, "ann", id2, &d, &v), ENG_EVALIDATION);
     assert_report(v, "campaign.name", ENG_EEXISTS);
     eng_validation_free(v);
+    /* A campaign's goal is its own: the org default and other campaigns keep theirs. */
+    eng_org_settings os;
+    assert_int_equal(eng_org_settings_get(f.e, "root", &os), ENG_OK);
+    assert_int_equal(os.default_goal.window_days, 20);
+    assert_int_equal(os.default_goal.attribution, ENG_ATTR_LAST_TOUCH);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id2, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal.window_days, 20);
+    eng_campaign_free(h);
+    /* "Reset to default" brings the org's goal back. */
+    c.goal_mode = ENG_GOAL_DEFAULT;
+    assert_int_equal(eng_campaign_update(f.e, "ann", id, &c, NULL), ENG_OK);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_CUSTOM);
+    assert_int_equal(eng_campaign_fields(h)->goal.window_days, 20);
+    assert_string_equal(eng_campaign_fields(h)->goal.condition, "amount > 3000");
+    eng_campaign_free(h);
+    /* Editing the org default changes campaigns created afterwards only. */
+    os.default_goal.window_days = 45;
+    os.default_goal.condition = "amount > 5000";
+    assert_int_equal(eng_org_settings_set(f.e, "root", &os), ENG_OK);
+    eng_campaign_spec e3 = fx_campaign("After edit");
+    uint64_t id3;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &e3, &id3, NULL), ENG_OK);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id3, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal.window_days, 45);
+    assert_string_equal(eng_campaign_fields(h)->goal.condition, "amount > 5000");
+    eng_campaign_free(h);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id2, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal.window_days, 20);
+    eng_campaign_free(h);
+    /* Removing the org default: later campaigns have no goal by default. */
+    os.has_default_goal = 0;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &os), ENG_OK);
+    e3.name = "After removal";
+    assert_int_equal(eng_campaign_create(f.e, "ann", &e3, &id3, NULL), ENG_OK);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id3, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_NONE);
+    eng_campaign_free(h);
+    assert_int_equal(eng_campaign_get(f.e, "ann", id2, &h), ENG_OK);
+    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_CUSTOM);
+    eng_campaign_free(h);
     /* The owning unit is fixed. */
     c.unit = "north";
     assert_int_equal(eng_campaign_update(f.e, "ann", id, &c, NULL), ENG_EINVAL);
@@ -274,9 +378,11 @@ static void campaign_scope(void **st)
     assert_int_equal(eng_campaign_get(f.e, "nat", nid, &h), ENG_OK);
     assert_string_equal(eng_campaign_fields(h)->unit, "north1");
     eng_campaign_free(h);
-    /* Another org's actor sees nothing. */
+    /* Another org's actor sees nothing; names are unique per org only. */
     assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin"), ENG_OK);
     assert_int_equal(eng_campaign_get(f.e, "gadmin", nid, &h), ENG_EDENIED);
+    c = fx_campaign("North1");
+    assert_int_equal(eng_campaign_create(f.e, "gadmin", &c, &id, NULL), ENG_OK);
     fx_close(&f);
 }
 
@@ -371,7 +477,7 @@ static void campaign_oom(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(org_units_settings), cmocka_unit_test(actors),          cmocka_unit_test(campaign_rules),
+        cmocka_unit_test(org_units_settings), cmocka_unit_test(settings_rules), cmocka_unit_test(actors),          cmocka_unit_test(campaign_rules),
         cmocka_unit_test(campaign_goal_and_update), cmocka_unit_test(campaign_scope), cmocka_unit_test(campaign_persists),
         cmocka_unit_test(campaign_oom),
     };

@@ -1,5 +1,5 @@
 /* Failures inside a call leave the model as it was: every store call of a
- * submit, approve, campaign update and delete is made to fail in turn; and
+ * submit, approve, campaign update, delete and campaign approve/reject is made to fail in turn; and
  * every allocation of a whole workflow is made to fail in turn. */
 #include "model_fixture.h"
 
@@ -37,7 +37,7 @@ static size_t audit_len(fx *f)
     return n;
 }
 
-enum { OP_SUBMIT, OP_APPROVE, OP_UPDATE, OP_DELETE };
+enum { OP_SUBMIT, OP_APPROVE, OP_UPDATE, OP_DELETE, OP_CAMPAIGN_APPROVE, OP_CAMPAIGN_REJECT };
 
 static void store_faults(void **st)
 {
@@ -47,7 +47,7 @@ static void store_faults(void **st)
     assert_int_equal(eng_model_set_event_callback(f.e, on_event, NULL), ENG_OK);
     eng_message_spec m = fx_message();
     int serial = 0;
-    for (int op = OP_SUBMIT; op <= OP_DELETE; op++) {
+    for (int op = OP_SUBMIT; op <= OP_CAMPAIGN_REJECT; op++) {
         int modes[] = {TF_ERROR, TF_COMMITTED_ERROR};
         for (int mode = 0; mode < 2; mode++) {
             for (uint64_t nth = 1;; nth++) {
@@ -73,7 +73,9 @@ static void store_faults(void **st)
                 case OP_SUBMIT: rc = eng_message_submit(f.e, "ann", id, NULL); break;
                 case OP_APPROVE: rc = eng_message_approve(f.e, "bob", id, NULL, "ok"); break;
                 case OP_UPDATE: rc = eng_campaign_update(f.e, "ann", cid, &c, NULL); break;
-                default: rc = eng_message_delete(f.e, "ann", id); break;
+                case OP_DELETE: rc = eng_message_delete(f.e, "ann", id); break;
+                case OP_CAMPAIGN_APPROVE: rc = eng_campaign_approve(f.e, "bob", cid, "ok"); break;
+                default: rc = eng_campaign_reject(f.e, "bob", cid, "no"); break;
                 }
                 int did_fail = test_store_failures(f.ts) > fired;
                 test_store_nofail(f.ts);
@@ -92,8 +94,7 @@ static void store_faults(void **st)
                 }
                 assert_int_equal(events, ev_before); /* the host heard nothing */
                 assert_int_equal(audit_len(&f), log_before);
-                if (op == OP_DELETE || op == OP_UPDATE || op == OP_APPROVE || op == OP_SUBMIT)
-                    assert_int_equal(state_of(&f, id), before);
+                assert_int_equal(state_of(&f, id), before);
             }
         }
     }
@@ -123,7 +124,7 @@ static int whole_workflow(void *arg)
     a.roles = ENG_ROLE_APPROVER;
     eng_campaign_spec c = fx_campaign("OOM");
     eng_message_spec m = fx_message();
-    uint64_t cid = 0, id = 0, bad;
+    uint64_t cid = 0, id = 0, id2 = 0, bad;
     eng_validation *v = NULL;
     eng_audit_iter *it = NULL;
     eng_audit_entry x;
@@ -132,6 +133,9 @@ static int whole_workflow(void *arg)
         (rc = eng_message_create(e, "root", cid, &m, &id, &v)) == ENG_OK &&
         (rc = eng_message_submit(e, "root", id, &v)) == ENG_OK &&
         (rc = eng_message_approve(e, "bob", id, NULL, "ok")) == ENG_OK &&
+        (rc = eng_message_create(e, "root", cid, &m, &id2, &v)) == ENG_OK &&
+        (rc = eng_message_submit(e, "root", id2, &v)) == ENG_OK &&
+        (rc = eng_campaign_approve(e, "bob", cid, "all")) == ENG_OK &&
         (rc = eng_message_execute(e, "root", id, ENG_ACT_START)) == ENG_OK &&
         (rc = eng_audit_open(e, "root", &it)) == ENG_OK) {
         while ((rc = eng_audit_next(it, &x)) == ENG_OK)

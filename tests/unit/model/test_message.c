@@ -100,6 +100,15 @@ static void creative_rules(void **st)
         }
         expect(&f, cid, &m, cases[i].path, cases[i].code);
     }
+    /* Ad channels (Facebook, Instagram, Google, YouTube) are not broadcast channels: X-Engage only. */
+    for (int ch = ENG_CH_FACEBOOK; ch <= ENG_CH_YOUTUBE; ch++) {
+        eng_creative ad = {ch, "Boots", "Winter boots"};
+        m.creatives = &ad;
+        m.n_creatives = 1;
+        char path[64];
+        snprintf(path, sizeof path, "message.creative[%s]", eng_channel_name(ch));
+        expect(&f, cid, &m, path, ENG_EINVAL);
+    }
     /* Known and custom tags pass; one creative per channel. */
     eng_creative ok[] = {{ENG_CH_SMS, NULL, "{{ first_name }} {{custom.size}} {{product.name}} {{optout}}"},
                          {ENG_CH_SMS, NULL, "again {{optout}}"}};
@@ -170,6 +179,23 @@ static void incentive_schedule_delivery_rules(void **st)
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
     assert_report(v, "message.schedule.until", ENG_ERANGE);
     eng_validation_free(v);
+    m.schedule.until = test_clock_now + 60 * ENG_DAY;
+    m.schedule.kind = 3;
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
+    assert_report(v, "message.schedule.kind", ENG_EINVAL);
+    eng_validation_free(v);
+    m.schedule.kind = ENG_SCHEDULE_ONCE;
+    m.schedule.at = -1; /* times are bounded to 1970..9999 */
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
+    assert_report(v, "message.schedule.at", ENG_ERANGE);
+    eng_validation_free(v);
+    /* Occurrences are bounded (hourly for 12 years would be 105,000 sends). */
+    m.schedule.kind = ENG_SCHEDULE_RECURRING;
+    m.schedule.at = test_clock_now + 2 * ENG_DAY;
+    m.schedule.unit = ENG_EVERY_HOURS;
+    m.schedule.every = 1;
+    m.schedule.until = m.schedule.at + 105000 * ENG_HOUR;
+    expect(&f, cid, &m, "message.schedule", ENG_ETOOBIG);
     m.schedule.until = test_clock_now + 60 * ENG_DAY;
     m.schedule.unit = 5;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
@@ -272,6 +298,25 @@ static void strategies(void **st)
     assert_report(v, "message.strategy", ENG_EINVAL);
     assert_report(v, "message.type", ENG_EINVAL);
     assert_report(v, "message.title", ENG_EINVAL);
+    eng_validation_free(v);
+    /* Titles, audience group ids and coupon sources. */
+    m = fx_message();
+    char longt[200];
+    memset(longt, 't', sizeof longt - 1);
+    longt[sizeof longt - 1] = 0;
+    m.title = longt;
+    const char *const badgroups[] = {"loyal", ""};
+    m.include = badgroups;
+    m.n_include = 2;
+    m.exclude = badgroups + 1;
+    m.n_exclude = 1;
+    m.incentive.kind = ENG_INCENTIVE_COUPON;
+    m.incentive.coupon_source = 3;
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
+    assert_report(v, "message.title", ENG_ETOOBIG);
+    assert_report(v, "message.audience.include[1]", ENG_EINVAL);
+    assert_report(v, "message.audience.exclude[0]", ENG_EINVAL);
+    assert_report(v, "message.incentive.coupon_source", ENG_EINVAL);
     eng_validation_free(v);
     m = fx_message();
     m.incentive.kind = 5;

@@ -35,6 +35,38 @@ static const eng_creative creatives[] = {
     {ENG_CH_FACEBOOK, "Boots", "Winter boots, 20% off"},
 };
 static const eng_sender senders[] = {{ENG_CH_SMS, "ACME"}, {ENG_CH_EMAIL, "news@acme.test"}};
+static const char *const stores[] = {"store-12", "store-40"};
+static const char *const zones[] = {"zn_sub_zone_7"};
+static const eng_variant variants[] = {
+    {ENG_VARIANT_REGION, "region == \"north\"", ENG_CH_SMS, "Namaste {{first_name}} {{optout}}"},
+    {ENG_VARIANT_TIME, "hour >= 18", ENG_CH_PUSH, "Evening deal"},
+};
+
+/* Every field of every audit entry, to compare before and after reopening. */
+typedef struct logrow {
+    uint64_t seq;
+    eng_time time;
+    char text[7][72];
+} logrow;
+
+static size_t read_log(eng_engine *e, logrow *rows, size_t max)
+{
+    eng_audit_iter *it;
+    assert_int_equal(eng_audit_open(e, "root", &it), ENG_OK);
+    eng_audit_entry x;
+    size_t n = 0;
+    while (eng_audit_next(it, &x) == ENG_OK) {
+        assert_true(n < max);
+        rows[n].seq = x.seq;
+        rows[n].time = x.time;
+        const char *t[7] = {x.org, x.actor, x.object, x.action, x.state_hash, x.prev_hash, x.hash};
+        for (int i = 0; i < 7; i++)
+            snprintf(rows[n].text[i], sizeof rows[n].text[i], "%s", t[i]);
+        n++;
+    }
+    eng_audit_free(it);
+    return n;
+}
 
 static void full_roundtrip(void **st)
 {
@@ -49,9 +81,21 @@ static void full_roundtrip(void **st)
     eng_org_settings_init(&os, ENG_ORG_SETTINGS_VERSION);
     os.conversion_goals = 1;
     os.xengage = ENG_XENGAGE_UNLOCKED;
+    os.allow_self_approval = 1;
+    for (int i = 0; i < ENG_MAX_CHANNELS; i++)
+        os.channel_cost[i] = 3 + i;
     os.channel_cost[ENG_CH_SMS] = 2;
+    os.xengage_cost = 4;
+    os.has_default_goal = 1;
+    os.default_goal.event = "transaction";
+    os.default_goal.condition = "amount > 100";
+    os.default_goal.window_days = 45;
+    os.default_goal.start_on = ENG_GOAL_ON_CLICKED;
+    os.default_goal.attribution = ENG_ATTR_FIRST_TOUCH;
     assert_int_equal(eng_org_create(e, "acme", &os, "root"), ENG_OK);
     assert_int_equal(eng_unit_add(e, "root", "north", NULL), ENG_OK);
+    assert_int_equal(eng_unit_add(e, "root", "north1", "north"), ENG_OK);
+    assert_int_equal(eng_unit_add(e, "root", "south", NULL), ENG_OK);
     eng_actor_spec a;
     eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
     a.id = "ann";
@@ -60,7 +104,14 @@ static void full_roundtrip(void **st)
     a.id = "bob";
     a.roles = ENG_ROLE_APPROVER;
     assert_int_equal(eng_actor_put(e, "root", &a), ENG_OK);
-    assert_int_equal(eng_credits_adjust(e, "root", ENG_CREDITS_XENGAGE, 300000), ENG_OK);
+    const char *const nat_units[] = {"north", "south"};
+    a.id = "nat";
+    a.roles = ENG_ROLE_AUTHOR | ENG_ROLE_VIEWER;
+    a.scope = ENG_SCOPE_UNITS;
+    a.units = nat_units;
+    a.n_units = 2;
+    assert_int_equal(eng_actor_put(e, "root", &a), ENG_OK);
+    assert_int_equal(eng_credits_adjust(e, "root", ENG_CREDITS_XENGAGE, 1000000), ENG_OK);
     assert_int_equal(eng_credits_adjust(e, "root", ENG_CREDITS_CAMPAIGN, -42), ENG_OK);
     assert_int_equal(eng_model_set_audience_counter(e, count_cb, NULL), ENG_OK);
 
@@ -132,15 +183,77 @@ static void full_roundtrip(void **st)
     x.schedule.at = test_clock_now + 4 * ENG_DAY;
     assert_int_equal(eng_message_create(e, "ann", cid, &x, &xid, NULL), ENG_OK);
     assert_int_equal(eng_message_submit(e, "ann", xid, NULL), ENG_OK);
+    eng_campaign_spec sv;
+    eng_campaign_spec_init(&sv, ENG_CAMPAIGN_SPEC_VERSION);
+    sv.name = "Store visits";
+    sv.start = test_clock_now + ENG_DAY;
+    sv.end = test_clock_now + 20 * ENG_DAY;
+    sv.unit = "north1";
+    sv.objective = ENG_OBJ_STORE_VISITS;
+    sv.stores = stores;
+    sv.n_stores = 2;
+    sv.zones = zones;
+    sv.n_zones = 1;
+    sv.control_percent = 0;
+    sv.goal_mode = ENG_GOAL_NONE;
+    uint64_t sid, pid;
+    assert_int_equal(eng_campaign_create(e, "nat", &sv, &sid, NULL), ENG_OK);
+    eng_message_spec pm;
+    eng_message_spec_init(&pm, ENG_MESSAGE_SPEC_VERSION);
+    pm.title = "Regional";
+    pm.strategy = ENG_STRATEGY_PERSONALIZATION;
+    pm.variants = variants;
+    pm.n_variants = 2;
+    pm.include = inc;
+    pm.n_include = 1;
+    pm.creatives = creatives;
+    pm.n_creatives = 3;
+    pm.incentive.kind = ENG_INCENTIVE_COUPON;
+    pm.incentive.offer_id = "visit10";
+    pm.incentive.coupon_source = ENG_COUPON_COMMON;
+    pm.incentive.coupon_code = "VISIT10";
+    pm.schedule.kind = ENG_SCHEDULE_ONCE;
+    pm.schedule.at = test_clock_now + 2 * ENG_DAY;
+    assert_int_equal(eng_message_create(e, "nat", sid, &pm, &pid, NULL), ENG_OK);
+    test_clock_now += ENG_HOUR;
+    pm.title = "Regional v2";
+    assert_int_equal(eng_message_update(e, "ann", pid, &pm, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(e, "ann", pid, NULL), ENG_OK);
+    test_clock_now += ENG_HOUR;
+    assert_int_equal(eng_message_reject(e, "bob", pid, "Wrong zone"), ENG_OK);
+    eng_time edited_at = test_clock_now - ENG_HOUR, rejected_at = test_clock_now;
+
     eng_message *h;
     assert_int_equal(eng_message_get(e, "ann", mid, &h), ENG_OK);
     char hash[65];
     snprintf(hash, sizeof hash, "%s", eng_message_hash(h));
+    eng_message_status s0 = ENG_MESSAGE_STATUS_INIT;
+    assert_int_equal(eng_message_status_get(h, &s0), ENG_OK);
+    eng_time approved_at = s0.decided_at, m_updated = s0.updated_at;
     eng_message_free(h);
+    static logrow before[64], after[64];
+    size_t nlog = read_log(e, before, 64);
     assert_int_equal(eng_close(e), ENG_OK);
 
     /* ---- reopen on the same file and read everything back ---- */
     e = open_file(path);
+    assert_int_equal(read_log(e, after, 64), nlog);
+    for (size_t i = 0; i < nlog; i++) {
+        assert_int_equal(after[i].seq, before[i].seq);
+        assert_int_equal(after[i].time, before[i].time);
+        for (int k = 0; k < 7; k++)
+            assert_string_equal(after[i].text[k], before[i].text[k]);
+    }
+    /* Units and actors: the tree and each actor's roles and scope. */
+    assert_int_equal(eng_access_check(e, "nat", ENG_OP_EDIT, "north1"), ENG_OK); /* sub-unit of north */
+    assert_int_equal(eng_access_check(e, "nat", ENG_OP_READ, "south"), ENG_OK);
+    assert_int_equal(eng_access_check(e, "nat", ENG_OP_READ, NULL), ENG_EDENIED); /* not the org */
+    assert_int_equal(eng_access_check(e, "nat", ENG_OP_APPROVE, "north"), ENG_EDENIED);
+    assert_int_equal(eng_access_check(e, "ann", ENG_OP_EDIT, NULL), ENG_OK);
+    assert_int_equal(eng_access_check(e, "ann", ENG_OP_APPROVE, NULL), ENG_EDENIED);
+    assert_int_equal(eng_access_check(e, "bob", ENG_OP_APPROVE, "north1"), ENG_OK);
+    assert_int_equal(eng_access_check(e, "bob", ENG_OP_EDIT, NULL), ENG_EDENIED);
+    assert_int_equal(eng_access_check(e, "root", ENG_OP_ADMIN, NULL), ENG_OK);
     eng_campaign *ch;
     assert_int_equal(eng_campaign_get(e, "ann", cid, &ch), ENG_OK);
     const eng_campaign_spec *g = eng_campaign_fields(ch);
@@ -220,6 +333,11 @@ static void full_roundtrip(void **st)
     assert_string_equal(s.comment, "Go");
     assert_string_equal(s.approved_hash, hash);
     assert_string_equal(s.content_hash, hash); /* the hash is stable across processes */
+    assert_int_equal(s.id, mid);
+    assert_int_equal(s.campaign, cid);
+    assert_string_equal(s.edited_by, "ann");
+    assert_int_equal(s.updated_at, m_updated);
+    assert_int_equal(s.decided_at, approved_at);
     eng_message_free(h);
 
     assert_int_equal(eng_message_get(e, "bob", xid, &h), ENG_OK);
@@ -227,39 +345,109 @@ static void full_roundtrip(void **st)
     assert_int_equal(r->strategy, ENG_STRATEGY_XENGAGE);
     assert_string_equal(r->incentive.coupon_pool, "pool-9");
     assert_int_equal(r->incentive.coupon_source, ENG_COUPON_UPLOADED);
+    assert_string_equal(r->incentive.offer_id, "boots20");
+    assert_int_equal(r->incentive.kind, ENG_INCENTIVE_COUPON);
     assert_int_equal(eng_message_status_get(h, &s), ENG_OK);
     assert_int_equal(s.state, ENG_STATE_AWAITING);
     eng_message_free(h);
 
+    /* The store-visits campaign and its rejected personalization message. */
+    assert_int_equal(eng_campaign_get(e, "nat", sid, &ch), ENG_OK);
+    g = eng_campaign_fields(ch);
+    assert_string_equal(g->name, "Store visits");
+    assert_string_equal(g->unit, "north1");
+    assert_int_equal(g->objective, ENG_OBJ_STORE_VISITS);
+    assert_int_equal(g->n_product_categories + g->n_product_items, 0);
+    assert_int_equal(g->n_stores, 2);
+    assert_string_equal(g->stores[0], "store-12");
+    assert_string_equal(g->stores[1], "store-40");
+    assert_int_equal(g->n_zones, 1);
+    assert_string_equal(g->zones[0], "zn_sub_zone_7");
+    assert_int_equal(g->control_percent, 0);
+    assert_string_equal(g->ga_account, ""); /* optional strings given as NULL read back as "" */
+    assert_int_equal(g->goal_mode, ENG_GOAL_NONE);
+    eng_campaign_info(ch, NULL, &by, &locked);
+    assert_string_equal(by, "nat");
+    assert_int_equal(locked, 0);
+    ids = eng_campaign_messages(ch, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], pid);
+    eng_campaign_free(ch);
+    assert_int_equal(eng_message_get(e, "nat", pid, &h), ENG_OK);
+    r = eng_message_fields(h);
+    assert_string_equal(r->title, "Regional v2");
+    assert_int_equal(r->strategy, ENG_STRATEGY_PERSONALIZATION);
+    assert_int_equal(r->n_variants, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(r->variants[i].dimension, variants[i].dimension);
+        assert_string_equal(r->variants[i].rule, variants[i].rule);
+        assert_int_equal(r->variants[i].channel, variants[i].channel);
+        assert_string_equal(r->variants[i].body, variants[i].body);
+    }
+    assert_int_equal(r->n_channel_priority, 0);
+    assert_int_equal(r->n_exclude, 0);
+    assert_int_equal(r->incentive.kind, ENG_INCENTIVE_COUPON);
+    assert_string_equal(r->incentive.offer_id, "visit10");
+    assert_int_equal(r->incentive.coupon_source, ENG_COUPON_COMMON);
+    assert_string_equal(r->incentive.coupon_code, "VISIT10");
+    assert_int_equal(r->schedule.kind, ENG_SCHEDULE_ONCE);
+    assert_int_equal(r->schedule.at, pm.schedule.at);
+    assert_int_equal(r->delivery.n_senders + r->delivery.n_poc, 0);
+    assert_int_equal(r->delivery.tiny_url, 0);
+    assert_int_equal(eng_message_status_get(h, &s), ENG_OK);
+    assert_int_equal(s.state, ENG_STATE_REJECTED);
+    assert_string_equal(s.created_by, "nat");
+    assert_string_equal(s.edited_by, "ann");
+    assert_int_equal(s.updated_at, edited_at);
+    assert_string_equal(s.decided_by, "bob");
+    assert_int_equal(s.decided_at, rejected_at);
+    assert_string_equal(s.comment, "Wrong zone");
+    assert_string_equal(s.approved_hash, "");
+    eng_message_free(h);
+
     eng_org_settings got;
     assert_int_equal(eng_org_settings_get(e, "ann", &got), ENG_OK);
+    assert_int_equal(got.version, ENG_ORG_SETTINGS_VERSION);
+    assert_int_equal(got.conversion_goals, 1);
     assert_int_equal(got.xengage, ENG_XENGAGE_UNLOCKED);
-    assert_int_equal(got.channel_cost[ENG_CH_SMS], 2);
+    assert_int_equal(got.allow_self_approval, 1);
+    assert_int_equal(got.forbid_overdraft, 0);
+    for (int i = 0; i < ENG_MAX_CHANNELS; i++)
+        assert_int_equal(got.channel_cost[i], os.channel_cost[i]);
+    assert_int_equal(got.xengage_cost, 4);
+    assert_int_equal(got.has_default_goal, 1);
+    assert_string_equal(got.default_goal.event, "transaction");
+    assert_string_equal(got.default_goal.condition, "amount > 100");
+    assert_int_equal(got.default_goal.window_days, 45);
+    assert_int_equal(got.default_goal.start_on, ENG_GOAL_ON_CLICKED);
+    assert_int_equal(got.default_goal.attribution, ENG_ATTR_FIRST_TOUCH);
     int64_t bal;
     assert_int_equal(eng_credits_balance(e, "ann", ENG_CREDITS_CAMPAIGN, &bal), ENG_OK);
     assert_int_equal(bal, -42);
+    assert_int_equal(eng_credits_balance(e, "ann", ENG_CREDITS_XENGAGE, &bal), ENG_OK);
+    assert_int_equal(bal, 1000000);
     /* The approved message still executes after reopen: its approval is bound to the same hash. */
     assert_int_equal(eng_message_execute(e, "root", mid, ENG_ACT_START), ENG_OK);
     uint64_t bad;
     assert_int_equal(eng_audit_verify(e, "root", &bad), ENG_OK);
 
-    /* ---- forge one entry (valid record checksum, changed actor) ---- */
+    /* ---- forge one entry, the campaign creation by ann (valid record checksum, changed actor) ---- */
     eng__rec rec;
-    assert_int_equal(eng__rec_get(e->store, ENG__K("m/l/0000000000000008"), 0x0107, 1, &rec), ENG_OK);
+    assert_int_equal(eng__rec_get(e->store, ENG__K("m/l/000000000000000b"), 0x0107, 1, &rec), ENG_OK);
     uint8_t *p = malloc(rec.len);
     memcpy(p, rec.payload, rec.len);
     uint8_t *hit = memmem(p, rec.len, "ann", 3);
     assert_non_null(hit);
     hit[0] = 'e'; /* "ann" -> "enn" */
     assert_int_equal(eng__kv_begin(e->store), ENG_OK);
-    assert_int_equal(eng__rec_put(e->store, ENG__K("m/l/0000000000000008"), 0x0107, 1, p, rec.len), ENG_OK);
+    assert_int_equal(eng__rec_put(e->store, ENG__K("m/l/000000000000000b"), 0x0107, 1, p, rec.len), ENG_OK);
     assert_int_equal(eng__kv_commit(e->store), ENG_OK);
     free(p);
     eng__rec_free(e->store, &rec);
     assert_int_equal(eng_close(e), ENG_OK);
     e = open_file(path);
     assert_int_equal(eng_audit_verify(e, "root", &bad), ENG_ECORRUPT);
-    assert_int_equal(bad, 8);
+    assert_int_equal(bad, 11);
     assert_int_equal(eng_close(e), ENG_OK);
     test_rmtree(dir);
     free(dir);

@@ -63,6 +63,38 @@ static void rule_texts(void **st)
     assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_CUSTOMER, NULL, 0), ENG_OK);
     assert_int_equal(eng_model_set_rule_schema(f.e, 7, event, 2), ENG_EINVAL);
     assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_EVENT, NULL, 2), ENG_EINVAL);
+    assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_EVENT, event, 4097), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "fields");
+    eng_rule_field badf[] = {{"amount", ENG_RT_INT, 0}, {"", ENG_RT_INT, 0}};
+    assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_EVENT, badf, 2), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "fields[1].name");
+    badf[1].name = "store";
+    badf[1].type = ENG_RT_NULL;
+    assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_EVENT, badf, 2), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "fields[1].type");
+    badf[1].type = (eng_rule_type)8;
+    assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_EVENT, badf, 2), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "fields[1].type");
+    badf[1].type = ENG_RT_STRING;
+    badf[1].scale = 2;
+    assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_EVENT, badf, 2), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "fields[1].scale");
+    /* The refused calls kept the event schema that was set: a misspelt field is still caught. */
+    c.name = "Rules 3";
+    c.goal.condition = "amout >= 3000";
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, &v), ENG_EVALIDATION);
+    assert_report(v, "campaign.goal.condition", ENG_ETYPE);
+    eng_validation_free(v);
+    badf[1].type = ENG_RT_DECIMAL;
+    badf[1].scale = ENG_RULE_MAX_SCALE + 1;
+    assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_EVENT, badf, 2), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "fields[1].scale");
+    /* The refused calls kept the event schema that was set: a misspelt field is still caught. */
+    c.name = "Rules 3";
+    c.goal.condition = "amout >= 3000";
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, &v), ENG_EVALIDATION);
+    assert_report(v, "campaign.goal.condition", ENG_ETYPE);
+    eng_validation_free(v);
     fx_close(&f);
 }
 

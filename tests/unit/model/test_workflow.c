@@ -121,8 +121,9 @@ static void transition_table(void **st)
 
 typedef struct events {
     int kind[16];
-    char comment[16][32];
-    uint64_t msg[16];
+    char comment[16][32], org[16][16], actor[16][16];
+    uint64_t msg[16], campaign[16];
+    unsigned version[16];
     int n;
 } events;
 
@@ -132,6 +133,10 @@ static void on_event(const eng_model_event *ev, void *user)
     if (e->n < 16) {
         e->kind[e->n] = ev->kind;
         e->msg[e->n] = ev->message;
+        e->campaign[e->n] = ev->campaign;
+        e->version[e->n] = ev->version;
+        snprintf(e->org[e->n], sizeof e->org[0], "%s", ev->org);
+        snprintf(e->actor[e->n], sizeof e->actor[0], "%s", ev->actor);
         snprintf(e->comment[e->n], sizeof e->comment[0], "%s", ev->comment);
         e->n++;
     }
@@ -152,6 +157,11 @@ static void approval_binding_and_events(void **st)
     assert_int_equal(ev.n, 1);
     assert_int_equal(ev.kind[0], ENG_EVENT_APPROVAL_NEEDED);
     assert_int_equal(ev.msg[0], id);
+    assert_int_equal(ev.campaign[0], cid);
+    assert_int_equal(ev.version[0], ENG_MODEL_EVENT_VERSION);
+    assert_string_equal(ev.org[0], "acme");
+    assert_string_equal(ev.actor[0], "ann");
+    assert_string_equal(ev.comment[0], "");
     /* The reviewer notes the hash; the author edits and resubmits meanwhile. */
     eng_message *h;
     assert_int_equal(eng_message_get(f.e, "bob", id, &h), ENG_OK);
@@ -177,6 +187,9 @@ static void approval_binding_and_events(void **st)
     memset(longc, 'c', sizeof longc - 1);
     longc[sizeof longc - 1] = 0;
     assert_int_equal(eng_message_approve(f.e, "bob", id, reviewed, longc), ENG_ETOOBIG);
+    assert_string_equal(eng_error_last()->detail, "comment");
+    assert_int_equal(eng_message_reject(f.e, "bob", id, longc), ENG_ETOOBIG);
+    assert_string_equal(eng_error_last()->detail, "comment");
     assert_int_equal(eng_message_approve(f.e, "bob", id, reviewed, "Looks good"), ENG_OK);
     assert_int_equal(eng_message_get(f.e, "ann", id, &h), ENG_OK);
     eng_message_status s = {.version = ENG_MESSAGE_STATUS_VERSION};
@@ -189,6 +202,8 @@ static void approval_binding_and_events(void **st)
     eng_message_free(h);
     assert_int_equal(ev.kind[ev.n - 1], ENG_EVENT_APPROVED);
     assert_string_equal(ev.comment[ev.n - 1], "Looks good");
+    assert_string_equal(ev.actor[ev.n - 1], "bob");
+    assert_int_equal(ev.msg[ev.n - 1], id);
     /* Any change voids the approval. */
     m.title = "Diwali blast v3";
     assert_int_equal(eng_message_update(f.e, "ann", id, &m, NULL), ENG_OK);
@@ -353,12 +368,96 @@ static void delete_and_list(void **st)
     fx_close(&f);
 }
 
+/* Approving or rejecting a whole campaign decides every message awaiting
+ * approval at once, with the single-message checks, all or nothing. */
+static void campaign_review(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    events ev = {0};
+    assert_int_equal(eng_model_set_event_callback(f.e, on_event, &ev), ENG_OK);
+    uint64_t cid = campaign(&f);
+    uint64_t a1 = message_in(&f, cid, ENG_STATE_AWAITING);
+    uint64_t a2 = message_in(&f, cid, ENG_STATE_AWAITING);
+    uint64_t d = message_in(&f, cid, ENG_STATE_DRAFT);
+    uint64_t r = message_in(&f, cid, ENG_STATE_REJECTED);
+    /* bob last edits a2: he may not approve it, so the campaign approval fails as a whole. */
+    eng_message_spec m = fx_message();
+    eng_org_settings s;
+    assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
+    fx_actor(f.e, "bob", ENG_ROLE_APPROVER | ENG_ROLE_AUTHOR, ENG_SCOPE_ORG, NULL, 0);
+    assert_int_equal(eng_message_update(f.e, "bob", a2, &m, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "bob", a2, NULL), ENG_OK);
+    ev.n = 0;
+    assert_int_equal(eng_campaign_approve(f.e, "bob", cid, "all good"), ENG_EDENIED);
+    assert_int_equal(state_of(&f, a1), ENG_STATE_AWAITING);
+    assert_int_equal(state_of(&f, a2), ENG_STATE_AWAITING);
+    assert_int_equal(ev.n, 0);
+    eng_campaign *h;
+    int locked;
+    assert_int_equal(eng_campaign_get(f.e, "root", cid, &h), ENG_OK);
+    eng_campaign_info(h, NULL, NULL, &locked);
+    eng_campaign_free(h);
+    assert_int_equal(locked, 0);
+    /* Viewers, authors and actors outside the scope are denied; long comments refused. */
+    assert_int_equal(eng_campaign_approve(f.e, "vic", cid, NULL), ENG_EDENIED);
+    assert_int_equal(eng_campaign_approve(f.e, "ann", cid, NULL), ENG_EDENIED);
+    assert_int_equal(eng_campaign_reject(f.e, "sam", cid, NULL), ENG_EDENIED);
+    char longc[5000];
+    memset(longc, 'c', sizeof longc - 1);
+    longc[sizeof longc - 1] = 0;
+    assert_int_equal(eng_campaign_approve(f.e, "root", cid, longc), ENG_ETOOBIG);
+    assert_int_equal(eng_campaign_approve(f.e, "root", 4242, NULL), ENG_ENOTFOUND);
+    /* root neither created nor edited them: both awaiting messages are approved, the rest untouched. */
+    assert_int_equal(eng_campaign_approve(f.e, "root", cid, "all good"), ENG_OK);
+    assert_int_equal(state_of(&f, a1), ENG_STATE_APPROVED);
+    assert_int_equal(state_of(&f, a2), ENG_STATE_APPROVED);
+    assert_int_equal(state_of(&f, d), ENG_STATE_DRAFT);
+    assert_int_equal(state_of(&f, r), ENG_STATE_REJECTED);
+    assert_int_equal(ev.n, 2);
+    assert_int_equal(ev.kind[0], ENG_EVENT_APPROVED);
+    assert_int_equal(ev.kind[1], ENG_EVENT_APPROVED);
+    assert_string_equal(ev.comment[1], "all good");
+    eng_message *mh;
+    assert_int_equal(eng_message_get(f.e, "root", a2, &mh), ENG_OK);
+    eng_message_status ms = ENG_MESSAGE_STATUS_INIT;
+    assert_int_equal(eng_message_status_get(mh, &ms), ENG_OK);
+    assert_string_equal(ms.decided_by, "root");
+    assert_string_equal(ms.comment, "all good");
+    assert_string_equal(ms.approved_hash, ms.content_hash);
+    eng_message_free(mh);
+    assert_int_equal(eng_campaign_get(f.e, "root", cid, &h), ENG_OK);
+    eng_campaign_info(h, NULL, NULL, &locked);
+    eng_campaign_free(h);
+    assert_int_equal(locked, 1);
+    /* Nothing left awaiting. */
+    assert_int_equal(eng_campaign_approve(f.e, "root", cid, NULL), ENG_ESTATE);
+    assert_string_equal(eng_error_last()->detail, "campaign");
+    assert_int_equal(eng_campaign_reject(f.e, "root", cid, NULL), ENG_ESTATE);
+    /* Reject the campaign: every awaiting message is rejected with the comment. */
+    assert_int_equal(eng_message_submit(f.e, "ann", d, NULL), ENG_OK);
+    ev.n = 0;
+    assert_int_equal(eng_campaign_reject(f.e, "bob", cid, "ignore this one"), ENG_OK);
+    assert_int_equal(state_of(&f, d), ENG_STATE_REJECTED);
+    assert_int_equal(state_of(&f, a1), ENG_STATE_APPROVED);
+    assert_int_equal(ev.n, 1);
+    assert_int_equal(ev.kind[0], ENG_EVENT_REJECTED);
+    assert_int_equal(ev.msg[0], d);
+    assert_string_equal(ev.comment[0], "ignore this one");
+    uint64_t bad;
+    assert_int_equal(eng_audit_verify(f.e, "root", &bad), ENG_OK);
+    eng_model_set_event_callback(f.e, NULL, NULL);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(transition_table),        cmocka_unit_test(approval_binding_and_events),
         cmocka_unit_test(self_approval_setting),   cmocka_unit_test(goal_lock_and_campaign_edits),
         cmocka_unit_test(approval_survives_reopen), cmocka_unit_test(delete_and_list),
+        cmocka_unit_test(campaign_review),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -277,11 +277,56 @@ static void credits(void **st)
     fx_close(&f);
 }
 
+/* Start re-checks what approve already guaranteed, so a record changed behind
+ * the library's back (another writer, a restored backup) still cannot execute:
+ * an approval given less than 48 hours before an X-Engage schedule, or bound to
+ * other content. */
+static void start_rechecks_approval(void **st)
+{
+    (void)st;
+    fx f;
+    counter cnt = {0};
+    uint64_t cid, id;
+    xe_open(&f, &cnt, &cid);
+    eng_message_spec m = xe_message();
+    eng_validation *v;
+    assert_int_equal(submit(&f, cid, &m, &v, &id), ENG_OK);
+    assert_int_equal(eng_message_approve(f.e, "bob", id, NULL, "ok"), ENG_OK);
+    eng__msg rec, orig;
+    assert_int_equal(eng__msg_load(f.e, id, &orig), ENG_OK);
+    /* Approved 47 hours before the send time. */
+    assert_int_equal(eng__msg_load(f.e, id, &rec), ENG_OK);
+    rec.decided_at = rec.spec.schedule.at - 47 * ENG_HOUR;
+    assert_int_equal(eng__kv_begin(f.e->store), ENG_OK);
+    assert_int_equal(eng__msg_store(f.e, &rec), ENG_OK);
+    assert_int_equal(eng__kv_commit(f.e->store), ENG_OK);
+    eng__msg_free(&rec);
+    assert_int_equal(eng_message_execute(f.e, "root", id, ENG_ACT_START), ENG_ESTATE);
+    assert_string_equal(eng_error_last()->detail, "message.approval");
+    /* An approval bound to another content hash. */
+    assert_int_equal(eng__msg_load(f.e, id, &rec), ENG_OK);
+    rec.decided_at = orig.decided_at;
+    rec.approved_hash[0] ^= 1;
+    assert_int_equal(eng__kv_begin(f.e->store), ENG_OK);
+    assert_int_equal(eng__msg_store(f.e, &rec), ENG_OK);
+    assert_int_equal(eng__kv_commit(f.e->store), ENG_OK);
+    eng__msg_free(&rec);
+    assert_int_equal(eng_message_execute(f.e, "root", id, ENG_ACT_START), ENG_ESTATE);
+    assert_string_equal(eng_error_last()->detail, "message.approval");
+    /* The genuine record executes. */
+    assert_int_equal(eng__kv_begin(f.e->store), ENG_OK);
+    assert_int_equal(eng__msg_store(f.e, &orig), ENG_OK);
+    assert_int_equal(eng__kv_commit(f.e->store), ENG_OK);
+    eng__msg_free(&orig);
+    assert_int_equal(eng_message_execute(f.e, "root", id, ENG_ACT_START), ENG_OK);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_xengage), cmocka_unit_test(xengage_rules), cmocka_unit_test(xengage_approval_window),
-        cmocka_unit_test(credits),
+        cmocka_unit_test(credits), cmocka_unit_test(start_rechecks_approval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
