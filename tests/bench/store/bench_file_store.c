@@ -5,6 +5,10 @@
  * tier, dates, contacts), written in import-sized batches with fsync at each
  * commit. Figures: write s, reopen s (eng_store_file_open + eng_open +
  * eng_close), compaction s, bytes on disk and bytes per customer.
+ * Second part ("org"): the same through the real layers — customers imported
+ * from CSV by the audience layer (attributes, two contacts, consent), three
+ * groups, 100 campaigns each with an approved message (audience frozen) — then
+ * a reopen timed until the engine has loaded its customers and campaigns.
  * Sizes (ENG_BENCH_SIZE): S = 10^4, M = 10^6 (default), L = 10^7 customers. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -125,6 +129,97 @@ static void run(const char *label, unsigned long n, const char *path)
     unlink(path);
 }
 
+#define OK(call) do { int rc_ = (call); if (rc_) die(#call, rc_); } while (0)
+
+static eng_engine *open_engine(const char *path, unsigned flags)
+{
+    eng_config cfg;
+    eng_engine *e;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    OK(eng_store_file_open(&cfg.store, path, flags, NULL));
+    OK(eng_open(&cfg, &e));
+    return e;
+}
+
+static void run_org(const char *label, unsigned long n, const char *path)
+{
+    unlink(path);
+    size_t cap = n * 96 + 256, len = 0;
+    char *csv = malloc(cap);
+    if (!csv)
+        die("malloc", ENG_ENOMEM);
+    len += (size_t)snprintf(csv, cap, "id,tier,city,days_since_purchase,contact.sms,consent.sms,contact.email,consent.email\n");
+    for (unsigned long i = 0; i < n; i++)
+        len += (size_t)snprintf(csv + len, cap - len, "C%lu,%s,%s,%lu,+9198%08lu,%s,c%lu@example.in,yes\n", i,
+                                i % 3 ? "silver" : "gold", cities[i % 7], (i * 37) % 365, i % 100000000,
+                                i % 10 ? "yes" : "no", i);
+    double t0 = now();
+    eng_engine *e = open_engine(path, ENG_STORE_CREATE);
+    OK(eng_org_create(e, "acme", NULL, "admin"));
+    eng_actor_spec a = ENG_ACTOR_SPEC_INIT;
+    a.id = "asha";
+    a.roles = ENG_ROLE_AUTHOR | ENG_ROLE_APPROVER;
+    OK(eng_actor_put(e, "admin", &a));
+    OK(eng_customers_add_column(e, "tier", ENG_COL_STRING));
+    OK(eng_customers_add_column(e, "city", ENG_COL_STRING));
+    OK(eng_customers_add_column(e, "days_since_purchase", ENG_COL_INT64));
+    OK(eng_customers_import_csv_buffer(e, csv, len, NULL, NULL));
+    free(csv);
+    uint32_t g[3];
+    OK(eng_group_create_filter(e, "pune", "city == 'Pune'", &g[0]));
+    OK(eng_group_create_filter(e, "lapsed", "days_since_purchase > 90", &g[1]));
+    OK(eng_group_create_combined(e, "target", ENG_COMBINE_UNION, g, 2, NULL, 0, &g[2]));
+    static const char *const inc[] = {"target"};
+    eng_creative cr[] = {{ENG_CH_SMS, NULL, "Hi {{first_name}}, 20% off! {{optout}}"}};
+    eng_time t = eng_now(e);
+    for (int i = 0; i < 100; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "campaign %d", i);
+        eng_campaign_spec c = ENG_CAMPAIGN_SPEC_INIT;
+        c.name = name;
+        c.start = t + ENG_HOUR;
+        c.end = t + 30 * ENG_DAY;
+        c.objective = ENG_OBJ_BOOST_SALES;
+        c.control_percent = 10;
+        uint64_t cid, mid;
+        OK(eng_campaign_create(e, "asha", &c, &cid, NULL));
+        eng_message_spec m = ENG_MESSAGE_SPEC_INIT;
+        m.title = "hello";
+        m.include = inc;
+        m.n_include = 1;
+        m.creatives = cr;
+        m.n_creatives = 1;
+        m.schedule.kind = ENG_SCHEDULE_ONCE;
+        m.schedule.at = t + 2 * ENG_DAY;
+        OK(eng_message_create(e, "asha", cid, &m, &mid, NULL));
+        OK(eng_message_submit(e, "asha", mid, NULL));
+        OK(eng_message_approve(e, "admin", mid, NULL, "ok"));
+    }
+    OK(eng_close(e));
+    double t_write = now() - t0;
+    long long bytes = file_bytes(path);
+    double best = 1e9;
+    uint64_t count = 0;
+    size_t ncamp = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        t0 = now();
+        e = open_engine(path, 0);
+        uint64_t *ids;
+        OK(eng_customers_count(e, &count)); /* loads the customer table */
+        OK(eng_campaign_list(e, "admin", &ids, &ncamp));
+        double dt = now() - t0;
+        best = dt < best ? dt : best;
+        eng_free(e, ids);
+        OK(eng_close(e));
+    }
+    if (count != n || ncamp != 100)
+        die("reopened org is incomplete", ENG_ERROR);
+    printf("W8 %s org write (import %lu customers, 3 groups, 100 approved campaigns): %.3f s\n", label, n, t_write);
+    printf("W8 %s org reopen (engine + customers + campaigns loaded): %.3f s (target <= 1 s at M)\n", label, best);
+    printf("W8 %s org bytes on disk: %lld (%.1f bytes/customer)\n", label, bytes, (double)bytes / (double)n);
+    unlink(path);
+}
+
 int main(void)
 {
     const char *size = getenv("ENG_BENCH_SIZE");
@@ -132,9 +227,14 @@ int main(void)
     const char *tmp = getenv("TMPDIR");
     snprintf(path, sizeof path, "%s/engage-w8-%ld.db", tmp && *tmp ? tmp : "/tmp", (long)getpid());
     run("S", 10000, path);
-    if (size && (size[0] == 'M' || size[0] == 'L'))
+    run_org("S", 10000, path);
+    if (size && (size[0] == 'M' || size[0] == 'L')) {
         run("M", 1000000, path);
-    if (size && size[0] == 'L')
+        run_org("M", 1000000, path);
+    }
+    if (size && size[0] == 'L') {
         run("L", 10000000, path);
+        run_org("L", 10000000, path);
+    }
     return 0;
 }
