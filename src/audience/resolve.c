@@ -415,60 +415,19 @@ static int ids_of(eng__aud *st, const char *what, const char *const *names, size
     return ENG_OK;
 }
 
-ENG_API int eng_audience_test_count(const eng_audience_query *q, uint64_t *count, void *user)
+/* The audience an eng_audience_query describes (groups by name or id, channels, seed, control). */
+static int resolve_query(eng_engine *e, eng__aud *st, const eng_audience_query *q, eng_audience **out)
 {
-    eng_engine *e = user;
-    int rc = eng__enter(e);
-    if (rc)
-        return rc;
-    eng__aud *st;
     uint32_t inc[ENG__MAX_GROUP_REFS], exc[ENG__MAX_GROUP_REFS];
-    if (!q || !count)
-        rc = eng__err(ENG_EINVAL, q ? "count" : "query", "query and count are required");
-    else if (q->version == 0 || q->version > ENG_AUDIENCE_QUERY_VERSION)
-        rc = eng__err(ENG_EVERSION, "query.version", "unsupported eng_audience_query version %u", q->version);
-    else if (!q->include || q->n_include == 0 || (q->n_exclude && !q->exclude))
-        rc = eng__err(ENG_EINVAL, "query.include", "include groups are required");
-    else if (q->n_include > ENG__MAX_GROUP_REFS || q->n_exclude > ENG__MAX_GROUP_REFS)
-        rc = eng__err(ENG_ETOOBIG, "query.include", "at most %d include and exclude groups", ENG__MAX_GROUP_REFS);
-    else if (q->control_percent > 100)
-        rc = eng__err(ENG_ERANGE, "query.control_percent", "control_percent must be 0..100");
-    else if (!(rc = eng__aud_get(e, &st)) && !(rc = ids_of(st, "include", q->include, q->n_include, inc)) &&
-             !(rc = ids_of(st, "exclude", q->exclude, q->n_exclude, exc))) {
-        eng_resolve_options o;
-        eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
-        o.include = inc;
-        o.n_include = q->n_include;
-        o.exclude = exc;
-        o.n_exclude = q->n_exclude;
-        o.channels = q->channels;
-        o.seed = q->split_seed;
-        o.test_ratio = (100.0 - (double)q->control_percent) / 100.0;
-        eng_audience *a;
-        if (!(rc = resolve(e, &o, &a))) {
-            *count = eng__idset_count(&a->test);
-            eng_audience_free(a);
-        }
-    }
-    eng__leave(e);
-    return rc;
-}
-
-int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const char *key, uint64_t *test_count,
-                               int *skipped)
-{
-    eng__aud *st;
-    uint32_t inc[ENG__MAX_GROUP_REFS], exc[ENG__MAX_GROUP_REFS];
-    *skipped = 0;
-    int rc = eng__aud_get(e, &st);
-    if (rc)
-        return rc;
-    if (st->ng == 0) {
-        *skipped = 1;
-        return ENG_OK;
-    }
+    int rc;
+    if (q->version == 0 || q->version > ENG_AUDIENCE_QUERY_VERSION)
+        return eng__err(ENG_EVERSION, "query.version", "unsupported eng_audience_query version %u", q->version);
+    if (!q->include || q->n_include == 0 || (q->n_exclude && !q->exclude))
+        return eng__err(ENG_EINVAL, "query.include", "include groups are required");
     if (q->n_include > ENG__MAX_GROUP_REFS || q->n_exclude > ENG__MAX_GROUP_REFS)
-        return eng__err(ENG_ETOOBIG, "message.include", "at most %d include and exclude groups", ENG__MAX_GROUP_REFS);
+        return eng__err(ENG_ETOOBIG, "query.include", "at most %d include and exclude groups", ENG__MAX_GROUP_REFS);
+    if (q->control_percent > 100)
+        return eng__err(ENG_ERANGE, "query.control_percent", "control_percent must be 0..100");
     if ((rc = ids_of(st, "include", q->include, q->n_include, inc)) ||
         (rc = ids_of(st, "exclude", q->exclude, q->n_exclude, exc)))
         return rc;
@@ -481,8 +440,41 @@ int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const
     o.channels = q->channels;
     o.seed = q->split_seed;
     o.test_ratio = (100.0 - (double)q->control_percent) / 100.0;
+    return resolve(e, &o, out);
+}
+
+ENG_API int eng_audience_test_count(const eng_audience_query *q, uint64_t *count, void *user)
+{
+    eng_engine *e = user;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__aud *st;
     eng_audience *a;
-    if ((rc = resolve(e, &o, &a)))
+    if (!q || !count)
+        rc = eng__err(ENG_EINVAL, q ? "count" : "query", "query and count are required");
+    else if (!(rc = eng__aud_get(e, &st)) && !(rc = resolve_query(e, st, q, &a))) {
+        *count = eng__idset_count(&a->test);
+        eng_audience_free(a);
+    }
+    eng__leave(e);
+    return rc;
+}
+
+int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const char *key, uint64_t *test_count,
+                               int *skipped)
+{
+    eng__aud *st;
+    eng_audience *a;
+    *skipped = 0;
+    int rc = eng__aud_get(e, &st);
+    if (rc)
+        return rc;
+    if (st->ng == 0) {
+        *skipped = 1;
+        return ENG_OK;
+    }
+    if ((rc = resolve_query(e, st, q, &a)))
         return rc;
     rc = freeze(a, key);
     *test_count = eng__idset_count(&a->test);
