@@ -18,7 +18,15 @@ int eng__csv_init(eng__csv *c, const eng__mem *mem, eng_read_fn read, void *user
     c->max_field = max_field;
     c->cap = CSV_BUF;
     c->buf = eng__malloc(mem, c->cap);
-    return c->buf ? ENG_OK : eng__nomem();
+    /* The record buffer exists from the start, so a record of empty fields
+     * still has c->data to point into (no NULL + 0, no memcpy from NULL). */
+    c->dcap = 256;
+    c->data = eng__malloc(mem, c->dcap);
+    if (!c->buf || !c->data) {
+        eng__csv_free(c);
+        return eng__nomem();
+    }
+    return ENG_OK;
 }
 
 void eng__csv_free(eng__csv *c)
