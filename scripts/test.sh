@@ -31,7 +31,7 @@ logs="$logs build/meson-logs/testlog-valgrind.json"
 # 4. clang, warnings as errors.
 [ -d build-clang ] || CC=clang run meson setup build-clang -Ddocs=false
 run meson compile -C build-clang -j $jobs
-run meson test -C build-clang --print-errorlogs --num-processes $jobs --suite unit --suite abi
+run meson test -C build-clang --print-errorlogs --num-processes $jobs --suite unit --suite abi --suite fuzz
 logs="$logs build-clang/meson-logs/testlog.json"
 
 # shellcheck disable=SC2086
