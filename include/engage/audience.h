@@ -41,7 +41,6 @@
 #define ENGAGE_AUDIENCE_H
 
 #include "common.h"
-#include "model.h" /* eng_audience_query */
 
 ENG_BEGIN_DECLS
 
@@ -376,7 +375,30 @@ ENG_API int eng_group_delete(eng_engine *engine, uint32_t group);
  */
 ENG_API int eng_group_size(eng_engine *engine, uint32_t group, uint64_t *out);
 
-/* A resolved audience (eng_audience, declared in model.h): immutable; free with eng_audience_free(). */
+/** A resolved audience: immutable; free with eng_audience_free(). */
+typedef struct eng_audience eng_audience;
+
+/** Current version of #eng_audience_query. */
+#define ENG_AUDIENCE_QUERY_VERSION 1
+
+/**
+ * What the X-Engage audience rule asks a counter: the test group of a message's
+ * audience exactly as the campaign will split and reach it.
+ */
+typedef struct eng_audience_query {
+    unsigned int version;        /**< #ENG_AUDIENCE_QUERY_VERSION; later versions only append fields. */
+    const char *org;             /**< The campaign's org. */
+    uint64_t campaign;           /**< The campaign. */
+    const char *const *include;  /**< Include groups (names, or decimal ids). */
+    size_t n_include;            /**< How many. */
+    const char *const *exclude;  /**< Exclude groups; may be NULL when n_exclude is 0. */
+    size_t n_exclude;            /**< How many. */
+    uint32_t control_percent;    /**< The campaign's control group, 0..100. */
+    uint32_t channels;           /**< Bit (1u << channel) per channel of the message's creatives: only
+                                      customers reachable on one of them count. */
+    uint64_t split_seed;         /**< The campaign's test/control split seed (eng_campaign_split_seed()). */
+} eng_audience_query;
+
 
 /** Which part of a resolved audience. */
 typedef enum eng_audience_part {

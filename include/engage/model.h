@@ -29,6 +29,7 @@
 
 #include "common.h"
 #include "rules.h"
+#include "audience.h" /* eng_audience, eng_audience_query */
 
 ENG_BEGIN_DECLS
 
@@ -863,27 +864,6 @@ typedef struct eng_model_event {
  */
 typedef void (*eng_model_event_fn)(const eng_model_event *event, void *user);
 
-/** Current version of #eng_audience_query. */
-#define ENG_AUDIENCE_QUERY_VERSION 1
-
-/**
- * What the X-Engage audience rule asks a counter: the test group of a message's
- * audience exactly as the campaign will split and reach it.
- */
-typedef struct eng_audience_query {
-    unsigned int version;        /**< #ENG_AUDIENCE_QUERY_VERSION; later versions only append fields. */
-    const char *org;             /**< The campaign's org. */
-    uint64_t campaign;           /**< The campaign. */
-    const char *const *include;  /**< Include groups (names, or decimal ids). */
-    size_t n_include;            /**< How many. */
-    const char *const *exclude;  /**< Exclude groups; may be NULL when n_exclude is 0. */
-    size_t n_exclude;            /**< How many. */
-    uint32_t control_percent;    /**< The campaign's control group, 0..100. */
-    uint32_t channels;           /**< Bit (1u << channel) per channel of the message's creatives: only
-                                      customers reachable on one of them count. */
-    uint64_t split_seed;         /**< The campaign's test/control split seed (eng_campaign_split_seed()). */
-} eng_audience_query;
-
 /**
  * Counts the test-group recipients of @p query (include minus exclude, reachable
  * on one of the channels, after the split). Return #ENG_OK and set @p count, or
@@ -918,9 +898,6 @@ ENG_API int eng_model_set_event_callback(eng_engine *engine, eng_model_event_fn 
  * @return #ENG_OK; #ENG_EMISUSE for a bad engine.
  */
 ENG_API int eng_model_set_audience_counter(eng_engine *engine, eng_audience_count_fn fn, void *user);
-
-/** A resolved audience (see engage/audience.h): immutable; free with eng_audience_free(). */
-typedef struct eng_audience eng_audience;
 
 /**
  * The audience frozen when the message was approved: its test and control sets

@@ -5,7 +5,7 @@
 #ifndef ENG_AUDIENCE_LINK_H
 #define ENG_AUDIENCE_LINK_H
 
-#include "engage/model.h"
+#include "engage/audience.h"
 
 /* *skipped = 1 (and nothing written) when the engine's audience layer holds no
  * groups: the host keeps its audiences elsewhere. Otherwise ENG_OK with
