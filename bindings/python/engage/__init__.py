@@ -15,6 +15,12 @@ __all__ = ["Engine", "EngageError", "version", "ENG_EBUSY", "ENG_ECORRUPT", "ENG
            "ENG_ENOTFOUND", "ENG_EINVAL"]
 
 ENG_EINVAL, ENG_ENOTFOUND, ENG_EMISUSE, ENG_ECORRUPT, ENG_EBUSY = -3, -4, -6, -9, -11
+ENG_EPARSE, ENG_ETYPE = -17, -18
+
+# Column types of the customer table (eng_col_type).
+COLUMN_TYPES = {"string": 1, "int": 2, "decimal": 3, "date": 4, "bool": 5}
+# Channels by name ("sms", "email", ...), as eng_channel_name() spells them.
+CHANNELS = {}
 
 
 class EngageError(Exception):
@@ -32,6 +38,16 @@ def _check(rc):
         raise EngageError(rc, (e.message or b"").decode(errors="replace"),
                           (e.detail or b"").decode(errors="replace"))
     return rc
+
+
+def _channels():
+    if not CHANNELS:
+        for i in range(64):
+            name = _n.lib.eng_channel_name(i)
+            if name is None:
+                break
+            CHANNELS[name.decode()] = i
+    return CHANNELS
 
 
 def version():
@@ -66,6 +82,77 @@ class Engine:
         _check(_n.lib.eng_info_get(self._handle(), ctypes.byref(i)))
         return {"data_format": i.data_format, "created": i.created, "last_opened": i.last_opened,
                 "open_count": i.open_count, "store_kind": i.store_kind.decode()}
+
+    # ---- audiences -------------------------------------------------------------
+
+    def add_column(self, name, type_name):
+        """Declare a customer attribute column: type_name is one of COLUMN_TYPES."""
+        if type_name not in COLUMN_TYPES:
+            raise ValueError(f"unknown column type {type_name!r}; one of {sorted(COLUMN_TYPES)}")
+        _check(_n.lib.eng_customers_add_column(self._handle(), name.encode(), COLUMN_TYPES[type_name]))
+
+    def import_csv(self, data):
+        """Import customers from CSV text or bytes (all or nothing); returns the report as a dict."""
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        rep = _n.ImportReport(version=_n.IMPORT_REPORT_VERSION)
+        _check(_n.lib.eng_customers_import_csv_buffer(self._handle(), raw, len(raw), None, ctypes.byref(rep)))
+        return {k: getattr(rep, k) for k in ("rows", "inserted", "updated", "bad_rows", "bytes")}
+
+    def customer_count(self):
+        n = ctypes.c_uint64()
+        _check(_n.lib.eng_customers_count(self._handle(), ctypes.byref(n)))
+        return n.value
+
+    def create_group(self, name, ids=None, csv=None, filter=None):
+        """Create an uploaded group (from a list of external ids, or CSV text with an id column)
+        or a filter group (an expression of the rules language); returns its id."""
+        gid = ctypes.c_uint32()
+        if filter is not None:
+            _check(_n.lib.eng_group_create_filter(self._handle(), name.encode(), filter.encode(), ctypes.byref(gid)))
+            return gid.value
+        _check(_n.lib.eng_group_create_uploaded(self._handle(), name.encode(), ctypes.byref(gid)))
+        if ids is not None:
+            csv = "id\n" + "".join(f"{i}\n" for i in ids)
+        if csv is not None:
+            raw = csv.encode()
+            _check(_n.lib.eng_group_upload_csv(self._handle(), gid, raw, len(raw), 1, None, None))  # replace
+        return gid.value
+
+    def group_size(self, group):
+        n = ctypes.c_uint64()
+        _check(_n.lib.eng_group_size(self._handle(), group, ctypes.byref(n)))
+        return n.value
+
+    def resolve(self, include, exclude=(), channels=(), seed=0, test_ratio=1.0):
+        """Resolve an audience (union of include minus union of exclude, kept if reachable on one of
+        the channels, split by seed); returns counts and the reach per channel in use."""
+        o = _n.ResolveOptions()
+        _check(_n.lib.eng_resolve_options_init(ctypes.byref(o), _n.RESOLVE_OPTIONS_VERSION))
+        inc = (ctypes.c_uint32 * len(include))(*include)
+        exc = (ctypes.c_uint32 * max(len(exclude), 1))(*exclude)
+        o.include, o.n_include = inc, len(include)
+        o.exclude, o.n_exclude = exc, len(exclude)
+        chans = _channels()
+        for c in channels:
+            if c not in chans:
+                raise ValueError(f"unknown channel {c!r}")
+            o.channels |= 1 << chans[c]
+        o.seed, o.test_ratio = seed, test_ratio
+        aud = ctypes.c_void_p()
+        _check(_n.lib.eng_audience_resolve(self._handle(), ctypes.byref(o), ctypes.byref(aud)))
+        try:
+            out, n = {}, ctypes.c_uint64()
+            for part, key in ((0, "all"), (1, "test"), (2, "control")):
+                _check(_n.lib.eng_audience_count(aud, part, ctypes.byref(n)))
+                out[key] = n.value
+            out["reach"] = {}
+            for name, ch in chans.items():
+                _check(_n.lib.eng_audience_reach(aud, ch, ctypes.byref(n)))
+                if n.value:
+                    out["reach"][name] = n.value
+            return out
+        finally:
+            _n.lib.eng_audience_free(aud)
 
     def close(self):
         if self._h is not None:

@@ -26,7 +26,22 @@ class Info(ctypes.Structure):
                 ("store_kind", c_char_p)]
 
 
+class ImportReport(ctypes.Structure):
+    """struct eng_import_report, version 1 (include/engage/audience.h)."""
+    _fields_ = [("version", c_uint), ("rows", ctypes.c_uint64), ("inserted", ctypes.c_uint64),
+                ("updated", ctypes.c_uint64), ("bad_rows", ctypes.c_uint64), ("bytes", ctypes.c_uint64)]
+
+
+class ResolveOptions(ctypes.Structure):
+    """struct eng_resolve_options, version 1."""
+    _fields_ = [("version", c_uint), ("include", ctypes.POINTER(ctypes.c_uint32)), ("n_include", ctypes.c_size_t),
+                ("exclude", ctypes.POINTER(ctypes.c_uint32)), ("n_exclude", ctypes.c_size_t),
+                ("channels", ctypes.c_uint32), ("seed", ctypes.c_uint64), ("test_ratio", ctypes.c_double)]
+
+
 CONFIG_VERSION = 1
+IMPORT_REPORT_VERSION = 1
+RESOLVE_OPTIONS_VERSION = 1
 INFO_VERSION = 1
 STORE_CREATE, STORE_READONLY, STORE_NOSYNC = 0x1, 0x2, 0x4
 
@@ -52,6 +67,21 @@ _SIGNATURES = {
     "eng_store_file_open": (c_int, [ctypes.POINTER(c_void_p), c_char_p, c_uint, c_void_p]),
     "eng_store_file_compact": (c_int, [c_void_p]),
     "eng_store_free": (None, [c_void_p]),
+    "eng_channel_name": (c_char_p, [c_int]),
+    "eng_customers_add_column": (c_int, [c_void_p, c_char_p, c_int]),
+    "eng_customers_count": (c_int, [c_void_p, ctypes.POINTER(ctypes.c_uint64)]),
+    "eng_customers_import_csv_buffer": (c_int, [c_void_p, c_char_p, ctypes.c_size_t, c_void_p,
+                                                ctypes.POINTER(ImportReport)]),
+    "eng_group_create_uploaded": (c_int, [c_void_p, c_char_p, ctypes.POINTER(ctypes.c_uint32)]),
+    "eng_group_upload_csv": (c_int, [c_void_p, ctypes.c_uint32, c_char_p, ctypes.c_size_t, c_int, c_void_p,
+                                     ctypes.POINTER(ImportReport)]),
+    "eng_group_create_filter": (c_int, [c_void_p, c_char_p, c_char_p, ctypes.POINTER(ctypes.c_uint32)]),
+    "eng_group_size": (c_int, [c_void_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64)]),
+    "eng_resolve_options_init": (c_int, [ctypes.POINTER(ResolveOptions), c_uint]),
+    "eng_audience_resolve": (c_int, [c_void_p, ctypes.POINTER(ResolveOptions), ctypes.POINTER(c_void_p)]),
+    "eng_audience_count": (c_int, [c_void_p, c_int, ctypes.POINTER(ctypes.c_uint64)]),
+    "eng_audience_reach": (c_int, [c_void_p, c_int, ctypes.POINTER(ctypes.c_uint64)]),
+    "eng_audience_free": (None, [c_void_p]),
 }
 for _name, (_res, _args) in _SIGNATURES.items():
     _fn = getattr(lib, _name)
