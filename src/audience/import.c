@@ -106,7 +106,7 @@ int eng__import_drive(eng_engine *e, eng__csv *c, eng__hdr_fn hdr, eng__row_fn r
     }
     for (uint32_t i = 0; i < c->nf; i++) {
         size_t l = c->flen[i] < ENG__COLNAME_MAX ? c->flen[i] : ENG__COLNAME_MAX;
-        memcpy(d.hnames[i], c->data + c->start[i], l);
+        memcpy(d.hnames[i], c->base + c->start[i], l);
     }
     rc = hdr(ctx, c, &err);
     if (rc == 1) {
@@ -194,7 +194,7 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
     cimp *ci = ctx;
     ci->ncols = c->nf;
     for (uint32_t i = 0; i < c->nf; i++) {
-        const char *s = c->data + c->start[i];
+        const char *s = c->base + c->start[i];
         size_t n = c->flen[i];
         col_map *m = &ci->map[i];
         err->col = i + 1;
@@ -272,79 +272,109 @@ static int part_end(cimp *ci)
     return ENG_OK;
 }
 
-/* Validate one field and append its encoding. */
-static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, eng__rowerr *err)
+/* Delta encoders writing through a raw pointer: the row's room is reserved
+ * once (see cimp_row_fields), so no per-value bounds or growth checks. The
+ * encodings are those of eng__wr_uvar / eng__wr_svar / eng__wr_blob. */
+static inline uint8_t *enc_uvar(uint8_t *o, uint64_t v)
 {
-    eng__wr *w = &ci->part;
+    while (v >= 0x80) {
+        *o++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *o++ = (uint8_t)v;
+    return o;
+}
+
+static inline uint8_t *enc_svar(uint8_t *o, int64_t v)
+{
+    return enc_uvar(o, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static inline uint8_t *enc_blob(uint8_t *o, const char *s, size_t n)
+{
+    o = enc_uvar(o, n);
+    memcpy(o, s, n);
+    return o + n;
+}
+
+/* Validate one field and append its encoding at *op. ascii: the field is
+ * known to be plain ASCII (the UTF-8 check is then a no-op). */
+static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, uint8_t **op, eng__rowerr *err)
+{
+    uint8_t *o = *op;
     const col_map *m = &ci->map[i];
     const char *why = "";
     int rc = ENG_OK;
     int64_t v = 0;
     int yes = 0;
-    if (n && (rc = eng__val_utf8(s, n, &why)))
+    if (!n) {
+        *o++ = 0; /* NULL / clear, whatever the kind */
+        *op = o;
+        return 0;
+    }
+    if (!ascii && (rc = eng__val_utf8(s, n, &why)))
         goto bad;
-    if (m->kind == ENG__DK_ATTR) {
-        int type = ci->a->t.cols[m->idx].type;
-        if (!n) {
-            eng__wr_u8(w, 0);
-            return 0;
-        }
-        switch (type) {
+    switch (m->kind) {
+    case ENG__DK_ATTR:
+        switch (ci->a->t.cols[m->idx].type) {
         case ENG_COL_STRING:
             if (n > ENG__STR_MAX) {
                 rc = ENG_ETOOBIG;
                 why = "string longer than 4096 bytes";
                 goto bad;
             }
-            eng__wr_u8(w, 1);
-            eng__wr_blob(w, s, n);
-            return 0;
-        case ENG_COL_INT64: rc = eng__val_int64(s, n, &v, &why); break;
-        case ENG_COL_DECIMAL: rc = eng__val_decimal(s, n, &v, &why); break;
-        case ENG_COL_DATE: rc = eng__val_date(s, n, &v, &why); break;
-        default:
-            rc = eng__val_bool(s, n, &yes, &why);
-            if (rc)
+            *o++ = 1;
+            o = enc_blob(o, s, n);
+            break;
+        case ENG_COL_INT64:
+            if ((rc = eng__val_int64(s, n, &v, &why)))
                 goto bad;
-            eng__wr_u8(w, 1);
-            eng__wr_u8(w, (uint8_t)yes);
-            return 0;
+            *o++ = 1;
+            o = enc_svar(o, v);
+            break;
+        case ENG_COL_DECIMAL:
+            if ((rc = eng__val_decimal(s, n, &v, &why)))
+                goto bad;
+            *o++ = 1;
+            o = enc_svar(o, v);
+            break;
+        case ENG_COL_DATE:
+            if ((rc = eng__val_date(s, n, &v, &why)))
+                goto bad;
+            *o++ = 1;
+            o = enc_svar(o, v);
+            break;
+        default:
+            if ((rc = eng__val_bool(s, n, &yes, &why)))
+                goto bad;
+            *o++ = 1;
+            *o++ = (uint8_t)yes;
+            break;
         }
-        if (rc)
-            goto bad;
-        eng__wr_u8(w, 1);
-        eng__wr_svar(w, v);
-        return 0;
-    }
-    if (m->kind == ENG__DK_CONTACT) {
-        if (!n) {
-            eng__wr_u8(w, 0);
-            return 0;
-        }
+        break;
+    case ENG__DK_CONTACT:
         if ((rc = eng__val_contact((int)m->idx, s, n, &why)))
             goto bad;
-        eng__wr_u8(w, 1);
-        eng__wr_blob(w, s, n);
-        return 0;
-    }
-    if (!n) {
-        eng__wr_u8(w, 0);
-        return 0;
-    }
-    if (m->kind == ENG__DK_SUPP) {
+        *o++ = 1;
+        o = enc_blob(o, s, n);
+        break;
+    case ENG__DK_SUPP:
         if ((rc = eng__val_bool(s, n, &yes, &why)))
             goto bad;
-        eng__wr_u8(w, 1);
-        eng__wr_u8(w, (uint8_t)yes);
-        return 0;
+        *o++ = 1;
+        *o++ = (uint8_t)yes;
+        break;
+    default: /* consent, opt-out */
+        if ((rc = eng__val_flag(s, n, &yes, &v, &why)))
+            goto bad;
+        if (yes && v == 0)
+            v = ci->now; /* "yes" without a time: recorded at import */
+        *o++ = 1;
+        *o++ = (uint8_t)yes;
+        o = enc_svar(o, v);
+        break;
     }
-    if ((rc = eng__val_flag(s, n, &yes, &v, &why)))
-        goto bad;
-    if (yes && v == 0)
-        v = ci->now; /* "yes" without a time: recorded at import */
-    eng__wr_u8(w, 1);
-    eng__wr_u8(w, (uint8_t)yes);
-    eng__wr_svar(w, v);
+    *op = o;
     return 0;
 bad:
     err->col = i + 1;
@@ -353,38 +383,39 @@ bad:
     return 1;
 }
 
-static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, uint64_t line, eng__rowerr *err)
+static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, int ascii, eng__rowerr *err)
 {
-    (void)line;
-    size_t mark = ci->part.len, imark = ci->ids.len;
     const char *why = "";
     int rc;
+    /* Room for the whole row: each value is at most a tag, a varint (10)
+     * and its bytes. */
+    size_t need = 16;
+    for (uint32_t i = 0; i < ci->ncols; i++)
+        need += fl[i] + 12;
+    if (eng__wr_reserve(&ci->part, need) || eng__wr_reserve(&ci->ids, fl[0] + 16))
+        return eng__nomem();
+    uint8_t *o = ci->ids.data + ci->ids.len;
     if (ci->a->t.idkind == ENG_ID_STRING) {
         if ((rc = eng__val_extid(f[0], fl[0], &why)))
             goto bad;
-        eng__wr_blob(&ci->ids, f[0], fl[0]);
+        o = enc_blob(o, f[0], fl[0]);
     } else {
         int64_t v;
         if ((rc = eng__val_int64(f[0], fl[0], &v, &why)))
             goto bad;
-        eng__wr_svar(&ci->ids, v);
+        o = enc_svar(o, v);
     }
-    for (uint32_t i = 1; i < ci->ncols; i++) {
-        if (put_field(ci, i, f[i], fl[i], err)) {
-            ci->part.len = mark;
-            ci->ids.len = imark;
-            return 1;
-        }
-    }
-    if (ci->part.err || ci->ids.err)
-        return eng__nomem();
+    uint8_t *vo = ci->part.data + ci->part.len;
+    for (uint32_t i = 1; i < ci->ncols; i++)
+        if (put_field(ci, i, f[i], fl[i], ascii, &vo, err))
+            return 1; /* nothing was committed to either writer */
+    ci->ids.len = (size_t)(o - ci->ids.data);
+    ci->part.len = (size_t)(vo - ci->part.data);
     ci->rows++;
     if (++ci->part_rows == PART_ROWS)
         return part_end(ci);
     return 0;
 bad:
-    ci->part.len = mark;
-    ci->ids.len = imark;
     err->col = 1;
     err->code = rc;
     err->why = why;
@@ -393,10 +424,11 @@ bad:
 
 static int cimp_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err)
 {
+    (void)line;
     const char *f[ENG__CSV_MAX_FIELDS];
     for (uint32_t i = 0; i < c->nf; i++)
-        f[i] = c->data + c->start[i];
-    return cimp_row_fields(ctx, f, c->flen, line, err);
+        f[i] = c->base + c->start[i];
+    return cimp_row_fields(ctx, f, c->flen, c->ascii, err);
 }
 
 static void cimp_free(cimp *ci)
@@ -557,6 +589,7 @@ static int upsert(eng_engine *e, const char *const *names, size_t ncols, const c
         memcpy(hc.data + total, names[i], fl[i]);
         total += fl[i];
     }
+    hc.base = hc.data;
     hc.start = st;
     hc.flen = fl;
     hc.nf = (uint32_t)ncols;
@@ -589,7 +622,7 @@ static int upsert(eng_engine *e, const char *const *names, size_t ncols, const c
             }
         }
         rep->rows++;
-        rc = cimp_row_fields(ci, f, fl, r + 2, &err);
+        rc = cimp_row_fields(ci, f, fl, 0, &err);
         if (rc == 1)
             rc = bad_row(&d, r + 2, err.col, err.code, err.why);
     next:;
