@@ -24,12 +24,6 @@ static uint32_t hash_of(const char *s, size_t len) { return (uint32_t)eng__hash6
 
 uint32_t eng__dict_hash(const char *s, size_t len) { return hash_of(s, len); }
 
-void eng__dict_prefetch(const eng__dict *d, uint32_t h)
-{
-    if (d->nslots)
-        __builtin_prefetch(&d->slots[h & (d->nslots - 1)]);
-}
-
 static int64_t find_h(const eng__dict *d, const char *s, size_t len, uint32_t h)
 {
     if (!d->nslots)
