@@ -63,9 +63,13 @@ static inline const uint8_t *rd_blob(eng__rd *r, size_t *n)
 static inline uint32_t sc_hash(const uint8_t *s, size_t l)
 {
     uint64_t a = 0, b = 0;
-    memcpy(&a, s, l < 8 ? l : 8);
-    if (l > 8)
+    if (l >= 8) {
+        memcpy(&a, s, 8);
         memcpy(&b, s + l - 8, 8);
+    } else {
+        for (size_t k = 0; k < l; k++) /* bytes, not a short memcpy: no store-forwarding stall */
+            a |= (uint64_t)s[k] << (8 * k);
+    }
     uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ l;
     h *= 0xff51afd7ed558ccdull;
     return (uint32_t)(h >> 56); /* 0 .. SC_SIZE - 1 */

@@ -155,6 +155,7 @@ out:
 
 typedef struct col_map {
     uint8_t kind; /* 0 = id, ENG__DK_* otherwise */
+    uint8_t type; /* ENG__DK_ATTR: the column's ENG_COL_* type */
     uint32_t idx;
 } col_map;
 
@@ -218,6 +219,7 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
             m->kind = ENG__DK_SUPP;
         else if ((col = eng__table_col_index(&ci->a->t, s, n)) >= 0) {
             m->kind = ENG__DK_ATTR;
+            m->type = (uint8_t)ci->a->t.cols[col].type;
             ch = col;
         } else {
             err->code = ENG_ENOTFOUND;
@@ -316,7 +318,7 @@ static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, u
         goto bad;
     switch (m->kind) {
     case ENG__DK_ATTR:
-        switch (ci->a->t.cols[m->idx].type) {
+        switch (m->type) {
         case ENG_COL_STRING:
             if (n > ENG__STR_MAX) {
                 rc = ENG_ETOOBIG;
