@@ -256,7 +256,7 @@ int eng__table_upsert_str(eng__table *t, const char *s, size_t len, uint32_t *id
 int eng__table_upsert_strs(eng__table *t, const char *const *s, const size_t *len, size_t n, uint32_t *hash,
                            uint32_t *ids, uint64_t *ins)
 {
-    /* Hash everything, then walk with the slot of row i + 8 prefetched: the
+    /* Hash everything, then walk with the slot of row i + 16 prefetched: the
      * index is far bigger than the caches at L, so this hides most misses. */
     for (size_t i = 0; i < n; i++)
         hash[i] = eng__dict_hash(s[i], len[i]);
@@ -264,8 +264,8 @@ int eng__table_upsert_strs(eng__table *t, const char *const *s, const size_t *le
     if (!rc)
         rc = eng__dict_reserve(&t->sid, (size_t)t->n + n);
     for (size_t i = 0; i < n && !rc; i++) {
-        if (i + 8 < n)
-            eng__dict_prefetch(&t->sid, hash[i + 8]);
+        if (i + 16 < n)
+            eng__dict_prefetch(&t->sid, hash[i + 16]);
         uint32_t before = t->sid.n, code;
         if ((rc = eng__dict_intern_h(&t->sid, s[i], len[i], hash[i], &code)))
             break;
