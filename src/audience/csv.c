@@ -3,10 +3,14 @@
 #include "base/error.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define CSV_EOF (-1)
 #define CSV_ERR (-2)
 #define CSV_BUF 65536
+#define CSV_WINDOW (1u << 20) /* window over a memory source */
 
 int eng__csv_init(eng__csv *c, const eng__mem *mem, eng_read_fn read, void *user, size_t max_field)
 {
@@ -18,8 +22,9 @@ int eng__csv_init(eng__csv *c, const eng__mem *mem, eng_read_fn read, void *user
     c->max_field = max_field;
     c->cap = CSV_BUF;
     c->buf = eng__malloc(mem, c->cap);
+    c->in = c->buf;
     /* The record buffer exists from the start, so a record of empty fields
-     * still has c->data to point into (no NULL + 0, no memcpy from NULL). */
+     * still has a base to point into (no NULL + 0, no memcpy from NULL). */
     c->dcap = 256;
     c->data = eng__malloc(mem, c->dcap);
     if (!c->buf || !c->data) {
@@ -49,6 +54,21 @@ static int refill(rd *r)
     eng__csv *c = r->c;
     if (c->eof)
         return CSV_EOF;
+    if (c->read == eng__memsrc_read) {
+        /* Read a memory source in place, a window at a time (progress stays byte-accurate). */
+        eng__memsrc *m = c->user;
+        size_t n = m->n - m->off < CSV_WINDOW ? m->n - m->off : CSV_WINDOW;
+        if (n == 0) {
+            c->eof = 1;
+            return CSV_EOF;
+        }
+        c->in = m->p + m->off;
+        m->off += n;
+        c->len = n;
+        c->pos = 0;
+        c->bytes += n;
+        return 0;
+    }
     long n = c->read(c->buf, c->cap, c->user);
     if (n < 0 || (size_t)n > c->cap) {
         r->err = n < 0 && n > -1000 ? (int)n : ENG_EIO;
@@ -62,6 +82,7 @@ static int refill(rd *r)
         c->eof = 1;
         return CSV_EOF;
     }
+    c->in = c->buf;
     c->len = (size_t)n;
     c->pos = 0;
     c->bytes += (uint64_t)n;
@@ -72,18 +93,18 @@ static inline int getc_(rd *r)
 {
     eng__csv *c = r->c;
     if (c->pos < c->len)
-        return (unsigned char)c->buf[c->pos++];
+        return (unsigned char)c->in[c->pos++];
     int rc = refill(r);
-    return rc ? rc : (unsigned char)c->buf[c->pos++];
+    return rc ? rc : (unsigned char)c->in[c->pos++];
 }
 
 static inline int peek_(rd *r)
 {
     eng__csv *c = r->c;
     if (c->pos < c->len)
-        return (unsigned char)c->buf[c->pos];
+        return (unsigned char)c->in[c->pos];
     int rc = refill(r);
-    return rc ? rc : (unsigned char)c->buf[c->pos];
+    return rc ? rc : (unsigned char)c->in[c->pos];
 }
 
 static int put_(eng__csv *c, char ch)
@@ -151,12 +172,85 @@ static int bad(rd *r, int code, uint64_t line, uint32_t col, const char *why, in
     return code;
 }
 
+/* Bit i set: byte i of p[0..16) is ',', '\n' or '"'; *hi: bit i set when byte i has its high bit. */
+static inline uint32_t scan16(const char *p, uint32_t *hi)
+{
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+    *hi = (uint32_t)_mm_movemask_epi8(v);
+    return (uint32_t)_mm_movemask_epi8(m);
+#else
+    uint32_t m = 0, h = 0;
+    for (int i = 0; i < 16; i++) {
+        unsigned char b = (unsigned char)p[i];
+        m |= (uint32_t)(b == ',' || b == '\n' || b == '"') << i;
+        h |= (uint32_t)(b >> 7) << i;
+    }
+    *hi = h;
+    return m;
+#endif
+}
+
+/* Split one plain record lying wholly in the window, without copying.
+ * Returns 1 when done, 0 to leave the record (untouched) to the byte-wise
+ * path: a quote, no line feed before the window ends, a blank line, a field
+ * over the limit, or more fields than start/flen have room for. */
+static int fast_record(eng__csv *c)
+{
+    const char *in = c->in;
+    size_t pos = c->pos, len = c->len, fs = pos;
+    uint32_t nf = 0, hiacc = 0, room = c->scap < ENG__CSV_MAX_FIELDS ? (uint32_t)c->scap : ENG__CSV_MAX_FIELDS;
+    for (size_t p = pos; p < len; p += 16) {
+        uint32_t hi, m;
+        if (len - p >= 16) {
+            m = scan16(in + p, &hi);
+        } else {
+            char tail[16] = {0};
+            memcpy(tail, in + p, len - p);
+            uint32_t keep = (1u << (len - p)) - 1;
+            m = scan16(tail, &hi) & keep;
+            hi &= keep;
+        }
+        while (m) {
+            unsigned i = (unsigned)__builtin_ctz(m);
+            m &= m - 1;
+            size_t q = p + i;
+            char ch = in[q];
+            if (ch == '"' || nf == room)
+                return 0;
+            size_t fl = q - fs;
+            if (ch == '\n' && fl && in[q - 1] == '\r')
+                fl--;
+            if (fl > c->max_field)
+                return 0;
+            c->start[nf] = fs;
+            c->flen[nf] = fl;
+            nf++;
+            fs = q + 1;
+            if (ch == '\n') {
+                if (nf == 1 && fl == 0)
+                    return 0; /* blank line */
+                c->ascii = (hiacc | (hi & ((2u << i) - 1))) == 0;
+                c->base = in;
+                c->nf = nf;
+                c->rec_line = c->line++;
+                c->pos = q + 1;
+                return 1;
+            }
+        }
+        hiacc |= hi;
+    }
+    return 0;
+}
+
 int eng__csv_next(eng__csv *c, int *got)
 {
     rd r = {c, 0};
     *got = 0;
     if (!c->started) {
-        c->started = 1;
+        c->started = 2; /* the header always takes the byte-wise path */
         /* Skip a UTF-8 byte order mark. */
         int ch = peek_(&r);
         if (ch == 0xef) {
@@ -171,6 +265,12 @@ int eng__csv_next(eng__csv *c, int *got)
             return r.err;
         }
     }
+    if (c->started == 1 && c->pos < c->len && fast_record(c)) {
+        *got = 1;
+        return ENG_OK;
+    }
+    c->started = 1;
+    c->ascii = 0;
     for (;;) {
         c->nf = 0;
         c->dlen = 0;
@@ -275,7 +375,7 @@ int eng__csv_next(eng__csv *c, int *got)
                     /* Fast path: copy the plain run that follows in one go. */
                     size_t st = c->pos;
                     while (c->pos < c->len) {
-                        char x = c->buf[c->pos];
+                        char x = c->in[c->pos];
                         if (x == ',' || x == '\n' || x == '\r' || x == '"')
                             break;
                         c->pos++;
@@ -288,7 +388,7 @@ int eng__csv_next(eng__csv *c, int *got)
                             tb_line = fline;
                             tb_col = c->nf;
                         }
-                        if (put_n(c, c->buf + st, span < room ? span : room))
+                        if (put_n(c, c->in + st, span < room ? span : room))
                             return ENG_ENOMEM;
                         flen += span;
                     }
@@ -303,6 +403,7 @@ int eng__csv_next(eng__csv *c, int *got)
             return bad(&r, ENG_ETOOBIG, tb_line, tb_col, "field longer than the limit", 0);
         if (c->nf == 1 && c->flen[0] == 0 && !quoted_any)
             continue; /* blank line */
+        c->base = c->data; /* data may have moved while growing */
         *got = 1;
         return ENG_OK;
     }

@@ -2,7 +2,14 @@
  * Handles quoted fields, "" escapes, CRLF and LF, line breaks inside quotes,
  * a UTF-8 BOM, and skips blank lines. A syntax error in a record is reported
  * with the line and field where it happened; the reader then resynchronises
- * at the next line break so the caller may skip the record and go on. */
+ * at the next line break so the caller may skip the record and go on.
+ *
+ * Speed: most records are unquoted and lie inside the current input window;
+ * those are split with a 16-byte structural-character scan and their fields
+ * point straight into the window. Anything else (quotes, a record split
+ * across reads, blank lines, oversized fields) takes the byte-wise path,
+ * which copies into the record buffer and reports errors. A memory source
+ * (eng__memsrc_read) is read in place, without copying. */
 #ifndef ENG_AUDIENCE_CSV_H
 #define ENG_AUDIENCE_CSV_H
 
@@ -17,13 +24,18 @@ typedef struct eng__csv {
     const eng__mem *mem;
     eng_read_fn read;
     void *user;
-    char *buf;
+    char *buf;         /* owned read buffer (callback sources) */
+    const char *in;    /* the current input window: buf, or the caller's memory */
     size_t cap, len, pos;
     int eof, started;
     uint64_t line;  /* physical line of the next byte (1-based) */
     uint64_t bytes; /* bytes consumed */
     size_t max_field;
-    /* The current record: field i is data[start[i] .. start[i] + flen[i]). */
+    /* The current record: field i is base[start[i] .. start[i] + flen[i]).
+     * base is the input window itself for a plain record (no copy) and the
+     * data buffer for one with quotes or split across reads. */
+    const char *base;
+    int ascii;         /* 1: the record is known to be plain ASCII (UTF-8 checks may be skipped) */
     char *data;
     size_t dcap, dlen;
     size_t *start, *flen;

@@ -30,7 +30,11 @@ int eng__dict_intern(eng__dict *d, const char *s, size_t len, uint32_t *code);
 /* The same with the hash computed by eng__dict_hash() (for batches that
  * prefetch the slot with eng__dict_prefetch() a few strings ahead). */
 uint32_t eng__dict_hash(const char *s, size_t len);
-void eng__dict_prefetch(const eng__dict *d, uint32_t h);
+static inline void eng__dict_prefetch(const eng__dict *d, uint32_t h)
+{
+    if (d->nslots)
+        __builtin_prefetch(&d->slots[h & (d->nslots - 1)]);
+}
 int eng__dict_intern_h(eng__dict *d, const char *s, size_t len, uint32_t h, uint32_t *code);
 static inline const char *eng__dict_str(const eng__dict *d, uint32_t code, size_t *len)
 {

@@ -171,6 +171,16 @@ static int ctr_from_words(const eng__mem *mem, uint16_t key, const uint64_t *w, 
 int eng__idset_add(eng__idset *s, uint32_t id)
 {
     uint16_t key = (uint16_t)(id >> 16), lo = (uint16_t)id;
+    /* Appending in order into the last array container (an import of new
+     * customers): no search, no growth, no move. */
+    if (s->n) {
+        eng__ctr *l = &s->c[s->n - 1];
+        if (l->key == key && l->type == ENG__CT_ARRAY && l->card && l->card < l->cap &&
+            l->card < ENG__CT_ARRAY_MAX && l->u.arr[l->card - 1] < lo) {
+            l->u.arr[l->card++] = lo;
+            return ENG_OK;
+        }
+    }
     long i = find_ctr(s, key);
     if (i < 0) {
         size_t at = (size_t)(-i - 1), cap = s->cap;

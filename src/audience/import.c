@@ -9,7 +9,10 @@
 #include <string.h>
 
 #define DELTA_V 1
-#define PART_ROWS 65536
+/* Rows per stored part. A part is written to the store's batch as soon as
+ * it is complete, while it is still in cache (the checksum and the store's
+ * copy then cost little); about 0.7 MB at 90 bytes a row. */
+#define PART_ROWS 8192
 
 int eng__import_opts(const eng_import_options *in, eng_import_options *out)
 {
@@ -106,7 +109,7 @@ int eng__import_drive(eng_engine *e, eng__csv *c, eng__hdr_fn hdr, eng__row_fn r
     }
     for (uint32_t i = 0; i < c->nf; i++) {
         size_t l = c->flen[i] < ENG__COLNAME_MAX ? c->flen[i] : ENG__COLNAME_MAX;
-        memcpy(d.hnames[i], c->data + c->start[i], l);
+        memcpy(d.hnames[i], c->base + c->start[i], l);
     }
     rc = hdr(ctx, c, &err);
     if (rc == 1) {
@@ -155,6 +158,7 @@ out:
 
 typedef struct col_map {
     uint8_t kind; /* 0 = id, ENG__DK_* otherwise */
+    uint8_t type; /* ENG__DK_ATTR: the column's ENG_COL_* type */
     uint32_t idx;
 } col_map;
 
@@ -171,6 +175,7 @@ typedef struct cimp {
     uint8_t **parts;
     size_t *plen;
     size_t nparts, pcap;
+    int batch; /* a store batch holding the parts so far is open */
 } cimp;
 
 static int chan_of(const char *s, size_t n)
@@ -194,7 +199,7 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
     cimp *ci = ctx;
     ci->ncols = c->nf;
     for (uint32_t i = 0; i < c->nf; i++) {
-        const char *s = c->data + c->start[i];
+        const char *s = c->base + c->start[i];
         size_t n = c->flen[i];
         col_map *m = &ci->map[i];
         err->col = i + 1;
@@ -218,6 +223,7 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
             m->kind = ENG__DK_SUPP;
         else if ((col = eng__table_col_index(&ci->a->t, s, n)) >= 0) {
             m->kind = ENG__DK_ATTR;
+            m->type = (uint8_t)ci->a->t.cols[col].type;
             ch = col;
         } else {
             err->code = ENG_ENOTFOUND;
@@ -258,6 +264,19 @@ static int part_end(cimp *ci)
         eng__wr_free(&w);
         return eng__nomem();
     }
+    /* Store it now, in the import's batch (committed or rolled back at the end). */
+    eng_store *st = ci->e->store;
+    int rc = ci->batch ? ENG_OK : eng__kv_begin(st);
+    if (!rc) {
+        char key[40];
+        ci->batch = 1;
+        snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)ci->a->next_seq, (unsigned)ci->nparts);
+        rc = eng__rec_put(st, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, w.data, w.len);
+    }
+    if (rc) {
+        eng__wr_free(&w);
+        return rc;
+    }
     size_t *pl = eng__realloc_array(&ci->e->mem, ci->plen, ci->pcap, sizeof *pl);
     if (!pl) {
         eng__wr_free(&w);
@@ -272,79 +291,109 @@ static int part_end(cimp *ci)
     return ENG_OK;
 }
 
-/* Validate one field and append its encoding. */
-static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, eng__rowerr *err)
+/* Delta encoders writing through a raw pointer: the row's room is reserved
+ * once (see cimp_row_fields), so no per-value bounds or growth checks. The
+ * encodings are those of eng__wr_uvar / eng__wr_svar / eng__wr_blob. */
+static inline uint8_t *enc_uvar(uint8_t *o, uint64_t v)
 {
-    eng__wr *w = &ci->part;
+    while (v >= 0x80) {
+        *o++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *o++ = (uint8_t)v;
+    return o;
+}
+
+static inline uint8_t *enc_svar(uint8_t *o, int64_t v)
+{
+    return enc_uvar(o, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static inline uint8_t *enc_blob(uint8_t *o, const char *s, size_t n)
+{
+    o = enc_uvar(o, n);
+    memcpy(o, s, n);
+    return o + n;
+}
+
+/* Validate one field and append its encoding at *op. ascii: the field is
+ * known to be plain ASCII (the UTF-8 check is then a no-op). */
+static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, uint8_t **op, eng__rowerr *err)
+{
+    uint8_t *o = *op;
     const col_map *m = &ci->map[i];
     const char *why = "";
     int rc = ENG_OK;
     int64_t v = 0;
     int yes = 0;
-    if (n && (rc = eng__val_utf8(s, n, &why)))
+    if (!n) {
+        *o++ = 0; /* NULL / clear, whatever the kind */
+        *op = o;
+        return 0;
+    }
+    if (!ascii && (rc = eng__val_utf8(s, n, &why)))
         goto bad;
-    if (m->kind == ENG__DK_ATTR) {
-        int type = ci->a->t.cols[m->idx].type;
-        if (!n) {
-            eng__wr_u8(w, 0);
-            return 0;
-        }
-        switch (type) {
+    switch (m->kind) {
+    case ENG__DK_ATTR:
+        switch (m->type) {
         case ENG_COL_STRING:
             if (n > ENG__STR_MAX) {
                 rc = ENG_ETOOBIG;
                 why = "string longer than 4096 bytes";
                 goto bad;
             }
-            eng__wr_u8(w, 1);
-            eng__wr_blob(w, s, n);
-            return 0;
-        case ENG_COL_INT64: rc = eng__val_int64(s, n, &v, &why); break;
-        case ENG_COL_DECIMAL: rc = eng__val_decimal(s, n, &v, &why); break;
-        case ENG_COL_DATE: rc = eng__val_date(s, n, &v, &why); break;
-        default:
-            rc = eng__val_bool(s, n, &yes, &why);
-            if (rc)
+            *o++ = 1;
+            o = enc_blob(o, s, n);
+            break;
+        case ENG_COL_INT64:
+            if ((rc = eng__val_int64(s, n, &v, &why)))
                 goto bad;
-            eng__wr_u8(w, 1);
-            eng__wr_u8(w, (uint8_t)yes);
-            return 0;
+            *o++ = 1;
+            o = enc_svar(o, v);
+            break;
+        case ENG_COL_DECIMAL:
+            if ((rc = eng__val_decimal(s, n, &v, &why)))
+                goto bad;
+            *o++ = 1;
+            o = enc_svar(o, v);
+            break;
+        case ENG_COL_DATE:
+            if ((rc = eng__val_date(s, n, &v, &why)))
+                goto bad;
+            *o++ = 1;
+            o = enc_svar(o, v);
+            break;
+        default:
+            if ((rc = eng__val_bool(s, n, &yes, &why)))
+                goto bad;
+            *o++ = 1;
+            *o++ = (uint8_t)yes;
+            break;
         }
-        if (rc)
-            goto bad;
-        eng__wr_u8(w, 1);
-        eng__wr_svar(w, v);
-        return 0;
-    }
-    if (m->kind == ENG__DK_CONTACT) {
-        if (!n) {
-            eng__wr_u8(w, 0);
-            return 0;
-        }
+        break;
+    case ENG__DK_CONTACT:
         if ((rc = eng__val_contact((int)m->idx, s, n, &why)))
             goto bad;
-        eng__wr_u8(w, 1);
-        eng__wr_blob(w, s, n);
-        return 0;
-    }
-    if (!n) {
-        eng__wr_u8(w, 0);
-        return 0;
-    }
-    if (m->kind == ENG__DK_SUPP) {
+        *o++ = 1;
+        o = enc_blob(o, s, n);
+        break;
+    case ENG__DK_SUPP:
         if ((rc = eng__val_bool(s, n, &yes, &why)))
             goto bad;
-        eng__wr_u8(w, 1);
-        eng__wr_u8(w, (uint8_t)yes);
-        return 0;
+        *o++ = 1;
+        *o++ = (uint8_t)yes;
+        break;
+    default: /* consent, opt-out */
+        if ((rc = eng__val_flag(s, n, &yes, &v, &why)))
+            goto bad;
+        if (yes && v == 0)
+            v = ci->now; /* "yes" without a time: recorded at import */
+        *o++ = 1;
+        *o++ = (uint8_t)yes;
+        o = enc_svar(o, v);
+        break;
     }
-    if ((rc = eng__val_flag(s, n, &yes, &v, &why)))
-        goto bad;
-    if (yes && v == 0)
-        v = ci->now; /* "yes" without a time: recorded at import */
-    eng__wr_u8(w, 1);
-    eng__wr_u8(w, (uint8_t)yes);
-    eng__wr_svar(w, v);
+    *op = o;
     return 0;
 bad:
     err->col = i + 1;
@@ -353,38 +402,39 @@ bad:
     return 1;
 }
 
-static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, uint64_t line, eng__rowerr *err)
+static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, int ascii, eng__rowerr *err)
 {
-    (void)line;
-    size_t mark = ci->part.len, imark = ci->ids.len;
     const char *why = "";
     int rc;
+    /* Room for the whole row: each value is at most a tag, a varint (10)
+     * and its bytes. */
+    size_t need = 16;
+    for (uint32_t i = 0; i < ci->ncols; i++)
+        need += fl[i] + 12;
+    if (eng__wr_reserve(&ci->part, need) || eng__wr_reserve(&ci->ids, fl[0] + 16))
+        return eng__nomem();
+    uint8_t *o = ci->ids.data + ci->ids.len;
     if (ci->a->t.idkind == ENG_ID_STRING) {
         if ((rc = eng__val_extid(f[0], fl[0], &why)))
             goto bad;
-        eng__wr_blob(&ci->ids, f[0], fl[0]);
+        o = enc_blob(o, f[0], fl[0]);
     } else {
         int64_t v;
         if ((rc = eng__val_int64(f[0], fl[0], &v, &why)))
             goto bad;
-        eng__wr_svar(&ci->ids, v);
+        o = enc_svar(o, v);
     }
-    for (uint32_t i = 1; i < ci->ncols; i++) {
-        if (put_field(ci, i, f[i], fl[i], err)) {
-            ci->part.len = mark;
-            ci->ids.len = imark;
-            return 1;
-        }
-    }
-    if (ci->part.err || ci->ids.err)
-        return eng__nomem();
+    uint8_t *vo = ci->part.data + ci->part.len;
+    for (uint32_t i = 1; i < ci->ncols; i++)
+        if (put_field(ci, i, f[i], fl[i], ascii, &vo, err))
+            return 1; /* nothing was committed to either writer */
+    ci->ids.len = (size_t)(o - ci->ids.data);
+    ci->part.len = (size_t)(vo - ci->part.data);
     ci->rows++;
     if (++ci->part_rows == PART_ROWS)
         return part_end(ci);
     return 0;
 bad:
-    ci->part.len = mark;
-    ci->ids.len = imark;
     err->col = 1;
     err->code = rc;
     err->why = why;
@@ -393,10 +443,11 @@ bad:
 
 static int cimp_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err)
 {
+    (void)line;
     const char *f[ENG__CSV_MAX_FIELDS];
     for (uint32_t i = 0; i < c->nf; i++)
-        f[i] = c->data + c->start[i];
-    return cimp_row_fields(ctx, f, c->flen, line, err);
+        f[i] = c->base + c->start[i];
+    return cimp_row_fields(ctx, f, c->flen, c->ascii, err);
 }
 
 static void cimp_free(cimp *ci)
@@ -409,23 +460,26 @@ static void cimp_free(cimp *ci)
     eng__wr_free(&ci->ids);
 }
 
-/* Write the parts in one batch, then replay them into the table. */
+/* Roll back the parts stored so far when the import fails. */
+static int cimp_finish(cimp *ci, int rc)
+{
+    if (rc && ci->batch) {
+        ci->batch = 0;
+        rc = eng__aud_abort(ci->e->store, rc);
+    }
+    return rc;
+}
+
+/* Commit the batch holding the parts, then replay them into the table. */
 static int cimp_commit(cimp *ci, eng_import_report *rep)
 {
     eng_engine *e = ci->e;
     if (ci->nparts == 0)
         return ENG_OK;
-    int rc = eng__kv_begin(e->store);
-    if (rc)
-        return rc;
     char key[40];
-    for (size_t i = 0; i < ci->nparts && !rc; i++) {
-        snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)ci->a->next_seq, (unsigned)i);
-        rc = eng__rec_put(e->store, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, ci->parts[i], ci->plen[i]);
-    }
+    ci->batch = 0; /* committed, or rolled back by eng__aud_commit */
+    int rc = eng__aud_commit(e);
     if (rc)
-        return eng__aud_abort(e->store, rc);
-    if ((rc = eng__aud_commit(e)))
         return rc;
     ci->a->next_seq++;
     /* At most one new customer per row: size the table once (trimmed after). */
@@ -474,6 +528,7 @@ static int import_csv(eng_engine *e, eng_read_fn read, void *user, const eng_imp
         rc = part_end(ci);
     if (!rc)
         rc = cimp_commit(ci, rep);
+    rc = cimp_finish(ci, rc);
     eng__csv_free(&c);
     cimp_free(ci);
     eng__free(&e->mem, ci);
@@ -557,6 +612,7 @@ static int upsert(eng_engine *e, const char *const *names, size_t ncols, const c
         memcpy(hc.data + total, names[i], fl[i]);
         total += fl[i];
     }
+    hc.base = hc.data;
     hc.start = st;
     hc.flen = fl;
     hc.nf = (uint32_t)ncols;
@@ -589,7 +645,7 @@ static int upsert(eng_engine *e, const char *const *names, size_t ncols, const c
             }
         }
         rep->rows++;
-        rc = cimp_row_fields(ci, f, fl, r + 2, &err);
+        rc = cimp_row_fields(ci, f, fl, 0, &err);
         if (rc == 1)
             rc = bad_row(&d, r + 2, err.col, err.code, err.why);
     next:;
@@ -599,6 +655,7 @@ static int upsert(eng_engine *e, const char *const *names, size_t ncols, const c
         rc = part_end(ci);
     if (!rc)
         rc = cimp_commit(ci, rep);
+    rc = cimp_finish(ci, rc);
 out:
     eng__free(&e->mem, hc.data);
     eng__free(&e->mem, st);

@@ -108,9 +108,12 @@ static int reserve_rows(eng__table *t, size_t rows)
         return ENG_OK;
     if (rows >= UINT32_MAX - 1)
         return eng__err(ENG_ETOOBIG, "", "customer table is full");
+    /* Double for steady growth, but size a big batch (an import reserves
+     * its row count) exactly: rounding 10^7 up to 2^24 would zero and
+     * touch two thirds more memory than needed. */
     size_t old = t->cap, nc = old ? old * 2 : 1024;
-    while (nc < rows)
-        nc *= 2;
+    if (nc < rows)
+        nc = (rows + 1023) / 1024 * 1024;
     /* Word-sized arrays are allocated as cap/64 + 1 words. */
     for (uint32_t i = 0; i < t->ncols; i++) {
         eng__col *c = &t->cols[i];
@@ -154,6 +157,13 @@ int eng__table_reserve(eng__table *t, size_t more)
 
 void eng__table_trim(eng__table *t)
 {
+    for (int k = 0; k < ENG_CH_COUNT; k++) {
+        eng__chan *ch = &t->ch[k];
+        if (ch->arena && ch->acap > ch->alen + 1) {
+            shrink(t->mem, (void **)&ch->arena, ch->alen + 1, 1);
+            ch->acap = ch->alen + 1;
+        }
+    }
     size_t nc = ((size_t)t->n + 1023) / 1024 * 1024;
     if (nc >= t->cap)
         return;
@@ -169,10 +179,6 @@ void eng__table_trim(eng__table *t)
         shrink(t->mem, (void **)&ch->contact, nc + 1, 4);
         shrink(t->mem, (void **)&ch->consent_ts, nc + 1, 8);
         shrink(t->mem, (void **)&ch->optout_ts, nc + 1, 8);
-        if (ch->arena && ch->acap > ch->alen + 1) {
-            shrink(t->mem, (void **)&ch->arena, ch->alen + 1, 1);
-            ch->acap = ch->alen + 1;
-        }
     }
     shrink(t->mem, (void **)&t->iid, nc + 1, 8);
     t->cap = nc;
@@ -250,7 +256,7 @@ int eng__table_upsert_str(eng__table *t, const char *s, size_t len, uint32_t *id
 int eng__table_upsert_strs(eng__table *t, const char *const *s, const size_t *len, size_t n, uint32_t *hash,
                            uint32_t *ids, uint64_t *ins)
 {
-    /* Hash everything, then walk with the slot of row i + 8 prefetched: the
+    /* Hash everything, then walk with the slot of row i + 16 prefetched: the
      * index is far bigger than the caches at L, so this hides most misses. */
     for (size_t i = 0; i < n; i++)
         hash[i] = eng__dict_hash(s[i], len[i]);
@@ -258,8 +264,8 @@ int eng__table_upsert_strs(eng__table *t, const char *const *s, const size_t *le
     if (!rc)
         rc = eng__dict_reserve(&t->sid, (size_t)t->n + n);
     for (size_t i = 0; i < n && !rc; i++) {
-        if (i + 8 < n)
-            eng__dict_prefetch(&t->sid, hash[i + 8]);
+        if (i + 16 < n)
+            eng__dict_prefetch(&t->sid, hash[i + 16]);
         uint32_t before = t->sid.n, code;
         if ((rc = eng__dict_intern_h(&t->sid, s[i], len[i], hash[i], &code)))
             break;
@@ -310,27 +316,6 @@ int eng__table_upsert_int(eng__table *t, int64_t v, uint32_t *id, int *isnew)
     return ENG_OK;
 }
 
-int eng__table_set_null(eng__table *t, uint32_t col, uint32_t id)
-{
-    t->cols[col].present[id >> 6] &= ~(1ull << (id & 63));
-    return ENG_OK;
-}
-
-int eng__table_set_i64(eng__table *t, uint32_t col, uint32_t id, int64_t v)
-{
-    eng__col *c = &t->cols[col];
-    if (c->type == ENG_COL_BOOL) {
-        if (v)
-            c->bits[id >> 6] |= 1ull << (id & 63);
-        else
-            c->bits[id >> 6] &= ~(1ull << (id & 63));
-    } else {
-        c->i64[id] = v;
-    }
-    c->present[id >> 6] |= 1ull << (id & 63);
-    return ENG_OK;
-}
-
 int eng__table_set_str(eng__table *t, uint32_t col, uint32_t id, const char *s, size_t len)
 {
     eng__col *c = &t->cols[col];
@@ -338,8 +323,7 @@ int eng__table_set_str(eng__table *t, uint32_t col, uint32_t id, const char *s, 
     int rc = eng__dict_intern(&c->dict, s, len, &code);
     if (rc)
         return rc;
-    c->code[id] = code;
-    c->present[id >> 6] |= 1ull << (id & 63);
+    eng__table_set_code(t, col, id, code);
     return ENG_OK;
 }
 

@@ -77,9 +77,36 @@ int eng__table_upsert_int(eng__table *t, int64_t v, uint32_t *id, int *isnew);
 int eng__table_upsert_strs(eng__table *t, const char *const *s, const size_t *len, size_t n, uint32_t *hash,
                            uint32_t *ids, uint64_t *ins);
 
-/* Setters (id < n). v/len NULL/0 for NULL where it applies. */
-int eng__table_set_null(eng__table *t, uint32_t col, uint32_t id);
-int eng__table_set_i64(eng__table *t, uint32_t col, uint32_t id, int64_t v);
+/* Setters (id < n). v/len NULL/0 for NULL where it applies. The simple
+ * ones are inline: an import calls them for every value. */
+static inline int eng__table_set_null(eng__table *t, uint32_t col, uint32_t id)
+{
+    t->cols[col].present[id >> 6] &= ~(1ull << (id & 63));
+    return 0;
+}
+
+static inline int eng__table_set_i64(eng__table *t, uint32_t col, uint32_t id, int64_t v)
+{
+    eng__col *c = &t->cols[col];
+    if (c->type == ENG_COL_BOOL) {
+        if (v)
+            c->bits[id >> 6] |= 1ull << (id & 63);
+        else
+            c->bits[id >> 6] &= ~(1ull << (id & 63));
+    } else {
+        c->i64[id] = v;
+    }
+    c->present[id >> 6] |= 1ull << (id & 63);
+    return 0;
+}
+
+/* A STRING column's value by its dictionary code (already interned). */
+static inline void eng__table_set_code(eng__table *t, uint32_t col, uint32_t id, uint32_t code)
+{
+    eng__col *c = &t->cols[col];
+    c->code[id] = code;
+    c->present[id >> 6] |= 1ull << (id & 63);
+}
 int eng__table_set_str(eng__table *t, uint32_t col, uint32_t id, const char *s, size_t len);
 int eng__table_set_contact(eng__table *t, int ch, uint32_t id, const char *s, size_t len);
 /* yes: 1 grant at ts, 0 withdraw. */

@@ -15,7 +15,7 @@ static int up_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
 {
     up *u = ctx;
     for (uint32_t i = 0; i < c->nf; i++)
-        if (c->flen[i] == 2 && memcmp(c->data + c->start[i], "id", 2) == 0) {
+        if (c->flen[i] == 2 && memcmp(c->base + c->start[i], "id", 2) == 0) {
             u->idcol = i;
             return 0;
         }
@@ -41,7 +41,7 @@ static int up_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err)
 {
     up *u = ctx;
     (void)line;
-    return add_one(u, c->data + c->start[u->idcol], c->flen[u->idcol], u->idcol + 1, err);
+    return add_one(u, c->base + c->start[u->idcol], c->flen[u->idcol], u->idcol + 1, err);
 }
 
 static int finish(up *u, eng__group *g, int mode, eng_import_report *rep)

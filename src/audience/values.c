@@ -240,12 +240,18 @@ int eng__val_contact(int ch, const char *s, size_t n, const char **why)
             }
         return ENG_OK;
     }
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f) {
+    if (ch == ENG_CH_EMAIL) {
+        /* Controls first, then syntax, then UTF-8 (only when a byte needs it). */
+        unsigned bad = 0, hi = 0;
+        for (size_t i = 0; i < n; i++) { /* branch-free: vectorises */
+            unsigned char b = (unsigned char)s[i];
+            bad |= (unsigned)(b <= ' ') | (unsigned)(b == 0x7f);
+            hi |= b;
+        }
+        if (bad) {
             *why = "contact contains spaces or control characters";
             return ENG_EPARSE;
         }
-    if (ch == ENG_CH_EMAIL) {
         const char *at = memchr(s, '@', n);
         size_t local = at ? (size_t)(at - s) : 0;
         const char *dot = at ? memchr(at, '.', n - local) : NULL;
@@ -254,7 +260,13 @@ int eng__val_contact(int ch, const char *s, size_t n, const char **why)
             *why = "not an email address";
             return ENG_EPARSE;
         }
+        return hi & 0x80 ? eng__val_utf8(s, n, why) : ENG_OK;
     }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f) {
+            *why = "contact contains spaces or control characters";
+            return ENG_EPARSE;
+        }
     return eng__val_utf8(s, n, why);
 }
 

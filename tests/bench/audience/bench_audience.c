@@ -110,6 +110,14 @@ static double run_sqlite(const char *db, const char *script, char *out, size_t o
     return st == 0 ? t : -1;
 }
 
+static void fmt_or_dash(char *buf, double v, int prec)
+{
+    if (v < 0)
+        snprintf(buf, 32, "-");
+    else
+        snprintf(buf, 32, "%.*f", prec, v);
+}
+
 static void run_size(const char *label, size_t n, int have_sqlite, int have_duck, const char *tmpdir)
 {
     rng = 20261125 + n;
@@ -198,6 +206,7 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
     printf("W1 size=%s customers=%zu resolve_ms=%.2f audience=%llu test=%llu control=%llu\n", label, n, best,
            (unsigned long long)all, (unsigned long long)test, (unsigned long long)(all - test));
 
+    double duck_w1 = -1, duck_w3 = -1, sq_w1 = -1, sq_w3 = -1;
     if (have_sqlite || have_duck) {
         /* The same data for SQLite and DuckDB: members(grp, cust), reach(cust, email). */
         char path[512], db[512], script[512], out[4096];
@@ -242,6 +251,8 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
                 printf("W1 size=%s duckdb: failed or differs (count %llu): %.200s\n", label, dcount, dout);
             else {
                 double dw3 = atof(w3s + 6), dw1 = atof(bs + 8);
+                duck_w1 = dw1;
+                duck_w3 = dw3;
                 printf("W3 size=%s duckdb_1thread_import_ms=%.1f ratio_duckdb_over_libengage=%.2f\n", label, dw3, dw3 / w3);
                 printf("W1 size=%s duckdb_1thread_ms=%.2f ratio_duckdb_over_libengage=%.1f\n", label, dw1, dw1 / best);
             }
@@ -254,6 +265,8 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
         fprintf(f, ".mode csv\n.import %s customers\nselect count(*) from customers;\n", path);
         fclose(f);
         double s3 = run_sqlite(db, script, out, sizeof out);
+        if (s3 >= 0)
+            sq_w3 = s3;
         if (s3 >= 0)
             printf("W3 size=%s sqlite_import_ms=%.1f ratio_sqlite_over_libengage=%.2f\n", label, s3, s3 / w3);
         else
@@ -282,6 +295,8 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
                     bestq = q;
             }
             unsigned long long sq_all = strtoull(out, NULL, 10);
+            if (bestq < 1e30 && sq_all == all)
+                sq_w1 = bestq;
             if (bestq < 1e30)
                 printf("W1 size=%s sqlite_ms=%.2f sqlite_audience=%llu ratio_sqlite_over_libengage=%.1f\n", label,
                        bestq, sq_all, bestq / best);
@@ -295,6 +310,20 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
         unlink(rpath);
         unlink(script);
     }
+    /* One comparison line per workload: libengage / SQLite / DuckDB times in ms and the ratios ("-" when skipped). */
+    char f[8][32];
+    fmt_or_dash(f[0], sq_w1, 2);
+    fmt_or_dash(f[1], duck_w1, 2);
+    fmt_or_dash(f[2], sq_w1 >= 0 ? sq_w1 / best : -1, 1);
+    fmt_or_dash(f[3], duck_w1 >= 0 ? duck_w1 / best : -1, 1);
+    fmt_or_dash(f[4], sq_w3, 1);
+    fmt_or_dash(f[5], duck_w3, 1);
+    fmt_or_dash(f[6], sq_w3 >= 0 ? sq_w3 / w3 : -1, 2);
+    fmt_or_dash(f[7], duck_w3 >= 0 ? duck_w3 / w3 : -1, 2);
+    printf("W1 size=%s libengage/sqlite/duckdb_ms=%.2f/%s/%s sqlite/libengage=%s duckdb/libengage=%s\n", label, best,
+           f[0], f[1], f[2], f[3]);
+    printf("W3 size=%s libengage/sqlite/duckdb_ms=%.1f/%s/%s sqlite/libengage=%s duckdb/libengage=%s\n", label, w3,
+           f[4], f[5], f[6], f[7]);
     free(idbuf);
     free(ids);
     free(mem_of);

@@ -243,6 +243,16 @@ static void failing_halfway_leaves_no_trace(void **st)
         assert_int_equal(eng_customers_count(e, &n), ENG_OK);
         assert_int_equal(n, 0);
     }
+    /* The parts go to the batch as they fill: failing at the last put and at the commit rolls all back too. */
+    for (int at_commit = 0; at_commit < 2; at_commit++) {
+        test_store_fail(ts, at_commit ? TV_COMMIT : TV_PUT, at_commit ? 1 : (rows + 8191) / 8192, 0, TF_ERROR);
+        int rc = eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL);
+        test_store_nofail(ts);
+        assert_int_equal(rc, ENG_ESTORAGE);
+        assert_int_equal(test_store_count(ts), keys);
+        assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+        assert_int_equal(n, 0);
+    }
     /* Committed but reported failed: the state reloads from storage and shows it. */
     test_store_fail(ts, TV_COMMIT, 1, 0, TF_COMMITTED_ERROR);
     assert_int_equal(eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL), ENG_ESTORAGE);
