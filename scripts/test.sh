@@ -1,7 +1,8 @@
 #!/bin/sh
 # The README's test command (and exactly what .ci/run runs): install what is
-# missing, then build and run every test suite four ways — gcc, gcc with
-# AddressSanitizer + UndefinedBehaviorSanitizer, gcc under valgrind, and clang.
+# missing, then build and run every test suite five ways — gcc, gcc with
+# AddressSanitizer + UndefinedBehaviorSanitizer, gcc under valgrind, clang, and
+# an optimised release build.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup-debian.sh
@@ -33,6 +34,12 @@ logs="$logs build/meson-logs/testlog-valgrind.json"
 run meson compile -C build-clang -j $jobs
 run meson test -C build-clang --print-errorlogs --num-processes $jobs --suite unit --suite abi --suite fuzz
 logs="$logs build-clang/meson-logs/testlog.json"
+
+# 5. Release build (-O3 finds other warnings), unit suite.
+[ -d build-release ] || run meson setup build-release -Dbuildtype=release -Ddocs=false
+run meson compile -C build-release -j $jobs
+run meson test -C build-release --print-errorlogs --num-processes $jobs --suite unit
+logs="$logs build-release/meson-logs/testlog.json"
 
 # shellcheck disable=SC2086
 python3 scripts/test_summary.py $logs

@@ -141,7 +141,7 @@ ENG_API int eng_rule_save(const eng_rule *rule, const char *name)
     if (rc)
         return rc;
     char key[208];
-    size_t klen;
+    size_t klen = 0;
     if ((rc = make_key(name, key, sizeof key, &klen)))
         return rc;
     void *blob;
@@ -163,7 +163,7 @@ ENG_API int eng_rule_load(eng_engine *engine, const char *name, const eng_rule_o
     if (!out)
         return eng__err(ENG_EINVAL, "out", "eng_rule_load: out is NULL");
     char key[208];
-    size_t klen;
+    size_t klen = 0;
     int rc = make_key(name, key, sizeof key, &klen);
     if (rc || (rc = eng__enter(engine)))
         return rc;
