@@ -18,7 +18,7 @@ static void build_table(void)
     __atomic_store_n(&table_ready, 1, __ATOMIC_RELEASE);
 }
 
-uint32_t eng__crc32c(uint32_t crc, const void *data, size_t len)
+uint32_t eng__crc32c_sw(uint32_t crc, const void *data, size_t len)
 {
     /* Building twice from two threads is harmless: both write identical values. */
     if (!__atomic_load_n(&table_ready, __ATOMIC_ACQUIRE))
@@ -42,3 +42,51 @@ uint32_t eng__crc32c(uint32_t crc, const void *data, size_t len)
         crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
     return ~crc;
 }
+
+/* The SSE4.2 crc32 instruction computes the same CRC32C (Castagnoli) about ten
+ * times faster; chosen at run time so the library still runs on any x86-64. */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint64_t c = ~crc;
+    while (len && ((uintptr_t)p & 7)) {
+        c = _mm_crc32_u8((uint32_t)c, *p++);
+        len--;
+    }
+    while (len >= 8) {
+        uint64_t w;
+        __builtin_memcpy(&w, p, 8);
+        c = _mm_crc32_u64(c, w);
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        c = _mm_crc32_u8((uint32_t)c, *p++);
+    return ~(uint32_t)c;
+}
+
+static int have_hw(void)
+{
+    static int cached = -1; /* racing first calls compute the same answer */
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+uint32_t eng__crc32c(uint32_t crc, const void *data, size_t len)
+{
+    return have_hw() ? crc32c_hw(crc, data, len) : eng__crc32c_sw(crc, data, len);
+}
+#else
+uint32_t eng__crc32c(uint32_t crc, const void *data, size_t len)
+{
+    return eng__crc32c_sw(crc, data, len);
+}
+#endif

@@ -10,6 +10,8 @@
 
 /* CRC32C (Castagnoli). Start with crc = 0; chain by passing the previous result. */
 uint32_t eng__crc32c(uint32_t crc, const void *data, size_t len);
+/* The portable table-driven version (eng__crc32c uses the CPU's instruction when it has one). */
+uint32_t eng__crc32c_sw(uint32_t crc, const void *data, size_t len);
 
 typedef struct eng__sha256 {
     uint32_t h[8];

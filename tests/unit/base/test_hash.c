@@ -85,10 +85,29 @@ static void hash64_is_stable_and_spreads(void **s)
     assert_in_range(ones, 5000 - 250, 5000 + 250);
 }
 
+/* The CPU instruction path and the table path agree on random data, lengths, offsets and seeds. */
+static void crc32c_hw_matches_table(void **s)
+{
+    (void)s;
+    uint8_t buf[4096 + 16];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        buf[i] = (uint8_t)(x >> 56);
+    }
+    for (int k = 0; k < 2000; k++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        size_t off = (size_t)(x >> 60), len = (size_t)(x >> 20) % 4096;
+        uint32_t seed = (uint32_t)(x >> 8);
+        assert_int_equal(eng__crc32c(seed, buf + off, len), eng__crc32c_sw(seed, buf + off, len));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crc32c_known_vectors),
+        cmocka_unit_test(crc32c_hw_matches_table),
         cmocka_unit_test(crc32c_chains_and_unaligned),
         cmocka_unit_test(sha256_known_vectors),
         cmocka_unit_test(hash64_is_stable_and_spreads),
