@@ -947,7 +947,9 @@ typedef struct eng_audit_entry {
     const char *object;     /**< What ("campaign/3", "message/4", "org", "actor/bob", "credits/campaign"). */
     const char *action;     /**< "create", "update", "delete" (deleting a campaign logs each of its messages first),
                                  "submit", "approve", "reject", "void" (approval voided by a campaign edit), "lock-goal"
-                                 (the campaign's first approval froze its goal), "start", "finish", "stop", "settings",
+                                 (the campaign's first approval froze its goal), "message-add" and "message-remove"
+                                 (on the campaign whose message list a message create or delete changed, right after
+                                 the message's own entry), "start", "finish", "stop", "settings",
                                  "unit-add", "put" (actor), "adjust" and "charge" (credits). */
     const char *state_hash; /**< SHA-256 (hex) of the new state of the object: its stored record; for credits the two
                                  balances (campaign, X-Engage) as little-endian 64-bit integers; for a deletion the empty string. */
