@@ -117,7 +117,7 @@ static void chain(void **st)
     assert_int_equal(eng_audit_open(f.e, "ann", &it), ENG_EDENIED);
     assert_int_equal(eng_audit_verify(f.e, "sam", &bad), ENG_EDENIED);
     /* Another org's admin sees only their own entries. */
-    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin"), ENG_OK);
+    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin", NULL), ENG_OK);
     size_t gn = read_log(f.e, "gadmin", rows, 64);
     assert_int_equal(gn, 2);
     assert_int_equal(rows[0].seq, n + 1);
@@ -260,7 +260,7 @@ static void every_change_audited(void **st)
     eng_org_settings s;
     assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
     s.forbid_overdraft = 1;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
     GREW({"org", "settings"});
     assert_int_equal(eng_unit_add(f.e, "root", "east", "south"), ENG_OK);
     GREW({"org", "unit-add"});

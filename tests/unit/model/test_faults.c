@@ -144,7 +144,27 @@ static int whole_workflow(void *arg)
     eng_validation *v = NULL;
     eng_audit_iter *it = NULL;
     eng_audit_entry x;
-    if ((rc = eng_org_create(e, "acme", NULL, "root")) == ENG_OK && (rc = eng_actor_put(e, "root", &a)) == ENG_OK &&
+    /* Refused settings with a report of three failures: the report or ENG_ENOMEM, never a partial one. */
+    eng_org_settings wrong;
+    eng_org_settings_init(&wrong, ENG_ORG_SETTINGS_VERSION);
+    wrong.xengage = 9;
+    wrong.xengage_cost = -1;
+    wrong.channel_cost[ENG_CH_EMAIL] = -1;
+    eng_validation *sv = NULL;
+    if ((rc = eng_org_create(e, "acme", &wrong, "root", &sv)) == ENG_EVALIDATION) {
+        rc = eng_validation_count(sv) == 3 ? ENG_OK : ENG_ERROR;
+        eng_validation_free(sv);
+    } else if (rc == ENG_OK) {
+        rc = ENG_ERROR; /* bad settings were accepted */
+    }
+    if (rc == ENG_OK && (rc = eng_org_create(e, "acme", NULL, "root", NULL)) == ENG_OK &&
+        (rc = eng_org_settings_set(e, "root", &wrong, &sv)) == ENG_EVALIDATION) {
+        rc = eng_validation_count(sv) == 3 ? ENG_OK : ENG_ERROR;
+        eng_validation_free(sv);
+    } else if (rc == ENG_OK) {
+        rc = ENG_ERROR;
+    }
+    if (rc == ENG_OK && (rc = eng_actor_put(e, "root", &a)) == ENG_OK &&
         (rc = eng_campaign_create(e, "root", &c, &cid, &v)) == ENG_OK &&
         (rc = eng_message_create(e, "root", cid, &m, &id, &v)) == ENG_OK &&
         (rc = eng_message_submit(e, "root", id, &v)) == ENG_OK &&

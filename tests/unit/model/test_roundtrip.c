@@ -92,7 +92,7 @@ static void full_roundtrip(void **st)
     os.default_goal.window_days = 45;
     os.default_goal.start_on = ENG_GOAL_ON_CLICKED;
     os.default_goal.attribution = ENG_ATTR_FIRST_TOUCH;
-    assert_int_equal(eng_org_create(e, "acme", &os, "root"), ENG_OK);
+    assert_int_equal(eng_org_create(e, "acme", &os, "root", NULL), ENG_OK);
     assert_int_equal(eng_unit_add(e, "root", "north", NULL), ENG_OK);
     assert_int_equal(eng_unit_add(e, "root", "north1", "north"), ENG_OK);
     assert_int_equal(eng_unit_add(e, "root", "south", NULL), ENG_OK);
