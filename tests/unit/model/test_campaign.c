@@ -153,6 +153,9 @@ static void settings_report(void **st)
     eng_org_settings s, good;
     assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
     good = s;
+    /* The strings eng_org_settings_get() gave live only until its next call: own copies. */
+    good.default_goal.event = "transaction";
+    good.default_goal.condition = "amount > 3000";
     char *huge = malloc(65538);
     assert_non_null(huge);
     memset(huge, 'a', 65537);
