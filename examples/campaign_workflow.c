@@ -29,7 +29,7 @@ int main(void)
     if (eng_open(NULL, &e))
         return fail("open");
     eng_model_set_event_callback(e, on_event, NULL);
-    if (eng_org_create(e, "acme", NULL, "admin"))
+    if (eng_org_create(e, "acme", NULL, "admin", NULL))
         return fail("org");
     eng_actor_spec a = ENG_ACTOR_SPEC_INIT;
     a.id = "author";

@@ -63,7 +63,7 @@ static void on_event(const eng_model_event *ev, void *user)
 static int first_run(eng_engine *e)
 {
     printf("\n1. Org, people and customers\n");
-    CHECK(eng_org_create(e, "acme", NULL, "admin"), "org");
+    CHECK(eng_org_create(e, "acme", NULL, "admin", NULL), "org");
     eng_actor_spec a = ENG_ACTOR_SPEC_INIT;
     a.id = "asha";
     a.roles = ENG_ROLE_AUTHOR;

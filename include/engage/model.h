@@ -62,6 +62,49 @@ typedef enum eng_op {
     ENG_OP_ADMIN = 4    /**< Org settings, units, actors, credits, audit. Admin with #ENG_SCOPE_ORG only. */
 } eng_op;
 
+/* ------------------------------------------------------------------ validation */
+
+/**
+ * A validation report: every failure found, each with a code, a field path
+ * (`org.settings.xengage_cost`, `campaign.end`, `message.creative[sms].body`, ...) and a message.
+ * Owned by the caller; free with eng_validation_free(). It does not depend on
+ * the engine and may be freed after eng_close().
+ */
+typedef struct eng_validation eng_validation;
+
+/**
+ * Number of failures in a report.
+ * @param v a report, or NULL (0).
+ * @return the count.
+ */
+ENG_API size_t eng_validation_count(const eng_validation *v);
+
+/**
+ * One failure of a report.
+ * @param v the report.
+ * @param i index below eng_validation_count().
+ * @param code receives an #eng_code (may be NULL).
+ * @param path receives the field path, valid while @p v lives (may be NULL).
+ * @param message receives the text, valid while @p v lives (may be NULL).
+ * @return #ENG_OK; #ENG_EINVAL for a NULL report; #ENG_ERANGE for a bad index.
+ */
+ENG_API int eng_validation_item(const eng_validation *v, size_t i, int *code, const char **path,
+                                const char **message);
+
+/**
+ * Find the first failure with field path @p path.
+ * @param v the report.
+ * @param path the field path.
+ * @return its code, or #ENG_OK if no failure has that path (also for a NULL @p v or @p path).
+ */
+ENG_API int eng_validation_find(const eng_validation *v, const char *path);
+
+/**
+ * Release a report.
+ * @param v the report, or NULL.
+ */
+ENG_API void eng_validation_free(eng_validation *v);
+
 /* ------------------------------------------------------------------ org */
 
 /** X-Engage availability for an org. */
@@ -130,13 +173,17 @@ ENG_API int eng_org_settings_init(eng_org_settings *s, unsigned int version);
  * @param org_id the new org's id.
  * @param settings the org's settings, or NULL for the defaults.
  * @param admin_id id of the first admin actor (actor ids are unique in the engine).
+ * @param report if not NULL, receives a report when the call fails with
+ *        #ENG_EVALIDATION (else NULL): every failing setting with its code and field path
+ *        (`org.settings.xengage`, `org.settings.channel_cost[<i>]`, `org.settings.xengage_cost`,
+ *        `org.settings.default_goal.*`); free with eng_validation_free().
  * @return #ENG_OK; #ENG_EINVAL for a bad id (detail `org.id` or `actor.id`);
- *         #ENG_EVALIDATION for bad settings (the last error names the first failing field,
- *         e.g. `org.settings.xengage_cost`); #ENG_EEXISTS if the org or the actor exists;
+ *         #ENG_EVALIDATION for bad settings (every failure in the report; the last error
+ *         names the first); #ENG_EEXISTS if the org or the actor exists;
  *         #ENG_EVERSION; storage errors.
  */
 ENG_API int eng_org_create(eng_engine *engine, const char *org_id, const eng_org_settings *settings,
-                           const char *admin_id);
+                           const char *admin_id, eng_validation **report);
 
 /**
  * Read the settings of the actor's org (its feature flags, costs and default
@@ -154,11 +201,14 @@ ENG_API int eng_org_settings_get(eng_engine *engine, const char *actor, eng_org_
  * @param engine an open engine.
  * @param actor acting user.
  * @param settings the new settings.
+ * @param report as for eng_org_create(); an actor who may not change the settings gets
+ *        #ENG_EDENIED and no report.
  * @return #ENG_OK; #ENG_EDENIED (not an admin with org scope); #ENG_EINVAL for NULL; #ENG_EVERSION;
- *         #ENG_EVALIDATION when a value is out of range (the last error names the first
- *         failing field, e.g. `org.settings.channel_cost[1]`).
+ *         #ENG_EVALIDATION when a value is out of range (every failure in the report; the last
+ *         error names the first, e.g. `org.settings.channel_cost[1]`).
  */
-ENG_API int eng_org_settings_set(eng_engine *engine, const char *actor, const eng_org_settings *settings);
+ENG_API int eng_org_settings_set(eng_engine *engine, const char *actor, const eng_org_settings *settings,
+                                 eng_validation **report);
 
 /**
  * Add an org unit under @p parent_id (NULL or "" for the org itself). Needs #ENG_OP_ADMIN.
@@ -250,49 +300,6 @@ ENG_API int eng_credits_balance(eng_engine *engine, const char *actor, int accou
  *         (balance unchanged; detail `org.credits.campaign` or `org.credits.xengage`).
  */
 ENG_API int eng_credits_adjust(eng_engine *engine, const char *actor, int account, int64_t delta);
-
-/* ------------------------------------------------------------------ validation */
-
-/**
- * A validation report: every failure found, each with a code, a field path
- * (`campaign.end`, `message.creative[sms].body`, ...) and a message.
- * Owned by the caller; free with eng_validation_free(). It does not depend on
- * the engine and may be freed after eng_close().
- */
-typedef struct eng_validation eng_validation;
-
-/**
- * Number of failures in a report.
- * @param v a report, or NULL (0).
- * @return the count.
- */
-ENG_API size_t eng_validation_count(const eng_validation *v);
-
-/**
- * One failure of a report.
- * @param v the report.
- * @param i index below eng_validation_count().
- * @param code receives an #eng_code (may be NULL).
- * @param path receives the field path, valid while @p v lives (may be NULL).
- * @param message receives the text, valid while @p v lives (may be NULL).
- * @return #ENG_OK; #ENG_EINVAL for a NULL report; #ENG_ERANGE for a bad index.
- */
-ENG_API int eng_validation_item(const eng_validation *v, size_t i, int *code, const char **path,
-                                const char **message);
-
-/**
- * Find the first failure with field path @p path.
- * @param v the report.
- * @param path the field path.
- * @return its code, or #ENG_OK if no failure has that path (also for a NULL @p v or @p path).
- */
-ENG_API int eng_validation_find(const eng_validation *v, const char *path);
-
-/**
- * Release a report.
- * @param v the report, or NULL.
- */
-ENG_API void eng_validation_free(eng_validation *v);
 
 /* ------------------------------------------------------------------ campaigns */
 
@@ -947,7 +954,9 @@ typedef struct eng_audit_entry {
     const char *object;     /**< What ("campaign/3", "message/4", "org", "actor/bob", "credits/campaign"). */
     const char *action;     /**< "create", "update", "delete" (deleting a campaign logs each of its messages first),
                                  "submit", "approve", "reject", "void" (approval voided by a campaign edit), "lock-goal"
-                                 (the campaign's first approval froze its goal), "start", "finish", "stop", "settings",
+                                 (the campaign's first approval froze its goal), "message-add" and "message-remove"
+                                 (on the campaign whose message list a message create or delete changed, right after
+                                 the message's own entry), "start", "finish", "stop", "settings",
                                  "unit-add", "put" (actor), "adjust" and "charge" (credits). */
     const char *state_hash; /**< SHA-256 (hex) of the new state of the object: its stored record; for credits the two
                                  balances (campaign, X-Engage) as little-endian 64-bit integers; for a deletion the empty string. */

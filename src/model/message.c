@@ -531,10 +531,11 @@ ENG_API int eng_message_create(eng_engine *e, const char *actor, uint64_t campai
         ids[x.c.n_msgs] = x.m.id;
         x.c.msgs = ids;
         x.c.n_msgs++;
-        rc = eng__camp_store(e, &x.c);
-    }
-    if (rc == ENG_OK)
         rc = eng__msg_write(e, &x, "create");
+    }
+    /* The campaign's message list changed too: its own entry, with its new state. */
+    if (rc == ENG_OK)
+        rc = eng__camp_write(e, &x.c, x.a.id, "message-add");
     if ((rc = eng__batch_end(e, rc)) == ENG_OK)
         *id = x.m.id;
 done:
@@ -715,11 +716,11 @@ ENG_API int eng_message_delete(eng_engine *e, const char *actor, uint64_t id)
         char key[32], obj[48];
         eng__key_id(key, sizeof key, 'g', id);
         rc = eng__kv_del(e->store, ENG__K(key));
-        if (rc == ENG_OK)
-            rc = eng__camp_store(e, &x.c);
         snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)id);
         if (rc == ENG_OK)
             rc = eng__audit_append(e, x.o.id, x.a.id, obj, "delete", "", 0);
+        if (rc == ENG_OK)
+            rc = eng__camp_write(e, &x.c, x.a.id, "message-remove");
         rc = eng__batch_end(e, rc);
     }
 done:

@@ -209,8 +209,11 @@ int eng__org_unit_within(const eng__org *o, const char *unit, const char *ancest
     return 0;
 }
 
-ENG_API int eng_org_create(eng_engine *e, const char *org_id, const eng_org_settings *settings, const char *admin_id)
+ENG_API int eng_org_create(eng_engine *e, const char *org_id, const eng_org_settings *settings, const char *admin_id,
+                           eng_validation **report)
 {
+    if (report)
+        *report = NULL;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -231,7 +234,7 @@ ENG_API int eng_org_create(eng_engine *e, const char *org_id, const eng_org_sett
     eng_validation *v = eng__vr_new(&e->mem);
     if (v)
         settings_check(e, v, settings);
-    if ((rc = eng__vr_finish(v, NULL)))
+    if ((rc = eng__vr_finish(v, report)))
         goto out;
     eng__org o;
     if ((rc = eng__org_load(e, org_id, &o)) == ENG_OK) {
@@ -307,8 +310,11 @@ out:
     return rc;
 }
 
-ENG_API int eng_org_settings_set(eng_engine *e, const char *actor, const eng_org_settings *settings)
+ENG_API int eng_org_settings_set(eng_engine *e, const char *actor, const eng_org_settings *settings,
+                                 eng_validation **report)
 {
+    if (report)
+        *report = NULL;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -322,11 +328,12 @@ ENG_API int eng_org_settings_set(eng_engine *e, const char *actor, const eng_org
     eng__org o;
     if ((rc = eng__who(e, actor, &a, &o)))
         goto out;
+    /* Deny by default: only an admin gets a report. */
     if ((rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL)) == ENG_OK) {
         eng_validation *v = eng__vr_new(&e->mem);
         if (v)
             settings_check(e, v, settings);
-        rc = eng__vr_finish(v, NULL);
+        rc = eng__vr_finish(v, report);
     }
     if (rc == ENG_OK && (rc = eng__kv_begin(e->store)) == ENG_OK)
         rc = eng__batch_end(e, org_store(e, a.id, "settings", o.id, settings, o.units, o.n_units));

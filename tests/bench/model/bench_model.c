@@ -46,7 +46,7 @@ int main(void)
     cfg.clock_fn = fixed_clock;
     eng_engine *e;
     check("open", eng_open(&cfg, &e));
-    check("org", eng_org_create(e, "acme", NULL, "root"));
+    check("org", eng_org_create(e, "acme", NULL, "root", NULL));
     eng_actor_spec a;
     eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
     a.id = "ann";

@@ -155,7 +155,7 @@ static void run_org(const char *label, unsigned long n, const char *path)
                                 i % 10 ? "yes" : "no", i);
     double t0 = now();
     eng_engine *e = open_engine(path, ENG_STORE_CREATE);
-    OK(eng_org_create(e, "acme", NULL, "admin"));
+    OK(eng_org_create(e, "acme", NULL, "admin", NULL));
     eng_actor_spec a = ENG_ACTOR_SPEC_INIT;
     a.id = "asha";
     a.roles = ENG_ROLE_AUTHOR | ENG_ROLE_APPROVER;

@@ -54,7 +54,7 @@ static inline void fx_open(fx *f)
     s.default_goal.window_days = 20;
     s.default_goal.start_on = ENG_GOAL_ON_DELIVERED;
     s.default_goal.attribution = ENG_ATTR_LAST_TOUCH;
-    assert_int_equal(eng_org_create(f->e, "acme", &s, "root"), ENG_OK);
+    assert_int_equal(eng_org_create(f->e, "acme", &s, "root", NULL), ENG_OK);
     assert_int_equal(eng_unit_add(f->e, "root", "north", NULL), ENG_OK);
     assert_int_equal(eng_unit_add(f->e, "root", "north1", "north"), ENG_OK);
     assert_int_equal(eng_unit_add(f->e, "root", "south", ""), ENG_OK);

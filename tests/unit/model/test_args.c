@@ -51,9 +51,9 @@ static void null_and_bad_arguments(void **st)
     assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
 
     /* NULL engine: ENG_EMISUSE everywhere, nothing touched. */
-    REFUSED(eng_org_create(NULL, "globex", NULL, "g"), ENG_EMISUSE);
+    REFUSED(eng_org_create(NULL, "globex", NULL, "g", NULL), ENG_EMISUSE);
     REFUSED(eng_org_settings_get(NULL, "root", &s), ENG_EMISUSE);
-    REFUSED(eng_org_settings_set(NULL, "root", &s), ENG_EMISUSE);
+    REFUSED(eng_org_settings_set(NULL, "root", &s, NULL), ENG_EMISUSE);
     REFUSED(eng_unit_add(NULL, "root", "east", NULL), ENG_EMISUSE);
     REFUSED(eng_actor_put(NULL, "root", &a), ENG_EMISUSE);
     REFUSED(eng_access_check(NULL, "root", ENG_OP_READ, NULL), ENG_EMISUSE);
@@ -90,7 +90,7 @@ static void null_and_bad_arguments(void **st)
     for (size_t i = 0; i < sizeof actors / sizeof actors[0]; i++) {
         const char *who = actors[i];
         REFUSED(eng_org_settings_get(f.e, who, &s), ENG_EDENIED);
-        REFUSED(eng_org_settings_set(f.e, who, &s), ENG_EDENIED);
+        REFUSED(eng_org_settings_set(f.e, who, &s, NULL), ENG_EDENIED);
         REFUSED(eng_unit_add(f.e, who, "east", NULL), ENG_EDENIED);
         REFUSED(eng_actor_put(f.e, who, &a), ENG_EDENIED);
         REFUSED(eng_access_check(f.e, who, ENG_OP_READ, NULL), ENG_EDENIED);
@@ -147,10 +147,10 @@ static void null_and_bad_arguments(void **st)
     REFUSED(eng_campaign_get(f.e, "ann", mid, &ch), ENG_ENOTFOUND);
 
     /* NULL inputs and out pointers. */
-    REFUSED(eng_org_create(f.e, NULL, NULL, "g"), ENG_EINVAL);
-    REFUSED(eng_org_create(f.e, "globex", NULL, NULL), ENG_EINVAL);
+    REFUSED(eng_org_create(f.e, NULL, NULL, "g", NULL), ENG_EINVAL);
+    REFUSED(eng_org_create(f.e, "globex", NULL, NULL, NULL), ENG_EINVAL);
     REFUSED(eng_org_settings_get(f.e, "root", NULL), ENG_EINVAL);
-    REFUSED(eng_org_settings_set(f.e, "root", NULL), ENG_EINVAL);
+    REFUSED(eng_org_settings_set(f.e, "root", NULL, NULL), ENG_EINVAL);
     REFUSED(eng_unit_add(f.e, "root", NULL, NULL), ENG_EINVAL);
     REFUSED(eng_unit_add(f.e, "root", "bad unit", NULL), ENG_EINVAL);
     REFUSED(eng_actor_put(f.e, "root", NULL), ENG_EINVAL);
@@ -171,8 +171,8 @@ static void null_and_bad_arguments(void **st)
 
     /* Bad versions of input structs. */
     s.version = 0;
-    REFUSED(eng_org_settings_set(f.e, "root", &s), ENG_EVERSION);
-    REFUSED(eng_org_create(f.e, "globex", &s, "g"), ENG_EVERSION);
+    REFUSED(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVERSION);
+    REFUSED(eng_org_create(f.e, "globex", &s, "g", NULL), ENG_EVERSION);
     s.version = ENG_ORG_SETTINGS_VERSION;
     a.version = 0;
     REFUSED(eng_actor_put(f.e, "root", &a), ENG_EVERSION);
@@ -202,13 +202,13 @@ static void null_and_bad_arguments(void **st)
     assert_int_equal(eng_message_transition(ENG_STATE_DRAFT, -1), ENG_EINVAL);
     assert_int_equal(eng_message_transition(ENG_STATE_DRAFT, ENG_ACT_STOP + 1), ENG_EINVAL);
     s.xengage = 3;
-    REFUSED(eng_org_settings_set(f.e, "root", &s), ENG_EVALIDATION);
+    REFUSED(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
     s.xengage = ENG_XENGAGE_TRIAL;
     s.default_goal.start_on = 4;
-    REFUSED(eng_org_settings_set(f.e, "root", &s), ENG_EVALIDATION);
+    REFUSED(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
     s.default_goal.start_on = ENG_GOAL_ON_SENT;
     s.default_goal.attribution = 2;
-    REFUSED(eng_org_settings_set(f.e, "root", &s), ENG_EVALIDATION);
+    REFUSED(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
     s.default_goal.attribution = ENG_ATTR_LAST_TOUCH;
     a.scope = -1;
     REFUSED(eng_actor_put(f.e, "root", &a), ENG_EINVAL);
@@ -322,13 +322,13 @@ static void refused_calls_change_nothing(void **st)
     eng_org_settings s;
     assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
     s.forbid_overdraft = 1;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
     REFUSED(eng_credits_adjust(f.e, "root", ENG_CREDITS_CAMPAIGN, -1), ENG_ECREDITS);
     REFUSED(eng_credits_adjust(f.e, "root", ENG_CREDITS_CAMPAIGN, INT64_MIN), ENG_ERANGE);
     s.xengage_cost = -5;
-    REFUSED(eng_org_settings_set(f.e, "root", &s), ENG_EVALIDATION);
-    REFUSED(eng_org_create(f.e, "acme", NULL, "newadmin"), ENG_EEXISTS);
-    REFUSED(eng_org_create(f.e, "globex", NULL, "ann"), ENG_EEXISTS);
+    REFUSED(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
+    REFUSED(eng_org_create(f.e, "acme", NULL, "newadmin", NULL), ENG_EEXISTS);
+    REFUSED(eng_org_create(f.e, "globex", NULL, "ann", NULL), ENG_EEXISTS);
     fx_close(&f);
 }
 

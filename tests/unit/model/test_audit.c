@@ -77,9 +77,9 @@ static void chain(void **st)
     uint64_t id = workflow(&f);
     row rows[64];
     size_t n = read_log(f.e, "root", rows, 64);
-    /* org settings, its admin, 3 units, 5 actors, campaign, message create/submit/reject/update/submit/approve,
-     * and the campaign's goal locked by that first approval */
-    assert_int_equal(n, 1 + 1 + 3 + 5 + 1 + 6 + 1);
+    /* org settings, its admin, 3 units, 5 actors, campaign, message create and the campaign's new message
+     * list, message submit/reject/update/submit/approve, and the campaign's goal locked by that first approval */
+    assert_int_equal(n, 1 + 1 + 3 + 5 + 1 + 2 + 5 + 1);
     char obj[32];
     snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)id);
     assert_string_equal(rows[0].object, "org");
@@ -90,8 +90,13 @@ static void chain(void **st)
     assert_string_equal(rows[10].object, "campaign/1");
     assert_string_equal(rows[10].action, "create");
     assert_string_equal(rows[10].actor, "ann");
-    assert_string_equal(rows[13].action, "reject");
-    assert_string_equal(rows[13].actor, "bob");
+    assert_string_equal(rows[11].object, obj);
+    assert_string_equal(rows[11].action, "create");
+    assert_string_equal(rows[12].object, "campaign/1");
+    assert_string_equal(rows[12].action, "message-add");
+    assert_string_equal(rows[12].actor, "ann");
+    assert_string_equal(rows[14].action, "reject");
+    assert_string_equal(rows[14].actor, "bob");
     assert_string_equal(rows[n - 2].object, obj);
     assert_string_equal(rows[n - 2].action, "approve");
     assert_string_equal(rows[n - 1].object, "campaign/1");
@@ -112,7 +117,7 @@ static void chain(void **st)
     assert_int_equal(eng_audit_open(f.e, "ann", &it), ENG_EDENIED);
     assert_int_equal(eng_audit_verify(f.e, "sam", &bad), ENG_EDENIED);
     /* Another org's admin sees only their own entries. */
-    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin"), ENG_OK);
+    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin", NULL), ENG_OK);
     size_t gn = read_log(f.e, "gadmin", rows, 64);
     assert_int_equal(gn, 2);
     assert_int_equal(rows[0].seq, n + 1);
@@ -150,9 +155,9 @@ static void tamper(void **st)
     }
     assert_int_equal(eng_audit_verify(f.e, "root", &bad), ENG_OK);
     /* Cutting the tail is caught by the head record. */
-    assert_int_equal(eng__kv_del(f.e->store, ENG__K("m/l/0000000000000012")), ENG_OK);
+    assert_int_equal(eng__kv_del(f.e->store, ENG__K("m/l/0000000000000013")), ENG_OK);
     assert_int_equal(eng_audit_verify(f.e, "root", &bad), ENG_ECORRUPT);
-    assert_int_equal(bad, 18);
+    assert_int_equal(bad, 19);
     free(orig);
     fx_close(&f);
 }
@@ -255,7 +260,7 @@ static void every_change_audited(void **st)
     eng_org_settings s;
     assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
     s.forbid_overdraft = 1;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
     GREW({"org", "settings"});
     assert_int_equal(eng_unit_add(f.e, "root", "east", "south"), ENG_OK);
     GREW({"org", "unit-add"});
@@ -284,7 +289,7 @@ static void every_change_audited(void **st)
     eng_message_spec m = fx_message();
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
     snprintf(mo, sizeof mo, "message/%llu", (unsigned long long)id);
-    GREW({mo, "create"});
+    GREW({mo, "create"}, {co, "message-add"}); /* the campaign's message list changed too */
     m.title = "Diwali v2";
     assert_int_equal(eng_message_update(f.e, "zed", id, &m, NULL), ENG_OK);
     GREW({mo, "update"});
@@ -313,20 +318,23 @@ static void every_change_audited(void **st)
     GREW({mo, "update"}, {mo, "submit"}, {mo, "approve"}, {mo, "start"}, {mo, "finish"});
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id2, NULL), ENG_OK);
     snprintf(mo2, sizeof mo2, "message/%llu", (unsigned long long)id2);
+    GREW({mo2, "create"}, {co, "message-add"});
     assert_int_equal(eng_message_delete(f.e, "ann", id2), ENG_OK);
-    GREW({mo2, "create"}, {mo2, "delete"});
+    GREW({mo2, "delete"}, {co, "message-remove"});
     /* Deleting a campaign logs each of its messages and then the campaign. */
     eng_campaign_spec d = fx_campaign("Gone");
     uint64_t did, d1, d2;
-    assert_int_equal(eng_campaign_create(f.e, "ann", &d, &did, NULL), ENG_OK);
-    assert_int_equal(eng_message_create(f.e, "ann", did, &m, &d1, NULL), ENG_OK);
-    assert_int_equal(eng_message_create(f.e, "ann", did, &m, &d2, NULL), ENG_OK);
-    log_len += 3;
-    assert_int_equal(eng_campaign_delete(f.e, "ann", did), ENG_OK);
     char dobj[3][32];
-    snprintf(dobj[0], sizeof dobj[0], "message/%llu", (unsigned long long)d1);
-    snprintf(dobj[1], sizeof dobj[1], "message/%llu", (unsigned long long)d2);
+    assert_int_equal(eng_campaign_create(f.e, "ann", &d, &did, NULL), ENG_OK);
     snprintf(dobj[2], sizeof dobj[2], "campaign/%llu", (unsigned long long)did);
+    GREW({dobj[2], "create"});
+    assert_int_equal(eng_message_create(f.e, "ann", did, &m, &d1, NULL), ENG_OK);
+    snprintf(dobj[0], sizeof dobj[0], "message/%llu", (unsigned long long)d1);
+    GREW({dobj[0], "create"}, {dobj[2], "message-add"});
+    assert_int_equal(eng_message_create(f.e, "ann", did, &m, &d2, NULL), ENG_OK);
+    snprintf(dobj[1], sizeof dobj[1], "message/%llu", (unsigned long long)d2);
+    GREW({dobj[1], "create"}, {dobj[2], "message-add"});
+    assert_int_equal(eng_campaign_delete(f.e, "ann", did), ENG_OK);
     GREW({dobj[0], "delete"}, {dobj[1], "delete"}, {dobj[2], "delete"});
 
     /* Reads append nothing. */

@@ -1,5 +1,8 @@
 /* Orgs, units, settings, actors, campaign rules and campaign persistence. */
 #include "model_fixture.h"
+#include "store_digest.h"
+
+#include <stdlib.h>
 
 static void org_units_settings(void **st)
 {
@@ -7,11 +10,11 @@ static void org_units_settings(void **st)
     fx f;
     fx_open(&f);
     /* Bad ids, duplicates. */
-    assert_int_equal(eng_org_create(f.e, "bad id", NULL, "x"), ENG_EINVAL);
+    assert_int_equal(eng_org_create(f.e, "bad id", NULL, "x", NULL), ENG_EINVAL);
     assert_string_equal(eng_error_last()->detail, "org.id");
-    assert_int_equal(eng_org_create(f.e, "acme", NULL, "x"), ENG_EEXISTS);
+    assert_int_equal(eng_org_create(f.e, "acme", NULL, "x", NULL), ENG_EEXISTS);
     assert_string_equal(eng_error_last()->detail, "org.id");
-    assert_int_equal(eng_org_create(f.e, "globex", NULL, "ann"), ENG_EEXISTS);
+    assert_int_equal(eng_org_create(f.e, "globex", NULL, "ann", NULL), ENG_EEXISTS);
     assert_string_equal(eng_error_last()->detail, "actor.id");
     /* Units: parent must exist, ids unique, admin only. */
     assert_int_equal(eng_unit_add(f.e, "root", "east", "nowhere"), ENG_ENOTFOUND);
@@ -36,18 +39,18 @@ static void org_units_settings(void **st)
     assert_int_equal(s.default_goal.window_days, 20);
     assert_int_equal(s.default_goal.start_on, ENG_GOAL_ON_DELIVERED);
     s.channel_cost[ENG_CH_EMAIL] = -1;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_EVALIDATION);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
     assert_string_equal(eng_error_last()->detail, "org.settings.channel_cost[1]");
     s.channel_cost[ENG_CH_EMAIL] = 3;
     s.default_goal.window_days = 0;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_EVALIDATION);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
     assert_string_equal(eng_error_last()->detail, "org.settings.default_goal.window_days");
     s.default_goal.window_days = 45;
-    assert_int_equal(eng_org_settings_set(f.e, "ann", &s), ENG_EDENIED);
-    assert_int_equal(eng_org_settings_set(f.e, "sam", &s), ENG_EDENIED);
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "ann", &s, NULL), ENG_EDENIED);
+    assert_int_equal(eng_org_settings_set(f.e, "sam", &s, NULL), ENG_EDENIED);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
     s.version = 99;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_EVERSION);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVERSION);
     fx_reopen(&f);
     assert_int_equal(eng_org_settings_get(f.e, "vic", &s), ENG_OK);
     assert_int_equal(s.channel_cost[ENG_CH_EMAIL], 3);
@@ -64,11 +67,17 @@ static void settings_rules(void **st)
     fx_open(&f);
     struct {
         const char *path;
-    } cases[] = {{"org.settings.xengage"},         {"org.settings.xengage"},
-                 {"org.settings.channel_cost[0]"}, {"org.settings.channel_cost[15]"},
-                 {"org.settings.xengage_cost"},    {"org.settings.xengage_cost"},
-                 {"org.settings.default_goal.event"}, {"org.settings.default_goal.start_on"},
-                 {"org.settings.default_goal.attribution"}, {"org.settings.default_goal.window_days"}};
+        int code;
+    } cases[] = {{"org.settings.xengage", ENG_EINVAL},
+                 {"org.settings.xengage", ENG_EINVAL},
+                 {"org.settings.channel_cost[0]", ENG_ERANGE},
+                 {"org.settings.channel_cost[15]", ENG_ERANGE},
+                 {"org.settings.xengage_cost", ENG_ERANGE},
+                 {"org.settings.xengage_cost", ENG_ERANGE},
+                 {"org.settings.default_goal.event", ENG_EINVAL},
+                 {"org.settings.default_goal.start_on", ENG_EINVAL},
+                 {"org.settings.default_goal.attribution", ENG_EINVAL},
+                 {"org.settings.default_goal.window_days", ENG_ERANGE}};
     size_t keys = test_store_count(f.ts);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         eng_org_settings s;
@@ -85,11 +94,18 @@ static void settings_rules(void **st)
         case 8: s.default_goal.attribution = -1; break;
         case 9: s.default_goal.window_days = 366; break;
         }
-        assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_EVALIDATION);
+        eng_validation *v = NULL;
+        assert_int_equal(eng_org_settings_set(f.e, "root", &s, &v), ENG_EVALIDATION);
         assert_string_equal(eng_error_last()->detail, cases[i].path);
+        assert_int_equal(eng_validation_count(v), 1);
+        assert_report(v, cases[i].path, cases[i].code);
+        eng_validation_free(v);
         /* A new org is checked the same way. */
-        assert_int_equal(eng_org_create(f.e, "globex", &s, "gadmin"), ENG_EVALIDATION);
+        assert_int_equal(eng_org_create(f.e, "globex", &s, "gadmin", &v), ENG_EVALIDATION);
         assert_string_equal(eng_error_last()->detail, cases[i].path);
+        assert_int_equal(eng_validation_count(v), 1);
+        assert_report(v, cases[i].path, cases[i].code);
+        eng_validation_free(v);
     }
     assert_int_equal(test_store_count(f.ts), keys);
     /* Without a default goal its fields are not checked; the bounds themselves pass. */
@@ -100,7 +116,127 @@ static void settings_rules(void **st)
     s.channel_cost[3] = 0;
     s.channel_cost[4] = 1000000000;
     s.xengage_cost = 0;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
+    fx_close(&f);
+}
+
+/* The report holds every failing setting, in check order, each with its code and path. */
+typedef struct want_item {
+    const char *path;
+    int code;
+} want_item;
+
+static void assert_items(const eng_validation *v, const want_item *want, size_t n)
+{
+    assert_non_null(v);
+    assert_int_equal(eng_validation_count(v), n);
+    for (size_t i = 0; i < n; i++) {
+        int code = 0;
+        const char *path = NULL, *msg = NULL;
+        assert_int_equal(eng_validation_item(v, i, &code, &path, &msg), ENG_OK);
+        if (strcmp(path, want[i].path) != 0)
+            fprintf(stderr, "item %zu: %s, want %s\n", i, path, want[i].path);
+        assert_string_equal(path, want[i].path);
+        assert_int_equal(code, want[i].code);
+        assert_true(msg && *msg);
+    }
+    assert_int_equal(eng_validation_item(v, n, NULL, NULL, NULL), ENG_ERANGE);
+}
+
+/* Both eng_org_settings_set and eng_org_create report every failing setting in one call
+ * (not just the first), leave the store as it was, and give a report only for ENG_EVALIDATION. */
+static void settings_report(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    eng_org_settings s, good;
+    assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
+    good = s;
+    /* The strings eng_org_settings_get() gave live only until its next call: own copies. */
+    good.default_goal.event = "transaction";
+    good.default_goal.condition = "amount > 3000";
+    char *huge = malloc(65538);
+    assert_non_null(huge);
+    memset(huge, 'a', 65537);
+    huge[65537] = 0;
+    s.xengage = 7;
+    s.channel_cost[ENG_CH_SMS] = -3;
+    s.channel_cost[ENG_CH_PUSH] = 1000000001;
+    s.channel_cost[15] = -1;
+    s.xengage_cost = 1000000001;
+    s.default_goal.event = "";
+    s.default_goal.condition = huge;
+    s.default_goal.window_days = 366;
+    s.default_goal.start_on = -1;
+    s.default_goal.attribution = 5;
+    const want_item want[] = {
+        {"org.settings.xengage", ENG_EINVAL},
+        {"org.settings.channel_cost[0]", ENG_ERANGE},
+        {"org.settings.channel_cost[2]", ENG_ERANGE},
+        {"org.settings.channel_cost[15]", ENG_ERANGE},
+        {"org.settings.xengage_cost", ENG_ERANGE},
+        {"org.settings.default_goal.event", ENG_EINVAL},
+        {"org.settings.default_goal.condition", ENG_ETOOBIG},
+        {"org.settings.default_goal.window_days", ENG_ERANGE},
+        {"org.settings.default_goal.start_on", ENG_EINVAL},
+        {"org.settings.default_goal.attribution", ENG_EINVAL},
+    };
+    const size_t nwant = sizeof want / sizeof want[0];
+    eng_validation *v = NULL;
+    REFUSED_ON(f.e, eng_org_settings_set(f.e, "root", &s, &v), ENG_EVALIDATION);
+    assert_items(v, want, nwant);
+    eng_validation_free(v);
+    v = NULL;
+    REFUSED_ON(f.e, eng_org_create(f.e, "globex", &s, "gadmin", &v), ENG_EVALIDATION);
+    assert_items(v, want, nwant);
+    eng_validation_free(v);
+    /* Without a report the call fails the same way; the last error names the first failure. */
+    REFUSED_ON(f.e, eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
+    REFUSED_ON(f.e, eng_org_create(f.e, "globex", &s, "gadmin", NULL), ENG_EVALIDATION);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
+    assert_string_equal(eng_error_last()->detail, "org.settings.xengage");
+    assert_int_equal(eng_org_create(f.e, "globex", &s, "gadmin", NULL), ENG_EVALIDATION);
+    assert_string_equal(eng_error_last()->detail, "org.settings.xengage");
+    /* The settings are still those stored before. */
+    eng_org_settings now;
+    assert_int_equal(eng_org_settings_get(f.e, "root", &now), ENG_OK);
+    assert_int_equal(now.xengage, good.xengage);
+    assert_int_equal(now.channel_cost[ENG_CH_SMS], good.channel_cost[ENG_CH_SMS]);
+    assert_int_equal(now.default_goal.window_days, good.default_goal.window_days);
+    assert_string_equal(now.default_goal.event, "transaction");
+    /* No report for other failures (a dangling pointer is overwritten with NULL), nor for success. */
+    eng_validation *dummy = (eng_validation *)&s;
+    v = dummy;
+    REFUSED_ON(f.e, eng_org_settings_set(f.e, "ann", &s, &v), ENG_EDENIED); /* deny by default: no report */
+    assert_null(v);
+    v = dummy;
+    REFUSED_ON(f.e, eng_org_settings_set(f.e, "root", NULL, &v), ENG_EINVAL);
+    assert_null(v);
+    v = dummy;
+    REFUSED_ON(f.e, eng_org_settings_set(NULL, "root", &s, &v), ENG_EMISUSE);
+    assert_null(v);
+    v = dummy;
+    s.version = 99;
+    REFUSED_ON(f.e, eng_org_settings_set(f.e, "root", &s, &v), ENG_EVERSION);
+    assert_null(v);
+    v = dummy;
+    REFUSED_ON(f.e, eng_org_create(f.e, "globex", &s, "gadmin", &v), ENG_EVERSION);
+    assert_null(v);
+    s.version = ENG_ORG_SETTINGS_VERSION;
+    v = dummy;
+    REFUSED_ON(f.e, eng_org_create(f.e, "bad id", &s, "gadmin", &v), ENG_EINVAL);
+    assert_null(v);
+    v = dummy;
+    REFUSED_ON(f.e, eng_org_create(f.e, "acme", NULL, "gadmin", &v), ENG_EEXISTS);
+    assert_null(v);
+    v = dummy;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &good, &v), ENG_OK);
+    assert_null(v);
+    v = dummy;
+    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin", &v), ENG_OK);
+    assert_null(v);
+    free(huge);
     fx_close(&f);
 }
 
@@ -132,7 +268,7 @@ static void actors(void **st)
     assert_int_equal(eng_actor_put(f.e, "ann", &a), ENG_EDENIED); /* only admins */
     assert_int_equal(eng_actor_put(f.e, "root", &a), ENG_OK);
     /* Another org cannot take over an actor id. */
-    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin"), ENG_OK);
+    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin", NULL), ENG_OK);
     assert_int_equal(eng_actor_put(f.e, "gadmin", &a), ENG_EEXISTS);
     assert_int_equal(eng_access_check(f.e, "zed", ENG_OP_READ, NULL), ENG_OK);
     assert_int_equal(eng_access_check(f.e, "zed", ENG_OP_EDIT, NULL), ENG_EDENIED);
@@ -239,7 +375,7 @@ static void campaign_rules(void **st)
     eng_org_settings s;
     eng_org_settings_get(f.e, "root", &s);
     s.conversion_goals = 0;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
     c = fx_campaign("Goal");
     c.goal_mode = ENG_GOAL_CUSTOM;
     c.goal.event = "transaction";
@@ -320,7 +456,7 @@ static void campaign_goal_and_update(void **st)
     /* Editing the org default changes campaigns created afterwards only. */
     os.default_goal.window_days = 45;
     os.default_goal.condition = "amount > 5000";
-    assert_int_equal(eng_org_settings_set(f.e, "root", &os), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &os, NULL), ENG_OK);
     eng_campaign_spec e3 = fx_campaign("After edit");
     uint64_t id3;
     assert_int_equal(eng_campaign_create(f.e, "ann", &e3, &id3, NULL), ENG_OK);
@@ -333,7 +469,7 @@ static void campaign_goal_and_update(void **st)
     eng_campaign_free(h);
     /* Removing the org default: later campaigns have no goal by default. */
     os.has_default_goal = 0;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &os), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &os, NULL), ENG_OK);
     e3.name = "After removal";
     assert_int_equal(eng_campaign_create(f.e, "ann", &e3, &id3, NULL), ENG_OK);
     assert_int_equal(eng_campaign_get(f.e, "ann", id3, &h), ENG_OK);
@@ -379,7 +515,7 @@ static void campaign_scope(void **st)
     assert_string_equal(eng_campaign_fields(h)->unit, "north1");
     eng_campaign_free(h);
     /* Another org's actor sees nothing; names are unique per org only. */
-    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin"), ENG_OK);
+    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin", NULL), ENG_OK);
     assert_int_equal(eng_campaign_get(f.e, "gadmin", nid, &h), ENG_EDENIED);
     c = fx_campaign("North1");
     assert_int_equal(eng_campaign_create(f.e, "gadmin", &c, &id, NULL), ENG_OK);
@@ -450,7 +586,7 @@ static int oom_create(void *arg)
     int rc = eng_open(&cfg, &e);
     if (rc)
         return rc;
-    if ((rc = eng_org_create(e, "acme", NULL, "root")) == ENG_OK) {
+    if ((rc = eng_org_create(e, "acme", NULL, "root", NULL)) == ENG_OK) {
         eng_campaign_spec c = fx_campaign("OOM");
         uint64_t id;
         eng_validation *v = NULL;
@@ -477,7 +613,7 @@ static void campaign_oom(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(org_units_settings), cmocka_unit_test(settings_rules), cmocka_unit_test(actors),          cmocka_unit_test(campaign_rules),
+        cmocka_unit_test(org_units_settings), cmocka_unit_test(settings_rules), cmocka_unit_test(settings_report), cmocka_unit_test(actors),          cmocka_unit_test(campaign_rules),
         cmocka_unit_test(campaign_goal_and_update), cmocka_unit_test(campaign_scope), cmocka_unit_test(campaign_persists),
         cmocka_unit_test(campaign_oom),
     };

@@ -29,7 +29,7 @@ static void denials_change_nothing(void **st)
     assert_int_equal(eng_model_set_event_callback(f.e, on_event, NULL), ENG_OK);
     static const char *const north[] = {"north"};
     fx_actor(f.e, "uadm", ENG_ROLE_ADMIN, ENG_SCOPE_UNIT, north, 1); /* an admin of one unit only */
-    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin"), ENG_OK);
+    assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin", NULL), ENG_OK);
     assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10), ENG_OK);
 
     /* An org campaign (root created it) with messages in each state that matters. */
@@ -120,7 +120,7 @@ static void denials_change_nothing(void **st)
     const char *const no_admin[] = {"vic", "ann", "bob", "nat", "sam", "uadm"};
     for (size_t i = 0; i < sizeof no_admin / sizeof no_admin[0]; i++) {
         const char *who = no_admin[i];
-        DENIED(eng_org_settings_set(f.e, who, &s));
+        DENIED(eng_org_settings_set(f.e, who, &s, NULL));
         DENIED(eng_unit_add(f.e, who, "east", NULL));
         DENIED(eng_actor_put(f.e, who, &a));
         a.id = who; /* raising one's own roles */

@@ -1,7 +1,9 @@
 /* Failures inside a call leave the model as it was: every store call of a
- * submit, approve, campaign update, delete and campaign approve/reject is made to fail in turn; and
- * every allocation of a whole workflow is made to fail in turn. */
+ * message create, submit, approve, campaign update, message delete and campaign approve/reject is
+ * made to fail in turn (the store stays byte for byte as it was); and every allocation of a whole
+ * workflow is made to fail in turn. */
 #include "model_fixture.h"
+#include "store_digest.h"
 
 #include <stdlib.h>
 
@@ -37,7 +39,7 @@ static size_t audit_len(fx *f)
     return n;
 }
 
-enum { OP_SUBMIT, OP_APPROVE, OP_UPDATE, OP_DELETE, OP_CAMPAIGN_APPROVE, OP_CAMPAIGN_REJECT };
+enum { OP_CREATE, OP_SUBMIT, OP_APPROVE, OP_UPDATE, OP_DELETE, OP_CAMPAIGN_APPROVE, OP_CAMPAIGN_REJECT };
 
 static void store_faults(void **st)
 {
@@ -47,7 +49,7 @@ static void store_faults(void **st)
     assert_int_equal(eng_model_set_event_callback(f.e, on_event, NULL), ENG_OK);
     eng_message_spec m = fx_message();
     int serial = 0;
-    for (int op = OP_SUBMIT; op <= OP_CAMPAIGN_REJECT; op++) {
+    for (int op = OP_CREATE; op <= OP_CAMPAIGN_REJECT; op++) {
         int modes[] = {TF_ERROR, TF_COMMITTED_ERROR};
         for (int mode = 0; mode < 2; mode++) {
             for (uint64_t nth = 1;; nth++) {
@@ -55,13 +57,16 @@ static void store_faults(void **st)
                 char name[32];
                 snprintf(name, sizeof name, "Faults %d", serial++);
                 eng_campaign_spec c = fx_campaign(name);
-                uint64_t cid, id;
+                uint64_t cid, id = 0, made = 0;
                 assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
-                assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
-                if (op != OP_SUBMIT)
+                if (op != OP_CREATE)
+                    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
+                if (op != OP_CREATE && op != OP_SUBMIT)
                     assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
-                int before = state_of(&f, id);
+                int before = op != OP_CREATE ? state_of(&f, id) : 0;
                 size_t log_before = audit_len(&f);
+                uint8_t digest_before[ENG__SHA256_LEN], digest_after[ENG__SHA256_LEN];
+                store_digest(f.e, digest_before);
                 int ev_before = events;
                 uint64_t fired = test_store_failures(f.ts);
                 test_store_fail(f.ts, mode == 0 ? TV_ALL : TV_COMMIT, nth, 0, modes[mode]);
@@ -70,6 +75,7 @@ static void store_faults(void **st)
                 snprintf(renamed, sizeof renamed, "Renamed %d", serial);
                 c.name = renamed; /* a rename: the name index moves too */
                 switch (op) {
+                case OP_CREATE: rc = eng_message_create(f.e, "ann", cid, &m, &made, NULL); break;
                 case OP_SUBMIT: rc = eng_message_submit(f.e, "ann", id, NULL); break;
                 case OP_APPROVE: rc = eng_message_approve(f.e, "bob", id, NULL, "ok"); break;
                 case OP_UPDATE: rc = eng_campaign_update(f.e, "ann", cid, &c, NULL); break;
@@ -94,7 +100,17 @@ static void store_faults(void **st)
                 }
                 assert_int_equal(events, ev_before); /* the host heard nothing */
                 assert_int_equal(audit_len(&f), log_before);
-                assert_int_equal(state_of(&f, id), before);
+                if (op != OP_CREATE)
+                    assert_int_equal(state_of(&f, id), before);
+                /* Nothing half-written: no message without its campaign entry, no list without its log. */
+                store_digest(f.e, digest_after);
+                assert_memory_equal(digest_before, digest_after, ENG__SHA256_LEN);
+                eng_campaign *ch;
+                assert_int_equal(eng_campaign_get(f.e, "root", cid, &ch), ENG_OK);
+                size_t nm = 99;
+                eng_campaign_messages(ch, &nm);
+                assert_int_equal(nm, op == OP_CREATE ? 0 : 1);
+                eng_campaign_free(ch);
             }
         }
     }
@@ -128,7 +144,27 @@ static int whole_workflow(void *arg)
     eng_validation *v = NULL;
     eng_audit_iter *it = NULL;
     eng_audit_entry x;
-    if ((rc = eng_org_create(e, "acme", NULL, "root")) == ENG_OK && (rc = eng_actor_put(e, "root", &a)) == ENG_OK &&
+    /* Refused settings with a report of three failures: the report or ENG_ENOMEM, never a partial one. */
+    eng_org_settings wrong;
+    eng_org_settings_init(&wrong, ENG_ORG_SETTINGS_VERSION);
+    wrong.xengage = 9;
+    wrong.xengage_cost = -1;
+    wrong.channel_cost[ENG_CH_EMAIL] = -1;
+    eng_validation *sv = NULL;
+    if ((rc = eng_org_create(e, "acme", &wrong, "root", &sv)) == ENG_EVALIDATION) {
+        rc = eng_validation_count(sv) == 3 ? ENG_OK : ENG_ERROR;
+        eng_validation_free(sv);
+    } else if (rc == ENG_OK) {
+        rc = ENG_ERROR; /* bad settings were accepted */
+    }
+    if (rc == ENG_OK && (rc = eng_org_create(e, "acme", NULL, "root", NULL)) == ENG_OK &&
+        (rc = eng_org_settings_set(e, "root", &wrong, &sv)) == ENG_EVALIDATION) {
+        rc = eng_validation_count(sv) == 3 ? ENG_OK : ENG_ERROR;
+        eng_validation_free(sv);
+    } else if (rc == ENG_OK) {
+        rc = ENG_ERROR;
+    }
+    if (rc == ENG_OK && (rc = eng_actor_put(e, "root", &a)) == ENG_OK &&
         (rc = eng_campaign_create(e, "root", &c, &cid, &v)) == ENG_OK &&
         (rc = eng_message_create(e, "root", cid, &m, &id, &v)) == ENG_OK &&
         (rc = eng_message_submit(e, "root", id, &v)) == ENG_OK &&

@@ -92,7 +92,7 @@ static void full_roundtrip(void **st)
     os.default_goal.window_days = 45;
     os.default_goal.start_on = ENG_GOAL_ON_CLICKED;
     os.default_goal.attribution = ENG_ATTR_FIRST_TOUCH;
-    assert_int_equal(eng_org_create(e, "acme", &os, "root"), ENG_OK);
+    assert_int_equal(eng_org_create(e, "acme", &os, "root", NULL), ENG_OK);
     assert_int_equal(eng_unit_add(e, "root", "north", NULL), ENG_OK);
     assert_int_equal(eng_unit_add(e, "root", "north1", "north"), ENG_OK);
     assert_int_equal(eng_unit_add(e, "root", "south", NULL), ENG_OK);
@@ -244,6 +244,17 @@ static void full_roundtrip(void **st)
         for (int k = 0; k < 7; k++)
             assert_string_equal(after[i].text[k], before[i].text[k]);
     }
+    /* Each message added to the campaign left an entry on the campaign itself, kept across reopen
+     * (test_audit.c:every_change_audited checks their state hashes). */
+    char cobj[32];
+    snprintf(cobj, sizeof cobj, "campaign/%llu", (unsigned long long)cid);
+    size_t adds = 0;
+    for (size_t i = 0; i < nlog; i++)
+        if (!strcmp(after[i].text[2], cobj) && !strcmp(after[i].text[3], "message-add")) {
+            assert_string_equal(after[i].text[1], "ann");
+            adds++;
+        }
+    assert_int_equal(adds, 2);
     /* Units and actors: the tree and each actor's roles and scope. */
     assert_int_equal(eng_access_check(e, "nat", ENG_OP_EDIT, "north1"), ENG_OK); /* sub-unit of north */
     assert_int_equal(eng_access_check(e, "nat", ENG_OP_READ, "south"), ENG_OK);

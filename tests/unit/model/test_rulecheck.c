@@ -38,8 +38,16 @@ static void rule_texts(void **st)
     eng_org_settings s;
     eng_org_settings_get(f.e, "root", &s);
     s.default_goal.condition = "amount > \"lots\"";
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_EVALIDATION);
+    eng_validation *ov = NULL;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, &ov), ENG_EVALIDATION);
     assert_string_equal(eng_error_last()->detail, "org.settings.default_goal.condition");
+    assert_int_equal(eng_validation_count(ov), 1);
+    assert_report(ov, "org.settings.default_goal.condition", ENG_ETYPE); /* a number compared with a string */
+    eng_validation_free(ov);
+    s.default_goal.condition = "amount >";
+    assert_int_equal(eng_org_create(f.e, "globex", &s, "gadmin", &ov), ENG_EVALIDATION);
+    assert_report(ov, "org.settings.default_goal.condition", ENG_EPARSE);
+    eng_validation_free(ov);
     /* Personalization variant rules. */
     eng_message_spec m = fx_message();
     m.strategy = ENG_STRATEGY_PERSONALIZATION;

@@ -246,7 +246,7 @@ static void self_approval_setting(void **st)
     eng_org_settings s;
     eng_org_settings_get(f.e, "root", &s);
     s.allow_self_approval = 1;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
     assert_int_equal(eng_message_approve(f.e, "sam", id, NULL, "mine"), ENG_OK);
     fx_close(&f);
 }

@@ -173,15 +173,15 @@ static void xengage_rules(void **st)
     eng_org_settings s;
     eng_org_settings_get(f.e, "root", &s);
     s.xengage_cost = 2;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
     expect(&f, cid, &m, "org.credits.xengage", ENG_ECREDITS);
     s.xengage_cost = 1;
     /* X-Engage switched off for the org. */
     s.xengage = ENG_XENGAGE_OFF;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
     expect(&f, cid, &m, "org.settings.xengage", ENG_EUNSUPPORTED);
     s.xengage = ENG_XENGAGE_UNLOCKED;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
     assert_int_equal(submit(&f, cid, &m, &v, NULL), ENG_OK);
 
     /* One content per channel. */
@@ -242,7 +242,7 @@ static void credits(void **st)
     eng_org_settings s;
     eng_org_settings_get(f.e, "root", &s);
     s.forbid_overdraft = 1;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
     assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 100), ENG_OK);
     assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, -101), ENG_ECREDITS);
     assert_string_equal(eng_error_last()->detail, "org.credits.xengage");
@@ -265,7 +265,7 @@ static void credits(void **st)
     assert_int_equal(eng__kv_rollback(f.e->store), ENG_OK);
     eng_org_settings_get(f.e, "root", &s);
     s.forbid_overdraft = 0;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s), ENG_OK);
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
     assert_int_equal(eng__kv_begin(f.e->store), ENG_OK);
     assert_int_equal(eng__credits_charge(f.e, "acme", "dispatch", ENG_CREDITS_CAMPAIGN, 700), ENG_OK);
     assert_int_equal(eng__credits_charge(f.e, "acme", "dispatch", ENG_CREDITS_CAMPAIGN, -1), ENG_EINVAL);
