@@ -176,8 +176,10 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key,
         }
         for (uint64_t i = 0; i < nc; i++) {
             uint8_t tag = rd_u8(&r);
-            if (!eng__rd_ok(&r) || tag > 1)
+            if (!eng__rd_ok(&r) || tag > 1) {
+                eng__free(t->mem, ids);
                 return eng__err(ENG_ECORRUPT, key, "delta: bad value tag");
+            }
             size_t l = 0;
             const uint8_t *s = NULL;
             int64_t v = 0;

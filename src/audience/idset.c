@@ -180,6 +180,13 @@ int eng__idset_add(eng__idset *s, uint32_t id)
             l->u.arr[l->card++] = lo;
             return ENG_OK;
         }
+        /* ... or into the last container once it is a bitmap (a dense set). */
+        if (l->key == key && l->type == ENG__CT_BITMAP) {
+            uint64_t m = 1ull << (lo & 63), *w = &l->u.bits[lo >> 6];
+            l->card += !(*w & m);
+            *w |= m;
+            return ENG_OK;
+        }
     }
     long i = find_ctr(s, key);
     if (i < 0) {
@@ -240,6 +247,9 @@ static void drop_ctr(eng__idset *s, uint32_t i)
 int eng__idset_remove(eng__idset *s, uint32_t id)
 {
     uint16_t key = (uint16_t)(id >> 16), lo = (uint16_t)id;
+    /* Past the last container (an import of new customers): nothing to do. */
+    if (!s->n || s->c[s->n - 1].key < key)
+        return ENG_OK;
     long i = find_ctr(s, key);
     if (i < 0)
         return ENG_OK;

@@ -172,9 +172,8 @@ typedef struct cimp {
     eng__wr ids;  /* their ids (stored ahead of the values: see delta.c) */
     uint64_t part_rows;
     uint64_t rows; /* valid rows in all parts */
-    uint8_t **parts;
-    size_t *plen;
-    size_t nparts, pcap;
+    eng__wr rec;   /* the part being stored, header room first (reused) */
+    size_t nparts; /* parts stored in the batch so far */
     int batch; /* a store batch holding the parts so far is open */
 } cimp;
 
@@ -241,29 +240,32 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
     return 0;
 }
 
-/* A part: header (columns, id kind), row count, all ids, then all values. */
+/* A part: header (columns, id kind), row count, all ids, then all values.
+ * It is framed in place (record header room first) in a buffer reused for
+ * every part and not kept: the replay reads the parts back from the store,
+ * so the import holds one copy of its delta (the store's), not two. */
 static int part_end(cimp *ci)
 {
     if (ci->part.err || ci->ids.err)
         return eng__nomem();
     if (ci->part_rows == 0)
         return ENG_OK;
-    eng__wr w;
-    eng__wr_init(&w, &ci->e->mem);
-    eng__wr_reserve(&w, ci->part.len + ci->ids.len + 64 + 16u * ci->ncols);
-    eng__wr_uvar(&w, ci->ncols - 1);
-    for (uint32_t i = 1; i < ci->ncols; i++) {
-        eng__wr_u8(&w, ci->map[i].kind);
-        eng__wr_uvar(&w, ci->map[i].idx);
-    }
-    eng__wr_u8(&w, (uint8_t)ci->a->t.idkind);
-    eng__wr_uvar(&w, ci->part_rows);
-    eng__wr_bytes(&w, ci->ids.data, ci->ids.len);
-    eng__wr_bytes(&w, ci->part.data, ci->part.len);
-    if (w.err || eng__grow(&ci->e->mem, (void **)&ci->parts, &ci->pcap, ci->nparts + 1, sizeof *ci->parts)) {
-        eng__wr_free(&w);
+    eng__wr *w = &ci->rec;
+    w->len = 0;
+    if (eng__wr_reserve(w, ENG__REC_HEADER + ci->part.len + ci->ids.len + 64 + 16u * ci->ncols))
         return eng__nomem();
+    w->len = ENG__REC_HEADER;
+    eng__wr_uvar(w, ci->ncols - 1);
+    for (uint32_t i = 1; i < ci->ncols; i++) {
+        eng__wr_u8(w, ci->map[i].kind);
+        eng__wr_uvar(w, ci->map[i].idx);
     }
+    eng__wr_u8(w, (uint8_t)ci->a->t.idkind);
+    eng__wr_uvar(w, ci->part_rows);
+    eng__wr_bytes(w, ci->ids.data, ci->ids.len);
+    eng__wr_bytes(w, ci->part.data, ci->part.len);
+    if (w->err)
+        return eng__nomem();
     /* Store it now, in the import's batch (committed or rolled back at the end). */
     eng_store *st = ci->e->store;
     int rc = ci->batch ? ENG_OK : eng__kv_begin(st);
@@ -271,19 +273,10 @@ static int part_end(cimp *ci)
         char key[40];
         ci->batch = 1;
         snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)ci->a->next_seq, (unsigned)ci->nparts);
-        rc = eng__rec_put(st, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, w.data, w.len);
+        rc = eng__rec_put_framed(st, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, w->data, w->len);
     }
-    if (rc) {
-        eng__wr_free(&w);
+    if (rc)
         return rc;
-    }
-    size_t *pl = eng__realloc_array(&ci->e->mem, ci->plen, ci->pcap, sizeof *pl);
-    if (!pl) {
-        eng__wr_free(&w);
-        return eng__nomem();
-    }
-    ci->plen = pl;
-    ci->parts[ci->nparts] = eng__wr_take(&w, &ci->plen[ci->nparts]);
     ci->nparts++;
     ci->part_rows = 0;
     ci->part.len = 0;
@@ -452,10 +445,7 @@ static int cimp_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *er
 
 static void cimp_free(cimp *ci)
 {
-    for (size_t i = 0; i < ci->nparts; i++)
-        eng__free(&ci->e->mem, ci->parts[i]);
-    eng__free(&ci->e->mem, ci->parts);
-    eng__free(&ci->e->mem, ci->plen);
+    eng__wr_free(&ci->rec);
     eng__wr_free(&ci->part);
     eng__wr_free(&ci->ids);
 }
@@ -486,7 +476,12 @@ static int cimp_commit(cimp *ci, eng_import_report *rep)
     rc = eng__table_reserve(&ci->a->t, ci->rows);
     for (size_t i = 0; i < ci->nparts && !rc; i++) {
         snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)ci->a->next_seq - 1, (unsigned)i);
-        rc = eng__delta_apply(&ci->a->t, ci->parts[i], ci->plen[i], key, &rep->inserted, &rep->updated);
+        eng__rec rec;
+        rc = eng__rec_get(e->store, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, &rec);
+        if (rc)
+            break;
+        rc = eng__delta_apply(&ci->a->t, rec.payload, rec.len, key, &rep->inserted, &rep->updated);
+        eng__rec_free(e->store, &rec);
     }
     if (rc) {
         eng__aud_drop(e);
@@ -503,6 +498,7 @@ static int cimp_start(eng_engine *e, cimp *ci)
     ci->now = eng__now(e);
     eng__wr_init(&ci->part, &e->mem);
     eng__wr_init(&ci->ids, &e->mem);
+    eng__wr_init(&ci->rec, &e->mem);
     return eng__aud_get(e, &ci->a);
 }
 

@@ -31,6 +31,23 @@ int eng__rec_put(eng_store *s, const void *key, size_t klen, uint16_t type, uint
     return rc;
 }
 
+int eng__rec_put_framed(eng_store *s, const void *key, size_t klen, uint16_t type, uint16_t schema, uint8_t *buf,
+                        size_t total)
+{
+    if (total < ENG__REC_HEADER)
+        return eng__err(ENG_EINVAL, "value", "framed record shorter than its header");
+    size_t len = total - ENG__REC_HEADER;
+    if (len > ENG_STORE_MAX_VALUE - ENG__REC_HEADER)
+        return eng__err(ENG_ETOOBIG, "value", "record of %zu bytes exceeds the store limit", len);
+    eng__put16(buf, ENG__REC_MAGIC);
+    eng__put16(buf + 2, type);
+    eng__put16(buf + 4, schema);
+    eng__put16(buf + 6, 0);
+    eng__put32(buf + 8, (uint32_t)len);
+    eng__put32(buf + 12, rec_crc(buf, buf + ENG__REC_HEADER, len));
+    return eng__kv_put(s, key, klen, buf, total);
+}
+
 int eng__rec_decode(const void *key, size_t klen, const void *raw, size_t rawlen, uint16_t type,
                     uint16_t max_schema, eng__rec *out)
 {

@@ -36,6 +36,10 @@ typedef struct eng__rec {
 /* Encode header+payload and put it under key. */
 int eng__rec_put(eng_store *s, const void *key, size_t klen, uint16_t type, uint16_t schema,
                  const void *payload, size_t len);
+/* The same, without a copy: buf holds total bytes, the first ENG__REC_HEADER
+ * of them left for the header (filled here), the payload after them. */
+int eng__rec_put_framed(eng_store *s, const void *key, size_t klen, uint16_t type, uint16_t schema, uint8_t *buf,
+                        size_t total);
 /* Read and verify. @p max_schema: newest schema the caller can decode. */
 int eng__rec_get(eng_store *s, const void *key, size_t klen, uint16_t type, uint16_t max_schema, eng__rec *out);
 void eng__rec_free(eng_store *s, eng__rec *r);

@@ -276,6 +276,39 @@ static void failing_halfway_leaves_no_trace(void **st)
     test_alloc_assert_clean();
 }
 
+/* The replay reads the committed parts back from storage: a read failing
+ * there reports the error, and the table reloads from storage on next use
+ * with every part (the import is stored). */
+static void replay_read_failure_reloads_from_storage(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    test_store *ts = test_store_new();
+    eng_engine *e = open_declared(ts);
+    size_t rows = 20000; /* three parts of at most 8192 rows */
+    char *csv = malloc(rows * 32 + 32), *p = csv;
+    p += sprintf(p, "id,city,age\n");
+    for (size_t i = 0; i < rows; i++)
+        p += sprintf(p, "r%zu,City%zu,%zu\n", i, i % 7, i % 90);
+    size_t keys = test_store_count(ts);
+    test_store_fail(ts, TV_GET, 2, 0, TF_ERROR);
+    assert_int_equal(eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL), ENG_ESTORAGE);
+    assert_int_equal(test_store_failures(ts), 1);
+    assert_non_null(strstr(eng_error_last()->message, "stored but could not be loaded"));
+    test_store_nofail(ts);
+    assert_int_equal(test_store_count(ts), keys + 3);
+    uint64_t n;
+    assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+    assert_int_equal(n, rows);
+    uint32_t id;
+    assert_int_equal(eng_customer_lookup(e, "r19999", &id), ENG_OK);
+    assert_int_equal(id, 19999);
+    assert_int_equal(eng_close(e), ENG_OK);
+    free(csv);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+}
+
 static void corrupt_delta_is_reported(void **st)
 {
     (void)st;
@@ -406,6 +439,7 @@ int main(void)
         cmocka_unit_test(malformed_inputs_are_rejected_whole),
         cmocka_unit_test(skip_mode_counts_bad_rows),
         cmocka_unit_test(failing_halfway_leaves_no_trace),
+        cmocka_unit_test(replay_read_failure_reloads_from_storage),
         cmocka_unit_test(corrupt_delta_is_reported),
         cmocka_unit_test(reader_failure_and_cancel),
         cmocka_unit_test(oom_loop),
