@@ -54,9 +54,7 @@ int eng__meta_open(eng_engine *e)
     eng__wr_svar(&w, e->meta.created);
     eng__wr_uvar(&w, e->meta.opens);
     eng__wr_svar(&w, e->meta.last_opened);
-    rc = w.err ? eng__nomem() : eng__rec_put(e->store, ENG__K(META_KEY), ENG__REC_META, 1, w.data, w.len);
-    eng__wr_free(&w);
-    return rc;
+    return eng__rec_put_wr(e->store, ENG__K(META_KEY), ENG__REC_META, 1, &w);
 }
 
 ENG_API int eng_info_get(eng_engine *engine, eng_info *info)

@@ -307,9 +307,7 @@ static int freeze(eng_audience *a, const char *key)
     eng__wr_bytes(&w, a->hash, ENG__SHA256_LEN);
     eng__idset_write(&a->test, &w);
     eng__idset_write(&a->control, &w);
-    rc = w.err ? eng__nomem() : eng__rec_put(e->store, k, strlen(k), ENG__REC_AUD_FROZEN, FROZEN_V, w.data, w.len);
-    eng__wr_free(&w);
-    return rc;
+    return eng__rec_put_wr(e->store, k, strlen(k), ENG__REC_AUD_FROZEN, FROZEN_V, &w);
 }
 
 ENG_API int eng_audience_freeze(eng_audience *a, const char *key)

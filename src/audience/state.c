@@ -41,9 +41,7 @@ int eng__aud_put_schema(eng_engine *e, const eng__table *t)
         eng__wr_str(&w, t->cols[i].name);
         eng__wr_u8(&w, (uint8_t)t->cols[i].type);
     }
-    int rc = w.err ? eng__nomem() : eng__rec_put(e->store, ENG__K("a/s"), ENG__REC_AUD_SCHEMA, SCHEMA_V, w.data, w.len);
-    eng__wr_free(&w);
-    return rc;
+    return eng__rec_put_wr(e->store, ENG__K("a/s"), ENG__REC_AUD_SCHEMA, SCHEMA_V, &w);
 }
 
 static int load_schema(eng_engine *e, eng__table *t)

@@ -78,14 +78,9 @@ int eng__audit_append(eng_engine *e, const char *org, const char *actor, const c
     eng__wr_init(&w, &e->mem);
     entry_body(&w, &x);
     eng__wr_bytes(&w, x.hash, 32);
-    if (w.err) {
-        eng__wr_free(&w);
-        return eng__nomem();
-    }
     char key[32];
     eng__key_id(key, sizeof key, 'l', x.seq);
-    rc = eng__rec_put(e->store, ENG__K(key), ENG__REC_AUDIT, ENG__MODEL_SCHEMA, w.data, w.len);
-    eng__wr_free(&w);
+    rc = eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_AUDIT, ENG__MODEL_SCHEMA, &w);
     if (rc)
         return rc;
     uint8_t head[40];

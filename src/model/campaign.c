@@ -143,15 +143,9 @@ int eng__camp_store(eng_engine *e, const eng__camp *c)
     eng__wr w;
     eng__wr_init(&w, &e->mem);
     camp_enc(&w, c);
-    if (w.err) {
-        eng__wr_free(&w);
-        return eng__nomem();
-    }
     char key[32];
     eng__key_id(key, sizeof key, 'c', c->id);
-    int rc = eng__rec_put(e->store, ENG__K(key), ENG__REC_CAMPAIGN, ENG__MODEL_SCHEMA, w.data, w.len);
-    eng__wr_free(&w);
-    return rc;
+    return eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_CAMPAIGN, ENG__MODEL_SCHEMA, &w);
 }
 
 int eng__camp_load(eng_engine *e, uint64_t id, eng__camp *c)

@@ -30,21 +30,13 @@ int eng__credits_get(eng_engine *e, const char *org, int64_t bal[2])
 
 int eng__credits_put(eng_engine *e, const char *org, const int64_t bal[2])
 {
-    uint8_t buf[32];
     eng__wr w;
     eng__wr_init(&w, &e->mem);
     eng__wr_svar(&w, bal[0]);
     eng__wr_svar(&w, bal[1]);
-    if (w.err) {
-        eng__wr_free(&w);
-        return eng__nomem();
-    }
-    memcpy(buf, w.data, w.len);
-    size_t n = w.len;
-    eng__wr_free(&w);
     char key[96];
     snprintf(key, sizeof key, "m/k/%s", org);
-    return eng__rec_put(e->store, ENG__K(key), ENG__REC_CREDITS, ENG__MODEL_SCHEMA, buf, n);
+    return eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_CREDITS, ENG__MODEL_SCHEMA, &w);
 }
 
 /* For the dispatch layer: charge @p amount (>= 0) inside the caller's open

@@ -345,15 +345,9 @@ int eng__msg_store(eng_engine *e, const eng__msg *m)
     eng__wr w;
     eng__wr_init(&w, &e->mem);
     msg_enc(&w, m);
-    if (w.err) {
-        eng__wr_free(&w);
-        return eng__nomem();
-    }
     char key[32];
     eng__key_id(key, sizeof key, 'g', m->id);
-    int rc = eng__rec_put(e->store, ENG__K(key), ENG__REC_MESSAGE, ENG__MODEL_SCHEMA, w.data, w.len);
-    eng__wr_free(&w);
-    return rc;
+    return eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_MESSAGE, ENG__MODEL_SCHEMA, &w);
 }
 
 int eng__msg_load(eng_engine *e, uint64_t id, eng__msg *m)

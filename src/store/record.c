@@ -76,6 +76,13 @@ int eng__rec_decode(const void *key, size_t klen, const void *raw, size_t rawlen
     return ENG_OK;
 }
 
+int eng__rec_put_wr(eng_store *s, const void *key, size_t klen, uint16_t type, uint16_t schema, eng__wr *w)
+{
+    int rc = w->err ? eng__nomem() : eng__rec_put(s, key, klen, type, schema, w->data, w->len);
+    eng__wr_free(w);
+    return rc;
+}
+
 int eng__rec_get(eng_store *s, const void *key, size_t klen, uint16_t type, uint16_t max_schema, eng__rec *out)
 {
     eng__val raw;

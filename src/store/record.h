@@ -15,6 +15,7 @@
 #define ENG_STORE_RECORD_H
 
 #include "store/store_impl.h"
+#include "base/codec.h"
 
 #define ENG__REC_MAGIC 0xE7C0u
 #define ENG__REC_HEADER 16
@@ -40,6 +41,9 @@ int eng__rec_put(eng_store *s, const void *key, size_t klen, uint16_t type, uint
  * of them left for the header (filled here), the payload after them. */
 int eng__rec_put_framed(eng_store *s, const void *key, size_t klen, uint16_t type, uint16_t schema, uint8_t *buf,
                         size_t total);
+/* Put what a codec writer holds (ENG_ENOMEM if the writer ran out of memory)
+ * and release the writer, whatever the outcome. */
+int eng__rec_put_wr(eng_store *s, const void *key, size_t klen, uint16_t type, uint16_t schema, eng__wr *w);
 /* Read and verify. @p max_schema: newest schema the caller can decode. */
 int eng__rec_get(eng_store *s, const void *key, size_t klen, uint16_t type, uint16_t max_schema, eng__rec *out);
 void eng__rec_free(eng_store *s, eng__rec *r);
