@@ -7,11 +7,10 @@
 
 #include "engage/audience.h"
 
-/* *skipped = 1 (and nothing written) when the engine's audience layer holds no
- * groups: the host keeps its audiences elsewhere. Otherwise ENG_OK with
- * *test_count set, or the resolve/freeze error (ENG_ENOTFOUND for an unknown
- * group). Call inside eng__enter and an open batch. */
-int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const char *key, uint64_t *test_count,
-                               int *skipped);
+/* ENG_OK without writing anything when the engine's audience layer holds no
+ * groups (the host keeps its audiences elsewhere); otherwise ENG_OK once frozen,
+ * or the resolve/freeze error (ENG_ENOTFOUND for an unknown group). Call inside
+ * eng__enter and an open batch. */
+int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const char *key);
 
 #endif

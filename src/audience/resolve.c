@@ -459,23 +459,16 @@ ENG_API int eng_audience_test_count(const eng_audience_query *q, uint64_t *count
     return rc;
 }
 
-int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const char *key, uint64_t *test_count,
-                               int *skipped)
+int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const char *key)
 {
     eng__aud *st;
     eng_audience *a;
-    *skipped = 0;
     int rc = eng__aud_get(e, &st);
-    if (rc)
+    if (rc || st->ng == 0)
         return rc;
-    if (st->ng == 0) {
-        *skipped = 1;
-        return ENG_OK;
-    }
     if ((rc = resolve_query(e, st, q, &a)))
         return rc;
     rc = freeze(a, key);
-    *test_count = eng__idset_count(&a->test);
     eng_audience_free(a);
     return rc;
 }

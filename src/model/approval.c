@@ -70,11 +70,9 @@ int eng__freeze_audience(eng_engine *e, const eng__org *o, const eng__camp *c, c
         return ENG_OK; /* the host counts, so the host keeps the audiences */
     eng_audience_query q;
     char key[96];
-    uint64_t n = 0;
-    int skipped;
     eng__audience_query_of(o, c, &m->spec, &q);
     eng__frozen_audience_key(key, sizeof key, c->id, m->id, m->decided_at);
-    int rc = eng__audience_freeze_query(e, &q, key, &n, &skipped);
+    int rc = eng__audience_freeze_query(e, &q, key);
     if (rc)
         return eng__err_wrap(rc, "message.audience: freezing the approved audience");
     return ENG_OK;

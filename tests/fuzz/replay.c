@@ -1,5 +1,5 @@
 /* Replays a fuzz corpus through LLVMFuzzerTestOneInput as an ordinary test:
- * replay_rules <dir> runs every file in <dir>. */
+ * replay_<target> <dir> runs every file in <dir> (one per fuzz target). */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
