@@ -12,6 +12,7 @@
 #include "engage/errors.h"
 #include "engage/alloc.h"
 #include "engage/store.h"
+#include "engage/channel.h"
 #include "engage/transport.h"
 #include "engage/engine.h"
 #include "engage/rules.h"

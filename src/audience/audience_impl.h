@@ -14,7 +14,7 @@
 #ifndef ENG_AUDIENCE_IMPL_H
 #define ENG_AUDIENCE_IMPL_H
 
-#include "api/engine_impl.h"
+#include "core/engine_impl.h"
 #include "audience/table.h"
 #include "audience/csv.h"
 #include "store/record.h"

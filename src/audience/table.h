@@ -9,7 +9,7 @@
 #include "audience/dict.h"
 #include "audience/idset.h"
 #include "engage/audience.h"
-#include "engage/transport.h"
+#include "engage/channel.h"
 
 #define ENG__MAX_COLS 1024
 #define ENG__COLNAME_MAX 64

@@ -2,7 +2,7 @@
  * exactly of its column's syntax is a bad field, never silently coerced. */
 #include "audience/values.h"
 #include "engage/errors.h"
-#include "engage/transport.h"
+#include "engage/channel.h"
 
 #include <string.h>
 

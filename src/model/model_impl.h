@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 #include "engage/model.h"
-#include "engage/transport.h"
-#include "api/engine_impl.h"
+#include "engage/channel.h"
+#include "core/engine_impl.h"
 #include "base/codec.h"
 #include "base/hash.h"
 #include "store/record.h"

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/engine_impl.h"
+#include "core/engine_impl.h"
 #include "base/codec.h"
 
 #define BUILDER_MAGIC 0x424c4452u /* "BLDR" */

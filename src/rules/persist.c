@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/engine_impl.h"
+#include "core/engine_impl.h"
 #include "base/codec.h"
 #include "base/hash.h"
 #include "store/record.h"

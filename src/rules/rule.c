@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/engine_impl.h"
+#include "core/engine_impl.h"
 
 ENG_API int eng_rule_options_init(eng_rule_options *opts, unsigned int version)
 {

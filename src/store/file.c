@@ -471,6 +471,12 @@ ENG_API int eng_store_file_open(eng_store **out, const char *path, unsigned int 
     return eng__store_wrap(out, ENG__STORE_FILE, &methods, fs, alloc);
 }
 
+/* The store-level query (store_impl.h): only the file store can be opened read-only. */
+int eng__store_readonly(const eng_store *s)
+{
+    return s->kind == ENG__STORE_FILE && (((const filestore *)s->user)->flags & ENG_STORE_READONLY);
+}
+
 /* ---- compaction --------------------------------------------------------------- */
 
 typedef struct compact_ctx {
@@ -588,7 +594,3 @@ int eng__file_stats_get(eng_store *s, eng__file_stats *out)
     return ENG_OK;
 }
 
-int eng__file_readonly(const eng_store *s)
-{
-    return s->kind == ENG__STORE_FILE && (((const filestore *)s->user)->flags & ENG_STORE_READONLY);
-}

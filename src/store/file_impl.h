@@ -21,9 +21,6 @@ typedef struct eng__file_stats {
     int broken;             /* an ambiguous I/O failure: writes refused until reopened */
 } eng__file_stats;
 
-/* 1 when @p s is a file store opened with ENG_STORE_READONLY. */
-int eng__file_readonly(const eng_store *s);
-
 /* ENG_OK, or ENG_EMISUSE when @p s is not a file store. */
 int eng__file_stats_get(eng_store *s, eng__file_stats *out);
 

@@ -35,6 +35,9 @@ typedef struct eng__val {
 } eng__val;
 
 int eng__store_check(const eng_store *s);
+/* 1 when the backend refuses writes (a file store opened with ENG_STORE_READONLY), so
+ * callers skip optional writes. Defined by the backend that knows (file.c). */
+int eng__store_readonly(const eng_store *s);
 /* Release the handle and its backend (destroy runs exactly once). */
 void eng__store_release(eng_store *s);
 

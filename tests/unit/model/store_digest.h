@@ -4,7 +4,7 @@
 #ifndef MODEL_STORE_DIGEST_H
 #define MODEL_STORE_DIGEST_H
 
-#include "api/engine_impl.h"
+#include "core/engine_impl.h"
 #include "base/hash.h"
 
 static inline int digest_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)

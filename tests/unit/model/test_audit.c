@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#include "api/engine_impl.h"
+#include "core/engine_impl.h"
 #include "base/codec.h"
 #include "base/hash.h"
 #include "model/model_impl.h"

@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-#include "api/engine_impl.h"
+#include "core/engine_impl.h"
 #include "base/codec.h"
 #include "store/record.h"
 

@@ -1,7 +1,7 @@
 /* X-Engage rules (seed x-engage.md), each broken once, and credit accounts. */
 #include "model_fixture.h"
 
-#include "api/engine_impl.h"
+#include "core/engine_impl.h"
 #include "model/model_impl.h"
 
 typedef struct counter {

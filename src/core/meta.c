@@ -1,9 +1,8 @@
 /* The engine's own record ("e/meta"): the data format the stored state is in,
  * when it was created, and how often it was opened. A store written by a newer
  * data format is refused (ENG_EVERSION) instead of being misread. */
-#include "api/engine_impl.h"
+#include "core/engine_impl.h"
 #include "store/record.h"
-#include "store/file_impl.h"
 #include "base/codec.h"
 
 #include <string.h>
@@ -46,7 +45,7 @@ int eng__meta_open(eng_engine *e)
     }
     e->meta.opens++;
     e->meta.last_opened = now;
-    if (eng__file_readonly(e->store))
+    if (eng__store_readonly(e->store))
         return ENG_OK;
     eng__wr w;
     eng__wr_init(&w, &e->mem);

@@ -1,4 +1,5 @@
-#include "engage/transport.h"
+/* Channel names (engage/channel.h): in base so that every layer can name a channel. */
+#include "engage/channel.h"
 
 ENG_API const char *eng_channel_name(int channel)
 {

@@ -1,4 +1,4 @@
-#include "api/engine_impl.h"
+#include "core/engine_impl.h"
 #include "base/error.h"
 
 #include <stdarg.h>

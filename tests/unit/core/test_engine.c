@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "engage.h"
-#include "api/engine_impl.h"
+#include "core/engine_impl.h"
 #include "test_alloc.h"
 #include "test_util.h"
 #include "test_store.h"

@@ -1,9 +1,10 @@
-/* The engine as the layers see it. Public entry points bracket their work
+/* The engine core (layer "core": above base and store, below every other
+ * layer): the handle as the layers see it. Public entry points bracket their work
  * with eng__enter()/eng__leave() (magic check + the engine's lock); each layer
  * keeps its in-memory state in a slot, created on first use and released at
  * close in reverse slot order. */
-#ifndef ENG_API_ENGINE_IMPL_H
-#define ENG_API_ENGINE_IMPL_H
+#ifndef ENG_CORE_ENGINE_IMPL_H
+#define ENG_CORE_ENGINE_IMPL_H
 
 #include <pthread.h>
 #include "engage/engine.h"
