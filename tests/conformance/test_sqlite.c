@@ -1,0 +1,116 @@
+/* examples/store-sqlite through the conformance suite, then what is particular
+ * to it: the rows are really in SQLite (read back by a connection of our own),
+ * the database is in WAL mode, and bad files give clear errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "conformance.h"
+#include "store_sqlite.h"
+#include "store/store_impl.h"
+#include "test_alloc.h"
+#include "test_util.h"
+
+typedef struct loc {
+    char *dir;
+    char path[600];
+} loc;
+
+static void *sq_create(void *arg)
+{
+    (void)arg;
+    loc *l = calloc(1, sizeof *l);
+    l->dir = test_tmpdir();
+    snprintf(l->path, sizeof l->path, "%s/engage.sqlite", l->dir);
+    return l;
+}
+
+static int sq_open(void *ctx, const eng_allocator *alloc, eng_store **out)
+{
+    return store_sqlite_open(((loc *)ctx)->path, NULL, STORE_SQLITE_CREATE, alloc, out);
+}
+
+static void sq_destroy(void *ctx)
+{
+    loc *l = ctx;
+    test_rmtree(l->dir);
+    free(l->dir);
+    free(l);
+}
+
+static int setup(void **state)
+{
+    test_alloc_reset();
+    *state = sq_create(NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    sq_destroy(*state);
+    test_alloc_assert_clean();
+    return 0;
+}
+
+static void rows_are_in_sqlite_in_wal_mode(void **state)
+{
+    loc *l = *state;
+    eng_store *s = NULL;
+    assert_int_equal(sq_open(l, test_alloc_get(), &s), ENG_OK);
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    assert_int_equal(eng__kv_put(s, "b\x80", 2, "2", 1), ENG_OK);
+    assert_int_equal(eng__kv_put(s, "b\x01", 2, "1", 1), ENG_OK);
+    assert_int_equal(eng__kv_commit(s), ENG_OK);
+    eng_store_free(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(l->path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT group_concat(hex(k) || '=' || v, ',') FROM "
+                                            "(SELECT k, CAST(v AS TEXT) v FROM engage_kv ORDER BY k)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "6201=1,6280=2");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void bad_files_give_clear_errors(void **state)
+{
+    loc *l = *state;
+    eng_store *s = (eng_store *)1;
+    assert_int_equal(store_sqlite_open(l->path, NULL, 0, NULL, &s), ENG_ENOTFOUND);
+    assert_null(s);
+    FILE *f = fopen(l->path, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 4096; i++)
+        fputc(i * 7 & 0xff, f);
+    fclose(f);
+    s = (eng_store *)1;
+    assert_int_equal(store_sqlite_open(l->path, NULL, 0, NULL, &s), ENG_ECORRUPT);
+    assert_null(s);
+    assert_non_null(strstr(eng_error_last()->message, "sqlite"));
+    assert_int_equal(store_sqlite_open(l->path, "bad\"name", STORE_SQLITE_CREATE, NULL, &s), ENG_EINVAL);
+    assert_int_equal(store_sqlite_open(NULL, NULL, 0, NULL, &s), ENG_EINVAL);
+}
+
+int main(void)
+{
+    static const conf_backend b = {"sqlite", 1, sq_create, sq_open, sq_destroy, NULL};
+    int failed = conf_run(&b);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(rows_are_in_sqlite_in_wal_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_files_give_clear_errors, setup, teardown),
+    };
+    failed += cmocka_run_group_tests_name("sqlite adapter", tests, NULL, NULL);
+    return failed ? 1 : 0;
+}
