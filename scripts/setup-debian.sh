@@ -4,10 +4,14 @@
 # Node.js/npm (DuckDB comparison in benchmarks) are optional and never
 # installed here: a machine image may ship its own node outside dpkg, and
 # asking apt for npm then conflicts with it.
+# libsqlite3-dev, libpq-dev and postgresql are for the storage examples
+# (examples/store-*) and their conformance tests, which start a private
+# PostgreSQL server; the library itself links neither.
 set -eu
 need=""
 for p in meson ninja-build gcc clang pkg-config libcmocka-dev doxygen \
-         abigail-tools valgrind sqlite3 python3; do
+         abigail-tools valgrind sqlite3 python3 \
+         libsqlite3-dev libpq-dev postgresql; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then
