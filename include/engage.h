@@ -18,5 +18,6 @@
 #include "engage/rules.h"
 #include "engage/model.h"
 #include "engage/audience.h"
+#include "engage/measure.h"
 
 #endif /* ENGAGE_H */

@@ -122,17 +122,23 @@ typedef enum eng_goal_start {
     ENG_GOAL_ON_CLICKED = 3    /**< After a click. */
 } eng_goal_start;
 
-/** Which message a conversion is credited to. */
+/**
+ * How a conversion (and its amount) is split among the eligible touches of
+ * the campaign (see docs/attribution.md).
+ */
 typedef enum eng_attribution {
-    ENG_ATTR_LAST_TOUCH = 0, /**< The most recent interaction. */
-    ENG_ATTR_FIRST_TOUCH = 1 /**< The first interaction. */
+    ENG_ATTR_LAST_TOUCH = 0,  /**< All to the most recent eligible interaction. */
+    ENG_ATTR_FIRST_TOUCH = 1, /**< All to the first eligible interaction. */
+    ENG_ATTR_LINEAR = 2,      /**< Equal shares among the eligible touches. */
+    ENG_ATTR_TIME_DECAY = 3,  /**< Shares proportional to 2^(-age/half-life), half-life 7 days by default. */
+    ENG_ATTR_POSITION = 4     /**< 40 % first, 40 % last, 20 % shared by the middle; one touch gets all, two half each. */
 } eng_attribution;
 
 /** A conversion goal (event, conditions, tracking window, attribution). */
 typedef struct eng_goal_spec {
     const char *event;     /**< Conversion event, e.g. "transaction". Required. */
     const char *condition; /**< Rule-language condition over the event; NULL or "" for none. */
-    uint32_t window_days;  /**< Event tracking period in days, 1..365. */
+    uint32_t window_days;  /**< Event tracking period in days, 1..90 (the product offers 15, 30 and 45). */
     int start_on;          /**< An #eng_goal_start. */
     int attribution;       /**< An #eng_attribution. */
 } eng_goal_spec;

@@ -52,13 +52,13 @@ void eng__goal_check(eng_validation *v, const eng_goal_spec *g, const char *path
     if (g->condition && strlen(g->condition) > 65536)
         eng__vr_add(v, ENG_ETOOBIG, p, "condition longer than 65536 bytes");
     snprintf(p, sizeof p, "%s.window_days", path);
-    if (g->window_days < 1 || g->window_days > 365)
-        eng__vr_add(v, ENG_ERANGE, p, "tracking period %u days is outside 1..365", g->window_days);
+    if (g->window_days < 1 || g->window_days > 90)
+        eng__vr_add(v, ENG_ERANGE, p, "tracking period %u days is outside 1..90", g->window_days);
     snprintf(p, sizeof p, "%s.start_on", path);
     if (g->start_on < ENG_GOAL_ON_SENT || g->start_on > ENG_GOAL_ON_CLICKED)
         eng__vr_add(v, ENG_EINVAL, p, "%d is not an eng_goal_start", g->start_on);
     snprintf(p, sizeof p, "%s.attribution", path);
-    if (g->attribution != ENG_ATTR_LAST_TOUCH && g->attribution != ENG_ATTR_FIRST_TOUCH)
+    if (g->attribution < ENG_ATTR_LAST_TOUCH || g->attribution > ENG_ATTR_POSITION)
         eng__vr_add(v, ENG_EINVAL, p, "%d is not an eng_attribution", g->attribution);
 }
 

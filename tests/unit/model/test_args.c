@@ -207,7 +207,7 @@ static void null_and_bad_arguments(void **st)
     s.default_goal.start_on = 4;
     REFUSED(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
     s.default_goal.start_on = ENG_GOAL_ON_SENT;
-    s.default_goal.attribution = 2;
+    s.default_goal.attribution = 5;
     REFUSED(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
     s.default_goal.attribution = ENG_ATTR_LAST_TOUCH;
     a.scope = -1;

@@ -92,7 +92,7 @@ static void settings_rules(void **st)
         case 6: s.default_goal.event = ""; break;
         case 7: s.default_goal.start_on = 9; break;
         case 8: s.default_goal.attribution = -1; break;
-        case 9: s.default_goal.window_days = 366; break;
+        case 9: s.default_goal.window_days = 91; break;
         }
         eng_validation *v = NULL;
         assert_int_equal(eng_org_settings_set(f.e, "root", &s, &v), ENG_EVALIDATION);
@@ -167,7 +167,7 @@ static void settings_report(void **st)
     s.xengage_cost = 1000000001;
     s.default_goal.event = "";
     s.default_goal.condition = huge;
-    s.default_goal.window_days = 366;
+    s.default_goal.window_days = 91;
     s.default_goal.start_on = -1;
     s.default_goal.attribution = 5;
     const want_item want[] = {
@@ -336,9 +336,9 @@ static void campaign_rules(void **st)
         case 17: c.start = -5; break;
         case 18: c.end = INT64_MAX; break;
         case 19: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.start_on = 4; break;
-        case 20: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.attribution = 2; break;
+        case 20: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.attribution = 5; break;
         case 21: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.condition = hugecond; break;
-        case 22: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.window_days = 366; break;
+        case 22: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.window_days = 91; break;
         case 23: c.objective = ENG_OBJ_STORE_VISITS; c.zones = empty_item; c.n_zones = 1; break;
         }
         v = NULL;

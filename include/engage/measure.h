@@ -1,0 +1,257 @@
+/**
+ * @file engage/measure.h
+ * @brief Measurement: conversion attribution and campaign reports (hit rate,
+ * responder sales, control group, incremental sales with confidence).
+ *
+ * Attribution is a pure function of stored events: the touch log (one row per
+ * message status of one customer) and the transactions, both given as column
+ * arrays. Recomputing with another model, window or starting status is another
+ * call on the same columns; nothing is re-ingested. docs/attribution.md gives
+ * the definitions with a worked example.
+ *
+ * Money is exact: amounts are scaled integers (#ENG_RT_DECIMAL units), shares
+ * are kept as exact fractions and rounded once, half-even, to the currency's
+ * places when the report is built.
+ *
+ * Threads: eng_measure_campaign() may run on several threads at once over
+ * the same columns; an #eng_report belongs to one thread at a time.
+ */
+#ifndef ENGAGE_MEASURE_H
+#define ENGAGE_MEASURE_H
+
+#include "common.h"
+#include "rules.h"
+#include "model.h" /* eng_goal_spec, ENG_MAX_CHANNELS */
+
+ENG_BEGIN_DECLS
+
+/** Statuses in the touch log. The first four equal the #eng_goal_start values. */
+typedef enum eng_touch_status {
+    ENG_TOUCH_SENT = 0,         /**< The message was sent (the customer is contacted). */
+    ENG_TOUCH_DELIVERED = 1,    /**< It was delivered. */
+    ENG_TOUCH_OPENED = 2,       /**< It was opened. */
+    ENG_TOUCH_CLICKED = 3,      /**< A link in it was clicked. */
+    ENG_TOUCH_FAILED = 4,       /**< It could not be delivered. */
+    ENG_TOUCH_UNSUBSCRIBED = 5  /**< The customer unsubscribed from the channel through it. */
+} eng_touch_status;
+
+/** Number of #eng_touch_status values. */
+#define ENG_TOUCH_STATUS_COUNT 6
+
+/** Current version of #eng_touch_columns. */
+#define ENG_TOUCH_COLUMNS_VERSION 1
+
+/**
+ * The touch log as columns, @c n rows each. Customers are dense ids below
+ * #eng_measure_spec.n_customers. Row order does not matter; a repeated
+ * (customer, message, status) counts once, at its earliest time.
+ */
+typedef struct eng_touch_columns {
+    unsigned int version;    /**< #ENG_TOUCH_COLUMNS_VERSION. */
+    size_t n;                /**< Number of rows. */
+    const uint32_t *customer;/**< Dense customer id. */
+    const uint32_t *message; /**< Message id (touches of other campaigns' messages are skipped). */
+    const uint8_t *channel;  /**< An #eng_channel, below #ENG_MAX_CHANNELS. */
+    const uint8_t *status;   /**< An #eng_touch_status. */
+    const eng_time *time;    /**< When the status happened. */
+} eng_touch_columns;
+
+/** Static initialiser for #eng_touch_columns. */
+#define ENG_TOUCH_COLUMNS_INIT {ENG_TOUCH_COLUMNS_VERSION, 0, NULL, NULL, NULL, NULL, NULL}
+
+/** Current version of #eng_txn_columns. */
+#define ENG_TXN_COLUMNS_VERSION 1
+
+/**
+ * Transactions as columns, @c n rows each. The goal condition is evaluated
+ * over @c columns, one per field of @c fields (the event schema: amount,
+ * store, items, time, custom fields and any customer attributes the host
+ * joins on); columns the condition does not use may be left zeroed.
+ */
+typedef struct eng_txn_columns {
+    unsigned int version;           /**< #ENG_TXN_COLUMNS_VERSION. */
+    size_t n;                       /**< Number of rows. */
+    const uint32_t *customer;       /**< Dense customer id. */
+    const eng_time *time;           /**< When the transaction happened. */
+    const int64_t *amount;          /**< Amount in units of 10^-amount_scale. */
+    int amount_scale;               /**< Decimal places of @c amount, 0..#ENG_RULE_MAX_SCALE. */
+    const eng_rule_field *fields;   /**< Event schema of the goal condition (may be NULL with no condition). */
+    size_t nfields;                 /**< Number of fields. */
+    const eng_rule_column *columns; /**< One column per field, in schema order. */
+} eng_txn_columns;
+
+/** Static initialiser for #eng_txn_columns. */
+#define ENG_TXN_COLUMNS_INIT {ENG_TXN_COLUMNS_VERSION, 0, NULL, NULL, NULL, 0, NULL, 0, NULL}
+
+/** Current version of #eng_measure_spec. */
+#define ENG_MEASURE_SPEC_VERSION 1
+
+/** What to measure: one campaign, its goal, its control group, its money. */
+typedef struct eng_measure_spec {
+    unsigned int version;        /**< #ENG_MEASURE_SPEC_VERSION. */
+    uint32_t n_customers;        /**< Customer ids are below this. */
+    const uint32_t *messages;    /**< The campaign's message ids (at most 256, distinct). */
+    size_t n_messages;           /**< Entries in messages. */
+    /**
+     * When each message went to the test group (control windows start
+     * there), or NULL: the message's earliest sent touch.
+     */
+    const eng_time *message_sent_at;
+    eng_time start;              /**< Campaign start. */
+    eng_time end;                /**< Campaign end (the responder window without a goal). */
+    int has_goal;                /**< Non-zero: @c goal applies; zero: the seed's hit-rate definition. */
+    eng_goal_spec goal;          /**< The conversion goal (condition over the event schema). */
+    eng_time half_life;          /**< Time-decay half-life; 0: 7 days. */
+    const uint32_t *control;     /**< Control customers (the campaign's split or the global control group). */
+    size_t n_control;            /**< Entries in control. */
+    const int64_t *channel_cost; /**< Credits per sent message by channel (#ENG_MAX_CHANNELS entries), or NULL: 0. */
+    int currency_places;         /**< Decimal places of the currency, 0..4 (default 2). */
+} eng_measure_spec;
+
+/** Static initialiser equal to what eng_measure_spec_init() produces. */
+#define ENG_MEASURE_SPEC_INIT                                                                             \
+    {ENG_MEASURE_SPEC_VERSION, 0, NULL, 0, NULL, 0, 0, 0, {NULL, NULL, 30, ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH}, \
+     0, NULL, 0, NULL, 2}
+
+/**
+ * Fill @p s with defaults (no goal, 30-day last-touch window from sent, 2 places).
+ * @param s the spec. @param version #ENG_MEASURE_SPEC_VERSION.
+ * @return #ENG_OK; #ENG_EINVAL; #ENG_EVERSION.
+ */
+ENG_API int eng_measure_spec_init(eng_measure_spec *s, unsigned int version);
+
+/** An attribution result and its reports. Free with eng_report_free(). */
+typedef struct eng_report eng_report;
+
+/**
+ * Attribute the transactions to the campaign's touches and build its report.
+ *
+ * With a goal, a transaction qualifies when the goal condition holds for it;
+ * its eligible touches are the customer's touches from the campaign's
+ * messages whose starting status happened at or before the transaction and
+ * no more than the tracking period before it; the attribution model splits
+ * the conversion and its amount among them. A control customer is a responder
+ * with a qualifying transaction within the tracking period from when a message
+ * went to the test group. Without a goal, a responder is a contacted customer
+ * who transacted between their first touch and the campaign end (control:
+ * between the first send and the end).
+ *
+ * @param engine the engine (allocator, rule compiler).
+ * @param touches the touch log.
+ * @param txns the transactions.
+ * @param spec what to measure.
+ * @param[out] out the report (NULL on failure).
+ * @return #ENG_OK; #ENG_EINVAL (NULL or inconsistent columns, a customer id at
+ *         or past n_customers, detail naming the column and row); #ENG_ERANGE
+ *         (tracking period outside 1..90 days, places outside 0..4);
+ *         #ENG_ETOOBIG (over 256 messages); #ENG_EVERSION; #ENG_EPARSE /
+ *         #ENG_ETYPE (goal condition, detail line:column);
+ *         #ENG_EMISUSE; #ENG_ENOMEM.
+ */
+ENG_API int eng_measure_campaign(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
+                                 const eng_measure_spec *spec, eng_report **out);
+
+/** Which definition of responder a report used. */
+typedef enum eng_responder_def {
+    ENG_RESPONDER_HIT_RATE = 0, /**< No goal: transacted between first touch and campaign end. */
+    ENG_RESPONDER_GOAL = 1      /**< At least one attributed conversion of the goal. */
+} eng_responder_def;
+
+/** Current version of #eng_report_figures. */
+#define ENG_REPORT_FIGURES_VERSION 1
+
+/**
+ * The figures of a report, for the whole campaign, one channel or one
+ * message. Money is in minor units of the currency (10^-places).
+ * Figures that cannot be computed (empty control, no responders) have their
+ * `*_known` flag at 0 and their value at 0.
+ */
+typedef struct eng_report_figures {
+    unsigned int version;        /**< #ENG_REPORT_FIGURES_VERSION. */
+    int responder_def;           /**< An #eng_responder_def. */
+    int currency_places;         /**< Decimal places of the money figures. */
+    uint64_t contacted;          /**< Customers with a sent touch. */
+    uint64_t sent;               /**< Messages sent. */
+    uint64_t delivered;          /**< Messages delivered. */
+    uint64_t not_delivered;      /**< Messages that failed. */
+    uint64_t opened;             /**< Messages opened. */
+    uint64_t clicked;            /**< Messages clicked. */
+    uint64_t unsubscribed;       /**< Unsubscribes. */
+    uint64_t responders;         /**< Responders (see responder_def; per message/channel: credited ones). */
+    uint64_t conversions;        /**< Attributed conversions (goal) or responder transactions. */
+    double hit_rate;             /**< 100 × responders / contacted (0 with nobody contacted). */
+    int64_t responder_sales;     /**< Sales of responders (per message/channel: the attributed share). */
+    int spend_per_responder_known; /**< Non-zero when there are responders. */
+    int64_t spend_per_responder; /**< responder_sales / responders. */
+    int64_t credits_spent;       /**< Sent messages × the channel's cost. */
+    uint64_t control_contacted;  /**< Control customers. */
+    uint64_t control_responders; /**< Control responders. */
+    int control_known;           /**< Non-zero when the control group is not empty. */
+    double control_hit_rate;     /**< 100 × control responders / control contacted. */
+    int lift_known;              /**< Non-zero when both groups are non-empty. */
+    double lift;                 /**< hit_rate − control_hit_rate, percentage points. */
+    double lift_ci_low;          /**< 95 % confidence interval of the lift (unpooled normal). */
+    double lift_ci_high;         /**< Upper end of the interval. */
+    double p_value;              /**< Two-sided p-value of the lift (pooled two-proportion z-test). */
+    int incremental_known;       /**< Non-zero when lift and spend per responder are known. */
+    /** (hit rate − control hit rate) / 100 × contacted × spend per responder, as the seed writes it. */
+    int64_t incremental_sales;
+} eng_report_figures;
+
+/** Static initialiser (sets the version). */
+#define ENG_REPORT_FIGURES_INIT {.version = ENG_REPORT_FIGURES_VERSION}
+
+/**
+ * The campaign's figures.
+ * @param r a report. @param out receives them; set out->version first.
+ * @return #ENG_OK; #ENG_EINVAL; #ENG_EVERSION.
+ */
+ENG_API int eng_report_total(const eng_report *r, eng_report_figures *out);
+
+/**
+ * The figures of one channel (touches on it; control figures are the campaign's).
+ * @param r a report. @param channel an #eng_channel. @param out receives them.
+ * @return #ENG_OK; #ENG_EINVAL; #ENG_ERANGE for a channel past #ENG_MAX_CHANNELS; #ENG_EVERSION.
+ */
+ENG_API int eng_report_channel(const eng_report *r, int channel, eng_report_figures *out);
+
+/**
+ * The figures of the campaign's i-th message (in #eng_measure_spec order; its
+ * control window starts when that message went out).
+ * @param r a report. @param i index below the message count. @param message receives its id (may be NULL).
+ * @param out receives them.
+ * @return #ENG_OK; #ENG_EINVAL; #ENG_ERANGE; #ENG_EVERSION.
+ */
+ENG_API int eng_report_message(const eng_report *r, size_t i, uint32_t *message, eng_report_figures *out);
+
+/**
+ * Number of messages in a report.
+ * @param r a report (NULL: 0). @return the count.
+ */
+ENG_API size_t eng_report_message_count(const eng_report *r);
+
+/** Export formats. */
+typedef enum eng_report_format {
+    ENG_REPORT_JSON = 0, /**< One JSON object: total, channels (those with touches), messages. */
+    ENG_REPORT_CSV = 1   /**< RFC 4180 with a header; one row per scope (total, channel:&lt;n&gt;, message:&lt;id&gt;). */
+} eng_report_format;
+
+/**
+ * Export a report. Money is printed with the currency's places ("1234.50");
+ * unknown figures are `null` in JSON and empty in CSV.
+ * @param r a report. @param format an #eng_report_format.
+ * @param[out] text receives NUL-terminated text; free with eng_free() on the report's engine.
+ * @param[out] len receives its length (may be NULL).
+ * @return #ENG_OK; #ENG_EINVAL; #ENG_ENOMEM.
+ */
+ENG_API int eng_report_export(const eng_report *r, int format, char **text, size_t *len);
+
+/**
+ * Release a report.
+ * @param r the report, or NULL.
+ */
+ENG_API void eng_report_free(eng_report *r);
+
+ENG_END_DECLS
+
+#endif

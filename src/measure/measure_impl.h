@@ -1,0 +1,63 @@
+/* The measure layer as its files see it.
+ *
+ * attribute.c runs one campaign: a pass over the touch log (status counts
+ * deduplicated with one customer bitmap per status/message/channel, and the
+ * starting-status touches of customers who have a qualifying transaction),
+ * then a walk by customer over those touches and the qualifying transactions
+ * (both radix-sorted by customer) that applies the attribution model.
+ * report.c turns the exact accumulators into figures; export.c prints them. */
+#ifndef ENG_MEASURE_IMPL_H
+#define ENG_MEASURE_IMPL_H
+
+#include "engage/measure.h"
+#include "core/engine_impl.h"
+
+__extension__ typedef __int128 eng__i128;
+
+#define ENG__MEASURE_MAX_MESSAGES 256
+
+/* Shares are kept in units of 1/ENG__SHARE_DEN of an amount unit: divisible by
+ * 1..16 and by 5 x 1..16, so linear (up to 16 touches) and position-based (up
+ * to 18) shares are exact; time-decay shares are real numbers anyway. */
+#define ENG__SHARE_DEN 3603600
+
+/* Exact accumulators of one scope (total, channel or message). */
+typedef struct eng__acc {
+    uint64_t count[ENG_TOUCH_STATUS_COUNT]; /* distinct (customer, message, channel) per status */
+    uint64_t contacted, responders, conversions;
+    eng__i128 sales;                        /* amount units x ENG__SHARE_DEN */
+    int64_t credits;
+    uint64_t control_n, control_resp;
+    int used;
+} eng__acc;
+
+struct eng_report {
+    uint32_t magic;
+    eng_engine *e;
+    int responder_def, places, amount_scale;
+    size_t nmsg;
+    uint32_t *msg_ids;
+    eng__acc total, chan[ENG_MAX_CHANNELS];
+    eng__acc *msg;
+};
+
+#define ENG__REPORT_MAGIC 0x52505431u /* "RPT1" */
+
+/* Radix sort of (key, payload) pairs by a 32-bit key, stable; tmp as large as a. */
+typedef struct eng__kv {
+    uint32_t key;
+    uint32_t val;
+} eng__kv;
+void eng__kv_sort(eng__kv *a, eng__kv *tmp, size_t n);
+
+/* Money: round x / den half-even (den > 0). */
+int64_t eng__div_half_even(eng__i128 x, eng__i128 den);
+/* 10^k as an i128, k <= 30. */
+eng__i128 eng__pow10_128(int k);
+/* Print minor units with @p places decimals into buf (at least 48 bytes). */
+void eng__money_fmt(char *buf, size_t cap, int64_t v, int places);
+
+/* Figures of one scope; @p ctl supplies the control figures for channel scopes. */
+void eng__report_figures(const eng_report *r, const eng__acc *a, const eng__acc *ctl, eng_report_figures *f);
+
+#endif
