@@ -369,7 +369,7 @@ ENG_API int eng_group_delete(eng_engine *engine, uint32_t group);
 
 /**
  * Number of customers in a group now.
- * @param engine the engine. @param group the id. @param out receives the count.
+ * @param engine the engine. @param group the id. @param out receives the count (0 on failure).
  * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE; for a filter group
  *         the rules engine's errors (#ENG_ETYPE when a column it names no longer fits).
  */
@@ -461,7 +461,7 @@ ENG_API int eng_audience_reach(const eng_audience *aud, int channel, uint64_t *o
  * Copy dense ids of a part in ascending order, from position @p offset.
  * @param aud the audience. @param part an #eng_audience_part. @param offset first position.
  * @param out receives up to @p cap ids. @param cap room in out. @param n receives how many were copied
- *        (0 past the end).
+ *        (0 past the end, and 0 on failure).
  * @return #ENG_OK, #ENG_EMISUSE, #ENG_EINVAL.
  */
 ENG_API int eng_audience_ids(const eng_audience *aud, int part, uint64_t offset, uint32_t *out,

@@ -232,8 +232,10 @@ typedef struct eng_rule_batch {
  *         data or dictionary, a NULL dictionary entry; detail names the
  *         field); #ENG_ERANGE (a string code past the dictionary, list offsets
  *         going backwards, detail names the field; more than 2^40 rows); #ENG_EVERSION;
- *         #ENG_EMISUSE; #ENG_ENOMEM (scratch space). On failure @p sel is all
- *         zero.
+ *         #ENG_EMISUSE; #ENG_ENOMEM (scratch space). On every failure the
+ *         (nrows + 63) / 64 words of @p sel are all zero and @p count is 0, so a
+ *         failed evaluation selects no one (only when @p batch or @p sel is
+ *         NULL, or nrows is over 2^40, is @p sel left untouched).
  *
  * Scratch space comes from the engine's allocator, so concurrent calls need
  * a thread-safe allocator (the system one is).

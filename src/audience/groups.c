@@ -526,6 +526,8 @@ int eng__group_eval_ref(eng__aud *a, uint32_t id, eng__idset *tmp, const eng__id
 
 ENG_API int eng_group_size(eng_engine *e, uint32_t group, uint64_t *out)
 {
+    if (out)
+        *out = 0; /* a failed call reports no members */
     int rc = eng__enter(e);
     if (rc)
         return rc;

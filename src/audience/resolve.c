@@ -242,6 +242,8 @@ ENG_API int eng_audience_reach(const eng_audience *a, int channel, uint64_t *out
 
 ENG_API int eng_audience_ids(const eng_audience *a, int part, uint64_t offset, uint32_t *out, size_t cap, size_t *n)
 {
+    if (n)
+        *n = 0; /* a failed call copies no ids */
     int rc = check_aud(a);
     if (rc)
         return rc;

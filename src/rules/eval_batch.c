@@ -104,24 +104,36 @@ static int check_columns(const eng_rule *r, const eng_rule_batch *b)
     return ENG_OK;
 }
 
+/* A failed evaluation selects no one: a caller that ignores the code must not
+ * send to every row it passed in. sel is cleared before anything is checked
+ * (for a NULL or freed rule too); only a batch too large for any buffer
+ * (> 2^40 rows) leaves it untouched. */
+static int fail_clear(int rc, const eng_rule_batch *batch, uint64_t *sel)
+{
+    if (batch && sel && batch->nrows <= ((size_t)1 << 40))
+        memset(sel, 0, (batch->nrows + 63) / 64 * sizeof *sel);
+    return rc;
+}
+
 ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batch, const uint64_t *in_sel,
                                 uint64_t *sel, size_t *count)
 {
+    if (count)
+        *count = 0;
     int rc = eng__rule_check(rule);
     if (rc)
-        return rc;
+        return fail_clear(rc, batch, sel);
     if (!batch || !sel)
         return eng__err(ENG_EINVAL, !batch ? "batch" : "sel", "eng_rule_eval_batch: %s is NULL",
                         !batch ? "batch" : "sel");
     if (batch->version != ENG_RULE_BATCH_VERSION)
-        return eng__err(ENG_EVERSION, "batch.version", "unknown batch version %u", batch->version);
+        return fail_clear(eng__err(ENG_EVERSION, "batch.version", "unknown batch version %u", batch->version), batch,
+                          sel);
     if (batch->nrows > ((size_t)1 << 40))
         return eng__err(ENG_ERANGE, "batch.nrows", "batch of %zu rows is too large (at most 2^40)", batch->nrows);
     if ((rc = check_columns(rule, batch)))
-        return rc;
+        return fail_clear(rc, batch, sel);
     size_t nrows = batch->nrows, nwords = (nrows + 63) / 64;
-    if (count)
-        *count = 0;
     if (!nrows)
         return ENG_OK;
     bctx c;

@@ -230,11 +230,90 @@ static void oom_loop(void **st)
     test_alloc_assert_clean();
 }
 
+/* Every call that fills a caller's id set or selection selects no one when it
+ * fails: the id count and group size read 0, and an internal group or filter
+ * evaluation that fails (here: each allocation in turn) leaves its set empty. */
+static void failed_calls_select_no_one(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    rng = 9;
+    test_store *ts = test_store_new();
+    eng_engine *e = test_engine_open(test_store_handle(ts));
+    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "spend", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "born", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "vip", ENG_COL_BOOL), ENG_OK);
+    char *csv;
+    gen(0, 300, &csv);
+    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL), ENG_OK);
+    free(csv);
+    uint32_t gf, gv, gc;
+    assert_int_equal(eng_group_create_filter(e, "f", "city == \"Pune\" or age > 3", &gf), ENG_OK);
+    assert_int_equal(eng_group_create_filter(e, "v", "vip", &gv), ENG_OK);
+    uint32_t inc[] = {gf}, exc[] = {gv};
+    assert_int_equal(eng_group_create_combined(e, "c", ENG_COMBINE_UNION, inc, 1, exc, 1, &gc), ENG_OK);
+    uint64_t size = 77;
+    assert_int_equal(eng_group_size(e, gc + 100, &size), ENG_ENOTFOUND);
+    assert_int_equal(size, 0);
+    size = 77;
+    assert_int_equal(eng_group_size(NULL, gc, &size), ENG_EMISUSE);
+    assert_int_equal(size, 0);
+    eng_resolve_options o;
+    eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
+    o.include = &gc;
+    o.n_include = 1;
+    eng_audience *a;
+    assert_int_equal(eng_audience_resolve(e, &o, &a), ENG_OK);
+    uint32_t ids[8];
+    size_t n = 77;
+    assert_int_equal(eng_audience_ids(a, 99, 0, ids, 8, &n), ENG_EINVAL);
+    assert_int_equal(n, 0);
+    n = 77;
+    assert_int_equal(eng_audience_ids(a, ENG_PART_ALL, 0, NULL, 8, &n), ENG_EINVAL);
+    assert_int_equal(n, 0);
+    n = 77;
+    assert_int_equal(eng_audience_ids(NULL, ENG_PART_ALL, 0, ids, 8, &n), ENG_EMISUSE);
+    assert_int_equal(n, 0);
+    eng_audience_free(a);
+    /* internal evaluations, starting from a full set, under allocation failure */
+    const uint32_t groups[] = {gf, gc};
+    for (size_t k = 0; k < 2; k++)
+        for (uint64_t fail = 1;; fail++) {
+            assert_int_equal(eng__enter(e), ENG_OK);
+            eng__aud *aud;
+            assert_int_equal(eng__aud_get(e, &aud), ENG_OK);
+            eng__idset s;
+            eng__idset_init(&s, &e->mem);
+            assert_int_equal(eng__idset_add_range(&s, 0, 300), ENG_OK);
+            uint64_t before = test_alloc_failures();
+            test_alloc_fail_at(fail, 0);
+            int rc = eng__group_eval(aud, groups[k], &s);
+            test_alloc_fail_at(0, 0);
+            int injected = test_alloc_failures() != before;
+            if (rc) {
+                assert_int_equal(rc, ENG_ENOMEM);
+                assert_int_equal(eng__idset_count(&s), 0);
+            }
+            eng__idset_free(&s);
+            eng__leave(e);
+            if (!injected) {
+                assert_int_equal(rc, ENG_OK);
+                break;
+            }
+        }
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(filters_match_brute_force),
         cmocka_unit_test(oom_loop),
+        cmocka_unit_test(failed_calls_select_no_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
