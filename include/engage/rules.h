@@ -89,7 +89,12 @@ typedef struct eng_rule_options {
      * answers all day.
      */
     eng_time now;
-    unsigned int max_depth;        /**< Nesting limit; 0: 64. At most 1000. */
+    /**
+     * Nesting limit; 0: 64. At most 1000. Compiling, printing and loading use
+     * explicit heap stacks, so any accepted depth is safe on a thread with a
+     * 128 KiB stack.
+     */
+    unsigned int max_depth;
     unsigned int max_nodes;        /**< Size limit in syntax nodes; 0: 10000. At most 1000000. */
 } eng_rule_options;
 
@@ -137,7 +142,8 @@ ENG_API void eng_rule_free(eng_rule *rule);
 /**
  * Print a compiled rule back as canonical text (one spelling per operator,
  * parentheses only where the structure needs them, `in` lists sorted,
- * constants folded). Compiling the canonical text gives the same program,
+ * constants folded but `today()` kept as written, control characters in
+ * strings escaped). Compiling the canonical text gives the same program,
  * within the same depth and size limits as the text it came from.
  * @param rule the rule.
  * @param buf where to write (NUL-terminated); may be NULL when @p cap is 0.

@@ -170,15 +170,16 @@ static int inset_plan(bctx *c, const eng__rnode *n, bplan *p)
         return 0;
     const eng_rule_column *col = col_of(c, a->field);
     const eng__rset *set = &c->r->sets[n->set];
+    if (!set->n) /* in (): false even for null rows; the row evaluator says so */
+        return 0;
     int cs = col->type == ENG_RT_DECIMAL ? col->scale : 0;
-    int ss = (a->type == ENG_RT_INT || a->type == ENG_RT_DECIMAL) ? set->scale : 0;
     p->set = eng__calloc(&c->r->mem, set->n ? set->n : 1, sizeof *p->set);
     if (!p->set)
         return eng__nomem();
     for (size_t k = 0; k < set->n; k++) {
         i128 f;
         int ex;
-        to_units(set->ints[k], ss, cs, &f, &ex);
+        to_units(set->ints[k], set->scales ? set->scales[k] : 0, cs, &f, &ex);
         if (ex && f >= INT64_MIN && f <= INT64_MAX) /* sorted order is kept */
             p->set[p->nset++] = (int64_t)f;
     }

@@ -103,15 +103,13 @@ static int put_value(eng__wr *w, const eng_rule_value *v, size_t idx)
     snprintf(path, sizeof path, "values[%zu]", idx);
     switch (v->type) {
     case ENG_RT_INT:
-        if (v->v.i == INT64_MIN)
-            return eng__err(ENG_ERANGE, path, "integer out of range");
         snprintf(buf, sizeof buf, "%" PRId64, v->v.i);
         put(w, buf);
         return ENG_OK;
     case ENG_RT_DECIMAL: {
-        if (v->scale < 0 || v->scale > ENG_RULE_MAX_SCALE || v->v.i == INT64_MIN)
+        if (v->scale < 0 || v->scale > ENG_RULE_MAX_SCALE)
             return eng__err(ENG_EINVAL, path, "bad decimal (scale %d)", v->scale);
-        uint64_t u = v->v.i < 0 ? (uint64_t)-v->v.i : (uint64_t)v->v.i, p = 1;
+        uint64_t u = v->v.i < 0 ? 0 - (uint64_t)v->v.i : (uint64_t)v->v.i, p = 1;
         for (int i = 0; i < v->scale; i++)
             p *= 10;
         if (v->scale)
@@ -150,23 +148,7 @@ static int put_value(eng__wr *w, const eng_rule_value *v, size_t idx)
             return eng__err(ENG_EINVAL, path, "string pointer is NULL");
         if (n > 65536 || !eng__utf8_valid(s, n))
             return eng__err(ENG_EINVAL, path, "string is not valid UTF-8 or longer than 64 KiB");
-        eng__wr_u8(w, '"');
-        for (size_t i = 0; i < n; i++) {
-            char c = s[i];
-            if (c == '"' || c == '\\') {
-                eng__wr_u8(w, '\\');
-                eng__wr_u8(w, (uint8_t)c);
-            } else if (c == '\n') {
-                put(w, "\\n");
-            } else if (c == '\t') {
-                put(w, "\\t");
-            } else if ((unsigned char)c < 0x20) {
-                return eng__err(ENG_EINVAL, path, "string holds control character 0x%02x", (unsigned char)c);
-            } else {
-                eng__wr_u8(w, (uint8_t)c);
-            }
-        }
-        eng__wr_u8(w, '"');
+        eng__rule_quote(w, s, n);
         return ENG_OK;
     }
     default:

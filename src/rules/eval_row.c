@@ -110,7 +110,9 @@ int eng__rule_eval(const eng_rule *r, int32_t idx, eng__rget_fn get, void *ctx, 
     case N_IN:
         if ((rc = eng__rule_eval(r, n->a, get, ctx, &x)))
             return rc;
-        if (x.t == ENG_RT_NULL)
+        if (!r->sets[n->set].n) /* in (): false, even for null (SQL) */
+            set_bool(out, n->neg);
+        else if (x.t == ENG_RT_NULL)
             set_null(out);
         else
             set_bool(out, eng__rset_has(&r->sets[n->set], &x) != n->neg);

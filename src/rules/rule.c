@@ -85,6 +85,7 @@ void eng__rule_destroy(eng_rule *r)
     for (size_t i = 0; i < r->nsets; i++) {
         eng__free(&mem, r->sets[i].ints);
         eng__free(&mem, r->sets[i].strs);
+        eng__free(&mem, r->sets[i].scales);
     }
     for (size_t i = 0; i < r->npool; i++)
         eng__free(&mem, r->pool[i]);

@@ -34,6 +34,7 @@ typedef struct eng__token {
     const char *p; size_t len; /* source bytes (for strings: between the quotes) */
     int64_t i;                 /* INT / DEC units */
     int scale;                 /* DEC digits after the point */
+    int big;                   /* INT / DEC of exactly 2^63 units: valid only after '-' (i is INT64_MIN) */
 } eng__token;
 
 typedef struct eng__lexer {
@@ -46,6 +47,9 @@ void eng__lex_init(eng__lexer *lx, const char *src, size_t len);
 /* Next token; on a lexical error returns ENG_EPARSE with detail line:col. */
 int eng__lex_next(eng__lexer *lx, eng__token *t);
 const char *eng__tok_name(int kind);
+/* Decode a string token's bytes (escapes checked by the lexer) into out, which
+ * has room for n bytes (decoding never grows); returns the decoded length. */
+size_t eng__unescape(const char *p, size_t n, char *out);
 
 /* ---- nodes ---- */
 enum eng__nkind {
@@ -82,10 +86,10 @@ typedef struct eng__rval {
 typedef struct eng__rstr { const char *s; size_t len; } eng__rstr;
 
 typedef struct eng__rset {
-    uint8_t type;   /* INT (also DECIMAL, DATE, TIMESTAMP: int64 at .scale), STRING, BOOL */
-    int8_t scale;
+    uint8_t type;   /* INT (also DECIMAL, DATE, TIMESTAMP), STRING, BOOL */
     size_t n;
-    int64_t *ints;  /* sorted, unique */
+    int64_t *ints;  /* sorted by value, unique */
+    int8_t *scales; /* INT/DECIMAL: each item's own scale (ints[k] is units of 10^-scales[k]); else NULL */
     eng__rstr *strs;/* sorted by bytes, unique */
 } eng__rset;
 
@@ -93,6 +97,8 @@ typedef struct eng__rnode {
     uint8_t kind, op, type, neg;
     int8_t scale;        /* DECIMAL result scale */
     uint8_t is_const;    /* no field reference below */
+    uint8_t now_dep;     /* reads the rule's "now" (today(), days_since()) */
+    uint8_t src_kind;    /* a folded N_LIT that reads "now": the kind it was, printed as written (children kept) */
     int32_t single;      /* batch plan: the one field this subtree reads, -1 none/many */
     uint32_t line, col;
     int32_t a, b, c;     /* children, -1 none */
@@ -133,17 +139,24 @@ int eng__rule_build(eng_engine *e, const char *text, size_t len, const eng_rule_
 int eng__rule_parse(eng_rule *r, const char *text, size_t len);
 /* typecheck.c */
 int eng__rule_typecheck(eng_rule *r);
-/* compile.c */
+/* compile.c: fold node idx once typed (its children are folded already),
+ * then plan the program. */
+int eng__rule_fold_node(eng_rule *r, int32_t idx);
 int eng__rule_compile_program(eng_rule *r);
 /* eval_row.c */
 typedef int (*eng__rget_fn)(void *ctx, uint32_t field, eng__rval *out);
 int eng__rule_eval(const eng_rule *r, int32_t node, eng__rget_fn get, void *ctx, eng__rval *out);
-/* text.c: canonical text into a growing buffer (NUL-terminated). */
+/* text.c: the one quoting routine (rule text and builder), and canonical
+ * text into a growing buffer (NUL-terminated). */
+struct eng__wr;
+void eng__rule_quote(struct eng__wr *w, const char *s, size_t n);
 int eng__rule_print(const eng_rule *r, const eng__mem *mem, char **out, size_t *len);
 
 /* value.c */
 int eng__rerr(int code, uint32_t line, uint32_t col, const char *fmt, ...) ENG__PRINTF(4, 5);
 int eng__rval_cmp(const eng__rval *x, const eng__rval *y); /* same family, both non-null */
+/* Exact compare of a (units of 10^-as) with b (units of 10^-bs). */
+int eng__num_cmp(int64_t a, int as, int64_t b, int bs);
 bool eng__rval_str_starts(const eng__rval *x, const eng__rval *y);
 bool eng__rval_str_ends(const eng__rval *x, const eng__rval *y);
 bool eng__rval_str_contains(const eng__rval *x, const eng__rval *y);
@@ -152,6 +165,8 @@ int64_t eng__rval_list_len(const eng__rval *list);
 void eng__rval_list_item(const eng__rval *list, size_t i, const char **s, size_t *n);
 int64_t eng__utf8_len(const char *s, size_t n);
 bool eng__utf8_valid(const char *s, size_t n);
+/* Offset of the first byte that is not valid UTF-8; n when all are. */
+size_t eng__utf8_check(const char *s, size_t n);
 bool eng__rset_has(const eng__rset *set, const eng__rval *v);
 int eng__rstr_cmp(const char *a, size_t an, int afold, const char *b, size_t bn, int bfold);
 /* Dates: "YYYY-MM-DD" <-> days; timestamps "YYYY-MM-DDTHH:MM:SS[.mmm]Z" <-> ms. */

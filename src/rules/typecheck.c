@@ -129,12 +129,13 @@ static int cmp_str(const void *a, const void *b)
     return eng__rstr_cmp(x->s, x->len, 0, y->s, y->len, 0);
 }
 
-static int64_t p10(int k)
+typedef struct num_item { int64_t i; int scale; } num_item;
+
+static int cmp_num(const void *a, const void *b)
 {
-    int64_t p = 1;
-    while (k-- > 0)
-        p *= 10;
-    return p;
+    const num_item *x = a, *y = b;
+    int c = eng__num_cmp(x->i, x->scale, y->i, y->scale);
+    return c ? c : x->scale - y->scale; /* equal values: the shortest spelling first */
 }
 
 static int build_set(eng_rule *r, int32_t idx)
@@ -147,7 +148,7 @@ static int build_set(eng_rule *r, int32_t idx)
         describe(r, lhs, d, sizeof d);
         return eng__rerr(ENG_ETYPE, n->line, n->col, "%s cannot be tested with 'in'; use 'contains'", d);
     }
-    int scale = 0;
+    int numeric = lt == ENG_RT_INT || lt == ENG_RT_DECIMAL;
     for (uint32_t k = 0; k < n->n; k++) {
         const eng__rnode *it = &r->nodes[r->kids[n->first + k]];
         if (!it->is_const)
@@ -155,52 +156,56 @@ static int build_set(eng_rule *r, int32_t idx)
         int rc = check_comparable(r, n, lhs, it, 0, "a list item");
         if (rc)
             return rc;
-        if (it->type == ENG_RT_DECIMAL && it->scale > scale)
-            scale = it->scale;
     }
     if (eng__grow(&r->mem, (void **)&r->sets, &r->scap, r->nsets + 1, sizeof *r->sets))
         return eng__nomem();
     eng__rset *set = &r->sets[r->nsets];
     memset(set, 0, sizeof *set);
     set->type = lt == ENG_RT_STRING ? ENG_RT_STRING : ENG_RT_INT;
-    set->scale = (int8_t)scale;
+    size_t cap = n->n ? n->n : 1;
+    num_item *tmp = NULL;
     if (set->type == ENG_RT_STRING)
-        set->strs = eng__calloc(&r->mem, n->n, sizeof *set->strs);
+        set->strs = eng__calloc(&r->mem, cap, sizeof *set->strs);
     else
-        set->ints = eng__calloc(&r->mem, n->n, sizeof *set->ints);
-    if (!set->strs && !set->ints) {
+        set->ints = eng__calloc(&r->mem, cap, sizeof *set->ints);
+    if (numeric) /* each item keeps its own scale: a mixed list is exact, whatever the scales */
+        set->scales = eng__calloc(&r->mem, cap, sizeof *set->scales);
+    if (numeric)
+        tmp = eng__calloc(&r->mem, cap, sizeof *tmp);
+    n->set = (int32_t)r->nsets++; /* owned by the rule from here, freed with it */
+    if ((!set->strs && !set->ints) || (numeric && (!set->scales || !tmp))) {
+        eng__free(&r->mem, tmp);
         return eng__nomem();
     }
-    n->set = (int32_t)r->nsets++;
     for (uint32_t k = 0; k < n->n; k++) {
         const eng__rnode *it = &r->nodes[r->kids[n->first + k]];
         eng__rval v;
         int rc = eng__rule_eval(r, r->kids[n->first + k], NULL, NULL, &v);
-        if (rc)
+        if (rc) {
+            eng__free(&r->mem, tmp);
             return rc;
+        }
         if (set->type == ENG_RT_STRING) {
             const char *s = v.s;
             if (v.fold) {
-                char *tmp = eng__malloc(&r->mem, v.len ? v.len : 1);
-                if (!tmp)
+                char *low = eng__malloc(&r->mem, v.len ? v.len : 1);
+                if (!low)
                     return eng__nomem();
                 for (size_t i = 0; i < v.len; i++) {
                     char c = v.s[i];
-                    tmp[i] = v.fold == 1 && c >= 'A' && c <= 'Z' ? (char)(c + 32)
+                    low[i] = v.fold == 1 && c >= 'A' && c <= 'Z' ? (char)(c + 32)
                              : v.fold == 2 && c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
                 }
-                rc = eng__rule_pool(r, tmp, v.len, &s);
-                eng__free(&r->mem, tmp);
+                rc = eng__rule_pool(r, low, v.len, &s);
+                eng__free(&r->mem, low);
                 if (rc)
                     return rc;
             }
             set->strs[k].s = s;
             set->strs[k].len = v.len;
-        } else if (it->type == ENG_RT_INT || it->type == ENG_RT_DECIMAL) {
-            __extension__ __int128 x = (__int128)v.i * p10(scale - (it->type == ENG_RT_DECIMAL ? v.scale : 0));
-            if (x > INT64_MAX || x < INT64_MIN)
-                return eng__rerr(ENG_ETYPE, it->line, it->col, "value out of range at scale %d", scale);
-            set->ints[k] = (int64_t)x;
+        } else if (numeric) {
+            tmp[k].i = v.i;
+            tmp[k].scale = it->type == ENG_RT_DECIMAL ? v.scale : 0;
         } else {
             set->ints[k] = v.i;
         }
@@ -212,6 +217,16 @@ static int build_set(eng_rule *r, int32_t idx)
         for (size_t k = 0; k < n->n; k++)
             if (!m || cmp_str(&set->strs[m - 1], &set->strs[k]))
                 set->strs[m++] = set->strs[k];
+    } else if (numeric) {
+        qsort(tmp, n->n, sizeof *tmp, cmp_num);
+        for (size_t k = 0; k < n->n; k++)
+            if (!m || eng__num_cmp(tmp[m - 1].i, tmp[m - 1].scale, tmp[k].i, tmp[k].scale))
+                tmp[m++] = tmp[k];
+        for (size_t k = 0; k < m; k++) {
+            set->ints[k] = tmp[k].i;
+            set->scales[k] = (int8_t)tmp[k].scale;
+        }
+        eng__free(&r->mem, tmp);
     } else {
         qsort(set->ints, n->n, sizeof *set->ints, cmp_i64);
         for (size_t k = 0; k < n->n; k++)
@@ -227,25 +242,21 @@ static int check(eng_rule *r, int32_t idx)
     eng__rnode *n = &r->nodes[idx];
     int rc;
     char d[160];
-    /* children first */
     int32_t ch[3] = {n->a, n->b, n->c};
     n->is_const = n->kind == N_LIT || (n->kind == N_CALL && n->op == F_TODAY);
+    n->now_dep = n->kind == N_CALL && (n->op == F_TODAY || n->op == F_DAYS_SINCE);
     int has_child = 0, all_const = 1;
     for (int i = 0; i < 3; i++)
         if (ch[i] >= 0) {
-            if ((rc = check(r, ch[i])))
-                return rc;
-            n = &r->nodes[idx];
             has_child = 1;
             all_const &= r->nodes[ch[i]].is_const;
+            n->now_dep |= r->nodes[ch[i]].now_dep;
         }
     if (n->kind == N_AND || n->kind == N_OR || n->kind == N_IN)
         for (uint32_t k = 0; k < n->n; k++) {
-            if ((rc = check(r, r->kids[n->first + k])))
-                return rc;
-            n = &r->nodes[idx];
             has_child = 1;
             all_const &= r->nodes[r->kids[n->first + k]].is_const;
+            n->now_dep |= r->nodes[r->kids[n->first + k]].now_dep;
         }
     if (has_child && n->kind != N_IN)
         n->is_const = (uint8_t)all_const;
@@ -353,11 +364,19 @@ static int check(eng_rule *r, int32_t idx)
     return eng__rerr(ENG_ERROR, n->line, n->col, "internal: unknown node %s", d);
 }
 
+/* Nodes are stored after their children (parser.c), so one pass in index
+ * order types every child before its parent: no recursion, whatever the
+ * nesting. Each node is folded as soon as it is typed, so evaluating a
+ * constant never goes deeper than one level. */
 int eng__rule_typecheck(eng_rule *r)
 {
-    int rc = check(r, r->root);
-    if (rc)
-        return rc;
+    for (size_t i = 0; i < r->nnodes; i++) {
+        int rc = check(r, (int32_t)i);
+        if (!rc)
+            rc = eng__rule_fold_node(r, (int32_t)i);
+        if (rc)
+            return rc;
+    }
     const eng__rnode *root = &r->nodes[r->root];
     if (root->type != ENG_RT_BOOL) {
         char d[160];

@@ -128,7 +128,7 @@ int64_t eng__utf8_len(const char *s, size_t n)
     return c;
 }
 
-bool eng__utf8_valid(const char *s, size_t n)
+size_t eng__utf8_check(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
@@ -140,18 +140,23 @@ bool eng__utf8_valid(const char *s, size_t n)
         else if ((c & 0xE0) == 0xC0) { k = 1; cp = c & 0x1F; }
         else if ((c & 0xF0) == 0xE0) { k = 2; cp = c & 0x0F; }
         else if ((c & 0xF8) == 0xF0) { k = 3; cp = c & 0x07; }
-        else return false;
+        else return i;
         for (size_t j = 1; j <= k; j++) {
             if (i + j >= n || (p[i + j] & 0xC0) != 0x80)
-                return false;
+                return i;
             cp = (cp << 6) | (p[i + j] & 0x3F);
         }
         if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10FFFF ||
             (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
+            return i;
         i += k + 1;
     }
-    return true;
+    return n;
+}
+
+bool eng__utf8_valid(const char *s, size_t n)
+{
+    return eng__utf8_check(s, n) == n;
 }
 
 __extension__ typedef __int128 i128;
@@ -165,7 +170,7 @@ static i128 pow10_128(int k)
 }
 
 /* Numeric compare across scales; INT is scale 0. */
-static int num_cmp(int64_t a, int as, int64_t b, int bs)
+int eng__num_cmp(int64_t a, int as, int64_t b, int bs)
 {
     i128 x = a, y = b;
     if (as < bs)
@@ -180,7 +185,7 @@ int eng__rval_cmp(const eng__rval *x, const eng__rval *y)
     switch (x->t) {
     case ENG_RT_INT:
     case ENG_RT_DECIMAL:
-        return num_cmp(x->i, x->t == ENG_RT_DECIMAL ? x->scale : 0, y->i, y->t == ENG_RT_DECIMAL ? y->scale : 0);
+        return eng__num_cmp(x->i, x->t == ENG_RT_DECIMAL ? x->scale : 0, y->i, y->t == ENG_RT_DECIMAL ? y->scale : 0);
     case ENG_RT_STRING:
         return eng__rstr_cmp(x->s, x->len, x->fold, y->s, y->len, y->fold);
     default:
@@ -197,7 +202,7 @@ bool eng__rset_has(const eng__rset *set, const eng__rval *v)
         if (set->type == ENG_RT_STRING)
             c = eng__rstr_cmp(set->strs[mid].s, set->strs[mid].len, 0, v->s, v->len, v->fold);
         else if (v->t == ENG_RT_INT || v->t == ENG_RT_DECIMAL)
-            c = num_cmp(set->ints[mid], set->scale, v->i, v->t == ENG_RT_DECIMAL ? v->scale : 0);
+            c = eng__num_cmp(set->ints[mid], set->scales[mid], v->i, v->t == ENG_RT_DECIMAL ? v->scale : 0);
         else
             c = set->ints[mid] < v->i ? -1 : set->ints[mid] > v->i ? 1 : 0;
         if (c == 0)

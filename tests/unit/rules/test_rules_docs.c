@@ -83,10 +83,14 @@ static void doc_examples(void **st)
         assert_non_null(arrow);
         *arrow = 0;
         char *want = trim(arrow + 3), *text = trim(line);
-        /* "\n" in an example stands for a line break */
+        /* "\n" in an example stands for a line break, "\xff" for the byte 0xff */
         for (char *p = text; (p = strstr(p, "\\n")) != NULL;) {
             *p = '\n';
             memmove(p + 1, p + 2, strlen(p + 2) + 1);
+        }
+        for (char *p = text; (p = strstr(p, "\\xff")) != NULL;) {
+            *p = (char)0xff;
+            memmove(p + 1, p + 4, strlen(p + 4) + 1);
         }
         eng_rule *r = NULL;
         int rc = eng_rule_compile(e, text, &o, &r);

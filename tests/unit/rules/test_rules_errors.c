@@ -334,7 +334,7 @@ static void api_checks(void **s)
     assert_int_equal(eng_rule_builder_new(NULL, &bld), ENG_EMISUSE);
     assert_int_equal(eng_rule_builder_new(e, NULL), ENG_EINVAL);
     assert_int_equal(eng_rule_builder_new(e, &bld), ENG_OK);
-    eng_rule_value v[2] = {rt_str("Pune"), rt_str("x\x01")};
+    eng_rule_value v[2] = {rt_str("Pune"), rt_str("x\xff")}; /* not UTF-8 */
     assert_int_equal(eng_rule_builder_add(NULL, "city", ENG_RULE_OP_EQ, 0, v, 1), ENG_EINVAL);
     assert_int_equal(eng_rule_builder_add(bld, NULL, ENG_RULE_OP_EQ, 0, v, 1), ENG_EINVAL);
     assert_int_equal(eng_rule_builder_add(bld, "ci ty", ENG_RULE_OP_EQ, 0, v, 1), ENG_EINVAL);
