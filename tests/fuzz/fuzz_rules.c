@@ -100,7 +100,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         eng_rule *again = NULL;
         if (eng_rule_compile(engine, canon, &o, &again) != ENG_OK)
-            abort(); /* canonical text must compile */
+            abort(); /* canonical text must compile, within the same limits */
+        size_t need2 = 0;
+        eng_rule_text(again, NULL, 0, &need2);
+        char *canon2 = malloc(need2);
+        if (eng_rule_text(again, canon2, need2, NULL) != ENG_OK || strcmp(canon, canon2) != 0)
+            abort(); /* and print the same text again */
+        free(canon2);
         eng_rule_free(again);
         free(canon);
         void *blob = NULL;
