@@ -1,0 +1,336 @@
+/* libengage storage over PostgreSQL: see store_pg.h. Statements are prepared
+ * once per connection and exchange bytea in binary, so keys and values go
+ * over the wire as they are. */
+#include "store_pg.h"
+
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BYTEA_OID 17
+#define PAGE 256 /* rows per scan page */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+typedef struct pg {
+    PGconn *conn;
+    char *conninfo;
+    char *table;    /* quoted identifier */
+    unsigned flags;
+    int in_batch;
+    int scan_depth; /* scans under way (a scan callback may read): the outermost owns the snapshot */
+} pg;
+
+static void quiet(void *arg, const char *msg) { (void)arg; (void)msg; } /* NOTICEs are not errors */
+
+__attribute__((format(printf, 2, 3))) static int set_err(int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0'; /* libpq's messages end in a newline */
+    eng_error_set(code, msg);
+    return code;
+}
+
+static int lost(const pg *p) { return PQstatus(p->conn) != CONNECTION_OK; }
+
+/* A failed result (consumed here) as a libengage code with the server's message. */
+static int pg_fail(pg *p, PGresult *r, const char *what)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char text[300];
+    snprintf(text, sizeof text, "%s", msg ? msg : PQerrorMessage(p->conn));
+    int rc;
+    if (lost(p) || (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3)))) {
+        const char *then = !p->in_batch ? ""
+                           : !strcmp(what, "commit") ? "; the batch may or may not have been committed"
+                                                      : "; the open batch is gone";
+        rc = set_err(ENG_ESTORAGE, "postgres %s: connection lost%s: %s", what, then, text);
+    } else if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03"))) {
+        rc = set_err(ENG_EBUSY, "postgres %s: conflict with another transaction (SQLSTATE %s), retry the batch: %s",
+                     what, state, text);
+    } else if (state && !strcmp(state, "54000")) {
+        rc = set_err(ENG_ETOOBIG, "postgres %s: %s", what, text);
+    } else if (state && !strncmp(state, "XX00", 4)) {
+        rc = set_err(ENG_ECORRUPT, "postgres %s: %s (SQLSTATE %s)", what, text, state);
+    } else {
+        rc = set_err(ENG_ESTORAGE, "postgres %s failed (SQLSTATE %s): %s", what, state ? state : "none", text);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int prepare_all(pg *p)
+{
+    static const struct {
+        const char *name, *head, *tail;
+        int nparams;
+    } st[] = {
+        {"eng_get", "SELECT v FROM ", " WHERE k = $1", 1},
+        {"eng_put", "INSERT INTO ", " (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v", 2},
+        {"eng_del", "DELETE FROM ", " WHERE k = $1", 1},
+        {"eng_scan_from", "SELECT k, v FROM ", " WHERE k >= $1 ORDER BY k LIMIT " STR(PAGE), 1},
+        {"eng_scan_range", "SELECT k, v FROM ", " WHERE k >= $1 AND k < $2 ORDER BY k LIMIT " STR(PAGE), 2},
+    };
+    static const Oid types[2] = {BYTEA_OID, BYTEA_OID};
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
+        char sql[400];
+        snprintf(sql, sizeof sql, "%s%s%s", st[i].head, p->table, st[i].tail);
+        PGresult *r = PQprepare(p->conn, st[i].name, sql, st[i].nparams, types);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            return pg_fail(p, r, "prepare");
+        PQclear(r);
+    }
+    return ENG_OK;
+}
+
+/* Before a call: a connection lost outside a batch and outside a scan is
+ * made again (with its prepared statements); inside one, the work is gone. */
+static int ready(pg *p)
+{
+    if (!lost(p))
+        return ENG_OK;
+    if (p->in_batch || p->scan_depth)
+        return set_err(ENG_ESTORAGE, "postgres: connection lost%s", p->in_batch ? "; the open batch is gone" : " during a scan");
+    PQreset(p->conn);
+    if (lost(p))
+        return set_err(ENG_ESTORAGE, "postgres: connection lost, reconnecting failed: %s", PQerrorMessage(p->conn));
+    return prepare_all(p);
+}
+
+/* Run a prepared statement (stmt) or plain SQL (sql). Outside a batch and a
+ * scan every statement here is idempotent, so one that met a lost connection
+ * is run once more on a new one. */
+static int call(pg *p, const char *what, const char *stmt, const char *sql, int n, const char *const *vals,
+                const int *lens, ExecStatusType want, PGresult **out)
+{
+    static const int binary[2] = {1, 1};
+    for (int attempt = 0;; attempt++) {
+        int rc = ready(p);
+        if (rc)
+            return rc;
+        PGresult *r = stmt ? PQexecPrepared(p->conn, stmt, n, vals, lens, binary, 1) : PQexec(p->conn, sql);
+        if (PQresultStatus(r) == want) {
+            if (out)
+                *out = r;
+            else
+                PQclear(r);
+            return ENG_OK;
+        }
+        if (attempt == 0 && lost(p) && !p->in_batch && !p->scan_depth) {
+            PQclear(r);
+            continue;
+        }
+        return pg_fail(p, r, what);
+    }
+}
+
+static int pg_get(const void *key, size_t klen, eng_buf *out, void *user)
+{
+    pg *p = user;
+    const char *vals[1] = {key};
+    int lens[1] = {(int)klen};
+    PGresult *r = NULL;
+    int rc = call(p, "get", "eng_get", NULL, 1, vals, lens, PGRES_TUPLES_OK, &r);
+    if (rc)
+        return rc;
+    rc = PQntuples(r) == 0 ? ENG_ENOTFOUND : eng_buf_set(out, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
+static int pg_put(const void *key, size_t klen, const void *val, size_t vlen, void *user)
+{
+    /* a zero-length value still needs a non-NULL pointer: NULL would be SQL NULL */
+    const char *vals[2] = {key, vlen ? val : ""};
+    int lens[2] = {(int)klen, (int)vlen};
+    return call(user, "put", "eng_put", NULL, 2, vals, lens, PGRES_COMMAND_OK, NULL);
+}
+
+static int pg_del(const void *key, size_t klen, void *user)
+{
+    const char *vals[1] = {key};
+    int lens[1] = {(int)klen};
+    return call(user, "delete", "eng_del", NULL, 1, vals, lens, PGRES_COMMAND_OK, NULL);
+}
+
+/* The smallest key above every key that starts with prefix: drop trailing
+ * 0xff bytes and add one to the last. Returns 0 when there is none. */
+static size_t prefix_end(const unsigned char *pre, size_t n, unsigned char *end)
+{
+    while (n > 0 && pre[n - 1] == 0xff)
+        n--;
+    if (n == 0)
+        return 0;
+    memcpy(end, pre, n);
+    end[n - 1]++;
+    return n;
+}
+
+/* Page through [prefix, end) in key order; each next page starts at the last
+ * key plus a zero byte, the smallest key above it. */
+static int scan_pages(pg *p, const void *prefix, size_t plen, eng_store_scan_cb cb, void *cb_user)
+{
+    unsigned char end[ENG_STORE_MAX_KEY], from[ENG_STORE_MAX_KEY + 1];
+    size_t elen = prefix_end(prefix, plen, end), flen = plen;
+    memcpy(from, prefix, plen);
+    for (;;) {
+        const char *vals[2] = {(const char *)from, (const char *)end};
+        int lens[2] = {(int)flen, (int)elen};
+        PGresult *r = NULL;
+        int rc = call(p, "scan", elen ? "eng_scan_range" : "eng_scan_from", NULL, elen ? 2 : 1, vals, lens,
+                      PGRES_TUPLES_OK, &r);
+        if (rc)
+            return rc;
+        int n = PQntuples(r);
+        for (int i = 0; i < n; i++) {
+            int c = cb(PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0), PQgetvalue(r, i, 1),
+                       (size_t)PQgetlength(r, i, 1), cb_user);
+            if (c != 0) {
+                PQclear(r);
+                return c < 0 ? c : ENG_OK;
+            }
+        }
+        size_t last = n ? (size_t)PQgetlength(r, n - 1, 0) : 0;
+        if (n < PAGE || last > ENG_STORE_MAX_KEY) {
+            PQclear(r);
+            return n < PAGE ? ENG_OK : set_err(ENG_ESTORAGE, "postgres scan: a key longer than %d bytes", ENG_STORE_MAX_KEY);
+        }
+        memcpy(from, PQgetvalue(r, n - 1, 0), last);
+        from[last] = 0;
+        flen = last + 1;
+        PQclear(r);
+    }
+}
+
+static int pg_scan(const void *prefix, size_t plen, eng_store_scan_cb cb, void *cb_user, void *user)
+{
+    pg *p = user;
+    int own = !p->in_batch && !p->scan_depth; /* outside a batch: all pages from one snapshot */
+    if (own) {
+        int rc = call(p, "scan", NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL,
+                      PGRES_COMMAND_OK, NULL);
+        if (rc)
+            return rc;
+    }
+    p->scan_depth++;
+    int ret = scan_pages(p, prefix, plen, cb, cb_user);
+    p->scan_depth--;
+    if (own && !lost(p)) {
+        PGresult *r = PQexec(p->conn, ret == ENG_OK ? "COMMIT" : "ROLLBACK");
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && ret == ENG_OK)
+            return pg_fail(p, r, "scan");
+        PQclear(r);
+    }
+    return ret;
+}
+
+static int pg_begin(void *user)
+{
+    pg *p = user;
+    const char *sql = p->flags & STORE_PG_READ_COMMITTED ? "BEGIN" : "BEGIN ISOLATION LEVEL SERIALIZABLE";
+    int rc = call(p, "begin", NULL, sql, 0, NULL, NULL, PGRES_COMMAND_OK, NULL);
+    if (rc == ENG_OK)
+        p->in_batch = 1;
+    return rc;
+}
+
+static int pg_commit(void *user)
+{
+    pg *p = user;
+    if (lost(p))
+        return set_err(ENG_ESTORAGE, "postgres commit: connection lost before the commit; the batch is gone");
+    PGresult *r = PQexec(p->conn, "COMMIT");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return pg_fail(p, r, "commit");
+    /* COMMIT of a transaction an earlier error aborted "succeeds" as ROLLBACK */
+    int rolled_back = strcmp(PQcmdStatus(r), "COMMIT") != 0;
+    PQclear(r);
+    if (rolled_back)
+        return set_err(ENG_ESTORAGE, "postgres commit: the server rolled the batch back after an earlier error");
+    p->in_batch = 0;
+    return ENG_OK;
+}
+
+static int pg_rollback(void *user)
+{
+    pg *p = user;
+    p->in_batch = 0;
+    if (lost(p) || PQtransactionStatus(p->conn) == PQTRANS_IDLE)
+        return ENG_OK; /* the server has already discarded the transaction */
+    PGresult *r = PQexec(p->conn, "ROLLBACK");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && !lost(p))
+        return pg_fail(p, r, "rollback");
+    PQclear(r);
+    return ENG_OK;
+}
+
+static void pg_destroy(void *user)
+{
+    pg *p = user;
+    PQfinish(p->conn);
+    free(p->conninfo);
+    free(p->table);
+    free(p);
+}
+
+static int setup(pg *p, const char *table)
+{
+    p->conn = PQconnectdb(p->conninfo);
+    if (!p->conn)
+        return set_err(ENG_ENOMEM, "postgres connect: out of memory");
+    if (lost(p))
+        return set_err(ENG_ESTORAGE, "postgres connect: %s", PQerrorMessage(p->conn));
+    PQsetNoticeProcessor(p->conn, quiet, NULL);
+    char *q = PQescapeIdentifier(p->conn, table, strlen(table));
+    if (!q)
+        return set_err(ENG_EINVAL, "postgres: bad table name: %s", PQerrorMessage(p->conn));
+    p->table = strdup(q);
+    PQfreemem(q);
+    if (!p->table)
+        return set_err(ENG_ENOMEM, "postgres: out of memory");
+    char sql[300];
+    snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s (k bytea PRIMARY KEY, v bytea NOT NULL)", p->table);
+    PGresult *r = PQexec(p->conn, sql);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    /* two engines creating it at once: the loser sees a duplicate */
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && !(state && (!strcmp(state, "42P07") || !strcmp(state, "23505"))))
+        return pg_fail(p, r, "create table");
+    PQclear(r);
+    return prepare_all(p);
+}
+
+int store_pg_open(const char *conninfo, const char *table, unsigned flags, const eng_allocator *alloc,
+                  eng_store **out)
+{
+    static const eng_store_methods methods = {
+        ENG_STORE_METHODS_VERSION, pg_get, pg_put, pg_del, pg_scan, pg_begin, pg_commit, pg_rollback, pg_destroy,
+    };
+    if (out)
+        *out = NULL;
+    if (!out || !conninfo)
+        return set_err(ENG_EINVAL, "store_pg_open: NULL conninfo or out");
+    pg *p = calloc(1, sizeof *p);
+    if (!p || !(p->conninfo = strdup(conninfo))) {
+        free(p);
+        return set_err(ENG_ENOMEM, "store_pg_open: out of memory");
+    }
+    p->flags = flags;
+    int rc = setup(p, table ? table : "engage_kv");
+    if (rc) {
+        char msg[512]; /* the message may live in the connection destroy closes */
+        snprintf(msg, sizeof msg, "%s", eng_error_last()->message);
+        pg_destroy(p);
+        eng_error_set(rc, msg);
+        return rc;
+    }
+    return eng_store_new(out, &methods, p, alloc); /* calls pg_destroy itself on failure */
+}
