@@ -1,0 +1,175 @@
+/* X-Engage: the per-customer channel optimizer (internal API of the decide layer).
+ *
+ * For each test-group customer it picks the one channel with the highest
+ * sampled expected value  V * d_c * q~_ic * pi~_gc - cost_c, or none when
+ * nothing is worth its cost:
+ *   d_c    delivery rate of channel c (population, recency-weighted);
+ *   q~_ic  engagement of customer i on c: a Beta posterior from the
+ *          customer's own counts, shrunk toward the segment x channel rate
+ *          with an empirical-Bayes prior strength (cold start);
+ *   pi~_gc incremental conversion given engagement of segment g on c:
+ *          P(conv | engaged) above the organic rate of the control group.
+ * Thompson sampling draws q~ (option) and pi~ per customer from counter-based
+ * random numbers keyed by (seed, customer, wave), so a decision depends only on
+ * the model snapshot and never on batch size or thread count.
+ *
+ * Protocol: eng__xe_observe() for every resolved send (engaged, or its
+ * response window closed), eng__xe_baseline() for control-group customers,
+ * eng__xe_refresh() between batches, eng__xe_new_wave() between waves,
+ * eng__xe_decide() per batch. The model is not thread-safe while observing;
+ * decide only reads it. */
+#ifndef ENG_DECIDE_XENGAGE_H
+#define ENG_DECIDE_XENGAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/mem.h"
+
+#define ENG__XE_MAXK 16 /* channels; per-customer state is 2 bytes a channel (<= 32 B) */
+
+/* Outcome flags of one resolved send. */
+enum {
+    ENG__XE_DELIVERED = 1u << 0,
+    ENG__XE_ENGAGED = 1u << 1,   /* opened or clicked */
+    ENG__XE_CONVERTED = 1u << 2, /* the customer converted after engaging */
+    ENG__XE_NO_CONV = 1u << 3    /* conversion unknown (history from earlier campaigns) */
+};
+
+typedef struct eng__xe_config {
+    unsigned k;                    /* channels, 1..ENG__XE_MAXK */
+    unsigned g;                    /* segments, 1..65535 */
+    uint32_t customers;            /* dense ids 0..customers-1 */
+    double cost[ENG__XE_MAXK];     /* credits per message */
+    double value;                  /* value per conversion (same unit as cost) */
+    uint8_t priority[ENG__XE_MAXK];/* channel order for the no-data guard rail */
+    double explore;                /* share of customers sent a uniform reachable channel, 0..0.5 */
+    double forget;                 /* weight kept by population statistics at each new wave, 0..1 */
+    int sample_q;                  /* Thompson draw of per-customer engagement (else posterior mean) */
+    int sample_pi;                 /* Thompson draw of conversion given engagement (else posterior mean) */
+    int skip_negative;             /* send nothing when the best expected value is <= 0 */
+    int guard_priority;            /* customers with no data on any reachable channel: priority order */
+    uint64_t seed;
+} eng__xe_config;
+
+/* Defaults: skip_negative, sample_pi and sample_q on, explore 0.03, forget 0.5, priority 0..k-1. */
+void eng__xe_config_default(eng__xe_config *c, unsigned k, unsigned g, uint32_t customers);
+
+typedef struct eng__xe eng__xe;
+
+int eng__xe_create(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out);
+void eng__xe_free(eng__xe *xe);
+const eng__xe_config *eng__xe_cfg(const eng__xe *xe);
+/* Bytes of per-customer state (2 * k). */
+size_t eng__xe_state_bytes(const eng__xe *xe);
+
+/* Learning. */
+void eng__xe_observe(eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel, unsigned flags);
+void eng__xe_baseline(eng__xe *xe, unsigned segment, uint32_t n, uint32_t converted);
+void eng__xe_refresh(eng__xe *xe);
+void eng__xe_new_wave(eng__xe *xe);
+
+/* One customer to decide for. */
+typedef struct eng__xe_item {
+    uint32_t customer;
+    uint16_t segment;
+    uint16_t reach; /* bit c: reachable on channel c (and enabled in the message) */
+} eng__xe_item;
+
+typedef struct eng__xe_choice {
+    int8_t channel;     /* -1: none */
+    uint8_t explored;   /* 1: from the uniform exploration bucket */
+    uint8_t n_reach;
+    uint8_t guard;      /* 1: priority guard rail (no data) */
+    float propensity;   /* exact P(channel) for explored choices; 0 when unknown (Thompson) */
+    float score;        /* sampled expected value of the choice (net of cost) */
+} eng__xe_choice;
+
+/* Decide for @p n items of wave @p wave, with cost weighted by (1 + lambda)
+ * (lambda = 0 without a budget). Pure read of the model: any split of the
+ * items over calls or threads gives the same choices. */
+void eng__xe_decide(const eng__xe *xe, uint32_t wave, double lambda, const eng__xe_item *items, size_t n,
+                    eng__xe_choice *out);
+/* The same on @p threads threads (1 = this thread). */
+int eng__xe_decide_mt(const eng__xe *xe, uint32_t wave, double lambda, const eng__xe_item *items, size_t n,
+                      eng__xe_choice *out, unsigned threads);
+/* Under a credit cap for this call: finds the smallest lambda whose choices
+ * cost at most @p budget (bisection on the same draws) and returns it. */
+double eng__xe_decide_budget(const eng__xe *xe, uint32_t wave, double budget, const eng__xe_item *items, size_t n,
+                             eng__xe_choice *out);
+
+/* Why this channel: the estimates, the cost and the draw of every channel. */
+typedef struct eng__xe_trace {
+    int channel;
+    int explored;
+    double propensity;
+    struct {
+        int reachable;
+        double q_mean, q_draw;   /* engagement per delivered message */
+        double pi_mean, pi_draw; /* incremental conversion given engagement */
+        double delivery;
+        double cost;
+        double score; /* value * delivery * q_draw * pi_draw - (1 + lambda) * cost */
+        uint8_t sent, engaged; /* the customer's counts */
+    } ch[ENG__XE_MAXK];
+} eng__xe_trace;
+void eng__xe_explain(const eng__xe *xe, uint32_t wave, double lambda, const eng__xe_item *item, eng__xe_trace *out);
+
+/* Posterior means (for the direct method of off-policy estimates): the
+ * expected incremental conversions per message on channel c. */
+double eng__xe_mean_incr(const eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel);
+/* Organic conversion rate of a segment (control group). */
+double eng__xe_mean_organic(const eng__xe *xe, unsigned segment);
+
+/* Per-customer counts (tests, persistence). */
+void eng__xe_counts(const eng__xe *xe, uint32_t customer, unsigned channel, unsigned *sent, unsigned *engaged);
+
+/* ---- posterior arithmetic (exposed for tests) ---- */
+/* Beta(a, b) prior + (n, k) data -> posterior (a + k, b + n - k). */
+typedef struct eng__xe_beta {
+    double a, b;
+} eng__xe_beta;
+eng__xe_beta eng__xe_q_posterior(const eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel);
+eng__xe_beta eng__xe_pi_posterior(const eng__xe *xe, unsigned segment, unsigned channel);
+/* Over-dispersion (1 / (kappa + 1)) of engagement between customers of channel c. */
+double eng__xe_rho(const eng__xe *xe, unsigned channel);
+
+/* ---- counter-based random numbers ---- */
+typedef struct eng__xe_rng {
+    uint64_t key, ctr;
+} eng__xe_rng;
+static inline eng__xe_rng eng__xe_rng_at(uint64_t seed, uint32_t customer, uint32_t wave)
+{
+    eng__xe_rng r = {seed ^ ((uint64_t)customer << 32 | wave) * 0xd6e8feb86659fd93ull, 0};
+    return r;
+}
+uint64_t eng__xe_u64(eng__xe_rng *r);
+double eng__xe_uniform(eng__xe_rng *r); /* (0, 1) */
+double eng__xe_normal(eng__xe_rng *r);
+double eng__xe_gamma(eng__xe_rng *r, double shape);
+double eng__xe_beta_draw(eng__xe_rng *r, double a, double b);
+
+/* ---- off-policy estimates from the exploration bucket ---- */
+typedef struct eng__xe_ope_row {
+    int8_t logged;      /* channel sent (uniform over n_reach reachable) */
+    int8_t target;      /* channel the evaluated policy would send (-1 none) */
+    float propensity;   /* P(logged) under the logging policy */
+    double reward;      /* observed value of conversions - cost */
+    double dm_logged;   /* model estimate of the reward of the logged channel */
+    double dm_target;   /* model estimate of the reward of the target channel */
+} eng__xe_ope_row;
+typedef struct eng__xe_estimate {
+    double value, lo, hi; /* per customer, 95 % interval */
+} eng__xe_estimate;
+/* IPW and doubly-robust means of the target policy's reward per customer,
+ * minus @p baseline (the control group's mean reward, with its standard error
+ * @p baseline_se) so the result is the incremental net value per customer. */
+void eng__xe_ope(const eng__xe_ope_row *rows, size_t n, double baseline, double baseline_se,
+                 eng__xe_estimate *ipw, eng__xe_estimate *dr);
+
+/* ---- persistence through the storage contract ---- */
+struct eng_store;
+int eng__xe_save(const eng__xe *xe, struct eng_store *s, const char *key);
+int eng__xe_load(const eng__mem *mem, struct eng_store *s, const char *key, eng__xe **out);
+
+#endif

@@ -1,0 +1,243 @@
+/* X-Engage decisions: one channel (or none) per customer by Thompson sampling
+ * of the expected value, an exploration bucket with exact propensities, a
+ * credit cap by a Lagrange multiplier on cost, and the per-customer trace. */
+#include "decide/xengage_impl.h"
+#include "base/error.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Draw the value (before cost) of every reachable channel of one customer and
+ * settle the exploration bucket. v[c] is V * d * q~ * pi~. Returns the
+ * explored channel (>= 0), -2 for the priority guard rail's choice in
+ * *guard, or -1 when the choice is left to the scores. */
+static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double *v, eng__xe_trace *tr,
+                int *guard)
+{
+    const eng__xe_config *cf = &xe->cfg;
+    eng__xe_rng r = eng__xe_rng_at(cf->seed, it->customer, wave);
+    unsigned reach = it->reach & ((1u << cf->k) - 1);
+    unsigned nr = (unsigned)__builtin_popcount(reach);
+    double u = eng__xe_uniform(&r);
+    if (nr == 0)
+        return -1;
+    if (u < cf->explore) {
+        unsigned j = (unsigned)(eng__xe_uniform(&r) * nr);
+        for (unsigned c = 0; c < cf->k; c++)
+            if (reach >> c & 1 && j-- == 0)
+                return (int)c;
+    }
+    const uint8_t *s = it->customer < cf->customers ? xe_state(xe, it->customer) : NULL;
+    if (cf->guard_priority) {
+        unsigned seen = 0;
+        for (unsigned c = 0; c < cf->k && s; c++)
+            seen += (reach >> c & 1) ? s[2 * c] : 0;
+        if (!seen) {
+            for (unsigned i = 0; i < cf->k; i++)
+                if (reach >> cf->priority[i] & 1) {
+                    *guard = cf->priority[i];
+                    return -2;
+                }
+        }
+    }
+    unsigned seg = it->segment < cf->g ? it->segment : 0;
+    double p0 = xe->seg[seg].p0;
+    for (unsigned c = 0; c < cf->k; c++) {
+        if (!(reach >> c & 1))
+            continue;
+        const xe_cell *cl = xe_cell_at(xe, seg, c);
+        unsigned n = s ? s[2 * c] : 0, k = s ? s[2 * c + 1] : 0;
+        double a = cl->a0 + k, b = cl->b0 + (n - k);
+        double q = cf->sample_q ? eng__xe_beta_draw(&r, a, b) : a / (a + b);
+        double rc = cf->sample_pi ? eng__xe_beta_draw(&r, cl->pa, cl->pb) : cl->pa / (cl->pa + cl->pb);
+        double pi = rc > p0 ? (rc - p0) / (1 - p0) : 0;
+        v[c] = cf->value * xe->chan[c].d * q * pi;
+        if (tr) {
+            tr->ch[c].q_mean = a / (a + b);
+            tr->ch[c].q_draw = q;
+            double rm = cl->pa / (cl->pa + cl->pb);
+            tr->ch[c].pi_mean = rm > p0 ? (rm - p0) / (1 - p0) : 0;
+            tr->ch[c].pi_draw = pi;
+            tr->ch[c].sent = (uint8_t)n;
+            tr->ch[c].engaged = (uint8_t)k;
+        }
+    }
+    return -1;
+}
+
+/* The best channel at multiplier lambda, or -1. */
+static int pick(const eng__xe *xe, unsigned reach, const double *v, double lambda, double *score)
+{
+    int best = -1;
+    double bs = -INFINITY;
+    for (unsigned c = 0; c < xe->cfg.k; c++) {
+        if (!(reach >> c & 1))
+            continue;
+        double sc = v[c] - (1 + lambda) * xe->cfg.cost[c];
+        if (sc > bs)
+            bs = sc, best = (int)c;
+    }
+    if (best >= 0 && xe->cfg.skip_negative && bs <= 0)
+        best = -1;
+    *score = bs;
+    return best;
+}
+
+static void decide_one(const eng__xe *xe, uint32_t wave, double lambda, const eng__xe_item *it, eng__xe_choice *o,
+                       double *v)
+{
+    int guard = -1;
+    unsigned reach = it->reach & ((1u << xe->cfg.k) - 1);
+    memset(o, 0, sizeof *o);
+    o->n_reach = (uint8_t)__builtin_popcount(reach);
+    int e = draw(xe, wave, it, v, NULL, &guard);
+    if (e >= 0) {
+        o->channel = (int8_t)e;
+        o->explored = 1;
+        o->propensity = 1.0f / o->n_reach;
+        o->score = 0;
+        return;
+    }
+    if (e == -2) {
+        o->channel = (int8_t)guard;
+        o->guard = 1;
+        return;
+    }
+    double sc = 0;
+    o->channel = (int8_t)(reach ? pick(xe, reach, v, lambda, &sc) : -1);
+    o->score = (float)sc;
+}
+
+void eng__xe_decide(const eng__xe *xe, uint32_t wave, double lambda, const eng__xe_item *items, size_t n,
+                    eng__xe_choice *out)
+{
+    double v[ENG__XE_MAXK];
+    for (size_t i = 0; i < n; i++)
+        decide_one(xe, wave, lambda, &items[i], &out[i], v);
+}
+
+typedef struct xe_job {
+    const eng__xe *xe;
+    uint32_t wave;
+    double lambda;
+    const eng__xe_item *items;
+    size_t n;
+    eng__xe_choice *out;
+} xe_job;
+
+static void *job_run(void *p)
+{
+    xe_job *j = p;
+    eng__xe_decide(j->xe, j->wave, j->lambda, j->items, j->n, j->out);
+    return NULL;
+}
+
+int eng__xe_decide_mt(const eng__xe *xe, uint32_t wave, double lambda, const eng__xe_item *items, size_t n,
+                      eng__xe_choice *out, unsigned threads)
+{
+    if (threads <= 1 || n < 2 * (size_t)threads) {
+        eng__xe_decide(xe, wave, lambda, items, n, out);
+        return ENG_OK;
+    }
+    if (threads > 64)
+        threads = 64;
+    pthread_t tid[64];
+    int joined[64] = {0};
+    xe_job jobs[64];
+    size_t per = n / threads, at = 0;
+    for (unsigned t = 0; t < threads; t++) {
+        size_t m = t + 1 == threads ? n - at : per;
+        jobs[t] = (xe_job){xe, wave, lambda, items + at, m, out + at};
+        at += m;
+        /* A thread that cannot start runs here: same choices, less parallel. */
+        if (t > 0)
+            joined[t] = pthread_create(&tid[t], NULL, job_run, &jobs[t]) == 0;
+        if (t > 0 && !joined[t])
+            job_run(&jobs[t]);
+    }
+    job_run(&jobs[0]);
+    for (unsigned t = 1; t < threads; t++)
+        if (joined[t])
+            pthread_join(tid[t], NULL);
+    return ENG_OK;
+}
+
+double eng__xe_decide_budget(const eng__xe *xe, uint32_t wave, double budget, const eng__xe_item *items, size_t n,
+                             eng__xe_choice *out)
+{
+    const unsigned K = xe->cfg.k;
+    double *v = eng__malloc(&xe->mem, (n ? n : 1) * K * sizeof *v);
+    if (!v) { /* no room for the draws: decide without the cap rather than fail the send */
+        eng__xe_decide(xe, wave, 0, items, n, out);
+        return 0;
+    }
+    double fixed = 0; /* explored and guard-rail messages are not priced out */
+    for (size_t i = 0; i < n; i++) {
+        decide_one(xe, wave, 0, &items[i], &out[i], v + i * K);
+        if (out[i].explored || out[i].guard)
+            fixed += xe->cfg.cost[out[i].channel];
+    }
+    double lo = 0, hi = 0, lambda = 0;
+    for (int it = 0; it < 80; it++) {
+        double spend = fixed, sc;
+        for (size_t i = 0; i < n; i++) {
+            if (out[i].explored || out[i].guard)
+                continue;
+            int c = pick(xe, items[i].reach & ((1u << K) - 1), v + i * K, lambda, &sc);
+            if (c >= 0)
+                spend += xe->cfg.cost[c];
+        }
+        if (it == 0 && spend <= budget)
+            break; /* the cap does not bind */
+        if (spend <= budget)
+            hi = lambda;
+        else
+            lo = lambda;
+        if (hi == 0) /* no feasible multiplier yet: grow */
+            lambda = lambda == 0 ? 1 : lambda * 4;
+        else
+            lambda = 0.5 * (lo + hi);
+        if (hi > 0 && hi - lo < 1e-6 * hi)
+            break;
+        if (lambda > 1e12)
+            break;
+    }
+    if (hi > 0)
+        lambda = hi;
+    for (size_t i = 0; i < n; i++) {
+        if (out[i].explored || out[i].guard)
+            continue;
+        double sc;
+        out[i].channel = (int8_t)pick(xe, items[i].reach & ((1u << K) - 1), v + i * K, lambda, &sc);
+        out[i].score = (float)sc;
+    }
+    eng__free(&xe->mem, v);
+    return lambda;
+}
+
+void eng__xe_explain(const eng__xe *xe, uint32_t wave, double lambda, const eng__xe_item *item, eng__xe_trace *out)
+{
+    memset(out, 0, sizeof *out);
+    double v[ENG__XE_MAXK] = {0};
+    int guard = -1;
+    unsigned reach = item->reach & ((1u << xe->cfg.k) - 1);
+    int e = draw(xe, wave, item, v, out, &guard);
+    for (unsigned c = 0; c < xe->cfg.k; c++) {
+        out->ch[c].reachable = reach >> c & 1;
+        out->ch[c].cost = xe->cfg.cost[c];
+        out->ch[c].delivery = xe->chan[c].d;
+        out->ch[c].score = v[c] - (1 + lambda) * xe->cfg.cost[c];
+    }
+    if (e >= 0) {
+        out->channel = e;
+        out->explored = 1;
+        out->propensity = 1.0 / __builtin_popcount(reach);
+    } else if (e == -2) {
+        out->channel = guard;
+    } else {
+        double sc;
+        out->channel = reach ? pick(xe, reach, v, lambda, &sc) : -1;
+    }
+}

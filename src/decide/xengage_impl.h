@@ -1,0 +1,49 @@
+/* X-Engage model internals shared by the model, decide, explain and persist files. */
+#ifndef ENG_DECIDE_XENGAGE_IMPL_H
+#define ENG_DECIDE_XENGAGE_IMPL_H
+
+#include "decide/xengage.h"
+
+/* Segment x channel statistics. Decayed sums weigh recent waves more (drift);
+ * pn/pk are exact sums over customers of n(n-1) and k(k-1), the moments that
+ * give the between-customer spread (empirical Bayes). */
+typedef struct xe_cell {
+    double sent, eng;  /* delivered messages and engagements (decayed) */
+    double pn, pk;     /* sum over customers of n(n-1), k(k-1) */
+    double en, ec;     /* engagements with a known outcome, conversions among them (decayed) */
+    /* derived by refresh */
+    double a0, b0;     /* per-customer engagement prior Beta(a0, b0) */
+    double pa, pb;     /* P(convert | engaged) posterior */
+} xe_cell;
+
+typedef struct xe_seg {
+    double bn, bc; /* control customers and their conversions (decayed) */
+    double p0;     /* organic conversion rate (derived) */
+} xe_seg;
+
+typedef struct xe_chan {
+    double sent, delivered; /* decayed */
+    double d, rho, m;       /* derived: delivery rate, over-dispersion, engagement rate */
+} xe_chan;
+
+struct eng__xe {
+    eng__mem mem;
+    eng__xe_config cfg;
+    uint8_t *st; /* customers x k x {n, k}: delivered messages and engagements */
+    xe_cell *cell; /* g x k */
+    xe_seg *seg;
+    xe_chan chan[ENG__XE_MAXK];
+};
+
+static inline xe_cell *xe_cell_at(const eng__xe *xe, unsigned g, unsigned c)
+{
+    return &xe->cell[(size_t)g * xe->cfg.k + c];
+}
+static inline const uint8_t *xe_state(const eng__xe *xe, uint32_t i)
+{
+    return xe->st + (size_t)i * 2 * xe->cfg.k;
+}
+
+int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out);
+
+#endif

@@ -1,0 +1,230 @@
+/* X-Engage model: per-customer engagement counts, segment x channel
+ * statistics and the empirical-Bayes refresh that turns them into priors. */
+#include "decide/xengage_impl.h"
+#include "base/error.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Pseudo-counts of the hierarchy's weak links: a segment's rates start at the
+ * channel's, a channel's conversion rate at all channels'. Small on purpose:
+ * data dominates after a few dozen messages. */
+#define XE_SEG_PRIOR 10.0
+#define XE_CROSS_PRIOR 2.0
+/* Over-dispersion used until the data holds enough pairs to estimate it. */
+#define XE_RHO_DEFAULT 0.1
+
+void eng__xe_config_default(eng__xe_config *c, unsigned k, unsigned g, uint32_t customers)
+{
+    memset(c, 0, sizeof *c);
+    c->k = k;
+    c->g = g;
+    c->customers = customers;
+    c->value = 1;
+    for (unsigned i = 0; i < ENG__XE_MAXK; i++)
+        c->priority[i] = (uint8_t)i;
+    c->explore = 0.03;
+    c->forget = 0.5;
+    c->sample_q = 1;
+    c->sample_pi = 1;
+    c->skip_negative = 1;
+}
+
+int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out)
+{
+    *out = NULL;
+    if (!cfg || cfg->k < 1 || cfg->k > ENG__XE_MAXK || cfg->g < 1 || cfg->g > 65535)
+        return eng__err(ENG_EINVAL, "xengage.channels", "X-Engage needs 1..%d channels and 1..65535 segments",
+                        ENG__XE_MAXK);
+    if (!(cfg->explore >= 0 && cfg->explore <= 0.5) || !(cfg->forget >= 0 && cfg->forget <= 1) ||
+        !(cfg->value >= 0))
+        return eng__err(ENG_EINVAL, "xengage.options", "explore must be 0..0.5, forget 0..1, value >= 0");
+    for (unsigned c = 0; c < cfg->k; c++)
+        if (!(cfg->cost[c] >= 0) || cfg->priority[c] >= cfg->k)
+            return eng__err(ENG_EINVAL, "xengage.cost", "channel %u: cost must be >= 0, priority a channel", c);
+    eng__mem m;
+    int rc = eng__mem_init(&m, mem ? &mem->a : NULL);
+    if (rc)
+        return rc;
+    eng__xe *xe = eng__calloc(&m, 1, sizeof *xe);
+    if (!xe)
+        return eng__nomem();
+    xe->mem = m;
+    xe->cfg = *cfg;
+    xe->st = eng__calloc(&m, (size_t)cfg->customers ? cfg->customers : 1, 2 * (size_t)cfg->k);
+    xe->cell = eng__calloc(&m, (size_t)cfg->g * cfg->k, sizeof *xe->cell);
+    xe->seg = eng__calloc(&m, cfg->g, sizeof *xe->seg);
+    if (!xe->st || !xe->cell || !xe->seg) {
+        eng__xe_free(xe);
+        return eng__nomem();
+    }
+    *out = xe;
+    return ENG_OK;
+}
+
+int eng__xe_create(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out)
+{
+    int rc = eng__xe_alloc(mem, cfg, out);
+    if (rc == ENG_OK)
+        eng__xe_refresh(*out);
+    return rc;
+}
+
+void eng__xe_free(eng__xe *xe)
+{
+    if (!xe)
+        return;
+    eng__mem m = xe->mem;
+    eng__free(&m, xe->st);
+    eng__free(&m, xe->cell);
+    eng__free(&m, xe->seg);
+    eng__free(&m, xe);
+}
+
+const eng__xe_config *eng__xe_cfg(const eng__xe *xe) { return &xe->cfg; }
+size_t eng__xe_state_bytes(const eng__xe *xe) { return 2 * (size_t)xe->cfg.k; }
+
+void eng__xe_counts(const eng__xe *xe, uint32_t customer, unsigned channel, unsigned *sent, unsigned *engaged)
+{
+    const uint8_t *s = xe_state(xe, customer) + 2 * channel;
+    *sent = s[0];
+    *engaged = s[1];
+}
+
+void eng__xe_observe(eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel, unsigned flags)
+{
+    if (customer >= xe->cfg.customers || segment >= xe->cfg.g || channel >= xe->cfg.k)
+        return;
+    xe_chan *ch = &xe->chan[channel];
+    ch->sent += 1;
+    if (!(flags & ENG__XE_DELIVERED))
+        return; /* engagement is per delivered message: an outage must not look like disinterest */
+    ch->delivered += 1;
+    int engaged = (flags & ENG__XE_ENGAGED) != 0;
+    xe_cell *cl = xe_cell_at(xe, segment, channel);
+    uint8_t *s = xe->st + (size_t)customer * 2 * xe->cfg.k + 2 * channel;
+    double n0 = s[0], k0 = s[1];
+    unsigned n = s[0] + 1u, k = s[1] + (unsigned)engaged;
+    if (n > 255) { /* halve: keeps the rate, forgets the oldest evidence */
+        n = (n + 1) / 2;
+        k = (k + 1) / 2;
+    }
+    s[0] = (uint8_t)n;
+    s[1] = (uint8_t)k;
+    cl->pn += (double)n * (n - 1) - n0 * (n0 - 1);
+    cl->pk += (double)k * (k - 1) - k0 * (k0 - 1);
+    cl->sent += 1;
+    cl->eng += engaged;
+    if (engaged && !(flags & ENG__XE_NO_CONV)) {
+        cl->en += 1;
+        cl->ec += (flags & ENG__XE_CONVERTED) != 0;
+    }
+}
+
+void eng__xe_baseline(eng__xe *xe, unsigned segment, uint32_t n, uint32_t converted)
+{
+    if (segment >= xe->cfg.g)
+        return;
+    xe->seg[segment].bn += n;
+    xe->seg[segment].bc += converted;
+}
+
+void eng__xe_new_wave(eng__xe *xe)
+{
+    double f = xe->cfg.forget;
+    for (size_t i = 0; i < (size_t)xe->cfg.g * xe->cfg.k; i++) {
+        xe_cell *c = &xe->cell[i];
+        c->sent *= f, c->eng *= f, c->en *= f, c->ec *= f;
+    }
+    for (unsigned g = 0; g < xe->cfg.g; g++)
+        xe->seg[g].bn *= f, xe->seg[g].bc *= f;
+    for (unsigned c = 0; c < xe->cfg.k; c++)
+        xe->chan[c].sent *= f, xe->chan[c].delivered *= f;
+}
+
+static double clamp(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+/* Method-of-moments over-dispersion of a beta-binomial: for units with n_i
+ * trials and k_i successes, E[k(k-1)] = n(n-1) (m^2 + m(1-m) rho). */
+static double overdispersion(double pk, double pn_m2, double pn_v, double fallback)
+{
+    if (pn_v < 2.0)
+        return fallback;
+    return clamp((pk - pn_m2) / pn_v, 0.002, 0.5);
+}
+
+void eng__xe_refresh(eng__xe *xe)
+{
+    const unsigned K = xe->cfg.k, G = xe->cfg.g;
+    double bn = 0, bc = 0;
+    for (unsigned g = 0; g < G; g++)
+        bn += xe->seg[g].bn, bc += xe->seg[g].bc;
+    double p0_all = bn > 0 ? bc / bn : 0;
+    for (unsigned g = 0; g < G; g++)
+        xe->seg[g].p0 = (xe->seg[g].bc + 2 * p0_all) / (xe->seg[g].bn + 2);
+    double all_en = 0, all_ec = 0;
+    for (size_t i = 0; i < (size_t)G * K; i++)
+        all_en += xe->cell[i].en, all_ec += xe->cell[i].ec;
+    double r_all = (all_ec + 1) / (all_en + 2);
+    for (unsigned c = 0; c < K; c++) {
+        xe_chan *ch = &xe->chan[c];
+        ch->d = ch->sent > 0 ? (ch->delivered + 1) / (ch->sent + 1) : 1.0;
+        double sent = 0, eng = 0, en = 0, ec = 0;
+        for (unsigned g = 0; g < G; g++) {
+            const xe_cell *cl = xe_cell_at(xe, g, c);
+            sent += cl->sent, eng += cl->eng, en += cl->en, ec += cl->ec;
+        }
+        ch->m = (eng + 0.5) / (sent + 1);
+        double r_c = (ec + XE_CROSS_PRIOR * r_all) / (en + XE_CROSS_PRIOR);
+        /* Engagement spread between customers of this channel (pooled over segments). */
+        double pk = 0, m2 = 0, v = 0;
+        /* Conversion spread between segments of this channel. */
+        double sk = 0, sm2 = 0, sv = 0;
+        for (unsigned g = 0; g < G; g++) {
+            const xe_cell *cl = xe_cell_at(xe, g, c);
+            double m = (cl->eng + XE_SEG_PRIOR * ch->m) / (cl->sent + XE_SEG_PRIOR);
+            pk += cl->pk, m2 += cl->pn * m * m, v += cl->pn * m * (1 - m);
+            double nn = cl->en * (cl->en - 1 > 0 ? cl->en - 1 : 0);
+            sk += cl->ec * (cl->ec - 1 > 0 ? cl->ec - 1 : 0), sm2 += nn * r_c * r_c, sv += nn * r_c * (1 - r_c);
+        }
+        ch->rho = overdispersion(pk, m2, v, XE_RHO_DEFAULT);
+        double kappa = 1 / ch->rho - 1;
+        double s_pi = 1 / overdispersion(sk, sm2, sv, 0.02) - 1;
+        for (unsigned g = 0; g < G; g++) {
+            xe_cell *cl = xe_cell_at(xe, g, c);
+            double m = (cl->eng + XE_SEG_PRIOR * ch->m) / (cl->sent + XE_SEG_PRIOR);
+            cl->a0 = kappa * m;
+            cl->b0 = kappa * (1 - m);
+            cl->pa = s_pi * r_c + cl->ec;
+            cl->pb = s_pi * (1 - r_c) + (cl->en - cl->ec);
+        }
+    }
+}
+
+double eng__xe_rho(const eng__xe *xe, unsigned channel) { return xe->chan[channel].rho; }
+
+eng__xe_beta eng__xe_q_posterior(const eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel)
+{
+    const xe_cell *cl = xe_cell_at(xe, segment, channel);
+    const uint8_t *s = xe_state(xe, customer) + 2 * channel;
+    eng__xe_beta b = {cl->a0 + s[1], cl->b0 + (s[0] - s[1])};
+    return b;
+}
+
+eng__xe_beta eng__xe_pi_posterior(const eng__xe *xe, unsigned segment, unsigned channel)
+{
+    const xe_cell *cl = xe_cell_at(xe, segment, channel);
+    eng__xe_beta b = {cl->pa, cl->pb};
+    return b;
+}
+
+double eng__xe_mean_organic(const eng__xe *xe, unsigned segment) { return xe->seg[segment].p0; }
+
+double eng__xe_mean_incr(const eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel)
+{
+    eng__xe_beta q = eng__xe_q_posterior(xe, customer, segment, channel);
+    eng__xe_beta r = eng__xe_pi_posterior(xe, segment, channel);
+    double p0 = xe->seg[segment].p0, rm = r.a / (r.a + r.b);
+    double pi = rm > p0 ? (rm - p0) / (1 - p0) : 0;
+    return xe->chan[channel].d * q.a / (q.a + q.b) * pi;
+}

@@ -1,0 +1,116 @@
+/* X-Engage state through the storage contract: one record (type
+ * ENG__REC_XENGAGE) holding the configuration, the population statistics and
+ * the per-customer counts (2 bytes a channel). */
+#include "decide/xengage_impl.h"
+#include "base/codec.h"
+#include "base/error.h"
+#include "store/record.h"
+
+#include <string.h>
+
+#define XE_SCHEMA 1
+
+static void wr_f64(eng__wr *w, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    eng__wr_u64(w, u);
+}
+static double rd_f64(eng__rd *r)
+{
+    uint64_t u = eng__rd_u64(r);
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+int eng__xe_save(const eng__xe *xe, struct eng_store *s, const char *key)
+{
+    const eng__xe_config *c = &xe->cfg;
+    eng__wr w;
+    eng__wr_init(&w, &xe->mem);
+    eng__wr_u32(&w, c->k);
+    eng__wr_u32(&w, c->g);
+    eng__wr_u32(&w, c->customers);
+    for (unsigned i = 0; i < c->k; i++) {
+        wr_f64(&w, c->cost[i]);
+        eng__wr_u8(&w, c->priority[i]);
+    }
+    wr_f64(&w, c->value);
+    wr_f64(&w, c->explore);
+    wr_f64(&w, c->forget);
+    eng__wr_u8(&w, (uint8_t)((c->sample_q ? 1 : 0) | (c->sample_pi ? 2 : 0) | (c->skip_negative ? 4 : 0) |
+                             (c->guard_priority ? 8 : 0)));
+    eng__wr_u64(&w, c->seed);
+    for (size_t i = 0; i < (size_t)c->g * c->k; i++) {
+        const xe_cell *cl = &xe->cell[i];
+        wr_f64(&w, cl->sent), wr_f64(&w, cl->eng), wr_f64(&w, cl->pn), wr_f64(&w, cl->pk);
+        wr_f64(&w, cl->en), wr_f64(&w, cl->ec);
+    }
+    for (unsigned g = 0; g < c->g; g++)
+        wr_f64(&w, xe->seg[g].bn), wr_f64(&w, xe->seg[g].bc);
+    for (unsigned i = 0; i < c->k; i++)
+        wr_f64(&w, xe->chan[i].sent), wr_f64(&w, xe->chan[i].delivered);
+    eng__wr_bytes(&w, xe->st, (size_t)c->customers * 2 * c->k);
+    return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, XE_SCHEMA, &w);
+}
+
+int eng__xe_load(const eng__mem *mem, struct eng_store *s, const char *key, eng__xe **out)
+{
+    *out = NULL;
+    eng__rec rec;
+    int rc = eng__rec_get(s, ENG__K(key), ENG__REC_XENGAGE, XE_SCHEMA, &rec);
+    if (rc)
+        return rc;
+    eng__rd r;
+    eng__rd_init(&r, rec.payload, rec.len);
+    eng__xe_config c;
+    memset(&c, 0, sizeof c);
+    c.k = eng__rd_u32(&r);
+    c.g = eng__rd_u32(&r);
+    c.customers = eng__rd_u32(&r);
+    if (!eng__rd_ok(&r) || c.k < 1 || c.k > ENG__XE_MAXK || c.g < 1 || c.g > 65535) {
+        eng__rec_free(s, &rec);
+        return eng__err(ENG_ECORRUPT, key, "X-Engage record has a bad header");
+    }
+    for (unsigned i = 0; i < c.k; i++) {
+        c.cost[i] = rd_f64(&r);
+        c.priority[i] = eng__rd_u8(&r);
+    }
+    c.value = rd_f64(&r);
+    c.explore = rd_f64(&r);
+    c.forget = rd_f64(&r);
+    unsigned fl = eng__rd_u8(&r);
+    c.sample_q = fl & 1, c.sample_pi = (fl >> 1) & 1, c.skip_negative = (fl >> 2) & 1, c.guard_priority = (fl >> 3) & 1;
+    c.seed = eng__rd_u64(&r);
+    eng__xe *xe = NULL;
+    if (!eng__rd_ok(&r) || (size_t)c.customers * 2 * c.k > eng__rd_left(&r)) {
+        eng__rec_free(s, &rec);
+        return eng__err(ENG_ECORRUPT, key, "X-Engage record is truncated");
+    }
+    rc = eng__xe_alloc(mem, &c, &xe);
+    if (rc) {
+        eng__rec_free(s, &rec);
+        return rc == ENG_ENOMEM ? rc : eng__err(ENG_ECORRUPT, key, "X-Engage record holds bad options");
+    }
+    for (size_t i = 0; i < (size_t)c.g * c.k; i++) {
+        xe_cell *cl = &xe->cell[i];
+        cl->sent = rd_f64(&r), cl->eng = rd_f64(&r), cl->pn = rd_f64(&r), cl->pk = rd_f64(&r);
+        cl->en = rd_f64(&r), cl->ec = rd_f64(&r);
+    }
+    for (unsigned g = 0; g < c.g; g++)
+        xe->seg[g].bn = rd_f64(&r), xe->seg[g].bc = rd_f64(&r);
+    for (unsigned i = 0; i < c.k; i++)
+        xe->chan[i].sent = rd_f64(&r), xe->chan[i].delivered = rd_f64(&r);
+    const uint8_t *st = eng__rd_bytes(&r, (size_t)c.customers * 2 * c.k);
+    if (!eng__rd_ok(&r) || eng__rd_left(&r) != 0) {
+        eng__rec_free(s, &rec);
+        eng__xe_free(xe);
+        return eng__err(ENG_ECORRUPT, key, "X-Engage record is truncated");
+    }
+    memcpy(xe->st, st, (size_t)c.customers * 2 * c.k);
+    eng__rec_free(s, &rec);
+    eng__xe_refresh(xe);
+    *out = xe;
+    return ENG_OK;
+}
