@@ -45,14 +45,17 @@ typedef struct eng__xe_config {
     uint8_t priority[ENG__XE_MAXK];/* channel order for the no-data guard rail */
     double explore;                /* share of customers sent a uniform reachable channel, 0..0.5 */
     double forget;                 /* weight kept by population statistics at each new wave, 0..1 */
-    int sample_q;                  /* Thompson draw of per-customer engagement (else posterior mean) */
+    int sample_q;                  /* Thompson draw of per-customer engagement (else posterior mean: the
+                                      default, it wins in campaigns of a few waves, see docs/xengage.md) */
     int sample_pi;                 /* Thompson draw of conversion given engagement (else posterior mean) */
     int skip_negative;             /* send nothing when the best expected value is <= 0 */
     int guard_priority;            /* customers with no data on any reachable channel: priority order */
+    int customer_factor;           /* share a customer's responsiveness across channels */
     uint64_t seed;
 } eng__xe_config;
 
-/* Defaults: skip_negative, sample_pi and sample_q on, explore 0.03, forget 0.5, priority 0..k-1. */
+/* Defaults: skip_negative, sample_pi, customer_factor on; sample_q off; explore 0.03, forget 0.5,
+ * priority 0..k-1, value 1. */
 void eng__xe_config_default(eng__xe_config *c, unsigned k, unsigned g, uint32_t customers);
 
 typedef struct eng__xe eng__xe;
@@ -60,7 +63,7 @@ typedef struct eng__xe eng__xe;
 int eng__xe_create(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out);
 void eng__xe_free(eng__xe *xe);
 const eng__xe_config *eng__xe_cfg(const eng__xe *xe);
-/* Bytes of per-customer state (2 * k). */
+/* Bytes of per-customer state (2 * k + 2). */
 size_t eng__xe_state_bytes(const eng__xe *xe);
 
 /* Learning. */
@@ -74,6 +77,7 @@ typedef struct eng__xe_item {
     uint32_t customer;
     uint16_t segment;
     uint16_t reach; /* bit c: reachable on channel c (and enabled in the message) */
+    float value;    /* this customer's value per conversion (e.g. average order); 0: the configured value */
 } eng__xe_item;
 
 typedef struct eng__xe_choice {

@@ -43,22 +43,37 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
         }
     }
     unsigned seg = it->segment < cf->g ? it->segment : 0;
-    double p0 = xe->seg[seg].p0;
+    const xe_seg *sg = &xe->seg[seg];
+    const xe_cell *row = xe_cell_at(xe, seg, 0);
+    double value = it->value > 0 ? it->value : cf->value;
+    /* The customer's responsiveness from every channel; each channel then
+     * leaves its own counts out (eng__xe_resp, computed once). */
+    double o = 0, e = 0, ra = xe->resp_a;
+    if (s && ra > 0)
+        for (unsigned c = 0; c < cf->k; c++)
+            if (s[2 * c])
+                o += s[2 * c + 1], e += s[2 * c] * row[c].m;
     for (unsigned c = 0; c < cf->k; c++) {
         if (!(reach >> c & 1))
             continue;
-        const xe_cell *cl = xe_cell_at(xe, seg, c);
+        const xe_cell *cl = &row[c];
         unsigned n = s ? s[2 * c] : 0, k = s ? s[2 * c + 1] : 0;
-        double a = cl->a0 + k, b = cl->b0 + (n - k);
+        double m = cl->m;
+        if (s && ra > 0) {
+            m *= (o - (n ? k : 0) + ra) / (e - (n ? n * cl->m : 0) + ra);
+            m = m > 0.995 ? 0.995 : m;
+        }
+        double a = cl->kappa * m + k, b = cl->kappa * (1 - m) + (n - k);
         double q = cf->sample_q ? eng__xe_beta_draw(&r, a, b) : a / (a + b);
-        double rc = cf->sample_pi ? eng__xe_beta_draw(&r, cl->pa, cl->pb) : cl->pa / (cl->pa + cl->pb);
-        double pi = rc > p0 ? (rc - p0) / (1 - p0) : 0;
-        v[c] = cf->value * xe->chan[c].d * q * pi;
+        double rc = !cf->sample_pi ? cl->r_mean
+                    : cl->r_exact  ? eng__xe_beta_draw(&r, cl->pa, cl->pb)
+                                   : cl->r_mean + cl->r_sd * eng__xe_normal(&r);
+        double pi = rc > sg->p0 ? (rc - sg->p0) * sg->inv_1mp0 : 0;
+        v[c] = value * xe->chan[c].d * q * pi;
         if (tr) {
             tr->ch[c].q_mean = a / (a + b);
             tr->ch[c].q_draw = q;
-            double rm = cl->pa / (cl->pa + cl->pb);
-            tr->ch[c].pi_mean = rm > p0 ? (rm - p0) / (1 - p0) : 0;
+            tr->ch[c].pi_mean = cl->r_mean > sg->p0 ? (cl->r_mean - sg->p0) * sg->inv_1mp0 : 0;
             tr->ch[c].pi_draw = pi;
             tr->ch[c].sent = (uint8_t)n;
             tr->ch[c].engaged = (uint8_t)k;

@@ -14,11 +14,15 @@ typedef struct xe_cell {
     /* derived by refresh */
     double a0, b0;     /* per-customer engagement prior Beta(a0, b0) */
     double pa, pb;     /* P(convert | engaged) posterior */
+    double m, kappa;   /* a0 / (a0 + b0), a0 + b0 */
+    double r_mean, r_sd; /* of Beta(pa, pb) */
+    int r_exact;       /* small posterior: draw the Beta itself, not its normal approximation */
 } xe_cell;
 
 typedef struct xe_seg {
     double bn, bc; /* control customers and their conversions (decayed) */
     double p0;     /* organic conversion rate (derived) */
+    double inv_1mp0; /* 1 / (1 - p0) */
 } xe_seg;
 
 typedef struct xe_chan {
@@ -29,7 +33,9 @@ typedef struct xe_chan {
 struct eng__xe {
     eng__mem mem;
     eng__xe_config cfg;
-    uint8_t *st; /* customers x k x {n, k}: delivered messages and engagements */
+    uint8_t *st;   /* per customer: k x {n, k} (delivered messages, engagements), then the segment (u16) */
+    size_t stride; /* bytes per customer: 2k + 2 */
+    double resp_a; /* strength of the customer-responsiveness prior (0: none yet) */
     xe_cell *cell; /* g x k */
     xe_seg *seg;
     xe_chan chan[ENG__XE_MAXK];
@@ -41,8 +47,17 @@ static inline xe_cell *xe_cell_at(const eng__xe *xe, unsigned g, unsigned c)
 }
 static inline const uint8_t *xe_state(const eng__xe *xe, uint32_t i)
 {
-    return xe->st + (size_t)i * 2 * xe->cfg.k;
+    return xe->st + (size_t)i * xe->stride;
 }
+static inline unsigned xe_segment(const eng__xe *xe, const uint8_t *s)
+{
+    return (unsigned)s[2 * xe->cfg.k] | (unsigned)s[2 * xe->cfg.k + 1] << 8;
+}
+static inline double xe_cell_mean(const xe_cell *c) { return c->m; }
+/* A customer's responsiveness from the other channels than @p skip (-1: none):
+ * engagements over the expected count, shrunk to 1 (a gamma-Poisson mean). */
+eng__xe_beta eng__xe_q_prior(const eng__xe *xe, const uint8_t *s, unsigned segment, unsigned channel);
+double eng__xe_resp(const eng__xe *xe, const uint8_t *s, unsigned seg, int skip);
 
 int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out);
 

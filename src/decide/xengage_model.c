@@ -25,9 +25,10 @@ void eng__xe_config_default(eng__xe_config *c, unsigned k, unsigned g, uint32_t 
         c->priority[i] = (uint8_t)i;
     c->explore = 0.03;
     c->forget = 0.5;
-    c->sample_q = 1;
+    c->sample_q = 0;
     c->sample_pi = 1;
     c->skip_negative = 1;
+    c->customer_factor = 1;
 }
 
 int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out)
@@ -51,7 +52,8 @@ int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out)
         return eng__nomem();
     xe->mem = m;
     xe->cfg = *cfg;
-    xe->st = eng__calloc(&m, (size_t)cfg->customers ? cfg->customers : 1, 2 * (size_t)cfg->k);
+    xe->stride = 2 * (size_t)cfg->k + 2;
+    xe->st = eng__calloc(&m, (size_t)cfg->customers ? cfg->customers : 1, xe->stride);
     xe->cell = eng__calloc(&m, (size_t)cfg->g * cfg->k, sizeof *xe->cell);
     xe->seg = eng__calloc(&m, cfg->g, sizeof *xe->seg);
     if (!xe->st || !xe->cell || !xe->seg) {
@@ -82,7 +84,7 @@ void eng__xe_free(eng__xe *xe)
 }
 
 const eng__xe_config *eng__xe_cfg(const eng__xe *xe) { return &xe->cfg; }
-size_t eng__xe_state_bytes(const eng__xe *xe) { return 2 * (size_t)xe->cfg.k; }
+size_t eng__xe_state_bytes(const eng__xe *xe) { return xe->stride; }
 
 void eng__xe_counts(const eng__xe *xe, uint32_t customer, unsigned channel, unsigned *sent, unsigned *engaged)
 {
@@ -102,7 +104,9 @@ void eng__xe_observe(eng__xe *xe, uint32_t customer, unsigned segment, unsigned 
     ch->delivered += 1;
     int engaged = (flags & ENG__XE_ENGAGED) != 0;
     xe_cell *cl = xe_cell_at(xe, segment, channel);
-    uint8_t *s = xe->st + (size_t)customer * 2 * xe->cfg.k + 2 * channel;
+    uint8_t *s = xe->st + (size_t)customer * xe->stride;
+    s[2 * xe->cfg.k] = (uint8_t)segment, s[2 * xe->cfg.k + 1] = (uint8_t)(segment >> 8);
+    s += 2 * channel;
     double n0 = s[0], k0 = s[1];
     unsigned n = s[0] + 1u, k = s[1] + (unsigned)engaged;
     if (n > 255) { /* halve: keeps the rate, forgets the oldest evidence */
@@ -153,6 +157,8 @@ static double overdispersion(double pk, double pn_m2, double pn_v, double fallba
     return clamp((pk - pn_m2) / pn_v, 0.002, 0.5);
 }
 
+static void refresh_resp(eng__xe *xe);
+
 void eng__xe_refresh(eng__xe *xe)
 {
     const unsigned K = xe->cfg.k, G = xe->cfg.g;
@@ -162,6 +168,8 @@ void eng__xe_refresh(eng__xe *xe)
     double p0_all = bn > 0 ? bc / bn : 0;
     for (unsigned g = 0; g < G; g++)
         xe->seg[g].p0 = (xe->seg[g].bc + 2 * p0_all) / (xe->seg[g].bn + 2);
+    for (unsigned g = 0; g < G; g++)
+        xe->seg[g].inv_1mp0 = 1 / (1 - xe->seg[g].p0);
     double all_en = 0, all_ec = 0;
     for (size_t i = 0; i < (size_t)G * K; i++)
         all_en += xe->cell[i].en, all_ec += xe->cell[i].ec;
@@ -197,17 +205,80 @@ void eng__xe_refresh(eng__xe *xe)
             cl->b0 = kappa * (1 - m);
             cl->pa = s_pi * r_c + cl->ec;
             cl->pb = s_pi * (1 - r_c) + (cl->en - cl->ec);
+            cl->m = m;
+            cl->kappa = kappa;
+            double t = cl->pa + cl->pb;
+            cl->r_mean = cl->pa / t;
+            cl->r_sd = sqrt(cl->r_mean * (1 - cl->r_mean) / (t + 1));
+            cl->r_exact = !(cl->pa > 40 && cl->pb > 40); /* the same switch as eng__xe_beta_draw */
         }
     }
+    if (xe->cfg.customer_factor)
+        refresh_resp(xe);
+}
+
+double eng__xe_resp(const eng__xe *xe, const uint8_t *s, unsigned seg, int skip)
+{
+    if (xe->resp_a <= 0)
+        return 1.0;
+    double o = 0, e = 0;
+    for (unsigned c = 0; c < xe->cfg.k; c++)
+        if ((int)c != skip && s[2 * c]) {
+            o += s[2 * c + 1];
+            e += s[2 * c] * xe_cell_mean(xe_cell_at(xe, seg, c));
+        }
+    return (o + xe->resp_a) / (e + xe->resp_a);
+}
+
+/* Customers share a responsiveness across channels (a multiplier f with mean 1
+ * and variance 1/a). Its spread comes from pairs of engagements on different
+ * channels: E[k_c k_c'] = E_c E_c' E[f^2]. A strided sample of customers keeps
+ * the pass short at any audience size. */
+static void refresh_resp(eng__xe *xe)
+{
+    const unsigned K = xe->cfg.k;
+    size_t n = xe->cfg.customers, step = n > 65536 ? n / 65536 : 1;
+    double kk = 0, ee = 0;
+    for (size_t i = 0; i < n; i += step) {
+        const uint8_t *s = xe_state(xe, (uint32_t)i);
+        unsigned seg = xe_segment(xe, s);
+        if (seg >= xe->cfg.g)
+            continue;
+        double o = 0, o2 = 0, e = 0, e2 = 0;
+        for (unsigned c = 0; c < K; c++) {
+            if (!s[2 * c])
+                continue;
+            double ec = s[2 * c] * xe_cell_mean(xe_cell_at(xe, seg, c));
+            o += s[2 * c + 1], o2 += (double)s[2 * c + 1] * s[2 * c + 1];
+            e += ec, e2 += ec * ec;
+        }
+        kk += o * o - o2, ee += e * e - e2;
+    }
+    double v = ee > 1 ? kk / ee - 1 : 0;
+    xe->resp_a = v > 1e-3 ? 1 / v : 0;
 }
 
 double eng__xe_rho(const eng__xe *xe, unsigned channel) { return xe->chan[channel].rho; }
 
-eng__xe_beta eng__xe_q_posterior(const eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel)
+eng__xe_beta eng__xe_q_prior(const eng__xe *xe, const uint8_t *s, unsigned segment, unsigned channel)
 {
     const xe_cell *cl = xe_cell_at(xe, segment, channel);
-    const uint8_t *s = xe_state(xe, customer) + 2 * channel;
-    eng__xe_beta b = {cl->a0 + s[1], cl->b0 + (s[0] - s[1])};
+    double kappa = cl->kappa, m = cl->m;
+    if (s && xe->resp_a > 0) {
+        m *= eng__xe_resp(xe, s, segment, (int)channel);
+        if (m > 0.995)
+            m = 0.995;
+    }
+    eng__xe_beta b = {kappa * m, kappa * (1 - m)};
+    return b;
+}
+
+eng__xe_beta eng__xe_q_posterior(const eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel)
+{
+    const uint8_t *s = xe_state(xe, customer);
+    eng__xe_beta b = eng__xe_q_prior(xe, s, segment, channel);
+    b.a += s[2 * channel + 1];
+    b.b += s[2 * channel] - s[2 * channel + 1];
     return b;
 }
 

@@ -40,7 +40,7 @@ int eng__xe_save(const eng__xe *xe, struct eng_store *s, const char *key)
     wr_f64(&w, c->explore);
     wr_f64(&w, c->forget);
     eng__wr_u8(&w, (uint8_t)((c->sample_q ? 1 : 0) | (c->sample_pi ? 2 : 0) | (c->skip_negative ? 4 : 0) |
-                             (c->guard_priority ? 8 : 0)));
+                             (c->guard_priority ? 8 : 0) | (c->customer_factor ? 16 : 0)));
     eng__wr_u64(&w, c->seed);
     for (size_t i = 0; i < (size_t)c->g * c->k; i++) {
         const xe_cell *cl = &xe->cell[i];
@@ -51,7 +51,7 @@ int eng__xe_save(const eng__xe *xe, struct eng_store *s, const char *key)
         wr_f64(&w, xe->seg[g].bn), wr_f64(&w, xe->seg[g].bc);
     for (unsigned i = 0; i < c->k; i++)
         wr_f64(&w, xe->chan[i].sent), wr_f64(&w, xe->chan[i].delivered);
-    eng__wr_bytes(&w, xe->st, (size_t)c->customers * 2 * c->k);
+    eng__wr_bytes(&w, xe->st, (size_t)c->customers * xe->stride);
     return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, XE_SCHEMA, &w);
 }
 
@@ -82,9 +82,10 @@ int eng__xe_load(const eng__mem *mem, struct eng_store *s, const char *key, eng_
     c.forget = rd_f64(&r);
     unsigned fl = eng__rd_u8(&r);
     c.sample_q = fl & 1, c.sample_pi = (fl >> 1) & 1, c.skip_negative = (fl >> 2) & 1, c.guard_priority = (fl >> 3) & 1;
+    c.customer_factor = (fl >> 4) & 1;
     c.seed = eng__rd_u64(&r);
     eng__xe *xe = NULL;
-    if (!eng__rd_ok(&r) || (size_t)c.customers * 2 * c.k > eng__rd_left(&r)) {
+    if (!eng__rd_ok(&r) || (size_t)c.customers * (2 * (size_t)c.k + 2) > eng__rd_left(&r)) {
         eng__rec_free(s, &rec);
         return eng__err(ENG_ECORRUPT, key, "X-Engage record is truncated");
     }
@@ -102,13 +103,13 @@ int eng__xe_load(const eng__mem *mem, struct eng_store *s, const char *key, eng_
         xe->seg[g].bn = rd_f64(&r), xe->seg[g].bc = rd_f64(&r);
     for (unsigned i = 0; i < c.k; i++)
         xe->chan[i].sent = rd_f64(&r), xe->chan[i].delivered = rd_f64(&r);
-    const uint8_t *st = eng__rd_bytes(&r, (size_t)c.customers * 2 * c.k);
+    const uint8_t *st = eng__rd_bytes(&r, (size_t)c.customers * (2 * (size_t)c.k + 2));
     if (!eng__rd_ok(&r) || eng__rd_left(&r) != 0) {
         eng__rec_free(s, &rec);
         eng__xe_free(xe);
         return eng__err(ENG_ECORRUPT, key, "X-Engage record is truncated");
     }
-    memcpy(xe->st, st, (size_t)c.customers * 2 * c.k);
+    memcpy(xe->st, st, (size_t)c.customers * (2 * (size_t)c.k + 2));
     eng__rec_free(s, &rec);
     eng__xe_refresh(xe);
     *out = xe;

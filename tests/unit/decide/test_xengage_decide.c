@@ -1,0 +1,326 @@
+/* X-Engage decisions: one reachable channel or none per customer, the same
+ * choices whatever the batch split or thread count, the exploration share
+ * and its propensities, the credit cap, the trace, the priority guard rail,
+ * persistence through the storage contract, bad options and out-of-memory. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "decide/xengage.h"
+#include "store/store_impl.h"
+#include "test_alloc.h"
+
+#define N 6000
+#define K 6
+#define G 4
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+static eng__xe_item items[N];
+static eng__xe_choice a[N], b[N];
+
+static void fill(eng__xe *xe, unsigned rounds)
+{
+    uint64_t s = 1;
+    for (uint32_t i = 0; i < N; i++) {
+        items[i] = (eng__xe_item){i, (uint16_t)(i % G), (uint16_t)(lcg(&s) % 64), 0};
+        for (unsigned r = 0; r < rounds; r++) {
+            unsigned c = (unsigned)(lcg(&s) % K);
+            unsigned f = lcg(&s) % 10 ? ENG__XE_DELIVERED : 0;
+            if (f && lcg(&s) % 100 < 5 + 4 * c + (i % 7))
+                f |= ENG__XE_ENGAGED | (lcg(&s) % 4 == 0 ? ENG__XE_CONVERTED : 0);
+            eng__xe_observe(xe, i, i % G, c, f);
+        }
+    }
+    for (unsigned g = 0; g < G; g++)
+        eng__xe_baseline(xe, g, 1000, 20 + g);
+    eng__xe_refresh(xe);
+}
+
+static eng__xe *make(double explore, int sample_q, double value)
+{
+    eng__xe_config c;
+    eng__xe_config_default(&c, K, G, N);
+    const double cost[K] = {0.03, 0.17, 0.01, 0.86, 0.25, 0.30};
+    memcpy(c.cost, cost, sizeof cost);
+    c.value = value;
+    c.explore = explore;
+    c.sample_q = sample_q;
+    c.seed = 99;
+    eng__xe *xe;
+    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
+    fill(xe, 5);
+    return xe;
+}
+
+static void one_reachable_channel_or_none(void **st)
+{
+    (void)st;
+    eng__xe *xe = make(0.03, 1, 150);
+    eng__xe_decide(xe, 1, 0, items, N, a);
+    size_t sent = 0, none_reach = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (a[i].channel >= 0) {
+            assert_true(items[i].reach >> a[i].channel & 1);
+            sent++;
+        } else if (!items[i].reach)
+            none_reach++;
+        assert_int_equal(a[i].n_reach, __builtin_popcount(items[i].reach));
+    }
+    assert_true(sent > N / 2);
+    assert_true(none_reach > 0);
+    /* Nothing is worth a message that earns nothing: only the exploration bucket sends. */
+    eng__xe *zero = make(0, 1, 0);
+    eng__xe_decide(zero, 1, 0, items, N, a);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(a[i].channel, -1);
+    eng__xe_free(zero);
+    eng__xe_free(xe);
+}
+
+static void same_choices_whatever_the_batches_and_threads(void **st)
+{
+    (void)st;
+    for (int sq = 0; sq < 2; sq++) {
+        eng__xe *xe = make(0.05, sq, 150);
+        eng__xe_decide(xe, 3, 0, items, N, a);
+        const size_t sizes[] = {1, 7, 100, 1024, N};
+        for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+            memset(b, 0x5a, sizeof b);
+            for (size_t at = 0; at < N; at += sizes[t])
+                eng__xe_decide(xe, 3, 0, items + at, at + sizes[t] <= N ? sizes[t] : N - at, b + at);
+            assert_memory_equal(a, b, sizeof a);
+        }
+        for (unsigned th = 2; th <= 5; th++) {
+            memset(b, 0x5a, sizeof b);
+            assert_int_equal(eng__xe_decide_mt(xe, 3, 0, items, N, b, th), ENG_OK);
+            assert_memory_equal(a, b, sizeof a);
+        }
+        /* The items in another order: each customer keeps its choice. */
+        static eng__xe_item rev[N];
+        for (size_t i = 0; i < N; i++)
+            rev[i] = items[N - 1 - i];
+        eng__xe_decide(xe, 3, 0, rev, N, b);
+        for (size_t i = 0; i < N; i++)
+            assert_memory_equal(&a[i], &b[N - 1 - i], sizeof a[i]);
+        /* Another wave draws again. */
+        eng__xe_decide(xe, 4, 0, items, N, b);
+        size_t diff = 0;
+        for (size_t i = 0; i < N; i++)
+            diff += a[i].channel != b[i].channel || a[i].explored != b[i].explored;
+        assert_true(diff > 0);
+        eng__xe_free(xe);
+    }
+}
+
+static void exploration_share_and_propensities(void **st)
+{
+    (void)st;
+    eng__xe *xe = make(0.2, 0, 150);
+    eng__xe_decide(xe, 1, 0, items, N, a);
+    size_t ex = 0, reach = 0, per[K] = {0};
+    for (size_t i = 0; i < N; i++) {
+        if (!items[i].reach)
+            continue;
+        reach++;
+        if (a[i].explored) {
+            ex++;
+            assert_true(fabsf(a[i].propensity - 1.0f / __builtin_popcount(items[i].reach)) < 1e-7f);
+            per[a[i].channel]++;
+        } else
+            assert_true(a[i].propensity == 0);
+    }
+    double share = (double)ex / reach;
+    assert_true(fabs(share - 0.2) < 5 * sqrt(0.2 * 0.8 / reach));
+    for (unsigned c = 0; c < K; c++)
+        assert_true(per[c] > 0);
+    eng__xe_free(xe);
+}
+
+static void credit_cap_holds(void **st)
+{
+    (void)st;
+    eng__xe *xe = make(0.02, 0, 150);
+    eng__xe_decide(xe, 2, 0, items, N, a);
+    double full = 0, fixed = 0;
+    for (size_t i = 0; i < N; i++)
+        if (a[i].channel >= 0) {
+            full += eng__xe_cfg(xe)->cost[a[i].channel];
+            if (a[i].explored)
+                fixed += eng__xe_cfg(xe)->cost[a[i].channel];
+        }
+    double cap = fixed + 0.3 * (full - fixed);
+    double lambda = eng__xe_decide_budget(xe, 2, cap, items, N, b);
+    double spend = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (b[i].channel >= 0)
+            spend += eng__xe_cfg(xe)->cost[b[i].channel];
+        assert_int_equal(a[i].explored, b[i].explored);
+    }
+    assert_true(lambda > 0);
+    assert_true(spend <= cap + 1e-9);
+    assert_true(spend > 0.5 * cap);
+    /* A cap that does not bind changes nothing. */
+    assert_true(eng__xe_decide_budget(xe, 2, 2 * full, items, N, b) == 0);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(a[i].channel, b[i].channel);
+    eng__xe_free(xe);
+}
+
+static void trace_explains_the_choice(void **st)
+{
+    (void)st;
+    eng__xe *xe = make(0.05, 1, 150);
+    eng__xe_decide(xe, 1, 0, items, N, a);
+    for (size_t i = 0; i < N; i += 13) {
+        eng__xe_trace t;
+        eng__xe_explain(xe, 1, 0, &items[i], &t);
+        assert_int_equal(t.channel, a[i].channel);
+        assert_int_equal(t.explored, a[i].explored);
+        if (t.channel < 0 || t.explored)
+            continue;
+        for (unsigned c = 0; c < K; c++) {
+            if (!t.ch[c].reachable)
+                continue;
+            double v = 150 * t.ch[c].delivery * t.ch[c].q_draw * t.ch[c].pi_draw - t.ch[c].cost;
+            assert_true(fabs(v - t.ch[c].score) < 1e-9);
+            assert_true(t.ch[c].score <= t.ch[t.channel].score);
+            unsigned n, k;
+            eng__xe_counts(xe, items[i].customer, c, &n, &k);
+            assert_int_equal(t.ch[c].sent, n);
+            assert_int_equal(t.ch[c].engaged, k);
+        }
+        assert_true(fabs(t.ch[t.channel].score - a[i].score) < 1e-3 * (1 + fabs(a[i].score)));
+    }
+    eng__xe_free(xe);
+}
+
+static void priority_guard_rail_for_customers_without_data(void **st)
+{
+    (void)st;
+    eng__xe_config c;
+    eng__xe_config_default(&c, K, G, N);
+    c.explore = 0;
+    c.guard_priority = 1;
+    c.value = 150;
+    const uint8_t prio[K] = {3, 1, 0, 2, 5, 4};
+    memcpy(c.priority, prio, sizeof prio);
+    eng__xe *xe;
+    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
+    eng__xe_item it[3] = {{0, 0, 0x3f, 0}, {1, 0, 0x06, 0}, {2, 0, 0x30, 0}};
+    eng__xe_decide(xe, 1, 0, it, 3, a);
+    assert_int_equal(a[0].channel, 3);
+    assert_int_equal(a[1].channel, 1);
+    assert_int_equal(a[2].channel, 5);
+    assert_int_equal(a[0].guard, 1);
+    eng__xe_free(xe);
+}
+
+static void persists_through_the_store(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    eng_store *s;
+    assert_int_equal(eng_store_memory_new(&s, test_alloc_get()), ENG_OK);
+    eng__xe *xe = make(0.03, 1, 150);
+    assert_int_equal(eng__xe_save(xe, s, "d/xe/c1"), ENG_OK);
+    eng__xe *back;
+    assert_int_equal(eng__xe_load(NULL, s, "d/xe/c1", &back), ENG_OK);
+    eng__xe_decide(xe, 2, 0, items, N, a);
+    eng__xe_decide(back, 2, 0, items, N, b);
+    assert_memory_equal(a, b, sizeof a);
+    assert_int_equal(eng__xe_state_bytes(back), 2 * K + 2);
+    assert_true(eng__xe_state_bytes(back) <= 32);
+    eng__xe_free(back);
+    /* A missing record and a damaged one are reported, never misread. */
+    back = (eng__xe *)1;
+    assert_int_equal(eng__xe_load(NULL, s, "d/xe/none", &back), ENG_ENOTFOUND);
+    assert_null(back);
+    eng__val v = {0};
+    assert_int_equal(eng__kv_get(s, "d/xe/c1", 7, &v), ENG_OK);
+    v.data[40] ^= 1;
+    assert_int_equal(eng__kv_put(s, "d/xe/c2", 7, v.data, v.len), ENG_OK);
+    eng__val_free(s, &v);
+    assert_int_equal(eng__xe_load(NULL, s, "d/xe/c2", &back), ENG_ECORRUPT);
+    assert_null(back);
+    eng__xe_free(xe);
+    eng_store_free(s);
+    test_alloc_assert_clean();
+}
+
+static void bad_options_are_refused(void **st)
+{
+    (void)st;
+    eng__xe_config c;
+    eng__xe *xe = (eng__xe *)1;
+    eng__xe_config_default(&c, 0, 1, 10);
+    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_EINVAL);
+    assert_null(xe);
+    eng__xe_config_default(&c, 17, 1, 10);
+    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_EINVAL);
+    eng__xe_config_default(&c, 3, 1, 10);
+    c.explore = 0.9;
+    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "xengage.options");
+    eng__xe_config_default(&c, 3, 1, 10);
+    c.cost[1] = -1;
+    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "xengage.cost");
+    eng__xe_config_default(&c, 3, 1, 10);
+    c.cost[1] = NAN;
+    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_EINVAL);
+}
+
+static int create_run(void *arg)
+{
+    (void)arg;
+    eng__xe_config c;
+    eng__xe_config_default(&c, 4, 3, 100);
+    eng_allocator al = *test_alloc_get();
+    eng__mem m;
+    int rc = eng__mem_init(&m, &al);
+    if (rc)
+        return rc;
+    eng__xe *xe;
+    rc = eng__xe_create(&m, &c, &xe);
+    if (rc)
+        return rc;
+    eng__xe_item it = {1, 1, 0xf, 0};
+    double budget = 0.5;
+    eng__xe_choice ch;
+    eng__xe_decide_budget(xe, 1, budget, &it, 1, &ch); /* falls back without the cap on ENOMEM */
+    eng__xe_free(xe);
+    return ENG_OK;
+}
+
+static void out_of_memory_leaks_nothing(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    assert_true(test_oom_loop(create_run, NULL) > 3);
+    test_alloc_assert_clean();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_reachable_channel_or_none),
+        cmocka_unit_test(same_choices_whatever_the_batches_and_threads),
+        cmocka_unit_test(exploration_share_and_propensities),
+        cmocka_unit_test(credit_cap_holds),
+        cmocka_unit_test(trace_explains_the_choice),
+        cmocka_unit_test(priority_guard_rail_for_customers_without_data),
+        cmocka_unit_test(persists_through_the_store),
+        cmocka_unit_test(bad_options_are_refused),
+        cmocka_unit_test(out_of_memory_leaks_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,236 @@
+/* X-Engage posterior arithmetic against closed forms: Beta-binomial
+ * conjugacy, the empirical-Bayes prior (method of moments written plainly
+ * here from the raw counts), the random variates' moments, and the
+ * off-policy estimators against a brute-force sum. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "decide/xengage.h"
+#include "test_alloc.h"
+
+#define N 400
+#define K 3
+#define G 2
+
+typedef struct data {
+    unsigned n[N][K], k[N][K], conv[N][K];
+} data;
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* Feed every customer a few messages per channel; remember the raw counts. */
+static eng__xe *feed(data *d, int customer_factor)
+{
+    eng__xe_config c;
+    eng__xe_config_default(&c, K, G, N);
+    c.customer_factor = customer_factor;
+    eng__xe *xe;
+    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
+    memset(d, 0, sizeof *d);
+    uint64_t s = 42;
+    for (uint32_t i = 0; i < N; i++)
+        for (unsigned ch = 0; ch < K; ch++) {
+            unsigned m = (unsigned)(lcg(&s) % 7);
+            unsigned p = 20 + 25 * ch + (i % 5) * 10; /* per-mille engagement, varying by customer */
+            for (unsigned j = 0; j < m; j++) {
+                int e = lcg(&s) % 1000 < p * 4;
+                int cv = e && lcg(&s) % 10 < 3;
+                d->n[i][ch]++, d->k[i][ch] += e, d->conv[i][ch] += cv;
+                eng__xe_observe(xe, i, i % G, ch,
+                                ENG__XE_DELIVERED | (e ? ENG__XE_ENGAGED : 0) | (cv ? ENG__XE_CONVERTED : 0));
+            }
+        }
+    eng__xe_refresh(xe);
+    return xe;
+}
+
+static double clampd(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+static void empirical_bayes_prior_matches_the_moments(void **st)
+{
+    (void)st;
+    static data d;
+    eng__xe *xe = feed(&d, 0);
+    for (unsigned ch = 0; ch < K; ch++) {
+        double sent[G] = {0}, eng[G] = {0}, pn[G] = {0}, pk[G] = {0}, all_s = 0, all_e = 0;
+        for (uint32_t i = 0; i < N; i++) {
+            unsigned g = i % G;
+            double n = d.n[i][ch], k = d.k[i][ch];
+            sent[g] += n, eng[g] += k, pn[g] += n * (n - 1), pk[g] += k * (k - 1);
+            all_s += n, all_e += k;
+        }
+        double mc = (all_e + 0.5) / (all_s + 1), m[G], num = 0, den = 0;
+        for (unsigned g = 0; g < G; g++) {
+            m[g] = (eng[g] + 10 * mc) / (sent[g] + 10);
+            num += pk[g] - pn[g] * m[g] * m[g];
+            den += pn[g] * m[g] * (1 - m[g]);
+        }
+        double rho = den >= 2 ? clampd(num / den, 0.002, 0.5) : 0.1;
+        assert_true(fabs(eng__xe_rho(xe, ch) - rho) < 1e-12);
+        double kappa = 1 / rho - 1;
+        for (uint32_t i = 0; i < N; i += 37) {
+            unsigned g = i % G;
+            eng__xe_beta b = eng__xe_q_posterior(xe, i, g, ch);
+            assert_true(fabs(b.a - (kappa * m[g] + d.k[i][ch])) < 1e-9);
+            assert_true(fabs(b.b - (kappa * (1 - m[g]) + d.n[i][ch] - d.k[i][ch])) < 1e-9);
+        }
+    }
+    eng__xe_free(xe);
+}
+
+static void conjugate_updates_add_one(void **st)
+{
+    (void)st;
+    static data d;
+    eng__xe *xe = feed(&d, 0);
+    /* Without a refresh the prior stays: one engagement adds 1 to a, one miss 1 to b. */
+    eng__xe_beta b0 = eng__xe_q_posterior(xe, 5, 1, 2);
+    eng__xe_observe(xe, 5, 1, 2, ENG__XE_DELIVERED | ENG__XE_ENGAGED);
+    eng__xe_beta b1 = eng__xe_q_posterior(xe, 5, 1, 2);
+    assert_true(fabs(b1.a - b0.a - 1) < 1e-12 && fabs(b1.b - b0.b) < 1e-12);
+    eng__xe_observe(xe, 5, 1, 2, ENG__XE_DELIVERED);
+    eng__xe_beta b2 = eng__xe_q_posterior(xe, 5, 1, 2);
+    assert_true(fabs(b2.a - b1.a) < 1e-12 && fabs(b2.b - b1.b - 1) < 1e-12);
+    /* An undelivered message teaches nothing about the customer. */
+    eng__xe_observe(xe, 5, 1, 2, 0);
+    eng__xe_beta b3 = eng__xe_q_posterior(xe, 5, 1, 2);
+    assert_true(b3.a == b2.a && b3.b == b2.b);
+    /* Conversion given engagement: Beta(pa, pb) gains the segment's conversions. */
+    eng__xe_beta p0 = eng__xe_pi_posterior(xe, 0, 1);
+    eng__xe_observe(xe, 10, 0, 1, ENG__XE_DELIVERED | ENG__XE_ENGAGED | ENG__XE_CONVERTED);
+    eng__xe_observe(xe, 12, 0, 1, ENG__XE_DELIVERED | ENG__XE_ENGAGED | ENG__XE_NO_CONV);
+    eng__xe_beta p1 = eng__xe_pi_posterior(xe, 0, 1);
+    assert_true(p1.a == p0.a && p1.b == p0.b); /* until the refresh */
+    eng__xe_free(xe);
+}
+
+static void customer_factor_is_the_gamma_poisson_mean(void **st)
+{
+    (void)st;
+    static data d;
+    eng__xe *with = feed(&d, 1), *without = feed(&d, 0);
+    /* The segment means are those of the model without the factor. */
+    double m[G][K], kk = 0, ee = 0;
+    for (unsigned g = 0; g < G; g++)
+        for (unsigned ch = 0; ch < K; ch++) {
+            eng__xe_beta b = eng__xe_q_posterior(without, g, g, ch);
+            b.a -= d.k[g][ch], b.b -= d.n[g][ch] - d.k[g][ch];
+            m[g][ch] = b.a / (b.a + b.b);
+        }
+    for (uint32_t i = 0; i < N; i++)
+        for (unsigned c1 = 0; c1 < K; c1++)
+            for (unsigned c2 = 0; c2 < K; c2++)
+                if (c1 != c2) {
+                    kk += (double)d.k[i][c1] * d.k[i][c2];
+                    ee += d.n[i][c1] * m[i % G][c1] * d.n[i][c2] * m[i % G][c2];
+                }
+    double a = 1 / (kk / ee - 1);
+    assert_true(kk / ee - 1 > 1e-3);
+    for (uint32_t i = 1; i < N; i += 41) {
+        unsigned g = i % G, ch = i % K;
+        double o = 0, e = 0;
+        for (unsigned c = 0; c < K; c++)
+            if (c != ch && d.n[i][c])
+                o += d.k[i][c], e += d.n[i][c] * m[g][c];
+        double mean = m[g][ch] * (o + a) / (e + a);
+        eng__xe_beta b = eng__xe_q_posterior(with, i, g, ch);
+        double pa = b.a - d.k[i][ch], pb = b.b - (d.n[i][ch] - d.k[i][ch]);
+        assert_true(fabs(pa / (pa + pb) - (mean > 0.995 ? 0.995 : mean)) < 1e-9);
+    }
+    eng__xe_free(with);
+    eng__xe_free(without);
+}
+
+static void variates_have_their_moments(void **st)
+{
+    (void)st;
+    const double ab[][2] = {{0.3, 5}, {2, 3}, {50, 200}, {0.05, 0.5}, {45, 45}};
+    const int n = 200000;
+    for (size_t t = 0; t < sizeof ab / sizeof ab[0]; t++) {
+        double a = ab[t][0], b = ab[t][1], s = 0, s2 = 0;
+        eng__xe_rng r = eng__xe_rng_at(7, (uint32_t)t, 1);
+        for (int i = 0; i < n; i++) {
+            double x = eng__xe_beta_draw(&r, a, b);
+            assert_true(x >= 0 && x <= 1);
+            s += x, s2 += x * x;
+        }
+        double mean = a / (a + b), var = a * b / ((a + b) * (a + b) * (a + b + 1));
+        double m = s / n, v = s2 / n - m * m;
+        assert_true(fabs(m - mean) < 5 * sqrt(var / n));
+        assert_true(fabs(v - var) < 0.05 * var);
+    }
+    const double shapes[] = {0.2, 1, 7.5};
+    for (size_t t = 0; t < 3; t++) {
+        eng__xe_rng r = eng__xe_rng_at(9, (uint32_t)t, 2);
+        double s = 0;
+        for (int i = 0; i < n; i++)
+            s += eng__xe_gamma(&r, shapes[t]);
+        assert_true(fabs(s / n - shapes[t]) < 5 * sqrt(shapes[t] / n));
+    }
+    eng__xe_rng r = eng__xe_rng_at(11, 3, 4);
+    double s = 0, s2 = 0;
+    int below = 0;
+    for (int i = 0; i < n; i++) {
+        double z = eng__xe_normal(&r);
+        s += z, s2 += z * z, below += z < 1.959963984540054;
+    }
+    assert_true(fabs(s / n) < 5 / sqrt(n));
+    assert_true(fabs(s2 / n - 1) < 0.02);
+    assert_true(fabs((double)below / n - 0.975) < 5 * sqrt(0.975 * 0.025 / n));
+}
+
+static void off_policy_estimates_match_brute_force(void **st)
+{
+    (void)st;
+    enum { R = 5000 };
+    static eng__xe_ope_row rows[R];
+    uint64_t s = 3;
+    for (size_t i = 0; i < R; i++) {
+        unsigned nr = 1 + (unsigned)(lcg(&s) % 4);
+        rows[i].logged = (int8_t)(lcg(&s) % nr);
+        rows[i].target = (int8_t)(lcg(&s) % nr);
+        rows[i].propensity = 1.0f / nr;
+        rows[i].reward = (lcg(&s) % 100 < 5 ? 150.0 : 0.0) - 0.1 * rows[i].logged;
+        rows[i].dm_logged = 7.5 - 0.1 * rows[i].logged;
+        rows[i].dm_target = 7.0 - 0.1 * rows[i].target;
+    }
+    eng__xe_estimate ipw, dr;
+    eng__xe_ope(rows, R, 2.0, 0.1, &ipw, &dr);
+    double si = 0, sd = 0, vi = 0, vd = 0;
+    for (size_t i = 0; i < R; i++) {
+        double w = rows[i].logged == rows[i].target ? 1.0 / rows[i].propensity : 0;
+        si += w * rows[i].reward;
+        sd += rows[i].dm_target + w * (rows[i].reward - rows[i].dm_logged);
+    }
+    si /= R, sd /= R;
+    for (size_t i = 0; i < R; i++) {
+        double w = rows[i].logged == rows[i].target ? 1.0 / rows[i].propensity : 0;
+        double xi = w * rows[i].reward, xd = rows[i].dm_target + w * (rows[i].reward - rows[i].dm_logged);
+        vi += (xi - si) * (xi - si), vd += (xd - sd) * (xd - sd);
+    }
+    double hi = 1.959963984540054 * sqrt(vi / (R - 1) / R + 0.01), hd = 1.959963984540054 * sqrt(vd / (R - 1) / R + 0.01);
+    assert_true(fabs(ipw.value - (si - 2.0)) < 1e-9 && fabs(dr.value - (sd - 2.0)) < 1e-9);
+    assert_true(fabs(ipw.hi - ipw.value - hi) < 1e-6 && fabs(ipw.value - ipw.lo - hi) < 1e-6);
+    assert_true(fabs(dr.hi - dr.value - hd) < 1e-6);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(empirical_bayes_prior_matches_the_moments),
+        cmocka_unit_test(conjugate_updates_add_one),
+        cmocka_unit_test(customer_factor_is_the_gamma_poisson_mean),
+        cmocka_unit_test(variates_have_their_moments),
+        cmocka_unit_test(off_policy_estimates_match_brute_force),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,115 @@
+/* The direct driver: the simulator calls X-Engage's internal API (src/decide)
+ * with the world's channels, costs and mean order value as the host would
+ * configure them. */
+#include "driver.h"
+#include "decide/xengage.h"
+
+#include <stdlib.h>
+
+typedef struct direct {
+    xs_driver base;
+    const xs_world *w;
+    eng__xe *xe;
+    unsigned threads;
+    int use_value;
+    eng__xe_item *items;
+    eng__xe_choice *ch;
+    size_t cap;
+} direct;
+
+void xs_driver_opts_default(xs_driver_opts *o)
+{
+    o->explore = 0.03;
+    o->forget = 0.5;
+    o->sample_q = 0;
+    o->sample_pi = 1;
+    o->guard_priority = 0;
+    o->skip_negative = 1;
+    o->threads = 1;
+    o->customer_value = 0;
+}
+
+static void d_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n, double budget, xs_choice *out)
+{
+    direct *d = (direct *)b;
+    if (n > d->cap) {
+        free(d->items), free(d->ch);
+        d->items = malloc(n * sizeof *d->items);
+        d->ch = malloc(n * sizeof *d->ch);
+        d->cap = n;
+        if (!d->items || !d->ch)
+            abort();
+    }
+    for (size_t j = 0; j < n; j++)
+        d->items[j] = (eng__xe_item){ids[j], d->w->seg[ids[j]], d->w->reach[ids[j]], d->use_value ? d->w->value[ids[j]] : 0};
+    if (budget >= 0)
+        eng__xe_decide_budget(d->xe, wave, budget, d->items, n, d->ch);
+    else
+        eng__xe_decide_mt(d->xe, wave, 0, d->items, n, d->ch, d->threads);
+    for (size_t j = 0; j < n; j++)
+        out[j] = (xs_choice){d->ch[j].channel, d->ch[j].explored, d->ch[j].propensity};
+}
+
+static void d_outcome(xs_driver *b, uint32_t i, unsigned ch, unsigned flags)
+{
+    direct *d = (direct *)b;
+    eng__xe_observe(d->xe, i, d->w->seg[i], ch, flags);
+}
+
+static void d_control(xs_driver *b, uint32_t i, int converted)
+{
+    direct *d = (direct *)b;
+    eng__xe_baseline(d->xe, d->w->seg[i], 1, converted ? 1 : 0);
+}
+
+static void d_refresh(xs_driver *b) { eng__xe_refresh(((direct *)b)->xe); }
+static void d_new_wave(xs_driver *b) { eng__xe_new_wave(((direct *)b)->xe); }
+
+static double d_dm(xs_driver *b, uint32_t i, int ch)
+{
+    direct *d = (direct *)b;
+    const eng__xe_config *c = eng__xe_cfg(d->xe);
+    unsigned g = d->w->seg[i];
+    double base = c->value * eng__xe_mean_organic(d->xe, g);
+    if (ch < 0)
+        return base;
+    return base + c->value * eng__xe_mean_incr(d->xe, i, g, (unsigned)ch) - c->cost[ch];
+}
+
+static void d_close(xs_driver *b)
+{
+    direct *d = (direct *)b;
+    eng__xe_free(d->xe);
+    free(d->items), free(d->ch);
+    free(d);
+}
+
+xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts *o)
+{
+    const xs_params *p = w->p;
+    eng__xe_config c;
+    eng__xe_config_default(&c, p->k, p->g, w->n);
+    /* What a host knows: channel costs, the mean order value, its priority order. */
+    for (unsigned k = 0; k < p->k; k++) {
+        c.cost[k] = p->ch[k].cost;
+        c.priority[k] = p->priority[k];
+    }
+    c.value = p->value_mean;
+    c.explore = o->explore;
+    c.forget = o->forget;
+    c.sample_q = o->sample_q;
+    c.sample_pi = o->sample_pi;
+    c.guard_priority = o->guard_priority;
+    c.skip_negative = o->skip_negative;
+    c.seed = seed ^ 0x78656e67616765ull;
+    direct *d = calloc(1, sizeof *d);
+    if (!d || eng__xe_create(NULL, &c, &d->xe) != 0) {
+        free(d);
+        return NULL;
+    }
+    d->w = w;
+    d->threads = o->threads;
+    d->use_value = o->customer_value;
+    d->base = (xs_driver){d_decide, d_outcome, d_control, d_refresh, d_new_wave, d_dm, d_close, "direct"};
+    return &d->base;
+}

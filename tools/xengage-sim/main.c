@@ -1,0 +1,150 @@
+/* xengage-sim: the decision-quality benchmark of X-Engage (BENCHMARKS.md).
+ *
+ *   xengage-sim [--world FILE] [--size S|M|L | --customers N] [--seeds N] [--seed0 S]
+ *               [--waves W] [--scenario NAME]... [--svg FILE] [--check]
+ *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value]
+ *               [--threads T] [--policies a,b,...]
+ *
+ * Scenarios: outage, drift, budget, cheap, dear, lowvalue (K = 10 is a world
+ * file). --check exits 1 unless xengage's net value beats random_single's and
+ * send_all's in every seed (the robust ordering the test suite asserts). */
+#include "report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] "
+                    "[--waves W] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
+                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] "
+                    "[--threads T] [--policies a,b,...]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    xs_params p;
+    xs_params_default(&p);
+    xs_sim_opts o;
+    xs_driver_opts_default(&o.drv);
+    o.policies = (1u << P_COUNT) - 1;
+    size_t seeds = 5;
+    uint64_t seed0 = 1;
+    long customers = -1, waves = -1;
+    const char *svg = NULL, *scen[8];
+    int nscen = 0, check = 0;
+    char err[512];
+    for (int a = 1; a < argc; a++) {
+        const char *k = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
+        if (strcmp(k, "--check") == 0) {
+            check = 1;
+            continue;
+        }
+        if (strcmp(k, "--guard") == 0) {
+            o.drv.guard_priority = 1;
+            continue;
+        }
+        if (strcmp(k, "--customer-value") == 0) {
+            o.drv.customer_value = 1;
+            continue;
+        }
+        if (strcmp(k, "--no-skip") == 0) {
+            o.drv.skip_negative = 0;
+            continue;
+        }
+        if (!v)
+            usage();
+        a++;
+        if (strcmp(k, "--world") == 0) {
+            if (xs_params_load(&p, v, err, sizeof err)) {
+                fprintf(stderr, "xengage-sim: %s\n", err);
+                return 2;
+            }
+        } else if (strcmp(k, "--size") == 0)
+            customers = strcmp(v, "S") == 0 ? 10000 : strcmp(v, "M") == 0 ? 1000000 : strcmp(v, "L") == 0 ? 10000000 : -2;
+        else if (strcmp(k, "--customers") == 0)
+            customers = atol(v);
+        else if (strcmp(k, "--seeds") == 0)
+            seeds = (size_t)atol(v);
+        else if (strcmp(k, "--seed0") == 0)
+            seed0 = strtoull(v, NULL, 10);
+        else if (strcmp(k, "--waves") == 0)
+            waves = atol(v);
+        else if (strcmp(k, "--scenario") == 0 && nscen < 8)
+            scen[nscen++] = v;
+        else if (strcmp(k, "--svg") == 0)
+            svg = v;
+        else if (strcmp(k, "--explore") == 0)
+            o.drv.explore = atof(v);
+        else if (strcmp(k, "--forget") == 0)
+            o.drv.forget = atof(v);
+        else if (strcmp(k, "--sample-q") == 0)
+            o.drv.sample_q = atoi(v);
+        else if (strcmp(k, "--sample-pi") == 0)
+            o.drv.sample_pi = atoi(v);
+        else if (strcmp(k, "--threads") == 0)
+            o.drv.threads = (unsigned)atoi(v);
+        else if (strcmp(k, "--policies") == 0) {
+            o.policies = 1u << P_ORACLE;
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            char *save = NULL;
+            for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                int found = 0;
+                for (int q = 0; q < P_COUNT; q++)
+                    if (strcmp(t, xs_policy_name[q]) == 0)
+                        o.policies |= 1u << q, found = 1;
+                if (!found)
+                    usage();
+            }
+        } else
+            usage();
+    }
+    if (customers == -2 || seeds < 1 || seeds > 1000)
+        usage();
+    if (customers > 0)
+        p.customers = (uint32_t)customers;
+    if (waves > 0)
+        p.waves = (unsigned)waves;
+    for (int s = 0; s < nscen; s++)
+        if (xs_params_scenario(&p, scen[s])) {
+            fprintf(stderr, "xengage-sim: unknown scenario '%s'\n", scen[s]);
+            return 2;
+        }
+    if (p.budget > 0)
+        o.policies |= 1u << P_ORACLE_BUDGET;
+    else
+        o.policies &= ~(1u << P_ORACLE_BUDGET);
+    xs_seed_result *r = calloc(seeds, sizeof *r);
+    if (!r)
+        return 1;
+    double xt = 0;
+    int ok = 1;
+    for (size_t k = 0; k < seeds; k++) {
+        if (xs_run_seed(&p, seed0 + k, &o, &r[k])) {
+            fprintf(stderr, "xengage-sim: out of memory\n");
+            return 1;
+        }
+        xt += r[k].seconds_xengage;
+        if (check) {
+            double nx = 0, nr = 0, ns = 0;
+            for (unsigned w = 0; w < p.waves; w++)
+                nx += r[k].w[P_XENGAGE][w].net, nr += r[k].w[P_RANDOM][w].net, ns += r[k].w[P_SEND_ALL][w].net;
+            int pass = nx > nr && nx > ns;
+            printf("seed %llu: xengage %.0f, random_single %.0f, send_all %.0f: %s\n", (unsigned long long)(seed0 + k),
+                   nx, nr, ns, pass ? "ok" : "FAIL");
+            ok &= pass;
+        }
+    }
+    printf("driver: direct (src/decide internal API); scenarios:");
+    for (int s = 0; s < nscen; s++)
+        printf(" %s", scen[s]);
+    printf("%s; xengage campaign time %.2f s per seed\n", nscen ? "" : " none", xt / seeds);
+    xs_report_tables(stdout, &p, r, seeds, o.policies);
+    if (svg && xs_report_svg(svg, &p, r, seeds, o.policies, nscen ? scen[0] : "default"))
+        fprintf(stderr, "xengage-sim: cannot write %s\n", svg);
+    free(r);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,364 @@
+/* The campaign loop: waves, control groups, batches, delayed outcomes, and
+ * the policies. Expected metrics come from the world's ground truth; the
+ * learning policies see only sampled outcomes, each when it resolves. */
+#include "sim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const xs_policy_name[P_COUNT] = {"send_all", "priority", "random_single", "greedy_engagement",
+                                             "xengage", "oracle", "oracle_budget"};
+
+/* Draw ids (the "what" of xs_u) of the campaign. */
+enum { U_CONTROL = 200, U_BATCH, U_RANDOM, U_ORGANIC, U_HIST_CH = 210, U_DELIV = 230, U_ENG = 250, U_CONV = 270,
+       U_DELAY = 290 };
+
+typedef struct hist {
+    uint8_t recv, eng;
+    float last_open; /* hours; -1e30 when never */
+} hist;
+
+typedef struct pend {
+    double t;
+    uint32_t i;
+    uint8_t ch, flags;
+} pend;
+
+typedef struct learner {
+    int policy;
+    hist *h;
+    xs_driver *drv;
+    pend *q;
+    size_t nq, cap;
+} learner;
+
+static int first_reachable(const xs_params *p, unsigned reach)
+{
+    for (unsigned j = 0; j < p->k; j++)
+        if (reach >> p->priority[j] & 1)
+            return p->priority[j];
+    return -1;
+}
+
+static int uniform_reachable(unsigned reach, double u)
+{
+    unsigned nr = (unsigned)__builtin_popcount(reach);
+    if (!nr)
+        return -1;
+    unsigned j = (unsigned)(u * nr);
+    for (int c = 0; c < 16; c++)
+        if (reach >> c & 1 && j-- == 0)
+            return c;
+    return -1;
+}
+
+/* Braze's Intelligent Channel: the best engagement ratio over history, with at
+ * least 3 messages on at least 2 channels, ties to the most recent open;
+ * otherwise the priority order. */
+static int greedy_pick(const xs_params *p, const hist *h, unsigned reach)
+{
+    unsigned total = 0, chans = 0;
+    for (unsigned c = 0; c < p->k; c++)
+        if (h[c].recv)
+            total += h[c].recv, chans++;
+    if (total >= 3 && chans >= 2) {
+        int best = -1;
+        double br = -1;
+        for (unsigned c = 0; c < p->k; c++) {
+            if (!(reach >> c & 1) || !h[c].recv)
+                continue;
+            double r = (double)h[c].eng / h[c].recv;
+            if (r > br || (r == br && best >= 0 && h[c].last_open > h[best].last_open))
+                br = r, best = (int)c;
+        }
+        if (best >= 0 && br > 0)
+            return best;
+    }
+    return first_reachable(p, reach);
+}
+
+static int oracle_pick(const xs_world *w, uint32_t i, double lambda, double *gain)
+{
+    const xs_params *p = w->p;
+    int best = -1;
+    double bs = 0;
+    for (unsigned c = 0; c < p->k; c++) {
+        if (!(w->reach[i] >> c & 1))
+            continue;
+        double s = w->value[i] * xs_tau(w, i, c) - (1 + lambda) * p->ch[c].cost;
+        if (s > bs)
+            bs = s, best = (int)c;
+    }
+    if (gain)
+        *gain = bs;
+    return best;
+}
+
+static double oracle_spend(const xs_world *w, const uint8_t *batch, double lambda)
+{
+    double spend = 0;
+    for (uint32_t i = 0; i < w->n; i++) {
+        int c = batch[i] < 200 ? oracle_pick(w, i, lambda, NULL) : -1;
+        if (c >= 0)
+            spend += w->p->ch[c].cost;
+    }
+    return spend;
+}
+
+static void add(xs_wm *m, const xs_world *w, uint32_t i, unsigned set)
+{
+    if (!set)
+        return;
+    xs_outcome o;
+    xs_expect(w, i, set, &o);
+    m->incr += o.incr, m->respond += o.respond, m->contacted += 1, m->msgs += o.msgs;
+    m->cost += o.cost, m->fatigue += o.fatigue, m->net += o.net;
+}
+
+/* Sampled outcome of sending i channel c in wave: flags and resolution delay. */
+static unsigned sample(const xs_world *w, uint32_t i, unsigned c, unsigned wave, int *converted, double *delay)
+{
+    const xs_params *p = w->p;
+    uint64_t s = w->seed;
+    unsigned f = 0;
+    *converted = xs_u(s, i, wave, U_ORGANIC) < w->p0[i];
+    *delay = p->ch[c].window_h;
+    if (xs_u(s, i, wave, U_DELIV + c) < w->d[c]) {
+        f |= ENG__XE_DELIVERED;
+        if (xs_u(s, i, wave, U_ENG + c) < w->q[(size_t)i * p->k + c]) {
+            f |= ENG__XE_ENGAGED;
+            if (xs_u(s, i, wave, U_CONV + c) < w->pi[(size_t)w->seg[i] * p->k + c])
+                *converted = 1;
+            if (*converted)
+                f |= ENG__XE_CONVERTED;
+            *delay = -p->ch[c].delay_h * log(xs_u(s, i, wave, U_DELAY + c));
+        }
+    }
+    return f;
+}
+
+static void push(learner *l, double t, uint32_t i, unsigned c, unsigned flags)
+{
+    if (l->nq == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 4096;
+        l->q = realloc(l->q, l->cap * sizeof *l->q);
+        if (!l->q)
+            abort();
+    }
+    l->q[l->nq++] = (pend){t, i, (uint8_t)c, (uint8_t)flags};
+}
+
+/* Hand every outcome resolved by @p now to the learner. */
+static void deliver(learner *l, double now)
+{
+    size_t keep = 0;
+    for (size_t j = 0; j < l->nq; j++) {
+        pend e = l->q[j];
+        if (e.t > now) {
+            l->q[keep++] = e;
+            continue;
+        }
+        if (e.flags & ENG__XE_DELIVERED) {
+            hist *h = &l->h[(size_t)e.i * 16 + e.ch];
+            if (h->recv < 255)
+                h->recv++, h->eng = (uint8_t)(h->eng + ((e.flags & ENG__XE_ENGAGED) != 0));
+            if (e.flags & ENG__XE_ENGAGED)
+                h->last_open = (float)e.t;
+        }
+        if (l->drv)
+            l->drv->outcome(l->drv, e.i, e.ch, e.flags);
+    }
+    l->nq = keep;
+    if (l->drv)
+        l->drv->refresh(l->drv);
+}
+
+/* History of earlier campaigns: random reachable channels, engagement only. */
+static void warm(const xs_world *w, learner *l)
+{
+    const xs_params *p = w->p;
+    for (uint32_t i = 0; i < w->n; i++)
+        for (unsigned m = 0; m < p->history; m++) {
+            int c = uniform_reachable(w->reach[i], xs_u(w->seed, i, 1000 + m, U_HIST_CH));
+            if (c < 0)
+                continue;
+            int conv;
+            double delay;
+            unsigned f = sample(w, i, (unsigned)c, 1000 + m, &conv, &delay) & ~ENG__XE_CONVERTED;
+            push(l, -p->wave_gap_h * (p->history - m), i, (unsigned)c, f | ENG__XE_NO_CONV);
+        }
+    deliver(l, 0);
+}
+
+typedef struct ope_acc {
+    eng__xe_ope_row *rows[OPE_COUNT];
+    size_t n, cap;
+    double truth[OPE_COUNT], truth_n;
+    double base, base2, base_n;
+} ope_acc;
+
+int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed_result *r)
+{
+    memset(r, 0, sizeof *r);
+    xs_world w;
+    if (xs_world_build(&w, p, seed))
+        return -1;
+    const unsigned K = p->k, W = p->waves < XS_MAXW ? p->waves : XS_MAXW;
+    learner L[2] = {{P_GREEDY, NULL, NULL, NULL, 0, 0}, {P_XENGAGE, NULL, NULL, NULL, 0, 0}};
+    for (int j = 0; j < 2; j++) {
+        if (!(o->policies >> L[j].policy & 1))
+            continue;
+        L[j].h = malloc((size_t)w.n * 16 * sizeof *L[j].h);
+        if (!L[j].h)
+            abort();
+        for (size_t x = 0; x < (size_t)w.n * 16; x++)
+            L[j].h[x] = (hist){0, 0, -1e30f};
+        if (L[j].policy == P_XENGAGE && !(L[j].drv = xs_direct_open(&w, seed, &o->drv)))
+            abort();
+        warm(&w, &L[j]);
+    }
+    uint8_t *batch = malloc(w.n);
+    uint32_t *ids = malloc((size_t)w.n * sizeof *ids);
+    xs_choice *ch = malloc((size_t)w.n * sizeof *ch);
+    ope_acc oa;
+    memset(&oa, 0, sizeof oa);
+    if (!batch || !ids || !ch)
+        abort();
+    double t_x = 0;
+    for (unsigned wave = 1; wave <= W; wave++) {
+        xs_world_wave(&w, wave);
+        double t0 = (wave - 1) * p->wave_gap_h;
+        double sendall_cost = 0;
+        for (uint32_t i = 0; i < w.n; i++) {
+            int ctl = xs_u(seed, i, wave, U_CONTROL) < p->control;
+            unsigned b = (unsigned)(xs_u(seed, i, wave, U_BATCH) * p->batches);
+            batch[i] = (uint8_t)(ctl ? 200 + b : b); /* control customers are seen with their batch */
+            if (ctl)
+                continue;
+            unsigned reach = w.reach[i];
+            for (unsigned c = 0; c < K; c++)
+                if (reach >> c & 1)
+                    sendall_cost += p->ch[c].cost;
+            if (o->policies >> P_SEND_ALL & 1)
+                add(&r->w[P_SEND_ALL][wave - 1], &w, i, reach);
+            int c = first_reachable(p, reach);
+            if (c >= 0 && (o->policies >> P_PRIORITY & 1))
+                add(&r->w[P_PRIORITY][wave - 1], &w, i, 1u << c);
+            c = uniform_reachable(reach, xs_u(seed, i, wave, U_RANDOM));
+            if (c >= 0 && (o->policies >> P_RANDOM & 1))
+                add(&r->w[P_RANDOM][wave - 1], &w, i, 1u << c);
+            c = oracle_pick(&w, i, 0, NULL);
+            if (c >= 0)
+                add(&r->w[P_ORACLE][wave - 1], &w, i, 1u << c);
+        }
+        double budget = p->budget > 0 ? p->budget * sendall_cost : -1;
+        if (budget >= 0) { /* the oracle under the same cap: bisection on the cost multiplier */
+            double lo = 0, hi = 0;
+            while (oracle_spend(&w, batch, hi) > budget && hi < 1e9)
+                lo = hi, hi = hi ? hi * 4 : 0.25;
+            for (int it = 0; hi > 0 && it < 40; it++) {
+                double mid = 0.5 * (lo + hi);
+                if (oracle_spend(&w, batch, mid) > budget)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            for (uint32_t i = 0; i < w.n; i++) {
+                int c = batch[i] < 200 ? oracle_pick(&w, i, hi, NULL) : -1;
+                if (c >= 0)
+                    add(&r->w[P_ORACLE_BUDGET][wave - 1], &w, i, 1u << c);
+            }
+        }
+        for (int j = 0; j < 2; j++) {
+            learner *l = &L[j];
+            if (!l->h)
+                continue;
+            xs_wm *m = &r->w[l->policy][wave - 1];
+            clock_t c0 = clock();
+            if (l->drv && wave > 1)
+                l->drv->new_wave(l->drv);
+            double spent = 0;
+            for (unsigned b = 0; b < p->batches; b++) {
+                double now = t0 + b * p->batch_gap_h;
+                deliver(l, now);
+                size_t n = 0;
+                for (uint32_t i = 0; i < w.n; i++)
+                    if (batch[i] == b)
+                        ids[n++] = i;
+                if (l->drv) {
+                    double bb = budget >= 0 ? (budget - spent) / (p->batches - b) : -1;
+                    l->drv->decide(l->drv, wave, ids, n, bb < 0 && budget >= 0 ? 0 : bb, ch);
+                } else {
+                    for (size_t x = 0; x < n; x++)
+                        ch[x] = (xs_choice){(int8_t)greedy_pick(p, &l->h[(size_t)ids[x] * 16], w.reach[ids[x]]), 0, 0};
+                }
+                for (size_t x = 0; x < n; x++) {
+                    uint32_t i = ids[x];
+                    int c = ch[x].ch, conv;
+                    double delay;
+                    if (l->drv && w.reach[i]) { /* truth of the off-policy targets on this campaign */
+                        int tg[OPE_COUNT] = {first_reachable(p, w.reach[i]), greedy_pick(p, &l->h[(size_t)i * 16], w.reach[i]),
+                                             uniform_reachable(w.reach[i], xs_u(seed, i, wave, U_RANDOM))};
+                        for (int t = 0; t < OPE_COUNT; t++)
+                            oa.truth[t] += w.value[i] * xs_tau(&w, i, (unsigned)tg[t]) - p->ch[tg[t]].cost;
+                        oa.truth_n += 1;
+                        if (ch[x].explored) {
+                            if (oa.n == oa.cap) {
+                                oa.cap = oa.cap ? 2 * oa.cap : 4096;
+                                for (int t = 0; t < OPE_COUNT; t++)
+                                    if (!(oa.rows[t] = realloc(oa.rows[t], oa.cap * sizeof *oa.rows[t])))
+                                        abort();
+                            }
+                            sample(&w, i, (unsigned)c, wave, &conv, &delay);
+                            double reward = w.value[i] * conv - p->ch[c].cost;
+                            for (int t = 0; t < OPE_COUNT; t++)
+                                oa.rows[t][oa.n] = (eng__xe_ope_row){(int8_t)c, (int8_t)tg[t], ch[x].propensity, reward,
+                                                                     l->drv->dm(l->drv, i, c), l->drv->dm(l->drv, i, tg[t])};
+                            oa.n++;
+                        }
+                    }
+                    if (c < 0)
+                        continue;
+                    add(m, &w, i, 1u << c);
+                    spent += p->ch[c].cost;
+                    unsigned f = sample(&w, i, (unsigned)c, wave, &conv, &delay);
+                    push(l, now + delay, i, (unsigned)c, f);
+                }
+                if (l->drv) /* this batch's control customers: their organic purchases */
+                    for (uint32_t i = 0; i < w.n; i++)
+                        if (batch[i] == 200 + b) {
+                            int conv = xs_u(seed, i, wave, U_ORGANIC) < w.p0[i];
+                            l->drv->control(l->drv, i, conv);
+                            if (w.reach[i]) {
+                                double v = conv ? w.value[i] : 0;
+                                oa.base += v, oa.base2 += v * v, oa.base_n += 1;
+                            }
+                        }
+            }
+            if (l->drv)
+                t_x += (double)(clock() - c0) / CLOCKS_PER_SEC;
+        }
+    }
+    if (oa.n && oa.base_n > 1) {
+        double bm = oa.base / oa.base_n;
+        double bse = sqrt((oa.base2 / oa.base_n - bm * bm) / oa.base_n);
+        for (int t = 0; t < OPE_COUNT; t++) {
+            eng__xe_ope(oa.rows[t], oa.n, bm, bse, &r->ope[t].ipw, &r->ope[t].dr);
+            r->ope[t].truth = oa.truth[t] / oa.truth_n;
+        }
+        r->ope_rows = oa.n;
+    }
+    r->seconds_xengage = t_x;
+    for (int t = 0; t < OPE_COUNT; t++)
+        free(oa.rows[t]);
+    for (int j = 0; j < 2; j++) {
+        free(L[j].h), free(L[j].q);
+        if (L[j].drv)
+            L[j].drv->close(L[j].drv);
+    }
+    free(batch), free(ids), free(ch);
+    xs_world_free(&w);
+    return 0;
+}

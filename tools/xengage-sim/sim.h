@@ -1,0 +1,40 @@
+/* One campaign per seed in a world, every policy side by side on the same
+ * customers, control groups and random outcomes (common random numbers). */
+#ifndef XSIM_SIM_H
+#define XSIM_SIM_H
+
+#include "driver.h"
+#include "decide/xengage.h"
+
+enum { P_SEND_ALL, P_PRIORITY, P_RANDOM, P_GREEDY, P_XENGAGE, P_ORACLE, P_ORACLE_BUDGET, P_COUNT };
+extern const char *const xs_policy_name[P_COUNT];
+
+#define XS_MAXW 64
+
+/* Expected totals over the wave's test group. */
+typedef struct xs_wm {
+    double incr, respond, contacted, msgs, cost, fatigue, net;
+} xs_wm;
+
+/* Off-policy estimates of one target policy from xengage's exploration bucket. */
+typedef struct xs_ope {
+    double truth; /* exact incremental net value per test customer (reachable) */
+    eng__xe_estimate ipw, dr;
+} xs_ope;
+enum { OPE_PRIORITY, OPE_GREEDY, OPE_RANDOM, OPE_COUNT };
+
+typedef struct xs_seed_result {
+    xs_wm w[P_COUNT][XS_MAXW];
+    xs_ope ope[OPE_COUNT];
+    size_t ope_rows;
+    double seconds_xengage;
+} xs_seed_result;
+
+typedef struct xs_sim_opts {
+    xs_driver_opts drv;
+    unsigned policies; /* bit set of P_* */
+} xs_sim_opts;
+
+int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed_result *r);
+
+#endif
