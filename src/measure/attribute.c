@@ -14,12 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-typedef struct cand {
-    eng_time t;
-    uint32_t cust;
-    uint16_t m;
-    uint8_t ch;
-} cand;
+typedef eng__cand cand;
 
 typedef struct run {
     eng_engine *e;
@@ -34,7 +29,7 @@ typedef struct run {
     uint64_t **bits; /* [(status * nmsg + m) * ENG_MAX_CHANNELS + ch] */
     uint64_t *cnt;   /* same index */
     uint64_t *hasq;
-    eng__kv *qtx;    /* (customer, transaction row) */
+    eng__qtx *qtx;   /* qualifying transactions, by customer then log order */
     size_t nq;
     cand *cd;
     size_t ncd, capcd;
@@ -147,7 +142,7 @@ static int select_txns(run *x)
     for (size_t w = 0; w < nw; w++)
         cap += sel ? (size_t)__builtin_popcountll(sel[w]) : (w + 1 < nw || n % 64 == 0 ? 64 : n % 64);
     x->qtx = eng__malloc(x->mem, (cap ? cap : 1) * sizeof *x->qtx);
-    eng__kv *tmp = eng__malloc(x->mem, (cap ? cap : 1) * sizeof *tmp);
+    eng__qtx *tmp = eng__malloc(x->mem, (cap ? cap : 1) * sizeof *tmp);
     if (!x->qtx || !tmp) {
         eng__free(x->mem, sel);
         eng__free(x->mem, tmp);
@@ -167,13 +162,15 @@ static int select_txns(run *x)
         }
         if (!sp->has_goal && xc->time[i] > sp->end)
             continue;
-        x->qtx[k].key = c;
-        x->qtx[k].val = (uint32_t)i;
+        x->qtx[k].t = xc->time[i];
+        x->qtx[k].amount = xc->amount[i];
+        x->qtx[k].cust = c;
+        x->qtx[k].row = (uint32_t)i;
         k++;
         x->hasq[c >> 6] |= 1ull << (c & 63);
     }
     x->nq = k;
-    eng__kv_sort(x->qtx, tmp, k);
+    eng__sort_qtx(x->qtx, tmp, k);
     eng__free(x->mem, tmp);
     eng__free(x->mem, sel);
     return ENG_OK;
@@ -365,47 +362,34 @@ static void shares(int model, const cand *tc, size_t k, eng_time at, eng_time ha
     }
 }
 
-static int row_cmp_time(const eng_time *t, uint32_t a, uint32_t b)
-{
-    return t[a] < t[b] ? -1 : t[a] > t[b] ? 1 : (a > b) - (a < b);
-}
-
 /* Step 3: walk customers who have both qualifying transactions and touches. */
 static int walk(run *x)
 {
     eng_report *r = x->r;
     const eng_measure_spec *sp = x->sp;
-    const eng_txn_columns *xc = x->xc;
     size_t n = x->ncd;
-    eng__kv *kv = eng__malloc(x->mem, (n ? n : 1) * sizeof *kv);
-    eng__kv *tmp = eng__malloc(x->mem, (n ? n : 1) * sizeof *tmp);
-    cand *buf = eng__malloc(x->mem, (n ? n : 1) * sizeof *buf);
+    cand *tmp = eng__malloc(x->mem, (n ? n : 1) * sizeof *tmp);
     eng__i128 *sh = eng__malloc(x->mem, (n ? n : 1) * sizeof *sh);
     uint32_t *mstamp = eng__calloc(x->mem, x->nmsg ? x->nmsg : 1, sizeof *mstamp);
-    uint32_t *rows = eng__malloc(x->mem, (x->nq ? x->nq : 1) * sizeof *rows);
     int rc = ENG_OK;
-    if (!kv || !tmp || !buf || !sh || !mstamp || !rows) {
+    if (!tmp || !sh || !mstamp) {
         rc = eng__nomem();
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        kv[i].key = x->cd[i].cust;
-        kv[i].val = (uint32_t)i;
-    }
-    eng__kv_sort(kv, tmp, n);
+    eng__sort_cand(x->cd, tmp, n);
     uint32_t cstamp[ENG_MAX_CHANNELS] = {0};
     const int model = sp->has_goal ? sp->goal.attribution : ENG_ATTR_LAST_TOUCH;
+    const int all_credited = model == ENG_ATTR_LINEAR || model == ENG_ATTR_TIME_DECAY;
     const eng_time hl = sp->half_life ? sp->half_life : 7 * ENG_DAY;
     size_t qi = 0;
     for (size_t ci = 0; ci < n;) {
-        uint32_t c = kv[ci].key;
+        uint32_t c = x->cd[ci].cust;
         size_t ce = ci;
-        while (ce < n && kv[ce].key == c)
+        while (ce < n && x->cd[ce].cust == c)
             ce++;
         /* this customer's touches: earliest per (message, channel), then by time */
-        size_t k = 0;
-        for (size_t j = ci; j < ce; j++)
-            buf[k++] = x->cd[kv[j].val];
+        cand *buf = x->cd + ci;
+        size_t k = ce - ci;
         ci = ce;
         cand_sort(buf, k, cand_cmp_key);
         size_t u = 0;
@@ -414,23 +398,26 @@ static int walk(run *x)
                 buf[u++] = buf[j];
         k = u;
         cand_sort(buf, k, cand_cmp_time);
-        /* this customer's qualifying transactions, by time */
-        while (qi < x->nq && x->qtx[qi].key < c)
+        /* this customer's qualifying transactions, by time (stable: log order on ties) */
+        while (qi < x->nq && x->qtx[qi].cust < c)
             qi++;
+        eng__qtx *tx = x->qtx + qi;
         size_t nr = 0;
-        for (size_t j = qi; j < x->nq && x->qtx[j].key == c; j++) {
-            uint32_t row = x->qtx[j].val;
-            size_t p = nr++;
-            while (p > 0 && row_cmp_time(xc->time, rows[p - 1], row) > 0) {
-                rows[p] = rows[p - 1];
+        while (qi + nr < x->nq && tx[nr].cust == c)
+            nr++;
+        for (size_t j = 1; j < nr; j++) {
+            eng__qtx v = tx[j];
+            size_t p = j;
+            while (p > 0 && tx[p - 1].t > v.t) {
+                tx[p] = tx[p - 1];
                 p--;
             }
-            rows[p] = row;
+            tx[p] = v;
         }
         int responded = 0;
         for (size_t j = 0; j < nr; j++) {
-            eng_time at = xc->time[rows[j]];
-            int64_t amount = xc->amount[rows[j]];
+            eng_time at = tx[j].t;
+            int64_t amount = tx[j].amount;
             size_t lo, hi;
             if (sp->has_goal) {
                 lo = 0;
@@ -455,7 +442,7 @@ static int walk(run *x)
             shares(model, buf + lo, hi - lo, at, hl, amount, sh);
             for (size_t t = lo; t < hi; t++) {
                 eng__i128 s = sh[t - lo];
-                if (!s && model != ENG_ATTR_LINEAR && model != ENG_ATTR_TIME_DECAY)
+                if (!s && !all_credited)
                     continue;
                 eng__acc *am = &r->msg[buf[t].m], *ac = &r->chan[buf[t].ch];
                 am->sales += s;
@@ -468,32 +455,25 @@ static int walk(run *x)
                     cstamp[buf[t].ch] = c + 1;
                     ac->responders++;
                 }
-            }
-            /* conversions per scope: once per transaction */
-            for (size_t t = lo; t < hi; t++) {
+                /* conversions per scope: once per transaction */
                 int first_m = 1, first_c = 1;
                 for (size_t q = lo; q < t; q++) {
-                    if (buf[q].m == buf[t].m && (sh[q - lo] || model == ENG_ATTR_LINEAR || model == ENG_ATTR_TIME_DECAY))
-                        first_m = 0;
-                    if (buf[q].ch == buf[t].ch && (sh[q - lo] || model == ENG_ATTR_LINEAR || model == ENG_ATTR_TIME_DECAY))
-                        first_c = 0;
+                    if (!sh[q - lo] && !all_credited)
+                        continue;
+                    first_m &= buf[q].m != buf[t].m;
+                    first_c &= buf[q].ch != buf[t].ch;
                 }
-                if (!sh[t - lo] && model != ENG_ATTR_LINEAR && model != ENG_ATTR_TIME_DECAY)
-                    continue;
-                r->msg[buf[t].m].conversions += (uint64_t)first_m;
-                r->chan[buf[t].ch].conversions += (uint64_t)first_c;
+                am->conversions += (uint64_t)first_m;
+                ac->conversions += (uint64_t)first_c;
             }
         }
-        /* stamps are reset by using c + 1; a customer id repeats only within its run */
+        /* stamps hold customer + 1: a customer's touches are one run after the sort */
         r->total.responders += (uint64_t)responded;
     }
 out:
-    eng__free(x->mem, kv);
     eng__free(x->mem, tmp);
-    eng__free(x->mem, buf);
     eng__free(x->mem, sh);
     eng__free(x->mem, mstamp);
-    eng__free(x->mem, rows);
     return rc;
 }
 
@@ -525,7 +505,7 @@ static int control(run *x)
         size_t lo = 0, hi = x->nq;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
-            if (x->qtx[mid].key < c)
+            if (x->qtx[mid].cust < c)
                 lo = mid + 1;
             else
                 hi = mid;
@@ -535,8 +515,8 @@ static int control(run *x)
             if (sent[m] == INT64_MAX)
                 continue; /* never sent: no window */
             eng_time from = sent[m], to = sp->has_goal ? sent[m] + x->window : sp->end;
-            for (size_t j = lo; j < x->nq && x->qtx[j].key == c; j++) {
-                eng_time t = x->xc->time[x->qtx[j].val];
+            for (size_t j = lo; j < x->nq && x->qtx[j].cust == c; j++) {
+                eng_time t = x->qtx[j].t;
                 if (t >= from && t <= to) {
                     r->msg[m].control_resp++;
                     any = 1;
@@ -545,8 +525,8 @@ static int control(run *x)
             }
         }
         if (!sp->has_goal && !any && first != INT64_MAX) /* the campaign window: first send .. end */
-            for (size_t j = lo; j < x->nq && x->qtx[j].key == c && !any; j++) {
-                eng_time t = x->xc->time[x->qtx[j].val];
+            for (size_t j = lo; j < x->nq && x->qtx[j].cust == c && !any; j++) {
+                eng_time t = x->qtx[j].t;
                 any = t >= first && t <= sp->end;
             }
         r->total.control_resp += (uint64_t)any;

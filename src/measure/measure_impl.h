@@ -43,12 +43,25 @@ struct eng_report {
 
 #define ENG__REPORT_MAGIC 0x52505431u /* "RPT1" */
 
-/* Radix sort of (key, payload) pairs by a 32-bit key, stable; tmp as large as a. */
-typedef struct eng__kv {
-    uint32_t key;
-    uint32_t val;
-} eng__kv;
-void eng__kv_sort(eng__kv *a, eng__kv *tmp, size_t n);
+/* A starting-status touch of a customer who has a qualifying transaction. */
+typedef struct eng__cand {
+    eng_time t;
+    uint32_t cust;
+    uint16_t m; /* message index */
+    uint8_t ch;
+} eng__cand;
+
+/* A qualifying transaction. */
+typedef struct eng__qtx {
+    eng_time t;
+    int64_t amount;
+    uint32_t cust;
+    uint32_t row;
+} eng__qtx;
+
+/* Stable radix sorts by customer; tmp holds as many elements as a. */
+void eng__sort_cand(eng__cand *a, eng__cand *tmp, size_t n);
+void eng__sort_qtx(eng__qtx *a, eng__qtx *tmp, size_t n);
 
 /* Money: round x / den half-even (den > 0). */
 int64_t eng__div_half_even(eng__i128 x, eng__i128 den);

@@ -1,0 +1,503 @@
+/* Benchmark W7 of BENCHMARKS.md: attribute the transactions against the touch
+ * log with a 2-predicate goal (amount > 3000, store in 20 stores), 30 days
+ * from delivered, last touch; then the campaign report. S always, M when
+ * ENG_BENCH_SIZE is M or L, L when it is L (10^7 customers, ~10^8 touches,
+ * 10^7 transactions).
+ *
+ * The touch log is generated as a send would write it: message by message,
+ * status wave by status wave, customers in a shuffled order (so the pass over
+ * it touches the per-customer state at random, as a real log does); 10 % of
+ * the customers are the control group and get no touches. The same data goes
+ * to CSV for DuckDB (measure_duckdb.mjs, single thread, when
+ * tests/bench/node_modules/@duckdb/node-api exists) and SQLite (the sqlite3
+ * CLI; at L only with ENG_BENCH_SQLITE_L=1: its import and index take minutes),
+ * which run w7.sql; their answers must equal ours. Prints one line per
+ * figure; asserts nothing about time. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "engage.h"
+
+#define T0 ((eng_time)1767225600000)
+#define NMSG 5
+#define WINDOW (30 * ENG_DAY)
+static const uint32_t msg_ids[NMSG] = {1, 2, 3, 4, 5};
+static const uint8_t chans[4] = {ENG_CH_SMS, ENG_CH_EMAIL, ENG_CH_PUSH, ENG_CH_WHATSAPP};
+
+static uint64_t mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+__attribute__((returns_nonnull, malloc)) static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "%s: %s (%s) %s\n", what, eng_errstr(rc), eng_error_last()->message, eng_error_last()->detail);
+    exit(1);
+}
+
+typedef struct data {
+    uint32_t nc;
+    size_t nt, nx, nctl;
+    uint32_t *tcust, *tmsg;
+    uint8_t *tch, *tst;
+    eng_time *tt;
+    uint32_t *xcust, *xstore, *ctl;
+    eng_time *xt;
+    int64_t *xamt;
+} data;
+
+/* Message m goes to every test customer (the last one to half of them). */
+static int gets(uint32_t c, int m)
+{
+    return c % 10 != 9 && (m < NMSG - 1 || mix(c) % 2);
+}
+
+static void generate(data *d, uint32_t nc)
+{
+    d->nc = nc;
+    size_t cap = (size_t)nc * NMSG * 4;
+    d->tcust = xmalloc(cap * 4);
+    d->tmsg = xmalloc(cap * 4);
+    d->tch = xmalloc(cap);
+    d->tst = xmalloc(cap);
+    d->tt = xmalloc(cap * 8);
+    size_t n = 0;
+    uint64_t step = 7919; /* prime, not a divisor of nc: j -> (j * step + off) % nc is a shuffle */
+    for (int m = 0; m < NMSG; m++)
+        for (int phase = 0; phase < 4; phase++)
+            for (uint64_t j = 0; j < nc; j++) {
+                uint32_t c = (uint32_t)((j * step + (uint64_t)m * 104729) % nc);
+                if (!gets(c, m))
+                    continue;
+                uint64_t u = mix((uint64_t)c * 8 + (uint64_t)m);
+                eng_time sent = T0 + (eng_time)m * 7 * ENG_DAY + (eng_time)j;
+                eng_time dl = sent + (eng_time)((u >> 24) % 600000);
+                eng_time op = dl + (eng_time)((u >> 32) % 48) * ENG_HOUR;
+                int delivered = u % 10 < 9, opened = delivered && (u >> 8) % 10 < 4, clicked = opened && (u >> 16) % 10 < 3;
+                int st;
+                eng_time t;
+                if (phase == 0) {
+                    st = ENG_TOUCH_SENT;
+                    t = sent;
+                } else if (phase == 1) {
+                    st = delivered ? ENG_TOUCH_DELIVERED : ENG_TOUCH_FAILED;
+                    t = delivered ? dl : sent + 1000;
+                } else if (phase == 2) {
+                    if (!opened)
+                        continue;
+                    st = ENG_TOUCH_OPENED;
+                    t = op;
+                } else {
+                    if (!clicked)
+                        continue;
+                    st = ENG_TOUCH_CLICKED;
+                    t = op + (eng_time)((u >> 40) % 60) * 60000;
+                }
+                d->tcust[n] = c;
+                d->tmsg[n] = msg_ids[m];
+                d->tch[n] = chans[(u >> 48) % 4];
+                d->tst[n] = (uint8_t)st;
+                d->tt[n] = t;
+                n++;
+            }
+    d->nt = n;
+    d->nx = nc;
+    d->xcust = xmalloc(d->nx * 4);
+    d->xstore = xmalloc(d->nx * 4);
+    d->xt = xmalloc(d->nx * 8);
+    d->xamt = xmalloc(d->nx * 8);
+    for (size_t j = 0; j < d->nx; j++) {
+        uint64_t u = mix(j ^ 0x5eed), v = mix(u);
+        d->xcust[j] = (uint32_t)(u % nc);
+        d->xt[j] = T0 + (eng_time)(v % (uint64_t)(60 * ENG_DAY));
+        d->xamt[j] = 1 + (int64_t)((u >> 32) % 1000000); /* 0.01 .. 10000.00 */
+        d->xstore[j] = (uint32_t)((v >> 40) % 100);
+    }
+    d->ctl = xmalloc((nc / 10 + 1) * 4);
+    d->nctl = 0;
+    for (uint32_t c = 9; c < nc; c += 10)
+        d->ctl[d->nctl++] = c;
+}
+
+static void free_data(data *d)
+{
+    free(d->tcust);
+    free(d->tmsg);
+    free(d->tch);
+    free(d->tst);
+    free(d->tt);
+    free(d->xcust);
+    free(d->xstore);
+    free(d->xt);
+    free(d->xamt);
+    free(d->ctl);
+}
+
+/* ------------------------------------------------------------------ CSV */
+
+static char *put_u(char *p, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static void write_csv(const data *d, const char *dir)
+{
+    char path[600];
+    size_t bufsz = 1 << 22;
+    char *buf = xmalloc(bufsz + 256);
+    snprintf(path, sizeof path, "%s/touches.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    char *p = buf;
+    for (size_t i = 0; i < d->nt; i++) {
+        p = put_u(p, d->tcust[i]);
+        *p++ = ',';
+        p = put_u(p, d->tmsg[i]);
+        *p++ = ',';
+        p = put_u(p, d->tch[i]);
+        *p++ = ',';
+        p = put_u(p, d->tst[i]);
+        *p++ = ',';
+        p = put_u(p, (uint64_t)d->tt[i]);
+        *p++ = '\n';
+        if ((size_t)(p - buf) > bufsz) {
+            fwrite(buf, 1, (size_t)(p - buf), f);
+            p = buf;
+        }
+    }
+    fwrite(buf, 1, (size_t)(p - buf), f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/txns.csv", dir);
+    f = fopen(path, "w");
+    p = buf;
+    for (size_t j = 0; j < d->nx; j++) {
+        p = put_u(p, j);
+        *p++ = ',';
+        p = put_u(p, d->xcust[j]);
+        *p++ = ',';
+        p = put_u(p, (uint64_t)d->xt[j]);
+        *p++ = ',';
+        p = put_u(p, (uint64_t)d->xamt[j]);
+        *p++ = ',';
+        p = put_u(p, d->xstore[j]);
+        *p++ = '\n';
+        if ((size_t)(p - buf) > bufsz) {
+            fwrite(buf, 1, (size_t)(p - buf), f);
+            p = buf;
+        }
+    }
+    fwrite(buf, 1, (size_t)(p - buf), f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/control.csv", dir);
+    f = fopen(path, "w");
+    for (size_t i = 0; i < d->nctl; i++)
+        fprintf(f, "%u\n", d->ctl[i]);
+    fclose(f);
+    free(buf);
+}
+
+/* ------------------------------------------------------------------ SQL answers */
+
+typedef struct answers {
+    uint64_t responders, contacted, control_resp, count[ENG_TOUCH_STATUS_COUNT];
+    int64_t sales, msg_sales[NMSG];
+    int ok;
+} answers;
+
+/* Parse key,value lines; returns the value of "<key> <v>" lines through *ms_key. */
+static void parse(const char *out, answers *a)
+{
+    memset(a, 0, sizeof *a);
+    const char *p = out;
+    while (*p) {
+        char key[64];
+        long long v;
+        if (sscanf(p, "%63[^,\n],%lld", key, &v) == 2) {
+            a->ok = 1;
+            if (!strcmp(key, "responders"))
+                a->responders = (uint64_t)v;
+            else if (!strcmp(key, "sales"))
+                a->sales = v;
+            else if (!strcmp(key, "contacted"))
+                a->contacted = (uint64_t)v;
+            else if (!strcmp(key, "control_resp"))
+                a->control_resp = (uint64_t)v;
+            else if (!strncmp(key, "count", 5) && atoi(key + 5) < ENG_TOUCH_STATUS_COUNT)
+                a->count[atoi(key + 5)] = (uint64_t)v;
+            else if (!strncmp(key, "mc", 2)) {
+                int k = atoi(key + 2), m = k / 16 - 1;
+                if (m >= 0 && m < NMSG)
+                    a->msg_sales[m] += v;
+            }
+        }
+        p = strchr(p, '\n');
+        if (!p)
+            break;
+        p++;
+    }
+}
+
+static double value_of(const char *out, const char *key)
+{
+    const char *p = strstr(out, key);
+    return p ? atof(p + strlen(key)) : -1;
+}
+
+static char *run_cmd(const char *cmd)
+{
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *out = xmalloc(cap);
+    size_t n;
+    while ((n = fread(out + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (len + 1 == cap)
+            break;
+    }
+    out[len] = 0;
+    pclose(f);
+    return out;
+}
+
+static int same(const answers *a, const eng_report_figures *f, const int64_t *msg_sales)
+{
+    int ok = a->ok && a->responders == f->responders && a->sales == f->responder_sales &&
+             a->contacted == f->contacted && a->control_resp == f->control_responders &&
+             a->count[0] == f->sent && a->count[1] == f->delivered && a->count[2] == f->opened &&
+             a->count[3] == f->clicked && a->count[4] == f->not_delivered;
+    for (int m = 0; m < NMSG; m++)
+        ok = ok && a->msg_sales[m] == msg_sales[m];
+    return ok;
+}
+
+/* ------------------------------------------------------------------ one size */
+
+static void run(const char *label, uint32_t nc, const char *bench_dir, int have_duck, int have_sqlite)
+{
+    data d;
+    double t0 = now_ms();
+    generate(&d, nc);
+    printf("W7 size=%s customers=%u touches=%zu transactions=%zu control=%zu generate_ms=%.0f\n", label, nc, d.nt,
+           d.nx, d.nctl, now_ms() - t0);
+    eng_engine *e = NULL;
+    int rc = eng_open(NULL, &e);
+    if (rc)
+        die("eng_open", rc);
+    eng_rule_field fields[2] = {{"amount", ENG_RT_DECIMAL, 2}, {"store", ENG_RT_STRING, 0}};
+    static char names[100][8];
+    static const char *dict[100];
+    for (int i = 0; i < 100; i++) {
+        snprintf(names[i], sizeof names[i], "S%d", i);
+        dict[i] = names[i];
+    }
+    eng_rule_column cols[2];
+    memset(cols, 0, sizeof cols);
+    cols[0].type = ENG_RT_DECIMAL;
+    cols[0].scale = 2;
+    cols[0].data = d.xamt;
+    cols[1].type = ENG_RT_STRING;
+    cols[1].data = d.xstore;
+    cols[1].dict = dict;
+    cols[1].dict_size = 100;
+    eng_touch_columns tc = {ENG_TOUCH_COLUMNS_VERSION, d.nt, d.tcust, d.tmsg, d.tch, d.tst, d.tt};
+    eng_txn_columns xc = {ENG_TXN_COLUMNS_VERSION, d.nx, d.xcust, d.xt, d.xamt, 2, fields, 2, cols};
+    eng_measure_spec s;
+    eng_measure_spec_init(&s, ENG_MEASURE_SPEC_VERSION);
+    s.n_customers = nc;
+    s.messages = msg_ids;
+    s.n_messages = NMSG;
+    s.start = T0;
+    s.end = T0 + 60 * ENG_DAY;
+    s.has_goal = 1;
+    s.goal.event = "transaction";
+    s.goal.condition = "amount > 3000 and store in (\"S0\", \"S1\", \"S2\", \"S3\", \"S4\", \"S5\", \"S6\", \"S7\", "
+                       "\"S8\", \"S9\", \"S10\", \"S11\", \"S12\", \"S13\", \"S14\", \"S15\", \"S16\", \"S17\", "
+                       "\"S18\", \"S19\")";
+    s.goal.window_days = 30;
+    s.goal.start_on = ENG_GOAL_ON_DELIVERED;
+    s.goal.attribution = ENG_ATTR_LAST_TOUCH;
+    s.control = d.ctl;
+    s.n_control = d.nctl;
+    double best = 1e30, best_cpu = 1e30;
+    eng_report_figures f = ENG_REPORT_FIGURES_INIT;
+    int64_t msg_sales[NMSG];
+    for (int rep = 0; rep < 3; rep++) {
+        eng_report *r = NULL;
+        t0 = now_ms();
+        double c0 = cpu_ms();
+        rc = eng_measure_campaign(e, &tc, &xc, &s, &r);
+        double t = now_ms() - t0, ct = cpu_ms() - c0;
+        if (ct < best_cpu)
+            best_cpu = ct;
+        if (rc)
+            die("eng_measure_campaign", rc);
+        if (t < best)
+            best = t;
+        eng_report_total(r, &f);
+        for (int m = 0; m < NMSG; m++) {
+            eng_report_figures g = ENG_REPORT_FIGURES_INIT;
+            eng_report_message(r, (size_t)m, NULL, &g);
+            msg_sales[m] = g.responder_sales;
+        }
+        eng_report_free(r);
+    }
+    printf("W7 size=%s libengage_ms=%.1f (best of 3; cpu %.1f) contacted=%llu sent=%llu delivered=%llu responders=%llu "
+           "hit_rate=%.3f responder_sales=%lld.%02lld control_hit_rate=%.3f incremental_sales=%lld.%02lld "
+           "p=%.3g bytes_per_touch=%.0f\n",
+           label, best, best_cpu, (unsigned long long)f.contacted, (unsigned long long)f.sent,
+           (unsigned long long)f.delivered, (unsigned long long)f.responders, f.hit_rate,
+           (long long)(f.responder_sales / 100), (long long)(f.responder_sales % 100), f.control_hit_rate,
+           (long long)(f.incremental_sales / 100), (long long)(llabs(f.incremental_sales) % 100), f.p_value,
+           (double)sizeof(uint32_t) * 2 + 2 + 8);
+    eng_close(e);
+    if (!have_duck && !have_sqlite) {
+        free_data(&d);
+        return;
+    }
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char dir[512], stamp[600];
+    snprintf(dir, sizeof dir, "%s/engage-w7-%s-%zu", tmp, label, d.nt);
+    snprintf(stamp, sizeof stamp, "%s/done", dir);
+    struct stat sb;
+    if (stat(stamp, &sb) != 0) { /* CSV of this generator and size, reused across runs */
+        mkdir(dir, 0755);
+        t0 = now_ms();
+        write_csv(&d, dir);
+        FILE *sf = fopen(stamp, "w");
+        if (sf)
+            fclose(sf);
+        printf("W7 size=%s csv_write_ms=%.0f dir=%s\n", label, now_ms() - t0, dir);
+    }
+    free_data(&d);
+    char cmd[2048];
+    char duck_ms[32] = "-", sqlite_ms[32] = "-", duck_ratio[32] = "-", sqlite_ratio[32] = "-";
+    if (have_duck) {
+        snprintf(cmd, sizeof cmd, "node %s/measure_duckdb.mjs %s %lld 3 2>&1", bench_dir, dir, (long long)WINDOW);
+        char *out = run_cmd(cmd);
+        answers a;
+        parse(out ? out : "", &a);
+        double ms = out ? value_of(out, "best_ms ") : -1, attr = out ? value_of(out, "attr_ms ") : -1;
+        if (ms < 0 || !same(&a, &f, msg_sales)) {
+            printf("W7 size=%s duckdb: failed or differs: %.400s\n", label, out ? out : "");
+        } else {
+            printf("W7 size=%s duckdb_1thread_ms=%.1f (attribution part %.1f, load %.0f) answers equal\n", label, ms,
+                   attr, value_of(out, "load_ms "));
+            snprintf(duck_ms, sizeof duck_ms, "%.1f", ms);
+            snprintf(duck_ratio, sizeof duck_ratio, "%.1f", ms / best);
+        }
+        free(out);
+    }
+    if (have_sqlite && (strcmp(label, "L") != 0 || getenv("ENG_BENCH_SQLITE_L"))) {
+        char db[600];
+        snprintf(db, sizeof db, "%s/w7.sqlite", dir);
+        if (stat(db, &sb) != 0) {
+            t0 = now_ms();
+            snprintf(cmd, sizeof cmd,
+                     "cd %s && sqlite3 w7.tmp \"create table touches(cust int, msg int, ch int, st int, t int);"
+                     " create table txns(id int, cust int, t int, amount int, store int);"
+                     " create table control(cust int);\" \".import --csv touches.csv touches\""
+                     " \".import --csv txns.csv txns\" \".import --csv control.csv control\""
+                     " \"create index touches_st_cust on touches(st, cust, t);\" \"create index txns_cust on txns(cust);\""
+                     " && mv w7.tmp w7.sqlite",
+                     dir);
+            if (system(cmd) != 0)
+                printf("W7 size=%s sqlite: import failed\n", label);
+            printf("W7 size=%s sqlite_import_and_index_ms=%.0f\n", label, now_ms() - t0);
+        }
+        snprintf(cmd, sizeof cmd, "sed 's/@W@/%lld/g' %s/w7.sql > %s/w7_run.sql", (long long)WINDOW, bench_dir, dir);
+        if (system(cmd) == 0) {
+            double sbest = 1e30;
+            char *out = NULL;
+            int sreps = strcmp(label, "S") ? 1 : 3; /* a run takes minutes past S */
+            for (int rep = 0; rep < sreps; rep++) {
+                free(out);
+                snprintf(cmd, sizeof cmd, "sqlite3 -csv %s < %s/w7_run.sql 2>&1", db, dir);
+                t0 = now_ms();
+                out = run_cmd(cmd);
+                double t = now_ms() - t0;
+                if (t < sbest)
+                    sbest = t;
+            }
+            answers a;
+            parse(out ? out : "", &a);
+            if (!same(&a, &f, msg_sales)) {
+                printf("W7 size=%s sqlite: failed or differs: %.400s\n", label, out ? out : "");
+            } else {
+                printf("W7 size=%s sqlite_ms=%.1f (best of %d) answers equal\n", label, sbest, strcmp(label, "S") ? 1 : 3);
+                snprintf(sqlite_ms, sizeof sqlite_ms, "%.1f", sbest);
+                snprintf(sqlite_ratio, sizeof sqlite_ratio, "%.1f", sbest / best);
+            }
+            free(out);
+        }
+    }
+    printf("W7 size=%s libengage/sqlite/duckdb_ms=%.1f/%s/%s sqlite/libengage=%s duckdb/libengage=%s\n", label, best,
+           sqlite_ms, duck_ms, sqlite_ratio, duck_ratio);
+}
+
+int main(void)
+{
+    const char *size = getenv("ENG_BENCH_SIZE");
+    const char *dir = getenv("ENG_BENCH_DIR");
+    char duck[1024];
+    struct stat sb;
+    snprintf(duck, sizeof duck, "%s/../node_modules/@duckdb/node-api/package.json", dir ? dir : ".");
+    int have_duck = dir && stat(duck, &sb) == 0 && system("node --version >/dev/null 2>&1") == 0;
+    int have_sqlite = dir && system("sqlite3 -version >/dev/null 2>&1") == 0;
+    if (getenv("ENG_BENCH_ONLY_OURS")) /* time libengage alone */
+        have_duck = have_sqlite = 0;
+    if (!have_duck)
+        printf("duckdb: skipped (@duckdb/node-api not in tests/bench/node_modules, or no node)\n");
+    if (!have_sqlite)
+        printf("sqlite: skipped (no sqlite3 on PATH)\n");
+    run("S", 10000, dir, have_duck, have_sqlite);
+    if (size && (!strcmp(size, "M") || !strcmp(size, "L")))
+        run("M", 1000000, dir, have_duck, have_sqlite);
+    if (size && !strcmp(size, "L"))
+        run("L", 10000000, dir, have_duck, have_sqlite);
+    return 0;
+}
