@@ -41,16 +41,16 @@ void conf_reopen_persists(void **state)
     assert_int_equal(eng__kv_put(s, "rolled", 6, "x", 1), ENG_OK);
     assert_int_equal(eng__kv_del(s, "p/1", 3), ENG_OK);
     assert_int_equal(eng__kv_rollback(s), ENG_OK);
-    eng_store_free(s);
+    conf_close(s);
 
     s = conf_open(*state);
     conf_assert_equals(s, &r);
     assert_int_equal(eng__kv_put(s, "p/0", 3, "second", 6), ENG_OK);
     conf_ref_put(&r, "p/0", 3, "second", 6);
-    eng_store_free(s);
+    conf_close(s);
     s = conf_open(*state);
     conf_assert_equals(s, &r);
-    eng_store_free(s);
+    conf_close(s);
     conf_ref_free(&r);
 }
 
@@ -61,14 +61,14 @@ void conf_free_with_open_batch(void **state)
     assert_int_equal(eng__kv_begin(s), ENG_OK);
     assert_int_equal(eng__kv_put(s, "lost", 4, "1", 1), ENG_OK);
     assert_int_equal(eng__kv_del(s, "base", 4), ENG_OK);
-    eng_store_free(s); /* rolls the batch back, then destroys the backend */
+    conf_close(s); /* rolls the batch back, then destroys the backend */
     if (!conf_cur->persistent)
         return;
     conf_ref r = {0};
     conf_ref_put(&r, "base", 4, "1", 1);
     s = conf_open(*state);
     conf_assert_equals(s, &r);
-    eng_store_free(s);
+    conf_close(s);
     conf_ref_free(&r);
 }
 
@@ -231,7 +231,7 @@ void conf_killed_inside_batch(void **state)
     assert_int_equal(write_batch(s, 3), ENG_OK); /* and the store takes writes again */
     ref_after(3, &want);
     conf_assert_equals(s, &want);
-    eng_store_free(s);
+    conf_close(s);
     conf_ref_free(&want);
 }
 
@@ -251,7 +251,7 @@ void conf_killed_at_random_points(void **state)
             fail_msg("%s: %d batches after %d acknowledged on top of %d", conf_cur->name, now, kd.acked, k);
         ref_after(now, &want);
         conf_assert_equals(s, &want); /* exactly batches 1..now, each whole */
-        eng_store_free(s);
+        conf_close(s);
         k = now;
     }
     conf_ref_free(&want);
@@ -262,12 +262,14 @@ void conf_killed_at_random_points(void **state)
 void conf_engine_round_trip(void **state)
 {
     eng_store *s = conf_open(*state);
+    conf_forget(s);
     eng_engine *e = test_engine_open(s);
     assert_int_equal(eng__rec_put(s, ENG__K("t/1"), ENG__REC_TEST, 1, "hello", 5), ENG_OK);
     eng_close(e);
     if (!conf_cur->persistent)
         return;
     s = conf_open(*state);
+    conf_forget(s);
     e = test_engine_open(s);
     eng__rec r;
     assert_int_equal(eng__rec_get(s, ENG__K("t/1"), ENG__REC_TEST, 1, &r), ENG_OK);

@@ -10,6 +10,9 @@ extern const conf_backend *conf_cur;
 
 /* Open a handle over the case's location with the counting allocator (asserts). */
 eng_store *conf_open(void *ctx);
+/* Release a handle from conf_open; conf_forget when an engine took it over. */
+void conf_close(eng_store *s);
+void conf_forget(eng_store *s);
 /* Skip the running case unless the backend is persistent. */
 void conf_need_persistent(void);
 

@@ -30,7 +30,7 @@ void conf_ref_free(conf_ref *r);
 /* Scan @p prefix into @p out (appended in the order the store gives). */
 int conf_scan_into(eng_store *s, const void *prefix, size_t plen, conf_ref *out);
 /* The store's keys under @p prefix are exactly want's, in order, with the same
- * values (checked by scan, and by get for every key). */
+ * values (checked by scan, and by get for up to 32 of the keys). */
 void conf_assert_prefix(eng_store *s, const conf_ref *want, const void *prefix, size_t plen);
 void conf_assert_equals(eng_store *s, const conf_ref *want);
 /* 0 when equal (used in forked children, which must not call cmocka). */

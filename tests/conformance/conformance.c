@@ -15,6 +15,10 @@
 
 const conf_backend *conf_cur;
 
+/* Handles a case holds; teardown releases what a failed case left open, so
+ * one failure does not show up again as a leak in every later case. */
+static eng_store *held[4];
+
 eng_store *conf_open(void *ctx)
 {
     eng_store *s = NULL;
@@ -22,7 +26,26 @@ eng_store *conf_open(void *ctx)
     if (rc)
         fail_msg("%s: open failed: %d %s", conf_cur->name, rc, eng_error_last()->message);
     assert_non_null(s);
-    return s;
+    for (size_t i = 0; i < sizeof held / sizeof held[0]; i++)
+        if (!held[i]) {
+            held[i] = s;
+            return s;
+        }
+    fail_msg("a case holds more than %zu handles", sizeof held / sizeof held[0]);
+    return NULL;
+}
+
+void conf_forget(eng_store *s)
+{
+    for (size_t i = 0; i < sizeof held / sizeof held[0]; i++)
+        if (held[i] == s)
+            held[i] = NULL;
+}
+
+void conf_close(eng_store *s)
+{
+    conf_forget(s);
+    eng_store_free(s);
 }
 
 void conf_need_persistent(void)
@@ -43,6 +66,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    for (size_t i = 0; i < sizeof held / sizeof held[0]; i++)
+        if (held[i])
+            conf_close(held[i]);
     conf_cur->destroy(*state);
     test_alloc_assert_clean();
     return 0;
@@ -76,7 +102,7 @@ static void fresh_location_is_empty(void **state)
     eng__val v;
     assert_int_equal(eng__kv_get(s, "k", 1, &v), ENG_ENOTFOUND);
     assert_null(v.data);
-    eng_store_free(s);
+    conf_close(s);
 }
 
 static void put_get_replace_delete(void **state)
@@ -110,7 +136,7 @@ static void put_get_replace_delete(void **state)
     conf_assert_equals(s, &r);
     put(s, &r, "k", 1, "back", 4);             /* a deleted key can come back */
     conf_assert_equals(s, &r);
-    eng_store_free(s);
+    conf_close(s);
     conf_ref_free(&r);
 }
 
@@ -166,7 +192,55 @@ static void scan_is_memcmp_ordered_by_prefix(void **state)
     n = 0;
     assert_int_equal(eng__kv_scan(s, "a", 1, abort_at_2, &n), ENG_ECANCELLED);
     assert_int_equal(n, 2);
-    eng_store_free(s);
+    conf_close(s);
+    conf_ref_free(&r);
+}
+
+/* The contract lets a scan callback read (the library never writes there):
+ * a get from inside every visit and whole nested scans, in and out of a batch. */
+typedef struct nested {
+    eng_store *s;
+    const conf_ref *want;
+    int visits;
+} nested;
+
+static int read_inside_scan(const void *k, size_t kl, const void *v, size_t vl, void *u)
+{
+    nested *n = u;
+    eng__val got;
+    if (eng__kv_get(n->s, k, kl, &got) != ENG_OK)
+        return ENG_ERROR;
+    int same = got.len == vl && (vl == 0 || memcmp(got.data, v, vl) == 0);
+    eng__val_free(n->s, &got);
+    if (n->visits++ % 25 == 0) { /* a nested scan now and then: long enough to be paged */
+        conf_ref inner = {0};
+        int rc = conf_scan_into(n->s, "n/", 2, &inner);
+        same &= rc == ENG_OK && inner.n == n->want->n;
+        conf_ref_free(&inner);
+    }
+    return same ? 0 : ENG_ERROR;
+}
+
+static void scan_callback_may_read(void **state)
+{
+    eng_store *s = conf_open(*state);
+    conf_ref r = {0};
+    for (int i = 0; i < 300; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "n/%03d", i);
+        put(s, &r, k, strlen(k), k, strlen(k));
+    }
+    nested n = {s, &r, 0};
+    assert_int_equal(eng__kv_scan(s, "n/", 2, read_inside_scan, &n), ENG_OK);
+    assert_int_equal(n.visits, 300);
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    put(s, &r, "n/999", 5, "in batch", 8);
+    n.visits = 0;
+    assert_int_equal(eng__kv_scan(s, "n/", 2, read_inside_scan, &n), ENG_OK);
+    assert_int_equal(n.visits, 301);
+    assert_int_equal(eng__kv_commit(s), ENG_OK);
+    conf_assert_equals(s, &r);
+    conf_close(s);
     conf_ref_free(&r);
 }
 
@@ -188,7 +262,7 @@ static void many_keys_in_one_batch(void **state)
     conf_assert_equals(s, &r);
     conf_assert_prefix(s, &r, "m/c/", 4);
     conf_assert_prefix(s, &r, "m/a/00", 6);
-    eng_store_free(s);
+    conf_close(s);
     conf_ref_free(&r);
 }
 
@@ -214,7 +288,7 @@ static void batch_reads_its_own_writes(void **state)
     assert_int_equal(eng__kv_begin(s), ENG_OK);
     assert_int_equal(eng__kv_commit(s), ENG_OK);
     conf_assert_equals(s, &r);
-    eng_store_free(s);
+    conf_close(s);
     conf_ref_free(&r);
 }
 
@@ -236,7 +310,7 @@ static void rollback_discards_the_batch(void **state)
     assert_int_equal(eng__kv_commit(s), ENG_OK);
     put(s, &r, "y/5", 3, "solo", 4);
     conf_assert_equals(s, &r);
-    eng_store_free(s);
+    conf_close(s);
     conf_ref_free(&r);
 }
 
@@ -257,7 +331,7 @@ static void large_values(void **state)
     assert_int_equal(eng__kv_commit(s), ENG_OK);
     conf_assert_equals(s, &r);
     free(big);
-    eng_store_free(s);
+    conf_close(s);
     conf_ref_free(&r);
 }
 
@@ -279,7 +353,7 @@ static void contract_errors(void **state)
     assert_string_equal(eng_error_last()->detail, "nope");
     conf_ref empty = {0};
     conf_assert_equals(s, &empty);
-    eng_store_free(s);
+    conf_close(s);
 }
 
 /* Random puts, deletes, batches and rollbacks against the reference model,
@@ -321,7 +395,7 @@ static void random_operations_match_reference(void **state)
             conf_assert_equals(s, &committed);
         }
     }
-    eng_store_free(s);
+    conf_close(s);
     conf_ref_free(&committed);
     conf_ref_free(&cur);
 }
@@ -335,6 +409,7 @@ int conf_run(const conf_backend *b)
         CASE(fresh_location_is_empty),
         CASE(put_get_replace_delete),
         CASE(scan_is_memcmp_ordered_by_prefix),
+        CASE(scan_callback_may_read),
         CASE(many_keys_in_one_batch),
         CASE(batch_reads_its_own_writes),
         CASE(rollback_discards_the_batch),
