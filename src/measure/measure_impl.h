@@ -63,6 +63,48 @@ typedef struct eng__qtx {
 void eng__sort_cand(eng__cand *a, eng__cand *tmp, size_t n);
 void eng__sort_qtx(eng__qtx *a, eng__qtx *tmp, size_t n);
 
+/* One attribution run (attribute.c): fed transactions first, then touches, in
+ * chunks of any size (whole columns, or the events layer's segments), then
+ * finished into a report (walk.c). */
+typedef struct eng__attr {
+    eng_engine *e;
+    const eng__mem *mem;
+    eng_measure_spec sp;      /* the caller's spec: its arrays must outlive the run */
+    eng_report *r;
+    size_t nmsg, words;
+    uint16_t *mtab;           /* message key -> index + 1 */
+    size_t mtab_n;
+    int keys_are_ids;         /* keys above mtab_n are looked up in sp.messages */
+    uint64_t **bits;          /* [(status * nmsg + m) * ENG_MAX_CHANNELS + ch] */
+    uint64_t *cnt;            /* same index */
+    uint64_t *hasq;           /* customers with a qualifying transaction */
+    eng__qtx *qtx;
+    size_t nq, capq;
+    eng__cand *cd;
+    size_t ncd, capcd;
+    eng_time *sent_at;        /* per message: earliest sent touch */
+    eng_time window;
+    int touches_seen;
+} eng__attr;
+
+/* Start a run; the spec is checked by the caller. @p amount_scale: decimals of the amounts fed. */
+int eng__attr_begin(eng_engine *e, const eng_measure_spec *sp, int amount_scale, eng__attr **out);
+/* Map message keys (ids, or the events layer's send contexts) to message index + 1 (0: not ours). */
+int eng__attr_map(eng__attr *a, const uint16_t *map, size_t n);
+/* Transactions (all of them before any touch); @p sel: the rows whose goal condition holds (NULL: all). */
+int eng__attr_txns(eng__attr *a, size_t n, const uint32_t *cust, const eng_time *t, const int64_t *amount,
+                   const uint64_t *sel);
+/* Touches: key is the message id (or context) mapped by the table. */
+int eng__attr_touches(eng__attr *a, size_t n, const uint32_t *cust, const uint32_t *key, const uint8_t *ch,
+                      const uint8_t *st, const eng_time *t);
+/* Build the report (walk.c); the run is freed either way. */
+int eng__attr_finish(eng__attr *a, eng_report **out);
+void eng__attr_free(eng__attr *a);
+/* walk.c */
+int eng__attr_tally(eng__attr *a);
+int eng__attr_walk(eng__attr *a);
+int eng__attr_control(eng__attr *a);
+
 /* Money: round x / den half-even (den > 0). */
 int64_t eng__div_half_even(eng__i128 x, eng__i128 den);
 /* 10^k as an i128, k <= 30. */

@@ -1,0 +1,320 @@
+/* The second half of a run: counts and contacted customers from the status
+ * bitmaps, the walk by customer that applies the attribution model, and the
+ * control group. */
+#include "measure/measure_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef eng__cand cand;
+typedef eng__attr run;
+
+#define BIT(bm, c) (((bm)[(c) >> 6] >> ((c) & 63)) & 1u)
+
+/* Counts, credits and contacted customers of every scope, from the bitmaps. */
+int eng__attr_tally(run *x)
+{
+    eng_report *r = x->r;
+    const int64_t *cost = x->sp.channel_cost;
+    for (size_t st = 0; st < ENG_TOUCH_STATUS_COUNT; st++)
+        for (size_t m = 0; m < x->nmsg; m++)
+            for (size_t ch = 0; ch < ENG_MAX_CHANNELS; ch++) {
+                uint64_t n = x->cnt[(st * x->nmsg + m) * ENG_MAX_CHANNELS + ch];
+                if (!n)
+                    continue;
+                r->total.count[st] += n;
+                r->msg[m].count[st] += n;
+                r->chan[ch].count[st] += n;
+                r->chan[ch].used = 1;
+                if (st == ENG_TOUCH_SENT && cost) {
+                    int64_t cr = (int64_t)n * cost[ch];
+                    r->total.credits += cr;
+                    r->msg[m].credits += cr;
+                    r->chan[ch].credits += cr;
+                }
+            }
+    uint64_t **sent = x->bits; /* status 0 comes first */
+    uint64_t *mword = eng__calloc(x->mem, x->nmsg ? x->nmsg : 1, sizeof *mword);
+    if (!mword)
+        return eng__nomem();
+    for (size_t w = 0; w < x->words; w++) {
+        uint64_t all = 0, cw[ENG_MAX_CHANNELS] = {0};
+        for (size_t m = 0; m < x->nmsg; m++) {
+            uint64_t mw = 0;
+            for (size_t ch = 0; ch < ENG_MAX_CHANNELS; ch++) {
+                const uint64_t *bm = sent[m * ENG_MAX_CHANNELS + ch];
+                if (bm) {
+                    mw |= bm[w];
+                    cw[ch] |= bm[w];
+                }
+            }
+            mword[m] = mw;
+            all |= mw;
+        }
+        if (!all)
+            continue;
+        r->total.contacted += (uint64_t)__builtin_popcountll(all);
+        for (size_t m = 0; m < x->nmsg; m++)
+            r->msg[m].contacted += (uint64_t)__builtin_popcountll(mword[m]);
+        for (size_t ch = 0; ch < ENG_MAX_CHANNELS; ch++)
+            r->chan[ch].contacted += (uint64_t)__builtin_popcountll(cw[ch]);
+    }
+    eng__free(x->mem, mword);
+    return ENG_OK;
+}
+
+static int cand_cmp_key(const cand *a, const cand *b)
+{
+    if (a->m != b->m)
+        return a->m < b->m ? -1 : 1;
+    if (a->ch != b->ch)
+        return a->ch < b->ch ? -1 : 1;
+    return a->t < b->t ? -1 : a->t > b->t;
+}
+
+static int cand_cmp_time(const cand *a, const cand *b)
+{
+    if (a->t != b->t)
+        return a->t < b->t ? -1 : 1;
+    if (a->m != b->m)
+        return a->m < b->m ? -1 : 1;
+    return a->ch < b->ch ? -1 : a->ch > b->ch;
+}
+
+/* Insertion sort: a customer has few touches. */
+static void cand_sort(cand *a, size_t n, int (*cmp)(const cand *, const cand *))
+{
+    for (size_t i = 1; i < n; i++) {
+        cand v = a[i];
+        size_t j = i;
+        while (j > 0 && cmp(&a[j - 1], &v) > 0) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = v;
+    }
+}
+
+/* Shares of @p amount (times ENG__SHARE_DEN) for k touches sorted by time. */
+static void shares(int model, const cand *tc, size_t k, eng_time at, eng_time half_life, int64_t amount,
+                   eng__i128 *out)
+{
+    const eng__i128 whole = (eng__i128)amount * ENG__SHARE_DEN;
+    for (size_t i = 0; i < k; i++)
+        out[i] = 0;
+    switch (model) {
+    case ENG_ATTR_FIRST_TOUCH: out[0] = whole; return;
+    case ENG_ATTR_LAST_TOUCH: out[k - 1] = whole; return;
+    case ENG_ATTR_LINEAR:
+        for (size_t i = 0; i < k; i++)
+            out[i] = whole / (eng__i128)k; /* exact for k <= 16 */
+        return;
+    case ENG_ATTR_POSITION:
+        if (k == 1) {
+            out[0] = whole;
+        } else if (k == 2) {
+            out[0] = out[1] = whole / 2;
+        } else {
+            out[0] = out[k - 1] = whole * 2 / 5;
+            for (size_t i = 1; i + 1 < k; i++)
+                out[i] = whole / (eng__i128)(5 * (k - 2));
+        }
+        return;
+    default: { /* time decay: 2^(-age / half-life), normalised */
+        long double sum = 0, w[64];
+        size_t lim = k < 64 ? k : 64;
+        for (size_t i = 0; i < k; i++) {
+            long double wi = exp2l(-(long double)(at - tc[i].t) / (long double)half_life);
+            if (i < lim)
+                w[i] = wi;
+            sum += wi;
+        }
+        for (size_t i = 0; i < k; i++) {
+            long double wi = i < lim ? w[i] : exp2l(-(long double)(at - tc[i].t) / (long double)half_life);
+            out[i] = (eng__i128)llroundl((long double)amount * ENG__SHARE_DEN * (wi / sum));
+        }
+        return;
+    }
+    }
+}
+
+/* Step 3: walk customers who have both qualifying transactions and touches. */
+int eng__attr_walk(run *x)
+{
+    eng_report *r = x->r;
+    const eng_measure_spec *sp = &x->sp;
+    size_t n = x->ncd;
+    cand *tmp = eng__malloc(x->mem, (n ? n : 1) * sizeof *tmp);
+    eng__i128 *sh = eng__malloc(x->mem, (n ? n : 1) * sizeof *sh);
+    uint32_t *mstamp = eng__calloc(x->mem, x->nmsg ? x->nmsg : 1, sizeof *mstamp);
+    int rc = ENG_OK;
+    if (!tmp || !sh || !mstamp) {
+        rc = eng__nomem();
+        goto out;
+    }
+    eng__sort_cand(x->cd, tmp, n);
+    eng__qtx *qtmp = eng__malloc(x->mem, (x->nq ? x->nq : 1) * sizeof *qtmp);
+    if (!qtmp) {
+        rc = eng__nomem();
+        goto out;
+    }
+    eng__sort_qtx(x->qtx, qtmp, x->nq);
+    eng__free(x->mem, qtmp);
+    uint32_t cstamp[ENG_MAX_CHANNELS] = {0};
+    const int model = sp->has_goal ? sp->goal.attribution : ENG_ATTR_LAST_TOUCH;
+    const int all_credited = model == ENG_ATTR_LINEAR || model == ENG_ATTR_TIME_DECAY;
+    const eng_time hl = sp->half_life ? sp->half_life : 7 * ENG_DAY;
+    size_t qi = 0;
+    for (size_t ci = 0; ci < n;) {
+        uint32_t c = x->cd[ci].cust;
+        size_t ce = ci;
+        while (ce < n && x->cd[ce].cust == c)
+            ce++;
+        /* this customer's touches: earliest per (message, channel), then by time */
+        cand *buf = x->cd + ci;
+        size_t k = ce - ci;
+        ci = ce;
+        cand_sort(buf, k, cand_cmp_key);
+        size_t u = 0;
+        for (size_t j = 0; j < k; j++)
+            if (u == 0 || buf[u - 1].m != buf[j].m || buf[u - 1].ch != buf[j].ch)
+                buf[u++] = buf[j];
+        k = u;
+        cand_sort(buf, k, cand_cmp_time);
+        /* this customer's qualifying transactions, by time (stable: log order on ties) */
+        while (qi < x->nq && x->qtx[qi].cust < c)
+            qi++;
+        eng__qtx *tx = x->qtx + qi;
+        size_t nr = 0;
+        while (qi + nr < x->nq && tx[nr].cust == c)
+            nr++;
+        for (size_t j = 1; j < nr; j++) {
+            eng__qtx v = tx[j];
+            size_t p = j;
+            while (p > 0 && tx[p - 1].t > v.t) {
+                tx[p] = tx[p - 1];
+                p--;
+            }
+            tx[p] = v;
+        }
+        int responded = 0;
+        for (size_t j = 0; j < nr; j++) {
+            eng_time at = tx[j].t;
+            int64_t amount = tx[j].amount;
+            size_t lo, hi;
+            if (sp->has_goal) {
+                lo = 0;
+                while (lo < k && buf[lo].t < at - x->window)
+                    lo++;
+                hi = lo;
+                while (hi < k && buf[hi].t <= at)
+                    hi++;
+            } else { /* responder window: first touch .. end; credit to the last send before */
+                if (k == 0 || at < buf[0].t || at > sp->end)
+                    continue;
+                hi = 1;
+                while (hi < k && buf[hi].t <= at)
+                    hi++;
+                lo = hi - 1;
+            }
+            if (hi == lo)
+                continue;
+            responded = 1;
+            r->total.conversions++;
+            r->total.sales += (eng__i128)amount * ENG__SHARE_DEN;
+            shares(model, buf + lo, hi - lo, at, hl, amount, sh);
+            for (size_t t = lo; t < hi; t++) {
+                eng__i128 s = sh[t - lo];
+                if (!s && !all_credited)
+                    continue;
+                eng__acc *am = &r->msg[buf[t].m], *ac = &r->chan[buf[t].ch];
+                am->sales += s;
+                ac->sales += s;
+                if (mstamp[buf[t].m] != c + 1) {
+                    mstamp[buf[t].m] = c + 1;
+                    am->responders++;
+                }
+                if (cstamp[buf[t].ch] != c + 1) {
+                    cstamp[buf[t].ch] = c + 1;
+                    ac->responders++;
+                }
+                /* conversions per scope: once per transaction */
+                int first_m = 1, first_c = 1;
+                for (size_t q = lo; q < t; q++) {
+                    if (!sh[q - lo] && !all_credited)
+                        continue;
+                    first_m &= buf[q].m != buf[t].m;
+                    first_c &= buf[q].ch != buf[t].ch;
+                }
+                am->conversions += (uint64_t)first_m;
+                ac->conversions += (uint64_t)first_c;
+            }
+        }
+        /* stamps hold customer + 1: a customer's touches are one run after the sort */
+        r->total.responders += (uint64_t)responded;
+    }
+out:
+    eng__free(x->mem, tmp);
+    eng__free(x->mem, sh);
+    eng__free(x->mem, mstamp);
+    return rc;
+}
+
+/* Step 4: control customers, looked up in the sorted qualifying transactions. */
+int eng__attr_control(run *x)
+{
+    eng_report *r = x->r;
+    const eng_measure_spec *sp = &x->sp;
+    const eng_time *sent = sp->message_sent_at ? sp->message_sent_at : x->sent_at;
+    uint64_t *seen = eng__calloc(x->mem, x->words ? x->words : 1, sizeof *seen);
+    if (!seen)
+        return eng__nomem();
+    eng_time first = INT64_MAX;
+    for (size_t m = 0; m < x->nmsg; m++)
+        if (sent[m] < first)
+            first = sent[m];
+    for (size_t i = 0; i < sp->n_control; i++) {
+        uint32_t c = sp->control[i];
+        if (c >= sp->n_customers) {
+            eng__free(x->mem, seen);
+            return eng__err(ENG_EINVAL, "spec.control", "control[%zu]: customer %u is not below n_customers", i, c);
+        }
+        if (BIT(seen, c))
+            continue;
+        seen[c >> 6] |= 1ull << (c & 63);
+        r->total.control_n++;
+        for (size_t m = 0; m < x->nmsg; m++)
+            r->msg[m].control_n++;
+        size_t lo = 0, hi = x->nq;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (x->qtx[mid].cust < c)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        int any = 0;
+        for (size_t m = 0; m < x->nmsg; m++) {
+            if (sent[m] == INT64_MAX)
+                continue; /* never sent: no window */
+            eng_time from = sent[m], to = sp->has_goal ? sent[m] + x->window : sp->end;
+            for (size_t j = lo; j < x->nq && x->qtx[j].cust == c; j++) {
+                eng_time t = x->qtx[j].t;
+                if (t >= from && t <= to) {
+                    r->msg[m].control_resp++;
+                    any = 1;
+                    break;
+                }
+            }
+        }
+        if (!sp->has_goal && !any && first != INT64_MAX) /* the campaign window: first send .. end */
+            for (size_t j = lo; j < x->nq && x->qtx[j].cust == c && !any; j++) {
+                eng_time t = x->qtx[j].t;
+                any = t >= first && t <= sp->end;
+            }
+        r->total.control_resp += (uint64_t)any;
+    }
+    eng__free(x->mem, seen);
+    return ENG_OK;
+}
+
