@@ -13,4 +13,25 @@
  * eng__enter and an open batch. */
 int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const char *key);
 
+/* ---- what dispatch reads (view.c, getvalue.c); call inside eng__enter ---- */
+struct eng__table;
+typedef struct eng__customer_view_t {
+    const struct eng__table *table; /* borrowed while the engine lock is held */
+} eng__customer_view_t;
+int eng__customer_view(eng_engine *e, eng__customer_view_t *out);
+/* Contact on a channel, NULL when none. */
+const char *eng__view_contact(const eng__customer_view_t *v, int ch, uint32_t id, size_t *len);
+/* Channels of @p channels the customer is reachable on now. */
+uint32_t eng__view_reach(const eng__customer_view_t *v, uint32_t id, uint32_t channels);
+/* Why a customer is not reachable on @p ch now (0 when reachable). Values are stored: append only. */
+enum { ENG__UNREACH_NO_CONTACT = 1, ENG__UNREACH_NO_CONSENT = 2, ENG__UNREACH_OPTED_OUT = 3,
+       ENG__UNREACH_SUPPRESSED = 4 };
+int eng__view_unreachable(const eng__customer_view_t *v, int ch, uint32_t id);
+/* An attribute as text, in the import syntax (as eng_customer_get); *len 0 for NULL. */
+int eng__customer_text(eng_engine *e, uint32_t id, const char *column, char *tmp, size_t cap, const char **src,
+                       size_t *len);
+/* Customers matching a rules expression over the customer columns. */
+struct eng__idset;
+int eng__audience_match_expr(eng_engine *e, const char *expr, struct eng__idset *out);
+
 #endif

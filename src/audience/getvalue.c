@@ -1,6 +1,7 @@
 /* Reading one customer's value back as text, in the import syntax, so that
  * what is printed re-imports to the same value (the tests check this). */
 #include "audience/audience_impl.h"
+#include "audience/audience_link.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -128,4 +129,16 @@ ENG_API int eng_customer_get(eng_engine *e, uint32_t id, const char *column, cha
     }
     eng__leave(e);
     return rc;
+}
+
+int eng__customer_text(eng_engine *e, uint32_t id, const char *column, char *tmp, size_t cap, const char **src,
+                       size_t *len)
+{
+    eng__aud *a;
+    int rc = eng__aud_get(e, &a);
+    if (rc)
+        return rc;
+    if (id >= a->t.n)
+        return eng__err(ENG_ENOTFOUND, "id", "no customer %u", id);
+    return get_value(&a->t, id, column, tmp, cap, src, len);
 }

@@ -81,9 +81,14 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
             return eng__err(ENG_EVERSION, "config.transport.version", "unsupported eng_transport_methods version %u",
                             t->version);
         }
-        if (!t->send) {
+        if (!t->send && (t->version < 2 || !t->send_batch)) {
             release_inputs(cfg);
             return eng__err(ENG_EINVAL, "config.transport.send", "eng_transport_methods.send is required");
+        }
+        if (t->version >= 2 && (t->max_in_flight > 64 || t->batch_size > 4096)) {
+            release_inputs(cfg);
+            return eng__err(ENG_ERANGE, t->batch_size > 4096 ? "config.transport.batch_size" : "config.transport.max_in_flight",
+                            "batch_size is at most 4096 and max_in_flight at most 64");
         }
     }
     eng__mem mem;
@@ -117,10 +122,18 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
     }
     e->store->owned = 1;
     if (cfg->transport) {
-        e->transport = *cfg->transport;
+        /* Copy only the fields of the host's version: a version-1 table is shorter. */
+        const eng_transport_methods *t = cfg->transport;
+        e->transport = (eng_transport_methods){ENG_TRANSPORT_METHODS_VERSION, t->send, t->destroy, NULL, 0, 0};
+        if (t->version >= 2) {
+            e->transport.send_batch = t->send_batch;
+            e->transport.max_in_flight = t->max_in_flight;
+            e->transport.batch_size = t->batch_size;
+        }
         e->transport_user = cfg->transport_user;
+        e->has_transport = 1;
     } else {
-        e->transport = (eng_transport_methods){ENG_TRANSPORT_METHODS_VERSION, refuse_send, NULL};
+        e->transport = (eng_transport_methods){ENG_TRANSPORT_METHODS_VERSION, refuse_send, NULL, NULL, 0, 0};
     }
     e->clock_fn = cfg->clock_fn ? cfg->clock_fn : system_clock;
     e->clock_user = cfg->clock_user;

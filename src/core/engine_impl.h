@@ -31,8 +31,9 @@ struct eng_engine {
     uint32_t magic;
     eng__mem mem;
     eng_store *store;
-    eng_transport_methods transport;
+    eng_transport_methods transport; /* always the current version's layout */
     void *transport_user;
+    int has_transport;               /* the host configured one (not the refusing default) */
     eng_clock_fn clock_fn;
     void *clock_user;
     eng_log_fn log_fn;

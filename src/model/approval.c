@@ -95,6 +95,10 @@ int eng__approve_msg(eng_engine *e, const eng__actor *a, const eng__org *o, cons
     if (content_hash && !hex_equal(h, content_hash))
         return eng__err(ENG_ESTATE, "message.content_hash",
                         "the message changed since it was reviewed: approve the current content");
+    if (m->spec.strategy == ENG_STRATEGY_XENGAGE && !eng__xengage_executable)
+        return eng__err(ENG_EUNSUPPORTED, "message.strategy",
+                        "X-Engage messages cannot be executed by this build yet: approval refused so that none is "
+                        "sent by another strategy");
     eng_time now = eng__now(e);
     if (m->spec.strategy == ENG_STRATEGY_XENGAGE && now + 48 * ENG_HOUR > m->spec.schedule.at)
         return eng__err(ENG_ERANGE, "message.schedule.at",

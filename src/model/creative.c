@@ -1,8 +1,10 @@
 /* Per-channel creative validation and the template-tag checker.
  * SMS needs the opt-out tag; email needs a subject and the unsubscribe tag;
  * push has title and body limits; every channel bounds its sizes; every
- * `{{tag}}` must parse and name a known field. */
+ * `{{tag}}` or `{{tag | "default"}}` (base/template.h) must parse and name a
+ * known field. */
 #include "model/model_impl.h"
+#include "base/template.h"
 
 #include <stdio.h>
 
@@ -13,7 +15,7 @@
 static const char *const known_tags[] = {
     "first_name", "last_name", "full_name", "email", "mobile", "city", "country", "birthday",
     "store_name", "store_city", "loyalty_tier", "points", "points_balance", "points_expiry",
-    "coupon_code", "coupon_expiry", "offer_name", "campaign_name", TAG_OPTOUT, TAG_UNSUBSCRIBE, NULL};
+    "coupon_code", "coupon_expiry", "offer_name", "campaign_name", "tiny_url", TAG_OPTOUT, TAG_UNSUBSCRIBE, NULL};
 
 static int tag_known(const char *name, size_t n)
 {
@@ -25,54 +27,42 @@ static int tag_known(const char *name, size_t n)
     return 0;
 }
 
-static int tag_char(char c, int first)
-{
-    return (c >= 'a' && c <= 'z') || c == '_' || (!first && ((c >= '0' && c <= '9') || c == '.'));
-}
-
 /* Check every tag of @p text; returns a bit set: 1 = has optout, 2 = has unsubscribe. */
 int eng__template_check(eng_validation *v, const char *text, const char *path)
 {
     int found = 0;
     if (!text)
         return 0;
-    for (const char *p = text; *p;) {
-        if (p[0] == '}' && p[1] == '}') {
-            eng__vr_add(v, ENG_EPARSE, path, "'}}' at byte %zu closes no tag", (size_t)(p - text));
+    eng__ttok t;
+    for (const char *p = text;; ) {
+        p = eng__ttok_next(text, p, &t);
+        switch (t.kind) {
+        case ENG__TT_END:
             return found;
-        }
-        if (!(p[0] == '{' && p[1] == '{')) {
-            p++;
+        case ENG__TT_TEXT:
             continue;
-        }
-        const char *start = p + 2;
-        const char *end = strstr(start, "}}");
-        if (!end) {
-            eng__vr_add(v, ENG_EPARSE, path, "tag opened at byte %zu is not closed", (size_t)(p - text));
+        case ENG__TT_STRAY_CLOSE:
+            eng__vr_add(v, ENG_EPARSE, path, "'}}' at byte %zu closes no tag", t.offset);
             return found;
+        case ENG__TT_UNCLOSED:
+            eng__vr_add(v, ENG_EPARSE, path, "tag opened at byte %zu is not closed", t.offset);
+            return found;
+        case ENG__TT_MALFORMED:
+            eng__vr_add(v, ENG_EPARSE, path, "malformed tag at byte %zu", t.offset);
+            p = strstr(p + 2, "}}") + 2; /* the tokenizer found the close */
+            continue;
+        default:
+            break;
         }
-        while (start < end && *start == ' ')
-            start++;
-        const char *stop = end;
-        while (stop > start && stop[-1] == ' ')
-            stop--;
-        size_t n = (size_t)(stop - start);
-        int ok = n > 0 && n <= 64;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = tag_char(start[i], i == 0);
-        if (!ok) {
-            eng__vr_add(v, ENG_EPARSE, path, "malformed tag at byte %zu", (size_t)(p - text));
-        } else if (!tag_known(start, n)) {
-            eng__vr_add(v, ENG_ENOTFOUND, path, "tag {{%.*s}} names no known field", (int)n, start);
+        if (!tag_known(t.text, t.len)) {
+            eng__vr_add(v, ENG_ENOTFOUND, path, "tag {{%.*s}} names no known field", (int)t.len, t.text);
         } else {
-            if (n == strlen(TAG_OPTOUT) && memcmp(start, TAG_OPTOUT, n) == 0)
+            if (t.len == strlen(TAG_OPTOUT) && memcmp(t.text, TAG_OPTOUT, t.len) == 0)
                 found |= 1;
-            if (n == strlen(TAG_UNSUBSCRIBE) && memcmp(start, TAG_UNSUBSCRIBE, n) == 0)
+            if (t.len == strlen(TAG_UNSUBSCRIBE) && memcmp(t.text, TAG_UNSUBSCRIBE, t.len) == 0)
                 found |= 2;
         }
-        p = end + 2;
     }
-    return found;
 }
 
 /* Size limits per channel: body bytes, subject/title bytes (0: no subject used). */

@@ -212,6 +212,10 @@ void eng__audience_query_of(const eng__org *o, const eng__camp *c, const eng_mes
 void eng__frozen_audience_key(char *buf, size_t n, uint64_t campaign, uint64_t message, eng_time approved_at);
 /* With the built-in audience layer, resolve and freeze an approved message's audience (inside a batch). */
 int eng__freeze_audience(eng_engine *e, const eng__org *o, const eng__camp *c, const eng__msg *m);
+/* Non-zero once the decide layer can execute X-Engage (its optimizer is listed
+ * in src/decide/registry.c). Until then approval refuses X-Engage messages.
+ * Tests of the approval rules set it. */
+extern int eng__xengage_executable;
 void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
                         const eng_message_spec *s, eng_time now);
 

@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+int eng__xengage_executable = 0;
+
 #define XE_SUBMIT_LEAD (50 * ENG_HOUR)
 #define XE_MIN_TAIL (14 * ENG_DAY)
 #define XE_MIN_AUDIENCE 100000u

@@ -31,12 +31,18 @@ static void struct_layouts(void **s)
 
     OFF(eng_transport_methods, version, 0); OFF(eng_transport_methods, send, 8);
     OFF(eng_transport_methods, destroy, 16);
-    assert_int_equal(sizeof(eng_transport_methods), 24);
+    /* version 2 appended the batch call and its limits */
+    OFF(eng_transport_methods, send_batch, 24); OFF(eng_transport_methods, max_in_flight, 32);
+    OFF(eng_transport_methods, batch_size, 36);
+    assert_int_equal(sizeof(eng_transport_methods), 40);
 
     OFF(eng_envelope, version, 0); OFF(eng_envelope, idempotency_key, 8); OFF(eng_envelope, channel, 16);
     OFF(eng_envelope, recipient, 24); OFF(eng_envelope, sender, 32); OFF(eng_envelope, subject, 40);
     OFF(eng_envelope, body, 48); OFF(eng_envelope, body_len, 56);
-    assert_int_equal(sizeof(eng_envelope), 64);
+    /* version 2 appended what the send is about */
+    OFF(eng_envelope, campaign, 64); OFF(eng_envelope, message, 72); OFF(eng_envelope, occurrence, 80);
+    OFF(eng_envelope, customer, 84); OFF(eng_envelope, attempt, 88); OFF(eng_envelope, segments, 92);
+    assert_int_equal(sizeof(eng_envelope), 96);
 
     OFF(eng_config, version, 0); OFF(eng_config, allocator, 8); OFF(eng_config, store, 16);
     OFF(eng_config, transport, 24); OFF(eng_config, transport_user, 32); OFF(eng_config, clock_fn, 40);

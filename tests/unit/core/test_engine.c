@@ -66,7 +66,7 @@ static void ownership_passes_on_every_outcome(void **s)
 {
     (void)s;
     eng_config cfg;
-    eng_transport_methods tm = {ENG_TRANSPORT_METHODS_VERSION, t_send, t_destroy};
+    eng_transport_methods tm = {ENG_TRANSPORT_METHODS_VERSION, t_send, t_destroy, NULL, 0, 0};
     eng_engine *e;
     /* failure after accepting store and transport: both released, destroy once */
     destroyed = 0;
@@ -117,7 +117,7 @@ static void default_transport_refuses(void **s)
 {
     (void)s;
     eng_engine *e = test_engine_open(NULL);
-    eng_envelope env = {ENG_ENVELOPE_VERSION, "k", ENG_CH_SMS, "+15550100", "", "", "hi", 2};
+    eng_envelope env = {ENG_ENVELOPE_VERSION, "k", ENG_CH_SMS, "+15550100", "", "", "hi", 2, 0, 0, 0, 0, 1, 1};
     int st = -1;
     assert_int_equal(e->transport.send(&env, &st, e->transport_user), ENG_ETRANSPORT);
     assert_int_equal(st, ENG_SEND_REJECTED);

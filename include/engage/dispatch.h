@@ -1,0 +1,189 @@
+/**
+ * @file engage/dispatch.h
+ * @brief Executing approved messages: the scheduler, the exactly-once send
+ * ledger, transport batches outside the engine lock, and credits.
+ *
+ * eng_run_due() executes every approved message of the actor's org whose
+ * schedule has an occurrence due at @c now: a one-time message once, a
+ * recurring one once per occurrence. Each occurrence is an *execution* over
+ * the audience frozen at approval (its test group). An execution is worked in
+ * chunks of customers; for each chunk the strategy chooses channels, the
+ * choice and one ledger entry per (customer, channel) are stored *before* the
+ * transport is called, and the outcome is stored after it, together with the
+ * credits it costs, in one storage batch.
+ *
+ * Every send carries a deterministic idempotency key built from campaign,
+ * message version (its approval), occurrence, customer and channel; a retry
+ * (after #ENG_SEND_RETRY, #ENG_SEND_UNKNOWN, a transport error or a crash
+ * between the call and the stored outcome) always carries the same key, and a
+ * key whose outcome is stored as final is never handed to the transport again.
+ * With a transport that de-duplicates by key, every customer is therefore
+ * accepted exactly once per channel; with one that does not, a crash between a
+ * provider's acceptance and the stored outcome can repeat that one send (the
+ * library cannot know what a provider did before it crashed).
+ *
+ * An execution is *finished* only when every send of every customer of the
+ * audience has a final outcome (accepted, rejected, expired after bounded
+ * retries, or skipped because the customer became unreachable before the send);
+ * never because a batch came back empty. A message is executed when its last
+ * occurrence is finished.
+ *
+ * eng_run_due() is safe to call again and again and from several threads:
+ * threads share the work chunk by chunk, at most the transport's
+ * `max_in_flight` batches are at the provider at once, and the engine stays
+ * usable by other threads while they are. Progress goes to the engine's
+ * progress callback (operation "dispatch.run"), which may cancel; a cancelled
+ * or crashed run resumes where it stopped on the next call, from the ledger.
+ */
+#ifndef ENGAGE_DISPATCH_H
+#define ENGAGE_DISPATCH_H
+
+#include "common.h"
+#include "transport.h"
+
+ENG_BEGIN_DECLS
+
+/** State of one send in the ledger. Values are stored: never renumbered. */
+typedef enum eng_ledger_state {
+    ENG_LEDGER_PENDING = 0,  /**< Intent stored; not tried yet, or tried and not answered before a crash. */
+    ENG_LEDGER_ACCEPTED = 1, /**< Final: the provider accepted it (charged). */
+    ENG_LEDGER_REJECTED = 2, /**< Final: the provider refused it for good. */
+    ENG_LEDGER_RETRY = 3,    /**< Transient failure; tried again with the same key after a backoff. */
+    ENG_LEDGER_UNKNOWN = 4,  /**< No answer (timeout, broken transport); tried again with the same key. */
+    ENG_LEDGER_EXPIRED = 5,  /**< Final: still retry/unknown after the bounded number of attempts. */
+    ENG_LEDGER_SKIPPED = 6   /**< Final: not sent, the customer was no longer reachable at send time. */
+} eng_ledger_state;
+
+/** Most attempts of one send (the first try included) before it expires. */
+#define ENG_SEND_MAX_ATTEMPTS 8
+
+/** Current version of #eng_run_options. */
+#define ENG_RUN_OPTIONS_VERSION 1
+
+/** Options of eng_run_due(). */
+typedef struct eng_run_options {
+    unsigned int version;  /**< #ENG_RUN_OPTIONS_VERSION. */
+    uint64_t message;      /**< Only this message (0: every due message of the org). */
+    uint64_t max_batches;  /**< Stop after this many transport batches (0: no limit); the rest resumes later. */
+} eng_run_options;
+
+/** Static initialiser equal to what eng_run_options_init() produces. */
+#define ENG_RUN_OPTIONS_INIT {ENG_RUN_OPTIONS_VERSION, 0, 0}
+
+/**
+ * Fill @p opts with defaults.
+ * @param opts the options. @param version #ENG_RUN_OPTIONS_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL), #ENG_EVERSION.
+ */
+ENG_API int eng_run_options_init(eng_run_options *opts, unsigned int version);
+
+/** Current version of #eng_run_report. */
+#define ENG_RUN_REPORT_VERSION 1
+
+/** What one eng_run_due() call did. The caller sets @c version. */
+typedef struct eng_run_report {
+    unsigned int version; /**< #ENG_RUN_REPORT_VERSION, set by the caller. */
+    uint64_t executions;  /**< Executions worked on. */
+    uint64_t finished;    /**< Executions that finished during this call. */
+    uint64_t refused;     /**< Executions refused (see eng_execution_get() for the reason). */
+    uint64_t batches;     /**< Transport batches sent. */
+    uint64_t sent;        /**< Envelopes handed to the transport (retries included). */
+    uint64_t accepted;    /**< Sends that became accepted. */
+    uint64_t rejected;    /**< Sends that became rejected. */
+    uint64_t retry;       /**< Outcomes #ENG_SEND_RETRY (to be tried again). */
+    uint64_t unknown;     /**< Outcomes #ENG_SEND_UNKNOWN or unanswered (to be tried again). */
+    uint64_t expired;     /**< Sends that expired after #ENG_SEND_MAX_ATTEMPTS. */
+    uint64_t skipped;     /**< Sends skipped: the customer was no longer reachable. */
+    uint64_t pending;     /**< Sends of the executions worked on that are not final yet. */
+    eng_time next_due;    /**< Earliest time a retry is due (0: none waiting). */
+    int blocked;          /**< #ENG_ECREDITS when an execution waits for credits (org forbids overdraft), else 0. */
+} eng_run_report;
+
+/** Static initialiser for #eng_run_report (sets the version). */
+#define ENG_RUN_REPORT_INIT {ENG_RUN_REPORT_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+/**
+ * Execute what is due. Needs #ENG_OP_EXECUTE; works on the messages of the
+ * actor's org that are approved or executing. Starting an execution moves the
+ * message to executing (audited as "start"); finishing its last occurrence
+ * moves it to executed ("finish"). An approval that no longer matches the
+ * content, or an X-Engage approval given less than 48 hours before the send
+ * time, refuses the execution: it is recorded with its reason
+ * (eng_execution_get()) and nothing is sent.
+ * Transport calls happen without the engine lock. A storage error stops the
+ * call with that error; what was stored stays, and the next call resumes.
+ * @param engine an open engine.
+ * @param actor acting user (admin).
+ * @param now the scheduler's time: occurrences at or before it are due, and retry backoffs count from it.
+ * @param opts options, or NULL for the defaults.
+ * @param report filled when not NULL (also on failure; its version must be set).
+ * @return #ENG_OK (also when executions wait for retries: see @c report->pending);
+ *         #ENG_ETRANSPORT when the engine has no transport configured; #ENG_ECANCELLED;
+ *         #ENG_EDENIED; #ENG_EINVAL; #ENG_EVERSION; storage errors.
+ */
+ENG_API int eng_run_due(eng_engine *engine, const char *actor, eng_time now, const eng_run_options *opts,
+                        eng_run_report *report);
+
+/** State of an execution. */
+typedef enum eng_exec_state {
+    ENG_EXEC_NONE = 0,     /**< Not started. */
+    ENG_EXEC_RUNNING = 1,  /**< Started; some sends are not final yet. */
+    ENG_EXEC_FINISHED = 2, /**< Every send of every customer has a final outcome. */
+    ENG_EXEC_REFUSED = 3   /**< Not executed; see the reason. */
+} eng_exec_state;
+
+/** Current version of #eng_execution_info. */
+#define ENG_EXECUTION_INFO_VERSION 1
+
+/** One execution (one occurrence of a message). */
+typedef struct eng_execution_info {
+    unsigned int version; /**< #ENG_EXECUTION_INFO_VERSION, set by the caller. */
+    int state;            /**< An #eng_exec_state. */
+    eng_time due;         /**< When the occurrence was due. */
+    uint64_t audience;    /**< Customers in the frozen audience's test group. */
+    uint64_t planned;     /**< Customers whose channel choice is stored. */
+    uint64_t sends;       /**< Sends planned (customer x channel). */
+    uint64_t accepted;    /**< Final: accepted. */
+    uint64_t rejected;    /**< Final: rejected. */
+    uint64_t expired;     /**< Final: expired. */
+    uint64_t skipped;     /**< Final: skipped at send time. */
+    uint64_t unreachable; /**< Customers reachable on none of the message's channels when planned. */
+    int64_t credits;      /**< Campaign credits charged. */
+    char reason[256];     /**< Why it was refused, or "". */
+} eng_execution_info;
+
+/**
+ * Read an execution. Needs #ENG_OP_READ on the message's campaign.
+ * @param engine an open engine. @param actor acting user. @param message the message.
+ * @param occurrence occurrence of its schedule, from 0.
+ * @param out filled (its version must be set); state #ENG_EXEC_NONE when not started.
+ * @return #ENG_OK; #ENG_ENOTFOUND (no such message); #ENG_EDENIED; #ENG_EINVAL; #ENG_EVERSION; storage errors.
+ */
+ENG_API int eng_execution_get(eng_engine *engine, const char *actor, uint64_t message, uint32_t occurrence,
+                              eng_execution_info *out);
+
+/** Current version of #eng_send_info. */
+#define ENG_SEND_INFO_VERSION 1
+
+/** The ledger entry of one send. */
+typedef struct eng_send_info {
+    unsigned int version;             /**< #ENG_SEND_INFO_VERSION, set by the caller. */
+    int state;                        /**< An #eng_ledger_state. */
+    uint32_t attempts;                /**< Transport calls made with its key. */
+    eng_time next_at;                 /**< When a retry is due (0: none). */
+    char key[ENG_SEND_KEY_MAX + 1];   /**< Its idempotency key. */
+} eng_send_info;
+
+/**
+ * Read the ledger entry of a send. Needs #ENG_OP_READ.
+ * @param engine an open engine. @param actor acting user. @param message the message.
+ * @param occurrence the occurrence. @param customer dense customer id. @param channel an #eng_channel.
+ * @param out filled (its version must be set).
+ * @return #ENG_OK; #ENG_ENOTFOUND (no such send planned); #ENG_EDENIED; #ENG_EINVAL; storage errors.
+ */
+ENG_API int eng_send_get(eng_engine *engine, const char *actor, uint64_t message, uint32_t occurrence,
+                         uint32_t customer, int channel, eng_send_info *out);
+
+ENG_END_DECLS
+
+#endif /* ENGAGE_DISPATCH_H */

@@ -1,0 +1,178 @@
+/* The dispatch layer's internals.
+ *
+ * Storage (records under "d/"), the truth an execution is re-derived from:
+ *   d/x/<msg:016x>/<occ:08x>              execution: state, version, counters   0x0601
+ *   d/l/<msg:016x>/<occ:08x>/<chunk:08x>  ledger chunk: the decisions for up to
+ *                                         chunk_size customers of the frozen test
+ *                                         group and one entry per send        0x0602
+ * A chunk record is written before any of its sends goes to the transport
+ * (intent, attempt counted) and again after (outcomes, in the same batch as
+ * the credits and the execution counters).
+ *
+ * Memory (the engine slot) only caches what storage says: per execution which
+ * chunks are planned and which still have sends that are not final. The cache
+ * is dropped after any storage error (a commit that reported failure may have
+ * applied) and rebuilt by a scan. Claims (which chunk a thread is working on,
+ * possibly outside the lock) live apart from the cache and survive a drop. */
+#ifndef ENG_DISPATCH_IMPL_H
+#define ENG_DISPATCH_IMPL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include "engage/dispatch.h"
+#include "engage/model.h"
+#include "core/engine_impl.h"
+#include "base/codec.h"
+#include "store/record.h"
+#include "model/model_impl.h"
+#include "decide/decide.h"
+
+enum {
+    ENG__REC_DSP_EXEC = 0x0601,
+    ENG__REC_DSP_CHUNK = 0x0602,
+};
+#define ENG__DSP_SCHEMA 1
+#define ENG__CHUNK_DEFAULT 256
+
+/* ---- send keys ---- */
+/* "<org>/c<campaign>/m<message>v<version>/o<occurrence>/u<customer>/<channel>"; returns its length. */
+size_t eng__send_key(char *buf, size_t cap, const char *org, uint64_t campaign, uint64_t message, eng_time version,
+                     uint32_t occurrence, uint32_t customer, int channel);
+
+/* ---- records ---- */
+typedef struct eng__xrec {
+    int state;          /* eng_exec_state */
+    eng_time version;   /* the approval the execution works from */
+    eng_time due;
+    uint64_t audience;  /* test-group size */
+    uint32_t chunk_size;
+    uint64_t planned, sends, accepted, rejected, expired, skipped, unreachable;
+    int64_t credits;
+    char reason[256];
+} eng__xrec;
+
+void eng__exec_key(char *buf, size_t cap, uint64_t msg, uint32_t occ);
+int eng__exec_load(eng_engine *e, uint64_t msg, uint32_t occ, eng__xrec *out); /* ENG_ENOTFOUND */
+int eng__exec_store(eng_engine *e, uint64_t msg, uint32_t occ, const eng__xrec *x);
+
+typedef struct eng__lcust {  /* one customer of a chunk */
+    uint32_t id;
+    uint32_t planned;        /* channels chosen */
+    int16_t variant;
+    uint8_t rule, detail;
+    uint8_t unreach;         /* why no channel (ENG__UNREACH_*), 0 */
+} eng__lcust;
+
+typedef struct eng__lsend {  /* one send of a chunk */
+    uint32_t cust;           /* index into the chunk's customers */
+    uint8_t ch, state, attempts, why; /* why: skip reason */
+    eng_time next_at;        /* retry due (RETRY/UNKNOWN) */
+} eng__lsend;
+
+typedef struct eng__chunk {
+    const eng__mem *mem;
+    uint32_t index;
+    uint32_t ncust, nsend;
+    eng__lcust *cust;
+    eng__lsend *send;
+} eng__chunk;
+
+void eng__chunk_key(char *buf, size_t cap, uint64_t msg, uint32_t occ, uint32_t chunk);
+void eng__chunk_free(eng__chunk *c);
+int eng__chunk_load(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t index, eng__chunk *out); /* ENG_ENOTFOUND */
+int eng__chunk_decode(const eng__mem *mem, const char *key, const uint8_t *p, size_t n, eng__chunk *out);
+int eng__chunk_store(eng_engine *e, uint64_t msg, uint32_t occ, const eng__chunk *c);
+static inline int eng__ledger_final(int state)
+{
+    return state == ENG_LEDGER_ACCEPTED || state == ENG_LEDGER_REJECTED || state == ENG_LEDGER_EXPIRED ||
+           state == ENG_LEDGER_SKIPPED;
+}
+
+/* ---- templates (render.c) ---- */
+typedef struct eng__tpl eng__tpl;
+typedef struct eng__rctx {   /* what a render needs about the send */
+    eng_engine *e;
+    uint32_t customer;
+    int channel;
+    const char *coupon;      /* code for {{coupon_code}}, or NULL */
+    const char *unsubscribe; /* URL for {{unsubscribe}}, or NULL */
+    const char *campaign_name;
+} eng__rctx;
+/* Compile a template once per message; html: escape values for an email body. */
+int eng__tpl_compile(const eng__mem *mem, const char *text, int html, eng__tpl **out);
+void eng__tpl_free(const eng__mem *mem, eng__tpl *t);
+/* Append the rendering to w (call with the engine locked). */
+int eng__tpl_render(const eng__tpl *t, const eng__rctx *r, eng__wr *w);
+/* SMS billing units of a rendered text: GSM-7 160/153, else UCS-2 70/67. */
+uint32_t eng__sms_segments(const char *text, size_t len);
+
+/* ---- executions in memory (exec.c) ---- */
+typedef struct eng__xcache {
+    struct eng__xcache *next;
+    uint64_t msg;
+    uint32_t occ;
+    eng__msg_ctx x;           /* message, campaign, org, actor as loaded */
+    eng__xrec rec;            /* as last read (counters are re-read before each write) */
+    uint32_t *ids;            /* the frozen test group, ascending (copied: no engine reference held) */
+    uint64_t nids;
+    uint32_t nchunks;
+    uint8_t *cstate;          /* per chunk: 0 unplanned, 1 has non-final sends, 2 final */
+    eng_time *cdue;           /* per chunk with state 1: earliest time a send is due */
+    int64_t *ccost;           /* per chunk with state 1: cost of its non-final sends */
+    const eng__strategy *strat;
+    void *strat_state;
+    eng__dctx dctx;
+    eng__tpl *body[ENG_CH_COUNT], *subject[ENG_CH_COUNT];
+    eng__tpl **vbody;          /* per variant */
+    const char *sender[ENG_CH_COUNT];
+} eng__xcache;
+
+typedef struct eng__claim {
+    uint64_t msg;
+    uint32_t occ, chunk;
+} eng__claim;
+
+typedef struct eng__dsp {
+    eng__xcache *execs;
+    eng__claim *claims;
+    size_t nclaims, cclaims;
+    unsigned in_flight;
+    pthread_cond_t cond;      /* a batch came back */
+} eng__dsp;
+
+eng__dsp *eng__dsp_get(eng_engine *e); /* NULL on OOM */
+/* Forget every cached execution (after a storage error). */
+void eng__dsp_drop(eng_engine *e);
+/* The cached execution, loading it or starting it (which may refuse it:
+ * then out->rec.state is ENG_EXEC_REFUSED). @p last: this is the schedule's last occurrence. */
+int eng__xcache_get(eng_engine *e, const char *actor, uint64_t msg, uint32_t occ, eng_time due, eng__xcache **out);
+void eng__xcache_forget(eng_engine *e, eng__xcache *xc);
+int eng__claimed(const eng__dsp *d, uint64_t msg, uint32_t occ, uint32_t chunk);
+
+/* ---- credits (credit.c) ---- */
+/* Cost of one send on a channel: the org's channel cost times segments. */
+int64_t eng__send_cost(const eng_org_settings *s, int channel, uint32_t segments);
+/* Charge inside the caller's batch; a charge after acceptance never fails for overdraft. */
+int eng__dsp_charge(eng_engine *e, const char *org, int64_t amount);
+
+/* ---- touches ---- */
+/* Record that a send was accepted ("sent" touch) inside the caller's batch.
+ * Until the events layer offers its writer this records nothing. */
+int eng__dsp_touch_sent(eng_engine *e, const eng__xcache *xc, uint32_t customer, int channel, eng_time at);
+
+/* ---- working a chunk (work.c) ---- */
+typedef struct eng__runctx {
+    eng_engine *e;
+    const char *actor;
+    eng_time now;
+    const eng_run_options *opts;
+    eng_run_report *rep;
+} eng__runctx;
+/* Work one execution until nothing more can be done now; @p last: it is the
+ * schedule's last occurrence (finishing it makes the message executed). */
+int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int last);
+
+/* Commit helper: commit, or roll back keeping the first error; drops the cache on failure. */
+int eng__dsp_commit(eng_engine *e, int rc);
+
+#endif

@@ -1,0 +1,317 @@
+/* Executions in memory: the dispatch slot, the per-execution cache rebuilt
+ * from storage (which chunks are planned, which still have sends that are not
+ * final, and when they are due), starting an execution (or refusing it with a
+ * reason that is stored), and the claims that keep two threads off one chunk. */
+#include "dispatch/dispatch_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static void xcache_free(eng_engine *e, eng__xcache *xc)
+{
+    if (xc->strat && xc->strat->close)
+        xc->strat->close(xc->strat_state, &xc->dctx);
+    for (int ch = 0; ch < ENG_CH_COUNT; ch++) {
+        eng__tpl_free(&e->mem, xc->body[ch]);
+        eng__tpl_free(&e->mem, xc->subject[ch]);
+    }
+    for (size_t i = 0; xc->vbody && i < xc->x.m.spec.n_variants; i++)
+        eng__tpl_free(&e->mem, xc->vbody[i]);
+    eng__free(&e->mem, xc->vbody);
+    eng__free(&e->mem, xc->ids);
+    eng__free(&e->mem, xc->cstate);
+    eng__free(&e->mem, xc->cdue);
+    eng__free(&e->mem, xc->ccost);
+    eng__msg_ctx_free(&xc->x);
+    eng__free(&e->mem, xc);
+}
+
+static void dsp_free(eng_engine *e, void *p)
+{
+    eng__dsp *d = p;
+    while (d->execs) {
+        eng__xcache *n = d->execs->next;
+        xcache_free(e, d->execs);
+        d->execs = n;
+    }
+    eng__free(&e->mem, d->claims);
+    pthread_cond_destroy(&d->cond);
+    eng__free(&e->mem, d);
+}
+
+eng__dsp *eng__dsp_get(eng_engine *e)
+{
+    eng__dsp *d = eng__slot_get(e, ENG__SLOT_DISPATCH);
+    if (d)
+        return d;
+    d = eng__calloc(&e->mem, 1, sizeof *d);
+    if (!d)
+        return NULL;
+    if (pthread_cond_init(&d->cond, NULL) != 0) {
+        eng__free(&e->mem, d);
+        return NULL;
+    }
+    eng__slot_set(e, ENG__SLOT_DISPATCH, d, dsp_free);
+    return d;
+}
+
+void eng__dsp_drop(eng_engine *e)
+{
+    eng__dsp *d = eng__slot_get(e, ENG__SLOT_DISPATCH);
+    while (d && d->execs) {
+        eng__xcache *n = d->execs->next;
+        xcache_free(e, d->execs);
+        d->execs = n;
+    }
+}
+
+void eng__xcache_forget(eng_engine *e, eng__xcache *xc)
+{
+    eng__dsp *d = eng__slot_get(e, ENG__SLOT_DISPATCH);
+    for (eng__xcache **p = d ? &d->execs : NULL; p && *p; p = &(*p)->next)
+        if (*p == xc) {
+            *p = xc->next;
+            xcache_free(e, xc);
+            return;
+        }
+}
+
+int eng__claimed(const eng__dsp *d, uint64_t msg, uint32_t occ, uint32_t chunk)
+{
+    for (size_t i = 0; i < d->nclaims; i++)
+        if (d->claims[i].msg == msg && d->claims[i].occ == occ && d->claims[i].chunk == chunk)
+            return 1;
+    return 0;
+}
+
+int eng__dsp_commit(eng_engine *e, int rc)
+{
+    if (rc == ENG_OK && (rc = eng__kv_commit(e->store)) == ENG_OK)
+        return ENG_OK;
+    const eng_error *le = eng_error_last();
+    int code = le->code;
+    char detail[256], msg[512];
+    snprintf(detail, sizeof detail, "%s", le->detail);
+    snprintf(msg, sizeof msg, "%s", le->message);
+    if (e->store->in_batch)
+        eng__kv_rollback(e->store);
+    eng__dsp_drop(e); /* a failed commit may have applied: re-derive from storage */
+    eng__err(code == rc ? code : rc, detail, "%s", msg);
+    return rc;
+}
+
+/* ---- the cache of one running execution, rebuilt from the ledger ---- */
+
+typedef struct scan_ctx {
+    eng_engine *e;
+    eng__xcache *xc;
+    int rc;
+} scan_ctx;
+
+static int scan_chunk(const void *key, size_t klen, const void *val, size_t vlen, void *u)
+{
+    scan_ctx *s = u;
+    eng__xcache *xc = s->xc;
+    char k[80];
+    if (klen >= sizeof k || klen < 8)
+        return s->rc = eng__err(ENG_ECORRUPT, "d/l", "bad ledger key");
+    memcpy(k, key, klen);
+    k[klen] = 0;
+    uint32_t idx = (uint32_t)strtoul(k + klen - 8, NULL, 16);
+    if (idx >= xc->nchunks)
+        return s->rc = eng__err(ENG_ECORRUPT, k, "ledger chunk '%s' is past the audience", k);
+    eng__rec rec;
+    int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_DSP_CHUNK, ENG__DSP_SCHEMA, &rec);
+    eng__chunk c;
+    memset(&c, 0, sizeof c);
+    if (rc == ENG_OK)
+        rc = eng__chunk_decode(&s->e->mem, k, rec.payload, rec.len, &c);
+    if (rc)
+        return s->rc = rc;
+    xc->cstate[idx] = 2;
+    xc->cdue[idx] = 0;
+    xc->ccost[idx] = 0;
+    for (uint32_t i = 0; i < c.nsend; i++) {
+        const eng__lsend *sd = &c.send[i];
+        if (eng__ledger_final(sd->state))
+            continue;
+        eng_time due = sd->state == ENG_LEDGER_PENDING ? 0 : sd->next_at;
+        if (xc->cstate[idx] != 1 || due < xc->cdue[idx])
+            xc->cdue[idx] = due;
+        xc->cstate[idx] = 1;
+        xc->ccost[idx] += eng__send_cost(&xc->x.o.settings, sd->ch, 1);
+    }
+    eng__chunk_free(&c);
+    return 0;
+}
+
+static int load_ids(eng_engine *e, eng__xcache *xc)
+{
+    eng_audience *aud = NULL;
+    int rc = eng_message_audience(e, xc->x.a.id, xc->msg, &aud);
+    if (rc)
+        return rc;
+    uint64_t n = 0;
+    eng_audience_count(aud, ENG_PART_TEST, &n);
+    xc->ids = eng__malloc(&e->mem, (size_t)(n ? n : 1) * sizeof *xc->ids);
+    size_t got = 0;
+    if (!xc->ids)
+        rc = eng__nomem();
+    else
+        rc = eng_audience_ids(aud, ENG_PART_TEST, 0, xc->ids, (size_t)n, &got);
+    eng_audience_free(aud);
+    xc->nids = got;
+    return rc;
+}
+
+static int compile_templates(eng_engine *e, eng__xcache *xc)
+{
+    const eng_message_spec *s = &xc->x.m.spec;
+    int rc = ENG_OK;
+    for (size_t i = 0; i < s->n_creatives && !rc; i++) {
+        int ch = s->creatives[i].channel;
+        if (ch < 0 || ch >= ENG_CH_COUNT)
+            continue;
+        xc->dctx.channels |= 1u << ch;
+        rc = eng__tpl_compile(&e->mem, s->creatives[i].body, ch == ENG_CH_EMAIL, &xc->body[ch]);
+        if (!rc && s->creatives[i].subject && *s->creatives[i].subject)
+            rc = eng__tpl_compile(&e->mem, s->creatives[i].subject, 0, &xc->subject[ch]);
+    }
+    if (!rc && s->n_variants) {
+        xc->vbody = eng__calloc(&e->mem, s->n_variants, sizeof *xc->vbody);
+        if (!xc->vbody)
+            rc = eng__nomem();
+        for (size_t i = 0; i < s->n_variants && !rc; i++)
+            rc = eng__tpl_compile(&e->mem, s->variants[i].body, s->variants[i].channel == ENG_CH_EMAIL,
+                                  &xc->vbody[i]);
+    }
+    for (size_t i = 0; i < s->delivery.n_senders; i++) {
+        int ch = s->delivery.senders[i].channel;
+        if (ch >= 0 && ch < ENG_CH_COUNT)
+            xc->sender[ch] = s->delivery.senders[i].id;
+    }
+    return rc;
+}
+
+/* Why a new execution may not start ("" when it may). */
+static void refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
+{
+    const eng__msg *m = &xc->x.m;
+    uint8_t h[32];
+    why[0] = 0;
+    if (eng__msg_hash(&e->mem, &xc->x.c.spec, &m->spec, h) != ENG_OK || !m->approved ||
+        memcmp(h, m->approved_hash, 32) != 0)
+        snprintf(why, cap, "the approval does not match the current content");
+    else if (m->spec.strategy == ENG_STRATEGY_XENGAGE && m->decided_at + 48 * ENG_HOUR > m->spec.schedule.at)
+        snprintf(why, cap, "an X-Engage message approved less than 48 hours before its schedule does not execute");
+    else if (!eng__strategy_get(m->spec.strategy))
+        snprintf(why, cap, "strategy %d cannot be executed by this build", m->spec.strategy);
+}
+
+static int start_exec(eng_engine *e, eng__xcache *xc, eng_time due, uint32_t chunk_size)
+{
+    char why[256];
+    refusal(e, xc, why, sizeof why);
+    eng__xrec *r = &xc->rec;
+    memset(r, 0, sizeof *r);
+    r->version = xc->x.m.decided_at;
+    r->due = due;
+    r->chunk_size = chunk_size;
+    int rc = ENG_OK;
+    if (!why[0]) {
+        rc = load_ids(e, xc);
+        if (rc == ENG_ENOTFOUND || rc == ENG_ESTATE) {
+            snprintf(why, sizeof why, "%s", eng_error_last()->message);
+            rc = ENG_OK;
+        }
+        if (rc)
+            return rc;
+    }
+    r->state = why[0] ? ENG_EXEC_REFUSED : ENG_EXEC_RUNNING;
+    r->audience = xc->nids;
+    snprintf(r->reason, sizeof r->reason, "%s", why);
+    if ((rc = eng__kv_begin(e->store)))
+        return rc;
+    rc = eng__exec_store(e, xc->msg, xc->occ, r);
+    if (rc == ENG_OK && r->state == ENG_EXEC_RUNNING && xc->x.m.state == ENG_STATE_APPROVED) {
+        xc->x.m.state = ENG_STATE_EXECUTING;
+        rc = eng__msg_put_audited(e, xc->x.o.id, xc->x.a.id, &xc->x.m, "start");
+    }
+    return eng__dsp_commit(e, rc);
+}
+
+static int xcache_load(eng_engine *e, const char *actor, uint64_t msg, uint32_t occ, eng_time due,
+                       eng__xcache *xc)
+{
+    int rc = eng__msg_ctx_load(e, actor, msg, ENG_OP_EXECUTE, &xc->x);
+    if (rc)
+        return rc;
+    xc->msg = msg;
+    xc->occ = occ;
+    rc = eng__exec_load(e, msg, occ, &xc->rec);
+    if (rc == ENG_ENOTFOUND) {
+        unsigned bs = e->transport.batch_size ? e->transport.batch_size : ENG__CHUNK_DEFAULT;
+        rc = start_exec(e, xc, due, bs);
+    } else if (rc == ENG_OK && xc->rec.state == ENG_EXEC_RUNNING) {
+        rc = load_ids(e, xc);
+        if (rc == ENG_OK && xc->nids != xc->rec.audience)
+            rc = eng__err(ENG_ECORRUPT, "message.audience", "the frozen audience of message %llu changed size",
+                          (unsigned long long)msg);
+    }
+    if (rc || xc->rec.state != ENG_EXEC_RUNNING)
+        return rc;
+    xc->nchunks = (uint32_t)((xc->nids + xc->rec.chunk_size - 1) / xc->rec.chunk_size);
+    size_t nc = xc->nchunks ? xc->nchunks : 1;
+    xc->cstate = eng__calloc(&e->mem, nc, 1);
+    xc->cdue = eng__calloc(&e->mem, nc, sizeof *xc->cdue);
+    xc->ccost = eng__calloc(&e->mem, nc, sizeof *xc->ccost);
+    if (!xc->cstate || !xc->cdue || !xc->ccost)
+        return eng__nomem();
+    char prefix[64];
+    eng__chunk_key(prefix, sizeof prefix, msg, occ, 0);
+    size_t plen = strlen(prefix) - 8;
+    scan_ctx sc = {e, xc, ENG_OK};
+    rc = eng__kv_scan(e->store, prefix, plen, scan_chunk, &sc);
+    if (rc == ENG_OK)
+        rc = sc.rc;
+    if (rc)
+        return rc;
+    xc->dctx = (eng__dctx){e, xc->x.o.id, xc->x.c.id, msg, occ, xc->rec.version, &xc->x.m.spec,
+                           &xc->x.o.settings, 0, due};
+    if ((rc = compile_templates(e, xc)))
+        return rc;
+    xc->strat = eng__strategy_get(xc->x.m.spec.strategy);
+    if (!xc->strat)
+        return eng__err(ENG_EUNSUPPORTED, "message.strategy", "strategy %d cannot be executed",
+                        xc->x.m.spec.strategy);
+    if (xc->strat->open && (rc = xc->strat->open(&xc->dctx, &xc->strat_state))) {
+        xc->strat = NULL;
+        return rc;
+    }
+    return ENG_OK;
+}
+
+int eng__xcache_get(eng_engine *e, const char *actor, uint64_t msg, uint32_t occ, eng_time due, eng__xcache **out)
+{
+    *out = NULL;
+    eng__dsp *d = eng__dsp_get(e);
+    if (!d)
+        return eng__nomem();
+    for (eng__xcache *xc = d->execs; xc; xc = xc->next)
+        if (xc->msg == msg && xc->occ == occ) {
+            *out = xc;
+            return ENG_OK;
+        }
+    eng__xcache *xc = eng__calloc(&e->mem, 1, sizeof *xc);
+    if (!xc)
+        return eng__nomem();
+    int rc = xcache_load(e, actor, msg, occ, due, xc);
+    if (rc) {
+        xcache_free(e, xc);
+        return rc;
+    }
+    xc->next = d->execs;
+    d->execs = xc;
+    *out = xc;
+    return ENG_OK;
+}

@@ -1,0 +1,116 @@
+/* Reading the ledger: an execution's state and counters, and one send's entry. */
+#include "dispatch/dispatch_impl.h"
+
+#include <stdio.h>
+
+ENG_API int eng_execution_get(eng_engine *e, const char *actor, uint64_t message, uint32_t occurrence,
+                              eng_execution_info *out)
+{
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
+    if (out->version == 0 || out->version > ENG_EXECUTION_INFO_VERSION)
+        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_execution_info version %u", out->version);
+    unsigned v = out->version;
+    memset(out, 0, sizeof *out);
+    out->version = v;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__msg_ctx x;
+    if ((rc = eng__msg_ctx_load(e, actor, message, ENG_OP_READ, &x)) == ENG_OK) {
+        eng__xrec r;
+        rc = eng__exec_load(e, message, occurrence, &r);
+        if (rc == ENG_ENOTFOUND) {
+            rc = ENG_OK;
+        } else if (rc == ENG_OK) {
+            out->state = r.state;
+            out->due = r.due;
+            out->audience = r.audience;
+            out->planned = r.planned;
+            out->sends = r.sends;
+            out->accepted = r.accepted;
+            out->rejected = r.rejected;
+            out->expired = r.expired;
+            out->skipped = r.skipped;
+            out->unreachable = r.unreachable;
+            out->credits = r.credits;
+            snprintf(out->reason, sizeof out->reason, "%s", r.reason);
+        }
+        eng__msg_ctx_free(&x);
+    }
+    eng__leave(e);
+    return rc;
+}
+
+/* Position of @p customer in the frozen test group (binary search), or -1. */
+static int64_t position(const eng_audience *aud, uint32_t customer)
+{
+    uint64_t n = 0;
+    eng_audience_count(aud, ENG_PART_TEST, &n);
+    uint64_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        uint32_t id;
+        size_t got = 0;
+        if (eng_audience_ids(aud, ENG_PART_TEST, mid, &id, 1, &got) || got != 1)
+            return -1;
+        if (id == customer)
+            return (int64_t)mid;
+        if (id < customer)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+ENG_API int eng_send_get(eng_engine *e, const char *actor, uint64_t message, uint32_t occurrence, uint32_t customer,
+                         int channel, eng_send_info *out)
+{
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
+    if (out->version == 0 || out->version > ENG_SEND_INFO_VERSION)
+        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_send_info version %u", out->version);
+    unsigned v = out->version;
+    memset(out, 0, sizeof *out);
+    out->version = v;
+    if (channel < 0 || channel >= ENG_CH_COUNT)
+        return eng__err(ENG_EINVAL, "channel", "%d is not an eng_channel", channel);
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__msg_ctx x;
+    if ((rc = eng__msg_ctx_load(e, actor, message, ENG_OP_READ, &x)))
+        goto out;
+    eng__xrec r;
+    eng_audience *aud = NULL;
+    if ((rc = eng__exec_load(e, message, occurrence, &r)) == ENG_OK &&
+        (rc = eng_message_audience(e, actor, message, &aud)) == ENG_OK) {
+        int64_t pos = position(aud, customer);
+        eng__chunk c;
+        rc = ENG_ENOTFOUND;
+        if (pos >= 0 && (rc = eng__chunk_load(e, message, occurrence, (uint32_t)(pos / r.chunk_size), &c)) == ENG_OK) {
+            rc = ENG_ENOTFOUND;
+            for (uint32_t i = 0; i < c.nsend; i++) {
+                const eng__lsend *s = &c.send[i];
+                if (c.cust[s->cust].id == customer && s->ch == channel) {
+                    out->state = s->state;
+                    out->attempts = s->attempts;
+                    out->next_at = s->next_at;
+                    eng__send_key(out->key, sizeof out->key, x.o.id, x.c.id, message, r.version, occurrence,
+                                  customer, channel);
+                    rc = ENG_OK;
+                }
+            }
+            eng__chunk_free(&c);
+        }
+        if (rc == ENG_ENOTFOUND)
+            rc = eng__err(ENG_ENOTFOUND, "customer", "no send of customer %u on %s is planned", customer,
+                          eng_channel_name(channel));
+    }
+    eng_audience_free(aud);
+    eng__msg_ctx_free(&x);
+out:
+    eng__leave(e);
+    return rc;
+}

@@ -1,0 +1,133 @@
+/* The scheduler: eng_run_due() finds the org's approved or executing
+ * messages, the occurrences of their schedules that are due, and works each
+ * execution that is not finished or refused. */
+#include "dispatch/dispatch_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+ENG_API int eng_run_options_init(eng_run_options *opts, unsigned int version)
+{
+    if (!opts)
+        return eng__err(ENG_EINVAL, "opts", "options are NULL");
+    if (version == 0 || version > ENG_RUN_OPTIONS_VERSION)
+        return eng__err(ENG_EVERSION, "opts.version", "unsupported eng_run_options version %u", version);
+    *opts = (eng_run_options)ENG_RUN_OPTIONS_INIT;
+    opts->version = version;
+    return ENG_OK;
+}
+
+typedef struct ids {
+    const eng__mem *mem;
+    uint64_t *v;
+    size_t n, cap;
+} ids;
+
+static int collect(const void *key, size_t klen, const void *val, size_t vlen, void *u)
+{
+    (void)val;
+    (void)vlen;
+    ids *l = u;
+    char k[40];
+    if (klen != 20) /* m/g/<16 hex> */
+        return 0;
+    memcpy(k, key, klen);
+    k[klen] = 0;
+    if (eng__grow(l->mem, (void **)&l->v, &l->cap, l->n + 1, sizeof *l->v))
+        return eng__nomem();
+    l->v[l->n++] = strtoull(k + 4, NULL, 16);
+    return 0;
+}
+
+static eng_time step_of(const eng_schedule *s)
+{
+    eng_time u = s->unit == ENG_EVERY_HOURS ? ENG_HOUR : s->unit == ENG_EVERY_DAYS ? ENG_DAY : 7 * ENG_DAY;
+    return u * (eng_time)(s->every ? s->every : 1);
+}
+
+/* Work every due occurrence of one message. */
+static int run_message(eng__runctx *r, const eng__actor *a, const eng__org *o, uint64_t id, int named)
+{
+    eng_engine *e = r->e;
+    eng__msg m;
+    int rc = eng__msg_load(e, id, &m);
+    if (rc)
+        return rc;
+    eng__camp c;
+    if ((rc = eng__camp_load(e, m.campaign, &c))) {
+        eng__msg_free(&m);
+        return rc;
+    }
+    if (strcmp(c.org, o->id) != 0) {
+        rc = named ? eng__err(ENG_EDENIED, "actor", "message %llu belongs to another org", (unsigned long long)id) : 0;
+    } else if (!eng__may(a, o, ENG_OP_EXECUTE, c.spec.unit)) {
+        rc = named ? eng__access(a, o, ENG_OP_EXECUTE, c.spec.unit) : 0;
+    } else if (m.state == ENG_STATE_APPROVED || m.state == ENG_STATE_EXECUTING) {
+        const eng_schedule *s = &m.spec.schedule;
+        int recurring = s->kind == ENG_SCHEDULE_RECURRING;
+        eng_time step = recurring ? step_of(s) : 0;
+        for (uint32_t k = 0; s->kind != ENG_SCHEDULE_NONE && !rc; k++) {
+            eng_time t = s->at + (eng_time)k * step;
+            if (t > r->now || (recurring && t > s->until) || (!recurring && k > 0))
+                break;
+            int last = !recurring || t + step > s->until;
+            eng__xrec x;
+            int lr = eng__exec_load(e, id, k, &x);
+            if (lr == ENG_OK && x.state != ENG_EXEC_RUNNING)
+                continue;
+            if (lr != ENG_OK && lr != ENG_ENOTFOUND)
+                rc = lr;
+            else
+                rc = eng__exec_work(r, id, k, t, last);
+        }
+    }
+    eng__camp_free(&c);
+    eng__msg_free(&m);
+    return rc;
+}
+
+ENG_API int eng_run_due(eng_engine *e, const char *actor, eng_time now, const eng_run_options *opts,
+                        eng_run_report *report)
+{
+    eng_run_report tmp = ENG_RUN_REPORT_INIT;
+    if (report) {
+        if (report->version == 0 || report->version > ENG_RUN_REPORT_VERSION)
+            return eng__err(ENG_EVERSION, "report.version", "unsupported eng_run_report version %u",
+                            report->version);
+        unsigned v = report->version;
+        memset(report, 0, sizeof *report);
+        report->version = v;
+    }
+    eng_run_options dflt = ENG_RUN_OPTIONS_INIT;
+    if (!opts)
+        opts = &dflt;
+    else if (opts->version == 0 || opts->version > ENG_RUN_OPTIONS_VERSION)
+        return eng__err(ENG_EVERSION, "opts.version", "unsupported eng_run_options version %u", opts->version);
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    if (!e->has_transport) {
+        eng__leave(e);
+        return eng__err(ENG_ETRANSPORT, "config.transport", "no transport configured: nothing can be sent");
+    }
+    eng__actor a;
+    eng__org o;
+    if ((rc = eng__who(e, actor, &a, &o))) {
+        eng__leave(e);
+        return rc;
+    }
+    eng__engine_ref(e); /* held while transport calls run without the lock */
+    eng__runctx r = {e, a.id, now, opts, report ? report : &tmp};
+    ids l = {&e->mem, NULL, 0, 0};
+    if (opts->message)
+        rc = run_message(&r, &a, &o, opts->message, 1);
+    else if ((rc = eng__kv_scan(e->store, ENG__K("m/g/"), collect, &l)) == ENG_OK)
+        for (size_t i = 0; i < l.n && !rc; i++)
+            rc = run_message(&r, &a, &o, l.v[i], 0);
+    eng__free(&e->mem, l.v);
+    eng__org_free(&o);
+    eng__actor_free(&a);
+    eng__leave(e);
+    eng__engine_unref(e);
+    return rc;
+}

@@ -1,0 +1,523 @@
+/* Working one execution, chunk by chunk:
+ *   1. (locked) plan the chunk if new: reachability now, the strategy's choice;
+ *      pick its sends that are due; re-check reachability of each (an
+ *      unsubscribe that arrived mid-run is honoured: the send is skipped);
+ *      render the envelopes; store the chunk with the attempts counted (intent).
+ *   2. (unlocked) hand the envelopes to the transport in batches.
+ *   3. (locked) store the outcomes, the credits and the counters in one batch.
+ * A chunk is claimed by one thread from 1 to 3. Nothing in memory is trusted
+ * after a storage error: the call fails and the next one re-reads the ledger. */
+#include "dispatch/dispatch_impl.h"
+#include "audience/audience_link.h"
+
+#include <stdio.h>
+
+#define BACKOFF_BASE ((eng_time)60 * 1000)
+#define BACKOFF_MAX ENG_HOUR
+#define BLOCKED 1 /* work_chunk: waiting for credits (not an error) */
+
+enum { SKIP_RENDER = 16 }; /* skip reason beyond ENG__UNREACH_*: the content could not be rendered */
+
+static eng_time backoff(unsigned attempts)
+{
+    unsigned k = attempts > 1 ? attempts - 1 : 0;
+    eng_time b = BACKOFF_BASE << (k > 10 ? 10 : k);
+    return b > BACKOFF_MAX ? BACKOFF_MAX : b;
+}
+
+static int popcount32(uint32_t v)
+{
+    int n = 0;
+    for (; v; v &= v - 1)
+        n++;
+    return n;
+}
+
+/* Decide a new chunk: one entry per customer, one send per chosen channel. */
+static int plan_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx, eng__chunk *c)
+{
+    eng_engine *e = r->e;
+    uint64_t lo = (uint64_t)idx * xc->rec.chunk_size, hi = lo + xc->rec.chunk_size;
+    if (hi > xc->nids)
+        hi = xc->nids;
+    uint32_t n = (uint32_t)(hi - lo);
+    memset(c, 0, sizeof *c);
+    c->mem = &e->mem;
+    c->index = idx;
+    c->cust = eng__calloc(&e->mem, n ? n : 1, sizeof *c->cust);
+    eng__dcust *in = eng__calloc(&e->mem, n ? n : 1, sizeof *in);
+    eng__dchoice *out = eng__calloc(&e->mem, n ? n : 1, sizeof *out);
+    eng__customer_view_t view;
+    int rc = !c->cust || !in || !out ? eng__nomem() : eng__customer_view(e, &view);
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        in[i].id = xc->ids[lo + i];
+        in[i].reach = eng__view_reach(&view, in[i].id, xc->dctx.channels);
+    }
+    xc->dctx.now = r->now;
+    if (!rc && n)
+        rc = xc->strat->choose(xc->strat_state, &xc->dctx, in, n, out);
+    uint32_t nsend = 0;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        eng__lcust *k = &c->cust[i];
+        k->id = in[i].id;
+        k->planned = out[i].channels & in[i].reach; /* never a channel the customer cannot be reached on */
+        k->variant = out[i].variant;
+        k->rule = out[i].rule;
+        k->detail = out[i].detail;
+        if (!k->planned) {
+            for (int ch = 0; ch < ENG_CH_COUNT && !k->unreach; ch++)
+                if (xc->dctx.channels >> ch & 1u)
+                    k->unreach = (uint8_t)eng__view_unreachable(&view, ch, k->id);
+            if (!k->unreach)
+                k->unreach = ENG__UNREACH_NO_CONTACT;
+        }
+        nsend += (uint32_t)popcount32(k->planned);
+    }
+    c->ncust = n;
+    if (!rc) {
+        c->send = eng__calloc(&e->mem, nsend ? nsend : 1, sizeof *c->send);
+        if (!c->send)
+            rc = eng__nomem();
+    }
+    for (uint32_t i = 0; i < n && !rc; i++)
+        for (int ch = 0; ch < ENG_CH_COUNT; ch++)
+            if (c->cust[i].planned >> ch & 1u)
+                c->send[c->nsend++] = (eng__lsend){i, (uint8_t)ch, ENG_LEDGER_PENDING, 0, 0, 0};
+    eng__free(&e->mem, in);
+    eng__free(&e->mem, out);
+    if (rc)
+        eng__chunk_free(c);
+    return rc;
+}
+
+/* One envelope being built: offsets into the arena until it is complete. */
+typedef struct pend {
+    uint32_t send;
+    size_t key, to, from, subj, body, body_len;
+    uint32_t segments;
+    int64_t cost;
+} pend;
+
+static size_t put_str(eng__wr *w, const char *s, size_t n)
+{
+    size_t at = w->len;
+    eng__wr_bytes(w, s, n);
+    eng__wr_u8(w, 0);
+    return at;
+}
+
+/* Render the send @p s of chunk @p c into the arena; 0, a skip reason, or a negative error. */
+static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *view, const eng__chunk *c,
+                 uint32_t si, eng__wr *w, pend *p)
+{
+    const eng__lsend *s = &c->send[si];
+    const eng__lcust *k = &c->cust[s->cust];
+    eng_engine *e = r->e;
+    int ch = s->ch;
+    int why = eng__view_unreachable(view, ch, k->id);
+    if (why)
+        return why;
+    char key[ENG_SEND_KEY_MAX + 1];
+    size_t kl = eng__send_key(key, sizeof key, xc->x.o.id, xc->x.c.id, xc->msg, xc->rec.version, xc->occ, k->id, ch);
+    size_t tl = 0;
+    const char *to = eng__view_contact(view, ch, k->id, &tl);
+    const char *from = xc->sender[ch] ? xc->sender[ch] : "";
+    memset(p, 0, sizeof *p);
+    p->send = si;
+    p->key = put_str(w, key, kl);
+    p->to = put_str(w, to ? to : "", to ? tl : 0);
+    p->from = put_str(w, from, strlen(from));
+    const eng_incentive *inc = &xc->x.m.spec.incentive;
+    eng__rctx rc = {e, k->id, ch,
+                    inc->kind == ENG_INCENTIVE_COUPON && inc->coupon_source == ENG_COUPON_COMMON ? inc->coupon_code
+                                                                                                 : NULL,
+                    NULL, xc->x.c.spec.name};
+    p->subj = w->len;
+    if (xc->subject[ch]) {
+        int err = eng__tpl_render(xc->subject[ch], &rc, w);
+        if (err)
+            return err;
+        /* A header value with a line break could inject headers: refuse the send. */
+        if (memchr(w->data + p->subj, '\n', w->len - p->subj) || memchr(w->data + p->subj, '\r', w->len - p->subj)) {
+            w->len = p->key;
+            return SKIP_RENDER;
+        }
+    }
+    eng__wr_u8(w, 0);
+    p->body = w->len;
+    const eng__tpl *body = xc->body[ch];
+    if (k->variant >= 0 && (size_t)k->variant < xc->x.m.spec.n_variants &&
+        xc->x.m.spec.variants[k->variant].channel == ch)
+        body = xc->vbody[k->variant];
+    int err = body ? eng__tpl_render(body, &rc, w) : ENG_OK;
+    if (err)
+        return err;
+    p->body_len = w->len - p->body;
+    p->segments = ch == ENG_CH_SMS ? eng__sms_segments((const char *)w->data + p->body, p->body_len) : 1;
+    eng__wr_u8(w, 0);
+    p->cost = eng__send_cost(&xc->x.o.settings, ch, p->segments);
+    return w->err ? eng__nomem() : 0;
+}
+
+/* Add the deltas to the stored execution record (inside the caller's batch). */
+static int bump(eng_engine *e, eng__xcache *xc, const eng__xrec *d)
+{
+    eng__xrec x;
+    int rc = eng__exec_load(e, xc->msg, xc->occ, &x);
+    if (rc)
+        return rc;
+    x.planned += d->planned;
+    x.sends += d->sends;
+    x.unreachable += d->unreachable;
+    x.accepted += d->accepted;
+    x.rejected += d->rejected;
+    x.expired += d->expired;
+    x.skipped += d->skipped;
+    x.credits += d->credits;
+    if ((rc = eng__exec_store(e, xc->msg, xc->occ, &x)) == ENG_OK)
+        xc->rec = x;
+    return rc;
+}
+
+static void chunk_state(eng__xcache *xc, const eng__chunk *c)
+{
+    uint32_t i = c->index;
+    xc->cstate[i] = 2;
+    xc->cdue[i] = 0;
+    xc->ccost[i] = 0;
+    for (uint32_t k = 0; k < c->nsend; k++) {
+        const eng__lsend *s = &c->send[k];
+        if (eng__ledger_final(s->state))
+            continue;
+        eng_time due = s->state == ENG_LEDGER_PENDING ? 0 : s->next_at;
+        if (xc->cstate[i] != 1 || due < xc->cdue[i])
+            xc->cdue[i] = due;
+        xc->cstate[i] = 1;
+        xc->ccost[i] += eng__send_cost(&xc->x.o.settings, s->ch, 1);
+    }
+}
+
+/* Credits not yet charged for sends already planned in the org's cached executions. */
+static int64_t reserved(eng_engine *e, const char *org)
+{
+    eng__dsp *d = eng__slot_get(e, ENG__SLOT_DISPATCH);
+    int64_t sum = 0;
+    for (eng__xcache *xc = d ? d->execs : NULL; xc; xc = xc->next)
+        if (xc->rec.state == ENG_EXEC_RUNNING && strcmp(xc->x.o.id, org) == 0)
+            for (uint32_t i = 0; i < xc->nchunks; i++)
+                if (xc->cstate[i] == 1)
+                    sum += xc->ccost[i];
+    return sum;
+}
+
+/* Hand envelopes to the transport, without the engine lock. */
+static void transmit(eng_engine *e, const eng_envelope *env, size_t n, int *status)
+{
+    for (size_t i = 0; i < n; i++)
+        status[i] = -1;
+    const eng_transport_methods *t = &e->transport;
+    if (t->send_batch) {
+        size_t bs = t->batch_size ? t->batch_size : ENG__CHUNK_DEFAULT;
+        for (size_t off = 0; off < n; off += bs) {
+            size_t m = n - off < bs ? n - off : bs;
+            if (t->send_batch(env + off, m, status + off, e->transport_user) < 0)
+                for (size_t i = off; i < off + m; i++)
+                    status[i] = -1; /* a broken transport: every outcome unknown */
+        }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (t->send(&env[i], &status[i], e->transport_user) < 0)
+                status[i] = -1;
+    }
+}
+
+static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
+{
+    eng_engine *e = r->e;
+    eng__chunk c;
+    eng__xrec d;
+    memset(&d, 0, sizeof d);
+    int fresh = xc->cstate[idx] == 0;
+    int rc = fresh ? plan_chunk(r, xc, idx, &c) : eng__chunk_load(e, xc->msg, xc->occ, idx, &c);
+    if (rc)
+        return rc;
+    if (fresh) {
+        d.planned = c.ncust;
+        d.sends = c.nsend;
+        for (uint32_t i = 0; i < c.ncust; i++)
+            d.unreachable += c.cust[i].planned == 0;
+    }
+    pend *p = eng__calloc(&e->mem, c.nsend ? c.nsend : 1, sizeof *p);
+    eng__wr arena;
+    eng__wr_init(&arena, &e->mem);
+    eng__customer_view_t view;
+    size_t np = 0;
+    int64_t cost = 0;
+    rc = p ? eng__customer_view(e, &view) : eng__nomem();
+    for (uint32_t i = 0; i < c.nsend && !rc; i++) {
+        eng__lsend *s = &c.send[i];
+        if (eng__ledger_final(s->state) || (s->state != ENG_LEDGER_PENDING && s->next_at > r->now))
+            continue;
+        int why = build(r, xc, &view, &c, i, &arena, &p[np]);
+        if (why < 0) {
+            rc = why;
+        } else if (why > 0) { /* unreachable now (unsubscribed mid-run, ...) or not renderable */
+            s->state = ENG_LEDGER_SKIPPED;
+            s->why = (uint8_t)why;
+            d.skipped++;
+        } else {
+            cost += p[np].cost;
+            np++;
+        }
+    }
+    if (!rc && fresh && xc->x.o.settings.forbid_overdraft) {
+        int64_t bal[2];
+        if ((rc = eng__credits_get(e, xc->x.o.id, bal)) == ENG_OK &&
+            bal[ENG_CREDITS_CAMPAIGN] - reserved(e, xc->x.o.id) < cost)
+            rc = BLOCKED; /* not planned: the execution waits for credits */
+    }
+    for (size_t i = 0; i < np && !rc; i++)
+        c.send[p[i].send].attempts++;
+    /* Intent: the decisions and the attempts are stored before any call. */
+    if (!rc && (rc = eng__kv_begin(e->store)) == ENG_OK) {
+        rc = eng__chunk_store(e, xc->msg, xc->occ, &c);
+        if (!rc)
+            rc = bump(e, xc, &d);
+        rc = eng__dsp_commit(e, rc);
+        if (rc)
+            xc = NULL; /* the cache was dropped */
+    }
+    eng_envelope *env = NULL;
+    int *status = NULL;
+    if (!rc && np) {
+        env = eng__calloc(&e->mem, np, sizeof *env);
+        status = eng__calloc(&e->mem, np, sizeof *status);
+        if (!env || !status)
+            rc = eng__nomem();
+    }
+    if (!rc)
+        chunk_state(xc, &c);
+    if (!rc && np) {
+        const char *a = (const char *)arena.data;
+        for (size_t i = 0; i < np; i++) {
+            const eng__lsend *s = &c.send[p[i].send];
+            env[i] = (eng_envelope){ENG_ENVELOPE_VERSION, a + p[i].key, s->ch, a + p[i].to, a + p[i].from,
+                                    a + p[i].subj, a + p[i].body, p[i].body_len, xc->x.c.id, xc->msg, xc->occ,
+                                    c.cust[s->cust].id, s->attempts, p[i].segments};
+        }
+        uint64_t msg = xc->msg;
+        uint32_t occ = xc->occ;
+        eng_time due = xc->rec.due;
+        /* The provider call: other threads use the engine meanwhile. */
+        eng__leave(e);
+        transmit(e, env, np, status);
+        pthread_mutex_lock(&e->lock);
+        r->rep->batches++;
+        r->rep->sent += np;
+        if (e->closed) {
+            rc = eng__err(ENG_EMISUSE, "engine", "the engine was closed during the run");
+        } else if ((rc = eng__xcache_get(e, r->actor, msg, occ, due, &xc)) == ENG_OK) {
+            memset(&d, 0, sizeof d);
+            int64_t charge = 0;
+            for (size_t i = 0; i < np; i++) {
+                eng__lsend *s = &c.send[p[i].send];
+                int st = status[i];
+                if (st == ENG_SEND_ACCEPTED) {
+                    s->state = ENG_LEDGER_ACCEPTED;
+                    charge += p[i].cost;
+                    d.accepted++;
+                } else if (st == ENG_SEND_REJECTED) {
+                    s->state = ENG_LEDGER_REJECTED;
+                    d.rejected++;
+                } else {
+                    if (st == ENG_SEND_RETRY)
+                        r->rep->retry++;
+                    else
+                        r->rep->unknown++;
+                    if (s->attempts >= ENG_SEND_MAX_ATTEMPTS) {
+                        s->state = ENG_LEDGER_EXPIRED;
+                        d.expired++;
+                    } else {
+                        s->state = st == ENG_SEND_RETRY ? ENG_LEDGER_RETRY : ENG_LEDGER_UNKNOWN;
+                        s->next_at = r->now + backoff(s->attempts);
+                    }
+                }
+            }
+            d.credits = charge;
+            /* Outcome: ledger, counters, credits and touches in one batch. */
+            if ((rc = eng__kv_begin(e->store)) == ENG_OK) {
+                rc = eng__chunk_store(e, msg, occ, &c);
+                if (!rc)
+                    rc = bump(e, xc, &d);
+                if (!rc)
+                    rc = eng__dsp_charge(e, xc->x.o.id, charge);
+                for (size_t i = 0; i < np && !rc; i++)
+                    if (c.send[p[i].send].state == ENG_LEDGER_ACCEPTED)
+                        rc = eng__dsp_touch_sent(e, xc, c.cust[c.send[p[i].send].cust].id, c.send[p[i].send].ch,
+                                                 r->now);
+                rc = eng__dsp_commit(e, rc);
+            }
+            if (!rc) {
+                chunk_state(xc, &c);
+                r->rep->accepted += d.accepted;
+                r->rep->rejected += d.rejected;
+                r->rep->expired += d.expired;
+                if (xc->strat->update) {
+                    eng__devent ev[64];
+                    size_t ne = 0;
+                    for (size_t i = 0; i < np; i++) {
+                        const eng__lsend *s = &c.send[p[i].send];
+                        int kind = s->state == ENG_LEDGER_ACCEPTED   ? ENG__DEV_ACCEPTED
+                                   : s->state == ENG_LEDGER_REJECTED ? ENG__DEV_REJECTED
+                                   : s->state == ENG_LEDGER_EXPIRED  ? ENG__DEV_FAILED
+                                                                     : -1;
+                        if (kind >= 0)
+                            ev[ne++] = (eng__devent){c.cust[s->cust].id, s->ch, (uint8_t)kind, r->now};
+                        if (ne == 64 || (i + 1 == np && ne)) {
+                            if (xc->strat->update(xc->strat_state, &xc->dctx, ev, ne))
+                                eng__log(e, ENG_LOG_WARN, "strategy %s: update failed: %s", xc->strat->name,
+                                         eng_error_last()->message);
+                            ne = 0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if (!rc)
+        r->rep->skipped += d.skipped;
+    eng__free(&e->mem, env);
+    eng__free(&e->mem, status);
+    eng__wr_free(&arena);
+    eng__free(&e->mem, p);
+    eng__chunk_free(&c);
+    return rc;
+}
+
+static int claim(eng__dsp *d, const eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk)
+{
+    if (eng__grow(&e->mem, (void **)&d->claims, &d->cclaims, d->nclaims + 1, sizeof *d->claims))
+        return eng__nomem();
+    d->claims[d->nclaims++] = (eng__claim){msg, occ, chunk};
+    d->in_flight++;
+    return ENG_OK;
+}
+
+static void unclaim(eng__dsp *d, uint64_t msg, uint32_t occ, uint32_t chunk)
+{
+    for (size_t i = 0; i < d->nclaims; i++)
+        if (d->claims[i].msg == msg && d->claims[i].occ == occ && d->claims[i].chunk == chunk) {
+            d->claims[i] = d->claims[--d->nclaims];
+            break;
+        }
+    d->in_flight--;
+    pthread_cond_broadcast(&d->cond);
+}
+
+static int any_claim(const eng__dsp *d, uint64_t msg, uint32_t occ)
+{
+    for (size_t i = 0; i < d->nclaims; i++)
+        if (d->claims[i].msg == msg && d->claims[i].occ == occ)
+            return 1;
+    return 0;
+}
+
+/* The execution is finished when every chunk is planned and final. */
+static int maybe_finish(eng__runctx *r, eng__xcache *xc, int last)
+{
+    eng_engine *e = r->e;
+    eng__dsp *d = eng__slot_get(e, ENG__SLOT_DISPATCH);
+    for (uint32_t i = 0; i < xc->nchunks; i++)
+        if (xc->cstate[i] != 2)
+            return ENG_OK;
+    if (any_claim(d, xc->msg, xc->occ))
+        return ENG_OK;
+    eng__xrec x;
+    int rc = eng__exec_load(e, xc->msg, xc->occ, &x);
+    if (rc)
+        return rc;
+    if (x.accepted + x.rejected + x.expired + x.skipped != x.sends || x.planned != x.audience)
+        return eng__err(ENG_ECORRUPT, "d/x", "execution of message %llu: counters do not add up",
+                        (unsigned long long)xc->msg);
+    x.state = ENG_EXEC_FINISHED;
+    if ((rc = eng__kv_begin(e->store)))
+        return rc;
+    rc = eng__exec_store(e, xc->msg, xc->occ, &x);
+    if (!rc && last) {
+        eng__msg m;
+        if ((rc = eng__msg_load(e, xc->msg, &m)) == ENG_OK) {
+            if (m.state == ENG_STATE_EXECUTING) {
+                m.state = ENG_STATE_EXECUTED;
+                rc = eng__msg_put_audited(e, xc->x.o.id, r->actor, &m, "finish");
+            }
+            eng__msg_free(&m);
+        }
+    }
+    if ((rc = eng__dsp_commit(e, rc)))
+        return rc;
+    r->rep->finished++;
+    eng__xcache_forget(e, xc);
+    return ENG_OK;
+}
+
+static void account(eng__runctx *r, const eng__xcache *xc)
+{
+    const eng__xrec *x = &xc->rec;
+    r->rep->pending += (x->sends - x->accepted - x->rejected - x->expired - x->skipped) + (x->audience - x->planned);
+    for (uint32_t i = 0; i < xc->nchunks; i++)
+        if (xc->cstate[i] == 1 && xc->cdue[i] > r->now && (!r->rep->next_due || xc->cdue[i] < r->rep->next_due))
+            r->rep->next_due = xc->cdue[i];
+}
+
+int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int last)
+{
+    eng_engine *e = r->e;
+    eng__dsp *d = eng__dsp_get(e);
+    if (!d)
+        return eng__nomem();
+    r->rep->executions++;
+    for (;;) {
+        eng__xcache *xc;
+        int rc = eng__xcache_get(e, r->actor, msg, occ, due, &xc);
+        if (rc)
+            return rc;
+        if (xc->rec.state != ENG_EXEC_RUNNING) {
+            r->rep->refused += xc->rec.state == ENG_EXEC_REFUSED;
+            eng__xcache_forget(e, xc);
+            return ENG_OK;
+        }
+        if (r->opts->max_batches && r->rep->batches >= r->opts->max_batches) {
+            account(r, xc);
+            return ENG_OK;
+        }
+        int64_t pick = -1;
+        for (uint32_t i = 0; i < xc->nchunks && pick < 0; i++)
+            if (xc->cstate[i] == 1 && xc->cdue[i] <= r->now && !eng__claimed(d, msg, occ, i))
+                pick = i;
+        for (uint32_t i = 0; i < xc->nchunks && pick < 0; i++)
+            if (xc->cstate[i] == 0 && !eng__claimed(d, msg, occ, i))
+                pick = i;
+        if (pick < 0) {
+            account(r, xc);
+            return maybe_finish(r, xc, last);
+        }
+        if (d->in_flight >= (e->transport.max_in_flight ? e->transport.max_in_flight : 1)) {
+            pthread_cond_wait(&d->cond, &e->lock);
+            continue;
+        }
+        if ((rc = claim(d, e, msg, occ, (uint32_t)pick)))
+            return rc;
+        rc = work_chunk(r, xc, (uint32_t)pick);
+        unclaim(d, msg, occ, (uint32_t)pick);
+        if (rc == BLOCKED) {
+            r->rep->blocked = ENG_ECREDITS;
+            if (eng__xcache_get(e, r->actor, msg, occ, due, &xc) == ENG_OK)
+                account(r, xc);
+            return ENG_OK;
+        }
+        if (rc)
+            return rc;
+        if ((rc = eng__progress(e, "dispatch.run", r->rep->sent, 0)))
+            return rc;
+    }
+}

@@ -1,0 +1,331 @@
+/* Shared set-up for the dispatch tests.
+ *
+ * A provider that de-duplicates by idempotency key (as Stripe-style providers
+ * do) and keeps its own log: calls per (customer, channel), deliveries (first
+ * acceptance of a key), the key each pair was sent with (it must never change),
+ * and programmable faults (reject, retry, unknown, transport error, unanswered
+ * batch) per (customer, channel). `final_before` marks pairs whose outcome was
+ * stored as final before the current engine was opened: sending one of them is
+ * a violation, counted in `after_final`.
+ *
+ * The world: org "acme" (root admin, ann author, bob approver), N customers
+ * c0..c{N-1} with first_name (empty for every 7th), an SMS contact, and an email
+ * contact for all but every 5th, both consented; group "all"; a campaign with
+ * 10 % control and one message (SMS + email creatives) due at T0. */
+#ifndef DISPATCH_FIXTURE_H
+#define DISPATCH_FIXTURE_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engage.h"
+#include "test_alloc.h"
+#include "test_store.h"
+#include "test_util.h"
+
+#define DX_CH 16
+
+enum dx_fault { DX_OK = 0, DX_REJECT, DX_RETRY, DX_UNKNOWN, DX_ERROR, DX_UNANSWERED };
+
+typedef struct dx_provider {
+    size_t n;               /* customers */
+    unsigned *calls;        /* per pair */
+    unsigned *delivered;    /* per pair: first acceptances of its key (must end at 1 or 0) */
+    char **key;             /* per pair: the key first seen */
+    unsigned char *final_before;
+    unsigned char *fault;   /* per pair: enum dx_fault */
+    unsigned *fault_times;  /* per pair: how many calls the fault lasts (0: for ever) */
+    unsigned after_final, key_changed, batches, max_batch, envelopes;
+    char last_body[512], last_subject[256];
+    int last_channel;
+    uint32_t last_segments;
+} dx_provider;
+
+static inline size_t dx_pair(uint32_t customer, int ch) { return (size_t)customer * DX_CH + (size_t)ch; }
+
+static inline void dx_provider_init(dx_provider *p, size_t n)
+{
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    p->calls = calloc(n * DX_CH, sizeof *p->calls);
+    p->delivered = calloc(n * DX_CH, sizeof *p->delivered);
+    p->key = calloc(n * DX_CH, sizeof *p->key);
+    p->final_before = calloc(n * DX_CH, 1);
+    p->fault = calloc(n * DX_CH, 1);
+    p->fault_times = calloc(n * DX_CH, sizeof *p->fault_times);
+}
+
+static inline void dx_provider_free(dx_provider *p)
+{
+    for (size_t i = 0; i < p->n * DX_CH; i++)
+        free(p->key[i]);
+    free(p->calls);
+    free(p->delivered);
+    free(p->key);
+    free(p->final_before);
+    free(p->fault);
+    free(p->fault_times);
+}
+
+/* One envelope; returns the status, or -1 for "no answer". */
+static inline int dx_one(dx_provider *p, const eng_envelope *env, int *broken)
+{
+    size_t i = dx_pair(env->customer, env->channel);
+    assert_true(env->customer < p->n);
+    p->calls[i]++;
+    p->envelopes++;
+    if (p->final_before[i])
+        p->after_final++;
+    if (!p->key[i])
+        p->key[i] = strdup(env->idempotency_key);
+    else if (strcmp(p->key[i], env->idempotency_key) != 0)
+        p->key_changed++;
+    snprintf(p->last_body, sizeof p->last_body, "%.*s", (int)env->body_len, env->body);
+    snprintf(p->last_subject, sizeof p->last_subject, "%s", env->subject);
+    p->last_channel = env->channel;
+    p->last_segments = env->segments;
+    int f = p->fault[i];
+    if (f && p->fault_times[i] && p->calls[i] > p->fault_times[i])
+        f = DX_OK;
+    switch (f) {
+    case DX_REJECT: return ENG_SEND_REJECTED;
+    case DX_RETRY: return ENG_SEND_RETRY;
+    case DX_UNKNOWN:
+        p->delivered[i] += p->delivered[i] == 0; /* it did arrive; the answer was lost */
+        return ENG_SEND_UNKNOWN;
+    case DX_ERROR: *broken = 1; return -1;
+    case DX_UNANSWERED: return -1;
+    default:
+        p->delivered[i] += p->delivered[i] == 0; /* de-duplicated by key */
+        return ENG_SEND_ACCEPTED;
+    }
+}
+
+static inline int dx_send(const eng_envelope *env, int *status, void *user)
+{
+    int broken = 0;
+    int st = dx_one(user, env, &broken);
+    if (broken)
+        return ENG_ETRANSPORT;
+    if (st >= 0)
+        *status = st;
+    return ENG_OK;
+}
+
+static inline int dx_send_batch(const eng_envelope *env, size_t n, int *status, void *user)
+{
+    dx_provider *p = user;
+    int broken = 0;
+    p->batches++;
+    if (n > p->max_batch)
+        p->max_batch = (unsigned)n;
+    for (size_t i = 0; i < n; i++) {
+        int st = dx_one(p, &env[i], &broken);
+        if (st >= 0)
+            status[i] = st;
+    }
+    return broken ? ENG_ETRANSPORT : ENG_OK;
+}
+
+typedef struct dx {
+    test_store *ts;
+    eng_engine *e;
+    dx_provider prov;
+    eng_transport_methods tm;
+    size_t n;
+    uint64_t campaign, message;
+    eng_time t0; /* the message's send time */
+} dx;
+
+static inline eng_time dx_clock(void *u)
+{
+    (void)u;
+    return test_clock_now;
+}
+
+static inline eng_engine *dx_engine(dx *f)
+{
+    eng_config cfg;
+    assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION), ENG_OK);
+    cfg.allocator = test_alloc_get();
+    cfg.store = test_store_handle(f->ts);
+    cfg.transport = &f->tm;
+    cfg.transport_user = &f->prov;
+    cfg.clock_fn = dx_clock;
+    eng_engine *e = NULL;
+    int rc = eng_open(&cfg, &e);
+    if (rc)
+        fprintf(stderr, "eng_open: %s\n", eng_error_last()->message);
+    assert_int_equal(rc, ENG_OK);
+    return e;
+}
+
+static const eng_creative dx_creatives[] = {
+    {ENG_CH_SMS, NULL, "Hi {{first_name | \"there\"}}, 20% off. {{optout}}"},
+    {ENG_CH_EMAIL, "Offer for {{first_name | \"you\"}}", "<p>Hello {{first_name}}</p>{{unsubscribe}}"},
+};
+
+static inline eng_message_spec dx_message(void)
+{
+    static const char *const groups[] = {"all"};
+    eng_message_spec m;
+    assert_int_equal(eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION), ENG_OK);
+    m.title = "Blast";
+    m.include = groups;
+    m.n_include = 1;
+    m.creatives = dx_creatives;
+    m.n_creatives = 2;
+    m.schedule.kind = ENG_SCHEDULE_ONCE;
+    m.schedule.at = test_clock_now + 3 * ENG_DAY;
+    return m;
+}
+
+/* Customers, group and campaign; the message is left to the test. */
+static inline void dx_world(dx *f, size_t n, unsigned batch_size, unsigned in_flight, int v2)
+{
+    test_alloc_reset();
+    test_clock_now = 1767225600000; /* 2026-01-01T00:00:00Z */
+    memset(f, 0, sizeof *f);
+    f->n = n;
+    f->ts = test_store_new();
+    dx_provider_init(&f->prov, n);
+    f->tm = (eng_transport_methods){ENG_TRANSPORT_METHODS_VERSION, dx_send, NULL, v2 ? dx_send_batch : NULL,
+                                    in_flight, batch_size};
+    f->e = dx_engine(f);
+    eng_org_settings s;
+    assert_int_equal(eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION), ENG_OK);
+    s.channel_cost[ENG_CH_SMS] = 3;
+    s.channel_cost[ENG_CH_EMAIL] = 1;
+    assert_int_equal(eng_org_create(f->e, "acme", &s, "root", NULL), ENG_OK);
+    eng_actor_spec a;
+    assert_int_equal(eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION), ENG_OK);
+    a.id = "ann";
+    a.roles = ENG_ROLE_AUTHOR;
+    assert_int_equal(eng_actor_put(f->e, "root", &a), ENG_OK);
+    a.id = "bob";
+    a.roles = ENG_ROLE_APPROVER;
+    assert_int_equal(eng_actor_put(f->e, "root", &a), ENG_OK);
+    assert_int_equal(eng_credits_adjust(f->e, "root", ENG_CREDITS_CAMPAIGN, 1000000), ENG_OK);
+    assert_int_equal(eng_customers_add_column(f->e, "first_name", ENG_COL_STRING), ENG_OK);
+    size_t cap = n * 96 + 128;
+    char *csv = malloc(cap), *p = csv;
+    if (!csv)
+        abort();
+    p += sprintf(p, "id,first_name,contact.sms,consent.sms,contact.email,consent.email\n");
+    for (size_t i = 0; i < n; i++) {
+        char name[32] = "";
+        if (i % 7) /* every 7th has no first name */
+            snprintf(name, sizeof name, "Ann%zu", i);
+        if (i % 5)
+            p += sprintf(p, "c%zu,%s,+1555%07zu,yes,c%zu@example.com,yes\n", i, name, i, i);
+        else
+            p += sprintf(p, "c%zu,%s,+1555%07zu,yes,,\n", i, name, i);
+    }
+    assert_int_equal(eng_customers_import_csv_buffer(f->e, csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
+    free(csv);
+    uint32_t g;
+    assert_int_equal(eng_group_create_uploaded(f->e, "all", &g), ENG_OK);
+    char **ids = malloc(n * sizeof *ids);
+    if (!ids)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        if (!(ids[i] = malloc(16)))
+            abort();
+        snprintf(ids[i], 16, "c%zu", i);
+    }
+    assert_int_equal(eng_group_upload_ids(f->e, g, (const char *const *)ids, n, ENG_UPLOAD_REPLACE, NULL, NULL),
+                     ENG_OK);
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    eng_campaign_spec c;
+    assert_int_equal(eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION), ENG_OK);
+    c.name = "Diwali";
+    c.start = test_clock_now + ENG_DAY;
+    c.end = test_clock_now + 60 * ENG_DAY;
+    c.objective = ENG_OBJ_BOOST_SALES;
+    assert_int_equal(eng_campaign_create(f->e, "ann", &c, &f->campaign, NULL), ENG_OK);
+}
+
+/* Create, submit and approve @p m; it becomes f->message. */
+static inline void dx_approve(dx *f, const eng_message_spec *m)
+{
+    eng_validation *v = NULL;
+    int rc = eng_message_create(f->e, "ann", f->campaign, m, &f->message, &v);
+    if (rc == ENG_OK)
+        rc = eng_message_submit(f->e, "ann", f->message, &v);
+    for (size_t i = 0; i < eng_validation_count(v); i++) {
+        const char *path, *msg;
+        eng_validation_item(v, i, NULL, &path, &msg);
+        fprintf(stderr, "validation: %s: %s\n", path, msg);
+    }
+    eng_validation_free(v);
+    assert_int_equal(rc, ENG_OK);
+    assert_int_equal(eng_message_approve(f->e, "bob", f->message, NULL, "ok"), ENG_OK);
+    f->t0 = m->schedule.at;
+}
+
+static inline void dx_reopen(dx *f)
+{
+    assert_int_equal(eng_close(f->e), ENG_OK);
+    f->e = dx_engine(f);
+}
+
+static inline void dx_close(dx *f)
+{
+    assert_int_equal(eng_close(f->e), ENG_OK);
+    test_store_free(f->ts);
+    dx_provider_free(&f->prov);
+    test_alloc_assert_clean();
+}
+
+/* The frozen test group (ascending dense ids); free() the result. */
+static inline uint32_t *dx_test_group(dx *f, size_t *n)
+{
+    eng_audience *aud;
+    assert_int_equal(eng_message_audience(f->e, "root", f->message, &aud), ENG_OK);
+    uint64_t cnt;
+    assert_int_equal(eng_audience_count(aud, ENG_PART_TEST, &cnt), ENG_OK);
+    uint32_t *ids = malloc((cnt ? cnt : 1) * sizeof *ids);
+    if (!ids)
+        abort();
+    assert_int_equal(eng_audience_ids(aud, ENG_PART_TEST, 0, ids, cnt, n), ENG_OK);
+    eng_audience_free(aud);
+    return ids;
+}
+
+/* Run until the execution is finished, moving the clock over retry backoffs. */
+static inline eng_time dx_run_all(dx *f, eng_time now, eng_run_report *total)
+{
+    for (int round = 0; round < 64; round++) {
+        eng_run_report rep = ENG_RUN_REPORT_INIT;
+        int rc = eng_run_due(f->e, "root", now, NULL, &rep);
+        if (rc)
+            fprintf(stderr, "run_due: %s\n", eng_error_last()->message);
+        assert_int_equal(rc, ENG_OK);
+        if (total) {
+            total->sent += rep.sent;
+            total->accepted += rep.accepted;
+            total->rejected += rep.rejected;
+            total->expired += rep.expired;
+            total->skipped += rep.skipped;
+            total->finished += rep.finished;
+            total->batches += rep.batches;
+        }
+        eng_execution_info x = {.version = ENG_EXECUTION_INFO_VERSION};
+        assert_int_equal(eng_execution_get(f->e, "root", f->message, 0, &x), ENG_OK);
+        if (x.state == ENG_EXEC_FINISHED || x.state == ENG_EXEC_REFUSED)
+            return now;
+        assert_true(rep.pending > 0);
+        now = rep.next_due > now ? rep.next_due : now + 1;
+    }
+    fail_msg("the execution did not finish");
+    return now;
+}
+
+#endif
