@@ -18,6 +18,7 @@
 #include "engage/rules.h"
 #include "engage/model.h"
 #include "engage/audience.h"
+#include "engage/events.h"
 #include "engage/dispatch.h"
 #include "engage/measure.h"
 

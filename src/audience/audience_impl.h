@@ -107,6 +107,11 @@ int eng__filter_compile(eng__aud *a, const char *expr, eng_rule **out);
 /* Dense id of an external id in text form; ENG_ENOTFOUND without a message. */
 int eng__customer_find(const eng__table *t, const char *s, size_t n, uint32_t *out);
 
+/* Opt customers out of channels (channels[i] for ids[i], at ts[i]) inside the
+ * caller's open storage batch, applying it to the cached table as it writes.
+ * If the batch then fails, the caller drops the cache (eng__aud_drop). */
+int eng__aud_optout(eng_engine *e, const uint32_t *ids, const uint8_t *channels, const eng_time *ts, size_t n);
+
 /* Key helpers. */
 void eng__aud_key(char *buf, size_t cap, const char *prefix, uint32_t id);
 

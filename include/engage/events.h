@@ -1,0 +1,207 @@
+/**
+ * @file engage/events.h
+ * @brief The touch log (what happened to each message sent) and transactions.
+ *
+ * A *touch* is one thing that happened to one message for one customer: it was
+ * sent, delivered, not delivered, bounced, opened, clicked, or led to an
+ * unsubscribe or a complaint. The library writes `sent` itself when it hands a
+ * message to the transport; everything later comes from the host's provider
+ * receipts through eng_touch_append(), matched by the idempotency key the
+ * transport was given (#eng_envelope.idempotency_key).
+ *
+ * A *transaction* is a purchase of a customer: id, time, amount, store, items
+ * and the custom fields the org declared (eng_txn_field_add()). Transactions
+ * come in through eng_txn_append() or the CSV import.
+ *
+ * Both are stored as columnar segments through the engine's storage, are
+ * deduplicated (appending an event that is already stored changes nothing and
+ * is counted in #eng_event_report.duplicates) and belong to an org.
+ *
+ * ## Receipts that arrive late or out of order
+ * A receipt may arrive before its `sent` is committed, or an `opened` before
+ * its `delivered`. Every receipt is kept; the status a send shows is the
+ * furthest one reached (the highest #eng_touch_status value seen), whatever the
+ * arrival order. A receipt whose key matches no send yet is counted in
+ * #eng_event_report.unmatched, told to #eng_receipts.unmatched_fn, and kept
+ * pending until that send is written, when it joins it.
+ *
+ * ## Identity of an event
+ * A touch is identified by its send and its status: a send is delivered once,
+ * opened once (the first open), clicked once (the first click, with its link).
+ * A transaction is identified by its id within its org.
+ *
+ * ## Threads
+ * As for every engine call: the engine locks inside. Callbacks run on the
+ * calling thread inside the lock and must not call back into the engine.
+ */
+#ifndef ENGAGE_EVENTS_H
+#define ENGAGE_EVENTS_H
+
+#include "common.h"
+#include "audience.h"
+
+ENG_BEGIN_DECLS
+
+/**
+ * What happened to a send. The values are ordered by progress: the status a
+ * send shows is the highest value among its touches (a response proves the
+ * delivery, so it outranks a failure receipt that arrives late).
+ */
+typedef enum eng_touch_status {
+    ENG_TOUCH_SENT = 0,          /**< Handed to the transport (written by the library). */
+    ENG_TOUCH_NOT_DELIVERED = 1, /**< The provider could not deliver it (detail: the reason). */
+    ENG_TOUCH_BOUNCED = 2,       /**< Bounced (detail: the reason). */
+    ENG_TOUCH_DELIVERED = 3,     /**< Delivered to the customer. */
+    ENG_TOUCH_OPENED = 4,        /**< Opened (the first open). */
+    ENG_TOUCH_CLICKED = 5,       /**< A link was clicked (detail: the link id; the first click). */
+    ENG_TOUCH_UNSUBSCRIBED = 6,  /**< The customer unsubscribed: opts them out of the channel. */
+    ENG_TOUCH_COMPLAINED = 7,    /**< The customer complained (spam report): opts them out of the channel. */
+    ENG_TOUCH_STATUS_COUNT = 8   /**< Number of statuses; not a status. */
+} eng_touch_status;
+
+/** Current version of #eng_event_report. */
+#define ENG_EVENT_REPORT_VERSION 1
+
+/** What an append or import did. The caller sets version; the library fills the rest. */
+typedef struct eng_event_report {
+    unsigned int version;       /**< #ENG_EVENT_REPORT_VERSION, set by the caller. */
+    uint64_t rows;              /**< Events given (data rows read, for a CSV). */
+    uint64_t accepted;          /**< New events stored. */
+    uint64_t duplicates;        /**< Events already stored: nothing changed for them. */
+    uint64_t unmatched;         /**< Receipts whose key matches no send yet (kept pending). */
+    uint64_t unknown_customers; /**< Transactions of customers not in the customer table yet (kept,
+                                     joined when the customer arrives). */
+    uint64_t consent_changes;   /**< Unsubscribe and complaint receipts that opted a customer out. */
+    uint64_t bad_rows;          /**< Rows rejected or skipped (CSV import and bulk append). */
+    uint64_t bytes;             /**< Input bytes read (CSV import). */
+} eng_event_report;
+
+/** Static initialiser for #eng_event_report. */
+#define ENG_EVENT_REPORT_INIT {ENG_EVENT_REPORT_VERSION, 0, 0, 0, 0, 0, 0, 0, 0}
+
+/**
+ * Told about each receipt whose key matches no send.
+ * @param index the receipt's index in the batch.
+ * @param key its idempotency key.
+ * @param user #eng_receipts.unmatched_user.
+ */
+typedef void (*eng_receipt_unmatched_fn)(size_t index, const char *key, void *user);
+
+/** Current version of #eng_receipts. */
+#define ENG_RECEIPTS_VERSION 1
+
+/** A batch of provider receipts, as parallel arrays of @p count entries. */
+typedef struct eng_receipts {
+    unsigned int version;                  /**< #ENG_RECEIPTS_VERSION. */
+    size_t count;                          /**< Number of receipts. */
+    const char *const *keys;               /**< Idempotency key the transport was given, per receipt. */
+    const int *statuses;                   /**< An #eng_touch_status other than #ENG_TOUCH_SENT, per receipt. */
+    const eng_time *times;                 /**< When it happened (not before 1970), per receipt. */
+    const char *const *details;            /**< NULL, or per receipt NULL or the reason (not delivered,
+                                                bounced) or link id (clicked); at most 255 bytes. */
+    eng_receipt_unmatched_fn unmatched_fn; /**< Optional: told about each unmatched receipt. */
+    void *unmatched_user;                  /**< Passed to unmatched_fn. */
+} eng_receipts;
+
+/** Static initialiser for #eng_receipts. */
+#define ENG_RECEIPTS_INIT {ENG_RECEIPTS_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL}
+
+/**
+ * Fill @p r with an empty batch of version @p version.
+ * @return #ENG_OK; #ENG_EINVAL for NULL; #ENG_EVERSION for an unknown version.
+ */
+ENG_API int eng_receipts_init(eng_receipts *r, unsigned int version);
+
+/**
+ * Append provider receipts. The whole batch is one storage batch: it is stored
+ * entirely or not at all. A receipt already stored (same send and status) is a
+ * duplicate and changes nothing. An #ENG_TOUCH_UNSUBSCRIBED or
+ * #ENG_TOUCH_COMPLAINED receipt opts the customer out of the send's channel in
+ * the same storage batch, so the next audience resolution excludes them.
+ * @param engine an open engine.
+ * @param receipts the batch.
+ * @param report NULL, or filled with what happened (its version set by the caller).
+ * @return #ENG_OK; #ENG_EINVAL for a bad receipt (detail `receipts[<i>].<field>`; nothing
+ *         stored); #ENG_EVERSION; #ENG_ENOMEM; storage errors (nothing stored).
+ */
+ENG_API int eng_touch_append(eng_engine *engine, const eng_receipts *receipts, eng_event_report *report);
+
+/** One touch as readers give it. Pointers are valid during the callback only. */
+typedef struct eng_touch_row {
+    unsigned int version;     /**< #ENG_TOUCH_ROW_VERSION (set by the library). */
+    eng_time time;            /**< When it happened. */
+    uint32_t customer;        /**< Dense customer id. */
+    int channel;              /**< An #eng_channel. */
+    int status;               /**< An #eng_touch_status. */
+    uint64_t campaign;        /**< Campaign id. */
+    uint64_t message;         /**< Message id. */
+    uint32_t message_version; /**< Version of the message that was sent. */
+    uint32_t occurrence;      /**< Occurrence of the schedule (0 for a one-time message). */
+    const char *detail;       /**< Reason or link id, or "". */
+} eng_touch_row;
+
+/** Current version of #eng_touch_row. */
+#define ENG_TOUCH_ROW_VERSION 1
+
+/** Receives one touch; return 0 to go on, non-zero to stop (the reader returns that value). */
+typedef int (*eng_touch_fn)(const eng_touch_row *row, void *user);
+
+/**
+ * One customer's touches in an org, in time order (ties in the order stored).
+ * @param engine an open engine.
+ * @param org the org.
+ * @param customer dense customer id.
+ * @param fn called once per touch.
+ * @param user passed to @p fn.
+ * @return #ENG_OK; the callback's non-zero value; #ENG_EINVAL; #ENG_ECORRUPT for a damaged segment.
+ */
+ENG_API int eng_touches_of_customer(eng_engine *engine, const char *org, uint32_t customer, eng_touch_fn fn,
+                                    void *user);
+
+/**
+ * Number of sends of a campaign (or one of its messages) by channel and by the
+ * furthest status each reached.
+ * @param engine an open engine.
+ * @param org the org.
+ * @param campaign the campaign.
+ * @param message a message of it, or 0 for all its messages.
+ * @param counts receives counts[channel * #ENG_TOUCH_STATUS_COUNT + status].
+ * @param cap entries in @p counts: at least #ENG_CH_COUNT * #ENG_TOUCH_STATUS_COUNT.
+ * @return #ENG_OK (zeros for an unknown campaign); #ENG_EINVAL; #ENG_ERANGE if @p cap is too small.
+ */
+ENG_API int eng_touch_status_counts(eng_engine *engine, const char *org, uint64_t campaign, uint64_t message,
+                                    uint64_t *counts, size_t cap);
+
+/** Number of receipts kept pending because no send matched their key yet. */
+ENG_API int eng_touch_pending(eng_engine *engine, uint64_t *out);
+
+/* ------------------------------------------------------------ retention */
+
+/**
+ * Keep an org's events for @p days days (0: keep everything, the default).
+ * Older events are dropped at the next eng_events_compact(): a send goes with all
+ * its touches when its `sent` is older than the limit.
+ * @param engine an open engine.
+ * @param actor an admin of the org with org scope (#ENG_OP_ADMIN).
+ * @param days 0..36500.
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_EINVAL; storage errors.
+ */
+ENG_API int eng_events_set_retention(eng_engine *engine, const char *actor, uint32_t days);
+
+/**
+ * Seal the open segments and apply every org's retention.
+ * @return #ENG_OK; storage errors (nothing changed).
+ */
+ENG_API int eng_events_compact(eng_engine *engine);
+
+/**
+ * From when an org's events are complete: the retention cut of the last
+ * compaction that dropped something, or 0 when nothing was ever dropped.
+ * Reports over earlier times would be missing data.
+ * @return #ENG_OK; #ENG_EINVAL.
+ */
+ENG_API int eng_events_data_from(eng_engine *engine, const char *org, eng_time *out);
+
+ENG_END_DECLS
+
+#endif /* ENGAGE_EVENTS_H */

@@ -1,0 +1,68 @@
+/* Opting customers out of a channel from inside another layer's storage
+ * batch (the events layer does it for unsubscribe and complaint receipts).
+ * The change is an ordinary import delta (one OPTOUT column per channel), so
+ * the replay at load and compaction treat it like any other. */
+#include "audience/audience_impl.h"
+#include "base/codec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DELTA_V 1
+
+int eng__aud_optout(eng_engine *e, const uint32_t *ids, const uint8_t *channels, const eng_time *ts, size_t n)
+{
+    if (n == 0)
+        return ENG_OK;
+    eng__aud *a;
+    int rc = eng__aud_get(e, &a);
+    if (rc)
+        return rc;
+    eng__table *t = &a->t;
+    uint32_t part = 0;
+    for (int ch = 0; ch < ENG_CH_COUNT && !rc; ch++) {
+        size_t rows = 0;
+        for (size_t i = 0; i < n; i++)
+            if (channels[i] == ch) {
+                if (ids[i] >= t->n)
+                    return eng__err(ENG_ENOTFOUND, "customer", "no customer %u", ids[i]);
+                rows++;
+            }
+        if (!rows)
+            continue;
+        eng__wr w;
+        eng__wr_init(&w, &e->mem);
+        eng__wr_uvar(&w, 1);
+        eng__wr_u8(&w, ENG__DK_OPTOUT);
+        eng__wr_uvar(&w, (uint64_t)ch);
+        eng__wr_u8(&w, (uint8_t)t->idkind);
+        eng__wr_uvar(&w, rows);
+        for (size_t i = 0; i < n; i++) {
+            if (channels[i] != ch)
+                continue;
+            if (t->idkind == ENG_ID_STRING) {
+                size_t l;
+                const char *s = eng__dict_str(&t->sid, ids[i], &l);
+                eng__wr_blob(&w, s, l);
+            } else {
+                eng__wr_svar(&w, t->iid[ids[i]]);
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (channels[i] != ch)
+                continue;
+            eng__wr_u8(&w, 1);
+            eng__wr_u8(&w, 1);
+            eng__wr_svar(&w, ts[i]);
+        }
+        char key[48];
+        snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)a->next_seq, (unsigned)part++);
+        rc = eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_AUD_DELTA, DELTA_V, &w);
+        for (size_t i = 0; i < n && !rc; i++)
+            if (channels[i] == ch)
+                rc = eng__table_set_optout(t, ch, ids[i], 1, ts[i]);
+    }
+    if (!rc)
+        a->next_seq++;
+    return rc;
+}

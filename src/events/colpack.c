@@ -1,0 +1,149 @@
+/* Frame-of-reference bit packing of integer columns (see colpack.h). */
+#include "events/colpack.h"
+
+#include <string.h>
+
+static unsigned width_of(uint64_t range)
+{
+    return range ? 64u - (unsigned)__builtin_clzll(range) : 0u;
+}
+
+/* Pack d(i) = value - min, for i < n, each in w bits. get() is inlined per type. */
+#define PACK_BODY(GET)                                                                 \
+    size_t nbytes = (n * w + 7) / 8;                                                   \
+    if (eng__wr_reserve(wr, nbytes + 8))                                               \
+        return;                                                                        \
+    uint8_t *o = wr->data + wr->len;                                                   \
+    if (w) {                                                                           \
+        uint64_t acc = 0;                                                              \
+        unsigned fill = 0;                                                             \
+        for (size_t i = 0; i < n; i++) {                                               \
+            uint64_t d = (GET) - (uint64_t)min;                                        \
+            acc |= d << fill;                                                          \
+            fill += w;                                                                 \
+            if (fill >= 64) {                                                          \
+                eng__put64(o, acc);                                                    \
+                o += 8;                                                                \
+                fill -= 64;                                                            \
+                acc = fill ? d >> (w - fill) : 0;                                      \
+            }                                                                          \
+        }                                                                              \
+        for (unsigned k = 0; k < fill; k += 8)                                         \
+            *o++ = (uint8_t)(acc >> k);                                                \
+    }                                                                                  \
+    wr->len += nbytes;
+
+void eng__pack_i64(eng__wr *wr, const int64_t *v, size_t n)
+{
+    int64_t min = n ? v[0] : 0, max = min;
+    for (size_t i = 1; i < n; i++) {
+        min = v[i] < min ? v[i] : min;
+        max = v[i] > max ? v[i] : max;
+    }
+    unsigned w = width_of((uint64_t)max - (uint64_t)min);
+    eng__wr_svar(wr, min);
+    eng__wr_u8(wr, (uint8_t)w);
+    if (wr->err)
+        return;
+    PACK_BODY((uint64_t)v[i])
+}
+
+void eng__pack_u32(eng__wr *wr, const uint32_t *v, size_t n)
+{
+    uint32_t min = n ? v[0] : 0, max = min;
+    for (size_t i = 1; i < n; i++) {
+        min = v[i] < min ? v[i] : min;
+        max = v[i] > max ? v[i] : max;
+    }
+    unsigned w = width_of((uint64_t)(max - min));
+    eng__wr_svar(wr, min);
+    eng__wr_u8(wr, (uint8_t)w);
+    if (wr->err)
+        return;
+    PACK_BODY((uint64_t)v[i])
+}
+
+void eng__pack_u8(eng__wr *wr, const uint8_t *v, size_t n)
+{
+    uint8_t min = n ? v[0] : 0, max = min;
+    for (size_t i = 1; i < n; i++) {
+        min = v[i] < min ? v[i] : min;
+        max = v[i] > max ? v[i] : max;
+    }
+    unsigned w = width_of((uint64_t)(max - min));
+    eng__wr_svar(wr, min);
+    eng__wr_u8(wr, (uint8_t)w);
+    if (wr->err)
+        return;
+    PACK_BODY((uint64_t)v[i])
+}
+
+/* Read the column header and borrow its bytes; NULL (sticky error) when malformed. */
+static const uint8_t *col_head(eng__rd *r, size_t n, unsigned maxw, int64_t *min, unsigned *w, size_t *nbytes)
+{
+    *min = eng__rd_svar(r);
+    *w = eng__rd_u8(r);
+    if (!eng__rd_ok(r) || *w > maxw || (maxw < 64 && (*min < 0 || (uint64_t)*min >> maxw))) {
+        r->err = ENG_ECORRUPT;
+        return NULL;
+    }
+    if (*w && n > (SIZE_MAX - 7) / *w) {
+        r->err = ENG_ECORRUPT;
+        return NULL;
+    }
+    *nbytes = (n * *w + 7) / 8;
+    return eng__rd_bytes(r, *nbytes);
+}
+
+/* The i-th w-bit value of p (nbytes long). */
+static inline uint64_t get_bits(const uint8_t *p, size_t nbytes, uint64_t bit, unsigned w, uint64_t mask)
+{
+    size_t byte = (size_t)(bit >> 3);
+    unsigned sh = (unsigned)(bit & 7);
+    if (w <= 56 && byte + 8 <= nbytes)
+        return (eng__get64(p + byte) >> sh) & mask;
+    uint64_t v = 0;
+    for (unsigned k = 0; k < w; k++, bit++)
+        v |= (uint64_t)((p[bit >> 3] >> (bit & 7)) & 1) << k;
+    return v;
+}
+
+#define UNPACK_BODY(T, MAXW)                                                        \
+    int64_t min;                                                                \
+    unsigned w;                                                                 \
+    size_t nbytes;                                                              \
+    const uint8_t *p = col_head(r, n, MAXW, &min, &w, &nbytes);                       \
+    if (!p)                                                                     \
+        return;                                                                 \
+    uint64_t mask = w == 64 ? ~0ull : (1ull << w) - 1;                          \
+    if (!w) {                                                                   \
+        for (size_t i = 0; i < n; i++)                                          \
+            out[i] = (T)min;                                                    \
+        return;                                                                 \
+    }                                                                           \
+    uint64_t bit = 0;                                                           \
+    for (size_t i = 0; i < n; i++, bit += w)                                    \
+        out[i] = (T)((uint64_t)min + get_bits(p, nbytes, bit, w, mask));
+
+void eng__unpack_i64(eng__rd *r, int64_t *out, size_t n)
+{
+    UNPACK_BODY(int64_t, 64)
+}
+
+void eng__unpack_u32(eng__rd *r, uint32_t *out, size_t n)
+{
+    UNPACK_BODY(uint32_t, 32)
+}
+
+void eng__unpack_u8(eng__rd *r, uint8_t *out, size_t n)
+{
+    UNPACK_BODY(uint8_t, 8)
+}
+
+void eng__unpack_skip(eng__rd *r, size_t n)
+{
+    int64_t min;
+    unsigned w;
+    size_t nbytes;
+    (void)col_head(r, n, 64, &min, &w, &nbytes);
+}

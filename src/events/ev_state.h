@@ -1,0 +1,224 @@
+/* The events layer's in-memory state (private to src/events).
+ *
+ * Storage is the truth; this is a cache loaded on first use (state.c):
+ * sealed segments are kept as their encoded bytes and decoded segment by
+ * segment when scanned; each org's open tail is kept as plain column arrays.
+ * Writers change the cache as they write into the open storage batch; a
+ * failed batch drops the whole cache (eng__events_abandon). */
+#ifndef ENG_EVENTS_EV_STATE_H
+#define ENG_EVENTS_EV_STATE_H
+
+#include "events/events_impl.h"
+#include "base/hash.h"
+
+/* Plain touch columns: an org's open tail, or a decoded segment. */
+typedef struct eng__tcols {
+    size_t n, cap;
+    int64_t *time;
+    uint32_t *customer, *ctx, *send, *detail;
+    uint8_t *channel, *status;
+    uint64_t *keyhash; /* of the sent rows, in row order */
+    size_t nkey, keycap;
+} eng__tcols;
+
+/* Plain transaction columns. Strings (ids, unknown customers' external ids)
+ * live in one arena with offsets. */
+typedef struct eng__rcols {
+    size_t n, cap;
+    uint32_t *customer, *store;
+    int64_t *time, *amount;
+    uint32_t *item_off; /* n + 1 */
+    uint32_t *items;
+    size_t nitems, itemcap;
+    uint32_t *id_off, *ext_off; /* n + 1 each, into str */
+    char *str;
+    size_t slen, scap;
+    uint32_t nfields;
+    int64_t **field;
+    uint64_t **present;
+} eng__rcols;
+
+/* A sealed segment: its stored payload and the zone used to skip it. */
+typedef struct eng__seg {
+    uint8_t *buf; /* record header + payload, as stored */
+    size_t len;
+    uint32_t id;
+    uint32_t n;
+    eng_time tmin, tmax;
+    uint32_t statuses, channels;
+    uint32_t cmin, cmax, xmin, xmax; /* customers, contexts */
+} eng__seg;
+
+typedef struct eng__segs {
+    eng__seg *v;
+    size_t n, cap;
+    uint32_t next_id;
+} eng__segs;
+
+typedef struct eng__ctxkey {
+    uint64_t campaign, message;
+    uint32_t version, occurrence;
+} eng__ctxkey;
+
+typedef struct eng__evorg {
+    char *name;
+    uint16_t code;
+    int dirty; /* the org record needs writing */
+    uint32_t retention_days;
+    eng_time data_from;
+    uint32_t nfields;
+    char (*fname)[ENG__COLNAME_MAX + 1];
+    uint8_t *ftype;
+    /* contexts: dense per org, with an open-addressing index (ctx + 1) */
+    eng__ctxkey *ctx;
+    uint32_t nctx, ctxcap, nctx_saved;
+    uint32_t *ctxslots;
+    uint32_t nctxslots;
+    /* strings: details (reasons, links), stores, SKUs, string custom fields */
+    eng__dict det, store, sku, fstr;
+    uint32_t det_saved, store_saved, sku_saved, fstr_saved;
+    uint32_t next_dict_seq;
+    /* touches */
+    eng__segs tseg;
+    eng__tcols tail;
+    size_t tail_saved, tail_keys_saved; /* rows (and sent keys) of tail already in chunk records */
+    uint64_t tchunk_first, tchunk_next; /* chunk records holding the tail */
+    /* transactions */
+    eng__segs rseg;
+    eng__rcols rtail;
+    size_t rtail_saved;
+    uint64_t rchunk_first, rchunk_next;
+    uint64_t *txslots; /* hash of id (never 0) */
+    uint32_t ntxslots;
+    uint64_t ntx;
+} eng__evorg;
+
+/* Per-send state, indexed by send id; the key index maps key hash -> send. */
+typedef struct eng__sends {
+    uint32_t n, cap;
+    uint16_t *org;
+    uint32_t *ctx, *customer;
+    uint8_t *channel, *status, *mask;
+    eng_time *sent_at;
+    uint64_t *keyhash;
+    uint32_t *slots; /* send id + 1; 0 = empty */
+    uint32_t nslots;
+} eng__sends;
+
+/* A receipt waiting for its send. */
+typedef struct eng__pend {
+    uint64_t keyhash;
+    eng_time time;
+    uint8_t status;
+    char *detail; /* NULL or owned */
+    char *key;    /* owned: for reporting */
+} eng__pend;
+
+typedef struct eng__ev {
+    eng_engine *e;
+    eng__evorg **orgs;
+    uint32_t norgs, orgcap;
+    eng__sends s;
+    eng__pend *pend;
+    size_t npend, pendcap;
+    int pend_dirty;
+    uint64_t pend_first, pend_next; /* pending records e/p/<seq> */
+    uint64_t pend_filter[1024];     /* bit (keyhash % 65536): some pending receipt may have it */
+    eng__tcols dec;                 /* scratch for decoding a touch segment */
+    eng__rcols rdec;
+} eng__ev;
+
+/* state.c */
+int eng__ev_get(eng_engine *e, eng__ev **out);
+int eng__ev_org(eng__ev *ev, const char *name, int create, eng__evorg **out);
+eng__evorg *eng__ev_org_by_code(eng__ev *ev, uint16_t code);
+int eng__ev_ctx_intern(eng__evorg *o, const eng__ctxkey *k, uint32_t *out);
+int64_t eng__ev_ctx_find(const eng__evorg *o, const eng__ctxkey *k);
+/* Persist what changed in an org (dictionary additions, tail chunk, org record)
+ * and the pending list, into the open batch. */
+int eng__ev_flush(eng__ev *ev);
+void eng__ev_key(char *buf, size_t cap, uint16_t org, const char *what, uint64_t seq, int wide);
+
+/* sends.c */
+int eng__sends_reserve(eng__sends *s, const eng__mem *mem, size_t more);
+int64_t eng__sends_find(const eng__sends *s, uint64_t keyhash);
+/* Add a send (ids are given in order); index it. */
+int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org, uint32_t ctx,
+                   uint32_t customer, uint8_t channel, eng_time at, uint64_t keyhash);
+/* A receipt row's status for a send (at load, in any order with its sent row). */
+int eng__sends_note(eng__sends *s, const eng__mem *mem, uint32_t id, uint8_t status);
+int eng__sends_reindex(eng__sends *s, const eng__mem *mem);
+void eng__sends_free(eng__sends *s, const eng__mem *mem);
+static inline uint64_t eng__ev_keyhash(const char *key, size_t len)
+{
+    uint64_t h = eng__hash64(key, len, 0x6b657973ull); /* "keys" */
+    return h ? h : 1;
+}
+
+/* tcols.c: touch columns and segments */
+int eng__tcols_reserve(eng__tcols *c, const eng__mem *mem, size_t more);
+int eng__tcols_key_reserve(eng__tcols *c, const eng__mem *mem, size_t more);
+void eng__tcols_free(eng__tcols *c, const eng__mem *mem);
+/* Encode rows [from, from + n) of c as a touch segment payload into w. */
+void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey);
+/* Decode a payload into c (reset first; room grows as needed). */
+int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *c, const eng__mem *mem);
+/* Zone of a payload without decoding the columns. */
+int eng__tseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z);
+/* Seal an org's whole tail now (compaction). */
+int eng__ttail_seal(eng__ev *ev, eng__evorg *o);
+/* Write the tail rows not yet stored as one chunk. */
+int eng__ttail_save(eng__ev *ev, eng__evorg *o);
+
+/* Apply one receipt (matched to send id) to memory: row into the org tail, send state. */
+int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, const char *detail, size_t dlen,
+                     int *dup, int *optout);
+
+/* rcols.c: transaction columns and segments */
+int eng__rcols_reserve(eng__rcols *c, const eng__mem *mem, size_t more, size_t more_items, size_t more_str);
+int eng__rcols_fields(eng__rcols *c, const eng__mem *mem, uint32_t nfields);
+void eng__rcols_free(eng__rcols *c, const eng__mem *mem);
+void eng__rseg_encode(eng__wr *w, const eng__rcols *c, size_t from, size_t n);
+int eng__rseg_decode(const uint8_t *p, size_t len, const char *key, eng__rcols *c, const eng__mem *mem);
+int eng__rseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z);
+int eng__rtail_seal(eng__ev *ev, eng__evorg *o);
+int eng__rtail_save(eng__ev *ev, eng__evorg *o);
+
+/* Sends whose customers opt out (unsubscribe/complaint), collected while
+ * writing and applied through the audience layer at the end (touch_write.c). */
+typedef struct eng__optlist {
+    uint32_t *send;
+    eng_time *ts;
+    size_t n, cap;
+} eng__optlist;
+int eng__opt_push(const eng__mem *mem, eng__optlist *l, uint32_t send, eng_time t);
+
+/* pending.c */
+int eng__pend_add(eng__ev *ev, uint64_t keyhash, const char *key, uint8_t status, eng_time t, const char *detail,
+                  int *dup);
+/* Apply the pending receipts of a send that was just written. */
+int eng__pend_join(eng__ev *ev, uint32_t send, uint64_t keyhash, uint64_t *joined, eng__optlist *opts);
+int eng__ev_pend_save(eng__ev *ev);
+int eng__ev_load_pending(eng__ev *ev);
+
+/* Loading (tseg.c, txn.c) and retention rewrites. */
+int eng__ev_load_touches(eng__ev *ev, eng__evorg *o);
+int eng__ev_load_txns(eng__ev *ev, eng__evorg *o);
+int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *c);
+int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, uint64_t *dropped);
+/* Check the caller's report version (or use tmp) and zero it. */
+int eng__ev_report_start(eng_event_report *in, eng_event_report *tmp, eng_event_report **out);
+
+/* The org an actor administers (ENG_EDENIED otherwise; orgauth.c). */
+int eng__ev_admin_org(eng_engine *e, const char *actor, char *org, size_t cap);
+
+/* Shared segment helpers (segs.c). */
+int eng__segs_push(eng__segs *s, const eng__mem *mem, const eng__seg *z);
+void eng__segs_free(eng__segs *s, const eng__mem *mem);
+
+/* Roll back the batch keeping the error, and drop the cache. */
+int eng__ev_fail(eng_engine *e, int rc);
+/* Commit the batch; on failure roll back and drop the cache. */
+int eng__ev_commit(eng_engine *e);
+
+#endif

@@ -1,0 +1,208 @@
+/* The events layer: the touch log and transactions (docs/events.md).
+ *
+ * ---- What other layers call ------------------------------------------------
+ *
+ * Writing `sent` (dispatch). The dispatcher opens a storage batch, records its
+ * ledger outcome, and in the SAME batch calls
+ *     eng__touch_sent(e, &ctx, rows, n, &res)
+ * with the idempotency key it gave the transport for each send. Events stores
+ * the key's 64-bit hash with the `sent` row; that is the key -> send mapping,
+ * so a later provider receipt (eng_touch_append) finds its send by key alone.
+ * The key format stays the dispatcher's: events only hashes the bytes.
+ * Then the dispatcher commits. Events changes its in-memory state as it writes
+ * (so reads inside the batch see the rows); if the batch is rolled back or
+ * its commit fails, the caller MUST call eng__events_abandon(e), which drops
+ * the cached events (and audience) state so the next use reloads it from
+ * storage. A `sent` whose key is already stored is a duplicate (changes
+ * nothing, counted in res->duplicates).
+ *
+ * Reading. Readers are scans over columns. eng__touch_scan() calls back once
+ * per segment (at most ENG__SEG_ROWS rows) with column arrays of the rows that
+ * pass the filter, so an attribution pass over 10^8 touches is a loop over
+ * arrays:
+ *     static int cb(const eng__touch_cols *c, void *u) {
+ *         for (size_t i = 0; i < c->n; i++) ... c->customer[i], c->time[i] ...
+ *         return 0;
+ *     }
+ * Rows come in storage order (time order within one writer's batches, not
+ * globally); eng__touch_customer() gives one customer's touches sorted by time.
+ * Per-send state (furthest status, channel, customer, context) is an array
+ * indexed by send id: eng__sends_view().
+ *
+ * ---- Storage (keys; record types 0x04xx) -----------------------------------
+ *   e/g/<org:04x>                  org: name, retention, data_from, fields   0x0401
+ *   e/<org:04x>/x/<seq:08x>        dictionary additions (contexts, strings)   0x0402
+ *   e/<org:04x>/t/s/<seg:08x>      sealed touch segment                       0x0403
+ *   e/<org:04x>/t/c/<seq:016x>     touch tail chunk (rows of one batch)       0x0403
+ *   e/<org:04x>/r/s/<seg:08x>      sealed transaction segment                 0x0404
+ *   e/<org:04x>/r/c/<seq:016x>     transaction tail chunk                     0x0404
+ *   e/p/<seq:016x>                 receipts waiting for their send            0x0405
+ * A tail chunk holds the rows of one storage batch; when an org's tail reaches
+ * ENG__SEG_ROWS rows it is sealed: one segment record replaces its chunks, in
+ * the batch that filled it. A crash loses at most the uncommitted batch. */
+#ifndef ENG_EVENTS_IMPL_H
+#define ENG_EVENTS_IMPL_H
+
+#include "core/engine_impl.h"
+#include "audience/audience_impl.h"
+#include "audience/dict.h"
+#include "engage/events.h"
+#include "store/record.h"
+
+enum {
+    ENG__REC_EV_ORG = 0x0401,
+    ENG__REC_EV_DICT = 0x0402,
+    ENG__REC_EV_TSEG = 0x0403,
+    ENG__REC_EV_RSEG = 0x0404,
+    ENG__REC_EV_PENDING = 0x0405,
+};
+
+#define ENG__SEG_ROWS 65536u
+#define ENG__EV_MAX_ORGS 65535u
+#define ENG__EV_DETAIL_MAX 255
+#define ENG__NO_CUSTOMER UINT32_MAX
+#define ENG__NO_ORG 0xffffu
+
+/* ---- send contexts --------------------------------------------------------- */
+
+/* What one execution of one message is: the part of the dispatch key that is
+ * shared by all its sends. Dense per org (uint32 "ctx"). */
+typedef struct eng__send_ctx {
+    const char *org;
+    uint64_t campaign, message;
+    uint32_t version, occurrence;
+} eng__send_ctx;
+
+/* ---- writing `sent` (dispatch) --------------------------------------------- */
+
+typedef struct eng__sent_row {
+    const char *key;   /* idempotency key given to the transport */
+    size_t klen;
+    uint32_t customer; /* dense customer id */
+    uint8_t channel;   /* an eng_channel */
+    eng_time time;
+} eng__sent_row;
+
+typedef struct eng__sent_result {
+    uint64_t accepted;   /* new sends */
+    uint64_t duplicates; /* keys already stored */
+    uint64_t joined;     /* pending receipts that found their send */
+} eng__sent_result;
+
+/* Write `sent` touches into the batch the caller holds (eng__kv_begin done).
+ * res may be NULL. On any failure the caller rolls back and calls
+ * eng__events_abandon(). Does not take the engine lock (the caller holds it). */
+int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row *rows, size_t n,
+                    eng__sent_result *res);
+
+/* The same for receipts (what eng_touch_append does inside its own batch). */
+int eng__touch_receipts(eng_engine *e, const eng_receipts *r, eng_event_report *rep);
+
+/* Forget the cached events and audience state after a batch that carried
+ * events writes was rolled back or failed to commit. */
+void eng__events_abandon(eng_engine *e);
+
+/* ---- reading touches ------------------------------------------------------- */
+
+/* Column arrays of up to ENG__SEG_ROWS touch rows (valid during the callback). */
+typedef struct eng__touch_cols {
+    size_t n;
+    uint16_t org;             /* every row of a callback is of one org */
+    const eng_time *time;
+    const uint32_t *customer; /* dense customer id */
+    const uint32_t *ctx;      /* send context (eng__ctx_get) */
+    const uint8_t *channel;
+    const uint8_t *status;    /* eng_touch_status of this touch (not the send's furthest) */
+    const uint32_t *send;     /* send id (eng__sends_view) */
+    const uint32_t *detail;   /* 0, or string code + 1 (eng__ev_detail_str) */
+} eng__touch_cols;
+
+typedef int (*eng__touch_seg_fn)(const eng__touch_cols *c, void *user);
+
+/* Which rows a scan gives. Zero-initialise, then narrow; segments whose zone
+ * (time range, statuses, channels, contexts, customers) cannot match are skipped. */
+typedef struct eng__touch_filter {
+    const char *org;         /* NULL: every org */
+    eng_time from, to;       /* time in [from, to); to == 0 means no upper bound */
+    uint32_t statuses;       /* bit (1u << status); 0 = all */
+    uint32_t channels;       /* bit (1u << channel); 0 = all */
+    uint32_t customer;       /* ENG__NO_CUSTOMER (set by eng__touch_filter_init) = all */
+    uint64_t campaign;       /* 0 = all */
+    uint64_t message;        /* 0 = all messages (of the campaign) */
+} eng__touch_filter;
+
+void eng__touch_filter_init(eng__touch_filter *f);
+/* Calls fn per segment with the matching rows (skips empty ones). A non-zero
+ * return from fn stops the scan and is returned. ENG_ECORRUPT names a bad segment. */
+int eng__touch_scan(eng_engine *e, const eng__touch_filter *f, eng__touch_seg_fn fn, void *user);
+
+/* One customer's touches (of one org, or all when org is NULL) sorted by time,
+ * as columns in caller-freed arrays (eng__touch_cols_free). */
+typedef struct eng__touch_buf {
+    eng__touch_cols c;
+    void *mem; /* owns the arrays */
+} eng__touch_buf;
+int eng__touch_customer(eng_engine *e, const char *org, uint32_t customer, eng__touch_buf *out);
+void eng__touch_buf_free(eng_engine *e, eng__touch_buf *b);
+
+/* X-Engage history: for customers [lo, hi) of an org, counts of sends and of
+ * responses (opened or clicked, one per send) per channel for sends whose
+ * `sent` is in [from, to). sends/responses are caller arrays of
+ * (hi - lo) * ENG_CH_COUNT counters, indexed (customer - lo) * ENG_CH_COUNT + ch,
+ * added to (not cleared). */
+int eng__touch_history(eng_engine *e, const char *org, eng_time from, eng_time to, uint32_t lo, uint32_t hi,
+                       uint32_t *sends, uint32_t *responses);
+
+/* Per-send state as arrays indexed by send id (valid until the next events
+ * write or abandon). status is the furthest reached. */
+typedef struct eng__sends_view {
+    uint32_t n;
+    const uint16_t *org;      /* ENG__NO_ORG for a send dropped by retention */
+    const uint32_t *ctx;
+    const uint32_t *customer;
+    const uint8_t *channel;
+    const uint8_t *status;
+    const eng_time *sent_at;
+} eng__sends_view;
+int eng__sends_view_get(eng_engine *e, eng__sends_view *out);
+
+/* Org code of an org name (ENG_ENOTFOUND when it has no events). */
+int eng__ev_org_code(eng_engine *e, const char *org, uint16_t *out);
+/* A context's fields (ctx from a scan of org). */
+int eng__ctx_get(eng_engine *e, uint16_t org, uint32_t ctx, uint64_t *campaign, uint64_t *message,
+                 uint32_t *version, uint32_t *occurrence);
+/* The string of a detail code (reason or link id); "" for 0. Not NUL-terminated: *len. */
+const char *eng__ev_detail_str(eng_engine *e, uint16_t org, uint32_t detail, size_t *len);
+
+/* ---- reading transactions -------------------------------------------------- */
+
+typedef struct eng__txn_cols {
+    size_t n;
+    uint16_t org;
+    const uint32_t *customer;  /* dense id, or ENG__NO_CUSTOMER while unknown */
+    const eng_time *time;
+    const int64_t *amount;     /* x 10^4 */
+    const uint32_t *store;     /* 0 = none, else store code + 1 (eng__txn_store_str) */
+    const uint32_t *item_off;  /* n + 1 offsets into items */
+    const uint32_t *items;     /* SKU codes (eng__txn_sku_str) */
+    uint32_t nfields;          /* the org's custom fields */
+    const int64_t *const *field; /* field[f][i]: int64 / decimal x 10^4 / date ms / bool 0-1 / string code */
+    const uint64_t *const *field_present; /* bit i set: not NULL */
+    const char *const *id;     /* transaction ids (not NUL-terminated) ... */
+    const uint32_t *id_len;    /* ... and their lengths */
+    const char *const *ext;    /* the customer's external id as given (not NUL-terminated) ... */
+    const uint32_t *ext_len;   /* ... and its length */
+} eng__txn_cols;
+
+typedef int (*eng__txn_seg_fn)(const eng__txn_cols *c, void *user);
+
+/* Transactions of an org (NULL: every org) with time in [from, to) (to == 0:
+ * no bound), of one customer (ENG__NO_CUSTOMER: all). */
+int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, uint32_t customer,
+                  eng__txn_seg_fn fn, void *user);
+const char *eng__txn_store_str(eng_engine *e, uint16_t org, uint32_t store, size_t *len);
+const char *eng__txn_sku_str(eng_engine *e, uint16_t org, uint32_t sku, size_t *len);
+/* A custom field of an org: index by name, and its type. */
+int eng__txn_field(eng_engine *e, const char *org, const char *name, uint32_t *index, int *type);
+
+#endif

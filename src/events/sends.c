@@ -1,0 +1,178 @@
+/* Per-send state (arrays indexed by send id) and the idempotency-key index.
+ * The index is open addressing over send ids + 1; a probe compares the full
+ * 64-bit key hash kept per send, so the table itself is 4 bytes a slot. */
+#include "events/ev_state.h"
+
+#include <string.h>
+
+void eng__sends_free(eng__sends *s, const eng__mem *mem)
+{
+    eng__free(mem, s->org);
+    eng__free(mem, s->ctx);
+    eng__free(mem, s->customer);
+    eng__free(mem, s->channel);
+    eng__free(mem, s->status);
+    eng__free(mem, s->mask);
+    eng__free(mem, s->sent_at);
+    eng__free(mem, s->keyhash);
+    eng__free(mem, s->slots);
+    memset(s, 0, sizeof *s);
+}
+
+static int grow_to(eng__sends *s, const eng__mem *mem, size_t need)
+{
+    if (need <= s->cap)
+        return ENG_OK;
+    if (need > UINT32_MAX - 1)
+        return eng__err(ENG_ETOOBIG, "sends", "too many sends");
+    size_t cap = s->cap ? s->cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    if (cap > UINT32_MAX - 1)
+        cap = UINT32_MAX - 1;
+#define G(f)                                                                   \
+    do {                                                                       \
+        void *p = eng__realloc_array(mem, s->f, cap, sizeof *s->f);            \
+        if (!p)                                                                \
+            return eng__nomem();                                               \
+        s->f = p;                                                              \
+    } while (0)
+    G(org);
+    G(ctx);
+    G(customer);
+    G(channel);
+    G(status);
+    G(mask);
+    G(sent_at);
+    G(keyhash);
+#undef G
+    s->cap = (uint32_t)cap;
+    return ENG_OK;
+}
+
+/* Make ids [n, upto) exist as "no send yet" entries. */
+static void fill_empty(eng__sends *s, uint32_t upto)
+{
+    for (uint32_t i = s->n; i < upto; i++) {
+        s->org[i] = ENG__NO_ORG;
+        s->ctx[i] = s->customer[i] = 0;
+        s->channel[i] = s->status[i] = s->mask[i] = 0;
+        s->sent_at[i] = 0;
+        s->keyhash[i] = 0;
+    }
+    if (upto > s->n)
+        s->n = upto;
+}
+
+static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots)
+{
+    uint32_t *t = eng__calloc(mem, nslots, sizeof *t);
+    if (!t)
+        return eng__nomem();
+    uint32_t mask = nslots - 1;
+    for (uint32_t id = 0; id < s->n; id++) {
+        if (s->org[id] == ENG__NO_ORG)
+            continue;
+        uint32_t i = (uint32_t)s->keyhash[id] & mask;
+        while (t[i])
+            i = (i + 1) & mask;
+        t[i] = id + 1;
+    }
+    eng__free(mem, s->slots);
+    s->slots = t;
+    s->nslots = nslots;
+    return ENG_OK;
+}
+
+int eng__sends_reserve(eng__sends *s, const eng__mem *mem, size_t more)
+{
+    int rc = grow_to(s, mem, (size_t)s->n + more);
+    if (rc)
+        return rc;
+    size_t need = ((size_t)s->n + more) * 2;
+    if (need > s->nslots) {
+        size_t ns = s->nslots ? s->nslots : 1024;
+        while (ns < need)
+            ns *= 2;
+        if (ns > (1u << 31))
+            return eng__err(ENG_ETOOBIG, "sends", "too many sends");
+        return rehash(s, mem, (uint32_t)ns);
+    }
+    return ENG_OK;
+}
+
+int eng__sends_reindex(eng__sends *s, const eng__mem *mem)
+{
+    size_t ns = 1024;
+    while (ns < (size_t)s->n * 2)
+        ns *= 2;
+    return rehash(s, mem, (uint32_t)ns);
+}
+
+int64_t eng__sends_find(const eng__sends *s, uint64_t keyhash)
+{
+    if (!s->nslots)
+        return -1;
+    uint32_t mask = s->nslots - 1;
+    for (uint32_t i = (uint32_t)keyhash & mask;; i = (i + 1) & mask) {
+        uint32_t v = s->slots[i];
+        if (!v)
+            return -1;
+        if (s->keyhash[v - 1] == keyhash && s->org[v - 1] != ENG__NO_ORG)
+            return v - 1;
+    }
+}
+
+int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org, uint32_t ctx,
+                   uint32_t customer, uint8_t channel, eng_time at, uint64_t keyhash)
+{
+    int rc = grow_to(s, mem, (size_t)id + 1);
+    if (rc)
+        return rc;
+    if (id >= s->n)
+        fill_empty(s, id + 1);
+    s->org[id] = org;
+    s->ctx[id] = ctx;
+    s->customer[id] = customer;
+    s->channel[id] = channel;
+    s->sent_at[id] = at;
+    s->keyhash[id] = keyhash;
+    s->mask[id] |= 1u << ENG_TOUCH_SENT;
+    if (s->nslots && (size_t)s->n * 2 <= s->nslots) { /* index it now (else reindexed at the end of a load) */
+        uint32_t mask = s->nslots - 1, i = (uint32_t)keyhash & mask;
+        while (s->slots[i])
+            i = (i + 1) & mask;
+        s->slots[i] = id + 1;
+    }
+    return ENG_OK;
+}
+
+/* Status of a receipt row seen at load time (before or after its sent row). */
+int eng__sends_note(eng__sends *s, const eng__mem *mem, uint32_t id, uint8_t status)
+{
+    int rc = grow_to(s, mem, (size_t)id + 1);
+    if (rc)
+        return rc;
+    if (id >= s->n)
+        fill_empty(s, id + 1);
+    s->mask[id] |= (uint8_t)(1u << status);
+    if (status > s->status[id])
+        s->status[id] = status;
+    return ENG_OK;
+}
+
+int eng__sends_view_get(eng_engine *e, eng__sends_view *out)
+{
+    eng__ev *ev;
+    int rc = eng__ev_get(e, &ev);
+    if (rc)
+        return rc;
+    out->n = ev->s.n;
+    out->org = ev->s.org;
+    out->ctx = ev->s.ctx;
+    out->customer = ev->s.customer;
+    out->channel = ev->s.channel;
+    out->status = ev->s.status;
+    out->sent_at = ev->s.sent_at;
+    return ENG_OK;
+}

@@ -1,0 +1,282 @@
+/* Writing touches: `sent` from the dispatcher (inside its batch) and the
+ * provider receipts of eng_touch_append (in a batch of their own). */
+#include "events/ev_state.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define KEY_MAX 1024
+
+/* One more row in an org's tail, sealing it first when full. */
+static int tail_room(eng__ev *ev, eng__evorg *o, int sent)
+{
+    int rc;
+    if (o->tail.n >= ENG__SEG_ROWS && (rc = eng__ttail_seal(ev, o)))
+        return rc;
+    if ((rc = eng__tcols_reserve(&o->tail, &ev->e->mem, 1)))
+        return rc;
+    return sent ? eng__tcols_key_reserve(&o->tail, &ev->e->mem, 1) : ENG_OK;
+}
+
+int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, const char *detail, size_t dlen,
+                     int *dup, int *optout)
+{
+    eng__sends *s = &ev->s;
+    *dup = 0;
+    *optout = 0;
+    if (s->mask[send] & (1u << status)) {
+        *dup = 1;
+        return ENG_OK;
+    }
+    eng__evorg *o = eng__ev_org_by_code(ev, s->org[send]);
+    uint32_t dcode = 0;
+    int rc;
+    if (dlen) {
+        if ((rc = eng__dict_intern(&o->det, detail, dlen, &dcode)))
+            return rc;
+        dcode++;
+    }
+    if ((rc = tail_room(ev, o, 0)))
+        return rc;
+    eng__tcols *c = &o->tail;
+    size_t i = c->n++;
+    c->time[i] = t;
+    c->customer[i] = s->customer[send];
+    c->ctx[i] = s->ctx[send];
+    c->channel[i] = s->channel[send];
+    c->status[i] = status;
+    c->send[i] = send;
+    c->detail[i] = dcode;
+    s->mask[send] |= (uint8_t)(1u << status);
+    if (status > s->status[send])
+        s->status[send] = status;
+    *optout = status == ENG_TOUCH_UNSUBSCRIBED || status == ENG_TOUCH_COMPLAINED;
+    return ENG_OK;
+}
+
+/* Opt out the customers of the sends in @p sends (unsubscribe/complaint). */
+static int apply_optouts(eng__ev *ev, const uint32_t *sends, const eng_time *ts, size_t n)
+{
+    if (!n)
+        return ENG_OK;
+    const eng__mem *mem = &ev->e->mem;
+    uint32_t *ids = eng__malloc(mem, n * sizeof *ids);
+    uint8_t *ch = eng__malloc(mem, n);
+    int rc = ENG_OK;
+    if (!ids || !ch)
+        rc = eng__nomem();
+    for (size_t i = 0; i < n && !rc; i++) {
+        ids[i] = ev->s.customer[sends[i]];
+        ch[i] = ev->s.channel[sends[i]];
+    }
+    if (!rc)
+        rc = eng__aud_optout(ev->e, ids, ch, ts, n);
+    eng__free(mem, ids);
+    eng__free(mem, ch);
+    return rc;
+}
+
+int eng__opt_push(const eng__mem *mem, eng__optlist *l, uint32_t send, eng_time t)
+{
+    if (l->n + 1 > l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        uint32_t *s = eng__realloc_array(mem, l->send, cap, sizeof *s);
+        if (!s)
+            return eng__nomem();
+        l->send = s;
+        eng_time *ts = eng__realloc_array(mem, l->ts, cap, sizeof *ts);
+        if (!ts)
+            return eng__nomem();
+        l->ts = ts;
+        l->cap = cap;
+    }
+    l->send[l->n] = send;
+    l->ts[l->n++] = t;
+    return ENG_OK;
+}
+
+static void opt_free(const eng__mem *mem, eng__optlist *l)
+{
+    eng__free(mem, l->send);
+    eng__free(mem, l->ts);
+}
+
+static int check_sent(const eng__send_ctx *ctx, const eng__sent_row *rows, size_t n)
+{
+    if (!ctx || !ctx->org || !*ctx->org)
+        return eng__err(ENG_EINVAL, "ctx.org", "sent touches need an org");
+    if (n && !rows)
+        return eng__err(ENG_EINVAL, "rows", "rows is NULL");
+    for (size_t i = 0; i < n; i++) {
+        char det[48];
+        const char *bad = !rows[i].key || rows[i].klen == 0 || rows[i].klen > KEY_MAX ? "key"
+                          : rows[i].channel >= ENG_CH_COUNT                          ? "channel"
+                          : rows[i].time < 0                                         ? "time"
+                                                                                      : NULL;
+        if (bad) {
+            snprintf(det, sizeof det, "rows[%zu].%s", i, bad);
+            return eng__err(ENG_EINVAL, det, "sent touch %zu: bad %s", i, bad);
+        }
+    }
+    return ENG_OK;
+}
+
+int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row *rows, size_t n,
+                    eng__sent_result *res)
+{
+    eng__sent_result tmp;
+    if (!res)
+        res = &tmp;
+    memset(res, 0, sizeof *res);
+    eng__ev *ev;
+    eng__evorg *o;
+    int rc = check_sent(ctx, rows, n);
+    if (rc || (rc = eng__ev_get(e, &ev)) || (rc = eng__ev_org(ev, ctx->org, 1, &o)))
+        return rc;
+    if (n == 0)
+        return ENG_OK;
+    eng__ctxkey k = {ctx->campaign, ctx->message, ctx->version, ctx->occurrence};
+    uint32_t cx;
+    if ((rc = eng__ev_ctx_intern(o, &k, &cx)) || (rc = eng__sends_reserve(&ev->s, &e->mem, n)))
+        return rc;
+    eng__optlist opts = {NULL, NULL, 0, 0};
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint64_t h = eng__ev_keyhash(rows[i].key, rows[i].klen);
+        if (eng__sends_find(&ev->s, h) >= 0) {
+            res->duplicates++;
+            continue;
+        }
+        if ((rc = tail_room(ev, o, 1)))
+            break;
+        uint32_t id = ev->s.n;
+        if ((rc = eng__sends_add(&ev->s, &e->mem, id, o->code, cx, rows[i].customer, rows[i].channel,
+                                 rows[i].time, h)))
+            break;
+        eng__tcols *c = &o->tail;
+        size_t r = c->n++;
+        c->time[r] = rows[i].time;
+        c->customer[r] = rows[i].customer;
+        c->ctx[r] = cx;
+        c->channel[r] = rows[i].channel;
+        c->status[r] = ENG_TOUCH_SENT;
+        c->send[r] = id;
+        c->detail[r] = 0;
+        c->keyhash[c->nkey++] = h;
+        res->accepted++;
+        rc = eng__pend_join(ev, id, h, &res->joined, &opts);
+    }
+    if (!rc)
+        rc = apply_optouts(ev, opts.send, opts.ts, opts.n);
+    opt_free(&e->mem, &opts);
+    return rc ? rc : eng__ev_flush(ev);
+}
+
+/* ---- receipts ---- */
+
+static int check_receipts(const eng_receipts *r)
+{
+    if (!r)
+        return eng__err(ENG_EINVAL, "receipts", "receipts is NULL");
+    if (r->version != ENG_RECEIPTS_VERSION)
+        return eng__err(ENG_EVERSION, "receipts.version", "unknown receipts version %u", r->version);
+    if (r->count && (!r->keys || !r->statuses || !r->times))
+        return eng__err(ENG_EINVAL, !r->keys ? "receipts.keys" : !r->statuses ? "receipts.statuses" : "receipts.times",
+                        "receipts need keys, statuses and times");
+    for (size_t i = 0; i < r->count; i++) {
+        const char *bad = NULL, *why = "";
+        size_t kl = r->keys[i] ? strlen(r->keys[i]) : 0;
+        if (kl == 0 || kl > KEY_MAX)
+            bad = "keys", why = "the key must be 1..1024 bytes";
+        else if (r->statuses[i] <= ENG_TOUCH_SENT || r->statuses[i] >= ENG_TOUCH_STATUS_COUNT)
+            bad = "statuses", why = "not a receipt status (sent is written by the library)";
+        else if (r->times[i] < 0)
+            bad = "times", why = "time before 1970";
+        else if (r->details && r->details[i] && strlen(r->details[i]) > ENG__EV_DETAIL_MAX)
+            bad = "details", why = "longer than 255 bytes";
+        if (bad) {
+            char det[64];
+            snprintf(det, sizeof det, "receipts[%zu].%s", i, bad);
+            return eng__err(ENG_EINVAL, det, "receipt %zu: %s; nothing was stored", i, why);
+        }
+    }
+    return ENG_OK;
+}
+
+int eng__touch_receipts(eng_engine *e, const eng_receipts *r, eng_event_report *rep)
+{
+    eng__ev *ev;
+    int rc = check_receipts(r);
+    if (rc || (rc = eng__ev_get(e, &ev)))
+        return rc;
+    eng__optlist opts = {NULL, NULL, 0, 0};
+    rep->rows += r->count;
+    for (size_t i = 0; i < r->count && !rc; i++) {
+        const char *key = r->keys[i];
+        uint64_t h = eng__ev_keyhash(key, strlen(key));
+        int64_t send = eng__sends_find(&ev->s, h);
+        const char *d = r->details && r->details[i] ? r->details[i] : "";
+        int dup = 0, opt = 0;
+        uint8_t st = (uint8_t)r->statuses[i];
+        if (send < 0) {
+            if ((rc = eng__pend_add(ev, h, key, st, r->times[i], d, &dup)))
+                break;
+            rep->unmatched++;
+            if (r->unmatched_fn)
+                r->unmatched_fn(i, key, r->unmatched_user);
+        } else if ((rc = eng__touch_apply(ev, (uint32_t)send, st, r->times[i], d, strlen(d), &dup, &opt))) {
+            break;
+        }
+        if (dup)
+            rep->duplicates++;
+        else if (send >= 0)
+            rep->accepted++;
+        if (opt && (rc = eng__opt_push(&e->mem, &opts, (uint32_t)send, r->times[i])))
+            break;
+    }
+    if (!rc)
+        rc = apply_optouts(ev, opts.send, opts.ts, opts.n);
+    if (!rc)
+        rep->consent_changes += opts.n;
+    opt_free(&e->mem, &opts);
+    return rc ? rc : eng__ev_flush(ev);
+}
+
+ENG_API int eng_receipts_init(eng_receipts *r, unsigned int version)
+{
+    if (!r)
+        return eng__err(ENG_EINVAL, "receipts", "receipts is NULL");
+    if (version != ENG_RECEIPTS_VERSION)
+        return eng__err(ENG_EVERSION, "version", "unknown receipts version %u", version);
+    eng_receipts def = ENG_RECEIPTS_INIT;
+    *r = def;
+    return ENG_OK;
+}
+
+int eng__ev_report_start(eng_event_report *in, eng_event_report *tmp, eng_event_report **out)
+{
+    eng_event_report *r = in ? in : tmp;
+    if (in && in->version != ENG_EVENT_REPORT_VERSION)
+        return eng__err(ENG_EVERSION, "report.version", "unknown event report version %u", in->version);
+    memset(r, 0, sizeof *r);
+    r->version = ENG_EVENT_REPORT_VERSION;
+    *out = r;
+    return ENG_OK;
+}
+
+ENG_API int eng_touch_append(eng_engine *e, const eng_receipts *receipts, eng_event_report *report)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng_event_report tmp, *rep = &tmp;
+    if (!(rc = eng__ev_report_start(report, &tmp, &rep)) && !(rc = check_receipts(receipts)) &&
+        !(rc = eng__kv_begin(e->store))) {
+        rc = eng__touch_receipts(e, receipts, rep);
+        rc = rc ? eng__ev_fail(e, rc) : eng__ev_commit(e);
+        if (rc)
+            memset(&rep->accepted, 0, sizeof *rep - offsetof(eng_event_report, accepted));
+    }
+    eng__leave(e);
+    return rc;
+}

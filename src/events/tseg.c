@@ -1,0 +1,369 @@
+/* Touch columns, their segment encoding, and an org's touch tail.
+ *
+ * Payload of a touch segment or tail chunk (record 0x0403, schema 1):
+ *   u8 kind (1), uvar n, uvar nsent,
+ *   zone: svar tmin, svar tmax, uvar statuses, uvar channels,
+ *         uvar customer min, max, uvar ctx min, max
+ *   packed columns (colpack.h): time, customer, ctx, channel, status, send, detail
+ *   nsent x u64: the idempotency-key hash of each sent row, in row order */
+#include "events/ev_state.h"
+#include "events/colpack.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TSEG_V 1
+
+void eng__tcols_free(eng__tcols *c, const eng__mem *mem)
+{
+    eng__free(mem, c->time);
+    eng__free(mem, c->customer);
+    eng__free(mem, c->ctx);
+    eng__free(mem, c->send);
+    eng__free(mem, c->detail);
+    eng__free(mem, c->channel);
+    eng__free(mem, c->status);
+    eng__free(mem, c->keyhash);
+    memset(c, 0, sizeof *c);
+}
+
+int eng__tcols_reserve(eng__tcols *c, const eng__mem *mem, size_t more)
+{
+    size_t need = c->n + more;
+    if (need <= c->cap)
+        return ENG_OK;
+    size_t cap = c->cap ? c->cap : 256;
+    while (cap < need)
+        cap *= 2;
+#define G(f)                                                                   \
+    do {                                                                       \
+        void *p = eng__realloc_array(mem, c->f, cap, sizeof *c->f);            \
+        if (!p)                                                                \
+            return eng__nomem();                                               \
+        c->f = p;                                                              \
+    } while (0)
+    G(time);
+    G(customer);
+    G(ctx);
+    G(send);
+    G(detail);
+    G(channel);
+    G(status);
+#undef G
+    c->cap = cap;
+    return ENG_OK;
+}
+
+int eng__tcols_key_reserve(eng__tcols *c, const eng__mem *mem, size_t more)
+{
+    if (c->nkey + more <= c->keycap)
+        return ENG_OK;
+    return eng__grow(mem, (void **)&c->keyhash, &c->keycap, c->nkey + more, sizeof *c->keyhash) ? eng__nomem()
+                                                                                                : ENG_OK;
+}
+
+void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey)
+{
+    eng_time tmin = n ? c->time[from] : 0, tmax = tmin;
+    uint32_t st = 0, ch = 0, cmin = n ? c->customer[from] : 0, cmax = cmin, xmin = n ? c->ctx[from] : 0, xmax = xmin;
+    for (size_t i = from; i < from + n; i++) {
+        tmin = c->time[i] < tmin ? c->time[i] : tmin;
+        tmax = c->time[i] > tmax ? c->time[i] : tmax;
+        st |= 1u << c->status[i];
+        ch |= 1u << c->channel[i];
+        cmin = c->customer[i] < cmin ? c->customer[i] : cmin;
+        cmax = c->customer[i] > cmax ? c->customer[i] : cmax;
+        xmin = c->ctx[i] < xmin ? c->ctx[i] : xmin;
+        xmax = c->ctx[i] > xmax ? c->ctx[i] : xmax;
+    }
+    eng__wr_u8(w, 1);
+    eng__wr_uvar(w, n);
+    eng__wr_uvar(w, nkey);
+    eng__wr_svar(w, tmin);
+    eng__wr_svar(w, tmax);
+    eng__wr_uvar(w, st);
+    eng__wr_uvar(w, ch);
+    eng__wr_uvar(w, cmin);
+    eng__wr_uvar(w, cmax);
+    eng__wr_uvar(w, xmin);
+    eng__wr_uvar(w, xmax);
+    eng__pack_i64(w, c->time + from, n);
+    eng__pack_u32(w, c->customer + from, n);
+    eng__pack_u32(w, c->ctx + from, n);
+    eng__pack_u8(w, c->channel + from, n);
+    eng__pack_u8(w, c->status + from, n);
+    eng__pack_u32(w, c->send + from, n);
+    eng__pack_u32(w, c->detail + from, n);
+    if (!eng__wr_reserve(w, nkey * 8)) {
+        for (size_t k = 0; k < nkey; k++)
+            eng__put64(w->data + w->len + 8 * k, c->keyhash[key_from + k]);
+        w->len += nkey * 8;
+    }
+}
+
+static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey)
+{
+    uint8_t kind = eng__rd_u8(r);
+    uint64_t n = eng__rd_uvar(r);
+    *nkey = eng__rd_uvar(r);
+    z->tmin = eng__rd_svar(r);
+    z->tmax = eng__rd_svar(r);
+    uint64_t st = eng__rd_uvar(r), ch = eng__rd_uvar(r);
+    uint64_t v[4];
+    for (int i = 0; i < 4; i++)
+        v[i] = eng__rd_uvar(r);
+    if (!eng__rd_ok(r) || kind != 1 || n > ENG__SEG_ROWS || *nkey > n || st >> ENG_TOUCH_STATUS_COUNT ||
+        ch >> ENG_CH_COUNT || v[0] > v[1] || v[1] > UINT32_MAX || v[2] > v[3] || v[3] > UINT32_MAX ||
+        z->tmin > z->tmax)
+        return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad header", key);
+    z->n = (uint32_t)n;
+    z->statuses = (uint32_t)st;
+    z->channels = (uint32_t)ch;
+    z->cmin = (uint32_t)v[0];
+    z->cmax = (uint32_t)v[1];
+    z->xmin = (uint32_t)v[2];
+    z->xmax = (uint32_t)v[3];
+    return ENG_OK;
+}
+
+int eng__tseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z)
+{
+    eng__rd r;
+    uint64_t nkey;
+    eng__rd_init(&r, p, len);
+    return zone_read(&r, key, z, &nkey);
+}
+
+int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *c, const eng__mem *mem)
+{
+    eng__rd r;
+    eng__seg z;
+    uint64_t nkey;
+    eng__rd_init(&r, p, len);
+    int rc = zone_read(&r, key, &z, &nkey);
+    if (rc)
+        return rc;
+    c->n = 0;
+    c->nkey = 0;
+    if ((rc = eng__tcols_reserve(c, mem, z.n)) || (rc = eng__tcols_key_reserve(c, mem, nkey)))
+        return rc;
+    size_t n = z.n;
+    eng__unpack_i64(&r, c->time, n);
+    eng__unpack_u32(&r, c->customer, n);
+    eng__unpack_u32(&r, c->ctx, n);
+    eng__unpack_u8(&r, c->channel, n);
+    eng__unpack_u8(&r, c->status, n);
+    eng__unpack_u32(&r, c->send, n);
+    eng__unpack_u32(&r, c->detail, n);
+    const uint8_t *kh = eng__rd_bytes(&r, nkey * 8);
+    if (!eng__rd_ok(&r) || eng__rd_left(&r))
+        return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad columns", key);
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c->status[i] >= ENG_TOUCH_STATUS_COUNT || c->channel[i] >= ENG_CH_COUNT || c->time[i] < z.tmin ||
+            c->time[i] > z.tmax)
+            return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad row %zu", key, i);
+        sent += c->status[i] == ENG_TOUCH_SENT;
+    }
+    if (sent != nkey)
+        return eng__err(ENG_ECORRUPT, key, "touch segment %s: %zu sent rows but %llu keys", key, sent,
+                        (unsigned long long)nkey);
+    for (size_t k = 0; k < nkey; k++)
+        c->keyhash[k] = eng__get64(kh + 8 * k);
+    c->n = n;
+    c->nkey = nkey;
+    return ENG_OK;
+}
+
+/* ---- the tail ---- */
+
+static int put_encoded(eng__ev *ev, const char *key, const eng__tcols *c, size_t from, size_t n, size_t key_from,
+                       size_t nkey, eng__seg *keep)
+{
+    eng__wr w;
+    eng__wr_init(&w, &ev->e->mem);
+    if (eng__wr_reserve(&w, ENG__REC_HEADER + 64 + n * 16 + nkey * 8) == ENG_OK) {
+        memset(w.data, 0, ENG__REC_HEADER);
+        w.len = ENG__REC_HEADER;
+    }
+    eng__tseg_encode(&w, c, from, n, key_from, nkey);
+    if (w.err) {
+        eng__wr_free(&w);
+        return eng__nomem();
+    }
+    int rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, w.data, w.len);
+    if (!rc && keep && (rc = eng__tseg_zone(w.data + ENG__REC_HEADER, w.len - ENG__REC_HEADER, key, keep)) == ENG_OK) {
+        keep->buf = w.data;
+        keep->len = w.len;
+        return ENG_OK;
+    }
+    eng__wr_free(&w);
+    return rc;
+}
+
+int eng__ttail_save(eng__ev *ev, eng__evorg *o)
+{
+    eng__tcols *t = &o->tail;
+    if (t->n == o->tail_saved)
+        return ENG_OK;
+    char key[48];
+    eng__ev_key(key, sizeof key, o->code, "t/c", o->tchunk_next, 1);
+    int rc = put_encoded(ev, key, t, o->tail_saved, t->n - o->tail_saved, o->tail_keys_saved,
+                         t->nkey - o->tail_keys_saved, NULL);
+    if (rc)
+        return rc;
+    o->tchunk_next++;
+    o->tail_saved = t->n;
+    o->tail_keys_saved = t->nkey;
+    return ENG_OK;
+}
+
+int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
+{
+    eng__tcols *t = &o->tail;
+    if (t->n == 0)
+        return ENG_OK;
+    const eng__mem *mem = &ev->e->mem;
+    char key[48];
+    eng__seg z;
+    int rc = eng__segs_push(&o->tseg, mem, NULL); /* room first: nothing to undo after the put */
+    if (rc)
+        return rc;
+    eng__ev_key(key, sizeof key, o->code, "t/s", o->tseg.next_id, 0);
+    if ((rc = put_encoded(ev, key, t, 0, t->n, 0, t->nkey, &z)))
+        return rc;
+    z.id = o->tseg.next_id++;
+    for (uint64_t s = o->tchunk_first; s < o->tchunk_next && !rc; s++) {
+        eng__ev_key(key, sizeof key, o->code, "t/c", s, 1);
+        rc = eng__kv_del(ev->e->store, ENG__K(key));
+    }
+    eng__segs_push(&o->tseg, mem, &z); /* cannot fail: room reserved */
+    if (rc)
+        return rc;
+    o->tchunk_first = o->tchunk_next;
+    t->n = t->nkey = 0;
+    o->tail_saved = o->tail_keys_saved = 0;
+    return ENG_OK;
+}
+
+/* ---- loading ---- */
+
+typedef struct tload {
+    eng__ev *ev;
+    eng__evorg *o;
+    int chunks;
+} tload;
+
+static int apply_rows(eng__ev *ev, eng__evorg *o, const eng__tcols *c)
+{
+    const eng__mem *mem = &ev->e->mem;
+    size_t k = 0;
+    int rc = ENG_OK;
+    for (size_t i = 0; i < c->n && !rc; i++) {
+        if (c->status[i] == ENG_TOUCH_SENT)
+            rc = eng__sends_add(&ev->s, mem, c->send[i], o->code, c->ctx[i], c->customer[i], c->channel[i],
+                                c->time[i], c->keyhash[k++]);
+        else
+            rc = eng__sends_note(&ev->s, mem, c->send[i], c->status[i]);
+    }
+    return rc;
+}
+
+static int tload_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
+{
+    tload *l = user;
+    eng__evorg *o = l->o;
+    const eng__mem *mem = &l->ev->e->mem;
+    char k[64];
+    eng__key_printable(key, klen, k, sizeof k);
+    eng__rec rec;
+    int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_EV_TSEG, TSEG_V, &rec);
+    if (rc)
+        return rc;
+    char hex[17];
+    size_t hl = l->chunks ? 16 : 8;
+    if (klen != 11 + hl)
+        return eng__err(ENG_ECORRUPT, k, "bad touch segment key %s", k);
+    memcpy(hex, (const char *)key + 11, hl);
+    hex[hl] = 0;
+    uint64_t seq = strtoull(hex, NULL, 16);
+    eng__tcols *d = &l->ev->dec;
+    if ((rc = eng__tseg_decode(rec.payload, rec.len, k, d, mem)) || (rc = apply_rows(l->ev, o, d)))
+        return rc;
+    if (l->chunks) {
+        eng__tcols *t = &o->tail;
+        if (t->n + d->n > ENG__SEG_ROWS)
+            return eng__err(ENG_ECORRUPT, k, "touch tail chunk %s overfills the tail", k);
+        if ((rc = eng__tcols_reserve(t, mem, d->n)) || (rc = eng__tcols_key_reserve(t, mem, d->nkey)))
+            return rc;
+        memcpy(t->time + t->n, d->time, d->n * sizeof *t->time);
+        memcpy(t->customer + t->n, d->customer, d->n * sizeof *t->customer);
+        memcpy(t->ctx + t->n, d->ctx, d->n * sizeof *t->ctx);
+        memcpy(t->send + t->n, d->send, d->n * sizeof *t->send);
+        memcpy(t->detail + t->n, d->detail, d->n * sizeof *t->detail);
+        memcpy(t->channel + t->n, d->channel, d->n);
+        memcpy(t->status + t->n, d->status, d->n);
+        memcpy(t->keyhash + t->nkey, d->keyhash, d->nkey * sizeof *t->keyhash);
+        t->n += d->n;
+        t->nkey += d->nkey;
+        if (o->tchunk_next == 0)
+            o->tchunk_first = seq;
+        o->tchunk_next = seq + 1;
+        o->tail_saved = t->n;
+        o->tail_keys_saved = t->nkey;
+        return ENG_OK;
+    }
+    eng__seg z;
+    if ((rc = eng__tseg_zone(rec.payload, rec.len, k, &z)))
+        return rc;
+    z.id = (uint32_t)seq;
+    z.len = vlen;
+    if (!(z.buf = eng__memdup(mem, val, vlen)))
+        return eng__nomem();
+    if ((rc = eng__segs_push(&o->tseg, mem, &z))) {
+        eng__free(mem, z.buf);
+        return rc;
+    }
+    if (seq >= o->tseg.next_id)
+        o->tseg.next_id = (uint32_t)seq + 1;
+    return ENG_OK;
+}
+
+int eng__ev_load_touches(eng__ev *ev, eng__evorg *o)
+{
+    char prefix[32];
+    tload l = {ev, o, 0};
+    snprintf(prefix, sizeof prefix, "e/%04x/t/s/", (unsigned)o->code);
+    int rc = eng__kv_scan(ev->e->store, ENG__K(prefix), tload_cb, &l);
+    if (rc)
+        return rc;
+    l.chunks = 1;
+    snprintf(prefix, sizeof prefix, "e/%04x/t/c/", (unsigned)o->code);
+    rc = eng__kv_scan(ev->e->store, ENG__K(prefix), tload_cb, &l);
+    if (!rc && o->tchunk_next == 0)
+        o->tchunk_first = o->tchunk_next = 0;
+    return rc;
+}
+
+/* Replace sealed segment @p idx of an org by the rows of c (retention). An
+ * empty c deletes it (its zone gets n = 0 for the caller to remove). */
+int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *c)
+{
+    eng__seg *z = &o->tseg.v[idx], nz;
+    char key[48];
+    eng__ev_key(key, sizeof key, o->code, "t/s", z->id, 0);
+    if (c->n == 0) {
+        int rc = eng__kv_del(ev->e->store, ENG__K(key));
+        if (!rc)
+            z->n = 0;
+        return rc;
+    }
+    int rc = put_encoded(ev, key, c, 0, c->n, 0, c->nkey, &nz);
+    if (rc)
+        return rc;
+    nz.id = z->id;
+    eng__free(&ev->e->mem, z->buf);
+    *z = nz;
+    return ENG_OK;
+}

@@ -1,0 +1,125 @@
+/* Shared by the events tests: an engine on the test store with customers
+ * c0..c<n-1> (email and sms contacts, consent on both), and helpers to write
+ * `sent` the way the dispatcher does (inside its own batch) and receipts. */
+#ifndef EV_FIXTURE_H
+#define EV_FIXTURE_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "events/events_impl.h"
+#include "test_alloc.h"
+#include "test_store.h"
+#include "test_util.h"
+
+typedef struct evfx {
+    test_store *ts;
+    eng_engine *e;
+    uint32_t ncust;
+} evfx;
+
+static inline void evfx_customers(evfx *f, uint32_t n)
+{
+    size_t cap = 64 + (size_t)n * 80;
+    char *csv = malloc(cap);
+    size_t len = (size_t)snprintf(csv, cap, "id,contact.email,consent.email,contact.sms,consent.sms\n");
+    for (uint32_t i = 0; i < n; i++)
+        len += (size_t)snprintf(csv + len, cap - len, "c%u,c%u@example.com,true,+9199%08u,true\n", i, i, i);
+    eng_import_report r = ENG_IMPORT_REPORT_INIT;
+    assert_int_equal(eng_customers_import_csv_buffer(f->e, csv, len, NULL, &r), ENG_OK);
+    free(csv);
+    f->ncust = n;
+}
+
+static inline void evfx_open(evfx *f, uint32_t customers)
+{
+    test_alloc_reset();
+    f->ts = test_store_new();
+    f->e = test_engine_open(test_store_handle(f->ts));
+    f->ncust = 0;
+    if (customers)
+        evfx_customers(f, customers);
+}
+
+static inline void evfx_reopen(evfx *f)
+{
+    eng_close(f->e);
+    f->e = test_engine_open(test_store_handle(f->ts));
+}
+
+static inline void evfx_close(evfx *f)
+{
+    eng_close(f->e);
+    test_store_free(f->ts);
+    test_alloc_assert_clean();
+}
+
+/* The dispatcher's key format is its own; any deterministic string will do here. */
+static inline void evfx_key(char *buf, size_t cap, uint64_t campaign, uint32_t occ, uint32_t customer, int ch)
+{
+    snprintf(buf, cap, "k/%llu/1/%u/%u/%d", (unsigned long long)campaign, occ, customer, ch);
+}
+
+/* Write `sent` for customers [lo, hi) on channel ch in one batch, as the dispatcher would. */
+static inline int evfx_send_rc(evfx *f, const char *org, uint64_t campaign, uint32_t lo, uint32_t hi, int ch,
+                               eng_time t, eng__sent_result *res)
+{
+    eng__send_ctx ctx = {org, campaign, campaign * 10, 1, 0};
+    size_t n = hi - lo;
+    eng__sent_row *rows = calloc(n ? n : 1, sizeof *rows);
+    char (*keys)[64] = calloc(n ? n : 1, 64);
+    for (size_t i = 0; i < n; i++) {
+        evfx_key(keys[i], 64, campaign, 0, lo + (uint32_t)i, ch);
+        rows[i].key = keys[i];
+        rows[i].klen = strlen(keys[i]);
+        rows[i].customer = lo + (uint32_t)i;
+        rows[i].channel = (uint8_t)ch;
+        rows[i].time = t + (eng_time)i;
+    }
+    int rc = eng__enter(f->e);
+    if (!rc) {
+        if (!(rc = eng__kv_begin(f->e->store))) {
+            rc = eng__touch_sent(f->e, &ctx, rows, n, res);
+            if (!rc)
+                rc = eng__kv_commit(f->e->store);
+            if (rc) {
+                eng__kv_rollback(f->e->store);
+                eng__events_abandon(f->e);
+            }
+        }
+        eng__leave(f->e);
+    }
+    free(rows);
+    free(keys);
+    return rc;
+}
+
+static inline void evfx_send(evfx *f, const char *org, uint64_t campaign, uint32_t lo, uint32_t hi, int ch, eng_time t)
+{
+    assert_int_equal(evfx_send_rc(f, org, campaign, lo, hi, ch, t, NULL), ENG_OK);
+}
+
+/* One receipt. */
+static inline int evfx_receipt(evfx *f, uint64_t campaign, uint32_t customer, int ch, int status, eng_time t,
+                               const char *detail, eng_event_report *rep)
+{
+    char key[64];
+    evfx_key(key, sizeof key, campaign, 0, customer, ch);
+    const char *keys[1] = {key}, *dets[1] = {detail};
+    int st[1] = {status};
+    eng_time ts[1] = {t};
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = 1;
+    r.keys = keys;
+    r.statuses = st;
+    r.times = ts;
+    r.details = dets;
+    return eng_touch_append(f->e, &r, rep);
+}
+
+#endif
