@@ -108,6 +108,8 @@ typedef struct eng_receipts {
 
 /**
  * Fill @p r with an empty batch of version @p version.
+ * @param r the batch.
+ * @param version #ENG_RECEIPTS_VERSION.
  * @return #ENG_OK; #ENG_EINVAL for NULL; #ENG_EVERSION for an unknown version.
  */
 ENG_API int eng_receipts_init(eng_receipts *r, unsigned int version);
@@ -172,7 +174,12 @@ ENG_API int eng_touches_of_customer(eng_engine *engine, const char *org, uint32_
 ENG_API int eng_touch_status_counts(eng_engine *engine, const char *org, uint64_t campaign, uint64_t message,
                                     uint64_t *counts, size_t cap);
 
-/** Number of receipts kept pending because no send matched their key yet. */
+/**
+ * Number of receipts kept pending because no send matched their key yet.
+ * @param engine an open engine.
+ * @param out receives the number.
+ * @return #ENG_OK; #ENG_EINVAL.
+ */
 ENG_API int eng_touch_pending(eng_engine *engine, uint64_t *out);
 
 /* ------------------------------------------------------------ retention */
@@ -190,6 +197,7 @@ ENG_API int eng_events_set_retention(eng_engine *engine, const char *actor, uint
 
 /**
  * Seal the open segments and apply every org's retention.
+ * @param engine an open engine.
  * @return #ENG_OK; storage errors (nothing changed).
  */
 ENG_API int eng_events_compact(eng_engine *engine);
@@ -198,6 +206,9 @@ ENG_API int eng_events_compact(eng_engine *engine);
  * From when an org's events are complete: the retention cut of the last
  * compaction that dropped something, or 0 when nothing was ever dropped.
  * Reports over earlier times would be missing data.
+ * @param engine an open engine.
+ * @param org the org.
+ * @param out receives the time (0 for an org without events).
  * @return #ENG_OK; #ENG_EINVAL.
  */
 ENG_API int eng_events_data_from(eng_engine *engine, const char *org, eng_time *out);

@@ -68,7 +68,7 @@ void eng__events_abandon(eng_engine *e)
     eng__aud_drop(e); /* consent changes written through audience in the same batch */
 }
 
-int eng__ev_fail(eng_engine *e, int rc)
+int eng__events_fail(eng_engine *e, int rc)
 {
     char det[256], msg[768];
     snprintf(det, sizeof det, "%s", eng_error_last()->detail);
@@ -76,6 +76,11 @@ int eng__ev_fail(eng_engine *e, int rc)
     eng__kv_rollback(e->store);
     eng__events_abandon(e);
     return eng__err(rc, det, "%s", msg);
+}
+
+int eng__ev_fail(eng_engine *e, int rc)
+{
+    return eng__events_fail(e, rc);
 }
 
 int eng__ev_commit(eng_engine *e)

@@ -87,10 +87,8 @@ static inline int evfx_send_rc(evfx *f, const char *org, uint64_t campaign, uint
             rc = eng__touch_sent(f->e, &ctx, rows, n, res);
             if (!rc)
                 rc = eng__kv_commit(f->e->store);
-            if (rc) {
-                eng__kv_rollback(f->e->store);
-                eng__events_abandon(f->e);
-            }
+            if (rc)
+                rc = eng__events_fail(f->e, rc);
         }
         eng__leave(f->e);
     }

@@ -1,0 +1,160 @@
+/* Failures at every point of an append: each storage call of a `sent`
+ * write (with a pending receipt joining, and with the tail being sealed) and
+ * of a receipt append (with an unsubscribe) is made to fail in turn. A
+ * refused append leaves the store byte for byte as it was and the readers
+ * as before; a commit that applied but reported failure reads as applied
+ * after reload. Then every allocation of a whole flow fails in turn. */
+#include "ev_fixture.h"
+#include "../model/store_digest.h"
+
+#define NS (ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT)
+
+typedef struct snap {
+    uint64_t counts[NS];
+    uint64_t pending;
+    int reach4;
+} snap;
+
+static void take(evfx *f, snap *s)
+{
+    memset(s, 0, sizeof *s);
+    assert_int_equal(eng_touch_status_counts(f->e, "acme", 5, 0, s->counts, NS), ENG_OK);
+    assert_int_equal(eng_touch_pending(f->e, &s->pending), ENG_OK);
+    assert_int_equal(eng_customer_reachable(f->e, 4, ENG_CH_EMAIL, &s->reach4), ENG_OK);
+}
+
+enum { OP_SENT, OP_SENT_SEAL, OP_RECEIPTS };
+
+static int run_op(evfx *f, int op)
+{
+    if (op == OP_SENT)
+        return evfx_send_rc(f, "acme", 5, 10, 20, ENG_CH_EMAIL, 3000, NULL);
+    if (op == OP_SENT_SEAL)
+        return evfx_send_rc(f, "acme", 5, 20, ENG__SEG_ROWS + 30, ENG_CH_EMAIL, 4000, NULL);
+    char k1[64], k2[64], k3[64];
+    evfx_key(k1, sizeof k1, 5, 0, 4, ENG_CH_EMAIL);
+    evfx_key(k2, sizeof k2, 5, 0, 5, ENG_CH_EMAIL);
+    evfx_key(k3, sizeof k3, 5, 0, 6, ENG_CH_EMAIL);
+    const char *keys[4] = {k1, k2, k3, "nobody-yet"};
+    int st[4] = {ENG_TOUCH_UNSUBSCRIBED, ENG_TOUCH_CLICKED, ENG_TOUCH_NOT_DELIVERED, ENG_TOUCH_DELIVERED};
+    eng_time ts[4] = {5000, 5001, 5002, 5003};
+    const char *det[4] = {NULL, "link-9", "mailbox full", NULL};
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = 4;
+    r.keys = keys;
+    r.statuses = st;
+    r.times = ts;
+    r.details = det;
+    return eng_touch_append(f->e, &r, NULL);
+}
+
+static void setup(evfx *f)
+{
+    evfx_open(f, 10);
+    evfx_send(f, "acme", 5, 0, 10, ENG_CH_EMAIL, 1000);
+    /* a receipt waiting for customer 12's send */
+    char k[64];
+    evfx_key(k, sizeof k, 5, 0, 12, ENG_CH_EMAIL);
+    const char *keys[1] = {k};
+    int st[1] = {ENG_TOUCH_OPENED};
+    eng_time ts[1] = {900};
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = 1;
+    r.keys = keys;
+    r.statuses = st;
+    r.times = ts;
+    assert_int_equal(eng_touch_append(f->e, &r, NULL), ENG_OK);
+}
+
+static void store_faults(void **st)
+{
+    (void)st;
+    for (int op = OP_SENT; op <= OP_RECEIPTS; op++) {
+        /* the state an undisturbed op leads to */
+        evfx f;
+        setup(&f);
+        snap before, after, now;
+        take(&f, &before);
+        assert_int_equal(run_op(&f, op), ENG_OK);
+        take(&f, &after);
+        evfx_close(&f);
+        assert_memory_not_equal(&before, &after, sizeof before);
+        for (int mode = 0; mode < 2; mode++) {
+            for (uint64_t nth = 1;; nth++) {
+                setup(&f);
+                uint8_t d0[ENG__SHA256_LEN], d1[ENG__SHA256_LEN];
+                store_digest(f.e, d0);
+                uint64_t fired = test_store_failures(f.ts);
+                test_store_fail(f.ts, mode ? TV_COMMIT : TV_ALL, nth, 0, mode ? TF_COMMITTED_ERROR : TF_ERROR);
+                int rc = run_op(&f, op);
+                int failed = test_store_failures(f.ts) > fired;
+                test_store_nofail(f.ts);
+                if (!failed) {
+                    assert_int_equal(rc, ENG_OK);
+                    evfx_close(&f);
+                    break;
+                }
+                assert_int_not_equal(rc, ENG_OK);
+                assert_true(eng_error_last()->message[0] != 0);
+                take(&f, &now);
+                if (mode == 0) {
+                    store_digest(f.e, d1);
+                    assert_memory_equal(d0, d1, sizeof d0);
+                    assert_memory_equal(&now, &before, sizeof now);
+                } else {
+                    assert_memory_equal(&now, &after, sizeof now); /* it did commit */
+                }
+                evfx_reopen(&f);
+                take(&f, &now);
+                assert_memory_equal(&now, mode == 0 ? &before : &after, sizeof now);
+                evfx_close(&f);
+            }
+        }
+    }
+}
+
+static int whole_flow(void *arg)
+{
+    (void)arg;
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = test_alloc_get();
+    eng_engine *e;
+    int rc = eng_open(&cfg, &e);
+    if (rc)
+        return rc;
+    evfx f = {NULL, e, 0};
+    static const char csv[] = "id,contact.email,consent.email\nc0,a@x.io,true\nc1,b@x.io,true\nc2,c@x.io,true\n";
+    if (!(rc = eng_customers_import_csv_buffer(e, csv, sizeof csv - 1, NULL, NULL)) &&
+        !(rc = evfx_receipt(&f, 5, 2, ENG_CH_EMAIL, ENG_TOUCH_OPENED, 50, NULL, NULL)) &&
+        !(rc = evfx_send_rc(&f, "acme", 5, 0, 3, ENG_CH_EMAIL, 10, NULL)) &&
+        !(rc = evfx_receipt(&f, 5, 1, ENG_CH_EMAIL, ENG_TOUCH_UNSUBSCRIBED, 60, NULL, NULL)) &&
+        !(rc = evfx_receipt(&f, 5, 0, ENG_CH_EMAIL, ENG_TOUCH_CLICKED, 70, "l1", NULL))) {
+        uint64_t c[NS];
+        rc = eng_touch_status_counts(e, "acme", 5, 0, c, NS);
+        if (!rc && (c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_CLICKED] != 1 ||
+                    c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_OPENED] != 1))
+            rc = ENG_ERROR;
+        if (!rc)
+            rc = eng_events_compact(e);
+    }
+    eng_close(e);
+    return rc == ENG_ERROR ? -999 : rc;
+}
+
+static void oom(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    assert_true(test_oom_loop(whole_flow, NULL) > 50);
+    test_alloc_assert_clean();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(store_faults),
+        cmocka_unit_test(oom),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
