@@ -182,6 +182,126 @@ ENG_API int eng_touch_status_counts(eng_engine *engine, const char *org, uint64_
  */
 ENG_API int eng_touch_pending(eng_engine *engine, uint64_t *out);
 
+/* ------------------------------------------------------------ transactions */
+
+/**
+ * Declare a custom typed field of the org's transactions (for goal conditions).
+ * Fields are only added, never removed or retyped.
+ * @param engine an open engine.
+ * @param org the org.
+ * @param name 1-64 of [A-Za-z0-9_], not starting with a digit, not a built-in column
+ *        (id, customer, time, amount, store, items).
+ * @param type an #eng_col_type.
+ * @return #ENG_OK; #ENG_EINVAL; #ENG_EEXISTS; storage errors.
+ */
+ENG_API int eng_txn_field_add(eng_engine *engine, const char *org, const char *name, int type);
+
+/** Current version of #eng_txn_batch. */
+#define ENG_TXN_BATCH_VERSION 1
+
+/** Transactions as parallel arrays of @p count entries. */
+typedef struct eng_txn_batch {
+    unsigned int version;              /**< #ENG_TXN_BATCH_VERSION. */
+    size_t count;                      /**< Number of transactions. */
+    const char *const *ids;            /**< Transaction id (1-255 bytes), unique in the org. Required. */
+    const char *const *customers;      /**< Customer external id. Required. */
+    const eng_time *times;             /**< Time of the transaction. Required. */
+    const int64_t *amounts;            /**< Amount in the org's currency, scaled by 10^4 (exact). Required. */
+    const char *const *stores;         /**< NULL, or per row a store code (NULL for none). */
+    const uint32_t *item_counts;       /**< NULL, or per row the number of its SKUs in @p items. */
+    const char *const *items;          /**< The SKUs of every row, one row after the other. */
+    size_t nfields;                    /**< Custom fields given (declared with eng_txn_field_add()). */
+    const char *const *field_names;    /**< Their names. */
+    const char *const *field_values;   /**< count x nfields values as text, row-major; NULL = null. */
+} eng_txn_batch;
+
+/** Static initialiser for #eng_txn_batch. */
+#define ENG_TXN_BATCH_INIT {ENG_TXN_BATCH_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL}
+
+/**
+ * Fill @p b with an empty batch of version @p version.
+ * @return #ENG_OK; #ENG_EINVAL for NULL; #ENG_EVERSION for an unknown version.
+ */
+ENG_API int eng_txn_batch_init(eng_txn_batch *b, unsigned int version);
+
+/**
+ * Append transactions of an org. Bad rows follow @p opts as in the CSV import
+ * (reject all, or skip up to a limit); the errors name `row:column`.
+ * A transaction of a customer the table does not know is kept and joins the
+ * customer when they are imported (#eng_event_report.unknown_customers).
+ * @param engine an open engine.
+ * @param org the org.
+ * @param batch the transactions.
+ * @param opts NULL for the defaults.
+ * @param report NULL, or filled.
+ * @return #ENG_OK; #ENG_EINVAL / #ENG_EPARSE / #ENG_ERANGE for bad input (nothing stored);
+ *         #ENG_EVERSION; #ENG_ENOMEM; storage errors.
+ */
+ENG_API int eng_txn_append(eng_engine *engine, const char *org, const eng_txn_batch *batch,
+                           const eng_import_options *opts, eng_event_report *report);
+
+/**
+ * Import transactions from CSV through the audience CSV reader (same errors with
+ * line:column, same error modes, progress and cancel). Header columns: `id`,
+ * `customer`, `time`, `amount` (required), `store`, `items` (SKUs separated by
+ * `|`), and any declared custom field.
+ * @param engine an open engine.
+ * @param org the org.
+ * @param read the host's read callback.
+ * @param user passed to @p read.
+ * @param opts NULL for the defaults.
+ * @param report NULL, or filled.
+ * @return as eng_txn_append(); #ENG_ECANCELLED if the progress callback cancels (nothing stored).
+ */
+ENG_API int eng_txn_import_csv(eng_engine *engine, const char *org, eng_read_fn read, void *user,
+                               const eng_import_options *opts, eng_event_report *report);
+
+/**
+ * eng_txn_import_csv() over a buffer.
+ * @param engine an open engine.
+ * @param org the org.
+ * @param data the CSV bytes.
+ * @param len their length.
+ * @param opts NULL for the defaults.
+ * @param report NULL, or filled.
+ * @return as eng_txn_import_csv().
+ */
+ENG_API int eng_txn_import_csv_buffer(eng_engine *engine, const char *org, const char *data, size_t len,
+                                      const eng_import_options *opts, eng_event_report *report);
+
+/** One transaction as readers give it. Pointers are valid during the callback only. */
+typedef struct eng_txn_row {
+    unsigned int version;       /**< #ENG_TXN_ROW_VERSION (set by the library). */
+    const char *id;             /**< Transaction id. */
+    uint32_t customer;          /**< Dense customer id, or UINT32_MAX while the customer is unknown. */
+    const char *external_id;    /**< The customer's external id as given. */
+    eng_time time;              /**< Time. */
+    int64_t amount;             /**< Amount scaled by 10^4. */
+    const char *store;          /**< Store code or "". */
+    size_t n_items;             /**< Number of SKUs. */
+    const char *const *items;   /**< The SKUs. */
+} eng_txn_row;
+
+/** Current version of #eng_txn_row. */
+#define ENG_TXN_ROW_VERSION 1
+
+/** Receives one transaction; return 0 to go on, non-zero to stop (the reader returns that value). */
+typedef int (*eng_txn_fn)(const eng_txn_row *row, void *user);
+
+/**
+ * Transactions of an org in a time range, optionally of one customer, in the order stored.
+ * @param engine an open engine.
+ * @param org the org.
+ * @param customer a customer's external id, or NULL for all.
+ * @param from first time included.
+ * @param to first time excluded.
+ * @param fn called once per transaction.
+ * @param user passed to @p fn.
+ * @return #ENG_OK; the callback's non-zero value; #ENG_EINVAL; #ENG_ECORRUPT.
+ */
+ENG_API int eng_txn_scan(eng_engine *engine, const char *org, const char *customer, eng_time from, eng_time to,
+                         eng_txn_fn fn, void *user);
+
 /* ------------------------------------------------------------ retention */
 
 /**

@@ -174,10 +174,15 @@ int eng__ttail_save(eng__ev *ev, eng__evorg *o);
 int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, const char *detail, size_t dlen,
                      int *dup, int *optout);
 
-/* rcols.c: transaction columns and segments */
+/* rseg.c: transaction columns, segments and the id index */
+#define ENG__TXN_MAX_ITEMS 1024
+int eng__txid_add(eng__evorg *o, const eng__mem *mem, const char *id, size_t n, int *dup);
 int eng__rcols_reserve(eng__rcols *c, const eng__mem *mem, size_t more, size_t more_items, size_t more_str);
 int eng__rcols_fields(eng__rcols *c, const eng__mem *mem, uint32_t nfields);
 void eng__rcols_free(eng__rcols *c, const eng__mem *mem);
+/* Append d's rows to t; keep only rows with keep[i] set (in place). */
+int eng__rcols_append(eng__rcols *t, const eng__mem *mem, const eng__rcols *d);
+size_t eng__rcols_keep(eng__rcols *c, const uint8_t *keep);
 void eng__rseg_encode(eng__wr *w, const eng__rcols *c, size_t from, size_t n);
 int eng__rseg_decode(const uint8_t *p, size_t len, const char *key, eng__rcols *c, const eng__mem *mem);
 int eng__rseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z);

@@ -1,0 +1,220 @@
+/* Reading transactions: segment scans with time zones, customers joined as
+ * they become known, and the public row callback. */
+#include "events/ev_state.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Rows of unknown customers whose customer has since been imported get their id. */
+static void join_customers(eng__rcols *c, const eng__table *t)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        uint32_t id;
+        if (c->customer[i] == ENG__NO_CUSTOMER &&
+            eng__customer_find(t, c->str + c->ext_off[i], c->id_off[i + 1] - c->ext_off[i], &id) == ENG_OK)
+            c->customer[i] = id;
+    }
+}
+
+static int emit(eng__rcols *c, uint16_t org, eng_time from, eng_time to, uint32_t customer, const eng__mem *mem,
+                eng__txn_seg_fn fn, void *user)
+{
+    int all = 1;
+    for (size_t i = 0; i < c->n && all; i++)
+        all = c->time[i] >= from && (!to || c->time[i] < to) &&
+              (customer == ENG__NO_CUSTOMER || c->customer[i] == customer);
+    if (!all) {
+        uint8_t *keep = eng__malloc(mem, c->n);
+        if (!keep)
+            return eng__nomem();
+        for (size_t i = 0; i < c->n; i++)
+            keep[i] = c->time[i] >= from && (!to || c->time[i] < to) &&
+                      (customer == ENG__NO_CUSTOMER || c->customer[i] == customer);
+        eng__rcols_keep(c, keep);
+        eng__free(mem, keep);
+    }
+    if (!c->n)
+        return 0;
+    eng__txn_cols v = {c->n, org, c->customer, c->time, c->amount, c->store, c->item_off, c->items,
+                       c->nfields, (const int64_t *const *)c->field, (const uint64_t *const *)c->present,
+                       NULL, NULL, NULL, NULL};
+    /* strings: pointer arrays built here (the arena moves as rows are kept) */
+    const char **id = eng__malloc(mem, c->n * sizeof *id), **ext = eng__malloc(mem, c->n * sizeof *ext);
+    uint32_t *idl = eng__malloc(mem, c->n * sizeof *idl), *extl = eng__malloc(mem, c->n * sizeof *extl);
+    int rc = ENG_OK;
+    if (!id || !ext || !idl || !extl)
+        rc = eng__nomem();
+    for (size_t i = 0; i < c->n && !rc; i++) {
+        id[i] = c->str + c->id_off[i];
+        idl[i] = c->ext_off[i] - c->id_off[i];
+        ext[i] = c->str + c->ext_off[i];
+        extl[i] = c->id_off[i + 1] - c->ext_off[i];
+    }
+    if (!rc) {
+        v.id = id;
+        v.id_len = idl;
+        v.ext = ext;
+        v.ext_len = extl;
+        rc = fn(&v, user);
+    }
+    eng__free(mem, id);
+    eng__free(mem, ext);
+    eng__free(mem, idl);
+    eng__free(mem, extl);
+    return rc;
+}
+
+static int scan_org(eng__ev *ev, eng__evorg *o, const eng__table *t, eng_time from, eng_time to, uint32_t customer,
+                    eng__txn_seg_fn fn, void *user)
+{
+    const eng__mem *mem = &ev->e->mem;
+    eng__rcols *d = &ev->rdec;
+    int rc = ENG_OK;
+    for (size_t s = 0; s < o->rseg.n && !rc; s++) {
+        const eng__seg *z = &o->rseg.v[s];
+        if (z->tmax < from || (to && z->tmin >= to))
+            continue;
+        char key[48];
+        eng__ev_key(key, sizeof key, o->code, "r/s", z->id, 0);
+        if ((rc = eng__rseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, d, mem)))
+            break;
+        join_customers(d, t);
+        rc = emit(d, o->code, from, to, customer, mem, fn, user);
+    }
+    if (!rc && o->rtail.n) {
+        d->n = d->nitems = d->slen = 0;
+        if ((rc = eng__rcols_append(d, mem, &o->rtail)))
+            return rc;
+        join_customers(d, t);
+        rc = emit(d, o->code, from, to, customer, mem, fn, user);
+    }
+    return rc;
+}
+
+int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, uint32_t customer,
+                  eng__txn_seg_fn fn, void *user)
+{
+    eng__ev *ev;
+    eng__aud *a;
+    int rc = eng__ev_get(e, &ev);
+    if (rc || (rc = eng__aud_get(e, &a)))
+        return rc;
+    if (org) {
+        eng__evorg *o;
+        return eng__ev_org(ev, org, 0, &o) ? ENG_OK : scan_org(ev, o, &a->t, from, to, customer, fn, user);
+    }
+    for (uint32_t i = 0; i < ev->norgs && !rc; i++)
+        if (ev->orgs[i])
+            rc = scan_org(ev, ev->orgs[i], &a->t, from, to, customer, fn, user);
+    return rc;
+}
+
+static const char *dict_str(eng_engine *e, uint16_t org, int which, uint32_t code, size_t *len)
+{
+    eng__ev *ev = eng__slot_get(e, ENG__SLOT_EVENTS);
+    eng__evorg *o = ev ? eng__ev_org_by_code(ev, org) : NULL;
+    *len = 0;
+    const eng__dict *d = !o ? NULL : which ? &o->sku : &o->store;
+    if (!d || code >= d->n)
+        return "";
+    return eng__dict_str(d, code, len);
+}
+
+const char *eng__txn_store_str(eng_engine *e, uint16_t org, uint32_t store, size_t *len)
+{
+    *len = 0;
+    return store ? dict_str(e, org, 0, store - 1, len) : "";
+}
+
+const char *eng__txn_sku_str(eng_engine *e, uint16_t org, uint32_t sku, size_t *len)
+{
+    return dict_str(e, org, 1, sku, len);
+}
+
+/* ---- public rows ---- */
+
+typedef struct pub {
+    eng_engine *e;
+    const char *ext; /* unknown customer's external id to match, or NULL */
+    eng_txn_fn fn;
+    void *user;
+} pub;
+
+static char *dup_n(const eng__mem *mem, const char *s, size_t n)
+{
+    return eng__strndup(mem, s, n);
+}
+
+static int pub_cb(const eng__txn_cols *c, void *user)
+{
+    pub *p = user;
+    const eng__mem *mem = &p->e->mem;
+    int rc = ENG_OK;
+    for (size_t i = 0; i < c->n && !rc; i++) {
+        if (p->ext && (c->customer[i] != ENG__NO_CUSTOMER || c->ext_len[i] != strlen(p->ext) ||
+                       memcmp(c->ext[i], p->ext, c->ext_len[i])))
+            continue;
+        size_t ni = c->item_off[i + 1] - c->item_off[i], sl;
+        const char **items = eng__calloc(mem, ni ? ni : 1, sizeof *items);
+        char *id = dup_n(mem, c->id[i], c->id_len[i]);
+        const char *ss = eng__txn_store_str(p->e, c->org, c->store[i], &sl);
+        char *store = dup_n(mem, ss, sl);
+        char *ext = NULL;
+        if (c->customer[i] == ENG__NO_CUSTOMER)
+            ext = dup_n(mem, c->ext[i], c->ext_len[i]);
+        else {
+            eng__aud *a;
+            if (eng__aud_get(p->e, &a) == ENG_OK) {
+                if (a->t.idkind == ENG_ID_STRING) {
+                    size_t l;
+                    const char *s = eng__dict_str(&a->t.sid, c->customer[i], &l);
+                    ext = dup_n(mem, s, l);
+                } else {
+                    char num[32];
+                    snprintf(num, sizeof num, "%lld", (long long)a->t.iid[c->customer[i]]);
+                    ext = eng__strdup(mem, num);
+                }
+            }
+        }
+        if (!items || !id || !store || !ext)
+            rc = eng__nomem();
+        for (size_t k = 0; k < ni && !rc; k++) {
+            size_t l;
+            const char *s = eng__txn_sku_str(p->e, c->org, c->items[c->item_off[i] + k], &l);
+            if (!(items[k] = dup_n(mem, s, l)))
+                rc = eng__nomem();
+        }
+        if (!rc) {
+            eng_txn_row row = {ENG_TXN_ROW_VERSION, id, c->customer[i], ext, c->time[i], c->amount[i], store,
+                               ni, items};
+            rc = p->fn(&row, p->user);
+        }
+        for (size_t k = 0; items && k < ni; k++)
+            eng__free(mem, (void *)items[k]);
+        eng__free(mem, items);
+        eng__free(mem, id);
+        eng__free(mem, store);
+        eng__free(mem, ext);
+    }
+    return rc;
+}
+
+ENG_API int eng_txn_scan(eng_engine *e, const char *org, const char *customer, eng_time from, eng_time to,
+                         eng_txn_fn fn, void *user)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    pub p = {e, NULL, fn, user};
+    uint32_t id = ENG__NO_CUSTOMER;
+    eng__aud *a;
+    if (!org || !fn)
+        rc = eng__err(ENG_EINVAL, org ? "fn" : "org", "argument is NULL");
+    else if (!(rc = eng__aud_get(e, &a))) {
+        if (customer && eng__customer_find(&a->t, customer, strlen(customer), &id) != ENG_OK)
+            p.ext = customer; /* not (yet) a known customer: match the external id as given */
+        rc = eng__txn_scan(e, org, from, to, id, pub_cb, &p);
+    }
+    eng__leave(e);
+    return rc;
+}

@@ -1,0 +1,364 @@
+/* Transactions: bulk append and CSV import of the same generated rows give
+ * the same stored rows (checked field by field against the generator);
+ * duplicates; unknown customers kept and joined when imported; bad rows in
+ * both error modes; custom fields; scans by customer and time; reopen and
+ * sealed segments; retention. */
+#include "ev_fixture.h"
+
+static uint64_t rng = 7;
+static uint64_t rnd(void)
+{
+    uint64_t x = (rng += 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+#define NT 500
+
+typedef struct gen {
+    char id[NT][16], cust[NT][16], store[NT][8], qty[NT][8];
+    const char *ids[NT], *custs[NT], *stores[NT], *items[NT * 3], *fv[NT];
+    uint32_t nitems[NT];
+    eng_time time[NT];
+    int64_t amount[NT];
+    char sku[NT * 3][8];
+} gen;
+
+static gen *make(uint32_t ncust)
+{
+    gen *g = calloc(1, sizeof *g);
+    size_t k = 0;
+    for (int i = 0; i < NT; i++) {
+        snprintf(g->id[i], 16, "T%d", i);
+        snprintf(g->cust[i], 16, "c%u", (unsigned)(rnd() % (ncust + 20))); /* some unknown */
+        snprintf(g->store[i], 8, "S%d", (int)(rnd() % 5));
+        snprintf(g->qty[i], 8, "%d", (int)(rnd() % 9));
+        g->ids[i] = g->id[i];
+        g->custs[i] = g->cust[i];
+        g->stores[i] = i % 7 ? g->store[i] : NULL;
+        g->fv[i] = i % 5 ? g->qty[i] : NULL;
+        g->time[i] = 1000000 + (eng_time)(rnd() % 100000);
+        g->amount[i] = (int64_t)(rnd() % 100000000);
+        g->nitems[i] = (uint32_t)(rnd() % 4);
+        for (uint32_t j = 0; j < g->nitems[i]; j++, k++) {
+            snprintf(g->sku[k], 8, "K%d", (int)(rnd() % 30));
+            g->items[k] = g->sku[k];
+        }
+    }
+    return g;
+}
+
+static eng_txn_batch batch_of(gen *g)
+{
+    static const char *fname[1] = {"qty"};
+    eng_txn_batch b = ENG_TXN_BATCH_INIT;
+    b.count = NT;
+    b.ids = g->ids;
+    b.customers = g->custs;
+    b.times = g->time;
+    b.amounts = g->amount;
+    b.stores = g->stores;
+    b.item_counts = g->nitems;
+    b.items = g->items;
+    b.nfields = 1;
+    b.field_names = fname;
+    b.field_values = g->fv;
+    return b;
+}
+
+static char *csv_of(gen *g, size_t *len)
+{
+    size_t cap = NT * 128, n = 0;
+    char *s = malloc(cap);
+    n += (size_t)snprintf(s, cap, "id,customer,time,amount,store,items,qty\n");
+    size_t k = 0;
+    for (int i = 0; i < NT; i++) {
+        n += (size_t)snprintf(s + n, cap - n, "%s,%s,%lld,%lld.%04lld,%s,", g->id[i], g->cust[i],
+                              (long long)g->time[i], (long long)(g->amount[i] / 10000),
+                              (long long)(g->amount[i] % 10000), g->stores[i] ? g->stores[i] : "");
+        for (uint32_t j = 0; j < g->nitems[i]; j++, k++)
+            n += (size_t)snprintf(s + n, cap - n, "%s%s", j ? "|" : "", g->items[k]);
+        n += (size_t)snprintf(s + n, cap - n, ",%s\n", g->fv[i] ? g->fv[i] : "");
+    }
+    *len = n;
+    return s;
+}
+
+/* What a scan gives, as one text line per transaction (sorted by id number). */
+typedef struct seen {
+    char line[NT][160];
+    int n;
+} seen;
+
+static int on_txn(const eng_txn_row *r, void *user)
+{
+    seen *s = user;
+    int i = atoi(r->id + 1);
+    assert_true(i >= 0 && i < NT);
+    char *l = s->line[i];
+    int o = snprintf(l, 160, "%s|%s|%lld|%lld|%s|", r->id, r->external_id, (long long)r->time, (long long)r->amount,
+                     r->store);
+    for (size_t k = 0; k < r->n_items; k++)
+        o += snprintf(l + o, 160 - (size_t)o, "%s;", r->items[k]);
+    s->n++;
+    return 0;
+}
+
+static void want_line(gen *g, int i, char *l)
+{
+    size_t k = 0;
+    for (int j = 0; j < i; j++)
+        k += g->nitems[j];
+    int o = snprintf(l, 160, "%s|%s|%lld|%lld|%s|", g->id[i], g->cust[i], (long long)g->time[i],
+                     (long long)g->amount[i], g->stores[i] ? g->stores[i] : "");
+    for (uint32_t j = 0; j < g->nitems[i]; j++)
+        o += snprintf(l + o, 160 - (size_t)o, "%s;", g->items[k + j]);
+}
+
+static void check_all(evfx *f, gen *g)
+{
+    seen *s = calloc(1, sizeof *s);
+    assert_int_equal(eng_txn_scan(f->e, "acme", NULL, 0, 0, on_txn, s), ENG_OK);
+    assert_int_equal(s->n, NT);
+    for (int i = 0; i < NT; i++) {
+        char w[160];
+        want_line(g, i, w);
+        assert_string_equal(s->line[i], w);
+    }
+    free(s);
+}
+
+static void bulk_and_csv_agree(void **st)
+{
+    (void)st;
+    gen *g = make(100);
+    for (int way = 0; way < 2; way++) {
+        evfx f;
+        evfx_open(&f, 100);
+        assert_int_equal(eng_txn_field_add(f.e, "acme", "qty", ENG_COL_INT64), ENG_OK);
+        assert_int_equal(eng_txn_field_add(f.e, "acme", "qty", ENG_COL_INT64), ENG_EEXISTS);
+        assert_int_equal(eng_txn_field_add(f.e, "acme", "amount", ENG_COL_INT64), ENG_EINVAL);
+        eng_event_report r = ENG_EVENT_REPORT_INIT;
+        size_t len;
+        char *csv = csv_of(g, &len);
+        eng_txn_batch b = batch_of(g);
+        if (way == 0)
+            assert_int_equal(eng_txn_append(f.e, "acme", &b, NULL, &r), ENG_OK);
+        else
+            assert_int_equal(eng_txn_import_csv_buffer(f.e, "acme", csv, len, NULL, &r), ENG_OK);
+        assert_int_equal(r.accepted, NT);
+        uint64_t unknown = 0;
+        for (int i = 0; i < NT; i++)
+            unknown += atoi(g->cust[i] + 1) >= 100;
+        assert_int_equal(r.unknown_customers, unknown);
+        check_all(&f, g);
+        /* again, both ways: all duplicates */
+        assert_int_equal(eng_txn_append(f.e, "acme", &b, NULL, &r), ENG_OK);
+        assert_int_equal(r.duplicates, NT);
+        assert_int_equal(r.accepted, 0);
+        assert_int_equal(eng_txn_import_csv_buffer(f.e, "acme", csv, len, NULL, &r), ENG_OK);
+        assert_int_equal(r.duplicates, NT);
+        free(csv);
+        evfx_reopen(&f);
+        check_all(&f, g);
+        evfx_close(&f);
+    }
+    free(g);
+}
+
+typedef struct sum {
+    uint64_t n, amount, qty, qty_n;
+    uint32_t customer;
+} sum;
+
+static int sum_cb(const eng__txn_cols *c, void *user)
+{
+    sum *s = user;
+    for (size_t i = 0; i < c->n; i++) {
+        s->n++;
+        s->amount += (uint64_t)c->amount[i];
+        if (c->nfields && (c->field_present[0][i >> 6] >> (i & 63) & 1))
+            s->qty += (uint64_t)c->field[0][i], s->qty_n++;
+        if (s->customer != ENG__NO_CUSTOMER)
+            assert_int_equal(c->customer[i], s->customer);
+    }
+    return 0;
+}
+
+static void scans_and_join(void **st)
+{
+    (void)st;
+    gen *g = make(100);
+    evfx f;
+    evfx_open(&f, 100);
+    assert_int_equal(eng_txn_field_add(f.e, "acme", "qty", ENG_COL_INT64), ENG_OK);
+    eng_txn_batch b = batch_of(g);
+    assert_int_equal(eng_txn_append(f.e, "acme", &b, NULL, NULL), ENG_OK);
+    /* a time range, against the generator */
+    eng_time from = 1020000, to = 1060000;
+    sum want = {0, 0, 0, 0, ENG__NO_CUSTOMER}, got = want;
+    for (int i = 0; i < NT; i++)
+        if (g->time[i] >= from && g->time[i] < to) {
+            want.n++;
+            want.amount += (uint64_t)g->amount[i];
+            if (g->fv[i])
+                want.qty += (uint64_t)atoi(g->fv[i]), want.qty_n++;
+        }
+    assert_int_equal(eng__enter(f.e), ENG_OK);
+    assert_int_equal(eng__txn_scan(f.e, "acme", from, to, ENG__NO_CUSTOMER, sum_cb, &got), ENG_OK);
+    eng__leave(f.e);
+    assert_memory_equal(&want, &got, sizeof want);
+    /* an unknown customer: found by external id now, joined once imported */
+    int u = -1;
+    for (int i = 0; i < NT && u < 0; i++)
+        if (atoi(g->cust[i] + 1) >= 100)
+            u = i;
+    assert_true(u >= 0);
+    seen *s = calloc(1, sizeof *s);
+    assert_int_equal(eng_txn_scan(f.e, "acme", g->cust[u], 0, 0, on_txn, s), ENG_OK);
+    int cnt = s->n;
+    assert_true(cnt >= 1);
+    char csv[64];
+    int n = snprintf(csv, sizeof csv, "id\n%s\n", g->cust[u]);
+    assert_int_equal(eng_customers_import_csv_buffer(f.e, csv, (size_t)n, NULL, NULL), ENG_OK);
+    uint32_t cid;
+    assert_int_equal(eng_customer_lookup(f.e, g->cust[u], &cid), ENG_OK);
+    sum one = {0, 0, 0, 0, cid};
+    assert_int_equal(eng__enter(f.e), ENG_OK);
+    assert_int_equal(eng__txn_scan(f.e, "acme", 0, 0, cid, sum_cb, &one), ENG_OK);
+    eng__leave(f.e);
+    assert_int_equal(one.n, (uint64_t)cnt);
+    memset(s, 0, sizeof *s);
+    assert_int_equal(eng_txn_scan(f.e, "acme", g->cust[u], 0, 0, on_txn, s), ENG_OK);
+    assert_int_equal(s->n, cnt);
+    free(s);
+    evfx_close(&f);
+    free(g);
+}
+
+static int errs;
+static void on_err(const eng_import_error *e, void *user)
+{
+    (void)e;
+    (void)user;
+    errs++;
+}
+
+static void bad_rows(void **st)
+{
+    (void)st;
+    evfx f;
+    evfx_open(&f, 3);
+    assert_int_equal(eng_txn_field_add(f.e, "acme", "paid", ENG_COL_BOOL), ENG_OK);
+    static const char csv[] = "id,customer,time,amount,paid\n"
+                              "A,c0,2026-01-01,10.5,true\n"
+                              "B,c1,2026-01-02,ten,true\n"
+                              "C,c2,2026-01-03,3,maybe\n"
+                              "D,c1,2026-01-04,4,false\n";
+    eng_event_report r = ENG_EVENT_REPORT_INIT;
+    assert_int_equal(eng_txn_import_csv_buffer(f.e, "acme", csv, sizeof csv - 1, NULL, &r), ENG_EPARSE);
+    assert_string_equal(eng_error_last()->detail, "3:4");
+    seen *s = calloc(1, sizeof *s);
+    assert_int_equal(eng_txn_scan(f.e, "acme", NULL, 0, 0, on_txn, s), ENG_OK);
+    assert_int_equal(s->n, 0); /* nothing stored */
+    eng_import_options o;
+    eng_import_options_init(&o, ENG_IMPORT_OPTIONS_VERSION);
+    o.on_error = ENG_IMPORT_SKIP_ROWS;
+    o.max_bad_rows = 1;
+    assert_int_not_equal(eng_txn_import_csv_buffer(f.e, "acme", csv, sizeof csv - 1, &o, &r), ENG_OK);
+    o.max_bad_rows = 2;
+    o.error_fn = on_err;
+    errs = 0;
+    assert_int_equal(eng_txn_import_csv_buffer(f.e, "acme", csv, sizeof csv - 1, &o, &r), ENG_OK);
+    assert_int_equal(r.accepted, 2);
+    assert_int_equal(r.bad_rows, 2);
+    assert_int_equal(errs, 2);
+    static const char hdr[] = "id,customer,time\nA,c0,5\n";
+    assert_int_equal(eng_txn_import_csv_buffer(f.e, "acme", hdr, sizeof hdr - 1, NULL, &r), ENG_EPARSE);
+    static const char unk[] = "id,customer,time,amount,color\nA,c0,5,1,red\n";
+    assert_int_equal(eng_txn_import_csv_buffer(f.e, "acme", unk, sizeof unk - 1, NULL, &r), ENG_EPARSE);
+    assert_string_equal(eng_error_last()->detail, "1:5");
+    /* bulk: a bad field value names row:column */
+    const char *ids[1] = {"Z"}, *cs[1] = {"c0"}, *fn[1] = {"paid"}, *fv[1] = {"perhaps"};
+    eng_time t[1] = {1};
+    int64_t am[1] = {1};
+    eng_txn_batch b = ENG_TXN_BATCH_INIT;
+    b.count = 1;
+    b.ids = ids;
+    b.customers = cs;
+    b.times = t;
+    b.amounts = am;
+    b.nfields = 1;
+    b.field_names = fn;
+    b.field_values = fv;
+    assert_int_equal(eng_txn_append(f.e, "acme", &b, NULL, &r), ENG_EPARSE);
+    assert_string_equal(eng_error_last()->detail, "1:7");
+    fn[0] = "nope";
+    assert_int_equal(eng_txn_append(f.e, "acme", &b, NULL, &r), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "batch.field_names[0]");
+    free(s);
+    evfx_close(&f);
+}
+
+static int count_cb(const eng__txn_cols *c, void *user)
+{
+    *(uint64_t *)user += c->n;
+    return 0;
+}
+
+static void sealed_and_retention(void **st)
+{
+    (void)st;
+    evfx f;
+    evfx_open(&f, 0);
+    assert_int_equal(eng_org_create(f.e, "acme", NULL, "admin", NULL), ENG_OK);
+    size_t n = ENG__SEG_ROWS + 1000;
+    size_t cap = n * 40;
+    char *csv = malloc(cap);
+    size_t len = (size_t)snprintf(csv, cap, "id,customer,time,amount\n");
+    eng_time day = ENG_DAY, now = test_clock_now;
+    for (size_t i = 0; i < n; i++) /* one transaction a minute over the last ~47 days */
+        len += (size_t)snprintf(csv + len, cap - len, "t%zu,c%zu,%lld,1\n", i, i % 100,
+                                (long long)(now - (eng_time)(n - i) * 60000));
+    eng_event_report r = ENG_EVENT_REPORT_INIT;
+    assert_int_equal(eng_txn_import_csv_buffer(f.e, "acme", csv, len, NULL, &r), ENG_OK);
+    assert_int_equal(r.accepted, n);
+    free(csv);
+    evfx_reopen(&f);
+    uint64_t cnt = 0;
+    assert_int_equal(eng__enter(f.e), ENG_OK);
+    assert_int_equal(eng__txn_scan(f.e, "acme", 0, 0, ENG__NO_CUSTOMER, count_cb, &cnt), ENG_OK);
+    eng__leave(f.e);
+    assert_int_equal(cnt, n);
+    /* keep 30 days */
+    assert_int_equal(eng_events_set_retention(f.e, "nobody", 30), ENG_EDENIED);
+    assert_int_equal(eng_events_set_retention(f.e, "admin", 30), ENG_OK);
+    assert_int_equal(eng_events_compact(f.e), ENG_OK);
+    eng_time from;
+    assert_int_equal(eng_events_data_from(f.e, "acme", &from), ENG_OK);
+    assert_int_equal(from, now - 30 * day);
+    uint64_t want = 0;
+    for (size_t i = 0; i < n; i++)
+        want += now - (eng_time)(n - i) * 60000 >= now - 30 * day;
+    for (int pass = 0; pass < 2; pass++) {
+        cnt = 0;
+        assert_int_equal(eng__enter(f.e), ENG_OK);
+        assert_int_equal(eng__txn_scan(f.e, "acme", 0, 0, ENG__NO_CUSTOMER, count_cb, &cnt), ENG_OK);
+        eng__leave(f.e);
+        assert_int_equal(cnt, want);
+        evfx_reopen(&f);
+    }
+    evfx_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bulk_and_csv_agree),
+        cmocka_unit_test(scans_and_join),
+        cmocka_unit_test(bad_rows),
+        cmocka_unit_test(sealed_and_retention),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
