@@ -43,21 +43,26 @@
 ENG_BEGIN_DECLS
 
 /**
- * What happened to a send. The values are ordered by progress: the status a
- * send shows is the highest value among its touches (a response proves the
- * delivery, so it outranks a failure receipt that arrives late).
+ * What happened to a send. The first four values equal the #eng_goal_start
+ * values (tracking can start at sent, delivered, opened or clicked).
+ * The status a send shows is the furthest one reached, in this order of
+ * progress: sent < failed < bounced < delivered < opened < clicked <
+ * unsubscribed < complained (a response proves the delivery, so it outranks a
+ * failure receipt that arrives late).
  */
 typedef enum eng_touch_status {
-    ENG_TOUCH_SENT = 0,          /**< Handed to the transport (written by the library). */
-    ENG_TOUCH_NOT_DELIVERED = 1, /**< The provider could not deliver it (detail: the reason). */
-    ENG_TOUCH_BOUNCED = 2,       /**< Bounced (detail: the reason). */
-    ENG_TOUCH_DELIVERED = 3,     /**< Delivered to the customer. */
-    ENG_TOUCH_OPENED = 4,        /**< Opened (the first open). */
-    ENG_TOUCH_CLICKED = 5,       /**< A link was clicked (detail: the link id; the first click). */
-    ENG_TOUCH_UNSUBSCRIBED = 6,  /**< The customer unsubscribed: opts them out of the channel. */
-    ENG_TOUCH_COMPLAINED = 7,    /**< The customer complained (spam report): opts them out of the channel. */
-    ENG_TOUCH_STATUS_COUNT = 8   /**< Number of statuses; not a status. */
+    ENG_TOUCH_SENT = 0,         /**< Handed to the transport (written by the library). */
+    ENG_TOUCH_DELIVERED = 1,    /**< Delivered to the customer. */
+    ENG_TOUCH_OPENED = 2,       /**< Opened (the first open). */
+    ENG_TOUCH_CLICKED = 3,      /**< A link was clicked (detail: the link id; the first click). */
+    ENG_TOUCH_FAILED = 4,       /**< Not delivered (detail: the reason). */
+    ENG_TOUCH_UNSUBSCRIBED = 5, /**< The customer unsubscribed: opts them out of the channel. */
+    ENG_TOUCH_BOUNCED = 6,      /**< Bounced (detail: the reason). */
+    ENG_TOUCH_COMPLAINED = 7    /**< The customer complained (spam report): opts them out of the channel. */
 } eng_touch_status;
+
+/** Number of #eng_touch_status values. */
+#define ENG_TOUCH_STATUS_COUNT 8
 
 /** Current version of #eng_event_report. */
 #define ENG_EVENT_REPORT_VERSION 1

@@ -22,21 +22,11 @@
 #include "common.h"
 #include "rules.h"
 #include "model.h" /* eng_goal_spec, ENG_MAX_CHANNELS */
+#include "events.h" /* eng_touch_status */
 
 ENG_BEGIN_DECLS
 
-/** Statuses in the touch log. The first four equal the #eng_goal_start values. */
-typedef enum eng_touch_status {
-    ENG_TOUCH_SENT = 0,         /**< The message was sent (the customer is contacted). */
-    ENG_TOUCH_DELIVERED = 1,    /**< It was delivered. */
-    ENG_TOUCH_OPENED = 2,       /**< It was opened. */
-    ENG_TOUCH_CLICKED = 3,      /**< A link in it was clicked. */
-    ENG_TOUCH_FAILED = 4,       /**< It could not be delivered. */
-    ENG_TOUCH_UNSUBSCRIBED = 5  /**< The customer unsubscribed from the channel through it. */
-} eng_touch_status;
-
-/** Number of #eng_touch_status values. */
-#define ENG_TOUCH_STATUS_COUNT 6
+/* Statuses in the touch log: #eng_touch_status in engage/events.h. */
 
 /** Current version of #eng_touch_columns. */
 #define ENG_TOUCH_COLUMNS_VERSION 1

@@ -63,6 +63,13 @@ enum {
 #define ENG__NO_CUSTOMER UINT32_MAX
 #define ENG__NO_ORG 0xffffu
 
+/* Progress order of the statuses: the furthest (highest rank) is the send's status. */
+static inline int eng__touch_rank(int status)
+{
+    static const uint8_t rank[ENG_TOUCH_STATUS_COUNT] = {0, 3, 4, 5, 1, 6, 2, 7};
+    return rank[status];
+}
+
 /* ---- send contexts --------------------------------------------------------- */
 
 /* What one execution of one message is: the part of the dispatch key that is
@@ -157,7 +164,7 @@ int eng__touch_history(eng_engine *e, const char *org, eng_time from, eng_time t
                        uint32_t *sends, uint32_t *responses);
 
 /* Per-send state as arrays indexed by send id (valid until the next events
- * write or abandon). status is the furthest reached. */
+ * write or abandon). status is the furthest reached (eng__touch_rank). */
 typedef struct eng__sends_view {
     uint32_t n;
     const uint16_t *org;      /* ENG__NO_ORG for a send dropped by retention */

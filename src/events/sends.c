@@ -156,7 +156,7 @@ int eng__sends_note(eng__sends *s, const eng__mem *mem, uint32_t id, uint8_t sta
     if (id >= s->n)
         fill_empty(s, id + 1);
     s->mask[id] |= (uint8_t)(1u << status);
-    if (status > s->status[id])
+    if (eng__touch_rank(status) > eng__touch_rank(s->status[id]))
         s->status[id] = status;
     return ENG_OK;
 }

@@ -49,7 +49,7 @@ int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, con
     c->send[i] = send;
     c->detail[i] = dcode;
     s->mask[send] |= (uint8_t)(1u << status);
-    if (status > s->status[send])
+    if (eng__touch_rank(status) > eng__touch_rank(s->status[send]))
         s->status[send] = status;
     *optout = status == ENG_TOUCH_UNSUBSCRIBED || status == ENG_TOUCH_COMPLAINED;
     return ENG_OK;

@@ -36,7 +36,7 @@ static int run_op(evfx *f, int op)
     evfx_key(k2, sizeof k2, 5, 0, 5, ENG_CH_EMAIL);
     evfx_key(k3, sizeof k3, 5, 0, 6, ENG_CH_EMAIL);
     const char *keys[4] = {k1, k2, k3, "nobody-yet"};
-    int st[4] = {ENG_TOUCH_UNSUBSCRIBED, ENG_TOUCH_CLICKED, ENG_TOUCH_NOT_DELIVERED, ENG_TOUCH_DELIVERED};
+    int st[4] = {ENG_TOUCH_UNSUBSCRIBED, ENG_TOUCH_CLICKED, ENG_TOUCH_FAILED, ENG_TOUCH_DELIVERED};
     eng_time ts[4] = {5000, 5001, 5002, 5003};
     const char *det[4] = {NULL, "link-9", "mailbox full", NULL};
     eng_receipts r = ENG_RECEIPTS_INIT;
