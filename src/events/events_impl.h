@@ -58,6 +58,9 @@ enum {
 };
 
 #define ENG__SEG_ROWS 65536u
+/* Rows at which a tail is sealed: ENG__SEG_ROWS (the most a segment holds).
+ * Tests lower it to reach sealing with few rows; set it before any write. */
+extern uint32_t eng__seg_seal_rows;
 #define ENG__EV_MAX_ORGS 65535u
 #define ENG__EV_DETAIL_MAX 255
 #define ENG__NO_CUSTOMER UINT32_MAX

@@ -10,6 +10,8 @@
 #define ORG_V 1
 #define DICT_V 1
 
+uint32_t eng__seg_seal_rows = ENG__SEG_ROWS;
+
 enum { DK_CTX = 1, DK_DET = 2, DK_STORE = 3, DK_SKU = 4, DK_FSTR = 5 };
 
 void eng__ev_key(char *buf, size_t cap, uint16_t org, const char *what, uint64_t seq, int wide)

@@ -12,7 +12,7 @@
 static int tail_room(eng__ev *ev, eng__evorg *o, int sent)
 {
     int rc;
-    if (o->tail.n >= ENG__SEG_ROWS && (rc = eng__ttail_seal(ev, o)))
+    if (o->tail.n >= eng__seg_seal_rows && (rc = eng__ttail_seal(ev, o)))
         return rc;
     if ((rc = eng__tcols_reserve(&o->tail, &ev->e->mem, 1)))
         return rc;

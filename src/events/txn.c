@@ -201,7 +201,7 @@ static int add_row(txctx *x, eng__rowerr *err)
     uint32_t cust;
     int unknown = eng__customer_find(&x->a->t, x->cust.p, x->cust.n, &cust) != ENG_OK;
     eng__rcols *t = &o->rtail;
-    if (t->n >= ENG__SEG_ROWS && (rc = eng__rtail_seal(x->ev, o)))
+    if (t->n >= eng__seg_seal_rows && (rc = eng__rtail_seal(x->ev, o)))
         return rc;
     if ((rc = eng__rcols_reserve(t, mem, 1, x->nitems, x->id.n + (unknown ? x->cust.n : 0))))
         return rc;
