@@ -101,7 +101,7 @@ typedef struct eng__sends {
     uint8_t *channel, *status, *mask;
     eng_time *sent_at;
     uint64_t *keyhash;
-    uint32_t *slots; /* send id + 1; 0 = empty */
+    uint64_t *slots; /* key hash >> 32 << 32 | (send id + 1); 0 = empty */
     uint32_t nslots;
 } eng__sends;
 

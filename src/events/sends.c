@@ -1,6 +1,7 @@
 /* Per-send state (arrays indexed by send id) and the idempotency-key index.
- * The index is open addressing over send ids + 1; a probe compares the full
- * 64-bit key hash kept per send, so the table itself is 4 bytes a slot. */
+ * The index is open addressing; a slot holds the key hash's high 32 bits and
+ * the send id + 1, so a probe that passes another key costs no access to the
+ * per-send arrays (at 10^8 touches each such access is a cache miss). */
 #include "events/ev_state.h"
 
 #include <string.h>
@@ -66,7 +67,7 @@ static void fill_empty(eng__sends *s, uint32_t upto)
 
 static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots)
 {
-    uint32_t *t = eng__calloc(mem, nslots, sizeof *t);
+    uint64_t *t = eng__calloc(mem, nslots, sizeof *t);
     if (!t)
         return eng__nomem();
     uint32_t mask = nslots - 1;
@@ -76,7 +77,7 @@ static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots)
         uint32_t i = (uint32_t)s->keyhash[id] & mask;
         while (t[i])
             i = (i + 1) & mask;
-        t[i] = id + 1;
+        t[i] = (s->keyhash[id] >> 32 << 32) | (id + 1);
     }
     eng__free(mem, s->slots);
     s->slots = t;
@@ -114,12 +115,14 @@ int64_t eng__sends_find(const eng__sends *s, uint64_t keyhash)
     if (!s->nslots)
         return -1;
     uint32_t mask = s->nslots - 1;
+    uint64_t tag = keyhash >> 32 << 32;
     for (uint32_t i = (uint32_t)keyhash & mask;; i = (i + 1) & mask) {
-        uint32_t v = s->slots[i];
+        uint64_t v = s->slots[i];
         if (!v)
             return -1;
-        if (s->keyhash[v - 1] == keyhash && s->org[v - 1] != ENG__NO_ORG)
-            return v - 1;
+        uint32_t id = (uint32_t)v - 1;
+        if ((v >> 32 << 32) == tag && s->keyhash[id] == keyhash && s->org[id] != ENG__NO_ORG)
+            return id;
     }
 }
 
@@ -142,7 +145,7 @@ int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org
         uint32_t mask = s->nslots - 1, i = (uint32_t)keyhash & mask;
         while (s->slots[i])
             i = (i + 1) & mask;
-        s->slots[i] = id + 1;
+        s->slots[i] = (keyhash >> 32 << 32) | (id + 1);
     }
     return ENG_OK;
 }

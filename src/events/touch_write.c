@@ -7,6 +7,9 @@
 #include <string.h>
 
 #define KEY_MAX 1024
+/* Lookahead of the index prefetches (see apply_receipts). */
+#define AHEAD1 8
+#define AHEAD2 16
 
 /* One more row in an org's tail, sealing it first when full. */
 static int tail_room(eng__ev *ev, eng__evorg *o, int sent)
@@ -141,8 +144,15 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
     if ((rc = eng__ev_ctx_intern(o, &k, &cx)) || (rc = eng__sends_reserve(&ev->s, &e->mem, n)))
         return rc;
     eng__optlist opts = {NULL, NULL, 0, 0};
+    uint64_t *hs = eng__malloc(&e->mem, n * sizeof *hs);
+    if (!hs)
+        return eng__nomem();
+    for (size_t i = 0; i < n; i++)
+        hs[i] = eng__ev_keyhash(rows[i].key, rows[i].klen);
     for (size_t i = 0; i < n && !rc; i++) {
-        uint64_t h = eng__ev_keyhash(rows[i].key, rows[i].klen);
+        uint64_t h = hs[i];
+        if (i + AHEAD2 < n)
+            __builtin_prefetch(&ev->s.slots[(uint32_t)hs[i + AHEAD2] & (ev->s.nslots - 1)]);
         if (eng__sends_find(&ev->s, h) >= 0) {
             res->duplicates++;
             continue;
@@ -166,6 +176,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         res->accepted++;
         rc = eng__pend_join(ev, id, h, &res->joined, &opts);
     }
+    eng__free(&e->mem, hs);
     if (!rc)
         rc = apply_optouts(ev, opts.send, opts.ts, opts.n);
     opt_free(&e->mem, &opts);
@@ -174,7 +185,8 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
 
 /* ---- receipts ---- */
 
-static int check_receipts(const eng_receipts *r)
+/* Validate a batch; hashes (if not NULL) receives each key's hash. */
+static int check_receipts(const eng_receipts *r, uint64_t *hashes)
 {
     if (!r)
         return eng__err(ENG_EINVAL, "receipts", "receipts is NULL");
@@ -185,46 +197,69 @@ static int check_receipts(const eng_receipts *r)
                         "receipts need keys, statuses and times");
     for (size_t i = 0; i < r->count; i++) {
         const char *bad = NULL, *why = "";
-        size_t kl = r->keys[i] ? strlen(r->keys[i]) : 0;
+        size_t kl = r->keys[i] ? strnlen(r->keys[i], KEY_MAX + 1) : 0;
         if (kl == 0 || kl > KEY_MAX)
             bad = "keys", why = "the key must be 1..1024 bytes";
         else if (r->statuses[i] <= ENG_TOUCH_SENT || r->statuses[i] >= ENG_TOUCH_STATUS_COUNT)
             bad = "statuses", why = "not a receipt status (sent is written by the library)";
         else if (r->times[i] < 0)
             bad = "times", why = "time before 1970";
-        else if (r->details && r->details[i] && strlen(r->details[i]) > ENG__EV_DETAIL_MAX)
+        else if (r->details && r->details[i] && strnlen(r->details[i], ENG__EV_DETAIL_MAX + 1) > ENG__EV_DETAIL_MAX)
             bad = "details", why = "longer than 255 bytes";
         if (bad) {
             char det[64];
             snprintf(det, sizeof det, "receipts[%zu].%s", i, bad);
             return eng__err(ENG_EINVAL, det, "receipt %zu: %s; nothing was stored", i, why);
         }
+        if (hashes)
+            hashes[i] = eng__ev_keyhash(r->keys[i], kl);
     }
     return ENG_OK;
 }
 
-int eng__touch_receipts(eng_engine *e, const eng_receipts *r, eng_event_report *rep)
+/* Apply a checked batch whose key hashes are known. The send index and the
+ * per-send arrays are far bigger than the caches at scale, so lookups run a
+ * few receipts ahead of their use: the index slot is prefetched AHEAD2
+ * receipts before, the candidate send's state AHEAD1 before. */
+
+static inline void prefetch_send(const eng__sends *s, uint64_t h)
 {
-    eng__ev *ev;
-    int rc = check_receipts(r);
-    if (rc || (rc = eng__ev_get(e, &ev)))
-        return rc;
+    uint32_t v = s->nslots ? (uint32_t)s->slots[(uint32_t)h & (s->nslots - 1)] : 0;
+    if (v--) {
+        __builtin_prefetch(&s->keyhash[v]);
+        __builtin_prefetch(&s->mask[v]);
+        __builtin_prefetch(&s->status[v]);
+        __builtin_prefetch(&s->customer[v]);
+        __builtin_prefetch(&s->ctx[v]);
+        __builtin_prefetch(&s->channel[v]);
+        __builtin_prefetch(&s->org[v]);
+    }
+}
+
+static int apply_receipts(eng__ev *ev, const eng_receipts *r, const uint64_t *h, eng_event_report *rep)
+{
+    eng_engine *e = ev->e;
+    eng__sends *sd = &ev->s;
     eng__optlist opts = {NULL, NULL, 0, 0};
-    rep->rows += r->count;
-    for (size_t i = 0; i < r->count && !rc; i++) {
-        const char *key = r->keys[i];
-        uint64_t h = eng__ev_keyhash(key, strlen(key));
-        int64_t send = eng__sends_find(&ev->s, h);
+    int rc = ENG_OK;
+    size_t n = r->count;
+    rep->rows += n;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i + AHEAD2 < n && sd->nslots)
+            __builtin_prefetch(&sd->slots[(uint32_t)h[i + AHEAD2] & (sd->nslots - 1)]);
+        if (i + AHEAD1 < n)
+            prefetch_send(sd, h[i + AHEAD1]);
+        int64_t send = eng__sends_find(sd, h[i]);
         const char *d = r->details && r->details[i] ? r->details[i] : "";
         int dup = 0, opt = 0;
         uint8_t st = (uint8_t)r->statuses[i];
         if (send < 0) {
-            if ((rc = eng__pend_add(ev, h, key, st, r->times[i], d, &dup)))
+            if ((rc = eng__pend_add(ev, h[i], r->keys[i], st, r->times[i], d, &dup)))
                 break;
             rep->unmatched++;
             if (r->unmatched_fn)
-                r->unmatched_fn(i, key, r->unmatched_user);
-        } else if ((rc = eng__touch_apply(ev, (uint32_t)send, st, r->times[i], d, strlen(d), &dup, &opt))) {
+                r->unmatched_fn(i, r->keys[i], r->unmatched_user);
+        } else if ((rc = eng__touch_apply(ev, (uint32_t)send, st, r->times[i], d, *d ? strlen(d) : 0, &dup, &opt))) {
             break;
         }
         if (dup)
@@ -240,6 +275,29 @@ int eng__touch_receipts(eng_engine *e, const eng_receipts *r, eng_event_report *
         rep->consent_changes += opts.n;
     opt_free(&e->mem, &opts);
     return rc ? rc : eng__ev_flush(ev);
+}
+
+/* What must hold before the batch's size can be trusted for an allocation. */
+static int precheck(const eng_receipts *r)
+{
+    if (!r)
+        return eng__err(ENG_EINVAL, "receipts", "receipts is NULL");
+    if (r->version != ENG_RECEIPTS_VERSION)
+        return eng__err(ENG_EVERSION, "receipts.version", "unknown receipts version %u", r->version);
+    return ENG_OK;
+}
+
+int eng__touch_receipts(eng_engine *e, const eng_receipts *r, eng_event_report *rep)
+{
+    eng__ev *ev;
+    uint64_t *h = NULL;
+    int rc = precheck(r);
+    if (!rc && r->count && !(h = eng__malloc(&e->mem, r->count * sizeof *h)))
+        rc = eng__nomem();
+    if (!rc && !(rc = check_receipts(r, h)) && !(rc = eng__ev_get(e, &ev)))
+        rc = apply_receipts(ev, r, h, rep);
+    eng__free(&e->mem, h);
+    return rc;
 }
 
 ENG_API int eng_receipts_init(eng_receipts *r, unsigned int version)
@@ -270,13 +328,17 @@ ENG_API int eng_touch_append(eng_engine *e, const eng_receipts *receipts, eng_ev
     if (rc)
         return rc;
     eng_event_report tmp, *rep = &tmp;
-    if (!(rc = eng__ev_report_start(report, &tmp, &rep)) && !(rc = check_receipts(receipts)) &&
-        !(rc = eng__kv_begin(e->store))) {
-        rc = eng__touch_receipts(e, receipts, rep);
+    uint64_t *h = NULL;
+    eng__ev *ev;
+    if (!(rc = eng__ev_report_start(report, &tmp, &rep)) && !(rc = precheck(receipts)) &&
+        !(rc = receipts->count && !(h = eng__malloc(&e->mem, receipts->count * sizeof *h)) ? eng__nomem() : ENG_OK) &&
+        !(rc = check_receipts(receipts, h)) && !(rc = eng__ev_get(e, &ev)) && !(rc = eng__kv_begin(e->store))) {
+        rc = apply_receipts(ev, receipts, h, rep);
         rc = rc ? eng__ev_fail(e, rc) : eng__ev_commit(e);
         if (rc)
             memset(&rep->accepted, 0, sizeof *rep - offsetof(eng_event_report, accepted));
     }
+    eng__free(&e->mem, h);
     eng__leave(e);
     return rc;
 }

@@ -1,0 +1,422 @@
+/* W6: ingest of touch events (BENCHMARKS.md).
+ *
+ * A seeded generator plays a dispatcher and a provider: campaigns go out in
+ * waves of sends (one `sent` each, written as the dispatcher does, inside its
+ * own storage batch, 65,536 sends a batch), then each wave's receipts arrive
+ * shuffled (out of order) in batches of 65,536 through eng_touch_append():
+ * delivered (90 %) or failed, opened (40 % of delivered), clicked (30 % of
+ * opened) — about 2.5 touches a send. Sizes: S 10^5 touches, M 10^7, L 10^8
+ * (ENG_BENCH_SIZE=L). The store is the file store without fsync.
+ *
+ * Figures: events/s through the API (array building excluded), bytes per
+ * event (sealed segments alone, and the whole file after compaction),
+ * resident bytes per event, reopen time; then the same touches as CSV loaded
+ * by libengage (parse + append), SQLite (`.import` into a typed table) and
+ * DuckDB (read_csv into a typed table in a database file, 1 thread), with
+ * the ratios. Comparisons run at S and M, and at L with ENG_BENCH_COMPARE_L=1. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "events/events_impl.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* CPU time of this thread: the machine is shared, so wall time overstates. */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static uint64_t rng = 42;
+static uint64_t rnd(void)
+{
+    uint64_t x = (rng += 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6))
+            kb = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static long long file_size(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+#define BATCH 65536
+#define KEYLEN 40
+
+typedef struct run {
+    eng_engine *e;
+    FILE *csv;       /* when set, rows also go here */
+    double api_ms;   /* time inside the append calls */
+    double api_cpu;  /* CPU time inside them */
+    uint64_t touches, sends;
+} run;
+
+static const int chans[4] = {ENG_CH_EMAIL, ENG_CH_SMS, ENG_CH_PUSH, ENG_CH_WHATSAPP};
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "%s: %d %s (%s)\n", what, rc, eng_error_last()->message, eng_error_last()->detail);
+    exit(1);
+}
+
+static void key_of(char *buf, uint32_t campaign, uint32_t customer, int ch)
+{
+    snprintf(buf, KEYLEN, "c%u/v1/o0/%u/%d", campaign, customer, ch);
+}
+
+static void put_sent(run *r, uint32_t campaign, const eng__sent_row *rows, size_t n)
+{
+    eng__send_ctx ctx = {"acme", campaign, campaign * 10ull, 1, 0};
+    double t0 = now_ms(), c0 = cpu_ms();
+    int rc = eng__enter(r->e);
+    if (!rc && !(rc = eng__kv_begin(r->e->store))) {
+        rc = eng__touch_sent(r->e, &ctx, rows, n, NULL);
+        rc = rc ? eng__events_fail(r->e, rc) : eng__kv_commit(r->e->store);
+    }
+    eng__leave(r->e);
+    r->api_ms += now_ms() - t0;
+    r->api_cpu += cpu_ms() - c0;
+    if (rc)
+        die("sent", rc);
+}
+
+static void put_receipts(run *r, const char *const *keys, const int *st, const eng_time *ts, size_t n)
+{
+    eng_receipts rc_ = ENG_RECEIPTS_INIT;
+    rc_.count = n;
+    rc_.keys = keys;
+    rc_.statuses = st;
+    rc_.times = ts;
+    double t0 = now_ms(), c0 = cpu_ms();
+    int rc = eng_touch_append(r->e, &rc_, NULL);
+    r->api_ms += now_ms() - t0;
+    r->api_cpu += cpu_ms() - c0;
+    if (rc)
+        die("receipts", rc);
+}
+
+/* One wave of a campaign: sends to customers [lo, hi), then their receipts shuffled. */
+static void wave(run *r, uint32_t campaign, uint32_t lo, uint32_t hi, eng_time t, uint64_t *budget)
+{
+    size_t n = hi - lo;
+    eng__sent_row *rows = malloc(BATCH * sizeof *rows);
+    char (*keys)[KEYLEN] = malloc((size_t)n * KEYLEN);
+    for (size_t i = 0; i < n; i++)
+        key_of(keys[i], campaign, lo + (uint32_t)i, chans[(lo + i) % 4]);
+    for (size_t b = 0; b < n; b += BATCH) {
+        size_t m = n - b < BATCH ? n - b : BATCH;
+        for (size_t i = 0; i < m; i++) {
+            uint32_t c = lo + (uint32_t)(b + i);
+            rows[i] = (eng__sent_row){keys[b + i], strlen(keys[b + i]), c, (uint8_t)chans[c % 4], t + (eng_time)(b + i) / 16};
+            if (r->csv)
+                fprintf(r->csv, "%lld,%u,%u,%u,1,0,%d,0,%s\n", (long long)rows[i].time, c, campaign, campaign * 10,
+                        chans[c % 4], keys[b + i]);
+        }
+        put_sent(r, campaign, rows, m);
+    }
+    r->sends += n;
+    r->touches += n;
+    /* receipts of the wave */
+    size_t cap = n * 3 + 1, k = 0;
+    uint32_t *who = malloc(cap * sizeof *who);
+    int *st = malloc(cap * sizeof *st);
+    eng_time *ts = malloc(cap * sizeof *ts);
+    for (size_t i = 0; i < n && k + 3 <= cap; i++) {
+        uint64_t x = rnd();
+        eng_time base = t + (eng_time)i / 16;
+        if (x % 100 < 90) {
+            who[k] = (uint32_t)i, st[k] = ENG_TOUCH_DELIVERED, ts[k++] = base + 60000 + (eng_time)(x >> 40) % 60000;
+            if ((x >> 8) % 100 < 40) {
+                who[k] = (uint32_t)i, st[k] = ENG_TOUCH_OPENED, ts[k++] = base + 3600000 + (eng_time)(x >> 30) % 7200000;
+                if ((x >> 16) % 100 < 30)
+                    who[k] = (uint32_t)i, st[k] = ENG_TOUCH_CLICKED, ts[k++] = base + 7200000 + (eng_time)(x >> 20) % 7200000;
+            }
+        } else {
+            who[k] = (uint32_t)i, st[k] = ENG_TOUCH_FAILED, ts[k++] = base + 60000;
+        }
+    }
+    for (size_t i = k; i > 1; i--) { /* out of order */
+        size_t j = rnd() % i;
+        uint32_t w = who[i - 1]; who[i - 1] = who[j]; who[j] = w;
+        int s = st[i - 1]; st[i - 1] = st[j]; st[j] = s;
+        eng_time q = ts[i - 1]; ts[i - 1] = ts[j]; ts[j] = q;
+    }
+    const char **kp = malloc(BATCH * sizeof *kp);
+    char (*kb)[KEYLEN] = malloc((size_t)BATCH * KEYLEN); /* the host's receipt buffer: keys in arrival order */
+    for (size_t b = 0; b < k; b += BATCH) {
+        size_t m = k - b < BATCH ? k - b : BATCH;
+        for (size_t i = 0; i < m; i++) {
+            memcpy(kb[i], keys[who[b + i]], KEYLEN);
+            kp[i] = kb[i];
+            if (r->csv) {
+                uint32_t c = lo + who[b + i];
+                fprintf(r->csv, "%lld,%u,%u,%u,1,0,%d,%d,%s\n", (long long)ts[b + i], c, campaign, campaign * 10,
+                        chans[c % 4], st[b + i], kp[i]);
+            }
+        }
+        put_receipts(r, kp, st + b, ts + b, m);
+    }
+    free(kb);
+    r->touches += k;
+    *budget = *budget > n + k ? *budget - n - k : 0;
+    free(kp);
+    free(who);
+    free(st);
+    free(ts);
+    free(rows);
+    free(keys);
+}
+
+static eng_engine *open_file(const char *path, unsigned flags)
+{
+    eng_store *s;
+    int rc = eng_store_file_open(&s, path, flags | ENG_STORE_NOSYNC, NULL);
+    if (rc)
+        die("file store", rc);
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.store = s;
+    eng_engine *e;
+    if ((rc = eng_open(&cfg, &e)))
+        die("open", rc);
+    return e;
+}
+
+static int seg_bytes_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
+{
+    (void)key;
+    (void)val;
+    if (klen > 9 && !memcmp((const char *)key + 7, "t/s/", 4))
+        *(uint64_t *)user += vlen;
+    return 0;
+}
+
+/* libengage loading the CSV: parse each line, group into batches like the generator did. */
+static double ingest_csv(const char *csv, const char *dbpath, uint64_t *rows_out)
+{
+    eng_engine *e = open_file(dbpath, ENG_STORE_CREATE);
+    run r = {e, NULL, 0, 0, 0, 0};
+    FILE *f = fopen(csv, "r");
+    char line[256];
+    eng__sent_row *rows = malloc(BATCH * sizeof *rows);
+    char (*keys)[KEYLEN] = malloc((size_t)BATCH * KEYLEN);
+    const char **kp = malloc(BATCH * sizeof *kp);
+    int *st = malloc(BATCH * sizeof *st);
+    eng_time *ts = malloc(BATCH * sizeof *ts);
+    size_t ns = 0, nr = 0;
+    uint32_t cur = 0;
+    uint64_t total = 0;
+    double t0 = now_ms();
+    if (!fgets(line, sizeof line, f)) /* header */
+        die("csv", -1);
+    for (;;) {
+        char *p = fgets(line, sizeof line, f);
+        long long t = 0;
+        unsigned cust = 0, camp = 0, msg, ver, occ;
+        int ch = 0, s = 0, pos = 0;
+        if (p && sscanf(line, "%lld,%u,%u,%u,%u,%u,%d,%d,%n", &t, &cust, &camp, &msg, &ver, &occ, &ch, &s, &pos) != 8)
+            die("csv line", -1);
+        int kind = !p ? -1 : s == ENG_TOUCH_SENT ? 0 : 1;
+        if ((ns && (kind != 0 || camp != cur || ns == BATCH))) {
+            put_sent(&r, cur, rows, ns);
+            ns = 0;
+        }
+        if (nr && (kind != 1 || nr == BATCH)) {
+            put_receipts(&r, kp, st, ts, nr);
+            nr = 0;
+        }
+        if (!p)
+            break;
+        char *k = line + pos;
+        k[strcspn(k, "\r\n")] = 0;
+        total++;
+        if (kind == 0) {
+            cur = camp;
+            snprintf(keys[ns], KEYLEN, "%s", k);
+            rows[ns] = (eng__sent_row){keys[ns], strlen(keys[ns]), cust, (uint8_t)ch, t};
+            ns++;
+        } else {
+            snprintf(keys[nr], KEYLEN, "%s", k);
+            kp[nr] = keys[nr];
+            st[nr] = s;
+            ts[nr++] = t;
+        }
+    }
+    double ms = now_ms() - t0;
+    fclose(f);
+    eng_close(e);
+    free(rows);
+    free(keys);
+    free(kp);
+    free(st);
+    free(ts);
+    *rows_out = total;
+    return ms;
+}
+
+static double sqlite_import(const char *dir, const char *csv, long long *bytes)
+{
+    char script[1024], db[1024], cmd[8192];
+    snprintf(script, sizeof script, "%s/w6.sql", dir);
+    snprintf(db, sizeof db, "%s/w6.sqlite", dir);
+    FILE *f = fopen(script, "w");
+    fprintf(f, "PRAGMA journal_mode=OFF;\nPRAGMA synchronous=OFF;\n"
+               "CREATE TABLE touches(time INTEGER, customer INTEGER, campaign INTEGER, message INTEGER, "
+               "version INTEGER, occurrence INTEGER, channel INTEGER, status INTEGER, key TEXT);\n"
+               ".mode csv\n.import --skip 1 %s touches\nSELECT count(*) FROM touches;\n", csv);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "rm -f %s; sqlite3 %s < %s 2>&1", db, db, script);
+    double t0 = now_ms();
+    FILE *p = popen(cmd, "r");
+    char out[256] = "";
+    while (p && fgets(out, sizeof out, p))
+        ;
+    int rc = p ? pclose(p) : -1;
+    double ms = now_ms() - t0;
+    *bytes = file_size(db);
+    unlink(db);
+    return rc == 0 ? ms : -1;
+}
+
+static double duckdb_import(const char *benchdir, const char *dir, const char *csv, long long *bytes)
+{
+    char cmd[8192], db[1024];
+    snprintf(db, sizeof db, "%s/w6.duckdb", dir);
+    snprintf(cmd, sizeof cmd, "rm -f %s %s.wal; node %s/events_duckdb.mjs %s %s 2>&1", db, db, benchdir, csv, db);
+    FILE *p = popen(cmd, "r");
+    char line[256];
+    double ms = -1;
+    while (p && fgets(line, sizeof line, p))
+        if (!strncmp(line, "ingest_ms ", 10))
+            ms = atof(line + 10);
+    if (p)
+        pclose(p);
+    *bytes = file_size(db);
+    unlink(db);
+    return ms;
+}
+
+static void run_size(const char *label, uint64_t target, uint32_t ncust, int compare)
+{
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char dir[512], path[1024], csv[1024], path2[1024];
+    snprintf(dir, sizeof dir, "%s/engage-w6-XXXXXX", tmp);
+    if (!mkdtemp(dir))
+        die("mkdtemp", -1);
+    snprintf(path, sizeof path, "%s/events.db", dir);
+    snprintf(path2, sizeof path2, "%s/events-csv.db", dir);
+    snprintf(csv, sizeof csv, "%s/touches.csv", dir);
+    long rss0 = rss_kb();
+    run r = {open_file(path, ENG_STORE_CREATE), NULL, 0, 0, 0, 0};
+    if (compare) {
+        r.csv = fopen(csv, "w");
+        fprintf(r.csv, "time,customer,campaign,message,version,occurrence,channel,status,key\n");
+    }
+    uint64_t budget = target;
+    eng_time t = 1767225600000;
+    for (uint32_t campaign = 1; budget; campaign++) {
+        uint32_t wave_n = (uint32_t)(budget / 2.5 < ncust ? budget / 2.5 + 1 : ncust);
+        wave(&r, campaign, 0, wave_n, t, &budget);
+        t += ENG_DAY;
+    }
+    if (r.csv)
+        fclose(r.csv);
+    double t0 = now_ms();
+    int rc = eng_events_compact(r.e);
+    double seal_ms = now_ms() - t0;
+    if (rc)
+        die("compact", rc);
+    uint64_t segb = 0;
+    eng__enter(r.e);
+    eng__kv_scan(r.e->store, "e/", 2, seg_bytes_cb, &segb);
+    eng__leave(r.e);
+    long rss1 = rss_kb();
+    long long before = file_size(path);
+    eng_store_file_compact(r.e->store);
+    long long after = file_size(path);
+    eng_close(r.e);
+    printf("W6 size=%s touches=%llu sends=%llu events_per_s=%.2fM (cpu) %.2fM (wall) api_cpu_ms=%.0f api_wall_ms=%.0f "
+           "seal_ms=%.0f\n", label, (unsigned long long)r.touches, (unsigned long long)r.sends,
+           r.touches / r.api_cpu / 1e3, r.touches / r.api_ms / 1e3, r.api_cpu, r.api_ms, seal_ms);
+    printf("W6 size=%s bytes_per_event segments=%.2f file_compacted=%.2f file_before_compaction=%.2f "
+           "resident=%.1f (target <= 16)\n",
+           label, (double)segb / r.touches, (double)after / r.touches, (double)before / r.touches,
+           (rss1 - rss0) * 1024.0 / r.touches);
+    t0 = now_ms();
+    double c0 = cpu_ms();
+    eng_engine *e = open_file(path, 0);
+    uint64_t np;
+    if ((rc = eng_touch_pending(e, &np)))
+        die("reopen", rc);
+    uint64_t c[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT];
+    eng_touch_status_counts(e, "acme", 1, 0, c, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT);
+    printf("W6 size=%s reopen_ms=%.0f (wall) %.0f (cpu) (file replay + events load)\n", label, now_ms() - t0,
+           cpu_ms() - c0);
+    eng_close(e);
+    if (compare) {
+        uint64_t rows = 0;
+        double ours = ingest_csv(csv, path2, &rows);
+        long long sb = -1, db = -1;
+        int have_sqlite = system("sqlite3 -version >/dev/null 2>&1") == 0;
+        const char *bd = getenv("ENG_BENCH_DIR");
+        char probe[1024];
+        struct stat st;
+        snprintf(probe, sizeof probe, "%s/../node_modules/@duckdb/node-api/package.json", bd ? bd : ".");
+        int have_duck = bd && stat(probe, &st) == 0 && system("node --version >/dev/null 2>&1") == 0;
+        double sq = have_sqlite ? sqlite_import(dir, csv, &sb) : -1;
+        double dk = have_duck ? duckdb_import(bd, dir, csv, &db) : -1;
+        printf("W6 size=%s from_csv rows=%llu libengage/sqlite/duckdb_ms=%.0f/%.0f/%.0f "
+               "sqlite/libengage=%.1f duckdb/libengage=%.1f\n",
+               label, (unsigned long long)rows, ours, sq, dk, sq > 0 ? sq / ours : -1, dk > 0 ? dk / ours : -1);
+        printf("W6 size=%s from_csv bytes_per_event libengage/sqlite/duckdb=%.1f/%.1f/%.1f\n", label,
+               (double)file_size(path2) / rows, sb > 0 ? (double)sb / rows : -1, db > 0 ? (double)db / rows : -1);
+        if (!have_duck)
+            printf("W6 size=%s duckdb: skipped (@duckdb/node-api not in tests/bench/node_modules, or no node)\n", label);
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    fflush(stdout);
+}
+
+int main(void)
+{
+    const char *size = getenv("ENG_BENCH_SIZE");
+    int L = size && !strcmp(size, "L");
+    int cmp = getenv("ENG_BENCH_ONLY_OURS") == NULL;
+    run_size("S", 100000, 10000, cmp);
+    if (size && !strcmp(size, "S"))
+        return 0;
+    if (!L || getenv("ENG_BENCH_W6_M"))
+        run_size("M", 10000000, 1000000, cmp);
+    if (L)
+        run_size("L", 100000000, 10000000, getenv("ENG_BENCH_COMPARE_L") != NULL);
+    return 0;
+}
