@@ -358,6 +358,47 @@ static void bad_receipts(void **st)
     evfx_close(&f);
 }
 
+/* Retention drops old sends with all their touches (even a late receipt), keeps the rest. */
+static void retention(void **st)
+{
+    (void)st;
+    evfx f;
+    evfx_open(&f, 10);
+    assert_int_equal(eng_org_create(f.e, "acme", NULL, "admin", NULL), ENG_OK);
+    eng_time now = test_clock_now;
+    evfx_send(&f, "acme", 1, 0, 10, ENG_CH_EMAIL, now - 40 * ENG_DAY); /* old */
+    evfx_send(&f, "acme", 2, 0, 10, ENG_CH_EMAIL, now - 5 * ENG_DAY);  /* recent */
+    /* a receipt of an old send that arrived lately */
+    assert_int_equal(evfx_receipt(&f, 1, 3, ENG_CH_EMAIL, ENG_TOUCH_OPENED, now - ENG_DAY, NULL, NULL), ENG_OK);
+    assert_int_equal(evfx_receipt(&f, 2, 3, ENG_CH_EMAIL, ENG_TOUCH_OPENED, now - ENG_DAY, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_events_set_retention(f.e, "admin", 30), ENG_OK);
+    assert_int_equal(eng_events_compact(f.e), ENG_OK);
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t c[NS];
+        counts(&f, 1, c);
+        for (int i = 0; i < NS; i++)
+            assert_int_equal(c[i], 0);
+        counts(&f, 2, c);
+        assert_int_equal(c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_SENT], 9);
+        assert_int_equal(c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_OPENED], 1);
+        eng_time from;
+        assert_int_equal(eng_events_data_from(f.e, "acme", &from), ENG_OK);
+        assert_int_equal(from, now - 30 * ENG_DAY);
+        eng__touch_buf b;
+        assert_int_equal(eng__enter(f.e), ENG_OK);
+        assert_int_equal(eng__touch_customer(f.e, "acme", 3, &b), ENG_OK);
+        assert_int_equal(b.c.n, 2); /* campaign 2's sent and opened */
+        eng__touch_buf_free(f.e, &b);
+        eng__leave(f.e);
+        evfx_reopen(&f);
+    }
+    /* a receipt for a dropped send is now unmatched */
+    eng_event_report r = ENG_EVENT_REPORT_INIT;
+    assert_int_equal(evfx_receipt(&f, 1, 4, ENG_CH_EMAIL, ENG_TOUCH_CLICKED, now, NULL, &r), ENG_OK);
+    assert_int_equal(r.unmatched, 1);
+    evfx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +410,7 @@ int main(void)
         cmocka_unit_test(sealed_and_reloaded),
         cmocka_unit_test(corrupt_segment),
         cmocka_unit_test(bad_receipts),
+        cmocka_unit_test(retention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
