@@ -3,6 +3,7 @@
  * batch, and swaps the memory form in only after the commit succeeded. */
 #include "audience/audience_impl.h"
 #include "base/codec.h"
+#include "store/seq.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #define GROUP_V 1
 #define MEMBERS_V 1
 #define MAX_DEPTH 64
+#define SEQ_KIND "group"
 
 eng__group *eng__group_find(eng__aud *a, uint32_t id)
 {
@@ -160,11 +162,16 @@ static int gload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
 int eng__groups_load(eng__aud *a)
 {
     gload gl = {a};
-    return eng__kv_scan(a->e->store, "a/g/", 4, gload_cb, &gl);
+    uint64_t mark;
+    int rc = eng__kv_scan(a->e->store, "a/g/", 4, gload_cb, &gl);
+    if (!rc && !(rc = eng__seq_mark(a->e->store, SEQ_KIND, &mark)) && mark >= a->next_gid)
+        a->next_gid = (uint32_t)mark + 1; /* a deleted group's id is never given again */
+    return rc;
 }
 
-/* Write a group's record (and members for uploaded groups) in one batch. */
-static int store_group(eng__aud *a, const eng__group *g, int with_members)
+/* Write a group's record (and members for uploaded groups) in one batch;
+ * @p issued: a new group, whose id moves the durable high-water mark. */
+static int store_group(eng__aud *a, const eng__group *g, int with_members, int issued)
 {
     eng_engine *e = a->e;
     eng__wr w;
@@ -180,6 +187,8 @@ static int store_group(eng__aud *a, const eng__group *g, int with_members)
     eng__aud_key(mk, sizeof mk, "a/m/", g->id);
     if (!rc) {
         rc = eng__rec_put(e->store, k, strlen(k), ENG__REC_AUD_GROUP, GROUP_V, w.data, w.len);
+        if (!rc && issued)
+            rc = eng__seq_raise(e->store, SEQ_KIND, g->id);
         if (!rc && with_members)
             rc = eng__rec_put(e->store, mk, strlen(mk), ENG__REC_AUD_MEMBERS, MEMBERS_V, m.data, m.len);
         if (rc)
@@ -251,8 +260,10 @@ static int add_group(eng__aud *a, eng__group *g, uint32_t *out)
     int rc = reserve_group(a);
     if (rc)
         return rc;
+    if (a->next_gid == UINT32_MAX)
+        return eng__err(ENG_ETOOBIG, "group", "group ids are exhausted");
     g->id = a->next_gid;
-    if ((rc = store_group(a, g, 0)))
+    if ((rc = store_group(a, g, 0, 1)))
         return rc;
     a->g[a->ng++] = *g;
     a->next_gid++;
@@ -370,7 +381,7 @@ static int set_combined(eng_engine *e, uint32_t id, int op, const uint32_t *inc,
     if (!ng.inc || !ng.exc)
         rc = eng__nomem();
     if (!rc)
-        rc = store_group(a, &ng, 0);
+        rc = store_group(a, &ng, 0, 0);
     if (rc) {
         eng__free(&e->mem, ng.inc);
         eng__free(&e->mem, ng.exc);
@@ -549,7 +560,7 @@ int eng__group_store_members(eng__aud *a, eng__group *g, eng__idset *members)
 {
     eng__group tmp = *g;
     tmp.members = *members;
-    int rc = store_group(a, &tmp, 1);
+    int rc = store_group(a, &tmp, 1, 0);
     if (rc)
         return rc;
     eng__idset_move(&g->members, members);

@@ -25,6 +25,7 @@
 enum {
     ENG__REC_TEST = 0x0001,     /* used by tests and the demo */
     ENG__REC_META = 0x0002,     /* engine metadata (format version) */
+    ENG__REC_SEQ_MARK = 0x0003, /* s/<kind>: highest id of that kind ever issued (store/seq.h) */
     ENG__REC_XENGAGE = 0x0501,  /* decide: X-Engage optimizer state */
 };
 
