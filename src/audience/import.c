@@ -376,15 +376,17 @@ static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, u
         *o++ = 1;
         *o++ = (uint8_t)yes;
         break;
-    default: /* consent, opt-out */
-        if ((rc = eng__val_flag(s, n, &yes, &v, &why)))
+    default: { /* consent, opt-out */
+        int has_ts;
+        if ((rc = eng__val_flag(s, n, &yes, &v, &has_ts, &why)))
             goto bad;
-        if (yes && v == 0)
+        if (yes && !has_ts)
             v = ci->now; /* "yes" without a time: recorded at import */
         *o++ = 1;
         *o++ = (uint8_t)yes;
         o = enc_svar(o, v);
         break;
+    }
     }
     *op = o;
     return 0;

@@ -202,9 +202,10 @@ int eng__val_bool(const char *s, size_t n, int *out, const char **why)
     return ENG_OK;
 }
 
-int eng__val_flag(const char *s, size_t n, int *yes, int64_t *ts, const char **why)
+int eng__val_flag(const char *s, size_t n, int *yes, int64_t *ts, int *has_ts, const char **why)
 {
     *ts = 0;
+    *has_ts = 0;
     if (eng__val_bool(s, n, yes, why) == ENG_OK)
         return ENG_OK;
     int rc = eng__val_date(s, n, ts, why);
@@ -213,6 +214,7 @@ int eng__val_flag(const char *s, size_t n, int *yes, int64_t *ts, const char **w
     if (rc)
         return rc;
     *yes = 1;
+    *has_ts = 1;
     return ENG_OK;
 }
 

@@ -15,8 +15,9 @@ int eng__val_decimal(const char *s, size_t n, int64_t *out, const char **why);
 int eng__val_date(const char *s, size_t n, int64_t *out, const char **why);
 /* true/false/yes/no/1/0 (case-insensitive). */
 int eng__val_bool(const char *s, size_t n, int *out, const char **why);
-/* A bool, or a date/time meaning "yes at that time" (*ts = 0 when no time given). */
-int eng__val_flag(const char *s, size_t n, int *yes, int64_t *ts, const char **why);
+/* A bool, or a date/time meaning "yes at that time". *has_ts says whether a
+ * time was given: every int64 (0 = 1970-01-01 included) is a valid time. */
+int eng__val_flag(const char *s, size_t n, int *yes, int64_t *ts, int *has_ts, const char **why);
 /* Contact for a channel: email syntax, E.164 for phone channels, printable token otherwise. */
 int eng__val_contact(int channel, const char *s, size_t n, const char **why);
 /* External id text (string kind): 1..255 bytes of UTF-8 without control characters. */
