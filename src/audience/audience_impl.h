@@ -18,6 +18,7 @@
 #include "audience/table.h"
 #include "audience/csv.h"
 #include "store/record.h"
+#include "base/utf8.h"
 #include "engage/rules.h"
 
 enum {

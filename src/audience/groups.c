@@ -210,6 +210,9 @@ static int check_name(eng__aud *a, const char *name)
         return eng__err(ENG_EINVAL, "name", "name is empty");
     if (n > ENG__GROUP_NAME_MAX)
         return eng__err(ENG_ETOOBIG, "name", "group name longer than %d bytes", ENG__GROUP_NAME_MAX);
+    int rc = eng__text_check(name, n, ENG__TEXT_NAME, "name");
+    if (rc)
+        return rc;
     if (find_name(a, name))
         return eng__err(ENG_EEXISTS, "name", "a group named \"%s\" exists", name);
     return ENG_OK;

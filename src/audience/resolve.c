@@ -276,6 +276,9 @@ static int frozen_key(const char *key, char *buf, size_t cap)
     size_t n = strlen(key);
     if (n == 0 || n > 200)
         return eng__err(ENG_EINVAL, "key", "key must be 1-200 bytes");
+    int rc = eng__text_check(key, n, ENG__TEXT_NAME, "key");
+    if (rc)
+        return rc;
     snprintf(buf, cap, "a/f/%s", key);
     return ENG_OK;
 }

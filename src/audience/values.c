@@ -3,57 +3,16 @@
 #include "audience/values.h"
 #include "engage/errors.h"
 #include "engage/channel.h"
+#include "base/utf8.h"
 
 #include <string.h>
 
 int eng__val_utf8(const char *str, size_t n, const char **why)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < n;) {
-        /* ASCII fast path, eight bytes at a time. */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & 0x8080808080808080ull)
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
-        unsigned c = s[i];
-        size_t len;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            *why = "invalid UTF-8";
-            return ENG_EPARSE;
-        }
-        if (i + len > n) {
-            *why = "truncated UTF-8 sequence";
-            return ENG_EPARSE;
-        }
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) {
-                *why = "invalid UTF-8";
-                return ENG_EPARSE;
-            }
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-            *why = "invalid UTF-8 (overlong, surrogate or out of range)";
-            return ENG_EPARSE;
-        }
-        i += len;
-    }
-    return ENG_OK;
+    if (eng__utf8_check(str, n) == n)
+        return ENG_OK;
+    *why = "invalid UTF-8 (bad byte, truncated sequence, overlong form, surrogate or out of range)";
+    return ENG_EPARSE;
 }
 
 int eng__val_int64(const char *s, size_t n, int64_t *out, const char **why)

@@ -15,7 +15,7 @@ int eng__comment_ok(const char *c)
 {
     if (c && strlen(c) > ENG__COMMENT_MAX)
         return eng__err(ENG_ETOOBIG, "comment", "comment longer than %d bytes", ENG__COMMENT_MAX);
-    return ENG_OK;
+    return eng__str_check(c, 0, "comment");
 }
 
 ENG_API int eng_message_submit(eng_engine *e, const char *actor, uint64_t id, eng_validation **report)

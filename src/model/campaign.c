@@ -78,8 +78,8 @@ void eng__camp_check(eng_engine *e, eng_validation *v, const eng_campaign_spec *
         eng__vr_add(v, ENG_EINVAL, "campaign.name", "a campaign needs a name");
     else if (strlen(s->name) > ENG__NAME_MAX)
         eng__vr_add(v, ENG_ETOOBIG, "campaign.name", "name longer than %d bytes", ENG__NAME_MAX);
-    else if (eng__has_linebreak(s->name))
-        eng__vr_add(v, ENG_EINVAL, "campaign.name", "name contains a line break");
+    else
+        eng__vr_text(v, "campaign.name", s->name, ENG__TEXT_NAME);
     if (!eng__time_ok(s->start))
         eng__vr_add(v, ENG_ERANGE, "campaign.start", "the start is outside 1970..9999");
     if (!eng__time_ok(s->end))

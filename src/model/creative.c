@@ -95,8 +95,6 @@ void eng__creative_check(eng_validation *v, const eng_creative *c, const char *b
         eng__vr_add(v, ENG_EINVAL, sp, "%s has no subject or title", eng_channel_name(ch));
     else if (slen > limits[ch].subject)
         eng__vr_add(v, ENG_ETOOBIG, sp, "%zu bytes; %s allows %zu", slen, eng_channel_name(ch), limits[ch].subject);
-    if (eng__has_linebreak(c->subject))
-        eng__vr_add(v, ENG_EINVAL, sp, "a subject or title may not contain a line break");
     int tags = eng__template_check(v, c->body, bp);
     eng__template_check(v, c->subject, sp);
     switch (ch) {

@@ -10,7 +10,7 @@ static int code_ok(const char *s)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
             return 0;
-    return 1;
+    return eng__name_flaw(s) == NULL;
 }
 
 void eng__incentive_check(eng_validation *v, const eng_incentive *in, int full)

@@ -183,8 +183,8 @@ void eng__msg_check_structure(eng_validation *v, const eng_message_spec *s)
         eng__vr_add(v, ENG_EINVAL, "message.title", "a message needs a title");
     else if (strlen(s->title) > ENG__NAME_MAX)
         eng__vr_add(v, ENG_ETOOBIG, "message.title", "title longer than %d bytes", ENG__NAME_MAX);
-    else if (eng__has_linebreak(s->title))
-        eng__vr_add(v, ENG_EINVAL, "message.title", "title contains a line break");
+    else
+        eng__vr_text(v, "message.title", s->title, ENG__TEXT_NAME);
     if (s->type != ENG_MESSAGE_BROADCAST)
         eng__vr_add(v, ENG_EINVAL, "message.type", "%d is not an eng_message_type", s->type);
     if (s->strategy < ENG_STRATEGY_NONE || s->strategy > ENG_STRATEGY_XENGAGE)
@@ -211,11 +211,26 @@ void eng__msg_check_structure(eng_validation *v, const eng_message_spec *s)
             if ((s->creatives[i].body && strlen(s->creatives[i].body) > 1024 * 1024) ||
                 (s->creatives[i].subject && strlen(s->creatives[i].subject) > 4096))
                 eng__vr_add(v, ENG_ETOOBIG, p, "creative larger than the 1 MiB bound");
+            else {
+                char q[96];
+                snprintf(q, sizeof q, "%s.subject", p);
+                eng__vr_text(v, q, s->creatives[i].subject, ENG__TEXT_NAME);
+                snprintf(q, sizeof q, "%s.body", p);
+                eng__vr_text(v, q, s->creatives[i].body, 0);
+            }
         }
     if (s->n_variants && (!s->variants || s->n_variants > 100))
         eng__vr_add(v, ENG_ETOOBIG, "message.variants", "at most 100 variants (and a non-NULL array)");
     else if (s->n_variants && s->strategy != ENG_STRATEGY_PERSONALIZATION)
         eng__vr_add(v, ENG_EINVAL, "message.variants", "variants belong to the personalization strategy");
+    else
+        for (size_t i = 0; i < s->n_variants; i++) {
+            char p[64];
+            snprintf(p, sizeof p, "message.variants[%zu].rule", i);
+            eng__vr_text(v, p, s->variants[i].rule, 0);
+            snprintf(p, sizeof p, "message.variants[%zu].body", i);
+            eng__vr_text(v, p, s->variants[i].body, 0);
+        }
     if (s->n_channel_priority && (!s->channel_priority || s->n_channel_priority > ENG_CH_COUNT))
         eng__vr_add(v, ENG_ETOOBIG, "message.channel_priority", "at most one entry per channel");
     else if (s->n_channel_priority && s->strategy != ENG_STRATEGY_CHANNEL_PRIORITY)
@@ -233,8 +248,8 @@ void eng__msg_check_structure(eng_validation *v, const eng_message_spec *s)
             if (!name)
                 eng__vr_add(v, ENG_EINVAL, p, "%d is not an eng_channel", d->senders[i].channel);
             else if (eng__empty(d->senders[i].id) || strlen(d->senders[i].id) > 64 ||
-                     eng__has_linebreak(d->senders[i].id))
-                eng__vr_add(v, ENG_EINVAL, p, "a sender id is 1..64 bytes without line breaks");
+                     eng__name_flaw(d->senders[i].id))
+                eng__vr_add(v, ENG_EINVAL, p, "a sender id is 1..64 bytes of UTF-8 without control characters");
             for (size_t j = 0; name && j < i; j++)
                 if (d->senders[j].channel == d->senders[i].channel)
                     eng__vr_add(v, ENG_EEXISTS, p, "only one sender id per channel");

@@ -16,6 +16,7 @@
 #include "base/codec.h"
 #include "base/hash.h"
 #include "store/record.h"
+#include "base/utf8.h"
 
 /* Record type tags (0x01xx) and keys (under "m/"). */
 enum {
@@ -72,7 +73,11 @@ int eng__vr_finish(eng_validation *v, eng_validation **out);
 
 /* ---- checks shared by validators ---- */
 int eng__id_ok(const char *s); /* 1..64 of [A-Za-z0-9_.@-] */
-int eng__has_linebreak(const char *s);
+/* Why a name is not acceptable (invalid UTF-8, control characters such as
+ * line breaks or escapes), or NULL; the one check of base/utf8.h. */
+const char *eng__name_flaw(const char *s);
+/* Report @p s at @p path when it is not acceptable text (ENG__TEXT_* flags). */
+void eng__vr_text(eng_validation *v, const char *path, const char *s, int flags);
 static inline int eng__empty(const char *s) { return !s || !*s; }
 
 /* ---- org ---- */

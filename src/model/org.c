@@ -46,11 +46,13 @@ void eng__goal_check(eng_validation *v, const eng_goal_spec *g, const char *path
     snprintf(p, sizeof p, "%s.event", path);
     if (eng__empty(g->event))
         eng__vr_add(v, ENG_EINVAL, p, "a conversion goal needs an event");
-    else if (strlen(g->event) > ENG__ID_MAX || eng__has_linebreak(g->event))
-        eng__vr_add(v, ENG_EINVAL, p, "event name is too long or has a line break");
+    else if (strlen(g->event) > ENG__ID_MAX || eng__name_flaw(g->event))
+        eng__vr_add(v, ENG_EINVAL, p, "event name is too long, not UTF-8 or has control characters");
     snprintf(p, sizeof p, "%s.condition", path);
     if (g->condition && strlen(g->condition) > 65536)
         eng__vr_add(v, ENG_ETOOBIG, p, "condition longer than 65536 bytes");
+    else
+        eng__vr_text(v, p, g->condition, 0);
     snprintf(p, sizeof p, "%s.window_days", path);
     if (g->window_days < 1 || g->window_days > 90)
         eng__vr_add(v, ENG_ERANGE, p, "tracking period %u days is outside 1..90", g->window_days);

@@ -116,9 +116,18 @@ int eng__id_ok(const char *s)
     return 1;
 }
 
-int eng__has_linebreak(const char *s)
+const char *eng__name_flaw(const char *s)
 {
-    return s && (strchr(s, '\n') || strchr(s, '\r'));
+    size_t at;
+    return s ? eng__text_flaw(s, strlen(s), ENG__TEXT_NAME, &at) : NULL;
+}
+
+void eng__vr_text(eng_validation *v, const char *path, const char *s, int flags)
+{
+    size_t at;
+    const char *why = s ? eng__text_flaw(s, strlen(s), flags, &at) : NULL;
+    if (why)
+        eng__vr_add(v, ENG_EINVAL, path, "text %s (byte %zu)", why, at);
 }
 
 void eng__strs_check(eng_validation *v, const char *const *list, size_t n, const char *path, size_t maxlen)
@@ -138,8 +147,8 @@ void eng__strs_check(eng_validation *v, const char *const *list, size_t n, const
             eng__vr_add(v, ENG_EINVAL, p, "entry is empty");
         else if (strlen(list[i]) > maxlen)
             eng__vr_add(v, ENG_ETOOBIG, p, "entry longer than %zu bytes", maxlen);
-        else if (eng__has_linebreak(list[i]))
-            eng__vr_add(v, ENG_EINVAL, p, "entry contains a line break");
+        else
+            eng__vr_text(v, p, list[i], ENG__TEXT_NAME);
     }
 }
 

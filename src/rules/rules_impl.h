@@ -14,6 +14,7 @@
 #include "engage/engine.h"
 #include "base/error.h"
 #include "base/mem.h"
+#include "base/utf8.h"
 
 #define ENG__RULE_MAGIC 0x52554c45u /* "RULE" */
 #define ENG__RULE_MAX_TEXT ((size_t)1 << 20)
@@ -165,8 +166,6 @@ int64_t eng__rval_list_len(const eng__rval *list);
 void eng__rval_list_item(const eng__rval *list, size_t i, const char **s, size_t *n);
 int64_t eng__utf8_len(const char *s, size_t n);
 bool eng__utf8_valid(const char *s, size_t n);
-/* Offset of the first byte that is not valid UTF-8; n when all are. */
-size_t eng__utf8_check(const char *s, size_t n);
 bool eng__rset_has(const eng__rset *set, const eng__rval *v);
 int eng__rstr_cmp(const char *a, size_t an, int afold, const char *b, size_t bn, int bfold);
 /* Dates: "YYYY-MM-DD" <-> days; timestamps "YYYY-MM-DDTHH:MM:SS[.mmm]Z" <-> ms. */
