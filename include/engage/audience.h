@@ -55,7 +55,7 @@ typedef enum eng_col_type {
     ENG_COL_STRING = 1,  /**< UTF-8 text (dictionary-encoded), at most 4096 bytes. */
     ENG_COL_INT64 = 2,   /**< Signed 64-bit integer. */
     ENG_COL_DECIMAL = 3, /**< Fixed point with 4 decimals, stored as an int64 scaled by 10^4. */
-    ENG_COL_DATE = 4,    /**< A date or UTC time, stored as #eng_time (ms since the epoch). */
+    ENG_COL_DATE = 4,    /**< A date or UTC time, stored as #eng_time (ms since the epoch); a date (its UTC day) in filter rules. */
     ENG_COL_BOOL = 5     /**< true/false. */
 } eng_col_type;
 
@@ -167,7 +167,8 @@ ENG_API int eng_customers_memory(eng_engine *engine, uint64_t *out);
 /**
  * Import customers from RFC 4180 CSV (header row, quoted fields, `""` escapes,
  * CRLF or LF, embedded newlines, optional UTF-8 BOM; every field must be valid
- * UTF-8). Existing customers (same external id) are updated: only the columns
+ * UTF-8). An unquoted empty field is NULL; a quoted `""` is the empty string
+ * for a string column (NULL for the other types), as in PostgreSQL. Existing customers (same external id) are updated: only the columns
  * present in the header change. Progress is reported through the engine's
  * progress callback (operation "audience.import"), which may cancel.
  * @param engine the engine.

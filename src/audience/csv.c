@@ -40,6 +40,8 @@ void eng__csv_free(eng__csv *c)
     eng__free(c->mem, c->data);
     eng__free(c->mem, c->start);
     eng__free(c->mem, c->flen);
+    eng__free(c->mem, c->fq);
+    c->fq = NULL;
     c->buf = c->data = NULL;
     c->start = c->flen = NULL;
 }
@@ -134,10 +136,15 @@ static int new_field(eng__csv *c)
         if (!fl)
             return eng__nomem();
         c->flen = fl;
+        uint8_t *fq = eng__realloc_array(c->mem, c->fq, cap, 1);
+        if (!fq)
+            return eng__nomem();
+        c->fq = fq;
         c->scap = cap;
     }
     c->start[c->nf] = c->dlen;
     c->flen[c->nf] = 0;
+    c->fq[c->nf] = 0;
     c->nf++;
     return ENG_OK;
 }
@@ -234,6 +241,7 @@ static int fast_record(eng__csv *c)
                     return 0; /* blank line */
                 c->ascii = (hiacc | (hi & ((2u << i) - 1))) == 0;
                 c->base = in;
+                c->quoted = 0; /* a record with a quote never takes this path */
                 c->nf = nf;
                 c->rec_line = c->line++;
                 c->pos = q + 1;
@@ -294,6 +302,7 @@ int eng__csv_next(eng__csv *c, int *got)
             ch = getc_(&r);
             if (ch == '"') {
                 quoted_any = 1;
+                c->fq[c->nf - 1] = 1;
                 for (;;) {
                     ch = getc_(&r);
                     if (ch == CSV_ERR)
@@ -404,6 +413,7 @@ int eng__csv_next(eng__csv *c, int *got)
         if (c->nf == 1 && c->flen[0] == 0 && !quoted_any)
             continue; /* blank line */
         c->base = c->data; /* data may have moved while growing */
+        c->quoted = quoted_any;
         *got = 1;
         return ENG_OK;
     }

@@ -39,6 +39,8 @@ typedef struct eng__csv {
     char *data;
     size_t dcap, dlen;
     size_t *start, *flen;
+    uint8_t *fq;       /* per field: 1 when it was quoted (read only when quoted is set) */
+    int quoted;        /* the record has a quoted field */
     size_t scap;
     uint32_t nf;
     uint64_t rec_line; /* line where the record starts */
@@ -54,6 +56,12 @@ void eng__csv_free(eng__csv *c);
  * input); ENG_EPARSE / ENG_ETOOBIG for a bad record (e_* set; the caller may
  * continue with the next); ENG_ENOMEM or the read callback's code otherwise. */
 int eng__csv_next(eng__csv *c, int *got);
+/* Whether field i of the current record was quoted: `""` is an empty string,
+ * an unquoted empty field is NULL (PostgreSQL's CSV rule). */
+static inline int eng__csv_quoted(const eng__csv *c, uint32_t i)
+{
+    return c->quoted && c->fq[i];
+}
 
 /* A read callback over a memory buffer. */
 typedef struct eng__memsrc {

@@ -3,8 +3,9 @@
  * table in one pass. The table's columns are handed over as they are (codes,
  * int64 values) except where the layouts differ: the rules batch wants a
  * null bitmap (we keep a "present" bitmap), one byte per boolean (we keep
- * bits) and a pointer per dictionary entry (we keep an arena); those views are
- * built per evaluation, O(rows / 64) or O(rows) bytes for the columns used. */
+ * bits), days for a date column (we keep milliseconds) and a pointer per
+ * dictionary entry (we keep an arena); those views are built per evaluation,
+ * O(rows / 64) or O(rows) bytes for the columns used. */
 #include "audience/audience_impl.h"
 #include "engage/rules.h"
 
@@ -16,7 +17,7 @@ static eng_rule_type rule_type(int t)
     case ENG_COL_STRING: return ENG_RT_STRING;
     case ENG_COL_INT64: return ENG_RT_INT;
     case ENG_COL_DECIMAL: return ENG_RT_DECIMAL;
-    case ENG_COL_DATE: return ENG_RT_TIMESTAMP; /* stored as ms since the epoch */
+    case ENG_COL_DATE: return ENG_RT_DATE; /* a date column is a date in rules: the UTC day of the stored time */
     default: return ENG_RT_BOOL;
     }
 }
@@ -97,6 +98,15 @@ static int column_view(scratch *s, const eng__table *t, const eng__col *c, eng_r
         for (uint32_t r = 0; r < t->n; r++)
             b[r] = (uint8_t)eng__bit(c->bits, r);
         out->data = b;
+    } else if (c->type == ENG_COL_DATE) {
+        int32_t *d = keep(s, eng__malloc(s->mem, (t->n ? t->n : 1) * sizeof *d));
+        if (!d)
+            return eng__nomem();
+        for (uint32_t r = 0; r < t->n; r++) {
+            int64_t ms = c->i64[r], q = ms / 86400000;
+            d[r] = (int32_t)(q - (ms % 86400000 < 0)); /* floor: the UTC day */
+        }
+        out->data = d;
     } else {
         out->data = c->i64;
     }

@@ -310,8 +310,11 @@ static inline uint8_t *enc_blob(uint8_t *o, const char *s, size_t n)
 }
 
 /* Validate one field and append its encoding at *op. ascii: the field is
- * known to be plain ASCII (the UTF-8 check is then a no-op). */
-static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, uint8_t **op, eng__rowerr *err)
+ * known to be plain ASCII (the UTF-8 check is then a no-op). quoted: the
+ * field was quoted in the CSV, so an empty one is the empty string (for a
+ * string column; no other type has an empty value) rather than NULL. */
+static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, int quoted, uint8_t **op,
+                     eng__rowerr *err)
 {
     uint8_t *o = *op;
     const col_map *m = &ci->map[i];
@@ -319,6 +322,11 @@ static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, u
     int rc = ENG_OK;
     int64_t v = 0;
     int yes = 0;
+    if (!n && quoted && m->kind == ENG__DK_ATTR && m->type == ENG_COL_STRING) {
+        *o++ = 1;
+        *op = enc_blob(o, s, 0);
+        return 0;
+    }
     if (!n) {
         *o++ = 0; /* NULL / clear, whatever the kind */
         *op = o;
@@ -397,7 +405,8 @@ bad:
     return 1;
 }
 
-static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, int ascii, eng__rowerr *err)
+static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, int ascii, const eng__csv *c,
+                           eng__rowerr *err)
 {
     const char *why = "";
     int rc;
@@ -421,7 +430,7 @@ static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, int
     }
     uint8_t *vo = ci->part.data + ci->part.len;
     for (uint32_t i = 1; i < ci->ncols; i++)
-        if (put_field(ci, i, f[i], fl[i], ascii, &vo, err))
+        if (put_field(ci, i, f[i], fl[i], ascii, c && eng__csv_quoted(c, i), &vo, err))
             return 1; /* nothing was committed to either writer */
     ci->ids.len = (size_t)(o - ci->ids.data);
     ci->part.len = (size_t)(vo - ci->part.data);
@@ -442,7 +451,7 @@ static int cimp_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *er
     const char *f[ENG__CSV_MAX_FIELDS];
     for (uint32_t i = 0; i < c->nf; i++)
         f[i] = c->base + c->start[i];
-    return cimp_row_fields(ctx, f, c->flen, c->ascii, err);
+    return cimp_row_fields(ctx, f, c->flen, c->ascii, c, err);
 }
 
 static void cimp_free(cimp *ci)
@@ -643,7 +652,7 @@ static int upsert(eng_engine *e, const char *const *names, size_t ncols, const c
             }
         }
         rep->rows++;
-        rc = cimp_row_fields(ci, f, fl, 0, &err);
+        rc = cimp_row_fields(ci, f, fl, 0, NULL, &err);
         if (rc == 1)
             rc = bad_row(&d, r + 2, err.col, err.code, err.why);
     next:;

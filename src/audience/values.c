@@ -42,40 +42,52 @@ int eng__val_int64(const char *s, size_t n, int64_t *out, const char **why)
     return ENG_OK;
 }
 
+/* Any decimal that fits the column (4 decimals, int64 units) is accepted:
+ * digits past the fourth decimal must be zeros, and the range is checked on
+ * the units, so 922337203685477.5807 and -922337203685477.5808 import. */
 int eng__val_decimal(const char *s, size_t n, int64_t *out, const char **why)
 {
     const char *dot = memchr(s, '.', n);
     size_t ni = dot ? (size_t)(dot - s) : n, nf = dot ? n - ni - 1 : 0;
-    if (dot && nf == 0) {
+    size_t i = 0;
+    int neg = 0;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    if ((dot && nf == 0) || (ni == i && !dot) || (ni == i && nf == 0)) {
         *why = "not a decimal";
         return ENG_EPARSE;
     }
-    if (nf > 4) {
-        *why = "more than 4 decimals";
-        return ENG_ERANGE;
-    }
-    int64_t ip = 0, fp = 0;
-    int neg = n > 0 && s[0] == '-';
-    if (ni == (size_t)(neg || (n && s[0] == '+')) && dot) {
-        ip = 0; /* ".5" or "-.5" */
-    } else {
-        int rc = eng__val_int64(s, ni, &ip, why);
-        if (rc)
-            return rc == ENG_EPARSE ? (*why = "not a decimal", rc) : rc;
-    }
-    for (size_t k = 0; k < 4; k++) {
-        char c = k < nf ? dot[1 + k] : '0';
+    uint64_t u = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    int range = 0;
+    for (size_t k = i; k < ni + 5; k++) { /* integer digits, then exactly 4 decimals (zero-padded) */
+        if (k == ni)
+            continue; /* the point (or the end when there is none) */
+        char c = k < ni ? s[k] : (dot && k < n) ? s[k] : '0';
         if (c < '0' || c > '9') {
             *why = "not a decimal";
             return ENG_EPARSE;
         }
-        fp = fp * 10 + (c - '0');
+        unsigned d = (unsigned)(c - '0');
+        if (u > (lim - d) / 10)
+            range = 1;
+        else
+            u = u * 10 + d;
     }
-    if (ip >= INT64_MAX / 10000 || ip <= INT64_MIN / 10000) {
+    for (size_t k = ni + 5; k < n; k++) { /* past the fourth decimal: zeros only */
+        if (s[k] < '0' || s[k] > '9') {
+            *why = "not a decimal";
+            return ENG_EPARSE;
+        }
+        if (s[k] != '0') {
+            *why = "more than 4 decimals";
+            return ENG_ERANGE;
+        }
+    }
+    if (range) {
         *why = "decimal out of range";
         return ENG_ERANGE;
     }
-    *out = ip * 10000 + (neg ? -fp : fp);
+    *out = neg ? (int64_t)(0 - u) : (int64_t)u;
     return ENG_OK;
 }
 
@@ -124,9 +136,9 @@ int eng__val_date(const char *s, size_t n, int64_t *out, const char **why)
     }
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
         mi > 59 || se > 59) {
-        *why = "date or time out of range";
+        *why = "date or time out of range (years 0001..9999)";
         return ENG_ERANGE;
     }
     *out = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)se * 1000 + ms;

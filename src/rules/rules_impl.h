@@ -168,7 +168,8 @@ int64_t eng__utf8_len(const char *s, size_t n);
 bool eng__utf8_valid(const char *s, size_t n);
 bool eng__rset_has(const eng__rset *set, const eng__rval *v);
 int eng__rstr_cmp(const char *a, size_t an, int afold, const char *b, size_t bn, int bfold);
-/* Dates: "YYYY-MM-DD" <-> days; timestamps "YYYY-MM-DDTHH:MM:SS[.mmm]Z" <-> ms. */
+/* Dates: "YYYY-MM-DD" <-> days; timestamps "YYYY-MM-DDTHH:MM:SS[.mmm]Z" <-> ms
+ * (a space may stand for the T, as in the CSV import); years 0001..9999. */
 bool eng__parse_date(const char *s, size_t n, int32_t *days);
 bool eng__parse_timestamp(const char *s, size_t n, int64_t *ms);
 void eng__format_date(int32_t days, char out[32]);

@@ -257,7 +257,7 @@ bool eng__parse_timestamp(const char *s, size_t n, int64_t *ms)
 {
     int32_t days;
     unsigned hh, mi, ss, milli = 0;
-    if (n < 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[n - 1] != 'Z')
+    if (n < 20 || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' || s[n - 1] != 'Z')
         return false;
     if (!eng__parse_date(s, 10, &days) || !digits(s + 11, 2, &hh) || !digits(s + 14, 2, &mi) ||
         !digits(s + 17, 2, &ss) || hh > 23 || mi > 59 || ss > 59)

@@ -41,11 +41,14 @@ static void sb_add(sbuf *b, const char *s, size_t n)
 }
 static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
 
-/* One field, quoted or not (quoted when it must be, and at random otherwise). */
+/* One field, quoted or not (quoted when it must be, and at random otherwise);
+ * "" is written as NULL. */
 static void sb_field(sbuf *b, const char *s, int first)
 {
     if (!first)
         sb_str(b, ",");
+    if (!*s)
+        return; /* NULL: an unquoted empty field (a quoted "" is the empty string) */
     int must = strpbrk(s, ",\"\r\n") != NULL;
     if (!must && rnd() % 4) {
         sb_str(b, s);

@@ -90,7 +90,7 @@ static const struct {
     {"age > 30 and vip", p2},
     {"spend >= 1000.5 or city in (\"Delhi\", \"Goa\")", p3},
     {"not vip", p4},
-    {"born < timestamp(\"2000-01-01T00:00:00Z\")", p5},
+    {"born < date(\"2000-01-01\")", p5},
     {"city != \"Mumbai\"", p6},
 };
 
