@@ -92,7 +92,9 @@ typedef struct eng_rule_options {
     /**
      * Nesting limit; 0: 64. At most 1000. Compiling, printing and loading use
      * explicit heap stacks, so any accepted depth is safe on a thread with a
-     * 128 KiB stack.
+     * 128 KiB stack. Evaluating recurses, about 400 bytes of stack per level
+     * (keep max_depth at or below 200 per 128 KiB of the evaluating thread's
+     * stack).
      */
     unsigned int max_depth;
     unsigned int max_nodes;        /**< Size limit in syntax nodes; 0: 10000. At most 1000000. */

@@ -286,7 +286,7 @@ static int finish_call(parser *ps, frame *f, int32_t *out)
 static int value(parser *ps, int *goal, int32_t *out, int *done)
 {
     eng__token t = ps->tok;
-    frame *f;
+    frame *f = NULL;
     int rc;
     *done = 0;
     switch (t.kind) {
@@ -544,7 +544,7 @@ static int run(parser *ps)
 {
     int goal = G_OR, rc, done = 0;
     int32_t res = -1;
-    frame *f;
+    frame *f = NULL;
     for (;;) {
         if (!done) { /* descend towards a value */
             switch (goal) {
