@@ -5,6 +5,8 @@
 #ifndef XSIM_DRIVER_H
 #define XSIM_DRIVER_H
 
+#include <stdio.h>
+
 #include "world.h"
 
 typedef struct xs_choice {
@@ -32,6 +34,8 @@ struct xs_driver {
     void (*new_wave)(xs_driver *d);
     /* Model estimate of the reward (value x conversion - cost) of sending i channel c (-1: nothing). */
     double (*dm)(xs_driver *d, uint32_t i, int ch);
+    /* Print why customer i gets its channel in wave @p wave (the optimizer's trace). Optional. */
+    void (*explain)(xs_driver *d, unsigned wave, uint32_t i, FILE *f);
     void (*close)(xs_driver *d);
     const char *name;
 };

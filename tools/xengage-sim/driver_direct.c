@@ -76,6 +76,26 @@ static double d_dm(xs_driver *b, uint32_t i, int ch)
     return base + c->value * eng__xe_mean_incr(d->xe, i, g, (unsigned)ch) - c->cost[ch];
 }
 
+static void d_explain(xs_driver *b, unsigned wave, uint32_t i, FILE *f)
+{
+    direct *d = (direct *)b;
+    const xs_params *p = d->w->p;
+    eng__xe_item it = {i, d->w->seg[i], d->w->reach[i], d->use_value ? d->w->value[i] : 0};
+    eng__xe_trace t;
+    eng__xe_explain(d->xe, wave, 0, &it, &t);
+    fprintf(f, "trace wave %u customer %u segment %u: %s%s", wave, i, it.segment,
+            t.channel >= 0 ? p->ch[t.channel].name : "none", t.explored ? " (exploration" : "");
+    if (t.explored)
+        fprintf(f, ", propensity %.3f)", t.propensity);
+    fprintf(f, "\n");
+    for (unsigned c = 0; c < p->k; c++)
+        if (t.ch[c].reachable)
+            fprintf(f, "  %-10s sent %3u engaged %3u  q %.4f (draw %.4f)  pi %.4f (draw %.4f)  delivery %.3f  cost %.3f"
+                       "  score %+.3f%s\n", p->ch[c].name, t.ch[c].sent, t.ch[c].engaged, t.ch[c].q_mean, t.ch[c].q_draw,
+                    t.ch[c].pi_mean, t.ch[c].pi_draw, t.ch[c].delivery, t.ch[c].cost, t.ch[c].score,
+                    (int)c == t.channel ? "  <-" : "");
+}
+
 static void d_close(xs_driver *b)
 {
     direct *d = (direct *)b;
@@ -110,6 +130,6 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     d->w = w;
     d->threads = o->threads;
     d->use_value = o->customer_value;
-    d->base = (xs_driver){d_decide, d_outcome, d_control, d_refresh, d_new_wave, d_dm, d_close, "direct"};
+    d->base = (xs_driver){d_decide, d_outcome, d_control, d_refresh, d_new_wave, d_dm, d_explain, d_close, "direct"};
     return &d->base;
 }

@@ -3,7 +3,7 @@
  *   xengage-sim [--world FILE] [--size S|M|L | --customers N] [--seeds N] [--seed0 S]
  *               [--waves W] [--scenario NAME]... [--svg FILE] [--check]
  *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value]
- *               [--threads T] [--policies a,b,...]
+ *               [--threads T] [--policies a,b,...] [--trace CUSTOMER]
  *
  * Scenarios: outage, drift, budget, cheap, dear, lowvalue (K = 10 is a world
  * file). --check exits 1 unless xengage's net value beats random_single's and
@@ -19,7 +19,7 @@ static void usage(void)
     fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] "
                     "[--waves W] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
                     "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] "
-                    "[--threads T] [--policies a,b,...]\n");
+                    "[--threads T] [--policies a,b,...] [--trace CUSTOMER]\n");
     exit(2);
 }
 
@@ -30,10 +30,11 @@ int main(int argc, char **argv)
     xs_sim_opts o;
     xs_driver_opts_default(&o.drv);
     o.policies = (1u << P_COUNT) - 1;
+    o.trace = -1;
     size_t seeds = 5;
     uint64_t seed0 = 1;
     long customers = -1, waves = -1;
-    const char *svg = NULL, *scen[8];
+    const char *svg = NULL, *scen[8], *wname = "default";
     int nscen = 0, check = 0;
     char err[512];
     for (int a = 1; a < argc; a++) {
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
             usage();
         a++;
         if (strcmp(k, "--world") == 0) {
+            const char *sl = strrchr(v, '/');
+            wname = sl ? sl + 1 : v;
             if (xs_params_load(&p, v, err, sizeof err)) {
                 fprintf(stderr, "xengage-sim: %s\n", err);
                 return 2;
@@ -74,6 +77,8 @@ int main(int argc, char **argv)
             waves = atol(v);
         else if (strcmp(k, "--scenario") == 0 && nscen < 8)
             scen[nscen++] = v;
+        else if (strcmp(k, "--trace") == 0)
+            o.trace = atol(v);
         else if (strcmp(k, "--svg") == 0)
             svg = v;
         else if (strcmp(k, "--explore") == 0)
@@ -143,7 +148,7 @@ int main(int argc, char **argv)
         printf(" %s", scen[s]);
     printf("%s; xengage campaign time %.2f s per seed\n", nscen ? "" : " none", xt / seeds);
     xs_report_tables(stdout, &p, r, seeds, o.policies);
-    if (svg && xs_report_svg(svg, &p, r, seeds, o.policies, nscen ? scen[0] : "default"))
+    if (svg && xs_report_svg(svg, &p, r, seeds, o.policies, nscen ? scen[0] : wname))
         fprintf(stderr, "xengage-sim: cannot write %s\n", svg);
     free(r);
     return ok ? 0 : 1;

@@ -287,6 +287,8 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                 for (uint32_t i = 0; i < w.n; i++)
                     if (batch[i] == b)
                         ids[n++] = i;
+                if (l->drv && o->trace >= 0 && o->trace < (long)w.n && batch[o->trace] == b && l->drv->explain)
+                    l->drv->explain(l->drv, wave, (uint32_t)o->trace, stdout);
                 if (l->drv) {
                     double bb = budget >= 0 ? (budget - spent) / (p->batches - b) : -1;
                     l->drv->decide(l->drv, wave, ids, n, bb < 0 && budget >= 0 ? 0 : bb, ch);

@@ -33,6 +33,7 @@ typedef struct xs_seed_result {
 typedef struct xs_sim_opts {
     xs_driver_opts drv;
     unsigned policies; /* bit set of P_* */
+    long trace;        /* >= 0: print xengage's trace of this customer at each wave */
 } xs_sim_opts;
 
 int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed_result *r);
