@@ -242,6 +242,59 @@ ENG_API int eng_report_export(const eng_report *r, int format, char **text, size
  */
 ENG_API void eng_report_free(eng_report *r);
 
+/** Periods of the org dashboard, ending now. */
+typedef enum eng_org_period {
+    ENG_PERIOD_7_DAYS = 0,  /**< The last 7 days. */
+    ENG_PERIOD_1_MONTH = 1, /**< The last calendar month (same day of the month, UTC; clamped to its length). */
+    ENG_PERIOD_3_MONTHS = 2,/**< The last 3 calendar months. */
+    ENG_PERIOD_6_MONTHS = 3 /**< The last 6 calendar months. */
+} eng_org_period;
+
+/** Current version of #eng_org_figures. */
+#define ENG_ORG_FIGURES_VERSION 1
+
+/**
+ * The org dashboard's headline figures over one period: each campaign
+ * measured with its own spec on the touches and transactions of the period,
+ * then summed (a customer contacted by two campaigns counts twice).
+ */
+typedef struct eng_org_figures {
+    unsigned int version;     /**< #ENG_ORG_FIGURES_VERSION. */
+    int currency_places;      /**< Decimal places of the money figures (the first campaign's). */
+    eng_time from;            /**< Start of the period (included). */
+    eng_time to;              /**< End of the period (now, included). */
+    uint64_t campaigns;       /**< Campaigns with a sent message in the period. */
+    uint64_t contacted;       /**< Contacted customers, summed over campaigns. */
+    uint64_t sent;            /**< Messages sent. */
+    uint64_t delivered;       /**< Messages delivered. */
+    double delivery_rate;     /**< 100 × delivered / sent (0 when nothing was sent). */
+    uint64_t responders;      /**< Responders, summed over campaigns. */
+    double hit_rate;          /**< 100 × responders / contacted (0 with nobody contacted). */
+    int64_t responder_sales;  /**< Responder sales. */
+    int incremental_known;    /**< Non-zero when some campaign's incremental sales are known. */
+    int64_t incremental_sales;/**< Sum of the known incremental sales. */
+    int64_t credits_spent;    /**< Credits spent in the period. */
+    int64_t credits_remaining;/**< As given by the caller (eng_credits_balance()); negative when overdrawn. */
+} eng_org_figures;
+
+/** Static initialiser (sets the version). */
+#define ENG_ORG_FIGURES_INIT {.version = ENG_ORG_FIGURES_VERSION}
+
+/**
+ * The org dashboard over one period ending at @p now.
+ * @param engine the engine.
+ * @param touches the org's touch log. @param txns the org's transactions.
+ * @param campaigns one spec per campaign (as for eng_measure_campaign()). @param n how many.
+ * @param now the end of the period. @param period an #eng_org_period.
+ * @param credits_remaining the org's campaign credit balance, copied to the figures.
+ * @param[out] out the figures; set out->version first (zeroed on failure, version kept).
+ * @return #ENG_OK; #ENG_EINVAL (bad period, NULL arguments); #ENG_EVERSION; any error of
+ *         eng_measure_campaign() (detail prefixed by the campaign's index).
+ */
+ENG_API int eng_measure_org(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
+                            const eng_measure_spec *campaigns, size_t n, eng_time now, int period,
+                            int64_t credits_remaining, eng_org_figures *out);
+
 ENG_END_DECLS
 
 #endif

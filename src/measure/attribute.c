@@ -152,7 +152,7 @@ int eng__attr_txns(run *x, size_t n, const uint32_t *cust, const eng_time *t, co
         if (c >= ncust)
             return eng__err(ENG_EINVAL, "txns.customer", "row %zu: customer %u is not below n_customers %u", i, c,
                             ncust);
-        if (!x->sp.has_goal && t[i] > x->sp.end)
+        if ((!x->sp.has_goal && t[i] > x->sp.end) || (x->to && (t[i] < x->from || t[i] > x->to)))
             continue;
         if (x->nq == x->capq && eng__grow(x->mem, (void **)&x->qtx, &x->capq, x->nq + 1, sizeof *x->qtx))
             return eng__nomem();
@@ -187,12 +187,28 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
     const size_t nmsg = x->nmsg, mtab_n = x->mtab_n;
     const uint16_t *mtab = x->mtab;
     const uint64_t *hasq = x->hasq;
+    /* At L the bitmaps outgrow the caches and the pass waits on memory: fetch
+     * the words of the row AHEAD rows on while this one is processed. */
+    enum { AHEAD = 64 };
     for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n) {
+            size_t a = i + AHEAD;
+            unsigned ma = ms[a] < mtab_n ? mtab[ms[a]] : 0;
+            if (ma && cu[a] < ncust && sts[a] < ENG_TOUCH_STATUS_COUNT && chs[a] < ENG_MAX_CHANNELS) {
+                const uint64_t *bma = x->bits[((size_t)sts[a] * nmsg + ma - 1) * ENG_MAX_CHANNELS + chs[a]];
+                if (bma)
+                    __builtin_prefetch(&bma[cu[a] >> 6], 1);
+                if (sts[a] == want)
+                    __builtin_prefetch(&hasq[cu[a] >> 6], 0);
+            }
+        }
         uint32_t id = ms[i];
         unsigned m = id < mtab_n ? mtab[id] : msg_slow(x, id);
         if (!m)
             continue;
         m--;
+        if (x->to && (ts[i] < x->from || ts[i] > x->to))
+            continue;
         uint32_t c = cu[i];
         unsigned st = sts[i], ch = chs[i];
         if (c >= ncust || st >= ENG_TOUCH_STATUS_COUNT || ch >= ENG_MAX_CHANNELS)
@@ -345,7 +361,13 @@ ENG_API int eng_measure_campaign(eng_engine *engine, const eng_touch_columns *to
         return rc;
     if (!out)
         return eng__err(ENG_EINVAL, "out", "eng_measure_campaign: out is NULL");
-    rc = check_inputs(touches, txns, spec);
+    return eng__measure_columns(engine, touches, txns, spec, 0, 0, out);
+}
+
+int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
+                         const eng_measure_spec *spec, eng_time from, eng_time to, eng_report **out)
+{
+    int rc = check_inputs(touches, txns, spec);
     if (rc)
         return rc;
     uint64_t *sel = NULL;
@@ -354,8 +376,11 @@ ENG_API int eng_measure_campaign(eng_engine *engine, const eng_touch_columns *to
         return rc;
     run *x = NULL;
     rc = eng__attr_begin(engine, spec, txns->amount_scale, &x);
-    if (!rc)
+    if (!rc) {
+        x->from = from;
+        x->to = to;
         rc = map_ids(x);
+    }
     if (!rc)
         rc = eng__attr_txns(x, txns->n, txns->customer, txns->time, txns->amount, sel);
     eng__free(&engine->mem, sel);

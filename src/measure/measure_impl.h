@@ -85,6 +85,7 @@ typedef struct eng__attr {
     eng_time *sent_at;        /* per message: earliest sent touch */
     eng_time window;
     int touches_seen;
+    eng_time from, to;        /* only events in [from, to] (both 0: all) */
 } eng__attr;
 
 /* Start a run; the spec is checked by the caller. @p amount_scale: decimals of the amounts fed. */
@@ -97,6 +98,9 @@ int eng__attr_txns(eng__attr *a, size_t n, const uint32_t *cust, const eng_time 
 /* Touches: key is the message id (or context) mapped by the table. */
 int eng__attr_touches(eng__attr *a, size_t n, const uint32_t *cust, const uint32_t *key, const uint8_t *ch,
                       const uint8_t *st, const eng_time *t);
+/* Run one campaign over whole columns, with events limited to [from, to] (both 0: all). */
+int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
+                         const eng_measure_spec *spec, eng_time from, eng_time to, eng_report **out);
 /* Build the report (walk.c); the run is freed either way. */
 int eng__attr_finish(eng__attr *a, eng_report **out);
 void eng__attr_free(eng__attr *a);

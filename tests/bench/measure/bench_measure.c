@@ -417,7 +417,8 @@ static void run(const char *label, uint32_t nc, const char *bench_dir, int have_
     char cmd[2048];
     char duck_ms[32] = "-", sqlite_ms[32] = "-", duck_ratio[32] = "-", sqlite_ratio[32] = "-";
     if (have_duck) {
-        snprintf(cmd, sizeof cmd, "node %s/measure_duckdb.mjs %s %lld 3 2>&1", bench_dir, dir, (long long)WINDOW);
+        snprintf(cmd, sizeof cmd, "node %s/measure_duckdb.mjs %s %lld %d 2>&1", bench_dir, dir, (long long)WINDOW,
+                 strcmp(label, "L") ? 3 : 1); /* one DuckDB run at L takes minutes */
         char *out = run_cmd(cmd);
         answers a;
         parse(out ? out : "", &a);
@@ -425,7 +426,8 @@ static void run(const char *label, uint32_t nc, const char *bench_dir, int have_
         if (ms < 0 || !same(&a, &f, msg_sales)) {
             printf("W7 size=%s duckdb: failed or differs: %.400s\n", label, out ? out : "");
         } else {
-            printf("W7 size=%s duckdb_1thread_ms=%.1f (attribution part %.1f, load %.0f) answers equal\n", label, ms,
+            printf("W7 size=%s duckdb_1thread_ms=%.1f (best of %d; attribution part %.1f, load %.0f) answers equal\n", label, ms,
+                   strcmp(label, "L") ? 3 : 1,
                    attr, value_of(out, "load_ms "));
             snprintf(duck_ms, sizeof duck_ms, "%.1f", ms);
             snprintf(duck_ratio, sizeof duck_ratio, "%.1f", ms / best);
@@ -479,7 +481,8 @@ static void run(const char *label, uint32_t nc, const char *bench_dir, int have_
            sqlite_ms, duck_ms, sqlite_ratio, duck_ratio);
 }
 
-int main(void)
+/* argv[1], when given, is the one size to run (S, M or L). */
+int main(int argc, char **argv)
 {
     const char *size = getenv("ENG_BENCH_SIZE");
     const char *dir = getenv("ENG_BENCH_DIR");
@@ -494,10 +497,12 @@ int main(void)
         printf("duckdb: skipped (@duckdb/node-api not in tests/bench/node_modules, or no node)\n");
     if (!have_sqlite)
         printf("sqlite: skipped (no sqlite3 on PATH)\n");
-    run("S", 10000, dir, have_duck, have_sqlite);
-    if (size && (!strcmp(size, "M") || !strcmp(size, "L")))
+    const char *only = argc > 1 ? argv[1] : NULL;
+    if (!only || !strcmp(only, "S"))
+        run("S", 10000, dir, have_duck, have_sqlite);
+    if ((only && !strcmp(only, "M")) || (!only && size && (!strcmp(size, "M") || !strcmp(size, "L"))))
         run("M", 1000000, dir, have_duck, have_sqlite);
-    if (size && !strcmp(size, "L"))
+    if ((only && !strcmp(only, "L")) || (!only && size && !strcmp(size, "L")))
         run("L", 10000000, dir, have_duck, have_sqlite);
     return 0;
 }

@@ -319,6 +319,91 @@ static void test_oom(void **state)
     free(m);
 }
 
+/* Copy the rows of m whose time is in [from, to] (the plain reference of a period). */
+static mx *mx_period(const mx *m, eng_time from, eng_time to)
+{
+    mx *p = mx_new();
+    for (size_t i = 0; i < m->nt; i++)
+        if (m->tt[i] >= from && m->tt[i] <= to)
+            mx_touch(p, m->tcust[i], m->tmsg[i], m->tch[i], m->tst[i], m->tt[i]);
+    for (size_t j = 0; j < m->nx; j++)
+        if (m->xt[j] >= from && m->xt[j] <= to)
+            mx_txn(p, m->xcust[j], m->xt[j], m->xamt[j], m->xstore[j]);
+    mx_columns(p);
+    return p;
+}
+
+/* The org dashboard: periods by the calendar, each campaign measured over
+ * the period's events and summed; credits remaining passed through, negative
+ * when overdrawn. */
+static void test_org_dashboard(void **state)
+{
+    (void)state;
+    eng_engine *e = mx_engine();
+    mx *m = mx_new();
+    festival_data(m);
+    static const uint32_t msgs[] = {M1, M2}, other[] = {OTHER}, ctl[] = {5, 6, 7};
+    eng_measure_spec s[2];
+    festival_spec(&s[0], msgs, ctl, 3);
+    festival_spec(&s[1], other, NULL, 0);
+    s[1].n_messages = 1;
+    s[1].has_goal = 0;
+    static const int64_t cost[ENG_MAX_CHANNELS] = {2, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    s[0].channel_cost = s[1].channel_cost = cost;
+    eng_time now = T0 + 12 * D;
+    for (int period = ENG_PERIOD_7_DAYS; period <= ENG_PERIOD_6_MONTHS; period++) {
+        eng_org_figures f = ENG_ORG_FIGURES_INIT;
+        assert_int_equal(eng_measure_org(e, &m->tc, &m->xc, s, 2, now, period, -250, &f), ENG_OK);
+        assert_int_equal(f.to, now);
+        assert_int_equal(f.credits_remaining, -250);
+        mx *p = mx_period(m, f.from, f.to);
+        uint64_t contacted = 0, sent = 0, delivered = 0, responders = 0;
+        int64_t sales = 0, credits = 0;
+        for (int c = 0; c < 2; c++) {
+            eng_report *r = NULL;
+            assert_int_equal(eng_measure_campaign(e, &p->tc, &p->xc, &s[c], &r), ENG_OK);
+            eng_report_figures g = ENG_REPORT_FIGURES_INIT;
+            assert_int_equal(eng_report_total(r, &g), ENG_OK);
+            contacted += g.contacted;
+            sent += g.sent;
+            delivered += g.delivered;
+            responders += g.responders;
+            sales += g.responder_sales;
+            credits += g.credits_spent;
+            eng_report_free(r);
+        }
+        assert_int_equal(f.contacted, contacted);
+        assert_int_equal(f.sent, sent);
+        assert_int_equal(f.delivered, delivered);
+        assert_int_equal(f.responders, responders);
+        assert_int_equal(f.responder_sales, sales);
+        assert_int_equal(f.credits_spent, credits);
+        assert_true(f.hit_rate == (contacted ? 100.0 * (double)responders / (double)contacted : 0.0));
+        free(p);
+    }
+    /* 7 days: only M2's sends (day 5) are in, so c0 and c4 are the contacted ones */
+    eng_org_figures f = ENG_ORG_FIGURES_INIT;
+    assert_int_equal(eng_measure_org(e, &m->tc, &m->xc, s, 2, now, ENG_PERIOD_7_DAYS, 0, &f), ENG_OK);
+    assert_int_equal(f.from, T0 + 5 * D);
+    assert_int_equal(f.contacted, 2);
+    assert_int_equal(f.sent, 2);
+    assert_int_equal(f.credits_spent, 6); /* two emails at 3 */
+    /* calendar months, clamped to the month's length */
+    eng_time mar31 = 1774951200000; /* 2026-03-31T10:00:00Z */
+    assert_int_equal(eng_measure_org(e, &m->tc, &m->xc, s, 0, mar31, ENG_PERIOD_1_MONTH, 0, &f), ENG_OK);
+    assert_int_equal(f.from, 1772272800000); /* 2026-02-28T10:00:00Z */
+    assert_int_equal(eng_measure_org(e, &m->tc, &m->xc, s, 0, mar31, ENG_PERIOD_3_MONTHS, 0, &f), ENG_OK);
+    assert_int_equal(f.from, 1767175200000); /* 2025-12-31T10:00:00Z */
+    assert_int_equal(eng_measure_org(e, &m->tc, &m->xc, s, 0, mar31, ENG_PERIOD_6_MONTHS, 0, &f), ENG_OK);
+    assert_int_equal(f.from, 1759226400000); /* 2025-09-30T10:00:00Z */
+    assert_int_equal(eng_measure_org(e, &m->tc, &m->xc, s, 0, mar31, 9, 0, &f), ENG_EINVAL);
+    f.version = 7;
+    assert_int_equal(eng_measure_org(e, &m->tc, &m->xc, s, 0, mar31, 0, 0, &f), ENG_EVERSION);
+    free(m);
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_hit_rate_without_goal),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_org_dashboard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
