@@ -163,7 +163,7 @@ typedef struct eng_report_figures {
     uint64_t contacted;          /**< Customers with a sent touch. */
     uint64_t sent;               /**< Messages sent. */
     uint64_t delivered;          /**< Messages delivered. */
-    uint64_t not_delivered;      /**< Messages that failed. */
+    uint64_t not_delivered;      /**< Messages that failed or bounced. */
     uint64_t opened;             /**< Messages opened. */
     uint64_t clicked;            /**< Messages clicked. */
     uint64_t unsubscribed;       /**< Unsubscribes. */

@@ -40,7 +40,7 @@ void eng__report_figures(const eng_report *r, const eng__acc *a, const eng__acc 
     f->contacted = a->contacted;
     f->sent = a->count[ENG_TOUCH_SENT];
     f->delivered = a->count[ENG_TOUCH_DELIVERED];
-    f->not_delivered = a->count[ENG_TOUCH_FAILED];
+    f->not_delivered = a->count[ENG_TOUCH_FAILED] + a->count[ENG_TOUCH_BOUNCED];
     f->opened = a->count[ENG_TOUCH_OPENED];
     f->clicked = a->count[ENG_TOUCH_CLICKED];
     f->unsubscribed = a->count[ENG_TOUCH_UNSUBSCRIBED];
