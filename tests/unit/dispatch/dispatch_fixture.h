@@ -37,6 +37,8 @@ typedef struct dx_provider {
     unsigned *calls;        /* per pair */
     unsigned *delivered;    /* per pair: first acceptances of its key (must end at 1 or 0) */
     char **key;             /* per pair: the key first seen */
+    char **body, **subject; /* per pair: the last rendering sent */
+    uint32_t *segments;     /* per pair: billing units of the last send */
     unsigned char *final_before;
     unsigned char *fault;   /* per pair: enum dx_fault */
     unsigned *fault_times;  /* per pair: how many calls the fault lasts (0: for ever) */
@@ -55,6 +57,9 @@ static inline void dx_provider_init(dx_provider *p, size_t n)
     p->calls = calloc(n * DX_CH, sizeof *p->calls);
     p->delivered = calloc(n * DX_CH, sizeof *p->delivered);
     p->key = calloc(n * DX_CH, sizeof *p->key);
+    p->body = calloc(n * DX_CH, sizeof *p->body);
+    p->subject = calloc(n * DX_CH, sizeof *p->subject);
+    p->segments = calloc(n * DX_CH, sizeof *p->segments);
     p->final_before = calloc(n * DX_CH, 1);
     p->fault = calloc(n * DX_CH, 1);
     p->fault_times = calloc(n * DX_CH, sizeof *p->fault_times);
@@ -62,8 +67,14 @@ static inline void dx_provider_init(dx_provider *p, size_t n)
 
 static inline void dx_provider_free(dx_provider *p)
 {
-    for (size_t i = 0; i < p->n * DX_CH; i++)
+    for (size_t i = 0; i < p->n * DX_CH; i++) {
         free(p->key[i]);
+        free(p->body[i]);
+        free(p->subject[i]);
+    }
+    free(p->body);
+    free(p->subject);
+    free(p->segments);
     free(p->calls);
     free(p->delivered);
     free(p->key);
@@ -86,6 +97,11 @@ static inline int dx_one(dx_provider *p, const eng_envelope *env, int *broken)
     else if (strcmp(p->key[i], env->idempotency_key) != 0)
         p->key_changed++;
     snprintf(p->last_body, sizeof p->last_body, "%.*s", (int)env->body_len, env->body);
+    free(p->body[i]);
+    free(p->subject[i]);
+    p->body[i] = strndup(env->body, env->body_len);
+    p->subject[i] = strdup(env->subject);
+    p->segments[i] = env->segments;
     snprintf(p->last_subject, sizeof p->last_subject, "%s", env->subject);
     p->last_channel = env->channel;
     p->last_segments = env->segments;

@@ -1,0 +1,208 @@
+/* What each transport outcome does to the ledger, the provider and the credits:
+ * rejected is final and free; retry and unknown come back later with the same
+ * key; a broken transport and an unanswered entry count as unknown; eight
+ * failed attempts expire. Overdraft forbidden: the run waits for credits.
+ * An unsubscribe that arrives mid-run is honoured. */
+#include "dispatch_fixture.h"
+
+/* The first test-group customer with an email contact (external id not a multiple of 5). */
+static uint32_t pick(dx *f, size_t skip)
+{
+    size_t n;
+    uint32_t *ids = dx_test_group(f, &n);
+    uint32_t out = UINT32_MAX;
+    for (size_t i = 0; i < n && out == UINT32_MAX; i++) {
+        char ext[32];
+        assert_int_equal(eng_customer_external_id(f->e, ids[i], ext, sizeof ext), ENG_OK);
+        if (strtoul(ext + 1, NULL, 10) % 5 && skip-- == 0)
+            out = ids[i];
+    }
+    free(ids);
+    assert_true(out != UINT32_MAX);
+    return out;
+}
+
+static eng_send_info send_of(dx *f, uint32_t c, int ch)
+{
+    eng_send_info si = {.version = ENG_SEND_INFO_VERSION};
+    assert_int_equal(eng_send_get(f->e, "root", f->message, 0, c, ch, &si), ENG_OK);
+    return si;
+}
+
+static void outcomes(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 120, 16, 2, 1);
+    eng_message_spec m = dx_message();
+    dx_approve(&f, &m);
+    uint32_t rej = pick(&f, 0), retry = pick(&f, 1), unk = pick(&f, 2), broken = pick(&f, 40), silent = pick(&f, 4),
+             never = pick(&f, 5);
+    f.prov.fault[dx_pair(rej, ENG_CH_SMS)] = DX_REJECT;
+    f.prov.fault[dx_pair(retry, ENG_CH_SMS)] = DX_RETRY;
+    f.prov.fault_times[dx_pair(retry, ENG_CH_SMS)] = 1;
+    f.prov.fault[dx_pair(unk, ENG_CH_EMAIL)] = DX_UNKNOWN;
+    f.prov.fault_times[dx_pair(unk, ENG_CH_EMAIL)] = 2;
+    f.prov.fault[dx_pair(broken, ENG_CH_EMAIL)] = DX_ERROR; /* the whole batch call fails */
+    f.prov.fault_times[dx_pair(broken, ENG_CH_EMAIL)] = 1;
+    f.prov.fault[dx_pair(silent, ENG_CH_SMS)] = DX_UNANSWERED;
+    f.prov.fault_times[dx_pair(silent, ENG_CH_SMS)] = 1;
+    f.prov.fault[dx_pair(never, ENG_CH_SMS)] = DX_RETRY; /* for ever */
+    eng_run_report first = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &first), ENG_OK);
+    assert_int_equal(first.finished, 0);
+    assert_true(first.pending > 0);
+    assert_true(first.next_due > f.t0);
+    assert_int_equal(send_of(&f, rej, ENG_CH_SMS).state, ENG_LEDGER_REJECTED);
+    assert_int_equal(send_of(&f, retry, ENG_CH_SMS).state, ENG_LEDGER_RETRY);
+    assert_int_equal(send_of(&f, unk, ENG_CH_EMAIL).state, ENG_LEDGER_UNKNOWN);
+    assert_int_equal(send_of(&f, broken, ENG_CH_EMAIL).state, ENG_LEDGER_UNKNOWN);
+    assert_int_equal(send_of(&f, silent, ENG_CH_SMS).state, ENG_LEDGER_UNKNOWN);
+    /* Calling again before the backoff sends nothing. */
+    unsigned env = f.prov.envelopes;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0 + 1, NULL, &rep), ENG_OK);
+    assert_int_equal(f.prov.envelopes, env);
+    eng_run_report total = ENG_RUN_REPORT_INIT;
+    dx_run_all(&f, first.next_due, &total);
+    /* Rejected: one call, never again. Retried/unknown: same key, more calls, accepted once. */
+    assert_int_equal(f.prov.calls[dx_pair(rej, ENG_CH_SMS)], 1);
+    assert_int_equal(f.prov.calls[dx_pair(retry, ENG_CH_SMS)], 2);
+    assert_int_equal(send_of(&f, retry, ENG_CH_SMS).attempts, 2);
+    assert_int_equal(f.prov.calls[dx_pair(unk, ENG_CH_EMAIL)], 3);
+    assert_int_equal(f.prov.delivered[dx_pair(unk, ENG_CH_EMAIL)], 1);
+    assert_int_equal(send_of(&f, unk, ENG_CH_EMAIL).state, ENG_LEDGER_ACCEPTED);
+    assert_int_equal(send_of(&f, broken, ENG_CH_EMAIL).state, ENG_LEDGER_ACCEPTED);
+    assert_int_equal(send_of(&f, silent, ENG_CH_SMS).state, ENG_LEDGER_ACCEPTED);
+    assert_int_equal(f.prov.calls[dx_pair(never, ENG_CH_SMS)], ENG_SEND_MAX_ATTEMPTS);
+    assert_int_equal(send_of(&f, never, ENG_CH_SMS).state, ENG_LEDGER_EXPIRED);
+    assert_int_equal(f.prov.key_changed, 0);
+    /* Credits: exactly the accepted sends, by channel cost. */
+    eng_execution_info x = {.version = ENG_EXECUTION_INFO_VERSION};
+    assert_int_equal(eng_execution_get(f.e, "root", f.message, 0, &x), ENG_OK);
+    assert_int_equal(x.state, ENG_EXEC_FINISHED);
+    assert_int_equal(x.rejected, 1);
+    assert_int_equal(x.expired, 1);
+    assert_int_equal(x.accepted + x.rejected + x.expired + x.skipped, x.sends);
+    int64_t cost = 0;
+    uint64_t accepted = 0;
+    for (size_t i = 0; i < f.n * DX_CH; i++)
+        if (f.prov.delivered[i] && !(i == dx_pair(rej, ENG_CH_SMS) || i == dx_pair(never, ENG_CH_SMS))) {
+            cost += i % DX_CH == ENG_CH_SMS ? 3 : 1;
+            accepted++;
+        }
+    assert_int_equal(x.accepted, accepted);
+    assert_int_equal(x.credits, cost);
+    int64_t bal;
+    assert_int_equal(eng_credits_balance(f.e, "root", ENG_CREDITS_CAMPAIGN, &bal), ENG_OK);
+    assert_int_equal(bal, 1000000 - cost);
+    dx_close(&f);
+}
+
+static void overdraft_forbidden_waits_for_credits(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 100, 10, 1, 1);
+    eng_org_settings s;
+    assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
+    s.forbid_overdraft = 1;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
+    /* Leave 40 credits: a few chunks of ten customers (SMS 3 + email 1 each). */
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_CAMPAIGN, -1000000 + 40), ENG_OK);
+    eng_message_spec m = dx_message();
+    dx_approve(&f, &m);
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
+    assert_int_equal(rep.blocked, ENG_ECREDITS);
+    assert_int_equal(rep.finished, 0);
+    assert_true(rep.accepted > 0);
+    int64_t bal;
+    assert_int_equal(eng_credits_balance(f.e, "root", ENG_CREDITS_CAMPAIGN, &bal), ENG_OK);
+    assert_true(bal >= 0); /* never planned past what the balance covers */
+    eng_execution_info x = {.version = ENG_EXECUTION_INFO_VERSION};
+    assert_int_equal(eng_execution_get(f.e, "root", f.message, 0, &x), ENG_OK);
+    assert_int_equal(x.state, ENG_EXEC_RUNNING);
+    assert_int_equal(x.credits, 40 - bal);
+    /* Top up: the run resumes and finishes; nobody got two. */
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_CAMPAIGN, 10000), ENG_OK);
+    dx_run_all(&f, f.t0 + 1, NULL);
+    for (size_t i = 0; i < f.n * DX_CH; i++)
+        assert_true(f.prov.delivered[i] <= 1);
+    assert_int_equal(eng_execution_get(f.e, "root", f.message, 0, &x), ENG_OK);
+    assert_int_equal(x.state, ENG_EXEC_FINISHED);
+    assert_int_equal(eng_credits_balance(f.e, "root", ENG_CREDITS_CAMPAIGN, &bal), ENG_OK);
+    assert_int_equal(bal, 40 + 10000 - x.credits);
+    dx_close(&f);
+}
+
+static void optout(dx *f, uint32_t c)
+{
+    char ext[32];
+    assert_int_equal(eng_customer_external_id(f->e, c, ext, sizeof ext), ENG_OK);
+    const char *names[] = {"id", "optout.sms"};
+    const char *vals[] = {ext, "yes"};
+    assert_int_equal(eng_customers_upsert(f->e, names, 2, vals, 1, NULL, NULL), ENG_OK);
+}
+
+/* One customer's SMS is waiting for a retry, another's chunk is not planned
+ * yet, when both opt out of SMS: neither gets it. */
+static void unsubscribe_mid_run(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 100, 10, 1, 1);
+    eng_message_spec m = dx_message();
+    dx_approve(&f, &m);
+    size_t n;
+    uint32_t *ids = dx_test_group(&f, &n);
+    uint32_t first = ids[0], last = ids[n - 1];
+    free(ids);
+    f.prov.fault[dx_pair(first, ENG_CH_SMS)] = DX_RETRY;
+    eng_run_options o = ENG_RUN_OPTIONS_INIT;
+    o.max_batches = 1;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, &o, &rep), ENG_OK);
+    assert_int_equal(rep.batches, 1);
+    assert_true(rep.pending > 0);
+    assert_int_equal(f.prov.calls[dx_pair(first, ENG_CH_SMS)], 1);
+    optout(&f, first);
+    optout(&f, last);
+    dx_run_all(&f, f.t0 + ENG_HOUR, NULL);
+    assert_int_equal(f.prov.calls[dx_pair(first, ENG_CH_SMS)], 1);
+    assert_int_equal(f.prov.calls[dx_pair(last, ENG_CH_SMS)], 0);
+    eng_send_info si = {.version = ENG_SEND_INFO_VERSION};
+    assert_int_equal(eng_send_get(f.e, "root", f.message, 0, first, ENG_CH_SMS, &si), ENG_OK);
+    assert_int_equal(si.state, ENG_LEDGER_SKIPPED);
+    assert_int_equal(eng_send_get(f.e, "root", f.message, 0, last, ENG_CH_SMS, &si), ENG_ENOTFOUND);
+    eng_execution_info x = {.version = ENG_EXECUTION_INFO_VERSION};
+    assert_int_equal(eng_execution_get(f.e, "root", f.message, 0, &x), ENG_OK);
+    assert_int_equal(x.state, ENG_EXEC_FINISHED);
+    assert_int_equal(x.skipped, 1);
+    dx_close(&f);
+}
+
+static void no_transport_refuses_to_run(void **state)
+{
+    (void)state;
+    test_alloc_reset();
+    eng_engine *e = test_engine_open(NULL);
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(e, "root", 0, NULL, &rep), ENG_ETRANSPORT);
+    assert_int_equal(eng_run_due(NULL, "root", 0, NULL, &rep), ENG_EMISUSE);
+    rep.version = 99;
+    assert_int_equal(eng_run_due(e, "root", 0, NULL, &rep), ENG_EVERSION);
+    eng_close(e);
+    test_alloc_assert_clean();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(outcomes),
+        cmocka_unit_test(overdraft_forbidden_waits_for_credits),
+        cmocka_unit_test(unsubscribe_mid_run),
+        cmocka_unit_test(no_transport_refuses_to_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
