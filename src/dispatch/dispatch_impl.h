@@ -35,9 +35,13 @@ enum {
 #define ENG__CHUNK_DEFAULT 256
 
 /* ---- send keys ---- */
-/* "<org>/c<campaign>/m<message>v<version>/o<occurrence>/u<customer>/<channel>"; returns its length. */
+/* "<org>/c<campaign>/m<message>.<version>/o<occurrence>/u<customer>/<channel>"; returns its length. */
 size_t eng__send_key(char *buf, size_t cap, const char *org, uint64_t campaign, uint64_t message, eng_time version,
                      uint32_t occurrence, uint32_t customer, int channel);
+/* The same from a prefix made by eng__send_key_prefix (the hot path: no printf). */
+size_t eng__send_key_prefix(char *buf, size_t cap, const char *org, uint64_t campaign, uint64_t message,
+                            eng_time version, uint32_t occurrence);
+size_t eng__send_key_tail(char *buf, size_t cap, const char *prefix, size_t plen, uint32_t customer, int channel);
 
 /* ---- records ---- */
 typedef struct eng__xrec {
@@ -125,6 +129,8 @@ typedef struct eng__xcache {
     eng__tpl *body[ENG_CH_COUNT], *subject[ENG_CH_COUNT];
     eng__tpl **vbody;          /* per variant */
     const char *sender[ENG_CH_COUNT];
+    char keypfx[ENG_SEND_KEY_MAX + 1]; /* the send key up to the customer ("<org>/c../m../o../u") */
+    size_t keypfx_len;
 } eng__xcache;
 
 typedef struct eng__claim {

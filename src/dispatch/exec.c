@@ -280,6 +280,8 @@ static int xcache_load(eng_engine *e, const char *actor, uint64_t msg, uint32_t 
                            &xc->x.o.settings, 0, due};
     if ((rc = compile_templates(e, xc)))
         return rc;
+    xc->keypfx_len = eng__send_key_prefix(xc->keypfx, sizeof xc->keypfx, xc->x.o.id, xc->x.c.id, msg,
+                                          xc->rec.version, occ);
     xc->strat = eng__strategy_get(xc->x.m.spec.strategy);
     if (!xc->strat)
         return eng__err(ENG_EUNSUPPORTED, "message.strategy", "strategy %d cannot be executed",

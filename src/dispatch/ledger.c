@@ -15,6 +15,36 @@ size_t eng__send_key(char *buf, size_t cap, const char *org, uint64_t campaign, 
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
+size_t eng__send_key_prefix(char *buf, size_t cap, const char *org, uint64_t campaign, uint64_t message,
+                            eng_time version, uint32_t occurrence)
+{
+    int n = snprintf(buf, cap, "%s/c%llu/m%llu.%lld/o%u/u", org, (unsigned long long)campaign,
+                     (unsigned long long)message, (long long)version, occurrence);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+size_t eng__send_key_tail(char *buf, size_t cap, const char *prefix, size_t plen, uint32_t customer, int channel)
+{
+    char digits[10];
+    int nd = 0;
+    do
+        digits[nd++] = (char)('0' + customer % 10);
+    while ((customer /= 10) != 0);
+    const char *ch = eng_channel_name(channel);
+    size_t cl = ch ? strlen(ch) : 1;
+    if (plen + (size_t)nd + 1 + cl + 1 > cap)
+        return 0;
+    memcpy(buf, prefix, plen);
+    size_t n = plen;
+    while (nd)
+        buf[n++] = digits[--nd];
+    buf[n++] = '/';
+    memcpy(buf + n, ch ? ch : "?", cl);
+    n += cl;
+    buf[n] = 0;
+    return n;
+}
+
 void eng__exec_key(char *buf, size_t cap, uint64_t msg, uint32_t occ)
 {
     snprintf(buf, cap, "d/x/%016llx/%08x", (unsigned long long)msg, occ);

@@ -10,6 +10,7 @@
 #include "audience/audience_link.h"
 #include "base/template.h"
 
+#include <pthread.h>
 #include <string.h>
 
 enum seg_kind { SEG_TEXT, SEG_FIELD, SEG_OPTOUT, SEG_UNSUB, SEG_COUPON, SEG_CAMPAIGN };
@@ -220,18 +221,35 @@ static uint32_t next_cp(const unsigned char **p, const unsigned char *end)
     return c;
 }
 
+/* Septets of each ASCII character: 1 basic, 2 escape, 0 not in GSM-7 (built on first use). */
+static int8_t ascii_septets[128];
+
+static void ascii_init(void)
+{
+    for (uint32_t c = 0; c < 128; c++)
+        ascii_septets[c] = (int8_t)gsm_septets(c);
+}
+
 uint32_t eng__sms_segments(const char *text, size_t len)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, ascii_init);
     const unsigned char *p = (const unsigned char *)text, *end = p + len;
     size_t septets = 0, units = 0;
     int gsm = 1;
     while (p < end) {
-        uint32_t cp = next_cp(&p, end);
-        int s = gsm ? gsm_septets(cp) : 0;
+        int s;
+        if (*p < 128) {
+            s = ascii_septets[*p++];
+            units++;
+        } else {
+            uint32_t cp = next_cp(&p, end);
+            s = gsm_septets(cp);
+            units += cp > 0xffff ? 2 : 1;
+        }
         if (!s)
             gsm = 0;
         septets += (size_t)s;
-        units += cp > 0xffff ? 2 : 1;
     }
     if (gsm)
         return septets <= 160 ? 1 : (uint32_t)((septets + 152) / 153);

@@ -118,7 +118,7 @@ static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *vi
     if (why)
         return why;
     char key[ENG_SEND_KEY_MAX + 1];
-    size_t kl = eng__send_key(key, sizeof key, xc->x.o.id, xc->x.c.id, xc->msg, xc->rec.version, xc->occ, k->id, ch);
+    size_t kl = eng__send_key_tail(key, sizeof key, xc->keypfx, xc->keypfx_len, k->id, ch);
     size_t tl = 0;
     const char *to = eng__view_contact(view, ch, k->id, &tl);
     const char *from = xc->sender[ch] ? xc->sender[ch] : "";
