@@ -184,6 +184,65 @@ typedef struct eng_send_info {
 ENG_API int eng_send_get(eng_engine *engine, const char *actor, uint64_t message, uint32_t occurrence,
                          uint32_t customer, int channel, eng_send_info *out);
 
+/** Why a customer was or was not contacted (see eng_trace_get()). Values are stored: append only. */
+typedef enum eng_trace_reason {
+    ENG_TRACE_NOT_IN_AUDIENCE = 0, /**< Not in the frozen audience (not included, excluded, or unreachable on every
+                                        channel of the message when it was approved). */
+    ENG_TRACE_CONTROL = 1,         /**< In the control group: held back on purpose. */
+    ENG_TRACE_NOT_PLANNED = 2,     /**< In the test group; the execution has not reached the customer yet. */
+    ENG_TRACE_UNREACHABLE = 3,     /**< Planned, but reachable on none of the message's channels at that time. */
+    ENG_TRACE_CHOSEN = 4           /**< Planned with one or more channels (see the per-channel entries). */
+} eng_trace_reason;
+
+/** Why a customer could not be reached on a channel. Values are stored: append only. */
+typedef enum eng_unreach_reason {
+    ENG_UNREACH_NONE = 0,        /**< Reachable. */
+    ENG_UNREACH_NO_CONTACT = 1,  /**< No contact for the channel. */
+    ENG_UNREACH_NO_CONSENT = 2,  /**< No consent for the channel. */
+    ENG_UNREACH_OPTED_OUT = 3,   /**< Opted out (unsubscribed) of the channel. */
+    ENG_UNREACH_SUPPRESSED = 4,  /**< Suppressed. */
+    ENG_UNREACH_RENDER = 16      /**< The content could not be rendered safely (a header value with a line break). */
+} eng_unreach_reason;
+
+/** Which rule of the strategy chose the channels. Values are stored: append only. */
+typedef enum eng_trace_rule {
+    ENG_RULE_UNDECIDED = 0,   /**< No decision stored. */
+    ENG_RULE_ALL = 1,         /**< Strategy none: every reachable channel with a creative. */
+    ENG_RULE_PRIORITY = 2,    /**< Channel priority; @c detail is the position in the order. */
+    ENG_RULE_VARIANT = 3,     /**< Personalisation: variant @c detail matched. */
+    ENG_RULE_BASE = 4,        /**< Personalisation: no variant matched; the creative's own content. */
+    ENG_RULE_XENGAGE = 5,     /**< X-Engage. */
+    ENG_RULE_UNREACHABLE = 6  /**< Reachable on none of the channels. */
+} eng_trace_rule;
+
+/** Current version of #eng_trace. */
+#define ENG_TRACE_VERSION 1
+
+/** The decision trace of one customer in one execution. */
+typedef struct eng_trace {
+    unsigned int version;       /**< #ENG_TRACE_VERSION, set by the caller. */
+    int reason;                 /**< An #eng_trace_reason. */
+    int rule;                   /**< An #eng_trace_rule (when planned). */
+    unsigned int detail;        /**< Rule detail (priority position, variant index). */
+    int variant;                /**< Content variant used, or -1 for the creative's own. */
+    uint32_t channels;          /**< Bit (1u << channel) per channel chosen. */
+    int unreach[ENG_CH_COUNT];  /**< Per channel, an #eng_unreach_reason: for a customer reachable on none, why not
+                                     on the first of the message's channels when planned; for a chosen send that
+                                     was skipped, why (ENG_UNREACH_OPTED_OUT: unsubscribed mid-run). */
+    int state[ENG_CH_COUNT];    /**< Per chosen channel, its #eng_ledger_state; -1 for a channel not chosen. */
+} eng_trace;
+
+/**
+ * Why a customer was or was not contacted by an execution. Needs #ENG_OP_READ.
+ * @param engine an open engine. @param actor acting user. @param message the message.
+ * @param occurrence the occurrence. @param customer dense customer id.
+ * @param out filled (its version must be set).
+ * @return #ENG_OK; #ENG_ENOTFOUND (no such message, or the execution has not started); #ENG_EDENIED;
+ *         #ENG_EINVAL; #ENG_EVERSION; storage errors.
+ */
+ENG_API int eng_trace_get(eng_engine *engine, const char *actor, uint64_t message, uint32_t occurrence,
+                          uint32_t customer, eng_trace *out);
+
 ENG_END_DECLS
 
 #endif /* ENGAGE_DISPATCH_H */

@@ -64,6 +64,28 @@ static int64_t position(const eng_audience *aud, uint32_t customer)
     return -1;
 }
 
+/* Is @p customer in the control part? (binary search like position()) */
+static int is_control(const eng_audience *aud, uint32_t customer)
+{
+    uint64_t n = 0;
+    eng_audience_count(aud, ENG_PART_CONTROL, &n);
+    uint64_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        uint32_t id;
+        size_t got = 0;
+        if (eng_audience_ids(aud, ENG_PART_CONTROL, mid, &id, 1, &got) || got != 1)
+            return 0;
+        if (id == customer)
+            return 1;
+        if (id < customer)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
 ENG_API int eng_send_get(eng_engine *e, const char *actor, uint64_t message, uint32_t occurrence, uint32_t customer,
                          int channel, eng_send_info *out)
 {
@@ -107,6 +129,77 @@ ENG_API int eng_send_get(eng_engine *e, const char *actor, uint64_t message, uin
         if (rc == ENG_ENOTFOUND)
             rc = eng__err(ENG_ENOTFOUND, "customer", "no send of customer %u on %s is planned", customer,
                           eng_channel_name(channel));
+    }
+    eng_audience_free(aud);
+    eng__msg_ctx_free(&x);
+out:
+    eng__leave(e);
+    return rc;
+}
+
+ENG_API int eng_trace_get(eng_engine *e, const char *actor, uint64_t message, uint32_t occurrence, uint32_t customer,
+                          eng_trace *out)
+{
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
+    if (out->version == 0 || out->version > ENG_TRACE_VERSION)
+        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_trace version %u", out->version);
+    unsigned v = out->version;
+    memset(out, 0, sizeof *out);
+    out->version = v;
+    out->variant = -1;
+    for (int ch = 0; ch < ENG_CH_COUNT; ch++)
+        out->state[ch] = -1;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__msg_ctx x;
+    if ((rc = eng__msg_ctx_load(e, actor, message, ENG_OP_READ, &x)))
+        goto out;
+    eng__xrec r;
+    eng_audience *aud = NULL;
+    rc = eng__exec_load(e, message, occurrence, &r);
+    if (rc == ENG_ENOTFOUND)
+        rc = eng__err(ENG_ENOTFOUND, "occurrence", "occurrence %u of message %llu has not started", occurrence,
+                      (unsigned long long)message);
+    if (rc == ENG_OK && (rc = eng_message_audience(e, actor, message, &aud)) == ENG_OK) {
+        int64_t pos = position(aud, customer);
+        if (pos < 0) {
+            out->reason = is_control(aud, customer) ? ENG_TRACE_CONTROL : ENG_TRACE_NOT_IN_AUDIENCE;
+        } else {
+            eng__chunk c;
+            rc = eng__chunk_load(e, message, occurrence, (uint32_t)(pos / r.chunk_size), &c);
+            if (rc == ENG_ENOTFOUND) {
+                out->reason = ENG_TRACE_NOT_PLANNED;
+                rc = ENG_OK;
+            } else if (rc == ENG_OK) {
+                for (uint32_t i = 0; i < c.ncust; i++) {
+                    const eng__lcust *k = &c.cust[i];
+                    if (k->id != customer)
+                        continue;
+                    out->reason = k->planned ? ENG_TRACE_CHOSEN : ENG_TRACE_UNREACHABLE;
+                    out->rule = k->rule;
+                    out->detail = k->detail;
+                    out->variant = k->variant;
+                    out->channels = k->planned;
+                    if (!k->planned)
+                        for (size_t j = 0; j < x.m.spec.n_creatives; j++) {
+                            int ch = x.m.spec.creatives[j].channel;
+                            if (ch >= 0 && ch < ENG_CH_COUNT) {
+                                out->unreach[ch] = k->unreach;
+                                break;
+                            }
+                        }
+                }
+                for (uint32_t i = 0; i < c.nsend; i++)
+                    if (c.cust[c.send[i].cust].id == customer) {
+                        out->state[c.send[i].ch] = c.send[i].state;
+                        if (c.send[i].state == ENG_LEDGER_SKIPPED)
+                            out->unreach[c.send[i].ch] = c.send[i].why;
+                    }
+                eng__chunk_free(&c);
+            }
+        }
     }
     eng_audience_free(aud);
     eng__msg_ctx_free(&x);

@@ -16,7 +16,7 @@
 #define BACKOFF_MAX ENG_HOUR
 #define BLOCKED 1 /* work_chunk: waiting for credits (not an error) */
 
-enum { SKIP_RENDER = 16 }; /* skip reason beyond ENG__UNREACH_*: the content could not be rendered */
+enum { SKIP_RENDER = ENG_UNREACH_RENDER }; /* skip reason beyond ENG__UNREACH_*: the content could not be rendered */
 
 static eng_time backoff(unsigned attempts)
 {

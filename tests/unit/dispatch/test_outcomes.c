@@ -179,6 +179,38 @@ static void unsubscribe_mid_run(void **state)
     assert_int_equal(eng_execution_get(f.e, "root", f.message, 0, &x), ENG_OK);
     assert_int_equal(x.state, ENG_EXEC_FINISHED);
     assert_int_equal(x.skipped, 1);
+    /* The trace says why, customer by customer. */
+    eng_trace t = {.version = ENG_TRACE_VERSION};
+    assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, first, &t), ENG_OK);
+    assert_int_equal(t.reason, ENG_TRACE_CHOSEN);
+    assert_int_equal(t.rule, ENG_RULE_ALL);
+    assert_true(t.channels & (1u << ENG_CH_SMS));
+    assert_int_equal(t.state[ENG_CH_SMS], ENG_LEDGER_SKIPPED);
+    assert_int_equal(t.unreach[ENG_CH_SMS], ENG_UNREACH_OPTED_OUT);
+    assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, last, &t), ENG_OK);
+    assert_int_equal(t.channels & (1u << ENG_CH_SMS), 0);
+    assert_int_equal(t.state[ENG_CH_SMS], -1);
+    if (t.reason == ENG_TRACE_UNREACHABLE)
+        assert_int_equal(t.unreach[ENG_CH_SMS], ENG_UNREACH_OPTED_OUT);
+    else
+        assert_int_equal(t.state[ENG_CH_EMAIL], ENG_LEDGER_ACCEPTED);
+    eng_audience *aud;
+    assert_int_equal(eng_message_audience(f.e, "root", f.message, &aud), ENG_OK);
+    uint32_t ctl;
+    size_t got;
+    assert_int_equal(eng_audience_ids(aud, ENG_PART_CONTROL, 0, &ctl, 1, &got), ENG_OK);
+    eng_audience_free(aud);
+    assert_int_equal(got, 1);
+    assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, ctl, &t), ENG_OK);
+    assert_int_equal(t.reason, ENG_TRACE_CONTROL);
+    assert_int_equal(f.prov.calls[dx_pair(ctl, ENG_CH_SMS)], 0);
+    const char *names[] = {"id", "contact.sms", "consent.sms"};
+    const char *vals[] = {"late", "+15559999999", "yes"};
+    assert_int_equal(eng_customers_upsert(f.e, names, 3, vals, 1, NULL, NULL), ENG_OK);
+    uint32_t late;
+    assert_int_equal(eng_customer_lookup(f.e, "late", &late), ENG_OK);
+    assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, late, &t), ENG_OK);
+    assert_int_equal(t.reason, ENG_TRACE_NOT_IN_AUDIENCE);
     dx_close(&f);
 }
 
