@@ -215,6 +215,34 @@ typedef enum eng_trace_rule {
     ENG_RULE_UNREACHABLE = 6  /**< Reachable on none of the channels. */
 } eng_trace_rule;
 
+/** Current version of #eng_dry_report. */
+#define ENG_DRY_REPORT_VERSION 1
+
+/** What an execution of a message would do now (eng_dry_run()). */
+typedef struct eng_dry_report {
+    unsigned int version;            /**< #ENG_DRY_REPORT_VERSION, set by the caller. */
+    uint64_t audience;               /**< Customers in the frozen test group. */
+    uint64_t control;                /**< Customers in the control group (never contacted). */
+    uint64_t contacted;              /**< Test-group customers with at least one send. */
+    uint64_t unreachable;            /**< Test-group customers reachable on none of the message's channels. */
+    uint64_t sends[ENG_CH_COUNT];    /**< Sends per channel. */
+    uint64_t segments;               /**< SMS segments in all. */
+    int64_t credits;                 /**< Campaign credits the sends would cost (SMS by segments). */
+    uint64_t coupons;                /**< Unique coupon codes needed (uploaded or generated codes; 0 for a common code). */
+    uint64_t skipped[17];            /**< Sends or customers left out, by #eng_unreach_reason. */
+} eng_dry_report;
+
+/**
+ * Dry run: the same path as an execution — the frozen audience, the strategy,
+ * reachability now, rendering — with a null transport and nothing stored. Works
+ * on an approved (or executing) message. Needs #ENG_OP_READ.
+ * @param engine an open engine. @param actor acting user. @param message the message.
+ * @param out filled (its version must be set).
+ * @return #ENG_OK; #ENG_ENOTFOUND; #ENG_ESTATE (not approved); #ENG_EDENIED; #ENG_EINVAL; #ENG_EVERSION;
+ *         errors of the strategy (a personalisation rule that does not compile).
+ */
+ENG_API int eng_dry_run(eng_engine *engine, const char *actor, uint64_t message, eng_dry_report *out);
+
 /** Current version of #eng_trace. */
 #define ENG_TRACE_VERSION 1
 

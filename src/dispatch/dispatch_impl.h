@@ -153,6 +153,10 @@ void eng__dsp_drop(eng_engine *e);
  * then out->rec.state is ENG_EXEC_REFUSED). @p last: this is the schedule's last occurrence. */
 int eng__xcache_get(eng_engine *e, const char *actor, uint64_t msg, uint32_t occ, eng_time due, eng__xcache **out);
 void eng__xcache_forget(eng_engine *e, eng__xcache *xc);
+/* A private execution for a dry run: nothing stored, not in the cache list; free with eng__xcache_free. */
+int eng__xcache_dry(eng_engine *e, const char *actor, uint64_t msg, eng__xcache **out);
+void eng__xcache_free(eng_engine *e, eng__xcache *xc);
+
 int eng__claimed(const eng__dsp *d, uint64_t msg, uint32_t occ, uint32_t chunk);
 
 /* ---- credits (credit.c) ---- */
@@ -177,6 +181,9 @@ typedef struct eng__runctx {
 /* Work one execution until nothing more can be done now; @p last: it is the
  * schedule's last occurrence (finishing it makes the message executed). */
 int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int last);
+
+/* Plan and render every chunk of a dry execution, counting instead of storing and sending. */
+int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out);
 
 /* Commit helper: commit, or roll back keeping the first error; drops the cache on failure. */
 int eng__dsp_commit(eng_engine *e, int rc);

@@ -240,6 +240,8 @@ static int start_exec(eng_engine *e, eng__xcache *xc, eng_time due, uint32_t chu
     return eng__dsp_commit(e, rc);
 }
 
+static int finish_load(eng_engine *e, eng__xcache *xc, eng_time due);
+
 static int xcache_load(eng_engine *e, const char *actor, uint64_t msg, uint32_t occ, eng_time due,
                        eng__xcache *xc)
 {
@@ -276,12 +278,19 @@ static int xcache_load(eng_engine *e, const char *actor, uint64_t msg, uint32_t 
         rc = sc.rc;
     if (rc)
         return rc;
-    xc->dctx = (eng__dctx){e, xc->x.o.id, xc->x.c.id, msg, occ, xc->rec.version, &xc->x.m.spec,
+    return finish_load(e, xc, due);
+}
+
+/* Templates, key prefix and strategy: what working (or dry-running) an execution needs. */
+static int finish_load(eng_engine *e, eng__xcache *xc, eng_time due)
+{
+    int rc;
+    xc->dctx = (eng__dctx){e, xc->x.o.id, xc->x.c.id, xc->msg, xc->occ, xc->rec.version, &xc->x.m.spec,
                            &xc->x.o.settings, 0, due};
     if ((rc = compile_templates(e, xc)))
         return rc;
-    xc->keypfx_len = eng__send_key_prefix(xc->keypfx, sizeof xc->keypfx, xc->x.o.id, xc->x.c.id, msg,
-                                          xc->rec.version, occ);
+    xc->keypfx_len = eng__send_key_prefix(xc->keypfx, sizeof xc->keypfx, xc->x.o.id, xc->x.c.id, xc->msg,
+                                          xc->rec.version, xc->occ);
     xc->strat = eng__strategy_get(xc->x.m.spec.strategy);
     if (!xc->strat)
         return eng__err(ENG_EUNSUPPORTED, "message.strategy", "strategy %d cannot be executed",
@@ -291,6 +300,39 @@ static int xcache_load(eng_engine *e, const char *actor, uint64_t msg, uint32_t 
         return rc;
     }
     return ENG_OK;
+}
+
+int eng__xcache_dry(eng_engine *e, const char *actor, uint64_t msg, eng__xcache **out)
+{
+    *out = NULL;
+    eng__xcache *xc = eng__calloc(&e->mem, 1, sizeof *xc);
+    if (!xc)
+        return eng__nomem();
+    int rc = eng__msg_ctx_load(e, actor, msg, ENG_OP_READ, &xc->x);
+    if (rc) {
+        eng__free(&e->mem, xc);
+        return rc;
+    }
+    xc->msg = msg;
+    xc->rec.state = ENG_EXEC_RUNNING;
+    xc->rec.version = xc->x.m.decided_at;
+    xc->rec.chunk_size = e->transport.batch_size ? e->transport.batch_size : ENG__CHUNK_DEFAULT;
+    if ((rc = load_ids(e, xc)) == ENG_OK) {
+        xc->rec.audience = xc->nids;
+        xc->nchunks = (uint32_t)((xc->nids + xc->rec.chunk_size - 1) / xc->rec.chunk_size);
+        rc = finish_load(e, xc, 0);
+    }
+    if (rc) {
+        xcache_free(e, xc);
+        return rc;
+    }
+    *out = xc;
+    return ENG_OK;
+}
+
+void eng__xcache_free(eng_engine *e, eng__xcache *xc)
+{
+    xcache_free(e, xc);
 }
 
 int eng__xcache_get(eng_engine *e, const char *actor, uint64_t msg, uint32_t occ, eng_time due, eng__xcache **out)

@@ -207,3 +207,36 @@ out:
     eng__leave(e);
     return rc;
 }
+
+ENG_API int eng_dry_run(eng_engine *e, const char *actor, uint64_t message, eng_dry_report *out)
+{
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
+    if (out->version == 0 || out->version > ENG_DRY_REPORT_VERSION)
+        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_dry_report version %u", out->version);
+    unsigned v = out->version;
+    memset(out, 0, sizeof *out);
+    out->version = v;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__xcache *xc;
+    if ((rc = eng__xcache_dry(e, actor, message, &xc)) == ENG_OK) {
+        eng_run_options o = ENG_RUN_OPTIONS_INIT;
+        eng_run_report rep = ENG_RUN_REPORT_INIT;
+        eng__runctx r = {e, actor, eng__now(e), &o, &rep};
+        rc = eng__dry_work(&r, xc, out);
+        eng_audience *aud;
+        if (!rc && (rc = eng_message_audience(e, actor, message, &aud)) == ENG_OK) {
+            eng_audience_count(aud, ENG_PART_CONTROL, &out->control);
+            eng_audience_free(aud);
+        }
+        eng__xcache_free(e, xc);
+    }
+    if (rc) {
+        memset(out, 0, sizeof *out);
+        out->version = v;
+    }
+    eng__leave(e);
+    return rc;
+}

@@ -521,3 +521,53 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
             return rc;
     }
 }
+
+int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out)
+{
+    eng_engine *e = r->e;
+    const eng_incentive *inc = &xc->x.m.spec.incentive;
+    int unique_codes = inc->kind == ENG_INCENTIVE_COUPON && inc->coupon_source != ENG_COUPON_COMMON;
+    out->audience = xc->nids;
+    int rc = ENG_OK;
+    for (uint32_t idx = 0; idx < xc->nchunks && !rc; idx++) {
+        eng__chunk c;
+        if ((rc = plan_chunk(r, xc, idx, &c)))
+            break;
+        eng__customer_view_t view;
+        eng__wr arena;
+        eng__wr_init(&arena, &e->mem);
+        uint8_t *sent = eng__calloc(&e->mem, c.ncust ? c.ncust : 1, 1);
+        rc = sent ? eng__customer_view(e, &view) : eng__nomem();
+        for (uint32_t i = 0; i < c.ncust && !rc; i++)
+            if (!c.cust[i].planned) {
+                out->unreachable++;
+                out->skipped[c.cust[i].unreach < 17 ? c.cust[i].unreach : 0]++;
+            }
+        for (uint32_t i = 0; i < c.nsend && !rc; i++) {
+            pend p;
+            arena.len = 0;
+            int why = build(r, xc, &view, &c, i, &arena, &p);
+            if (why < 0) {
+                rc = why;
+            } else if (why > 0) {
+                out->skipped[why < 17 ? why : 0]++;
+            } else {
+                out->sends[c.send[i].ch]++;
+                if (c.send[i].ch == ENG_CH_SMS)
+                    out->segments += p.segments;
+                out->credits += p.cost;
+                sent[c.send[i].cust] = 1;
+            }
+        }
+        for (uint32_t i = 0; i < c.ncust && !rc; i++)
+            out->contacted += sent[i];
+        eng__free(&e->mem, sent);
+        eng__wr_free(&arena);
+        eng__chunk_free(&c);
+        if (!rc)
+            rc = eng__progress(e, "dispatch.dry_run", (uint64_t)(idx + 1) * xc->rec.chunk_size, xc->nids);
+    }
+    if (!rc && unique_codes)
+        out->coupons = out->contacted;
+    return rc;
+}

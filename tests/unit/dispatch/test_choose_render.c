@@ -80,6 +80,13 @@ static void personalisation_and_rendering(void **state)
     assert_true(html != UINT32_MAX && brk != UINT32_MAX && noname != UINT32_MAX);
     set_name(&f, html, "<b>&\"x'");
     set_name(&f, brk, "a\r\nBcc: evil@example.com");
+    /* The dry run takes the same path and sends and stores nothing. */
+    eng_dry_report dry = {.version = ENG_DRY_REPORT_VERSION};
+    assert_int_equal(eng_dry_run(f.e, "root", f.message, &dry), ENG_OK);
+    assert_int_equal(f.prov.envelopes, 0);
+    eng_execution_info none = {.version = ENG_EXECUTION_INFO_VERSION};
+    assert_int_equal(eng_execution_get(f.e, "root", f.message, 0, &none), ENG_OK);
+    assert_int_equal(none.state, ENG_EXEC_NONE);
     dx_run_all(&f, f.t0, NULL);
     /* Escaped in the email body, as written in the SMS. */
     assert_string_equal(f.prov.body[dx_pair(html, ENG_CH_EMAIL)], "<p>Hello &lt;b&gt;&amp;&quot;x&#39;</p>");
@@ -110,6 +117,22 @@ static void personalisation_and_rendering(void **state)
     eng_execution_info x = {.version = ENG_EXECUTION_INFO_VERSION};
     assert_int_equal(eng_execution_get(f.e, "root", f.message, 0, &x), ENG_OK);
     assert_int_equal(x.credits, want); /* SMS by segments */
+    /* What the dry run predicted is what happened. */
+    uint64_t per[DX_CH] = {0}, segments = 0;
+    for (size_t i = 0; i < f.n * DX_CH; i++) {
+        per[i % DX_CH] += f.prov.delivered[i];
+        if (i % DX_CH == ENG_CH_SMS && f.prov.delivered[i])
+            segments += f.prov.segments[i];
+    }
+    assert_int_equal(dry.sends[ENG_CH_SMS], per[ENG_CH_SMS]);
+    assert_int_equal(dry.sends[ENG_CH_EMAIL], per[ENG_CH_EMAIL]);
+    assert_int_equal(dry.segments, segments);
+    assert_int_equal(dry.credits, x.credits);
+    assert_int_equal(dry.skipped[ENG_UNREACH_RENDER], 1);
+    assert_int_equal(dry.audience, n);
+    assert_int_equal(dry.audience + dry.control, f.n);
+    assert_int_equal(dry.contacted, n);
+    assert_int_equal(dry.coupons, 0);
     free(ids);
     dx_close(&f);
 }
