@@ -215,6 +215,46 @@ typedef enum eng_trace_rule {
     ENG_RULE_UNREACHABLE = 6  /**< Reachable on none of the channels. */
 } eng_trace_rule;
 
+/**
+ * Set up the org's unsubscribe links. `{{unsubscribe}}` renders
+ * `<landing_url>?t=<token>` (or `&t=` when the URL has a query), where the token
+ * names campaign, customer, channel and org and is signed with HMAC-SHA-256
+ * under @p secret. The host's landing page hands the token back to
+ * eng_unsubscribe_apply(). Until this is set, a message whose content uses
+ * `{{unsubscribe}}` is refused at execution. Changing the secret invalidates
+ * links already sent. Needs #ENG_OP_ADMIN.
+ * @param engine an open engine. @param actor acting admin.
+ * @param landing_url the landing page, 1..512 bytes of `http://` or `https://` URL without spaces or line breaks.
+ * @param secret the key (stored with the org's state). @param secret_len 16..256 bytes.
+ * @return #ENG_OK; #ENG_EINVAL (field `landing_url` or `secret`); #ENG_EDENIED; storage errors.
+ */
+ENG_API int eng_unsubscribe_setup(eng_engine *engine, const char *actor, const char *landing_url, const void *secret,
+                                  size_t secret_len);
+
+/** Current version of #eng_unsubscribe_info. */
+#define ENG_UNSUBSCRIBE_INFO_VERSION 1
+
+/** What a verified unsubscribe token named. */
+typedef struct eng_unsubscribe_info {
+    unsigned int version; /**< #ENG_UNSUBSCRIBE_INFO_VERSION, set by the caller. */
+    uint64_t campaign;    /**< The campaign whose message carried the link. */
+    uint32_t customer;    /**< Dense customer id. */
+    int channel;          /**< The channel unsubscribed from. */
+} eng_unsubscribe_info;
+
+/**
+ * Verify an unsubscribe token for @p org and record the opt-out (the customer's
+ * `optout.<channel>` becomes true, so every later and every running execution
+ * skips them on that channel). Applying the same token twice is harmless.
+ * @param engine an open engine. @param org the org whose landing page received the token.
+ * @param token the token from the link. @param out filled when not NULL (its version must be set).
+ * @return #ENG_OK; #ENG_EINVAL (malformed token); #ENG_EDENIED (forged or altered token, or a token of
+ *         another org; nothing is recorded); #ENG_ENOTFOUND (unknown customer, or the org has no set-up);
+ *         #ENG_EVERSION; storage errors.
+ */
+ENG_API int eng_unsubscribe_apply(eng_engine *engine, const char *org, const char *token,
+                                  eng_unsubscribe_info *out);
+
 /** Current version of #eng_dry_report. */
 #define ENG_DRY_REPORT_VERSION 1
 

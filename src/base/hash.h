@@ -25,6 +25,8 @@ void eng__sha256_init(eng__sha256_ctx *s);
 void eng__sha256_update(eng__sha256_ctx *s, const void *data, size_t len);
 void eng__sha256_final(eng__sha256_ctx *s, uint8_t out[ENG__SHA256_LEN]);
 void eng__sha256(const void *data, size_t len, uint8_t out[ENG__SHA256_LEN]);
+/* HMAC-SHA-256 of @p msg under @p key (hmac.c). */
+void eng__hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, uint8_t out[ENG__SHA256_LEN]);
 /* Lower-case hex of @p n bytes into @p out (2n+1 bytes). */
 void eng__hex(const uint8_t *in, size_t n, char *out);
 

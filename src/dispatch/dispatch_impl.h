@@ -34,6 +34,13 @@ enum {
 #define ENG__DSP_SCHEMA 1
 #define ENG__CHUNK_DEFAULT 256
 
+/* The org's unsubscribe set-up (unsub.c). */
+typedef struct eng__unsub {
+    char url[513];
+    uint8_t secret[256];
+    size_t secret_len;
+} eng__unsub;
+
 /* ---- send keys ---- */
 /* "<org>/c<campaign>/m<message>.<version>/o<occurrence>/u<customer>/<channel>"; returns its length. */
 size_t eng__send_key(char *buf, size_t cap, const char *org, uint64_t campaign, uint64_t message, eng_time version,
@@ -107,6 +114,8 @@ int eng__tpl_compile(const eng__mem *mem, const char *text, int html, eng__tpl *
 void eng__tpl_free(const eng__mem *mem, eng__tpl *t);
 /* Append the rendering to w (call with the engine locked). */
 int eng__tpl_render(const eng__tpl *t, const eng__rctx *r, eng__wr *w);
+/* Does the template use {{unsubscribe}}? */
+int eng__tpl_has_unsubscribe(const eng__tpl *t);
 /* SMS billing units of a rendered text: GSM-7 160/153, else UCS-2 70/67. */
 uint32_t eng__sms_segments(const char *text, size_t len);
 
@@ -130,6 +139,8 @@ typedef struct eng__xcache {
     eng__tpl **vbody;          /* per variant */
     const char *sender[ENG_CH_COUNT];
     char keypfx[ENG_SEND_KEY_MAX + 1]; /* the send key up to the customer ("<org>/c../m../o../u") */
+    eng__unsub unsub;         /* the org's unsubscribe set-up */
+    int has_unsub;
     size_t keypfx_len;
 } eng__xcache;
 
@@ -164,6 +175,12 @@ int eng__claimed(const eng__dsp *d, uint64_t msg, uint32_t occ, uint32_t chunk);
 int64_t eng__send_cost(const eng_org_settings *s, int channel, uint32_t segments);
 /* Charge inside the caller's batch; a charge after acceptance never fails for overdraft. */
 int eng__dsp_charge(eng_engine *e, const char *org, int64_t amount);
+
+/* ---- unsubscribe links (unsub.c) ---- */
+int eng__unsub_load(eng_engine *e, const char *org, eng__unsub *out); /* ENG_ENOTFOUND */
+/* The signed link for one send; 0 when it does not fit. */
+size_t eng__unsub_url(const eng__unsub *u, const char *org, uint64_t campaign, uint32_t customer, int channel,
+                      char *buf, size_t cap);
 
 /* ---- touches ---- */
 /* Record that a send was accepted ("sent" touch) inside the caller's batch.

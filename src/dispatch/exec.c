@@ -193,6 +193,17 @@ static int compile_templates(eng_engine *e, eng__xcache *xc)
     return rc;
 }
 
+static int uses_unsubscribe(const eng_message_spec *s)
+{
+    for (size_t i = 0; i < s->n_creatives; i++)
+        if (s->creatives[i].body && strstr(s->creatives[i].body, "unsubscribe"))
+            return 1;
+    for (size_t i = 0; i < s->n_variants; i++)
+        if (s->variants[i].body && strstr(s->variants[i].body, "unsubscribe"))
+            return 1;
+    return 0;
+}
+
 /* Why a new execution may not start ("" when it may). */
 static void refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
 {
@@ -206,6 +217,9 @@ static void refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
         snprintf(why, cap, "an X-Engage message approved less than 48 hours before its schedule does not execute");
     else if (!eng__strategy_get(m->spec.strategy))
         snprintf(why, cap, "strategy %d cannot be executed by this build", m->spec.strategy);
+    else if (uses_unsubscribe(&m->spec) && !xc->has_unsub)
+        snprintf(why, cap, "the content has {{unsubscribe}} but org '%s' has no unsubscribe set-up "
+                           "(eng_unsubscribe_setup)", xc->x.o.id);
 }
 
 static int start_exec(eng_engine *e, eng__xcache *xc, eng_time due, uint32_t chunk_size)
@@ -242,6 +256,13 @@ static int start_exec(eng_engine *e, eng__xcache *xc, eng_time due, uint32_t chu
 
 static int finish_load(eng_engine *e, eng__xcache *xc, eng_time due);
 
+static int load_unsub(eng_engine *e, eng__xcache *xc)
+{
+    int rc = eng__unsub_load(e, xc->x.o.id, &xc->unsub);
+    xc->has_unsub = rc == ENG_OK;
+    return rc == ENG_ENOTFOUND ? ENG_OK : rc;
+}
+
 static int xcache_load(eng_engine *e, const char *actor, uint64_t msg, uint32_t occ, eng_time due,
                        eng__xcache *xc)
 {
@@ -250,6 +271,8 @@ static int xcache_load(eng_engine *e, const char *actor, uint64_t msg, uint32_t 
         return rc;
     xc->msg = msg;
     xc->occ = occ;
+    if ((rc = load_unsub(e, xc)))
+        return rc;
     rc = eng__exec_load(e, msg, occ, &xc->rec);
     if (rc == ENG_ENOTFOUND) {
         unsigned bs = e->transport.batch_size ? e->transport.batch_size : ENG__CHUNK_DEFAULT;
@@ -314,6 +337,10 @@ int eng__xcache_dry(eng_engine *e, const char *actor, uint64_t msg, eng__xcache 
         return rc;
     }
     xc->msg = msg;
+    if ((rc = load_unsub(e, xc))) {
+        xcache_free(e, xc);
+        return rc;
+    }
     xc->rec.state = ENG_EXEC_RUNNING;
     xc->rec.version = xc->x.m.decided_at;
     xc->rec.chunk_size = e->transport.batch_size ? e->transport.batch_size : ENG__CHUNK_DEFAULT;

@@ -107,6 +107,14 @@ int eng__tpl_compile(const eng__mem *mem, const char *text, int html, eng__tpl *
     return ENG_OK;
 }
 
+int eng__tpl_has_unsubscribe(const eng__tpl *t)
+{
+    for (size_t i = 0; t && i < t->n; i++)
+        if (t->s[i].kind == SEG_UNSUB)
+            return 1;
+    return 0;
+}
+
 static void put_escaped(eng__wr *w, const char *v, size_t n)
 {
     size_t run = 0;

@@ -132,6 +132,15 @@ static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *vi
                     inc->kind == ENG_INCENTIVE_COUPON && inc->coupon_source == ENG_COUPON_COMMON ? inc->coupon_code
                                                                                                  : NULL,
                     NULL, xc->x.c.spec.name};
+    char unsub[800];
+    if (xc->has_unsub && (eng__tpl_has_unsubscribe(xc->body[ch]) || eng__tpl_has_unsubscribe(xc->subject[ch]) ||
+                          (k->variant >= 0 && eng__tpl_has_unsubscribe(xc->vbody[k->variant])))) {
+        if (!eng__unsub_url(&xc->unsub, xc->x.o.id, xc->x.c.id, k->id, ch, unsub, sizeof unsub)) {
+            w->len = p->key;
+            return SKIP_RENDER;
+        }
+        rc.unsubscribe = unsub;
+    }
     p->subj = w->len;
     if (xc->subject[ch]) {
         int err = eng__tpl_render(xc->subject[ch], &rc, w);

@@ -148,6 +148,9 @@ static inline int dx_send_batch(const eng_envelope *env, size_t n, int *status, 
     return broken ? ENG_ETRANSPORT : ENG_OK;
 }
 
+/* Set by a test that wants an org without unsubscribe links. */
+static int dx_no_unsubscribe_setup;
+
 typedef struct dx {
     test_store *ts;
     eng_engine *e;
@@ -227,6 +230,9 @@ static inline void dx_world(dx *f, size_t n, unsigned batch_size, unsigned in_fl
     a.roles = ENG_ROLE_APPROVER;
     assert_int_equal(eng_actor_put(f->e, "root", &a), ENG_OK);
     assert_int_equal(eng_credits_adjust(f->e, "root", ENG_CREDITS_CAMPAIGN, 1000000), ENG_OK);
+    if (!dx_no_unsubscribe_setup)
+        assert_int_equal(eng_unsubscribe_setup(f->e, "root", "https://acme.example/unsub", "0123456789abcdef-acme",
+                                               21), ENG_OK);
     assert_int_equal(eng_customers_add_column(f->e, "first_name", ENG_COL_STRING), ENG_OK);
     size_t cap = n * 96 + 128;
     char *csv = malloc(cap), *p = csv;
