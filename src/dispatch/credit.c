@@ -1,6 +1,5 @@
 /* Credits per accepted send (the org's channel cost, times segments for SMS),
- * charged in the same storage batch as the ledger outcome, and the "sent"
- * touch written there too. */
+ * charged in the same storage batch as the ledger outcome. */
 #include "dispatch/dispatch_impl.h"
 
 int64_t eng__send_cost(const eng_org_settings *s, int channel, uint32_t segments)
@@ -22,14 +21,4 @@ int eng__dsp_charge(eng_engine *e, const char *org, int64_t amount)
      * zero. Forbidding overdraft stops planning new chunks instead. */
     bal[ENG_CREDITS_CAMPAIGN] -= amount;
     return eng__credits_put(e, org, bal);
-}
-
-int eng__dsp_touch_sent(eng_engine *e, const eng__xcache *xc, uint32_t customer, int channel, eng_time at)
-{
-    (void)e;
-    (void)xc;
-    (void)customer;
-    (void)channel;
-    (void)at;
-    return ENG_OK;
 }

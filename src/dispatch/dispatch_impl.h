@@ -183,9 +183,18 @@ size_t eng__unsub_url(const eng__unsub *u, const char *org, uint64_t campaign, u
                       char *buf, size_t cap);
 
 /* ---- touches ---- */
-/* Record that a send was accepted ("sent" touch) inside the caller's batch.
- * Until the events layer offers its writer this records nothing. */
-int eng__dsp_touch_sent(eng_engine *e, const eng__xcache *xc, uint32_t customer, int channel, eng_time at);
+/* Write the "sent" touches of accepted sends into the caller's batch (events
+ * layer, touch.c; kept apart because the model's and the audience's internal
+ * headers cannot meet in one file); if that batch then fails, call
+ * eng__dsp_touch_abandon(). */
+typedef struct eng__dsp_sent {
+    const char *key;
+    uint32_t customer;
+    uint8_t channel;
+} eng__dsp_sent;
+int eng__dsp_touch_sent(eng_engine *e, const char *org, uint64_t campaign, uint64_t message, eng_time version,
+                        uint32_t occurrence, const eng__dsp_sent *rows, size_t n, eng_time at);
+void eng__dsp_touch_abandon(eng_engine *e);
 
 /* ---- working a chunk (work.c) ---- */
 typedef struct eng__runctx {

@@ -360,11 +360,20 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
                     rc = bump(e, xc, &d);
                 if (!rc)
                     rc = eng__dsp_charge(e, xc->x.o.id, charge);
-                for (size_t i = 0; i < np && !rc; i++)
-                    if (c.send[p[i].send].state == ENG_LEDGER_ACCEPTED)
-                        rc = eng__dsp_touch_sent(e, xc, c.cust[c.send[p[i].send].cust].id, c.send[p[i].send].ch,
-                                                 r->now);
-                rc = eng__dsp_commit(e, rc);
+                eng__dsp_sent *rows = NULL;
+                size_t nr = 0;
+                if (!rc && d.accepted && !(rows = eng__calloc(&e->mem, d.accepted, sizeof *rows)))
+                    rc = eng__nomem();
+                for (size_t i = 0; i < np && !rc; i++) {
+                    const eng__lsend *s = &c.send[p[i].send];
+                    if (s->state == ENG_LEDGER_ACCEPTED)
+                        rows[nr++] = (eng__dsp_sent){env[i].idempotency_key, c.cust[s->cust].id, s->ch};
+                }
+                if (!rc)
+                    rc = eng__dsp_touch_sent(e, xc->x.o.id, xc->x.c.id, msg, xc->rec.version, occ, rows, nr, r->now);
+                eng__free(&e->mem, rows);
+                if ((rc = eng__dsp_commit(e, rc)))
+                    eng__dsp_touch_abandon(e); /* the batch carried events writes */
             }
             if (!rc) {
                 chunk_state(xc, &c);

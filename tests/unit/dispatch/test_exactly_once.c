@@ -55,8 +55,27 @@ static int64_t expected_credits(const unsigned char *want, size_t n)
     return c;
 }
 
+/* The events layer holds one "sent" touch per accepted pair: written in the
+ * outcome's batch, never twice. */
+static void check_touches(dx *f, const unsigned char *want)
+{
+    uint64_t counts[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT];
+    assert_int_equal(eng_touch_status_counts(f->e, "acme", f->campaign, f->message, counts,
+                                             ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT),
+                     ENG_OK);
+    for (int ch = 0; ch < 2; ch++) {
+        uint64_t w = 0, got = 0;
+        for (size_t i = 0; i < f->n; i++)
+            w += want[i * DX_CH + (size_t)ch];
+        for (int st = 0; st < ENG_TOUCH_STATUS_COUNT; st++)
+            got += counts[ch * ENG_TOUCH_STATUS_COUNT + st];
+        assert_int_equal(got, w);
+    }
+}
+
 static void check_finished(dx *f, const unsigned char *want, size_t pairs)
 {
+    check_touches(f, want);
     eng_execution_info x = {.version = ENG_EXECUTION_INFO_VERSION};
     assert_int_equal(eng_execution_get(f->e, "root", f->message, 0, &x), ENG_OK);
     assert_int_equal(x.state, ENG_EXEC_FINISHED);
