@@ -13,6 +13,13 @@
  * eng__enter and an open batch. */
 int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const char *key);
 
+/* Compile a rule over customers (a personalization variant's rule) against the
+ * customer columns filter groups see: ENG_OK, or the rules layer's error
+ * (detail line:column, unknown fields with a did-you-mean). *checked = 0 when
+ * the audience layer holds no columns and no customers (the host keeps them
+ * elsewhere) and nothing was checked. Call inside eng__enter. */
+int eng__audience_rule_check(eng_engine *e, const char *text, int *checked);
+
 /* ---- what dispatch reads (view.c, getvalue.c); call inside eng__enter ---- */
 struct eng__table;
 typedef struct eng__customer_view_t {

@@ -7,6 +7,7 @@
  * dictionary entry (we keep an arena); those views are built per evaluation,
  * O(rows / 64) or O(rows) bytes for the columns used. */
 #include "audience/audience_impl.h"
+#include "audience/audience_link.h"
 #include "engage/rules.h"
 
 #include <string.h>
@@ -40,6 +41,20 @@ int eng__filter_compile(eng__aud *a, const char *expr, eng_rule **out)
     o.nfields = t->ncols;
     int rc = eng_rule_compile(a->e, expr, &o, out);
     eng__free(&a->e->mem, f);
+    return rc;
+}
+
+int eng__audience_rule_check(eng_engine *e, const char *text, int *checked)
+{
+    eng__aud *a;
+    eng_rule *rule = NULL;
+    *checked = 0;
+    int rc = eng__aud_get(e, &a);
+    if (rc || (a->t.ncols == 0 && a->t.n == 0))
+        return rc;
+    *checked = 1;
+    rc = eng__filter_compile(a, text, &rule);
+    eng_rule_free(rule);
     return rc;
 }
 

@@ -3,6 +3,7 @@
  * the audience layer) supplies, so a typo is reported at the field path of the
  * rule, with the line:column of the rules layer's message. */
 #include "model/model_impl.h"
+#include "audience/audience_link.h"
 
 #include <stdio.h>
 
@@ -84,10 +85,30 @@ out:
     return rc;
 }
 
+/* No host schema for customers: the audience layer's columns (what filter
+ * groups see) are the schema, so a typo in a variant rule is caught at submit. */
+static void audience_check(eng_engine *e, eng_validation *v, const char *text, const char *path)
+{
+    int checked;
+    int rc = eng__audience_rule_check(e, text, &checked);
+    if (rc == ENG_ENOMEM) {
+        v->oom = 1;
+    } else if (rc) {
+        const eng_error *le = eng_error_last();
+        eng__vr_add(v, rc, path, "%s: %s", le->detail, le->message);
+    }
+}
+
 void eng__model_rule_check(eng_engine *e, eng_validation *v, const char *text, int kind, const char *path)
 {
     eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
-    if (!v || eng__empty(text) || !st || !st->schema[kind].n)
+    if (!v || eng__empty(text))
+        return;
+    if (kind == ENG_SCHEMA_CUSTOMER && (!st || !st->schema[kind].n)) {
+        audience_check(e, v, text, path);
+        return;
+    }
+    if (!st || !st->schema[kind].n)
         return;
     eng_rule_options opts;
     eng_rule_options_init(&opts, ENG_RULE_OPTIONS_VERSION);

@@ -106,10 +106,57 @@ static void rule_texts(void **st)
     fx_close(&f);
 }
 
+/* Without a host schema, variant rules are checked against the customer
+ * columns the engine holds (what filter groups see): a misspelt field is
+ * refused at submit with the rule's path, line:column and a did-you-mean. */
+static void variant_rules_against_customer_columns(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    assert_int_equal(eng_customers_add_column(f.e, "region", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(f.e, "visits", ENG_COL_INT64), ENG_OK);
+    eng_campaign_spec c = fx_campaign("Personal");
+    uint64_t cid, id;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
+    eng_message_spec m = fx_message();
+    m.strategy = ENG_STRATEGY_PERSONALIZATION;
+    eng_variant va[] = {{ENG_VARIANT_REGION, "no_such_field == 1", ENG_CH_SMS, "Hi {{optout}}"},
+                        {ENG_VARIANT_REGION, "regoin == \"north\"", ENG_CH_SMS, "North {{optout}}"},
+                        {ENG_VARIANT_REGION, "visits > \"many\"", ENG_CH_SMS, "Many {{optout}}"},
+                        {ENG_VARIANT_REGION, "region == \"north\" and visits >= 3", ENG_CH_SMS, "Ok {{optout}}"}};
+    m.variants = va;
+    m.n_variants = 4;
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
+    eng_validation *v;
+    assert_int_equal(eng_message_submit(f.e, "ann", id, &v), ENG_EVALIDATION);
+    assert_report(v, "message.variants[0].rule", ENG_ETYPE);
+    assert_report(v, "message.variants[1].rule", ENG_ETYPE);
+    assert_report(v, "message.variants[2].rule", ENG_ETYPE);
+    assert_report(v, "message.variants[3].rule", ENG_OK);
+    int found = 0;
+    for (size_t i = 0; i < eng_validation_count(v); i++) {
+        const char *path, *msg;
+        assert_int_equal(eng_validation_item(v, i, NULL, &path, &msg), ENG_OK);
+        if (strcmp(path, "message.variants[1].rule") == 0) {
+            assert_non_null(strstr(msg, "1:1"));
+            assert_non_null(strstr(msg, "did you mean 'region'"));
+            found = 1;
+        }
+    }
+    assert_true(found);
+    eng_validation_free(v);
+    va[0].rule = va[1].rule = va[2].rule = "visits >= 1";
+    assert_int_equal(eng_message_update(f.e, "ann", id, &m, NULL), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rule_texts),
+        cmocka_unit_test(variant_rules_against_customer_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
