@@ -86,8 +86,12 @@ int main(void)
     eng_message *h;
     if (eng_message_get(e, "approver", mid, &h))
         return fail("get");
-    printf("approver reviews content %.16s...\n", eng_message_hash(h));
-    int rc = eng_message_approve(e, "approver", mid, eng_message_hash(h), "Looks good");
+    eng_message_status st = ENG_MESSAGE_STATUS_INIT;
+    int rc = eng_message_status_get(h, &st);
+    if (rc == ENG_OK) {
+        printf("approver reviews content %.16s...\n", st.content_hash);
+        rc = eng_message_approve(e, "approver", mid, st.content_hash, "Looks good");
+    }
     eng_message_free(h);
     if (rc)
         return fail("approve");
@@ -97,10 +101,12 @@ int main(void)
     if (eng_audit_open(e, "admin", &it))
         return fail("audit");
     eng_audit_entry x;
-    while (eng_audit_next(it, &x) == ENG_OK)
+    while ((rc = eng_audit_next(it, &x)) == ENG_OK)
         printf("  #%-3llu %-9s %-15s %-8s %.12s...\n", (unsigned long long)x.seq, x.actor, x.object, x.action,
                x.hash);
     eng_audit_free(it);
+    if (rc != ENG_ITEROVER)
+        return fail("audit");
     uint64_t bad;
     printf("audit chain: %s\n", eng_audit_verify(e, "admin", &bad) == ENG_OK ? "verified" : "BROKEN");
     return eng_close(e) ? fail("close") : 0;

@@ -101,7 +101,7 @@ static int first_run(eng_engine *e)
     const char *names[] = {"vip-upload (uploaded)", "pune-lapsed (filter)", "staff (uploaded)", "target (vip or lapsed)"};
     for (int i = 0; i < 4; i++) {
         uint64_t size;
-        CHECK(eng_group_size(e, ids[i], &size), "size");
+        CHECK(eng_group_count(e, ids[i], &size), "size");
         printf("  %-24s %llu customers\n", names[i], (unsigned long long)size);
     }
 
@@ -130,15 +130,13 @@ static int first_run(eng_engine *e)
     m.schedule.at = now + 2 * ENG_DAY;
     CHECK(eng_message_create(e, "asha", cid, &m, &mid, NULL), "message");
 
-    uint32_t excl[] = {staff};
-    eng_resolve_options o;
-    eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
-    o.include = &target;
-    o.n_include = 1;
-    o.exclude = excl;
-    o.n_exclude = 1;
+    eng_audience_query q = ENG_AUDIENCE_QUERY_INIT; /* the message's groups, as the preview */
+    q.include = inc;
+    q.n_include = 1;
+    q.exclude = exc;
+    q.n_exclude = 1;
     eng_audience *aud;
-    CHECK(eng_audience_resolve(e, &o, &aud), "preview");
+    CHECK(eng_audience_resolve(e, &q, &aud), "preview");
     uint64_t all, sms, email;
     eng_audience_count(aud, ENG_PART_ALL, &all);
     eng_audience_reach(aud, ENG_CH_SMS, &sms);
@@ -168,7 +166,9 @@ static int first_run(eng_engine *e)
     printf("\n5. Approval (bound to the reviewed content; freezes the audience)\n");
     eng_message *h;
     CHECK(eng_message_get(e, "ravi", mid, &h), "get");
-    rc = eng_message_approve(e, "ravi", mid, eng_message_hash(h), "Looks good");
+    eng_message_status st = ENG_MESSAGE_STATUS_INIT;
+    if ((rc = eng_message_status_get(h, &st)) == ENG_OK)
+        rc = eng_message_approve(e, "ravi", mid, st.content_hash, "Looks good");
     eng_message_free(h);
     CHECK(rc, "approve");
     return 0;
@@ -187,15 +187,20 @@ static int show(eng_engine *e)
     for (size_t i = 0; i < n; i++) {
         eng_campaign *c;
         CHECK(eng_campaign_get(e, "admin", ids[i], &c), "campaign");
-        size_t nm;
-        const uint64_t *mids = eng_campaign_messages(c, &nm);
-        printf("  campaign %llu \"%s\"\n", (unsigned long long)ids[i], eng_campaign_fields(c)->name);
-        for (size_t j = 0; j < nm; j++) {
+        eng_campaign_status cs = ENG_CAMPAIGN_STATUS_INIT;
+        const eng_campaign_spec *cf;
+        CHECK(eng_campaign_status_get(c, &cs), "campaign status");
+        CHECK(eng_campaign_fields(c, &cf), "campaign fields");
+        const uint64_t *mids = cs.messages;
+        printf("  campaign %llu \"%s\"\n", (unsigned long long)ids[i], cf->name);
+        for (size_t j = 0; j < cs.n_messages; j++) {
             eng_message *m;
             CHECK(eng_message_get(e, "admin", mids[j], &m), "message");
             eng_message_status st = ENG_MESSAGE_STATUS_INIT;
-            eng_message_status_get(m, &st);
-            printf("    message %llu \"%s\": %s by %s\n", (unsigned long long)mids[j], eng_message_fields(m)->title,
+            const eng_message_spec *mf;
+            CHECK(eng_message_status_get(m, &st), "message status");
+            CHECK(eng_message_fields(m, &mf), "message fields");
+            printf("    message %llu \"%s\": %s by %s\n", (unsigned long long)mids[j], mf->title,
                    states[st.state], st.decided_by[0] ? st.decided_by : "-");
             eng_message_free(m);
             eng_audience *a;
@@ -227,7 +232,7 @@ int main(int argc, char **argv)
     char t1[32], t2[32];
     printf("libengage %s\n", eng_version_string());
     eng_config_init(&cfg, ENG_CONFIG_VERSION);
-    CHECK(eng_store_file_open(&cfg.store, path, ENG_STORE_CREATE, NULL), "opening the store");
+    CHECK(eng_store_file_open(path, ENG_STORE_CREATE, NULL, &cfg.store), "opening the store");
     CHECK(eng_open(&cfg, &e), "opening the engine"); /* the engine owns the store now */
     eng_model_set_event_callback(e, on_event, NULL);
     eng_info info = {.version = ENG_INFO_VERSION};

@@ -177,7 +177,7 @@ static size_t prefix_end(const unsigned char *pre, size_t n, unsigned char *end)
 
 /* Page through [prefix, end) in key order; each next page starts at the last
  * key plus a zero byte, the smallest key above it. */
-static int scan_pages(pg *p, const void *prefix, size_t plen, eng_store_scan_cb cb, void *cb_user)
+static int scan_pages(pg *p, const void *prefix, size_t plen, eng_store_scan_fn cb, void *cb_user)
 {
     unsigned char end[ENG_STORE_MAX_KEY], from[ENG_STORE_MAX_KEY + 1];
     size_t elen = prefix_end(prefix, plen, end), flen = plen;
@@ -211,7 +211,7 @@ static int scan_pages(pg *p, const void *prefix, size_t plen, eng_store_scan_cb 
     }
 }
 
-static int pg_scan(const void *prefix, size_t plen, eng_store_scan_cb cb, void *cb_user, void *user)
+static int pg_scan(const void *prefix, size_t plen, eng_store_scan_fn cb, void *cb_user, void *user)
 {
     pg *p = user;
     int own = !p->in_batch && !p->scan_depth; /* outside a batch: all pages from one snapshot */
@@ -332,5 +332,5 @@ int store_pg_open(const char *conninfo, const char *table, unsigned flags, const
         eng_error_set(rc, msg);
         return rc;
     }
-    return eng_store_new(out, &methods, p, alloc); /* calls pg_destroy itself on failure */
+    return eng_store_new(&methods, p, alloc, out); /* calls pg_destroy itself on failure */
 }

@@ -92,7 +92,7 @@ static size_t prefix_end(const unsigned char *p, size_t n, unsigned char *end)
     return n;
 }
 
-static int sq_scan(const void *prefix, size_t plen, eng_store_scan_cb cb, void *cb_user, void *user)
+static int sq_scan(const void *prefix, size_t plen, eng_store_scan_fn cb, void *cb_user, void *user)
 {
     sq *s = user;
     unsigned char end[ENG_STORE_MAX_KEY];
@@ -241,5 +241,5 @@ int store_sqlite_open(const char *path, const char *table, unsigned flags, const
         eng_error_set(rc, msg);
         return rc;
     }
-    return eng_store_new(out, &methods, s, alloc); /* calls sq_destroy itself on failure */
+    return eng_store_new(&methods, s, alloc, out); /* calls sq_destroy itself on failure */
 }

@@ -17,7 +17,8 @@ ENG_BEGIN_DECLS
 #define ENG_ALLOCATOR_VERSION 1
 
 /**
- * Allocator hooks. All three functions are required. They must behave like
+ * Allocator hooks. Set all three functions, or none (all NULL, as
+ * #ENG_ALLOCATOR_INIT leaves them: the system allocator). They must behave like
  * malloc, realloc and free: realloc(NULL, n) allocates, and the library never
  * calls any of them with size 0. They may be called from any thread that uses
  * the engine, so they must be thread-safe.
@@ -29,6 +30,9 @@ typedef struct eng_allocator {
     void (*free_fn)(void *ptr, void *user);             /**< Release; ptr may be NULL. */
     void *user;                                         /**< Passed last to every hook. */
 } eng_allocator;
+
+/** Static initialiser: version set, no hooks, which means the system allocator. */
+#define ENG_ALLOCATOR_INIT {ENG_ALLOCATOR_VERSION, NULL, NULL, NULL, NULL}
 
 /**
  * Fill @p alloc with the system allocator (malloc, realloc, free).

@@ -127,8 +127,16 @@ typedef struct eng_import_report {
     uint64_t bytes;       /**< Input bytes read. */
 } eng_import_report;
 
-/** Initialiser for an #eng_import_report. */
+
+/** Static initialiser equal to what eng_import_report_init() produces. */
 #define ENG_IMPORT_REPORT_INIT {ENG_IMPORT_REPORT_VERSION, 0, 0, 0, 0, 0}
+
+/**
+ * Prepare @p x for an import (zeroed, version set).
+ * @param x the struct. @param version #ENG_IMPORT_REPORT_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_import_report_init(eng_import_report *x, unsigned int version);
 
 /**
  * Choose the kind of external id. Allowed only while the table is empty.
@@ -221,7 +229,7 @@ ENG_API int eng_customers_compact(eng_engine *engine);
  * @param engine the engine. @param external_id the id. @param out receives the dense id.
  * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EMISUSE, #ENG_EINVAL.
  */
-ENG_API int eng_customer_lookup(eng_engine *engine, const char *external_id, uint32_t *out);
+ENG_API int eng_customer_find(eng_engine *engine, const char *external_id, uint32_t *out);
 
 /**
  * The external id of a dense id, as text.
@@ -370,36 +378,14 @@ ENG_API int eng_group_delete(eng_engine *engine, uint32_t group);
 
 /**
  * Number of customers in a group now.
- * @param engine the engine. @param group the id. @param out receives the count (0 on failure).
+ * @param engine the engine. @param group the id. @param[out] out receives the count; 0 on failure.
  * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE; for a filter group
  *         the rules engine's errors (#ENG_ETYPE when a column it names no longer fits).
  */
-ENG_API int eng_group_size(eng_engine *engine, uint32_t group, uint64_t *out);
+ENG_API int eng_group_count(eng_engine *engine, uint32_t group, uint64_t *out);
 
 /** A resolved audience: immutable; free with eng_audience_free(). */
 typedef struct eng_audience eng_audience;
-
-/** Current version of #eng_audience_query. */
-#define ENG_AUDIENCE_QUERY_VERSION 1
-
-/**
- * What the X-Engage audience rule asks a counter: the test group of a message's
- * audience exactly as the campaign will split and reach it.
- */
-typedef struct eng_audience_query {
-    unsigned int version;        /**< #ENG_AUDIENCE_QUERY_VERSION; later versions only append fields. */
-    const char *org;             /**< The campaign's org. */
-    uint64_t campaign;           /**< The campaign. */
-    const char *const *include;  /**< Include groups (names, or decimal ids). */
-    size_t n_include;            /**< How many. */
-    const char *const *exclude;  /**< Exclude groups; may be NULL when n_exclude is 0. */
-    size_t n_exclude;            /**< How many. */
-    uint32_t control_percent;    /**< The campaign's control group, 0..100. */
-    uint32_t channels;           /**< Bit (1u << channel) per channel of the message's creatives: only
-                                      customers reachable on one of them count. */
-    uint64_t split_seed;         /**< The campaign's test/control split seed (eng_campaign_split_seed()). */
-} eng_audience_query;
-
 
 /** Which part of a resolved audience. */
 typedef enum eng_audience_part {
@@ -408,39 +394,56 @@ typedef enum eng_audience_part {
     ENG_PART_CONTROL = 2 /**< Customers held back to measure incrementality. */
 } eng_audience_part;
 
-/** Version of #eng_resolve_options. */
-#define ENG_RESOLVE_OPTIONS_VERSION 1
-
-/** What to resolve. Fill with eng_resolve_options_init(). */
-typedef struct eng_resolve_options {
-    unsigned int version;     /**< #ENG_RESOLVE_OPTIONS_VERSION. */
-    const uint32_t *include;  /**< Groups whose union is the audience (at least one). */
-    size_t n_include;         /**< Number of include groups (at most 256). */
-    const uint32_t *exclude;  /**< Groups removed from it (may be NULL). */
-    size_t n_exclude;         /**< Number of exclude groups (at most 256). */
-    uint32_t channels;        /**< Bit (1u << channel) per channel: keep customers reachable on
-                                   at least one of them; 0 keeps everyone. */
-    uint64_t seed;            /**< Split seed (the campaign's); the same seed gives the same split. */
-    double test_ratio;        /**< Share in the test group, 0..1 (default 1: no control group). */
-} eng_resolve_options;
+/** Current version of #eng_audience_query. */
+#define ENG_AUDIENCE_QUERY_VERSION 1
 
 /**
- * Fill @p opts with defaults.
- * @param opts the struct. @param version #ENG_RESOLVE_OPTIONS_VERSION.
+ * What an audience is: (union of @c include) minus (union of @c exclude), kept
+ * if reachable on one of @c channels, split into test and control. The one
+ * query struct of the library: eng_audience_resolve() and
+ * eng_audience_test_count() take it, the model hands it to an X-Engage
+ * audience counter (#eng_audience_count_fn), and a message's audience is one.
+ * Fill with eng_audience_query_init() or #ENG_AUDIENCE_QUERY_INIT.
+ */
+typedef struct eng_audience_query {
+    unsigned int version;        /**< #ENG_AUDIENCE_QUERY_VERSION; later versions only append fields. */
+    const char *const *include;  /**< Include groups by name (a decimal id is accepted when no group has
+                                      that name); at least one, at most 256. */
+    size_t n_include;            /**< Entries in include. */
+    const char *const *exclude;  /**< Exclude groups, named the same way; may be NULL when n_exclude is 0. */
+    size_t n_exclude;            /**< Entries in exclude (at most 256). */
+    uint32_t channels;           /**< Bit (1u << channel) per channel: keep customers reachable on at least
+                                      one of them; 0 keeps everyone. */
+    uint32_t control_percent;    /**< Share held back as the control group, 0..100 (the campaign's
+                                      #eng_campaign_spec.control_percent); default 0. */
+    uint64_t split_seed;         /**< Split seed (eng_campaign_split_seed() for a campaign); the same seed
+                                      gives the same split. */
+    const char *org;             /**< Who asks: the campaign's org, for a host counter; NULL when none. */
+    uint64_t campaign;           /**< Who asks: the campaign, for a host counter; 0 when none. */
+} eng_audience_query;
+
+/** Static initialiser equal to what eng_audience_query_init() produces. */
+#define ENG_AUDIENCE_QUERY_INIT {ENG_AUDIENCE_QUERY_VERSION, NULL, 0, NULL, 0, 0, 0, 0, NULL, 0}
+
+/**
+ * Fill @p query with defaults (no groups, every channel, no control group, seed 0).
+ * @param query the struct. @param version #ENG_AUDIENCE_QUERY_VERSION.
  * @return #ENG_OK, #ENG_EINVAL (NULL) or #ENG_EVERSION.
  */
-ENG_API int eng_resolve_options_init(eng_resolve_options *opts, unsigned int version);
+ENG_API int eng_audience_query_init(eng_audience_query *query, unsigned int version);
 
 /**
  * Resolve an audience: union of include groups minus union of exclude groups,
  * kept if reachable on one of the channels, split into test and control by a
- * stable hash of (seed, customer): a customer's side never depends on who else
- * is in the audience.
- * @param engine the engine. @param opts what to resolve. @param out receives the handle.
+ * stable hash of (split_seed, customer): a customer's side never depends on who
+ * else is in the audience.
+ * @param engine the engine. @param query what to resolve.
+ * @param[out] out receives the handle; NULL on failure.
  * @return #ENG_OK, #ENG_EINVAL, #ENG_EVERSION, #ENG_ENOTFOUND (unknown group),
- *         errors of filter groups (see eng_group_size()), #ENG_ENOMEM, #ENG_EMISUSE.
+ *         #ENG_ERANGE (control_percent over 100), #ENG_ETOOBIG (more than 256 groups),
+ *         errors of filter groups (see eng_group_count()), #ENG_ENOMEM, #ENG_EMISUSE.
  */
-ENG_API int eng_audience_resolve(eng_engine *engine, const eng_resolve_options *opts, eng_audience **out);
+ENG_API int eng_audience_resolve(eng_engine *engine, const eng_audience_query *query, eng_audience **out);
 
 /**
  * Number of customers in a part.
@@ -493,19 +496,15 @@ ENG_API int eng_audience_freeze(eng_audience *aud, const char *key);
 ENG_API int eng_audience_load_frozen(eng_engine *engine, const char *key, eng_audience **out);
 
 /**
- * The engine's own X-Engage audience counter (the model layer's default; see
- * eng_model_set_audience_counter()). Each include or exclude entry names a
- * group (or, when no group has that name, gives its decimal id). The count is
- * (union of include) minus (union of exclude), kept if reachable on one of
- * @c query->channels (all customers when 0), split with @c query->split_seed
- * at 100 - @c query->control_percent percent: exactly the test group that
- * eng_audience_resolve() gives with the same groups, channels, seed and ratio.
- * @param query what to count. @param count receives the test-group size.
- * @param user the #eng_engine.
- * @return #ENG_OK, #ENG_ENOTFOUND (unknown group), #ENG_EINVAL, #ENG_EVERSION, #ENG_ERANGE,
- *         #ENG_EMISUSE, errors of filter groups.
+ * Size of the test group of @p query: exactly what eng_audience_count() gives
+ * for #ENG_PART_TEST on eng_audience_resolve() of the same query, without
+ * keeping the audience. The model's default X-Engage audience counter (see
+ * eng_model_set_audience_counter()).
+ * @param engine the engine. @param query what to count.
+ * @param[out] out receives the test-group size; 0 on failure.
+ * @return as eng_audience_resolve().
  */
-ENG_API int eng_audience_test_count(const eng_audience_query *query, uint64_t *count, void *user);
+ENG_API int eng_audience_test_count(eng_engine *engine, const eng_audience_query *query, uint64_t *out);
 
 /**
  * Release an audience. NULL is a no-op.

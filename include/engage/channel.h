@@ -33,6 +33,9 @@ typedef enum eng_channel {
     ENG_CH_COUNT = 15     /**< Number of channels; not a channel. */
 } eng_channel;
 
+/** Room reserved for channels in fixed per-channel arrays (#eng_channel has fewer). */
+#define ENG_MAX_CHANNELS 16
+
 /**
  * Lower-case name of a channel ("sms", "email", "push", ...).
  * @return a static string, or NULL for a value outside the enum.

@@ -103,6 +103,13 @@ typedef struct eng_run_report {
 #define ENG_RUN_REPORT_INIT {ENG_RUN_REPORT_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
 /**
+ * Prepare @p x for eng_run_due() (zeroed, version set).
+ * @param x the struct. @param version #ENG_RUN_REPORT_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_run_report_init(eng_run_report *x, unsigned int version);
+
+/**
  * Execute what is due. Needs #ENG_OP_EXECUTE; works on the messages of the
  * actor's org that are approved or executing. Starting an execution moves the
  * message to executing (audited as "start"); finishing its last occurrence
@@ -152,6 +159,16 @@ typedef struct eng_execution_info {
     char reason[256];     /**< Why it was refused, or "". */
 } eng_execution_info;
 
+/** Static initialiser equal to what eng_execution_info_init() produces. */
+#define ENG_EXECUTION_INFO_INIT {ENG_EXECUTION_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0}}
+
+/**
+ * Prepare @p x for eng_execution_get() (zeroed, version set).
+ * @param x the struct. @param version #ENG_EXECUTION_INFO_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_execution_info_init(eng_execution_info *x, unsigned int version);
+
 /**
  * Read an execution. Needs #ENG_OP_READ on the message's campaign.
  * @param engine an open engine. @param actor acting user. @param message the message.
@@ -173,6 +190,16 @@ typedef struct eng_send_info {
     eng_time next_at;                 /**< When a retry is due (0: none). */
     char key[ENG_SEND_KEY_MAX + 1];   /**< Its idempotency key. */
 } eng_send_info;
+
+/** Static initialiser equal to what eng_send_info_init() produces. */
+#define ENG_SEND_INFO_INIT {ENG_SEND_INFO_VERSION, 0, 0, 0, {0}}
+
+/**
+ * Prepare @p x for eng_send_get() (zeroed, version set).
+ * @param x the struct. @param version #ENG_SEND_INFO_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_send_info_init(eng_send_info *x, unsigned int version);
 
 /**
  * Read the ledger entry of a send. Needs #ENG_OP_READ.
@@ -242,6 +269,16 @@ typedef struct eng_unsubscribe_info {
     int channel;          /**< The channel unsubscribed from. */
 } eng_unsubscribe_info;
 
+/** Static initialiser equal to what eng_unsubscribe_info_init() produces. */
+#define ENG_UNSUBSCRIBE_INFO_INIT {ENG_UNSUBSCRIBE_INFO_VERSION, 0, 0, 0}
+
+/**
+ * Prepare @p x for a call that fills it (zeroed, version set).
+ * @param x the struct. @param version #ENG_UNSUBSCRIBE_INFO_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_unsubscribe_info_init(eng_unsubscribe_info *x, unsigned int version);
+
 /**
  * Verify an unsubscribe token for @p org and record the opt-out (the customer's
  * `optout.<channel>` becomes true, so every later and every running execution
@@ -272,6 +309,16 @@ typedef struct eng_dry_report {
     uint64_t skipped[17];            /**< Sends or customers left out, by #eng_unreach_reason. */
 } eng_dry_report;
 
+/** Static initialiser equal to what eng_dry_report_init() produces. */
+#define ENG_DRY_REPORT_INIT {.version = ENG_DRY_REPORT_VERSION}
+
+/**
+ * Prepare @p x for a call that fills it (zeroed, version set).
+ * @param x the struct. @param version #ENG_DRY_REPORT_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_dry_report_init(eng_dry_report *x, unsigned int version);
+
 /**
  * Dry run: the same path as an execution — the frozen audience, the strategy,
  * reachability now, rendering — with a null transport and nothing stored. Works
@@ -299,6 +346,16 @@ typedef struct eng_trace {
                                      was skipped, why (ENG_UNREACH_OPTED_OUT: unsubscribed mid-run). */
     int state[ENG_CH_COUNT];    /**< Per chosen channel, its #eng_ledger_state; -1 for a channel not chosen. */
 } eng_trace;
+
+/** Static initialiser equal to what eng_trace_init() produces. */
+#define ENG_TRACE_INIT {.version = ENG_TRACE_VERSION}
+
+/**
+ * Prepare @p x for a call that fills it (zeroed, version set).
+ * @param x the struct. @param version #ENG_TRACE_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_trace_init(eng_trace *x, unsigned int version);
 
 /**
  * Why a customer was or was not contacted by an execution. Needs #ENG_OP_READ.

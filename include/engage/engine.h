@@ -140,10 +140,21 @@ typedef struct eng_info {
     const char *store_kind;   /**< "memory", "file" or "custom"; a static string. */
 } eng_info;
 
+/** Static initialiser equal to what eng_info_init() produces. */
+#define ENG_INFO_INIT {ENG_INFO_VERSION, 0, 0, 0, 0, NULL}
+
+/**
+ * Prepare @p x for eng_info_get() (zeroed, version set).
+ * @param x the struct. @param version #ENG_INFO_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_info_init(eng_info *x, unsigned int version);
+
 /**
  * Describe an open engine and the state in its store.
  * @param engine an open engine.
- * @param info filled in; its @c version must be set.
+ * @param[out] info filled in; its @c version must be set (eng_info_init()); only the
+ *        fields of that version are written.
  * @return #ENG_OK, #ENG_EMISUSE (engine not open), #ENG_EINVAL (NULL info),
  *         #ENG_EVERSION (unknown info version).
  */

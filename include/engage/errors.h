@@ -46,7 +46,8 @@ typedef enum eng_code {
     ENG_ECYCLE = -21,      /**< The request would create a cycle (for example combined groups). */
     ENG_EUNSUPPORTED = -22,/**< The feature is not supported or not enabled. */
     ENG_ECREDITS = -23,    /**< Not enough credits and the org forbids overdraft. */
-    ENG_EUSER = -24        /**< Reserved for host callbacks; never produced by the library itself. */
+    ENG_EUSER = -24,       /**< Reserved for host callbacks; never produced by the library itself. */
+    ENG_ITEROVER = -25     /**< An iterator has no more items (not an error: the normal end of a loop). */
 } eng_code;
 
 /** The last error recorded on the calling thread. */

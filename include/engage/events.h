@@ -85,6 +85,13 @@ typedef struct eng_event_report {
 #define ENG_EVENT_REPORT_INIT {ENG_EVENT_REPORT_VERSION, 0, 0, 0, 0, 0, 0, 0, 0}
 
 /**
+ * Prepare @p x for an append (zeroed, version set).
+ * @param x the struct. @param version #ENG_EVENT_REPORT_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_event_report_init(eng_event_report *x, unsigned int version);
+
+/**
  * Told about each receipt whose key matches no send.
  * @param index the receipt's index in the batch.
  * @param key its idempotency key.
@@ -146,6 +153,16 @@ typedef struct eng_touch_row {
     uint32_t occurrence;      /**< Occurrence of the schedule (0 for a one-time message). */
     const char *detail;       /**< Reason or link id, or "". */
 } eng_touch_row;
+
+/** Static initialiser equal to what eng_touch_row_init() produces. */
+#define ENG_TOUCH_ROW_INIT {ENG_TOUCH_ROW_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, NULL}
+
+/**
+ * Fill @p x with the version and nothing else.
+ * @param x the struct. @param version #ENG_TOUCH_ROW_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_touch_row_init(eng_touch_row *x, unsigned int version);
 
 /** Current version of #eng_touch_row. */
 #define ENG_TOUCH_ROW_VERSION 1
@@ -286,6 +303,16 @@ typedef struct eng_txn_row {
     size_t n_items;             /**< Number of SKUs. */
     const char *const *items;   /**< The SKUs. */
 } eng_txn_row;
+
+/** Static initialiser equal to what eng_txn_row_init() produces. */
+#define ENG_TXN_ROW_INIT {ENG_TXN_ROW_VERSION, NULL, 0, NULL, 0, 0, NULL, 0, NULL}
+
+/**
+ * Fill @p x with the version and nothing else.
+ * @param x the struct. @param version #ENG_TXN_ROW_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_txn_row_init(eng_txn_row *x, unsigned int version);
 
 /** Current version of #eng_txn_row. */
 #define ENG_TXN_ROW_VERSION 1

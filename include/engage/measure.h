@@ -49,6 +49,13 @@ typedef struct eng_touch_columns {
 /** Static initialiser for #eng_touch_columns. */
 #define ENG_TOUCH_COLUMNS_INIT {ENG_TOUCH_COLUMNS_VERSION, 0, NULL, NULL, NULL, NULL, NULL}
 
+/**
+ * Fill @p x with what ENG_TOUCH_COLUMNS_INIT gives.
+ * @param x the struct. @param version #ENG_TOUCH_COLUMNS_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_touch_columns_init(eng_touch_columns *x, unsigned int version);
+
 /** Current version of #eng_txn_columns. */
 #define ENG_TXN_COLUMNS_VERSION 1
 
@@ -72,6 +79,13 @@ typedef struct eng_txn_columns {
 
 /** Static initialiser for #eng_txn_columns. */
 #define ENG_TXN_COLUMNS_INIT {ENG_TXN_COLUMNS_VERSION, 0, NULL, NULL, NULL, 0, NULL, 0, NULL}
+
+/**
+ * Fill @p x with what ENG_TXN_COLUMNS_INIT gives.
+ * @param x the struct. @param version #ENG_TXN_COLUMNS_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_txn_columns_init(eng_txn_columns *x, unsigned int version);
 
 /** Current version of #eng_measure_spec. */
 #define ENG_MEASURE_SPEC_VERSION 1
@@ -192,6 +206,13 @@ typedef struct eng_report_figures {
 #define ENG_REPORT_FIGURES_INIT {.version = ENG_REPORT_FIGURES_VERSION}
 
 /**
+ * Fill @p x with what ENG_REPORT_FIGURES_INIT gives.
+ * @param x the struct. @param version #ENG_REPORT_FIGURES_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_report_figures_init(eng_report_figures *x, unsigned int version);
+
+/**
  * The campaign's figures.
  * @param r a report. @param out receives them; set out->version first.
  * @return #ENG_OK; #ENG_EINVAL; #ENG_EVERSION.
@@ -279,6 +300,13 @@ typedef struct eng_org_figures {
 
 /** Static initialiser (sets the version). */
 #define ENG_ORG_FIGURES_INIT {.version = ENG_ORG_FIGURES_VERSION}
+
+/**
+ * Prepare @p x for a call that fills it (zeroed, version set).
+ * @param x the struct. @param version #ENG_ORG_FIGURES_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_org_figures_init(eng_org_figures *x, unsigned int version);
 
 /**
  * The org dashboard over one period ending at @p now.

@@ -45,7 +45,7 @@ typedef enum eng_rule_type {
 /** One named, typed field of a schema. */
 typedef struct eng_rule_field {
     const char *name;   /**< Identifier: letters, digits, '_' and '.', not starting with a digit. */
-    eng_rule_type type; /**< Any type but #ENG_RT_NULL. */
+    int type;           /**< An #eng_rule_type, any but #ENG_RT_NULL. */
     int scale;          /**< For #ENG_RT_DECIMAL: 0..#ENG_RULE_MAX_SCALE; otherwise 0. */
 } eng_rule_field;
 
@@ -54,7 +54,7 @@ typedef struct eng_rule_field {
  * Strings are borrowed (not copied) and need not be NUL-terminated.
  */
 typedef struct eng_rule_value {
-    eng_rule_type type; /**< #ENG_RT_NULL means "missing" (null). */
+    int type;           /**< An #eng_rule_type; #ENG_RT_NULL means "missing" (null). */
     int scale;          /**< For #ENG_RT_DECIMAL: the scale of @c v.i. */
     union {
         int64_t i;      /**< INT, DECIMAL (scaled units), TIMESTAMP. */
@@ -192,7 +192,7 @@ ENG_API int eng_rule_eval_row(const eng_rule *rule, eng_rule_get_fn get, void *u
  * column whose field the rule does not use may be left zeroed.
  */
 typedef struct eng_rule_column {
-    eng_rule_type type;          /**< Must equal the field's type. */
+    int type;                    /**< An #eng_rule_type; must equal the field's type. */
     int scale;                   /**< For #ENG_RT_DECIMAL: the scale of the stored units (may differ from the field's). */
     /**
      * Values, one per row: uint8_t (BOOL), int64_t (INT, DECIMAL, TIMESTAMP),
@@ -223,6 +223,16 @@ typedef struct eng_rule_batch {
     const eng_rule_column *columns;  /**< One per schema field, in schema order. */
     size_t ncolumns;                 /**< Must be at least the number of schema fields. */
 } eng_rule_batch;
+
+/** Static initialiser equal to what eng_rule_batch_init() produces. */
+#define ENG_RULE_BATCH_INIT {ENG_RULE_BATCH_VERSION, 0, NULL, 0}
+
+/**
+ * Fill @p x with the version and no columns.
+ * @param x the struct. @param version #ENG_RULE_BATCH_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_rule_batch_init(eng_rule_batch *x, unsigned int version);
 
 /**
  * Evaluate a rule on every row of a batch.
@@ -338,7 +348,7 @@ ENG_API int eng_rule_builder_group(eng_rule_builder *b);
  * Add a condition to the current group.
  * @param b the builder.
  * @param field the field name (checked when compiling).
- * @param op the operator.
+ * @param op an #eng_rule_op.
  * @param exclude 0: include rows matching the condition; 1: exclude them (negate).
  * @param values the operand(s): none for IS_NULL, two for BETWEEN, one or more
  *        for IN, one otherwise. Strings are copied.
@@ -346,7 +356,7 @@ ENG_API int eng_rule_builder_group(eng_rule_builder *b);
  * @return #ENG_OK; #ENG_EINVAL (bad operator, value count, type or field name;
  *         the builder is unchanged); #ENG_ENOMEM.
  */
-ENG_API int eng_rule_builder_add(eng_rule_builder *b, const char *field, eng_rule_op op, int exclude,
+ENG_API int eng_rule_builder_add(eng_rule_builder *b, const char *field, int op, int exclude,
                                  const eng_rule_value *values, size_t nvalues);
 
 /**

@@ -53,7 +53,7 @@ ENG_BEGIN_DECLS
  * @return 0 to continue, a positive value to stop early (scan then returns
  *         #ENG_OK), or a negative code to abort (scan returns that code).
  */
-typedef int (*eng_store_scan_cb)(const void *key, size_t key_len,
+typedef int (*eng_store_scan_fn)(const void *key, size_t key_len,
                                  const void *value, size_t value_len, void *cb_user);
 
 /** A storage backend implemented by the host. Every callback takes `user` last. */
@@ -66,7 +66,7 @@ typedef struct eng_store_methods {
     /** Remove @p key; removing a missing key is #ENG_OK. Required. */
     int (*del)(const void *key, size_t key_len, void *user);
     /** Visit keys starting with @p prefix in ascending order (see file comment). Required. */
-    int (*scan)(const void *prefix, size_t prefix_len, eng_store_scan_cb cb, void *cb_user, void *user);
+    int (*scan)(const void *prefix, size_t prefix_len, eng_store_scan_fn cb, void *cb_user, void *user);
     /** Open a batch. Required. */
     int (*begin)(void *user);
     /** Make the open batch's writes durable and visible as one. Required. */
@@ -77,9 +77,20 @@ typedef struct eng_store_methods {
     void (*destroy)(void *user);
 } eng_store_methods;
 
+/** Static initialiser equal to what eng_store_methods_init() produces. */
+#define ENG_STORE_METHODS_INIT {ENG_STORE_METHODS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+
+/**
+ * Fill @p x with the version and no callbacks (set them before eng_store_new()).
+ * @param x the struct. @param version #ENG_STORE_METHODS_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_store_methods_init(eng_store_methods *x, unsigned int version);
+
 /**
  * Copy @p len bytes into a library-owned buffer (the way a `get` callback returns a value).
- * @return #ENG_OK, #ENG_ENOMEM, #ENG_ETOOBIG above #ENG_STORE_MAX_VALUE, #ENG_EINVAL.
+ * @return #ENG_OK, #ENG_ENOMEM, #ENG_ETOOBIG above #ENG_STORE_MAX_VALUE, #ENG_EMISUSE (NULL @p buf),
+ *         #ENG_EINVAL (NULL @p data with a length).
  */
 ENG_API int eng_buf_set(eng_buf *buf, const void *data, size_t len);
 
@@ -94,16 +105,16 @@ ENG_API int eng_buf_set(eng_buf *buf, const void *data, size_t len);
  * @param[out] out receives the handle; NULL on failure.
  * @return #ENG_OK, #ENG_EINVAL (missing callback or NULL argument), #ENG_EVERSION, #ENG_ENOMEM.
  */
-ENG_API int eng_store_new(eng_store **out, const eng_store_methods *methods, void *user,
-                          const eng_allocator *alloc);
+ENG_API int eng_store_new(const eng_store_methods *methods, void *user, const eng_allocator *alloc,
+                          eng_store **out);
 
 /**
  * Create an in-memory store. Nothing persists past eng_store_free() / eng_close().
- * @param[out] out receives the handle.
  * @param alloc allocator, or NULL for the system allocator.
+ * @param[out] out receives the handle; NULL on failure.
  * @return #ENG_OK, #ENG_EINVAL, #ENG_ENOMEM.
  */
-ENG_API int eng_store_memory_new(eng_store **out, const eng_allocator *alloc);
+ENG_API int eng_store_memory_new(const eng_allocator *alloc, eng_store **out);
 
 /** eng_store_file_open() flag: create the file if it does not exist. */
 #define ENG_STORE_CREATE 0x1u
@@ -122,15 +133,15 @@ ENG_API int eng_store_memory_new(eng_store **out, const eng_allocator *alloc);
  * #ENG_ECORRUPT (the store is not opened) rather than silently losing data.
  * Only one process may open a file at a time (an advisory lock enforces it).
  *
- * @param[out] out receives the handle.
  * @param path file name.
  * @param flags a combination of ENG_STORE_CREATE, ENG_STORE_READONLY, ENG_STORE_NOSYNC.
  * @param alloc allocator, or NULL for the system allocator.
+ * @param[out] out receives the handle; NULL on failure.
  * @return #ENG_OK, #ENG_EINVAL, #ENG_ENOTFOUND (no file and no CREATE), #ENG_EIO,
  *         #ENG_ECORRUPT (detail: byte offset), #ENG_EBUSY (locked by another process), #ENG_ENOMEM.
  */
-ENG_API int eng_store_file_open(eng_store **out, const char *path, unsigned int flags,
-                                const eng_allocator *alloc);
+ENG_API int eng_store_file_open(const char *path, unsigned int flags, const eng_allocator *alloc,
+                                eng_store **out);
 
 /**
  * Rewrite a file store's file so it holds only live keys (crash-safe: writes a

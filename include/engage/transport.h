@@ -48,6 +48,16 @@ typedef struct eng_envelope {
     uint32_t segments;            /**< Billing units: SMS segments, 1 for other channels. */
 } eng_envelope;
 
+/** Static initialiser equal to what eng_envelope_init() produces. */
+#define ENG_ENVELOPE_INIT {ENG_ENVELOPE_VERSION, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0}
+
+/**
+ * Fill @p x with the version and nothing else (for hosts and tests that build envelopes).
+ * @param x the struct. @param version #ENG_ENVELOPE_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_envelope_init(eng_envelope *x, unsigned int version);
+
 /** Outcome of one send as the host reports it. */
 typedef enum eng_send_status {
     ENG_SEND_ACCEPTED = 0, /**< The provider accepted the message. */
@@ -84,6 +94,16 @@ typedef struct eng_transport_methods {
     unsigned int max_in_flight;   /**< Batches at the provider at once across all threads; 0 means 1, at most 64. */
     unsigned int batch_size;      /**< Envelopes per batch; 0 means 256, at most 4096. */
 } eng_transport_methods;
+
+/** Static initialiser equal to what eng_transport_methods_init() produces. */
+#define ENG_TRANSPORT_METHODS_INIT {ENG_TRANSPORT_METHODS_VERSION, NULL, NULL, NULL, 0, 0}
+
+/**
+ * Fill @p x with the version and no callbacks.
+ * @param x the struct. @param version #ENG_TRANSPORT_METHODS_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_transport_methods_init(eng_transport_methods *x, unsigned int version);
 
 ENG_END_DECLS
 

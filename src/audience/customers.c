@@ -70,6 +70,8 @@ ENG_API int eng_customers_add_column(eng_engine *e, const char *name, int type)
 
 ENG_API int eng_customers_count(eng_engine *e, uint64_t *out)
 {
+    if (out)
+        *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -84,6 +86,8 @@ ENG_API int eng_customers_count(eng_engine *e, uint64_t *out)
 
 ENG_API int eng_customers_memory(eng_engine *e, uint64_t *out)
 {
+    if (out)
+        *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -114,8 +118,10 @@ int eng__customer_find(const eng__table *t, const char *s, size_t n, uint32_t *o
     return ENG_OK;
 }
 
-ENG_API int eng_customer_lookup(eng_engine *e, const char *ext, uint32_t *out)
+ENG_API int eng_customer_find(eng_engine *e, const char *ext, uint32_t *out)
 {
+    if (out)
+        *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -160,6 +166,8 @@ ENG_API int eng_customer_external_id(eng_engine *e, uint32_t id, char *buf, size
 
 ENG_API int eng_customer_reachable(eng_engine *e, uint32_t id, int channel, int *out)
 {
+    if (out)
+        *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;

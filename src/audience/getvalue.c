@@ -103,6 +103,8 @@ static int get_value(const eng__table *t, uint32_t id, const char *col, char *tm
 
 ENG_API int eng_customer_get(eng_engine *e, uint32_t id, const char *column, char *buf, size_t cap, size_t *len)
 {
+    if (len)
+        *len = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;

@@ -324,6 +324,8 @@ static int new_group(eng_engine *e, const char *name, int kind, const char *expr
 
 ENG_API int eng_group_create_uploaded(eng_engine *e, const char *name, uint32_t *out)
 {
+    if (out)
+        *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -334,6 +336,8 @@ ENG_API int eng_group_create_uploaded(eng_engine *e, const char *name, uint32_t 
 
 ENG_API int eng_group_create_filter(eng_engine *e, const char *name, const char *expr, uint32_t *out)
 {
+    if (out)
+        *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -345,6 +349,8 @@ ENG_API int eng_group_create_filter(eng_engine *e, const char *name, const char 
 ENG_API int eng_group_create_combined(eng_engine *e, const char *name, int op, const uint32_t *include,
                                       size_t n_include, const uint32_t *exclude, size_t n_exclude, uint32_t *out)
 {
+    if (out)
+        *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -410,6 +416,8 @@ ENG_API int eng_group_set_combined(eng_engine *e, uint32_t group, int op, const 
 
 ENG_API int eng_group_find(eng_engine *e, const char *name, uint32_t *out)
 {
+    if (out)
+        *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -429,6 +437,8 @@ ENG_API int eng_group_find(eng_engine *e, const char *name, uint32_t *out)
 
 ENG_API int eng_group_kind_of(eng_engine *e, uint32_t group, int *out)
 {
+    if (out)
+        *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -538,7 +548,7 @@ int eng__group_eval_ref(eng__aud *a, uint32_t id, eng__idset *tmp, const eng__id
     return eval(a, id, tmp, 0);
 }
 
-ENG_API int eng_group_size(eng_engine *e, uint32_t group, uint64_t *out)
+ENG_API int eng_group_count(eng_engine *e, uint32_t group, uint64_t *out)
 {
     if (out)
         *out = 0; /* a failed call reports no members */

@@ -31,6 +31,12 @@ int eng__import_opts(const eng_import_options *in, eng_import_options *out)
     return ENG_OK;
 }
 
+ENG_API int eng_import_report_init(eng_import_report *x, unsigned int version)
+{
+    static const eng_import_report init = ENG_IMPORT_REPORT_INIT;
+    return eng__struct_init(x, &init, sizeof init, version, ENG_IMPORT_REPORT_VERSION, "eng_import_report");
+}
+
 ENG_API int eng_import_options_init(eng_import_options *opts, unsigned int version)
 {
     if (!opts)

@@ -28,15 +28,23 @@ struct eng_audience {
     uint32_t channels;
 };
 
-ENG_API int eng_resolve_options_init(eng_resolve_options *opts, unsigned int version)
+/* A query with its groups turned into ids and its control share into a test ratio. */
+typedef struct {
+    uint32_t include[ENG__MAX_GROUP_REFS], exclude[ENG__MAX_GROUP_REFS];
+    size_t n_include, n_exclude;
+    uint32_t channels;
+    uint64_t seed;
+    double test_ratio;
+} resolved_query;
+
+ENG_API int eng_audience_query_init(eng_audience_query *query, unsigned int version)
 {
-    if (!opts)
-        return eng__err(ENG_EINVAL, "opts", "opts is NULL");
-    if (version != ENG_RESOLVE_OPTIONS_VERSION)
-        return eng__err(ENG_EVERSION, "version", "unknown resolve options version %u", version);
-    memset(opts, 0, sizeof *opts);
-    opts->version = ENG_RESOLVE_OPTIONS_VERSION;
-    opts->test_ratio = 1.0;
+    if (!query)
+        return eng__err(ENG_EINVAL, "query", "eng_audience_query_init: query is NULL");
+    if (version == 0 || version > ENG_AUDIENCE_QUERY_VERSION)
+        return eng__err(ENG_EVERSION, "query.version", "unsupported eng_audience_query version %u", version);
+    *query = (eng_audience_query)ENG_AUDIENCE_QUERY_INIT;
+    query->version = version;
     return ENG_OK;
 }
 
@@ -120,35 +128,9 @@ static int union_of(eng__aud *st, const uint32_t *ids, size_t n, eng__idset *out
     return rc;
 }
 
-static int check_opts(const eng_resolve_options *o)
+static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_audience **out)
 {
-    if (!o)
-        return eng__err(ENG_EINVAL, "opts", "opts is NULL");
-    if (o->version != ENG_RESOLVE_OPTIONS_VERSION)
-        return eng__err(ENG_EVERSION, "opts.version", "unknown resolve options version %u", o->version);
-    if (o->n_include == 0 || !o->include)
-        return eng__err(ENG_EINVAL, "opts.include", "at least one include group is required");
-    if (o->n_exclude && !o->exclude)
-        return eng__err(ENG_EINVAL, "opts.exclude", "exclude is NULL");
-    if (o->n_include > ENG__MAX_GROUP_REFS || o->n_exclude > ENG__MAX_GROUP_REFS)
-        return eng__err(ENG_ETOOBIG, "opts.include", "at most %d include and exclude groups", ENG__MAX_GROUP_REFS);
-    if (o->channels >> ENG_CH_COUNT)
-        return eng__err(ENG_EINVAL, "opts.channels", "unknown channel bits 0x%x", (unsigned)o->channels);
-    if (!(o->test_ratio >= 0.0 && o->test_ratio <= 1.0))
-        return eng__err(ENG_ERANGE, "opts.test_ratio", "test_ratio must be within 0..1");
-    return ENG_OK;
-}
-
-static int resolve(eng_engine *e, const eng_resolve_options *o, eng_audience **out)
-{
-    int rc = check_opts(o);
-    if (rc)
-        return rc;
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "out is NULL");
-    eng__aud *st;
-    if ((rc = eng__aud_get(e, &st)))
-        return rc;
+    int rc;
     eng_audience *a = aud_new(e);
     if (!a)
         return eng__nomem();
@@ -188,15 +170,6 @@ static int resolve(eng_engine *e, const eng_resolve_options *o, eng_audience **o
     return ENG_OK;
 }
 
-ENG_API int eng_audience_resolve(eng_engine *e, const eng_resolve_options *opts, eng_audience **out)
-{
-    int rc = eng__enter(e);
-    if (rc)
-        return rc;
-    rc = resolve(e, opts, out);
-    eng__leave(e);
-    return rc;
-}
 
 static int check_aud(const eng_audience *a)
 {
@@ -213,6 +186,8 @@ static const eng__idset *part_of(const eng_audience *a, int part)
 
 ENG_API int eng_audience_count(const eng_audience *a, int part, uint64_t *out)
 {
+    if (out)
+        *out = 0;
     int rc = check_aud(a);
     if (rc)
         return rc;
@@ -227,6 +202,8 @@ ENG_API int eng_audience_count(const eng_audience *a, int part, uint64_t *out)
 
 ENG_API int eng_audience_reach(const eng_audience *a, int channel, uint64_t *out)
 {
+    if (out)
+        *out = 0;
     int rc = check_aud(a);
     if (rc)
         return rc;
@@ -378,6 +355,8 @@ static int load_frozen(eng_engine *e, const char *key, eng_audience **out)
 
 ENG_API int eng_audience_load_frozen(eng_engine *e, const char *key, eng_audience **out)
 {
+    if (out)
+        *out = NULL;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -421,43 +400,62 @@ static int ids_of(eng__aud *st, const char *what, const char *const *names, size
 /* The audience an eng_audience_query describes (groups by name or id, channels, seed, control). */
 static int resolve_query(eng_engine *e, eng__aud *st, const eng_audience_query *q, eng_audience **out)
 {
-    uint32_t inc[ENG__MAX_GROUP_REFS], exc[ENG__MAX_GROUP_REFS];
+    resolved_query r;
     int rc;
+    if (!q)
+        return eng__err(ENG_EINVAL, "query", "query is NULL");
     if (q->version == 0 || q->version > ENG_AUDIENCE_QUERY_VERSION)
         return eng__err(ENG_EVERSION, "query.version", "unsupported eng_audience_query version %u", q->version);
-    if (!q->include || q->n_include == 0 || (q->n_exclude && !q->exclude))
-        return eng__err(ENG_EINVAL, "query.include", "include groups are required");
+    if (!q->include || q->n_include == 0)
+        return eng__err(ENG_EINVAL, "query.include", "at least one include group is required");
+    if (q->n_exclude && !q->exclude)
+        return eng__err(ENG_EINVAL, "query.exclude", "exclude is NULL");
     if (q->n_include > ENG__MAX_GROUP_REFS || q->n_exclude > ENG__MAX_GROUP_REFS)
         return eng__err(ENG_ETOOBIG, "query.include", "at most %d include and exclude groups", ENG__MAX_GROUP_REFS);
+    if (q->channels >> ENG_CH_COUNT)
+        return eng__err(ENG_EINVAL, "query.channels", "unknown channel bits 0x%x", (unsigned)q->channels);
     if (q->control_percent > 100)
         return eng__err(ENG_ERANGE, "query.control_percent", "control_percent must be 0..100");
-    if ((rc = ids_of(st, "include", q->include, q->n_include, inc)) ||
-        (rc = ids_of(st, "exclude", q->exclude, q->n_exclude, exc)))
+    if ((rc = ids_of(st, "query.include", q->include, q->n_include, r.include)) ||
+        (rc = ids_of(st, "query.exclude", q->exclude, q->n_exclude, r.exclude)))
         return rc;
-    eng_resolve_options o;
-    eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
-    o.include = inc;
-    o.n_include = q->n_include;
-    o.exclude = exc;
-    o.n_exclude = q->n_exclude;
-    o.channels = q->channels;
-    o.seed = q->split_seed;
-    o.test_ratio = (100.0 - (double)q->control_percent) / 100.0;
-    return resolve(e, &o, out);
+    r.n_include = q->n_include;
+    r.n_exclude = q->n_exclude;
+    r.channels = q->channels;
+    r.seed = q->split_seed;
+    r.test_ratio = (100.0 - (double)q->control_percent) / 100.0;
+    return resolve(e, st, &r, out);
 }
 
-ENG_API int eng_audience_test_count(const eng_audience_query *q, uint64_t *count, void *user)
+ENG_API int eng_audience_resolve(eng_engine *e, const eng_audience_query *query, eng_audience **out)
 {
-    eng_engine *e = user;
+    if (out)
+        *out = NULL;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__aud *st;
+    if (!out)
+        rc = eng__err(ENG_EINVAL, "out", "eng_audience_resolve: out is NULL");
+    else if (!(rc = eng__aud_get(e, &st)))
+        rc = resolve_query(e, st, query, out);
+    eng__leave(e);
+    return rc;
+}
+
+ENG_API int eng_audience_test_count(eng_engine *e, const eng_audience_query *query, uint64_t *out)
+{
+    if (out)
+        *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
     eng__aud *st;
     eng_audience *a;
-    if (!q || !count)
-        rc = eng__err(ENG_EINVAL, q ? "count" : "query", "query and count are required");
-    else if (!(rc = eng__aud_get(e, &st)) && !(rc = resolve_query(e, st, q, &a))) {
-        *count = eng__idset_count(&a->test);
+    if (!out)
+        rc = eng__err(ENG_EINVAL, "out", "eng_audience_test_count: out is NULL");
+    else if (!(rc = eng__aud_get(e, &st)) && !(rc = resolve_query(e, st, query, &a))) {
+        *out = eng__idset_count(&a->test);
         eng_audience_free(a);
     }
     eng__leave(e);

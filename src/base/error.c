@@ -106,6 +106,19 @@ ENG_API const char *eng_errstr(int code)
     case ENG_EUNSUPPORTED: return "not supported";
     case ENG_ECREDITS: return "not enough credits";
     case ENG_EUSER: return "host callback error";
+    case ENG_ITEROVER: return "iteration over";
     default: return "unknown error";
     }
+}
+
+int eng__struct_init(void *dst, const void *init, size_t size, unsigned int version, unsigned int current,
+                     const char *type)
+{
+    if (!dst)
+        return eng__err(ENG_EINVAL, type, "%s_init: the struct is NULL", type);
+    if (version == 0 || version > current)
+        return eng__err(ENG_EVERSION, "version", "unsupported %s version %u", type, version);
+    memcpy(dst, init, size);
+    memcpy(dst, &version, sizeof version);
+    return ENG_OK;
 }

@@ -20,4 +20,10 @@ int eng__err_wrap(int code, const char *fmt, ...) ENG__PRINTF(2, 3);
 /* Out-of-memory shorthand (formats nothing, so it cannot itself fail). */
 int eng__nomem(void);
 
+/* The body of every public eng_x_init(dst, version): ENG_EINVAL for NULL, ENG_EVERSION
+ * outside 1..current, else copy the static initialiser @p init (@p size bytes: the
+ * struct of the caller's version) and set dst->version (the first field) to @p version. */
+int eng__struct_init(void *dst, const void *init, size_t size, unsigned int version, unsigned int current,
+                     const char *type);
+
 #endif

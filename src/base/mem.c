@@ -29,6 +29,8 @@ int eng__mem_init(eng__mem *mem, const eng_allocator *alloc)
     if (alloc->version == 0 || alloc->version > ENG_ALLOCATOR_VERSION)
         return eng__err(ENG_EVERSION, "allocator.version", "unsupported eng_allocator version %u",
                         alloc->version);
+    if (!alloc->malloc_fn && !alloc->realloc_fn && !alloc->free_fn) /* ENG_ALLOCATOR_INIT */
+        return eng_allocator_init(&mem->a, ENG_ALLOCATOR_VERSION);
     if (!alloc->malloc_fn || !alloc->realloc_fn || !alloc->free_fn)
         return eng__err(ENG_EINVAL, "allocator", "allocator hooks malloc_fn, realloc_fn and free_fn are all required");
     mem->a = *alloc;

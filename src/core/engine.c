@@ -25,14 +25,8 @@ static eng_time system_clock(void *user)
 
 ENG_API int eng_config_init(eng_config *cfg, unsigned int version)
 {
-    if (!cfg)
-        return eng__err(ENG_EINVAL, "config", "config is NULL");
-    if (version == 0 || version > ENG_CONFIG_VERSION)
-        return eng__err(ENG_EVERSION, "config.version", "unsupported eng_config version %u", version);
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->version = version;
-    cfg->log_level = ENG_LOG_WARN;
-    return ENG_OK;
+    static const eng_config init = ENG_CONFIG_INIT;
+    return eng__struct_init(cfg, &init, sizeof init, version, ENG_CONFIG_VERSION, "eng_config");
 }
 
 static void destroy(eng_engine *e);
@@ -114,7 +108,7 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
     pthread_mutexattr_destroy(&attr);
     if (cfg->store) {
         e->store = cfg->store;
-    } else if ((rc = eng_store_memory_new(&e->store, cfg->allocator)) != ENG_OK) {
+    } else if ((rc = eng_store_memory_new(cfg->allocator, &e->store)) != ENG_OK) {
         pthread_mutex_destroy(&e->lock);
         eng__free(&mem, e);
         release_inputs(cfg);

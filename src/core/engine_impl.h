@@ -12,6 +12,11 @@
 #include "store/store_impl.h"
 #include "base/error.h"
 
+/* Bytes of struct T up to and including field @p last. A reader filling a
+ * caller-versioned struct copies only the prefix of the caller's version, so a
+ * caller built against an older (shorter) struct is never overrun. */
+#define ENG__UPTO(T, last) (offsetof(T, last) + sizeof(((T *)0)->last))
+
 #define ENG__ENGINE_MAGIC 0x454e4731u /* "ENG1" */
 
 enum eng__slot {

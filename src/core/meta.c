@@ -56,6 +56,12 @@ int eng__meta_open(eng_engine *e)
     return eng__rec_put_wr(e->store, ENG__K(META_KEY), ENG__REC_META, 1, &w);
 }
 
+ENG_API int eng_info_init(eng_info *x, unsigned int version)
+{
+    static const eng_info init = ENG_INFO_INIT;
+    return eng__struct_init(x, &init, sizeof init, version, ENG_INFO_VERSION, "eng_info");
+}
+
 ENG_API int eng_info_get(eng_engine *engine, eng_info *info)
 {
     if (!info)
@@ -66,11 +72,9 @@ ENG_API int eng_info_get(eng_engine *engine, eng_info *info)
     if (rc)
         return rc;
     static const char *const kinds[] = {"custom", "memory", "file"};
-    info->data_format = engine->meta.format;
-    info->created = engine->meta.created;
-    info->last_opened = engine->meta.last_opened;
-    info->open_count = engine->meta.opens;
-    info->store_kind = kinds[engine->store->kind];
+    eng_info full = {info->version, engine->meta.format, engine->meta.created, engine->meta.last_opened,
+                     engine->meta.opens, kinds[engine->store->kind]};
+    memcpy(info, &full, ENG__UPTO(eng_info, store_kind)); /* the fields of version 1 */
     eng__leave(engine);
     return ENG_OK;
 }

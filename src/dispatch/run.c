@@ -8,13 +8,8 @@
 
 ENG_API int eng_run_options_init(eng_run_options *opts, unsigned int version)
 {
-    if (!opts)
-        return eng__err(ENG_EINVAL, "opts", "options are NULL");
-    if (version == 0 || version > ENG_RUN_OPTIONS_VERSION)
-        return eng__err(ENG_EVERSION, "opts.version", "unsupported eng_run_options version %u", version);
-    *opts = (eng_run_options)ENG_RUN_OPTIONS_INIT;
-    opts->version = version;
-    return ENG_OK;
+    static const eng_run_options init = ENG_RUN_OPTIONS_INIT; /* padding included: init == INIT byte for byte */
+    return eng__struct_init(opts, &init, sizeof init, version, ENG_RUN_OPTIONS_VERSION, "eng_run_options");
 }
 
 typedef struct ids {

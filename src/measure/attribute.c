@@ -282,13 +282,8 @@ int eng__attr_finish(run *x, eng_report **out)
 
 ENG_API int eng_measure_spec_init(eng_measure_spec *s, unsigned int version)
 {
-    if (!s)
-        return eng__err(ENG_EINVAL, "spec", "spec is NULL");
-    if (version != ENG_MEASURE_SPEC_VERSION)
-        return eng__err(ENG_EVERSION, "spec.version", "unsupported eng_measure_spec version %u", version);
-    eng_measure_spec d = ENG_MEASURE_SPEC_INIT;
-    *s = d;
-    return ENG_OK;
+    static const eng_measure_spec init = ENG_MEASURE_SPEC_INIT; /* padding included: init == INIT byte for byte */
+    return eng__struct_init(s, &init, sizeof init, version, ENG_MEASURE_SPEC_VERSION, "eng_measure_spec");
 }
 
 static int report_new(run *x)

@@ -243,6 +243,8 @@ struct eng_audit_iter {
 
 ENG_API int eng_audit_open(eng_engine *e, const char *actor, eng_audit_iter **out)
 {
+    if (out)
+        *out = NULL;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -284,10 +286,14 @@ out:
 
 ENG_API int eng_audit_next(eng_audit_iter *it, eng_audit_entry *x)
 {
-    if (!it || it->magic != AUDIT_MAGIC || !x)
-        return eng__err(ENG_EINVAL, "iterator", "bad audit iterator or NULL entry");
-    if (it->pos >= it->c.n)
-        return ENG_ENOTFOUND;
+    if (!it || it->magic != AUDIT_MAGIC)
+        return eng__err(ENG_EMISUSE, "iterator", "eng_audit_next: not an audit iterator (NULL or freed)");
+    if (!x)
+        return eng__err(ENG_EINVAL, "entry", "eng_audit_next: entry is NULL");
+    if (it->pos >= it->c.n) {
+        *x = (eng_audit_entry){0};
+        return ENG_ITEROVER;
+    }
     const entry *s = &it->c.v[it->pos++];
     eng__hex(s->state, 32, it->hex[0]);
     eng__hex(s->prev, 32, it->hex[1]);

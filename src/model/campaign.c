@@ -276,6 +276,8 @@ int eng__camp_write(eng_engine *e, const eng__camp *c, const char *actor, const 
 ENG_API int eng_campaign_create(eng_engine *e, const char *actor, const eng_campaign_spec *spec, uint64_t *id,
                                 eng_validation **report)
 {
+    if (id)
+        *id = 0;
     if (report)
         *report = NULL;
     int rc = eng__enter(e);
@@ -484,6 +486,8 @@ struct eng_campaign {
 
 ENG_API int eng_campaign_get(eng_engine *e, const char *actor, uint64_t id, eng_campaign **out)
 {
+    if (out)
+        *out = NULL;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -522,29 +526,41 @@ out:
     return rc;
 }
 
-ENG_API const eng_campaign_spec *eng_campaign_fields(const eng_campaign *c)
-{
-    return c && c->magic == CAMP_MAGIC ? &c->c.spec : NULL;
-}
-
-ENG_API int eng_campaign_info(const eng_campaign *c, uint64_t *id, const char **created_by, int *goal_locked)
+static int check_snapshot(const eng_campaign *c, const void *out)
 {
     if (!c || c->magic != CAMP_MAGIC)
-        return eng__err(ENG_EINVAL, "campaign", "not a campaign snapshot");
-    if (id)
-        *id = c->c.id;
-    if (created_by)
-        *created_by = c->c.created_by;
-    if (goal_locked)
-        *goal_locked = c->c.goal_locked;
+        return eng__err(ENG_EMISUSE, "campaign", "not a campaign snapshot (NULL or freed)");
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
     return ENG_OK;
 }
 
-ENG_API const uint64_t *eng_campaign_messages(const eng_campaign *c, size_t *n)
+ENG_API int eng_campaign_fields(const eng_campaign *c, const eng_campaign_spec **out)
 {
-    if (n)
-        *n = c && c->magic == CAMP_MAGIC ? c->c.n_msgs : 0;
-    return c && c->magic == CAMP_MAGIC ? c->c.msgs : NULL;
+    if (out)
+        *out = NULL;
+    int rc = check_snapshot(c, out);
+    if (!rc)
+        *out = &c->c.spec;
+    return rc;
+}
+
+ENG_API int eng_campaign_status_init(eng_campaign_status *x, unsigned int version)
+{
+    static const eng_campaign_status init = ENG_CAMPAIGN_STATUS_INIT;
+    return eng__struct_init(x, &init, sizeof init, version, ENG_CAMPAIGN_STATUS_VERSION, "eng_campaign_status");
+}
+
+ENG_API int eng_campaign_status_get(const eng_campaign *c, eng_campaign_status *out)
+{
+    int rc = check_snapshot(c, out);
+    if (rc)
+        return rc;
+    if (out->version == 0 || out->version > ENG_CAMPAIGN_STATUS_VERSION)
+        return eng__err(ENG_EVERSION, "status.version", "unsupported eng_campaign_status version %u", out->version);
+    eng_campaign_status full = {out->version, c->c.id, c->c.created_by, c->c.goal_locked, c->c.msgs, c->c.n_msgs};
+    memcpy(out, &full, ENG__UPTO(eng_campaign_status, n_messages)); /* the fields of version 1 */
+    return ENG_OK;
 }
 
 ENG_API void eng_campaign_free(eng_campaign *c)
@@ -669,6 +685,10 @@ static int list_cb(const void *key, size_t klen, const void *val, size_t vlen, v
 
 ENG_API int eng_campaign_list(eng_engine *e, const char *actor, uint64_t **ids, size_t *n)
 {
+    if (ids)
+        *ids = NULL;
+    if (n)
+        *n = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;

@@ -79,6 +79,8 @@ static int account_ok(int account)
 
 ENG_API int eng_credits_balance(eng_engine *e, const char *actor, int account, int64_t *balance)
 {
+    if (balance)
+        *balance = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;

@@ -486,6 +486,8 @@ static int spec_copy(eng__pool *p, const eng_message_spec *in, eng_message_spec 
 ENG_API int eng_message_create(eng_engine *e, const char *actor, uint64_t campaign, const eng_message_spec *spec,
                                uint64_t *id, eng_validation **report)
 {
+    if (id)
+        *id = 0;
     if (report)
         *report = NULL;
     int rc = eng__enter(e);
@@ -636,6 +638,8 @@ struct eng_message {
 
 ENG_API int eng_message_get(eng_engine *e, const char *actor, uint64_t id, eng_message **out)
 {
+    if (out)
+        *out = NULL;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -670,26 +674,43 @@ out:
     return rc;
 }
 
-ENG_API const eng_message_spec *eng_message_fields(const eng_message *m)
+static int check_snapshot(const eng_message *m, const void *out)
 {
-    return m && m->magic == MSG_MAGIC ? &m->m.spec : NULL;
+    if (!m || m->magic != MSG_MAGIC)
+        return eng__err(ENG_EMISUSE, "message", "not a message snapshot (NULL or freed)");
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
+    return ENG_OK;
+}
+
+ENG_API int eng_message_fields(const eng_message *m, const eng_message_spec **out)
+{
+    if (out)
+        *out = NULL;
+    int rc = check_snapshot(m, out);
+    if (!rc)
+        *out = &m->m.spec;
+    return rc;
+}
+
+ENG_API int eng_message_status_init(eng_message_status *x, unsigned int version)
+{
+    static const eng_message_status init = ENG_MESSAGE_STATUS_INIT;
+    return eng__struct_init(x, &init, sizeof init, version, ENG_MESSAGE_STATUS_VERSION, "eng_message_status");
 }
 
 ENG_API int eng_message_status_get(const eng_message *m, eng_message_status *out)
 {
-    if (!m || m->magic != MSG_MAGIC || !out)
-        return eng__err(ENG_EINVAL, "message", "not a message snapshot, or out is NULL");
+    int rc = check_snapshot(m, out);
+    if (rc)
+        return rc;
     if (out->version == 0 || out->version > ENG_MESSAGE_STATUS_VERSION)
         return eng__err(ENG_EVERSION, "status.version", "unsupported eng_message_status version %u", out->version);
     const eng__msg *x = &m->m;
-    *out = (eng_message_status){out->version, x->id, x->campaign, x->state, x->created_by, x->edited_by,
-                                x->updated_at, x->decided_by, x->decided_at, x->comment, m->approved, m->hash};
+    eng_message_status full = {out->version, x->id, x->campaign, x->state, x->created_by, x->edited_by,
+                               x->updated_at, x->decided_by, x->decided_at, x->comment, m->approved, m->hash};
+    memcpy(out, &full, ENG__UPTO(eng_message_status, content_hash)); /* the fields of version 1 */
     return ENG_OK;
-}
-
-ENG_API const char *eng_message_hash(const eng_message *m)
-{
-    return m && m->magic == MSG_MAGIC ? m->hash : NULL;
 }
 
 ENG_API void eng_message_free(eng_message *m)

@@ -53,7 +53,10 @@ void eng__pool_free(eng__pool *p);
 char *eng__pool_rdstr(eng__rd *r, eng__pool *p);
 
 /* ---- validation report ---- */
+#define ENG__VR_MAGIC 0x56524550u /* "VREP" */
+
 struct eng_validation {
+    uint32_t magic; /* a freed or foreign report gives ENG_EMISUSE */
     eng__mem mem;
     struct eng__vitem {
         int code;

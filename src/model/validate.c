@@ -8,8 +8,10 @@
 eng_validation *eng__vr_new(const eng__mem *mem)
 {
     eng_validation *v = eng__calloc(mem, 1, sizeof(*v));
-    if (v)
+    if (v) {
+        v->magic = ENG__VR_MAGIC;
         v->mem = *mem; /* a copy: the report may outlive the engine */
+    }
     return v;
 }
 
@@ -78,14 +80,20 @@ int eng__vr_finish(eng_validation *v, eng_validation **out)
 
 ENG_API size_t eng_validation_count(const eng_validation *v)
 {
-    return v ? v->n : 0;
+    return v && v->magic == ENG__VR_MAGIC ? v->n : 0;
 }
 
 ENG_API int eng_validation_item(const eng_validation *v, size_t i, int *code, const char **path,
                                 const char **message)
 {
-    if (!v)
-        return eng__err(ENG_EINVAL, "report", "report is NULL");
+    if (code)
+        *code = 0;
+    if (path)
+        *path = NULL;
+    if (message)
+        *message = NULL;
+    if (!v || v->magic != ENG__VR_MAGIC)
+        return eng__err(ENG_EMISUSE, "report", "not a validation report (NULL or freed)");
     if (i >= v->n)
         return eng__err(ENG_ERANGE, "index", "index %zu is past the %zu failures", i, v->n);
     if (code)
@@ -99,7 +107,7 @@ ENG_API int eng_validation_item(const eng_validation *v, size_t i, int *code, co
 
 ENG_API int eng_validation_find(const eng_validation *v, const char *path)
 {
-    if (!v || !path)
+    if (!v || v->magic != ENG__VR_MAGIC || !path)
         return ENG_OK;
     for (size_t i = 0; i < v->n; i++)
         if (strcmp(v->items[i].path, path) == 0)
@@ -109,8 +117,9 @@ ENG_API int eng_validation_find(const eng_validation *v, const char *path)
 
 ENG_API void eng_validation_free(eng_validation *v)
 {
-    if (!v)
+    if (!v || v->magic != ENG__VR_MAGIC)
         return;
+    v->magic = 0;
     for (size_t i = 0; i < v->n; i++) {
         eng__free(&v->mem, v->items[i].path);
         eng__free(&v->mem, v->items[i].msg);

@@ -43,7 +43,7 @@ void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, con
     uint64_t count = 0;
     eng_audience_query q;
     eng__audience_query_of(o, c, s, &q);
-    int rc = st && st->count_fn ? st->count_fn(&q, &count, st->count_user) : eng_audience_test_count(&q, &count, e);
+    int rc = st && st->count_fn ? st->count_fn(&q, &count, st->count_user) : eng_audience_test_count(e, &q, &count);
     if (rc) {
         eng__vr_add(v, rc < 0 ? rc : ENG_ERROR, "message.audience", "the audience counter failed: %s",
                     eng_error_last()->message);
@@ -75,8 +75,8 @@ ENG_API uint64_t eng_campaign_split_seed(const char *org, uint64_t campaign)
 
 void eng__audience_query_of(const eng__org *o, const eng__camp *c, const eng_message_spec *s, eng_audience_query *q)
 {
-    *q = (eng_audience_query){ENG_AUDIENCE_QUERY_VERSION, o->id, c->id, s->include, s->n_include, s->exclude,
-                              s->n_exclude, c->spec.control_percent, 0, eng_campaign_split_seed(o->id, c->id)};
+    *q = (eng_audience_query){ENG_AUDIENCE_QUERY_VERSION, s->include, s->n_include, s->exclude, s->n_exclude, 0,
+                              c->spec.control_percent, eng_campaign_split_seed(o->id, c->id), o->id, c->id};
     for (size_t i = 0; i < s->n_creatives; i++)
         if (s->creatives[i].channel >= 0 && s->creatives[i].channel < ENG_CH_COUNT)
             q->channels |= 1u << s->creatives[i].channel;

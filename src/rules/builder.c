@@ -35,10 +35,8 @@ struct eng_rule_builder {
 
 static int check_builder(const eng_rule_builder *b)
 {
-    if (!b)
-        return eng__err(ENG_EINVAL, "builder", "builder is NULL");
-    if (b->magic != BUILDER_MAGIC)
-        return eng__err(ENG_EMISUSE, "builder", "not a live builder handle");
+    if (!b || b->magic != BUILDER_MAGIC)
+        return eng__err(ENG_EMISUSE, "builder", "not a live builder handle (NULL, freed or foreign)");
     return ENG_OK;
 }
 
@@ -169,7 +167,7 @@ static int valid_name(const char *s)
     return s[strlen(s) - 1] != '.';
 }
 
-ENG_API int eng_rule_builder_add(eng_rule_builder *b, const char *field, eng_rule_op op, int exclude,
+ENG_API int eng_rule_builder_add(eng_rule_builder *b, const char *field, int op, int exclude,
                                  const eng_rule_value *values, size_t nvalues)
 {
     int rc = check_builder(b);

@@ -10,14 +10,8 @@
 
 ENG_API int eng_rule_options_init(eng_rule_options *opts, unsigned int version)
 {
-    if (!opts)
-        return eng__err(ENG_EINVAL, "opts", "eng_rule_options_init: opts is NULL");
-    if (version != ENG_RULE_OPTIONS_VERSION)
-        return eng__err(ENG_EVERSION, "version", "eng_rule_options_init: unknown version %u (this library knows %d)",
-                        version, ENG_RULE_OPTIONS_VERSION);
-    eng_rule_options d = ENG_RULE_OPTIONS_INIT;
-    *opts = d;
-    return ENG_OK;
+    static const eng_rule_options init = ENG_RULE_OPTIONS_INIT;
+    return eng__struct_init(opts, &init, sizeof init, version, ENG_RULE_OPTIONS_VERSION, "eng_rule_options");
 }
 
 static int is_keyword(const char *s)
@@ -70,10 +64,8 @@ static int check_options(const eng_rule_options *o)
 
 int eng__rule_check(const eng_rule *r)
 {
-    if (!r)
-        return eng__err(ENG_EINVAL, "rule", "rule is NULL");
-    if (r->magic != ENG__RULE_MAGIC)
-        return eng__err(ENG_EMISUSE, "rule", "not a live rule handle (freed or foreign pointer)");
+    if (!r || r->magic != ENG__RULE_MAGIC)
+        return eng__err(ENG_EMISUSE, "rule", "not a live rule handle (NULL, freed or foreign pointer)");
     return ENG_OK;
 }
 
@@ -216,6 +208,8 @@ ENG_API void eng_rule_free(eng_rule *rule)
 
 ENG_API int eng_rule_text(const eng_rule *rule, char *buf, size_t cap, size_t *needed)
 {
+    if (needed)
+        *needed = 0;
     int rc = eng__rule_check(rule);
     if (rc)
         return rc;

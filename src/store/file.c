@@ -322,7 +322,7 @@ static int writable(const filestore *fs)
 }
 
 static int f_get(const void *k, size_t kl, eng_buf *out, void *u) { return eng__kvmem_get(&((filestore *)u)->kv, k, kl, out); }
-static int f_scan(const void *p, size_t pl, eng_store_scan_cb cb, void *cbu, void *u) { return eng__kvmem_scan(&((filestore *)u)->kv, p, pl, cb, cbu); }
+static int f_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, void *u) { return eng__kvmem_scan(&((filestore *)u)->kv, p, pl, cb, cbu); }
 
 static int f_begin(void *u)
 {
@@ -426,8 +426,8 @@ static char *tmp_path(const filestore *fs)
     return t;
 }
 
-ENG_API int eng_store_file_open(eng_store **out, const char *path, unsigned int flags,
-                                const eng_allocator *alloc)
+ENG_API int eng_store_file_open(const char *path, unsigned int flags, const eng_allocator *alloc,
+                                eng_store **out)
 {
     if (out)
         *out = NULL;

@@ -47,7 +47,7 @@ typedef struct merge_ctx {
     const eng__onode **pend;
     size_t npend, next, cap;
     const eng__mem *mem;
-    eng_store_scan_cb cb;
+    eng_store_scan_fn cb;
     void *cb_user;
     int rc;
 } merge_ctx;
@@ -100,7 +100,7 @@ static int direct(const eng__onode *n, void *user)
     return emit(m, n);
 }
 
-int eng__kvmem_scan(eng__kvmem *kv, const void *prefix, size_t plen, eng_store_scan_cb cb, void *cb_user)
+int eng__kvmem_scan(eng__kvmem *kv, const void *prefix, size_t plen, eng_store_scan_fn cb, void *cb_user)
 {
     merge_ctx m = {.mem = kv->main.mem, .cb = cb, .cb_user = cb_user, .rc = ENG_OK};
     if (!kv->in_batch || kv->pend.count == 0) {

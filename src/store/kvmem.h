@@ -18,7 +18,7 @@ void eng__kvmem_clear(eng__kvmem *kv);
 int eng__kvmem_get(eng__kvmem *kv, const void *key, size_t klen, eng_buf *out);
 int eng__kvmem_put(eng__kvmem *kv, const void *key, size_t klen, const void *val, size_t vlen);
 int eng__kvmem_del(eng__kvmem *kv, const void *key, size_t klen);
-int eng__kvmem_scan(eng__kvmem *kv, const void *prefix, size_t plen, eng_store_scan_cb cb, void *cb_user);
+int eng__kvmem_scan(eng__kvmem *kv, const void *prefix, size_t plen, eng_store_scan_fn cb, void *cb_user);
 int eng__kvmem_begin(eng__kvmem *kv);
 /* Apply the batch to main. Never fails once in_batch is set. */
 int eng__kvmem_commit(eng__kvmem *kv);

@@ -11,7 +11,7 @@ typedef struct memstore {
 static int m_get(const void *k, size_t kl, eng_buf *out, void *u) { return eng__kvmem_get(&((memstore *)u)->kv, k, kl, out); }
 static int m_put(const void *k, size_t kl, const void *v, size_t vl, void *u) { return eng__kvmem_put(&((memstore *)u)->kv, k, kl, v, vl); }
 static int m_del(const void *k, size_t kl, void *u) { return eng__kvmem_del(&((memstore *)u)->kv, k, kl); }
-static int m_scan(const void *p, size_t pl, eng_store_scan_cb cb, void *cbu, void *u) { return eng__kvmem_scan(&((memstore *)u)->kv, p, pl, cb, cbu); }
+static int m_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, void *u) { return eng__kvmem_scan(&((memstore *)u)->kv, p, pl, cb, cbu); }
 static int m_begin(void *u) { return eng__kvmem_begin(&((memstore *)u)->kv); }
 static int m_commit(void *u) { return eng__kvmem_commit(&((memstore *)u)->kv); }
 static int m_rollback(void *u) { return eng__kvmem_rollback(&((memstore *)u)->kv); }
@@ -24,7 +24,7 @@ static void m_destroy(void *u)
     eng__free(&mem, ms);
 }
 
-ENG_API int eng_store_memory_new(eng_store **out, const eng_allocator *alloc)
+ENG_API int eng_store_memory_new(const eng_allocator *alloc, eng_store **out)
 {
     if (out)
         *out = NULL;

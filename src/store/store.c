@@ -6,8 +6,10 @@
 
 ENG_API int eng_buf_set(eng_buf *buf, const void *data, size_t len)
 {
-    if (!buf || (!data && len))
-        return eng__err(ENG_EINVAL, "", "eng_buf_set: NULL buffer or data");
+    if (!buf)
+        return eng__err(ENG_EMISUSE, "buf", "eng_buf_set: the buffer handle is NULL");
+    if (!data && len)
+        return eng__err(ENG_EINVAL, "data", "eng_buf_set: data is NULL");
     if (len > ENG_STORE_MAX_VALUE)
         return eng__err(ENG_ETOOBIG, "", "value of %zu bytes exceeds the store limit", len);
     uint8_t *d = eng__malloc(buf->mem, len);
@@ -87,8 +89,14 @@ fail:
     return rc;
 }
 
-ENG_API int eng_store_new(eng_store **out, const eng_store_methods *methods, void *user,
-                          const eng_allocator *alloc)
+ENG_API int eng_store_methods_init(eng_store_methods *x, unsigned int version)
+{
+    static const eng_store_methods init = ENG_STORE_METHODS_INIT;
+    return eng__struct_init(x, &init, sizeof init, version, ENG_STORE_METHODS_VERSION, "eng_store_methods");
+}
+
+ENG_API int eng_store_new(const eng_store_methods *methods, void *user, const eng_allocator *alloc,
+                          eng_store **out)
 {
     return eng__store_wrap(out, ENG__STORE_CUSTOM, methods, user, alloc);
 }
@@ -188,7 +196,7 @@ int eng__kv_del(eng_store *s, const void *key, size_t klen)
     return rc == ENG_OK || rc == ENG_ENOTFOUND ? ENG_OK : fail(rc, "delete", key, klen);
 }
 
-int eng__kv_scan(eng_store *s, const void *prefix, size_t plen, eng_store_scan_cb cb, void *cb_user)
+int eng__kv_scan(eng_store *s, const void *prefix, size_t plen, eng_store_scan_fn cb, void *cb_user)
 {
     if (plen > ENG_STORE_MAX_KEY || (!prefix && plen))
         return eng__err(ENG_EINVAL, "prefix", "bad scan prefix");

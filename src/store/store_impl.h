@@ -44,7 +44,7 @@ void eng__store_release(eng_store *s);
 int eng__kv_get(eng_store *s, const void *key, size_t klen, eng__val *out);
 int eng__kv_put(eng_store *s, const void *key, size_t klen, const void *val, size_t vlen);
 int eng__kv_del(eng_store *s, const void *key, size_t klen);
-int eng__kv_scan(eng_store *s, const void *prefix, size_t plen, eng_store_scan_cb cb, void *cb_user);
+int eng__kv_scan(eng_store *s, const void *prefix, size_t plen, eng_store_scan_fn cb, void *cb_user);
 int eng__kv_begin(eng_store *s);
 int eng__kv_commit(eng_store *s);
 int eng__kv_rollback(eng_store *s);

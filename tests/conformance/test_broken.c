@@ -52,7 +52,7 @@ static int signed_cmp(const void *a, const void *b)
     return x->kl < y->kl ? -1 : x->kl > y->kl;
 }
 
-static int w_scan(const void *p, size_t pl, eng_store_scan_cb cb, void *cbu, void *u)
+static int w_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, void *u)
 {
     eng_store *in = ((wrap *)u)->in;
     if (flaw != SIGNED_ORDER && flaw != PREFIX_NO_CARRY)
@@ -109,12 +109,12 @@ static int b_open(void *ctx, const eng_allocator *alloc, eng_store **out)
     static const eng_store_methods m = {ENG_STORE_METHODS_VERSION, w_get, w_put, w_del, w_scan,
                                         w_begin, w_commit, w_rollback, w_destroy};
     wrap *w = calloc(1, sizeof *w);
-    int rc = eng_store_memory_new(&w->in, NULL);
+    int rc = eng_store_memory_new(NULL, &w->in);
     if (rc) {
         free(w);
         return rc;
     }
-    return eng_store_new(out, &m, w, alloc);
+    return eng_store_new(&m, w, alloc, out);
 }
 
 /* Failed cases of the suite on the variant, run in a child with its output discarded. */

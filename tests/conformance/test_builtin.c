@@ -16,7 +16,7 @@ static void *mem_create(void *arg)
 static int mem_open(void *ctx, const eng_allocator *alloc, eng_store **out)
 {
     (void)ctx;
-    return eng_store_memory_new(out, alloc);
+    return eng_store_memory_new(alloc, out);
 }
 
 static void mem_destroy(void *ctx) { (void)ctx; }
@@ -37,7 +37,7 @@ static void *file_create(void *arg)
 
 static int file_open(void *ctx, const eng_allocator *alloc, eng_store **out)
 {
-    return eng_store_file_open(out, ((file_loc *)ctx)->path, ENG_STORE_CREATE, alloc);
+    return eng_store_file_open(((file_loc *)ctx)->path, ENG_STORE_CREATE, alloc, out);
 }
 
 static void file_destroy(void *ctx)

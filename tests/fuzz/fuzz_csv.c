@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     eng_import_report rg = ENG_IMPORT_REPORT_INIT;
     int rcg = eng_group_upload_csv(a, g, csv, len, ENG_UPLOAD_REPLACE, &o, &rg);
     uint64_t gs = 0;
-    if (eng_group_size(a, g, &gs) != ENG_OK || (rcg != ENG_OK && gs != 0) || gs > count(a))
+    if (eng_group_count(a, g, &gs) != ENG_OK || (rcg != ENG_OK && gs != 0) || gs > count(a))
         abort();
     eng_close(a);
     eng_close(b);

@@ -60,7 +60,7 @@ static int s_del(const void *k, size_t kl, void *u)
     test_store *ts = u;
     return tick(ts, TV_DEL) ? injected() : eng__kvmem_del(&ts->kv, k, kl);
 }
-static int s_scan(const void *p, size_t pl, eng_store_scan_cb cb, void *cbu, void *u)
+static int s_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, void *u)
 {
     test_store *ts = u;
     return tick(ts, TV_SCAN) ? injected() : eng__kvmem_scan(&ts->kv, p, pl, cb, cbu);
@@ -108,7 +108,7 @@ eng_store *test_store_handle(test_store *ts)
     static const eng_store_methods m = {ENG_STORE_METHODS_VERSION, s_get, s_put, s_del, s_scan,
                                         s_begin, s_commit, s_rollback, NULL};
     eng_store *s = NULL;
-    if (eng_store_new(&s, &m, ts, test_alloc_get()) != ENG_OK)
+    if (eng_store_new(&m, ts, test_alloc_get(), &s) != ENG_OK)
         return NULL;
     return s;
 }

@@ -45,16 +45,16 @@ class AudienceTest(unittest.TestCase):
             upload_ids = [r["id"] for r in self.rows[:500]]
             vip = eng.create_group("vip", ids=upload_ids)
             want_pune = {r["id"] for r in self.rows if r["city"] == "Pune" and r["days"] > 30}
-            self.assertEqual(eng.group_size(pune), len(want_pune))
-            self.assertEqual(eng.group_size(vip), 500)
-            res = eng.resolve([pune], exclude=[vip], channels=["sms"], seed=7, test_ratio=0.9)
+            self.assertEqual(eng.group_count(pune), len(want_pune))
+            self.assertEqual(eng.group_count(vip), 500)
+            res = eng.resolve([pune], exclude=[vip], channels=["sms"], split_seed=7, control_percent=10)
             audience = want_pune - set(upload_ids)
             reachable = {r["id"] for r in self.rows if r["sms_ok"]} & audience
             self.assertEqual(res["reach"].get("sms", 0), len(reachable))
             self.assertEqual(res["all"], len(reachable))
             self.assertEqual(res["test"] + res["control"], res["all"])
             self.assertTrue(0 < res["control"] < res["all"] * 0.2)
-            again = eng.resolve([pune], exclude=[vip], channels=["sms"], seed=7, test_ratio=0.9)
+            again = eng.resolve([pune], exclude=[vip], channels=["sms"], split_seed=7, control_percent=10)
             self.assertEqual(again, res)  # the same seed gives the same split
         with engage.Engine(self.path) as eng:  # everything persisted
             self.assertEqual(eng.customer_count(), len(self.rows))

@@ -65,7 +65,7 @@ class Engine:
             flags = (_n.STORE_CREATE if create and not readonly else 0) | \
                     (_n.STORE_READONLY if readonly else 0) | (_n.STORE_NOSYNC if nosync else 0)
             store = ctypes.c_void_p()
-            _check(_n.lib.eng_store_file_open(ctypes.byref(store), str(path).encode(), flags, None))
+            _check(_n.lib.eng_store_file_open(str(path).encode(), flags, None, ctypes.byref(store)))
             cfg.store = store  # eng_open owns it from here on, whatever happens
         handle = ctypes.c_void_p()
         _check(_n.lib.eng_open(ctypes.byref(cfg), ctypes.byref(handle)))
@@ -78,7 +78,8 @@ class Engine:
 
     def info(self):
         """What the engine knows about its stored state, as a dict."""
-        i = _n.Info(version=_n.INFO_VERSION)
+        i = _n.Info()
+        _check(_n.lib.eng_info_init(ctypes.byref(i), _n.INFO_VERSION))
         _check(_n.lib.eng_info_get(self._handle(), ctypes.byref(i)))
         return {"data_format": i.data_format, "created": i.created, "last_opened": i.last_opened,
                 "open_count": i.open_count, "store_kind": i.store_kind.decode()}
@@ -94,7 +95,8 @@ class Engine:
     def import_csv(self, data):
         """Import customers from CSV text or bytes (all or nothing); returns the report as a dict."""
         raw = data.encode() if isinstance(data, str) else bytes(data)
-        rep = _n.ImportReport(version=_n.IMPORT_REPORT_VERSION)
+        rep = _n.ImportReport()
+        _check(_n.lib.eng_import_report_init(ctypes.byref(rep), _n.IMPORT_REPORT_VERSION))
         _check(_n.lib.eng_customers_import_csv_buffer(self._handle(), raw, len(raw), None, ctypes.byref(rep)))
         return {k: getattr(rep, k) for k in ("rows", "inserted", "updated", "bad_rows", "bytes")}
 
@@ -118,18 +120,19 @@ class Engine:
             _check(_n.lib.eng_group_upload_csv(self._handle(), gid, raw, len(raw), 1, None, None))  # replace
         return gid.value
 
-    def group_size(self, group):
+    def group_count(self, group):
         n = ctypes.c_uint64()
-        _check(_n.lib.eng_group_size(self._handle(), group, ctypes.byref(n)))
+        _check(_n.lib.eng_group_count(self._handle(), group, ctypes.byref(n)))
         return n.value
 
-    def resolve(self, include, exclude=(), channels=(), seed=0, test_ratio=1.0):
+    def resolve(self, include, exclude=(), channels=(), split_seed=0, control_percent=0):
         """Resolve an audience (union of include minus union of exclude, kept if reachable on one of
-        the channels, split by seed); returns counts and the reach per channel in use."""
-        o = _n.ResolveOptions()
-        _check(_n.lib.eng_resolve_options_init(ctypes.byref(o), _n.RESOLVE_OPTIONS_VERSION))
-        inc = (ctypes.c_uint32 * len(include))(*include)
-        exc = (ctypes.c_uint32 * max(len(exclude), 1))(*exclude)
+        the channels, control_percent held back by split_seed); groups by name or id. Returns
+        counts and the reach per channel in use."""
+        o = _n.AudienceQuery()
+        _check(_n.lib.eng_audience_query_init(ctypes.byref(o), _n.AUDIENCE_QUERY_VERSION))
+        inc = (ctypes.c_char_p * len(include))(*(str(g).encode() for g in include))
+        exc = (ctypes.c_char_p * max(len(exclude), 1))(*(str(g).encode() for g in exclude))
         o.include, o.n_include = inc, len(include)
         o.exclude, o.n_exclude = exc, len(exclude)
         chans = _channels()
@@ -137,7 +140,7 @@ class Engine:
             if c not in chans:
                 raise ValueError(f"unknown channel {c!r}")
             o.channels |= 1 << chans[c]
-        o.seed, o.test_ratio = seed, test_ratio
+        o.split_seed, o.control_percent = split_seed, control_percent
         aud = ctypes.c_void_p()
         _check(_n.lib.eng_audience_resolve(self._handle(), ctypes.byref(o), ctypes.byref(aud)))
         try:

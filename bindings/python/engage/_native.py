@@ -32,16 +32,17 @@ class ImportReport(ctypes.Structure):
                 ("updated", ctypes.c_uint64), ("bad_rows", ctypes.c_uint64), ("bytes", ctypes.c_uint64)]
 
 
-class ResolveOptions(ctypes.Structure):
-    """struct eng_resolve_options, version 1."""
-    _fields_ = [("version", c_uint), ("include", ctypes.POINTER(ctypes.c_uint32)), ("n_include", ctypes.c_size_t),
-                ("exclude", ctypes.POINTER(ctypes.c_uint32)), ("n_exclude", ctypes.c_size_t),
-                ("channels", ctypes.c_uint32), ("seed", ctypes.c_uint64), ("test_ratio", ctypes.c_double)]
+class AudienceQuery(ctypes.Structure):
+    """struct eng_audience_query, version 1."""
+    _fields_ = [("version", c_uint), ("include", ctypes.POINTER(c_char_p)), ("n_include", ctypes.c_size_t),
+                ("exclude", ctypes.POINTER(c_char_p)), ("n_exclude", ctypes.c_size_t),
+                ("channels", ctypes.c_uint32), ("control_percent", ctypes.c_uint32),
+                ("split_seed", ctypes.c_uint64), ("org", c_char_p), ("campaign", ctypes.c_uint64)]
 
 
 CONFIG_VERSION = 1
 IMPORT_REPORT_VERSION = 1
-RESOLVE_OPTIONS_VERSION = 1
+AUDIENCE_QUERY_VERSION = 1
 INFO_VERSION = 1
 STORE_CREATE, STORE_READONLY, STORE_NOSYNC = 0x1, 0x2, 0x4
 
@@ -63,22 +64,24 @@ _SIGNATURES = {
     "eng_config_init": (c_int, [ctypes.POINTER(Config), c_uint]),
     "eng_open": (c_int, [ctypes.POINTER(Config), ctypes.POINTER(c_void_p)]),
     "eng_close": (c_int, [c_void_p]),
+    "eng_info_init": (c_int, [ctypes.POINTER(Info), c_uint]),
     "eng_info_get": (c_int, [c_void_p, ctypes.POINTER(Info)]),
-    "eng_store_file_open": (c_int, [ctypes.POINTER(c_void_p), c_char_p, c_uint, c_void_p]),
+    "eng_store_file_open": (c_int, [c_char_p, c_uint, c_void_p, ctypes.POINTER(c_void_p)]),
     "eng_store_file_compact": (c_int, [c_void_p]),
     "eng_store_free": (None, [c_void_p]),
     "eng_channel_name": (c_char_p, [c_int]),
     "eng_customers_add_column": (c_int, [c_void_p, c_char_p, c_int]),
     "eng_customers_count": (c_int, [c_void_p, ctypes.POINTER(ctypes.c_uint64)]),
+    "eng_import_report_init": (c_int, [ctypes.POINTER(ImportReport), c_uint]),
     "eng_customers_import_csv_buffer": (c_int, [c_void_p, c_char_p, ctypes.c_size_t, c_void_p,
                                                 ctypes.POINTER(ImportReport)]),
     "eng_group_create_uploaded": (c_int, [c_void_p, c_char_p, ctypes.POINTER(ctypes.c_uint32)]),
     "eng_group_upload_csv": (c_int, [c_void_p, ctypes.c_uint32, c_char_p, ctypes.c_size_t, c_int, c_void_p,
                                      ctypes.POINTER(ImportReport)]),
     "eng_group_create_filter": (c_int, [c_void_p, c_char_p, c_char_p, ctypes.POINTER(ctypes.c_uint32)]),
-    "eng_group_size": (c_int, [c_void_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64)]),
-    "eng_resolve_options_init": (c_int, [ctypes.POINTER(ResolveOptions), c_uint]),
-    "eng_audience_resolve": (c_int, [c_void_p, ctypes.POINTER(ResolveOptions), ctypes.POINTER(c_void_p)]),
+    "eng_group_count": (c_int, [c_void_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64)]),
+    "eng_audience_query_init": (c_int, [ctypes.POINTER(AudienceQuery), c_uint]),
+    "eng_audience_resolve": (c_int, [c_void_p, ctypes.POINTER(AudienceQuery), ctypes.POINTER(c_void_p)]),
     "eng_audience_count": (c_int, [c_void_p, c_int, ctypes.POINTER(ctypes.c_uint64)]),
     "eng_audience_reach": (c_int, [c_void_p, c_int, ctypes.POINTER(ctypes.c_uint64)]),
     "eng_audience_free": (None, [c_void_p]),

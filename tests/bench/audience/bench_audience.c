@@ -172,15 +172,20 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
         if ((rc = eng_group_upload_ids(e, g[k], ids, m, ENG_UPLOAD_REPLACE, NULL, NULL)))
             die("upload", rc);
     }
-    eng_resolve_options o;
-    eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
-    o.include = g;
+    char gname[4][16]; /* groups named by decimal id */
+    const char *gn[4];
+    for (int k = 0; k < 4; k++) {
+        snprintf(gname[k], sizeof gname[k], "%u", g[k]);
+        gn[k] = gname[k];
+    }
+    eng_audience_query o = ENG_AUDIENCE_QUERY_INIT;
+    o.include = gn;
     o.n_include = 3;
-    o.exclude = &g[3];
+    o.exclude = &gn[3];
     o.n_exclude = 1;
     o.channels = 1u << ENG_CH_EMAIL;
-    o.seed = 42;
-    o.test_ratio = 0.9;
+    o.split_seed = 42;
+    o.control_percent = 10;
     double best = 1e30;
     uint64_t all = 0, test = 0;
     for (int rep3 = 0; rep3 < 3; rep3++) {

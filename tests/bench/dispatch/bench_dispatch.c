@@ -159,11 +159,11 @@ int main(void)
     close(fd);
     unlink(path);
     eng_store *fs;
-    check("file store", eng_store_file_open(&fs, path, ENG_STORE_CREATE | ENG_STORE_NOSYNC, NULL));
+    check("file store", eng_store_file_open(path, ENG_STORE_CREATE | ENG_STORE_NOSYNC, NULL, &fs));
     run("file store (no fsync)", fs, n, label);
     unlink(path);
     if (n <= 10000) {
-        check("file store", eng_store_file_open(&fs, path, ENG_STORE_CREATE, NULL));
+        check("file store", eng_store_file_open(path, ENG_STORE_CREATE, NULL, &fs));
         run("file store (fsync per commit)", fs, n, label);
         unlink(path);
     }

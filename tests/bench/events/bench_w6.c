@@ -205,7 +205,7 @@ static void wave(run *r, uint32_t campaign, uint32_t lo, uint32_t hi, eng_time t
 static eng_engine *open_file(const char *path, unsigned flags)
 {
     eng_store *s;
-    int rc = eng_store_file_open(&s, path, flags | ENG_STORE_NOSYNC, NULL);
+    int rc = eng_store_file_open(path, flags | ENG_STORE_NOSYNC, NULL, &s);
     if (rc)
         die("file store", rc);
     eng_config cfg;

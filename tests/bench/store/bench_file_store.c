@@ -49,7 +49,7 @@ static void run(const char *label, unsigned long n, const char *path)
     eng_store *s = NULL;
     int rc;
     double t0 = now();
-    if ((rc = eng_store_file_open(&s, path, ENG_STORE_CREATE, NULL)))
+    if ((rc = eng_store_file_open(path, ENG_STORE_CREATE, NULL, &s)))
         die("open", rc);
     eng__mem mem;
     eng__mem_init(&mem, NULL);
@@ -87,7 +87,7 @@ static void run(const char *label, unsigned long n, const char *path)
     double t_reopen = 1e9;
     for (int rep = 0; rep < 3; rep++) { /* best of 3 */
         t0 = now();
-        if ((rc = eng_store_file_open(&s, path, 0, NULL)))
+        if ((rc = eng_store_file_open(path, 0, NULL, &s)))
             die("reopen", rc);
         eng_config cfg;
         eng_config_init(&cfg, ENG_CONFIG_VERSION);
@@ -136,7 +136,7 @@ static eng_engine *open_engine(const char *path, unsigned flags)
     eng_config cfg;
     eng_engine *e;
     eng_config_init(&cfg, ENG_CONFIG_VERSION);
-    OK(eng_store_file_open(&cfg.store, path, flags, NULL));
+    OK(eng_store_file_open(path, flags, NULL, &cfg.store));
     OK(eng_open(&cfg, &e));
     return e;
 }

@@ -197,12 +197,12 @@ static void skip_mode_counts_bad_rows(void **st)
     assert_int_equal(rep.bad_rows, 3);
     assert_int_equal(rep.inserted, 4);
     uint32_t id;
-    assert_int_equal(eng_customer_lookup(e, "6", &id), ENG_OK);
-    assert_int_equal(eng_customer_lookup(e, "7", &id), ENG_OK);
-    assert_int_equal(eng_customer_lookup(e, "2", &id), ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_find(e, "6", &id), ENG_OK);
+    assert_int_equal(eng_customer_find(e, "7", &id), ENG_OK);
+    assert_int_equal(eng_customer_find(e, "2", &id), ENG_ENOTFOUND);
     eng__aud *a;
     assert_int_equal(eng__aud_get(e, &a), ENG_OK);
-    assert_int_equal(eng_customer_lookup(e, "6", &id), ENG_OK);
+    assert_int_equal(eng_customer_find(e, "6", &id), ENG_OK);
     size_t l;
     const char *s = eng__dict_str(&a->t.cols[0].dict, a->t.cols[0].code[id], &l);
     assert_int_equal(l, 10);
@@ -260,7 +260,7 @@ static void failing_halfway_leaves_no_trace(void **st)
     assert_int_equal(eng_customers_count(e, &n), ENG_OK);
     assert_int_equal(n, rows);
     uint32_t id;
-    assert_int_equal(eng_customer_lookup(e, "c140000", &id), ENG_OK);
+    assert_int_equal(eng_customer_find(e, "c140000", &id), ENG_OK);
     assert_int_equal(id, 140000);
     /* Reopen: identical. A get failing at load time is an error, not a crash. */
     assert_int_equal(eng_close(e), ENG_OK);
@@ -301,7 +301,7 @@ static void replay_read_failure_reloads_from_storage(void **st)
     assert_int_equal(eng_customers_count(e, &n), ENG_OK);
     assert_int_equal(n, rows);
     uint32_t id;
-    assert_int_equal(eng_customer_lookup(e, "r19999", &id), ENG_OK);
+    assert_int_equal(eng_customer_find(e, "r19999", &id), ENG_OK);
     assert_int_equal(id, 19999);
     assert_int_equal(eng_close(e), ENG_OK);
     free(csv);
@@ -395,7 +395,7 @@ static int oom_import(void *arg)
 {
     (void)arg;
     eng_store *s;
-    int rc = eng_store_memory_new(&s, test_alloc_get());
+    int rc = eng_store_memory_new(test_alloc_get(), &s);
     if (rc)
         return rc;
     eng_config cfg;

@@ -25,7 +25,7 @@ static uint64_t size_of(eng_engine *e, const char *expr)
     if (eng_group_create_filter(e, name, expr, &g) != ENG_OK)
         fail_msg("'%s': %s (%s)", expr, eng_error_last()->message, eng_error_last()->detail);
     uint64_t n = 0;
-    assert_int_equal(eng_group_size(e, g, &n), ENG_OK);
+    assert_int_equal(eng_group_count(e, g, &n), ENG_OK);
     return n;
 }
 

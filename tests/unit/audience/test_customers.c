@@ -168,7 +168,7 @@ static void verify(eng_engine *e, const person *ps, int n)
     for (int i = 0; i < n; i++) {
         const person *p = &ps[i];
         uint32_t id;
-        assert_int_equal(eng_customer_lookup(e, p->id, &id), ENG_OK);
+        assert_int_equal(eng_customer_find(e, p->id, &id), ENG_OK);
         assert_int_equal(id, i); /* dense ids in order of first appearance */
         char buf[64];
         assert_int_equal(eng_customer_external_id(e, id, buf, sizeof buf), ENG_OK);
@@ -348,7 +348,7 @@ static void import_generated_population(void **st)
     const char *v1[] = {"zz", "-100.5000", "2026-03-04", ""};
     assert_int_equal(eng_customers_upsert(e, one, 4, v1, 1, NULL, NULL), ENG_OK);
     uint32_t zz;
-    assert_int_equal(eng_customer_lookup(e, "zz", &zz), ENG_OK);
+    assert_int_equal(eng_customer_find(e, "zz", &zz), ENG_OK);
     assert_int_equal(eng_customer_get(e, zz, "spend", val, sizeof val, &vl), ENG_OK);
     assert_string_equal(val, "-100.5");
     assert_int_equal(eng_customer_get(e, zz, "born", val, sizeof val, &vl), ENG_OK);
@@ -385,7 +385,7 @@ static void int_ids_and_upsert_api(void **st)
     assert_int_equal(rep.inserted, 3);
     uint32_t id;
     char buf[32];
-    assert_int_equal(eng_customer_lookup(e, "9223372036854775807", &id), ENG_OK);
+    assert_int_equal(eng_customer_find(e, "9223372036854775807", &id), ENG_OK);
     assert_int_equal(id, 1);
     assert_int_equal(eng_customer_external_id(e, 0, buf, sizeof buf), ENG_OK);
     assert_string_equal(buf, "-9223372036854775808");
@@ -442,8 +442,8 @@ static void schema_errors(void **st)
     assert_int_equal(eng_customers_memory(e, NULL), ENG_EINVAL);
     assert_int_equal(eng_customers_add_column(NULL, "y", ENG_COL_INT64), ENG_EMISUSE);
     uint32_t id;
-    assert_int_equal(eng_customer_lookup(e, "nobody", &id), ENG_ENOTFOUND);
-    assert_int_equal(eng_customer_lookup(e, NULL, &id), ENG_EINVAL);
+    assert_int_equal(eng_customer_find(e, "nobody", &id), ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_find(e, NULL, &id), ENG_EINVAL);
     int r;
     assert_int_equal(eng_customer_reachable(e, 0, ENG_CH_EMAIL, &r), ENG_ENOTFOUND);
     assert_int_equal(eng_customer_reachable(e, 0, ENG_CH_COUNT, &r), ENG_EINVAL);
@@ -583,7 +583,7 @@ static void epoch_times_round_trip(void **st)
             char ext[2] = {(char)('a' + i), 0}, buf[40];
             uint32_t id;
             size_t len;
-            assert_int_equal(eng_customer_lookup(e, ext, &id), ENG_OK);
+            assert_int_equal(eng_customer_find(e, ext, &id), ENG_OK);
             assert_int_equal(eng_customer_get(e, id, "consent.email", buf, sizeof buf, &len), ENG_OK);
             assert_string_equal(buf, want[i][0]);
             assert_int_equal(eng_customer_get(e, id, "optout.sms", buf, sizeof buf, &len), ENG_OK);

@@ -90,7 +90,7 @@ static uint64_t count(const uint8_t *r, int n)
 static uint64_t gsize(eng_engine *e, uint32_t g)
 {
     uint64_t n = 0;
-    assert_int_equal(eng_group_size(e, g, &n), ENG_OK);
+    assert_int_equal(eng_group_count(e, g, &n), ENG_OK);
     return n;
 }
 
@@ -178,7 +178,7 @@ static void groups_and_combinations(void **st)
     assert_int_equal(eng_group_delete(e, ga), ENG_ESTATE);
     assert_int_equal(eng_group_delete(e, 999), ENG_ENOTFOUND);
     assert_int_equal(eng_group_delete(e, gi), ENG_OK);
-    assert_int_equal(eng_group_size(e, gi, &(uint64_t){0}), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_count(e, gi, &(uint64_t){0}), ENG_ENOTFOUND);
 
     /* Filter groups compile against the columns at once (this table has none). */
     uint32_t gf;
@@ -232,17 +232,38 @@ static void groups_and_combinations(void **st)
     test_alloc_assert_clean();
 }
 
-static int opts(eng_resolve_options *o, const uint32_t *inc, size_t ni, const uint32_t *exc, size_t ne,
-                uint32_t ch, uint64_t seed, double ratio)
+/* A query naming its groups by decimal id (the query takes group names; an id
+ * given as text is accepted when no group has that name). */
+typedef struct qry {
+    eng_audience_query q;
+    char txt[2][8][12];
+    const char *name[2][8];
+} qry;
+
+static void qset(qry *o, int which, const uint32_t *ids, size_t n)
 {
-    eng_resolve_options_init(o, ENG_RESOLVE_OPTIONS_VERSION);
-    o->include = inc;
-    o->n_include = ni;
-    o->exclude = exc;
-    o->n_exclude = ne;
-    o->channels = ch;
-    o->seed = seed;
-    o->test_ratio = ratio;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(o->txt[which][i], sizeof o->txt[which][i], "%u", (unsigned)ids[i]);
+        o->name[which][i] = o->txt[which][i];
+    }
+    if (which == 0) {
+        o->q.include = n ? o->name[0] : NULL;
+        o->q.n_include = n;
+    } else {
+        o->q.exclude = n ? o->name[1] : NULL;
+        o->q.n_exclude = n;
+    }
+}
+
+static int opts(qry *o, const uint32_t *inc, size_t ni, const uint32_t *exc, size_t ne, uint32_t ch,
+                uint64_t seed, uint32_t control_percent)
+{
+    eng_audience_query_init(&o->q, ENG_AUDIENCE_QUERY_VERSION);
+    qset(o, 0, inc, ni);
+    qset(o, 1, exc, ne);
+    o->q.channels = ch;
+    o->q.split_seed = seed;
+    o->q.control_percent = control_percent;
     return 0;
 }
 
@@ -266,10 +287,10 @@ static void resolve_split_freeze(void **st)
     uint32_t ga = upload_random(e, "A", 0.3, A, N / 2), gb = upload_random(e, "B", 0.5, B, N / 2);
     uint32_t gc = upload_random(e, "C", 0.05, C, N / 2), gx = upload_random(e, "X", 0.2, X, N / 2);
     uint32_t inc[] = {ga, gb, gc}, exc[] = {gx};
-    eng_resolve_options o;
-    opts(&o, inc, 3, exc, 1, 1u << ENG_CH_EMAIL | 1u << ENG_CH_SMS, 0xC0FFEE, 0.9);
+    qry o;
+    opts(&o, inc, 3, exc, 1, 1u << ENG_CH_EMAIL | 1u << ENG_CH_SMS, 0xC0FFEE, 10);
     eng_audience *a;
-    assert_int_equal(eng_audience_resolve(e, &o, &a), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, &o.q, &a), ENG_OK);
     /* Reference. */
     static uint32_t want[N], got[N], test_ids[N], ctrl_ids[N];
     uint64_t nw = 0, pre = 0, pre_email = 0, pre_sms = 0;
@@ -311,42 +332,42 @@ static void resolve_split_freeze(void **st)
     assert_true(fabs((double)nt - 0.9 * (double)nw) < 4 * sd);
     /* Same input, same split and hash. */
     eng_audience *a2;
-    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
     uint8_t h1[32], h2[32];
     assert_int_equal(eng_audience_hash(a, h1), ENG_OK);
     assert_int_equal(eng_audience_hash(a2, h2), ENG_OK);
     assert_memory_equal(h1, h2, 32);
     eng_audience_free(a2);
     /* Another seed: another split, same audience. */
-    o.seed = 1;
-    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    o.q.split_seed = 1;
+    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
     assert_int_equal(eng_audience_hash(a2, h2), ENG_OK);
     assert_memory_not_equal(h1, h2, 32);
     assert_int_equal(eng_audience_count(a2, ENG_PART_ALL, &n), ENG_OK);
     assert_int_equal(n, nw);
     eng_audience_free(a2);
-    o.seed = 0xC0FFEE;
+    o.q.split_seed = 0xC0FFEE;
     /* Ratio extremes. */
-    o.test_ratio = 0.0;
-    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    o.q.control_percent = 100;
+    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
     assert_int_equal(eng_audience_count(a2, ENG_PART_TEST, &n), ENG_OK);
     assert_int_equal(n, 0);
     eng_audience_free(a2);
-    o.test_ratio = 1.0;
-    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    o.q.control_percent = 0;
+    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
     assert_int_equal(eng_audience_count(a2, ENG_PART_CONTROL, &n), ENG_OK);
     assert_int_equal(n, 0);
     eng_audience_free(a2);
-    o.test_ratio = 0.9;
+    o.q.control_percent = 10;
 
     /* Freeze; the same content again is fine, other content is refused. */
     assert_int_equal(eng_audience_freeze(a, "c/1/m/1/v1"), ENG_OK);
     assert_int_equal(eng_audience_freeze(a, "c/1/m/1/v1"), ENG_OK);
-    o.channels = 0;
-    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    o.q.channels = 0;
+    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
     assert_int_equal(eng_audience_freeze(a2, "c/1/m/1/v1"), ENG_ESTATE);
     eng_audience_free(a2);
-    o.channels = 1u << ENG_CH_EMAIL | 1u << ENG_CH_SMS;
+    o.q.channels = 1u << ENG_CH_EMAIL | 1u << ENG_CH_SMS;
 
     /* Adding customers never moves an existing customer between test and control. */
     eng_audience_free(a);
@@ -361,7 +382,7 @@ static void resolve_split_freeze(void **st)
     assert_int_equal(eng_group_upload_ids(e, gb, ids, N / 2, ENG_UPLOAD_APPEND, NULL, NULL), ENG_OK);
     free(ids);
     free(buf);
-    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
     uint64_t nt2, nc2;
     static uint32_t t2[N], c2[N];
     all_ids(a2, ENG_PART_TEST, t2, &nt2);
@@ -396,34 +417,31 @@ static void resolve_split_freeze(void **st)
 
     /* Argument errors. */
     assert_int_equal(eng_audience_resolve(e, NULL, &a2), ENG_EINVAL);
-    assert_int_equal(eng_audience_resolve(NULL, &o, &a2), ENG_EMISUSE);
-    assert_int_equal(eng_audience_resolve(e, &o, NULL), ENG_EINVAL);
-    eng_resolve_options bad = o;
-    bad.version = 9;
-    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_EVERSION);
+    assert_int_equal(eng_audience_resolve(NULL, &o.q, &a2), ENG_EMISUSE);
+    assert_int_equal(eng_audience_resolve(e, &o.q, NULL), ENG_EINVAL);
+    qry bad = o;
+    bad.q.version = 9;
+    assert_int_equal(eng_audience_resolve(e, &bad.q, &a2), ENG_EVERSION);
     bad = o;
-    bad.n_include = 0;
-    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_EINVAL);
+    bad.q.n_include = 0;
+    assert_int_equal(eng_audience_resolve(e, &bad.q, &a2), ENG_EINVAL);
     bad = o;
-    bad.test_ratio = 1.5;
-    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_ERANGE);
-    bad.test_ratio = NAN;
-    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_ERANGE);
+    bad.q.control_percent = 101;
+    assert_int_equal(eng_audience_resolve(e, &bad.q, &a2), ENG_ERANGE);
     bad = o;
-    bad.channels = 1u << 20;
-    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_EINVAL);
+    bad.q.channels = 1u << 20;
+    assert_int_equal(eng_audience_resolve(e, &bad.q, &a2), ENG_EINVAL);
     uint32_t unknown[] = {ga, 777};
     bad = o;
-    bad.include = unknown;
-    bad.n_include = 2;
-    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_ENOTFOUND);
+    qset(&bad, 0, unknown, 2);
+    assert_int_equal(eng_audience_resolve(e, &bad.q, &a2), ENG_ENOTFOUND);
     bad = o;
-    bad.exclude = NULL;
-    assert_int_equal(eng_audience_resolve(e, &bad, &a2), ENG_EINVAL);
-    assert_int_equal(eng_resolve_options_init(NULL, ENG_RESOLVE_OPTIONS_VERSION), ENG_EINVAL);
-    assert_int_equal(eng_resolve_options_init(&bad, 0), ENG_EVERSION);
+    bad.q.exclude = NULL;
+    assert_int_equal(eng_audience_resolve(e, &bad.q, &a2), ENG_EINVAL);
+    assert_int_equal(eng_audience_query_init(NULL, ENG_AUDIENCE_QUERY_VERSION), ENG_EINVAL);
+    assert_int_equal(eng_audience_query_init(&bad.q, 0), ENG_EVERSION);
     assert_int_equal(eng_audience_count(NULL, ENG_PART_ALL, &n), ENG_EMISUSE);
-    assert_int_equal(eng_audience_resolve(e, &o, &a2), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
     assert_int_equal(eng_audience_count(a2, 5, &n), ENG_EINVAL);
     assert_int_equal(eng_audience_count(a2, ENG_PART_ALL, NULL), ENG_EINVAL);
     assert_int_equal(eng_audience_reach(a2, ENG_CH_COUNT, &n), ENG_EINVAL);
@@ -501,11 +519,11 @@ static void *reader(void *arg)
 {
     thr *t = arg;
     t->rc = eng_audience_hash(t->a, t->hash);
-    eng_resolve_options o;
-    opts(&o, t->inc, 2, NULL, 0, 0, 9, 0.5);
+    qry o;
+    opts(&o, t->inc, 2, NULL, 0, 0, 9, 50);
     eng_audience *mine;
     if (!t->rc)
-        t->rc = eng_audience_resolve(t->e, &o, &mine);
+        t->rc = eng_audience_resolve(t->e, &o.q, &mine);
     if (!t->rc) {
         t->rc = eng_audience_count(mine, ENG_PART_TEST, &t->count);
         eng_audience_free(mine);
@@ -521,10 +539,10 @@ static void threads_share_an_audience(void **st)
     test_store *ts = test_store_new();
     eng_engine *e = populate(ts, 0, 2000);
     uint32_t inc[2] = {upload_random(e, "A", 0.5, A, 2000), upload_random(e, "B", 0.5, B, 2000)};
-    eng_resolve_options o;
-    opts(&o, inc, 2, NULL, 0, 0, 9, 0.5);
+    qry o;
+    opts(&o, inc, 2, NULL, 0, 0, 9, 50);
     eng_audience *a;
-    assert_int_equal(eng_audience_resolve(e, &o, &a), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, &o.q, &a), ENG_OK);
     thr t[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
@@ -567,11 +585,11 @@ static int oom_resolve(void *arg)
         if (eng_group_find(e, "U", &gu) == ENG_ENOTFOUND)
             rc = eng_group_create_combined(e, "U", ENG_COMBINE_UNION, inc, 1, &gx, 1, &gu);
     }
-    eng_resolve_options o;
+    qry o;
     uint32_t inc2[] = {gu};
-    opts(&o, inc2, 1, &gx, 1, 1u << ENG_CH_EMAIL, 5, 0.5);
+    opts(&o, inc2, 1, &gx, 1, 1u << ENG_CH_EMAIL, 5, 50);
     if (!rc)
-        rc = eng_audience_resolve(e, &o, &a);
+        rc = eng_audience_resolve(e, &o.q, &a);
     if (!rc)
         rc = eng_audience_freeze(a, "oom");
     if (!rc)

@@ -57,23 +57,13 @@ static void xengage_minimum_uses_the_audience(void **st)
     fill(f.e, g, 125000);
     fill(f.e, gx, 1000);
 
-    /* The function has the model's counter type and counts like a resolve. */
-    eng_audience_count_fn fn = eng_audience_test_count;
+    /* The test count counts like a resolve of the same query. */
     const char *inc[] = {"loyal-2025"}, *exc[] = {"staff"};
     uint64_t n = 0, want;
-    eng_audience_query q = {ENG_AUDIENCE_QUERY_VERSION, "acme", 7, inc, 1, exc, 1, 10, 1u << ENG_CH_FACEBOOK, 42};
-    assert_int_equal(fn(&q, &n, f.e), ENG_OK);
-    eng_resolve_options o;
-    eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
-    o.include = &g;
-    o.n_include = 1;
-    o.exclude = &gx;
-    o.n_exclude = 1;
-    o.test_ratio = 0.9;
-    o.channels = 1u << ENG_CH_FACEBOOK;
-    o.seed = 42;
+    eng_audience_query q = {ENG_AUDIENCE_QUERY_VERSION, inc, 1, exc, 1, 1u << ENG_CH_FACEBOOK, 10, 42, "acme", 7};
+    assert_int_equal(eng_audience_test_count(f.e, &q, &n), ENG_OK);
     eng_audience *a;
-    assert_int_equal(eng_audience_resolve(f.e, &o, &a), ENG_OK);
+    assert_int_equal(eng_audience_resolve(f.e, &q, &a), ENG_OK);
     assert_int_equal(eng_audience_count(a, ENG_PART_TEST, &want), ENG_OK);
     eng_audience_free(a);
     assert_int_equal(n, want); /* exactly the test group the campaign will contact */
@@ -81,15 +71,14 @@ static void xengage_minimum_uses_the_audience(void **st)
     /* Unreachable customers do not count: without the channel filter there are more. */
     uint64_t unfiltered;
     q.channels = 0;
-    assert_int_equal(fn(&q, &unfiltered, f.e), ENG_OK);
+    assert_int_equal(eng_audience_test_count(f.e, &q, &unfiltered), ENG_OK);
     assert_true(unfiltered > n + 4000);
     q.channels = 1u << ENG_CH_FACEBOOK;
     /* The seed decides who is in test; another seed is another (equally sized) split. */
     q.split_seed = 43;
     uint64_t other;
-    assert_int_equal(fn(&q, &other, f.e), ENG_OK);
-    o.seed = 43;
-    assert_int_equal(eng_audience_resolve(f.e, &o, &a), ENG_OK);
+    assert_int_equal(eng_audience_test_count(f.e, &q, &other), ENG_OK);
+    assert_int_equal(eng_audience_resolve(f.e, &q, &a), ENG_OK);
     assert_int_equal(eng_audience_count(a, ENG_PART_TEST, &want), ENG_OK);
     eng_audience_free(a);
     assert_int_equal(other, want);
@@ -100,23 +89,23 @@ static void xengage_minimum_uses_the_audience(void **st)
     uint64_t n2;
     eng_audience_query qid = q;
     qid.include = byid;
-    assert_int_equal(fn(&qid, &n2, f.e), ENG_OK);
+    assert_int_equal(eng_audience_test_count(f.e, &qid, &n2), ENG_OK);
     assert_int_equal(n2, n);
     const char *nope[] = {"nope"};
     eng_audience_query bad = q;
     bad.include = nope;
-    assert_int_equal(fn(&bad, &n2, f.e), ENG_ENOTFOUND);
+    assert_int_equal(eng_audience_test_count(f.e, &bad, &n2), ENG_ENOTFOUND);
     bad = q;
     bad.control_percent = 101;
-    assert_int_equal(fn(&bad, &n2, f.e), ENG_ERANGE);
+    assert_int_equal(eng_audience_test_count(f.e, &bad, &n2), ENG_ERANGE);
     bad = q;
     bad.n_include = 0;
-    assert_int_equal(fn(&bad, &n2, f.e), ENG_EINVAL);
+    assert_int_equal(eng_audience_test_count(f.e, &bad, &n2), ENG_EINVAL);
     bad = q;
     bad.version = 99;
-    assert_int_equal(fn(&bad, &n2, f.e), ENG_EVERSION);
-    assert_int_equal(fn(NULL, &n2, f.e), ENG_EINVAL);
-    assert_int_equal(fn(&q, &n2, NULL), ENG_EMISUSE);
+    assert_int_equal(eng_audience_test_count(f.e, &bad, &n2), ENG_EVERSION);
+    assert_int_equal(eng_audience_test_count(f.e, NULL, &n2), ENG_EINVAL);
+    assert_int_equal(eng_audience_test_count(NULL, &q, &n2), ENG_EMISUSE);
 
     /* The model's default counter is this one: enough test recipients pass ... */
     assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 200000), ENG_OK);
@@ -217,15 +206,18 @@ static void approval_freezes_the_audience(void **st)
     assert_true(ctl > all / 20 && ctl < all / 5); /* about 10 % */
 
     /* It is the resolve with the campaign's seed, the message's channels, the split. */
-    eng_resolve_options o;
-    eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION);
-    o.include = &g;
+    char gtext[2][16]; /* the groups by id this time */
+    snprintf(gtext[0], sizeof gtext[0], "%u", g);
+    snprintf(gtext[1], sizeof gtext[1], "%u", gx);
+    const char *gi[] = {gtext[0]}, *gxi[] = {gtext[1]};
+    eng_audience_query o = ENG_AUDIENCE_QUERY_INIT;
+    o.include = gi;
     o.n_include = 1;
-    o.exclude = &gx;
+    o.exclude = gxi;
     o.n_exclude = 1;
     o.channels = (1u << ENG_CH_SMS) | (1u << ENG_CH_EMAIL);
-    o.seed = eng_campaign_split_seed("acme", cid);
-    o.test_ratio = 0.9;
+    o.split_seed = eng_campaign_split_seed("acme", cid);
+    o.control_percent = 10;
     assert_int_equal(eng_audience_resolve(f.e, &o, &a), ENG_OK);
     assert_int_equal(eng_audience_count(a, ENG_PART_TEST, &rtest), ENG_OK);
     assert_int_equal(eng_audience_hash(a, h2), ENG_OK);

@@ -229,7 +229,7 @@ static void persists_through_the_store(void **st)
     (void)st;
     test_alloc_reset();
     eng_store *s;
-    assert_int_equal(eng_store_memory_new(&s, test_alloc_get()), ENG_OK);
+    assert_int_equal(eng_store_memory_new(test_alloc_get(), &s), ENG_OK);
     eng__xe *xe = make(0.03, 1, 150);
     assert_int_equal(eng__xe_save(xe, s, "d/xe/c1"), ENG_OK);
     eng__xe *back;

@@ -208,7 +208,7 @@ static void unsubscribe_mid_run(void **state)
     const char *vals[] = {"late", "+15559999999", "yes"};
     assert_int_equal(eng_customers_upsert(f.e, names, 3, vals, 1, NULL, NULL), ENG_OK);
     uint32_t late;
-    assert_int_equal(eng_customer_lookup(f.e, "late", &late), ENG_OK);
+    assert_int_equal(eng_customer_find(f.e, "late", &late), ENG_OK);
     assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, late, &t), ENG_OK);
     assert_int_equal(t.reason, ENG_TRACE_NOT_IN_AUDIENCE);
     dx_close(&f);

@@ -242,9 +242,10 @@ static void unsubscribe(void **st)
         char name[8];
         snprintf(name, sizeof name, "all%d", pass);
         assert_int_equal(eng_group_create_filter(f.e, name, "true", &g), ENG_OK);
-        eng_resolve_options o;
-        assert_int_equal(eng_resolve_options_init(&o, ENG_RESOLVE_OPTIONS_VERSION), ENG_OK);
-        o.include = &g;
+        eng_audience_query o;
+        assert_int_equal(eng_audience_query_init(&o, ENG_AUDIENCE_QUERY_VERSION), ENG_OK);
+        const char *inc[] = {name};
+        o.include = inc;
         o.n_include = 1;
         o.channels = 1u << ENG_CH_EMAIL;
         eng_audience *a;

@@ -226,7 +226,7 @@ static void scans_and_join(void **st)
     int n = snprintf(csv, sizeof csv, "id\n%s\n", g->cust[u]);
     assert_int_equal(eng_customers_import_csv_buffer(f.e, csv, (size_t)n, NULL, NULL), ENG_OK);
     uint32_t cid;
-    assert_int_equal(eng_customer_lookup(f.e, g->cust[u], &cid), ENG_OK);
+    assert_int_equal(eng_customer_find(f.e, g->cust[u], &cid), ENG_OK);
     sum one = {0, 0, 0, 0, cid};
     assert_int_equal(eng__enter(f.e), ENG_OK);
     assert_int_equal(eng__txn_scan(f.e, "acme", 0, 0, cid, sum_cb, &one), ENG_OK);

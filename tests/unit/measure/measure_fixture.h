@@ -108,7 +108,7 @@ static inline eng_engine *mx_engine(void)
 {
     test_alloc_reset();
     eng_store *st = NULL;
-    assert_int_equal(eng_store_memory_new(&st, test_alloc_get()), ENG_OK);
+    assert_int_equal(eng_store_memory_new(test_alloc_get(), &st), ENG_OK);
     return test_engine_open(st);
 }
 

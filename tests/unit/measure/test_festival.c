@@ -283,7 +283,7 @@ static int oom_run(void *arg)
     eng_measure_spec s;
     festival_spec(&s, msgs, ctl, 3);
     eng_store *st = NULL;
-    int rc = eng_store_memory_new(&st, test_alloc_get());
+    int rc = eng_store_memory_new(test_alloc_get(), &st);
     if (rc)
         return rc;
     eng_config cfg;

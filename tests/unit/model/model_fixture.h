@@ -80,6 +80,36 @@ static inline void fx_close(fx *f)
     test_alloc_assert_clean();
 }
 
+/* Snapshot readers as expressions (each asserts the read succeeds). */
+static inline const eng_campaign_spec *fx_camp_fields(const eng_campaign *c)
+{
+    const eng_campaign_spec *f = NULL;
+    assert_int_equal(eng_campaign_fields(c, &f), ENG_OK);
+    return f;
+}
+
+static inline eng_campaign_status fx_camp_status(const eng_campaign *c)
+{
+    eng_campaign_status st = ENG_CAMPAIGN_STATUS_INIT;
+    assert_int_equal(eng_campaign_status_get(c, &st), ENG_OK);
+    return st;
+}
+
+static inline const eng_message_spec *fx_msg_fields(const eng_message *m)
+{
+    const eng_message_spec *f = NULL;
+    assert_int_equal(eng_message_fields(m, &f), ENG_OK);
+    return f;
+}
+
+/* The content hash an approver reviews (lives as long as @p m). */
+static inline const char *fx_msg_hash(const eng_message *m)
+{
+    eng_message_status st = ENG_MESSAGE_STATUS_INIT;
+    assert_int_equal(eng_message_status_get(m, &st), ENG_OK);
+    return st.content_hash;
+}
+
 static inline eng_campaign_spec fx_campaign(const char *name)
 {
     eng_campaign_spec c;

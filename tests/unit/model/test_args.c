@@ -218,20 +218,24 @@ static void null_and_bad_arguments(void **st)
     a.roles = ENG_ROLE_VIEWER;
 
     /* Snapshot accessors take NULL cleanly. */
-    assert_null(eng_campaign_fields(NULL));
-    assert_int_equal(eng_campaign_info(NULL, &id, NULL, NULL), ENG_EINVAL);
-    assert_null(eng_campaign_messages(NULL, &n));
-    assert_int_equal(n, 0);
+    const eng_campaign_spec *cf = (const eng_campaign_spec *)&id;
+    assert_int_equal(eng_campaign_fields(NULL, &cf), ENG_EMISUSE);
+    assert_null(cf); /* *out = NULL on every failure */
+    eng_campaign_status cs = ENG_CAMPAIGN_STATUS_INIT;
+    assert_int_equal(eng_campaign_status_get(NULL, &cs), ENG_EMISUSE);
+    assert_int_equal(eng_campaign_status_init(NULL, ENG_CAMPAIGN_STATUS_VERSION), ENG_EINVAL);
+    assert_int_equal(eng_campaign_status_init(&cs, 0), ENG_EVERSION);
     eng_campaign_free(NULL);
-    assert_null(eng_message_fields(NULL));
+    const eng_message_spec *mf = (const eng_message_spec *)&id;
+    assert_int_equal(eng_message_fields(NULL, &mf), ENG_EMISUSE);
+    assert_null(mf);
     eng_message_status ms = ENG_MESSAGE_STATUS_INIT;
-    assert_int_equal(eng_message_status_get(NULL, &ms), ENG_EINVAL);
-    assert_null(eng_message_hash(NULL));
+    assert_int_equal(eng_message_status_get(NULL, &ms), ENG_EMISUSE);
     eng_message_free(NULL);
-    assert_int_equal(eng_audit_next(NULL, NULL), ENG_EINVAL);
+    assert_int_equal(eng_audit_next(NULL, NULL), ENG_EMISUSE);
     eng_audit_free(NULL);
     assert_int_equal(eng_validation_count(NULL), 0);
-    assert_int_equal(eng_validation_item(NULL, 0, NULL, NULL, NULL), ENG_EINVAL);
+    assert_int_equal(eng_validation_item(NULL, 0, NULL, NULL, NULL), ENG_EMISUSE);
     assert_int_equal(eng_validation_find(NULL, "message.title"), ENG_OK);
     eng_validation_free(NULL);
     /* ... and a real snapshot refuses NULL outs and a wrong version. */
@@ -241,8 +245,11 @@ static void null_and_bad_arguments(void **st)
     assert_int_equal(eng_message_status_get(mh, &ms), ENG_EVERSION);
     eng_message_free(mh);
     assert_int_equal(eng_campaign_get(f.e, "ann", cid, &ch), ENG_OK);
-    assert_non_null(eng_campaign_messages(ch, NULL)); /* n may be NULL */
-    assert_int_equal(eng_campaign_info(ch, NULL, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_campaign_fields(ch, NULL), ENG_EINVAL);
+    assert_int_equal(eng_campaign_status_get(ch, NULL), ENG_EINVAL);
+    cs.version = 99;
+    assert_int_equal(eng_campaign_status_get(ch, &cs), ENG_EVERSION);
+    assert_non_null(fx_camp_status(ch).messages);
     eng_campaign_free(ch);
     assert_int_equal(eng_audit_open(f.e, "root", &it), ENG_OK);
     assert_int_equal(eng_audit_next(it, NULL), ENG_EINVAL);

@@ -35,7 +35,7 @@ static size_t read_log(eng_engine *e, const char *actor, row *rows, size_t max)
         assert_true(x.time > 0);
         n++;
     }
-    assert_int_equal(rc, ENG_ENOTFOUND);
+    assert_int_equal(rc, ENG_ITEROVER);
     eng_audit_free(it);
     return n;
 }

@@ -387,7 +387,7 @@ static void campaign_rules(void **st)
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, NULL), ENG_OK);
     eng_campaign *h;
     assert_int_equal(eng_campaign_get(f.e, "vic", id, &h), ENG_OK);
-    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_NONE);
+    assert_int_equal(fx_camp_fields(h)->goal_mode, ENG_GOAL_NONE);
     eng_campaign_free(h);
     /* Argument errors. */
     assert_int_equal(eng_campaign_create(f.e, "ann", NULL, &id, NULL), ENG_EINVAL);
@@ -409,7 +409,7 @@ static void campaign_goal_and_update(void **st)
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, NULL), ENG_OK);
     eng_campaign *h;
     assert_int_equal(eng_campaign_get(f.e, "ann", id, &h), ENG_OK);
-    const eng_campaign_spec *g = eng_campaign_fields(h);
+    const eng_campaign_spec *g = fx_camp_fields(h);
     assert_int_equal(g->goal_mode, ENG_GOAL_CUSTOM); /* copied from the org default */
     assert_string_equal(g->goal.event, "transaction");
     assert_string_equal(g->goal.condition, "amount > 3000");
@@ -425,8 +425,8 @@ static void campaign_goal_and_update(void **st)
     c.name = "Goal renamed";
     assert_int_equal(eng_campaign_update(f.e, "ann", id, &c, NULL), ENG_OK);
     assert_int_equal(eng_campaign_get(f.e, "ann", id, &h), ENG_OK);
-    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_NONE);
-    assert_string_equal(eng_campaign_fields(h)->name, "Goal renamed");
+    assert_int_equal(fx_camp_fields(h)->goal_mode, ENG_GOAL_NONE);
+    assert_string_equal(fx_camp_fields(h)->name, "Goal renamed");
     eng_campaign_free(h);
     /* The old name is free again, the new one taken. */
     eng_campaign_spec d = fx_campaign("Goal");
@@ -443,15 +443,15 @@ static void campaign_goal_and_update(void **st)
     assert_int_equal(os.default_goal.window_days, 20);
     assert_int_equal(os.default_goal.attribution, ENG_ATTR_LAST_TOUCH);
     assert_int_equal(eng_campaign_get(f.e, "ann", id2, &h), ENG_OK);
-    assert_int_equal(eng_campaign_fields(h)->goal.window_days, 20);
+    assert_int_equal(fx_camp_fields(h)->goal.window_days, 20);
     eng_campaign_free(h);
     /* "Reset to default" brings the org's goal back. */
     c.goal_mode = ENG_GOAL_DEFAULT;
     assert_int_equal(eng_campaign_update(f.e, "ann", id, &c, NULL), ENG_OK);
     assert_int_equal(eng_campaign_get(f.e, "ann", id, &h), ENG_OK);
-    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_CUSTOM);
-    assert_int_equal(eng_campaign_fields(h)->goal.window_days, 20);
-    assert_string_equal(eng_campaign_fields(h)->goal.condition, "amount > 3000");
+    assert_int_equal(fx_camp_fields(h)->goal_mode, ENG_GOAL_CUSTOM);
+    assert_int_equal(fx_camp_fields(h)->goal.window_days, 20);
+    assert_string_equal(fx_camp_fields(h)->goal.condition, "amount > 3000");
     eng_campaign_free(h);
     /* Editing the org default changes campaigns created afterwards only. */
     os.default_goal.window_days = 45;
@@ -461,11 +461,11 @@ static void campaign_goal_and_update(void **st)
     uint64_t id3;
     assert_int_equal(eng_campaign_create(f.e, "ann", &e3, &id3, NULL), ENG_OK);
     assert_int_equal(eng_campaign_get(f.e, "ann", id3, &h), ENG_OK);
-    assert_int_equal(eng_campaign_fields(h)->goal.window_days, 45);
-    assert_string_equal(eng_campaign_fields(h)->goal.condition, "amount > 5000");
+    assert_int_equal(fx_camp_fields(h)->goal.window_days, 45);
+    assert_string_equal(fx_camp_fields(h)->goal.condition, "amount > 5000");
     eng_campaign_free(h);
     assert_int_equal(eng_campaign_get(f.e, "ann", id2, &h), ENG_OK);
-    assert_int_equal(eng_campaign_fields(h)->goal.window_days, 20);
+    assert_int_equal(fx_camp_fields(h)->goal.window_days, 20);
     eng_campaign_free(h);
     /* Removing the org default: later campaigns have no goal by default. */
     os.has_default_goal = 0;
@@ -473,10 +473,10 @@ static void campaign_goal_and_update(void **st)
     e3.name = "After removal";
     assert_int_equal(eng_campaign_create(f.e, "ann", &e3, &id3, NULL), ENG_OK);
     assert_int_equal(eng_campaign_get(f.e, "ann", id3, &h), ENG_OK);
-    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_NONE);
+    assert_int_equal(fx_camp_fields(h)->goal_mode, ENG_GOAL_NONE);
     eng_campaign_free(h);
     assert_int_equal(eng_campaign_get(f.e, "ann", id2, &h), ENG_OK);
-    assert_int_equal(eng_campaign_fields(h)->goal_mode, ENG_GOAL_CUSTOM);
+    assert_int_equal(fx_camp_fields(h)->goal_mode, ENG_GOAL_CUSTOM);
     eng_campaign_free(h);
     /* The owning unit is fixed. */
     c.unit = "north";
@@ -512,7 +512,7 @@ static void campaign_scope(void **st)
     assert_int_equal(eng_campaign_create(f.e, "nat", &c, &id, NULL), ENG_EDENIED);
     assert_int_equal(eng_campaign_create(f.e, "sam", &c, &id, NULL), ENG_OK);
     assert_int_equal(eng_campaign_get(f.e, "nat", nid, &h), ENG_OK);
-    assert_string_equal(eng_campaign_fields(h)->unit, "north1");
+    assert_string_equal(fx_camp_fields(h)->unit, "north1");
     eng_campaign_free(h);
     /* Another org's actor sees nothing; names are unique per org only. */
     assert_int_equal(eng_org_create(f.e, "globex", NULL, "gadmin", NULL), ENG_OK);
@@ -545,7 +545,7 @@ static void campaign_persists(void **st)
     assert_int_equal(eng_campaign_get(f.e, "root", id, &h), ENG_OK);
     /* Keep the snapshot across close: the engine lives until it is freed. */
     assert_int_equal(eng_close(f.e), ENG_OK);
-    const eng_campaign_spec *g = eng_campaign_fields(h);
+    const eng_campaign_spec *g = fx_camp_fields(h);
     assert_string_equal(g->name, "Winter launch");
     assert_int_equal(g->start, c.start);
     assert_int_equal(g->end, c.end);
@@ -561,16 +561,12 @@ static void campaign_persists(void **st)
     assert_string_equal(g->ga_account, "UA-12345-6");
     assert_int_equal(g->goal_mode, ENG_GOAL_CUSTOM);
     assert_int_equal(g->goal.start_on, ENG_GOAL_ON_DELIVERED);
-    uint64_t got;
-    const char *by;
-    int locked;
-    assert_int_equal(eng_campaign_info(h, &got, &by, &locked), ENG_OK);
-    assert_int_equal(got, id);
-    assert_string_equal(by, "nat");
-    assert_int_equal(locked, 0);
-    size_t n;
-    eng_campaign_messages(h, &n);
-    assert_int_equal(n, 0);
+    eng_campaign_status cst = fx_camp_status(h);
+    assert_int_equal(cst.id, id);
+    assert_string_equal(cst.created_by, "nat");
+    assert_int_equal(cst.goal_locked, 0);
+    assert_int_equal(cst.n_messages, 0);
+    assert_null(cst.messages);
     eng_campaign_free(h);
     test_store_free(f.ts);
     test_alloc_assert_clean();

@@ -107,9 +107,7 @@ static void store_faults(void **st)
                 assert_memory_equal(digest_before, digest_after, ENG__SHA256_LEN);
                 eng_campaign *ch;
                 assert_int_equal(eng_campaign_get(f.e, "root", cid, &ch), ENG_OK);
-                size_t nm = 99;
-                eng_campaign_messages(ch, &nm);
-                assert_int_equal(nm, op == OP_CREATE ? 0 : 1);
+                assert_int_equal(fx_camp_status(ch).n_messages, op == OP_CREATE ? 0 : 1);
                 eng_campaign_free(ch);
             }
         }
@@ -176,7 +174,7 @@ static int whole_workflow(void *arg)
         (rc = eng_audit_open(e, "root", &it)) == ENG_OK) {
         while ((rc = eng_audit_next(it, &x)) == ENG_OK)
             ;
-        rc = rc == ENG_ENOTFOUND ? eng_audit_verify(e, "root", &bad) : rc;
+        rc = rc == ENG_ITEROVER ? eng_audit_verify(e, "root", &bad) : rc;
     }
     eng_audit_free(it);
     eng_validation_free(v);

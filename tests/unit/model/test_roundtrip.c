@@ -12,7 +12,7 @@
 static eng_engine *open_file(const char *path)
 {
     eng_store *s;
-    assert_int_equal(eng_store_file_open(&s, path, ENG_STORE_CREATE | ENG_STORE_NOSYNC, test_alloc_get()), ENG_OK);
+    assert_int_equal(eng_store_file_open(path, ENG_STORE_CREATE | ENG_STORE_NOSYNC, test_alloc_get(), &s), ENG_OK);
     return test_engine_open(s);
 }
 
@@ -226,7 +226,7 @@ static void full_roundtrip(void **st)
     eng_message *h;
     assert_int_equal(eng_message_get(e, "ann", mid, &h), ENG_OK);
     char hash[65];
-    snprintf(hash, sizeof hash, "%s", eng_message_hash(h));
+    snprintf(hash, sizeof hash, "%s", fx_msg_hash(h));
     eng_message_status s0 = ENG_MESSAGE_STATUS_INIT;
     assert_int_equal(eng_message_status_get(h, &s0), ENG_OK);
     eng_time approved_at = s0.decided_at, m_updated = s0.updated_at;
@@ -267,7 +267,7 @@ static void full_roundtrip(void **st)
     assert_int_equal(eng_access_check(e, "root", ENG_OP_ADMIN, NULL), ENG_OK);
     eng_campaign *ch;
     assert_int_equal(eng_campaign_get(e, "ann", cid, &ch), ENG_OK);
-    const eng_campaign_spec *g = eng_campaign_fields(ch);
+    const eng_campaign_spec *g = fx_camp_fields(ch);
     assert_string_equal(g->name, c.name);
     assert_int_equal(g->start, c.start);
     assert_int_equal(g->end, c.end);
@@ -288,20 +288,16 @@ static void full_roundtrip(void **st)
     assert_int_equal(g->goal.window_days, 20);
     assert_int_equal(g->goal.start_on, ENG_GOAL_ON_DELIVERED);
     assert_int_equal(g->goal.attribution, ENG_ATTR_LAST_TOUCH);
-    int locked;
-    const char *by;
-    eng_campaign_info(ch, NULL, &by, &locked);
-    assert_string_equal(by, "ann");
-    assert_int_equal(locked, 1);
-    size_t n;
-    const uint64_t *ids = eng_campaign_messages(ch, &n);
-    assert_int_equal(n, 2);
-    assert_int_equal(ids[0], mid);
-    assert_int_equal(ids[1], xid);
+    eng_campaign_status cst = fx_camp_status(ch);
+    assert_string_equal(cst.created_by, "ann");
+    assert_int_equal(cst.goal_locked, 1);
+    assert_int_equal(cst.n_messages, 2);
+    assert_int_equal(cst.messages[0], mid);
+    assert_int_equal(cst.messages[1], xid);
     eng_campaign_free(ch);
 
     assert_int_equal(eng_message_get(e, "bob", mid, &h), ENG_OK);
-    const eng_message_spec *r = eng_message_fields(h);
+    const eng_message_spec *r = fx_msg_fields(h);
     assert_string_equal(r->title, m.title);
     assert_int_equal(r->type, ENG_MESSAGE_BROADCAST);
     assert_int_equal(r->strategy, ENG_STRATEGY_CHANNEL_PRIORITY);
@@ -352,7 +348,7 @@ static void full_roundtrip(void **st)
     eng_message_free(h);
 
     assert_int_equal(eng_message_get(e, "bob", xid, &h), ENG_OK);
-    r = eng_message_fields(h);
+    r = fx_msg_fields(h);
     assert_int_equal(r->strategy, ENG_STRATEGY_XENGAGE);
     assert_string_equal(r->incentive.coupon_pool, "pool-9");
     assert_int_equal(r->incentive.coupon_source, ENG_COUPON_UPLOADED);
@@ -364,7 +360,7 @@ static void full_roundtrip(void **st)
 
     /* The store-visits campaign and its rejected personalization message. */
     assert_int_equal(eng_campaign_get(e, "nat", sid, &ch), ENG_OK);
-    g = eng_campaign_fields(ch);
+    g = fx_camp_fields(ch);
     assert_string_equal(g->name, "Store visits");
     assert_string_equal(g->unit, "north1");
     assert_int_equal(g->objective, ENG_OBJ_STORE_VISITS);
@@ -377,15 +373,14 @@ static void full_roundtrip(void **st)
     assert_int_equal(g->control_percent, 0);
     assert_string_equal(g->ga_account, ""); /* optional strings given as NULL read back as "" */
     assert_int_equal(g->goal_mode, ENG_GOAL_NONE);
-    eng_campaign_info(ch, NULL, &by, &locked);
-    assert_string_equal(by, "nat");
-    assert_int_equal(locked, 0);
-    ids = eng_campaign_messages(ch, &n);
-    assert_int_equal(n, 1);
-    assert_int_equal(ids[0], pid);
+    cst = fx_camp_status(ch);
+    assert_string_equal(cst.created_by, "nat");
+    assert_int_equal(cst.goal_locked, 0);
+    assert_int_equal(cst.n_messages, 1);
+    assert_int_equal(cst.messages[0], pid);
     eng_campaign_free(ch);
     assert_int_equal(eng_message_get(e, "nat", pid, &h), ENG_OK);
-    r = eng_message_fields(h);
+    r = fx_msg_fields(h);
     assert_string_equal(r->title, "Regional v2");
     assert_int_equal(r->strategy, ENG_STRATEGY_PERSONALIZATION);
     assert_int_equal(r->n_variants, 2);

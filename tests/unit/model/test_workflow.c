@@ -166,7 +166,7 @@ static void approval_binding_and_events(void **st)
     eng_message *h;
     assert_int_equal(eng_message_get(f.e, "bob", id, &h), ENG_OK);
     char reviewed[65];
-    snprintf(reviewed, sizeof reviewed, "%s", eng_message_hash(h));
+    snprintf(reviewed, sizeof reviewed, "%s", fx_msg_hash(h));
     eng_message_free(h);
     m.title = "Diwali blast v2";
     assert_int_equal(eng_message_update(f.e, "ann", id, &m, NULL), ENG_OK);
@@ -181,7 +181,7 @@ static void approval_binding_and_events(void **st)
     assert_int_equal(eng_message_update(f.e, "ann", id, &m, NULL), ENG_OK);
     assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
     assert_int_equal(eng_message_get(f.e, "bob", id, &h), ENG_OK);
-    snprintf(reviewed, sizeof reviewed, "%s", eng_message_hash(h));
+    snprintf(reviewed, sizeof reviewed, "%s", fx_msg_hash(h));
     eng_message_free(h);
     char longc[5000];
     memset(longc, 'c', sizeof longc - 1);
@@ -267,9 +267,7 @@ static void goal_lock_and_campaign_edits(void **st)
     assert_int_equal(eng_message_approve(f.e, "bob", id, NULL, NULL), ENG_OK);
     eng_campaign *h;
     assert_int_equal(eng_campaign_get(f.e, "ann", cid, &h), ENG_OK);
-    int locked;
-    eng_campaign_info(h, NULL, NULL, &locked);
-    assert_int_equal(locked, 1);
+    assert_int_equal(fx_camp_status(h).goal_locked, 1);
     eng_campaign_free(h);
     /* The goal (copied default) cannot change or go away now. */
     c.goal_mode = ENG_GOAL_NONE;
@@ -349,9 +347,9 @@ static void delete_and_list(void **st)
     assert_int_equal(eng_message_get(f.e, "ann", m1, &h), ENG_ENOTFOUND);
     eng_campaign *ch;
     assert_int_equal(eng_campaign_get(f.e, "ann", org_c, &ch), ENG_OK);
-    const uint64_t *left = eng_campaign_messages(ch, &n);
-    assert_int_equal(n, 1);
-    assert_int_equal(left[0], m2);
+    eng_campaign_status cst = fx_camp_status(ch);
+    assert_int_equal(cst.n_messages, 1);
+    assert_int_equal(cst.messages[0], m2);
     eng_campaign_free(ch);
     /* Campaigns: refused with an executed message, else gone with their messages and name. */
     assert_int_equal(eng_campaign_delete(f.e, "ann", org_c), ENG_ESTATE);
@@ -395,9 +393,8 @@ static void campaign_review(void **st)
     assert_int_equal(state_of(&f, a2), ENG_STATE_AWAITING);
     assert_int_equal(ev.n, 0);
     eng_campaign *h;
-    int locked;
     assert_int_equal(eng_campaign_get(f.e, "root", cid, &h), ENG_OK);
-    eng_campaign_info(h, NULL, NULL, &locked);
+    int locked = fx_camp_status(h).goal_locked;
     eng_campaign_free(h);
     assert_int_equal(locked, 0);
     /* Viewers, authors and actors outside the scope are denied; long comments refused. */
@@ -428,7 +425,7 @@ static void campaign_review(void **st)
     assert_string_equal(ms.approved_hash, ms.content_hash);
     eng_message_free(mh);
     assert_int_equal(eng_campaign_get(f.e, "root", cid, &h), ENG_OK);
-    eng_campaign_info(h, NULL, NULL, &locked);
+    locked = fx_camp_status(h).goal_locked;
     eng_campaign_free(h);
     assert_int_equal(locked, 1);
     /* Nothing left awaiting. */

@@ -100,7 +100,7 @@ static void failed_batch_selects_no_one(void **st)
     }
 
     /* handles and arguments */
-    expect_fail(NULL, &f.batch, ENG_EINVAL, "NULL rule");
+    expect_fail(NULL, &f.batch, ENG_EMISUSE, "NULL rule");
     uint32_t foreign[64];
     memset(foreign, 0, sizeof foreign);
     expect_fail((const eng_rule *)(void *)foreign, &f.batch, ENG_EMISUSE, "foreign rule handle");

@@ -54,7 +54,7 @@ static int teardown(void **state)
 static eng_store *open_ok(const char *path, unsigned flags)
 {
     eng_store *s = NULL;
-    int rc = eng_store_file_open(&s, path, flags, test_alloc_get());
+    int rc = eng_store_file_open(path, flags, test_alloc_get(), &s);
     if (rc)
         fprintf(stderr, "open %s: %s\n", path, eng_error_last()->message);
     assert_int_equal(rc, ENG_OK);
@@ -279,7 +279,7 @@ static void single_byte_flips(void **state)
             write_file(f->copy, img, n);
             img[at] ^= mask;
             eng_store *s = NULL;
-            int rc = eng_store_file_open(&s, f->copy, 0, test_alloc_get());
+            int rc = eng_store_file_open(f->copy, 0, test_alloc_get(), &s);
             if (rc == ENG_ECORRUPT) {
                 assert_null(s);
                 long off = strtol(eng_error_last()->detail, NULL, 10);
@@ -304,24 +304,24 @@ static void bad_arguments_and_files(void **state)
 {
     fx *f = *state;
     eng_store *s = (eng_store *)1;
-    assert_int_equal(eng_store_file_open(NULL, f->path, ENG_STORE_CREATE, NULL), ENG_EINVAL);
-    assert_int_equal(eng_store_file_open(&s, NULL, 0, NULL), ENG_EINVAL);
+    assert_int_equal(eng_store_file_open(f->path, ENG_STORE_CREATE, NULL, NULL), ENG_EINVAL);
+    assert_int_equal(eng_store_file_open(NULL, 0, NULL, &s), ENG_EINVAL);
     assert_null(s);
     assert_string_equal(eng_error_last()->detail, "path");
-    assert_int_equal(eng_store_file_open(&s, "", 0, NULL), ENG_EINVAL);
-    assert_int_equal(eng_store_file_open(&s, f->path, 0x100, NULL), ENG_EINVAL);
+    assert_int_equal(eng_store_file_open("", 0, NULL, &s), ENG_EINVAL);
+    assert_int_equal(eng_store_file_open(f->path, 0x100, NULL, &s), ENG_EINVAL);
     assert_string_equal(eng_error_last()->detail, "flags");
-    assert_int_equal(eng_store_file_open(&s, f->path, ENG_STORE_CREATE | ENG_STORE_READONLY, NULL), ENG_EINVAL);
-    assert_int_equal(eng_store_file_open(&s, f->path, 0, NULL), ENG_ENOTFOUND);
+    assert_int_equal(eng_store_file_open(f->path, ENG_STORE_CREATE | ENG_STORE_READONLY, NULL, &s), ENG_EINVAL);
+    assert_int_equal(eng_store_file_open(f->path, 0, NULL, &s), ENG_ENOTFOUND);
     assert_int_equal(access(f->path, F_OK), -1); /* nothing created */
-    assert_int_equal(eng_store_file_open(&s, f->dir, 0, NULL), ENG_EIO);
+    assert_int_equal(eng_store_file_open(f->dir, 0, NULL, &s), ENG_EIO);
     char missing[700];
     snprintf(missing, sizeof missing, "%s/no/such/dir/x.db", f->dir);
-    assert_int_equal(eng_store_file_open(&s, missing, ENG_STORE_CREATE, NULL), ENG_ENOTFOUND);
+    assert_int_equal(eng_store_file_open(missing, ENG_STORE_CREATE, NULL, &s), ENG_ENOTFOUND);
 
     /* Not a store file at all. */
     write_file(f->copy, (const unsigned char *)"hello, this is not a store file", 31);
-    assert_int_equal(eng_store_file_open(&s, f->copy, 0, test_alloc_get()), ENG_ECORRUPT);
+    assert_int_equal(eng_store_file_open(f->copy, 0, test_alloc_get(), &s), ENG_ECORRUPT);
     assert_string_equal(eng_error_last()->detail, "0");
     /* A short prefix of a valid header (torn at creation) is an empty store. */
     write_file(f->copy, (const unsigned char *)"ENGST", 5);
@@ -343,10 +343,10 @@ static void bad_arguments_and_files(void **state)
     }
     write_file(f->copy, img, n);
     free(img);
-    assert_int_equal(eng_store_file_open(&s, f->copy, 0, test_alloc_get()), ENG_EVERSION);
+    assert_int_equal(eng_store_file_open(f->copy, 0, test_alloc_get(), &s), ENG_EVERSION);
     /* Compaction of something that is not a file store. */
     eng_store *mem = NULL;
-    assert_int_equal(eng_store_memory_new(&mem, test_alloc_get()), ENG_OK);
+    assert_int_equal(eng_store_memory_new(test_alloc_get(), &mem), ENG_OK);
     assert_int_equal(eng_store_file_compact(mem), ENG_EMISUSE);
     assert_int_equal(eng_store_file_compact(NULL), ENG_EMISUSE);
     eng_store_free(mem);
@@ -358,15 +358,15 @@ static void locking_and_readonly(void **state)
     fx *f = *state;
     eng_store *a = open_ok(f->path, ENG_STORE_CREATE), *b = NULL;
     run_batch(a, 1);
-    assert_int_equal(eng_store_file_open(&b, f->path, 0, test_alloc_get()), ENG_EBUSY);
-    assert_int_equal(eng_store_file_open(&b, f->path, ENG_STORE_READONLY, test_alloc_get()), ENG_EBUSY);
+    assert_int_equal(eng_store_file_open(f->path, 0, test_alloc_get(), &b), ENG_EBUSY);
+    assert_int_equal(eng_store_file_open(f->path, ENG_STORE_READONLY, test_alloc_get(), &b), ENG_EBUSY);
     assert_non_null(strstr(eng_error_last()->message, "in use"));
     eng_store_free(a);
 
     a = open_ok(f->path, ENG_STORE_READONLY);
     b = open_ok(f->path, ENG_STORE_READONLY); /* readers share */
     eng_store *c = NULL;
-    assert_int_equal(eng_store_file_open(&c, f->path, 0, test_alloc_get()), ENG_EBUSY);
+    assert_int_equal(eng_store_file_open(f->path, 0, test_alloc_get(), &c), ENG_EBUSY);
     assert_int_equal(eng__kv_put(a, "k", 1, "v", 1), ENG_EMISUSE);
     assert_int_equal(eng__kv_del(a, "k", 1), ENG_EMISUSE);
     assert_int_equal(eng_store_file_compact(a), ENG_EMISUSE);
@@ -379,7 +379,7 @@ static void locking_and_readonly(void **state)
     pid_t pid = fork();
     if (pid == 0) {
         eng_store *x = NULL;
-        int rc = eng_store_file_open(&x, f->path, 0, NULL);
+        int rc = eng_store_file_open(f->path, 0, NULL, &x);
         eng_store_free(a); /* the child's copy; the parent's lock stays */
         _exit(rc == ENG_EBUSY ? 0 : 1);
     }
@@ -570,7 +570,7 @@ static void killed_writer_loses_nothing_committed(void **state)
         if (pid == 0) {
             close(p[0]);
             eng_store *s = NULL;
-            if (eng_store_file_open(&s, f->path, ENG_STORE_CREATE, NULL))
+            if (eng_store_file_open(f->path, ENG_STORE_CREATE, NULL, &s))
                 _exit(2);
             for (int i = 1; i <= 400; i++) {
                 run_batch(s, i);
@@ -614,7 +614,7 @@ static int oom_open_and_commit(void *arg)
 {
     (void)arg;
     eng_store *s = NULL;
-    int rc = eng_store_file_open(&s, oom_path, 0, test_alloc_get());
+    int rc = eng_store_file_open(oom_path, 0, test_alloc_get(), &s);
     if (rc)
         return rc;
     if ((rc = eng__kv_begin(s)) == ENG_OK) {

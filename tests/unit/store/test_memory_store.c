@@ -76,7 +76,7 @@ static void random_ops_match_reference(void **s)
     (void)s;
     test_alloc_reset();
     eng_store *st;
-    assert_int_equal(eng_store_memory_new(&st, test_alloc_get()), ENG_OK);
+    assert_int_equal(eng_store_memory_new(test_alloc_get(), &st), ENG_OK);
     ref committed = {0}, cur;
     srand(12345);
     for (int round = 0; round < 300; round++) {
@@ -120,7 +120,7 @@ static void scan_respects_prefix_order_and_stop(void **s)
     (void)s;
     test_alloc_reset();
     eng_store *st;
-    assert_int_equal(eng_store_memory_new(&st, test_alloc_get()), ENG_OK);
+    assert_int_equal(eng_store_memory_new(test_alloc_get(), &st), ENG_OK);
     const char *keys[] = {"a", "ab", "abc", "abd", "ac", "b", "a\xff", "aa"};
     for (size_t i = 0; i < 8; i++)
         assert_int_equal(eng__kv_put(st, keys[i], strlen(keys[i]), "x", 1), ENG_OK);
@@ -160,7 +160,7 @@ static void contract_errors(void **s)
     (void)s;
     test_alloc_reset();
     eng_store *st;
-    assert_int_equal(eng_store_memory_new(&st, test_alloc_get()), ENG_OK);
+    assert_int_equal(eng_store_memory_new(test_alloc_get(), &st), ENG_OK);
     char big[ENG_STORE_MAX_KEY + 1];
     memset(big, 'k', sizeof big);
     assert_int_equal(eng__kv_put(st, big, sizeof big, "v", 1), ENG_EINVAL);
@@ -189,12 +189,12 @@ static void custom_table_validation(void **s)
     eng_store_methods m = {ENG_STORE_METHODS_VERSION, dummy_get, NULL, NULL, NULL, NULL, NULL, NULL, count_destroy};
     eng_store *st = (eng_store *)1;
     destroyed = 0;
-    assert_int_equal(eng_store_new(&st, &m, NULL, NULL), ENG_EINVAL);
+    assert_int_equal(eng_store_new(&m, NULL, NULL, &st), ENG_EINVAL);
     assert_null(st);
     assert_string_equal(eng_error_last()->detail, "put");
     assert_int_equal(destroyed, 1);
     m.version = 99;
-    assert_int_equal(eng_store_new(&st, &m, NULL, NULL), ENG_EVERSION);
+    assert_int_equal(eng_store_new(&m, NULL, NULL, &st), ENG_EVERSION);
     assert_int_equal(destroyed, 2);
 }
 
@@ -202,7 +202,7 @@ static int oom_trial(void *arg)
 {
     (void)arg;
     eng_store *st;
-    int rc = eng_store_memory_new(&st, test_alloc_get());
+    int rc = eng_store_memory_new(test_alloc_get(), &st);
     if (rc)
         return rc;
     for (int i = 0; i < 20 && rc == ENG_OK; i++) {

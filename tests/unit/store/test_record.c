@@ -13,7 +13,7 @@ static void roundtrip_and_every_byte_flip(void **s)
     (void)s;
     test_alloc_reset();
     eng_store *st;
-    assert_int_equal(eng_store_memory_new(&st, test_alloc_get()), ENG_OK);
+    assert_int_equal(eng_store_memory_new(test_alloc_get(), &st), ENG_OK);
     const char payload[] = "campaign: Diwali 2026, ratio 90/10";
     assert_int_equal(eng__rec_put(st, ENG__K("m/c/1"), ENG__REC_TEST, 3, payload, sizeof payload), ENG_OK);
     eng__rec r;

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""The mechanical part of docs/api-conventions.md, checked over include/engage/*.h:
+
+  1. out-parameters last: in every ENG_API function no input follows an output
+     (outputs: `T **`, a non-const pointer to a number, or a parameter documented
+     `@param[out]`; a buffer's capacity right after the buffer belongs to it);
+  2. callbacks are `eng_*_fn` typedefs and take `user` last;
+  3. no varargs in ENG_API functions;
+  4. enum values travel as `int`: no parameter or field has an enum type;
+  5. every struct starting with `unsigned int version` has ENG_X_VERSION, ENG_X_INIT
+     and eng_x_init(eng_x *, unsigned int);
+  6. no public struct is embedded by value in another (sub-structs go by pointer);
+  7. every public struct is layout-locked in tests/abi/test_abi_layout.c: its sizeof
+     and the offset of each of its fields.
+
+usage: check_api.py <source root>
+"""
+import os
+import re
+import sys
+
+# Sub-structs still embedded by value (rule 6), each to move behind a pointer; the
+# list may only shrink. Issue 8 left these for a follow-up: the model's tests fill
+# them in place in some 280 spots.
+EMBEDDED_TODO = {('eng_campaign_spec', 'goal'), ('eng_org_settings', 'default_goal'),
+                 ('eng_message_spec', 'incentive'), ('eng_message_spec', 'schedule'),
+                 ('eng_message_spec', 'delivery'), ('eng_measure_spec', 'goal')}
+
+NUMBER = r'(?:int|unsigned(?: int)?|long|size_t|double|float|u?int(?:8|16|32|64)_t|eng_time)'
+
+
+def strip_comments(text):
+    return re.sub(r'/\*.*?\*/|//[^\n]*', lambda m: ' ' * len(m.group(0)) if '\n' not in m.group(0)
+                  else '\n' * m.group(0).count('\n'), text, flags=re.S)
+
+
+def split_params(s):
+    out, depth, cur = [], 0, ''
+    for c in s:
+        if c == '(':
+            depth += 1
+        elif c == ')':
+            depth -= 1
+        if c == ',' and depth == 0:
+            out.append(cur.strip())
+            cur = ''
+        else:
+            cur += c
+    if cur.strip():
+        out.append(cur.strip())
+    return [] if out == ['void'] else out
+
+
+def param_name(p):
+    m = re.search(r'\(\s*\*\s*(\w+)\s*\)', p)  # function pointer
+    if m:
+        return m.group(1)
+    m = re.search(r'(\w+)\s*(\[[^\]]*\])?\s*$', p)
+    return m.group(1) if m else p
+
+
+def struct_fields(body):
+    """Top-level field names of a struct body (depth 0 declarations; a nested union/struct counts as its name)."""
+    fields, depth, cur = [], 0, ''
+    for c in body:
+        if c == '{':
+            depth += 1
+        elif c == '}':
+            depth -= 1
+        elif c == ';' and depth == 0:
+            decl = ' '.join(cur.split())
+            if decl:
+                fields.append((decl, param_name(decl)))
+            cur = ''
+            continue
+        if depth == 0 or c in '{}':
+            cur += c if depth == 0 and c not in '{}' else ''
+    return fields
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', '..')
+    hdir = os.path.join(root, 'include', 'engage')
+    headers = sorted(f for f in os.listdir(hdir) if f.endswith('.h'))
+    raw, code = {}, {}
+    for h in headers:
+        raw[h] = open(os.path.join(hdir, h), encoding='utf-8').read()
+        code[h] = strip_comments(raw[h])
+    alltext = '\n'.join(code.values())
+    enums = set(re.findall(r'typedef enum \w+ \{.*?\}\s*(\w+);', alltext, re.S))
+    structs = {}
+    for h in headers:
+        for m in re.finditer(r'typedef struct (\w+) \{(.*?)\n\}\s*(\w+);', code[h], re.S):
+            structs[m.group(3)] = (h, struct_fields(m.group(2)))
+    problems = []
+
+    # 1, 3, 4: functions
+    for h in headers:
+        for m in re.finditer(r'ENG_API\s+([^;{]*?)\b(eng_\w+)\s*\(([^;]*?)\)\s*;', code[h], re.S):
+            name, params = m.group(2), split_params(m.group(3))
+            doc = raw[h][:m.start()]
+            doc = doc[doc.rfind('/**'):] if doc.rfind('/**') > doc.rfind('*/', 0, max(doc.rfind('/**'), 0)) else ''
+            documented_out = set(re.findall(r'@param\[out\]\s+(\w+)', doc))
+            kinds = []
+            for i, p in enumerate(params):
+                pn = param_name(p)
+                if p == '...':
+                    problems.append(f'{h}: {name}() takes varargs')
+                    continue
+                for en in enums:
+                    if re.match(rf'(const\s+)?{en}\b(?!\s*\*)', p):
+                        problems.append(f'{h}: {name}(): parameter {pn} has enum type {en}; pass enum values as int')
+                is_out = (pn in documented_out or re.search(r'\*\s*\*', p) is not None
+                          or (not p.startswith('const') and re.match(rf'{NUMBER}\s*\*\s*\w+$', p) is not None))
+                is_cap = (i > 0 and kinds and kinds[-1] == 'out' and re.match(r'size_t\s+(cap|len|n)\w*$', p)
+                          and re.search(r'(char|void|uint\d+_t)\s*\*', params[i - 1]))
+                kinds.append('out' if is_out or is_cap else 'in')
+            if 'out' in kinds and 'in' in kinds[kinds.index('out'):]:
+                problems.append(f'{h}: {name}(): an input follows an out-parameter '
+                                f'({", ".join(param_name(p) + ("*" if k == "out" else "") for p, k in zip(params, kinds))})')
+    # 2: callbacks
+    for h in headers:
+        for m in re.finditer(r'typedef\s+[^;()]*\(\s*\*\s*(\w+)\s*\)\s*\(([^;]*?)\)\s*;', code[h], re.S):
+            name, params = m.group(1), split_params(m.group(2))
+            if not (name.startswith('eng_') and name.endswith('_fn')):
+                problems.append(f'{h}: callback type {name} is not named eng_*_fn')
+            if not params or not re.search(r'void\s*\*\s*\w*user$', params[-1]):
+                problems.append(f'{h}: callback {name} does not take its user pointer last')
+    # 4-7: structs
+    abi_path = os.path.join(root, 'tests', 'abi', 'test_abi_layout.c')
+    abi = open(abi_path, encoding='utf-8').read()
+    for s, (h, fields) in sorted(structs.items()):
+        for decl, fname in fields:
+            for en in enums:
+                if re.match(rf'(const\s+)?{en}\s+\w+', decl):
+                    problems.append(f'{h}: {s}.{fname} has enum type {en}; store enum values as int')
+            for other in structs:
+                if (s, fname) not in EMBEDDED_TODO and re.match(rf'(const\s+)?{other}\s+\w+', decl):
+                    problems.append(f'{h}: {s}.{fname} embeds struct {other} by value; pass it by pointer '
+                                    f'so that it can grow')
+        if fields and re.match(r'unsigned int version$', fields[0][0]):
+            up = s.upper()
+            for need in (f'#define {up}_VERSION', f'#define {up}_INIT'):
+                if need not in alltext:
+                    problems.append(f'{h}: {s} is versioned but has no {need.split()[1]}')
+            if not re.search(rf'ENG_API int {s}_init\({s} \*\w+, unsigned int version\);', alltext):
+                problems.append(f'{h}: {s} is versioned but has no ENG_API int {s}_init({s} *, unsigned int version)')
+        if f'sizeof({s})' not in abi:
+            problems.append(f'tests/abi/test_abi_layout.c: {s} ({h}) is not layout-locked (no sizeof({s}))')
+        for _, fname in fields:
+            if not re.search(rf'OFF\({s}, {fname}, \d+\)', abi):
+                problems.append(f'tests/abi/test_abi_layout.c: the offset of {s}.{fname} is not locked')
+    for p in problems:
+        print(p)
+    print(f'{len(headers)} headers, {len(structs)} structs: {"ok" if not problems else str(len(problems)) + " problem(s)"}')
+    return 1 if problems else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
