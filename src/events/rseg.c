@@ -454,10 +454,12 @@ size_t eng__rcols_keep(eng__rcols *c, const uint8_t *keep)
             else
                 c->present[f][j >> 6] &= ~(1ull << (j & 63));
         }
-        memmove(c->items + it, c->items + i0, (i1 - i0) * sizeof *c->items);
+        if (i1 > i0) /* no items may mean no buffer */
+            memmove(c->items + it, c->items + i0, (i1 - i0) * sizeof *c->items);
         c->item_off[j] = (uint32_t)it;
         it += i1 - i0;
-        memmove(c->str + st, c->str + s0, s1 - s0);
+        if (s1 > s0)
+            memmove(c->str + st, c->str + s0, s1 - s0);
         c->id_off[j] = (uint32_t)st;
         c->ext_off[j] = (uint32_t)(st + (e0 - s0));
         st += s1 - s0;
@@ -550,8 +552,11 @@ int eng__rcols_append(eng__rcols *t, const eng__mem *mem, const eng__rcols *d)
                 t->present[f][r >> 6] |= 1ull << (r & 63);
         }
     }
-    memcpy(t->items + t->nitems, d->items, d->nitems * sizeof *d->items);
-    memcpy(t->str + t->slen, d->str, d->slen);
+    /* Empty columns may have no buffer: memcpy from NULL is undefined even for 0 bytes. */
+    if (d->nitems)
+        memcpy(t->items + t->nitems, d->items, d->nitems * sizeof *d->items);
+    if (d->slen)
+        memcpy(t->str + t->slen, d->str, d->slen);
     t->n += d->n;
     t->nitems += d->nitems;
     t->slen += d->slen;

@@ -304,7 +304,8 @@ static int tload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
         memcpy(t->detail + t->n, d->detail, d->n * sizeof *t->detail);
         memcpy(t->channel + t->n, d->channel, d->n);
         memcpy(t->status + t->n, d->status, d->n);
-        memcpy(t->keyhash + t->nkey, d->keyhash, d->nkey * sizeof *t->keyhash);
+        if (d->nkey) /* a segment without keys may have no buffer: memcpy from NULL is undefined */
+            memcpy(t->keyhash + t->nkey, d->keyhash, d->nkey * sizeof *t->keyhash);
         t->n += d->n;
         t->nkey += d->nkey;
         if (o->tchunk_next == 0)
