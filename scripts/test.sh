@@ -32,7 +32,7 @@ logs="$logs build/meson-logs/testlog-valgrind.json"
 # 4. clang, warnings as errors.
 [ -d build-clang ] || CC=clang run meson setup build-clang -Ddocs=false
 run meson compile -C build-clang -j $jobs
-run meson test -C build-clang --print-errorlogs --num-processes $jobs --suite unit --suite abi --suite fuzz --no-suite fp-compiler
+run meson test -C build-clang --print-errorlogs --num-processes $jobs --suite unit --suite abi --suite fuzz
 logs="$logs build-clang/meson-logs/testlog.json"
 
 # 5. Release build (-O3 finds other warnings), unit suite.

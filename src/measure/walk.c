@@ -95,7 +95,18 @@ static void cand_sort(cand *a, size_t n, int (*cmp)(const cand *, const cand *))
     }
 }
 
-/* Shares of @p amount (times ENG__SHARE_DEN) for k touches sorted by time. */
+/* Spread @p rest over out[from..to) in equal whole units, the remainder one unit each to the
+ * earliest, so that the shares always add up to the amount exactly. */
+static void spread(eng__i128 *out, size_t from, size_t to, eng__i128 rest)
+{
+    eng__i128 n = (eng__i128)(to - from), q = rest / n, r = rest % n;
+    for (size_t i = from; i < to; i++)
+        out[i] = q + ((eng__i128)(i - from) < r ? 1 : 0);
+}
+
+/* Shares of @p amount (times ENG__SHARE_DEN) for k touches sorted by time; they add up to
+ * the amount exactly. Linear and position shares are exact for k <= 16 (ENG__SHARE_DEN is
+ * divisible by every weight's denominator there); time decay is rounded to the unit. */
 static void shares(int model, const cand *tc, size_t k, eng_time at, eng_time half_life, int64_t amount,
                    eng__i128 *out)
 {
@@ -105,34 +116,33 @@ static void shares(int model, const cand *tc, size_t k, eng_time at, eng_time ha
     switch (model) {
     case ENG_ATTR_FIRST_TOUCH: out[0] = whole; return;
     case ENG_ATTR_LAST_TOUCH: out[k - 1] = whole; return;
-    case ENG_ATTR_LINEAR:
-        for (size_t i = 0; i < k; i++)
-            out[i] = whole / (eng__i128)k; /* exact for k <= 16 */
-        return;
+    case ENG_ATTR_LINEAR: spread(out, 0, k, whole); return;
     case ENG_ATTR_POSITION:
-        if (k == 1) {
-            out[0] = whole;
-        } else if (k == 2) {
-            out[0] = out[1] = whole / 2;
+        if (k <= 2) {
+            spread(out, 0, k, whole);
         } else {
             out[0] = out[k - 1] = whole * 2 / 5;
-            for (size_t i = 1; i + 1 < k; i++)
-                out[i] = whole / (eng__i128)(5 * (k - 2));
+            spread(out, 1, k - 1, whole - 2 * out[0]);
         }
         return;
     default: { /* time decay: 2^(-age / half-life), normalised */
         long double sum = 0, w[64];
-        size_t lim = k < 64 ? k : 64;
+        size_t lim = k < 64 ? k : 64, big = 0;
         for (size_t i = 0; i < k; i++) {
             long double wi = exp2l(-(long double)(at - tc[i].t) / (long double)half_life);
             if (i < lim)
                 w[i] = wi;
             sum += wi;
         }
+        eng__i128 given = 0;
         for (size_t i = 0; i < k; i++) {
             long double wi = i < lim ? w[i] : exp2l(-(long double)(at - tc[i].t) / (long double)half_life);
             out[i] = (eng__i128)llroundl((long double)amount * ENG__SHARE_DEN * (wi / sum));
+            given += out[i];
+            if (out[i] > out[big])
+                big = i;
         }
+        out[big] += whole - given; /* the rounding's few units go to the largest share */
         return;
     }
     }
