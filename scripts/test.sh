@@ -1,8 +1,8 @@
 #!/bin/sh
 # The README's test command (and exactly what .ci/run runs): install what is
-# missing, then build and run every test suite five ways — gcc, gcc with
-# AddressSanitizer + UndefinedBehaviorSanitizer, gcc under valgrind, clang, and
-# an optimised release build.
+# missing, then build and run every test suite six ways — gcc, gcc with
+# AddressSanitizer + UndefinedBehaviorSanitizer, gcc under valgrind, clang, an
+# optimised release build, and gcc with ThreadSanitizer.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup-debian.sh
@@ -40,6 +40,12 @@ logs="$logs build-clang/meson-logs/testlog.json"
 run meson compile -C build-release -j $jobs
 run meson test -C build-release --print-errorlogs --num-processes $jobs --suite unit
 logs="$logs build-release/meson-logs/testlog.json"
+
+# 6. ThreadSanitizer (gcc: its runtime links into the shared library), unit suite and corpora.
+[ -d build-tsan ] || run meson setup build-tsan -Db_sanitize=thread -Db_lundef=false -Ddocs=false
+run meson compile -C build-tsan -j $jobs
+run meson test -C build-tsan --setup tsan --print-errorlogs --num-processes $jobs --suite unit --suite fuzz
+logs="$logs build-tsan/meson-logs/testlog-tsan.json"
 
 # shellcheck disable=SC2086
 python3 scripts/test_summary.py $logs

@@ -18,6 +18,12 @@ static eng_time clock_cb(void *u)
     return test_clock_now;
 }
 
+int test_slow_runtime(void)
+{
+    const char *slow = getenv("ENG_TEST_SLOW"), *pre = getenv("LD_PRELOAD");
+    return (slow && *slow && strcmp(slow, "0") != 0) || (pre && strstr(pre, "vgpreload"));
+}
+
 char *test_tmpdir(void)
 {
     const char *base = getenv("TMPDIR");

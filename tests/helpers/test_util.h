@@ -10,6 +10,10 @@ char *test_tmpdir(void);
 void test_rmtree(const char *path);
 /* Open an engine with the counting allocator on @p store (NULL: memory). */
 eng_engine *test_engine_open(eng_store *store);
+/* Nonzero under a runtime that makes every memory access slow (valgrind, ThreadSanitizer:
+ * ENG_TEST_SLOW set by the 'valgrind' and 'tsan' test setups): heavy property tests run fewer
+ * rounds there, while the plain and ASan builds run them in full. */
+int test_slow_runtime(void);
 /* A fixed clock the test can move: engines opened by test_engine_open use it. */
 extern eng_time test_clock_now;
 

@@ -124,8 +124,7 @@ static void logical_digest(evfx *f, uint8_t out[ENG__SHA256_LEN])
 static void dedup(void **st)
 {
     (void)st;
-    const char *pre = getenv("LD_PRELOAD");
-    generate(pre && strstr(pre, "vgpreload") ? 100000 : 1000000);
+    generate(test_slow_runtime() ? 100000 : 1000000);
     size_t *ord = malloc(nrec * sizeof *ord);
     for (size_t i = 0; i < nrec; i++)
         ord[i] = i;
