@@ -11,7 +11,7 @@ set -eu
 need=""
 for p in meson ninja-build gcc clang pkg-config libcmocka-dev doxygen \
          abigail-tools valgrind sqlite3 python3 \
-         libsqlite3-dev libpq-dev postgresql; do
+         libsqlite3-dev libpq-dev postgresql gcovr; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then
