@@ -73,7 +73,9 @@ typedef struct eng_event_report {
     uint64_t rows;              /**< Events given (data rows read, for a CSV). */
     uint64_t accepted;          /**< New events stored. */
     uint64_t duplicates;        /**< Events already stored: nothing changed for them. */
-    uint64_t unmatched;         /**< Receipts whose key matches no send yet (kept pending). */
+    uint64_t unmatched;         /**< Receipts whose key matches no send yet, newly kept pending (a repeat of
+                                     a pending receipt counts as a duplicate: for receipts,
+                                     rows = accepted + duplicates + unmatched). */
     uint64_t unknown_customers; /**< Transactions of customers not in the customer table yet (kept,
                                      joined when the customer arrives). */
     uint64_t consent_changes;   /**< Unsubscribe and complaint receipts that opted a customer out. */

@@ -256,7 +256,8 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, const uint64_t *h,
         if (send < 0) {
             if ((rc = eng__pend_add(ev, h[i], r->keys[i], st, r->times[i], d, &dup)))
                 break;
-            rep->unmatched++;
+            if (!dup) /* a repeat of a pending receipt is a duplicate: rows = accepted + duplicates + unmatched */
+                rep->unmatched++;
             if (r->unmatched_fn)
                 r->unmatched_fn(i, r->keys[i], r->unmatched_user);
         } else if ((rc = eng__touch_apply(ev, (uint32_t)send, st, r->times[i], d, *d ? strlen(d) : 0, &dup, &opt))) {
