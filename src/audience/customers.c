@@ -129,7 +129,7 @@ ENG_API int eng_customer_find(eng_engine *e, const char *ext, uint32_t *out)
     if (!ext || !out)
         rc = eng__err(ENG_EINVAL, ext ? "out" : "external_id", "argument is NULL");
     else if (!(rc = eng__aud_get(e, &a)) && eng__customer_find(&a->t, ext, strlen(ext), out))
-        rc = eng__err(ENG_ENOTFOUND, "external_id", "no customer with id \"%.80s\"", ext);
+        rc = eng__err(ENG_ENOTFOUND, "external_id", "no customer with that external id"); /* never echo the id (docs/privacy.md) */
     eng__leave(e);
     return rc;
 }

@@ -635,7 +635,7 @@ static int upsert(eng_engine *e, const char *const *names, size_t ncols, const c
     if (rc == 1) {
         char det[32];
         snprintf(det, sizeof det, "1:%u", err.col);
-        rc = eng__err(err.code, det, "column %u (%s): %s", err.col, names[err.col - 1], err.why);
+        rc = eng__err(err.code, det, "column %u: %s", err.col, err.why); /* a refused name may be a value */
         goto out;
     }
     d.nh = (uint32_t)ncols;

@@ -143,7 +143,7 @@ ENG_API int eng_group_upload_ids(eng_engine *e, uint32_t gid, const char *const 
                 if (o.on_error == ENG_IMPORT_REJECT_FILE || rep->bad_rows > o.max_bad_rows) {
                     char det[32];
                     snprintf(det, sizeof det, "%zu:1", i + 2);
-                    rc = eng__err(err.code, det, "id %zu (\"%.80s\"): %s; nothing was uploaded", i, s, err.why);
+                    rc = eng__err(err.code, det, "id %zu: %s; nothing was uploaded", i, err.why); /* not the id itself */
                 }
             }
         }

@@ -308,7 +308,7 @@ static int bulk(txctx *x, const eng_txn_batch *b, const eng_import_options *o)
         if (fmap[k] < 0) {
             char det[48];
             snprintf(det, sizeof det, "batch.field_names[%zu]", k);
-            return eng__err(ENG_EINVAL, det, "\"%.80s\" is not a declared transaction field", n ? n : "(null)");
+            return eng__err(ENG_EINVAL, det, "%s", n ? "not a declared transaction field" : "field name is NULL");
         }
     }
     const char *const *items = b->items;
