@@ -143,9 +143,39 @@ void test_store_crash(test_store *ts)
 
 size_t test_store_count(const test_store *ts) { return ts->kv.main.count; }
 
+typedef struct nth_walk {
+    size_t left;
+    const eng__onode *hit;
+} nth_walk;
+
+static int nth_cb(const eng__onode *n, void *user)
+{
+    nth_walk *w = user;
+    if (n->dead)
+        return 0;
+    if (w->left-- == 0) {
+        w->hit = n;
+        return 1;
+    }
+    return 0;
+}
+
+const uint8_t *test_store_key_at(test_store *ts, size_t i, size_t *klen)
+{
+    nth_walk w = {i, NULL};
+    eng__omap_scan(&ts->kv.main, "", 0, nth_cb, &w);
+    *klen = w.hit ? w.hit->klen : 0;
+    return w.hit ? w.hit->key : NULL;
+}
+
 int test_store_raw_get(test_store *ts, const char *key, uint8_t **val, size_t *len)
 {
-    const eng__onode *n = eng__omap_find(&ts->kv.main, key, strlen(key));
+    return test_store_raw_get_bin(ts, key, strlen(key), val, len);
+}
+
+int test_store_raw_get_bin(test_store *ts, const void *key, size_t klen, uint8_t **val, size_t *len)
+{
+    const eng__onode *n = eng__omap_find(&ts->kv.main, key, klen);
     if (!n || n->dead)
         return ENG_ENOTFOUND;
     *val = malloc(n->vlen ? n->vlen : 1);
@@ -156,5 +186,10 @@ int test_store_raw_get(test_store *ts, const char *key, uint8_t **val, size_t *l
 
 int test_store_raw_put(test_store *ts, const char *key, const void *val, size_t len)
 {
-    return eng__omap_put(&ts->kv.main, key, strlen(key), val, len, 0);
+    return test_store_raw_put_bin(ts, key, strlen(key), val, len);
+}
+
+int test_store_raw_put_bin(test_store *ts, const void *key, size_t klen, const void *val, size_t len)
+{
+    return eng__omap_put(&ts->kv.main, key, klen, val, len, 0);
 }

@@ -36,5 +36,10 @@ void test_store_crash(test_store *ts);
 size_t test_store_count(const test_store *ts);
 int test_store_raw_get(test_store *ts, const char *key, uint8_t **val, size_t *len);
 int test_store_raw_put(test_store *ts, const char *key, const void *val, size_t len);
+/* The i-th committed key in key order (binary; length in *klen), or NULL past the end. */
+const uint8_t *test_store_key_at(test_store *ts, size_t i, size_t *klen);
+/* Binary-key forms of raw get/put (the value from get is malloc'd; free() it). */
+int test_store_raw_get_bin(test_store *ts, const void *key, size_t klen, uint8_t **val, size_t *len);
+int test_store_raw_put_bin(test_store *ts, const void *key, size_t klen, const void *val, size_t len);
 
 #endif
