@@ -90,11 +90,10 @@ typedef struct eng_rule_options {
      */
     eng_time now;
     /**
-     * Nesting limit; 0: 64. At most 1000. Compiling, printing and loading use
-     * explicit heap stacks, so any accepted depth is safe on a thread with a
-     * 128 KiB stack. Evaluating recurses, about 400 bytes of stack per level
-     * (keep max_depth at or below 200 per 128 KiB of the evaluating thread's
-     * stack).
+     * Nesting limit; 0: 64. At most 1000. Compiling, printing, loading and
+     * evaluating use explicit heap stacks, so any accepted depth is safe on a
+     * thread with a 128 KiB stack (evaluating a rule more than 16 levels deep
+     * allocates that stack per call).
      */
     unsigned int max_depth;
     unsigned int max_nodes;        /**< Size limit in syntax nodes; 0: 10000. At most 1000000. */
@@ -182,6 +181,7 @@ typedef int (*eng_rule_get_fn)(uint32_t field, eng_rule_value *out, void *user);
  *         NULL string, list or list item; detail is the field name);
  *         #ENG_EMISUSE (bad rule); #ENG_ETYPE (the accessor gave a value of
  *         the wrong type or a bad decimal scale; detail is the field name);
+ *         #ENG_ENOMEM (only for a rule more than 16 levels deep);
  *         any negative code returned by @p get (a positive one becomes
  *         #ENG_ERROR).
  */

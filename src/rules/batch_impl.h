@@ -35,6 +35,9 @@ typedef struct bctx {
     int err;
     size_t row;      /* generic path: current row */
     uint32_t tab_code; int tab_null; uint32_t tab_field; /* table building */
+    eng__estack est; /* the row evaluator's stack, kept across rows */
+    struct bframe *bstack; /* bool_eval's and/or frames (bool_depth + 2) */
+    int32_t *pstack;       /* eng__batch_plan's work list (nnodes + 1) */
 } bctx;
 
 __extension__ typedef __int128 i128;
@@ -85,7 +88,8 @@ static inline int popcount64(uint64_t x) /* SWAR: no libcall without -mpopcnt */
     return (int)((x * 0x0101010101010101ULL) >> 56);
 }
 
-/* batch_plan.c: plan the boolean node idx (and its boolean children). */
+/* batch_plan.c: plan the boolean node idx (and its boolean children),
+ * without recursion (c->pstack). */
 int eng__batch_plan(bctx *c, int32_t idx);
 /* batch_leaf.c: leaves over the current chunk; T/F get the true/false rows of sel. */
 void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F);

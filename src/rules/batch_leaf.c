@@ -300,7 +300,7 @@ void eng__batch_generic(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, 
             s &= s - 1;
             c->row = (c->w0 + w) * 64 + (size_t)j;
             eng__rval v;
-            int rc = eng__rule_eval(c->r, idx, batch_get, c, &v);
+            int rc = eng__rule_eval_st(c->r, idx, batch_get, c, &c->est, &v);
             if (rc) {
                 c->err = rc;
                 break;

@@ -203,7 +203,7 @@ static int build_table(bctx *c, int32_t idx, bplan *p)
         eng__rval v;
         c->tab_code = k;
         c->tab_null = k == size;
-        int rc = eng__rule_eval(c->r, idx, table_get, c, &v);
+        int rc = eng__rule_eval_st(c->r, idx, table_get, c, &c->est, &v);
         if (rc)
             return rc;
         int tv = tri_of(&v);
@@ -229,12 +229,53 @@ static int build_table(bctx *c, int32_t idx, bplan *p)
     return ENG_OK;
 }
 
-/* Plan the boolean node idx (and, through and/or/not, its boolean children). */
-int eng__batch_plan(bctx *c, int32_t idx)
+/* and/or once its kids are planned: estimates, and the kids ordered so the
+ * one deciding most rows runs first. */
+static int boolop_done(bctx *c, const eng__rnode *n, bplan *p)
+{
+    p->order = eng__malloc(&c->r->mem, n->n * sizeof *p->order);
+    if (!p->order)
+        return eng__nomem();
+    float pt = n->kind == N_AND ? 1.0f : 0.0f, pf = n->kind == N_AND ? 0.0f : 1.0f;
+    for (uint32_t k = 0; k < n->n; k++) {
+        p->order[k] = k;
+        const bplan *kp = &c->plan[c->r->kids[n->first + k]];
+        if (n->kind == N_AND) {
+            pt *= kp->pass_t;
+            pf = 1.0f - pt;
+        } else {
+            pf *= kp->pass_f;
+            pt = 1.0f - pf;
+        }
+    }
+    /* Kleene and/or commute: run the kid that decides most rows first so
+     * the later ones see a sparse selection. Insertion sort (n is small). */
+    for (uint32_t k = 1; k < n->n; k++) {
+        uint32_t x = p->order[k];
+        float key = n->kind == N_AND ? c->plan[c->r->kids[n->first + x]].pass_t
+                                     : c->plan[c->r->kids[n->first + x]].pass_f;
+        uint32_t j = k;
+        for (; j > 0; j--) {
+            const bplan *q = &c->plan[c->r->kids[n->first + p->order[j - 1]]];
+            if ((n->kind == N_AND ? q->pass_t : q->pass_f) <= key)
+                break;
+            p->order[j] = p->order[j - 1];
+        }
+        p->order[j] = x;
+    }
+    p->pass_t = pt;
+    p->pass_f = pf;
+    return ENG_OK;
+}
+
+/* Plan one node on the way down: a leaf plan, or P_BOOLOP with its kids
+ * still to plan (*boolop = 1). */
+static int plan_node(bctx *c, int32_t idx, int *boolop)
 {
     const eng__rnode *n = &c->r->nodes[idx];
     bplan *p = &c->plan[idx];
     int rc;
+    *boolop = 0;
     p->pass_t = p->pass_f = 0.75f; /* unknown: assume it decides few rows */
     if (n->kind == N_LIT) {
         p->kind = P_CONST;
@@ -249,50 +290,10 @@ int eng__batch_plan(bctx *c, int32_t idx)
     }
     switch (n->kind) {
     case N_AND:
-    case N_OR: {
-        p->kind = P_BOOLOP;
-        p->order = eng__malloc(&c->r->mem, n->n * sizeof *p->order);
-        if (!p->order)
-            return eng__nomem();
-        float pt = n->kind == N_AND ? 1.0f : 0.0f, pf = n->kind == N_AND ? 0.0f : 1.0f;
-        for (uint32_t k = 0; k < n->n; k++) {
-            if ((rc = eng__batch_plan(c, c->r->kids[n->first + k])))
-                return rc;
-            p->order[k] = k;
-            const bplan *kp = &c->plan[c->r->kids[n->first + k]];
-            if (n->kind == N_AND) {
-                pt *= kp->pass_t;
-                pf = 1.0f - pt;
-            } else {
-                pf *= kp->pass_f;
-                pt = 1.0f - pf;
-            }
-        }
-        /* Kleene and/or commute: run the kid that decides most rows first so
-         * the later ones see a sparse selection. Insertion sort (n is small). */
-        for (uint32_t k = 1; k < n->n; k++) {
-            uint32_t x = p->order[k];
-            float key = n->kind == N_AND ? c->plan[c->r->kids[n->first + x]].pass_t
-                                         : c->plan[c->r->kids[n->first + x]].pass_f;
-            uint32_t j = k;
-            for (; j > 0; j--) {
-                const bplan *q = &c->plan[c->r->kids[n->first + p->order[j - 1]]];
-                if ((n->kind == N_AND ? q->pass_t : q->pass_f) <= key)
-                    break;
-                p->order[j] = p->order[j - 1];
-            }
-            p->order[j] = x;
-        }
-        p->pass_t = pt;
-        p->pass_f = pf;
-        return ENG_OK;
-    }
+    case N_OR:
     case N_NOT:
         p->kind = P_BOOLOP;
-        if ((rc = eng__batch_plan(c, n->a)))
-            return rc;
-        p->pass_t = c->plan[n->a].pass_f;
-        p->pass_f = c->plan[n->a].pass_t;
+        *boolop = 1;
         return ENG_OK;
     case N_CMP:
         if (cmp_plan(c, n, p))
@@ -321,5 +322,46 @@ int eng__batch_plan(bctx *c, int32_t idx)
     }
     p->kind = P_GENERIC;
     p->pass_t = p->pass_f = 1.0f; /* the slow path runs last */
+    return ENG_OK;
+}
+
+/* Plan the boolean node idx and, through and/or/not, its boolean children:
+ * a work list instead of recursion (~idx marks an and/or/not whose kids are
+ * done). Every node is pushed at most twice and the list never holds more
+ * than the pending kids, so nnodes + 1 entries suffice. */
+int eng__batch_plan(bctx *c, int32_t root)
+{
+    int32_t *st = c->pstack;
+    size_t top = 0;
+    st[top++] = root;
+    while (top) {
+        int32_t e = st[--top];
+        if (e < 0) {
+            int32_t idx = ~e;
+            const eng__rnode *n = &c->r->nodes[idx];
+            bplan *p = &c->plan[idx];
+            if (n->kind == N_NOT) {
+                p->pass_t = c->plan[n->a].pass_f;
+                p->pass_f = c->plan[n->a].pass_t;
+            } else {
+                int rc = boolop_done(c, n, p);
+                if (rc)
+                    return rc;
+            }
+            continue;
+        }
+        int boolop, rc = plan_node(c, e, &boolop);
+        if (rc)
+            return rc;
+        if (!boolop)
+            continue;
+        const eng__rnode *n = &c->r->nodes[e];
+        st[top++] = ~e;
+        if (n->kind == N_NOT)
+            st[top++] = n->a;
+        else
+            for (uint32_t k = n->n; k-- > 0;)
+                st[top++] = c->r->kids[n->first + k];
+    }
     return ENG_OK;
 }

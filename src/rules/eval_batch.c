@@ -17,10 +17,17 @@
  * Rows are processed in chunks of CHUNKW words so scratch stays in cache. */
 #include "rules/batch_impl.h"
 
-static void bool_eval(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, uint64_t *F, unsigned level)
+/* An and/or whose kids are being evaluated (bool_eval's explicit stack). */
+typedef struct bframe {
+    int32_t idx;
+    uint32_t k;      /* kids done */
+    unsigned level;  /* its scratch: cur, tk, fk */
+    uint64_t *T, *F; /* its result */
+} bframe;
+
+/* A leaf plan over the chunk; 0 when idx is an and/or/not. */
+static int leaf_eval(bctx *c, const bplan *p, int32_t idx, const uint64_t *sel, uint64_t *T, uint64_t *F)
 {
-    const bplan *p = &c->plan[idx];
-    const eng__rnode *n = &c->r->nodes[idx];
     size_t nw = c->nw;
     switch (p->kind) {
     case P_CONST:
@@ -28,10 +35,10 @@ static void bool_eval(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, ui
             T[w] = p->cval ? sel[w] : 0;
             F[w] = p->cval ? 0 : sel[w];
         }
-        return;
-    case P_TABLE: eng__batch_table(c, p, sel, T, F); return;
-    case P_RANGE: eng__batch_range(c, p, sel, T, F); return;
-    case P_INSET: eng__batch_inset(c, p, sel, T, F); return;
+        return 1;
+    case P_TABLE: eng__batch_table(c, p, sel, T, F); return 1;
+    case P_RANGE: eng__batch_range(c, p, sel, T, F); return 1;
+    case P_INSET: eng__batch_inset(c, p, sel, T, F); return 1;
     case P_ISNULL: {
         const eng_rule_column *col = col_of(c, p->field);
         for (size_t w = 0; w < nw; w++) {
@@ -39,42 +46,83 @@ static void bool_eval(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, ui
             T[w] = (p->neg ? ~nb : nb) & sel[w];
             F[w] = (p->neg ? nb : ~nb) & sel[w];
         }
-        return;
+        return 1;
     }
-    case P_BOOLOP:
-        break;
-    default:
-        eng__batch_generic(c, idx, sel, T, F);
-        return;
+    case P_BOOLOP: return 0;
+    default: eng__batch_generic(c, idx, sel, T, F); return 1;
     }
-    if (n->kind == N_NOT) {
-        bool_eval(c, n->a, sel, F, T, level + 1);
-        return;
-    }
-    uint64_t *cur = c->scratch + (size_t)level * 3 * CHUNKW, *tk = cur + CHUNKW, *fk = tk + CHUNKW;
-    int is_and = n->kind == N_AND;
-    memcpy(cur, sel, nw * sizeof *cur);
-    for (size_t w = 0; w < nw; w++) {
-        T[w] = is_and ? sel[w] : 0;
-        F[w] = is_and ? 0 : sel[w];
-    }
-    for (uint32_t k = 0; k < n->n && !c->err; k++) {
-        bool_eval(c, c->r->kids[n->first + p->order[k]], cur, tk, fk, level + 1);
-        uint64_t any = 0;
-        for (size_t w = 0; w < nw; w++) {
-            if (is_and) {
-                F[w] |= fk[w];
-                T[w] &= tk[w];
-                cur[w] &= ~fk[w];
-            } else {
-                T[w] |= tk[w];
-                F[w] &= fk[w];
-                cur[w] &= ~tk[w];
+}
+
+/* Evaluate boolean node idx over sel into T/F. Iterative: `not` swaps T and F
+ * and goes on with its child; and/or push a frame (c->bstack, bool_depth + 2
+ * deep) and narrow their selection as each kid decides rows. */
+static void bool_eval(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, uint64_t *F)
+{
+    bframe *st = c->bstack;
+    size_t top = 0, nw = c->nw;
+    unsigned level = 0;
+    for (;;) {
+        /* down: idx over sel into T/F at level */
+        for (;;) {
+            const bplan *p = &c->plan[idx];
+            if (leaf_eval(c, p, idx, sel, T, F))
+                break;
+            const eng__rnode *n = &c->r->nodes[idx];
+            level++;
+            if (n->kind == N_NOT) {
+                uint64_t *t = T;
+                T = F;
+                F = t;
+                idx = n->a;
+                continue;
             }
-            any |= cur[w];
+            uint64_t *cur = c->scratch + (size_t)level * 3 * CHUNKW, *tk = cur + CHUNKW, *fk = tk + CHUNKW;
+            int is_and = n->kind == N_AND;
+            memcpy(cur, sel, nw * sizeof *cur);
+            for (size_t w = 0; w < nw; w++) {
+                T[w] = is_and ? sel[w] : 0;
+                F[w] = is_and ? 0 : sel[w];
+            }
+            st[top++] = (bframe){idx, 0, level, T, F};
+            idx = c->r->kids[n->first + c->plan[idx].order[0]];
+            sel = cur;
+            T = tk;
+            F = fk;
         }
-        if (!any) /* every selected row is decided (false for and, true for or) */
-            break;
+        /* up: fold the kid just done into its and/or */
+        for (;;) {
+            if (!top)
+                return;
+            bframe *f = &st[top - 1];
+            const eng__rnode *n = &c->r->nodes[f->idx];
+            uint64_t *cur = c->scratch + (size_t)f->level * 3 * CHUNKW, *tk = cur + CHUNKW, *fk = tk + CHUNKW;
+            uint64_t any = 0;
+            if (n->kind == N_AND) {
+                for (size_t w = 0; w < nw; w++) {
+                    f->F[w] |= fk[w];
+                    f->T[w] &= tk[w];
+                    cur[w] &= ~fk[w];
+                    any |= cur[w];
+                }
+            } else {
+                for (size_t w = 0; w < nw; w++) {
+                    f->T[w] |= tk[w];
+                    f->F[w] &= fk[w];
+                    cur[w] &= ~tk[w];
+                    any |= cur[w];
+                }
+            }
+            /* stop when every selected row is decided (false for and, true for or) */
+            if (any && ++f->k < n->n && !c->err) {
+                idx = c->r->kids[n->first + c->plan[f->idx].order[f->k]];
+                sel = cur;
+                T = tk;
+                F = fk;
+                level = f->level;
+                break;
+            }
+            top--;
+        }
     }
 }
 
@@ -143,7 +191,9 @@ ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batc
     c.plan = eng__calloc(&rule->mem, rule->nnodes, sizeof *c.plan);
     c.scratch = eng__malloc(&rule->mem, ((size_t)rule->bool_depth + 2) * 3 * CHUNKW * sizeof *c.scratch +
                                             3 * CHUNKW * sizeof *c.scratch);
-    if (!c.plan || !c.scratch)
+    c.bstack = eng__malloc(&rule->mem, ((size_t)rule->bool_depth + 2) * sizeof *c.bstack);
+    c.pstack = eng__malloc(&rule->mem, (2 * rule->nnodes + 1) * sizeof *c.pstack);
+    if (!c.plan || !c.scratch || !c.bstack || !c.pstack)
         rc = eng__nomem();
     if (!rc)
         rc = eng__batch_plan(&c, rule->root);
@@ -158,7 +208,7 @@ ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batc
             size_t m = rows_in_word(&c, w);
             insel[w] = m == 64 ? s : s & (((uint64_t)1 << m) - 1);
         }
-        bool_eval(&c, rule->root, insel, sel + w0, fout, 0);
+        bool_eval(&c, rule->root, insel, sel + w0, fout);
         rc = c.err;
         for (size_t w = 0; w < c.nw && !rc; w++)
             total += (size_t)popcount64(sel[w0 + w]);
@@ -172,6 +222,9 @@ ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batc
     }
     eng__free(&rule->mem, c.plan);
     eng__free(&rule->mem, c.scratch);
+    eng__free(&rule->mem, c.bstack);
+    eng__free(&rule->mem, c.pstack);
+    eng__estack_free(rule, &c.est);
     if (rc) {
         memset(sel, 0, nwords * sizeof *sel);
         return rc;

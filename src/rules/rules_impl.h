@@ -146,7 +146,21 @@ int eng__rule_fold_node(eng_rule *r, int32_t idx);
 int eng__rule_compile_program(eng_rule *r);
 /* eval_row.c */
 typedef int (*eng__rget_fn)(void *ctx, uint32_t field, eng__rval *out);
+/* Evaluate node with an explicit stack: up to ENG__EVAL_LOCAL levels in a
+ * local array, deeper on the heap (ENG_ENOMEM possible only then). */
+#define ENG__EVAL_LOCAL 16
 int eng__rule_eval(const eng_rule *r, int32_t node, eng__rget_fn get, void *ctx, eng__rval *out);
+/* The same with a caller-kept stack (start it zeroed; reused across calls,
+ * e.g. per row of a batch; release with eng__estack_free). */
+typedef struct eng__eframe eng__eframe;
+typedef struct eng__estack {
+    eng__eframe *f;
+    size_t cap, top;
+    int heap;
+} eng__estack;
+int eng__rule_eval_st(const eng_rule *r, int32_t node, eng__rget_fn get, void *ctx, eng__estack *st,
+                      eng__rval *out);
+void eng__estack_free(const eng_rule *r, eng__estack *st);
 /* text.c: the one quoting routine (rule text and builder), and canonical
  * text into a growing buffer (NUL-terminated). */
 struct eng__wr;
