@@ -16,7 +16,11 @@ ENG_BEGIN_DECLS
 /**
  * Send a draft message for approval. Runs every validator (message, campaign,
  * creatives per channel, incentive, schedule, X-Engage) and fails with all
- * failures at once. On success the host's event callback hears
+ * failures at once. Every audience group the message names must exist
+ * (`message.audience.include[i]`, `message.audience.exclude[i]`, #ENG_ENOTFOUND)
+ * unless the host keeps the audiences (an audience counter is set, or the
+ * engine holds no groups). X-Engage credits count only when not reserved by
+ * approved messages. On success the host's event callback hears
  * #ENG_EVENT_APPROVAL_NEEDED. Needs #ENG_OP_EDIT.
  * @param engine an open engine.
  * @param actor acting user.
@@ -30,15 +34,24 @@ ENG_API int eng_message_submit(eng_engine *engine, const char *actor, uint64_t i
  * Approve a message awaiting approval. The approval binds to the content hash;
  * any later change voids it. Needs #ENG_OP_APPROVE; the approver may not be
  * the message's creator or last editor unless the org allows self-approval.
+ * A message can no longer be approved once its send time has passed. For an
+ * X-Engage message the seed's rules are checked again on the audience as it
+ * is frozen now: the org still has X-Engage, the test group still has at least
+ * 100,000 recipients, and the credits for it (recipients x the org's cost) are
+ * not reserved by other approved messages; approval then reserves them until
+ * the message leaves approved/executing (edited, stopped, finished, deleted).
  * @param engine an open engine.
  * @param actor acting user.
  * @param id the message.
  * @param content_hash the hash the approver reviewed (64 hex digits from
  *        eng_message_hash()), or NULL to approve the current content.
  * @param comment approver's comment (may be NULL; at most 4096 bytes).
- * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND; #ENG_ESTATE if not awaiting approval or the content
- *         changed since @p content_hash (`message.content_hash`); #ENG_ERANGE for an X-Engage message approved
- *         less than 48 hours before its schedule; #ENG_ETOOBIG.
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND (also a group deleted since submit,
+ *         `message.audience.include[i]`); #ENG_ESTATE if not awaiting approval or the content
+ *         changed since @p content_hash (`message.content_hash`); #ENG_ERANGE after the send time, or for an
+ *         X-Engage message approved less than 48 hours before it (`message.schedule.at`), or an X-Engage
+ *         test group under 100,000 (`message.audience`); #ENG_ECREDITS (`org.credits.xengage`);
+ *         #ENG_EUNSUPPORTED (`org.settings.xengage`); #ENG_ETOOBIG.
  */
 ENG_API int eng_message_approve(eng_engine *engine, const char *actor, uint64_t id, const char *content_hash,
                                 const char *comment);
@@ -56,8 +69,8 @@ ENG_API int eng_message_approve(eng_engine *engine, const char *actor, uint64_t 
  * @param comment approver's comment stored on every message (may be NULL; at most 4096 bytes).
  * @return #ENG_OK; #ENG_EDENIED (also when the actor created or last edited one of the
  *         messages and the org does not allow self-approval); #ENG_ENOTFOUND;
- *         #ENG_ESTATE when no message awaits approval; #ENG_ERANGE for an X-Engage message
- *         less than 48 hours before its schedule; #ENG_ETOOBIG; storage errors.
+ *         #ENG_ESTATE when no message awaits approval; the errors of eng_message_approve()
+ *         (#ENG_ERANGE, #ENG_ECREDITS, #ENG_EUNSUPPORTED, #ENG_ENOTFOUND); #ENG_ETOOBIG; storage errors.
  */
 ENG_API int eng_campaign_approve(eng_engine *engine, const char *actor, uint64_t id, const char *comment);
 
@@ -87,13 +100,17 @@ ENG_API int eng_message_reject(eng_engine *engine, const char *actor, uint64_t i
 /**
  * Apply an execution action (#ENG_ACT_START, #ENG_ACT_FINISH or #ENG_ACT_STOP).
  * Start needs an approval still bound to the current content (and, for
- * X-Engage, given at least 48 hours before the schedule). Needs #ENG_OP_EXECUTE.
+ * X-Engage, given at least 48 hours before the schedule, and the org's
+ * X-Engage still on); a message goes live as per its schedule, so start is
+ * refused before its send time. Needs #ENG_OP_EXECUTE.
  * @param engine an open engine.
  * @param actor acting user.
  * @param id the message.
  * @param action the action.
  * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND; #ENG_ESTATE (e.g. stopping an executed message, or
- *         starting one whose approval no longer matches, `message.approval`); #ENG_EINVAL for
+ *         starting one whose approval no longer matches, `message.approval`); #ENG_ERANGE starting
+ *         before the send time (`message.schedule.at`); #ENG_EUNSUPPORTED starting an X-Engage message
+ *         after the org's X-Engage was turned off (`org.settings.xengage`); #ENG_EINVAL for
  *         another action.
  */
 ENG_API int eng_message_execute(eng_engine *engine, const char *actor, uint64_t id, int action);

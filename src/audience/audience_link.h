@@ -13,6 +13,12 @@
  * eng__enter and an open batch. */
 int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const char *key);
 
+/* Whether the message's group reference @p name (a group name or decimal id)
+ * names a group: ENG_OK, ENG_ENOTFOUND, or another error. *checked = 0 (and
+ * ENG_OK) when the audience layer holds no groups (the host keeps its
+ * audiences elsewhere), as for the freeze above. Call inside eng__enter. */
+int eng__audience_group_known(eng_engine *e, const char *name, int *checked);
+
 /* Compile a rule over customers (a personalization variant's rule) against the
  * customer columns filter groups see: ENG_OK, or the rules layer's error
  * (detail line:column, unknown fields with a did-you-mean). *checked = 0 when

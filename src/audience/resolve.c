@@ -462,6 +462,18 @@ ENG_API int eng_audience_test_count(eng_engine *e, const eng_audience_query *que
     return rc;
 }
 
+int eng__audience_group_known(eng_engine *e, const char *name, int *checked)
+{
+    eng__aud *st;
+    uint32_t id;
+    *checked = 0;
+    int rc = eng__aud_get(e, &st);
+    if (rc || st->ng == 0)
+        return rc;
+    *checked = 1;
+    return ids_of(st, "group", &name, 1, &id);
+}
+
 int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const char *key)
 {
     eng__aud *st;

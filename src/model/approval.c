@@ -63,11 +63,50 @@ void eng__frozen_audience_key(char *buf, size_t n, uint64_t campaign, uint64_t m
              (long long)approved_at);
 }
 
+/* Every group the message names exists (unless the host keeps the audiences:
+ * its own counter, or no groups in the engine). Each unknown one goes into @p v
+ * with its field path; without v the first is the error (for approve). */
+int eng__audience_refs_check(eng_engine *e, eng_validation *v, const eng_message_spec *s)
+{
+    eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
+    int first = ENG_OK;
+    if (st && st->count_fn)
+        return ENG_OK;
+    for (int ex = 0; ex < 2; ex++) {
+        const char *const *names = ex ? s->exclude : s->include;
+        size_t n = ex ? s->n_exclude : s->n_include;
+        for (size_t i = 0; i < n && names; i++) {
+            int checked, rc = eng__audience_group_known(e, names[i], &checked);
+            if (!checked && !rc)
+                return ENG_OK;
+            if (!rc)
+                continue;
+            char path[64];
+            snprintf(path, sizeof path, "message.audience.%s[%zu]", ex ? "exclude" : "include", i);
+            if (rc == ENG_ENOTFOUND)
+                eng__vr_add(v, rc, path, "no audience group \"%.80s\"", names[i] ? names[i] : "");
+            else
+                eng__vr_add(v, rc, path, "%s", eng_error_last()->message);
+            if (v && rc == ENG_ENOMEM)
+                v->oom = 1;
+            if (!v) /* approve: the first one is the error */
+                return rc == ENG_ENOTFOUND
+                           ? eng__err(rc, path, "no audience group \"%.80s\"", names[i] ? names[i] : "")
+                           : eng__err_wrap(rc, "%s", path);
+            first = first ? first : rc;
+        }
+    }
+    return first;
+}
+
 int eng__freeze_audience(eng_engine *e, const eng__org *o, const eng__camp *c, const eng__msg *m)
 {
     eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
     if ((st && st->count_fn) || m->spec.n_include == 0)
         return ENG_OK; /* the host counts, so the host keeps the audiences */
+    int rc0 = eng__audience_refs_check(e, NULL, &m->spec);
+    if (rc0)
+        return rc0; /* a group deleted since submit: named by its field path */
     eng_audience_query q;
     char key[96];
     eng__audience_query_of(o, c, &m->spec, &q);
@@ -100,6 +139,12 @@ int eng__approve_msg(eng_engine *e, const eng__actor *a, const eng__org *o, cons
                         "X-Engage messages cannot be executed by this build yet: approval refused so that none is "
                         "sent by another strategy");
     eng_time now = eng__now(e);
+    /* The message goes live as per its schedule: once the send time has
+     * passed it can no longer be approved (send it again for approval with a
+     * new time). */
+    if (m->spec.schedule.kind != ENG_SCHEDULE_NONE && now > m->spec.schedule.at)
+        return eng__err(ENG_ERANGE, "message.schedule.at",
+                        "the send time has passed: a message cannot be approved after it");
     if (m->spec.strategy == ENG_STRATEGY_XENGAGE && now + 48 * ENG_HOUR > m->spec.schedule.at)
         return eng__err(ENG_ERANGE, "message.schedule.at",
                         "an X-Engage message must be approved at least 48 hours before its send time");
@@ -141,6 +186,8 @@ ENG_API int eng_message_approve(eng_engine *e, const char *actor, uint64_t id, c
     if ((rc = eng__kv_begin(e->store)))
         goto done;
     rc = eng__freeze_audience(e, &x.o, &x.c, &x.m);
+    if (rc == ENG_OK)
+        rc = eng__xengage_approve(e, &x.o, &x.c, &x.m);
     if (rc == ENG_OK)
         rc = eng__msg_write(e, &x, "approve");
     if (rc == ENG_OK && !x.c.goal_locked) { /* the first approval freezes the campaign's goal: audited too */

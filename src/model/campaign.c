@@ -609,6 +609,8 @@ ENG_API int eng_campaign_delete(eng_engine *e, const char *actor, uint64_t id)
             rc = eng__kv_del(e->store, ENG__K(key));
             snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)c.msgs[i]);
             if (rc == ENG_OK)
+                rc = eng__xengage_release(e, o.id, c.msgs[i]);
+            if (rc == ENG_OK)
                 rc = eng__audit_append(e, o.id, a.id, obj, "delete", "", 0);
         }
         name_key(key, sizeof key, o.id, c.spec.name);

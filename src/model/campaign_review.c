@@ -56,6 +56,8 @@ static int review(eng_engine *e, const char *actor, uint64_t id, const char *com
         if (msgs[i].decided_by == a.id) { /* decided by this call */
             if (approve)
                 rc = eng__freeze_audience(e, &o, &c, &msgs[i]);
+            if (rc == ENG_OK && approve)
+                rc = eng__xengage_approve(e, &o, &c, &msgs[i]);
             if (rc == ENG_OK)
                 rc = eng__msg_put_audited(e, o.id, a.id, &msgs[i], approve ? "approve" : "reject");
         }

@@ -77,6 +77,18 @@ ENG_API int eng_message_execute(eng_engine *e, const char *actor, uint64_t id, i
                           "an X-Engage message approved less than 48 hours before its schedule does not execute");
             goto done;
         }
+        if (x.m.spec.strategy == ENG_STRATEGY_XENGAGE && x.o.settings.xengage == ENG_XENGAGE_OFF) {
+            rc = eng__err(ENG_EUNSUPPORTED, "org.settings.xengage", "X-Engage is not enabled for org '%s'", x.o.id);
+            goto done;
+        }
+        /* It goes live as per the schedule: not before its time (the executor
+         * runs it when due). */
+        if (x.m.spec.schedule.kind != ENG_SCHEDULE_NONE && eng__now(e) < x.m.spec.schedule.at) {
+            rc = eng__err(ENG_ERANGE, "message.schedule.at",
+                          "message %llu is scheduled later: it cannot start before its send time",
+                          (unsigned long long)id);
+            goto done;
+        }
     }
     x.m.state = next;
     if ((rc = eng__kv_begin(e->store)) == ENG_OK)

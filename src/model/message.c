@@ -273,6 +273,7 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
     eng__vr_drop(v, "campaign.goal", ENG_EUNSUPPORTED);
     if (s->n_include == 0)
         eng__vr_add(v, ENG_EINVAL, "message.audience.include", "add at least one audience group");
+    eng__audience_refs_check(e, v, s);
     if (s->n_creatives == 0 && s->strategy != ENG_STRATEGY_XENGAGE)
         eng__vr_add(v, ENG_EINVAL, "message.creatives", "add at least one creative");
     for (size_t i = 0; i < s->n_creatives; i++) {
@@ -414,6 +415,9 @@ void eng__msg_free(eng__msg *m)
 int eng__msg_put_audited(eng_engine *e, const char *org, const char *actor, const eng__msg *m, const char *action)
 {
     int rc = eng__msg_store(e, m);
+    /* leaving approved/executing (voided, stopped, finished) releases its X-Engage credits */
+    if (rc == ENG_OK && m->state != ENG_STATE_APPROVED && m->state != ENG_STATE_EXECUTING)
+        rc = eng__xengage_release(e, org, m->id);
     if (rc)
         return rc;
     eng__wr w;
@@ -747,6 +751,8 @@ ENG_API int eng_message_delete(eng_engine *e, const char *actor, uint64_t id)
         eng__key_id(key, sizeof key, 'g', id);
         rc = eng__kv_del(e->store, ENG__K(key));
         snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)id);
+        if (rc == ENG_OK)
+            rc = eng__xengage_release(e, x.o.id, id);
         if (rc == ENG_OK)
             rc = eng__audit_append(e, x.o.id, x.a.id, obj, "delete", "", 0);
         if (rc == ENG_OK)

@@ -29,6 +29,7 @@ enum {
     ENG__REC_AUDIT = 0x0107,    /* m/l/<seq:016x>       audit entry */
     ENG__REC_AUDIT_HEAD = 0x0108, /* m/h               last seq + hash */
     ENG__REC_SEQ = 0x0109,      /* m/s                  id sequence */
+    ENG__REC_RESERVE = 0x0120,  /* m/r/<org>            X-Engage credit reservations */
 };
 #define ENG__MODEL_SCHEMA 1
 #define ENG__ID_MAX 64
@@ -220,12 +221,27 @@ void eng__audience_query_of(const eng__org *o, const eng__camp *c, const eng_mes
 void eng__frozen_audience_key(char *buf, size_t n, uint64_t campaign, uint64_t message, eng_time approved_at);
 /* With the built-in audience layer, resolve and freeze an approved message's audience (inside a batch). */
 int eng__freeze_audience(eng_engine *e, const eng__org *o, const eng__camp *c, const eng__msg *m);
+/* Unknown groups of a message (field paths message.audience.include[i] /
+ * exclude[i]) into v; without v, the first is the error returned. */
+int eng__audience_refs_check(eng_engine *e, eng_validation *v, const eng_message_spec *s);
 /* Non-zero once the decide layer can execute X-Engage (its optimizer is listed
  * in src/decide/registry.c). Until then approval refuses X-Engage messages.
  * Tests of the approval rules set it. */
 extern int eng__xengage_executable;
 void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
                         const eng_message_spec *s, eng_time now);
+/* Test-group recipients of a message's audience: the host's counter, or the
+ * engine's groups resolved as the freeze resolves them. */
+int eng__xengage_count(eng_engine *e, const eng__org *o, const eng__camp *c, const eng_message_spec *s,
+                       uint64_t *count);
+/* Approval of an X-Engage message, inside the approval's batch (after the
+ * audience is frozen): the org still has X-Engage, the audience still has the
+ * minimum, and its credits are available and get reserved. */
+int eng__xengage_approve(eng_engine *e, const eng__org *o, const eng__camp *c, const eng__msg *m);
+/* reserve.c: X-Engage credits reserved by approved messages (inside a batch). */
+int eng__xengage_reserved(eng_engine *e, const char *org, uint64_t except_msg, int64_t *total);
+int eng__xengage_reserve(eng_engine *e, const char *org, uint64_t msg, int64_t amount);
+int eng__xengage_release(eng_engine *e, const char *org, uint64_t msg);
 
 /* ---- lifecycle ---- */
 const char *eng__state_name(int state);

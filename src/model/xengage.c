@@ -3,7 +3,9 @@
  * no mandatory channel; only coupon incentives with a common code or uploaded
  * codes; a fixed send time at least 50 hours away; the campaign ending at
  * least 14 days after it; at least 100,000 test-group recipients. The 48-hour
- * approval rule is checked by approve and again by start. */
+ * approval rule is checked by approve and again by start; the org setting, the
+ * minimum (on the audience as frozen) and the credits again at approval, which
+ * reserves the credits (reserve.c); the org setting again at start. */
 #include "model/model_impl.h"
 #include "base/hash.h"
 #include "engage/audience.h"
@@ -15,6 +17,17 @@ int eng__xengage_executable = 0;
 #define XE_SUBMIT_LEAD (50 * ENG_HOUR)
 #define XE_MIN_TAIL (14 * ENG_DAY)
 #define XE_MIN_AUDIENCE 100000u
+
+/* X-Engage credits not reserved by approved messages (other than @p except). */
+static int available(eng_engine *e, const eng__org *o, uint64_t except, int64_t *avail)
+{
+    int64_t bal[2], reserved;
+    int rc = eng__credits_get(e, o->id, bal);
+    if (!rc)
+        rc = eng__xengage_reserved(e, o->id, except, &reserved);
+    *avail = rc ? 0 : bal[1] - reserved;
+    return rc;
+}
 
 void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
                         const eng_message_spec *s, eng_time now)
@@ -39,11 +52,8 @@ void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, con
             eng__vr_add(v, ENG_ERANGE, "campaign.end",
                         "an X-Engage campaign must end at least 14 days after the send time");
     }
-    eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
     uint64_t count = 0;
-    eng_audience_query q;
-    eng__audience_query_of(o, c, s, &q);
-    int rc = st && st->count_fn ? st->count_fn(&q, &count, st->count_user) : eng_audience_test_count(e, &q, &count);
+    int rc = eng__xengage_count(e, o, c, s, &count);
     if (rc) {
         eng__vr_add(v, rc < 0 ? rc : ENG_ERROR, "message.audience", "the audience counter failed: %s",
                     eng_error_last()->message);
@@ -53,17 +63,54 @@ void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, con
         eng__vr_add(v, ENG_ERANGE, "message.audience",
                     "X-Engage needs at least 100,000 test-group recipients; the audience has %llu",
                     (unsigned long long)count);
-    int64_t bal[2];
-    if (eng__credits_get(e, o->id, bal) != ENG_OK) {
+    int64_t avail;
+    if (available(e, o, 0, &avail) != ENG_OK) {
         eng__vr_add(v, eng_error_last()->code, "org.credits.xengage", "%s", eng_error_last()->message);
         return;
     }
     int64_t cost = o->settings.xengage_cost;
-    if (count > (uint64_t)INT64_MAX / (cost ? (uint64_t)cost : 1) || bal[1] < (int64_t)count * cost)
+    if (count > (uint64_t)INT64_MAX / (cost ? (uint64_t)cost : 1) || avail < (int64_t)count * cost)
         eng__vr_add(v, ENG_ECREDITS, "org.credits.xengage",
-                    "X-Engage needs %llu credits for %llu recipients; the org has %lld",
+                    "X-Engage needs %llu credits for %llu recipients; the org has %lld not reserved",
                     (unsigned long long)count * (unsigned long long)cost, (unsigned long long)count,
-                    (long long)bal[1]);
+                    (long long)avail);
+}
+
+int eng__xengage_count(eng_engine *e, const eng__org *o, const eng__camp *c, const eng_message_spec *s,
+                       uint64_t *count)
+{
+    eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
+    eng_audience_query q;
+    eng__audience_query_of(o, c, s, &q);
+    *count = 0;
+    return st && st->count_fn ? st->count_fn(&q, count, st->count_user) : eng_audience_test_count(e, &q, count);
+}
+
+int eng__xengage_approve(eng_engine *e, const eng__org *o, const eng__camp *c, const eng__msg *m)
+{
+    if (m->spec.strategy != ENG_STRATEGY_XENGAGE)
+        return ENG_OK;
+    if (o->settings.xengage == ENG_XENGAGE_OFF)
+        return eng__err(ENG_EUNSUPPORTED, "org.settings.xengage", "X-Engage is not enabled for org '%s'", o->id);
+    /* Under the engine lock the groups are as the freeze just saw them: this
+     * is the frozen test group's size (or the host counter's answer now). */
+    uint64_t count = 0;
+    int rc = eng__xengage_count(e, o, c, &m->spec, &count);
+    if (rc)
+        return eng__err_wrap(rc < 0 ? rc : ENG_ERROR, "message.audience: the audience counter failed");
+    if (count < XE_MIN_AUDIENCE)
+        return eng__err(ENG_ERANGE, "message.audience",
+                        "X-Engage needs at least 100,000 test-group recipients; the audience has %llu",
+                        (unsigned long long)count);
+    int64_t cost = o->settings.xengage_cost, avail;
+    if ((rc = available(e, o, m->id, &avail)))
+        return rc;
+    if (count > (uint64_t)INT64_MAX / (cost ? (uint64_t)cost : 1) || avail < (int64_t)count * cost)
+        return eng__err(ENG_ECREDITS, "org.credits.xengage",
+                        "X-Engage needs %llu credits for %llu recipients; the org has %lld not reserved",
+                        (unsigned long long)count * (unsigned long long)cost, (unsigned long long)count,
+                        (long long)avail);
+    return eng__xengage_reserve(e, o->id, m->id, (int64_t)count * cost);
 }
 
 ENG_API uint64_t eng_campaign_split_seed(const char *org, uint64_t campaign)

@@ -252,16 +252,18 @@ static void approval_freezes_the_audience(void **st)
         want_all += i % 10 != 0;
     assert_int_equal(rtest, want_all);
 
-    /* An unknown group refuses the approval; the message stays awaiting. */
+    /* An unknown group is refused at send-for-approval, with its field path
+     * (issue 16); the message stays a draft. */
     static const char *const nope[] = {"no-such-group"};
     m.include = nope;
     m.exclude = NULL;
     m.n_exclude = 0;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &bad, NULL), ENG_OK);
-    assert_int_equal(eng_message_submit(f.e, "ann", bad, NULL), ENG_OK);
-    assert_int_equal(eng_message_approve(f.e, "bob", bad, NULL, "ok"), ENG_ENOTFOUND);
+    assert_int_equal(eng_message_submit(f.e, "ann", bad, NULL), ENG_EVALIDATION);
+    assert_string_equal(eng_error_last()->detail, "message.audience.include[0]");
     assert_non_null(strstr(eng_error_last()->message, "no-such-group"));
-    assert_int_equal(state_of(f.e, bad), ENG_STATE_AWAITING);
+    assert_int_equal(eng_message_approve(f.e, "bob", bad, NULL, "ok"), ENG_ESTATE);
+    assert_int_equal(state_of(f.e, bad), ENG_STATE_DRAFT);
     assert_int_equal(eng_message_audience(f.e, "vic", bad, &a), ENG_ESTATE);
     assert_int_equal(eng_message_audience(f.e, "vic", mid, NULL), ENG_EINVAL);
     assert_int_equal(eng_message_audience(f.e, "nobody", mid, &a), ENG_EDENIED);

@@ -141,6 +141,31 @@ static inline eng_message_spec fx_message(void)
     return m;
 }
 
+/* Start message @p id at time @p at (a message starts no earlier than its
+ * schedule): the test clock is moved there for the call and put back. */
+static inline int fx_start_at(eng_engine *e, const char *actor, uint64_t id, eng_time at)
+{
+    eng_time saved = test_clock_now;
+    if (at > test_clock_now)
+        test_clock_now = at;
+    int rc = eng_message_execute(e, actor, id, ENG_ACT_START);
+    test_clock_now = saved;
+    return rc;
+}
+
+/* Start message @p id at its send time (read as root; other orgs' messages
+ * start now). */
+static inline int fx_start(eng_engine *e, const char *actor, uint64_t id)
+{
+    eng_message *h = NULL;
+    const eng_message_spec *s = NULL;
+    eng_time at = 0;
+    if (eng_message_get(e, "root", id, &h) == ENG_OK && eng_message_fields(h, &s) == ENG_OK)
+        at = s->schedule.at;
+    eng_message_free(h);
+    return fx_start_at(e, actor, id, at);
+}
+
 /* The report has a failure with this path and code. */
 #define assert_report(v, path, code) assert_int_equal(eng_validation_find((v), (path)), (code))
 

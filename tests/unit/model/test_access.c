@@ -101,7 +101,7 @@ static void matrix(void **st)
                         rc = eng_message_approve(f.e, actor, message_for(&f, camp[o], 0), NULL, "ok");
                         break;
                     case ENG_OP_EXECUTE:
-                        rc = eng_message_execute(f.e, actor, message_for(&f, camp[o], 1), ENG_ACT_START);
+                        rc = fx_start(f.e, actor, message_for(&f, camp[o], 1));
                         break;
                     case ENG_OP_ADMIN: {
                         char unit[48];

@@ -313,7 +313,7 @@ static void every_change_audited(void **st)
     assert_int_equal(eng_message_update(f.e, "ann", id, &m, NULL), ENG_OK);
     assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
     assert_int_equal(eng_message_approve(f.e, "bob", id, NULL, "ok"), ENG_OK);
-    assert_int_equal(eng_message_execute(f.e, "root", id, ENG_ACT_START), ENG_OK);
+    assert_int_equal(fx_start(f.e, "root", id), ENG_OK);
     assert_int_equal(eng_message_execute(f.e, "root", id, ENG_ACT_FINISH), ENG_OK);
     GREW({mo, "update"}, {mo, "submit"}, {mo, "approve"}, {mo, "start"}, {mo, "finish"});
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id2, NULL), ENG_OK);

@@ -46,7 +46,7 @@ static void denials_change_nothing(void **st)
     assert_int_equal(eng_message_create(f.e, "root", cid, &m, &executing, NULL), ENG_OK);
     assert_int_equal(eng_message_submit(f.e, "root", executing, NULL), ENG_OK);
     assert_int_equal(eng_message_approve(f.e, "bob", executing, NULL, NULL), ENG_OK);
-    assert_int_equal(eng_message_execute(f.e, "root", executing, ENG_ACT_START), ENG_OK);
+    assert_int_equal(fx_start(f.e, "root", executing), ENG_OK);
     events = 0;
 
     /* Editing (author or admin, scope covering the org): viewer, approver, unit-scoped actors, another org. */

@@ -433,7 +433,7 @@ static void full_roundtrip(void **st)
     assert_int_equal(eng_credits_balance(e, "ann", ENG_CREDITS_XENGAGE, &bal), ENG_OK);
     assert_int_equal(bal, 1000000);
     /* The approved message still executes after reopen: its approval is bound to the same hash. */
-    assert_int_equal(eng_message_execute(e, "root", mid, ENG_ACT_START), ENG_OK);
+    assert_int_equal(fx_start(e, "root", mid), ENG_OK);
     uint64_t bad;
     assert_int_equal(eng_audit_verify(e, "root", &bad), ENG_OK);
 

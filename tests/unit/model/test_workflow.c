@@ -43,7 +43,7 @@ static uint64_t message_in(fx *f, uint64_t cid, int state)
         assert_int_equal(eng_message_execute(f->e, "root", id, ENG_ACT_STOP), ENG_OK);
         return id;
     }
-    assert_int_equal(eng_message_execute(f->e, "root", id, ENG_ACT_START), ENG_OK);
+    assert_int_equal(fx_start(f->e, "root", id), ENG_OK);
     if (state == ENG_STATE_EXECUTING)
         return id;
     assert_int_equal(eng_message_execute(f->e, "root", id, ENG_ACT_FINISH), ENG_OK);
@@ -58,6 +58,7 @@ static int act(fx *f, uint64_t id, int action)
     case ENG_ACT_SUBMIT: return eng_message_submit(f->e, "ann", id, NULL);
     case ENG_ACT_APPROVE: return eng_message_approve(f->e, "bob", id, NULL, "fine");
     case ENG_ACT_REJECT: return eng_message_reject(f->e, "bob", id, "not fine");
+    case ENG_ACT_START: return fx_start(f->e, "root", id);
     default: return eng_message_execute(f->e, "root", id, action);
     }
 }
@@ -283,7 +284,7 @@ static void goal_lock_and_campaign_edits(void **st)
     assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
     assert_int_equal(eng_message_approve(f.e, "bob", id, NULL, NULL), ENG_OK);
     assert_int_equal(eng_message_execute(f.e, "bob", id, ENG_ACT_START), ENG_EDENIED); /* admins execute */
-    assert_int_equal(eng_message_execute(f.e, "root", id, ENG_ACT_START), ENG_OK);
+    assert_int_equal(fx_start(f.e, "root", id), ENG_OK);
     c.name = "Diwali 2026b";
     assert_int_equal(eng_campaign_update(f.e, "ann", cid, &c, NULL), ENG_ESTATE);
     fx_close(&f);
@@ -302,7 +303,7 @@ static void approval_survives_reopen(void **st)
     assert_int_equal(eng_message_approve(f.e, "bob", id, NULL, "ok"), ENG_OK);
     fx_reopen(&f);
     assert_int_equal(state_of(&f, id), ENG_STATE_APPROVED);
-    assert_int_equal(eng_message_execute(f.e, "root", id, ENG_ACT_START), ENG_OK);
+    assert_int_equal(fx_start(f.e, "root", id), ENG_OK);
     fx_close(&f);
 }
 

@@ -223,7 +223,7 @@ static void xengage_approval_window(void **st)
     assert_int_equal(s.state, ENG_STATE_AWAITING);
     eng_message_free(h);
     /* The one approved in time executes. */
-    assert_int_equal(eng_message_execute(f.e, "root", id, ENG_ACT_START), ENG_OK);
+    assert_int_equal(fx_start(f.e, "root", id), ENG_OK);
     fx_close(&f);
 }
 
@@ -340,7 +340,7 @@ static void start_rechecks_approval(void **st)
     assert_int_equal(eng__msg_store(f.e, &orig), ENG_OK);
     assert_int_equal(eng__kv_commit(f.e->store), ENG_OK);
     eng__msg_free(&orig);
-    assert_int_equal(eng_message_execute(f.e, "root", id, ENG_ACT_START), ENG_OK);
+    assert_int_equal(fx_start(f.e, "root", id), ENG_OK);
     fx_close(&f);
 }
 
