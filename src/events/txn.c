@@ -5,6 +5,7 @@
  * appended to the org's tail, all inside one storage batch. */
 #include "events/ev_state.h"
 #include "audience/values.h"
+#include "model/txn_schema.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -553,4 +554,46 @@ ENG_API int eng_txn_import_csv_buffer(eng_engine *e, const char *org, const char
         rc = import_csv(e, org, eng__memsrc_read, &src, opts, report);
     eng__leave(e);
     return rc;
+}
+
+/* ---- the model's goal conditions see the org's custom fields ---- */
+
+static eng_rule_type rule_type_of(int t)
+{
+    switch (t) {
+    case ENG_COL_STRING: return ENG_RT_STRING;
+    case ENG_COL_INT64: return ENG_RT_INT;
+    case ENG_COL_DECIMAL: return ENG_RT_DECIMAL;
+    case ENG_COL_DATE: return ENG_RT_DATE;
+    default: return ENG_RT_BOOL;
+    }
+}
+
+/* Inside eng__enter: the declared fields of @p org as rule fields (names
+ * borrowed from the events state). An org without events has none. */
+static int txn_fields(eng_engine *e, const char *org, eng_rule_field *out, size_t cap, size_t *n)
+{
+    eng__ev *ev;
+    eng__evorg *o;
+    *n = 0;
+    int rc = eng__ev_get(e, &ev);
+    if (rc)
+        return rc;
+    if (eng__ev_org(ev, org, 0, &o) != ENG_OK)
+        return ENG_OK;
+    for (uint32_t f = 0; f < o->nfields && *n < cap; f++) {
+        out[*n].name = o->fname[f];
+        out[*n].type = rule_type_of(o->ftype[f]);
+        out[*n].scale = o->ftype[f] == ENG_COL_DECIMAL ? 4 : 0;
+        (*n)++;
+    }
+    return ENG_OK;
+}
+
+/* The model sits below this layer and cannot call it: the provider is
+ * registered when this object is linked in (it also holds
+ * eng_txn_field_add(), the only way to declare a field). */
+__attribute__((constructor)) static void register_txn_fields(void)
+{
+    eng__txn_fields_provider = txn_fields;
 }

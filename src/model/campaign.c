@@ -118,7 +118,7 @@ void eng__camp_check(eng_engine *e, eng_validation *v, const eng_campaign_spec *
             eng__vr_add(v, ENG_EUNSUPPORTED, "campaign.goal", "conversion goals are not enabled for org '%s'", o->id);
         else
             eng__goal_check(v, &s->goal, "campaign.goal");
-        eng__model_rule_check(e, v, s->goal.condition, ENG_SCHEMA_EVENT, "campaign.goal.condition");
+        eng__goal_rule_check(e, v, o ? o->id : NULL, &s->goal, "campaign.goal");
     }
 }
 

@@ -17,6 +17,7 @@
 #include "base/hash.h"
 #include "store/record.h"
 #include "base/utf8.h"
+#include "model/txn_schema.h"
 
 /* Record type tags (0x01xx) and keys (under "m/"). */
 enum {
@@ -267,6 +268,14 @@ void eng__emit(eng_engine *e, int kind, const char *org, uint64_t campaign, uint
 /* Compile @p text against the schema of @p kind when one is set; failures go
  * into the report at @p path. Does nothing for an empty text or no schema. */
 void eng__model_rule_check(eng_engine *e, eng_validation *v, const char *text, int kind, const char *path);
+/* A conversion goal's event and condition (path "campaign.goal" or
+ * "org.settings.default_goal"): only transactions are events; without a host
+ * event schema the condition is compiled against the built-in transaction
+ * schema (amount DECIMAL(4), store, items, time) and the org's declared
+ * custom fields. */
+void eng__goal_rule_check(eng_engine *e, eng_validation *v, const char *org, const eng_goal_spec *g,
+                          const char *path);
+
 void eng__model_schemas_free(eng_engine *e, eng__model_state *st);
 
 /* ---- audit ---- */

@@ -92,7 +92,7 @@ void eng__settings_dec(eng__rd *r, eng__pool *p, eng_org_settings *s)
     eng__goal_dec(r, p, &s->default_goal);
 }
 
-static void settings_check(eng_engine *e, eng_validation *v, const eng_org_settings *s)
+static void settings_check(eng_engine *e, eng_validation *v, const char *org, const eng_org_settings *s)
 {
     if (s->xengage < ENG_XENGAGE_OFF || s->xengage > ENG_XENGAGE_UNLOCKED)
         eng__vr_add(v, ENG_EINVAL, "org.settings.xengage", "%d is not an eng_xengage_mode", s->xengage);
@@ -107,7 +107,7 @@ static void settings_check(eng_engine *e, eng_validation *v, const eng_org_setti
                     (long long)s->xengage_cost);
     if (s->has_default_goal) {
         eng__goal_check(v, &s->default_goal, "org.settings.default_goal");
-        eng__model_rule_check(e, v, s->default_goal.condition, ENG_SCHEMA_EVENT, "org.settings.default_goal.condition");
+        eng__goal_rule_check(e, v, org, &s->default_goal, "org.settings.default_goal");
     }
 }
 
@@ -235,7 +235,7 @@ ENG_API int eng_org_create(eng_engine *e, const char *org_id, const eng_org_sett
         settings = &defaults;
     eng_validation *v = eng__vr_new(&e->mem);
     if (v)
-        settings_check(e, v, settings);
+        settings_check(e, v, org_id, settings);
     if ((rc = eng__vr_finish(v, report)))
         goto out;
     eng__org o;
@@ -334,7 +334,7 @@ ENG_API int eng_org_settings_set(eng_engine *e, const char *actor, const eng_org
     if ((rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL)) == ENG_OK) {
         eng_validation *v = eng__vr_new(&e->mem);
         if (v)
-            settings_check(e, v, settings);
+            settings_check(e, v, o.id, settings);
         rc = eng__vr_finish(v, report);
     }
     if (rc == ENG_OK && (rc = eng__kv_begin(e->store)) == ENG_OK)

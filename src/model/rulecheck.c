@@ -124,3 +124,57 @@ void eng__model_rule_check(eng_engine *e, eng_validation *v, const char *text, i
     }
     eng_rule_free(rule);
 }
+
+/* ---- conversion goals: the built-in transaction schema ---- */
+
+eng__txn_fields_fn eng__txn_fields_provider = NULL;
+
+#define TXN_MAX_FIELDS 1024
+static const eng_rule_field txn_builtin[] = {
+    {"amount", ENG_RT_DECIMAL, 4}, {"store", ENG_RT_STRING, 0}, {"items", ENG_RT_STRING_LIST, 0},
+    {"time", ENG_RT_TIMESTAMP, 0}};
+#define TXN_NBUILTIN (sizeof txn_builtin / sizeof txn_builtin[0])
+
+void eng__goal_rule_check(eng_engine *e, eng_validation *v, const char *org, const eng_goal_spec *g,
+                          const char *path)
+{
+    char p[128];
+    if (!v)
+        return;
+    snprintf(p, sizeof p, "%s.event", path);
+    if (!eng__empty(g->event) && strcmp(g->event, "transaction") != 0)
+        eng__vr_add(v, ENG_EUNSUPPORTED, p, "goal event \"%.64s\": only \"transaction\" goals exist", g->event);
+    snprintf(p, sizeof p, "%s.condition", path);
+    eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
+    if (st && st->schema[ENG_SCHEMA_EVENT].n) { /* the host's event schema */
+        eng__model_rule_check(e, v, g->condition, ENG_SCHEMA_EVENT, p);
+        return;
+    }
+    if (eng__empty(g->condition) || strlen(g->condition) > 65536) /* too long: eng__goal_check says so */
+        return;
+    eng_rule_field *f = eng__calloc(&e->mem, TXN_NBUILTIN + TXN_MAX_FIELDS, sizeof *f);
+    if (!f) {
+        v->oom = 1;
+        return;
+    }
+    memcpy(f, txn_builtin, sizeof txn_builtin);
+    size_t n = 0;
+    int rc = org && eng__txn_fields_provider ? eng__txn_fields_provider(e, org, f + TXN_NBUILTIN, TXN_MAX_FIELDS, &n)
+                                             : ENG_OK;
+    eng_rule *rule = NULL;
+    if (rc == ENG_OK) {
+        eng_rule_options opts;
+        eng_rule_options_init(&opts, ENG_RULE_OPTIONS_VERSION);
+        opts.fields = f;
+        opts.nfields = TXN_NBUILTIN + n;
+        rc = eng_rule_compile(e, g->condition, &opts, &rule);
+        eng_rule_free(rule);
+    }
+    eng__free(&e->mem, f);
+    if (rc == ENG_ENOMEM) {
+        v->oom = 1;
+    } else if (rc) {
+        const eng_error *le = eng_error_last();
+        eng__vr_add(v, rc, p, "%s: %s", le->detail, le->message);
+    }
+}

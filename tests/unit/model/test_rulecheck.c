@@ -16,11 +16,13 @@ static void rule_texts(void **st)
     c.goal.event = "transaction";
     c.goal.condition = "amout >= 3000"; /* misspelt field */
     uint64_t cid;
-    /* No schema yet: only presence is checked. */
-    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
+    /* No host schema: the built-in transaction schema catches the typo (issue 16). */
+    eng_validation *v;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, &v), ENG_EVALIDATION);
+    assert_report(v, "campaign.goal.condition", ENG_ETYPE);
+    eng_validation_free(v);
     assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_EVENT, event, 2), ENG_OK);
     assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_CUSTOMER, customer, 3), ENG_OK);
-    eng_validation *v;
     c.name = "Rules 2";
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, &v), ENG_EVALIDATION);
     assert_report(v, "campaign.goal.condition", ENG_ETYPE);

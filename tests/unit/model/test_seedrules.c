@@ -277,6 +277,78 @@ static void schedule_enforced(void **st)
     fx_close(&f);
 }
 
+/* Goal conditions are checked at save time against the built-in transaction
+ * schema (amount, store, items, time) and the org's declared custom fields,
+ * with line:column and a did-you-mean; only transaction goals exist. */
+static int goal_report(fx *f, const char *name, const char *event, const char *cond, const char **msg)
+{
+    eng_campaign_spec c = fx_campaign(name);
+    c.goal_mode = ENG_GOAL_CUSTOM;
+    c.goal.event = event;
+    c.goal.condition = cond;
+    c.goal.window_days = 20;
+    uint64_t id;
+    eng_validation *v = NULL;
+    static char text[512];
+    int rc = eng_campaign_create(f->e, "ann", &c, &id, &v);
+    text[0] = 0;
+    if (rc == ENG_EVALIDATION) {
+        const char *p, *m;
+        int code;
+        assert_int_equal(eng_validation_item(v, 0, &code, &p, &m), ENG_OK);
+        snprintf(text, sizeof text, "%s %s", p, m);
+        rc = code;
+    }
+    eng_validation_free(v);
+    if (msg)
+        *msg = text;
+    return rc;
+}
+
+static void goal_conditions_checked(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    const char *msg;
+    assert_int_equal(goal_report(&f, "g1", "transaction", "amount >>> ((", &msg), ENG_EPARSE);
+    assert_non_null(strstr(msg, "campaign.goal.condition 1:"));
+    assert_int_equal(goal_report(&f, "g2", "transaction", "amout > 3000", &msg), ENG_ETYPE);
+    assert_non_null(strstr(msg, "did you mean 'amount'"));
+    assert_non_null(strstr(msg, "1:1"));
+    assert_int_equal(goal_report(&f, "g3", "transaction", "store == 5", NULL), ENG_ETYPE);
+    assert_int_equal(goal_report(&f, "g4", "page_view", "amount > 3000", &msg), ENG_EUNSUPPORTED);
+    assert_non_null(strstr(msg, "campaign.goal.event"));
+    assert_int_equal(goal_report(&f, "g5", "transaction",
+                                 "amount > 3000.5 and store in (\"S1\", \"S2\") and items contains \"sku-9\" and "
+                                 "time >= timestamp(\"2026-01-01T00:00:00Z\")",
+                                 NULL),
+                     ENG_OK);
+    /* a custom field is known once the org declares it, also after a reopen */
+    assert_int_equal(goal_report(&f, "g6", "transaction", "channel_code == \"web\"", NULL), ENG_ETYPE);
+    assert_int_equal(eng_txn_field_add(f.e, "acme", "channel_code", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_txn_field_add(f.e, "acme", "basket", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(goal_report(&f, "g6", "transaction", "channel_code == \"web\" and basket > 2.5", NULL), ENG_OK);
+    fx_reopen(&f);
+    assert_int_equal(goal_report(&f, "g7", "transaction", "channel_code == \"web\" and basket > 2.5", NULL), ENG_OK);
+    assert_int_equal(goal_report(&f, "g8", "transaction", "basket == \"x\"", NULL), ENG_ETYPE);
+    /* the org's default goal is checked the same way */
+    eng_org_settings s;
+    assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
+    s.default_goal.condition = "amount > 3000 and stor == \"S1\"";
+    eng_validation *v = NULL;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, &v), ENG_EVALIDATION);
+    assert_report(v, "org.settings.default_goal.condition", ENG_ETYPE);
+    eng_validation_free(v);
+    s.default_goal.condition = "basket >= 1";
+    s.default_goal.event = "visit";
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, &v), ENG_EVALIDATION);
+    assert_report(v, "org.settings.default_goal.event", ENG_EUNSUPPORTED);
+    assert_report(v, "org.settings.default_goal.condition", ENG_OK);
+    eng_validation_free(v);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +358,7 @@ int main(void)
         cmocka_unit_test(campaign_approval_reserves_each_message),
         cmocka_unit_test(xengage_setting_rechecked),
         cmocka_unit_test(schedule_enforced),
+        cmocka_unit_test(goal_conditions_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
