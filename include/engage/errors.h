@@ -7,7 +7,16 @@
  * stays as a placeholder. When a call fails it also records, for the calling
  * thread only, a message and a detail (a field path such as
  * `message.creative[sms].body`, a key, or `line:column`), readable with
- * eng_error_last() until the next failing call on the same thread.
+ * eng_error_last() until the next call into an engine on the same thread.
+ *
+ * Every call that takes an engine (or a handle made by one) and gets past its
+ * handle check, and every rule evaluation, starts by clearing the record: after
+ * such a call succeeds, eng_error_last()->code is #ENG_OK, and after it fails
+ * the record is that failure's. A call that fails its handle or argument
+ * checks records its own error. Calls that take no engine (eng_errstr(), the
+ * version queries, struct initialisers) leave the record as it was when they
+ * succeed; so does a host callback calling back into the engine during a call
+ * (only the outermost call clears).
  *
  * Errors are kept per thread (as in libgit2), not per engine: a call returns on
  * the thread that made it, so the record that call wrote is the one the caller
@@ -65,7 +74,8 @@ typedef struct eng_error {
 ENG_API const char *eng_errstr(int code);
 
 /**
- * The last error recorded on the calling thread.
+ * The last error recorded on the calling thread (see the file's description:
+ * a call into an engine that succeeds clears it).
  * @return a pointer valid until the next libengage call on this thread; never NULL.
  *         When no error has been recorded, code is #ENG_OK and message is "".
  */

@@ -186,17 +186,24 @@ int eng__engine_check(const eng_engine *e)
     return ENG_OK;
 }
 
+/* Calls into an engine on this thread: only the outermost one clears the last
+ * error (a host callback calling back in does not wipe the outer call's). */
+static _Thread_local unsigned call_depth;
+
 int eng__enter(eng_engine *e)
 {
     int rc = eng__engine_check(e);
     if (rc)
         return rc;
     pthread_mutex_lock(&e->lock);
+    if (call_depth++ == 0)
+        eng_error_clear(); /* engage/errors.h: a call that succeeds leaves no error behind */
     return ENG_OK;
 }
 
 void eng__leave(eng_engine *e)
 {
+    call_depth--;
     pthread_mutex_unlock(&e->lock);
 }
 

@@ -168,6 +168,7 @@ ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batc
 {
     if (count)
         *count = 0;
+    eng_error_clear();
     int rc = eng__rule_check(rule);
     if (rc)
         return fail_clear(rc, batch, sel);

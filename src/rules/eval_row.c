@@ -363,6 +363,7 @@ ENG_API int eng_rule_eval_row(const eng_rule *rule, eng_rule_get_fn get, void *u
 {
     if (result)
         *result = ENG_RULE_NULL;
+    eng_error_clear();
     int rc = eng__rule_check(rule);
     if (rc)
         return rc;

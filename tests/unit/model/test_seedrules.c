@@ -349,6 +349,77 @@ static void goal_conditions_checked(void **st)
     fx_close(&f);
 }
 
+/* eng_error_last() (engage/errors.h): a failing call records its error, a
+ * call into the engine that succeeds clears it -- also one that met and
+ * handled a failure inside (a name not found yet, an unknown group checked). */
+static int rt_get_true(uint32_t field, eng_rule_value *out, void *user)
+{
+    (void)field;
+    (void)user;
+    memset(out, 0, sizeof *out);
+    out->type = ENG_RT_BOOL;
+    out->v.b = 1;
+    return ENG_OK;
+}
+
+static void expect_cleared(const char *what)
+{
+    const eng_error *er = eng_error_last();
+    if (er->code != ENG_OK || er->message[0] || er->detail[0])
+        fail_msg("after %s: code %d, message '%s', detail '%s'", what, er->code, er->message, er->detail);
+}
+
+static void error_last_cleared_by_success(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    uint32_t g;
+    assert_int_equal(eng_group_create_uploaded(f.e, "loyal-2025", &g), ENG_OK);
+    eng_campaign_spec c = fx_campaign("");
+    uint64_t cid, mid;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_EVALIDATION);
+    assert_int_equal(eng_error_last()->code, ENG_EVALIDATION);
+    assert_string_equal(eng_error_last()->detail, "campaign.name");
+    int64_t bal;
+    assert_int_equal(eng_credits_balance(f.e, "vic", ENG_CREDITS_CAMPAIGN, &bal), ENG_OK);
+    expect_cleared("eng_credits_balance");
+    /* successes that look things up and find them missing on the way */
+    assert_int_equal(eng_group_find(f.e, "nope", &g), ENG_ENOTFOUND);
+    c.name = "Fresh";
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
+    expect_cleared("eng_campaign_create");
+    eng_message_spec m = fx_message();
+    assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &mid, NULL), ENG_OK);
+    assert_int_equal(eng_message_approve(f.e, "bob", mid, NULL, "x"), ENG_ESTATE);
+    assert_int_equal(eng_message_submit(f.e, "ann", mid, NULL), ENG_OK);
+    expect_cleared("eng_message_submit");
+    assert_int_equal(eng_message_approve(f.e, "bob", mid, NULL, "ok"), ENG_OK);
+    expect_cleared("eng_message_approve");
+    /* rule evaluation too */
+    eng_rule *r = NULL;
+    eng_rule_field vip = {"vip", ENG_RT_BOOL, 0};
+    eng_rule_options o;
+    eng_rule_options_init(&o, ENG_RULE_OPTIONS_VERSION);
+    o.fields = &vip;
+    o.nfields = 1;
+    assert_int_equal(eng_rule_compile(f.e, "vipp", &o, &r), ENG_ETYPE);
+    assert_int_equal(eng_rule_compile(f.e, "vip", &o, &r), ENG_OK);
+    expect_cleared("eng_rule_compile");
+    assert_int_equal(eng_rule_compile(f.e, "vip ==", &o, &(eng_rule *){NULL}), ENG_EPARSE);
+    int res;
+    assert_int_equal(eng_rule_eval_row(r, rt_get_true, NULL, &res), ENG_OK);
+    assert_int_equal(res, ENG_RULE_TRUE);
+    expect_cleared("eng_rule_eval_row");
+    eng_rule_free(r);
+    /* a failure is kept until the next call into the engine */
+    assert_int_equal(eng_credits_balance(f.e, "nobody", ENG_CREDITS_CAMPAIGN, &bal), ENG_EDENIED);
+    assert_int_equal(eng_error_last()->code, ENG_EDENIED);
+    assert_non_null(eng_errstr(ENG_EDENIED));
+    assert_int_equal(eng_error_last()->code, ENG_EDENIED);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +430,7 @@ int main(void)
         cmocka_unit_test(xengage_setting_rechecked),
         cmocka_unit_test(schedule_enforced),
         cmocka_unit_test(goal_conditions_checked),
+        cmocka_unit_test(error_last_cleared_by_success),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
