@@ -137,7 +137,7 @@ void eng__rseg_encode(eng__wr *w, const eng__rcols *c, size_t from, size_t n)
     eng__free(mem, tmp);
     size_t i0 = c->item_off[from], i1 = c->item_off[from + n];
     eng__wr_uvar(w, i1 - i0);
-    eng__pack_u32(w, c->items + i0, i1 - i0);
+    eng__pack_u32(w, c->items ? c->items + i0 : NULL, i1 - i0); /* no items yet: NULL, no offset on it */
     for (size_t i = from; i < from + n; i++)
         eng__wr_blob(w, c->str + c->id_off[i], c->ext_off[i] - c->id_off[i]);
     for (size_t i = from; i < from + n; i++)

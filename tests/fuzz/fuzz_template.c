@@ -19,6 +19,7 @@
 #include "base/template.h"
 #include "core/engine_impl.h"
 #include "dispatch/dispatch_impl.h"
+#include "model/model_impl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -110,7 +111,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rp = eng__tpl_compile(&e->mem, text, 0, &plain);
     int rh = eng__tpl_compile(&e->mem, text, 1, &html);
     CHECK(rp == rh);
-    CHECK((rp == ENG_OK) == !bad); /* model and dispatch read a creative the same way */
+    CHECK((rp == ENG_OK) == !bad); /* dispatch compiles what the tokenizer reads */
+    /* The model's creative check (the one send-for-approval runs) parses the same way. */
+    eng_validation *v = eng__vr_new(&e->mem);
+    CHECK(v != NULL);
+    eng__template_check(v, text, "creative.body");
+    int parse_fail = 0;
+    for (size_t i = 0; i < eng_validation_count(v); i++) {
+        int code;
+        eng_validation_item(v, i, &code, NULL, NULL);
+        parse_fail |= code == ENG_EPARSE;
+    }
+    CHECK(parse_fail == bad);
+    eng_validation_free(v);
     if (rp == ENG_OK) {
         size_t np, nh;
         char *op = render(e, plain, &np), *oh = render(e, html, &nh);

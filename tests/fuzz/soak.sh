@@ -1,0 +1,35 @@
+#!/bin/sh
+# Fuzz soak (opt-in, not part of scripts/test.sh): every libFuzzer target with
+# the *library* instrumented too (clang, -fsanitize=fuzzer-no-link, address +
+# undefined), each for a set time from its checked-in corpus, new inputs kept in
+# build-fuzz/corpus/<target>. Prints executions per target; a finding stops the
+# run with its input saved in build-fuzz/findings/.
+#   sh tests/fuzz/soak.sh [seconds-per-target] [target ...]   (default 600, all)
+set -eu
+cd "$(dirname "$0")/../.."
+secs=${1:-600}
+[ $# -gt 0 ] && shift
+targets=${*:-"rules csv txn receipts template filestore records"}
+if [ ! -d build-fuzz ]; then
+    CC=clang meson setup build-fuzz -Ddocs=false -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dc_args=-fsanitize=fuzzer-no-link -Dfuzzing=true
+fi
+meson compile -C build-fuzz -j 2
+mkdir -p build-fuzz/findings
+for t in $targets; do
+    mkdir -p "build-fuzz/corpus/$t"
+    dict=""
+    [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
+    log="build-fuzz/soak-$t.log"
+    # shellcheck disable=SC2086
+    if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+        "build-fuzz/tests/fuzz/fuzz_$t" -max_total_time="$secs" -max_len=4096 -print_final_stats=1 $dict \
+        -artifact_prefix="build-fuzz/findings/$t-" "build-fuzz/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
+        tail -n 30 "$log"
+        echo "FINDING in $t: see build-fuzz/findings/ and $log"
+        exit 1
+    fi
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+    echo "$t: $runs executions in ${secs}s, $cov, no finding"
+done
