@@ -13,9 +13,8 @@
  *
  * A strategy is a table of functions found by eng__strategy_get(); adding one
  * (X-Engage lives in src/decide/xengage*.c) means writing the table and
- * listing it in registry.c. A strategy without a table is not executable: the
- * model refuses to approve X-Engage messages until its table is listed
- * (eng__xengage_executable in src/model/xengage.c). */
+ * listing it in registry.c. A strategy without a table is not executable:
+ * an execution of it is refused with a stored reason. */
 #ifndef ENG_DECIDE_H
 #define ENG_DECIDE_H
 
@@ -35,6 +34,8 @@ typedef struct eng__dctx {
     const eng_org_settings *settings;  /* channel costs, X-Engage cost */
     uint32_t channels;                 /* bit per channel that has a creative */
     eng_time now;                      /* the scheduler's now */
+    const char *actor;                 /* who runs it (reads on their behalf) */
+    int dry;                           /* a dry run: the strategy must write nothing */
 } eng__dctx;
 
 /* One customer of a batch. */
@@ -98,5 +99,6 @@ const eng__strategy *eng__strategy_get(int strategy);
 extern const eng__strategy eng__strategy_none;
 extern const eng__strategy eng__strategy_priority;
 extern const eng__strategy eng__strategy_personalization;
+extern const eng__strategy eng__strategy_xengage;
 
 #endif

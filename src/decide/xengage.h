@@ -69,6 +69,8 @@ size_t eng__xe_state_bytes(const eng__xe *xe);
 /* Learning. */
 void eng__xe_observe(eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel, unsigned flags);
 void eng__xe_baseline(eng__xe *xe, unsigned segment, uint32_t n, uint32_t converted);
+/* Forget the control counts (a host that recounts the control group from scratch each time). */
+void eng__xe_baseline_reset(eng__xe *xe);
 void eng__xe_refresh(eng__xe *xe);
 void eng__xe_new_wave(eng__xe *xe);
 
@@ -175,5 +177,10 @@ void eng__xe_ope(const eng__xe_ope_row *rows, size_t n, double baseline, double 
 struct eng_store;
 int eng__xe_save(const eng__xe *xe, struct eng_store *s, const char *key);
 int eng__xe_load(const eng__mem *mem, struct eng_store *s, const char *key, eng__xe **out);
+
+/* ---- the dispatch strategy (xengage_exec.c) ---- */
+/* Credits a conversion is worth per unit of the org's currency (the value of a
+ * conversion is the mean transaction amount times this). Default 1. */
+extern double eng__xengage_credits_per_unit;
 
 #endif

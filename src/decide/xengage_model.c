@@ -133,6 +133,12 @@ void eng__xe_baseline(eng__xe *xe, unsigned segment, uint32_t n, uint32_t conver
     xe->seg[segment].bc += converted;
 }
 
+void eng__xe_baseline_reset(eng__xe *xe)
+{
+    for (unsigned g = 0; g < xe->cfg.g; g++)
+        xe->seg[g].bn = xe->seg[g].bc = 0;
+}
+
 void eng__xe_new_wave(eng__xe *xe)
 {
     double f = xe->cfg.forget;

@@ -254,7 +254,7 @@ static int start_exec(eng_engine *e, eng__xcache *xc, eng_time due, uint32_t chu
     return eng__dsp_commit(e, rc);
 }
 
-static int finish_load(eng_engine *e, eng__xcache *xc, eng_time due);
+static int finish_load(eng_engine *e, eng__xcache *xc, eng_time due, int dry);
 
 static int load_unsub(eng_engine *e, eng__xcache *xc)
 {
@@ -301,15 +301,15 @@ static int xcache_load(eng_engine *e, const char *actor, uint64_t msg, uint32_t 
         rc = sc.rc;
     if (rc)
         return rc;
-    return finish_load(e, xc, due);
+    return finish_load(e, xc, due, 0);
 }
 
 /* Templates, key prefix and strategy: what working (or dry-running) an execution needs. */
-static int finish_load(eng_engine *e, eng__xcache *xc, eng_time due)
+static int finish_load(eng_engine *e, eng__xcache *xc, eng_time due, int dry)
 {
     int rc;
     xc->dctx = (eng__dctx){e, xc->x.o.id, xc->x.c.id, xc->msg, xc->occ, xc->rec.version, &xc->x.m.spec,
-                           &xc->x.o.settings, 0, due};
+                           &xc->x.o.settings, 0, due, xc->x.a.id, dry};
     if ((rc = compile_templates(e, xc)))
         return rc;
     xc->keypfx_len = eng__send_key_prefix(xc->keypfx, sizeof xc->keypfx, xc->x.o.id, xc->x.c.id, xc->msg,
@@ -347,7 +347,7 @@ int eng__xcache_dry(eng_engine *e, const char *actor, uint64_t msg, eng__xcache 
     if ((rc = load_ids(e, xc)) == ENG_OK) {
         xc->rec.audience = xc->nids;
         xc->nchunks = (uint32_t)((xc->nids + xc->rec.chunk_size - 1) / xc->rec.chunk_size);
-        rc = finish_load(e, xc, 0);
+        rc = finish_load(e, xc, 0, 1);
     }
     if (rc) {
         xcache_free(e, xc);

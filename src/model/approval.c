@@ -134,10 +134,6 @@ int eng__approve_msg(eng_engine *e, const eng__actor *a, const eng__org *o, cons
     if (content_hash && !hex_equal(h, content_hash))
         return eng__err(ENG_ESTATE, "message.content_hash",
                         "the message changed since it was reviewed: approve the current content");
-    if (m->spec.strategy == ENG_STRATEGY_XENGAGE && !eng__xengage_executable)
-        return eng__err(ENG_EUNSUPPORTED, "message.strategy",
-                        "X-Engage messages cannot be executed by this build yet: approval refused so that none is "
-                        "sent by another strategy");
     eng_time now = eng__now(e);
     /* The message goes live as per its schedule: once the send time has
      * passed it can no longer be approved (send it again for approval with a

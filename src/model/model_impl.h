@@ -225,10 +225,7 @@ int eng__freeze_audience(eng_engine *e, const eng__org *o, const eng__camp *c, c
 /* Unknown groups of a message (field paths message.audience.include[i] /
  * exclude[i]) into v; without v, the first is the error returned. */
 int eng__audience_refs_check(eng_engine *e, eng_validation *v, const eng_message_spec *s);
-/* Non-zero once the decide layer can execute X-Engage (its optimizer is listed
- * in src/decide/registry.c). Until then approval refuses X-Engage messages.
- * Tests of the approval rules set it. */
-extern int eng__xengage_executable;
+extern uint32_t eng__xengage_min_audience; /* the seed's 100,000; tests lower it */
 void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
                         const eng_message_spec *s, eng_time now);
 /* Test-group recipients of a message's audience: the host's counter, or the

@@ -12,11 +12,10 @@
 
 #include <string.h>
 
-int eng__xengage_executable = 0;
+uint32_t eng__xengage_min_audience = 100000;
 
 #define XE_SUBMIT_LEAD (50 * ENG_HOUR)
 #define XE_MIN_TAIL (14 * ENG_DAY)
-#define XE_MIN_AUDIENCE 100000u
 
 /* X-Engage credits not reserved by approved messages (other than @p except). */
 static int available(eng_engine *e, const eng__org *o, uint64_t except, int64_t *avail)
@@ -59,10 +58,10 @@ void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, con
                     eng_error_last()->message);
         return;
     }
-    if (count < XE_MIN_AUDIENCE)
+    if (count < eng__xengage_min_audience)
         eng__vr_add(v, ENG_ERANGE, "message.audience",
-                    "X-Engage needs at least 100,000 test-group recipients; the audience has %llu",
-                    (unsigned long long)count);
+                    "X-Engage needs at least %lu test-group recipients; the audience has %llu",
+                    (unsigned long)eng__xengage_min_audience, (unsigned long long)count);
     int64_t avail;
     if (available(e, o, 0, &avail) != ENG_OK) {
         eng__vr_add(v, eng_error_last()->code, "org.credits.xengage", "%s", eng_error_last()->message);
@@ -98,10 +97,10 @@ int eng__xengage_approve(eng_engine *e, const eng__org *o, const eng__camp *c, c
     int rc = eng__xengage_count(e, o, c, &m->spec, &count);
     if (rc)
         return eng__err_wrap(rc < 0 ? rc : ENG_ERROR, "message.audience: the audience counter failed");
-    if (count < XE_MIN_AUDIENCE)
+    if (count < eng__xengage_min_audience)
         return eng__err(ENG_ERANGE, "message.audience",
-                        "X-Engage needs at least 100,000 test-group recipients; the audience has %llu",
-                        (unsigned long long)count);
+                        "X-Engage needs at least %lu test-group recipients; the audience has %llu",
+                        (unsigned long)eng__xengage_min_audience, (unsigned long long)count);
     int64_t cost = o->settings.xengage_cost, avail;
     if ((rc = available(e, o, m->id, &avail)))
         return rc;

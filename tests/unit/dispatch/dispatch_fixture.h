@@ -350,4 +350,107 @@ static inline eng_time dx_run_all(dx *f, eng_time now, eng_run_report *total)
     return now;
 }
 
+/* ---- X-Engage ---- */
+
+/* Receipts for the pairs of @p f's provider log chosen by @p pick (status per
+ * pair, 0 = none): delivered at @p at, then the status at @p at + 1 h. */
+typedef int (*dx_pick_fn)(uint32_t customer, int channel, void *user);
+static inline void dx_receipts(dx *f, eng_time at, dx_pick_fn pick, void *user)
+{
+    size_t cap = f->n * DX_CH * 2, n = 0;
+    const char **keys = malloc(cap * sizeof *keys);
+    int *st = malloc(cap * sizeof *st);
+    eng_time *t = malloc(cap * sizeof *t);
+    if (!keys || !st || !t)
+        abort();
+    for (size_t i = 0; i < f->n * DX_CH; i++) {
+        if (!f->prov.key[i] || !f->prov.delivered[i])
+            continue;
+        int s = pick((uint32_t)(i / DX_CH), (int)(i % DX_CH), user);
+        keys[n] = f->prov.key[i], st[n] = ENG_TOUCH_DELIVERED, t[n++] = at;
+        if (s > ENG_TOUCH_DELIVERED)
+            keys[n] = f->prov.key[i], st[n] = s, t[n++] = at + ENG_HOUR;
+    }
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = n, r.keys = keys, r.statuses = st, r.times = t;
+    eng_event_report rep = ENG_EVENT_REPORT_INIT;
+    assert_int_equal(eng_touch_append(f->e, &r, &rep), ENG_OK);
+    assert_int_equal(rep.unmatched, 0);
+    free(keys), free(st), free(t);
+}
+
+/* One transaction of @p amount currency units per customer id in @p ids (external "c<i>"), at @p at. */
+static inline void dx_txns(dx *f, const uint32_t *ids, size_t n, eng_time at, int64_t amount, const char *tag)
+{
+    char (*id)[48] = malloc((n ? n : 1) * sizeof *id), (*cu)[24] = malloc((n ? n : 1) * sizeof *cu);
+    const char **pi = malloc((n ? n : 1) * sizeof *pi), **pc = malloc((n ? n : 1) * sizeof *pc);
+    eng_time *t = malloc((n ? n : 1) * sizeof *t);
+    int64_t *am = malloc((n ? n : 1) * sizeof *am);
+    if (!id || !cu || !pi || !pc || !t || !am)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(eng_customer_external_id(f->e, ids[i], cu[i], sizeof cu[i]), ENG_OK);
+        snprintf(id[i], sizeof id[i], "%s-%s", tag, cu[i]);
+        pi[i] = id[i], pc[i] = cu[i], t[i] = at, am[i] = amount * 10000;
+    }
+    eng_txn_batch b = ENG_TXN_BATCH_INIT;
+    b.count = n, b.ids = pi, b.customers = pc, b.times = t, b.amounts = am;
+    assert_int_equal(eng_txn_append(f->e, "acme", &b, NULL, NULL), ENG_OK);
+    free(id), free(cu), free(pi), free(pc), free(t), free(am);
+}
+
+/* The number i of customer "c<i>". */
+static inline size_t dx_ext(dx *f, uint32_t customer)
+{
+    char ext[32];
+    assert_int_equal(eng_customer_external_id(f->e, customer, ext, sizeof ext), ENG_OK);
+    return (size_t)strtoul(ext + 1, NULL, 10);
+}
+
+static inline int dx_hist_pick(uint32_t customer, int channel, void *user)
+{
+    size_t c = dx_ext(user, customer);
+    if (c % 3 == 0 && channel == ENG_CH_EMAIL)
+        return ENG_TOUCH_OPENED;
+    if (c % 3 == 1 && channel == ENG_CH_SMS)
+        return ENG_TOUCH_CLICKED;
+    return ENG_TOUCH_DELIVERED;
+}
+
+/* History and an approved X-Engage message: a blast to everyone (SMS and
+ * email) at T0 whose receipts say customers 3k opened the email and 3k+1
+ * clicked the SMS; a purchase of 100 by every 4th customer; then an X-Engage
+ * message (same creatives) approved now and due 3 days later: f->message, f->t0. */
+static inline void dx_xengage(dx *f)
+{
+    extern uint32_t eng__xengage_min_audience;
+    eng__xengage_min_audience = 1; /* the seed's 100,000 is not what these tests are about */
+    eng_message_spec m = dx_message();
+    dx_approve(f, &m);
+    dx_run_all(f, f->t0, NULL);
+    test_clock_now = f->t0 + ENG_HOUR;
+    dx_receipts(f, f->t0 + 60 * 1000, dx_hist_pick, f);
+    uint32_t *ids = malloc(f->n * sizeof *ids);
+    size_t nb = 0;
+    if (!ids)
+        abort();
+    for (uint32_t i = 0; i < f->n; i++)
+        if (dx_ext(f, i) % 4 == 0)
+            ids[nb++] = i;
+    dx_txns(f, ids, nb, f->t0 + 2 * ENG_HOUR, 100, "h");
+    free(ids);
+    test_clock_now = f->t0 + 3 * ENG_HOUR;
+    assert_int_equal(eng_credits_adjust(f->e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+    memset(f->prov.delivered, 0, f->n * DX_CH * sizeof *f->prov.delivered);
+    memset(f->prov.calls, 0, f->n * DX_CH * sizeof *f->prov.calls);
+    for (size_t i = 0; i < f->n * DX_CH; i++) {
+        free(f->prov.key[i]);
+        f->prov.key[i] = NULL;
+    }
+    m = dx_message();
+    m.title = "X";
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    dx_approve(f, &m);
+}
+
 #endif

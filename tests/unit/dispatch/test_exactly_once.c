@@ -73,6 +73,9 @@ static void check_touches(dx *f, const unsigned char *want)
     }
 }
 
+/* The campaign balance before the execution under test (the X-Engage world spends some on its history). */
+static int64_t credits_before = 1000000;
+
 static void check_finished(dx *f, const unsigned char *want, size_t pairs)
 {
     check_touches(f, want);
@@ -86,7 +89,7 @@ static void check_finished(dx *f, const unsigned char *want, size_t pairs)
     assert_int_equal(x.credits, want_credits);
     int64_t bal;
     assert_int_equal(eng_credits_balance(f->e, "root", ENG_CREDITS_CAMPAIGN, &bal), ENG_OK);
-    assert_int_equal(bal, 1000000 - want_credits);
+    assert_int_equal(bal, credits_before - want_credits);
     eng_message *m;
     assert_int_equal(eng_message_get(f->e, "root", f->message, &m), ENG_OK);
     eng_message_status st = ENG_MESSAGE_STATUS_INIT;
@@ -192,8 +195,10 @@ static int final_cb(const void *key, size_t klen, const void *val, size_t vlen, 
 
 static void mark_finals(dx *f)
 {
+    char prefix[64];
+    int n = snprintf(prefix, sizeof prefix, "d/l/%016llx/", (unsigned long long)f->message);
     memset(f->prov.final_before, 0, f->n * DX_CH);
-    assert_int_equal(eng__kv_scan(f->e->store, "d/l/", 4, final_cb, f), ENG_OK);
+    assert_int_equal(eng__kv_scan(f->e->store, prefix, (size_t)n, final_cb, f), ENG_OK);
 }
 
 #define CRASH_N 1000
@@ -207,6 +212,7 @@ static int crash_trial(uint64_t nth, int mode, unsigned mask, uint64_t *fired_by
     dx_world(&f, CRASH_N, CRASH_BATCH, 1, 1);
     eng_message_spec m = dx_message();
     dx_approve(&f, &m);
+    credits_before = 1000000;
     unsigned char *want = calloc(f.n * DX_CH, 1);
     size_t pairs = expect_pairs(&f, want);
     uint64_t before[3] = {test_store_calls(f.ts, TV_PUT), test_store_calls(f.ts, TV_DEL),
@@ -276,12 +282,89 @@ static void crash_at_every_write(void **state)
     assert_int_equal(covered_commit_applied, commits);
 }
 
+/* ---- X-Engage: the pairs are the optimizer's choices, the same after any crash ---- */
+
+#define XE_CRASH_N 300
+#define XE_CRASH_BATCH 64
+
+static void xe_setup(dx *f)
+{
+    dx_world(f, XE_CRASH_N, XE_CRASH_BATCH, 1, 1);
+    dx_xengage(f);
+    assert_int_equal(eng_credits_balance(f->e, "root", ENG_CREDITS_CAMPAIGN, &credits_before), ENG_OK);
+}
+
+/* A clean run: its writes (by verb mask) and the pairs it delivered. */
+static uint64_t xe_clean(unsigned mask, unsigned char *want, size_t *pairs)
+{
+    dx f;
+    xe_setup(&f);
+    uint64_t before = test_store_calls(f.ts, mask);
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
+    assert_int_equal(rep.finished, 1);
+    uint64_t n = test_store_calls(f.ts, mask) - before;
+    if (want) {
+        *pairs = 0;
+        for (size_t i = 0; i < f.n * DX_CH; i++) {
+            want[i] = f.prov.delivered[i] == 1;
+            *pairs += want[i];
+            assert_true(f.prov.delivered[i] <= 1);
+        }
+        check_finished(&f, want, *pairs);
+    }
+    dx_close(&f);
+    return n;
+}
+
+static int xe_trial(uint64_t nth, int mode, unsigned mask, const unsigned char *want, size_t pairs)
+{
+    dx f;
+    xe_setup(&f);
+    test_store_fail(f.ts, mask, nth, 1, mode);
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    int rc = eng_run_due(f.e, "root", f.t0, NULL, &rep);
+    int fired = test_store_failures(f.ts) > 0;
+    assert_int_equal(rc != ENG_OK, fired);
+    test_store_crash(f.ts);
+    test_store_nofail(f.ts);
+    eng_close(f.e);
+    f.e = dx_engine(&f);
+    mark_finals(&f);
+    dx_run_all(&f, f.t0, NULL);
+    check_delivered(&f, want, pairs);
+    check_finished(&f, want, pairs);
+    dx_close(&f);
+    return fired;
+}
+
+static void xengage_crash_at_every_write(void **state)
+{
+    (void)state;
+    const unsigned writes = TV_PUT | TV_DEL | TV_BEGIN | TV_COMMIT;
+    unsigned char *want = calloc(XE_CRASH_N * DX_CH, 1);
+    size_t pairs = 0;
+    uint64_t total = xe_clean(writes, want, &pairs), commits = xe_clean(TV_COMMIT, NULL, NULL);
+    uint64_t covered = 0, covered_applied = 0;
+    for (uint64_t i = 1; i <= total; i++)
+        covered += (uint64_t)xe_trial(i, TF_ERROR, writes, want, pairs);
+    for (uint64_t i = 1; i <= commits; i++)
+        covered_applied += (uint64_t)xe_trial(i, TF_COMMITTED_ERROR, TV_COMMIT, want, pairs);
+    printf("x-engage crash injection: %d customers, batches of %d, %zu sends chosen: %llu storage writes, "
+           "%llu commits applied-then-failed; every run resumed to the same choices, each accepted once\n",
+           XE_CRASH_N, XE_CRASH_BATCH, pairs, (unsigned long long)covered, (unsigned long long)covered_applied);
+    assert_int_equal(covered, total);
+    assert_int_equal(covered_applied, commits);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(executes_when_due),
         cmocka_unit_test(version1_transport),
         cmocka_unit_test(crash_at_every_write),
+        cmocka_unit_test(xengage_crash_at_every_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,7 +91,6 @@ static eng_message_spec xe_message(void)
 
 static void xe_open(fx *f, counter *cnt, int64_t credits, uint64_t *cid)
 {
-    eng__xengage_executable = 1; /* the approval rules as if the optimizer were in the build */
     fx_open(f);
     cnt->count = 100000;
     assert_int_equal(eng_model_set_audience_counter(f->e, count_cb, cnt), ENG_OK);

@@ -49,8 +49,6 @@ static eng_message_spec xe_message(void)
 
 static void xe_open(fx *f, counter *cnt, uint64_t *cid)
 {
-    /* These tests check the approval rules as if the optimizer were in the build. */
-    eng__xengage_executable = 1;
     fx_open(f);
     cnt->count = 150000;
     assert_int_equal(eng_model_set_audience_counter(f->e, count_cb, cnt), ENG_OK);
@@ -227,26 +225,6 @@ static void xengage_approval_window(void **st)
     fx_close(&f);
 }
 
-/* Until the X-Engage optimizer is in the build, approval refuses X-Engage
- * messages: none may be executed by another strategy. */
-static void refused_without_optimizer(void **st)
-{
-    (void)st;
-    fx f;
-    counter cnt = {0};
-    uint64_t cid, id;
-    xe_open(&f, &cnt, &cid);
-    eng_message_spec m = xe_message();
-    eng_validation *v;
-    assert_int_equal(submit(&f, cid, &m, &v, &id), ENG_OK);
-    eng__xengage_executable = 0;
-    assert_int_equal(eng_message_approve(f.e, "bob", id, NULL, "ok"), ENG_EUNSUPPORTED);
-    assert_string_equal(eng_error_last()->detail, "message.strategy");
-    eng__xengage_executable = 1;
-    assert_int_equal(eng_message_approve(f.e, "bob", id, NULL, "ok"), ENG_OK);
-    fx_close(&f);
-}
-
 static void credits(void **st)
 {
     (void)st;
@@ -348,7 +326,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_xengage), cmocka_unit_test(xengage_rules), cmocka_unit_test(xengage_approval_window),
-        cmocka_unit_test(refused_without_optimizer),
         cmocka_unit_test(credits), cmocka_unit_test(start_rechecks_approval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,371 @@
+/* X-Engage as a dispatch strategy: the optimizer of xengage_model.c and
+ * xengage_decide.c fed from the engine's own stores.
+ *
+ * open():   the model of the execution is a checkpoint (d/xe/<msg>/<occ>,
+ *           through the storage contract, 2K + 2 bytes a customer) holding the
+ *           prior learned from the org's earlier campaigns (their sends and
+ *           opens/clicks before this message was approved), written once when
+ *           the execution first opens, so the seed does not move when late
+ *           receipts of old campaigns arrive.
+ * choose(): once per scheduler time `now`, the execution's own sends are
+ *           replayed from the touch log: a send counts when it was engaged
+ *           (opened or clicked) or when its channel's response window closed
+ *           without it; it converted when the customer has a transaction
+ *           between the send and now. The control group's transactions since
+ *           the start give the organic rate. Then the model decides the chunk.
+ *           Learning only at a new `now` (the host's clock between run-due
+ *           calls) keeps choices independent of batch size and thread count.
+ * In-campaign learning is not checkpointed: it is re-derived from the event
+ * log (itself stored) on every open, so a crash or a reopen loses nothing.
+ *
+ * Cost is the org's channel cost in credits; the value of a conversion is the
+ * org's mean transaction amount before the execution, in currency units, at
+ * eng__xengage_credits_per_unit credits per unit (1 by default). */
+#include "decide/decide.h"
+#include "decide/xengage.h"
+#include "events/events_impl.h"
+#include "base/hash.h"
+#include "store/record.h"
+
+#include <stdio.h>
+#include <string.h>
+
+double eng__xengage_credits_per_unit = 1.0;
+
+#define XE_WINDOW_DEFAULT (48 * ENG_HOUR) /* response window before enough engaged sends are seen */
+#define XE_WINDOW_MIN ENG_HOUR
+#define XE_WINDOW_SAMPLES 20
+
+typedef struct xe_exec {
+    eng__xe *xe;
+    unsigned k;
+    int8_t idx[ENG_CH_COUNT];     /* engine channel -> optimizer channel, -1 none */
+    uint8_t chan[ENG__XE_MAXK];   /* optimizer channel -> engine channel */
+    uint32_t ncust;               /* dense ids 0..ncust-1 are modelled */
+    uint32_t *control;            /* the frozen control group */
+    size_t ncontrol;
+    eng_time start;               /* the execution's due time */
+    eng_time last_now;            /* learning happened at this time (0: never) */
+    uint8_t *seen;                /* per send id: already observed */
+    uint32_t nseen;
+    eng_time *last_txn;           /* per customer: latest transaction in [start, now] (scratch) */
+} xe_exec;
+
+static void exec_key(char *buf, size_t cap, uint64_t msg, uint32_t occ)
+{
+    snprintf(buf, cap, "d/xe/%016llx/%08x", (unsigned long long)msg, (unsigned)occ);
+}
+
+/* ---- history from the org's earlier campaigns ---- */
+
+static int seed_history(eng_engine *e, const char *org, eng_time before, xe_exec *x)
+{
+    const uint32_t block = 65536;
+    uint32_t *sends = eng__malloc(&e->mem, (size_t)block * ENG_CH_COUNT * sizeof *sends);
+    uint32_t *resp = eng__malloc(&e->mem, (size_t)block * ENG_CH_COUNT * sizeof *resp);
+    int rc = sends && resp ? ENG_OK : eng__nomem();
+    for (uint32_t lo = 0; lo < x->ncust && !rc; lo += block) {
+        uint32_t hi = x->ncust - lo < block ? x->ncust : lo + block;
+        memset(sends, 0, (size_t)(hi - lo) * ENG_CH_COUNT * sizeof *sends);
+        memset(resp, 0, (size_t)(hi - lo) * ENG_CH_COUNT * sizeof *resp);
+        if ((rc = eng__touch_history(e, org, 0, before, lo, hi, sends, resp)))
+            break;
+        for (uint32_t c = lo; c < hi; c++)
+            for (unsigned j = 0; j < x->k; j++) {
+                size_t at = (size_t)(c - lo) * ENG_CH_COUNT + x->chan[j];
+                uint32_t n = sends[at] > 255 ? 255 : sends[at], r = resp[at] > n ? n : resp[at];
+                for (uint32_t t = 0; t < n; t++)
+                    eng__xe_observe(x->xe, c, 0, j,
+                                    ENG__XE_DELIVERED | ENG__XE_NO_CONV | (t < r ? ENG__XE_ENGAGED : 0));
+            }
+    }
+    eng__free(&e->mem, sends);
+    eng__free(&e->mem, resp);
+    return rc;
+}
+
+typedef struct mean_ctx {
+    double sum;
+    uint64_t n;
+} mean_ctx;
+
+static int mean_cb(const eng__txn_cols *c, void *u)
+{
+    mean_ctx *m = u;
+    for (size_t i = 0; i < c->n; i++)
+        m->sum += (double)c->amount[i] / 1e4;
+    m->n += c->n;
+    return 0;
+}
+
+/* A new model: configuration from the message and the org, prior from history. */
+static int build(const eng__dctx *ctx, xe_exec *x)
+{
+    eng_engine *e = ctx->e;
+    eng__xe_config cfg;
+    eng__xe_config_default(&cfg, x->k, 1, x->ncust);
+    for (unsigned j = 0; j < x->k; j++)
+        cfg.cost[j] = (double)ctx->settings->channel_cost[x->chan[j]];
+    mean_ctx m = {0, 0};
+    int rc = eng__txn_scan(e, ctx->org, 0, x->start, ENG__NO_CUSTOMER, mean_cb, &m);
+    if (rc)
+        return rc;
+    /* Without sales history the value is unknown: send the best channel rather than nothing. */
+    cfg.value = m.n ? m.sum / (double)m.n * eng__xengage_credits_per_unit : 1.0;
+    cfg.skip_negative = m.n > 0;
+    const eng_message_spec *s = ctx->spec;
+    unsigned np = 0;
+    uint32_t used = 0;
+    for (size_t i = 0; i < s->n_channel_priority && np < x->k; i++) {
+        int ch = s->channel_priority[i];
+        if (ch >= 0 && ch < ENG_CH_COUNT && x->idx[ch] >= 0 && !(used >> x->idx[ch] & 1u)) {
+            cfg.priority[np++] = (uint8_t)x->idx[ch];
+            used |= 1u << x->idx[ch];
+        }
+    }
+    for (unsigned j = 0; j < x->k; j++)
+        if (!(used >> j & 1u))
+            cfg.priority[np++] = (uint8_t)j;
+    const char *org = ctx->org;
+    cfg.seed = eng__mix64(eng__hash64(org, strlen(org), 0x78656e67616765ull) ^ ctx->campaign * 0x9e3779b97f4a7c15ull ^
+                          ctx->message ^ (uint64_t)ctx->version << 20 ^ ctx->occurrence);
+    if ((rc = eng__xe_create(&e->mem, &cfg, &x->xe)))
+        return rc;
+    return seed_history(e, org, ctx->version, x);
+}
+
+static int load_audience(const eng__dctx *ctx, xe_exec *x)
+{
+    eng_engine *e = ctx->e;
+    eng_audience *aud = NULL;
+    int rc = eng_message_audience(e, ctx->actor, ctx->message, &aud);
+    if (rc)
+        return rc;
+    uint64_t nc = 0, nt = 0;
+    eng_audience_count(aud, ENG_PART_CONTROL, &nc);
+    eng_audience_count(aud, ENG_PART_TEST, &nt);
+    size_t got = 0;
+    x->control = eng__malloc(&e->mem, (size_t)(nc ? nc : 1) * sizeof *x->control);
+    uint32_t *test = eng__malloc(&e->mem, (size_t)(nt ? nt : 1) * sizeof *test);
+    if (!x->control || !test)
+        rc = eng__nomem();
+    if (!rc)
+        rc = eng_audience_ids(aud, ENG_PART_CONTROL, 0, x->control, (size_t)nc, &got);
+    x->ncontrol = got;
+    x->ncust = 0;
+    for (size_t i = 0; i < got; i++)
+        if (x->control[i] >= x->ncust)
+            x->ncust = x->control[i] + 1;
+    if (!rc)
+        rc = eng_audience_ids(aud, ENG_PART_TEST, 0, test, (size_t)nt, &got);
+    for (size_t i = 0; !rc && i < got; i++)
+        if (test[i] >= x->ncust)
+            x->ncust = test[i] + 1;
+    eng__free(&e->mem, test);
+    eng_audience_free(aud);
+    if (!x->ncust)
+        x->ncust = 1;
+    return rc;
+}
+
+static void xe_close(void *state, const eng__dctx *ctx)
+{
+    xe_exec *x = state;
+    if (!x)
+        return;
+    eng__xe_free(x->xe);
+    eng__free(&ctx->e->mem, x->control);
+    eng__free(&ctx->e->mem, x->seen);
+    eng__free(&ctx->e->mem, x->last_txn);
+    eng__free(&ctx->e->mem, x);
+}
+
+static int xe_open(const eng__dctx *ctx, void **state)
+{
+    eng_engine *e = ctx->e;
+    *state = NULL;
+    xe_exec *x = eng__calloc(&e->mem, 1, sizeof *x);
+    if (!x)
+        return eng__nomem();
+    memset(x->idx, -1, sizeof x->idx);
+    for (int ch = 0; ch < ENG_CH_COUNT && x->k < ENG__XE_MAXK; ch++)
+        if (ctx->channels >> ch & 1u) {
+            x->idx[ch] = (int8_t)x->k;
+            x->chan[x->k++] = (uint8_t)ch;
+        }
+    x->start = ctx->now;
+    int rc = x->k ? load_audience(ctx, x) : eng__err(ENG_EINVAL, "message.creatives", "X-Engage needs a creative");
+    char key[64];
+    exec_key(key, sizeof key, ctx->message, ctx->occurrence);
+    if (!rc) {
+        rc = eng__xe_load(&e->mem, e->store, key, &x->xe);
+        if (rc == ENG_OK && (eng__xe_cfg(x->xe)->k != x->k || eng__xe_cfg(x->xe)->customers != x->ncust))
+            rc = eng__err(ENG_ECORRUPT, key, "the X-Engage checkpoint does not match the execution");
+        if (rc == ENG_ENOTFOUND) {
+            rc = build(ctx, x);
+            if (!rc && !ctx->dry && (rc = eng__kv_begin(e->store)) == ENG_OK) {
+                rc = eng__xe_save(x->xe, e->store, key);
+                rc = rc ? rc : eng__kv_commit(e->store);
+                if (rc && e->store->in_batch)
+                    eng__kv_rollback(e->store);
+            }
+        }
+    }
+    if (rc) {
+        xe_close(x, ctx);
+        return rc;
+    }
+    *state = x;
+    return ENG_OK;
+}
+
+/* ---- learning from the touch log and the transactions ---- */
+
+static int txn_cb(const eng__txn_cols *c, void *u)
+{
+    xe_exec *x = u;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->customer[i] < x->ncust && c->time[i] > x->last_txn[c->customer[i]])
+            x->last_txn[c->customer[i]] = c->time[i];
+    return 0;
+}
+
+typedef struct delay_ctx {
+    const eng__sends_view *v;
+    double sum[ENG_CH_COUNT];
+    uint32_t n[ENG_CH_COUNT];
+} delay_ctx;
+
+/* Engagement delays of this execution's sends: each channel's response window is 3x their mean. */
+static int delay_cb(const eng__touch_cols *c, void *u)
+{
+    delay_ctx *d = u;
+    for (size_t i = 0; i < c->n; i++) {
+        uint32_t s = c->send[i];
+        if (s < d->v->n && c->time[i] >= d->v->sent_at[s]) {
+            d->sum[c->channel[i]] += (double)(c->time[i] - d->v->sent_at[s]);
+            d->n[c->channel[i]]++;
+        }
+    }
+    return 0;
+}
+
+static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
+{
+    eng_engine *e = ctx->e;
+    uint16_t org;
+    if (eng__ev_org_code(e, ctx->org, &org) != ENG_OK)
+        return ENG_OK; /* no events at all yet */
+    eng__sends_view v;
+    int rc = eng__sends_view_get(e, &v);
+    if (rc)
+        return rc;
+    if (v.n > x->nseen) {
+        uint8_t *p = eng__realloc(&e->mem, x->seen, v.n);
+        if (!p)
+            return eng__nomem();
+        memset(p + x->nseen, 0, v.n - x->nseen);
+        x->seen = p;
+        x->nseen = v.n;
+    }
+    if (!x->last_txn && !(x->last_txn = eng__malloc(&e->mem, (size_t)x->ncust * sizeof *x->last_txn)))
+        return eng__nomem();
+    for (uint32_t i = 0; i < x->ncust; i++)
+        x->last_txn[i] = -1;
+    if ((rc = eng__txn_scan(e, ctx->org, x->start, now + 1, ENG__NO_CUSTOMER, txn_cb, x)))
+        return rc;
+    eng__touch_filter f;
+    eng__touch_filter_init(&f);
+    f.org = ctx->org;
+    f.campaign = ctx->campaign;
+    f.message = ctx->message;
+    f.statuses = 1u << ENG_TOUCH_OPENED | 1u << ENG_TOUCH_CLICKED;
+    delay_ctx dc;
+    memset(&dc, 0, sizeof dc);
+    dc.v = &v;
+    if ((rc = eng__touch_scan(e, &f, delay_cb, &dc)))
+        return rc;
+    /* Our execution's context: the first send of ours found, checked once per context id. */
+    uint32_t mine = UINT32_MAX, other = UINT32_MAX;
+    for (uint32_t s = 0; s < v.n; s++) {
+        if (x->seen[s] || v.org[s] != org || v.ctx[s] == other)
+            continue;
+        if (v.ctx[s] != mine) {
+            uint64_t camp, msg;
+            uint32_t ver, occ;
+            if ((rc = eng__ctx_get(e, org, v.ctx[s], &camp, &msg, &ver, &occ)))
+                return rc;
+            if (camp != ctx->campaign || msg != ctx->message || occ != ctx->occurrence ||
+                ver != (uint32_t)(ctx->version / 1000)) {
+                other = v.ctx[s];
+                continue;
+            }
+            mine = v.ctx[s];
+        }
+        int ch = v.channel[s], j = ch < ENG_CH_COUNT ? x->idx[ch] : -1;
+        uint32_t c = v.customer[s];
+        if (j < 0 || c >= x->ncust)
+            continue;
+        int st = v.status[s];
+        int engaged = st == ENG_TOUCH_OPENED || st == ENG_TOUCH_CLICKED;
+        eng_time window = dc.n[ch] >= XE_WINDOW_SAMPLES ? (eng_time)(3 * dc.sum[ch] / dc.n[ch]) : XE_WINDOW_DEFAULT;
+        if (window < XE_WINDOW_MIN)
+            window = XE_WINDOW_MIN;
+        if (!engaged && now < v.sent_at[s] + window)
+            continue; /* still pending: counting it as a miss would bias slow channels down */
+        unsigned fl = 0;
+        if (eng__touch_rank(st) >= eng__touch_rank(ENG_TOUCH_DELIVERED))
+            fl |= ENG__XE_DELIVERED;
+        if (engaged)
+            fl |= ENG__XE_ENGAGED | (x->last_txn[c] >= v.sent_at[s] ? ENG__XE_CONVERTED : 0);
+        eng__xe_observe(x->xe, c, 0, (unsigned)j, fl);
+        x->seen[s] = 1;
+    }
+    uint32_t conv = 0;
+    for (size_t i = 0; i < x->ncontrol; i++)
+        conv += x->control[i] < x->ncust && x->last_txn[x->control[i]] >= 0;
+    eng__xe_baseline_reset(x->xe);
+    eng__xe_baseline(x->xe, 0, (uint32_t)x->ncontrol, conv);
+    eng__xe_refresh(x->xe);
+    return ENG_OK;
+}
+
+/* detail byte of the ledger: bit 0 explored, bit 1 priority guard rail, bits 2-7 reachable channels
+ * (the propensity of an explored choice is 1 / that). */
+static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, size_t n, eng__dchoice *out)
+{
+    xe_exec *x = state;
+    int rc;
+    if (ctx->now != x->last_now) {
+        if ((rc = learn(ctx, x, ctx->now)))
+            return rc;
+        x->last_now = ctx->now;
+    }
+    eng_engine *e = ctx->e;
+    eng__xe_item *it = eng__malloc(&e->mem, n * sizeof *it);
+    eng__xe_choice *ch = eng__malloc(&e->mem, n * sizeof *ch);
+    rc = it && ch ? ENG_OK : eng__nomem();
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint16_t reach = 0;
+        for (unsigned j = 0; j < x->k; j++)
+            if (in[i].reach >> x->chan[j] & 1u)
+                reach |= (uint16_t)(1u << j);
+        it[i] = (eng__xe_item){in[i].id < x->ncust ? in[i].id : 0, 0, in[i].id < x->ncust ? reach : 0, 0};
+    }
+    if (!rc)
+        eng__xe_decide(x->xe, ctx->occurrence, 0, it, n, ch);
+    for (size_t i = 0; i < n && !rc; i++) {
+        int c = ch[i].channel;
+        unsigned nr = ch[i].n_reach > 63 ? 63 : ch[i].n_reach;
+        uint8_t detail = (uint8_t)((ch[i].explored ? 1u : 0u) | (ch[i].guard ? 2u : 0u) | nr << 2);
+        if (c >= 0)
+            out[i] = (eng__dchoice){1u << x->chan[c], -1, ENG__RULE_XENGAGE, detail};
+        else
+            out[i] = (eng__dchoice){0, -1, it[i].reach ? ENG__RULE_XENGAGE : ENG__RULE_UNREACHABLE, detail};
+    }
+    eng__free(&e->mem, it);
+    eng__free(&e->mem, ch);
+    return rc;
+}
+
+const eng__strategy eng__strategy_xengage = {ENG_STRATEGY_XENGAGE, "xengage", xe_open, xe_choose, NULL, xe_close};

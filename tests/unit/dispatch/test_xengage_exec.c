@@ -1,0 +1,222 @@
+/* X-Engage through the real engine: eng_run_due on an approved X-Engage
+ * message sends each test-group customer at most one channel, the one their
+ * history (earlier campaign's receipts, through the events API) says they
+ * respond to; it learns from receipts and transactions appended between
+ * batches; the same seed gives bit-identical choices whatever the batch size
+ * and the number of threads running it; the model's checkpoint is stored. */
+#include <pthread.h>
+
+#include "dispatch_fixture.h"
+#include "dispatch/dispatch_impl.h"
+#include "decide/xengage.h"
+
+#define N 600
+
+/* Per customer: the channel it was sent (-1 none), from the provider's log; asserts at most one. */
+static void channels_sent(dx *f, int *out)
+{
+    for (size_t c = 0; c < f->n; c++) {
+        out[c] = -1;
+        for (int ch = 0; ch < DX_CH; ch++) {
+            unsigned d = f->prov.delivered[dx_pair((uint32_t)c, ch)];
+            assert_true(d <= 1);
+            if (d) {
+                if (out[c] >= 0)
+                    fail_msg("customer %zu got channels %d and %d", c, out[c], ch);
+                out[c] = ch;
+            }
+        }
+    }
+}
+
+static int explored(dx *f, uint32_t c)
+{
+    eng_trace t = ENG_TRACE_INIT;
+    assert_int_equal(eng_trace_get(f->e, "root", f->message, 0, c, &t), ENG_OK);
+    if (t.reason != ENG_TRACE_CHOSEN)
+        return 0;
+    assert_int_equal(t.rule, ENG_RULE_XENGAGE);
+    return (int)(t.detail & 1u);
+}
+
+static void one_channel_from_history(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, N, 64, 1, 1);
+    dx_xengage(&f);
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    dx_run_all(&f, f.t0, &rep);
+    assert_int_equal(rep.finished, 1);
+    int *sent = malloc(f.n * sizeof *sent);
+    channels_sent(&f, sent);
+    size_t ntest = 0;
+    uint32_t *test = dx_test_group(&f, &ntest);
+    unsigned char *in_test = calloc(f.n, 1);
+    for (size_t i = 0; i < ntest; i++)
+        in_test[test[i]] = 1;
+    unsigned email_ok = 0, email_n = 0, sms_ok = 0, sms_n = 0, expl = 0, contacted = 0;
+    for (uint32_t c = 0; c < f.n; c++) {
+        if (!in_test[c]) {
+            assert_int_equal(sent[c], -1); /* the control group is never contacted */
+            continue;
+        }
+        contacted += sent[c] >= 0;
+        if (explored(&f, c)) {
+            expl++;
+            continue;
+        }
+        size_t k = dx_ext(&f, c);
+        if (k % 3 == 0 && k % 5) { /* opened the email before (and has an email contact) */
+            email_n++;
+            email_ok += sent[c] == ENG_CH_EMAIL;
+        } else if (k % 3 == 1) { /* clicked the SMS before */
+            sms_n++;
+            sms_ok += sent[c] == ENG_CH_SMS;
+        }
+    }
+    printf("x-engage from history: %u/%u email openers got email, %u/%u sms clickers got sms, %u explored, "
+           "%u of %zu contacted\n", email_ok, email_n, sms_ok, sms_n, expl, contacted, ntest);
+    assert_true(email_ok * 10 >= email_n * 9);
+    assert_true(sms_ok * 4 >= sms_n * 3); /* an SMS clicker is responsive: e-mail, cheaper, tempts too */
+    assert_true(expl < ntest / 10);
+    /* The optimizer's state is stored through the storage contract, <= 32 bytes a customer. */
+    char key[64];
+    snprintf(key, sizeof key, "d/xe/%016llx/%08x", (unsigned long long)f.message, 0u);
+    eng__xe *xe = NULL;
+    assert_int_equal(eng__xe_load(&f.e->mem, f.e->store, key, &xe), ENG_OK);
+    assert_true(eng__xe_state_bytes(xe) <= 32);
+    eng__xe_free(xe);
+    free(in_test);
+    free(test);
+    free(sent);
+    dx_close(&f);
+}
+
+/* Every send is delivered; SMS are clicked, e-mails ignored. */
+static int sms_pick(uint32_t customer, int channel, void *user)
+{
+    (void)customer;
+    (void)user;
+    return channel == ENG_CH_SMS ? ENG_TOUCH_CLICKED : ENG_TOUCH_DELIVERED;
+}
+
+static void learns_between_batches(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, N, 50, 1, 1);
+    extern uint32_t eng__xengage_min_audience;
+    eng__xengage_min_audience = 1;
+    /* No channel history; sales history gives the value of a conversion (100). */
+    uint32_t *ids = malloc(f.n * sizeof *ids);
+    for (uint32_t c = 0; c < f.n; c++)
+        ids[c] = c;
+    dx_txns(&f, ids, f.n / 4, test_clock_now - ENG_DAY, 100, "h");
+    free(ids);
+    eng_message_spec m = dx_message();
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+    dx_approve(&f, &m);
+    eng_run_options o = ENG_RUN_OPTIONS_INIT;
+    o.max_batches = 2;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, &o, &rep), ENG_OK);
+    int *sent = malloc(f.n * sizeof *sent);
+    channels_sent(&f, sent);
+    unsigned first_email = 0, first = 0;
+    uint32_t *buyers = malloc(f.n * sizeof *buyers);
+    size_t nb = 0;
+    for (uint32_t c = 0; c < f.n; c++)
+        if (sent[c] >= 0) {
+            first++;
+            first_email += sent[c] == ENG_CH_EMAIL;
+            if (sent[c] == ENG_CH_SMS)
+                buyers[nb++] = c;
+        }
+    assert_true(first > 0 && first_email * 5 >= first); /* Thompson draws: both channels are tried */
+    /* The SMS are clicked and their customers buy; the e-mails are ignored until their window closed. */
+    dx_receipts(&f, f.t0 + 60 * 1000, sms_pick, NULL);
+    dx_txns(&f, buyers, nb, f.t0 + 2 * ENG_HOUR, 100, "l");
+    free(buyers);
+    test_clock_now = f.t0 + 72 * ENG_HOUR;
+    memset(f.prov.delivered, 0, f.n * DX_CH * sizeof *f.prov.delivered);
+    dx_run_all(&f, test_clock_now, NULL);
+    channels_sent(&f, sent);
+    unsigned rest = 0, rest_sms = 0;
+    for (uint32_t c = 0; c < f.n; c++) {
+        rest += sent[c] >= 0;
+        rest_sms += sent[c] == ENG_CH_SMS;
+    }
+    printf("x-engage learning: first batches %u/%u e-mail; after their receipts %u/%u sms\n", first_email, first,
+           rest_sms, rest);
+    assert_true(rest > 0 && rest_sms * 10 >= rest * 9);
+    free(sent);
+    dx_close(&f);
+}
+
+typedef struct runner {
+    dx *f;
+    eng_time now;
+} runner;
+
+static void *run_thread(void *u)
+{
+    runner *r = u;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(r->f->e, "root", r->now, NULL, &rep), ENG_OK);
+    return NULL;
+}
+
+/* Choices of one run: batch size, threads calling run-due at once. */
+static void choices(unsigned batch, int threads, int *out)
+{
+    dx f;
+    dx_world(&f, N, batch, threads > 1 ? 2 : 1, 1);
+    dx_xengage(&f);
+    if (threads > 1) {
+        pthread_t t[4];
+        runner r = {&f, f.t0};
+        for (int i = 0; i < threads; i++)
+            assert_int_equal(pthread_create(&t[i], NULL, run_thread, &r), 0);
+        for (int i = 0; i < threads; i++)
+            pthread_join(t[i], NULL);
+    }
+    dx_run_all(&f, f.t0, NULL);
+    channels_sent(&f, out);
+    dx_close(&f);
+}
+
+static void deterministic(void **state)
+{
+    (void)state;
+    int *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
+    choices(64, 1, a);
+    static const struct {
+        unsigned batch;
+        int threads;
+    } runs[] = {{7, 1}, {256, 1}, {32, 2}, {16, 3}};
+    unsigned contacted = 0;
+    for (size_t i = 0; i < N; i++)
+        contacted += a[i] >= 0;
+    assert_true(contacted > N / 2);
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        choices(runs[r].batch, runs[r].threads, b);
+        for (size_t i = 0; i < N; i++)
+            if (a[i] != b[i])
+                fail_msg("batch %u, %d threads: customer %zu got %d, not %d", runs[r].batch, runs[r].threads, i,
+                         b[i], a[i]);
+    }
+    free(a);
+    free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_channel_from_history),
+        cmocka_unit_test(learns_between_batches),
+        cmocka_unit_test(deterministic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
