@@ -263,6 +263,99 @@ ENG_API int eng_report_export(const eng_report *r, int format, char **text, size
  */
 ENG_API void eng_report_free(eng_report *r);
 
+/* ------------------------------------------------------------ engine-level campaign report */
+
+/** Current version of #eng_campaign_report_options. */
+#define ENG_CAMPAIGN_REPORT_OPTIONS_VERSION 1
+
+/** Options of eng_campaign_report(). */
+typedef struct eng_campaign_report_options {
+    unsigned int version;   /**< #ENG_CAMPAIGN_REPORT_OPTIONS_VERSION. */
+    eng_time half_life;     /**< Time-decay half-life; 0: 7 days. */
+    int currency_places;    /**< Decimal places of the currency, 0..4. Default 2. */
+    /** Credits one unit of currency is worth, for the net values of the off-policy estimates. Default 1. */
+    double credits_per_unit;
+} eng_campaign_report_options;
+
+/** Static initialiser equal to what eng_campaign_report_options_init() produces. */
+#define ENG_CAMPAIGN_REPORT_OPTIONS_INIT {ENG_CAMPAIGN_REPORT_OPTIONS_VERSION, 0, 2, 1.0}
+
+/**
+ * Fill @p x with the defaults.
+ * @param x the options. @param version #ENG_CAMPAIGN_REPORT_OPTIONS_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION.
+ */
+ENG_API int eng_campaign_report_options_init(eng_campaign_report_options *x, unsigned int version);
+
+/**
+ * The report of a campaign from what the engine stores: the campaign's goal
+ * (or the hit-rate definition without one), start and end, the control groups
+ * frozen when its messages were approved (their union), the touch log of its
+ * messages and the org's transactions (goal conditions may use the
+ * transaction fields `amount` and `store`), and the org's channel costs. Same
+ * figures as eng_measure_campaign(). For an X-Engage message it also holds
+ * the off-policy estimates (eng_report_ope()).
+ * @param engine an open engine. @param actor acting user (#ENG_OP_READ on the campaign).
+ * @param campaign the campaign. @param opts options, or NULL for the defaults.
+ * @param out receives the report (free with eng_report_free()); NULL on failure.
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND (no such campaign); #ENG_EINVAL;
+ *         #ENG_EVERSION; #ENG_ERANGE (bad option, detail `opts.*`); rule errors of the goal condition;
+ *         storage errors.
+ */
+ENG_API int eng_campaign_report(eng_engine *engine, const char *actor, uint64_t campaign,
+                                const eng_campaign_report_options *opts, eng_report **out);
+
+/** Policies whose value on an X-Engage campaign eng_report_ope() estimates. */
+typedef enum eng_ope_policy {
+    ENG_OPE_XENGAGE = 0,  /**< X-Engage itself, as it ran (on-policy mean over the test group). */
+    ENG_OPE_PRIORITY = 1, /**< The first reachable channel of the message's priority order. */
+    ENG_OPE_SEND_ALL = 2, /**< Every reachable channel: never estimable from single-channel logs (known = 0). */
+    ENG_OPE_GREEDY = 3    /**< Each customer's best engagement ratio in earlier campaigns (3+ sends on 2+
+                               channels), else priority. */
+} eng_ope_policy;
+
+/** Current version of #eng_ope_estimate. */
+#define ENG_OPE_ESTIMATE_VERSION 1
+
+/**
+ * Incremental net value per test-group customer of a policy, in credits:
+ * revenue in the goal's tracking period after the decision times
+ * credits_per_unit, minus the cost of the message, minus the control
+ * group's mean revenue. IPW and doubly robust from X-Engage's exploration
+ * bucket (logged propensities), each with a 95 % interval.
+ */
+typedef struct eng_ope_estimate {
+    unsigned int version; /**< #ENG_OPE_ESTIMATE_VERSION, set by the caller. */
+    int known;            /**< Non-zero when the figures are estimated. */
+    uint64_t message;     /**< The X-Engage message they are about. */
+    uint64_t rows;        /**< Decisions used (exploration bucket; the test group for #ENG_OPE_XENGAGE). */
+    double ipw;           /**< Inverse-propensity estimate (the plain mean for #ENG_OPE_XENGAGE). */
+    double ipw_low;       /**< Its 95 % interval, low end. */
+    double ipw_high;      /**< High end. */
+    double dr;            /**< Doubly robust estimate (equal to ipw for #ENG_OPE_XENGAGE). */
+    double dr_low;        /**< Its 95 % interval, low end. */
+    double dr_high;       /**< High end. */
+} eng_ope_estimate;
+
+/** Static initialiser equal to what eng_ope_estimate_init() produces. */
+#define ENG_OPE_ESTIMATE_INIT {.version = ENG_OPE_ESTIMATE_VERSION}
+
+/**
+ * Prepare @p x for a call that fills it (zeroed, version set).
+ * @param x the struct. @param version #ENG_OPE_ESTIMATE_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION.
+ */
+ENG_API int eng_ope_estimate_init(eng_ope_estimate *x, unsigned int version);
+
+/**
+ * The off-policy estimate of @p policy on the campaign's (first) X-Engage
+ * message; known = 0 when the campaign has none or for #ENG_OPE_SEND_ALL.
+ * @param r a report of eng_campaign_report(). @param policy an #eng_ope_policy.
+ * @param out filled (its version must be set).
+ * @return #ENG_OK; #ENG_EINVAL; #ENG_ERANGE (unknown policy); #ENG_EVERSION.
+ */
+ENG_API int eng_report_ope(const eng_report *r, int policy, eng_ope_estimate *out);
+
 /** Periods of the org dashboard, ending now. */
 typedef enum eng_org_period {
     ENG_PERIOD_7_DAYS = 0,  /**< The last 7 days. */

@@ -72,6 +72,7 @@ typedef struct eng__lcust {  /* one customer of a chunk */
     int16_t variant;
     uint8_t rule, detail;
     uint8_t unreach;         /* why no channel (ENG__UNREACH_*), 0 */
+    uint32_t reach;          /* X-Engage only (stored for that rule): channels reachable at the decision */
 } eng__lcust;
 
 typedef struct eng__lsend {  /* one send of a chunk */

@@ -141,6 +141,8 @@ int eng__chunk_store(eng_engine *e, uint64_t msg, uint32_t occ, const eng__chunk
         eng__wr_u8(&w, k->detail);
         eng__wr_uvar(&w, (uint64_t)(k->variant + 1));
         eng__wr_u8(&w, k->unreach);
+        if (k->rule == ENG__RULE_XENGAGE) /* the channels it could have had: the exploration's propensity */
+            eng__wr_uvar(&w, k->reach);
     }
     eng__wr_uvar(&w, c->nsend);
     for (uint32_t i = 0; i < c->nsend; i++) {
@@ -180,6 +182,8 @@ int eng__chunk_decode(const eng__mem *mem, const char *key, const uint8_t *p, si
         k->detail = eng__rd_u8(&r);
         k->variant = (int16_t)((int64_t)eng__rd_uvar(&r) - 1);
         k->unreach = eng__rd_u8(&r);
+        if (k->rule == ENG__RULE_XENGAGE)
+            k->reach = (uint32_t)eng__rd_uvar(&r);
         if (id > UINT32_MAX)
             r.err = ENG_ECORRUPT;
     }

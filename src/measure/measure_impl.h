@@ -31,8 +31,18 @@ typedef struct eng__acc {
     int used;
 } eng__acc;
 
+/* Off-policy estimates of an X-Engage message (ope.c), by #eng_ope_policy. */
+#define ENG__OPE_N 4
+typedef struct eng__ope_res {
+    int known;
+    uint64_t rows;
+    double ipw, ipw_lo, ipw_hi, dr, dr_lo, dr_hi;
+} eng__ope_res;
+
 struct eng_report {
     uint32_t magic;
+    uint64_t ope_message;         /* the X-Engage message estimated (0: none) */
+    eng__ope_res ope[ENG__OPE_N];
     eng_engine *e;
     int responder_def, places, amount_scale;
     size_t nmsg;
@@ -118,5 +128,53 @@ void eng__money_fmt(char *buf, size_t cap, int64_t v, int places);
 
 /* Figures of one scope; @p ctl supplies the control figures for channel scopes. */
 void eng__report_figures(const eng_report *r, const eng__acc *a, const eng__acc *ctl, eng_report_figures *f);
+
+
+/* ---- the engine-level campaign report (campaign.c reads events, ope.c the model and the ledger) ---- */
+typedef struct eng__rep_msg {
+    uint64_t id;
+    int strategy;
+    eng_time version;               /* approval time */
+    uint8_t priority[ENG_MAX_CHANNELS]; /* channel order (the message's, then the other creative channels) */
+    int npriority;
+    uint32_t channels;              /* channels with a creative */
+} eng__rep_msg;
+typedef struct eng__rep_ctx {
+    char org[80];
+    eng_time start, end;
+    int has_goal;
+    eng_goal_spec goal;             /* strings owned (goal_event, goal_cond) */
+    char *goal_event, *goal_cond;
+    int64_t cost[ENG_MAX_CHANNELS];
+    size_t nmsg;
+    eng__rep_msg *msg;
+} eng__rep_ctx;
+/* The campaign as the actor may read it (ENG_OP_READ), its approved messages and the org's costs. */
+int eng__rep_load(eng_engine *e, const char *actor, uint64_t campaign, eng__rep_ctx *out);
+void eng__rep_free(eng_engine *e, eng__rep_ctx *c);
+
+/* What the off-policy estimate of one X-Engage message needs from the events layer. */
+typedef struct eng__ope_in {
+    eng_engine *e;
+    const char *org;
+    const eng__rep_msg *msg;
+    const int64_t *cost;            /* credits per channel */
+    double credits_per_unit;        /* credits a unit of currency is worth */
+    uint32_t ncust;
+    const eng_time *sent_at;        /* per customer: its first sent touch of the message, or -1 */
+    eng_time start;                 /* the message's first sent touch */
+    eng_time window;                /* revenue counted in [decision, decision + window) */
+    const uint32_t *rev_off;        /* transactions by customer: ncust + 1 offsets ... */
+    const eng_time *rev_t;          /* ... their times ... */
+    const int64_t *rev_amount;      /* ... and amounts x 10^4, time-sorted within a customer */
+    const uint32_t *control;
+    size_t ncontrol;
+    /* Earlier campaigns' sends and responses per (customer - lo) x ENG_CH_COUNT + channel (added to). */
+    int (*history)(void *user, uint32_t lo, uint32_t hi, uint32_t *sends, uint32_t *responses);
+    void *user;
+} eng__ope_in;
+/* Revenue of customer @p c in [from, to), currency units. */
+double eng__ope_revenue(const eng__ope_in *in, uint32_t c, eng_time from, eng_time to);
+int eng__ope_run(const eng__ope_in *in, eng__ope_res out[ENG__OPE_N]);
 
 #endif

@@ -91,6 +91,10 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_measure_spec), 128);
     OFF(eng_report_figures, version, 0); OFF(eng_report_figures, responder_def, 4); OFF(eng_report_figures, currency_places, 8); OFF(eng_report_figures, contacted, 16); OFF(eng_report_figures, sent, 24); OFF(eng_report_figures, delivered, 32); OFF(eng_report_figures, not_delivered, 40); OFF(eng_report_figures, opened, 48); OFF(eng_report_figures, clicked, 56); OFF(eng_report_figures, unsubscribed, 64); OFF(eng_report_figures, responders, 72); OFF(eng_report_figures, conversions, 80); OFF(eng_report_figures, hit_rate, 88); OFF(eng_report_figures, responder_sales, 96); OFF(eng_report_figures, spend_per_responder_known, 104); OFF(eng_report_figures, spend_per_responder, 112); OFF(eng_report_figures, credits_spent, 120); OFF(eng_report_figures, control_contacted, 128); OFF(eng_report_figures, control_responders, 136); OFF(eng_report_figures, control_known, 144); OFF(eng_report_figures, control_hit_rate, 152); OFF(eng_report_figures, lift_known, 160); OFF(eng_report_figures, lift, 168); OFF(eng_report_figures, lift_ci_low, 176); OFF(eng_report_figures, lift_ci_high, 184); OFF(eng_report_figures, p_value, 192); OFF(eng_report_figures, incremental_known, 200); OFF(eng_report_figures, incremental_sales, 208);
     assert_int_equal(sizeof(eng_report_figures), 216);
+    OFF(eng_campaign_report_options, version, 0); OFF(eng_campaign_report_options, half_life, 8); OFF(eng_campaign_report_options, currency_places, 16); OFF(eng_campaign_report_options, credits_per_unit, 24);
+    assert_int_equal(sizeof(eng_campaign_report_options), 32);
+    OFF(eng_ope_estimate, version, 0); OFF(eng_ope_estimate, known, 4); OFF(eng_ope_estimate, message, 8); OFF(eng_ope_estimate, rows, 16); OFF(eng_ope_estimate, ipw, 24); OFF(eng_ope_estimate, ipw_low, 32); OFF(eng_ope_estimate, ipw_high, 40); OFF(eng_ope_estimate, dr, 48); OFF(eng_ope_estimate, dr_low, 56); OFF(eng_ope_estimate, dr_high, 64);
+    assert_int_equal(sizeof(eng_ope_estimate), 72);
     OFF(eng_org_figures, version, 0); OFF(eng_org_figures, currency_places, 4); OFF(eng_org_figures, from, 8); OFF(eng_org_figures, to, 16); OFF(eng_org_figures, campaigns, 24); OFF(eng_org_figures, contacted, 32); OFF(eng_org_figures, sent, 40); OFF(eng_org_figures, delivered, 48); OFF(eng_org_figures, delivery_rate, 56); OFF(eng_org_figures, responders, 64); OFF(eng_org_figures, hit_rate, 72); OFF(eng_org_figures, responder_sales, 80); OFF(eng_org_figures, incremental_known, 88); OFF(eng_org_figures, incremental_sales, 96); OFF(eng_org_figures, credits_spent, 104); OFF(eng_org_figures, credits_remaining, 112);
     assert_int_equal(sizeof(eng_org_figures), 120);
     /* message.h */
@@ -171,6 +175,9 @@ static void init_functions_match_initialisers(void **s)
     SAME(eng_txn_columns, ENG_TXN_COLUMNS_INIT, eng_txn_columns_init, ENG_TXN_COLUMNS_VERSION);
     SAME(eng_measure_spec, ENG_MEASURE_SPEC_INIT, eng_measure_spec_init, ENG_MEASURE_SPEC_VERSION);
     SAME(eng_report_figures, ENG_REPORT_FIGURES_INIT, eng_report_figures_init, ENG_REPORT_FIGURES_VERSION);
+    SAME(eng_campaign_report_options, ENG_CAMPAIGN_REPORT_OPTIONS_INIT, eng_campaign_report_options_init,
+         ENG_CAMPAIGN_REPORT_OPTIONS_VERSION);
+    SAME(eng_ope_estimate, ENG_OPE_ESTIMATE_INIT, eng_ope_estimate_init, ENG_OPE_ESTIMATE_VERSION);
     SAME(eng_run_options, ENG_RUN_OPTIONS_INIT, eng_run_options_init, ENG_RUN_OPTIONS_VERSION);
     SAME(eng_run_report, ENG_RUN_REPORT_INIT, eng_run_report_init, ENG_RUN_REPORT_VERSION);
     SAME(eng_execution_info, ENG_EXECUTION_INFO_INIT, eng_execution_info_init, ENG_EXECUTION_INFO_VERSION);
@@ -209,6 +216,7 @@ static void enum_values_are_fixed(void **s)
     assert_int_equal(ENG_CH_EMAIL, 1);
     assert_int_equal(ENG_CH_COUNT, 15);
     assert_int_equal(ENG_MAX_CHANNELS, 16);
+    assert_int_equal(ENG_OPE_XENGAGE, 0); assert_int_equal(ENG_OPE_GREEDY, 3);
     assert_int_equal(ENG_SEND_UNKNOWN, 3);
     assert_int_equal(ENG_ID_STRING, 1); assert_int_equal(ENG_ID_INT64, 2);
     assert_int_equal(ENG_COL_STRING, 1); assert_int_equal(ENG_COL_BOOL, 5);

@@ -159,6 +159,8 @@ typedef struct dx {
     size_t n;
     uint64_t campaign, message;
     eng_time t0; /* the message's send time */
+    uint64_t history_message; /* dx_xengage: the earlier blast ... */
+    eng_time history_t0;      /* ... and its send time */
 } dx;
 
 static inline eng_time dx_clock(void *u)
@@ -428,6 +430,8 @@ static inline void dx_xengage(dx *f)
     eng_message_spec m = dx_message();
     dx_approve(f, &m);
     dx_run_all(f, f->t0, NULL);
+    f->history_message = f->message;
+    f->history_t0 = f->t0;
     test_clock_now = f->t0 + ENG_HOUR;
     dx_receipts(f, f->t0 + 60 * 1000, dx_hist_pick, f);
     uint32_t *ids = malloc(f->n * sizeof *ids);

@@ -1,0 +1,375 @@
+/* The engine-level campaign report (eng_campaign_report) against independent
+ * references on generated data: a campaign with a blast and an X-Engage
+ * message executed by eng_run_due, receipts and transactions appended
+ * through the events API. References, written plainly here from what the
+ * test generated (not read back from the engine): the same figures from
+ * eng_measure_campaign() over columns assembled by the test, the headline
+ * counts by brute force, and the off-policy estimates (IPW and doubly robust
+ * with their intervals) of priority and greedy by brute force over the
+ * exploration bucket. */
+#include <math.h>
+
+#include "dispatch_fixture.h"
+
+#define N 1000
+
+/* Generated responses to the X-Engage sends and purchases. */
+static int x_opened(size_t k, int ch) { return ch == ENG_CH_EMAIL ? (k * 7) % 10 < 4 : (k * 3) % 10 < 3; }
+static int x_pick(uint32_t customer, int channel, void *user)
+{
+    return x_opened(dx_ext(user, customer), channel) ? ENG_TOUCH_OPENED : ENG_TOUCH_DELIVERED;
+}
+static int buys(size_t k) { return (k * 13) % 10 < 3; }
+static int64_t amount(size_t k) { return 40 + (int64_t)(k % 9) * 15; }
+static eng_time buy_at(eng_time t0, size_t k) { return t0 + (eng_time)(k % 6) * ENG_DAY + 3 * ENG_HOUR; }
+
+typedef struct world {
+    dx f;
+    size_t ntest, ncontrol;
+    uint32_t *test, *control;
+    unsigned char *in_test;
+    int x_sent[N];    /* channel X-Engage sent, -1 none */
+    int reach[N];     /* channel bits with a creative the customer is reachable on */
+    /* the transactions the test appended, by dense id */
+    size_t ntx;
+    uint32_t tx_c[3 * N];
+    eng_time tx_t[3 * N];
+    int64_t tx_a[3 * N];
+} world;
+
+static void add_txns(world *w, const uint32_t *ids, size_t n, eng_time at_base, int64_t amt_fixed, const char *tag,
+                     int by_k)
+{
+    dx *f = &w->f;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = dx_ext(f, ids[i]);
+        eng_time t = by_k ? buy_at(at_base, k) : at_base;
+        int64_t a = by_k ? amount(k) : amt_fixed;
+        dx_txns(f, &ids[i], 1, t, a, tag);
+        w->tx_c[w->ntx] = ids[i], w->tx_t[w->ntx] = t, w->tx_a[w->ntx++] = a;
+    }
+}
+
+static void build(world *w)
+{
+    memset(w, 0, sizeof *w);
+    dx *f = &w->f;
+    dx_world(f, N, 64, 1, 1);
+    dx_xengage(f);
+    /* dx_xengage's history purchases: every 4th customer, 100, two hours after the blast. */
+    for (uint32_t c = 0; c < N; c++)
+        if (dx_ext(f, c) % 4 == 0)
+            w->tx_c[w->ntx] = c, w->tx_t[w->ntx] = f->history_t0 + 2 * ENG_HOUR, w->tx_a[w->ntx++] = 100;
+    dx_run_all(f, f->t0, NULL);
+    for (uint32_t c = 0; c < N; c++) {
+        w->x_sent[c] = -1;
+        for (int ch = 0; ch < 2; ch++)
+            if (f->prov.delivered[dx_pair(c, ch)])
+                w->x_sent[c] = ch;
+        w->reach[c] = 1 << ENG_CH_SMS | (dx_ext(f, c) % 5 ? 1 << ENG_CH_EMAIL : 0);
+    }
+    test_clock_now = f->t0 + 10 * ENG_DAY;
+    dx_receipts(f, f->t0 + 60 * 1000, x_pick, f);
+    uint32_t all[N];
+    size_t nb = 0, no = 0;
+    uint32_t opened[N];
+    for (uint32_t c = 0; c < N; c++) {
+        if (buys(dx_ext(f, c)))
+            all[nb++] = c;
+        if (w->x_sent[c] >= 0 && x_opened(dx_ext(f, c), w->x_sent[c]))
+            opened[no++] = c;
+    }
+    add_txns(w, all, nb, f->t0, 0, "x", 1);
+    add_txns(w, opened, no, f->t0 + 5 * ENG_HOUR, 120, "o", 0);
+    w->test = dx_test_group(f, &w->ntest);
+    eng_audience *aud;
+    assert_int_equal(eng_message_audience(f->e, "root", f->message, &aud), ENG_OK);
+    uint64_t nc;
+    assert_int_equal(eng_audience_count(aud, ENG_PART_CONTROL, &nc), ENG_OK);
+    w->control = malloc((nc ? nc : 1) * sizeof *w->control);
+    assert_int_equal(eng_audience_ids(aud, ENG_PART_CONTROL, 0, w->control, nc, &w->ncontrol), ENG_OK);
+    eng_audience_free(aud);
+    w->in_test = calloc(N, 1);
+    for (size_t i = 0; i < w->ntest; i++)
+        w->in_test[w->test[i]] = 1;
+}
+
+static void world_free(world *w)
+{
+    free(w->test);
+    free(w->control);
+    free(w->in_test);
+    dx_close(&w->f);
+}
+
+/* ---- reference 1: eng_measure_campaign over columns the test assembles ---- */
+
+typedef struct tcols {
+    size_t n;
+    uint32_t cust[8 * N], msg[8 * N];
+    uint8_t ch[8 * N], st[8 * N];
+    eng_time t[8 * N];
+} tcols;
+
+static void put(tcols *c, uint32_t cust, uint64_t msg, int ch, int st, eng_time t)
+{
+    c->cust[c->n] = cust, c->msg[c->n] = (uint32_t)msg, c->ch[c->n] = (uint8_t)ch, c->st[c->n] = (uint8_t)st;
+    c->t[c->n++] = t;
+}
+
+static void assemble(world *w, tcols *c)
+{
+    dx *f = &w->f;
+    c->n = 0;
+    for (size_t i = 0; i < w->ntest; i++) {
+        uint32_t cu = w->test[i];
+        for (int ch = 0; ch < 2; ch++) {
+            if (!(w->reach[cu] >> ch & 1))
+                continue;
+            /* the blast: every reachable channel, receipts as dx_xengage wrote them */
+            eng_time th = f->history_t0;
+            put(c, cu, f->history_message, ch, ENG_TOUCH_SENT, th);
+            put(c, cu, f->history_message, ch, ENG_TOUCH_DELIVERED, th + 60 * 1000);
+            int hs = dx_hist_pick(cu, ch, f);
+            if (hs > ENG_TOUCH_DELIVERED)
+                put(c, cu, f->history_message, ch, hs, th + 60 * 1000 + ENG_HOUR);
+        }
+        int x = w->x_sent[cu];
+        if (x >= 0) {
+            put(c, cu, f->message, x, ENG_TOUCH_SENT, f->t0);
+            put(c, cu, f->message, x, ENG_TOUCH_DELIVERED, f->t0 + 60 * 1000);
+            if (x_opened(dx_ext(f, cu), x))
+                put(c, cu, f->message, x, ENG_TOUCH_OPENED, f->t0 + 60 * 1000 + ENG_HOUR);
+        }
+    }
+}
+
+static void same_figures(const eng_report_figures *a, const eng_report_figures *b)
+{
+    assert_int_equal(a->responder_def, b->responder_def);
+    assert_int_equal(a->contacted, b->contacted);
+    assert_int_equal(a->sent, b->sent);
+    assert_int_equal(a->delivered, b->delivered);
+    assert_int_equal(a->not_delivered, b->not_delivered);
+    assert_int_equal(a->opened, b->opened);
+    assert_int_equal(a->clicked, b->clicked);
+    assert_int_equal(a->responders, b->responders);
+    assert_int_equal(a->conversions, b->conversions);
+    assert_int_equal(a->responder_sales, b->responder_sales);
+    assert_int_equal(a->credits_spent, b->credits_spent);
+    assert_int_equal(a->control_contacted, b->control_contacted);
+    assert_int_equal(a->control_responders, b->control_responders);
+    assert_int_equal(a->incremental_known, b->incremental_known);
+    assert_int_equal(a->incremental_sales, b->incremental_sales);
+    assert_true(a->hit_rate == b->hit_rate && a->lift == b->lift && a->p_value == b->p_value);
+}
+
+static void figures_match_references(void **state)
+{
+    (void)state;
+    static world w;
+    build(&w);
+    dx *f = &w.f;
+    eng_report *r = NULL;
+    assert_int_equal(eng_campaign_report(f->e, "root", f->campaign, NULL, &r), ENG_OK);
+
+    static tcols tc;
+    assemble(&w, &tc);
+    eng_touch_columns t = {ENG_TOUCH_COLUMNS_VERSION, tc.n, tc.cust, tc.msg, tc.ch, tc.st, tc.t};
+    int64_t am[3 * N];
+    for (size_t i = 0; i < w.ntx; i++)
+        am[i] = w.tx_a[i] * 10000;
+    eng_txn_columns x = {ENG_TXN_COLUMNS_VERSION, w.ntx, w.tx_c, w.tx_t, am, 4, NULL, 0, NULL};
+    uint32_t msgs[2] = {(uint32_t)f->history_message, (uint32_t)f->message};
+    int64_t cost[ENG_MAX_CHANNELS] = {3, 1};
+    eng_measure_spec sp;
+    assert_int_equal(eng_measure_spec_init(&sp, ENG_MEASURE_SPEC_VERSION), ENG_OK);
+    sp.n_customers = N;
+    sp.messages = msgs;
+    sp.n_messages = 2;
+    sp.start = 1767225600000 + ENG_DAY; /* dx_world's campaign */
+    sp.end = 1767225600000 + 60 * ENG_DAY;
+    sp.control = w.control;
+    sp.n_control = w.ncontrol;
+    sp.channel_cost = cost;
+    eng_report *ref = NULL;
+    assert_int_equal(eng_measure_campaign(f->e, &t, &x, &sp, &ref), ENG_OK);
+    eng_report_figures a = ENG_REPORT_FIGURES_INIT, b = ENG_REPORT_FIGURES_INIT;
+    assert_int_equal(eng_report_total(r, &a), ENG_OK);
+    assert_int_equal(eng_report_total(ref, &b), ENG_OK);
+    same_figures(&a, &b);
+    for (int ch = 0; ch < 2; ch++) {
+        assert_int_equal(eng_report_channel(r, ch, &a), ENG_OK);
+        assert_int_equal(eng_report_channel(ref, ch, &b), ENG_OK);
+        same_figures(&a, &b);
+    }
+    assert_int_equal(eng_report_message_count(r), 2);
+    for (size_t i = 0; i < 2; i++) {
+        uint32_t ma, mb;
+        assert_int_equal(eng_report_message(r, i, &ma, &a), ENG_OK);
+        assert_int_equal(eng_report_message(ref, i, &mb, &b), ENG_OK);
+        assert_int_equal(ma, mb);
+        same_figures(&a, &b);
+    }
+
+    /* Reference 2: the headline counts by brute force. */
+    assert_int_equal(eng_report_total(r, &a), ENG_OK);
+    uint64_t sent = 0, opened = 0, responders = 0, ctl_resp = 0;
+    for (size_t i = 0; i < tc.n; i++) {
+        sent += tc.st[i] == ENG_TOUCH_SENT;
+        opened += tc.st[i] == ENG_TOUCH_OPENED;
+    }
+    for (size_t i = 0; i < w.ntest; i++) { /* hit-rate definition: bought between first touch and the end */
+        int hit = 0;
+        for (size_t k = 0; k < w.ntx; k++)
+            hit |= w.tx_c[k] == w.test[i] && w.tx_t[k] >= f->history_t0 && w.tx_t[k] <= sp.end;
+        responders += (uint64_t)hit;
+    }
+    assert_int_equal(a.contacted, w.ntest);
+    assert_int_equal(a.sent, sent);
+    assert_int_equal(a.opened, opened);
+    assert_int_equal(a.responders, responders);
+    assert_int_equal(a.control_contacted, w.ncontrol);
+    (void)ctl_resp;
+    printf("campaign report: %llu contacted, %llu sent, %llu opened, %llu responders, control %llu/%llu\n",
+           (unsigned long long)a.contacted, (unsigned long long)a.sent, (unsigned long long)a.opened,
+           (unsigned long long)a.responders, (unsigned long long)a.control_responders,
+           (unsigned long long)a.control_contacted);
+    eng_report_free(ref);
+    eng_report_free(r);
+    world_free(&w);
+}
+
+/* ---- reference 3: the off-policy estimates by brute force ---- */
+
+static double revenue(const world *w, uint32_t c, eng_time from, eng_time to)
+{
+    double s = 0;
+    for (size_t k = 0; k < w->ntx; k++)
+        if (w->tx_c[k] == c && w->tx_t[k] >= from && w->tx_t[k] < to)
+            s += (double)w->tx_a[k];
+    return s;
+}
+
+static void close_to(double got, double want)
+{
+    if (fabs(got - want) > 1e-9 * (1 + fabs(want)))
+        fail_msg("%.12g is not %.12g", got, want);
+}
+
+static void ope_matches_brute_force(void **state)
+{
+    (void)state;
+    static world w;
+    build(&w);
+    dx *f = &w.f;
+    eng_report *r = NULL;
+    assert_int_equal(eng_campaign_report(f->e, "root", f->campaign, NULL, &r), ENG_OK);
+    eng_time start = f->t0, end = 1767225600000 + 60 * ENG_DAY, win = end - start;
+    /* Control baseline. */
+    double bs = 0, bs2 = 0;
+    for (size_t i = 0; i < w.ncontrol; i++) {
+        double v = revenue(&w, w.control[i], start, start + win);
+        bs += v, bs2 += v * v;
+    }
+    double nc = (double)w.ncontrol, base = bs / nc;
+    double base_se = sqrt((bs2 - nc * base * base) / (nc - 1) / nc);
+    /* Every test customer's reward; the bucket from the trace. */
+    double cost[2] = {3, 1};
+    double xs = 0, xs2 = 0;
+    size_t nb = 0;
+    static uint32_t bc[N];
+    static double brew[N];
+    static int blog[N];
+    for (size_t i = 0; i < w.ntest; i++) {
+        uint32_t c = w.test[i];
+        int ch = w.x_sent[c];
+        double rw = revenue(&w, c, start, start + win) - (ch >= 0 ? cost[ch] : 0);
+        xs += rw, xs2 += rw * rw;
+        eng_trace t = ENG_TRACE_INIT;
+        assert_int_equal(eng_trace_get(f->e, "root", f->message, 0, c, &t), ENG_OK);
+        if (t.reason == ENG_TRACE_CHOSEN && (t.detail & 1u)) {
+            int nreach = __builtin_popcount((unsigned)w.reach[c]);
+            assert_int_equal(t.detail >> 2, nreach);
+            bc[nb] = c, brew[nb] = rw, blog[nb++] = ch;
+        }
+    }
+    double nt = (double)w.ntest, xm = xs / nt;
+    double xse = sqrt((xs2 - nt * xm * xm) / (nt - 1) / nt + base_se * base_se);
+    eng_ope_estimate e = ENG_OPE_ESTIMATE_INIT;
+    assert_int_equal(eng_report_ope(r, ENG_OPE_XENGAGE, &e), ENG_OK);
+    assert_true(e.known && e.message == f->message && e.rows == w.ntest);
+    close_to(e.ipw, xm - base);
+    close_to(e.ipw_high - e.ipw, 1.959963984540054 * xse);
+    assert_true(nb >= 10);
+    double dm[2] = {0, 0}, dn[2] = {0, 0};
+    for (size_t i = 0; i < nb; i++)
+        dm[blog[i]] += brew[i], dn[blog[i]]++;
+    for (int ch = 0; ch < 2; ch++)
+        dm[ch] = dn[ch] ? dm[ch] / dn[ch] : base;
+    for (int p = ENG_OPE_PRIORITY; p <= ENG_OPE_GREEDY; p++) {
+        assert_int_equal(eng_report_ope(r, p, &e), ENG_OK);
+        if (p == ENG_OPE_SEND_ALL) {
+            assert_false(e.known);
+            continue;
+        }
+        double si = 0, si2 = 0, sd = 0, sd2 = 0;
+        for (size_t i = 0; i < nb; i++) {
+            uint32_t c = bc[i];
+            /* Priority (no order given): SMS, the first channel with a creative. The blast gave every
+             * customer one send per channel, fewer than greedy's 3: greedy is priority here. */
+            int target = ENG_CH_SMS;
+            double wgt = target == blog[i] ? (double)__builtin_popcount((unsigned)w.reach[c]) : 0;
+            double xi = wgt * brew[i], xd = dm[target] + wgt * (brew[i] - dm[blog[i]]);
+            si += xi, si2 += xi * xi, sd += xd, sd2 += xd * xd;
+        }
+        double n = (double)nb, mi = si / n, md = sd / n;
+        double sei = sqrt((si2 - n * mi * mi) / (n - 1) / n + base_se * base_se);
+        double sed = sqrt((sd2 - n * md * md) / (n - 1) / n + base_se * base_se);
+        assert_true(e.known && e.rows == nb);
+        close_to(e.ipw, mi - base);
+        close_to(e.ipw_low, mi - base - 1.959963984540054 * sei);
+        close_to(e.dr, md - base);
+        close_to(e.dr_high, md - base + 1.959963984540054 * sed);
+    }
+    assert_int_equal(eng_report_ope(r, ENG_OPE_PRIORITY, &e), ENG_OK);
+    printf("ope: %zu explored of %zu; x-engage %.3f, priority IPW %.3f DR %.3f [%.3f, %.3f] per customer\n", nb,
+           w.ntest, xm - base, e.ipw, e.dr, e.dr_low, e.dr_high);
+    eng_report_free(r);
+    world_free(&w);
+}
+
+static void bad_calls(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 20, 64, 1, 1);
+    eng_report *r = (eng_report *)&f; /* must be set to NULL */
+    assert_int_equal(eng_campaign_report(f.e, "nobody", f.campaign, NULL, &r), ENG_EDENIED);
+    assert_null(r);
+    assert_int_equal(eng_campaign_report(f.e, "root", f.campaign + 999, NULL, &r), ENG_ENOTFOUND);
+    eng_campaign_report_options o;
+    assert_int_equal(eng_campaign_report_options_init(&o, ENG_CAMPAIGN_REPORT_OPTIONS_VERSION), ENG_OK);
+    o.currency_places = 9;
+    assert_int_equal(eng_campaign_report(f.e, "root", f.campaign, &o, &r), ENG_ERANGE);
+    assert_string_equal(eng_error_last()->detail, "opts.currency_places");
+    assert_int_equal(eng_campaign_report(f.e, "root", f.campaign, NULL, NULL), ENG_EINVAL);
+    /* Nothing sent yet: an empty report, no estimates. */
+    assert_int_equal(eng_campaign_report(f.e, "root", f.campaign, NULL, &r), ENG_OK);
+    eng_ope_estimate e = ENG_OPE_ESTIMATE_INIT;
+    assert_int_equal(eng_report_ope(r, ENG_OPE_PRIORITY, &e), ENG_OK);
+    assert_false(e.known);
+    assert_int_equal(eng_report_ope(r, 7, &e), ENG_ERANGE);
+    eng_report_free(r);
+    dx_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(figures_match_references),
+        cmocka_unit_test(ope_matches_brute_force),
+        cmocka_unit_test(bad_calls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
