@@ -233,8 +233,10 @@ void eng__msg_check_structure(eng_validation *v, const eng_message_spec *s)
         }
     if (s->n_channel_priority && (!s->channel_priority || s->n_channel_priority > ENG_CH_COUNT))
         eng__vr_add(v, ENG_ETOOBIG, "message.channel_priority", "at most one entry per channel");
-    else if (s->n_channel_priority && s->strategy != ENG_STRATEGY_CHANNEL_PRIORITY)
-        eng__vr_add(v, ENG_EINVAL, "message.channel_priority", "a channel list belongs to the channel priority strategy");
+    else if (s->n_channel_priority && s->strategy != ENG_STRATEGY_CHANNEL_PRIORITY &&
+             s->strategy != ENG_STRATEGY_XENGAGE) /* X-Engage: the guard rail and the priority its report estimates */
+        eng__vr_add(v, ENG_EINVAL, "message.channel_priority",
+                    "a channel list belongs to the channel priority and X-Engage strategies");
     eng__incentive_check(v, &s->incentive, 0);
     eng__schedule_check(v, &s->schedule, NULL, 0);
     const eng_delivery *d = &s->delivery;

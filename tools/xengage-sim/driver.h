@@ -20,6 +20,8 @@ typedef struct xs_driver_opts {
     int sample_q, sample_pi, guard_priority, skip_negative;
     unsigned threads;
     int customer_value; /* the host passes each customer's order value (else the world's mean) */
+    int engine;         /* play through the real engine (driver_engine.c) instead of the internal API */
+    int verbose;        /* engine driver: print the campaign report after each wave */
 } xs_driver_opts;
 void xs_driver_opts_default(xs_driver_opts *o);
 
@@ -38,8 +40,17 @@ struct xs_driver {
     void (*explain)(xs_driver *d, unsigned wave, uint32_t i, FILE *f);
     void (*close)(xs_driver *d);
     const char *name;
+    double now_h; /* the simulation's clock (hours), set before outcome/decide calls */
+    /* Optional: the driver defines the wave's control group and batches (batch[i] = b, or 200 + b for
+     * control), e.g. the engine's own frozen split; called before the wave is played. */
+    void (*plan_wave)(xs_driver *d, unsigned wave, double t0_h, uint8_t *batch);
+    /* Optional: after the wave's last batch. */
+    void (*wave_done)(xs_driver *d, unsigned wave);
 };
 
 xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts *o);
+/* The same loop through the real engine's public API (org, customers, campaign, X-Engage message,
+ * approval, run-due, transport, receipts and transactions, the campaign report). */
+xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts *o);
 
 #endif

@@ -27,6 +27,8 @@ void xs_driver_opts_default(xs_driver_opts *o)
     o->skip_negative = 1;
     o->threads = 1;
     o->customer_value = 0;
+    o->engine = 0;
+    o->verbose = 0;
 }
 
 static void d_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n, double budget, xs_choice *out)
@@ -130,6 +132,6 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     d->w = w;
     d->threads = o->threads;
     d->use_value = o->customer_value;
-    d->base = (xs_driver){d_decide, d_outcome, d_control, d_refresh, d_new_wave, d_dm, d_explain, d_close, "direct"};
+    d->base = (xs_driver){d_decide, d_outcome, d_control, d_refresh, d_new_wave, d_dm, d_explain, d_close, "direct", 0, NULL, NULL};
     return &d->base;
 }

@@ -3,7 +3,10 @@
  *   xengage-sim [--world FILE] [--size S|M|L | --customers N] [--seeds N] [--seed0 S]
  *               [--waves W] [--scenario NAME]... [--svg FILE] [--check]
  *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value]
- *               [--threads T] [--policies a,b,...] [--trace CUSTOMER]
+ *               [--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose]
+ *
+ * --driver engine plays the same campaign through the real engine's public API
+ * (driver_engine.c) instead of the optimizer's internal API.
  *
  * Scenarios: outage, drift, budget, cheap, dear, lowvalue (K = 10 is a world
  * file). --check exits 1 unless xengage's net value beats random_single's and
@@ -19,7 +22,7 @@ static void usage(void)
     fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] "
                     "[--waves W] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
                     "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] "
-                    "[--threads T] [--policies a,b,...] [--trace CUSTOMER]\n");
+                    "[--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose]\n");
     exit(2);
 }
 
@@ -51,6 +54,10 @@ int main(int argc, char **argv)
             o.drv.customer_value = 1;
             continue;
         }
+        if (strcmp(k, "--verbose") == 0) {
+            o.drv.verbose = 1;
+            continue;
+        }
         if (strcmp(k, "--no-skip") == 0) {
             o.drv.skip_negative = 0;
             continue;
@@ -69,7 +76,11 @@ int main(int argc, char **argv)
             customers = strcmp(v, "S") == 0 ? 10000 : strcmp(v, "M") == 0 ? 1000000 : strcmp(v, "L") == 0 ? 10000000 : -2;
         else if (strcmp(k, "--customers") == 0)
             customers = atol(v);
-        else if (strcmp(k, "--seeds") == 0)
+        else if (strcmp(k, "--driver") == 0) {
+            if (strcmp(v, "engine") && strcmp(v, "direct"))
+                usage();
+            o.drv.engine = strcmp(v, "engine") == 0;
+        } else if (strcmp(k, "--seeds") == 0)
             seeds = (size_t)atol(v);
         else if (strcmp(k, "--seed0") == 0)
             seed0 = strtoull(v, NULL, 10);
@@ -143,7 +154,9 @@ int main(int argc, char **argv)
             ok &= pass;
         }
     }
-    printf("driver: direct (src/decide internal API); scenarios:");
+    printf("driver: %s; scenarios:", o.drv.engine ? "engine (the public API: org, campaign, X-Engage message, "
+                                                    "approval, run-due, transport, receipts, transactions, report)"
+                                                  : "direct (src/decide internal API)");
     for (int s = 0; s < nscen; s++)
         printf(" %s", scen[s]);
     printf("%s; xengage campaign time %.2f s per seed\n", nscen ? "" : " none", xt / seeds);

@@ -215,7 +215,8 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
             abort();
         for (size_t x = 0; x < (size_t)w.n * 16; x++)
             L[j].h[x] = (hist){0, 0, -1e30f};
-        if (L[j].policy == P_XENGAGE && !(L[j].drv = xs_direct_open(&w, seed, &o->drv)))
+        if (L[j].policy == P_XENGAGE &&
+            !(L[j].drv = o->drv.engine ? xs_engine_open(&w, seed, &o->drv) : xs_direct_open(&w, seed, &o->drv)))
             abort();
         warm(&w, &L[j]);
     }
@@ -231,11 +232,16 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
         xs_world_wave(&w, wave);
         double t0 = (wave - 1) * p->wave_gap_h;
         double sendall_cost = 0;
+        xs_driver *plan = L[1].drv && L[1].drv->plan_wave ? L[1].drv : NULL;
+        if (plan) /* the engine's own frozen split: every policy plays the same control and batches */
+            plan->plan_wave(plan, wave, t0, batch);
         for (uint32_t i = 0; i < w.n; i++) {
-            int ctl = xs_u(seed, i, wave, U_CONTROL) < p->control;
-            unsigned b = (unsigned)(xs_u(seed, i, wave, U_BATCH) * p->batches);
-            batch[i] = (uint8_t)(ctl ? 200 + b : b); /* control customers are seen with their batch */
-            if (ctl)
+            if (!plan) {
+                int ctl = xs_u(seed, i, wave, U_CONTROL) < p->control;
+                unsigned b = (unsigned)(xs_u(seed, i, wave, U_BATCH) * p->batches);
+                batch[i] = (uint8_t)(ctl ? 200 + b : b); /* control customers are seen with their batch */
+            }
+            if (batch[i] >= 200)
                 continue;
             unsigned reach = w.reach[i];
             for (unsigned c = 0; c < K; c++)
@@ -282,6 +288,8 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
             double spent = 0;
             for (unsigned b = 0; b < p->batches; b++) {
                 double now = t0 + b * p->batch_gap_h;
+                if (l->drv)
+                    l->drv->now_h = now;
                 deliver(l, now);
                 size_t n = 0;
                 for (uint32_t i = 0; i < w.n; i++)
@@ -339,6 +347,8 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                             }
                         }
             }
+            if (l->drv && l->drv->wave_done)
+                l->drv->wave_done(l->drv, wave);
             if (l->drv)
                 t_x += (double)(clock() - c0) / CLOCKS_PER_SEC;
         }

@@ -1,0 +1,487 @@
+/* The engine driver: the simulator plays customers and transport against the
+ * real engine through its public API. One engine (memory store) per seed: an
+ * org with the world's channel costs, every customer with a contact and
+ * consent on each channel they are reachable on, their earlier purchases (the
+ * value of a conversion), group "all". Per wave a campaign (the engine's own
+ * 10 % control split) with one X-Engage message, submitted and approved four
+ * days ahead; each batch is one eng_run_due with max_batches = 1 at the batch
+ * time, the transport callback recording what was sent; outcomes come back as
+ * receipts (eng_touch_append) and purchases as transactions (eng_txn_append)
+ * before the next batch; after each wave the campaign report
+ * (eng_campaign_report) gives the engine's own off-policy estimates.
+ *
+ * Units: credits are hundredths of the currency (costs 0.03 -> 3 credits), so
+ * the org's integer channel costs carry the world's costs exactly enough. */
+#include "driver.h"
+#include "engage.h"
+#include "dispatch/dispatch_impl.h"
+#include "decide/xengage.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CREDITS_PER_UNIT 100.0
+#define EPOCH ((eng_time)1767225600000) /* 2026-01-01: sim hour 0 is EPOCH + 10 days */
+
+typedef struct engd {
+    xs_driver base;
+    const xs_world *w;
+    eng_engine *e;
+    eng_store *store;
+    eng_time now;
+    int ech[XS_MAXK];     /* world channel -> engine channel */
+    int wch[ENG_CH_COUNT];/* engine channel -> world channel, -1 */
+    unsigned wave;
+    uint64_t campaign, message;
+    eng_time version;
+    uint32_t *test, *pos;  /* the frozen test group (ascending) and each customer's position, or UINT32_MAX */
+    size_t ntest;
+    uint32_t chunk;
+    int8_t *sent;          /* per customer: engine channel sent this wave, -1 */
+    /* receipts and purchases waiting for the next batch */
+    size_t nr, cr;
+    char **keys;
+    int *st;
+    eng_time *rt;
+    size_t nx, cx;
+    uint32_t *xc;
+    double *xv;
+    uint64_t txn_seq;
+    char org_key[ENG_SEND_KEY_MAX + 1];
+    size_t key_len;
+    int verbose;
+} engd;
+
+static eng_time clock_fn(void *u) { return ((engd *)u)->now; }
+static eng_time at_hours(double h) { return EPOCH + 10 * ENG_DAY + (eng_time)llround(h * 3600000.0); }
+
+static int transport(const eng_envelope *env, size_t n, int *status, void *user)
+{
+    engd *d = user;
+    for (size_t i = 0; i < n; i++) {
+        d->sent[env[i].customer] = (int8_t)env[i].channel;
+        status[i] = ENG_SEND_ACCEPTED;
+    }
+    return ENG_OK;
+}
+
+static void die(const char *what)
+{
+    const eng_error *e = eng_error_last();
+    fprintf(stderr, "xengage-sim (engine driver): %s: %s (%s)\n", what, e->message, e->detail);
+    exit(1);
+}
+
+static void must(int rc, const char *what)
+{
+    if (rc)
+        die(what);
+}
+
+static void push_receipt(engd *d, const char *key, size_t kl, int st)
+{
+    if (d->nr == d->cr) {
+        d->cr = d->cr ? 2 * d->cr : 4096;
+        d->keys = realloc(d->keys, d->cr * sizeof *d->keys);
+        d->st = realloc(d->st, d->cr * sizeof *d->st);
+        d->rt = realloc(d->rt, d->cr * sizeof *d->rt);
+        if (!d->keys || !d->st || !d->rt)
+            abort();
+    }
+    d->keys[d->nr] = strndup(key, kl);
+    d->st[d->nr] = st;
+    d->rt[d->nr++] = d->now;
+}
+
+static void push_txn(engd *d, uint32_t i, double value)
+{
+    if (d->nx == d->cx) {
+        d->cx = d->cx ? 2 * d->cx : 4096;
+        d->xc = realloc(d->xc, d->cx * sizeof *d->xc);
+        d->xv = realloc(d->xv, d->cx * sizeof *d->xv);
+        if (!d->xc || !d->xv)
+            abort();
+    }
+    d->xc[d->nx] = i;
+    d->xv[d->nx++] = value;
+}
+
+/* Hand the buffered receipts and purchases to the engine, stamped now. */
+static void flush(engd *d)
+{
+    if (d->nr) {
+        for (size_t i = 0; i < d->nr; i++)
+            d->rt[i] = d->now;
+        eng_receipts r = ENG_RECEIPTS_INIT;
+        r.count = d->nr;
+        r.keys = (const char *const *)d->keys;
+        r.statuses = d->st;
+        r.times = d->rt;
+        eng_event_report rep = ENG_EVENT_REPORT_INIT;
+        must(eng_touch_append(d->e, &r, &rep), "eng_touch_append");
+        for (size_t i = 0; i < d->nr; i++)
+            free(d->keys[i]);
+        d->nr = 0;
+    }
+    if (d->nx) {
+        char (*id)[32] = malloc(d->nx * sizeof *id), (*cu)[16] = malloc(d->nx * sizeof *cu);
+        const char **pi = malloc(d->nx * sizeof *pi), **pc = malloc(d->nx * sizeof *pc);
+        eng_time *t = malloc(d->nx * sizeof *t);
+        int64_t *am = malloc(d->nx * sizeof *am);
+        if (!id || !cu || !pi || !pc || !t || !am)
+            abort();
+        for (size_t i = 0; i < d->nx; i++) {
+            snprintf(id[i], sizeof id[i], "t%llu", (unsigned long long)++d->txn_seq);
+            snprintf(cu[i], sizeof cu[i], "c%u", d->xc[i]);
+            pi[i] = id[i], pc[i] = cu[i], t[i] = d->now, am[i] = llround(d->xv[i] * 1e4);
+        }
+        eng_txn_batch b = ENG_TXN_BATCH_INIT;
+        b.count = d->nx, b.ids = pi, b.customers = pc, b.times = t, b.amounts = am;
+        must(eng_txn_append(d->e, "sim", &b, NULL, NULL), "eng_txn_append");
+        free(id), free(cu), free(pi), free(pc), free(t), free(am);
+        d->nx = 0;
+    }
+}
+
+/* A new campaign and X-Engage message for the wave; the engine's frozen split
+ * defines the wave's control group and batches (positions in the test group). */
+static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
+{
+    engd *d = (engd *)b;
+    const xs_params *p = d->w->p;
+    flush(d);
+    d->wave = wave;
+    eng_time t0 = at_hours(t0_h);
+    d->now = t0 - 4 * ENG_DAY;
+    char name[32];
+    snprintf(name, sizeof name, "Wave %u", wave);
+    eng_campaign_spec c;
+    eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION);
+    c.name = name;
+    c.start = t0 - ENG_DAY;
+    c.end = t0 + 30 * ENG_DAY;
+    c.objective = ENG_OBJ_BOOST_SALES;
+    c.control_percent = (uint32_t)llround(p->control * 100);
+    must(eng_campaign_create(d->e, "ann", &c, &d->campaign, NULL), "eng_campaign_create");
+    static const char *const groups[] = {"all"};
+    eng_creative cr[XS_MAXK];
+    int prio[XS_MAXK];
+    for (unsigned k = 0; k < p->k; k++) {
+        int ch = d->ech[k];
+        const char *subj = ch == ENG_CH_EMAIL ? "An offer" : ch == ENG_CH_PUSH ? "Offer" : NULL;
+        const char *body = ch == ENG_CH_SMS ? "20% off this week. {{optout}}"
+                           : ch == ENG_CH_EMAIL ? "<p>20% off this week.</p>{{unsubscribe}}"
+                                                : "20% off this week.";
+        cr[k] = (eng_creative){ch, subj, body};
+        prio[k] = d->ech[p->priority[k]];
+    }
+    eng_message_spec m;
+    eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION);
+    m.title = name;
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    m.include = groups;
+    m.n_include = 1;
+    m.creatives = cr;
+    m.n_creatives = p->k;
+    m.channel_priority = prio;
+    m.n_channel_priority = p->k;
+    m.schedule.kind = ENG_SCHEDULE_ONCE;
+    m.schedule.at = t0;
+    eng_validation *v = NULL;
+    int rc = eng_message_create(d->e, "ann", d->campaign, &m, &d->message, &v);
+    if (!rc)
+        rc = eng_message_submit(d->e, "ann", d->message, &v);
+    for (size_t i = 0; i < eng_validation_count(v); i++) {
+        const char *path, *msg;
+        eng_validation_item(v, i, NULL, &path, &msg);
+        fprintf(stderr, "validation: %s: %s\n", path, msg);
+    }
+    eng_validation_free(v);
+    must(rc, "eng_message_submit");
+    must(eng_message_approve(d->e, "bob", d->message, NULL, "ok"), "eng_message_approve");
+    eng_audience *aud;
+    must(eng_message_audience(d->e, "root", d->message, &aud), "eng_message_audience");
+    uint64_t nt = 0;
+    eng_audience_count(aud, ENG_PART_TEST, &nt);
+    free(d->test);
+    d->test = malloc((nt ? nt : 1) * sizeof *d->test);
+    if (!d->test)
+        abort();
+    must(eng_audience_ids(aud, ENG_PART_TEST, 0, d->test, nt, &d->ntest), "eng_audience_ids");
+    eng_audience_free(aud);
+    uint32_t n = d->w->n;
+    for (uint32_t i = 0; i < n; i++)
+        d->pos[i] = UINT32_MAX, d->sent[i] = -1;
+    for (size_t j = 0; j < d->ntest; j++)
+        d->pos[d->test[j]] = (uint32_t)j;
+    for (uint32_t i = 0; i < n; i++) {
+        if (d->pos[i] == UINT32_MAX) {
+            batch[i] = (uint8_t)(200 + (uint64_t)i * p->batches / n);
+        } else {
+            uint32_t bb = d->pos[i] / d->chunk;
+            batch[i] = (uint8_t)(bb < p->batches ? bb : p->batches - 1);
+        }
+    }
+    d->now = t0;
+}
+
+/* The engine's decisions for the batch: run-due at the batch time until every customer of it is planned. */
+static void e_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n, double budget, xs_choice *out)
+{
+    engd *d = (engd *)b;
+    (void)wave;
+    (void)budget;
+    d->now = at_hours(b->now_h);
+    flush(d);
+    if (!n)
+        return;
+    uint32_t last = 0;
+    for (size_t x = 0; x < n; x++)
+        if (d->pos[ids[x]] != UINT32_MAX && d->pos[ids[x]] / d->chunk > last)
+            last = d->pos[ids[x]] / d->chunk;
+    for (;;) {
+        eng__chunk c;
+        int rc = eng__chunk_load(d->e, d->message, 0, last, &c);
+        if (rc == ENG_OK) {
+            eng__chunk_free(&c);
+            break;
+        }
+        if (rc != ENG_ENOTFOUND)
+            die("ledger");
+        eng_run_options o = ENG_RUN_OPTIONS_INIT;
+        o.message = d->message;
+        o.max_batches = 1;
+        eng_run_report rep = ENG_RUN_REPORT_INIT;
+        must(eng_run_due(d->e, "root", d->now, &o, &rep), "eng_run_due");
+        if (!rep.batches && !rep.finished && rep.executions && rep.pending == 0)
+            break;
+    }
+    /* Exploration and propensity from the ledger: one chunk at a time. */
+    eng__chunk c;
+    uint32_t have = UINT32_MAX;
+    memset(&c, 0, sizeof c);
+    for (size_t x = 0; x < n; x++) {
+        uint32_t i = ids[x], ps = d->pos[i];
+        int ch = d->sent[i];
+        out[x] = (xs_choice){(int8_t)(ch >= 0 ? d->wch[ch] : -1), 0, 0};
+        if (ps == UINT32_MAX)
+            continue;
+        if (ps / d->chunk != have) {
+            if (have != UINT32_MAX)
+                eng__chunk_free(&c);
+            must(eng__chunk_load(d->e, d->message, 0, ps / d->chunk, &c), "ledger chunk");
+            have = ps / d->chunk;
+        }
+        const eng__lcust *k = &c.cust[ps % d->chunk];
+        if (k->rule == ENG__RULE_XENGAGE && (k->detail & 1u) && (k->detail >> 2)) {
+            out[x].explored = 1;
+            out[x].propensity = 1.0f / (float)(k->detail >> 2);
+        }
+    }
+    if (have != UINT32_MAX)
+        eng__chunk_free(&c);
+}
+
+static void e_outcome(xs_driver *b, uint32_t i, unsigned ch, unsigned flags)
+{
+    engd *d = (engd *)b;
+    if (flags & ENG__XE_NO_CONV)
+        return; /* the simulator's warm-up history: the engine driver starts cold (see docs/xengage.md) */
+    char key[ENG_SEND_KEY_MAX + 1];
+    size_t kl = eng__send_key_tail(key, sizeof key, d->org_key, d->key_len, i, d->ech[ch]);
+    push_receipt(d, key, kl, flags & ENG__XE_DELIVERED ? ENG_TOUCH_DELIVERED : ENG_TOUCH_FAILED);
+    if (flags & ENG__XE_ENGAGED)
+        push_receipt(d, key, kl, ENG_TOUCH_OPENED);
+    if (flags & ENG__XE_CONVERTED)
+        push_txn(d, i, d->w->value[i]);
+}
+
+static void e_control(xs_driver *b, uint32_t i, int converted)
+{
+    if (converted)
+        push_txn((engd *)b, i, ((engd *)b)->w->value[i]);
+}
+
+static void e_nop(xs_driver *b) { (void)b; }
+
+static double e_dm(xs_driver *b, uint32_t i, int ch)
+{
+    (void)b, (void)i, (void)ch;
+    return 0; /* the engine's own estimates are in its report (printed per wave) */
+}
+
+/* Called after the wave's last batch: the campaign report's estimates. */
+static void e_wave_done(xs_driver *b, unsigned wave)
+{
+    engd *d = (engd *)b;
+    d->now += 12 * ENG_HOUR;
+    flush(d);
+    if (!d->verbose)
+        return;
+    eng_campaign_report_options o = ENG_CAMPAIGN_REPORT_OPTIONS_INIT;
+    o.credits_per_unit = CREDITS_PER_UNIT;
+    eng_report *r = NULL;
+    must(eng_campaign_report(d->e, "root", d->campaign, &o, &r), "eng_campaign_report");
+    eng_report_figures f = ENG_REPORT_FIGURES_INIT;
+    eng_report_total(r, &f);
+    printf("engine report wave %u: contacted %llu, sent %llu, opened %llu, responders %llu (hit rate %.2f %%, control "
+           "%.2f %%)", wave, (unsigned long long)f.contacted, (unsigned long long)f.sent,
+           (unsigned long long)f.opened, (unsigned long long)f.responders, f.hit_rate, f.control_hit_rate);
+    static const char *const names[] = {"xengage", "priority", "send_all", "greedy"};
+    for (int p = 0; p < 4; p++) {
+        eng_ope_estimate e = ENG_OPE_ESTIMATE_INIT;
+        eng_report_ope(r, p, &e);
+        if (e.known)
+            printf("; %s DR %.4f [%.4f, %.4f]", names[p], e.dr / CREDITS_PER_UNIT, e.dr_low / CREDITS_PER_UNIT,
+                   e.dr_high / CREDITS_PER_UNIT);
+    }
+    printf(" (per test customer, currency)\n");
+    eng_report_free(r);
+}
+
+static void e_close(xs_driver *b)
+{
+    engd *d = (engd *)b;
+    eng_close(d->e);
+    eng_store_free(d->store);
+    for (size_t i = 0; i < d->nr; i++)
+        free(d->keys[i]);
+    free(d->keys), free(d->st), free(d->rt), free(d->xc), free(d->xv);
+    free(d->test), free(d->pos), free(d->sent);
+    free(d);
+}
+
+/* The key prefix of the wave's sends (the dispatcher's deterministic key). */
+static void e_keys(engd *d)
+{
+    eng_message *m;
+    must(eng_message_get(d->e, "root", d->message, &m), "eng_message_get");
+    eng_message_status st = ENG_MESSAGE_STATUS_INIT;
+    eng_message_status_get(m, &st);
+    d->key_len = eng__send_key_prefix(d->org_key, sizeof d->org_key, "sim", d->campaign, d->message, st.decided_at, 0);
+    eng_message_free(m);
+}
+
+static void e_plan_keys(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
+{
+    e_plan(b, wave, t0_h, batch);
+    e_keys((engd *)b);
+}
+
+xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts *o)
+{
+    const xs_params *p = w->p;
+    engd *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    (void)seed;
+    d->w = w;
+    d->verbose = o->verbose;
+    for (int c = 0; c < ENG_CH_COUNT; c++)
+        d->wch[c] = -1;
+    for (unsigned k = 0; k < p->k; k++) {
+        d->ech[k] = -1;
+        for (int c = 0; c < ENG_CH_COUNT; c++)
+            if (strcmp(eng_channel_name(c), p->ch[k].name) == 0)
+                d->ech[k] = c;
+        if (d->ech[k] < 0) {
+            fprintf(stderr, "xengage-sim: channel '%s' is not an engine channel\n", p->ch[k].name);
+            exit(2);
+        }
+        d->wch[d->ech[k]] = (int)k;
+    }
+    uint32_t n = w->n;
+    d->pos = malloc((size_t)n * sizeof *d->pos);
+    d->sent = malloc(n);
+    if (!d->pos || !d->sent)
+        abort();
+    /* Chunks of a tenth of the expected test group: a batch is a chunk. */
+    d->chunk = (uint32_t)ceil(n * (1 - p->control) / p->batches);
+    if (d->chunk < 1)
+        d->chunk = 1;
+    static eng_transport_methods tm;
+    tm = (eng_transport_methods){ENG_TRANSPORT_METHODS_VERSION, NULL, NULL, transport, 1, d->chunk};
+    eng_config cfg = ENG_CONFIG_INIT;
+    must(eng_store_memory_new(NULL, &d->store), "eng_store_memory_new");
+    cfg.store = d->store;
+    cfg.transport = &tm;
+    cfg.transport_user = d;
+    cfg.clock_fn = clock_fn;
+    cfg.clock_user = d;
+    d->now = EPOCH;
+    must(eng_open(&cfg, &d->e), "eng_open");
+    eng_org_settings s;
+    eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION);
+    for (unsigned k = 0; k < p->k; k++)
+        s.channel_cost[d->ech[k]] = llround(p->ch[k].cost * CREDITS_PER_UNIT);
+    must(eng_org_create(d->e, "sim", &s, "root", NULL), "eng_org_create");
+    eng__xengage_credits_per_unit = CREDITS_PER_UNIT;
+    extern uint32_t eng__xengage_min_audience;
+    eng__xengage_min_audience = 1; /* the S-size worlds are smaller than the seed's 100,000 */
+    eng_actor_spec a;
+    eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
+    a.id = "ann", a.roles = ENG_ROLE_AUTHOR;
+    must(eng_actor_put(d->e, "root", &a), "eng_actor_put");
+    a.id = "bob", a.roles = ENG_ROLE_APPROVER;
+    must(eng_actor_put(d->e, "root", &a), "eng_actor_put");
+    must(eng_credits_adjust(d->e, "root", ENG_CREDITS_CAMPAIGN, INT64_C(1000000000000000)), "credits");
+    must(eng_credits_adjust(d->e, "root", ENG_CREDITS_XENGAGE, INT64_C(1000000000000000)), "credits");
+    must(eng_unsubscribe_setup(d->e, "root", "https://sim.example/u", "simulated-secret-0123456789", 27),
+         "eng_unsubscribe_setup");
+    /* Customers: a contact and consent on every reachable channel. */
+    size_t cap = (size_t)n * (16 + p->k * 40) + 4096, len = 0;
+    char *csv = malloc(cap);
+    if (!csv)
+        abort();
+    len += (size_t)snprintf(csv + len, cap - len, "id");
+    for (unsigned k = 0; k < p->k; k++)
+        len += (size_t)snprintf(csv + len, cap - len, ",contact.%s,consent.%s", p->ch[k].name, p->ch[k].name);
+    csv[len++] = '\n';
+    for (uint32_t i = 0; i < n; i++) {
+        len += (size_t)snprintf(csv + len, cap - len, "c%u", i);
+        for (unsigned k = 0; k < p->k; k++) {
+            if (!(w->reach[i] >> k & 1u))
+                len += (size_t)snprintf(csv + len, cap - len, ",,");
+            else if (d->ech[k] == ENG_CH_EMAIL)
+                len += (size_t)snprintf(csv + len, cap - len, ",c%u@example.com,yes", i);
+            else if (d->ech[k] == ENG_CH_SMS || d->ech[k] == ENG_CH_WHATSAPP)
+                len += (size_t)snprintf(csv + len, cap - len, ",+1%010u,yes", i);
+            else
+                len += (size_t)snprintf(csv + len, cap - len, ",x%u,yes", i);
+            if (0)
+                len += (size_t)snprintf(csv + len, cap - len, ",,");
+        }
+        csv[len++] = '\n';
+    }
+    must(eng_customers_import_csv_buffer(d->e, csv, len, NULL, NULL), "eng_customers_import_csv_buffer");
+    free(csv);
+    char ext[32];
+    /* The driver speaks dense ids: customer i of the world is dense id i (import order). */
+    must(eng_customer_external_id(d->e, n - 1, ext, sizeof ext), "eng_customer_external_id");
+    if (strtoul(ext + 1, NULL, 10) != n - 1) {
+        fprintf(stderr, "xengage-sim: dense ids do not follow the import order\n");
+        exit(1);
+    }
+    uint32_t g;
+    must(eng_group_create_uploaded(d->e, "all", &g), "eng_group_create_uploaded");
+    char **ids = malloc((size_t)n * sizeof *ids);
+    if (!ids)
+        abort();
+    for (uint32_t i = 0; i < n; i++) {
+        ids[i] = malloc(16);
+        snprintf(ids[i], 16, "c%u", i);
+    }
+    must(eng_group_upload_ids(d->e, g, (const char *const *)ids, n, ENG_UPLOAD_REPLACE, NULL, NULL), "upload");
+    for (uint32_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    /* Earlier purchases: the host's sales history gives the value of a conversion. */
+    d->now = EPOCH + ENG_DAY;
+    for (uint32_t i = 0; i < n; i += 10)
+        push_txn(d, i, w->value[i]);
+    flush(d);
+    d->base = (xs_driver){e_decide, e_outcome, e_control, e_nop, e_nop, e_dm, NULL, e_close, "engine", 0, e_plan_keys, e_wave_done};
+    return &d->base;
+}
