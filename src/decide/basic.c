@@ -13,7 +13,7 @@ static int none_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, 
     return ENG_OK;
 }
 
-const eng__strategy eng__strategy_none = {ENG_STRATEGY_NONE, "none", NULL, none_choose, NULL, NULL};
+const eng__strategy eng__strategy_none = {ENG_STRATEGY_NONE, "none", NULL, none_choose, NULL, NULL, NULL};
 
 /* The order: the message's list, then any other channel with a creative. */
 static int order_of(const eng__dctx *ctx, uint8_t order[ENG_MAX_CHANNELS])
@@ -51,4 +51,4 @@ static int prio_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, 
 }
 
 const eng__strategy eng__strategy_priority = {ENG_STRATEGY_CHANNEL_PRIORITY, "priority", NULL, prio_choose, NULL,
-                                              NULL};
+                                              NULL, NULL};

@@ -90,6 +90,9 @@ typedef struct eng__strategy {
     int (*update)(void *state, const eng__dctx *ctx, const eng__devent *ev, size_t n);
     /* Release the state. Optional. */
     void (*close)(void *state, const eng__dctx *ctx);
+    /* The execution finished: called inside the storage batch that records it, so what it writes
+     * (X-Engage: the org's latest model, the next execution's prior) lands with the finish. Optional. */
+    int (*finish)(void *state, const eng__dctx *ctx);
 } eng__strategy;
 
 /* The table of a strategy, or NULL when it cannot be executed by this build. */

@@ -76,4 +76,4 @@ static int p_choose(void *st, const eng__dctx *ctx, const eng__dcust *in, size_t
 }
 
 const eng__strategy eng__strategy_personalization = {ENG_STRATEGY_PERSONALIZATION, "personalization", p_open,
-                                                     p_choose, NULL, p_close};
+                                                     p_choose, NULL, p_close, NULL};

@@ -22,7 +22,7 @@
  * org's mean transaction amount before the execution, in currency units, at
  * eng__xengage_credits_per_unit credits per unit (1 by default). */
 #include "decide/decide.h"
-#include "decide/xengage.h"
+#include "decide/xengage_impl.h"
 #include "events/events_impl.h"
 #include "base/hash.h"
 #include "store/record.h"
@@ -49,11 +49,18 @@ typedef struct xe_exec {
     uint8_t *seen;                /* per send id: already observed */
     uint32_t nseen;
     eng_time *last_txn;           /* per customer: latest transaction in [start, now] (scratch) */
+    double base_n0, base_c0;      /* control counts carried over from the org's earlier executions */
 } xe_exec;
 
 static void exec_key(char *buf, size_t cap, uint64_t msg, uint32_t occ)
 {
     snprintf(buf, cap, "d/xe/%016llx/%08x", (unsigned long long)msg, (unsigned)occ);
+}
+
+/* The org's latest finished X-Engage model over this set of channels: the next execution's prior. */
+static void org_key(char *buf, size_t cap, const char *org, uint32_t channels)
+{
+    snprintf(buf, cap, "d/xo/%s/%08x", org, (unsigned)channels);
 }
 
 /* ---- history from the org's earlier campaigns ---- */
@@ -129,9 +136,30 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     const char *org = ctx->org;
     cfg.seed = eng__mix64(eng__hash64(org, strlen(org), 0x78656e67616765ull) ^ ctx->campaign * 0x9e3779b97f4a7c15ull ^
                           ctx->message ^ (uint64_t)ctx->version << 20 ^ ctx->occurrence);
-    if ((rc = eng__xe_create(&e->mem, &cfg, &x->xe)))
+    if ((rc = eng__xe_create(&e->mem, &cfg, &x->xe)) || (rc = seed_history(e, org, ctx->version, x)))
         return rc;
-    return seed_history(e, org, ctx->version, x);
+    /* The org's last finished model over the same channels: conversion given engagement and the
+     * control's organic rate carry over (decayed as at a new wave). Engagement comes from the full
+     * history above instead: a finished execution has not seen the misses of its last batches. */
+    char ok[128];
+    org_key(ok, sizeof ok, org, ctx->channels);
+    eng__xe *prev = NULL;
+    rc = eng__xe_load(&e->mem, e->store, ok, &prev);
+    if (rc == ENG_OK && prev->cfg.k == cfg.k && prev->cfg.g == cfg.g) {
+        double f = cfg.forget;
+        for (size_t i = 0; i < (size_t)cfg.g * cfg.k; i++) {
+            x->xe->cell[i].en = f * prev->cell[i].en;
+            x->xe->cell[i].ec = f * prev->cell[i].ec;
+        }
+        x->xe->seg[0].bn = f * prev->seg[0].bn;
+        x->xe->seg[0].bc = f * prev->seg[0].bc;
+    }
+    eng__xe_free(prev);
+    if (rc == ENG_ENOTFOUND || rc == ENG_ECORRUPT)
+        rc = ENG_OK;
+    if (!rc)
+        eng__xe_refresh(x->xe);
+    return rc;
 }
 
 static int load_audience(const eng__dctx *ctx, xe_exec *x)
@@ -215,6 +243,9 @@ static int xe_open(const eng__dctx *ctx, void **state)
         xe_close(x, ctx);
         return rc;
     }
+    /* The checkpoint is the model before this execution learned anything: its control counts are the prior's. */
+    x->base_n0 = x->xe->seg[0].bn;
+    x->base_c0 = x->xe->seg[0].bc;
     *state = x;
     return ENG_OK;
 }
@@ -325,7 +356,8 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
     for (size_t i = 0; i < x->ncontrol; i++)
         conv += x->control[i] < x->ncust && x->last_txn[x->control[i]] >= 0;
     eng__xe_baseline_reset(x->xe);
-    eng__xe_baseline(x->xe, 0, (uint32_t)x->ncontrol, conv);
+    x->xe->seg[0].bn = x->base_n0 + (double)x->ncontrol;
+    x->xe->seg[0].bc = x->base_c0 + conv;
     eng__xe_refresh(x->xe);
     return ENG_OK;
 }
@@ -368,4 +400,15 @@ static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, si
     return rc;
 }
 
-const eng__strategy eng__strategy_xengage = {ENG_STRATEGY_XENGAGE, "xengage", xe_open, xe_choose, NULL, xe_close};
+/* The execution finished (inside its storage batch): what it learned of conversions and of the
+ * organic rate becomes the org's prior for the next X-Engage execution over the same channels. */
+static int xe_finish(void *state, const eng__dctx *ctx)
+{
+    xe_exec *x = state;
+    char ok[128];
+    org_key(ok, sizeof ok, ctx->org, ctx->channels);
+    return eng__xe_save(x->xe, ctx->e->store, ok);
+}
+
+const eng__strategy eng__strategy_xengage = {ENG_STRATEGY_XENGAGE, "xengage", xe_open, xe_choose, NULL, xe_close,
+                                             xe_finish};

@@ -462,6 +462,8 @@ static int maybe_finish(eng__runctx *r, eng__xcache *xc, int last)
     if ((rc = eng__kv_begin(e->store)))
         return rc;
     rc = eng__exec_store(e, xc->msg, xc->occ, &x);
+    if (!rc && xc->strat && xc->strat->finish)
+        rc = xc->strat->finish(xc->strat_state, &xc->dctx);
     if (!rc && last) {
         eng__msg m;
         if ((rc = eng__msg_load(e, xc->msg, &m)) == ENG_OK) {

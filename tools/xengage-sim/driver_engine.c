@@ -318,6 +318,11 @@ static void e_wave_done(xs_driver *b, unsigned wave)
     engd *d = (engd *)b;
     d->now += 12 * ENG_HOUR;
     flush(d);
+    /* Let the execution finish (its model becomes the org's prior for the next wave). */
+    eng_run_options ro = ENG_RUN_OPTIONS_INIT;
+    ro.message = d->message;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    must(eng_run_due(d->e, "root", d->now, &ro, &rep), "eng_run_due");
     if (!d->verbose)
         return;
     eng_campaign_report_options o = ENG_CAMPAIGN_REPORT_OPTIONS_INIT;
@@ -345,7 +350,6 @@ static void e_close(xs_driver *b)
 {
     engd *d = (engd *)b;
     eng_close(d->e);
-    eng_store_free(d->store);
     for (size_t i = 0; i < d->nr; i++)
         free(d->keys[i]);
     free(d->keys), free(d->st), free(d->rt), free(d->xc), free(d->xv);

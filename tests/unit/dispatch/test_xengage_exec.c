@@ -8,7 +8,7 @@
 
 #include "dispatch_fixture.h"
 #include "dispatch/dispatch_impl.h"
-#include "decide/xengage.h"
+#include "decide/xengage_impl.h"
 
 #define N 600
 
@@ -211,12 +211,57 @@ static void deterministic(void **state)
     free(b);
 }
 
+/* A finished execution's conversion statistics and control counts are the org's prior for the
+ * next one over the same channels (its stored starting model holds them, decayed by forget). */
+static void carries_over(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, N, 64, 1, 1);
+    dx_xengage(&f);
+    eng_run_options o = ENG_RUN_OPTIONS_INIT;
+    o.max_batches = 3;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, &o, &rep), ENG_OK);
+    /* The SMS of the first batches are clicked and bought from; then the execution finishes. */
+    dx_receipts(&f, f.t0 + 60 * 1000, sms_pick, NULL);
+    uint32_t ids[N];
+    size_t nb = 0;
+    for (uint32_t c = 0; c < N; c++)
+        if (f.prov.delivered[dx_pair(c, ENG_CH_SMS)])
+            ids[nb++] = c;
+    assert_true(nb > 0);
+    dx_txns(&f, ids, nb, f.t0 + 2 * ENG_HOUR, 100, "x");
+    test_clock_now = f.t0 + 3 * ENG_HOUR;
+    dx_run_all(&f, test_clock_now, NULL);
+    char key[128];
+    snprintf(key, sizeof key, "d/xo/acme/%08x", 1u << ENG_CH_SMS | 1u << ENG_CH_EMAIL);
+    eng__xe *prior = NULL, *next = NULL;
+    assert_int_equal(eng__xe_load(&f.e->mem, f.e->store, key, &prior), ENG_OK);
+    test_clock_now += ENG_DAY;
+    eng_message_spec m = dx_message();
+    m.title = "X2";
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    dx_approve(&f, &m);
+    dx_run_all(&f, f.t0, NULL);
+    snprintf(key, sizeof key, "d/xe/%016llx/%08x", (unsigned long long)f.message, 0u);
+    assert_int_equal(eng__xe_load(&f.e->mem, f.e->store, key, &next), ENG_OK);
+    const xe_cell *a = xe_cell_at(prior, 0, 0), *b = xe_cell_at(next, 0, 0); /* SMS is optimizer channel 0 */
+    assert_true(a->en > 0 && a->ec > 0);
+    assert_true(b->en == 0.5 * a->en && b->ec == 0.5 * a->ec);
+    assert_true(next->seg[0].bn >= 0.5 * prior->seg[0].bn);
+    eng__xe_free(prior);
+    eng__xe_free(next);
+    dx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_channel_from_history),
         cmocka_unit_test(learns_between_batches),
         cmocka_unit_test(deterministic),
+        cmocka_unit_test(carries_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
