@@ -10,6 +10,7 @@
 #include "audience/audience_link.h"
 #include "engage/rules.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static eng_rule_type rule_type(int t)
@@ -23,24 +24,49 @@ static eng_rule_type rule_type(int t)
     }
 }
 
+/* Contact and consent as fields, after the attribute columns (column names
+ * cannot hold a '.', so they never collide): for every channel
+ * reachable.<ch> (bool: contact, consent, no opt-out, not suppressed),
+ * consent.<ch> (bool: consent given) and optout.<ch> (timestamp of the
+ * opt-out; null when not opted out). Field ncols + k is kind k / ENG_CH_COUNT
+ * of channel k % ENG_CH_COUNT. */
+enum { PF_REACHABLE, PF_CONSENT, PF_OPTOUT, PF_KINDS };
+#define NPSEUDO (PF_KINDS * ENG_CH_COUNT)
+static const char *const pf_prefix[PF_KINDS] = {"reachable.", "consent.", "optout."};
+
+static void pseudo_name(int k, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s%s", pf_prefix[k / ENG_CH_COUNT], eng_channel_name(k % ENG_CH_COUNT));
+}
+
 /* Compile @p expr against the current schema. */
 int eng__filter_compile(eng__aud *a, const char *expr, eng_rule **out)
 {
     eng__table *t = &a->t;
-    eng_rule_field *f = eng__calloc(&a->e->mem, t->ncols ? t->ncols : 1, sizeof *f);
-    if (!f)
+    eng_rule_field *f = eng__calloc(&a->e->mem, t->ncols + NPSEUDO, sizeof *f);
+    char(*names)[32] = eng__calloc(&a->e->mem, NPSEUDO, sizeof *names);
+    if (!f || !names) {
+        eng__free(&a->e->mem, f);
+        eng__free(&a->e->mem, names);
         return eng__nomem();
+    }
     for (uint32_t i = 0; i < t->ncols; i++) {
         f[i].name = t->cols[i].name;
         f[i].type = rule_type(t->cols[i].type);
         f[i].scale = t->cols[i].type == ENG_COL_DECIMAL ? 4 : 0;
     }
+    for (int k = 0; k < NPSEUDO; k++) {
+        pseudo_name(k, names[k], sizeof names[k]);
+        f[t->ncols + k].name = names[k];
+        f[t->ncols + k].type = k / ENG_CH_COUNT == PF_OPTOUT ? ENG_RT_TIMESTAMP : ENG_RT_BOOL;
+    }
     eng_rule_options o;
     eng_rule_options_init(&o, ENG_RULE_OPTIONS_VERSION);
     o.fields = f;
-    o.nfields = t->ncols;
+    o.nfields = t->ncols + NPSEUDO;
     int rc = eng_rule_compile(a->e, expr, &o, out);
     eng__free(&a->e->mem, f);
+    eng__free(&a->e->mem, names);
     return rc;
 }
 
@@ -128,6 +154,59 @@ static int column_view(scratch *s, const eng__table *t, const eng__col *c, eng_r
     return ENG_OK;
 }
 
+/* Bytes 0/1 from a bitmap of rows. */
+static uint8_t *bool_bytes(scratch *s, const uint64_t *words, uint32_t n)
+{
+    uint8_t *b = keep(s, eng__malloc(s->mem, n ? n : 1));
+    if (b)
+        for (uint32_t r = 0; r < n; r++)
+            b[r] = (uint8_t)(words ? eng__bit(words, r) : 0);
+    return b;
+}
+
+/* Pseudo field k as a batch column. */
+static int pseudo_view(scratch *s, const eng__table *t, int k, eng_rule_column *out)
+{
+    const eng__chan *ch = &t->ch[k % ENG_CH_COUNT];
+    size_t words = ((size_t)t->n + 63) / 64;
+    uint64_t *w = keep(s, eng__calloc(s->mem, words ? words : 1, 8));
+    if (!w)
+        return eng__nomem();
+    memset(out, 0, sizeof *out);
+    int kind = k / ENG_CH_COUNT, rc = ENG_OK;
+    if (kind == PF_REACHABLE) {
+        eng__idset set;
+        eng__idset_init(&set, s->mem);
+        if (!(rc = eng__table_reachable_set(t, k % ENG_CH_COUNT, &set)))
+            eng__idset_to_words(&set, w, words);
+        eng__idset_free(&set);
+    } else if (ch->used) {
+        eng__idset_to_words(kind == PF_CONSENT ? &ch->consent : &ch->optout, w, words);
+    }
+    if (rc)
+        return rc;
+    if (kind != PF_OPTOUT) {
+        out->type = ENG_RT_BOOL;
+        out->data = bool_bytes(s, w, t->n);
+        return out->data ? ENG_OK : eng__nomem();
+    }
+    /* optout: the time where the bit is set, null elsewhere */
+    for (size_t i = 0; i < words; i++)
+        w[i] = ~w[i];
+    if (t->n & 63)
+        w[words - 1] &= (1ull << (t->n & 63)) - 1;
+    out->type = ENG_RT_TIMESTAMP;
+    out->nulls = w;
+    if (ch->used && ch->optout_ts) {
+        out->data = ch->optout_ts;
+    } else {
+        out->data = keep(s, eng__calloc(s->mem, t->n ? t->n : 1, sizeof(int64_t)));
+        if (!out->data)
+            return eng__nomem();
+    }
+    return ENG_OK;
+}
+
 int eng__filter_eval(eng__aud *a, const eng__group *g, eng__idset *out)
 {
     eng__idset_free(out);
@@ -138,14 +217,24 @@ int eng__filter_eval(eng__aud *a, const eng__group *g, eng__idset *out)
         return eng__err_wrap(rc, "filter group %u (%s)", g->id, g->name);
     scratch s = {&a->e->mem, NULL, 0, 0};
     size_t words = ((size_t)t->n + 63) / 64;
-    eng_rule_column *cols = keep(&s, eng__calloc(s.mem, t->ncols ? t->ncols : 1, sizeof *cols));
+    eng_rule_column *cols = keep(&s, eng__calloc(s.mem, t->ncols + NPSEUDO, sizeof *cols));
     uint64_t *sel = keep(&s, eng__calloc(s.mem, words ? words : 1, 8));
     if (!cols || !sel)
         rc = eng__nomem();
     for (uint32_t i = 0; i < t->ncols && !rc; i++)
         rc = column_view(&s, t, &t->cols[i], &cols[i]);
+    /* contact and consent columns only when the expression names them */
+    for (int k = 0; k < NPSEUDO && !rc; k++) {
+        char name[32];
+        pseudo_name(k, name, sizeof name);
+        const char *hit = strstr(g->expr, name);
+        if (hit)
+            rc = pseudo_view(&s, t, k, &cols[t->ncols + k]);
+        else
+            cols[t->ncols + k].type = k / ENG_CH_COUNT == PF_OPTOUT ? ENG_RT_TIMESTAMP : ENG_RT_BOOL;
+    }
     if (!rc) {
-        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, t->n, cols, t->ncols};
+        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, t->n, cols, t->ncols + NPSEUDO};
         rc = eng_rule_eval_batch(rule, &b, NULL, sel, NULL);
     }
     if (!rc)

@@ -143,6 +143,7 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
         return rc;
     }
     *out = e;
+    eng_error_clear(); /* opening looked up keys a new store does not have yet */
     return ENG_OK;
 }
 

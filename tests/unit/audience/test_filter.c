@@ -311,12 +311,111 @@ static void failed_calls_select_no_one(void **st)
     test_alloc_assert_clean();
 }
 
+/* Segments over contact and consent (issue 16): reachable.<ch>, consent.<ch>
+ * and optout.<ch> are fields of filter groups, checked against a plain loop. */
+#define NC 3000
+typedef struct crow {
+    int has_mail, mail_consent, mail_optout, has_sms, sms_consent, suppressed;
+    long long age;
+    long long optout_day; /* days since 1970 of the email opt-out */
+} crow;
+static crow C[NC];
+
+static uint64_t count_of(eng_engine *e, const char *name, const char *expr)
+{
+    uint32_t g;
+    int rc = eng_group_create_filter(e, name, expr, &g);
+    if (rc)
+        fail_msg("%s: %s (%s)", expr, eng_error_last()->message, eng_error_last()->detail);
+    uint64_t n = 0;
+    assert_int_equal(eng_group_count(e, g, &n), ENG_OK);
+    return n;
+}
+
+static void contact_and_consent_fields(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    rng = 5;
+    test_store *ts = test_store_new();
+    eng_engine *e = test_engine_open(test_store_handle(ts));
+    assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
+    /* before any contact data: nobody is reachable, everybody's opt-out is null */
+    char *csv = malloc(NC * 160 + 128), *p = csv;
+    p += sprintf(p, "id,age\nz0,40\n");
+    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL), ENG_OK);
+    assert_int_equal(count_of(e, "none", "reachable.email or consent.sms"), 0);
+    assert_int_equal(count_of(e, "nulls", "optout.whatsapp is null"), 1);
+    p = csv;
+    p += sprintf(p, "id,age,contact.email,consent.email,optout.email,contact.sms,consent.sms,suppressed\n");
+    for (int i = 0; i < NC; i++) {
+        crow *r = &C[i];
+        r->age = (long long)(rnd() % 80);
+        r->has_mail = rnd() % 5 != 0;
+        r->mail_consent = rnd() % 3 != 0;
+        r->mail_optout = rnd() % 7 == 0;
+        r->optout_day = 20000 + (long long)(rnd() % 500);
+        r->has_sms = rnd() % 2;
+        r->sms_consent = rnd() % 4 != 0;
+        r->suppressed = rnd() % 50 == 0;
+        char day[32] = "";
+        if (r->mail_optout) {
+            long long z = r->optout_day + 719468, era = z / 146097, doe = z - era * 146097;
+            long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365, y = yoe + era * 400;
+            long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+            long long d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+            snprintf(day, sizeof day, "%04lld-%02lld-%02lldT08:00:00Z", y + (m <= 2), m, d);
+        }
+        p += sprintf(p, "c%d,%lld,%s,%s,%s,%s,%s,%s\n", i, r->age, r->has_mail ? "a@b.c" : "",
+                     r->mail_consent ? "yes" : "no", r->mail_optout ? day : "no", r->has_sms ? "+919812345678" : "",
+                     r->sms_consent ? "yes" : "no", r->suppressed ? "true" : "false");
+    }
+    if (eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL) != ENG_OK)
+        fail_msg("import: %s (%s)", eng_error_last()->message, eng_error_last()->detail);
+    free(csv);
+    uint64_t w_reach = 0, w_mix = 0, w_cons = 0, w_late = 0, w_noopt = 0, w_sms = 0;
+    long long cut = 20249; /* days: 2025-06-10 */
+    for (int i = 0; i < NC; i++) {
+        const crow *r = &C[i];
+        int reach = r->has_mail && r->mail_consent && !r->mail_optout && !r->suppressed;
+        w_reach += reach;
+        w_mix += reach && r->age > 30;
+        w_cons += r->sms_consent;
+        w_late += r->mail_optout && r->optout_day >= cut;
+        w_noopt += !r->mail_optout;
+        w_sms += !(r->has_sms && r->sms_consent && !r->suppressed);
+    }
+    w_noopt += 1; /* z0 */
+    w_sms += 1;
+    assert_int_equal(count_of(e, "reach", "reachable.email"), w_reach);
+    assert_int_equal(count_of(e, "mix", "reachable.email and age > 30"), w_mix);
+    assert_int_equal(count_of(e, "cons", "consent.sms"), w_cons);
+    assert_int_equal(count_of(e, "late", "optout.email >= timestamp(\"2025-06-10T00:00:00Z\")"), w_late);
+    assert_int_equal(count_of(e, "noopt", "optout.email is null"), w_noopt);
+    assert_int_equal(count_of(e, "sms", "not reachable.sms"), w_sms);
+    /* a typo gets the rules engine's did-you-mean */
+    uint32_t g;
+    assert_int_equal(eng_group_create_filter(e, "typo", "reachable.emial", &g), ENG_ETYPE);
+    assert_non_null(strstr(eng_error_last()->message, "reachable.email"));
+    /* the same after a reopen */
+    assert_int_equal(eng_close(e), ENG_OK);
+    e = test_engine_open(test_store_handle(ts));
+    assert_int_equal(eng_group_find(e, "mix", &g), ENG_OK);
+    uint64_t n;
+    assert_int_equal(eng_group_count(e, g, &n), ENG_OK);
+    assert_int_equal(n, w_mix);
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(filters_match_brute_force),
         cmocka_unit_test(oom_loop),
         cmocka_unit_test(failed_calls_select_no_one),
+        cmocka_unit_test(contact_and_consent_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

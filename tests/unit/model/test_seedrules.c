@@ -373,6 +373,8 @@ static void error_last_cleared_by_success(void **st)
     (void)st;
     fx f;
     fx_open(&f);
+    fx_reopen(&f);
+    expect_cleared("eng_open");
     uint32_t g;
     assert_int_equal(eng_group_create_uploaded(f.e, "loyal-2025", &g), ENG_OK);
     eng_campaign_spec c = fx_campaign("");

@@ -16,7 +16,11 @@ static const char *doc_path;
 static const eng_rule_field doc_fields[] = {
     {"tier", ENG_RT_STRING, 0},   {"city", ENG_RT_STRING, 0},  {"days_since_purchase", ENG_RT_INT, 0},
     {"amount", ENG_RT_DECIMAL, 2}, {"vip", ENG_RT_BOOL, 0},    {"birthday", ENG_RT_DATE, 0},
-    {"last_seen", ENG_RT_TIMESTAMP, 0}, {"items", ENG_RT_STRING_LIST, 0}, {"email", ENG_RT_STRING, 0}};
+    {"last_seen", ENG_RT_TIMESTAMP, 0}, {"items", ENG_RT_STRING_LIST, 0}, {"email", ENG_RT_STRING, 0},
+    /* contact and consent, as filter groups see them (issue 16) */
+    {"reachable.email", ENG_RT_BOOL, 0}, {"reachable.sms", ENG_RT_BOOL, 0}, {"consent.email", ENG_RT_BOOL, 0},
+    {"consent.sms", ENG_RT_BOOL, 0}, {"optout.email", ENG_RT_TIMESTAMP, 0}, {"optout.sms", ENG_RT_TIMESTAMP, 0}};
+#define DOC_NFIELDS (sizeof doc_fields / sizeof doc_fields[0])
 
 static rt_row doc_row(void)
 {
@@ -34,7 +38,63 @@ static rt_row doc_row(void)
     r.v[7].v.list.items = items;
     r.v[7].v.list.count = 2;
     r.v[8] = rt_null();
+    r.v[9] = rt_int(ENG_RT_BOOL, 1, 0);  /* reachable.email */
+    r.v[10] = rt_int(ENG_RT_BOOL, 0, 0); /* reachable.sms */
+    r.v[11] = rt_int(ENG_RT_BOOL, 1, 0); /* consent.email */
+    r.v[12] = rt_int(ENG_RT_BOOL, 1, 0); /* consent.sms */
+    r.v[13] = rt_null();                 /* optout.email */
+    r.v[14] = rt_int(ENG_RT_TIMESTAMP, RT_NOW - 10 * ENG_DAY, 0); /* optout.sms */
     return r;
+}
+
+/* The same row as a one-row column batch: every example runs through the
+ * batch evaluator too. */
+typedef struct one_batch {
+    eng_rule_column cols[DOC_NFIELDS];
+    eng_rule_batch b;
+    uint64_t nulls[DOC_NFIELDS];
+    int64_t i64[DOC_NFIELDS];
+    int32_t i32[DOC_NFIELDS];
+    uint8_t u8[DOC_NFIELDS];
+    uint32_t code[DOC_NFIELDS], off[2], list_codes[8];
+    const char *dict[DOC_NFIELDS];
+    uint32_t dict_len[DOC_NFIELDS];
+} one_batch;
+
+static void to_batch(const rt_row *r, one_batch *o)
+{
+    memset(o, 0, sizeof *o);
+    for (size_t f = 0; f < DOC_NFIELDS; f++) {
+        const eng_rule_value *v = &r->v[f];
+        eng_rule_column *c = &o->cols[f];
+        c->type = doc_fields[f].type;
+        c->scale = doc_fields[f].scale;
+        o->nulls[f] = v->type == ENG_RT_NULL;
+        c->nulls = &o->nulls[f];
+        switch (c->type) {
+        case ENG_RT_BOOL: o->u8[f] = (uint8_t)(v->type != ENG_RT_NULL && v->v.b); c->data = &o->u8[f]; break;
+        case ENG_RT_DATE: o->i32[f] = v->type == ENG_RT_NULL ? 0 : v->v.date; c->data = &o->i32[f]; break;
+        case ENG_RT_STRING:
+            o->dict[f] = v->type == ENG_RT_NULL ? "" : v->v.s.ptr;
+            o->dict_len[f] = v->type == ENG_RT_NULL ? 0 : (uint32_t)v->v.s.len;
+            c->dict = &o->dict[f];
+            c->dict_len = &o->dict_len[f];
+            c->dict_size = 1;
+            c->data = &o->code[f];
+            break;
+        case ENG_RT_STRING_LIST:
+            o->off[1] = v->type == ENG_RT_NULL ? 0 : (uint32_t)v->v.list.count;
+            for (uint32_t k = 0; k < o->off[1]; k++)
+                o->list_codes[k] = k;
+            c->dict = v->type == ENG_RT_NULL ? o->dict : v->v.list.items;
+            c->dict_size = o->off[1];
+            c->list_codes = o->list_codes;
+            c->data = o->off;
+            break;
+        default: o->i64[f] = v->type == ENG_RT_NULL ? 0 : v->v.i; c->data = &o->i64[f]; break;
+        }
+    }
+    o->b = (eng_rule_batch){ENG_RULE_BATCH_VERSION, 1, o->cols, DOC_NFIELDS};
 }
 
 static const char *code_name(int code)
@@ -66,8 +126,10 @@ static void doc_examples(void **st)
     eng_engine *e = rt_engine();
     eng_rule_options o = rt_opts();
     o.fields = doc_fields;
-    o.nfields = sizeof doc_fields / sizeof doc_fields[0];
+    o.nfields = DOC_NFIELDS;
     rt_row row = doc_row();
+    static one_batch batch;
+    to_batch(&row, &batch);
     FILE *f = fopen(doc_path, "r");
     assert_non_null(f);
     char line[1024];
@@ -111,6 +173,10 @@ static void doc_examples(void **st)
             const char *got = res == ENG_RULE_TRUE ? "true" : res == ENG_RULE_FALSE ? "false" : "null";
             if (strcmp(got, want) != 0)
                 fail_msg("'%s' gives %s, the docs say %s", text, got, want);
+            uint64_t sel = 0;
+            size_t cnt = 0;
+            if (eng_rule_eval_batch(r, &batch.b, NULL, &sel, &cnt) != ENG_OK || (sel & 1) != (res == ENG_RULE_TRUE))
+                fail_msg("'%s': the batch evaluator selects %d (%s)", text, (int)(sel & 1), eng_error_last()->message);
             eng_rule_free(r);
         }
         n++;
