@@ -342,6 +342,8 @@ static void contact_and_consent_fields(void **st)
     assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
     /* before any contact data: nobody is reachable, everybody's opt-out is null */
     char *csv = malloc(NC * 160 + 128), *p = csv;
+    if (!csv)
+        abort();
     p += sprintf(p, "id,age\nz0,40\n");
     assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL), ENG_OK);
     assert_int_equal(count_of(e, "none", "reachable.email or consent.sms"), 0);
@@ -358,7 +360,7 @@ static void contact_and_consent_fields(void **st)
         r->has_sms = rnd() % 2;
         r->sms_consent = rnd() % 4 != 0;
         r->suppressed = rnd() % 50 == 0;
-        char day[32] = "";
+        char day[96] = "";
         if (r->mail_optout) {
             long long z = r->optout_day + 719468, era = z / 146097, doe = z - era * 146097;
             long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365, y = yoe + era * 400;
