@@ -204,14 +204,17 @@ static int uses_unsubscribe(const eng_message_spec *s)
     return 0;
 }
 
-/* Why a new execution may not start ("" when it may). */
-static void refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
+/* Why a new execution may not start ("" when it may). A failure to find out (out of
+ * memory while hashing) is an error, never a refusal: a refusal is stored for good. */
+static int refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
 {
     const eng__msg *m = &xc->x.m;
     uint8_t h[32];
     why[0] = 0;
-    if (eng__msg_hash(&e->mem, &xc->x.c.spec, &m->spec, h) != ENG_OK || !m->approved ||
-        memcmp(h, m->approved_hash, 32) != 0)
+    int rc = eng__msg_hash(&e->mem, &xc->x.c.spec, &m->spec, h);
+    if (rc)
+        return rc;
+    if (!m->approved || memcmp(h, m->approved_hash, 32) != 0)
         snprintf(why, cap, "the approval does not match the current content");
     else if (m->spec.strategy == ENG_STRATEGY_XENGAGE && m->decided_at + 48 * ENG_HOUR > m->spec.schedule.at)
         snprintf(why, cap, "an X-Engage message approved less than 48 hours before its schedule does not execute");
@@ -220,18 +223,20 @@ static void refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
     else if (uses_unsubscribe(&m->spec) && !xc->has_unsub)
         snprintf(why, cap, "the content has {{unsubscribe}} but org '%s' has no unsubscribe set-up "
                            "(eng_unsubscribe_setup)", xc->x.o.id);
+    return ENG_OK;
 }
 
 static int start_exec(eng_engine *e, eng__xcache *xc, eng_time due, uint32_t chunk_size)
 {
     char why[256];
-    refusal(e, xc, why, sizeof why);
+    int rc = refusal(e, xc, why, sizeof why);
+    if (rc)
+        return rc;
     eng__xrec *r = &xc->rec;
     memset(r, 0, sizeof *r);
     r->version = xc->x.m.decided_at;
     r->due = due;
     r->chunk_size = chunk_size;
-    int rc = ENG_OK;
     if (!why[0]) {
         rc = load_ids(e, xc);
         if (rc == ENG_ENOTFOUND || rc == ENG_ESTATE) {
