@@ -48,7 +48,14 @@ static int injected(void)
 static int s_get(const void *k, size_t kl, eng_buf *o, void *u)
 {
     test_store *ts = u;
-    return tick(ts, TV_GET) ? injected() : eng__kvmem_get(&ts->kv, k, kl, o);
+    if (!tick(ts, TV_GET))
+        return eng__kvmem_get(&ts->kv, k, kl, o);
+    if (ts->mode != TF_FLIP)
+        return injected();
+    int rc = eng__kvmem_get(&ts->kv, k, kl, o); /* the read "succeeds" with one bit flipped */
+    if (rc == ENG_OK && o->len)
+        o->data[o->len / 2] ^= 0x10;
+    return rc;
 }
 static int s_put(const void *k, size_t kl, const void *v, size_t vl, void *u)
 {

@@ -17,7 +17,8 @@ enum test_verb {
 
 enum test_fail_mode {
     TF_ERROR,          /* the call has no effect and returns ENG_ESTORAGE */
-    TF_COMMITTED_ERROR /* commit applies, then reports ENG_ESTORAGE (ambiguous outcome) */
+    TF_COMMITTED_ERROR, /* commit applies, then reports ENG_ESTORAGE (ambiguous outcome) */
+    TF_FLIP             /* a get returns OK with one bit of the value flipped (a bad disk, a bad cache) */
 };
 
 test_store *test_store_new(void);
