@@ -71,15 +71,15 @@ static int first_run(eng_engine *e)
     a.id = "ravi";
     a.roles = ENG_ROLE_APPROVER;
     CHECK(eng_actor_put(e, "admin", &a), "approver");
-    CHECK(eng_customers_add_column(e, "tier", ENG_COL_STRING), "column");
-    CHECK(eng_customers_add_column(e, "city", ENG_COL_STRING), "column");
-    CHECK(eng_customers_add_column(e, "days_since_purchase", ENG_COL_INT64), "column");
+    CHECK(eng_customers_add_column(e, "admin", "tier", ENG_COL_STRING), "column");
+    CHECK(eng_customers_add_column(e, "admin", "city", ENG_COL_STRING), "column");
+    CHECK(eng_customers_add_column(e, "admin", "days_since_purchase", ENG_COL_INT64), "column");
     size_t len;
     char *csv = customers_csv(&len);
     if (!csv)
         return 1;
     eng_import_report rep = ENG_IMPORT_REPORT_INIT;
-    int rc = eng_customers_import_csv_buffer(e, csv, len, NULL, &rep);
+    int rc = eng_customers_import_csv_buffer(e, "admin", csv, len, NULL, &rep);
     free(csv);
     CHECK(rc, "import");
     printf("  imported %llu customers from %llu bytes of CSV\n", (unsigned long long)rep.inserted,
@@ -87,21 +87,21 @@ static int first_run(eng_engine *e)
 
     printf("\n2. Audience groups\n");
     uint32_t vip, lapsed, staff, target;
-    CHECK(eng_group_create_uploaded(e, "vip-upload", &vip), "group");
+    CHECK(eng_group_create_uploaded(e, "admin", "vip-upload", &vip), "group");
     static const char *const vips[] = {"C00001", "C00002", "C00003", "C00010", "C00042"};
-    CHECK(eng_group_upload_ids(e, vip, vips, 5, ENG_UPLOAD_REPLACE, NULL, NULL), "upload");
-    CHECK(eng_group_create_filter(e, "pune-lapsed", "city == 'Pune' and days_since_purchase > 30", &lapsed),
+    CHECK(eng_group_upload_ids(e, "admin", vip, vips, 5, ENG_UPLOAD_REPLACE, NULL, NULL), "upload");
+    CHECK(eng_group_create_filter(e, "admin", "pune-lapsed", "city == 'Pune' and days_since_purchase > 30", &lapsed),
           "filter");
-    CHECK(eng_group_create_uploaded(e, "staff", &staff), "group");
+    CHECK(eng_group_create_uploaded(e, "admin", "staff", &staff), "group");
     static const char *const staff_ids[] = {"C00003", "C00004"};
-    CHECK(eng_group_upload_ids(e, staff, staff_ids, 2, ENG_UPLOAD_REPLACE, NULL, NULL), "upload");
+    CHECK(eng_group_upload_ids(e, "admin", staff, staff_ids, 2, ENG_UPLOAD_REPLACE, NULL, NULL), "upload");
     uint32_t both[] = {vip, lapsed};
-    CHECK(eng_group_create_combined(e, "target", ENG_COMBINE_UNION, both, 2, NULL, 0, &target), "combine");
+    CHECK(eng_group_create_combined(e, "admin", "target", ENG_COMBINE_UNION, both, 2, NULL, 0, &target), "combine");
     uint32_t ids[] = {vip, lapsed, staff, target};
     const char *names[] = {"vip-upload (uploaded)", "pune-lapsed (filter)", "staff (uploaded)", "target (vip or lapsed)"};
     for (int i = 0; i < 4; i++) {
         uint64_t size;
-        CHECK(eng_group_count(e, ids[i], &size), "size");
+        CHECK(eng_group_count(e, "admin", ids[i], &size), "size");
         printf("  %-24s %llu customers\n", names[i], (unsigned long long)size);
     }
 
@@ -136,7 +136,7 @@ static int first_run(eng_engine *e)
     q.exclude = exc;
     q.n_exclude = 1;
     eng_audience *aud;
-    CHECK(eng_audience_resolve(e, &q, &aud), "preview");
+    CHECK(eng_audience_resolve(e, "admin", &q, &aud), "preview");
     uint64_t all, sms, email;
     eng_audience_count(aud, ENG_PART_ALL, &all);
     eng_audience_reach(aud, ENG_CH_SMS, &sms);
@@ -181,7 +181,7 @@ static int show(eng_engine *e)
                                          "executed", "stopped"};
     uint64_t *ids, ncust;
     size_t n;
-    CHECK(eng_customers_count(e, &ncust), "customers");
+    CHECK(eng_customers_count(e, "admin", &ncust), "customers");
     CHECK(eng_campaign_list(e, "admin", &ids, &n), "list");
     printf("  %llu customers, %zu campaign%s\n", (unsigned long long)ncust, n, n == 1 ? "" : "s");
     for (size_t i = 0; i < n; i++) {

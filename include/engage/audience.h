@@ -33,6 +33,25 @@
  * a test/control ratio into an #eng_audience, which can be frozen under a key
  * with its content hash so that what is contacted is exactly what was approved.
  *
+ * Tenancy: customers, columns, consent, groups, imports and frozen audiences
+ * belong to one org. Every call that takes an engine names its acting user
+ * right after it (as the model's calls do) and works on that actor's org only:
+ * two orgs importing the same external ids get separate customers with their
+ * own dense ids, a group id or a frozen-audience key of another org is not
+ * found, and a message can use only its own org's groups. Access is denied by
+ * default (#ENG_EDENIED for an unknown actor, an actor without the role, or a
+ * unit-scoped actor: audience data belongs to the org, not to a unit):
+ * - #ENG_OP_READ (viewer, author, approver, admin): counts, memory, group
+ *   find/kind/count, resolve, test count, loading a frozen audience;
+ * - #ENG_OP_EDIT (author, admin): creating, changing, uploading and deleting
+ *   groups, freezing an audience;
+ * - #ENG_OP_ADMIN (admin with org scope): the id kind and columns, imports and
+ *   upserts, compaction, and reading one customer's data (find, external id,
+ *   values, reachability), which is personal data.
+ * Every call that changes state appends an audit entry (see engage/audit.h) in
+ * the same storage batch as the change. An #eng_audience handle belongs to the
+ * org it was resolved or loaded for; reading it needs no actor.
+ *
  * Thread safety: every function taking an engine locks it. An #eng_audience
  * is immutable after it is made and may be read from several threads; it keeps
  * its engine open until eng_audience_free().
@@ -140,37 +159,44 @@ ENG_API int eng_import_report_init(eng_import_report *x, unsigned int version);
 
 /**
  * Choose the kind of external id. Allowed only while the table is empty.
- * @param engine the engine. @param kind an #eng_id_kind.
- * @return #ENG_OK, #ENG_EMISUSE (bad engine), #ENG_EINVAL (bad kind),
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_ADMIN (audited).
+ * @param kind an #eng_id_kind.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EMISUSE (bad engine), #ENG_EINVAL (bad kind),
  *         #ENG_ESTATE (customers exist), a storage error.
  */
-ENG_API int eng_customers_set_id_kind(eng_engine *engine, int kind);
+ENG_API int eng_customers_set_id_kind(eng_engine *engine, const char *actor, int kind);
 
 /**
  * Declare an attribute column (stored; columns cannot be removed).
  * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_ADMIN (audited).
  * @param name 1-64 characters of [A-Za-z0-9_], not starting with a digit, not
  *        `id` or `suppressed`, unique.
  * @param type an #eng_col_type.
- * @return #ENG_OK, #ENG_EMISUSE, #ENG_EINVAL (bad name or type), #ENG_EEXISTS,
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EMISUSE, #ENG_EINVAL (bad name or type), #ENG_EEXISTS,
  *         #ENG_ETOOBIG (more than 1024 columns), a storage error.
  */
-ENG_API int eng_customers_add_column(eng_engine *engine, const char *name, int type);
+ENG_API int eng_customers_add_column(eng_engine *engine, const char *actor, const char *name, int type);
 
 /**
  * Number of customers.
- * @param engine the engine. @param out receives the count.
- * @return #ENG_OK, #ENG_EMISUSE, #ENG_EINVAL, or a storage/corruption error from loading.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_READ.
+ * @param out receives the count.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EMISUSE, #ENG_EINVAL, or a storage/corruption error from loading.
  */
-ENG_API int eng_customers_count(eng_engine *engine, uint64_t *out);
+ENG_API int eng_customers_count(eng_engine *engine, const char *actor, uint64_t *out);
 
 /**
  * Heap bytes held by the in-memory customer table (ids, columns, contacts,
  * reachability sets), for the "bytes per customer" figure.
- * @param engine the engine. @param out receives the byte count.
- * @return #ENG_OK, #ENG_EMISUSE, #ENG_EINVAL, or a loading error.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_READ.
+ * @param out receives the byte count.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EMISUSE, #ENG_EINVAL, or a loading error.
  */
-ENG_API int eng_customers_memory(eng_engine *engine, uint64_t *out);
+ENG_API int eng_customers_memory(eng_engine *engine, const char *actor, uint64_t *out);
 
 /**
  * Import customers from RFC 4180 CSV (header row, quoted fields, `""` escapes,
@@ -180,36 +206,41 @@ ENG_API int eng_customers_memory(eng_engine *engine, uint64_t *out);
  * present in the header change. Progress is reported through the engine's
  * progress callback (operation "audience.import"), which may cancel.
  * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_ADMIN (audited).
  * @param read supplies the bytes. @param user passed to @p read.
  * @param opts options or NULL for defaults.
  * @param report optional; filled even when the import fails (its version must be set).
- * @return #ENG_OK; #ENG_EVERSION (options or report of an unknown version);
+ * @return #ENG_EDENIED as for every call naming an actor; otherwise #ENG_OK; #ENG_EVERSION (options or report of an unknown version);
  *         #ENG_EPARSE, #ENG_ERANGE, #ENG_ETOOBIG... for a rejected input
  *         (eng_error_last() detail is "line:column"); #ENG_ECANCELLED; a read
  *         callback's code; a storage error. On failure nothing is applied.
  */
-ENG_API int eng_customers_import_csv(eng_engine *engine, eng_read_fn read, void *user,
+ENG_API int eng_customers_import_csv(eng_engine *engine, const char *actor, eng_read_fn read, void *user,
                                      const eng_import_options *opts, eng_import_report *report);
 
 /**
  * eng_customers_import_csv() over a buffer.
- * @param engine the engine. @param data the CSV bytes. @param len their length.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_ADMIN (audited).
+ * @param data the CSV bytes. @param len their length.
  * @param opts options or NULL. @param report optional.
- * @return as eng_customers_import_csv().
+ * @return #ENG_EDENIED as for every call naming an actor; otherwise as eng_customers_import_csv().
  */
-ENG_API int eng_customers_import_csv_buffer(eng_engine *engine, const char *data, size_t len,
+ENG_API int eng_customers_import_csv_buffer(eng_engine *engine, const char *actor, const char *data, size_t len,
                                             const eng_import_options *opts, eng_import_report *report);
 
 /**
  * Bulk upsert through the API, with the same column names and value syntax as
  * the CSV import (row r, column c is values[r * ncols + c]; NULL or "" is NULL).
  * Errors report line r + 2 (as if a header were line 1).
- * @param engine the engine. @param names ncols column names, the first being `id`.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_ADMIN (audited).
+ * @param names ncols column names, the first being `id`.
  * @param ncols number of columns. @param values nrows * ncols values.
  * @param nrows number of rows. @param opts options or NULL. @param report optional.
- * @return as eng_customers_import_csv(), plus #ENG_EINVAL for NULL arrays.
+ * @return #ENG_EDENIED as for every call naming an actor; otherwise as eng_customers_import_csv(), plus #ENG_EINVAL for NULL arrays.
  */
-ENG_API int eng_customers_upsert(eng_engine *engine, const char *const *names, size_t ncols,
+ENG_API int eng_customers_upsert(eng_engine *engine, const char *actor, const char *const *names, size_t ncols,
                                  const char *const *values, size_t nrows,
                                  const eng_import_options *opts, eng_import_report *report);
 
@@ -220,24 +251,29 @@ ENG_API int eng_customers_upsert(eng_engine *engine, const char *const *names, s
  * instead of every import so far. Run it from time to time, for example after
  * a large re-import; the in-memory table is rebuilt on next use.
  * @param engine the engine.
- * @return #ENG_OK, #ENG_EMISUSE, #ENG_ENOMEM, a storage error (then nothing changed).
+ * @param actor acting user: needs #ENG_OP_ADMIN (audited).
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EMISUSE, #ENG_ENOMEM, a storage error (then nothing changed).
  */
-ENG_API int eng_customers_compact(eng_engine *engine);
+ENG_API int eng_customers_compact(eng_engine *engine, const char *actor);
 
 /**
  * Find a customer's dense id by external id (decimal text for #ENG_ID_INT64).
- * @param engine the engine. @param external_id the id. @param out receives the dense id.
- * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EMISUSE, #ENG_EINVAL.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_ADMIN.
+ * @param external_id the id. @param out receives the dense id.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_ENOTFOUND, #ENG_EMISUSE, #ENG_EINVAL.
  */
-ENG_API int eng_customer_find(eng_engine *engine, const char *external_id, uint32_t *out);
+ENG_API int eng_customer_find(eng_engine *engine, const char *actor, const char *external_id, uint32_t *out);
 
 /**
  * The external id of a dense id, as text.
- * @param engine the engine. @param id dense id. @param buf receives a NUL-terminated string.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_ADMIN.
+ * @param id dense id. @param buf receives a NUL-terminated string.
  * @param cap size of buf (256 is always enough).
- * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_ERANGE (buf too small), #ENG_EMISUSE, #ENG_EINVAL.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_ENOTFOUND, #ENG_ERANGE (buf too small), #ENG_EMISUSE, #ENG_EINVAL.
  */
-ENG_API int eng_customer_external_id(eng_engine *engine, uint32_t id, char *buf, size_t cap);
+ENG_API int eng_customer_external_id(eng_engine *engine, const char *actor, uint32_t id, char *buf, size_t cap);
 
 /**
  * One value of a customer as text, in the syntax the import accepts (so it
@@ -246,23 +282,27 @@ ENG_API int eng_customer_external_id(eng_engine *engine, uint32_t id, char *buf,
  * given, or `false`) and `suppressed`. Decimals print without trailing zeros,
  * dates as `YYYY-MM-DD` at midnight UTC and as `YYYY-MM-DDTHH:MM:SS[.mmm]Z` otherwise.
  * A NULL attribute or a missing contact gives "" (length 0).
- * @param engine the engine. @param id dense id. @param column the column name.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_ADMIN.
+ * @param id dense id. @param column the column name.
  * @param buf receives the NUL-terminated text. @param cap size of buf.
  * @param len receives the text's length (also when buf is too small).
- * @return #ENG_OK, #ENG_ENOTFOUND (no such customer or column), #ENG_ERANGE
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_ENOTFOUND (no such customer or column), #ENG_ERANGE
  *         (buf too small), #ENG_EINVAL, #ENG_EMISUSE.
  */
-ENG_API int eng_customer_get(eng_engine *engine, uint32_t id, const char *column, char *buf, size_t cap,
+ENG_API int eng_customer_get(eng_engine *engine, const char *actor, uint32_t id, const char *column, char *buf, size_t cap,
                              size_t *len);
 
 /**
  * Whether a customer can be contacted on a channel now (contact, consent, no
  * opt-out, not suppressed). Dispatch asks this again at send time.
- * @param engine the engine. @param id dense id. @param channel an eng_channel value.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_ADMIN.
+ * @param id dense id. @param channel an eng_channel value.
  * @param out receives 1 or 0.
- * @return #ENG_OK, #ENG_ENOTFOUND (no such customer), #ENG_EINVAL, #ENG_EMISUSE.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_ENOTFOUND (no such customer), #ENG_EINVAL, #ENG_EMISUSE.
  */
-ENG_API int eng_customer_reachable(eng_engine *engine, uint32_t id, int channel, int *out);
+ENG_API int eng_customer_reachable(eng_engine *engine, const char *actor, uint32_t id, int channel, int *out);
 
 /** Kind of group. */
 typedef enum eng_group_kind {
@@ -285,33 +325,39 @@ typedef enum eng_upload_mode {
 
 /**
  * Create an empty uploaded group.
- * @param engine the engine. @param name 1-128 bytes of UTF-8, unique among groups.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_EDIT (audited).
+ * @param name 1-128 bytes of UTF-8, unique among groups.
  * @param out receives the group id (never 0).
- * @return #ENG_OK, #ENG_EINVAL, #ENG_EEXISTS, #ENG_ETOOBIG, #ENG_EMISUSE, a storage error.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EINVAL, #ENG_EEXISTS, #ENG_ETOOBIG, #ENG_EMISUSE, a storage error.
  */
-ENG_API int eng_group_create_uploaded(eng_engine *engine, const char *name, uint32_t *out);
+ENG_API int eng_group_create_uploaded(eng_engine *engine, const char *actor, const char *name, uint32_t *out);
 
 /**
  * Upload members from CSV: a header row with an `id` column (other columns are
  * ignored); each row names one customer by external id. An unknown id is a bad
  * row (#ENG_ENOTFOUND) handled by the options' error mode.
- * @param engine the engine. @param group an uploaded group.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_EDIT (audited).
+ * @param group an uploaded group.
  * @param data CSV bytes. @param len their length. @param mode an #eng_upload_mode.
  * @param opts options or NULL. @param report optional (inserted = members added).
- * @return #ENG_OK, #ENG_ENOTFOUND (no such group), #ENG_ESTATE (not an uploaded
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_ENOTFOUND (no such group), #ENG_ESTATE (not an uploaded
  *         group), input errors as eng_customers_import_csv(), a storage error.
  */
-ENG_API int eng_group_upload_csv(eng_engine *engine, uint32_t group, const char *data, size_t len,
+ENG_API int eng_group_upload_csv(eng_engine *engine, const char *actor, uint32_t group, const char *data, size_t len,
                                  int mode, const eng_import_options *opts, eng_import_report *report);
 
 /**
  * Upload members by external id, as eng_group_upload_csv() (errors report line i + 2).
- * @param engine the engine. @param group an uploaded group. @param ids external ids.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_EDIT (audited).
+ * @param group an uploaded group. @param ids external ids.
  * @param n how many. @param mode an #eng_upload_mode. @param opts options or NULL.
  * @param report optional.
- * @return as eng_group_upload_csv().
+ * @return #ENG_EDENIED as for every call naming an actor; otherwise as eng_group_upload_csv().
  */
-ENG_API int eng_group_upload_ids(eng_engine *engine, uint32_t group, const char *const *ids, size_t n,
+ENG_API int eng_group_upload_ids(eng_engine *engine, const char *actor, uint32_t group, const char *const *ids, size_t n,
                                  int mode, const eng_import_options *opts, eng_import_report *report);
 
 /**
@@ -321,68 +367,82 @@ ENG_API int eng_group_upload_ids(eng_engine *engine, uint32_t group, const char 
  * `city == "Pune" and days_since(last_purchase) > 30`. It is compiled now
  * against the current columns (so errors show at once) and stored as text;
  * each resolve compiles it again and evaluates it over the whole table.
- * @param engine the engine. @param name unique name. @param expr expression text (1-65536 bytes).
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_EDIT (audited).
+ * @param name unique name. @param expr expression text (1-65536 bytes).
  * @param out receives the group id.
- * @return #ENG_OK, #ENG_EINVAL, #ENG_EEXISTS, #ENG_ETOOBIG, #ENG_EMISUSE;
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EINVAL, #ENG_EEXISTS, #ENG_ETOOBIG, #ENG_EMISUSE;
  *         #ENG_EPARSE or #ENG_ETYPE from the rules compiler (detail "line:column");
  *         a storage error.
  */
-ENG_API int eng_group_create_filter(eng_engine *engine, const char *name, const char *expr, uint32_t *out);
+ENG_API int eng_group_create_filter(eng_engine *engine, const char *actor, const char *name, const char *expr, uint32_t *out);
 
 /**
  * Create a combined group: (union or intersection of @p include) minus the
  * union of @p exclude.
- * @param engine the engine. @param name unique name. @param op an #eng_combine_op.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_EDIT (audited).
+ * @param name unique name. @param op an #eng_combine_op.
  * @param include group ids (at least one). @param n_include how many (at most 256).
  * @param exclude group ids or NULL. @param n_exclude how many (at most 256).
  * @param out receives the group id.
- * @return #ENG_OK, #ENG_EINVAL, #ENG_ENOTFOUND (unknown member), #ENG_EEXISTS,
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EINVAL, #ENG_ENOTFOUND (unknown member), #ENG_EEXISTS,
  *         #ENG_ETOOBIG, #ENG_EMISUSE, a storage error.
  */
-ENG_API int eng_group_create_combined(eng_engine *engine, const char *name, int op,
+ENG_API int eng_group_create_combined(eng_engine *engine, const char *actor, const char *name, int op,
                                       const uint32_t *include, size_t n_include,
                                       const uint32_t *exclude, size_t n_exclude, uint32_t *out);
 
 /**
  * Change the members of a combined group.
- * @param engine the engine. @param group a combined group. @param op an #eng_combine_op.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_EDIT (audited).
+ * @param group a combined group. @param op an #eng_combine_op.
  * @param include group ids. @param n_include how many. @param exclude group ids or NULL.
  * @param n_exclude how many.
- * @return #ENG_OK, #ENG_ECYCLE (the group would contain itself), #ENG_ESTATE (not
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_ECYCLE (the group would contain itself), #ENG_ESTATE (not
  *         combined), #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE, a storage error.
  */
-ENG_API int eng_group_set_combined(eng_engine *engine, uint32_t group, int op,
+ENG_API int eng_group_set_combined(eng_engine *engine, const char *actor, uint32_t group, int op,
                                    const uint32_t *include, size_t n_include,
                                    const uint32_t *exclude, size_t n_exclude);
 
 /**
  * Find a group by name.
- * @param engine the engine. @param name the name. @param out receives the id.
- * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_READ.
+ * @param name the name. @param out receives the id.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE.
  */
-ENG_API int eng_group_find(eng_engine *engine, const char *name, uint32_t *out);
+ENG_API int eng_group_find(eng_engine *engine, const char *actor, const char *name, uint32_t *out);
 
 /**
  * A group's kind.
- * @param engine the engine. @param group the id. @param out receives an #eng_group_kind.
- * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_READ.
+ * @param group the id. @param out receives an #eng_group_kind.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE.
  */
-ENG_API int eng_group_kind_of(eng_engine *engine, uint32_t group, int *out);
+ENG_API int eng_group_kind_of(eng_engine *engine, const char *actor, uint32_t group, int *out);
 
 /**
  * Delete a group. Refused while a combined group refers to it.
- * @param engine the engine. @param group the id.
- * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_ESTATE (still referenced), #ENG_EMISUSE, a storage error.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_EDIT (audited).
+ * @param group the id.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_ENOTFOUND, #ENG_ESTATE (still referenced), #ENG_EMISUSE, a storage error.
  */
-ENG_API int eng_group_delete(eng_engine *engine, uint32_t group);
+ENG_API int eng_group_delete(eng_engine *engine, const char *actor, uint32_t group);
 
 /**
  * Number of customers in a group now.
- * @param engine the engine. @param group the id. @param[out] out receives the count; 0 on failure.
- * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE; for a filter group
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_READ.
+ * @param group the id. @param[out] out receives the count; 0 on failure.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_ENOTFOUND, #ENG_EINVAL, #ENG_EMISUSE; for a filter group
  *         the rules engine's errors (#ENG_ETYPE when a column it names no longer fits).
  */
-ENG_API int eng_group_count(eng_engine *engine, uint32_t group, uint64_t *out);
+ENG_API int eng_group_count(eng_engine *engine, const char *actor, uint32_t group, uint64_t *out);
 
 /** A resolved audience: immutable; free with eng_audience_free(). */
 typedef struct eng_audience eng_audience;
@@ -437,13 +497,15 @@ ENG_API int eng_audience_query_init(eng_audience_query *query, unsigned int vers
  * kept if reachable on one of the channels, split into test and control by a
  * stable hash of (split_seed, customer): a customer's side never depends on who
  * else is in the audience.
- * @param engine the engine. @param query what to resolve.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_READ.
+ * @param query what to resolve.
  * @param[out] out receives the handle; NULL on failure.
- * @return #ENG_OK, #ENG_EINVAL, #ENG_EVERSION, #ENG_ENOTFOUND (unknown group),
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EINVAL, #ENG_EVERSION, #ENG_ENOTFOUND (unknown group),
  *         #ENG_ERANGE (control_percent over 100), #ENG_ETOOBIG (more than 256 groups),
  *         errors of filter groups (see eng_group_count()), #ENG_ENOMEM, #ENG_EMISUSE.
  */
-ENG_API int eng_audience_resolve(eng_engine *engine, const eng_audience_query *query, eng_audience **out);
+ENG_API int eng_audience_resolve(eng_engine *engine, const char *actor, const eng_audience_query *query, eng_audience **out);
 
 /**
  * Number of customers in a part.
@@ -480,31 +542,39 @@ ENG_API int eng_audience_ids(const eng_audience *aud, int part, uint64_t offset,
 ENG_API int eng_audience_hash(const eng_audience *aud, uint8_t out[32]);
 
 /**
- * Store the audience under @p key with its hash. Freezing the same content
- * again under the same key succeeds and changes nothing.
- * @param aud the audience. @param key 1-200 bytes (for example "c/42/m/7/v3").
- * @return #ENG_OK, #ENG_ESTATE (a different audience is already frozen under key),
+ * Store the audience under @p key with its hash, in the org it was resolved
+ * for. Freezing the same content again under the same key succeeds and
+ * changes nothing.
+ * @param aud the audience.
+ * @param actor acting user of the audience's org: needs #ENG_OP_EDIT (audited).
+ * @param key 1-200 bytes (for example "c/42/m/7/v3"); keys are per org.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role, or an actor of another org),
+ *         #ENG_ESTATE (a different audience is already frozen under key),
  *         #ENG_EINVAL, #ENG_EMISUSE, a storage error.
  */
-ENG_API int eng_audience_freeze(eng_audience *aud, const char *key);
+ENG_API int eng_audience_freeze(eng_audience *aud, const char *actor, const char *key);
 
 /**
  * Load a frozen audience (checksums and hash are verified).
- * @param engine the engine. @param key the key it was frozen under. @param out receives the handle.
- * @return #ENG_OK, #ENG_ENOTFOUND, #ENG_ECORRUPT, #ENG_EINVAL, #ENG_EMISUSE.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_READ.
+ * @param key the key it was frozen under. @param out receives the handle.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_ENOTFOUND, #ENG_ECORRUPT, #ENG_EINVAL, #ENG_EMISUSE.
  */
-ENG_API int eng_audience_load_frozen(eng_engine *engine, const char *key, eng_audience **out);
+ENG_API int eng_audience_load_frozen(eng_engine *engine, const char *actor, const char *key, eng_audience **out);
 
 /**
  * Size of the test group of @p query: exactly what eng_audience_count() gives
  * for #ENG_PART_TEST on eng_audience_resolve() of the same query, without
  * keeping the audience. The model's default X-Engage audience counter (see
  * eng_model_set_audience_counter()).
- * @param engine the engine. @param query what to count.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_READ.
+ * @param query what to count.
  * @param[out] out receives the test-group size; 0 on failure.
- * @return as eng_audience_resolve().
+ * @return #ENG_EDENIED as for every call naming an actor; otherwise as eng_audience_resolve().
  */
-ENG_API int eng_audience_test_count(eng_engine *engine, const eng_audience_query *query, uint64_t *out);
+ENG_API int eng_audience_test_count(eng_engine *engine, const char *actor, const eng_audience_query *query, uint64_t *out);
 
 /**
  * Release an audience. NULL is a no-op.

@@ -1,13 +1,16 @@
 /* The audience layer's engine state, stored record types and keys.
  *
  * Storage is the truth; the state in the engine slot is a cache loaded on
- * first use:
- *   a/s                          schema (id kind, columns)          0x0301
- *   a/t/<seq:016x>/<part:08x>    a validated import delta (rows)    0x0302
- *   a/g/<id:08x>                 group definition                   0x0303
- *   a/m/<id:08x>                 uploaded group members (id set)    0x0304
- *   a/f/<key>                    frozen audience                    0x0305
- * The customer table is rebuilt by replaying the deltas in key order, so
+ * first use. Every org has its own customer table, columns, groups and frozen
+ * audiences under its own prefix P = "a/o/<org>/" (org ids hold no '/'), so
+ * two orgs importing the same external ids never share a row:
+ *   P s                          schema (id kind, columns)          0x0301
+ *   P t/<seq:016x>/<part:08x>    a validated import delta (rows)    0x0302
+ *   P g/<id:08x>                 group definition                   0x0303
+ *   P m/<id:08x>                 uploaded group members (id set)    0x0304
+ *   P f/<key>                    frozen audience                    0x0305
+ * Group ids come from one engine-wide sequence (store/seq.h), so an id names
+ * at most one group of one org. The customer table is rebuilt by replaying the deltas in key order, so
  * dense ids come out the same on every load. A change is written in one
  * batch and applied in memory only after the commit; if anything fails after
  * the commit the cache is dropped and reloaded on next use. */
@@ -20,6 +23,7 @@
 #include "store/record.h"
 #include "base/utf8.h"
 #include "engage/rules.h"
+#include "audience/audience_link.h"
 
 enum {
     ENG__REC_AUD_SCHEMA = 0x0301,
@@ -44,8 +48,15 @@ typedef struct eng__group {
     eng__idset members;    /* uploaded */
 } eng__group;
 
+#define ENG__AUD_PFX_MAX 80
+
 typedef struct eng__aud {
     eng_engine *e;
+    char org[ENG__AUD_PFX_MAX];
+    char pfx[ENG__AUD_PFX_MAX]; /* "a/o/<org>/" */
+    size_t plen;
+    char obj[96];               /* what the call changes, for the audit */
+    char detail[160];
     eng__table t;
     uint64_t next_seq;
     eng__group *g;
@@ -54,18 +65,23 @@ typedef struct eng__aud {
     uint32_t next_gid;
 } eng__aud;
 
-/* The loaded state (loading it on first use). Call inside eng__enter. */
-int eng__aud_get(eng_engine *e, eng__aud **out);
-/* Forget the cached state; the next eng__aud_get reloads from storage. */
+/* The loaded state of @p org (loading it on first use); ENG_EDENIED without
+ * an org. Call inside eng__enter. The _cx form takes the org of @p cx and
+ * clears the audit text (a->obj, a->detail) for the call. */
+int eng__aud_get(eng_engine *e, const char *org, eng__aud **out);
+int eng__aud_get_cx(eng_engine *e, const eng__aud_cx *cx, eng__aud **out);
+/* Forget every org's cached state; the next eng__aud_get reloads from storage. */
 void eng__aud_drop(eng_engine *e);
 
 /* Roll the open batch back, keeping the error that caused it; returns rc. */
 int eng__aud_abort(eng_store *s, int rc);
-/* Commit; on failure roll back, drop the cache (the outcome may be unknown). */
-int eng__aud_commit(eng_engine *e);
+/* Append @p cx's audit entry (a->obj, a->detail; none when cx or its audit
+ * is NULL), then commit; on failure roll back and drop the cache (the
+ * outcome may be unknown). */
+int eng__aud_commit(eng__aud *a, const eng__aud_cx *cx);
 
-/* Schema record. */
-int eng__aud_put_schema(eng_engine *e, const eng__table *t);
+/* Schema record (in its own batch, audited). */
+int eng__aud_put_schema(eng__aud *a, const eng__aud_cx *cx);
 
 /* Delta records: columns of an import (kind + index) then rows. */
 enum { ENG__DK_ATTR = 1, ENG__DK_CONTACT = 2, ENG__DK_CONSENT = 3, ENG__DK_OPTOUT = 4, ENG__DK_SUPP = 5 };
@@ -100,7 +116,7 @@ int eng__groups_load(eng__aud *a);
 void eng__groups_free(eng__aud *a);
 
 /* Replace a group's members after storing them (members is consumed on success). */
-int eng__group_store_members(eng__aud *a, eng__group *g, eng__idset *members);
+int eng__group_store_members(eng__aud *a, const eng__aud_cx *cx, eng__group *g, eng__idset *members);
 /* Filter groups: evaluated by the rules engine (filter.c). */
 int eng__filter_eval(eng__aud *a, const eng__group *g, eng__idset *out);
 /* Compile an expression against the current customer schema. */
@@ -111,9 +127,14 @@ int eng__customer_find(const eng__table *t, const char *s, size_t n, uint32_t *o
 /* Opt customers out of channels (channels[i] for ids[i], at ts[i]) inside the
  * caller's open storage batch, applying it to the cached table as it writes.
  * If the batch then fails, the caller drops the cache (eng__aud_drop). */
-int eng__aud_optout(eng_engine *e, const uint32_t *ids, const uint8_t *channels, const eng_time *ts, size_t n);
+int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const uint8_t *channels, const eng_time *ts, size_t n);
 
-/* Key helpers. */
-void eng__aud_key(char *buf, size_t cap, const char *prefix, uint32_t id);
+/* Key helpers: the org's prefix, then @p prefix ("g/", "m/"), then the id in hex. */
+void eng__aud_key(const eng__aud *a, char *buf, size_t cap, const char *prefix, uint32_t id);
+/* The org's prefix then @p rest; length in *len. */
+void eng__aud_keys(const eng__aud *a, char *buf, size_t cap, const char *rest, size_t *len);
+/* Delta key "P t/<seq>/<part>" (buf at least ENG__AUD_PFX_MAX + 32). */
+void eng__aud_delta_key(const eng__aud *a, char *buf, size_t cap, uint64_t seq, uint32_t part);
+#define ENG__AUD_KEY_MAX (ENG__AUD_PFX_MAX + 240)
 
 #endif

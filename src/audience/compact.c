@@ -15,7 +15,7 @@
 
 typedef struct keylist {
     const eng__mem *mem;
-    char (*k)[40];
+    char (*k)[ENG__AUD_PFX_MAX + 40];
     size_t n, cap;
 } keylist;
 
@@ -25,7 +25,7 @@ static int collect(const void *key, size_t klen, const void *val, size_t vlen, v
     (void)vlen;
     keylist *kl = user;
     if (klen >= sizeof kl->k[0])
-        return eng__err(ENG_ECORRUPT, "a/t/", "unexpected delta key length %zu", klen);
+        return eng__err(ENG_ECORRUPT, "t/", "unexpected delta key length %zu", klen);
     if (eng__grow(kl->mem, (void **)&kl->k, &kl->cap, kl->n + 1, sizeof kl->k[0]))
         return eng__nomem();
     memcpy(kl->k[kl->n], key, klen);
@@ -87,10 +87,10 @@ static void put_row(eng__wr *w, const eng__table *t, uint32_t id, const uint8_t 
     }
 }
 
-static int compact(eng_engine *e)
+static int compact(eng_engine *e, const eng__aud_cx *cx)
 {
     eng__aud *a;
-    int rc = eng__aud_get(e, &a);
+    int rc = eng__aud_get_cx(e, cx, &a);
     if (rc)
         return rc;
     const eng__table *t = &a->t;
@@ -112,7 +112,10 @@ static int compact(eng_engine *e)
     idx[nc++] = 0;
 
     keylist old = {&e->mem, NULL, 0, 0};
-    if ((rc = eng__kv_scan(e->store, "a/t/", 4, collect, &old))) {
+    char tp[ENG__AUD_KEY_MAX];
+    size_t tl;
+    eng__aud_keys(a, tp, sizeof tp, "t/", &tl);
+    if ((rc = eng__kv_scan(e->store, tp, tl, collect, &old))) {
         eng__free(&e->mem, old.k);
         return rc;
     }
@@ -154,8 +157,8 @@ static int compact(eng_engine *e)
             rc = eng__nomem();
             break;
         }
-        char key[40];
-        snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)seq, part);
+        char key[ENG__AUD_KEY_MAX];
+        eng__aud_delta_key(a, key, sizeof key, seq, part);
         rc = eng__rec_put(e->store, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, w.data, w.len);
     }
     eng__wr_free(&ids);
@@ -163,18 +166,19 @@ static int compact(eng_engine *e)
     eng__wr_free(&w);
     if (rc)
         return eng__aud_abort(e->store, rc);
-    if ((rc = eng__aud_commit(e)))
+    snprintf(a->detail, sizeof a->detail, "compact %u customers", (unsigned)t->n);
+    if ((rc = eng__aud_commit(a, cx)))
         return rc;
     eng__aud_drop(e); /* rebuilt from the compacted delta on next use */
     return ENG_OK;
 }
 
-ENG_API int eng_customers_compact(eng_engine *e)
+int eng__aud_customers_compact(eng_engine *e, const eng__aud_cx *cx)
 {
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    rc = compact(e);
+    rc = compact(e, cx);
     eng__leave(e);
     return rc;
 }

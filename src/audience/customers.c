@@ -18,7 +18,7 @@ static int valid_colname(const char *s)
     return strcmp(s, "id") != 0 && strcmp(s, "suppressed") != 0;
 }
 
-ENG_API int eng_customers_set_id_kind(eng_engine *e, int kind)
+int eng__aud_customers_set_id_kind(eng_engine *e, const eng__aud_cx *cx, int kind)
 {
     int rc = eng__enter(e);
     if (rc)
@@ -26,22 +26,21 @@ ENG_API int eng_customers_set_id_kind(eng_engine *e, int kind)
     eng__aud *a;
     if (kind != ENG_ID_STRING && kind != ENG_ID_INT64)
         rc = eng__err(ENG_EINVAL, "kind", "unknown id kind %d", kind);
-    else if (!(rc = eng__aud_get(e, &a))) {
+    else if (!(rc = eng__aud_get_cx(e, cx, &a))) {
         if (a->t.n > 0 || a->next_seq > 0) {
             rc = eng__err(ENG_ESTATE, "kind", "the id kind cannot change once customers exist");
         } else if (a->t.idkind != kind) {
-            int old = a->t.idkind;
             a->t.idkind = kind;
-            rc = eng__aud_put_schema(e, &a->t);
-            if (rc)
-                a->t.idkind = old;
+            snprintf(a->detail, sizeof a->detail, "id kind %s", kind == ENG_ID_STRING ? "string" : "int64");
+            if ((rc = eng__aud_put_schema(a, cx)))
+                eng__aud_drop(e); /* reloaded from storage, which holds the truth */
         }
     }
     eng__leave(e);
     return rc;
 }
 
-ENG_API int eng_customers_add_column(eng_engine *e, const char *name, int type)
+int eng__aud_customers_add_column(eng_engine *e, const eng__aud_cx *cx, const char *name, int type)
 {
     int rc = eng__enter(e);
     if (rc)
@@ -55,12 +54,13 @@ ENG_API int eng_customers_add_column(eng_engine *e, const char *name, int type)
                       "and not be id or suppressed", name);
     else if (type < ENG_COL_STRING || type > ENG_COL_BOOL)
         rc = eng__err(ENG_EINVAL, "type", "unknown column type %d", type);
-    else if (!(rc = eng__aud_get(e, &a))) {
+    else if (!(rc = eng__aud_get_cx(e, cx, &a))) {
         if (eng__table_col_index(&a->t, name, strlen(name)) >= 0)
             rc = eng__err(ENG_EEXISTS, name, "column %s already exists", name);
         else if (!(rc = eng__table_add_col(&a->t, name, type))) {
             /* Store first-class: on failure take the column back out. */
-            if ((rc = eng__aud_put_schema(e, &a->t)))
+            snprintf(a->detail, sizeof a->detail, "column %s", name);
+            if ((rc = eng__aud_put_schema(a, cx)))
                 eng__aud_drop(e);
         }
     }
@@ -68,7 +68,7 @@ ENG_API int eng_customers_add_column(eng_engine *e, const char *name, int type)
     return rc;
 }
 
-ENG_API int eng_customers_count(eng_engine *e, uint64_t *out)
+int eng__aud_customers_count(eng_engine *e, const eng__aud_cx *cx, uint64_t *out)
 {
     if (out)
         *out = 0;
@@ -78,13 +78,13 @@ ENG_API int eng_customers_count(eng_engine *e, uint64_t *out)
     eng__aud *a;
     if (!out)
         rc = eng__err(ENG_EINVAL, "out", "out is NULL");
-    else if (!(rc = eng__aud_get(e, &a)))
+    else if (!(rc = eng__aud_get_cx(e, cx, &a)))
         *out = a->t.n;
     eng__leave(e);
     return rc;
 }
 
-ENG_API int eng_customers_memory(eng_engine *e, uint64_t *out)
+int eng__aud_customers_memory(eng_engine *e, const eng__aud_cx *cx, uint64_t *out)
 {
     if (out)
         *out = 0;
@@ -94,7 +94,7 @@ ENG_API int eng_customers_memory(eng_engine *e, uint64_t *out)
     eng__aud *a;
     if (!out)
         rc = eng__err(ENG_EINVAL, "out", "out is NULL");
-    else if (!(rc = eng__aud_get(e, &a)))
+    else if (!(rc = eng__aud_get_cx(e, cx, &a)))
         *out = eng__table_bytes(&a->t);
     eng__leave(e);
     return rc;
@@ -118,7 +118,7 @@ int eng__customer_find(const eng__table *t, const char *s, size_t n, uint32_t *o
     return ENG_OK;
 }
 
-ENG_API int eng_customer_find(eng_engine *e, const char *ext, uint32_t *out)
+int eng__aud_customer_find(eng_engine *e, const eng__aud_cx *cx, const char *ext, uint32_t *out)
 {
     if (out)
         *out = 0;
@@ -128,13 +128,13 @@ ENG_API int eng_customer_find(eng_engine *e, const char *ext, uint32_t *out)
     eng__aud *a;
     if (!ext || !out)
         rc = eng__err(ENG_EINVAL, ext ? "out" : "external_id", "argument is NULL");
-    else if (!(rc = eng__aud_get(e, &a)) && eng__customer_find(&a->t, ext, strlen(ext), out))
+    else if (!(rc = eng__aud_get_cx(e, cx, &a)) && eng__customer_find(&a->t, ext, strlen(ext), out))
         rc = eng__err(ENG_ENOTFOUND, "external_id", "no customer with that external id"); /* never echo the id (docs/privacy.md) */
     eng__leave(e);
     return rc;
 }
 
-ENG_API int eng_customer_external_id(eng_engine *e, uint32_t id, char *buf, size_t cap)
+int eng__aud_customer_external_id(eng_engine *e, const eng__aud_cx *cx, uint32_t id, char *buf, size_t cap)
 {
     int rc = eng__enter(e);
     if (rc)
@@ -142,7 +142,7 @@ ENG_API int eng_customer_external_id(eng_engine *e, uint32_t id, char *buf, size
     eng__aud *a;
     if (!buf || cap == 0)
         rc = eng__err(ENG_EINVAL, "buf", "buf is NULL or empty");
-    else if (!(rc = eng__aud_get(e, &a))) {
+    else if (!(rc = eng__aud_get_cx(e, cx, &a))) {
         if (id >= a->t.n) {
             rc = eng__err(ENG_ENOTFOUND, "id", "no customer %u", id);
         } else if (a->t.idkind == ENG_ID_STRING) {
@@ -164,7 +164,7 @@ ENG_API int eng_customer_external_id(eng_engine *e, uint32_t id, char *buf, size
     return rc;
 }
 
-ENG_API int eng_customer_reachable(eng_engine *e, uint32_t id, int channel, int *out)
+int eng__aud_customer_reachable(eng_engine *e, const eng__aud_cx *cx, uint32_t id, int channel, int *out)
 {
     if (out)
         *out = 0;
@@ -176,7 +176,7 @@ ENG_API int eng_customer_reachable(eng_engine *e, uint32_t id, int channel, int 
         rc = eng__err(ENG_EINVAL, "out", "out is NULL");
     else if (channel < 0 || channel >= ENG_CH_COUNT)
         rc = eng__err(ENG_EINVAL, "channel", "unknown channel %d", channel);
-    else if (!(rc = eng__aud_get(e, &a))) {
+    else if (!(rc = eng__aud_get_cx(e, cx, &a))) {
         if (id >= a->t.n)
             rc = eng__err(ENG_ENOTFOUND, "id", "no customer %u", id);
         else

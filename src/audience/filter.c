@@ -70,12 +70,12 @@ int eng__filter_compile(eng__aud *a, const char *expr, eng_rule **out)
     return rc;
 }
 
-int eng__audience_rule_check(eng_engine *e, const char *text, int *checked)
+int eng__audience_rule_check(eng_engine *e, const char *org, const char *text, int *checked)
 {
     eng__aud *a;
     eng_rule *rule = NULL;
     *checked = 0;
-    int rc = eng__aud_get(e, &a);
+    int rc = eng__aud_get(e, org, &a);
     if (rc || (a->t.ncols == 0 && a->t.n == 0))
         return rc;
     *checked = 1;

@@ -101,7 +101,7 @@ static int get_value(const eng__table *t, uint32_t id, const char *col, char *tm
     return ENG_OK;
 }
 
-ENG_API int eng_customer_get(eng_engine *e, uint32_t id, const char *column, char *buf, size_t cap, size_t *len)
+int eng__aud_customer_get(eng_engine *e, const eng__aud_cx *cx, uint32_t id, const char *column, char *buf, size_t cap, size_t *len)
 {
     if (len)
         *len = 0;
@@ -111,7 +111,7 @@ ENG_API int eng_customer_get(eng_engine *e, uint32_t id, const char *column, cha
     eng__aud *a;
     if (!column || !len || (!buf && cap))
         rc = eng__err(ENG_EINVAL, column ? "buf" : "column", "argument is NULL");
-    else if (!(rc = eng__aud_get(e, &a))) {
+    else if (!(rc = eng__aud_get_cx(e, cx, &a))) {
         char tmp[96];
         const char *src;
         size_t n = 0;
@@ -133,11 +133,11 @@ ENG_API int eng_customer_get(eng_engine *e, uint32_t id, const char *column, cha
     return rc;
 }
 
-int eng__customer_text(eng_engine *e, uint32_t id, const char *column, char *tmp, size_t cap, const char **src,
-                       size_t *len)
+int eng__customer_text(eng_engine *e, const char *org, uint32_t id, const char *column, char *tmp, size_t cap,
+                       const char **src, size_t *len)
 {
     eng__aud *a;
-    int rc = eng__aud_get(e, &a);
+    int rc = eng__aud_get(e, org, &a);
     if (rc)
         return rc;
     if (id >= a->t.n)

@@ -98,14 +98,14 @@ static int gload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
 {
     eng__aud *a = ((gload *)user)->a;
     eng_engine *e = a->e;
-    char k[64];
+    char k[ENG__AUD_KEY_MAX];
     eng__key_printable(key, klen, k, sizeof k);
     eng__rec rec;
     int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_AUD_GROUP, GROUP_V, &rec);
     if (rc)
         return rc;
     unsigned id = 0;
-    if (klen != 12 || sscanf(k + 4, "%8x", &id) != 1 || id == 0)
+    if (klen != a->plen + 10 || sscanf(k + a->plen + 2, "%8x", &id) != 1 || id == 0)
         return eng__err(ENG_ECORRUPT, k, "bad group key");
     if ((rc = reserve_group(a)))
         return rc;
@@ -136,8 +136,8 @@ static int gload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     if (rc == ENG_ECORRUPT) /* the group record itself is bad (not its members) */
         rc = eng__err(ENG_ECORRUPT, k, "bad group record");
     if (!rc && g.kind == ENG_GROUP_UPLOADED) {
-        char mk[16];
-        eng__aud_key(mk, sizeof mk, "a/m/", id);
+        char mk[ENG__AUD_KEY_MAX];
+        eng__aud_key(a, mk, sizeof mk, "m/", id);
         eng__rec mr;
         rc = eng__rec_get(e->store, mk, strlen(mk), ENG__REC_AUD_MEMBERS, MEMBERS_V, &mr);
         if (rc == ENG_ENOTFOUND) {
@@ -163,7 +163,10 @@ int eng__groups_load(eng__aud *a)
 {
     gload gl = {a};
     uint64_t mark;
-    int rc = eng__kv_scan(a->e->store, "a/g/", 4, gload_cb, &gl);
+    char gp[ENG__AUD_KEY_MAX];
+    size_t gl_len;
+    eng__aud_keys(a, gp, sizeof gp, "g/", &gl_len);
+    int rc = eng__kv_scan(a->e->store, gp, gl_len, gload_cb, &gl);
     if (!rc && !(rc = eng__seq_mark(a->e->store, SEQ_KIND, &mark)) && mark >= a->next_gid)
         a->next_gid = (uint32_t)mark + 1; /* a deleted group's id is never given again */
     return rc;
@@ -171,7 +174,7 @@ int eng__groups_load(eng__aud *a)
 
 /* Write a group's record (and members for uploaded groups) in one batch;
  * @p issued: a new group, whose id moves the durable high-water mark. */
-static int store_group(eng__aud *a, const eng__group *g, int with_members, int issued)
+static int store_group(eng__aud *a, const eng__aud_cx *cx, const eng__group *g, int with_members, int issued)
 {
     eng_engine *e = a->e;
     eng__wr w;
@@ -182,9 +185,11 @@ static int store_group(eng__aud *a, const eng__group *g, int with_members, int i
     if (with_members)
         eng__idset_write(&g->members, &m);
     int rc = w.err || m.err ? eng__nomem() : eng__kv_begin(e->store);
-    char k[16], mk[16];
-    eng__aud_key(k, sizeof k, "a/g/", g->id);
-    eng__aud_key(mk, sizeof mk, "a/m/", g->id);
+    char k[ENG__AUD_KEY_MAX], mk[ENG__AUD_KEY_MAX];
+    eng__aud_key(a, k, sizeof k, "g/", g->id);
+    eng__aud_key(a, mk, sizeof mk, "m/", g->id);
+    if (!a->obj[0])
+        snprintf(a->obj, sizeof a->obj, "group/%u", (unsigned)g->id);
     if (!rc) {
         rc = eng__rec_put(e->store, k, strlen(k), ENG__REC_AUD_GROUP, GROUP_V, w.data, w.len);
         if (!rc && issued)
@@ -194,7 +199,7 @@ static int store_group(eng__aud *a, const eng__group *g, int with_members, int i
         if (rc)
             rc = eng__aud_abort(e->store, rc);
         else
-            rc = eng__aud_commit(e);
+            rc = eng__aud_commit(a, cx);
     }
     eng__wr_free(&w);
     eng__wr_free(&m);
@@ -258,15 +263,24 @@ static uint32_t *dup_ids(const eng__mem *mem, const uint32_t *ids, size_t n)
 }
 
 /* Create a group of any kind from a prepared template (name, kind, ...). */
-static int add_group(eng__aud *a, eng__group *g, uint32_t *out)
+static int add_group(eng__aud *a, const eng__aud_cx *cx, eng__group *g, uint32_t *out)
 {
     int rc = reserve_group(a);
     if (rc)
         return rc;
+    /* One id sequence for every org: another org may have issued ids since this one loaded. */
+    uint64_t mark;
+    if ((rc = eng__seq_mark(a->e->store, SEQ_KIND, &mark)))
+        return rc;
+    if (mark >= a->next_gid)
+        a->next_gid = mark >= UINT32_MAX ? UINT32_MAX : (uint32_t)mark + 1;
     if (a->next_gid == UINT32_MAX)
         return eng__err(ENG_ETOOBIG, "group", "group ids are exhausted");
     g->id = a->next_gid;
-    if ((rc = store_group(a, g, 0, 1)))
+    snprintf(a->obj, sizeof a->obj, "group/%u", (unsigned)g->id);
+    snprintf(a->detail, sizeof a->detail, "create %s", g->kind == ENG_GROUP_UPLOADED ? "uploaded" :
+             g->kind == ENG_GROUP_FILTER ? "filter" : "combined");
+    if ((rc = store_group(a, cx, g, 0, 1)))
         return rc;
     a->g[a->ng++] = *g;
     a->next_gid++;
@@ -274,11 +288,11 @@ static int add_group(eng__aud *a, eng__group *g, uint32_t *out)
     return ENG_OK;
 }
 
-static int new_group(eng_engine *e, const char *name, int kind, const char *expr, int op,
+static int new_group(eng_engine *e, const eng__aud_cx *cx, const char *name, int kind, const char *expr, int op,
                      const uint32_t *inc, size_t ninc, const uint32_t *exc, size_t nexc, uint32_t *out)
 {
     eng__aud *a;
-    int rc = eng__aud_get(e, &a);
+    int rc = eng__aud_get_cx(e, cx, &a);
     if (rc)
         return rc;
     if (!out)
@@ -316,37 +330,37 @@ static int new_group(eng_engine *e, const char *name, int kind, const char *expr
     if (!g.name || (expr && !g.expr) || !g.inc || !g.exc)
         rc = eng__nomem();
     if (!rc)
-        rc = add_group(a, &g, out);
+        rc = add_group(a, cx, &g, out);
     if (rc)
         group_clear(&e->mem, &g);
     return rc;
 }
 
-ENG_API int eng_group_create_uploaded(eng_engine *e, const char *name, uint32_t *out)
+int eng__aud_group_create_uploaded(eng_engine *e, const eng__aud_cx *cx, const char *name, uint32_t *out)
 {
     if (out)
         *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    rc = new_group(e, name, ENG_GROUP_UPLOADED, NULL, 0, NULL, 0, NULL, 0, out);
+    rc = new_group(e, cx, name, ENG_GROUP_UPLOADED, NULL, 0, NULL, 0, NULL, 0, out);
     eng__leave(e);
     return rc;
 }
 
-ENG_API int eng_group_create_filter(eng_engine *e, const char *name, const char *expr, uint32_t *out)
+int eng__aud_group_create_filter(eng_engine *e, const eng__aud_cx *cx, const char *name, const char *expr, uint32_t *out)
 {
     if (out)
         *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    rc = new_group(e, name, ENG_GROUP_FILTER, expr, 0, NULL, 0, NULL, 0, out);
+    rc = new_group(e, cx, name, ENG_GROUP_FILTER, expr, 0, NULL, 0, NULL, 0, out);
     eng__leave(e);
     return rc;
 }
 
-ENG_API int eng_group_create_combined(eng_engine *e, const char *name, int op, const uint32_t *include,
+int eng__aud_group_create_combined(eng_engine *e, const eng__aud_cx *cx, const char *name, int op, const uint32_t *include,
                                       size_t n_include, const uint32_t *exclude, size_t n_exclude, uint32_t *out)
 {
     if (out)
@@ -354,16 +368,16 @@ ENG_API int eng_group_create_combined(eng_engine *e, const char *name, int op, c
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    rc = new_group(e, name, ENG_GROUP_COMBINED, NULL, op, include, n_include, exclude, n_exclude, out);
+    rc = new_group(e, cx, name, ENG_GROUP_COMBINED, NULL, op, include, n_include, exclude, n_exclude, out);
     eng__leave(e);
     return rc;
 }
 
-static int set_combined(eng_engine *e, uint32_t id, int op, const uint32_t *inc, size_t ninc,
-                        const uint32_t *exc, size_t nexc)
+static int set_combined(eng_engine *e, const eng__aud_cx *cx, uint32_t id, int op, const uint32_t *inc,
+                        size_t ninc, const uint32_t *exc, size_t nexc)
 {
     eng__aud *a;
-    int rc = eng__aud_get(e, &a);
+    int rc = eng__aud_get_cx(e, cx, &a);
     if (rc)
         return rc;
     eng__group *g = eng__group_find(a, id);
@@ -389,8 +403,9 @@ static int set_combined(eng_engine *e, uint32_t id, int op, const uint32_t *inc,
     ng.nexc = (uint32_t)nexc;
     if (!ng.inc || !ng.exc)
         rc = eng__nomem();
+    snprintf(a->detail, sizeof a->detail, "set %zu included, %zu excluded", ninc, nexc);
     if (!rc)
-        rc = store_group(a, &ng, 0, 0);
+        rc = store_group(a, cx, &ng, 0, 0);
     if (rc) {
         eng__free(&e->mem, ng.inc);
         eng__free(&e->mem, ng.exc);
@@ -403,18 +418,18 @@ static int set_combined(eng_engine *e, uint32_t id, int op, const uint32_t *inc,
     return ENG_OK;
 }
 
-ENG_API int eng_group_set_combined(eng_engine *e, uint32_t group, int op, const uint32_t *include,
+int eng__aud_group_set_combined(eng_engine *e, const eng__aud_cx *cx, uint32_t group, int op, const uint32_t *include,
                                    size_t n_include, const uint32_t *exclude, size_t n_exclude)
 {
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    rc = set_combined(e, group, op, include, n_include, exclude, n_exclude);
+    rc = set_combined(e, cx, group, op, include, n_include, exclude, n_exclude);
     eng__leave(e);
     return rc;
 }
 
-ENG_API int eng_group_find(eng_engine *e, const char *name, uint32_t *out)
+int eng__aud_group_find(eng_engine *e, const eng__aud_cx *cx, const char *name, uint32_t *out)
 {
     if (out)
         *out = 0;
@@ -424,7 +439,7 @@ ENG_API int eng_group_find(eng_engine *e, const char *name, uint32_t *out)
     eng__aud *a;
     if (!name || !out)
         rc = eng__err(ENG_EINVAL, name ? "out" : "name", "argument is NULL");
-    else if (!(rc = eng__aud_get(e, &a))) {
+    else if (!(rc = eng__aud_get_cx(e, cx, &a))) {
         eng__group *g = find_name(a, name);
         if (g)
             *out = g->id;
@@ -435,7 +450,7 @@ ENG_API int eng_group_find(eng_engine *e, const char *name, uint32_t *out)
     return rc;
 }
 
-ENG_API int eng_group_kind_of(eng_engine *e, uint32_t group, int *out)
+int eng__aud_group_kind_of(eng_engine *e, const eng__aud_cx *cx, uint32_t group, int *out)
 {
     if (out)
         *out = 0;
@@ -445,7 +460,7 @@ ENG_API int eng_group_kind_of(eng_engine *e, uint32_t group, int *out)
     eng__aud *a;
     if (!out)
         rc = eng__err(ENG_EINVAL, "out", "out is NULL");
-    else if (!(rc = eng__aud_get(e, &a))) {
+    else if (!(rc = eng__aud_get_cx(e, cx, &a))) {
         eng__group *g = eng__group_find(a, group);
         if (g)
             *out = g->kind;
@@ -456,10 +471,10 @@ ENG_API int eng_group_kind_of(eng_engine *e, uint32_t group, int *out)
     return rc;
 }
 
-static int delete_group(eng_engine *e, uint32_t id)
+static int delete_group(eng_engine *e, const eng__aud_cx *cx, uint32_t id)
 {
     eng__aud *a;
-    int rc = eng__aud_get(e, &a);
+    int rc = eng__aud_get_cx(e, cx, &a);
     if (rc)
         return rc;
     eng__group *g = eng__group_find(a, id);
@@ -473,14 +488,16 @@ static int delete_group(eng_engine *e, uint32_t id)
             if ((k < o->ninc ? o->inc[k] : o->exc[k - o->ninc]) == id)
                 return eng__err(ENG_ESTATE, "group", "group %u is used by combined group %u (%s)", id, o->id, o->name);
     }
-    char k[16], mk[16];
-    eng__aud_key(k, sizeof k, "a/g/", id);
-    eng__aud_key(mk, sizeof mk, "a/m/", id);
+    char k[ENG__AUD_KEY_MAX], mk[ENG__AUD_KEY_MAX];
+    eng__aud_key(a, k, sizeof k, "g/", id);
+    eng__aud_key(a, mk, sizeof mk, "m/", id);
+    snprintf(a->obj, sizeof a->obj, "group/%u", (unsigned)id);
+    snprintf(a->detail, sizeof a->detail, "delete %s", g->name);
     if ((rc = eng__kv_begin(e->store)))
         return rc;
     if ((rc = eng__kv_del(e->store, k, strlen(k))) || (rc = eng__kv_del(e->store, mk, strlen(mk))))
         return eng__aud_abort(e->store, rc);
-    if ((rc = eng__aud_commit(e)))
+    if ((rc = eng__aud_commit(a, cx)))
         return rc;
     uint32_t at = (uint32_t)(g - a->g);
     group_clear(&e->mem, g);
@@ -489,12 +506,12 @@ static int delete_group(eng_engine *e, uint32_t id)
     return ENG_OK;
 }
 
-ENG_API int eng_group_delete(eng_engine *e, uint32_t group)
+int eng__aud_group_delete(eng_engine *e, const eng__aud_cx *cx, uint32_t group)
 {
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    rc = delete_group(e, group);
+    rc = delete_group(e, cx, group);
     eng__leave(e);
     return rc;
 }
@@ -548,7 +565,7 @@ int eng__group_eval_ref(eng__aud *a, uint32_t id, eng__idset *tmp, const eng__id
     return eval(a, id, tmp, 0);
 }
 
-ENG_API int eng_group_count(eng_engine *e, uint32_t group, uint64_t *out)
+int eng__aud_group_count(eng_engine *e, const eng__aud_cx *cx, uint32_t group, uint64_t *out)
 {
     if (out)
         *out = 0; /* a failed call reports no members */
@@ -558,7 +575,7 @@ ENG_API int eng_group_count(eng_engine *e, uint32_t group, uint64_t *out)
     eng__aud *a;
     if (!out)
         rc = eng__err(ENG_EINVAL, "out", "out is NULL");
-    else if (!(rc = eng__aud_get(e, &a))) {
+    else if (!(rc = eng__aud_get_cx(e, cx, &a))) {
         eng__idset s;
         eng__idset_init(&s, &e->mem);
         if (!(rc = eng__group_eval(a, group, &s)))
@@ -569,11 +586,11 @@ ENG_API int eng_group_count(eng_engine *e, uint32_t group, uint64_t *out)
     return rc;
 }
 
-int eng__group_store_members(eng__aud *a, eng__group *g, eng__idset *members)
+int eng__group_store_members(eng__aud *a, const eng__aud_cx *cx, eng__group *g, eng__idset *members)
 {
     eng__group tmp = *g;
     tmp.members = *members;
-    int rc = store_group(a, &tmp, 1, 0);
+    int rc = store_group(a, cx, &tmp, 1, 0);
     if (rc)
         return rc;
     eng__idset_move(&g->members, members);

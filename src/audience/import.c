@@ -170,6 +170,7 @@ typedef struct col_map {
 
 typedef struct cimp {
     eng__aud *a;
+    const eng__aud_cx *cx;
     eng_engine *e;
     eng_time now;
     col_map map[ENG__CSV_MAX_FIELDS];
@@ -276,9 +277,9 @@ static int part_end(cimp *ci)
     eng_store *st = ci->e->store;
     int rc = ci->batch ? ENG_OK : eng__kv_begin(st);
     if (!rc) {
-        char key[40];
+        char key[ENG__AUD_KEY_MAX];
         ci->batch = 1;
-        snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)ci->a->next_seq, (unsigned)ci->nparts);
+        eng__aud_delta_key(ci->a, key, sizeof key, ci->a->next_seq, (uint32_t)ci->nparts);
         rc = eng__rec_put_framed(st, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, w->data, w->len);
     }
     if (rc)
@@ -483,16 +484,19 @@ static int cimp_commit(cimp *ci, eng_import_report *rep)
     eng_engine *e = ci->e;
     if (ci->nparts == 0)
         return ENG_OK;
-    char key[40];
+    char key[ENG__AUD_KEY_MAX];
     ci->batch = 0; /* committed, or rolled back by eng__aud_commit */
-    int rc = eng__aud_commit(e);
+    snprintf(ci->a->obj, sizeof ci->a->obj, "customers");
+    snprintf(ci->a->detail, sizeof ci->a->detail, "import %llu rows (%llu bad)", (unsigned long long)ci->rows,
+             (unsigned long long)rep->bad_rows);
+    int rc = eng__aud_commit(ci->a, ci->cx);
     if (rc)
         return rc;
     ci->a->next_seq++;
     /* At most one new customer per row: size the table once (trimmed after). */
     rc = eng__table_reserve(&ci->a->t, ci->rows);
     for (size_t i = 0; i < ci->nparts && !rc; i++) {
-        snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)ci->a->next_seq - 1, (unsigned)i);
+        eng__aud_delta_key(ci->a, key, sizeof key, ci->a->next_seq - 1, (uint32_t)i);
         eng__rec rec;
         rc = eng__rec_get(e->store, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, &rec);
         if (rc)
@@ -508,18 +512,19 @@ static int cimp_commit(cimp *ci, eng_import_report *rep)
     return ENG_OK;
 }
 
-static int cimp_start(eng_engine *e, cimp *ci)
+static int cimp_start(eng_engine *e, const eng__aud_cx *cx, cimp *ci)
 {
     memset(ci, 0, sizeof *ci);
     ci->e = e;
+    ci->cx = cx;
     ci->now = eng__now(e);
     eng__wr_init(&ci->part, &e->mem);
     eng__wr_init(&ci->ids, &e->mem);
     eng__wr_init(&ci->rec, &e->mem);
-    return eng__aud_get(e, &ci->a);
+    return eng__aud_get_cx(e, cx, &ci->a);
 }
 
-static int import_csv(eng_engine *e, eng_read_fn read, void *user, const eng_import_options *opts,
+static int import_csv(eng_engine *e, const eng__aud_cx *cx, eng_read_fn read, void *user, const eng_import_options *opts,
                       eng_import_report *report)
 {
     eng_import_options o;
@@ -531,7 +536,7 @@ static int import_csv(eng_engine *e, eng_read_fn read, void *user, const eng_imp
     if (!ci)
         return eng__nomem();
     eng__csv c;
-    if ((rc = cimp_start(e, ci)) || (rc = eng__csv_init(&c, &e->mem, read, user, o.max_field_bytes))) {
+    if ((rc = cimp_start(e, cx, ci)) || (rc = eng__csv_init(&c, &e->mem, read, user, o.max_field_bytes))) {
         cimp_free(ci);
         eng__free(&e->mem, ci);
         return rc;
@@ -548,7 +553,7 @@ static int import_csv(eng_engine *e, eng_read_fn read, void *user, const eng_imp
     return rc;
 }
 
-ENG_API int eng_customers_import_csv(eng_engine *e, eng_read_fn read, void *user,
+int eng__aud_customers_import_csv(eng_engine *e, const eng__aud_cx *cx, eng_read_fn read, void *user,
                                      const eng_import_options *opts, eng_import_report *report)
 {
     int rc = eng__enter(e);
@@ -557,12 +562,12 @@ ENG_API int eng_customers_import_csv(eng_engine *e, eng_read_fn read, void *user
     if (!read)
         rc = eng__err(ENG_EINVAL, "read", "read callback is NULL");
     else
-        rc = import_csv(e, read, user, opts, report);
+        rc = import_csv(e, cx, read, user, opts, report);
     eng__leave(e);
     return rc;
 }
 
-ENG_API int eng_customers_import_csv_buffer(eng_engine *e, const char *data, size_t len,
+int eng__aud_customers_import_csv_buffer(eng_engine *e, const eng__aud_cx *cx, const char *data, size_t len,
                                             const eng_import_options *opts, eng_import_report *report)
 {
     int rc = eng__enter(e);
@@ -572,14 +577,14 @@ ENG_API int eng_customers_import_csv_buffer(eng_engine *e, const char *data, siz
     if (!data && len)
         rc = eng__err(ENG_EINVAL, "data", "data is NULL");
     else
-        rc = import_csv(e, eng__memsrc_read, &src, opts, report);
+        rc = import_csv(e, cx, eng__memsrc_read, &src, opts, report);
     eng__leave(e);
     return rc;
 }
 
 /* ---- API upsert: same validation, rows from arrays ---- */
 
-static int upsert(eng_engine *e, const char *const *names, size_t ncols, const char *const *values,
+static int upsert(eng_engine *e, const eng__aud_cx *cx, const char *const *names, size_t ncols, const char *const *values,
                   size_t nrows, const eng_import_options *opts, eng_import_report *report)
 {
     eng_import_options o;
@@ -598,7 +603,7 @@ static int upsert(eng_engine *e, const char *const *names, size_t ncols, const c
     memset(&hc, 0, sizeof hc);
     size_t *st = eng__calloc(&e->mem, ncols, sizeof *st), *fl = eng__calloc(&e->mem, ncols, sizeof *fl);
     const char **f = eng__calloc(&e->mem, ncols, sizeof *f);
-    if ((rc = cimp_start(e, ci)))
+    if ((rc = cimp_start(e, cx, ci)))
         goto out;
     if (!st || !fl || !f) {
         rc = eng__nomem();
@@ -679,14 +684,14 @@ out:
     return rc;
 }
 
-ENG_API int eng_customers_upsert(eng_engine *e, const char *const *names, size_t ncols,
+int eng__aud_customers_upsert(eng_engine *e, const eng__aud_cx *cx, const char *const *names, size_t ncols,
                                  const char *const *values, size_t nrows,
                                  const eng_import_options *opts, eng_import_report *report)
 {
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    rc = upsert(e, names, ncols, values, nrows, opts, report);
+    rc = upsert(e, cx, names, ncols, values, nrows, opts, report);
     eng__leave(e);
     return rc;
 }

@@ -10,12 +10,13 @@
 
 #define DELTA_V 1
 
-int eng__aud_optout(eng_engine *e, const uint32_t *ids, const uint8_t *channels, const eng_time *ts, size_t n)
+int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const uint8_t *channels, const eng_time *ts,
+                    size_t n)
 {
     if (n == 0)
         return ENG_OK;
     eng__aud *a;
-    int rc = eng__aud_get(e, &a);
+    int rc = eng__aud_get(e, org, &a);
     if (rc)
         return rc;
     eng__table *t = &a->t;
@@ -55,8 +56,8 @@ int eng__aud_optout(eng_engine *e, const uint32_t *ids, const uint8_t *channels,
             eng__wr_u8(&w, 1);
             eng__wr_svar(&w, ts[i]);
         }
-        char key[48];
-        snprintf(key, sizeof key, "a/t/%016llx/%08x", (unsigned long long)a->next_seq, (unsigned)part++);
+        char key[ENG__AUD_KEY_MAX];
+        eng__aud_delta_key(a, key, sizeof key, a->next_seq, part++);
         rc = eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_AUD_DELTA, DELTA_V, &w);
         for (size_t i = 0; i < n && !rc; i++)
             if (channels[i] == ch)

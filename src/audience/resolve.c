@@ -3,6 +3,7 @@
 #include "audience/audience_link.h"
 #include "base/codec.h"
 #include "base/hash.h"
+#include "store/seq.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 struct eng_audience {
     uint32_t magic;
     eng_engine *e;
+    char org[ENG__AUD_PFX_MAX]; /* whose customers: freezing stores it under this org */
     eng__idset all, test, control;
     int has_reach;
     uint64_t reach[ENG_CH_COUNT];
@@ -48,13 +50,14 @@ ENG_API int eng_audience_query_init(eng_audience_query *query, unsigned int vers
     return ENG_OK;
 }
 
-static eng_audience *aud_new(eng_engine *e)
+static eng_audience *aud_new(eng_engine *e, const char *org)
 {
     eng_audience *a = eng__calloc(&e->mem, 1, sizeof *a);
     if (!a)
         return NULL;
     a->magic = ENG__AUD_MAGIC;
     a->e = e;
+    snprintf(a->org, sizeof a->org, "%s", org);
     eng__idset_init(&a->all, &e->mem);
     eng__idset_init(&a->test, &e->mem);
     eng__idset_init(&a->control, &e->mem);
@@ -131,7 +134,7 @@ static int union_of(eng__aud *st, const uint32_t *ids, size_t n, eng__idset *out
 static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_audience **out)
 {
     int rc;
-    eng_audience *a = aud_new(e);
+    eng_audience *a = aud_new(e, st->org);
     if (!a)
         return eng__nomem();
     a->seed = o->seed;
@@ -246,7 +249,7 @@ ENG_API int eng_audience_hash(const eng_audience *a, uint8_t out[32])
     return ENG_OK;
 }
 
-static int frozen_key(const char *key, char *buf, size_t cap)
+static int frozen_key(const char *org, const char *key, char *buf, size_t cap)
 {
     if (!key)
         return eng__err(ENG_EINVAL, "key", "key is NULL");
@@ -256,14 +259,16 @@ static int frozen_key(const char *key, char *buf, size_t cap)
     int rc = eng__text_check(key, n, ENG__TEXT_NAME, "key");
     if (rc)
         return rc;
-    snprintf(buf, cap, "a/f/%s", key);
+    snprintf(buf, cap, "a/o/%s/f/%s", org, key);
     return ENG_OK;
 }
 
-static int freeze(eng_audience *a, const char *key)
+/* Store @p a under @p key; inside the caller's batch when @p cx is NULL, else
+ * in a batch of its own with cx's audit. */
+static int freeze(eng_audience *a, const eng__aud_cx *cx, const char *key)
 {
-    char k[256];
-    int rc = frozen_key(key, k, sizeof k);
+    char k[ENG__AUD_KEY_MAX];
+    int rc = frozen_key(a->org, key, k, sizeof k);
     if (rc)
         return rc;
     eng_engine *e = a->e;
@@ -289,25 +294,47 @@ static int freeze(eng_audience *a, const char *key)
     eng__wr_bytes(&w, a->hash, ENG__SHA256_LEN);
     eng__idset_write(&a->test, &w);
     eng__idset_write(&a->control, &w);
-    return eng__rec_put_wr(e->store, k, strlen(k), ENG__REC_AUD_FROZEN, FROZEN_V, &w);
+    if (!cx)
+        return eng__rec_put_wr(e->store, k, strlen(k), ENG__REC_AUD_FROZEN, FROZEN_V, &w);
+    eng__aud *st;
+    if (w.err)
+        rc = eng__nomem();
+    else if (!(rc = eng__aud_get_cx(e, cx, &st)) && !(rc = eng__kv_begin(e->store))) {
+        snprintf(st->obj, sizeof st->obj, "audience/%.80s", key);
+        snprintf(st->detail, sizeof st->detail, "freeze %llu test, %llu control",
+                 (unsigned long long)eng__idset_count(&a->test), (unsigned long long)eng__idset_count(&a->control));
+        if ((rc = eng__rec_put_wr(e->store, k, strlen(k), ENG__REC_AUD_FROZEN, FROZEN_V, &w)))
+            return eng__aud_abort(e->store, rc);
+        return eng__aud_commit(st, cx);
+    }
+    eng__wr_free(&w);
+    return rc;
 }
 
-ENG_API int eng_audience_freeze(eng_audience *a, const char *key)
+eng_engine *eng__audience_engine(const eng_audience *a)
+{
+    return a && a->magic == ENG__AUD_MAGIC ? a->e : NULL;
+}
+
+int eng__aud_audience_freeze(eng_audience *a, const eng__aud_cx *cx, const char *key)
 {
     int rc = check_aud(a);
     if (rc)
         return rc;
     if ((rc = eng__enter(a->e)))
         return rc;
-    rc = freeze(a, key);
+    if (!cx || !cx->org || strcmp(cx->org, a->org) != 0)
+        rc = eng__err(ENG_EDENIED, "actor", "the audience belongs to another org");
+    else
+        rc = freeze(a, cx, key);
     eng__leave(a->e);
     return rc;
 }
 
-static int load_frozen(eng_engine *e, const char *key, eng_audience **out)
+static int load_frozen(eng_engine *e, const char *org, const char *key, eng_audience **out)
 {
-    char k[256];
-    int rc = frozen_key(key, k, sizeof k);
+    char k[ENG__AUD_KEY_MAX];
+    int rc = frozen_key(org, key, k, sizeof k);
     if (rc)
         return rc;
     if (!out)
@@ -315,7 +342,7 @@ static int load_frozen(eng_engine *e, const char *key, eng_audience **out)
     eng__rec rec;
     if ((rc = eng__rec_get(e->store, k, strlen(k), ENG__REC_AUD_FROZEN, FROZEN_V, &rec)))
         return rc;
-    eng_audience *a = aud_new(e);
+    eng_audience *a = aud_new(e, org);
     if (!a) {
         eng__rec_free(e->store, &rec);
         return eng__nomem();
@@ -353,16 +380,22 @@ static int load_frozen(eng_engine *e, const char *key, eng_audience **out)
     return ENG_OK;
 }
 
-ENG_API int eng_audience_load_frozen(eng_engine *e, const char *key, eng_audience **out)
+int eng__aud_audience_load_frozen(eng_engine *e, const eng__aud_cx *cx, const char *key, eng_audience **out)
 {
     if (out)
         *out = NULL;
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    rc = load_frozen(e, key, out);
+    rc = !cx ? eng__err(ENG_EDENIED, "actor", "no org given") : load_frozen(e, cx->org, key, out);
     eng__leave(e);
     return rc;
+}
+
+int eng__audience_load_frozen(eng_engine *e, const char *org, const char *key, eng_audience **out)
+{
+    *out = NULL;
+    return load_frozen(e, org, key, out);
 }
 
 ENG_API void eng_audience_free(eng_audience *a)
@@ -416,6 +449,8 @@ static int resolve_query(eng_engine *e, eng__aud *st, const eng_audience_query *
         return eng__err(ENG_EINVAL, "query.channels", "unknown channel bits 0x%x", (unsigned)q->channels);
     if (q->control_percent > 100)
         return eng__err(ENG_ERANGE, "query.control_percent", "control_percent must be 0..100");
+    if (q->org && *q->org && strcmp(q->org, st->org) != 0)
+        return eng__err(ENG_EDENIED, "query.org", "the query names org '%.64s', not the acting org", q->org);
     if ((rc = ids_of(st, "query.include", q->include, q->n_include, r.include)) ||
         (rc = ids_of(st, "query.exclude", q->exclude, q->n_exclude, r.exclude)))
         return rc;
@@ -427,7 +462,7 @@ static int resolve_query(eng_engine *e, eng__aud *st, const eng_audience_query *
     return resolve(e, st, &r, out);
 }
 
-ENG_API int eng_audience_resolve(eng_engine *e, const eng_audience_query *query, eng_audience **out)
+int eng__aud_audience_resolve(eng_engine *e, const eng__aud_cx *cx, const eng_audience_query *query, eng_audience **out)
 {
     if (out)
         *out = NULL;
@@ -437,13 +472,13 @@ ENG_API int eng_audience_resolve(eng_engine *e, const eng_audience_query *query,
     eng__aud *st;
     if (!out)
         rc = eng__err(ENG_EINVAL, "out", "eng_audience_resolve: out is NULL");
-    else if (!(rc = eng__aud_get(e, &st)))
+    else if (!(rc = eng__aud_get_cx(e, cx, &st)))
         rc = resolve_query(e, st, query, out);
     eng__leave(e);
     return rc;
 }
 
-ENG_API int eng_audience_test_count(eng_engine *e, const eng_audience_query *query, uint64_t *out)
+int eng__aud_audience_test_count(eng_engine *e, const eng__aud_cx *cx, const eng_audience_query *query, uint64_t *out)
 {
     if (out)
         *out = 0;
@@ -454,7 +489,7 @@ ENG_API int eng_audience_test_count(eng_engine *e, const eng_audience_query *que
     eng_audience *a;
     if (!out)
         rc = eng__err(ENG_EINVAL, "out", "eng_audience_test_count: out is NULL");
-    else if (!(rc = eng__aud_get(e, &st)) && !(rc = resolve_query(e, st, query, &a))) {
+    else if (!(rc = eng__aud_get_cx(e, cx, &st)) && !(rc = resolve_query(e, st, query, &a))) {
         *out = eng__idset_count(&a->test);
         eng_audience_free(a);
     }
@@ -462,28 +497,44 @@ ENG_API int eng_audience_test_count(eng_engine *e, const eng_audience_query *que
     return rc;
 }
 
-int eng__audience_group_known(eng_engine *e, const char *name, int *checked)
+int eng__audience_group_known(eng_engine *e, const char *org, const char *name, int *checked)
 {
     eng__aud *st;
     uint32_t id;
+    uint64_t mark = 0;
     *checked = 0;
-    int rc = eng__aud_get(e, &st);
-    if (rc || st->ng == 0)
+    int rc = eng__aud_get(e, org, &st);
+    if (rc)
+        return rc;
+    /* as for the freeze below: only an engine that never had a group leaves them to the host */
+    if (st->ng == 0 && ((rc = eng__seq_mark(e->store, "group", &mark)) || mark == 0))
         return rc;
     *checked = 1;
     return ids_of(st, "group", &name, 1, &id);
 }
 
-int eng__audience_freeze_query(eng_engine *e, const eng_audience_query *q, const char *key)
+int eng__audience_test_count(eng_engine *e, const char *org, const eng_audience_query *query, uint64_t *out)
+{
+    eng__aud_cx cx = {org, NULL, NULL, NULL};
+    return eng__aud_audience_test_count(e, &cx, query, out);
+}
+
+int eng__audience_freeze_query(eng_engine *e, const char *org, const eng_audience_query *q, const char *key)
 {
     eng__aud *st;
     eng_audience *a;
-    int rc = eng__aud_get(e, &st);
-    if (rc || st->ng == 0)
+    uint64_t mark = 0;
+    int rc = eng__aud_get(e, org, &st);
+    if (rc)
+        return rc;
+    /* Nothing to freeze when the engine keeps no groups at all (the host keeps
+     * its audiences elsewhere); once any org has had a group, a message's
+     * groups must be its own org's. */
+    if (st->ng == 0 && ((rc = eng__seq_mark(e->store, "group", &mark)) || mark == 0))
         return rc;
     if ((rc = resolve_query(e, st, q, &a)))
         return rc;
-    rc = freeze(a, key);
+    rc = freeze(a, NULL, key);
     eng_audience_free(a);
     return rc;
 }

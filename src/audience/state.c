@@ -9,30 +9,57 @@
 #define SCHEMA_V 1
 #define DELTA_V 1
 
-void eng__aud_key(char *buf, size_t cap, const char *prefix, uint32_t id)
+void eng__aud_key(const eng__aud *a, char *buf, size_t cap, const char *prefix, uint32_t id)
 {
-    snprintf(buf, cap, "%s%08x", prefix, (unsigned)id);
+    snprintf(buf, cap, "%s%s%08x", a->pfx, prefix, (unsigned)id);
 }
 
-static void aud_free(eng_engine *e, void *state)
+void eng__aud_keys(const eng__aud *a, char *buf, size_t cap, const char *rest, size_t *len)
 {
-    eng__aud *a = state;
+    int n = snprintf(buf, cap, "%s%s", a->pfx, rest);
+    *len = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+void eng__aud_delta_key(const eng__aud *a, char *buf, size_t cap, uint64_t seq, uint32_t part)
+{
+    snprintf(buf, cap, "%st/%016llx/%08x", a->pfx, (unsigned long long)seq, (unsigned)part);
+}
+
+/* The slot holds one state per org that has been used since the engine opened. */
+typedef struct auds {
+    eng__aud **v;
+    size_t n, cap;
+} auds;
+
+static void aud_free(eng_engine *e, eng__aud *a)
+{
     eng__table_free(&a->t);
     eng__groups_free(a);
     eng__free(&e->mem, a);
 }
 
+static void auds_free(eng_engine *e, void *state)
+{
+    auds *s = state;
+    for (size_t i = 0; i < s->n; i++)
+        aud_free(e, s->v[i]);
+    eng__free(&e->mem, s->v);
+    eng__free(&e->mem, s);
+}
+
 void eng__aud_drop(eng_engine *e)
 {
-    eng__aud *a = eng__slot_get(e, ENG__SLOT_AUDIENCE);
-    if (a) {
+    auds *s = eng__slot_get(e, ENG__SLOT_AUDIENCE);
+    if (s) {
         eng__slot_set(e, ENG__SLOT_AUDIENCE, NULL, NULL);
-        aud_free(e, a);
+        auds_free(e, s);
     }
 }
 
-int eng__aud_put_schema(eng_engine *e, const eng__table *t)
+int eng__aud_put_schema(eng__aud *a, const eng__aud_cx *cx)
 {
+    eng_engine *e = a->e;
+    const eng__table *t = &a->t;
     eng__wr w;
     eng__wr_init(&w, &e->mem);
     eng__wr_u8(&w, (uint8_t)t->idkind);
@@ -41,13 +68,29 @@ int eng__aud_put_schema(eng_engine *e, const eng__table *t)
         eng__wr_str(&w, t->cols[i].name);
         eng__wr_u8(&w, (uint8_t)t->cols[i].type);
     }
-    return eng__rec_put_wr(e->store, ENG__K("a/s"), ENG__REC_AUD_SCHEMA, SCHEMA_V, &w);
+    char k[ENG__AUD_KEY_MAX];
+    size_t kl;
+    eng__aud_keys(a, k, sizeof k, "s", &kl);
+    int rc = w.err ? eng__nomem() : eng__kv_begin(e->store);
+    if (rc) {
+        eng__wr_free(&w);
+        return rc;
+    }
+    snprintf(a->obj, sizeof a->obj, "customers");
+    if ((rc = eng__rec_put_wr(e->store, k, kl, ENG__REC_AUD_SCHEMA, SCHEMA_V, &w)))
+        return eng__aud_abort(e->store, rc);
+    return eng__aud_commit(a, cx);
 }
 
-static int load_schema(eng_engine *e, eng__table *t)
+static int load_schema(eng__aud *a)
 {
+    eng_engine *e = a->e;
+    eng__table *t = &a->t;
     eng__rec rec;
-    int rc = eng__rec_get(e->store, ENG__K("a/s"), ENG__REC_AUD_SCHEMA, SCHEMA_V, &rec);
+    char key[ENG__AUD_KEY_MAX];
+    size_t kl;
+    eng__aud_keys(a, key, sizeof key, "s", &kl);
+    int rc = eng__rec_get(e->store, key, kl, ENG__REC_AUD_SCHEMA, SCHEMA_V, &rec);
     if (rc == ENG_ENOTFOUND)
         return ENG_OK;
     if (rc)
@@ -57,7 +100,7 @@ static int load_schema(eng_engine *e, eng__table *t)
     int kind = eng__rd_u8(&r);
     uint64_t nc = eng__rd_uvar(&r);
     if (!eng__rd_ok(&r) || (kind != ENG_ID_STRING && kind != ENG_ID_INT64) || nc > ENG__MAX_COLS)
-        rc = eng__err(ENG_ECORRUPT, "a/s", "bad customer schema");
+        rc = eng__err(ENG_ECORRUPT, key, "bad customer schema");
     else
         t->idkind = kind;
     for (uint64_t i = 0; i < nc && !rc; i++) {
@@ -68,7 +111,7 @@ static int load_schema(eng_engine *e, eng__table *t)
             rc = eng__nomem();
         else if (!eng__rd_ok(&r) || !name || strlen(name) == 0 || strlen(name) > ENG__COLNAME_MAX ||
             type < ENG_COL_STRING || type > ENG_COL_BOOL)
-            rc = eng__err(ENG_ECORRUPT, "a/s", "bad column %llu in the customer schema", (unsigned long long)i);
+            rc = eng__err(ENG_ECORRUPT, key, "bad column %llu in the customer schema", (unsigned long long)i);
         else
             rc = eng__table_add_col(t, name, type);
         eng__free(&e->mem, name);
@@ -85,17 +128,18 @@ typedef struct replay {
 static int replay_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
 {
     replay *rp = user;
-    char k[64];
+    char k[ENG__AUD_KEY_MAX];
     eng__key_printable(key, klen, k, sizeof k);
     eng__rec rec;
     int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_AUD_DELTA, DELTA_V, &rec);
     if (rc)
         return rc;
-    /* a/t/<16 hex>/<8 hex> */
-    if (klen != 4 + 16 + 1 + 8)
+    /* P t/<16 hex>/<8 hex> */
+    size_t p = rp->a->plen + 2;
+    if (klen != p + 16 + 1 + 8)
         return eng__err(ENG_ECORRUPT, k, "bad delta key");
     char seq[17];
-    memcpy(seq, (const char *)key + 4, 16);
+    memcpy(seq, (const char *)key + p, 16);
     seq[16] = 0;
     uint64_t s = strtoull(seq, NULL, 16);
     if (s + 1 > rp->a->next_seq)
@@ -103,23 +147,38 @@ static int replay_cb(const void *key, size_t klen, const void *val, size_t vlen,
     return eng__delta_apply(&rp->a->t, rec.payload, rec.len, k, &rp->ins, &rp->upd);
 }
 
-int eng__aud_get(eng_engine *e, eng__aud **out)
+/* Org ids are 1-64 of [A-Za-z0-9_.@-] (the model's rule): never a '/'. */
+static int org_ok(const char *org)
 {
-    eng__aud *a = eng__slot_get(e, ENG__SLOT_AUDIENCE);
-    if (a) {
-        *out = a;
-        return ENG_OK;
+    size_t n = org ? strlen(org) : 0;
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = org[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == '@' || c == '-'))
+            return 0;
     }
-    a = eng__calloc(&e->mem, 1, sizeof *a);
+    return 1;
+}
+
+static int load(eng_engine *e, const char *org, eng__aud **out)
+{
+    eng__aud *a = eng__calloc(&e->mem, 1, sizeof *a);
     if (!a)
         return eng__nomem();
     a->e = e;
     a->next_gid = 1;
+    snprintf(a->org, sizeof a->org, "%s", org);
+    a->plen = (size_t)snprintf(a->pfx, sizeof a->pfx, "a/o/%s/", org);
     eng__table_init(&a->t, &e->mem);
     replay rp = {a, 0, 0};
-    int rc = load_schema(e, &a->t);
+    char tp[ENG__AUD_KEY_MAX];
+    size_t tl;
+    eng__aud_keys(a, tp, sizeof tp, "t/", &tl);
+    int rc = load_schema(a);
     if (!rc)
-        rc = eng__kv_scan(e->store, "a/t/", 4, replay_cb, &rp);
+        rc = eng__kv_scan(e->store, tp, tl, replay_cb, &rp);
     if (!rc)
         rc = eng__groups_load(a);
     if (!rc)
@@ -128,9 +187,42 @@ int eng__aud_get(eng_engine *e, eng__aud **out)
         aud_free(e, a);
         return eng__err_wrap(rc, "loading the audience state");
     }
-    eng__slot_set(e, ENG__SLOT_AUDIENCE, a, aud_free);
     *out = a;
     return ENG_OK;
+}
+
+int eng__aud_get(eng_engine *e, const char *org, eng__aud **out)
+{
+    if (!org_ok(org))
+        return eng__err(ENG_EDENIED, "org", "customers and groups belong to an org: none given");
+    auds *s = eng__slot_get(e, ENG__SLOT_AUDIENCE);
+    if (!s) {
+        if (!(s = eng__calloc(&e->mem, 1, sizeof *s)))
+            return eng__nomem();
+        eng__slot_set(e, ENG__SLOT_AUDIENCE, s, auds_free);
+    }
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i]->org, org) == 0) {
+            *out = s->v[i];
+            return ENG_OK;
+        }
+    if (eng__grow(&e->mem, (void **)&s->v, &s->cap, s->n + 1, sizeof *s->v))
+        return eng__nomem();
+    int rc = load(e, org, &s->v[s->n]);
+    if (rc)
+        return rc;
+    *out = s->v[s->n++];
+    return ENG_OK;
+}
+
+int eng__aud_get_cx(eng_engine *e, const eng__aud_cx *cx, eng__aud **out)
+{
+    int rc = eng__aud_get(e, cx ? cx->org : NULL, out);
+    if (!rc) {
+        (*out)->obj[0] = 0;
+        (*out)->detail[0] = 0;
+    }
+    return rc;
 }
 
 int eng__aud_abort(eng_store *s, int rc)
@@ -143,9 +235,15 @@ int eng__aud_abort(eng_store *s, int rc)
     return eng__err(rc, det, "%s", msg);
 }
 
-int eng__aud_commit(eng_engine *e)
+int eng__aud_commit(eng__aud *a, const eng__aud_cx *cx)
 {
-    int rc = eng__kv_commit(e->store);
+    eng_engine *e = a->e;
+    int rc = ENG_OK;
+    if (cx && cx->audit) {
+        if ((rc = cx->audit(e, cx, a->obj[0] ? a->obj : "customers", a->detail)))
+            return eng__aud_abort(e->store, rc);
+    }
+    rc = eng__kv_commit(e->store);
     if (rc) {
         rc = eng__aud_abort(e->store, rc);
         eng__aud_drop(e); /* the outcome may be "applied": reload from storage on next use */

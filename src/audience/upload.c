@@ -7,6 +7,7 @@
 
 typedef struct up {
     eng__aud *a;
+    const eng__aud_cx *cx;
     uint32_t idcol;
     eng__idset set;
 } up;
@@ -59,7 +60,10 @@ static int finish(up *u, eng__group *g, int mode, eng_import_report *rep)
         return rc;
     uint64_t kept = eng__idset_count(&both);
     eng__idset_free(&both);
-    if ((rc = eng__group_store_members(u->a, g, &u->set)))
+    snprintf(u->a->obj, sizeof u->a->obj, "group/%u", (unsigned)g->id);
+    snprintf(u->a->detail, sizeof u->a->detail, "%s %llu members", mode == ENG_UPLOAD_APPEND ? "append" : "replace",
+             (unsigned long long)after);
+    if ((rc = eng__group_store_members(u->a, u->cx, g, &u->set)))
         return rc;
     rep->inserted = after - kept;
     rep->updated = 0;
@@ -67,9 +71,10 @@ static int finish(up *u, eng__group *g, int mode, eng_import_report *rep)
     return ENG_OK;
 }
 
-static int begin(eng_engine *e, uint32_t gid, int mode, up *u, eng__group **g)
+static int begin(eng_engine *e, const eng__aud_cx *cx, uint32_t gid, int mode, up *u, eng__group **g)
 {
-    int rc = eng__aud_get(e, &u->a);
+    u->cx = cx;
+    int rc = eng__aud_get_cx(e, cx, &u->a);
     if (rc)
         return rc;
     if (mode != ENG_UPLOAD_REPLACE && mode != ENG_UPLOAD_APPEND)
@@ -82,7 +87,7 @@ static int begin(eng_engine *e, uint32_t gid, int mode, up *u, eng__group **g)
     return ENG_OK;
 }
 
-ENG_API int eng_group_upload_csv(eng_engine *e, uint32_t gid, const char *data, size_t len, int mode,
+int eng__aud_group_upload_csv(eng_engine *e, const eng__aud_cx *cx, uint32_t gid, const char *data, size_t len, int mode,
                                  const eng_import_options *opts, eng_import_report *report)
 {
     int rc = eng__enter(e);
@@ -97,7 +102,7 @@ ENG_API int eng_group_upload_csv(eng_engine *e, uint32_t gid, const char *data, 
     rc = eng__report_start(report, &tmp, &rep);
     if (!rc && !data && len)
         rc = eng__err(ENG_EINVAL, "data", "data is NULL");
-    if (!rc && !(rc = eng__import_opts(opts, &o)) && !(rc = begin(e, gid, mode, &u, &g))) {
+    if (!rc && !(rc = eng__import_opts(opts, &o)) && !(rc = begin(e, cx, gid, mode, &u, &g))) {
         eng__memsrc src = {data, len, 0};
         eng__csv c;
         if (!(rc = eng__csv_init(&c, &e->mem, eng__memsrc_read, &src, o.max_field_bytes))) {
@@ -112,7 +117,7 @@ ENG_API int eng_group_upload_csv(eng_engine *e, uint32_t gid, const char *data, 
     return rc;
 }
 
-ENG_API int eng_group_upload_ids(eng_engine *e, uint32_t gid, const char *const *ids, size_t n, int mode,
+int eng__aud_group_upload_ids(eng_engine *e, const eng__aud_cx *cx, uint32_t gid, const char *const *ids, size_t n, int mode,
                                  const eng_import_options *opts, eng_import_report *report)
 {
     int rc = eng__enter(e);
@@ -127,7 +132,7 @@ ENG_API int eng_group_upload_ids(eng_engine *e, uint32_t gid, const char *const 
     rc = eng__report_start(report, &tmp, &rep);
     if (!rc && !ids && n)
         rc = eng__err(ENG_EINVAL, "ids", "ids is NULL");
-    if (!rc && !(rc = eng__import_opts(opts, &o)) && !(rc = begin(e, gid, mode, &u, &g))) {
+    if (!rc && !(rc = eng__import_opts(opts, &o)) && !(rc = begin(e, cx, gid, mode, &u, &g))) {
         for (size_t i = 0; i < n && !rc; i++) {
             eng__rowerr err = {0, 0, ""};
             const char *s = ids[i] ? ids[i] : "";

@@ -7,10 +7,10 @@
 
 #include <string.h>
 
-int eng__customer_view(eng_engine *e, eng__customer_view_t *out)
+int eng__customer_view(eng_engine *e, const char *org, eng__customer_view_t *out)
 {
     eng__aud *a;
-    int rc = eng__aud_get(e, &a);
+    int rc = eng__aud_get(e, org, &a);
     if (rc)
         return rc;
     out->table = &a->t;
@@ -54,10 +54,10 @@ uint32_t eng__view_reach(const eng__customer_view_t *v, uint32_t id, uint32_t ch
     return out;
 }
 
-int eng__audience_match_expr(eng_engine *e, const char *expr, eng__idset *out)
+int eng__audience_match_expr(eng_engine *e, const char *org, const char *expr, eng__idset *out)
 {
     eng__aud *a;
-    int rc = eng__aud_get(e, &a);
+    int rc = eng__aud_get(e, org, &a);
     if (rc)
         return rc;
     eng__group g;

@@ -44,7 +44,7 @@ static int p_open(const eng__dctx *ctx, void **out)
         eng__idset_init(&p->match[i], mem);
     p->n = n;
     for (size_t i = 0; i < n; i++) {
-        int rc = eng__audience_match_expr(ctx->e, ctx->spec->variants[i].rule, &p->match[i]);
+        int rc = eng__audience_match_expr(ctx->e, ctx->org, ctx->spec->variants[i].rule, &p->match[i]);
         if (rc) {
             p_close(p, ctx);
             return eng__err_wrap(rc, "message.variants[%zu].rule", i);

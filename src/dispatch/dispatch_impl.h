@@ -109,6 +109,7 @@ typedef struct eng__rctx {   /* what a render needs about the send */
     const char *coupon;      /* code for {{coupon_code}}, or NULL */
     const char *unsubscribe; /* URL for {{unsubscribe}}, or NULL */
     const char *campaign_name;
+    const char *org;         /* whose customer: attributes are read from that org's table */
 } eng__rctx;
 /* Compile a template once per message; html: escape values for an email body. */
 int eng__tpl_compile(const eng__mem *mem, const char *text, int html, eng__tpl **out);

@@ -172,7 +172,7 @@ int eng__tpl_render(const eng__tpl *t, const eng__rctx *r, eng__wr *w)
             break;
         default:
             /* A column the customer table does not have reads as missing. */
-            if (eng__customer_text(r->e, r->customer, s->text, tmp, sizeof tmp, &v, &n) != ENG_OK)
+            if (eng__customer_text(r->e, r->org, r->customer, s->text, tmp, sizeof tmp, &v, &n) != ENG_OK)
                 n = 0;
             break;
         }

@@ -6,6 +6,7 @@
  * made-up MAC is refused before anything is recorded. */
 #include "dispatch/dispatch_impl.h"
 #include "base/hash.h"
+#include "audience/audience_link.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,11 +153,12 @@ ENG_API int eng_unsubscribe_apply(eng_engine *e, const char *org, const char *to
             rc = eng__err(ENG_EDENIED, "token", "the unsubscribe token is forged or altered");
     }
     char ext[256], col[32];
-    if (rc == ENG_OK && (rc = eng_customer_external_id(e, (uint32_t)customer, ext, sizeof ext)) == ENG_OK) {
+    eng__aud_cx cx = {org, NULL, NULL, NULL}; /* the signed token is the authority: the org's own customer */
+    if (rc == ENG_OK && (rc = eng__aud_customer_external_id(e, &cx, (uint32_t)customer, ext, sizeof ext)) == ENG_OK) {
         snprintf(col, sizeof col, "optout.%s", eng_channel_name((int)channel));
         const char *names[] = {"id", col};
         const char *vals[] = {ext, "true"};
-        rc = eng_customers_upsert(e, names, 2, vals, 1, NULL, NULL);
+        rc = eng__aud_customers_upsert(e, &cx, names, 2, vals, 1, NULL, NULL);
     }
     if (rc == ENG_OK && out)
         *out = (eng_unsubscribe_info){v, campaign, (uint32_t)customer, (int)channel};

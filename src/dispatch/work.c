@@ -48,7 +48,7 @@ static int plan_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx, eng__chunk 
     eng__dcust *in = eng__calloc(&e->mem, n ? n : 1, sizeof *in);
     eng__dchoice *out = eng__calloc(&e->mem, n ? n : 1, sizeof *out);
     eng__customer_view_t view;
-    int rc = !c->cust || !in || !out ? eng__nomem() : eng__customer_view(e, &view);
+    int rc = !c->cust || !in || !out ? eng__nomem() : eng__customer_view(e, xc->dctx.org, &view);
     for (uint32_t i = 0; i < n && !rc; i++) {
         in[i].id = xc->ids[lo + i];
         in[i].reach = eng__view_reach(&view, in[i].id, xc->dctx.channels);
@@ -132,7 +132,7 @@ static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *vi
     eng__rctx rc = {e, k->id, ch,
                     inc->kind == ENG_INCENTIVE_COUPON && inc->coupon_source == ENG_COUPON_COMMON ? inc->coupon_code
                                                                                                  : NULL,
-                    NULL, xc->x.c.spec.name};
+                    NULL, xc->x.c.spec.name, xc->dctx.org};
     char unsub[800];
     if (xc->has_unsub && (eng__tpl_has_unsubscribe(xc->body[ch]) || eng__tpl_has_unsubscribe(xc->subject[ch]) ||
                           (k->variant >= 0 && eng__tpl_has_unsubscribe(xc->vbody[k->variant])))) {
@@ -263,7 +263,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     eng__customer_view_t view;
     size_t np = 0;
     int64_t cost = 0;
-    rc = p ? eng__customer_view(e, &view) : eng__nomem();
+    rc = p ? eng__customer_view(e, xc->dctx.org, &view) : eng__nomem();
     for (uint32_t i = 0; i < c.nsend && !rc; i++) {
         eng__lsend *s = &c.send[i];
         if (eng__ledger_final(s->state) || (s->state != ENG_LEDGER_PENDING && s->next_at > r->now))
@@ -558,7 +558,7 @@ int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out)
         eng__wr arena;
         eng__wr_init(&arena, &e->mem);
         uint8_t *sent = eng__calloc(&e->mem, c.ncust ? c.ncust : 1, 1);
-        rc = sent ? eng__customer_view(e, &view) : eng__nomem();
+        rc = sent ? eng__customer_view(e, xc->dctx.org, &view) : eng__nomem();
         for (uint32_t i = 0; i < c.ncust && !rc; i++)
             if (!c.cust[i].planned) {
                 out->unreachable++;

@@ -69,12 +69,31 @@ static int apply_optouts(eng__ev *ev, const uint32_t *sends, const eng_time *ts,
     int rc = ENG_OK;
     if (!ids || !ch)
         rc = eng__nomem();
+    /* Each org's customers are its own: opt out per org, in send order within it. */
     for (size_t i = 0; i < n && !rc; i++) {
-        ids[i] = ev->s.customer[sends[i]];
-        ch[i] = ev->s.channel[sends[i]];
+        uint16_t org = ev->s.org[sends[i]];
+        int first = 1;
+        for (size_t k = 0; k < i && first; k++)
+            first = ev->s.org[sends[k]] != org;
+        if (!first)
+            continue;
+        size_t m = 0;
+        eng_time *t = eng__malloc(mem, n * sizeof *t);
+        if (!t) {
+            rc = eng__nomem();
+            break;
+        }
+        for (size_t k = i; k < n; k++)
+            if (ev->s.org[sends[k]] == org) {
+                ids[m] = ev->s.customer[sends[k]];
+                ch[m] = ev->s.channel[sends[k]];
+                t[m++] = ts[k];
+            }
+        const eng__evorg *o = eng__ev_org_by_code(ev, org);
+        rc = o ? eng__aud_optout(ev->e, o->name, ids, ch, t, m)
+               : eng__err(ENG_ECORRUPT, "send", "a send names org code %u, which is not known", (unsigned)org);
+        eng__free(mem, t);
     }
-    if (!rc)
-        rc = eng__aud_optout(ev->e, ids, ch, ts, n);
     eng__free(mem, ids);
     eng__free(mem, ch);
     return rc;

@@ -254,7 +254,7 @@ static int ctx_start(txctx *x, eng_engine *e, const char *org, eng_event_report 
     int rc;
     if (!org)
         return eng__err(ENG_EINVAL, "org", "org is NULL");
-    if ((rc = eng__ev_get(e, &x->ev)) || (rc = eng__aud_get(e, &x->a)) || (rc = eng__ev_org(x->ev, org, 1, &x->o)))
+    if ((rc = eng__ev_get(e, &x->ev)) || (rc = eng__aud_get(e, org, &x->a)) || (rc = eng__ev_org(x->ev, org, 1, &x->o)))
         return rc;
     size_t nf = x->o->nfields ? x->o->nfields : 1;
     x->fv = eng__calloc(&e->mem, nf, sizeof *x->fv);

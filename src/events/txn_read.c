@@ -97,14 +97,16 @@ int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, ui
     eng__ev *ev;
     eng__aud *a;
     int rc = eng__ev_get(e, &ev);
-    if (rc || (rc = eng__aud_get(e, &a)))
+    if (rc)
         return rc;
     if (org) {
         eng__evorg *o;
+        if ((rc = eng__aud_get(e, org, &a)))
+            return rc;
         return eng__ev_org(ev, org, 0, &o) ? ENG_OK : scan_org(ev, o, &a->t, from, to, customer, fn, user);
     }
-    for (uint32_t i = 0; i < ev->norgs && !rc; i++)
-        if (ev->orgs[i])
+    for (uint32_t i = 0; i < ev->norgs && !rc; i++) /* each org against its own customers */
+        if (ev->orgs[i] && !(rc = eng__aud_get(e, ev->orgs[i]->name, &a)))
             rc = scan_org(ev, ev->orgs[i], &a->t, from, to, customer, fn, user);
     return rc;
 }
@@ -138,6 +140,7 @@ typedef struct pub {
     const char *ext; /* unknown customer's external id to match, or NULL */
     eng_txn_fn fn;
     void *user;
+    const char *org; /* whose customers the rows name */
 } pub;
 
 static char *dup_n(const eng__mem *mem, const char *s, size_t n)
@@ -164,7 +167,7 @@ static int pub_cb(const eng__txn_cols *c, void *user)
             ext = dup_n(mem, c->ext[i], c->ext_len[i]);
         else {
             eng__aud *a;
-            if (eng__aud_get(p->e, &a) == ENG_OK) {
+            if (eng__aud_get(p->e, p->org, &a) == ENG_OK) {
                 if (a->t.idkind == ENG_ID_STRING) {
                     size_t l;
                     const char *s = eng__dict_str(&a->t.sid, c->customer[i], &l);
@@ -205,12 +208,12 @@ ENG_API int eng_txn_scan(eng_engine *e, const char *org, const char *customer, e
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    pub p = {e, NULL, fn, user};
+    pub p = {e, NULL, fn, user, org};
     uint32_t id = ENG__NO_CUSTOMER;
     eng__aud *a;
     if (!org || !fn)
         rc = eng__err(ENG_EINVAL, org ? "fn" : "org", "argument is NULL");
-    else if (!(rc = eng__aud_get(e, &a))) {
+    else if (!(rc = eng__aud_get(e, org, &a))) {
         if (customer && eng__customer_find(&a->t, customer, strlen(customer), &id) != ENG_OK)
             p.ext = customer; /* not (yet) a known customer: match the external id as given */
         rc = eng__txn_scan(e, org, from, to, id, pub_cb, &p);

@@ -66,7 +66,7 @@ void eng__frozen_audience_key(char *buf, size_t n, uint64_t campaign, uint64_t m
 /* Every group the message names exists (unless the host keeps the audiences:
  * its own counter, or no groups in the engine). Each unknown one goes into @p v
  * with its field path; without v the first is the error (for approve). */
-int eng__audience_refs_check(eng_engine *e, eng_validation *v, const eng_message_spec *s)
+int eng__audience_refs_check(eng_engine *e, eng_validation *v, const char *org, const eng_message_spec *s)
 {
     eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
     int first = ENG_OK;
@@ -76,7 +76,7 @@ int eng__audience_refs_check(eng_engine *e, eng_validation *v, const eng_message
         const char *const *names = ex ? s->exclude : s->include;
         size_t n = ex ? s->n_exclude : s->n_include;
         for (size_t i = 0; i < n && names; i++) {
-            int checked, rc = eng__audience_group_known(e, names[i], &checked);
+            int checked, rc = eng__audience_group_known(e, org, names[i], &checked);
             if (!checked && !rc)
                 return ENG_OK;
             if (!rc)
@@ -104,14 +104,14 @@ int eng__freeze_audience(eng_engine *e, const eng__org *o, const eng__camp *c, c
     eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
     if ((st && st->count_fn) || m->spec.n_include == 0)
         return ENG_OK; /* the host counts, so the host keeps the audiences */
-    int rc0 = eng__audience_refs_check(e, NULL, &m->spec);
+    int rc0 = eng__audience_refs_check(e, NULL, o->id, &m->spec);
     if (rc0)
         return rc0; /* a group deleted since submit: named by its field path */
     eng_audience_query q;
     char key[96];
     eng__audience_query_of(o, c, &m->spec, &q);
     eng__frozen_audience_key(key, sizeof key, c->id, m->id, m->decided_at);
-    int rc = eng__audience_freeze_query(e, &q, key);
+    int rc = eng__audience_freeze_query(e, o->id, &q, key);
     if (rc)
         return eng__err_wrap(rc, "message.audience: freezing the approved audience");
     return ENG_OK;
@@ -243,7 +243,7 @@ ENG_API int eng_message_audience(eng_engine *e, const char *actor, uint64_t id, 
     } else {
         char key[96];
         eng__frozen_audience_key(key, sizeof key, x.c.id, x.m.id, x.m.decided_at);
-        rc = eng_audience_load_frozen(e, key, out);
+        rc = eng__audience_load_frozen(e, x.o.id, key, out);
         if (rc == ENG_ENOTFOUND)
             rc = eng__err(ENG_ENOTFOUND, "message.audience",
                           "message %llu was approved without a frozen audience (the host keeps its audiences)",

@@ -275,7 +275,7 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
     eng__vr_drop(v, "campaign.goal", ENG_EUNSUPPORTED);
     if (s->n_include == 0)
         eng__vr_add(v, ENG_EINVAL, "message.audience.include", "add at least one audience group");
-    eng__audience_refs_check(e, v, s);
+    eng__audience_refs_check(e, v, o->id, s);
     if (s->n_creatives == 0 && s->strategy != ENG_STRATEGY_XENGAGE)
         eng__vr_add(v, ENG_EINVAL, "message.creatives", "add at least one creative");
     for (size_t i = 0; i < s->n_creatives; i++) {
@@ -304,7 +304,7 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
             if (eng__empty(va->rule))
                 eng__vr_add(v, ENG_EINVAL, q, "a variant needs a rule");
             else
-                eng__model_rule_check(e, v, va->rule, ENG_SCHEMA_CUSTOMER, q);
+                eng__model_rule_check_org(e, v, o->id, va->rule, ENG_SCHEMA_CUSTOMER, q);
             const eng_creative *base = find_creative(s, va->channel);
             if (!base) {
                 snprintf(q, sizeof q, "%s.channel", p);

@@ -224,7 +224,7 @@ void eng__frozen_audience_key(char *buf, size_t n, uint64_t campaign, uint64_t m
 int eng__freeze_audience(eng_engine *e, const eng__org *o, const eng__camp *c, const eng__msg *m);
 /* Unknown groups of a message (field paths message.audience.include[i] /
  * exclude[i]) into v; without v, the first is the error returned. */
-int eng__audience_refs_check(eng_engine *e, eng_validation *v, const eng_message_spec *s);
+int eng__audience_refs_check(eng_engine *e, eng_validation *v, const char *org, const eng_message_spec *s);
 extern uint32_t eng__xengage_min_audience; /* the seed's 100,000; tests lower it */
 void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
                         const eng_message_spec *s, eng_time now);
@@ -272,7 +272,9 @@ void eng__model_rule_check(eng_engine *e, eng_validation *v, const char *text, i
  * custom fields. */
 void eng__goal_rule_check(eng_engine *e, eng_validation *v, const char *org, const eng_goal_spec *g,
                           const char *path);
-
+/* The same for a rule over @p org's customers (the org's own columns when the host set no customer schema). */
+void eng__model_rule_check_org(eng_engine *e, eng_validation *v, const char *org, const char *text, int kind,
+                               const char *path);
 void eng__model_schemas_free(eng_engine *e, eng__model_state *st);
 
 /* ---- audit ---- */

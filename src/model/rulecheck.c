@@ -87,10 +87,10 @@ out:
 
 /* No host schema for customers: the audience layer's columns (what filter
  * groups see) are the schema, so a typo in a variant rule is caught at submit. */
-static void audience_check(eng_engine *e, eng_validation *v, const char *text, const char *path)
+static void audience_check(eng_engine *e, eng_validation *v, const char *org, const char *text, const char *path)
 {
     int checked;
-    int rc = eng__audience_rule_check(e, text, &checked);
+    int rc = org ? eng__audience_rule_check(e, org, text, &checked) : ENG_OK;
     if (rc == ENG_ENOMEM) {
         v->oom = 1;
     } else if (rc) {
@@ -101,11 +101,17 @@ static void audience_check(eng_engine *e, eng_validation *v, const char *text, c
 
 void eng__model_rule_check(eng_engine *e, eng_validation *v, const char *text, int kind, const char *path)
 {
+    eng__model_rule_check_org(e, v, NULL, text, kind, path);
+}
+
+void eng__model_rule_check_org(eng_engine *e, eng_validation *v, const char *org, const char *text, int kind,
+                               const char *path)
+{
     eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
     if (!v || eng__empty(text))
         return;
     if (kind == ENG_SCHEMA_CUSTOMER && (!st || !st->schema[kind].n)) {
-        audience_check(e, v, text, path);
+        audience_check(e, v, org, text, path);
         return;
     }
     if (!st || !st->schema[kind].n)

@@ -8,7 +8,7 @@
  * reserves the credits (reserve.c); the org setting again at start. */
 #include "model/model_impl.h"
 #include "base/hash.h"
-#include "engage/audience.h"
+#include "audience/audience_link.h"
 
 #include <string.h>
 
@@ -82,7 +82,7 @@ int eng__xengage_count(eng_engine *e, const eng__org *o, const eng__camp *c, con
     eng_audience_query q;
     eng__audience_query_of(o, c, s, &q);
     *count = 0;
-    return st && st->count_fn ? st->count_fn(&q, count, st->count_user) : eng_audience_test_count(e, &q, count);
+    return st && st->count_fn ? st->count_fn(&q, count, st->count_user) : eng__audience_test_count(e, o->id, &q, count);
 }
 
 int eng__xengage_approve(eng_engine *e, const eng__org *o, const eng__camp *c, const eng__msg *m)

@@ -32,19 +32,21 @@ static long read_chunk(void *buf, size_t cap, void *user)
     return (long)n;
 }
 
+#define TA "t-admin" /* the admin of org "t": customers belong to an org */
+
 static eng_engine *fresh(void)
 {
     eng_engine *e;
-    if (eng_open(NULL, &e) != ENG_OK)
+    if (eng_open(NULL, &e) != ENG_OK || eng_org_create(e, "t", NULL, TA, NULL) != ENG_OK)
         abort();
     static const char *const names[] = {"tier", "n", "amt", "d", "b"};
     static const int types[] = {ENG_COL_STRING, ENG_COL_INT64, ENG_COL_DECIMAL, ENG_COL_DATE, ENG_COL_BOOL};
     for (int i = 0; i < 5; i++)
-        if (eng_customers_add_column(e, names[i], types[i]) != ENG_OK)
+        if (eng_customers_add_column(e, TA, names[i], types[i]) != ENG_OK)
             abort();
     /* Some existing customers, so updates and "unchanged" are meaningful. */
     static const char seed[] = "id,tier,n\nA,gold,1\nB,silver,2\n";
-    if (eng_customers_import_csv_buffer(e, seed, sizeof seed - 1, NULL, NULL) != ENG_OK)
+    if (eng_customers_import_csv_buffer(e, TA, seed, sizeof seed - 1, NULL, NULL) != ENG_OK)
         abort();
     return e;
 }
@@ -52,7 +54,7 @@ static eng_engine *fresh(void)
 static uint64_t count(eng_engine *e)
 {
     uint64_t n = 0;
-    if (eng_customers_count(e, &n) != ENG_OK)
+    if (eng_customers_count(e, TA, &n) != ENG_OK)
         abort();
     return n;
 }
@@ -73,10 +75,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     eng_engine *a = fresh(), *b = fresh();
     uint64_t before = count(a);
     eng_import_report ra = ENG_IMPORT_REPORT_INIT, rb = ENG_IMPORT_REPORT_INIT;
-    int rca = eng_customers_import_csv_buffer(a, csv, len, &o, &ra);
+    int rca = eng_customers_import_csv_buffer(a, TA, csv, len, &o, &ra);
     int said_why = eng_error_last()->message[0] != 0; /* the next call into an engine clears it */
     chunks c = {(const uint8_t *)csv, len, step};
-    int rcb = eng_customers_import_csv(b, read_chunk, &c, &o, &rb);
+    int rcb = eng_customers_import_csv(b, TA, read_chunk, &c, &o, &rb);
     if (rca != rcb || ra.inserted != rb.inserted || ra.updated != rb.updated || ra.bad_rows != rb.bad_rows ||
         count(a) != count(b)) {
         fprintf(stderr, "buffer and stream differ: rc %d/%d inserted %llu/%llu bad %llu/%llu\n", rca, rcb,
@@ -93,12 +95,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* The same bytes as a group upload. */
     uint32_t g;
-    if (eng_group_create_uploaded(a, "g", &g) != ENG_OK)
+    if (eng_group_create_uploaded(a, TA, "g", &g) != ENG_OK)
         abort();
     eng_import_report rg = ENG_IMPORT_REPORT_INIT;
-    int rcg = eng_group_upload_csv(a, g, csv, len, ENG_UPLOAD_REPLACE, &o, &rg);
+    int rcg = eng_group_upload_csv(a, TA, g, csv, len, ENG_UPLOAD_REPLACE, &o, &rg);
     uint64_t gs = 0;
-    if (eng_group_count(a, g, &gs) != ENG_OK || (rcg != ENG_OK && gs != 0) || gs > count(a))
+    if (eng_group_count(a, TA, g, &gs) != ENG_OK || (rcg != ENG_OK && gs != 0) || gs > count(a))
         abort();
     eng_close(a);
     eng_close(b);

@@ -74,14 +74,14 @@ static void build(void)
     a.roles = ENG_ROLE_APPROVER;
     CHECK(eng_actor_put(e, "root", &a) == ENG_OK);
     CHECK(eng_credits_adjust(e, "root", ENG_CREDITS_CAMPAIGN, 5000) == ENG_OK);
-    CHECK(eng_customers_add_column(e, "tier", ENG_COL_STRING) == ENG_OK);
+    CHECK(eng_customers_add_column(e, "root", "tier", ENG_COL_STRING) == ENG_OK);
     char csv[4096], *p = csv;
     p += sprintf(p, "id,tier,contact.sms,consent.sms\n");
     for (int i = 0; i < 30; i++)
         p += sprintf(p, "c%d,%s,+1555%07d,yes\n", i, i % 3 ? "gold" : "silver", i);
-    CHECK(eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL) == ENG_OK);
+    CHECK(eng_customers_import_csv_buffer(e, "root", csv, (size_t)(p - csv), NULL, NULL) == ENG_OK);
     uint32_t g;
-    CHECK(eng_group_create_filter(e, "gold", "tier == \"gold\"", &g) == ENG_OK);
+    CHECK(eng_group_create_filter(e, "root", "gold", "tier == \"gold\"", &g) == ENG_OK);
     eng_campaign_spec c;
     eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION);
     c.name = "Fuzz";
@@ -134,7 +134,7 @@ static void teardown(void)
 static void read_all(eng_engine *e, int must_verify)
 {
     uint64_t n = 0, bad = 0;
-    int rc = eng_customers_count(e, &n);
+    int rc = eng_customers_count(e, "root", &n);
     CHECK(rc == ENG_OK || eng_error_last()->message[0]);
     uint64_t *ids = NULL;
     size_t nids = 0;
@@ -142,8 +142,8 @@ static void read_all(eng_engine *e, int must_verify)
     CHECK(rc == ENG_OK || eng_error_last()->message[0]);
     eng_free(e, ids);
     uint32_t g;
-    if (eng_group_find(e, "gold", &g) == ENG_OK) {
-        rc = eng_group_count(e, g, &n);
+    if (eng_group_find(e, "root", "gold", &g) == ENG_OK) {
+        rc = eng_group_count(e, "root", g, &n);
         CHECK(rc == ENG_OK || eng_error_last()->message[0]);
     }
     rc = eng_audit_verify(e, "root", &bad);
@@ -206,7 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     read_all(e, cut_only);
     if (cut_only && len == base_len) { /* untouched: everything is there */
         uint64_t n = 0;
-        CHECK(eng_customers_count(e, &n) == ENG_OK && n == 30);
+        CHECK(eng_customers_count(e, "root", &n) == ENG_OK && n == 30);
     }
     CHECK(eng_close(e) == ENG_OK);
     return 0;

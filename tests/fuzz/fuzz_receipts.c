@@ -84,10 +84,10 @@ static eng_engine *world(uint64_t *campaign, uint64_t *message)
         else
             p += sprintf(p, "c%d,+1555%07d,yes,,\n", i, i);
     }
-    CHECK(eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL) == ENG_OK);
+    CHECK(eng_customers_import_csv_buffer(e, "root", csv, (size_t)(p - csv), NULL, NULL) == ENG_OK);
     uint32_t g;
-    CHECK(eng_group_create_uploaded(e, "all", &g) == ENG_OK);
-    CHECK(eng_group_upload_ids(e, g, ids, NCUST, ENG_UPLOAD_REPLACE, NULL, NULL) == ENG_OK);
+    CHECK(eng_group_create_uploaded(e, "root", "all", &g) == ENG_OK);
+    CHECK(eng_group_upload_ids(e, "root", g, ids, NCUST, ENG_UPLOAD_REPLACE, NULL, NULL) == ENG_OK);
     eng_campaign_spec c;
     eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION);
     c.name = "Fuzz";

@@ -87,22 +87,22 @@ static void build(void)
     CHECK(eng_actor_put(e, "root", &a) == ENG_OK);
     CHECK(eng_credits_adjust(e, "root", ENG_CREDITS_CAMPAIGN, 5000) == ENG_OK);
     CHECK(eng_unsubscribe_setup(e, "root", "https://acme.example/unsub", "0123456789abcdef-acme", 21) == ENG_OK);
-    CHECK(eng_customers_add_column(e, "tier", ENG_COL_STRING) == ENG_OK);
-    CHECK(eng_customers_add_column(e, "first_name", ENG_COL_STRING) == ENG_OK);
-    CHECK(eng_customers_add_column(e, "spend", ENG_COL_DECIMAL) == ENG_OK);
+    CHECK(eng_customers_add_column(e, "root", "tier", ENG_COL_STRING) == ENG_OK);
+    CHECK(eng_customers_add_column(e, "root", "first_name", ENG_COL_STRING) == ENG_OK);
+    CHECK(eng_customers_add_column(e, "root", "spend", ENG_COL_DECIMAL) == ENG_OK);
     char csv[4096], *p = csv;
     p += sprintf(p, "id,first_name,tier,spend,contact.sms,consent.sms,contact.email,consent.email\n");
     for (int i = 0; i < NCUST; i++)
         p += sprintf(p, "c%d,Ann%d,%s,%d.25,+1555%07d,yes,c%d@example.com,%s\n", i, i, i % 3 ? "gold" : "silver", i * 10, i,
                      i, i % 2 ? "yes" : "no");
-    CHECK(eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL) == ENG_OK);
+    CHECK(eng_customers_import_csv_buffer(e, "root", csv, (size_t)(p - csv), NULL, NULL) == ENG_OK);
     uint32_t g1, g2, g3;
-    CHECK(eng_group_create_filter(e, "gold", "tier == \"gold\" and spend > 10", &g1) == ENG_OK);
-    CHECK(eng_group_create_uploaded(e, "vip", &g2) == ENG_OK);
+    CHECK(eng_group_create_filter(e, "root", "gold", "tier == \"gold\" and spend > 10", &g1) == ENG_OK);
+    CHECK(eng_group_create_uploaded(e, "root", "vip", &g2) == ENG_OK);
     static const char *const vip[] = {"c1", "c2", "c4", "c5"};
-    CHECK(eng_group_upload_ids(e, g2, vip, 4, ENG_UPLOAD_REPLACE, NULL, NULL) == ENG_OK);
+    CHECK(eng_group_upload_ids(e, "root", g2, vip, 4, ENG_UPLOAD_REPLACE, NULL, NULL) == ENG_OK);
     const uint32_t both[] = {g1, g2};
-    CHECK(eng_group_create_combined(e, "gold-or-vip", ENG_COMBINE_UNION, both, 2, NULL, 0, &g3) == ENG_OK);
+    CHECK(eng_group_create_combined(e, "root", "gold-or-vip", ENG_COMBINE_UNION, both, 2, NULL, 0, &g3) == ENG_OK);
     eng_campaign_spec c;
     eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION);
     c.name = "Fuzz";
@@ -150,13 +150,13 @@ static int count_touch(const eng_touch_row *row, void *user)
 static void read_all(eng_engine *e)
 {
     uint64_t n = 0, bad = 0;
-    CHECK(SAID(eng_customers_count(e, &n)));
+    CHECK(SAID(eng_customers_count(e, "root", &n)));
     uint32_t id = 0;
-    int rc = eng_customer_find(e, "c1", &id);
+    int rc = eng_customer_find(e, "root", "c1", &id);
     CHECK(SAID(rc));
     if (rc == ENG_OK) {
         char buf[64];
-        CHECK(SAID(eng_customer_get(e, id, "tier", buf, sizeof buf, NULL)));
+        CHECK(SAID(eng_customer_get(e, "root", id, "tier", buf, sizeof buf, NULL)));
         unsigned nt = 0;
         CHECK(SAID(eng_touches_of_customer(e, "acme", id, count_touch, &nt)));
     }
@@ -170,8 +170,8 @@ static void read_all(eng_engine *e)
     const char *names[] = {"gold", "vip", "gold-or-vip"};
     for (int i = 0; i < 3; i++) {
         uint32_t g;
-        if (eng_group_find(e, names[i], &g) == ENG_OK)
-            CHECK(SAID(eng_group_count(e, g, &n)));
+        if (eng_group_find(e, "root", names[i], &g) == ENG_OK)
+            CHECK(SAID(eng_group_count(e, "root", g, &n)));
     }
     eng_audience *aud = NULL;
     rc = eng_message_audience(e, "root", message, &aud);

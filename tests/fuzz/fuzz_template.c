@@ -35,12 +35,13 @@ static eng_engine *engine_with(const char *value)
 {
     eng_engine *e;
     CHECK(eng_open(NULL, &e) == ENG_OK);
-    CHECK(eng_customers_add_column(e, "first_name", ENG_COL_STRING) == ENG_OK);
+    CHECK(eng_org_create(e, "t", NULL, "t-admin", NULL) == ENG_OK); /* customers belong to an org */
+    CHECK(eng_customers_add_column(e, "t-admin", "first_name", ENG_COL_STRING) == ENG_OK);
     const char *names[] = {"id", "first_name"};
     const char *vals[] = {"c0", value};
-    if (eng_customers_upsert(e, names, 2, vals, 1, NULL, NULL) != ENG_OK) { /* not valid UTF-8, too long, ... */
+    if (eng_customers_upsert(e, "t-admin", names, 2, vals, 1, NULL, NULL) != ENG_OK) { /* not valid UTF-8, too long, ... */
         vals[1] = NULL;
-        CHECK(eng_customers_upsert(e, names, 2, vals, 1, NULL, NULL) == ENG_OK);
+        CHECK(eng_customers_upsert(e, "t-admin", names, 2, vals, 1, NULL, NULL) == ENG_OK);
     }
     return e;
 }
@@ -48,7 +49,7 @@ static eng_engine *engine_with(const char *value)
 /* Render @p t for customer 0; returns a malloc'd NUL-terminated copy (length in *n). */
 static char *render(eng_engine *e, const eng__tpl *t, size_t *n)
 {
-    eng__rctx r = {e, 0, ENG_CH_EMAIL, "CPN-1", "https://u.example/x?a=1&b=2", "Diwali <Sale>"};
+    eng__rctx r = {e, 0, ENG_CH_EMAIL, "CPN-1", "https://u.example/x?a=1&b=2", "Diwali <Sale>", "t"};
     eng__wr w;
     eng__wr_init(&w, &e->mem);
     CHECK(eng__enter(e) == ENG_OK);

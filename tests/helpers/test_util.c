@@ -59,3 +59,19 @@ eng_engine *test_engine_open(eng_store *store)
     assert_int_equal(rc, ENG_OK);
     return e;
 }
+
+int test_org(eng_engine *e)
+{
+    int rc = eng_org_create(e, TEST_ORG, NULL, TA, NULL);
+    return rc == ENG_EEXISTS ? ENG_OK : rc;
+}
+
+eng_engine *test_engine_open_org(eng_store *store)
+{
+    eng_engine *e = test_engine_open(store);
+    int rc = test_org(e);
+    if (rc)
+        fprintf(stderr, "test_org: %s\n", eng_error_last()->message);
+    assert_int_equal(rc, ENG_OK);
+    return e;
+}

@@ -14,6 +14,13 @@ eng_engine *test_engine_open(eng_store *store);
  * ENG_TEST_SLOW set by the 'valgrind' and 'tsan' test setups): heavy property tests run fewer
  * rounds there, while the plain and ASan builds run them in full. */
 int test_slow_runtime(void);
+/* Customers and groups belong to an org: tests of the audience layer act as
+ * TA, the admin of org TEST_ORG. test_org() creates them (ENG_OK when they
+ * exist); test_engine_open_org() opens an engine and does so. */
+#define TEST_ORG "t"
+#define TA "t-admin"
+int test_org(eng_engine *e);
+eng_engine *test_engine_open_org(eng_store *store);
 /* A fixed clock the test can move: engines opened by test_engine_open use it. */
 extern eng_time test_clock_now;
 

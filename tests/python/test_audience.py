@@ -6,6 +6,7 @@ import unittest
 import engage
 
 CITIES = ["Pune", "Mumbai", "Delhi"]
+A = "acme-admin"
 
 
 def people(n):
@@ -32,48 +33,52 @@ class AudienceTest(unittest.TestCase):
         self.dir.cleanup()
 
     def _setup(self, eng):
-        eng.add_column("city", "string")
-        eng.add_column("days", "int")
-        rep = eng.import_csv(as_csv(self.rows))
+        eng.create_org("acme", A)  # customers and groups belong to an org
+        eng.add_column(A, "city", "string")
+        eng.add_column(A, "days", "int")
+        rep = eng.import_csv(A, as_csv(self.rows))
         self.assertEqual(rep["inserted"], len(self.rows))
         self.assertEqual(rep["bad_rows"], 0)
 
     def test_filter_upload_resolve_match_python(self):
         with engage.Engine(self.path) as eng:
             self._setup(eng)
-            pune = eng.create_group("pune-lapsed", filter="city == 'Pune' and days > 30")
+            pune = eng.create_group(A, "pune-lapsed", filter="city == 'Pune' and days > 30")
             upload_ids = [r["id"] for r in self.rows[:500]]
-            vip = eng.create_group("vip", ids=upload_ids)
+            vip = eng.create_group(A, "vip", ids=upload_ids)
             want_pune = {r["id"] for r in self.rows if r["city"] == "Pune" and r["days"] > 30}
-            self.assertEqual(eng.group_count(pune), len(want_pune))
-            self.assertEqual(eng.group_count(vip), 500)
-            res = eng.resolve([pune], exclude=[vip], channels=["sms"], split_seed=7, control_percent=10)
+            self.assertEqual(eng.group_count(A, pune), len(want_pune))
+            self.assertEqual(eng.group_count(A, vip), 500)
+            res = eng.resolve(A, [pune], exclude=[vip], channels=["sms"], split_seed=7, control_percent=10)
             audience = want_pune - set(upload_ids)
             reachable = {r["id"] for r in self.rows if r["sms_ok"]} & audience
             self.assertEqual(res["reach"].get("sms", 0), len(reachable))
             self.assertEqual(res["all"], len(reachable))
             self.assertEqual(res["test"] + res["control"], res["all"])
             self.assertTrue(0 < res["control"] < res["all"] * 0.2)
-            again = eng.resolve([pune], exclude=[vip], channels=["sms"], split_seed=7, control_percent=10)
+            again = eng.resolve(A, [pune], exclude=[vip], channels=["sms"], split_seed=7, control_percent=10)
             self.assertEqual(again, res)  # the same seed gives the same split
         with engage.Engine(self.path) as eng:  # everything persisted
-            self.assertEqual(eng.customer_count(), len(self.rows))
+            self.assertEqual(eng.customer_count(A), len(self.rows))
 
     def test_bad_input_is_reported_and_changes_nothing(self):
         with engage.Engine() as eng:
             self._setup(eng)
             with self.assertRaises(engage.EngageError) as cm:
-                eng.import_csv("id,days\r\nX1,12a\r\n")
+                eng.import_csv(A, "id,days\r\nX1,12a\r\n")
             self.assertEqual(cm.exception.detail, "2:2")
-            self.assertEqual(eng.customer_count(), len(self.rows))
+            self.assertEqual(eng.customer_count(A), len(self.rows))
             with self.assertRaises(engage.EngageError) as cm:
-                eng.create_group("bad", filter="city == 'Pune' and")
+                eng.create_group(A, "bad", filter="city == 'Pune' and")
             self.assertEqual(cm.exception.code, engage.ENG_EPARSE)
             with self.assertRaises(engage.EngageError) as cm:
-                eng.create_group("bad", filter="cty == 'Pune'")
+                eng.create_group(A, "bad", filter="cty == 'Pune'")
             self.assertIn("did you mean 'city'", cm.exception.message)
             with self.assertRaises(ValueError):
-                eng.resolve([1], channels=["pigeon"])
+                eng.resolve(A, [1], channels=["pigeon"])
+            with self.assertRaises(engage.EngageError) as cm:  # denied by default
+                eng.customer_count("nobody")
+            self.assertEqual(cm.exception.code, -15)
 
 
 if __name__ == "__main__":

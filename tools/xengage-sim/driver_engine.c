@@ -459,17 +459,17 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         }
         csv[len++] = '\n';
     }
-    must(eng_customers_import_csv_buffer(d->e, csv, len, NULL, NULL), "eng_customers_import_csv_buffer");
+    must(eng_customers_import_csv_buffer(d->e, "root", csv, len, NULL, NULL), "eng_customers_import_csv_buffer");
     free(csv);
     char ext[32];
     /* The driver speaks dense ids: customer i of the world is dense id i (import order). */
-    must(eng_customer_external_id(d->e, n - 1, ext, sizeof ext), "eng_customer_external_id");
+    must(eng_customer_external_id(d->e, "root", n - 1, ext, sizeof ext), "eng_customer_external_id");
     if (strtoul(ext + 1, NULL, 10) != n - 1) {
         fprintf(stderr, "xengage-sim: dense ids do not follow the import order\n");
         exit(1);
     }
     uint32_t g;
-    must(eng_group_create_uploaded(d->e, "all", &g), "eng_group_create_uploaded");
+    must(eng_group_create_uploaded(d->e, "root", "all", &g), "eng_group_create_uploaded");
     char **ids = malloc((size_t)n * sizeof *ids);
     if (!ids)
         abort();
@@ -477,7 +477,7 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         ids[i] = malloc(16);
         snprintf(ids[i], 16, "c%u", i);
     }
-    must(eng_group_upload_ids(d->e, g, (const char *const *)ids, n, ENG_UPLOAD_REPLACE, NULL, NULL), "upload");
+    must(eng_group_upload_ids(d->e, "root", g, (const char *const *)ids, n, ENG_UPLOAD_REPLACE, NULL, NULL), "upload");
     for (uint32_t i = 0; i < n; i++)
         free(ids[i]);
     free(ids);

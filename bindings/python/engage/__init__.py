@@ -84,48 +84,55 @@ class Engine:
         return {"data_format": i.data_format, "created": i.created, "last_opened": i.last_opened,
                 "open_count": i.open_count, "store_kind": i.store_kind.decode()}
 
-    # ---- audiences -------------------------------------------------------------
+    # ---- orgs --------------------------------------------------------------------
 
-    def add_column(self, name, type_name):
-        """Declare a customer attribute column: type_name is one of COLUMN_TYPES."""
+    def create_org(self, org, admin):
+        """Create an org with its first actor, an admin with org scope (default settings)."""
+        _check(_n.lib.eng_org_create(self._handle(), org.encode(), None, admin.encode(), None))
+
+    # ---- audiences (customers and groups belong to the acting user's org) ----------
+
+    def add_column(self, actor, name, type_name):
+        """Declare a customer attribute column: type_name is one of COLUMN_TYPES (an admin's call)."""
         if type_name not in COLUMN_TYPES:
             raise ValueError(f"unknown column type {type_name!r}; one of {sorted(COLUMN_TYPES)}")
-        _check(_n.lib.eng_customers_add_column(self._handle(), name.encode(), COLUMN_TYPES[type_name]))
+        _check(_n.lib.eng_customers_add_column(self._handle(), actor.encode(), name.encode(), COLUMN_TYPES[type_name]))
 
-    def import_csv(self, data):
-        """Import customers from CSV text or bytes (all or nothing); returns the report as a dict."""
+    def import_csv(self, actor, data):
+        """Import customers of the actor's org from CSV text or bytes (all or nothing; an admin's
+        call); returns the report as a dict."""
         raw = data.encode() if isinstance(data, str) else bytes(data)
         rep = _n.ImportReport()
         _check(_n.lib.eng_import_report_init(ctypes.byref(rep), _n.IMPORT_REPORT_VERSION))
-        _check(_n.lib.eng_customers_import_csv_buffer(self._handle(), raw, len(raw), None, ctypes.byref(rep)))
+        _check(_n.lib.eng_customers_import_csv_buffer(self._handle(), actor.encode(), raw, len(raw), None, ctypes.byref(rep)))
         return {k: getattr(rep, k) for k in ("rows", "inserted", "updated", "bad_rows", "bytes")}
 
-    def customer_count(self):
+    def customer_count(self, actor):
         n = ctypes.c_uint64()
-        _check(_n.lib.eng_customers_count(self._handle(), ctypes.byref(n)))
+        _check(_n.lib.eng_customers_count(self._handle(), actor.encode(), ctypes.byref(n)))
         return n.value
 
-    def create_group(self, name, ids=None, csv=None, filter=None):
+    def create_group(self, actor, name, ids=None, csv=None, filter=None):
         """Create an uploaded group (from a list of external ids, or CSV text with an id column)
         or a filter group (an expression of the rules language); returns its id."""
         gid = ctypes.c_uint32()
         if filter is not None:
-            _check(_n.lib.eng_group_create_filter(self._handle(), name.encode(), filter.encode(), ctypes.byref(gid)))
+            _check(_n.lib.eng_group_create_filter(self._handle(), actor.encode(), name.encode(), filter.encode(), ctypes.byref(gid)))
             return gid.value
-        _check(_n.lib.eng_group_create_uploaded(self._handle(), name.encode(), ctypes.byref(gid)))
+        _check(_n.lib.eng_group_create_uploaded(self._handle(), actor.encode(), name.encode(), ctypes.byref(gid)))
         if ids is not None:
             csv = "id\n" + "".join(f"{i}\n" for i in ids)
         if csv is not None:
             raw = csv.encode()
-            _check(_n.lib.eng_group_upload_csv(self._handle(), gid, raw, len(raw), 1, None, None))  # replace
+            _check(_n.lib.eng_group_upload_csv(self._handle(), actor.encode(), gid, raw, len(raw), 1, None, None))  # replace
         return gid.value
 
-    def group_count(self, group):
+    def group_count(self, actor, group):
         n = ctypes.c_uint64()
-        _check(_n.lib.eng_group_count(self._handle(), group, ctypes.byref(n)))
+        _check(_n.lib.eng_group_count(self._handle(), actor.encode(), group, ctypes.byref(n)))
         return n.value
 
-    def resolve(self, include, exclude=(), channels=(), split_seed=0, control_percent=0):
+    def resolve(self, actor, include, exclude=(), channels=(), split_seed=0, control_percent=0):
         """Resolve an audience (union of include minus union of exclude, kept if reachable on one of
         the channels, control_percent held back by split_seed); groups by name or id. Returns
         counts and the reach per channel in use."""
@@ -142,7 +149,7 @@ class Engine:
             o.channels |= 1 << chans[c]
         o.split_seed, o.control_percent = split_seed, control_percent
         aud = ctypes.c_void_p()
-        _check(_n.lib.eng_audience_resolve(self._handle(), ctypes.byref(o), ctypes.byref(aud)))
+        _check(_n.lib.eng_audience_resolve(self._handle(), actor.encode(), ctypes.byref(o), ctypes.byref(aud)))
         try:
             out, n = {}, ctypes.c_uint64()
             for part, key in ((0, "all"), (1, "test"), (2, "control")):

@@ -118,6 +118,8 @@ static void fmt_or_dash(char *buf, double v, int prec)
         snprintf(buf, 32, "%.*f", prec, v);
 }
 
+#define TA "t-admin" /* the admin of org "t": customers belong to an org */
+
 static void run_size(const char *label, size_t n, int have_sqlite, int have_duck, const char *tmpdir)
 {
     rng = 20261125 + n;
@@ -129,23 +131,23 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
     eng_config cfg;
     eng_config_init(&cfg, ENG_CONFIG_VERSION);
     int rc = eng_open(&cfg, &e);
-    if (rc)
+    if (rc || (rc = eng_org_create(e, "t", NULL, TA, NULL)))
         die("open", rc);
-    if ((rc = eng_customers_add_column(e, "city", ENG_COL_STRING)) ||
-        (rc = eng_customers_add_column(e, "tier", ENG_COL_STRING)) ||
-        (rc = eng_customers_add_column(e, "age", ENG_COL_INT64)) ||
-        (rc = eng_customers_add_column(e, "spend", ENG_COL_DECIMAL)) ||
-        (rc = eng_customers_add_column(e, "last_purchase", ENG_COL_DATE)))
+    if ((rc = eng_customers_add_column(e, TA, "city", ENG_COL_STRING)) ||
+        (rc = eng_customers_add_column(e, TA, "tier", ENG_COL_STRING)) ||
+        (rc = eng_customers_add_column(e, TA, "age", ENG_COL_INT64)) ||
+        (rc = eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL)) ||
+        (rc = eng_customers_add_column(e, TA, "last_purchase", ENG_COL_DATE)))
         die("columns", rc);
 
     /* W3: import. */
     double t0 = now_ms();
     eng_import_report rep = ENG_IMPORT_REPORT_INIT;
-    if ((rc = eng_customers_import_csv_buffer(e, csv, csvlen, NULL, &rep)))
+    if ((rc = eng_customers_import_csv_buffer(e, TA, csv, csvlen, NULL, &rep)))
         die("import", rc);
     double w3 = now_ms() - t0;
     uint64_t mem;
-    eng_customers_memory(e, &mem);
+    eng_customers_memory(e, TA, &mem);
     printf("W3 size=%s customers=%zu import_ms=%.1f rows_per_s=%.0f MB_per_s=%.1f csv_bytes=%zu bytes_per_customer=%.1f\n",
            label, n, w3, (double)n / (w3 / 1e3), (double)csvlen / 1e6 / (w3 / 1e3), csvlen, (double)mem / (double)n);
 
@@ -159,7 +161,7 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
     for (int k = 0; k < 4; k++) {
         char name[8];
         snprintf(name, sizeof name, "g%d", k);
-        if ((rc = eng_group_create_uploaded(e, name, &g[k])))
+        if ((rc = eng_group_create_uploaded(e, TA, name, &g[k])))
             die("group", rc);
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
@@ -169,7 +171,7 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
                 m++;
                 mem_of[i] |= (uint8_t)(1u << k);
             }
-        if ((rc = eng_group_upload_ids(e, g[k], ids, m, ENG_UPLOAD_REPLACE, NULL, NULL)))
+        if ((rc = eng_group_upload_ids(e, TA, g[k], ids, m, ENG_UPLOAD_REPLACE, NULL, NULL)))
             die("upload", rc);
     }
     char gname[4][16]; /* groups named by decimal id */
@@ -191,7 +193,7 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
     for (int rep3 = 0; rep3 < 3; rep3++) {
         eng_audience *a;
         t0 = now_ms();
-        if ((rc = eng_audience_resolve(e, &o, &a)))
+        if ((rc = eng_audience_resolve(e, TA, &o, &a)))
             die("resolve", rc);
         double t = now_ms() - t0;
         if (t < best)

@@ -91,17 +91,17 @@ static void run(const char *store_kind, eng_store *store, unsigned long n, const
     a.id = "bob";
     a.roles = ENG_ROLE_APPROVER;
     check("actor", eng_actor_put(e, "root", &a));
-    check("column", eng_customers_add_column(e, "first_name", ENG_COL_STRING));
+    check("column", eng_customers_add_column(e, "root", "first_name", ENG_COL_STRING));
     char *csv = malloc(n * 64 + 64), *p = csv;
     if (!csv)
         exit(1);
     p += sprintf(p, "id,first_name,contact.sms,consent.sms\n");
     for (unsigned long i = 0; i < n; i++)
         p += sprintf(p, "c%lu,%s,+1555%07lu,yes\n", i, i % 10 ? "Asha" : "", i);
-    check("import", eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL));
+    check("import", eng_customers_import_csv_buffer(e, "root", csv, (size_t)(p - csv), NULL, NULL));
     free(csv);
     uint32_t g;
-    check("group", eng_group_create_filter(e, "all", "true", &g));
+    check("group", eng_group_create_filter(e, "root", "all", "true", &g));
     eng_campaign_spec c;
     eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION);
     c.name = "W5";

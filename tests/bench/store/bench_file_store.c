@@ -160,15 +160,15 @@ static void run_org(const char *label, unsigned long n, const char *path)
     a.id = "asha";
     a.roles = ENG_ROLE_AUTHOR | ENG_ROLE_APPROVER;
     OK(eng_actor_put(e, "admin", &a));
-    OK(eng_customers_add_column(e, "tier", ENG_COL_STRING));
-    OK(eng_customers_add_column(e, "city", ENG_COL_STRING));
-    OK(eng_customers_add_column(e, "days_since_purchase", ENG_COL_INT64));
-    OK(eng_customers_import_csv_buffer(e, csv, len, NULL, NULL));
+    OK(eng_customers_add_column(e, "admin", "tier", ENG_COL_STRING));
+    OK(eng_customers_add_column(e, "admin", "city", ENG_COL_STRING));
+    OK(eng_customers_add_column(e, "admin", "days_since_purchase", ENG_COL_INT64));
+    OK(eng_customers_import_csv_buffer(e, "admin", csv, len, NULL, NULL));
     free(csv);
     uint32_t g[3];
-    OK(eng_group_create_filter(e, "pune", "city == 'Pune'", &g[0]));
-    OK(eng_group_create_filter(e, "lapsed", "days_since_purchase > 90", &g[1]));
-    OK(eng_group_create_combined(e, "target", ENG_COMBINE_UNION, g, 2, NULL, 0, &g[2]));
+    OK(eng_group_create_filter(e, "admin", "pune", "city == 'Pune'", &g[0]));
+    OK(eng_group_create_filter(e, "admin", "lapsed", "days_since_purchase > 90", &g[1]));
+    OK(eng_group_create_combined(e, "admin", "target", ENG_COMBINE_UNION, g, 2, NULL, 0, &g[2]));
     static const char *const inc[] = {"target"};
     eng_creative cr[] = {{ENG_CH_SMS, NULL, "Hi {{first_name}}, 20% off! {{optout}}"}};
     eng_time t = eng_now(e);
@@ -205,7 +205,7 @@ static void run_org(const char *label, unsigned long n, const char *path)
         t0 = now();
         e = open_engine(path, 0);
         uint64_t *ids;
-        OK(eng_customers_count(e, &count)); /* loads the customer table */
+        OK(eng_customers_count(e, "admin", &count)); /* loads the customer table */
         OK(eng_campaign_list(e, "admin", &ids, &ncamp));
         double dt = now() - t0;
         best = dt < best ? dt : best;

@@ -15,15 +15,15 @@
 
 static eng_engine *open_declared(test_store *ts)
 {
-    eng_engine *e = test_engine_open(test_store_handle(ts));
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
     eng__aud *a;
-    assert_int_equal(eng__aud_get(e, &a), ENG_OK);
+    assert_int_equal(eng__aud_get(e, TEST_ORG, &a), ENG_OK);
     if (a->t.ncols == 0) {
-        assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_STRING), ENG_OK);
-        assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
-        assert_int_equal(eng_customers_add_column(e, "spend", ENG_COL_DECIMAL), ENG_OK);
-        assert_int_equal(eng_customers_add_column(e, "born", ENG_COL_DATE), ENG_OK);
-        assert_int_equal(eng_customers_add_column(e, "vip", ENG_COL_BOOL), ENG_OK);
+        assert_int_equal(eng_customers_add_column(e, TA, "city", ENG_COL_STRING), ENG_OK);
+        assert_int_equal(eng_customers_add_column(e, TA, "age", ENG_COL_INT64), ENG_OK);
+        assert_int_equal(eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL), ENG_OK);
+        assert_int_equal(eng_customers_add_column(e, TA, "born", ENG_COL_DATE), ENG_OK);
+        assert_int_equal(eng_customers_add_column(e, TA, "vip", ENG_COL_BOOL), ENG_OK);
     }
     return e;
 }
@@ -97,7 +97,7 @@ static void malformed_inputs_are_rejected_whole(void **st)
     test_store *ts = test_store_new();
     eng_engine *e = open_declared(ts);
     const char *good = "id,city,age\n100,Pune,30\n101,Delhi,40\n";
-    assert_int_equal(eng_customers_import_csv_buffer(e, good, strlen(good), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, good, strlen(good), NULL, NULL), ENG_OK);
     size_t keys = test_store_count(ts);
     eng_import_options o;
     eng_import_options_init(&o, ENG_IMPORT_OPTIONS_VERSION);
@@ -110,9 +110,9 @@ static void malformed_inputs_are_rejected_whole(void **st)
         int rc;
         if (csv) {
             snprintf(buf, sizeof buf, "%s", csv);
-            rc = eng_customers_import_csv_buffer(e, buf, strlen(buf), &o, &rep);
+            rc = eng_customers_import_csv_buffer(e, TA, buf, strlen(buf), &o, &rep);
         } else {
-            rc = eng_customers_import_csv_buffer(e, NULL, 0, &o, &rep);
+            rc = eng_customers_import_csv_buffer(e, TA, NULL, 0, &o, &rep);
         }
         if (rc != cases[i].code || strcmp(eng_error_last()->detail, cases[i].detail) != 0)
             fail_msg("case %zu: got %d (%s) detail %s, want %d %s", i, rc, eng_error_last()->message,
@@ -120,13 +120,13 @@ static void malformed_inputs_are_rejected_whole(void **st)
         assert_true(strlen(eng_error_last()->message) > 10);
         assert_int_equal(test_store_count(ts), keys);
         uint64_t n;
-        assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+        assert_int_equal(eng_customers_count(e, TA, &n), ENG_OK);
         assert_int_equal(n, 2);
     }
     /* The error callback names line, column and field. */
     nerr = 0;
     const char *two = "id,city,age\n5,Pune,1\n6,\"Mum\nbai\",x\n";
-    assert_int_equal(eng_customers_import_csv_buffer(e, two, strlen(two), &o, NULL), ENG_EPARSE);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, two, strlen(two), &o, NULL), ENG_EPARSE);
     assert_int_equal(nerr, 1);
     assert_int_equal(last.line, 3);
     assert_int_equal(last.column, 3);
@@ -135,10 +135,10 @@ static void malformed_inputs_are_rejected_whole(void **st)
     /* Oversized values. */
     o.max_field_bytes = 16;
     const char *big = "id,city\n1,abcdefghijklmnopq\n";
-    assert_int_equal(eng_customers_import_csv_buffer(e, big, strlen(big), &o, NULL), ENG_ETOOBIG);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, big, strlen(big), &o, NULL), ENG_ETOOBIG);
     assert_string_equal(eng_error_last()->detail, "2:2");
     const char *bigq = "id,city\n1,\"abcdefghij\nklmnopq\"\n2,x\n";
-    assert_int_equal(eng_customers_import_csv_buffer(e, bigq, strlen(bigq), &o, NULL), ENG_ETOOBIG);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, bigq, strlen(bigq), &o, NULL), ENG_ETOOBIG);
     assert_string_equal(eng_error_last()->detail, "2:2");
     o.max_field_bytes = 65536;
     size_t L = 5000;
@@ -148,13 +148,13 @@ static void malformed_inputs_are_rejected_whole(void **st)
     strcpy(huge, "id,city\n1,");
     memset(huge + 10, 'x', L);
     strcpy(huge + 10 + L, "\n");
-    assert_int_equal(eng_customers_import_csv_buffer(e, huge, strlen(huge), &o, NULL), ENG_ETOOBIG);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, huge, strlen(huge), &o, NULL), ENG_ETOOBIG);
     memset(huge + 8, 'y', 300); /* a 300-byte id */
     huge[308] = ',';
     huge[309] = 'x';
     huge[310] = '\n';
     huge[311] = 0;
-    assert_int_equal(eng_customers_import_csv_buffer(e, huge, strlen(huge), &o, NULL), ENG_ETOOBIG);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, huge, strlen(huge), &o, NULL), ENG_ETOOBIG);
     assert_string_equal(eng_error_last()->detail, "2:1");
     free(huge);
     assert_int_equal(test_store_count(ts), keys);
@@ -185,24 +185,24 @@ static void skip_mode_counts_bad_rows(void **st)
     nerr = 0;
     eng_import_report rep = ENG_IMPORT_REPORT_INIT;
     size_t keys = test_store_count(ts);
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), &o, &rep), ENG_EPARSE);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, strlen(csv), &o, &rep), ENG_EPARSE);
     assert_string_equal(eng_error_last()->detail, "6:0");
     assert_int_equal(nerr, 3);
     assert_int_equal(test_store_count(ts), keys);
     o.max_bad_rows = 3;
     nerr = 0;
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), &o, &rep), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, strlen(csv), &o, &rep), ENG_OK);
     assert_int_equal(nerr, 3);
     assert_int_equal(rep.rows, 7);
     assert_int_equal(rep.bad_rows, 3);
     assert_int_equal(rep.inserted, 4);
     uint32_t id;
-    assert_int_equal(eng_customer_find(e, "6", &id), ENG_OK);
-    assert_int_equal(eng_customer_find(e, "7", &id), ENG_OK);
-    assert_int_equal(eng_customer_find(e, "2", &id), ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_find(e, TA, "6", &id), ENG_OK);
+    assert_int_equal(eng_customer_find(e, TA, "7", &id), ENG_OK);
+    assert_int_equal(eng_customer_find(e, TA, "2", &id), ENG_ENOTFOUND);
     eng__aud *a;
-    assert_int_equal(eng__aud_get(e, &a), ENG_OK);
-    assert_int_equal(eng_customer_find(e, "6", &id), ENG_OK);
+    assert_int_equal(eng__aud_get(e, TEST_ORG, &a), ENG_OK);
+    assert_int_equal(eng_customer_find(e, TA, "6", &id), ENG_OK);
     size_t l;
     const char *s = eng__dict_str(&a->t.cols[0].dict, a->t.cols[0].code[id], &l);
     assert_int_equal(l, 10);
@@ -225,50 +225,50 @@ static void failing_halfway_leaves_no_trace(void **st)
     for (size_t i = 0; i < rows; i++)
         p += sprintf(p, "c%zu,City%zu,%s\n", i, i % 50, i == 140000 ? "old" : "33");
     size_t keys = test_store_count(ts);
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL), ENG_EPARSE);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, (size_t)(p - csv), NULL, NULL), ENG_EPARSE);
     assert_string_equal(eng_error_last()->detail, "140002:3");
     assert_int_equal(test_store_count(ts), keys);
     uint64_t n;
-    assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+    assert_int_equal(eng_customers_count(e, TA, &n), ENG_OK);
     assert_int_equal(n, 0);
     /* Storage failing at each put of the batch, and at commit: nothing lands. */
     char *fix = strstr(csv, "old");
     memcpy(fix, "044", 3);
     for (uint64_t k = 1; k <= 4; k++) {
         test_store_fail(ts, TV_PUT | TV_COMMIT, k, 0, TF_ERROR);
-        int rc = eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL);
+        int rc = eng_customers_import_csv_buffer(e, TA, csv, (size_t)(p - csv), NULL, NULL);
         test_store_nofail(ts);
         assert_int_equal(rc, ENG_ESTORAGE);
         assert_int_equal(test_store_count(ts), keys);
-        assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+        assert_int_equal(eng_customers_count(e, TA, &n), ENG_OK);
         assert_int_equal(n, 0);
     }
     /* The parts go to the batch as they fill: failing at the last put and at the commit rolls all back too. */
     for (int at_commit = 0; at_commit < 2; at_commit++) {
         test_store_fail(ts, at_commit ? TV_COMMIT : TV_PUT, at_commit ? 1 : (rows + 8191) / 8192, 0, TF_ERROR);
-        int rc = eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL);
+        int rc = eng_customers_import_csv_buffer(e, TA, csv, (size_t)(p - csv), NULL, NULL);
         test_store_nofail(ts);
         assert_int_equal(rc, ENG_ESTORAGE);
         assert_int_equal(test_store_count(ts), keys);
-        assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+        assert_int_equal(eng_customers_count(e, TA, &n), ENG_OK);
         assert_int_equal(n, 0);
     }
     /* Committed but reported failed: the state reloads from storage and shows it. */
     test_store_fail(ts, TV_COMMIT, 1, 0, TF_COMMITTED_ERROR);
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL), ENG_ESTORAGE);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, (size_t)(p - csv), NULL, NULL), ENG_ESTORAGE);
     test_store_nofail(ts);
-    assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+    assert_int_equal(eng_customers_count(e, TA, &n), ENG_OK);
     assert_int_equal(n, rows);
     uint32_t id;
-    assert_int_equal(eng_customer_find(e, "c140000", &id), ENG_OK);
+    assert_int_equal(eng_customer_find(e, TA, "c140000", &id), ENG_OK);
     assert_int_equal(id, 140000);
     /* Reopen: identical. A get failing at load time is an error, not a crash. */
     assert_int_equal(eng_close(e), ENG_OK);
-    e = test_engine_open(test_store_handle(ts));
+    e = test_engine_open_org(test_store_handle(ts));
     test_store_fail(ts, TV_GET | TV_SCAN, 1, 0, TF_ERROR);
-    assert_int_equal(eng_customers_count(e, &n), ENG_ESTORAGE);
+    assert_int_equal(eng_customers_count(e, TA, &n), ENG_ESTORAGE);
     test_store_nofail(ts);
-    assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+    assert_int_equal(eng_customers_count(e, TA, &n), ENG_OK);
     assert_int_equal(n, rows);
     assert_int_equal(eng_close(e), ENG_OK);
     free(csv);
@@ -291,17 +291,18 @@ static void replay_read_failure_reloads_from_storage(void **st)
     for (size_t i = 0; i < rows; i++)
         p += sprintf(p, "r%zu,City%zu,%zu\n", i, i % 7, i % 90);
     size_t keys = test_store_count(ts);
-    test_store_fail(ts, TV_GET, 2, 0, TF_ERROR);
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL), ENG_ESTORAGE);
+    /* gets: the actor, their org, the audit head (in the batch), then the parts */
+    test_store_fail(ts, TV_GET, 5, 0, TF_ERROR);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, (size_t)(p - csv), NULL, NULL), ENG_ESTORAGE);
     assert_int_equal(test_store_failures(ts), 1);
     assert_non_null(strstr(eng_error_last()->message, "stored but could not be loaded"));
     test_store_nofail(ts);
-    assert_int_equal(test_store_count(ts), keys + 3);
+    assert_int_equal(test_store_count(ts), keys + 3 + 1); /* three parts and the audit entry */
     uint64_t n;
-    assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+    assert_int_equal(eng_customers_count(e, TA, &n), ENG_OK);
     assert_int_equal(n, rows);
     uint32_t id;
-    assert_int_equal(eng_customer_find(e, "r19999", &id), ENG_OK);
+    assert_int_equal(eng_customer_find(e, TA, "r19999", &id), ENG_OK);
     assert_int_equal(id, 19999);
     assert_int_equal(eng_close(e), ENG_OK);
     free(csv);
@@ -316,18 +317,18 @@ static void corrupt_delta_is_reported(void **st)
     test_store *ts = test_store_new();
     eng_engine *e = open_declared(ts);
     const char *good = "id,city,age\n100,Pune,30\n";
-    assert_int_equal(eng_customers_import_csv_buffer(e, good, strlen(good), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, good, strlen(good), NULL, NULL), ENG_OK);
     assert_int_equal(eng_close(e), ENG_OK);
     uint8_t *v;
     size_t len;
-    const char *key = "a/t/0000000000000000/00000000";
+    const char *key = "a/o/" TEST_ORG "/t/0000000000000000/00000000";
     assert_int_equal(test_store_raw_get(ts, key, &v, &len), 0);
     v[len - 1] ^= 1;
     assert_int_equal(test_store_raw_put(ts, key, v, len), 0);
     free(v);
-    e = test_engine_open(test_store_handle(ts));
+    e = test_engine_open_org(test_store_handle(ts));
     uint64_t n;
-    assert_int_equal(eng_customers_count(e, &n), ENG_ECORRUPT);
+    assert_int_equal(eng_customers_count(e, TA, &n), ENG_ECORRUPT);
     assert_string_equal(eng_error_last()->detail, key);
     assert_int_equal(eng_close(e), ENG_OK);
     test_store_free(ts);
@@ -361,7 +362,7 @@ static void reader_failure_and_cancel(void **st)
     eng_engine *e = open_declared(ts);
     size_t keys = test_store_count(ts);
     int calls = 0;
-    assert_int_equal(eng_customers_import_csv(e, failing_reader, &calls, NULL, NULL), ENG_EUSER);
+    assert_int_equal(eng_customers_import_csv(e, TA, failing_reader, &calls, NULL, NULL), ENG_EUSER);
     assert_string_equal(eng_error_last()->message, "disk unplugged");
     assert_int_equal(test_store_count(ts), keys);
     assert_int_equal(eng_close(e), ENG_OK);
@@ -372,18 +373,19 @@ static void reader_failure_and_cancel(void **st)
     cfg.store = test_store_handle(ts);
     cfg.progress_fn = progress;
     assert_int_equal(eng_open(&cfg, &e), ENG_OK);
+    assert_int_equal(test_org(e), ENG_OK);
     size_t rows = 70000;
     char *csv = malloc(rows * 16 + 16), *p = csv;
     p += sprintf(p, "id\n");
     for (size_t i = 0; i < rows; i++)
         p += sprintf(p, "k%zu\n", i);
     cancel_at = 1;
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL), ENG_ECANCELLED);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, (size_t)(p - csv), NULL, NULL), ENG_ECANCELLED);
     assert_int_equal(test_store_count(ts), keys);
     cancel_at = 1000;
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
     uint64_t n;
-    assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+    assert_int_equal(eng_customers_count(e, TA, &n), ENG_OK);
     assert_int_equal(n, rows);
     free(csv);
     assert_int_equal(eng_close(e), ENG_OK);
@@ -405,19 +407,23 @@ static int oom_import(void *arg)
     eng_engine *e;
     if ((rc = eng_open(&cfg, &e)))
         return rc;
+    if ((rc = test_org(e))) {
+        eng_close(e);
+        return rc;
+    }
     const char *csv = "id,city,age,contact.email,consent.email,suppressed\n"
                       "1,Pune,3,a@b.cd,yes,no\n2,\"De\nlhi\",4,,2025-01-01,1\n3,Pune,,x@y.zz,true,\n";
     const char *names[] = {"id", "age"};
     const char *vals[] = {"2", "9", "4", "10"};
-    if (!(rc = eng_customers_add_column(e, "city", ENG_COL_STRING)) &&
-        !(rc = eng_customers_add_column(e, "age", ENG_COL_INT64)) &&
-        !(rc = eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL)))
-        rc = eng_customers_upsert(e, names, 2, vals, 2, NULL, NULL);
+    if (!(rc = eng_customers_add_column(e, TA, "city", ENG_COL_STRING)) &&
+        !(rc = eng_customers_add_column(e, TA, "age", ENG_COL_INT64)) &&
+        !(rc = eng_customers_import_csv_buffer(e, TA, csv, strlen(csv), NULL, NULL)))
+        rc = eng_customers_upsert(e, TA, names, 2, vals, 2, NULL, NULL);
     if (!rc)
-        rc = eng_customers_compact(e);
+        rc = eng_customers_compact(e, TA);
     if (!rc) {
         uint64_t n = 0;
-        rc = eng_customers_count(e, &n);
+        rc = eng_customers_count(e, TA, &n);
         if (!rc)
             assert_int_equal(n, 4);
     }

@@ -22,10 +22,10 @@ static uint64_t size_of(eng_engine *e, const char *expr)
     char name[32];
     snprintf(name, sizeof name, "g%d", k++);
     uint32_t g;
-    if (eng_group_create_filter(e, name, expr, &g) != ENG_OK)
+    if (eng_group_create_filter(e, TA, name, expr, &g) != ENG_OK)
         fail_msg("'%s': %s (%s)", expr, eng_error_last()->message, eng_error_last()->detail);
     uint64_t n = 0;
-    assert_int_equal(eng_group_count(e, g, &n), ENG_OK);
+    assert_int_equal(eng_group_count(e, TA, g, &n), ENG_OK);
     return n;
 }
 
@@ -34,11 +34,11 @@ static void csv_values_are_rule_values(void **st)
     (void)st;
     test_alloc_reset();
     test_store *ts = test_store_new();
-    eng_engine *e = test_engine_open(test_store_handle(ts));
-    assert_int_equal(eng_customers_add_column(e, "s", ENG_COL_STRING), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "i", ENG_COL_INT64), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "d", ENG_COL_DECIMAL), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "t", ENG_COL_DATE), ENG_OK);
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
+    assert_int_equal(eng_customers_add_column(e, TA, "s", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "i", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "d", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "t", ENG_COL_DATE), ENG_OK);
     static const char csv[] =
         "id,s,i,d,t\n"
         "a,\"\",-9223372036854775808,1.50000,2024-02-29 12:00:00Z\n"   /* "" is the empty string */
@@ -46,7 +46,7 @@ static void csv_values_are_rule_values(void **st)
         "c,x,5,-922337203685477.5808,2024-02-28T23:59:59.999Z\n"
         "d,\"y\",,\"\",\"\"\n";                                       /* quoted "" of a non-string: NULL */
     eng_import_report rep = ENG_IMPORT_REPORT_INIT;
-    if (eng_customers_import_csv_buffer(e, csv, sizeof csv - 1, NULL, &rep) != ENG_OK)
+    if (eng_customers_import_csv_buffer(e, TA, csv, sizeof csv - 1, NULL, &rep) != ENG_OK)
         fail_msg("import: %s (%s)", eng_error_last()->message, eng_error_last()->detail);
     assert_int_equal(rep.bad_rows, 0);
     /* empty vs NULL */
@@ -78,9 +78,9 @@ static void same_syntax_both_ways(void **st)
     (void)st;
     test_alloc_reset();
     test_store *ts = test_store_new();
-    eng_engine *e = test_engine_open(test_store_handle(ts));
-    assert_int_equal(eng_customers_add_column(e, "t", ENG_COL_DATE), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "d", ENG_COL_DECIMAL), ENG_OK);
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
+    assert_int_equal(eng_customers_add_column(e, TA, "t", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "d", ENG_COL_DECIMAL), ENG_OK);
     eng_rule_field f[] = {{"ts", ENG_RT_TIMESTAMP, 0}};
     eng_rule_options o;
     eng_rule_options_init(&o, ENG_RULE_OPTIONS_VERSION);
@@ -102,7 +102,7 @@ static void same_syntax_both_ways(void **st)
         eng_import_options_init(&io, ENG_IMPORT_OPTIONS_VERSION);
         io.on_error = ENG_IMPORT_SKIP_ROWS;
         io.max_bad_rows = 10;
-        int irc = eng_customers_import_csv_buffer(e, csv, strlen(csv), &io, &rep);
+        int irc = eng_customers_import_csv_buffer(e, TA, csv, strlen(csv), &io, &rep);
         int imported = irc == ENG_OK && rep.bad_rows == 0;
         if ((rc == ENG_OK) != lits[k].ok || imported != lits[k].ok)
             fail_msg("'%s': rule %d, import %d (bad rows %llu), want both %s", lits[k].text, rc, irc,

@@ -149,29 +149,29 @@ static void write_csv(sbuf *b, const person *ps, int n, int crlf)
 
 static void declare(eng_engine *e)
 {
-    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_STRING), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "spend", ENG_COL_DECIMAL), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "born", ENG_COL_DATE), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "vip", ENG_COL_BOOL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "city", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "age", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "born", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "vip", ENG_COL_BOOL), ENG_OK);
 }
 
 /* Check the table against the people, through internals and the API. */
 static void verify(eng_engine *e, const person *ps, int n)
 {
     eng__aud *a;
-    assert_int_equal(eng__aud_get(e, &a), ENG_OK);
+    assert_int_equal(eng__aud_get(e, TEST_ORG, &a), ENG_OK);
     eng__table *t = &a->t;
     uint64_t cnt;
-    assert_int_equal(eng_customers_count(e, &cnt), ENG_OK);
+    assert_int_equal(eng_customers_count(e, TA, &cnt), ENG_OK);
     assert_int_equal(cnt, n);
     for (int i = 0; i < n; i++) {
         const person *p = &ps[i];
         uint32_t id;
-        assert_int_equal(eng_customer_find(e, p->id, &id), ENG_OK);
+        assert_int_equal(eng_customer_find(e, TA, p->id, &id), ENG_OK);
         assert_int_equal(id, i); /* dense ids in order of first appearance */
         char buf[64];
-        assert_int_equal(eng_customer_external_id(e, id, buf, sizeof buf), ENG_OK);
+        assert_int_equal(eng_customer_external_id(e, TA, id, buf, sizeof buf), ENG_OK);
         assert_string_equal(buf, p->id);
         assert_int_equal(eng__bit(t->cols[0].present, id), p->has_city);
         if (p->has_city) {
@@ -206,11 +206,11 @@ static void verify(eng_engine *e, const person *ps, int n)
             assert_memory_equal(ct, p->phone, cl);
         }
         int r;
-        assert_int_equal(eng_customer_reachable(e, id, ENG_CH_EMAIL, &r), ENG_OK);
+        assert_int_equal(eng_customer_reachable(e, TA, id, ENG_CH_EMAIL, &r), ENG_OK);
         assert_int_equal(r, p->has_email && p->consent_email && !p->optout_email && !p->suppressed);
-        assert_int_equal(eng_customer_reachable(e, id, ENG_CH_SMS, &r), ENG_OK);
+        assert_int_equal(eng_customer_reachable(e, TA, id, ENG_CH_SMS, &r), ENG_OK);
         assert_int_equal(r, p->has_phone && p->consent_sms && !p->suppressed);
-        assert_int_equal(eng_customer_reachable(e, id, ENG_CH_PUSH, &r), ENG_OK);
+        assert_int_equal(eng_customer_reachable(e, TA, id, ENG_CH_PUSH, &r), ENG_OK);
         assert_int_equal(r, 0);
         if (p->consent_email)
             assert_int_equal(t->ch[ENG_CH_EMAIL].consent_ts[id], 1748772000000LL);
@@ -246,12 +246,12 @@ static void import_generated_population(void **st)
     for (int i = 0; i < N; i++)
         gen(&ps[i], i);
     test_store *ts = test_store_new();
-    eng_engine *e = test_engine_open(test_store_handle(ts));
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
     declare(e);
     sbuf b = {0};
     write_csv(&b, ps, N, 1);
     eng_import_report rep = ENG_IMPORT_REPORT_INIT;
-    int rc = eng_customers_import_csv_buffer(e, b.p, b.n, NULL, &rep);
+    int rc = eng_customers_import_csv_buffer(e, TA, b.p, b.n, NULL, &rep);
     if (rc)
         fprintf(stderr, "%s (%s)\n", eng_error_last()->message, eng_error_last()->detail);
     assert_int_equal(rc, ENG_OK);
@@ -270,7 +270,7 @@ static void import_generated_population(void **st)
     free(b.p);
     memset(&b, 0, sizeof b);
     write_csv(&b, upd, N / 3, 0);
-    assert_int_equal(eng_customers_import_csv_buffer(e, b.p, b.n, NULL, &rep), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, b.p, b.n, NULL, &rep), ENG_OK);
     assert_int_equal(rep.inserted, 0);
     assert_int_equal(rep.updated, N / 3);
     for (int i = 0; i < N / 3; i++)
@@ -278,47 +278,47 @@ static void import_generated_population(void **st)
     verify(e, ps, N);
     /* The same file streamed in tiny random chunks (quotes, CRLF and the BOM
      * split across reads) gives the same table. */
-    eng_engine *e2 = test_engine_open(NULL);
+    eng_engine *e2 = test_engine_open_org(NULL);
     declare(e2);
     free(b.p);
     memset(&b, 0, sizeof b);
     rng = 4242;
     write_csv(&b, ps, N, 1);
     chunky src = {b.p, b.n, 0};
-    assert_int_equal(eng_customers_import_csv(e2, chunky_read, &src, NULL, &rep), ENG_OK);
+    assert_int_equal(eng_customers_import_csv(e2, TA, chunky_read, &src, NULL, &rep), ENG_OK);
     assert_int_equal(rep.rows, N);
     assert_int_equal(rep.bytes, b.n);
     verify(e2, ps, N);
     assert_int_equal(eng_close(e2), ENG_OK);
     uint64_t bytes;
-    assert_int_equal(eng_customers_memory(e, &bytes), ENG_OK);
+    assert_int_equal(eng_customers_memory(e, TA, &bytes), ENG_OK);
     assert_true(bytes > 0 && bytes / N < 400);
 
     /* Reopen on the same storage: the same table is rebuilt. */
     assert_int_equal(eng_close(e), ENG_OK);
-    e = test_engine_open(test_store_handle(ts));
+    e = test_engine_open_org(test_store_handle(ts));
     verify(e, ps, N);
 
     /* Compaction: storage failing at any step changes nothing... */
     size_t keys = test_store_count(ts);
     for (uint64_t k = 1; k <= 3; k++) {
         test_store_fail(ts, TV_PUT | TV_DEL | TV_COMMIT, k, 0, TF_ERROR);
-        assert_int_equal(eng_customers_compact(e), ENG_ESTORAGE);
+        assert_int_equal(eng_customers_compact(e, TA), ENG_ESTORAGE);
         test_store_nofail(ts);
         assert_int_equal(test_store_count(ts), keys);
         verify(e, ps, N);
     }
     /* ...and when it succeeds the two imports become one delta, same table. */
-    assert_int_equal(eng_customers_compact(e), ENG_OK);
-    assert_int_equal(test_store_count(ts), keys - 1);
+    assert_int_equal(eng_customers_compact(e, TA), ENG_OK);
+    assert_int_equal(test_store_count(ts), keys - 1 + 1); /* one delta less, one audit entry more */
     verify(e, ps, N);
     uint64_t after;
-    assert_int_equal(eng_customers_memory(e, &after), ENG_OK);
+    assert_int_equal(eng_customers_memory(e, TA, &after), ENG_OK);
     assert_true(after <= bytes);
     assert_int_equal(eng_close(e), ENG_OK);
-    e = test_engine_open(test_store_handle(ts));
+    e = test_engine_open_org(test_store_handle(ts));
     verify(e, ps, N);
-    assert_int_equal(eng_customers_compact(NULL), ENG_EMISUSE);
+    assert_int_equal(eng_customers_compact(NULL, TA), ENG_EMISUSE);
 
     /* Every value read back with eng_customer_get re-imports to the same table. */
     static const char *cols[] = {"id", "city", "age", "spend", "born", "vip", "contact.email", "contact.sms",
@@ -331,36 +331,36 @@ static void import_generated_population(void **st)
     size_t vl;
     for (uint32_t id = 0; id < N; id++) {
         for (size_t c = 0; c < 12; c++) {
-            assert_int_equal(eng_customer_get(e, id, cols[c], val, sizeof val, &vl), ENG_OK);
+            assert_int_equal(eng_customer_get(e, TA, id, cols[c], val, sizeof val, &vl), ENG_OK);
             assert_int_equal(strlen(val), vl);
             sb_field(&out, val, c == 0);
         }
         sb_str(&out, "\n");
     }
-    e2 = test_engine_open(NULL);
+    e2 = test_engine_open_org(NULL);
     declare(e2);
-    assert_int_equal(eng_customers_import_csv_buffer(e2, out.p, out.n, NULL, &rep), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e2, TA, out.p, out.n, NULL, &rep), ENG_OK);
     verify(e2, ps, N);
     assert_int_equal(eng_close(e2), ENG_OK);
     free(out.p);
     /* Formats, sizes and errors. */
     const char *one[] = {"id", "spend", "born", "age"};
     const char *v1[] = {"zz", "-100.5000", "2026-03-04", ""};
-    assert_int_equal(eng_customers_upsert(e, one, 4, v1, 1, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_upsert(e, TA, one, 4, v1, 1, NULL, NULL), ENG_OK);
     uint32_t zz;
-    assert_int_equal(eng_customer_find(e, "zz", &zz), ENG_OK);
-    assert_int_equal(eng_customer_get(e, zz, "spend", val, sizeof val, &vl), ENG_OK);
+    assert_int_equal(eng_customer_find(e, TA, "zz", &zz), ENG_OK);
+    assert_int_equal(eng_customer_get(e, TA, zz, "spend", val, sizeof val, &vl), ENG_OK);
     assert_string_equal(val, "-100.5");
-    assert_int_equal(eng_customer_get(e, zz, "born", val, sizeof val, &vl), ENG_OK);
+    assert_int_equal(eng_customer_get(e, TA, zz, "born", val, sizeof val, &vl), ENG_OK);
     assert_string_equal(val, "2026-03-04");
-    assert_int_equal(eng_customer_get(e, zz, "age", val, sizeof val, &vl), ENG_OK);
+    assert_int_equal(eng_customer_get(e, TA, zz, "age", val, sizeof val, &vl), ENG_OK);
     assert_int_equal(vl, 0);
-    assert_int_equal(eng_customer_get(e, zz, "spend", val, 3, &vl), ENG_ERANGE);
+    assert_int_equal(eng_customer_get(e, TA, zz, "spend", val, 3, &vl), ENG_ERANGE);
     assert_int_equal(vl, 6);
-    assert_int_equal(eng_customer_get(e, zz, "shoe", val, sizeof val, &vl), ENG_ENOTFOUND);
-    assert_int_equal(eng_customer_get(e, N + 5, "age", val, sizeof val, &vl), ENG_ENOTFOUND);
-    assert_int_equal(eng_customer_get(e, zz, NULL, val, sizeof val, &vl), ENG_EINVAL);
-    assert_int_equal(eng_customer_get(NULL, zz, "age", val, sizeof val, &vl), ENG_EMISUSE);
+    assert_int_equal(eng_customer_get(e, TA, zz, "shoe", val, sizeof val, &vl), ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_get(e, TA, N + 5, "age", val, sizeof val, &vl), ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_get(e, TA, zz, NULL, val, sizeof val, &vl), ENG_EINVAL);
+    assert_int_equal(eng_customer_get(NULL, TA, zz, "age", val, sizeof val, &vl), ENG_EMISUSE);
     assert_int_equal(eng_close(e), ENG_OK);
     free(b.p);
     free(upd);
@@ -373,45 +373,45 @@ static void int_ids_and_upsert_api(void **st)
 {
     (void)st;
     test_alloc_reset();
-    eng_engine *e = test_engine_open(NULL);
-    assert_int_equal(eng_customers_set_id_kind(e, ENG_ID_INT64), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "tier", ENG_COL_STRING), ENG_OK);
+    eng_engine *e = test_engine_open_org(NULL);
+    assert_int_equal(eng_customers_set_id_kind(e, TA, ENG_ID_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "tier", ENG_COL_STRING), ENG_OK);
     const char *names[] = {"id", "tier", "contact.whatsapp", "consent.whatsapp"};
     const char *vals[] = {"-9223372036854775808", "gold", "+4915112345678", "true",
                           "9223372036854775807", NULL, "+14155550100", "2026-01-01",
                           "17", "silver", "", "false"};
     eng_import_report rep = ENG_IMPORT_REPORT_INIT;
-    assert_int_equal(eng_customers_upsert(e, names, 4, vals, 3, NULL, &rep), ENG_OK);
+    assert_int_equal(eng_customers_upsert(e, TA, names, 4, vals, 3, NULL, &rep), ENG_OK);
     assert_int_equal(rep.inserted, 3);
     uint32_t id;
     char buf[32];
-    assert_int_equal(eng_customer_find(e, "9223372036854775807", &id), ENG_OK);
+    assert_int_equal(eng_customer_find(e, TA, "9223372036854775807", &id), ENG_OK);
     assert_int_equal(id, 1);
-    assert_int_equal(eng_customer_external_id(e, 0, buf, sizeof buf), ENG_OK);
+    assert_int_equal(eng_customer_external_id(e, TA, 0, buf, sizeof buf), ENG_OK);
     assert_string_equal(buf, "-9223372036854775808");
-    assert_int_equal(eng_customer_external_id(e, 0, buf, 5), ENG_ERANGE);
+    assert_int_equal(eng_customer_external_id(e, TA, 0, buf, 5), ENG_ERANGE);
     int r;
-    assert_int_equal(eng_customer_reachable(e, 1, ENG_CH_WHATSAPP, &r), ENG_OK);
+    assert_int_equal(eng_customer_reachable(e, TA, 1, ENG_CH_WHATSAPP, &r), ENG_OK);
     assert_int_equal(r, 1);
-    assert_int_equal(eng_customer_reachable(e, 2, ENG_CH_WHATSAPP, &r), ENG_OK);
+    assert_int_equal(eng_customer_reachable(e, TA, 2, ENG_CH_WHATSAPP, &r), ENG_OK);
     assert_int_equal(r, 0);
     /* Once customers exist the id kind is fixed. */
-    assert_int_equal(eng_customers_set_id_kind(e, ENG_ID_STRING), ENG_ESTATE);
+    assert_int_equal(eng_customers_set_id_kind(e, TA, ENG_ID_STRING), ENG_ESTATE);
     /* Not an integer id. */
     const char *bad[] = {"12x", "gold", "", ""};
-    assert_int_equal(eng_customers_upsert(e, names, 4, bad, 1, NULL, &rep), ENG_EPARSE);
+    assert_int_equal(eng_customers_upsert(e, TA, names, 4, bad, 1, NULL, &rep), ENG_EPARSE);
     assert_string_equal(eng_error_last()->detail, "2:1");
     const char *over[] = {"9223372036854775808", "gold", "", ""};
-    assert_int_equal(eng_customers_upsert(e, names, 4, over, 1, NULL, &rep), ENG_ERANGE);
+    assert_int_equal(eng_customers_upsert(e, TA, names, 4, over, 1, NULL, &rep), ENG_ERANGE);
     uint64_t n;
-    assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+    assert_int_equal(eng_customers_count(e, TA, &n), ENG_OK);
     assert_int_equal(n, 3);
     /* Update: only the named column changes. */
     const char *names2[] = {"id", "suppressed"};
     const char *vals2[] = {"9223372036854775807", "yes"};
-    assert_int_equal(eng_customers_upsert(e, names2, 2, vals2, 1, NULL, &rep), ENG_OK);
+    assert_int_equal(eng_customers_upsert(e, TA, names2, 2, vals2, 1, NULL, &rep), ENG_OK);
     assert_int_equal(rep.updated, 1);
-    assert_int_equal(eng_customer_reachable(e, 1, ENG_CH_WHATSAPP, &r), ENG_OK);
+    assert_int_equal(eng_customer_reachable(e, TA, 1, ENG_CH_WHATSAPP, &r), ENG_OK);
     assert_int_equal(r, 0);
     assert_int_equal(eng_close(e), ENG_OK);
     test_alloc_assert_clean();
@@ -421,50 +421,50 @@ static void schema_errors(void **st)
 {
     (void)st;
     test_alloc_reset();
-    eng_engine *e = test_engine_open(NULL);
-    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_STRING), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_INT64), ENG_EEXISTS);
-    assert_int_equal(eng_customers_add_column(e, "id", ENG_COL_INT64), ENG_EINVAL);
-    assert_int_equal(eng_customers_add_column(e, "9lives", ENG_COL_INT64), ENG_EINVAL);
-    assert_int_equal(eng_customers_add_column(e, "a-b", ENG_COL_INT64), ENG_EINVAL);
-    assert_int_equal(eng_customers_add_column(e, "", ENG_COL_INT64), ENG_EINVAL);
-    assert_int_equal(eng_customers_add_column(e, NULL, ENG_COL_INT64), ENG_EINVAL);
-    assert_int_equal(eng_customers_add_column(e, "x", 0), ENG_EINVAL);
-    assert_int_equal(eng_customers_add_column(e, "x", 99), ENG_EINVAL);
+    eng_engine *e = test_engine_open_org(NULL);
+    assert_int_equal(eng_customers_add_column(e, TA, "city", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "city", ENG_COL_INT64), ENG_EEXISTS);
+    assert_int_equal(eng_customers_add_column(e, TA, "id", ENG_COL_INT64), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, TA, "9lives", ENG_COL_INT64), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, TA, "a-b", ENG_COL_INT64), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, TA, "", ENG_COL_INT64), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, TA, NULL, ENG_COL_INT64), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, TA, "x", 0), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, TA, "x", 99), ENG_EINVAL);
     char longname[80];
     memset(longname, 'a', 65);
     longname[65] = 0;
-    assert_int_equal(eng_customers_add_column(e, longname, ENG_COL_INT64), ENG_EINVAL);
-    assert_int_equal(eng_customers_set_id_kind(e, 7), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(e, TA, longname, ENG_COL_INT64), ENG_EINVAL);
+    assert_int_equal(eng_customers_set_id_kind(e, TA, 7), ENG_EINVAL);
     uint64_t n;
-    assert_int_equal(eng_customers_count(NULL, &n), ENG_EMISUSE);
-    assert_int_equal(eng_customers_count(e, NULL), ENG_EINVAL);
-    assert_int_equal(eng_customers_memory(e, NULL), ENG_EINVAL);
-    assert_int_equal(eng_customers_add_column(NULL, "y", ENG_COL_INT64), ENG_EMISUSE);
+    assert_int_equal(eng_customers_count(NULL, TA, &n), ENG_EMISUSE);
+    assert_int_equal(eng_customers_count(e, TA, NULL), ENG_EINVAL);
+    assert_int_equal(eng_customers_memory(e, TA, NULL), ENG_EINVAL);
+    assert_int_equal(eng_customers_add_column(NULL, TA, "y", ENG_COL_INT64), ENG_EMISUSE);
     uint32_t id;
-    assert_int_equal(eng_customer_find(e, "nobody", &id), ENG_ENOTFOUND);
-    assert_int_equal(eng_customer_find(e, NULL, &id), ENG_EINVAL);
+    assert_int_equal(eng_customer_find(e, TA, "nobody", &id), ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_find(e, TA, NULL, &id), ENG_EINVAL);
     int r;
-    assert_int_equal(eng_customer_reachable(e, 0, ENG_CH_EMAIL, &r), ENG_ENOTFOUND);
-    assert_int_equal(eng_customer_reachable(e, 0, ENG_CH_COUNT, &r), ENG_EINVAL);
-    assert_int_equal(eng_customer_reachable(e, 0, -1, &r), ENG_EINVAL);
+    assert_int_equal(eng_customer_reachable(e, TA, 0, ENG_CH_EMAIL, &r), ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_reachable(e, TA, 0, ENG_CH_COUNT, &r), ENG_EINVAL);
+    assert_int_equal(eng_customer_reachable(e, TA, 0, -1, &r), ENG_EINVAL);
     char buf[8];
-    assert_int_equal(eng_customer_external_id(e, 0, buf, sizeof buf), ENG_ENOTFOUND);
-    assert_int_equal(eng_customer_external_id(e, 0, NULL, 8), ENG_EINVAL);
-    assert_int_equal(eng_customers_import_csv(e, NULL, NULL, NULL, NULL), ENG_EINVAL);
-    assert_int_equal(eng_customers_import_csv_buffer(NULL, "id\n", 3, NULL, NULL), ENG_EMISUSE);
-    assert_int_equal(eng_customers_upsert(e, NULL, 1, NULL, 0, NULL, NULL), ENG_EINVAL);
+    assert_int_equal(eng_customer_external_id(e, TA, 0, buf, sizeof buf), ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_external_id(e, TA, 0, NULL, 8), ENG_EINVAL);
+    assert_int_equal(eng_customers_import_csv(e, TA, NULL, NULL, NULL, NULL), ENG_EINVAL);
+    assert_int_equal(eng_customers_import_csv_buffer(NULL, TA, "id\n", 3, NULL, NULL), ENG_EMISUSE);
+    assert_int_equal(eng_customers_upsert(e, TA, NULL, 1, NULL, 0, NULL, NULL), ENG_EINVAL);
     eng_import_options o;
     assert_int_equal(eng_import_options_init(&o, 99), ENG_EVERSION);
     assert_int_equal(eng_import_options_init(NULL, ENG_IMPORT_OPTIONS_VERSION), ENG_EINVAL);
     assert_int_equal(eng_import_options_init(&o, ENG_IMPORT_OPTIONS_VERSION), ENG_OK);
     o.on_error = 5;
-    assert_int_equal(eng_customers_import_csv_buffer(e, "id\n1\n", 5, &o, NULL), ENG_EINVAL);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, "id\n1\n", 5, &o, NULL), ENG_EINVAL);
     o.on_error = ENG_IMPORT_REJECT_FILE;
     o.max_field_bytes = 0;
-    assert_int_equal(eng_customers_import_csv_buffer(e, "id\n1\n", 5, &o, NULL), ENG_EINVAL);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, "id\n1\n", 5, &o, NULL), ENG_EINVAL);
     o.version = 2;
-    assert_int_equal(eng_customers_import_csv_buffer(e, "id\n1\n", 5, &o, NULL), ENG_EVERSION);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, "id\n1\n", 5, &o, NULL), ENG_EVERSION);
     /* The schema survives a reopen on the same storage. */
     assert_int_equal(eng_close(e), ENG_OK);
     test_alloc_assert_clean();
@@ -504,12 +504,12 @@ static void big_file_crosses_windows(void **st)
         assert_true(b.n > (1u << 20) + 4096);
         for (int via_reader = 0; via_reader < 2; via_reader++) {
             test_store *ts = test_store_new();
-            eng_engine *e = test_engine_open(test_store_handle(ts));
+            eng_engine *e = test_engine_open_org(test_store_handle(ts));
             declare(e);
             eng_import_report rep = ENG_IMPORT_REPORT_INIT;
             chunky src = {b.p, b.n, 0};
-            int rc = via_reader ? eng_customers_import_csv(e, big_chunk_read, &src, NULL, &rep)
-                                : eng_customers_import_csv_buffer(e, b.p, b.n, NULL, &rep);
+            int rc = via_reader ? eng_customers_import_csv(e, TA, big_chunk_read, &src, NULL, &rep)
+                                : eng_customers_import_csv_buffer(e, TA, b.p, b.n, NULL, &rep);
             if (rc)
                 fprintf(stderr, "%s (%s)\n", eng_error_last()->message, eng_error_last()->detail);
             assert_int_equal(rc, ENG_OK);
@@ -539,16 +539,16 @@ static void big_file_crosses_windows(void **st)
         for (int bad = 0; bad < 2; bad++) {
             rec[10] = bad ? '\xff' : '"';
             test_store *ts = test_store_new();
-            eng_engine *e = test_engine_open(test_store_handle(ts));
+            eng_engine *e = test_engine_open_org(test_store_handle(ts));
             declare(e);
             size_t keys = test_store_count(ts);
-            assert_int_equal(eng_customers_import_csv_buffer(e, b.p, b.n, NULL, NULL), ENG_EPARSE);
+            assert_int_equal(eng_customers_import_csv_buffer(e, TA, b.p, b.n, NULL, NULL), ENG_EPARSE);
             char want[32];
             snprintf(want, sizeof want, "%llu:2", (unsigned long long)line);
             assert_string_equal(eng_error_last()->detail, want);
             assert_int_equal(test_store_count(ts), keys);
             uint64_t n;
-            assert_int_equal(eng_customers_count(e, &n), ENG_OK);
+            assert_int_equal(eng_customers_count(e, TA, &n), ENG_OK);
             assert_int_equal(n, 0);
             assert_int_equal(eng_close(e), ENG_OK);
             test_store_free(ts);
@@ -569,12 +569,12 @@ static void epoch_times_round_trip(void **st)
     test_alloc_reset();
     test_clock_now = 1767225600000; /* 2026-01-01 */
     test_store *ts = test_store_new();
-    eng_engine *e = test_engine_open(test_store_handle(ts));
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
     const char *names[] = {"id", "contact.email", "consent.email", "optout.sms"};
     const char *vals[] = {"a", "a@ex.com", "1970-01-01", "1970-01-01T00:00:00Z",
                           "b", "b@ex.com", "1969-12-31T23:59:59.999Z", "yes",
                           "c", "c@ex.com", "true", "false"};
-    assert_int_equal(eng_customers_upsert(e, names, 4, vals, 3, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_upsert(e, TA, names, 4, vals, 3, NULL, NULL), ENG_OK);
     static const char *const want[3][2] = {{"1970-01-01", "1970-01-01"},
                                            {"1969-12-31T23:59:59.999Z", "2026-01-01"},
                                            {"2026-01-01", "false"}};
@@ -583,19 +583,19 @@ static void epoch_times_round_trip(void **st)
             char ext[2] = {(char)('a' + i), 0}, buf[40];
             uint32_t id;
             size_t len;
-            assert_int_equal(eng_customer_find(e, ext, &id), ENG_OK);
-            assert_int_equal(eng_customer_get(e, id, "consent.email", buf, sizeof buf, &len), ENG_OK);
+            assert_int_equal(eng_customer_find(e, TA, ext, &id), ENG_OK);
+            assert_int_equal(eng_customer_get(e, TA, id, "consent.email", buf, sizeof buf, &len), ENG_OK);
             assert_string_equal(buf, want[i][0]);
-            assert_int_equal(eng_customer_get(e, id, "optout.sms", buf, sizeof buf, &len), ENG_OK);
+            assert_int_equal(eng_customer_get(e, TA, id, "optout.sms", buf, sizeof buf, &len), ENG_OK);
             assert_string_equal(buf, want[i][1]);
         }
         if (round == 0) {
             assert_int_equal(eng_close(e), ENG_OK);
-            e = test_engine_open(test_store_handle(ts));
+            e = test_engine_open_org(test_store_handle(ts));
         } else if (round == 1) {
-            assert_int_equal(eng_customers_compact(e), ENG_OK);
+            assert_int_equal(eng_customers_compact(e, TA), ENG_OK);
             assert_int_equal(eng_close(e), ENG_OK);
-            e = test_engine_open(test_store_handle(ts));
+            e = test_engine_open_org(test_store_handle(ts));
         }
     }
     assert_int_equal(eng_close(e), ENG_OK);

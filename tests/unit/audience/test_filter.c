@@ -100,7 +100,7 @@ static void check_all(eng_engine *e, const uint32_t *gids, int n)
         uint64_t want = 0, got = 0;
         for (int i = 0; i < n; i++)
             want += (uint64_t)filters[k].f(&R[i]);
-        assert_int_equal(eng_group_count(e, gids[k], &got), ENG_OK);
+        assert_int_equal(eng_group_count(e, TA, gids[k], &got), ENG_OK);
         if (got != want)
             fail_msg("filter %zu (%s): got %llu, want %llu", k, filters[k].expr, (unsigned long long)got,
                      (unsigned long long)want);
@@ -116,7 +116,7 @@ static void check_all(eng_engine *e, const uint32_t *gids, int n)
     o.exclude = exc;
     o.n_exclude = 1;
     eng_audience *a;
-    assert_int_equal(eng_audience_resolve(e, &o, &a), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, TA, &o, &a), ENG_OK);
     static uint32_t ids[N];
     size_t got;
     assert_int_equal(eng_audience_ids(a, ENG_PART_ALL, 0, ids, N, &got), ENG_OK);
@@ -136,51 +136,51 @@ static void filters_match_brute_force(void **st)
     test_alloc_reset();
     rng = 11;
     test_store *ts = test_store_new();
-    eng_engine *e = test_engine_open(test_store_handle(ts));
-    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_STRING), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "spend", ENG_COL_DECIMAL), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "born", ENG_COL_DATE), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "vip", ENG_COL_BOOL), ENG_OK);
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
+    assert_int_equal(eng_customers_add_column(e, TA, "city", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "age", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "born", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "vip", ENG_COL_BOOL), ENG_OK);
     /* Filters on an empty table are empty. */
     uint32_t gids[6];
     char name[16];
     for (size_t k = 0; k < 6; k++) {
         snprintf(name, sizeof name, "f%zu", k);
-        int rc = eng_group_create_filter(e, name, filters[k].expr, &gids[k]);
+        int rc = eng_group_create_filter(e, TA, name, filters[k].expr, &gids[k]);
         if (rc)
             fail_msg("%s: %s (%s)", filters[k].expr, eng_error_last()->message, eng_error_last()->detail);
     }
-    assert_int_equal(eng_group_count(e, gids[0], &(uint64_t){1}), ENG_OK);
+    assert_int_equal(eng_group_count(e, TA, gids[0], &(uint64_t){1}), ENG_OK);
     char *csv;
     gen(0, N / 2, &csv);
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, strlen(csv), NULL, NULL), ENG_OK);
     free(csv);
     check_all(e, gids, N / 2);
     /* More customers: the same stored filters see them. */
     gen(N / 2, N / 2, &csv);
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, strlen(csv), NULL, NULL), ENG_OK);
     free(csv);
     check_all(e, gids, N);
     /* After reopening. */
     assert_int_equal(eng_close(e), ENG_OK);
-    e = test_engine_open(test_store_handle(ts));
+    e = test_engine_open_org(test_store_handle(ts));
     check_all(e, gids, N);
     /* A filter inside a combined group. */
     uint32_t both[] = {gids[0], gids[1]}, gc;
-    assert_int_equal(eng_group_create_combined(e, "pune-or-old-vip", ENG_COMBINE_UNION, both, 2, NULL, 0, &gc), ENG_OK);
+    assert_int_equal(eng_group_create_combined(e, TA, "pune-or-old-vip", ENG_COMBINE_UNION, both, 2, NULL, 0, &gc), ENG_OK);
     uint64_t want = 0, got;
     for (int i = 0; i < N; i++)
         want += (uint64_t)(p1(&R[i]) || p2(&R[i]));
-    assert_int_equal(eng_group_count(e, gc, &got), ENG_OK);
+    assert_int_equal(eng_group_count(e, TA, gc, &got), ENG_OK);
     assert_int_equal(got, want);
     /* Errors come from the rules compiler with line:column. */
     uint32_t g;
-    assert_int_equal(eng_group_create_filter(e, "bad1", "city == ", &g), ENG_EPARSE);
+    assert_int_equal(eng_group_create_filter(e, TA, "bad1", "city == ", &g), ENG_EPARSE);
     assert_non_null(strchr(eng_error_last()->detail, ':'));
-    assert_int_equal(eng_group_create_filter(e, "bad2", "age == \"x\"", &g), ENG_ETYPE);
-    assert_int_equal(eng_group_create_filter(e, "bad3", "shoe_size > 3", &g), ENG_ETYPE);
-    assert_int_equal(eng_group_find(e, "bad1", &g), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_create_filter(e, TA, "bad2", "age == \"x\"", &g), ENG_ETYPE);
+    assert_int_equal(eng_group_create_filter(e, TA, "bad3", "shoe_size > 3", &g), ENG_ETYPE);
+    assert_int_equal(eng_group_find(e, TA, "bad1", &g), ENG_ENOTFOUND);
     assert_int_equal(eng_close(e), ENG_OK);
     test_store_free(ts);
     test_alloc_assert_clean();
@@ -200,13 +200,17 @@ static int oom_filter(void *arg)
     int rc = eng_open(&cfg, &e);
     if (rc)
         return rc;
+    if ((rc = test_org(e))) {
+        eng_close(e);
+        return rc;
+    }
     uint32_t g;
     uint64_t n;
-    rc = eng_group_find(e, "f", &g);
+    rc = eng_group_find(e, TA, "f", &g);
     if (rc == ENG_ENOTFOUND)
-        rc = eng_group_create_filter(e, "f", "city == \"Pune\" or vip", &g);
+        rc = eng_group_create_filter(e, TA, "f", "city == \"Pune\" or vip", &g);
     if (!rc)
-        rc = eng_group_count(e, g, &n);
+        rc = eng_group_count(e, TA, g, &n);
     eng_close(e);
     return rc;
 }
@@ -217,15 +221,15 @@ static void oom_loop(void **st)
     test_alloc_reset();
     rng = 5;
     oom_ts = test_store_new();
-    eng_engine *e = test_engine_open(test_store_handle(oom_ts));
-    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_STRING), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "spend", ENG_COL_DECIMAL), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "born", ENG_COL_DATE), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "vip", ENG_COL_BOOL), ENG_OK);
+    eng_engine *e = test_engine_open_org(test_store_handle(oom_ts));
+    assert_int_equal(eng_customers_add_column(e, TA, "city", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "age", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "born", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "vip", ENG_COL_BOOL), ENG_OK);
     char *csv;
     gen(0, 200, &csv);
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, strlen(csv), NULL, NULL), ENG_OK);
     free(csv);
     assert_int_equal(eng_close(e), ENG_OK);
     assert_true(test_oom_loop(oom_filter, NULL) > 10);
@@ -242,33 +246,33 @@ static void failed_calls_select_no_one(void **st)
     test_alloc_reset();
     rng = 9;
     test_store *ts = test_store_new();
-    eng_engine *e = test_engine_open(test_store_handle(ts));
-    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_STRING), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "spend", ENG_COL_DECIMAL), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "born", ENG_COL_DATE), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "vip", ENG_COL_BOOL), ENG_OK);
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
+    assert_int_equal(eng_customers_add_column(e, TA, "city", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "age", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "born", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "vip", ENG_COL_BOOL), ENG_OK);
     char *csv;
     gen(0, 300, &csv);
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, strlen(csv), NULL, NULL), ENG_OK);
     free(csv);
     uint32_t gf, gv, gc;
-    assert_int_equal(eng_group_create_filter(e, "f", "city == \"Pune\" or age > 3", &gf), ENG_OK);
-    assert_int_equal(eng_group_create_filter(e, "v", "vip", &gv), ENG_OK);
+    assert_int_equal(eng_group_create_filter(e, TA, "f", "city == \"Pune\" or age > 3", &gf), ENG_OK);
+    assert_int_equal(eng_group_create_filter(e, TA, "v", "vip", &gv), ENG_OK);
     uint32_t inc[] = {gf}, exc[] = {gv};
-    assert_int_equal(eng_group_create_combined(e, "c", ENG_COMBINE_UNION, inc, 1, exc, 1, &gc), ENG_OK);
+    assert_int_equal(eng_group_create_combined(e, TA, "c", ENG_COMBINE_UNION, inc, 1, exc, 1, &gc), ENG_OK);
     uint64_t size = 77;
-    assert_int_equal(eng_group_count(e, gc + 100, &size), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_count(e, TA, gc + 100, &size), ENG_ENOTFOUND);
     assert_int_equal(size, 0);
     size = 77;
-    assert_int_equal(eng_group_count(NULL, gc, &size), ENG_EMISUSE);
+    assert_int_equal(eng_group_count(NULL, TA, gc, &size), ENG_EMISUSE);
     assert_int_equal(size, 0);
     const char *cname[] = {"c"};
     eng_audience_query o = ENG_AUDIENCE_QUERY_INIT;
     o.include = cname;
     o.n_include = 1;
     eng_audience *a;
-    assert_int_equal(eng_audience_resolve(e, &o, &a), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, TA, &o, &a), ENG_OK);
     uint32_t ids[8];
     size_t n = 77;
     assert_int_equal(eng_audience_ids(a, 99, 0, ids, 8, &n), ENG_EINVAL);
@@ -286,7 +290,7 @@ static void failed_calls_select_no_one(void **st)
         for (uint64_t fail = 1;; fail++) {
             assert_int_equal(eng__enter(e), ENG_OK);
             eng__aud *aud;
-            assert_int_equal(eng__aud_get(e, &aud), ENG_OK);
+            assert_int_equal(eng__aud_get(e, TEST_ORG, &aud), ENG_OK);
             eng__idset s;
             eng__idset_init(&s, &e->mem);
             assert_int_equal(eng__idset_add_range(&s, 0, 300), ENG_OK);
@@ -324,11 +328,11 @@ static crow C[NC];
 static uint64_t count_of(eng_engine *e, const char *name, const char *expr)
 {
     uint32_t g;
-    int rc = eng_group_create_filter(e, name, expr, &g);
+    int rc = eng_group_create_filter(e, TA, name, expr, &g);
     if (rc)
         fail_msg("%s: %s (%s)", expr, eng_error_last()->message, eng_error_last()->detail);
     uint64_t n = 0;
-    assert_int_equal(eng_group_count(e, g, &n), ENG_OK);
+    assert_int_equal(eng_group_count(e, TA, g, &n), ENG_OK);
     return n;
 }
 
@@ -338,14 +342,14 @@ static void contact_and_consent_fields(void **st)
     test_alloc_reset();
     rng = 5;
     test_store *ts = test_store_new();
-    eng_engine *e = test_engine_open(test_store_handle(ts));
-    assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
+    assert_int_equal(eng_customers_add_column(e, TA, "age", ENG_COL_INT64), ENG_OK);
     /* before any contact data: nobody is reachable, everybody's opt-out is null */
     char *csv = malloc(NC * 160 + 128), *p = csv;
     if (!csv)
         abort();
     p += sprintf(p, "id,age\nz0,40\n");
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, strlen(csv), NULL, NULL), ENG_OK);
     assert_int_equal(count_of(e, "none", "reachable.email or consent.sms"), 0);
     assert_int_equal(count_of(e, "nulls", "optout.whatsapp is null"), 1);
     p = csv;
@@ -372,7 +376,7 @@ static void contact_and_consent_fields(void **st)
                      r->mail_consent ? "yes" : "no", r->mail_optout ? day : "no", r->has_sms ? "+919812345678" : "",
                      r->sms_consent ? "yes" : "no", r->suppressed ? "true" : "false");
     }
-    if (eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL) != ENG_OK)
+    if (eng_customers_import_csv_buffer(e, TA, csv, strlen(csv), NULL, NULL) != ENG_OK)
         fail_msg("import: %s (%s)", eng_error_last()->message, eng_error_last()->detail);
     free(csv);
     uint64_t w_reach = 0, w_mix = 0, w_cons = 0, w_late = 0, w_noopt = 0, w_sms = 0;
@@ -397,14 +401,14 @@ static void contact_and_consent_fields(void **st)
     assert_int_equal(count_of(e, "sms", "not reachable.sms"), w_sms);
     /* a typo gets the rules engine's did-you-mean */
     uint32_t g;
-    assert_int_equal(eng_group_create_filter(e, "typo", "reachable.emial", &g), ENG_ETYPE);
+    assert_int_equal(eng_group_create_filter(e, TA, "typo", "reachable.emial", &g), ENG_ETYPE);
     assert_non_null(strstr(eng_error_last()->message, "reachable.email"));
     /* the same after a reopen */
     assert_int_equal(eng_close(e), ENG_OK);
-    e = test_engine_open(test_store_handle(ts));
-    assert_int_equal(eng_group_find(e, "mix", &g), ENG_OK);
+    e = test_engine_open_org(test_store_handle(ts));
+    assert_int_equal(eng_group_find(e, TA, "mix", &g), ENG_OK);
     uint64_t n;
-    assert_int_equal(eng_group_count(e, g, &n), ENG_OK);
+    assert_int_equal(eng_group_count(e, TA, g, &n), ENG_OK);
     assert_int_equal(n, w_mix);
     assert_int_equal(eng_close(e), ENG_OK);
     test_store_free(ts);

@@ -31,7 +31,7 @@ static uint8_t reach_email[N], reach_sms[N];
 
 static eng_engine *populate(test_store *ts, int first, int n)
 {
-    eng_engine *e = test_engine_open(test_store_handle(ts));
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
     size_t cap = (size_t)n * 120 + 200;
     char *csv = malloc(cap), *p = csv;
     p += sprintf(p, "id,contact.email,consent.email,optout.email,contact.sms,consent.sms,suppressed\n");
@@ -48,7 +48,7 @@ static eng_engine *populate(test_store *ts, int first, int n)
         reach_email[i] = (uint8_t)(he && ce && !oe && !sup);
         reach_sms[i] = (uint8_t)(hs && cs && !sup);
     }
-    int rc = eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL);
+    int rc = eng_customers_import_csv_buffer(e, TA, csv, strlen(csv), NULL, NULL);
     if (rc)
         fail_msg("populate: %s at %s", eng_error_last()->message, eng_error_last()->detail);
     free(csv);
@@ -59,7 +59,7 @@ static eng_engine *populate(test_store *ts, int first, int n)
 static uint32_t upload_random(eng_engine *e, const char *name, double d, uint8_t *ref, int n)
 {
     uint32_t g;
-    assert_int_equal(eng_group_create_uploaded(e, name, &g), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(e, TA, name, &g), ENG_OK);
     const char **ids = malloc(sizeof *ids * (size_t)n);
     char (*buf)[24] = malloc(sizeof *buf * (size_t)n);
     size_t k = 0;
@@ -72,7 +72,7 @@ static uint32_t upload_random(eng_engine *e, const char *name, double d, uint8_t
             ref[i] = 1;
         }
     eng_import_report rep = ENG_IMPORT_REPORT_INIT;
-    assert_int_equal(eng_group_upload_ids(e, g, ids, k, ENG_UPLOAD_REPLACE, NULL, &rep), ENG_OK);
+    assert_int_equal(eng_group_upload_ids(e, TA, g, ids, k, ENG_UPLOAD_REPLACE, NULL, &rep), ENG_OK);
     assert_int_equal(rep.inserted, (uint64_t)k);
     free(ids);
     free(buf);
@@ -90,7 +90,7 @@ static uint64_t count(const uint8_t *r, int n)
 static uint64_t gsize(eng_engine *e, uint32_t g)
 {
     uint64_t n = 0;
-    assert_int_equal(eng_group_count(e, g, &n), ENG_OK);
+    assert_int_equal(eng_group_count(e, TA, g, &n), ENG_OK);
     return n;
 }
 
@@ -108,11 +108,11 @@ static void groups_and_combinations(void **st)
     assert_int_equal(gsize(e, ga), count(A, N));
     uint32_t inc[] = {ga, gb}, exc[] = {gx};
     uint32_t gu, gi, gd;
-    assert_int_equal(eng_group_create_combined(e, "U", ENG_COMBINE_UNION, inc, 2, exc, 1, &gu), ENG_OK);
+    assert_int_equal(eng_group_create_combined(e, TA, "U", ENG_COMBINE_UNION, inc, 2, exc, 1, &gu), ENG_OK);
     uint32_t inc3[] = {ga, gb, gc};
-    assert_int_equal(eng_group_create_combined(e, "I", ENG_COMBINE_INTERSECT, inc3, 3, NULL, 0, &gi), ENG_OK);
+    assert_int_equal(eng_group_create_combined(e, TA, "I", ENG_COMBINE_INTERSECT, inc3, 3, NULL, 0, &gi), ENG_OK);
     uint32_t inc2[] = {gu, gc};
-    assert_int_equal(eng_group_create_combined(e, "D", ENG_COMBINE_INTERSECT, inc2, 2, &gb, 1, &gd), ENG_OK);
+    assert_int_equal(eng_group_create_combined(e, TA, "D", ENG_COMBINE_INTERSECT, inc2, 2, &gb, 1, &gd), ENG_OK);
     for (int i = 0; i < N; i++)
         W[i] = (uint8_t)((A[i] | B[i]) & !X[i]);
     assert_int_equal(gsize(e, gu), count(W, N));
@@ -125,15 +125,15 @@ static void groups_and_combinations(void **st)
 
     /* Cycles are refused and change nothing. */
     uint32_t self[] = {gu};
-    assert_int_equal(eng_group_set_combined(e, gu, ENG_COMBINE_UNION, self, 1, NULL, 0), ENG_ECYCLE);
+    assert_int_equal(eng_group_set_combined(e, TA, gu, ENG_COMBINE_UNION, self, 1, NULL, 0), ENG_ECYCLE);
     uint32_t via[] = {ga, gd};
-    assert_int_equal(eng_group_set_combined(e, gu, ENG_COMBINE_UNION, via, 2, NULL, 0), ENG_ECYCLE);
-    assert_int_equal(eng_group_set_combined(e, gu, ENG_COMBINE_UNION, inc, 2, &gd, 1), ENG_ECYCLE);
+    assert_int_equal(eng_group_set_combined(e, TA, gu, ENG_COMBINE_UNION, via, 2, NULL, 0), ENG_ECYCLE);
+    assert_int_equal(eng_group_set_combined(e, TA, gu, ENG_COMBINE_UNION, inc, 2, &gd, 1), ENG_ECYCLE);
     for (int i = 0; i < N; i++)
         W[i] = (uint8_t)((A[i] | B[i]) & !X[i]);
     assert_int_equal(gsize(e, gu), count(W, N));
     /* A legal change. */
-    assert_int_equal(eng_group_set_combined(e, gu, ENG_COMBINE_UNION, inc3, 3, NULL, 0), ENG_OK);
+    assert_int_equal(eng_group_set_combined(e, TA, gu, ENG_COMBINE_UNION, inc3, 3, NULL, 0), ENG_OK);
     for (int i = 0; i < N; i++)
         W[i] = (uint8_t)(A[i] | B[i] | C[i]);
     assert_int_equal(gsize(e, gu), count(W, N));
@@ -141,91 +141,91 @@ static void groups_and_combinations(void **st)
     /* Append and replace through CSV, with unknown ids. */
     const char *csv = "name,id\nx,cust-1\ny,cust-2\nz,nobody\n";
     eng_import_report rep = ENG_IMPORT_REPORT_INIT;
-    assert_int_equal(eng_group_upload_csv(e, gb, csv, strlen(csv), ENG_UPLOAD_APPEND, NULL, &rep), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_upload_csv(e, TA, gb, csv, strlen(csv), ENG_UPLOAD_APPEND, NULL, &rep), ENG_ENOTFOUND);
     assert_string_equal(eng_error_last()->detail, "4:2");
     eng_import_options o;
     eng_import_options_init(&o, ENG_IMPORT_OPTIONS_VERSION);
     o.on_error = ENG_IMPORT_SKIP_ROWS;
     o.max_bad_rows = 1;
-    assert_int_equal(eng_group_upload_csv(e, gb, csv, strlen(csv), ENG_UPLOAD_APPEND, &o, &rep), ENG_OK);
+    assert_int_equal(eng_group_upload_csv(e, TA, gb, csv, strlen(csv), ENG_UPLOAD_APPEND, &o, &rep), ENG_OK);
     assert_int_equal(rep.bad_rows, 1);
     assert_int_equal(rep.inserted, (uint64_t)(!B[1] + !B[2]));
     B[1] = B[2] = 1;
     assert_int_equal(gsize(e, gb), count(B, N));
-    assert_int_equal(eng_group_upload_csv(e, gb, csv, strlen(csv), ENG_UPLOAD_REPLACE, &o, &rep), ENG_OK);
+    assert_int_equal(eng_group_upload_csv(e, TA, gb, csv, strlen(csv), ENG_UPLOAD_REPLACE, &o, &rep), ENG_OK);
     assert_int_equal(gsize(e, gb), 2);
     memset(B, 0, sizeof B);
     B[1] = B[2] = 1;
     const char *noid = "name\nx\n";
-    assert_int_equal(eng_group_upload_csv(e, gb, noid, strlen(noid), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_EINVAL);
+    assert_int_equal(eng_group_upload_csv(e, TA, gb, noid, strlen(noid), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_EINVAL);
     const char *badq = "id\n\"cust-1\n";
-    assert_int_equal(eng_group_upload_csv(e, gb, badq, strlen(badq), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_EPARSE);
+    assert_int_equal(eng_group_upload_csv(e, TA, gb, badq, strlen(badq), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_EPARSE);
     assert_int_equal(gsize(e, gb), 2);
 
     /* Storage failing during an upload leaves the members as they were. */
     test_store_fail(ts, TV_PUT | TV_COMMIT, 1, 1, TF_ERROR);
-    assert_int_equal(eng_group_upload_csv(e, gb, csv, strlen(csv), ENG_UPLOAD_REPLACE, &o, &rep), ENG_ESTORAGE);
+    assert_int_equal(eng_group_upload_csv(e, TA, gb, csv, strlen(csv), ENG_UPLOAD_REPLACE, &o, &rep), ENG_ESTORAGE);
     assert_non_null(strstr(eng_error_last()->message, "injected"));
     test_store_nofail(ts);
     assert_int_equal(gsize(e, gb), 2);
     test_store_fail(ts, TV_COMMIT, 1, 0, TF_ERROR);
     const char *one = "id\ncust-7\n";
-    assert_int_equal(eng_group_upload_csv(e, gb, one, strlen(one), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_ESTORAGE);
+    assert_int_equal(eng_group_upload_csv(e, TA, gb, one, strlen(one), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_ESTORAGE);
     test_store_nofail(ts);
     assert_int_equal(gsize(e, gb), 2);
 
     /* Deleting: refused while referenced; unknown ids. */
-    assert_int_equal(eng_group_delete(e, ga), ENG_ESTATE);
-    assert_int_equal(eng_group_delete(e, 999), ENG_ENOTFOUND);
-    assert_int_equal(eng_group_delete(e, gi), ENG_OK);
-    assert_int_equal(eng_group_count(e, gi, &(uint64_t){0}), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_delete(e, TA, ga), ENG_ESTATE);
+    assert_int_equal(eng_group_delete(e, TA, 999), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_delete(e, TA, gi), ENG_OK);
+    assert_int_equal(eng_group_count(e, TA, gi, &(uint64_t){0}), ENG_ENOTFOUND);
 
     /* Filter groups compile against the columns at once (this table has none). */
     uint32_t gf;
-    assert_int_equal(eng_group_create_filter(e, "Pune VIPs", "city == \"Pune\" and vip", &gf), ENG_ETYPE);
-    assert_int_equal(eng_group_create_filter(e, "Pune VIPs", "true", &gf), ENG_OK);
+    assert_int_equal(eng_group_create_filter(e, TA, "Pune VIPs", "city == \"Pune\" and vip", &gf), ENG_ETYPE);
+    assert_int_equal(eng_group_create_filter(e, TA, "Pune VIPs", "true", &gf), ENG_OK);
     int kind;
-    assert_int_equal(eng_group_kind_of(e, gf, &kind), ENG_OK);
+    assert_int_equal(eng_group_kind_of(e, TA, gf, &kind), ENG_OK);
     assert_int_equal(kind, ENG_GROUP_FILTER);
     assert_int_equal(gsize(e, gf), N);
 
     /* Names and arguments. */
     uint32_t g;
-    assert_int_equal(eng_group_create_uploaded(e, "A", &g), ENG_EEXISTS);
-    assert_int_equal(eng_group_create_uploaded(e, "", &g), ENG_EINVAL);
-    assert_int_equal(eng_group_create_uploaded(e, NULL, &g), ENG_EINVAL);
-    assert_int_equal(eng_group_create_uploaded(e, "n", NULL), ENG_EINVAL);
-    assert_int_equal(eng_group_create_uploaded(NULL, "n", &g), ENG_EMISUSE);
+    assert_int_equal(eng_group_create_uploaded(e, TA, "A", &g), ENG_EEXISTS);
+    assert_int_equal(eng_group_create_uploaded(e, TA, "", &g), ENG_EINVAL);
+    assert_int_equal(eng_group_create_uploaded(e, TA, NULL, &g), ENG_EINVAL);
+    assert_int_equal(eng_group_create_uploaded(e, TA, "n", NULL), ENG_EINVAL);
+    assert_int_equal(eng_group_create_uploaded(NULL, TA, "n", &g), ENG_EMISUSE);
     char longname[200];
     memset(longname, 'n', 199);
     longname[199] = 0;
-    assert_int_equal(eng_group_create_uploaded(e, longname, &g), ENG_ETOOBIG);
-    assert_int_equal(eng_group_create_filter(e, "f", "", &g), ENG_EINVAL);
-    assert_int_equal(eng_group_create_combined(e, "c", ENG_COMBINE_UNION, NULL, 0, NULL, 0, &g), ENG_EINVAL);
-    assert_int_equal(eng_group_create_combined(e, "c", 9, inc, 2, NULL, 0, &g), ENG_EINVAL);
+    assert_int_equal(eng_group_create_uploaded(e, TA, longname, &g), ENG_ETOOBIG);
+    assert_int_equal(eng_group_create_filter(e, TA, "f", "", &g), ENG_EINVAL);
+    assert_int_equal(eng_group_create_combined(e, TA, "c", ENG_COMBINE_UNION, NULL, 0, NULL, 0, &g), ENG_EINVAL);
+    assert_int_equal(eng_group_create_combined(e, TA, "c", 9, inc, 2, NULL, 0, &g), ENG_EINVAL);
     uint32_t unknown[] = {ga, 4242};
-    assert_int_equal(eng_group_create_combined(e, "c", ENG_COMBINE_UNION, unknown, 2, NULL, 0, &g), ENG_ENOTFOUND);
-    assert_int_equal(eng_group_set_combined(e, ga, ENG_COMBINE_UNION, inc, 2, NULL, 0), ENG_ESTATE);
-    assert_int_equal(eng_group_upload_ids(e, gu, NULL, 0, ENG_UPLOAD_APPEND, NULL, NULL), ENG_ESTATE);
-    assert_int_equal(eng_group_upload_ids(e, ga, NULL, 0, 7, NULL, NULL), ENG_EINVAL);
-    assert_int_equal(eng_group_upload_ids(e, 4242, NULL, 0, ENG_UPLOAD_APPEND, NULL, NULL), ENG_ENOTFOUND);
-    assert_int_equal(eng_group_find(e, "U", &g), ENG_OK);
+    assert_int_equal(eng_group_create_combined(e, TA, "c", ENG_COMBINE_UNION, unknown, 2, NULL, 0, &g), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_set_combined(e, TA, ga, ENG_COMBINE_UNION, inc, 2, NULL, 0), ENG_ESTATE);
+    assert_int_equal(eng_group_upload_ids(e, TA, gu, NULL, 0, ENG_UPLOAD_APPEND, NULL, NULL), ENG_ESTATE);
+    assert_int_equal(eng_group_upload_ids(e, TA, ga, NULL, 0, 7, NULL, NULL), ENG_EINVAL);
+    assert_int_equal(eng_group_upload_ids(e, TA, 4242, NULL, 0, ENG_UPLOAD_APPEND, NULL, NULL), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_find(e, TA, "U", &g), ENG_OK);
     assert_int_equal(g, gu);
-    assert_int_equal(eng_group_find(e, "nope", &g), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_find(e, TA, "nope", &g), ENG_ENOTFOUND);
 
     /* Everything survives a reopen. */
     uint64_t su = gsize(e, gu), sd = gsize(e, gd), sa = gsize(e, ga);
     assert_int_equal(eng_close(e), ENG_OK);
-    e = test_engine_open(test_store_handle(ts));
+    e = test_engine_open_org(test_store_handle(ts));
     assert_int_equal(gsize(e, gu), su);
     assert_int_equal(gsize(e, gd), sd);
     assert_int_equal(gsize(e, ga), sa);
     assert_int_equal(gsize(e, gb), 2);
-    assert_int_equal(eng_group_find(e, "Pune VIPs", &g), ENG_OK);
+    assert_int_equal(eng_group_find(e, TA, "Pune VIPs", &g), ENG_OK);
     assert_int_equal(g, gf);
-    assert_int_equal(eng_group_set_combined(e, gu, ENG_COMBINE_UNION, self, 1, NULL, 0), ENG_ECYCLE);
+    assert_int_equal(eng_group_set_combined(e, TA, gu, ENG_COMBINE_UNION, self, 1, NULL, 0), ENG_ECYCLE);
     uint32_t g2;
-    assert_int_equal(eng_group_create_uploaded(e, "new", &g2), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(e, TA, "new", &g2), ENG_OK);
     assert_true(g2 > gf); /* ids are never reused */
     assert_int_equal(eng_close(e), ENG_OK);
     test_store_free(ts);
@@ -290,7 +290,7 @@ static void resolve_split_freeze(void **st)
     qry o;
     opts(&o, inc, 3, exc, 1, 1u << ENG_CH_EMAIL | 1u << ENG_CH_SMS, 0xC0FFEE, 10);
     eng_audience *a;
-    assert_int_equal(eng_audience_resolve(e, &o.q, &a), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, TA, &o.q, &a), ENG_OK);
     /* Reference. */
     static uint32_t want[N], got[N], test_ids[N], ctrl_ids[N];
     uint64_t nw = 0, pre = 0, pre_email = 0, pre_sms = 0;
@@ -332,7 +332,7 @@ static void resolve_split_freeze(void **st)
     assert_true(fabs((double)nt - 0.9 * (double)nw) < 4 * sd);
     /* Same input, same split and hash. */
     eng_audience *a2;
-    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, TA, &o.q, &a2), ENG_OK);
     uint8_t h1[32], h2[32];
     assert_int_equal(eng_audience_hash(a, h1), ENG_OK);
     assert_int_equal(eng_audience_hash(a2, h2), ENG_OK);
@@ -340,7 +340,7 @@ static void resolve_split_freeze(void **st)
     eng_audience_free(a2);
     /* Another seed: another split, same audience. */
     o.q.split_seed = 1;
-    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, TA, &o.q, &a2), ENG_OK);
     assert_int_equal(eng_audience_hash(a2, h2), ENG_OK);
     assert_memory_not_equal(h1, h2, 32);
     assert_int_equal(eng_audience_count(a2, ENG_PART_ALL, &n), ENG_OK);
@@ -349,23 +349,23 @@ static void resolve_split_freeze(void **st)
     o.q.split_seed = 0xC0FFEE;
     /* Ratio extremes. */
     o.q.control_percent = 100;
-    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, TA, &o.q, &a2), ENG_OK);
     assert_int_equal(eng_audience_count(a2, ENG_PART_TEST, &n), ENG_OK);
     assert_int_equal(n, 0);
     eng_audience_free(a2);
     o.q.control_percent = 0;
-    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, TA, &o.q, &a2), ENG_OK);
     assert_int_equal(eng_audience_count(a2, ENG_PART_CONTROL, &n), ENG_OK);
     assert_int_equal(n, 0);
     eng_audience_free(a2);
     o.q.control_percent = 10;
 
     /* Freeze; the same content again is fine, other content is refused. */
-    assert_int_equal(eng_audience_freeze(a, "c/1/m/1/v1"), ENG_OK);
-    assert_int_equal(eng_audience_freeze(a, "c/1/m/1/v1"), ENG_OK);
+    assert_int_equal(eng_audience_freeze(a, TA, "c/1/m/1/v1"), ENG_OK);
+    assert_int_equal(eng_audience_freeze(a, TA, "c/1/m/1/v1"), ENG_OK);
     o.q.channels = 0;
-    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
-    assert_int_equal(eng_audience_freeze(a2, "c/1/m/1/v1"), ENG_ESTATE);
+    assert_int_equal(eng_audience_resolve(e, TA, &o.q, &a2), ENG_OK);
+    assert_int_equal(eng_audience_freeze(a2, TA, "c/1/m/1/v1"), ENG_ESTATE);
     eng_audience_free(a2);
     o.q.channels = 1u << ENG_CH_EMAIL | 1u << ENG_CH_SMS;
 
@@ -379,10 +379,10 @@ static void resolve_split_freeze(void **st)
         snprintf(buf[i], sizeof buf[i], "cust-%d", N / 2 + i);
         ids[i] = buf[i];
     }
-    assert_int_equal(eng_group_upload_ids(e, gb, ids, N / 2, ENG_UPLOAD_APPEND, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_group_upload_ids(e, TA, gb, ids, N / 2, ENG_UPLOAD_APPEND, NULL, NULL), ENG_OK);
     free(ids);
     free(buf);
-    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, TA, &o.q, &a2), ENG_OK);
     uint64_t nt2, nc2;
     static uint32_t t2[N], c2[N];
     all_ids(a2, ENG_PART_TEST, t2, &nt2);
@@ -398,7 +398,7 @@ static void resolve_split_freeze(void **st)
 
     /* The frozen audience loads back verified, equal to what was frozen. */
     eng_audience *f;
-    assert_int_equal(eng_audience_load_frozen(e, "c/1/m/1/v1", &f), ENG_OK);
+    assert_int_equal(eng_audience_load_frozen(e, TA, "c/1/m/1/v1", &f), ENG_OK);
     assert_int_equal(eng_audience_hash(f, h2), ENG_OK);
     assert_memory_equal(h1, h2, 32);
     all_ids(f, ENG_PART_TEST, got, &n);
@@ -406,56 +406,56 @@ static void resolve_split_freeze(void **st)
     assert_memory_equal(got, test_ids, nt * sizeof *got);
     assert_int_equal(eng_audience_reach(f, ENG_CH_EMAIL, &r), ENG_ESTATE);
     eng_audience_free(f);
-    assert_int_equal(eng_audience_load_frozen(e, "c/none", &f), ENG_ENOTFOUND);
+    assert_int_equal(eng_audience_load_frozen(e, TA, "c/none", &f), ENG_ENOTFOUND);
     uint8_t *v;
     size_t len;
-    assert_int_equal(test_store_raw_get(ts, "a/f/c/1/m/1/v1", &v, &len), 0);
+    assert_int_equal(test_store_raw_get(ts, "a/o/" TEST_ORG "/f/c/1/m/1/v1", &v, &len), 0);
     v[len / 2] ^= 0x10;
-    assert_int_equal(test_store_raw_put(ts, "a/f/c/1/m/1/v1", v, len), 0);
+    assert_int_equal(test_store_raw_put(ts, "a/o/" TEST_ORG "/f/c/1/m/1/v1", v, len), 0);
     free(v);
-    assert_int_equal(eng_audience_load_frozen(e, "c/1/m/1/v1", &f), ENG_ECORRUPT);
+    assert_int_equal(eng_audience_load_frozen(e, TA, "c/1/m/1/v1", &f), ENG_ECORRUPT);
 
     /* Argument errors. */
-    assert_int_equal(eng_audience_resolve(e, NULL, &a2), ENG_EINVAL);
-    assert_int_equal(eng_audience_resolve(NULL, &o.q, &a2), ENG_EMISUSE);
-    assert_int_equal(eng_audience_resolve(e, &o.q, NULL), ENG_EINVAL);
+    assert_int_equal(eng_audience_resolve(e, TA, NULL, &a2), ENG_EINVAL);
+    assert_int_equal(eng_audience_resolve(NULL, TA, &o.q, &a2), ENG_EMISUSE);
+    assert_int_equal(eng_audience_resolve(e, TA, &o.q, NULL), ENG_EINVAL);
     qry bad = o;
     bad.q.version = 9;
-    assert_int_equal(eng_audience_resolve(e, &bad.q, &a2), ENG_EVERSION);
+    assert_int_equal(eng_audience_resolve(e, TA, &bad.q, &a2), ENG_EVERSION);
     bad = o;
     bad.q.n_include = 0;
-    assert_int_equal(eng_audience_resolve(e, &bad.q, &a2), ENG_EINVAL);
+    assert_int_equal(eng_audience_resolve(e, TA, &bad.q, &a2), ENG_EINVAL);
     bad = o;
     bad.q.control_percent = 101;
-    assert_int_equal(eng_audience_resolve(e, &bad.q, &a2), ENG_ERANGE);
+    assert_int_equal(eng_audience_resolve(e, TA, &bad.q, &a2), ENG_ERANGE);
     bad = o;
     bad.q.channels = 1u << 20;
-    assert_int_equal(eng_audience_resolve(e, &bad.q, &a2), ENG_EINVAL);
+    assert_int_equal(eng_audience_resolve(e, TA, &bad.q, &a2), ENG_EINVAL);
     uint32_t unknown[] = {ga, 777};
     bad = o;
     qset(&bad, 0, unknown, 2);
-    assert_int_equal(eng_audience_resolve(e, &bad.q, &a2), ENG_ENOTFOUND);
+    assert_int_equal(eng_audience_resolve(e, TA, &bad.q, &a2), ENG_ENOTFOUND);
     bad = o;
     bad.q.exclude = NULL;
-    assert_int_equal(eng_audience_resolve(e, &bad.q, &a2), ENG_EINVAL);
+    assert_int_equal(eng_audience_resolve(e, TA, &bad.q, &a2), ENG_EINVAL);
     assert_int_equal(eng_audience_query_init(NULL, ENG_AUDIENCE_QUERY_VERSION), ENG_EINVAL);
     assert_int_equal(eng_audience_query_init(&bad.q, 0), ENG_EVERSION);
     assert_int_equal(eng_audience_count(NULL, ENG_PART_ALL, &n), ENG_EMISUSE);
-    assert_int_equal(eng_audience_resolve(e, &o.q, &a2), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, TA, &o.q, &a2), ENG_OK);
     assert_int_equal(eng_audience_count(a2, 5, &n), ENG_EINVAL);
     assert_int_equal(eng_audience_count(a2, ENG_PART_ALL, NULL), ENG_EINVAL);
     assert_int_equal(eng_audience_reach(a2, ENG_CH_COUNT, &n), ENG_EINVAL);
     assert_int_equal(eng_audience_ids(a2, ENG_PART_ALL, 0, NULL, 5, &len), ENG_EINVAL);
     assert_int_equal(eng_audience_hash(a2, NULL), ENG_EINVAL);
-    assert_int_equal(eng_audience_freeze(a2, ""), ENG_EINVAL);
-    assert_int_equal(eng_audience_freeze(a2, NULL), ENG_EINVAL);
-    assert_int_equal(eng_audience_freeze(NULL, "k"), ENG_EMISUSE);
-    assert_int_equal(eng_audience_load_frozen(e, "k", NULL), ENG_EINVAL);
+    assert_int_equal(eng_audience_freeze(a2, TA, ""), ENG_EINVAL);
+    assert_int_equal(eng_audience_freeze(a2, TA, NULL), ENG_EINVAL);
+    assert_int_equal(eng_audience_freeze(NULL, TA, "k"), ENG_EMISUSE);
+    assert_int_equal(eng_audience_load_frozen(e, TA, "k", NULL), ENG_EINVAL);
     eng_audience_free(NULL);
     /* The audience keeps its engine alive past eng_close. */
     assert_int_equal(eng_close(e), ENG_OK);
     assert_int_equal(eng_audience_count(a2, ENG_PART_TEST, &n), ENG_OK);
-    assert_int_equal(eng_audience_freeze(a2, "late"), ENG_EMISUSE);
+    assert_int_equal(eng_audience_freeze(a2, TA, "late"), ENG_EMISUSE);
     eng_audience_free(a2);
     test_store_free(ts);
     test_alloc_assert_clean();
@@ -469,15 +469,15 @@ static void corrupt_records_are_reported(void **st)
     rng = 17;
     test_store *ts = test_store_new();
     eng_engine *e = populate(ts, 0, 200);
-    assert_int_equal(eng_customers_add_column(e, "tier", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "tier", ENG_COL_STRING), ENG_OK);
     uint32_t ga = upload_random(e, "A", 0.5, A, 200), gu;
-    assert_int_equal(eng_group_create_combined(e, "U", ENG_COMBINE_UNION, &ga, 1, NULL, 0, &gu), ENG_OK);
+    assert_int_equal(eng_group_create_combined(e, TA, "U", ENG_COMBINE_UNION, &ga, 1, NULL, 0, &gu), ENG_OK);
     assert_int_equal(eng_close(e), ENG_OK);
-    char ka[16], km[16], kg[16];
-    snprintf(ka, sizeof ka, "a/g/%08x", ga);
-    snprintf(km, sizeof km, "a/m/%08x", ga);
-    snprintf(kg, sizeof kg, "a/g/%08x", gu);
-    const char *keys[] = {"a/s", ka, km, kg, "a/t/0000000000000000/00000000"};
+    char ka[32], km[32], kg[32];
+    snprintf(ka, sizeof ka, "a/o/" TEST_ORG "/g/%08x", ga);
+    snprintf(km, sizeof km, "a/o/" TEST_ORG "/m/%08x", ga);
+    snprintf(kg, sizeof kg, "a/o/" TEST_ORG "/g/%08x", gu);
+    const char *keys[] = {"a/o/" TEST_ORG "/s", ka, km, kg, "a/o/" TEST_ORG "/t/0000000000000000/00000000"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         uint8_t *v;
         size_t len;
@@ -485,9 +485,9 @@ static void corrupt_records_are_reported(void **st)
         for (size_t at = 0; at < len; at += 1 + len / 7) {
             v[at] ^= 0x41;
             assert_int_equal(test_store_raw_put(ts, keys[k], v, len), 0);
-            e = test_engine_open(test_store_handle(ts));
+            e = test_engine_open_org(test_store_handle(ts));
             uint64_t n;
-            int rc = eng_customers_count(e, &n);
+            int rc = eng_customers_count(e, TA, &n);
             if (rc != ENG_ECORRUPT)
                 fail_msg("%s byte %zu: %d", keys[k], at, rc);
             assert_string_equal(eng_error_last()->detail, keys[k]);
@@ -497,7 +497,7 @@ static void corrupt_records_are_reported(void **st)
         assert_int_equal(test_store_raw_put(ts, keys[k], v, len), 0);
         free(v);
     }
-    e = test_engine_open(test_store_handle(ts));
+    e = test_engine_open_org(test_store_handle(ts));
     assert_int_equal(gsize(e, gu), count(A, 200));
     assert_int_equal(eng_close(e), ENG_OK);
     test_store_free(ts);
@@ -523,7 +523,7 @@ static void *reader(void *arg)
     opts(&o, t->inc, 2, NULL, 0, 0, 9, 50);
     eng_audience *mine;
     if (!t->rc)
-        t->rc = eng_audience_resolve(t->e, &o.q, &mine);
+        t->rc = eng_audience_resolve(t->e, TA, &o.q, &mine);
     if (!t->rc) {
         t->rc = eng_audience_count(mine, ENG_PART_TEST, &t->count);
         eng_audience_free(mine);
@@ -542,7 +542,7 @@ static void threads_share_an_audience(void **st)
     qry o;
     opts(&o, inc, 2, NULL, 0, 0, 9, 50);
     eng_audience *a;
-    assert_int_equal(eng_audience_resolve(e, &o.q, &a), ENG_OK);
+    assert_int_equal(eng_audience_resolve(e, TA, &o.q, &a), ENG_OK);
     thr t[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
@@ -578,22 +578,26 @@ static int oom_resolve(void *arg)
     int rc = eng_open(&cfg, &e);
     if (rc)
         return rc;
+    if ((rc = test_org(e))) {
+        eng_close(e);
+        return rc;
+    }
     uint32_t ga = 0, gx = 0, gu = 0;
     eng_audience *a = NULL, *f = NULL;
-    if (!(rc = eng_group_find(e, "A", &ga)) && !(rc = eng_group_find(e, "X", &gx))) {
+    if (!(rc = eng_group_find(e, TA, "A", &ga)) && !(rc = eng_group_find(e, TA, "X", &gx))) {
         uint32_t inc[] = {ga};
-        if (eng_group_find(e, "U", &gu) == ENG_ENOTFOUND)
-            rc = eng_group_create_combined(e, "U", ENG_COMBINE_UNION, inc, 1, &gx, 1, &gu);
+        if ((rc = eng_group_find(e, TA, "U", &gu)) == ENG_ENOTFOUND)
+            rc = eng_group_create_combined(e, TA, "U", ENG_COMBINE_UNION, inc, 1, &gx, 1, &gu);
     }
     qry o;
     uint32_t inc2[] = {gu};
     opts(&o, inc2, 1, &gx, 1, 1u << ENG_CH_EMAIL, 5, 50);
     if (!rc)
-        rc = eng_audience_resolve(e, &o.q, &a);
+        rc = eng_audience_resolve(e, TA, &o.q, &a);
     if (!rc)
-        rc = eng_audience_freeze(a, "oom");
+        rc = eng_audience_freeze(a, TA, "oom");
     if (!rc)
-        rc = eng_audience_load_frozen(e, "oom", &f);
+        rc = eng_audience_load_frozen(e, TA, "oom", &f);
     eng_audience_free(a);
     eng_audience_free(f);
     eng_close(e);

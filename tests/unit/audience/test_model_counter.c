@@ -32,7 +32,7 @@ static void fill(eng_engine *e, uint32_t g, size_t n)
     p += sprintf(p, "id\n");
     for (size_t i = 0; i < n; i++)
         p += sprintf(p, "k%zu\n", i);
-    assert_int_equal(eng_group_upload_csv(e, g, csv, (size_t)(p - csv), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_group_upload_csv(e, "root", g, csv, (size_t)(p - csv), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
     free(csv);
 }
 
@@ -49,11 +49,11 @@ static void xengage_minimum_uses_the_audience(void **st)
     p += sprintf(p, "id,contact.facebook,consent.facebook\n");
     for (size_t i = 0; i < total; i++)
         p += sprintf(p, "k%zu,fb%zu,%s\n", i, i, i % 20 ? "yes" : "no");
-    assert_int_equal(eng_customers_import_csv_buffer(f.e, csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(f.e, "root", csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
     free(csv);
     uint32_t g, gx;
-    assert_int_equal(eng_group_create_uploaded(f.e, "loyal-2025", &g), ENG_OK);
-    assert_int_equal(eng_group_create_uploaded(f.e, "staff", &gx), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "loyal-2025", &g), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "staff", &gx), ENG_OK);
     fill(f.e, g, 125000);
     fill(f.e, gx, 1000);
 
@@ -61,9 +61,9 @@ static void xengage_minimum_uses_the_audience(void **st)
     const char *inc[] = {"loyal-2025"}, *exc[] = {"staff"};
     uint64_t n = 0, want;
     eng_audience_query q = {ENG_AUDIENCE_QUERY_VERSION, inc, 1, exc, 1, 1u << ENG_CH_FACEBOOK, 10, 42, "acme", 7};
-    assert_int_equal(eng_audience_test_count(f.e, &q, &n), ENG_OK);
+    assert_int_equal(eng_audience_test_count(f.e, "root", &q, &n), ENG_OK);
     eng_audience *a;
-    assert_int_equal(eng_audience_resolve(f.e, &q, &a), ENG_OK);
+    assert_int_equal(eng_audience_resolve(f.e, "root", &q, &a), ENG_OK);
     assert_int_equal(eng_audience_count(a, ENG_PART_TEST, &want), ENG_OK);
     eng_audience_free(a);
     assert_int_equal(n, want); /* exactly the test group the campaign will contact */
@@ -71,14 +71,14 @@ static void xengage_minimum_uses_the_audience(void **st)
     /* Unreachable customers do not count: without the channel filter there are more. */
     uint64_t unfiltered;
     q.channels = 0;
-    assert_int_equal(eng_audience_test_count(f.e, &q, &unfiltered), ENG_OK);
+    assert_int_equal(eng_audience_test_count(f.e, "root", &q, &unfiltered), ENG_OK);
     assert_true(unfiltered > n + 4000);
     q.channels = 1u << ENG_CH_FACEBOOK;
     /* The seed decides who is in test; another seed is another (equally sized) split. */
     q.split_seed = 43;
     uint64_t other;
-    assert_int_equal(eng_audience_test_count(f.e, &q, &other), ENG_OK);
-    assert_int_equal(eng_audience_resolve(f.e, &q, &a), ENG_OK);
+    assert_int_equal(eng_audience_test_count(f.e, "root", &q, &other), ENG_OK);
+    assert_int_equal(eng_audience_resolve(f.e, "root", &q, &a), ENG_OK);
     assert_int_equal(eng_audience_count(a, ENG_PART_TEST, &want), ENG_OK);
     eng_audience_free(a);
     assert_int_equal(other, want);
@@ -89,23 +89,23 @@ static void xengage_minimum_uses_the_audience(void **st)
     uint64_t n2;
     eng_audience_query qid = q;
     qid.include = byid;
-    assert_int_equal(eng_audience_test_count(f.e, &qid, &n2), ENG_OK);
+    assert_int_equal(eng_audience_test_count(f.e, "root", &qid, &n2), ENG_OK);
     assert_int_equal(n2, n);
     const char *nope[] = {"nope"};
     eng_audience_query bad = q;
     bad.include = nope;
-    assert_int_equal(eng_audience_test_count(f.e, &bad, &n2), ENG_ENOTFOUND);
+    assert_int_equal(eng_audience_test_count(f.e, "root", &bad, &n2), ENG_ENOTFOUND);
     bad = q;
     bad.control_percent = 101;
-    assert_int_equal(eng_audience_test_count(f.e, &bad, &n2), ENG_ERANGE);
+    assert_int_equal(eng_audience_test_count(f.e, "root", &bad, &n2), ENG_ERANGE);
     bad = q;
     bad.n_include = 0;
-    assert_int_equal(eng_audience_test_count(f.e, &bad, &n2), ENG_EINVAL);
+    assert_int_equal(eng_audience_test_count(f.e, "root", &bad, &n2), ENG_EINVAL);
     bad = q;
     bad.version = 99;
-    assert_int_equal(eng_audience_test_count(f.e, &bad, &n2), ENG_EVERSION);
-    assert_int_equal(eng_audience_test_count(f.e, NULL, &n2), ENG_EINVAL);
-    assert_int_equal(eng_audience_test_count(NULL, &q, &n2), ENG_EMISUSE);
+    assert_int_equal(eng_audience_test_count(f.e, "root", &bad, &n2), ENG_EVERSION);
+    assert_int_equal(eng_audience_test_count(f.e, "root", NULL, &n2), ENG_EINVAL);
+    assert_int_equal(eng_audience_test_count(NULL, "root", &q, &n2), ENG_EMISUSE);
 
     /* The model's default counter is this one: enough test recipients pass ... */
     assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 200000), ENG_OK);
@@ -166,11 +166,11 @@ static void approval_freezes_the_audience(void **st)
     p += sprintf(p, "id,contact.sms,consent.sms\n");
     for (size_t i = 0; i < total; i++)
         p += sprintf(p, "k%zu,+9198%08zu,%s\n", i, i, i % 10 ? "yes" : "no");
-    assert_int_equal(eng_customers_import_csv_buffer(f.e, csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(f.e, "root", csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
     free(csv);
     uint32_t g, gx;
-    assert_int_equal(eng_group_create_uploaded(f.e, "loyal-2025", &g), ENG_OK);
-    assert_int_equal(eng_group_create_uploaded(f.e, "staff", &gx), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "loyal-2025", &g), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "staff", &gx), ENG_OK);
     fill(f.e, g, 1500);
     fill(f.e, gx, 100);
 
@@ -218,7 +218,7 @@ static void approval_freezes_the_audience(void **st)
     o.channels = (1u << ENG_CH_SMS) | (1u << ENG_CH_EMAIL);
     o.split_seed = eng_campaign_split_seed("acme", cid);
     o.control_percent = 10;
-    assert_int_equal(eng_audience_resolve(f.e, &o, &a), ENG_OK);
+    assert_int_equal(eng_audience_resolve(f.e, "root", &o, &a), ENG_OK);
     assert_int_equal(eng_audience_count(a, ENG_PART_TEST, &rtest), ENG_OK);
     assert_int_equal(eng_audience_hash(a, h2), ENG_OK);
     eng_audience_free(a);
@@ -228,7 +228,7 @@ static void approval_freezes_the_audience(void **st)
     /* The group grows; the approved audience does not, also after a reopen. */
     fill(f.e, g, 2000);
     fx_reopen(&f);
-    assert_int_equal(eng_audience_resolve(f.e, &o, &a), ENG_OK);
+    assert_int_equal(eng_audience_resolve(f.e, "root", &o, &a), ENG_OK);
     assert_int_equal(eng_audience_count(a, ENG_PART_ALL, &rtest), ENG_OK);
     eng_audience_free(a);
     assert_true(rtest > all);

@@ -235,7 +235,7 @@ static inline void dx_world(dx *f, size_t n, unsigned batch_size, unsigned in_fl
     if (!dx_no_unsubscribe_setup)
         assert_int_equal(eng_unsubscribe_setup(f->e, "root", "https://acme.example/unsub", "0123456789abcdef-acme",
                                                21), ENG_OK);
-    assert_int_equal(eng_customers_add_column(f->e, "first_name", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(f->e, "root", "first_name", ENG_COL_STRING), ENG_OK);
     size_t cap = n * 96 + 128;
     char *csv = malloc(cap), *p = csv;
     if (!csv)
@@ -250,10 +250,10 @@ static inline void dx_world(dx *f, size_t n, unsigned batch_size, unsigned in_fl
         else
             p += sprintf(p, "c%zu,%s,+1555%07zu,yes,,\n", i, name, i);
     }
-    assert_int_equal(eng_customers_import_csv_buffer(f->e, csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(f->e, "root", csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
     free(csv);
     uint32_t g;
-    assert_int_equal(eng_group_create_uploaded(f->e, "all", &g), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f->e, "root", "all", &g), ENG_OK);
     char **ids = malloc(n * sizeof *ids);
     if (!ids)
         abort();
@@ -262,7 +262,7 @@ static inline void dx_world(dx *f, size_t n, unsigned batch_size, unsigned in_fl
             abort();
         snprintf(ids[i], 16, "c%zu", i);
     }
-    assert_int_equal(eng_group_upload_ids(f->e, g, (const char *const *)ids, n, ENG_UPLOAD_REPLACE, NULL, NULL),
+    assert_int_equal(eng_group_upload_ids(f->e, "root", g, (const char *const *)ids, n, ENG_UPLOAD_REPLACE, NULL, NULL),
                      ENG_OK);
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
@@ -391,7 +391,7 @@ static inline void dx_txns(dx *f, const uint32_t *ids, size_t n, eng_time at, in
     if (!id || !cu || !pi || !pc || !t || !am)
         abort();
     for (size_t i = 0; i < n; i++) {
-        assert_int_equal(eng_customer_external_id(f->e, ids[i], cu[i], sizeof cu[i]), ENG_OK);
+        assert_int_equal(eng_customer_external_id(f->e, "root", ids[i], cu[i], sizeof cu[i]), ENG_OK);
         snprintf(id[i], sizeof id[i], "%s-%s", tag, cu[i]);
         pi[i] = id[i], pc[i] = cu[i], t[i] = at, am[i] = amount * 10000;
     }
@@ -405,7 +405,7 @@ static inline void dx_txns(dx *f, const uint32_t *ids, size_t n, eng_time at, in
 static inline size_t dx_ext(dx *f, uint32_t customer)
 {
     char ext[32];
-    assert_int_equal(eng_customer_external_id(f->e, customer, ext, sizeof ext), ENG_OK);
+    assert_int_equal(eng_customer_external_id(f->e, "root", customer, ext, sizeof ext), ENG_OK);
     return (size_t)strtoul(ext + 1, NULL, 10);
 }
 

@@ -9,17 +9,17 @@
 static int has_email(dx *f, uint32_t c)
 {
     char ext[32];
-    assert_int_equal(eng_customer_external_id(f->e, c, ext, sizeof ext), ENG_OK);
+    assert_int_equal(eng_customer_external_id(f->e, "root", c, ext, sizeof ext), ENG_OK);
     return strtoul(ext + 1, NULL, 10) % 5 != 0;
 }
 
 static void set_name(dx *f, uint32_t c, const char *name)
 {
     char ext[32];
-    assert_int_equal(eng_customer_external_id(f->e, c, ext, sizeof ext), ENG_OK);
+    assert_int_equal(eng_customer_external_id(f->e, "root", c, ext, sizeof ext), ENG_OK);
     const char *names[] = {"id", "first_name"};
     const char *vals[] = {ext, name};
-    assert_int_equal(eng_customers_upsert(f->e, names, 2, vals, 1, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_upsert(f->e, "root", names, 2, vals, 1, NULL, NULL), ENG_OK);
 }
 
 static void priority_first_reachable(void **state)
@@ -68,7 +68,7 @@ static void personalisation_and_rendering(void **state)
     uint32_t html = UINT32_MAX, brk = UINT32_MAX, noname = UINT32_MAX;
     for (size_t i = 0; i < n; i++) {
         char ext[32];
-        assert_int_equal(eng_customer_external_id(f.e, ids[i], ext, sizeof ext), ENG_OK);
+        assert_int_equal(eng_customer_external_id(f.e, "root", ids[i], ext, sizeof ext), ENG_OK);
         unsigned long k = strtoul(ext + 1, NULL, 10);
         if (k % 7 == 0 && k % 5 && noname == UINT32_MAX)
             noname = ids[i];
@@ -106,7 +106,7 @@ static void personalisation_and_rendering(void **state)
     int64_t want = 0;
     for (size_t i = 0; i < n; i++) {
         char ext[32];
-        assert_int_equal(eng_customer_external_id(f.e, ids[i], ext, sizeof ext), ENG_OK);
+        assert_int_equal(eng_customer_external_id(f.e, "root", ids[i], ext, sizeof ext), ENG_OK);
         const char *body = f.prov.body[dx_pair(ids[i], ENG_CH_SMS)];
         assert_non_null(body);
         int is_vip = strcmp(ext, "c1") == 0 || strcmp(ext, "c2") == 0;
@@ -200,7 +200,7 @@ static void template_edges(void **state)
     eng__tpl_free(&mem, t);
     assert_int_equal(eng__tpl_compile(&mem, "{{ optout }}{{coupon_code|\"NONE\"}} {{campaign_name}}", 0, &t),
                      ENG_OK);
-    eng__rctx r = {NULL, 0, ENG_CH_SMS, NULL, NULL, "Diwali & co"};
+    eng__rctx r = {NULL, 0, ENG_CH_SMS, NULL, NULL, "Diwali & co", NULL};
     eng__wr w;
     eng__wr_init(&w, &mem);
     assert_int_equal(eng__tpl_render(t, &r, &w), ENG_OK);

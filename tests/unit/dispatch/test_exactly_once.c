@@ -13,7 +13,7 @@ static size_t expect_pairs(dx *f, unsigned char *want)
     uint32_t *ids = dx_test_group(f, &n);
     for (size_t i = 0; i < n; i++) {
         char ext[32];
-        assert_int_equal(eng_customer_external_id(f->e, ids[i], ext, sizeof ext), ENG_OK);
+        assert_int_equal(eng_customer_external_id(f->e, "root", ids[i], ext, sizeof ext), ENG_OK);
         size_t c = (size_t)strtoul(ext + 1, NULL, 10);
         want[dx_pair(ids[i], ENG_CH_SMS)] = 1;
         k++;

@@ -13,7 +13,7 @@ static uint32_t pick(dx *f, size_t skip)
     uint32_t out = UINT32_MAX;
     for (size_t i = 0; i < n && out == UINT32_MAX; i++) {
         char ext[32];
-        assert_int_equal(eng_customer_external_id(f->e, ids[i], ext, sizeof ext), ENG_OK);
+        assert_int_equal(eng_customer_external_id(f->e, "root", ids[i], ext, sizeof ext), ENG_OK);
         if (strtoul(ext + 1, NULL, 10) % 5 && skip-- == 0)
             out = ids[i];
     }
@@ -139,10 +139,10 @@ static void overdraft_forbidden_waits_for_credits(void **state)
 static void optout(dx *f, uint32_t c)
 {
     char ext[32];
-    assert_int_equal(eng_customer_external_id(f->e, c, ext, sizeof ext), ENG_OK);
+    assert_int_equal(eng_customer_external_id(f->e, "root", c, ext, sizeof ext), ENG_OK);
     const char *names[] = {"id", "optout.sms"};
     const char *vals[] = {ext, "yes"};
-    assert_int_equal(eng_customers_upsert(f->e, names, 2, vals, 1, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_upsert(f->e, "root", names, 2, vals, 1, NULL, NULL), ENG_OK);
 }
 
 /* One customer's SMS is waiting for a retry, another's chunk is not planned
@@ -206,9 +206,9 @@ static void unsubscribe_mid_run(void **state)
     assert_int_equal(f.prov.calls[dx_pair(ctl, ENG_CH_SMS)], 0);
     const char *names[] = {"id", "contact.sms", "consent.sms"};
     const char *vals[] = {"late", "+15559999999", "yes"};
-    assert_int_equal(eng_customers_upsert(f.e, names, 3, vals, 1, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_upsert(f.e, "root", names, 3, vals, 1, NULL, NULL), ENG_OK);
     uint32_t late;
-    assert_int_equal(eng_customer_find(f.e, "late", &late), ENG_OK);
+    assert_int_equal(eng_customer_find(f.e, "root", "late", &late), ENG_OK);
     assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, late, &t), ENG_OK);
     assert_int_equal(t.reason, ENG_TRACE_NOT_IN_AUDIENCE);
     dx_close(&f);

@@ -46,7 +46,7 @@ static int count_txn(const eng_txn_row *row, void *user)
 static void take(dx *f, digest *d)
 {
     memset(d, 0, sizeof *d);
-    assert_int_equal(eng_customers_count(f->e, &d->customers), ENG_OK);
+    assert_int_equal(eng_customers_count(f->e, "root", &d->customers), ENG_OK);
     assert_int_equal(eng_txn_scan(f->e, "acme", NULL, INT64_MIN, INT64_MAX, count_txn, &d->txns), ENG_OK);
     assert_int_equal(eng_touch_pending(f->e, &d->pending), ENG_OK);
     uint64_t c[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT];
@@ -109,7 +109,7 @@ static int act_import(dx *f)
     p += sprintf(p, "id,first_name,contact.sms,consent.sms\n");
     for (int i = 0; i < NCUST; i++) /* half updates, half new customers */
         p += sprintf(p, "c%d,Bea%d,+1666%07d,yes\n", i * 2, i, i);
-    return eng_customers_import_csv_buffer(f->e, csv, (size_t)(p - csv), NULL, NULL);
+    return eng_customers_import_csv_buffer(f->e, "root", csv, (size_t)(p - csv), NULL, NULL);
 }
 
 static int act_approve(dx *f)
@@ -205,7 +205,7 @@ static int act_receipts(dx *f)
 static int act_compact(dx *f)
 {
     int rc = act_import(f); /* leave something to compact away */
-    return rc ? rc : eng_customers_compact(f->e);
+    return rc ? rc : eng_customers_compact(f->e, "root");
 }
 
 static const scenario scenarios[] = {

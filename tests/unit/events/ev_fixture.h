@@ -1,4 +1,5 @@
-/* Shared by the events tests: an engine on the test store with customers
+/* Shared by the events tests: an engine on the test store with org acme
+ * (admin "admin") and customers
  * c0..c<n-1> (email and sms contacts, consent on both), and helpers to write
  * `sent` the way the dispatcher does (inside its own batch) and receipts. */
 #ifndef EV_FIXTURE_H
@@ -32,7 +33,7 @@ static inline void evfx_customers(evfx *f, uint32_t n)
     for (uint32_t i = 0; i < n; i++)
         len += (size_t)snprintf(csv + len, cap - len, "c%u,c%u@example.com,true,+9199%08u,true\n", i, i, i);
     eng_import_report r = ENG_IMPORT_REPORT_INIT;
-    assert_int_equal(eng_customers_import_csv_buffer(f->e, csv, len, NULL, &r), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(f->e, "admin", csv, len, NULL, &r), ENG_OK);
     free(csv);
     f->ncust = n;
 }
@@ -43,6 +44,8 @@ static inline void evfx_open(evfx *f, uint32_t customers)
     f->ts = test_store_new();
     f->e = test_engine_open(test_store_handle(f->ts));
     f->ncust = 0;
+    /* Customers belong to an org: the fixture's are acme's, imported by its admin. */
+    assert_int_equal(eng_org_create(f->e, "acme", NULL, "admin", NULL), ENG_OK);
     if (customers)
         evfx_customers(f, customers);
 }

@@ -20,7 +20,7 @@ static void take(evfx *f, snap *s)
     memset(s, 0, sizeof *s);
     assert_int_equal(eng_touch_status_counts(f->e, "acme", 5, 0, s->counts, NS), ENG_OK);
     assert_int_equal(eng_touch_pending(f->e, &s->pending), ENG_OK);
-    assert_int_equal(eng_customer_reachable(f->e, 4, ENG_CH_EMAIL, &s->reach4), ENG_OK);
+    assert_int_equal(eng_customer_reachable(f->e, "admin", 4, ENG_CH_EMAIL, &s->reach4), ENG_OK);
 }
 
 enum { OP_SENT, OP_SENT_SEAL, OP_RECEIPTS };
@@ -124,9 +124,13 @@ static int whole_flow(void *arg)
     int rc = eng_open(&cfg, &e);
     if (rc)
         return rc;
+    if ((rc = eng_org_create(e, "acme", NULL, "admin", NULL))) {
+        eng_close(e);
+        return rc;
+    }
     evfx f = {NULL, e, 0};
     static const char csv[] = "id,contact.email,consent.email\nc0,a@x.io,true\nc1,b@x.io,true\nc2,c@x.io,true\n";
-    if (!(rc = eng_customers_import_csv_buffer(e, csv, sizeof csv - 1, NULL, NULL)) &&
+    if (!(rc = eng_customers_import_csv_buffer(e, "admin", csv, sizeof csv - 1, NULL, NULL)) &&
         !(rc = evfx_receipt(&f, 5, 2, ENG_CH_EMAIL, ENG_TOUCH_OPENED, 50, NULL, NULL)) &&
         !(rc = evfx_send_rc(&f, "acme", 5, 0, 3, ENG_CH_EMAIL, 10, NULL)) &&
         !(rc = evfx_receipt(&f, 5, 1, ENG_CH_EMAIL, ENG_TOUCH_UNSUBSCRIBED, 60, NULL, NULL)) &&

@@ -224,9 +224,9 @@ static void scans_and_join(void **st)
     assert_true(cnt >= 1);
     char csv[64];
     int n = snprintf(csv, sizeof csv, "id\n%s\n", g->cust[u]);
-    assert_int_equal(eng_customers_import_csv_buffer(f.e, csv, (size_t)n, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(f.e, "admin", csv, (size_t)n, NULL, NULL), ENG_OK);
     uint32_t cid;
-    assert_int_equal(eng_customer_find(f.e, g->cust[u], &cid), ENG_OK);
+    assert_int_equal(eng_customer_find(f.e, "admin", g->cust[u], &cid), ENG_OK);
     sum one = {0, 0, 0, 0, cid};
     assert_int_equal(eng__enter(f.e), ENG_OK);
     assert_int_equal(eng__txn_scan(f.e, "acme", 0, 0, cid, sum_cb, &one), ENG_OK);
@@ -315,7 +315,6 @@ static void sealed_and_retention(void **st)
     (void)st;
     evfx f;
     evfx_open(&f, 0);
-    assert_int_equal(eng_org_create(f.e, "acme", NULL, "admin", NULL), ENG_OK);
     eng__seg_seal_rows = 1024; /* several sealed segments from a few thousand rows */
     size_t n = 5000;
     size_t cap = n * 40;

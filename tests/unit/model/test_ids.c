@@ -17,11 +17,11 @@ static int group_create(fx *f, int i, uint64_t *id)
     char name[32];
     snprintf(name, sizeof name, "g%d", i);
     uint32_t g = 0;
-    int rc = eng_group_create_uploaded(f->e, name, &g);
+    int rc = eng_group_create_uploaded(f->e, "root", name, &g);
     *id = g;
     return rc;
 }
-static int group_destroy(fx *f, uint64_t id) { return eng_group_delete(f->e, (uint32_t)id); }
+static int group_destroy(fx *f, uint64_t id) { return eng_group_delete(f->e, "root", (uint32_t)id); }
 
 static int campaign_create(fx *f, int i, uint64_t *id)
 {
@@ -102,14 +102,14 @@ static void group_id_with_store_faults(void **s)
     fx f;
     fx_open(&f);
     uint32_t a, b, c;
-    assert_int_equal(eng_group_create_uploaded(f.e, "a", &a), ENG_OK);
-    assert_int_equal(eng_group_create_uploaded(f.e, "b", &b), ENG_OK);
-    assert_int_equal(eng_group_delete(f.e, b), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "a", &a), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "b", &b), ENG_OK);
+    assert_int_equal(eng_group_delete(f.e, "root", b), ENG_OK);
     test_store_fail(f.ts, TV_PUT, 2, 0, TF_ERROR);
-    assert_int_equal(eng_group_create_uploaded(f.e, "c", &c), ENG_ESTORAGE);
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "c", &c), ENG_ESTORAGE);
     test_store_nofail(f.ts);
     fx_reopen(&f);
-    assert_int_equal(eng_group_create_uploaded(f.e, "c", &c), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "c", &c), ENG_OK);
     assert_true(c > b);
     fx_close(&f);
 }

@@ -116,8 +116,8 @@ static void variant_rules_against_customer_columns(void **st)
     (void)st;
     fx f;
     fx_open(&f);
-    assert_int_equal(eng_customers_add_column(f.e, "region", ENG_COL_STRING), ENG_OK);
-    assert_int_equal(eng_customers_add_column(f.e, "visits", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(f.e, "root", "region", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(f.e, "root", "visits", ENG_COL_INT64), ENG_OK);
     eng_campaign_spec c = fx_campaign("Personal");
     uint64_t cid, id;
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);

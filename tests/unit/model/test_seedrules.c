@@ -32,8 +32,8 @@ static void unknown_group_refused_at_submit(void **st)
     fx f;
     fx_open(&f);
     uint32_t loyal, lapsed;
-    assert_int_equal(eng_group_create_uploaded(f.e, "loyal-2025", &loyal), ENG_OK);
-    assert_int_equal(eng_group_create_uploaded(f.e, "lapsed", &lapsed), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "loyal-2025", &loyal), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "lapsed", &lapsed), ENG_OK);
     uint64_t cid = campaign(&f), id;
     eng_message_spec m = fx_message();
     const char *inc[] = {"loyal-2025", "no-such-group"}, *exc[] = {"lapsed", "gone"};
@@ -58,7 +58,7 @@ static void unknown_group_refused_at_submit(void **st)
     assert_int_equal(eng_message_update(f.e, "ann", id, &m, NULL), ENG_OK);
     assert_int_equal(eng_message_submit(f.e, "ann", id, NULL), ENG_OK);
     /* Deleted between submit and approval: approval names the reference. */
-    assert_int_equal(eng_group_delete(f.e, lapsed), ENG_OK);
+    assert_int_equal(eng_group_delete(f.e, "root", lapsed), ENG_OK);
     assert_int_equal(eng_message_approve(f.e, "bob", id, NULL, "ok"), ENG_ENOTFOUND);
     assert_string_equal(eng_error_last()->detail, "message.audience.exclude[0]");
     assert_int_equal(state_of(&f, id), ENG_STATE_AWAITING);
@@ -376,7 +376,7 @@ static void error_last_cleared_by_success(void **st)
     fx_reopen(&f);
     expect_cleared("eng_open");
     uint32_t g;
-    assert_int_equal(eng_group_create_uploaded(f.e, "loyal-2025", &g), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "loyal-2025", &g), ENG_OK);
     eng_campaign_spec c = fx_campaign("");
     uint64_t cid, mid;
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_EVALIDATION);
@@ -386,7 +386,7 @@ static void error_last_cleared_by_success(void **st)
     assert_int_equal(eng_credits_balance(f.e, "vic", ENG_CREDITS_CAMPAIGN, &bal), ENG_OK);
     expect_cleared("eng_credits_balance");
     /* successes that look things up and find them missing on the way */
-    assert_int_equal(eng_group_find(f.e, "nope", &g), ENG_ENOTFOUND);
+    assert_int_equal(eng_group_find(f.e, "root", "nope", &g), ENG_ENOTFOUND);
     c.name = "Fresh";
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
     expect_cleared("eng_campaign_create");

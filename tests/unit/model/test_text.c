@@ -70,12 +70,12 @@ static void audience_names(void **s)
     fx_open(&f);
     uint32_t g;
     for (size_t i = 0; i < NBAD; i++) {
-        assert_int_equal(eng_group_create_uploaded(f.e, bad_names[i], &g), ENG_EINVAL);
+        assert_int_equal(eng_group_create_uploaded(f.e, "root", bad_names[i], &g), ENG_EINVAL);
         assert_string_equal(eng_error_last()->detail, "name");
-        assert_int_equal(eng_group_create_filter(f.e, bad_names[i], "true", &g), ENG_EINVAL);
-        assert_int_equal(eng_group_find(f.e, bad_names[i], &g), ENG_ENOTFOUND); /* nothing stored */
+        assert_int_equal(eng_group_create_filter(f.e, "root", bad_names[i], "true", &g), ENG_EINVAL);
+        assert_int_equal(eng_group_find(f.e, "root", bad_names[i], &g), ENG_ENOTFOUND); /* nothing stored */
     }
-    assert_int_equal(eng_group_create_uploaded(f.e, "Käufer 2025", &g), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "Käufer 2025", &g), ENG_OK);
     fx_close(&f);
 }
 

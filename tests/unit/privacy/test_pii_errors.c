@@ -58,6 +58,8 @@ static eng_engine *open_logged(test_store *ts, seen *s)
     cfg.log_level = ENG_LOG_DEBUG;
     eng_engine *e = NULL;
     assert_int_equal(eng_open(&cfg, &e), ENG_OK);
+    /* customers belong to an org: acme's, imported by its admin */
+    assert_int_equal(eng_org_create(e, "acme", NULL, "admin", NULL), ENG_OK);
     return e;
 }
 
@@ -102,14 +104,14 @@ static void customer_imports(void **state)
     seen s = {0, 0};
     test_store *ts = test_store_new();
     eng_engine *e = open_logged(ts, &s);
-    assert_int_equal(eng_customers_add_column(e, "name", ENG_COL_STRING), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "age", ENG_COL_INT64), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "born", ENG_COL_DATE), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "vip", ENG_COL_BOOL), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "spend", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "admin", "name", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "admin", "age", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "admin", "born", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "admin", "vip", ENG_COL_BOOL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "admin", "spend", ENG_COL_DECIMAL), ENG_OK);
     static const char good[] = "id,contact.email,contact.sms,consent.email,name\n"
                                "cust-PAT-77,pat.doe@example.org,+4915112345678,true,Patricia Doe\n";
-    assert_int_equal(eng_customers_import_csv_buffer(e, good, sizeof good - 1, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e, "admin", good, sizeof good - 1, NULL, NULL), ENG_OK);
 
     for (int mode = 0; mode < 2; mode++)
         for (size_t i = 0; i < sizeof bad_customer_csv / sizeof *bad_customer_csv; i++) {
@@ -118,7 +120,7 @@ static void customer_imports(void **state)
             o.error_user = &s;
             o.on_error = mode ? ENG_IMPORT_SKIP_ROWS : ENG_IMPORT_REJECT_FILE;
             const char *csv = bad_customer_csv[i];
-            int rc = eng_customers_import_csv_buffer(e, csv, strlen(csv), &o, NULL);
+            int rc = eng_customers_import_csv_buffer(e, "admin", csv, strlen(csv), &o, NULL);
             if (mode == 0 || rc != ENG_OK)
                 assert_failed_clean(rc, csv);
         }
@@ -126,27 +128,27 @@ static void customer_imports(void **state)
 
     /* The same values through the API upsert, including a value given as a column name. */
     const char *names1[] = {"id", "contact.email"}, *vals1[] = {"cust-PAT-77", "pat.doe@@example.org"};
-    assert_failed_clean(eng_customers_upsert(e, names1, 2, vals1, 1, NULL, NULL), "upsert bad email");
+    assert_failed_clean(eng_customers_upsert(e, "admin", names1, 2, vals1, 1, NULL, NULL), "upsert bad email");
     const char *names2[] = {"id", "pat.doe@example.org"}, *vals2[] = {"cust-PAT-77", "x"};
-    assert_failed_clean(eng_customers_upsert(e, names2, 2, vals2, 1, NULL, NULL), "upsert value as name");
+    assert_failed_clean(eng_customers_upsert(e, "admin", names2, 2, vals2, 1, NULL, NULL), "upsert value as name");
     const char *names3[] = {"id", "contact.sms"}, *vals3[] = {"cust-PAT-77", "+49 151 12345678"};
-    assert_failed_clean(eng_customers_upsert(e, names3, 2, vals3, 1, NULL, NULL), "upsert bad phone");
+    assert_failed_clean(eng_customers_upsert(e, "admin", names3, 2, vals3, 1, NULL, NULL), "upsert bad phone");
 
     /* Look-ups and group uploads by an unknown external id. */
     uint32_t id;
-    assert_failed_clean(eng_customer_find(e, "cust-PAT-777", &id), "find");
-    assert_failed_clean(eng_customer_find(e, "pat.doe@example.org", &id), "find by email");
+    assert_failed_clean(eng_customer_find(e, "admin", "cust-PAT-777", &id), "find");
+    assert_failed_clean(eng_customer_find(e, "admin", "pat.doe@example.org", &id), "find by email");
     uint32_t g;
-    assert_int_equal(eng_group_create_uploaded(e, "vip", &g), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(e, "admin", "vip", &g), ENG_OK);
     const char *ids[] = {"cust-PAT-77", "pat.doe@example.org"};
     eng_import_options o = ENG_IMPORT_OPTIONS_INIT;
     o.error_fn = on_row_error;
     o.error_user = &s;
-    assert_failed_clean(eng_group_upload_ids(e, g, ids, 2, ENG_UPLOAD_REPLACE, &o, NULL), "upload ids");
+    assert_failed_clean(eng_group_upload_ids(e, "admin", g, ids, 2, ENG_UPLOAD_REPLACE, &o, NULL), "upload ids");
     static const char up[] = "id\ncust-PAT-77\nPatricia Doe\n";
-    assert_failed_clean(eng_group_upload_csv(e, g, up, sizeof up - 1, ENG_UPLOAD_REPLACE, &o, NULL), "upload csv");
+    assert_failed_clean(eng_group_upload_csv(e, "admin", g, up, sizeof up - 1, ENG_UPLOAD_REPLACE, &o, NULL), "upload csv");
     static const char up2[] = "pat.doe@example.org\ncust-PAT-77\n";
-    assert_failed_clean(eng_group_upload_csv(e, g, up2, sizeof up2 - 1, ENG_UPLOAD_REPLACE, &o, NULL),
+    assert_failed_clean(eng_group_upload_csv(e, "admin", g, up2, sizeof up2 - 1, ENG_UPLOAD_REPLACE, &o, NULL),
                         "upload csv without id header");
 
     eng_close(e);

@@ -321,7 +321,7 @@ static void *run_groups(void *arg)
 {
     gjob *g = arg;
     for (int k = 0; k < NGROUPS; k++)
-        if ((g->rc[k] = eng_group_count(g->e, g->gids[k], &g->count[k])))
+        if ((g->rc[k] = eng_group_count(g->e, TA, g->gids[k], &g->count[k])))
             snprintf(g->msg, sizeof g->msg, "%s", eng_error_last()->message);
     char name[16];
     snprintf(name, sizeof name, "%u", g->gids[NGROUPS - 1]);
@@ -330,7 +330,7 @@ static void *run_groups(void *arg)
     q.include = inc;
     q.n_include = 1;
     eng_audience *a = NULL;
-    g->rc_resolve = eng_audience_resolve(g->e, &q, &a);
+    g->rc_resolve = eng_audience_resolve(g->e, TA, &q, &a);
     static uint32_t ids[FN];
     g->rc_ids = a ? eng_audience_ids(a, ENG_PART_ALL, 0, ids, FN, &g->nids) : -1;
     eng_audience_free(a);
@@ -344,11 +344,11 @@ static void deepest_filter_groups_on_small_stack(void **st)
     (void)st;
     test_alloc_reset();
     test_store *ts = test_store_new();
-    eng_engine *e = test_engine_open(test_store_handle(ts));
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
     assert_non_null(e);
-    assert_int_equal(eng_customers_add_column(e, "city", ENG_COL_STRING), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "days", ENG_COL_INT64), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, "vip", ENG_COL_BOOL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "city", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "days", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "vip", ENG_COL_BOOL), ENG_OK);
     static char csv[FN * 40 + 64];
     char *p = csv;
     p += sprintf(p, "id,city,days,vip\n");
@@ -361,7 +361,7 @@ static void deepest_filter_groups_on_small_stack(void **st)
         want_pune += city != 2;
         want_mixed += !null_vip && vip && days > 1;
     }
-    assert_int_equal(eng_customers_import_csv_buffer(e, csv, strlen(csv), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, strlen(csv), NULL, NULL), ENG_OK);
     char *text[NGROUPS] = {
         nest("(", "vip", ")", FD),                                        /* parentheses */
         nest("not ", "vip", "", FD),                                      /* not (an even number) */
@@ -376,7 +376,7 @@ static void deepest_filter_groups_on_small_stack(void **st)
     for (int k = 0; k < NGROUPS; k++) {
         char name[16];
         snprintf(name, sizeof name, "deep%d", k);
-        int rc = eng_group_create_filter(e, name, text[k], &g.gids[k]);
+        int rc = eng_group_create_filter(e, TA, name, text[k], &g.gids[k]);
         if (rc)
             fail_msg("filter %d: %d %s (%s)", k, rc, eng_error_last()->message, eng_error_last()->detail);
         free(text[k]);
