@@ -17,15 +17,20 @@ typedef struct eng_audit_entry {
     eng_time time;          /**< When. */
     const char *org;        /**< The org. */
     const char *actor;      /**< Who. */
-    const char *object;     /**< What ("campaign/3", "message/4", "org", "actor/bob", "credits/campaign"). */
+    const char *object;     /**< What ("campaign/3", "message/4", "org", "actor/bob", "credits/campaign"; for the
+                                 audience calls "customers", "group/5", "audience/<key>"). */
     const char *action;     /**< "create", "update", "delete" (deleting a campaign logs each of its messages first),
                                  "submit", "approve", "reject", "void" (approval voided by a campaign edit), "lock-goal"
                                  (the campaign's first approval froze its goal), "message-add" and "message-remove"
                                  (on the campaign whose message list a message create or delete changed, right after
                                  the message's own entry), "start", "finish", "stop", "settings",
-                                 "unit-add", "put" (actor), "adjust" and "charge" (credits). */
+                                 "unit-add", "put" (actor), "adjust" and "charge" (credits); from engage/audience.h
+                                 "id_kind", "add_column", "import", "upsert", "compact", "create", "upload",
+                                 "set_combined", "delete" (groups) and "freeze". */
     const char *state_hash; /**< SHA-256 (hex) of the new state of the object: its stored record; for credits the two
-                                 balances (campaign, X-Engage) as little-endian 64-bit integers; for a deletion the empty string. */
+                                 balances (campaign, X-Engage) as little-endian 64-bit integers; for a deletion the empty string;
+                                 for an audience call the short text describing the change (rows imported, members
+                                 uploaded, ...). */
     const char *prev_hash;  /**< Hash (hex) of the previous entry; 64 zeros for the first. */
     const char *hash;       /**< Hash (hex) of this entry (covers all fields above). */
 } eng_audit_entry;

@@ -9,6 +9,7 @@
  *   P g/<id:08x>                 group definition                   0x0303
  *   P m/<id:08x>                 uploaded group members (id set)    0x0304
  *   P f/<key>                    frozen audience                    0x0305
+ *   a/i/<id:08x>                 the org owning group id            0x0306
  * Group ids come from one engine-wide sequence (store/seq.h), so an id names
  * at most one group of one org. The customer table is rebuilt by replaying the deltas in key order, so
  * dense ids come out the same on every load. A change is written in one
@@ -31,6 +32,7 @@ enum {
     ENG__REC_AUD_GROUP = 0x0303,
     ENG__REC_AUD_MEMBERS = 0x0304,
     ENG__REC_AUD_FROZEN = 0x0305,
+    ENG__REC_AUD_OWNER = 0x0306,
 };
 
 #define ENG__MAX_GROUP_REFS 256
@@ -107,6 +109,10 @@ int eng__report_start(eng_import_report *in, eng_import_report *tmp, eng_import_
 
 /* Groups. */
 eng__group *eng__group_find(eng__aud *a, uint32_t id);
+/* The error for group @p id that @p a does not hold, reported at @p what:
+ * ENG_EDENIED when another org owns it (as the model refuses another org's
+ * campaign), else ENG_ENOTFOUND. */
+int eng__group_missing(eng__aud *a, uint32_t id, const char *what);
 /* Resolve a group's current members into out. */
 int eng__group_eval(eng__aud *a, uint32_t id, eng__idset *out);
 /* The same, but an uploaded group's own set is lent (*ref) instead of copied;

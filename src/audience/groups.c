@@ -21,6 +21,30 @@ eng__group *eng__group_find(eng__aud *a, uint32_t id)
     return NULL;
 }
 
+#define OWNER_V 1
+
+static void owner_key(char *buf, size_t cap, uint32_t id)
+{
+    snprintf(buf, cap, "a/i/%08x", (unsigned)id);
+}
+
+int eng__group_missing(eng__aud *a, uint32_t id, const char *what)
+{
+    char k[32];
+    owner_key(k, sizeof k, id);
+    eng__rec rec;
+    int rc = id ? eng__rec_get(a->e->store, k, strlen(k), ENG__REC_AUD_OWNER, OWNER_V, &rec) : ENG_ENOTFOUND;
+    if (rc == ENG_OK) {
+        int foreign = rec.len != strlen(a->org) || memcmp(rec.payload, a->org, rec.len) != 0;
+        eng__rec_free(a->e->store, &rec);
+        if (foreign)
+            return eng__err(ENG_EDENIED, what, "group %u belongs to another org", (unsigned)id);
+    } else if (rc != ENG_ENOTFOUND) {
+        return rc;
+    }
+    return eng__err(ENG_ENOTFOUND, what, "no group %u", (unsigned)id);
+}
+
 static eng__group *find_name(eng__aud *a, const char *name)
 {
     for (uint32_t i = 0; i < a->ng; i++)
@@ -194,6 +218,11 @@ static int store_group(eng__aud *a, const eng__aud_cx *cx, const eng__group *g, 
         rc = eng__rec_put(e->store, k, strlen(k), ENG__REC_AUD_GROUP, GROUP_V, w.data, w.len);
         if (!rc && issued)
             rc = eng__seq_raise(e->store, SEQ_KIND, g->id);
+        if (!rc && issued) { /* who owns the id, so another org asking for it is refused, not misled */
+            char ok[32];
+            owner_key(ok, sizeof ok, g->id);
+            rc = eng__rec_put(e->store, ok, strlen(ok), ENG__REC_AUD_OWNER, OWNER_V, a->org, strlen(a->org));
+        }
         if (!rc && with_members)
             rc = eng__rec_put(e->store, mk, strlen(mk), ENG__REC_AUD_MEMBERS, MEMBERS_V, m.data, m.len);
         if (rc)
@@ -233,7 +262,7 @@ static int check_refs(eng__aud *a, const char *what, const uint32_t *ids, size_t
         return eng__err(ENG_EINVAL, what, "at least one group is required");
     for (size_t i = 0; i < n; i++)
         if (!eng__group_find(a, ids[i]))
-            return eng__err(ENG_ENOTFOUND, what, "no group %u", ids[i]);
+            return eng__group_missing(a, ids[i], what);
     return ENG_OK;
 }
 
@@ -382,7 +411,7 @@ static int set_combined(eng_engine *e, const eng__aud_cx *cx, uint32_t id, int o
         return rc;
     eng__group *g = eng__group_find(a, id);
     if (!g)
-        return eng__err(ENG_ENOTFOUND, "group", "no group %u", id);
+        return eng__group_missing(a, id, "group");
     if (g->kind != ENG_GROUP_COMBINED)
         return eng__err(ENG_ESTATE, "group", "group %u is not a combined group", id);
     if (op != ENG_COMBINE_UNION && op != ENG_COMBINE_INTERSECT)
@@ -465,7 +494,7 @@ int eng__aud_group_kind_of(eng_engine *e, const eng__aud_cx *cx, uint32_t group,
         if (g)
             *out = g->kind;
         else
-            rc = eng__err(ENG_ENOTFOUND, "group", "no group %u", group);
+            rc = eng__group_missing(a, group, "group");
     }
     eng__leave(e);
     return rc;
@@ -479,7 +508,7 @@ static int delete_group(eng_engine *e, const eng__aud_cx *cx, uint32_t id)
         return rc;
     eng__group *g = eng__group_find(a, id);
     if (!g)
-        return eng__err(ENG_ENOTFOUND, "group", "no group %u", id);
+        return eng__group_missing(a, id, "group");
     for (uint32_t i = 0; i < a->ng; i++) {
         eng__group *o = &a->g[i];
         if (o->kind != ENG_GROUP_COMBINED)
@@ -495,7 +524,10 @@ static int delete_group(eng_engine *e, const eng__aud_cx *cx, uint32_t id)
     snprintf(a->detail, sizeof a->detail, "delete %s", g->name);
     if ((rc = eng__kv_begin(e->store)))
         return rc;
-    if ((rc = eng__kv_del(e->store, k, strlen(k))) || (rc = eng__kv_del(e->store, mk, strlen(mk))))
+    char ok[32];
+    owner_key(ok, sizeof ok, id);
+    if ((rc = eng__kv_del(e->store, k, strlen(k))) || (rc = eng__kv_del(e->store, mk, strlen(mk))) ||
+        (rc = eng__kv_del(e->store, ok, strlen(ok))))
         return eng__aud_abort(e->store, rc);
     if ((rc = eng__aud_commit(a, cx)))
         return rc;
@@ -522,7 +554,7 @@ static int eval(eng__aud *a, uint32_t id, eng__idset *out, int depth)
     eng__idset_free(out);
     eng__group *g = eng__group_find(a, id);
     if (!g)
-        return eng__err(ENG_ENOTFOUND, "group", "no group %u", id);
+        return eng__group_missing(a, id, "group");
     if (depth > MAX_DEPTH)
         return eng__err(ENG_ECYCLE, "group", "group %u nests deeper than %d (a cycle in stored data?)", id, MAX_DEPTH);
     if (g->kind == ENG_GROUP_UPLOADED)

@@ -422,6 +422,11 @@ static int ids_of(eng__aud *st, const char *what, const char *const *names, size
             unsigned long v = strtoul(nm, NULL, 10);
             if (eng__group_find(st, (uint32_t)v))
                 id = (uint32_t)v;
+            else if (v <= UINT32_MAX) {
+                char det[48];
+                snprintf(det, sizeof det, "%s[%zu]", what, i);
+                return eng__group_missing(st, (uint32_t)v, det);
+            }
         }
         if (!id)
             return eng__err(ENG_ENOTFOUND, what, "no group \"%.80s\"", nm);

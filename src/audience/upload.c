@@ -81,7 +81,7 @@ static int begin(eng_engine *e, const eng__aud_cx *cx, uint32_t gid, int mode, u
         return eng__err(ENG_EINVAL, "mode", "unknown upload mode %d", mode);
     *g = eng__group_find(u->a, gid);
     if (!*g)
-        return eng__err(ENG_ENOTFOUND, "group", "no group %u", gid);
+        return eng__group_missing(u->a, gid, "group");
     if ((*g)->kind != ENG_GROUP_UPLOADED)
         return eng__err(ENG_ESTATE, "group", "group %u is not an uploaded group", gid);
     return ENG_OK;
