@@ -38,7 +38,8 @@ typedef struct engd {
     eng_time version;
     uint32_t *test, *pos;  /* the frozen test group (ascending) and each customer's position, or UINT32_MAX */
     size_t ntest;
-    uint32_t chunk;
+    uint32_t chunk;        /* the engine's chunk (transport batch, at most 4096) */
+    uint32_t per_batch;    /* test-group positions per simulated batch (whole chunks) */
     int8_t *sent;          /* per customer: engine channel sent this wave, -1 */
     /* receipts and purchases waiting for the next batch */
     size_t nr, cr;
@@ -220,7 +221,7 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
         if (d->pos[i] == UINT32_MAX) {
             batch[i] = (uint8_t)(200 + (uint64_t)i * p->batches / n);
         } else {
-            uint32_t bb = d->pos[i] / d->chunk;
+            uint32_t bb = d->pos[i] / d->per_batch;
             batch[i] = (uint8_t)(bb < p->batches ? bb : p->batches - 1);
         }
     }
@@ -401,10 +402,13 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     d->sent = malloc(n);
     if (!d->pos || !d->sent)
         abort();
-    /* Chunks of a tenth of the expected test group: a batch is a chunk. */
-    d->chunk = (uint32_t)ceil(n * (1 - p->control) / p->batches);
+    /* A simulated batch is a tenth of the expected test group, in whole engine chunks. */
+    uint32_t per = (uint32_t)ceil(n * (1 - p->control) / p->batches);
+    uint32_t nchunks = per > 4096 ? (per + 4095) / 4096 : 1;
+    d->chunk = (per + nchunks - 1) / nchunks;
     if (d->chunk < 1)
         d->chunk = 1;
+    d->per_batch = d->chunk * nchunks;
     static eng_transport_methods tm;
     tm = (eng_transport_methods){ENG_TRANSPORT_METHODS_VERSION, NULL, NULL, transport, 1, d->chunk};
     eng_config cfg = ENG_CONFIG_INIT;
