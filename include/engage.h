@@ -21,5 +21,6 @@
 #include "engage/events.h"
 #include "engage/dispatch.h"
 #include "engage/measure.h"
+#include "engage/privacy.h"
 
 #endif /* ENGAGE_H */

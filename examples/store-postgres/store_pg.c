@@ -260,6 +260,26 @@ static int pg_commit(void *user)
     return ENG_OK;
 }
 
+/* Storage contract v2: an erasure deleted personal data. Deleted rows stay in
+ * the table's pages as dead tuples until a vacuum; VACUUM FULL rewrites the
+ * table (the write-ahead log and backups keep their own history). */
+static int pg_erased(const void *const *keys, const size_t *lens, size_t n, void *user)
+{
+    (void)keys;
+    (void)lens;
+    (void)n;
+    pg *p = user;
+    if (lost(p))
+        return set_err(ENG_ESTORAGE, "postgres vacuum: connection lost");
+    char sql[300];
+    snprintf(sql, sizeof sql, "VACUUM FULL %s", p->table);
+    PGresult *r = PQexec(p->conn, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return pg_fail(p, r, "vacuum");
+    PQclear(r);
+    return ENG_OK;
+}
+
 static int pg_rollback(void *user)
 {
     pg *p = user;
@@ -312,7 +332,7 @@ int store_pg_open(const char *conninfo, const char *table, unsigned flags, const
                   eng_store **out)
 {
     static const eng_store_methods methods = {
-        ENG_STORE_METHODS_VERSION, pg_get, pg_put, pg_del, pg_scan, pg_begin, pg_commit, pg_rollback, pg_destroy,
+        ENG_STORE_METHODS_VERSION, pg_get, pg_put, pg_del, pg_scan, pg_begin, pg_commit, pg_rollback, pg_destroy, pg_erased,
     };
     if (out)
         *out = NULL;

@@ -133,6 +133,16 @@ static int exec(sq *s, const char *sql, const char *what)
     return rc == SQLITE_OK ? ENG_OK : sq_fail(s, rc, what);
 }
 
+/* Storage contract v2: an erasure deleted personal data. SQLite keeps deleted
+ * rows' bytes in free pages until they are reused; VACUUM rewrites the file. */
+static int sq_erased(const void *const *keys, const size_t *lens, size_t n, void *user)
+{
+    (void)keys;
+    (void)lens;
+    (void)n;
+    return exec(user, "VACUUM", "vacuum");
+}
+
 /* IMMEDIATE takes the write lock now: a batch never fails halfway on a lock upgrade. */
 static int sq_begin(void *user) { return exec(user, "BEGIN IMMEDIATE", "begin"); }
 static int sq_commit(void *user) { return exec(user, "COMMIT", "commit"); }
@@ -213,7 +223,7 @@ int store_sqlite_open(const char *path, const char *table, unsigned flags, const
                       eng_store **out)
 {
     static const eng_store_methods methods = {
-        ENG_STORE_METHODS_VERSION, sq_get, sq_put, sq_del, sq_scan, sq_begin, sq_commit, sq_rollback, sq_destroy,
+        ENG_STORE_METHODS_VERSION, sq_get, sq_put, sq_del, sq_scan, sq_begin, sq_commit, sq_rollback, sq_destroy, sq_erased,
     };
     if (out)
         *out = NULL;

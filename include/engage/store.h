@@ -45,8 +45,8 @@ ENG_BEGIN_DECLS
 /** Largest value the library writes, in bytes (256 MiB). */
 #define ENG_STORE_MAX_VALUE ((size_t)256 * 1024 * 1024)
 
-/** Current version of #eng_store_methods. */
-#define ENG_STORE_METHODS_VERSION 1
+/** Current version of #eng_store_methods (2 added `erased`). */
+#define ENG_STORE_METHODS_VERSION 2
 
 /**
  * Called by a `scan` implementation once per key, in key order.
@@ -75,10 +75,23 @@ typedef struct eng_store_methods {
     int (*rollback)(void *user);
     /** Release the backend. Optional; called exactly once when the store handle is released. */
     void (*destroy)(void *user);
+    /**
+     * Version 2. Optional. Called after a batch that erased a person's data
+     * (docs/privacy.md) has committed, with the keys it deleted or replaced:
+     * their old values held personal data, so the backend should make them
+     * unrecoverable — vacuum, rewrite the pages, purge old versions and
+     * replicas' history. The keys' current values (if any) stay. The built-in
+     * file store rewrites its file before returning. A failure is reported to
+     * the caller of the erasure (the erasure itself stays committed) and the
+     * library calls again with the same keys at the next erasure.
+     * @param keys the keys (not NUL-terminated). @param key_lens their lengths.
+     * @param n how many. @param user the backend's pointer.
+     */
+    int (*erased)(const void *const *keys, const size_t *key_lens, size_t n, void *user);
 } eng_store_methods;
 
 /** Static initialiser equal to what eng_store_methods_init() produces. */
-#define ENG_STORE_METHODS_INIT {ENG_STORE_METHODS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#define ENG_STORE_METHODS_INIT {ENG_STORE_METHODS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
 
 /**
  * Fill @p x with the version and no callbacks (set them before eng_store_new()).

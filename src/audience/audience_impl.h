@@ -123,6 +123,8 @@ void eng__groups_free(eng__aud *a);
 
 /* Replace a group's members after storing them (members is consumed on success). */
 int eng__group_store_members(eng__aud *a, const eng__aud_cx *cx, eng__group *g, eng__idset *members);
+/* Store an uploaded group's members inside the caller's open batch (memory unchanged). */
+int eng__group_put_members(eng__aud *a, uint32_t gid, const eng__idset *members);
 /* Filter groups: evaluated by the rules engine (filter.c). */
 int eng__filter_eval(eng__aud *a, const eng__group *g, eng__idset *out);
 /* Compile an expression against the current customer schema. */
@@ -134,6 +136,18 @@ int eng__customer_find(const eng__table *t, const char *s, size_t n, uint32_t *o
  * caller's open storage batch, applying it to the cached table as it writes.
  * If the batch then fails, the caller drops the cache (eng__aud_drop). */
 int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const uint8_t *channels, const eng_time *ts, size_t n);
+
+/* Erasure (erase.c, docs/privacy.md), inside the caller's open batch: the
+ * customer table of @p org is rewritten with the customers in @p ids as
+ * tombstones (dense id kept, every value cleared, external id replaced) and
+ * they leave every uploaded group of the org. The keys whose old values held
+ * their data are added to @p keys, for the storage contract's `erased`.
+ * Whatever the outcome, the caller then commits or rolls back and calls
+ * eng__aud_drop(e). ENG_EUNSUPPORTED for an org with integer external ids. */
+int eng__aud_erase(eng_engine *e, const char *org, const eng__idset *ids, eng__keys *keys);
+/* Rewrite the org's table deltas as one (compaction), with @p erase rows (may be NULL)
+ * as tombstones, inside the open batch; the deleted delta keys go to @p old_keys (may be NULL). */
+int eng__aud_rewrite(eng_engine *e, eng__aud *a, const eng__idset *erase, eng__keys *old_keys);
 
 /* Key helpers: the org's prefix, then @p prefix ("g/", "m/"), then the id in hex. */
 void eng__aud_key(const eng__aud *a, char *buf, size_t cap, const char *prefix, uint32_t id);

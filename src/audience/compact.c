@@ -87,12 +87,21 @@ static void put_row(eng__wr *w, const eng__table *t, uint32_t id, const uint8_t 
     }
 }
 
-static int compact(eng_engine *e, const eng__aud_cx *cx)
+/* The id written for a row: an erased row's tombstone replaces its external id. */
+static void put_id(eng__wr *ids, const eng__table *t, uint32_t id, int erased)
 {
-    eng__aud *a;
-    int rc = eng__aud_get_cx(e, cx, &a);
-    if (rc)
-        return rc;
+    if (t->idkind == ENG_ID_STRING) {
+        char tomb[ENG__TOMB_LEN];
+        size_t l;
+        const char *s = erased ? (eng__tombstone(id, tomb), tomb) : eng__dict_str(&t->sid, id, &l);
+        eng__wr_blob(ids, s, erased ? sizeof tomb : l);
+    } else {
+        eng__wr_svar(ids, t->iid[id]); /* erasure refuses integer ids (eng__aud_erase) */
+    }
+}
+
+int eng__aud_rewrite(eng_engine *e, eng__aud *a, const eng__idset *erase, eng__keys *old_keys)
+{
     const eng__table *t = &a->t;
     uint8_t kind[ENG__MAX_COLS + 3 * ENG_CH_COUNT + 1];
     uint32_t idx[ENG__MAX_COLS + 3 * ENG_CH_COUNT + 1], nc = 0;
@@ -115,34 +124,31 @@ static int compact(eng_engine *e, const eng__aud_cx *cx)
     char tp[ENG__AUD_KEY_MAX];
     size_t tl;
     eng__aud_keys(a, tp, sizeof tp, "t/", &tl);
-    if ((rc = eng__kv_scan(e->store, tp, tl, collect, &old))) {
-        eng__free(&e->mem, old.k);
-        return rc;
-    }
-    if ((rc = eng__kv_begin(e->store))) {
-        eng__free(&e->mem, old.k);
-        return rc;
-    }
-    for (size_t i = 0; i < old.n && !rc; i++)
+    int rc = eng__kv_scan(e->store, tp, tl, collect, &old);
+    for (size_t i = 0; i < old.n && !rc; i++) {
         rc = eng__kv_del(e->store, old.k[i], strlen(old.k[i]));
+        if (!rc && old_keys)
+            rc = eng__keys_add(old_keys, old.k[i], strlen(old.k[i]));
+    }
     eng__free(&e->mem, old.k);
     uint64_t seq = a->next_seq;
     eng__wr ids, vals, w;
     eng__wr_init(&ids, &e->mem);
     eng__wr_init(&vals, &e->mem);
     eng__wr_init(&w, &e->mem);
+    uint8_t *blank = eng__calloc(&e->mem, nc, 1); /* an erased row: every value NULL / cleared */
+    if (!blank && !rc)
+        rc = eng__nomem();
     for (uint32_t start = 0, part = 0; start < t->n && !rc; start += PART_ROWS, part++) {
         uint32_t end = t->n - start > PART_ROWS ? start + PART_ROWS : t->n;
         ids.len = vals.len = w.len = 0;
         for (uint32_t id = start; id < end; id++) {
-            if (t->idkind == ENG_ID_STRING) {
-                size_t l;
-                const char *s = eng__dict_str(&t->sid, id, &l);
-                eng__wr_blob(&ids, s, l);
-            } else {
-                eng__wr_svar(&ids, t->iid[id]);
-            }
-            put_row(&vals, t, id, kind, idx, nc);
+            int gone = eng__table_erased(t, id) || (erase && eng__idset_contains(erase, id));
+            put_id(&ids, t, id, gone);
+            if (gone)
+                eng__wr_bytes(&vals, blank, nc);
+            else
+                put_row(&vals, t, id, kind, idx, nc);
         }
         eng__wr_uvar(&w, nc);
         for (uint32_t i = 0; i < nc; i++) {
@@ -161,12 +167,22 @@ static int compact(eng_engine *e, const eng__aud_cx *cx)
         eng__aud_delta_key(a, key, sizeof key, seq, part);
         rc = eng__rec_put(e->store, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, w.data, w.len);
     }
+    eng__free(&e->mem, blank);
     eng__wr_free(&ids);
     eng__wr_free(&vals);
     eng__wr_free(&w);
-    if (rc)
+    return rc;
+}
+
+static int compact(eng_engine *e, const eng__aud_cx *cx)
+{
+    eng__aud *a;
+    int rc = eng__aud_get_cx(e, cx, &a);
+    if (rc || (rc = eng__kv_begin(e->store)))
+        return rc;
+    if ((rc = eng__aud_rewrite(e, a, NULL, NULL)))
         return eng__aud_abort(e->store, rc);
-    snprintf(a->detail, sizeof a->detail, "compact %u customers", (unsigned)t->n);
+    snprintf(a->detail, sizeof a->detail, "compact %u customers", (unsigned)a->t.n);
     if ((rc = eng__aud_commit(a, cx)))
         return rc;
     eng__aud_drop(e); /* rebuilt from the compacted delta on next use */

@@ -112,7 +112,7 @@ int eng__customer_find(const eng__table *t, const char *s, size_t n, uint32_t *o
             return ENG_ENOTFOUND;
         f = eng__table_find_int(t, v);
     }
-    if (f < 0)
+    if (f < 0 || eng__table_erased(t, (uint32_t)f))
         return ENG_ENOTFOUND;
     *out = (uint32_t)f;
     return ENG_OK;
@@ -145,6 +145,8 @@ int eng__aud_customer_external_id(eng_engine *e, const eng__aud_cx *cx, uint32_t
     else if (!(rc = eng__aud_get_cx(e, cx, &a))) {
         if (id >= a->t.n) {
             rc = eng__err(ENG_ENOTFOUND, "id", "no customer %u", id);
+        } else if (eng__table_erased(&a->t, id)) {
+            rc = eng__err(ENG_ENOTFOUND, "id", "customer %u was erased", id);
         } else if (a->t.idkind == ENG_ID_STRING) {
             size_t l;
             const char *s = eng__dict_str(&a->t.sid, id, &l);

@@ -117,6 +117,8 @@ int eng__aud_customer_get(eng_engine *e, const eng__aud_cx *cx, uint32_t id, con
         size_t n = 0;
         if (id >= a->t.n)
             rc = eng__err(ENG_ENOTFOUND, "id", "no customer %u", id);
+        else if (eng__table_erased(&a->t, id))
+            rc = eng__err(ENG_ENOTFOUND, "id", "customer %u was erased", id);
         else if (!(rc = get_value(&a->t, id, column, tmp, sizeof tmp, &src, &n))) {
             *len = n;
             if (n + 1 > cap) {

@@ -628,3 +628,16 @@ int eng__group_store_members(eng__aud *a, const eng__aud_cx *cx, eng__group *g, 
     eng__idset_move(&g->members, members);
     return ENG_OK;
 }
+
+int eng__group_put_members(eng__aud *a, uint32_t gid, const eng__idset *members)
+{
+    eng_engine *e = a->e;
+    eng__wr m;
+    eng__wr_init(&m, &e->mem);
+    eng__idset_write(members, &m);
+    char mk[ENG__AUD_KEY_MAX];
+    eng__aud_key(a, mk, sizeof mk, "m/", gid);
+    int rc = m.err ? eng__nomem() : eng__rec_put(e->store, mk, strlen(mk), ENG__REC_AUD_MEMBERS, MEMBERS_V, m.data, m.len);
+    eng__wr_free(&m);
+    return rc;
+}

@@ -234,6 +234,15 @@ int64_t eng__table_find_int(const eng__table *t, int64_t v)
     }
 }
 
+int eng__table_erased(const eng__table *t, uint32_t id)
+{
+    if (t->idkind != ENG_ID_STRING || id >= t->n)
+        return 0;
+    size_t l;
+    const char *s = eng__dict_str(&t->sid, id, &l);
+    return l == ENG__TOMB_LEN && s[0] == 0x1f;
+}
+
 int eng__table_upsert_str(eng__table *t, const char *s, size_t len, uint32_t *id, int *isnew)
 {
     int64_t f = eng__dict_find(&t->sid, s, len);

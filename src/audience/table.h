@@ -121,6 +121,20 @@ const char *eng__table_contact(const eng__table *t, int ch, uint32_t id, size_t 
 int eng__table_reachable_set(const eng__table *t, int ch, eng__idset *out);
 int eng__table_reachable(const eng__table *t, int ch, uint32_t id);
 
+/* An erased customer keeps its dense id (frozen audiences and the send ledger
+ * name it) with every value cleared; its external id becomes a tombstone that
+ * no import can produce: 0x1f and the dense id in 8 hex digits. */
+#define ENG__TOMB_LEN 9
+static inline void eng__tombstone(uint32_t id, char out[ENG__TOMB_LEN])
+{
+    static const char hx[] = "0123456789abcdef";
+    out[0] = 0x1f;
+    for (int i = 0; i < 8; i++)
+        out[1 + i] = hx[(id >> (28 - 4 * i)) & 15];
+}
+/* 1 when customer id has been erased (only string ids can be). */
+int eng__table_erased(const eng__table *t, uint32_t id);
+
 static inline int eng__bit(const uint64_t *w, uint32_t i) { return (int)((w[i >> 6] >> (i & 63)) & 1); }
 
 #endif

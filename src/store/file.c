@@ -311,6 +311,8 @@ static int append_frame(filestore *fs, const eng__omap *ops)
     return ENG_OK;
 }
 
+static int f_erased(const void *const *keys, const size_t *lens, size_t n, void *u);
+
 static int writable(const filestore *fs)
 {
     if (fs->flags & ENG_STORE_READONLY)
@@ -467,7 +469,7 @@ ENG_API int eng_store_file_open(const char *path, unsigned int flags, const eng_
         eng__free(&fs->mem, t);
     }
     static const eng_store_methods methods = {
-        ENG_STORE_METHODS_VERSION, f_get, f_put, f_del, f_scan, f_begin, f_commit, f_rollback, f_destroy};
+        ENG_STORE_METHODS_VERSION, f_get, f_put, f_del, f_scan, f_begin, f_commit, f_rollback, f_destroy, f_erased};
     return eng__store_wrap(out, ENG__STORE_FILE, &methods, fs, alloc);
 }
 
@@ -510,6 +512,8 @@ static int compact_add(const eng__onode *n, void *user)
     return c->w.len - ENG__FRAME_HEADER >= COMPACT_FRAME_BYTES ? flush_frame(c) : 0;
 }
 
+static int compact_fs(filestore *fs);
+
 ENG_API int eng_store_file_compact(eng_store *store)
 {
     int rc = eng__store_check(store);
@@ -520,6 +524,26 @@ ENG_API int eng_store_file_compact(eng_store *store)
     filestore *fs = store->user;
     if (store->in_batch || fs->kv.in_batch)
         return eng__err(ENG_EBUSY, "store", "eng_store_file_compact: a batch is open");
+    return compact_fs(fs);
+}
+
+/* Contract version 2: erased personal data must leave the file, so the file
+ * is rewritten with the live keys only (the old frames holding the erased
+ * values go with the old file). */
+static int f_erased(const void *const *keys, const size_t *lens, size_t n, void *u)
+{
+    (void)keys;
+    (void)lens;
+    (void)n;
+    filestore *fs = u;
+    if (fs->kv.in_batch)
+        return eng__err(ENG_EBUSY, "store", "file store: erased keys told inside a batch");
+    return compact_fs(fs);
+}
+
+static int compact_fs(filestore *fs)
+{
+    int rc;
     if ((rc = writable(fs)) != ENG_OK)
         return rc;
     char *tmp = tmp_path(fs);

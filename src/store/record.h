@@ -21,7 +21,7 @@
 #define ENG__REC_HEADER 16
 
 /* Type tags. Ranges: 0x00xx base/store, 0x01xx model, 0x02xx rules,
- * 0x03xx audience, 0x04xx events, 0x05xx decide, 0x06xx dispatch, 0x07xx measure. */
+ * 0x03xx audience, 0x04xx events, 0x05xx decide, 0x06xx dispatch, 0x07xx measure, 0x08xx privacy. */
 enum {
     ENG__REC_TEST = 0x0001,     /* used by tests and the demo */
     ENG__REC_META = 0x0002,     /* engine metadata (format version) */

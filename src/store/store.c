@@ -1,6 +1,7 @@
 #include "store/store_impl.h"
 #include "base/error.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,7 +80,13 @@ int eng__store_wrap(eng_store **out, int kind, const eng_store_methods *methods,
     s->magic = ENG__STORE_MAGIC;
     s->kind = kind;
     s->mem = mem;
-    s->m = *methods;
+    /* Copy only the fields of the caller's version: an older table is shorter. */
+    if (methods->version >= 2)
+        s->m = *methods;
+    else {
+        memcpy(&s->m, methods, offsetof(eng_store_methods, erased));
+        s->m.erased = NULL;
+    }
     s->user = user;
     *out = s;
     return ENG_OK;
@@ -239,4 +246,47 @@ int eng__kv_rollback(eng_store *s)
     eng_error_clear();
     int rc = s->m.rollback(s->user);
     return rc == ENG_OK ? ENG_OK : fail(rc, "rollback", "", 0);
+}
+
+/* ---- erased keys (storage contract version 2) ---- */
+
+void eng__keys_init(eng__keys *k, const eng__mem *mem)
+{
+    memset(k, 0, sizeof *k);
+    k->mem = mem;
+}
+
+int eng__keys_add(eng__keys *k, const void *key, size_t klen)
+{
+    if (eng__grow(k->mem, (void **)&k->key, &k->cap, k->n + 1, sizeof *k->key))
+        return eng__nomem();
+    if (eng__grow(k->mem, (void **)&k->len, &k->lcap, k->n + 1, sizeof *k->len))
+        return eng__nomem();
+    char *c = eng__malloc(k->mem, klen ? klen : 1);
+    if (!c)
+        return eng__nomem();
+    memcpy(c, key, klen);
+    k->key[k->n] = c;
+    k->len[k->n++] = klen;
+    return ENG_OK;
+}
+
+void eng__keys_free(eng__keys *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        eng__free(k->mem, k->key[i]);
+    eng__free(k->mem, k->key);
+    eng__free(k->mem, k->len);
+    memset(k, 0, sizeof *k);
+}
+
+int eng__kv_erased(eng_store *s, const eng__keys *k)
+{
+    if (s->in_batch)
+        return eng__err(ENG_EMISUSE, "", "erased keys are told after the commit");
+    if (!k->n || s->m.version < 2 || !s->m.erased)
+        return ENG_OK;
+    eng_error_clear();
+    int rc = s->m.erased((const void *const *)k->key, k->len, k->n, s->user);
+    return rc == ENG_OK ? ENG_OK : fail(rc, "erased", "", 0);
 }

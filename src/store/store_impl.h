@@ -50,6 +50,20 @@ int eng__kv_commit(eng_store *s);
 int eng__kv_rollback(eng_store *s);
 void eng__val_free(eng_store *s, eng__val *v);
 
+/* Keys whose old values held erased personal data (docs/privacy.md). */
+typedef struct eng__keys {
+    const eng__mem *mem;
+    char **key;
+    size_t *len;
+    size_t n, cap, lcap;
+} eng__keys;
+void eng__keys_init(eng__keys *k, const eng__mem *mem);
+int eng__keys_add(eng__keys *k, const void *key, size_t klen);
+void eng__keys_free(eng__keys *k);
+/* Tell the backend (contract version 2 `erased`) after the commit; a no-op for
+ * older tables and for none. */
+int eng__kv_erased(eng_store *s, const eng__keys *k);
+
 /* Printable form of a key for error messages (non-printable bytes as \xNN). */
 void eng__key_printable(const void *key, size_t klen, char *out, size_t outsz);
 

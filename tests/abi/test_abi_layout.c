@@ -35,6 +35,8 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_import_options), 40);
     OFF(eng_import_report, version, 0); OFF(eng_import_report, rows, 8); OFF(eng_import_report, inserted, 16); OFF(eng_import_report, updated, 24); OFF(eng_import_report, bad_rows, 32); OFF(eng_import_report, bytes, 40);
     assert_int_equal(sizeof(eng_import_report), 48);
+    OFF(eng_erase_report, version, 0); OFF(eng_erase_report, requested, 8); OFF(eng_erase_report, erased, 16); OFF(eng_erase_report, not_found, 24);
+    assert_int_equal(sizeof(eng_erase_report), 32);
     OFF(eng_audience_query, version, 0); OFF(eng_audience_query, include, 8); OFF(eng_audience_query, n_include, 16); OFF(eng_audience_query, exclude, 24); OFF(eng_audience_query, n_exclude, 32); OFF(eng_audience_query, channels, 40); OFF(eng_audience_query, control_percent, 44); OFF(eng_audience_query, split_seed, 48); OFF(eng_audience_query, org, 56); OFF(eng_audience_query, campaign, 64);
     assert_int_equal(sizeof(eng_audience_query), 72);
     /* audit.h */
@@ -129,8 +131,8 @@ static void struct_layouts(void **s)
     OFF(eng_rule_batch, version, 0); OFF(eng_rule_batch, nrows, 8); OFF(eng_rule_batch, columns, 16); OFF(eng_rule_batch, ncolumns, 24);
     assert_int_equal(sizeof(eng_rule_batch), 32);
     /* store.h */
-    OFF(eng_store_methods, version, 0); OFF(eng_store_methods, get, 8); OFF(eng_store_methods, put, 16); OFF(eng_store_methods, del, 24); OFF(eng_store_methods, scan, 32); OFF(eng_store_methods, begin, 40); OFF(eng_store_methods, commit, 48); OFF(eng_store_methods, rollback, 56); OFF(eng_store_methods, destroy, 64);
-    assert_int_equal(sizeof(eng_store_methods), 72);
+    OFF(eng_store_methods, version, 0); OFF(eng_store_methods, get, 8); OFF(eng_store_methods, put, 16); OFF(eng_store_methods, del, 24); OFF(eng_store_methods, scan, 32); OFF(eng_store_methods, begin, 40); OFF(eng_store_methods, commit, 48); OFF(eng_store_methods, rollback, 56); OFF(eng_store_methods, destroy, 64); OFF(eng_store_methods, erased, 72);
+    assert_int_equal(sizeof(eng_store_methods), 80);
     /* transport.h */
     OFF(eng_envelope, version, 0); OFF(eng_envelope, idempotency_key, 8); OFF(eng_envelope, channel, 16); OFF(eng_envelope, recipient, 24); OFF(eng_envelope, sender, 32); OFF(eng_envelope, subject, 40); OFF(eng_envelope, body, 48); OFF(eng_envelope, body_len, 56); OFF(eng_envelope, campaign, 64); OFF(eng_envelope, message, 72); OFF(eng_envelope, occurrence, 80); OFF(eng_envelope, customer, 84); OFF(eng_envelope, attempt, 88); OFF(eng_envelope, segments, 92);
     assert_int_equal(sizeof(eng_envelope), 96);
@@ -163,6 +165,7 @@ static void init_functions_match_initialisers(void **s)
     SAME(eng_rule_batch, ENG_RULE_BATCH_INIT, eng_rule_batch_init, ENG_RULE_BATCH_VERSION);
     SAME(eng_import_options, ENG_IMPORT_OPTIONS_INIT, eng_import_options_init, ENG_IMPORT_OPTIONS_VERSION);
     SAME(eng_import_report, ENG_IMPORT_REPORT_INIT, eng_import_report_init, ENG_IMPORT_REPORT_VERSION);
+    SAME(eng_erase_report, ENG_ERASE_REPORT_INIT, eng_erase_report_init, ENG_ERASE_REPORT_VERSION);
     SAME(eng_audience_query, ENG_AUDIENCE_QUERY_INIT, eng_audience_query_init, ENG_AUDIENCE_QUERY_VERSION);
     SAME(eng_org_settings, ENG_ORG_SETTINGS_INIT, eng_org_settings_init, ENG_ORG_SETTINGS_VERSION);
     SAME(eng_actor_spec, ENG_ACTOR_SPEC_INIT, eng_actor_spec_init, ENG_ACTOR_SPEC_VERSION);

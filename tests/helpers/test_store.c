@@ -13,6 +13,7 @@ struct test_store {
     uint64_t calls[7], counted, fail_at, failures;
     unsigned fail_mask;
     int persistent, mode;
+    uint64_t erased_calls, erased_keys; /* storage contract v2 `erased` */
 };
 
 static int verb_index(unsigned v)
@@ -110,10 +111,27 @@ void test_store_free(test_store *ts)
     free(ts);
 }
 
+static int s_erased(const void *const *keys, const size_t *lens, size_t n, void *u)
+{
+    (void)keys;
+    (void)lens;
+    test_store *ts = u;
+    ts->erased_calls++;
+    ts->erased_keys += n;
+    return ENG_OK;
+}
+
+uint64_t test_store_erased(const test_store *ts, uint64_t *keys)
+{
+    if (keys)
+        *keys = ts->erased_keys;
+    return ts->erased_calls;
+}
+
 eng_store *test_store_handle(test_store *ts)
 {
     static const eng_store_methods m = {ENG_STORE_METHODS_VERSION, s_get, s_put, s_del, s_scan,
-                                        s_begin, s_commit, s_rollback, NULL};
+                                        s_begin, s_commit, s_rollback, NULL, s_erased};
     eng_store *s = NULL;
     if (eng_store_new(&m, ts, test_alloc_get(), &s) != ENG_OK)
         return NULL;
@@ -199,4 +217,27 @@ int test_store_raw_put(test_store *ts, const char *key, const void *val, size_t 
 int test_store_raw_put_bin(test_store *ts, const void *key, size_t klen, const void *val, size_t len)
 {
     return eng__omap_put(&ts->kv.main, key, klen, val, len, 0);
+}
+
+typedef struct grep_ctx {
+    const void *needle;
+    size_t n;
+    int found;
+} grep_ctx;
+
+static int grep_cb(const void *k, size_t kl, const void *v, size_t vl, void *u)
+{
+    grep_ctx *g = u;
+    if ((kl >= g->n && memmem(k, kl, g->needle, g->n)) || (vl >= g->n && memmem(v, vl, g->needle, g->n))) {
+        g->found = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int test_store_grep(test_store *ts, const void *bytes, size_t n)
+{
+    grep_ctx g = {bytes, n, 0};
+    eng__kvmem_scan(&ts->kv, "", 0, grep_cb, &g);
+    return g.found;
 }

@@ -33,6 +33,10 @@ uint64_t test_store_calls(const test_store *ts, unsigned mask);
 uint64_t test_store_failures(const test_store *ts);
 /* As if the process died: the open batch (if any) is lost. */
 void test_store_crash(test_store *ts);
+/* Calls of the contract's `erased` so far (and in *keys, the keys told). */
+uint64_t test_store_erased(const test_store *ts, uint64_t *keys);
+/* 1 when any committed key or value contains the bytes (a plain byte search). */
+int test_store_grep(test_store *ts, const void *bytes, size_t n);
 /* Number of committed keys, and raw access for corruption tests. */
 size_t test_store_count(const test_store *ts);
 int test_store_raw_get(test_store *ts, const char *key, uint8_t **val, size_t *len);

@@ -1,0 +1,196 @@
+/* The erase calls: one id, a list, a CSV. Each resolves its external ids to
+ * dense ids first (nothing is written while resolving), then erases them all
+ * in one batch (erase.c). */
+#include "privacy/privacy_impl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct target {
+    eng_engine *e;
+    eng__aud *a;
+    eng__idset ids;
+    const char **ext;
+    size_t *len, n, cap, lcap;
+    eng_erase_report *rep;
+} target;
+
+static void target_init(target *t, eng_engine *e, eng_erase_report *rep)
+{
+    memset(t, 0, sizeof *t);
+    t->e = e;
+    t->rep = rep;
+    eng__idset_init(&t->ids, &e->mem);
+}
+
+static void target_free(target *t)
+{
+    eng__idset_free(&t->ids);
+    eng__free(&t->e->mem, t->ext);
+    eng__free(&t->e->mem, t->len);
+}
+
+/* Add one external id (borrowed: it must outlive the erasure). */
+static int target_add(target *t, const char *s, size_t n)
+{
+    uint32_t id;
+    t->rep->requested++;
+    if (eng__customer_find(&t->a->t, s, n, &id)) {
+        t->rep->not_found++;
+        return ENG_OK;
+    }
+    if (eng__idset_contains(&t->ids, id))
+        return ENG_OK; /* listed twice: erased (and audited) once */
+    if (eng__grow(&t->e->mem, (void **)&t->ext, &t->cap, t->n + 1, sizeof *t->ext) ||
+        eng__grow(&t->e->mem, (void **)&t->len, &t->lcap, t->n + 1, sizeof *t->len))
+        return eng__nomem();
+    t->ext[t->n] = s;
+    t->len[t->n++] = n;
+    return eng__idset_add(&t->ids, id);
+}
+
+static int report_start(eng_erase_report *in, eng_erase_report *tmp, eng_erase_report **out)
+{
+    if (!in) {
+        *tmp = (eng_erase_report)ENG_ERASE_REPORT_INIT;
+        *out = tmp;
+        return ENG_OK;
+    }
+    if (in->version == 0 || in->version > ENG_ERASE_REPORT_VERSION)
+        return eng__err(ENG_EVERSION, "report.version", "unsupported eng_erase_report version %u", in->version);
+    unsigned v = in->version;
+    memset(in, 0, sizeof *in);
+    in->version = v;
+    *out = in;
+    return ENG_OK;
+}
+
+static int finish(target *t, const char *actor, const char *org)
+{
+    if (t->n == 0)
+        return ENG_OK;
+    int rc = eng__privacy_erase(t->e, actor, org, &t->ids, t->ext, t->len, t->n);
+    if (!rc)
+        t->rep->erased = t->n;
+    return rc;
+}
+
+ENG_API int eng_customers_erase(eng_engine *e, const char *actor, const char *const *ext, size_t n,
+                                eng_erase_report *report)
+{
+    eng_erase_report tmp, *rep = NULL;
+    int rc = report_start(report, &tmp, &rep);
+    if (rc || (rc = eng__enter(e)))
+        return rc;
+    char org[80];
+    target t;
+    target_init(&t, e, rep);
+    if (!ext && n)
+        rc = eng__err(ENG_EINVAL, "external_ids", "external_ids is NULL");
+    else if (n > MAX_ERASE)
+        rc = eng__err(ENG_ETOOBIG, "n", "at most %zu customers per erasure", (size_t)MAX_ERASE);
+    else if (!(rc = eng__privacy_admin(e, actor, org, sizeof org)) && !(rc = eng__aud_get(e, org, &t.a))) {
+        for (size_t i = 0; i < n && !rc; i++) {
+            char det[40];
+            snprintf(det, sizeof det, "external_ids[%zu]", i);
+            if (!ext[i])
+                rc = eng__err(ENG_EINVAL, det, "external id is NULL");
+            else
+                rc = target_add(&t, ext[i], strlen(ext[i]));
+            if (!rc && (i & 0xffff) == 0xffff)
+                rc = eng__progress(e, "privacy.erase", i + 1, n);
+        }
+        if (!rc)
+            rc = finish(&t, actor, org);
+    }
+    target_free(&t);
+    eng__leave(e);
+    return rc;
+}
+
+ENG_API int eng_customer_erase(eng_engine *e, const char *actor, const char *ext)
+{
+    if (!ext)
+        return eng__err(ENG_EINVAL, "external_id", "external_id is NULL");
+    eng_erase_report r = ENG_ERASE_REPORT_INIT;
+    int rc = eng_customers_erase(e, actor, &ext, 1, &r);
+    if (!rc && r.erased == 0)
+        rc = eng__err(ENG_ENOTFOUND, "external_id", "no customer with that external id"); /* never echo it */
+    return rc;
+}
+
+/* ---- CSV: an `id` column; the ids are copied out of the reader's window. */
+
+typedef struct csvctx {
+    target *t;
+    uint32_t idcol;
+    char **copies;
+    size_t n, cap;
+} csvctx;
+
+static int csv_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
+{
+    csvctx *x = ctx;
+    for (uint32_t i = 0; i < c->nf; i++)
+        if (c->flen[i] == 2 && memcmp(c->base + c->start[i], "id", 2) == 0) {
+            x->idcol = i;
+            return 0;
+        }
+    err->col = 0;
+    err->code = ENG_EINVAL;
+    err->why = "the header has no \"id\" column";
+    return 1;
+}
+
+static int csv_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err)
+{
+    (void)line;
+    (void)err;
+    csvctx *x = ctx;
+    eng_engine *e = x->t->e;
+    size_t n = c->flen[x->idcol];
+    char *s = eng__malloc(&e->mem, n + 1);
+    if (!s || eng__grow(&e->mem, (void **)&x->copies, &x->cap, x->n + 1, sizeof *x->copies)) {
+        eng__free(&e->mem, s);
+        return eng__nomem();
+    }
+    memcpy(s, c->base + c->start[x->idcol], n);
+    s[n] = 0;
+    x->copies[x->n++] = s;
+    return target_add(x->t, s, n);
+}
+
+ENG_API int eng_customers_erase_csv(eng_engine *e, const char *actor, const char *data, size_t len,
+                                    eng_erase_report *report)
+{
+    eng_erase_report tmp, *rep = NULL;
+    int rc = report_start(report, &tmp, &rep);
+    if (rc || (rc = eng__enter(e)))
+        return rc;
+    char org[80];
+    target t;
+    target_init(&t, e, rep);
+    csvctx x = {&t, 0, NULL, 0, 0};
+    if (!data && len)
+        rc = eng__err(ENG_EINVAL, "data", "data is NULL");
+    else if (!(rc = eng__privacy_admin(e, actor, org, sizeof org)) && !(rc = eng__aud_get(e, org, &t.a))) {
+        eng__memsrc src = {data ? data : "", len, 0};
+        eng__csv c;
+        eng_import_options o = ENG_IMPORT_OPTIONS_INIT;
+        eng_import_report ir = ENG_IMPORT_REPORT_INIT;
+        if (!(rc = eng__csv_init(&c, &e->mem, eng__memsrc_read, &src, o.max_field_bytes))) {
+            rc = eng__import_drive(e, &c, csv_hdr, csv_row, &x, &o, &ir);
+            eng__csv_free(&c);
+        }
+        if (!rc && rep->requested > MAX_ERASE)
+            rc = eng__err(ENG_ETOOBIG, "data", "at most %zu customers per erasure", (size_t)MAX_ERASE);
+        if (!rc)
+            rc = finish(&t, actor, org);
+    }
+    for (size_t i = 0; i < x.n; i++)
+        eng__free(&e->mem, x.copies[i]);
+    eng__free(&e->mem, x.copies);
+    target_free(&t);
+    eng__leave(e);
+    return rc;
+}

@@ -1,0 +1,94 @@
+/* Erasure ("delete me", docs/privacy.md). The top layer: it checks the actor
+ * (model), erases in every layer below in ONE storage batch with one audit
+ * entry per customer, commits, drops every cache that may hold the values,
+ * then tells the backend which keys held them (storage contract v2) so that
+ * the bytes leave the file or the host's database too.
+ *
+ * The keys to tell are kept under p/v in the same batch, and removed only
+ * once the backend has been told: a crash or a failing vacuum in between is
+ * repaired by the next erasure, which tells them again first. */
+#include "privacy/privacy_impl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define VACUUM_KEY "p/v"
+
+
+ENG_API int eng_erase_report_init(eng_erase_report *x, unsigned int version)
+{
+    static const eng_erase_report init = ENG_ERASE_REPORT_INIT;
+    return eng__struct_init(x, &init, sizeof init, version, ENG_ERASE_REPORT_VERSION, "eng_erase_report");
+}
+
+/* Tell the backend about keys a previous erasure left untold (crash, failed vacuum). */
+static int vacuum_pending(eng_engine *e)
+{
+    eng__rec r;
+    int rc = eng__rec_get(e->store, ENG__K(VACUUM_KEY), ENG__REC_PRIV_VACUUM, PRIV_SCHEMA, &r);
+    if (rc == ENG_ENOTFOUND) {
+        eng_error_clear();
+        return ENG_OK;
+    }
+    if (rc)
+        return rc;
+    eng__keys keys;
+    eng__keys_init(&keys, &e->mem);
+    eng__rd rd;
+    eng__rd_init(&rd, r.payload, r.len);
+    uint64_t n = eng__rd_uvar(&rd);
+    for (uint64_t i = 0; i < n && !rc && eng__rd_ok(&rd); i++) {
+        size_t l;
+        const uint8_t *k = eng__rd_blob(&rd, &l);
+        if (k)
+            rc = eng__keys_add(&keys, k, l);
+    }
+    if (!rc && !eng__rd_ok(&rd))
+        rc = eng__err(ENG_ECORRUPT, VACUUM_KEY, "erased-keys record does not decode");
+    eng__rec_free(e->store, &r);
+    if (!rc && !(rc = eng__kv_erased(e->store, &keys)))
+        rc = eng__kv_del(e->store, ENG__K(VACUUM_KEY));
+    eng__keys_free(&keys);
+    return rc;
+}
+
+static int put_vacuum(eng_engine *e, const eng__keys *keys)
+{
+    eng__wr w;
+    eng__wr_init(&w, &e->mem);
+    eng__wr_uvar(&w, keys->n);
+    for (size_t i = 0; i < keys->n; i++)
+        eng__wr_blob(&w, keys->key[i], keys->len[i]);
+    return eng__rec_put_wr(e->store, ENG__K(VACUUM_KEY), ENG__REC_PRIV_VACUUM, PRIV_SCHEMA, &w);
+}
+
+int eng__privacy_erase(eng_engine *e, const char *actor, const char *org, const eng__idset *ids,
+                       const char *const *ext, const size_t *ext_len, size_t n)
+{
+    int rc = vacuum_pending(e);
+    if (rc)
+        return rc;
+    eng__keys keys;
+    eng__keys_init(&keys, &e->mem);
+    if ((rc = eng__kv_begin(e->store))) {
+        eng__keys_free(&keys);
+        return rc;
+    }
+    rc = eng__aud_erase(e, org, ids, &keys);
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = eng__privacy_audit(e, org, actor, ext[i], ext_len[i], "erase");
+        if (!rc && (i & 0xffff) == 0xffff)
+            rc = eng__progress(e, "privacy.erase", i + 1, n);
+    }
+    if (!rc)
+        rc = put_vacuum(e, &keys);
+    if (!rc)
+        rc = eng__kv_commit(e->store);
+    if (rc) /* a failed commit may have applied: the caches are dropped below either way */
+        rc = eng__aud_abort(e->store, rc);
+    eng__aud_drop(e); /* the cached table held the values; reload from the rewritten records */
+    if (!rc && !(rc = eng__kv_erased(e->store, &keys)))
+        rc = eng__kv_del(e->store, ENG__K(VACUUM_KEY));
+    eng__keys_free(&keys);
+    return rc;
+}

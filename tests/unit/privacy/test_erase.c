@@ -1,0 +1,352 @@
+/* Erasure (docs/privacy.md): after eng_customer_erase the file store's file
+ * and every other file in its directory no longer hold the customer's
+ * email, phone, external id or name (a plain byte search), while what the
+ * books keep — counts, uploaded groups minus the customer, frozen audiences
+ * and their hashes, the audit chain — still holds and verifies. Under a
+ * storage failure at every write, the reopened engine has erased the customer
+ * completely or not at all. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <dirent.h>
+
+#include "engage.h"
+#include "base/hash.h"
+#include "test_alloc.h"
+#include "test_store.h"
+#include "test_util.h"
+
+static const char *const pat[] = {"cust-PAT-77", "pat.doe@example.org", "+4915112345678", "Patricia Doe",
+                                  "Patricia Older"};
+#define NPAT (sizeof pat / sizeof *pat)
+
+/* Two imports (Pat's name changes in the second: the first value is in an older
+ * frame), an uploaded group with Pat, a frozen audience with Pat, an org admin. */
+static void setup(eng_engine *e)
+{
+    assert_int_equal(eng_org_create(e, "acme", NULL, "boss", NULL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, "boss", "name", ENG_COL_STRING), ENG_OK);
+    char csv[4096];
+    size_t len = (size_t)snprintf(csv, sizeof csv, "id,contact.email,contact.sms,consent.email,consent.sms,name\n"
+                                                   "cust-PAT-77,pat.doe@example.org,+4915112345678,true,true,"
+                                                   "Patricia Older\n");
+    for (int i = 0; i < 20; i++)
+        len += (size_t)snprintf(csv + len, sizeof csv - len, "c%d,c%d@example.com,+49170000000%02d,true,true,N%d\n",
+                                i, i, i, i);
+    assert_int_equal(eng_customers_import_csv_buffer(e, "boss", csv, len, NULL, NULL), ENG_OK);
+    static const char second[] = "id,name,consent.sms\ncust-PAT-77,Patricia Doe,2026-01-02\nc3,Three,false\n";
+    assert_int_equal(eng_customers_import_csv_buffer(e, "boss", second, sizeof second - 1, NULL, NULL), ENG_OK);
+    uint32_t g;
+    assert_int_equal(eng_group_create_uploaded(e, "boss", "vips", &g), ENG_OK);
+    const char *ids[] = {"c1", "cust-PAT-77", "c2"};
+    assert_int_equal(eng_group_upload_ids(e, "boss", g, ids, 3, ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
+    eng_audience_query q = ENG_AUDIENCE_QUERY_INIT;
+    const char *inc[] = {"vips"};
+    q.include = inc;
+    q.n_include = 1;
+    eng_audience *a;
+    assert_int_equal(eng_audience_resolve(e, "boss", &q, &a), ENG_OK);
+    assert_int_equal(eng_audience_freeze(a, "boss", "frozen/1"), ENG_OK);
+    eng_audience_free(a);
+}
+
+typedef struct books {
+    uint64_t customers, group, frozen_all;
+    uint8_t frozen_hash[32];
+} books;
+
+static void read_books(eng_engine *e, books *b)
+{
+    assert_int_equal(eng_customers_count(e, "boss", &b->customers), ENG_OK);
+    uint32_t g;
+    assert_int_equal(eng_group_find(e, "boss", "vips", &g), ENG_OK);
+    assert_int_equal(eng_group_count(e, "boss", g, &b->group), ENG_OK);
+    eng_audience *a;
+    assert_int_equal(eng_audience_load_frozen(e, "boss", "frozen/1", &a), ENG_OK); /* verifies the hash */
+    assert_int_equal(eng_audience_count(a, ENG_PART_ALL, &b->frozen_all), ENG_OK);
+    assert_int_equal(eng_audience_hash(a, b->frozen_hash), ENG_OK);
+    eng_audience_free(a);
+    uint64_t bad = 1;
+    assert_int_equal(eng_audit_verify(e, "boss", &bad), ENG_OK);
+    assert_int_equal(bad, 0);
+}
+
+/* Is Pat still there (1), fully gone (0)? Anything in between fails the test. */
+static int pat_state(eng_engine *e)
+{
+    uint32_t id;
+    int rc = eng_customer_find(e, "boss", pat[0], &id);
+    if (rc == ENG_OK) {
+        char buf[256];
+        size_t n;
+        assert_int_equal(eng_customer_get(e, "boss", id, "contact.email", buf, sizeof buf, &n), ENG_OK);
+        assert_string_equal(buf, pat[1]);
+        assert_int_equal(eng_customer_get(e, "boss", id, "name", buf, sizeof buf, &n), ENG_OK);
+        assert_string_equal(buf, pat[3]);
+        return 1;
+    }
+    assert_int_equal(rc, ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_get(e, "boss", 0, "contact.email", (char[8]){0}, 8, &(size_t){0}), ENG_ENOTFOUND);
+    return 0;
+}
+
+static int file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    int found = memmem(buf, got, needle, strlen(needle)) != NULL;
+    free(buf);
+    return found;
+}
+
+/* Count the files of dir that contain needle (every file the library wrote there). */
+static int dir_has(const char *dir, const char *needle)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        n += file_has(p, needle);
+    }
+    closedir(d);
+    return n;
+}
+
+static eng_engine *open_file(const char *path, unsigned flags)
+{
+    eng_store *s = NULL;
+    assert_int_equal(eng_store_file_open(path, flags, test_alloc_get(), &s), ENG_OK);
+    return test_engine_open(s);
+}
+
+static void erase_in_file_store(void **state)
+{
+    (void)state;
+    test_alloc_reset();
+    char *dir = test_tmpdir();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/engage.db", dir);
+    eng_engine *e = open_file(path, ENG_STORE_CREATE);
+    setup(e);
+    books before, after;
+    read_books(e, &before);
+    eng_close(e);
+    for (size_t i = 0; i < NPAT; i++)
+        assert_int_equal(dir_has(dir, pat[i]), 1); /* the search finds what is there */
+
+    e = open_file(path, 0);
+    assert_int_equal(eng_customer_erase(e, "nobody", pat[0]), ENG_EDENIED);
+    assert_int_equal(eng_customer_erase(e, "boss", "cust-PAT-78"), ENG_ENOTFOUND);
+    assert_null(strstr(eng_error_last()->message, "PAT"));
+    assert_int_equal(eng_customer_erase(e, "boss", pat[0]), ENG_OK);
+    assert_int_equal(pat_state(e), 0);
+    assert_int_equal(eng_customer_erase(e, "boss", pat[0]), ENG_ENOTFOUND); /* cannot be erased twice */
+    read_books(e, &after);
+    eng_close(e);
+
+    /* The bytes are gone from every file in the directory. */
+    for (size_t i = 0; i < NPAT; i++)
+        assert_int_equal(dir_has(dir, pat[i]), 0);
+    assert_int_equal(dir_has(dir, "c7@example.com"), 1); /* the others stay */
+
+    /* What the books keep: the customer count (the tombstone keeps its dense
+     * id), the frozen audience and its hash; the group lost Pat; audit verifies. */
+    e = open_file(path, 0);
+    read_books(e, &after);
+    assert_int_equal(after.customers, before.customers);
+    assert_int_equal(after.frozen_all, before.frozen_all);
+    assert_memory_equal(after.frozen_hash, before.frozen_hash, 32);
+    assert_int_equal(after.group, before.group - 1);
+    assert_int_equal(pat_state(e), 0);
+
+    /* The audit names the erasure by the SHA-256 of the id. */
+    uint8_t h[32];
+    char want[9 + 65] = "customer/";
+    eng__sha256(pat[0], strlen(pat[0]), h);
+    eng__hex(h, 32, want + 9);
+    eng_audit_iter *it;
+    eng_audit_entry x;
+    int seen = 0, rc;
+    assert_int_equal(eng_audit_open(e, "boss", &it), ENG_OK);
+    while ((rc = eng_audit_next(it, &x)) == ENG_OK)
+        if (strcmp(x.action, "erase") == 0) {
+            assert_string_equal(x.object, want);
+            assert_string_equal(x.actor, "boss");
+            seen++;
+        }
+    assert_int_equal(rc, ENG_ITEROVER);
+    eng_audit_free(it);
+    assert_int_equal(seen, 1);
+
+    /* A new import of the same id is a new customer; the old dense id stays a tombstone. */
+    static const char again[] = "id,contact.email\ncust-PAT-77,pat.doe@example.org\n";
+    assert_int_equal(eng_customers_import_csv_buffer(e, "boss", again, sizeof again - 1, NULL, NULL), ENG_OK);
+    uint32_t id;
+    assert_int_equal(eng_customer_find(e, "boss", pat[0], &id), ENG_OK);
+    assert_int_equal(id, before.customers);
+    eng_close(e);
+    test_rmtree(dir);
+    free(dir);
+    test_alloc_assert_clean();
+}
+
+static void batch_erase_and_contract(void **state)
+{
+    (void)state;
+    test_alloc_reset();
+    test_store *ts = test_store_new();
+    eng_engine *e = test_engine_open(test_store_handle(ts));
+    setup(e);
+    eng_erase_report r = ENG_ERASE_REPORT_INIT;
+    const char *ids[] = {"c1", "nope", "c1", "c2"};
+    assert_int_equal(eng_customers_erase(e, "boss", ids, 4, &r), ENG_OK);
+    assert_int_equal(r.requested, 4);
+    assert_int_equal(r.erased, 2);
+    assert_int_equal(r.not_found, 1);
+    uint64_t keys = 0;
+    assert_int_equal(test_store_erased(ts, &keys), 1); /* the host store was told, once */
+    assert_true(keys >= 2);                              /* the old table deltas and the group's members */
+    assert_int_equal(test_store_grep(ts, "c1@example.com", 14), 0);
+
+    static const char csv[] = "name,id\nx,c4\ny,\"c5\"\nz,unknown\n";
+    assert_int_equal(eng_customers_erase_csv(e, "boss", csv, sizeof csv - 1, &r), ENG_OK);
+    assert_int_equal(r.erased, 2);
+    assert_int_equal(r.not_found, 1);
+    assert_int_equal(test_store_grep(ts, "c5@example.com", 14), 0);
+    assert_int_equal(test_store_grep(ts, "c6@example.com", 14), 1);
+    static const char bad[] = "name\nc6\n";
+    assert_int_equal(eng_customers_erase_csv(e, "boss", bad, sizeof bad - 1, &r), ENG_EINVAL);
+    assert_int_equal(test_store_grep(ts, "c6@example.com", 14), 1);
+    eng_close(e);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+}
+
+static int cancel_progress(const char *op, uint64_t done, uint64_t total, void *user)
+{
+    (void)done;
+    (void)total;
+    if (strcmp(op, "privacy.erase") != 0)
+        return 0;
+    ++*(int *)user;
+    return 1;
+}
+
+/* Erase every customer but one in one call: progress is reported and a cancel leaves everything. */
+static void cancel_leaves_all(void **state)
+{
+    (void)state;
+    test_alloc_reset();
+    test_store *ts = test_store_new();
+    eng_config cfg;
+    assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION), ENG_OK);
+    cfg.allocator = test_alloc_get();
+    cfg.store = test_store_handle(ts);
+    int calls = 0;
+    cfg.progress_fn = cancel_progress;
+    cfg.progress_user = &calls;
+    eng_engine *e;
+    assert_int_equal(eng_open(&cfg, &e), ENG_OK);
+    assert_int_equal(eng_org_create(e, "acme", NULL, "boss", NULL), ENG_OK);
+    enum { N = 70000 };
+    char *csv = malloc((size_t)N * 40 + 64), **ids = malloc(N * sizeof *ids);
+    size_t len = (size_t)sprintf(csv, "id,contact.email\n");
+    for (int i = 0; i < N; i++) {
+        len += (size_t)sprintf(csv + len, "k%d,k%d@example.net\n", i, i);
+        ids[i] = malloc(16);
+        sprintf(ids[i], "k%d", i);
+    }
+    assert_int_equal(eng_customers_import_csv_buffer(e, "boss", csv, len, NULL, NULL), ENG_OK);
+    eng_erase_report r = ENG_ERASE_REPORT_INIT;
+    assert_int_equal(eng_customers_erase(e, "boss", (const char *const *)ids, N, &r), ENG_ECANCELLED);
+    assert_int_equal(r.erased, 0);
+    assert_int_equal(calls, 1);
+    assert_int_equal(test_store_grep(ts, "k69999@example.net", 18), 1);
+    assert_int_equal(test_store_grep(ts, "k0@example.net", 14), 1);
+    uint32_t id;
+    assert_int_equal(eng_customer_find(e, "boss", "k0", &id), ENG_OK);
+    for (int i = 0; i < N; i++)
+        free(ids[i]);
+    free(ids);
+    free(csv);
+    eng_close(e);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+}
+
+/* A storage failure at the k-th write of the erasure (put, del, commit), then a
+ * crash and a reopen: all or nothing. TF_COMMITTED_ERROR: the commit applied but
+ * reported failure. */
+static void crash_at_every_write(void **state)
+{
+    (void)state;
+    for (int mode = TF_ERROR; mode <= TF_COMMITTED_ERROR; mode++) {
+        int done = 0;
+        uint64_t k;
+        for (k = 1; !done; k++) {
+            test_alloc_reset();
+            test_store *ts = test_store_new();
+            eng_engine *e = test_engine_open(test_store_handle(ts));
+            setup(e);
+            books before, after;
+            read_books(e, &before);
+            test_store_fail(ts, mode == TF_ERROR ? TV_PUT | TV_DEL | TV_COMMIT : TV_COMMIT, k, 0, mode);
+            int rc = eng_customer_erase(e, "boss", pat[0]);
+            done = test_store_failures(ts) == 0;
+            if (done)
+                assert_int_equal(rc, ENG_OK);
+            test_store_nofail(ts);
+            test_store_crash(ts);
+            eng_close(e);
+            e = test_engine_open(test_store_handle(ts));
+            read_books(e, &after);
+            int there = pat_state(e);
+            for (size_t i = 0; i < NPAT; i++) {
+                int want = there && i != 4; /* the older name is gone once the table was compacted */
+                if (i == 4)
+                    continue;
+                assert_int_equal(test_store_grep(ts, pat[i], strlen(pat[i])), want);
+            }
+            assert_int_equal(after.customers, before.customers);
+            assert_memory_equal(after.frozen_hash, before.frozen_hash, 32);
+            assert_int_equal(after.group, before.group - (there ? 0 : 1));
+            if (there) /* not erased: erasing now works */
+                assert_int_equal(eng_customer_erase(e, "boss", pat[0]), ENG_OK);
+            assert_int_equal(pat_state(e), 0);
+            eng_close(e);
+            test_store_free(ts);
+            test_alloc_assert_clean();
+            if (mode == TF_COMMITTED_ERROR)
+                break; /* one commit per erasure */
+        }
+        if (mode == TF_ERROR)
+            assert_true(k > 8); /* the deltas' deletes and puts, the group, the audit, the commit, p/v */
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(erase_in_file_store),
+        cmocka_unit_test(batch_erase_and_contract),
+        cmocka_unit_test(cancel_leaves_all),
+        cmocka_unit_test(crash_at_every_write),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
