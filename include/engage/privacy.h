@@ -90,6 +90,28 @@ ENG_API int eng_customers_erase(eng_engine *engine, const char *actor, const cha
 ENG_API int eng_customers_erase_csv(eng_engine *engine, const char *actor, const char *data, size_t len,
                                     eng_erase_report *report);
 
+/**
+ * Everything held about one customer, as one JSON object ("show me what you
+ * hold about me"): `external_id`, `customer` (the dense id), `attributes`
+ * (declared columns with a value, typed: numbers and booleans bare, strings
+ * and dates quoted), `contacts`, `consent` and `optout` (channel to the time
+ * given), `suppressed`, `groups` (names of the groups the customer is in now),
+ * `contacted` (the touches of the actor's org: campaign, message, occurrence,
+ * channel, time, status, in time order), `transactions` of the actor's org (id,
+ * time, amount, store, items) and `coupons`. Values print as eng_customer_get()
+ * prints them, so they re-import unchanged. The export is audited like an
+ * erasure (action `export`, the SHA-256 of the external id).
+ * @param engine an open engine.
+ * @param actor acting user; needs #ENG_OP_ADMIN.
+ * @param external_id the customer's external id.
+ * @param[out] json receives NUL-terminated UTF-8; free with eng_free(); NULL on failure.
+ * @param[out] len receives its length; 0 on failure.
+ * @return #ENG_OK; #ENG_ENOTFOUND (no such customer; the message does not repeat
+ *         the id); #ENG_EDENIED; #ENG_EINVAL; #ENG_EMISUSE; #ENG_ENOMEM; a storage error.
+ */
+ENG_API int eng_customer_export_json(eng_engine *engine, const char *actor, const char *external_id, char **json,
+                                     size_t *len);
+
 ENG_END_DECLS
 
 #endif /* ENGAGE_PRIVACY_H */

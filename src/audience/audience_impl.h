@@ -149,6 +149,11 @@ int eng__aud_erase(eng_engine *e, const char *org, const eng__idset *ids, eng__k
  * as tombstones, inside the open batch; the deleted delta keys go to @p old_keys (may be NULL). */
 int eng__aud_rewrite(eng_engine *e, eng__aud *a, const eng__idset *erase, eng__keys *old_keys);
 
+/* Values as eng_customer_get prints them: a time (a date at midnight UTC as
+ * YYYY-MM-DD) and a decimal scaled by 10^4 without trailing zeros. */
+int eng__fmt_time(char *out, size_t cap, int64_t ms);
+int eng__fmt_decimal4(char *out, size_t cap, int64_t v);
+
 /* Key helpers: the org's prefix, then @p prefix ("g/", "m/"), then the id in hex. */
 void eng__aud_key(const eng__aud *a, char *buf, size_t cap, const char *prefix, uint32_t id);
 /* The org's prefix then @p rest; length in *len. */

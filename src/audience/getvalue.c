@@ -45,6 +45,9 @@ static int fmt_decimal(char *out, size_t cap, int64_t v)
     return snprintf(out, cap, "%s%llu.%s", v < 0 ? "-" : "", (unsigned long long)(a / 10000), fb);
 }
 
+int eng__fmt_time(char *out, size_t cap, int64_t ms) { return fmt_time(out, cap, ms); }
+int eng__fmt_decimal4(char *out, size_t cap, int64_t v) { return fmt_decimal(out, cap, v); }
+
 static int chan_of(const char *s)
 {
     for (int ch = 0; ch < ENG_CH_COUNT; ch++)

@@ -194,3 +194,39 @@ ENG_API int eng_customers_erase_csv(eng_engine *e, const char *actor, const char
     eng__leave(e);
     return rc;
 }
+
+ENG_API int eng_customer_export_json(eng_engine *e, const char *actor, const char *ext, char **json, size_t *len)
+{
+    if (json)
+        *json = NULL;
+    if (len)
+        *len = 0;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    char org[80];
+    eng__wr w;
+    eng__wr_init(&w, &e->mem);
+    if (!ext || !json || !len)
+        rc = eng__err(ENG_EINVAL, !ext ? "external_id" : !json ? "json" : "len", "argument is NULL");
+    else if (!(rc = eng__privacy_admin(e, actor, org, sizeof org)) && !(rc = eng__privacy_export(e, org, ext, &w))) {
+        eng__wr_u8(&w, 0);
+        if (w.err)
+            rc = eng__nomem();
+        else if (!(rc = eng__kv_begin(e->store))) {
+            /* who looked at whom, in the audit chain */
+            if (!(rc = eng__privacy_audit(e, org, actor, ext, strlen(ext), "export")))
+                rc = eng__kv_commit(e->store);
+            if (rc)
+                rc = eng__aud_abort(e->store, rc);
+        }
+        if (!rc) {
+            *len = w.len - 1;
+            *json = (char *)w.data;
+            w.data = NULL;
+        }
+    }
+    eng__wr_free(&w);
+    eng__leave(e);
+    return rc;
+}

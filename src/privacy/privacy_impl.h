@@ -26,4 +26,7 @@ int eng__privacy_audit(eng_engine *e, const char *org, const char *actor, const 
 int eng__privacy_erase(eng_engine *e, const char *actor, const char *org, const eng__idset *ids,
                        const char *const *ext, const size_t *ext_len, size_t n);
 
+/* Write the JSON object of one customer (export.c); touches and transactions of @p org. */
+int eng__privacy_export(eng_engine *e, const char *org, const char *ext, eng__wr *w);
+
 #endif
