@@ -188,6 +188,8 @@ int eng__rseg_decode(const uint8_t *p, size_t len, const char *key, eng__rcols *
 int eng__rseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z);
 int eng__rtail_seal(eng__ev *ev, eng__evorg *o);
 int eng__rtail_save(eng__ev *ev, eng__evorg *o);
+/* Replace sealed transaction segment idx by the rows of c, in the open batch (an empty c deletes it). */
+int eng__rseg_replace(eng__ev *ev, eng__evorg *o, size_t idx, const eng__rcols *c);
 
 /* Sends whose customers opt out (unsubscribe/complaint), collected while
  * writing and applied through the audience layer at the end (touch_write.c). */

@@ -115,6 +115,13 @@ void eng__events_abandon(eng_engine *e);
  * and return rc: the one-line failure path of a writer of events. */
 int eng__events_fail(eng_engine *e, int rc);
 
+/* Erasure (erase.c, docs/privacy.md), inside the caller's open batch: every
+ * transaction of @p org stored while its customer was unknown whose external
+ * id names a customer in @p ids (dense ids of the org's table @p t, before the erasure drops it) is
+ * bound to that dense id, and the records that held the id are rewritten; their
+ * keys go to @p keys. On failure the caller rolls back and calls eng__events_abandon(). */
+int eng__events_erase(eng_engine *e, const char *org, const eng__table *t, const eng__idset *ids, eng__keys *keys);
+
 /* ---- reading touches ------------------------------------------------------- */
 
 /* Column arrays of up to ENG__SEG_ROWS touch rows (valid during the callback). */

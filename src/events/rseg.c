@@ -434,6 +434,11 @@ static int rseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__rcols
     return ENG_OK;
 }
 
+int eng__rseg_replace(eng__ev *ev, eng__evorg *o, size_t idx, const eng__rcols *c)
+{
+    return rseg_rewrite(ev, o, idx, c);
+}
+
 /* Keep the rows whose keep[i] is set, in place (items and strings too). */
 size_t eng__rcols_keep(eng__rcols *c, const uint8_t *keep)
 {

@@ -8,6 +8,7 @@
  * once the backend has been told: a crash or a failing vacuum in between is
  * repaired by the next erasure, which tells them again first. */
 #include "privacy/privacy_impl.h"
+#include "events/events_impl.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -74,7 +75,9 @@ int eng__privacy_erase(eng_engine *e, const char *actor, const char *org, const 
         eng__keys_free(&keys);
         return rc;
     }
-    rc = eng__aud_erase(e, org, ids, &keys);
+    eng__aud *a;
+    if (!(rc = eng__aud_erase(e, org, ids, &keys)) && !(rc = eng__aud_get(e, org, &a)))
+        rc = eng__events_erase(e, org, &a->t, ids, &keys); /* the cached table still has the external ids */
     for (size_t i = 0; i < n && !rc; i++) {
         rc = eng__privacy_audit(e, org, actor, ext[i], ext_len[i], "erase");
         if (!rc && (i & 0xffff) == 0xffff)
@@ -86,7 +89,7 @@ int eng__privacy_erase(eng_engine *e, const char *actor, const char *org, const 
         rc = eng__kv_commit(e->store);
     if (rc) /* a failed commit may have applied: the caches are dropped below either way */
         rc = eng__aud_abort(e->store, rc);
-    eng__aud_drop(e); /* the cached table held the values; reload from the rewritten records */
+    eng__events_abandon(e); /* the cached tables held the values: reload from the rewritten records */
     if (!rc && !(rc = eng__kv_erased(e->store, &keys)))
         rc = eng__kv_del(e->store, ENG__K(VACUUM_KEY));
     eng__keys_free(&keys);

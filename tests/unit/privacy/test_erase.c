@@ -26,9 +26,26 @@ static const char *const pat[] = {"cust-PAT-77", "pat.doe@example.org", "+491511
 
 /* Two imports (Pat's name changes in the second: the first value is in an older
  * frame), an uploaded group with Pat, a frozen audience with Pat, an org admin. */
+/* Two transactions of Pat (one stored before Pat is imported, so with the
+ * external id as given) and one of c1. */
+static void transactions(eng_engine *e, int before)
+{
+    const char *tid[] = {before ? "t-early" : "t-late", "t-c1"}, *cust[] = {"cust-PAT-77", "c1"};
+    eng_time t[] = {before ? 1000 : 2000, 3000};
+    int64_t amt[] = {before ? 123400 : 56700, 89000};
+    eng_txn_batch b = ENG_TXN_BATCH_INIT;
+    b.count = before ? 1 : 2;
+    b.ids = tid;
+    b.customers = cust;
+    b.times = t;
+    b.amounts = amt;
+    assert_int_equal(eng_txn_append(e, "acme", &b, NULL, NULL), ENG_OK);
+}
+
 static void setup(eng_engine *e)
 {
     assert_int_equal(eng_org_create(e, "acme", NULL, "boss", NULL), ENG_OK);
+    transactions(e, 1);
     assert_int_equal(eng_customers_add_column(e, "boss", "name", ENG_COL_STRING), ENG_OK);
     char csv[4096];
     size_t len = (size_t)snprintf(csv, sizeof csv, "id,contact.email,contact.sms,consent.email,consent.sms,name\n"
@@ -52,12 +69,24 @@ static void setup(eng_engine *e)
     assert_int_equal(eng_audience_resolve(e, "boss", &q, &a), ENG_OK);
     assert_int_equal(eng_audience_freeze(a, "boss", "frozen/1"), ENG_OK);
     eng_audience_free(a);
+    transactions(e, 0);
 }
 
 typedef struct books {
     uint64_t customers, group, frozen_all;
     uint8_t frozen_hash[32];
+    uint64_t txns, txns_of_0; /* transactions, and those joined to dense id 0 (Pat) */
+    int64_t amount;
 } books;
+
+static int on_txn(const eng_txn_row *r, void *user)
+{
+    books *b = user;
+    b->txns++;
+    b->txns_of_0 += r->customer == 0;
+    b->amount += r->amount;
+    return 0;
+}
 
 static void read_books(eng_engine *e, books *b)
 {
@@ -70,6 +99,9 @@ static void read_books(eng_engine *e, books *b)
     assert_int_equal(eng_audience_count(a, ENG_PART_ALL, &b->frozen_all), ENG_OK);
     assert_int_equal(eng_audience_hash(a, b->frozen_hash), ENG_OK);
     eng_audience_free(a);
+    b->txns = b->txns_of_0 = 0;
+    b->amount = 0;
+    assert_int_equal(eng_txn_scan(e, "acme", NULL, 0, 0, on_txn, b), ENG_OK);
     uint64_t bad = 1;
     assert_int_equal(eng_audit_verify(e, "boss", &bad), ENG_OK);
     assert_int_equal(bad, 0);
@@ -173,6 +205,11 @@ static void erase_in_file_store(void **state)
     assert_int_equal(after.frozen_all, before.frozen_all);
     assert_memory_equal(after.frozen_hash, before.frozen_hash, 32);
     assert_int_equal(after.group, before.group - 1);
+    assert_int_equal(after.txns, 3);
+    assert_int_equal(after.txns, before.txns);
+    assert_int_equal(after.amount, before.amount); /* every total stays */
+    assert_int_equal(after.txns_of_0, 2);          /* both of Pat's, the early one bound for good */
+    assert_int_equal(after.txns_of_0, before.txns_of_0);
     assert_int_equal(pat_state(e), 0);
 
     /* The audit names the erasure by the SHA-256 of the id. */
@@ -324,6 +361,8 @@ static void crash_at_every_write(void **state)
                 assert_int_equal(test_store_grep(ts, pat[i], strlen(pat[i])), want);
             }
             assert_int_equal(after.customers, before.customers);
+            assert_int_equal(after.amount, before.amount);
+            assert_int_equal(after.txns_of_0, before.txns_of_0);
             assert_memory_equal(after.frozen_hash, before.frozen_hash, 32);
             assert_int_equal(after.group, before.group - (there ? 0 : 1));
             if (there) /* not erased: erasing now works */
