@@ -17,7 +17,8 @@
  * built-in file store rewrites its file before the call returns. See
  * docs/privacy.md for what is erased where and the bound on physical removal.
  *
- * Every call needs an actor with #ENG_OP_ADMIN. Thread safety: as every
+ * Every call needs an actor with #ENG_OP_ADMIN and acts on that actor's org:
+ * its customers, groups, frozen audiences, touches and transactions. Thread safety: as every
  * engine call (the engine is locked).
  */
 #ifndef ENGAGE_PRIVACY_H

@@ -184,6 +184,11 @@ static void erase_in_file_store(void **state)
 
     e = open_file(path, 0);
     assert_int_equal(eng_customer_erase(e, "nobody", pat[0]), ENG_EDENIED);
+    /* Another org's admin reaches only their own org's customers (none of that id). */
+    assert_int_equal(eng_org_create(e, "beta", NULL, "bea", NULL), ENG_OK);
+    assert_int_equal(eng_customer_erase(e, "bea", pat[0]), ENG_ENOTFOUND);
+    assert_int_equal(eng_customer_export_json(e, "bea", pat[0], &(char *){NULL}, &(size_t){0}), ENG_ENOTFOUND);
+    assert_int_equal(pat_state(e), 1);
     assert_int_equal(eng_customer_erase(e, "boss", "cust-PAT-78"), ENG_ENOTFOUND);
     assert_null(strstr(eng_error_last()->message, "PAT"));
     assert_int_equal(eng_customer_erase(e, "boss", pat[0]), ENG_OK);
