@@ -73,6 +73,61 @@ ENG_API int eng_actor_spec_init(eng_actor_spec *a, unsigned int version);
 ENG_API int eng_actor_put(eng_engine *engine, const char *actor, const eng_actor_spec *spec);
 
 /**
+ * Read an actor of the acting admin's org. Needs #ENG_OP_ADMIN.
+ * @param engine an open engine.
+ * @param actor acting user.
+ * @param id the actor to read.
+ * @param out caller-versioned (set @c version first, for example with #ENG_ACTOR_SPEC_INIT); receives
+ *        the actor. Its strings point into engine-owned storage valid until the next eng_actor_get()
+ *        on this engine. Zeroed (version kept) on failure.
+ * @return #ENG_OK; #ENG_EDENIED (not an admin with org scope, or an actor of another org);
+ *         #ENG_ENOTFOUND (no such actor, also once removed); #ENG_EINVAL; #ENG_EVERSION.
+ */
+ENG_API int eng_actor_get(eng_engine *engine, const char *actor, const char *id, eng_actor_spec *out);
+
+/** Iterator over the actors of an org (eng_actor_list()). */
+typedef struct eng_actor_iter eng_actor_iter;
+
+/**
+ * List the actors of the acting admin's org (for example to find its approvers). Needs
+ * #ENG_OP_ADMIN. The list is taken when the call is made.
+ * @param engine an open engine.
+ * @param actor acting user.
+ * @param[out] out receives the iterator (free with eng_actor_iter_free()); NULL on failure.
+ * @return #ENG_OK; #ENG_EDENIED; #ENG_EINVAL; #ENG_ENOMEM; storage errors.
+ */
+ENG_API int eng_actor_list(eng_engine *engine, const char *actor, eng_actor_iter **out);
+
+/**
+ * The next actor, in id order.
+ * @param it the iterator.
+ * @param out caller-versioned; its strings stay valid until eng_actor_iter_free().
+ * @return #ENG_OK; #ENG_ITEROVER after the last; #ENG_EMISUSE for a bad iterator;
+ *         #ENG_EINVAL; #ENG_EVERSION.
+ */
+ENG_API int eng_actor_next(eng_actor_iter *it, eng_actor_spec *out);
+
+/**
+ * Free an iterator. NULL is a no-op.
+ * @param it the iterator.
+ */
+ENG_API void eng_actor_iter_free(eng_actor_iter *it);
+
+/**
+ * Remove an actor of the acting admin's org (someone who leaves). Needs #ENG_OP_ADMIN. From then
+ * on every call naming them is refused (#ENG_EDENIED, as for an unknown actor), including
+ * approvals they had not given yet and any session a host keeps for them; the audit keeps who
+ * they were (their earlier entries, and a "remove" entry on "actor/<id>"). Their id may be given
+ * to a new actor later.
+ * @param engine an open engine.
+ * @param actor acting user.
+ * @param id the actor to remove.
+ * @return #ENG_OK; #ENG_EDENIED (not an admin with org scope, or an actor of another org);
+ *         #ENG_ENOTFOUND; #ENG_ESTATE (an actor cannot remove themselves); storage errors.
+ */
+ENG_API int eng_actor_remove(eng_engine *engine, const char *actor, const char *id);
+
+/**
  * Ask whether @p actor may perform @p op on an object owned by @p unit.
  * @param engine an open engine.
  * @param actor the actor to check.

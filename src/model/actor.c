@@ -162,3 +162,224 @@ out:
     eng__leave(e);
     return rc;
 }
+
+/* ---- reading, listing and removing actors ---- */
+
+ENG_API int eng_actor_get(eng_engine *e, const char *actor, const char *id, eng_actor_spec *out)
+{
+    if (out && out->version >= 1) {
+        unsigned v = out->version;
+        memset(out, 0, sizeof *out);
+        out->version = v;
+    }
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__actor a, t;
+    eng__org o;
+    if (!out || !id) {
+        rc = eng__err(ENG_EINVAL, out ? "id" : "out", "argument is NULL");
+        goto out;
+    }
+    if (out->version == 0 || out->version > ENG_ACTOR_SPEC_VERSION) {
+        rc = eng__err(ENG_EVERSION, "actor.version", "unsupported eng_actor_spec version %u", out->version);
+        goto out;
+    }
+    if ((rc = eng__who(e, actor, &a, &o)))
+        goto out;
+    if (!(rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL))) {
+        rc = eng__id_ok(id) ? eng__actor_load(e, id, &t) : ENG_ENOTFOUND;
+        if (rc == ENG_ENOTFOUND)
+            rc = eng__err(ENG_ENOTFOUND, "id", "no actor with that id");
+        else if (!rc && strcmp(t.org, o.id) != 0) {
+            eng__actor_free(&t);
+            rc = eng__err(ENG_EDENIED, "id", "the actor belongs to another org");
+        } else if (!rc) {
+            eng__model_state *st = eng__model(e);
+            if (!st) {
+                eng__actor_free(&t);
+                rc = eng__nomem();
+            } else {
+                if (st->has_actor_scratch)
+                    eng__actor_free(&st->actor_scratch);
+                st->actor_scratch = t; /* keeps the strings alive until the next eng_actor_get */
+                st->has_actor_scratch = 1;
+                out->id = t.id;
+                out->roles = t.roles;
+                out->scope = t.scope;
+                out->units = (const char *const *)t.units;
+                out->n_units = t.n_units;
+            }
+        }
+    }
+    eng__org_free(&o);
+    eng__actor_free(&a);
+out:
+    eng__leave(e);
+    return rc;
+}
+
+#define ACTOR_ITER_MAGIC 0x41435449u /* "ACTI" */
+
+struct eng_actor_iter {
+    uint32_t magic;
+    eng_engine *e;
+    eng__actor *v;
+    size_t n, cap, pos;
+};
+
+typedef struct collect {
+    eng_engine *e;
+    eng_actor_iter *it;
+    const char *org;
+} collect;
+
+static int collect_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
+{
+    (void)val;
+    (void)vlen;
+    collect *c = user;
+    char id[ENG__ID_MAX + 1];
+    if (klen <= 4 || klen - 4 > ENG__ID_MAX)
+        return ENG_OK;
+    memcpy(id, (const char *)key + 4, klen - 4);
+    id[klen - 4] = 0;
+    eng__actor a;
+    int rc = eng__actor_load(c->e, id, &a);
+    if (rc)
+        return rc;
+    if (strcmp(a.org, c->org) != 0) {
+        eng__actor_free(&a);
+        return ENG_OK;
+    }
+    if (eng__grow(&c->e->mem, (void **)&c->it->v, &c->it->cap, c->it->n + 1, sizeof *c->it->v)) {
+        eng__actor_free(&a);
+        return eng__nomem();
+    }
+    c->it->v[c->it->n++] = a;
+    return ENG_OK;
+}
+
+static void iter_release(eng_actor_iter *it)
+{
+    for (size_t i = 0; i < it->n; i++)
+        eng__actor_free(&it->v[i]);
+    eng__free(&it->e->mem, it->v);
+    it->magic = 0;
+    eng__free(&it->e->mem, it);
+}
+
+ENG_API int eng_actor_list(eng_engine *e, const char *actor, eng_actor_iter **out)
+{
+    if (out)
+        *out = NULL;
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__actor a;
+    eng__org o;
+    if (!out) {
+        rc = eng__err(ENG_EINVAL, "out", "out is NULL");
+        goto out;
+    }
+    if ((rc = eng__who(e, actor, &a, &o)))
+        goto out;
+    if (!(rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL))) {
+        eng_actor_iter *it = eng__calloc(&e->mem, 1, sizeof *it);
+        if (!it) {
+            rc = eng__nomem();
+        } else {
+            it->e = e;
+            collect c = {e, it, o.id};
+            if ((rc = eng__kv_scan(e->store, "m/a/", 4, collect_cb, &c))) {
+                iter_release(it);
+            } else {
+                it->magic = ACTOR_ITER_MAGIC;
+                eng__engine_ref(e);
+                *out = it;
+            }
+        }
+    }
+    eng__org_free(&o);
+    eng__actor_free(&a);
+out:
+    eng__leave(e);
+    return rc;
+}
+
+ENG_API int eng_actor_next(eng_actor_iter *it, eng_actor_spec *out)
+{
+    if (!it || it->magic != ACTOR_ITER_MAGIC)
+        return eng__err(ENG_EMISUSE, "iterator", "eng_actor_next: not an actor iterator (NULL or freed)");
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "eng_actor_next: out is NULL");
+    if (out->version == 0 || out->version > ENG_ACTOR_SPEC_VERSION)
+        return eng__err(ENG_EVERSION, "actor.version", "unsupported eng_actor_spec version %u", out->version);
+    unsigned v = out->version;
+    memset(out, 0, sizeof *out);
+    out->version = v;
+    if (it->pos >= it->n)
+        return ENG_ITEROVER;
+    const eng__actor *a = &it->v[it->pos++];
+    out->id = a->id;
+    out->roles = a->roles;
+    out->scope = a->scope;
+    out->units = (const char *const *)a->units;
+    out->n_units = a->n_units;
+    return ENG_OK;
+}
+
+ENG_API void eng_actor_iter_free(eng_actor_iter *it)
+{
+    if (!it || it->magic != ACTOR_ITER_MAGIC)
+        return;
+    eng_engine *e = it->e;
+    iter_release(it);
+    eng__engine_unref(e);
+}
+
+ENG_API int eng_actor_remove(eng_engine *e, const char *actor, const char *id)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__actor a, t;
+    eng__org o;
+    if ((rc = eng__who(e, actor, &a, &o)))
+        goto out;
+    if ((rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL)))
+        goto done;
+    rc = id && eng__id_ok(id) ? eng__actor_load(e, id, &t) : ENG_ENOTFOUND;
+    if (rc == ENG_ENOTFOUND) {
+        rc = eng__err(ENG_ENOTFOUND, "id", "no actor with that id");
+        goto done;
+    }
+    if (rc)
+        goto done;
+    int foreign = strcmp(t.org, o.id) != 0, self = strcmp(t.id, a.id) == 0;
+    eng__actor_free(&t);
+    if (foreign) {
+        rc = eng__err(ENG_EDENIED, "id", "the actor belongs to another org");
+        goto done;
+    }
+    if (self) { /* an org always keeps the admin who acts */
+        rc = eng__err(ENG_ESTATE, "id", "an actor cannot remove themselves");
+        goto done;
+    }
+    char key[96], obj[96];
+    snprintf(key, sizeof key, "m/a/%s", id);
+    snprintf(obj, sizeof obj, "actor/%s", id);
+    /* The audit keeps who they were: earlier entries name them, and this one the removal. */
+    if ((rc = eng__kv_begin(e->store)) == ENG_OK) {
+        int r2 = eng__kv_del(e->store, key, strlen(key));
+        if (!r2)
+            r2 = eng__audit_append(e, o.id, a.id, obj, "remove", "", 0);
+        rc = eng__batch_end(e, r2);
+    }
+done:
+    eng__org_free(&o);
+    eng__actor_free(&a);
+out:
+    eng__leave(e);
+    return rc;
+}

@@ -257,6 +257,8 @@ typedef struct eng__model_state {
     } schema[2];                /* by eng_rule_schema_kind */
     eng__org settings_scratch; /* backs eng_org_settings_get() strings */
     int has_scratch;
+    eng__actor actor_scratch;  /* backs eng_actor_get() strings */
+    int has_actor_scratch;
 } eng__model_state;
 eng__model_state *eng__model(eng_engine *e); /* NULL on OOM */
 void eng__emit(eng_engine *e, int kind, const char *org, uint64_t campaign, uint64_t message, const char *actor,

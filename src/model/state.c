@@ -9,6 +9,8 @@ static void state_free(eng_engine *e, void *p)
     eng__model_state *st = p;
     if (st->has_scratch)
         eng__org_free(&st->settings_scratch);
+    if (st->has_actor_scratch)
+        eng__actor_free(&st->actor_scratch);
     eng__model_schemas_free(e, st);
     eng__free(&e->mem, st);
 }
