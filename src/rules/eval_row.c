@@ -130,7 +130,8 @@ static int push(const eng_rule *r, eng__estack *st, int32_t idx)
         eng__eframe *f = eng__malloc(&r->mem, cap * sizeof *f);
         if (!f)
             return eng__nomem();
-        memcpy(f, st->f, st->top * sizeof *f);
+        if (st->top) /* the first growth of an empty stack has nothing (maybe NULL) to copy */
+            memcpy(f, st->f, st->top * sizeof *f);
         if (st->heap)
             eng__free(&r->mem, st->f);
         st->f = f;
