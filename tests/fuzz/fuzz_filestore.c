@@ -15,17 +15,10 @@
 #include <unistd.h>
 
 #include "engage.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                     \
-    do {                                                                                               \
-        if (!(cond)) {                                                                                 \
-            fprintf(stderr, "fuzz_filestore: %s failed (line %d; last error: %s)\n", #cond, __LINE__,    \
-                    eng_error_last()->message);                                                        \
-            abort();                                                                                   \
-        }                                                                                              \
-    } while (0)
 
 #define T0 1767225600000 /* 2026-01-01T00:00:00Z */
 
@@ -64,15 +57,7 @@ static void build(void)
     eng_org_settings s;
     eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION);
     s.channel_cost[ENG_CH_SMS] = 2;
-    CHECK(eng_org_create(e, "acme", &s, "root", NULL) == ENG_OK);
-    eng_actor_spec a;
-    eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
-    a.id = "ann";
-    a.roles = ENG_ROLE_AUTHOR;
-    CHECK(eng_actor_put(e, "root", &a) == ENG_OK);
-    a.id = "bob";
-    a.roles = ENG_ROLE_APPROVER;
-    CHECK(eng_actor_put(e, "root", &a) == ENG_OK);
+    fuzz_org(e, &s);
     CHECK(eng_credits_adjust(e, "root", ENG_CREDITS_CAMPAIGN, 5000) == ENG_OK);
     CHECK(eng_customers_add_column(e, "root", "tier", ENG_COL_STRING) == ENG_OK);
     char csv[4096], *p = csv;

@@ -13,17 +13,10 @@
 #include <string.h>
 
 #include "engage.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                     \
-    do {                                                                                               \
-        if (!(cond)) {                                                                                 \
-            fprintf(stderr, "fuzz_receipts: %s failed (line %d; last error: %s)\n", #cond, __LINE__,     \
-                    eng_error_last()->message);                                                        \
-            abort();                                                                                   \
-        }                                                                                              \
-    } while (0)
 
 #define NCUST 40
 #define MAXKEYS (NCUST * 2)
@@ -61,15 +54,7 @@ static eng_engine *world(uint64_t *campaign, uint64_t *message)
     eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION);
     s.channel_cost[ENG_CH_SMS] = 1;
     s.channel_cost[ENG_CH_EMAIL] = 1;
-    CHECK(eng_org_create(e, "acme", &s, "root", NULL) == ENG_OK);
-    eng_actor_spec a;
-    eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
-    a.id = "ann";
-    a.roles = ENG_ROLE_AUTHOR;
-    CHECK(eng_actor_put(e, "root", &a) == ENG_OK);
-    a.id = "bob";
-    a.roles = ENG_ROLE_APPROVER;
-    CHECK(eng_actor_put(e, "root", &a) == ENG_OK);
+    fuzz_org(e, &s);
     CHECK(eng_unsubscribe_setup(e, "root", "https://acme.example/unsub", "0123456789abcdef-acme", 21) == ENG_OK);
     CHECK(eng_credits_adjust(e, "root", ENG_CREDITS_CAMPAIGN, 100000) == ENG_OK);
     char csv[NCUST * 80 + 80], *p = csv;

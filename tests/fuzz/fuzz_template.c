@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "base/template.h"
 #include "core/engine_impl.h"
 #include "dispatch/dispatch_impl.h"
@@ -23,13 +24,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                     \
-    do {                                                                                               \
-        if (!(cond)) {                                                                                 \
-            fprintf(stderr, "fuzz_template: %s failed (line %d)\n", #cond, __LINE__);                 \
-            abort();                                                                                   \
-        }                                                                                              \
-    } while (0)
 
 static eng_engine *engine_with(const char *value)
 {

@@ -12,34 +12,10 @@
 #include <string.h>
 
 #include "engage.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                     \
-    do {                                                                                               \
-        if (!(cond)) {                                                                                 \
-            fprintf(stderr, "fuzz_txn: %s failed (line %d; last error: %s)\n", #cond, __LINE__,          \
-                    eng_error_last()->message);                                                        \
-            abort();                                                                                   \
-        }                                                                                              \
-    } while (0)
-
-typedef struct chunks {
-    const uint8_t *p;
-    size_t left, step;
-} chunks;
-
-static long read_chunk(void *buf, size_t cap, void *user)
-{
-    chunks *c = user;
-    size_t n = c->left < c->step ? c->left : c->step;
-    if (n > cap)
-        n = cap;
-    memcpy(buf, c->p, n);
-    c->p += n;
-    c->left -= n;
-    return (long)n;
-}
 
 static eng_engine *fresh(void)
 {
@@ -108,8 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     eng_event_report ra = ENG_EVENT_REPORT_INIT, rb = ENG_EVENT_REPORT_INIT;
     int rca = eng_txn_import_csv_buffer(a, "acme", csv, len, &o, &ra);
     CHECK(rca == ENG_OK || eng_error_last()->message[0] != 0); /* every failure says why */
-    chunks c = {(const uint8_t *)csv, len, step};
-    int rcb = eng_txn_import_csv(b, "acme", read_chunk, &c, &o, &rb);
+    fuzz_chunks c = {(const uint8_t *)csv, len, step};
+    int rcb = eng_txn_import_csv(b, "acme", fuzz_read_chunk, &c, &o, &rb);
     digest da = stored(a), db = stored(b);
     if (rca != rcb || ra.accepted != rb.accepted || ra.bad_rows != rb.bad_rows || da.n != db.n || da.sum != db.sum) {
         fprintf(stderr, "buffer and stream differ: rc %d/%d accepted %llu/%llu\n", rca, rcb,
