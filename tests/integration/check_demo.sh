@@ -1,18 +1,44 @@
 #!/bin/sh
-# The README's demo: a first run builds a campaign on a new file store, a second
-# run reopens the file and finds everything (approved message, frozen audience,
-# verified audit chain).
-# usage: check_demo.sh <engage-demo>
+# The README's demo, on the given store: it runs to the end, prints the campaign
+# report with both messages and every channel, rebuilds the same report after a
+# reopen, and writes a self-contained HTML report (inline SVG, nothing fetched).
+# usage: check_demo.sh <engage-demo> <file|sqlite>
 set -eu
-demo=$1
+demo=$1 store=$2
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-"$demo" "$dir/engage.db" > "$dir/run1.out" || { cat "$dir/run1.out"; echo "FAIL: first run"; exit 1; }
-"$demo" "$dir/engage.db" > "$dir/run2.out" || { cat "$dir/run2.out"; echo "FAIL: second run"; exit 1; }
-for want in "opened 2 times" "5000 customers, 1 campaign" "approved by ravi" "frozen audience:" "audit chain: verified"; do
-    grep -q "$want" "$dir/run2.out" || { cat "$dir/run2.out"; echo "FAIL: second run lacks '$want'"; exit 1; }
+"$demo" --store "$store" --dir "$dir" > "$dir/out" 2> "$dir/err" || { cat "$dir/out" "$dir/err"; echo "FAIL: the demo failed"; exit 1; }
+fail() { cat "$dir/out"; echo "FAIL: $*"; exit 1; }
+for want in "imported 120000 customers" "approved message " "X-Engage message: " \
+            "broadcast message: " "  campaign " "channel email" "channel sms" "channel whatsapp" \
+            "Launch (X-Engage)" "Gold preview (broadcast)" "control group: " "lift: " "audit chain: verified" \
+            "reopened: the same report" "HTML report: "; do
+    grep -qF -- "$want" "$dir/out" || fail "the output lacks '$want'"
 done
-# The reopened state is the state the first run left.
-a=$(grep "frozen audience:" "$dir/run1.out") b=$(grep "frozen audience:" "$dir/run2.out")
-[ "$a" = "$b" ] || { echo "FAIL: frozen audience differs after reopen: '$a' vs '$b'"; exit 1; }
-echo "ok: demo builds a campaign, and a reopen finds it unchanged"
+grep -q "\[X-Engage message 100%\]" "$dir/err" || fail "no progress for the execution"
+html=$dir/report.html
+[ -s "$html" ] || fail "no report.html"
+[ "$(grep -o '<svg' "$html" | wc -l)" -eq 3 ] || fail "report.html should hold 3 inline SVG charts"
+for want in "Funnel per channel" "Hit rate: test vs control" "X-Engage learning per batch" "95% interval"; do
+    grep -qF "$want" "$html" || fail "report.html lacks '$want'"
+done
+# Self-contained: no script, no external resource of any kind.
+if grep -qiE '<script|<link|<img|src=|href=|url\(|@import|https?://' "$html"; then fail "report.html refers to something outside itself"; fi
+# Several batches: X-Engage learnt between them.
+batches=$(sed -n 's/.*X-Engage learned over \([0-9]*\) batches.*/\1/p' "$dir/out")
+[ "${batches:-0}" -ge 10 ] || fail "X-Engage ran in ${batches:-0} batches, expected at least 10"
+# Every element closed in order, so a browser renders what was meant.
+python3 - "$html" <<'PY' || fail "report.html is not well formed"
+import sys
+from html.parser import HTMLParser
+stack = []
+class P(HTMLParser):
+    def handle_starttag(self, t, a):
+        if t not in ("meta", "br", "rect", "line", "circle"): stack.append(t)
+    def handle_startendtag(self, t, a): pass
+    def handle_endtag(self, t):
+        if not stack or stack.pop() != t: raise SystemExit("mismatched </%s>" % t)
+P().feed(open(sys.argv[1]).read())
+if stack: raise SystemExit("unclosed: %s" % stack)
+PY
+echo "ok: the demo on the $store store prints its report, reopens to the same report, writes a self-contained report.html"
