@@ -1,91 +1,375 @@
-"""Loading libengage and declaring the C signatures (ctypes, standard library only)."""
+"""Loading libengage and declaring its C structs and signatures (ctypes, standard library only).
+
+Every Structure that mirrors a C struct names it in ``_c_name_``; the test suite
+compiles a C program from these classes and compares sizes and field offsets
+with the real headers (tests/python/test_layout.py).
+"""
 import ctypes
 import ctypes.util
 import os
+from ctypes import POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t, c_uint, c_uint32, c_uint64, c_void_p
 
-c_int, c_uint, c_char_p, c_void_p = ctypes.c_int, ctypes.c_uint, ctypes.c_char_p, ctypes.c_void_p
-
-
-class Error(ctypes.Structure):
-    _fields_ = [("code", c_int), ("message", c_char_p), ("detail", c_char_p)]
-
-
-class Config(ctypes.Structure):
-    """struct eng_config, version 1 (include/engage/engine.h)."""
-    _fields_ = [("version", c_uint), ("allocator", c_void_p), ("store", c_void_p),
-                ("transport", c_void_p), ("transport_user", c_void_p),
-                ("clock_fn", c_void_p), ("clock_user", c_void_p),
-                ("log_fn", c_void_p), ("log_user", c_void_p), ("log_level", c_int),
-                ("progress_fn", c_void_p), ("progress_user", c_void_p)]
+P = POINTER
+c_char_pp = P(c_char_p)
+CH_COUNT = 15          # ENG_CH_COUNT
+MAX_CHANNELS = 16      # ENG_MAX_CHANNELS
+SEND_KEY_MAX = 127     # ENG_SEND_KEY_MAX
 
 
-class Info(ctypes.Structure):
-    """struct eng_info, version 1."""
-    _fields_ = [("version", c_uint), ("data_format", c_uint), ("created", ctypes.c_int64),
-                ("last_opened", ctypes.c_int64), ("open_count", ctypes.c_uint64),
-                ("store_kind", c_char_p)]
+def _struct(c_name, fields):
+    return type(c_name, (ctypes.Structure,), {"_fields_": fields, "_c_name_": c_name})
 
 
-class ImportReport(ctypes.Structure):
-    """struct eng_import_report, version 1 (include/engage/audience.h)."""
-    _fields_ = [("version", c_uint), ("rows", ctypes.c_uint64), ("inserted", ctypes.c_uint64),
-                ("updated", ctypes.c_uint64), ("bad_rows", ctypes.c_uint64), ("bytes", ctypes.c_uint64)]
+Error = _struct("eng_error", [("code", c_int), ("message", c_char_p), ("detail", c_char_p)])
+
+# ---- callbacks (user pointer last everywhere) -------------------------------------
+PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_char_p, c_uint64, c_uint64, c_void_p)
+LOG_FN = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
+CLOCK_FN = ctypes.CFUNCTYPE(c_int64, c_void_p)
+READ_FN = ctypes.CFUNCTYPE(ctypes.c_long, c_void_p, c_size_t, c_void_p)
+
+Envelope = _struct("eng_envelope", [
+    ("version", c_uint), ("idempotency_key", c_char_p), ("channel", c_int), ("recipient", c_char_p),
+    ("sender", c_char_p), ("subject", c_char_p), ("body", c_void_p), ("body_len", c_size_t),
+    ("campaign", c_uint64), ("message", c_uint64), ("occurrence", c_uint32), ("customer", c_uint32),
+    ("attempt", c_uint32), ("segments", c_uint32)])
+SEND_FN = ctypes.CFUNCTYPE(c_int, P(Envelope), P(c_int), c_void_p)
+SEND_BATCH_FN = ctypes.CFUNCTYPE(c_int, P(Envelope), c_size_t, P(c_int), c_void_p)
+DESTROY_FN = ctypes.CFUNCTYPE(None, c_void_p)
+TransportMethods = _struct("eng_transport_methods", [
+    ("version", c_uint), ("send", SEND_FN), ("destroy", DESTROY_FN), ("send_batch", SEND_BATCH_FN),
+    ("max_in_flight", c_uint), ("batch_size", c_uint)])
+
+Buf = c_void_p  # eng_buf is opaque: filled with eng_buf_set()
+SCAN_CB = ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p)
+StoreMethods = _struct("eng_store_methods", [
+    ("version", c_uint),
+    ("get", ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p, c_void_p)),
+    ("put", ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p)),
+    ("delete", ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p)),
+    ("scan", ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, SCAN_CB, c_void_p, c_void_p)),
+    ("begin", ctypes.CFUNCTYPE(c_int, c_void_p)),
+    ("commit", ctypes.CFUNCTYPE(c_int, c_void_p)),
+    ("rollback", ctypes.CFUNCTYPE(c_int, c_void_p)),
+    ("destroy", DESTROY_FN),
+    ("erased", ctypes.CFUNCTYPE(c_int, P(c_void_p), P(c_size_t), c_size_t, c_void_p))])
+StoreMethods._c_fields_ = {"delete": "del"}  # C names that are Python keywords
+
+Config = _struct("eng_config", [
+    ("version", c_uint), ("allocator", c_void_p), ("store", c_void_p), ("transport", P(TransportMethods)),
+    ("transport_user", c_void_p), ("clock_fn", CLOCK_FN), ("clock_user", c_void_p), ("log_fn", LOG_FN),
+    ("log_user", c_void_p), ("log_level", c_int), ("progress_fn", PROGRESS_FN), ("progress_user", c_void_p)])
+Info = _struct("eng_info", [
+    ("version", c_uint), ("data_format", c_uint), ("created", c_int64), ("last_opened", c_int64),
+    ("open_count", c_uint64), ("store_kind", c_char_p)])
+
+# ---- model --------------------------------------------------------------------------
+GoalSpec = _struct("eng_goal_spec", [
+    ("event", c_char_p), ("condition", c_char_p), ("window_days", c_uint32), ("start_on", c_int),
+    ("attribution", c_int)])
+OrgSettings = _struct("eng_org_settings", [
+    ("version", c_uint), ("conversion_goals", c_int), ("xengage", c_int), ("allow_self_approval", c_int),
+    ("forbid_overdraft", c_int), ("channel_cost", c_int64 * MAX_CHANNELS), ("xengage_cost", c_int64),
+    ("has_default_goal", c_int), ("default_goal", GoalSpec)])
+ActorSpec = _struct("eng_actor_spec", [
+    ("version", c_uint), ("id", c_char_p), ("roles", c_uint), ("scope", c_int), ("units", c_char_pp),
+    ("n_units", c_size_t)])
+CampaignSpec = _struct("eng_campaign_spec", [
+    ("version", c_uint), ("name", c_char_p), ("start", c_int64), ("end", c_int64), ("unit", c_char_p),
+    ("type", c_int), ("objective", c_int), ("product_categories", c_char_pp), ("n_product_categories", c_size_t),
+    ("product_items", c_char_pp), ("n_product_items", c_size_t), ("stores", c_char_pp), ("n_stores", c_size_t),
+    ("zones", c_char_pp), ("n_zones", c_size_t), ("control_percent", c_uint32), ("ga_account", c_char_p),
+    ("goal_mode", c_int), ("goal", GoalSpec)])
+CampaignStatus = _struct("eng_campaign_status", [
+    ("version", c_uint), ("id", c_uint64), ("created_by", c_char_p), ("goal_locked", c_int),
+    ("messages", P(c_uint64)), ("n_messages", c_size_t)])
+Variant = _struct("eng_variant", [("dimension", c_int), ("rule", c_char_p), ("channel", c_int), ("body", c_char_p)])
+Creative = _struct("eng_creative", [("channel", c_int), ("subject", c_char_p), ("body", c_char_p)])
+Incentive = _struct("eng_incentive", [
+    ("kind", c_int), ("offer_id", c_char_p), ("coupon_source", c_int), ("coupon_code", c_char_p),
+    ("coupon_pool", c_char_p), ("points", c_int64), ("points_expiry_days", c_uint32)])
+Schedule = _struct("eng_schedule", [
+    ("kind", c_int), ("at", c_int64), ("every", c_uint32), ("unit", c_int), ("until", c_int64)])
+Sender = _struct("eng_sender", [("channel", c_int), ("id", c_char_p)])
+Delivery = _struct("eng_delivery", [
+    ("senders", P(Sender)), ("n_senders", c_size_t), ("poc", c_char_pp), ("n_poc", c_size_t), ("tiny_url", c_int)])
+MessageSpec = _struct("eng_message_spec", [
+    ("version", c_uint), ("title", c_char_p), ("type", c_int), ("strategy", c_int), ("variants", P(Variant)),
+    ("n_variants", c_size_t), ("channel_priority", P(c_int)), ("n_channel_priority", c_size_t),
+    ("include", c_char_pp), ("n_include", c_size_t), ("exclude", c_char_pp), ("n_exclude", c_size_t),
+    ("creatives", P(Creative)), ("n_creatives", c_size_t), ("incentive", Incentive), ("schedule", Schedule),
+    ("delivery", Delivery)])
+MessageStatus = _struct("eng_message_status", [
+    ("version", c_uint), ("id", c_uint64), ("campaign", c_uint64), ("state", c_int), ("created_by", c_char_p),
+    ("edited_by", c_char_p), ("updated_at", c_int64), ("decided_by", c_char_p), ("decided_at", c_int64),
+    ("comment", c_char_p), ("approved_hash", c_char_p), ("content_hash", c_char_p)])
+ModelEvent = _struct("eng_model_event", [
+    ("version", c_uint), ("kind", c_int), ("org", c_char_p), ("campaign", c_uint64), ("message", c_uint64),
+    ("actor", c_char_p), ("comment", c_char_p)])
+MODEL_EVENT_FN = ctypes.CFUNCTYPE(None, P(ModelEvent), c_void_p)
+AuditEntry = _struct("eng_audit_entry", [
+    ("seq", c_uint64), ("time", c_int64), ("org", c_char_p), ("actor", c_char_p), ("object", c_char_p),
+    ("action", c_char_p), ("state_hash", c_char_p), ("prev_hash", c_char_p), ("hash", c_char_p)])
+
+# ---- audiences ------------------------------------------------------------------------
+ImportOptions = _struct("eng_import_options", [
+    ("version", c_uint), ("on_error", c_int), ("max_bad_rows", c_uint64), ("max_field_bytes", c_size_t),
+    ("error_fn", c_void_p), ("error_user", c_void_p)])
+ImportReport = _struct("eng_import_report", [
+    ("version", c_uint), ("rows", c_uint64), ("inserted", c_uint64), ("updated", c_uint64),
+    ("bad_rows", c_uint64), ("bytes", c_uint64)])
+AudienceQuery = _struct("eng_audience_query", [
+    ("version", c_uint), ("include", c_char_pp), ("n_include", c_size_t), ("exclude", c_char_pp),
+    ("n_exclude", c_size_t), ("channels", c_uint32), ("control_percent", c_uint32), ("split_seed", c_uint64),
+    ("org", c_char_p), ("campaign", c_uint64)])
+
+# ---- rules ----------------------------------------------------------------------------
+RuleField = _struct("eng_rule_field", [("name", c_char_p), ("type", c_int), ("scale", c_int)])
 
 
-class AudienceQuery(ctypes.Structure):
-    """struct eng_audience_query, version 1."""
-    _fields_ = [("version", c_uint), ("include", ctypes.POINTER(c_char_p)), ("n_include", ctypes.c_size_t),
-                ("exclude", ctypes.POINTER(c_char_p)), ("n_exclude", ctypes.c_size_t),
-                ("channels", ctypes.c_uint32), ("control_percent", ctypes.c_uint32),
-                ("split_seed", ctypes.c_uint64), ("org", c_char_p), ("campaign", ctypes.c_uint64)]
+class _RuleStr(ctypes.Structure):
+    _fields_ = [("ptr", c_void_p), ("len", c_size_t)]
 
 
-CONFIG_VERSION = 1
-IMPORT_REPORT_VERSION = 1
-AUDIENCE_QUERY_VERSION = 1
-INFO_VERSION = 1
-STORE_CREATE, STORE_READONLY, STORE_NOSYNC = 0x1, 0x2, 0x4
+class _RuleList(ctypes.Structure):
+    _fields_ = [("items", c_char_pp), ("lens", P(c_size_t)), ("count", c_size_t)]
 
 
-def _find():
-    explicit = os.environ.get("LIBENGAGE_PATH")
+class _RuleUnion(ctypes.Union):
+    _fields_ = [("i", c_int64), ("date", c_int32), ("b", c_int), ("s", _RuleStr), ("list", _RuleList)]
+
+
+RuleValue = _struct("eng_rule_value", [("type", c_int), ("scale", c_int), ("v", _RuleUnion)])
+RuleOptions = _struct("eng_rule_options", [
+    ("version", c_uint), ("fields", P(RuleField)), ("nfields", c_size_t), ("now", c_int64),
+    ("max_depth", c_uint), ("max_nodes", c_uint)])
+RULE_GET_FN = ctypes.CFUNCTYPE(c_int, c_uint32, P(RuleValue), c_void_p)
+
+# ---- events ---------------------------------------------------------------------------
+EventReport = _struct("eng_event_report", [
+    ("version", c_uint), ("rows", c_uint64), ("accepted", c_uint64), ("duplicates", c_uint64),
+    ("unmatched", c_uint64), ("unknown_customers", c_uint64), ("consent_changes", c_uint64),
+    ("bad_rows", c_uint64), ("bytes", c_uint64)])
+Receipts = _struct("eng_receipts", [
+    ("version", c_uint), ("count", c_size_t), ("keys", c_char_pp), ("statuses", P(c_int)), ("times", P(c_int64)),
+    ("details", c_char_pp), ("unmatched_fn", c_void_p), ("unmatched_user", c_void_p)])
+TxnBatch = _struct("eng_txn_batch", [
+    ("version", c_uint), ("count", c_size_t), ("ids", c_char_pp), ("customers", c_char_pp), ("times", P(c_int64)),
+    ("amounts", P(c_int64)), ("stores", c_char_pp), ("item_counts", P(c_uint32)), ("items", c_char_pp),
+    ("nfields", c_size_t), ("field_names", c_char_pp), ("field_values", c_char_pp)])
+TouchRow = _struct("eng_touch_row", [
+    ("version", c_uint), ("time", c_int64), ("customer", c_uint32), ("channel", c_int), ("status", c_int),
+    ("campaign", c_uint64), ("message", c_uint64), ("message_version", c_uint32), ("occurrence", c_uint32),
+    ("detail", c_char_p)])
+TOUCH_FN = ctypes.CFUNCTYPE(c_int, P(TouchRow), c_void_p)
+TxnRow = _struct("eng_txn_row", [
+    ("version", c_uint), ("id", c_char_p), ("customer", c_uint32), ("external_id", c_char_p), ("time", c_int64),
+    ("amount", c_int64), ("store", c_char_p), ("n_items", c_size_t), ("items", c_char_pp)])
+TXN_FN = ctypes.CFUNCTYPE(c_int, P(TxnRow), c_void_p)
+
+# ---- dispatch -------------------------------------------------------------------------
+RunOptions = _struct("eng_run_options", [("version", c_uint), ("message", c_uint64), ("max_batches", c_uint64)])
+RunReport = _struct("eng_run_report", [
+    ("version", c_uint), ("executions", c_uint64), ("finished", c_uint64), ("refused", c_uint64),
+    ("batches", c_uint64), ("sent", c_uint64), ("accepted", c_uint64), ("rejected", c_uint64), ("retry", c_uint64),
+    ("unknown", c_uint64), ("expired", c_uint64), ("skipped", c_uint64), ("pending", c_uint64),
+    ("next_due", c_int64), ("blocked", c_int)])
+ExecutionInfo = _struct("eng_execution_info", [
+    ("version", c_uint), ("state", c_int), ("due", c_int64), ("audience", c_uint64), ("planned", c_uint64),
+    ("sends", c_uint64), ("accepted", c_uint64), ("rejected", c_uint64), ("expired", c_uint64),
+    ("skipped", c_uint64), ("unreachable", c_uint64), ("credits", c_int64), ("reason", ctypes.c_char * 256)])
+SendInfo = _struct("eng_send_info", [
+    ("version", c_uint), ("state", c_int), ("attempts", c_uint32), ("next_at", c_int64),
+    ("key", ctypes.c_char * (SEND_KEY_MAX + 1))])
+Trace = _struct("eng_trace", [
+    ("version", c_uint), ("reason", c_int), ("rule", c_int), ("detail", c_uint), ("variant", c_int),
+    ("channels", c_uint32), ("unreach", c_int * CH_COUNT), ("state", c_int * CH_COUNT)])
+DryReport = _struct("eng_dry_report", [
+    ("version", c_uint), ("audience", c_uint64), ("control", c_uint64), ("contacted", c_uint64),
+    ("unreachable", c_uint64), ("sends", c_uint64 * CH_COUNT), ("segments", c_uint64), ("credits", c_int64),
+    ("coupons", c_uint64), ("skipped", c_uint64 * 17)])
+
+# ---- measure --------------------------------------------------------------------------
+ReportFigures = _struct("eng_report_figures", [
+    ("version", c_uint), ("responder_def", c_int), ("currency_places", c_int), ("contacted", c_uint64),
+    ("sent", c_uint64), ("delivered", c_uint64), ("not_delivered", c_uint64), ("opened", c_uint64),
+    ("clicked", c_uint64), ("unsubscribed", c_uint64), ("responders", c_uint64), ("conversions", c_uint64),
+    ("hit_rate", ctypes.c_double), ("responder_sales", c_int64), ("spend_per_responder_known", c_int),
+    ("spend_per_responder", c_int64), ("credits_spent", c_int64), ("control_contacted", c_uint64),
+    ("control_responders", c_uint64), ("control_known", c_int), ("control_hit_rate", ctypes.c_double),
+    ("lift_known", c_int), ("lift", ctypes.c_double), ("lift_ci_low", ctypes.c_double),
+    ("lift_ci_high", ctypes.c_double), ("p_value", ctypes.c_double), ("incremental_known", c_int),
+    ("incremental_sales", c_int64)])
+CampaignReportOptions = _struct("eng_campaign_report_options", [
+    ("version", c_uint), ("half_life", c_int64), ("currency_places", c_int), ("credits_per_unit", ctypes.c_double)])
+OpeEstimate = _struct("eng_ope_estimate", [
+    ("version", c_uint), ("known", c_int), ("message", c_uint64), ("rows", c_uint64), ("ipw", ctypes.c_double),
+    ("ipw_low", ctypes.c_double), ("ipw_high", ctypes.c_double), ("dr", ctypes.c_double),
+    ("dr_low", ctypes.c_double), ("dr_high", ctypes.c_double)])
+
+# ---- privacy --------------------------------------------------------------------------
+EraseReport = _struct("eng_erase_report", [
+    ("version", c_uint), ("requested", c_uint64), ("erased", c_uint64), ("not_found", c_uint64)])
+
+STRUCTS = [Error, Envelope, TransportMethods, StoreMethods, Config, Info, GoalSpec, OrgSettings, ActorSpec,
+           CampaignSpec, CampaignStatus, Variant, Creative, Incentive, Schedule, Sender, Delivery, MessageSpec,
+           MessageStatus, ModelEvent, AuditEntry, ImportOptions, ImportReport, AudienceQuery, RuleField, RuleValue,
+           RuleOptions, EventReport, Receipts, TxnBatch, TouchRow, TxnRow, RunOptions, RunReport, ExecutionInfo,
+           SendInfo, Trace, DryReport, ReportFigures, CampaignReportOptions, OpeEstimate, EraseReport]
+
+# Struct versions (ENG_*_VERSION) this binding was written against.
+VERSIONS = {"eng_config": 1, "eng_info": 1, "eng_org_settings": 1, "eng_actor_spec": 1, "eng_campaign_spec": 1,
+            "eng_campaign_status": 1, "eng_message_spec": 1, "eng_message_status": 1, "eng_import_options": 1,
+            "eng_import_report": 1, "eng_audience_query": 1, "eng_rule_options": 1, "eng_event_report": 1,
+            "eng_receipts": 1, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,
+            "eng_run_report": 1, "eng_execution_info": 1, "eng_send_info": 1, "eng_trace": 1, "eng_dry_report": 1,
+            "eng_report_figures": 1, "eng_campaign_report_options": 1, "eng_ope_estimate": 1,
+            "eng_erase_report": 1, "eng_transport_methods": 2, "eng_store_methods": 2, "eng_envelope": 2}
+
+
+def new(cls):
+    """A zeroed struct with its version set (what the C *_INIT macros do for out-structs)."""
+    x = cls()
+    x.version = VERSIONS[cls._c_name_]
+    return x
+
+
+# ---- finding the library ------------------------------------------------------------------
+def _candidates():
+    explicit = os.environ.get("ENGAGE_LIBRARY") or os.environ.get("LIBENGAGE_PATH")
     if explicit:
-        return explicit
-    return ctypes.util.find_library("engage") or "libengage.so.1"
+        return [explicit]
+    # A source checkout: bindings/python/engage -> the repository's build trees.
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+    out = []
+    for build in ("build", "build-release", "build-clang"):
+        lib = os.path.join(root, build, "src", "libengage.so.1")
+        if os.path.exists(lib):
+            out.append(lib)
+    out.append(ctypes.util.find_library("engage") or "libengage.so.1")
+    return out
 
 
-lib = ctypes.CDLL(_find())
+def _load():
+    errors = []
+    for path in _candidates():
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            errors.append(f"{path}: {e}")
+    raise ImportError("libengage not found (set ENGAGE_LIBRARY to its path, build it in ./build, or install it): "
+                      + "; ".join(errors))
 
+
+lib, path = _load()
+
+u64p, i64p, intp, u32p, szp = P(c_uint64), P(c_int64), P(c_int), P(c_uint32), P(c_size_t)
+E, S = c_void_p, c_char_p  # engine handle, C string
 _SIGNATURES = {
-    "eng_version": (c_uint, []),
-    "eng_version_string": (c_char_p, []),
-    "eng_errstr": (c_char_p, [c_int]),
-    "eng_error_last": (ctypes.POINTER(Error), []),
-    "eng_config_init": (c_int, [ctypes.POINTER(Config), c_uint]),
-    "eng_open": (c_int, [ctypes.POINTER(Config), ctypes.POINTER(c_void_p)]),
-    "eng_close": (c_int, [c_void_p]),
-    "eng_info_init": (c_int, [ctypes.POINTER(Info), c_uint]),
-    "eng_info_get": (c_int, [c_void_p, ctypes.POINTER(Info)]),
-    "eng_store_file_open": (c_int, [c_char_p, c_uint, c_void_p, ctypes.POINTER(c_void_p)]),
-    "eng_store_file_compact": (c_int, [c_void_p]),
-    "eng_store_free": (None, [c_void_p]),
-    "eng_channel_name": (c_char_p, [c_int]),
-    "eng_org_create": (c_int, [c_void_p, c_char_p, c_void_p, c_char_p, c_void_p]),
-    "eng_customers_add_column": (c_int, [c_void_p, c_char_p, c_char_p, c_int]),
-    "eng_customers_count": (c_int, [c_void_p, c_char_p, ctypes.POINTER(ctypes.c_uint64)]),
-    "eng_import_report_init": (c_int, [ctypes.POINTER(ImportReport), c_uint]),
-    "eng_customers_import_csv_buffer": (c_int, [c_void_p, c_char_p, c_char_p, ctypes.c_size_t, c_void_p,
-                                                ctypes.POINTER(ImportReport)]),
-    "eng_group_create_uploaded": (c_int, [c_void_p, c_char_p, c_char_p, ctypes.POINTER(ctypes.c_uint32)]),
-    "eng_group_upload_csv": (c_int, [c_void_p, c_char_p, ctypes.c_uint32, c_char_p, ctypes.c_size_t, c_int, c_void_p,
-                                     ctypes.POINTER(ImportReport)]),
-    "eng_group_create_filter": (c_int, [c_void_p, c_char_p, c_char_p, c_char_p, ctypes.POINTER(ctypes.c_uint32)]),
-    "eng_group_count": (c_int, [c_void_p, c_char_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64)]),
-    "eng_audience_query_init": (c_int, [ctypes.POINTER(AudienceQuery), c_uint]),
-    "eng_audience_resolve": (c_int, [c_void_p, c_char_p, ctypes.POINTER(AudienceQuery), ctypes.POINTER(c_void_p)]),
-    "eng_audience_count": (c_int, [c_void_p, c_int, ctypes.POINTER(ctypes.c_uint64)]),
-    "eng_audience_reach": (c_int, [c_void_p, c_int, ctypes.POINTER(ctypes.c_uint64)]),
+    # base and engine
+    "eng_version": (c_uint, []), "eng_version_string": (S, []), "eng_errstr": (S, [c_int]),
+    "eng_error_last": (P(Error), []), "eng_error_clear": (None, []),
+    "eng_config_init": (c_int, [P(Config), c_uint]), "eng_open": (c_int, [P(Config), P(E)]),
+    "eng_close": (c_int, [E]), "eng_now": (c_int64, [E]), "eng_free": (None, [E, c_void_p]),
+    "eng_info_get": (c_int, [E, P(Info)]),
+    "eng_store_file_open": (c_int, [S, c_uint, c_void_p, P(c_void_p)]),
+    "eng_store_memory_new": (c_int, [c_void_p, P(c_void_p)]),
+    "eng_store_new": (c_int, [P(StoreMethods), c_void_p, c_void_p, P(c_void_p)]),
+    "eng_store_file_compact": (c_int, [c_void_p]), "eng_store_free": (None, [c_void_p]),
+    "eng_buf_set": (c_int, [c_void_p, c_void_p, c_size_t]),
+    "eng_channel_name": (S, [c_int]),
+    # orgs, actors, credits
+    "eng_org_settings_init": (c_int, [P(OrgSettings), c_uint]),
+    "eng_org_create": (c_int, [E, S, P(OrgSettings), S, c_void_p]),
+    "eng_org_settings_get": (c_int, [E, S, P(OrgSettings)]),
+    "eng_org_settings_set": (c_int, [E, S, P(OrgSettings), P(c_void_p)]),
+    "eng_actor_spec_init": (c_int, [P(ActorSpec), c_uint]),
+    "eng_actor_put": (c_int, [E, S, P(ActorSpec)]), "eng_actor_get": (c_int, [E, S, S, P(ActorSpec)]),
+    "eng_actor_list": (c_int, [E, S, P(c_void_p)]), "eng_actor_next": (c_int, [c_void_p, P(ActorSpec)]),
+    "eng_actor_iter_free": (None, [c_void_p]), "eng_actor_remove": (c_int, [E, S, S]),
+    "eng_credits_balance": (c_int, [E, S, c_int, i64p]), "eng_credits_adjust": (c_int, [E, S, c_int, c_int64]),
+    # campaigns and messages
+    "eng_campaign_spec_init": (c_int, [P(CampaignSpec), c_uint]),
+    "eng_campaign_create": (c_int, [E, S, P(CampaignSpec), u64p, P(c_void_p)]),
+    "eng_campaign_update": (c_int, [E, S, c_uint64, P(CampaignSpec), P(c_void_p)]),
+    "eng_campaign_delete": (c_int, [E, S, c_uint64]),
+    "eng_campaign_list": (c_int, [E, S, P(u64p), szp]),
+    "eng_campaign_get": (c_int, [E, S, c_uint64, P(c_void_p)]),
+    "eng_campaign_fields": (c_int, [c_void_p, P(P(CampaignSpec))]),
+    "eng_campaign_status_get": (c_int, [c_void_p, P(CampaignStatus)]),
+    "eng_campaign_free": (None, [c_void_p]),
+    "eng_message_spec_init": (c_int, [P(MessageSpec), c_uint]),
+    "eng_message_create": (c_int, [E, S, c_uint64, P(MessageSpec), u64p, P(c_void_p)]),
+    "eng_message_update": (c_int, [E, S, c_uint64, P(MessageSpec), P(c_void_p)]),
+    "eng_message_delete": (c_int, [E, S, c_uint64]),
+    "eng_message_validate": (c_int, [E, S, c_uint64, P(c_void_p)]),
+    "eng_message_get": (c_int, [E, S, c_uint64, P(c_void_p)]),
+    "eng_message_fields": (c_int, [c_void_p, P(P(MessageSpec))]),
+    "eng_message_status_get": (c_int, [c_void_p, P(MessageStatus)]),
+    "eng_message_free": (None, [c_void_p]),
+    "eng_validation_count": (c_size_t, [c_void_p]),
+    "eng_validation_item": (c_int, [c_void_p, c_size_t, intp, P(S), P(S)]),
+    "eng_validation_free": (None, [c_void_p]),
+    # approval and audit
+    "eng_message_submit": (c_int, [E, S, c_uint64, P(c_void_p)]),
+    "eng_message_approve": (c_int, [E, S, c_uint64, S, S]),
+    "eng_message_reject": (c_int, [E, S, c_uint64, S]),
+    "eng_message_execute": (c_int, [E, S, c_uint64, c_int]),
+    "eng_model_set_event_callback": (c_int, [E, MODEL_EVENT_FN, c_void_p]),
+    "eng_message_audience": (c_int, [E, S, c_uint64, P(c_void_p)]),
+    "eng_audit_open": (c_int, [E, S, P(c_void_p)]), "eng_audit_next": (c_int, [c_void_p, P(AuditEntry)]),
+    "eng_audit_free": (None, [c_void_p]), "eng_audit_verify": (c_int, [E, S, u64p]),
+    # audiences
+    "eng_import_options_init": (c_int, [P(ImportOptions), c_uint]),
+    "eng_customers_add_column": (c_int, [E, S, S, c_int]),
+    "eng_customers_count": (c_int, [E, S, u64p]),
+    "eng_customers_import_csv_buffer": (c_int, [E, S, S, c_size_t, P(ImportOptions), P(ImportReport)]),
+    "eng_customers_import_csv": (c_int, [E, S, READ_FN, c_void_p, P(ImportOptions), P(ImportReport)]),
+    "eng_customer_external_id": (c_int, [E, S, c_uint32, ctypes.c_char_p, c_size_t]),
+    "eng_group_create_uploaded": (c_int, [E, S, S, u32p]),
+    "eng_group_upload_csv": (c_int, [E, S, c_uint32, S, c_size_t, c_int, P(ImportOptions), P(ImportReport)]),
+    "eng_group_create_filter": (c_int, [E, S, S, S, u32p]),
+    "eng_group_count": (c_int, [E, S, c_uint32, u64p]),
+    "eng_audience_resolve": (c_int, [E, S, P(AudienceQuery), P(c_void_p)]),
+    "eng_audience_count": (c_int, [c_void_p, c_int, u64p]),
+    "eng_audience_reach": (c_int, [c_void_p, c_int, u64p]),
+    "eng_audience_ids": (c_int, [c_void_p, c_int, c_uint64, u32p, c_size_t, szp]),
+    "eng_audience_hash": (c_int, [c_void_p, c_void_p]),
     "eng_audience_free": (None, [c_void_p]),
+    # rules
+    "eng_rule_options_init": (c_int, [P(RuleOptions), c_uint]),
+    "eng_rule_compile": (c_int, [E, S, P(RuleOptions), P(c_void_p)]),
+    "eng_rule_free": (None, [c_void_p]),
+    "eng_rule_text": (c_int, [c_void_p, c_void_p, c_size_t, szp]),
+    "eng_rule_eval_row": (c_int, [c_void_p, RULE_GET_FN, c_void_p, intp]),
+    # events
+    "eng_touch_append": (c_int, [E, P(Receipts), P(EventReport)]),
+    "eng_touches_of_customer": (c_int, [E, S, c_uint32, TOUCH_FN, c_void_p]),
+    "eng_touch_status_counts": (c_int, [E, S, c_uint64, c_uint64, u64p, c_size_t]),
+    "eng_txn_field_add": (c_int, [E, S, S, c_int]),
+    "eng_txn_append": (c_int, [E, S, P(TxnBatch), P(ImportOptions), P(EventReport)]),
+    "eng_txn_import_csv_buffer": (c_int, [E, S, S, c_size_t, P(ImportOptions), P(EventReport)]),
+    "eng_txn_scan": (c_int, [E, S, S, c_int64, c_int64, TXN_FN, c_void_p]),
+    # dispatch
+    "eng_run_due": (c_int, [E, S, c_int64, P(RunOptions), P(RunReport)]),
+    "eng_execution_get": (c_int, [E, S, c_uint64, c_uint32, P(ExecutionInfo)]),
+    "eng_send_get": (c_int, [E, S, c_uint64, c_uint32, c_uint32, c_int, P(SendInfo)]),
+    "eng_trace_get": (c_int, [E, S, c_uint64, c_uint32, c_uint32, P(Trace)]),
+    "eng_dry_run": (c_int, [E, S, c_uint64, P(DryReport)]),
+    "eng_unsubscribe_setup": (c_int, [E, S, S, c_void_p, c_size_t]),
+    # measure
+    "eng_campaign_report": (c_int, [E, S, c_uint64, P(CampaignReportOptions), P(c_void_p)]),
+    "eng_report_total": (c_int, [c_void_p, P(ReportFigures)]),
+    "eng_report_channel": (c_int, [c_void_p, c_int, P(ReportFigures)]),
+    "eng_report_message": (c_int, [c_void_p, c_size_t, u32p, P(ReportFigures)]),
+    "eng_report_message_count": (c_size_t, [c_void_p]),
+    "eng_report_export": (c_int, [c_void_p, c_int, P(c_void_p), szp]),
+    "eng_report_ope": (c_int, [c_void_p, c_int, P(OpeEstimate)]),
+    "eng_report_free": (None, [c_void_p]),
+    # privacy
+    "eng_customer_erase": (c_int, [E, S, S]),
+    "eng_customers_erase": (c_int, [E, S, c_char_pp, c_size_t, P(EraseReport)]),
+    "eng_customer_export_json": (c_int, [E, S, S, P(c_void_p), szp]),
 }
 for _name, (_res, _args) in _SIGNATURES.items():
     _fn = getattr(lib, _name)

@@ -1,0 +1,69 @@
+"""Execution: running what is due through the transport, executions, sends, traces, dry runs."""
+import ctypes
+from typing import Optional
+
+from . import _native as _n
+from ._util import channel_id, channel_name, channels
+
+EXEC_STATES = ("none", "running", "finished", "refused")
+LEDGER_STATES = ("pending", "accepted", "rejected", "retry", "unknown", "expired", "skipped")
+TRACE_REASONS = ("not_in_audience", "control", "not_planned", "unreachable", "chosen")
+TRACE_RULES = ("undecided", "all", "priority", "variant", "base", "xengage", "unreachable")
+UNREACH = {0: "reachable", 1: "no_contact", 2: "no_consent", 3: "opted_out", 4: "suppressed", 16: "render"}
+
+
+class DispatchMixin:
+    """eng_run_due and what it leaves in the send ledger (include/engage/dispatch.h)."""
+
+    def run_due(self, actor: str, now: Optional[int] = None, message: int = 0, max_batches: int = 0) -> dict:
+        """Execute what is due at ``now`` (default: the engine's clock) through the engine's
+        transport; ``message`` limits it to one message, ``max_batches`` to that many transport
+        batches (the rest resumes on the next call). Returns what the call did."""
+        o = _n.RunOptions(version=1, message=message, max_batches=max_batches)
+        rep = _n.new(_n.RunReport)
+        self._call(_n.lib.eng_run_due, actor.encode(), self.now() if now is None else now, ctypes.byref(o),
+                   ctypes.byref(rep))
+        out = {k: getattr(rep, k) for k, _ in _n.RunReport._fields_ if k != "version"}
+        out["next_due"] = rep.next_due or None
+        return out
+
+    def execution(self, actor: str, message: int, occurrence: int = 0) -> dict:
+        """The execution of one occurrence of a message (state "none" before it starts)."""
+        x = _n.new(_n.ExecutionInfo)
+        self._call(_n.lib.eng_execution_get, actor.encode(), message, occurrence, ctypes.byref(x))
+        out = {k: getattr(x, k) for k, _ in _n.ExecutionInfo._fields_ if k not in ("version", "state", "reason")}
+        out["state"] = EXEC_STATES[x.state]
+        out["reason"] = x.reason.decode(errors="replace") or None
+        return out
+
+    def send(self, actor: str, message: int, customer: int, channel: str, occurrence: int = 0) -> dict:
+        """The ledger entry of one send: state, attempts, next retry time and idempotency key."""
+        s = _n.new(_n.SendInfo)
+        self._call(_n.lib.eng_send_get, actor.encode(), message, occurrence, customer, channel_id(channel),
+                   ctypes.byref(s))
+        return {"state": LEDGER_STATES[s.state], "attempts": s.attempts, "next_at": s.next_at or None,
+                "key": s.key.decode()}
+
+    def trace(self, actor: str, message: int, customer: int, occurrence: int = 0) -> dict:
+        """Why a customer was or was not contacted, and on which channels with what outcome."""
+        t = _n.new(_n.Trace)
+        self._call(_n.lib.eng_trace_get, actor.encode(), message, occurrence, customer, ctypes.byref(t))
+        chosen = {channel_name(c): LEDGER_STATES[t.state[c]] for c in range(_n.CH_COUNT)
+                  if t.channels >> c & 1 and t.state[c] >= 0}
+        return {"reason": TRACE_REASONS[t.reason], "rule": TRACE_RULES[t.rule], "detail": t.detail,
+                "variant": t.variant if t.variant >= 0 else None, "channels": chosen,
+                "unreachable": {channel_name(c): UNREACH.get(t.unreach[c], t.unreach[c])
+                                for c in range(_n.CH_COUNT) if t.unreach[c]}}
+
+    def dry_run(self, actor: str, message: int) -> dict:
+        """What an execution of an approved message would do now, with nothing sent or stored."""
+        d = _n.new(_n.DryReport)
+        self._call(_n.lib.eng_dry_run, actor.encode(), message, ctypes.byref(d))
+        return {"audience": d.audience, "control": d.control, "contacted": d.contacted,
+                "unreachable": d.unreachable, "segments": d.segments, "credits": d.credits, "coupons": d.coupons,
+                "sends": {name: d.sends[i] for name, i in channels().items() if d.sends[i]},
+                "skipped": {UNREACH[r]: d.skipped[r] for r in UNREACH if r and d.skipped[r]}}
+
+    def setup_unsubscribe(self, actor: str, landing_url: str, secret: bytes) -> None:
+        """Set up the org's signed {{unsubscribe}} links (secret: 16..256 bytes)."""
+        self._call(_n.lib.eng_unsubscribe_setup, actor.encode(), landing_url.encode(), secret, len(secret))

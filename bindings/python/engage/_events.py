@@ -1,0 +1,125 @@
+"""Events: provider receipts (the touch log) and transactions."""
+import ctypes
+from decimal import Decimal
+from typing import Iterable, Iterator, List, Optional, Sequence
+
+from . import _native as _n
+from ._audience import _options
+from ._util import channel_name, cstr, strarray
+
+TOUCH_STATUSES = {"sent": 0, "delivered": 1, "opened": 2, "clicked": 3, "failed": 4, "unsubscribed": 5,
+                  "bounced": 6, "complained": 7}
+_STATUS_NAMES = {v: k for k, v in TOUCH_STATUSES.items()}
+TXN_FIELD_TYPES = {"string": 1, "int": 2, "decimal": 3, "date": 4, "bool": 5}
+
+
+def _event_dict(r) -> dict:
+    return {k: getattr(r, k) for k in ("rows", "accepted", "duplicates", "unmatched", "unknown_customers",
+                                       "consent_changes", "bad_rows", "bytes")}
+
+
+def _amount(x) -> int:
+    """An amount in currency units (int, float, Decimal or text) as the library's 10^-4 units."""
+    return int((Decimal(str(x)) * 10000).to_integral_value())
+
+
+class EventsMixin:
+    """Receipts and transactions (include/engage/events.h)."""
+
+    def append_receipts(self, receipts: Sequence[dict]) -> dict:
+        """Append provider receipts: dicts with key (the envelope's idempotency key), status (one
+        of TOUCH_STATUSES but "sent"), time (ms) and optionally detail. All or nothing; returns
+        the report (accepted, duplicates, unmatched...)."""
+        n = len(receipts)
+        keep: List[object] = []
+        r = _n.Receipts(version=1, count=n)
+        r.keys = strarray([x["key"] for x in receipts], keep)
+        st = (ctypes.c_int * max(n, 1))(*[TOUCH_STATUSES[x["status"]] for x in receipts])
+        tm = (ctypes.c_int64 * max(n, 1))(*[x["time"] for x in receipts])
+        det = (ctypes.c_char_p * max(n, 1))(*[cstr(x.get("detail"), keep) for x in receipts])
+        r.statuses, r.times, r.details = st, tm, ctypes.cast(det, _n.c_char_pp)
+        rep = _n.new(_n.EventReport)
+        self._call(_n.lib.eng_touch_append, ctypes.byref(r), ctypes.byref(rep))
+        return _event_dict(rep)
+
+    def touches(self, org: str, customer: int) -> List[dict]:
+        """Every touch of a customer (dense id), oldest first."""
+        out: List[dict] = []
+
+        def fn(row, user):
+            t = row.contents
+            out.append({"time": t.time, "customer": t.customer, "channel": channel_name(t.channel),
+                        "status": _STATUS_NAMES.get(t.status, t.status), "campaign": t.campaign,
+                        "message": t.message, "occurrence": t.occurrence,
+                        "detail": (t.detail or b"").decode() or None})
+            return 0
+        cb = _n.TOUCH_FN(fn)
+        self._call(_n.lib.eng_touches_of_customer, org.encode(), customer, cb, None)
+        return out
+
+    def touch_counts(self, org: str, campaign: int, message: int = 0) -> dict:
+        """Sends of a campaign (or one message) per channel, by the furthest status each reached:
+        {"sms": {"sent": n, "delivered": n, ...}, ...} for the channels with sends."""
+        k = len(TOUCH_STATUSES)
+        counts = (ctypes.c_uint64 * (_n.CH_COUNT * k))()
+        self._call(_n.lib.eng_touch_status_counts, org.encode(), campaign, message, counts, len(counts))
+        out = {}
+        for ch in range(_n.CH_COUNT):
+            row = {name: counts[ch * k + i] for name, i in TOUCH_STATUSES.items()}
+            if any(row.values()):
+                out[channel_name(ch)] = row
+        return out
+
+    def add_transaction_field(self, org: str, name: str, type_name: str) -> None:
+        self._call(_n.lib.eng_txn_field_add, org.encode(), name.encode(), TXN_FIELD_TYPES[type_name])
+
+    def append_transactions(self, org: str, txns: Sequence[dict], skip_bad_rows: Optional[int] = None) -> dict:
+        """Append transactions: dicts with id, customer (external id), time (ms), amount (currency
+        units; exact with Decimal or text), optionally store and items (SKUs). Returns the report."""
+        n = len(txns)
+        keep: List[object] = []
+        b = _n.TxnBatch(version=1, count=n)
+        b.ids = strarray([t["id"] for t in txns], keep)
+        b.customers = strarray([t["customer"] for t in txns], keep)
+        tm = (ctypes.c_int64 * max(n, 1))(*[t["time"] for t in txns])
+        am = (ctypes.c_int64 * max(n, 1))(*[_amount(t["amount"]) for t in txns])
+        b.times, b.amounts = tm, am
+        if any("store" in t for t in txns):
+            st = (ctypes.c_char_p * max(n, 1))(*[cstr(t.get("store"), keep) for t in txns])
+            b.stores = ctypes.cast(st, _n.c_char_pp)
+            keep.append(st)
+        if any(t.get("items") for t in txns):
+            counts = (ctypes.c_uint32 * max(n, 1))(*[len(t.get("items", ())) for t in txns])
+            b.item_counts, b.items = counts, strarray([i for t in txns for i in t.get("items", ())], keep)
+            keep.append(counts)
+        rep = _n.new(_n.EventReport)
+        opts = _options(skip_bad_rows)
+        self._call(_n.lib.eng_txn_append, org.encode(), ctypes.byref(b), ctypes.byref(opts), ctypes.byref(rep))
+        return _event_dict(rep)
+
+    def import_transactions_csv(self, org: str, data, skip_bad_rows: Optional[int] = None) -> dict:
+        """Import transactions from CSV text (columns id, customer, time, amount, store, items)."""
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        rep = _n.new(_n.EventReport)
+        opts = _options(skip_bad_rows)
+        self._call(_n.lib.eng_txn_import_csv_buffer, org.encode(), raw, len(raw), ctypes.byref(opts),
+                   ctypes.byref(rep))
+        return _event_dict(rep)
+
+    def transactions(self, org: str, customer: Optional[str] = None, start: int = 0,
+                     end: int = 2 ** 62) -> Iterator[dict]:
+        """The org's transactions in [start, end), or one customer's (external id); amounts as Decimal."""
+        out: List[dict] = []
+
+        def fn(row, user):
+            t = row.contents
+            out.append({"id": t.id.decode(), "customer": (t.external_id or b"").decode(), "time": t.time,
+                        "amount": Decimal(t.amount) / 10000, "store": (t.store or b"").decode() or None,
+                        "items": [t.items[i].decode() for i in range(t.n_items)]})
+            return 0
+        cb = _n.TXN_FN(fn)
+        self._call(_n.lib.eng_txn_scan, org.encode(), customer.encode() if customer else None, start, end, cb, None)
+        return iter(out)
+
+
+__all__: Iterable[str] = ["EventsMixin", "TOUCH_STATUSES"]

@@ -1,0 +1,48 @@
+"""Small conversions shared by the binding's modules."""
+import ctypes
+from typing import Dict, Iterable, List, Optional
+
+from . import _native as _n
+
+_CHANNELS: Dict[str, int] = {}
+
+
+def channels() -> Dict[str, int]:
+    """Channel names ("sms", "email", ...) to their eng_channel numbers, as the library names them."""
+    if not _CHANNELS:
+        for i in range(_n.CH_COUNT):
+            name = _n.lib.eng_channel_name(i)
+            if name:
+                _CHANNELS[name.decode()] = i
+    return _CHANNELS
+
+
+def channel_id(ch) -> int:
+    if isinstance(ch, int):
+        return ch
+    try:
+        return channels()[ch]
+    except KeyError:
+        raise ValueError(f"unknown channel {ch!r}; one of {sorted(channels())}") from None
+
+
+def channel_name(i: int) -> str:
+    name = _n.lib.eng_channel_name(i)
+    return name.decode() if name else str(i)
+
+
+def cstr(s: Optional[str], keep: List[object]):
+    """UTF-8 bytes for a C string field (None stays NULL); kept alive in ``keep``."""
+    if s is None:
+        return None
+    b = s.encode() if isinstance(s, str) else bytes(s)
+    keep.append(b)
+    return b
+
+
+def strarray(items: Iterable[str], keep: List[object]):
+    """A NULL-free C array of strings (kept alive in ``keep``)."""
+    items = [cstr(str(x), keep) for x in items]
+    arr = (ctypes.c_char_p * max(len(items), 1))(*items)
+    keep.append(arr)
+    return ctypes.cast(arr, _n.c_char_pp)

@@ -1,0 +1,134 @@
+"""The Engine: one open libengage engine and what it stores, area by area (each area is a
+mixin in its own module)."""
+import ctypes
+from typing import Callable, List, Optional
+
+from . import _native as _n
+from . import callbacks as _cb
+from ._audience import AudienceMixin
+from ._dispatch import DispatchMixin
+from ._events import EventsMixin
+from ._model import ModelMixin
+from ._privacy import PrivacyMixin
+from .errors import ENG_EMISUSE, EngageError, check, error_from_last
+from .reports import ReportsMixin
+
+LOG_LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
+
+
+class Engine(ModelMixin, AudienceMixin, EventsMixin, DispatchMixin, ReportsMixin, PrivacyMixin):
+    """An open engine.
+
+    Storage: ``path`` opens (creating it unless ``create=False``) the crash-safe file store;
+    ``storage`` takes a Python :class:`engage.Storage`; neither gives an in-memory store.
+    Callbacks (all optional, all Python): ``transport`` (a :class:`engage.Transport` or a function
+    taking a list of envelopes), ``clock`` (returns ms since the epoch), ``progress`` (op, done,
+    total; return True to cancel), ``log`` (level, message) with ``log_level``.
+
+    Use it as a context manager; ``close()`` is idempotent. Every failing call raises an
+    :class:`engage.EngageError` subclass; when a Python callback raised during the call, that
+    exception is the error's ``__cause__`` (and is kept in ``callback_errors``)."""
+
+    def __init__(self, path=None, *, create: bool = True, readonly: bool = False, nosync: bool = False,
+                 storage: Optional[_cb.Storage] = None, transport=None, clock: Optional[Callable[[], int]] = None,
+                 progress=None, log=None, log_level: str = "warn"):
+        self._h = None
+        self._sink = _cb._Sink()
+        self._keep: List[object] = []
+        cfg = _n.Config()
+        check(_n.lib.eng_config_init(ctypes.byref(cfg), 1))
+        if path is not None and storage is not None:
+            raise ValueError("give a path or a storage, not both")
+        if path is not None:
+            flags = (0x1 if create and not readonly else 0) | (0x2 if readonly else 0) | (0x4 if nosync else 0)
+            store = ctypes.c_void_p()
+            check(_n.lib.eng_store_file_open(str(path).encode(), flags, None, ctypes.byref(store)))
+            cfg.store = store
+        elif storage is not None:
+            rc, store, keep = _cb.make_store(storage, self._sink)
+            self._keep += keep
+            self._raise_if(rc)
+            cfg.store = store
+        if transport is not None:
+            tm, keep = _cb.make_transport(transport, self._sink)
+            self._keep += keep
+            cfg.transport = ctypes.pointer(tm)
+        if clock is not None:
+            cfg.clock_fn, keep = _cb.make_clock(clock, self._sink)
+            self._keep += keep
+        if progress is not None:
+            cfg.progress_fn, keep = _cb.make_progress(progress, self._sink)
+            self._keep += keep
+        if log is not None:
+            cfg.log_fn, keep = _cb.make_log(log, self._sink)
+            cfg.log_level = LOG_LEVELS[log_level]
+            self._keep += keep
+        handle = ctypes.c_void_p()
+        self._raise_if(_n.lib.eng_open(ctypes.byref(cfg), ctypes.byref(handle)))  # owns the store from here on
+        self._h = handle
+
+    # ---- plumbing --------------------------------------------------------------------------
+    @property
+    def callback_errors(self) -> List[BaseException]:
+        """Exceptions raised by this engine's Python callbacks (and turned into error returns)."""
+        return self._sink.errors
+
+    def _handle(self):
+        if self._h is None:
+            raise EngageError(ENG_EMISUSE, "the engine is closed", "engine")
+        return self._h
+
+    def _raise_if(self, rc):
+        """Raise for a negative code, with the last callback exception as the cause."""
+        if rc < 0:
+            err = error_from_last(rc)
+            if self._sink.errors:
+                raise err from self._sink.errors[-1]
+            raise err
+        return rc
+
+    def _call(self, fn, *args, validation=None):
+        """Call a libengage function with the engine handle first; raise on failure."""
+        before = len(self._sink.errors)
+        rc = fn(self._handle(), *args)
+        if rc < 0:
+            err = error_from_last(rc, validation if validation else None)
+            if validation:
+                _n.lib.eng_validation_free(validation)
+            if len(self._sink.errors) > before:
+                raise err from self._sink.errors[-1]
+            raise err
+        if validation:
+            _n.lib.eng_validation_free(validation)
+        return rc
+
+    # ---- engine ---------------------------------------------------------------------------
+    def info(self) -> dict:
+        """What the engine knows about its stored state."""
+        i = _n.new(_n.Info)
+        self._call(_n.lib.eng_info_get, ctypes.byref(i))
+        return {"data_format": i.data_format, "created": i.created, "last_opened": i.last_opened,
+                "open_count": i.open_count, "store_kind": i.store_kind.decode()}
+
+    def now(self) -> int:
+        """The engine's clock, in ms since the epoch."""
+        return _n.lib.eng_now(self._handle())
+
+    def close(self) -> None:
+        if self._h is not None:
+            h, self._h = self._h, None
+            rc = _n.lib.eng_close(h)
+            self._keep_after_close = self._keep  # the C side may call destroy callbacks until here
+            check(rc)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,41 @@
+"""The binding's ctypes structs match the C headers: a C program generated from the Python
+classes prints sizeof and every offsetof, and they must equal what ctypes computes."""
+import ctypes
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from engage import _native as n
+
+
+@unittest.skipUnless(os.environ.get("ENGAGE_INCLUDE") and shutil.which(os.environ.get("CC", "cc")),
+                     "needs ENGAGE_INCLUDE and a C compiler")
+class Layout(unittest.TestCase):
+    def test_every_struct_matches_the_header(self):
+        lines = ["#include <stddef.h>", "#include <stdio.h>", "#include <engage.h>", "int main(void) {"]
+        expect = []
+        for cls in n.STRUCTS:
+            c = cls._c_name_
+            lines.append(f'printf("{c} %zu\\n", sizeof({c}));')
+            expect.append(f"{c} {ctypes.sizeof(cls)}")
+            renames = getattr(cls, "_c_fields_", {})
+            for field, _ in cls._fields_:
+                cf = renames.get(field, field)
+                lines.append(f'printf("{c}.{cf} %zu\\n", offsetof({c}, {cf}));')
+                expect.append(f"{c}.{cf} {getattr(cls, field).offset}")
+        lines.append("return 0; }")
+        with tempfile.TemporaryDirectory() as d:
+            src, exe = os.path.join(d, "layout.c"), os.path.join(d, "layout")
+            with open(src, "w") as f:
+                f.write("\n".join(lines))
+            incs = [f"-I{p}" for p in os.environ["ENGAGE_INCLUDE"].split(os.pathsep)]
+            subprocess.run([os.environ.get("CC", "cc"), "-std=c11", *incs, src, "-o", exe], check=True)
+            got = subprocess.run([exe], check=True, capture_output=True, text=True).stdout.split("\n")
+        self.assertEqual(got[:-1], expect)
+        self.assertGreater(len(expect), 300)
+
+
+if __name__ == "__main__":
+    unittest.main()
