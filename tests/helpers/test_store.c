@@ -10,7 +10,7 @@
 struct test_store {
     eng__mem mem;
     eng__kvmem kv;
-    uint64_t calls[7], counted, fail_at, failures;
+    uint64_t calls[8], counted, fail_at, failures;
     unsigned fail_mask;
     int persistent, mode;
     uint64_t erased_calls, erased_keys; /* storage contract v2 `erased` */
@@ -68,10 +68,43 @@ static int s_del(const void *k, size_t kl, void *u)
     test_store *ts = u;
     return tick(ts, TV_DEL) ? injected() : eng__kvmem_del(&ts->kv, k, kl);
 }
+typedef struct scan_tap {
+    test_store *ts;
+    eng_store_scan_fn cb;
+    void *cbu;
+    int cut; /* the scan stopped early by injection */
+} scan_tap;
+
+/* Between the memory map and the engine's callback: per-item faults. */
+static int tap_item(const void *k, size_t kl, const void *v, size_t vl, void *user)
+{
+    scan_tap *t = user;
+    if (!tick(t->ts, TV_SCAN_ITEM))
+        return t->cb(k, kl, v, vl, t->cbu);
+    if (t->ts->mode != TF_FLIP || !vl) {
+        t->cut = 1;
+        return -1; /* stop: the scan reports the injected error below */
+    }
+    uint8_t *copy = malloc(vl);
+    if (!copy)
+        abort();
+    memcpy(copy, v, vl);
+    copy[vl / 2] ^= 0x10;
+    int rc = t->cb(k, kl, copy, vl, t->cbu);
+    free(copy);
+    return rc;
+}
+
 static int s_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, void *u)
 {
     test_store *ts = u;
-    return tick(ts, TV_SCAN) ? injected() : eng__kvmem_scan(&ts->kv, p, pl, cb, cbu);
+    if (tick(ts, TV_SCAN))
+        return injected();
+    if (!(ts->fail_mask & TV_SCAN_ITEM) || !ts->fail_at)
+        return eng__kvmem_scan(&ts->kv, p, pl, cb, cbu);
+    scan_tap t = {ts, cb, cbu, 0};
+    int rc = eng__kvmem_scan(&ts->kv, p, pl, tap_item, &t);
+    return t.cut ? injected() : rc;
 }
 static int s_begin(void *u)
 {
@@ -152,7 +185,7 @@ void test_store_nofail(test_store *ts) { test_store_fail(ts, 0, 0, 0, TF_ERROR);
 uint64_t test_store_calls(const test_store *ts, unsigned mask)
 {
     uint64_t n = 0;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         if (mask & (1u << i))
             n += ts->calls[i];
     return n;

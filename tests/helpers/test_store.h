@@ -12,13 +12,18 @@ typedef struct test_store test_store;
 
 enum test_verb {
     TV_GET = 1 << 0, TV_PUT = 1 << 1, TV_DEL = 1 << 2, TV_SCAN = 1 << 3,
-    TV_BEGIN = 1 << 4, TV_COMMIT = 1 << 5, TV_ROLLBACK = 1 << 6, TV_ALL = 0x7f
+    TV_BEGIN = 1 << 4, TV_COMMIT = 1 << 5, TV_ROLLBACK = 1 << 6, TV_ALL = 0x7f,
+    /* Not a call: each key a scan delivers. TF_ERROR at item n makes that scan stop
+     * early with ENG_ESTORAGE after n-1 keys; TF_FLIP delivers item n with one bit
+     * of its value flipped. Not part of TV_ALL. */
+    TV_SCAN_ITEM = 1 << 7
 };
 
 enum test_fail_mode {
     TF_ERROR,          /* the call has no effect and returns ENG_ESTORAGE */
     TF_COMMITTED_ERROR, /* commit applies, then reports ENG_ESTORAGE (ambiguous outcome) */
-    TF_FLIP             /* a get returns OK with one bit of the value flipped (a bad disk, a bad cache) */
+    TF_FLIP             /* a get (or scanned item) returns OK with one bit of the value flipped (a bad disk,
+                           a bad cache) */
 };
 
 test_store *test_store_new(void);

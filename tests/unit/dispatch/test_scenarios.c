@@ -1,14 +1,20 @@
 /* One scenario harness for the fault loops (reliability suite): each main
- * scenario — import customers, approve a message, import transactions,
- * execute, ingest receipts, compact — is written once as set-up + action, and
- * every loop below drives all of them:
+ * scenario — open, import customers, resolve and freeze an audience, approve a
+ * message, import transactions, execute, ingest receipts, attribute and
+ * report, compact — is written once as set-up + action, and every loop below
+ * drives all of them:
  *   - allocation N fails, once and from then on;
  *   - storage call N fails: a plain error, and a commit that applies but
  *     reports failure;
  *   - crash at storage write N: every later write is lost, the engine is
  *     abandoned (its open batch dropped), and a new engine opens the store;
  *   - read N returns OK with one bit flipped: the call answers ENG_ECORRUPT
- *     (or did not need the value), never a wrong result.
+ *     (or did not need the value), never a wrong result;
+ *   - a scan stops early with a storage error after N-1 keys, and the N-th key
+ *     a scan delivers has one bit flipped (same rule as a flipped read).
+ * A scenario that answers something (open, resolve, report) also leaves a
+ * digest of its answer: whenever it says ENG_OK, under any fault, the answer
+ * equals the fault-free one.
  * Each trial ends in success or a clean error with no leak; the next open
  * accepts the store; an atomic scenario leaves exactly the state before or
  * after; and retrying the action without faults (for an atomic one only if
@@ -18,6 +24,17 @@
 #include "dispatch_fixture.h"
 
 #define NCUST 40
+
+/* The digest of the last action's answer (0 when it answers nothing). */
+static uint64_t answer;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
 
 typedef struct scenario {
     const char *name;
@@ -202,6 +219,86 @@ static int act_receipts(dx *f)
     return eng_touch_append(f->e, &r, NULL);
 }
 
+/* Like dx_engine, but returns the error instead of asserting. */
+static int open_engine(dx *f, eng_engine **out)
+{
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = test_alloc_get();
+    cfg.store = test_store_handle(f->ts);
+    cfg.transport = &f->tm;
+    cfg.transport_user = &f->prov;
+    cfg.clock_fn = dx_clock;
+    return eng_open(&cfg, out);
+}
+
+static void prep_measured(dx *f)
+{
+    prep_executed(f);
+    assert_int_equal(act_receipts(f), ENG_OK);
+    assert_int_equal(act_txns(f), ENG_OK);
+}
+
+/* Close and open again over the same data: what it reads back is the answer. */
+static int act_open(dx *f)
+{
+    assert_int_equal(eng_close(f->e), ENG_OK);
+    f->e = NULL;
+    int rc = open_engine(f, &f->e);
+    if (rc)
+        return rc;
+    uint64_t c = 0;
+    if ((rc = eng_customers_count(f->e, "root", &c)))
+        return rc;
+    eng_execution_info x = ENG_EXECUTION_INFO_INIT;
+    if ((rc = eng_execution_get(f->e, "root", f->message, 0, &x)))
+        return rc;
+    answer = fnv(fnv(14695981039346656037ull, &c, sizeof c), &x.accepted, sizeof x.accepted);
+    return ENG_OK;
+}
+
+static int act_resolve(dx *f)
+{
+    static const char *const inc[] = {"all"};
+    eng_audience_query q = ENG_AUDIENCE_QUERY_INIT;
+    q.include = inc;
+    q.n_include = 1;
+    q.channels = 1u << ENG_CH_SMS;
+    q.control_percent = 20;
+    q.split_seed = 7;
+    eng_audience *a = NULL;
+    int rc = eng_audience_resolve(f->e, "root", &q, &a);
+    if (rc)
+        return rc;
+    uint8_t h[32];
+    uint64_t t = 0, c = 0;
+    if (!(rc = eng_audience_hash(a, h)) && !(rc = eng_audience_count(a, ENG_PART_TEST, &t)) &&
+        !(rc = eng_audience_count(a, ENG_PART_CONTROL, &c)))
+        rc = eng_audience_freeze(a, "root", "scenario/resolve");
+    eng_audience_free(a);
+    if (rc)
+        return rc;
+    answer = fnv(fnv(fnv(14695981039346656037ull, h, sizeof h), &t, sizeof t), &c, sizeof c);
+    return ENG_OK;
+}
+
+/* Attribution runs inside the campaign report; its JSON export is the answer. */
+static int act_report(dx *f)
+{
+    eng_report *r = NULL;
+    int rc = eng_campaign_report(f->e, "root", f->campaign, NULL, &r);
+    if (rc)
+        return rc;
+    char *text = NULL;
+    size_t len = 0;
+    rc = eng_report_export(r, ENG_REPORT_JSON, &text, &len);
+    if (rc == ENG_OK)
+        answer = fnv(14695981039346656037ull, text, len);
+    eng_free(f->e, text);
+    eng_report_free(r);
+    return rc;
+}
+
 static int act_compact(dx *f)
 {
     int rc = act_import(f); /* leave something to compact away */
@@ -209,53 +306,69 @@ static int act_compact(dx *f)
 }
 
 static const scenario scenarios[] = {
+    {"open", 0, prep_measured, act_open},
     {"import customers", 1, prep_world, act_import},
+    {"resolve and freeze", 1, prep_world, act_resolve},
     {"approve a message", 0, prep_world, act_approve},
     {"import transactions", 1, prep_world, act_txns},
     {"execute", 0, prep_approved, act_execute},
     {"ingest receipts", 1, prep_executed, act_receipts},
+    {"attribute and report", 1, prep_measured, act_report},
     {"compact customers", 0, prep_world, act_compact},
 };
 #define NSCEN (sizeof scenarios / sizeof scenarios[0])
 
 /* ------------------------------------------------------------ the loops */
 
-enum fault { F_ALLOC_ONCE, F_ALLOC_ALL, F_STORE_ERR, F_STORE_COMMITTED, F_CRASH, F_FLIP };
+enum fault { F_ALLOC_ONCE, F_ALLOC_ALL, F_STORE_ERR, F_STORE_COMMITTED, F_CRASH, F_FLIP, F_SCAN_CUT, F_SCAN_FLIP };
 static const char *const fault_names[] = {"allocation once", "allocation from then on", "storage error",
                                           "commit applied, reported failed", "crash at a write",
-                                          "read with a flipped bit"};
+                                          "read with a flipped bit", "scan stops early",
+                                          "scanned key with a flipped bit"};
 
-/* The state a fault-free run reaches, and the state before it. */
-static void reference(const scenario *s, digest *before, digest *after)
+/* The state a fault-free run reaches, the state before it, and its answer. */
+static void reference(const scenario *s, digest *before, digest *after, uint64_t *ref_answer)
 {
     dx f;
     s->prepare(&f);
     take(&f, before);
+    answer = 0;
     assert_int_equal(s->action(&f), ENG_OK);
+    *ref_answer = answer;
     take(&f, after);
     dx_close(&f);
 }
 
 /* One trial with fault @p kind at call @p n; returns 1 when no fault fired (done). */
-static int trial(const scenario *s, int kind, uint64_t n, const digest *before, const digest *after)
+static int trial(const scenario *s, int kind, uint64_t n, const digest *before, const digest *after,
+                 uint64_t ref_answer)
 {
     dx f;
     s->prepare(&f);
+    answer = 0;
     switch (kind) {
     case F_ALLOC_ONCE: test_alloc_fail_at(n, 0); break;
     case F_ALLOC_ALL: test_alloc_fail_at(n, 1); break;
     case F_STORE_ERR: test_store_fail(f.ts, TV_ALL, n, 0, TF_ERROR); break;
     case F_STORE_COMMITTED: test_store_fail(f.ts, TV_COMMIT, n, 0, TF_COMMITTED_ERROR); break;
     case F_FLIP: test_store_fail(f.ts, TV_GET, n, 0, TF_FLIP); break;
+    case F_SCAN_CUT: test_store_fail(f.ts, TV_SCAN_ITEM, n, 0, TF_ERROR); break;
+    case F_SCAN_FLIP: test_store_fail(f.ts, TV_SCAN_ITEM, n, 0, TF_FLIP); break;
     default: test_store_fail(f.ts, TV_PUT | TV_DEL | TV_COMMIT, n, 1, TF_ERROR); break;
     }
     int rc = s->action(&f);
     int fired = kind <= F_ALLOC_ALL ? test_alloc_failures() > 0 : test_store_failures(f.ts) > 0;
-    if (kind == F_FLIP && fired && rc != ENG_OK && rc != ENG_ECORRUPT)
-        fprintf(stderr, "%s, flipped read %llu: %d %s (want OK or ENG_ECORRUPT)\n", s->name, (unsigned long long)n, rc,
-                eng_error_last()->message);
-    if (kind == F_FLIP && fired)
+    int flip = kind == F_FLIP || kind == F_SCAN_FLIP;
+    if (flip && fired && rc != ENG_OK && rc != ENG_ECORRUPT)
+        fprintf(stderr, "%s, %s %llu: %d %s (want OK or ENG_ECORRUPT)\n", s->name, fault_names[kind],
+                (unsigned long long)n, rc, eng_error_last()->message);
+    if (flip && fired)
         assert_true(rc == ENG_OK || rc == ENG_ECORRUPT); /* caught by the checksum, or not needed */
+    if (rc == ENG_OK && answer != ref_answer) {
+        fprintf(stderr, "%s, %s at %llu: answered ENG_OK with a wrong answer\n", s->name, fault_names[kind],
+                (unsigned long long)n);
+        fail();
+    }
     test_alloc_fail_at(0, 0);
     if (rc != ENG_OK && (eng_error_last()->code != rc || !eng_error_last()->message[0])) {
         fprintf(stderr, "%s, %s at %llu: rc %d but last error %d \"%s\"\n", s->name, fault_names[kind],
@@ -269,7 +382,10 @@ static int trial(const scenario *s, int kind, uint64_t n, const digest *before, 
         f.e = dx_engine(&f);
     } else {
         test_store_nofail(f.ts);
-        dx_reopen(&f); /* the next open accepts what is stored */
+        if (f.e)
+            dx_reopen(&f); /* the next open accepts what is stored */
+        else
+            f.e = dx_engine(&f); /* the open under test failed */
     }
     digest now;
     take(&f, &now);
@@ -302,9 +418,10 @@ static void run_loop(int kind)
     for (size_t i = 0; i < NSCEN; i++) {
         const scenario *s = &scenarios[i];
         digest before, after;
-        reference(s, &before, &after);
+        uint64_t ref_answer;
+        reference(s, &before, &after, &ref_answer);
         uint64_t n = 1, trials = 0;
-        while (!trial(s, kind, n, &before, &after)) {
+        while (!trial(s, kind, n, &before, &after, ref_answer)) {
             n += step;
             trials++;
             assert_true(n < 200000);
@@ -319,12 +436,15 @@ static void store_error(void **st) { (void)st; run_loop(F_STORE_ERR); }
 static void store_committed(void **st) { (void)st; run_loop(F_STORE_COMMITTED); }
 static void crash_points(void **st) { (void)st; run_loop(F_CRASH); }
 static void flipped_reads(void **st) { (void)st; run_loop(F_FLIP); }
+static void scans_cut(void **st) { (void)st; run_loop(F_SCAN_CUT); }
+static void scans_flipped(void **st) { (void)st; run_loop(F_SCAN_FLIP); }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(alloc_once),  cmocka_unit_test(alloc_all),    cmocka_unit_test(store_error),
         cmocka_unit_test(store_committed), cmocka_unit_test(crash_points), cmocka_unit_test(flipped_reads),
+        cmocka_unit_test(scans_cut),   cmocka_unit_test(scans_flipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
