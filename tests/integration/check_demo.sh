@@ -41,4 +41,12 @@ class P(HTMLParser):
 P().feed(open(sys.argv[1]).read())
 if stack: raise SystemExit("unclosed: %s" % stack)
 PY
+# The same deterministic campaign on the SQLite adapter reports exactly what it reports on the file store.
+if [ "$store" = sqlite ]; then
+    "$demo" --store file --dir "$dir/file" > "$dir/file.out" 2>/dev/null || fail "the demo failed on the file store"
+    sed -n '/^5\. Campaign report/,/^6\./p' "$dir/out" > "$dir/report.sqlite"
+    sed -n '/^5\. Campaign report/,/^6\./p' "$dir/file.out" > "$dir/report.file"
+    [ -s "$dir/report.file" ] && cmp -s "$dir/report.sqlite" "$dir/report.file" \
+        || { diff "$dir/report.file" "$dir/report.sqlite"; fail "the SQLite adapter's report differs from the file store's"; }
+fi
 echo "ok: the demo on the $store store prints its report, reopens to the same report, writes a self-contained report.html"

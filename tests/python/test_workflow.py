@@ -96,6 +96,11 @@ class Workflow(unittest.TestCase):
             self.assertEqual(e.channel, "email" if e.customer % 2 else "sms")
         self.assertEqual(eng.trace("admin", mid, test[0])["reason"], "chosen")
         self.assertEqual(eng.trace("admin", mid, control[0])["reason"], "control")
+        traces = list(eng.traces("admin", mid))
+        self.assertEqual(len(traces), N)
+        self.assertEqual(sorted(t["customer"] for t in traces if t["reason"] == "chosen"), test)
+        self.assertTrue(all(t["channels"] == {("email" if t["customer"] % 2 else "sms"): "accepted"}
+                            for t in traces if t["reason"] == "chosen"))
         e0 = self.transport.sent[0]
         self.assertEqual(eng.send("admin", mid, e0.customer, e0.channel)["key"], e0.key)
         self.assertEqual(eng.message("admin", mid)["state"], "executed")

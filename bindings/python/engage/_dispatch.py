@@ -1,6 +1,6 @@
 """Execution: running what is due through the transport, executions, sends, traces, dry runs."""
 import ctypes
-from typing import Optional
+from typing import Iterator, Optional
 
 from . import _native as _n
 from ._util import channel_id, channel_name, channels
@@ -54,6 +54,14 @@ class DispatchMixin:
                 "variant": t.variant if t.variant >= 0 else None, "channels": chosen,
                 "unreachable": {channel_name(c): UNREACH.get(t.unreach[c], t.unreach[c])
                                 for c in range(_n.CH_COUNT) if t.unreach[c]}}
+
+    def traces(self, actor: str, message: int, occurrence: int = 0) -> Iterator[dict]:
+        """The trace of every customer of the message's frozen audience (test group, then
+        control), each with its dense id under "customer" (an iterator)."""
+        with self.message_audience(actor, message) as aud:
+            ids = list(aud.ids("test")) + list(aud.ids("control"))
+        for customer in ids:
+            yield dict(self.trace(actor, message, customer, occurrence), customer=customer)
 
     def dry_run(self, actor: str, message: int) -> dict:
         """What an execution of an approved message would do now, with nothing sent or stored."""
