@@ -20,6 +20,7 @@
 #include "engage/audience.h"
 #include "engage/events.h"
 #include "engage/dispatch.h"
+#include "engage/coupon.h"
 #include "engage/measure.h"
 #include "engage/privacy.h"
 

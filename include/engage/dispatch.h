@@ -228,6 +228,7 @@ typedef enum eng_unreach_reason {
     ENG_UNREACH_NO_CONSENT = 2,  /**< No consent for the channel. */
     ENG_UNREACH_OPTED_OUT = 3,   /**< Opted out (unsubscribed) of the channel. */
     ENG_UNREACH_SUPPRESSED = 4,  /**< Suppressed. */
+    ENG_UNREACH_NO_COUPON = 5,   /**< The message hands out unique coupon codes and its pool had none left. */
     ENG_UNREACH_RENDER = 16      /**< The content could not be rendered safely (a header value with a line break). */
 } eng_unreach_reason;
 
@@ -293,7 +294,7 @@ ENG_API int eng_unsubscribe_apply(eng_engine *engine, const char *org, const cha
                                   eng_unsubscribe_info *out);
 
 /** Current version of #eng_dry_report. */
-#define ENG_DRY_REPORT_VERSION 1
+#define ENG_DRY_REPORT_VERSION 2
 
 /** What an execution of a message would do now (eng_dry_run()). */
 typedef struct eng_dry_report {
@@ -305,8 +306,11 @@ typedef struct eng_dry_report {
     uint64_t sends[ENG_CH_COUNT];    /**< Sends per channel. */
     uint64_t segments;               /**< SMS segments in all. */
     int64_t credits;                 /**< Campaign credits the sends would cost (SMS by segments). */
-    uint64_t coupons;                /**< Unique coupon codes needed (uploaded or generated codes; 0 for a common code). */
+    uint64_t coupons;                /**< New unique coupon codes needed: customers the message would reach who hold no
+                                          code of its pool yet (0 for a common code). */
     uint64_t skipped[17];            /**< Sends or customers left out, by #eng_unreach_reason. */
+    uint64_t coupons_available;      /**< Version 2: codes the pool has left (0 without a pool). An execution
+                                          refuses to start when this is below @c coupons. */
 } eng_dry_report;
 
 /** Static initialiser equal to what eng_dry_report_init() produces. */

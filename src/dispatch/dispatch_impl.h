@@ -121,6 +121,15 @@ int eng__tpl_has_unsubscribe(const eng__tpl *t);
 /* SMS billing units of a rendered text: GSM-7 160/153, else UCS-2 70/67. */
 uint32_t eng__sms_segments(const char *text, size_t len);
 
+/* The pool a message draws unique codes from, or NULL (no coupon, or one common code). */
+static inline const char *eng__msg_pool(const eng_message_spec *s)
+{
+    const eng_incentive *in = &s->incentive;
+    if (in->kind != ENG_INCENTIVE_COUPON || in->coupon_source == ENG_COUPON_COMMON)
+        return NULL;
+    return in->coupon_pool ? in->coupon_pool : "";
+}
+
 /* ---- executions in memory (exec.c) ---- */
 typedef struct eng__xcache {
     struct eng__xcache *next;

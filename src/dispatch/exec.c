@@ -3,6 +3,7 @@
  * final, and when they are due), starting an execution (or refusing it with a
  * reason that is stored), and the claims that keep two threads off one chunk. */
 #include "dispatch/dispatch_impl.h"
+#include "dispatch/coupon.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +227,40 @@ static int refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
     return ENG_OK;
 }
 
+/* A message handing out unique codes needs its pool, of the right kind, with a
+ * code left for every test-group customer who holds none yet. */
+static int coupon_refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
+{
+    const eng_message_spec *s = &xc->x.m.spec;
+    const char *pool = eng__msg_pool(s);
+    if (!pool)
+        return ENG_OK;
+    int kind = s->incentive.coupon_source == ENG_COUPON_GENERATED ? ENG_COUPON_POOL_GENERATED
+                                                                  : ENG_COUPON_POOL_UPLOADED;
+    eng__cpool p;
+    int rc = *pool ? eng__cpool_load(e, xc->x.o.id, pool, &p) : ENG_ENOTFOUND;
+    if (rc == ENG_ENOTFOUND) {
+        snprintf(why, cap, "the coupon pool '%s' does not exist (eng_coupon_pool_%s)", pool,
+                 kind == ENG_COUPON_POOL_GENERATED ? "generate" : "upload");
+        return ENG_OK;
+    }
+    if (rc)
+        return rc;
+    if (p.kind != kind) {
+        snprintf(why, cap, "the coupon pool '%s' is %s, the message's incentive wants %s codes", pool,
+                 p.kind == ENG_COUPON_POOL_GENERATED ? "generated" : "uploaded",
+                 kind == ENG_COUPON_POOL_GENERATED ? "generated" : "uploaded");
+        return ENG_OK;
+    }
+    uint64_t left = p.size - p.drawn, need = xc->nids;
+    if (left < need && (rc = eng__coupon_missing(e, xc->x.o.id, pool, xc->ids, (size_t)xc->nids, &need)))
+        return rc;
+    if (left < need)
+        snprintf(why, cap, "the coupon pool '%s' has %llu codes left; the audience needs %llu", pool,
+                 (unsigned long long)left, (unsigned long long)need);
+    return ENG_OK;
+}
+
 static int start_exec(eng_engine *e, eng__xcache *xc, eng_time due, uint32_t chunk_size)
 {
     char why[256];
@@ -242,6 +277,8 @@ static int start_exec(eng_engine *e, eng__xcache *xc, eng_time due, uint32_t chu
         if (rc == ENG_ENOTFOUND || rc == ENG_ESTATE) {
             snprintf(why, sizeof why, "%s", eng_error_last()->message);
             rc = ENG_OK;
+        } else if (rc == ENG_OK) {
+            rc = coupon_refusal(e, xc, why, sizeof why);
         }
         if (rc)
             return rc;

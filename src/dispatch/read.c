@@ -1,6 +1,8 @@
 /* Reading the ledger: an execution's state and counters, and one send's entry. */
 #include "dispatch/dispatch_impl.h"
 
+#include <stddef.h>
+
 #include <stdio.h>
 
 ENG_API int eng_execution_get(eng_engine *e, const char *actor, uint64_t message, uint32_t occurrence,
@@ -215,8 +217,12 @@ ENG_API int eng_dry_run(eng_engine *e, const char *actor, uint64_t message, eng_
     if (out->version == 0 || out->version > ENG_DRY_REPORT_VERSION)
         return eng__err(ENG_EVERSION, "out.version", "unsupported eng_dry_report version %u", out->version);
     unsigned v = out->version;
-    memset(out, 0, sizeof *out);
-    out->version = v;
+    /* Only the caller's version's fields are written: version 1 ends before coupons_available. */
+    size_t size = v >= 2 ? sizeof *out : offsetof(eng_dry_report, coupons_available);
+    eng_dry_report full;
+    memset(&full, 0, sizeof full);
+    full.version = v;
+    memcpy(out, &full, size);
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -225,18 +231,19 @@ ENG_API int eng_dry_run(eng_engine *e, const char *actor, uint64_t message, eng_
         eng_run_options o = ENG_RUN_OPTIONS_INIT;
         eng_run_report rep = ENG_RUN_REPORT_INIT;
         eng__runctx r = {e, actor, eng__now(e), &o, &rep};
-        rc = eng__dry_work(&r, xc, out);
+        rc = eng__dry_work(&r, xc, &full);
         eng_audience *aud;
         if (!rc && (rc = eng_message_audience(e, actor, message, &aud)) == ENG_OK) {
-            eng_audience_count(aud, ENG_PART_CONTROL, &out->control);
+            eng_audience_count(aud, ENG_PART_CONTROL, &full.control);
             eng_audience_free(aud);
         }
         eng__xcache_free(e, xc);
     }
     if (rc) {
-        memset(out, 0, sizeof *out);
-        out->version = v;
+        memset(&full, 0, sizeof full);
+        full.version = v;
     }
+    memcpy(out, &full, size);
     eng__leave(e);
     return rc;
 }

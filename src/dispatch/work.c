@@ -9,6 +9,7 @@
  * after a storage error: the call fails and the next one re-reads the ledger. */
 #include "dispatch/dispatch_impl.h"
 #include "audience/audience_link.h"
+#include "dispatch/coupon.h"
 
 #include <stdio.h>
 
@@ -109,7 +110,7 @@ static size_t put_str(eng__wr *w, const char *s, size_t n)
 
 /* Render the send @p s of chunk @p c into the arena; 0, a skip reason, or a negative error. */
 static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *view, const eng__chunk *c,
-                 uint32_t si, eng__wr *w, pend *p)
+                 uint32_t si, const char *coupon, eng__wr *w, pend *p)
 {
     const eng__lsend *s = &c->send[si];
     const eng__lcust *k = &c->cust[s->cust];
@@ -118,6 +119,8 @@ static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *vi
     int why = eng__view_unreachable(view, ch, k->id);
     if (why)
         return why;
+    if (coupon && !*coupon)
+        return ENG_UNREACH_NO_COUPON;
     char key[ENG_SEND_KEY_MAX + 1];
     size_t kl = eng__send_key_tail(key, sizeof key, xc->keypfx, xc->keypfx_len, k->id, ch);
     size_t tl = 0;
@@ -130,8 +133,9 @@ static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *vi
     p->from = put_str(w, from, strlen(from));
     const eng_incentive *inc = &xc->x.m.spec.incentive;
     eng__rctx rc = {e, k->id, ch,
-                    inc->kind == ENG_INCENTIVE_COUPON && inc->coupon_source == ENG_COUPON_COMMON ? inc->coupon_code
-                                                                                                 : NULL,
+                    coupon                                                                            ? coupon
+                    : inc->kind == ENG_INCENTIVE_COUPON && inc->coupon_source == ENG_COUPON_COMMON ? inc->coupon_code
+                                                                                                   : NULL,
                     NULL, xc->x.c.spec.name, xc->dctx.org};
     char unsub[800];
     if (xc->has_unsub && (eng__tpl_has_unsubscribe(xc->body[ch]) || eng__tpl_has_unsubscribe(xc->subject[ch]) ||
@@ -241,6 +245,66 @@ static void transmit(eng_engine *e, const eng_envelope *env, size_t n, int *stat
     }
 }
 
+/* The customers of chunk @p c whose sends go now and are reachable: the ones a
+ * unique coupon code is drawn (or peeked) for. */
+static int coupon_customers(eng__runctx *r, eng__xcache *xc, const eng__chunk *c, int dry, uint32_t **ids,
+                            uint32_t **at, size_t *n)
+{
+    eng_engine *e = r->e;
+    eng__customer_view_t view;
+    *n = 0;
+    *ids = eng__calloc(&e->mem, c->ncust ? c->ncust : 1, sizeof **ids);
+    *at = eng__calloc(&e->mem, c->ncust ? c->ncust : 1, sizeof **at);
+    int rc = !*ids || !*at ? eng__nomem() : eng__customer_view(e, xc->dctx.org, &view);
+    int64_t last = -1;
+    for (uint32_t i = 0; i < c->nsend && !rc; i++) {
+        const eng__lsend *s = &c->send[i];
+        if ((int64_t)s->cust == last || eng__ledger_final(s->state) ||
+            (!dry && s->state != ENG_LEDGER_PENDING && s->next_at > r->now))
+            continue;
+        uint32_t id = c->cust[s->cust].id;
+        if (eng__view_unreachable(&view, s->ch, id))
+            continue;
+        last = s->cust; /* a customer's sends are consecutive */
+        (*ids)[*n] = id;
+        (*at)[(*n)++] = s->cust;
+    }
+    return rc;
+}
+
+/* Codes per chunk customer for a message with unique codes (NULL otherwise):
+ * drawn and stored before rendering, or peeked in a dry run. */
+static int chunk_coupons(eng__runctx *r, eng__xcache *xc, const eng__chunk *c, int dry, uint64_t *skip,
+                         uint64_t *need, char (**out)[ENG_COUPON_CODE_MAX + 1])
+{
+    eng_engine *e = r->e;
+    const char *pool = eng__msg_pool(&xc->x.m.spec);
+    *out = NULL;
+    if (!pool)
+        return ENG_OK;
+    uint32_t *ids = NULL, *at = NULL;
+    size_t n = 0;
+    char(*codes)[ENG_COUPON_CODE_MAX + 1] = NULL;
+    char(*all)[ENG_COUPON_CODE_MAX + 1] = eng__calloc(&e->mem, c->ncust ? c->ncust : 1, sizeof *all);
+    int rc = all ? coupon_customers(r, xc, c, dry, &ids, &at, &n) : eng__nomem();
+    if (!rc && n && !(codes = eng__calloc(&e->mem, n, sizeof *codes)))
+        rc = eng__nomem();
+    if (!rc && n)
+        rc = dry ? eng__coupon_peek(e, xc->x.o.id, pool, ids, n, skip, need, codes)
+                 : eng__coupon_draw(e, xc->x.o.id, pool, xc->msg, xc->occ, r->now, ids, n, codes);
+    for (size_t i = 0; i < n && !rc; i++)
+        memcpy(all[at[i]], codes[i], sizeof *codes);
+    eng__free(&e->mem, ids);
+    eng__free(&e->mem, at);
+    eng__free(&e->mem, codes);
+    if (rc) {
+        eng__free(&e->mem, all);
+        return rc;
+    }
+    *out = all;
+    return ENG_OK;
+}
+
 static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
 {
     eng_engine *e = r->e;
@@ -257,6 +321,12 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         for (uint32_t i = 0; i < c.ncust; i++)
             d.unreachable += c.cust[i].planned == 0;
     }
+    char(*codes)[ENG_COUPON_CODE_MAX + 1] = NULL;
+    uint64_t cskip = 0, cneed = 0;
+    if ((rc = chunk_coupons(r, xc, &c, 0, &cskip, &cneed, &codes))) {
+        eng__chunk_free(&c);
+        return rc;
+    }
     pend *p = eng__calloc(&e->mem, c.nsend ? c.nsend : 1, sizeof *p);
     eng__wr arena;
     eng__wr_init(&arena, &e->mem);
@@ -268,7 +338,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         eng__lsend *s = &c.send[i];
         if (eng__ledger_final(s->state) || (s->state != ENG_LEDGER_PENDING && s->next_at > r->now))
             continue;
-        int why = build(r, xc, &view, &c, i, &arena, &p[np]);
+        int why = build(r, xc, &view, &c, i, codes ? codes[s->cust] : NULL, &arena, &p[np]);
         if (why < 0) {
             rc = why;
         } else if (why > 0) { /* unreachable now (unsubscribed mid-run, ...) or not renderable */
@@ -405,6 +475,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     }
     if (!rc)
         r->rep->skipped += d.skipped;
+    eng__free(&e->mem, codes);
     eng__free(&e->mem, env);
     eng__free(&e->mem, status);
     eng__wr_free(&arena);
@@ -546,14 +617,30 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
 int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out)
 {
     eng_engine *e = r->e;
-    const eng_incentive *inc = &xc->x.m.spec.incentive;
-    int unique_codes = inc->kind == ENG_INCENTIVE_COUPON && inc->coupon_source != ENG_COUPON_COMMON;
+    const char *pool = eng__msg_pool(&xc->x.m.spec);
+    uint64_t cskip = 0;
     out->audience = xc->nids;
     int rc = ENG_OK;
+    if (pool) {
+        eng__cpool cp;
+        rc = eng__cpool_load(e, xc->x.o.id, pool, &cp);
+        if (rc == ENG_ENOTFOUND) { /* the execution would be refused: every send finds no code */
+            rc = ENG_OK;
+            pool = NULL;
+            out->coupons = xc->nids;
+        } else if (!rc) {
+            out->coupons_available = cp.size - cp.drawn;
+        }
+    }
     for (uint32_t idx = 0; idx < xc->nchunks && !rc; idx++) {
         eng__chunk c;
+        char(*codes)[ENG_COUPON_CODE_MAX + 1] = NULL;
         if ((rc = plan_chunk(r, xc, idx, &c)))
             break;
+        if (pool && (rc = chunk_coupons(r, xc, &c, 1, &cskip, &out->coupons, &codes))) {
+            eng__chunk_free(&c);
+            break;
+        }
         eng__customer_view_t view;
         eng__wr arena;
         eng__wr_init(&arena, &e->mem);
@@ -567,7 +654,7 @@ int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out)
         for (uint32_t i = 0; i < c.nsend && !rc; i++) {
             pend p;
             arena.len = 0;
-            int why = build(r, xc, &view, &c, i, &arena, &p);
+            int why = build(r, xc, &view, &c, i, codes ? codes[c.send[i].cust] : NULL, &arena, &p);
             if (why < 0) {
                 rc = why;
             } else if (why > 0) {
@@ -583,12 +670,11 @@ int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out)
         for (uint32_t i = 0; i < c.ncust && !rc; i++)
             out->contacted += sent[i];
         eng__free(&e->mem, sent);
+        eng__free(&e->mem, codes);
         eng__wr_free(&arena);
         eng__chunk_free(&c);
         if (!rc)
             rc = eng__progress(e, "dispatch.dry_run", (uint64_t)(idx + 1) * xc->rec.chunk_size, xc->nids);
     }
-    if (!rc && unique_codes)
-        out->coupons = out->contacted;
     return rc;
 }

@@ -58,8 +58,12 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_send_info), 152);
     OFF(eng_unsubscribe_info, version, 0); OFF(eng_unsubscribe_info, campaign, 8); OFF(eng_unsubscribe_info, customer, 16); OFF(eng_unsubscribe_info, channel, 20);
     assert_int_equal(sizeof(eng_unsubscribe_info), 24);
-    OFF(eng_dry_report, version, 0); OFF(eng_dry_report, audience, 8); OFF(eng_dry_report, control, 16); OFF(eng_dry_report, contacted, 24); OFF(eng_dry_report, unreachable, 32); OFF(eng_dry_report, sends, 40); OFF(eng_dry_report, segments, 160); OFF(eng_dry_report, credits, 168); OFF(eng_dry_report, coupons, 176); OFF(eng_dry_report, skipped, 184);
-    assert_int_equal(sizeof(eng_dry_report), 320);
+    OFF(eng_dry_report, version, 0); OFF(eng_dry_report, audience, 8); OFF(eng_dry_report, control, 16); OFF(eng_dry_report, contacted, 24); OFF(eng_dry_report, unreachable, 32); OFF(eng_dry_report, sends, 40); OFF(eng_dry_report, segments, 160); OFF(eng_dry_report, credits, 168); OFF(eng_dry_report, coupons, 176); OFF(eng_dry_report, skipped, 184); OFF(eng_dry_report, coupons_available, 320);
+    assert_int_equal(sizeof(eng_dry_report), 328);
+    OFF(eng_coupon_pool_info, version, 0); OFF(eng_coupon_pool_info, kind, 4); OFF(eng_coupon_pool_info, size, 8); OFF(eng_coupon_pool_info, assigned, 16); OFF(eng_coupon_pool_info, pattern, 24);
+    assert_int_equal(sizeof(eng_coupon_pool_info), 96);
+    OFF(eng_coupon_assignment, version, 0); OFF(eng_coupon_assignment, code, 4); OFF(eng_coupon_assignment, index, 72); OFF(eng_coupon_assignment, message, 80); OFF(eng_coupon_assignment, occurrence, 88); OFF(eng_coupon_assignment, at, 96);
+    assert_int_equal(sizeof(eng_coupon_assignment), 104);
     OFF(eng_trace, version, 0); OFF(eng_trace, reason, 4); OFF(eng_trace, rule, 8); OFF(eng_trace, detail, 12); OFF(eng_trace, variant, 16); OFF(eng_trace, channels, 20); OFF(eng_trace, unreach, 24); OFF(eng_trace, state, 84);
     assert_int_equal(sizeof(eng_trace), 144);
     /* engine.h */
@@ -189,6 +193,8 @@ static void init_functions_match_initialisers(void **s)
     SAME(eng_touch_row, ENG_TOUCH_ROW_INIT, eng_touch_row_init, ENG_TOUCH_ROW_VERSION);
     SAME(eng_txn_row, ENG_TXN_ROW_INIT, eng_txn_row_init, ENG_TXN_ROW_VERSION);
     SAME(eng_unsubscribe_info, ENG_UNSUBSCRIBE_INFO_INIT, eng_unsubscribe_info_init, ENG_UNSUBSCRIBE_INFO_VERSION);
+    SAME(eng_coupon_pool_info, ENG_COUPON_POOL_INFO_INIT, eng_coupon_pool_info_init, ENG_COUPON_POOL_INFO_VERSION);
+    SAME(eng_coupon_assignment, ENG_COUPON_ASSIGNMENT_INIT, eng_coupon_assignment_init, ENG_COUPON_ASSIGNMENT_VERSION);
     SAME(eng_dry_report, ENG_DRY_REPORT_INIT, eng_dry_report_init, ENG_DRY_REPORT_VERSION);
     SAME(eng_trace, ENG_TRACE_INIT, eng_trace_init, ENG_TRACE_VERSION);
     SAME(eng_org_figures, ENG_ORG_FIGURES_INIT, eng_org_figures_init, ENG_ORG_FIGURES_VERSION);
