@@ -445,11 +445,24 @@ static void *cp_run(void *u)
     return NULL;
 }
 
+/* The fixture's provider keeps plain logs: one batch at a time. */
+static pthread_mutex_t cp_prov_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int cp_locked_batch(const eng_envelope *env, size_t n, int *status, void *user)
+{
+    pthread_mutex_lock(&cp_prov_lock);
+    int rc = dx_send_batch(env, n, status, user);
+    pthread_mutex_unlock(&cp_prov_lock);
+    return rc;
+}
+
 static void two_threads_share_a_pool(void **state)
 {
     (void)state;
     dx f;
     dx_world(&f, 200, 16, 2, 1);
+    f.tm.send_batch = cp_locked_batch;
+    dx_reopen(&f);
     cp_upload(&f, "p1", 0, 400, ENG_OK);
     eng_message_spec m = cp_message("p1", ENG_COUPON_UPLOADED);
     dx_approve(&f, &m);
