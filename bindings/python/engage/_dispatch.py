@@ -9,7 +9,7 @@ EXEC_STATES = ("none", "running", "finished", "refused")
 LEDGER_STATES = ("pending", "accepted", "rejected", "retry", "unknown", "expired", "skipped")
 TRACE_REASONS = ("not_in_audience", "control", "not_planned", "unreachable", "chosen")
 TRACE_RULES = ("undecided", "all", "priority", "variant", "base", "xengage", "unreachable")
-UNREACH = {0: "reachable", 1: "no_contact", 2: "no_consent", 3: "opted_out", 4: "suppressed", 16: "render"}
+UNREACH = {0: "reachable", 1: "no_contact", 2: "no_consent", 3: "opted_out", 4: "suppressed", 5: "no_coupon", 16: "render"}
 
 
 class DispatchMixin:
@@ -69,6 +69,7 @@ class DispatchMixin:
         self._call(_n.lib.eng_dry_run, actor.encode(), message, ctypes.byref(d))
         return {"audience": d.audience, "control": d.control, "contacted": d.contacted,
                 "unreachable": d.unreachable, "segments": d.segments, "credits": d.credits, "coupons": d.coupons,
+                "coupons_available": d.coupons_available,
                 "sends": {name: d.sends[i] for name, i in channels().items() if d.sends[i]},
                 "skipped": {UNREACH[r]: d.skipped[r] for r in UNREACH if r and d.skipped[r]}}
 

@@ -187,7 +187,7 @@ Trace = _struct("eng_trace", [
 DryReport = _struct("eng_dry_report", [
     ("version", c_uint), ("audience", c_uint64), ("control", c_uint64), ("contacted", c_uint64),
     ("unreachable", c_uint64), ("sends", c_uint64 * CH_COUNT), ("segments", c_uint64), ("credits", c_int64),
-    ("coupons", c_uint64), ("skipped", c_uint64 * 17)])
+    ("coupons", c_uint64), ("skipped", c_uint64 * 17), ("coupons_available", c_uint64)])
 
 # ---- measure --------------------------------------------------------------------------
 ReportFigures = _struct("eng_report_figures", [
@@ -222,7 +222,7 @@ VERSIONS = {"eng_config": 1, "eng_info": 1, "eng_org_settings": 1, "eng_actor_sp
             "eng_campaign_status": 1, "eng_message_spec": 1, "eng_message_status": 1, "eng_import_options": 1,
             "eng_import_report": 1, "eng_audience_query": 1, "eng_rule_options": 1, "eng_event_report": 1,
             "eng_receipts": 1, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,
-            "eng_run_report": 1, "eng_execution_info": 1, "eng_send_info": 1, "eng_trace": 1, "eng_dry_report": 1,
+            "eng_run_report": 1, "eng_execution_info": 1, "eng_send_info": 1, "eng_trace": 1, "eng_dry_report": 2,
             "eng_report_figures": 1, "eng_campaign_report_options": 1, "eng_ope_estimate": 1,
             "eng_erase_report": 1, "eng_transport_methods": 2, "eng_store_methods": 2, "eng_envelope": 2}
 
