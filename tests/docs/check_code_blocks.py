@@ -8,7 +8,8 @@ compiled or run.
   starts with DECLARATIONS (for statement fragments).
 - The Python blocks of one file run in order as one script (so a later block may use what an
   earlier one made), in an empty folder, with the binding on PYTHONPATH; it must exit 0.
-Blocks in other languages (shell commands, grammar, output) are not code of the library.
+Blocks in other languages (shell commands, grammar, output) are not code of the library; the
+```example blocks of docs/rules-language.md are evaluated by the unit test rules_docs.
 
 usage: check_code_blocks.py <source root> <build root> <cc>"""
 import glob
