@@ -164,6 +164,53 @@ class Callbacks(unittest.TestCase):
             self.assertEqual(len(state["sent"]), 50)
             self.assertEqual(len(set(state["sent"])), 50)
 
+    def test_callbacks_outlive_their_last_python_reference(self):
+        import gc
+        now = [T0]
+        sent = []
+        # Only the engine holds these lambdas and the storage object.
+        eng = engage.Engine(storage=engage.DictStorage(), clock=lambda: now[0],
+                            transport=lambda envs: sent.extend(envs) or ["accepted"] * len(envs))
+        gc.collect()
+        eng.create_org("acme", "admin", allow_self_approval=True)
+        eng.import_csv("admin", CSV)
+        eng.create_group("admin", "all", ids=[f"C{i}" for i in range(50)])
+        cid = eng.create_campaign("admin", "C", T0 + engage.DAY, T0 + 9 * engage.DAY, control_percent=0)
+        mid = eng.create_message("admin", cid, "M", include=["all"], send_at=T0 + 2 * engage.DAY,
+                                 creatives=[{"channel": "sms", "body": "Hi {{optout}}"}])
+        eng.submit("admin", mid)
+        eng.approve("admin", mid)
+        gc.collect()
+        now[0] = T0 + 2 * engage.DAY
+        self.assertEqual(eng.run_due("admin")["accepted"], 50)
+        self.assertEqual(len(sent), 50)
+        eng.close()
+        eng.close()  # idempotent
+
+    def test_one_engine_many_python_threads(self):
+        import threading
+        with engage.Engine() as eng:
+            eng.create_org("acme", "admin")
+            eng.import_csv("admin", CSV)
+            errors = []
+
+            def buyer(k):
+                try:
+                    for i in range(25):
+                        eng.append_transactions("acme", [{"id": f"T{k}-{i}", "customer": f"C{i}",
+                                                          "time": T0, "amount": "1.25"}])
+                        eng.customer_count("admin")
+                except Exception as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+            threads = [threading.Thread(target=buyer, args=(k,)) for k in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(errors, [])
+            self.assertEqual(len(list(eng.transactions("acme"))), 100)
+            self.assertEqual(sum(t["amount"] for t in eng.transactions("acme")), 125)
+
     def test_raising_rule_getter(self):
         with engage.Engine() as eng:
             rule = engage.Rule(eng, "age >= 18", [("age", "int")])
