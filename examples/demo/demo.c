@@ -79,8 +79,10 @@ static int favourite(uint32_t i) { return (int)((i * 2654435761u) >> 16) % NCH; 
 static int progress(const char *op, uint64_t done, uint64_t total, void *user)
 {
     demo *d = user;
-    if (!total)
+    if (!total) { /* the engine's own long steps may not know their total (the CSV import counts bytes) */
+        fprintf(stderr, d->tty ? "\r  [%s: %llu so far]" : "  [%s: %llu so far]\n", op, (unsigned long long)done);
         return 0;
+    }
     unsigned pct = (unsigned)(100 * done / total);
     if (d->tty) {
         fprintf(stderr, "\r  [%s %3u%%]%s", op, pct, done >= total ? "\n" : "");
