@@ -7,7 +7,9 @@
 Every area of the C API is here: orgs, actors and credits, campaigns and messages, approval and
 the audit chain (engine.py, _model.py); customers, groups and audiences (_audience.py); rules
 (rules.py); receipts and transactions (_events.py); execution (_dispatch.py); campaign reports
-with X-Engage's off-policy estimates (reports.py); erasure and export (_privacy.py). Storage,
+with X-Engage's off-policy estimates (reports.py); erasure and export (_privacy.py); coupon
+pools (_coupons.py), the global control group and consent history (_audience.py) where the loaded
+library has them (a missing area raises ENG_EUNSUPPORTED, see ``_native.has``). Storage,
 transport, clock, progress and log callbacks can be written in Python (callbacks.py). Every
 failing call raises an EngageError subclass carrying the library's code, message and detail
 (field path, key or line:column). Times are milliseconds since the epoch (DAY, HOUR).

@@ -1,13 +1,16 @@
 """Audiences: the customer table, CSV imports, groups, resolution and frozen audiences."""
 import ctypes
-from typing import Iterable, List, Optional, Sequence
+from typing import Iterable, Iterator, List, Optional, Sequence
 
 from . import _native as _n
-from ._util import channel_id, channels, strarray
+from ._util import channel_id, channel_name, channels, require, strarray
 from .errors import ENG_ECANCELLED
 
 COLUMN_TYPES = {"string": 1, "int": 2, "decimal": 3, "date": 4, "bool": 5}
 PARTS = {"all": 0, "test": 1, "control": 2}
+GLOBAL_CONTROL_MODES = {"off": 0, "random": 1, "uploaded": 2}
+CONSENT_KINDS = {1: "consent", 2: "optout"}
+CONSENT_SOURCES = {1: "import", 2: "api", 3: "unsubscribe", 4: "complaint"}
 
 
 def _options(skip_bad_rows: Optional[int]):
@@ -171,6 +174,50 @@ class AudienceMixin:
         """audience(...) as a dict: counts of all, test, control and the reach per channel."""
         with self.audience(actor, include, **kw) as a:
             return a.to_dict()
+
+    # ---- the org's global control group (libraries that have it) --------------------------
+    def set_global_control(self, actor: str, mode: str = "random", percent: int = 0, seed: int = 0,
+                           group: int = 0) -> None:
+        """Hold customers out of every campaign: mode "random" (``percent`` of the org by a stable
+        hash of ``seed`` and id), "uploaded" (the members of uploaded group ``group``) or "off"."""
+        require("eng_global_control_set")
+        g = _n.new(_n.GlobalControl)
+        g.mode, g.percent, g.seed, g.group = GLOBAL_CONTROL_MODES[mode], percent, seed, group
+        self._call(_n.lib.eng_global_control_set, actor.encode(), ctypes.byref(g))
+
+    def global_control(self, actor: str) -> dict:
+        require("eng_global_control_get")
+        g = _n.new(_n.GlobalControl)
+        self._call(_n.lib.eng_global_control_get, actor.encode(), ctypes.byref(g))
+        inv = {v: k for k, v in GLOBAL_CONTROL_MODES.items()}
+        return {"mode": inv.get(g.mode, g.mode), "percent": g.percent, "seed": g.seed, "group": g.group}
+
+    def in_global_control(self, actor: str, customer: int) -> bool:
+        """Whether a customer (dense id) is in the org's global control group now."""
+        require("eng_global_control_contains")
+        out = ctypes.c_int()
+        self._call(_n.lib.eng_global_control_contains, actor.encode(), customer, ctypes.byref(out))
+        return bool(out.value)
+
+    # ---- consent history (libraries that have it) ---------------------------------------
+    def consent_history(self, actor: str, customer: int) -> Iterator[dict]:
+        """Every consent and opt-out change of a customer (dense id), oldest first (an iterator):
+        channel, kind ("consent" or "optout"), given, time, recorded, source, actor."""
+        require("eng_consent_history")
+        it = ctypes.c_void_p()
+        self._call(_n.lib.eng_consent_history, actor.encode(), customer, ctypes.byref(it))
+        try:
+            while True:
+                c = _n.new(_n.ConsentChange)
+                rc = _n.lib.eng_consent_next(it, ctypes.byref(c))
+                if rc == -25:  # ENG_ITEROVER
+                    return
+                self._raise_if(rc)
+                yield {"channel": channel_name(c.channel), "kind": CONSENT_KINDS.get(c.kind, c.kind),
+                       "given": bool(c.given), "time": c.time, "recorded": c.recorded,
+                       "source": CONSENT_SOURCES.get(c.source, c.source), "actor": (c.actor or b"").decode()}
+        finally:
+            _n.lib.eng_consent_iter_free(it)
 
     def message_audience(self, actor: str, message: int) -> Audience:
         """The audience frozen when the message was approved."""

@@ -371,6 +371,50 @@ _SIGNATURES = {
     "eng_customers_erase": (c_int, [E, S, c_char_pp, c_size_t, P(EraseReport)]),
     "eng_customer_export_json": (c_int, [E, S, S, P(c_void_p), szp]),
 }
+
+
+# ---- areas newer than some libraries (the binding checks for them at run time) ---------------
+COUPON_CODE_MAX = 64
+CouponPoolInfo = _struct("eng_coupon_pool_info", [
+    ("version", c_uint), ("kind", c_int), ("size", c_uint64), ("assigned", c_uint64),
+    ("pattern", ctypes.c_char * (COUPON_CODE_MAX + 1))])
+CouponAssignment = _struct("eng_coupon_assignment", [
+    ("version", c_uint), ("code", ctypes.c_char * (COUPON_CODE_MAX + 1)), ("index", c_uint64),
+    ("message", c_uint64), ("occurrence", c_uint32), ("at", c_int64)])
+GlobalControl = _struct("eng_global_control", [
+    ("version", c_uint), ("mode", c_int), ("percent", c_uint32), ("group", c_uint32), ("seed", c_uint64)])
+ConsentChange = _struct("eng_consent_change", [
+    ("version", c_uint), ("channel", c_int), ("kind", c_int), ("given", c_int), ("time", c_int64),
+    ("recorded", c_int64), ("source", c_int), ("actor", c_char_p)])
+OPTIONAL_STRUCTS = {CouponPoolInfo: "eng_coupon_pool_upload", CouponAssignment: "eng_coupon_find",
+                    GlobalControl: "eng_global_control_set", ConsentChange: "eng_consent_history"}
+VERSIONS.update({"eng_coupon_pool_info": 1, "eng_coupon_assignment": 1, "eng_global_control": 1,
+                 "eng_consent_change": 1})
+_SIGNATURES.update({
+    "eng_coupon_pool_upload": (c_int, [E, S, S, c_char_pp, c_size_t]),
+    "eng_coupon_pool_generate": (c_int, [E, S, S, S, c_void_p, c_size_t]),
+    "eng_coupon_pool_get": (c_int, [E, S, S, P(CouponPoolInfo)]),
+    "eng_coupon_find": (c_int, [E, S, S, c_uint32, P(CouponAssignment)]),
+    "eng_global_control_set": (c_int, [E, S, P(GlobalControl)]),
+    "eng_global_control_get": (c_int, [E, S, P(GlobalControl)]),
+    "eng_global_control_contains": (c_int, [E, S, c_uint32, intp]),
+    "eng_consent_history": (c_int, [E, S, c_uint32, P(c_void_p)]),
+    "eng_consent_next": (c_int, [c_void_p, P(ConsentChange)]),
+    "eng_consent_iter_free": (None, [c_void_p]),
+})
+
+MISSING = set()
+
+
+def has(name: str) -> bool:
+    """Whether the loaded library exports ``name`` (an older library lacks newer areas)."""
+    return name not in MISSING
+
+
 for _name, (_res, _args) in _SIGNATURES.items():
-    _fn = getattr(lib, _name)
+    try:
+        _fn = getattr(lib, _name)
+    except AttributeError:
+        MISSING.add(_name)
+        continue
     _fn.restype, _fn.argtypes = _res, _args

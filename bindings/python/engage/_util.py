@@ -46,3 +46,10 @@ def strarray(items: Iterable[str], keep: List[object]):
     arr = (ctypes.c_char_p * max(len(items), 1))(*items)
     keep.append(arr)
     return ctypes.cast(arr, _n.c_char_pp)
+
+
+def require(name: str) -> None:
+    """Raise EngageError(ENG_EUNSUPPORTED) when the loaded library lacks function ``name``."""
+    if not _n.has(name):
+        from .errors import ENG_EUNSUPPORTED, EngageError
+        raise EngageError(ENG_EUNSUPPORTED, f"the loaded libengage ({_n.path}) has no {name}", name)

@@ -1,0 +1,99 @@
+"""Areas some libraries have and others not yet: coupon pools, the global control group and
+consent history. Each test runs when the loaded library exports the area (and is skipped,
+saying so, when it does not); the binding raises ENG_EUNSUPPORTED for a missing area."""
+import unittest
+
+import engage
+from engage import _native
+
+T0 = 1767225600000
+CSV = "id,contact.sms,consent.sms\n" + "".join(f"C{i},+9198{i:08d},yes\n" for i in range(40))
+
+
+def org(eng):
+    eng.create_org("acme", "admin", allow_self_approval=True)
+    eng.import_csv("admin", CSV)
+    eng.create_group("admin", "all", ids=[f"C{i}" for i in range(40)])
+
+
+class NewerAreas(unittest.TestCase):
+    def test_missing_area_is_unsupported(self):
+        with engage.Engine() as eng:
+            saved = set(_native.MISSING)
+            _native.MISSING.add("eng_consent_history")
+            try:
+                with self.assertRaises(engage.EngageError) as cm:
+                    list(eng.consent_history("admin", 0))
+                self.assertEqual(cm.exception.code, engage.ENG_EUNSUPPORTED)
+            finally:
+                _native.MISSING.clear()
+                _native.MISSING.update(saved)
+
+    @unittest.skipUnless(_native.has("eng_coupon_pool_upload"), "this library has no coupon pools")
+    def test_coupon_pool_one_code_per_customer(self):
+        now = [T0]
+        bodies = {}
+
+        def transport(envs):
+            bodies.update({e.customer: e.body for e in envs})
+            return ["accepted"] * len(envs)
+        with engage.Engine(transport=transport, clock=lambda: now[0]) as eng:
+            org(eng)
+            codes = [f"SPRING{i:03d}" for i in range(60)]
+            with self.assertRaises(engage.InvalidArgument) as cm:
+                eng.upload_coupons("admin", "spring", ["OK1", "has space"])
+            self.assertEqual(cm.exception.detail, "codes[1]")
+            eng.upload_coupons("admin", "spring", codes)
+            self.assertEqual(eng.coupon_pool("admin", "spring")["size"], 60)
+            cid = eng.create_campaign("admin", "C", T0 + engage.DAY, T0 + 9 * engage.DAY, control_percent=0)
+            mid = eng.create_message("admin", cid, "M", include=["all"], send_at=T0 + 2 * engage.DAY,
+                                     coupon_pool="spring", offer_id="SPRING",
+                                     creatives=[{"channel": "sms", "body": "Code {{coupon_code}} {{optout}}"}])
+            eng.submit("admin", mid)
+            eng.approve("admin", mid)
+            now[0] = T0 + 2 * engage.DAY
+            self.assertEqual(eng.run_due("admin")["accepted"], 40)
+            held = {c: eng.coupon_of("admin", "spring", c)["code"] for c in range(40)}
+            self.assertEqual(len(set(held.values())), 40)
+            self.assertTrue(set(held.values()) <= set(codes))
+            for c, body in bodies.items():
+                self.assertIn(held[c], body)
+            self.assertEqual(eng.coupon_pool("admin", "spring")["assigned"], 40)
+
+    @unittest.skipUnless(_native.has("eng_coupon_pool_generate"), "this library has no coupon pools")
+    def test_generated_pool(self):
+        with engage.Engine() as eng:
+            org(eng)
+            eng.generate_coupons("admin", "gen", "NY-####-@@", b"0123456789abcdef")
+            info = eng.coupon_pool("admin", "gen")
+            self.assertEqual((info["kind"], info["size"], info["pattern"]), ("generated", 10 ** 4 * 26 ** 2,
+                                                                              "NY-####-@@"))
+            self.assertIsNone(eng.coupon_of("admin", "gen", 0))
+
+    @unittest.skipUnless(_native.has("eng_global_control_set"), "this library has no global control group")
+    def test_global_control(self):
+        with engage.Engine() as eng:
+            org(eng)
+            self.assertEqual(eng.global_control("admin")["mode"], "off")
+            eng.set_global_control("admin", "random", percent=25, seed=7)
+            self.assertEqual(eng.global_control("admin"), {"mode": "random", "percent": 25, "seed": 7, "group": 0})
+            members = [c for c in range(40) if eng.in_global_control("admin", c)]
+            self.assertTrue(0 < len(members) < 40, members)
+            with self.assertRaises(engage.InvalidArgument):
+                eng.set_global_control("admin", "random", percent=90)
+
+    @unittest.skipUnless(_native.has("eng_consent_history"), "this library has no consent history")
+    def test_consent_history(self):
+        now = [T0]
+        with engage.Engine(clock=lambda: now[0]) as eng:
+            org(eng)
+            now[0] += engage.DAY
+            eng.import_csv("admin", "id,consent.sms\nC1,no\n")
+            changes = list(eng.consent_history("admin", 1))
+            self.assertEqual([(c["channel"], c["kind"], c["given"], c["source"]) for c in changes][:2],
+                             [("sms", "consent", True, "import"), ("sms", "consent", False, "import")])
+            self.assertEqual(changes[1]["recorded"], T0 + engage.DAY)
+
+
+if __name__ == "__main__":
+    unittest.main()
