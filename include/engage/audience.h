@@ -444,6 +444,77 @@ ENG_API int eng_group_delete(eng_engine *engine, const char *actor, uint32_t gro
  */
 ENG_API int eng_group_count(eng_engine *engine, const char *actor, uint32_t group, uint64_t *out);
 
+/** How the org-wide global control group is chosen (#eng_global_control.mode). */
+typedef enum eng_global_control_mode {
+    ENG_GLOBAL_CONTROL_OFF = 0,      /**< No global control group: each campaign splits its own audience. */
+    ENG_GLOBAL_CONTROL_RANDOM = 1,   /**< A stable random share of the org's customers (a hash of seed and id). */
+    ENG_GLOBAL_CONTROL_UPLOADED = 2  /**< The members of an uploaded group (#ENG_GROUP_UPLOADED). */
+} eng_global_control_mode;
+
+/** Current version of #eng_global_control. */
+#define ENG_GLOBAL_CONTROL_VERSION 1
+
+/**
+ * The org-wide global control group: a persistent holdout that no campaign of
+ * the org contacts. While it is on, every audience resolved for the org (and so
+ * every message approved) has as its control part the global control's members
+ * among the customers the message targets, and as its test part the others; the
+ * campaign's own split (control_percent) is not applied. The executor skips a
+ * member at send time too (reason #ENG_UNREACH_GLOBAL_CONTROL), so a customer
+ * added to it after an approval is not contacted either. Audiences frozen before
+ * a change keep their sets: past reports never change.
+ */
+typedef struct eng_global_control {
+    unsigned int version; /**< #ENG_GLOBAL_CONTROL_VERSION; later versions only append fields. */
+    int mode;             /**< An #eng_global_control_mode. */
+    uint32_t percent;     /**< #ENG_GLOBAL_CONTROL_RANDOM: the share held out, 1..50. */
+    uint32_t group;       /**< #ENG_GLOBAL_CONTROL_UPLOADED: the uploaded group (it cannot be deleted while used). */
+    uint64_t seed;        /**< #ENG_GLOBAL_CONTROL_RANDOM: a customer is a member when a hash of (seed, id)
+                               falls in the share, so adding customers never moves anyone. */
+} eng_global_control;
+
+/** Static initialiser equal to what eng_global_control_init() produces (off). */
+#define ENG_GLOBAL_CONTROL_INIT {ENG_GLOBAL_CONTROL_VERSION, ENG_GLOBAL_CONTROL_OFF, 0, 0, 0}
+
+/**
+ * Fill @p gc with defaults (off).
+ * @param gc the struct. @param version #ENG_GLOBAL_CONTROL_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL) or #ENG_EVERSION.
+ */
+ENG_API int eng_global_control_init(eng_global_control *gc, unsigned int version);
+
+/**
+ * Switch the org's global control group on, off, or change it. Audited; audiences
+ * already frozen (and the reports built on them) are not changed.
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_ADMIN with org scope (audited).
+ * @param gc the setting.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EMISUSE,
+ *         #ENG_EINVAL (NULL, unknown mode, a group that is not uploaded), #ENG_EVERSION, #ENG_ERANGE (percent
+ *         outside 1..50), #ENG_ENOTFOUND (no such group), a storage error.
+ */
+ENG_API int eng_global_control_set(eng_engine *engine, const char *actor, const eng_global_control *gc);
+
+/**
+ * The org's global control setting (mode #ENG_GLOBAL_CONTROL_OFF when never set).
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_READ.
+ * @param[out] out filled up to the caller's out->version; zeroed (version kept) on failure.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EMISUSE,
+ *         #ENG_EINVAL (NULL), #ENG_EVERSION, a loading error.
+ */
+ENG_API int eng_global_control_get(eng_engine *engine, const char *actor, eng_global_control *out);
+
+/**
+ * Is customer @p id in the org's global control group now?
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_READ.
+ * @param id the dense customer id. @param[out] out 1 when a member, else 0; 0 on failure.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EMISUSE,
+ *         #ENG_EINVAL (NULL out), #ENG_ENOTFOUND (no such customer), a loading error.
+ */
+ENG_API int eng_global_control_contains(eng_engine *engine, const char *actor, uint32_t id, int *out);
+
 /** A resolved audience: immutable; free with eng_audience_free(). */
 typedef struct eng_audience eng_audience;
 

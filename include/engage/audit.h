@@ -26,7 +26,8 @@ typedef struct eng_audit_entry {
                                  the message's own entry), "start", "finish", "stop", "settings",
                                  "unit-add", "put" (actor), "adjust" and "charge" (credits); from engage/audience.h
                                  "id_kind", "add_column", "import", "upsert", "compact", "create", "upload",
-                                 "set_combined", "delete" (groups) and "freeze". */
+                                 "set_combined", "delete" (groups), "freeze" and "global-control" (object
+                                 "global-control": eng_global_control_set()). */
     const char *state_hash; /**< SHA-256 (hex) of the new state of the object: its stored record; for credits the two
                                  balances (campaign, X-Engage) as little-endian 64-bit integers; for a deletion the empty string;
                                  for an audience call the short text describing the change (rows imported, members

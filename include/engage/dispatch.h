@@ -229,6 +229,7 @@ typedef enum eng_unreach_reason {
     ENG_UNREACH_OPTED_OUT = 3,   /**< Opted out (unsubscribed) of the channel. */
     ENG_UNREACH_SUPPRESSED = 4,  /**< Suppressed. */
     ENG_UNREACH_NO_COUPON = 5,   /**< The message hands out unique coupon codes and its pool had none left. */
+    ENG_UNREACH_GLOBAL_CONTROL = 6, /**< In the org's global control group (eng_global_control_set()): held out of every campaign. */
     ENG_UNREACH_RENDER = 16      /**< The content could not be rendered safely (a header value with a line break). */
 } eng_unreach_reason;
 

@@ -10,6 +10,7 @@
  *   P m/<id:08x>                 uploaded group members (id set)    0x0304
  *   P f/<key>                    frozen audience                    0x0305
  *   a/i/<id:08x>                 the org owning group id            0x0306
+ *   P gc                         the global control setting         0x0307
  * Group ids come from one engine-wide sequence (store/seq.h), so an id names
  * at most one group of one org. The customer table is rebuilt by replaying the deltas in key order, so
  * dense ids come out the same on every load. A change is written in one
@@ -33,6 +34,7 @@ enum {
     ENG__REC_AUD_MEMBERS = 0x0304,
     ENG__REC_AUD_FROZEN = 0x0305,
     ENG__REC_AUD_OWNER = 0x0306,
+    ENG__REC_AUD_GCONTROL = 0x0307,
 };
 
 #define ENG__MAX_GROUP_REFS 256
@@ -52,6 +54,13 @@ typedef struct eng__group {
 
 #define ENG__AUD_PFX_MAX 80
 
+/* The global control setting as stored (mode 0: off). */
+typedef struct eng__gcontrol {
+    int mode;
+    uint32_t percent, group;
+    uint64_t seed;
+} eng__gcontrol;
+
 typedef struct eng__aud {
     eng_engine *e;
     char org[ENG__AUD_PFX_MAX];
@@ -65,7 +74,14 @@ typedef struct eng__aud {
     uint32_t ng;
     size_t gcap;
     uint32_t next_gid;
+    eng__gcontrol gc;           /* the org's global control group (gcontrol.c) */
 } eng__aud;
+
+/* gcontrol.c: load the setting (with the state); is @p id a member now; split
+ * @p all into test (non-members) and control (members). */
+int eng__gc_load(eng__aud *a);
+int eng__gc_member(const eng__aud *a, uint32_t id);
+int eng__gc_split(const eng__aud *a, const eng__idset *all, eng__idset *test, eng__idset *control);
 
 /* The loaded state of @p org (loading it on first use); ENG_EDENIED without
  * an org. Call inside eng__enter. The _cx form takes the org of @p cx and

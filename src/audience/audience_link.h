@@ -58,6 +58,9 @@ int eng__aud_group_set_combined(eng_engine *e, const eng__aud_cx *cx, uint32_t g
 int eng__aud_group_find(eng_engine *e, const eng__aud_cx *cx, const char *name, uint32_t *out);
 int eng__aud_group_kind_of(eng_engine *e, const eng__aud_cx *cx, uint32_t group, int *out);
 int eng__aud_group_delete(eng_engine *e, const eng__aud_cx *cx, uint32_t group);
+int eng__aud_gc_set(eng_engine *e, const eng__aud_cx *cx, const eng_global_control *gc);
+int eng__aud_gc_get(eng_engine *e, const eng__aud_cx *cx, eng_global_control *out);
+int eng__aud_gc_contains(eng_engine *e, const eng__aud_cx *cx, uint32_t id, int *out);
 int eng__aud_group_count(eng_engine *e, const eng__aud_cx *cx, uint32_t group, uint64_t *out);
 int eng__aud_audience_resolve(eng_engine *e, const eng__aud_cx *cx, const eng_audience_query *query,
                               eng_audience **out);
@@ -96,8 +99,10 @@ int eng__audience_rule_check(eng_engine *e, const char *org, const char *text, i
 
 /* ---- what dispatch reads (view.c, getvalue.c); call inside eng__enter ---- */
 struct eng__table;
+struct eng__aud;
 typedef struct eng__customer_view_t {
     const struct eng__table *table; /* borrowed while the engine lock is held */
+    const struct eng__aud *aud;     /* the org's state: its global control group */
 } eng__customer_view_t;
 int eng__customer_view(eng_engine *e, const char *org, eng__customer_view_t *out);
 /* Contact on a channel, NULL when none. */
@@ -106,7 +111,7 @@ const char *eng__view_contact(const eng__customer_view_t *v, int ch, uint32_t id
 uint32_t eng__view_reach(const eng__customer_view_t *v, uint32_t id, uint32_t channels);
 /* Why a customer is not reachable on @p ch now (0 when reachable). Values are stored: append only. */
 enum { ENG__UNREACH_NO_CONTACT = 1, ENG__UNREACH_NO_CONSENT = 2, ENG__UNREACH_OPTED_OUT = 3,
-       ENG__UNREACH_SUPPRESSED = 4 };
+       ENG__UNREACH_SUPPRESSED = 4, ENG__UNREACH_GLOBAL_CONTROL = 6 }; /* 5: dispatch's ENG_UNREACH_NO_COUPON */
 int eng__view_unreachable(const eng__customer_view_t *v, int ch, uint32_t id);
 /* An attribute as text, in the import syntax (as eng_customer_get); *len 0 for NULL. */
 int eng__customer_text(eng_engine *e, const char *org, uint32_t id, const char *column, char *tmp, size_t cap,

@@ -509,6 +509,8 @@ static int delete_group(eng_engine *e, const eng__aud_cx *cx, uint32_t id)
     eng__group *g = eng__group_find(a, id);
     if (!g)
         return eng__group_missing(a, id, "group");
+    if (a->gc.mode == ENG_GLOBAL_CONTROL_UPLOADED && a->gc.group == id)
+        return eng__err(ENG_ESTATE, "group", "group %u is the org's global control group", id);
     for (uint32_t i = 0; i < a->ng; i++) {
         eng__group *o = &a->g[i];
         if (o->kind != ENG_GROUP_COMBINED)

@@ -749,13 +749,23 @@ static inline int is_test(uint64_t seedmix, uint32_t id, uint64_t threshold, int
     return all || eng__mix64(seedmix ^ id) < threshold;
 }
 
+static uint64_t split_threshold(double ratio)
+{
+    double t = ratio * 18446744073709551616.0;
+    return ratio <= 0.0 ? 0 : (ratio >= 1.0 || t >= 18446744073709551615.0) ? UINT64_MAX : (uint64_t)t;
+}
+
+int eng__idset_split_side(uint64_t seed, double ratio, uint32_t id)
+{
+    return is_test(eng__mix64(seed), id, split_threshold(ratio), ratio >= 1.0);
+}
+
 int eng__idset_split(const eng__idset *s, uint64_t seed, double ratio, eng__idset *test, eng__idset *control)
 {
     eng__idset_free(test);
     eng__idset_free(control);
     int all = ratio >= 1.0;
-    double t = ratio * 18446744073709551616.0;
-    uint64_t threshold = ratio <= 0.0 ? 0 : (all || t >= 18446744073709551615.0) ? UINT64_MAX : (uint64_t)t;
+    uint64_t threshold = split_threshold(ratio);
     uint64_t seedmix = eng__mix64(seed);
     uint64_t wt[ENG__CT_WORDS], wc[ENG__CT_WORDS];
     for (uint32_t i = 0; i < s->n; i++) {

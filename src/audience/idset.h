@@ -89,6 +89,8 @@ uint64_t eng__idset_and_count(const eng__idset *a, const eng__idset *b);
 size_t eng__idset_select(const eng__idset *s, uint64_t offset, uint32_t *out, size_t cap);
 /* Split s by a stable hash of (seed, id): test gets about ratio of it. */
 int eng__idset_split(const eng__idset *s, uint64_t seed, double ratio, eng__idset *test, eng__idset *control);
+/* The side eng__idset_split() puts @p id on: 1 test, 0 control. */
+int eng__idset_split_side(uint64_t seed, double ratio, uint32_t id);
 
 /* Serialised form: uvar count, containers, then CRC32C of everything before it.
  * Reading verifies structure and checksum; ENG_ECORRUPT (detail @p what) otherwise. */

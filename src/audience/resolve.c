@@ -160,8 +160,10 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
     a->has_reach = 1;
     if (!rc && o->channels)
         rc = eng__idset_op_into(ENG__SET_AND, &a->all, &tmp);
+    /* The org's global control group replaces the campaign's own split. */
     if (!rc)
-        rc = eng__idset_split(&a->all, o->seed, o->test_ratio, &a->test, &a->control);
+        rc = st->gc.mode ? eng__gc_split(st, &a->all, &a->test, &a->control)
+                         : eng__idset_split(&a->all, o->seed, o->test_ratio, &a->test, &a->control);
     eng__idset_free(&tmp);
     eng__idset_free(&reach);
     if (rc) {

@@ -182,6 +182,8 @@ static int load(eng_engine *e, const char *org, eng__aud **out)
     if (!rc)
         rc = eng__groups_load(a);
     if (!rc)
+        rc = eng__gc_load(a);
+    if (!rc)
         eng__table_trim(&a->t);
     if (rc) {
         aud_free(e, a);

@@ -1,5 +1,6 @@
 /* What dispatch reads about customers while it works an execution: contacts,
- * reachability now (with the reason when not), attribute text for templates,
+ * reachability now (with the reason when not; a member of the org's global
+ * control group is reachable on no channel), attribute text for templates,
  * and the customers matching a personalisation rule. Pointers returned here
  * borrow the in-memory table: valid while the caller holds the engine lock. */
 #include "audience/audience_impl.h"
@@ -14,6 +15,7 @@ int eng__customer_view(eng_engine *e, const char *org, eng__customer_view_t *out
     if (rc)
         return rc;
     out->table = &a->t;
+    out->aud = a;
     return ENG_OK;
 }
 
@@ -30,6 +32,8 @@ int eng__view_unreachable(const eng__customer_view_t *v, int ch, uint32_t id)
     const eng__table *t = v->table;
     if (id >= t->n)
         return ENG__UNREACH_NO_CONTACT;
+    if (v->aud->gc.mode && eng__gc_member(v->aud, id)) /* held out of every campaign */
+        return ENG__UNREACH_GLOBAL_CONTROL;
     if (eng__idset_contains(&t->suppressed, id))
         return ENG__UNREACH_SUPPRESSED;
     const eng__chan *c = &t->ch[ch];
@@ -46,7 +50,7 @@ uint32_t eng__view_reach(const eng__customer_view_t *v, uint32_t id, uint32_t ch
 {
     const eng__table *t = v->table;
     uint32_t out = 0;
-    if (id >= t->n || eng__idset_contains(&t->suppressed, id))
+    if (id >= t->n || eng__idset_contains(&t->suppressed, id) || (v->aud->gc.mode && eng__gc_member(v->aud, id)))
         return 0;
     for (int ch = 0; ch < ENG_CH_COUNT; ch++)
         if ((channels >> ch & 1u) && eng__table_reachable(t, ch, id))

@@ -7,6 +7,7 @@
  *
  * Operations: reading counts, groups and audiences needs ENG_OP_READ;
  * building groups, uploading members and freezing needs ENG_OP_EDIT;
+ * the global control group needs ENG_OP_ADMIN to change, ENG_OP_READ to read;
  * importing customers, the schema, compaction and reading single customers'
  * data (contacts, consent) needs ENG_OP_ADMIN. */
 #include "model/model_impl.h"
@@ -199,6 +200,28 @@ ENG_API int eng_group_kind_of(eng_engine *e, const char *actor, uint32_t group, 
 ENG_API int eng_group_delete(eng_engine *e, const char *actor, uint32_t group)
 {
     CALL(ENG_OP_EDIT, "delete", eng__aud_group_delete(e, &w.cx, group));
+}
+
+ENG_API int eng_global_control_set(eng_engine *e, const char *actor, const eng_global_control *gc)
+{
+    CALL(ENG_OP_ADMIN, "global-control", eng__aud_gc_set(e, &w.cx, gc));
+}
+
+ENG_API int eng_global_control_get(eng_engine *e, const char *actor, eng_global_control *out)
+{
+    if (out && out->version >= 1 && out->version <= ENG_GLOBAL_CONTROL_VERSION) {
+        unsigned v = out->version; /* zeroed on every failure, the caller's version kept */
+        memset(out, 0, sizeof *out);
+        out->version = v;
+    }
+    CALL(ENG_OP_READ, NULL, eng__aud_gc_get(e, &w.cx, out));
+}
+
+ENG_API int eng_global_control_contains(eng_engine *e, const char *actor, uint32_t id, int *out)
+{
+    if (out)
+        *out = 0;
+    CALL(ENG_OP_READ, NULL, eng__aud_gc_contains(e, &w.cx, id, out));
 }
 
 ENG_API int eng_group_count(eng_engine *e, const char *actor, uint32_t group, uint64_t *out)

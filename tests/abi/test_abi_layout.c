@@ -39,6 +39,8 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_erase_report), 32);
     OFF(eng_audience_query, version, 0); OFF(eng_audience_query, include, 8); OFF(eng_audience_query, n_include, 16); OFF(eng_audience_query, exclude, 24); OFF(eng_audience_query, n_exclude, 32); OFF(eng_audience_query, channels, 40); OFF(eng_audience_query, control_percent, 44); OFF(eng_audience_query, split_seed, 48); OFF(eng_audience_query, org, 56); OFF(eng_audience_query, campaign, 64);
     assert_int_equal(sizeof(eng_audience_query), 72);
+    OFF(eng_global_control, version, 0); OFF(eng_global_control, mode, 4); OFF(eng_global_control, percent, 8); OFF(eng_global_control, group, 12); OFF(eng_global_control, seed, 16);
+    assert_int_equal(sizeof(eng_global_control), 24);
     /* audit.h */
     OFF(eng_audit_entry, seq, 0); OFF(eng_audit_entry, time, 8); OFF(eng_audit_entry, org, 16); OFF(eng_audit_entry, actor, 24); OFF(eng_audit_entry, object, 32); OFF(eng_audit_entry, action, 40); OFF(eng_audit_entry, state_hash, 48); OFF(eng_audit_entry, prev_hash, 56); OFF(eng_audit_entry, hash, 64);
     assert_int_equal(sizeof(eng_audit_entry), 72);
@@ -171,6 +173,7 @@ static void init_functions_match_initialisers(void **s)
     SAME(eng_import_report, ENG_IMPORT_REPORT_INIT, eng_import_report_init, ENG_IMPORT_REPORT_VERSION);
     SAME(eng_erase_report, ENG_ERASE_REPORT_INIT, eng_erase_report_init, ENG_ERASE_REPORT_VERSION);
     SAME(eng_audience_query, ENG_AUDIENCE_QUERY_INIT, eng_audience_query_init, ENG_AUDIENCE_QUERY_VERSION);
+    SAME(eng_global_control, ENG_GLOBAL_CONTROL_INIT, eng_global_control_init, ENG_GLOBAL_CONTROL_VERSION);
     SAME(eng_org_settings, ENG_ORG_SETTINGS_INIT, eng_org_settings_init, ENG_ORG_SETTINGS_VERSION);
     SAME(eng_actor_spec, ENG_ACTOR_SPEC_INIT, eng_actor_spec_init, ENG_ACTOR_SPEC_VERSION);
     SAME(eng_campaign_spec, ENG_CAMPAIGN_SPEC_INIT, eng_campaign_spec_init, ENG_CAMPAIGN_SPEC_VERSION);
