@@ -22,7 +22,7 @@ logs="$logs build/meson-logs/testlog.json"
 [ -d build-asan ] || run meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Ddocs=false
 run meson compile -C build-asan -j $jobs
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
-    run meson test -C build-asan --print-errorlogs --num-processes $jobs --suite unit --suite fuzz
+    run meson test -C build-asan --print-errorlogs --num-processes $jobs --suite unit --suite fuzz --suite soak
 logs="$logs build-asan/meson-logs/testlog.json"
 
 # 3. valgrind memcheck over the unit tests (reuses the gcc build).
