@@ -25,6 +25,7 @@ def clean_env(**extra):
 
 @unittest.skipUnless(LIB, "needs ENGAGE_LIBRARY")
 class Install(unittest.TestCase):
+    @unittest.skipUnless(__import__("importlib.util").util.find_spec("pip"), "this Python has no pip")
     def test_pip_install_offline(self):
         with tempfile.TemporaryDirectory() as d:
             target = os.path.join(d, "site")
