@@ -135,7 +135,7 @@ def main():
                 else:
                     req = ("GET", f"/messages/{mid}", None)
                 status, body, secs = r(*req)
-                lat.append(secs)
+                lat.append((secs, req[0] + " " + req[1].split("/")[1]))
                 if status != 200:
                     bad.append((req[:2], status, body))
             return lat, bad
@@ -144,13 +144,19 @@ def main():
         with ThreadPoolExecutor(CLIENTS) as ex:
             results = list(ex.map(client, range(CLIENTS)))
         wall = time.monotonic() - t
-        lat = sorted(x for res in results for x in res[0])
+        kinds = {}
+        for res in results:
+            for secs, kind in res[0]:
+                kinds.setdefault(kind, []).append(secs)
+        lat = sorted(x for res in results for x, _ in res[0])
         errors = [b for res in results for b in res[1]]
         assert not errors, errors[:3]
         total = len(lat)
         print(f"load: {CLIENTS} concurrent curl clients, {total} requests in {wall:.2f} s = {total / wall:.0f} req/s; "
               f"latency p50 {statistics.median(lat) * 1000:.1f} ms, p95 {lat[int(total * 0.95)] * 1000:.1f} ms, "
               f"max {lat[-1] * 1000:.1f} ms (curl's time_total, each request a new curl process)")
+        print("  p50 by request: " + ", ".join(f"{k} {statistics.median(v) * 1000:.1f} ms"
+                                               for k, v in sorted(kinds.items())))
 
         def check_report():
             rep = expect(r("GET", f"/campaigns/{cid}/report"), 200, "report")
