@@ -6,56 +6,30 @@
  *  - an accepted file adds exactly the inserted customers it reports.
  * Input: byte 0 picks the error mode and skip limit, byte 1 the chunk size;
  * the rest is the CSV. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "engage.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-typedef struct chunks {
-    const uint8_t *p;
-    size_t left, step;
-} chunks;
-
-static long read_chunk(void *buf, size_t cap, void *user)
-{
-    chunks *c = user;
-    size_t n = c->left < c->step ? c->left : c->step;
-    if (n > cap)
-        n = cap;
-    memcpy(buf, c->p, n);
-    c->p += n;
-    c->left -= n;
-    return (long)n;
-}
 
 #define TA "t-admin" /* the admin of org "t": customers belong to an org */
 
 static eng_engine *fresh(void)
 {
     eng_engine *e;
-    if (eng_open(NULL, &e) != ENG_OK || eng_org_create(e, "t", NULL, TA, NULL) != ENG_OK)
-        abort();
+    CHECK(eng_open(NULL, &e) == ENG_OK && eng_org_create(e, "t", NULL, TA, NULL) == ENG_OK);
     static const char *const names[] = {"tier", "n", "amt", "d", "b"};
     static const int types[] = {ENG_COL_STRING, ENG_COL_INT64, ENG_COL_DECIMAL, ENG_COL_DATE, ENG_COL_BOOL};
     for (int i = 0; i < 5; i++)
-        if (eng_customers_add_column(e, TA, names[i], types[i]) != ENG_OK)
-            abort();
+        CHECK(eng_customers_add_column(e, TA, names[i], types[i]) == ENG_OK);
     /* Some existing customers, so updates and "unchanged" are meaningful. */
     static const char seed[] = "id,tier,n\nA,gold,1\nB,silver,2\n";
-    if (eng_customers_import_csv_buffer(e, TA, seed, sizeof seed - 1, NULL, NULL) != ENG_OK)
-        abort();
+    CHECK(eng_customers_import_csv_buffer(e, TA, seed, sizeof seed - 1, NULL, NULL) == ENG_OK);
     return e;
 }
 
 static uint64_t count(eng_engine *e)
 {
     uint64_t n = 0;
-    if (eng_customers_count(e, TA, &n) != ENG_OK)
-        abort();
+    CHECK(eng_customers_count(e, TA, &n) == ENG_OK);
     return n;
 }
 
@@ -77,8 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     eng_import_report ra = ENG_IMPORT_REPORT_INIT, rb = ENG_IMPORT_REPORT_INIT;
     int rca = eng_customers_import_csv_buffer(a, TA, csv, len, &o, &ra);
     int said_why = eng_error_last()->message[0] != 0; /* the next call into an engine clears it */
-    chunks c = {(const uint8_t *)csv, len, step};
-    int rcb = eng_customers_import_csv(b, TA, read_chunk, &c, &o, &rb);
+    fuzz_chunks c = {(const uint8_t *)csv, len, step};
+    int rcb = eng_customers_import_csv(b, TA, fuzz_read_chunk, &c, &o, &rb);
     if (rca != rcb || ra.inserted != rb.inserted || ra.updated != rb.updated || ra.bad_rows != rb.bad_rows ||
         count(a) != count(b)) {
         fprintf(stderr, "buffer and stream differ: rc %d/%d inserted %llu/%llu bad %llu/%llu\n", rca, rcb,
@@ -86,22 +60,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (unsigned long long)rb.bad_rows);
         abort();
     }
-    if (rca != ENG_OK && count(a) != before)
-        abort(); /* a rejected file applied something */
-    if (rca == ENG_OK && count(a) != before + ra.inserted)
-        abort();
-    if (rca != ENG_OK && !said_why)
-        abort(); /* every failure says why */
+    CHECK(rca == ENG_OK || count(a) == before); /* a rejected file applies nothing */
+    CHECK(rca != ENG_OK || count(a) == before + ra.inserted);
+    CHECK(rca == ENG_OK || said_why); /* every failure says why */
 
     /* The same bytes as a group upload. */
     uint32_t g;
-    if (eng_group_create_uploaded(a, TA, "g", &g) != ENG_OK)
-        abort();
+    CHECK(eng_group_create_uploaded(a, TA, "g", &g) == ENG_OK);
     eng_import_report rg = ENG_IMPORT_REPORT_INIT;
     int rcg = eng_group_upload_csv(a, TA, g, csv, len, ENG_UPLOAD_REPLACE, &o, &rg);
     uint64_t gs = 0;
-    if (eng_group_count(a, TA, g, &gs) != ENG_OK || (rcg != ENG_OK && gs != 0) || gs > count(a))
-        abort();
+    CHECK(eng_group_count(a, TA, g, &gs) == ENG_OK);
+    CHECK(rcg == ENG_OK || gs == 0); /* a refused upload leaves the group empty */
+    CHECK(gs <= count(a));
     eng_close(a);
     eng_close(b);
     return 0;
