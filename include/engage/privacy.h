@@ -56,7 +56,7 @@ ENG_API int eng_erase_report_init(eng_erase_report *x, unsigned int version);
  * @param external_id the customer's external id.
  * @return #ENG_OK; #ENG_ENOTFOUND (no such customer, or erased before; the
  *         message does not repeat the id); #ENG_EDENIED; #ENG_EINVAL (NULL);
- *         #ENG_EUNSUPPORTED (an engine with integer external ids); #ENG_EMISUSE;
+ *         #ENG_EMISUSE;
  *         #ENG_ENOMEM or a storage error (nothing was erased), or the error of
  *         the backend's `erased` callback (the erasure is committed; see
  *         docs/privacy.md).

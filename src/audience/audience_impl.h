@@ -102,6 +102,11 @@ int eng__aud_commit(eng__aud *a, const eng__aud_cx *cx);
 int eng__aud_put_schema(eng__aud *a, const eng__aud_cx *cx);
 
 /* Delta records: columns of an import (kind + index) then rows. */
+/* The id kind byte of a delta is the table's #eng_id_kind, or ENG__IDK_INT_TOMB:
+ * integer ids each preceded by a u8 (0: svar id follows; 1: a tombstone row,
+ * no id), written only by a rewrite (compact.c), which starts from an empty
+ * table, so a tombstone row gets its old dense id back. */
+#define ENG__IDK_INT_TOMB 0x82
 enum { ENG__DK_ATTR = 1, ENG__DK_CONTACT = 2, ENG__DK_CONSENT = 3, ENG__DK_OPTOUT = 4, ENG__DK_SUPP = 5 };
 int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key, uint64_t *ins, uint64_t *upd);
 
@@ -159,7 +164,7 @@ int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const u
  * they leave every uploaded group of the org. The keys whose old values held
  * their data are added to @p keys, for the storage contract's `erased`.
  * Whatever the outcome, the caller then commits or rolls back and calls
- * eng__aud_drop(e). ENG_EUNSUPPORTED for an org with integer external ids. */
+ * eng__aud_drop(e). */
 int eng__aud_erase(eng_engine *e, const char *org, const eng__idset *ids, eng__keys *keys);
 /* Rewrite the org's table deltas as one (compaction), with @p erase rows (may be NULL)
  * as tombstones, inside the open batch; the deleted delta keys go to @p old_keys (may be NULL). */

@@ -87,16 +87,21 @@ static void put_row(eng__wr *w, const eng__table *t, uint32_t id, const uint8_t 
     }
 }
 
-/* The id written for a row: an erased row's tombstone replaces its external id. */
-static void put_id(eng__wr *ids, const eng__table *t, uint32_t id, int erased)
+/* The id written for a row: an erased row's tombstone replaces its external
+ * id (a string no import can produce; for integer ids, no id at all: flagged). */
+static void put_id(eng__wr *ids, const eng__table *t, uint32_t id, int erased, int flagged)
 {
     if (t->idkind == ENG_ID_STRING) {
         char tomb[ENG__TOMB_LEN];
         size_t l;
         const char *s = erased ? (eng__tombstone(id, tomb), tomb) : eng__dict_str(&t->sid, id, &l);
         eng__wr_blob(ids, s, erased ? sizeof tomb : l);
+    } else if (flagged) {
+        eng__wr_u8(ids, (uint8_t)erased);
+        if (!erased)
+            eng__wr_svar(ids, t->iid[id]);
     } else {
-        eng__wr_svar(ids, t->iid[id]); /* erasure refuses integer ids (eng__aud_erase) */
+        eng__wr_svar(ids, t->iid[id]);
     }
 }
 
@@ -142,9 +147,12 @@ int eng__aud_rewrite(eng_engine *e, eng__aud *a, const eng__idset *erase, eng__k
     for (uint32_t start = 0, part = 0; start < t->n && !rc; start += PART_ROWS, part++) {
         uint32_t end = t->n - start > PART_ROWS ? start + PART_ROWS : t->n;
         ids.len = vals.len = w.len = 0;
+        int flagged = 0; /* integer ids: the tombstone encoding when the part has an erased row */
+        for (uint32_t id = start; id < end && t->idkind == ENG_ID_INT64 && !flagged; id++)
+            flagged = eng__table_erased(t, id) || (erase && eng__idset_contains(erase, id));
         for (uint32_t id = start; id < end; id++) {
             int gone = eng__table_erased(t, id) || (erase && eng__idset_contains(erase, id));
-            put_id(&ids, t, id, gone);
+            put_id(&ids, t, id, gone, flagged);
             if (gone)
                 eng__wr_bytes(&vals, blank, nc);
             else
@@ -155,7 +163,7 @@ int eng__aud_rewrite(eng_engine *e, eng__aud *a, const eng__idset *erase, eng__k
             eng__wr_u8(&w, kind[i]);
             eng__wr_uvar(&w, idx[i]);
         }
-        eng__wr_u8(&w, (uint8_t)t->idkind);
+        eng__wr_u8(&w, flagged ? (uint8_t)ENG__IDK_INT_TOMB : (uint8_t)t->idkind);
         eng__wr_uvar(&w, end - start);
         eng__wr_bytes(&w, ids.data, ids.len);
         eng__wr_bytes(&w, vals.data, vals.len);

@@ -120,7 +120,8 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key,
     }
     int idkind = eng__rd_u8(&r);
     uint64_t nrows = eng__rd_uvar(&r);
-    if (!eng__rd_ok(&r) || idkind != t->idkind)
+    int tombs = idkind == ENG__IDK_INT_TOMB && t->idkind == ENG_ID_INT64;
+    if (!eng__rd_ok(&r) || (idkind != t->idkind && !tombs))
         return eng__err(ENG_ECORRUPT, key, "delta: id kind does not match the schema");
     if (nrows > eng__rd_left(&r) || nrows > (1u << 24))
         return eng__err(ENG_ECORRUPT, key, "delta: bad row count");
@@ -147,11 +148,12 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key,
         eng__free(t->mem, h);
     } else {
         for (uint64_t k = 0; k < nrows && !rc; k++) {
-            int64_t v = eng__rd_svar(&r);
-            int isnew;
-            if (!eng__rd_ok(&r))
+            uint8_t flag = tombs ? eng__rd_u8(&r) : 0;
+            int64_t v = flag ? 0 : eng__rd_svar(&r);
+            int isnew = 1;
+            if (!eng__rd_ok(&r) || flag > 1)
                 rc = eng__err(ENG_ECORRUPT, key, "delta: bad customer id");
-            else if (!(rc = eng__table_upsert_int(t, v, &ids[k], &isnew)))
+            else if (!(rc = flag ? eng__table_append_tomb(t, &ids[k]) : eng__table_upsert_int(t, v, &ids[k], &isnew)))
                 *ins += (uint64_t)isnew;
         }
     }

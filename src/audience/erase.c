@@ -14,9 +14,6 @@ int eng__aud_erase(eng_engine *e, const char *org, const eng__idset *ids, eng__k
     int rc = eng__aud_get(e, org, &a);
     if (rc)
         return rc;
-    if (a->t.idkind != ENG_ID_STRING)
-        return eng__err(ENG_EUNSUPPORTED, "external_id",
-                        "erasure needs string external ids (an integer id has no value left for a tombstone)");
     /* Uploaded groups: the members leave. Filter and combined groups hold no
      * ids of their own; frozen audiences keep the dense id as the tombstone. */
     for (uint32_t i = 0; i < a->ng && !rc; i++) {

@@ -27,7 +27,7 @@ int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const u
             if (channels[i] == ch) {
                 if (ids[i] >= t->n)
                     return eng__err(ENG_ENOTFOUND, "customer", "no customer %u", ids[i]);
-                rows++;
+                rows += !eng__table_erased(t, ids[i]); /* an erased customer has nothing left to opt out */
             }
         if (!rows)
             continue;
@@ -39,7 +39,7 @@ int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const u
         eng__wr_u8(&w, (uint8_t)t->idkind);
         eng__wr_uvar(&w, rows);
         for (size_t i = 0; i < n; i++) {
-            if (channels[i] != ch)
+            if (channels[i] != ch || eng__table_erased(t, ids[i]))
                 continue;
             if (t->idkind == ENG_ID_STRING) {
                 size_t l;
@@ -50,7 +50,7 @@ int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const u
             }
         }
         for (size_t i = 0; i < n; i++) {
-            if (channels[i] != ch)
+            if (channels[i] != ch || eng__table_erased(t, ids[i]))
                 continue;
             eng__wr_u8(&w, 1);
             eng__wr_u8(&w, 1);
@@ -60,7 +60,7 @@ int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const u
         eng__aud_delta_key(a, key, sizeof key, a->next_seq, part++);
         rc = eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_AUD_DELTA, DELTA_V, &w);
         for (size_t i = 0; i < n && !rc; i++)
-            if (channels[i] == ch)
+            if (channels[i] == ch && !eng__table_erased(t, ids[i]))
                 rc = eng__table_set_optout(t, ch, ids[i], 1, ts[i]);
     }
     if (!rc)

@@ -13,6 +13,7 @@ void eng__table_init(eng__table *t, const eng__mem *mem)
     t->idkind = ENG_ID_STRING;
     eng__dict_init(&t->sid, mem);
     eng__idset_init(&t->suppressed, mem);
+    eng__idset_init(&t->erased, mem);
     for (int c = 0; c < ENG_CH_COUNT; c++) {
         eng__idset_init(&t->ch[c].has, mem);
         eng__idset_init(&t->ch[c].consent, mem);
@@ -49,6 +50,7 @@ void eng__table_free(eng__table *t)
         eng__idset_free(&ch->optout);
     }
     eng__idset_free(&t->suppressed);
+    eng__idset_free(&t->erased);
     eng__table_init(t, mem);
 }
 
@@ -70,7 +72,7 @@ size_t eng__table_bytes(const eng__table *t)
              (ch->optout_ts ? t->cap * 8 : 0) + ch->acap;
         b += eng__idset_bytes(&ch->has) + eng__idset_bytes(&ch->consent) + eng__idset_bytes(&ch->optout);
     }
-    return b + eng__idset_bytes(&t->suppressed) + t->ncols * sizeof(eng__col);
+    return b + eng__idset_bytes(&t->suppressed) + eng__idset_bytes(&t->erased) + t->ncols * sizeof(eng__col);
 }
 
 /* Grow one array from oldcap to newcap elements, zero-filling the new part. */
@@ -236,8 +238,10 @@ int64_t eng__table_find_int(const eng__table *t, int64_t v)
 
 int eng__table_erased(const eng__table *t, uint32_t id)
 {
-    if (t->idkind != ENG_ID_STRING || id >= t->n)
+    if (id >= t->n)
         return 0;
+    if (t->idkind != ENG_ID_STRING)
+        return eng__idset_contains(&t->erased, id);
     size_t l;
     const char *s = eng__dict_str(&t->sid, id, &l);
     return l == ENG__TOMB_LEN && s[0] == 0x1f;
@@ -322,6 +326,20 @@ int eng__table_upsert_int(eng__table *t, int64_t v, uint32_t *id, int *isnew)
     t->islots[i] = t->n + 1;
     *id = t->n++;
     *isnew = 1;
+    return ENG_OK;
+}
+
+int eng__table_append_tomb(eng__table *t, uint32_t *id)
+{
+    int rc = reserve_rows(t, (size_t)t->n + 1);
+    if (rc)
+        return rc;
+    if (!t->iid && grow_arr(t->mem, (void **)&t->iid, 0, t->cap + 1, 8))
+        return ENG_ENOMEM;
+    if ((rc = eng__idset_add(&t->erased, t->n)))
+        return rc;
+    t->iid[t->n] = 0; /* not in the index: no look-up finds it */
+    *id = t->n++;
     return ENG_OK;
 }
 

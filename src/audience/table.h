@@ -52,6 +52,7 @@ typedef struct eng__table {
     eng__col *cols;
     eng__chan ch[ENG_CH_COUNT];
     eng__idset suppressed;
+    eng__idset erased; /* ENG_ID_INT64: tombstone rows (no value of the id space is free) */
 } eng__table;
 
 void eng__table_init(eng__table *t, const eng__mem *mem);
@@ -132,8 +133,12 @@ static inline void eng__tombstone(uint32_t id, char out[ENG__TOMB_LEN])
     for (int i = 0; i < 8; i++)
         out[1 + i] = hx[(id >> (28 - 4 * i)) & 15];
 }
-/* 1 when customer id has been erased (only string ids can be). */
+/* 1 when customer id has been erased. */
 int eng__table_erased(const eng__table *t, uint32_t id);
+/* ENG_ID_INT64: every 64-bit value is a valid id, so an erased row keeps no
+ * value at all: it is appended outside the id index and listed in t->erased
+ * (a compacted delta writes it with the ENG__IDK_INT_TOMB id encoding). */
+int eng__table_append_tomb(eng__table *t, uint32_t *id);
 
 static inline int eng__bit(const uint64_t *w, uint32_t i) { return (int)((w[i >> 6] >> (i & 63)) & 1); }
 

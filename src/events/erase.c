@@ -14,11 +14,12 @@ static size_t bind_rows(eng__rcols *c, const eng__table *t, const eng__idset *id
 {
     size_t changed = 0;
     for (size_t i = 0; i < c->n; i++) {
-        if (c->customer[i] != ENG__NO_CUSTOMER || t->idkind != ENG_ID_STRING)
+        if (c->customer[i] != ENG__NO_CUSTOMER)
             continue;
-        int64_t f = eng__table_find_str(t, c->str + c->ext_off[i], c->id_off[i + 1] - c->ext_off[i]);
-        if (f >= 0 && eng__idset_contains(ids, (uint32_t)f)) {
-            c->customer[i] = (uint32_t)f;
+        uint32_t f; /* the external id as given: text, also for integer ids */
+        if (!eng__customer_find(t, c->str + c->ext_off[i], c->id_off[i + 1] - c->ext_off[i], &f) &&
+            eng__idset_contains(ids, f)) {
+            c->customer[i] = f;
             changed++;
         }
     }

@@ -20,9 +20,36 @@
 #include "test_store.h"
 #include "test_util.h"
 
-static const char *const pat[] = {"cust-PAT-77", "pat.doe@example.org", "+4915112345678", "Patricia Doe",
-                                  "Patricia Older"};
-#define NPAT (sizeof pat / sizeof *pat)
+/* Run with string external ids, then again with integer ones (int_ids): an
+ * integer id is stored as a varint, so the byte search looks for that too. */
+static int int_ids;
+static const char *const pat_s[] = {"cust-PAT-77", "pat.doe@example.org", "+4915112345678", "Patricia Doe",
+                                    "Patricia Older"};
+static const char *const pat_i[] = {"7700770077123", "pat.doe@example.org", "+4915112345678", "Patricia Doe",
+                                    "Patricia Older"};
+#define pat (int_ids ? pat_i : pat_s)
+#define NPAT 5
+
+/* Customer i's external id ("c<i>", or 1000+i for integer ids). */
+static const char *cid(int i)
+{
+    static char b[8][24];
+    static int k;
+    char *o = b[k++ & 7];
+    snprintf(o, sizeof b[0], int_ids ? "%d" : "c%d", int_ids ? 1000 + i : i);
+    return o;
+}
+
+/* Pat's integer id as the delta stores it (a zigzag varint), for the byte search. */
+static size_t pat_varint(uint8_t *out)
+{
+    uint64_t u = (uint64_t)strtoll(pat_i[0], NULL, 10) << 1;
+    size_t n = 0;
+    for (; u >= 0x80; u >>= 7)
+        out[n++] = (uint8_t)(u | 0x80);
+    out[n++] = (uint8_t)u;
+    return n;
+}
 
 /* Two imports (Pat's name changes in the second: the first value is in an older
  * frame), an uploaded group with Pat, a frozen audience with Pat, an org admin. */
@@ -30,7 +57,7 @@ static const char *const pat[] = {"cust-PAT-77", "pat.doe@example.org", "+491511
  * external id as given) and one of c1. */
 static void transactions(eng_engine *e, int before)
 {
-    const char *tid[] = {before ? "t-early" : "t-late", "t-c1"}, *cust[] = {"cust-PAT-77", "c1"};
+    const char *tid[] = {before ? "t-early" : "t-late", "t-c1"}, *cust[] = {pat[0], cid(1)};
     eng_time t[] = {before ? 1000 : 2000, 3000};
     int64_t amt[] = {before ? 123400 : 56700, 89000};
     eng_txn_batch b = ENG_TXN_BATCH_INIT;
@@ -45,21 +72,26 @@ static void transactions(eng_engine *e, int before)
 static void setup(eng_engine *e)
 {
     assert_int_equal(eng_org_create(e, "acme", NULL, "boss", NULL), ENG_OK);
+    if (int_ids)
+        assert_int_equal(eng_customers_set_id_kind(e, "boss", ENG_ID_INT64), ENG_OK);
     transactions(e, 1);
     assert_int_equal(eng_customers_add_column(e, "boss", "name", ENG_COL_STRING), ENG_OK);
     char csv[4096];
-    size_t len = (size_t)snprintf(csv, sizeof csv, "id,contact.email,contact.sms,consent.email,consent.sms,name\n"
-                                                   "cust-PAT-77,pat.doe@example.org,+4915112345678,true,true,"
-                                                   "Patricia Older\n");
+    size_t len = (size_t)snprintf(csv, sizeof csv,
+                                  "id,contact.email,contact.sms,consent.email,consent.sms,name\n"
+                                  "%s,pat.doe@example.org,+4915112345678,true,true,Patricia Older\n",
+                                  pat[0]);
     for (int i = 0; i < 20; i++)
-        len += (size_t)snprintf(csv + len, sizeof csv - len, "c%d,c%d@example.com,+49170000000%02d,true,true,N%d\n",
-                                i, i, i, i);
+        len += (size_t)snprintf(csv + len, sizeof csv - len, "%s,c%d@example.com,+49170000000%02d,true,true,N%d\n",
+                                cid(i), i, i, i);
     assert_int_equal(eng_customers_import_csv_buffer(e, "boss", csv, len, NULL, NULL), ENG_OK);
-    static const char second[] = "id,name,consent.sms\ncust-PAT-77,Patricia Doe,2026-01-02\nc3,Three,false\n";
-    assert_int_equal(eng_customers_import_csv_buffer(e, "boss", second, sizeof second - 1, NULL, NULL), ENG_OK);
+    char second[256];
+    len = (size_t)snprintf(second, sizeof second, "id,name,consent.sms\n%s,Patricia Doe,2026-01-02\n%s,Three,false\n",
+                           pat[0], cid(3));
+    assert_int_equal(eng_customers_import_csv_buffer(e, "boss", second, len, NULL, NULL), ENG_OK);
     uint32_t g;
     assert_int_equal(eng_group_create_uploaded(e, "boss", "vips", &g), ENG_OK);
-    const char *ids[] = {"c1", "cust-PAT-77", "c2"};
+    const char *ids[] = {cid(1), pat[0], cid(2)};
     assert_int_equal(eng_group_upload_ids(e, "boss", g, ids, 3, ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
     eng_audience_query q = ENG_AUDIENCE_QUERY_INIT;
     const char *inc[] = {"vips"};
@@ -126,7 +158,7 @@ static int pat_state(eng_engine *e)
     return 0;
 }
 
-static int file_has(const char *path, const char *needle)
+static int file_has_bytes(const char *path, const void *needle, size_t nlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -137,13 +169,13 @@ static int file_has(const char *path, const char *needle)
     char *buf = malloc((size_t)n + 1);
     size_t got = fread(buf, 1, (size_t)n, f);
     fclose(f);
-    int found = memmem(buf, got, needle, strlen(needle)) != NULL;
+    int found = memmem(buf, got, needle, nlen) != NULL;
     free(buf);
     return found;
 }
 
 /* Count the files of dir that contain needle (every file the library wrote there). */
-static int dir_has(const char *dir, const char *needle)
+static int dir_has_bytes(const char *dir, const void *needle, size_t nlen)
 {
     DIR *d = opendir(dir);
     assert_non_null(d);
@@ -154,11 +186,13 @@ static int dir_has(const char *dir, const char *needle)
             continue;
         char p[1024];
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        n += file_has(p, needle);
+        n += file_has_bytes(p, needle, nlen);
     }
     closedir(d);
     return n;
 }
+
+static int dir_has(const char *dir, const char *needle) { return dir_has_bytes(dir, needle, strlen(needle)); }
 
 static eng_engine *open_file(const char *path, unsigned flags)
 {
@@ -181,6 +215,10 @@ static void erase_in_file_store(void **state)
     eng_close(e);
     for (size_t i = 0; i < NPAT; i++)
         assert_int_equal(dir_has(dir, pat[i]), 1); /* the search finds what is there */
+    uint8_t vi[10];
+    size_t nvi = pat_varint(vi);
+    if (int_ids)
+        assert_int_equal(dir_has_bytes(dir, vi, nvi), 1);
 
     e = open_file(path, 0);
     assert_int_equal(eng_customer_erase(e, "nobody", pat[0]), ENG_EDENIED);
@@ -189,8 +227,8 @@ static void erase_in_file_store(void **state)
     assert_int_equal(eng_customer_erase(e, "bea", pat[0]), ENG_ENOTFOUND);
     assert_int_equal(eng_customer_export_json(e, "bea", pat[0], &(char *){NULL}, &(size_t){0}), ENG_ENOTFOUND);
     assert_int_equal(pat_state(e), 1);
-    assert_int_equal(eng_customer_erase(e, "boss", "cust-PAT-78"), ENG_ENOTFOUND);
-    assert_null(strstr(eng_error_last()->message, "PAT"));
+    assert_int_equal(eng_customer_erase(e, "boss", int_ids ? "7700770077124" : "cust-PAT-78"), ENG_ENOTFOUND);
+    assert_null(strstr(eng_error_last()->message, int_ids ? "77007" : "PAT"));
     assert_int_equal(eng_customer_erase(e, "boss", pat[0]), ENG_OK);
     assert_int_equal(pat_state(e), 0);
     assert_int_equal(eng_customer_erase(e, "boss", pat[0]), ENG_ENOTFOUND); /* cannot be erased twice */
@@ -200,6 +238,8 @@ static void erase_in_file_store(void **state)
     /* The bytes are gone from every file in the directory. */
     for (size_t i = 0; i < NPAT; i++)
         assert_int_equal(dir_has(dir, pat[i]), 0);
+    if (int_ids)
+        assert_int_equal(dir_has_bytes(dir, vi, nvi), 0);
     assert_int_equal(dir_has(dir, "c7@example.com"), 1); /* the others stay */
 
     /* What the books keep: the customer count (the tombstone keeps its dense
@@ -237,11 +277,22 @@ static void erase_in_file_store(void **state)
     assert_int_equal(seen, 1);
 
     /* A new import of the same id is a new customer; the old dense id stays a tombstone. */
-    static const char again[] = "id,contact.email\ncust-PAT-77,pat.doe@example.org\n";
-    assert_int_equal(eng_customers_import_csv_buffer(e, "boss", again, sizeof again - 1, NULL, NULL), ENG_OK);
+    char again[128];
+    int alen = snprintf(again, sizeof again, "id,contact.email\n%s,pat.doe@example.org\n", pat[0]);
+    assert_int_equal(eng_customers_import_csv_buffer(e, "boss", again, (size_t)alen, NULL, NULL), ENG_OK);
     uint32_t id;
     assert_int_equal(eng_customer_find(e, "boss", pat[0], &id), ENG_OK);
     assert_int_equal(id, before.customers);
+    eng_close(e);
+    /* ... and after a reopen (the tombstone row replays outside the id index) */
+    e = open_file(path, 0);
+    assert_int_equal(eng_customer_find(e, "boss", pat[0], &id), ENG_OK);
+    assert_int_equal(id, before.customers);
+    assert_int_equal(eng_customer_find(e, "boss", cid(7), &id), ENG_OK);
+    assert_int_equal(id, 8);
+    uint64_t n;
+    assert_int_equal(eng_customers_count(e, "boss", &n), ENG_OK);
+    assert_int_equal(n, before.customers + 1);
     eng_close(e);
     test_rmtree(dir);
     free(dir);
@@ -256,7 +307,7 @@ static void batch_erase_and_contract(void **state)
     eng_engine *e = test_engine_open(test_store_handle(ts));
     setup(e);
     eng_erase_report r = ENG_ERASE_REPORT_INIT;
-    const char *ids[] = {"c1", "nope", "c1", "c2"};
+    const char *ids[] = {cid(1), int_ids ? "999999" : "nope", cid(1), cid(2)};
     assert_int_equal(eng_customers_erase(e, "boss", ids, 4, &r), ENG_OK);
     assert_int_equal(r.requested, 4);
     assert_int_equal(r.erased, 2);
@@ -266,13 +317,14 @@ static void batch_erase_and_contract(void **state)
     assert_true(keys >= 2);                              /* the old table deltas and the group's members */
     assert_int_equal(test_store_grep(ts, "c1@example.com", 14), 0);
 
-    static const char csv[] = "name,id\nx,c4\ny,\"c5\"\nz,unknown\n";
-    assert_int_equal(eng_customers_erase_csv(e, "boss", csv, sizeof csv - 1, &r), ENG_OK);
+    char csv[128];
+    int clen = snprintf(csv, sizeof csv, "name,id\nx,%s\ny,\"%s\"\nz,%s\n", cid(4), cid(5), int_ids ? "12" : "unknown");
+    assert_int_equal(eng_customers_erase_csv(e, "boss", csv, (size_t)clen, &r), ENG_OK);
     assert_int_equal(r.erased, 2);
     assert_int_equal(r.not_found, 1);
     assert_int_equal(test_store_grep(ts, "c5@example.com", 14), 0);
     assert_int_equal(test_store_grep(ts, "c6@example.com", 14), 1);
-    static const char bad[] = "name\nc6\n";
+    static const char bad[] = "name\n1006\n";
     assert_int_equal(eng_customers_erase_csv(e, "boss", bad, sizeof bad - 1, &r), ENG_EINVAL);
     assert_int_equal(test_store_grep(ts, "c6@example.com", 14), 1);
     eng_close(e);
@@ -384,6 +436,13 @@ static void crash_at_every_write(void **state)
     }
 }
 
+static int use_int_ids(void **state)
+{
+    (void)state;
+    int_ids = 1;
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,5 +451,12 @@ int main(void)
         cmocka_unit_test(cancel_leaves_all),
         cmocka_unit_test(crash_at_every_write),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* the same tests on an engine with integer external ids */
+    const struct CMUnitTest int_tests[] = {
+        cmocka_unit_test(erase_in_file_store),
+        cmocka_unit_test(batch_erase_and_contract),
+        cmocka_unit_test(crash_at_every_write),
+    };
+    int fails = cmocka_run_group_tests_name("string ids", tests, NULL, NULL);
+    return fails + cmocka_run_group_tests_name("integer ids", int_tests, use_int_ids, NULL);
 }
