@@ -304,6 +304,84 @@ ENG_API int eng_customer_get(eng_engine *engine, const char *actor, uint32_t id,
  */
 ENG_API int eng_customer_reachable(eng_engine *engine, const char *actor, uint32_t id, int channel, int *out);
 
+/** Where a consent or opt-out change came from (#eng_consent_change). */
+typedef enum eng_consent_source {
+    ENG_CONSENT_SOURCE_IMPORT = 1,      /**< A CSV import (eng_customers_import_csv() and its buffer form). */
+    ENG_CONSENT_SOURCE_API = 2,         /**< eng_customers_upsert(). */
+    ENG_CONSENT_SOURCE_UNSUBSCRIBE = 3, /**< An unsubscribe receipt (engage/events.h). */
+    ENG_CONSENT_SOURCE_COMPLAINT = 4    /**< A complaint receipt (engage/events.h). */
+} eng_consent_source;
+
+/** What a consent change is about. */
+typedef enum eng_consent_kind {
+    ENG_CONSENT_KIND_CONSENT = 1, /**< Consent to be contacted on the channel. */
+    ENG_CONSENT_KIND_OPTOUT = 2   /**< An opt-out of the channel. */
+} eng_consent_kind;
+
+/** Current version of #eng_consent_change. */
+#define ENG_CONSENT_CHANGE_VERSION 1
+
+/**
+ * One change of a customer's consent or opt-out on a channel, read with
+ * eng_consent_next(). The caller sets @c version; the library fills the rest.
+ */
+typedef struct eng_consent_change {
+    unsigned int version; /**< #ENG_CONSENT_CHANGE_VERSION, set by the caller. */
+    int channel;          /**< An eng_channel value. */
+    int kind;             /**< An #eng_consent_kind. */
+    int given;            /**< 1: given (consent granted, or opted out) at @c time; 0: withdrawn. */
+    eng_time time;        /**< The time given with the value; for a withdrawal, @c recorded. */
+    eng_time recorded;    /**< When the library recorded the change (the engine clock). */
+    int source;           /**< An #eng_consent_source. */
+    const char *actor;    /**< The acting user who made it; "" for receipts. Valid until the iterator is freed. */
+} eng_consent_change;
+
+/** Static initialiser equal to what eng_consent_change_init() produces. */
+#define ENG_CONSENT_CHANGE_INIT {ENG_CONSENT_CHANGE_VERSION, 0, 0, 0, 0, 0, 0, NULL}
+
+/**
+ * Prepare @p x for eng_consent_next() (zeroed, version set).
+ * @param x the struct. @param version #ENG_CONSENT_CHANGE_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_consent_change_init(eng_consent_change *x, unsigned int version);
+
+/** Iterator over one customer's consent history (eng_consent_history()). */
+typedef struct eng_consent_iter eng_consent_iter;
+
+/**
+ * The consent history of one customer: every change of consent or opt-out on
+ * every channel, oldest first, with its time, source and actor — what an org
+ * shows a regulator asking when and how a customer consented. A change is a
+ * value that differs from the one before: given or withdrawn, or another time
+ * given (a re-import of the same time is not one; a bare `true` takes the
+ * import's time, so importing it again records consent given again). The history survives compaction; an erasure removes it with the
+ * customer. Reading it replays the org's stored imports (see docs/privacy.md).
+ * @param engine the engine.
+ * @param actor acting user: needs #ENG_OP_ADMIN.
+ * @param id dense id.
+ * @param[out] out receives the iterator (free with eng_consent_iter_free()); NULL on failure.
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope),
+ *         #ENG_ENOTFOUND (no such customer, or erased), #ENG_EINVAL, #ENG_EMISUSE, #ENG_ENOMEM,
+ *         a storage error.
+ */
+ENG_API int eng_consent_history(eng_engine *engine, const char *actor, uint32_t id, eng_consent_iter **out);
+
+/**
+ * The next change, oldest first.
+ * @param it the iterator.
+ * @param out caller-versioned (#ENG_CONSENT_CHANGE_INIT); receives the change.
+ * @return #ENG_OK; #ENG_ITEROVER after the last; #ENG_EMISUSE for a NULL or freed iterator;
+ *         #ENG_EINVAL; #ENG_EVERSION.
+ */
+ENG_API int eng_consent_next(eng_consent_iter *it, eng_consent_change *out);
+
+/**
+ * Free an iterator. NULL is a no-op.
+ * @param it the iterator.
+ */
+ENG_API void eng_consent_iter_free(eng_consent_iter *it);
+
 /** Kind of group. */
 typedef enum eng_group_kind {
     ENG_GROUP_UPLOADED = 1, /**< An explicit list of customers. */

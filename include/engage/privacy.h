@@ -3,7 +3,7 @@
  * @brief Erasing a customer everywhere ("delete me"), physically from storage.
  *
  * An erasure removes everything that identifies a customer — external id,
- * contacts, attributes, consent and opt-out, suppression, membership of
+ * contacts, attributes, consent and opt-out and their history, suppression, membership of
  * uploaded groups — and keeps what the books need without identity: the
  * customer's dense id stays as a tombstone, so frozen audiences keep their
  * size and hash, the send ledger and touches keep their counts, and reports
@@ -96,10 +96,11 @@ ENG_API int eng_customers_erase_csv(eng_engine *engine, const char *actor, const
  * hold about me"): `external_id`, `customer` (the dense id), `attributes`
  * (declared columns with a value, typed: numbers and booleans bare, strings
  * and dates quoted), `contacts`, `consent` and `optout` (channel to the time
- * given), `suppressed`, `groups` (names of the groups the customer is in now),
+ * given), `suppressed`, `consent_history` (every change, as eng_consent_history()),
+ * `groups` (names of the groups the customer is in now),
  * `contacted` (the touches of the actor's org: campaign, message, occurrence,
  * channel, time, status, in time order), `transactions` of the actor's org (id,
- * time, amount, store, items) and `coupons`. Values print as eng_customer_get()
+ * time, amount, store, items, custom `fields`) and `coupons`. Values print as eng_customer_get()
  * prints them, so they re-import unchanged. The export is audited like an
  * erasure (action `export`, the SHA-256 of the external id).
  * @param engine an open engine.

@@ -11,6 +11,9 @@
  *   P f/<key>                    frozen audience                    0x0305
  *   a/i/<id:08x>                 the org owning group id            0x0306
  *   P gc                         the global control setting         0x0307
+ *   P h/<seq:016x>/<part:08x>    origin of a delta that can change
+ *                                consent: source, actor, time       0x0308
+ *   P c/<part:08x>               consent history archive (chist.c)  0x0309
  * Group ids come from one engine-wide sequence (store/seq.h), so an id names
  * at most one group of one org. The customer table is rebuilt by replaying the deltas in key order, so
  * dense ids come out the same on every load. A change is written in one
@@ -35,6 +38,8 @@ enum {
     ENG__REC_AUD_FROZEN = 0x0305,
     ENG__REC_AUD_OWNER = 0x0306,
     ENG__REC_AUD_GCONTROL = 0x0307,
+    ENG__REC_AUD_ORIGIN = 0x0308,
+    ENG__REC_AUD_CHIST = 0x0309,
 };
 
 #define ENG__MAX_GROUP_REFS 256
@@ -156,7 +161,8 @@ int eng__customer_find(const eng__table *t, const char *s, size_t n, uint32_t *o
 /* Opt customers out of channels (channels[i] for ids[i], at ts[i]) inside the
  * caller's open storage batch, applying it to the cached table as it writes.
  * If the batch then fails, the caller drops the cache (eng__aud_drop). */
-int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const uint8_t *channels, const eng_time *ts, size_t n);
+int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const uint8_t *channels,
+                    const uint8_t *sources, const eng_time *ts, size_t n);
 
 /* Erasure (erase.c, docs/privacy.md), inside the caller's open batch: the
  * customer table of @p org is rewritten with the customers in @p ids as
@@ -169,6 +175,40 @@ int eng__aud_erase(eng_engine *e, const char *org, const eng__idset *ids, eng__k
 /* Rewrite the org's table deltas as one (compaction), with @p erase rows (may be NULL)
  * as tombstones, inside the open batch; the deleted delta keys go to @p old_keys (may be NULL). */
 int eng__aud_rewrite(eng_engine *e, eng__aud *a, const eng__idset *erase, eng__keys *old_keys);
+
+/* Consent history (chist.c): changes noted while deltas are replayed into a
+ * scratch table, after the archive written by the last rewrite. */
+typedef struct eng__chg {
+    uint32_t id, origin, pos; /* pos: order of noting, for a stable sort */
+    uint8_t ch, kind, yes;    /* kind 0 consent, 1 opt-out */
+    int64_t ts;
+} eng__chg;
+typedef struct eng__origin {
+    int source; /* eng_consent_source */
+    eng_time when;
+    char *actor;
+} eng__origin;
+#define ENG__CHIST_ALL UINT32_MAX
+typedef struct eng__chist {
+    const eng__mem *mem;
+    uint32_t only, cur; /* only: one customer or ENG__CHIST_ALL; cur: origin being replayed */
+    eng__chg *v;
+    size_t n, cap;
+    eng__origin *o;
+    size_t no, ocap;
+} eng__chist;
+void eng__chist_init(eng__chist *h, const eng__mem *mem, uint32_t only);
+void eng__chist_free(eng__chist *h);
+/* The org's history (of h->only, or all), oldest first per customer. */
+int eng__chist_build(eng__aud *a, eng__chist *h);
+/* Inside the open batch: the origin record beside delta key @p dkey. */
+int eng__chist_put_origin(eng__aud *a, const char *dkey, int source, const char *actor, eng_time when);
+/* Inside the open batch: replace the archive by @p h (sorted here) without the
+ * customers erased or in @p erase, and delete every origin record; the old
+ * archive keys go to @p old_keys (may be NULL). */
+int eng__chist_rewrite(eng__aud *a, eng__chist *h, const eng__idset *erase, eng__keys *old_keys);
+/* Entry i of h as the public struct (its version already set). */
+void eng__chist_fill(const eng__chist *h, size_t i, eng_consent_change *out);
 
 /* Values as eng_customer_get prints them: a time (a date at midnight UTC as
  * YYYY-MM-DD) and a decimal scaled by 10^4 without trailing zeros. */

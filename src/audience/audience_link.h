@@ -42,6 +42,7 @@ int eng__aud_customer_external_id(eng_engine *e, const eng__aud_cx *cx, uint32_t
 int eng__aud_customer_get(eng_engine *e, const eng__aud_cx *cx, uint32_t id, const char *column, char *buf,
                           size_t cap, size_t *len);
 int eng__aud_customer_reachable(eng_engine *e, const eng__aud_cx *cx, uint32_t id, int channel, int *out);
+int eng__aud_consent_history(eng_engine *e, const eng__aud_cx *cx, uint32_t id, eng_consent_iter **out);
 int eng__aud_group_create_uploaded(eng_engine *e, const eng__aud_cx *cx, const char *name, uint32_t *out);
 int eng__aud_group_upload_csv(eng_engine *e, const eng__aud_cx *cx, uint32_t group, const char *data, size_t len,
                               int mode, const eng_import_options *opts, eng_import_report *report);
@@ -119,8 +120,8 @@ int eng__customer_text(eng_engine *e, const char *org, uint32_t id, const char *
 /* Customers matching a rules expression over the customer columns. */
 struct eng__idset;
 int eng__audience_match_expr(eng_engine *e, const char *org, const char *expr, struct eng__idset *out);
-/* Opt customers of @p org out (see audience_impl.h). */
-int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const uint8_t *channels, const eng_time *ts,
-                    size_t n);
+/* Opt customers of @p org out (see audience_impl.h); sources[i] is an eng_consent_source. */
+int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const uint8_t *channels,
+                    const uint8_t *sources, const eng_time *ts, size_t n);
 
 #endif

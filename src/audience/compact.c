@@ -125,11 +125,20 @@ int eng__aud_rewrite(eng_engine *e, eng__aud *a, const eng__idset *erase, eng__k
     kind[nc] = ENG__DK_SUPP;
     idx[nc++] = 0;
 
+    /* The consent history first: it replays the deltas about to go. */
+    eng__chist h;
+    eng__chist_init(&h, &e->mem, ENG__CHIST_ALL);
+    int rc = eng__chist_build(a, &h);
+    if (!rc)
+        rc = eng__chist_rewrite(a, &h, erase, old_keys);
+    eng__chist_free(&h);
+    if (rc)
+        return rc;
     keylist old = {&e->mem, NULL, 0, 0};
     char tp[ENG__AUD_KEY_MAX];
     size_t tl;
     eng__aud_keys(a, tp, sizeof tp, "t/", &tl);
-    int rc = eng__kv_scan(e->store, tp, tl, collect, &old);
+    rc = eng__kv_scan(e->store, tp, tl, collect, &old);
     for (size_t i = 0; i < old.n && !rc; i++) {
         rc = eng__kv_del(e->store, old.k[i], strlen(old.k[i]));
         if (!rc && old_keys)

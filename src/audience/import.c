@@ -182,6 +182,8 @@ typedef struct cimp {
     eng__wr rec;   /* the part being stored, header room first (reused) */
     size_t nparts; /* parts stored in the batch so far */
     int batch; /* a store batch holding the parts so far is open */
+    int source;       /* eng_consent_source of the consent changes */
+    int consent_cols; /* the import has consent./optout. columns: parts get an origin (chist.c) */
 } cimp;
 
 static int chan_of(const char *s, size_t n)
@@ -238,6 +240,8 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
             return 1;
         }
         m->idx = ch < 0 ? 0 : (uint32_t)ch;
+        if (m->kind == ENG__DK_CONSENT || m->kind == ENG__DK_OPTOUT)
+            ci->consent_cols = 1;
         for (uint32_t k = 1; k < i; k++)
             if (ci->map[k].kind == m->kind && ci->map[k].idx == m->idx) {
                 err->why = "duplicate column";
@@ -281,6 +285,8 @@ static int part_end(cimp *ci)
         ci->batch = 1;
         eng__aud_delta_key(ci->a, key, sizeof key, ci->a->next_seq, (uint32_t)ci->nparts);
         rc = eng__rec_put_framed(st, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, w->data, w->len);
+        if (!rc && ci->consent_cols) /* who changed consent, how and when (the consent history) */
+            rc = eng__chist_put_origin(ci->a, key, ci->source, ci->cx ? ci->cx->actor : NULL, ci->now);
     }
     if (rc)
         return rc;
@@ -518,6 +524,7 @@ static int cimp_start(eng_engine *e, const eng__aud_cx *cx, cimp *ci)
     ci->e = e;
     ci->cx = cx;
     ci->now = eng__now(e);
+    ci->source = ENG_CONSENT_SOURCE_IMPORT;
     eng__wr_init(&ci->part, &e->mem);
     eng__wr_init(&ci->ids, &e->mem);
     eng__wr_init(&ci->rec, &e->mem);
@@ -605,6 +612,7 @@ static int upsert(eng_engine *e, const eng__aud_cx *cx, const char *const *names
     const char **f = eng__calloc(&e->mem, ncols, sizeof *f);
     if ((rc = cimp_start(e, cx, ci)))
         goto out;
+    ci->source = ENG_CONSENT_SOURCE_API;
     if (!st || !fl || !f) {
         rc = eng__nomem();
         goto out;

@@ -415,6 +415,9 @@ int eng__table_set_consent(eng__table *t, int k, uint32_t id, int yes, int64_t t
     if (rc)
         return rc;
     eng__chan *ch = &t->ch[k];
+    if (t->hist && (rc = eng__chist_note(t->hist, 0, k, id, yes, ts, eng__idset_contains(&ch->consent, id),
+                                         ch->consent_ts ? ch->consent_ts[id] : 0)))
+        return rc;
     if (yes && (rc = lazy(t, (void **)&ch->consent_ts, sizeof *ch->consent_ts)))
         return rc;
     if ((rc = yes ? eng__idset_add(&ch->consent, id) : eng__idset_remove(&ch->consent, id)))
@@ -430,6 +433,9 @@ int eng__table_set_optout(eng__table *t, int k, uint32_t id, int yes, int64_t ts
     if (rc)
         return rc;
     eng__chan *ch = &t->ch[k];
+    if (t->hist && (rc = eng__chist_note(t->hist, 1, k, id, yes, ts, eng__idset_contains(&ch->optout, id),
+                                         ch->optout_ts ? ch->optout_ts[id] : 0)))
+        return rc;
     if (yes && (rc = lazy(t, (void **)&ch->optout_ts, sizeof *ch->optout_ts)))
         return rc;
     if ((rc = yes ? eng__idset_add(&ch->optout, id) : eng__idset_remove(&ch->optout, id)))

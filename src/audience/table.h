@@ -53,7 +53,13 @@ typedef struct eng__table {
     eng__chan ch[ENG_CH_COUNT];
     eng__idset suppressed;
     eng__idset erased; /* ENG_ID_INT64: tombstone rows (no value of the id space is free) */
+    struct eng__chist *hist; /* NULL, or consent changes are noted there (chist.c's replay) */
 } eng__table;
+
+/* Note one consent (kind 0) or opt-out (kind 1) change before it is applied:
+ * the new value (yes, ts) and the old (oyes, ots); chist.c. */
+struct eng__chist;
+int eng__chist_note(struct eng__chist *h, int kind, int ch, uint32_t id, int yes, int64_t ts, int oyes, int64_t ots);
 
 void eng__table_init(eng__table *t, const eng__mem *mem);
 void eng__table_free(eng__table *t);

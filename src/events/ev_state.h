@@ -196,9 +196,11 @@ int eng__rseg_replace(eng__ev *ev, eng__evorg *o, size_t idx, const eng__rcols *
 typedef struct eng__optlist {
     uint32_t *send;
     eng_time *ts;
+    uint8_t *src; /* eng_consent_source: unsubscribe or complaint (the consent history) */
     size_t n, cap;
 } eng__optlist;
-int eng__opt_push(const eng__mem *mem, eng__optlist *l, uint32_t send, eng_time t);
+/* @p status is the receipt's: ENG_TOUCH_UNSUBSCRIBED or ENG_TOUCH_COMPLAINED. */
+int eng__opt_push(const eng__mem *mem, eng__optlist *l, uint32_t send, eng_time t, int status);
 
 /* pending.c */
 int eng__pend_add(eng__ev *ev, uint64_t keyhash, const char *key, uint8_t status, eng_time t, const char *detail,

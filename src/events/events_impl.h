@@ -222,6 +222,10 @@ int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, ui
                   eng__txn_seg_fn fn, void *user);
 const char *eng__txn_store_str(eng_engine *e, uint16_t org, uint32_t store, size_t *len);
 const char *eng__txn_sku_str(eng_engine *e, uint16_t org, uint32_t sku, size_t *len);
+/* A string custom field's value by its code (field[f][i] of a string field). */
+const char *eng__txn_fstr(eng_engine *e, uint16_t org, uint32_t code, size_t *len);
+/* Custom field f of an org (by code): its name, and its eng_col_type in *type; NULL past the last. */
+const char *eng__txn_field_name(eng_engine *e, uint16_t org, uint32_t f, int *type);
 /* A custom field of an org: index by name, and its type. */
 int eng__txn_field(eng_engine *e, const char *org, const char *name, uint32_t *index, int *type);
 

@@ -78,7 +78,7 @@ int eng__pend_join(eng__ev *ev, uint32_t send, uint64_t keyhash, uint64_t *joine
             continue;
         }
         *joined += !dup;
-        if (opt && (rc = eng__opt_push(mem, opts, send, p->time))) {
+        if (opt && (rc = eng__opt_push(mem, opts, send, p->time, p->status))) {
             ev->pend[j++] = *p;
             continue;
         }

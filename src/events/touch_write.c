@@ -59,15 +59,15 @@ int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, con
 }
 
 /* Opt out the customers of the sends in @p sends (unsubscribe/complaint). */
-static int apply_optouts(eng__ev *ev, const uint32_t *sends, const eng_time *ts, size_t n)
+static int apply_optouts(eng__ev *ev, const uint32_t *sends, const uint8_t *src, const eng_time *ts, size_t n)
 {
     if (!n)
         return ENG_OK;
     const eng__mem *mem = &ev->e->mem;
     uint32_t *ids = eng__malloc(mem, n * sizeof *ids);
-    uint8_t *ch = eng__malloc(mem, n);
+    uint8_t *ch = eng__malloc(mem, n), *sr = eng__malloc(mem, n);
     int rc = ENG_OK;
-    if (!ids || !ch)
+    if (!ids || !ch || !sr)
         rc = eng__nomem();
     /* Each org's customers are its own: opt out per org, in send order within it. */
     for (size_t i = 0; i < n && !rc; i++) {
@@ -87,22 +87,28 @@ static int apply_optouts(eng__ev *ev, const uint32_t *sends, const eng_time *ts,
             if (ev->s.org[sends[k]] == org) {
                 ids[m] = ev->s.customer[sends[k]];
                 ch[m] = ev->s.channel[sends[k]];
+                sr[m] = src[k];
                 t[m++] = ts[k];
             }
         const eng__evorg *o = eng__ev_org_by_code(ev, org);
-        rc = o ? eng__aud_optout(ev->e, o->name, ids, ch, t, m)
+        rc = o ? eng__aud_optout(ev->e, o->name, ids, ch, sr, t, m)
                : eng__err(ENG_ECORRUPT, "send", "a send names org code %u, which is not known", (unsigned)org);
         eng__free(mem, t);
     }
     eng__free(mem, ids);
     eng__free(mem, ch);
+    eng__free(mem, sr);
     return rc;
 }
 
-int eng__opt_push(const eng__mem *mem, eng__optlist *l, uint32_t send, eng_time t)
+int eng__opt_push(const eng__mem *mem, eng__optlist *l, uint32_t send, eng_time t, int status)
 {
     if (l->n + 1 > l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
+        uint8_t *src = eng__realloc_array(mem, l->src, cap, 1);
+        if (!src)
+            return eng__nomem();
+        l->src = src;
         uint32_t *s = eng__realloc_array(mem, l->send, cap, sizeof *s);
         if (!s)
             return eng__nomem();
@@ -114,6 +120,7 @@ int eng__opt_push(const eng__mem *mem, eng__optlist *l, uint32_t send, eng_time 
         l->cap = cap;
     }
     l->send[l->n] = send;
+    l->src[l->n] = status == ENG_TOUCH_COMPLAINED ? ENG_CONSENT_SOURCE_COMPLAINT : ENG_CONSENT_SOURCE_UNSUBSCRIBE;
     l->ts[l->n++] = t;
     return ENG_OK;
 }
@@ -122,6 +129,7 @@ static void opt_free(const eng__mem *mem, eng__optlist *l)
 {
     eng__free(mem, l->send);
     eng__free(mem, l->ts);
+    eng__free(mem, l->src);
 }
 
 static int check_sent(const eng__send_ctx *ctx, const eng__sent_row *rows, size_t n)
@@ -162,7 +170,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
     uint32_t cx;
     if ((rc = eng__ev_ctx_intern(o, &k, &cx)) || (rc = eng__sends_reserve(&ev->s, &e->mem, n)))
         return rc;
-    eng__optlist opts = {NULL, NULL, 0, 0};
+    eng__optlist opts = {NULL, NULL, NULL, 0, 0};
     uint64_t *hs = eng__malloc(&e->mem, n * sizeof *hs);
     if (!hs)
         return eng__nomem();
@@ -197,7 +205,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
     }
     eng__free(&e->mem, hs);
     if (!rc)
-        rc = apply_optouts(ev, opts.send, opts.ts, opts.n);
+        rc = apply_optouts(ev, opts.send, opts.src, opts.ts, opts.n);
     opt_free(&e->mem, &opts);
     return rc ? rc : eng__ev_flush(ev);
 }
@@ -259,7 +267,7 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, const uint64_t *h,
 {
     eng_engine *e = ev->e;
     eng__sends *sd = &ev->s;
-    eng__optlist opts = {NULL, NULL, 0, 0};
+    eng__optlist opts = {NULL, NULL, NULL, 0, 0};
     int rc = ENG_OK;
     size_t n = r->count;
     rep->rows += n;
@@ -286,11 +294,11 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, const uint64_t *h,
             rep->duplicates++;
         else if (send >= 0)
             rep->accepted++;
-        if (opt && (rc = eng__opt_push(&e->mem, &opts, (uint32_t)send, r->times[i])))
+        if (opt && (rc = eng__opt_push(&e->mem, &opts, (uint32_t)send, r->times[i], st)))
             break;
     }
     if (!rc)
-        rc = apply_optouts(ev, opts.send, opts.ts, opts.n);
+        rc = apply_optouts(ev, opts.send, opts.src, opts.ts, opts.n);
     if (!rc)
         rep->consent_changes += opts.n;
     opt_free(&e->mem, &opts);

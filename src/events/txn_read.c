@@ -116,7 +116,7 @@ static const char *dict_str(eng_engine *e, uint16_t org, int which, uint32_t cod
     eng__ev *ev = eng__slot_get(e, ENG__SLOT_EVENTS);
     eng__evorg *o = ev ? eng__ev_org_by_code(ev, org) : NULL;
     *len = 0;
-    const eng__dict *d = !o ? NULL : which ? &o->sku : &o->store;
+    const eng__dict *d = !o ? NULL : which == 2 ? &o->fstr : which ? &o->sku : &o->store;
     if (!d || code >= d->n)
         return "";
     return eng__dict_str(d, code, len);
@@ -131,6 +131,21 @@ const char *eng__txn_store_str(eng_engine *e, uint16_t org, uint32_t store, size
 const char *eng__txn_sku_str(eng_engine *e, uint16_t org, uint32_t sku, size_t *len)
 {
     return dict_str(e, org, 1, sku, len);
+}
+
+const char *eng__txn_fstr(eng_engine *e, uint16_t org, uint32_t code, size_t *len)
+{
+    return dict_str(e, org, 2, code, len);
+}
+
+const char *eng__txn_field_name(eng_engine *e, uint16_t org, uint32_t f, int *type)
+{
+    eng__ev *ev = eng__slot_get(e, ENG__SLOT_EVENTS);
+    eng__evorg *o = ev ? eng__ev_org_by_code(ev, org) : NULL;
+    if (!o || f >= o->nfields)
+        return NULL;
+    *type = o->ftype[f];
+    return o->fname[f];
 }
 
 /* ---- public rows ---- */

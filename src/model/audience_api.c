@@ -139,6 +139,13 @@ ENG_API int eng_customer_reachable(eng_engine *e, const char *actor, uint32_t id
     CALL(ENG_OP_ADMIN, NULL, eng__aud_customer_reachable(e, &w.cx, id, channel, out));
 }
 
+ENG_API int eng_consent_history(eng_engine *e, const char *actor, uint32_t id, eng_consent_iter **out)
+{
+    if (out)
+        *out = NULL;
+    CALL(ENG_OP_ADMIN, NULL, eng__aud_consent_history(e, &w.cx, id, out));
+}
+
 ENG_API int eng_group_create_uploaded(eng_engine *e, const char *actor, const char *name, uint32_t *out)
 {
     if (out)

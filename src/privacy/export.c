@@ -103,6 +103,36 @@ static int attributes(eng__wr *w, eng_engine *e, const char *org, const eng__tab
     return rc;
 }
 
+static const char *const source_names[] = {"", "import", "api", "unsubscribe", "complaint"};
+
+/* Every consent and opt-out change, oldest first (eng_consent_history). */
+static int consent_history(eng__wr *w, eng_engine *e, eng__aud *a, uint32_t id)
+{
+    eng__chist h;
+    eng__chist_init(&h, &e->mem, id);
+    int rc = eng__chist_build(a, &h);
+    js_raw(w, ",\"consent_history\":[");
+    for (size_t i = 0; i < h.n && !rc; i++) {
+        eng_consent_change c = ENG_CONSENT_CHANGE_INIT;
+        eng__chist_fill(&h, i, &c);
+        js_raw(w, i ? ",{\"channel\":" : "{\"channel\":");
+        js_cstr(w, eng_channel_name(c.channel));
+        js_raw(w, c.kind == ENG_CONSENT_KIND_OPTOUT ? ",\"kind\":\"optout\"" : ",\"kind\":\"consent\"");
+        js_raw(w, c.given ? ",\"given\":true,\"time\":" : ",\"given\":false,\"time\":");
+        js_time(w, c.time);
+        js_raw(w, ",\"recorded\":");
+        js_time(w, c.recorded);
+        js_raw(w, ",\"source\":");
+        js_cstr(w, c.source > 0 && c.source <= ENG_CONSENT_SOURCE_COMPLAINT ? source_names[c.source] : "unknown");
+        js_raw(w, ",\"actor\":");
+        js_cstr(w, c.actor);
+        js_raw(w, "}");
+    }
+    js_raw(w, "]");
+    eng__chist_free(&h);
+    return rc;
+}
+
 static int groups(eng__wr *w, eng_engine *e, eng__aud *a, uint32_t id)
 {
     int rc = ENG_OK;
@@ -162,6 +192,34 @@ typedef struct txctx {
     size_t n;
 } txctx;
 
+/* A custom transaction field's value, typed as the attributes are. */
+static void field_value(eng__wr *w, eng_engine *e, uint16_t org, int type, int64_t v)
+{
+    char b[48];
+    size_t l;
+    const char *s;
+    switch (type) {
+    case ENG_COL_STRING:
+        s = eng__txn_fstr(e, org, (uint32_t)v, &l);
+        js_str(w, s, l);
+        break;
+    case ENG_COL_DECIMAL:
+        eng__fmt_decimal4(b, sizeof b, v);
+        js_raw(w, b);
+        break;
+    case ENG_COL_DATE:
+        js_time(w, v);
+        break;
+    case ENG_COL_BOOL:
+        js_raw(w, v ? "true" : "false");
+        break;
+    default:
+        snprintf(b, sizeof b, "%lld", (long long)v);
+        js_raw(w, b);
+        break;
+    }
+}
+
 static int on_txns(const eng__txn_cols *c, void *user)
 {
     txctx *x = user;
@@ -185,7 +243,19 @@ static int on_txns(const eng__txn_cols *c, void *user)
             js_raw(w, k > c->item_off[i] ? "," : "");
             js_str(w, s ? s : "", s ? l : 0);
         }
-        js_raw(w, "]}");
+        js_raw(w, "],\"fields\":{");
+        for (uint32_t f = 0, first = 1; f < c->nfields; f++) {
+            int type;
+            const char *name = eng__txn_field_name(x->e, c->org, f, &type);
+            if (!name || !((c->field_present[f][i >> 6] >> (i & 63)) & 1))
+                continue;
+            js_raw(w, first ? "" : ",");
+            first = 0;
+            js_cstr(w, name);
+            eng__wr_u8(w, ':');
+            field_value(w, x->e, c->org, type, c->field[f][i]);
+        }
+        js_raw(w, "}}");
     }
     return 0;
 }
@@ -217,7 +287,8 @@ int eng__privacy_export(eng_engine *e, const char *org, const char *ext, eng__wr
     js_cstr(w, ext);
     snprintf(head, sizeof head, ",\"customer\":%u,", id);
     js_raw(w, head);
-    if (!(rc = attributes(w, e, org, &a->t, id)) && !(rc = groups(w, e, a, id)) && !(rc = touches(w, e, org, id)))
+    if (!(rc = attributes(w, e, org, &a->t, id)) && !(rc = consent_history(w, e, a, id)) &&
+        !(rc = groups(w, e, a, id)) && !(rc = touches(w, e, org, id)))
         rc = transactions(w, e, org, id);
     js_raw(w, ",\"coupons\":[]}");
     if (!rc && w->err)

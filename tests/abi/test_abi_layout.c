@@ -37,6 +37,8 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_import_report), 48);
     OFF(eng_erase_report, version, 0); OFF(eng_erase_report, requested, 8); OFF(eng_erase_report, erased, 16); OFF(eng_erase_report, not_found, 24);
     assert_int_equal(sizeof(eng_erase_report), 32);
+    OFF(eng_consent_change, version, 0); OFF(eng_consent_change, channel, 4); OFF(eng_consent_change, kind, 8); OFF(eng_consent_change, given, 12); OFF(eng_consent_change, time, 16); OFF(eng_consent_change, recorded, 24); OFF(eng_consent_change, source, 32); OFF(eng_consent_change, actor, 40);
+    assert_int_equal(sizeof(eng_consent_change), 48);
     OFF(eng_audience_query, version, 0); OFF(eng_audience_query, include, 8); OFF(eng_audience_query, n_include, 16); OFF(eng_audience_query, exclude, 24); OFF(eng_audience_query, n_exclude, 32); OFF(eng_audience_query, channels, 40); OFF(eng_audience_query, control_percent, 44); OFF(eng_audience_query, split_seed, 48); OFF(eng_audience_query, org, 56); OFF(eng_audience_query, campaign, 64);
     assert_int_equal(sizeof(eng_audience_query), 72);
     OFF(eng_global_control, version, 0); OFF(eng_global_control, mode, 4); OFF(eng_global_control, percent, 8); OFF(eng_global_control, group, 12); OFF(eng_global_control, seed, 16);
@@ -172,6 +174,7 @@ static void init_functions_match_initialisers(void **s)
     SAME(eng_import_options, ENG_IMPORT_OPTIONS_INIT, eng_import_options_init, ENG_IMPORT_OPTIONS_VERSION);
     SAME(eng_import_report, ENG_IMPORT_REPORT_INIT, eng_import_report_init, ENG_IMPORT_REPORT_VERSION);
     SAME(eng_erase_report, ENG_ERASE_REPORT_INIT, eng_erase_report_init, ENG_ERASE_REPORT_VERSION);
+    SAME(eng_consent_change, ENG_CONSENT_CHANGE_INIT, eng_consent_change_init, ENG_CONSENT_CHANGE_VERSION);
     SAME(eng_audience_query, ENG_AUDIENCE_QUERY_INIT, eng_audience_query_init, ENG_AUDIENCE_QUERY_VERSION);
     SAME(eng_global_control, ENG_GLOBAL_CONTROL_INIT, eng_global_control_init, ENG_GLOBAL_CONTROL_VERSION);
     SAME(eng_org_settings, ENG_ORG_SETTINGS_INIT, eng_org_settings_init, ENG_ORG_SETTINGS_VERSION);

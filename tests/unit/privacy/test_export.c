@@ -21,6 +21,15 @@ static const char expected[] =
     "\"consent\":{\"email\":\"2026-01-02T03:04:05Z\"},"
     "\"optout\":{\"sms\":\"2026-02-01\"},"
     "\"suppressed\":false,"
+    "\"consent_history\":["
+    "{\"channel\":\"email\",\"kind\":\"consent\",\"given\":true,\"time\":\"2026-01-02T03:04:05Z\","
+    "\"recorded\":\"2026-01-01\",\"source\":\"import\",\"actor\":\"admin\"},"
+    "{\"channel\":\"sms\",\"kind\":\"optout\",\"given\":true,\"time\":\"2026-02-01\","
+    "\"recorded\":\"2026-01-01\",\"source\":\"import\",\"actor\":\"admin\"},"
+    "{\"channel\":\"email\",\"kind\":\"consent\",\"given\":false,\"time\":\"2026-01-05T06:00:00Z\","
+    "\"recorded\":\"2026-01-05T06:00:00Z\",\"source\":\"api\",\"actor\":\"admin\"},"
+    "{\"channel\":\"email\",\"kind\":\"consent\",\"given\":true,\"time\":\"2026-01-02T03:04:05Z\","
+    "\"recorded\":\"2026-01-06\",\"source\":\"import\",\"actor\":\"admin\"}],"
     "\"groups\":[\"vips\",\"older\"],"
     "\"contacted\":["
     "{\"campaign\":7,\"message\":70,\"occurrence\":0,\"channel\":\"email\",\"time\":\"2026-03-01T10:00:00Z\","
@@ -28,9 +37,12 @@ static const char expected[] =
     "{\"campaign\":7,\"message\":70,\"occurrence\":0,\"channel\":\"email\",\"time\":\"2026-03-01T11:00:00Z\","
     "\"status\":\"delivered\"}],"
     "\"transactions\":[{\"id\":\"t-1\",\"time\":\"2026-03-02T09:30:00Z\",\"amount\":99.95,\"store\":\"S1\","
-    "\"items\":[\"sku-a\",\"sku-b\"]}],"
+    "\"items\":[\"sku-a\",\"sku-b\"],"
+    "\"fields\":{\"channel\":\"web \\\"shop\\\"\",\"units\":3,\"margin\":1.25,\"paid\":\"2026-03-03\",\"gift\":true}}],"
     "\"coupons\":[]}";
 
+#define T_WITHDRAW 1767592800000 /* 2026-01-05T06:00:00Z */
+#define T_AGAIN 1767657600000    /* 2026-01-06 */
 #define T_SENT 1772359200000   /* 2026-03-01T10:00:00Z */
 #define T_TXN 1772443800000    /* 2026-03-02T09:30:00Z */
 
@@ -48,6 +60,13 @@ static void round_trip(void **state)
     assert_int_equal(eng_customers_add_column(e, "admin", "vip", ENG_COL_BOOL), ENG_OK);
     assert_int_equal(eng_customers_add_column(e, "admin", "unused", ENG_COL_STRING), ENG_OK);
     assert_int_equal(eng_customers_import_csv_buffer(e, "admin", csv, sizeof csv - 1, NULL, NULL), ENG_OK);
+    /* Consent history: withdrawn through the API, then the same import again (its
+     * time given again: consent given again, recorded then). */
+    test_clock_now = T_WITHDRAW;
+    const char *cn[] = {"id", "consent.email"}, *cv[] = {"cust-PAT-77", "false"};
+    assert_int_equal(eng_customers_upsert(e, "admin", cn, 2, cv, 1, NULL, NULL), ENG_OK);
+    test_clock_now = T_AGAIN;
+    assert_int_equal(eng_customers_import_csv_buffer(e, "admin", csv, sizeof csv - 1, NULL, NULL), ENG_OK);
     uint32_t g;
     assert_int_equal(eng_group_create_uploaded(e, "admin", "vips", &g), ENG_OK);
     const char *ids[] = {"cust-PAT-77", "c2"};
@@ -61,6 +80,14 @@ static void round_trip(void **state)
     evfx_send(&f, "beta", 9, 0, 1, ENG_CH_SMS, T_SENT);
 
     /* Transactions: Pat's and c1's in acme, Pat's in beta. */
+    /* Custom fields of every type; c1's row leaves them NULL (left out of its export). */
+    assert_int_equal(eng_txn_field_add(e, "acme", "channel", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_txn_field_add(e, "acme", "units", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_txn_field_add(e, "acme", "margin", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_txn_field_add(e, "acme", "paid", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_txn_field_add(e, "acme", "gift", ENG_COL_BOOL), ENG_OK);
+    const char *fnames[] = {"channel", "units", "margin", "paid", "gift"};
+    const char *fvals[] = {"web \"shop\"", "3", "1.250", "2026-03-03", "yes", NULL, NULL, NULL, NULL, NULL};
     const char *tid[] = {"t-1", "t-2"}, *cust[] = {"cust-PAT-77", "c1"}, *stores[] = {"S1", NULL};
     const char *items[] = {"sku-a", "sku-b", "sku-c"};
     uint32_t nitems[] = {2, 1};
@@ -75,7 +102,11 @@ static void round_trip(void **state)
     b.stores = stores;
     b.item_counts = nitems;
     b.items = items;
+    b.nfields = 5;
+    b.field_names = fnames;
+    b.field_values = fvals;
     assert_int_equal(eng_txn_append(e, "acme", &b, NULL, NULL), ENG_OK);
+    b.nfields = 0;
     const char *tid_b[] = {"t-9"};
     b.count = 1;
     b.ids = tid_b;
@@ -124,6 +155,7 @@ static void round_trip(void **state)
     assert_int_equal(eng_customer_export_json(e, "admin", "c2", &json, &len), ENG_OK);
     assert_non_null(strstr(json, "\"groups\":[\"vips\",\"older\"]"));
     assert_non_null(strstr(json, "\"transactions\":[]"));
+    assert_non_null(strstr(json, "\"consent_history\":[]")); /* c2 never had consent */
     eng_free(e, json);
     evfx_close(&f);
 }
