@@ -373,6 +373,95 @@ ENG_API int eng_trace_init(eng_trace *x, unsigned int version);
 ENG_API int eng_trace_get(eng_engine *engine, const char *actor, uint64_t message, uint32_t occurrence,
                           uint32_t customer, eng_trace *out);
 
+/** Current version of #eng_ad_manifest. */
+#define ENG_AD_MANIFEST_VERSION 1
+
+/**
+ * One part of an ad audience handed to the export callback: the customers of
+ * one chunk of an execution chosen for one ad channel (#ENG_CH_FACEBOOK,
+ * #ENG_CH_INSTAGRAM, #ENG_CH_GOOGLE, #ENG_CH_YOUTUBE).
+ */
+typedef struct eng_ad_manifest {
+    unsigned int version;        /**< #ENG_AD_MANIFEST_VERSION. */
+    const char *idempotency_key; /**< Deterministic per (campaign, message version, occurrence, part, channel); a retry
+                                      carries the same key (its list holds the same customers, less any who became
+                                      unreachable meanwhile). */
+    uint64_t campaign;           /**< The campaign. */
+    uint64_t message;            /**< The message. */
+    uint32_t occurrence;         /**< Occurrence of the message's schedule. */
+    int channel;                 /**< The ad channel. */
+    uint32_t part;               /**< Part number within the execution (its chunk), from 0. */
+    uint64_t count;              /**< Identifiers in the list. */
+    char list_sha256[65];        /**< SHA-256 (lower-case hex) of the list: each identifier followed by a line feed. */
+} eng_ad_manifest;
+
+/** Static initialiser equal to what eng_ad_manifest_init() produces. */
+#define ENG_AD_MANIFEST_INIT {ENG_AD_MANIFEST_VERSION, NULL, 0, 0, 0, 0, 0, 0, {0}}
+
+/**
+ * Prepare @p x (zeroed, version set); the library fills manifests itself, this is for hosts replaying one.
+ * @param x the struct. @param version #ENG_AD_MANIFEST_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_ad_manifest_init(eng_ad_manifest *x, unsigned int version);
+
+/**
+ * Export one part of an ad audience: @p hashes holds @p manifest->count
+ * identifiers, each the SHA-256 (lower-case hex) of a customer's contact on
+ * the channel, normalised as eng_ad_identifier_hash() does. Set @p status to
+ * an #eng_send_status for the whole part (#ENG_SEND_ACCEPTED once the platform
+ * has the list) and return #ENG_OK; a negative return (or @p status left
+ * negative) counts as #ENG_SEND_UNKNOWN and the part is tried again with the
+ * same key. Called without the engine lock.
+ */
+typedef int (*eng_ad_export_fn)(const eng_ad_manifest *manifest, const char *const *hashes, int *status,
+                                void *user);
+
+/** Current version of #eng_dispatch_hooks. */
+#define ENG_DISPATCH_HOOKS_VERSION 1
+
+/** Host callbacks of the dispatcher beyond the transport (eng_dispatch_hooks_set()). */
+typedef struct eng_dispatch_hooks {
+    unsigned int version;       /**< #ENG_DISPATCH_HOOKS_VERSION. */
+    eng_ad_export_fn ad_export; /**< Where ad audiences go; NULL: a message with an ad creative is refused. */
+} eng_dispatch_hooks;
+
+/** Static initialiser equal to what eng_dispatch_hooks_init() produces. */
+#define ENG_DISPATCH_HOOKS_INIT {ENG_DISPATCH_HOOKS_VERSION, NULL}
+
+/**
+ * Fill @p x with the version and no callbacks.
+ * @param x the struct. @param version #ENG_DISPATCH_HOOKS_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_dispatch_hooks_init(eng_dispatch_hooks *x, unsigned int version);
+
+/**
+ * Set the dispatcher's host callbacks for this engine (not stored: set them
+ * after every eng_open(), before eng_run_due()). Customers chosen for an ad
+ * channel leave through @c ad_export, never through the transport. An
+ * execution of a message with an ad creative starts only when @c ad_export is
+ * set; otherwise it is refused with the reason.
+ * @param engine an open engine. @param hooks the callbacks (copied), or NULL to clear them.
+ * @param user passed last to every callback.
+ * @return #ENG_OK; #ENG_EVERSION; #ENG_EMISUSE (bad engine).
+ */
+ENG_API int eng_dispatch_hooks_set(eng_engine *engine, const eng_dispatch_hooks *hooks, void *user);
+
+/**
+ * The identifier an ad export carries for a contact: normalised, then SHA-256
+ * in lower-case hex. An email (it has an `@`) is trimmed of surrounding white
+ * space and lower-cased; a phone number keeps its digits with the country code
+ * (a leading `+` or `00` is the international prefix), for Meta
+ * (#ENG_CH_FACEBOOK, #ENG_CH_INSTAGRAM) without `+`, for Google (#ENG_CH_GOOGLE,
+ * #ENG_CH_YOUTUBE) as E.164 with `+`.
+ * @param channel the ad channel. @param contact the contact as stored.
+ * @param out receives 64 hex digits and a NUL ("" on failure). @param cap at least 65.
+ * @return #ENG_OK; #ENG_EINVAL (field `channel`: not an ad channel; `contact`: neither an email nor a phone
+ *         number of 7..15 digits; `out`).
+ */
+ENG_API int eng_ad_identifier_hash(int channel, const char *contact, char *out, size_t cap);
+
 ENG_END_DECLS
 
 #endif /* ENGAGE_DISPATCH_H */

@@ -161,6 +161,8 @@ typedef struct eng__claim {
 } eng__claim;
 
 typedef struct eng__dsp {
+    eng_dispatch_hooks hooks; /* the host's (eng_dispatch_hooks_set), with hooks_user */
+    void *hooks_user;
     eng__xcache *execs;
     eng__claim *claims;
     size_t nclaims, cclaims;
@@ -180,6 +182,17 @@ int eng__xcache_dry(eng_engine *e, const char *actor, uint64_t msg, eng__xcache 
 void eng__xcache_free(eng_engine *e, eng__xcache *xc);
 
 int eng__claimed(const eng__dsp *d, uint64_t msg, uint32_t occ, uint32_t chunk);
+
+/* ---- ad audiences (adexport.c) ---- */
+int eng__ad_channel(int channel);
+/* Normalised identifier of a contact for the ad channel; its length, 0 when unusable. */
+size_t eng__ad_normalise(int channel, const char *s, size_t n, char *out, size_t cap);
+/* SHA-256 hex of the normalised contact; 64, or 0 when unusable. */
+size_t eng__ad_hash(int channel, const char *contact, size_t n, char hex[65]);
+/* The idempotency key of one part: the send-key prefix with "p<part>/<channel>" for the customer. */
+size_t eng__ad_part_key(char *buf, size_t cap, const char *keypfx, size_t plen, uint32_t part, int channel);
+/* SHA-256 hex of the list, each entry followed by a line feed. */
+void eng__ad_list_hash(const char *const *hashes, size_t n, char hex[65]);
 
 /* ---- credits (credit.c) ---- */
 /* Cost of one send on a channel: the org's channel cost times segments. */

@@ -205,6 +205,20 @@ static int uses_unsubscribe(const eng_message_spec *s)
     return 0;
 }
 
+static int has_ad_creative(const eng_message_spec *s)
+{
+    for (size_t i = 0; i < s->n_creatives; i++)
+        if (eng__ad_channel(s->creatives[i].channel))
+            return 1;
+    return 0;
+}
+
+static int ad_hook(eng_engine *e)
+{
+    eng__dsp *d = eng__dsp_get(e);
+    return d && d->hooks.ad_export;
+}
+
 /* Why a new execution may not start ("" when it may). A failure to find out (out of
  * memory while hashing) is an error, never a refusal: a refusal is stored for good. */
 static int refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
@@ -221,6 +235,9 @@ static int refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
         snprintf(why, cap, "an X-Engage message approved less than 48 hours before its schedule does not execute");
     else if (!eng__strategy_get(m->spec.strategy))
         snprintf(why, cap, "strategy %d cannot be executed by this build", m->spec.strategy);
+    else if (has_ad_creative(&m->spec) && !ad_hook(e))
+        snprintf(why, cap, "the message has an ad creative but no ad export callback is set "
+                           "(eng_dispatch_hooks_set); ad audiences never go through the transport");
     else if (uses_unsubscribe(&m->spec) && !xc->has_unsub)
         snprintf(why, cap, "the content has {{unsubscribe}} but org '%s' has no unsubscribe set-up "
                            "(eng_unsubscribe_setup)", xc->x.o.id);

@@ -125,6 +125,13 @@ static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *vi
     size_t kl = eng__send_key_tail(key, sizeof key, xc->keypfx, xc->keypfx_len, k->id, ch);
     size_t tl = 0;
     const char *to = eng__view_contact(view, ch, k->id, &tl);
+    char adh[65];
+    if (eng__ad_channel(ch)) { /* an ad audience carries the hashed identifier, never the contact */
+        if (!to || !eng__ad_hash(ch, to, tl, adh))
+            return ENG_UNREACH_NO_CONTACT;
+        to = adh;
+        tl = 64;
+    }
     const char *from = xc->sender[ch] ? xc->sender[ch] : "";
     memset(p, 0, sizeof *p);
     p->send = si;
@@ -305,6 +312,80 @@ static int chunk_coupons(eng__runctx *r, eng__xcache *xc, const eng__chunk *c, i
     return ENG_OK;
 }
 
+/* Put the ad sends of @p p last, grouped by channel, each group in send order:
+ * a group is one part of that channel's audience. */
+static int ad_last(eng_engine *e, const eng__chunk *c, pend *p, size_t np)
+{
+    size_t nad = 0;
+    for (size_t i = 0; i < np; i++)
+        nad += (size_t)eng__ad_channel(c->send[p[i].send].ch);
+    if (!nad)
+        return ENG_OK;
+    pend *t = eng__malloc(&e->mem, np * sizeof *t);
+    if (!t)
+        return eng__nomem();
+    size_t k = 0;
+    for (size_t i = 0; i < np; i++)
+        if (!eng__ad_channel(c->send[p[i].send].ch))
+            t[k++] = p[i];
+    for (int ch = 0; ch < ENG_CH_COUNT; ch++)
+        for (size_t i = 0; eng__ad_channel(ch) && i < np; i++)
+            if (c->send[p[i].send].ch == ch)
+                t[k++] = p[i];
+    memcpy(p, t, np * sizeof *t);
+    eng__free(&e->mem, t);
+    return ENG_OK;
+}
+
+typedef struct adpart {
+    size_t from, to; /* envelopes [from, to) */
+    char key[ENG_SEND_KEY_MAX + 1];
+    eng_ad_manifest m;
+} adpart;
+
+/* The ad parts of envelopes ordered by ad_last (engine locked): manifests and the hash list. */
+static int ad_parts(eng_engine *e, const eng__xcache *xc, const eng__chunk *c, const eng_envelope *env, size_t np,
+                    adpart *parts, size_t *nparts, size_t *nplain, const char ***hashes)
+{
+    *nparts = 0;
+    *nplain = np;
+    *hashes = NULL;
+    size_t i = 0;
+    while (i < np && !eng__ad_channel(env[i].channel))
+        i++;
+    *nplain = i;
+    if (i == np)
+        return ENG_OK;
+    if (!(*hashes = eng__calloc(&e->mem, np, sizeof **hashes)))
+        return eng__nomem();
+    for (size_t k = i; k < np; k++)
+        (*hashes)[k] = env[k].recipient;
+    while (i < np) {
+        adpart *a = &parts[(*nparts)++];
+        size_t j = i;
+        while (j < np && env[j].channel == env[i].channel)
+            j++;
+        a->from = i;
+        a->to = j;
+        eng__ad_part_key(a->key, sizeof a->key, xc->keypfx, xc->keypfx_len, c->index, env[i].channel);
+        a->m = (eng_ad_manifest){ENG_AD_MANIFEST_VERSION, a->key, xc->x.c.id, xc->msg, xc->occ, env[i].channel,
+                                 c->index, (uint64_t)(j - i), {0}};
+        eng__ad_list_hash(*hashes + i, j - i, a->m.list_sha256);
+        i = j;
+    }
+    return ENG_OK;
+}
+
+/* One part to the host's export callback (engine unlocked); its outcome is every entry's. */
+static void ad_export(const eng_dispatch_hooks *h, void *user, const adpart *a, const char **hashes, int *status)
+{
+    int st = -1;
+    if (!h->ad_export || h->ad_export(&a->m, hashes + a->from, &st, user) < 0)
+        st = -1;
+    for (size_t i = a->from; i < a->to; i++)
+        status[i] = st;
+}
+
 static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
 {
     eng_engine *e = r->e;
@@ -356,6 +437,8 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
             bal[ENG_CREDITS_CAMPAIGN] - reserved(e, xc->x.o.id) < cost)
             rc = BLOCKED; /* not planned: the execution waits for credits */
     }
+    if (!rc)
+        rc = ad_last(e, &c, p, np);
     for (size_t i = 0; i < np && !rc; i++)
         c.send[p[i].send].attempts++;
     /* Intent: the decisions and the attempts are stored before any call. */
@@ -388,10 +471,21 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         uint64_t msg = xc->msg;
         uint32_t occ = xc->occ;
         eng_time due = xc->rec.due;
+        adpart parts[ENG_CH_COUNT];
+        size_t nparts = 0, nplain = np;
+        const char **hashes = NULL;
+        eng__dsp *dsp = eng__slot_get(e, ENG__SLOT_DISPATCH);
+        eng_dispatch_hooks hooks = dsp->hooks;
+        void *hooks_user = dsp->hooks_user;
+        if ((rc = ad_parts(e, xc, &c, env, np, parts, &nparts, &nplain, &hashes)))
+            goto done;
         /* The provider call: other threads use the engine meanwhile. */
         eng__leave(e);
-        transmit(e, env, np, status);
+        transmit(e, env, nplain, status);
+        for (size_t k = 0; k < nparts; k++)
+            ad_export(&hooks, hooks_user, &parts[k], hashes, status);
         pthread_mutex_lock(&e->lock);
+        eng__free(&e->mem, hashes);
         r->rep->batches++;
         r->rep->sent += np;
         if (e->closed) {
@@ -473,6 +567,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
             }
         }
     }
+done:
     if (!rc)
         r->rep->skipped += d.skipped;
     eng__free(&e->mem, codes);

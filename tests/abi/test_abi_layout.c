@@ -68,6 +68,10 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_coupon_pool_info), 96);
     OFF(eng_coupon_assignment, version, 0); OFF(eng_coupon_assignment, code, 4); OFF(eng_coupon_assignment, index, 72); OFF(eng_coupon_assignment, message, 80); OFF(eng_coupon_assignment, occurrence, 88); OFF(eng_coupon_assignment, at, 96);
     assert_int_equal(sizeof(eng_coupon_assignment), 104);
+    OFF(eng_ad_manifest, version, 0); OFF(eng_ad_manifest, idempotency_key, 8); OFF(eng_ad_manifest, campaign, 16); OFF(eng_ad_manifest, message, 24); OFF(eng_ad_manifest, occurrence, 32); OFF(eng_ad_manifest, channel, 36); OFF(eng_ad_manifest, part, 40); OFF(eng_ad_manifest, count, 48); OFF(eng_ad_manifest, list_sha256, 56);
+    assert_int_equal(sizeof(eng_ad_manifest), 128);
+    OFF(eng_dispatch_hooks, version, 0); OFF(eng_dispatch_hooks, ad_export, 8);
+    assert_int_equal(sizeof(eng_dispatch_hooks), 16);
     OFF(eng_trace, version, 0); OFF(eng_trace, reason, 4); OFF(eng_trace, rule, 8); OFF(eng_trace, detail, 12); OFF(eng_trace, variant, 16); OFF(eng_trace, channels, 20); OFF(eng_trace, unreach, 24); OFF(eng_trace, state, 84);
     assert_int_equal(sizeof(eng_trace), 144);
     /* engine.h */
@@ -201,6 +205,8 @@ static void init_functions_match_initialisers(void **s)
     SAME(eng_unsubscribe_info, ENG_UNSUBSCRIBE_INFO_INIT, eng_unsubscribe_info_init, ENG_UNSUBSCRIBE_INFO_VERSION);
     SAME(eng_coupon_pool_info, ENG_COUPON_POOL_INFO_INIT, eng_coupon_pool_info_init, ENG_COUPON_POOL_INFO_VERSION);
     SAME(eng_coupon_assignment, ENG_COUPON_ASSIGNMENT_INIT, eng_coupon_assignment_init, ENG_COUPON_ASSIGNMENT_VERSION);
+    SAME(eng_ad_manifest, ENG_AD_MANIFEST_INIT, eng_ad_manifest_init, ENG_AD_MANIFEST_VERSION);
+    SAME(eng_dispatch_hooks, ENG_DISPATCH_HOOKS_INIT, eng_dispatch_hooks_init, ENG_DISPATCH_HOOKS_VERSION);
     SAME(eng_dry_report, ENG_DRY_REPORT_INIT, eng_dry_report_init, ENG_DRY_REPORT_VERSION);
     SAME(eng_trace, ENG_TRACE_INIT, eng_trace_init, ENG_TRACE_VERSION);
     SAME(eng_org_figures, ENG_ORG_FIGURES_INIT, eng_org_figures_init, ENG_ORG_FIGURES_VERSION);

@@ -53,6 +53,8 @@ typedef struct engd {
     char org_key[ENG_SEND_KEY_MAX + 1];
     size_t key_len;
     int verbose;
+    struct adid { char h[65]; uint32_t c; } *adids; /* ad identifier (hash) -> customer, sorted */
+    size_t nadids;
 } engd;
 
 static eng_time clock_fn(void *u) { return ((engd *)u)->now; }
@@ -65,6 +67,26 @@ static int transport(const eng_envelope *env, size_t n, int *status, void *user)
         d->sent[env[i].customer] = (int8_t)env[i].channel;
         status[i] = ENG_SEND_ACCEPTED;
     }
+    return ENG_OK;
+}
+
+static int adid_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct adid *)a)->h, ((const struct adid *)b)->h);
+}
+
+/* Ad audiences come as hashed identifiers: map each back to its customer. */
+static int ad_export(const eng_ad_manifest *m, const char *const *hashes, int *status, void *user)
+{
+    engd *d = user;
+    for (uint64_t i = 0; i < m->count; i++) {
+        struct adid key;
+        snprintf(key.h, sizeof key.h, "%s", hashes[i]);
+        const struct adid *a = bsearch(&key, d->adids, d->nadids, sizeof *d->adids, adid_cmp);
+        if (a)
+            d->sent[a->c] = (int8_t)m->channel;
+    }
+    *status = ENG_SEND_ACCEPTED;
     return ENG_OK;
 }
 
@@ -354,7 +376,7 @@ static void e_close(xs_driver *b)
     for (size_t i = 0; i < d->nr; i++)
         free(d->keys[i]);
     free(d->keys), free(d->st), free(d->rt), free(d->xc), free(d->xv);
-    free(d->test), free(d->pos), free(d->sent);
+    free(d->test), free(d->pos), free(d->sent), free(d->adids);
     free(d);
 }
 
@@ -456,6 +478,9 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
                 len += (size_t)snprintf(csv + len, cap - len, ",c%u@example.com,yes", i);
             else if (d->ech[k] == ENG_CH_SMS || d->ech[k] == ENG_CH_WHATSAPP)
                 len += (size_t)snprintf(csv + len, cap - len, ",+1%010u,yes", i);
+            else if (d->ech[k] == ENG_CH_FACEBOOK || d->ech[k] == ENG_CH_INSTAGRAM || d->ech[k] == ENG_CH_GOOGLE ||
+                     d->ech[k] == ENG_CH_YOUTUBE) /* ad audiences match on an email */
+                len += (size_t)snprintf(csv + len, cap - len, ",c%u@ads.example,yes", i);
             else
                 len += (size_t)snprintf(csv + len, cap - len, ",x%u,yes", i);
             if (0)
@@ -465,6 +490,20 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     }
     must(eng_customers_import_csv_buffer(d->e, "root", csv, len, NULL, NULL), "eng_customers_import_csv_buffer");
     free(csv);
+    d->adids = malloc((size_t)n * sizeof *d->adids);
+    if (!d->adids)
+        abort();
+    for (uint32_t i = 0; i < n; i++) {
+        char contact[48];
+        snprintf(contact, sizeof contact, "c%u@ads.example", i);
+        must(eng_ad_identifier_hash(ENG_CH_GOOGLE, contact, d->adids[i].h, sizeof d->adids[i].h), "ad id");
+        d->adids[i].c = i;
+    }
+    d->nadids = n;
+    qsort(d->adids, n, sizeof *d->adids, adid_cmp);
+    eng_dispatch_hooks hk = ENG_DISPATCH_HOOKS_INIT;
+    hk.ad_export = ad_export;
+    must(eng_dispatch_hooks_set(d->e, &hk, d), "eng_dispatch_hooks_set");
     char ext[32];
     /* The driver speaks dense ids: customer i of the world is dense id i (import order). */
     must(eng_customer_external_id(d->e, "root", n - 1, ext, sizeof ext), "eng_customer_external_id");
