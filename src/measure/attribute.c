@@ -5,7 +5,8 @@
  * 2. One pass over the touch log: each (customer, message, channel, status)
  *    is counted once (a bitmap per status/message/channel that occurs), and
  *    the starting-status touches of customers with a bit in `hasq` are kept.
- *    This is the only pass over the big column set, and it is sequential.
+ *    This is the only pass over the big column set, and it is sequential; the
+ *    bits are set per block, bucketed by customer range (see touch_block).
  * 3. (walk.c) Both small sides are radix-sorted by customer and walked
  *    together; the model splits each qualifying transaction among its
  *    eligible touches; control customers are looked up.
@@ -178,6 +179,52 @@ static int push_cand(run *x, uint32_t c, unsigned m, unsigned ch, eng_time t)
     return ENG_OK;
 }
 
+/* The touch pass. Each row is read once, in order: it is mapped to its slot
+ * (status, message, channel) and checked, the earliest send and the
+ * starting-status candidates are kept, and a key (slot, customer) goes into
+ * the bucket of the customer's range (at most PART_MAX buckets). A full bucket
+ * (and every bucket at the end of the call) sets its deduplication bits: the
+ * bitmap words one bucket touches are a narrow range of each bitmap, so they
+ * stay in cache instead of each row waiting on memory (at L the bitmaps are
+ * 1.25 MB each and there are dozens). */
+enum { PART_MAX = ENG__ATTR_BUCKETS };
+/* Keys buffered in all (PART_MAX buckets share them), and buckets of 2^17
+ * customers (16 KB of each bitmap) or wider so that there are at most
+ * PART_MAX. Variables only so that the reference test can run tiny buckets. */
+size_t eng__attr_part_rows = (size_t)1 << 21;
+unsigned eng__attr_part_min_shift = 17;
+
+static unsigned part_shift(uint32_t ncust)
+{
+    unsigned bits = 0;
+    while (bits < 32 && ((uint64_t)1 << bits) < ncust)
+        bits++;
+    return bits > 6 + eng__attr_part_min_shift ? bits - 6 : eng__attr_part_min_shift;
+}
+
+static void flush_bucket(run *x, unsigned b)
+{
+    const uint64_t *keys = x->keys + (size_t)b * x->bcap;
+    uint64_t *const *bits = x->bits;
+    uint64_t *cnt = x->cnt;
+    uint32_t n = x->bfill[b];
+    enum { AHEAD = 16 };
+    for (uint32_t j = 0; j < n; j++) {
+        if (j + AHEAD < n) {
+            uint64_t ka = keys[j + AHEAD];
+            __builtin_prefetch(&bits[ka >> 32][(uint32_t)ka >> 6], 1);
+        }
+        uint64_t k = keys[j];
+        uint32_t c = (uint32_t)k;
+        uint64_t *w = &bits[k >> 32][c >> 6], bit = 1ull << (c & 63);
+        if (!(*w & bit)) {
+            *w |= bit;
+            cnt[k >> 32]++;
+        }
+    }
+    x->bfill[b] = 0;
+}
+
 int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, const uint8_t *chs,
                       const uint8_t *sts, const eng_time *ts)
 {
@@ -187,21 +234,20 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
     const size_t nmsg = x->nmsg, mtab_n = x->mtab_n;
     const uint16_t *mtab = x->mtab;
     const uint64_t *hasq = x->hasq;
-    /* At L the bitmaps outgrow the caches and the pass waits on memory: fetch
-     * the words of the row AHEAD rows on while this one is processed. */
-    enum { AHEAD = 64 };
-    for (size_t i = 0; i < n; i++) {
-        if (i + AHEAD < n) {
-            size_t a = i + AHEAD;
-            unsigned ma = ms[a] < mtab_n ? mtab[ms[a]] : 0;
-            if (ma && cu[a] < ncust && sts[a] < ENG_TOUCH_STATUS_COUNT && chs[a] < ENG_MAX_CHANNELS) {
-                const uint64_t *bma = x->bits[((size_t)sts[a] * nmsg + ma - 1) * ENG_MAX_CHANNELS + chs[a]];
-                if (bma)
-                    __builtin_prefetch(&bma[cu[a] >> 6], 1);
-                if (sts[a] == want)
-                    __builtin_prefetch(&hasq[cu[a] >> 6], 0);
-            }
-        }
+    const unsigned shift = part_shift(ncust);
+    if (!x->keys) {
+        x->bcap = eng__attr_part_rows / PART_MAX ? eng__attr_part_rows / PART_MAX : 1;
+        if (!(x->keys = eng__malloc(x->mem, x->bcap * PART_MAX * sizeof *x->keys)))
+            return eng__nomem();
+    }
+    const size_t bcap = x->bcap;
+    uint64_t *keys = x->keys;
+    uint32_t *fill = x->bfill;
+    int rc = ENG_OK;
+    enum { AHEAD = 32 };
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i + AHEAD < n && sts[i + AHEAD] == want && cu[i + AHEAD] < ncust)
+            __builtin_prefetch(&hasq[cu[i + AHEAD] >> 6], 0);
         uint32_t id = ms[i];
         unsigned m = id < mtab_n ? mtab[id] : msg_slow(x, id);
         if (!m)
@@ -211,31 +257,30 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
             continue;
         uint32_t c = cu[i];
         unsigned st = sts[i], ch = chs[i];
-        if (c >= ncust || st >= ENG_TOUCH_STATUS_COUNT || ch >= ENG_MAX_CHANNELS)
-            return eng__err(ENG_EINVAL, c >= ncust ? "touches.customer" : st >= ENG_TOUCH_STATUS_COUNT ? "touches.status" : "touches.channel",
-                            "row %zu: customer %u, status %u, channel %u out of range", i, c, st, ch);
+        if (c >= ncust || st >= ENG_TOUCH_STATUS_COUNT || ch >= ENG_MAX_CHANNELS) {
+            rc = eng__err(ENG_EINVAL, c >= ncust ? "touches.customer" : st >= ENG_TOUCH_STATUS_COUNT ? "touches.status" : "touches.channel",
+                          "row %zu: customer %u, status %u, channel %u out of range", i, c, st, ch);
+            break;
+        }
         size_t slot = ((size_t)st * nmsg + m) * ENG_MAX_CHANNELS + ch;
-        uint64_t *bm = x->bits[slot];
-        if (!bm) {
-            bm = x->bits[slot] = eng__calloc(x->mem, x->words, sizeof *bm);
-            if (!bm)
-                return eng__nomem();
+        if (!x->bits[slot] && !(x->bits[slot] = eng__calloc(x->mem, x->words, sizeof **x->bits))) {
+            rc = eng__nomem();
+            break;
         }
-        uint64_t w = bm[c >> 6], b = 1ull << (c & 63);
-        if (!(w & b)) {
-            bm[c >> 6] = w | b;
-            x->cnt[slot]++;
-        }
+        unsigned b = c >> shift;
+        keys[b * bcap + fill[b]] = (uint64_t)slot << 32 | c;
+        if (++fill[b] == bcap)
+            flush_bucket(x, b);
         eng_time t = ts[i];
         if (st == ENG_TOUCH_SENT && t < x->sent_at[m])
             x->sent_at[m] = t;
-        if (st == want && BIT(hasq, c)) {
-            int rc = push_cand(x, c, m, ch, t);
-            if (rc)
-                return rc;
-        }
+        if (st == want && BIT(hasq, c))
+            rc = push_cand(x, c, m, ch, t);
     }
-    return ENG_OK;
+    for (unsigned b = 0; b < PART_MAX; b++) /* the bits of every row before a failure are set */
+        if (fill[b])
+            flush_bucket(x, b);
+    return rc;
 }
 
 static void report_drop(const eng__mem *mem, eng_report *r);
@@ -253,6 +298,7 @@ void eng__attr_free(run *x)
     eng__free(x->mem, x->hasq);
     eng__free(x->mem, x->qtx);
     eng__free(x->mem, x->cd);
+    eng__free(x->mem, x->keys);
     eng__free(x->mem, x->sent_at);
     report_drop(x->mem, x->r);
     eng__free(x->mem, x);

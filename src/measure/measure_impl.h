@@ -76,6 +76,8 @@ void eng__sort_qtx(eng__qtx *a, eng__qtx *tmp, size_t n);
 /* One attribution run (attribute.c): fed transactions first, then touches, in
  * chunks of any size (whole columns, or the events layer's segments), then
  * finished into a report (walk.c). */
+/* Buckets of the touch pass (attribute.c). */
+#define ENG__ATTR_BUCKETS 64
 typedef struct eng__attr {
     eng_engine *e;
     const eng__mem *mem;
@@ -92,6 +94,9 @@ typedef struct eng__attr {
     size_t nq, capq;
     eng__cand *cd;
     size_t ncd, capcd;
+    uint64_t *keys;           /* the touch pass's buckets of (slot << 32 | customer), bcap each */
+    size_t bcap;
+    uint32_t bfill[ENG__ATTR_BUCKETS]; /* keys in each bucket */
     eng_time *sent_at;        /* per message: earliest sent touch */
     eng_time window;
     int touches_seen;
@@ -108,6 +113,9 @@ int eng__attr_txns(eng__attr *a, size_t n, const uint32_t *cust, const eng_time 
 /* Touches: key is the message id (or context) mapped by the table. */
 int eng__attr_touches(eng__attr *a, size_t n, const uint32_t *cust, const uint32_t *key, const uint8_t *ch,
                       const uint8_t *st, const eng_time *t);
+/* The touch pass's buffered keys and narrowest bucket (log2 customers); tests change them. */
+extern size_t eng__attr_part_rows;
+extern unsigned eng__attr_part_min_shift;
 /* Run one campaign over whole columns, with events limited to [from, to] (both 0: all). */
 int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
                          const eng_measure_spec *spec, eng_time from, eng_time to, eng_report **out);
