@@ -95,5 +95,24 @@ class NewerAreas(unittest.TestCase):
             self.assertEqual(changes[1]["recorded"], T0 + engage.DAY)
 
 
+    @unittest.skipUnless(_native.has("eng_dispatch_hooks_set"), "this library has no ad export")
+    def test_ad_export_hook_and_identifiers(self):
+        # An ad creative is reached only through X-Engage (a 100,000 test group): the end-to-end
+        # run is the C suite's (dispatch_adexport); here the hook is set and cleared and the
+        # identifiers are checked against hashlib.
+        import hashlib
+        with engage.Engine() as eng:
+            eng.set_ad_export(lambda manifest, hashes: "accepted")
+            eng.set_ad_export(None)
+        mail = "User7@Example.com"
+        self.assertEqual(engage.ad_identifier_hash("google", mail),
+                         hashlib.sha256(mail.lower().encode()).hexdigest())
+        self.assertEqual(engage.ad_identifier_hash("facebook", "+1 (234) 567-8901"),
+                         hashlib.sha256(b"12345678901").hexdigest())
+        with self.assertRaises(engage.InvalidArgument) as cm:
+            engage.ad_identifier_hash("sms", mail)
+        self.assertEqual(cm.exception.detail, "channel")
+
+
 if __name__ == "__main__":
     unittest.main()

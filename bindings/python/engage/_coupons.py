@@ -44,3 +44,45 @@ class CouponsMixin:
         self._raise_if(rc)
         return {"code": x.code.decode(), "index": x.index, "message": x.message, "occurrence": x.occurrence,
                 "at": x.at}
+
+
+class AdsMixin:
+    """Ad audiences (engage/dispatch.h): customers chosen for an ad channel leave through a
+    Python export callback as hashed identifiers, never through the transport."""
+
+    def set_ad_export(self, fn) -> None:
+        """fn(manifest: dict, hashes: list of hex str) -> "accepted" (or another send status) for
+        the whole part; raising counts as "unknown" and the part is retried with the same key.
+        Not stored: set it after each open. None clears it."""
+        require("eng_dispatch_hooks_set")
+        from .callbacks import SEND_STATUS
+        from ._util import channel_name
+        if fn is None:
+            self._call(_n.lib.eng_dispatch_hooks_set, None, None)
+            return
+
+        def export(manifest, hashes, status, user):
+            try:
+                m = manifest.contents
+                md = {"key": m.idempotency_key.decode(), "campaign": m.campaign, "message": m.message,
+                      "occurrence": m.occurrence, "channel": channel_name(m.channel), "part": m.part,
+                      "count": m.count, "list_sha256": m.list_sha256.decode()}
+                res = fn(md, [hashes[i].decode() for i in range(m.count)])
+                status[0] = SEND_STATUS[res] if isinstance(res, str) else int(res)
+                return 0
+            except BaseException as exc:  # noqa: B902 - nothing may cross into C
+                return self._sink.record(exc, "ad export")
+        cb = _n.AD_EXPORT_FN(export)
+        hooks = _n.DispatchHooks(version=1, ad_export=cb)
+        self._keep += [cb, fn]
+        self._call(_n.lib.eng_dispatch_hooks_set, ctypes.byref(hooks), None)
+
+
+def ad_identifier_hash(channel: str, contact: str) -> str:
+    """The identifier an ad export carries for a contact (normalised, SHA-256, hex)."""
+    require("eng_ad_identifier_hash")
+    from ._util import channel_id
+    from .errors import check
+    out = ctypes.create_string_buffer(65)
+    check(_n.lib.eng_ad_identifier_hash(channel_id(channel), contact.encode(), out, 65))
+    return out.value.decode()

@@ -386,9 +386,16 @@ GlobalControl = _struct("eng_global_control", [
 ConsentChange = _struct("eng_consent_change", [
     ("version", c_uint), ("channel", c_int), ("kind", c_int), ("given", c_int), ("time", c_int64),
     ("recorded", c_int64), ("source", c_int), ("actor", c_char_p)])
-OPTIONAL_STRUCTS = {CouponPoolInfo: "eng_coupon_pool_upload", CouponAssignment: "eng_coupon_find",
+AdManifest = _struct("eng_ad_manifest", [
+    ("version", c_uint), ("idempotency_key", c_char_p), ("campaign", c_uint64), ("message", c_uint64),
+    ("occurrence", c_uint32), ("channel", c_int), ("part", c_uint32), ("count", c_uint64),
+    ("list_sha256", ctypes.c_char * 65)])
+AD_EXPORT_FN = ctypes.CFUNCTYPE(c_int, P(AdManifest), c_char_pp, P(c_int), c_void_p)
+DispatchHooks = _struct("eng_dispatch_hooks", [("version", c_uint), ("ad_export", AD_EXPORT_FN)])
+OPTIONAL_STRUCTS = {AdManifest: "eng_dispatch_hooks_set", DispatchHooks: "eng_dispatch_hooks_set",
+                    CouponPoolInfo: "eng_coupon_pool_upload", CouponAssignment: "eng_coupon_find",
                     GlobalControl: "eng_global_control_set", ConsentChange: "eng_consent_history"}
-VERSIONS.update({"eng_coupon_pool_info": 1, "eng_coupon_assignment": 1, "eng_global_control": 1,
+VERSIONS.update({"eng_ad_manifest": 1, "eng_dispatch_hooks": 1, "eng_coupon_pool_info": 1, "eng_coupon_assignment": 1, "eng_global_control": 1,
                  "eng_consent_change": 1})
 _SIGNATURES.update({
     "eng_coupon_pool_upload": (c_int, [E, S, S, c_char_pp, c_size_t]),
@@ -401,6 +408,8 @@ _SIGNATURES.update({
     "eng_consent_history": (c_int, [E, S, c_uint32, P(c_void_p)]),
     "eng_consent_next": (c_int, [c_void_p, P(ConsentChange)]),
     "eng_consent_iter_free": (None, [c_void_p]),
+    "eng_dispatch_hooks_set": (c_int, [E, P(DispatchHooks), c_void_p]),
+    "eng_ad_identifier_hash": (c_int, [c_int, S, ctypes.c_char_p, c_size_t]),
 })
 
 MISSING = set()

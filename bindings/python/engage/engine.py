@@ -6,7 +6,7 @@ from typing import Callable, List, Optional
 from . import _native as _n
 from . import callbacks as _cb
 from ._audience import AudienceMixin
-from ._coupons import CouponsMixin
+from ._coupons import AdsMixin, CouponsMixin
 from ._dispatch import DispatchMixin
 from ._events import EventsMixin
 from ._model import ModelMixin
@@ -17,7 +17,7 @@ from .reports import ReportsMixin
 LOG_LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
 
 
-class Engine(ModelMixin, AudienceMixin, EventsMixin, DispatchMixin, CouponsMixin, ReportsMixin, PrivacyMixin):
+class Engine(ModelMixin, AudienceMixin, EventsMixin, DispatchMixin, CouponsMixin, AdsMixin, ReportsMixin, PrivacyMixin):
     """An open engine.
 
     Storage: ``path`` opens (creating it unless ``create=False``) the crash-safe file store;
