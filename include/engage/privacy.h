@@ -4,7 +4,7 @@
  *
  * An erasure removes everything that identifies a customer — external id,
  * contacts, attributes, consent and opt-out and their history, suppression, membership of
- * uploaded groups — and keeps what the books need without identity: the
+ * uploaded groups, the coupon codes they hold — and keeps what the books need without identity: the
  * customer's dense id stays as a tombstone, so frozen audiences keep their
  * size and hash, the send ledger and touches keep their counts, and reports
  * keep their totals. It is audited (who, when, and the SHA-256 of the external
@@ -100,7 +100,7 @@ ENG_API int eng_customers_erase_csv(eng_engine *engine, const char *actor, const
  * `groups` (names of the groups the customer is in now),
  * `contacted` (the touches of the actor's org: campaign, message, occurrence,
  * channel, time, status, in time order), `transactions` of the actor's org (id,
- * time, amount, store, items, custom `fields`) and `coupons`. Values print as eng_customer_get()
+ * time, amount, store, items, custom `fields`) and `coupons` (pool, code, message, occurrence, time assigned). Values print as eng_customer_get()
  * prints them, so they re-import unchanged. The export is audited like an
  * erasure (action `export`, the SHA-256 of the external id).
  * @param engine an open engine.

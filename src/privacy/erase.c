@@ -9,6 +9,7 @@
  * repaired by the next erasure, which tells them again first. */
 #include "privacy/privacy_impl.h"
 #include "events/events_impl.h"
+#include "dispatch/coupon.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +64,38 @@ static int put_vacuum(eng_engine *e, const eng__keys *keys)
     return eng__rec_put_wr(e->store, ENG__K(VACUUM_KEY), ENG__REC_PRIV_VACUUM, PRIV_SCHEMA, &w);
 }
 
+typedef struct cpkeys {
+    const char *org;
+    uint32_t customer;
+    eng__keys *keys;
+} cpkeys;
+
+static int on_coupon(const eng__coupon_row *r, void *user)
+{
+    cpkeys *x = user;
+    char key[192];
+    int n = snprintf(key, sizeof key, "d/ca/%s/%08x/%s", x->org, x->customer, r->pool); /* dispatch/coupon.h */
+    return n > 0 && (size_t)n < sizeof key ? eng__keys_add(x->keys, key, (size_t)n) : 0;
+}
+
+/* The coupon codes the customers hold leave with them (the pools never hand
+ * them out again); their keys go to the backend's vacuum. */
+static int erase_coupons(eng_engine *e, const char *org, const eng__idset *ids, eng__keys *keys)
+{
+    eng__idset_it it;
+    uint32_t buf[256];
+    size_t got;
+    int rc = ENG_OK;
+    eng__idset_it_init(&it, ids);
+    while (!rc && (got = eng__idset_it_next(&it, buf, 256)) > 0)
+        for (size_t i = 0; i < got && !rc; i++) {
+            cpkeys x = {org, buf[i], keys};
+            if (!(rc = eng__coupons_each(e, org, buf[i], on_coupon, &x)))
+                rc = eng__coupons_erase(e, org, buf[i]);
+        }
+    return rc;
+}
+
 int eng__privacy_erase(eng_engine *e, const char *actor, const char *org, const eng__idset *ids,
                        const char *const *ext, const size_t *ext_len, size_t n)
 {
@@ -78,6 +111,8 @@ int eng__privacy_erase(eng_engine *e, const char *actor, const char *org, const 
     eng__aud *a;
     if (!(rc = eng__aud_erase(e, org, ids, &keys)) && !(rc = eng__aud_get(e, org, &a)))
         rc = eng__events_erase(e, org, &a->t, ids, &keys); /* the cached table still has the external ids */
+    if (!rc)
+        rc = erase_coupons(e, org, ids, &keys);
     for (size_t i = 0; i < n && !rc; i++) {
         rc = eng__privacy_audit(e, org, actor, ext[i], ext_len[i], "erase");
         if (!rc && (i & 0xffff) == 0xffff)

@@ -5,6 +5,7 @@
 #include "privacy/privacy_impl.h"
 #include "events/events_impl.h"
 #include "audience/audience_link.h"
+#include "dispatch/coupon.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -273,6 +274,37 @@ static int transactions(eng__wr *w, eng_engine *e, const char *org, uint32_t id)
     return rc;
 }
 
+typedef struct cpctx {
+    eng__wr *w;
+    size_t n;
+} cpctx;
+
+static int on_coupon(const eng__coupon_row *r, void *user)
+{
+    cpctx *x = user;
+    char b[96];
+    js_raw(x->w, x->n++ ? ",{\"pool\":" : "{\"pool\":");
+    js_cstr(x->w, r->pool);
+    js_raw(x->w, ",\"code\":");
+    js_cstr(x->w, r->code);
+    snprintf(b, sizeof b, ",\"message\":%llu,\"occurrence\":%u,\"assigned\":", (unsigned long long)r->message,
+             r->occurrence);
+    js_raw(x->w, b);
+    js_time(x->w, r->at);
+    js_raw(x->w, "}");
+    return 0;
+}
+
+/* The coupon codes the customer holds, one per pool (dispatch/coupon.h). */
+static int coupons(eng__wr *w, eng_engine *e, const char *org, uint32_t id)
+{
+    cpctx x = {w, 0};
+    js_raw(w, ",\"coupons\":[");
+    int rc = eng__coupons_each(e, org, id, on_coupon, &x);
+    js_raw(w, "]");
+    return rc;
+}
+
 int eng__privacy_export(eng_engine *e, const char *org, const char *ext, eng__wr *w)
 {
     eng__aud *a;
@@ -290,7 +322,9 @@ int eng__privacy_export(eng_engine *e, const char *org, const char *ext, eng__wr
     if (!(rc = attributes(w, e, org, &a->t, id)) && !(rc = consent_history(w, e, a, id)) &&
         !(rc = groups(w, e, a, id)) && !(rc = touches(w, e, org, id)))
         rc = transactions(w, e, org, id);
-    js_raw(w, ",\"coupons\":[]}");
+    if (!rc)
+        rc = coupons(w, e, org, id);
+    js_raw(w, "}");
     if (!rc && w->err)
         rc = eng__nomem();
     return rc;

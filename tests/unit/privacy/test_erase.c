@@ -139,6 +139,23 @@ static void read_books(eng_engine *e, books *b)
     assert_int_equal(bad, 0);
 }
 
+/* Changes in a customer's consent history (ENG_ENOTFOUND: -1). */
+static int history_len(eng_engine *e, uint32_t id)
+{
+    eng_consent_iter *it;
+    int rc = eng_consent_history(e, "boss", id, &it);
+    if (rc == ENG_ENOTFOUND)
+        return -1;
+    assert_int_equal(rc, ENG_OK);
+    eng_consent_change c = ENG_CONSENT_CHANGE_INIT;
+    int n = 0;
+    while ((rc = eng_consent_next(it, &c)) == ENG_OK)
+        n++;
+    assert_int_equal(rc, ENG_ITEROVER);
+    eng_consent_iter_free(it);
+    return n;
+}
+
 /* Is Pat still there (1), fully gone (0)? Anything in between fails the test. */
 static int pat_state(eng_engine *e)
 {
@@ -151,6 +168,7 @@ static int pat_state(eng_engine *e)
         assert_string_equal(buf, pat[1]);
         assert_int_equal(eng_customer_get(e, "boss", id, "name", buf, sizeof buf, &n), ENG_OK);
         assert_string_equal(buf, pat[3]);
+        assert_int_equal(history_len(e, id), 3); /* email and sms given, then sms at another time */
         return 1;
     }
     assert_int_equal(rc, ENG_ENOTFOUND);
@@ -422,6 +440,7 @@ static void crash_at_every_write(void **state)
             assert_int_equal(after.txns_of_0, before.txns_of_0);
             assert_memory_equal(after.frozen_hash, before.frozen_hash, 32);
             assert_int_equal(after.group, before.group - (there ? 0 : 1));
+            assert_int_equal(history_len(e, 4), 3); /* c3: email and sms given, sms withdrawn: whole either way */
             if (there) /* not erased: erasing now works */
                 assert_int_equal(eng_customer_erase(e, "boss", pat[0]), ENG_OK);
             assert_int_equal(pat_state(e), 0);

@@ -10,6 +10,7 @@
  * address or phone, and the store holds none either. */
 #include "../dispatch/dispatch_fixture.h"
 #include "engage/privacy.h"
+#include <time.h>
 
 #define N 240
 
@@ -155,10 +156,72 @@ static void totals_unchanged(void **state)
     dx_close(&f);
 }
 
+/* Coupons (dispatch/coupon.h): an execution with an uploaded pool gives each
+ * customer a code; the export lists the customer's code as eng_coupon_find()
+ * gives it; the erasure removes the assignment (also after a reopen) and keeps
+ * the others', and the pool never hands the code out again. */
+static void coupons_exported_and_erased(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 20, 64, 1, 1);
+    char codes[20][16];
+    const char *cp[20];
+    for (int i = 0; i < 20; i++) {
+        snprintf(codes[i], sizeof codes[i], "UP-%05d", i);
+        cp[i] = codes[i];
+    }
+    assert_int_equal(eng_coupon_pool_upload(f.e, "ann", "p1", cp, 20), ENG_OK);
+    static const eng_creative cr[] = {{ENG_CH_SMS, NULL, "Code {{coupon_code}} {{optout}}"}};
+    eng_message_spec m = dx_message();
+    m.creatives = cr;
+    m.n_creatives = 1;
+    m.incentive.kind = ENG_INCENTIVE_COUPON;
+    m.incentive.offer_id = "offer";
+    m.incentive.coupon_source = ENG_COUPON_UPLOADED;
+    m.incentive.coupon_pool = "p1";
+    dx_approve(&f, &m);
+    dx_run_all(&f, f.t0, NULL);
+    uint32_t id3, id4;
+    assert_int_equal(eng_customer_find(f.e, "root", "c3", &id3), ENG_OK);
+    assert_int_equal(eng_customer_find(f.e, "root", "c4", &id4), ENG_OK);
+    eng_coupon_assignment a = ENG_COUPON_ASSIGNMENT_INIT, b = ENG_COUPON_ASSIGNMENT_INIT;
+    assert_int_equal(eng_coupon_find(f.e, "root", "p1", id3, &a), ENG_OK);
+    assert_int_equal(eng_coupon_find(f.e, "root", "p1", id4, &b), ENG_OK);
+    char want[256], *json;
+    size_t len;
+    char at[32];
+    time_t secs = (time_t)(a.at / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(at, sizeof at, a.at % ENG_DAY ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d", &tm);
+    snprintf(want, sizeof want, "\"coupons\":[{\"pool\":\"p1\",\"code\":\"%s\",\"message\":%llu,\"occurrence\":%u,"
+             "\"assigned\":\"%s\"}]}", a.code, (unsigned long long)f.message, a.occurrence, at);
+    assert_int_equal(eng_customer_export_json(f.e, "root", "c3", &json, &len), ENG_OK);
+    assert_non_null(strstr(json, want));
+    assert_int_equal(a.message, f.message);
+    eng_free(f.e, json);
+
+    eng_coupon_pool_info info = ENG_COUPON_POOL_INFO_INIT, info2 = ENG_COUPON_POOL_INFO_INIT;
+    assert_int_equal(eng_coupon_pool_get(f.e, "root", "p1", &info), ENG_OK);
+    assert_true(info.assigned >= 2);
+    assert_int_equal(eng_customer_erase(f.e, "root", "c3"), ENG_OK);
+    eng_coupon_assignment x = ENG_COUPON_ASSIGNMENT_INIT;
+    assert_int_equal(eng_coupon_find(f.e, "root", "p1", id3, &x), ENG_ENOTFOUND);
+    dx_reopen(&f);
+    assert_int_equal(eng_coupon_find(f.e, "root", "p1", id3, &x), ENG_ENOTFOUND);
+    assert_int_equal(eng_coupon_find(f.e, "root", "p1", id4, &x), ENG_OK);
+    assert_string_equal(x.code, b.code);
+    assert_int_equal(eng_coupon_pool_get(f.e, "root", "p1", &info2), ENG_OK);
+    assert_int_equal(info2.assigned, info.assigned); /* the erased code is not handed out again */
+    dx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(totals_unchanged),
+        cmocka_unit_test(coupons_exported_and_erased),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
