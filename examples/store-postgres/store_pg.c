@@ -10,17 +10,30 @@
 #include <string.h>
 
 #define BYTEA_OID 17
+#define INT8_OID 20
 #define PAGE 256 /* rows per scan page */
 #define STR_(x) #x
 #define STR(x) STR_(x)
+
+#define MAX_PFX 32 /* distinct key prefixes logged per commit; more: the empty key ("anything") */
+#define PFX_LEN 2  /* keys are logged by their first two bytes: the library's layer prefix ("a/", "e/", ...) */
+#define PRUNE_EVERY 512     /* commits of one handle between prunings of the change log */
+#define PRUNE_KEEP 100000   /* change-log rows kept */
 
 typedef struct pg {
     PGconn *conn;
     char *conninfo;
     char *table;    /* quoted identifier */
+    char *changes;  /* quoted "<table>_changes" (STORE_PG_SHARED) */
+    char *horizon;  /* quoted "<table>_horizon": up to which seq the log was pruned */
     unsigned flags;
     int in_batch;
     int scan_depth; /* scans under way (a scan callback may read): the outermost owns the snapshot */
+    unsigned char writer[8]; /* this handle's id in the change log */
+    unsigned char pfx[MAX_PFX][PFX_LEN];
+    int pfx_len[MAX_PFX];
+    int npfx, pfx_all;
+    unsigned long commits;
 } pg;
 
 static void quiet(void *arg, const char *msg) { (void)arg; (void)msg; } /* NOTICEs are not errors */
@@ -89,6 +102,26 @@ static int prepare_all(pg *p)
             return pg_fail(p, r, "prepare");
         PQclear(r);
     }
+    if (!p->changes)
+        return ENG_OK;
+    /* The change log: one row per (commit, key prefix); seq orders the commits.
+     * The poll reads every row after the cursor (own ones too, to move past
+     * them) and, as a row with seq -1, whether the log was pruned past it. */
+    char sql[3][600];
+    snprintf(sql[0], sizeof sql[0], "INSERT INTO %s (writer, k) VALUES ($1, $2)", p->changes);
+    snprintf(sql[1], sizeof sql[1],
+             "SELECT seq, k, w FROM (SELECT c.seq, c.k, (c.writer = $2)::int4 AS w FROM %s c WHERE c.seq > $1 "
+             "UNION ALL SELECT -1::int8, ''::bytea, 0 FROM %s h WHERE h.upto > $1) x ORDER BY seq",
+             p->changes, p->horizon);
+    snprintf(sql[2], sizeof sql[2], "SELECT coalesce(max(seq), 0)::int8 FROM %s", p->changes);
+    static const char *names[3] = {"eng_log", "eng_changes", "eng_end"};
+    static const Oid ctypes[2] = {INT8_OID, BYTEA_OID};
+    for (int i = 0; i < 3; i++) {
+        PGresult *r = PQprepare(p->conn, names[i], sql[i], i == 2 ? 0 : 2, i == 0 ? types : ctypes);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            return pg_fail(p, r, "prepare");
+        PQclear(r);
+    }
     return ENG_OK;
 }
 
@@ -147,19 +180,63 @@ static int pg_get(const void *key, size_t klen, eng_buf *out, void *user)
     return rc;
 }
 
+/* Shared tables: remember which key prefixes the open batch wrote. */
+static void note(pg *p, const void *key, size_t klen)
+{
+    int n = klen < PFX_LEN ? (int)klen : PFX_LEN;
+    for (int i = 0; i < p->npfx; i++)
+        if (p->pfx_len[i] == n && memcmp(p->pfx[i], key, (size_t)n) == 0)
+            return;
+    if (p->npfx == MAX_PFX) {
+        p->pfx_all = 1;
+        return;
+    }
+    memcpy(p->pfx[p->npfx], key, (size_t)n);
+    p->pfx_len[p->npfx++] = n;
+}
+
+static int pg_begin(void *user);
+static int pg_commit(void *user);
+static int pg_rollback(void *user);
+
+/* A write outside a batch on a shared table is a batch of its own, so that
+ * it is logged with its commit. */
+static int write1(pg *p, const char *what, const char *stmt, int n, const char *const *vals, const int *lens)
+{
+    if (!p->changes || p->in_batch) {
+        if (p->changes)
+            note(p, vals[0], (size_t)lens[0]);
+        return call(p, what, stmt, NULL, n, vals, lens, PGRES_COMMAND_OK, NULL);
+    }
+    int rc = pg_begin(p);
+    if (rc)
+        return rc;
+    note(p, vals[0], (size_t)lens[0]);
+    rc = call(p, what, stmt, NULL, n, vals, lens, PGRES_COMMAND_OK, NULL);
+    if (rc == ENG_OK)
+        rc = pg_commit(p);
+    if (rc) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", eng_error_last()->message);
+        pg_rollback(p);
+        eng_error_set(rc, msg);
+    }
+    return rc;
+}
+
 static int pg_put(const void *key, size_t klen, const void *val, size_t vlen, void *user)
 {
     /* a zero-length value still needs a non-NULL pointer: NULL would be SQL NULL */
     const char *vals[2] = {key, vlen ? val : ""};
     int lens[2] = {(int)klen, (int)vlen};
-    return call(user, "put", "eng_put", NULL, 2, vals, lens, PGRES_COMMAND_OK, NULL);
+    return write1(user, "put", "eng_put", 2, vals, lens);
 }
 
 static int pg_del(const void *key, size_t klen, void *user)
 {
     const char *vals[1] = {key};
     int lens[1] = {(int)klen};
-    return call(user, "delete", "eng_del", NULL, 1, vals, lens, PGRES_COMMAND_OK, NULL);
+    return write1(user, "delete", "eng_del", 1, vals, lens);
 }
 
 /* The smallest key above every key that starts with prefix: drop trailing
@@ -240,6 +317,31 @@ static int pg_begin(void *user)
     int rc = call(p, "begin", NULL, sql, 0, NULL, NULL, PGRES_COMMAND_OK, NULL);
     if (rc == ENG_OK)
         p->in_batch = 1;
+    p->npfx = p->pfx_all = 0;
+    return rc;
+}
+
+/* Shared tables: log the batch's key prefixes in its own transaction, and
+ * now and then prune the log (recording how far, so a poller that was
+ * behind learns that anything may have changed). */
+static int log_changes(pg *p)
+{
+    if (!p->changes || (!p->npfx && !p->pfx_all))
+        return ENG_OK;
+    int rc = ENG_OK;
+    for (int i = 0; i < (p->pfx_all ? 1 : p->npfx) && !rc; i++) {
+        const char *vals[2] = {(const char *)p->writer, p->pfx_all ? "" : (const char *)p->pfx[i]};
+        int lens[2] = {8, p->pfx_all ? 0 : p->pfx_len[i]};
+        rc = call(p, "commit", "eng_log", NULL, 2, vals, lens, PGRES_COMMAND_OK, NULL);
+    }
+    if (!rc && ++p->commits % PRUNE_EVERY == 0) {
+        char sql[700];
+        snprintf(sql, sizeof sql,
+                 "WITH m AS (SELECT max(seq) - %d AS upto FROM %s), d AS (DELETE FROM %s WHERE seq <= (SELECT upto "
+                 "FROM m)) UPDATE %s SET upto = greatest(upto, (SELECT coalesce(upto, 0) FROM m))",
+                 PRUNE_KEEP, p->changes, p->changes, p->horizon);
+        rc = call(p, "commit", NULL, sql, 0, NULL, NULL, PGRES_COMMAND_OK, NULL);
+    }
     return rc;
 }
 
@@ -248,6 +350,9 @@ static int pg_commit(void *user)
     pg *p = user;
     if (lost(p))
         return set_err(ENG_ESTORAGE, "postgres commit: connection lost before the commit; the batch is gone");
+    int rc = log_changes(p);
+    if (rc)
+        return rc;
     PGresult *r = PQexec(p->conn, "COMMIT");
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return pg_fail(p, r, "commit");
@@ -258,6 +363,57 @@ static int pg_commit(void *user)
         return set_err(ENG_ESTORAGE, "postgres commit: the server rolled the batch back after an earlier error");
     p->in_batch = 0;
     return ENG_OK;
+}
+
+static uint64_t get_be64(const char *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | (unsigned char)b[i];
+    return v;
+}
+
+/* Storage contract v3 (shared tables): what other handles committed after
+ * *cursor. Inside a batch the SELECT belongs to the SERIALIZABLE transaction:
+ * a commit it does not see inserts log rows into the range it read, so one of
+ * the two transactions fails with SQLSTATE 40001 (ENG_EBUSY). */
+static int pg_changes(uint64_t *cursor, eng_store_change_fn cb, void *cb_user, void *user)
+{
+    pg *p = user;
+    PGresult *r = NULL;
+    int rc;
+    if (!cb) {
+        if ((rc = call(p, "changes", "eng_end", NULL, 0, NULL, NULL, PGRES_TUPLES_OK, &r)))
+            return rc;
+        *cursor = get_be64(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        return ENG_OK;
+    }
+    char from[8];
+    for (int i = 0; i < 8; i++)
+        from[i] = (char)(*cursor >> (56 - 8 * i));
+    const char *vals[2] = {from, (const char *)p->writer};
+    int lens[2] = {8, 8};
+    if ((rc = call(p, "changes", "eng_changes", NULL, 2, vals, lens, PGRES_TUPLES_OK, &r)))
+        return rc;
+    uint64_t to = *cursor;
+    for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+        const char *seq = PQgetvalue(r, i, 0);
+        int own = PQgetvalue(r, i, 2)[3] != 0; /* int4, big-endian */
+        if ((unsigned char)seq[0] == 0xff) { /* -1: pruned past the cursor */
+            rc = cb("", 0, cb_user);
+            continue;
+        }
+        uint64_t s = get_be64(seq);
+        if (s > to)
+            to = s;
+        if (!own)
+            rc = cb(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), cb_user);
+    }
+    PQclear(r);
+    if (rc == ENG_OK)
+        *cursor = to;
+    return rc;
 }
 
 /* Storage contract v2: an erasure deleted personal data. Deleted rows stay in
@@ -299,6 +455,8 @@ static void pg_destroy(void *user)
     PQfinish(p->conn);
     free(p->conninfo);
     free(p->table);
+    free(p->changes);
+    free(p->horizon);
     free(p);
 }
 
@@ -317,7 +475,7 @@ static int setup(pg *p, const char *table)
     PQfreemem(q);
     if (!p->table)
         return set_err(ENG_ENOMEM, "postgres: out of memory");
-    char sql[300];
+    char sql[600];
     snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s (k bytea PRIMARY KEY, v bytea NOT NULL)", p->table);
     PGresult *r = PQexec(p->conn, sql);
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -325,6 +483,43 @@ static int setup(pg *p, const char *table)
     if (PQresultStatus(r) != PGRES_COMMAND_OK && !(state && (!strcmp(state, "42P07") || !strcmp(state, "23505"))))
         return pg_fail(p, r, "create table");
     PQclear(r);
+    if (p->flags & STORE_PG_SHARED) {
+        char name[300];
+        snprintf(name, sizeof name, "%s_changes", table);
+        if (!(q = PQescapeIdentifier(p->conn, name, strlen(name))))
+            return set_err(ENG_EINVAL, "postgres: bad table name: %s", PQerrorMessage(p->conn));
+        p->changes = strdup(q);
+        PQfreemem(q);
+        snprintf(name, sizeof name, "%s_horizon", table);
+        if (!(q = PQescapeIdentifier(p->conn, name, strlen(name))))
+            return set_err(ENG_EINVAL, "postgres: bad table name: %s", PQerrorMessage(p->conn));
+        p->horizon = strdup(q);
+        PQfreemem(q);
+        if (!p->changes || !p->horizon)
+            return set_err(ENG_ENOMEM, "postgres: out of memory");
+        for (int i = 0; i < 3; i++) {
+            if (i == 0)
+                snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s (seq bigserial PRIMARY KEY, writer bytea NOT NULL, "
+                         "k bytea NOT NULL)", p->changes);
+            else if (i == 1)
+                snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s (upto bigint NOT NULL)", p->horizon);
+            else
+                snprintf(sql, sizeof sql, "INSERT INTO %s SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM %s)", p->horizon,
+                         p->horizon);
+            r = PQexec(p->conn, sql);
+            state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK && !(state && (!strcmp(state, "42P07") || !strcmp(state, "23505"))))
+                return pg_fail(p, r, "create table");
+            PQclear(r);
+        }
+        /* this handle's writer id: random bytes, told apart from every other handle's */
+        FILE *f = fopen("/dev/urandom", "rb");
+        size_t got = f ? fread(p->writer, 1, sizeof p->writer, f) : 0;
+        if (f)
+            fclose(f);
+        if (got != sizeof p->writer)
+            return set_err(ENG_ESTORAGE, "postgres: cannot read /dev/urandom for a writer id");
+    }
     return prepare_all(p);
 }
 
@@ -333,11 +528,18 @@ int store_pg_open(const char *conninfo, const char *table, unsigned flags, const
 {
     static const eng_store_methods methods = {
         ENG_STORE_METHODS_VERSION, pg_get, pg_put, pg_del, pg_scan, pg_begin, pg_commit, pg_rollback, pg_destroy, pg_erased,
+        NULL,
+    };
+    static const eng_store_methods shared = {
+        ENG_STORE_METHODS_VERSION, pg_get, pg_put, pg_del, pg_scan, pg_begin, pg_commit, pg_rollback, pg_destroy, pg_erased,
+        pg_changes,
     };
     if (out)
         *out = NULL;
     if (!out || !conninfo)
         return set_err(ENG_EINVAL, "store_pg_open: NULL conninfo or out");
+    if ((flags & STORE_PG_SHARED) && (flags & STORE_PG_READ_COMMITTED))
+        return set_err(ENG_EINVAL, "store_pg_open: a shared table needs SERIALIZABLE batches, not READ COMMITTED");
     pg *p = calloc(1, sizeof *p);
     if (!p || !(p->conninfo = strdup(conninfo))) {
         free(p);
@@ -352,5 +554,5 @@ int store_pg_open(const char *conninfo, const char *table, unsigned flags, const
         eng_error_set(rc, msg);
         return rc;
     }
-    return eng_store_new(&methods, p, alloc, out); /* calls pg_destroy itself on failure */
+    return eng_store_new(flags & STORE_PG_SHARED ? &shared : &methods, p, alloc, out); /* calls pg_destroy on failure */
 }

@@ -23,6 +23,14 @@
 /* store_pg_open() flag: batches run READ COMMITTED instead of SERIALIZABLE
  * (slightly cheaper; only safe with a single engine writing the table). */
 #define STORE_PG_READ_COMMITTED 0x1u
+/* store_pg_open() flag: several engines (processes, machines) share the table.
+ * Every commit also logs the key prefixes it wrote in "<table>_changes"
+ * (pruned to the last 100,000 rows, "<table>_horizon" says how far), and
+ * the store reports them through the storage contract's `changes` (version
+ * 3), so each engine drops what it cached of another's writes and a batch
+ * built on a stale cache fails with ENG_EBUSY instead of overwriting them.
+ * Batches must stay SERIALIZABLE (not with STORE_PG_READ_COMMITTED). */
+#define STORE_PG_SHARED 0x2u
 
 /* Connect with libpq's @p conninfo ("host=... port=... dbname=...") and use
  * @p table (NULL: "engage_kv"; created if missing) as a libengage store.

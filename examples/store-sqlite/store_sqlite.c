@@ -223,7 +223,7 @@ int store_sqlite_open(const char *path, const char *table, unsigned flags, const
                       eng_store **out)
 {
     static const eng_store_methods methods = {
-        ENG_STORE_METHODS_VERSION, sq_get, sq_put, sq_del, sq_scan, sq_begin, sq_commit, sq_rollback, sq_destroy, sq_erased,
+        ENG_STORE_METHODS_VERSION, sq_get, sq_put, sq_del, sq_scan, sq_begin, sq_commit, sq_rollback, sq_destroy, sq_erased, NULL,
     };
     if (out)
         *out = NULL;

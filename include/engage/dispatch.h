@@ -58,17 +58,24 @@ typedef enum eng_ledger_state {
 #define ENG_SEND_MAX_ATTEMPTS 8
 
 /** Current version of #eng_run_options. */
-#define ENG_RUN_OPTIONS_VERSION 1
+#define ENG_RUN_OPTIONS_VERSION 2
 
 /** Options of eng_run_due(). */
 typedef struct eng_run_options {
     unsigned int version;  /**< #ENG_RUN_OPTIONS_VERSION. */
     uint64_t message;      /**< Only this message (0: every due message of the org). */
     uint64_t max_batches;  /**< Stop after this many transport batches (0: no limit); the rest resumes later. */
+    /** Version 2. On a store several engines share (storage contract version 3,
+     *  docs/scale.md): how long, in milliseconds of the engine's clock, a chunk's
+     *  lease lasts without being extended; an engine that dies holding one
+     *  delays that chunk by at most this much (0: 30 000). Longer than a
+     *  transport batch takes, or another engine may send the chunk again
+     *  (same idempotency keys) while the first is still waiting. */
+    uint64_t lease_ms;
 } eng_run_options;
 
 /** Static initialiser equal to what eng_run_options_init() produces. */
-#define ENG_RUN_OPTIONS_INIT {ENG_RUN_OPTIONS_VERSION, 0, 0}
+#define ENG_RUN_OPTIONS_INIT {ENG_RUN_OPTIONS_VERSION, 0, 0, 0}
 
 /**
  * Fill @p opts with defaults.

@@ -45,8 +45,8 @@ ENG_BEGIN_DECLS
 /** Largest value the library writes, in bytes (256 MiB). */
 #define ENG_STORE_MAX_VALUE ((size_t)256 * 1024 * 1024)
 
-/** Current version of #eng_store_methods (2 added `erased`). */
-#define ENG_STORE_METHODS_VERSION 2
+/** Current version of #eng_store_methods (2 added `erased`, 3 added `changes`). */
+#define ENG_STORE_METHODS_VERSION 3
 
 /**
  * Called by a `scan` implementation once per key, in key order.
@@ -55,6 +55,13 @@ ENG_BEGIN_DECLS
  */
 typedef int (*eng_store_scan_fn)(const void *key, size_t key_len,
                                  const void *value, size_t value_len, void *cb_user);
+
+/**
+ * Called by a `changes` implementation once per key another store handle
+ * committed (or a prefix of such keys; the empty key means "anything").
+ * @return 0 to continue; a negative code aborts (`changes` returns it).
+ */
+typedef int (*eng_store_change_fn)(const void *key, size_t key_len, void *cb_user);
 
 /** A storage backend implemented by the host. Every callback takes `user` last. */
 typedef struct eng_store_methods {
@@ -88,10 +95,29 @@ typedef struct eng_store_methods {
      * @param n how many. @param user the backend's pointer.
      */
     int (*erased)(const void *const *keys, const size_t *key_lens, size_t n, void *user);
+    /**
+     * Version 3. Optional (NULL: the store has one engine). For a store that
+     * several engines share (several processes or machines over one
+     * database): report the keys that commits of *other* handles wrote or
+     * deleted after position @p *cursor, then set @p *cursor to the position
+     * after the last commit reported. Keys may be shortened to a prefix (the
+     * empty key: anything may have changed, for instance when the history
+     * was pruned past @p *cursor); reporting more than changed is safe,
+     * less is not. With @p cb NULL only set @p *cursor to the current end.
+     * The library calls it outside a batch at the start of each call (and
+     * drops what it cached of the reported keys) and inside a batch right
+     * after `begin`, where its reads must belong to the batch's transaction,
+     * so that a commit the batch cannot see conflicts with the batch (see
+     * docs/storage-backends.md, "Several engines on one database").
+     * @param cursor in: the last position seen; out: the new one.
+     * @param cb called per key, or NULL. @param cb_user passed to @p cb.
+     * @param user the backend's pointer.
+     */
+    int (*changes)(uint64_t *cursor, eng_store_change_fn cb, void *cb_user, void *user);
 } eng_store_methods;
 
 /** Static initialiser equal to what eng_store_methods_init() produces. */
-#define ENG_STORE_METHODS_INIT {ENG_STORE_METHODS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#define ENG_STORE_METHODS_INIT {ENG_STORE_METHODS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
 
 /**
  * Fill @p x with the version and no callbacks (set them before eng_store_new()).

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int refuse_send(const eng_envelope *env, int *status, void *user)
 {
@@ -21,6 +22,82 @@ static eng_time system_clock(void *user)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (eng_time)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An id for this engine among those sharing a store (the owner of a lease):
+ * random bytes where the system has them, else time, process and address. */
+static uint64_t new_instance(const eng_engine *e)
+{
+    uint64_t v = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(&v, sizeof v, 1, f) != 1)
+            v = 0;
+        fclose(f);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    v ^= (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)e;
+    return v ? v : 1;
+}
+
+/* ---- several engines on one store ----
+ * Which layer's cache a key committed by another engine makes stale (by the
+ * key's first byte, the layer prefix of docs/internals.md), and whether a
+ * batch may still start: not when the audience or events layer would write
+ * from a stale cache (table deltas, the touch tail), nor after any other
+ * change but the ledger's, because the calls of the model and the other
+ * layers read what they check before they open their batch (a message's
+ * state, then the batch that moves it on). Dispatch re-reads what it writes
+ * inside its batches and holds leases, so a ledger change only drops its cache. */
+#define STALE_ALL ((1u << ENG__SLOT_COUNT) - 1)
+
+static int watch(const void *key, size_t klen, void *user)
+{
+    eng_engine *e = user;
+    int first = klen ? ((const uint8_t *)key)[0] : -1;
+    switch (first) {
+    case 'a':
+        e->stale |= 1u << ENG__SLOT_AUDIENCE;
+        return e->slots[ENG__SLOT_AUDIENCE].state ? ENG__STALE_CACHE : ENG__STALE_NONE;
+    case 'e':
+        e->stale |= 1u << ENG__SLOT_EVENTS; /* consent written with events has keys of its own ("a/") */
+        return e->slots[ENG__SLOT_EVENTS].state ? ENG__STALE_CACHE : ENG__STALE_NONE;
+    case 'd':
+        e->stale |= 1u << ENG__SLOT_DISPATCH;
+        return ENG__STALE_NONE;
+    case -1:
+        e->stale = STALE_ALL;
+        return ENG__STALE_CACHE;
+    default:
+        return ENG__STALE_READ;
+    }
+}
+
+void eng__engine_sync(eng_engine *e)
+{
+    eng__engine_sync_keep(e, 0);
+}
+
+void eng__engine_sync_keep(eng_engine *e, unsigned keep)
+{
+    if (eng__kv_shared(e->store) && eng__kv_sync(e->store) != ENG_OK) {
+        eng__log(e, ENG_LOG_WARN, "cannot read other engines' changes (%s): dropping every cache",
+                 eng_error_last()->message);
+        e->stale = STALE_ALL;
+    }
+    for (int i = ENG__SLOT_COUNT - 1; i >= 0; i--) {
+        if (!(e->stale >> i & 1u) || !e->slots[i].state || (keep >> i & 1u))
+            continue;
+        if (e->slots[i].invalidate) {
+            e->slots[i].invalidate(e, e->slots[i].state);
+        } else if (e->slots[i].free_fn && i != ENG__SLOT_MODEL) { /* the model slot holds host hooks only */
+            void *st = e->slots[i].state;
+            e->slots[i].state = NULL;
+            e->slots[i].free_fn(e, st);
+        }
+    }
+    e->stale &= keep; /* a kept slot is still stale: dropped at the next sync that does not keep it */
 }
 
 ENG_API int eng_config_init(eng_config *cfg, unsigned int version)
@@ -137,7 +214,18 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
     e->progress_fn = cfg->progress_fn;
     e->progress_user = cfg->progress_user;
     e->magic = ENG__ENGINE_MAGIC;
-    if ((rc = eng__meta_open(e)) != ENG_OK) {
+    e->instance = new_instance(e);
+    e->store->watch = watch;
+    e->store->watch_user = e;
+    rc = eng__kv_sync(e->store); /* several engines on one store: start from its current position */
+    /* Engines opening together on a shared store count their opens in one record: a loser retries. */
+    for (int tries = 0; rc == ENG_OK; tries++) {
+        rc = eng__meta_open(e);
+        if (rc != ENG_EBUSY || !eng__kv_shared(e->store) || tries == 50)
+            break;
+        rc = eng__kv_sync(e->store);
+    }
+    if (rc != ENG_OK) {
         pthread_mutex_lock(&e->lock);
         destroy(e); /* releases the store and transport too */
         return rc;
@@ -197,8 +285,11 @@ int eng__enter(eng_engine *e)
     if (rc)
         return rc;
     pthread_mutex_lock(&e->lock);
-    if (call_depth++ == 0)
+    if (call_depth++ == 0) {
+        if (eng__kv_shared(e->store) && !e->store->in_batch)
+            eng__engine_sync(e); /* see what other engines committed */
         eng_error_clear(); /* engage/errors.h: a call that succeeds leaves no error behind */
+    }
     return ENG_OK;
 }
 
@@ -234,6 +325,11 @@ void eng__slot_set(eng_engine *e, int slot, void *state, eng__slot_free_fn free_
 {
     e->slots[slot].state = state;
     e->slots[slot].free_fn = free_fn;
+}
+
+void eng__slot_set_invalidate(eng_engine *e, int slot, eng__slot_free_fn fn)
+{
+    e->slots[slot].invalidate = fn;
 }
 
 eng_time eng__now(eng_engine *e)

@@ -57,7 +57,10 @@ struct eng_engine {
     struct {
         void *state;
         eng__slot_free_fn free_fn;
+        eng__slot_free_fn invalidate; /* drop what the slot caches of stored state (NULL: free the slot) */
     } slots[ENG__SLOT_COUNT];
+    uint64_t instance; /* random id among the engines sharing a store (lease owner) */
+    unsigned stale;    /* slots whose caches other engines' commits made stale (bit per slot) */
 };
 
 /* Check the handle and take the lock. On failure nothing is locked. */
@@ -72,6 +75,16 @@ void eng__engine_unref(eng_engine *e);
 
 void *eng__slot_get(eng_engine *e, int slot);
 void eng__slot_set(eng_engine *e, int slot, void *state, eng__slot_free_fn free_fn);
+/* A slot whose state must survive other engines' commits (claims, hooks) names
+ * what drops only its cache of stored state. */
+void eng__slot_set_invalidate(eng_engine *e, int slot, eng__slot_free_fn fn);
+/* Several engines on one store (contract v3): read what the others committed
+ * and drop the caches it made stale. Call at a point where no cache pointer is
+ * held (eng__enter does at the outermost call). A no-op on a store of one engine. */
+void eng__engine_sync(eng_engine *e);
+/* The same, keeping the slots of bit mask @p keep (1u << ENG__SLOT_x) even if
+ * stale, for a caller that re-reads from storage what it relies on. */
+void eng__engine_sync_keep(eng_engine *e, unsigned keep);
 
 eng_time eng__now(eng_engine *e);
 /* Read (or create) the engine's metadata record and count this open (meta.c). */

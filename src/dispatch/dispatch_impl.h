@@ -5,6 +5,8 @@
  *   d/l/<msg:016x>/<occ:08x>/<chunk:08x>  ledger chunk: the decisions for up to
  *                                         chunk_size customers of the frozen test
  *                                         group and one entry per send        0x0602
+ *   d/k/<msg:016x>/<occ:08x>/<chunk:08x>  lease of a chunk (shared stores only,
+ *                                         lease.c): owner engine, expiry      0x0603
  * A chunk record is written before any of its sends goes to the transport
  * (intent, attempt counted) and again after (outcomes, in the same batch as
  * the credits and the execution counters).
@@ -30,6 +32,7 @@
 enum {
     ENG__REC_DSP_EXEC = 0x0601,
     ENG__REC_DSP_CHUNK = 0x0602,
+    ENG__REC_DSP_LEASE = 0x0603,
 };
 #define ENG__DSP_SCHEMA 1
 #define ENG__CHUNK_DEFAULT 256
@@ -160,12 +163,21 @@ typedef struct eng__claim {
     uint32_t occ, chunk;
 } eng__claim;
 
+/* A chunk whose lease another engine holds: not tried again before `until`. */
+typedef struct eng__held {
+    uint64_t msg;
+    uint32_t occ, chunk;
+    eng_time until;
+} eng__held;
+
 typedef struct eng__dsp {
     eng_dispatch_hooks hooks; /* the host's (eng_dispatch_hooks_set), with hooks_user */
     void *hooks_user;
     eng__xcache *execs;
     eng__claim *claims;
     size_t nclaims, cclaims;
+    eng__held *held;
+    size_t nheld, cheld;
     unsigned in_flight;
     pthread_cond_t cond;      /* a batch came back */
 } eng__dsp;
@@ -193,6 +205,20 @@ size_t eng__ad_hash(int channel, const char *contact, size_t n, char hex[65]);
 size_t eng__ad_part_key(char *buf, size_t cap, const char *keypfx, size_t plen, uint32_t part, int channel);
 /* SHA-256 hex of the list, each entry followed by a line feed. */
 void eng__ad_list_hash(const char *const *hashes, size_t n, char hex[65]);
+
+/* ---- leases of chunks on a store shared by several engines (lease.c) ---- */
+#define ENG__LEASE_DEFAULT ((eng_time)30 * 1000)
+/* Take the lease of a chunk in a batch of its own. *got: it is this engine's
+ * now (then *planned: the ledger already holds the chunk); otherwise
+ * *held_until says until when another engine holds it (0: it lost a race).
+ * Errors are storage errors only. */
+int eng__lease_take(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time ttl, int *got,
+                    int *planned, eng_time *held_until);
+/* Inside the caller's batch: check the lease is still this engine's
+ * (ENG__LEASE_LOST, positive, when it passed to another) and extend it by
+ * @p ttl, or release it when @p ttl is 0. */
+#define ENG__LEASE_LOST 1
+int eng__lease_keep(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time ttl);
 
 /* ---- credits (credit.c) ---- */
 /* Cost of one send on a channel: the org's channel cost times segments. */

@@ -36,8 +36,16 @@ static void dsp_free(eng_engine *e, void *p)
         d->execs = n;
     }
     eng__free(&e->mem, d->claims);
+    eng__free(&e->mem, d->held);
     pthread_cond_destroy(&d->cond);
     eng__free(&e->mem, d);
+}
+
+/* Another engine changed the ledger: forget the cached executions, keep the claims. */
+static void dsp_invalidate(eng_engine *e, void *p)
+{
+    (void)p;
+    eng__dsp_drop(e);
 }
 
 eng__dsp *eng__dsp_get(eng_engine *e)
@@ -53,6 +61,7 @@ eng__dsp *eng__dsp_get(eng_engine *e)
         return NULL;
     }
     eng__slot_set(e, ENG__SLOT_DISPATCH, d, dsp_free);
+    eng__slot_set_invalidate(e, ENG__SLOT_DISPATCH, dsp_invalidate);
     return d;
 }
 

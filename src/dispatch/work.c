@@ -15,7 +15,9 @@
 
 #define BACKOFF_BASE ((eng_time)60 * 1000)
 #define BACKOFF_MAX ENG_HOUR
-#define BLOCKED 1 /* work_chunk: waiting for credits (not an error) */
+#define BLOCKED 1   /* work_chunk: waiting for credits (not an error) */
+#define NOT_MINE 2  /* work_chunk: another engine holds the chunk's lease (not an error) */
+#define RETRIES 200 /* conflicts with other engines met in a row before a run gives up with ENG_EBUSY */
 
 enum { SKIP_RENDER = ENG_UNREACH_RENDER }; /* skip reason beyond ENG__UNREACH_*: the content could not be rendered */
 
@@ -386,6 +388,42 @@ static void ad_export(const eng_dispatch_hooks *h, void *user, const adpart *a, 
         status[i] = st;
 }
 
+static eng_time lease_ttl(const eng__runctx *r)
+{
+    return r->opts->version >= 2 && r->opts->lease_ms ? (eng_time)r->opts->lease_ms : ENG__LEASE_DEFAULT;
+}
+
+static void held_add(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time until)
+{
+    eng__dsp *d = eng__slot_get(e, ENG__SLOT_DISPATCH);
+    eng_time now = eng__now(e);
+    for (size_t i = 0; i < d->nheld;) /* forget expired ones first */
+        if (d->held[i].until <= now)
+            d->held[i] = d->held[--d->nheld];
+        else
+            i++;
+    if (eng__grow(&e->mem, (void **)&d->held, &d->cheld, d->nheld + 1, sizeof *d->held) == ENG_OK)
+        d->held[d->nheld++] = (eng__held){msg, occ, chunk, until};
+}
+
+static int held_by_other(const eng__dsp *d, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time now)
+{
+    for (size_t i = 0; i < d->nheld; i++)
+        if (d->held[i].msg == msg && d->held[i].occ == occ && d->held[i].chunk == chunk && d->held[i].until > now)
+            return 1;
+    return 0;
+}
+
+/* Give a lease back early (a chunk waiting for credits); best effort, it expires anyway. */
+static void lease_release(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk)
+{
+    if (eng__kv_begin_inside(e->store) != ENG_OK)
+        return;
+    if (eng__lease_keep(e, msg, occ, chunk, 0) != ENG_OK || eng__kv_commit(e->store) != ENG_OK)
+        eng__kv_rollback(e->store);
+    eng_error_clear();
+}
+
 static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
 {
     eng_engine *e = r->e;
@@ -393,7 +431,23 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     eng__xrec d;
     memset(&d, 0, sizeof d);
     int fresh = xc->cstate[idx] == 0;
-    int rc = fresh ? plan_chunk(r, xc, idx, &c) : eng__chunk_load(e, xc->msg, xc->occ, idx, &c);
+    int shared = eng__kv_shared(e->store);
+    eng_time ttl = lease_ttl(r);
+    int rc;
+    if (shared) { /* several engines: work the chunk only under its lease */
+        int got, planned;
+        eng_time until;
+        if ((rc = eng__lease_take(e, xc->msg, xc->occ, idx, ttl, &got, &planned, &until)))
+            return rc;
+        if (!got) {
+            if (!until)
+                return ENG_EBUSY; /* lost a race or met a conflict: the caller looks again */
+            held_add(e, xc->msg, xc->occ, idx, until);
+            return NOT_MINE;
+        }
+        fresh = !planned; /* the ledger, not this engine's cache, says whether it is planned */
+    }
+    rc = fresh ? plan_chunk(r, xc, idx, &c) : eng__chunk_load(e, xc->msg, xc->occ, idx, &c);
     if (rc)
         return rc;
     if (fresh) {
@@ -442,13 +496,25 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     for (size_t i = 0; i < np && !rc; i++)
         c.send[p[i].send].attempts++;
     /* Intent: the decisions and the attempts are stored before any call. */
-    if (!rc && (rc = eng__kv_begin(e->store)) == ENG_OK) {
-        rc = eng__chunk_store(e, xc->msg, xc->occ, &c);
-        if (!rc)
+    int lost = 0;
+    /* another engine finished this chunk since this engine's cache was built: only give the lease back */
+    int idle = shared && !fresh && np == 0 && d.skipped == 0;
+    if (!rc && (rc = eng__kv_begin_inside(e->store)) == ENG_OK) {
+        if (shared && (rc = eng__lease_keep(e, xc->msg, xc->occ, idx, np ? ttl : 0)) == ENG__LEASE_LOST)
+            lost = 1, rc = ENG_EBUSY;
+        if (!rc && !idle)
+            rc = eng__chunk_store(e, xc->msg, xc->occ, &c);
+        if (!rc && !idle)
             rc = bump(e, xc, &d);
         rc = eng__dsp_commit(e, rc);
         if (rc)
             xc = NULL; /* the cache was dropped */
+        if (lost) { /* nothing was sent: the chunk is the other engine's now */
+            eng_error_clear();
+            rc = NOT_MINE;
+        }
+    } else if (rc == BLOCKED && shared) {
+        lease_release(e, xc->msg, xc->occ, idx);
     }
     eng_envelope *env = NULL;
     int *status = NULL;
@@ -488,11 +554,17 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         eng__free(&e->mem, hashes);
         r->rep->batches++;
         r->rep->sent += np;
-        if (e->closed) {
-            rc = eng__err(ENG_EMISUSE, "engine", "the engine was closed during the run");
-        } else if ((rc = eng__xcache_get(e, r->actor, msg, occ, due, &xc)) == ENG_OK) {
+        for (int attempt = 0; !e->closed; attempt++) {
+            /* Several engines: a conflict with another's commit retries the
+             * outcome (the sends are made: it must be recorded), with caches
+             * other engines made stale dropped first. */
+            if (shared)
+                eng__engine_sync_keep(e, 1u << ENG__SLOT_DISPATCH);
+            if ((rc = eng__xcache_get(e, r->actor, msg, occ, due, &xc)) != ENG_OK)
+                break;
             memset(&d, 0, sizeof d);
             int64_t charge = 0;
+            uint64_t nretry = 0, nunknown = 0;
             for (size_t i = 0; i < np; i++) {
                 eng__lsend *s = &c.send[p[i].send];
                 int st = status[i];
@@ -505,9 +577,9 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
                     d.rejected++;
                 } else {
                     if (st == ENG_SEND_RETRY)
-                        r->rep->retry++;
+                        nretry++;
                     else
-                        r->rep->unknown++;
+                        nunknown++;
                     if (s->attempts >= ENG_SEND_MAX_ATTEMPTS) {
                         s->state = ENG_LEDGER_EXPIRED;
                         d.expired++;
@@ -519,8 +591,12 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
             }
             d.credits = charge;
             /* Outcome: ledger, counters, credits and touches in one batch. */
-            if ((rc = eng__kv_begin(e->store)) == ENG_OK) {
-                rc = eng__chunk_store(e, msg, occ, &c);
+            lost = 0;
+            if ((rc = eng__kv_begin_inside(e->store)) == ENG_OK) {
+                if (shared && (rc = eng__lease_keep(e, msg, occ, idx, 0)) == ENG__LEASE_LOST)
+                    lost = 1, rc = ENG_EBUSY; /* the new owner sends again (same keys) and records */
+                if (!rc)
+                    rc = eng__chunk_store(e, msg, occ, &c);
                 if (!rc)
                     rc = bump(e, xc, &d);
                 if (!rc)
@@ -540,7 +616,16 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
                 if ((rc = eng__dsp_commit(e, rc)))
                     eng__dsp_touch_abandon(e); /* the batch carried events writes */
             }
+            if (lost) {
+                eng_error_clear();
+                rc = ENG_OK;
+                break;
+            }
+            if (rc == ENG_EBUSY && shared && attempt < RETRIES)
+                continue;
             if (!rc) {
+                r->rep->retry += nretry;
+                r->rep->unknown += nunknown;
                 chunk_state(xc, &c);
                 r->rep->accepted += d.accepted;
                 r->rep->rejected += d.rejected;
@@ -565,7 +650,10 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
                     }
                 }
             }
+            break;
         }
+        if (e->closed)
+            rc = eng__err(ENG_EMISUSE, "engine", "the engine was closed during the run");
     }
 done:
     if (!rc)
@@ -618,16 +706,20 @@ static int maybe_finish(eng__runctx *r, eng__xcache *xc, int last)
     if (any_claim(d, xc->msg, xc->occ))
         return ENG_OK;
     eng__xrec x;
-    int rc = eng__exec_load(e, xc->msg, xc->occ, &x);
+    int rc = eng__kv_begin_inside(e->store); /* the counters are read inside the batch that finishes */
     if (rc)
         return rc;
-    if (x.accepted + x.rejected + x.expired + x.skipped != x.sends || x.planned != x.audience)
-        return eng__err(ENG_ECORRUPT, "d/x", "execution of message %llu: counters do not add up",
-                        (unsigned long long)xc->msg);
+    if ((rc = eng__exec_load(e, xc->msg, xc->occ, &x)) == ENG_OK && x.state == ENG_EXEC_FINISHED) {
+        eng__kv_rollback(e->store); /* another engine sharing the store finished it */
+        eng__xcache_forget(e, xc);
+        return ENG_OK;
+    }
+    if (!rc && (x.accepted + x.rejected + x.expired + x.skipped != x.sends || x.planned != x.audience))
+        rc = eng__err(ENG_ECORRUPT, "d/x", "execution of message %llu: counters do not add up",
+                      (unsigned long long)xc->msg);
     x.state = ENG_EXEC_FINISHED;
-    if ((rc = eng__kv_begin(e->store)))
-        return rc;
-    rc = eng__exec_store(e, xc->msg, xc->occ, &x);
+    if (!rc)
+        rc = eng__exec_store(e, xc->msg, xc->occ, &x);
     if (!rc && xc->strat && xc->strat->finish)
         rc = xc->strat->finish(xc->strat_state, &xc->dctx);
     if (!rc && last) {
@@ -663,9 +755,17 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
     if (!d)
         return eng__nomem();
     r->rep->executions++;
+    int shared = eng__kv_shared(e->store), busy = 0;
     for (;;) {
         eng__xcache *xc;
+        /* Between chunks: what other engines did (an unsubscribe). The
+         * execution's cache is kept: lease_take re-reads each chunk's ledger
+         * state, and it is dropped at the next call. */
+        if (shared)
+            eng__engine_sync_keep(e, 1u << ENG__SLOT_DISPATCH);
         int rc = eng__xcache_get(e, r->actor, msg, occ, due, &xc);
+        if (rc == ENG_EBUSY && shared && ++busy < RETRIES)
+            continue; /* another engine started it at the same moment */
         if (rc)
             return rc;
         if (xc->rec.state != ENG_EXEC_RUNNING) {
@@ -678,15 +778,26 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
             return ENG_OK;
         }
         int64_t pick = -1;
-        for (uint32_t i = 0; i < xc->nchunks && pick < 0; i++)
-            if (xc->cstate[i] == 1 && xc->cdue[i] <= r->now && !eng__claimed(d, msg, occ, i))
+        /* Engines sharing a store start at different chunks, and skip those another holds. */
+        uint32_t n = xc->nchunks, start = shared && n ? (uint32_t)(e->instance % n) : 0;
+        eng_time wall = shared ? eng__now(e) : 0;
+        for (uint32_t j = 0; j < n && pick < 0; j++) {
+            uint32_t i = (start + j) % n;
+            if (xc->cstate[i] == 1 && xc->cdue[i] <= r->now && !eng__claimed(d, msg, occ, i) &&
+                !(shared && held_by_other(d, msg, occ, i, wall)))
                 pick = i;
-        for (uint32_t i = 0; i < xc->nchunks && pick < 0; i++)
-            if (xc->cstate[i] == 0 && !eng__claimed(d, msg, occ, i))
+        }
+        for (uint32_t j = 0; j < n && pick < 0; j++) {
+            uint32_t i = (start + j) % n;
+            if (xc->cstate[i] == 0 && !eng__claimed(d, msg, occ, i) && !(shared && held_by_other(d, msg, occ, i, wall)))
                 pick = i;
+        }
         if (pick < 0) {
             account(r, xc);
-            return maybe_finish(r, xc, last);
+            rc = maybe_finish(r, xc, last);
+            if (rc == ENG_EBUSY && shared && ++busy < RETRIES)
+                continue; /* another engine finished it at the same moment: look again */
+            return rc;
         }
         if (d->in_flight >= (e->transport.max_in_flight ? e->transport.max_in_flight : 1)) {
             pthread_cond_wait(&d->cond, &e->lock);
@@ -696,6 +807,12 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
             return rc;
         rc = work_chunk(r, xc, (uint32_t)pick);
         unclaim(d, msg, occ, (uint32_t)pick);
+        if (rc == NOT_MINE || (rc == ENG_EBUSY && shared && ++busy < RETRIES)) {
+            eng_error_clear();
+            continue; /* another engine holds or took the chunk, or a conflict: look again */
+        }
+        if (rc == ENG_OK)
+            busy = 0;
         if (rc == BLOCKED) {
             r->rep->blocked = ENG_ECREDITS;
             if (eng__xcache_get(e, r->actor, msg, occ, due, &xc) == ENG_OK)

@@ -469,7 +469,7 @@ ENG_API int eng_store_file_open(const char *path, unsigned int flags, const eng_
         eng__free(&fs->mem, t);
     }
     static const eng_store_methods methods = {
-        ENG_STORE_METHODS_VERSION, f_get, f_put, f_del, f_scan, f_begin, f_commit, f_rollback, f_destroy, f_erased};
+        ENG_STORE_METHODS_VERSION, f_get, f_put, f_del, f_scan, f_begin, f_commit, f_rollback, f_destroy, f_erased, NULL};
     return eng__store_wrap(out, ENG__STORE_FILE, &methods, fs, alloc);
 }
 

@@ -40,6 +40,6 @@ ENG_API int eng_store_memory_new(const eng_allocator *alloc, eng_store **out)
     ms->mem = mem;
     eng__kvmem_init(&ms->kv, &ms->mem);
     static const eng_store_methods methods = {
-        ENG_STORE_METHODS_VERSION, m_get, m_put, m_del, m_scan, m_begin, m_commit, m_rollback, m_destroy, NULL};
+        ENG_STORE_METHODS_VERSION, m_get, m_put, m_del, m_scan, m_begin, m_commit, m_rollback, m_destroy, NULL, NULL};
     return eng__store_wrap(out, ENG__STORE_MEMORY, &methods, ms, alloc);
 }

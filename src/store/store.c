@@ -81,12 +81,12 @@ int eng__store_wrap(eng_store **out, int kind, const eng_store_methods *methods,
     s->kind = kind;
     s->mem = mem;
     /* Copy only the fields of the caller's version: an older table is shorter. */
-    if (methods->version >= 2)
+    if (methods->version >= 3)
         s->m = *methods;
-    else {
+    else if (methods->version == 2)
+        memcpy(&s->m, methods, offsetof(eng_store_methods, changes));
+    else
         memcpy(&s->m, methods, offsetof(eng_store_methods, erased));
-        s->m.erased = NULL;
-    }
     s->user = user;
     *out = s;
     return ENG_OK;
@@ -214,7 +214,65 @@ int eng__kv_scan(eng_store *s, const void *prefix, size_t plen, eng_store_scan_f
     return rc == ENG_OK || rc > 0 ? ENG_OK : fail(rc, "scan", prefix, plen);
 }
 
-int eng__kv_begin(eng_store *s)
+/* ---- several engines on one store (contract version 3: `changes`) ---- */
+
+typedef struct watch_ctx {
+    eng_store *s;
+    int stale; /* the highest staleness a reported key had (ENG__STALE_*) */
+} watch_ctx;
+
+static int watch_cb(const void *key, size_t klen, void *user)
+{
+    watch_ctx *w = user;
+    int level = w->s->watch ? w->s->watch(key, klen, w->s->watch_user) : 0;
+    if (level > w->stale)
+        w->stale = level;
+    return 0;
+}
+
+int eng__kv_shared(const eng_store *s)
+{
+    return s->m.changes != NULL;
+}
+
+int eng__kv_sync(eng_store *s)
+{
+    if (!s->m.changes || s->in_batch)
+        return ENG_OK;
+    watch_ctx w = {s, 0};
+    eng_error_clear();
+    int rc = s->m.changes(&s->cursor, s->has_cursor ? watch_cb : NULL, &w, s->user);
+    if (rc)
+        return fail(rc, "changes", "", 0);
+    s->has_cursor = 1;
+    return ENG_OK;
+}
+
+/* Inside the new batch: what other engines committed since the last look.
+ * If it touches a cache the engine writes from, or (unless the caller reads
+ * inside the batch everything it writes) state the call may have read before
+ * the batch, nothing may be written: the batch is rolled back and the call
+ * fails with ENG_EBUSY (the caches are dropped at the next call, or by
+ * eng__engine_sync). A commit the batch cannot see yet conflicts with it in
+ * the database. */
+static int begin_check(eng_store *s, int reads_inside)
+{
+    if (!s->m.changes || !s->has_cursor)
+        return ENG_OK;
+    watch_ctx w = {s, 0};
+    int rc = s->m.changes(&s->cursor, watch_cb, &w, s->user);
+    if (rc == ENG_OK && (w.stale == ENG__STALE_NONE || (w.stale == ENG__STALE_READ && reads_inside)))
+        return ENG_OK;
+    if (rc)
+        rc = fail(rc, "changes", "", 0);
+    else
+        rc = eng__err(ENG_EBUSY, "", "another engine committed changes to state this call read or holds in memory; "
+                                     "nothing was written: retry the call");
+    s->m.rollback(s->user);
+    return rc;
+}
+
+static int begin(eng_store *s, int reads_inside)
 {
     if (s->in_batch)
         return eng__err(ENG_EBUSY, "", "a storage batch is already open");
@@ -222,8 +280,20 @@ int eng__kv_begin(eng_store *s)
     int rc = s->m.begin(s->user);
     if (rc != ENG_OK)
         return fail(rc, "begin", "", 0);
+    if ((rc = begin_check(s, reads_inside)) != ENG_OK)
+        return rc;
     s->in_batch = 1;
     return ENG_OK;
+}
+
+int eng__kv_begin(eng_store *s)
+{
+    return begin(s, 0);
+}
+
+int eng__kv_begin_inside(eng_store *s)
+{
+    return begin(s, 1);
 }
 
 int eng__kv_commit(eng_store *s)

@@ -20,6 +20,14 @@ struct eng_store {
     void *user;
     int in_batch;
     int owned;   /* handed to an engine: eng_store_free() refuses */
+    /* Several engines on one store (contract v3 `changes`): the position in
+     * the other handles' commits up to which the engine's caches are known
+     * current, and the engine's hook told of each key committed elsewhere
+     * (returns an ENG__STALE_* level). */
+    uint64_t cursor;
+    int has_cursor;
+    int (*watch)(const void *key, size_t klen, void *user);
+    void *watch_user;
 };
 
 struct eng_buf {
@@ -46,9 +54,24 @@ int eng__kv_put(eng_store *s, const void *key, size_t klen, const void *val, siz
 int eng__kv_del(eng_store *s, const void *key, size_t klen);
 int eng__kv_scan(eng_store *s, const void *prefix, size_t plen, eng_store_scan_fn cb, void *cb_user);
 int eng__kv_begin(eng_store *s);
+/* What a change committed by another engine means for a batch about to start. */
+enum {
+    ENG__STALE_NONE = 0,  /* nothing this engine relies on */
+    ENG__STALE_READ = 1,  /* state a call may have read before opening its batch */
+    ENG__STALE_CACHE = 2, /* a cache this engine writes from */
+};
+/* Begin a batch for a caller that reads inside the batch everything it writes
+ * from (so another engine's earlier commit to such state cannot be lost): only
+ * stale caches refuse it. eng__kv_begin() also refuses ENG__STALE_READ changes. */
+int eng__kv_begin_inside(eng_store *s);
 int eng__kv_commit(eng_store *s);
 int eng__kv_rollback(eng_store *s);
 void eng__val_free(eng_store *s, eng__val *v);
+/* 1 when several engines may share the store (the backend reports `changes`). */
+int eng__kv_shared(const eng_store *s);
+/* Outside a batch: ask the backend what other engines committed since the
+ * cursor and tell s->watch of each key (the first call only sets the cursor). */
+int eng__kv_sync(eng_store *s);
 
 /* Keys whose old values held erased personal data (docs/privacy.md). */
 typedef struct eng__keys {

@@ -53,7 +53,8 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_campaign_status), 48);
     /* dispatch.h */
     OFF(eng_run_options, version, 0); OFF(eng_run_options, message, 8); OFF(eng_run_options, max_batches, 16);
-    assert_int_equal(sizeof(eng_run_options), 24);
+    OFF(eng_run_options, lease_ms, 24);
+    assert_int_equal(sizeof(eng_run_options), 32);
     OFF(eng_run_report, version, 0); OFF(eng_run_report, executions, 8); OFF(eng_run_report, finished, 16); OFF(eng_run_report, refused, 24); OFF(eng_run_report, batches, 32); OFF(eng_run_report, sent, 40); OFF(eng_run_report, accepted, 48); OFF(eng_run_report, rejected, 56); OFF(eng_run_report, retry, 64); OFF(eng_run_report, unknown, 72); OFF(eng_run_report, expired, 80); OFF(eng_run_report, skipped, 88); OFF(eng_run_report, pending, 96); OFF(eng_run_report, next_due, 104); OFF(eng_run_report, blocked, 112);
     assert_int_equal(sizeof(eng_run_report), 120);
     OFF(eng_execution_info, version, 0); OFF(eng_execution_info, state, 4); OFF(eng_execution_info, due, 8); OFF(eng_execution_info, audience, 16); OFF(eng_execution_info, planned, 24); OFF(eng_execution_info, sends, 32); OFF(eng_execution_info, accepted, 40); OFF(eng_execution_info, rejected, 48); OFF(eng_execution_info, expired, 56); OFF(eng_execution_info, skipped, 64); OFF(eng_execution_info, unreachable, 72); OFF(eng_execution_info, credits, 80); OFF(eng_execution_info, reason, 88);
@@ -143,8 +144,8 @@ static void struct_layouts(void **s)
     OFF(eng_rule_batch, version, 0); OFF(eng_rule_batch, nrows, 8); OFF(eng_rule_batch, columns, 16); OFF(eng_rule_batch, ncolumns, 24);
     assert_int_equal(sizeof(eng_rule_batch), 32);
     /* store.h */
-    OFF(eng_store_methods, version, 0); OFF(eng_store_methods, get, 8); OFF(eng_store_methods, put, 16); OFF(eng_store_methods, del, 24); OFF(eng_store_methods, scan, 32); OFF(eng_store_methods, begin, 40); OFF(eng_store_methods, commit, 48); OFF(eng_store_methods, rollback, 56); OFF(eng_store_methods, destroy, 64); OFF(eng_store_methods, erased, 72);
-    assert_int_equal(sizeof(eng_store_methods), 80);
+    OFF(eng_store_methods, version, 0); OFF(eng_store_methods, get, 8); OFF(eng_store_methods, put, 16); OFF(eng_store_methods, del, 24); OFF(eng_store_methods, scan, 32); OFF(eng_store_methods, begin, 40); OFF(eng_store_methods, commit, 48); OFF(eng_store_methods, rollback, 56); OFF(eng_store_methods, destroy, 64); OFF(eng_store_methods, erased, 72); OFF(eng_store_methods, changes, 80);
+    assert_int_equal(sizeof(eng_store_methods), 88);
     /* transport.h */
     OFF(eng_envelope, version, 0); OFF(eng_envelope, idempotency_key, 8); OFF(eng_envelope, channel, 16); OFF(eng_envelope, recipient, 24); OFF(eng_envelope, sender, 32); OFF(eng_envelope, subject, 40); OFF(eng_envelope, body, 48); OFF(eng_envelope, body_len, 56); OFF(eng_envelope, campaign, 64); OFF(eng_envelope, message, 72); OFF(eng_envelope, occurrence, 80); OFF(eng_envelope, customer, 84); OFF(eng_envelope, attempt, 88); OFF(eng_envelope, segments, 92);
     assert_int_equal(sizeof(eng_envelope), 96);

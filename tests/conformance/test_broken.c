@@ -107,7 +107,7 @@ static int b_open(void *ctx, const eng_allocator *alloc, eng_store **out)
 {
     (void)ctx;
     static const eng_store_methods m = {ENG_STORE_METHODS_VERSION, w_get, w_put, w_del, w_scan,
-                                        w_begin, w_commit, w_rollback, w_destroy, NULL};
+                                        w_begin, w_commit, w_rollback, w_destroy, NULL, NULL};
     wrap *w = calloc(1, sizeof *w);
     int rc = eng_store_memory_new(NULL, &w->in);
     if (rc) {

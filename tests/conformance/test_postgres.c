@@ -39,12 +39,25 @@ static int pg_open(void *ctx, const eng_allocator *alloc, eng_store **out)
     return store_pg_open(conninfo, ((loc *)ctx)->table, 0, alloc, out);
 }
 
+/* The same table shared by several engines: commits also log their key prefixes. */
+static int pg_open_shared(void *ctx, const eng_allocator *alloc, eng_store **out)
+{
+    return store_pg_open(conninfo, ((loc *)ctx)->table, STORE_PG_SHARED, alloc, out);
+}
+
+static void quiet_notices(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
 /* A connection of the test's own, to look at and disturb the server. */
 static PGconn *admin(void)
 {
     PGconn *c = PQconnectdb(conninfo);
     if (PQstatus(c) != CONNECTION_OK)
         fail_msg("admin connection: %s", PQerrorMessage(c));
+    PQsetNoticeProcessor(c, quiet_notices, NULL); /* "table does not exist, skipping" */
     return c;
 }
 
@@ -71,8 +84,9 @@ static void pg_destroy(void *ctx)
 {
     loc *l = ctx;
     PGconn *c = admin();
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS \"%s\"", l->table);
+    char sql[300];
+    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS \"%s\", \"%s_changes\", \"%s_horizon\"", l->table, l->table,
+             l->table);
     sql_ok(c, sql);
     PQfinish(c);
     free(l);
@@ -236,6 +250,103 @@ static void conflicting_batches_give_ebusy(void **state)
     eng_store_free(b);
 }
 
+/* ---- shared tables (storage contract v3, `changes`) ---- */
+
+typedef struct seen {
+    char keys[16][8];
+    int n;
+} seen;
+
+static int seen_cb(const void *key, size_t klen, void *u)
+{
+    seen *x = u;
+    assert_true(klen < 8 && x->n < 16);
+    memcpy(x->keys[x->n], key, klen);
+    x->keys[x->n++][klen] = 0;
+    return 0;
+}
+
+static seen poll(eng_store *s, uint64_t *cursor)
+{
+    seen x = {.n = 0};
+    assert_int_equal(s->m.changes(cursor, seen_cb, &x, s->user), ENG_OK);
+    return x;
+}
+
+/* Another handle's commits are reported by key prefix, once, in commit order;
+ * a handle's own are not; a rolled-back batch is not; a pruned log says "anything". */
+static void changes_report_other_handles(void **state)
+{
+    loc *l = *state;
+    eng_store *a = open_ok(l, STORE_PG_SHARED), *b = open_ok(l, STORE_PG_SHARED);
+    assert_true(eng__kv_shared(a));
+    eng_store *plain = open_ok(l, 0);
+    assert_false(eng__kv_shared(plain)); /* a version-1 style handle: no change feed */
+    eng_store_free(plain);
+    uint64_t ca = 0, cb = 0;
+    assert_int_equal(a->m.changes(&ca, NULL, NULL, a->user), ENG_OK);
+    assert_int_equal(b->m.changes(&cb, NULL, NULL, b->user), ENG_OK);
+    assert_int_equal(eng__kv_begin(a), ENG_OK);
+    assert_int_equal(eng__kv_put(a, "a/1", 3, "x", 1), ENG_OK);
+    assert_int_equal(eng__kv_put(a, "a/2", 3, "x", 1), ENG_OK);
+    assert_int_equal(eng__kv_del(a, "d/9", 3), ENG_OK);
+    assert_int_equal(eng__kv_commit(a), ENG_OK);
+    assert_int_equal(eng__kv_put(a, "e/1", 3, "y", 1), ENG_OK); /* outside a batch: logged too */
+    assert_int_equal(eng__kv_begin(a), ENG_OK);
+    assert_int_equal(eng__kv_put(a, "m/1", 3, "z", 1), ENG_OK);
+    assert_int_equal(eng__kv_rollback(a), ENG_OK);
+    seen x = poll(b, &cb);
+    assert_int_equal(x.n, 3);
+    assert_string_equal(x.keys[0], "a/");
+    assert_string_equal(x.keys[1], "d/");
+    assert_string_equal(x.keys[2], "e/");
+    assert_int_equal(poll(b, &cb).n, 0); /* once */
+    assert_int_equal(poll(a, &ca).n, 0); /* its own */
+    assert_int_equal(eng__kv_put(b, "r/1", 3, "w", 1), ENG_OK);
+    x = poll(a, &ca);
+    assert_int_equal(x.n, 1);
+    assert_string_equal(x.keys[0], "r/");
+    /* pruned past a's cursor: the empty key */
+    PGconn *c = admin();
+    char sql[200];
+    snprintf(sql, sizeof sql, "UPDATE \"%s_horizon\" SET upto = %llu", l->table, (unsigned long long)ca + 5);
+    sql_ok(c, sql);
+    PQfinish(c);
+    x = poll(a, &ca);
+    assert_int_equal(x.n, 1);
+    assert_string_equal(x.keys[0], "");
+    eng_store_free(a);
+    eng_store_free(b);
+}
+
+/* Two batches that each read the change log at their start and commit
+ * writes to different keys: the one that commits second could not see the
+ * first, so it must fail (ENG_EBUSY). This is what keeps an engine's cache
+ * from writing over a commit it did not see. */
+static void unseen_commit_conflicts(void **state)
+{
+    loc *l = *state;
+    eng_store *a = open_ok(l, STORE_PG_SHARED), *b = open_ok(l, STORE_PG_SHARED);
+    uint64_t ca = 0, cb = 0;
+    assert_int_equal(a->m.changes(&ca, NULL, NULL, a->user), ENG_OK);
+    assert_int_equal(b->m.changes(&cb, NULL, NULL, b->user), ENG_OK);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(eng__kv_begin(a), ENG_OK);
+        assert_int_equal(eng__kv_begin(b), ENG_OK);
+        assert_int_equal(poll(a, &ca).n, 0);
+        assert_int_equal(poll(b, &cb).n, 0);
+        assert_int_equal(eng__kv_put(a, round ? "e/t1" : "a/t1", 4, "1", 1), ENG_OK);
+        assert_int_equal(eng__kv_put(b, round ? "e/s1" : "a/t2", 4, "2", 1), ENG_OK);
+        assert_int_equal(eng__kv_commit(a), ENG_OK);
+        assert_int_equal(eng__kv_commit(b), ENG_EBUSY);
+        assert_int_equal(eng__kv_rollback(b), ENG_OK);
+        assert_int_equal(poll(b, &cb).n, 1); /* then b learns of a's commit */
+        assert_int_equal(poll(a, &ca).n, 0);
+    }
+    eng_store_free(a);
+    eng_store_free(b);
+}
+
 int main(void)
 {
     conninfo = getenv("ENGAGE_PG_CONNINFO");
@@ -244,11 +355,15 @@ int main(void)
         return 77;
     }
     static const conf_backend b = {"postgres", 1, pg_create, pg_open, pg_destroy, NULL};
+    static const conf_backend bs = {"postgres-shared", 1, pg_create, pg_open_shared, pg_destroy, NULL};
     int failed = conf_run(&b);
+    failed += conf_run(&bs);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(rows_are_bytea_in_postgres, setup, teardown),
         cmocka_unit_test_setup_teardown(lost_connection_is_clear_and_reconnects, setup, teardown),
         cmocka_unit_test_setup_teardown(conflicting_batches_give_ebusy, setup, teardown),
+        cmocka_unit_test_setup_teardown(changes_report_other_handles, setup, teardown),
+        cmocka_unit_test_setup_teardown(unseen_commit_conflicts, setup, teardown),
     };
     failed += cmocka_run_group_tests_name("postgres adapter", tests, NULL, NULL);
     return failed ? 1 : 0;

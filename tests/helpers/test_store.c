@@ -164,7 +164,7 @@ uint64_t test_store_erased(const test_store *ts, uint64_t *keys)
 eng_store *test_store_handle(test_store *ts)
 {
     static const eng_store_methods m = {ENG_STORE_METHODS_VERSION, s_get, s_put, s_del, s_scan,
-                                        s_begin, s_commit, s_rollback, NULL, s_erased};
+                                        s_begin, s_commit, s_rollback, NULL, s_erased, NULL};
     eng_store *s = NULL;
     if (eng_store_new(&m, ts, test_alloc_get(), &s) != ENG_OK)
         return NULL;

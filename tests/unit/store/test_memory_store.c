@@ -186,7 +186,7 @@ static int dummy_get(const void *k, size_t kl, eng_buf *o, void *u) { (void)k; (
 static void custom_table_validation(void **s)
 {
     (void)s;
-    eng_store_methods m = {ENG_STORE_METHODS_VERSION, dummy_get, NULL, NULL, NULL, NULL, NULL, NULL, count_destroy, NULL};
+    eng_store_methods m = {ENG_STORE_METHODS_VERSION, dummy_get, NULL, NULL, NULL, NULL, NULL, NULL, count_destroy, NULL, NULL};
     eng_store *st = (eng_store *)1;
     destroyed = 0;
     assert_int_equal(eng_store_new(&m, NULL, NULL, &st), ENG_EINVAL);

@@ -1,0 +1,106 @@
+/* Leases: several engines sharing one store (storage contract v3, `changes`)
+ * work one execution together. Each chunk of the execution (a run of
+ * consecutive customers of the frozen test group, in dense-id order) is a
+ * shard; an engine plans, sends and records a chunk only while it holds the
+ * chunk's lease, a record naming the engine (its random instance id) and when
+ * the lease expires. Taking, extending and releasing a lease are reads and
+ * writes in a storage batch, so two engines racing for one lease conflict in
+ * the database and one of them loses (ENG_EBUSY: it moves on). An engine that
+ * dies holding a lease stops extending it; once it expires another engine
+ * takes the chunk and resumes it from the ledger with the same idempotency
+ * keys. A store of one engine (contract v1, v2) needs none of this: the
+ * in-memory claims of exec.c keep its threads apart. */
+#include "dispatch/dispatch_impl.h"
+
+#include <stdio.h>
+
+#define LEASE_LEN 16 /* owner u64, expiry i64 */
+
+static void lease_key(char *buf, size_t cap, uint64_t msg, uint32_t occ, uint32_t chunk)
+{
+    snprintf(buf, cap, "d/k/%016llx/%08x/%08x", (unsigned long long)msg, occ, chunk);
+}
+
+/* The stored lease: ENG_ENOTFOUND when there is none. */
+static int lease_get(eng_engine *e, const char *key, uint64_t *owner, eng_time *until)
+{
+    eng__rec rec;
+    int rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_DSP_LEASE, ENG__DSP_SCHEMA, &rec);
+    if (rc)
+        return rc;
+    if (rec.len != LEASE_LEN) {
+        eng__rec_free(e->store, &rec);
+        return eng__err(ENG_ECORRUPT, key, "lease record has length %zu", rec.len);
+    }
+    *owner = eng__get64(rec.payload);
+    *until = (eng_time)eng__get64(rec.payload + 8);
+    eng__rec_free(e->store, &rec);
+    return ENG_OK;
+}
+
+static int lease_put(eng_engine *e, const char *key, eng_time until)
+{
+    uint8_t v[LEASE_LEN];
+    eng__put64(v, e->instance);
+    eng__put64(v + 8, (uint64_t)until);
+    return eng__rec_put(e->store, ENG__K(key), ENG__REC_DSP_LEASE, ENG__DSP_SCHEMA, v, sizeof v);
+}
+
+int eng__lease_take(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time ttl, int *got,
+                    int *planned, eng_time *held_until)
+{
+    char key[64], ck[64];
+    lease_key(key, sizeof key, msg, occ, chunk);
+    eng__chunk_key(ck, sizeof ck, msg, occ, chunk);
+    *got = 0;
+    *planned = 0;
+    *held_until = 0;
+    eng_time now = eng__now(e);
+    int rc = eng__kv_begin_inside(e->store);
+    if (rc)
+        return rc == ENG_EBUSY ? ENG_OK : rc; /* another engine changed things: try elsewhere, later */
+    uint64_t owner = 0;
+    eng_time until = 0;
+    rc = lease_get(e, key, &owner, &until);
+    if (rc == ENG_OK && owner != e->instance && until > now) {
+        *held_until = until; /* another engine is working on it */
+        eng__kv_rollback(e->store);
+        return ENG_OK;
+    }
+    if (rc == ENG_OK || rc == ENG_ENOTFOUND)
+        rc = lease_put(e, key, now + ttl);
+    eng__val v = {0};
+    if (rc == ENG_OK) { /* planned since this engine's cache was built? the ledger says */
+        int g = eng__kv_get(e->store, ENG__K(ck), &v);
+        *planned = g == ENG_OK;
+        eng__val_free(e->store, &v);
+        rc = g == ENG_ENOTFOUND ? ENG_OK : g;
+    }
+    if (rc == ENG_OK && (rc = eng__kv_commit(e->store)) == ENG_OK) {
+        *got = 1;
+        return ENG_OK;
+    }
+    eng__kv_rollback(e->store);
+    if (rc == ENG_EBUSY) { /* lost the race: not an error, the winner works the chunk */
+        eng_error_clear();
+        *planned = 0;
+        return ENG_OK;
+    }
+    return rc;
+}
+
+int eng__lease_keep(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time ttl)
+{
+    char key[64];
+    lease_key(key, sizeof key, msg, occ, chunk);
+    uint64_t owner = 0;
+    eng_time until = 0;
+    int rc = lease_get(e, key, &owner, &until);
+    if (rc == ENG_ENOTFOUND || (rc == ENG_OK && owner != e->instance)) {
+        eng__log(e, ENG_LOG_WARN, "%s: the lease passed to another engine", key);
+        return ENG__LEASE_LOST;
+    }
+    if (rc)
+        return rc;
+    return ttl > 0 ? lease_put(e, key, eng__now(e) + ttl) : eng__kv_del(e->store, ENG__K(key));
+}
