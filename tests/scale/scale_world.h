@@ -32,6 +32,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <libpq-fe.h>
+
 #include "engage.h"
 #include "store_pg.h"
 
@@ -160,12 +162,24 @@ static inline void sw_catch_up(sw_prov *p)
     buf[len] = 0;
     for (char *line = buf, *nl; line < buf + len && (nl = strchr(line, '\n')); line = nl + 1) {
         *nl = 0;
-        char *key = strrchr(line, ' ');
-        if (key)
-            sw_set_add(p, sw_hash(key + 1));
+        char key[300];
+        if (sscanf(line, "%*u %*d %*d %299s", key) == 1) /* "customer channel pid key code" */
+            sw_set_add(p, sw_hash(key));
     }
     free(buf);
     p->read_to = st.st_size;
+}
+
+/* The coupon code between "CODE[" and "]" of a body, or "-". */
+static inline const char *sw_code(const char *body, size_t len, char *out)
+{
+    const char *p = body ? memmem(body, len, "CODE[", 5) : NULL;
+    const char *q = p ? memchr(p + 5, ']', len - (size_t)(p + 5 - body)) : NULL;
+    if (!q || q - p - 5 > ENG_COUPON_CODE_MAX)
+        return "-";
+    memcpy(out, p + 5, (size_t)(q - p - 5));
+    out[q - p - 5] = 0;
+    return out;
 }
 
 static inline int sw_send_batch(const eng_envelope *env, size_t n, int *status, void *user)
@@ -183,14 +197,16 @@ static inline int sw_send_batch(const eng_envelope *env, size_t n, int *status, 
     for (size_t i = 0; i < deliver; i++)
         clen += (size_t)snprintf(calls + clen, cap - clen, "%u %d %d %s\n", (unsigned)env[i].customer, env[i].channel,
                                  (int)getpid(), env[i].idempotency_key);
+    char code[ENG_COUPON_CODE_MAX + 1];
     sw_write_all(p->calls_fd, calls, clen);
     if (flock(p->deliv_fd, LOCK_EX) != 0)
         abort();
     sw_catch_up(p);
     for (size_t i = 0; i < deliver; i++) {
         if (sw_set_add(p, sw_hash(env[i].idempotency_key)))
-            len += (size_t)snprintf(out + len, cap - len, "%u %d %d %s\n", (unsigned)env[i].customer, env[i].channel,
-                                    (int)getpid(), env[i].idempotency_key);
+            len += (size_t)snprintf(out + len, cap - len, "%u %d %d %s %s\n", (unsigned)env[i].customer,
+                                    env[i].channel, (int)getpid(), env[i].idempotency_key,
+                                    sw_code(env[i].body, env[i].body_len, code));
         status[i] = ENG_SEND_ACCEPTED; /* a repeated key is accepted again and not delivered again */
     }
     sw_write_all(p->deliv_fd, out, len);
@@ -233,8 +249,9 @@ static inline void sw_log_count(const char *path, size_t n, unsigned *into)
     assert_non_null(f);
     unsigned c, pid;
     int ch;
-    char key[300];
-    while (fscanf(f, "%u %d %u %299s", &c, &ch, &pid, key) == 4) {
+    char line[512], key[300];
+    while (fgets(line, sizeof line, f)) {
+        assert_int_equal(sscanf(line, "%u %d %u %299s", &c, &ch, &pid, key), 4);
         assert_true(c < n && ch >= 0 && ch < ENG_CH_COUNT);
         into[sw_pair(c, ch)]++;
     }
@@ -270,6 +287,7 @@ typedef struct sw {
     char dir[128];
     size_t n;
     uint32_t *ext; /* per dense id: the number i of "c<i>" */
+    double load_secs; /* a fresh engine: open and load the customer table */
     uint64_t campaign;
     eng_engine *e;
     sw_prov prov;
@@ -334,8 +352,11 @@ static inline void sw_world(sw *w, const char *name, size_t n)
      * feed: on a shared handle every call asks the database what changed (a round trip). */
     w->ext = malloc(n * sizeof *w->ext);
     assert_non_null(w->ext);
+    double t_load = sw_secs();
     eng_engine *plain = sw_open(w, 0, NULL, NULL);
     for (uint32_t id = 0; id < n; id++) {
+        if (id == 1)
+            w->load_secs = sw_secs() - t_load; /* open, and the customer table read from PostgreSQL */
         char ext[32];
         assert_int_equal(eng_customer_external_id(plain, "root", id, ext, sizeof ext), ENG_OK);
         w->ext[id] = (uint32_t)strtoul(ext + 1, NULL, 10);
@@ -370,8 +391,13 @@ static const eng_creative sw_creatives[] = {
     {ENG_CH_EMAIL, "An offer", "<p>Hello</p>{{unsubscribe}}"},
 };
 
-/* A message over "all" (SMS and email to whoever is reachable), due at @p at; created, submitted, approved. */
-static inline uint64_t sw_message(sw *w, const char *title, eng_time at)
+static const eng_creative sw_coupon_creative[] = {
+    {ENG_CH_SMS, NULL, "Your code CODE[{{coupon_code}}] {{optout}}"},
+};
+
+/* A message over "all" (SMS and email to whoever is reachable; with @p pool, SMS with a code of that
+ * uploaded pool), due at @p at; created, submitted, approved. */
+static inline uint64_t sw_message_pool(sw *w, const char *title, eng_time at, const char *pool)
 {
     static const char *const groups[] = {"all"};
     eng_message_spec m;
@@ -381,6 +407,14 @@ static inline uint64_t sw_message(sw *w, const char *title, eng_time at)
     m.n_include = 1;
     m.creatives = sw_creatives;
     m.n_creatives = 2;
+    if (pool) {
+        m.creatives = sw_coupon_creative;
+        m.n_creatives = 1;
+        m.incentive.kind = ENG_INCENTIVE_COUPON;
+        m.incentive.offer_id = "offer";
+        m.incentive.coupon_source = ENG_COUPON_UPLOADED;
+        m.incentive.coupon_pool = pool;
+    }
     m.schedule.kind = ENG_SCHEDULE_ONCE;
     m.schedule.at = at;
     uint64_t id = 0;
@@ -401,6 +435,11 @@ static inline uint64_t sw_message(sw *w, const char *title, eng_time at)
     return id;
 }
 
+static inline uint64_t sw_message(sw *w, const char *title, eng_time at)
+{
+    return sw_message_pool(w, title, at, NULL);
+}
+
 /* The frozen test group (ascending dense ids); free() it. */
 static inline uint32_t *sw_test_group(eng_engine *e, uint64_t msg, size_t *n)
 {
@@ -416,7 +455,21 @@ static inline uint32_t *sw_test_group(eng_engine *e, uint64_t msg, size_t *n)
 }
 
 /* In a worker process: run the message until its execution is finished. Exits 0, or 2 with a message. */
-static inline void sw_work(eng_engine *e, uint64_t msg, uint64_t lease_ms)
+/* Diagnostics of a worker that makes no progress: the leases in the table. */
+static inline void sw_dump_leases(const char *table)
+{
+    PGconn *c = PQconnectdb(sw_conninfo);
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT encode(k, 'escape'), encode(substr(v, 17, 16), 'hex') FROM \"%s\" WHERE k >= 'd/k/' "
+             "AND k < 'd/l/'", table);
+    PGresult *r = PQexec(c, sql);
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+        fprintf(stderr, "  lease %s owner+until %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static inline void sw_work(eng_engine *e, const char *table, uint64_t msg, uint64_t lease_ms)
 {
     for (unsigned idle = 0;;) {
         eng_run_report rep = ENG_RUN_REPORT_INIT;
@@ -437,9 +490,13 @@ static inline void sw_work(eng_engine *e, uint64_t msg, uint64_t lease_ms)
             _exit(2);
         }
         if (rep.batches == 0) {
-            if (++idle % 250 == 0)
-                fprintf(stderr, "worker %d: idle %u: rc %d, %s; state %d pending %llu\n", (int)getpid(), idle, rc,
-                        eng_error_last()->message, x.state, (unsigned long long)rep.pending);
+            if (++idle % 250 == 0) {
+                fprintf(stderr, "worker %d: idle %u: rc %d, %s; state %d pending %llu planned %llu of %llu\n",
+                        (int)getpid(), idle, rc, eng_error_last()->message, x.state,
+                        (unsigned long long)rep.pending, (unsigned long long)x.planned,
+                        (unsigned long long)x.audience);
+                sw_dump_leases(table);
+            }
             if (idle > 3000) {
                 fprintf(stderr, "worker %d: no progress for a minute\n", (int)getpid());
                 _exit(2);
@@ -449,6 +506,31 @@ static inline void sw_work(eng_engine *e, uint64_t msg, uint64_t lease_ms)
             idle = 0;
         }
     }
+}
+
+/* What the world's table holds, by layer prefix: rows and bytes of keys and values. */
+static inline void sw_sizes(const sw *w)
+{
+    PGconn *c = PQconnectdb(sw_conninfo);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT convert_from(substr(k, 1, 1), 'UTF8'), count(*), sum(length(k) + length(v)) FROM \"%s\" "
+             "GROUP BY 1 ORDER BY 1", w->table);
+    PGresult *r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    for (int i = 0; i < PQntuples(r); i++)
+        printf("storage: prefix %s/: %s rows, %s bytes of keys and values\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+               PQgetvalue(r, i, 2));
+    PQclear(r);
+    snprintf(sql, sizeof sql, "SELECT pg_total_relation_size('\"%s\"'), pg_total_relation_size('\"%s_changes\"')",
+             w->table, w->table);
+    r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    printf("storage: table %s bytes on disk (with indexes and TOAST), change log %s bytes\n", PQgetvalue(r, 0, 0),
+           PQgetvalue(r, 0, 1));
+    PQclear(r);
+    PQfinish(c);
 }
 
 static inline int sw_wait(pid_t pid)

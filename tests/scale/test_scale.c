@@ -81,7 +81,7 @@ static size_t coherence_run(sw *w, unsigned flags, const char *title)
         p.wait_fd = down[0];
         eng_transport_methods tm = {ENG_TRANSPORT_METHODS_VERSION, sw_send_one, NULL, sw_send_batch, 1, 100};
         eng_engine *e = sw_open(w, flags, &tm, &p);
-        sw_work(e, msg, 0);
+        sw_work(e, w->table, msg, 0);
         eng_close(e);
         _exit(0);
     }
@@ -290,6 +290,110 @@ static void conflicts(void **state)
     free(w.ext);
 }
 
+/* ---- coupon pools ---- */
+
+/* Per customer, the code of the SMS in a delivered.log (NULL: none); free() each. */
+static char **codes_of(const char *dir, size_t n)
+{
+    char path[500], line[512], key[300], code[100];
+    snprintf(path, sizeof path, "%s/delivered.log", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char **out = calloc(n, sizeof *out);
+    unsigned c, pid;
+    int ch;
+    while (fgets(line, sizeof line, f)) {
+        assert_int_equal(sscanf(line, "%u %d %u %299s %99s", &c, &ch, &pid, key, code), 5);
+        assert_true(c < n && ch == ENG_CH_SMS && strcmp(code, "-") != 0);
+        assert_null(out[c]); /* one SMS per customer */
+        out[c] = strdup(code);
+    }
+    fclose(f);
+    return out;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Two processes execute two messages over the same customers, drawing codes of
+ * one pool concurrently (in chunks of 50): each customer holds one code, both
+ * messages carried it, no code went to two customers, the pool counts them. */
+static void coupons(void **state)
+{
+    (void)state;
+    size_t n = 3000;
+    sw w;
+    sw_world(&w, "coupon", n);
+    size_t ncodes = n + 500;
+    char **up = malloc(ncodes * sizeof *up);
+    for (size_t i = 0; i < ncodes; i++) {
+        up[i] = malloc(24);
+        snprintf(up[i], 24, "UP-%05zu", i);
+    }
+    assert_int_equal(eng_coupon_pool_upload(w.e, "ann", "p", (const char *const *)up, ncodes), ENG_OK);
+    uint64_t msg[2];
+    char dir[2][400];
+    for (int k = 0; k < 2; k++) {
+        char title[16];
+        snprintf(title, sizeof title, "m%d", k);
+        msg[k] = sw_message_pool(&w, title, sw_now() + 1500, "p");
+        snprintf(dir[k], sizeof dir[k], "%s/%s", w.dir, title);
+        assert_int_equal(mkdir(dir[k], 0755), 0);
+    }
+    usleep(1600 * 1000);
+    pid_t pid[2];
+    double t0 = sw_secs();
+    for (int k = 0; k < 2; k++) {
+        if ((pid[k] = fork()) == 0) {
+            sw_prov p;
+            sw_prov_open(&p, dir[k], n * 2);
+            eng_transport_methods tm = {ENG_TRANSPORT_METHODS_VERSION, sw_send_one, NULL, sw_send_batch, 1, 50};
+            eng_engine *e = sw_open(&w, STORE_PG_SHARED, &tm, &p);
+            sw_work(e, w.table, msg[k], 0);
+            eng_close(e);
+            _exit(0);
+        }
+        assert_true(pid[k] > 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        int st = sw_wait(pid[k]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    double dt = sw_secs() - t0;
+    size_t ng;
+    uint32_t *ids = sw_test_group(w.e, msg[0], &ng);
+    char **c0 = codes_of(dir[0], n), **c1 = codes_of(dir[1], n);
+    char **all = malloc(ng * sizeof *all);
+    for (size_t i = 0; i < ng; i++) {
+        uint32_t id = ids[i];
+        assert_non_null(c0[id]);
+        assert_non_null(c1[id]);
+        assert_string_equal(c0[id], c1[id]); /* the customer's one code of the pool, in both messages */
+        assert_true(strncmp(c0[id], "UP-", 3) == 0);
+        eng_coupon_assignment a = ENG_COUPON_ASSIGNMENT_INIT;
+        assert_int_equal(eng_coupon_find(w.e, "root", "p", id, &a), ENG_OK);
+        assert_string_equal(a.code, c0[id]);
+        all[i] = c0[id];
+    }
+    qsort(all, ng, sizeof *all, cmp_str);
+    for (size_t i = 1; i < ng; i++)
+        assert_true(strcmp(all[i - 1], all[i]) != 0); /* no code given twice */
+    eng_coupon_pool_info pi = ENG_COUPON_POOL_INFO_INIT;
+    assert_int_equal(eng_coupon_pool_get(w.e, "root", "p", &pi), ENG_OK);
+    assert_int_equal(pi.assigned, ng); /* nothing drawn twice or lost on the way */
+    printf("coupons: 2 processes, 2 messages over %zu customers, %zu codes drawn in chunks of 50 in %.1f s; "
+           "none given twice\n", ng, ng, dt);
+    for (size_t i = 0; i < n; i++)
+        free(c0[i]), free(c1[i]);
+    for (size_t i = 0; i < ncodes; i++)
+        free(up[i]);
+    free(up), free(c0), free(c1), free(all), free(ids);
+    eng_close(w.e);
+    free(w.ext);
+}
+
 /* ---- sharded execution ---- */
 
 typedef struct shard_run {
@@ -322,7 +426,7 @@ static shard_run shard_once(sw *w, int procs, int victim, const char *title, uns
             }
             eng_transport_methods tm = {ENG_TRANSPORT_METHODS_VERSION, sw_send_one, NULL, sw_send_batch, 1, batch};
             eng_engine *e = sw_open(w, STORE_PG_SHARED, &tm, &p);
-            sw_work(e, msg, lease_ms);
+            sw_work(e, w->table, msg, lease_ms);
             eng_close(e);
             _exit(0);
         }
@@ -382,7 +486,8 @@ static void shards(void **state)
     sw w;
     double t0 = sw_secs();
     sw_world(&w, "shard", n);
-    printf("shards: %zu customers imported into PostgreSQL in %.1f s; chunks of %u\n", n, sw_secs() - t0, batch);
+    printf("shards: %zu customers imported (with group and campaign) in %.1f s; a fresh engine opens and loads them in %.2f s; "
+           "chunks of %u\n", n, sw_secs() - t0, w.load_secs, batch);
     for (int procs = 1; procs <= 3; procs++) {
         char title[32];
         snprintf(title, sizeof title, "p%d", procs);
@@ -397,6 +502,7 @@ static void shards(void **state)
            "de-duplicated by the provider; every pair delivered exactly once\n",
            r.pairs, r.secs, r.resent);
     assert_true(r.resent > 0 && r.resent <= (size_t)batch * 2);
+    sw_sizes(&w); /* four executions' ledgers and touches */
     fflush(stdout);
     eng_close(w.e);
     free(w.ext);
@@ -414,6 +520,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(coherence),
         cmocka_unit_test(conflicts),
+        cmocka_unit_test(coupons),
         cmocka_unit_test(shards),
     };
     return cmocka_run_group_tests_name("scale on postgres", tests, NULL, NULL);
