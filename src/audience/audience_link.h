@@ -103,7 +103,8 @@ struct eng__table;
 struct eng__aud;
 typedef struct eng__customer_view_t {
     const struct eng__table *table; /* borrowed while the engine lock is held */
-    const struct eng__aud *aud;     /* the org's state: its global control group */
+    const struct eng__aud *aud;     /* the org's state: its global control group ... */
+    const struct eng__idset *gc_members; /* ... and, when uploaded, its members (found once per view) */
 } eng__customer_view_t;
 int eng__customer_view(eng_engine *e, const char *org, eng__customer_view_t *out);
 /* Contact on a channel, NULL when none. */

@@ -16,7 +16,19 @@ int eng__customer_view(eng_engine *e, const char *org, eng__customer_view_t *out
         return rc;
     out->table = &a->t;
     out->aud = a;
+    const eng__group *g = a->gc.mode == ENG_GLOBAL_CONTROL_UPLOADED ? eng__group_find(a, a->gc.group) : NULL;
+    out->gc_members = g ? &g->members : NULL;
     return ENG_OK;
+}
+
+/* In the org's global control group (a group lookup per customer would cost a scan of the groups). */
+static int held_out(const eng__customer_view_t *v, uint32_t id)
+{
+    if (!v->aud->gc.mode)
+        return 0;
+    if (v->aud->gc.mode == ENG_GLOBAL_CONTROL_UPLOADED)
+        return v->gc_members && eng__idset_contains(v->gc_members, id);
+    return eng__gc_member(v->aud, id);
 }
 
 const char *eng__view_contact(const eng__customer_view_t *v, int ch, uint32_t id, size_t *len)
@@ -32,7 +44,7 @@ int eng__view_unreachable(const eng__customer_view_t *v, int ch, uint32_t id)
     const eng__table *t = v->table;
     if (id >= t->n)
         return ENG__UNREACH_NO_CONTACT;
-    if (v->aud->gc.mode && eng__gc_member(v->aud, id)) /* held out of every campaign */
+    if (held_out(v, id)) /* held out of every campaign */
         return ENG__UNREACH_GLOBAL_CONTROL;
     if (eng__idset_contains(&t->suppressed, id))
         return ENG__UNREACH_SUPPRESSED;
@@ -50,7 +62,7 @@ uint32_t eng__view_reach(const eng__customer_view_t *v, uint32_t id, uint32_t ch
 {
     const eng__table *t = v->table;
     uint32_t out = 0;
-    if (id >= t->n || eng__idset_contains(&t->suppressed, id) || (v->aud->gc.mode && eng__gc_member(v->aud, id)))
+    if (id >= t->n || eng__idset_contains(&t->suppressed, id) || held_out(v, id))
         return 0;
     for (int ch = 0; ch < ENG_CH_COUNT; ch++)
         if ((channels >> ch & 1u) && eng__table_reachable(t, ch, id))
