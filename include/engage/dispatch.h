@@ -50,8 +50,10 @@ typedef enum eng_ledger_state {
     ENG_LEDGER_REJECTED = 2, /**< Final: the provider refused it for good. */
     ENG_LEDGER_RETRY = 3,    /**< Transient failure; tried again with the same key after a backoff. */
     ENG_LEDGER_UNKNOWN = 4,  /**< No answer (timeout, broken transport); tried again with the same key. */
-    ENG_LEDGER_EXPIRED = 5,  /**< Final: still retry/unknown after the bounded number of attempts. */
-    ENG_LEDGER_SKIPPED = 6   /**< Final: not sent, the customer was no longer reachable at send time. */
+    ENG_LEDGER_EXPIRED = 5,  /**< Final: still retry/unknown after the bounded number of attempts, or handed
+                                  to the transport with no answer when the customer became unreachable (it may
+                                  have arrived; it is never sent again). */
+    ENG_LEDGER_SKIPPED = 6   /**< Final: never handed over, the customer was no longer reachable at send time. */
 } eng_ledger_state;
 
 /** Most attempts of one send (the first try included) before it expires. */

@@ -477,9 +477,17 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         if (why < 0) {
             rc = why;
         } else if (why > 0) { /* unreachable now (unsubscribed mid-run, ...) or not renderable */
-            s->state = ENG_LEDGER_SKIPPED;
+            /* Never sent again; but a send handed over with no answer (unknown, or a crash before its
+             * outcome) may have arrived: that is final as expired, not "skipped" (never sent). A retry
+             * answer settles only its own attempt, so after more than one attempt it stays in doubt. */
+            int in_doubt = s->state == ENG_LEDGER_UNKNOWN || (s->state == ENG_LEDGER_PENDING && s->attempts > 0) ||
+                           (s->state == ENG_LEDGER_RETRY && s->attempts > 1);
+            s->state = in_doubt ? ENG_LEDGER_EXPIRED : ENG_LEDGER_SKIPPED;
             s->why = (uint8_t)why;
-            d.skipped++;
+            if (in_doubt)
+                d.expired++;
+            else
+                d.skipped++;
         } else {
             cost += p[np].cost;
             np++;
