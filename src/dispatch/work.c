@@ -609,6 +609,8 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
                     rc = bump(e, xc, &d);
                 if (!rc)
                     rc = eng__dsp_charge(e, xc->x.o.id, charge);
+                if (!rc && xc->x.m.spec.strategy == ENG_STRATEGY_XENGAGE)
+                    rc = eng__xengage_consume(e, xc->x.o.id, msg, (int64_t)d.accepted * xc->x.o.settings.xengage_cost);
                 eng__dsp_sent *rows = NULL;
                 size_t nr = 0;
                 if (!rc && d.accepted && !(rows = eng__calloc(&e->mem, d.accepted, sizeof *rows)))

@@ -590,10 +590,7 @@ static int txn_fields(eng_engine *e, const char *org, eng_rule_field *out, size_
     return ENG_OK;
 }
 
-/* The model sits below this layer and cannot call it: the provider is
- * registered when this object is linked in (it also holds
- * eng_txn_field_add(), the only way to declare a field). */
-__attribute__((constructor)) static void register_txn_fields(void)
-{
-    eng__txn_fields_provider = txn_fields;
-}
+/* The model sits below this layer and cannot include it: it declares the
+ * hook (model/txn_schema.h) and this layer, which holds eng_txn_field_add(),
+ * the only way to declare a field, defines it. */
+const eng__txn_fields_fn eng__txn_fields_provider = txn_fields;

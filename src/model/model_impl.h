@@ -240,6 +240,8 @@ int eng__xengage_approve(eng_engine *e, const eng__org *o, const eng__camp *c, c
 int eng__xengage_reserved(eng_engine *e, const char *org, uint64_t except_msg, int64_t *total);
 int eng__xengage_reserve(eng_engine *e, const char *org, uint64_t msg, int64_t amount);
 int eng__xengage_release(eng_engine *e, const char *org, uint64_t msg);
+/* Accepted X-Engage sends: charge @p amount X-Engage credits and take it off the message's reservation. */
+int eng__xengage_consume(eng_engine *e, const char *org, uint64_t msg, int64_t amount);
 
 /* ---- lifecycle ---- */
 const char *eng__state_name(int state);

@@ -138,3 +138,38 @@ int eng__xengage_release(eng_engine *e, const char *org, uint64_t msg)
     resv_free(e, &r);
     return rc;
 }
+
+/* An X-Engage send the provider accepted: its recipient's X-Engage credits are
+ * charged and the same amount leaves the message's reservation (inside the
+ * send outcome's batch), so balance - reserved stays what approvals may use
+ * while the message executes. The charge stands even past zero: the
+ * reservation made at approval already paid for it. */
+int eng__xengage_consume(eng_engine *e, const char *org, uint64_t msg, int64_t amount)
+{
+    if (amount <= 0)
+        return ENG_OK;
+    resv r;
+    int rc = resv_load(e, org, &r);
+    if (rc)
+        return rc;
+    size_t k = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        if (r.msg[i] == msg)
+            r.amt[i] -= amount < r.amt[i] ? amount : r.amt[i];
+        if (r.amt[i] > 0 || r.msg[i] != msg) {
+            r.msg[k] = r.msg[i];
+            r.amt[k++] = r.amt[i];
+        }
+    }
+    r.n = k;
+    rc = resv_store(e, org, &r);
+    resv_free(e, &r);
+    int64_t bal[2];
+    if (!rc)
+        rc = eng__credits_get(e, org, bal);
+    if (!rc) {
+        bal[ENG_CREDITS_XENGAGE] -= amount;
+        rc = eng__credits_put(e, org, bal);
+    }
+    return rc;
+}

@@ -133,8 +133,6 @@ void eng__model_rule_check_org(eng_engine *e, eng_validation *v, const char *org
 
 /* ---- conversion goals: the built-in transaction schema ---- */
 
-eng__txn_fields_fn eng__txn_fields_provider = NULL;
-
 #define TXN_MAX_FIELDS 1024
 static const eng_rule_field txn_builtin[] = {
     {"amount", ENG_RT_DECIMAL, 4}, {"store", ENG_RT_STRING, 0}, {"items", ENG_RT_STRING_LIST, 0},
@@ -165,8 +163,7 @@ void eng__goal_rule_check(eng_engine *e, eng_validation *v, const char *org, con
     }
     memcpy(f, txn_builtin, sizeof txn_builtin);
     size_t n = 0;
-    int rc = org && eng__txn_fields_provider ? eng__txn_fields_provider(e, org, f + TXN_NBUILTIN, TXN_MAX_FIELDS, &n)
-                                             : ENG_OK;
+    int rc = org ? eng__txn_fields_provider(e, org, f + TXN_NBUILTIN, TXN_MAX_FIELDS, &n) : ENG_OK;
     eng_rule *rule = NULL;
     if (rc == ENG_OK) {
         eng_rule_options opts;

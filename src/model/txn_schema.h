@@ -1,7 +1,8 @@
 /* The one thing the model asks of the events layer, which sits above it:
  * the custom transaction fields an org declared (eng_txn_field_add()), so
- * that goal conditions are checked against them at save time. The events
- * layer registers the provider when its object is linked in. */
+ * that goal conditions are checked against them at save time. The model
+ * declares the hook; the events layer defines it (src/events/txn.c), bound
+ * by the linker: plain C11, no constructor, no include upward. */
 #ifndef ENG_MODEL_TXN_SCHEMA_H
 #define ENG_MODEL_TXN_SCHEMA_H
 
@@ -12,6 +13,6 @@
 /* The org's declared fields into out (at most cap; names borrowed while the
  * engine lock is held); *n = 0 for an org without any. Inside eng__enter. */
 typedef int (*eng__txn_fields_fn)(eng_engine *e, const char *org, eng_rule_field *out, size_t cap, size_t *n);
-extern eng__txn_fields_fn eng__txn_fields_provider; /* NULL: the events layer is not linked in */
+extern const eng__txn_fields_fn eng__txn_fields_provider;
 
 #endif

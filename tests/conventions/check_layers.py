@@ -74,6 +74,11 @@ def main():
             problems.append(f'{f}: its folder or header is not in the layer table of docs/architecture.md')
             continue
         text = open(os.path.join(root, f), encoding='utf-8').read()
+        # A layer below reaches one above only through a hook it declares and the upper layer
+        # defines (bound by the linker), never by load-time registration: constructors are not C11.
+        for m in re.finditer(r'__attribute__\s*\(\(\s*(?:__)?(?:con|de)structor', text):
+            problems.append(f'{f}:{text.count(chr(10), 0, m.start()) + 1}: a load-time constructor/destructor '
+                            f'(not plain C11): declare a hook in the lower layer and define it in the upper one')
         for m in INCLUDE.finditer(text):
             inc = m.group(1)
             line = text.count('\n', 0, m.start()) + 1

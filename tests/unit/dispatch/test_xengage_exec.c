@@ -257,6 +257,56 @@ static void carries_over(void **state)
     dx_close(&f);
 }
 
+/* Issue 16: while an X-Engage message executes, each accepted send charges its
+ * recipient's X-Engage credits and takes the same amount off the message's
+ * reservation, so a second message approved mid-run sees balance - reserved =
+ * what is really left (not the full first reservation on top of its charges). */
+static void reservation_follows_sends(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, N, 50, 1, 1);
+    extern uint32_t eng__xengage_min_audience;
+    eng__xengage_min_audience = 1;
+    int64_t bal = 0, reserved = 0;
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10 * N), ENG_OK);
+    eng_message_spec m = dx_message();
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    m.title = "X1";
+    dx_approve(&f, &m);
+    uint64_t first = f.message;
+    eng_time t1 = f.t0;
+    size_t ntest = 0;
+    free(dx_test_group(&f, &ntest));
+    /* Exactly two full audiences of credits (cost 1 per recipient). */
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, (int64_t)(2 * ntest) - 10 * N), ENG_OK);
+    eng_run_options o = ENG_RUN_OPTIONS_INIT;
+    o.max_batches = 2;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", t1, &o, &rep), ENG_OK);
+    assert_true(rep.accepted > 0 && rep.accepted < ntest);
+    assert_int_equal(eng_credits_balance(f.e, "root", ENG_CREDITS_XENGAGE, &bal), ENG_OK);
+    assert_int_equal(bal, (int64_t)(2 * ntest - rep.accepted));
+    assert_int_equal(eng__xengage_reserved(f.e, "acme", 0, &reserved), ENG_OK);
+    assert_int_equal(reserved, (int64_t)(ntest - rep.accepted));
+    /* The second message (a day later) needs ntest: exactly what is left unreserved. */
+    m.title = "X2";
+    m.schedule.at = t1 + ENG_DAY;
+    dx_approve(&f, &m);
+    uint64_t second = f.message;
+    assert_int_equal(eng__xengage_reserved(f.e, "acme", 0, &reserved), ENG_OK);
+    assert_int_equal(reserved, (int64_t)(2 * ntest - rep.accepted));
+    /* The first finishes: its charges total its accepted sends, its reservation is gone. */
+    eng_run_report all = ENG_RUN_REPORT_INIT;
+    f.message = first;
+    dx_run_all(&f, t1, &all);
+    assert_int_equal(eng__xengage_reserved(f.e, "acme", second, &reserved), ENG_OK);
+    assert_int_equal(reserved, 0);
+    assert_int_equal(eng_credits_balance(f.e, "root", ENG_CREDITS_XENGAGE, &bal), ENG_OK);
+    assert_int_equal(bal, (int64_t)(2 * ntest - rep.accepted - all.accepted));
+    dx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +314,7 @@ int main(void)
         cmocka_unit_test(learns_between_batches),
         cmocka_unit_test(deterministic),
         cmocka_unit_test(carries_over),
+        cmocka_unit_test(reservation_follows_sends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
