@@ -18,6 +18,17 @@
  * succeed; so does a host callback calling back into the engine during a call
  * (only the outermost call clears).
  *
+ * ## Handles
+ * A handle that is NULL, freed (closed) or of another kind gives #ENG_EMISUSE
+ * and is never read: the library looks every handle up in its registry of
+ * live handles before touching it, so a use after free or a double free does
+ * not crash and reads no freed memory (a void free function then does
+ * nothing). One limit, as in SQLite: once the allocator has handed a freed
+ * handle's memory to a new handle of the same kind, the stale pointer names
+ * that new handle. A new engine or store never takes the address of one of
+ * the last 4096 handles released; a new child handle (rule, snapshot,
+ * iterator, report, ...) avoids them for several allocations.
+ *
  * Errors are kept per thread (as in libgit2), not per engine: a call returns on
  * the thread that made it, so the record that call wrote is the one the caller
  * reads, even when several threads share one engine.

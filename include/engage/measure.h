@@ -215,14 +215,14 @@ ENG_API int eng_report_figures_init(eng_report_figures *x, unsigned int version)
 /**
  * The campaign's figures.
  * @param r a report. @param out receives them; set out->version first.
- * @return #ENG_OK; #ENG_EINVAL; #ENG_EVERSION.
+ * @return #ENG_OK; #ENG_EMISUSE (NULL or freed report); #ENG_EINVAL; #ENG_EVERSION.
  */
 ENG_API int eng_report_total(const eng_report *r, eng_report_figures *out);
 
 /**
  * The figures of one channel (touches on it; control figures are the campaign's).
  * @param r a report. @param channel an #eng_channel. @param out receives them.
- * @return #ENG_OK; #ENG_EINVAL; #ENG_ERANGE for a channel past #ENG_MAX_CHANNELS; #ENG_EVERSION.
+ * @return #ENG_OK; #ENG_EMISUSE (NULL or freed report); #ENG_EINVAL; #ENG_ERANGE for a channel past #ENG_MAX_CHANNELS; #ENG_EVERSION.
  */
 ENG_API int eng_report_channel(const eng_report *r, int channel, eng_report_figures *out);
 
@@ -231,7 +231,7 @@ ENG_API int eng_report_channel(const eng_report *r, int channel, eng_report_figu
  * control window starts when that message went out).
  * @param r a report. @param i index below the message count. @param message receives its id (may be NULL).
  * @param out receives them.
- * @return #ENG_OK; #ENG_EINVAL; #ENG_ERANGE; #ENG_EVERSION.
+ * @return #ENG_OK; #ENG_EMISUSE (NULL or freed report); #ENG_EINVAL; #ENG_ERANGE; #ENG_EVERSION.
  */
 ENG_API int eng_report_message(const eng_report *r, size_t i, uint32_t *message, eng_report_figures *out);
 
@@ -253,7 +253,7 @@ typedef enum eng_report_format {
  * @param r a report. @param format an #eng_report_format.
  * @param[out] text receives NUL-terminated text; free with eng_free() on the report's engine.
  * @param[out] len receives its length (may be NULL).
- * @return #ENG_OK; #ENG_EINVAL; #ENG_ENOMEM.
+ * @return #ENG_OK; #ENG_EMISUSE (NULL or freed report); #ENG_EINVAL; #ENG_ENOMEM.
  */
 ENG_API int eng_report_export(const eng_report *r, int format, char **text, size_t *len);
 
@@ -352,7 +352,7 @@ ENG_API int eng_ope_estimate_init(eng_ope_estimate *x, unsigned int version);
  * message; known = 0 when the campaign has none or for #ENG_OPE_SEND_ALL.
  * @param r a report of eng_campaign_report(). @param policy an #eng_ope_policy.
  * @param out filled (its version must be set).
- * @return #ENG_OK; #ENG_EINVAL; #ENG_ERANGE (unknown policy); #ENG_EVERSION.
+ * @return #ENG_OK; #ENG_EMISUSE (NULL or freed report); #ENG_EINVAL; #ENG_ERANGE (unknown policy); #ENG_EVERSION.
  */
 ENG_API int eng_report_ope(const eng_report *r, int policy, eng_ope_estimate *out);
 

@@ -1,4 +1,5 @@
 /* Resolving, splitting, hashing and freezing audiences. */
+#include "base/handle.h"
 #include "audience/audience_impl.h"
 #include "audience/audience_link.h"
 #include "base/codec.h"
@@ -52,7 +53,7 @@ ENG_API int eng_audience_query_init(eng_audience_query *query, unsigned int vers
 
 static eng_audience *aud_new(eng_engine *e, const char *org)
 {
-    eng_audience *a = eng__calloc(&e->mem, 1, sizeof *a);
+    eng_audience *a = eng__handle_new(&e->mem, sizeof *a, ENG__H_AUDIENCE);
     if (!a)
         return NULL;
     a->magic = ENG__AUD_MAGIC;
@@ -72,7 +73,7 @@ static void aud_release(eng_audience *a)
     eng__idset_free(&a->control);
     pthread_mutex_destroy(&a->lock);
     a->magic = 0;
-    eng__free(&a->e->mem, a);
+    eng__handle_free(&a->e->mem, a);
 }
 
 static int content_hash(const eng_audience *a, uint8_t out[ENG__SHA256_LEN]);
@@ -178,7 +179,7 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
 
 static int check_aud(const eng_audience *a)
 {
-    if (!a || a->magic != ENG__AUD_MAGIC)
+    if (!eng__handle_live(a, ENG__H_AUDIENCE))
         return eng__err(ENG_EMISUSE, "audience", "not an audience handle");
     return ENG_OK;
 }
@@ -315,7 +316,7 @@ static int freeze(eng_audience *a, const eng__aud_cx *cx, const char *key)
 
 eng_engine *eng__audience_engine(const eng_audience *a)
 {
-    return a && a->magic == ENG__AUD_MAGIC ? a->e : NULL;
+    return eng__handle_live(a, ENG__H_AUDIENCE) ? a->e : NULL;
 }
 
 int eng__aud_audience_freeze(eng_audience *a, const eng__aud_cx *cx, const char *key)
@@ -402,7 +403,7 @@ int eng__audience_load_frozen(eng_engine *e, const char *org, const char *key, e
 
 ENG_API void eng_audience_free(eng_audience *a)
 {
-    if (!a || a->magic != ENG__AUD_MAGIC)
+    if (!eng__handle_live(a, ENG__H_AUDIENCE))
         return;
     eng_engine *e = a->e;
     aud_release(a);

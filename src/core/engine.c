@@ -1,5 +1,6 @@
 #include "core/engine_impl.h"
 #include "base/error.h"
+#include "base/handle.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -167,7 +168,7 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
         release_inputs(cfg);
         return rc;
     }
-    eng_engine *e = eng__calloc(&mem, 1, sizeof(*e));
+    eng_engine *e = eng__handle_new(&mem, sizeof(*e), ENG__H_ENGINE);
     if (!e) {
         release_inputs(cfg);
         return eng__nomem();
@@ -178,7 +179,7 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     if (pthread_mutex_init(&e->lock, &attr) != 0) {
         pthread_mutexattr_destroy(&attr);
-        eng__free(&mem, e);
+        eng__handle_free(&mem, e);
         release_inputs(cfg);
         return eng__err(ENG_ERROR, "", "cannot create the engine lock");
     }
@@ -187,7 +188,7 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
         e->store = cfg->store;
     } else if ((rc = eng_store_memory_new(cfg->allocator, &e->store)) != ENG_OK) {
         pthread_mutex_destroy(&e->lock);
-        eng__free(&mem, e);
+        eng__handle_free(&mem, e);
         release_inputs(cfg);
         return rc;
     }
@@ -247,14 +248,14 @@ static void destroy(eng_engine *e)
     pthread_mutex_unlock(&e->lock);
     pthread_mutex_destroy(&e->lock);
     eng__mem mem = e->mem;
-    eng__free(&mem, e);
+    eng__handle_free(&mem, e);
 }
 
 ENG_API int eng_close(eng_engine *e)
 {
     if (!e)
         return ENG_OK;
-    if (e->magic != ENG__ENGINE_MAGIC || e->closed)
+    if (!eng__handle_live(e, ENG__H_ENGINE) || e->closed)
         return eng__err(ENG_EMISUSE, "engine", "eng_close: not an open engine");
     pthread_mutex_lock(&e->lock);
     e->closed = 1;
@@ -270,7 +271,7 @@ int eng__engine_check(const eng_engine *e)
 {
     if (!e)
         return eng__err(ENG_EMISUSE, "engine", "engine is NULL");
-    if (e->magic != ENG__ENGINE_MAGIC || e->closed)
+    if (!eng__handle_live(e, ENG__H_ENGINE) || e->closed)
         return eng__err(ENG_EMISUSE, "engine", "engine handle is not open (closed, freed or not an engine)");
     return ENG_OK;
 }
@@ -348,7 +349,7 @@ ENG_API eng_time eng_now(eng_engine *e)
 
 ENG_API void eng_free(eng_engine *e, void *ptr)
 {
-    if (!ptr || !e || e->magic != ENG__ENGINE_MAGIC)
+    if (!ptr || !eng__handle_live(e, ENG__H_ENGINE))
         return;
     eng__free(&e->mem, ptr);
 }

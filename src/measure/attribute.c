@@ -13,6 +13,7 @@
  * Both inputs come in chunks, so the events layer's segment scans feed it
  * directly; eng_measure_campaign() feeds whole columns. */
 #include "measure/measure_impl.h"
+#include "base/handle.h"
 
 #include <string.h>
 
@@ -334,7 +335,7 @@ ENG_API int eng_measure_spec_init(eng_measure_spec *s, unsigned int version)
 
 static int report_new(run *x)
 {
-    eng_report *r = eng__calloc(x->mem, 1, sizeof *r);
+    eng_report *r = eng__handle_new(x->mem, sizeof *r, ENG__H_REPORT);
     if (!r)
         return eng__nomem();
     x->r = r;
@@ -358,7 +359,7 @@ static void report_drop(const eng__mem *mem, eng_report *r)
     eng__free(mem, r->msg);
     eng__free(mem, r->msg_ids);
     r->magic = 0;
-    eng__free(mem, r);
+    eng__handle_free(mem, r);
 }
 
 /* The goal condition over the whole transaction batch: the selection bitmap, or NULL for all rows. */
@@ -437,7 +438,7 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
 
 ENG_API void eng_report_free(eng_report *r)
 {
-    if (!r || r->magic != ENG__REPORT_MAGIC)
+    if (!eng__handle_live(r, ENG__H_REPORT))
         return;
     eng_engine *e = r->e;
     report_drop(&e->mem, r);

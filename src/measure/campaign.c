@@ -6,6 +6,7 @@
  * as the goal condition's fields). For an X-Engage message, the off-policy
  * estimates of ope.c. */
 #include "measure/measure_impl.h"
+#include "base/handle.h"
 #include "events/events_impl.h"
 #include "engage/model.h"
 
@@ -39,8 +40,10 @@ ENG_API int eng_ope_estimate_init(eng_ope_estimate *x, unsigned int version)
 
 ENG_API int eng_report_ope(const eng_report *r, int policy, eng_ope_estimate *out)
 {
-    if (!r || r->magic != ENG__REPORT_MAGIC || !out)
-        return eng__err(ENG_EINVAL, !out ? "out" : "report", "NULL or freed report, or NULL out");
+    if (!eng__handle_live(r, ENG__H_REPORT))
+        return eng__err(ENG_EMISUSE, "report", "not a live report (NULL, freed or another kind of handle)");
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
     if (out->version != ENG_OPE_ESTIMATE_VERSION)
         return eng__err(ENG_EVERSION, "out.version", "unsupported eng_ope_estimate version %u", out->version);
     if (policy < 0 || policy >= ENG__OPE_N)

@@ -1,6 +1,7 @@
 /* JSON and CSV exports of a report: one record per scope (total, each channel
  * with touches, each message). Unknown figures are null / empty, never 0. */
 #include "measure/measure_impl.h"
+#include "base/handle.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -97,8 +98,10 @@ ENG_API int eng_report_export(const eng_report *r, int format, char **text, size
         *text = NULL;
     if (len)
         *len = 0;
-    if (!r || r->magic != ENG__REPORT_MAGIC || !text)
-        return eng__err(ENG_EINVAL, !text ? "text" : "report", "NULL or freed report, or NULL text");
+    if (!eng__handle_live(r, ENG__H_REPORT))
+        return eng__err(ENG_EMISUSE, "report", "not a live report (NULL, freed or another kind of handle)");
+    if (!text)
+        return eng__err(ENG_EINVAL, "text", "text is NULL");
     if (format != ENG_REPORT_JSON && format != ENG_REPORT_CSV)
         return eng__err(ENG_EINVAL, "format", "%d is not an eng_report_format", format);
     int json = format == ENG_REPORT_JSON;

@@ -2,6 +2,7 @@
  * half-even; hit rates, the lift with its 95 % interval and p-value; unknown
  * figures flagged rather than divided by zero. */
 #include "measure/measure_impl.h"
+#include "base/handle.h"
 
 #include <math.h>
 #include <string.h>
@@ -79,8 +80,10 @@ void eng__report_figures(const eng_report *r, const eng__acc *a, const eng__acc 
 
 static int check(const eng_report *r, const eng_report_figures *out)
 {
-    if (!r || r->magic != ENG__REPORT_MAGIC || !out)
-        return eng__err(ENG_EINVAL, !out ? "out" : "report", "NULL or freed report, or NULL out");
+    if (!eng__handle_live(r, ENG__H_REPORT))
+        return eng__err(ENG_EMISUSE, "report", "not a live report (NULL, freed or another kind of handle)");
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
     if (out->version != ENG_REPORT_FIGURES_VERSION)
         return eng__err(ENG_EVERSION, "out.version", "unsupported eng_report_figures version %u", out->version);
     return ENG_OK;
@@ -108,7 +111,7 @@ ENG_API int eng_report_channel(const eng_report *r, int channel, eng_report_figu
 
 ENG_API size_t eng_report_message_count(const eng_report *r)
 {
-    return r && r->magic == ENG__REPORT_MAGIC ? r->nmsg : 0;
+    return eng__handle_live(r, ENG__H_REPORT) ? r->nmsg : 0;
 }
 
 ENG_API int eng_report_message(const eng_report *r, size_t i, uint32_t *message, eng_report_figures *out)

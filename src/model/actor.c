@@ -1,6 +1,7 @@
 /* Actors: id, org, roles and scope, one record each under m/a/<id>. Actor
  * ids are unique in the engine so every call can name its actor alone. */
 #include "model/model_impl.h"
+#include "base/handle.h"
 
 #include <stdio.h>
 
@@ -266,7 +267,7 @@ static void iter_release(eng_actor_iter *it)
         eng__actor_free(&it->v[i]);
     eng__free(&it->e->mem, it->v);
     it->magic = 0;
-    eng__free(&it->e->mem, it);
+    eng__handle_free(&it->e->mem, it);
 }
 
 ENG_API int eng_actor_list(eng_engine *e, const char *actor, eng_actor_iter **out)
@@ -285,7 +286,7 @@ ENG_API int eng_actor_list(eng_engine *e, const char *actor, eng_actor_iter **ou
     if ((rc = eng__who(e, actor, &a, &o)))
         goto out;
     if (!(rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL))) {
-        eng_actor_iter *it = eng__calloc(&e->mem, 1, sizeof *it);
+        eng_actor_iter *it = eng__handle_new(&e->mem, sizeof *it, ENG__H_ACTOR_ITER);
         if (!it) {
             rc = eng__nomem();
         } else {
@@ -309,7 +310,7 @@ out:
 
 ENG_API int eng_actor_next(eng_actor_iter *it, eng_actor_spec *out)
 {
-    if (!it || it->magic != ACTOR_ITER_MAGIC)
+    if (!eng__handle_live(it, ENG__H_ACTOR_ITER))
         return eng__err(ENG_EMISUSE, "iterator", "eng_actor_next: not an actor iterator (NULL or freed)");
     if (!out)
         return eng__err(ENG_EINVAL, "out", "eng_actor_next: out is NULL");
@@ -331,7 +332,7 @@ ENG_API int eng_actor_next(eng_actor_iter *it, eng_actor_spec *out)
 
 ENG_API void eng_actor_iter_free(eng_actor_iter *it)
 {
-    if (!it || it->magic != ACTOR_ITER_MAGIC)
+    if (!eng__handle_live(it, ENG__H_ACTOR_ITER))
         return;
     eng_engine *e = it->e;
     iter_release(it);

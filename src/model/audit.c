@@ -4,6 +4,7 @@
  * (m/h) names the last entry, so dropping the tail is detected too. Entries are
  * written in the same batch as the change they describe. */
 #include "model/model_impl.h"
+#include "base/handle.h"
 
 #include <stdio.h>
 
@@ -259,7 +260,7 @@ ENG_API int eng_audit_open(eng_engine *e, const char *actor, eng_audit_iter **ou
         goto out;
     eng_audit_iter *it = NULL;
     if ((rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL)) == ENG_OK) {
-        it = eng__calloc(&e->mem, 1, sizeof(*it));
+        it = eng__handle_new(&e->mem, sizeof(*it), ENG__H_AUDIT_ITER);
         if (!it)
             rc = eng__nomem();
     }
@@ -269,7 +270,7 @@ ENG_API int eng_audit_open(eng_engine *e, const char *actor, eng_audit_iter **ou
         it->c.org = NULL; /* org string dies with o */
         if (rc) {
             collect_free(&it->c);
-            eng__free(&e->mem, it);
+            eng__handle_free(&e->mem, it);
         } else {
             it->magic = AUDIT_MAGIC;
             it->e = e;
@@ -286,7 +287,7 @@ out:
 
 ENG_API int eng_audit_next(eng_audit_iter *it, eng_audit_entry *x)
 {
-    if (!it || it->magic != AUDIT_MAGIC)
+    if (!eng__handle_live(it, ENG__H_AUDIT_ITER))
         return eng__err(ENG_EMISUSE, "iterator", "eng_audit_next: not an audit iterator (NULL or freed)");
     if (!x)
         return eng__err(ENG_EINVAL, "entry", "eng_audit_next: entry is NULL");
@@ -305,11 +306,11 @@ ENG_API int eng_audit_next(eng_audit_iter *it, eng_audit_entry *x)
 
 ENG_API void eng_audit_free(eng_audit_iter *it)
 {
-    if (!it || it->magic != AUDIT_MAGIC)
+    if (!eng__handle_live(it, ENG__H_AUDIT_ITER))
         return;
     eng_engine *e = it->e;
     it->magic = 0;
     collect_free(&it->c);
-    eng__free(&e->mem, it);
+    eng__handle_free(&e->mem, it);
     eng__engine_unref(e);
 }

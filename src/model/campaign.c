@@ -1,6 +1,7 @@
 /* Campaigns: the fields and rules of the seed's "create campaign" step,
  * persistence (m/c/<id>, name index m/n/<org>/<name>) and read snapshots. */
 #include "model/model_impl.h"
+#include "base/handle.h"
 
 #include <stdio.h>
 
@@ -500,7 +501,7 @@ ENG_API int eng_campaign_get(eng_engine *e, const char *actor, uint64_t id, eng_
     eng__org o;
     if ((rc = eng__who(e, actor, &a, &o)))
         goto out;
-    eng_campaign *h = eng__calloc(&e->mem, 1, sizeof(*h));
+    eng_campaign *h = eng__handle_new(&e->mem, sizeof(*h), ENG__H_CAMPAIGN);
     if (!h) {
         rc = eng__nomem();
     } else if ((rc = eng__camp_load(e, id, &h->c)) == ENG_OK) {
@@ -512,7 +513,7 @@ ENG_API int eng_campaign_get(eng_engine *e, const char *actor, uint64_t id, eng_
             eng__camp_free(&h->c);
     }
     if (rc) {
-        eng__free(&e->mem, h);
+        eng__handle_free(&e->mem, h);
     } else {
         h->magic = CAMP_MAGIC;
         h->e = e;
@@ -528,7 +529,7 @@ out:
 
 static int check_snapshot(const eng_campaign *c, const void *out)
 {
-    if (!c || c->magic != CAMP_MAGIC)
+    if (!eng__handle_live(c, ENG__H_CAMPAIGN))
         return eng__err(ENG_EMISUSE, "campaign", "not a campaign snapshot (NULL or freed)");
     if (!out)
         return eng__err(ENG_EINVAL, "out", "out is NULL");
@@ -565,12 +566,12 @@ ENG_API int eng_campaign_status_get(const eng_campaign *c, eng_campaign_status *
 
 ENG_API void eng_campaign_free(eng_campaign *c)
 {
-    if (!c || c->magic != CAMP_MAGIC)
+    if (!eng__handle_live(c, ENG__H_CAMPAIGN))
         return;
     eng_engine *e = c->e;
     c->magic = 0;
     eng__camp_free(&c->c);
-    eng__free(&e->mem, c);
+    eng__handle_free(&e->mem, c);
     eng__engine_unref(e);
 }
 

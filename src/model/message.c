@@ -1,6 +1,7 @@
 /* Messages: fields, the structural check for drafts and the full check for
  * submission, the content hash, persistence (m/g/<id>) and snapshots. */
 #include "model/model_impl.h"
+#include "base/handle.h"
 
 #include <stdio.h>
 
@@ -657,7 +658,7 @@ ENG_API int eng_message_get(eng_engine *e, const char *actor, uint64_t id, eng_m
     eng__msg_ctx x;
     if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_READ, &x)))
         goto out;
-    eng_message *h = eng__calloc(&e->mem, 1, sizeof(*h));
+    eng_message *h = eng__handle_new(&e->mem, sizeof(*h), ENG__H_MESSAGE);
     uint8_t hash[32];
     if (!h) {
         rc = eng__nomem();
@@ -672,7 +673,7 @@ ENG_API int eng_message_get(eng_engine *e, const char *actor, uint64_t id, eng_m
         eng__engine_ref(e);
         *out = h;
     } else {
-        eng__free(&e->mem, h);
+        eng__handle_free(&e->mem, h);
     }
     eng__msg_ctx_free(&x);
 out:
@@ -682,7 +683,7 @@ out:
 
 static int check_snapshot(const eng_message *m, const void *out)
 {
-    if (!m || m->magic != MSG_MAGIC)
+    if (!eng__handle_live(m, ENG__H_MESSAGE))
         return eng__err(ENG_EMISUSE, "message", "not a message snapshot (NULL or freed)");
     if (!out)
         return eng__err(ENG_EINVAL, "out", "out is NULL");
@@ -721,12 +722,12 @@ ENG_API int eng_message_status_get(const eng_message *m, eng_message_status *out
 
 ENG_API void eng_message_free(eng_message *m)
 {
-    if (!m || m->magic != MSG_MAGIC)
+    if (!eng__handle_live(m, ENG__H_MESSAGE))
         return;
     eng_engine *e = m->e;
     m->magic = 0;
     eng__msg_free(&m->m);
-    eng__free(&e->mem, m);
+    eng__handle_free(&e->mem, m);
     eng__engine_unref(e);
 }
 

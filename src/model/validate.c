@@ -1,13 +1,14 @@
 /* Validation reports: validators add every failure (code, field path,
  * message) instead of stopping at the first, so a host shows them all. */
 #include "model/model_impl.h"
+#include "base/handle.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
 eng_validation *eng__vr_new(const eng__mem *mem)
 {
-    eng_validation *v = eng__calloc(mem, 1, sizeof(*v));
+    eng_validation *v = eng__handle_new(mem, sizeof(*v), ENG__H_VALIDATION);
     if (v) {
         v->magic = ENG__VR_MAGIC;
         v->mem = *mem; /* a copy: the report may outlive the engine */
@@ -80,7 +81,7 @@ int eng__vr_finish(eng_validation *v, eng_validation **out)
 
 ENG_API size_t eng_validation_count(const eng_validation *v)
 {
-    return v && v->magic == ENG__VR_MAGIC ? v->n : 0;
+    return eng__handle_live(v, ENG__H_VALIDATION) ? v->n : 0;
 }
 
 ENG_API int eng_validation_item(const eng_validation *v, size_t i, int *code, const char **path,
@@ -92,7 +93,7 @@ ENG_API int eng_validation_item(const eng_validation *v, size_t i, int *code, co
         *path = NULL;
     if (message)
         *message = NULL;
-    if (!v || v->magic != ENG__VR_MAGIC)
+    if (!eng__handle_live(v, ENG__H_VALIDATION))
         return eng__err(ENG_EMISUSE, "report", "not a validation report (NULL or freed)");
     if (i >= v->n)
         return eng__err(ENG_ERANGE, "index", "index %zu is past the %zu failures", i, v->n);
@@ -107,7 +108,7 @@ ENG_API int eng_validation_item(const eng_validation *v, size_t i, int *code, co
 
 ENG_API int eng_validation_find(const eng_validation *v, const char *path)
 {
-    if (!v || v->magic != ENG__VR_MAGIC || !path)
+    if (!eng__handle_live(v, ENG__H_VALIDATION) || !path)
         return ENG_OK;
     for (size_t i = 0; i < v->n; i++)
         if (strcmp(v->items[i].path, path) == 0)
@@ -117,7 +118,7 @@ ENG_API int eng_validation_find(const eng_validation *v, const char *path)
 
 ENG_API void eng_validation_free(eng_validation *v)
 {
-    if (!v || v->magic != ENG__VR_MAGIC)
+    if (!eng__handle_live(v, ENG__H_VALIDATION))
         return;
     v->magic = 0;
     for (size_t i = 0; i < v->n; i++) {
@@ -126,5 +127,5 @@ ENG_API void eng_validation_free(eng_validation *v)
     }
     eng__free(&v->mem, v->items);
     eng__mem m = v->mem;
-    eng__free(&m, v);
+    eng__handle_free(&m, v);
 }

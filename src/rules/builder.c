@@ -2,6 +2,7 @@
  * inside a group, OR across groups, each condition include or exclude. It
  * writes the equivalent rule text and compiles that, so the builder and the
  * text form give the same program by construction. */
+#include "base/handle.h"
 #include "rules/rules_impl.h"
 
 #include <inttypes.h>
@@ -35,7 +36,7 @@ struct eng_rule_builder {
 
 static int check_builder(const eng_rule_builder *b)
 {
-    if (!b || b->magic != BUILDER_MAGIC)
+    if (!eng__handle_live(b, ENG__H_RULE_BUILDER))
         return eng__err(ENG_EMISUSE, "builder", "not a live builder handle (NULL, freed or foreign)");
     return ENG_OK;
 }
@@ -49,7 +50,7 @@ ENG_API int eng_rule_builder_new(eng_engine *engine, eng_rule_builder **out)
     int rc = eng__engine_check(engine);
     if (rc)
         return rc;
-    eng_rule_builder *b = eng__calloc(&engine->mem, 1, sizeof *b);
+    eng_rule_builder *b = eng__handle_new(&engine->mem, sizeof *b, ENG__H_RULE_BUILDER);
     if (!b)
         return eng__nomem();
     b->magic = BUILDER_MAGIC;
@@ -62,7 +63,7 @@ ENG_API int eng_rule_builder_new(eng_engine *engine, eng_rule_builder **out)
 
 ENG_API void eng_rule_builder_free(eng_rule_builder *b)
 {
-    if (!b || b->magic != BUILDER_MAGIC)
+    if (!eng__handle_live(b, ENG__H_RULE_BUILDER))
         return;
     eng__mem mem = b->mem;
     for (size_t g = 0; g < b->ngroups; g++) {
@@ -73,7 +74,7 @@ ENG_API void eng_rule_builder_free(eng_rule_builder *b)
     eng__free(&mem, b->groups);
     eng_engine *e = b->engine;
     b->magic = 0;
-    eng__free(&mem, b);
+    eng__handle_free(&mem, b);
     eng__engine_unref(e);
 }
 

@@ -1,5 +1,6 @@
 /* The compiled-rule handle: options, schema copy, node/kid/set/string
  * storage, compile and free, canonical text. */
+#include "base/handle.h"
 #include "rules/rules_impl.h"
 
 #include <stdio.h>
@@ -64,7 +65,7 @@ static int check_options(const eng_rule_options *o)
 
 int eng__rule_check(const eng_rule *r)
 {
-    if (!r || r->magic != ENG__RULE_MAGIC)
+    if (!eng__handle_live(r, ENG__H_RULE))
         return eng__err(ENG_EMISUSE, "rule", "not a live rule handle (NULL, freed or foreign pointer)");
     return ENG_OK;
 }
@@ -92,14 +93,14 @@ void eng__rule_destroy(eng_rule *r)
     eng__free(&mem, r->nodes);
     eng_engine *e = r->engine;
     r->magic = 0;
-    eng__free(&mem, r);
+    eng__handle_free(&mem, r);
     if (e)
         eng__engine_unref(e);
 }
 
 int eng__rule_new(eng_engine *e, const eng_rule_options *opts, eng_rule **out)
 {
-    eng_rule *r = eng__calloc(&e->mem, 1, sizeof *r);
+    eng_rule *r = eng__handle_new(&e->mem, sizeof *r, ENG__H_RULE);
     if (!r)
         return eng__nomem();
     r->mem = e->mem;
@@ -201,7 +202,7 @@ ENG_API int eng_rule_compile(eng_engine *engine, const char *text, const eng_rul
 
 ENG_API void eng_rule_free(eng_rule *rule)
 {
-    if (!rule || rule->magic != ENG__RULE_MAGIC)
+    if (!eng__handle_live(rule, ENG__H_RULE))
         return;
     eng__rule_destroy(rule);
 }

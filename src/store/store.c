@@ -1,5 +1,6 @@
 #include "store/store_impl.h"
 #include "base/error.h"
+#include "base/handle.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -40,7 +41,7 @@ void eng__key_printable(const void *key, size_t klen, char *out, size_t outsz)
 
 int eng__store_check(const eng_store *s)
 {
-    if (!s || s->magic != ENG__STORE_MAGIC)
+    if (!eng__handle_live(s, ENG__H_STORE))
         return eng__err(ENG_EMISUSE, "store", "not a valid store handle");
     return ENG_OK;
 }
@@ -72,7 +73,7 @@ int eng__store_wrap(eng_store **out, int kind, const eng_store_methods *methods,
         }
     if ((rc = eng__mem_init(&mem, alloc)) != ENG_OK)
         goto fail;
-    eng_store *s = eng__calloc(&mem, 1, sizeof(*s));
+    eng_store *s = eng__handle_new(&mem, sizeof(*s), ENG__H_STORE);
     if (!s) {
         rc = eng__nomem();
         goto fail;
@@ -116,12 +117,12 @@ void eng__store_release(eng_store *s)
         s->m.destroy(s->user);
     s->magic = 0;
     eng__mem mem = s->mem;
-    eng__free(&mem, s);
+    eng__handle_free(&mem, s);
 }
 
 ENG_API void eng_store_free(eng_store *store)
 {
-    if (!store || store->magic != ENG__STORE_MAGIC || store->owned)
+    if (!eng__handle_live(store, ENG__H_STORE) || store->owned)
         return; /* a store owned by an engine is released by eng_close() */
     eng__store_release(store);
 }
