@@ -27,12 +27,19 @@
 
 ENG_BEGIN_DECLS
 
-/** Log levels for #eng_config.log_fn. */
+/**
+ * Log levels for #eng_config.log_fn. A line is delivered only when its level
+ * is at or below #eng_config.log_level. Lines carry counts, org ids and object
+ * ids, never a customer's external id, contact, name or value.
+ */
 typedef enum eng_log_level {
-    ENG_LOG_ERROR = 0, /**< Something failed. */
-    ENG_LOG_WARN = 1,  /**< Something unexpected that the library handled. */
-    ENG_LOG_INFO = 2,  /**< Milestones (store opened, recovery dropped a torn tail, ...). */
-    ENG_LOG_DEBUG = 3  /**< Detail for debugging. */
+    ENG_LOG_ERROR = 0, /**< Something failed: a refused corrupt record (with its key). */
+    ENG_LOG_WARN = 1,  /**< An operation below failed (with its code), an execution was refused (with why). */
+    ENG_LOG_INFO = 2,  /**< Milestones: engine opened, recovery dropped a torn tail, every customer import,
+                            upsert, group upload and transaction import with its counts, approvals and
+                            rejections, each execution started and finished with its counts, customer and
+                            events compaction, erasures with their counts. */
+    ENG_LOG_DEBUG = 3  /**< Detail: each transaction or receipt append with its counts. */
 } eng_log_level;
 
 /**

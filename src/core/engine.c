@@ -1,6 +1,7 @@
 #include "core/engine_impl.h"
 #include "base/error.h"
 #include "base/handle.h"
+#include "store/file_impl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -233,6 +234,14 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
     }
     *out = e;
     eng_error_clear(); /* opening looked up keys a new store does not have yet */
+    eng__log(e, ENG_LOG_INFO, "engine opened: %s store, data format %u, open number %llu",
+             e->store->kind == ENG__STORE_FILE ? "file" : e->store->kind == ENG__STORE_MEMORY ? "memory" : "custom",
+             (unsigned)e->meta.format, (unsigned long long)e->meta.opens);
+    eng__file_stats fst;
+    if (eng__file_stats_get(e->store, &fst) == ENG_OK && fst.dropped_bytes)
+        eng__log(e, ENG_LOG_INFO, "recovery dropped a torn tail of %llu bytes (a write the crash interrupted)",
+                 (unsigned long long)fst.dropped_bytes);
+    eng_error_clear();
     return ENG_OK;
 }
 
@@ -296,6 +305,10 @@ int eng__enter(eng_engine *e)
 
 void eng__leave(eng_engine *e)
 {
+    if (call_depth == 1 && eng_error_last()->code == ENG_ECORRUPT) { /* the call refused a damaged record */
+        const eng_error *le = eng_error_last();
+        eng__log(e, ENG_LOG_ERROR, "refused a corrupt record (%s): %s", le->detail, le->message);
+    }
     call_depth--;
     pthread_mutex_unlock(&e->lock);
 }
@@ -364,6 +377,30 @@ void eng__log(eng_engine *e, int level, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     e->log_fn(level, buf, e->log_user);
+}
+
+void eng__log_done(eng_engine *e, int rc, const char *what, const char *fmt, ...)
+{
+    int level = rc ? ENG_LOG_WARN : ENG_LOG_INFO;
+    if (!e->log_fn || level > e->log_level)
+        return;
+    char buf[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (rc)
+        eng__log(e, level, "%s failed (%s)%s%s", what, eng_errstr(rc), buf[0] ? ": " : "", buf);
+    else
+        eng__log(e, level, "%s%s%s", what, buf[0] ? ": " : "", buf);
+}
+
+void eng__log_import(eng_engine *e, const char *what, const char *org, int rc, uint64_t rows, uint64_t added,
+                     const char *third, uint64_t nthird, uint64_t bad)
+{
+    eng__log_done(e, rc, what, "org %s: %llu rows, %llu new, %llu %s, %llu bad", org ? org : "-",
+                  (unsigned long long)rows, (unsigned long long)added, (unsigned long long)nthird, third,
+                  (unsigned long long)bad);
 }
 
 int eng__progress(eng_engine *e, const char *op, uint64_t done, uint64_t total)

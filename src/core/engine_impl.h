@@ -90,6 +90,12 @@ eng_time eng__now(eng_engine *e);
 /* Read (or create) the engine's metadata record and count this open (meta.c). */
 int eng__meta_open(eng_engine *e);
 void eng__log(eng_engine *e, int level, const char *fmt, ...) ENG__PRINTF(3, 4);
+/* Milestones (engage/engine.h): counts, org ids and object ids only, never a
+ * name, external id, address or value. INFO when @p rc is ENG_OK, else WARN
+ * with the code's name. */
+void eng__log_done(eng_engine *e, int rc, const char *what, const char *fmt, ...) ENG__PRINTF(4, 5);
+void eng__log_import(eng_engine *e, const char *what, const char *org, int rc, uint64_t rows, uint64_t added,
+                     const char *third, uint64_t nthird, uint64_t bad);
 /* Report progress; returns ENG_ECANCELLED (with message) if the host cancels. */
 int eng__progress(eng_engine *e, const char *op, uint64_t done, uint64_t total);
 

@@ -319,7 +319,15 @@ static int start_exec(eng_engine *e, eng__xcache *xc, eng_time due, uint32_t chu
         xc->x.m.state = ENG_STATE_EXECUTING;
         rc = eng__msg_put_audited(e, xc->x.o.id, xc->x.a.id, &xc->x.m, "start");
     }
-    return eng__dsp_commit(e, rc);
+    if ((rc = eng__dsp_commit(e, rc)) == ENG_OK) {
+        if (r->state == ENG_EXEC_RUNNING)
+            eng__log(e, ENG_LOG_INFO, "execution started: org %s: message %llu, occurrence %u: %llu recipients",
+                     xc->x.o.id, (unsigned long long)xc->msg, xc->occ, (unsigned long long)r->audience);
+        else
+            eng__log(e, ENG_LOG_WARN, "execution refused: org %s: message %llu, occurrence %u: %s", xc->x.o.id,
+                     (unsigned long long)xc->msg, xc->occ, r->reason);
+    }
+    return rc;
 }
 
 static int finish_load(eng_engine *e, eng__xcache *xc, eng_time due, int dry);

@@ -553,8 +553,9 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         void *hooks_user = dsp->hooks_user;
         if ((rc = ad_parts(e, xc, &c, env, np, parts, &nparts, &nplain, &hashes)))
             goto done;
-        /* The provider call: other threads use the engine meanwhile. */
-        eng__leave(e);
+        /* The provider call: other threads use the engine meanwhile. Only the lock is
+         * let go: the call itself goes on (eng__leave would end it for the error record). */
+        pthread_mutex_unlock(&e->lock);
         transmit(e, env, nplain, status);
         for (size_t k = 0; k < nparts; k++)
             ad_export(&hooks, hooks_user, &parts[k], hashes, status);
@@ -744,6 +745,12 @@ static int maybe_finish(eng__runctx *r, eng__xcache *xc, int last)
     }
     if ((rc = eng__dsp_commit(e, rc)))
         return rc;
+    eng__log(e, ENG_LOG_INFO,
+             "execution finished: org %s: message %llu, occurrence %u: %llu recipients, %llu sends, %llu accepted, "
+             "%llu rejected, %llu expired, %llu skipped, %lld credits",
+             xc->x.o.id, (unsigned long long)xc->msg, xc->occ, (unsigned long long)x.audience,
+             (unsigned long long)x.sends, (unsigned long long)x.accepted, (unsigned long long)x.rejected,
+             (unsigned long long)x.expired, (unsigned long long)x.skipped, (long long)x.credits);
     r->rep->finished++;
     eng__xcache_forget(e, xc);
     return ENG_OK;

@@ -139,6 +139,7 @@ ENG_API int eng_events_compact(eng_engine *e)
         if (!rc)
             rc = eng__ev_flush(ev);
         rc = rc ? eng__ev_fail(e, rc) : eng__ev_commit(e);
+        eng__log_done(e, rc, "events compaction", "%u orgs", ev->norgs);
     }
     eng__leave(e);
     return rc;

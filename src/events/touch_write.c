@@ -365,6 +365,10 @@ ENG_API int eng_touch_append(eng_engine *e, const eng_receipts *receipts, eng_ev
         rc = rc ? eng__ev_fail(e, rc) : eng__ev_commit(e);
         if (rc)
             memset(&rep->accepted, 0, sizeof *rep - offsetof(eng_event_report, accepted));
+        eng__log(e, ENG_LOG_DEBUG, "receipts appended: %llu given, %llu new, %llu duplicates, %llu pending, %llu opt-outs",
+                 (unsigned long long)receipts->count, (unsigned long long)rep->accepted,
+                 (unsigned long long)rep->duplicates, (unsigned long long)rep->unmatched,
+                 (unsigned long long)rep->consent_changes);
     }
     eng__free(&e->mem, h);
     eng__leave(e);

@@ -397,6 +397,9 @@ ENG_API int eng_txn_append(eng_engine *e, const char *org, const eng_txn_batch *
         rc = rc ? eng__ev_fail(e, rc) : eng__ev_commit(e);
         if (rc)
             rep->accepted = rep->duplicates = rep->unknown_customers = 0;
+        eng__log(e, ENG_LOG_DEBUG, "transactions appended: org %s: %llu given, %llu new, %llu duplicates", org,
+                 (unsigned long long)batch->count, (unsigned long long)rep->accepted,
+                 (unsigned long long)rep->duplicates);
     }
     eng__leave(e);
     return rc;
@@ -524,6 +527,8 @@ static int import_csv(eng_engine *e, const char *org, eng_read_fn read, void *us
     rc = rc ? eng__ev_fail(e, rc) : eng__ev_commit(e);
     if (rc)
         rep->accepted = rep->duplicates = rep->unknown_customers = 0;
+    eng__log_import(e, "transaction import", org, rc, rep->rows, rep->accepted, "duplicates", rep->duplicates,
+                    rep->bad_rows);
     return rc;
 }
 

@@ -192,6 +192,8 @@ ENG_API int eng_message_approve(eng_engine *e, const char *actor, uint64_t id, c
     }
     if ((rc = eng__batch_end(e, rc)) == ENG_OK)
         eng__emit(e, ENG_EVENT_APPROVED, x.o.id, x.c.id, x.m.id, x.a.id, x.m.comment);
+    eng__log_done(e, rc, "approval", "org %s: message %llu of campaign %llu", x.o.id, (unsigned long long)x.m.id,
+                  (unsigned long long)x.c.id);
 done:
     eng__msg_ctx_free(&x);
 out:
@@ -215,6 +217,8 @@ ENG_API int eng_message_reject(eng_engine *e, const char *actor, uint64_t id, co
         rc = eng__batch_end(e, eng__msg_write(e, &x, "reject"));
     if (rc == ENG_OK)
         eng__emit(e, ENG_EVENT_REJECTED, x.o.id, x.c.id, x.m.id, x.a.id, x.m.comment);
+    eng__log_done(e, rc, "rejection", "org %s: message %llu of campaign %llu", x.o.id, (unsigned long long)x.m.id,
+                  (unsigned long long)x.c.id);
 done:
     eng__msg_ctx_free(&x);
 out:

@@ -62,6 +62,22 @@ static int done(eng_engine *e, who *w, int rc)
         return done(e, &w, (expr));                                                                                  \
     } while (0)
 
+/* An import or upload: the call, then its summary in the log (counts only). */
+#define CALL_IMPORT(op, action, what, expr)                                                                          \
+    do {                                                                                                             \
+        eng_import_report tmp_ = ENG_IMPORT_REPORT_INIT;                                                             \
+        if (!report)                                                                                                 \
+            report = &tmp_;                                                                                          \
+        who w;                                                                                                       \
+        int rc_ = begin(e, actor, op, action, &w);                                                                   \
+        if (rc_)                                                                                                     \
+            return rc_;                                                                                              \
+        rc_ = (expr);                                                                                                \
+        const eng_import_report *r_ = report->version == ENG_IMPORT_REPORT_VERSION ? report : &tmp_;                \
+        eng__log_import(e, what, w.o.id, rc_, r_->rows, r_->inserted, "updated", r_->updated, r_->bad_rows);         \
+        return done(e, &w, rc_);                                                                                     \
+    } while (0)
+
 ENG_API int eng_customers_set_id_kind(eng_engine *e, const char *actor, int kind)
 {
     CALL(ENG_OP_ADMIN, "id_kind", eng__aud_customers_set_id_kind(e, &w.cx, kind));
@@ -89,25 +105,33 @@ ENG_API int eng_customers_memory(eng_engine *e, const char *actor, uint64_t *out
 ENG_API int eng_customers_import_csv(eng_engine *e, const char *actor, eng_read_fn read, void *user,
                                      const eng_import_options *opts, eng_import_report *report)
 {
-    CALL(ENG_OP_ADMIN, "import", eng__aud_customers_import_csv(e, &w.cx, read, user, opts, report));
+    CALL_IMPORT(ENG_OP_ADMIN, "import", "customer import", eng__aud_customers_import_csv(e, &w.cx, read, user, opts, report));
 }
 
 ENG_API int eng_customers_import_csv_buffer(eng_engine *e, const char *actor, const char *data, size_t len,
                                             const eng_import_options *opts, eng_import_report *report)
 {
-    CALL(ENG_OP_ADMIN, "import", eng__aud_customers_import_csv_buffer(e, &w.cx, data, len, opts, report));
+    CALL_IMPORT(ENG_OP_ADMIN, "import", "customer import",
+                eng__aud_customers_import_csv_buffer(e, &w.cx, data, len, opts, report));
 }
 
 ENG_API int eng_customers_upsert(eng_engine *e, const char *actor, const char *const *names, size_t ncols,
                                  const char *const *values, size_t nrows, const eng_import_options *opts,
                                  eng_import_report *report)
 {
-    CALL(ENG_OP_ADMIN, "upsert", eng__aud_customers_upsert(e, &w.cx, names, ncols, values, nrows, opts, report));
+    CALL_IMPORT(ENG_OP_ADMIN, "upsert", "customer upsert",
+                eng__aud_customers_upsert(e, &w.cx, names, ncols, values, nrows, opts, report));
 }
 
 ENG_API int eng_customers_compact(eng_engine *e, const char *actor)
 {
-    CALL(ENG_OP_ADMIN, "compact", eng__aud_customers_compact(e, &w.cx));
+    who w;
+    int rc = begin(e, actor, ENG_OP_ADMIN, "compact", &w);
+    if (rc)
+        return rc;
+    rc = eng__aud_customers_compact(e, &w.cx);
+    eng__log_done(e, rc, "customer compaction", "org %s", w.o.id);
+    return done(e, &w, rc);
 }
 
 ENG_API int eng_customer_find(eng_engine *e, const char *actor, const char *external_id, uint32_t *out)
@@ -156,13 +180,15 @@ ENG_API int eng_group_create_uploaded(eng_engine *e, const char *actor, const ch
 ENG_API int eng_group_upload_csv(eng_engine *e, const char *actor, uint32_t group, const char *data, size_t len,
                                  int mode, const eng_import_options *opts, eng_import_report *report)
 {
-    CALL(ENG_OP_EDIT, "upload", eng__aud_group_upload_csv(e, &w.cx, group, data, len, mode, opts, report));
+    CALL_IMPORT(ENG_OP_EDIT, "upload", "group upload",
+                eng__aud_group_upload_csv(e, &w.cx, group, data, len, mode, opts, report));
 }
 
 ENG_API int eng_group_upload_ids(eng_engine *e, const char *actor, uint32_t group, const char *const *ids, size_t n,
                                  int mode, const eng_import_options *opts, eng_import_report *report)
 {
-    CALL(ENG_OP_EDIT, "upload", eng__aud_group_upload_ids(e, &w.cx, group, ids, n, mode, opts, report));
+    CALL_IMPORT(ENG_OP_EDIT, "upload", "group upload",
+                eng__aud_group_upload_ids(e, &w.cx, group, ids, n, mode, opts, report));
 }
 
 ENG_API int eng_group_create_filter(eng_engine *e, const char *actor, const char *name, const char *expr,

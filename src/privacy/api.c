@@ -75,6 +75,13 @@ static int finish(target *t, const char *actor, const char *org)
     return rc;
 }
 
+/* The erasure's summary: counts only, never an id. */
+static void erase_log(eng_engine *e, int rc, const char *org, const eng_erase_report *r)
+{
+    eng__log_done(e, rc, "erasure", "org %s: %llu requested, %llu erased, %llu not found", org,
+                  (unsigned long long)r->requested, (unsigned long long)r->erased, (unsigned long long)r->not_found);
+}
+
 ENG_API int eng_customers_erase(eng_engine *e, const char *actor, const char *const *ext, size_t n,
                                 eng_erase_report *report)
 {
@@ -102,6 +109,7 @@ ENG_API int eng_customers_erase(eng_engine *e, const char *actor, const char *co
         }
         if (!rc)
             rc = finish(&t, actor, org);
+        erase_log(e, rc, org, rep);
     }
     target_free(&t);
     eng__leave(e);
@@ -186,6 +194,7 @@ ENG_API int eng_customers_erase_csv(eng_engine *e, const char *actor, const char
             rc = eng__err(ENG_ETOOBIG, "data", "at most %zu customers per erasure", (size_t)MAX_ERASE);
         if (!rc)
             rc = finish(&t, actor, org);
+        erase_log(e, rc, org, rep);
     }
     for (size_t i = 0; i < x.n; i++)
         eng__free(&e->mem, x.copies[i]);

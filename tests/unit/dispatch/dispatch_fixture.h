@@ -169,10 +169,18 @@ static inline eng_time dx_clock(void *u)
     return test_clock_now;
 }
 
+/* Set by a test that wants the engine's log lines. */
+static eng_log_fn dx_log_fn;
+static void *dx_log_user;
+static int dx_log_level = ENG_LOG_WARN;
+
 static inline eng_engine *dx_engine(dx *f)
 {
     eng_config cfg;
     assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION), ENG_OK);
+    cfg.log_fn = dx_log_fn;
+    cfg.log_user = dx_log_user;
+    cfg.log_level = dx_log_level;
     cfg.allocator = test_alloc_get();
     cfg.store = test_store_handle(f->ts);
     cfg.transport = &f->tm;
