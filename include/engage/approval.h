@@ -148,7 +148,8 @@ ENG_API int eng_model_event_init(eng_model_event *x, unsigned int version);
 
 /**
  * Receives workflow events after the change is stored. Runs with the engine
- * locked (it may call back into the engine on the same thread). Its return
+ * locked; it may call back into the engine on the same thread (the one
+ * callback besides the transport that may: engage/engine.h, "Callbacks"). Its return
  * value is ignored: the change is already stored.
  */
 typedef void (*eng_model_event_fn)(const eng_model_event *event, void *user);

@@ -6,11 +6,24 @@
  * One engine may be used from several threads at once: every function that
  * takes an engine locks it inside. Child handles (a campaign being edited, a
  * compiled rule, ...) belong to one thread at a time unless their header says
- * otherwise. Error records are per thread (see engage/errors.h). Host callbacks
- * (storage, transport, clock, log, progress) run synchronously on the calling
- * thread, inside the engine's lock, and must not call back into the same engine.
+ * otherwise. Error records are per thread (see engage/errors.h).
  * eng_version(), eng_version_string(), eng_errstr() and the `*_init()` functions
  * are safe from any thread at any time.
+ *
+ * ## Callbacks
+ * Host callbacks run synchronously on the thread of the call that makes them.
+ * The one rule for calling back into the engine from a callback:
+ * - the workflow event callback (eng_model_set_event_callback(); it runs after
+ *   the change is stored) and the transport (it runs outside the engine's lock)
+ *   may call any engine function, which works as from outside;
+ * - every other callback -- storage methods, clock, log, progress, a CSV read
+ *   callback, import row-error callbacks, reader callbacks (touches,
+ *   transactions), the unmatched-receipt callback and the audience counter --
+ *   runs in the middle of an engine call (often inside a storage batch): a call
+ *   back into that same engine gives #ENG_EMISUSE and changes nothing; it never
+ *   deadlocks. (A rule's value callback, eng_rule_eval(), runs without the lock
+ *   and may call the engine. The allocator must never call back.)
+ * Test `dispatch_reentry` checks each kind.
  *
  * ## Lifetime
  * Children keep their engine alive: eng_close() on an engine with live children

@@ -32,7 +32,8 @@
  *
  * ## Threads
  * As for every engine call: the engine locks inside. Callbacks run on the
- * calling thread inside the lock and must not call back into the engine.
+ * calling thread inside the lock; a call back into the engine from them gives
+ * #ENG_EMISUSE (engage/engine.h, "Callbacks").
  */
 #ifndef ENGAGE_EVENTS_H
 #define ENGAGE_EVENTS_H

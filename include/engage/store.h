@@ -26,7 +26,8 @@
  *   caller of the libengage function (use #ENG_EUSER or #ENG_ESTORAGE and attach
  *   text with eng_error_set()).
  * - Callbacks run synchronously on the thread of the libengage call that made
- *   them, under the engine's lock; they must not call back into the same engine.
+ *   them, under the engine's lock; a call back into the same engine gives
+ *   #ENG_EMISUSE (engage/engine.h, "Callbacks").
  *
  * ## Stability
  * This table is a "systems" interface: fields are only appended, and the library

@@ -1,5 +1,6 @@
 /* Streaming RFC 4180 reader (see csv.h). */
 #include "audience/csv.h"
+#include "base/handle.h"
 #include "base/error.h"
 
 #include <string.h>
@@ -71,7 +72,9 @@ static int refill(rd *r)
         c->bytes += n;
         return 0;
     }
+    eng__callback_begin();
     long n = c->read(c->buf, c->cap, c->user);
+    eng__callback_end();
     if (n < 0 || (size_t)n > c->cap) {
         r->err = n < 0 && n > -1000 ? (int)n : ENG_EIO;
         if (n < 0 && eng_error_last()->code != r->err)

@@ -2,6 +2,7 @@
  * import on top of it: validate every row into delta parts, write them in one
  * batch, then replay them into the table. */
 #include "audience/audience_impl.h"
+#include "base/handle.h"
 #include "audience/values.h"
 #include "base/codec.h"
 
@@ -74,7 +75,9 @@ static int bad_row(drv *d, uint64_t line, uint32_t col, int code, const char *wh
     const char *field = col >= 1 && col <= d->nh ? d->hnames[col - 1] : "";
     if (d->o->error_fn) {
         eng_import_error ie = {line, col, field, code, why};
+        eng__callback_begin();
         d->o->error_fn(&ie, d->o->error_user);
+        eng__callback_end();
     }
     if (d->o->on_error == ENG_IMPORT_REJECT_FILE || d->rep->bad_rows > d->o->max_bad_rows) {
         char det[64];

@@ -1,6 +1,7 @@
 /* Uploaded groups: members from a CSV (an `id` column) or an id list.
  * Unknown ids are bad rows handled by the import's error mode. */
 #include "audience/audience_impl.h"
+#include "base/handle.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -142,7 +143,9 @@ int eng__aud_group_upload_ids(eng_engine *e, const eng__aud_cx *cx, uint32_t gid
                 rep->bad_rows++;
                 if (o.error_fn) {
                     eng_import_error ie = {i + 2, 1, "id", err.code, err.why};
+                    eng__callback_begin();
                     o.error_fn(&ie, o.error_user);
+                    eng__callback_end();
                 }
                 rc = ENG_OK;
                 if (o.on_error == ENG_IMPORT_REJECT_FILE || rep->bad_rows > o.max_bad_rows) {

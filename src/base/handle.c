@@ -149,6 +149,23 @@ void eng__handle_free(const eng__mem *mem, void *p)
     eng__free(mem, p);
 }
 
+static _Thread_local unsigned in_callback;
+
+void eng__callback_begin(void)
+{
+    in_callback++;
+}
+
+void eng__callback_end(void)
+{
+    in_callback--;
+}
+
+int eng__in_callback(void)
+{
+    return in_callback != 0;
+}
+
 int eng__handle_live(const void *p, int kind)
 {
     if (!p)

@@ -42,4 +42,12 @@ void eng__handle_free(const eng__mem *mem, void *p);
 /* 1 when @p p is a live handle of @p kind; never reads *p. */
 int eng__handle_live(const void *p, int kind);
 
+/* Host callbacks that run in the middle of an engine call (storage, clock,
+ * log, progress, read, row-error, scan and counter callbacks) are bracketed
+ * by these: a call back into the same engine from inside one gives
+ * ENG_EMISUSE (engage/engine.h, "Callbacks"). Per thread; nests. */
+void eng__callback_begin(void);
+void eng__callback_end(void);
+int eng__in_callback(void);
+
 #endif

@@ -276,18 +276,25 @@ ENG_API int eng_close(eng_engine *e)
     return ENG_OK;
 }
 
+/* Calls into an engine on this thread: only the outermost one clears the last
+ * error (a host callback calling back in does not wipe the outer call's). */
+static _Thread_local unsigned call_depth;
+
+/* The engine of the outermost call in progress on this thread. */
+static _Thread_local const eng_engine *call_engine;
+
 int eng__engine_check(const eng_engine *e)
 {
     if (!e)
         return eng__err(ENG_EMISUSE, "engine", "engine is NULL");
     if (!eng__handle_live(e, ENG__H_ENGINE) || e->closed)
         return eng__err(ENG_EMISUSE, "engine", "engine handle is not open (closed, freed or not an engine)");
+    if (call_depth && call_engine == e && eng__in_callback()) /* engage/engine.h, "Callbacks" */
+        return eng__err(ENG_EMISUSE, "engine",
+                        "a host callback called back into the engine whose call is running it; only the "
+                        "workflow event callback and the transport may");
     return ENG_OK;
 }
-
-/* Calls into an engine on this thread: only the outermost one clears the last
- * error (a host callback calling back in does not wipe the outer call's). */
-static _Thread_local unsigned call_depth;
 
 int eng__enter(eng_engine *e)
 {
@@ -296,6 +303,7 @@ int eng__enter(eng_engine *e)
         return rc;
     pthread_mutex_lock(&e->lock);
     if (call_depth++ == 0) {
+        call_engine = e;
         if (eng__kv_shared(e->store) && !e->store->in_batch)
             eng__engine_sync(e); /* see what other engines committed */
         eng_error_clear(); /* engage/errors.h: a call that succeeds leaves no error behind */
@@ -348,7 +356,10 @@ void eng__slot_set_invalidate(eng_engine *e, int slot, eng__slot_free_fn fn)
 
 eng_time eng__now(eng_engine *e)
 {
-    return e->clock_fn(e->clock_user);
+    eng__callback_begin();
+    eng_time t = e->clock_fn(e->clock_user);
+    eng__callback_end();
+    return t;
 }
 
 ENG_API eng_time eng_now(eng_engine *e)
@@ -376,7 +387,9 @@ void eng__log(eng_engine *e, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    eng__callback_begin();
     e->log_fn(level, buf, e->log_user);
+    eng__callback_end();
 }
 
 void eng__log_done(eng_engine *e, int rc, const char *what, const char *fmt, ...)
@@ -405,7 +418,12 @@ void eng__log_import(eng_engine *e, const char *what, const char *org, int rc, u
 
 int eng__progress(eng_engine *e, const char *op, uint64_t done, uint64_t total)
 {
-    if (e->progress_fn && e->progress_fn(op, done, total, e->progress_user) != 0)
+    if (!e->progress_fn)
+        return ENG_OK;
+    eng__callback_begin();
+    int stop = e->progress_fn(op, done, total, e->progress_user);
+    eng__callback_end();
+    if (stop)
         return eng__err(ENG_ECANCELLED, op, "%s cancelled by the host at %llu of %llu", op,
                         (unsigned long long)done, (unsigned long long)total);
     return ENG_OK;

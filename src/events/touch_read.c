@@ -1,6 +1,7 @@
 /* Reading touches: segment scans with zone skipping, one customer's touches,
  * per-send aggregates (status counts, X-Engage history). */
 #include "events/ev_state.h"
+#include "base/handle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,7 +327,9 @@ ENG_API int eng_touches_of_customer(eng_engine *e, const char *org, uint32_t cus
             if ((rc = eng__ctx_get(e, b.c.org, b.c.ctx[i], &row.campaign, &row.message, &row.message_version,
                                    &row.occurrence)))
                 break;
+            eng__callback_begin();
             rc = fn(&row, user);
+            eng__callback_end();
         }
         eng__touch_buf_free(e, &b);
     }

@@ -1,6 +1,7 @@
 /* Writing touches: `sent` from the dispatcher (inside its batch) and the
  * provider receipts of eng_touch_append (in a batch of their own). */
 #include "events/ev_state.h"
+#include "base/handle.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -285,8 +286,11 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, const uint64_t *h,
                 break;
             if (!dup) /* a repeat of a pending receipt is a duplicate: rows = accepted + duplicates + unmatched */
                 rep->unmatched++;
-            if (r->unmatched_fn)
+            if (r->unmatched_fn) {
+                eng__callback_begin();
                 r->unmatched_fn(i, r->keys[i], r->unmatched_user);
+                eng__callback_end();
+            }
         } else if ((rc = eng__touch_apply(ev, (uint32_t)send, st, r->times[i], d, *d ? strlen(d) : 0, &dup, &opt))) {
             break;
         }

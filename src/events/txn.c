@@ -4,6 +4,7 @@
  * when the customer is known (kept with their external id otherwise) and
  * appended to the org's tail, all inside one storage batch. */
 #include "events/ev_state.h"
+#include "base/handle.h"
 #include "audience/values.h"
 #include "model/txn_schema.h"
 
@@ -291,7 +292,9 @@ static int bulk_bad(const eng_import_options *o, eng_event_report *rep, size_t r
     rep->bad_rows++;
     if (o->error_fn) {
         eng_import_error ie = {row + 1, col, field, code, why};
+        eng__callback_begin();
         o->error_fn(&ie, o->error_user);
+        eng__callback_end();
     }
     if (o->on_error == ENG_IMPORT_SKIP_ROWS && rep->bad_rows <= o->max_bad_rows)
         return ENG_OK;

@@ -1,6 +1,7 @@
 /* Reading transactions: segment scans with time zones, customers joined as
  * they become known, and the public row callback. */
 #include "events/ev_state.h"
+#include "base/handle.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -209,7 +210,9 @@ static int pub_cb(const eng__txn_cols *c, void *user)
         if (!rc) {
             eng_txn_row row = {ENG_TXN_ROW_VERSION, id, c->customer[i], ext, c->time[i], c->amount[i], store,
                                ni, items};
+            eng__callback_begin();
             rc = p->fn(&row, p->user);
+            eng__callback_end();
         }
         for (size_t k = 0; items && k < ni; k++)
             eng__free(mem, (void *)items[k]);

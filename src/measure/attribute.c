@@ -442,8 +442,7 @@ ENG_API void eng_report_free(eng_report *r)
         return;
     eng_engine *e = r->e;
     report_drop(&e->mem, r);
-    if (eng__enter(e) == ENG_OK) {
-        eng__engine_unref(e);
-        eng__leave(e);
-    }
+    /* Not through eng__enter: a free leaves the error record alone, and a closed
+     * engine waiting for its last child must still be released. */
+    eng__engine_unref(e);
 }

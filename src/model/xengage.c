@@ -7,6 +7,7 @@
  * minimum (on the audience as frozen) and the credits again at approval, which
  * reserves the credits (reserve.c); the org setting again at start. */
 #include "model/model_impl.h"
+#include "base/handle.h"
 #include "base/hash.h"
 #include "audience/audience_link.h"
 
@@ -82,7 +83,12 @@ int eng__xengage_count(eng_engine *e, const eng__org *o, const eng__camp *c, con
     eng_audience_query q;
     eng__audience_query_of(o, c, s, &q);
     *count = 0;
-    return st && st->count_fn ? st->count_fn(&q, count, st->count_user) : eng__audience_test_count(e, o->id, &q, count);
+    if (!st || !st->count_fn)
+        return eng__audience_test_count(e, o->id, &q, count);
+    eng__callback_begin();
+    int rc = st->count_fn(&q, count, st->count_user);
+    eng__callback_end();
+    return rc;
 }
 
 int eng__xengage_approve(eng_engine *e, const eng__org *o, const eng__camp *c, const eng__msg *m)

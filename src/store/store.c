@@ -160,7 +160,9 @@ int eng__kv_get(eng_store *s, const void *key, size_t klen, eng__val *out)
         return rc;
     eng_buf buf = {.mem = &s->mem};
     eng_error_clear();
+    eng__callback_begin();
     rc = s->m.get(key, klen, &buf, s->user);
+    eng__callback_end();
     if (rc != ENG_OK) {
         eng__free(&s->mem, buf.data);
         if (rc == ENG_ENOTFOUND) {
@@ -190,7 +192,9 @@ int eng__kv_put(eng_store *s, const void *key, size_t klen, const void *val, siz
     if (vlen > ENG_STORE_MAX_VALUE)
         return eng__err(ENG_ETOOBIG, "value", "value of %zu bytes exceeds the store limit", vlen);
     eng_error_clear();
+    eng__callback_begin();
     rc = s->m.put(key, klen, val, vlen, s->user);
+    eng__callback_end();
     return rc == ENG_OK ? ENG_OK : fail(rc, "put", key, klen);
 }
 
@@ -200,8 +204,25 @@ int eng__kv_del(eng_store *s, const void *key, size_t klen)
     if (rc)
         return rc;
     eng_error_clear();
+    eng__callback_begin();
     rc = s->m.del(key, klen, s->user);
+    eng__callback_end();
     return rc == ENG_OK || rc == ENG_ENOTFOUND ? ENG_OK : fail(rc, "delete", key, klen);
+}
+
+/* The host's scan calls the library's own callback: that part is not inside the host callback. */
+typedef struct scan_tramp {
+    eng_store_scan_fn cb;
+    void *user;
+} scan_tramp;
+
+static int tramp(const void *key, size_t klen, const void *val, size_t vlen, void *user)
+{
+    const scan_tramp *t = user;
+    eng__callback_end();
+    int rc = t->cb(key, klen, val, vlen, t->user);
+    eng__callback_begin();
+    return rc;
 }
 
 int eng__kv_scan(eng_store *s, const void *prefix, size_t plen, eng_store_scan_fn cb, void *cb_user)
@@ -209,7 +230,10 @@ int eng__kv_scan(eng_store *s, const void *prefix, size_t plen, eng_store_scan_f
     if (plen > ENG_STORE_MAX_KEY || (!prefix && plen))
         return eng__err(ENG_EINVAL, "prefix", "bad scan prefix");
     eng_error_clear();
-    int rc = s->m.scan(prefix ? prefix : "", plen, cb, cb_user, s->user);
+    scan_tramp t = {cb, cb_user};
+    eng__callback_begin();
+    int rc = s->m.scan(prefix ? prefix : "", plen, tramp, &t, s->user);
+    eng__callback_end();
     if (rc < 0 && eng_error_last()->code == rc && eng_error_last()->message[0])
         return rc; /* the library's own callback (or the host) already said why */
     return rc == ENG_OK || rc > 0 ? ENG_OK : fail(rc, "scan", prefix, plen);
@@ -278,7 +302,9 @@ static int begin(eng_store *s, int reads_inside)
     if (s->in_batch)
         return eng__err(ENG_EBUSY, "", "a storage batch is already open");
     eng_error_clear();
+    eng__callback_begin();
     int rc = s->m.begin(s->user);
+    eng__callback_end();
     if (rc != ENG_OK)
         return fail(rc, "begin", "", 0);
     if ((rc = begin_check(s, reads_inside)) != ENG_OK)
@@ -302,7 +328,9 @@ int eng__kv_commit(eng_store *s)
     if (!s->in_batch)
         return eng__err(ENG_EMISUSE, "", "commit without an open batch");
     eng_error_clear();
+    eng__callback_begin();
     int rc = s->m.commit(s->user);
+    eng__callback_end();
     if (rc != ENG_OK)
         return fail(rc, "commit", "", 0); /* batch stays open: the caller rolls back */
     s->in_batch = 0;
@@ -315,7 +343,9 @@ int eng__kv_rollback(eng_store *s)
         return ENG_OK;
     s->in_batch = 0;
     eng_error_clear();
+    eng__callback_begin();
     int rc = s->m.rollback(s->user);
+    eng__callback_end();
     return rc == ENG_OK ? ENG_OK : fail(rc, "rollback", "", 0);
 }
 
@@ -358,6 +388,8 @@ int eng__kv_erased(eng_store *s, const eng__keys *k)
     if (!k->n || s->m.version < 2 || !s->m.erased)
         return ENG_OK;
     eng_error_clear();
+    eng__callback_begin();
     int rc = s->m.erased((const void *const *)k->key, k->len, k->n, s->user);
+    eng__callback_end();
     return rc == ENG_OK ? ENG_OK : fail(rc, "erased", "", 0);
 }

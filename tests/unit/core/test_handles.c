@@ -312,20 +312,25 @@ static void closed_engine_stays_closed(void **state)
     test_alloc_assert_clean();
 }
 
-/* A closed engine with a live child: calls refused, the child still works
- * until it is freed, which releases the engine. */
+/* A closed engine with a live child of each kind: calls on the engine are
+ * refused, the child still works until it is freed, which releases the
+ * engine (and leaves the error record alone). */
 static void child_outlives_close(void **state)
 {
     (void)state;
-    env x;
-    env_open(&x);
-    eng_rule *r = mk_rule(&x);
-    assert_int_equal(eng_close(x.e), ENG_OK);
-    assert_int_equal(use_engine(&x, x.e), ENG_EMISUSE);
-    assert_int_equal(use_rule(&x, r), ENG_OK);
-    eng_rule_free(r);
-    assert_int_equal(use_rule(&x, r), ENG_EMISUSE);
-    test_alloc_assert_clean();
+    for (size_t k = 1; k < NKINDS; k++) {
+        env x;
+        env_open(&x);
+        void *h = kinds[k].make(&x);
+        assert_int_equal(eng_close(x.e), ENG_OK);
+        assert_int_equal(use_engine(&x, x.e), ENG_EMISUSE);
+        assert_int_equal(kinds[k].use(&x, h), kinds[k].live_rc);
+        eng_error_set(ENG_EUSER, "kept");
+        kinds[k].release(h);
+        assert_int_equal(eng_error_last()->code, ENG_EUSER);
+        assert_int_equal(kinds[k].use(&x, h), ENG_EMISUSE);
+        test_alloc_assert_clean();
+    }
 }
 
 int main(void)

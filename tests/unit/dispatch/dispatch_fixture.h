@@ -173,6 +173,9 @@ static inline eng_time dx_clock(void *u)
 static eng_log_fn dx_log_fn;
 static void *dx_log_user;
 static int dx_log_level = ENG_LOG_WARN;
+/* Set by a test that wants progress reports. */
+static eng_progress_fn dx_progress_fn;
+static void *dx_progress_user;
 
 static inline eng_engine *dx_engine(dx *f)
 {
@@ -181,6 +184,8 @@ static inline eng_engine *dx_engine(dx *f)
     cfg.log_fn = dx_log_fn;
     cfg.log_user = dx_log_user;
     cfg.log_level = dx_log_level;
+    cfg.progress_fn = dx_progress_fn;
+    cfg.progress_user = dx_progress_user;
     cfg.allocator = test_alloc_get();
     cfg.store = test_store_handle(f->ts);
     cfg.transport = &f->tm;
