@@ -21,7 +21,7 @@
  *   transactions), the unmatched-receipt callback and the audience counter --
  *   runs in the middle of an engine call (often inside a storage batch): a call
  *   back into that same engine gives #ENG_EMISUSE and changes nothing; it never
- *   deadlocks. (A rule's value callback, eng_rule_eval(), runs without the lock
+ *   deadlocks. (A rule's value callback, eng_rule_eval_row(), runs without the lock
  *   and may call the engine. The allocator must never call back.)
  * Test `dispatch_reentry` checks each kind.
  *
