@@ -56,13 +56,25 @@ typedef enum eng_log_level {
 } eng_log_level;
 
 /**
- * Progress of a long operation (CSV import, audience resolution, ...).
- * @param op short static name of the operation ("csv_import", ...).
+ * Progress of a long operation. One convention for all of them: the first
+ * report has done = 0, then reports come about every 100 ms of work, and the
+ * last has done = total (or, when total is 0, the final count) before anything
+ * is stored; done never goes down and total stays the same within one call.
+ * Operations (op): "audience.import" and "audience.upload" (input bytes read
+ * of the input's size, 0 for a read callback), "events.txn_import" (same),
+ * "audience.resolve" (groups, channels and the split; also while an approval
+ * freezes an audience), "audience.compact" and "audience.erase_rewrite"
+ * (customers rewritten), "events.compact" (orgs), "privacy.erase" (ids),
+ * "dispatch.run" (sends, total 0) and "dispatch.dry_run" (customers).
+ * @param op short static name of the operation, as listed.
  * @param done units done so far.
  * @param total units in all, or 0 when unknown.
  * @param user the host's #eng_config.progress_user.
- * @return 0 to go on; non-zero to cancel (the operation then fails with
- *         #ENG_ECANCELLED and leaves stored state unchanged).
+ * @return 0 to go on; non-zero to cancel: the operation then fails with
+ *         #ENG_ECANCELLED (detail: @p op) and leaves stored state unchanged,
+ *         except "dispatch.run", which keeps the sends already made and
+ *         resumes on the next eng_run_due() (engage/dispatch.h). Test
+ *         `dispatch_progress` cancels each at every report.
  */
 typedef int (*eng_progress_fn)(const char *op, uint64_t done, uint64_t total, void *user);
 

@@ -127,7 +127,8 @@ typedef struct eng__rowerr {
  * options' error mode and fills the report's rows/bad_rows/bytes. */
 typedef int (*eng__hdr_fn)(void *ctx, const eng__csv *c, eng__rowerr *err);
 typedef int (*eng__row_fn)(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err);
-int eng__import_drive(eng_engine *e, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, void *ctx,
+/* @p op names the operation for progress (bytes read of the input's size, when known). */
+int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, void *ctx,
                       const eng_import_options *o, eng_import_report *rep);
 int eng__import_opts(const eng_import_options *in, eng_import_options *out);
 /* Check the caller's report version (or use tmp) and zero it. */
@@ -174,7 +175,8 @@ int eng__aud_optout(eng_engine *e, const char *org, const uint32_t *ids, const u
 int eng__aud_erase(eng_engine *e, const char *org, const eng__idset *ids, eng__keys *keys);
 /* Rewrite the org's table deltas as one (compaction), with @p erase rows (may be NULL)
  * as tombstones, inside the open batch; the deleted delta keys go to @p old_keys (may be NULL). */
-int eng__aud_rewrite(eng_engine *e, eng__aud *a, const eng__idset *erase, eng__keys *old_keys);
+/* Progress as @p op: customers written of all (the caller rolls back on ENG_ECANCELLED). */
+int eng__aud_rewrite(eng_engine *e, const char *op, eng__aud *a, const eng__idset *erase, eng__keys *old_keys);
 
 /* Consent history (chist.c): changes noted while deltas are replayed into a
  * scratch table, after the archive written by the last rewrite. */

@@ -105,7 +105,7 @@ static void put_id(eng__wr *ids, const eng__table *t, uint32_t id, int erased, i
     }
 }
 
-int eng__aud_rewrite(eng_engine *e, eng__aud *a, const eng__idset *erase, eng__keys *old_keys)
+int eng__aud_rewrite(eng_engine *e, const char *op, eng__aud *a, const eng__idset *erase, eng__keys *old_keys)
 {
     const eng__table *t = &a->t;
     uint8_t kind[ENG__MAX_COLS + 3 * ENG_CH_COUNT + 1];
@@ -126,9 +126,13 @@ int eng__aud_rewrite(eng_engine *e, eng__aud *a, const eng__idset *erase, eng__k
     idx[nc++] = 0;
 
     /* The consent history first: it replays the deltas about to go. */
+    eng__prog pg;
+    int rc = eng__prog_start(&pg, e, op, t->n);
+    if (rc)
+        return rc;
     eng__chist h;
     eng__chist_init(&h, &e->mem, ENG__CHIST_ALL);
-    int rc = eng__chist_build(a, &h);
+    rc = eng__chist_build(a, &h);
     if (!rc)
         rc = eng__chist_rewrite(a, &h, erase, old_keys);
     eng__chist_free(&h);
@@ -138,7 +142,8 @@ int eng__aud_rewrite(eng_engine *e, eng__aud *a, const eng__idset *erase, eng__k
     char tp[ENG__AUD_KEY_MAX];
     size_t tl;
     eng__aud_keys(a, tp, sizeof tp, "t/", &tl);
-    rc = eng__kv_scan(e->store, tp, tl, collect, &old);
+    if (!rc)
+        rc = eng__kv_scan(e->store, tp, tl, collect, &old);
     for (size_t i = 0; i < old.n && !rc; i++) {
         rc = eng__kv_del(e->store, old.k[i], strlen(old.k[i]));
         if (!rc && old_keys)
@@ -183,7 +188,11 @@ int eng__aud_rewrite(eng_engine *e, eng__aud *a, const eng__idset *erase, eng__k
         char key[ENG__AUD_KEY_MAX];
         eng__aud_delta_key(a, key, sizeof key, seq, part);
         rc = eng__rec_put(e->store, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, w.data, w.len);
+        if (!rc)
+            rc = eng__prog_step(&pg, end);
     }
+    if (!rc)
+        rc = eng__prog_end(&pg);
     eng__free(&e->mem, blank);
     eng__wr_free(&ids);
     eng__wr_free(&vals);
@@ -197,7 +206,7 @@ static int compact(eng_engine *e, const eng__aud_cx *cx)
     int rc = eng__aud_get_cx(e, cx, &a);
     if (rc || (rc = eng__kv_begin(e->store)))
         return rc;
-    if ((rc = eng__aud_rewrite(e, a, NULL, NULL)))
+    if ((rc = eng__aud_rewrite(e, "audience.compact", a, NULL, NULL)))
         return eng__aud_abort(e->store, rc);
     snprintf(a->detail, sizeof a->detail, "compact %u customers", (unsigned)a->t.n);
     if ((rc = eng__aud_commit(a, cx)))

@@ -31,6 +31,6 @@ int eng__aud_erase(eng_engine *e, const char *org, const eng__idset *ids, eng__k
         eng__idset_free(&left);
     }
     if (!rc)
-        rc = eng__aud_rewrite(e, a, ids, keys);
+        rc = eng__aud_rewrite(e, "audience.erase_rewrite", a, ids, keys);
     return rc;
 }

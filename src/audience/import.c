@@ -92,11 +92,15 @@ static int bad_row(drv *d, uint64_t line, uint32_t col, int code, const char *wh
     return ENG_OK;
 }
 
-int eng__import_drive(eng_engine *e, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, void *ctx,
+int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, void *ctx,
                       const eng_import_options *o, eng_import_report *rep)
 {
     drv d = {o, rep, NULL, NULL, 0};
-    int got, rc = eng__csv_next(c, &got);
+    eng__prog pg;
+    int got, rc = eng__prog_start(&pg, e, op, c->read == eng__memsrc_read ? ((const eng__memsrc *)c->user)->n : 0);
+    if (rc)
+        return rc;
+    rc = eng__csv_next(c, &got);
     eng__rowerr err = {0, 0, ""};
     if (rc == ENG_EPARSE || rc == ENG_ETOOBIG) {
         char det[64];
@@ -154,9 +158,11 @@ int eng__import_drive(eng_engine *e, eng__csv *c, eng__hdr_fn hdr, eng__row_fn r
         } else if (rc) {
             goto out;
         }
-        if ((rep->rows & 0xffff) == 0 && (rc = eng__progress(e, "audience.import", c->bytes, 0)))
+        if ((rc = eng__prog_step(&pg, c->bytes)))
             goto out;
     }
+    if (!rc)
+        rc = eng__prog_end(&pg);
 out:
     rep->bytes = c->bytes;
     eng__free(&e->mem, d.hnames);
@@ -551,7 +557,7 @@ static int import_csv(eng_engine *e, const eng__aud_cx *cx, eng_read_fn read, vo
         eng__free(&e->mem, ci);
         return rc;
     }
-    rc = eng__import_drive(e, &c, cimp_hdr, cimp_row, ci, &o, rep);
+    rc = eng__import_drive(e, "audience.import", &c, cimp_hdr, cimp_row, ci, &o, rep);
     if (!rc)
         rc = part_end(ci);
     if (!rc)

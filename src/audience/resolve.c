@@ -104,7 +104,8 @@ static int content_hash(const eng_audience *a, uint8_t out[ENG__SHA256_LEN])
     return ENG_OK;
 }
 
-static int union_of(eng__aud *st, const uint32_t *ids, size_t n, eng__idset *out)
+/* Progress of a resolve: one unit per group, per channel and for the split. */
+static int union_of(eng__aud *st, const uint32_t *ids, size_t n, eng__idset *out, eng__prog *pg)
 {
     eng__idset tmp[2], acc;
     eng__idset_init(&tmp[0], out->mem);
@@ -115,7 +116,7 @@ static int union_of(eng__aud *st, const uint32_t *ids, size_t n, eng__idset *out
     eng__idset_free(out);
     for (size_t i = 0; i < n && !rc; i++) {
         const eng__idset *ref;
-        if ((rc = eng__group_eval_ref(st, ids[i], &tmp[i & 1], &ref)))
+        if ((rc = eng__group_eval_ref(st, ids[i], &tmp[i & 1], &ref)) || (rc = eng__prog_step(pg, pg->done + 1)))
             break;
         if (i == 0) {
             first = ref; /* uploaded groups are lent, not copied */
@@ -144,12 +145,17 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
     eng__idset tmp, reach;
     eng__idset_init(&tmp, &e->mem);
     eng__idset_init(&reach, &e->mem);
-    rc = union_of(st, o->include, o->n_include, &a->all);
-    if (!rc && o->n_exclude && !(rc = union_of(st, o->exclude, o->n_exclude, &tmp)))
+    eng__prog pg;
+    rc = eng__prog_start(&pg, e, "audience.resolve", o->n_include + o->n_exclude + ENG_CH_COUNT + 1);
+    if (!rc)
+        rc = union_of(st, o->include, o->n_include, &a->all, &pg);
+    if (!rc && o->n_exclude && !(rc = union_of(st, o->exclude, o->n_exclude, &tmp, &pg)))
         rc = eng__idset_op_into(ENG__SET_ANDNOT, &a->all, &tmp);
     /* Reach per channel (the preview), and the channel filter. */
     eng__idset_free(&tmp);
     for (int ch = 0; ch < ENG_CH_COUNT && !rc; ch++) {
+        if ((rc = eng__prog_step(&pg, pg.done + 1)))
+            break;
         if (!st->t.ch[ch].used)
             continue;
         if ((rc = eng__table_reachable_set(&st->t, ch, &reach)))
@@ -165,6 +171,8 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
     if (!rc)
         rc = st->gc.mode ? eng__gc_split(st, &a->all, &a->test, &a->control)
                          : eng__idset_split(&a->all, o->seed, o->test_ratio, &a->test, &a->control);
+    if (!rc)
+        rc = eng__prog_end(&pg);
     eng__idset_free(&tmp);
     eng__idset_free(&reach);
     if (rc) {

@@ -416,6 +416,50 @@ void eng__log_import(eng_engine *e, const char *what, const char *org, int rc, u
                   (unsigned long long)bad);
 }
 
+uint64_t eng__prog_every_ns = 100000000ull; /* ~100 ms of work between reports; tests set 0 */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int prog_report(eng__prog *p, uint64_t done)
+{
+    if (done < p->done)
+        done = p->done; /* monotone, whatever the caller counts */
+    if (p->total && done > p->total)
+        done = p->total;
+    p->done = done;
+    p->last_ns = mono_ns();
+    return eng__progress(p->e, p->op, done, p->total);
+}
+
+int eng__prog_start(eng__prog *p, eng_engine *e, const char *op, uint64_t total)
+{
+    *p = (eng__prog){e, op, total, 0, 0, 0};
+    return e->progress_fn ? prog_report(p, 0) : ENG_OK;
+}
+
+int eng__prog_step(eng__prog *p, uint64_t done)
+{
+    if (!p->e->progress_fn)
+        return ENG_OK;
+    if (done > p->done)
+        p->done = p->total && done > p->total ? p->total : done;
+    if (eng__prog_every_ns == 0)
+        return prog_report(p, p->done);
+    if ((++p->tick & 63) != 0)
+        return ENG_OK;
+    return mono_ns() - p->last_ns >= eng__prog_every_ns ? prog_report(p, p->done) : ENG_OK;
+}
+
+int eng__prog_end(eng__prog *p)
+{
+    return p->e->progress_fn ? prog_report(p, p->total ? p->total : p->done) : ENG_OK;
+}
+
 int eng__progress(eng_engine *e, const char *op, uint64_t done, uint64_t total)
 {
     if (!e->progress_fn)

@@ -117,9 +117,13 @@ ENG_API int eng_events_compact(eng_engine *e)
     if (rc)
         return rc;
     eng__ev *ev;
-    if (!(rc = eng__ev_get(e, &ev)) && !(rc = eng__kv_begin(e->store))) {
+    eng__prog pg;
+    if (!(rc = eng__ev_get(e, &ev)) && !(rc = eng__prog_start(&pg, e, "events.compact", ev->norgs)) &&
+        !(rc = eng__kv_begin(e->store))) {
         eng_time now = eng__now(e);
         for (uint32_t i = 0; i < ev->norgs && !rc; i++) {
+            if ((rc = eng__prog_step(&pg, i)))
+                break;
             eng__evorg *o = ev->orgs[i];
             if (!o)
                 continue;
@@ -136,6 +140,8 @@ ENG_API int eng_events_compact(eng_engine *e)
                 o->dirty = 1;
             }
         }
+        if (!rc)
+            rc = eng__prog_end(&pg);
         if (!rc)
             rc = eng__ev_flush(ev);
         rc = rc ? eng__ev_fail(e, rc) : eng__ev_commit(e);

@@ -1,0 +1,202 @@
+/* Progress and cancel (engage/engine.h, "Progress"; issue 16): every long
+ * operation reports done = 0 first, then as it goes, and done = total last;
+ * done never goes down and total stays put. A host that cancels at any one of
+ * those reports gets ENG_ECANCELLED and the store byte for byte as before;
+ * run again without cancelling, the operation completes. The reports here come
+ * at every step (eng__prog_every_ns = 0) so every cancellation point is tried. */
+#include "dispatch_fixture.h"
+#include "../model/store_digest.h"
+
+extern uint64_t eng__prog_every_ns;
+
+static struct {
+    const char *op;     /* the operation watched */
+    unsigned cancel_at; /* cancel at this report of it (1 = the first), 0 = never */
+    unsigned reports;   /* reports of it in this call */
+    uint64_t done, total;
+} pw;
+
+static int on_progress(const char *op, uint64_t done, uint64_t total, void *user)
+{
+    (void)user;
+    if (!pw.op || strcmp(op, pw.op) != 0)
+        return 0;
+    if (pw.reports == 0) {
+        assert_int_equal(done, 0); /* the first report */
+        pw.total = total;
+    } else {
+        assert_true(done >= pw.done); /* monotone */
+        assert_int_equal(total, pw.total);
+    }
+    if (total)
+        assert_true(done <= total);
+    pw.done = done;
+    pw.reports++;
+    return pw.cancel_at && pw.reports == pw.cancel_at;
+}
+
+typedef int (*op_fn)(dx *f, void *arg);
+
+/* Cancel @p run at each of its reports in turn: refused, store unchanged; then let it finish. */
+static unsigned cancel_everywhere(dx *f, const char *op, op_fn run, void *arg)
+{
+    uint8_t before[ENG__SHA256_LEN], after[ENG__SHA256_LEN];
+    unsigned n = 0;
+    for (unsigned at = 1;; at++) {
+        store_digest(f->e, before);
+        pw.op = op;
+        pw.cancel_at = at;
+        pw.reports = 0;
+        pw.done = 0;
+        int rc = run(f, arg);
+        if (pw.reports < at) { /* finished before the at-th report: it completed */
+            if (rc)
+                fail_msg("%s: %s", op, eng_error_last()->message);
+            assert_int_equal(pw.reports, at - 1);
+            assert_int_equal(pw.done, pw.total ? pw.total : pw.done);
+            n = pw.reports;
+            break;
+        }
+        if (rc != ENG_ECANCELLED)
+            fail_msg("%s cancelled at report %u gave %d (%s)", op, at, rc, eng_error_last()->message);
+        assert_string_equal(eng_error_last()->detail, op);
+        store_digest(f->e, after);
+        if (memcmp(before, after, sizeof before) != 0)
+            fail_msg("%s cancelled at report %u changed the store", op, at);
+    }
+    pw.op = NULL;
+    if (n < 2)
+        fail_msg("%s reported %u times: a first and a last report at least", op, n);
+    return n;
+}
+
+static char *customers_csv(size_t n, const char *name)
+{
+    char *csv = malloc(n * 32 + 32), *p = csv;
+    p += sprintf(p, "id,first_name\n");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "c%zu,%s%zu\n", i, name, i);
+    return csv;
+}
+
+static int op_import(dx *f, void *arg)
+{
+    const char *csv = arg;
+    return eng_customers_import_csv_buffer(f->e, "root", csv, strlen(csv), NULL, NULL);
+}
+
+static int op_upload(dx *f, void *arg)
+{
+    const char *csv = arg;
+    uint32_t g = 0;
+    int rc = eng_group_find(f->e, "root", "uploaded", &g);
+    return rc ? rc : eng_group_upload_csv(f->e, "root", g, csv, strlen(csv), ENG_UPLOAD_REPLACE, NULL, NULL);
+}
+
+static int op_txns(dx *f, void *arg)
+{
+    const char *csv = arg;
+    return eng_txn_import_csv_buffer(f->e, "acme", csv, strlen(csv), NULL, NULL);
+}
+
+static int op_resolve(dx *f, void *arg)
+{
+    (void)arg;
+    static const char *const inc[] = {"all", "uploaded"};
+    eng_audience_query q = ENG_AUDIENCE_QUERY_INIT;
+    q.include = inc;
+    q.n_include = 2;
+    q.control_percent = 10;
+    eng_audience *a = (eng_audience *)&q; /* must come back NULL on failure */
+    int rc = eng_audience_resolve(f->e, "root", &q, &a);
+    if (rc)
+        assert_null(a);
+    eng_audience_free(a);
+    return rc;
+}
+
+static int op_compact(dx *f, void *arg)
+{
+    (void)arg;
+    return eng_customers_compact(f->e, "root");
+}
+
+static int op_events_compact(dx *f, void *arg)
+{
+    (void)arg;
+    return eng_events_compact(f->e);
+}
+
+static int op_approve(dx *f, void *arg)
+{
+    return eng_message_approve(f->e, "bob", *(uint64_t *)arg, NULL, "ok");
+}
+
+static void every_operation(void **state)
+{
+    (void)state;
+    eng__prog_every_ns = 0;
+    dx_progress_fn = on_progress;
+    dx f;
+    dx_world(&f, 60, 16, 1, 1);
+    uint32_t g;
+    assert_int_equal(eng_group_create_uploaded(f.e, "ann", "uploaded", &g), ENG_OK);
+
+    char *csv = customers_csv(60, "Bea");
+    printf("audience.import: %u reports\n", cancel_everywhere(&f, "audience.import", op_import, csv));
+    free(csv);
+    char up[512], *p = up;
+    p += sprintf(p, "id\n");
+    for (int i = 0; i < 30; i += 2)
+        p += sprintf(p, "c%d\n", i);
+    printf("audience.upload: %u reports\n", cancel_everywhere(&f, "audience.upload", op_upload, up));
+    char tx[2048];
+    p = tx;
+    p += sprintf(p, "id,customer,time,amount\n");
+    for (int i = 0; i < 20; i++)
+        p += sprintf(p, "t%d,c%d,2026-01-0%dT10:00:00Z,%d.50\n", i, i, 1 + i % 9, 10 + i);
+    printf("events.txn_import: %u reports\n", cancel_everywhere(&f, "events.txn_import", op_txns, tx));
+    printf("audience.resolve: %u reports\n", cancel_everywhere(&f, "audience.resolve", op_resolve, NULL));
+    printf("audience.compact: %u reports\n", cancel_everywhere(&f, "audience.compact", op_compact, NULL));
+    printf("events.compact: %u reports\n", cancel_everywhere(&f, "events.compact", op_events_compact, NULL));
+    /* Approval freezes the audience (a resolve): cancelled, the message stays pending. */
+    eng_message_spec m = dx_message();
+    eng_validation *v = NULL;
+    assert_int_equal(eng_message_create(f.e, "ann", f.campaign, &m, &f.message, &v), ENG_OK);
+    assert_int_equal(eng_message_submit(f.e, "ann", f.message, &v), ENG_OK);
+    printf("approval (audience.resolve): %u reports\n",
+           cancel_everywhere(&f, "audience.resolve", op_approve, &f.message));
+    dx_close(&f);
+    dx_progress_fn = NULL;
+    eng__prog_every_ns = 100000000ull;
+}
+
+/* Without the test knob, a short operation still reports its first and last step. */
+static void first_and_last(void **state)
+{
+    (void)state;
+    dx_progress_fn = on_progress;
+    dx f;
+    dx_world(&f, 20, 16, 1, 1);
+    char *csv = customers_csv(20, "Cy");
+    pw.op = "audience.import";
+    pw.cancel_at = 0;
+    pw.reports = 0;
+    assert_int_equal(op_import(&f, csv), ENG_OK);
+    assert_int_equal(pw.reports, 2);
+    assert_int_equal(pw.done, strlen(csv));
+    assert_int_equal(pw.total, strlen(csv));
+    free(csv);
+    pw.op = NULL;
+    dx_close(&f);
+    dx_progress_fn = NULL;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_operation),
+        cmocka_unit_test(first_and_last),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
