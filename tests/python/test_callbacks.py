@@ -76,7 +76,10 @@ class Callbacks(unittest.TestCase):
         with engage.Engine(progress=lambda op, done, total: seen.append((op, done, total))) as eng:
             eng.create_org("acme", "admin")
             eng.import_csv("admin", BIG)
-        self.assertTrue(seen and seen[0][0] == "audience.import" and seen[0][1] > 0, seen)
+        # engage/engine.h, "Progress": done = 0 first, done = total last, never down.
+        self.assertTrue(seen and seen[0][0] == "audience.import" and seen[0][1] == 0, seen)
+        self.assertTrue(seen[-1][1] == seen[-1][2] > 0, seen)
+        self.assertEqual([d for _, d, _ in seen], sorted(d for _, d, _ in seen))
         with engage.Engine(progress=lambda *a: True) as eng:
             eng.create_org("acme", "admin")
             with self.assertRaises(engage.Cancelled):
