@@ -60,12 +60,14 @@ typedef enum eng_log_level {
  * report has done = 0, then reports come about every 100 ms of work, and the
  * last has done = total (or, when total is 0, the final count) before anything
  * is stored; done never goes down and total stays the same within one call.
- * Operations (op): "audience.import" and "audience.upload" (input bytes read
- * of the input's size, 0 for a read callback), "events.txn_import" (same),
- * "audience.resolve" (groups, channels and the split; also while an approval
- * freezes an audience), "audience.compact" and "audience.erase_rewrite"
- * (customers rewritten), "events.compact" (orgs), "privacy.erase" (ids),
- * "dispatch.run" (sends, total 0) and "dispatch.dry_run" (customers).
+ * Operations (op) that follow it: "audience.import" and "audience.upload"
+ * (input bytes read of the input's size, 0 for a read callback),
+ * "events.txn_import" (same), "audience.resolve" (groups, channels and the
+ * split; also while an approval freezes an audience), "audience.compact" and
+ * "audience.erase_rewrite" (customers rewritten), "events.compact" (orgs).
+ * Older ones report without the first and last report: "dispatch.run"
+ * (sends so far, total 0, after each batch), "dispatch.dry_run" (customers)
+ * and "privacy.erase" (ids, every 65,536).
  * @param op short static name of the operation, as listed.
  * @param done units done so far.
  * @param total units in all, or 0 when unknown.
