@@ -144,8 +144,9 @@ ENG_API int eng_events_compact(eng_engine *e)
             rc = eng__prog_end(&pg);
         if (!rc)
             rc = eng__ev_flush(ev);
+        uint32_t norgs = ev->norgs; /* a failure frees the events state */
         rc = rc ? eng__ev_fail(e, rc) : eng__ev_commit(e);
-        eng__log_done(e, rc, "events compaction", "%u orgs", ev->norgs);
+        eng__log_done(e, rc, "events compaction", "%u orgs", norgs);
     }
     eng__leave(e);
     return rc;
