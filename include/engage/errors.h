@@ -27,7 +27,7 @@
  * handle's memory to a new handle of the same kind, the stale pointer names
  * that new handle. A new engine or store never takes the address of one of
  * the last 4096 handles released; a new child handle (rule, snapshot,
- * iterator, report, ...) avoids them for several allocations.
+ * iterator, report, ...) avoids them for up to 64 allocations.
  *
  * Errors are kept per thread (as in libgit2), not per engine: a call returns on
  * the thread that made it, so the record that call wrote is the one the caller

@@ -17,6 +17,7 @@
  * The time is stored whole (not as a difference), so an erased customer's
  * times leave the file with the rest of them. */
 #include "audience/audience_impl.h"
+#include "base/handle.h"
 #include "base/codec.h"
 
 #include <stdio.h>
@@ -349,13 +350,13 @@ int eng__aud_consent_history(eng_engine *e, const eng__aud_cx *cx, uint32_t id, 
             rc = eng__err(ENG_ENOTFOUND, "id", "no customer %u", id);
         else if (eng__table_erased(&a->t, id))
             rc = eng__err(ENG_ENOTFOUND, "id", "customer %u was erased", id);
-        else if (!(it = eng__calloc(&e->mem, 1, sizeof *it)))
+        else if (!(it = eng__handle_new(&e->mem, sizeof *it, ENG__H_CONSENT_ITER)))
             rc = eng__nomem();
         else {
             eng__chist_init(&it->h, &e->mem, id);
             if ((rc = eng__chist_build(a, &it->h))) {
                 eng__chist_free(&it->h);
-                eng__free(&e->mem, it);
+                eng__handle_free(&e->mem, it);
             } else {
                 it->magic = CONSENT_ITER_MAGIC;
                 it->e = e;
@@ -383,7 +384,7 @@ void eng__chist_fill(const eng__chist *h, size_t i, eng_consent_change *out)
 
 ENG_API int eng_consent_next(eng_consent_iter *it, eng_consent_change *out)
 {
-    if (!it || it->magic != CONSENT_ITER_MAGIC)
+    if (!eng__handle_live(it, ENG__H_CONSENT_ITER))
         return eng__err(ENG_EMISUSE, "iterator", "eng_consent_next: not a consent iterator (NULL or freed)");
     if (!out)
         return eng__err(ENG_EINVAL, "out", "eng_consent_next: out is NULL");
@@ -400,11 +401,11 @@ ENG_API int eng_consent_next(eng_consent_iter *it, eng_consent_change *out)
 
 ENG_API void eng_consent_iter_free(eng_consent_iter *it)
 {
-    if (!it || it->magic != CONSENT_ITER_MAGIC)
+    if (!eng__handle_live(it, ENG__H_CONSENT_ITER))
         return;
     eng_engine *e = it->e;
     it->magic = 0;
     eng__chist_free(&it->h);
-    eng__free(&e->mem, it);
+    eng__handle_free(&e->mem, it);
     eng__engine_unref(e);
 }

@@ -87,7 +87,7 @@ static void del_at(size_t i)
  * search until they find one (at most every retired address, then a fresh
  * one); short-lived children give up after a few tries so that churn stays
  * cheap, and may then reuse a retired address (base/handle.h). */
-#define CHILD_TRIES 16
+#define CHILD_TRIES 64
 
 void *eng__handle_new(const eng__mem *mem, size_t size, int kind)
 {

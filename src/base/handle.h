@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include "base/mem.h"
+#include "base/handle.h"
 
 /* How many released handle addresses are kept from reuse. */
 #define ENG__HANDLE_RETIRED 4096
@@ -32,6 +33,7 @@ enum eng__handle_kind {
     ENG__H_AUDIT_ITER,
     ENG__H_ACTOR_ITER,
     ENG__H_REPORT,
+    ENG__H_CONSENT_ITER,
     ENG__H_KIND_COUNT
 };
 
