@@ -6,7 +6,8 @@
  *    is counted once (a bitmap per status/message/channel that occurs), and
  *    the starting-status touches of customers with a bit in `hasq` are kept.
  *    This is the only pass over the big column set, and it is sequential; the
- *    bits are set per block, bucketed by customer range (see touch_block).
+ *    bits are set and `hasq` is read per bucket of customer range (see
+ *    flush_bucket).
  * 3. (walk.c) Both small sides are radix-sorted by customer and walked
  *    together; the model splits each qualifying transaction among its
  *    eligible touches; control customers are looked up.
@@ -147,23 +148,31 @@ int eng__attr_txns(run *x, size_t n, const uint32_t *cust, const eng_time *t, co
     if (x->touches_seen)
         return eng__err(ENG_EMISUSE, "txns", "transactions must be fed before touches");
     uint32_t ncust = x->sp.n_customers;
-    for (size_t i = 0; i < n; i++) {
-        if (sel && !BIT(sel, i))
-            continue;
-        uint32_t c = cust[i];
-        if (c >= ncust)
-            return eng__err(ENG_EINVAL, "txns.customer", "row %zu: customer %u is not below n_customers %u", i, c,
-                            ncust);
-        if ((!x->sp.has_goal && t[i] > x->sp.end) || (x->to && (t[i] < x->from || t[i] > x->to)))
-            continue;
-        if (x->nq == x->capq && eng__grow(x->mem, (void **)&x->qtx, &x->capq, x->nq + 1, sizeof *x->qtx))
-            return eng__nomem();
-        eng__qtx *q = &x->qtx[x->nq++];
-        q->t = t[i];
-        q->amount = amount[i];
-        q->cust = c;
-        q->row = (uint32_t)i;
-        x->hasq[c >> 6] |= 1ull << (c & 63);
+    const eng_time end = x->sp.end, from = x->from, to = x->to;
+    const int hit_rate = !x->sp.has_goal;
+    /* Word by word through the selection: only the rows whose condition holds are read. */
+    for (size_t w = 0; w < (n + 63) / 64; w++) {
+        uint64_t bits = sel ? sel[w] : ~0ull;
+        if (w == n / 64)
+            bits &= (n % 64) ? (1ull << (n % 64)) - 1 : 0;
+        while (bits) {
+            size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            uint32_t c = cust[i];
+            if (c >= ncust)
+                return eng__err(ENG_EINVAL, "txns.customer", "row %zu: customer %u is not below n_customers %u", i, c,
+                                ncust);
+            if ((hit_rate && t[i] > end) || (to && (t[i] < from || t[i] > to)))
+                continue;
+            if (x->nq == x->capq && eng__grow(x->mem, (void **)&x->qtx, &x->capq, x->nq + 1, sizeof *x->qtx))
+                return eng__nomem();
+            eng__qtx *q = &x->qtx[x->nq++];
+            q->t = t[i];
+            q->amount = amount[i];
+            q->cust = c;
+            q->row = (uint32_t)i;
+            x->hasq[c >> 6] |= 1ull << (c & 63);
+        }
     }
     return ENG_OK;
 }
@@ -181,18 +190,21 @@ static int push_cand(run *x, uint32_t c, unsigned m, unsigned ch, eng_time t)
 }
 
 /* The touch pass. Each row is read once, in order: it is mapped to its slot
- * (status, message, channel) and checked, the earliest send and the
- * starting-status candidates are kept, and a key (slot, customer) goes into
- * the bucket of the customer's range (at most PART_MAX buckets). A full bucket
- * (and every bucket at the end of the call) sets its deduplication bits: the
- * bitmap words one bucket touches are a narrow range of each bitmap, so they
- * stay in cache instead of each row waiting on memory (at L the bitmaps are
- * 1.25 MB each and there are dozens). */
+ * (status, message, channel) and checked, the earliest send is kept, and a
+ * key (slot, customer) goes into the bucket of the customer's range (at most
+ * PART_MAX buckets), a starting-status touch also into the bucket's list of
+ * candidates. A full bucket (and every bucket at the end of the call) sets its
+ * deduplication bits and keeps the candidates whose customer has a
+ * qualifying transaction: the bitmap words and the `hasq` words one bucket
+ * touches are a narrow range of each bitmap, so they stay in cache instead of
+ * each row waiting on memory (at L the bitmaps are 1.25 MB each and there are
+ * dozens). */
 enum { PART_MAX = ENG__ATTR_BUCKETS };
-/* Keys buffered in all (PART_MAX buckets share them), and buckets of 2^17
+/* Keys buffered in all (the buckets in use share them; 32 MB, and as much again
+ * for candidates), and buckets of 2^17
  * customers (16 KB of each bitmap) or wider so that there are at most
  * PART_MAX. Variables only so that the reference test can run tiny buckets. */
-size_t eng__attr_part_rows = (size_t)1 << 21;
+size_t eng__attr_part_rows = (size_t)1 << 22;
 unsigned eng__attr_part_min_shift = 17;
 
 static unsigned part_shift(uint32_t ncust)
@@ -203,7 +215,10 @@ static unsigned part_shift(uint32_t ncust)
     return bits > 6 + eng__attr_part_min_shift ? bits - 6 : eng__attr_part_min_shift;
 }
 
-static void flush_bucket(run *x, unsigned b)
+/* Set a bucket's deduplication bits, and keep its starting-status touches whose customer has a
+ * qualifying transaction: the bucket's range of `hasq` is a few KB, in cache, where checking it
+ * per row in the pass would wait on memory (it is 1.25 MB at L). */
+static int flush_bucket(run *x, unsigned b)
 {
     const uint64_t *keys = x->keys + (size_t)b * x->bcap;
     uint64_t *const *bits = x->bits;
@@ -224,6 +239,16 @@ static void flush_bucket(run *x, unsigned b)
         }
     }
     x->bfill[b] = 0;
+    const cand *cb = x->cbuf + (size_t)b * x->ccap;
+    const uint64_t *hasq = x->hasq;
+    n = x->cfill[b];
+    x->cfill[b] = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        int rc = BIT(hasq, cb[j].cust) ? push_cand(x, cb[j].cust, cb[j].m, cb[j].ch, cb[j].t) : ENG_OK;
+        if (rc)
+            return rc;
+    }
+    return ENG_OK;
 }
 
 int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, const uint8_t *chs,
@@ -234,27 +259,38 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
     const unsigned want = x->sp.has_goal ? (unsigned)x->sp.goal.start_on : ENG_TOUCH_SENT;
     const size_t nmsg = x->nmsg, mtab_n = x->mtab_n;
     const uint16_t *mtab = x->mtab;
-    const uint64_t *hasq = x->hasq;
     const unsigned shift = part_shift(ncust);
-    if (!x->keys) {
-        x->bcap = eng__attr_part_rows / PART_MAX ? eng__attr_part_rows / PART_MAX : 1;
-        if (!(x->keys = eng__malloc(x->mem, x->bcap * PART_MAX * sizeof *x->keys)))
+    if (!x->keys) { /* the buckets in use share the buffer; no more of it than the first call's rows */
+        size_t nb = ncust ? (size_t)((ncust - 1) >> shift) + 1 : 1;
+        size_t total = n > 4096 ? n : 4096;
+        if (total > eng__attr_part_rows)
+            total = eng__attr_part_rows;
+        x->bcap = total / nb ? total / nb : 1;
+        x->ccap = x->bcap / 2 ? x->bcap / 2 : 1;
+        if (!(x->keys = eng__malloc(x->mem, x->bcap * nb * sizeof *x->keys)) ||
+            !(x->cbuf = eng__malloc(x->mem, x->ccap * nb * sizeof *x->cbuf)))
             return eng__nomem();
     }
-    const size_t bcap = x->bcap;
+    const size_t bcap = x->bcap, ccap = x->ccap;
     uint64_t *keys = x->keys;
-    uint32_t *fill = x->bfill;
+    cand *cbuf = x->cbuf;
+    uint32_t *fill = x->bfill, *cfill = x->cfill;
+    uint64_t **bits = x->bits;
+    /* Locals: the key stores (uint64_t) may alias int64_t fields, which would be reloaded per row. */
+    const int timed = x->to != 0;
+    const eng_time from = x->from, to = x->to;
+    eng_time sent[ENG__MEASURE_MAX_MESSAGES];
+    if (nmsg)
+        memcpy(sent, x->sent_at, nmsg * sizeof *sent);
     int rc = ENG_OK;
-    enum { AHEAD = 32 };
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (i + AHEAD < n && sts[i + AHEAD] == want && cu[i + AHEAD] < ncust)
-            __builtin_prefetch(&hasq[cu[i + AHEAD] >> 6], 0);
+    for (size_t i = 0; i < n; i++) {
         uint32_t id = ms[i];
         unsigned m = id < mtab_n ? mtab[id] : msg_slow(x, id);
         if (!m)
             continue;
         m--;
-        if (x->to && (ts[i] < x->from || ts[i] > x->to))
+        eng_time t = ts[i];
+        if (timed && (t < from || t > to))
             continue;
         uint32_t c = cu[i];
         unsigned st = sts[i], ch = chs[i];
@@ -264,23 +300,33 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
             break;
         }
         size_t slot = ((size_t)st * nmsg + m) * ENG_MAX_CHANNELS + ch;
-        if (!x->bits[slot] && !(x->bits[slot] = eng__calloc(x->mem, x->words, sizeof **x->bits))) {
+        if (!bits[slot] && !(bits[slot] = eng__calloc(x->mem, x->words, sizeof **bits))) {
             rc = eng__nomem();
             break;
         }
         unsigned b = c >> shift;
         keys[b * bcap + fill[b]] = (uint64_t)slot << 32 | c;
-        if (++fill[b] == bcap)
-            flush_bucket(x, b);
-        eng_time t = ts[i];
-        if (st == ENG_TOUCH_SENT && t < x->sent_at[m])
-            x->sent_at[m] = t;
-        if (st == want && BIT(hasq, c))
-            rc = push_cand(x, c, m, ch, t);
+        int full = ++fill[b] == bcap;
+        if (st == want) {
+            cand *d = &cbuf[b * ccap + cfill[b]];
+            d->t = t;
+            d->cust = c;
+            d->m = (uint16_t)m;
+            d->ch = (uint8_t)ch;
+            full |= ++cfill[b] == ccap;
+        }
+        if (full && (rc = flush_bucket(x, b)) != ENG_OK)
+            break;
+        if (st == ENG_TOUCH_SENT && t < sent[m])
+            sent[m] = t;
     }
-    for (unsigned b = 0; b < PART_MAX; b++) /* the bits of every row before a failure are set */
-        if (fill[b])
-            flush_bucket(x, b);
+    if (nmsg)
+        memcpy(x->sent_at, sent, nmsg * sizeof *sent);
+    for (unsigned b = 0; b < PART_MAX; b++) { /* the bits of every row before a failure are set */
+        int frc = fill[b] || cfill[b] ? flush_bucket(x, b) : ENG_OK;
+        if (frc && !rc)
+            rc = frc;
+    }
     return rc;
 }
 
@@ -300,6 +346,7 @@ void eng__attr_free(run *x)
     eng__free(x->mem, x->qtx);
     eng__free(x->mem, x->cd);
     eng__free(x->mem, x->keys);
+    eng__free(x->mem, x->cbuf);
     eng__free(x->mem, x->sent_at);
     report_drop(x->mem, x->r);
     eng__free(x->mem, x);

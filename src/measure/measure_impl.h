@@ -97,6 +97,9 @@ typedef struct eng__attr {
     uint64_t *keys;           /* the touch pass's buckets of (slot << 32 | customer), bcap each */
     size_t bcap;
     uint32_t bfill[ENG__ATTR_BUCKETS]; /* keys in each bucket */
+    eng__cand *cbuf;          /* starting-status touches waiting for the customer check, ccap a bucket */
+    size_t ccap;
+    uint32_t cfill[ENG__ATTR_BUCKETS];
     eng_time *sent_at;        /* per message: earliest sent touch */
     eng_time window;
     int touches_seen;

@@ -293,8 +293,8 @@ int eng__attr_control(run *x)
             continue;
         seen[c >> 6] |= 1ull << (c & 63);
         r->total.control_n++;
-        for (size_t m = 0; m < x->nmsg; m++)
-            r->msg[m].control_n++;
+        if (!BIT(x->hasq, c))
+            continue; /* no qualifying transaction: not a responder */
         size_t lo = 0, hi = x->nq;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
@@ -324,6 +324,8 @@ int eng__attr_control(run *x)
             }
         r->total.control_resp += (uint64_t)any;
     }
+    for (size_t m = 0; m < x->nmsg; m++)
+        r->msg[m].control_n += r->total.control_n;
     eng__free(x->mem, seen);
     return ENG_OK;
 }

@@ -553,7 +553,7 @@ static void test_models_against_references(void **state)
             eng_report_free(r);
         }
     /* The touch pass with buckets of 12 keys over narrow customer ranges (at L it buffers
-     * 2^21 keys in buckets of 2^18 customers): the same answers. */
+     * 2^22 keys in buckets of 2^18 customers): the same answers. */
     eng__attr_part_rows = 777;
     eng__attr_part_min_shift = 2;
     for (int a = ENG_ATTR_LAST_TOUCH; a <= ENG_ATTR_POSITION; a++) {
@@ -570,7 +570,7 @@ static void test_models_against_references(void **state)
         assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r), ENG_OK);
         check(m, r, &s, dir);
         eng_report_free(r);
-        eng__attr_part_rows = (size_t)1 << 21;
+        eng__attr_part_rows = (size_t)1 << 22;
         eng__attr_part_min_shift = 17;
     }
     if (dir) {
