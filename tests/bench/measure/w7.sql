@@ -11,10 +11,12 @@ create temp table conv as select q.id, q.cust, q.amount, max(ft.t * 8192 + ft.ms
 select 'responders', count(distinct cust) from conv;
 select 'sales', sum(amount) from conv;
 select 'mc' || cast(k as varchar), sum(amount) from conv group by k;
--- @REPORT@ the campaign report: status counts, contacted, control responders
-create temp table dd as select distinct cust, msg, ch, st from touches;
-select 'count' || cast(st as varchar), count(*) from dd group by st;
-select 'contacted', count(distinct cust) from dd where st = 0;
+-- @REPORT@ the campaign report: status counts, contacted, control responders. Distinct customers
+-- per (status, message, channel), summed: DuckDB's fastest of three forms tried at M (thread CPU
+-- 3.6 s; count(distinct) of a packed key per status 4.2 s; a distinct table of the four columns 5.3 s).
+select 'count' || cast(st as varchar), sum(n) from
+  (select st, msg, ch, count(distinct cust) n from touches group by st, msg, ch) group by st;
+select 'contacted', count(distinct cust) from touches where st = 0;
 create temp table sent_at as select msg, min(t) t from touches where st = 0 group by msg;
 select 'control_resp', count(distinct q.cust) from q join sent_at s on q.t >= s.t and q.t <= s.t + @W@
   where q.cust in (select cust from control);
