@@ -170,6 +170,14 @@ typedef struct eng__held {
     eng_time until;
 } eng__held;
 
+/* The ids of the last frozen audience a per-customer reader asked about (audpos.c). */
+#define ENG__AUDPOS_KEY 160
+typedef struct eng__audpos {
+    char key[ENG__AUDPOS_KEY]; /* org and frozen audience key; "" when empty */
+    uint32_t *test, *control;  /* sorted, as the audience holds them */
+    uint64_t ntest, ncontrol;
+} eng__audpos;
+
 typedef struct eng__dsp {
     eng_dispatch_hooks hooks; /* the host's (eng_dispatch_hooks_set), with hooks_user */
     void *hooks_user;
@@ -180,6 +188,7 @@ typedef struct eng__dsp {
     size_t nheld, cheld;
     unsigned in_flight;
     pthread_cond_t cond;      /* a batch came back */
+    eng__audpos apos;
 } eng__dsp;
 
 eng__dsp *eng__dsp_get(eng_engine *e); /* NULL on OOM */
@@ -194,6 +203,13 @@ int eng__xcache_dry(eng_engine *e, const char *actor, uint64_t msg, eng__xcache 
 void eng__xcache_free(eng_engine *e, eng__xcache *xc);
 
 int eng__claimed(const eng__dsp *d, uint64_t msg, uint32_t occ, uint32_t chunk);
+
+/* Where @p customer sits in the frozen audience of the message of @p x: *pos
+ * its position in the test group or -1, *control 1 when in the control group.
+ * Errors as eng_message_audience(). */
+int eng__audience_where(eng_engine *e, const char *actor, const eng__msg_ctx *x, uint32_t customer, int64_t *pos,
+                        int *control);
+void eng__audpos_drop(eng_engine *e, eng__audpos *p);
 
 /* ---- ad audiences (adexport.c) ---- */
 int eng__ad_channel(int channel);

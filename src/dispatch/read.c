@@ -44,50 +44,6 @@ ENG_API int eng_execution_get(eng_engine *e, const char *actor, uint64_t message
     return rc;
 }
 
-/* Position of @p customer in the frozen test group (binary search), or -1. */
-static int64_t position(const eng_audience *aud, uint32_t customer)
-{
-    uint64_t n = 0;
-    eng_audience_count(aud, ENG_PART_TEST, &n);
-    uint64_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        uint32_t id;
-        size_t got = 0;
-        if (eng_audience_ids(aud, ENG_PART_TEST, mid, &id, 1, &got) || got != 1)
-            return -1;
-        if (id == customer)
-            return (int64_t)mid;
-        if (id < customer)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
-}
-
-/* Is @p customer in the control part? (binary search like position()) */
-static int is_control(const eng_audience *aud, uint32_t customer)
-{
-    uint64_t n = 0;
-    eng_audience_count(aud, ENG_PART_CONTROL, &n);
-    uint64_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        uint32_t id;
-        size_t got = 0;
-        if (eng_audience_ids(aud, ENG_PART_CONTROL, mid, &id, 1, &got) || got != 1)
-            return 0;
-        if (id == customer)
-            return 1;
-        if (id < customer)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
 ENG_API int eng_send_get(eng_engine *e, const char *actor, uint64_t message, uint32_t occurrence, uint32_t customer,
                          int channel, eng_send_info *out)
 {
@@ -107,10 +63,10 @@ ENG_API int eng_send_get(eng_engine *e, const char *actor, uint64_t message, uin
     if ((rc = eng__msg_ctx_load(e, actor, message, ENG_OP_READ, &x)))
         goto out;
     eng__xrec r;
-    eng_audience *aud = NULL;
+    int64_t pos;
+    int control;
     if ((rc = eng__exec_load(e, message, occurrence, &r)) == ENG_OK &&
-        (rc = eng_message_audience(e, actor, message, &aud)) == ENG_OK) {
-        int64_t pos = position(aud, customer);
+        (rc = eng__audience_where(e, actor, &x, customer, &pos, &control)) == ENG_OK) {
         eng__chunk c;
         rc = ENG_ENOTFOUND;
         if (pos >= 0 && (rc = eng__chunk_load(e, message, occurrence, (uint32_t)(pos / r.chunk_size), &c)) == ENG_OK) {
@@ -132,7 +88,6 @@ ENG_API int eng_send_get(eng_engine *e, const char *actor, uint64_t message, uin
             rc = eng__err(ENG_ENOTFOUND, "customer", "no send of customer %u on %s is planned", customer,
                           eng_channel_name(channel));
     }
-    eng_audience_free(aud);
     eng__msg_ctx_free(&x);
 out:
     eng__leave(e);
@@ -159,15 +114,15 @@ ENG_API int eng_trace_get(eng_engine *e, const char *actor, uint64_t message, ui
     if ((rc = eng__msg_ctx_load(e, actor, message, ENG_OP_READ, &x)))
         goto out;
     eng__xrec r;
-    eng_audience *aud = NULL;
+    int64_t pos;
+    int control;
     rc = eng__exec_load(e, message, occurrence, &r);
     if (rc == ENG_ENOTFOUND)
         rc = eng__err(ENG_ENOTFOUND, "occurrence", "occurrence %u of message %llu has not started", occurrence,
                       (unsigned long long)message);
-    if (rc == ENG_OK && (rc = eng_message_audience(e, actor, message, &aud)) == ENG_OK) {
-        int64_t pos = position(aud, customer);
+    if (rc == ENG_OK && (rc = eng__audience_where(e, actor, &x, customer, &pos, &control)) == ENG_OK) {
         if (pos < 0) {
-            out->reason = is_control(aud, customer) ? ENG_TRACE_CONTROL : ENG_TRACE_NOT_IN_AUDIENCE;
+            out->reason = control ? ENG_TRACE_CONTROL : ENG_TRACE_NOT_IN_AUDIENCE;
         } else {
             eng__chunk c;
             rc = eng__chunk_load(e, message, occurrence, (uint32_t)(pos / r.chunk_size), &c);
@@ -203,7 +158,6 @@ ENG_API int eng_trace_get(eng_engine *e, const char *actor, uint64_t message, ui
             }
         }
     }
-    eng_audience_free(aud);
     eng__msg_ctx_free(&x);
 out:
     eng__leave(e);

@@ -238,10 +238,75 @@ static void no_transport_refuses_to_run(void **state)
     test_alloc_assert_clean();
 }
 
+/* The per-customer readers keep the ids of the last frozen audience they were
+ * asked about: interleaved questions about two messages with different
+ * audiences get each message's own answer (checked against the audiences
+ * loaded afresh), and asking again about the same message reads less. */
+static void readers_keep_each_message_apart(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 60, 16, 1, 1);
+    uint32_t g;
+    assert_int_equal(eng_group_create_uploaded(f.e, "root", "odd", &g), ENG_OK);
+    char names[30][8];
+    const char *odd[30];
+    for (int i = 0; i < 30; i++) {
+        snprintf(names[i], sizeof names[i], "c%d", 2 * i + 1);
+        odd[i] = names[i];
+    }
+    assert_int_equal(eng_group_upload_ids(f.e, "root", g, odd, 30, ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
+    eng_message_spec m = dx_message();
+    dx_approve(&f, &m);
+    uint64_t m1 = f.message;
+    size_t n1, n2;
+    uint32_t *t1 = dx_test_group(&f, &n1);
+    static const char *const inc[] = {"odd"};
+    m.title = "Odd ones";
+    m.include = inc;
+    dx_approve(&f, &m);
+    uint64_t m2 = f.message;
+    uint32_t *t2 = dx_test_group(&f, &n2);
+    dx_run_all(&f, f.t0, NULL);
+    assert_true(n1 > n2 && n2 > 0);
+    for (uint32_t c = 0; c < 60; c++) {
+        for (int k = 0; k < 2; k++) {
+            const uint32_t *t = k ? t2 : t1;
+            size_t n = k ? n2 : n1;
+            int in = 0;
+            for (size_t i = 0; i < n; i++)
+                in |= t[i] == c;
+            eng_trace tr = ENG_TRACE_INIT;
+            assert_int_equal(eng_trace_get(f.e, "root", k ? m2 : m1, 0, c, &tr), ENG_OK);
+            if (in)
+                assert_true(tr.reason == ENG_TRACE_CHOSEN || tr.reason == ENG_TRACE_UNREACHABLE);
+            else
+                assert_true(tr.reason == ENG_TRACE_CONTROL || tr.reason == ENG_TRACE_NOT_IN_AUDIENCE);
+            eng_send_info si = ENG_SEND_INFO_INIT;
+            int rc = eng_send_get(f.e, "root", k ? m2 : m1, 0, c, ENG_CH_SMS, &si);
+            assert_int_equal(rc, in && (tr.channels >> ENG_CH_SMS & 1) ? ENG_OK : ENG_ENOTFOUND);
+        }
+    }
+    /* A second question about the same message does not load its audience again. */
+    eng_trace tr = ENG_TRACE_INIT;
+    assert_int_equal(eng_trace_get(f.e, "root", m1, 0, t1[0], &tr), ENG_OK);
+    uint64_t before = test_store_calls(f.ts, TV_GET | TV_SCAN);
+    assert_int_equal(eng_trace_get(f.e, "root", m2, 0, t2[0], &tr), ENG_OK);
+    uint64_t cold = test_store_calls(f.ts, TV_GET | TV_SCAN) - before;
+    before = test_store_calls(f.ts, TV_GET | TV_SCAN);
+    assert_int_equal(eng_trace_get(f.e, "root", m2, 0, t2[1], &tr), ENG_OK);
+    uint64_t warm = test_store_calls(f.ts, TV_GET | TV_SCAN) - before;
+    assert_true(warm < cold);
+    free(t1);
+    free(t2);
+    dx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(outcomes),
+        cmocka_unit_test(readers_keep_each_message_apart),
         cmocka_unit_test(overdraft_forbidden_waits_for_credits),
         cmocka_unit_test(unsubscribe_mid_run),
         cmocka_unit_test(no_transport_refuses_to_run),

@@ -1,7 +1,8 @@
 /* One scenario harness for the fault loops (reliability suite): each main
  * scenario — open, import customers, resolve and freeze an audience, approve a
  * message, import transactions, execute, ingest receipts, attribute and
- * report, compact — is written once as set-up + action, and every loop below
+ * report, compact, erase customers, export a customer — is written once as
+ * set-up + action, and every loop below
  * drives all of them:
  *   - allocation N fails, once and from then on;
  *   - storage call N fails: a plain error, and a commit that applies but
@@ -39,6 +40,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 typedef struct scenario {
     const char *name;
     int atomic;                     /* one storage batch: before or after, nothing between */
+    int changes;                    /* a fault-free run changes the digest (so the loops can see it) */
     void (*prepare)(dx *f);         /* state before the action (no faults) */
     int (*action)(dx *f);           /* the call under test; ENG_OK or an error */
 } scenario;
@@ -48,6 +50,7 @@ typedef struct scenario {
 /* What a host can see, without ids a failed attempt may have consumed. */
 typedef struct digest {
     uint64_t customers, txns, pending, sent_pairs, exec_state, exec_accepted;
+    uint64_t found; /* bit i: customer c<i> of the first 16 can be found (erasure) */
     uint64_t counts[ENG_TOUCH_STATUS_COUNT];
     int msg_state;
     int64_t credits;
@@ -64,6 +67,14 @@ static void take(dx *f, digest *d)
 {
     memset(d, 0, sizeof *d);
     assert_int_equal(eng_customers_count(f->e, "root", &d->customers), ENG_OK);
+    for (int i = 0; i < 16; i++) {
+        char ext[16];
+        uint32_t id;
+        snprintf(ext, sizeof ext, "c%d", i);
+        int rc = eng_customer_find(f->e, "root", ext, &id);
+        assert_true(rc == ENG_OK || rc == ENG_ENOTFOUND);
+        d->found |= (uint64_t)(rc == ENG_OK) << i;
+    }
     assert_int_equal(eng_txn_scan(f->e, "acme", NULL, INT64_MIN, INT64_MAX, count_txn, &d->txns), ENG_OK);
     assert_int_equal(eng_touch_pending(f->e, &d->pending), ENG_OK);
     uint64_t c[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT];
@@ -305,16 +316,39 @@ static int act_compact(dx *f)
     return rc ? rc : eng_customers_compact(f->e, "root");
 }
 
+/* Three customers with touches and transactions erased in one batch. */
+static int act_erase(dx *f)
+{
+    static const char *const ids[] = {"c1", "c2", "c5"};
+    eng_erase_report rep;
+    eng_erase_report_init(&rep, ENG_ERASE_REPORT_VERSION);
+    return eng_customers_erase(f->e, "root", ids, 3, &rep);
+}
+
+/* Everything held about one customer; the JSON is the answer. */
+static int act_export(dx *f)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int rc = eng_customer_export_json(f->e, "root", "c3", &json, &len);
+    if (rc == ENG_OK)
+        answer = fnv(14695981039346656037ull, json, len);
+    eng_free(f->e, json);
+    return rc;
+}
+
 static const scenario scenarios[] = {
-    {"open", 0, prep_measured, act_open},
-    {"import customers", 1, prep_world, act_import},
-    {"resolve and freeze", 1, prep_world, act_resolve},
-    {"approve a message", 0, prep_world, act_approve},
-    {"import transactions", 1, prep_world, act_txns},
-    {"execute", 0, prep_approved, act_execute},
-    {"ingest receipts", 1, prep_executed, act_receipts},
-    {"attribute and report", 1, prep_measured, act_report},
-    {"compact customers", 0, prep_world, act_compact},
+    {"open", 0, 0, prep_measured, act_open},
+    {"import customers", 1, 1, prep_world, act_import},
+    {"resolve and freeze", 1, 0, prep_world, act_resolve},
+    {"approve a message", 0, 1, prep_world, act_approve},
+    {"import transactions", 1, 1, prep_world, act_txns},
+    {"execute", 0, 1, prep_approved, act_execute},
+    {"ingest receipts", 1, 1, prep_executed, act_receipts},
+    {"attribute and report", 1, 0, prep_measured, act_report},
+    {"compact customers", 0, 1, prep_world, act_compact},
+    {"erase customers", 1, 1, prep_measured, act_erase},
+    {"export a customer", 1, 0, prep_measured, act_export},
 };
 #define NSCEN (sizeof scenarios / sizeof scenarios[0])
 
@@ -336,6 +370,7 @@ static void reference(const scenario *s, digest *before, digest *after, uint64_t
     assert_int_equal(s->action(&f), ENG_OK);
     *ref_answer = answer;
     take(&f, after);
+    assert_int_equal(!same(before, after), s->changes);
     dx_close(&f);
 }
 
