@@ -14,16 +14,17 @@
  * Host callbacks run synchronously on the thread of the call that makes them.
  * The one rule for calling back into the engine from a callback:
  * - the workflow event callback (eng_model_set_event_callback(); it runs after
- *   the change is stored) and the transport (it runs outside the engine's lock)
- *   may call any engine function, which works as from outside;
- * - every other callback -- storage methods, clock, log, progress, a CSV read
+ *   the change is stored), the transport and the ad-export hook
+ *   (#eng_dispatch_hooks; both run outside the engine's lock) may call any
+ *   engine function, which works as from outside;
+ * - every other callback -- storage methods (`changes` included), clock, log, progress, a CSV read
  *   callback, import row-error callbacks, reader callbacks (touches,
  *   transactions), the unmatched-receipt callback and the audience counter --
  *   runs in the middle of an engine call (often inside a storage batch): a call
  *   back into that same engine gives #ENG_EMISUSE and changes nothing; it never
  *   deadlocks. (A rule's value callback, eng_rule_eval_row(), runs without the lock
  *   and may call the engine. The allocator must never call back.)
- * Test `dispatch_reentry` checks each kind.
+ * Test `dispatch_reentry` checks each kind (the ad-export hook: `dispatch_adexport`).
  *
  * ## Lifetime
  * Children keep their engine alive: eng_close() on an engine with live children
@@ -60,14 +61,21 @@ typedef enum eng_log_level {
  * report has done = 0, then reports come about every 100 ms of work, and the
  * last has done = total (or, when total is 0, the final count) before anything
  * is stored; done never goes down and total stays the same within one call.
- * Operations (op) that follow it: "audience.import" and "audience.upload"
- * (input bytes read of the input's size, 0 for a read callback),
- * "events.txn_import" (same), "audience.resolve" (groups, channels and the
- * split; also while an approval freezes an audience), "audience.compact" and
- * "audience.erase_rewrite" (customers rewritten), "events.compact" (orgs).
- * Older ones report without the first and last report: "dispatch.run"
- * (sends so far, total 0, after each batch), "dispatch.dry_run" (customers)
- * and "privacy.erase" (ids, every 65,536).
+ * Every long operation follows it; the operations (op) and their units:
+ * "audience.import" and "audience.upload" (input bytes read of the input's
+ * size, 0 for a read callback), "events.txn_import" and "privacy.erase_csv"
+ * (same), "audience.resolve" (groups, channels and the split; also while an
+ * approval freezes an audience), "audience.filter" (customer rows, inside any
+ * call that evaluates a filter group), "audience.compact" and
+ * "audience.erase_rewrite" (customers rewritten), "events.compact" (orgs),
+ * "dispatch.run" (sends so far, total 0, after each batch),
+ * "dispatch.dry_run" (customers), "privacy.erase" (2 per id asked for: looked
+ * up, then erased), "privacy.export" (the customer's parts and one per
+ * group), "measure.report" (touch and transaction rows read, total 0; the
+ * attribution inside it reports as "measure.attribute"), "measure.attribute"
+ * (rows fed, eng_measure_campaign()) and "measure.org" (campaigns,
+ * eng_measure_org()). One call may run several (nested) operations, each
+ * with its own first and last report.
  * @param op short static name of the operation, as listed.
  * @param done units done so far.
  * @param total units in all, or 0 when unknown.

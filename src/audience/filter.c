@@ -207,6 +207,48 @@ static int pseudo_view(scratch *s, const eng__table *t, int k, eng_rule_column *
     return ENG_OK;
 }
 
+/* Rows @p r0 (a multiple of 64) on of column @p c: the same column, its arrays advanced. */
+static eng_rule_column column_from(const eng_rule_column *c, size_t r0)
+{
+    static const unsigned char width[] = {[ENG_RT_BOOL] = 1, [ENG_RT_INT] = 8, [ENG_RT_DECIMAL] = 8,
+                                          [ENG_RT_STRING] = 4, [ENG_RT_DATE] = 4, [ENG_RT_TIMESTAMP] = 8,
+                                          [ENG_RT_STRING_LIST] = 4};
+    eng_rule_column s = *c;
+    if (s.data && s.type > 0 && s.type <= ENG_RT_STRING_LIST)
+        s.data = (const unsigned char *)s.data + r0 * width[s.type]; /* list offsets index list_codes as before */
+    if (s.nulls)
+        s.nulls += r0 / 64;
+    return s;
+}
+
+/* Evaluate over the table. With a progress callback the rows go in slices of
+ * 2^18 ("audience.filter", rows), so a large table reports as it goes and can
+ * be cancelled; without one, one pass (a slice repeats the per-call setup). */
+static int eval_rows(eng__aud *a, const eng_rule *rule, const eng_rule_column *cols, size_t ncols, uint64_t *sel,
+                     scratch *s)
+{
+    eng_engine *e = a->e;
+    size_t n = a->t.n;
+    if (!e->progress_fn) {
+        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n, cols, ncols};
+        return eng_rule_eval_batch(rule, &b, NULL, sel, NULL);
+    }
+    enum { SLICE = 1 << 18 };
+    eng_rule_column *part = keep(s, eng__calloc(s->mem, ncols, sizeof *part));
+    if (!part)
+        return eng__nomem();
+    eng__prog pg;
+    int rc = eng__prog_start(&pg, e, "audience.filter", n);
+    for (size_t r0 = 0; !rc && r0 < n; r0 += SLICE) {
+        for (size_t i = 0; i < ncols; i++)
+            part[i] = column_from(&cols[i], r0);
+        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n - r0 < SLICE ? n - r0 : SLICE, part, ncols};
+        if (!(rc = eng_rule_eval_batch(rule, &b, NULL, sel + r0 / 64, NULL)))
+            rc = eng__prog_batch(&pg, r0 + b.nrows);
+    }
+    return rc ? rc : eng__prog_end(&pg);
+}
+
 int eng__filter_eval(eng__aud *a, const eng__group *g, eng__idset *out)
 {
     eng__idset_free(out);
@@ -233,10 +275,8 @@ int eng__filter_eval(eng__aud *a, const eng__group *g, eng__idset *out)
         else
             cols[t->ncols + k].type = k / ENG_CH_COUNT == PF_OPTOUT ? ENG_RT_TIMESTAMP : ENG_RT_BOOL;
     }
-    if (!rc) {
-        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, t->n, cols, t->ncols + NPSEUDO};
-        rc = eng_rule_eval_batch(rule, &b, NULL, sel, NULL);
-    }
+    if (!rc)
+        rc = eval_rows(a, rule, cols, t->ncols + NPSEUDO, sel, &s);
     if (!rc)
         rc = eng__idset_from_words(out, sel, words);
     for (size_t i = 0; i < s.n; i++)

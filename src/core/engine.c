@@ -455,6 +455,12 @@ int eng__prog_step(eng__prog *p, uint64_t done)
     return mono_ns() - p->last_ns >= eng__prog_every_ns ? prog_report(p, p->done) : ENG_OK;
 }
 
+int eng__prog_batch(eng__prog *p, uint64_t done)
+{
+    p->tick |= 63; /* the next step reads the clock */
+    return eng__prog_step(p, done);
+}
+
 int eng__prog_end(eng__prog *p)
 {
     return p->e->progress_fn ? prog_report(p, p->total ? p->total : p->done) : ENG_OK;

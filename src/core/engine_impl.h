@@ -117,5 +117,8 @@ extern uint64_t eng__prog_every_ns; /* the ~100 ms; 0 (tests): report every step
 int eng__prog_start(eng__prog *p, eng_engine *e, const char *op, uint64_t total);
 int eng__prog_step(eng__prog *p, uint64_t done);
 int eng__prog_end(eng__prog *p);
+/* _step for steps that each take a while (a chunk, an org, a slice of rows):
+ * reads the clock at every call instead of every 64th. */
+int eng__prog_batch(eng__prog *p, uint64_t done);
 
 #endif

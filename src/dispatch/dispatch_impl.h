@@ -269,6 +269,7 @@ typedef struct eng__runctx {
     eng_time now;
     const eng_run_options *opts;
     eng_run_report *rep;
+    eng__prog pg; /* "dispatch.run": sends so far, after each batch */
 } eng__runctx;
 /* Work one execution until nothing more can be done now; @p last: it is the
  * schedule's last occurrence (finishing it makes the message executed). */

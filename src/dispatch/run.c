@@ -112,13 +112,17 @@ ENG_API int eng_run_due(eng_engine *e, const char *actor, eng_time now, const en
         return rc;
     }
     eng__engine_ref(e); /* held while transport calls run without the lock */
-    eng__runctx r = {e, a.id, now, opts, report ? report : &tmp};
+    eng__runctx r = {e, a.id, now, opts, report ? report : &tmp, {0}};
     ids l = {&e->mem, NULL, 0, 0};
-    if (opts->message)
+    if ((rc = eng__prog_start(&r.pg, e, "dispatch.run", 0)))
+        ;
+    else if (opts->message)
         rc = run_message(&r, &a, &o, opts->message, 1);
     else if ((rc = eng__kv_scan(e->store, ENG__K("m/g/"), collect, &l)) == ENG_OK)
         for (size_t i = 0; i < l.n && !rc; i++)
             rc = run_message(&r, &a, &o, l.v[i], 0);
+    if (!rc)
+        rc = eng__prog_end(&r.pg);
     eng__free(&e->mem, l.v);
     eng__org_free(&o);
     eng__actor_free(&a);

@@ -838,7 +838,7 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
         }
         if (rc)
             return rc;
-        if ((rc = eng__progress(e, "dispatch.run", r->rep->sent, 0)))
+        if ((rc = eng__prog_batch(&r->pg, r->rep->sent)))
             return rc;
     }
 }
@@ -861,6 +861,9 @@ int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out)
             out->coupons_available = cp.size - cp.drawn;
         }
     }
+    eng__prog pg;
+    if (!rc)
+        rc = eng__prog_start(&pg, e, "dispatch.dry_run", xc->nids);
     for (uint32_t idx = 0; idx < xc->nchunks && !rc; idx++) {
         eng__chunk c;
         char(*codes)[ENG_COUPON_CODE_MAX + 1] = NULL;
@@ -903,7 +906,9 @@ int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out)
         eng__wr_free(&arena);
         eng__chunk_free(&c);
         if (!rc)
-            rc = eng__progress(e, "dispatch.dry_run", (uint64_t)(idx + 1) * xc->rec.chunk_size, xc->nids);
+            rc = eng__prog_batch(&pg, (uint64_t)(idx + 1) * xc->rec.chunk_size);
     }
+    if (!rc)
+        rc = eng__prog_end(&pg);
     return rc;
 }

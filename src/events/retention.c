@@ -122,7 +122,7 @@ ENG_API int eng_events_compact(eng_engine *e)
         !(rc = eng__kv_begin(e->store))) {
         eng_time now = eng__now(e);
         for (uint32_t i = 0; i < ev->norgs && !rc; i++) {
-            if ((rc = eng__prog_step(&pg, i)))
+            if ((rc = eng__prog_batch(&pg, i)))
                 break;
             eng__evorg *o = ev->orgs[i];
             if (!o)

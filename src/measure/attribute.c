@@ -296,7 +296,7 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
         unsigned st = sts[i], ch = chs[i];
         if (c >= ncust || st >= ENG_TOUCH_STATUS_COUNT || ch >= ENG_MAX_CHANNELS) {
             rc = eng__err(ENG_EINVAL, c >= ncust ? "touches.customer" : st >= ENG_TOUCH_STATUS_COUNT ? "touches.status" : "touches.channel",
-                          "row %zu: customer %u, status %u, channel %u out of range", i, c, st, ch);
+                          "row %zu: customer %u, status %u, channel %u out of range", x->row0 + i, c, st, ch);
             break;
         }
         size_t slot = ((size_t)st * nmsg + m) * ENG_MAX_CHANNELS + ch;
@@ -450,11 +450,11 @@ ENG_API int eng_measure_campaign(eng_engine *engine, const eng_touch_columns *to
         return rc;
     if (!out)
         return eng__err(ENG_EINVAL, "out", "eng_measure_campaign: out is NULL");
-    return eng__measure_columns(engine, touches, txns, spec, 0, 0, out);
+    return eng__measure_columns(engine, touches, txns, spec, 0, 0, 1, out);
 }
 
 int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
-                         const eng_measure_spec *spec, eng_time from, eng_time to, eng_report **out)
+                         const eng_measure_spec *spec, eng_time from, eng_time to, int progress, eng_report **out)
 {
     int rc = check_inputs(touches, txns, spec);
     if (rc)
@@ -463,8 +463,13 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
     rc = select_rows(engine, txns, spec, &sel);
     if (rc)
         return rc;
+    /* Progress: rows fed (transactions, then touches in slices); building the report is the last step. */
     run *x = NULL;
-    rc = eng__attr_begin(engine, spec, txns->amount_scale, &x);
+    eng__prog pg = {NULL, NULL, 0, 0, 0, 0}, *p = progress ? &pg : NULL;
+    if (p)
+        rc = eng__prog_start(p, engine, "measure.attribute", (uint64_t)txns->n + touches->n);
+    if (!rc)
+        rc = eng__attr_begin(engine, spec, txns->amount_scale, &x);
     if (!rc) {
         x->from = from;
         x->to = to;
@@ -473,14 +478,26 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
     if (!rc)
         rc = eng__attr_txns(x, txns->n, txns->customer, txns->time, txns->amount, sel);
     eng__free(&engine->mem, sel);
-    if (!rc)
-        rc = eng__attr_touches(x, touches->n, touches->customer, touches->message, touches->channel, touches->status,
-                               touches->time);
+    if (!rc && p)
+        rc = eng__prog_batch(p, txns->n);
+    enum { SLICE = 1 << 20 };
+    for (size_t at = 0; !rc && (at == 0 || at < touches->n); at += SLICE) {
+        size_t k = touches->n - at < SLICE ? touches->n - at : SLICE;
+        x->row0 = at;
+        rc = eng__attr_touches(x, k, touches->customer + at, touches->message + at, touches->channel + at,
+                               touches->status + at, touches->time + at);
+        if (!rc && p)
+            rc = eng__prog_batch(p, txns->n + at + k);
+    }
     if (rc) {
         eng__attr_free(x);
         return rc;
     }
-    return eng__attr_finish(x, out);
+    if ((rc = eng__attr_finish(x, out)) == ENG_OK && p && (rc = eng__prog_end(p))) {
+        eng_report_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 ENG_API void eng_report_free(eng_report *r)

@@ -76,6 +76,8 @@ typedef struct cols {
     uint64_t *x_nulls;
     uint16_t org;
     uint32_t max_cust, max_store;
+    eng__prog *pg; /* "measure.report": rows read */
+    uint64_t read;
 } cols;
 
 static int grow_t(cols *c, size_t more)
@@ -143,7 +145,8 @@ static int touch_cb(const eng__touch_cols *t, void *u)
         if (t->customer[i] + 1 > c->max_cust)
             c->max_cust = t->customer[i] + 1;
     }
-    return 0;
+    c->read += t->n;
+    return c->err = eng__prog_batch(c->pg, c->read);
 }
 
 static int txn_cb(const eng__txn_cols *x, void *u)
@@ -183,7 +186,8 @@ static int txn_cb(const eng__txn_cols *x, void *u)
         if (x->store[i] > c->max_store)
             c->max_store = x->store[i];
     }
-    return 0;
+    c->read += x->n;
+    return c->err = eng__prog_batch(c->pg, c->read);
 }
 
 static void cols_free(cols *c)
@@ -335,7 +339,13 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
     c.rc = &rc;
     uint32_t *control = NULL, *msgs = NULL;
     size_t ncontrol = 0;
-    err = control_of(e, actor, &rc, &control, &ncontrol);
+    /* Progress: touch and transaction rows read (total unknown); attribution
+     * reports as "measure.attribute" inside it; the estimates are the last step. */
+    eng__prog pg;
+    c.pg = &pg;
+    err = eng__prog_start(&pg, e, "measure.report", 0);
+    if (!err)
+        err = control_of(e, actor, &rc, &control, &ncontrol);
     eng__touch_filter f;
     eng__touch_filter_init(&f);
     f.org = rc.org;
@@ -407,9 +417,9 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
         sp.n_control = ncontrol;
         sp.channel_cost = rc.cost;
         sp.currency_places = o->currency_places;
-        err = eng__measure_columns(e, &tc, &xc, &sp, 0, 0, out);
+        err = eng__measure_columns(e, &tc, &xc, &sp, 0, 0, 1, out);
     }
-    if (!err && (err = ope(e, &rc, &c, control, ncontrol, o, *out))) {
+    if (!err && ((err = ope(e, &rc, &c, control, ncontrol, o, *out)) || (err = eng__prog_end(&pg)))) {
         eng_report_free(*out);
         *out = NULL;
     }

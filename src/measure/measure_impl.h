@@ -104,6 +104,7 @@ typedef struct eng__attr {
     eng_time window;
     int touches_seen;
     eng_time from, to;        /* only events in [from, to] (both 0: all) */
+    size_t row0;              /* touch rows fed before this chunk (error messages name the whole column's row) */
 } eng__attr;
 
 /* Start a run; the spec is checked by the caller. @p amount_scale: decimals of the amounts fed. */
@@ -119,9 +120,10 @@ int eng__attr_touches(eng__attr *a, size_t n, const uint32_t *cust, const uint32
 /* The touch pass's buffered keys and narrowest bucket (log2 customers); tests change them. */
 extern size_t eng__attr_part_rows;
 extern unsigned eng__attr_part_min_shift;
-/* Run one campaign over whole columns, with events limited to [from, to] (both 0: all). */
+/* Run one campaign over whole columns, with events limited to [from, to] (both 0: all).
+ * @p progress: report it as "measure.attribute" (0: the caller reports its own). */
 int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
-                         const eng_measure_spec *spec, eng_time from, eng_time to, eng_report **out);
+                         const eng_measure_spec *spec, eng_time from, eng_time to, int progress, eng_report **out);
 /* Build the report (walk.c); the run is freed either way. */
 int eng__attr_finish(eng__attr *a, eng_report **out);
 void eng__attr_free(eng__attr *a);

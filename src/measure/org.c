@@ -69,11 +69,18 @@ ENG_API int eng_measure_org(eng_engine *engine, const eng_touch_columns *touches
     f.from = period == ENG_PERIOD_7_DAYS ? now - 7 * ENG_DAY : months_back(now, months[period]);
     f.credits_remaining = credits_remaining;
     f.currency_places = n ? campaigns[0].currency_places : 2;
+    eng__prog pg; /* "measure.org": campaigns measured */
+    if ((rc = eng__prog_start(&pg, engine, "measure.org", n)))
+        return rc;
     for (size_t i = 0; i < n; i++) {
         eng_report *r = NULL;
-        rc = eng__measure_columns(engine, touches, txns, &campaigns[i], f.from, f.to, &r);
+        rc = eng__measure_columns(engine, touches, txns, &campaigns[i], f.from, f.to, 0, &r);
         if (rc)
             return eng__err_wrap(rc, "campaign %zu: ", i);
+        if ((rc = eng__prog_batch(&pg, i + 1))) {
+            eng_report_free(r);
+            return rc;
+        }
         eng_report_figures g = ENG_REPORT_FIGURES_INIT;
         eng_report_total(r, &g);
         eng_report_free(r);
@@ -91,6 +98,8 @@ ENG_API int eng_measure_org(eng_engine *engine, const eng_touch_columns *touches
             f.incremental_sales += g.incremental_sales;
         }
     }
+    if ((rc = eng__prog_end(&pg)))
+        return rc;
     f.delivery_rate = f.sent ? 100.0 * (double)f.delivered / (double)f.sent : 0.0;
     f.hit_rate = f.contacted ? 100.0 * (double)f.responders / (double)f.contacted : 0.0;
     *out = f;

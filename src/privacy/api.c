@@ -65,11 +65,13 @@ static int report_start(eng_erase_report *in, eng_erase_report *tmp, eng_erase_r
     return ENG_OK;
 }
 
-static int finish(target *t, const char *actor, const char *org)
+/* Erase what was found; "privacy.erase" progress @p pg counts 2 units per id
+ * (looked up, erased), so it is at t->n here and ends before the commit. */
+static int finish(target *t, const char *actor, const char *org, eng__prog *pg)
 {
     if (t->n == 0)
-        return ENG_OK;
-    int rc = eng__privacy_erase(t->e, actor, org, &t->ids, t->ext, t->len, t->n);
+        return eng__prog_end(pg);
+    int rc = eng__privacy_erase(t->e, actor, org, &t->ids, t->ext, t->len, t->n, pg);
     if (!rc)
         t->rep->erased = t->n;
     return rc;
@@ -97,6 +99,8 @@ ENG_API int eng_customers_erase(eng_engine *e, const char *actor, const char *co
     else if (n > MAX_ERASE)
         rc = eng__err(ENG_ETOOBIG, "n", "at most %zu customers per erasure", (size_t)MAX_ERASE);
     else if (!(rc = eng__privacy_admin(e, actor, org, sizeof org)) && !(rc = eng__aud_get(e, org, &t.a))) {
+        eng__prog pg;
+        rc = eng__prog_start(&pg, e, "privacy.erase", 2 * (uint64_t)n);
         for (size_t i = 0; i < n && !rc; i++) {
             char det[40];
             snprintf(det, sizeof det, "external_ids[%zu]", i);
@@ -104,11 +108,11 @@ ENG_API int eng_customers_erase(eng_engine *e, const char *actor, const char *co
                 rc = eng__err(ENG_EINVAL, det, "external id is NULL");
             else
                 rc = target_add(&t, ext[i], strlen(ext[i]));
-            if (!rc && (i & 0xffff) == 0xffff)
-                rc = eng__progress(e, "privacy.erase", i + 1, n);
+            if (!rc)
+                rc = eng__prog_step(&pg, i + 1);
         }
         if (!rc)
-            rc = finish(&t, actor, org);
+            rc = finish(&t, actor, org, &pg);
         erase_log(e, rc, org, rep);
     }
     target_free(&t);
@@ -192,8 +196,12 @@ ENG_API int eng_customers_erase_csv(eng_engine *e, const char *actor, const char
         }
         if (!rc && rep->requested > MAX_ERASE)
             rc = eng__err(ENG_ETOOBIG, "data", "at most %zu customers per erasure", (size_t)MAX_ERASE);
+        /* The ids were looked up while reading ("privacy.erase_csv", bytes). */
+        eng__prog pg;
+        if (!rc && !(rc = eng__prog_start(&pg, e, "privacy.erase", 2 * (uint64_t)t.n)))
+            rc = eng__prog_step(&pg, t.n);
         if (!rc)
-            rc = finish(&t, actor, org);
+            rc = finish(&t, actor, org, &pg);
         erase_log(e, rc, org, rep);
     }
     for (size_t i = 0; i < x.n; i++)
@@ -215,14 +223,15 @@ ENG_API int eng_customer_export_json(eng_engine *e, const char *actor, const cha
         return rc;
     char org[80];
     eng__wr w;
+    eng__prog pg;
     eng__wr_init(&w, &e->mem);
     if (!ext || !json || !len)
         rc = eng__err(ENG_EINVAL, !ext ? "external_id" : !json ? "json" : "len", "argument is NULL");
-    else if (!(rc = eng__privacy_admin(e, actor, org, sizeof org)) && !(rc = eng__privacy_export(e, org, ext, &w))) {
+    else if (!(rc = eng__privacy_admin(e, actor, org, sizeof org)) &&
+             !(rc = eng__privacy_export(e, org, ext, &w, &pg))) {
         eng__wr_u8(&w, 0);
-        if (w.err)
-            rc = eng__nomem();
-        else if (!(rc = eng__kv_begin(e->store))) {
+        rc = w.err ? eng__nomem() : eng__prog_end(&pg);
+        if (!rc && !(rc = eng__kv_begin(e->store))) {
             /* who looked at whom, in the audit chain */
             if (!(rc = eng__privacy_audit(e, org, actor, ext, strlen(ext), "export")))
                 rc = eng__kv_commit(e->store);

@@ -97,7 +97,7 @@ static int erase_coupons(eng_engine *e, const char *org, const eng__idset *ids, 
 }
 
 int eng__privacy_erase(eng_engine *e, const char *actor, const char *org, const eng__idset *ids,
-                       const char *const *ext, const size_t *ext_len, size_t n)
+                       const char *const *ext, const size_t *ext_len, size_t n, eng__prog *pg)
 {
     int rc = vacuum_pending(e);
     if (rc)
@@ -115,11 +115,13 @@ int eng__privacy_erase(eng_engine *e, const char *actor, const char *org, const 
         rc = erase_coupons(e, org, ids, &keys);
     for (size_t i = 0; i < n && !rc; i++) {
         rc = eng__privacy_audit(e, org, actor, ext[i], ext_len[i], "erase");
-        if (!rc && (i & 0xffff) == 0xffff)
-            rc = eng__progress(e, "privacy.erase", i + 1, n);
+        if (!rc)
+            rc = eng__prog_step(pg, pg->done + 1);
     }
     if (!rc)
         rc = put_vacuum(e, &keys);
+    if (!rc)
+        rc = eng__prog_end(pg);
     if (!rc)
         rc = eng__kv_commit(e->store);
     if (rc) /* a failed commit may have applied: the caches are dropped below either way */

@@ -134,7 +134,7 @@ static int consent_history(eng__wr *w, eng_engine *e, eng__aud *a, uint32_t id)
     return rc;
 }
 
-static int groups(eng__wr *w, eng_engine *e, eng__aud *a, uint32_t id)
+static int groups(eng__wr *w, eng_engine *e, eng__aud *a, uint32_t id, eng__prog *pg)
 {
     int rc = ENG_OK;
     js_raw(w, ",\"groups\":[");
@@ -148,6 +148,8 @@ static int groups(eng__wr *w, eng_engine *e, eng__aud *a, uint32_t id)
             js_cstr(w, a->g[i].name);
         }
         eng__idset_free(&tmp);
+        if (!rc)
+            rc = eng__prog_step(pg, pg->done + 1);
     }
     js_raw(w, "]");
     return rc;
@@ -305,7 +307,7 @@ static int coupons(eng__wr *w, eng_engine *e, const char *org, uint32_t id)
     return rc;
 }
 
-int eng__privacy_export(eng_engine *e, const char *org, const char *ext, eng__wr *w)
+int eng__privacy_export(eng_engine *e, const char *org, const char *ext, eng__wr *w, eng__prog *pg)
 {
     eng__aud *a;
     uint32_t id;
@@ -319,10 +321,14 @@ int eng__privacy_export(eng_engine *e, const char *org, const char *ext, eng__wr
     js_cstr(w, ext);
     snprintf(head, sizeof head, ",\"customer\":%u,", id);
     js_raw(w, head);
-    if (!(rc = attributes(w, e, org, &a->t, id)) && !(rc = consent_history(w, e, a, id)) &&
-        !(rc = groups(w, e, a, id)) && !(rc = touches(w, e, org, id)))
+    /* Progress: one unit per part (attributes with contacts, consent, touches,
+     * transactions, coupons) and one per group tested. */
+    if (!(rc = eng__prog_start(pg, e, "privacy.export", 5 + (uint64_t)a->ng)) &&
+        !(rc = attributes(w, e, org, &a->t, id)) && !(rc = eng__prog_step(pg, 1)) &&
+        !(rc = consent_history(w, e, a, id)) && !(rc = eng__prog_step(pg, 2)) && !(rc = groups(w, e, a, id, pg)) &&
+        !(rc = touches(w, e, org, id)) && !(rc = eng__prog_step(pg, pg->done + 1)))
         rc = transactions(w, e, org, id);
-    if (!rc)
+    if (!rc && !(rc = eng__prog_step(pg, pg->done + 1)))
         rc = coupons(w, e, org, id);
     js_raw(w, "}");
     if (!rc && w->err)

@@ -22,11 +22,14 @@ int eng__privacy_admin(eng_engine *e, const char *actor, char *org, size_t cap);
 int eng__privacy_audit(eng_engine *e, const char *org, const char *actor, const char *ext, size_t len,
                        const char *action);
 /* Erase the customers in @p ids (dense) whose external ids are ext[0..n) in one
- * batch, audited one entry each, then tell the backend (erase.c). Call inside eng__enter. */
+ * batch, audited one entry each, then tell the backend (erase.c). Call inside eng__enter.
+ * "privacy.erase" progress (@p pg, started by the caller: 2 units per id asked
+ * for, looked up then erased) steps once per id erased and ends before the commit. */
 int eng__privacy_erase(eng_engine *e, const char *actor, const char *org, const eng__idset *ids,
-                       const char *const *ext, const size_t *ext_len, size_t n);
+                       const char *const *ext, const size_t *ext_len, size_t n, eng__prog *pg);
 
-/* Write the JSON object of one customer (export.c); touches and transactions of @p org. */
-int eng__privacy_export(eng_engine *e, const char *org, const char *ext, eng__wr *w);
+/* Write the JSON object of one customer (export.c); touches and transactions of @p org.
+ * Starts "privacy.export" progress in @p pg once the customer is found; the caller ends it. */
+int eng__privacy_export(eng_engine *e, const char *org, const char *ext, eng__wr *w, eng__prog *pg);
 
 #endif

@@ -266,7 +266,9 @@ int eng__kv_sync(eng_store *s)
         return ENG_OK;
     watch_ctx w = {s, 0};
     eng_error_clear();
+    eng__callback_begin();
     int rc = s->m.changes(&s->cursor, s->has_cursor ? watch_cb : NULL, &w, s->user);
+    eng__callback_end();
     if (rc)
         return fail(rc, "changes", "", 0);
     s->has_cursor = 1;
@@ -285,7 +287,9 @@ static int begin_check(eng_store *s, int reads_inside)
     if (!s->m.changes || !s->has_cursor)
         return ENG_OK;
     watch_ctx w = {s, 0};
+    eng__callback_begin();
     int rc = s->m.changes(&s->cursor, watch_cb, &w, s->user);
+    eng__callback_end();
     if (rc == ENG_OK && (w.stale == ENG__STALE_NONE || (w.stale == ENG__STALE_READ && reads_inside)))
         return ENG_OK;
     if (rc)

@@ -14,6 +14,8 @@ struct test_store {
     unsigned fail_mask;
     int persistent, mode;
     uint64_t erased_calls, erased_keys; /* storage contract v2 `erased` */
+    int (*changes_fn)(void *);          /* contract v3 `changes`, when a test sets it */
+    void *changes_user;
 };
 
 static int verb_index(unsigned v)
@@ -161,12 +163,28 @@ uint64_t test_store_erased(const test_store *ts, uint64_t *keys)
     return ts->erased_calls;
 }
 
+/* Calls the test's function and reports no change: one engine, as if shared. */
+static int s_changes(uint64_t *cursor, eng_store_change_fn cb, void *cb_user, void *user)
+{
+    (void)cursor, (void)cb, (void)cb_user;
+    test_store *ts = user;
+    return ts->changes_fn(ts->changes_user);
+}
+
+void test_store_set_changes(test_store *ts, int (*fn)(void *user), void *user)
+{
+    ts->changes_fn = fn;
+    ts->changes_user = user;
+}
+
 eng_store *test_store_handle(test_store *ts)
 {
     static const eng_store_methods m = {ENG_STORE_METHODS_VERSION, s_get, s_put, s_del, s_scan,
                                         s_begin, s_commit, s_rollback, NULL, s_erased, NULL};
+    static const eng_store_methods mc = {ENG_STORE_METHODS_VERSION, s_get, s_put, s_del, s_scan,
+                                         s_begin, s_commit, s_rollback, NULL, s_erased, s_changes};
     eng_store *s = NULL;
-    if (eng_store_new(&m, ts, test_alloc_get(), &s) != ENG_OK)
+    if (eng_store_new(ts->changes_fn ? &mc : &m, ts, test_alloc_get(), &s) != ENG_OK)
         return NULL;
     return s;
 }

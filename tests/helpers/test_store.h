@@ -38,6 +38,9 @@ uint64_t test_store_calls(const test_store *ts, unsigned mask);
 uint64_t test_store_failures(const test_store *ts);
 /* As if the process died: the open batch (if any) is lost. */
 void test_store_crash(test_store *ts);
+/* Give later handles a `changes` method (contract v3) that calls @p fn and
+ * reports nothing changed; NULL: none (the default). */
+void test_store_set_changes(test_store *ts, int (*fn)(void *user), void *user);
 /* Calls of the contract's `erased` so far (and in *keys, the keys told). */
 uint64_t test_store_erased(const test_store *ts, uint64_t *keys);
 /* 1 when any committed key or value contains the bytes (a plain byte search). */

@@ -286,12 +286,52 @@ static void refused_without_an_export(void **state)
     dx_close(&f);
 }
 
+/* The re-entrancy rule (engine.h, "Callbacks"; the table of dispatch_reentry):
+ * the ad-export hook runs without the engine lock, as the transport does, so a
+ * call back into the engine from it works, and the export still completes. */
+static eng_engine *nested_e;
+static int nested_rc = 1;
+static int reentrant_export(const eng_ad_manifest *m, const char *const *hashes, int *status, void *user)
+{
+    if (nested_rc == 1) {
+        eng_actor_spec a = ENG_ACTOR_SPEC_INIT;
+        a.id = "from-export";
+        a.roles = ENG_ROLE_VIEWER;
+        nested_rc = eng_actor_put(nested_e, "root", &a);
+    }
+    return record_export(m, hashes, status, user);
+}
+
+static void export_may_call_the_engine(void **state)
+{
+    (void)state;
+    dx f;
+    exporter x;
+    memset(&x, 0, sizeof x);
+    ad_world(&f, 40);
+    eng_dispatch_hooks h = ENG_DISPATCH_HOOKS_INIT;
+    h.ad_export = reentrant_export;
+    assert_int_equal(eng_dispatch_hooks_set(f.e, &h, &x), ENG_OK);
+    x.campaign = f.campaign;
+    x.message = f.message;
+    nested_e = f.e;
+    dx_run_all(&f, f.t0, NULL);
+    assert_int_equal(nested_rc, ENG_OK);
+    eng_actor_spec a = ENG_ACTOR_SPEC_INIT;
+    assert_int_equal(eng_actor_get(f.e, "root", "from-export", &a), ENG_OK);
+    assert_true(check_exported(&f, &x) > 0);
+    nested_e = NULL;
+    exporter_free(&x);
+    dx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(published_vectors),
         cmocka_unit_test(audiences_leave_through_the_export),
         cmocka_unit_test(refused_without_an_export),
+        cmocka_unit_test(export_may_call_the_engine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,9 +9,12 @@ static eng_engine *g_e;  /* the engine the callbacks call back into */
 static int g_rc[16];     /* per callback kind: what its nested call gave (1: not called yet) */
 static unsigned g_calls[16];
 
-enum { K_LOG, K_PROGRESS, K_CLOCK, K_READ, K_ROWERR, K_SCAN, K_COUNTER, K_UNMATCHED, K_EVENT, K_TRANSPORT, K_N };
-static const char *const kname[K_N] = {"log", "progress", "clock", "CSV read", "row error", "touch scan",
-                                       "audience counter", "unmatched receipt", "workflow event", "transport"};
+enum { K_LOG, K_PROGRESS, K_CLOCK, K_READ, K_ROWERR, K_SCAN, K_COUNTER, K_UNMATCHED, K_EVENT, K_TRANSPORT,
+       K_CHANGES, K_N };
+static const char *const kname[K_N] = {"log",          "progress",         "clock",
+                                       "CSV read",     "row error",        "touch scan",
+                                       "audience counter", "unmatched receipt", "workflow event",
+                                       "transport",    "storage changes"};
 
 /* The nested call: a write (an actor) when @p write, else a read. */
 static void reenter(int k, int write)
@@ -182,6 +185,37 @@ static void callbacks(void **state)
     dx_progress_fn = NULL;
 }
 
+/* The storage contract's `changes` (a store several engines share): the
+ * library calls it at the start of each call and inside each batch. */
+static int cb_changes(void *u)
+{
+    (void)u;
+    if (g_e)
+        reenter(K_CHANGES, 1);
+    return ENG_OK;
+}
+
+static void changes_callback(void **state)
+{
+    (void)state;
+    g_rc[K_CHANGES] = 1;
+    g_calls[K_CHANGES] = 0;
+    dx f;
+    dx_world(&f, 10, 16, 1, 1);
+    test_store_set_changes(f.ts, cb_changes, NULL);
+    dx_reopen(&f);
+    g_e = f.e;
+    eng_actor_spec a = ENG_ACTOR_SPEC_INIT;
+    a.id = "carol";
+    a.roles = ENG_ROLE_VIEWER;
+    assert_int_equal(eng_actor_put(f.e, "root", &a), ENG_OK); /* the outer call completes */
+    expect(K_CHANGES, ENG_EMISUSE);
+    g_e = NULL;
+    assert_int_equal(eng_actor_get(f.e, "root", "carol", &a), ENG_OK);
+    assert_int_equal(eng_actor_get(f.e, "root", "nested10", &a), ENG_ENOTFOUND);
+    dx_close(&f);
+}
+
 /* The clock, called inside a write. */
 static void clock_callback(void **state)
 {
@@ -207,6 +241,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(callbacks),
         cmocka_unit_test(clock_callback),
+        cmocka_unit_test(changes_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
