@@ -5,6 +5,7 @@
 #include "base/handle.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -18,6 +19,9 @@ static slot *tab;
 static size_t cap, used; /* used: live + retired entries */
 static uintptr_t ring[ENG__HANDLE_RETIRED];
 static size_t ring_n, ring_head;
+/* Bumped (under the lock) by every release: a thread's cached "live" answers
+ * taken at an older value are not trusted (eng__handle_live). */
+static _Atomic uint64_t generation;
 
 static size_t hash(uintptr_t k)
 {
@@ -144,6 +148,7 @@ void eng__handle_free(const eng__mem *mem, void *p)
             ring_n--;
         }
         ring[(ring_head + ring_n++) % ENG__HANDLE_RETIRED] = (uintptr_t)p;
+        atomic_fetch_add_explicit(&generation, 1, memory_order_release);
     }
     pthread_mutex_unlock(&lock);
     eng__free(mem, p);
@@ -166,13 +171,38 @@ int eng__in_callback(void)
     return in_callback != 0;
 }
 
+/* Per thread: the last handles found live, with the generation then. Per-row
+ * calls (a getter in a loop) check the same one or two handles again and
+ * again; while no handle has been released since, the answer stands without
+ * the process-wide lock (bench core_calls). A release anywhere bumps the
+ * generation, so a freed handle is always looked up again and refused. A
+ * handle freed by another thread *during* the check is the host's race, as
+ * it was with the lock alone. */
+#define LIVE_CACHE 4
+static _Thread_local struct {
+    uintptr_t p;
+    int kind;
+    uint64_t gen;
+} live_cache[LIVE_CACHE];
+static _Thread_local unsigned live_next;
+
 int eng__handle_live(const void *p, int kind)
 {
     if (!p)
         return 0;
+    uint64_t g = atomic_load_explicit(&generation, memory_order_acquire);
+    for (unsigned k = 0; k < LIVE_CACHE; k++)
+        if (live_cache[k].p == (uintptr_t)p && live_cache[k].kind == kind && live_cache[k].gen == g)
+            return 1;
     pthread_mutex_lock(&lock);
     size_t i = find((uintptr_t)p);
     int live = i != cap && tab[i].kind == kind;
+    if (live) {
+        unsigned k = live_next++ % LIVE_CACHE;
+        live_cache[k].p = (uintptr_t)p;
+        live_cache[k].kind = kind;
+        live_cache[k].gen = atomic_load_explicit(&generation, memory_order_relaxed); /* stable under the lock */
+    }
     pthread_mutex_unlock(&lock);
     return live;
 }

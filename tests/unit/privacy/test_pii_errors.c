@@ -10,13 +10,12 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "engage.h"
-#include "test_alloc.h"
-#include "test_store.h"
-#include "test_util.h"
+#include "../dispatch/dispatch_fixture.h"
 
-/* Distinctive parts of the values put in; none may show up in any text. */
-static const char *const secrets[] = {"pat.doe", "15112345678", "PAT-77", "Patricia", "Doe@", "51 12"};
+/* Distinctive parts of the values put in; none may show up in any text. The
+ * last three are the dispatch fixture's emails, phones and first names. */
+static const char *const secrets[] = {"pat.doe", "15112345678", "PAT-77", "Patricia", "Doe@", "51 12",
+                                      "@example.com", "+1555", "Ann1"};
 
 static void assert_clean(const char *what, const char *text)
 {
@@ -40,11 +39,37 @@ static void on_row_error(const eng_import_error *err, void *user)
     assert_clean("row error field", err->field);
 }
 
+/* Every line, whatever the test, is checked; every_area also keeps them. */
+static char **lines;
+static size_t nlines;
+
 static void on_log(int level, const char *message, void *user)
 {
     (void)level;
     ((seen *)user)->logs++;
     assert_clean("log line", message);
+    char **l = realloc(lines, (nlines + 1) * sizeof *lines);
+    assert_non_null(l);
+    lines = l;
+    lines[nlines] = strdup(message);
+    assert_non_null(lines[nlines++]);
+}
+
+static void lines_free(void)
+{
+    for (size_t i = 0; i < nlines; i++)
+        free(lines[i]);
+    free(lines);
+    lines = NULL;
+    nlines = 0;
+}
+
+static size_t lines_with(const char *part)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nlines; i++)
+        n += strstr(lines[i], part) != NULL;
+    return n;
 }
 
 static eng_engine *open_logged(test_store *ts, seen *s)
@@ -152,6 +177,7 @@ static void customer_imports(void **state)
                         "upload csv without id header");
 
     assert_true(s.logs > 0); /* the log half sees real lines (imports, failures, milestones) */
+    lines_free();
     eng_close(e);
     test_store_free(ts);
     test_alloc_assert_clean();
@@ -208,9 +234,92 @@ static void transactions(void **state)
     b.field_names = fname2;
     assert_failed_clean(eng_txn_append(e, "acme", &b, NULL, NULL), "txn value as field name");
     assert_true(s.logs > 0); /* the log half sees real lines (imports, failures, milestones) */
+    lines_free();
     eng_close(e);
     test_store_free(ts);
     test_alloc_assert_clean();
+}
+
+static int pick_clicked(uint32_t customer, int channel, void *user)
+{
+    (void)customer, (void)channel, (void)user;
+    return ENG_TOUCH_CLICKED;
+}
+
+/* One life of identifiable customers at DEBUG level, through every area that
+ * logs -- import, upload, approval, execution, receipts, transactions,
+ * compaction, erasure, reopen -- with a failure provoked in each: no log line
+ * and no error names them, and lines of every area were seen. */
+static void every_area(void **state)
+{
+    (void)state;
+    seen s = {0, 0};
+    dx_log_fn = on_log;
+    dx_log_user = &s;
+    dx_log_level = ENG_LOG_DEBUG;
+    dx f;
+    dx_world(&f, 30, 8, 1, 1);
+    dx_provider_free(&f.prov); /* room for one more customer at the provider */
+    dx_provider_init(&f.prov, 31);
+    f.n = 31;
+    static const char pat[] = "id,first_name,contact.sms,consent.sms,contact.email,consent.email\n"
+                              "cust-PAT-77,Patricia,+4915112345678,yes,pat.doe@example.org,yes\n";
+    assert_int_equal(eng_customers_import_csv_buffer(f.e, "root", pat, sizeof pat - 1, NULL, NULL), ENG_OK);
+    assert_failed_clean(eng_customers_import_csv_buffer(f.e, "root", bad_customer_csv[0], strlen(bad_customer_csv[0]),
+                                                        NULL, NULL),
+                        "import");
+    uint32_t g, pid;
+    assert_int_equal(eng_group_find(f.e, "root", "all", &g), ENG_OK);
+    const char *ids[] = {"cust-PAT-77"};
+    assert_int_equal(eng_group_upload_ids(f.e, "root", g, ids, 1, ENG_UPLOAD_APPEND, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customer_find(f.e, "root", "cust-PAT-77", &pid), ENG_OK);
+    /* approval and execution: the renderings carry the name and the addresses */
+    eng_message_spec m = dx_message();
+    dx_approve(&f, &m);
+    dx_run_all(&f, f.t0, NULL);
+    assert_true(f.prov.calls[dx_pair(pid, ENG_CH_EMAIL)] == 1);
+    assert_failed_clean(eng_message_approve(f.e, "bob", f.message, NULL, "again"), "approve twice");
+    /* receipts (DEBUG), one unmatched */
+    dx_receipts(&f, f.t0 + ENG_HOUR, pick_clicked, NULL);
+    static const char *const keys[] = {"pat.doe@example.org"};
+    static const int st[] = {ENG_TOUCH_DELIVERED};
+    const eng_time at[] = {f.t0 + ENG_HOUR};
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = 1, r.keys = keys, r.statuses = st, r.times = at;
+    int rc = eng_touch_append(f.e, &r, NULL);
+    assert_clean("unmatched receipt", eng_error_last()->message);
+    (void)rc;
+    /* transactions: appended (DEBUG) and imported, with bad rows */
+    uint32_t buyers[] = {0, 1, pid};
+    dx_txns(&f, buyers, 3, f.t0 + ENG_DAY, 100, "buy");
+    static const char tx[] = "id,customer,time,amount\nt-1,cust-PAT-77,2026-01-05T10:00:00Z,12.50\n";
+    assert_int_equal(eng_txn_import_csv_buffer(f.e, "acme", tx, sizeof tx - 1, NULL, NULL), ENG_OK);
+    assert_failed_clean(eng_txn_import_csv_buffer(f.e, "acme", bad_txn_csv[0], strlen(bad_txn_csv[0]), NULL, NULL),
+                        "txn import");
+    /* compaction of customers and events */
+    assert_int_equal(eng_customers_compact(f.e, "root"), ENG_OK);
+    assert_int_equal(eng_events_compact(f.e), ENG_OK);
+    /* erasure, then the same again: not found, named by field only */
+    assert_int_equal(eng_customer_erase(f.e, "root", "cust-PAT-77"), ENG_OK);
+    assert_failed_clean(eng_customer_erase(f.e, "root", "cust-PAT-77"), "erase twice");
+    assert_failed_clean(eng_customer_export_json(f.e, "root", "cust-PAT-77", &(char *){NULL}, &(size_t){0}),
+                        "export erased");
+    /* reopen */
+    dx_reopen(&f);
+    assert_failed_clean(eng_customer_find(f.e, "root", "cust-PAT-77", &pid), "find erased");
+    static const char *const areas[] = {"customer import", "group upload", "approval", "execution started",
+                                        "execution finished", "receipts appended", "transactions appended",
+                                        "transaction import", "customer compaction", "events compaction",
+                                        "erasure", "open number 2", "failed ("};
+    for (size_t i = 0; i < sizeof areas / sizeof *areas; i++)
+        if (!lines_with(areas[i]))
+            fail_msg("no log line of \"%s\" at DEBUG level", areas[i]);
+    printf("%zu log lines checked\n", nlines);
+    dx_close(&f);
+    dx_log_fn = NULL;
+    dx_log_user = NULL;
+    dx_log_level = ENG_LOG_WARN;
+    lines_free();
 }
 
 int main(void)
@@ -218,6 +327,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(customer_imports),
         cmocka_unit_test(transactions),
+        cmocka_unit_test(every_area),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
