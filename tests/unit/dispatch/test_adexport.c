@@ -286,6 +286,50 @@ static void refused_without_an_export(void **state)
     dx_close(&f);
 }
 
+/* Erasure (docs/privacy.md): the library stores no identifier it exported --
+ * the ledger holds dense ids and states as for any send -- and a part retried
+ * after its customers were erased is rebuilt from their contacts, which are
+ * gone: the platform never receives an erased customer's identifier again. */
+static void erased_before_a_retry(void **state)
+{
+    (void)state;
+    dx f;
+    exporter x;
+    memset(&x, 0, sizeof x);
+    ad_world(&f, 60);
+    eng_dispatch_hooks h = ENG_DISPATCH_HOOKS_INIT;
+    h.ad_export = record_export;
+    assert_int_equal(eng_dispatch_hooks_set(f.e, &h, &x), ENG_OK);
+    x.campaign = f.campaign;
+    x.message = f.message;
+    x.retry_first = 256; /* every part is refused once */
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
+    assert_true(x.calls > 0);
+    for (int k = 0; k < ENG_CH_COUNT; k++)
+        assert_int_equal(x.nhashes[k], 0);
+    char gone[20][2][65];
+    for (int i = 0; i < 20; i++) {
+        char ext[16], mail[32], phone[32];
+        snprintf(ext, sizeof ext, "c%d", i);
+        snprintf(mail, sizeof mail, "C%d@Example.com", i);
+        snprintf(phone, sizeof phone, "+1-555-%07d", i);
+        assert_int_equal(eng_ad_identifier_hash(ENG_CH_GOOGLE, mail, gone[i][0], 65), ENG_OK);
+        assert_int_equal(eng_ad_identifier_hash(ENG_CH_FACEBOOK, phone, gone[i][1], 65), ENG_OK);
+        assert_int_equal(eng_customer_erase(f.e, "root", ext), ENG_OK);
+    }
+    dx_run_all(&f, f.t0 + ENG_DAY, NULL);
+    size_t total = 0;
+    for (int k = 0; k < ENG_CH_COUNT; k++)
+        for (size_t j = 0; j < x.nhashes[k]; j++, total++)
+            for (int i = 0; i < 20; i++)
+                assert_true(strcmp(x.hashes[k][j], gone[i][0]) != 0 && strcmp(x.hashes[k][j], gone[i][1]) != 0);
+    assert_true(total > 0); /* the others were exported */
+    assert_int_equal(x.key_list_changed > 0, 1); /* the retried lists lost the erased customers */
+    exporter_free(&x);
+    dx_close(&f);
+}
+
 /* The re-entrancy rule (engine.h, "Callbacks"; the table of dispatch_reentry):
  * the ad-export hook runs without the engine lock, as the transport does, so a
  * call back into the engine from it works, and the export still completes. */
@@ -332,6 +376,7 @@ int main(void)
         cmocka_unit_test(audiences_leave_through_the_export),
         cmocka_unit_test(refused_without_an_export),
         cmocka_unit_test(export_may_call_the_engine),
+        cmocka_unit_test(erased_before_a_retry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
