@@ -108,7 +108,7 @@ typedef void (*eng_receipt_unmatched_fn)(size_t index, const char *key, void *us
 /** A batch of provider receipts, as parallel arrays of @p count entries. */
 typedef struct eng_receipts {
     unsigned int version;                  /**< #ENG_RECEIPTS_VERSION. */
-    size_t count;                          /**< Number of receipts. */
+    size_t count;                          /**< Number of receipts (at most 4294967295 a call). */
     const char *const *keys;               /**< Idempotency key the transport was given, per receipt. */
     const int *statuses;                   /**< An #eng_touch_status other than #ENG_TOUCH_SENT, per receipt. */
     const eng_time *times;                 /**< When it happened (not before 1970), per receipt. */

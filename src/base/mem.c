@@ -3,6 +3,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 static void *sys_malloc(size_t n, void *u) { (void)u; return malloc(n); }
 static void *sys_realloc(void *p, size_t n, void *u) { (void)u; return realloc(p, n); }
@@ -111,4 +114,20 @@ int eng__grow(const eng__mem *mem, void **arr, size_t *cap, size_t need, size_t 
     *arr = p;
     *cap = ncap;
     return ENG_OK;
+}
+
+void eng__mem_hint_huge(const eng__mem *mem, void *p, size_t n)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (!p || n < 2 * huge || mem->a.malloc_fn != sys_malloc)
+        return;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + n) & ~(huge - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice only: a refusal changes nothing */
+#else
+    (void)mem;
+    (void)p;
+    (void)n;
+#endif
 }

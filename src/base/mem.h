@@ -24,6 +24,11 @@ char *eng__strdup(const eng__mem *mem, const char *s);
 char *eng__strndup(const eng__mem *mem, const char *s, size_t n);
 void *eng__memdup(const eng__mem *mem, const void *p, size_t n);
 
+/* Ask for huge pages over the whole 2 MiB pages inside [p, p + n) (Linux,
+ * the system allocator only, n >= 4 MiB): tables probed at random (the events
+ * key index, per-send arrays) then cost a cache miss, not also a TLB miss. */
+void eng__mem_hint_huge(const eng__mem *mem, void *p, size_t n);
+
 /* Grow *arr (of *cap elements of @p size) so it holds at least @p need; doubles. */
 int eng__grow(const eng__mem *mem, void **arr, size_t *cap, size_t need, size_t size);
 

@@ -37,6 +37,7 @@ static int grow_to(eng__sends *s, const eng__mem *mem, size_t need)
         if (!p)                                                                \
             return eng__nomem();                                               \
         s->f = p;                                                              \
+        eng__mem_hint_huge(mem, p, cap * sizeof *s->f);                        \
     } while (0)
     G(org);
     G(ctx);
@@ -67,17 +68,27 @@ static void fill_empty(eng__sends *s, uint32_t upto)
 
 static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots)
 {
-    uint64_t *t = eng__calloc(mem, nslots, sizeof *t);
+    uint64_t *t = eng__malloc(mem, (size_t)nslots * sizeof *t);
     if (!t)
         return eng__nomem();
+    eng__mem_hint_huge(mem, t, (size_t)nslots * sizeof *t); /* before the pages are first touched */
+    memset(t, 0, (size_t)nslots * sizeof *t);
     uint32_t mask = nslots - 1;
-    for (uint32_t id = 0; id < s->n; id++) {
-        if (s->org[id] == ENG__NO_ORG)
-            continue;
-        uint32_t i = (uint32_t)s->keyhash[id] & mask;
-        while (t[i])
-            i = (i + 1) & mask;
-        t[i] = (s->keyhash[id] >> 32 << 32) | (id + 1);
+    /* In blocks: first prefetch every home slot of the block (the misses
+     * overlap), then insert into lines now in cache. */
+    enum { BLK = 512 };
+    for (uint32_t b = 0; b < s->n; b += BLK) {
+        uint32_t e = s->n - b < BLK ? s->n : b + BLK;
+        for (uint32_t id = b; id < e; id++)
+            __builtin_prefetch(&t[(uint32_t)s->keyhash[id] & mask], 1);
+        for (uint32_t id = b; id < e; id++) {
+            if (s->org[id] == ENG__NO_ORG)
+                continue;
+            uint32_t i = (uint32_t)s->keyhash[id] & mask;
+            while (t[i])
+                i = (i + 1) & mask;
+            t[i] = (s->keyhash[id] >> 32 << 32) | (id + 1);
+        }
     }
     eng__free(mem, s->slots);
     s->slots = t;

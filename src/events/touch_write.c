@@ -8,9 +8,8 @@
 #include <string.h>
 
 #define KEY_MAX 1024
-/* Lookahead of the index prefetches (see apply_receipts). */
-#define AHEAD1 8
-#define AHEAD2 16
+/* `sent` rows are checked against the key index in blocks of this many. */
+#define SENT_BLOCK 512
 
 /* One more row in an org's tail, sealing it first when full. */
 static int tail_room(eng__ev *ev, eng__evorg *o, int sent)
@@ -23,8 +22,11 @@ static int tail_room(eng__ev *ev, eng__evorg *o, int sent)
     return sent ? eng__tcols_key_reserve(&o->tail, &ev->e->mem, 1) : ENG_OK;
 }
 
-int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, const char *detail, size_t dlen,
-                     int *dup, int *optout)
+/* Apply a receipt whose send's fields the caller has read: the dedup bit,
+ * the tail row, the furthest status. */
+static inline int touch_put(eng__ev *ev, uint32_t send, uint16_t org, uint32_t customer, uint32_t ctx,
+                            uint8_t channel, uint8_t status, eng_time t, const char *detail, size_t dlen, int *dup,
+                            int *optout)
 {
     eng__sends *s = &ev->s;
     *dup = 0;
@@ -33,7 +35,7 @@ int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, con
         *dup = 1;
         return ENG_OK;
     }
-    eng__evorg *o = eng__ev_org_by_code(ev, s->org[send]);
+    eng__evorg *o = eng__ev_org_by_code(ev, org);
     uint32_t dcode = 0;
     int rc;
     if (dlen) {
@@ -41,14 +43,14 @@ int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, con
             return rc;
         dcode++;
     }
-    if ((rc = tail_room(ev, o, 0)))
-        return rc;
     eng__tcols *c = &o->tail;
+    if ((c->n >= eng__seg_seal_rows || c->n >= c->cap) && (rc = tail_room(ev, o, 0)))
+        return rc;
     size_t i = c->n++;
     c->time[i] = t;
-    c->customer[i] = s->customer[send];
-    c->ctx[i] = s->ctx[send];
-    c->channel[i] = s->channel[send];
+    c->customer[i] = customer;
+    c->ctx[i] = ctx;
+    c->channel[i] = channel;
     c->status[i] = status;
     c->send[i] = send;
     c->detail[i] = dcode;
@@ -57,6 +59,14 @@ int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, con
         s->status[send] = status;
     *optout = status == ENG_TOUCH_UNSUBSCRIBED || status == ENG_TOUCH_COMPLAINED;
     return ENG_OK;
+}
+
+int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, const char *detail, size_t dlen,
+                     int *dup, int *optout)
+{
+    const eng__sends *s = &ev->s;
+    return touch_put(ev, send, s->org[send], s->customer[send], s->ctx[send], s->channel[send], status, t, detail,
+                     dlen, dup, optout);
 }
 
 /* Opt out the customers of the sends in @p sends (unsubscribe/complaint). */
@@ -133,6 +143,32 @@ static void opt_free(const eng__mem *mem, eng__optlist *l)
     eng__free(mem, l->src);
 }
 
+#define PROBE_AHEAD 32
+#define NO_SEND UINT32_MAX
+
+static void probe_all(const eng__sends *s, const uint64_t *h, size_t n, uint32_t *cand)
+{
+    if (!s->nslots) {
+        for (size_t i = 0; i < n; i++)
+            cand[i] = NO_SEND;
+        return;
+    }
+    const uint32_t mask = s->nslots - 1;
+    const uint64_t *slots = s->slots;
+    for (size_t i = 0; i < n; i++) {
+        if (i + PROBE_AHEAD < n)
+            __builtin_prefetch(&slots[(uint32_t)h[i + PROBE_AHEAD] & mask]);
+        uint64_t tag = h[i] >> 32 << 32, v;
+        uint32_t c = NO_SEND;
+        for (uint32_t j = (uint32_t)h[i] & mask; (v = slots[j]) != 0; j = (j + 1) & mask)
+            if ((v >> 32 << 32) == tag) {
+                c = (uint32_t)v - 1;
+                break;
+            }
+        cand[i] = c;
+    }
+}
+
 static int check_sent(const eng__send_ctx *ctx, const eng__sent_row *rows, size_t n)
 {
     if (!ctx || !ctx->org || !*ctx->org)
@@ -177,10 +213,13 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         return eng__nomem();
     for (size_t i = 0; i < n; i++)
         hs[i] = eng__ev_keyhash(rows[i].key, rows[i].klen);
+    uint32_t *warm = eng__malloc(&e->mem, SENT_BLOCK * sizeof *warm);
+    if (!warm)
+        rc = eng__nomem();
     for (size_t i = 0; i < n && !rc; i++) {
         uint64_t h = hs[i];
-        if (i + AHEAD2 < n)
-            __builtin_prefetch(&ev->s.slots[(uint32_t)hs[i + AHEAD2] & (ev->s.nslots - 1)]);
+        if (i % SENT_BLOCK == 0) /* the block's index lines, in a tight loop so the misses overlap */
+            probe_all(&ev->s, hs + i, n - i < SENT_BLOCK ? n - i : SENT_BLOCK, warm);
         if (eng__sends_find(&ev->s, h) >= 0) {
             res->duplicates++;
             continue;
@@ -205,6 +244,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         rc = eng__pend_join(ev, id, h, &res->joined, &opts);
     }
     eng__free(&e->mem, hs);
+    eng__free(&e->mem, warm);
     if (!rc)
         rc = apply_optouts(ev, opts.send, opts.src, opts.ts, opts.n);
     opt_free(&e->mem, &opts);
@@ -245,23 +285,65 @@ static int check_receipts(const eng_receipts *r, uint64_t *hashes)
     return ENG_OK;
 }
 
-/* Apply a checked batch whose key hashes are known. The send index and the
- * per-send arrays are far bigger than the caches at scale, so lookups run a
- * few receipts ahead of their use: the index slot is prefetched AHEAD2
- * receipts before, the candidate send's state AHEAD1 before. */
+/* Apply a checked batch whose key hashes are known, in three passes over
+ * arrays, because at scale the key index and the per-send arrays are far
+ * bigger than the caches and a lookup per receipt is a cache miss per array:
+ *  1. probe: each receipt's candidate send (the first index entry with its
+ *     hash's tag), index slots prefetched PROBE_AHEAD receipts ahead;
+ *  2. order: a stable radix sort of the receipts by candidate send, so the
+ *     per-send arrays are then read and written in ascending id order;
+ *  3. apply in that order (candidates verified against the full hash).
+ * The sort is stable, so receipts of one send keep their arrival order (the
+ * first click is the one kept), and receipts without a send come last, in
+ * arrival order. Rows enter the tail in send order within a batch. */
 
-static inline void prefetch_send(const eng__sends *s, uint64_t h)
+#define APPLY_BLOCK 512
+
+/* Receipt indexes of @p n receipts ordered by candidate send (stable; no send
+ * last): LSD radix sort of (send << 32 | index) on the send bits that vary. */
+static int order_by_send(const eng__mem *mem, const uint32_t *cand, size_t n, uint64_t *out)
 {
-    uint32_t v = s->nslots ? (uint32_t)s->slots[(uint32_t)h & (s->nslots - 1)] : 0;
-    if (v--) {
-        __builtin_prefetch(&s->keyhash[v]);
-        __builtin_prefetch(&s->mask[v]);
-        __builtin_prefetch(&s->status[v]);
-        __builtin_prefetch(&s->customer[v]);
-        __builtin_prefetch(&s->ctx[v]);
-        __builtin_prefetch(&s->channel[v]);
-        __builtin_prefetch(&s->org[v]);
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = cand[i];
+        lo = c < lo ? c : lo;
+        hi = c != NO_SEND && c > hi ? c : hi;
     }
+    /* key = cand - lo, with "no send" mapped past the last */
+    uint64_t top = lo == NO_SEND ? 0 : (uint64_t)hi - lo + 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = ((cand[i] == NO_SEND ? top : (uint64_t)(cand[i] - lo)) << 32) | i;
+    int bits = 0;
+    while (bits < 33 && (top >> bits))
+        bits++;
+    if (bits == 0 || n < 2)
+        return ENG_OK;
+    uint64_t *tmp = eng__malloc(mem, n * sizeof *tmp);
+    if (!tmp)
+        return eng__nomem();
+    enum { DIG = 11, RADIX = 1 << DIG };
+    uint32_t count[RADIX];
+    uint64_t *a = out, *b = tmp;
+    for (int sh = 0; sh < bits; sh += DIG) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[(a[i] >> (32 + sh)) & (RADIX - 1)]++;
+        uint32_t sum = 0;
+        for (int d = 0; d < RADIX; d++) {
+            uint32_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i] >> (32 + sh)) & (RADIX - 1)]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    if (a != out)
+        memcpy(out, a, n * sizeof *out);
+    eng__free(mem, tmp);
+    return ENG_OK;
 }
 
 static int apply_receipts(eng__ev *ev, const eng_receipts *r, const uint64_t *h, eng_event_report *rep)
@@ -272,35 +354,76 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, const uint64_t *h,
     int rc = ENG_OK;
     size_t n = r->count;
     rep->rows += n;
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (i + AHEAD2 < n && sd->nslots)
-            __builtin_prefetch(&sd->slots[(uint32_t)h[i + AHEAD2] & (sd->nslots - 1)]);
-        if (i + AHEAD1 < n)
-            prefetch_send(sd, h[i + AHEAD1]);
-        int64_t send = eng__sends_find(sd, h[i]);
-        const char *d = r->details && r->details[i] ? r->details[i] : "";
-        int dup = 0, opt = 0;
-        uint8_t st = (uint8_t)r->statuses[i];
-        if (send < 0) {
-            if ((rc = eng__pend_add(ev, h[i], r->keys[i], st, r->times[i], d, &dup)))
-                break;
-            if (!dup) /* a repeat of a pending receipt is a duplicate: rows = accepted + duplicates + unmatched */
-                rep->unmatched++;
-            if (r->unmatched_fn) {
-                eng__callback_begin();
-                r->unmatched_fn(i, r->keys[i], r->unmatched_user);
-                eng__callback_end();
-            }
-        } else if ((rc = eng__touch_apply(ev, (uint32_t)send, st, r->times[i], d, *d ? strlen(d) : 0, &dup, &opt))) {
-            break;
-        }
-        if (dup)
-            rep->duplicates++;
-        else if (send >= 0)
-            rep->accepted++;
-        if (opt && (rc = eng__opt_push(&e->mem, &opts, (uint32_t)send, r->times[i], st)))
-            break;
+    uint32_t *cand = n ? eng__malloc(&e->mem, n * sizeof *cand) : NULL;
+    uint64_t *ord = n ? eng__malloc(&e->mem, n * sizeof *ord) : NULL;
+    if (n && (!cand || !ord))
+        rc = eng__nomem();
+    if (!rc) {
+        probe_all(sd, h, n, cand);
+        rc = order_by_send(&e->mem, cand, n, ord);
     }
+    /* In blocks small enough that what a block touches stays in cache: first
+     * verify the candidates and gather the sends' fields and the receipts'
+     * status and time (a tight loop of independent loads, so the misses
+     * overlap), then apply. */
+    struct {
+        int64_t send;
+        eng_time t;
+        uint32_t customer, ctx;
+        uint16_t org;
+        uint8_t channel, status;
+    } g[APPLY_BLOCK];
+    for (size_t b = 0; b < n && !rc; b += APPLY_BLOCK) {
+        size_t m = n - b < APPLY_BLOCK ? n - b : APPLY_BLOCK;
+        for (size_t k = 0; k < m; k++) {
+            size_t i = (uint32_t)ord[b + k];
+            uint32_t c = cand[i];
+            g[k].t = r->times[i];
+            g[k].status = (uint8_t)r->statuses[i];
+            if (c != NO_SEND && (sd->keyhash[c] != h[i] || sd->org[c] == ENG__NO_ORG)) {
+                int64_t f = eng__sends_find(sd, h[i]); /* a tag shared by another key: the full lookup */
+                c = f < 0 ? NO_SEND : (uint32_t)f;
+            }
+            g[k].send = c == NO_SEND ? -1 : (int64_t)c;
+            if (c != NO_SEND) {
+                g[k].org = sd->org[c];
+                g[k].customer = sd->customer[c];
+                g[k].ctx = sd->ctx[c];
+                g[k].channel = sd->channel[c];
+                __builtin_prefetch(&sd->mask[c], 1);
+                __builtin_prefetch(&sd->status[c], 1);
+            }
+        }
+        for (size_t k = 0; k < m && !rc; k++) {
+            size_t i = (uint32_t)ord[b + k];
+            int64_t send = g[k].send;
+            const char *d = r->details && r->details[i] ? r->details[i] : "";
+            int dup = 0, opt = 0;
+            uint8_t st = g[k].status;
+            if (send < 0) {
+                if ((rc = eng__pend_add(ev, h[i], r->keys[i], st, g[k].t, d, &dup)))
+                    break;
+                if (!dup) /* a repeat of a pending receipt is a duplicate: rows = accepted + duplicates + unmatched */
+                    rep->unmatched++;
+                if (r->unmatched_fn) {
+                    eng__callback_begin();
+                    r->unmatched_fn(i, r->keys[i], r->unmatched_user);
+                    eng__callback_end();
+                }
+            } else if ((rc = touch_put(ev, (uint32_t)send, g[k].org, g[k].customer, g[k].ctx, g[k].channel, st,
+                                       g[k].t, d, *d ? strlen(d) : 0, &dup, &opt))) {
+                break;
+            }
+            if (dup)
+                rep->duplicates++;
+            else if (send >= 0)
+                rep->accepted++;
+            if (opt && (rc = eng__opt_push(&e->mem, &opts, (uint32_t)send, g[k].t, st)))
+                break;
+        }
+    }
+    eng__free(&e->mem, cand);
+    eng__free(&e->mem, ord);
     if (!rc)
         rc = apply_optouts(ev, opts.send, opts.src, opts.ts, opts.n);
     if (!rc)
@@ -316,6 +439,8 @@ static int precheck(const eng_receipts *r)
         return eng__err(ENG_EINVAL, "receipts", "receipts is NULL");
     if (r->version != ENG_RECEIPTS_VERSION)
         return eng__err(ENG_EVERSION, "receipts.version", "unknown receipts version %u", r->version);
+    if (r->count > UINT32_MAX) /* the batch sort numbers receipts in 32 bits */
+        return eng__err(ENG_EINVAL, "receipts.count", "at most 4294967295 receipts a call");
     return ENG_OK;
 }
 

@@ -207,6 +207,8 @@ int eng__ttail_save(eng__ev *ev, eng__evorg *o)
     eng__tcols *t = &o->tail;
     if (t->n == o->tail_saved)
         return ENG_OK;
+    if (t->n >= eng__seg_seal_rows) /* full: one segment now, not a chunk re-encoded by the next batch */
+        return eng__ttail_seal(ev, o);
     char key[48];
     eng__ev_key(key, sizeof key, o->code, "t/c", o->tchunk_next, 1);
     int rc = put_encoded(ev, key, t, o->tail_saved, t->n - o->tail_saved, o->tail_keys_saved,
