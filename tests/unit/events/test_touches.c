@@ -216,6 +216,134 @@ static void permutations(void **st)
     }
 }
 
+/* Receipts of many sends shuffled into one append (and into batches of random
+ * sizes): each send ends at the furthest status, keeps the link of the FIRST
+ * click in arrival order, and the report counts match a plain model; the same
+ * for receipts whose send does not exist (pending). The append matches a batch
+ * as a whole (sorted by send), so this checks it acts like one receipt at a time. */
+typedef struct brec {
+    uint32_t who; /* customer = send id; >= BP_SENDS: no such send */
+    int status;
+    char link[16];
+} brec;
+
+#define BP_SENDS 300u
+
+static void batch_permutations(void **st)
+{
+    (void)st;
+    const int kinds[] = {ENG_TOUCH_FAILED, ENG_TOUCH_BOUNCED, ENG_TOUCH_DELIVERED, ENG_TOUCH_OPENED,
+                         ENG_TOUCH_CLICKED};
+    brec *v = malloc(BP_SENDS * 8 * sizeof *v);
+    size_t n = 0;
+    for (uint32_t s = 0; s < BP_SENDS + 20; s++) {
+        int k = (int)(rnd() % 7);
+        for (int j = 0; j < k; j++) {
+            brec b = {s, kinds[rnd() % 5], ""};
+            if (b.status == ENG_TOUCH_CLICKED)
+                snprintf(b.link, sizeof b.link, "L%u-%d", s, j);
+            v[n++] = b;
+        }
+    }
+    for (int round = 0; round < 6; round++) {
+        for (size_t i = n; i > 1; i--) {
+            size_t j = rnd() % i;
+            brec t = v[i - 1];
+            v[i - 1] = v[j];
+            v[j] = t;
+        }
+        /* the model: furthest status, first click's link, distinct (send, status) */
+        int want[BP_SENDS + 20];
+        const char *link[BP_SENDS + 20];
+        uint8_t seen[BP_SENDS + 20];
+        uint64_t accepted = 0, dups = 0, unmatched = 0;
+        for (uint32_t s = 0; s < BP_SENDS + 20; s++)
+            want[s] = ENG_TOUCH_SENT, link[s] = NULL, seen[s] = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t s = v[i].who;
+            int bit = 1 << v[i].status, fresh = !(seen[s] & bit);
+            seen[s] |= (uint8_t)bit;
+            if (s >= BP_SENDS)
+                fresh ? unmatched++ : dups++;
+            else
+                fresh ? accepted++ : dups++;
+            if (fresh && eng__touch_rank(v[i].status) > eng__touch_rank(want[s]))
+                want[s] = v[i].status;
+            if (fresh && v[i].status == ENG_TOUCH_CLICKED)
+                link[s] = v[i].link;
+        }
+        evfx f;
+        evfx_open(&f, 0);
+        evfx_send(&f, "acme", 1, 0, BP_SENDS, ENG_CH_EMAIL, 100);
+        char (*keys)[64] = malloc(n * 64);
+        const char **kp = malloc(n * sizeof *kp), **dp = malloc(n * sizeof *dp);
+        int *sts = malloc(n * sizeof *sts);
+        eng_time *ts = malloc(n * sizeof *ts);
+        for (size_t i = 0; i < n; i++) {
+            evfx_key(keys[i], 64, 1, 0, v[i].who, ENG_CH_EMAIL);
+            kp[i] = keys[i];
+            dp[i] = v[i].link[0] ? v[i].link : NULL;
+            sts[i] = v[i].status;
+            ts[i] = 1000 + (eng_time)i;
+        }
+        uint64_t got_acc = 0, got_dup = 0, got_unm = 0;
+        for (size_t b = 0; b < n;) { /* round 0: one batch; then random sizes */
+            size_t m = round == 0 ? n : 1 + rnd() % 200;
+            m = m > n - b ? n - b : m;
+            eng_receipts r = ENG_RECEIPTS_INIT;
+            r.count = m;
+            r.keys = kp + b;
+            r.statuses = sts + b;
+            r.times = ts + b;
+            r.details = dp + b;
+            eng_event_report rep = ENG_EVENT_REPORT_INIT;
+            assert_int_equal(eng_touch_append(f.e, &r, &rep), ENG_OK);
+            assert_int_equal(rep.rows, m);
+            got_acc += rep.accepted, got_dup += rep.duplicates, got_unm += rep.unmatched;
+            b += m;
+        }
+        assert_int_equal(got_acc, accepted);
+        assert_int_equal(got_dup, dups);
+        assert_int_equal(got_unm, unmatched);
+        uint64_t np;
+        assert_int_equal(eng_touch_pending(f.e, &np), ENG_OK);
+        assert_int_equal(np, unmatched);
+        for (int pass = 0; pass < 2; pass++) { /* and the same after a reopen */
+            assert_int_equal(eng__enter(f.e), ENG_OK);
+            eng__sends_view sv;
+            assert_int_equal(eng__sends_view_get(f.e, &sv), ENG_OK);
+            assert_int_equal(sv.n, BP_SENDS);
+            for (uint32_t s = 0; s < BP_SENDS; s++) {
+                assert_int_equal(sv.status[s], want[s]);
+                eng__touch_buf tb;
+                assert_int_equal(eng__touch_customer(f.e, "acme", s, &tb), ENG_OK);
+                const char *got = NULL;
+                size_t gl = 0;
+                for (size_t i = 0; i < tb.c.n; i++)
+                    if (tb.c.status[i] == ENG_TOUCH_CLICKED)
+                        got = eng__ev_detail_str(f.e, tb.c.org, tb.c.detail[i], &gl);
+                eng__touch_buf_free(f.e, &tb);
+                if (!link[s])
+                    assert_null(got);
+                else {
+                    assert_non_null(got);
+                    assert_int_equal(gl, strlen(link[s]));
+                    assert_memory_equal(got, link[s], gl);
+                }
+            }
+            eng__leave(f.e);
+            evfx_reopen(&f);
+        }
+        free(keys);
+        free(kp);
+        free(dp);
+        free(sts);
+        free(ts);
+        evfx_close(&f);
+    }
+    free(v);
+}
+
 static void unsubscribe(void **st)
 {
     (void)st;
@@ -332,6 +460,32 @@ static void corrupt_segment(void **st)
     evfx_close(&f);
 }
 
+/* A torn record (cut short, as a crash mid-write could leave a value in a
+ * store without atomic puts): the sealed segment, then a tail chunk. */
+static void torn_segment(void **st)
+{
+    (void)st;
+    const char *keys[2] = {"e/0000/t/s/00000000", "e/0000/t/c/0000000000000001"};
+    for (int k = 0; k < 2; k++) {
+        evfx f;
+        evfx_open(&f, 0);
+        evfx_send(&f, "acme", 1, 0, ENG__SEG_ROWS, ENG_CH_SMS, 1000); /* fills the tail: sealed */
+        evfx_send(&f, "acme", 1, ENG__SEG_ROWS, ENG__SEG_ROWS + 10, ENG_CH_SMS, 1000); /* a chunk */
+        evfx_send(&f, "acme", 1, ENG__SEG_ROWS + 10, ENG__SEG_ROWS + 20, ENG_CH_SMS, 1000); /* another */
+        eng_close(f.e);
+        uint8_t *v;
+        size_t len;
+        assert_int_equal(test_store_raw_get(f.ts, keys[k], &v, &len), 0);
+        assert_int_equal(test_store_raw_put(f.ts, keys[k], v, len * 2 / 3), 0);
+        free(v);
+        f.e = test_engine_open(test_store_handle(f.ts));
+        uint64_t c[NS];
+        assert_int_equal(eng_touch_status_counts(f.e, "acme", 1, 0, c, NS), ENG_ECORRUPT);
+        assert_non_null(strstr(eng_error_last()->detail, keys[k]));
+        evfx_close(&f);
+    }
+}
+
 static void bad_receipts(void **st)
 {
     (void)st;
@@ -406,9 +560,11 @@ int main(void)
         cmocka_unit_test(customer_touches),
         cmocka_unit_test(pending),
         cmocka_unit_test(permutations),
+        cmocka_unit_test(batch_permutations),
         cmocka_unit_test(unsubscribe),
         cmocka_unit_test(sealed_and_reloaded),
         cmocka_unit_test(corrupt_segment),
+        cmocka_unit_test(torn_segment),
         cmocka_unit_test(bad_receipts),
         cmocka_unit_test(retention),
     };
