@@ -1,8 +1,8 @@
-/* Benchmarks W1 (resolve an audience) and W3 (CSV import of customers) of
- * BENCHMARKS.md, at S always, M when ENG_BENCH_SIZE is M or L, and L when it
- * is L. Data is generated from a fixed seed. When the sqlite3 CLI is on PATH
- * the same data is written as CSV and the equivalent SQL is timed there too;
- * DuckDB (audience_duckdb.mjs, single thread) runs only when
+/* Benchmark W1 (resolve an audience) of BENCHMARKS.md, at S always, M when
+ * ENG_BENCH_SIZE is M or L, and L when it is L (W3, the CSV import, is
+ * bench_w3.c). Data is generated from a fixed seed. When the sqlite3 CLI is on
+ * PATH the same data is written as CSV and the equivalent SQL is timed there
+ * too; DuckDB (audience_duckdb.mjs, single thread) runs only when
  * tests/bench/node_modules/@duckdb/node-api exists.
  * Prints one line per figure; asserts nothing about time. */
 #include <stdint.h>
@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "engage.h"
+#include "bench_gen.h"
 
 /* gcc with -fsanitize=undefined reports sprintf into checked buffers as a
  * "null destination" (false positive; xmalloc never returns NULL). */
@@ -51,33 +52,6 @@ static void die(const char *what, int rc)
 {
     fprintf(stderr, "%s: %s (%s) %s\n", what, eng_errstr(rc), eng_error_last()->message, eng_error_last()->detail);
     exit(1);
-}
-
-static const char *cities[] = {"Pune", "Mumbai", "Delhi", "Chennai", "Kolkata", "Goa", "Jaipur", "Surat"};
-static const char *tiers[] = {"gold", "silver", "bronze", "none"};
-
-/* Customers CSV: id, city, tier, age, spend, last_purchase, contact/consent for email and sms. */
-static char *gen_customers(size_t n, size_t *len, uint8_t *reach_email)
-{
-    size_t cap = n * 140 + 256;
-    char *buf = xmalloc(cap), *p = buf;
-    p += sprintf(p, "id,city,tier,age,spend,last_purchase,contact.email,consent.email,contact.sms,consent.sms\n");
-    for (size_t i = 0; i < n; i++) {
-        int he = rnd() % 100 < 90, ce = rnd() % 100 < 94, hs = rnd() % 100 < 95;
-        reach_email[i] = (uint8_t)(he && ce);
-        uint64_t r = rnd();
-        p += sprintf(p, "c%zu,%s,%s,%u,%u.%02u,2026-%02u-%02u,", i, cities[r % 8], tiers[(r >> 3) % 4],
-                     (unsigned)(18 + (r >> 5) % 60), (unsigned)((r >> 11) % 50000), (unsigned)((r >> 27) % 100),
-                     (unsigned)(1 + (r >> 34) % 12), (unsigned)(1 + (r >> 38) % 28));
-        if (he)
-            p += sprintf(p, "user%zu@example.com", i);
-        p += sprintf(p, ",%s,", ce ? "true" : "false");
-        if (hs)
-            p += sprintf(p, "+91%010zu", 7000000000u + i);
-        p += sprintf(p, ",%s\n", rnd() % 100 < 80 ? "yes" : "no");
-    }
-    *len = (size_t)(p - buf);
-    return buf;
 }
 
 static int tmp_write(const char *path, const char *data, size_t n)
@@ -125,7 +99,9 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
     rng = 20261125 + n;
     uint8_t *reach = xmalloc(n);
     size_t csvlen;
-    char *csv = gen_customers(n, &csvlen, reach);
+    char *csv = bench_gen_customers(20261125 + n, n, &csvlen, reach);
+    if (!csv)
+        die("generate", ENG_ENOMEM);
 
     eng_engine *e;
     eng_config cfg;
@@ -140,16 +116,11 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
         (rc = eng_customers_add_column(e, TA, "last_purchase", ENG_COL_DATE)))
         die("columns", rc);
 
-    /* W3: import. */
-    double t0 = now_ms();
+    /* The customers (W3 times this import: bench_w3.c). */
     eng_import_report rep = ENG_IMPORT_REPORT_INIT;
     if ((rc = eng_customers_import_csv_buffer(e, TA, csv, csvlen, NULL, &rep)))
         die("import", rc);
-    double w3 = now_ms() - t0;
-    uint64_t mem;
-    eng_customers_memory(e, TA, &mem);
-    printf("W3 size=%s customers=%zu import_ms=%.1f rows_per_s=%.0f MB_per_s=%.1f csv_bytes=%zu bytes_per_customer=%.1f\n",
-           label, n, w3, (double)n / (w3 / 1e3), (double)csvlen / 1e6 / (w3 / 1e3), csvlen, (double)mem / (double)n);
+    double t0;
 
     /* W1 setup: three include groups and one exclude group by upload (not timed). */
     static const double dens[4] = {0.30, 0.20, 0.10, 0.05};
@@ -213,7 +184,7 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
     printf("W1 size=%s customers=%zu resolve_ms=%.2f audience=%llu test=%llu control=%llu\n", label, n, best,
            (unsigned long long)all, (unsigned long long)test, (unsigned long long)(all - test));
 
-    double duck_w1 = -1, duck_w3 = -1, sq_w1 = -1, sq_w3 = -1;
+    double duck_w1 = -1, sq_w1 = -1;
     if (have_sqlite || have_duck) {
         /* The same data for SQLite and DuckDB: members(grp, cust), reach(cust, email). */
         char path[512], db[512], script[512], out[4096];
@@ -252,32 +223,19 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
                     dout[dk++] = (char)ch;
             dout[dk] = 0;
             int st = pp ? pclose(pp) : -1;
-            const char *w3s = strstr(dout, "w3_ms "), *cs = strstr(dout, "count "), *bs = strstr(dout, "best_ms ");
+            const char *cs = strstr(dout, "count "), *bs = strstr(dout, "best_ms ");
             unsigned long long dcount = cs ? strtoull(cs + 6, NULL, 10) : 0;
-            if (st != 0 || !w3s || !cs || !bs || dcount != all)
+            if (st != 0 || !cs || !bs || dcount != all)
                 printf("W1 size=%s duckdb: failed or differs (count %llu): %.200s\n", label, dcount, dout);
             else {
-                double dw3 = atof(w3s + 6), dw1 = atof(bs + 8);
+                double dw1 = atof(bs + 8);
                 duck_w1 = dw1;
-                duck_w3 = dw3;
-                printf("W3 size=%s duckdb_1thread_import_ms=%.1f ratio_duckdb_over_libengage=%.2f\n", label, dw3, dw3 / w3);
                 printf("W1 size=%s duckdb_1thread_ms=%.2f ratio_duckdb_over_libengage=%.1f\n", label, dw1, dw1 / best);
             }
         }
         if (!have_sqlite)
             goto cleanup;
-        /* W3 in SQLite: import the customers CSV into a table. */
-        snprintf(script, sizeof script, "%s/w3_%s.sql", tmpdir, label);
-        FILE *f = fopen(script, "w");
-        fprintf(f, ".mode csv\n.import %s customers\nselect count(*) from customers;\n", path);
-        fclose(f);
-        double s3 = run_sqlite(db, script, out, sizeof out);
-        if (s3 >= 0)
-            sq_w3 = s3;
-        if (s3 >= 0)
-            printf("W3 size=%s sqlite_import_ms=%.1f ratio_sqlite_over_libengage=%.2f\n", label, s3, s3 / w3);
-        else
-            printf("W3 size=%s sqlite: failed: %.200s\n", label, out);
+        FILE *f;
         /* W1 setup in SQLite (not timed): tables and indexes. */
         f = fopen(script, "w");
         fprintf(f, "create table members(grp integer, cust integer);\ncreate table reach(cust integer primary key, email integer);\n"
@@ -318,19 +276,13 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
         unlink(script);
     }
     /* One comparison line per workload: libengage / SQLite / DuckDB times in ms and the ratios ("-" when skipped). */
-    char f[8][32];
+    char f[4][32];
     fmt_or_dash(f[0], sq_w1, 2);
     fmt_or_dash(f[1], duck_w1, 2);
     fmt_or_dash(f[2], sq_w1 >= 0 ? sq_w1 / best : -1, 1);
     fmt_or_dash(f[3], duck_w1 >= 0 ? duck_w1 / best : -1, 1);
-    fmt_or_dash(f[4], sq_w3, 1);
-    fmt_or_dash(f[5], duck_w3, 1);
-    fmt_or_dash(f[6], sq_w3 >= 0 ? sq_w3 / w3 : -1, 2);
-    fmt_or_dash(f[7], duck_w3 >= 0 ? duck_w3 / w3 : -1, 2);
     printf("W1 size=%s libengage/sqlite/duckdb_ms=%.2f/%s/%s sqlite/libengage=%s duckdb/libengage=%s\n", label, best,
            f[0], f[1], f[2], f[3]);
-    printf("W3 size=%s libengage/sqlite/duckdb_ms=%.1f/%s/%s sqlite/libengage=%s duckdb/libengage=%s\n", label, w3,
-           f[4], f[5], f[6], f[7]);
     free(idbuf);
     free(ids);
     free(mem_of);
