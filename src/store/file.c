@@ -1,5 +1,9 @@
-/* The file backend: an eng__kvmem that holds the whole state in memory, made
- * durable by appending one checksummed frame per committed batch (frame.h).
+/* The file backend: an eng__kvmem that holds the keys and small values in
+ * memory, made durable by appending one checksummed frame per committed batch
+ * (frame.h). A value of REF_MIN bytes or more is not kept in memory once it is
+ * in the file: its node holds the value's file offset and reads go to the
+ * file (the page cache), so the process keeps no second copy of bulk data
+ * such as customer-table parts.
  * Opening replays the frames; a torn tail left by a crash is cut off; a damaged
  * committed frame refuses the open (ENG_ECORRUPT) instead of losing data.
  * Compaction writes the live state to a new file and renames it over the old. */
@@ -21,6 +25,11 @@
 int (*eng__file_io_fault)(int op, size_t *n) = NULL;
 
 #define COMPACT_FRAME_BYTES ((size_t)16 << 20)
+/* Values this large are served from the file; smaller ones (most records) stay
+ * in memory, where a read costs no system call. Tests lower it to 1 so that
+ * every crash, truncation and corruption case runs with values in the file. */
+size_t eng__file_ref_min = 1024;
+#define REF_MIN (eng__file_ref_min ? eng__file_ref_min : 1)
 
 typedef struct filestore {
     eng__mem mem;
@@ -171,7 +180,7 @@ static int replay(filestore *fs, uint64_t size)
             rc = corrupt(fs, pos, "frame payload fails its checksum");
             break;
         }
-        rc = eng__frame_apply(&fs->kv.main, buf, h.len);
+        rc = eng__frame_apply(&fs->kv.main, buf, h.len, pos + ENG__FRAME_HEADER, REF_MIN);
         if (rc == ENG_ENOMEM) {
             rc = eng__nomem();
             break;
@@ -262,12 +271,46 @@ static int load(filestore *fs)
 
 typedef struct build_ctx {
     eng__wr *w;
+    uint64_t base; /* file offset the frame will be written at */
 } build_ctx;
 
+/* Pending nodes are ours: note where the value will sit in the file, so that
+ * after the write the node can drop its heap copy (values_to_file). */
 static int add_op(const eng__onode *n, void *user)
 {
-    eng__frame_add_op(((build_ctx *)user)->w, n);
+    build_ctx *c = user;
+    eng__frame_add_op(c->w, n);
+    if (!n->dead)
+        ((eng__onode *)n)->foff = c->base + (c->w->len - n->vlen);
     return 0;
+}
+
+static int to_file(const eng__onode *n, void *user)
+{
+    if (!n->dead && !n->in_file && n->vlen >= REF_MIN)
+        eng__omap_to_ref(user, (eng__onode *)n, n->foff);
+    return 0;
+}
+
+/* The batch's frame is written (and synced): large values are read from it from now on. */
+static void values_to_file(filestore *fs)
+{
+    eng__omap_scan(&fs->kv.pend, "", 0, to_file, &fs->kv.pend);
+}
+
+/* eng__kvmem_load_fn: read an in_file value. */
+static int f_load(void *ctx, const eng__onode *n, uint8_t **buf, size_t *cap)
+{
+    filestore *fs = ctx;
+    if (n->vlen > *cap) {
+        uint8_t *nb = eng__realloc(&fs->mem, *buf, n->vlen);
+        if (!nb)
+            return eng__nomem();
+        *buf = nb;
+        *cap = n->vlen;
+    }
+    int err = read_all(fs->fd, *buf, n->vlen, n->foff);
+    return err ? io_fail(fs, err, "read", n->foff) : ENG_OK;
 }
 
 /* Append the frame for @p ops (the pending batch) and make it durable. */
@@ -277,7 +320,7 @@ static int append_frame(filestore *fs, const eng__omap *ops)
     eng__wr_init(&w, &fs->mem);
     static const uint8_t zero[ENG__FRAME_HEADER];
     eng__wr_bytes(&w, zero, sizeof zero);
-    build_ctx c = {&w};
+    build_ctx c = {&w, fs->end};
     eng__omap_scan(ops, "", 0, add_op, &c);
     if (w.err) {
         eng__wr_free(&w);
@@ -345,6 +388,7 @@ static int f_commit(void *u)
             rc = append_frame(fs, &fs->kv.pend);
         if (rc)
             return rc; /* the batch stays open; the caller rolls it back */
+        values_to_file(fs);
     }
     return eng__kvmem_commit(&fs->kv);
 }
@@ -454,6 +498,8 @@ ENG_API int eng_store_file_open(const char *path, unsigned int flags, const eng_
     fs->fd = -1;
     fs->flags = flags;
     eng__kvmem_init(&fs->kv, &fs->mem);
+    fs->kv.load = f_load;
+    fs->kv.load_ctx = fs;
     if (!(fs->path = eng__strdup(&fs->mem, path))) {
         f_destroy(fs);
         return eng__nomem();
@@ -481,12 +527,19 @@ int eng__store_readonly(const eng_store *s)
 
 /* ---- compaction --------------------------------------------------------------- */
 
+typedef struct moved { eng__onode *n; uint64_t off; } moved;
+
 typedef struct compact_ctx {
     filestore *fs;
     int fd;
     eng__wr w;
     uint64_t off, seq;
     int err; /* errno of a failed write */
+    int rc;  /* a failed read of an in_file value, or no memory */
+    uint8_t *vbuf; /* in_file values read back from the old file */
+    size_t vcap;
+    moved *mv; /* large values and their offsets in the new file */
+    size_t nmv, mvcap;
 } compact_ctx;
 
 static int flush_frame(compact_ctx *c)
@@ -506,9 +559,24 @@ static int flush_frame(compact_ctx *c)
 static int compact_add(const eng__onode *n, void *user)
 {
     compact_ctx *c = user;
-    eng__frame_add_op(&c->w, n);
+    const uint8_t *val = n->val;
+    if (n->in_file) {
+        if ((c->rc = f_load(c->fs, n, &c->vbuf, &c->vcap)) != ENG_OK)
+            return 1;
+        val = c->vbuf;
+    }
+    eng__frame_add_kv(&c->w, n->key, n->klen, val, n->vlen, n->dead);
     if (c->w.err)
         return 1;
+    if (!n->dead && n->vlen >= REF_MIN) {
+        void *arr = c->mv;
+        if (eng__grow(&c->fs->mem, &arr, &c->mvcap, c->nmv + 1, sizeof *c->mv) != ENG_OK) {
+            c->rc = eng__nomem();
+            return 1;
+        }
+        c->mv = arr;
+        c->mv[c->nmv++] = (moved){(eng__onode *)n, c->off + (c->w.len - n->vlen)};
+    }
     return c->w.len - ENG__FRAME_HEADER >= COMPACT_FRAME_BYTES ? flush_frame(c) : 0;
 }
 
@@ -566,8 +634,8 @@ static int compact_fs(filestore *fs)
     eng__wr_bytes(&c.w, zero, sizeof zero);
     if ((c.err = write_all(c.fd, h, sizeof h, 0)) == 0 && !eng__omap_scan(&fs->kv.main, "", 0, compact_add, &c))
         flush_frame(&c);
-    if (c.w.err) {
-        rc = eng__nomem();
+    if (c.w.err || c.rc) {
+        rc = c.rc ? c.rc : eng__nomem();
         goto out;
     }
     const char *what = "write";
@@ -595,12 +663,16 @@ static int compact_fs(filestore *fs)
     fs->end = c.off;
     fs->frames = c.seq - 1;
     fs->next_seq = c.seq;
+    for (size_t i = 0; i < c.nmv; i++) /* the old file's offsets are gone with it */
+        eng__omap_to_ref(&fs->kv.main, c.mv[i].n, c.mv[i].off);
 out:
     if (c.fd >= 0) {
         close(c.fd);
         unlink(tmp);
     }
     eng__wr_free(&c.w);
+    eng__free(&fs->mem, c.vbuf);
+    eng__free(&fs->mem, c.mv);
     eng__free(&fs->mem, tmp);
     return rc;
 }

@@ -13,6 +13,10 @@ enum eng__io_op { ENG__IO_WRITE, ENG__IO_FSYNC, ENG__IO_TRUNCATE, ENG__IO_RENAME
  * prefix is written before the failure (a short write). NULL in production. */
 extern int (*eng__file_io_fault)(int op, size_t *n);
 
+/* Values of at least this many bytes are read from the file instead of being
+ * kept in memory (default 1024; tests set 1 to serve every value from the file). */
+extern size_t eng__file_ref_min;
+
 typedef struct eng__file_stats {
     uint64_t frames;        /* frames in the file (replayed at open plus appended) */
     uint64_t file_bytes;    /* bytes of valid data in the file */

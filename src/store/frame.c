@@ -19,12 +19,17 @@ int eng__file_header_check(const uint8_t in[ENG__FILE_HEADER])
     return eng__get32(in + 8) == ENG__FILE_VERSION ? ENG_OK : ENG_EVERSION;
 }
 
+void eng__frame_add_kv(eng__wr *w, const void *key, size_t klen, const void *val, size_t vlen, int dead)
+{
+    eng__wr_u8(w, dead ? ENG__OP_DEL : ENG__OP_PUT);
+    eng__wr_blob(w, key, klen);
+    if (!dead)
+        eng__wr_blob(w, val, vlen);
+}
+
 void eng__frame_add_op(eng__wr *w, const eng__onode *n)
 {
-    eng__wr_u8(w, n->dead ? ENG__OP_DEL : ENG__OP_PUT);
-    eng__wr_blob(w, n->key, n->klen);
-    if (!n->dead)
-        eng__wr_blob(w, n->val, n->vlen);
+    eng__frame_add_kv(w, n->key, n->klen, n->val, n->vlen, n->dead);
 }
 
 void eng__frame_header_encode(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, const void *payload, size_t len)
@@ -51,7 +56,7 @@ int eng__frame_payload_ok(const eng__frame_hdr *h, const void *payload)
     return eng__crc32c(0, payload, h->len) == h->pcrc;
 }
 
-int eng__frame_apply(eng__omap *m, const void *payload, size_t len)
+int eng__frame_apply(eng__omap *m, const void *payload, size_t len, uint64_t file_off, size_t ref_min)
 {
     eng__rd r;
     eng__rd_init(&r, payload, len);
@@ -65,7 +70,10 @@ int eng__frame_apply(eng__omap *m, const void *payload, size_t len)
             const uint8_t *val = eng__rd_blob(&r, &vlen);
             if (!eng__rd_ok(&r) || vlen > ENG_STORE_MAX_VALUE)
                 return ENG_ECORRUPT;
-            if (eng__omap_put(m, key, klen, val, vlen, 0) != ENG_OK)
+            int rc = ref_min && vlen >= ref_min
+                         ? eng__omap_put_ref(m, key, klen, vlen, file_off + (uint64_t)(val - (const uint8_t *)payload))
+                         : eng__omap_put(m, key, klen, val, vlen, 0);
+            if (rc != ENG_OK)
                 return ENG_ENOMEM;
         } else if (op == ENG__OP_DEL) {
             eng__omap_del(m, key, klen);

@@ -35,8 +35,12 @@ void eng__file_header_encode(uint8_t out[ENG__FILE_HEADER]);
 /* ENG_OK, ENG_ECORRUPT (not a store file) or ENG_EVERSION (newer format). */
 int eng__file_header_check(const uint8_t in[ENG__FILE_HEADER]);
 
-/* Append one op to a payload under construction. A NULL value with dead=1 is a delete. */
+/* Append one op to a payload under construction. A NULL value with dead=1 is a delete.
+ * The node's value must be in memory (not in_file). */
 void eng__frame_add_op(eng__wr *w, const eng__onode *n);
+/* The same from parts: a put of @p val (vlen bytes), or a delete when dead. The
+ * value's bytes end the op, so they start at w->len - vlen afterwards. */
+void eng__frame_add_kv(eng__wr *w, const void *key, size_t klen, const void *val, size_t vlen, int dead);
 /* Fill the frame header for @p payload. */
 void eng__frame_header_encode(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, const void *payload, size_t len);
 
@@ -50,7 +54,9 @@ typedef struct eng__frame_hdr {
 int eng__frame_header_decode(const uint8_t in[ENG__FRAME_HEADER], eng__frame_hdr *out);
 int eng__frame_payload_ok(const eng__frame_hdr *h, const void *payload);
 /* Apply a verified payload to @p m (puts replace, deletes remove).
- * ENG_OK, ENG_ENOMEM, or ENG_ECORRUPT when the ops do not parse. */
-int eng__frame_apply(eng__omap *m, const void *payload, size_t len);
+ * ENG_OK, ENG_ENOMEM, or ENG_ECORRUPT when the ops do not parse.
+ * A value of at least @p ref_min bytes (0: none) is not copied: its node
+ * refers to the file, where the payload starts at offset @p file_off. */
+int eng__frame_apply(eng__omap *m, const void *payload, size_t len, uint64_t file_off, size_t ref_min);
 
 #endif

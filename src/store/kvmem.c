@@ -9,12 +9,19 @@ void eng__kvmem_init(eng__kvmem *kv, const eng__mem *mem)
     eng__omap_init(&kv->main, mem);
     eng__omap_init(&kv->pend, mem);
     kv->in_batch = 0;
+    kv->load = NULL;
+    kv->load_ctx = NULL;
+    kv->getbuf = NULL;
+    kv->getcap = 0;
 }
 
 void eng__kvmem_clear(eng__kvmem *kv)
 {
     eng__omap_clear(&kv->main);
     eng__omap_clear(&kv->pend);
+    eng__free(kv->main.mem, kv->getbuf);
+    kv->getbuf = NULL;
+    kv->getcap = 0;
     kv->in_batch = 0;
 }
 
@@ -25,6 +32,10 @@ int eng__kvmem_get(eng__kvmem *kv, const void *key, size_t klen, eng_buf *out)
         n = eng__omap_find(&kv->main, key, klen);
     if (!n || n->dead)
         return ENG_ENOTFOUND;
+    if (n->in_file) {
+        int rc = kv->load(kv->load_ctx, n, &kv->getbuf, &kv->getcap);
+        return rc ? rc : eng_buf_set(out, kv->getbuf, n->vlen);
+    }
     return eng_buf_set(out, n->val, n->vlen);
 }
 
@@ -50,6 +61,9 @@ typedef struct merge_ctx {
     eng_store_scan_fn cb;
     void *cb_user;
     int rc;
+    eng__kvmem *kv;
+    uint8_t *buf; /* this scan's own scratch for in_file values (callbacks may nest) */
+    size_t bufcap;
 } merge_ctx;
 
 static int collect(const eng__onode *n, void *user)
@@ -69,7 +83,16 @@ static int emit(merge_ctx *m, const eng__onode *n)
 {
     if (n->dead)
         return 0;
-    int rc = m->cb(n->key, n->klen, n->val, n->vlen, m->cb_user);
+    const uint8_t *val = n->val;
+    if (n->in_file) {
+        int lrc = m->kv->load(m->kv->load_ctx, n, &m->buf, &m->bufcap);
+        if (lrc) {
+            m->rc = lrc;
+            return 1;
+        }
+        val = m->buf;
+    }
+    int rc = m->cb(n->key, n->klen, val, n->vlen, m->cb_user);
     if (rc) {
         m->rc = rc < 0 ? rc : ENG_OK;
         return 1;
@@ -102,9 +125,10 @@ static int direct(const eng__onode *n, void *user)
 
 int eng__kvmem_scan(eng__kvmem *kv, const void *prefix, size_t plen, eng_store_scan_fn cb, void *cb_user)
 {
-    merge_ctx m = {.mem = kv->main.mem, .cb = cb, .cb_user = cb_user, .rc = ENG_OK};
+    merge_ctx m = {.mem = kv->main.mem, .cb = cb, .cb_user = cb_user, .rc = ENG_OK, .kv = kv};
     if (!kv->in_batch || kv->pend.count == 0) {
         eng__omap_scan(&kv->main, prefix, plen, direct, &m);
+        eng__free(m.mem, m.buf);
         return m.rc;
     }
     eng__omap_scan(&kv->pend, prefix, plen, collect, &m);
@@ -113,6 +137,7 @@ int eng__kvmem_scan(eng__kvmem *kv, const void *prefix, size_t plen, eng_store_s
             m.next++;
     }
     eng__free(m.mem, (void *)m.pend);
+    eng__free(m.mem, m.buf);
     return m.rc;
 }
 

@@ -7,10 +7,18 @@
 #include "engage/store.h"
 #include "store/omap.h"
 
+/* Reads the value of an in_file node (eng__onode) into *buf (grown with the
+ * map's allocator as needed, *cap its size). ENG_OK or an I/O error. */
+typedef int (*eng__kvmem_load_fn)(void *ctx, const eng__onode *n, uint8_t **buf, size_t *cap);
+
 typedef struct eng__kvmem {
     eng__omap main;   /* committed state */
     eng__omap pend;   /* open batch: values and tombstones */
     int in_batch;
+    eng__kvmem_load_fn load; /* NULL when no value is ever in_file (memory store) */
+    void *load_ctx;
+    uint8_t *getbuf;  /* get's scratch for in_file values */
+    size_t getcap;
 } eng__kvmem;
 
 void eng__kvmem_init(eng__kvmem *kv, const eng__mem *mem);

@@ -120,14 +120,10 @@ static eng__onode *insert_node(eng__onode *t, eng__onode *n)
     return t;
 }
 
-int eng__omap_put(eng__omap *m, const void *key, size_t klen, const void *val, size_t vlen, int dead)
+/* Insert or replace: the node takes @p v (heap, or NULL) or, with in_file, a file reference. */
+static int put_node(eng__omap *m, const void *key, size_t klen, uint8_t *v, size_t vlen, int dead, int in_file,
+                    uint64_t foff)
 {
-    uint8_t *v = NULL;
-    if (!dead && vlen) {
-        v = eng__memdup(m->mem, val, vlen);
-        if (!v)
-            return eng__nomem();
-    }
     eng__onode *n = eng__omap_find(m, key, klen);
     if (n) {
         m->bytes -= live_bytes(n);
@@ -135,6 +131,8 @@ int eng__omap_put(eng__omap *m, const void *key, size_t klen, const void *val, s
         n->val = v;
         n->vlen = dead ? 0 : vlen;
         n->dead = (uint8_t)(dead != 0);
+        n->in_file = (uint8_t)(in_file != 0);
+        n->foff = foff;
         m->bytes += live_bytes(n);
         return ENG_OK;
     }
@@ -150,15 +148,41 @@ int eng__omap_put(eng__omap *m, const void *key, size_t klen, const void *val, s
     n->l = n->r = NULL;
     n->prio = next_prio(m);
     n->dead = (uint8_t)(dead != 0);
+    n->in_file = (uint8_t)(in_file != 0);
     n->klen = klen;
     n->vlen = dead ? 0 : vlen;
     n->val = v;
+    n->foff = foff;
     if (klen)
         memcpy(n->key, key, klen);
     m->root = insert_node(m->root, n);
     m->count++;
     m->bytes += live_bytes(n);
     return ENG_OK;
+}
+
+int eng__omap_put(eng__omap *m, const void *key, size_t klen, const void *val, size_t vlen, int dead)
+{
+    uint8_t *v = NULL;
+    if (!dead && vlen) {
+        v = eng__memdup(m->mem, val, vlen);
+        if (!v)
+            return eng__nomem();
+    }
+    return put_node(m, key, klen, v, vlen, dead, 0, 0);
+}
+
+int eng__omap_put_ref(eng__omap *m, const void *key, size_t klen, size_t vlen, uint64_t foff)
+{
+    return put_node(m, key, klen, NULL, vlen, 0, 1, foff);
+}
+
+void eng__omap_to_ref(eng__omap *m, eng__onode *n, uint64_t foff)
+{
+    eng__free(m->mem, n->val);
+    n->val = NULL;
+    n->in_file = 1;
+    n->foff = foff;
 }
 
 int eng__omap_del(eng__omap *m, const void *key, size_t klen)

@@ -13,8 +13,10 @@ typedef struct eng__onode {
     struct eng__onode *l, *r;
     uint32_t prio;
     uint8_t dead;
+    uint8_t in_file; /* the value is not in memory: vlen bytes at offset foff of the file store's file */
     size_t klen, vlen;
-    uint8_t *val;   /* separately allocated; NULL when vlen == 0 or dead */
+    uint8_t *val;   /* separately allocated; NULL when vlen == 0, dead or in_file */
+    uint64_t foff;  /* file offset of the value (in_file), or where the pending write put it */
     uint8_t key[];  /* klen bytes */
 } eng__onode;
 
@@ -31,6 +33,10 @@ void eng__omap_clear(eng__omap *m);
 eng__onode *eng__omap_find(const eng__omap *m, const void *key, size_t klen);
 /* Insert or replace (copies key and value). dead=1 records a tombstone. */
 int eng__omap_put(eng__omap *m, const void *key, size_t klen, const void *val, size_t vlen, int dead);
+/* Insert or replace a value that stays in the file store's file (vlen bytes at foff). */
+int eng__omap_put_ref(eng__omap *m, const void *key, size_t klen, size_t vlen, uint64_t foff);
+/* Drop a node's heap copy of its value: from now on it is read from the file at foff. */
+void eng__omap_to_ref(eng__omap *m, eng__onode *n, uint64_t foff);
 /* Remove a key; returns 1 if it was there. */
 int eng__omap_del(eng__omap *m, const void *key, size_t klen);
 /* Move every node of @p src into @p dst (src ends empty): live nodes replace,
