@@ -23,7 +23,7 @@
 #include <string.h>
 
 #define CREDITS_PER_UNIT 100.0
-#define EPOCH ((eng_time)1767225600000) /* 2026-01-01: sim hour 0 is EPOCH + 10 days */
+#define EPOCH ((eng_time)1767225600000) /* 2026-01-01: sim hour 0 is EPOCH + 10 days + the warm-up history */
 
 typedef struct engd {
     xs_driver base;
@@ -55,10 +55,20 @@ typedef struct engd {
     int verbose;
     struct adid { char h[65]; uint32_t c; } *adids; /* ad identifier (hash) -> customer, sorted */
     size_t nadids;
+    /* The simulator's warm-up history (earlier campaigns, engagement only), replayed through the
+     * engine before the first wave: per earlier message m and customer i, the channel and flags. */
+    unsigned hist;         /* earlier messages per customer */
+    int8_t *hch;           /* [m * n + i]: world channel, -1 */
+    uint8_t *hfl, *hcount; /* flags; per customer, entries recorded so far */
+    double origin_h;       /* hours from EPOCH + 10 days to sim hour 0 */
 } engd;
 
 static eng_time clock_fn(void *u) { return ((engd *)u)->now; }
-static eng_time at_hours(double h) { return EPOCH + 10 * ENG_DAY + (eng_time)llround(h * 3600000.0); }
+static eng_time at_hours_d(const engd *d, double h)
+{
+    return EPOCH + 10 * ENG_DAY + (eng_time)llround((h + d->origin_h) * 3600000.0);
+}
+#define at_hours(h) at_hours_d(d, (h))
 
 static int transport(const eng_envelope *env, size_t n, int *status, void *user)
 {
@@ -168,6 +178,131 @@ static void flush(engd *d)
     }
 }
 
+static eng_creative creative(int ch)
+{
+    const char *subj = ch == ENG_CH_EMAIL ? "An offer" : ch == ENG_CH_PUSH ? "Offer" : NULL;
+    const char *body = ch == ENG_CH_SMS ? "20% off this week. {{optout}}"
+                       : ch == ENG_CH_EMAIL ? "<p>20% off this week.</p>{{unsubscribe}}"
+                                            : "20% off this week.";
+    return (eng_creative){ch, subj, body};
+}
+
+static void submit_approve(engd *d, const eng_message_spec *m, uint64_t campaign, uint64_t *out)
+{
+    eng_validation *v = NULL;
+    int rc = eng_message_create(d->e, "ann", campaign, m, out, &v);
+    if (!rc)
+        rc = eng_message_submit(d->e, "ann", *out, &v);
+    for (size_t i = 0; i < eng_validation_count(v); i++) {
+        const char *path, *msg;
+        eng_validation_item(v, i, NULL, &path, &msg);
+        fprintf(stderr, "validation: %s: %s\n", path, msg);
+    }
+    eng_validation_free(v);
+    must(rc, "eng_message_submit");
+    must(eng_message_approve(d->e, "bob", *out, NULL, "ok"), "eng_message_approve");
+}
+
+/* The key prefix of a message's sends (the dispatcher's deterministic key). */
+static size_t key_prefix(engd *d, uint64_t campaign, uint64_t message, char *buf, size_t cap)
+{
+    eng_message *m;
+    must(eng_message_get(d->e, "root", message, &m), "eng_message_get");
+    eng_message_status st = ENG_MESSAGE_STATUS_INIT;
+    eng_message_status_get(m, &st);
+    size_t len = eng__send_key_prefix(buf, cap, "sim", campaign, message, st.decided_at, 0);
+    eng_message_free(m);
+    return len;
+}
+
+/* The warm-up history as the org's earlier campaigns, played through the engine like any host's:
+ * per earlier message a campaign without control, one plain message per channel to the customers
+ * the simulator gave that channel (an uploaded group), run-due, then delivery and open receipts.
+ * X-Engage's prior comes from these stored touches (eng__touch_history), as it would in production. */
+static void replay_history(engd *d)
+{
+    const xs_params *p = d->w->p;
+    uint32_t n = d->w->n;
+    char **ids = malloc((size_t)n * sizeof *ids), *names = malloc((size_t)n * 16);
+    if (!ids || !names)
+        abort();
+    for (uint32_t i = 0; i < n; i++)
+        snprintf(names + (size_t)i * 16, 16, "c%u", i);
+    for (unsigned m = 0; m < d->hist; m++) {
+        eng_time t = at_hours(-p->wave_gap_h * (d->hist - m));
+        d->now = t - 4 * ENG_DAY; /* X-Engage (ad channels) is approved at least 50 h ahead */
+        char name[32];
+        snprintf(name, sizeof name, "Earlier %u", m);
+        eng_campaign_spec c;
+        eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION);
+        c.name = name;
+        c.start = t - ENG_DAY;
+        c.end = t + 15 * ENG_DAY;
+        c.objective = ENG_OBJ_BOOST_SALES;
+        c.control_percent = 0;
+        uint64_t camp, msg[XS_MAXK] = {0};
+        must(eng_campaign_create(d->e, "ann", &c, &camp, NULL), "eng_campaign_create (history)");
+        for (unsigned k = 0; k < p->k; k++) {
+            size_t cnt = 0;
+            for (uint32_t i = 0; i < n; i++)
+                if (d->hch[(size_t)m * n + i] == (int8_t)k)
+                    ids[cnt++] = names + (size_t)i * 16;
+            if (!cnt)
+                continue;
+            char gname[32];
+            snprintf(gname, sizeof gname, "earlier-%u-%s", m, p->ch[k].name);
+            uint32_t g;
+            must(eng_group_create_uploaded(d->e, "root", gname, &g), "eng_group_create_uploaded (history)");
+            must(eng_group_upload_ids(d->e, "root", g, (const char *const *)ids, cnt, ENG_UPLOAD_REPLACE, NULL, NULL),
+                 "upload (history)");
+            const char *groups[] = {gname};
+            eng_creative cr = creative(d->ech[k]);
+            eng_message_spec ms;
+            eng_message_spec_init(&ms, ENG_MESSAGE_SPEC_VERSION);
+            ms.title = gname;
+            /* Ad channels are reached only through X-Engage: a one-channel X-Engage message. */
+            int ad = d->ech[k] == ENG_CH_FACEBOOK || d->ech[k] == ENG_CH_INSTAGRAM || d->ech[k] == ENG_CH_GOOGLE ||
+                     d->ech[k] == ENG_CH_YOUTUBE;
+            ms.strategy = ad ? ENG_STRATEGY_XENGAGE : ENG_STRATEGY_NONE;
+            if (ad)
+                ms.channel_priority = &d->ech[k], ms.n_channel_priority = 1;
+            ms.include = groups;
+            ms.n_include = 1;
+            ms.creatives = &cr;
+            ms.n_creatives = 1;
+            ms.schedule.kind = ENG_SCHEDULE_ONCE;
+            ms.schedule.at = t;
+            submit_approve(d, &ms, camp, &msg[k]);
+        }
+        d->now = t;
+        eng_run_options ro = ENG_RUN_OPTIONS_INIT;
+        eng_run_report rep = ENG_RUN_REPORT_INIT;
+        must(eng_run_due(d->e, "root", d->now, &ro, &rep), "eng_run_due (history)");
+        if (d->verbose)
+            printf("earlier campaign %u: %llu executions, %llu accepted\n", m, (unsigned long long)rep.executions,
+                   (unsigned long long)rep.accepted);
+        for (unsigned k = 0; k < p->k; k++) {
+            if (!msg[k])
+                continue;
+            char pre[ENG_SEND_KEY_MAX + 1], key[ENG_SEND_KEY_MAX + 1];
+            size_t pl = key_prefix(d, camp, msg[k], pre, sizeof pre);
+            for (uint32_t i = 0; i < n; i++) {
+                if (d->hch[(size_t)m * n + i] != (int8_t)k)
+                    continue;
+                unsigned f = d->hfl[(size_t)m * n + i];
+                size_t kl = eng__send_key_tail(key, sizeof key, pre, pl, i, d->ech[k]);
+                push_receipt(d, key, kl, f & ENG__XE_DELIVERED ? ENG_TOUCH_DELIVERED : ENG_TOUCH_FAILED);
+                if (f & ENG__XE_ENGAGED)
+                    push_receipt(d, key, kl, ENG_TOUCH_OPENED);
+            }
+        }
+        d->now = t + ENG_HOUR;
+        flush(d);
+    }
+    free(ids), free(names);
+    d->hist = 0;
+}
+
 /* A new campaign and X-Engage message for the wave; the engine's frozen split
  * defines the wave's control group and batches (positions in the test group). */
 static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
@@ -175,6 +310,8 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
     engd *d = (engd *)b;
     const xs_params *p = d->w->p;
     flush(d);
+    if (d->hist)
+        replay_history(d);
     d->wave = wave;
     eng_time t0 = at_hours(t0_h);
     d->now = t0 - 4 * ENG_DAY;
@@ -192,12 +329,7 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
     eng_creative cr[XS_MAXK];
     int prio[XS_MAXK];
     for (unsigned k = 0; k < p->k; k++) {
-        int ch = d->ech[k];
-        const char *subj = ch == ENG_CH_EMAIL ? "An offer" : ch == ENG_CH_PUSH ? "Offer" : NULL;
-        const char *body = ch == ENG_CH_SMS ? "20% off this week. {{optout}}"
-                           : ch == ENG_CH_EMAIL ? "<p>20% off this week.</p>{{unsubscribe}}"
-                                                : "20% off this week.";
-        cr[k] = (eng_creative){ch, subj, body};
+        cr[k] = creative(d->ech[k]);
         prio[k] = d->ech[p->priority[k]];
     }
     eng_message_spec m;
@@ -212,18 +344,7 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
     m.n_channel_priority = p->k;
     m.schedule.kind = ENG_SCHEDULE_ONCE;
     m.schedule.at = t0;
-    eng_validation *v = NULL;
-    int rc = eng_message_create(d->e, "ann", d->campaign, &m, &d->message, &v);
-    if (!rc)
-        rc = eng_message_submit(d->e, "ann", d->message, &v);
-    for (size_t i = 0; i < eng_validation_count(v); i++) {
-        const char *path, *msg;
-        eng_validation_item(v, i, NULL, &path, &msg);
-        fprintf(stderr, "validation: %s: %s\n", path, msg);
-    }
-    eng_validation_free(v);
-    must(rc, "eng_message_submit");
-    must(eng_message_approve(d->e, "bob", d->message, NULL, "ok"), "eng_message_approve");
+    submit_approve(d, &m, d->campaign, &d->message);
     eng_audience *aud;
     must(eng_message_audience(d->e, "root", d->message, &aud), "eng_message_audience");
     uint64_t nt = 0;
@@ -310,8 +431,15 @@ static void e_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n,
 static void e_outcome(xs_driver *b, uint32_t i, unsigned ch, unsigned flags)
 {
     engd *d = (engd *)b;
-    if (flags & ENG__XE_NO_CONV)
-        return; /* the simulator's warm-up history: the engine driver starts cold (see docs/xengage.md) */
+    if (flags & ENG__XE_NO_CONV) { /* the warm-up history: replayed as earlier campaigns before wave 1 */
+        uint32_t n = d->w->n;
+        if (d->hist && d->hcount[i] < d->hist) {
+            size_t at = (size_t)d->hcount[i]++ * n + i;
+            d->hch[at] = (int8_t)ch;
+            d->hfl[at] = (uint8_t)flags;
+        }
+        return;
+    }
     char key[ENG_SEND_KEY_MAX + 1];
     size_t kl = eng__send_key_tail(key, sizeof key, d->org_key, d->key_len, i, d->ech[ch]);
     push_receipt(d, key, kl, flags & ENG__XE_DELIVERED ? ENG_TOUCH_DELIVERED : ENG_TOUCH_FAILED);
@@ -377,18 +505,14 @@ static void e_close(xs_driver *b)
         free(d->keys[i]);
     free(d->keys), free(d->st), free(d->rt), free(d->xc), free(d->xv);
     free(d->test), free(d->pos), free(d->sent), free(d->adids);
+    free(d->hch), free(d->hfl), free(d->hcount);
     free(d);
 }
 
-/* The key prefix of the wave's sends (the dispatcher's deterministic key). */
+/* The key prefix of the wave's sends. */
 static void e_keys(engd *d)
 {
-    eng_message *m;
-    must(eng_message_get(d->e, "root", d->message, &m), "eng_message_get");
-    eng_message_status st = ENG_MESSAGE_STATUS_INIT;
-    eng_message_status_get(m, &st);
-    d->key_len = eng__send_key_prefix(d->org_key, sizeof d->org_key, "sim", d->campaign, d->message, st.decided_at, 0);
-    eng_message_free(m);
+    d->key_len = key_prefix(d, d->campaign, d->message, d->org_key, sizeof d->org_key);
 }
 
 static void e_plan_keys(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
@@ -420,6 +544,16 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         d->wch[d->ech[k]] = (int)k;
     }
     uint32_t n = w->n;
+    d->hist = o->no_history ? 0 : p->history;
+    d->origin_h = d->hist * p->wave_gap_h;
+    if (d->hist) {
+        d->hch = malloc((size_t)d->hist * n);
+        d->hfl = calloc((size_t)d->hist * n, 1);
+        d->hcount = calloc(n, 1);
+        if (!d->hch || !d->hfl || !d->hcount)
+            abort();
+        memset(d->hch, -1, (size_t)d->hist * n);
+    }
     d->pos = malloc((size_t)n * sizeof *d->pos);
     d->sent = malloc(n);
     if (!d->pos || !d->sent)
