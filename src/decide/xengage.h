@@ -127,6 +127,10 @@ double eng__xe_mean_incr(const eng__xe *xe, uint32_t customer, unsigned segment,
 /* Organic conversion rate of a segment (control group). */
 double eng__xe_mean_organic(const eng__xe *xe, unsigned segment);
 
+/* A customer's segment (kept in the per-customer state; eng__xe_observe() also sets it). */
+void eng__xe_set_segment(eng__xe *xe, uint32_t customer, unsigned segment);
+unsigned eng__xe_segment_of(const eng__xe *xe, uint32_t customer);
+
 /* Per-customer counts (tests, persistence). */
 void eng__xe_counts(const eng__xe *xe, uint32_t customer, unsigned channel, unsigned *sent, unsigned *engaged);
 

@@ -18,6 +18,11 @@
  * In-campaign learning is not checkpointed: it is re-derived from the event
  * log (itself stored) on every open, so a crash or a reopen loses nothing.
  *
+ * Segments are the message's include groups (a customer belongs to the first
+ * listed that holds them): population rates are learned per group x channel,
+ * shrunk toward the channel's, so a host that includes its segments as groups
+ * lets what early batches teach about one group apply to the rest of it.
+ *
  * Cost is the org's channel cost in credits; the value of a conversion is the
  * org's mean transaction amount before the execution, in currency units, at
  * eng__xengage_credits_per_unit credits per unit (1 by default). */
@@ -49,8 +54,15 @@ typedef struct xe_exec {
     uint8_t *seen;                /* per send id: already observed */
     uint32_t nseen;
     eng_time *last_txn;           /* per customer: latest transaction in [start, now] (scratch) */
-    double base_n0, base_c0;      /* control counts carried over from the org's earlier executions */
+    double *base0;                /* per segment: control customers and conversions carried over from the
+                                     org's earlier executions (2 per segment) */
+    uint32_t *conv;               /* per segment: control conversions (scratch) */
+    uint32_t reached;             /* 1 + the highest customer id this execution has sent to (0: none yet) */
 } xe_exec;
+
+/* Segments are the message's include groups: a customer belongs to the first one listed that holds
+ * them (at most this many; one group, one segment). */
+#define XE_MAX_SEGMENTS 255
 
 static void exec_key(char *buf, size_t cap, uint64_t msg, uint32_t occ)
 {
@@ -82,7 +94,7 @@ static int seed_history(eng_engine *e, const char *org, eng_time before, xe_exec
                 size_t at = (size_t)(c - lo) * ENG_CH_COUNT + x->chan[j];
                 uint32_t n = sends[at] > 255 ? 255 : sends[at], r = resp[at] > n ? n : resp[at];
                 for (uint32_t t = 0; t < n; t++)
-                    eng__xe_observe(x->xe, c, 0, j,
+                    eng__xe_observe(x->xe, c, eng__xe_segment_of(x->xe, c), j,
                                     ENG__XE_DELIVERED | ENG__XE_NO_CONV | (t < r ? ENG__XE_ENGAGED : 0));
             }
     }
@@ -105,12 +117,54 @@ static int mean_cb(const eng__txn_cols *c, void *u)
     return 0;
 }
 
+/* Each customer's segment: the first of the message's include groups that holds them, resolved when the
+ * model is built (the checkpoint keeps it). */
+static int assign_segments(const eng__dctx *ctx, xe_exec *x)
+{
+    const eng_message_spec *s = ctx->spec;
+    unsigned g = eng__xe_cfg(x->xe)->g;
+    if (g < 2)
+        return ENG_OK;
+    eng_engine *e = ctx->e;
+    const size_t block = 65536;
+    uint8_t *done = eng__calloc(&e->mem, x->ncust, 1);
+    uint32_t *ids = eng__malloc(&e->mem, block * sizeof *ids);
+    int rc = done && ids ? ENG_OK : eng__nomem();
+    for (unsigned j = 0; j < g && !rc; j++) {
+        eng_audience_query q = ENG_AUDIENCE_QUERY_INIT;
+        q.include = &s->include[j];
+        q.n_include = 1;
+        eng_audience *a = NULL;
+        uint64_t n = 0;
+        if ((rc = eng_audience_resolve(e, ctx->actor, &q, &a)) || (rc = eng_audience_count(a, ENG_PART_ALL, &n))) {
+            eng_audience_free(a);
+            break;
+        }
+        for (uint64_t off = 0; off < n && !rc; off += block) {
+            size_t got = 0;
+            if ((rc = eng_audience_ids(a, ENG_PART_ALL, off, ids, block, &got)))
+                break;
+            for (size_t i = 0; i < got; i++)
+                if (ids[i] < x->ncust && !done[ids[i]]) {
+                    done[ids[i]] = 1;
+                    eng__xe_set_segment(x->xe, ids[i], j);
+                }
+        }
+        eng_audience_free(a);
+    }
+    eng__free(&e->mem, done);
+    eng__free(&e->mem, ids);
+    return rc;
+}
+
 /* A new model: configuration from the message and the org, prior from history. */
 static int build(const eng__dctx *ctx, xe_exec *x)
 {
     eng_engine *e = ctx->e;
     eng__xe_config cfg;
-    eng__xe_config_default(&cfg, x->k, 1, x->ncust);
+    const eng_message_spec *s = ctx->spec;
+    unsigned g = s->n_include < 1 ? 1 : s->n_include > XE_MAX_SEGMENTS ? XE_MAX_SEGMENTS : (unsigned)s->n_include;
+    eng__xe_config_default(&cfg, x->k, g, x->ncust);
     for (unsigned j = 0; j < x->k; j++)
         cfg.cost[j] = (double)ctx->settings->channel_cost[x->chan[j]];
     mean_ctx m = {0, 0};
@@ -120,7 +174,6 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     /* Without sales history the value is unknown: send the best channel rather than nothing. */
     cfg.value = m.n ? m.sum / (double)m.n * eng__xengage_credits_per_unit : 1.0;
     cfg.skip_negative = m.n > 0;
-    const eng_message_spec *s = ctx->spec;
     unsigned np = 0;
     uint32_t used = 0;
     for (size_t i = 0; i < s->n_channel_priority && np < x->k; i++) {
@@ -136,7 +189,8 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     const char *org = ctx->org;
     cfg.seed = eng__mix64(eng__hash64(org, strlen(org), 0x78656e67616765ull) ^ ctx->campaign * 0x9e3779b97f4a7c15ull ^
                           ctx->message ^ (uint64_t)ctx->version << 20 ^ ctx->occurrence);
-    if ((rc = eng__xe_create(&e->mem, &cfg, &x->xe)) || (rc = seed_history(e, org, ctx->version, x)))
+    if ((rc = eng__xe_create(&e->mem, &cfg, &x->xe)) || (rc = assign_segments(ctx, x)) ||
+        (rc = seed_history(e, org, ctx->version, x)))
         return rc;
     /* The org's last finished model over the same channels: conversion given engagement and the
      * control's organic rate carry over (decayed as at a new wave). Engagement comes from the full
@@ -151,8 +205,10 @@ static int build(const eng__dctx *ctx, xe_exec *x)
             x->xe->cell[i].en = f * prev->cell[i].en;
             x->xe->cell[i].ec = f * prev->cell[i].ec;
         }
-        x->xe->seg[0].bn = f * prev->seg[0].bn;
-        x->xe->seg[0].bc = f * prev->seg[0].bc;
+        for (unsigned j = 0; j < cfg.g; j++) {
+            x->xe->seg[j].bn = f * prev->seg[j].bn;
+            x->xe->seg[j].bc = f * prev->seg[j].bc;
+        }
     }
     eng__xe_free(prev);
     if (rc == ENG_ENOTFOUND || rc == ENG_ECORRUPT)
@@ -205,6 +261,8 @@ static void xe_close(void *state, const eng__dctx *ctx)
     eng__free(&ctx->e->mem, x->control);
     eng__free(&ctx->e->mem, x->seen);
     eng__free(&ctx->e->mem, x->last_txn);
+    eng__free(&ctx->e->mem, x->base0);
+    eng__free(&ctx->e->mem, x->conv);
     eng__free(&ctx->e->mem, x);
 }
 
@@ -244,8 +302,15 @@ static int xe_open(const eng__dctx *ctx, void **state)
         return rc;
     }
     /* The checkpoint is the model before this execution learned anything: its control counts are the prior's. */
-    x->base_n0 = x->xe->seg[0].bn;
-    x->base_c0 = x->xe->seg[0].bc;
+    unsigned g = eng__xe_cfg(x->xe)->g;
+    x->base0 = eng__malloc(&e->mem, (size_t)g * 2 * sizeof *x->base0);
+    x->conv = eng__malloc(&e->mem, (size_t)g * 2 * sizeof *x->conv);
+    if (!x->base0 || !x->conv) {
+        xe_close(x, ctx);
+        return eng__nomem();
+    }
+    for (unsigned j = 0; j < g; j++)
+        x->base0[2 * j] = x->xe->seg[j].bn, x->base0[2 * j + 1] = x->xe->seg[j].bc;
     *state = x;
     return ENG_OK;
 }
@@ -335,6 +400,8 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
         }
         int ch = v.channel[s], j = ch < ENG_CH_COUNT ? x->idx[ch] : -1;
         uint32_t c = v.customer[s];
+        if (c >= x->reached)
+            x->reached = c + 1;
         if (j < 0 || c >= x->ncust)
             continue;
         int st = v.status[s];
@@ -349,15 +416,28 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
             fl |= ENG__XE_DELIVERED;
         if (engaged)
             fl |= ENG__XE_ENGAGED | (x->last_txn[c] >= v.sent_at[s] ? ENG__XE_CONVERTED : 0);
-        eng__xe_observe(x->xe, c, 0, (unsigned)j, fl);
+        eng__xe_observe(x->xe, c, eng__xe_segment_of(x->xe, c), (unsigned)j, fl);
         x->seen[s] = 1;
     }
-    uint32_t conv = 0;
-    for (size_t i = 0; i < x->ncontrol; i++)
-        conv += x->control[i] < x->ncust && x->last_txn[x->control[i]] >= 0;
+    /* The control group per segment: customers (conv[2g]) and those with a transaction (conv[2g + 1]).
+     * Like with like: a control customer counts once the execution has reached its place in the
+     * audience's order (the test customers around it were sent), so early in a run the organic rate is
+     * not diluted by control customers whose counterparts have not had their chance to convert yet. */
+    unsigned g = eng__xe_cfg(x->xe)->g;
+    memset(x->conv, 0, (size_t)g * 2 * sizeof *x->conv);
+    for (size_t i = 0; i < x->ncontrol; i++) {
+        uint32_t c = x->control[i];
+        if (c >= x->reached)
+            continue;
+        unsigned sg = c < x->ncust ? eng__xe_segment_of(x->xe, c) : 0;
+        x->conv[2 * sg]++;
+        x->conv[2 * sg + 1] += c < x->ncust && x->last_txn[c] >= 0;
+    }
     eng__xe_baseline_reset(x->xe);
-    x->xe->seg[0].bn = x->base_n0 + (double)x->ncontrol;
-    x->xe->seg[0].bc = x->base_c0 + conv;
+    for (unsigned j = 0; j < g; j++) {
+        x->xe->seg[j].bn = x->base0[2 * j] + x->conv[2 * j];
+        x->xe->seg[j].bc = x->base0[2 * j + 1] + x->conv[2 * j + 1];
+    }
     eng__xe_refresh(x->xe);
     return ENG_OK;
 }
@@ -382,7 +462,8 @@ static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, si
         for (unsigned j = 0; j < x->k; j++)
             if (in[i].reach >> x->chan[j] & 1u)
                 reach |= (uint16_t)(1u << j);
-        it[i] = (eng__xe_item){in[i].id < x->ncust ? in[i].id : 0, 0, in[i].id < x->ncust ? reach : 0, 0};
+        uint32_t c = in[i].id < x->ncust ? in[i].id : 0;
+        it[i] = (eng__xe_item){c, (uint16_t)eng__xe_segment_of(x->xe, c), in[i].id < x->ncust ? reach : 0, 0};
     }
     if (!rc)
         eng__xe_decide(x->xe, ctx->occurrence, 0, it, n, ch);

@@ -93,6 +93,19 @@ void eng__xe_counts(const eng__xe *xe, uint32_t customer, unsigned channel, unsi
     *engaged = s[1];
 }
 
+void eng__xe_set_segment(eng__xe *xe, uint32_t customer, unsigned segment)
+{
+    if (customer >= xe->cfg.customers || segment >= xe->cfg.g)
+        return;
+    uint8_t *s = xe->st + (size_t)customer * xe->stride + 2 * xe->cfg.k;
+    s[0] = (uint8_t)segment, s[1] = (uint8_t)(segment >> 8);
+}
+
+unsigned eng__xe_segment_of(const eng__xe *xe, uint32_t customer)
+{
+    return customer < xe->cfg.customers ? xe_segment(xe, xe_state(xe, customer)) : 0;
+}
+
 void eng__xe_observe(eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel, unsigned flags)
 {
     if (customer >= xe->cfg.customers || segment >= xe->cfg.g || channel >= xe->cfg.k)

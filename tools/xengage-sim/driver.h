@@ -22,6 +22,7 @@ typedef struct xs_driver_opts {
     int customer_value; /* the host passes each customer's order value (else the world's mean) */
     int engine;         /* play through the real engine (driver_engine.c) instead of the internal API */
     int verbose;        /* engine driver: print the campaign report after each wave */
+    int no_segments;    /* engine driver: one include group, so X-Engage sees one segment */
     int no_history;     /* engine driver: do not replay the warm-up history (the engine starts cold) */
 } xs_driver_opts;
 void xs_driver_opts_default(xs_driver_opts *o);

@@ -30,6 +30,7 @@ void xs_driver_opts_default(xs_driver_opts *o)
     o->engine = 0;
     o->verbose = 0;
     o->no_history = 0;
+    o->no_segments = 0;
 }
 
 static void d_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n, double budget, xs_choice *out)

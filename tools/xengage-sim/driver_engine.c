@@ -61,6 +61,11 @@ typedef struct engd {
     int8_t *hch;           /* [m * n + i]: world channel, -1 */
     uint8_t *hfl, *hcount; /* flags; per customer, entries recorded so far */
     double origin_h;       /* hours from EPOCH + 10 days to sim hour 0 */
+    /* The message includes one group per world segment ("seg-<g>"): X-Engage's segments are the
+     * message's include groups. Without segments, the one group "all". */
+    unsigned nseg;
+    char (*segname)[16];
+    const char **segp;
 } engd;
 
 static eng_time clock_fn(void *u) { return ((engd *)u)->now; }
@@ -325,7 +330,6 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
     c.objective = ENG_OBJ_BOOST_SALES;
     c.control_percent = (uint32_t)llround(p->control * 100);
     must(eng_campaign_create(d->e, "ann", &c, &d->campaign, NULL), "eng_campaign_create");
-    static const char *const groups[] = {"all"};
     eng_creative cr[XS_MAXK];
     int prio[XS_MAXK];
     for (unsigned k = 0; k < p->k; k++) {
@@ -336,8 +340,8 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
     eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION);
     m.title = name;
     m.strategy = ENG_STRATEGY_XENGAGE;
-    m.include = groups;
-    m.n_include = 1;
+    m.include = d->segp;
+    m.n_include = d->nseg;
     m.creatives = cr;
     m.n_creatives = p->k;
     m.channel_priority = prio;
@@ -505,7 +509,7 @@ static void e_close(xs_driver *b)
         free(d->keys[i]);
     free(d->keys), free(d->st), free(d->rt), free(d->xc), free(d->xv);
     free(d->test), free(d->pos), free(d->sent), free(d->adids);
-    free(d->hch), free(d->hfl), free(d->hcount);
+    free(d->hch), free(d->hfl), free(d->hcount), free(d->segname), free(d->segp);
     free(d);
 }
 
@@ -655,6 +659,26 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         snprintf(ids[i], 16, "c%u", i);
     }
     must(eng_group_upload_ids(d->e, "root", g, (const char *const *)ids, n, ENG_UPLOAD_REPLACE, NULL, NULL), "upload");
+    d->nseg = o->no_segments || p->g < 2 ? 1 : p->g;
+    d->segname = malloc(d->nseg * sizeof *d->segname);
+    d->segp = malloc(d->nseg * sizeof *d->segp);
+    if (!d->segname || !d->segp)
+        abort();
+    if (d->nseg == 1)
+        snprintf(d->segname[0], sizeof d->segname[0], "all");
+    for (unsigned sg = 0; sg < d->nseg; sg++) {
+        d->segp[sg] = d->segname[sg];
+        if (d->nseg == 1)
+            break;
+        size_t cnt = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (w->seg[i] == sg)
+                snprintf(ids[cnt++], 16, "c%u", i);
+        snprintf(d->segname[sg], sizeof d->segname[sg], "seg-%u", sg);
+        must(eng_group_create_uploaded(d->e, "root", d->segname[sg], &g), "eng_group_create_uploaded");
+        must(eng_group_upload_ids(d->e, "root", g, (const char *const *)ids, cnt, ENG_UPLOAD_REPLACE, NULL, NULL),
+             "upload");
+    }
     for (uint32_t i = 0; i < n; i++)
         free(ids[i]);
     free(ids);

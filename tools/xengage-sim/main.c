@@ -3,7 +3,7 @@
  *   xengage-sim [--world FILE] [--size S|M|L | --customers N] [--seeds N] [--seed0 S]
  *               [--waves W] [--scenario NAME]... [--svg FILE] [--check]
  *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value]
- *               [--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history]
+ *               [--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]
  *
  * --driver engine plays the same campaign through the real engine's public API
  * (driver_engine.c) instead of the optimizer's internal API.
@@ -22,7 +22,7 @@ static void usage(void)
     fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] "
                     "[--waves W] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
                     "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] "
-                    "[--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history]\n");
+                    "[--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]\n");
     exit(2);
 }
 
@@ -52,6 +52,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(k, "--customer-value") == 0) {
             o.drv.customer_value = 1;
+            continue;
+        }
+        if (strcmp(k, "--no-segments") == 0) {
+            o.drv.no_segments = 1;
             continue;
         }
         if (strcmp(k, "--no-history") == 0) {

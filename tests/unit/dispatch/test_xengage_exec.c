@@ -155,6 +155,96 @@ static void learns_between_batches(void **state)
     dx_close(&f);
 }
 
+/* Even customers click the SMS and ignore e-mails; odd customers the other way round. */
+static int parity_pick(uint32_t customer, int channel, void *user)
+{
+    int even = dx_ext(user, customer) % 2 == 0;
+    return channel == (even ? ENG_CH_SMS : ENG_CH_EMAIL) ? ENG_TOUCH_CLICKED : ENG_TOUCH_DELIVERED;
+}
+
+static void upload(dx *f, const char *name, int parity)
+{
+    uint32_t g;
+    assert_int_equal(eng_group_create_uploaded(f->e, "root", name, &g), ENG_OK);
+    char (*ids)[24] = malloc(f->n * sizeof *ids);
+    const char **p = malloc(f->n * sizeof *p);
+    size_t n = 0;
+    for (size_t i = (size_t)parity; i < f->n; i += 2) {
+        snprintf(ids[n], sizeof ids[n], "c%zu", i);
+        p[n] = ids[n];
+        n++;
+    }
+    assert_int_equal(eng_group_upload_ids(f->e, "root", g, p, n, ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
+    free(ids);
+    free(p);
+}
+
+/* The message's include groups are X-Engage's segments: what the first batches teach about one group's
+ * channels applies to the rest of that group, not to the other (customers here have no history of
+ * their own, so only the segment can tell them apart). */
+static void segments_from_include_groups(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, N, 50, 1, 1);
+    extern uint32_t eng__xengage_min_audience;
+    eng__xengage_min_audience = 1;
+    upload(&f, "even", 0);
+    upload(&f, "odd", 1);
+    uint32_t *ids = malloc(f.n * sizeof *ids);
+    for (uint32_t c = 0; c < f.n; c++)
+        ids[c] = c;
+    dx_txns(&f, ids, f.n / 4, test_clock_now - ENG_DAY, 100, "h");
+    eng_message_spec m = dx_message();
+    static const char *const groups[] = {"even", "odd"};
+    m.include = groups;
+    m.n_include = 2;
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+    dx_approve(&f, &m);
+    eng_run_options o = ENG_RUN_OPTIONS_INIT;
+    o.max_batches = 4;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, &o, &rep), ENG_OK);
+    /* The responders buy; every send of the first batches gets its receipts. */
+    dx_receipts(&f, f.t0 + 60 * 1000, parity_pick, &f);
+    size_t nb = 0;
+    for (uint32_t c = 0; c < f.n; c++)
+        if (f.prov.delivered[dx_pair(c, dx_ext(&f, c) % 2 ? ENG_CH_EMAIL : ENG_CH_SMS)])
+            ids[nb++] = c;
+    dx_txns(&f, ids, nb, f.t0 + 2 * ENG_HOUR, 100, "l");
+    free(ids);
+    int *first = malloc(f.n * sizeof *first), *sent = malloc(f.n * sizeof *sent);
+    channels_sent(&f, first);
+    test_clock_now = f.t0 + 72 * ENG_HOUR;
+    memset(f.prov.delivered, 0, f.n * DX_CH * sizeof *f.prov.delivered);
+    dx_run_all(&f, test_clock_now, NULL);
+    channels_sent(&f, sent);
+    unsigned good[2] = {0, 0}, all[2] = {0, 0};
+    for (uint32_t c = 0; c < f.n; c++) {
+        size_t k = dx_ext(&f, c);
+        if (first[c] >= 0 || sent[c] < 0 || k % 5 == 0 || explored(&f, c))
+            continue; /* the first batches, the unsent, those with SMS only, the exploration bucket */
+        all[k % 2]++;
+        good[k % 2] += sent[c] == (k % 2 ? ENG_CH_EMAIL : ENG_CH_SMS);
+    }
+    printf("x-engage segments: even %u/%u sms, odd %u/%u email\n", good[0], all[0], good[1], all[1]);
+    assert_true(all[0] > 50 && all[1] > 50);
+    assert_true(good[0] * 10 >= all[0] * 9 && good[1] * 10 >= all[1] * 9);
+    /* The checkpoint holds two segments and each customer's. */
+    char key[64];
+    snprintf(key, sizeof key, "d/xe/%016llx/%08x", (unsigned long long)f.message, 0u);
+    eng__xe *xe = NULL;
+    assert_int_equal(eng__xe_load(&f.e->mem, f.e->store, key, &xe), ENG_OK);
+    assert_int_equal(eng__xe_cfg(xe)->g, 2);
+    for (uint32_t c = 0; c < f.n; c++)
+        assert_int_equal(eng__xe_segment_of(xe, c), dx_ext(&f, c) % 2);
+    eng__xe_free(xe);
+    free(first);
+    free(sent);
+    dx_close(&f);
+}
+
 typedef struct runner {
     dx *f;
     eng_time now;
@@ -312,6 +402,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_channel_from_history),
         cmocka_unit_test(learns_between_batches),
+        cmocka_unit_test(segments_from_include_groups),
         cmocka_unit_test(deterministic),
         cmocka_unit_test(carries_over),
         cmocka_unit_test(reservation_follows_sends),
