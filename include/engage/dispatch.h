@@ -345,7 +345,7 @@ ENG_API int eng_dry_report_init(eng_dry_report *x, unsigned int version);
 ENG_API int eng_dry_run(eng_engine *engine, const char *actor, uint64_t message, eng_dry_report *out);
 
 /** Current version of #eng_trace. */
-#define ENG_TRACE_VERSION 1
+#define ENG_TRACE_VERSION 2
 
 /** The decision trace of one customer in one execution. */
 typedef struct eng_trace {
@@ -359,6 +359,34 @@ typedef struct eng_trace {
                                      on the first of the message's channels when planned; for a chosen send that
                                      was skipped, why (ENG_UNREACH_OPTED_OUT: unsubscribed mid-run). */
     int state[ENG_CH_COUNT];    /**< Per chosen channel, its #eng_ledger_state; -1 for a channel not chosen. */
+    /* Version 2: why X-Engage chose this channel (rule #ENG_RULE_XENGAGE), replayed exactly from the model the
+     * decision used (its starting checkpoint and the population statistics of that moment, both stored). */
+    int xe_known;               /**< Version 2: 1 when the X-Engage fields below are filled (an X-Engage decision
+                                     whose model is stored); 0 otherwise. */
+    int xe_channel;             /**< Version 2: the channel the replayed decision picks (an #eng_channel), -1 none;
+                                     equal to the one chosen (@c channels) unless the stored model was damaged. */
+    int xe_explored;            /**< Version 2: 1 when the channel came from the exploration bucket (uniform over
+                                     the reachable channels). */
+    int xe_guard;               /**< Version 2: 1 when the priority guard rail chose (no data on any channel). */
+    double xe_propensity;       /**< Version 2: probability the policy gave this channel: 1 / reachable channels for
+                                     an explored choice; 0 for a Thompson choice (not computed). */
+    double xe_value;            /**< Version 2: value of a conversion, in credits. */
+    eng_time xe_model_time;     /**< Version 2: scheduler time of the model the decision used. */
+    uint32_t xe_reachable;      /**< Version 2: bit (1u << channel) per channel the customer was reachable on. */
+    unsigned int xe_segment;    /**< Version 2: the customer's segment (index of the message's include group). */
+    double xe_engagement[ENG_CH_COUNT];      /**< Version 2: per reachable channel, posterior mean of engagement
+                                                  (open or click) per delivered message. */
+    double xe_engagement_used[ENG_CH_COUNT]; /**< Version 2: the engagement the score used (a draw when sampled,
+                                                  else the mean). */
+    double xe_conversion[ENG_CH_COUNT];      /**< Version 2: posterior mean of incremental conversion given
+                                                  engagement. */
+    double xe_conversion_used[ENG_CH_COUNT]; /**< Version 2: the conversion the score used (the Thompson draw). */
+    double xe_delivery[ENG_CH_COUNT];        /**< Version 2: delivery rate of the channel. */
+    double xe_cost[ENG_CH_COUNT];            /**< Version 2: cost of a message, in credits. */
+    double xe_score[ENG_CH_COUNT];           /**< Version 2: value x delivery x engagement used x conversion used -
+                                                  cost; the best positive score wins (unless explored). */
+    unsigned int xe_sent[ENG_CH_COUNT];      /**< Version 2: the customer's delivered messages before the decision. */
+    unsigned int xe_engaged[ENG_CH_COUNT];   /**< Version 2: of those, opened or clicked. */
 } eng_trace;
 
 /** Static initialiser equal to what eng_trace_init() produces. */

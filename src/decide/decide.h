@@ -104,4 +104,22 @@ extern const eng__strategy eng__strategy_priority;
 extern const eng__strategy eng__strategy_personalization;
 extern const eng__strategy eng__strategy_xengage;
 
+/* X-Engage's account of one decision (eng_trace version 2; xengage_trace.c), per engine channel. */
+typedef struct eng__xe_why {
+    int known;           /* 0: the execution stored no trace records (older executions) */
+    int channel;         /* the replayed choice, -1 none */
+    double value;
+    eng_time model_time;
+    uint32_t reachable;
+    unsigned segment;
+    double engagement[ENG_CH_COUNT], engagement_used[ENG_CH_COUNT];
+    double conversion[ENG_CH_COUNT], conversion_used[ENG_CH_COUNT];
+    double delivery[ENG_CH_COUNT], cost[ENG_CH_COUNT], score[ENG_CH_COUNT];
+    unsigned sent[ENG_CH_COUNT], engaged[ENG_CH_COUNT];
+} eng__xe_why;
+/* Replays the decision for @p customer, made in the chunk whose first customer is @p first, reachable
+ * on @p reach (engine channel bits) at the decision. */
+int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uint32_t first, uint32_t customer,
+                       uint32_t reach, eng__xe_why *out);
+
 #endif

@@ -181,6 +181,10 @@ void eng__xe_ope(const eng__xe_ope_row *rows, size_t n, double baseline, double 
 struct eng_store;
 int eng__xe_save(const eng__xe *xe, struct eng_store *s, const char *key);
 int eng__xe_load(const eng__mem *mem, struct eng_store *s, const char *key, eng__xe **out);
+/* The population statistics a decision used (derived fields included) and the message's channel mask:
+ * loaded over a model of the same shape, they replay that decision exactly (the trace). */
+int eng__xe_save_population(const eng__xe *xe, uint32_t channels, struct eng_store *s, const char *key);
+int eng__xe_load_population(eng__xe *xe, struct eng_store *s, const char *key, uint32_t *channels);
 
 /* ---- the dispatch strategy (xengage_exec.c) ---- */
 /* Credits a conversion is worth per unit of the org's currency (the value of a

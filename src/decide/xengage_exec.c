@@ -58,16 +58,15 @@ typedef struct xe_exec {
                                      org's earlier executions (2 per segment) */
     uint32_t *conv;               /* per segment: control conversions (scratch) */
     uint32_t reached;             /* 1 + the highest customer id this execution has sent to (0: none yet) */
+    int snap_saved;               /* the population statistics of snap_now are stored (for the trace) */
+    eng_time snap_now;
 } xe_exec;
 
 /* Segments are the message's include groups: a customer belongs to the first one listed that holds
  * them (at most this many; one group, one segment). */
 #define XE_MAX_SEGMENTS 255
 
-static void exec_key(char *buf, size_t cap, uint64_t msg, uint32_t occ)
-{
-    snprintf(buf, cap, "d/xe/%016llx/%08x", (unsigned long long)msg, (unsigned)occ);
-}
+static void exec_key(char *buf, size_t cap, uint64_t msg, uint32_t occ) { eng__xe_key_exec(buf, cap, msg, occ); }
 
 /* The org's latest finished X-Engage model over this set of channels: the next execution's prior. */
 static void org_key(char *buf, size_t cap, const char *org, uint32_t channels)
@@ -442,6 +441,34 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
     return ENG_OK;
 }
 
+/* What the trace needs to replay a chunk's decisions exactly: the population statistics of this
+ * scheduler time (once per time) and the time of the chunk (named by its first customer). A customer's
+ * own counts at its decision are the checkpoint's: it is decided once per execution, before any send
+ * of this execution to it is observed. */
+static int put_trace(const eng__dctx *ctx, xe_exec *x, uint32_t first, int learned)
+{
+    eng_engine *e = ctx->e;
+    char key[96];
+    int own = !e->store->in_batch, rc = own ? eng__kv_begin(e->store) : ENG_OK;
+    if (!rc && learned) {
+        eng__xe_key_snap(key, sizeof key, ctx->message, ctx->occurrence, ctx->now);
+        rc = eng__xe_save_population(x->xe, ctx->channels, e->store, key);
+    }
+    if (!rc) {
+        eng__wr w;
+        eng__wr_init(&w, &e->mem);
+        eng__wr_u64(&w, (uint64_t)ctx->now);
+        eng__xe_key_chunk(key, sizeof key, ctx->message, ctx->occurrence, first);
+        rc = eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_XENGAGE, ENG__XE_CHUNK_SCHEMA, &w);
+    }
+    if (own) {
+        rc = rc ? rc : eng__kv_commit(e->store);
+        if (rc && e->store->in_batch)
+            eng__kv_rollback(e->store);
+    }
+    return rc;
+}
+
 /* detail byte of the ledger: bit 0 explored, bit 1 priority guard rail, bits 2-7 reachable channels
  * (the propensity of an explored choice is 1 / that). */
 static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, size_t n, eng__dchoice *out)
@@ -452,6 +479,12 @@ static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, si
         if ((rc = learn(ctx, x, ctx->now)))
             return rc;
         x->last_now = ctx->now;
+    }
+    if (n && !ctx->dry) {
+        if ((rc = put_trace(ctx, x, in[0].id, !x->snap_saved || x->snap_now != ctx->now)))
+            return rc;
+        x->snap_saved = 1;
+        x->snap_now = ctx->now;
     }
     eng_engine *e = ctx->e;
     eng__xe_item *it = eng__malloc(&e->mem, n * sizeof *it);

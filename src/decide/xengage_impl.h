@@ -61,4 +61,22 @@ double eng__xe_resp(const eng__xe *xe, const uint8_t *s, unsigned seg, int skip)
 
 int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out);
 
+/* Storage keys of an execution's X-Engage records (xengage_exec.c writes, xengage_trace.c reads):
+ * the starting checkpoint, the population statistics of each scheduler time it learned at, and per
+ * chunk (named by its first customer) the scheduler time its decisions were made at. */
+#include <stdio.h>
+static inline void eng__xe_key_exec(char *buf, size_t cap, uint64_t msg, uint32_t occ)
+{
+    snprintf(buf, cap, "d/xe/%016llx/%08x", (unsigned long long)msg, (unsigned)occ);
+}
+static inline void eng__xe_key_snap(char *buf, size_t cap, uint64_t msg, uint32_t occ, int64_t now)
+{
+    snprintf(buf, cap, "d/xs/%016llx/%08x/%016llx", (unsigned long long)msg, (unsigned)occ, (unsigned long long)now);
+}
+static inline void eng__xe_key_chunk(char *buf, size_t cap, uint64_t msg, uint32_t occ, uint32_t first)
+{
+    snprintf(buf, cap, "d/xc/%016llx/%08x/%08x", (unsigned long long)msg, (unsigned)occ, (unsigned)first);
+}
+#define ENG__XE_CHUNK_SCHEMA 3 /* record ENG__REC_XENGAGE holding a chunk's decision time */
+
 #endif

@@ -115,3 +115,68 @@ int eng__xe_load(const eng__mem *mem, struct eng_store *s, const char *key, eng_
     *out = xe;
     return ENG_OK;
 }
+
+/* The population part of a model as a decision used it (derived fields included, so a trace replays the
+ * decision without a refresh, which would read other customers' counts as they are now). */
+#define XE_POP_SCHEMA 2
+
+int eng__xe_save_population(const eng__xe *xe, uint32_t channels, struct eng_store *s, const char *key)
+{
+    const eng__xe_config *c = &xe->cfg;
+    eng__wr w;
+    eng__wr_init(&w, &xe->mem);
+    eng__wr_u32(&w, channels);
+    eng__wr_u32(&w, c->k);
+    eng__wr_u32(&w, c->g);
+    for (size_t i = 0; i < (size_t)c->g * c->k; i++) {
+        const xe_cell *cl = &xe->cell[i];
+        const double f[] = {cl->sent, cl->eng, cl->pn, cl->pk, cl->en, cl->ec, cl->a0, cl->b0, cl->pa,
+                            cl->pb, cl->m, cl->kappa, cl->r_mean, cl->r_sd};
+        for (size_t j = 0; j < sizeof f / sizeof f[0]; j++)
+            wr_f64(&w, f[j]);
+        eng__wr_u8(&w, (uint8_t)(cl->r_exact != 0));
+    }
+    for (unsigned g = 0; g < c->g; g++)
+        wr_f64(&w, xe->seg[g].bn), wr_f64(&w, xe->seg[g].bc), wr_f64(&w, xe->seg[g].p0),
+            wr_f64(&w, xe->seg[g].inv_1mp0);
+    for (unsigned i = 0; i < c->k; i++)
+        wr_f64(&w, xe->chan[i].sent), wr_f64(&w, xe->chan[i].delivered), wr_f64(&w, xe->chan[i].d),
+            wr_f64(&w, xe->chan[i].rho), wr_f64(&w, xe->chan[i].m);
+    wr_f64(&w, xe->resp_a);
+    return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, XE_POP_SCHEMA, &w);
+}
+
+int eng__xe_load_population(eng__xe *xe, struct eng_store *s, const char *key, uint32_t *channels)
+{
+    eng__rec rec;
+    int rc = eng__rec_get(s, ENG__K(key), ENG__REC_XENGAGE, XE_POP_SCHEMA, &rec);
+    if (rc)
+        return rc;
+    eng__rd r;
+    eng__rd_init(&r, rec.payload, rec.len);
+    const eng__xe_config *c = &xe->cfg;
+    *channels = eng__rd_u32(&r);
+    unsigned k = eng__rd_u32(&r), g = eng__rd_u32(&r);
+    if (!eng__rd_ok(&r) || k != c->k || g != c->g) {
+        eng__rec_free(s, &rec);
+        return eng__err(ENG_ECORRUPT, key, "X-Engage snapshot does not match its model");
+    }
+    for (size_t i = 0; i < (size_t)c->g * c->k; i++) {
+        xe_cell *cl = &xe->cell[i];
+        double *f[] = {&cl->sent, &cl->eng, &cl->pn, &cl->pk, &cl->en, &cl->ec, &cl->a0, &cl->b0, &cl->pa,
+                       &cl->pb, &cl->m, &cl->kappa, &cl->r_mean, &cl->r_sd};
+        for (size_t j = 0; j < sizeof f / sizeof f[0]; j++)
+            *f[j] = rd_f64(&r);
+        cl->r_exact = eng__rd_u8(&r);
+    }
+    for (unsigned i = 0; i < c->g; i++)
+        xe->seg[i].bn = rd_f64(&r), xe->seg[i].bc = rd_f64(&r), xe->seg[i].p0 = rd_f64(&r),
+        xe->seg[i].inv_1mp0 = rd_f64(&r);
+    for (unsigned i = 0; i < c->k; i++)
+        xe->chan[i].sent = rd_f64(&r), xe->chan[i].delivered = rd_f64(&r), xe->chan[i].d = rd_f64(&r),
+        xe->chan[i].rho = rd_f64(&r), xe->chan[i].m = rd_f64(&r);
+    xe->resp_a = rd_f64(&r);
+    rc = eng__rd_ok(&r) && eng__rd_left(&r) == 0 ? ENG_OK : eng__err(ENG_ECORRUPT, key, "X-Engage snapshot is truncated");
+    eng__rec_free(s, &rec);
+    return rc;
+}

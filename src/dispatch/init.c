@@ -2,6 +2,8 @@
 #include "engage/dispatch.h"
 #include "base/error.h"
 
+#include <stddef.h>
+
 ENG_API int eng_run_report_init(eng_run_report *x, unsigned int version)
 {
     static const eng_run_report init = ENG_RUN_REPORT_INIT;
@@ -35,5 +37,7 @@ ENG_API int eng_dry_report_init(eng_dry_report *x, unsigned int version)
 ENG_API int eng_trace_init(eng_trace *x, unsigned int version)
 {
     static const eng_trace init = ENG_TRACE_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_TRACE_VERSION, "eng_trace");
+    /* A version 1 caller's struct ends before xe_known. */
+    return eng__struct_init(x, &init, version == 1 ? offsetof(eng_trace, xe_known) : sizeof init, version,
+                            ENG_TRACE_VERSION, "eng_trace");
 }

@@ -102,11 +102,16 @@ ENG_API int eng_trace_get(eng_engine *e, const char *actor, uint64_t message, ui
     if (out->version == 0 || out->version > ENG_TRACE_VERSION)
         return eng__err(ENG_EVERSION, "out.version", "unsupported eng_trace version %u", out->version);
     unsigned v = out->version;
-    memset(out, 0, sizeof *out);
-    out->version = v;
-    out->variant = -1;
+    /* Only the caller's version's fields are written: version 1 ends before xe_known. */
+    eng_trace full;
+    memset(&full, 0, sizeof full);
+    full.version = v;
+    full.variant = -1;
+    full.xe_channel = -1;
     for (int ch = 0; ch < ENG_CH_COUNT; ch++)
-        out->state[ch] = -1;
+        full.state[ch] = -1;
+    size_t size = v >= 2 ? sizeof full : offsetof(eng_trace, xe_known);
+    memcpy(out, &full, size);
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -134,6 +139,33 @@ ENG_API int eng_trace_get(eng_engine *e, const char *actor, uint64_t message, ui
                     const eng__lcust *k = &c.cust[i];
                     if (k->id != customer)
                         continue;
+                    if (v >= 2 && k->rule == ENG__RULE_XENGAGE && c.ncust) {
+                        /* Why this channel: the decision replayed from the model it used. */
+                        eng__xe_why y;
+                        if ((rc = eng__xengage_trace(e, message, occurrence, c.cust[0].id, customer, k->reach, &y)))
+                            break;
+                        full.xe_known = y.known;
+                        full.xe_channel = y.channel;
+                        full.xe_value = y.value;
+                        full.xe_model_time = y.model_time;
+                        full.xe_reachable = y.reachable;
+                        full.xe_segment = y.segment;
+                        for (int ch = 0; ch < ENG_CH_COUNT; ch++) {
+                            full.xe_engagement[ch] = y.engagement[ch];
+                            full.xe_engagement_used[ch] = y.engagement_used[ch];
+                            full.xe_conversion[ch] = y.conversion[ch];
+                            full.xe_conversion_used[ch] = y.conversion_used[ch];
+                            full.xe_delivery[ch] = y.delivery[ch];
+                            full.xe_cost[ch] = y.cost[ch];
+                            full.xe_score[ch] = y.score[ch];
+                            full.xe_sent[ch] = y.sent[ch];
+                            full.xe_engaged[ch] = y.engaged[ch];
+                        }
+                        full.xe_explored = k->detail & 1u;
+                        full.xe_guard = (k->detail >> 1) & 1u;
+                        full.xe_propensity = full.xe_explored && (k->detail >> 2) ? 1.0 / (k->detail >> 2) : 0;
+                        memcpy(&out->xe_known, &full.xe_known, sizeof full - offsetof(eng_trace, xe_known));
+                    }
                     out->reason = k->planned ? ENG_TRACE_CHOSEN : ENG_TRACE_UNREACHABLE;
                     out->rule = k->rule;
                     out->detail = k->detail;

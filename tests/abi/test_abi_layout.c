@@ -74,7 +74,8 @@ static void struct_layouts(void **s)
     OFF(eng_dispatch_hooks, version, 0); OFF(eng_dispatch_hooks, ad_export, 8);
     assert_int_equal(sizeof(eng_dispatch_hooks), 16);
     OFF(eng_trace, version, 0); OFF(eng_trace, reason, 4); OFF(eng_trace, rule, 8); OFF(eng_trace, detail, 12); OFF(eng_trace, variant, 16); OFF(eng_trace, channels, 20); OFF(eng_trace, unreach, 24); OFF(eng_trace, state, 84);
-    assert_int_equal(sizeof(eng_trace), 144);
+    OFF(eng_trace, xe_known, 144); OFF(eng_trace, xe_channel, 148); OFF(eng_trace, xe_explored, 152); OFF(eng_trace, xe_guard, 156); OFF(eng_trace, xe_propensity, 160); OFF(eng_trace, xe_value, 168); OFF(eng_trace, xe_model_time, 176); OFF(eng_trace, xe_reachable, 184); OFF(eng_trace, xe_segment, 188); OFF(eng_trace, xe_engagement, 192); OFF(eng_trace, xe_engagement_used, 312); OFF(eng_trace, xe_conversion, 432); OFF(eng_trace, xe_conversion_used, 552); OFF(eng_trace, xe_delivery, 672); OFF(eng_trace, xe_cost, 792); OFF(eng_trace, xe_score, 912); OFF(eng_trace, xe_sent, 1032); OFF(eng_trace, xe_engaged, 1092);
+    assert_int_equal(sizeof(eng_trace), 1152);
     /* engine.h */
     OFF(eng_config, version, 0); OFF(eng_config, allocator, 8); OFF(eng_config, store, 16); OFF(eng_config, transport, 24); OFF(eng_config, transport_user, 32); OFF(eng_config, clock_fn, 40); OFF(eng_config, clock_user, 48); OFF(eng_config, log_fn, 56); OFF(eng_config, log_user, 64); OFF(eng_config, log_level, 72); OFF(eng_config, progress_fn, 80); OFF(eng_config, progress_user, 88);
     assert_int_equal(sizeof(eng_config), 96);

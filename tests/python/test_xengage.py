@@ -55,10 +55,11 @@ class XEngage(unittest.TestCase):
             eng.submit("asha", mid)
             eng.approve("ravi", mid)
             now[0] = T0 + 3 * engage.DAY
-            mix = []
+            mix, sent_log = [], []
             for _ in range(60):
                 eng.run_due("admin", message=mid, max_batches=1)
                 receipts, buys = [], []
+                sent_log.extend(p.batch)
                 for key, ch, cust in p.batch:
                     receipts.append({"key": key, "status": "delivered", "time": now[0] + 60000})
                     if rnd.random() < OPEN[ch]:
@@ -81,6 +82,23 @@ class XEngage(unittest.TestCase):
             # It learns between batches: the best-opening channel's share grows.
             self.assertGreater(sum(mix[-5:]) / 5, mix[0] + 0.2, mix)
             self.assertEqual(eng.trace("admin", mid, 0)["rule"] in ("xengage", "unreachable"), True)
+            # The trace says why this channel: the replayed decision, its estimates, cost and draw.
+            seen = 0
+            for key, ch, cust in sent_log[:200]:
+                t = eng.trace("admin", mid, cust)
+                xe = t["xengage"]
+                self.assertEqual(xe["channel"], ch)
+                self.assertEqual(set(xe["estimates"]), {"email", "sms", "whatsapp"})
+                est = xe["estimates"]
+                for name, e in est.items():
+                    self.assertAlmostEqual(e["score"], xe["value"] * e["delivery"] * e["engagement_used"]
+                                           * e["conversion_used"] - e["cost"], places=6)
+                if xe["explored"]:
+                    self.assertAlmostEqual(xe["propensity"], 1 / 3)
+                else:
+                    self.assertEqual(max(est, key=lambda n: est[n]["score"]), ch)
+                seen += 1
+            self.assertEqual(seen, 200)
             now[0] = T0 + 31 * engage.DAY
             with eng.campaign_report("admin", cid) as r:
                 self.assertEqual(r.total()["contacted"], x["accepted"])

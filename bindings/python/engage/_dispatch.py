@@ -45,15 +45,30 @@ class DispatchMixin:
                 "key": s.key.decode()}
 
     def trace(self, actor: str, message: int, customer: int, occurrence: int = 0) -> dict:
-        """Why a customer was or was not contacted, and on which channels with what outcome."""
+        """Why a customer was or was not contacted, and on which channels with what outcome; for an
+        X-Engage decision also "xengage": the chosen channel, exploration and its propensity, and per
+        reachable channel the estimates, the draws used, the cost and the score."""
         t = _n.new(_n.Trace)
         self._call(_n.lib.eng_trace_get, actor.encode(), message, occurrence, customer, ctypes.byref(t))
         chosen = {channel_name(c): LEDGER_STATES[t.state[c]] for c in range(_n.CH_COUNT)
                   if t.channels >> c & 1 and t.state[c] >= 0}
-        return {"reason": TRACE_REASONS[t.reason], "rule": TRACE_RULES[t.rule], "detail": t.detail,
-                "variant": t.variant if t.variant >= 0 else None, "channels": chosen,
-                "unreachable": {channel_name(c): UNREACH.get(t.unreach[c], t.unreach[c])
-                                for c in range(_n.CH_COUNT) if t.unreach[c]}}
+        out = {"reason": TRACE_REASONS[t.reason], "rule": TRACE_RULES[t.rule], "detail": t.detail,
+               "variant": t.variant if t.variant >= 0 else None, "channels": chosen,
+               "unreachable": {channel_name(c): UNREACH.get(t.unreach[c], t.unreach[c])
+                               for c in range(_n.CH_COUNT) if t.unreach[c]}}
+        if t.xe_known:  # X-Engage: why this channel, replayed from the model the decision used
+            out["xengage"] = {
+                "channel": channel_name(t.xe_channel) if t.xe_channel >= 0 else None,
+                "explored": bool(t.xe_explored), "guard": bool(t.xe_guard),
+                "propensity": t.xe_propensity if t.xe_explored else None, "value": t.xe_value,
+                "model_time": t.xe_model_time, "segment": t.xe_segment,
+                "estimates": {channel_name(c): {
+                    "engagement": t.xe_engagement[c], "engagement_used": t.xe_engagement_used[c],
+                    "conversion": t.xe_conversion[c], "conversion_used": t.xe_conversion_used[c],
+                    "delivery": t.xe_delivery[c], "cost": t.xe_cost[c], "score": t.xe_score[c],
+                    "sent": t.xe_sent[c], "engaged": t.xe_engaged[c]}
+                    for c in range(_n.CH_COUNT) if t.xe_reachable >> c & 1}}
+        return out
 
     def traces(self, actor: str, message: int, occurrence: int = 0) -> Iterator[dict]:
         """The trace of every customer of the message's frozen audience (test group, then

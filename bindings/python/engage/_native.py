@@ -181,9 +181,16 @@ ExecutionInfo = _struct("eng_execution_info", [
 SendInfo = _struct("eng_send_info", [
     ("version", c_uint), ("state", c_int), ("attempts", c_uint32), ("next_at", c_int64),
     ("key", ctypes.c_char * (SEND_KEY_MAX + 1))])
+_D = ctypes.c_double
 Trace = _struct("eng_trace", [
     ("version", c_uint), ("reason", c_int), ("rule", c_int), ("detail", c_uint), ("variant", c_int),
-    ("channels", c_uint32), ("unreach", c_int * CH_COUNT), ("state", c_int * CH_COUNT)])
+    ("channels", c_uint32), ("unreach", c_int * CH_COUNT), ("state", c_int * CH_COUNT),
+    ("xe_known", c_int), ("xe_channel", c_int), ("xe_explored", c_int), ("xe_guard", c_int),
+    ("xe_propensity", _D), ("xe_value", _D), ("xe_model_time", c_int64), ("xe_reachable", c_uint32),
+    ("xe_segment", c_uint), ("xe_engagement", _D * CH_COUNT), ("xe_engagement_used", _D * CH_COUNT),
+    ("xe_conversion", _D * CH_COUNT), ("xe_conversion_used", _D * CH_COUNT), ("xe_delivery", _D * CH_COUNT),
+    ("xe_cost", _D * CH_COUNT), ("xe_score", _D * CH_COUNT), ("xe_sent", c_uint * CH_COUNT),
+    ("xe_engaged", c_uint * CH_COUNT)])
 DryReport = _struct("eng_dry_report", [
     ("version", c_uint), ("audience", c_uint64), ("control", c_uint64), ("contacted", c_uint64),
     ("unreachable", c_uint64), ("sends", c_uint64 * CH_COUNT), ("segments", c_uint64), ("credits", c_int64),
@@ -222,7 +229,7 @@ VERSIONS = {"eng_config": 1, "eng_info": 1, "eng_org_settings": 1, "eng_actor_sp
             "eng_campaign_status": 1, "eng_message_spec": 1, "eng_message_status": 1, "eng_import_options": 1,
             "eng_import_report": 1, "eng_audience_query": 1, "eng_rule_options": 1, "eng_event_report": 1,
             "eng_receipts": 1, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,
-            "eng_run_report": 1, "eng_execution_info": 1, "eng_send_info": 1, "eng_trace": 1, "eng_dry_report": 2,
+            "eng_run_report": 1, "eng_execution_info": 1, "eng_send_info": 1, "eng_trace": 2, "eng_dry_report": 2,
             "eng_report_figures": 1, "eng_campaign_report_options": 1, "eng_ope_estimate": 1,
             "eng_erase_report": 1, "eng_transport_methods": 2, "eng_store_methods": 2, "eng_envelope": 2}
 

@@ -4,7 +4,9 @@
  * respond to; it learns from receipts and transactions appended between
  * batches; the same seed gives bit-identical choices whatever the batch size
  * and the number of threads running it; the model's checkpoint is stored. */
+#include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 
 #include "dispatch_fixture.h"
 #include "dispatch/dispatch_impl.h"
@@ -245,6 +247,105 @@ static void segments_from_include_groups(void **state)
     dx_close(&f);
 }
 
+/* The trace of every X-Engage decision replays it: the same channel, from the model of its own
+ * scheduler time (the first batches' before anything was learnt, the rest's after the SMS clicks);
+ * the scores are value x delivery x engagement x conversion - cost, the winner is the best positive
+ * one, an explored choice has propensity 1 / reachable channels; a version 1 caller's struct is not
+ * written past its end. */
+static void trace_replays_decision(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, N, 50, 1, 1);
+    extern uint32_t eng__xengage_min_audience;
+    eng__xengage_min_audience = 1;
+    uint32_t *ids = malloc(f.n * sizeof *ids);
+    for (uint32_t c = 0; c < f.n; c++)
+        ids[c] = c;
+    dx_txns(&f, ids, f.n / 4, test_clock_now - ENG_DAY, 100, "h");
+    eng_message_spec m = dx_message();
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+    dx_approve(&f, &m);
+    eng_run_options o = ENG_RUN_OPTIONS_INIT;
+    o.max_batches = 2;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, &o, &rep), ENG_OK);
+    int *first = malloc(f.n * sizeof *first);
+    channels_sent(&f, first);
+    dx_receipts(&f, f.t0 + 60 * 1000, sms_pick, NULL);
+    size_t nb = 0;
+    for (uint32_t c = 0; c < f.n; c++)
+        if (first[c] == ENG_CH_SMS)
+            ids[nb++] = c;
+    dx_txns(&f, ids, nb, f.t0 + 2 * ENG_HOUR, 100, "l");
+    eng_time later = f.t0 + 72 * ENG_HOUR;
+    test_clock_now = later;
+    dx_run_all(&f, later, NULL);
+    size_t ntest = 0;
+    uint32_t *test = dx_test_group(&f, &ntest);
+    unsigned early = 0, late = 0, early_email = 0, late_email = 0, none = 0, expl = 0;
+    for (size_t x = 0; x < ntest; x++) {
+        uint32_t c = test[x];
+        eng_trace t;
+        assert_int_equal(eng_trace_init(&t, ENG_TRACE_VERSION), ENG_OK);
+        assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, c, &t), ENG_OK);
+        if (t.rule != ENG_RULE_XENGAGE)
+            continue;
+        assert_int_equal(t.xe_known, 1);
+        int chosen = -1;
+        for (int ch = 0; ch < ENG_CH_COUNT; ch++)
+            if (t.channels >> ch & 1u)
+                chosen = ch;
+        assert_int_equal(t.xe_channel, chosen); /* the replay picks what was picked */
+        int is_first = first[c] >= 0 || (t.reason != ENG_TRACE_CHOSEN && t.xe_model_time == f.t0);
+        assert_true(t.xe_model_time == (is_first ? f.t0 : later));
+        early += is_first && chosen >= 0, late += !is_first && chosen >= 0;
+        early_email += is_first && chosen == ENG_CH_EMAIL, late_email += !is_first && chosen == ENG_CH_EMAIL;
+        unsigned nreach = 0;
+        double best = 0;
+        int arg = -1;
+        for (int ch = 0; ch < ENG_CH_COUNT; ch++) {
+            if (!(t.xe_reachable >> ch & 1u))
+                continue;
+            nreach++;
+            double score = t.xe_value * t.xe_delivery[ch] * t.xe_engagement_used[ch] * t.xe_conversion_used[ch] -
+                           t.xe_cost[ch];
+            assert_true(fabs(score - t.xe_score[ch]) <= 1e-9 * (1 + fabs(score)));
+            assert_true(t.xe_cost[ch] == (ch == ENG_CH_SMS ? 3 : 1));
+            if (score > best)
+                best = score, arg = ch;
+        }
+        if (t.xe_explored) {
+            expl++;
+            assert_true(fabs(t.xe_propensity - 1.0 / nreach) < 1e-12);
+        } else {
+            assert_true(t.xe_propensity == 0);
+            assert_int_equal(arg, chosen); /* the best positive score, or none */
+            none += chosen < 0;
+        }
+    }
+    printf("x-engage trace: %u early decisions (%u e-mail), %u late (%u e-mail), %u none, %u explored\n", early,
+           early_email, late, late_email, none, expl);
+    assert_true(early > 0 && late > 0 && late_email * 10 < late && early_email * 5 >= early);
+    /* A version 1 caller: the fields end at state[], nothing after is written. */
+    struct {
+        eng_trace t;
+        unsigned char guard[64];
+    } v1;
+    memset(&v1, 0xa5, sizeof v1);
+    assert_int_equal(eng_trace_init(&v1.t, 1), ENG_OK);
+    assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, test[0], &v1.t), ENG_OK);
+    const unsigned char *tail = (const unsigned char *)&v1.t + offsetof(eng_trace, xe_known);
+    for (size_t i = 0; i < sizeof v1 - offsetof(eng_trace, xe_known); i++)
+        assert_int_equal(tail[i], 0xa5);
+    assert_int_equal(v1.t.rule, ENG_RULE_XENGAGE);
+    free(test);
+    free(first);
+    free(ids);
+    dx_close(&f);
+}
+
 typedef struct runner {
     dx *f;
     eng_time now;
@@ -403,6 +504,7 @@ int main(void)
         cmocka_unit_test(one_channel_from_history),
         cmocka_unit_test(learns_between_batches),
         cmocka_unit_test(segments_from_include_groups),
+        cmocka_unit_test(trace_replays_decision),
         cmocka_unit_test(deterministic),
         cmocka_unit_test(carries_over),
         cmocka_unit_test(reservation_follows_sends),
