@@ -614,7 +614,8 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
                 len += (size_t)snprintf(csv + len, cap - len, ",,");
             else if (d->ech[k] == ENG_CH_EMAIL)
                 len += (size_t)snprintf(csv + len, cap - len, ",c%u@example.com,yes", i);
-            else if (d->ech[k] == ENG_CH_SMS || d->ech[k] == ENG_CH_WHATSAPP)
+            else if (d->ech[k] == ENG_CH_SMS || d->ech[k] == ENG_CH_WHATSAPP || d->ech[k] == ENG_CH_VIBER ||
+                     d->ech[k] == ENG_CH_RCS || d->ech[k] == ENG_CH_CALLTASK) /* phone channels */
                 len += (size_t)snprintf(csv + len, cap - len, ",+1%010u,yes", i);
             else if (d->ech[k] == ENG_CH_FACEBOOK || d->ech[k] == ENG_CH_INSTAGRAM || d->ech[k] == ENG_CH_GOOGLE ||
                      d->ech[k] == ENG_CH_YOUTUBE) /* ad audiences match on an email */
