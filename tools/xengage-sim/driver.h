@@ -48,6 +48,12 @@ struct xs_driver {
     void (*plan_wave)(xs_driver *d, unsigned wave, double t0_h, uint8_t *batch);
     /* Optional: after the wave's last batch. */
     void (*wave_done)(xs_driver *d, unsigned wave);
+    /* Optional (engine driver): the wave's campaign report's estimate of target 0 priority, 1 greedy, in
+     * currency per test customer: out = {dr, lo, hi}; returns 1 when the report had one. */
+    int (*report_ope)(xs_driver *d, unsigned wave, int target, double out[3]);
+    /* Optional (engine driver): a test customer's purchase that no message caused (the organic draw),
+     * when the send's outcome does not already carry it; the host's sales feed has every purchase. */
+    void (*organic)(xs_driver *d, uint32_t i);
 };
 
 xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts *o);

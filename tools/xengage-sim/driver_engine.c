@@ -66,6 +66,8 @@ typedef struct engd {
     unsigned nseg;
     char (*segname)[16];
     const char **segp;
+    int ope_known[2];
+    double ope[2][3]; /* the last wave's report: priority, greedy (currency per test customer) */
 } engd;
 
 static eng_time clock_fn(void *u) { return ((engd *)u)->now; }
@@ -329,6 +331,12 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
     c.end = t0 + 30 * ENG_DAY;
     c.objective = ENG_OBJ_BOOST_SALES;
     c.control_percent = (uint32_t)llround(p->control * 100);
+    /* The report's revenue window ends before the next wave's sends, so its estimates are of this wave. */
+    c.goal_mode = ENG_GOAL_CUSTOM;
+    c.goal.event = "transaction";
+    c.goal.window_days = p->wave_gap_h >= 48 ? (uint32_t)(p->wave_gap_h / 24) - 1 : 1;
+    c.goal.start_on = ENG_GOAL_ON_SENT;
+    c.goal.attribution = ENG_ATTR_LAST_TOUCH;
     must(eng_campaign_create(d->e, "ann", &c, &d->campaign, NULL), "eng_campaign_create");
     eng_creative cr[XS_MAXK];
     int prio[XS_MAXK];
@@ -459,6 +467,8 @@ static void e_control(xs_driver *b, uint32_t i, int converted)
         push_txn((engd *)b, i, ((engd *)b)->w->value[i]);
 }
 
+static void e_organic(xs_driver *b, uint32_t i) { push_txn((engd *)b, i, ((engd *)b)->w->value[i]); }
+
 static void e_nop(xs_driver *b) { (void)b; }
 
 static double e_dm(xs_driver *b, uint32_t i, int ch)
@@ -478,14 +488,23 @@ static void e_wave_done(xs_driver *b, unsigned wave)
     ro.message = d->message;
     eng_run_report rep = ENG_RUN_REPORT_INIT;
     must(eng_run_due(d->e, "root", d->now, &ro, &rep), "eng_run_due");
-    if (!d->verbose)
-        return;
     eng_campaign_report_options o = ENG_CAMPAIGN_REPORT_OPTIONS_INIT;
     o.credits_per_unit = CREDITS_PER_UNIT;
     eng_report *r = NULL;
     must(eng_campaign_report(d->e, "root", d->campaign, &o, &r), "eng_campaign_report");
     eng_report_figures f = ENG_REPORT_FIGURES_INIT;
     eng_report_total(r, &f);
+    static const int targets[2] = {ENG_OPE_PRIORITY, ENG_OPE_GREEDY};
+    for (int t = 0; t < 2; t++) {
+        eng_ope_estimate e = ENG_OPE_ESTIMATE_INIT;
+        d->ope_known[t] = eng_report_ope(r, targets[t], &e) == ENG_OK && e.known;
+        d->ope[t][0] = e.dr / CREDITS_PER_UNIT, d->ope[t][1] = e.dr_low / CREDITS_PER_UNIT;
+        d->ope[t][2] = e.dr_high / CREDITS_PER_UNIT;
+    }
+    if (!d->verbose) {
+        eng_report_free(r);
+        return;
+    }
     printf("engine report wave %u: contacted %llu, sent %llu, opened %llu, responders %llu (hit rate %.2f %%, control "
            "%.2f %%)", wave, (unsigned long long)f.contacted, (unsigned long long)f.sent,
            (unsigned long long)f.opened, (unsigned long long)f.responders, f.hit_rate, f.control_hit_rate);
@@ -499,6 +518,14 @@ static void e_wave_done(xs_driver *b, unsigned wave)
     }
     printf(" (per test customer, currency)\n");
     eng_report_free(r);
+}
+
+static int e_report_ope(xs_driver *b, unsigned wave, int target, double out[3])
+{
+    engd *d = (engd *)b;
+    (void)wave;
+    memcpy(out, d->ope[target], sizeof d->ope[target]);
+    return d->ope_known[target];
 }
 
 static void e_close(xs_driver *b)
@@ -584,6 +611,7 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION);
     for (unsigned k = 0; k < p->k; k++)
         s.channel_cost[d->ech[k]] = llround(p->ch[k].cost * CREDITS_PER_UNIT);
+    s.conversion_goals = 1; /* each wave's campaign tracks revenue only until the next wave */
     must(eng_org_create(d->e, "sim", &s, "root", NULL), "eng_org_create");
     eng__xengage_credits_per_unit = CREDITS_PER_UNIT;
     extern uint32_t eng__xengage_min_audience;
@@ -688,6 +716,7 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     for (uint32_t i = 0; i < n; i += 10)
         push_txn(d, i, w->value[i]);
     flush(d);
-    d->base = (xs_driver){e_decide, e_outcome, e_control, e_nop, e_nop, e_dm, NULL, e_close, "engine", 0, e_plan_keys, e_wave_done};
+    d->base = (xs_driver){e_decide, e_outcome, e_control, e_nop, e_nop, e_dm, NULL, e_close, "engine", 0, e_plan_keys,
+                          e_wave_done, e_report_ope, e_organic};
     return &d->base;
 }

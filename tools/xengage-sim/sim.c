@@ -229,6 +229,7 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
         abort();
     double t_x = 0;
     for (unsigned wave = 1; wave <= W; wave++) {
+        double wtruth[2] = {0, 0}, wn = 0; /* this wave's exact values of priority and greedy */
         xs_world_wave(&w, wave);
         double t0 = (wave - 1) * p->wave_gap_h;
         double sendall_cost = 0;
@@ -314,6 +315,9 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                         for (int t = 0; t < OPE_COUNT; t++)
                             oa.truth[t] += w.value[i] * xs_tau(&w, i, (unsigned)tg[t]) - p->ch[tg[t]].cost;
                         oa.truth_n += 1;
+                        for (int t = 0; t < 2; t++)
+                            wtruth[t] += w.value[i] * xs_tau(&w, i, (unsigned)tg[t]) - p->ch[tg[t]].cost;
+                        wn += 1;
                         if (ch[x].explored) {
                             if (oa.n == oa.cap) {
                                 oa.cap = oa.cap ? 2 * oa.cap : 4096;
@@ -329,12 +333,18 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                             oa.n++;
                         }
                     }
-                    if (c < 0)
+                    int organic = l->drv && l->drv->organic && xs_u(seed, i, wave, U_ORGANIC) < w.p0[i];
+                    if (c < 0) {
+                        if (organic)
+                            l->drv->organic(l->drv, i);
                         continue;
+                    }
                     add(m, &w, i, 1u << c);
                     spent += p->ch[c].cost;
                     unsigned f = sample(&w, i, (unsigned)c, wave, &conv, &delay);
                     push(l, now + delay, i, (unsigned)c, f);
+                    if (organic && !(f & ENG__XE_CONVERTED)) /* not engaged: the purchase happens anyway */
+                        l->drv->organic(l->drv, i);
                 }
                 if (l->drv) /* this batch's control customers: their organic purchases */
                     for (uint32_t i = 0; i < w.n; i++)
@@ -349,6 +359,12 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
             }
             if (l->drv && l->drv->wave_done)
                 l->drv->wave_done(l->drv, wave);
+            for (int t = 0; l->drv && l->drv->report_ope && t < 2 && wave <= XS_MAXW; t++) {
+                double e[3];
+                xs_eope *x = &r->eope[wave - 1][t];
+                if ((x->known = l->drv->report_ope(l->drv, wave, t, e)))
+                    *x = (xs_eope){1, wn ? wtruth[t] / wn : 0, e[0], e[1], e[2]};
+            }
             if (l->drv)
                 t_x += (double)(clock() - c0) / CLOCKS_PER_SEC;
         }

@@ -23,8 +23,16 @@ typedef struct xs_ope {
 } xs_ope;
 enum { OPE_PRIORITY, OPE_GREEDY, OPE_RANDOM, OPE_COUNT };
 
+/* The engine's own off-policy estimate of a target in one wave's campaign report (engine driver). */
+typedef struct xs_eope {
+    int known;
+    double truth;         /* the simulator's exact value of the target on that wave's test group */
+    double dr, lo, hi;    /* the report's doubly-robust estimate and its 95 % interval */
+} xs_eope;
+
 typedef struct xs_seed_result {
     xs_wm w[P_COUNT][XS_MAXW];
+    xs_eope eope[XS_MAXW][2]; /* [wave][priority, greedy] */
     xs_ope ope[OPE_COUNT];
     size_t ope_rows;
     double seconds_xengage;
