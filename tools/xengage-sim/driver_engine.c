@@ -481,7 +481,8 @@ static double e_dm(xs_driver *b, uint32_t i, int ch)
 static void e_wave_done(xs_driver *b, unsigned wave)
 {
     engd *d = (engd *)b;
-    d->now += 12 * ENG_HOUR;
+    eng_time end = at_hours(b->now_h); /* the simulator delivered what resolved by then */
+    d->now = end > d->now ? end : d->now + 12 * ENG_HOUR;
     flush(d);
     /* Let the execution finish (its model becomes the org's prior for the next wave). */
     eng_run_options ro = ENG_RUN_OPTIONS_INIT;

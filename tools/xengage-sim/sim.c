@@ -357,6 +357,14 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                             }
                         }
             }
+            if (l->drv && l->drv->report_ope) {
+                /* The engine's report reads the wave's revenue window: hand it the outcomes that resolve
+                 * before the next wave's approval (4 days ahead; else they reach the engine stamped with
+                 * the next wave's time, outside the window). */
+                double last = t0 + (p->batches - 1) * p->batch_gap_h + 1, end = t0 + p->wave_gap_h - 97;
+                l->drv->now_h = end > last ? end : last;
+                deliver(l, l->drv->now_h);
+            }
             if (l->drv && l->drv->wave_done)
                 l->drv->wave_done(l->drv, wave);
             for (int t = 0; l->drv && l->drv->report_ope && t < 2 && wave <= XS_MAXW; t++) {
