@@ -464,6 +464,16 @@ static void check(const mx *m, eng_report *r, const eng_measure_spec *s, const c
     long double inc = (thr - chr) / 100 * b.contacted * ((long double)b.sales / b.responders);
     assert_int_equal(f.incremental_sales, cents(inc));
     assert_true(fabs(f.lift - (double)(thr - chr)) < 1e-9);
+    /* the 95 % interval (normal, unpooled variance) and the two-sided p-value of the pooled
+     * two-proportion z-test, from the brute-force counts */
+    long double nt = b.contacted, nc = NCUST - NTEST, pt = b.responders / nt, pc = b.control_resp / nc;
+    long double se = sqrtl(pt * (1 - pt) / nt + pc * (1 - pc) / nc), z975 = 1.959963984540054L;
+    assert_true(f.lift_known);
+    assert_true(fabsl(f.lift_ci_low - 100 * (pt - pc - z975 * se)) < 1e-9L);
+    assert_true(fabsl(f.lift_ci_high - 100 * (pt - pc + z975 * se)) < 1e-9L);
+    long double pool = (b.responders + b.control_resp) / (nt + nc);
+    long double zs = fabsl(pt - pc) / sqrtl(pool * (1 - pool) * (1 / nt + 1 / nc));
+    assert_true(fabsl(f.p_value - erfcl(zs / sqrtl(2))) < 1e-9L);
     for (int k = 0; k < NMSG; k++) {
         eng_report_figures g = ENG_REPORT_FIGURES_INIT;
         assert_int_equal(eng_report_message(r, (size_t)k, NULL, &g), ENG_OK);
