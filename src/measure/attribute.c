@@ -480,9 +480,13 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
     eng__free(&engine->mem, sel);
     if (!rc && p)
         rc = eng__prog_batch(p, txns->n);
-    enum { SLICE = 1 << 20 };
-    for (size_t at = 0; !rc && (at == 0 || at < touches->n); at += SLICE) {
-        size_t k = touches->n - at < SLICE ? touches->n - at : SLICE;
+    /* Slices only for a progress callback, and no smaller than the touch pass's
+     * key buffer (it is sized to the first call's rows). */
+    size_t slice = p && engine->progress_fn ? eng__attr_part_rows : touches->n;
+    if (!slice)
+        slice = 1;
+    for (size_t at = 0; !rc && (at == 0 || at < touches->n); at += slice) {
+        size_t k = touches->n - at < slice ? touches->n - at : slice;
         x->row0 = at;
         rc = eng__attr_touches(x, k, touches->customer + at, touches->message + at, touches->channel + at,
                                touches->status + at, touches->time + at);
