@@ -454,17 +454,64 @@ ENG_API int eng_ad_manifest_init(eng_ad_manifest *x, unsigned int version);
 typedef int (*eng_ad_export_fn)(const eng_ad_manifest *manifest, const char *const *hashes, int *status,
                                 void *user);
 
-/** Current version of #eng_dispatch_hooks. */
-#define ENG_DISPATCH_HOOKS_VERSION 1
+/** Current version of #eng_tiny_url_request. */
+#define ENG_TINY_URL_REQUEST_VERSION 1
 
-/** Host callbacks of the dispatcher beyond the transport (eng_dispatch_hooks_set()). */
+/** One link to shorten: a `{{tiny_url}}` tag of one send (see #eng_tiny_url_fn). */
+typedef struct eng_tiny_url_request {
+    unsigned int version;        /**< #ENG_TINY_URL_REQUEST_VERSION. */
+    const char *idempotency_key; /**< The send's key: a retry of the send asks again with the same key. Handed back
+                                      with a click receipt (eng_touch_append()), it records the click on that send. */
+    const char *url;             /**< The link to shorten: the tag's default (`{{tiny_url | "https://..."}}`), or "". */
+    uint64_t campaign;           /**< The campaign. */
+    uint64_t message;            /**< The message. */
+    uint32_t occurrence;         /**< Occurrence of the message's schedule. */
+    uint32_t customer;           /**< Dense customer id. */
+    int channel;                 /**< An #eng_channel. */
+} eng_tiny_url_request;
+
+/** Static initialiser equal to what eng_tiny_url_request_init() produces. */
+#define ENG_TINY_URL_REQUEST_INIT {ENG_TINY_URL_REQUEST_VERSION, NULL, NULL, 0, 0, 0, 0, 0}
+
+/**
+ * Prepare @p x (zeroed, version set); the library fills requests itself, this is for hosts replaying one.
+ * @param x the struct. @param version #ENG_TINY_URL_REQUEST_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_tiny_url_request_init(eng_tiny_url_request *x, unsigned int version);
+
+/**
+ * Shorten one link of one send: write the short link (NUL-terminated, at most
+ * @p cap bytes with the NUL, no white space) to @p out and return #ENG_OK. The
+ * host should give the same link for the same key (a retried send renders
+ * again). Return a negative code when the shortener is unavailable: the send is
+ * not handed to the transport this time and is tried again after a backoff,
+ * counted as an attempt answered #ENG_SEND_RETRY (so it expires after
+ * #ENG_SEND_MAX_ATTEMPTS). Called with the engine locked: it must not call back
+ * into the engine (#ENG_EMISUSE). Never called by eng_dry_run(), which renders
+ * the long link.
+ */
+typedef int (*eng_tiny_url_fn)(const eng_tiny_url_request *req, char *out, size_t cap, void *user);
+
+/** Current version of #eng_dispatch_hooks. */
+#define ENG_DISPATCH_HOOKS_VERSION 2
+
+/** Host callbacks and settings of the dispatcher beyond the transport (eng_dispatch_hooks_set()). */
 typedef struct eng_dispatch_hooks {
     unsigned int version;       /**< #ENG_DISPATCH_HOOKS_VERSION. */
     eng_ad_export_fn ad_export; /**< Where ad audiences go; NULL: a message with an ad creative is refused. */
+    /* version 2 */
+    eng_tiny_url_fn tiny_url;   /**< Version 2. The link shortener for messages whose delivery settings ask for tiny
+                                     URLs; NULL: such a message that uses `{{tiny_url}}` is refused at execution. */
+    /** Version 2. Per channel (index an #eng_channel), most messages per second this engine hands to the
+     *  transport, across threads, batches and eng_run_due() calls; 0: no limit. Batches are split and
+     *  spaced so that in any interval of @c d seconds at most `rate * d + max(1, rate / 10)` messages of
+     *  the channel are handed over. Ad channels (exported, not sent) are not limited. */
+    unsigned int rate_limit[ENG_CH_COUNT];
 } eng_dispatch_hooks;
 
 /** Static initialiser equal to what eng_dispatch_hooks_init() produces. */
-#define ENG_DISPATCH_HOOKS_INIT {ENG_DISPATCH_HOOKS_VERSION, NULL}
+#define ENG_DISPATCH_HOOKS_INIT {ENG_DISPATCH_HOOKS_VERSION, NULL, NULL, {0}}
 
 /**
  * Fill @p x with the version and no callbacks.
@@ -478,7 +525,10 @@ ENG_API int eng_dispatch_hooks_init(eng_dispatch_hooks *x, unsigned int version)
  * after every eng_open(), before eng_run_due()). Customers chosen for an ad
  * channel leave through @c ad_export, never through the transport. An
  * execution of a message with an ad creative starts only when @c ad_export is
- * set; otherwise it is refused with the reason.
+ * set; otherwise it is refused with the reason. Likewise a message whose
+ * delivery settings ask for tiny URLs (`delivery.tiny_url`) and whose content
+ * uses `{{tiny_url}}` starts only when @c tiny_url is set. Only the fields of
+ * @c hooks->version are read; the others are cleared.
  * @param engine an open engine. @param hooks the callbacks (copied), or NULL to clear them.
  * @param user passed last to every callback.
  * @return #ENG_OK; #ENG_EVERSION; #ENG_EMISUSE (bad engine).

@@ -93,6 +93,12 @@ ENG_API int eng_dispatch_hooks_init(eng_dispatch_hooks *x, unsigned int version)
     return eng__struct_init(x, &init, sizeof init, version, ENG_DISPATCH_HOOKS_VERSION, "eng_dispatch_hooks");
 }
 
+ENG_API int eng_tiny_url_request_init(eng_tiny_url_request *x, unsigned int version)
+{
+    static const eng_tiny_url_request init = ENG_TINY_URL_REQUEST_INIT;
+    return eng__struct_init(x, &init, sizeof init, version, ENG_TINY_URL_REQUEST_VERSION, "eng_tiny_url_request");
+}
+
 ENG_API int eng_dispatch_hooks_set(eng_engine *e, const eng_dispatch_hooks *hooks, void *user)
 {
     if (hooks && (hooks->version == 0 || hooks->version > ENG_DISPATCH_HOOKS_VERSION))
@@ -106,8 +112,12 @@ ENG_API int eng_dispatch_hooks_set(eng_engine *e, const eng_dispatch_hooks *hook
     } else {
         memset(&d->hooks, 0, sizeof d->hooks);
         d->hooks.version = ENG_DISPATCH_HOOKS_VERSION;
-        if (hooks) /* version 1 is all there is: every field is read */
+        if (hooks)
             d->hooks.ad_export = hooks->ad_export;
+        if (hooks && hooks->version >= 2) {
+            d->hooks.tiny_url = hooks->tiny_url;
+            memcpy(d->hooks.rate_limit, hooks->rate_limit, sizeof d->hooks.rate_limit);
+        }
         d->hooks_user = user;
     }
     eng__leave(e);

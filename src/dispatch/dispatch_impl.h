@@ -113,7 +113,12 @@ typedef struct eng__rctx {   /* what a render needs about the send */
     const char *unsubscribe; /* URL for {{unsubscribe}}, or NULL */
     const char *campaign_name;
     const char *org;         /* whose customer: attributes are read from that org's table */
+    eng_tiny_url_fn tiny;    /* the host's shortener for {{tiny_url}}, or NULL: the long link */
+    void *tiny_user;
+    const eng_tiny_url_request *tiny_req; /* the send's request (url filled per tag) */
 } eng__rctx;
+/* eng__tpl_render: the host's shortener failed; the send waits for a retry (positive, not an error). */
+#define ENG__RENDER_LATER 1
 /* Compile a template once per message; html: escape values for an email body. */
 int eng__tpl_compile(const eng__mem *mem, const char *text, int html, eng__tpl **out);
 void eng__tpl_free(const eng__mem *mem, eng__tpl *t);
@@ -121,6 +126,8 @@ void eng__tpl_free(const eng__mem *mem, eng__tpl *t);
 int eng__tpl_render(const eng__tpl *t, const eng__rctx *r, eng__wr *w);
 /* Does the template use {{unsubscribe}}? */
 int eng__tpl_has_unsubscribe(const eng__tpl *t);
+/* Does the template use {{tiny_url}}? */
+int eng__tpl_has_tiny(const eng__tpl *t);
 /* SMS billing units of a rendered text: GSM-7 160/153, else UCS-2 70/67. */
 uint32_t eng__sms_segments(const char *text, size_t len);
 
@@ -155,6 +162,7 @@ typedef struct eng__xcache {
     char keypfx[ENG_SEND_KEY_MAX + 1]; /* the send key up to the customer ("<org>/c../m../o../u") */
     eng__unsub unsub;         /* the org's unsubscribe set-up */
     int has_unsub;
+    int dry;                  /* a dry run's private execution: no host shortener is called */
     size_t keypfx_len;
 } eng__xcache;
 
@@ -189,6 +197,10 @@ typedef struct eng__dsp {
     unsigned in_flight;
     pthread_cond_t cond;      /* a batch came back */
     eng__audpos apos;
+    /* Rate limits (work.c): per channel, the earliest monotonic time (seconds) the
+     * next message may go. Read and moved outside the engine lock, under rate_lock. */
+    pthread_mutex_t rate_lock;
+    double rate_next[ENG_CH_COUNT];
 } eng__dsp;
 
 eng__dsp *eng__dsp_get(eng_engine *e); /* NULL on OOM */

@@ -39,6 +39,7 @@ static void dsp_free(eng_engine *e, void *p)
     eng__free(&e->mem, d->held);
     eng__audpos_drop(e, &d->apos);
     pthread_cond_destroy(&d->cond);
+    pthread_mutex_destroy(&d->rate_lock);
     eng__free(&e->mem, d);
 }
 
@@ -58,6 +59,11 @@ eng__dsp *eng__dsp_get(eng_engine *e)
     if (!d)
         return NULL;
     if (pthread_cond_init(&d->cond, NULL) != 0) {
+        eng__free(&e->mem, d);
+        return NULL;
+    }
+    if (pthread_mutex_init(&d->rate_lock, NULL) != 0) {
+        pthread_cond_destroy(&d->cond);
         eng__free(&e->mem, d);
         return NULL;
     }
@@ -215,6 +221,21 @@ static int uses_unsubscribe(const eng_message_spec *s)
     return 0;
 }
 
+/* Delivery settings ask for tiny URLs and the content has a {{tiny_url}} tag. */
+static int uses_tiny(const eng_message_spec *s)
+{
+    if (!s->delivery.tiny_url)
+        return 0;
+    for (size_t i = 0; i < s->n_creatives; i++)
+        if ((s->creatives[i].body && strstr(s->creatives[i].body, "tiny_url")) ||
+            (s->creatives[i].subject && strstr(s->creatives[i].subject, "tiny_url")))
+            return 1;
+    for (size_t i = 0; i < s->n_variants; i++)
+        if (s->variants[i].body && strstr(s->variants[i].body, "tiny_url"))
+            return 1;
+    return 0;
+}
+
 static int has_ad_creative(const eng_message_spec *s)
 {
     for (size_t i = 0; i < s->n_creatives; i++)
@@ -248,6 +269,9 @@ static int refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
     else if (has_ad_creative(&m->spec) && !ad_hook(e))
         snprintf(why, cap, "the message has an ad creative but no ad export callback is set "
                            "(eng_dispatch_hooks_set); ad audiences never go through the transport");
+    else if (uses_tiny(&m->spec) && !(eng__dsp_get(e) && eng__dsp_get(e)->hooks.tiny_url))
+        snprintf(why, cap, "the delivery settings ask for tiny URLs but no link shortener is set "
+                           "(eng_dispatch_hooks_set, tiny_url)");
     else if (uses_unsubscribe(&m->spec) && !xc->has_unsub)
         snprintf(why, cap, "the content has {{unsubscribe}} but org '%s' has no unsubscribe set-up "
                            "(eng_unsubscribe_setup)", xc->x.o.id);
@@ -414,6 +438,7 @@ int eng__xcache_dry(eng_engine *e, const char *actor, uint64_t msg, eng__xcache 
         return rc;
     }
     xc->msg = msg;
+    xc->dry = 1;
     if ((rc = load_unsub(e, xc))) {
         xcache_free(e, xc);
         return rc;

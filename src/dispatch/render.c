@@ -9,11 +9,12 @@
 #include "dispatch/dispatch_impl.h"
 #include "audience/audience_link.h"
 #include "base/template.h"
+#include "base/handle.h"
 
 #include <pthread.h>
 #include <string.h>
 
-enum seg_kind { SEG_TEXT, SEG_FIELD, SEG_OPTOUT, SEG_UNSUB, SEG_COUPON, SEG_CAMPAIGN };
+enum seg_kind { SEG_TEXT, SEG_FIELD, SEG_OPTOUT, SEG_UNSUB, SEG_COUPON, SEG_CAMPAIGN, SEG_TINY };
 
 typedef struct seg {
     int kind;
@@ -49,7 +50,7 @@ static int tag_kind(const char *name, size_t n)
         const char *name;
         int kind;
     } fixed[] = {{"optout", SEG_OPTOUT}, {"unsubscribe", SEG_UNSUB}, {"coupon_code", SEG_COUPON},
-                 {"campaign_name", SEG_CAMPAIGN}};
+                 {"campaign_name", SEG_CAMPAIGN}, {"tiny_url", SEG_TINY}};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strlen(fixed[i].name) == n && memcmp(fixed[i].name, name, n) == 0)
             return fixed[i].kind;
@@ -115,6 +116,32 @@ int eng__tpl_has_unsubscribe(const eng__tpl *t)
     return 0;
 }
 
+int eng__tpl_has_tiny(const eng__tpl *t)
+{
+    for (size_t i = 0; t && i < t->n; i++)
+        if (t->s[i].kind == SEG_TINY)
+            return 1;
+    return 0;
+}
+
+/* The host's short link for one {{tiny_url}} tag (its default is the long link). */
+static int tiny_link(const eng__rctx *r, const seg *s, char *out, size_t cap, size_t *n)
+{
+    eng_tiny_url_request q = *r->tiny_req;
+    q.url = s->def ? s->def : "";
+    out[0] = 0;
+    eng__callback_begin();
+    int rc = r->tiny(&q, out, cap, r->tiny_user);
+    eng__callback_end();
+    eng_error_clear(); /* a failed shortener is a retry, not this call's error */
+    out[cap - 1] = 0;
+    *n = strlen(out);
+    for (size_t i = 0; i < *n; i++)
+        if ((unsigned char)out[i] <= ' ')
+            rc = -1; /* a link with white space or a line break is not a link */
+    return rc < 0 || *n == 0 ? ENG__RENDER_LATER : ENG_OK;
+}
+
 static void put_escaped(eng__wr *w, const char *v, size_t n)
 {
     size_t run = 0;
@@ -149,7 +176,7 @@ int eng__tpl_render(const eng__tpl *t, const eng__rctx *r, eng__wr *w)
         const seg *s = &t->s[i];
         const char *v = NULL;
         size_t n = 0;
-        char tmp[96];
+        char tmp[96], link[512];
         switch (s->kind) {
         case SEG_TEXT:
             eng__wr_bytes(w, s->text, s->len);
@@ -169,6 +196,13 @@ int eng__tpl_render(const eng__tpl *t, const eng__rctx *r, eng__wr *w)
         case SEG_CAMPAIGN:
             v = r->campaign_name;
             n = v ? strlen(v) : 0;
+            break;
+        case SEG_TINY: /* without a shortener the default is the (long) link itself */
+            if (r->tiny) {
+                if (tiny_link(r, s, link, sizeof link, &n))
+                    return ENG__RENDER_LATER;
+                v = link;
+            }
             break;
         default:
             /* A column the customer table does not have reads as missing. */

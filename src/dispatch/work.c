@@ -12,6 +12,7 @@
 #include "dispatch/coupon.h"
 
 #include <stdio.h>
+#include <time.h>
 
 #define BACKOFF_BASE ((eng_time)60 * 1000)
 #define BACKOFF_MAX ENG_HOUR
@@ -20,6 +21,7 @@
 #define RETRIES 200 /* conflicts with other engines met in a row before a run gives up with ENG_EBUSY */
 
 enum { SKIP_RENDER = ENG_UNREACH_RENDER }; /* skip reason beyond ENG__UNREACH_*: the content could not be rendered */
+#define LATER 100 /* build: the host's shortener failed; the send is tried again after a backoff */
 
 static eng_time backoff(unsigned attempts)
 {
@@ -145,7 +147,15 @@ static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *vi
                     coupon                                                                            ? coupon
                     : inc->kind == ENG_INCENTIVE_COUPON && inc->coupon_source == ENG_COUPON_COMMON ? inc->coupon_code
                                                                                                    : NULL,
-                    NULL, xc->x.c.spec.name, xc->dctx.org};
+                    NULL, xc->x.c.spec.name, xc->dctx.org, NULL, NULL, NULL};
+    eng_tiny_url_request tq;
+    eng__dsp *dsp = eng__slot_get(e, ENG__SLOT_DISPATCH);
+    if (xc->x.m.spec.delivery.tiny_url && !xc->dry && dsp && dsp->hooks.tiny_url) {
+        tq = (eng_tiny_url_request){ENG_TINY_URL_REQUEST_VERSION, key, "", xc->x.c.id, xc->msg, xc->occ, k->id, ch};
+        rc.tiny = dsp->hooks.tiny_url;
+        rc.tiny_user = dsp->hooks_user;
+        rc.tiny_req = &tq;
+    }
     char unsub[800];
     if (xc->has_unsub && (eng__tpl_has_unsubscribe(xc->body[ch]) || eng__tpl_has_unsubscribe(xc->subject[ch]) ||
                           (k->variant >= 0 && eng__tpl_has_unsubscribe(xc->vbody[k->variant])))) {
@@ -158,8 +168,10 @@ static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *vi
     p->subj = w->len;
     if (xc->subject[ch]) {
         int err = eng__tpl_render(xc->subject[ch], &rc, w);
+        if (err == ENG__RENDER_LATER)
+            w->len = p->key;
         if (err)
-            return err;
+            return err == ENG__RENDER_LATER ? LATER : err;
         /* A header value with a line break could inject headers: refuse the send. */
         if (memchr(w->data + p->subj, '\n', w->len - p->subj) || memchr(w->data + p->subj, '\r', w->len - p->subj)) {
             w->len = p->key;
@@ -173,8 +185,10 @@ static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *vi
         xc->x.m.spec.variants[k->variant].channel == ch)
         body = xc->vbody[k->variant];
     int err = body ? eng__tpl_render(body, &rc, w) : ENG_OK;
+    if (err == ENG__RENDER_LATER)
+        w->len = p->key;
     if (err)
-        return err;
+        return err == ENG__RENDER_LATER ? LATER : err;
     p->body_len = w->len - p->body;
     p->segments = ch == ENG_CH_SMS ? eng__sms_segments((const char *)w->data + p->body, p->body_len) : 1;
     eng__wr_u8(w, 0);
@@ -233,24 +247,80 @@ static int64_t reserved(eng_engine *e, const char *org)
     return sum;
 }
 
-/* Hand envelopes to the transport, without the engine lock. */
-static void transmit(eng_engine *e, const eng_envelope *env, size_t n, int *status)
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Most messages of a limited channel in one transport call: a tenth of a second's worth. */
+static size_t rate_burst(unsigned rate)
+{
+    return rate >= 10 ? rate / 10 : 1;
+}
+
+/* Wait for the slots of one transport call holding count[ch] messages per
+ * channel. Each channel's slots follow one another 1/rate apart, from the
+ * channel's next free slot; the call goes at the latest last slot, and every
+ * channel in it continues 1/rate after that. So between two calls of a channel
+ * there is at least (messages of the later call) / rate: in any d seconds at
+ * most rate * d + burst messages go. */
+static void rate_wait(eng__dsp *d, const unsigned *limit, const size_t *count)
+{
+    pthread_mutex_lock(&d->rate_lock);
+    double now = mono_now(), go = now;
+    for (int ch = 0; ch < ENG_CH_COUNT; ch++)
+        if (limit[ch] && count[ch]) {
+            double first = d->rate_next[ch] > now ? d->rate_next[ch] : now;
+            double last = first + (double)(count[ch] - 1) / limit[ch];
+            if (last > go)
+                go = last;
+        }
+    for (int ch = 0; ch < ENG_CH_COUNT; ch++)
+        if (limit[ch] && count[ch])
+            d->rate_next[ch] = go + 1.0 / limit[ch];
+    pthread_mutex_unlock(&d->rate_lock);
+    while ((now = mono_now()) < go) {
+        double w = go - now;
+        struct timespec ts = {(time_t)w, (long)((w - (double)(time_t)w) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Hand envelopes to the transport, without the engine lock: calls of at most
+ * the batch size, cut further and spaced to honour the per-channel rate limits. */
+static void transmit(eng_engine *e, eng__dsp *d, const unsigned *limit, const eng_envelope *env, size_t n,
+                     int *status)
 {
     for (size_t i = 0; i < n; i++)
         status[i] = -1;
     const eng_transport_methods *t = &e->transport;
-    if (t->send_batch) {
-        size_t bs = t->batch_size ? t->batch_size : ENG__CHUNK_DEFAULT;
-        for (size_t off = 0; off < n; off += bs) {
-            size_t m = n - off < bs ? n - off : bs;
+    size_t bs = t->send_batch ? (t->batch_size ? t->batch_size : ENG__CHUNK_DEFAULT) : 1;
+    int limited = 0;
+    for (int ch = 0; ch < ENG_CH_COUNT; ch++)
+        limited |= limit[ch] != 0;
+    for (size_t off = 0; off < n;) {
+        size_t m = 0, count[ENG_CH_COUNT] = {0};
+        while (off + m < n && m < bs) {
+            int ch = env[off + m].channel;
+            if (limited && limit[ch] && count[ch] >= rate_burst(limit[ch]))
+                break;
+            count[ch]++;
+            m++;
+        }
+        if (limited)
+            rate_wait(d, limit, count);
+        if (t->send_batch) {
             if (t->send_batch(env + off, m, status + off, e->transport_user) < 0)
                 for (size_t i = off; i < off + m; i++)
                     status[i] = -1; /* a broken transport: every outcome unknown */
+        } else {
+            for (size_t i = off; i < off + m; i++)
+                if (t->send(&env[i], &status[i], e->transport_user) < 0)
+                    status[i] = -1;
         }
-    } else {
-        for (size_t i = 0; i < n; i++)
-            if (t->send(&env[i], &status[i], e->transport_user) < 0)
-                status[i] = -1;
+        off += m;
     }
 }
 
@@ -466,7 +536,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     eng__wr arena;
     eng__wr_init(&arena, &e->mem);
     eng__customer_view_t view;
-    size_t np = 0;
+    size_t np = 0, later = 0;
     int64_t cost = 0;
     rc = p ? eng__customer_view(e, xc->dctx.org, &view) : eng__nomem();
     for (uint32_t i = 0; i < c.nsend && !rc; i++) {
@@ -476,6 +546,17 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         int why = build(r, xc, &view, &c, i, codes ? codes[s->cust] : NULL, &arena, &p[np]);
         if (why < 0) {
             rc = why;
+        } else if (why == LATER) { /* not handed over: counted as an attempt answered "retry" */
+            s->attempts++;
+            r->rep->retry++;
+            if (s->attempts >= ENG_SEND_MAX_ATTEMPTS) {
+                s->state = ENG_LEDGER_EXPIRED;
+                d.expired++;
+            } else {
+                s->state = ENG_LEDGER_RETRY;
+                s->next_at = r->now + backoff(s->attempts);
+            }
+            later++;
         } else if (why > 0) { /* unreachable now (unsubscribed mid-run, ...) or not renderable */
             /* Never sent again; but a send handed over with no answer (unknown, or a crash before its
              * outcome) may have arrived: that is final as expired, not "skipped" (never sent). A retry
@@ -506,7 +587,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     /* Intent: the decisions and the attempts are stored before any call. */
     int lost = 0;
     /* another engine finished this chunk since this engine's cache was built: only give the lease back */
-    int idle = shared && !fresh && np == 0 && d.skipped == 0;
+    int idle = shared && !fresh && np == 0 && d.skipped == 0 && later == 0;
     if (!rc && (rc = eng__kv_begin_inside(e->store)) == ENG_OK) {
         if (shared && (rc = eng__lease_keep(e, xc->msg, xc->occ, idx, np ? ttl : 0)) == ENG__LEASE_LOST)
             lost = 1, rc = ENG_EBUSY;
@@ -556,7 +637,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         /* The provider call: other threads use the engine meanwhile. Only the lock is
          * let go: the call itself goes on (eng__leave would end it for the error record). */
         pthread_mutex_unlock(&e->lock);
-        transmit(e, env, nplain, status);
+        transmit(e, dsp, hooks.rate_limit, env, nplain, status);
         for (size_t k = 0; k < nparts; k++)
             ad_export(&hooks, hooks_user, &parts[k], hashes, status);
         pthread_mutex_lock(&e->lock);

@@ -43,7 +43,7 @@ static eng_engine *engine_with(const char *value)
 /* Render @p t for customer 0; returns a malloc'd NUL-terminated copy (length in *n). */
 static char *render(eng_engine *e, const eng__tpl *t, size_t *n)
 {
-    eng__rctx r = {e, 0, ENG_CH_EMAIL, "CPN-1", "https://u.example/x?a=1&b=2", "Diwali <Sale>", "t"};
+    eng__rctx r = {e, 0, ENG_CH_EMAIL, "CPN-1", "https://u.example/x?a=1&b=2", "Diwali <Sale>", "t", NULL, NULL, NULL};
     eng__wr w;
     eng__wr_init(&w, &e->mem);
     CHECK(eng__enter(e) == ENG_OK);

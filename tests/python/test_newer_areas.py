@@ -113,6 +113,47 @@ class NewerAreas(unittest.TestCase):
             engage.ad_identifier_hash("sms", mail)
         self.assertEqual(cm.exception.detail, "channel")
 
+    @unittest.skipUnless(_native.has("eng_tiny_url_request_init"), "this library has no link shortener hook")
+    def test_tiny_url_and_rate_limit(self):
+        now = [T0]
+        bodies, keys, asked = {}, {}, []
+
+        def transport(envs):
+            bodies.update({e.customer: e.body for e in envs})
+            keys.update({e.customer: e.key for e in envs})
+            return ["accepted"] * len(envs)
+
+        def link(req):
+            return "https://t.example/" + str(abs(hash(req["key"])) % 100000)
+
+        def shorten(req):
+            asked.append(req)
+            return link(req)
+        with engage.Engine(transport=transport, clock=lambda: now[0]) as eng:
+            org(eng)
+            eng.set_tiny_url(shorten)
+            eng.set_rate_limits({"sms": 2000})
+            eng.set_ad_export(None)  # the other hooks stay
+            with self.assertRaises(engage.InvalidArgument) as cm:
+                eng.set_rate_limits({"sms": -1})
+            self.assertEqual(cm.exception.detail, "limits['sms']")
+            cid = eng.create_campaign("admin", "C", T0 + engage.DAY, T0 + 9 * engage.DAY, control_percent=0)
+            mid = eng.create_message("admin", cid, "M", include=["all"], send_at=T0 + 2 * engage.DAY, tiny_url=True,
+                                     creatives=[{"channel": "sms",
+                                                 "body": 'Shop {{tiny_url | "https://acme.example/s"}} {{optout}}'}])
+            eng.submit("admin", mid)
+            eng.approve("admin", mid)
+            now[0] = T0 + 2 * engage.DAY
+            self.assertEqual(eng.run_due("admin")["accepted"], 40)
+            self.assertEqual(len(asked), 40)
+            self.assertEqual({q["url"] for q in asked}, {"https://acme.example/s"})
+            for q in asked:
+                self.assertEqual(q["channel"], "sms")
+                self.assertIn(link(q), bodies[q["customer"]])
+                self.assertEqual(keys[q["customer"]], q["key"])
+            eng.set_tiny_url(None)
+            eng.set_rate_limits(None)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -50,6 +50,30 @@ class AdsMixin:
     """Ad audiences (engage/dispatch.h): customers chosen for an ad channel leave through a
     Python export callback as hashed identifiers, never through the transport."""
 
+    def _hooks_apply(self) -> None:
+        """Hand the dispatcher every hook set so far (eng_dispatch_hooks_set copies the whole table)."""
+        h = getattr(self, "_hooks_now", {})
+        v2 = _n.has("eng_tiny_url_request_init")
+        if not any(h.values()):
+            self._call(_n.lib.eng_dispatch_hooks_set, None, None)
+            return
+        hooks = _n.DispatchHooks(version=2 if v2 else 1)
+        if h.get("ad_export"):
+            hooks.ad_export = h["ad_export"]
+        if h.get("tiny_url"):
+            hooks.tiny_url = h["tiny_url"]
+        for ch, rate in (h.get("rate") or {}).items():
+            hooks.rate_limit[ch] = rate
+        self._call(_n.lib.eng_dispatch_hooks_set, ctypes.byref(hooks), None)
+
+    def _hooks_put(self, name: str, value) -> None:
+        if not hasattr(self, "_hooks_now"):
+            self._hooks_now = {}
+        self._hooks_now[name] = value
+        if value is not None:
+            self._keep.append(value)
+        self._hooks_apply()
+
     def set_ad_export(self, fn) -> None:
         """fn(manifest: dict, hashes: list of hex str) -> "accepted" (or another send status) for
         the whole part; raising counts as "unknown" and the part is retried with the same key.
@@ -58,7 +82,7 @@ class AdsMixin:
         from .callbacks import SEND_STATUS
         from ._util import channel_name
         if fn is None:
-            self._call(_n.lib.eng_dispatch_hooks_set, None, None)
+            self._hooks_put("ad_export", None)
             return
 
         def export(manifest, hashes, status, user):
@@ -72,10 +96,51 @@ class AdsMixin:
                 return 0
             except BaseException as exc:  # noqa: B902 - nothing may cross into C
                 return self._sink.record(exc, "ad export")
-        cb = _n.AD_EXPORT_FN(export)
-        hooks = _n.DispatchHooks(version=1, ad_export=cb)
-        self._keep += [cb, fn]
-        self._call(_n.lib.eng_dispatch_hooks_set, ctypes.byref(hooks), None)
+        self._keep.append(fn)
+        self._hooks_put("ad_export", _n.AD_EXPORT_FN(export))
+
+    def set_tiny_url(self, fn) -> None:
+        """fn(request: dict) -> str: the short link for one ``{{tiny_url}}`` of one send (request:
+        key, url, campaign, message, occurrence, customer, channel). Return the same link for the
+        same key; hand the key back with a click receipt (touch_append) to record the click.
+        Raising (or a link with white space) delays that send: it is tried again after a backoff.
+        Not stored: set it after each open. None clears it."""
+        require("eng_tiny_url_request_init")
+        from ._util import channel_name
+        if fn is None:
+            self._hooks_put("tiny_url", None)
+            return
+
+        def shorten(req, out, cap, user):
+            try:
+                q = req.contents
+                link = fn({"key": q.idempotency_key.decode(), "url": q.url.decode(), "campaign": q.campaign,
+                           "message": q.message, "occurrence": q.occurrence, "customer": q.customer,
+                           "channel": channel_name(q.channel)})
+                b = str(link).encode()
+                if len(b) + 1 > cap:
+                    return -1
+                ctypes.memmove(out, b + b"\0", len(b) + 1)
+                return 0
+            except BaseException as exc:  # noqa: B902 - nothing may cross into C
+                return self._sink.record(exc, "tiny url")
+        self._keep.append(fn)
+        self._hooks_put("tiny_url", _n.TINY_URL_FN(shorten))
+
+    def set_rate_limits(self, limits) -> None:
+        """Messages per second per channel handed to the transport, e.g. ``{"sms": 50}`` (0 or a
+        missing channel: no limit); honoured across threads, batches and run_due calls. Not stored:
+        set it after each open. None or {} clears them."""
+        require("eng_tiny_url_request_init")
+        from ._util import channel_id
+        rate = {}
+        for ch, r in (limits or {}).items():
+            if not isinstance(r, int) or r < 0 or r > 0xFFFFFFFF:
+                from .errors import ENG_EINVAL, InvalidArgument
+                raise InvalidArgument(ENG_EINVAL, f"rate limit of {ch!r} must be a whole number of messages "
+                                      "per second", f"limits[{ch!r}]")
+            rate[channel_id(ch)] = r
+        self._hooks_put("rate", rate or None)
 
 
 def ad_identifier_hash(channel: str, contact: str) -> str:

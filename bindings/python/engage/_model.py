@@ -217,7 +217,7 @@ class ModelMixin:
     # ---- messages ----------------------------------------------------------------------------
     def _message_spec(self, keep, title, include=(), exclude=(), creatives=(), strategy="none",
                       channel_priority=(), send_at=None, variants=(), coupon_code=None, coupon_pool=None,
-                      coupon_source="uploaded", offer_id=None, points=0, senders=None):
+                      coupon_source="uploaded", offer_id=None, points=0, senders=None, tiny_url=False):
         m = _n.MessageSpec()
         _n.lib.eng_message_spec_init(ctypes.byref(m), 1)
         m.title, m.strategy = cstr(title, keep), STRATEGIES[strategy]
@@ -251,6 +251,7 @@ class ModelMixin:
             for i, (ch, sid) in enumerate(senders.items()):
                 se[i].channel, se[i].id = channel_id(ch), cstr(sid, keep)
             m.delivery.senders, m.delivery.n_senders = se, len(senders)
+        m.delivery.tiny_url = 1 if tiny_url else 0
         keep += [cr, prio, va]
         return m
 
@@ -261,7 +262,7 @@ class ModelMixin:
         variants ([{"dimension", "rule", "channel", "body"}]), coupon_code (one common code) or
         coupon_pool (a pool's id: one code per customer, ``{{coupon_code}}``) with coupon_source
         ("uploaded" or "generated"), offer_id, points, senders
-        ({"sms": "SHOP"})."""
+        ({"sms": "SHOP"}), tiny_url (shorten ``{{tiny_url | "https://..."}}`` through set_tiny_url)."""
         keep: list = []
         m = self._message_spec(keep, title, **fields)
         mid, v = ctypes.c_uint64(), ctypes.c_void_p()

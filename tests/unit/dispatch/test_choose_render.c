@@ -200,7 +200,7 @@ static void template_edges(void **state)
     eng__tpl_free(&mem, t);
     assert_int_equal(eng__tpl_compile(&mem, "{{ optout }}{{coupon_code|\"NONE\"}} {{campaign_name}}", 0, &t),
                      ENG_OK);
-    eng__rctx r = {NULL, 0, ENG_CH_SMS, NULL, NULL, "Diwali & co", NULL};
+    eng__rctx r = {NULL, 0, ENG_CH_SMS, NULL, NULL, "Diwali & co", NULL, NULL, NULL, NULL};
     eng__wr w;
     eng__wr_init(&w, &mem);
     assert_int_equal(eng__tpl_render(t, &r, &w), ENG_OK);
