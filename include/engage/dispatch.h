@@ -344,6 +344,80 @@ ENG_API int eng_dry_report_init(eng_dry_report *x, unsigned int version);
  */
 ENG_API int eng_dry_run(eng_engine *engine, const char *actor, uint64_t message, eng_dry_report *out);
 
+/** A stand-in customer for eng_message_preview(): every attribute reads as missing (defaults render). */
+#define ENG_PREVIEW_SAMPLE UINT32_MAX
+
+/** Current version of #eng_preview. */
+#define ENG_PREVIEW_VERSION 1
+
+/** What a message renders to for one customer on one channel (eng_message_preview()). */
+typedef struct eng_preview {
+    unsigned int version;  /**< #ENG_PREVIEW_VERSION, set by the caller. */
+    int unreach;           /**< An #eng_unreach_reason: 0 when the customer is reachable on the channel now; else
+                                why an execution would skip them (the content is rendered all the same). */
+    uint32_t segments;     /**< Billing units: SMS segments, 1 for other channels. */
+    int64_t cost;          /**< Campaign credits one such send would cost (an execution's, not a test send's). */
+    size_t body_len;       /**< Length of the whole rendered body (the buffer holds at most its capacity - 1). */
+    char subject[512];     /**< The rendered subject or title ("" for none), cut to fit. */
+    char recipient[256];   /**< The customer's contact on the channel ("" for none or the sample). */
+    char sender[65];       /**< The sender id of the channel ("" for none). */
+} eng_preview;
+
+/** Static initialiser equal to what eng_preview_init() produces. */
+#define ENG_PREVIEW_INIT {.version = ENG_PREVIEW_VERSION}
+
+/**
+ * Prepare @p x for eng_message_preview() (zeroed, version set).
+ * @param x the struct. @param version #ENG_PREVIEW_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_preview_init(eng_preview *x, unsigned int version);
+
+/**
+ * Render a message for one customer on one channel without sending anything:
+ * no ledger entry, no credits, no coupon drawn, nothing stored. Works in any
+ * state (a draft too). The creative's own content is rendered (personalisation
+ * variants are chosen per customer by an execution: see eng_dry_run() and
+ * eng_trace_get()); `{{coupon_code}}` renders the common code, or for a pool
+ * `COUPON-CODE` (a preview never takes a code from a pool);
+ * `{{tiny_url}}` renders the long link; `{{unsubscribe}}` the customer's signed
+ * link when the org has the set-up. Needs #ENG_OP_READ.
+ * @param engine an open engine. @param actor acting user. @param message the message.
+ * @param customer dense customer id of the message's org, or #ENG_PREVIEW_SAMPLE.
+ * @param channel an #eng_channel the message has a creative for.
+ * @param body receives the rendered body, NUL-terminated, cut to @p cap - 1 bytes ("" on failure); may be
+ *        NULL when @p cap is 0 (then only @c out->body_len says how long it is).
+ * @param cap bytes at @p body.
+ * @param out filled (its version must be set); zeroed on failure.
+ * @return #ENG_OK; #ENG_ENOTFOUND (no such message or customer, or no creative for @p channel: detail
+ *         `channel`); #ENG_EDENIED; #ENG_EINVAL; #ENG_EVERSION; #ENG_EMISUSE (bad engine).
+ */
+ENG_API int eng_message_preview(eng_engine *engine, const char *actor, uint64_t message, uint32_t customer,
+                                int channel, char *body, size_t cap, eng_preview *out);
+
+/**
+ * Test send: render the message for @p customer (or #ENG_PREVIEW_SAMPLE) as
+ * eng_message_preview() does and hand one envelope per test recipient to the
+ * transport, outside the engine lock. Nothing is stored: test recipients are
+ * not counted as contacted, no credits are charged, no coupon is drawn, and
+ * the send has no ledger entry (a test send is not retried: its status is the
+ * transport's answer). Each envelope's idempotency key is
+ * `<org>/c<campaign>/m<message>/t<time>.<n>/r<i>/<channel>`, unique per call;
+ * its @c occurrence is UINT32_MAX and @c customer the rendered one. Works in
+ * any state. Needs #ENG_OP_EDIT (authors test their drafts).
+ * @param engine an open engine. @param actor acting user. @param message the message.
+ * @param customer whose attributes to render, or #ENG_PREVIEW_SAMPLE.
+ * @param channel an #eng_channel the message has a creative for (not an ad channel).
+ * @param recipients addresses for the channel, 1..100 of them, each 1..255 bytes without line breaks.
+ * @param n entries in @p recipients.
+ * @param status receives @p n #eng_send_status values (-1 where the transport gave no answer); all -1 on
+ *        failure before the transport was called.
+ * @return #ENG_OK (look at @p status); #ENG_ENOTFOUND; #ENG_EDENIED; #ENG_EINVAL (field `recipients[i]`,
+ *         `channel`, `n`); #ENG_ETRANSPORT (no transport configured); #ENG_EMISUSE.
+ */
+ENG_API int eng_message_test_send(eng_engine *engine, const char *actor, uint64_t message, uint32_t customer,
+                                  int channel, const char *const *recipients, size_t n, int *status);
+
 /** Current version of #eng_trace. */
 #define ENG_TRACE_VERSION 2
 

@@ -115,6 +115,8 @@ uint32_t eng__view_reach(const eng__customer_view_t *v, uint32_t id, uint32_t ch
 enum { ENG__UNREACH_NO_CONTACT = 1, ENG__UNREACH_NO_CONSENT = 2, ENG__UNREACH_OPTED_OUT = 3,
        ENG__UNREACH_SUPPRESSED = 4, ENG__UNREACH_GLOBAL_CONTROL = 6 }; /* 5: dispatch's ENG_UNREACH_NO_COUPON */
 int eng__view_unreachable(const eng__customer_view_t *v, int ch, uint32_t id);
+/* Customers of the view's org (dense ids are below it). */
+uint32_t eng__view_size(const eng__customer_view_t *v);
 /* An attribute as text, in the import syntax (as eng_customer_get); *len 0 for NULL. */
 int eng__customer_text(eng_engine *e, const char *org, uint32_t id, const char *column, char *tmp, size_t cap,
                        const char **src, size_t *len);

@@ -39,6 +39,11 @@ const char *eng__view_contact(const eng__customer_view_t *v, int ch, uint32_t id
     return eng__table_contact(t, ch, id, len);
 }
 
+uint32_t eng__view_size(const eng__customer_view_t *v)
+{
+    return (uint32_t)v->table->n;
+}
+
 int eng__view_unreachable(const eng__customer_view_t *v, int ch, uint32_t id)
 {
     const eng__table *t = v->table;

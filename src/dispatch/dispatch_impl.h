@@ -290,6 +290,24 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
 /* Plan and render every chunk of a dry execution, counting instead of storing and sending. */
 int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out);
 
+struct eng__customer_view_t;
+/* One rendering into an arena (offsets into it; the strings are NUL-terminated there). */
+typedef struct eng__rendered {
+    size_t key, to, from, subj, body, body_len;
+    uint32_t segments;
+    int64_t cost;
+} eng__rendered;
+/* Render one customer's message on a channel whatever their reachability (preview, test
+ * send): 0, ENG_UNREACH_RENDER (a subject with a line break), or a negative error. */
+int eng__render_one(eng__runctx *r, eng__xcache *xc, const struct eng__customer_view_t *view, uint32_t customer, int ch,
+                    const char *coupon, eng__wr *w, eng__rendered *out);
+/* The transport, with the rate limits (call without the engine lock). */
+void eng__dsp_transmit(eng_engine *e, eng__dsp *d, const unsigned *limit, const eng_envelope *env, size_t n,
+                       int *status);
+/* A message's templates for a preview or test send: no audience, no strategy, any state; free with
+ * eng__xcache_free. */
+int eng__xcache_preview(eng_engine *e, const char *actor, uint64_t msg, int op, eng__xcache **out);
+
 /* Commit helper: commit, or roll back keeping the first error; drops the cache on failure. */
 int eng__dsp_commit(eng_engine *e, int rc);
 

@@ -459,6 +459,35 @@ int eng__xcache_dry(eng_engine *e, const char *actor, uint64_t msg, eng__xcache 
     return ENG_OK;
 }
 
+int eng__xcache_preview(eng_engine *e, const char *actor, uint64_t msg, int op, eng__xcache **out)
+{
+    *out = NULL;
+    eng__xcache *xc = eng__calloc(&e->mem, 1, sizeof *xc);
+    if (!xc)
+        return eng__nomem();
+    int rc = eng__msg_ctx_load(e, actor, msg, op, &xc->x);
+    if (rc) {
+        eng__free(&e->mem, xc);
+        return rc;
+    }
+    xc->msg = msg;
+    xc->dry = 1;
+    xc->rec.version = xc->x.m.decided_at;
+    if ((rc = load_unsub(e, xc)) == ENG_OK) {
+        xc->dctx = (eng__dctx){e, xc->x.o.id, xc->x.c.id, xc->msg, 0, xc->rec.version, &xc->x.m.spec,
+                               &xc->x.o.settings, 0, 0, xc->x.a.id, 1};
+        rc = compile_templates(e, xc);
+        xc->keypfx_len = eng__send_key_prefix(xc->keypfx, sizeof xc->keypfx, xc->x.o.id, xc->x.c.id, xc->msg,
+                                              xc->rec.version, 0);
+    }
+    if (rc) {
+        xcache_free(e, xc);
+        return rc;
+    }
+    *out = xc;
+    return ENG_OK;
+}
+
 void eng__xcache_free(eng_engine *e, eng__xcache *xc)
 {
     xcache_free(e, xc);

@@ -113,17 +113,39 @@ static size_t put_str(eng__wr *w, const char *s, size_t n)
 }
 
 /* Render the send @p s of chunk @p c into the arena; 0, a skip reason, or a negative error. */
+static int build_one(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *view, const eng__lcust *k, int ch,
+                     uint32_t si, const char *coupon, int force, eng__wr *w, pend *p);
+
 static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *view, const eng__chunk *c,
                  uint32_t si, const char *coupon, eng__wr *w, pend *p)
 {
     const eng__lsend *s = &c->send[si];
-    const eng__lcust *k = &c->cust[s->cust];
+    return build_one(r, xc, view, &c->cust[s->cust], s->ch, si, coupon, 0, w, p);
+}
+
+int eng__render_one(eng__runctx *r, eng__xcache *xc, const struct eng__customer_view_t *view, uint32_t customer, int ch,
+                    const char *coupon, eng__wr *w, eng__rendered *out)
+{
+    eng__lcust k;
+    memset(&k, 0, sizeof k);
+    k.id = customer;
+    k.variant = -1;
+    pend p;
+    memset(&p, 0, sizeof p);
+    int why = build_one(r, xc, view, &k, ch, 0, coupon, 1, w, &p);
+    *out = (eng__rendered){p.key, p.to, p.from, p.subj, p.body, p.body_len, p.segments, p.cost};
+    return why;
+}
+
+/* force: render whatever the customer's reachability (a preview or a test send). */
+static int build_one(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *view, const eng__lcust *k, int ch,
+                     uint32_t si, const char *coupon, int force, eng__wr *w, pend *p)
+{
     eng_engine *e = r->e;
-    int ch = s->ch;
-    int why = eng__view_unreachable(view, ch, k->id);
+    int why = force ? 0 : eng__view_unreachable(view, ch, k->id);
     if (why)
         return why;
-    if (coupon && !*coupon)
+    if (coupon && !*coupon && !force)
         return ENG_UNREACH_NO_COUPON;
     char key[ENG_SEND_KEY_MAX + 1];
     size_t kl = eng__send_key_tail(key, sizeof key, xc->keypfx, xc->keypfx_len, k->id, ch);
@@ -131,7 +153,7 @@ static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *vi
     const char *to = eng__view_contact(view, ch, k->id, &tl);
     char adh[65];
     if (eng__ad_channel(ch)) { /* an ad audience carries the hashed identifier, never the contact */
-        if (!to || !eng__ad_hash(ch, to, tl, adh))
+        if ((!to || !eng__ad_hash(ch, to, tl, adh)) && !force)
             return ENG_UNREACH_NO_CONTACT;
         to = adh;
         tl = 64;
@@ -288,6 +310,9 @@ static void rate_wait(eng__dsp *d, const unsigned *limit, const size_t *count)
     }
 }
 
+void eng__dsp_transmit(eng_engine *e, eng__dsp *d, const unsigned *limit, const eng_envelope *env, size_t n,
+                       int *status);
+
 /* Hand envelopes to the transport, without the engine lock: calls of at most
  * the batch size, cut further and spaced to honour the per-channel rate limits. */
 static void transmit(eng_engine *e, eng__dsp *d, const unsigned *limit, const eng_envelope *env, size_t n,
@@ -322,6 +347,12 @@ static void transmit(eng_engine *e, eng__dsp *d, const unsigned *limit, const en
         }
         off += m;
     }
+}
+
+void eng__dsp_transmit(eng_engine *e, eng__dsp *d, const unsigned *limit, const eng_envelope *env, size_t n,
+                       int *status)
+{
+    transmit(e, d, limit, env, n, status);
 }
 
 /* The customers of chunk @p c whose sends go now and are reachable: the ones a

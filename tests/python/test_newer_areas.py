@@ -154,6 +154,33 @@ class NewerAreas(unittest.TestCase):
             eng.set_tiny_url(None)
             eng.set_rate_limits(None)
 
+    @unittest.skipUnless(_native.has("eng_message_preview"), "this library has no preview")
+    def test_preview_and_test_send(self):
+        sent = []
+
+        def transport(envs):
+            sent.extend(envs)
+            return ["accepted"] * len(envs)
+        with engage.Engine(transport=transport, clock=lambda: T0) as eng:
+            org(eng)
+            cid = eng.create_campaign("admin", "C", T0 + engage.DAY, T0 + 9 * engage.DAY, control_percent=0)
+            mid = eng.create_message("admin", cid, "M", include=["all"], send_at=T0 + 2 * engage.DAY,
+                                     creatives=[{"channel": "sms", "body": 'Hi {{first_name | "there"}} {{optout}}'}])
+            p = eng.preview("admin", mid, "sms", customer=3)
+            self.assertEqual(p["body"], "Hi there Reply STOP to opt out")
+            self.assertEqual(p["recipient"], "+919800000003")
+            self.assertEqual((p["segments"], p["reachable"]), (1, "reachable"))
+            self.assertEqual(eng.preview("admin", mid, "sms")["recipient"], "")
+            with self.assertRaises(engage.NotFound) as cm:
+                eng.preview("admin", mid, "email", customer=3)
+            self.assertEqual(cm.exception.detail, "channel")
+            self.assertEqual(eng.test_send("admin", mid, "sms", ["+15550001", "+15550002"]), ["accepted"] * 2)
+            self.assertEqual([e.recipient for e in sent], ["+15550001", "+15550002"])
+            with self.assertRaises(engage.InvalidArgument) as cm:
+                eng.test_send("admin", mid, "sms", [])
+            self.assertEqual(cm.exception.detail, "n")
+            self.assertEqual(eng.execution("admin", mid)["state"], "none")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -27,6 +27,38 @@ class DispatchMixin:
         out["next_due"] = rep.next_due or None
         return out
 
+    def preview(self, actor: str, message: int, channel: str, customer: Optional[int] = None) -> dict:
+        """A message rendered for a customer (dense id; None: a sample with every attribute
+        missing) on a channel, in any state, nothing sent or stored: body, subject, recipient,
+        sender, segments, cost, and why an execution would skip the customer ("reachable")."""
+        from ._util import require
+        require("eng_message_preview")
+        p = _n.new(_n.Preview)
+        cust = 0xFFFFFFFF if customer is None else customer
+        self._call(_n.lib.eng_message_preview, actor.encode(), message, cust, channel_id(channel), None, 0,
+                   ctypes.byref(p))
+        buf = ctypes.create_string_buffer(p.body_len + 1)
+        self._call(_n.lib.eng_message_preview, actor.encode(), message, cust, channel_id(channel), buf,
+                   p.body_len + 1, ctypes.byref(p))
+        return {"body": buf.value.decode(errors="replace"), "subject": p.subject.decode(errors="replace"),
+                "recipient": p.recipient.decode(errors="replace"), "sender": p.sender.decode(),
+                "segments": p.segments, "cost": p.cost, "reachable": UNREACH.get(p.unreach, p.unreach)}
+
+    def test_send(self, actor: str, message: int, channel: str, recipients, customer: Optional[int] = None) -> list:
+        """Send the message as rendered for ``customer`` (None: the sample) to test recipients
+        through the transport, once: not counted as contacted, not charged, nothing stored.
+        Returns one status per recipient ("accepted", ..., or None when unanswered)."""
+        from ._util import require
+        from .callbacks import SEND_STATUS
+        require("eng_message_test_send")
+        arr = (ctypes.c_char_p * len(recipients))(*[r.encode() for r in recipients])
+        st = (ctypes.c_int * max(len(recipients), 1))()
+        cust = 0xFFFFFFFF if customer is None else customer
+        self._call(_n.lib.eng_message_test_send, actor.encode(), message, cust, channel_id(channel), arr,
+                   len(recipients), st)
+        names = {v: k for k, v in SEND_STATUS.items()}
+        return [names.get(st[i]) for i in range(len(recipients))]
+
     def execution(self, actor: str, message: int, occurrence: int = 0) -> dict:
         """The execution of one occurrence of a message (state "none" before it starts)."""
         x = _n.new(_n.ExecutionInfo)

@@ -402,14 +402,16 @@ TinyUrlRequest = _struct("eng_tiny_url_request", [
     ("version", c_uint), ("idempotency_key", c_char_p), ("url", c_char_p), ("campaign", c_uint64),
     ("message", c_uint64), ("occurrence", c_uint32), ("customer", c_uint32), ("channel", c_int)])
 TINY_URL_FN = ctypes.CFUNCTYPE(c_int, P(TinyUrlRequest), ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, c_void_p)
-CH_COUNT = 15
 DispatchHooks = _struct("eng_dispatch_hooks", [("version", c_uint), ("ad_export", AD_EXPORT_FN),
                                                ("tiny_url", TINY_URL_FN), ("rate_limit", c_uint * CH_COUNT)])
-OPTIONAL_STRUCTS = {AdManifest: "eng_dispatch_hooks_set", DispatchHooks: "eng_tiny_url_request_init",
+Preview = _struct("eng_preview", [
+    ("version", c_uint), ("unreach", c_int), ("segments", c_uint32), ("cost", ctypes.c_int64), ("body_len", c_size_t),
+    ("subject", ctypes.c_char * 512), ("recipient", ctypes.c_char * 256), ("sender", ctypes.c_char * 65)])
+OPTIONAL_STRUCTS = {Preview: "eng_message_preview", AdManifest: "eng_dispatch_hooks_set", DispatchHooks: "eng_tiny_url_request_init",
                     TinyUrlRequest: "eng_tiny_url_request_init",
                     CouponPoolInfo: "eng_coupon_pool_upload", CouponAssignment: "eng_coupon_find",
                     GlobalControl: "eng_global_control_set", ConsentChange: "eng_consent_history"}
-VERSIONS.update({"eng_ad_manifest": 1, "eng_dispatch_hooks": 2, "eng_tiny_url_request": 1, "eng_coupon_pool_info": 1, "eng_coupon_assignment": 1, "eng_global_control": 1,
+VERSIONS.update({"eng_preview": 1, "eng_ad_manifest": 1, "eng_dispatch_hooks": 2, "eng_tiny_url_request": 1, "eng_coupon_pool_info": 1, "eng_coupon_assignment": 1, "eng_global_control": 1,
                  "eng_consent_change": 1})
 _SIGNATURES.update({
     "eng_coupon_pool_upload": (c_int, [E, S, S, c_char_pp, c_size_t]),
@@ -424,6 +426,9 @@ _SIGNATURES.update({
     "eng_consent_iter_free": (None, [c_void_p]),
     "eng_dispatch_hooks_set": (c_int, [E, P(DispatchHooks), c_void_p]),
     "eng_tiny_url_request_init": (c_int, [P(TinyUrlRequest), c_uint]),
+    "eng_preview_init": (c_int, [P(Preview), c_uint]),
+    "eng_message_preview": (c_int, [E, S, c_uint64, c_uint32, c_int, ctypes.c_char_p, c_size_t, P(Preview)]),
+    "eng_message_test_send": (c_int, [E, S, c_uint64, c_uint32, c_int, c_char_pp, c_size_t, P(c_int)]),
     "eng_ad_identifier_hash": (c_int, [c_int, S, ctypes.c_char_p, c_size_t]),
 })
 
