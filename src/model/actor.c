@@ -17,60 +17,52 @@ ENG_API int eng_actor_spec_init(eng_actor_spec *a, unsigned int version)
     return ENG_OK;
 }
 
-static void actor_enc(eng__wr *w, const eng_actor_spec *s, const char *org)
+/* The stored form: the spec plus the org it belongs to. */
+typedef struct actor_rec {
+    const eng_actor_spec *s;
+    const char *org;
+} actor_rec;
+
+static void actor_enc(eng__wr *w, const void *obj)
 {
-    eng__wr_str(w, s->id);
-    eng__wr_str(w, org);
-    eng__wr_uvar(w, s->roles);
-    eng__wr_svar(w, s->scope);
-    eng__strs_enc(w, s->units, s->n_units);
+    const actor_rec *x = obj;
+    eng__wr_str(w, x->s->id);
+    eng__wr_str(w, x->org);
+    eng__wr_uvar(w, x->s->roles);
+    eng__wr_svar(w, x->s->scope);
+    eng__strs_enc(w, x->s->units, x->s->n_units);
+}
+
+static int actor_dec(eng__rd *r, eng__pool *p, void *obj)
+{
+    eng__actor *a = obj;
+    a->id = eng__pool_rdstr(r, p);
+    a->org = eng__pool_rdstr(r, p);
+    a->roles = (unsigned)eng__rd_uvar(r);
+    a->scope = (int)eng__rd_svar(r);
+    a->units = (char **)eng__strs_dec(r, p, &a->n_units);
+    return 0;
+}
+
+static void actor_key(char *key, size_t n, char *obj, size_t on, const char *id)
+{
+    snprintf(key, n, "m/a/%s", id);
+    snprintf(obj, on, "actor/%s", id);
 }
 
 int eng__actor_store(eng_engine *e, const eng_actor_spec *s, const char *org, const char *by)
 {
-    eng__wr w;
-    eng__wr_init(&w, &e->mem);
-    actor_enc(&w, s, org);
-    if (w.err) {
-        eng__wr_free(&w);
-        return eng__nomem();
-    }
     char key[96], obj[96];
-    snprintf(key, sizeof key, "m/a/%s", s->id);
-    snprintf(obj, sizeof obj, "actor/%s", s->id);
-    int rc = eng__rec_put(e->store, ENG__K(key), ENG__REC_ACTOR, ENG__MODEL_SCHEMA, w.data, w.len);
-    if (rc == ENG_OK)
-        rc = eng__audit_append(e, org, by, obj, "put", w.data, w.len);
-    eng__wr_free(&w);
-    return rc;
+    actor_key(key, sizeof key, obj, sizeof obj, s->id);
+    actor_rec x = {s, org};
+    return eng__obj_put(e, key, ENG__REC_ACTOR, actor_enc, &x, org, by, obj, "put");
 }
 
 int eng__actor_load(eng_engine *e, const char *id, eng__actor *a)
 {
-    memset(a, 0, sizeof(*a));
-    eng__pool_init(&a->pool, &e->mem);
     char key[96];
     snprintf(key, sizeof key, "m/a/%s", id);
-    eng__rec rec;
-    int rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_ACTOR, ENG__MODEL_SCHEMA, &rec);
-    if (rc)
-        return rc;
-    eng__rd r;
-    eng__rd_init(&r, rec.payload, rec.len);
-    a->id = eng__pool_rdstr(&r, &a->pool);
-    a->org = eng__pool_rdstr(&r, &a->pool);
-    a->roles = (unsigned)eng__rd_uvar(&r);
-    a->scope = (int)eng__rd_svar(&r);
-    a->units = (char **)eng__strs_dec(&r, &a->pool, &a->n_units);
-    int err = a->pool.oom ? ENG_ENOMEM : r.err;
-    if (!err && eng__rd_left(&r))
-        err = ENG_ECORRUPT;
-    eng__rec_free(e->store, &rec);
-    if (err) {
-        eng__actor_free(a);
-        return err == ENG_ENOMEM ? eng__nomem() : eng__err(ENG_ECORRUPT, key, "actor record does not decode");
-    }
-    return ENG_OK;
+    return eng__obj_load(e, key, ENG__REC_ACTOR, "actor", a, sizeof *a, &a->pool, actor_dec);
 }
 
 void eng__actor_free(eng__actor *a)
@@ -368,8 +360,7 @@ ENG_API int eng_actor_remove(eng_engine *e, const char *actor, const char *id)
         goto done;
     }
     char key[96], obj[96];
-    snprintf(key, sizeof key, "m/a/%s", id);
-    snprintf(obj, sizeof obj, "actor/%s", id);
+    actor_key(key, sizeof key, obj, sizeof obj, id);
     /* The audit keeps who they were: earlier entries name them, and this one the removal. */
     if ((rc = eng__kv_begin(e->store)) == ENG_OK) {
         int r2 = eng__kv_del(e->store, key, strlen(key));

@@ -64,20 +64,22 @@ void eng__frozen_audience_key(char *buf, size_t n, uint64_t campaign, uint64_t m
 }
 
 /* Every group the message names exists (unless the host keeps the audiences:
- * its own counter, or no groups in the engine). Each unknown one goes into @p v
- * with its field path; without v the first is the error (for approve). */
-int eng__audience_refs_check(eng_engine *e, eng_validation *v, const char *org, const eng_message_spec *s)
+ * its own counter, or no groups in the engine, when *checked stays 0). Each
+ * unknown one goes into @p v with its field path; without v the first is the
+ * error (for approve). */
+static int refs_check(eng_engine *e, eng_validation *v, const char *org, const eng_message_spec *s, int *checked)
 {
     eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
     int first = ENG_OK;
+    *checked = 0;
     if (st && st->count_fn)
         return ENG_OK;
     for (int ex = 0; ex < 2; ex++) {
         const char *const *names = ex ? s->exclude : s->include;
         size_t n = ex ? s->n_exclude : s->n_include;
         for (size_t i = 0; i < n && names; i++) {
-            int checked, rc = eng__audience_group_known(e, org, names[i], &checked);
-            if (!checked && !rc)
+            int rc = eng__audience_group_known(e, org, names[i], checked);
+            if (!*checked && !rc)
                 return ENG_OK;
             if (!rc)
                 continue;
@@ -99,14 +101,22 @@ int eng__audience_refs_check(eng_engine *e, eng_validation *v, const char *org, 
     return first;
 }
 
+int eng__audience_refs_check(eng_engine *e, eng_validation *v, const char *org, const eng_message_spec *s)
+{
+    int checked;
+    return refs_check(e, v, org, s, &checked);
+}
+
 int eng__freeze_audience(eng_engine *e, const eng__org *o, const eng__camp *c, const eng__msg *m)
 {
     eng__model_state *st = eng__slot_get(e, ENG__SLOT_MODEL);
     if ((st && st->count_fn) || m->spec.n_include == 0)
         return ENG_OK; /* the host counts, so the host keeps the audiences */
-    int rc0 = eng__audience_refs_check(e, NULL, o->id, &m->spec);
+    int checked, rc0 = refs_check(e, NULL, o->id, &m->spec, &checked);
     if (rc0)
         return rc0; /* a group deleted since submit: named by its field path */
+    if (!checked)
+        return ENG_OK; /* the engine keeps no groups: nothing to freeze (as the freeze would find) */
     eng_audience_query q;
     char key[96];
     eng__audience_query_of(o, c, &m->spec, &q);

@@ -59,11 +59,24 @@ static int head_get(eng_engine *e, uint64_t *seq, uint8_t hash[32])
     return ok ? ENG_OK : eng__err(ENG_ECORRUPT, "m/h", "audit head record has length %zu", r.len);
 }
 
+/* The head as of the open batch: read once per batch, then kept as written
+ * (a call that appends several entries reads it once). */
+static int head_in_batch(eng_engine *e, eng__model_state *st, uint64_t *seq, uint8_t hash[32])
+{
+    if (st && e->store->in_batch && st->head.batch == e->store->in_batch) {
+        *seq = st->head.seq;
+        memcpy(hash, st->head.hash, 32);
+        return ENG_OK;
+    }
+    return head_get(e, seq, hash);
+}
+
 int eng__audit_append(eng_engine *e, const char *org, const char *actor, const char *object, const char *action,
                       const void *state, size_t state_len)
 {
     entry x = {0};
-    int rc = head_get(e, &x.seq, x.prev);
+    eng__model_state *st = eng__model(e); /* NULL (no memory): read the head each time */
+    int rc = head_in_batch(e, st, &x.seq, x.prev);
     if (rc)
         return rc;
     x.seq++;
@@ -87,7 +100,13 @@ int eng__audit_append(eng_engine *e, const char *org, const char *actor, const c
     uint8_t head[40];
     eng__put64(head, x.seq);
     memcpy(head + 8, x.hash, 32);
-    return eng__rec_put(e->store, ENG__K("m/h"), ENG__REC_AUDIT_HEAD, ENG__MODEL_SCHEMA, head, sizeof head);
+    rc = eng__rec_put(e->store, ENG__K("m/h"), ENG__REC_AUDIT_HEAD, ENG__MODEL_SCHEMA, head, sizeof head);
+    if (st && rc == ENG_OK && e->store->in_batch) {
+        st->head.batch = e->store->in_batch;
+        st->head.seq = x.seq;
+        memcpy(st->head.hash, x.hash, 32);
+    }
+    return rc;
 }
 
 /* Decode one stored entry into the pool. */

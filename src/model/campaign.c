@@ -125,8 +125,9 @@ void eng__camp_check(eng_engine *e, eng_validation *v, const eng_campaign_spec *
 
 /* ---- records ---- */
 
-static void camp_enc(eng__wr *w, const eng__camp *c)
+static void camp_enc(eng__wr *w, const void *obj)
 {
+    const eng__camp *c = obj;
     eng__wr_u64(w, c->id);
     eng__wr_str(w, c->org);
     eng__wr_str(w, c->created_by);
@@ -139,57 +140,47 @@ static void camp_enc(eng__wr *w, const eng__camp *c)
     eng__camp_spec_enc(w, &c->spec);
 }
 
+static int camp_dec(eng__rd *r, eng__pool *p, void *obj)
+{
+    eng__camp *c = obj;
+    c->id = eng__rd_u64(r);
+    c->org = eng__pool_rdstr(r, p);
+    c->created_by = eng__pool_rdstr(r, p);
+    c->created_at = eng__rd_svar(r);
+    c->updated_at = eng__rd_svar(r);
+    c->goal_locked = (int)eng__rd_svar(r);
+    uint64_t n = eng__rd_uvar(r);
+    if (eng__rd_ok(r) && n > eng__rd_left(r) / 8)
+        r->err = ENG_ECORRUPT;
+    if (eng__rd_ok(r) && n) {
+        c->msgs = eng__pool_alloc(p, (size_t)n * 8);
+        if (!c->msgs)
+            r->err = ENG_ENOMEM;
+        for (uint64_t i = 0; eng__rd_ok(r) && i < n; i++)
+            c->msgs[i] = eng__rd_u64(r);
+        c->n_msgs = (size_t)n;
+    }
+    eng__camp_spec_dec(r, p, &c->spec);
+    return 0;
+}
+
 int eng__camp_store(eng_engine *e, const eng__camp *c)
 {
-    eng__wr w;
-    eng__wr_init(&w, &e->mem);
-    camp_enc(&w, c);
-    char key[32];
-    eng__key_id(key, sizeof key, 'c', c->id);
-    return eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_CAMPAIGN, ENG__MODEL_SCHEMA, &w);
+    return eng__camp_write(e, c, NULL, NULL);
 }
 
 int eng__camp_load(eng_engine *e, uint64_t id, eng__camp *c)
 {
-    memset(c, 0, sizeof(*c));
-    eng__pool_init(&c->pool, &e->mem);
     char key[32];
     eng__key_id(key, sizeof key, 'c', id);
-    eng__rec rec;
-    int rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_CAMPAIGN, ENG__MODEL_SCHEMA, &rec);
+    int rc = eng__obj_load(e, key, ENG__REC_CAMPAIGN, "campaign", c, sizeof *c, &c->pool, camp_dec);
     if (rc == ENG_ENOTFOUND)
         return eng__err(ENG_ENOTFOUND, "campaign", "campaign %llu does not exist", (unsigned long long)id);
-    if (rc)
-        return rc;
-    eng__rd r;
-    eng__rd_init(&r, rec.payload, rec.len);
-    c->id = eng__rd_u64(&r);
-    c->org = eng__pool_rdstr(&r, &c->pool);
-    c->created_by = eng__pool_rdstr(&r, &c->pool);
-    c->created_at = eng__rd_svar(&r);
-    c->updated_at = eng__rd_svar(&r);
-    c->goal_locked = (int)eng__rd_svar(&r);
-    uint64_t n = eng__rd_uvar(&r);
-    if (eng__rd_ok(&r) && n > eng__rd_left(&r) / 8)
-        r.err = ENG_ECORRUPT;
-    if (eng__rd_ok(&r) && n) {
-        c->msgs = eng__pool_alloc(&c->pool, (size_t)n * 8);
-        if (!c->msgs)
-            r.err = ENG_ENOMEM;
-        for (uint64_t i = 0; eng__rd_ok(&r) && i < n; i++)
-            c->msgs[i] = eng__rd_u64(&r);
-        c->n_msgs = (size_t)n;
-    }
-    eng__camp_spec_dec(&r, &c->pool, &c->spec);
-    int err = c->pool.oom ? ENG_ENOMEM : r.err;
-    if (!err && (eng__rd_left(&r) || c->id != id))
-        err = ENG_ECORRUPT;
-    eng__rec_free(e->store, &rec);
-    if (err) {
+    if (rc == ENG_OK && c->id != id) {
         eng__camp_free(c);
-        return err == ENG_ENOMEM ? eng__nomem() : eng__err(ENG_ECORRUPT, key, "campaign record does not decode");
+        return eng__err(ENG_ECORRUPT, key, "campaign record does not decode");
     }
-    return ENG_OK;
+    return rc;
 }
 
 void eng__camp_free(eng__camp *c)
@@ -261,17 +252,10 @@ static int name_taken(eng_engine *e, const char *org, const char *name, uint64_t
 
 int eng__camp_write(eng_engine *e, const eng__camp *c, const char *actor, const char *action)
 {
-    int rc = eng__camp_store(e, c);
-    if (rc)
-        return rc;
-    eng__wr w;
-    eng__wr_init(&w, &e->mem);
-    camp_enc(&w, c);
-    char obj[48];
+    char key[32], obj[48];
+    eng__key_id(key, sizeof key, 'c', c->id);
     snprintf(obj, sizeof obj, "campaign/%llu", (unsigned long long)c->id);
-    rc = w.err ? eng__nomem() : eng__audit_append(e, c->org, actor, obj, action, w.data, w.len);
-    eng__wr_free(&w);
-    return rc;
+    return eng__obj_put(e, key, ENG__REC_CAMPAIGN, camp_enc, c, c->org, actor, obj, action);
 }
 
 ENG_API int eng_campaign_create(eng_engine *e, const char *actor, const eng_campaign_spec *spec, uint64_t *id,

@@ -342,8 +342,9 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
 
 /* ---- records ---- */
 
-static void msg_enc(eng__wr *w, const eng__msg *m)
+static void msg_enc(eng__wr *w, const void *obj)
 {
+    const eng__msg *m = obj;
     eng__wr_u64(w, m->id);
     eng__wr_u64(w, m->campaign);
     eng__wr_svar(w, m->state);
@@ -359,54 +360,52 @@ static void msg_enc(eng__wr *w, const eng__msg *m)
     eng__msg_spec_enc(w, &m->spec);
 }
 
+static int msg_dec(eng__rd *r, eng__pool *p, void *obj)
+{
+    eng__msg *m = obj;
+    m->id = eng__rd_u64(r);
+    m->campaign = eng__rd_u64(r);
+    m->state = (int)eng__rd_svar(r);
+    m->created_by = eng__pool_rdstr(r, p);
+    m->edited_by = eng__pool_rdstr(r, p);
+    m->created_at = eng__rd_svar(r);
+    m->updated_at = eng__rd_svar(r);
+    m->decided_by = eng__pool_rdstr(r, p);
+    m->decided_at = eng__rd_svar(r);
+    m->comment = eng__pool_rdstr(r, p);
+    m->approved = eng__rd_u8(r);
+    const uint8_t *h = eng__rd_bytes(r, 32);
+    if (h)
+        memcpy(m->approved_hash, h, 32);
+    eng__msg_spec_dec(r, p, &m->spec);
+    return m->state < 0 || m->state > ENG_STATE_STOPPED;
+}
+
+static void msg_key(char *key, size_t n, char *obj, size_t on, uint64_t id)
+{
+    eng__key_id(key, n, 'g', id);
+    snprintf(obj, on, "message/%llu", (unsigned long long)id);
+}
+
 int eng__msg_store(eng_engine *e, const eng__msg *m)
 {
-    eng__wr w;
-    eng__wr_init(&w, &e->mem);
-    msg_enc(&w, m);
-    char key[32];
-    eng__key_id(key, sizeof key, 'g', m->id);
-    return eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_MESSAGE, ENG__MODEL_SCHEMA, &w);
+    char key[32], obj[48];
+    msg_key(key, sizeof key, obj, sizeof obj, m->id);
+    return eng__obj_put(e, key, ENG__REC_MESSAGE, msg_enc, m, NULL, NULL, NULL, NULL);
 }
 
 int eng__msg_load(eng_engine *e, uint64_t id, eng__msg *m)
 {
-    memset(m, 0, sizeof(*m));
-    eng__pool_init(&m->pool, &e->mem);
     char key[32];
     eng__key_id(key, sizeof key, 'g', id);
-    eng__rec rec;
-    int rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_MESSAGE, ENG__MODEL_SCHEMA, &rec);
+    int rc = eng__obj_load(e, key, ENG__REC_MESSAGE, "message", m, sizeof *m, &m->pool, msg_dec);
     if (rc == ENG_ENOTFOUND)
         return eng__err(ENG_ENOTFOUND, "message", "message %llu does not exist", (unsigned long long)id);
-    if (rc)
-        return rc;
-    eng__rd r;
-    eng__rd_init(&r, rec.payload, rec.len);
-    m->id = eng__rd_u64(&r);
-    m->campaign = eng__rd_u64(&r);
-    m->state = (int)eng__rd_svar(&r);
-    m->created_by = eng__pool_rdstr(&r, &m->pool);
-    m->edited_by = eng__pool_rdstr(&r, &m->pool);
-    m->created_at = eng__rd_svar(&r);
-    m->updated_at = eng__rd_svar(&r);
-    m->decided_by = eng__pool_rdstr(&r, &m->pool);
-    m->decided_at = eng__rd_svar(&r);
-    m->comment = eng__pool_rdstr(&r, &m->pool);
-    m->approved = eng__rd_u8(&r);
-    const uint8_t *h = eng__rd_bytes(&r, 32);
-    if (h)
-        memcpy(m->approved_hash, h, 32);
-    eng__msg_spec_dec(&r, &m->pool, &m->spec);
-    int err = m->pool.oom ? ENG_ENOMEM : r.err;
-    if (!err && (eng__rd_left(&r) || m->id != id || m->state < 0 || m->state > ENG_STATE_STOPPED))
-        err = ENG_ECORRUPT;
-    eng__rec_free(e->store, &rec);
-    if (err) {
+    if (rc == ENG_OK && m->id != id) {
         eng__msg_free(m);
-        return err == ENG_ENOMEM ? eng__nomem() : eng__err(ENG_ECORRUPT, key, "message record does not decode");
+        return eng__err(ENG_ECORRUPT, key, "message record does not decode");
     }
-    return ENG_OK;
+    return rc;
 }
 
 void eng__msg_free(eng__msg *m)
@@ -417,20 +416,13 @@ void eng__msg_free(eng__msg *m)
 
 int eng__msg_put_audited(eng_engine *e, const char *org, const char *actor, const eng__msg *m, const char *action)
 {
-    int rc = eng__msg_store(e, m);
+    int rc = ENG_OK;
     /* leaving approved/executing (voided, stopped, finished) releases its X-Engage credits */
-    if (rc == ENG_OK && m->state != ENG_STATE_APPROVED && m->state != ENG_STATE_EXECUTING)
+    if (m->state != ENG_STATE_APPROVED && m->state != ENG_STATE_EXECUTING)
         rc = eng__xengage_release(e, org, m->id);
-    if (rc)
-        return rc;
-    eng__wr w;
-    eng__wr_init(&w, &e->mem);
-    msg_enc(&w, m);
-    char obj[48];
-    snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)m->id);
-    rc = w.err ? eng__nomem() : eng__audit_append(e, org, actor, obj, action, w.data, w.len);
-    eng__wr_free(&w);
-    return rc;
+    char key[32], obj[48];
+    msg_key(key, sizeof key, obj, sizeof obj, m->id);
+    return rc ? rc : eng__obj_put(e, key, ENG__REC_MESSAGE, msg_enc, m, org, actor, obj, action);
 }
 
 int eng__msg_write(eng_engine *e, const eng__msg_ctx *x, const char *action)
@@ -751,9 +743,8 @@ ENG_API int eng_message_delete(eng_engine *e, const char *actor, uint64_t id)
     x.c.n_msgs = k;
     if ((rc = eng__kv_begin(e->store)) == ENG_OK) {
         char key[32], obj[48];
-        eng__key_id(key, sizeof key, 'g', id);
+        msg_key(key, sizeof key, obj, sizeof obj, id);
         rc = eng__kv_del(e->store, ENG__K(key));
-        snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)id);
         if (rc == ENG_OK)
             rc = eng__xengage_release(e, x.o.id, id);
         if (rc == ENG_OK)

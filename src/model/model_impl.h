@@ -54,6 +54,23 @@ void eng__pool_free(eng__pool *p);
 /* Read a string into the pool (sets the reader's error on failure). */
 char *eng__pool_rdstr(eng__rd *r, eng__pool *p);
 
+/* ---- objects: one record each (object.c) ---- */
+/* Decode a record's payload into @p obj; nonzero when the fields it read do
+ * not make a valid object (the reader's own errors count without it). */
+typedef int (*eng__obj_dec_fn)(eng__rd *r, eng__pool *p, void *obj);
+typedef void (*eng__obj_enc_fn)(eng__wr *w, const void *obj);
+/* Read the record @p tag under @p key into @p obj (@p size bytes, zeroed
+ * first; @p pool is its pool). ENG_ENOTFOUND and storage errors as read; a
+ * record that does not decode or has bytes left over is ENG_ECORRUPT naming
+ * the key and @p what. On failure the pool is freed and @p obj zeroed. */
+int eng__obj_load(eng_engine *e, const char *key, uint16_t tag, const char *what, void *obj, size_t size,
+                  eng__pool *pool, eng__obj_dec_fn dec);
+/* Encode @p obj once and put it under @p key; with @p action, append the audit
+ * entry (org, actor, object, action) whose state hash covers the same bytes
+ * (inside a batch). */
+int eng__obj_put(eng_engine *e, const char *key, uint16_t tag, eng__obj_enc_fn enc, const void *obj,
+                 const char *org, const char *actor, const char *object, const char *action);
+
 /* ---- validation report ---- */
 #define ENG__VR_MAGIC 0x56524550u /* "VREP" */
 
@@ -261,6 +278,11 @@ typedef struct eng__model_state {
     int has_scratch;
     eng__actor actor_scratch;  /* backs eng_actor_get() strings */
     int has_actor_scratch;
+    struct {                   /* the audit head as this engine last wrote it, in the batch whose serial is batch */
+        int batch;
+        uint64_t seq;
+        uint8_t hash[32];
+    } head;
 } eng__model_state;
 eng__model_state *eng__model(eng_engine *e); /* NULL on OOM */
 void eng__emit(eng_engine *e, int kind, const char *org, uint64_t campaign, uint64_t message, const char *actor,

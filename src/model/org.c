@@ -118,69 +118,61 @@ static int settings_arg(const eng_org_settings *s)
     return ENG_OK;
 }
 
+/* The stored form: id, settings and the unit tree. */
+typedef struct org_rec {
+    const char *id;
+    const eng_org_settings *s;
+    const eng__unit *units;
+    size_t n;
+} org_rec;
+
+static void org_enc(eng__wr *w, const void *obj)
+{
+    const org_rec *x = obj;
+    eng__wr_str(w, x->id);
+    eng__settings_enc(w, x->s);
+    eng__wr_uvar(w, x->n);
+    for (size_t i = 0; i < x->n; i++) {
+        eng__wr_str(w, x->units[i].id);
+        eng__wr_str(w, x->units[i].parent);
+    }
+}
+
+static int org_dec(eng__rd *r, eng__pool *p, void *obj)
+{
+    eng__org *o = obj;
+    o->id = eng__pool_rdstr(r, p);
+    eng__settings_dec(r, p, &o->settings);
+    uint64_t n = eng__rd_uvar(r);
+    if (eng__rd_ok(r) && n > eng__rd_left(r))
+        r->err = ENG_ECORRUPT;
+    if (eng__rd_ok(r) && n) {
+        o->units = eng__pool_alloc(p, (size_t)n * sizeof(*o->units));
+        if (!o->units)
+            r->err = ENG_ENOMEM;
+        for (uint64_t i = 0; eng__rd_ok(r) && i < n; i++) {
+            o->units[i].id = eng__pool_rdstr(r, p);
+            o->units[i].parent = eng__pool_rdstr(r, p);
+        }
+        o->n_units = (size_t)n;
+    }
+    return !o->id;
+}
+
 static int org_store(eng_engine *e, const char *actor, const char *action, const char *id, const eng_org_settings *s,
                      const eng__unit *units, size_t n)
 {
-    eng__wr w;
-    eng__wr_init(&w, &e->mem);
-    eng__wr_str(&w, id);
-    eng__settings_enc(&w, s);
-    eng__wr_uvar(&w, n);
-    for (size_t i = 0; i < n; i++) {
-        eng__wr_str(&w, units[i].id);
-        eng__wr_str(&w, units[i].parent);
-    }
-    int rc = w.err;
     char key[96];
     snprintf(key, sizeof key, "m/o/%s", id);
-    if (rc == ENG_OK)
-        rc = eng__rec_put(e->store, ENG__K(key), ENG__REC_ORG, ENG__MODEL_SCHEMA, w.data, w.len);
-    else
-        rc = eng__nomem();
-    if (rc == ENG_OK)
-        rc = eng__audit_append(e, id, actor, "org", action, w.data, w.len);
-    eng__wr_free(&w);
-    return rc;
+    org_rec x = {id, s, units, n};
+    return eng__obj_put(e, key, ENG__REC_ORG, org_enc, &x, id, actor, "org", action);
 }
 
 int eng__org_load(eng_engine *e, const char *org, eng__org *o)
 {
-    memset(o, 0, sizeof(*o));
-    eng__pool_init(&o->pool, &e->mem);
     char key[96];
     snprintf(key, sizeof key, "m/o/%s", org);
-    eng__rec rec;
-    int rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_ORG, ENG__MODEL_SCHEMA, &rec);
-    if (rc)
-        return rc;
-    eng__rd r;
-    eng__rd_init(&r, rec.payload, rec.len);
-    o->id = eng__pool_rdstr(&r, &o->pool);
-    eng__settings_dec(&r, &o->pool, &o->settings);
-    uint64_t n = eng__rd_uvar(&r);
-    if (eng__rd_ok(&r) && n > eng__rd_left(&r))
-        r.err = ENG_ECORRUPT;
-    if (eng__rd_ok(&r) && n) {
-        o->units = eng__pool_alloc(&o->pool, (size_t)n * sizeof(*o->units));
-        if (!o->units)
-            r.err = ENG_ENOMEM;
-        for (uint64_t i = 0; eng__rd_ok(&r) && i < n; i++) {
-            o->units[i].id = eng__pool_rdstr(&r, &o->pool);
-            o->units[i].parent = eng__pool_rdstr(&r, &o->pool);
-        }
-        o->n_units = (size_t)n;
-    }
-    int err = o->pool.oom ? ENG_ENOMEM : r.err;
-    if (eng__rd_ok(&r) && (!o->id || eng__rd_left(&r) != 0))
-        err = ENG_ECORRUPT;
-    eng__rec_free(e->store, &rec);
-    if (err) {
-        eng__org_free(o);
-        if (err == ENG_ENOMEM)
-            return eng__nomem();
-        return eng__err(ENG_ECORRUPT, key, "org record does not decode");
-    }
-    return ENG_OK;
+    return eng__obj_load(e, key, ENG__REC_ORG, "org", o, sizeof *o, &o->pool, org_dec);
 }
 
 void eng__org_free(eng__org *o)

@@ -79,23 +79,9 @@ const char *const *eng__strs_dec(eng__rd *r, eng__pool *p, size_t *n)
         r->err = ENG_ENOMEM;
         return NULL;
     }
-    for (uint64_t i = 0; i < cnt; i++) {
-        size_t len;
-        const uint8_t *b = eng__rd_blob(r, &len);
-        if (!b)
+    for (uint64_t i = 0; i < cnt; i++)
+        if (!(v[i] = eng__pool_rdstr(r, p)))
             return NULL;
-        if (memchr(b, 0, len)) {
-            r->err = ENG_ECORRUPT;
-            return NULL;
-        }
-        char *s = eng__pool_alloc(p, len + 1);
-        if (!s) {
-            r->err = ENG_ENOMEM;
-            return NULL;
-        }
-        memcpy(s, b, len);
-        v[i] = s;
-    }
     *n = (size_t)cnt;
     return v;
 }

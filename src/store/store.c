@@ -313,7 +313,11 @@ static int begin(eng_store *s, int reads_inside)
         return fail(rc, "begin", "", 0);
     if ((rc = begin_check(s, reads_inside)) != ENG_OK)
         return rc;
-    s->in_batch = 1;
+    static unsigned serial; /* nonzero serials; a stale match needs 2^32 batches with no audit entry */
+    unsigned n;
+    while ((n = __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED)) == 0)
+        ;
+    s->in_batch = (int)n;
     return ENG_OK;
 }
 

@@ -18,7 +18,8 @@ struct eng_store {
     eng__mem mem;
     eng_store_methods m;
     void *user;
-    int in_batch;
+    int in_batch; /* 0, or while a batch is open its serial number (process-wide, never 0): names the
+                     batch for what a layer keeps only within it (the audit head) */
     int owned;   /* handed to an engine: eng_store_free() refuses */
     /* Several engines on one store (contract v3 `changes`): the position in
      * the other handles' commits up to which the engine's caches are known

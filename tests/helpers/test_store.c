@@ -16,6 +16,7 @@ struct test_store {
     uint64_t erased_calls, erased_keys; /* storage contract v2 `erased` */
     int (*changes_fn)(void *);          /* contract v3 `changes`, when a test sets it */
     void *changes_user;
+    int trace; /* test_store_trace() */
 };
 
 static int verb_index(unsigned v)
@@ -32,6 +33,8 @@ static int verb_index(unsigned v)
 static int tick(test_store *ts, unsigned verb)
 {
     ts->calls[verb_index(verb)]++;
+    if (ts->trace && (verb & (TV_BEGIN | TV_COMMIT | TV_ROLLBACK)))
+        fprintf(stderr, "  store %s\n", verb == TV_BEGIN ? "begin" : verb == TV_COMMIT ? "commit" : "rollback");
     if (!(ts->fail_mask & verb) || !ts->fail_at)
         return 0;
     ts->counted++;
@@ -48,9 +51,22 @@ static int injected(void)
     return ENG_ESTORAGE;
 }
 
+static void trace_key(const test_store *ts, const char *verb, const void *k, size_t kl)
+{
+    if (!ts->trace)
+        return;
+    fprintf(stderr, "  store %s ", verb);
+    for (size_t i = 0; i < kl; i++) {
+        unsigned char c = ((const unsigned char *)k)[i];
+        fprintf(stderr, c >= 0x20 && c < 0x7f ? "%c" : "\\x%02x", c);
+    }
+    fprintf(stderr, "\n");
+}
+
 static int s_get(const void *k, size_t kl, eng_buf *o, void *u)
 {
     test_store *ts = u;
+    trace_key(ts, "get", k, kl);
     if (!tick(ts, TV_GET))
         return eng__kvmem_get(&ts->kv, k, kl, o);
     if (ts->mode != TF_FLIP)
@@ -63,11 +79,13 @@ static int s_get(const void *k, size_t kl, eng_buf *o, void *u)
 static int s_put(const void *k, size_t kl, const void *v, size_t vl, void *u)
 {
     test_store *ts = u;
+    trace_key(ts, "put", k, kl);
     return tick(ts, TV_PUT) ? injected() : eng__kvmem_put(&ts->kv, k, kl, v, vl);
 }
 static int s_del(const void *k, size_t kl, void *u)
 {
     test_store *ts = u;
+    trace_key(ts, "del", k, kl);
     return tick(ts, TV_DEL) ? injected() : eng__kvmem_del(&ts->kv, k, kl);
 }
 typedef struct scan_tap {
@@ -100,6 +118,7 @@ static int tap_item(const void *k, size_t kl, const void *v, size_t vl, void *us
 static int s_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, void *u)
 {
     test_store *ts = u;
+    trace_key(ts, "scan", p, pl);
     if (tick(ts, TV_SCAN))
         return injected();
     if (!(ts->fail_mask & TV_SCAN_ITEM) || !ts->fail_at)
@@ -210,6 +229,8 @@ uint64_t test_store_calls(const test_store *ts, unsigned mask)
 }
 
 uint64_t test_store_failures(const test_store *ts) { return ts->failures; }
+
+void test_store_trace(test_store *ts, int on) { ts->trace = on; }
 
 void test_store_crash(test_store *ts)
 {

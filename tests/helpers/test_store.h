@@ -36,6 +36,8 @@ void test_store_nofail(test_store *ts);
 /* Calls so far to verbs in @p mask, and how many injected failures fired. */
 uint64_t test_store_calls(const test_store *ts, unsigned mask);
 uint64_t test_store_failures(const test_store *ts);
+/* Print each call (verb, and the key or scan prefix) to stderr while @p on. */
+void test_store_trace(test_store *ts, int on);
 /* As if the process died: the open batch (if any) is lost. */
 void test_store_crash(test_store *ts);
 /* Give later handles a `changes` method (contract v3) that calls @p fn and
