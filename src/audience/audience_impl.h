@@ -224,5 +224,17 @@ void eng__aud_keys(const eng__aud *a, char *buf, size_t cap, const char *rest, s
 /* Delta key "P t/<seq>/<part>" (buf at least ENG__AUD_PFX_MAX + 32). */
 void eng__aud_delta_key(const eng__aud *a, char *buf, size_t cap, uint64_t seq, uint32_t part);
 #define ENG__AUD_KEY_MAX (ENG__AUD_PFX_MAX + 240)
+/* The keys under the org's prefix then @p rest, in key order (a scan that
+ * keeps only the keys, each NUL-terminated). */
+typedef struct eng__aud_keylist {
+    const eng__mem *mem;
+    char (*k)[ENG__AUD_KEY_MAX];
+    size_t n, cap;
+} eng__aud_keylist;
+int eng__aud_keys_of(eng__aud *a, const char *rest, eng__aud_keylist *kl);
+void eng__aud_keylist_free(eng__aud_keylist *kl);
+/* Delete every key under the org's prefix then @p rest (inside a batch), each
+ * also told to @p old_keys when given (the backend's vacuum after an erasure). */
+int eng__aud_del_keys(eng__aud *a, const char *rest, eng__keys *old_keys);
 
 #endif

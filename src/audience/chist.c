@@ -101,35 +101,6 @@ int eng__chist_put_origin(eng__aud *a, const char *dkey, int source, const char 
 
 /* ---- building the history: archive, then the live deltas replayed ---- */
 
-typedef struct keylist {
-    const eng__mem *mem;
-    char (*k)[ENG__AUD_KEY_MAX];
-    size_t n, cap;
-} keylist;
-
-static int collect(const void *key, size_t klen, const void *val, size_t vlen, void *user)
-{
-    (void)val;
-    (void)vlen;
-    keylist *kl = user;
-    if (klen >= sizeof kl->k[0])
-        return eng__err(ENG_ECORRUPT, "t/", "unexpected key length %zu", klen);
-    if (eng__grow(kl->mem, (void **)&kl->k, &kl->cap, kl->n + 1, sizeof kl->k[0]))
-        return eng__nomem();
-    memcpy(kl->k[kl->n], key, klen);
-    kl->k[kl->n][klen] = 0;
-    kl->n++;
-    return 0;
-}
-
-static int keys_of(eng__aud *a, const char *rest, keylist *kl)
-{
-    char p[ENG__AUD_KEY_MAX];
-    size_t pl;
-    eng__aud_keys(a, p, sizeof p, rest, &pl);
-    *kl = (keylist){&a->e->mem, NULL, 0, 0};
-    return eng__kv_scan(a->e->store, p, pl, collect, kl);
-}
 
 static int read_archive(eng__chist *h, const uint8_t *p, size_t n, const char *key)
 {
@@ -208,8 +179,8 @@ static int replay_one(eng__aud *a, eng__table *t, eng__chist *h, const char *dke
 int eng__chist_build(eng__aud *a, eng__chist *h)
 {
     const eng__mem *mem = &a->e->mem;
-    keylist kl;
-    int rc = keys_of(a, "c/", &kl);
+    eng__aud_keylist kl;
+    int rc = eng__aud_keys_of(a, "c/", &kl);
     for (size_t i = 0; i < kl.n && !rc; i++) {
         eng__rec r;
         if (!(rc = eng__rec_get(a->e->store, ENG__K(kl.k[i]), ENG__REC_AUD_CHIST, CHIST_V, &r))) {
@@ -217,8 +188,7 @@ int eng__chist_build(eng__aud *a, eng__chist *h)
             eng__rec_free(a->e->store, &r);
         }
     }
-    eng__free(mem, kl.k);
-    kl = (keylist){mem, NULL, 0, 0};
+    eng__aud_keylist_free(&kl);
     if (rc)
         return rc;
     /* The scratch table has the live schema; only its consent state matters. */
@@ -229,10 +199,10 @@ int eng__chist_build(eng__aud *a, eng__chist *h)
         rc = eng__table_add_col(&t, a->t.cols[c].name, a->t.cols[c].type);
     t.hist = h;
     if (!rc)
-        rc = keys_of(a, "t/", &kl);
+        rc = eng__aud_keys_of(a, "t/", &kl);
     for (size_t i = 0; i < kl.n && !rc; i++)
         rc = replay_one(a, &t, h, kl.k[i]);
-    eng__free(mem, kl.k);
+    eng__aud_keylist_free(&kl);
     t.hist = NULL;
     eng__table_free(&t);
     h->cur = NO_ORIGIN;
@@ -249,24 +219,11 @@ static int by_id(const void *x, const void *y)
     return a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
-static int del_all(eng__aud *a, const char *rest, eng__keys *old_keys)
-{
-    keylist kl;
-    int rc = keys_of(a, rest, &kl);
-    for (size_t i = 0; i < kl.n && !rc; i++) {
-        rc = eng__kv_del(a->e->store, ENG__K(kl.k[i]));
-        if (!rc && old_keys)
-            rc = eng__keys_add(old_keys, ENG__K(kl.k[i]));
-    }
-    eng__free(&a->e->mem, kl.k);
-    return rc;
-}
-
 int eng__chist_rewrite(eng__aud *a, eng__chist *h, const eng__idset *erase, eng__keys *old_keys)
 {
-    int rc = del_all(a, "c/", old_keys);
+    int rc = eng__aud_del_keys(a, "c/", old_keys);
     if (!rc)
-        rc = del_all(a, "h/", NULL);
+        rc = eng__aud_del_keys(a, "h/", NULL);
     if (rc)
         return rc;
     qsort(h->v, h->n, sizeof *h->v, by_id);

@@ -13,26 +13,6 @@
 #define DELTA_V 1
 #define PART_ROWS 65536
 
-typedef struct keylist {
-    const eng__mem *mem;
-    char (*k)[ENG__AUD_PFX_MAX + 40];
-    size_t n, cap;
-} keylist;
-
-static int collect(const void *key, size_t klen, const void *val, size_t vlen, void *user)
-{
-    (void)val;
-    (void)vlen;
-    keylist *kl = user;
-    if (klen >= sizeof kl->k[0])
-        return eng__err(ENG_ECORRUPT, "t/", "unexpected delta key length %zu", klen);
-    if (eng__grow(kl->mem, (void **)&kl->k, &kl->cap, kl->n + 1, sizeof kl->k[0]))
-        return eng__nomem();
-    memcpy(kl->k[kl->n], key, klen);
-    kl->k[kl->n][klen] = 0;
-    kl->n++;
-    return 0;
-}
 
 /* Append customer id's values for every column to w. */
 static void put_row(eng__wr *w, const eng__table *t, uint32_t id, const uint8_t *kind, const uint32_t *idx, uint32_t nc)
@@ -138,18 +118,7 @@ int eng__aud_rewrite(eng_engine *e, const char *op, eng__aud *a, const eng__idse
     eng__chist_free(&h);
     if (rc)
         return rc;
-    keylist old = {&e->mem, NULL, 0, 0};
-    char tp[ENG__AUD_KEY_MAX];
-    size_t tl;
-    eng__aud_keys(a, tp, sizeof tp, "t/", &tl);
-    if (!rc)
-        rc = eng__kv_scan(e->store, tp, tl, collect, &old);
-    for (size_t i = 0; i < old.n && !rc; i++) {
-        rc = eng__kv_del(e->store, old.k[i], strlen(old.k[i]));
-        if (!rc && old_keys)
-            rc = eng__keys_add(old_keys, old.k[i], strlen(old.k[i]));
-    }
-    eng__free(&e->mem, old.k);
+    rc = eng__aud_del_keys(a, "t/", old_keys); /* the old deltas */
     uint64_t seq = a->next_seq;
     eng__wr ids, vals, w;
     eng__wr_init(&ids, &e->mem);

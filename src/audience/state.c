@@ -25,6 +25,49 @@ void eng__aud_delta_key(const eng__aud *a, char *buf, size_t cap, uint64_t seq, 
     snprintf(buf, cap, "%st/%016llx/%08x", a->pfx, (unsigned long long)seq, (unsigned)part);
 }
 
+static int keep_key(const void *key, size_t klen, const void *val, size_t vlen, void *user)
+{
+    (void)val;
+    (void)vlen;
+    eng__aud_keylist *kl = user;
+    if (klen >= sizeof kl->k[0])
+        return eng__err(ENG_ECORRUPT, "a/o/", "unexpected key length %zu", klen);
+    if (eng__grow(kl->mem, (void **)&kl->k, &kl->cap, kl->n + 1, sizeof kl->k[0]))
+        return eng__nomem();
+    memcpy(kl->k[kl->n], key, klen);
+    kl->k[kl->n][klen] = 0;
+    kl->n++;
+    return 0;
+}
+
+int eng__aud_keys_of(eng__aud *a, const char *rest, eng__aud_keylist *kl)
+{
+    char p[ENG__AUD_KEY_MAX];
+    size_t pl;
+    eng__aud_keys(a, p, sizeof p, rest, &pl);
+    *kl = (eng__aud_keylist){&a->e->mem, NULL, 0, 0};
+    return eng__kv_scan(a->e->store, p, pl, keep_key, kl);
+}
+
+void eng__aud_keylist_free(eng__aud_keylist *kl)
+{
+    eng__free(kl->mem, kl->k);
+    *kl = (eng__aud_keylist){kl->mem, NULL, 0, 0};
+}
+
+int eng__aud_del_keys(eng__aud *a, const char *rest, eng__keys *old_keys)
+{
+    eng__aud_keylist kl;
+    int rc = eng__aud_keys_of(a, rest, &kl);
+    for (size_t i = 0; i < kl.n && !rc; i++) {
+        rc = eng__kv_del(a->e->store, ENG__K(kl.k[i]));
+        if (!rc && old_keys)
+            rc = eng__keys_add(old_keys, ENG__K(kl.k[i]));
+    }
+    eng__aud_keylist_free(&kl);
+    return rc;
+}
+
 /* The slot holds one state per org that has been used since the engine opened. */
 typedef struct auds {
     eng__aud **v;
