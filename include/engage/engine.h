@@ -166,7 +166,7 @@ ENG_API eng_time eng_now(eng_engine *engine);
 ENG_API void eng_free(eng_engine *engine, void *ptr);
 
 /** Current version of #eng_info. */
-#define ENG_INFO_VERSION 1
+#define ENG_INFO_VERSION 2
 
 /**
  * What an engine knows about itself and its stored state (see eng_info_get()).
@@ -180,10 +180,15 @@ typedef struct eng_info {
     eng_time last_opened;     /**< When this engine opened it. */
     uint64_t open_count;      /**< How many times engines have opened it, this one included. */
     const char *store_kind;   /**< "memory", "file" or "custom"; a static string. */
+    /* version 2 */
+    uint64_t store_file_bytes; /**< (v2) File store: bytes in the file; 0 for other stores. */
+    uint64_t store_live_bytes; /**< (v2) File store: bytes of the file holding live keys and values. */
+    uint64_t store_dead_bytes; /**< (v2) File store: the rest (replaced and deleted entries, headers), what compaction frees. */
+    uint64_t store_compactions; /**< (v2) File store: compactions since it was opened, automatic ones included. */
 } eng_info;
 
 /** Static initialiser equal to what eng_info_init() produces. */
-#define ENG_INFO_INIT {ENG_INFO_VERSION, 0, 0, 0, 0, NULL}
+#define ENG_INFO_INIT {ENG_INFO_VERSION, 0, 0, 0, 0, NULL, 0, 0, 0, 0}
 
 /**
  * Prepare @p x for eng_info_get() (zeroed, version set).

@@ -190,6 +190,47 @@ ENG_API int eng_store_file_open(const char *path, unsigned int flags, const eng_
  */
 ENG_API int eng_store_file_compact(eng_store *store);
 
+/** Current version of #eng_file_compaction. */
+#define ENG_FILE_COMPACTION_VERSION 1
+
+/**
+ * When a file store compacts itself (eng_store_file_set_compaction()). After
+ * each commit that wrote a frame, the store compacts (as eng_store_file_compact())
+ * when its dead bytes — file bytes not holding a live key or value: overwritten
+ * and deleted entries, frame headers — reach both @c min_dead_bytes and
+ * @c dead_percent percent of the live bytes. The commit has already succeeded
+ * then: a failed compaction leaves the store as it was, does not fail the
+ * commit, and is retried only once the file has grown by @c min_dead_bytes more.
+ * Readers wait while it runs (it holds the store), for about the time of writing
+ * the live bytes once (docs/storage-backends.md).
+ */
+typedef struct eng_file_compaction {
+    unsigned int version;      /**< #ENG_FILE_COMPACTION_VERSION. */
+    int enabled;               /**< 1 (the default): compact automatically; 0: only eng_store_file_compact() does. */
+    unsigned int dead_percent; /**< Dead bytes needed, in percent of the live bytes (default 100: the file is twice the live data). */
+    uint64_t min_dead_bytes;   /**< Dead bytes needed at least (default 64 MiB), so small stores do not compact often. */
+} eng_file_compaction;
+
+/** Static initialiser equal to what eng_file_compaction_init() produces (the defaults). */
+#define ENG_FILE_COMPACTION_INIT {ENG_FILE_COMPACTION_VERSION, 1, 100, (uint64_t)64 << 20}
+
+/**
+ * Prepare @p x with the default policy (version set).
+ * @param x the struct. @param version #ENG_FILE_COMPACTION_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_file_compaction_init(eng_file_compaction *x, unsigned int version);
+
+/**
+ * Set when a file store compacts itself; a new store uses the defaults
+ * (#ENG_FILE_COMPACTION_INIT). May be called before or after eng_open().
+ * @param store a file store opened for writing.
+ * @param policy the policy (its version must be set).
+ * @return #ENG_OK, #ENG_EMISUSE (not a file store, or read-only), #ENG_EINVAL (NULL
+ *         @p policy, @c enabled not 0 or 1), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_store_file_set_compaction(eng_store *store, const eng_file_compaction *policy);
+
 /**
  * Release a store that was not handed to eng_open(). NULL is a no-op.
  * (A store handed to eng_open() belongs to the engine and is released by eng_close().)

@@ -3,6 +3,7 @@
  * data format is refused (ENG_EVERSION) instead of being misread. */
 #include "core/engine_impl.h"
 #include "store/record.h"
+#include "store/file_impl.h"
 #include "base/codec.h"
 
 #include <string.h>
@@ -59,7 +60,9 @@ int eng__meta_open(eng_engine *e)
 ENG_API int eng_info_init(eng_info *x, unsigned int version)
 {
     static const eng_info init = ENG_INFO_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_INFO_VERSION, "eng_info");
+    /* A version-1 caller's struct ends after store_kind: write no further. */
+    size_t size = version == 1 ? ENG__UPTO(eng_info, store_kind) : sizeof init;
+    return eng__struct_init(x, &init, size, version, ENG_INFO_VERSION, "eng_info");
 }
 
 ENG_API int eng_info_get(eng_engine *engine, eng_info *info)
@@ -73,8 +76,16 @@ ENG_API int eng_info_get(eng_engine *engine, eng_info *info)
         return rc;
     static const char *const kinds[] = {"custom", "memory", "file"};
     eng_info full = {info->version, engine->meta.format, engine->meta.created, engine->meta.last_opened,
-                     engine->meta.opens, kinds[engine->store->kind]};
-    memcpy(info, &full, ENG__UPTO(eng_info, store_kind)); /* the fields of version 1 */
+                     engine->meta.opens, kinds[engine->store->kind], 0, 0, 0, 0};
+    eng__file_stats st;
+    if (engine->store->kind == ENG__STORE_FILE && eng__file_stats_get(engine->store, &st) == ENG_OK) {
+        full.store_file_bytes = st.file_bytes;
+        full.store_live_bytes = st.live_file_bytes;
+        full.store_dead_bytes = st.dead_bytes;
+        full.store_compactions = st.compactions;
+    }
+    /* Only the fields of the caller's version. */
+    memcpy(info, &full, info->version == 1 ? ENG__UPTO(eng_info, store_kind) : sizeof full);
     eng__leave(engine);
     return ENG_OK;
 }

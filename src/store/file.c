@@ -42,6 +42,9 @@ typedef struct filestore {
     uint64_t frames;
     uint64_t dropped;   /* torn-tail bytes cut off at open */
     int broken;
+    eng_file_compaction policy;
+    uint64_t retry_at;  /* after a failed automatic compaction: file size before trying again */
+    uint64_t compactions, auto_compactions;
 } filestore;
 
 static int io_fail(const filestore *fs, int err, const char *what, uint64_t off)
@@ -369,6 +372,32 @@ static int writable(const filestore *fs)
 static int f_get(const void *k, size_t kl, eng_buf *out, void *u) { return eng__kvmem_get(&((filestore *)u)->kv, k, kl, out); }
 static int f_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, void *u) { return eng__kvmem_scan(&((filestore *)u)->kv, p, pl, cb, cbu); }
 
+static int compact_fs(filestore *fs);
+
+static uint64_t dead_bytes(const filestore *fs)
+{
+    uint64_t live = ENG__FILE_HEADER + fs->kv.main.enc;
+    return fs->end > live ? fs->end - live : 0;
+}
+
+/* The automatic policy, after a commit that appended a frame. Its failure is
+ * not the commit's: the store stays as it was, and the error is not reported. */
+static void maybe_compact(filestore *fs)
+{
+    const eng_file_compaction *p = &fs->policy;
+    uint64_t dead = dead_bytes(fs);
+    if (!p->enabled || dead < p->min_dead_bytes || fs->end < fs->retry_at)
+        return;
+    if ((double)dead * 100.0 < (double)fs->kv.main.enc * (double)p->dead_percent)
+        return;
+    if (compact_fs(fs) == ENG_OK) {
+        fs->auto_compactions++;
+        fs->retry_at = 0;
+    } else {
+        fs->retry_at = fs->end + p->min_dead_bytes;
+    }
+}
+
 static int f_begin(void *u)
 {
     filestore *fs = u;
@@ -389,6 +418,9 @@ static int f_commit(void *u)
         if (rc)
             return rc; /* the batch stays open; the caller rolls it back */
         values_to_file(fs);
+        eng__kvmem_commit(&fs->kv);
+        maybe_compact(fs);
+        return ENG_OK;
     }
     return eng__kvmem_commit(&fs->kv);
 }
@@ -500,6 +532,7 @@ ENG_API int eng_store_file_open(const char *path, unsigned int flags, const eng_
     eng__kvmem_init(&fs->kv, &fs->mem);
     fs->kv.load = f_load;
     fs->kv.load_ctx = fs;
+    eng_file_compaction_init(&fs->policy, ENG_FILE_COMPACTION_VERSION);
     if (!(fs->path = eng__strdup(&fs->mem, path))) {
         f_destroy(fs);
         return eng__nomem();
@@ -580,7 +613,34 @@ static int compact_add(const eng__onode *n, void *user)
     return c->w.len - ENG__FRAME_HEADER >= COMPACT_FRAME_BYTES ? flush_frame(c) : 0;
 }
 
-static int compact_fs(filestore *fs);
+ENG_API int eng_file_compaction_init(eng_file_compaction *x, unsigned int version)
+{
+    static const eng_file_compaction init = ENG_FILE_COMPACTION_INIT;
+    return eng__struct_init(x, &init, sizeof init, version, ENG_FILE_COMPACTION_VERSION, "eng_file_compaction");
+}
+
+ENG_API int eng_store_file_set_compaction(eng_store *store, const eng_file_compaction *policy)
+{
+    int rc = eng__store_check(store);
+    if (rc)
+        return rc;
+    if (store->kind != ENG__STORE_FILE)
+        return eng__err(ENG_EMISUSE, "store", "eng_store_file_set_compaction: not a file store");
+    filestore *fs = store->user;
+    if (fs->flags & ENG_STORE_READONLY)
+        return eng__err(ENG_EMISUSE, "store", "eng_store_file_set_compaction: the store is read-only");
+    if (!policy)
+        return eng__err(ENG_EINVAL, "policy", "eng_store_file_set_compaction: policy is NULL");
+    if (policy->version == 0 || policy->version > ENG_FILE_COMPACTION_VERSION)
+        return eng__err(ENG_EVERSION, "policy.version", "unsupported eng_file_compaction version %u",
+                        policy->version);
+    if (policy->enabled != 0 && policy->enabled != 1)
+        return eng__err(ENG_EINVAL, "policy.enabled", "eng_file_compaction.enabled must be 0 or 1, not %d",
+                        policy->enabled);
+    fs->policy = *policy;
+    fs->retry_at = 0;
+    return ENG_OK;
+}
 
 ENG_API int eng_store_file_compact(eng_store *store)
 {
@@ -665,6 +725,7 @@ static int compact_fs(filestore *fs)
     fs->next_seq = c.seq;
     for (size_t i = 0; i < c.nmv; i++) /* the old file's offsets are gone with it */
         eng__omap_to_ref(&fs->kv.main, c.mv[i].n, c.mv[i].off);
+    fs->compactions++;
 out:
     if (c.fd >= 0) {
         close(c.fd);
@@ -686,6 +747,10 @@ int eng__file_stats_get(eng_store *s, eng__file_stats *out)
     out->file_bytes = fs->end;
     out->dropped_bytes = fs->dropped;
     out->live_bytes = fs->kv.main.bytes;
+    out->live_file_bytes = fs->kv.main.enc;
+    out->dead_bytes = dead_bytes(fs);
+    out->compactions = fs->compactions;
+    out->auto_compactions = fs->auto_compactions;
     out->broken = fs->broken;
     return ENG_OK;
 }

@@ -22,6 +22,10 @@ typedef struct eng__file_stats {
     uint64_t file_bytes;    /* bytes of valid data in the file */
     uint64_t dropped_bytes; /* torn tail dropped when the file was opened */
     uint64_t live_bytes;    /* key and value bytes of live keys */
+    uint64_t live_file_bytes; /* bytes the live keys and values take in the file (as frame ops) */
+    uint64_t dead_bytes;    /* the rest of the file: replaced and deleted entries, headers */
+    uint64_t compactions;   /* compactions run since open (called or automatic) */
+    uint64_t auto_compactions; /* of which started by the policy */
     int broken;             /* an ambiguous I/O failure: writes refused until reopened */
 } eng__file_stats;
 

@@ -50,6 +50,7 @@ void eng__omap_clear(eng__omap *m)
     free_tree(m->mem, m->root);
     m->root = NULL;
     m->count = m->bytes = 0;
+    m->enc = 0;
 }
 
 eng__onode *eng__omap_find(const eng__omap *m, const void *key, size_t klen)
@@ -65,6 +66,22 @@ eng__onode *eng__omap_find(const eng__omap *m, const void *key, size_t klen)
 }
 
 static size_t live_bytes(const eng__onode *n) { return n->dead ? 0 : n->klen + n->vlen; }
+
+static size_t uvar_len(size_t v)
+{
+    size_t k = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        k++;
+    }
+    return k;
+}
+
+/* What the node takes in a frame: op byte, key and value with their lengths (frame.h). */
+static uint64_t enc_bytes(const eng__onode *n)
+{
+    return n->dead ? 0 : 1 + uvar_len(n->klen) + n->klen + uvar_len(n->vlen) + n->vlen;
+}
 
 /* Split the tree into keys < key (l) and keys > key (r); an equal node is returned. */
 static eng__onode *split(eng__onode *t, const void *key, size_t klen, eng__onode **l, eng__onode **r)
@@ -127,6 +144,7 @@ static int put_node(eng__omap *m, const void *key, size_t klen, uint8_t *v, size
     eng__onode *n = eng__omap_find(m, key, klen);
     if (n) {
         m->bytes -= live_bytes(n);
+        m->enc -= enc_bytes(n);
         eng__free(m->mem, n->val);
         n->val = v;
         n->vlen = dead ? 0 : vlen;
@@ -134,6 +152,7 @@ static int put_node(eng__omap *m, const void *key, size_t klen, uint8_t *v, size
         n->in_file = (uint8_t)(in_file != 0);
         n->foff = foff;
         m->bytes += live_bytes(n);
+        m->enc += enc_bytes(n);
         return ENG_OK;
     }
     if (klen > SIZE_MAX - sizeof(eng__onode)) {
@@ -158,6 +177,7 @@ static int put_node(eng__omap *m, const void *key, size_t klen, uint8_t *v, size
     m->root = insert_node(m->root, n);
     m->count++;
     m->bytes += live_bytes(n);
+    m->enc += enc_bytes(n);
     return ENG_OK;
 }
 
@@ -194,6 +214,7 @@ int eng__omap_del(eng__omap *m, const void *key, size_t klen)
         return 0;
     m->count--;
     m->bytes -= live_bytes(eq);
+    m->enc -= enc_bytes(eq);
     free_node(m->mem, eq);
     return 1;
 }
@@ -210,6 +231,7 @@ static void move_all(eng__omap *dst, eng__onode *n)
         if (old) {
             dst->count--;
             dst->bytes -= live_bytes(old);
+            dst->enc -= enc_bytes(old);
             free_node(dst->mem, old);
         }
         if (n->dead) {
@@ -218,6 +240,7 @@ static void move_all(eng__omap *dst, eng__onode *n)
             dst->root = insert_node(dst->root, n);
             dst->count++;
             dst->bytes += live_bytes(n);
+            dst->enc += enc_bytes(n);
         }
         n = r;
     }
@@ -228,6 +251,7 @@ void eng__omap_merge_into(eng__omap *dst, eng__omap *src)
     eng__onode *root = src->root;
     src->root = NULL;
     src->count = src->bytes = 0;
+    src->enc = 0;
     move_all(dst, root);
 }
 

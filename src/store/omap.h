@@ -25,6 +25,7 @@ typedef struct eng__omap {
     eng__onode *root;
     size_t count;      /* nodes, tombstones included */
     size_t bytes;      /* sum of key and value lengths of live nodes */
+    uint64_t enc;      /* bytes the live nodes take as frame ops (the file's live bytes) */
     uint32_t rng;
 } eng__omap;
 

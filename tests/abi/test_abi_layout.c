@@ -84,7 +84,10 @@ static void struct_layouts(void **s)
     OFF(eng_config, version, 0); OFF(eng_config, allocator, 8); OFF(eng_config, store, 16); OFF(eng_config, transport, 24); OFF(eng_config, transport_user, 32); OFF(eng_config, clock_fn, 40); OFF(eng_config, clock_user, 48); OFF(eng_config, log_fn, 56); OFF(eng_config, log_user, 64); OFF(eng_config, log_level, 72); OFF(eng_config, progress_fn, 80); OFF(eng_config, progress_user, 88);
     assert_int_equal(sizeof(eng_config), 96);
     OFF(eng_info, version, 0); OFF(eng_info, data_format, 4); OFF(eng_info, created, 8); OFF(eng_info, last_opened, 16); OFF(eng_info, open_count, 24); OFF(eng_info, store_kind, 32);
-    assert_int_equal(sizeof(eng_info), 40);
+    OFF(eng_info, store_file_bytes, 40); OFF(eng_info, store_live_bytes, 48); OFF(eng_info, store_dead_bytes, 56); OFF(eng_info, store_compactions, 64);
+    assert_int_equal(sizeof(eng_info), 72);
+    OFF(eng_file_compaction, version, 0); OFF(eng_file_compaction, enabled, 4); OFF(eng_file_compaction, dead_percent, 8); OFF(eng_file_compaction, min_dead_bytes, 16);
+    assert_int_equal(sizeof(eng_file_compaction), 24);
     /* errors.h */
     OFF(eng_error, code, 0); OFF(eng_error, message, 8); OFF(eng_error, detail, 16);
     assert_int_equal(sizeof(eng_error), 24);
@@ -179,6 +182,7 @@ static void init_functions_match_initialisers(void **s)
     SAME(eng_transport_methods, ENG_TRANSPORT_METHODS_INIT, eng_transport_methods_init, ENG_TRANSPORT_METHODS_VERSION);
     SAME(eng_config, ENG_CONFIG_INIT, eng_config_init, ENG_CONFIG_VERSION);
     SAME(eng_info, ENG_INFO_INIT, eng_info_init, ENG_INFO_VERSION);
+    SAME(eng_file_compaction, ENG_FILE_COMPACTION_INIT, eng_file_compaction_init, ENG_FILE_COMPACTION_VERSION);
     SAME(eng_rule_options, ENG_RULE_OPTIONS_INIT, eng_rule_options_init, ENG_RULE_OPTIONS_VERSION);
     SAME(eng_rule_batch, ENG_RULE_BATCH_INIT, eng_rule_batch_init, ENG_RULE_BATCH_VERSION);
     SAME(eng_import_options, ENG_IMPORT_OPTIONS_INIT, eng_import_options_init, ENG_IMPORT_OPTIONS_VERSION);

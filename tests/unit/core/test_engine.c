@@ -160,7 +160,7 @@ static void info_and_stored_metadata(void **s)
 {
     (void)s;
     test_store *ts = test_store_new();
-    eng_info info = {ENG_INFO_VERSION, 0, 0, 0, 0, NULL};
+    eng_info info = ENG_INFO_INIT;
     test_clock_now = 1767225600000;
     eng_engine *e = test_engine_open(test_store_handle(ts));
     assert_int_equal(eng_info_get(e, &info), ENG_OK);
@@ -171,7 +171,18 @@ static void info_and_stored_metadata(void **s)
     assert_int_equal(eng_info_get(e, NULL), ENG_EINVAL);
     info.version = 0;
     assert_int_equal(eng_info_get(e, &info), ENG_EVERSION);
+    /* A version-1 caller: nothing past store_kind is written, by init or get. */
+    union { eng_info i; unsigned char b[sizeof(eng_info)]; } v1;
+    memset(&v1, 0xa5, sizeof v1);
+    size_t v1size = offsetof(eng_info, store_kind) + sizeof(const char *);
+    assert_int_equal(eng_info_init(&v1.i, 1), ENG_OK);
+    assert_int_equal(eng_info_get(e, &v1.i), ENG_OK);
+    assert_int_equal(v1.i.open_count, 1);
+    for (size_t k = v1size; k < sizeof v1; k++)
+        assert_int_equal(v1.b[k], 0xa5);
     info.version = ENG_INFO_VERSION;
+    assert_int_equal(eng_info_get(e, &info), ENG_OK);
+    assert_int_equal(info.store_file_bytes, 0); /* not a file store */
     eng_close(e);
     assert_int_equal(eng_info_get(NULL, &info), ENG_EMISUSE);
 

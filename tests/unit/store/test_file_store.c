@@ -671,7 +671,187 @@ static void engine_round_trip(void **state)
     assert_int_equal(eng__rec_get(s, ENG__K("t/1"), ENG__REC_TEST, 1, &r), ENG_OK);
     assert_memory_equal(r.payload, "hello", 5);
     eng__rec_free(s, &r);
+    /* eng_info (version 2) reports the file's live and dead bytes. */
+    eng_info info = ENG_INFO_INIT;
+    eng__file_stats st;
+    assert_int_equal(eng_info_get(e, &info), ENG_OK);
+    assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+    assert_string_equal(info.store_kind, "file");
+    assert_int_equal(info.store_file_bytes, st.file_bytes);
+    assert_int_equal(info.store_file_bytes, file_size(f->path));
+    assert_int_equal(info.store_live_bytes, st.live_file_bytes);
+    assert_int_equal(info.store_dead_bytes, info.store_file_bytes - 16 - info.store_live_bytes);
+    assert_true(info.store_live_bytes > 0);
     eng_close(e);
+    test_alloc_assert_clean();
+}
+
+/* ---- automatic compaction ---- */
+
+#define UKEYS 20
+
+/* Round r of updates: every key u/NN gets "r:NN:" padded to a length that varies. */
+static void update_round(eng_store *s, int r)
+{
+    char k[16], v[400];
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    for (int i = 0; i < UKEYS; i++) {
+        snprintf(k, sizeof k, "u/%02d", i);
+        int n = snprintf(v, sizeof v, "%d:%d:", r, i);
+        size_t len = 100 + (size_t)((r * 7 + i) % 250);
+        memset(v + n, 'p', len - (size_t)n);
+        assert_int_equal(eng__kv_put(s, k, strlen(k), v, len), ENG_OK);
+    }
+    assert_int_equal(eng__kv_commit(s), ENG_OK);
+}
+
+/* The round every key holds (all the same: batches are atomic), or -1 when empty. */
+static int held_round(eng_store *s)
+{
+    int r = -1;
+    for (int i = 0; i < UKEYS; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "u/%02d", i);
+        eng__val v;
+        int rc = eng__kv_get(s, k, strlen(k), &v);
+        if (rc == ENG_ENOTFOUND) {
+            assert_int_equal(r, -1);
+            continue;
+        }
+        assert_int_equal(rc, ENG_OK);
+        int got = -1, idx = -1;
+        char head[32] = {0}; /* values are not NUL-terminated */
+        memcpy(head, v.data, v.len < sizeof head - 1 ? v.len : sizeof head - 1);
+        assert_int_equal(sscanf(head, "%d:%d:", &got, &idx), 2);
+        assert_int_equal(idx, i);
+        assert_int_equal(v.len, 100 + (size_t)((got * 7 + i) % 250));
+        eng__val_free(s, &v);
+        if (i > 0)
+            assert_int_equal(got, r);
+        r = got;
+    }
+    return r;
+}
+
+/* A long run of updates stays within the policy's bound; injected fsync and
+ * rename failures of an automatic compaction leave the commit done and the
+ * store whole; turned off, the file grows. */
+static void auto_compaction_bounds_the_file(void **state)
+{
+    fx *f = *state;
+    eng_store *s = open_ok(f->path, ENG_STORE_CREATE | ENG_STORE_NOSYNC);
+    eng_file_compaction p;
+    assert_int_equal(eng_file_compaction_init(&p, ENG_FILE_COMPACTION_VERSION), ENG_OK);
+    assert_int_equal(p.enabled, 1);
+    assert_int_equal(p.dead_percent, 100);
+    p.min_dead_bytes = 32 << 10;
+    p.dead_percent = 50;
+    assert_int_equal(eng_store_file_set_compaction(s, &p), ENG_OK);
+    eng__file_io_fault = fault_hook;
+    eng__file_stats st;
+    for (int r = 0; r < 600; r++) {
+        if (r == 200)
+            armed_errno[ENG__IO_FSYNC] = EIO; /* with NOSYNC only compaction fsyncs */
+        if (r == 400)
+            armed_errno[ENG__IO_RENAME] = ENOSPC;
+        update_round(s, r);
+        assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+        assert_int_equal((long)st.file_bytes, file_size(f->path));
+        assert_int_equal(st.dead_bytes, st.file_bytes - 16 - st.live_file_bytes);
+        /* Live data, the dead allowance, one more frame, and the retry distance
+         * after a failed compaction. */
+        uint64_t bound = 16 + st.live_file_bytes + p.min_dead_bytes + st.live_file_bytes * p.dead_percent / 100 +
+                         2 * (UKEYS * 400 + 24) + p.min_dead_bytes;
+        assert_true(st.file_bytes <= bound);
+        if (r % 50 == 0)
+            assert_int_equal(held_round(s), r);
+    }
+    assert_int_equal(armed_errno[ENG__IO_FSYNC], 0); /* both failures happened */
+    assert_int_equal(armed_errno[ENG__IO_RENAME], 0);
+    assert_true(st.auto_compactions >= 10);
+    assert_int_equal(st.compactions, st.auto_compactions);
+    uint64_t autos = st.auto_compactions;
+    assert_int_equal(held_round(s), 599);
+    /* Off: nothing compacts by itself. */
+    p.enabled = 0;
+    assert_int_equal(eng_store_file_set_compaction(s, &p), ENG_OK);
+    for (int r = 600; r < 800; r++)
+        update_round(s, r);
+    assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+    assert_int_equal(st.auto_compactions, autos);
+    assert_true(st.dead_bytes > 4 * p.min_dead_bytes);
+    /* Bad policies. */
+    p.enabled = 2;
+    assert_int_equal(eng_store_file_set_compaction(s, &p), ENG_EINVAL);
+    p.enabled = 1;
+    p.version = 99;
+    assert_int_equal(eng_store_file_set_compaction(s, &p), ENG_EVERSION);
+    assert_int_equal(eng_store_file_set_compaction(s, NULL), ENG_EINVAL);
+    eng_store_free(s);
+    eng_store *m = NULL;
+    assert_int_equal(eng_store_memory_new(NULL, &m), ENG_OK);
+    p.version = ENG_FILE_COMPACTION_VERSION;
+    assert_int_equal(eng_store_file_set_compaction(m, &p), ENG_EMISUSE);
+    eng_store_free(m);
+    s = open_ok(f->path, 0);
+    assert_int_equal(held_round(s), 799);
+    eng_store_free(s);
+    test_alloc_assert_clean();
+}
+
+/* A writer SIGKILLed at random points of a run that compacts itself every few
+ * commits: the reopened store holds one whole round, never older than the last
+ * acknowledged one. */
+static void killed_during_auto_compaction(void **state)
+{
+    fx *f = *state;
+    int compacted_before_kill = 0;
+    for (int round = 0; round < 10; round++) {
+        unlink(f->path);
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(p[0]);
+            eng_store *s = NULL;
+            if (eng_store_file_open(f->path, ENG_STORE_CREATE | ENG_STORE_NOSYNC, NULL, &s))
+                _exit(2);
+            eng_file_compaction pol = ENG_FILE_COMPACTION_INIT;
+            pol.min_dead_bytes = 8 << 10;
+            pol.dead_percent = 20;
+            if (eng_store_file_set_compaction(s, &pol))
+                _exit(2);
+            for (int r = 0; r < 3000; r++) {
+                update_round(s, r);
+                eng__file_stats st;
+                eng__file_stats_get(s, &st);
+                unsigned char b = (unsigned char)(st.auto_compactions ? 1 : 0);
+                if (write(p[1], &b, 1) != 1)
+                    _exit(3);
+            }
+            _exit(0);
+        }
+        close(p[1]);
+        unsigned char b = 0;
+        int acked = 0;
+        for (int i = 0; i < 20 + round * 37 && read(p[0], &b, 1) == 1; i++)
+            acked++;
+        compacted_before_kill += b;
+        kill(pid, SIGKILL);
+        while (read(p[0], &b, 1) == 1)
+            acked++;
+        close(p[0]);
+        int st;
+        waitpid(pid, &st, 0);
+        eng_store *s = open_ok(f->path, 0);
+        int held = held_round(s);
+        assert_true(held + 1 >= acked && held <= acked);
+        eng_store_free(s);
+        char tmp[640];
+        snprintf(tmp, sizeof tmp, "%s.compact", f->path);
+        assert_int_equal(access(tmp, F_OK), -1); /* a leftover is removed at open */
+    }
+    assert_true(compacted_before_kill > 0);
     test_alloc_assert_clean();
 }
 
@@ -754,6 +934,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(allocation_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(engine_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(large_values_stay_in_the_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(auto_compaction_bounds_the_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(killed_during_auto_compaction, setup, teardown),
     };
     const struct CMUnitTest in_file[] = {
         cmocka_unit_test_setup_teardown(persists_across_reopen, setup, teardown),
