@@ -3,7 +3,7 @@ import ctypes
 from typing import Iterable, Iterator, List, Optional, Sequence
 
 from . import _native as _n
-from ._util import channel_id, channel_name, channels, require, strarray
+from ._util import channel_id, channel_name, channels, reader, require, strarray
 from .errors import ENG_ECANCELLED
 
 COLUMN_TYPES = {"string": 1, "int": 2, "decimal": 3, "date": 4, "bool": 5}
@@ -11,6 +11,10 @@ PARTS = {"all": 0, "test": 1, "control": 2}
 GLOBAL_CONTROL_MODES = {"off": 0, "random": 1, "uploaded": 2}
 CONSENT_KINDS = {1: "consent", 2: "optout"}
 CONSENT_SOURCES = {1: "import", 2: "api", 3: "unsubscribe", 4: "complaint"}
+ID_KINDS = {"string": 1, "int64": 2}
+GROUP_KINDS = {1: "uploaded", 2: "filter", 3: "combined"}
+COMBINE_OPS = {"union": 1, "intersect": 2}
+UPLOAD_MODES = {"replace": 1, "append": 2}
 
 
 def _options(skip_bad_rows: Optional[int]):
@@ -64,6 +68,10 @@ class Audience:
         _check(_n.lib.eng_audience_hash(self._h, out))
         return bytes(out).hex()
 
+    def freeze(self, actor: str, key: str) -> None:
+        """Store the audience under ``key`` (per org) with its hash; load_frozen_audience() reads it back."""
+        _check(_n.lib.eng_audience_freeze(self._h, actor.encode(), key.encode()))
+
     def to_dict(self) -> dict:
         return {"all": self.count("all"), "test": self.count("test"), "control": self.count("control"),
                 "reach": self.reach()}
@@ -81,6 +89,12 @@ class Audience:
 
     def __del__(self):
         self.close()
+
+
+def _u32s(ids: Sequence[int], keep: List[object]):
+    arr = (ctypes.c_uint32 * max(len(ids), 1))(*ids)
+    keep.append(arr)
+    return arr
 
 
 def _check(rc):
@@ -103,17 +117,7 @@ class AudienceMixin:
         rep = _n.new(_n.ImportReport)
         opts = _options(skip_bad_rows)
         if hasattr(data, "read"):
-            def read(buf, cap, user):
-                try:
-                    chunk = data.read(cap)
-                    if isinstance(chunk, str):
-                        chunk = chunk.encode()
-                    ctypes.memmove(buf, chunk, len(chunk))
-                    return len(chunk)
-                except BaseException as exc:  # noqa: B902 - nothing may cross into C
-                    self._sink.record(exc, "CSV reader")
-                    return -1
-            cb = _n.READ_FN(read)
+            cb = reader(data, self._sink)
             self._call(_n.lib.eng_customers_import_csv, actor.encode(), cb, None, ctypes.byref(opts),
                        ctypes.byref(rep))
         else:
@@ -121,6 +125,69 @@ class AudienceMixin:
             self._call(_n.lib.eng_customers_import_csv_buffer, actor.encode(), raw, len(raw), ctypes.byref(opts),
                        ctypes.byref(rep))
         return _import_dict(rep)
+
+    def set_id_kind(self, actor: str, kind: str) -> None:
+        """Make external ids "string" (the default) or "int64"; only while the table is empty."""
+        self._call(_n.lib.eng_customers_set_id_kind, actor.encode(), ID_KINDS[kind])
+
+    def upsert_customers(self, actor: str, rows: Sequence[dict], columns: Optional[Sequence[str]] = None,
+                         skip_bad_rows: Optional[int] = None) -> dict:
+        """Insert or update customers from dicts keyed by the CSV column names (``id`` first; values
+        as the import writes them, None for NULL). ``columns`` defaults to every key seen, ``id``
+        first. All or nothing unless ``skip_bad_rows``; errors name "line:column" with row r at
+        line r + 2. Returns the import report."""
+        if columns is None:
+            seen = {"id": None}
+            for r in rows:
+                seen.update(dict.fromkeys(r))
+            columns = list(seen)
+        keep: List[object] = []
+        names = strarray(columns, keep)
+        vals = [r.get(c) for r in rows for c in columns]
+        varr = (ctypes.c_char_p * max(len(vals), 1))(*[None if v is None else str(v).encode() for v in vals])
+        rep, opts = _n.new(_n.ImportReport), _options(skip_bad_rows)
+        self._call(_n.lib.eng_customers_upsert, actor.encode(), names, len(columns), ctypes.cast(varr, _n.c_char_pp),
+                   len(rows), ctypes.byref(opts), ctypes.byref(rep))
+        return _import_dict(rep)
+
+    def compact_customers(self, actor: str) -> None:
+        """Replace the stored imports by one record set of the current table (dense ids kept)."""
+        self._call(_n.lib.eng_customers_compact, actor.encode())
+
+    def customers_memory(self, actor: str) -> int:
+        """Heap bytes held by the in-memory customer table."""
+        n = ctypes.c_uint64()
+        self._call(_n.lib.eng_customers_memory, actor.encode(), ctypes.byref(n))
+        return n.value
+
+    def find_customer(self, actor: str, external_id: str) -> Optional[int]:
+        """The dense id of an external id, or None when there is no such customer."""
+        out = ctypes.c_uint32()
+        rc = _n.lib.eng_customer_find(self._handle(), actor.encode(), str(external_id).encode(), ctypes.byref(out))
+        if rc == -4:  # ENG_ENOTFOUND
+            return None
+        self._raise_if(rc)
+        return out.value
+
+    def customer_value(self, actor: str, customer: int, column: str) -> Optional[str]:
+        """One value of a customer (dense id) as the import's text (``id``, ``contact.sms``,
+        ``consent.email``, ``suppressed`` or an attribute); None for NULL or a missing contact."""
+        n = ctypes.c_size_t()
+        buf = ctypes.create_string_buffer(256)
+        rc = _n.lib.eng_customer_get(self._handle(), actor.encode(), customer, column.encode(), buf, len(buf),
+                                     ctypes.byref(n))
+        if rc == -12 and n.value >= len(buf):  # ENG_ERANGE: longer than the first guess
+            buf = ctypes.create_string_buffer(n.value + 1)
+            rc = _n.lib.eng_customer_get(self._handle(), actor.encode(), customer, column.encode(), buf, len(buf),
+                                         ctypes.byref(n))
+        self._raise_if(rc)
+        return ctypes.string_at(buf, n.value).decode() if n.value else None
+
+    def reachable(self, actor: str, customer: int, channel: str) -> bool:
+        """Whether a customer can be contacted on a channel now (contact, consent, no opt-out, not suppressed)."""
+        out = ctypes.c_int()
+        self._call(_n.lib.eng_customer_reachable, actor.encode(), customer, channel_id(channel), ctypes.byref(out))
+        return bool(out.value)
 
     def customer_count(self, actor: str) -> int:
         n = ctypes.c_uint64()
@@ -150,25 +217,91 @@ class AudienceMixin:
             self._call(_n.lib.eng_group_upload_csv, actor.encode(), gid, raw, len(raw), 1, None, None)  # replace
         return gid.value
 
+    def upload_ids(self, actor: str, group: int, ids: Sequence[str], mode: str = "replace",
+                   skip_bad_rows: Optional[int] = None) -> dict:
+        """Set ("replace") or add to ("append") an uploaded group's members by external id; an
+        unknown id is a bad row (line i + 2). Returns the report (inserted: members added)."""
+        keep: List[object] = []
+        rep, opts = _n.new(_n.ImportReport), _options(skip_bad_rows)
+        self._call(_n.lib.eng_group_upload_ids, actor.encode(), group, strarray(ids, keep), len(ids),
+                   UPLOAD_MODES[mode], ctypes.byref(opts), ctypes.byref(rep))
+        return _import_dict(rep)
+
+    def create_combined_group(self, actor: str, name: str, include: Sequence[int], exclude: Sequence[int] = (),
+                              op: str = "union") -> int:
+        """A group made of others: (union or intersection of include) minus exclude (group ids)."""
+        keep: List[object] = []
+        gid = ctypes.c_uint32()
+        self._call(_n.lib.eng_group_create_combined, actor.encode(), name.encode(), COMBINE_OPS[op],
+                   _u32s(include, keep), len(include), _u32s(exclude, keep) if exclude else None, len(exclude),
+                   ctypes.byref(gid))
+        return gid.value
+
+    def set_combined_group(self, actor: str, group: int, include: Sequence[int], exclude: Sequence[int] = (),
+                           op: str = "union") -> None:
+        """Change a combined group's members; a cycle raises ENG_ECYCLE."""
+        keep: List[object] = []
+        self._call(_n.lib.eng_group_set_combined, actor.encode(), group, COMBINE_OPS[op], _u32s(include, keep),
+                   len(include), _u32s(exclude, keep) if exclude else None, len(exclude))
+
+    def find_group(self, actor: str, name: str) -> Optional[int]:
+        """A group's id by name, or None."""
+        out = ctypes.c_uint32()
+        rc = _n.lib.eng_group_find(self._handle(), actor.encode(), name.encode(), ctypes.byref(out))
+        if rc == -4:  # ENG_ENOTFOUND
+            return None
+        self._raise_if(rc)
+        return out.value
+
+    def group_kind(self, actor: str, group: int) -> str:
+        """"uploaded", "filter" or "combined"."""
+        out = ctypes.c_int()
+        self._call(_n.lib.eng_group_kind_of, actor.encode(), group, ctypes.byref(out))
+        return GROUP_KINDS.get(out.value, str(out.value))
+
+    def delete_group(self, actor: str, group: int) -> None:
+        """Delete a group (WrongState while a combined group refers to it)."""
+        self._call(_n.lib.eng_group_delete, actor.encode(), group)
+
     def group_count(self, actor: str, group: int) -> int:
         n = ctypes.c_uint64()
         self._call(_n.lib.eng_group_count, actor.encode(), group, ctypes.byref(n))
         return n.value
 
-    def audience(self, actor: str, include: Sequence, exclude: Sequence = (), channels: Sequence[str] = (),
-                 split_seed: int = 0, control_percent: int = 0) -> Audience:
-        """Resolve an audience (union of include minus union of exclude, kept if reachable on one of
-        the channels, control_percent held back by split_seed); groups by name or id."""
-        keep: List[object] = []
+    @staticmethod
+    def _query(keep, include, exclude, channels, split_seed, control_percent):
         o = _n.new(_n.AudienceQuery)
         o.include, o.n_include = strarray(include, keep), len(include)
         o.exclude, o.n_exclude = strarray(exclude, keep), len(exclude)
         for c in channels:
             o.channels |= 1 << channel_id(c)
         o.split_seed, o.control_percent = split_seed, control_percent
+        return o
+
+    def audience(self, actor: str, include: Sequence, exclude: Sequence = (), channels: Sequence[str] = (),
+                 split_seed: int = 0, control_percent: int = 0) -> Audience:
+        """Resolve an audience (union of include minus union of exclude, kept if reachable on one of
+        the channels, control_percent held back by split_seed); groups by name or id."""
+        keep: List[object] = []
+        o = self._query(keep, include, exclude, channels, split_seed, control_percent)
         aud = ctypes.c_void_p()
         self._call(_n.lib.eng_audience_resolve, actor.encode(), ctypes.byref(o), ctypes.byref(aud))
         return Audience(aud)
+
+    def load_frozen_audience(self, actor: str, key: str) -> Audience:
+        """An audience frozen with Audience.freeze() (checksums and hash verified)."""
+        aud = ctypes.c_void_p()
+        self._call(_n.lib.eng_audience_load_frozen, actor.encode(), key.encode(), ctypes.byref(aud))
+        return Audience(aud)
+
+    def audience_test_count(self, actor: str, include: Sequence, exclude: Sequence = (), channels: Sequence[str] = (),
+                            split_seed: int = 0, control_percent: int = 0) -> int:
+        """The size of the test group audience(...) would have, without building it."""
+        keep: List[object] = []
+        o = self._query(keep, include, exclude, channels, split_seed, control_percent)
+        n = ctypes.c_uint64()
+        self._call(_n.lib.eng_audience_test_count, actor.encode(), ctypes.byref(o), ctypes.byref(n))
+        return n.value
 
     def resolve(self, actor: str, include: Sequence, **kw) -> dict:
         """audience(...) as a dict: counts of all, test, control and the reach per channel."""

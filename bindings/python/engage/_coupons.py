@@ -50,7 +50,7 @@ class AdsMixin:
     """Ad audiences (engage/dispatch.h): customers chosen for an ad channel leave through a
     Python export callback as hashed identifiers, never through the transport."""
 
-    def _hooks_apply(self) -> None:
+    def _set_hooks(self) -> None:
         """Hand the dispatcher every hook set so far (eng_dispatch_hooks_set copies the whole table)."""
         h = getattr(self, "_hooks_now", {})
         v2 = _n.has("eng_tiny_url_request_init")
@@ -72,7 +72,7 @@ class AdsMixin:
         self._hooks_now[name] = value
         if value is not None:
             self._keep.append(value)
-        self._hooks_apply()
+        self._set_hooks()
 
     def set_ad_export(self, fn) -> None:
         """fn(manifest: dict, hashes: list of hex str) -> "accepted" (or another send status) for

@@ -120,6 +120,14 @@ class DispatchMixin:
                 "sends": {name: d.sends[i] for name, i in channels().items() if d.sends[i]},
                 "skipped": {UNREACH[r]: d.skipped[r] for r in UNREACH if r and d.skipped[r]}}
 
+    def apply_unsubscribe(self, org: str, token: str) -> dict:
+        """Verify an unsubscribe link's token for ``org`` and record the opt-out (twice is
+        harmless); returns the campaign, customer (dense id) and channel it was for. A forged
+        token raises Denied and records nothing."""
+        x = _n.new(_n.UnsubscribeInfo)
+        self._call(_n.lib.eng_unsubscribe_apply, org.encode(), token.encode(), ctypes.byref(x))
+        return {"campaign": x.campaign, "customer": x.customer, "channel": channel_name(x.channel)}
+
     def setup_unsubscribe(self, actor: str, landing_url: str, secret: bytes) -> None:
         """Set up the org's signed {{unsubscribe}} links (secret: 16..256 bytes)."""
         self._call(_n.lib.eng_unsubscribe_setup, actor.encode(), landing_url.encode(), secret, len(secret))

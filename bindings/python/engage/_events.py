@@ -5,7 +5,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence
 
 from . import _native as _n
 from ._audience import _options
-from ._util import channel_name, cstr, strarray
+from ._util import channel_name, cstr, reader, strarray
 
 TOUCH_STATUSES = {"sent": 0, "delivered": 1, "opened": 2, "clicked": 3, "failed": 4, "unsubscribed": 5,
                   "bounced": 6, "complained": 7}
@@ -98,10 +98,15 @@ class EventsMixin:
         return _event_dict(rep)
 
     def import_transactions_csv(self, org: str, data, skip_bad_rows: Optional[int] = None) -> dict:
-        """Import transactions from CSV text (columns id, customer, time, amount, store, items)."""
-        raw = data.encode() if isinstance(data, str) else bytes(data)
+        """Import transactions from CSV: text, bytes, or a file object read in chunks (columns id,
+        customer, time, amount, store, items and declared fields). Returns the report."""
         rep = _n.new(_n.EventReport)
         opts = _options(skip_bad_rows)
+        if hasattr(data, "read"):
+            cb = reader(data, self._sink)
+            self._call(_n.lib.eng_txn_import_csv, org.encode(), cb, None, ctypes.byref(opts), ctypes.byref(rep))
+            return _event_dict(rep)
+        raw = data.encode() if isinstance(data, str) else bytes(data)
         self._call(_n.lib.eng_txn_import_csv_buffer, org.encode(), raw, len(raw), ctypes.byref(opts),
                    ctypes.byref(rep))
         return _event_dict(rep)
@@ -120,6 +125,26 @@ class EventsMixin:
         cb = _n.TXN_FN(fn)
         self._call(_n.lib.eng_txn_scan, org.encode(), customer.encode() if customer else None, start, end, cb, None)
         return iter(out)
+
+    def set_retention(self, actor: str, days: int) -> None:
+        """Keep the org's events ``days`` days (0: for ever); older ones go at compact_events()."""
+        self._call(_n.lib.eng_events_set_retention, actor.encode(), days)
+
+    def compact_events(self) -> None:
+        """Seal the open event segments and apply every org's retention."""
+        self._call(_n.lib.eng_events_compact)
+
+    def events_complete_from(self, org: str) -> int:
+        """From when the org's events are complete (the last retention cut; 0: nothing dropped)."""
+        t = ctypes.c_int64()
+        self._call(_n.lib.eng_events_data_from, org.encode(), ctypes.byref(t))
+        return t.value
+
+    def pending_receipts(self) -> int:
+        """Receipts kept waiting because no send matched their key yet."""
+        n = ctypes.c_uint64()
+        self._call(_n.lib.eng_touch_pending, ctypes.byref(n))
+        return n.value
 
 
 __all__: Iterable[str] = ["EventsMixin", "TOUCH_STATUSES"]

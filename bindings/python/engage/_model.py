@@ -40,6 +40,25 @@ def _goal_dict(g: _n.GoalSpec) -> dict:
             "start_on": inv_s.get(g.start_on, g.start_on), "attribution": inv_a.get(g.attribution, g.attribution)}
 
 
+def next_state(state: str, action: str) -> Optional[str]:
+    """The message lifecycle table: the state ``action`` (one of ACTIONS) leads to from ``state``
+    (one of STATES), or None when the action is not allowed there."""
+    from .errors import ENG_EINVAL, InvalidArgument
+    if state not in STATES or action not in ACTIONS:
+        bad = "state" if state not in STATES else "action"
+        raise InvalidArgument(ENG_EINVAL, f"unknown {bad} {state if bad == 'state' else action!r}", bad)
+    rc = _n.lib.eng_message_transition(STATES.index(state), ACTIONS[action])
+    if rc == -14:  # ENG_ESTATE: not allowed in that state
+        return None
+    from .errors import check
+    return STATES[check(rc)]
+
+
+def split_seed(org: str, campaign: int) -> int:
+    """The seed of a campaign's test/control split (stable across processes and releases)."""
+    return _n.lib.eng_campaign_split_seed(org.encode(), campaign)
+
+
 class ModelMixin:
     """Orgs, actors, credits, campaigns, messages, approval, audit (include/engage/{org,access,
     credits,campaign,message,approval,audit}.h)."""
@@ -324,6 +343,15 @@ class ModelMixin:
 
     def reject(self, actor: str, message: int, comment: str) -> None:
         self._call(_n.lib.eng_message_reject, actor.encode(), message, comment.encode())
+
+    def approve_campaign(self, actor: str, campaign: int, comment: Optional[str] = None) -> None:
+        """Approve every message of the campaign awaiting approval, all or none (each checked as
+        by approve(), the current content approved); WrongState when none awaits approval."""
+        self._call(_n.lib.eng_campaign_approve, actor.encode(), campaign, comment.encode() if comment else None)
+
+    def reject_campaign(self, actor: str, campaign: int, comment: Optional[str] = None) -> None:
+        """Reject every message of the campaign awaiting approval, in one change."""
+        self._call(_n.lib.eng_campaign_reject, actor.encode(), campaign, comment.encode() if comment else None)
 
     def message_action(self, actor: str, message: int, action: str) -> None:
         """Start, stop or finish a message's execution by hand (see ACTIONS)."""

@@ -61,7 +61,8 @@ Config = _struct("eng_config", [
     ("log_user", c_void_p), ("log_level", c_int), ("progress_fn", PROGRESS_FN), ("progress_user", c_void_p)])
 Info = _struct("eng_info", [
     ("version", c_uint), ("data_format", c_uint), ("created", c_int64), ("last_opened", c_int64),
-    ("open_count", c_uint64), ("store_kind", c_char_p)])
+    ("open_count", c_uint64), ("store_kind", c_char_p), ("store_file_bytes", c_uint64),
+    ("store_live_bytes", c_uint64), ("store_dead_bytes", c_uint64), ("store_compactions", c_uint64)])
 
 # ---- model --------------------------------------------------------------------------
 GoalSpec = _struct("eng_goal_spec", [
@@ -225,7 +226,7 @@ STRUCTS = [Error, Envelope, TransportMethods, StoreMethods, Config, Info, GoalSp
            SendInfo, Trace, DryReport, ReportFigures, CampaignReportOptions, OpeEstimate, EraseReport]
 
 # Struct versions (ENG_*_VERSION) this binding was written against.
-VERSIONS = {"eng_config": 1, "eng_info": 1, "eng_org_settings": 1, "eng_actor_spec": 1, "eng_campaign_spec": 1,
+VERSIONS = {"eng_config": 1, "eng_info": 2, "eng_org_settings": 1, "eng_actor_spec": 1, "eng_campaign_spec": 1,
             "eng_campaign_status": 1, "eng_message_spec": 1, "eng_message_status": 1, "eng_import_options": 1,
             "eng_import_report": 1, "eng_audience_query": 1, "eng_rule_options": 1, "eng_event_report": 1,
             "eng_receipts": 1, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,
@@ -275,7 +276,7 @@ E, S = c_void_p, c_char_p  # engine handle, C string
 _SIGNATURES = {
     # base and engine
     "eng_version": (c_uint, []), "eng_version_string": (S, []), "eng_errstr": (S, [c_int]),
-    "eng_error_last": (P(Error), []), "eng_error_clear": (None, []),
+    "eng_error_last": (P(Error), []), "eng_error_clear": (None, []), "eng_error_set": (None, [c_int, c_char_p]),
     "eng_config_init": (c_int, [P(Config), c_uint]), "eng_open": (c_int, [P(Config), P(E)]),
     "eng_close": (c_int, [E]), "eng_now": (c_int64, [E]), "eng_free": (None, [E, c_void_p]),
     "eng_info_get": (c_int, [E, P(Info)]),
@@ -430,6 +431,90 @@ _SIGNATURES.update({
     "eng_message_preview": (c_int, [E, S, c_uint64, c_uint32, c_int, ctypes.c_char_p, c_size_t, P(Preview)]),
     "eng_message_test_send": (c_int, [E, S, c_uint64, c_uint32, c_int, c_char_pp, c_size_t, P(c_int)]),
     "eng_ad_identifier_hash": (c_int, [c_int, S, ctypes.c_char_p, c_size_t]),
+})
+
+# ---- the rest of the C API (areas every library of this binding's version has) -------------------
+FileCompaction = _struct("eng_file_compaction", [
+    ("version", c_uint), ("enabled", c_int), ("dead_percent", c_uint), ("min_dead_bytes", c_uint64)])
+UnsubscribeInfo = _struct("eng_unsubscribe_info", [
+    ("version", c_uint), ("campaign", c_uint64), ("customer", c_uint32), ("channel", c_int)])
+RuleColumn = _struct("eng_rule_column", [
+    ("type", c_int), ("scale", c_int), ("data", c_void_p), ("nulls", u64p), ("dict", c_char_pp),
+    ("dict_len", u32p), ("dict_size", c_uint32), ("list_codes", u32p)])
+RuleBatch = _struct("eng_rule_batch", [
+    ("version", c_uint), ("nrows", c_size_t), ("columns", P(RuleColumn)), ("ncolumns", c_size_t)])
+TouchColumns = _struct("eng_touch_columns", [
+    ("version", c_uint), ("n", c_size_t), ("customer", u32p), ("message", u32p), ("channel", P(ctypes.c_uint8)),
+    ("status", P(ctypes.c_uint8)), ("time", i64p)])
+TxnColumns = _struct("eng_txn_columns", [
+    ("version", c_uint), ("n", c_size_t), ("customer", u32p), ("time", i64p), ("amount", i64p),
+    ("amount_scale", c_int), ("fields", P(RuleField)), ("nfields", c_size_t), ("columns", P(RuleColumn))])
+MeasureSpec = _struct("eng_measure_spec", [
+    ("version", c_uint), ("n_customers", c_uint32), ("messages", u32p), ("n_messages", c_size_t),
+    ("message_sent_at", i64p), ("start", c_int64), ("end", c_int64), ("has_goal", c_int), ("goal", GoalSpec),
+    ("half_life", c_int64), ("control", u32p), ("n_control", c_size_t), ("channel_cost", i64p),
+    ("currency_places", c_int)])
+OrgFigures = _struct("eng_org_figures", [
+    ("version", c_uint), ("currency_places", c_int), ("from", c_int64), ("to", c_int64), ("campaigns", c_uint64),
+    ("contacted", c_uint64), ("sent", c_uint64), ("delivered", c_uint64), ("delivery_rate", ctypes.c_double),
+    ("responders", c_uint64), ("hit_rate", ctypes.c_double), ("responder_sales", c_int64),
+    ("incremental_known", c_int), ("incremental_sales", c_int64), ("credits_spent", c_int64),
+    ("credits_remaining", c_int64)])
+AUDIENCE_COUNT_FN = ctypes.CFUNCTYPE(c_int, P(AudienceQuery), u64p, c_void_p)
+STRUCTS += [FileCompaction, UnsubscribeInfo, RuleColumn, RuleBatch, TouchColumns, TxnColumns, MeasureSpec,
+            OrgFigures]
+VERSIONS.update({"eng_file_compaction": 1, "eng_unsubscribe_info": 1, "eng_rule_batch": 1,
+                 "eng_touch_columns": 1, "eng_txn_columns": 1, "eng_measure_spec": 1, "eng_org_figures": 1})
+_SIGNATURES.update({
+    "eng_access_check": (c_int, [E, S, c_int, S]),
+    "eng_unit_add": (c_int, [E, S, S, S]),
+    "eng_campaign_approve": (c_int, [E, S, c_uint64, S]),
+    "eng_campaign_reject": (c_int, [E, S, c_uint64, S]),
+    "eng_campaign_split_seed": (c_uint64, [S, c_uint64]),
+    "eng_message_transition": (c_int, [c_int, c_int]),
+    "eng_model_set_rule_schema": (c_int, [E, c_int, P(RuleField), c_size_t]),
+    "eng_model_set_audience_counter": (c_int, [E, AUDIENCE_COUNT_FN, c_void_p]),
+    "eng_validation_find": (c_int, [c_void_p, S]),
+    "eng_customers_set_id_kind": (c_int, [E, S, c_int]),
+    "eng_customers_memory": (c_int, [E, S, u64p]),
+    "eng_customers_upsert": (c_int, [E, S, c_char_pp, c_size_t, c_char_pp, c_size_t, P(ImportOptions),
+                                     P(ImportReport)]),
+    "eng_customers_compact": (c_int, [E, S]),
+    "eng_customer_find": (c_int, [E, S, S, u32p]),
+    "eng_customer_get": (c_int, [E, S, c_uint32, S, ctypes.c_char_p, c_size_t, szp]),
+    "eng_customer_reachable": (c_int, [E, S, c_uint32, c_int, intp]),
+    "eng_group_upload_ids": (c_int, [E, S, c_uint32, c_char_pp, c_size_t, c_int, P(ImportOptions), P(ImportReport)]),
+    "eng_group_create_combined": (c_int, [E, S, S, c_int, u32p, c_size_t, u32p, c_size_t, u32p]),
+    "eng_group_set_combined": (c_int, [E, S, c_uint32, c_int, u32p, c_size_t, u32p, c_size_t]),
+    "eng_group_find": (c_int, [E, S, S, u32p]),
+    "eng_group_kind_of": (c_int, [E, S, c_uint32, intp]),
+    "eng_group_delete": (c_int, [E, S, c_uint32]),
+    "eng_audience_freeze": (c_int, [c_void_p, S, S]),
+    "eng_audience_load_frozen": (c_int, [E, S, S, P(c_void_p)]),
+    "eng_audience_test_count": (c_int, [E, S, P(AudienceQuery), u64p]),
+    "eng_customers_erase_csv": (c_int, [E, S, S, c_size_t, P(EraseReport)]),
+    "eng_events_compact": (c_int, [E]),
+    "eng_events_data_from": (c_int, [E, S, i64p]),
+    "eng_events_set_retention": (c_int, [E, S, c_uint32]),
+    "eng_touch_pending": (c_int, [E, u64p]),
+    "eng_txn_import_csv": (c_int, [E, S, READ_FN, c_void_p, P(ImportOptions), P(EventReport)]),
+    "eng_unsubscribe_apply": (c_int, [E, S, S, P(UnsubscribeInfo)]),
+    "eng_store_file_set_compaction": (c_int, [c_void_p, P(FileCompaction)]),
+    "eng_rule_batch_init": (c_int, [P(RuleBatch), c_uint]),
+    "eng_rule_eval_batch": (c_int, [c_void_p, P(RuleBatch), u64p, u64p, szp]),
+    "eng_rule_serialize": (c_int, [c_void_p, P(c_void_p), szp]),
+    "eng_rule_deserialize": (c_int, [E, c_void_p, c_size_t, P(RuleOptions), P(c_void_p)]),
+    "eng_rule_save": (c_int, [c_void_p, S]),
+    "eng_rule_load": (c_int, [E, S, P(RuleOptions), P(c_void_p)]),
+    "eng_rule_builder_new": (c_int, [E, P(c_void_p)]),
+    "eng_rule_builder_group": (c_int, [c_void_p]),
+    "eng_rule_builder_add": (c_int, [c_void_p, S, c_int, c_int, P(RuleValue), c_size_t]),
+    "eng_rule_builder_compile": (c_int, [c_void_p, P(RuleOptions), P(c_void_p)]),
+    "eng_rule_builder_free": (None, [c_void_p]),
+    "eng_measure_spec_init": (c_int, [P(MeasureSpec), c_uint]),
+    "eng_measure_campaign": (c_int, [E, P(TouchColumns), P(TxnColumns), P(MeasureSpec), P(c_void_p)]),
+    "eng_measure_org": (c_int, [E, P(TouchColumns), P(TxnColumns), P(MeasureSpec), c_size_t, c_int64, c_int,
+                                c_int64, P(OrgFigures)]),
 })
 
 MISSING = set()

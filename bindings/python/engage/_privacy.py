@@ -20,6 +20,14 @@ class PrivacyMixin:
                    ctypes.byref(rep))
         return {"requested": rep.requested, "erased": rep.erased, "not_found": rep.not_found}
 
+    def erase_customers_csv(self, actor: str, csv) -> dict:
+        """erase_customers() over CSV text or bytes with an ``id`` column (other columns ignored);
+        a malformed CSV raises InvalidArgument with "line:column" and erases nothing."""
+        raw = csv.encode() if isinstance(csv, str) else bytes(csv)
+        rep = _n.new(_n.EraseReport)
+        self._call(_n.lib.eng_customers_erase_csv, actor.encode(), raw, len(raw), ctypes.byref(rep))
+        return {"requested": rep.requested, "erased": rep.erased, "not_found": rep.not_found}
+
     def export_customer(self, actor: str, external_id: str) -> dict:
         """Everything stored about a customer (a subject access request), parsed from the library's JSON."""
         text, n = ctypes.c_void_p(), ctypes.c_size_t()

@@ -53,3 +53,21 @@ def require(name: str) -> None:
     if not _n.has(name):
         from .errors import ENG_EUNSUPPORTED, EngageError
         raise EngageError(ENG_EUNSUPPORTED, f"the loaded libengage ({_n.path}) has no {name}", name)
+
+
+def reader(data, sink):
+    """An eng_read_fn over a Python file object (text or binary); an exception becomes an error return."""
+
+    def read(buf, cap, user):
+        try:
+            chunk = data.read(cap)
+            if isinstance(chunk, str):
+                chunk = chunk.encode()
+            if len(chunk) > cap:
+                raise ValueError(f"read({cap}) returned {len(chunk)} bytes")
+            ctypes.memmove(buf, chunk, len(chunk))
+            return len(chunk)
+        except BaseException as exc:  # noqa: B902 - nothing may cross into C
+            sink.record(exc, "CSV reader")
+            return -1
+    return _n.READ_FN(read)

@@ -15,8 +15,6 @@ from .errors import ENG_ENOTFOUND, ENG_EUSER
 
 SEND_STATUS = {"accepted": 0, "rejected": 1, "retry": 2, "unknown": 3}
 
-_n.lib.eng_error_set.restype, _n.lib.eng_error_set.argtypes = None, [ctypes.c_int, ctypes.c_char_p]
-
 
 class _Sink:
     """Where trampolines record the exceptions they swallowed."""

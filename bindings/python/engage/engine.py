@@ -5,10 +5,12 @@ from typing import Callable, List, Optional
 
 from . import _native as _n
 from . import callbacks as _cb
+from ._admin import AdminMixin
 from ._audience import AudienceMixin
 from ._coupons import AdsMixin, CouponsMixin
 from ._dispatch import DispatchMixin
 from ._events import EventsMixin
+from ._measure import MeasureMixin
 from ._model import ModelMixin
 from ._privacy import PrivacyMixin
 from .errors import ENG_EMISUSE, EngageError, check, error_from_last
@@ -17,14 +19,16 @@ from .reports import ReportsMixin
 LOG_LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
 
 
-class Engine(ModelMixin, AudienceMixin, EventsMixin, DispatchMixin, CouponsMixin, AdsMixin, ReportsMixin, PrivacyMixin):
+class Engine(ModelMixin, AdminMixin, AudienceMixin, EventsMixin, DispatchMixin, CouponsMixin, AdsMixin, ReportsMixin,
+             MeasureMixin, PrivacyMixin):
     """An open engine.
 
     Storage: ``path`` opens (creating it unless ``create=False``) the crash-safe file store;
     ``storage`` takes a Python :class:`engage.Storage`; neither gives an in-memory store.
     Callbacks (all optional, all Python): ``transport`` (a :class:`engage.Transport` or a function
     taking a list of envelopes), ``clock`` (returns ms since the epoch), ``progress`` (op, done,
-    total; return True to cancel), ``log`` (level, message) with ``log_level``.
+    total; return True to cancel), ``log`` (level, message) with ``log_level``. ``compaction``
+    (with a path): the file store's automatic compaction, as for :meth:`set_compaction`.
 
     Use it as a context manager; ``close()`` is idempotent. Every failing call raises an
     :class:`engage.EngageError` subclass; when a Python callback raised during the call, that
@@ -32,8 +36,9 @@ class Engine(ModelMixin, AudienceMixin, EventsMixin, DispatchMixin, CouponsMixin
 
     def __init__(self, path=None, *, create: bool = True, readonly: bool = False, nosync: bool = False,
                  storage: Optional[_cb.Storage] = None, transport=None, clock: Optional[Callable[[], int]] = None,
-                 progress=None, log=None, log_level: str = "warn"):
+                 progress=None, log=None, log_level: str = "warn", compaction: Optional[dict] = None):
         self._h = None
+        self._store = None  # the file store, for set_compaction()
         self._sink = _cb._Sink()
         self._keep: List[object] = []
         cfg = _n.Config()
@@ -44,12 +49,20 @@ class Engine(ModelMixin, AudienceMixin, EventsMixin, DispatchMixin, CouponsMixin
             flags = (0x1 if create and not readonly else 0) | (0x2 if readonly else 0) | (0x4 if nosync else 0)
             store = ctypes.c_void_p()
             check(_n.lib.eng_store_file_open(str(path).encode(), flags, None, ctypes.byref(store)))
-            cfg.store = store
+            cfg.store = self._store = store
+            if compaction is not None:
+                try:
+                    self._set_compaction(store, **compaction)
+                except BaseException:
+                    _n.lib.eng_store_free(store)
+                    raise
         elif storage is not None:
             rc, store, keep = _cb.make_store(storage, self._sink)
             self._keep += keep
             self._raise_if(rc)
             cfg.store = store
+        if compaction is not None and path is None:
+            raise ValueError("compaction applies to a file store (give a path)")
         if transport is not None:
             tm, keep = _cb.make_transport(transport, self._sink)
             self._keep += keep
@@ -109,7 +122,31 @@ class Engine(ModelMixin, AudienceMixin, EventsMixin, DispatchMixin, CouponsMixin
         i = _n.new(_n.Info)
         self._call(_n.lib.eng_info_get, ctypes.byref(i))
         return {"data_format": i.data_format, "created": i.created, "last_opened": i.last_opened,
-                "open_count": i.open_count, "store_kind": i.store_kind.decode()}
+                "open_count": i.open_count, "store_kind": i.store_kind.decode(),
+                "store_file_bytes": i.store_file_bytes, "store_live_bytes": i.store_live_bytes,
+                "store_dead_bytes": i.store_dead_bytes, "store_compactions": i.store_compactions}
+
+    @staticmethod
+    def _set_compaction(store, enabled: bool = True, dead_percent: int = 100, min_dead_bytes: int = 64 << 20):
+        p = _n.new(_n.FileCompaction)
+        p.enabled, p.dead_percent, p.min_dead_bytes = int(enabled), dead_percent, min_dead_bytes
+        check(_n.lib.eng_store_file_set_compaction(store, ctypes.byref(p)))
+
+    def set_compaction(self, enabled: bool = True, dead_percent: int = 100, min_dead_bytes: int = 64 << 20) -> None:
+        """When the file store compacts itself after a commit: once its dead bytes reach
+        ``min_dead_bytes`` and ``dead_percent`` of the live bytes (``enabled=False``: only
+        :meth:`compact_store` does). Not stored: give it after each open (or as ``compaction=``)."""
+        self._handle()
+        if self._store is None:
+            raise EngageError(ENG_EMISUSE, "compaction applies to a file store", "store")
+        self._set_compaction(self._store, enabled, dead_percent, min_dead_bytes)
+
+    def compact_store(self) -> None:
+        """Compact the file store now (rewrite the live data into a new file)."""
+        self._handle()
+        if self._store is None:
+            raise EngageError(ENG_EMISUSE, "compaction applies to a file store", "store")
+        check(_n.lib.eng_store_file_compact(self._store))
 
     def now(self) -> int:
         """The engine's clock, in ms since the epoch."""
@@ -117,7 +154,7 @@ class Engine(ModelMixin, AudienceMixin, EventsMixin, DispatchMixin, CouponsMixin
 
     def close(self) -> None:
         if self._h is not None:
-            h, self._h = self._h, None
+            h, self._h, self._store = self._h, None, None
             rc = _n.lib.eng_close(h)
             self._keep_after_close = self._keep  # the C side may call destroy callbacks until here
             check(rc)

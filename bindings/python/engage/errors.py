@@ -70,9 +70,15 @@ class CreditsError(EngageError):
 class ValidationError(InvalidArgument):
     """ENG_EVALIDATION: every problem at once, as ``items``: a list of (code, path, message)."""
 
-    def __init__(self, code, message, detail="", items: Optional[List[Tuple[int, str, str]]] = None):
+    def __init__(self, code, message, detail="", items: Optional[List[Tuple[int, str, str]]] = None,
+                 first_codes: Optional[dict] = None):
         super().__init__(code, message, detail)
         self.items = items or []
+        self._first = first_codes or {}
+
+    def code_at(self, path: str) -> int:
+        """The code of the first problem at field ``path`` (eng_validation_find), or 0 for none."""
+        return self._first.get(path, 0)
 
     def paths(self) -> List[str]:
         """The field paths of every problem, in report order."""
@@ -92,7 +98,9 @@ def error_from_last(rc: int, validation=None) -> EngageError:
     cls = _CLASSES.get(rc, EngageError)
     if validation:
         items = validation_items(validation)
-        err = ValidationError(rc, message or "validation failed", detail or (items[0][1] if items else ""), items)
+        first = {p: _n.lib.eng_validation_find(validation, p.encode()) for _, p, _ in items}
+        err = ValidationError(rc, message or "validation failed", detail or (items[0][1] if items else ""), items,
+                              first)
         return err
     return cls(rc, message, detail)
 

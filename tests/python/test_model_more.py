@@ -1,0 +1,166 @@
+"""The model's remaining calls from Python: units and access checks, approving and rejecting a
+whole campaign, the lifecycle table, the split seed (the frozen audience's split is the one
+resolved here with it), rule schemas (a bad variant rule reported at its field path) and an
+audience counter written in Python (its answer used by validation; raising becomes a reported
+failure, not a crash)."""
+import unittest
+
+import engage
+
+T0 = 1767225600000
+N = 120
+CSV = "id,contact.sms,consent.sms\n" + "".join(f"C{i},+9198{i:08d},yes\n" for i in range(N))
+
+
+def org(eng, **settings):
+    eng.create_org("acme", "admin", **settings)
+    eng.put_actor("admin", "asha", ["author"])
+    eng.put_actor("admin", "ravi", ["approver"])
+    eng.adjust_credits("admin", 10 ** 6)
+    eng.import_csv("admin", CSV)
+    eng.create_group("admin", "all", ids=[f"C{i}" for i in range(N)])
+
+
+def sms(body="Hi {{optout}}", **kw):
+    return dict(include=["all"], creatives=[{"channel": "sms", "body": body}], send_at=T0 + 3 * engage.DAY, **kw)
+
+
+class Access(unittest.TestCase):
+    def test_units_and_may(self):
+        with engage.Engine(clock=lambda: T0) as eng:
+            org(eng)
+            eng.add_unit("admin", "north")
+            eng.add_unit("admin", "pune", parent="north")
+            with self.assertRaises(engage.AlreadyExists) as cm:
+                eng.add_unit("admin", "north")
+            self.assertEqual(cm.exception.detail, "unit.id")
+            with self.assertRaises(engage.NotFound) as cm:
+                eng.add_unit("admin", "x", parent="south")
+            self.assertEqual(cm.exception.detail, "unit.parent")
+            with self.assertRaises(engage.Denied):
+                eng.add_unit("asha", "east")
+            eng.put_actor("admin", "nina", ["author"], scope="units", units=["north"])
+            # Each op against the roles as docs/api-conventions (access.h) lists them.
+            self.assertEqual({op: eng.may("asha", op) for op in engage._admin.OPS},
+                             {"read": True, "edit": True, "approve": False, "execute": False, "admin": False})
+            self.assertEqual({op: eng.may("ravi", op) for op in engage._admin.OPS},
+                             {"read": True, "edit": False, "approve": True, "execute": False, "admin": False})
+            self.assertTrue(eng.may("admin", "admin"))
+            self.assertTrue(eng.may("nina", "edit", "pune"))  # a unit under hers
+            self.assertFalse(eng.may("nina", "edit"))  # the org itself
+            self.assertFalse(eng.may("nobody", "read"))
+            with self.assertRaises(engage.InvalidArgument):
+                eng.may("admin", 99)
+
+    def test_lifecycle_table(self):
+        self.assertEqual(engage.next_state("draft", "submit"), "awaiting_approval")
+        self.assertEqual(engage.next_state("awaiting_approval", "approve"), "approved")
+        self.assertEqual(engage.next_state("awaiting_approval", "reject"), "rejected")
+        self.assertIsNone(engage.next_state("draft", "approve"))
+        with self.assertRaises(engage.InvalidArgument) as cm:
+            engage.next_state("draft", "fly")
+        self.assertEqual(cm.exception.detail, "action")
+
+
+class CampaignApproval(unittest.TestCase):
+    def test_approve_and_reject_a_whole_campaign(self):
+        events = []
+        with engage.Engine(clock=lambda: T0) as eng:
+            org(eng)
+            eng.on_model_event(events.append)
+            cid = eng.create_campaign("asha", "Spring", T0 + engage.DAY, T0 + 20 * engage.DAY, control_percent=10)
+            m1 = eng.create_message("asha", cid, "one", **sms())
+            m2 = eng.create_message("asha", cid, "two", **sms())
+            m3 = eng.create_message("asha", cid, "draft stays", **sms())
+            with self.assertRaises(engage.WrongState):
+                eng.approve_campaign("ravi", cid)  # nothing awaits approval yet
+            eng.submit("asha", m1)
+            eng.submit("asha", m2)
+            with self.assertRaises(engage.Denied):
+                eng.approve_campaign("asha", cid)
+            eng.approve_campaign("ravi", cid, "all good")
+            states = [eng.message("ravi", m)["state"] for m in (m1, m2, m3)]
+            self.assertEqual(states, ["approved", "approved", "draft"])
+            self.assertEqual(eng.message("ravi", m1)["comment"], "all good")
+            self.assertEqual([e["message"] for e in events if e["kind"] == "approved"], [m1, m2])
+            # The split of the frozen audience is the one the split seed gives here.
+            seed = engage.split_seed("acme", cid)
+            with eng.message_audience("ravi", m1) as frozen, \
+                    eng.audience("ravi", ["all"], split_seed=seed, control_percent=10) as live:
+                self.assertEqual(list(frozen.ids("control")), list(live.ids("control")))
+                self.assertEqual(list(frozen.ids("test")), list(live.ids("test")))
+            self.assertNotEqual(engage.split_seed("acme", cid), engage.split_seed("acme", cid + 1))
+            eng.submit("asha", m3)
+            eng.reject_campaign("ravi", cid, "not now")
+            self.assertEqual(eng.message("ravi", m3)["state"], "rejected")
+            self.assertEqual(eng.message("ravi", m1)["state"], "approved")
+
+
+class Schemas(unittest.TestCase):
+    def test_variant_rule_checked_against_the_schema(self):
+        with engage.Engine(clock=lambda: T0) as eng:
+            org(eng)
+            cid = eng.create_campaign("asha", "S", T0 + engage.DAY, T0 + 20 * engage.DAY)
+            variants = [{"dimension": "region", "rule": "cty == 'Pune'", "channel": "sms", "body": "Pune! {{optout}}"}]
+            mid = eng.create_message("asha", cid, "v", strategy="personalization", variants=variants, **sms())
+            with self.assertRaises(engage.ValidationError):  # the engine's customer columns have no cty
+                eng.validate_message("asha", mid)
+            eng.set_rule_schema("customer", [("cty", "string")])
+            eng.validate_message("asha", mid)
+            eng.set_rule_schema("customer", [("city", "string"), ("age", "int")])
+            with self.assertRaises(engage.ValidationError) as cm:
+                eng.validate_message("asha", mid)
+            self.assertIn("message.variants[0].rule", cm.exception.paths())
+            self.assertEqual(cm.exception.code_at("message.variants[0].rule"), engage.ENG_ETYPE)
+            self.assertEqual(cm.exception.code_at("message.nothing"), 0)
+            with self.assertRaises(engage.InvalidArgument) as cm:
+                eng.set_rule_schema("customer", [("city", "string"), ("", "int")])
+            self.assertEqual(cm.exception.detail, "fields[1].name")
+            eng.set_rule_schema("customer", [("cty", "string")])  # the failed call changed nothing...
+            with self.assertRaises(engage.InvalidArgument) as cm:
+                eng.set_rule_schema("customer", [("cty", 99)])  # no such type
+            self.assertEqual(cm.exception.detail, "fields[0].type")
+            eng.validate_message("asha", mid)  # ...and neither did this one
+
+
+class AudienceCounter(unittest.TestCase):
+    def xengage(self, eng):
+        cid = eng.create_campaign("asha", "X", T0 + engage.DAY, T0 + 30 * engage.DAY)
+        return cid, eng.create_message("asha", cid, "x", strategy="xengage", channel_priority=["sms"],
+                                       **sms(body="Hi {{optout}}"))
+
+    def test_counter_in_python(self):
+        queries = []
+        with engage.Engine(clock=lambda: T0) as eng:
+            org(eng, xengage="unlocked")
+            eng.adjust_credits("admin", 10 ** 9, account="xengage")
+            cid, mid = self.xengage(eng)
+            with self.assertRaises(engage.ValidationError) as cm:  # the engine's own count is under the minimum
+                eng.validate_message("asha", mid)
+            self.assertEqual(cm.exception.code_at("message.audience"), engage.ENG_ERANGE)
+            eng.set_audience_counter(lambda q: queries.append(q) or 250000)
+            eng.validate_message("asha", mid)
+            self.assertEqual((queries[-1]["org"], queries[-1]["campaign"], queries[-1]["include"]),
+                             ("acme", cid, ["all"]))
+            eng.set_audience_counter(lambda q: 7)
+            with self.assertRaises(engage.ValidationError) as cm:
+                eng.validate_message("asha", mid)
+            self.assertIn("has 7", dict((p, m) for _, p, m in cm.exception.items)["message.audience"])
+
+            def broken(q):
+                raise RuntimeError("CRM unreachable")
+            eng.set_audience_counter(broken)
+            with self.assertRaises(engage.ValidationError) as cm:
+                eng.validate_message("asha", mid)
+            self.assertIn("message.audience", cm.exception.paths())
+            self.assertIsInstance(eng.callback_errors[-1], RuntimeError)
+            eng.set_audience_counter(None)
+            own = eng.audience_test_count("asha", ["all"], split_seed=engage.split_seed("acme", cid),
+                                          control_percent=10)
+            with self.assertRaises(engage.ValidationError) as cm:
+                eng.validate_message("asha", mid)
+            self.assertIn(f"has {own}", dict((p, m) for _, p, m in cm.exception.items)["message.audience"])
+
+
+if __name__ == "__main__":
+    unittest.main()
