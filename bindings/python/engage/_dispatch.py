@@ -3,7 +3,7 @@ import ctypes
 from typing import Iterator, Optional
 
 from . import _native as _n
-from ._util import channel_id, channel_name, channels
+from ._util import _channel_names, channel_id, channel_name, channels
 
 EXEC_STATES = ("none", "running", "finished", "refused")
 LEDGER_STATES = ("pending", "accepted", "rejected", "retry", "unknown", "expired", "skipped")
@@ -76,25 +76,28 @@ class DispatchMixin:
         return {"state": LEDGER_STATES[s.state], "attempts": s.attempts, "next_at": s.next_at or None,
                 "key": s.key.decode()}
 
-    def trace(self, actor: str, message: int, customer: int, occurrence: int = 0) -> dict:
+    def trace(self, actor: str, message: int, customer: int, occurrence: int = 0, xengage: bool = True) -> dict:
         """Why a customer was or was not contacted, and on which channels with what outcome; for an
         X-Engage decision also "xengage": the chosen channel, exploration and its propensity, and per
-        reachable channel the estimates, the draws used, the cost and the score."""
-        t = _n.new(_n.Trace)
+        reachable channel the estimates, the draws used, the cost and the score. That part replays
+        the decision from the execution's stored model (it costs a read of the model each call):
+        ``xengage=False`` leaves it out (eng_trace version 1), for a pass over many customers."""
+        t = _n.Trace(version=2 if xengage else 1)
         self._call(_n.lib.eng_trace_get, actor.encode(), message, occurrence, customer, ctypes.byref(t))
-        chosen = {channel_name(c): LEDGER_STATES[t.state[c]] for c in range(_n.CH_COUNT)
-                  if t.channels >> c & 1 and t.state[c] >= 0}
+        names = _channel_names()
+        state, unreach = t.state[:], t.unreach[:]
         out = {"reason": TRACE_REASONS[t.reason], "rule": TRACE_RULES[t.rule], "detail": t.detail,
-               "variant": t.variant if t.variant >= 0 else None, "channels": chosen,
-               "unreachable": {channel_name(c): UNREACH.get(t.unreach[c], t.unreach[c])
-                               for c in range(_n.CH_COUNT) if t.unreach[c]}}
-        if t.xe_known:  # X-Engage: why this channel, replayed from the model the decision used
+               "variant": t.variant if t.variant >= 0 else None,
+               "channels": {names[c]: LEDGER_STATES[state[c]] for c in range(_n.CH_COUNT)
+                            if t.channels >> c & 1 and state[c] >= 0},
+               "unreachable": {names[c]: UNREACH.get(u, u) for c, u in enumerate(unreach) if u}}
+        if xengage and t.xe_known:  # X-Engage: why this channel, replayed from the model the decision used
             out["xengage"] = {
-                "channel": channel_name(t.xe_channel) if t.xe_channel >= 0 else None,
+                "channel": names[t.xe_channel] if t.xe_channel >= 0 else None,
                 "explored": bool(t.xe_explored), "guard": bool(t.xe_guard),
                 "propensity": t.xe_propensity if t.xe_explored else None, "value": t.xe_value,
                 "model_time": t.xe_model_time, "segment": t.xe_segment,
-                "estimates": {channel_name(c): {
+                "estimates": {names[c]: {
                     "engagement": t.xe_engagement[c], "engagement_used": t.xe_engagement_used[c],
                     "conversion": t.xe_conversion[c], "conversion_used": t.xe_conversion_used[c],
                     "delivery": t.xe_delivery[c], "cost": t.xe_cost[c], "score": t.xe_score[c],
@@ -102,13 +105,14 @@ class DispatchMixin:
                     for c in range(_n.CH_COUNT) if t.xe_reachable >> c & 1}}
         return out
 
-    def traces(self, actor: str, message: int, occurrence: int = 0) -> Iterator[dict]:
+    def traces(self, actor: str, message: int, occurrence: int = 0, xengage: bool = True) -> Iterator[dict]:
         """The trace of every customer of the message's frozen audience (test group, then
-        control), each with its dense id under "customer" (an iterator)."""
+        control), each with its dense id under "customer" (an iterator; see trace() for
+        ``xengage``)."""
         with self.message_audience(actor, message) as aud:
             ids = list(aud.ids("test")) + list(aud.ids("control"))
         for customer in ids:
-            yield dict(self.trace(actor, message, customer, occurrence), customer=customer)
+            yield dict(self.trace(actor, message, customer, occurrence, xengage), customer=customer)
 
     def dry_run(self, actor: str, message: int) -> dict:
         """What an execution of an approved message would do now, with nothing sent or stored."""

@@ -26,7 +26,21 @@ def channel_id(ch) -> int:
         raise ValueError(f"unknown channel {ch!r}; one of {sorted(channels())}") from None
 
 
+_NAMES: List[str] = []
+
+
+def _channel_names() -> List[str]:
+    """eng_channel_name of 0..CH_COUNT-1, asked once (names are static)."""
+    if not _NAMES:
+        for i in range(_n.CH_COUNT):
+            name = _n.lib.eng_channel_name(i)
+            _NAMES.append(name.decode() if name else str(i))
+    return _NAMES
+
+
 def channel_name(i: int) -> str:
+    if 0 <= i < _n.CH_COUNT:
+        return _channel_names()[i]
     name = _n.lib.eng_channel_name(i)
     return name.decode() if name else str(i)
 
