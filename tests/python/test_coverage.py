@@ -44,9 +44,11 @@ class Coverage(unittest.TestCase):
         self.assertEqual(missing, [], "public C functions without a Python binding (bind them in "
                                       "bindings/python/engage, or list them in ALLOWED with the reason)")
 
-    def test_allow_list_is_current(self):
+    def test_allow_list_and_prototypes_are_current(self):
         names = set(public_functions())
         self.assertEqual(sorted(n for n in ALLOWED if n not in names), [], "ALLOWED names no public function")
+        self.assertEqual(sorted(n for n in _native._SIGNATURES if n not in names), [],
+                         "prototypes of functions the library no longer exports")
 
 
 if __name__ == "__main__":
