@@ -60,6 +60,15 @@ typedef struct eng__ctxkey {
     uint32_t version, occurrence;
 } eng__ctxkey;
 
+/* Per send context: dense customer -> send id + 1 (0: none), keymap.c. */
+typedef struct eng__kmap {
+    uint32_t base, span, cap, count;
+    uint32_t *v;   /* customers [base, base + span) */
+    char *prefix;  /* the context's keys up to "/u", as the dispatcher writes them */
+    uint32_t plen;
+    uint8_t probe; /* some send of the context is in the hash index only */
+} eng__kmap;
+
 typedef struct eng__evorg {
     char *name;
     uint16_t code;
@@ -78,6 +87,10 @@ typedef struct eng__evorg {
     eng__dict det, store, sku, fstr;
     uint32_t det_saved, store_saved, sku_saved, fstr_saved;
     uint32_t next_dict_seq;
+    /* key map per context (keymap.c); contexts below km_loaded were loaded
+     * from storage, their sends are in the hash index */
+    eng__kmap *km;
+    uint32_t nkm, km_loaded;
     /* touches */
     eng__segs tseg;
     eng__tcols tail;
@@ -103,6 +116,8 @@ typedef struct eng__sends {
     uint64_t *keyhash;
     uint64_t *slots; /* key hash >> 32 << 32 | (send id + 1); 0 = empty */
     uint32_t nslots;
+    uint64_t *hashed; /* bit per send: in the hash index (the others are in a key map) */
+    uint32_t nhashed;
 } eng__sends;
 
 /* A receipt waiting for its send. */
@@ -124,6 +139,7 @@ typedef struct eng__ev {
     int pend_dirty;
     uint64_t pend_first, pend_next; /* pending records e/p/<seq> */
     uint64_t pend_filter[1024];     /* bit (keyhash % 65536): some pending receipt may have it */
+    int km_probe_all;               /* a key of the dispatcher's form named other fields than its row */
     eng__tcols dec;                 /* scratch for decoding a touch segment */
     eng__rcols rdec;
 } eng__ev;
@@ -142,9 +158,12 @@ void eng__ev_key(char *buf, size_t cap, uint16_t org, const char *what, uint64_t
 /* sends.c */
 int eng__sends_reserve(eng__sends *s, const eng__mem *mem, size_t more);
 int64_t eng__sends_find(const eng__sends *s, uint64_t keyhash);
-/* Add a send (ids are given in order); index it. */
+enum { ENG__SEND_MAPPED = 0, ENG__SEND_INDEX = 1, ENG__SEND_INDEX_LATER = 2 };
+/* Add a send (ids are given in order). index: ENG__SEND_MAPPED (found through a
+ * key map, not the hash index), ENG__SEND_INDEX (into the hash index now) or
+ * ENG__SEND_INDEX_LATER (a load: eng__sends_reindex at its end). */
 int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org, uint32_t ctx,
-                   uint32_t customer, uint8_t channel, eng_time at, uint64_t keyhash);
+                   uint32_t customer, uint8_t channel, eng_time at, uint64_t keyhash, int index);
 /* A receipt row's status for a send (at load, in any order with its sent row). */
 int eng__sends_note(eng__sends *s, const eng__mem *mem, uint32_t id, uint8_t status);
 int eng__sends_reindex(eng__sends *s, const eng__mem *mem);
@@ -154,6 +173,33 @@ static inline uint64_t eng__ev_keyhash(const char *key, size_t len)
     uint64_t h = eng__hash64(key, len, 0x6b657973ull); /* "keys" */
     return h ? h : 1;
 }
+
+/* keymap.c: the dispatcher's key by its fields */
+typedef struct eng__keyparts {
+    const char *org;
+    size_t orglen;
+    eng__ctxkey ctx;
+    uint32_t customer;
+    uint8_t channel;
+} eng__keyparts;
+/* 1 when key has the dispatcher's form (canonical numbers, a known channel). */
+int eng__key_parse(const char *key, size_t len, eng__keyparts *p);
+/* A key ending in "/u<customer>/<channel>": the length of what comes before the
+ * customer's digits (the prefix), else 0. *hint: the channel to try first. */
+size_t eng__key_tail(const char *key, size_t len, uint32_t *customer, uint8_t *channel, int *hint);
+/* The context's key prefix (NULL until a send of it is mapped), and setting it. */
+const char *eng__kmap_prefix(const eng__evorg *o, uint32_t ctx, size_t *plen);
+int eng__kmap_learn(eng__evorg *o, const eng__mem *mem, uint32_t ctx, const char *key, size_t plen);
+/* Candidate send id + 1 of (ctx, customer) in org o, 0 if none. */
+uint32_t eng__kmap_get(const eng__evorg *o, uint32_t ctx, uint32_t customer);
+/* Where that candidate is kept (NULL: outside the map), to prefetch it. */
+const uint32_t *eng__kmap_slot(const eng__evorg *o, uint32_t ctx, uint32_t customer);
+/* *placed = 0 when the map cannot hold it (the caller indexes the send by hash). */
+int eng__kmap_put(eng__evorg *o, const eng__sends *s, const eng__mem *mem, uint32_t ctx, uint32_t customer,
+                  uint32_t send, int *placed);
+/* A key of context ctx that the map does not hold may still be in the hash index. */
+int eng__kmap_probe(const eng__ev *ev, const eng__evorg *o, uint32_t ctx);
+void eng__kmap_free(eng__evorg *o, const eng__mem *mem);
 
 /* tcols.c: touch columns and segments */
 int eng__tcols_reserve(eng__tcols *c, const eng__mem *mem, size_t more);

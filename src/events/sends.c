@@ -17,6 +17,7 @@ void eng__sends_free(eng__sends *s, const eng__mem *mem)
     eng__free(mem, s->sent_at);
     eng__free(mem, s->keyhash);
     eng__free(mem, s->slots);
+    eng__free(mem, s->hashed);
     memset(s, 0, sizeof *s);
 }
 
@@ -48,6 +49,12 @@ static int grow_to(eng__sends *s, const eng__mem *mem, size_t need)
     G(sent_at);
     G(keyhash);
 #undef G
+    size_t words = (cap + 63) / 64, old = ((size_t)s->cap + 63) / 64;
+    uint64_t *hb = eng__realloc_array(mem, s->hashed, words, sizeof *hb);
+    if (!hb)
+        return eng__nomem();
+    memset(hb + old, 0, (words - old) * sizeof *hb);
+    s->hashed = hb;
     s->cap = (uint32_t)cap;
     return ENG_OK;
 }
@@ -61,6 +68,7 @@ static void fill_empty(eng__sends *s, uint32_t upto)
         s->channel[i] = s->status[i] = s->mask[i] = 0;
         s->sent_at[i] = 0;
         s->keyhash[i] = 0;
+        s->hashed[i / 64] &= ~(1ull << (i % 64));
     }
     if (upto > s->n)
         s->n = upto;
@@ -82,7 +90,7 @@ static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots)
         for (uint32_t id = b; id < e; id++)
             __builtin_prefetch(&t[(uint32_t)s->keyhash[id] & mask], 1);
         for (uint32_t id = b; id < e; id++) {
-            if (s->org[id] == ENG__NO_ORG)
+            if (s->org[id] == ENG__NO_ORG || !(s->hashed[id / 64] >> (id % 64) & 1))
                 continue;
             uint32_t i = (uint32_t)s->keyhash[id] & mask;
             while (t[i])
@@ -96,12 +104,10 @@ static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots)
     return ENG_OK;
 }
 
-int eng__sends_reserve(eng__sends *s, const eng__mem *mem, size_t more)
+/* Room in the hash index for more sends. */
+static int index_room(eng__sends *s, const eng__mem *mem, size_t more)
 {
-    int rc = grow_to(s, mem, (size_t)s->n + more);
-    if (rc)
-        return rc;
-    size_t need = ((size_t)s->n + more) * 2;
+    size_t need = ((size_t)s->nhashed + more) * 2;
     if (need > s->nslots) {
         size_t ns = s->nslots ? s->nslots : 1024;
         while (ns < need)
@@ -113,10 +119,15 @@ int eng__sends_reserve(eng__sends *s, const eng__mem *mem, size_t more)
     return ENG_OK;
 }
 
+int eng__sends_reserve(eng__sends *s, const eng__mem *mem, size_t more)
+{
+    return grow_to(s, mem, (size_t)s->n + more);
+}
+
 int eng__sends_reindex(eng__sends *s, const eng__mem *mem)
 {
     size_t ns = 1024;
-    while (ns < (size_t)s->n * 2)
+    while (ns < (size_t)s->nhashed * 2)
         ns *= 2;
     return rehash(s, mem, (uint32_t)ns);
 }
@@ -138,10 +149,10 @@ int64_t eng__sends_find(const eng__sends *s, uint64_t keyhash)
 }
 
 int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org, uint32_t ctx,
-                   uint32_t customer, uint8_t channel, eng_time at, uint64_t keyhash)
+                   uint32_t customer, uint8_t channel, eng_time at, uint64_t keyhash, int index)
 {
     int rc = grow_to(s, mem, (size_t)id + 1);
-    if (rc)
+    if (rc || (index == ENG__SEND_INDEX && (rc = index_room(s, mem, 1))))
         return rc;
     if (id >= s->n)
         fill_empty(s, id + 1);
@@ -152,7 +163,11 @@ int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org
     s->sent_at[id] = at;
     s->keyhash[id] = keyhash;
     s->mask[id] |= 1u << ENG_TOUCH_SENT;
-    if (s->nslots && (size_t)s->n * 2 <= s->nslots) { /* index it now (else reindexed at the end of a load) */
+    if (index == ENG__SEND_MAPPED)
+        return ENG_OK;
+    s->hashed[id / 64] |= 1ull << (id % 64);
+    s->nhashed++;
+    if (index == ENG__SEND_INDEX) {
         uint32_t mask = s->nslots - 1, i = (uint32_t)keyhash & mask;
         while (s->slots[i])
             i = (i + 1) & mask;

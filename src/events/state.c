@@ -31,6 +31,7 @@ static void org_free(const eng__mem *mem, eng__evorg *o)
     eng__free(mem, o->ftype);
     eng__free(mem, o->ctx);
     eng__free(mem, o->ctxslots);
+    eng__kmap_free(o, mem);
     eng__dict_free(&o->det);
     eng__dict_free(&o->store);
     eng__dict_free(&o->sku);
@@ -494,6 +495,7 @@ static int load(eng__ev *ev)
         if (!(rc = eng__kv_scan(ev->e->store, ENG__K(prefix), load_dict_cb, &l)) &&
             !(rc = eng__ev_load_touches(ev, o)))
             rc = eng__ev_load_txns(ev, o);
+        o->km_loaded = o->nctx; /* their sends are in the hash index (keymap.c) */
     }
     if (!rc)
         rc = eng__sends_reindex(&ev->s, &ev->e->mem);

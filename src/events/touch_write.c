@@ -209,26 +209,58 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         return rc;
     eng__optlist opts = {NULL, NULL, NULL, 0, 0};
     uint64_t *hs = eng__malloc(&e->mem, n * sizeof *hs);
-    if (!hs)
-        return eng__nomem();
-    for (size_t i = 0; i < n; i++)
-        hs[i] = eng__ev_keyhash(rows[i].key, rows[i].klen);
+    uint8_t *mapped = eng__malloc(&e->mem, n);
     uint32_t *warm = eng__malloc(&e->mem, SENT_BLOCK * sizeof *warm);
-    if (!warm)
+    if (!hs || !mapped || !warm)
         rc = eng__nomem();
+    /* A key of the dispatcher's form that names this row's org, context,
+     * customer and channel is found through the context's key map (keymap.c):
+     * the first one sets the context's key prefix, the others must repeat it. */
+    size_t olen = strlen(o->name), plen = 0;
+    const char *pfx = eng__kmap_prefix(o, cx, &plen);
+    int hint = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        hs[i] = eng__ev_keyhash(rows[i].key, rows[i].klen);
+        uint32_t cu;
+        uint8_t ch;
+        size_t pl = eng__key_tail(rows[i].key, rows[i].klen, &cu, &ch, &hint);
+        int m = pl && cu == rows[i].customer && ch == rows[i].channel;
+        eng__keyparts kp;
+        if (m && pfx) {
+            m = pl == plen && !memcmp(rows[i].key, pfx, pl);
+        } else if (m) {
+            m = eng__key_parse(rows[i].key, rows[i].klen, &kp) && kp.orglen == olen &&
+                !memcmp(kp.org, o->name, olen) && kp.ctx.campaign == k.campaign && kp.ctx.message == k.message &&
+                kp.ctx.version == k.version && kp.ctx.occurrence == k.occurrence;
+            if (m && !(rc = eng__kmap_learn(o, &e->mem, cx, rows[i].key, pl)))
+                pfx = eng__kmap_prefix(o, cx, &plen);
+        }
+        mapped[i] = (uint8_t)m;
+        if (!m && eng__key_parse(rows[i].key, rows[i].klen, &kp)) /* the map alone cannot rule its key out */
+            ev->km_probe_all = 1;
+    }
     for (size_t i = 0; i < n && !rc; i++) {
         uint64_t h = hs[i];
-        if (i % SENT_BLOCK == 0) /* the block's index lines, in a tight loop so the misses overlap */
+        int probe = !mapped[i] || eng__kmap_probe(ev, o, cx), dup = 0;
+        if (probe && i % SENT_BLOCK == 0) /* the block's index lines, in a tight loop so the misses overlap */
             probe_all(&ev->s, hs + i, n - i < SENT_BLOCK ? n - i : SENT_BLOCK, warm);
-        if (eng__sends_find(&ev->s, h) >= 0) {
+        if (mapped[i]) {
+            uint32_t c = eng__kmap_get(o, cx, rows[i].customer);
+            dup = c && ev->s.keyhash[c - 1] == h && ev->s.org[c - 1] != ENG__NO_ORG;
+        }
+        if (!dup && probe)
+            dup = eng__sends_find(&ev->s, h) >= 0;
+        if (dup) {
             res->duplicates++;
             continue;
         }
         if ((rc = tail_room(ev, o, 1)))
             break;
         uint32_t id = ev->s.n;
-        if ((rc = eng__sends_add(&ev->s, &e->mem, id, o->code, cx, rows[i].customer, rows[i].channel,
-                                 rows[i].time, h)))
+        int placed = 0;
+        if ((mapped[i] && (rc = eng__kmap_put(o, &ev->s, &e->mem, cx, rows[i].customer, id, &placed))) ||
+            (rc = eng__sends_add(&ev->s, &e->mem, id, o->code, cx, rows[i].customer, rows[i].channel, rows[i].time,
+                                 h, placed ? ENG__SEND_MAPPED : ENG__SEND_INDEX)))
             break;
         eng__tcols *c = &o->tail;
         size_t r = c->n++;
@@ -243,6 +275,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         res->accepted++;
         rc = eng__pend_join(ev, id, h, &res->joined, &opts);
     }
+    eng__free(&e->mem, mapped);
     eng__free(&e->mem, hs);
     eng__free(&e->mem, warm);
     if (!rc)
@@ -253,8 +286,8 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
 
 /* ---- receipts ---- */
 
-/* Validate a batch; hashes (if not NULL) receives each key's hash. */
-static int check_receipts(const eng_receipts *r, uint64_t *hashes)
+/* Validate a batch; lens (if not NULL) receives each key's length. */
+static int check_receipts(const eng_receipts *r, uint32_t *lens)
 {
     if (!r)
         return eng__err(ENG_EINVAL, "receipts", "receipts is NULL");
@@ -279,8 +312,8 @@ static int check_receipts(const eng_receipts *r, uint64_t *hashes)
             snprintf(det, sizeof det, "receipts[%zu].%s", i, bad);
             return eng__err(ENG_EINVAL, det, "receipt %zu: %s; nothing was stored", i, why);
         }
-        if (hashes)
-            hashes[i] = eng__ev_keyhash(r->keys[i], kl);
+        if (lens)
+            lens[i] = (uint32_t)kl;
     }
     return ENG_OK;
 }
@@ -346,8 +379,83 @@ static int order_by_send(const eng__mem *mem, const uint32_t *cand, size_t n, ui
     return ENG_OK;
 }
 
-static int apply_receipts(eng__ev *ev, const eng_receipts *r, const uint64_t *h, eng_event_report *rep)
+/* The org named by a key's first part (last, when it is that one again). */
+static const eng__evorg *org_named(const eng__ev *ev, const eng__evorg *last, const char *name, size_t len)
 {
+    if (last && !strncmp(last->name, name, len) && !last->name[len])
+        return last;
+    for (uint32_t i = 0; i < ev->norgs; i++)
+        if (ev->orgs[i] && !strncmp(ev->orgs[i]->name, name, len) && !ev->orgs[i]->name[len])
+            return ev->orgs[i];
+    return NULL;
+}
+
+/* What a receipt's key says when it is a key of a context's map: the fields
+ * of its send's row (apply_receipts checks the send has that channel). */
+typedef struct rkey {
+    uint32_t customer, ctx;
+    uint16_t org;
+    uint8_t channel, mapped;
+} rkey;
+
+/* Each receipt's candidate send: by its context's key map when its key has
+ * the context's prefix (an array index, no hash), else by the hash index,
+ * probed for all the others in one tight loop (their hashes computed here;
+ * h[i] stays 0 for mapped receipts). miss: room for 2n. */
+static void candidates(const eng__ev *ev, const eng_receipts *r, const uint32_t *lens, uint64_t *h, size_t n,
+                       uint32_t *cand, uint32_t *miss, uint64_t *mh, const uint32_t **slot, rkey *rk)
+{
+    const eng__evorg *o = NULL;
+    const char *pfx = NULL;
+    size_t plen = 0;
+    uint32_t cx = 0;
+    int hint = 0;
+    /* first where each candidate is ... */
+    for (size_t i = 0; i < n; i++) {
+        const char *key = r->keys[i];
+        size_t len = lens[i];
+        uint32_t cu;
+        uint8_t ch;
+        size_t pl = eng__key_tail(key, len, &cu, &ch, &hint);
+        slot[i] = NULL;
+        rk[i].mapped = 0;
+        h[i] = 0;
+        if (pl && (!pfx || pl != plen || memcmp(key, pfx, pl))) { /* another context: find it */
+            eng__keyparts kp;
+            int64_t c = -1;
+            pfx = NULL;
+            if (eng__key_parse(key, len, &kp) && (o = org_named(ev, o, kp.org, kp.orglen)) &&
+                (c = eng__ev_ctx_find(o, &kp.ctx)) >= 0 && (pfx = eng__kmap_prefix(o, (uint32_t)c, &plen)) &&
+                (pl != plen || memcmp(key, pfx, pl)))
+                pfx = NULL;
+            cx = (uint32_t)c;
+        }
+        if (pl && pfx && (slot[i] = eng__kmap_slot(o, cx, cu)))
+            rk[i] = (rkey){cu, cx, o->code, ch, 1};
+    }
+    /* ... then read them, prefetched PROBE_AHEAD ahead (the misses overlap) */
+    size_t nm = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + PROBE_AHEAD < n && slot[i + PROBE_AHEAD])
+            __builtin_prefetch(slot[i + PROBE_AHEAD]);
+        uint32_t c = slot[i] ? *slot[i] : 0;
+        cand[i] = c ? c - 1 : NO_SEND;
+        if (!c) {
+            rk[i].mapped = 0;
+            h[i] = eng__ev_keyhash(r->keys[i], lens[i]);
+            miss[nm] = (uint32_t)i;
+            mh[nm++] = h[i];
+        }
+    }
+    probe_all(&ev->s, mh, nm, miss + n);
+    for (size_t j = 0; j < nm; j++)
+        cand[miss[j]] = miss[n + j];
+}
+
+/* h: room for the keys' hashes (computed here where needed), then their lengths. */
+static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_event_report *rep)
+{
+    const uint32_t *lens = (const uint32_t *)(h + r->count);
     eng_engine *e = ev->e;
     eng__sends *sd = &ev->s;
     eng__optlist opts = {NULL, NULL, NULL, 0, 0};
@@ -356,12 +464,17 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, const uint64_t *h,
     rep->rows += n;
     uint32_t *cand = n ? eng__malloc(&e->mem, n * sizeof *cand) : NULL;
     uint64_t *ord = n ? eng__malloc(&e->mem, n * sizeof *ord) : NULL;
-    if (n && (!cand || !ord))
+    uint32_t *miss = n ? eng__malloc(&e->mem, 2 * n * sizeof *miss) : NULL;
+    const uint32_t **slot = n ? eng__malloc(&e->mem, n * sizeof *slot) : NULL;
+    rkey *rk = n ? eng__malloc(&e->mem, n * sizeof *rk) : NULL;
+    if (n && (!cand || !ord || !miss || !slot || !rk))
         rc = eng__nomem();
     if (!rc) {
-        probe_all(sd, h, n, cand);
+        candidates(ev, r, lens, h, n, cand, miss, ord, slot, rk);
         rc = order_by_send(&e->mem, cand, n, ord);
     }
+    eng__free(&e->mem, miss);
+    eng__free(&e->mem, slot);
     /* In blocks small enough that what a block touches stays in cache: first
      * verify the candidates and gather the sends' fields and the receipts'
      * status and time (a tight loop of independent loads, so the misses
@@ -380,7 +493,25 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, const uint64_t *h,
             uint32_t c = cand[i];
             g[k].t = r->times[i];
             g[k].status = (uint8_t)r->statuses[i];
-            if (c != NO_SEND && (sd->keyhash[c] != h[i] || sd->org[c] == ENG__NO_ORG)) {
+            if (c != NO_SEND && rk[i].mapped && sd->channel[c] == rk[i].channel && sd->org[c] != ENG__NO_ORG) {
+                /* the key is this send's own (keymap.c): its row's fields are the key's */
+                g[k].send = c;
+                g[k].org = rk[i].org;
+                g[k].customer = rk[i].customer;
+                g[k].ctx = rk[i].ctx;
+                g[k].channel = rk[i].channel;
+                __builtin_prefetch(&sd->mask[c], 1);
+                __builtin_prefetch(&sd->status[c], 1);
+                continue;
+            }
+            if (c != NO_SEND && rk[i].mapped) { /* the map's send has another channel: by hash */
+                h[i] = eng__ev_keyhash(r->keys[i], lens[i]);
+                c = NO_SEND;
+            }
+            if (c == NO_SEND && rk[i].mapped) {
+                int64_t f = eng__sends_find(sd, h[i]);
+                c = f < 0 ? NO_SEND : (uint32_t)f;
+            } else if (c != NO_SEND && (sd->keyhash[c] != h[i] || sd->org[c] == ENG__NO_ORG)) {
                 int64_t f = eng__sends_find(sd, h[i]); /* a tag shared by another key: the full lookup */
                 c = f < 0 ? NO_SEND : (uint32_t)f;
             }
@@ -424,6 +555,7 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, const uint64_t *h,
     }
     eng__free(&e->mem, cand);
     eng__free(&e->mem, ord);
+    eng__free(&e->mem, rk);
     if (!rc)
         rc = apply_optouts(ev, opts.send, opts.src, opts.ts, opts.n);
     if (!rc)
@@ -449,9 +581,9 @@ int eng__touch_receipts(eng_engine *e, const eng_receipts *r, eng_event_report *
     eng__ev *ev;
     uint64_t *h = NULL;
     int rc = precheck(r);
-    if (!rc && r->count && !(h = eng__malloc(&e->mem, r->count * sizeof *h)))
+    if (!rc && r->count && !(h = eng__malloc(&e->mem, r->count * (sizeof *h + sizeof(uint32_t)))))
         rc = eng__nomem();
-    if (!rc && !(rc = check_receipts(r, h)) && !(rc = eng__ev_get(e, &ev)))
+    if (!rc && !(rc = check_receipts(r, r->count ? (uint32_t *)(h + r->count) : NULL)) && !(rc = eng__ev_get(e, &ev)))
         rc = apply_receipts(ev, r, h, rep);
     eng__free(&e->mem, h);
     return rc;
@@ -488,8 +620,11 @@ ENG_API int eng_touch_append(eng_engine *e, const eng_receipts *receipts, eng_ev
     uint64_t *h = NULL;
     eng__ev *ev;
     if (!(rc = eng__ev_report_start(report, &tmp, &rep)) && !(rc = precheck(receipts)) &&
-        !(rc = receipts->count && !(h = eng__malloc(&e->mem, receipts->count * sizeof *h)) ? eng__nomem() : ENG_OK) &&
-        !(rc = check_receipts(receipts, h)) && !(rc = eng__ev_get(e, &ev)) && !(rc = eng__kv_begin(e->store))) {
+        !(rc = receipts->count && !(h = eng__malloc(&e->mem, receipts->count * (sizeof *h + sizeof(uint32_t))))
+                   ? eng__nomem()
+                   : ENG_OK) &&
+        !(rc = check_receipts(receipts, receipts->count ? (uint32_t *)(h + receipts->count) : NULL)) &&
+        !(rc = eng__ev_get(e, &ev)) && !(rc = eng__kv_begin(e->store))) {
         rc = apply_receipts(ev, receipts, h, rep);
         rc = rc ? eng__ev_fail(e, rc) : eng__ev_commit(e);
         if (rc)

@@ -265,7 +265,7 @@ static int apply_rows(eng__ev *ev, eng__evorg *o, const eng__tcols *c)
     for (size_t i = 0; i < c->n && !rc; i++) {
         if (c->status[i] == ENG_TOUCH_SENT)
             rc = eng__sends_add(&ev->s, mem, c->send[i], o->code, c->ctx[i], c->customer[i], c->channel[i],
-                                c->time[i], c->keyhash[k++]);
+                                c->time[i], c->keyhash[k++], ENG__SEND_INDEX_LATER);
         else
             rc = eng__sends_note(&ev->s, mem, c->send[i], c->status[i]);
     }

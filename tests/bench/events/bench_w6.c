@@ -76,7 +76,7 @@ static long long file_size(const char *p)
 }
 
 #define BATCH 65536
-#define KEYLEN 40
+#define KEYLEN 64
 
 typedef struct run {
     eng_engine *e;
@@ -95,9 +95,10 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
+/* The dispatcher's key (dispatch/ledger.c eng__send_key) for the context put_sent writes. */
 static void key_of(char *buf, uint32_t campaign, uint32_t customer, int ch)
 {
-    snprintf(buf, KEYLEN, "c%u/v1/o0/%u/%d", campaign, customer, ch);
+    snprintf(buf, KEYLEN, "acme/c%u/m%llu.1000/o0/u%u/%s", campaign, campaign * 10ull, customer, eng_channel_name(ch));
 }
 
 static void put_sent(run *r, uint32_t campaign, const eng__sent_row *rows, size_t n)

@@ -63,10 +63,19 @@ static inline void evfx_close(evfx *f)
     test_alloc_assert_clean();
 }
 
-/* The dispatcher's key format is its own; any deterministic string will do here. */
+/* The dispatcher's key (dispatch/ledger.c eng__send_key) of acme's context that
+ * evfx_send_rc writes (message campaign * 10, version second 1), so receipts go
+ * through the context's key map (events/keymap.c); sends of another org carry
+ * it too and are found by hash. evfx_opaque_keys = 1: any other string (found
+ * by hash only). */
+static int evfx_opaque_keys;
 static inline void evfx_key(char *buf, size_t cap, uint64_t campaign, uint32_t occ, uint32_t customer, int ch)
 {
-    snprintf(buf, cap, "k/%llu/1/%u/%u/%d", (unsigned long long)campaign, occ, customer, ch);
+    if (evfx_opaque_keys)
+        snprintf(buf, cap, "k/%llu/1/%u/%u/%d", (unsigned long long)campaign, occ, customer, ch);
+    else
+        snprintf(buf, cap, "acme/c%llu/m%llu.1000/o%u/u%u/%s", (unsigned long long)campaign,
+                 (unsigned long long)campaign * 10, occ, customer, eng_channel_name(ch));
 }
 
 /* Write `sent` for customers [lo, hi) on channel ch in one batch, as the dispatcher would. */

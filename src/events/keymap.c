@@ -1,0 +1,243 @@
+/* Finding a send from the fields of the dispatcher's key (docs/events.md,
+ * "Matching receipts").
+ *
+ * The dispatcher's idempotency key (dispatch/ledger.c, eng__send_key) is
+ *     <org>/c<campaign>/m<message>.<version ms>/o<occurrence>/u<customer>/<channel>
+ * so it names the send's context and its dense customer id. Per context, a
+ * dense array customer -> send id (the "key map") turns matching into an array
+ * index instead of a hash and a probe of the key-hash index. A context
+ * learns its key prefix (up to "/u") from its first send, exactly as the
+ * dispatcher wrote it; a key then matches a send of the map only when its
+ * prefix is that one byte for byte, its customer is in canonical decimal and
+ * its channel is the send's: the key is the send's own, so no hash is needed
+ * to confirm it. Any other key (forged, garbled, of another org or
+ * execution, truncated) goes on to the hash index, and is unmatched there
+ * unless it is a key some send was written with. Sends the map cannot hold (a second channel of a customer in one
+ * context, a context whose customers are too sparse, keys of any other form)
+ * are in the hash index; the context is then marked so lookups that miss the
+ * map also probe the index. The map is memory only: after a reload every
+ * context loaded probes the index too (the loaded sends are all in it). */
+#include "events/ev_state.h"
+
+#include <string.h>
+
+/* Digits ending at *end (exclusive), canonical (no leading zero), at most max;
+ * *end moves to the first digit. */
+static int digits_back(const char *k, size_t *end, uint64_t max, uint64_t *out)
+{
+    size_t e = *end, b = e;
+    while (b > 0 && k[b - 1] >= '0' && k[b - 1] <= '9' && e - b < 20)
+        b--;
+    if (b == e || (k[b] == '0' && e - b > 1))
+        return 0;
+    uint64_t v = 0;
+    if (e - b < 20) { /* cannot overflow */
+        for (size_t i = b; i < e; i++)
+            v = v * 10 + (uint64_t)(k[i] - '0');
+    } else {
+        for (size_t i = b; i < e; i++)
+            if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(k[i] - '0'), &v))
+                return 0;
+    }
+    if (v > max)
+        return 0;
+    *out = v;
+    *end = b;
+    return 1;
+}
+
+/* "/<tag>" (or ".") right before *end. */
+static int sep_back(const char *k, size_t *end, const char *sep, size_t n)
+{
+    if (*end < n || memcmp(k + *end - n, sep, n))
+        return 0;
+    *end -= n;
+    return 1;
+}
+
+/* NUL-terminated nm equals k[0, n) (a short loop: names are a few bytes). */
+static int name_is(const char *nm, const char *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!nm[i] || nm[i] != k[i])
+            return 0;
+    return !nm[n];
+}
+
+/* The channel named by k[0, n): *hint first (the last one found). */
+static int channel_named(const char *k, size_t n, int *hint)
+{
+    if (name_is(eng_channel_name(*hint), k, n))
+        return *hint;
+    for (int c = 0; c < ENG_CH_COUNT; c++)
+        if (name_is(eng_channel_name(c), k, n))
+            return *hint = c;
+    return -1;
+}
+
+size_t eng__key_tail(const char *k, size_t len, uint32_t *customer, uint8_t *channel, int *hint)
+{
+    size_t s = len;
+    while (s > 0 && k[s - 1] != '/')
+        s--;
+    int ch;
+    uint64_t cu;
+    size_t e = s - 1;
+    if (s < 4 || (ch = channel_named(k + s, len - s, hint)) < 0 || !digits_back(k, &e, UINT32_MAX, &cu) ||
+        e < 2 || k[e - 1] != 'u' || k[e - 2] != '/')
+        return 0;
+    *customer = (uint32_t)cu;
+    *channel = (uint8_t)ch;
+    return e;
+}
+
+int eng__key_parse(const char *k, size_t len, eng__keyparts *p)
+{
+    size_t e = len, s = len;
+    while (s > 0 && k[s - 1] != '/')
+        s--;
+    if (s == 0 || s == len)
+        return 0;
+    int hint = 0, ch = channel_named(k + s, len - s, &hint);
+    uint64_t cust, occ, ver, msg, camp;
+    e = s - 1;
+    if (ch < 0 || !digits_back(k, &e, UINT32_MAX, &cust) || !sep_back(k, &e, "/u", 2) ||
+        !digits_back(k, &e, UINT32_MAX, &occ) || !sep_back(k, &e, "/o", 2) || !digits_back(k, &e, INT64_MAX, &ver) ||
+        !sep_back(k, &e, ".", 1) || !digits_back(k, &e, UINT64_MAX, &msg) || !sep_back(k, &e, "/m", 2) ||
+        !digits_back(k, &e, UINT64_MAX, &camp) || !sep_back(k, &e, "/c", 2) || e == 0)
+        return 0;
+    p->org = k;
+    p->orglen = e;
+    /* the context's version is the approval second (dispatch/touch.c) */
+    p->ctx = (eng__ctxkey){camp, msg, (uint32_t)(ver / 1000), (uint32_t)occ};
+    p->customer = (uint32_t)cust;
+    p->channel = (uint8_t)ch;
+    return 1;
+}
+
+void eng__kmap_free(eng__evorg *o, const eng__mem *mem)
+{
+    for (uint32_t i = 0; i < o->nkm; i++) {
+        eng__free(mem, o->km[i].v);
+        eng__free(mem, o->km[i].prefix);
+    }
+    eng__free(mem, o->km);
+    o->km = NULL;
+    o->nkm = 0;
+}
+
+const uint32_t *eng__kmap_slot(const eng__evorg *o, uint32_t ctx, uint32_t customer)
+{
+    if (ctx >= o->nkm)
+        return NULL;
+    const eng__kmap *m = &o->km[ctx];
+    uint32_t off = customer - m->base;
+    return customer >= m->base && off < m->span ? &m->v[off] : NULL;
+}
+
+uint32_t eng__kmap_get(const eng__evorg *o, uint32_t ctx, uint32_t customer)
+{
+    const uint32_t *p = eng__kmap_slot(o, ctx, customer);
+    return p ? *p : 0;
+}
+
+int eng__kmap_probe(const eng__ev *ev, const eng__evorg *o, uint32_t ctx)
+{
+    return ev->km_probe_all || ctx < o->km_loaded || (ctx < o->nkm && o->km[ctx].probe);
+}
+
+/* Room in m for customer c within the sparsity bound: 0 when refused. */
+static int cover(eng__kmap *m, const eng__mem *mem, uint32_t c)
+{
+    if (!m->span) {
+        m->base = c;
+    } else if (c >= m->base && c - m->base < m->span) {
+        return 1;
+    }
+    uint64_t lo = c < m->base ? c : m->base;
+    uint64_t hi = m->span && (uint64_t)m->base + m->span > (uint64_t)c + 1 ? (uint64_t)m->base + m->span : (uint64_t)c + 1;
+    if (hi - lo > 4 * (uint64_t)m->count + 65536) /* too sparse for a dense array: the hash index holds it */
+        return 0;
+    if (c < m->base) { /* grow downwards by at least the span, so a descending run is amortised */
+        uint64_t want = m->base > m->span ? m->base - m->span : 0;
+        lo = want < lo ? want : lo;
+    }
+    uint64_t span = hi - lo, cap = m->cap;
+    uint32_t shift = (uint32_t)(m->base - lo);
+    if (span > cap) {
+        cap = cap ? cap * 2 : 1024;
+        while (cap < span)
+            cap *= 2;
+        uint32_t *v = eng__realloc_array(mem, m->v, cap, sizeof *v);
+        if (!v)
+            return -1;
+        eng__mem_hint_huge(mem, v, cap * sizeof *v);
+        m->v = v;
+        m->cap = (uint32_t)cap;
+    }
+    if (shift) {
+        memmove(m->v + shift, m->v, (size_t)m->span * sizeof *m->v);
+        memset(m->v, 0, (size_t)shift * sizeof *m->v);
+    }
+    memset(m->v + shift + m->span, 0, (size_t)(span - shift - m->span) * sizeof *m->v);
+    m->base = (uint32_t)lo;
+    m->span = (uint32_t)span;
+    return 1;
+}
+
+static eng__kmap *kmap_of(eng__evorg *o, const eng__mem *mem, uint32_t ctx)
+{
+    if (ctx >= o->nkm) {
+        size_t cap = o->nkm, need = (size_t)ctx + 1;
+        eng__kmap *km = eng__realloc_array(mem, o->km, need, sizeof *km);
+        if (!km)
+            return NULL;
+        memset(km + cap, 0, (need - cap) * sizeof *km);
+        o->km = km;
+        o->nkm = (uint32_t)need;
+    }
+    return &o->km[ctx];
+}
+
+const char *eng__kmap_prefix(const eng__evorg *o, uint32_t ctx, size_t *plen)
+{
+    if (ctx >= o->nkm || !o->km[ctx].prefix)
+        return NULL;
+    *plen = o->km[ctx].plen;
+    return o->km[ctx].prefix;
+}
+
+int eng__kmap_learn(eng__evorg *o, const eng__mem *mem, uint32_t ctx, const char *key, size_t plen)
+{
+    eng__kmap *m = kmap_of(o, mem, ctx);
+    if (!m || (!m->prefix && !(m->prefix = eng__malloc(mem, plen))))
+        return eng__nomem();
+    memcpy(m->prefix, key, plen);
+    m->plen = (uint32_t)plen;
+    return ENG_OK;
+}
+
+int eng__kmap_put(eng__evorg *o, const eng__sends *s, const eng__mem *mem, uint32_t ctx, uint32_t customer,
+                  uint32_t send, int *placed)
+{
+    *placed = 0;
+    eng__kmap *m = kmap_of(o, mem, ctx);
+    if (!m)
+        return eng__nomem();
+    int r = cover(m, mem, customer);
+    if (r < 0)
+        return eng__nomem();
+    uint32_t *slot = r ? &m->v[customer - m->base] : NULL;
+    if (slot && *slot && s->org[*slot - 1] == ENG__NO_ORG) { /* a send retention dropped */
+        *slot = 0;
+        m->count--;
+    }
+    if (!slot || *slot) {
+        m->probe = 1;
+        return ENG_OK;
+    }
+    *slot = send + 1;
+    m->count++;
+    *placed = 1;
+    return ENG_OK;
+}

@@ -1,0 +1,405 @@
+/* Receipts matched through a context's key map (events/keymap.c): keys of
+ * the dispatcher's form find their send by an array index, and a key that is
+ * not exactly a send's own — forged, garbled, of another org or execution,
+ * truncated — is reported unmatched, never attributed to a send. A
+ * differential run mixes map keys, opaque keys and dispatcher-form keys that
+ * name other fields than their row, with reopens, against a plain model
+ * (strings compared with strcmp). */
+#include "ev_fixture.h"
+
+static uint64_t rng = 7;
+static uint64_t rnd(void)
+{
+    uint64_t x = (rng += 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+#define NS (ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT)
+
+/* `sent` rows with the given keys, customers and channels, in one batch of ctx (org, campaign, occurrence). */
+static int send_keys(evfx *f, const char *org, uint64_t campaign, uint32_t occ, const char *const *keys,
+                     const uint32_t *cust, const int *ch, size_t n, eng__sent_result *res)
+{
+    eng__send_ctx ctx = {org, campaign, campaign * 10, 1, occ};
+    eng__sent_row *rows = calloc(n ? n : 1, sizeof *rows);
+    for (size_t i = 0; i < n; i++)
+        rows[i] = (eng__sent_row){keys[i], strlen(keys[i]), cust[i], (uint8_t)ch[i], 1000 + (eng_time)i};
+    int rc = eng__enter(f->e);
+    if (!rc) {
+        if (!(rc = eng__kv_begin(f->e->store))) {
+            rc = eng__touch_sent(f->e, &ctx, rows, n, res);
+            rc = rc ? eng__events_fail(f->e, rc) : eng__kv_commit(f->e->store);
+        }
+        eng__leave(f->e);
+    }
+    free(rows);
+    return rc;
+}
+
+typedef struct seen {
+    size_t idx[64];
+    size_t n;
+} seen;
+
+static void note_unmatched(size_t index, const char *key, void *user)
+{
+    (void)key;
+    seen *s = user;
+    if (s->n < 64)
+        s->idx[s->n++] = index;
+}
+
+static eng_event_report receipts(evfx *f, const char *const *keys, const int *st, size_t n, seen *s)
+{
+    eng_time *ts = calloc(n ? n : 1, sizeof *ts);
+    for (size_t i = 0; i < n; i++)
+        ts[i] = 5000 + (eng_time)i;
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = n;
+    r.keys = keys;
+    r.statuses = st;
+    r.times = ts;
+    r.unmatched_fn = note_unmatched;
+    r.unmatched_user = s;
+    eng_event_report rep = ENG_EVENT_REPORT_INIT;
+    assert_int_equal(eng_touch_append(f->e, &r, &rep), ENG_OK);
+    free(ts);
+    return rep;
+}
+
+static void forged_keys_unmatched(void **st)
+{
+    (void)st;
+    evfx f;
+    evfx_open(&f, 0);
+    assert_int_equal(eng_org_create(f.e, "beta", NULL, "badmin", NULL), ENG_OK);
+    evfx_send(&f, "acme", 7, 0, 100, ENG_CH_EMAIL, 1000); /* acme/c7/m70.1000/o0/u<c>/email */
+    /* beta: the same context fields, a send to customer 6 only */
+    const char *bk[1] = {"beta/c7/m70.1000/o0/u6/email"};
+    uint32_t bc[1] = {6};
+    int bch[1] = {ENG_CH_EMAIL};
+    eng__sent_result res;
+    assert_int_equal(send_keys(&f, "beta", 7, 0, bk, bc, bch, 1, &res), ENG_OK);
+    assert_int_equal(res.accepted, 1);
+
+    static const char *const forged[] = {
+        "acme/c7/m70.1000/o0/u100/email",        /* a customer without a send */
+        "acme/c7/m70.1000/o0/u5/sms",            /* a channel not sent */
+        "acme/c7/m70.1000/o0/u5/push",
+        "acme/c7/m70.1001/o0/u5/email",          /* version garbled, same second */
+        "acme/c7/m70.1000/o1/u5/email",          /* another execution */
+        "acme/c7/m71.1000/o0/u5/email",          /* another message */
+        "acme/c8/m70.1000/o0/u5/email",          /* another campaign */
+        "acme/c7/m70.1000/o0/u05/email",         /* not canonical */
+        "acme/c7/m70.1000/o0/u4294967301/email", /* 2^32 + 5 */
+        "acme/c7/m70.1000/o0/u5/emai",           /* truncated */
+        "acme/c7/m70.1000/o0/u5/",
+        "acme/c7/m70.1000/o0/u5",
+        "acme/c7/m70.1000/o0/u",
+        "acme/c7/m70.1000/o0/u5/email ",
+        "xacme/c7/m70.1000/o0/u5/email", /* another org's name */
+        "cme/c7/m70.1000/o0/u5/email",
+        "beta/c7/m70.1000/o0/u5/email", /* an org whose context has no send for 5 */
+        "/c7/m70.1000/o0/u5/email",
+    };
+    size_t n = sizeof forged / sizeof *forged;
+    int sts[sizeof forged / sizeof *forged];
+    for (size_t i = 0; i < n; i++)
+        sts[i] = ENG_TOUCH_DELIVERED;
+    seen s = {{0}, 0};
+    eng_event_report r = receipts(&f, forged, sts, n, &s);
+    assert_int_equal(r.accepted, 0);
+    assert_int_equal(r.unmatched, n);
+    assert_int_equal(s.n, n);
+    uint64_t c[NS];
+    assert_int_equal(eng_touch_status_counts(f.e, "acme", 7, 0, c, NS), ENG_OK);
+    assert_int_equal(c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_SENT], 100);
+    assert_int_equal(c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_DELIVERED], 0);
+    uint64_t np;
+    assert_int_equal(eng_touch_pending(f.e, &np), ENG_OK);
+    assert_int_equal(np, n);
+
+    /* the genuine keys match, in either org */
+    const char *good[2] = {"acme/c7/m70.1000/o0/u5/email", "beta/c7/m70.1000/o0/u6/email"};
+    s.n = 0;
+    r = receipts(&f, good, sts, 2, &s);
+    assert_int_equal(r.accepted, 2);
+    assert_int_equal(r.unmatched, 0);
+    assert_int_equal(eng_touch_status_counts(f.e, "acme", 7, 0, c, NS), ENG_OK);
+    assert_int_equal(c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_DELIVERED], 1);
+    assert_int_equal(eng_touch_status_counts(f.e, "beta", 7, 0, c, NS), ENG_OK);
+    assert_int_equal(c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_DELIVERED], 1);
+    evfx_close(&f);
+}
+
+/* Sends the map cannot hold, keys that name other fields than their row, and a reopen. */
+static void map_overflow_and_reload(void **st)
+{
+    (void)st;
+    evfx f;
+    evfx_open(&f, 0);
+    /* customer 3 on two channels of one context; customer 9's key names customer 8 */
+    const char *k[4] = {"acme/c1/m10.1000/o0/u3/email", "acme/c1/m10.1000/o0/u3/sms", "acme/c1/m10.1000/o0/u8/email",
+                        "acme/c1/m10.1000/o0/u4/email"};
+    uint32_t cu[4] = {3, 3, 9, 4};
+    int ch[4] = {ENG_CH_EMAIL, ENG_CH_SMS, ENG_CH_EMAIL, ENG_CH_EMAIL};
+    eng__sent_result res;
+    assert_int_equal(send_keys(&f, "acme", 1, 0, k, cu, ch, 4, &res), ENG_OK);
+    assert_int_equal(res.accepted, 4);
+    /* customer 8's own send would carry the same key: a duplicate */
+    uint32_t c8 = 8;
+    assert_int_equal(send_keys(&f, "acme", 1, 0, k + 2, &c8, ch, 1, &res), ENG_OK);
+    assert_int_equal(res.duplicates, 1);
+    int sts[4] = {ENG_TOUCH_DELIVERED, ENG_TOUCH_OPENED, ENG_TOUCH_CLICKED, ENG_TOUCH_FAILED};
+    seen s = {{0}, 0};
+    eng_event_report r = receipts(&f, k, sts, 4, &s);
+    assert_int_equal(r.accepted, 4);
+    uint64_t c[NS];
+    assert_int_equal(eng_touch_status_counts(f.e, "acme", 1, 0, c, NS), ENG_OK);
+    assert_int_equal(c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_DELIVERED], 1);
+    assert_int_equal(c[ENG_CH_SMS * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_OPENED], 1);
+    assert_int_equal(c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_CLICKED], 1);
+    assert_int_equal(c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_FAILED], 1);
+
+    /* after a reopen: retried sends are duplicates, new ones of the context are mapped */
+    evfx_reopen(&f);
+    assert_int_equal(evfx_send_rc(&f, "acme", 2, 0, 50, ENG_CH_EMAIL, 1000, &res), ENG_OK);
+    assert_int_equal(res.accepted, 50);
+    evfx_reopen(&f);
+    assert_int_equal(evfx_send_rc(&f, "acme", 2, 0, 100, ENG_CH_EMAIL, 1000, &res), ENG_OK);
+    assert_int_equal(res.accepted, 50);
+    assert_int_equal(res.duplicates, 50);
+    for (uint32_t i = 0; i < 100; i++) {
+        r = (eng_event_report)ENG_EVENT_REPORT_INIT;
+        assert_int_equal(evfx_receipt(&f, 2, i, ENG_CH_EMAIL, ENG_TOUCH_DELIVERED, 3000, NULL, &r), ENG_OK);
+        assert_int_equal(r.accepted, 1);
+    }
+    assert_int_equal(eng_touch_status_counts(f.e, "acme", 2, 0, c, NS), ENG_OK);
+    assert_int_equal(c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_DELIVERED], 100);
+    evfx_close(&f);
+}
+
+/* ---- differential: the library against a model of strings ---- */
+
+#define NC 120
+#define NCAMP 2
+#define NCH 2
+#define NKEY (NCAMP * NC * NCH)
+static const int dchan[NCH] = {ENG_CH_EMAIL, ENG_CH_SMS};
+
+typedef struct mkey {
+    char key[80];
+    int sent;
+    uint8_t mask, status;
+} mkey;
+
+typedef struct model {
+    mkey k[NKEY + 4096];
+    size_t n;
+    struct {
+        size_t key;
+        int status;
+    } pend[8192];
+    size_t npend;
+} model;
+
+static size_t model_find(model *m, const char *key)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (!strcmp(m->k[i].key, key))
+            return i;
+    assert_true(m->n < sizeof m->k / sizeof *m->k);
+    snprintf(m->k[m->n].key, sizeof m->k[m->n].key, "%s", key);
+    m->k[m->n].sent = 0;
+    m->k[m->n].mask = 0;
+    m->k[m->n].status = 0;
+    return m->n++;
+}
+
+/* Apply a receipt to a sent key: 1 if new. */
+static int model_apply(mkey *k, int status)
+{
+    if (k->mask & (1u << status))
+        return 0;
+    k->mask |= (uint8_t)(1u << status);
+    if (eng__touch_rank(status) > eng__touch_rank(k->status))
+        k->status = (uint8_t)status;
+    return 1;
+}
+
+/* The key a (campaign, customer, channel) send carries: a map key, an opaque one, or one naming another customer. */
+static int key_kind(uint32_t camp, uint32_t cust, int chi)
+{
+    return (int)((camp * 7919u + cust * 31u + (uint32_t)chi * 3u) % 5u) % 3; /* 0 map (3 in 5), 1 opaque, 2 other */
+}
+
+static void key_of(char *buf, size_t cap, uint32_t camp, uint32_t cust, int chi)
+{
+    const char *cn = eng_channel_name(dchan[chi]);
+    switch (key_kind(camp, cust, chi)) {
+    case 0:
+        snprintf(buf, cap, "acme/c%u/m%u.1000/o0/u%u/%s", camp, camp * 10, cust, cn);
+        break;
+    case 1:
+        snprintf(buf, cap, "opaque:%u:%u:%s", camp, cust, cn);
+        break;
+    default:
+        snprintf(buf, cap, "acme/c%u/m%u.1000/o0/u%u/%s", camp, camp * 10, cust + 1000, cn);
+        break;
+    }
+}
+
+/* A key no send carries, derived from a send's key. */
+static void forge(char *buf, size_t cap, uint32_t camp, uint32_t cust, int chi, int how)
+{
+    const char *cn = eng_channel_name(dchan[chi]);
+    switch (how) {
+    case 0:
+        snprintf(buf, cap, "acme/c%u/m%u.1001/o0/u%u/%s", camp, camp * 10, cust, cn);
+        break;
+    case 1:
+        snprintf(buf, cap, "acme/c%u/m%u.1000/o1/u%u/%s", camp, camp * 10, cust, cn);
+        break;
+    case 2:
+        snprintf(buf, cap, "acme/c%u/m%u.1000/o0/u%u/push", camp, camp * 10, cust);
+        break;
+    case 3:
+        snprintf(buf, cap, "acme/c%u/m%u.1000/o0/u%u/%.2s", camp, camp * 10, cust, cn);
+        break;
+    default:
+        snprintf(buf, cap, "beta/c%u/m%u.1000/o0/u%u/%s", camp, camp * 10, cust, cn);
+        break;
+    }
+}
+
+static const int rstat[5] = {ENG_TOUCH_DELIVERED, ENG_TOUCH_OPENED, ENG_TOUCH_CLICKED, ENG_TOUCH_FAILED,
+                             ENG_TOUCH_BOUNCED};
+
+static void differential(void **st)
+{
+    (void)st;
+    evfx f;
+    evfx_open(&f, 0);
+    model *m = calloc(1, sizeof *m);
+    for (int round = 0; round < 60; round++) {
+        uint64_t op = rnd() % 10;
+        if (op == 0) {
+            evfx_reopen(&f);
+        } else if (op < 5) { /* a sent batch: one campaign, random customers and channels */
+            uint32_t camp = 1 + (uint32_t)(rnd() % NCAMP);
+            size_t n = 1 + rnd() % 40;
+            char (*keys)[80] = calloc(n, 80);
+            const char **kp = calloc(n, sizeof *kp);
+            uint32_t *cu = calloc(n, sizeof *cu);
+            int *ch = calloc(n, sizeof *ch);
+            uint64_t acc = 0, dup = 0, joined = 0;
+            for (size_t i = 0; i < n; i++) {
+                cu[i] = (uint32_t)(rnd() % NC);
+                int chi = (int)(rnd() % NCH);
+                ch[i] = dchan[chi];
+                key_of(keys[i], 80, camp, cu[i], chi);
+                kp[i] = keys[i];
+                mkey *k = &m->k[model_find(m, keys[i])];
+                if (k->sent) {
+                    dup++;
+                    continue;
+                }
+                acc++;
+                k->sent = 1;
+                k->mask = 1u << ENG_TOUCH_SENT;
+                k->status = ENG_TOUCH_SENT;
+                for (size_t p = 0; p < m->npend;) /* receipts that came first join it */
+                    if (m->pend[p].key == (size_t)(k - m->k)) {
+                        joined += (uint64_t)model_apply(k, m->pend[p].status);
+                        m->pend[p] = m->pend[--m->npend];
+                    } else {
+                        p++;
+                    }
+            }
+            eng__sent_result res;
+            assert_int_equal(send_keys(&f, "acme", camp, 0, kp, cu, ch, n, &res), ENG_OK);
+            assert_int_equal(res.accepted, acc);
+            assert_int_equal(res.duplicates, dup);
+            (void)joined; /* a pending receipt that joins a send is counted even when its status is a repeat */
+            free(keys);
+            free(kp);
+            free(cu);
+            free(ch);
+        } else { /* a receipt batch: keys sent or not yet, and forged ones */
+            size_t n = 1 + rnd() % 60;
+            char (*keys)[80] = calloc(n, 80);
+            const char **kp = calloc(n, sizeof *kp);
+            int *sts = calloc(n, sizeof *sts);
+            uint64_t acc = 0, dup = 0, unm = 0;
+            for (size_t i = 0; i < n; i++) {
+                uint32_t camp = 1 + (uint32_t)(rnd() % NCAMP), cu = (uint32_t)(rnd() % NC);
+                int chi = (int)(rnd() % NCH);
+                if (rnd() % 6 == 0)
+                    forge(keys[i], 80, camp, cu, chi, (int)(rnd() % 5));
+                else
+                    key_of(keys[i], 80, camp, cu, chi);
+                kp[i] = keys[i];
+                sts[i] = rstat[rnd() % 5];
+                size_t ki = model_find(m, keys[i]);
+                mkey *k = &m->k[ki];
+                if (k->sent) {
+                    if (model_apply(k, sts[i]))
+                        acc++;
+                    else
+                        dup++;
+                    continue;
+                }
+                int repeat = 0;
+                for (size_t p = 0; p < m->npend && !repeat; p++)
+                    repeat = m->pend[p].key == ki && m->pend[p].status == sts[i];
+                if (repeat) {
+                    dup++;
+                } else {
+                    assert_true(m->npend < sizeof m->pend / sizeof *m->pend);
+                    m->pend[m->npend].key = ki;
+                    m->pend[m->npend++].status = sts[i];
+                    unm++;
+                }
+            }
+            seen s = {{0}, 0};
+            eng_event_report r = receipts(&f, kp, sts, n, &s);
+            assert_int_equal(r.accepted, acc);
+            assert_int_equal(r.duplicates, dup);
+            assert_int_equal(r.unmatched, unm);
+            free(keys);
+            free(kp);
+            free(sts);
+        }
+    }
+    /* every send's furthest status, per campaign x channel x status */
+    for (uint32_t camp = 1; camp <= NCAMP; camp++) {
+        uint64_t c[NS], want[NS] = {0};
+        for (uint32_t cu = 0; cu < NC; cu++)
+            for (int chi = 0; chi < NCH; chi++) {
+                char key[80];
+                key_of(key, sizeof key, camp, cu, chi);
+                mkey *k = &m->k[model_find(m, key)];
+                if (k->sent)
+                    want[dchan[chi] * ENG_TOUCH_STATUS_COUNT + k->status]++;
+            }
+        assert_int_equal(eng_touch_status_counts(f.e, "acme", camp, 0, c, NS), ENG_OK);
+        assert_memory_equal(c, want, sizeof want);
+    }
+    uint64_t np;
+    assert_int_equal(eng_touch_pending(f.e, &np), ENG_OK);
+    assert_int_equal(np, m->npend);
+    free(m);
+    evfx_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(forged_keys_unmatched),
+        cmocka_unit_test(map_overflow_and_reload),
+        cmocka_unit_test(differential),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
