@@ -45,7 +45,9 @@ typedef struct eng__unsub {
 } eng__unsub;
 
 /* ---- send keys ---- */
-/* "<org>/c<campaign>/m<message>.<version>/o<occurrence>/u<customer>/<channel>"; returns its length. */
+/* "<org>/c<campaign>/m<message>.<version>/o<occurrence>/u<customer>/<channel>"; returns its length.
+ * The events layer matches receipts by this form (events/keymap.c; test events_keymap checks
+ * both agree): a change of form only moves receipts to its slower hash path. */
 size_t eng__send_key(char *buf, size_t cap, const char *org, uint64_t campaign, uint64_t message, eng_time version,
                      uint32_t occurrence, uint32_t customer, int channel);
 /* The same from a prefix made by eng__send_key_prefix (the hot path: no printf). */

@@ -8,7 +8,9 @@
  * with the idempotency key it gave the transport for each send. Events stores
  * the key's 64-bit hash with the `sent` row; that is the key -> send mapping,
  * so a later provider receipt (eng_touch_append) finds its send by key alone.
- * The key format stays the dispatcher's: events only hashes the bytes.
+ * A key of the dispatcher's form (eng__send_key) is also entered in its
+ * context's key map, which matches receipts by an array index (keymap.c);
+ * any other string works too, through the hash.
  * Then the dispatcher commits. Events changes its in-memory state as it writes
  * (so reads inside the batch see the rows); if the batch is rolled back or
  * its commit fails, the caller MUST call eng__events_abandon(e), which drops

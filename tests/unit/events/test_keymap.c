@@ -6,6 +6,14 @@
  * name other fields than their row, with reopens, against a plain model
  * (strings compared with strcmp). */
 #include "ev_fixture.h"
+#include "events/ev_state.h"
+
+/* dispatch/dispatch_impl.h (not included: it clashes with the events headers) */
+size_t eng__send_key(char *buf, size_t cap, const char *org, uint64_t campaign, uint64_t message, eng_time version,
+                     uint32_t occurrence, uint32_t customer, int channel);
+size_t eng__send_key_prefix(char *buf, size_t cap, const char *org, uint64_t campaign, uint64_t message,
+                            eng_time version, uint32_t occurrence);
+size_t eng__send_key_tail(char *buf, size_t cap, const char *prefix, size_t plen, uint32_t customer, int channel);
 
 static uint64_t rng = 7;
 static uint64_t rnd(void)
@@ -67,6 +75,41 @@ static eng_event_report receipts(evfx *f, const char *const *keys, const int *st
     assert_int_equal(eng_touch_append(f->e, &r, &rep), ENG_OK);
     free(ts);
     return rep;
+}
+
+/* The fixture's keys are the dispatcher's, and events reads them as such. */
+static void dispatcher_form(void **st)
+{
+    (void)st;
+    char a[128], b[128], c[128];
+    eng__send_key(a, sizeof a, "acme", 7, 70, 1000, 0, 5, ENG_CH_EMAIL);
+    evfx_key(b, sizeof b, 7, 0, 5, ENG_CH_EMAIL);
+    assert_string_equal(a, b);
+    size_t pl = eng__send_key_prefix(c, sizeof c, "acme", 7, 70, 1000, 0);
+    assert_int_equal(eng__send_key_tail(c, sizeof c, c, pl, 5, ENG_CH_EMAIL), strlen(a));
+    assert_string_equal(a, c);
+    eng__keyparts kp;
+    assert_int_equal(eng__key_parse(a, strlen(a), &kp), 1);
+    assert_int_equal(kp.orglen, 4);
+    assert_int_equal(kp.ctx.campaign, 7);
+    assert_int_equal(kp.ctx.message, 70);
+    assert_int_equal(kp.ctx.version, 1);
+    assert_int_equal(kp.ctx.occurrence, 0);
+    assert_int_equal(kp.customer, 5);
+    assert_int_equal(kp.channel, ENG_CH_EMAIL);
+    uint32_t cu;
+    uint8_t ch;
+    int hint = 0;
+    assert_int_equal(eng__key_tail(a, strlen(a), &cu, &ch, &hint), pl);
+    for (int k = 0; k < ENG_CH_COUNT; k++) { /* every channel name reads back */
+        eng__send_key(a, sizeof a, "o/with/slashes", 18446744073709551615ull, 1, 1767225600123, 4294967295u,
+                      4294967295u, k);
+        assert_int_equal(eng__key_parse(a, strlen(a), &kp), 1);
+        assert_int_equal(kp.orglen, strlen("o/with/slashes"));
+        assert_true(kp.ctx.campaign == 18446744073709551615ull);
+        assert_int_equal(kp.customer, 4294967295u);
+        assert_int_equal(kp.channel, k);
+    }
 }
 
 static void forged_keys_unmatched(void **st)
@@ -397,6 +440,7 @@ static void differential(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(dispatcher_form),
         cmocka_unit_test(forged_keys_unmatched),
         cmocka_unit_test(map_overflow_and_reload),
         cmocka_unit_test(differential),
