@@ -288,7 +288,7 @@ struct eng_consent_iter {
 ENG_API int eng_consent_change_init(eng_consent_change *x, unsigned int version)
 {
     static const eng_consent_change init = ENG_CONSENT_CHANGE_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_CONSENT_CHANGE_VERSION, "eng_consent_change");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_consent_change");
 }
 
 int eng__aud_consent_history(eng_engine *e, const eng__aud_cx *cx, uint32_t id, eng_consent_iter **out)
@@ -343,13 +343,9 @@ ENG_API int eng_consent_next(eng_consent_iter *it, eng_consent_change *out)
 {
     if (!eng__handle_live(it, ENG__H_CONSENT_ITER))
         return eng__err(ENG_EMISUSE, "iterator", "eng_consent_next: not a consent iterator (NULL or freed)");
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "eng_consent_next: out is NULL");
-    if (out->version == 0 || out->version > ENG_CONSENT_CHANGE_VERSION)
-        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_consent_change version %u", out->version);
-    unsigned v = out->version;
-    memset(out, 0, sizeof *out);
-    out->version = v;
+    int rc = eng__out_open(out, ENG__SIZES(sizeof(eng_consent_change)), "eng_consent_change", "out");
+    if (rc)
+        return rc;
     if (it->pos >= it->h.n)
         return ENG_ITEROVER;
     eng__chist_fill(&it->h, it->pos++, out);

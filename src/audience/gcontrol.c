@@ -198,5 +198,5 @@ int eng__aud_gc_contains(eng_engine *e, const eng__aud_cx *cx, uint32_t id, int 
 ENG_API int eng_global_control_init(eng_global_control *gc, unsigned int version)
 {
     static const eng_global_control init = ENG_GLOBAL_CONTROL_INIT;
-    return eng__struct_init(gc, &init, sizeof init, version, ENG_GLOBAL_CONTROL_VERSION, "eng_global_control");
+    return eng__struct_init(gc, &init, ENG__SIZES(sizeof init), version, "eng_global_control");
 }

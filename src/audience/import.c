@@ -35,7 +35,7 @@ int eng__import_opts(const eng_import_options *in, eng_import_options *out)
 ENG_API int eng_import_report_init(eng_import_report *x, unsigned int version)
 {
     static const eng_import_report init = ENG_IMPORT_REPORT_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_IMPORT_REPORT_VERSION, "eng_import_report");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_import_report");
 }
 
 ENG_API int eng_import_options_init(eng_import_options *opts, unsigned int version)
@@ -51,13 +51,9 @@ ENG_API int eng_import_options_init(eng_import_options *opts, unsigned int versi
 
 int eng__report_start(eng_import_report *in, eng_import_report *tmp, eng_import_report **out)
 {
-    eng_import_report *r = in ? in : tmp;
-    if (in && in->version != ENG_IMPORT_REPORT_VERSION)
-        return eng__err(ENG_EVERSION, "report.version", "unknown import report version %u", in->version);
-    memset(r, 0, sizeof *r);
-    r->version = ENG_IMPORT_REPORT_VERSION;
-    *out = r;
-    return ENG_OK;
+    *tmp = (eng_import_report)ENG_IMPORT_REPORT_INIT;
+    *out = in ? in : tmp;
+    return in ? eng__out_open(in, ENG__SIZES(sizeof *in), "eng_import_report", "report") : ENG_OK;
 }
 
 typedef struct drv {

@@ -111,14 +111,41 @@ ENG_API const char *eng_errstr(int code)
     }
 }
 
-int eng__struct_init(void *dst, const void *init, size_t size, unsigned int version, unsigned int current,
+int eng__struct_init(void *dst, const void *init, const size_t *sizes, unsigned n, unsigned int version,
                      const char *type)
 {
     if (!dst)
         return eng__err(ENG_EINVAL, type, "%s_init: the struct is NULL", type);
-    if (version == 0 || version > current)
+    if (version == 0 || version > n)
         return eng__err(ENG_EVERSION, "version", "unsupported %s version %u", type, version);
-    memcpy(dst, init, size);
+    memcpy(dst, init, sizes[version - 1]);
     memcpy(dst, &version, sizeof version);
+    return ENG_OK;
+}
+
+unsigned eng__out_clear(void *out, const size_t *sizes, unsigned n)
+{
+    unsigned v;
+    if (!out)
+        return 0;
+    memcpy(&v, out, sizeof v);
+    if (v == 0 || v > n)
+        return 0;
+    memset(out, 0, sizes[v - 1]);
+    memcpy(out, &v, sizeof v);
+    return v;
+}
+
+int eng__out_open(void *out, const size_t *sizes, unsigned n, const char *type, const char *field)
+{
+    if (!out)
+        return eng__err(ENG_EINVAL, field, "%s is NULL", field);
+    if (!eng__out_clear(out, sizes, n)) {
+        char detail[64];
+        unsigned v;
+        memcpy(&v, out, sizeof v);
+        snprintf(detail, sizeof detail, "%s.version", field);
+        return eng__err(ENG_EVERSION, detail, "unsupported %s version %u", type, v);
+    }
     return ENG_OK;
 }

@@ -105,7 +105,7 @@ void eng__engine_sync_keep(eng_engine *e, unsigned keep)
 ENG_API int eng_config_init(eng_config *cfg, unsigned int version)
 {
     static const eng_config init = ENG_CONFIG_INIT;
-    return eng__struct_init(cfg, &init, sizeof init, version, ENG_CONFIG_VERSION, "eng_config");
+    return eng__struct_init(cfg, &init, ENG__SIZES(sizeof init), version, "eng_config");
 }
 
 static void destroy(eng_engine *e);
@@ -309,6 +309,18 @@ int eng__enter(eng_engine *e)
         eng_error_clear(); /* engage/errors.h: a call that succeeds leaves no error behind */
     }
     return ENG_OK;
+}
+
+int eng__enter_out(eng_engine *e, void *out, const size_t *sizes, unsigned n, const char *type, const char *field)
+{
+    int rc = eng__enter(e);
+    if (rc) {
+        eng__out_clear(out, sizes, n);
+        return rc;
+    }
+    if ((rc = eng__out_open(out, sizes, n, type, field)))
+        eng__leave(e);
+    return rc;
 }
 
 void eng__leave(eng_engine *e)

@@ -12,11 +12,6 @@
 #include "store/store_impl.h"
 #include "base/error.h"
 
-/* Bytes of struct T up to and including field @p last. A reader filling a
- * caller-versioned struct copies only the prefix of the caller's version, so a
- * caller built against an older (shorter) struct is never overrun. */
-#define ENG__UPTO(T, last) (offsetof(T, last) + sizeof(((T *)0)->last))
-
 #define ENG__ENGINE_MAGIC 0x454e4731u /* "ENG1" */
 
 enum eng__slot {
@@ -65,6 +60,10 @@ struct eng_engine {
 
 /* Check the handle and take the lock. On failure nothing is locked. */
 int eng__enter(eng_engine *e);
+/* eng__enter for a call that fills the caller's versioned struct @p out: the engine is judged
+ * first (ENG_EMISUSE), then eng__out_open. @p out is cleared on every path that can clear it;
+ * on failure nothing is locked. */
+int eng__enter_out(eng_engine *e, void *out, const size_t *sizes, unsigned n, const char *type, const char *field);
 void eng__leave(eng_engine *e);
 /* Check the handle without locking (for functions that only read immutable fields). */
 int eng__engine_check(const eng_engine *e);

@@ -57,21 +57,18 @@ int eng__meta_open(eng_engine *e)
     return eng__rec_put_wr(e->store, ENG__K(META_KEY), ENG__REC_META, 1, &w);
 }
 
+/* eng_info version 1 ends after store_kind. */
+static const size_t info_sizes[] = {ENG__UPTO(eng_info, store_kind), sizeof(eng_info)};
+
 ENG_API int eng_info_init(eng_info *x, unsigned int version)
 {
     static const eng_info init = ENG_INFO_INIT;
-    /* A version-1 caller's struct ends after store_kind: write no further. */
-    size_t size = version == 1 ? ENG__UPTO(eng_info, store_kind) : sizeof init;
-    return eng__struct_init(x, &init, size, version, ENG_INFO_VERSION, "eng_info");
+    return eng__struct_init(x, &init, ENG__SIZES_OF(info_sizes), version, "eng_info");
 }
 
 ENG_API int eng_info_get(eng_engine *engine, eng_info *info)
 {
-    if (!info)
-        return eng__err(ENG_EINVAL, "info", "eng_info_get: info is NULL");
-    if (info->version == 0 || info->version > ENG_INFO_VERSION)
-        return eng__err(ENG_EVERSION, "info.version", "unsupported eng_info version %u", info->version);
-    int rc = eng__enter(engine);
+    int rc = eng__enter_out(engine, info, ENG__SIZES_OF(info_sizes), "eng_info", "info");
     if (rc)
         return rc;
     static const char *const kinds[] = {"custom", "memory", "file"};
@@ -84,8 +81,7 @@ ENG_API int eng_info_get(eng_engine *engine, eng_info *info)
         full.store_dead_bytes = st.dead_bytes;
         full.store_compactions = st.compactions;
     }
-    /* Only the fields of the caller's version. */
-    memcpy(info, &full, info->version == 1 ? ENG__UPTO(eng_info, store_kind) : sizeof full);
+    memcpy(info, &full, info_sizes[info->version - 1]); /* only the caller's version's fields */
     eng__leave(engine);
     return ENG_OK;
 }

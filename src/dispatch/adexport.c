@@ -84,19 +84,19 @@ ENG_API int eng_ad_identifier_hash(int channel, const char *contact, char *out, 
 ENG_API int eng_ad_manifest_init(eng_ad_manifest *x, unsigned int version)
 {
     static const eng_ad_manifest init = ENG_AD_MANIFEST_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_AD_MANIFEST_VERSION, "eng_ad_manifest");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_ad_manifest");
 }
 
 ENG_API int eng_dispatch_hooks_init(eng_dispatch_hooks *x, unsigned int version)
 {
     static const eng_dispatch_hooks init = ENG_DISPATCH_HOOKS_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_DISPATCH_HOOKS_VERSION, "eng_dispatch_hooks");
+    return eng__struct_init(x, &init, ENG__SIZES(ENG__UPTO(eng_dispatch_hooks, ad_export), sizeof init), version, "eng_dispatch_hooks");
 }
 
 ENG_API int eng_tiny_url_request_init(eng_tiny_url_request *x, unsigned int version)
 {
     static const eng_tiny_url_request init = ENG_TINY_URL_REQUEST_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_TINY_URL_REQUEST_VERSION, "eng_tiny_url_request");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_tiny_url_request");
 }
 
 ENG_API int eng_dispatch_hooks_set(eng_engine *e, const eng_dispatch_hooks *hooks, void *user)

@@ -671,11 +671,11 @@ ENG_API int eng_coupon_find(eng_engine *e, const char *actor, const char *pool, 
 ENG_API int eng_coupon_pool_info_init(eng_coupon_pool_info *x, unsigned int version)
 {
     static const eng_coupon_pool_info init = ENG_COUPON_POOL_INFO_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_COUPON_POOL_INFO_VERSION, "eng_coupon_pool_info");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_coupon_pool_info");
 }
 
 ENG_API int eng_coupon_assignment_init(eng_coupon_assignment *x, unsigned int version)
 {
     static const eng_coupon_assignment init = ENG_COUPON_ASSIGNMENT_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_COUPON_ASSIGNMENT_VERSION, "eng_coupon_assignment");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_coupon_assignment");
 }

@@ -28,6 +28,7 @@
 #include "store/record.h"
 #include "model/model_impl.h"
 #include "decide/decide.h"
+#include "dispatch/struct_sizes.h"
 
 enum {
     ENG__REC_DSP_EXEC = 0x0601,

@@ -15,7 +15,7 @@
 ENG_API int eng_preview_init(eng_preview *x, unsigned int version)
 {
     static const eng_preview init = ENG_PREVIEW_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_PREVIEW_VERSION, "eng_preview");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_preview");
 }
 
 static int has_creative(const eng_message_spec *s, int ch)
@@ -68,18 +68,13 @@ ENG_API int eng_message_preview(eng_engine *e, const char *actor, uint64_t messa
 {
     if (body && cap)
         body[0] = 0;
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "out is NULL");
-    if (out->version == 0 || out->version > ENG_PREVIEW_VERSION)
-        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_preview version %u", out->version);
-    unsigned v = out->version;
-    memset(out, 0, sizeof *out);
-    out->version = v;
-    if (!body && cap)
-        return eng__err(ENG_EINVAL, "body", "body is NULL with a capacity");
-    int rc = eng__enter(e);
+    int rc = eng__enter_out(e, out, ENG__SIZES(sizeof(eng_preview)), "eng_preview", "out");
     if (rc)
         return rc;
+    if (!body && cap) {
+        eng__leave(e);
+        return eng__err(ENG_EINVAL, "body", "body is NULL with a capacity");
+    }
     eng__wr w;
     eng__wr_init(&w, &e->mem);
     eng__xcache *xc = NULL;

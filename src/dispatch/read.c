@@ -8,14 +8,7 @@
 ENG_API int eng_execution_get(eng_engine *e, const char *actor, uint64_t message, uint32_t occurrence,
                               eng_execution_info *out)
 {
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "out is NULL");
-    if (out->version == 0 || out->version > ENG_EXECUTION_INFO_VERSION)
-        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_execution_info version %u", out->version);
-    unsigned v = out->version;
-    memset(out, 0, sizeof *out);
-    out->version = v;
-    int rc = eng__enter(e);
+    int rc = eng__enter_out(e, out, ENG__SIZES(sizeof(eng_execution_info)), "eng_execution_info", "out");
     if (rc)
         return rc;
     eng__msg_ctx x;
@@ -47,18 +40,13 @@ ENG_API int eng_execution_get(eng_engine *e, const char *actor, uint64_t message
 ENG_API int eng_send_get(eng_engine *e, const char *actor, uint64_t message, uint32_t occurrence, uint32_t customer,
                          int channel, eng_send_info *out)
 {
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "out is NULL");
-    if (out->version == 0 || out->version > ENG_SEND_INFO_VERSION)
-        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_send_info version %u", out->version);
-    unsigned v = out->version;
-    memset(out, 0, sizeof *out);
-    out->version = v;
-    if (channel < 0 || channel >= ENG_CH_COUNT)
-        return eng__err(ENG_EINVAL, "channel", "%d is not an eng_channel", channel);
-    int rc = eng__enter(e);
+    int rc = eng__enter_out(e, out, ENG__SIZES(sizeof(eng_send_info)), "eng_send_info", "out");
     if (rc)
         return rc;
+    if (channel < 0 || channel >= ENG_CH_COUNT) {
+        eng__leave(e);
+        return eng__err(ENG_EINVAL, "channel", "%d is not an eng_channel", channel);
+    }
     eng__msg_ctx x;
     if ((rc = eng__msg_ctx_load(e, actor, message, ENG_OP_READ, &x)))
         goto out;
@@ -97,24 +85,19 @@ out:
 ENG_API int eng_trace_get(eng_engine *e, const char *actor, uint64_t message, uint32_t occurrence, uint32_t customer,
                           eng_trace *out)
 {
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "out is NULL");
-    if (out->version == 0 || out->version > ENG_TRACE_VERSION)
-        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_trace version %u", out->version);
+    int rc = eng__enter_out(e, out, ENG__TRACE_SIZES, "eng_trace", "out");
+    if (rc)
+        return rc;
     unsigned v = out->version;
     /* Only the caller's version's fields are written: version 1 ends before xe_known. */
     eng_trace full;
     memset(&full, 0, sizeof full);
-    full.version = v;
-    full.variant = -1;
+    out->variant = -1;
     full.xe_channel = -1;
+    if (v >= 2)
+        out->xe_channel = -1;
     for (int ch = 0; ch < ENG_CH_COUNT; ch++)
-        full.state[ch] = -1;
-    size_t size = v >= 2 ? sizeof full : offsetof(eng_trace, xe_known);
-    memcpy(out, &full, size);
-    int rc = eng__enter(e);
-    if (rc)
-        return rc;
+        out->state[ch] = -1;
     eng__msg_ctx x;
     if ((rc = eng__msg_ctx_load(e, actor, message, ENG_OP_READ, &x)))
         goto out;
@@ -198,20 +181,15 @@ out:
 
 ENG_API int eng_dry_run(eng_engine *e, const char *actor, uint64_t message, eng_dry_report *out)
 {
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "out is NULL");
-    if (out->version == 0 || out->version > ENG_DRY_REPORT_VERSION)
-        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_dry_report version %u", out->version);
+    int rc = eng__enter_out(e, out, ENG__DRY_REPORT_SIZES, "eng_dry_report", "out");
+    if (rc)
+        return rc;
     unsigned v = out->version;
     /* Only the caller's version's fields are written: version 1 ends before coupons_available. */
-    size_t size = v >= 2 ? sizeof *out : offsetof(eng_dry_report, coupons_available);
+    size_t size = v >= 2 ? sizeof *out : ENG__UPTO(eng_dry_report, skipped);
     eng_dry_report full;
     memset(&full, 0, sizeof full);
     full.version = v;
-    memcpy(out, &full, size);
-    int rc = eng__enter(e);
-    if (rc)
-        return rc;
     eng__xcache *xc;
     if ((rc = eng__xcache_dry(e, actor, message, &xc)) == ENG_OK) {
         eng_run_options o = ENG_RUN_OPTIONS_INIT;

@@ -9,7 +9,7 @@
 ENG_API int eng_run_options_init(eng_run_options *opts, unsigned int version)
 {
     static const eng_run_options init = ENG_RUN_OPTIONS_INIT; /* padding included: init == INIT byte for byte */
-    return eng__struct_init(opts, &init, sizeof init, version, ENG_RUN_OPTIONS_VERSION, "eng_run_options");
+    return eng__struct_init(opts, &init, ENG__SIZES(ENG__UPTO(eng_run_options, max_batches), sizeof init), version, "eng_run_options");
 }
 
 typedef struct ids {
@@ -85,25 +85,20 @@ ENG_API int eng_run_due(eng_engine *e, const char *actor, eng_time now, const en
                         eng_run_report *report)
 {
     eng_run_report tmp = ENG_RUN_REPORT_INIT;
-    if (report) {
-        if (report->version == 0 || report->version > ENG_RUN_REPORT_VERSION)
-            return eng__err(ENG_EVERSION, "report.version", "unsupported eng_run_report version %u",
-                            report->version);
-        unsigned v = report->version;
-        memset(report, 0, sizeof *report);
-        report->version = v;
-    }
     eng_run_options dflt = ENG_RUN_OPTIONS_INIT;
-    if (!opts)
-        opts = &dflt;
-    else if (opts->version == 0 || opts->version > ENG_RUN_OPTIONS_VERSION)
-        return eng__err(ENG_EVERSION, "opts.version", "unsupported eng_run_options version %u", opts->version);
-    int rc = eng__enter(e);
+    int rc = report ? eng__enter_out(e, report, ENG__SIZES(sizeof *report), "eng_run_report", "report")
+                    : eng__enter(e);
     if (rc)
         return rc;
-    if (!e->has_transport) {
+    if (!opts)
+        opts = &dflt;
+    if (opts->version == 0 || opts->version > ENG_RUN_OPTIONS_VERSION)
+        rc = eng__err(ENG_EVERSION, "opts.version", "unsupported eng_run_options version %u", opts->version);
+    else if (!e->has_transport)
+        rc = eng__err(ENG_ETRANSPORT, "config.transport", "no transport configured: nothing can be sent");
+    if (rc) {
         eng__leave(e);
-        return eng__err(ENG_ETRANSPORT, "config.transport", "no transport configured: nothing can be sent");
+        return rc;
     }
     eng__actor a;
     eng__org o;

@@ -112,36 +112,38 @@ static int parse_u64(const char **p, uint64_t *v)
     return 1;
 }
 
-ENG_API int eng_unsubscribe_apply(eng_engine *e, const char *org, const char *token, eng_unsubscribe_info *out)
+/* campaign.customer.channel.<org hex>.<mac>: the fields, and where the mac starts (*dot + 1). */
+static int token_parse(const char *org, const char *token, uint64_t *campaign, uint64_t *customer,
+                       uint64_t *channel, const char **dot)
 {
-    unsigned v = 0;
-    if (out) {
-        if (out->version == 0 || out->version > ENG_UNSUBSCRIBE_INFO_VERSION)
-            return eng__err(ENG_EVERSION, "out.version", "unsupported eng_unsubscribe_info version %u", out->version);
-        v = out->version;
-        memset(out, 0, sizeof *out);
-        out->version = v;
-    }
     if (!org || !token || strlen(token) > 512)
         return eng__err(ENG_EINVAL, "token", "token or org is NULL or too long");
-    uint64_t campaign, customer, channel;
     const char *p = token;
-    if (!parse_u64(&p, &campaign) || !parse_u64(&p, &customer) || !parse_u64(&p, &channel) ||
-        customer > UINT32_MAX || channel >= ENG_CH_COUNT)
+    if (!parse_u64(&p, campaign) || !parse_u64(&p, customer) || !parse_u64(&p, channel) ||
+        *customer > UINT32_MAX || *channel >= ENG_CH_COUNT)
         return eng__err(ENG_EINVAL, "token", "malformed unsubscribe token");
-    const char *dot = strchr(p, '.');
+    *dot = strchr(p, '.');
     char orghex[2 * 64 + 1];
     size_t ol = strlen(org);
     eng__hex((const uint8_t *)org, ol < 64 ? ol : 64, orghex);
-    if (!dot || strlen(dot + 1) != 64)
+    if (!*dot || strlen(*dot + 1) != 64)
         return eng__err(ENG_EINVAL, "token", "malformed unsubscribe token");
-    if ((size_t)(dot - p) != strlen(orghex) || memcmp(p, orghex, strlen(orghex)) != 0)
+    if ((size_t)(*dot - p) != strlen(orghex) || memcmp(p, orghex, strlen(orghex)) != 0)
         return eng__err(ENG_EDENIED, "token", "the token was issued for another org");
-    int rc = eng__enter(e);
+    return ENG_OK;
+}
+
+ENG_API int eng_unsubscribe_apply(eng_engine *e, const char *org, const char *token, eng_unsubscribe_info *out)
+{
+    int rc = out ? eng__enter_out(e, out, ENG__SIZES(sizeof(eng_unsubscribe_info)), "eng_unsubscribe_info", "out")
+                 : eng__enter(e);
     if (rc)
         return rc;
+    uint64_t campaign = 0, customer = 0, channel = 0;
+    const char *dot = NULL;
     eng__unsub u;
-    if ((rc = eng__unsub_load(e, org, &u)) == ENG_ENOTFOUND)
+    rc = token_parse(org, token, &campaign, &customer, &channel, &dot);
+    if (rc == ENG_OK && (rc = eng__unsub_load(e, org, &u)) == ENG_ENOTFOUND)
         rc = eng__err(ENG_ENOTFOUND, "org", "org '%s' has no unsubscribe set-up", org);
     if (rc == ENG_OK) {
         char mac[65];
@@ -161,7 +163,7 @@ ENG_API int eng_unsubscribe_apply(eng_engine *e, const char *org, const char *to
         rc = eng__aud_customers_upsert(e, &cx, names, 2, vals, 1, NULL, NULL);
     }
     if (rc == ENG_OK && out)
-        *out = (eng_unsubscribe_info){v, campaign, (uint32_t)customer, (int)channel};
+        *out = (eng_unsubscribe_info){out->version, campaign, (uint32_t)customer, (int)channel};
     eng__leave(e);
     return rc;
 }

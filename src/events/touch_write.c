@@ -602,13 +602,9 @@ ENG_API int eng_receipts_init(eng_receipts *r, unsigned int version)
 
 int eng__ev_report_start(eng_event_report *in, eng_event_report *tmp, eng_event_report **out)
 {
-    eng_event_report *r = in ? in : tmp;
-    if (in && in->version != ENG_EVENT_REPORT_VERSION)
-        return eng__err(ENG_EVERSION, "report.version", "unknown event report version %u", in->version);
-    memset(r, 0, sizeof *r);
-    r->version = ENG_EVENT_REPORT_VERSION;
-    *out = r;
-    return ENG_OK;
+    *tmp = (eng_event_report)ENG_EVENT_REPORT_INIT;
+    *out = in ? in : tmp;
+    return in ? eng__out_open(in, ENG__SIZES(sizeof *in), "eng_event_report", "report") : ENG_OK;
 }
 
 ENG_API int eng_touch_append(eng_engine *e, const eng_receipts *receipts, eng_event_report *report)

@@ -377,7 +377,7 @@ int eng__attr_finish(run *x, eng_report **out)
 ENG_API int eng_measure_spec_init(eng_measure_spec *s, unsigned int version)
 {
     static const eng_measure_spec init = ENG_MEASURE_SPEC_INIT; /* padding included: init == INIT byte for byte */
-    return eng__struct_init(s, &init, sizeof init, version, ENG_MEASURE_SPEC_VERSION, "eng_measure_spec");
+    return eng__struct_init(s, &init, ENG__SIZES(sizeof init), version, "eng_measure_spec");
 }
 
 static int report_new(run *x)

@@ -42,15 +42,13 @@ ENG_API int eng_report_ope(const eng_report *r, int policy, eng_ope_estimate *ou
 {
     if (!eng__handle_live(r, ENG__H_REPORT))
         return eng__err(ENG_EMISUSE, "report", "not a live report (NULL, freed or another kind of handle)");
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "out is NULL");
-    if (out->version != ENG_OPE_ESTIMATE_VERSION)
-        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_ope_estimate version %u", out->version);
+    int rc = eng__out_open(out, ENG__SIZES(sizeof(eng_ope_estimate)), "eng_ope_estimate", "out");
+    if (rc)
+        return rc;
     if (policy < 0 || policy >= ENG__OPE_N)
         return eng__err(ENG_ERANGE, "policy", "policy %d is not an eng_ope_policy", policy);
     const eng__ope_res *o = &r->ope[policy];
-    memset(out, 0, sizeof *out);
-    *out = (eng_ope_estimate){ENG_OPE_ESTIMATE_VERSION, o->known, r->ope_message, o->rows, o->ipw, o->ipw_lo,
+    *out = (eng_ope_estimate){out->version, o->known, r->ope_message, o->rows, o->ipw, o->ipw_lo,
                               o->ipw_hi, o->dr, o->dr_lo, o->dr_hi};
     return ENG_OK;
 }

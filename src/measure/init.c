@@ -5,23 +5,23 @@
 ENG_API int eng_touch_columns_init(eng_touch_columns *x, unsigned int version)
 {
     static const eng_touch_columns init = ENG_TOUCH_COLUMNS_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_TOUCH_COLUMNS_VERSION, "eng_touch_columns");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_touch_columns");
 }
 
 ENG_API int eng_txn_columns_init(eng_txn_columns *x, unsigned int version)
 {
     static const eng_txn_columns init = ENG_TXN_COLUMNS_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_TXN_COLUMNS_VERSION, "eng_txn_columns");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_txn_columns");
 }
 
 ENG_API int eng_report_figures_init(eng_report_figures *x, unsigned int version)
 {
     static const eng_report_figures init = ENG_REPORT_FIGURES_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_REPORT_FIGURES_VERSION, "eng_report_figures");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_report_figures");
 }
 
 ENG_API int eng_org_figures_init(eng_org_figures *x, unsigned int version)
 {
     static const eng_org_figures init = ENG_ORG_FIGURES_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_ORG_FIGURES_VERSION, "eng_org_figures");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_org_figures");
 }

@@ -53,15 +53,13 @@ ENG_API int eng_measure_org(eng_engine *engine, const eng_touch_columns *touches
     int rc = eng__engine_check(engine);
     if (rc)
         return rc;
-    if (!out || (n && !campaigns))
-        return eng__err(ENG_EINVAL, !out ? "out" : "campaigns", "eng_measure_org: NULL argument");
-    if (out->version != ENG_ORG_FIGURES_VERSION)
-        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_org_figures version %u", out->version);
+    if ((rc = eng__out_open(out, ENG__SIZES(sizeof(eng_org_figures)), "eng_org_figures", "out")))
+        return rc;
+    if (n && !campaigns)
+        return eng__err(ENG_EINVAL, "campaigns", "eng_measure_org: campaigns is NULL");
     eng_org_figures f;
     memset(&f, 0, sizeof f);
-    f.version = ENG_ORG_FIGURES_VERSION;
-    memset(out, 0, sizeof *out);
-    out->version = ENG_ORG_FIGURES_VERSION;
+    f.version = out->version;
     static const unsigned months[] = {0, 1, 3, 6};
     if (period < ENG_PERIOD_7_DAYS || period > ENG_PERIOD_6_MONTHS)
         return eng__err(ENG_EINVAL, "period", "%d is not an eng_org_period", period);

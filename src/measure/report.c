@@ -78,15 +78,11 @@ void eng__report_figures(const eng_report *r, const eng__acc *a, const eng__acc 
     }
 }
 
-static int check(const eng_report *r, const eng_report_figures *out)
+static int check(const eng_report *r, eng_report_figures *out)
 {
     if (!eng__handle_live(r, ENG__H_REPORT))
         return eng__err(ENG_EMISUSE, "report", "not a live report (NULL, freed or another kind of handle)");
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "out is NULL");
-    if (out->version != ENG_REPORT_FIGURES_VERSION)
-        return eng__err(ENG_EVERSION, "out.version", "unsupported eng_report_figures version %u", out->version);
-    return ENG_OK;
+    return eng__out_open(out, ENG__SIZES(sizeof(eng_report_figures)), "eng_report_figures", "out");
 }
 
 ENG_API int eng_report_total(const eng_report *r, eng_report_figures *out)

@@ -304,13 +304,9 @@ ENG_API int eng_actor_next(eng_actor_iter *it, eng_actor_spec *out)
 {
     if (!eng__handle_live(it, ENG__H_ACTOR_ITER))
         return eng__err(ENG_EMISUSE, "iterator", "eng_actor_next: not an actor iterator (NULL or freed)");
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "eng_actor_next: out is NULL");
-    if (out->version == 0 || out->version > ENG_ACTOR_SPEC_VERSION)
-        return eng__err(ENG_EVERSION, "actor.version", "unsupported eng_actor_spec version %u", out->version);
-    unsigned v = out->version;
-    memset(out, 0, sizeof *out);
-    out->version = v;
+    int rc = eng__out_open(out, ENG__SIZES(sizeof(eng_actor_spec)), "eng_actor_spec", "out");
+    if (rc)
+        return rc;
     if (it->pos >= it->n)
         return ENG_ITEROVER;
     const eng__actor *a = &it->v[it->pos++];

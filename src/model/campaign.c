@@ -533,7 +533,7 @@ ENG_API int eng_campaign_fields(const eng_campaign *c, const eng_campaign_spec *
 ENG_API int eng_campaign_status_init(eng_campaign_status *x, unsigned int version)
 {
     static const eng_campaign_status init = ENG_CAMPAIGN_STATUS_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_CAMPAIGN_STATUS_VERSION, "eng_campaign_status");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_campaign_status");
 }
 
 ENG_API int eng_campaign_status_get(const eng_campaign *c, eng_campaign_status *out)

@@ -695,7 +695,7 @@ ENG_API int eng_message_fields(const eng_message *m, const eng_message_spec **ou
 ENG_API int eng_message_status_init(eng_message_status *x, unsigned int version)
 {
     static const eng_message_status init = ENG_MESSAGE_STATUS_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_MESSAGE_STATUS_VERSION, "eng_message_status");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_message_status");
 }
 
 ENG_API int eng_message_status_get(const eng_message *m, eng_message_status *out)

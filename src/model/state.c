@@ -54,7 +54,7 @@ ENG_API int eng_model_set_event_callback(eng_engine *e, eng_model_event_fn fn, v
 ENG_API int eng_model_event_init(eng_model_event *x, unsigned int version)
 {
     static const eng_model_event init = ENG_MODEL_EVENT_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_MODEL_EVENT_VERSION, "eng_model_event");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_model_event");
 }
 
 ENG_API int eng_model_set_audience_counter(eng_engine *e, eng_audience_count_fn fn, void *user)

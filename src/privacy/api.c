@@ -51,18 +51,9 @@ static int target_add(target *t, const char *s, size_t n)
 
 static int report_start(eng_erase_report *in, eng_erase_report *tmp, eng_erase_report **out)
 {
-    if (!in) {
-        *tmp = (eng_erase_report)ENG_ERASE_REPORT_INIT;
-        *out = tmp;
-        return ENG_OK;
-    }
-    if (in->version == 0 || in->version > ENG_ERASE_REPORT_VERSION)
-        return eng__err(ENG_EVERSION, "report.version", "unsupported eng_erase_report version %u", in->version);
-    unsigned v = in->version;
-    memset(in, 0, sizeof *in);
-    in->version = v;
-    *out = in;
-    return ENG_OK;
+    *tmp = (eng_erase_report)ENG_ERASE_REPORT_INIT;
+    *out = in ? in : tmp;
+    return in ? eng__out_open(in, ENG__SIZES(sizeof *in), "eng_erase_report", "report") : ENG_OK;
 }
 
 /* Erase what was found; "privacy.erase" progress @p pg counts 2 units per id

@@ -20,7 +20,7 @@
 ENG_API int eng_erase_report_init(eng_erase_report *x, unsigned int version)
 {
     static const eng_erase_report init = ENG_ERASE_REPORT_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_ERASE_REPORT_VERSION, "eng_erase_report");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_erase_report");
 }
 
 /* Tell the backend about keys a previous erasure left untold (crash, failed vacuum). */

@@ -12,7 +12,7 @@
 ENG_API int eng_rule_options_init(eng_rule_options *opts, unsigned int version)
 {
     static const eng_rule_options init = ENG_RULE_OPTIONS_INIT;
-    return eng__struct_init(opts, &init, sizeof init, version, ENG_RULE_OPTIONS_VERSION, "eng_rule_options");
+    return eng__struct_init(opts, &init, ENG__SIZES(sizeof init), version, "eng_rule_options");
 }
 
 static int is_keyword(const char *s)

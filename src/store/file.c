@@ -616,7 +616,7 @@ static int compact_add(const eng__onode *n, void *user)
 ENG_API int eng_file_compaction_init(eng_file_compaction *x, unsigned int version)
 {
     static const eng_file_compaction init = ENG_FILE_COMPACTION_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_FILE_COMPACTION_VERSION, "eng_file_compaction");
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_file_compaction");
 }
 
 ENG_API int eng_store_file_set_compaction(eng_store *store, const eng_file_compaction *policy)

@@ -100,7 +100,7 @@ fail:
 ENG_API int eng_store_methods_init(eng_store_methods *x, unsigned int version)
 {
     static const eng_store_methods init = ENG_STORE_METHODS_INIT;
-    return eng__struct_init(x, &init, sizeof init, version, ENG_STORE_METHODS_VERSION, "eng_store_methods");
+    return eng__struct_init(x, &init, ENG__SIZES(ENG__UPTO(eng_store_methods, destroy), ENG__UPTO(eng_store_methods, erased), sizeof init), version, "eng_store_methods");
 }
 
 ENG_API int eng_store_new(const eng_store_methods *methods, void *user, const eng_allocator *alloc,
