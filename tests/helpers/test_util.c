@@ -1,6 +1,7 @@
 #include "test_util.h"
 #include "test_alloc.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -74,4 +75,38 @@ eng_engine *test_engine_open_org(eng_store *store)
         fprintf(stderr, "test_org: %s\n", eng_error_last()->message);
     assert_int_equal(rc, ENG_OK);
     return e;
+}
+
+static int file_has_bytes(const char *path, const void *needle, size_t nlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(n > 0 ? (size_t)n : 1);
+    assert_non_null(buf);
+    size_t got = n > 0 ? fread(buf, 1, (size_t)n, f) : 0;
+    fclose(f);
+    int found = memmem(buf, got, needle, nlen) != NULL;
+    free(buf);
+    return found;
+}
+
+int test_dir_has_bytes(const char *dir, const void *needle, size_t nlen)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        n += file_has_bytes(p, needle, nlen);
+    }
+    closedir(d);
+    return n;
 }

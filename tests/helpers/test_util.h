@@ -8,6 +8,9 @@
 /* mkdtemp under $TMPDIR (or /tmp); the caller removes it with test_rmtree. */
 char *test_tmpdir(void);
 void test_rmtree(const char *path);
+/* How many files directly in @p dir hold the bytes @p needle (a plain byte search of every
+ * file the library wrote there). */
+int test_dir_has_bytes(const char *dir, const void *needle, size_t nlen);
 /* Open an engine with the counting allocator on @p store (NULL: memory). */
 eng_engine *test_engine_open(eng_store *store);
 /* Nonzero under a runtime that makes every memory access slow (valgrind, ThreadSanitizer:

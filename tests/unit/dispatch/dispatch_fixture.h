@@ -150,9 +150,12 @@ static inline int dx_send_batch(const eng_envelope *env, size_t n, int *status, 
 
 /* Set by a test that wants an org without unsubscribe links. */
 static int dx_no_unsubscribe_setup;
+/* Set by a test that wants the world on the built-in file store at this path (else the test store). */
+static const char *dx_file_path;
 
 typedef struct dx {
-    test_store *ts;
+    test_store *ts;   /* NULL on the file store */
+    const char *path; /* the file store's file, or NULL */
     eng_engine *e;
     dx_provider prov;
     eng_transport_methods tm;
@@ -187,7 +190,10 @@ static inline eng_engine *dx_engine(dx *f)
     cfg.progress_fn = dx_progress_fn;
     cfg.progress_user = dx_progress_user;
     cfg.allocator = test_alloc_get();
-    cfg.store = test_store_handle(f->ts);
+    eng_store *fs = NULL;
+    if (f->path)
+        assert_int_equal(eng_store_file_open(f->path, ENG_STORE_CREATE | ENG_STORE_NOSYNC, test_alloc_get(), &fs), ENG_OK);
+    cfg.store = f->path ? fs : test_store_handle(f->ts);
     cfg.transport = &f->tm;
     cfg.transport_user = &f->prov;
     cfg.clock_fn = dx_clock;
@@ -226,7 +232,8 @@ static inline void dx_world(dx *f, size_t n, unsigned batch_size, unsigned in_fl
     test_clock_now = 1767225600000; /* 2026-01-01T00:00:00Z */
     memset(f, 0, sizeof *f);
     f->n = n;
-    f->ts = test_store_new();
+    f->path = dx_file_path;
+    f->ts = f->path ? NULL : test_store_new();
     dx_provider_init(&f->prov, n);
     f->tm = (eng_transport_methods){ENG_TRANSPORT_METHODS_VERSION, dx_send, NULL, v2 ? dx_send_batch : NULL,
                                     in_flight, batch_size};
@@ -316,7 +323,8 @@ static inline void dx_reopen(dx *f)
 static inline void dx_close(dx *f)
 {
     assert_int_equal(eng_close(f->e), ENG_OK);
-    test_store_free(f->ts);
+    if (f->ts)
+        test_store_free(f->ts);
     dx_provider_free(&f->prov);
     test_alloc_assert_clean();
 }

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include <dirent.h>
 
 #include "engage.h"
 #include "base/hash.h"
@@ -176,41 +175,7 @@ static int pat_state(eng_engine *e)
     return 0;
 }
 
-static int file_has_bytes(const char *path, const void *needle, size_t nlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    int found = memmem(buf, got, needle, nlen) != NULL;
-    free(buf);
-    return found;
-}
-
-/* Count the files of dir that contain needle (every file the library wrote there). */
-static int dir_has_bytes(const char *dir, const void *needle, size_t nlen)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        n += file_has_bytes(p, needle, nlen);
-    }
-    closedir(d);
-    return n;
-}
-
-static int dir_has(const char *dir, const char *needle) { return dir_has_bytes(dir, needle, strlen(needle)); }
+static int dir_has(const char *dir, const char *needle) { return test_dir_has_bytes(dir, needle, strlen(needle)); }
 
 static eng_engine *open_file(const char *path, unsigned flags)
 {
@@ -236,7 +201,7 @@ static void erase_in_file_store(void **state)
     uint8_t vi[10];
     size_t nvi = pat_varint(vi);
     if (int_ids)
-        assert_int_equal(dir_has_bytes(dir, vi, nvi), 1);
+        assert_int_equal(test_dir_has_bytes(dir, vi, nvi), 1);
 
     e = open_file(path, 0);
     assert_int_equal(eng_customer_erase(e, "nobody", pat[0]), ENG_EDENIED);
@@ -257,7 +222,7 @@ static void erase_in_file_store(void **state)
     for (size_t i = 0; i < NPAT; i++)
         assert_int_equal(dir_has(dir, pat[i]), 0);
     if (int_ids)
-        assert_int_equal(dir_has_bytes(dir, vi, nvi), 0);
+        assert_int_equal(test_dir_has_bytes(dir, vi, nvi), 0);
     assert_int_equal(dir_has(dir, "c7@example.com"), 1); /* the others stay */
 
     /* What the books keep: the customer count (the tombstone keeps its dense
