@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
 #include "engage.h"
 #include "bench_gen.h"
+#include "bench_util.h"
 
 /* gcc with -fsanitize=undefined reports sprintf into checked buffers as a
  * "null destination" (false positive; xmalloc never returns NULL). */
@@ -41,13 +41,6 @@ __attribute__((returns_nonnull, malloc)) static void *xmalloc(size_t n)
     return p;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void die(const char *what, int rc)
 {
     fprintf(stderr, "%s: %s (%s) %s\n", what, eng_errstr(rc), eng_error_last()->message, eng_error_last()->detail);
@@ -69,7 +62,7 @@ static double run_sqlite(const char *db, const char *script, char *out, size_t o
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "sqlite3 %s < %s 2>&1", db, script);
-    double t0 = now_ms();
+    double t0 = bench_wall_s();
     FILE *p = popen(cmd, "r");
     if (!p)
         return -1;
@@ -80,7 +73,7 @@ static double run_sqlite(const char *db, const char *script, char *out, size_t o
             out[k++] = (char)c;
     out[k] = 0;
     int st = pclose(p);
-    double t = now_ms() - t0;
+    double t = (bench_wall_s() - t0) * 1e3;
     return st == 0 ? t : -1;
 }
 
@@ -163,10 +156,10 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
     uint64_t all = 0, test = 0;
     for (int rep3 = 0; rep3 < 3; rep3++) {
         eng_audience *a;
-        t0 = now_ms();
+        t0 = bench_wall_s();
         if ((rc = eng_audience_resolve(e, TA, &o, &a)))
             die("resolve", rc);
-        double t = now_ms() - t0;
+        double t = (bench_wall_s() - t0) * 1e3;
         if (t < best)
             best = t;
         eng_audience_count(a, ENG_PART_ALL, &all);
@@ -189,6 +182,7 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
         /* The same data for SQLite and DuckDB: members(grp, cust), reach(cust, email). */
         char path[512], db[512], script[512], out[4096];
         snprintf(db, sizeof db, "%s/w1_%s.db", tmpdir, label);
+        snprintf(script, sizeof script, "%s/w1_%s.sql", tmpdir, label);
         unlink(db);
         snprintf(path, sizeof path, "%s/customers_%s.csv", tmpdir, label);
         tmp_write(path, csv, csvlen);

@@ -10,82 +10,33 @@
  *   declared (no sniffing) into a table.
  * Resident bytes per customer are VmRSS of this process after the import minus
  * VmRSS just before the engine was opened (malloc_trim first), split into
- * anonymous and file-backed pages, from the first import of each store kind.
+ * anonymous and file-backed pages, from the first import of each store kind;
+ * the peak is VmHWM during that import (reset just before) minus the same start.
  * Sizes: S and M by default (ENG_BENCH_SIZE=S for S only), L with
  * ENG_BENCH_SIZE=L. ENG_BENCH_NO_SQL=1 skips SQLite and DuckDB (libengage
- * figures only, e.g. to compare two builds). Prints figures; asserts nothing about time. */
+ * figures only, e.g. to compare two builds). Best of 3 is the least wall and the least CPU time of the
+ * runs, each on its own (bench_util.h). Prints figures; asserts nothing about time. */
 #define _DEFAULT_SOURCE
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #include "engage.h"
 #include "bench_gen.h"
+#include "bench_util.h"
 
 #define TA "t-admin"
 #define REPS 3
-
-static double wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double child_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_CHILDREN, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) * 1e-6;
-}
 
 static void die(const char *what, int rc)
 {
     fprintf(stderr, "bench_w3: %s: %s (%s) %s\n", what, eng_errstr(rc), eng_error_last()->message,
             eng_error_last()->detail);
     exit(1);
-}
-
-/* Resident bytes of this process: total, anonymous, file-backed (-1 if unknown). */
-typedef struct rss { long long total, anon, file; } rss;
-
-static rss rss_now(void)
-{
-#ifdef __GLIBC__
-    malloc_trim(0); /* freed heap pages are not the import's */
-#endif
-    rss r = {-1, -1, -1};
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    while (f && fgets(line, sizeof line, f)) {
-        long long kb;
-        if (sscanf(line, "VmRSS: %lld", &kb) == 1)
-            r.total = kb * 1024;
-        else if (sscanf(line, "RssAnon: %lld", &kb) == 1)
-            r.anon = kb * 1024;
-        else if (sscanf(line, "RssFile: %lld", &kb) == 1)
-            r.file = kb * 1024;
-    }
-    if (f)
-        fclose(f);
-    return r;
 }
 
 typedef struct fd_reader { int fd; } fd_reader;
@@ -97,7 +48,7 @@ static long read_fd(void *buf, size_t cap, void *user)
 }
 
 /* One import into a new engine over @p store (NULL: memory). Returns the engine. */
-static eng_engine *import_once(const char *csv, eng_store *store, size_t n, double *wall, double *cpu)
+static eng_engine *import_once(const char *csv, eng_store *store, size_t n, bench_best *best)
 {
     eng_engine *e;
     eng_config cfg;
@@ -116,11 +67,10 @@ static eng_engine *import_once(const char *csv, eng_store *store, size_t n, doub
     if (r.fd < 0)
         die("open csv", ENG_EIO);
     eng_import_report rep = ENG_IMPORT_REPORT_INIT;
-    double w0 = wall_s(), c0 = cpu_s();
+    bench_timer t = bench_timer_start();
     if ((rc = eng_customers_import_csv(e, TA, read_fd, &r, NULL, &rep)))
         die("import", rc);
-    *wall = wall_s() - w0;
-    *cpu = cpu_s() - c0;
+    bench_timer_stop(t, best);
     close(r.fd);
     uint64_t count = 0;
     if ((rc = eng_customers_count(e, TA, &count)) || count != n) {
@@ -130,41 +80,37 @@ static eng_engine *import_once(const char *csv, eng_store *store, size_t n, doub
     return e;
 }
 
-typedef struct figure { double wall, cpu; } figure;
-
-static void print_fig(const char *label, const char *who, figure f, size_t n, size_t bytes)
+static void print_fig(const char *label, const char *who, bench_best f, size_t n, size_t bytes)
 {
     printf("W3 size=%s engine=%s best_of=%d wall_ms=%.1f cpu_ms=%.1f rows_per_s=%.0f MB_per_s=%.1f\n", label, who,
            REPS, f.wall * 1e3, f.cpu * 1e3, (double)n / f.wall, (double)bytes / 1e6 / f.wall);
 }
 
 /* libengage over the memory store (path NULL) or a file store at @p path. */
-static figure run_engage(const char *label, const char *csv, const char *path, size_t n, size_t bytes)
+static bench_best run_engage(const char *label, const char *csv, const char *path, size_t n, size_t bytes)
 {
-    figure best = {1e30, 0};
+    bench_best best = BENCH_BEST_INIT;
     for (int rep = 0; rep < REPS; rep++) {
         if (path)
             unlink(path);
-        rss before = rss_now();
+        bench_rss before = bench_rss_now();
+        bench_rss_reset_peak();
         eng_store *s = NULL;
         int rc;
         if (path && (rc = eng_store_file_open(path, ENG_STORE_CREATE, NULL, &s)))
             die("file store", rc);
-        figure f;
-        eng_engine *e = import_once(csv, s, n, &f.wall, &f.cpu);
+        eng_engine *e = import_once(csv, s, n, &best);
         if (rep == 0) {
-            rss after = rss_now();
+            bench_rss after = bench_rss_now();
             uint64_t table = 0;
             eng_customers_memory(e, TA, &table);
             printf("W3 size=%s engine=libengage store=%s resident_bytes_per_customer=%.1f anon=%.1f file=%.1f "
-                   "table_heap_bytes_per_customer=%.1f\n",
+                   "table_heap_bytes_per_customer=%.1f peak_bytes_per_customer=%.1f\n",
                    label, path ? "file" : "memory", (double)(after.total - before.total) / (double)n,
                    (double)(after.anon - before.anon) / (double)n, (double)(after.file - before.file) / (double)n,
-                   (double)table / (double)n);
+                   (double)table / (double)n, (double)(after.peak - before.total) / (double)n);
         }
         eng_close(e);
-        if (f.wall < best.wall)
-            best = f;
     }
     if (path)
         unlink(path);
@@ -173,34 +119,33 @@ static figure run_engage(const char *label, const char *csv, const char *path, s
 }
 
 /* SQLite: typed table, one transaction, in-memory database; best of REPS. */
-static figure run_sqlite(const char *label, const char *csv, const char *tmpdir, size_t n, size_t bytes)
+static bench_best run_sqlite(const char *label, const char *csv, const char *tmpdir, size_t n, size_t bytes)
 {
     char script[600], cmd[1400], out[512];
     snprintf(script, sizeof script, "%s/w3_%s.sql", tmpdir, label);
     FILE *f = fopen(script, "w");
     if (!f)
-        return (figure){-1, -1};
+        return (bench_best){-1, -1, 0};
     fprintf(f, "create table customers(id text primary key, city text, tier text, age integer, spend numeric,\n"
                "  last_purchase date, \"contact.email\" text, \"consent.email\" boolean, \"contact.sms\" text,\n"
                "  \"consent.sms\" boolean);\n"
                "begin;\n.import --csv --skip 1 %s customers\ncommit;\nselect count(*) from customers;\n", csv);
     fclose(f);
     snprintf(cmd, sizeof cmd, "sqlite3 < %s 2>&1", script);
-    figure best = {1e30, 0};
+    bench_best best = BENCH_BEST_INIT;
     for (int rep = 0; rep < REPS; rep++) {
-        double w0 = wall_s(), c0 = child_cpu_s();
+        double w0 = bench_wall_s(), c0 = bench_child_cpu_s();
         FILE *p = popen(cmd, "r");
         size_t k = p ? fread(out, 1, sizeof out - 1, p) : 0;
         out[k] = 0;
         int st = p ? pclose(p) : -1;
-        figure g = {wall_s() - w0, child_cpu_s() - c0};
+        double gw = bench_wall_s() - w0, gc = bench_child_cpu_s() - c0;
         if (st != 0 || strtoull(out, NULL, 10) != n) {
             printf("W3 size=%s engine=sqlite failed or count differs: %.200s\n", label, out);
             unlink(script);
-            return (figure){-1, -1};
+            return (bench_best){-1, -1, 0};
         }
-        if (g.wall < best.wall)
-            best = g;
+        bench_best_add(&best, gw, gc);
     }
     unlink(script);
     print_fig(label, "sqlite", best, n, bytes);
@@ -208,7 +153,7 @@ static figure run_sqlite(const char *label, const char *csv, const char *tmpdir,
 }
 
 /* DuckDB: w3_duckdb.mjs prints "best_ms", "cpu_ms" and "count". */
-static figure run_duckdb(const char *label, const char *csv, size_t n, size_t bytes)
+static bench_best run_duckdb(const char *label, const char *csv, size_t n, size_t bytes)
 {
     char cmd[1400], out[2048];
     snprintf(cmd, sizeof cmd, "node %s/w3_duckdb.mjs %s %d 2>&1", getenv("ENG_BENCH_DIR"), csv, REPS);
@@ -219,9 +164,9 @@ static figure run_duckdb(const char *label, const char *csv, size_t n, size_t by
     const char *b = strstr(out, "best_ms "), *c = strstr(out, "cpu_ms "), *cnt = strstr(out, "count ");
     if (st != 0 || !b || !c || !cnt || strtoull(cnt + 6, NULL, 10) != n) {
         printf("W3 size=%s engine=duckdb failed or count differs: %.300s\n", label, out);
-        return (figure){-1, -1};
+        return (bench_best){-1, -1, 0};
     }
-    figure f = {atof(b + 8) / 1e3, atof(c + 7) / 1e3};
+    bench_best f = {atof(b + 8) / 1e3, atof(c + 7) / 1e3, REPS};
     print_fig(label, "duckdb_1thread", f, n, bytes);
     return f;
 }
@@ -247,10 +192,10 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
     }
     free(reach);
     printf("W3 size=%s customers=%zu csv_bytes=%zu\n", label, n, bytes);
-    figure mem = run_engage(label, csv, NULL, n, bytes);
-    figure file = run_engage(label, csv, fpath, n, bytes);
-    figure sq = have_sqlite ? run_sqlite(label, csv, tmpdir, n, bytes) : (figure){-1, -1};
-    figure dk = have_duck ? run_duckdb(label, csv, n, bytes) : (figure){-1, -1};
+    bench_best mem = run_engage(label, csv, NULL, n, bytes);
+    bench_best file = run_engage(label, csv, fpath, n, bytes);
+    bench_best sq = have_sqlite ? run_sqlite(label, csv, tmpdir, n, bytes) : (bench_best){-1, -1, 0};
+    bench_best dk = have_duck ? run_duckdb(label, csv, n, bytes) : (bench_best){-1, -1, 0};
     char r[4][32];
     ratio(r[0], sq.wall, mem.wall);
     ratio(r[1], dk.wall, mem.wall);

@@ -6,25 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "decide/xengage.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* CPU time of this thread: the shared machines run several jobs on 2 cores, so
- * wall time alone overstates the cost; both are printed. */
-static double cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "bench_util.h"
 
 int main(void)
 {
@@ -54,7 +38,7 @@ int main(void)
     static const double reach[6] = {0.85, 0.95, 0.40, 0.60, 0.50, 0.45};
     static const double q[6] = {0.20, 0.06, 0.06, 0.30, 0.01, 0.01};
     uint64_t s = 12345;
-    double t0 = now();
+    double t0 = bench_wall_s();
     size_t obs = 0;
     for (uint32_t i = 0; i < n; i++) {
         unsigned r = 0;
@@ -75,22 +59,22 @@ int main(void)
             obs++;
         }
     }
-    double t_obs = now() - t0;
-    t0 = now();
+    double t_obs = bench_wall_s() - t0;
+    t0 = bench_wall_s();
     eng__xe_refresh(xe);
-    double t_ref = now() - t0;
+    double t_ref = bench_wall_s() - t0;
     double best = 1e9, best2 = 1e9, bestc = 1e9;
     size_t sent = 0;
     for (int rep = 0; rep < 3; rep++) {
-        t0 = now();
-        double c0 = cpu();
+        t0 = bench_wall_s();
+        double c0 = bench_thread_cpu_s(); /* the shared machine: wall time overstates, print both */
         eng__xe_decide(xe, 1, 0, items, n, out);
-        double t = now() - t0, tc = cpu() - c0;
+        double t = bench_wall_s() - t0, tc = bench_thread_cpu_s() - c0;
         best = t < best ? t : best;
         bestc = tc < bestc ? tc : bestc;
-        t0 = now();
+        t0 = bench_wall_s();
         eng__xe_decide_mt(xe, 1, 0, items, n, out, 2);
-        t = now() - t0;
+        t = bench_wall_s() - t0;
         best2 = t < best2 ? t : best2;
     }
     for (uint32_t i = 0; i < n; i++)

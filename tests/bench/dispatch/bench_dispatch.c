@@ -11,25 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "engage.h"
 #include "core/engine_impl.h"
+#include "bench_util.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void check(const char *what, int rc)
 {
@@ -125,9 +112,9 @@ static void run(const char *store_kind, eng_store *store, unsigned long n, const
     check("submit", eng_message_submit(e, "ann", mid, NULL));
     check("approve", eng_message_approve(e, "bob", mid, NULL, "ok"));
     eng_run_report rep = ENG_RUN_REPORT_INIT;
-    double t = now(), c0 = cpu();
+    double t = bench_wall_s(), c0 = bench_cpu_s();
     check("run", eng_run_due(e, "root", m.schedule.at, NULL, &rep));
-    double dt = now() - t, dc = cpu() - c0;
+    double dt = bench_wall_s() - t, dc = bench_cpu_s() - c0;
     if (rep.accepted != n || rep.finished != 1) {
         fprintf(stderr, "bench_dispatch: %llu accepted of %lu\n", (unsigned long long)rep.accepted, n);
         exit(1);
