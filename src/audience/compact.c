@@ -52,7 +52,7 @@ static void put_row(eng__wr *w, const eng__table *t, uint32_t id, const uint8_t 
             eng__wr_u8(w, (uint8_t)yes);
             if (yes) {
                 eng__wr_u8(w, 1);
-                eng__wr_svar(w, kind[i] == ENG__DK_CONSENT ? ch->consent_ts[id] : ch->optout_ts[id]);
+                eng__wr_svar(w, kind[i] == ENG__DK_CONSENT ? eng__table_consent_ts(t, (int)idx[i], id) : ch->optout_ts[id]);
             }
             break;
         }

@@ -16,8 +16,8 @@ typedef struct eng__dict {
     uint32_t *off; /* n + 1 offsets */
     uint32_t n;
     size_t offcap;
-    uint64_t *slots; /* hash << 32 | (code + 1); 0 = empty. The hash half lets a
-                      * probe skip other strings without touching the arena. */
+    uint32_t *slots; /* (hash & ~(nslots - 1)) | (code + 1); 0 = empty. The hash
+                      * bits let a probe skip other strings without the arena. */
     uint32_t nslots; /* power of two, or 0 */
 } eng__dict;
 

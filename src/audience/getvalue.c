@@ -82,7 +82,8 @@ static int get_value(const eng__table *t, uint32_t id, const char *col, char *tm
         const eng__chan *c = &t->ch[ch];
         int consent = col[1] == 'o';
         int yes = c->used && eng__idset_contains(consent ? &c->consent : &c->optout, id);
-        n = yes ? fmt_time(tmp, tcap, consent ? c->consent_ts[id] : c->optout_ts[id]) : snprintf(tmp, tcap, "false");
+        n = yes ? fmt_time(tmp, tcap, consent ? eng__table_consent_ts(t, ch, id) : c->optout_ts[id])
+                : snprintf(tmp, tcap, "false");
     } else {
         int k = eng__table_col_index(t, col, strlen(col));
         if (k < 0)

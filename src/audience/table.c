@@ -42,7 +42,7 @@ void eng__table_free(eng__table *t)
     for (int c = 0; c < ENG_CH_COUNT; c++) {
         eng__chan *ch = &t->ch[c];
         eng__free(mem, ch->contact);
-        eng__free(mem, ch->consent_ts);
+        eng__tcol_free(mem, &ch->consent_t);
         eng__free(mem, ch->optout_ts);
         eng__free(mem, ch->arena);
         eng__idset_free(&ch->has);
@@ -68,7 +68,7 @@ size_t eng__table_bytes(const eng__table *t)
         const eng__chan *ch = &t->ch[c];
         if (!ch->used)
             continue;
-        b += (ch->contact ? t->cap * 4 : 0) + (ch->consent_ts ? t->cap * 8 : 0) +
+        b += (ch->contact ? t->cap * 4 : 0) + eng__tcol_bytes(&ch->consent_t, t->cap + 1) +
              (ch->optout_ts ? t->cap * 8 : 0) + ch->acap;
         b += eng__idset_bytes(&ch->has) + eng__idset_bytes(&ch->consent) + eng__idset_bytes(&ch->optout);
     }
@@ -128,7 +128,7 @@ static int reserve_rows(eng__table *t, size_t rows)
     for (int k = 0; k < ENG_CH_COUNT; k++) {
         eng__chan *ch = &t->ch[k];
         if (ch->used && (grow_arr(t->mem, (void **)&ch->contact, old + 1, nc + 1, 4) ||
-                         grow_arr(t->mem, (void **)&ch->consent_ts, old + 1, nc + 1, 8) ||
+                         eng__tcol_resize(t->mem, &ch->consent_t, old + 1, nc + 1) ||
                          grow_arr(t->mem, (void **)&ch->optout_ts, old + 1, nc + 1, 8)))
             return ENG_ENOMEM;
     }
@@ -179,7 +179,7 @@ void eng__table_trim(eng__table *t)
     for (int k = 0; k < ENG_CH_COUNT; k++) {
         eng__chan *ch = &t->ch[k];
         shrink(t->mem, (void **)&ch->contact, nc + 1, 4);
-        shrink(t->mem, (void **)&ch->consent_ts, nc + 1, 8);
+        eng__tcol_resize(t->mem, &ch->consent_t, t->cap + 1, nc + 1); /* a failed shrink keeps it */
         shrink(t->mem, (void **)&ch->optout_ts, nc + 1, 8);
     }
     shrink(t->mem, (void **)&t->iid, nc + 1, 8);
@@ -382,20 +382,23 @@ int eng__table_set_contact(eng__table *t, int k, uint32_t id, const char *s, siz
             ch->contact[id] = 0;
         return eng__idset_remove(&ch->has, id);
     }
-    if (len > UINT16_MAX || ch->alen + len + 2 >= UINT32_MAX)
+    if (len > UINT16_MAX || ch->alen + len + 3 >= UINT32_MAX)
         return eng__err(ENG_ETOOBIG, "", "contact arena is full (4 GiB)");
     if ((rc = lazy(t, (void **)&ch->contact, sizeof *ch->contact)))
         return rc;
-    if (eng__grow(t->mem, (void **)&ch->arena, &ch->acap, ch->alen + len + 2, 1))
+    if (eng__grow(t->mem, (void **)&ch->arena, &ch->acap, ch->alen + len + 3, 1))
         return eng__nomem();
     if ((rc = eng__idset_add(&ch->has, id)))
         return rc;
-    uint8_t *p = (uint8_t *)ch->arena + ch->alen;
-    p[0] = (uint8_t)len;
-    p[1] = (uint8_t)(len >> 8);
-    memcpy(p + 2, s, len);
+    /* The length as a varint: one byte for nearly every contact. */
+    uint8_t *p = (uint8_t *)ch->arena + ch->alen, *q = p;
+    size_t v = len;
+    for (; v >= 0x80; v >>= 7)
+        *q++ = (uint8_t)(v | 0x80);
+    *q++ = (uint8_t)v;
+    memcpy(q, s, len);
     ch->contact[id] = (uint32_t)ch->alen + 1;
-    ch->alen += len + 2;
+    ch->alen += (size_t)(q - p) + len;
     return ENG_OK;
 }
 
@@ -405,8 +408,14 @@ const char *eng__table_contact(const eng__table *t, int k, uint32_t id, size_t *
     if (!ch->used || id >= t->n || !ch->contact || !ch->contact[id])
         return NULL;
     const uint8_t *p = (const uint8_t *)ch->arena + ch->contact[id] - 1;
-    *len = (size_t)p[0] | (size_t)p[1] << 8;
-    return (const char *)p + 2;
+    size_t n = 0;
+    for (unsigned sh = 0;; sh += 7) {
+        n |= (size_t)(*p & 0x7f) << sh;
+        if (!(*p++ & 0x80))
+            break;
+    }
+    *len = n;
+    return (const char *)p;
 }
 
 int eng__table_set_consent(eng__table *t, int k, uint32_t id, int yes, int64_t ts)
@@ -416,15 +425,14 @@ int eng__table_set_consent(eng__table *t, int k, uint32_t id, int yes, int64_t t
         return rc;
     eng__chan *ch = &t->ch[k];
     if (t->hist && (rc = eng__chist_note(t->hist, 0, k, id, yes, ts, eng__idset_contains(&ch->consent, id),
-                                         ch->consent_ts ? ch->consent_ts[id] : 0)))
+                                         eng__tcol_get(&ch->consent_t, id))))
         return rc;
-    if (yes && (rc = lazy(t, (void **)&ch->consent_ts, sizeof *ch->consent_ts)))
+    int64_t old = eng__tcol_get(&ch->consent_t, id);
+    if ((rc = eng__tcol_set(t->mem, &ch->consent_t, t->cap + 1, id, yes ? ts : 0)))
         return rc;
     if ((rc = yes ? eng__idset_add(&ch->consent, id) : eng__idset_remove(&ch->consent, id)))
-        return rc;
-    if (ch->consent_ts)
-        ch->consent_ts[id] = yes ? ts : 0;
-    return ENG_OK;
+        eng__tcol_set(t->mem, &ch->consent_t, t->cap + 1, id, old); /* in the palette already: cannot fail */
+    return rc;
 }
 
 int eng__table_set_optout(eng__table *t, int k, uint32_t id, int yes, int64_t ts)

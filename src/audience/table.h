@@ -8,6 +8,7 @@
 
 #include "audience/dict.h"
 #include "audience/idset.h"
+#include "audience/tcol.h"
 #include "engage/audience.h"
 #include "engage/channel.h"
 
@@ -27,13 +28,14 @@ typedef struct eng__col {
 } eng__col;
 
 /* Contacts are nearly all distinct and never looked up by value, so they are
- * not dictionary-encoded: each lives in an append-only arena as a u16 length
- * and its bytes, and the row keeps its offset + 1 (0 = none). A changed
+ * not dictionary-encoded: each lives in an append-only arena as a varint
+ * length (one byte below 128) and its bytes, and the row keeps its offset + 1 (0 = none). A changed
  * contact is appended again; the old bytes stay until the table is rebuilt. */
 typedef struct eng__chan {
     int used;
     uint32_t *contact; /* arena offset + 1; 0 = none */
-    int64_t *consent_ts, *optout_ts;
+    eng__tcol consent_t; /* consent times by palette (read with eng__table_consent_ts) */
+    int64_t *optout_ts;  /* a plain column: filters read it (filter.c) */
     char *arena;
     size_t alen, acap;
     eng__idset has, consent, optout;
@@ -120,6 +122,12 @@ int eng__table_set_contact(eng__table *t, int ch, uint32_t id, const char *s, si
 int eng__table_set_consent(eng__table *t, int ch, uint32_t id, int yes, int64_t ts);
 int eng__table_set_optout(eng__table *t, int ch, uint32_t id, int yes, int64_t ts);
 int eng__table_set_suppressed(eng__table *t, uint32_t id, int yes);
+
+/* The time consent was given on channel ch (0 when none). */
+static inline int64_t eng__table_consent_ts(const eng__table *t, int ch, uint32_t id)
+{
+    return eng__tcol_get(&t->ch[ch].consent_t, id);
+}
 
 /* The contact of a customer on a channel (NULL when none). */
 const char *eng__table_contact(const eng__table *t, int ch, uint32_t id, size_t *len);

@@ -96,7 +96,7 @@ static int attributes(eng__wr *w, eng_engine *e, const char *org, const eng__tab
             first = 0;
             js_cstr(w, eng_channel_name(ch));
             eng__wr_u8(w, ':');
-            js_time(w, k ? c->optout_ts[id] : c->consent_ts[id]);
+            js_time(w, k ? c->optout_ts[id] : eng__table_consent_ts(t, ch, id));
         }
     }
     js_raw(w, "},\"suppressed\":");
