@@ -219,6 +219,11 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
             int st = pp ? pclose(pp) : -1;
             const char *cs = strstr(dout, "count "), *bs = strstr(dout, "best_ms ");
             unsigned long long dcount = cs ? strtoull(cs + 6, NULL, 10) : 0;
+            for (char *l = strstr(dout, "form "); l; l = strstr(l + 1, "\nform ")) {
+                if (*l == '\n')
+                    l++;
+                printf("W1 size=%s duckdb_1thread %.*s\n", label, (int)strcspn(l, "\n"), l); /* each layout and form */
+            }
             if (st != 0 || !cs || !bs || dcount != all)
                 printf("W1 size=%s duckdb: failed or differs (count %llu): %.200s\n", label, dcount, dout);
             else {

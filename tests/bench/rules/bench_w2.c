@@ -230,6 +230,12 @@ static void run_size(const char *name, size_t n, const char *bench_dir)
                 dcount = atoll(c + 6);
             if (m)
                 dbest = atof(m + 8);
+            for (char *l = out ? strstr(out, "form ") : NULL; l; l = strstr(l + 1, "\nform ")) {
+                if (*l == '\n')
+                    l++;
+                int len = (int)strcspn(l, "\n");
+                printf("W2 size=%s duckdb_1thread %.*s\n", name, len, l); /* each layout and query form */
+            }
             if (dcount != (long long)count || dbest < 0)
                 printf("W2 size=%s duckdb failed or differs (count %lld): %.200s\n", name, dcount, out ? out : "");
             else
