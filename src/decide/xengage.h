@@ -9,9 +9,10 @@
  *          with an empirical-Bayes prior strength (cold start);
  *   pi~_gc incremental conversion given engagement of segment g on c:
  *          P(conv | engaged) above the organic rate of the control group.
- * Thompson sampling draws q~ (option) and pi~ per customer from counter-based
- * random numbers keyed by (seed, customer, wave), so a decision depends only on
- * the model snapshot and never on batch size or thread count.
+ * Posterior means by default; Thompson draws of q~ and pi~ (options) come from
+ * counter-based random numbers keyed by (seed, customer, wave), as does the
+ * exploration bucket, so a decision depends only on the model snapshot and
+ * never on batch size or thread count.
  *
  * Protocol: eng__xe_observe() for every resolved send (engaged, or its
  * response window closed), eng__xe_baseline() for control-group customers,
@@ -47,15 +48,15 @@ typedef struct eng__xe_config {
     double forget;                 /* weight kept by population statistics at each new wave, 0..1 */
     int sample_q;                  /* Thompson draw of per-customer engagement (else posterior mean: the
                                       default, it wins in campaigns of a few waves, see docs/xengage.md) */
-    int sample_pi;                 /* Thompson draw of conversion given engagement (else posterior mean) */
+    int sample_pi;                 /* Thompson draw of conversion given engagement (else posterior mean: the default) */
     int skip_negative;             /* send nothing when the best expected value is <= 0 */
     int guard_priority;            /* customers with no data on any reachable channel: priority order */
     int customer_factor;           /* share a customer's responsiveness across channels */
     uint64_t seed;
 } eng__xe_config;
 
-/* Defaults: skip_negative, sample_pi, customer_factor on; sample_q off; explore 0.03, forget 0.5,
- * priority 0..k-1, value 1. */
+/* Defaults: skip_negative, customer_factor on; sample_q, sample_pi off (posterior means: they win in
+ * campaigns of a few waves, docs/xengage.md); explore 0.03, forget 0.5, priority 0..k-1, value 1. */
 void eng__xe_config_default(eng__xe_config *c, unsigned k, unsigned g, uint32_t customers);
 
 typedef struct eng__xe eng__xe;

@@ -6,7 +6,8 @@
 
 /* Segment x channel statistics. Decayed sums weigh recent waves more (drift);
  * pn/pk are exact sums over customers of n(n-1) and k(k-1), the moments that
- * give the between-customer spread (empirical Bayes). */
+ * gave the between-customer spread before the likelihood fit (xe_abn); kept in
+ * the record's layout. */
 typedef struct xe_cell {
     double sent, eng;  /* delivered messages and engagements (decayed) */
     double pn, pk;     /* sum over customers of n(n-1), k(k-1) */
@@ -18,6 +19,16 @@ typedef struct xe_cell {
     double r_mean, r_sd; /* of Beta(pa, pb) */
     int r_exact;       /* small posterior: draw the Beta itself, not its normal approximation */
 } xe_cell;
+
+/* Per segment x channel, the counters of the engagement likelihood (xengage_fit.c): how many customers
+ * have more than j engagements (a), more than j misses (b), more than j sends (n), for j < XE_NH. */
+#define XE_NH 16
+typedef struct xe_abn {
+    int32_t a[XE_NH], b[XE_NH], n[XE_NH];
+} xe_abn;
+/* Bounds of the fitted prior strength kappa (spread rho = 1 / (kappa + 1) between 0.002 and 0.5). */
+#define XE_KAPPA_MIN 1.0
+#define XE_KAPPA_MAX 499.0
 
 typedef struct xe_seg {
     double bn, bc; /* control customers and their conversions (decayed) */
@@ -37,6 +48,8 @@ struct eng__xe {
     size_t stride; /* bytes per customer: 2k + 2 */
     double resp_a; /* strength of the customer-responsiveness prior (0: none yet) */
     xe_cell *cell; /* g x k */
+    xe_abn *abn;   /* g x k, derived from st (rebuilt on load) */
+    double *fit_m; /* g: scratch of the fit */
     xe_seg *seg;
     xe_chan chan[ENG__XE_MAXK];
 };
@@ -58,6 +71,17 @@ static inline double xe_cell_mean(const xe_cell *c) { return c->m; }
  * engagements over the expected count, shrunk to 1 (a gamma-Poisson mean). */
 eng__xe_beta eng__xe_q_prior(const eng__xe *xe, const uint8_t *s, unsigned segment, unsigned channel);
 double eng__xe_resp(const eng__xe *xe, const uint8_t *s, unsigned seg, int skip);
+
+/* A customer's counts on one channel of a cell went from (n0, k0) to (n1, k1). */
+void eng__xe_abn_move(xe_abn *h, unsigned n0, unsigned k0, unsigned n1, unsigned k1);
+/* The counters from the per-customer state (after a load). */
+void eng__xe_abn_rebuild(eng__xe *xe);
+/* Maximum marginal likelihood of one channel's g cells (@p stride apart): a strength kappa shared by
+ * the segments and each segment's mean, shrunk toward the channel's by @p seg_prior pseudo-observations.
+ * Without customers holding two sends the strength is @p fallback_kappa; without any, the means are
+ * @p fallback_m. */
+void eng__xe_fit(const xe_abn *h, size_t stride, unsigned g, double seg_prior, double fallback_m,
+                 double fallback_kappa, double *m, double *kappa);
 
 int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out);
 

@@ -26,7 +26,7 @@ void eng__xe_config_default(eng__xe_config *c, unsigned k, unsigned g, uint32_t 
     c->explore = 0.03;
     c->forget = 0.5;
     c->sample_q = 0;
-    c->sample_pi = 1;
+    c->sample_pi = 0;
     c->skip_negative = 1;
     c->customer_factor = 1;
 }
@@ -56,7 +56,9 @@ int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out)
     xe->st = eng__calloc(&m, (size_t)cfg->customers ? cfg->customers : 1, xe->stride);
     xe->cell = eng__calloc(&m, (size_t)cfg->g * cfg->k, sizeof *xe->cell);
     xe->seg = eng__calloc(&m, cfg->g, sizeof *xe->seg);
-    if (!xe->st || !xe->cell || !xe->seg) {
+    xe->abn = eng__calloc(&m, (size_t)cfg->g * cfg->k, sizeof *xe->abn);
+    xe->fit_m = eng__malloc(&m, (size_t)cfg->g * sizeof *xe->fit_m);
+    if (!xe->st || !xe->cell || !xe->seg || !xe->abn || !xe->fit_m) {
         eng__xe_free(xe);
         return eng__nomem();
     }
@@ -80,6 +82,8 @@ void eng__xe_free(eng__xe *xe)
     eng__free(&m, xe->st);
     eng__free(&m, xe->cell);
     eng__free(&m, xe->seg);
+    eng__free(&m, xe->abn);
+    eng__free(&m, xe->fit_m);
     eng__free(&m, xe);
 }
 
@@ -93,12 +97,26 @@ void eng__xe_counts(const eng__xe *xe, uint32_t customer, unsigned channel, unsi
     *engaged = s[1];
 }
 
+/* The customer's counts move to the likelihood counters of its new segment. */
+static void move_segment(eng__xe *xe, uint8_t *s, unsigned segment)
+{
+    const unsigned K = xe->cfg.k;
+    unsigned old = xe_segment(xe, s);
+    if (old == segment)
+        return;
+    for (unsigned c = 0; c < K && old < xe->cfg.g; c++)
+        if (s[2 * c]) {
+            eng__xe_abn_move(&xe->abn[(size_t)old * K + c], s[2 * c], s[2 * c + 1], 0, 0);
+            eng__xe_abn_move(&xe->abn[(size_t)segment * K + c], 0, 0, s[2 * c], s[2 * c + 1]);
+        }
+    s[2 * K] = (uint8_t)segment, s[2 * K + 1] = (uint8_t)(segment >> 8);
+}
+
 void eng__xe_set_segment(eng__xe *xe, uint32_t customer, unsigned segment)
 {
     if (customer >= xe->cfg.customers || segment >= xe->cfg.g)
         return;
-    uint8_t *s = xe->st + (size_t)customer * xe->stride + 2 * xe->cfg.k;
-    s[0] = (uint8_t)segment, s[1] = (uint8_t)(segment >> 8);
+    move_segment(xe, xe->st + (size_t)customer * xe->stride, segment);
 }
 
 unsigned eng__xe_segment_of(const eng__xe *xe, uint32_t customer)
@@ -118,7 +136,7 @@ void eng__xe_observe(eng__xe *xe, uint32_t customer, unsigned segment, unsigned 
     int engaged = (flags & ENG__XE_ENGAGED) != 0;
     xe_cell *cl = xe_cell_at(xe, segment, channel);
     uint8_t *s = xe->st + (size_t)customer * xe->stride;
-    s[2 * xe->cfg.k] = (uint8_t)segment, s[2 * xe->cfg.k + 1] = (uint8_t)(segment >> 8);
+    move_segment(xe, s, segment);
     s += 2 * channel;
     double n0 = s[0], k0 = s[1];
     unsigned n = s[0] + 1u, k = s[1] + (unsigned)engaged;
@@ -126,6 +144,7 @@ void eng__xe_observe(eng__xe *xe, uint32_t customer, unsigned segment, unsigned 
         n = (n + 1) / 2;
         k = (k + 1) / 2;
     }
+    eng__xe_abn_move(&xe->abn[(size_t)segment * xe->cfg.k + channel], s[0], s[1], n, k);
     s[0] = (uint8_t)n;
     s[1] = (uint8_t)k;
     cl->pn += (double)n * (n - 1) - n0 * (n0 - 1);
@@ -203,23 +222,22 @@ void eng__xe_refresh(eng__xe *xe)
         }
         ch->m = (eng + 0.5) / (sent + 1);
         double r_c = (ec + XE_CROSS_PRIOR * r_all) / (en + XE_CROSS_PRIOR);
-        /* Engagement spread between customers of this channel (pooled over segments). */
-        double pk = 0, m2 = 0, v = 0;
+        /* Engagement: the segments' means and the spread between customers by marginal likelihood
+         * (xengage_fit.c; unbiased by the adaptive choice of sends). */
+        double kappa;
+        eng__xe_fit(&xe->abn[c], K, G, XE_SEG_PRIOR, ch->m, 1 / XE_RHO_DEFAULT - 1, xe->fit_m, &kappa);
+        ch->rho = 1 / (kappa + 1);
         /* Conversion spread between segments of this channel. */
         double sk = 0, sm2 = 0, sv = 0;
         for (unsigned g = 0; g < G; g++) {
             const xe_cell *cl = xe_cell_at(xe, g, c);
-            double m = (cl->eng + XE_SEG_PRIOR * ch->m) / (cl->sent + XE_SEG_PRIOR);
-            pk += cl->pk, m2 += cl->pn * m * m, v += cl->pn * m * (1 - m);
             double nn = cl->en * (cl->en - 1 > 0 ? cl->en - 1 : 0);
             sk += cl->ec * (cl->ec - 1 > 0 ? cl->ec - 1 : 0), sm2 += nn * r_c * r_c, sv += nn * r_c * (1 - r_c);
         }
-        ch->rho = overdispersion(pk, m2, v, XE_RHO_DEFAULT);
-        double kappa = 1 / ch->rho - 1;
         double s_pi = 1 / overdispersion(sk, sm2, sv, 0.02) - 1;
         for (unsigned g = 0; g < G; g++) {
             xe_cell *cl = xe_cell_at(xe, g, c);
-            double m = (cl->eng + XE_SEG_PRIOR * ch->m) / (cl->sent + XE_SEG_PRIOR);
+            double m = xe->fit_m[g];
             cl->a0 = kappa * m;
             cl->b0 = kappa * (1 - m);
             cl->pa = s_pi * r_c + cl->ec;

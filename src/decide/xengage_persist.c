@@ -111,6 +111,7 @@ int eng__xe_load(const eng__mem *mem, struct eng_store *s, const char *key, eng_
     }
     memcpy(xe->st, st, (size_t)c.customers * (2 * (size_t)c.k + 2));
     eng__rec_free(s, &rec);
+    eng__xe_abn_rebuild(xe);
     eng__xe_refresh(xe);
     *out = xe;
     return ENG_OK;

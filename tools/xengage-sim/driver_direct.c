@@ -22,7 +22,7 @@ void xs_driver_opts_default(xs_driver_opts *o)
     o->explore = 0.03;
     o->forget = 0.5;
     o->sample_q = 0;
-    o->sample_pi = 1;
+    o->sample_pi = 0;
     o->guard_priority = 0;
     o->skip_negative = 1;
     o->threads = 1;

@@ -231,12 +231,29 @@ static void persists_through_the_store(void **st)
     eng_store *s;
     assert_int_equal(eng_store_memory_new(test_alloc_get(), &s), ENG_OK);
     eng__xe *xe = make(0.03, 1, 150);
+    /* Long histories (past the likelihood counters' 16 sends and the byte's halving at 255) and a
+     * customer who changes segment: the loaded model rebuilds the same fit from the counts alone. */
+    for (unsigned t = 0; t < 300; t++)
+        eng__xe_observe(xe, 3, 3 % G, 1, ENG__XE_DELIVERED | (t % 3 ? 0 : ENG__XE_ENGAGED));
+    for (unsigned t = 0; t < 20; t++)
+        eng__xe_observe(xe, 4, 4 % G, 2, ENG__XE_DELIVERED | (t % 2 ? 0 : ENG__XE_ENGAGED));
+    eng__xe_observe(xe, 5, (5 + 1) % G, 0, ENG__XE_DELIVERED);
+    items[5].segment = (uint16_t)((5 + 1) % G);
+    eng__xe_refresh(xe);
     assert_int_equal(eng__xe_save(xe, s, "d/xe/c1"), ENG_OK);
     eng__xe *back;
     assert_int_equal(eng__xe_load(NULL, s, "d/xe/c1", &back), ENG_OK);
     eng__xe_decide(xe, 2, 0, items, N, a);
     eng__xe_decide(back, 2, 0, items, N, b);
     assert_memory_equal(a, b, sizeof a);
+    for (unsigned c = 0; c < K; c++) {
+        assert_true(eng__xe_rho(xe, c) == eng__xe_rho(back, c));
+        for (uint32_t i = 0; i < 8; i++) {
+            eng__xe_beta q1 = eng__xe_q_posterior(xe, i, items[i].segment, c);
+            eng__xe_beta q2 = eng__xe_q_posterior(back, i, items[i].segment, c);
+            assert_true(q1.a == q2.a && q1.b == q2.b);
+        }
+    }
     assert_int_equal(eng__xe_state_bytes(back), 2 * K + 2);
     assert_true(eng__xe_state_bytes(back) <= 32);
     eng__xe_free(back);

@@ -1,6 +1,7 @@
 /* X-Engage posterior arithmetic against closed forms: Beta-binomial
- * conjugacy, the empirical-Bayes prior (method of moments written plainly
- * here from the raw counts), the random variates' moments, and the
+ * conjugacy, the empirical-Bayes prior (the beta-binomial marginal likelihood
+ * maximised by brute force here from the raw counts, and its robustness to
+ * adaptively chosen sends), the random variates' moments, and the
  * off-policy estimators against a brute-force sum. */
 #include <math.h>
 #include <setjmp.h>
@@ -53,37 +54,148 @@ static eng__xe *feed(data *d, int customer_factor)
     return xe;
 }
 
-static double clampd(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
+/* Log marginal likelihood of one customer's (n, k) under Beta(a, b), written plainly with lgamma. */
+static double bb(double n, double k, double a, double b)
+{
+    return lgamma(a + k) + lgamma(b + n - k) - lgamma(a + b + n) - lgamma(a) - lgamma(b) + lgamma(a + b);
+}
 
-static void empirical_bayes_prior_matches_the_moments(void **st)
+/* A channel's customers as counts per (segment, n, k): every customer with n sends, k engaged. */
+#define NMAX 8
+typedef struct hist {
+    double h[G][NMAX][NMAX];
+} hist;
+
+static void histogram(const data *d, unsigned ch, hist *out)
+{
+    memset(out, 0, sizeof *out);
+    for (uint32_t i = 0; i < N; i++)
+        if (d->n[i][ch])
+            out->h[i % G][d->n[i][ch]][d->k[i][ch]] += 1;
+}
+
+/* Segment g's log likelihood at Beta(kappa m, kappa (1 - m)), plus S pseudo-observations of mean M. */
+static double seg_objective(const hist *h, unsigned g, double kappa, double m, double S, double M)
+{
+    double s = S > 0 ? S * (M * log(m) + (1 - M) * log(1 - m)) : 0;
+    for (unsigned n = 1; n < NMAX; n++)
+        for (unsigned k = 0; k <= n; k++)
+            if (h->h[g][n][k])
+                s += h->h[g][n][k] * bb(n, k, kappa * m, kappa * (1 - m));
+    return s;
+}
+
+/* Each segment's best mean at kappa by ternary search (concave in it); the sum of their objectives. */
+static double profile_ref(const hist *h, unsigned ng, double kappa, double S, double M, double *m)
+{
+    double total = 0;
+    for (unsigned g = 0; g < ng; g++) {
+        double lo = 1e-6, hi = 1 - 1e-6;
+        for (int it = 0; it < 80; it++) {
+            double a = lo + (hi - lo) / 3, b = hi - (hi - lo) / 3;
+            if (seg_objective(h, g, kappa, a, S, M) < seg_objective(h, g, kappa, b, S, M))
+                lo = a;
+            else
+                hi = b;
+        }
+        m[g] = 0.5 * (lo + hi);
+        total += seg_objective(h, g, kappa, m[g], S, M);
+    }
+    return total;
+}
+
+/* Brute force over kappa in [1, 499]: a grid of 100 points in log kappa, then ternary search around the
+ * best one. ng = 1 with the segments merged into segment 0: the pooled fit. */
+static double reference_fit(const hist *h, unsigned ng, double S, double M, double *m)
+{
+    double best = -INFINITY, bt = 0;
+    for (int t = 0; t <= 100; t++) {
+        double x = log(499.0) * t / 100, f = profile_ref(h, ng, exp(x), S, M, m);
+        if (f > best)
+            best = f, bt = x;
+    }
+    double lo = bt - log(499.0) / 100, hi = bt + log(499.0) / 100;
+    lo = lo < 0 ? 0 : lo, hi = hi > log(499.0) ? log(499.0) : hi;
+    for (int it = 0; it < 60; it++) {
+        double a = lo + (hi - lo) / 3, b = hi - (hi - lo) / 3;
+        if (profile_ref(h, ng, exp(a), S, M, m) < profile_ref(h, ng, exp(b), S, M, m))
+            lo = a;
+        else
+            hi = b;
+    }
+    profile_ref(h, ng, exp(0.5 * (lo + hi)), S, M, m);
+    return exp(0.5 * (lo + hi));
+}
+
+static void empirical_bayes_prior_maximises_the_marginal_likelihood(void **st)
 {
     (void)st;
     static data d;
     eng__xe *xe = feed(&d, 0);
     for (unsigned ch = 0; ch < K; ch++) {
-        double sent[G] = {0}, eng[G] = {0}, pn[G] = {0}, pk[G] = {0}, all_s = 0, all_e = 0;
-        for (uint32_t i = 0; i < N; i++) {
-            unsigned g = i % G;
-            double n = d.n[i][ch], k = d.k[i][ch];
-            sent[g] += n, eng[g] += k, pn[g] += n * (n - 1), pk[g] += k * (k - 1);
-            all_s += n, all_e += k;
-        }
-        double mc = (all_e + 0.5) / (all_s + 1), m[G], num = 0, den = 0;
+        /* The channel's mean (segments pooled), then the segments' means and the shared strength with 10
+         * pseudo-observations of that mean each. */
+        hist h, pooled;
+        histogram(&d, ch, &h);
+        memset(&pooled, 0, sizeof pooled);
+        for (unsigned g = 0; g < G; g++)
+            for (unsigned n = 0; n < NMAX; n++)
+                for (unsigned k = 0; k < NMAX; k++)
+                    pooled.h[0][n][k] += h.h[g][n][k];
+        double pm[G], m[G], mm[G];
+        reference_fit(&pooled, 1, 0, 0, pm);
+        double kappa = reference_fit(&h, G, 10, pm[0], m);
+        double got = 1 / eng__xe_rho(xe, ch) - 1;
         for (unsigned g = 0; g < G; g++) {
-            m[g] = (eng[g] + 10 * mc) / (sent[g] + 10);
-            num += pk[g] - pn[g] * m[g] * m[g];
-            den += pn[g] * m[g] * (1 - m[g]);
+            eng__xe_beta b = eng__xe_q_posterior(xe, g, g, ch);
+            mm[g] = (b.a - d.k[g][ch]) / got;
+            assert_true(fabs((b.b - (d.n[g][ch] - d.k[g][ch])) / got - (1 - mm[g])) < 1e-9);
+            assert_true(fabs(mm[g] - m[g]) < 1e-4);
         }
-        double rho = den >= 2 ? clampd(num / den, 0.002, 0.5) : 0.1;
-        assert_true(fabs(eng__xe_rho(xe, ch) - rho) < 1e-12);
-        double kappa = 1 / rho - 1;
+        assert_true(fabs(log(got / kappa)) < 0.01);
+        double fg = 0, fr = 0;
+        for (unsigned g = 0; g < G; g++)
+            fg += seg_objective(&h, g, got, mm[g], 10, pm[0]), fr += seg_objective(&h, g, kappa, m[g], 10, pm[0]);
+        assert_true(fg >= fr - 1e-4);
         for (uint32_t i = 0; i < N; i += 37) {
-            unsigned g = i % G;
-            eng__xe_beta b = eng__xe_q_posterior(xe, i, g, ch);
-            assert_true(fabs(b.a - (kappa * m[g] + d.k[i][ch])) < 1e-9);
-            assert_true(fabs(b.b - (kappa * (1 - m[g]) + d.n[i][ch] - d.k[i][ch])) < 1e-9);
+            eng__xe_beta b = eng__xe_q_posterior(xe, i, i % G, ch);
+            assert_true(fabs(b.a - (got * mm[i % G] + d.k[i][ch])) < 1e-9);
+            assert_true(fabs(b.b - (got * (1 - mm[i % G]) + d.n[i][ch] - d.k[i][ch])) < 1e-9);
         }
     }
+    eng__xe_free(xe);
+}
+
+/* Sends chosen from what was seen (a customer who engaged is sent again, one who did not is dropped)
+ * over-weight engaged customers in pooled moments; the fitted prior stays at the population's. */
+static void prior_is_not_biased_by_adaptive_sends(void **st)
+{
+    (void)st;
+    enum { NC = 20000 };
+    eng__xe_config c;
+    eng__xe_config_default(&c, 1, 1, NC + 1); /* the last customer has no data */
+    c.customer_factor = 0;
+    eng__xe *xe;
+    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
+    const double m = 0.2, kappa = 4; /* q ~ Beta(0.8, 3.2) */
+    eng__xe_rng r = eng__xe_rng_at(5, 0, 0);
+    double sent = 0, eng = 0;
+    for (uint32_t i = 0; i < NC; i++) {
+        double q = eng__xe_beta_draw(&r, kappa * m, kappa * (1 - m));
+        for (unsigned t = 0; t < 20; t++) {
+            int e = eng__xe_uniform(&r) < q;
+            eng__xe_observe(xe, i, 0, 0, ENG__XE_DELIVERED | (e ? ENG__XE_ENGAGED : 0));
+            sent += 1, eng += e;
+            if (!e)
+                break;
+        }
+    }
+    eng__xe_refresh(xe);
+    eng__xe_beta b = eng__xe_q_posterior(xe, NC, 0, 0); /* a customer without data: the prior */
+    double fm = b.a / (b.a + b.b), fk = b.a + b.b;
+    assert_true(eng / sent > m + 0.05);        /* the pooled rate is far off */
+    assert_true(fabs(fm - m) < 0.015);         /* the fit is not */
+    assert_true(fk > 0.7 * kappa && fk < 1.4 * kappa);
     eng__xe_free(xe);
 }
 
@@ -226,7 +338,8 @@ static void off_policy_estimates_match_brute_force(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(empirical_bayes_prior_matches_the_moments),
+        cmocka_unit_test(empirical_bayes_prior_maximises_the_marginal_likelihood),
+        cmocka_unit_test(prior_is_not_biased_by_adaptive_sends),
         cmocka_unit_test(conjugate_updates_add_one),
         cmocka_unit_test(customer_factor_is_the_gamma_poisson_mean),
         cmocka_unit_test(variates_have_their_moments),
