@@ -182,6 +182,9 @@ void eng__xe_ope(const eng__xe_ope_row *rows, size_t n, double baseline, double 
 struct eng_store;
 int eng__xe_save(const eng__xe *xe, struct eng_store *s, const char *key);
 int eng__xe_load(const eng__mem *mem, struct eng_store *s, const char *key, eng__xe **out);
+/* The same without deriving the priors (no refresh, no likelihood counters): for a caller that loads
+ * the population statistics a decision used right after (the trace). */
+int eng__xe_load_counts(const eng__mem *mem, struct eng_store *s, const char *key, eng__xe **out);
 /* The population statistics a decision used (derived fields included) and the message's channel mask:
  * loaded over a model of the same shape, they replay that decision exactly (the trace). */
 int eng__xe_save_population(const eng__xe *xe, uint32_t channels, struct eng_store *s, const char *key);

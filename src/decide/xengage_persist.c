@@ -55,7 +55,7 @@ int eng__xe_save(const eng__xe *xe, struct eng_store *s, const char *key)
     return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, XE_SCHEMA, &w);
 }
 
-int eng__xe_load(const eng__mem *mem, struct eng_store *s, const char *key, eng__xe **out)
+static int load(const eng__mem *mem, struct eng_store *s, const char *key, int derive, eng__xe **out)
 {
     *out = NULL;
     eng__rec rec;
@@ -111,10 +111,22 @@ int eng__xe_load(const eng__mem *mem, struct eng_store *s, const char *key, eng_
     }
     memcpy(xe->st, st, (size_t)c.customers * (2 * (size_t)c.k + 2));
     eng__rec_free(s, &rec);
-    eng__xe_abn_rebuild(xe);
-    eng__xe_refresh(xe);
+    if (derive) {
+        eng__xe_abn_rebuild(xe);
+        eng__xe_refresh(xe);
+    }
     *out = xe;
     return ENG_OK;
+}
+
+int eng__xe_load(const eng__mem *mem, struct eng_store *s, const char *key, eng__xe **out)
+{
+    return load(mem, s, key, 1, out);
+}
+
+int eng__xe_load_counts(const eng__mem *mem, struct eng_store *s, const char *key, eng__xe **out)
+{
+    return load(mem, s, key, 0, out);
 }
 
 /* The population part of a model as a decision used it (derived fields included, so a trace replays the

@@ -18,7 +18,7 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
     char key[96];
     eng__xe *xe = NULL;
     eng__xe_key_exec(key, sizeof key, message, occurrence);
-    int rc = eng__xe_load(&e->mem, e->store, key, &xe);
+    int rc = eng__xe_load_counts(&e->mem, e->store, key, &xe); /* the population comes from the snapshot */
     eng__rec rec;
     eng_time now = 0;
     if (!rc) {
