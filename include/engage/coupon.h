@@ -3,9 +3,10 @@
  * @brief Coupon pools: uploaded code lists and codes generated from a pattern,
  * handed out one per customer, never reused, across crashes and threads.
  *
- * A pool belongs to an org and has an id (1..64 of `[A-Za-z0-9_.@-]`). A
- * message whose incentive is a coupon with source #ENG_COUPON_UPLOADED or
- * #ENG_COUPON_GENERATED names its pool in `incentive.coupon_pool`; when it
+ * A pool belongs to an org and has an id (1..64 of `[A-Za-z0-9_.@-]`). An
+ * offer of the catalogue (engage/offer.h) with source #ENG_COUPON_UPLOADED or
+ * #ENG_COUPON_GENERATED names its pool; a message that claimed it carries the
+ * pool in `incentive.coupon_pool`; when it
  * executes, each customer about to receive it is *assigned* a code of the
  * pool, stored before any envelope carrying it goes to the transport, and
  * `{{coupon_code}}` renders that code. A customer holds at most one code of a

@@ -64,10 +64,10 @@ typedef enum eng_coupon_source {
 /** The incentive of a message. */
 typedef struct eng_incentive {
     int kind;                 /**< An #eng_incentive_kind. */
-    const char *offer_id;     /**< Offer id for coupons (required for coupons). */
-    int coupon_source;        /**< An #eng_coupon_source. */
-    const char *coupon_code;  /**< The common code (#ENG_COUPON_COMMON). */
-    const char *coupon_pool;  /**< Id of the uploaded pool (#ENG_COUPON_UPLOADED). */
+    const char *offer_id;     /**< The claimed offer of the catalogue (engage/offer.h; required for coupons). */
+    int coupon_source;        /**< An #eng_coupon_source: copied from the claimed offer (leave it unset). */
+    const char *coupon_code;  /**< The common code (#ENG_COUPON_COMMON): copied from the claimed offer. */
+    const char *coupon_pool;  /**< The pool id (#ENG_COUPON_UPLOADED, #ENG_COUPON_GENERATED): copied from the claimed offer. */
     int64_t points;           /**< Points allocated per customer (#ENG_INCENTIVE_POINTS), 1..1e9. */
     uint32_t points_expiry_days; /**< Points expire after this many days, 1..3650. */
 } eng_incentive;

@@ -37,6 +37,7 @@
 #include "credits.h"
 #include "campaign.h"
 #include "message.h"
+#include "offer.h"
 #include "approval.h"
 #include "audit.h"
 

@@ -34,6 +34,7 @@ enum eng__handle_kind {
     ENG__H_ACTOR_ITER,
     ENG__H_REPORT,
     ENG__H_CONSENT_ITER,
+    ENG__H_OFFER_ITER,
     ENG__H_KIND_COUNT
 };
 

@@ -333,6 +333,7 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
         }
     }
     eng__incentive_check(v, &s->incentive, 1);
+    eng__offer_claim_check(e, v, o->id, &c->spec, &s->incentive);
     eng__schedule_check(v, &s->schedule, &c->spec, 1);
     if (s->schedule.kind != ENG_SCHEDULE_NONE && s->schedule.at < now)
         eng__vr_add(v, ENG_ERANGE, "message.schedule.at", "the send time is in the past");
@@ -498,6 +499,9 @@ ENG_API int eng_message_create(eng_engine *e, const char *actor, uint64_t campai
     }
     if ((rc = spec_arg(spec)))
         goto out;
+    eng__offer of;
+    int claimed = 0;
+    memset(&of, 0, sizeof of);
     eng__msg_ctx x;
     memset(&x, 0, sizeof(x));
     eng__pool_init(&x.c.pool, &e->mem);
@@ -514,13 +518,16 @@ ENG_API int eng_message_create(eng_engine *e, const char *actor, uint64_t campai
         goto done;
     eng_validation *v = eng__vr_new(&e->mem);
     eng__msg_check_structure(v, spec);
-    if ((rc = eng__vr_finish(v, report)))
+    int crc = eng__offer_claim(e, v, x.o.id, &x.c.spec, &spec->incentive, &of, &claimed);
+    if ((rc = eng__vr_finish(v, report)) || (rc = crc))
         goto done;
     if (x.c.n_msgs >= ENG__LIST_MAX) {
         rc = eng__err(ENG_ETOOBIG, "campaign.messages", "a campaign has at most %d messages", ENG__LIST_MAX);
         goto done;
     }
     if ((rc = spec_copy(&x.m.pool, spec, &x.m.spec)))
+        goto done;
+    if (claimed && (rc = eng__offer_apply(&x.m.pool, &of, &x.m.spec.incentive)))
         goto done;
     uint64_t *ids = eng__pool_alloc(&x.c.pool, (x.c.n_msgs + 1) * sizeof(*ids));
     if (!ids) {
@@ -549,6 +556,7 @@ ENG_API int eng_message_create(eng_engine *e, const char *actor, uint64_t campai
     if ((rc = eng__batch_end(e, rc)) == ENG_OK)
         *id = x.m.id;
 done:
+    eng__offer_free(&of);
     eng__msg_ctx_free(&x);
 out:
     eng__leave(e);
@@ -565,6 +573,9 @@ ENG_API int eng_message_update(eng_engine *e, const char *actor, uint64_t id, co
         return rc;
     if ((rc = spec_arg(spec)))
         goto out;
+    eng__offer of;
+    int claimed = 0;
+    memset(&of, 0, sizeof of);
     eng__msg_ctx x;
     if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_EDIT, &x)))
         goto out;
@@ -575,9 +586,12 @@ ENG_API int eng_message_update(eng_engine *e, const char *actor, uint64_t id, co
     }
     eng_validation *v = eng__vr_new(&e->mem);
     eng__msg_check_structure(v, spec);
-    if ((rc = eng__vr_finish(v, report)))
+    int crc = eng__offer_claim(e, v, x.o.id, &x.c.spec, &spec->incentive, &of, &claimed);
+    if ((rc = eng__vr_finish(v, report)) || (rc = crc))
         goto done;
     if ((rc = spec_copy(&x.m.pool, spec, &x.m.spec)))
+        goto done;
+    if (claimed && (rc = eng__offer_apply(&x.m.pool, &of, &x.m.spec.incentive)))
         goto done;
     x.m.state = next;
     x.m.approved = 0; /* any change voids the approval */
@@ -587,6 +601,7 @@ ENG_API int eng_message_update(eng_engine *e, const char *actor, uint64_t id, co
     if ((rc = eng__kv_begin(e->store)) == ENG_OK)
         rc = eng__batch_end(e, eng__msg_write(e, &x, "update"));
 done:
+    eng__offer_free(&of);
     eng__msg_ctx_free(&x);
 out:
     eng__leave(e);

@@ -31,6 +31,7 @@ enum {
     ENG__REC_AUDIT_HEAD = 0x0108, /* m/h               last seq + hash */
     ENG__REC_SEQ = 0x0109,      /* m/s                  id sequence */
     ENG__REC_RESERVE = 0x0120,  /* m/r/<org>            X-Engage credit reservations */
+    ENG__REC_OFFER = 0x010a,    /* m/f/<org>/<offer>    an offer of the catalogue */
 };
 #define ENG__MODEL_SCHEMA 1
 #define ENG__ID_MAX 64
@@ -232,6 +233,28 @@ int eng__comment_ok(const char *c);
 void eng__creative_check(eng_validation *v, const eng_creative *c, const char *path);
 int eng__template_check(eng_validation *v, const char *text, const char *path);
 void eng__incentive_check(eng_validation *v, const eng_incentive *in, int full);
+int eng__coupon_code_ok(const char *s); /* 1..64 printable bytes, no spaces */
+
+/* ---- offers catalogue (offer.c) and claims (incentive.c) ---- */
+typedef struct eng__offer {
+    eng__pool pool;
+    eng_offer_spec s; /* absent strings are "" */
+} eng__offer;
+int eng__offer_load(eng_engine *e, const char *org, const char *id, eng__offer *of); /* ENG_ENOTFOUND */
+void eng__offer_free(eng__offer *of);
+/* Whether a message's coupon terms are the offer's. */
+int eng__offer_terms_equal(const eng_offer_spec *of, const eng_incentive *in);
+/* The claim at message create/update: a coupon incentive naming an offer
+ * loads it into @p of (*found = 1) and reports, into @p v, a missing offer,
+ * caller-set terms that differ from it and a validity outside the campaign's
+ * dates; terms set without an offer are refused too. Returns storage errors. */
+int eng__offer_claim(eng_engine *e, eng_validation *v, const char *org, const eng_campaign_spec *c,
+                     const eng_incentive *in, eng__offer *of, int *found);
+/* Copy the claimed offer's terms into a message's incentive (strings into @p p). */
+int eng__offer_apply(eng__pool *p, const eng__offer *of, eng_incentive *in);
+/* At submit: the claimed offer still exists, has the message's terms and lies inside the campaign's dates. */
+void eng__offer_claim_check(eng_engine *e, eng_validation *v, const char *org, const eng_campaign_spec *c,
+                            const eng_incentive *in);
 void eng__schedule_check(eng_validation *v, const eng_schedule *s, const eng_campaign_spec *c, int full);
 /* The audience a message will contact: its groups, channels, the campaign's split. */
 void eng__audience_query_of(const eng__org *o, const eng__camp *c, const eng_message_spec *s, eng_audience_query *q);
@@ -278,6 +301,8 @@ typedef struct eng__model_state {
     int has_scratch;
     eng__actor actor_scratch;  /* backs eng_actor_get() strings */
     int has_actor_scratch;
+    eng__offer offer_scratch;  /* backs eng_offer_get() strings */
+    int has_offer_scratch;
     struct {                   /* the audit head as this engine last wrote it, in the batch whose serial is batch */
         int batch;
         uint64_t seq;

@@ -11,6 +11,8 @@ static void state_free(eng_engine *e, void *p)
         eng__org_free(&st->settings_scratch);
     if (st->has_actor_scratch)
         eng__actor_free(&st->actor_scratch);
+    if (st->has_offer_scratch)
+        eng__offer_free(&st->offer_scratch);
     eng__model_schemas_free(e, st);
     eng__free(&e->mem, st);
 }

@@ -69,6 +69,8 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_coupon_pool_info), 96);
     OFF(eng_coupon_assignment, version, 0); OFF(eng_coupon_assignment, code, 4); OFF(eng_coupon_assignment, index, 72); OFF(eng_coupon_assignment, message, 80); OFF(eng_coupon_assignment, occurrence, 88); OFF(eng_coupon_assignment, at, 96);
     assert_int_equal(sizeof(eng_coupon_assignment), 104);
+    OFF(eng_offer_spec, version, 0); OFF(eng_offer_spec, id, 8); OFF(eng_offer_spec, name, 16); OFF(eng_offer_spec, valid_from, 24); OFF(eng_offer_spec, valid_until, 32); OFF(eng_offer_spec, coupon_source, 40); OFF(eng_offer_spec, coupon_code, 48); OFF(eng_offer_spec, coupon_pool, 56);
+    assert_int_equal(sizeof(eng_offer_spec), 64);
     OFF(eng_ad_manifest, version, 0); OFF(eng_ad_manifest, idempotency_key, 8); OFF(eng_ad_manifest, campaign, 16); OFF(eng_ad_manifest, message, 24); OFF(eng_ad_manifest, occurrence, 32); OFF(eng_ad_manifest, channel, 36); OFF(eng_ad_manifest, part, 40); OFF(eng_ad_manifest, count, 48); OFF(eng_ad_manifest, list_sha256, 56);
     assert_int_equal(sizeof(eng_ad_manifest), 128);
     OFF(eng_dispatch_hooks, version, 0); OFF(eng_dispatch_hooks, ad_export, 8); OFF(eng_dispatch_hooks, tiny_url, 16); OFF(eng_dispatch_hooks, rate_limit, 24);
@@ -214,6 +216,7 @@ static void init_functions_match_initialisers(void **s)
     SAME(eng_txn_row, ENG_TXN_ROW_INIT, eng_txn_row_init, ENG_TXN_ROW_VERSION);
     SAME(eng_unsubscribe_info, ENG_UNSUBSCRIBE_INFO_INIT, eng_unsubscribe_info_init, ENG_UNSUBSCRIBE_INFO_VERSION);
     SAME(eng_coupon_pool_info, ENG_COUPON_POOL_INFO_INIT, eng_coupon_pool_info_init, ENG_COUPON_POOL_INFO_VERSION);
+    SAME(eng_offer_spec, ENG_OFFER_SPEC_INIT, eng_offer_spec_init, ENG_OFFER_SPEC_VERSION);
     SAME(eng_coupon_assignment, ENG_COUPON_ASSIGNMENT_INIT, eng_coupon_assignment_init, ENG_COUPON_ASSIGNMENT_VERSION);
     SAME(eng_ad_manifest, ENG_AD_MANIFEST_INIT, eng_ad_manifest_init, ENG_AD_MANIFEST_VERSION);
     SAME(eng_dispatch_hooks, ENG_DISPATCH_HOOKS_INIT, eng_dispatch_hooks_init, ENG_DISPATCH_HOOKS_VERSION);

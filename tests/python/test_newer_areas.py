@@ -46,8 +46,9 @@ class NewerAreas(unittest.TestCase):
             eng.upload_coupons("admin", "spring", codes)
             self.assertEqual(eng.coupon_pool("admin", "spring")["size"], 60)
             cid = eng.create_campaign("admin", "C", T0 + engage.DAY, T0 + 9 * engage.DAY, control_percent=0)
+            eng.create_offer("admin", "SPRING", "Spring codes", T0 + engage.DAY, T0 + 9 * engage.DAY, pool="spring")
             mid = eng.create_message("admin", cid, "M", include=["all"], send_at=T0 + 2 * engage.DAY,
-                                     coupon_pool="spring", offer_id="SPRING",
+                                     offer_id="SPRING",
                                      creatives=[{"channel": "sms", "body": "Code {{coupon_code}} {{optout}}"}])
             eng.submit("admin", mid)
             eng.approve("admin", mid)

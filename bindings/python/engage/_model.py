@@ -235,8 +235,8 @@ class ModelMixin:
 
     # ---- messages ----------------------------------------------------------------------------
     def _message_spec(self, keep, title, include=(), exclude=(), creatives=(), strategy="none",
-                      channel_priority=(), send_at=None, variants=(), coupon_code=None, coupon_pool=None,
-                      coupon_source="uploaded", offer_id=None, points=0, senders=None, tiny_url=False):
+                      channel_priority=(), send_at=None, variants=(), offer_id=None, points=0, senders=None,
+                      tiny_url=False):
         m = _n.MessageSpec()
         _n.lib.eng_message_spec_init(ctypes.byref(m), 1)
         m.title, m.strategy = cstr(title, keep), STRATEGIES[strategy]
@@ -257,14 +257,10 @@ class ModelMixin:
         m.variants, m.n_variants = va, len(variants)
         if send_at is not None:
             m.schedule.kind, m.schedule.at = 1, send_at
-        if coupon_code is not None:
-            m.incentive.kind, m.incentive.coupon_code = 1, cstr(coupon_code, keep)
-        elif coupon_pool is not None:  # an uploaded or generated pool (engage/coupon.h)
-            m.incentive.kind, m.incentive.coupon_source = 1, {"uploaded": 1, "generated": 2}[coupon_source]
-            m.incentive.coupon_pool = cstr(coupon_pool, keep)
+        if offer_id is not None:  # claim an offer of the catalogue (create_offer): its coupon terms
+            m.incentive.kind, m.incentive.offer_id = 1, cstr(offer_id, keep)
         elif points:
             m.incentive.kind, m.incentive.points = 2, points
-        m.incentive.offer_id = cstr(offer_id, keep)
         if senders:
             se = (_n.Sender * len(senders))()
             for i, (ch, sid) in enumerate(senders.items()):
@@ -278,9 +274,8 @@ class ModelMixin:
         """Create a message in a campaign; returns its id. Fields: include / exclude (group names or
         ids), creatives ([{"channel": "sms", "body": ..., "subject": ...}]), strategy (one of
         STRATEGIES), channel_priority (channel names), send_at (ms; a one-off schedule),
-        variants ([{"dimension", "rule", "channel", "body"}]), coupon_code (one common code) or
-        coupon_pool (a pool's id: one code per customer, ``{{coupon_code}}``) with coupon_source
-        ("uploaded" or "generated"), offer_id, points, senders
+        variants ([{"dimension", "rule", "channel", "body"}]), offer_id (claims an offer of the
+        catalogue, create_offer: its common code or pool gives ``{{coupon_code}}``), points, senders
         ({"sms": "SHOP"}), tiny_url (shorten ``{{tiny_url | "https://..."}}`` through set_tiny_url)."""
         keep: list = []
         m = self._message_spec(keep, title, **fields)

@@ -405,15 +405,19 @@ TinyUrlRequest = _struct("eng_tiny_url_request", [
 TINY_URL_FN = ctypes.CFUNCTYPE(c_int, P(TinyUrlRequest), ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, c_void_p)
 DispatchHooks = _struct("eng_dispatch_hooks", [("version", c_uint), ("ad_export", AD_EXPORT_FN),
                                                ("tiny_url", TINY_URL_FN), ("rate_limit", c_uint * CH_COUNT)])
+OfferSpec = _struct("eng_offer_spec", [
+    ("version", c_uint), ("id", c_char_p), ("name", c_char_p), ("valid_from", c_int64), ("valid_until", c_int64),
+    ("coupon_source", c_int), ("coupon_code", c_char_p), ("coupon_pool", c_char_p)])
 Preview = _struct("eng_preview", [
     ("version", c_uint), ("unreach", c_int), ("segments", c_uint32), ("cost", ctypes.c_int64), ("body_len", c_size_t),
     ("subject", ctypes.c_char * 512), ("recipient", ctypes.c_char * 256), ("sender", ctypes.c_char * 65)])
 OPTIONAL_STRUCTS = {Preview: "eng_message_preview", AdManifest: "eng_dispatch_hooks_set", DispatchHooks: "eng_tiny_url_request_init",
                     TinyUrlRequest: "eng_tiny_url_request_init",
                     CouponPoolInfo: "eng_coupon_pool_upload", CouponAssignment: "eng_coupon_find",
-                    GlobalControl: "eng_global_control_set", ConsentChange: "eng_consent_history"}
+                    GlobalControl: "eng_global_control_set", ConsentChange: "eng_consent_history",
+                    OfferSpec: "eng_offer_create"}
 VERSIONS.update({"eng_preview": 1, "eng_ad_manifest": 1, "eng_dispatch_hooks": 2, "eng_tiny_url_request": 1, "eng_coupon_pool_info": 1, "eng_coupon_assignment": 1, "eng_global_control": 1,
-                 "eng_consent_change": 1})
+                 "eng_consent_change": 1, "eng_offer_spec": 1})
 _SIGNATURES.update({
     "eng_coupon_pool_upload": (c_int, [E, S, S, c_char_pp, c_size_t]),
     "eng_coupon_pool_generate": (c_int, [E, S, S, S, c_void_p, c_size_t]),
@@ -431,6 +435,14 @@ _SIGNATURES.update({
     "eng_message_preview": (c_int, [E, S, c_uint64, c_uint32, c_int, ctypes.c_char_p, c_size_t, P(Preview)]),
     "eng_message_test_send": (c_int, [E, S, c_uint64, c_uint32, c_int, c_char_pp, c_size_t, P(c_int)]),
     "eng_ad_identifier_hash": (c_int, [c_int, S, ctypes.c_char_p, c_size_t]),
+    "eng_offer_spec_init": (c_int, [P(OfferSpec), c_uint]),
+    "eng_offer_create": (c_int, [E, S, P(OfferSpec)]),
+    "eng_offer_update": (c_int, [E, S, P(OfferSpec)]),
+    "eng_offer_remove": (c_int, [E, S, S]),
+    "eng_offer_get": (c_int, [E, S, S, P(OfferSpec)]),
+    "eng_offer_list": (c_int, [E, S, P(c_void_p)]),
+    "eng_offer_next": (c_int, [c_void_p, P(OfferSpec)]),
+    "eng_offer_iter_free": (None, [c_void_p]),
 })
 
 # ---- the rest of the C API (areas every library of this binding's version has) -------------------

@@ -12,6 +12,7 @@ from ._dispatch import DispatchMixin
 from ._events import EventsMixin
 from ._measure import MeasureMixin
 from ._model import ModelMixin
+from ._offers import OffersMixin
 from ._privacy import PrivacyMixin
 from .errors import ENG_EMISUSE, EngageError, check, error_from_last
 from .reports import ReportsMixin
@@ -19,7 +20,7 @@ from .reports import ReportsMixin
 LOG_LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
 
 
-class Engine(ModelMixin, AdminMixin, AudienceMixin, EventsMixin, DispatchMixin, CouponsMixin, AdsMixin, ReportsMixin,
+class Engine(ModelMixin, OffersMixin, AdminMixin, AudienceMixin, EventsMixin, DispatchMixin, CouponsMixin, AdsMixin, ReportsMixin,
              MeasureMixin, PrivacyMixin):
     """An open engine.
 

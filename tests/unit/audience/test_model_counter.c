@@ -16,9 +16,7 @@ static eng_message_spec xe_message(void)
     m.creatives = xe_creatives;
     m.n_creatives = 1;
     m.incentive.kind = ENG_INCENTIVE_COUPON;
-    m.incentive.offer_id = "diwali20";
-    m.incentive.coupon_source = ENG_COUPON_COMMON;
-    m.incentive.coupon_code = "DIWALI20";
+    m.incentive.offer_id = "diwali20"; /* claimed from the catalogue (fx_offer) */
     m.schedule.at = test_clock_now + 3 * ENG_DAY;
     return m;
 }
@@ -113,6 +111,7 @@ static void xengage_minimum_uses_the_audience(void **st)
     c.control_percent = 10;
     uint64_t cid, mid;
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
+    fx_offer(f.e, "ann", "diwali20", ENG_COUPON_COMMON, "DIWALI20", NULL);
     eng_message_spec m = xe_message();
     eng_validation *v = NULL;
     int rc = eng_message_create(f.e, "ann", cid, &m, &mid, &v);

@@ -296,6 +296,28 @@ static inline void dx_world(dx *f, size_t n, unsigned batch_size, unsigned in_fl
     assert_int_equal(eng_campaign_create(f->e, "ann", &c, &f->campaign, NULL), ENG_OK);
 }
 
+/* Put an offer in the catalogue (or find it there), valid through the
+ * campaign's dates; a message claims it by naming @p id in incentive.offer_id. */
+static inline void dx_offer(dx *f, const char *id, int source, const char *code, const char *pool)
+{
+    eng_campaign *c = NULL;
+    const eng_campaign_spec *cs = NULL;
+    assert_int_equal(eng_campaign_get(f->e, "root", f->campaign, &c), ENG_OK);
+    assert_int_equal(eng_campaign_fields(c, &cs), ENG_OK);
+    eng_offer_spec o;
+    assert_int_equal(eng_offer_spec_init(&o, ENG_OFFER_SPEC_VERSION), ENG_OK);
+    o.id = id;
+    o.name = id;
+    o.valid_from = cs->start;
+    o.valid_until = cs->end;
+    o.coupon_source = source;
+    o.coupon_code = code;
+    o.coupon_pool = pool;
+    int rc = eng_offer_create(f->e, "ann", &o);
+    eng_campaign_free(c);
+    assert_true(rc == ENG_OK || rc == ENG_EEXISTS);
+}
+
 /* Create, submit and approve @p m; it becomes f->message. */
 static inline void dx_approve(dx *f, const eng_message_spec *m)
 {

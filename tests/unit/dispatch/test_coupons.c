@@ -15,14 +15,14 @@ static const eng_creative cp_creatives[] = {
     {ENG_CH_EMAIL, "A code for {{first_name | \"you\"}}", "<p>CODE[{{coupon_code}}]</p>{{unsubscribe}}"},
 };
 
-static eng_message_spec cp_message(const char *pool, int source)
+/* A message claiming the offer of @p pool's codes (put in the catalogue here). */
+static eng_message_spec cp_message(dx *f, const char *pool, int source)
 {
+    dx_offer(f, pool, source, NULL, pool); /* the offer is named after its pool */
     eng_message_spec m = dx_message();
     m.creatives = cp_creatives;
     m.incentive.kind = ENG_INCENTIVE_COUPON;
-    m.incentive.offer_id = "diwali-offer";
-    m.incentive.coupon_source = source;
-    m.incentive.coupon_pool = pool;
+    m.incentive.offer_id = pool;
     return m;
 }
 
@@ -226,7 +226,7 @@ static void execution_assigns_one_code_each(void **state)
     dx f;
     dx_world(&f, 200, 32, 2, 1);
     cp_upload(&f, "p1", 0, 400, ENG_OK);
-    eng_message_spec m = cp_message("p1", ENG_COUPON_UPLOADED);
+    eng_message_spec m = cp_message(&f, "p1", ENG_COUPON_UPLOADED);
     dx_approve(&f, &m);
     eng_dry_report dry = ENG_DRY_REPORT_INIT;
     assert_int_equal(eng_dry_run(f.e, "root", f.message, &dry), ENG_OK);
@@ -266,7 +266,7 @@ static void execution_assigns_one_code_each(void **state)
         f.prov.key[i] = NULL;
     }
     test_clock_now = f.t0 + ENG_HOUR;
-    m = cp_message("p1", ENG_COUPON_UPLOADED);
+    m = cp_message(&f, "p1", ENG_COUPON_UPLOADED);
     m.title = "Reminder";
     m.schedule.at = test_clock_now + 3 * ENG_DAY;
     dx_approve(&f, &m);
@@ -288,7 +288,7 @@ static void generated_pool_executes(void **state)
     dx f;
     dx_world(&f, 120, 16, 1, 1);
     assert_int_equal(eng_coupon_pool_generate(f.e, "ann", "gen", "FEST-####-@@", "secret-for-the-pool!", 20), ENG_OK);
-    eng_message_spec m = cp_message("gen", ENG_COUPON_GENERATED);
+    eng_message_spec m = cp_message(&f, "gen", ENG_COUPON_GENERATED);
     dx_approve(&f, &m);
     dx_run_all(&f, f.t0, NULL);
     cp_check(&f, "gen", "FEST-####-@@");
@@ -302,7 +302,7 @@ static void small_pool_is_caught(void **state)
     dx f;
     dx_world(&f, 100, 16, 1, 1);
     cp_upload(&f, "p1", 0, 10, ENG_OK);
-    eng_message_spec m = cp_message("p1", ENG_COUPON_UPLOADED);
+    eng_message_spec m = cp_message(&f, "p1", ENG_COUPON_UPLOADED);
     dx_approve(&f, &m);
     size_t n;
     free(dx_test_group(&f, &n));
@@ -342,7 +342,7 @@ static void missing_pool_refuses(void **state)
     (void)state;
     dx f;
     dx_world(&f, 20, 16, 1, 1);
-    eng_message_spec m = cp_message("nope", ENG_COUPON_UPLOADED);
+    eng_message_spec m = cp_message(&f, "nope", ENG_COUPON_UPLOADED);
     dx_approve(&f, &m);
     eng_run_report rep = ENG_RUN_REPORT_INIT;
     assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
@@ -363,7 +363,7 @@ static void cp_crash_world(dx *f)
 {
     dx_world(f, CP_CRASH_N, CP_CRASH_BATCH, 1, 1);
     cp_upload(f, "p1", 0, CP_CRASH_N, ENG_OK);
-    eng_message_spec m = cp_message("p1", ENG_COUPON_UPLOADED);
+    eng_message_spec m = cp_message(f, "p1", ENG_COUPON_UPLOADED);
     dx_approve(f, &m);
 }
 
@@ -464,7 +464,7 @@ static void two_threads_share_a_pool(void **state)
     f.tm.send_batch = cp_locked_batch;
     dx_reopen(&f);
     cp_upload(&f, "p1", 0, 400, ENG_OK);
-    eng_message_spec m = cp_message("p1", ENG_COUPON_UPLOADED);
+    eng_message_spec m = cp_message(&f, "p1", ENG_COUPON_UPLOADED);
     dx_approve(&f, &m);
     uint64_t m1 = f.message;
     /* The second message reaches a different frozen audience slice only by its own split seed. */

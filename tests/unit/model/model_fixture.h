@@ -166,6 +166,23 @@ static inline int fx_start(eng_engine *e, const char *actor, uint64_t id)
     return fx_start_at(e, actor, id, at);
 }
 
+/* An offer of the catalogue, valid through the fixture campaign's dates
+ * (messages claim it by naming it in incentive.offer_id). */
+static inline void fx_offer(eng_engine *e, const char *actor, const char *id, int source, const char *code,
+                            const char *pool)
+{
+    eng_offer_spec o;
+    assert_int_equal(eng_offer_spec_init(&o, ENG_OFFER_SPEC_VERSION), ENG_OK);
+    o.id = id;
+    o.name = id;
+    o.valid_from = test_clock_now + ENG_DAY;
+    o.valid_until = test_clock_now + 60 * ENG_DAY;
+    o.coupon_source = source;
+    o.coupon_code = code;
+    o.coupon_pool = pool;
+    assert_int_equal(eng_offer_create(e, actor, &o), ENG_OK);
+}
+
 /* The report has a failure with this path and code. */
 #define assert_report(v, path, code) assert_int_equal(eng_validation_find((v), (path)), (code))
 

@@ -135,11 +135,14 @@ static void incentive_schedule_delivery_rules(void **st)
     m = fx_message();
     m.incentive.kind = ENG_INCENTIVE_COUPON;
     m.incentive.coupon_source = ENG_COUPON_COMMON;
-    expect(&f, cid, &m, "message.incentive.offer_id", ENG_EINVAL);
-    expect(&f, cid, &m, "message.incentive.coupon_code", ENG_EINVAL);
+    expect(&f, cid, &m, "message.incentive.offer_id", ENG_EINVAL); /* claims no offer */
     m.incentive.offer_id = "diwali20";
-    m.incentive.coupon_source = ENG_COUPON_UPLOADED;
-    expect(&f, cid, &m, "message.incentive.coupon_pool", ENG_EINVAL);
+    expect(&f, cid, &m, "message.incentive.offer_id", ENG_ENOTFOUND); /* not in the catalogue */
+    fx_offer(f.e, "ann", "diwali20", ENG_COUPON_UPLOADED, NULL, "pool-1");
+    fx_offer(f.e, "ann", "gen", ENG_COUPON_GENERATED, NULL, "pool-2");
+    m.incentive.coupon_pool = "pool-9";
+    expect(&f, cid, &m, "message.incentive.coupon_pool", ENG_EINVAL); /* the offer's terms, not the message's */
+    m.incentive.coupon_pool = NULL;
     m.incentive.kind = ENG_INCENTIVE_POINTS;
     expect(&f, cid, &m, "message.incentive.points", ENG_ERANGE);
     m.incentive.points = 100;
@@ -148,7 +151,8 @@ static void incentive_schedule_delivery_rules(void **st)
     eng_validation *v;
     assert_int_equal(submit(&f, cid, &m, &v), ENG_OK);
     m.incentive.kind = ENG_INCENTIVE_COUPON;
-    m.incentive.coupon_source = ENG_COUPON_GENERATED;
+    assert_int_equal(submit(&f, cid, &m, &v), ENG_OK);
+    m.incentive.offer_id = "gen";
     assert_int_equal(submit(&f, cid, &m, &v), ENG_OK); /* generated codes are fine outside X-Engage */
     /* Schedules. */
     m = fx_message();
@@ -342,8 +346,7 @@ static void message_persists(void **st)
     m.n_exclude = 2;
     m.incentive.kind = ENG_INCENTIVE_COUPON;
     m.incentive.offer_id = "diwali20";
-    m.incentive.coupon_source = ENG_COUPON_COMMON;
-    m.incentive.coupon_code = "DIWALI20";
+    fx_offer(f.e, "ann", "diwali20", ENG_COUPON_COMMON, "DIWALI20", NULL);
     eng_sender s[] = {{ENG_CH_EMAIL, "offers@acme.test"}};
     m.delivery.senders = s;
     m.delivery.n_senders = 1;

@@ -176,9 +176,16 @@ static void full_roundtrip(void **st)
     x.creatives = creatives + 3;
     x.n_creatives = 1;
     x.incentive.kind = ENG_INCENTIVE_COUPON;
-    x.incentive.offer_id = "boots20";
-    x.incentive.coupon_source = ENG_COUPON_UPLOADED;
-    x.incentive.coupon_pool = "pool-9";
+    x.incentive.offer_id = "boots20"; /* claimed: the terms come from the catalogue */
+    eng_offer_spec boots;
+    assert_int_equal(eng_offer_spec_init(&boots, ENG_OFFER_SPEC_VERSION), ENG_OK);
+    boots.id = "boots20";
+    boots.name = "Boots 20% off";
+    boots.valid_from = c.start;
+    boots.valid_until = c.end;
+    boots.coupon_source = ENG_COUPON_UPLOADED;
+    boots.coupon_pool = "pool-9";
+    assert_int_equal(eng_offer_create(e, "ann", &boots), ENG_OK);
     x.schedule.kind = ENG_SCHEDULE_ONCE;
     x.schedule.at = test_clock_now + 4 * ENG_DAY;
     assert_int_equal(eng_message_create(e, "ann", cid, &x, &xid, NULL), ENG_OK);
@@ -210,8 +217,14 @@ static void full_roundtrip(void **st)
     pm.n_creatives = 3;
     pm.incentive.kind = ENG_INCENTIVE_COUPON;
     pm.incentive.offer_id = "visit10";
-    pm.incentive.coupon_source = ENG_COUPON_COMMON;
-    pm.incentive.coupon_code = "VISIT10";
+    eng_offer_spec visit;
+    assert_int_equal(eng_offer_spec_init(&visit, ENG_OFFER_SPEC_VERSION), ENG_OK);
+    visit.id = "visit10";
+    visit.name = "10% off in store";
+    visit.valid_from = sv.start;
+    visit.valid_until = sv.end; /* inside the store-visit campaign's dates */
+    visit.coupon_code = "VISIT10";
+    assert_int_equal(eng_offer_create(e, "ann", &visit), ENG_OK);
     pm.schedule.kind = ENG_SCHEDULE_ONCE;
     pm.schedule.at = test_clock_now + 2 * ENG_DAY;
     assert_int_equal(eng_message_create(e, "nat", sid, &pm, &pid, NULL), ENG_OK);

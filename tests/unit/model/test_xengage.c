@@ -40,9 +40,7 @@ static eng_message_spec xe_message(void)
     m.creatives = xe_creatives; /* one ad channel only: no channel is mandatory */
     m.n_creatives = 1;
     m.incentive.kind = ENG_INCENTIVE_COUPON;
-    m.incentive.offer_id = "diwali20";
-    m.incentive.coupon_source = ENG_COUPON_COMMON;
-    m.incentive.coupon_code = "DIWALI20";
+    m.incentive.offer_id = "diwali20"; /* claimed: its terms come from the catalogue (xe_open) */
     m.schedule.at = test_clock_now + 3 * ENG_DAY;
     return m;
 }
@@ -56,6 +54,9 @@ static void xe_open(fx *f, counter *cnt, uint64_t *cid)
     eng_campaign_spec c = fx_campaign("Diwali");
     c.control_percent = 10;
     assert_int_equal(eng_campaign_create(f->e, "ann", &c, cid, NULL), ENG_OK);
+    fx_offer(f->e, "ann", "diwali20", ENG_COUPON_COMMON, "DIWALI20", NULL);
+    fx_offer(f->e, "ann", "pool7", ENG_COUPON_UPLOADED, NULL, "pool-7");
+    fx_offer(f->e, "ann", "gen", ENG_COUPON_GENERATED, NULL, "gen-1");
 }
 
 static int submit(fx *f, uint64_t cid, const eng_message_spec *m, eng_validation **v, uint64_t *idp)
@@ -104,8 +105,7 @@ static void valid_xengage(void **st)
     assert_true(cnt.seen_seed != eng_campaign_split_seed("other", cid));
     assert_int_equal(eng_campaign_split_seed(NULL, cid), 0);
     /* Uploaded codes are allowed too; exactly 100,000 and exactly 50 hours pass. */
-    m.incentive.coupon_source = ENG_COUPON_UPLOADED;
-    m.incentive.coupon_pool = "pool-7";
+    m.incentive.offer_id = "pool7";
     m.schedule.at = test_clock_now + 50 * ENG_HOUR;
     cnt.count = 100000;
     assert_int_equal(submit(&f, cid, &m, &v, &id), ENG_OK);
@@ -135,7 +135,7 @@ static void xengage_rules(void **st)
     expect(&f, cid, &m, "message.incentive.kind", ENG_EINVAL);
 
     m = xe_message();
-    m.incentive.coupon_source = ENG_COUPON_GENERATED;
+    m.incentive.offer_id = "gen";
     expect(&f, cid, &m, "message.incentive.coupon_source", ENG_EINVAL);
 
     m = xe_message();

@@ -209,8 +209,7 @@ static void coupons_exported_and_erased(void **state)
     m.n_creatives = 1;
     m.incentive.kind = ENG_INCENTIVE_COUPON;
     m.incentive.offer_id = "offer";
-    m.incentive.coupon_source = ENG_COUPON_UPLOADED;
-    m.incentive.coupon_pool = "p1";
+    dx_offer(&f, "offer", ENG_COUPON_UPLOADED, NULL, "p1");
     dx_approve(&f, &m);
     dx_run_all(&f, f.t0, NULL);
     uint32_t id3, id4;
