@@ -10,11 +10,11 @@ static int g_rc[16];     /* per callback kind: what its nested call gave (1: not
 static unsigned g_calls[16];
 
 enum { K_LOG, K_PROGRESS, K_CLOCK, K_READ, K_ROWERR, K_SCAN, K_COUNTER, K_UNMATCHED, K_EVENT, K_TRANSPORT,
-       K_CHANGES, K_N };
+       K_CHANGES, K_TINY, K_N };
 static const char *const kname[K_N] = {"log",          "progress",         "clock",
                                        "CSV read",     "row error",        "touch scan",
                                        "audience counter", "unmatched receipt", "workflow event",
-                                       "transport",    "storage changes"};
+                                       "transport",    "storage changes", "tiny-URL shortener"};
 
 /* The nested call: a write (an actor) when @p write, else a read. */
 static void reenter(int k, int write)
@@ -216,6 +216,45 @@ static void changes_callback(void **state)
     dx_close(&f);
 }
 
+/* The tiny-URL shortener (eng_dispatch_hooks v2), called while a send is
+ * rendered with the engine locked: a call back is refused, the link is used. */
+static int cb_tiny(const eng_tiny_url_request *q, char *out, size_t cap, void *u)
+{
+    (void)u;
+    if (g_e)
+        reenter(K_TINY, 1);
+    snprintf(out, cap, "https://t.example/%u", q->customer);
+    return ENG_OK;
+}
+
+static void tiny_url_callback(void **state)
+{
+    (void)state;
+    g_rc[K_TINY] = 1;
+    g_calls[K_TINY] = 0;
+    dx f;
+    dx_world(&f, 10, 16, 1, 1);
+    eng_dispatch_hooks h = ENG_DISPATCH_HOOKS_INIT;
+    h.tiny_url = cb_tiny;
+    assert_int_equal(eng_dispatch_hooks_set(f.e, &h, NULL), ENG_OK);
+    g_e = f.e;
+    static const eng_creative cr[] = {{ENG_CH_SMS, NULL, "Shop {{tiny_url | \"https://shop.example/d\"}} {{optout}}"}};
+    eng_message_spec m = dx_message();
+    m.creatives = cr;
+    m.n_creatives = 1;
+    m.delivery.tiny_url = 1;
+    dx_approve(&f, &m);
+    eng_run_report total = ENG_RUN_REPORT_INIT;
+    dx_run_all(&f, f.t0, &total);
+    expect(K_TINY, ENG_EMISUSE);
+    g_e = NULL;
+    assert_true(total.accepted > 0); /* the outer run completes, with the links */
+    assert_non_null(strstr(f.prov.last_body, "https://t.example/"));
+    eng_actor_spec a = ENG_ACTOR_SPEC_INIT;
+    assert_int_equal(eng_actor_get(f.e, "root", "nested11", &a), ENG_ENOTFOUND);
+    dx_close(&f);
+}
+
 /* The clock, called inside a write. */
 static void clock_callback(void **state)
 {
@@ -242,6 +281,7 @@ int main(void)
         cmocka_unit_test(callbacks),
         cmocka_unit_test(clock_callback),
         cmocka_unit_test(changes_callback),
+        cmocka_unit_test(tiny_url_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
