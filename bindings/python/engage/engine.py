@@ -20,8 +20,8 @@ from .reports import ReportsMixin
 LOG_LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
 
 
-class Engine(ModelMixin, OffersMixin, AdminMixin, AudienceMixin, EventsMixin, DispatchMixin, CouponsMixin, AdsMixin, ReportsMixin,
-             MeasureMixin, PrivacyMixin):
+class Engine(ModelMixin, AdminMixin, AudienceMixin, EventsMixin, DispatchMixin, CouponsMixin, AdsMixin, ReportsMixin,
+             MeasureMixin, PrivacyMixin, OffersMixin):
     """An open engine.
 
     Storage: ``path`` opens (creating it unless ``create=False``) the crash-safe file store;
