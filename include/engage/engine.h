@@ -63,7 +63,9 @@ typedef enum eng_log_level {
  * is stored; done never goes down and total stays the same within one call.
  * Every long operation follows it; the operations (op) and their units:
  * "audience.import" and "audience.upload" (input bytes read of the input's
- * size, 0 for a read callback), "events.txn_import" and "privacy.erase_csv"
+ * size, 0 for a read callback), "audience.load" (an org's stored customer
+ * parts replayed, total 0: inside the first call that needs an org's
+ * customers after the engine opens or after a compaction, when it has any), "events.txn_import" and "privacy.erase_csv"
  * (same), "audience.resolve" (groups, channels and the split; also while an
  * approval freezes an audience), "audience.filter" (customer rows, inside any
  * call that evaluates a filter group), "audience.compact" and

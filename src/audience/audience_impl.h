@@ -127,6 +127,12 @@ typedef struct eng__rowerr {
  * options' error mode and fills the report's rows/bad_rows/bytes. */
 typedef int (*eng__hdr_fn)(void *ctx, const eng__csv *c, eng__rowerr *err);
 typedef int (*eng__row_fn)(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err);
+/* Rows per stored delta part of an import (8192), and per slice of a filter
+ * evaluation with a progress callback (2^18, a multiple of 64): what the work
+ * between two progress reports can hold; tests lower them. */
+extern uint32_t eng__aud_part_rows;
+extern uint32_t eng__aud_rewrite_rows; /* per delta part of a compaction or erasure rewrite (2^16) */
+extern size_t eng__filter_slice_rows;
 /* @p op names the operation for progress (bytes read of the input's size, when known). */
 int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, void *ctx,
                       const eng_import_options *o, eng_import_report *rep);
@@ -202,13 +208,14 @@ typedef struct eng__chist {
 void eng__chist_init(eng__chist *h, const eng__mem *mem, uint32_t only);
 void eng__chist_free(eng__chist *h);
 /* The org's history (of h->only, or all), oldest first per customer. */
-int eng__chist_build(eng__aud *a, eng__chist *h);
+/* @p pg: the caller's progress, stepped (done unchanged) per record read; NULL: none. */
+int eng__chist_build(eng__aud *a, eng__chist *h, eng__prog *pg);
 /* Inside the open batch: the origin record beside delta key @p dkey. */
 int eng__chist_put_origin(eng__aud *a, const char *dkey, int source, const char *actor, eng_time when);
 /* Inside the open batch: replace the archive by @p h (sorted here) without the
  * customers erased or in @p erase, and delete every origin record; the old
  * archive keys go to @p old_keys (may be NULL). */
-int eng__chist_rewrite(eng__aud *a, eng__chist *h, const eng__idset *erase, eng__keys *old_keys);
+int eng__chist_rewrite(eng__aud *a, eng__chist *h, const eng__idset *erase, eng__keys *old_keys, eng__prog *pg);
 /* Entry i of h as the public struct (its version already set). */
 void eng__chist_fill(const eng__chist *h, size_t i, eng_consent_change *out);
 

@@ -140,14 +140,22 @@ static int read_archive(eng__chist *h, const uint8_t *p, size_t n, const char *k
     return rc;
 }
 
+static int beat(eng__prog *pg)
+{
+    return pg ? eng__prog_batch(pg, pg->done) : ENG_OK;
+}
+
 /* Replay one delta into the scratch table, recording under its origin (if any). */
-static int replay_one(eng__aud *a, eng__table *t, eng__chist *h, const char *dkey)
+static int replay_one(eng__aud *a, eng__table *t, eng__chist *h, const char *dkey, eng__prog *pg)
 {
     eng_store *st = a->e->store;
+    int rc = beat(pg);
+    if (rc)
+        return rc;
     char okey[ENG__AUD_KEY_MAX];
     origin_key(a, dkey, okey, sizeof okey);
     eng__rec r;
-    int rc = eng__rec_get(st, ENG__K(okey), ENG__REC_AUD_ORIGIN, ORIGIN_V, &r);
+    rc = eng__rec_get(st, ENG__K(okey), ENG__REC_AUD_ORIGIN, ORIGIN_V, &r);
     h->cur = NO_ORIGIN;
     if (rc == ENG_ENOTFOUND) {
         eng_error_clear();
@@ -176,14 +184,14 @@ static int replay_one(eng__aud *a, eng__table *t, eng__chist *h, const char *dke
     return rc;
 }
 
-int eng__chist_build(eng__aud *a, eng__chist *h)
+int eng__chist_build(eng__aud *a, eng__chist *h, eng__prog *pg)
 {
     const eng__mem *mem = &a->e->mem;
     eng__aud_keylist kl;
     int rc = eng__aud_keys_of(a, "c/", &kl);
     for (size_t i = 0; i < kl.n && !rc; i++) {
         eng__rec r;
-        if (!(rc = eng__rec_get(a->e->store, ENG__K(kl.k[i]), ENG__REC_AUD_CHIST, CHIST_V, &r))) {
+        if (!(rc = beat(pg)) && !(rc = eng__rec_get(a->e->store, ENG__K(kl.k[i]), ENG__REC_AUD_CHIST, CHIST_V, &r))) {
             rc = read_archive(h, r.payload, r.len, kl.k[i]);
             eng__rec_free(a->e->store, &r);
         }
@@ -201,7 +209,7 @@ int eng__chist_build(eng__aud *a, eng__chist *h)
     if (!rc)
         rc = eng__aud_keys_of(a, "t/", &kl);
     for (size_t i = 0; i < kl.n && !rc; i++)
-        rc = replay_one(a, &t, h, kl.k[i]);
+        rc = replay_one(a, &t, h, kl.k[i], pg);
     eng__aud_keylist_free(&kl);
     t.hist = NULL;
     eng__table_free(&t);
@@ -219,18 +227,22 @@ static int by_id(const void *x, const void *y)
     return a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
-int eng__chist_rewrite(eng__aud *a, eng__chist *h, const eng__idset *erase, eng__keys *old_keys)
+int eng__chist_rewrite(eng__aud *a, eng__chist *h, const eng__idset *erase, eng__keys *old_keys, eng__prog *pg)
 {
     int rc = eng__aud_del_keys(a, "c/", old_keys);
     if (!rc)
         rc = eng__aud_del_keys(a, "h/", NULL);
     if (rc)
         return rc;
-    qsort(h->v, h->n, sizeof *h->v, by_id);
+    if ((rc = eng__prog_sort(pg, h->v, h->n, sizeof *h->v, by_id)))
+        return rc;
+    ENG__WORK(h->n / 64); /* the sort's runs and merges step every 2^15 changes */
     eng__wr w;
     eng__wr_init(&w, &a->e->mem);
     uint32_t part = 0;
     for (size_t i = 0; i < h->n && !rc;) {
+        if ((rc = beat(pg)))
+            break;
         w.len = 0;
         eng__wr_uvar(&w, h->no);
         for (size_t k = 0; k < h->no; k++) {
@@ -311,7 +323,7 @@ int eng__aud_consent_history(eng_engine *e, const eng__aud_cx *cx, uint32_t id, 
             rc = eng__nomem();
         else {
             eng__chist_init(&it->h, &e->mem, id);
-            if ((rc = eng__chist_build(a, &it->h))) {
+            if ((rc = eng__chist_build(a, &it->h, NULL))) {
                 eng__chist_free(&it->h);
                 eng__handle_free(&e->mem, it);
             } else {

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define DELTA_V 1
-#define PART_ROWS 65536
+uint32_t eng__aud_rewrite_rows = 65536; /* rows per delta part of a rewrite; tests lower it */
 
 
 /* Append customer id's values for every column to w. */
@@ -112,9 +112,9 @@ int eng__aud_rewrite(eng_engine *e, const char *op, eng__aud *a, const eng__idse
         return rc;
     eng__chist h;
     eng__chist_init(&h, &e->mem, ENG__CHIST_ALL);
-    rc = eng__chist_build(a, &h);
+    rc = eng__chist_build(a, &h, &pg);
     if (!rc)
-        rc = eng__chist_rewrite(a, &h, erase, old_keys);
+        rc = eng__chist_rewrite(a, &h, erase, old_keys, &pg);
     eng__chist_free(&h);
     if (rc)
         return rc;
@@ -127,13 +127,17 @@ int eng__aud_rewrite(eng_engine *e, const char *op, eng__aud *a, const eng__idse
     uint8_t *blank = eng__calloc(&e->mem, nc, 1); /* an erased row: every value NULL / cleared */
     if (!blank && !rc)
         rc = eng__nomem();
-    for (uint32_t start = 0, part = 0; start < t->n && !rc; start += PART_ROWS, part++) {
-        uint32_t end = t->n - start > PART_ROWS ? start + PART_ROWS : t->n;
+    const uint32_t part_rows = eng__aud_rewrite_rows;
+    for (uint32_t start = 0, part = 0; start < t->n && !rc; start += part_rows, part++) {
+        uint32_t end = t->n - start > part_rows ? start + part_rows : t->n;
         ids.len = vals.len = w.len = 0;
         int flagged = 0; /* integer ids: the tombstone encoding when the part has an erased row */
         for (uint32_t id = start; id < end && t->idkind == ENG_ID_INT64 && !flagged; id++)
             flagged = eng__table_erased(t, id) || (erase && eng__idset_contains(erase, id));
-        for (uint32_t id = start; id < end; id++) {
+        for (uint32_t id = start; id < end && !rc; id++) {
+            ENG__WORK(1);
+            if ((rc = eng__prog_step(&pg, id))) /* per row: a part is 2^16 of them */
+                break;
             int gone = eng__table_erased(t, id) || (erase && eng__idset_contains(erase, id));
             put_id(&ids, t, id, gone, flagged);
             if (gone)
@@ -141,6 +145,8 @@ int eng__aud_rewrite(eng_engine *e, const char *op, eng__aud *a, const eng__idse
             else
                 put_row(&vals, t, id, kind, idx, nc);
         }
+        if (rc)
+            break;
         eng__wr_uvar(&w, nc);
         for (uint32_t i = 0; i < nc; i++) {
             eng__wr_u8(&w, kind[i]);
@@ -158,7 +164,7 @@ int eng__aud_rewrite(eng_engine *e, const char *op, eng__aud *a, const eng__idse
         eng__aud_delta_key(a, key, sizeof key, seq, part);
         rc = eng__rec_put(e->store, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, w.data, w.len);
         if (!rc)
-            rc = eng__prog_step(&pg, end);
+            rc = eng__prog_batch(&pg, end);
     }
     if (!rc)
         rc = eng__prog_end(&pg);

@@ -120,6 +120,7 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key,
     }
     int idkind = eng__rd_u8(&r);
     uint64_t nrows = eng__rd_uvar(&r);
+    ENG__WORK(nrows);
     int tombs = idkind == ENG__IDK_INT_TOMB && t->idkind == ENG_ID_INT64;
     if (!eng__rd_ok(&r) || (idkind != t->idkind && !tombs))
         return eng__err(ENG_ECORRUPT, key, "delta: id kind does not match the schema");

@@ -221,6 +221,8 @@ static eng_rule_column column_from(const eng_rule_column *c, size_t r0)
     return s;
 }
 
+size_t eng__filter_slice_rows = (size_t)1 << 18; /* a multiple of 64; tests lower it */
+
 /* Evaluate over the table. With a progress callback the rows go in slices of
  * 2^18 ("audience.filter", rows), so a large table reports as it goes and can
  * be cancelled; without one, one pass (a slice repeats the per-call setup). */
@@ -233,7 +235,7 @@ static int eval_rows(eng__aud *a, const eng_rule *rule, const eng_rule_column *c
         eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n, cols, ncols};
         return eng_rule_eval_batch(rule, &b, NULL, sel, NULL);
     }
-    enum { SLICE = 1 << 18 };
+    const size_t SLICE = eng__filter_slice_rows;
     eng_rule_column *part = keep(s, eng__calloc(s->mem, ncols, sizeof *part));
     if (!part)
         return eng__nomem();
@@ -243,6 +245,7 @@ static int eval_rows(eng__aud *a, const eng_rule *rule, const eng_rule_column *c
         for (size_t i = 0; i < ncols; i++)
             part[i] = column_from(&cols[i], r0);
         eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n - r0 < SLICE ? n - r0 : SLICE, part, ncols};
+        ENG__WORK(b.nrows);
         if (!(rc = eng_rule_eval_batch(rule, &b, NULL, sel + r0 / 64, NULL)))
             rc = eng__prog_batch(&pg, r0 + b.nrows);
     }

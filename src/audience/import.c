@@ -13,7 +13,7 @@
 /* Rows per stored part. A part is written to the store's batch as soon as
  * it is complete, while it is still in cache (the checksum and the store's
  * copy then cost little); about 0.7 MB at 90 bytes a row. */
-#define PART_ROWS 8192
+uint32_t eng__aud_part_rows = 8192; /* rows per stored delta part; tests lower it */
 
 int eng__import_opts(const eng_import_options *in, eng_import_options *out)
 {
@@ -453,7 +453,7 @@ static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, int
     ci->ids.len = (size_t)(o - ci->ids.data);
     ci->part.len = (size_t)(vo - ci->part.data);
     ci->rows++;
-    if (++ci->part_rows == PART_ROWS)
+    if (++ci->part_rows >= eng__aud_part_rows)
         return part_end(ci);
     return 0;
 bad:

@@ -116,7 +116,7 @@ static int union_of(eng__aud *st, const uint32_t *ids, size_t n, eng__idset *out
     eng__idset_free(out);
     for (size_t i = 0; i < n && !rc; i++) {
         const eng__idset *ref;
-        if ((rc = eng__group_eval_ref(st, ids[i], &tmp[i & 1], &ref)) || (rc = eng__prog_step(pg, pg->done + 1)))
+        if ((rc = eng__group_eval_ref(st, ids[i], &tmp[i & 1], &ref)) || (rc = eng__prog_batch(pg, pg->done + 1)))
             break;
         if (i == 0) {
             first = ref; /* uploaded groups are lent, not copied */
@@ -154,7 +154,7 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
     /* Reach per channel (the preview), and the channel filter. */
     eng__idset_free(&tmp);
     for (int ch = 0; ch < ENG_CH_COUNT && !rc; ch++) {
-        if ((rc = eng__prog_step(&pg, pg.done + 1)))
+        if ((rc = eng__prog_batch(&pg, pg.done + 1)))
             break;
         if (!st->t.ch[ch].used)
             continue;

@@ -166,6 +166,8 @@ static int load_schema(eng__aud *a)
 typedef struct replay {
     eng__aud *a;
     uint64_t ins, upd;
+    eng__prog pg; /* "audience.load": stored parts replayed */
+    uint64_t parts;
 } replay;
 
 static int replay_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
@@ -174,7 +176,11 @@ static int replay_cb(const void *key, size_t klen, const void *val, size_t vlen,
     char k[ENG__AUD_KEY_MAX];
     eng__key_printable(key, klen, k, sizeof k);
     eng__rec rec;
-    int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_AUD_DELTA, DELTA_V, &rec);
+    /* the first report comes with the first stored part: an org with none loads silently */
+    int rc = rp->parts++ ? eng__prog_batch(&rp->pg, rp->parts - 1)
+                         : eng__prog_start(&rp->pg, rp->a->e, "audience.load", 0);
+    if (!rc)
+        rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_AUD_DELTA, DELTA_V, &rec);
     if (rc)
         return rc;
     /* P t/<16 hex>/<8 hex> */
@@ -215,13 +221,19 @@ static int load(eng_engine *e, const char *org, eng__aud **out)
     snprintf(a->org, sizeof a->org, "%s", org);
     a->plen = (size_t)snprintf(a->pfx, sizeof a->pfx, "a/o/%s/", org);
     eng__table_init(&a->t, &e->mem);
-    replay rp = {a, 0, 0};
+    replay rp;
+    memset(&rp, 0, sizeof rp);
+    rp.a = a;
     char tp[ENG__AUD_KEY_MAX];
     size_t tl;
     eng__aud_keys(a, tp, sizeof tp, "t/", &tl);
+    /* An org's customers are read on its first use after an open or a
+     * compaction: a long step inside whatever call needs them. */
     int rc = load_schema(a);
     if (!rc)
         rc = eng__kv_scan(e->store, tp, tl, replay_cb, &rp);
+    if (!rc && rp.parts)
+        rc = eng__prog_end(&rp.pg);
     if (!rc)
         rc = eng__groups_load(a);
     if (!rc)

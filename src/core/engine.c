@@ -429,6 +429,7 @@ void eng__log_import(eng_engine *e, const char *what, const char *org, int rc, u
 }
 
 uint64_t eng__prog_every_ns = 100000000ull; /* ~100 ms of work between reports; tests set 0 */
+_Thread_local uint64_t eng__work_units;
 
 static uint64_t mono_ns(void)
 {

@@ -119,5 +119,15 @@ int eng__prog_end(eng__prog *p);
 /* _step for steps that each take a while (a chunk, an org, a slice of rows):
  * reads the clock at every call instead of every 64th. */
 int eng__prog_batch(eng__prog *p, uint64_t done);
+/* Units of work done on this thread (rows decoded, replayed, rewritten,
+ * scanned or attributed), counted where the rows are handled, apart from the
+ * progress calls: test_progress_gap reads it at every report to find the
+ * largest stretch of work that reported nothing. The library never reads it. */
+extern _Thread_local uint64_t eng__work_units;
+/* qsort that steps @p p (done unchanged) as it goes (prog_sort.c); NULL or no
+ * callback: plain qsort. ENG_ENOMEM (scratch of n elements) or ENG_ECANCELLED,
+ * the array then holds its elements in some order. */
+int eng__prog_sort(eng__prog *p, void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+#define ENG__WORK(n) (eng__work_units += (uint64_t)(n))
 
 #endif

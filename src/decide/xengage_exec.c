@@ -167,7 +167,7 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     for (unsigned j = 0; j < x->k; j++)
         cfg.cost[j] = (double)ctx->settings->channel_cost[x->chan[j]];
     mean_ctx m = {0, 0};
-    int rc = eng__txn_scan(e, ctx->org, 0, x->start, ENG__NO_CUSTOMER, mean_cb, &m);
+    int rc = eng__txn_scan(e, ctx->org, 0, x->start, ENG__NO_CUSTOMER, NULL, mean_cb, &m);
     if (rc)
         return rc;
     /* Without sales history the value is unknown: send the best channel rather than nothing. */
@@ -367,7 +367,7 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
         return eng__nomem();
     for (uint32_t i = 0; i < x->ncust; i++)
         x->last_txn[i] = -1;
-    if ((rc = eng__txn_scan(e, ctx->org, x->start, now + 1, ENG__NO_CUSTOMER, txn_cb, x)))
+    if ((rc = eng__txn_scan(e, ctx->org, x->start, now + 1, ENG__NO_CUSTOMER, NULL, txn_cb, x)))
         return rc;
     eng__touch_filter f;
     eng__touch_filter_init(&f);

@@ -998,6 +998,8 @@ int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out)
         for (uint32_t i = 0; i < c.nsend && !rc; i++) {
             pend p;
             arena.len = 0;
+            if ((rc = eng__prog_step(&pg, pg.done))) /* per send: rendering is the slow part */
+                break;
             int why = build(r, xc, &view, &c, i, codes ? codes[c.send[i].cust] : NULL, &arena, &p);
             if (why < 0) {
                 rc = why;
@@ -1017,6 +1019,7 @@ int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out)
         eng__free(&e->mem, codes);
         eng__wr_free(&arena);
         eng__chunk_free(&c);
+        ENG__WORK(c.ncust);
         if (!rc)
             rc = eng__prog_batch(&pg, (uint64_t)(idx + 1) * xc->rec.chunk_size);
     }

@@ -260,7 +260,7 @@ int eng__ev_load_pending(eng__ev *ev);
 int eng__ev_load_touches(eng__ev *ev, eng__evorg *o);
 int eng__ev_load_txns(eng__ev *ev, eng__evorg *o);
 int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *c);
-int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, uint64_t *dropped);
+int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog *pg, uint64_t *dropped);
 /* Check the caller's report version (or use tmp) and zero it. */
 int eng__ev_report_start(eng_event_report *in, eng_event_report *tmp, eng_event_report **out);
 

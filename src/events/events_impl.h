@@ -151,6 +151,7 @@ typedef struct eng__touch_filter {
     uint32_t customer;       /* ENG__NO_CUSTOMER (set by eng__touch_filter_init) = all */
     uint64_t campaign;       /* 0 = all */
     uint64_t message;        /* 0 = all messages (of the campaign) */
+    eng__prog *pg;           /* the caller's progress: reported (done unchanged) per segment read; NULL: none */
 } eng__touch_filter;
 
 void eng__touch_filter_init(eng__touch_filter *f);
@@ -164,7 +165,7 @@ typedef struct eng__touch_buf {
     eng__touch_cols c;
     void *mem; /* owns the arrays */
 } eng__touch_buf;
-int eng__touch_customer(eng_engine *e, const char *org, uint32_t customer, eng__touch_buf *out);
+int eng__touch_customer(eng_engine *e, const char *org, uint32_t customer, eng__prog *pg, eng__touch_buf *out);
 void eng__touch_buf_free(eng_engine *e, eng__touch_buf *b);
 
 /* X-Engage history: for customers [lo, hi) of an org, counts of sends and of
@@ -219,8 +220,9 @@ typedef struct eng__txn_cols {
 typedef int (*eng__txn_seg_fn)(const eng__txn_cols *c, void *user);
 
 /* Transactions of an org (NULL: every org) with time in [from, to) (to == 0:
- * no bound), of one customer (ENG__NO_CUSTOMER: all). */
-int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, uint32_t customer,
+ * no bound), of one customer (ENG__NO_CUSTOMER: all). @p pg: the caller's
+ * progress, reported (done unchanged) per segment read; NULL: none. */
+int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, uint32_t customer, eng__prog *pg,
                   eng__txn_seg_fn fn, void *user);
 const char *eng__txn_store_str(eng_engine *e, uint16_t org, uint32_t store, size_t *len);
 const char *eng__txn_sku_str(eng_engine *e, uint16_t org, uint32_t sku, size_t *len);

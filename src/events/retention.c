@@ -70,7 +70,7 @@ static size_t drop_rows(eng__tcols *c, const eng__sends *s, const uint8_t *gone)
     return dropped;
 }
 
-static int retain_touches(eng__ev *ev, eng__evorg *o, eng_time cutoff, uint64_t *dropped)
+static int retain_touches(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog *pg, uint64_t *dropped)
 {
     const eng__mem *mem = &ev->e->mem;
     eng__sends *s = &ev->s;
@@ -88,8 +88,10 @@ static int retain_touches(eng__ev *ev, eng__evorg *o, eng_time cutoff, uint64_t 
         char key[48];
         const eng__seg *z = &o->tseg.v[i];
         eng__ev_key(key, sizeof key, o->code, "t/s", z->id, 0);
-        if ((rc = eng__tseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, &ev->dec, mem)))
+        if ((rc = eng__prog_batch(pg, pg->done)) || /* per segment: one org can hold most of the events */
+            (rc = eng__tseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, &ev->dec, mem)))
             break;
+        ENG__WORK(ev->dec.n);
         size_t d = drop_rows(&ev->dec, s, gone);
         if (d) {
             *dropped += d;
@@ -133,7 +135,8 @@ ENG_API int eng_events_compact(eng_engine *e)
                 continue;
             eng_time cutoff = now - (eng_time)o->retention_days * ENG_DAY;
             uint64_t dropped = 0;
-            if ((rc = retain_touches(ev, o, cutoff, &dropped)) || (rc = eng__retain_txns(ev, o, cutoff, &dropped)))
+            if ((rc = retain_touches(ev, o, cutoff, &pg, &dropped)) ||
+                (rc = eng__retain_txns(ev, o, cutoff, &pg, &dropped)))
                 break;
             if (dropped && cutoff > o->data_from) {
                 o->data_from = cutoff;

@@ -479,7 +479,7 @@ size_t eng__rcols_keep(eng__rcols *c, const uint8_t *keep)
     return dropped;
 }
 
-int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, uint64_t *dropped)
+int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog *pg, uint64_t *dropped)
 {
     const eng__mem *mem = &ev->e->mem;
     int rc = ENG_OK;
@@ -490,9 +490,11 @@ int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, uint64_t *drop
             continue;
         char key[48];
         eng__ev_key(key, sizeof key, o->code, "r/s", z->id, 0);
-        if ((rc = eng__rseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, &ev->rdec, mem)))
+        if ((rc = eng__prog_batch(pg, pg->done)) ||
+            (rc = eng__rseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, &ev->rdec, mem)))
             break;
         eng__rcols *c = &ev->rdec;
+        ENG__WORK(c->n);
         uint8_t *keep = eng__malloc(mem, c->n ? c->n : 1);
         if (!keep) {
             rc = eng__nomem();
@@ -521,8 +523,9 @@ int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, uint64_t *drop
     for (size_t i = 0; i < o->rseg.n && !rc; i++) {
         char key[48];
         eng__ev_key(key, sizeof key, o->code, "r/s", o->rseg.v[i].id, 0);
-        if (!(rc = eng__rseg_decode(o->rseg.v[i].buf + ENG__REC_HEADER, o->rseg.v[i].len - ENG__REC_HEADER, key,
-                                    &ev->rdec, mem)))
+        if (!(rc = eng__prog_batch(pg, pg->done)) &&
+            !(rc = eng__rseg_decode(o->rseg.v[i].buf + ENG__REC_HEADER, o->rseg.v[i].len - ENG__REC_HEADER, key,
+                                     &ev->rdec, mem)))
             rc = index_rows(o, mem, &ev->rdec);
     }
     return rc;

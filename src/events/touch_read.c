@@ -100,8 +100,10 @@ static int scan_org(eng__ev *ev, eng__evorg *o, const eng__touch_filter *f, eng_
             continue;
         char key[48];
         eng__ev_key(key, sizeof key, o->code, "t/s", z->id, 0);
-        if ((rc = eng__tseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, d, mem)))
+        if ((f->pg && (rc = eng__prog_batch(f->pg, f->pg->done))) ||
+            (rc = eng__tseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, d, mem)))
             break;
+        ENG__WORK(d->n);
         if (needs_filter(f, &cs, z))
             filter_rows(d, f, &cs);
         rc = emit(d, o->code, fn, user);
@@ -119,6 +121,7 @@ static int scan_org(eng__ev *ev, eng__evorg *o, const eng__touch_filter *f, eng_
         memcpy(d->send, t->send, t->n * sizeof *d->send);
         memcpy(d->detail, t->detail, t->n * sizeof *d->detail);
         d->n = t->n;
+        ENG__WORK(d->n);
         filter_rows(d, f, &cs);
         rc = emit(d, o->code, fn, user);
     }
@@ -192,7 +195,7 @@ static int by_time(const void *a, const void *b)
         eng__free(mem, tmp_);                                                  \
     } while (0)
 
-int eng__touch_customer(eng_engine *e, const char *org, uint32_t customer, eng__touch_buf *out)
+int eng__touch_customer(eng_engine *e, const char *org, uint32_t customer, eng__prog *pg, eng__touch_buf *out)
 {
     const eng__mem *mem = &e->mem;
     memset(out, 0, sizeof *out);
@@ -203,6 +206,7 @@ int eng__touch_customer(eng_engine *e, const char *org, uint32_t customer, eng__
     eng__touch_filter_init(&f);
     f.org = org;
     f.customer = customer;
+    f.pg = pg;
     collect cl = {mem, t, NULL, 0};
     uint16_t code = 0;
     int rc = org ? eng__ev_org_code(e, org, &code) : ENG_OK;
@@ -314,7 +318,7 @@ ENG_API int eng_touches_of_customer(eng_engine *e, const char *org, uint32_t cus
     eng__touch_buf b;
     if (!org || !fn)
         rc = eng__err(ENG_EINVAL, org ? "fn" : "org", "argument is NULL");
-    else if (!(rc = eng__touch_customer(e, org, customer, &b))) {
+    else if (!(rc = eng__touch_customer(e, org, customer, NULL, &b))) {
         for (size_t i = 0; i < b.c.n && !rc; i++) {
             eng_touch_row row = {ENG_TOUCH_ROW_VERSION, b.c.time[i], b.c.customer[i], b.c.channel[i],
                                  b.c.status[i], 0, 0, 0, 0, ""};

@@ -66,7 +66,7 @@ static int emit(eng__rcols *c, uint16_t org, eng_time from, eng_time to, uint32_
 }
 
 static int scan_org(eng__ev *ev, eng__evorg *o, const eng__table *t, eng_time from, eng_time to, uint32_t customer,
-                    eng__txn_seg_fn fn, void *user)
+                    eng__prog *pg, eng__txn_seg_fn fn, void *user)
 {
     const eng__mem *mem = &ev->e->mem;
     eng__rcols *d = &ev->rdec;
@@ -77,8 +77,10 @@ static int scan_org(eng__ev *ev, eng__evorg *o, const eng__table *t, eng_time fr
             continue;
         char key[48];
         eng__ev_key(key, sizeof key, o->code, "r/s", z->id, 0);
-        if ((rc = eng__rseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, d, mem)))
+        if ((pg && (rc = eng__prog_batch(pg, pg->done))) ||
+            (rc = eng__rseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, d, mem)))
             break;
+        ENG__WORK(d->n);
         join_customers(d, t);
         rc = emit(d, o->code, from, to, customer, mem, fn, user);
     }
@@ -86,13 +88,14 @@ static int scan_org(eng__ev *ev, eng__evorg *o, const eng__table *t, eng_time fr
         d->n = d->nitems = d->slen = 0;
         if ((rc = eng__rcols_append(d, mem, &o->rtail)))
             return rc;
+        ENG__WORK(d->n);
         join_customers(d, t);
         rc = emit(d, o->code, from, to, customer, mem, fn, user);
     }
     return rc;
 }
 
-int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, uint32_t customer,
+int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, uint32_t customer, eng__prog *pg,
                   eng__txn_seg_fn fn, void *user)
 {
     eng__ev *ev;
@@ -104,11 +107,11 @@ int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, ui
         eng__evorg *o;
         if ((rc = eng__aud_get(e, org, &a)))
             return rc;
-        return eng__ev_org(ev, org, 0, &o) ? ENG_OK : scan_org(ev, o, &a->t, from, to, customer, fn, user);
+        return eng__ev_org(ev, org, 0, &o) ? ENG_OK : scan_org(ev, o, &a->t, from, to, customer, pg, fn, user);
     }
     for (uint32_t i = 0; i < ev->norgs && !rc; i++) /* each org against its own customers */
         if (ev->orgs[i] && !(rc = eng__aud_get(e, ev->orgs[i]->name, &a)))
-            rc = scan_org(ev, ev->orgs[i], &a->t, from, to, customer, fn, user);
+            rc = scan_org(ev, ev->orgs[i], &a->t, from, to, customer, pg, fn, user);
     return rc;
 }
 
@@ -238,7 +241,7 @@ ENG_API int eng_txn_scan(eng_engine *e, const char *org, const char *customer, e
     else if (!(rc = eng__aud_get(e, org, &a))) {
         if (customer && eng__customer_find(&a->t, customer, strlen(customer), &id) != ENG_OK)
             p.ext = customer; /* not (yet) a known customer: match the external id as given */
-        rc = eng__txn_scan(e, org, from, to, id, pub_cb, &p);
+        rc = eng__txn_scan(e, org, from, to, id, NULL, pub_cb, &p);
     }
     eng__leave(e);
     return rc;

@@ -152,6 +152,10 @@ int eng__attr_txns(run *x, size_t n, const uint32_t *cust, const eng_time *t, co
     const int hit_rate = !x->sp.has_goal;
     /* Word by word through the selection: only the rows whose condition holds are read. */
     for (size_t w = 0; w < (n + 63) / 64; w++) {
+        int rc;
+        if (!(w * 64 & (eng__attr_beat_rows - 1)) && x->pg && (rc = eng__prog_batch(x->pg, x->pg_row + w * 64)))
+            return rc;
+        ENG__WORK(64);
         uint64_t bits = sel ? sel[w] : ~0ull;
         if (w == n / 64)
             bits &= (n % 64) ? (1ull << (n % 64)) - 1 : 0;
@@ -284,6 +288,11 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
         memcpy(sent, x->sent_at, nmsg * sizeof *sent);
     int rc = ENG_OK;
     for (size_t i = 0; i < n; i++) {
+        if (!(i & (eng__attr_beat_rows - 1))) {
+            ENG__WORK(n - i < eng__attr_beat_rows ? n - i : eng__attr_beat_rows);
+            if (i && x->pg && (rc = eng__prog_batch(x->pg, x->pg_row + i)))
+                break;
+        }
         uint32_t id = ms[i];
         unsigned m = id < mtab_n ? mtab[id] : msg_slow(x, id);
         if (!m)
@@ -324,6 +333,8 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
         memcpy(x->sent_at, sent, nmsg * sizeof *sent);
     for (unsigned b = 0; b < PART_MAX; b++) { /* the bits of every row before a failure are set */
         int frc = fill[b] || cfill[b] ? flush_bucket(x, b) : ENG_OK;
+        if (!frc && !rc && x->pg && (b & 15) == 15)
+            frc = eng__prog_batch(x->pg, x->pg->done); /* up to the whole key buffer waits here */
         if (frc && !rc)
             rc = frc;
     }
@@ -350,6 +361,15 @@ void eng__attr_free(run *x)
     eng__free(x->mem, x->sent_at);
     report_drop(x->mem, x->r);
     eng__free(x->mem, x);
+}
+
+size_t eng__attr_beat_rows = 65536;
+
+int eng__attr_beat(run *x, int chunk)
+{
+    if (!x->pg)
+        return ENG_OK;
+    return chunk ? eng__prog_batch(x->pg, x->pg->done) : eng__prog_step(x->pg, x->pg->done);
 }
 
 int eng__attr_finish(run *x, eng_report **out)
@@ -473,6 +493,7 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
     if (!rc) {
         x->from = from;
         x->to = to;
+        x->pg = p && engine->progress_fn ? p : NULL;
         rc = map_ids(x);
     }
     if (!rc)
@@ -488,6 +509,7 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
     for (size_t at = 0; !rc && (at == 0 || at < touches->n); at += slice) {
         size_t k = touches->n - at < slice ? touches->n - at : slice;
         x->row0 = at;
+        x->pg_row = txns->n + at;
         rc = eng__attr_touches(x, k, touches->customer + at, touches->message + at, touches->channel + at,
                                touches->status + at, touches->time + at);
         if (!rc && p)

@@ -105,7 +105,16 @@ typedef struct eng__attr {
     int touches_seen;
     eng_time from, to;        /* only events in [from, to] (both 0: all) */
     size_t row0;              /* touch rows fed before this chunk (error messages name the whole column's row) */
+    eng__prog *pg;            /* "measure.attribute" while a caller watches (NULL: none) */
+    uint64_t pg_row;          /* rows fed before this call, for pg */
 } eng__attr;
+
+/* A progress report (rows fed so far, or none new) every eng__attr_beat_rows
+ * rows of a pass (a power of two, 2^16; tests lower it); the report build after
+ * the passes steps through eng__attr_beat(). */
+extern size_t eng__attr_beat_rows;
+/* @p chunk: after a chunk of work (reads the clock), else after one row. */
+int eng__attr_beat(eng__attr *a, int chunk);
 
 /* Start a run; the spec is checked by the caller. @p amount_scale: decimals of the amounts fed. */
 int eng__attr_begin(eng_engine *e, const eng_measure_spec *sp, int amount_scale, eng__attr **out);

@@ -38,6 +38,12 @@ int eng__attr_tally(run *x)
     if (!mword)
         return eng__nomem();
     for (size_t w = 0; w < x->words; w++) {
+        int rc;
+        if (!(w * 64 & (eng__attr_beat_rows - 1)) && (rc = eng__attr_beat(x, 1))) {
+            eng__free(x->mem, mword);
+            return rc;
+        }
+        ENG__WORK(1);
         uint64_t all = 0, cw[ENG_MAX_CHANNELS] = {0};
         for (size_t m = 0; m < x->nmsg; m++) {
             uint64_t mw = 0;
@@ -162,7 +168,9 @@ int eng__attr_walk(run *x)
         rc = eng__nomem();
         goto out;
     }
-    eng__sort_cand(x->cd, tmp, n);
+    eng__sort_cand(x->cd, tmp, n); /* a sort is one step (not metered): bench_progress times it */
+    if ((rc = eng__attr_beat(x, 1)))
+        goto out;
     eng__qtx *qtmp = eng__malloc(x->mem, (x->nq ? x->nq : 1) * sizeof *qtmp);
     if (!qtmp) {
         rc = eng__nomem();
@@ -170,12 +178,16 @@ int eng__attr_walk(run *x)
     }
     eng__sort_qtx(x->qtx, qtmp, x->nq);
     eng__free(x->mem, qtmp);
+    if ((rc = eng__attr_beat(x, 1)))
+        goto out;
     uint32_t cstamp[ENG_MAX_CHANNELS] = {0};
     const int model = sp->has_goal ? sp->goal.attribution : ENG_ATTR_LAST_TOUCH;
     const int all_credited = model == ENG_ATTR_LINEAR || model == ENG_ATTR_TIME_DECAY;
     const eng_time hl = sp->half_life ? sp->half_life : 7 * ENG_DAY;
     size_t qi = 0;
     for (size_t ci = 0; ci < n;) {
+        if ((rc = eng__attr_beat(x, 0))) /* one step per customer */
+            goto out;
         uint32_t c = x->cd[ci].cust;
         size_t ce = ci;
         while (ce < n && x->cd[ce].cust == c)
@@ -184,6 +196,7 @@ int eng__attr_walk(run *x)
         cand *buf = x->cd + ci;
         size_t k = ce - ci;
         ci = ce;
+        ENG__WORK(k);
         cand_sort(buf, k, cand_cmp_key);
         size_t u = 0;
         for (size_t j = 0; j < k; j++)
@@ -284,6 +297,12 @@ int eng__attr_control(run *x)
         if (sent[m] < first)
             first = sent[m];
     for (size_t i = 0; i < sp->n_control; i++) {
+        int rc;
+        if ((rc = eng__attr_beat(x, 0))) {
+            eng__free(x->mem, seen);
+            return rc;
+        }
+        ENG__WORK(1);
         uint32_t c = sp->control[i];
         if (c >= sp->n_customers) {
             eng__free(x->mem, seen);

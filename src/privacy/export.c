@@ -107,11 +107,11 @@ static int attributes(eng__wr *w, eng_engine *e, const char *org, const eng__tab
 static const char *const source_names[] = {"", "import", "api", "unsubscribe", "complaint"};
 
 /* Every consent and opt-out change, oldest first (eng_consent_history). */
-static int consent_history(eng__wr *w, eng_engine *e, eng__aud *a, uint32_t id)
+static int consent_history(eng__wr *w, eng_engine *e, eng__aud *a, uint32_t id, eng__prog *pg)
 {
     eng__chist h;
     eng__chist_init(&h, &e->mem, id);
-    int rc = eng__chist_build(a, &h);
+    int rc = eng__chist_build(a, &h, pg);
     js_raw(w, ",\"consent_history\":[");
     for (size_t i = 0; i < h.n && !rc; i++) {
         eng_consent_change c = ENG_CONSENT_CHANGE_INIT;
@@ -149,16 +149,16 @@ static int groups(eng__wr *w, eng_engine *e, eng__aud *a, uint32_t id, eng__prog
         }
         eng__idset_free(&tmp);
         if (!rc)
-            rc = eng__prog_step(pg, pg->done + 1);
+            rc = eng__prog_batch(pg, pg->done + 1);
     }
     js_raw(w, "]");
     return rc;
 }
 
-static int touches(eng__wr *w, eng_engine *e, const char *org, uint32_t id)
+static int touches(eng__wr *w, eng_engine *e, const char *org, uint32_t id, eng__prog *pg)
 {
     eng__touch_buf b;
-    int rc = eng__touch_customer(e, org, id, &b);
+    int rc = eng__touch_customer(e, org, id, pg, &b);
     if (rc == ENG_ENOTFOUND) { /* the org has no events */
         eng_error_clear();
         js_raw(w, ",\"contacted\":[]");
@@ -263,11 +263,11 @@ static int on_txns(const eng__txn_cols *c, void *user)
     return 0;
 }
 
-static int transactions(eng__wr *w, eng_engine *e, const char *org, uint32_t id)
+static int transactions(eng__wr *w, eng_engine *e, const char *org, uint32_t id, eng__prog *pg)
 {
     txctx x = {w, e, 0, 0};
     js_raw(w, ",\"transactions\":[");
-    int rc = eng__txn_scan(e, org, 0, 0, id, on_txns, &x);
+    int rc = eng__txn_scan(e, org, 0, 0, id, pg, on_txns, &x);
     if (rc == ENG_ENOTFOUND) {
         eng_error_clear();
         rc = ENG_OK;
@@ -324,11 +324,12 @@ int eng__privacy_export(eng_engine *e, const char *org, const char *ext, eng__wr
     /* Progress: one unit per part (attributes with contacts, consent, touches,
      * transactions, coupons) and one per group tested. */
     if (!(rc = eng__prog_start(pg, e, "privacy.export", 5 + (uint64_t)a->ng)) &&
-        !(rc = attributes(w, e, org, &a->t, id)) && !(rc = eng__prog_step(pg, 1)) &&
-        !(rc = consent_history(w, e, a, id)) && !(rc = eng__prog_step(pg, 2)) && !(rc = groups(w, e, a, id, pg)) &&
-        !(rc = touches(w, e, org, id)) && !(rc = eng__prog_step(pg, pg->done + 1)))
-        rc = transactions(w, e, org, id);
-    if (!rc && !(rc = eng__prog_step(pg, pg->done + 1)))
+        !(rc = attributes(w, e, org, &a->t, id)) && !(rc = eng__prog_batch(pg, 1)) &&
+        !(rc = consent_history(w, e, a, id, pg)) && !(rc = eng__prog_batch(pg, 2)) &&
+        !(rc = groups(w, e, a, id, pg)) && !(rc = touches(w, e, org, id, pg)) &&
+        !(rc = eng__prog_batch(pg, pg->done + 1)))
+        rc = transactions(w, e, org, id, pg);
+    if (!rc && !(rc = eng__prog_batch(pg, pg->done + 1)))
         rc = coupons(w, e, org, id);
     js_raw(w, "}");
     if (!rc && w->err)

@@ -278,9 +278,9 @@ static inline void dx_world(dx *f, size_t n, unsigned batch_size, unsigned in_fl
     if (!ids)
         abort();
     for (size_t i = 0; i < n; i++) {
-        if (!(ids[i] = malloc(16)))
+        if (!(ids[i] = malloc(24)))
             abort();
-        snprintf(ids[i], 16, "c%zu", i);
+        snprintf(ids[i], 24, "c%zu", i);
     }
     assert_int_equal(eng_group_upload_ids(f->e, "root", g, (const char *const *)ids, n, ENG_UPLOAD_REPLACE, NULL, NULL),
                      ENG_OK);

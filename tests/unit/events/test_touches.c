@@ -207,7 +207,7 @@ static void permutations(void **st)
         rows_seen seen = {0, 0, {0}, {{0}}};
         eng__touch_buf b;
         assert_int_equal(eng__enter(f.e), ENG_OK);
-        assert_int_equal(eng__touch_customer(f.e, "acme", 0, &b), ENG_OK);
+        assert_int_equal(eng__touch_customer(f.e, "acme", 0, NULL, &b), ENG_OK);
         seen.n = (int)b.c.n;
         eng__touch_buf_free(f.e, &b);
         eng__leave(f.e);
@@ -316,7 +316,7 @@ static void batch_permutations(void **st)
             for (uint32_t s = 0; s < BP_SENDS; s++) {
                 assert_int_equal(sv.status[s], want[s]);
                 eng__touch_buf tb;
-                assert_int_equal(eng__touch_customer(f.e, "acme", s, &tb), ENG_OK);
+                assert_int_equal(eng__touch_customer(f.e, "acme", s, NULL, &tb), ENG_OK);
                 const char *got = NULL;
                 size_t gl = 0;
                 for (size_t i = 0; i < tb.c.n; i++)
@@ -540,7 +540,7 @@ static void retention(void **st)
         assert_int_equal(from, now - 30 * ENG_DAY);
         eng__touch_buf b;
         assert_int_equal(eng__enter(f.e), ENG_OK);
-        assert_int_equal(eng__touch_customer(f.e, "acme", 3, &b), ENG_OK);
+        assert_int_equal(eng__touch_customer(f.e, "acme", 3, NULL, &b), ENG_OK);
         assert_int_equal(b.c.n, 2); /* campaign 2's sent and opened */
         eng__touch_buf_free(f.e, &b);
         eng__leave(f.e);

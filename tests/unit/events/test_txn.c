@@ -206,7 +206,7 @@ static void scans_and_join(void **st)
                 want.qty += (uint64_t)atoi(g->fv[i]), want.qty_n++;
         }
     assert_int_equal(eng__enter(f.e), ENG_OK);
-    assert_int_equal(eng__txn_scan(f.e, "acme", from, to, ENG__NO_CUSTOMER, sum_cb, &got), ENG_OK);
+    assert_int_equal(eng__txn_scan(f.e, "acme", from, to, ENG__NO_CUSTOMER, NULL, sum_cb, &got), ENG_OK);
     eng__leave(f.e);
     assert_int_equal(want.n, got.n);
     assert_int_equal(want.amount, got.amount);
@@ -229,7 +229,7 @@ static void scans_and_join(void **st)
     assert_int_equal(eng_customer_find(f.e, "admin", g->cust[u], &cid), ENG_OK);
     sum one = {0, 0, 0, 0, cid};
     assert_int_equal(eng__enter(f.e), ENG_OK);
-    assert_int_equal(eng__txn_scan(f.e, "acme", 0, 0, cid, sum_cb, &one), ENG_OK);
+    assert_int_equal(eng__txn_scan(f.e, "acme", 0, 0, cid, NULL, sum_cb, &one), ENG_OK);
     eng__leave(f.e);
     assert_int_equal(one.n, (uint64_t)cnt);
     memset(s, 0, sizeof *s);
@@ -331,7 +331,7 @@ static void sealed_and_retention(void **st)
     evfx_reopen(&f);
     uint64_t cnt = 0;
     assert_int_equal(eng__enter(f.e), ENG_OK);
-    assert_int_equal(eng__txn_scan(f.e, "acme", 0, 0, ENG__NO_CUSTOMER, count_cb, &cnt), ENG_OK);
+    assert_int_equal(eng__txn_scan(f.e, "acme", 0, 0, ENG__NO_CUSTOMER, NULL, count_cb, &cnt), ENG_OK);
     eng__leave(f.e);
     assert_int_equal(cnt, n);
     /* keep 30 days */
@@ -347,7 +347,7 @@ static void sealed_and_retention(void **st)
     for (int pass = 0; pass < 2; pass++) {
         cnt = 0;
         assert_int_equal(eng__enter(f.e), ENG_OK);
-        assert_int_equal(eng__txn_scan(f.e, "acme", 0, 0, ENG__NO_CUSTOMER, count_cb, &cnt), ENG_OK);
+        assert_int_equal(eng__txn_scan(f.e, "acme", 0, 0, ENG__NO_CUSTOMER, NULL, count_cb, &cnt), ENG_OK);
         eng__leave(f.e);
         assert_int_equal(cnt, want);
         evfx_reopen(&f);

@@ -1,0 +1,61 @@
+/* Progress at scale (issue 16): the largest stretch between two progress
+ * reports of each long operation (engage/engine.h promises a report about
+ * every 100 ms of work), in ms of the thread's CPU time (work; on a loaded
+ * machine wall time also counts the waits for a core) and of wall time, on
+ * one org of ENG_BENCH_SIZE customers (S:
+ * 10^4, M: 10^6, L: 10^7) that went through the whole life (progress_gap.h):
+ * import, a filter group, a two-channel blast executed, receipts, one
+ * transaction per customer. Prints, per operation, its CPU and wall time, its
+ * reports and the largest gaps with where the CPU one began and ended. Asserts nothing
+ * about time. Override the size with ENG_BENCH_PROGRESS_N. */
+#include <time.h>
+
+#include "../../unit/dispatch/progress_gap.h"
+
+static uint64_t clock_us(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t wall_us(void) { return clock_us(CLOCK_MONOTONIC); }
+static uint64_t cpu_us(void) { return clock_us(CLOCK_THREAD_CPUTIME_ID); }
+
+int main(void)
+{
+    const char *size = getenv("ENG_BENCH_SIZE");
+    size_t n = size && size[0] == 'L' ? 10000000 : size && size[0] == 'S' ? 10000 : 1000000;
+    const char *o = getenv("ENG_BENCH_PROGRESS_N");
+    if (o)
+        n = strtoul(o, NULL, 10);
+    dx f;
+    uint64_t t = wall_us();
+    pg_world(&f, n, 4096);
+    printf("progress: %zu customers, world built in %.1f s\n", n, (double)(wall_us() - t) / 1e6);
+    fflush(stdout);
+    double worst = 0;
+    for (size_t i = 0; i < PG_NOPS; i++) {
+        int rc = pg_ops[i].prep ? pg_ops[i].prep(&f) : ENG_OK;
+        t = wall_us();
+        uint64_t c = cpu_us();
+        pg.meter2 = wall_us;
+        if (!rc)
+            rc = pg_measure(&f, pg_ops[i].run, cpu_us);
+        if (rc) {
+            fprintf(stderr, "%s: %s\n", pg_ops[i].name, eng_error_last()->message);
+            return 1;
+        }
+        double gap = (double)pg.max / 1000.0;
+        printf("progress %-36s CPU %8.1f ms (wall %8.1f), %5llu reports, largest gap CPU %7.1f ms (wall %7.1f) "
+               "(%s -> %s)\n",
+               pg_ops[i].name, (double)(cpu_us() - c) / 1000.0, (double)(wall_us() - t) / 1000.0,
+               (unsigned long long)pg.reports, gap, (double)pg.max2 / 1000.0, pg.max_from, pg.max_to);
+        fflush(stdout);
+        if (gap > worst)
+            worst = gap;
+    }
+    printf("progress: largest gap of all %.1f ms of CPU at %zu customers\n", worst, n);
+    dx_close(&f);
+    return 0;
+}
