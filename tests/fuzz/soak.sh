@@ -3,8 +3,11 @@
 # the *library* instrumented too (clang, -fsanitize=fuzzer-no-link, address +
 # undefined), each for a set time from its checked-in corpus, new inputs kept in
 # build-fuzz/corpus/<target>. Prints executions per target; a finding stops the
-# run with its input saved in build-fuzz/findings/.
+# run with its input saved in build-fuzz/findings/. FUZZ_RUNS=N also stops each
+# target after N executions (whichever comes first); targets run one at a time
+# on one core, at the priority of the caller (use nice -n 10 on a shared machine).
 #   sh tests/fuzz/soak.sh [seconds-per-target] [target ...]   (default 600, all)
+#   FUZZ_RUNS=10000000 nice -n 10 sh tests/fuzz/soak.sh 3600 rules
 set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-600}
@@ -14,7 +17,7 @@ if [ ! -d build-fuzz ]; then
     CC=clang meson setup build-fuzz -Ddocs=false -Db_sanitize=address,undefined -Db_lundef=false \
         -Dc_args=-fsanitize=fuzzer-no-link -Dfuzzing=true
 fi
-meson compile -C build-fuzz -j 2
+[ -n "${FUZZ_NOBUILD:-}" ] || meson compile -C build-fuzz -j 2 # FUZZ_NOBUILD=1: the binaries as built
 mkdir -p build-fuzz/findings
 for t in $targets; do
     mkdir -p "build-fuzz/corpus/$t"
@@ -23,7 +26,7 @@ for t in $targets; do
     log="build-fuzz/soak-$t.log"
     # shellcheck disable=SC2086
     if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-        "build-fuzz/tests/fuzz/fuzz_$t" -max_total_time="$secs" -max_len=4096 -print_final_stats=1 $dict \
+        "build-fuzz/tests/fuzz/fuzz_$t" -max_total_time="$secs" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -max_len=4096 -print_final_stats=1 $dict \
         -artifact_prefix="build-fuzz/findings/$t-" "build-fuzz/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
         tail -n 30 "$log"
         echo "FINDING in $t: see build-fuzz/findings/ and $log"
@@ -31,5 +34,6 @@ for t in $targets; do
     fi
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
-    echo "$t: $runs executions in ${secs}s, $cov, no finding"
+    took=$(sed -n 's/.*Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log")
+    echo "$t: $runs executions in ${took:-$secs}s, $cov, no finding"
 done
