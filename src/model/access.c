@@ -57,6 +57,20 @@ int eng__access(const eng__actor *a, const eng__org *o, int op, const char *unit
     return ENG_OK;
 }
 
+int eng__who_may(eng_engine *e, const char *actor, int op, const char *unit, eng__actor *a, eng__org *o)
+{
+    int rc = eng__who(e, actor, a, o);
+    if (rc == ENG_OK && op >= 0 && (rc = eng__access(a, o, op, unit)))
+        eng__who_free(a, o);
+    return rc;
+}
+
+void eng__who_free(eng__actor *a, eng__org *o)
+{
+    eng__org_free(o);
+    eng__actor_free(a);
+}
+
 ENG_API int eng_access_check(eng_engine *e, const char *actor, int op, const char *unit)
 {
     int rc = eng__enter(e);
@@ -67,11 +81,8 @@ ENG_API int eng_access_check(eng_engine *e, const char *actor, int op, const cha
     } else {
         eng__actor a;
         eng__org o;
-        if ((rc = eng__who(e, actor, &a, &o)) == ENG_OK) {
-            rc = eng__access(&a, &o, op, unit);
-            eng__org_free(&o);
-            eng__actor_free(&a);
-        }
+        if ((rc = eng__who_may(e, actor, op, unit, &a, &o)) == ENG_OK)
+            eng__who_free(&a, &o);
     }
     eng__leave(e);
     return rc;

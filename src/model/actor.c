@@ -106,10 +106,8 @@ ENG_API int eng_actor_put(eng_engine *e, const char *actor, const eng_actor_spec
         rc = eng__err(ENG_EVERSION, "actor.version", "unsupported eng_actor_spec version %u", spec->version);
         goto out;
     }
-    if ((rc = eng__who(e, actor, &a, &o)))
+    if ((rc = eng__who_may(e, actor, ENG_OP_ADMIN, NULL, &a, &o)))
         goto out;
-    if ((rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL)))
-        goto done;
     if (!eng__id_ok(spec->id)) {
         rc = eng__err(ENG_EINVAL, "actor.id", "actor id must be 1..64 of [A-Za-z0-9_.@-]");
         goto done;
@@ -149,14 +147,23 @@ ENG_API int eng_actor_put(eng_engine *e, const char *actor, const eng_actor_spec
     if ((rc = eng__kv_begin(e->store)) == ENG_OK)
         rc = eng__batch_end(e, eng__actor_store(e, spec, o.id, a.id));
 done:
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
 }
 
 /* ---- reading, listing and removing actors ---- */
+
+/* A stored actor as the caller's spec (strings borrowed from @p a). */
+static void actor_out(const eng__actor *a, eng_actor_spec *out)
+{
+    out->id = a->id;
+    out->roles = a->roles;
+    out->scope = a->scope;
+    out->units = (const char *const *)a->units;
+    out->n_units = a->n_units;
+}
 
 ENG_API int eng_actor_get(eng_engine *e, const char *actor, const char *id, eng_actor_spec *out)
 {
@@ -178,35 +185,28 @@ ENG_API int eng_actor_get(eng_engine *e, const char *actor, const char *id, eng_
         rc = eng__err(ENG_EVERSION, "actor.version", "unsupported eng_actor_spec version %u", out->version);
         goto out;
     }
-    if ((rc = eng__who(e, actor, &a, &o)))
+    if ((rc = eng__who_may(e, actor, ENG_OP_ADMIN, NULL, &a, &o)))
         goto out;
-    if (!(rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL))) {
-        rc = eng__id_ok(id) ? eng__actor_load(e, id, &t) : ENG_ENOTFOUND;
-        if (rc == ENG_ENOTFOUND)
-            rc = eng__err(ENG_ENOTFOUND, "id", "no actor with that id");
-        else if (!rc && strcmp(t.org, o.id) != 0) {
+    rc = eng__id_ok(id) ? eng__actor_load(e, id, &t) : ENG_ENOTFOUND;
+    if (rc == ENG_ENOTFOUND)
+        rc = eng__err(ENG_ENOTFOUND, "id", "no actor with that id");
+    else if (!rc && strcmp(t.org, o.id) != 0) {
+        eng__actor_free(&t);
+        rc = eng__err(ENG_EDENIED, "id", "the actor belongs to another org");
+    } else if (!rc) {
+        eng__model_state *st = eng__model(e);
+        if (!st) {
             eng__actor_free(&t);
-            rc = eng__err(ENG_EDENIED, "id", "the actor belongs to another org");
-        } else if (!rc) {
-            eng__model_state *st = eng__model(e);
-            if (!st) {
-                eng__actor_free(&t);
-                rc = eng__nomem();
-            } else {
-                if (st->has_actor_scratch)
-                    eng__actor_free(&st->actor_scratch);
-                st->actor_scratch = t; /* keeps the strings alive until the next eng_actor_get */
-                st->has_actor_scratch = 1;
-                out->id = t.id;
-                out->roles = t.roles;
-                out->scope = t.scope;
-                out->units = (const char *const *)t.units;
-                out->n_units = t.n_units;
-            }
+            rc = eng__nomem();
+        } else {
+            if (st->has_actor_scratch)
+                eng__actor_free(&st->actor_scratch);
+            st->actor_scratch = t; /* keeps the strings alive until the next eng_actor_get */
+            st->has_actor_scratch = 1;
+            actor_out(&t, out);
         }
     }
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
@@ -275,26 +275,23 @@ ENG_API int eng_actor_list(eng_engine *e, const char *actor, eng_actor_iter **ou
         rc = eng__err(ENG_EINVAL, "out", "out is NULL");
         goto out;
     }
-    if ((rc = eng__who(e, actor, &a, &o)))
+    if ((rc = eng__who_may(e, actor, ENG_OP_ADMIN, NULL, &a, &o)))
         goto out;
-    if (!(rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL))) {
-        eng_actor_iter *it = eng__handle_new(&e->mem, sizeof *it, ENG__H_ACTOR_ITER);
-        if (!it) {
-            rc = eng__nomem();
+    eng_actor_iter *it = eng__handle_new(&e->mem, sizeof *it, ENG__H_ACTOR_ITER);
+    if (!it) {
+        rc = eng__nomem();
+    } else {
+        it->e = e;
+        collect c = {e, it, o.id};
+        if ((rc = eng__kv_scan(e->store, "m/a/", 4, collect_cb, &c))) {
+            iter_release(it);
         } else {
-            it->e = e;
-            collect c = {e, it, o.id};
-            if ((rc = eng__kv_scan(e->store, "m/a/", 4, collect_cb, &c))) {
-                iter_release(it);
-            } else {
-                it->magic = ACTOR_ITER_MAGIC;
-                eng__engine_ref(e);
-                *out = it;
-            }
+            it->magic = ACTOR_ITER_MAGIC;
+            eng__engine_ref(e);
+            *out = it;
         }
     }
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
@@ -309,12 +306,7 @@ ENG_API int eng_actor_next(eng_actor_iter *it, eng_actor_spec *out)
         return rc;
     if (it->pos >= it->n)
         return ENG_ITEROVER;
-    const eng__actor *a = &it->v[it->pos++];
-    out->id = a->id;
-    out->roles = a->roles;
-    out->scope = a->scope;
-    out->units = (const char *const *)a->units;
-    out->n_units = a->n_units;
+    actor_out(&it->v[it->pos++], out);
     return ENG_OK;
 }
 
@@ -334,10 +326,8 @@ ENG_API int eng_actor_remove(eng_engine *e, const char *actor, const char *id)
         return rc;
     eng__actor a, t;
     eng__org o;
-    if ((rc = eng__who(e, actor, &a, &o)))
+    if ((rc = eng__who_may(e, actor, ENG_OP_ADMIN, NULL, &a, &o)))
         goto out;
-    if ((rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL)))
-        goto done;
     rc = id && eng__id_ok(id) ? eng__actor_load(e, id, &t) : ENG_ENOTFOUND;
     if (rc == ENG_ENOTFOUND) {
         rc = eng__err(ENG_ENOTFOUND, "id", "no actor with that id");
@@ -365,8 +355,7 @@ ENG_API int eng_actor_remove(eng_engine *e, const char *actor, const char *id)
         rc = eng__batch_end(e, r2);
     }
 done:
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;

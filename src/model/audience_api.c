@@ -31,13 +31,7 @@ static int begin(eng_engine *e, const char *actor, int op, const char *action, w
     int rc = eng__enter(e);
     if (rc)
         return rc;
-    if ((rc = eng__who(e, actor, &w->a, &w->o))) {
-        eng__leave(e);
-        return rc;
-    }
-    if ((rc = eng__access(&w->a, &w->o, op, NULL))) {
-        eng__org_free(&w->o);
-        eng__actor_free(&w->a);
+    if ((rc = eng__who_may(e, actor, op, NULL, &w->a, &w->o))) {
         eng__leave(e);
         return rc;
     }
@@ -47,8 +41,7 @@ static int begin(eng_engine *e, const char *actor, int op, const char *action, w
 
 static int done(eng_engine *e, who *w, int rc)
 {
-    eng__org_free(&w->o);
-    eng__actor_free(&w->a);
+    eng__who_free(&w->a, &w->o);
     eng__leave(e);
     return rc;
 }

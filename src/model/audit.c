@@ -196,13 +196,9 @@ ENG_API int eng_audit_verify(eng_engine *e, const char *actor, uint64_t *bad_seq
         return rc;
     eng__actor a;
     eng__org o;
-    if ((rc = eng__who(e, actor, &a, &o)))
+    if ((rc = eng__who_may(e, actor, ENG_OP_ADMIN, NULL, &a, &o)))
         goto out;
-    rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL);
-    eng__org_free(&o);
-    eng__actor_free(&a);
-    if (rc)
-        goto out;
+    eng__who_free(&a, &o);
     collect c;
     uint64_t bad = 0;
     rc = collect_run(e, &c, NULL);
@@ -275,14 +271,11 @@ ENG_API int eng_audit_open(eng_engine *e, const char *actor, eng_audit_iter **ou
     *out = NULL;
     eng__actor a;
     eng__org o;
-    if ((rc = eng__who(e, actor, &a, &o)))
+    if ((rc = eng__who_may(e, actor, ENG_OP_ADMIN, NULL, &a, &o)))
         goto out;
-    eng_audit_iter *it = NULL;
-    if ((rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL)) == ENG_OK) {
-        it = eng__handle_new(&e->mem, sizeof(*it), ENG__H_AUDIT_ITER);
-        if (!it)
-            rc = eng__nomem();
-    }
+    eng_audit_iter *it = eng__handle_new(&e->mem, sizeof(*it), ENG__H_AUDIT_ITER);
+    if (!it)
+        rc = eng__nomem();
     if (it) {
         char *org = eng__pool_str(&o.pool, o.id);
         rc = collect_run(e, &it->c, org);
@@ -297,8 +290,7 @@ ENG_API int eng_audit_open(eng_engine *e, const char *actor, eng_audit_iter **ou
             *out = it;
         }
     }
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;

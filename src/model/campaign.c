@@ -250,6 +250,14 @@ static int name_taken(eng_engine *e, const char *org, const char *name, uint64_t
     return ENG_OK;
 }
 
+int eng__camp_access(const eng__actor *a, const eng__org *o, const eng__camp *c, int op, const char *what,
+                     uint64_t id)
+{
+    if (strcmp(c->org, o->id) != 0) /* an org-scope actor of another org must not reach it */
+        return eng__err(ENG_EDENIED, "actor", "%s %llu belongs to another org", what, (unsigned long long)id);
+    return eng__access(a, o, op, c->spec.unit);
+}
+
 int eng__camp_write(eng_engine *e, const eng__camp *c, const char *actor, const char *action)
 {
     char key[32], obj[48];
@@ -328,8 +336,7 @@ ENG_API int eng_campaign_create(eng_engine *e, const char *actor, const eng_camp
         *id = c.id;
 done:
     eng__camp_free(&c);
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
@@ -371,11 +378,7 @@ ENG_API int eng_campaign_update(eng_engine *e, const char *actor, uint64_t id, c
     size_t nm = 0;
     if ((rc = eng__camp_load(e, id, &c)))
         goto who;
-    if (strcmp(c.org, o.id) != 0) { /* an org-scope actor of another org must not reach it */
-        rc = eng__err(ENG_EDENIED, "actor", "campaign %llu belongs to another org", (unsigned long long)id);
-        goto done;
-    }
-    if ((rc = eng__access(&a, &o, ENG_OP_EDIT, c.spec.unit)))
+    if ((rc = eng__camp_access(&a, &o, &c, ENG_OP_EDIT, "campaign", id)))
         goto done;
     if (strcmp(spec->unit ? spec->unit : "", c.spec.unit) != 0) {
         rc = eng__err(ENG_EINVAL, "campaign.unit", "the owning unit is fixed when the campaign is created");
@@ -454,8 +457,7 @@ done:
     eng__free(&e->mem, msgs);
     eng__camp_free(&c);
 who:
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
@@ -489,11 +491,7 @@ ENG_API int eng_campaign_get(eng_engine *e, const char *actor, uint64_t id, eng_
     if (!h) {
         rc = eng__nomem();
     } else if ((rc = eng__camp_load(e, id, &h->c)) == ENG_OK) {
-        if (strcmp(h->c.org, o.id) != 0)
-            rc = eng__err(ENG_EDENIED, "actor", "campaign %llu belongs to another org", (unsigned long long)id);
-        else
-            rc = eng__access(&a, &o, ENG_OP_READ, h->c.spec.unit);
-        if (rc)
+        if ((rc = eng__camp_access(&a, &o, &h->c, ENG_OP_READ, "campaign", id)))
             eng__camp_free(&h->c);
     }
     if (rc) {
@@ -504,8 +502,7 @@ ENG_API int eng_campaign_get(eng_engine *e, const char *actor, uint64_t id, eng_
         eng__engine_ref(e);
         *out = h;
     }
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
@@ -573,10 +570,7 @@ ENG_API int eng_campaign_delete(eng_engine *e, const char *actor, uint64_t id)
     eng__camp c;
     if ((rc = eng__camp_load(e, id, &c)))
         goto who;
-    if (strcmp(c.org, o.id) != 0)
-        rc = eng__err(ENG_EDENIED, "actor", "campaign %llu belongs to another org", (unsigned long long)id);
-    else
-        rc = eng__access(&a, &o, ENG_OP_EDIT, c.spec.unit);
+    rc = eng__camp_access(&a, &o, &c, ENG_OP_EDIT, "campaign", id);
     for (size_t i = 0; rc == ENG_OK && i < c.n_msgs; i++) {
         eng__msg m;
         if ((rc = eng__msg_load(e, c.msgs[i], &m)))
@@ -611,8 +605,7 @@ ENG_API int eng_campaign_delete(eng_engine *e, const char *actor, uint64_t id)
     }
     eng__camp_free(&c);
 who:
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
@@ -699,8 +692,7 @@ ENG_API int eng_campaign_list(eng_engine *e, const char *actor, uint64_t **ids, 
         *ids = l.ids;
         *n = l.n;
     }
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;

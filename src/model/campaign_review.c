@@ -22,11 +22,7 @@ static int review(eng_engine *e, const char *actor, uint64_t id, const char *com
     size_t nm = 0, decided = 0;
     if ((rc = eng__camp_load(e, id, &c)))
         goto who;
-    if (strcmp(c.org, o.id) != 0)
-        rc = eng__err(ENG_EDENIED, "actor", "campaign %llu belongs to another org", (unsigned long long)id);
-    else
-        rc = eng__access(&a, &o, ENG_OP_APPROVE, c.spec.unit);
-    if (rc)
+    if ((rc = eng__camp_access(&a, &o, &c, ENG_OP_APPROVE, "campaign", id)))
         goto done;
     if (c.n_msgs && !(msgs = eng__calloc(&e->mem, c.n_msgs, sizeof(*msgs)))) {
         rc = eng__nomem();
@@ -76,8 +72,7 @@ done:
     eng__free(&e->mem, msgs);
     eng__camp_free(&c);
 who:
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;

@@ -95,8 +95,7 @@ ENG_API int eng_credits_balance(eng_engine *e, const char *actor, int account, i
     int64_t bal[2];
     if ((rc = eng__credits_get(e, o.id, bal)) == ENG_OK)
         *balance = bal[account];
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
@@ -141,8 +140,7 @@ ENG_API int eng_credits_adjust(eng_engine *e, const char *actor, int account, in
             rc = eng__batch_end(e, rc);
         }
     }
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;

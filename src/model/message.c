@@ -439,12 +439,8 @@ int eng__msg_ctx_load(eng_engine *e, const char *actor, uint64_t id, int op, eng
     int rc = eng__who(e, actor, &x->a, &x->o);
     if (rc)
         return rc;
-    if ((rc = eng__msg_load(e, id, &x->m)) == ENG_OK && (rc = eng__camp_load(e, x->m.campaign, &x->c)) == ENG_OK) {
-        if (strcmp(x->c.org, x->o.id) != 0)
-            rc = eng__err(ENG_EDENIED, "actor", "message %llu belongs to another org", (unsigned long long)id);
-        else
-            rc = eng__access(&x->a, &x->o, op, x->c.spec.unit);
-    }
+    if ((rc = eng__msg_load(e, id, &x->m)) == ENG_OK && (rc = eng__camp_load(e, x->m.campaign, &x->c)) == ENG_OK)
+        rc = eng__camp_access(&x->a, &x->o, &x->c, op, "message", id);
     if (rc)
         eng__msg_ctx_free(x);
     return rc;
@@ -510,11 +506,7 @@ ENG_API int eng_message_create(eng_engine *e, const char *actor, uint64_t campai
         goto out;
     if ((rc = eng__camp_load(e, campaign, &x.c)))
         goto done;
-    if (strcmp(x.c.org, x.o.id) != 0) {
-        rc = eng__err(ENG_EDENIED, "actor", "campaign %llu belongs to another org", (unsigned long long)campaign);
-        goto done;
-    }
-    if ((rc = eng__access(&x.a, &x.o, ENG_OP_EDIT, x.c.spec.unit)))
+    if ((rc = eng__camp_access(&x.a, &x.o, &x.c, ENG_OP_EDIT, "campaign", campaign)))
         goto done;
     eng_validation *v = eng__vr_new(&e->mem);
     eng__msg_check_structure(v, spec);

@@ -143,6 +143,10 @@ void eng__actor_free(eng__actor *a);
 int eng__actor_store(eng_engine *e, const eng_actor_spec *spec, const char *org, const char *by);
 /* Load the actor and its org; ENG_EDENIED (detail "actor") when unknown. */
 int eng__who(eng_engine *e, const char *actor, eng__actor *a, eng__org *o);
+/* The prologue of every model entry point: eng__who, then with @p op >= 0
+ * eng__access(op, @p unit). On failure nothing is held; else end with eng__who_free. */
+int eng__who_may(eng_engine *e, const char *actor, int op, const char *unit, eng__actor *a, eng__org *o);
+void eng__who_free(eng__actor *a, eng__org *o);
 /* ENG_OK or ENG_EDENIED with a message naming actor, op and object. */
 int eng__access(const eng__actor *a, const eng__org *o, int op, const char *unit);
 /* The same decision without recording an error. */
@@ -173,6 +177,10 @@ typedef struct eng__camp {
 } eng__camp;
 int eng__camp_load(eng_engine *e, uint64_t id, eng__camp *out);
 int eng__camp_store(eng_engine *e, const eng__camp *c);
+/* May @p a do @p op on campaign @p c (or its message @p what @p id)? An
+ * actor of another org is denied before scope is judged. */
+int eng__camp_access(const eng__actor *a, const eng__org *o, const eng__camp *c, int op, const char *what,
+                     uint64_t id);
 /* Store the campaign and append an audit entry for @p action (inside a batch). */
 int eng__camp_write(eng_engine *e, const eng__camp *c, const char *actor, const char *action);
 void eng__camp_free(eng__camp *c);

@@ -289,8 +289,7 @@ ENG_API int eng_org_settings_get(eng_engine *e, const char *actor, eng_org_setti
      * goal) only to users with org-level access: any role, but org scope. */
     if (a.scope != ENG_SCOPE_ORG) {
         rc = eng__err(ENG_EDENIED, "actor", "actor '%s' has no org-level access: org settings are not shown", a.id);
-        eng__org_free(&o);
-        eng__actor_free(&a);
+        eng__who_free(&a, &o);
         goto out;
     }
     *out = o.settings;
@@ -320,19 +319,16 @@ ENG_API int eng_org_settings_set(eng_engine *e, const char *actor, const eng_org
         goto out;
     eng__actor a;
     eng__org o;
-    if ((rc = eng__who(e, actor, &a, &o)))
-        goto out;
     /* Deny by default: only an admin gets a report. */
-    if ((rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL)) == ENG_OK) {
-        eng_validation *v = eng__vr_new(&e->mem);
-        if (v)
-            settings_check(e, v, o.id, settings);
-        rc = eng__vr_finish(v, report);
-    }
+    if ((rc = eng__who_may(e, actor, ENG_OP_ADMIN, NULL, &a, &o)))
+        goto out;
+    eng_validation *v = eng__vr_new(&e->mem);
+    if (v)
+        settings_check(e, v, o.id, settings);
+    rc = eng__vr_finish(v, report);
     if (rc == ENG_OK && (rc = eng__kv_begin(e->store)) == ENG_OK)
         rc = eng__batch_end(e, org_store(e, a.id, "settings", o.id, settings, o.units, o.n_units));
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
@@ -345,10 +341,8 @@ ENG_API int eng_unit_add(eng_engine *e, const char *actor, const char *unit_id, 
         return rc;
     eng__actor a;
     eng__org o;
-    if ((rc = eng__who(e, actor, &a, &o)))
+    if ((rc = eng__who_may(e, actor, ENG_OP_ADMIN, NULL, &a, &o)))
         goto out;
-    if ((rc = eng__access(&a, &o, ENG_OP_ADMIN, NULL)))
-        goto done;
     if (!eng__id_ok(unit_id)) {
         rc = eng__err(ENG_EINVAL, "unit.id", "unit id must be 1..64 of [A-Za-z0-9_.@-]");
         goto done;
@@ -377,8 +371,7 @@ ENG_API int eng_unit_add(eng_engine *e, const char *actor, const char *unit_id, 
     if ((rc = eng__kv_begin(e->store)) == ENG_OK)
         rc = eng__batch_end(e, org_store(e, a.id, "unit-add", o.id, &o.settings, u, o.n_units + 1));
 done:
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
