@@ -355,7 +355,9 @@ static void child(uint64_t seed, int drain)
         for (int i = 0; i < 400; i++) {
             eng_run_report r = ENG_RUN_REPORT_INIT;
             CHECK(eng_run_due(e, ADMIN, vnow(NULL) + (eng_time)i * 3600000, NULL, &r) == ENG_OK);
-            if (r.pending == 0 && r.executions == 0)
+            /* Not before the clock has passed every schedule (messages go out 10 minutes after they
+             * are made): at i == 0 a message approved just before the kill is not due yet. */
+            if (r.pending == 0 && r.executions == 0 && i >= 1)
                 break;
         }
     } else {
