@@ -108,9 +108,9 @@ static int offer_write(eng_engine *e, const char *actor, const eng_offer_spec *s
         return rc;
     eng__actor a;
     eng__org o;
-    if ((rc = eng__who(e, actor, &a, &o)))
+    if ((rc = eng__who_may(e, actor, ENG_OP_EDIT, NULL, &a, &o)))
         goto out;
-    if ((rc = eng__access(&a, &o, ENG_OP_EDIT, NULL)) || (rc = offer_check(spec)))
+    if ((rc = offer_check(spec)))
         goto done;
     eng__offer old;
     rc = eng__offer_load(e, o.id, spec->id, &old);
@@ -137,8 +137,7 @@ static int offer_write(eng_engine *e, const char *actor, const eng_offer_spec *s
         rc = eng__batch_end(e, eng__obj_put(e, key, ENG__REC_OFFER, offer_enc, &s, o.id, a.id, obj,
                                              exists ? "update" : "create"));
 done:
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
@@ -161,10 +160,8 @@ ENG_API int eng_offer_remove(eng_engine *e, const char *actor, const char *id)
         return rc;
     eng__actor a;
     eng__org o;
-    if ((rc = eng__who(e, actor, &a, &o)))
+    if ((rc = eng__who_may(e, actor, ENG_OP_EDIT, NULL, &a, &o)))
         goto out;
-    if ((rc = eng__access(&a, &o, ENG_OP_EDIT, NULL)))
-        goto done;
     eng__offer of;
     rc = eng__offer_load(e, o.id, id ? id : "", &of);
     if (rc == ENG_ENOTFOUND)
@@ -182,8 +179,7 @@ ENG_API int eng_offer_remove(eng_engine *e, const char *actor, const char *id)
         rc = eng__batch_end(e, r2);
     }
 done:
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
@@ -197,21 +193,19 @@ static void offer_out(eng_offer_spec *out, const eng_offer_spec *s)
     out->version = v;
 }
 
-static int out_prep(eng_offer_spec *out)
-{
-    return eng__out_open(out, ENG__SIZES(sizeof(eng_offer_spec)), "eng_offer_spec", "out");
-}
+/* eng_offer_spec has one version. */
+#define OFFER_SIZES ENG__SIZES(sizeof(eng_offer_spec))
 
 ENG_API int eng_offer_get(eng_engine *e, const char *actor, const char *id, eng_offer_spec *out)
 {
-    int rc = eng__enter_out(e, out, ENG__SIZES(sizeof(eng_offer_spec)), "eng_offer_spec", "out");
+    int rc = eng__enter_out(e, out, OFFER_SIZES, "eng_offer_spec", "out");
     if (rc)
         return rc;
     eng__actor a;
     eng__org o;
-    if ((rc = eng__who(e, actor, &a, &o)))
+    if ((rc = eng__who_may(e, actor, ENG_OP_READ, NULL, &a, &o)))
         goto out;
-    if ((rc = eng__access(&a, &o, ENG_OP_READ, NULL)) == ENG_OK) {
+    {
         eng__offer of;
         rc = eng__offer_load(e, o.id, id ? id : "", &of);
         if (rc == ENG_ENOTFOUND)
@@ -228,8 +222,7 @@ ENG_API int eng_offer_get(eng_engine *e, const char *actor, const char *id, eng_
             offer_out(out, &st->offer_scratch.s);
         }
     }
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
@@ -293,9 +286,9 @@ ENG_API int eng_offer_list(eng_engine *e, const char *actor, eng_offer_iter **ou
         rc = eng__err(ENG_EINVAL, "out", "out is NULL");
         goto out;
     }
-    if ((rc = eng__who(e, actor, &a, &o)))
+    if ((rc = eng__who_may(e, actor, ENG_OP_READ, NULL, &a, &o)))
         goto out;
-    if (!(rc = eng__access(&a, &o, ENG_OP_READ, NULL))) {
+    {
         eng_offer_iter *it = eng__handle_new(&e->mem, sizeof *it, ENG__H_OFFER_ITER);
         if (!it) {
             rc = eng__nomem();
@@ -312,8 +305,7 @@ ENG_API int eng_offer_list(eng_engine *e, const char *actor, eng_offer_iter **ou
             }
         }
     }
-    eng__org_free(&o);
-    eng__actor_free(&a);
+    eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
@@ -323,7 +315,7 @@ ENG_API int eng_offer_next(eng_offer_iter *it, eng_offer_spec *out)
 {
     if (!eng__handle_live(it, ENG__H_OFFER_ITER))
         return eng__err(ENG_EMISUSE, "iterator", "eng_offer_next: not an offer iterator (NULL or freed)");
-    int rc = out_prep(out);
+    int rc = eng__out_open(out, OFFER_SIZES, "eng_offer_spec", "out");
     if (rc)
         return rc;
     if (it->pos >= it->n)
