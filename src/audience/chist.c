@@ -288,11 +288,8 @@ int eng__chist_rewrite(eng__aud *a, eng__chist *h, const eng__idset *erase, eng_
 
 /* ---- the public iterator ---- */
 
-#define CONSENT_ITER_MAGIC 0x43484953u /* "CHIS" */
-
 struct eng_consent_iter {
-    uint32_t magic;
-    eng_engine *e;
+    eng__child c;
     eng__chist h;
     size_t pos;
 };
@@ -305,32 +302,25 @@ ENG_API int eng_consent_change_init(eng_consent_change *x, unsigned int version)
 
 int eng__aud_consent_history(eng_engine *e, const eng__aud_cx *cx, uint32_t id, eng_consent_iter **out)
 {
-    if (out)
-        *out = NULL;
-    int rc = eng__enter(e);
+    int rc = eng__enter_ptr(e, out, "out");
     if (rc)
         return rc;
     eng__aud *a;
     eng_consent_iter *it = NULL;
-    if (!out)
-        rc = eng__err(ENG_EINVAL, "out", "out is NULL");
-    else if (!(rc = eng__aud_get_cx(e, cx, &a))) {
+    if (!(rc = eng__aud_get_cx(e, cx, &a))) {
         if (id >= a->t.n)
             rc = eng__err(ENG_ENOTFOUND, "id", "no customer %u", id);
         else if (eng__table_erased(&a->t, id))
             rc = eng__err(ENG_ENOTFOUND, "id", "customer %u was erased", id);
-        else if (!(it = eng__handle_new(&e->mem, sizeof *it, ENG__H_CONSENT_ITER)))
+        else if (!(it = eng__child_new(e, sizeof *it, ENG__H_CONSENT_ITER)))
             rc = eng__nomem();
         else {
             eng__chist_init(&it->h, &e->mem, id);
             if ((rc = eng__chist_build(a, &it->h, NULL))) {
                 eng__chist_free(&it->h);
-                eng__handle_free(&e->mem, it);
+                eng__child_drop(it);
             } else {
-                it->magic = CONSENT_ITER_MAGIC;
-                it->e = e;
-                eng__engine_ref(e);
-                *out = it;
+                *out = eng__child_give(it);
             }
         }
     }
@@ -368,9 +358,6 @@ ENG_API void eng_consent_iter_free(eng_consent_iter *it)
 {
     if (!eng__handle_live(it, ENG__H_CONSENT_ITER))
         return;
-    eng_engine *e = it->e;
-    it->magic = 0;
     eng__chist_free(&it->h);
-    eng__handle_free(&e->mem, it);
-    eng__engine_unref(e);
+    eng__child_free(it);
 }

@@ -350,6 +350,52 @@ void eng__engine_unref(eng_engine *e)
     pthread_mutex_unlock(&e->lock);
 }
 
+int eng__enter_ptr_(eng_engine *e, int have_out, const char *field)
+{
+    int rc = eng__enter(e);
+    if (rc || have_out)
+        return rc;
+    rc = eng__err(ENG_EINVAL, field, "%s is NULL", field);
+    eng__leave(e);
+    return rc;
+}
+
+void *eng__child_new(eng_engine *e, size_t size, int kind)
+{
+    eng__child *h = eng__handle_new(&e->mem, size, kind);
+    if (h)
+        h->e = e;
+    return h;
+}
+
+void *eng__child_give(void *h)
+{
+    eng__engine_ref(((eng__child *)h)->e);
+    return h;
+}
+
+void eng__child_drop(void *h)
+{
+    if (h)
+        eng__handle_free(&((eng__child *)h)->e->mem, h);
+}
+
+void eng__child_free(void *h)
+{
+    eng_engine *e = ((eng__child *)h)->e;
+    eng__handle_free(&e->mem, h);
+    eng__engine_unref(e);
+}
+
+int eng__child_check(const void *h, int kind, const char *field, const void *out)
+{
+    if (!eng__handle_live(h, kind))
+        return eng__err(ENG_EMISUSE, field, "not a %s snapshot (NULL or freed)", field);
+    if (!out)
+        return eng__err(ENG_EINVAL, "out", "out is NULL");
+    return ENG_OK;
+}
+
 void *eng__slot_get(eng_engine *e, int slot)
 {
     return e->slots[slot].state;

@@ -68,9 +68,33 @@ void eng__leave(eng_engine *e);
 /* Check the handle without locking (for functions that only read immutable fields). */
 int eng__engine_check(const eng_engine *e);
 
+/* eng__enter for a call that returns a handle through @p out (a T **): *out is NULL on every
+ * failure, and a NULL @p out is ENG_EINVAL (detail @p field), judged after the engine. */
+#define eng__enter_ptr(e, out, field) ((out) ? (void)(*(out) = NULL) : (void)0, eng__enter_ptr_((e), (out) != NULL, (field)))
+int eng__enter_ptr_(eng_engine *e, int have_out, const char *field);
+
 /* Children (campaign handles, compiled rules, ...) hold a reference. */
 void eng__engine_ref(eng_engine *e);
 void eng__engine_unref(eng_engine *e);
+
+/* A child handle (snapshot, iterator) starts with this: the engine it belongs to.
+ * Made with eng__child_new, filled, then either given to the caller
+ * (eng__child_give: it now holds a reference, released by eng__child_free) or,
+ * when the call fails, dropped (eng__child_drop). */
+typedef struct eng__child {
+    eng_engine *e;
+} eng__child;
+/* A zeroed, registered (base/handle.h) child of @p size and @p kind; NULL on OOM. */
+void *eng__child_new(eng_engine *e, size_t size, int kind);
+/* Returns @p h, now referencing its engine. */
+void *eng__child_give(void *h);
+/* Free a child that was never given. */
+void eng__child_drop(void *h);
+/* Free a given child (its contents already released) and drop its reference. */
+void eng__child_free(void *h);
+/* The prologue of a call on a child: ENG_EMISUSE (detail @p field) when @p h is not a
+ * live @p kind, then ENG_EINVAL for a NULL @p out. */
+int eng__child_check(const void *h, int kind, const char *field, const void *out);
 
 void *eng__slot_get(eng_engine *e, int slot);
 void eng__slot_set(eng_engine *e, int slot, void *state, eng__slot_free_fn free_fn);

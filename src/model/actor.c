@@ -1,6 +1,7 @@
 /* Actors: id, org, roles and scope, one record each under m/a/<id>. Actor
  * ids are unique in the engine so every call can name its actor alone. */
 #include "model/model_impl.h"
+#include "model/snaplist.h"
 #include "base/handle.h"
 
 #include <stdio.h>
@@ -212,85 +213,44 @@ out:
     return rc;
 }
 
-#define ACTOR_ITER_MAGIC 0x41435449u /* "ACTI" */
-
 struct eng_actor_iter {
-    uint32_t magic;
-    eng_engine *e;
-    eng__actor *v;
-    size_t n, cap, pos;
+    eng__snaplist l;
 };
 
-typedef struct collect {
-    eng_engine *e;
-    eng_actor_iter *it;
-    const char *org;
-} collect;
-
-static int collect_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
+/* An actor of the listing org (l->user), or ENG_ENOTFOUND to skip the key. */
+static int load_actor(eng__snaplist *l, const char *key, size_t klen, void *obj)
 {
-    (void)val;
-    (void)vlen;
-    collect *c = user;
     char id[ENG__ID_MAX + 1];
     if (klen <= 4 || klen - 4 > ENG__ID_MAX)
-        return ENG_OK;
-    memcpy(id, (const char *)key + 4, klen - 4);
+        return ENG_ENOTFOUND;
+    memcpy(id, key + 4, klen - 4);
     id[klen - 4] = 0;
-    eng__actor a;
-    int rc = eng__actor_load(c->e, id, &a);
-    if (rc)
-        return rc;
-    if (strcmp(a.org, c->org) != 0) {
-        eng__actor_free(&a);
-        return ENG_OK;
+    eng__actor *a = obj;
+    int rc = eng__actor_load(l->h.e, id, a);
+    if (rc == ENG_OK && strcmp(a->org, l->user) != 0) {
+        eng__actor_free(a);
+        rc = ENG_ENOTFOUND;
     }
-    if (eng__grow(&c->e->mem, (void **)&c->it->v, &c->it->cap, c->it->n + 1, sizeof *c->it->v)) {
-        eng__actor_free(&a);
-        return eng__nomem();
-    }
-    c->it->v[c->it->n++] = a;
-    return ENG_OK;
+    return rc;
 }
 
-static void iter_release(eng_actor_iter *it)
+static void drop_actor(void *obj)
 {
-    for (size_t i = 0; i < it->n; i++)
-        eng__actor_free(&it->v[i]);
-    eng__free(&it->e->mem, it->v);
-    it->magic = 0;
-    eng__handle_free(&it->e->mem, it);
+    eng__actor_free(obj);
 }
 
 ENG_API int eng_actor_list(eng_engine *e, const char *actor, eng_actor_iter **out)
 {
-    if (out)
-        *out = NULL;
-    int rc = eng__enter(e);
+    int rc = eng__enter_ptr(e, out, "out");
     if (rc)
         return rc;
     eng__actor a;
     eng__org o;
-    if (!out) {
-        rc = eng__err(ENG_EINVAL, "out", "out is NULL");
-        goto out;
-    }
     if ((rc = eng__who_may(e, actor, ENG_OP_ADMIN, NULL, &a, &o)))
         goto out;
-    eng_actor_iter *it = eng__handle_new(&e->mem, sizeof *it, ENG__H_ACTOR_ITER);
-    if (!it) {
-        rc = eng__nomem();
-    } else {
-        it->e = e;
-        collect c = {e, it, o.id};
-        if ((rc = eng__kv_scan(e->store, "m/a/", 4, collect_cb, &c))) {
-            iter_release(it);
-        } else {
-            it->magic = ACTOR_ITER_MAGIC;
-            eng__engine_ref(e);
-            *out = it;
-        }
-    }
+    eng__snaplist *l;
+    if (!(rc = eng__snaplist_open(e, ENG__H_ACTOR_ITER, sizeof(eng__actor), load_actor, drop_actor, o.id, "m/a/", &l)))
+        *out = (eng_actor_iter *)l;
     eng__who_free(&a, &o);
 out:
     eng__leave(e);
@@ -304,19 +264,17 @@ ENG_API int eng_actor_next(eng_actor_iter *it, eng_actor_spec *out)
     int rc = eng__out_open(out, ENG__SIZES(sizeof(eng_actor_spec)), "eng_actor_spec", "out");
     if (rc)
         return rc;
-    if (it->pos >= it->n)
+    const eng__actor *x = eng__snaplist_next(&it->l);
+    if (!x)
         return ENG_ITEROVER;
-    actor_out(&it->v[it->pos++], out);
+    actor_out(x, out);
     return ENG_OK;
 }
 
 ENG_API void eng_actor_iter_free(eng_actor_iter *it)
 {
-    if (!eng__handle_live(it, ENG__H_ACTOR_ITER))
-        return;
-    eng_engine *e = it->e;
-    iter_release(it);
-    eng__engine_unref(e);
+    if (eng__handle_live(it, ENG__H_ACTOR_ITER))
+        eng__snaplist_free(&it->l);
 }
 
 ENG_API int eng_actor_remove(eng_engine *e, const char *actor, const char *id)

@@ -248,10 +248,8 @@ out:
 }
 
 /* ---- iterator ---- */
-#define AUDIT_MAGIC 0x41554449u
 struct eng_audit_iter {
-    uint32_t magic;
-    eng_engine *e;
+    eng__child h;
     collect c;
     size_t pos;
     char hex[3][65];
@@ -259,35 +257,25 @@ struct eng_audit_iter {
 
 ENG_API int eng_audit_open(eng_engine *e, const char *actor, eng_audit_iter **out)
 {
-    if (out)
-        *out = NULL;
-    int rc = eng__enter(e);
+    int rc = eng__enter_ptr(e, out, "out");
     if (rc)
         return rc;
-    if (!out) {
-        rc = eng__err(ENG_EINVAL, "out", "out is NULL");
-        goto out;
-    }
-    *out = NULL;
     eng__actor a;
     eng__org o;
     if ((rc = eng__who_may(e, actor, ENG_OP_ADMIN, NULL, &a, &o)))
         goto out;
-    eng_audit_iter *it = eng__handle_new(&e->mem, sizeof(*it), ENG__H_AUDIT_ITER);
-    if (!it)
+    eng_audit_iter *it = eng__child_new(e, sizeof(*it), ENG__H_AUDIT_ITER);
+    if (!it) {
         rc = eng__nomem();
-    if (it) {
+    } else {
         char *org = eng__pool_str(&o.pool, o.id);
         rc = collect_run(e, &it->c, org);
         it->c.org = NULL; /* org string dies with o */
         if (rc) {
             collect_free(&it->c);
-            eng__handle_free(&e->mem, it);
+            eng__child_drop(it);
         } else {
-            it->magic = AUDIT_MAGIC;
-            it->e = e;
-            eng__engine_ref(e);
-            *out = it;
+            *out = eng__child_give(it);
         }
     }
     eng__who_free(&a, &o);
@@ -319,9 +307,6 @@ ENG_API void eng_audit_free(eng_audit_iter *it)
 {
     if (!eng__handle_live(it, ENG__H_AUDIT_ITER))
         return;
-    eng_engine *e = it->e;
-    it->magic = 0;
     collect_free(&it->c);
-    eng__handle_free(&e->mem, it);
-    eng__engine_unref(e);
+    eng__child_free(it);
 }

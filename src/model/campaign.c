@@ -464,64 +464,42 @@ out:
 }
 
 /* ---- snapshots ---- */
-#define CAMP_MAGIC 0x43414d50u
 struct eng_campaign {
-    uint32_t magic;
-    eng_engine *e;
+    eng__child h;
     eng__camp c;
 };
 
 ENG_API int eng_campaign_get(eng_engine *e, const char *actor, uint64_t id, eng_campaign **out)
 {
-    if (out)
-        *out = NULL;
-    int rc = eng__enter(e);
+    int rc = eng__enter_ptr(e, out, "out");
     if (rc)
         return rc;
-    if (!out) {
-        rc = eng__err(ENG_EINVAL, "out", "out is NULL");
-        goto out;
-    }
-    *out = NULL;
     eng__actor a;
     eng__org o;
     if ((rc = eng__who(e, actor, &a, &o)))
         goto out;
-    eng_campaign *h = eng__handle_new(&e->mem, sizeof(*h), ENG__H_CAMPAIGN);
+    eng_campaign *h = eng__child_new(e, sizeof(*h), ENG__H_CAMPAIGN);
     if (!h) {
         rc = eng__nomem();
     } else if ((rc = eng__camp_load(e, id, &h->c)) == ENG_OK) {
         if ((rc = eng__camp_access(&a, &o, &h->c, ENG_OP_READ, "campaign", id)))
             eng__camp_free(&h->c);
     }
-    if (rc) {
-        eng__handle_free(&e->mem, h);
-    } else {
-        h->magic = CAMP_MAGIC;
-        h->e = e;
-        eng__engine_ref(e);
-        *out = h;
-    }
+    if (rc)
+        eng__child_drop(h);
+    else
+        *out = eng__child_give(h);
     eng__who_free(&a, &o);
 out:
     eng__leave(e);
     return rc;
 }
 
-static int check_snapshot(const eng_campaign *c, const void *out)
-{
-    if (!eng__handle_live(c, ENG__H_CAMPAIGN))
-        return eng__err(ENG_EMISUSE, "campaign", "not a campaign snapshot (NULL or freed)");
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "out is NULL");
-    return ENG_OK;
-}
-
 ENG_API int eng_campaign_fields(const eng_campaign *c, const eng_campaign_spec **out)
 {
     if (out)
         *out = NULL;
-    int rc = check_snapshot(c, out);
+    int rc = eng__child_check(c, ENG__H_CAMPAIGN, "campaign", out);
     if (!rc)
         *out = &c->c.spec;
     return rc;
@@ -535,11 +513,11 @@ ENG_API int eng_campaign_status_init(eng_campaign_status *x, unsigned int versio
 
 ENG_API int eng_campaign_status_get(const eng_campaign *c, eng_campaign_status *out)
 {
-    int rc = check_snapshot(c, out);
+    int rc = eng__child_check(c, ENG__H_CAMPAIGN, "campaign", out);
     if (rc)
         return rc;
-    if (out->version == 0 || out->version > ENG_CAMPAIGN_STATUS_VERSION)
-        return eng__err(ENG_EVERSION, "status.version", "unsupported eng_campaign_status version %u", out->version);
+    if ((rc = eng__out_open(out, ENG__SIZES(sizeof *out), "eng_campaign_status", "status")))
+        return rc;
     eng_campaign_status full = {out->version, c->c.id, c->c.created_by, c->c.goal_locked, c->c.msgs, c->c.n_msgs};
     memcpy(out, &full, ENG__UPTO(eng_campaign_status, n_messages)); /* the fields of version 1 */
     return ENG_OK;
@@ -549,11 +527,8 @@ ENG_API void eng_campaign_free(eng_campaign *c)
 {
     if (!eng__handle_live(c, ENG__H_CAMPAIGN))
         return;
-    eng_engine *e = c->e;
-    c->magic = 0;
     eng__camp_free(&c->c);
-    eng__handle_free(&e->mem, c);
-    eng__engine_unref(e);
+    eng__child_free(c);
 }
 
 /* ---- delete and list ---- */

@@ -602,15 +602,9 @@ out:
 
 ENG_API int eng_message_validate(eng_engine *e, const char *actor, uint64_t id, eng_validation **report)
 {
-    if (report)
-        *report = NULL;
-    int rc = eng__enter(e);
+    int rc = eng__enter_ptr(e, report, "report");
     if (rc)
         return rc;
-    if (!report) {
-        rc = eng__err(ENG_EINVAL, "report", "report is NULL");
-        goto out;
-    }
     eng__msg_ctx x;
     if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_READ, &x)))
         goto out;
@@ -634,30 +628,21 @@ out:
 }
 
 /* ---- snapshots ---- */
-#define MSG_MAGIC 0x4d534721u
 struct eng_message {
-    uint32_t magic;
-    eng_engine *e;
+    eng__child h;
     eng__msg m;
     char hash[65], approved[65];
 };
 
 ENG_API int eng_message_get(eng_engine *e, const char *actor, uint64_t id, eng_message **out)
 {
-    if (out)
-        *out = NULL;
-    int rc = eng__enter(e);
+    int rc = eng__enter_ptr(e, out, "out");
     if (rc)
         return rc;
-    if (!out) {
-        rc = eng__err(ENG_EINVAL, "out", "out is NULL");
-        goto out;
-    }
-    *out = NULL;
     eng__msg_ctx x;
     if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_READ, &x)))
         goto out;
-    eng_message *h = eng__handle_new(&e->mem, sizeof(*h), ENG__H_MESSAGE);
+    eng_message *h = eng__child_new(e, sizeof(*h), ENG__H_MESSAGE);
     uint8_t hash[32];
     if (!h) {
         rc = eng__nomem();
@@ -667,12 +652,9 @@ ENG_API int eng_message_get(eng_engine *e, const char *actor, uint64_t id, eng_m
             eng__hex(x.m.approved_hash, 32, h->approved);
         h->m = x.m; /* take the message's pool */
         eng__pool_init(&x.m.pool, &e->mem);
-        h->magic = MSG_MAGIC;
-        h->e = e;
-        eng__engine_ref(e);
-        *out = h;
+        *out = eng__child_give(h);
     } else {
-        eng__handle_free(&e->mem, h);
+        eng__child_drop(h);
     }
     eng__msg_ctx_free(&x);
 out:
@@ -680,20 +662,11 @@ out:
     return rc;
 }
 
-static int check_snapshot(const eng_message *m, const void *out)
-{
-    if (!eng__handle_live(m, ENG__H_MESSAGE))
-        return eng__err(ENG_EMISUSE, "message", "not a message snapshot (NULL or freed)");
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "out is NULL");
-    return ENG_OK;
-}
-
 ENG_API int eng_message_fields(const eng_message *m, const eng_message_spec **out)
 {
     if (out)
         *out = NULL;
-    int rc = check_snapshot(m, out);
+    int rc = eng__child_check(m, ENG__H_MESSAGE, "message", out);
     if (!rc)
         *out = &m->m.spec;
     return rc;
@@ -707,11 +680,11 @@ ENG_API int eng_message_status_init(eng_message_status *x, unsigned int version)
 
 ENG_API int eng_message_status_get(const eng_message *m, eng_message_status *out)
 {
-    int rc = check_snapshot(m, out);
+    int rc = eng__child_check(m, ENG__H_MESSAGE, "message", out);
     if (rc)
         return rc;
-    if (out->version == 0 || out->version > ENG_MESSAGE_STATUS_VERSION)
-        return eng__err(ENG_EVERSION, "status.version", "unsupported eng_message_status version %u", out->version);
+    if ((rc = eng__out_open(out, ENG__SIZES(sizeof *out), "eng_message_status", "status")))
+        return rc;
     const eng__msg *x = &m->m;
     eng_message_status full = {out->version, x->id, x->campaign, x->state, x->created_by, x->edited_by,
                                x->updated_at, x->decided_by, x->decided_at, x->comment, m->approved, m->hash};
@@ -723,11 +696,8 @@ ENG_API void eng_message_free(eng_message *m)
 {
     if (!eng__handle_live(m, ENG__H_MESSAGE))
         return;
-    eng_engine *e = m->e;
-    m->magic = 0;
     eng__msg_free(&m->m);
-    eng__handle_free(&e->mem, m);
-    eng__engine_unref(e);
+    eng__child_free(m);
 }
 
 ENG_API int eng_message_delete(eng_engine *e, const char *actor, uint64_t id)

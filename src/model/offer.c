@@ -2,6 +2,7 @@
  * and audited through the object layer. Messages claim an offer (claim.c);
  * this file only keeps the catalogue. */
 #include "model/model_impl.h"
+#include "model/snaplist.h"
 #include "base/handle.h"
 
 #include <stdio.h>
@@ -230,81 +231,42 @@ out:
 
 /* ---- listing ---- */
 
-#define OFFER_ITER_MAGIC 0x4f464649u /* "OFFI" */
-
 struct eng_offer_iter {
-    uint32_t magic;
-    eng_engine *e;
-    eng__offer *v;
-    size_t n, cap, pos;
+    eng__snaplist l;
 };
 
-static int collect_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
+static int load_offer(eng__snaplist *l, const char *key, size_t klen, void *obj)
 {
-    (void)val;
-    (void)vlen;
-    eng_offer_iter *it = user;
     char k[160];
     if (klen >= sizeof k)
-        return ENG_OK;
+        return ENG_ENOTFOUND;
     memcpy(k, key, klen);
     k[klen] = 0;
-    const char *id = strrchr(k, '/');
-    if (!id)
-        return ENG_OK;
-    eng__offer of;
-    int rc = eng__obj_load(it->e, k, ENG__REC_OFFER, "offer", &of, sizeof of, &of.pool, offer_dec);
-    if (rc)
-        return rc;
-    if (eng__grow(&it->e->mem, (void **)&it->v, &it->cap, it->n + 1, sizeof *it->v)) {
-        eng__offer_free(&of);
-        return eng__nomem();
-    }
-    it->v[it->n++] = of;
-    return ENG_OK;
+    if (!strrchr(k, '/'))
+        return ENG_ENOTFOUND;
+    eng__offer *of = obj;
+    return eng__obj_load(l->h.e, k, ENG__REC_OFFER, "offer", of, sizeof *of, &of->pool, offer_dec);
 }
 
-static void iter_release(eng_offer_iter *it)
+static void drop_offer(void *obj)
 {
-    for (size_t i = 0; i < it->n; i++)
-        eng__offer_free(&it->v[i]);
-    eng__free(&it->e->mem, it->v);
-    it->magic = 0;
-    eng__handle_free(&it->e->mem, it);
+    eng__offer_free(obj);
 }
 
 ENG_API int eng_offer_list(eng_engine *e, const char *actor, eng_offer_iter **out)
 {
-    if (out)
-        *out = NULL;
-    int rc = eng__enter(e);
+    int rc = eng__enter_ptr(e, out, "out");
     if (rc)
         return rc;
     eng__actor a;
     eng__org o;
-    if (!out) {
-        rc = eng__err(ENG_EINVAL, "out", "out is NULL");
-        goto out;
-    }
     if ((rc = eng__who_may(e, actor, ENG_OP_READ, NULL, &a, &o)))
         goto out;
-    {
-        eng_offer_iter *it = eng__handle_new(&e->mem, sizeof *it, ENG__H_OFFER_ITER);
-        if (!it) {
-            rc = eng__nomem();
-        } else {
-            it->e = e;
-            char prefix[96];
-            int plen = snprintf(prefix, sizeof prefix, "m/f/%s/", o.id);
-            if ((rc = eng__kv_scan(e->store, prefix, (size_t)plen, collect_cb, it))) {
-                iter_release(it);
-            } else {
-                it->magic = OFFER_ITER_MAGIC;
-                eng__engine_ref(e);
-                *out = it;
-            }
-        }
-    }
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "m/f/%s/", o.id);
+    eng__snaplist *l;
+    if (!(rc = eng__snaplist_open(e, ENG__H_OFFER_ITER, sizeof(eng__offer), load_offer, drop_offer, NULL, prefix, &l)))
+        *out = (eng_offer_iter *)l;
     eng__who_free(&a, &o);
 out:
     eng__leave(e);
@@ -318,17 +280,15 @@ ENG_API int eng_offer_next(eng_offer_iter *it, eng_offer_spec *out)
     int rc = eng__out_open(out, OFFER_SIZES, "eng_offer_spec", "out");
     if (rc)
         return rc;
-    if (it->pos >= it->n)
+    const eng__offer *of = eng__snaplist_next(&it->l);
+    if (!of)
         return ENG_ITEROVER;
-    offer_out(out, &it->v[it->pos++].s);
+    offer_out(out, &of->s);
     return ENG_OK;
 }
 
 ENG_API void eng_offer_iter_free(eng_offer_iter *it)
 {
-    if (!eng__handle_live(it, ENG__H_OFFER_ITER))
-        return;
-    eng_engine *e = it->e;
-    iter_release(it);
-    eng__engine_unref(e);
+    if (eng__handle_live(it, ENG__H_OFFER_ITER))
+        eng__snaplist_free(&it->l);
 }
