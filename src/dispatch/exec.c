@@ -112,7 +112,12 @@ int eng__dsp_commit(eng_engine *e, int rc)
     snprintf(msg, sizeof msg, "%s", le->message);
     if (e->store->in_batch)
         eng__kv_rollback(e->store);
-    eng__dsp_drop(e); /* a failed commit may have applied: re-derive from storage */
+    /* A failed commit may have applied: re-derive from storage. A conflict (ENG_EBUSY: a
+     * serialization failure, a stale cache refused at begin) applied nothing, and the cached
+     * chunk states stay what they were: keep them (rebuilding means scanning the whole ledger,
+     * which with several engines made every conflict cost a full reload). */
+    if (rc != ENG_EBUSY)
+        eng__dsp_drop(e);
     eng__err(code == rc ? code : rc, detail, "%s", msg);
     return rc;
 }

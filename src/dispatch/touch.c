@@ -34,5 +34,5 @@ int eng__dsp_touch_sent(eng_engine *e, const char *org, uint64_t campaign, uint6
 
 void eng__dsp_touch_abandon(eng_engine *e)
 {
-    eng__events_abandon(e);
+    eng__events_abandon_sent(e);
 }

@@ -494,10 +494,36 @@ static eng_time lease_ttl(const eng__runctx *r)
     return r->opts->version >= 2 && r->opts->lease_ms ? (eng_time)r->opts->lease_ms : ENG__LEASE_DEFAULT;
 }
 
+/* After a conflict with another engine, before trying again: a short random
+ * pause (up to 1, 2, 4 ... 32 ms as conflicts repeat) with the engine unlocked,
+ * so that engines which collided do not collide again at once and the winner's
+ * commit gets through. Retrying at once made every retry another collision. */
+static void conflict_pause(eng_engine *e, unsigned attempt)
+{
+    static _Thread_local uint64_t seed;
+    if (!seed)
+        seed = e->instance | 1u;
+    seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+    unsigned cap_us = 1000u << (attempt < 5 ? attempt : 5);
+    struct timespec ts = {0, (long)(seed % cap_us) * 1000};
+    pthread_mutex_unlock(&e->lock);
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&e->lock);
+}
+
+/* How long a chunk found leased by another engine is skipped before its lease
+ * is read again: at most this, and never past the lease's expiry. The holder
+ * may give the lease back long before it expires (its run ended, the engine
+ * closed, the chunk waits for credits); trusting the expiry made the other
+ * engines idle for a whole lease period (30 s by default) in that case. */
+#define HELD_RECHECK ((eng_time)500)
+
 static void held_add(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time until)
 {
     eng__dsp *d = eng__slot_get(e, ENG__SLOT_DISPATCH);
     eng_time now = eng__now(e);
+    if (until > now + HELD_RECHECK)
+        until = now + HELD_RECHECK;
     for (size_t i = 0; i < d->nheld;) /* forget expired ones first */
         if (d->held[i].until <= now)
             d->held[i] = d->held[--d->nheld];
@@ -515,14 +541,35 @@ static int held_by_other(const eng__dsp *d, uint64_t msg, uint32_t occ, uint32_t
     return 0;
 }
 
-/* Give a lease back early (a chunk waiting for credits); best effort, it expires anyway. */
+/* Give a lease back early: a chunk waiting for credits, or a run that stops
+ * with the chunk unfinished (an error, conflicts without end, the engine
+ * closed). Only a lease that is still this engine's is deleted. Best effort:
+ * it expires anyway, but until then no other engine may work the chunk. The
+ * caller's error stays the call's error. */
 static void lease_release(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk)
 {
-    if (eng__kv_begin_inside(e->store) != ENG_OK)
-        return;
-    if (eng__lease_keep(e, msg, occ, chunk, 0) != ENG_OK || eng__kv_commit(e->store) != ENG_OK)
-        eng__kv_rollback(e->store);
-    eng_error_clear();
+    int code = eng_error_last()->code;
+    char detail[256], text[512];
+    snprintf(detail, sizeof detail, "%s", eng_error_last()->detail);
+    snprintf(text, sizeof text, "%s", eng_error_last()->message);
+    for (unsigned attempt = 0; attempt < 4; attempt++) {
+        eng__engine_sync_keep(e, 1u << ENG__SLOT_DISPATCH); /* drop stale caches: else begin refuses */
+        int rc = eng__kv_begin_inside(e->store);
+        if (rc == ENG_OK) {
+            rc = eng__lease_keep(e, msg, occ, chunk, 0);
+            if (rc == ENG_OK)
+                rc = eng__kv_commit(e->store);
+            if (e->store->in_batch)
+                eng__kv_rollback(e->store);
+        }
+        if (rc != ENG_EBUSY)
+            break;
+        conflict_pause(e, attempt);
+    }
+    if (code)
+        eng__err(code, detail, "%s", text);
+    else
+        eng_error_clear();
 }
 
 static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
@@ -675,10 +722,13 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         eng__free(&e->mem, hashes);
         r->rep->batches++;
         r->rep->sent += np;
-        for (int attempt = 0; !e->closed; attempt++) {
+        for (unsigned attempt = 0; !e->closed || attempt < 3; attempt++) {
             /* Several engines: a conflict with another's commit retries the
              * outcome (the sends are made: it must be recorded), with caches
-             * other engines made stale dropped first. */
+             * other engines made stale dropped first. An engine closed during
+             * the provider call still records what the provider answered (a
+             * few tries): otherwise the chunk stays leased to an engine that
+             * is gone until the lease expires, and is sent again. */
             if (shared)
                 eng__engine_sync_keep(e, 1u << ENG__SLOT_DISPATCH);
             if ((rc = eng__xcache_get(e, r->actor, msg, occ, due, &xc)) != ENG_OK)
@@ -744,8 +794,10 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
                 rc = ENG_OK;
                 break;
             }
-            if (rc == ENG_EBUSY && shared && attempt < RETRIES)
+            if (rc == ENG_EBUSY && shared && attempt < RETRIES) {
+                conflict_pause(e, attempt);
                 continue;
+            }
             if (!rc) {
                 r->rep->retry += nretry;
                 r->rep->unknown += nunknown;
@@ -893,8 +945,10 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
         if (shared)
             eng__engine_sync_keep(e, 1u << ENG__SLOT_DISPATCH);
         int rc = eng__xcache_get(e, r->actor, msg, occ, due, &xc);
-        if (rc == ENG_EBUSY && shared && ++busy < RETRIES)
+        if (rc == ENG_EBUSY && shared && ++busy < RETRIES) {
+            conflict_pause(e, busy);
             continue; /* another engine started it at the same moment */
+        }
         if (rc)
             return rc;
         if (xc->rec.state != ENG_EXEC_RUNNING) {
@@ -924,8 +978,10 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
         if (pick < 0) {
             account(r, xc);
             rc = maybe_finish(r, xc, last);
-            if (rc == ENG_EBUSY && shared && ++busy < RETRIES)
+            if (rc == ENG_EBUSY && shared && ++busy < RETRIES) {
+                conflict_pause(e, busy);
                 continue; /* another engine finished it at the same moment: look again */
+            }
             return rc;
         }
         if (d->in_flight >= (e->transport.max_in_flight ? e->transport.max_in_flight : 1)) {
@@ -936,10 +992,17 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
             return rc;
         rc = work_chunk(r, xc, (uint32_t)pick);
         unclaim(d, msg, occ, (uint32_t)pick);
-        if (rc == NOT_MINE || (rc == ENG_EBUSY && shared && ++busy < RETRIES)) {
+        if (rc == NOT_MINE) {
             eng_error_clear();
-            continue; /* another engine holds or took the chunk, or a conflict: look again */
+            continue; /* another engine holds or took the chunk: look again */
         }
+        if (rc == ENG_EBUSY && shared && ++busy < RETRIES) {
+            eng_error_clear();
+            conflict_pause(e, busy);
+            continue; /* a conflict: look again (this engine keeps the lease and comes back to the chunk) */
+        }
+        if (shared && rc != ENG_OK && rc != BLOCKED)
+            lease_release(e, msg, occ, (uint32_t)pick); /* the run stops here: others need not wait for the expiry */
         if (rc == ENG_OK)
             busy = 0;
         if (rc == BLOCKED) {

@@ -140,6 +140,7 @@ typedef struct eng__ev {
     uint64_t pend_first, pend_next; /* pending records e/p/<seq> */
     uint64_t pend_filter[1024];     /* bit (keyhash % 65536): some pending receipt may have it */
     int km_probe_all;               /* a key of the dispatcher's form named other fields than its row */
+    int aud_written;                /* a batch wrote consent through the audience layer (opt-out replies) */
     eng__tcols dec;                 /* scratch for decoding a touch segment */
     eng__rcols rdec;
 } eng__ev;

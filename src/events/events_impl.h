@@ -113,6 +113,11 @@ int eng__touch_receipts(eng_engine *e, const eng_receipts *r, eng_event_report *
 /* Forget the cached events and audience state after a batch that carried
  * events writes was rolled back or failed to commit. */
 void eng__events_abandon(eng_engine *e);
+/* The same after eng__touch_sent's batch failed: the audience cache is kept
+ * unless the batch also wrote consent (a pending opt-out reply joined its
+ * send). A dispatcher's conflict with another engine then costs a reload of
+ * the touches, not of the customer table as well. */
+void eng__events_abandon_sent(eng_engine *e);
 /* Roll the open batch back keeping the thread's error, abandon the caches,
  * and return rc: the one-line failure path of a writer of events. */
 int eng__events_fail(eng_engine *e, int rc);

@@ -71,6 +71,18 @@ void eng__events_abandon(eng_engine *e)
     eng__aud_drop(e); /* consent changes written through audience in the same batch */
 }
 
+void eng__events_abandon_sent(eng_engine *e)
+{
+    eng__ev *ev = eng__slot_get(e, ENG__SLOT_EVENTS);
+    int aud = !ev || ev->aud_written;
+    if (ev) {
+        eng__slot_set(e, ENG__SLOT_EVENTS, NULL, NULL);
+        ev_free(e, ev);
+    }
+    if (aud)
+        eng__aud_drop(e);
+}
+
 int eng__events_fail(eng_engine *e, int rc)
 {
     char det[256], msg[768];

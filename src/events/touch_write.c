@@ -74,6 +74,7 @@ static int apply_optouts(eng__ev *ev, const uint32_t *sends, const uint8_t *src,
 {
     if (!n)
         return ENG_OK;
+    ev->aud_written = 1;
     const eng__mem *mem = &ev->e->mem;
     uint32_t *ids = eng__malloc(mem, n * sizeof *ids);
     uint8_t *ch = eng__malloc(mem, n), *sr = eng__malloc(mem, n);

@@ -7,8 +7,11 @@
 # socket in that directory), and <command> gets its libpq connection string in
 # ENGAGE_PG_CONNINFO. The server refuses to run as root, so as root it runs as
 # the system user `postgres` (created by Debian's package). fsync is off: the
-# tests kill clients, never the server. Exits 77 (meson: skipped) only when the
-# server binaries are absent.
+# tests kill clients, never the server. ENGAGE_PG_OPTS adds server options
+# (e.g. "-c shared_preload_libraries=pg_stat_statements" for a measurement);
+# <command> also gets the server's process id in ENGAGE_PG_PID (its backends
+# are its children: their CPU time is the server's). Exits 77 (meson:
+# skipped) only when the server binaries are absent.
 set -eu
 work=$1
 shift
@@ -60,7 +63,7 @@ started=""
 for try in 1 2 3 4 5; do
     port=$(( 20000 + ($$ * 7 + try * 7919) % 40000 ))
     if as_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c shared_buffers=16MB -c max_connections=30" \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c shared_buffers=16MB -c max_connections=30 ${ENGAGE_PG_OPTS:-}" \
         start >/dev/null 2>&1; then
         started=1
         break
@@ -72,7 +75,8 @@ fi
 t1=$(date +%s.%N)
 echo "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data $dir/data), up in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s"
 ENGAGE_PG_CONNINFO="host=127.0.0.1 port=$port user=engage dbname=postgres connect_timeout=10"
-export ENGAGE_PG_CONNINFO
+ENGAGE_PG_PID=$(head -n 1 "$dir/data/postmaster.pid")
+export ENGAGE_PG_CONNINFO ENGAGE_PG_PID
 set +e
 "$@"
 rc=$?

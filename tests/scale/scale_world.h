@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -86,6 +87,8 @@ typedef struct sw_prov {
     int signal_fd, wait_fd;
     /* the victim: on batch number kill_at, deliver half, signal, and wait to be killed */
     unsigned kill_at;
+    /* after the wait of the first batch: close this engine (a server shutting down mid-run) */
+    eng_engine *close_after_wait;
 } sw_prov;
 
 static inline uint64_t sw_hash(const char *s)
@@ -224,6 +227,8 @@ static inline int sw_send_batch(const eng_envelope *env, size_t n, int *status, 
         char c = 's';
         sw_write_all(p->signal_fd, &c, 1);
         if (read(p->wait_fd, &c, 1) != 1)
+            abort();
+        if (p->close_after_wait && eng_close(p->close_after_wait) != ENG_OK) /* the transport may call back in */
             abort();
     }
     return ENG_OK;
@@ -553,6 +558,100 @@ static inline int sw_wait(pid_t pid)
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     return st;
+}
+
+/* ---- where the time goes (docs/scale.md) ---- */
+
+/* As sw_wait; adds the child's CPU seconds (user + system) to *cpu. */
+static inline int sw_wait_cpu(pid_t pid, double *cpu)
+{
+    int st = 0;
+    struct rusage ru;
+    while (wait4(pid, &st, 0, &ru) < 0)
+        if (errno != EINTR)
+            return st;
+    *cpu += (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+            ru.ru_stime.tv_usec / 1e6;
+    return st;
+}
+
+/* CPU seconds the PostgreSQL server has used so far: the postmaster
+ * (ENGAGE_PG_PID, from with_postgres.sh), its reaped children (backends of
+ * closed connections) and its live children. -1 where /proc or the pid is missing. */
+static inline double sw_server_cpu(void)
+{
+    const char *v = getenv("ENGAGE_PG_PID");
+    long pm = v ? strtol(v, NULL, 10) : 0;
+    if (pm <= 0)
+        return -1;
+    double ticks = (double)sysconf(_SC_CLK_TCK), sum = 0;
+    int found = 0;
+    FILE *ls = popen("ls /proc", "r");
+    char name[64];
+    while (ls && fscanf(ls, "%63s", name) == 1) {
+        char path[100], buf[1024];
+        if (name[0] < '0' || name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", name);
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = 0;
+        char *q = strrchr(buf, ')'); /* the command may hold spaces: fields follow its ')' */
+        long ppid = 0;
+        unsigned long ut = 0, stm = 0;
+        long cut = 0, cst = 0;
+        if (!q || sscanf(q + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", &ppid, &ut, &stm, &cut,
+                         &cst) != 5)
+            continue;
+        long pid = strtol(name, NULL, 10);
+        if (pid == pm) {
+            sum += (double)(ut + stm) + (double)(cut + cst);
+            found = 1;
+        } else if (ppid == pm) {
+            sum += (double)(ut + stm);
+        }
+    }
+    if (ls)
+        pclose(ls);
+    return found ? sum / ticks : -1;
+}
+
+/* The server's transaction counters of the database: commits and rollbacks. */
+static inline void sw_xacts(uint64_t *commits, uint64_t *rollbacks)
+{
+    PGconn *c = PQconnectdb(sw_conninfo);
+    PGresult *r = PQexec(c, "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()");
+    *commits = *rollbacks = 0;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        *commits = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        *rollbacks = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* With ENGAGE_SCALE_STATS=1 and a server started with pg_stat_statements
+ * preloaded (ENGAGE_PG_OPTS="-c shared_preload_libraries=pg_stat_statements"):
+ * reset the statement statistics (before a run) or print them (after). */
+static inline void sw_statements(int print, const char *title)
+{
+    if (!getenv("ENGAGE_SCALE_STATS"))
+        return;
+    PGconn *c = PQconnectdb(sw_conninfo);
+    PQclear(PQexec(c, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+    PGresult *r = PQexec(c, print ? "SELECT calls, round(total_exec_time::numeric, 1), rows, left(regexp_replace(query, "
+                                    "'\\s+', ' ', 'g'), 90) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%' "
+                                    "ORDER BY total_exec_time DESC LIMIT 14"
+                                  : "SELECT pg_stat_statements_reset()");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fprintf(stderr, "pg_stat_statements: %s", PQerrorMessage(c));
+    for (int i = 0; print && PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+        printf("statements %s: %8s calls %10s ms %9s rows  %s\n", title, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+    PQclear(r);
+    PQfinish(c);
 }
 
 #endif

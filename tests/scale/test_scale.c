@@ -13,6 +13,10 @@
  *   then by 3 of which one is SIGKILLed inside a transport batch: the
  *   provider's log holds every customer exactly once per selected channel.
  *
+ * stall: an engine closed while its chunk is at the provider (a server shut
+ *   down mid-run) records the provider's answers and gives its lease back, so
+ *   the engine sharing the execution finishes it without waiting out the lease.
+ *
  * Sizes: ENGAGE_SCALE_CUSTOMERS (default 20,000; the issue's figure is
  * 100,000: meson test --benchmark scale_postgres_100k) and ENGAGE_SCALE_OPS
  * (calls per process in the conflict test, default 1,000). */
@@ -394,11 +398,105 @@ static void coupons(void **state)
     free(w.ext);
 }
 
+/* ---- a worker that stops mid-chunk ---- */
+
+static size_t lease_rows(const char *table)
+{
+    PGconn *c = PQconnectdb(sw_conninfo);
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\" WHERE k >= 'd/k/' AND k < 'd/l/'", table);
+    PGresult *r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    size_t n = (size_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+/* Engine A (a child) takes a chunk and, while the chunk is at its provider,
+ * engine B works the rest and finds that chunk leased; then A's engine is
+ * closed from inside the provider call (its server shutting down). A records
+ * what the provider answered and gives the lease back: no lease is left in
+ * the table, B finishes the execution at once instead of waiting out a lease
+ * of 20 s, and nothing is sent twice. Before, A left the chunk unrecorded
+ * and leased: B waited the whole lease and sent the chunk again. */
+static void stall(void **state)
+{
+    (void)state;
+    sw w;
+    sw_world(&w, "stall", 2000);
+    const uint64_t lease = 20000;
+    uint64_t msg = sw_message(&w, "s", sw_now() + 1200);
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/s", w.dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    int up[2], down[2];
+    assert_int_equal(pipe(up), 0);
+    assert_int_equal(pipe(down), 0);
+    usleep(1300 * 1000); /* due */
+    eng_transport_methods tm = {ENG_TRANSPORT_METHODS_VERSION, sw_send_one, NULL, sw_send_batch, 1, 200};
+    pid_t a = fork();
+    assert_true(a >= 0);
+    if (a == 0) {
+        sw_prov p;
+        sw_prov_open(&p, dir, w.n * 2);
+        p.signal_fd = up[1];
+        p.wait_fd = down[0];
+        eng_engine *e = sw_open(&w, STORE_PG_SHARED, &tm, &p);
+        p.close_after_wait = e;
+        eng_run_options o = ENG_RUN_OPTIONS_INIT;
+        o.message = msg;
+        o.lease_ms = lease;
+        int rc = eng_run_due(e, "root", sw_now(), &o, NULL); /* the engine is gone when it returns */
+        SW_CHECK(rc == ENG_EMISUSE, "run of a closed engine: %d %s", rc, eng_error_last()->message);
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(up[0], &c, 1), 1); /* A holds a chunk, at its provider */
+    sw_prov pb;
+    sw_prov_open(&pb, dir, w.n * 2);
+    eng_engine *b = sw_open(&w, STORE_PG_SHARED, &tm, &pb);
+    eng_run_options o = ENG_RUN_OPTIONS_INIT;
+    o.message = msg;
+    o.lease_ms = lease;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(b, "root", sw_now(), &o, &rep), ENG_OK);
+    assert_true(rep.batches > 0 && rep.pending > 0); /* B did the rest, A's chunk is left */
+    assert_int_equal(write(down[1], "g", 1), 1);
+    int st = sw_wait(a);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(lease_rows(w.table), 0); /* the closed engine gave its lease back */
+    double t0 = sw_secs();
+    sw_work(b, w.table, msg, lease);
+    double dt = sw_secs() - t0;
+    printf("stall: the engine sharing the execution finished it %.2f s after the other closed mid-chunk (lease %.0f s)\n",
+           dt, lease / 1000.0);
+    assert_true(dt < lease / 2000.0); /* not a lease period */
+    size_t n;
+    uint32_t *ids = sw_test_group(w.e, msg, &n);
+    sw_log l;
+    sw_log_read(&l, dir, w.n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(l.deliv[sw_pair(ids[i], ENG_CH_SMS)], 1);
+        assert_int_equal(l.deliv[sw_pair(ids[i], ENG_CH_EMAIL)], w.ext[ids[i]] % 5 ? 1u : 0u);
+    }
+    assert_int_equal(l.resent, 0); /* A's answers were recorded: nothing sent again */
+    sw_log_free(&l);
+    free(ids);
+    sw_prov_close(&pb);
+    eng_close(b);
+    close(up[0]), close(up[1]), close(down[0]), close(down[1]);
+    eng_close(w.e);
+    free(w.ext);
+}
+
 /* ---- sharded execution ---- */
 
 typedef struct shard_run {
     double secs;
     size_t pairs, resent;
+    double wcpu, scpu;           /* CPU seconds of the workers and of the server during the run */
+    uint64_t commits, rollbacks; /* the server's transactions during the run */
 } shard_run;
 
 /* @p procs workers run a new message; @p victim >= 0: that one is SIGKILLed inside its first batch. */
@@ -412,6 +510,10 @@ static shard_run shard_once(sw *w, int procs, int victim, const char *title, uns
     int sig[2];
     assert_int_equal(pipe(sig), 0);
     pid_t pid[3];
+    uint64_t c0, r0;
+    sw_xacts(&c0, &r0);
+    sw_statements(0, title);
+    double s0 = sw_server_cpu(), wcpu = 0;
     double t0 = sw_secs();
     for (int i = 0; i < procs; i++) {
         if ((pid[i] = fork()) == 0) {
@@ -442,13 +544,18 @@ static shard_run shard_once(sw *w, int procs, int victim, const char *title, uns
     }
     close(sig[0]);
     for (int i = 0; i < procs; i++) {
-        int st = sw_wait(pid[i]);
+        int st = sw_wait_cpu(pid[i], &wcpu);
         if (i == victim)
             assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
         else
             assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    shard_run out = {sw_secs() - t0, 0, 0};
+    shard_run out = {sw_secs() - t0, 0, 0, wcpu, 0, 0, 0};
+    usleep(100 * 1000); /* the workers' backends exit and are reaped */
+    out.scpu = s0 < 0 ? -1 : sw_server_cpu() - s0;
+    sw_xacts(&out.commits, &out.rollbacks);
+    out.commits -= c0 + 1, out.rollbacks -= r0; /* less sw_xacts' own */
+    sw_statements(1, title);
     /* the provider's log: every customer of the test group exactly once per selected channel */
     size_t n;
     uint32_t *ids = sw_test_group(w->e, msg, &n);
@@ -493,8 +600,10 @@ static void shards(void **state)
         snprintf(title, sizeof title, "p%d", procs);
         shard_run r = shard_once(&w, procs, -1, title, batch, 0);
         assert_int_equal(r.resent, 0);
-        printf("shards: %d process%s: %zu messages in %.2f s = %.0f messages/s\n", procs, procs > 1 ? "es" : "",
-               r.pairs, r.secs, r.pairs / r.secs);
+        printf("shards: %d process%s: %zu messages in %.2f s = %.0f messages/s; CPU: workers %.2f s (%.1f us a message), "
+               "server %.2f s (%.1f us a message); server transactions: %llu committed, %llu rolled back\n",
+               procs, procs > 1 ? "es" : "", r.pairs, r.secs, r.pairs / r.secs, r.wcpu, r.wcpu * 1e6 / r.pairs, r.scpu,
+               r.scpu * 1e6 / r.pairs, (unsigned long long)r.commits, (unsigned long long)r.rollbacks);
     }
     shard_run r = shard_once(&w, 3, 0, "kill", batch, 3000);
     printf("shards: 3 processes, one SIGKILLed inside a batch: %zu messages in %.2f s (lease 3 s); "
@@ -521,6 +630,7 @@ int main(void)
         cmocka_unit_test(coherence),
         cmocka_unit_test(conflicts),
         cmocka_unit_test(coupons),
+        cmocka_unit_test(stall),
         cmocka_unit_test(shards),
     };
     return cmocka_run_group_tests_name("scale on postgres", tests, NULL, NULL);
