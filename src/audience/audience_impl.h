@@ -30,6 +30,8 @@
 #include "engage/rules.h"
 #include "audience/audience_link.h"
 
+#include <string.h>
+
 enum {
     ENG__REC_AUD_SCHEMA = 0x0301,
     ENG__REC_AUD_DELTA = 0x0302,
@@ -113,7 +115,33 @@ int eng__aud_put_schema(eng__aud *a, const eng__aud_cx *cx);
  * table, so a tombstone row gets its old dense id back. */
 #define ENG__IDK_INT_TOMB 0x82
 enum { ENG__DK_ATTR = 1, ENG__DK_CONTACT = 2, ENG__DK_CONSENT = 3, ENG__DK_OPTOUT = 4, ENG__DK_SUPP = 5 };
-int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key, uint64_t *ins, uint64_t *upd);
+/* Delta schema 2 (written by the import; 1 is still read, and still written
+ * by compaction and opt-out deltas) adds the part's time after the id kind
+ * and denser values behind tags 2 and up (delta.c has the list): a repeated
+ * string value by its slot in a per-part cache, dates in whole days, phone
+ * numbers as integers, consent "yes at the part's time" and "no" in the tag. */
+#define ENG__DELTA_V 2
+#define ENG__DAY_MS 86400000
+#define ENG__DSLOT_COLS 8  /* the first 8 STRING columns of a part use slots */
+#define ENG__DSLOT_N 128   /* slots per column: tags 2 .. 129 */
+/* The slot of a string value: writer and reader must agree. */
+static inline uint32_t eng__dslot(const uint8_t *s, size_t l)
+{
+    uint64_t a = 0, b = 0;
+    if (l >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + l - 8, 8);
+    } else {
+        for (size_t k = 0; k < l; k++) /* bytes, not a short memcpy: no store-forwarding stall */
+            a |= (uint64_t)s[k] << (8 * k);
+    }
+    uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ l;
+    h *= 0xff51afd7ed558ccdull;
+    return (uint32_t)(h >> 57); /* 0 .. ENG__DSLOT_N - 1 */
+}
+/* Apply one delta part of record schema @p schema (1 or 2). */
+int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema, const char *key, uint64_t *ins,
+                     uint64_t *upd);
 
 /* Per-row failure reported by a row handler. */
 typedef struct eng__rowerr {

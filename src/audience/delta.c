@@ -1,12 +1,20 @@
 /* Replaying an import delta into the table. The writer is import.c; both
  * sides agree on:
- *   uvar ncols, ncols x (u8 kind, uvar index), u8 id kind, uvar nrows,
+ *   uvar ncols, ncols x (u8 kind, uvar index), u8 id kind,
+ *   [schema 2: svar the part's time], uvar nrows,
  *   nrows ids (blob or svar), then per row and column a u8 tag
  *   (0 = NULL/clear, 1 = value) and the value by kind.
+ * Schema 2 adds denser tags (about 40 % fewer bytes for the benchmark's rows):
+ *   STRING column with slots  2 + k: the value last given in full (tag 1) in slot k
+ *                             of this part (eng__dslot; no bytes follow)
+ *   DATE                      2: svar whole days since the epoch
+ *   phone channel contact     2: uvar the digits after '+' as an integer
+ *   consent / opt-out         2: yes at the part's time; 3: no, time 0
  * The ids come first so that they can be looked up as a batch, with the
  * index slots prefetched ahead (the id index is the hot spot of a big import). */
 #include "audience/audience_impl.h"
 #include "base/codec.h"
+#include "audience/values.h"
 
 #include <string.h>
 
@@ -53,32 +61,17 @@ static inline const uint8_t *rd_blob(eng__rd *r, size_t *n)
     return eng__rd_blob(r, n);
 }
 
-/* A small direct-mapped cache per STRING column (the first SC_COLS of
- * them): most such columns have few distinct values, and a hit costs a
- * cheap hash and one compare instead of a full hash and a probe of the
- * column's dictionary. */
-#define SC_COLS 8
-#define SC_SIZE 256
-
-static inline uint32_t sc_hash(const uint8_t *s, size_t l)
+/* Per STRING column (the first ENG__DSLOT_COLS of the part) a table of
+ * ENG__DSLOT_N dictionary codes (code + 1; 0: empty) by eng__dslot of the
+ * value. Schema 1 uses it as a cache: most such columns have few distinct
+ * values, and a hit costs a cheap hash and one compare instead of a full hash
+ * and a probe of the column's dictionary. Schema 2 names the slot in the tag
+ * (the writer mirrors the table), so a repeated value costs no hash at all. */
+static int set_str_slot(eng__table *t, uint32_t *slots, uint32_t col, uint32_t id, const uint8_t *s, size_t l,
+                        int check)
 {
-    uint64_t a = 0, b = 0;
-    if (l >= 8) {
-        memcpy(&a, s, 8);
-        memcpy(&b, s + l - 8, 8);
-    } else {
-        for (size_t k = 0; k < l; k++) /* bytes, not a short memcpy: no store-forwarding stall */
-            a |= (uint64_t)s[k] << (8 * k);
-    }
-    uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ l;
-    h *= 0xff51afd7ed558ccdull;
-    return (uint32_t)(h >> 56); /* 0 .. SC_SIZE - 1 */
-}
-
-static int set_str_cached(eng__table *t, uint32_t *cache, uint32_t col, uint32_t id, const uint8_t *s, size_t l)
-{
-    uint32_t k = sc_hash(s, l), e = cache[k];
-    if (e) {
+    uint32_t k = eng__dslot(s, l), e = slots[k];
+    if (e && check) {
         size_t cl;
         const char *cs = eng__dict_str(&t->cols[col].dict, e - 1, &cl);
         if (cl == l && memcmp(cs, s, l) == 0) {
@@ -91,11 +84,27 @@ static int set_str_cached(eng__table *t, uint32_t *cache, uint32_t col, uint32_t
     if (rc)
         return rc;
     eng__table_set_code(t, col, id, code);
-    cache[k] = code + 1;
+    slots[k] = code + 1;
     return ENG_OK;
 }
 
-int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key, uint64_t *ins, uint64_t *upd)
+/* A phone number stored as its digits' integer (schema 2): "+" and 8-15 digits. */
+static size_t phone_text(uint64_t num, char out[17])
+{
+    char d[16];
+    size_t n = 0;
+    if (num < 10000000ull || num > 999999999999999ull)
+        return 0;
+    for (; num; num /= 10)
+        d[n++] = (char)('0' + num % 10);
+    out[0] = '+';
+    for (size_t k = 0; k < n; k++)
+        out[1 + k] = d[n - 1 - k];
+    return n + 1;
+}
+
+int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema, const char *key, uint64_t *ins,
+                     uint64_t *upd)
 {
     eng__rd r;
     eng__rd_init(&r, p, n);
@@ -119,6 +128,7 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key,
         idx[i] = (uint32_t)x;
     }
     int idkind = eng__rd_u8(&r);
+    int64_t now = schema >= 2 ? eng__rd_svar(&r) : 0; /* the part's time (consent tag 2) */
     uint64_t nrows = eng__rd_uvar(&r);
     ENG__WORK(nrows);
     int tombs = idkind == ENG__IDK_INT_TOMB && t->idkind == ENG_ID_INT64;
@@ -163,12 +173,23 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key,
         return rc;
     }
     *upd += nrows - (*ins - before);
-    static const uint32_t no_cache = SC_COLS;
-    uint32_t sc[SC_COLS][SC_SIZE], scol[ENG__CSV_MAX_FIELDS], nsc = 0;
+    static const uint32_t no_cache = ENG__DSLOT_COLS;
+    uint32_t sc[ENG__DSLOT_COLS][ENG__DSLOT_N], scol[ENG__CSV_MAX_FIELDS], nsc = 0;
+    uint8_t maxtag[ENG__CSV_MAX_FIELDS]; /* the largest tag a column may have */
     for (uint64_t i = 0; i < nc; i++) {
         scol[i] = no_cache;
-        if (kind[i] == ENG__DK_ATTR && t->cols[idx[i]].type == ENG_COL_STRING && nsc < SC_COLS)
+        maxtag[i] = 1;
+        if (kind[i] == ENG__DK_ATTR && t->cols[idx[i]].type == ENG_COL_STRING && nsc < ENG__DSLOT_COLS) {
             scol[i] = nsc++;
+            maxtag[i] = schema >= 2 ? 1 + ENG__DSLOT_N : 1;
+        } else if (schema >= 2) {
+            if (kind[i] == ENG__DK_ATTR && t->cols[idx[i]].type == ENG_COL_DATE)
+                maxtag[i] = 2;
+            else if (kind[i] == ENG__DK_CONTACT && eng__val_is_phone((int)idx[i]))
+                maxtag[i] = 2;
+            else if (kind[i] == ENG__DK_CONSENT || kind[i] == ENG__DK_OPTOUT)
+                maxtag[i] = 3;
+        }
     }
     memset(sc, 0, sizeof sc[0] * nsc);
     for (uint64_t row = 0; row < nrows; row++) {
@@ -179,7 +200,7 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key,
         }
         for (uint64_t i = 0; i < nc; i++) {
             uint8_t tag = rd_u8(&r);
-            if (!eng__rd_ok(&r) || tag > 1) {
+            if (!eng__rd_ok(&r) || tag > maxtag[i]) {
                 eng__free(t->mem, ids);
                 return eng__err(ENG_ECORRUPT, key, "delta: bad value tag");
             }
@@ -192,14 +213,26 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key,
                 int ty = t->cols[idx[i]].type;
                 if (!tag)
                     rc = eng__table_set_null(t, idx[i], id);
-                else if (ty == ENG_COL_STRING) {
+                else if (tag >= 2 && ty == ENG_COL_STRING) { /* schema 2: the value of slot tag - 2 */
+                    uint32_t e = sc[scol[i]][tag - 2];
+                    if (!e)
+                        rc = ENG_ECORRUPT;
+                    else
+                        eng__table_set_code(t, idx[i], id, e - 1);
+                } else if (ty == ENG_COL_STRING) {
                     s = rd_blob(&r, &l);
                     if (!s)
                         rc = ENG_ECORRUPT;
                     else if (scol[i] != no_cache)
-                        rc = set_str_cached(t, sc[scol[i]], idx[i], id, s, l);
+                        rc = set_str_slot(t, sc[scol[i]], idx[i], id, s, l, schema < 2);
                     else
                         rc = eng__table_set_str(t, idx[i], id, (const char *)s, l);
+                } else if (tag == 2) { /* schema 2, a DATE column: whole days */
+                    v = rd_svar(&r);
+                    if (v > INT64_MAX / ENG__DAY_MS || v < INT64_MIN / ENG__DAY_MS)
+                        rc = ENG_ECORRUPT;
+                    else
+                        rc = eng__table_set_i64(t, idx[i], id, v * ENG__DAY_MS);
                 } else if (ty == ENG_COL_BOOL) {
                     v = rd_u8(&r);
                     rc = eng__table_set_i64(t, idx[i], id, v != 0);
@@ -210,15 +243,24 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, const char *key,
                 break;
             }
             case ENG__DK_CONTACT:
+                if (tag == 2) { /* schema 2, a phone channel: the number */
+                    char ph[17];
+                    l = phone_text(rd_uvar(&r), ph);
+                    rc = !l ? ENG_ECORRUPT : eng__table_set_contact(t, (int)idx[i], id, ph, l);
+                    break;
+                }
                 if (tag)
                     s = rd_blob(&r, &l);
                 rc = tag && !s ? ENG_ECORRUPT : eng__table_set_contact(t, (int)idx[i], id, (const char *)s, l);
                 break;
             case ENG__DK_CONSENT:
             case ENG__DK_OPTOUT:
-                if (tag) {
+                if (tag == 1) {
                     yes = rd_u8(&r) != 0;
                     v = rd_svar(&r);
+                } else if (tag == 2) { /* schema 2: yes at the part's time (3: no, no time) */
+                    yes = 1;
+                    v = now;
                 }
                 rc = kind[i] == ENG__DK_CONSENT ? eng__table_set_consent(t, (int)idx[i], id, yes, v)
                                                 : eng__table_set_optout(t, (int)idx[i], id, yes, v);

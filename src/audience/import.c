@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DELTA_V 1
 /* Rows per stored part. A part is written to the store's batch as soon as
  * it is complete, while it is still in cache (the checksum and the store's
  * copy then cost little); about 0.7 MB at 90 bytes a row. */
@@ -189,7 +188,24 @@ typedef struct cimp {
     int batch; /* a store batch holding the parts so far is open */
     int source;       /* eng_consent_source of the consent changes */
     int consent_cols; /* the import has consent./optout. columns: parts get an origin (chist.c) */
+    /* Delta v2 string slots (audience_impl.h): per slotted column, where the
+     * last value of each slot lies in `part`; a row's new slot values are
+     * pending until the row is accepted, so a rejected row leaves none. */
+    uint8_t scol[ENG__CSV_MAX_FIELDS]; /* field -> slotted column, or NO_SLOT */
+    struct dslot {
+        size_t off;
+        uint32_t len;
+        uint32_t used;
+    } slot[ENG__DSLOT_COLS][ENG__DSLOT_N];
+    struct dpend {
+        size_t off;
+        uint32_t len;
+        uint8_t sc, k;
+    } pend[ENG__DSLOT_COLS];
+    uint32_t npend;
 } cimp;
+
+#define NO_SLOT 0xff
 
 static int chan_of(const char *s, size_t n)
 {
@@ -210,6 +226,7 @@ static int prefixed(const char *s, size_t n, const char *p)
 static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
 {
     cimp *ci = ctx;
+    uint32_t nslot = 0; /* the same order as delta.c: the part's STRING columns, first come */
     ci->ncols = c->nf;
     for (uint32_t i = 0; i < c->nf; i++) {
         const char *s = c->base + c->start[i];
@@ -245,6 +262,9 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
             return 1;
         }
         m->idx = ch < 0 ? 0 : (uint32_t)ch;
+        ci->scol[i] = NO_SLOT;
+        if (m->kind == ENG__DK_ATTR && m->type == ENG_COL_STRING && nslot < ENG__DSLOT_COLS)
+            ci->scol[i] = (uint8_t)nslot++;
         if (m->kind == ENG__DK_CONSENT || m->kind == ENG__DK_OPTOUT)
             ci->consent_cols = 1;
         for (uint32_t k = 1; k < i; k++)
@@ -277,6 +297,7 @@ static int part_end(cimp *ci)
         eng__wr_uvar(w, ci->map[i].idx);
     }
     eng__wr_u8(w, (uint8_t)ci->a->t.idkind);
+    eng__wr_svar(w, ci->now);
     eng__wr_uvar(w, ci->part_rows);
     eng__wr_bytes(w, ci->ids.data, ci->ids.len);
     eng__wr_bytes(w, ci->part.data, ci->part.len);
@@ -289,7 +310,7 @@ static int part_end(cimp *ci)
         char key[ENG__AUD_KEY_MAX];
         ci->batch = 1;
         eng__aud_delta_key(ci->a, key, sizeof key, ci->a->next_seq, (uint32_t)ci->nparts);
-        rc = eng__rec_put_framed(st, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, w->data, w->len);
+        rc = eng__rec_put_framed(st, key, strlen(key), ENG__REC_AUD_DELTA, ENG__DELTA_V, w->data, w->len);
         if (!rc && ci->consent_cols) /* who changed consent, how and when (the consent history) */
             rc = eng__chist_put_origin(ci->a, key, ci->source, ci->cx ? ci->cx->actor : NULL, ci->now);
     }
@@ -299,6 +320,7 @@ static int part_end(cimp *ci)
     ci->part_rows = 0;
     ci->part.len = 0;
     ci->ids.len = 0;
+    memset(ci->slot, 0, sizeof ci->slot); /* slots are per part */
     return ENG_OK;
 }
 
@@ -327,6 +349,28 @@ static inline uint8_t *enc_blob(uint8_t *o, const char *s, size_t n)
     return o + n;
 }
 
+/* A STRING value: by its slot when the slot holds it already (tag 2 + slot),
+ * else in full (tag 1), which then fills the slot once the row is accepted. */
+static inline uint8_t *put_str(cimp *ci, uint32_t i, const char *s, size_t n, uint8_t *o)
+{
+    uint32_t sc = ci->scol[i];
+    if (sc == NO_SLOT) {
+        *o++ = 1;
+        return enc_blob(o, s, n);
+    }
+    uint32_t k = eng__dslot((const uint8_t *)s, n);
+    const struct dslot *d = &ci->slot[sc][k];
+    if (d->used && d->len == n && memcmp(ci->part.data + d->off, s, n) == 0) {
+        *o++ = (uint8_t)(2 + k);
+        return o;
+    }
+    *o++ = 1;
+    o = enc_uvar(o, n);
+    ci->pend[ci->npend++] = (struct dpend){(size_t)(o - ci->part.data), (uint32_t)n, (uint8_t)sc, (uint8_t)k};
+    memcpy(o, s, n);
+    return o + n;
+}
+
 /* Validate one field and append its encoding at *op. ascii: the field is
  * known to be plain ASCII (the UTF-8 check is then a no-op). quoted: the
  * field was quoted in the CSV, so an empty one is the empty string (for a
@@ -341,8 +385,7 @@ static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, i
     int64_t v = 0;
     int yes = 0;
     if (!n && quoted && m->kind == ENG__DK_ATTR && m->type == ENG_COL_STRING) {
-        *o++ = 1;
-        *op = enc_blob(o, s, 0);
+        *op = put_str(ci, i, s, 0, o);
         return 0;
     }
     if (!n) {
@@ -361,8 +404,7 @@ static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, i
                 why = "string longer than 4096 bytes";
                 goto bad;
             }
-            *o++ = 1;
-            o = enc_blob(o, s, n);
+            o = put_str(ci, i, s, n, o);
             break;
         case ENG_COL_INT64:
             if ((rc = eng__val_int64(s, n, &v, &why)))
@@ -379,6 +421,11 @@ static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, i
         case ENG_COL_DATE:
             if ((rc = eng__val_date(s, n, &v, &why)))
                 goto bad;
+            if (v % ENG__DAY_MS == 0) { /* a plain date: whole days */
+                *o++ = 2;
+                o = enc_svar(o, v / ENG__DAY_MS);
+                break;
+            }
             *o++ = 1;
             o = enc_svar(o, v);
             break;
@@ -393,6 +440,14 @@ static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, i
     case ENG__DK_CONTACT:
         if ((rc = eng__val_contact((int)m->idx, s, n, &why)))
             goto bad;
+        if (eng__val_is_phone((int)m->idx)) { /* + and 8-15 digits, the first not 0: an integer */
+            uint64_t num = 0;
+            for (size_t k = 1; k < n; k++)
+                num = num * 10 + (uint64_t)(s[k] - '0');
+            *o++ = 2;
+            o = enc_uvar(o, num);
+            break;
+        }
         *o++ = 1;
         o = enc_blob(o, s, n);
         break;
@@ -408,6 +463,10 @@ static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, i
             goto bad;
         if (yes && !has_ts)
             v = ci->now; /* "yes" without a time: recorded at import */
+        if ((yes && v == ci->now) || (!yes && v == 0)) {
+            *o++ = yes ? 2 : 3; /* the part's time / no time */
+            break;
+        }
         *o++ = 1;
         *o++ = (uint8_t)yes;
         o = enc_svar(o, v);
@@ -447,9 +506,14 @@ static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, int
         o = enc_svar(o, v);
     }
     uint8_t *vo = ci->part.data + ci->part.len;
+    ci->npend = 0;
     for (uint32_t i = 1; i < ci->ncols; i++)
         if (put_field(ci, i, f[i], fl[i], ascii, c && eng__csv_quoted(c, i), &vo, err))
-            return 1; /* nothing was committed to either writer */
+            return 1; /* nothing was committed to either writer (nor to the slots) */
+    for (uint32_t k = 0; k < ci->npend; k++) {
+        const struct dpend *p = &ci->pend[k];
+        ci->slot[p->sc][p->k] = (struct dslot){p->off, p->len, 1};
+    }
     ci->ids.len = (size_t)(o - ci->ids.data);
     ci->part.len = (size_t)(vo - ci->part.data);
     ci->rows++;
@@ -509,10 +573,10 @@ static int cimp_commit(cimp *ci, eng_import_report *rep)
     for (size_t i = 0; i < ci->nparts && !rc; i++) {
         eng__aud_delta_key(ci->a, key, sizeof key, ci->a->next_seq - 1, (uint32_t)i);
         eng__rec rec;
-        rc = eng__rec_get(e->store, key, strlen(key), ENG__REC_AUD_DELTA, DELTA_V, &rec);
+        rc = eng__rec_get(e->store, key, strlen(key), ENG__REC_AUD_DELTA, ENG__DELTA_V, &rec);
         if (rc)
             break;
-        rc = eng__delta_apply(&ci->a->t, rec.payload, rec.len, key, &rep->inserted, &rep->updated);
+        rc = eng__delta_apply(&ci->a->t, rec.payload, rec.len, rec.schema, key, &rep->inserted, &rep->updated);
         eng__rec_free(e->store, &rec);
     }
     if (rc) {

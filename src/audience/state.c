@@ -7,7 +7,6 @@
 #include <string.h>
 
 #define SCHEMA_V 1
-#define DELTA_V 1
 
 void eng__aud_key(const eng__aud *a, char *buf, size_t cap, const char *prefix, uint32_t id)
 {
@@ -180,7 +179,7 @@ static int replay_cb(const void *key, size_t klen, const void *val, size_t vlen,
     int rc = rp->parts++ ? eng__prog_batch(&rp->pg, rp->parts - 1)
                          : eng__prog_start(&rp->pg, rp->a->e, "audience.load", 0);
     if (!rc)
-        rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_AUD_DELTA, DELTA_V, &rec);
+        rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_AUD_DELTA, ENG__DELTA_V, &rec);
     if (rc)
         return rc;
     /* P t/<16 hex>/<8 hex> */
@@ -193,7 +192,7 @@ static int replay_cb(const void *key, size_t klen, const void *val, size_t vlen,
     uint64_t s = strtoull(seq, NULL, 16);
     if (s + 1 > rp->a->next_seq)
         rp->a->next_seq = s + 1;
-    return eng__delta_apply(&rp->a->t, rec.payload, rec.len, k, &rp->ins, &rp->upd);
+    return eng__delta_apply(&rp->a->t, rec.payload, rec.len, rec.schema, k, &rp->ins, &rp->upd);
 }
 
 /* Org ids are 1-64 of [A-Za-z0-9_.@-] (the model's rule): never a '/'. */

@@ -25,6 +25,19 @@ int eng__val_int64(const char *s, size_t n, int64_t *out, const char **why)
         *why = "not an integer";
         return ENG_EPARSE;
     }
+    if (n - i <= 18) { /* cannot overflow: no range check per digit */
+        uint64_t v = 0;
+        unsigned bad = 0;
+        for (size_t k = i; k < n; k++) {
+            unsigned d = (unsigned)(unsigned char)s[k] - '0';
+            bad |= d > 9;
+            v = v * 10 + d;
+        }
+        if (!bad) {
+            *out = neg ? -(int64_t)v : (int64_t)v;
+            return ENG_OK;
+        }
+    }
     uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     for (; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') {
@@ -45,8 +58,41 @@ int eng__val_int64(const char *s, size_t n, int64_t *out, const char **why)
 /* Any decimal that fits the column (4 decimals, int64 units) is accepted:
  * digits past the fourth decimal must be zeros, and the range is checked on
  * the units, so 922337203685477.5807 and -922337203685477.5808 import. */
+/* The common decimal: at most 14 integer digits and 1-4 decimals (or none),
+ * which cannot overflow. Returns 0 with *out set, or -1 for the full parser
+ * (which accepts or rejects everything this one leaves, with the reason). */
+static inline int dec_fast(const char *s, size_t n, int64_t *out)
+{
+    static const uint32_t scale[] = {10000, 1000, 100, 10, 1};
+    size_t i = 0, st;
+    int neg = 0;
+    if (n && (s[0] == '-' || s[0] == '+')) {
+        neg = s[0] == '-';
+        i = 1;
+    }
+    uint64_t u = 0;
+    for (st = i; i < n && (unsigned)(unsigned char)s[i] - '0' <= 9; i++)
+        u = u * 10 + (unsigned)(s[i] - '0');
+    if (i == st || i - st > 14)
+        return -1;
+    size_t nf = 0;
+    if (i < n) {
+        if (s[i++] != '.')
+            return -1;
+        for (; i < n && nf < 4 && (unsigned)(unsigned char)s[i] - '0' <= 9; i++, nf++)
+            u = u * 10 + (unsigned)(s[i] - '0');
+        if (i != n || nf == 0)
+            return -1;
+    }
+    u *= scale[nf];
+    *out = neg ? -(int64_t)u : (int64_t)u;
+    return 0;
+}
+
 int eng__val_decimal(const char *s, size_t n, int64_t *out, const char **why)
 {
+    if (dec_fast(s, n, out) == 0)
+        return ENG_OK;
     const char *dot = memchr(s, '.', n);
     size_t ni = dot ? (size_t)(dot - s) : n, nf = dot ? n - ni - 1 : 0;
     size_t i = 0;
@@ -189,7 +235,7 @@ int eng__val_flag(const char *s, size_t n, int *yes, int64_t *ts, int *has_ts, c
     return ENG_OK;
 }
 
-static int is_phone_channel(int ch)
+int eng__val_is_phone(int ch)
 {
     return ch == ENG_CH_SMS || ch == ENG_CH_WHATSAPP || ch == ENG_CH_VIBER || ch == ENG_CH_RCS ||
            ch == ENG_CH_CALLTASK;
@@ -201,7 +247,7 @@ int eng__val_contact(int ch, const char *s, size_t n, const char **why)
         *why = "contact longer than 4096 bytes";
         return ENG_ETOOBIG;
     }
-    if (is_phone_channel(ch)) {
+    if (eng__val_is_phone(ch)) {
         if (n < 9 || n > 16 || s[0] != '+' || s[1] == '0') {
             *why = "not an E.164 phone number (+ and 8-15 digits)";
             return ENG_EPARSE;

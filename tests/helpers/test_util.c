@@ -110,3 +110,14 @@ int test_dir_has_bytes(const char *dir, const void *needle, size_t nlen)
     closedir(d);
     return n;
 }
+
+size_t test_phone_delta_bytes(const char *phone, unsigned char out[12])
+{
+    unsigned long long u = strtoull(phone + 1, NULL, 10);
+    size_t n = 0;
+    out[n++] = 2;
+    for (; u >= 0x80; u >>= 7)
+        out[n++] = (unsigned char)(u | 0x80);
+    out[n++] = (unsigned char)u;
+    return n;
+}

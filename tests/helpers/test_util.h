@@ -11,6 +11,10 @@ void test_rmtree(const char *path);
 /* How many files directly in @p dir hold the bytes @p needle (a plain byte search of every
  * file the library wrote there). */
 int test_dir_has_bytes(const char *dir, const void *needle, size_t nlen);
+/* The bytes an import delta stores for the E.164 phone number @p phone ("+" and
+ * digits): tag 2 and the digits as an integer varint (delta schema 2), for the
+ * byte searches of erasure tests. Returns their length (at most 12). */
+size_t test_phone_delta_bytes(const char *phone, unsigned char out[12]);
 /* Open an engine with the counting allocator on @p store (NULL: memory). */
 eng_engine *test_engine_open(eng_store *store);
 /* Nonzero under a runtime that makes every memory access slow (valgrind, ThreadSanitizer:

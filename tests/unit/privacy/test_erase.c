@@ -50,6 +50,22 @@ static size_t pat_varint(uint8_t *out)
     return n;
 }
 
+/* Whether Pat's value i is in the directory's files / the store: as text, or
+ * (the phone) in the form the import stores it. */
+static int dir_has_pat(const char *dir, size_t i)
+{
+    unsigned char v[12];
+    size_t nv = test_phone_delta_bytes(pat[2], v);
+    return test_dir_has_bytes(dir, pat[i], strlen(pat[i])) || (i == 2 && test_dir_has_bytes(dir, v, nv));
+}
+
+static int store_has_pat(test_store *ts, size_t i)
+{
+    unsigned char v[12];
+    size_t nv = test_phone_delta_bytes(pat[2], v);
+    return test_store_grep(ts, pat[i], strlen(pat[i])) || (i == 2 && test_store_grep(ts, v, nv));
+}
+
 /* Two imports (Pat's name changes in the second: the first value is in an older
  * frame), an uploaded group with Pat, a frozen audience with Pat, an org admin. */
 /* Two transactions of Pat (one stored before Pat is imported, so with the
@@ -197,7 +213,7 @@ static void erase_in_file_store(void **state)
     read_books(e, &before);
     eng_close(e);
     for (size_t i = 0; i < NPAT; i++)
-        assert_int_equal(dir_has(dir, pat[i]), 1); /* the search finds what is there */
+        assert_int_equal(dir_has_pat(dir, i), 1); /* the search finds what is there */
     uint8_t vi[10];
     size_t nvi = pat_varint(vi);
     if (int_ids)
@@ -220,7 +236,7 @@ static void erase_in_file_store(void **state)
 
     /* The bytes are gone from every file in the directory. */
     for (size_t i = 0; i < NPAT; i++)
-        assert_int_equal(dir_has(dir, pat[i]), 0);
+        assert_int_equal(dir_has_pat(dir, i), 0);
     if (int_ids)
         assert_int_equal(test_dir_has_bytes(dir, vi, nvi), 0);
     assert_int_equal(dir_has(dir, "c7@example.com"), 1); /* the others stay */
@@ -398,7 +414,7 @@ static void crash_at_every_write(void **state)
                 int want = there && i != 4; /* the older name is gone once the table was compacted */
                 if (i == 4)
                     continue;
-                assert_int_equal(test_store_grep(ts, pat[i], strlen(pat[i])), want);
+                assert_int_equal(store_has_pat(ts, i), want);
             }
             assert_int_equal(after.customers, before.customers);
             assert_int_equal(after.amount, before.amount);

@@ -25,9 +25,13 @@ static int pick(uint32_t customer, int channel, void *user)
 }
 
 /* Files (or the test store) holding @p s: 0 or 1 for the test store. */
+/* How many places hold @p s; a phone number also in the form an import stores it. */
 static int stored(dx *f, const char *dir, const char *s)
 {
-    return dir ? test_dir_has_bytes(dir, s, strlen(s)) : test_store_grep(f->ts, s, strlen(s));
+    unsigned char v[12];
+    size_t nv = s[0] == '+' ? test_phone_delta_bytes(s, v) : 0;
+    return (dir ? test_dir_has_bytes(dir, s, strlen(s)) : test_store_grep(f->ts, s, strlen(s))) +
+           (!nv ? 0 : dir ? test_dir_has_bytes(dir, v, nv) : test_store_grep(f->ts, v, nv));
 }
 
 typedef struct books {

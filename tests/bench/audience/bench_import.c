@@ -1,0 +1,98 @@
+/* The customer import alone, for profiling (perf record) and for comparing
+ * builds: generates the W3 CSV once (bench_gen.c) unless it exists, then
+ * imports it ENG_BENCH_REPS times (default 3) through eng_customers_import_csv()
+ * and read(2) into a new file store (ENG_BENCH_STORE=memory: the memory
+ * store), each in a new engine, and prints wall and CPU time of each import.
+ * Usage: bench_import [csv-path]; ENG_BENCH_SIZE=S|M|L (default M). The CSV is
+ * kept, so the next run (or a perf record of it) skips the generation. */
+#define _DEFAULT_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engage.h"
+#include "bench_gen.h"
+#include "bench_util.h"
+
+#define TA "t-admin"
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "bench_import: %s: %s (%s) %s\n", what, eng_errstr(rc), eng_error_last()->message,
+            eng_error_last()->detail);
+    exit(1);
+}
+
+typedef struct fd_reader { int fd; } fd_reader;
+
+static long read_fd(void *buf, size_t cap, void *user)
+{
+    ssize_t r = read(((fd_reader *)user)->fd, buf, cap);
+    return r < 0 ? ENG_EIO : (long)r;
+}
+
+int main(int argc, char **argv)
+{
+    const char *size = getenv("ENG_BENCH_SIZE"), *reps_s = getenv("ENG_BENCH_REPS"), *sk = getenv("ENG_BENCH_STORE");
+    size_t n = size && !strcmp(size, "L") ? 10000000 : size && !strcmp(size, "S") ? 10000 : 1000000;
+    const char *label = size && *size ? size : "M";
+    int reps = reps_s ? atoi(reps_s) : 3, mem = sk && !strcmp(sk, "memory");
+    char csv[600], store[640];
+    const char *tmp = getenv("TMPDIR");
+    if (argc > 1)
+        snprintf(csv, sizeof csv, "%s", argv[1]);
+    else
+        snprintf(csv, sizeof csv, "%s/engage-import-%s.csv", tmp && *tmp ? tmp : "/tmp", label);
+    snprintf(store, sizeof store, "%s.eng", csv);
+    struct stat sb;
+    if (stat(csv, &sb) != 0) {
+        size_t bytes;
+        uint8_t *reach = malloc(n);
+        if (!reach || bench_gen_customers_file(20261125 + n, n, csv, &bytes, reach) != 0)
+            die("generate", ENG_EIO);
+        free(reach);
+        stat(csv, &sb);
+    }
+    for (int rep = 0; rep < reps; rep++) {
+        unlink(store);
+        eng_store *s = NULL;
+        eng_engine *e;
+        eng_config cfg;
+        int rc;
+        if (!mem && (rc = eng_store_file_open(store, ENG_STORE_CREATE, NULL, &s)))
+            die("file store", rc);
+        eng_config_init(&cfg, ENG_CONFIG_VERSION);
+        cfg.store = s;
+        if ((rc = eng_open(&cfg, &e)) || (rc = eng_org_create(e, "t", NULL, TA, NULL)))
+            die("open", rc);
+        if ((rc = eng_customers_add_column(e, TA, "city", ENG_COL_STRING)) ||
+            (rc = eng_customers_add_column(e, TA, "tier", ENG_COL_STRING)) ||
+            (rc = eng_customers_add_column(e, TA, "age", ENG_COL_INT64)) ||
+            (rc = eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL)) ||
+            (rc = eng_customers_add_column(e, TA, "last_purchase", ENG_COL_DATE)))
+            die("columns", rc);
+        fd_reader r = {open(csv, O_RDONLY | O_CLOEXEC)};
+        if (r.fd < 0)
+            die("open csv", ENG_EIO);
+        eng_import_report rep_ = ENG_IMPORT_REPORT_INIT;
+        double w0 = bench_wall_s(), c0 = bench_cpu_s();
+        if ((rc = eng_customers_import_csv(e, TA, read_fd, &r, NULL, &rep_)))
+            die("import", rc);
+        double w = bench_wall_s() - w0, c = bench_cpu_s() - c0;
+        close(r.fd);
+        struct stat ss;
+        long long sbytes = !mem && stat(store, &ss) == 0 ? (long long)ss.st_size : -1;
+        uint64_t count = 0;
+        if ((rc = eng_customers_count(e, TA, &count)) || count != n)
+            die("count", rc ? rc : ENG_ESTATE);
+        printf("import size=%s store=%s rows=%zu wall_ms=%.1f cpu_ms=%.1f rows_per_cpu_s=%.2fM MB_per_cpu_s=%.0f store_bytes=%lld\n",
+               label, mem ? "memory" : "file", n, w * 1e3, c * 1e3, (double)n / c / 1e6,
+               (double)sb.st_size / c / 1e6, sbytes);
+        eng_close(e);
+    }
+    unlink(store);
+    return 0;
+}

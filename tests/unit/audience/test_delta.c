@@ -1,0 +1,381 @@
+/* The import's delta schema 2 (delta.c) and the value parsers' fast paths:
+ * - every value of a generated CSV reads back as the generator wrote it,
+ *   after the import, after a reopen (replay of the stored parts) and after a
+ *   compaction (rewritten as schema 1): strings of 10 columns (8 with slots,
+ *   more distinct values than slots, "" and NULL), whole days and times
+ *   before and after 1970, phone numbers on two channels, consent and
+ *   opt-out given at the import's time, at a date, at 1970-01-01 and
+ *   withdrawn; small parts so slots start over; rows rejected in skip mode
+ *   after a new string value was encoded (its slot must not be kept);
+ * - eng__val_int64 and eng__val_decimal accept exactly what a plain
+ *   reference accepts, with the same value, on random and boundary text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "audience/audience_impl.h"
+#include "audience/values.h"
+#include "test_alloc.h"
+#include "test_store.h"
+#include "test_util.h"
+
+static uint64_t rng;
+static uint64_t rnd(void)
+{
+    uint64_t x = (rng += 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+#define NS 10   /* string columns s0..s9 */
+#define NID 700 /* distinct customers */
+#define NROWS 2000
+#define VMAX 48
+
+static const char *const cols[] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "i", "m", "t", "b",
+                                   "contact.email", "contact.sms", "contact.whatsapp", "consent.email",
+                                   "consent.sms", "optout.sms", "suppressed"};
+#define NC (sizeof cols / sizeof cols[0])
+enum { C_I = NS, C_M, C_T, C_B, C_EMAIL, C_SMS, C_WA, C_CEMAIL, C_CSMS, C_OSMS, C_SUPP };
+
+/* Canonical texts (what eng_customer_get prints) of dates and times. */
+static const char *const times[] = {"2024-02-29", "1969-12-31", "1900-01-01", "0001-01-01", "9999-12-31",
+                                    "1970-01-01", "2024-02-29T12:00:00Z", "1969-12-31T23:59:59.999Z",
+                                    "2026-01-01T10:20:30.400Z"};
+#define NOW_TEXT "2026-01-01T10:20:30.400Z"
+#define NOW_MS 1767262830400ll
+
+/* exp[k][c]: the expected text of customer k's column c ("" for NULL or
+ * empty); emp[k][c]: 1 when it is the empty string (quoted ""). */
+static char exp_[NID][NC][VMAX];
+static unsigned char emp[NID][NC], seen[NID];
+
+static void str_value(char *out, int c)
+{
+    static const char *const odd[] = {"Zürich", "東京", "a b", "x"};
+    uint64_t r = rnd() % 400; /* 400 distinct values per column: more than the 128 slots */
+    if (r < 4)
+        snprintf(out, VMAX, "%s", odd[r]);
+    else
+        snprintf(out, VMAX, "v%d-%llu", c, (unsigned long long)r);
+}
+
+static void phone(char *out)
+{
+    int nd = 8 + (int)(rnd() % 8);
+    out[0] = '+';
+    out[1] = (char)('1' + rnd() % 9);
+    for (int k = 2; k <= nd; k++)
+        out[k] = (char)('0' + rnd() % 10);
+    out[nd + 1] = 0;
+}
+
+static void decimal(char *out)
+{
+    int64_t u = (int64_t)(rnd() % 2000000001) - 1000000000;
+    uint64_t a = u < 0 ? (uint64_t)-u : (uint64_t)u;
+    char fb[8];
+    snprintf(fb, sizeof fb, "%04u", (unsigned)(a % 10000));
+    for (int k = 3; k >= 0 && fb[k] == '0'; k--)
+        fb[k] = 0;
+    snprintf(out, VMAX, "%s%llu%s%s", u < 0 ? "-" : "", (unsigned long long)(a / 10000), *fb ? "." : "", fb);
+}
+
+/* One row: field texts (as written in the CSV, quoted "" marked by q) and
+ * their expected read-back texts. Returns the column made bad, or -1. */
+static int gen_row(char f[NC][VMAX], char e[NC][VMAX], unsigned char q[NC], int bad)
+{
+    memset(q, 0, NC);
+    for (int c = 0; c < NS; c++) {
+        uint64_t r = rnd() % 20;
+        if (r == 0) {
+            f[c][0] = 0; /* NULL */
+        } else if (r == 1) {
+            f[c][0] = 0;
+            q[c] = 1; /* "" */
+        } else {
+            str_value(f[c], c);
+        }
+    }
+    static const char *const ints[] = {"-9223372036854775808", "9223372036854775807", "0", "-1", "42"};
+    if (rnd() % 3)
+        snprintf(f[C_I], VMAX, "%lld", (long long)(rnd() % 2000001) - 1000000);
+    else
+        snprintf(f[C_I], VMAX, "%s", ints[rnd() % 5]);
+    decimal(f[C_M]);
+    snprintf(f[C_T], VMAX, "%s", rnd() % 10 ? times[rnd() % (sizeof times / sizeof *times)] : "");
+    snprintf(f[C_B], VMAX, "%s", rnd() % 2 ? "true" : "false");
+    snprintf(f[C_EMAIL], VMAX, "u%llu@example.com", (unsigned long long)(rnd() % 100000));
+    phone(f[C_SMS]);
+    if (rnd() % 3)
+        phone(f[C_WA]);
+    else
+        f[C_WA][0] = 0;
+    static const char *const flags[] = {"true", "yes", "false", "no", "2024-02-29", "1970-01-01",
+                                        "2026-01-01T10:20:30.400Z", ""};
+    for (int c = C_CEMAIL; c <= C_OSMS; c++)
+        snprintf(f[c], VMAX, "%s", flags[rnd() % 8]);
+    snprintf(f[C_SUPP], VMAX, "%s", rnd() % 5 ? "false" : "true");
+    for (size_t c = 0; c < NC; c++) {
+        memcpy(e[c], f[c], VMAX);
+        if (c >= C_CEMAIL && c <= C_OSMS) {
+            if (!strcmp(f[c], "true") || !strcmp(f[c], "yes"))
+                snprintf(e[c], VMAX, NOW_TEXT);
+            else if (!strcmp(f[c], "no") || !*f[c])
+                snprintf(e[c], VMAX, "false");
+        }
+        if (c == C_SUPP && !*f[c])
+            snprintf(e[c], VMAX, "false");
+    }
+    if (!bad)
+        return -1;
+    /* A bad value after the string columns: the row's new string values were
+     * encoded already and must not stay in the slots. */
+    static const char *const badv[] = {"12a", "1.23456", "2023-02-29", "maybe", "x@", "+0123456789", "+1234",
+                                       "sometimes"};
+    int which = (int)(rnd() % 8);
+    static const int badc[] = {C_I, C_M, C_T, C_B, C_EMAIL, C_SMS, C_WA, C_CSMS};
+    snprintf(f[badc[which]], VMAX, "%s", badv[which]);
+    return badc[which];
+}
+
+static char *gen_csv(size_t *len, int first)
+{
+    size_t cap = (size_t)NROWS * NC * (VMAX + 3) + 4096, n = 0;
+    char *b = malloc(cap);
+    assert_non_null(b);
+    n += (size_t)snprintf(b + n, cap - n, "id");
+    for (size_t c = 0; c < NC; c++)
+        n += (size_t)snprintf(b + n, cap - n, ",%s", cols[c]);
+    n += (size_t)snprintf(b + n, cap - n, "\n");
+    for (int r = 0; r < NROWS; r++) {
+        char f[NC][VMAX], e[NC][VMAX];
+        unsigned char q[NC];
+        int k = (int)(rnd() % (first ? NID : NID + 100)) % NID, bad = rnd() % 10 == 0;
+        gen_row(f, e, q, bad);
+        n += (size_t)snprintf(b + n, cap - n, "k%d", k);
+        for (size_t c = 0; c < NC; c++)
+            n += (size_t)snprintf(b + n, cap - n, q[c] ? ",\"\"" : ",%s", f[c]);
+        n += (size_t)snprintf(b + n, cap - n, "\n");
+        if (bad)
+            continue;
+        seen[k] = 1;
+        for (size_t c = 0; c < NC; c++) {
+            memcpy(exp_[k][c], e[c], VMAX);
+            emp[k][c] = q[c];
+        }
+    }
+    *len = n;
+    return b;
+}
+
+static uint64_t count_of(eng_engine *e, const char *expr)
+{
+    static int g;
+    char name[32];
+    snprintf(name, sizeof name, "dv%d", g++);
+    uint32_t id;
+    if (eng_group_create_filter(e, TA, name, expr, &id) != ENG_OK)
+        fail_msg("'%s': %s", expr, eng_error_last()->message);
+    uint64_t n = 0;
+    assert_int_equal(eng_group_count(e, TA, id, &n), ENG_OK);
+    return n;
+}
+
+static void check_all(eng_engine *e, const char *when)
+{
+    char buf[VMAX + 16];
+    for (int k = 0; k < NID; k++) {
+        char ext[16];
+        snprintf(ext, sizeof ext, "k%d", k);
+        uint32_t id;
+        int rc = eng_customer_find(e, TA, ext, &id);
+        if (!seen[k]) {
+            assert_int_equal(rc, ENG_ENOTFOUND);
+            continue;
+        }
+        assert_int_equal(rc, ENG_OK);
+        for (size_t c = 0; c < NC; c++) {
+            size_t n;
+            assert_int_equal(eng_customer_get(e, TA, id, cols[c], buf, sizeof buf, &n), ENG_OK);
+            if (strcmp(buf, exp_[k][c]))
+                fail_msg("%s: %s.%s is '%s', want '%s'", when, ext, cols[c], buf, exp_[k][c]);
+        }
+    }
+    /* "" and NULL read back alike: count them apart with filters */
+    for (int c = 0; c < NS; c++) {
+        uint64_t nul = 0, empty = 0;
+        for (int k = 0; k < NID; k++)
+            if (seen[k] && !exp_[k][c][0]) {
+                empty += emp[k][c];
+                nul += !emp[k][c];
+            }
+        char expr[48];
+        snprintf(expr, sizeof expr, "s%d == \"\"", c);
+        assert_int_equal(count_of(e, expr), empty);
+        snprintf(expr, sizeof expr, "s%d is null", c);
+        assert_int_equal(count_of(e, expr), nul);
+    }
+}
+
+static void import_ok(eng_engine *e, const char *csv, size_t len)
+{
+    eng_import_options o;
+    eng_import_options_init(&o, ENG_IMPORT_OPTIONS_VERSION);
+    o.on_error = ENG_IMPORT_SKIP_ROWS;
+    o.max_bad_rows = NROWS;
+    eng_import_report rep = ENG_IMPORT_REPORT_INIT;
+    if (eng_customers_import_csv_buffer(e, TA, csv, len, &o, &rep) != ENG_OK)
+        fail_msg("import: %s (%s)", eng_error_last()->message, eng_error_last()->detail);
+    assert_true(rep.bad_rows > 0);
+}
+
+static void schema2_round_trip(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    rng = 17;
+    memset(seen, 0, sizeof seen);
+    eng_time saved = test_clock_now;
+    uint32_t parts = eng__aud_part_rows;
+    test_clock_now = NOW_MS;
+    eng__aud_part_rows = 300; /* several parts: the slots start over in each */
+    test_store *ts = test_store_new();
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
+    for (int c = 0; c < NS; c++)
+        assert_int_equal(eng_customers_add_column(e, TA, cols[c], ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "i", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "m", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "t", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "b", ENG_COL_BOOL), ENG_OK);
+    size_t len;
+    char *csv = gen_csv(&len, 1);
+    import_ok(e, csv, len);
+    free(csv);
+    check_all(e, "first import");
+    csv = gen_csv(&len, 0); /* updates and new customers */
+    import_ok(e, csv, len);
+    free(csv);
+    check_all(e, "second import");
+    eng_close(e);
+    e = test_engine_open(test_store_handle(ts)); /* replays the stored parts */
+    check_all(e, "reopened");
+    assert_int_equal(eng_customers_compact(e, TA), ENG_OK); /* rewritten as schema 1 */
+    eng_close(e);
+    e = test_engine_open(test_store_handle(ts));
+    check_all(e, "compacted");
+    eng_close(e);
+    test_store_free(ts);
+    eng__aud_part_rows = parts;
+    test_clock_now = saved;
+    test_alloc_assert_clean();
+}
+
+/* ---- value parsers against a plain reference ---- */
+
+/* [+-]?digits, in the int64 range. */
+static int ref_int64(const char *s, int64_t *out)
+{
+    size_t i = 0, n = strlen(s);
+    int neg = 0;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    if (i == n)
+        return 0;
+    __int128 v = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+        if (v > (__int128)1 << 64)
+            return 0;
+    }
+    v = neg ? -v : v;
+    if (v > INT64_MAX || v < INT64_MIN)
+        return 0;
+    *out = (int64_t)v;
+    return 1;
+}
+
+/* [+-]?int(.frac)? with digits on at least one side of the point (and after
+ * it when there is one), digits past the 4th decimal all zeros, units in range. */
+static int ref_decimal(const char *s, int64_t *out)
+{
+    size_t i = 0, n = strlen(s);
+    int neg = 0;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    const char *dot = strchr(s + i, '.');
+    size_t ni = dot ? (size_t)(dot - s) - i : n - i, nf = dot ? n - (size_t)(dot - s) - 1 : 0;
+    if ((dot && nf == 0) || (ni == 0 && nf == 0))
+        return 0;
+    __int128 v = 0;
+    for (size_t k = 0; k < ni; k++) {
+        char c = s[i + k];
+        if (c < '0' || c > '9')
+            return 0;
+        v = v * 10 + (c - '0');
+        if (v > (__int128)1 << 64)
+            return 0;
+    }
+    for (size_t k = 0; k < 4; k++) {
+        char c = k < nf ? dot[1 + k] : '0';
+        if (c < '0' || c > '9')
+            return 0;
+        v = v * 10 + (c - '0');
+    }
+    for (size_t k = 4; k < nf; k++)
+        if (dot[1 + k] != '0')
+            return 0;
+    v = neg ? -v : v;
+    if (v > INT64_MAX || v < INT64_MIN)
+        return 0;
+    *out = (int64_t)v;
+    return 1;
+}
+
+static void parsers_match_reference(void **st)
+{
+    (void)st;
+    rng = 99;
+    static const char alpha[] = "0123456789012345678901234567890123456789.-+x";
+    static const char *const edge[] = {"9223372036854775807", "9223372036854775808", "-9223372036854775808",
+                                       "-9223372036854775809", "999999999999999999", "1000000000000000000",
+                                       "922337203685477.5807", "922337203685477.5808", "-922337203685477.5808",
+                                       "99999999999999.9999", "100000000000000.0000", ".5", "5.", "-.5", "+",
+                                       "", "1.50000", "1.00001", "00000000000000000000001", "0.0000"};
+    char s[32];
+    for (int it = 0; it < 200000; it++) {
+        if (it < (int)(sizeof edge / sizeof *edge)) {
+            snprintf(s, sizeof s, "%s", edge[it]);
+        } else {
+            size_t n = rnd() % 23;
+            for (size_t k = 0; k < n; k++)
+                s[k] = alpha[rnd() % (it % 2 ? 10 : sizeof alpha - 1)];
+            s[n] = 0;
+        }
+        int64_t a = 0, b = 0;
+        const char *why = "";
+        int ok = eng__val_int64(s, strlen(s), &a, &why) == ENG_OK, want = ref_int64(s, &b);
+        if (ok != want || (ok && a != b))
+            fail_msg("int64 '%s': %d %lld, want %d %lld", s, ok, (long long)a, want, (long long)b);
+        ok = eng__val_decimal(s, strlen(s), &a, &why) == ENG_OK;
+        want = ref_decimal(s, &b);
+        if (ok != want || (ok && a != b))
+            fail_msg("decimal '%s': %d %lld, want %d %lld", s, ok, (long long)a, want, (long long)b);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(schema2_round_trip),
+        cmocka_unit_test(parsers_match_reference),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
