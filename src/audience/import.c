@@ -168,7 +168,7 @@ out:
 
 typedef struct col_map {
     uint8_t kind; /* 0 = id, ENG__DK_* otherwise */
-    uint8_t type; /* ENG__DK_ATTR: the column's ENG_COL_* type */
+    uint8_t type; /* ENG__DK_ATTR: the column's ENG_COL_* type; ENG__DK_CONTACT: 1 for a phone channel */
     uint32_t idx;
 } col_map;
 
@@ -243,8 +243,11 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
             continue;
         }
         int ch = -1, col;
-        if (prefixed(s, n, "contact.") && (ch = chan_of(s + 8, n - 8)) >= 0)
+        m->type = 0;
+        if (prefixed(s, n, "contact.") && (ch = chan_of(s + 8, n - 8)) >= 0) {
             m->kind = ENG__DK_CONTACT;
+            m->type = (uint8_t)eng__val_is_phone(ch); /* 1: a phone channel */
+        }
         else if (prefixed(s, n, "consent.") && (ch = chan_of(s + 8, n - 8)) >= 0)
             m->kind = ENG__DK_CONSENT;
         else if (prefixed(s, n, "optout.") && (ch = chan_of(s + 7, n - 7)) >= 0)
@@ -438,16 +441,16 @@ static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, i
         }
         break;
     case ENG__DK_CONTACT:
-        if ((rc = eng__val_contact((int)m->idx, s, n, &why)))
-            goto bad;
-        if (eng__val_is_phone((int)m->idx)) { /* + and 8-15 digits, the first not 0: an integer */
-            uint64_t num = 0;
-            for (size_t k = 1; k < n; k++)
-                num = num * 10 + (uint64_t)(s[k] - '0');
+        if (m->type && n <= 4096) { /* a phone channel (longer: too big, below): stored as an integer */
+            uint64_t num;
+            if ((rc = eng__val_phone(s, n, &num, &why)))
+                goto bad;
             *o++ = 2;
             o = enc_uvar(o, num);
             break;
         }
+        if ((rc = eng__val_contact((int)m->idx, s, n, &why)))
+            goto bad;
         *o++ = 1;
         o = enc_blob(o, s, n);
         break;

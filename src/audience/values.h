@@ -20,6 +20,8 @@ int eng__val_bool(const char *s, size_t n, int *out, const char **why);
 int eng__val_flag(const char *s, size_t n, int *yes, int64_t *ts, int *has_ts, const char **why);
 /* Contact for a channel: email syntax, E.164 for phone channels, printable token otherwise. */
 int eng__val_contact(int channel, const char *s, size_t n, const char **why);
+/* An E.164 phone number ("+", then 8-15 digits, the first not 0) and its digits as an integer. */
+int eng__val_phone(const char *s, size_t n, uint64_t *num, const char **why);
 /* Whether channel @p ch takes an E.164 phone number (sms, whatsapp, viber, rcs, calltask). */
 int eng__val_is_phone(int ch);
 /* External id text (string kind): 1..255 bytes of UTF-8 without control characters. */
