@@ -58,7 +58,8 @@ typedef enum eng_log_level {
 
 /**
  * Progress of a long operation. One convention for all of them: the first
- * report has done = 0, then reports come about every 100 ms of work, and the
+ * report has done = 0, then reports come at most about 100 ms of work apart
+ * (the library aims at 50 ms; a step is a few ms of work), and the
  * last has done = total (or, when total is 0, the final count) before anything
  * is stored; done never goes down and total stays the same within one call.
  * Every long operation follows it; the operations (op) and their units:

@@ -26,7 +26,9 @@
 
 #define ORIGIN_V 1
 #define CHIST_V 1
-#define ARCH_PART 262144
+/* Changes per archive part (tests lower it): a part is read, and written, in
+ * one step. */
+size_t eng__chist_part_changes = 65536;
 #define NO_ORIGIN UINT32_MAX
 
 void eng__chist_init(eng__chist *h, const eng__mem *mem, uint32_t only)
@@ -125,6 +127,7 @@ static int read_archive(eng__chist *h, const uint8_t *p, size_t n, const char *k
     if (!rc && (!eng__rd_ok(&r) || ne > eng__rd_left(&r)))
         return eng__err(ENG_ECORRUPT, key, "consent history: bad entry count");
     uint64_t id = 0;
+    ENG__WORK(ne);
     for (uint64_t i = 0; i < ne && !rc; i++) {
         id += eng__rd_uvar(&r);
         int ch = eng__rd_u8(&r), f = eng__rd_u8(&r);
@@ -205,6 +208,10 @@ int eng__chist_build(eng__aud *a, eng__chist *h, eng__prog *pg)
     t.idkind = a->t.idkind;
     for (uint32_t c = 0; c < a->t.ncols && !rc; c++)
         rc = eng__table_add_col(&t, a->t.cols[c].name, a->t.cols[c].type);
+    /* Sized for the live table: no index doubles (and rehashes) on the way. */
+    if (!rc)
+        rc = eng__table_reserve(&t, a->t.n);
+    eng__table_set_prog(&t, pg);
     t.hist = h;
     if (!rc)
         rc = eng__aud_keys_of(a, "t/", &kl);
@@ -239,22 +246,39 @@ int eng__chist_rewrite(eng__aud *a, eng__chist *h, const eng__idset *erase, eng_
     ENG__WORK(h->n / 64); /* the sort's runs and merges step every 2^15 changes */
     eng__wr w;
     eng__wr_init(&w, &a->e->mem);
+    /* A part lists only the origins its changes name, renumbered: each part's
+     * list is read back as origins of their own, so writing every origin in
+     * every part would multiply them by the parts at each rewrite. */
+    uint32_t *oidx = eng__malloc(&a->e->mem, (h->no ? h->no : 1) * sizeof *oidx);
+    uint32_t *oused = eng__malloc(&a->e->mem, (h->no ? h->no : 1) * sizeof *oused);
+    if (!oidx || !oused)
+        rc = eng__nomem();
     uint32_t part = 0;
     for (size_t i = 0; i < h->n && !rc;) {
         if ((rc = beat(pg)))
             break;
-        w.len = 0;
-        eng__wr_uvar(&w, h->no);
-        for (size_t k = 0; k < h->no; k++) {
-            eng__wr_u8(&w, (uint8_t)h->o[k].source);
-            eng__wr_svar(&w, h->o[k].when);
-            eng__wr_blob(&w, h->o[k].actor, strlen(h->o[k].actor));
-        }
+        for (size_t k = 0; k < h->no; k++)
+            oidx[k] = NO_ORIGIN;
         /* count this part's entries first: the erased customers' are left out */
-        size_t end = i, kept = 0;
-        for (; end < h->n && kept < ARCH_PART; end++) {
-            uint32_t id = h->v[end].id;
-            kept += !(eng__table_erased(&a->t, id) || (erase && eng__idset_contains(erase, id)));
+        size_t end = i, kept = 0, nused = 0;
+        for (; end < h->n && kept < eng__chist_part_changes; end++) {
+            const eng__chg *c = &h->v[end];
+            if (eng__table_erased(&a->t, c->id) || (erase && eng__idset_contains(erase, c->id)))
+                continue;
+            kept++;
+            if (oidx[c->origin] == NO_ORIGIN) {
+                oidx[c->origin] = (uint32_t)nused;
+                oused[nused++] = c->origin;
+            }
+        }
+        ENG__WORK(end - i);
+        w.len = 0;
+        eng__wr_uvar(&w, nused);
+        for (size_t k = 0; k < nused; k++) {
+            const eng__origin *o = &h->o[oused[k]];
+            eng__wr_u8(&w, (uint8_t)o->source);
+            eng__wr_svar(&w, o->when);
+            eng__wr_blob(&w, o->actor, strlen(o->actor));
         }
         eng__wr_uvar(&w, kept);
         uint32_t prev = 0;
@@ -266,7 +290,7 @@ int eng__chist_rewrite(eng__aud *a, eng__chist *h, const eng__idset *erase, eng_
             prev = c->id;
             eng__wr_u8(&w, c->ch);
             eng__wr_u8(&w, (uint8_t)(c->kind | c->yes << 1));
-            eng__wr_uvar(&w, c->origin);
+            eng__wr_uvar(&w, oidx[c->origin]);
             eng__wr_svar(&w, c->ts);
         }
         if (!kept)
@@ -282,6 +306,8 @@ int eng__chist_rewrite(eng__aud *a, eng__chist *h, const eng__idset *erase, eng_
         eng__aud_keys(a, key, sizeof key, rest, &kl);
         rc = eng__rec_put(a->e->store, key, kl, ENG__REC_AUD_CHIST, CHIST_V, w.data, w.len);
     }
+    eng__free(&a->e->mem, oidx);
+    eng__free(&a->e->mem, oused);
     eng__wr_free(&w);
     return rc;
 }

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #define DELTA_V 1
-uint32_t eng__aud_rewrite_rows = 65536; /* rows per delta part of a rewrite; tests lower it */
+/* Rows per delta part of a rewrite (tests lower it): a part is replayed in
+ * one step when the table is next loaded, so as small as an import's. */
+uint32_t eng__aud_rewrite_rows = 8192;
 
 
 /* Append customer id's values for every column to w. */

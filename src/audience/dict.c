@@ -2,6 +2,7 @@
 #include "audience/dict.h"
 #include "base/error.h"
 #include "base/hash.h"
+#include "core/engine_impl.h"
 
 #include <string.h>
 
@@ -65,6 +66,12 @@ static int rehash(eng__dict *d, uint64_t nslots)
     uint32_t mask = (uint32_t)(nslots - 1), hb[64];
     for (uint32_t c0 = 0; c0 < d->n; c0 += 64) {
         uint32_t m = d->n - c0 < 64 ? d->n - c0 : 64;
+        int rc;
+        if (d->pg && (rc = eng__prog_batch(d->pg, d->pg->done))) { /* the old index stays */
+            eng__free(d->mem, slots);
+            return rc;
+        }
+        ENG__WORK(m);
         for (uint32_t j = 0; j < m; j++) {
             size_t l;
             const char *str = eng__dict_str(d, c0 + j, &l);

@@ -19,13 +19,15 @@ typedef struct eng__dict {
     uint32_t *slots; /* (hash & ~(nslots - 1)) | (code + 1); 0 = empty. The hash
                       * bits let a probe skip other strings without the arena. */
     uint32_t nslots; /* power of two, or 0 */
+    struct eng__prog *pg; /* NULL, or a rehash steps it (the index of 10^6 strings takes a while) */
 } eng__dict;
 
 void eng__dict_init(eng__dict *d, const eng__mem *mem);
 void eng__dict_free(eng__dict *d);
 /* Code of the string, or -1. */
 int64_t eng__dict_find(const eng__dict *d, const char *s, size_t len);
-/* Find or append; *code receives the code. ENG_ENOMEM / ENG_ETOOBIG (arena past 4 GiB). */
+/* Find or append; *code receives the code. ENG_ENOMEM / ENG_ETOOBIG (arena past 4 GiB);
+ * ENG_ECANCELLED when the host cancels a rehash (d->pg), the dictionary then unchanged. */
 int eng__dict_intern(eng__dict *d, const char *s, size_t len, uint32_t *code);
 /* The same with the hash computed by eng__dict_hash() (for batches that
  * prefetch the slot with eng__dict_prefetch() a few strings ahead). */

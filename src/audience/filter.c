@@ -221,10 +221,10 @@ static eng_rule_column column_from(const eng_rule_column *c, size_t r0)
     return s;
 }
 
-size_t eng__filter_slice_rows = (size_t)1 << 18; /* a multiple of 64; tests lower it */
+size_t eng__filter_slice_rows = (size_t)1 << 16; /* a multiple of 64 (a few ms of rows); tests lower it */
 
 /* Evaluate over the table. With a progress callback the rows go in slices of
- * 2^18 ("audience.filter", rows), so a large table reports as it goes and can
+ * 2^16 ("audience.filter", rows), so a large table reports as it goes and can
  * be cancelled; without one, one pass (a slice repeats the per-call setup). */
 static int eval_rows(eng__aud *a, const eng_rule *rule, const eng_rule_column *cols, size_t ncols, uint64_t *sel,
                      scratch *s)

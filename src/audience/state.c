@@ -178,6 +178,7 @@ static int replay_cb(const void *key, size_t klen, const void *val, size_t vlen,
     /* the first report comes with the first stored part: an org with none loads silently */
     int rc = rp->parts++ ? eng__prog_batch(&rp->pg, rp->parts - 1)
                          : eng__prog_start(&rp->pg, rp->a->e, "audience.load", 0);
+    eng__table_set_prog(&rp->a->t, &rp->pg); /* the id index doubles as it fills */
     if (!rc)
         rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_AUD_DELTA, ENG__DELTA_V, &rec);
     if (rc)
@@ -231,6 +232,7 @@ static int load(eng_engine *e, const char *org, eng__aud **out)
     int rc = load_schema(a);
     if (!rc)
         rc = eng__kv_scan(e->store, tp, tl, replay_cb, &rp);
+    eng__table_set_prog(&a->t, NULL);
     if (!rc && rp.parts)
         rc = eng__prog_end(&rp.pg);
     if (!rc)

@@ -2,6 +2,7 @@
 #include "audience/table.h"
 #include "base/error.h"
 #include "base/hash.h"
+#include "core/engine_impl.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -148,6 +149,14 @@ static void shrink(const eng__mem *mem, void **p, size_t n, size_t size)
         *p = q;
 }
 
+void eng__table_set_prog(eng__table *t, struct eng__prog *pg)
+{
+    t->pg = pg;
+    t->sid.pg = pg;
+    for (uint32_t i = 0; i < t->ncols; i++)
+        t->cols[i].dict.pg = pg;
+}
+
 int eng__table_reserve(eng__table *t, size_t more)
 {
     size_t rows = (size_t)t->n + more;
@@ -199,6 +208,7 @@ int eng__table_add_col(eng__table *t, const char *name, int type)
     snprintf(c->name, sizeof c->name, "%s", name);
     c->type = type;
     eng__dict_init(&c->dict, t->mem);
+    c->dict.pg = t->pg;
     if (col_alloc(t->mem, c, t->cap)) {
         col_free(t->mem, c);
         return ENG_ENOMEM;
@@ -310,6 +320,13 @@ int eng__table_upsert_int(eng__table *t, int64_t v, uint32_t *id, int *isnew)
         if (!sl)
             return eng__nomem();
         for (uint32_t k = 0; k < t->n; k++) {
+            if (!(k & 63)) {
+                if (t->pg && (rc = eng__prog_batch(t->pg, t->pg->done))) { /* the old index stays */
+                    eng__free(t->mem, sl);
+                    return rc;
+                }
+                ENG__WORK(t->n - k < 64 ? t->n - k : 64);
+            }
             uint32_t i = ihash(t->iid[k]) & mask;
             while (sl[i])
                 i = (i + 1) & mask;

@@ -56,6 +56,7 @@ typedef struct eng__table {
     eng__idset suppressed;
     eng__idset erased; /* ENG_ID_INT64: tombstone rows (no value of the id space is free) */
     struct eng__chist *hist; /* NULL, or consent changes are noted there (chist.c's replay) */
+    struct eng__prog *pg;    /* NULL, or the id indexes' rehashes step it (eng__table_set_prog) */
 } eng__table;
 
 /* Note one consent (kind 0) or opt-out (kind 1) change before it is applied:
@@ -69,6 +70,10 @@ size_t eng__table_bytes(const eng__table *t);
 /* Room for @p more customers (an import's row count), so filling does not
  * reallocate and rehash step by step. */
 int eng__table_reserve(eng__table *t, size_t more);
+/* Rehashing an index of 10^6 ids or strings takes tens of ms: while @p pg is
+ * set (NULL: unset), the id and column dictionaries step it as they rehash,
+ * and a cancel there fails the insert with ENG_ECANCELLED. */
+void eng__table_set_prog(eng__table *t, struct eng__prog *pg);
 /* Give back the spare capacity of growth by doubling (after an import). */
 void eng__table_trim(eng__table *t);
 

@@ -123,8 +123,8 @@ void eng__log_import(eng_engine *e, const char *what, const char *org, int rc, u
 int eng__progress(eng_engine *e, const char *op, uint64_t done, uint64_t total);
 
 /* One long operation's progress, with the convention of engage/engine.h
- * ("Progress"): _start reports done = 0; _step(done) reports when about
- * 100 ms of work went by since the last report (it reads a monotonic clock
+ * ("Progress"): _start reports done = 0; _step(done) reports when
+ * eng__prog_every_ns (50 ms) went by since the last report (it reads a monotonic clock
  * every 64 steps, so call it per row); _end reports done = total (total 0:
  * the last done). done never goes down. Each gives ENG_ECANCELLED when the
  * host cancels: the caller then rolls back. Without a progress callback each
@@ -136,7 +136,7 @@ typedef struct eng__prog {
     uint64_t last_ns;
     unsigned tick;
 } eng__prog;
-extern uint64_t eng__prog_every_ns; /* the ~100 ms; 0 (tests): report every step */
+extern uint64_t eng__prog_every_ns; /* 50 ms; 1 (tests): report at every clock reading */
 int eng__prog_start(eng__prog *p, eng_engine *e, const char *op, uint64_t total);
 int eng__prog_step(eng__prog *p, uint64_t done);
 int eng__prog_end(eng__prog *p);

@@ -78,12 +78,18 @@ static int retain_touches(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog
     if (!gone)
         return eng__nomem();
     size_t ngone = 0;
-    for (uint32_t i = 0; i < s->n; i++)
+    int rc = ENG_OK;
+    for (uint32_t i = 0; i < s->n; i++) {
+        ENG__WORK(1);
+        if ((rc = eng__prog_step(pg, pg->done))) { /* every org's sends: nothing changed yet */
+            eng__free(mem, gone);
+            return rc;
+        }
         if (s->org[i] == o->code && s->sent_at[i] < cutoff) {
             gone[i] = 1;
             ngone++;
         }
-    int rc = ENG_OK;
+    }
     for (size_t i = 0; i < o->tseg.n && ngone && !rc; i++) {
         char key[48];
         const eng__seg *z = &o->tseg.v[i];

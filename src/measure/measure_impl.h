@@ -69,9 +69,11 @@ typedef struct eng__qtx {
     uint32_t row;
 } eng__qtx;
 
-/* Stable radix sorts by customer; tmp holds as many elements as a. */
-void eng__sort_cand(eng__cand *a, eng__cand *tmp, size_t n);
-void eng__sort_qtx(eng__qtx *a, eng__qtx *tmp, size_t n);
+/* Stable radix sorts by customer; tmp holds as many elements as a. They step
+ * the run's progress (sort.c): ENG_ECANCELLED leaves a in pieces. */
+struct eng__attr;
+int eng__sort_cand(eng__cand *a, eng__cand *tmp, size_t n, struct eng__attr *x);
+int eng__sort_qtx(eng__qtx *a, eng__qtx *tmp, size_t n, struct eng__attr *x);
 
 /* One attribution run (attribute.c): fed transactions first, then touches, in
  * chunks of any size (whole columns, or the events layer's segments), then

@@ -6,12 +6,21 @@
 
 #include <string.h>
 
+static int beat(eng__attr *x, size_t left)
+{
+    ENG__WORK(left < eng__attr_beat_rows ? left : eng__attr_beat_rows);
+    return eng__attr_beat(x, 1);
+}
+
 #define RADIX_SORT(name, type)                                                \
-    void name(type *a, type *tmp, size_t n)                                   \
+    int name(type *a, type *tmp, size_t n, eng__attr *x)                      \
     {                                                                         \
         size_t cnt[4][256];                                                   \
+        int rc;                                                               \
         memset(cnt, 0, sizeof cnt);                                           \
         for (size_t i = 0; i < n; i++) {                                      \
+            if (!(i & (eng__attr_beat_rows - 1)) && (rc = beat(x, n - i)))    \
+                return rc;                                                    \
             uint32_t k = a[i].cust;                                           \
             cnt[0][k & 255]++;                                                \
             cnt[1][(k >> 8) & 255]++;                                         \
@@ -29,14 +38,18 @@
                 cnt[p][b] = off;                                              \
                 off += c;                                                     \
             }                                                                 \
-            for (size_t i = 0; i < n; i++)                                    \
+            for (size_t i = 0; i < n; i++) {                                  \
+                if (!(i & (eng__attr_beat_rows - 1)) && (rc = beat(x, n - i))) \
+                    return rc; /* a's elements partly in tmp: the run is dropped */ \
                 dst[cnt[p][(src[i].cust >> shift) & 255]++] = src[i];         \
+            }                                                                 \
             type *t = src;                                                    \
             src = dst;                                                        \
             dst = t;                                                          \
         }                                                                     \
         if (src != a)                                                         \
             memcpy(a, src, n * sizeof *a);                                    \
+        return ENG_OK;                                                        \
     }
 
 RADIX_SORT(eng__sort_cand, eng__cand)

@@ -168,17 +168,16 @@ int eng__attr_walk(run *x)
         rc = eng__nomem();
         goto out;
     }
-    eng__sort_cand(x->cd, tmp, n); /* a sort is one step (not metered): bench_progress times it */
-    if ((rc = eng__attr_beat(x, 1)))
+    if ((rc = eng__sort_cand(x->cd, tmp, n, x)))
         goto out;
     eng__qtx *qtmp = eng__malloc(x->mem, (x->nq ? x->nq : 1) * sizeof *qtmp);
     if (!qtmp) {
         rc = eng__nomem();
         goto out;
     }
-    eng__sort_qtx(x->qtx, qtmp, x->nq);
+    rc = eng__sort_qtx(x->qtx, qtmp, x->nq, x);
     eng__free(x->mem, qtmp);
-    if ((rc = eng__attr_beat(x, 1)))
+    if (rc)
         goto out;
     uint32_t cstamp[ENG_MAX_CHANNELS] = {0};
     const int model = sp->has_goal ? sp->goal.attribution : ENG_ATTR_LAST_TOUCH;

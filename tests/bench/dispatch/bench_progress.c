@@ -7,10 +7,16 @@
  * import, a filter group, a two-channel blast executed, receipts, one
  * transaction per customer. Prints, per operation, its CPU and wall time, its
  * reports and the largest gaps with where the CPU one began and ended. Asserts nothing
- * about time. Override the size with ENG_BENCH_PROGRESS_N. */
+ * about time. Override the size with ENG_BENCH_PROGRESS_N; ENG_BENCH_PROGRESS_ONLY=text runs only the
+ * operations whose name holds text; ENG_BENCH_PROGRESS_TRACE=ms prints every stretch longer than ms of
+ * CPU with the monotonic clock (us) at its ends (to find it in `perf record -k CLOCK_MONOTONIC`);
+ * ENG_BENCH_PROGRESS_EVERY_US=1 reports at every clock reading instead of every 50 ms, so that the
+ * largest gap is the longest single step, whatever the machine's load. */
 #include <time.h>
 
 #include "../../unit/dispatch/progress_gap.h"
+
+extern uint64_t eng__prog_every_ns;
 
 static uint64_t clock_us(clockid_t c)
 {
@@ -35,7 +41,14 @@ int main(void)
     printf("progress: %zu customers, world built in %.1f s\n", n, (double)(wall_us() - t) / 1e6);
     fflush(stdout);
     double worst = 0;
+    const char *only = getenv("ENG_BENCH_PROGRESS_ONLY"), *trace = getenv("ENG_BENCH_PROGRESS_TRACE");
+    pg.trace_over = trace ? strtoull(trace, NULL, 10) * 1000u : 0;
+    const char *every = getenv("ENG_BENCH_PROGRESS_EVERY_US");
+    if (every)
+        eng__prog_every_ns = strtoull(every, NULL, 10) * 1000u;
     for (size_t i = 0; i < PG_NOPS; i++) {
+        if (only && !strstr(pg_ops[i].name, only))
+            continue;
         int rc = pg_ops[i].prep ? pg_ops[i].prep(&f) : ENG_OK;
         t = wall_us();
         uint64_t c = cpu_us();

@@ -23,6 +23,7 @@ static struct {
     uint64_t last2, max2;
     char max_from[64], max_to[64]; /* where the largest stretch began and ended */
     char prev[64];
+    uint64_t trace_over; /* > 0: print every stretch longer than this (meter units), with meter2 at its ends */
 } pg;
 
 static inline void pg_mark(const char *at)
@@ -33,6 +34,9 @@ static inline void pg_mark(const char *at)
         if (now2 - pg.last2 > pg.max2)
             pg.max2 = now2 - pg.last2;
     }
+    if (pg.trace_over && now - pg.last > pg.trace_over)
+        printf("  stretch %llu (%s -> %s), meter2 %llu -> %llu\n", (unsigned long long)(now - pg.last), pg.prev, at,
+               (unsigned long long)pg.last2, pg.meter2 ? (unsigned long long)pg.meter2() : 0ull);
     if (now - pg.last >= pg.max) {
         pg.max = now - pg.last;
         snprintf(pg.max_from, sizeof pg.max_from, "%s", pg.prev);

@@ -281,7 +281,7 @@ static void every_operation(void **state)
     printf("measure.org: %u reports\n", cancel_everywhere(&f, "measure.org", op_measure_org, NULL));
     dx_close(&f);
     dx_progress_fn = NULL;
-    eng__prog_every_ns = 100000000ull;
+    eng__prog_every_ns = 50000000ull;
 }
 
 /* dispatch.run keeps the sends made before a cancel and resumes on the next
@@ -348,7 +348,7 @@ static void run_cancel_resumes(void **state)
     printf("measure.attribute (report): %u reports\n", cancel_everywhere(&f, "measure.attribute", op_report, NULL));
     dx_close(&f);
     dx_progress_fn = NULL;
-    eng__prog_every_ns = 100000000ull;
+    eng__prog_every_ns = 50000000ull;
 }
 
 /* Without the test knob, a short operation still reports its first and last step. */

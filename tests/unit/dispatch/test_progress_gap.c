@@ -18,18 +18,19 @@
 extern uint64_t eng__prog_every_ns;
 extern size_t eng__attr_beat_rows;
 extern uint32_t eng__seg_seal_rows, eng__aud_part_rows, eng__aud_rewrite_rows;
-extern size_t eng__filter_slice_rows;
+extern size_t eng__filter_slice_rows, eng__chist_part_changes;
 
 /* Chunks far smaller than the worlds, so that work done chunk by chunk shows
  * as bounded stretches and work done in one piece as a growing one. */
 static void small_chunks(int on)
 {
-    eng__prog_every_ns = on ? 1 : 100000000ull;
+    eng__prog_every_ns = on ? 1 : 50000000ull;
     eng__attr_beat_rows = on ? 64 : 65536;
     eng__seg_seal_rows = on ? 128 : 65536;
     eng__aud_part_rows = on ? 64 : 8192;
     eng__aud_rewrite_rows = on ? 64 : 65536;
-    eng__filter_slice_rows = on ? 64 : (size_t)1 << 18;
+    eng__filter_slice_rows = on ? 64 : (size_t)1 << 16;
+    eng__chist_part_changes = on ? 64 : 65536;
 }
 
 static uint64_t work_meter(void)

@@ -175,10 +175,73 @@ static void history(void **state)
     evfx_close(&f);
 }
 
+extern size_t eng__chist_part_changes;
+
+static int archive_bytes_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
+{
+    (void)key;
+    (void)klen;
+    (void)val;
+    *(size_t *)user += vlen;
+    return 0;
+}
+
+/* Bytes of acme's consent-history archive (P c/<part>). */
+static size_t archive_bytes(eng_engine *e)
+{
+    size_t n = 0;
+    assert_int_equal(eng__kv_scan(e->store, "a/o/acme/c/", 11, archive_bytes_cb, &n), ENG_OK);
+    return n;
+}
+
+/* An archive in many parts (a few changes each) rewritten again and again
+ * without a change in between stays the same size and keeps every change:
+ * each part names only the origins of its own changes (written whole in
+ * every part, the origins were read back once per part and so multiplied by
+ * the parts at every rewrite). */
+static void archive_rewrites_stay_small(void **state)
+{
+    (void)state;
+    eng__chist_part_changes = 3;
+    test_clock_now = T0;
+    evfx f;
+    evfx_open(&f, 0);
+    eng_engine *e = f.e;
+    char csv[2048];
+    for (int round = 0; round < 3; round++) { /* three imports: three origins */
+        int len = snprintf(csv, sizeof csv, "id,contact.email,consent.email\n");
+        for (int i = 0; i < 12; i++)
+            len += snprintf(csv + len, sizeof csv - (size_t)len, "c%d,c%d@example.com,%s\n", i, i,
+                            (i + round) % 2 ? "true" : "false");
+        test_clock_now = T0 + round * H;
+        assert_int_equal(eng_customers_import_csv_buffer(e, "admin", csv, (size_t)len, NULL, NULL), ENG_OK);
+    }
+    /* c1: consent given at T0 (round 0: 1 odd), withdrawn at T0 + H, given again at T0 + 2H */
+    const want c1[] = {
+        {ENG_CH_EMAIL, ENG_CONSENT_KIND_CONSENT, 1, T0, T0, ENG_CONSENT_SOURCE_IMPORT, "admin"},
+        {ENG_CH_EMAIL, ENG_CONSENT_KIND_CONSENT, 0, T0 + H, T0 + H, ENG_CONSENT_SOURCE_IMPORT, "admin"},
+        {ENG_CH_EMAIL, ENG_CONSENT_KIND_CONSENT, 1, T0 + 2 * H, T0 + 2 * H, ENG_CONSENT_SOURCE_IMPORT, "admin"},
+    };
+    check(e, 1, c1, 3);
+    assert_int_equal(eng_customers_compact(e, "admin"), ENG_OK);
+    size_t first = archive_bytes(e);
+    assert_true(first > 0);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(eng_customers_compact(e, "admin"), ENG_OK);
+        assert_int_equal(archive_bytes(e), first);
+        check(e, 1, c1, 3);
+    }
+    evfx_reopen(&f);
+    check(f.e, 1, c1, 3);
+    evfx_close(&f);
+    eng__chist_part_changes = 65536;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(history),
+        cmocka_unit_test(archive_rewrites_stay_small),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
