@@ -47,8 +47,12 @@ static eng_engine *open_at(const char *p, unsigned flags, int *rc)
 
 static void build(void)
 {
+    /* In memory when the system has a tmpfs: each input rewrites the file, and on a
+     * disk file system (ext4) truncate-then-close starts a writeback every time. */
     const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/engage-fuzz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!tmp || !*tmp)
+        tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(dir, sizeof dir, "%s/engage-fuzz-XXXXXX", tmp);
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/f.db", dir);
     int rc;
