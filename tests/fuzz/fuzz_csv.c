@@ -7,23 +7,50 @@
  * Input: byte 0 picks the error mode and skip limit, byte 1 the chunk size;
  * the rest is the CSV. */
 #include "fuzz_util.h"
+#include "test_store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define TA "t-admin" /* the admin of org "t": customers belong to an org */
 
-static eng_engine *fresh(void)
+/* The state every input starts from is built once; each input opens two engines on
+ * copies of it (building it per engine was most of the time). */
+static test_store *seed;
+
+static eng_engine *open_on(test_store *ts)
 {
-    eng_engine *e;
-    CHECK(eng_open(NULL, &e) == ENG_OK && eng_org_create(e, "t", NULL, TA, NULL) == ENG_OK);
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.store = test_store_handle(ts);
+    eng_engine *e = NULL;
+    CHECK(eng_open(&cfg, &e) == ENG_OK);
+    return e;
+}
+
+static void build_seed(void)
+{
+    seed = test_store_new();
+    CHECK(seed != NULL);
+    eng_engine *e = open_on(seed);
+    CHECK(eng_org_create(e, "t", NULL, TA, NULL) == ENG_OK);
     static const char *const names[] = {"tier", "n", "amt", "d", "b"};
     static const int types[] = {ENG_COL_STRING, ENG_COL_INT64, ENG_COL_DECIMAL, ENG_COL_DATE, ENG_COL_BOOL};
     for (int i = 0; i < 5; i++)
         CHECK(eng_customers_add_column(e, TA, names[i], types[i]) == ENG_OK);
     /* Some existing customers, so updates and "unchanged" are meaningful. */
-    static const char seed[] = "id,tier,n\nA,gold,1\nB,silver,2\n";
-    CHECK(eng_customers_import_csv_buffer(e, TA, seed, sizeof seed - 1, NULL, NULL) == ENG_OK);
-    return e;
+    static const char rows[] = "id,tier,n\nA,gold,1\nB,silver,2\n";
+    CHECK(eng_customers_import_csv_buffer(e, TA, rows, sizeof rows - 1, NULL, NULL) == ENG_OK);
+    CHECK(eng_close(e) == ENG_OK);
+}
+
+/* An engine on a fresh copy of the seed state (its store in *ts, to free after the close). */
+static eng_engine *fresh(test_store **ts)
+{
+    if (!seed)
+        build_seed();
+    *ts = test_store_clone(seed);
+    CHECK(*ts != NULL);
+    return open_on(*ts);
 }
 
 static uint64_t count(eng_engine *e)
@@ -35,6 +62,10 @@ static uint64_t count(eng_engine *e)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    if (size == 0) { /* the empty input: free what is kept between inputs */
+        test_store_free(seed);
+        seed = NULL;
+    }
     if (size < 2)
         return 0;
     eng_import_options o;
@@ -46,7 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *csv = (const char *)data + 2;
     size_t len = size - 2;
 
-    eng_engine *a = fresh(), *b = fresh();
+    test_store *sa, *sb;
+    eng_engine *a = fresh(&sa), *b = fresh(&sb);
     uint64_t before = count(a);
     eng_import_report ra = ENG_IMPORT_REPORT_INIT, rb = ENG_IMPORT_REPORT_INIT;
     int rca = eng_customers_import_csv_buffer(a, TA, csv, len, &o, &ra);
@@ -75,5 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(gs <= count(a));
     eng_close(a);
     eng_close(b);
+    test_store_free(sa);
+    test_store_free(sb);
     return 0;
 }

@@ -13,25 +13,48 @@
 
 #include "engage.h"
 #include "fuzz_util.h"
+#include "test_store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
-static eng_engine *fresh(void)
+/* The state every input starts from is built once; each input opens two engines on
+ * copies of it (building it per engine was most of the time). */
+static test_store *seed;
+
+static eng_engine *open_on(test_store *ts)
 {
-    eng_engine *e;
-    if (eng_open(NULL, &e) != ENG_OK)
-        abort();
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.store = test_store_handle(ts);
+    eng_engine *e = NULL;
+    CHECK(eng_open(&cfg, &e) == ENG_OK);
+    return e;
+}
+
+static void build_seed(void)
+{
+    seed = test_store_new();
+    CHECK(seed != NULL);
+    eng_engine *e = open_on(seed);
     eng_org_settings s;
     eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION);
-    if (eng_org_create(e, "acme", &s, "root", NULL) != ENG_OK)
-        abort();
-    if (eng_txn_field_add(e, "acme", "tier", ENG_COL_STRING) != ENG_OK ||
-        eng_txn_field_add(e, "acme", "qty", ENG_COL_INT64) != ENG_OK)
-        abort();
-    static const char seed[] = "id,customer,time,amount\nT1,A,2026-01-01T00:00:00Z,10.5\n";
-    CHECK(eng_txn_import_csv_buffer(e, "acme", seed, sizeof seed - 1, NULL, NULL) == ENG_OK);
-    return e;
+    CHECK(eng_org_create(e, "acme", &s, "root", NULL) == ENG_OK);
+    CHECK(eng_txn_field_add(e, "acme", "tier", ENG_COL_STRING) == ENG_OK);
+    CHECK(eng_txn_field_add(e, "acme", "qty", ENG_COL_INT64) == ENG_OK);
+    static const char rows[] = "id,customer,time,amount\nT1,A,2026-01-01T00:00:00Z,10.5\n";
+    CHECK(eng_txn_import_csv_buffer(e, "acme", rows, sizeof rows - 1, NULL, NULL) == ENG_OK);
+    CHECK(eng_close(e) == ENG_OK);
+}
+
+/* An engine on a fresh copy of the seed state (its store in *ts, to free after the close). */
+static eng_engine *fresh(test_store **ts)
+{
+    if (!seed)
+        build_seed();
+    *ts = test_store_clone(seed);
+    CHECK(*ts != NULL);
+    return open_on(*ts);
 }
 
 /* Order-independent digest of every stored transaction. */
@@ -69,6 +92,10 @@ static digest stored(eng_engine *e)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    if (size == 0) { /* the empty input: free what is kept between inputs */
+        test_store_free(seed);
+        seed = NULL;
+    }
     if (size < 2)
         return 0;
     eng_import_options o;
@@ -79,7 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *csv = (const char *)data + 2;
     size_t len = size - 2;
 
-    eng_engine *a = fresh(), *b = fresh();
+    test_store *sa, *sb;
+    eng_engine *a = fresh(&sa), *b = fresh(&sb);
     digest before = stored(a);
     eng_event_report ra = ENG_EVENT_REPORT_INIT, rb = ENG_EVENT_REPORT_INIT;
     int rca = eng_txn_import_csv_buffer(a, "acme", csv, len, &o, &ra);
@@ -102,5 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     eng_close(a);
     eng_close(b);
+    test_store_free(sa);
+    test_store_free(sb);
     return 0;
 }

@@ -165,6 +165,21 @@ void test_store_free(test_store *ts)
     free(ts);
 }
 
+static int clone_cb(const eng__onode *n, void *user)
+{
+    return !n->dead && eng__omap_put(user, n->key, n->klen, n->val, n->vlen, 0) != ENG_OK;
+}
+
+test_store *test_store_clone(test_store *ts)
+{
+    test_store *c = test_store_new();
+    if (c && eng__omap_scan(&ts->kv.main, "", 0, clone_cb, &c->kv.main) != 0) {
+        test_store_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
 static int s_erased(const void *const *keys, const size_t *lens, size_t n, void *u)
 {
     (void)keys;

@@ -28,6 +28,9 @@ enum test_fail_mode {
 
 test_store *test_store_new(void);
 void test_store_free(test_store *ts);
+/* A new test store holding a copy of @p ts's committed data (no faults, no trace);
+ * NULL when out of memory. Cheaper than building the same state again. */
+test_store *test_store_clone(test_store *ts);
 /* A new handle over the same data (uses the counting allocator). */
 eng_store *test_store_handle(test_store *ts);
 /* Fail the n-th call (from now) among the verbs in @p mask; persistent: and all later ones. */
