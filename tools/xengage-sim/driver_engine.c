@@ -256,7 +256,7 @@ static void replay_history(engd *d)
                     ids[cnt++] = names + (size_t)i * 16;
             if (!cnt)
                 continue;
-            char gname[32];
+            char gname[48]; /* "earlier-", a u32, "-" and a channel name: no truncation (gcc -O0 checks) */
             snprintf(gname, sizeof gname, "earlier-%u-%s", m, p->ch[k].name);
             uint32_t g;
             must(eng_group_create_uploaded(d->e, "root", gname, &g), "eng_group_create_uploaded (history)");
