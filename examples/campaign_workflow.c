@@ -100,7 +100,7 @@ int main(void)
     eng_audit_iter *it;
     if (eng_audit_open(e, "admin", &it))
         return fail("audit");
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     while ((rc = eng_audit_next(it, &x)) == ENG_OK)
         printf("  #%-3llu %-9s %-15s %-8s %.12s...\n", (unsigned long long)x.seq, x.actor, x.object, x.action,
                x.hash);

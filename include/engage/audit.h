@@ -11,8 +11,12 @@
 
 ENG_BEGIN_DECLS
 
+/** Current version of #eng_audit_entry. */
+#define ENG_AUDIT_ENTRY_VERSION 1
+
 /** One audit entry; strings are valid until the next eng_audit_next() or eng_audit_free(). */
 typedef struct eng_audit_entry {
+    unsigned int version;   /**< #ENG_AUDIT_ENTRY_VERSION (set by the caller; the library fills that version). */
     uint64_t seq;           /**< Position in the log, from 1. */
     eng_time time;          /**< When. */
     const char *org;        /**< The org. */
@@ -36,6 +40,17 @@ typedef struct eng_audit_entry {
     const char *hash;       /**< Hash (hex) of this entry (covers all fields above). */
 } eng_audit_entry;
 
+/** Static initialiser equal to what eng_audit_entry_init() produces. */
+#define ENG_AUDIT_ENTRY_INIT {ENG_AUDIT_ENTRY_VERSION, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+
+/**
+ * Prepare @p x for eng_audit_next() (zeroed, version set).
+ * @param x the entry.
+ * @param version #ENG_AUDIT_ENTRY_VERSION.
+ * @return #ENG_OK; #ENG_EINVAL; #ENG_EVERSION.
+ */
+ENG_API int eng_audit_entry_init(eng_audit_entry *x, unsigned int version);
+
 /** An iterator over the audit log of one org, oldest first. */
 typedef struct eng_audit_iter eng_audit_iter;
 
@@ -53,10 +68,10 @@ ENG_API int eng_audit_open(eng_engine *engine, const char *actor, eng_audit_iter
 /**
  * The next entry: `while ((rc = eng_audit_next(it, &x)) == ENG_OK) ...; if (rc != ENG_ITEROVER) fail;`
  * @param it the iterator.
- * @param[out] entry receives the entry; its strings live until the next call or eng_audit_free();
- *        zeroed at the end and on failure.
+ * @param[out] entry receives the entry (its version set by the caller: #ENG_AUDIT_ENTRY_INIT); its strings
+ *        live until the next call or eng_audit_free(); zeroed (but its version) at the end and on failure.
  * @return #ENG_OK; #ENG_ITEROVER after the last entry; #ENG_EMISUSE for a NULL or freed iterator;
- *         #ENG_EINVAL for NULL @p entry.
+ *         #ENG_EINVAL for NULL @p entry; #ENG_EVERSION for an unknown version.
  */
 ENG_API int eng_audit_next(eng_audit_iter *it, eng_audit_entry *entry);
 

@@ -284,21 +284,28 @@ out:
     return rc;
 }
 
+ENG_API int eng_audit_entry_init(eng_audit_entry *x, unsigned int version)
+{
+    static const eng_audit_entry init = ENG_AUDIT_ENTRY_INIT;
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_audit_entry");
+}
+
 ENG_API int eng_audit_next(eng_audit_iter *it, eng_audit_entry *x)
 {
-    if (!eng__handle_live(it, ENG__H_AUDIT_ITER))
+    if (!eng__handle_live(it, ENG__H_AUDIT_ITER)) {
+        eng__out_clear(x, ENG__SIZES(sizeof *x));
         return eng__err(ENG_EMISUSE, "iterator", "eng_audit_next: not an audit iterator (NULL or freed)");
-    if (!x)
-        return eng__err(ENG_EINVAL, "entry", "eng_audit_next: entry is NULL");
-    if (it->pos >= it->c.n) {
-        *x = (eng_audit_entry){0};
-        return ENG_ITEROVER;
     }
+    int rc = eng__out_open(x, ENG__SIZES(sizeof *x), "eng_audit_entry", "entry");
+    if (rc)
+        return rc;
+    if (it->pos >= it->c.n)
+        return ENG_ITEROVER;
     const entry *s = &it->c.v[it->pos++];
     eng__hex(s->state, 32, it->hex[0]);
     eng__hex(s->prev, 32, it->hex[1]);
     eng__hex(s->hash, 32, it->hex[2]);
-    *x = (eng_audit_entry){s->seq, s->time, s->org, s->actor, s->object, s->action,
+    *x = (eng_audit_entry){x->version, s->seq, s->time, s->org, s->actor, s->object, s->action,
                            it->hex[0], it->hex[1], it->hex[2]};
     return ENG_OK;
 }

@@ -44,8 +44,8 @@ static void struct_layouts(void **s)
     OFF(eng_global_control, version, 0); OFF(eng_global_control, mode, 4); OFF(eng_global_control, percent, 8); OFF(eng_global_control, group, 12); OFF(eng_global_control, seed, 16);
     assert_int_equal(sizeof(eng_global_control), 24);
     /* audit.h */
-    OFF(eng_audit_entry, seq, 0); OFF(eng_audit_entry, time, 8); OFF(eng_audit_entry, org, 16); OFF(eng_audit_entry, actor, 24); OFF(eng_audit_entry, object, 32); OFF(eng_audit_entry, action, 40); OFF(eng_audit_entry, state_hash, 48); OFF(eng_audit_entry, prev_hash, 56); OFF(eng_audit_entry, hash, 64);
-    assert_int_equal(sizeof(eng_audit_entry), 72);
+    OFF(eng_audit_entry, version, 0); OFF(eng_audit_entry, seq, 8); OFF(eng_audit_entry, time, 16); OFF(eng_audit_entry, org, 24); OFF(eng_audit_entry, actor, 32); OFF(eng_audit_entry, object, 40); OFF(eng_audit_entry, action, 48); OFF(eng_audit_entry, state_hash, 56); OFF(eng_audit_entry, prev_hash, 64); OFF(eng_audit_entry, hash, 72);
+    assert_int_equal(sizeof(eng_audit_entry), 80);
     /* campaign.h */
     OFF(eng_campaign_spec, version, 0); OFF(eng_campaign_spec, name, 8); OFF(eng_campaign_spec, start, 16); OFF(eng_campaign_spec, end, 24); OFF(eng_campaign_spec, unit, 32); OFF(eng_campaign_spec, type, 40); OFF(eng_campaign_spec, objective, 44); OFF(eng_campaign_spec, product_categories, 48); OFF(eng_campaign_spec, n_product_categories, 56); OFF(eng_campaign_spec, product_items, 64); OFF(eng_campaign_spec, n_product_items, 72); OFF(eng_campaign_spec, stores, 80); OFF(eng_campaign_spec, n_stores, 88); OFF(eng_campaign_spec, zones, 96); OFF(eng_campaign_spec, n_zones, 104); OFF(eng_campaign_spec, control_percent, 112); OFF(eng_campaign_spec, ga_account, 120); OFF(eng_campaign_spec, goal_mode, 128); OFF(eng_campaign_spec, goal, 136);
     assert_int_equal(sizeof(eng_campaign_spec), 168);

@@ -11,7 +11,11 @@
      and eng_x_init(eng_x *, unsigned int);
   6. no public struct is embedded by value in another (sub-structs go by pointer);
   7. every public struct is layout-locked in tests/abi/test_abi_layout.c: its sizeof
-     and the offset of each of its fields.
+     and the offset of each of its fields;
+  8. a struct the library fills (a non-const `eng_x *` parameter of an ENG_API
+     function, eng_x defined in a header) starts with `unsigned int version`;
+  9. every versioned struct is in the table of tests/unit/core/test_versioned.c,
+     which checks that eng_x_init() writes only the caller's version.
 
 usage: check_api.py <source root>
 """
@@ -150,6 +154,20 @@ def main():
         for _, fname in fields:
             if not re.search(rf'OFF\({s}, {fname}, \d+\)', abi):
                 problems.append(f'tests/abi/test_abi_layout.c: the offset of {s}.{fname} is not locked')
+    # 8: structs the library fills are versioned (the caller's version says how much to write)
+    for h in headers:
+        for m in re.finditer(r'ENG_API\s+[^;{]*?\b(eng_\w+)\s*\(([^;]*?)\)\s*;', code[h], re.S):
+            for p in split_params(m.group(2)):
+                t = re.match(r'(eng_\w+)\s*\*\s*\w+$', p)
+                if t and t.group(1) in structs and not re.match(r'unsigned int version$',
+                                                                (structs[t.group(1)][1] or [('', '')])[0][0]):
+                    problems.append(f'{h}: {m.group(1)}() fills {t.group(1)}, which has no leading version')
+    # 9: every versioned struct's init is checked at every version
+    vpath = os.path.join(root, 'tests', 'unit', 'core', 'test_versioned.c')
+    vtext = open(vpath, encoding='utf-8').read()
+    for s, (h, fields) in sorted(structs.items()):
+        if fields and re.match(r'unsigned int version$', fields[0][0]) and f'X({s}, ' not in vtext:
+            problems.append(f'tests/unit/core/test_versioned.c: {s} ({h}) is missing from the table of inits')
     for p in problems:
         print(p)
     print(f'{len(headers)} headers, {len(structs)} structs: {"ok" if not problems else str(len(problems)) + " problem(s)"}')

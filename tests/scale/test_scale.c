@@ -26,7 +26,7 @@ static uint64_t last_audit_seq(eng_engine *e)
 {
     eng_audit_iter *it;
     assert_int_equal(eng_audit_open(e, "root", &it), ENG_OK);
-    eng_audit_entry en;
+    eng_audit_entry en = ENG_AUDIT_ENTRY_INIT;
     uint64_t seq = 0;
     while (eng_audit_next(it, &en) == ENG_OK)
         seq = en.seq;
@@ -250,7 +250,7 @@ static void conflicts(void **state)
     snprintf(obj, sizeof obj, "message/%llu", (unsigned long long)msg);
     eng_audit_iter *it;
     assert_int_equal(eng_audit_open(w.e, "root", &it), ENG_OK);
-    eng_audit_entry en;
+    eng_audit_entry en = ENG_AUDIT_ENTRY_INIT;
     unsigned seen[NOPS] = {0};
     int st = ENG_STATE_DRAFT;
     uint64_t prev = 0;

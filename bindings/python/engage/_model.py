@@ -369,7 +369,7 @@ class ModelMixin:
         self._call(_n.lib.eng_audit_open, actor.encode(), ctypes.byref(it))
         try:
             while True:
-                e = _n.AuditEntry()
+                e = _n.new(_n.AuditEntry)
                 rc = _n.lib.eng_audit_next(it, ctypes.byref(e))
                 if rc == -25:
                     return

@@ -109,7 +109,7 @@ ModelEvent = _struct("eng_model_event", [
     ("actor", c_char_p), ("comment", c_char_p)])
 MODEL_EVENT_FN = ctypes.CFUNCTYPE(None, P(ModelEvent), c_void_p)
 AuditEntry = _struct("eng_audit_entry", [
-    ("seq", c_uint64), ("time", c_int64), ("org", c_char_p), ("actor", c_char_p), ("object", c_char_p),
+    ("version", c_uint), ("seq", c_uint64), ("time", c_int64), ("org", c_char_p), ("actor", c_char_p), ("object", c_char_p),
     ("action", c_char_p), ("state_hash", c_char_p), ("prev_hash", c_char_p), ("hash", c_char_p)])
 
 # ---- audiences ------------------------------------------------------------------------
@@ -227,7 +227,7 @@ STRUCTS = [Error, Envelope, TransportMethods, StoreMethods, Config, Info, GoalSp
 
 # Struct versions (ENG_*_VERSION) this binding was written against.
 VERSIONS = {"eng_config": 1, "eng_info": 2, "eng_org_settings": 1, "eng_actor_spec": 1, "eng_campaign_spec": 1,
-            "eng_campaign_status": 1, "eng_message_spec": 1, "eng_message_status": 1, "eng_import_options": 1,
+            "eng_campaign_status": 1, "eng_audit_entry": 1, "eng_message_spec": 1, "eng_message_status": 1, "eng_import_options": 1,
             "eng_import_report": 1, "eng_audience_query": 1, "eng_rule_options": 1, "eng_event_report": 1,
             "eng_receipts": 1, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,
             "eng_run_report": 1, "eng_execution_info": 1, "eng_send_info": 1, "eng_trace": 2, "eng_dry_report": 2,

@@ -91,7 +91,7 @@ int main(void)
     double s3 = now();
     eng_audit_iter *it;
     check("audit open", eng_audit_open(e, "root", &it));
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     unsigned long entries = 0;
     while (eng_audit_next(it, &x) == ENG_OK)
         entries++;

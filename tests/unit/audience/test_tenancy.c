@@ -224,7 +224,7 @@ static void audience_changes_are_audited_per_org(void **st)
                              {want_obj, "delete"}};
     eng_audit_iter *it = NULL;
     assert_int_equal(eng_audit_open(e, AA, &it), ENG_OK);
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     size_t k = 0;
     while (eng_audit_next(it, &x) == ENG_OK) {
         if (strcmp(x.action, "put") == 0 || strcmp(x.object, "org") == 0)

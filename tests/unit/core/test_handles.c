@@ -149,7 +149,7 @@ static void *mk_audit(env *x)
 static int use_audit(env *x, void *h)
 {
     (void)x;
-    eng_audit_entry a;
+    eng_audit_entry a = ENG_AUDIT_ENTRY_INIT;
     return eng_audit_next(h, &a);
 }
 static void rel_audit(void *h) { eng_audit_free(h); }

@@ -59,6 +59,8 @@ static const entry all[] = {
     X(eng_txn_batch, ENG_TXN_BATCH_VERSION)
     X(eng_txn_row, ENG_TXN_ROW_VERSION)
     X(eng_actor_spec, ENG_ACTOR_SPEC_VERSION)
+    X(eng_audit_entry, ENG_AUDIT_ENTRY_VERSION)
+    X(eng_offer_spec, ENG_OFFER_SPEC_VERSION)
     X(eng_allocator, ENG_ALLOCATOR_VERSION)
     X(eng_envelope, ENG_ENVELOPE_VERSION)
     X(eng_transport_methods, ENG_TRANSPORT_METHODS_VERSION)

@@ -46,7 +46,7 @@ static uint32_t group_csv(dx *f, const char *name, const char *csv)
 static int audited(dx *f)
 {
     eng_audit_iter *it = NULL;
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     int found = 0;
     assert_int_equal(eng_audit_open(f->e, "root", &it), ENG_OK);
     while (eng_audit_next(it, &x) == ENG_OK)

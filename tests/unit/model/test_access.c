@@ -148,7 +148,7 @@ static size_t audit_len(eng_engine *e)
 {
     eng_audit_iter *it = NULL;
     assert_int_equal(eng_audit_open(e, "root", &it), ENG_OK);
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     size_t n = 0;
     while (eng_audit_next(it, &x) == ENG_OK)
         n++;

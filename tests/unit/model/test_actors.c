@@ -81,7 +81,7 @@ static void removed_actor_is_refused(void **st)
     /* the audit keeps who they were: bob's own entries stay, and the removal names him */
     eng_audit_iter *it = NULL;
     assert_int_equal(eng_audit_open(f.e, "root", &it), ENG_OK);
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     int put = 0, removed = 0;
     while (eng_audit_next(it, &x) == ENG_OK) {
         if (!strcmp(x.object, "actor/bob") && !strcmp(x.action, "put"))

@@ -19,7 +19,7 @@ static size_t read_log(eng_engine *e, const char *actor, row *rows, size_t max)
 {
     eng_audit_iter *it;
     assert_int_equal(eng_audit_open(e, actor, &it), ENG_OK);
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     size_t n = 0;
     int rc;
     while ((rc = eng_audit_next(it, &x)) == ENG_OK) {

@@ -29,7 +29,7 @@ static size_t audit_len(fx *f)
 {
     eng_audit_iter *it;
     assert_int_equal(eng_audit_open(f->e, "root", &it), ENG_OK);
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     size_t n = 0;
     while (eng_audit_next(it, &x) == ENG_OK)
         n++;
@@ -141,7 +141,7 @@ static int whole_workflow(void *arg)
     uint64_t cid = 0, id = 0, id2 = 0, bad;
     eng_validation *v = NULL;
     eng_audit_iter *it = NULL;
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     /* Refused settings with a report of three failures: the report or ENG_ENOMEM, never a partial one. */
     eng_org_settings wrong;
     eng_org_settings_init(&wrong, ENG_ORG_SETTINGS_VERSION);

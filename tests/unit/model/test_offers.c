@@ -46,7 +46,7 @@ static int audited(eng_engine *e, const char *object, const char *action)
 {
     eng_audit_iter *it = NULL;
     assert_int_equal(eng_audit_open(e, "root", &it), ENG_OK);
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     int n = 0, rc;
     while ((rc = eng_audit_next(it, &x)) == ENG_OK)
         n += strcmp(x.object, object) == 0 && strcmp(x.action, action) == 0;

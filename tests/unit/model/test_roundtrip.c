@@ -53,7 +53,7 @@ static size_t read_log(eng_engine *e, logrow *rows, size_t max)
 {
     eng_audit_iter *it;
     assert_int_equal(eng_audit_open(e, "root", &it), ENG_OK);
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     size_t n = 0;
     while (eng_audit_next(it, &x) == ENG_OK) {
         assert_true(n < max);

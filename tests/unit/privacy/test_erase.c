@@ -262,7 +262,7 @@ static void erase_in_file_store(void **state)
     eng__sha256(pat[0], strlen(pat[0]), h);
     eng__hex(h, 32, want + 9);
     eng_audit_iter *it;
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     int seen = 0, rc;
     assert_int_equal(eng_audit_open(e, "boss", &it), ENG_OK);
     while ((rc = eng_audit_next(it, &x)) == ENG_OK)

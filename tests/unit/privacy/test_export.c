@@ -136,7 +136,7 @@ static void round_trip(void **state)
 
     /* Audited by the hash of the id. */
     eng_audit_iter *it;
-    eng_audit_entry x;
+    eng_audit_entry x = ENG_AUDIT_ENTRY_INIT;
     int exports = 0, rc;
     assert_int_equal(eng_audit_open(e, "admin", &it), ENG_OK);
     while ((rc = eng_audit_next(it, &x)) == ENG_OK)
