@@ -16,7 +16,7 @@
 #define STR(x) STR_(x)
 
 #define MAX_PFX 32 /* distinct key prefixes logged per commit; more: the empty key ("anything") */
-#define PFX_LEN 2  /* keys are logged by their first two bytes: the library's layer prefix ("a/", "e/", ...) */
+#define PFX_LEN 48 /* longest logged prefix */
 #define PRUNE_EVERY 512     /* commits of one handle between prunings of the change log */
 #define PRUNE_KEEP 100000   /* change-log rows kept */
 
@@ -180,10 +180,28 @@ static int pg_get(const void *key, size_t klen, eng_buf *out, void *user)
     return rc;
 }
 
+/* The prefix a key is logged by: up to its third '/' ("a/o/<org>/" for an
+ * org's customers, "e/<org>/t/" for its touches, "d/l/<message>/" for a
+ * ledger), else its second ("m/l/", "a/i/"), else its first two bytes (the
+ * layer). Engines drop only the caches of what the prefix covers (an org's
+ * customer table, not every org's), and a commit logs a few rows. */
+static int log_prefix(const unsigned char *k, size_t klen)
+{
+    int slash[3], ns = 0;
+    for (size_t i = 0; i < klen && i < PFX_LEN && ns < 3; i++)
+        if (k[i] == '/')
+            slash[ns++] = (int)i + 1;
+    if (ns == 3)
+        return slash[2];
+    if (ns == 2)
+        return slash[1];
+    return klen < 2 ? (int)klen : 2;
+}
+
 /* Shared tables: remember which key prefixes the open batch wrote. */
 static void note(pg *p, const void *key, size_t klen)
 {
-    int n = klen < PFX_LEN ? (int)klen : PFX_LEN;
+    int n = log_prefix(key, klen);
     for (int i = 0; i < p->npfx; i++)
         if (p->pfx_len[i] == n && memcmp(p->pfx[i], key, (size_t)n) == 0)
             return;

@@ -73,6 +73,7 @@ typedef struct eng__aud {
     char org[ENG__AUD_PFX_MAX];
     char pfx[ENG__AUD_PFX_MAX]; /* "a/o/<org>/" */
     size_t plen;
+    int stale;                  /* another engine changed this org's state: dropped at the next sync */
     char obj[96];               /* what the call changes, for the audit */
     char detail[160];
     eng__table t;

@@ -71,6 +71,7 @@ int eng__aud_del_keys(eng__aud *a, const char *rest, eng__keys *old_keys)
 typedef struct auds {
     eng__aud **v;
     size_t n, cap;
+    int all_stale; /* another engine changed what every org's state depends on (or anything) */
 } auds;
 
 static void aud_free(eng_engine *e, eng__aud *a)
@@ -87,6 +88,47 @@ static void auds_free(eng_engine *e, void *state)
         aud_free(e, s->v[i]);
     eng__free(&e->mem, s->v);
     eng__free(&e->mem, s);
+}
+
+/* Several engines on one store: a key another engine committed. An org's
+ * state is everything under "a/o/<org>/" (org ids hold no '/'), so such a
+ * key makes only that org's state stale; any other key (the group owners
+ * "a/i/", a key shortened to "a/", the empty key) makes every org's. */
+static int aud_watch(eng_engine *e, void *state, const void *key, size_t klen)
+{
+    (void)e;
+    auds *s = state;
+    const char *k = key;
+    if (klen > 4 && memcmp(k, "a/o/", 4) == 0) {
+        const char *org = k + 4, *end = memchr(org, '/', klen - 4);
+        size_t n = end ? (size_t)(end - org) : klen - 4; /* no '/': a shortened key, a prefix of org ids */
+        int hit = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            size_t ol = strlen(s->v[i]->org);
+            if ((end ? ol == n : ol >= n) && memcmp(s->v[i]->org, org, n) == 0)
+                s->v[i]->stale = hit = 1;
+        }
+        return hit;
+    }
+    s->all_stale = 1;
+    return 1;
+}
+
+/* Drop the orgs marked stale (all of them after aud_watch said so). */
+static void aud_invalidate(eng_engine *e, void *state)
+{
+    auds *s = state;
+    if (s->all_stale) {
+        eng__aud_drop(e);
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i]->stale)
+            aud_free(e, s->v[i]);
+        else
+            s->v[k++] = s->v[i];
+    s->n = k;
 }
 
 void eng__aud_drop(eng_engine *e)
@@ -258,6 +300,8 @@ int eng__aud_get(eng_engine *e, const char *org, eng__aud **out)
         if (!(s = eng__calloc(&e->mem, 1, sizeof *s)))
             return eng__nomem();
         eng__slot_set(e, ENG__SLOT_AUDIENCE, s, auds_free);
+        eng__slot_set_invalidate(e, ENG__SLOT_AUDIENCE, aud_invalidate);
+        eng__slot_set_watch(e, ENG__SLOT_AUDIENCE, aud_watch);
     }
     for (size_t i = 0; i < s->n; i++)
         if (strcmp(s->v[i]->org, org) == 0) {

@@ -54,14 +54,33 @@ static uint64_t new_instance(const eng_engine *e)
  * inside its batches and holds leases, so a ledger change only drops its cache. */
 #define STALE_ALL ((1u << ENG__SLOT_COUNT) - 1)
 
+/* A slot with a watch hook marks the part a key affects (an org's tables)
+ * and drops only that; nothing cached of it: nothing stale. */
+static int slot_stale(eng_engine *e, int slot, const void *key, size_t klen)
+{
+    void *st = e->slots[slot].state;
+    if (st && e->slots[slot].watch && e->slots[slot].watch(e, st, key, klen) == 0)
+        return ENG__STALE_NONE;
+    e->stale |= 1u << slot;
+    return st ? ENG__STALE_CACHE : ENG__STALE_NONE;
+}
+
+/* Everything may have changed: the slots with a watch hook mark all they hold. */
+static void stale_all(eng_engine *e)
+{
+    for (int i = 0; i < ENG__SLOT_COUNT; i++)
+        if (e->slots[i].state && e->slots[i].watch)
+            e->slots[i].watch(e, e->slots[i].state, "", 0);
+    e->stale = STALE_ALL;
+}
+
 static int watch(const void *key, size_t klen, void *user)
 {
     eng_engine *e = user;
     int first = klen ? ((const uint8_t *)key)[0] : -1;
     switch (first) {
-    case 'a':
-        e->stale |= 1u << ENG__SLOT_AUDIENCE;
-        return e->slots[ENG__SLOT_AUDIENCE].state ? ENG__STALE_CACHE : ENG__STALE_NONE;
+    case 'a': /* per org: "a/o/<org>/..." drops that org's customer table and groups only */
+        return slot_stale(e, ENG__SLOT_AUDIENCE, key, klen);
     case 'e':
         e->stale |= 1u << ENG__SLOT_EVENTS; /* consent written with events has keys of its own ("a/") */
         return e->slots[ENG__SLOT_EVENTS].state ? ENG__STALE_CACHE : ENG__STALE_NONE;
@@ -69,7 +88,7 @@ static int watch(const void *key, size_t klen, void *user)
         e->stale |= 1u << ENG__SLOT_DISPATCH;
         return ENG__STALE_NONE;
     case -1:
-        e->stale = STALE_ALL;
+        stale_all(e);
         return ENG__STALE_CACHE;
     default:
         return ENG__STALE_READ;
@@ -86,7 +105,7 @@ void eng__engine_sync_keep(eng_engine *e, unsigned keep)
     if (eng__kv_shared(e->store) && eng__kv_sync(e->store) != ENG_OK) {
         eng__log(e, ENG_LOG_WARN, "cannot read other engines' changes (%s): dropping every cache",
                  eng_error_last()->message);
-        e->stale = STALE_ALL;
+        stale_all(e);
     }
     for (int i = ENG__SLOT_COUNT - 1; i >= 0; i--) {
         if (!(e->stale >> i & 1u) || !e->slots[i].state || (keep >> i & 1u))
@@ -410,6 +429,11 @@ void eng__slot_set(eng_engine *e, int slot, void *state, eng__slot_free_fn free_
 void eng__slot_set_invalidate(eng_engine *e, int slot, eng__slot_free_fn fn)
 {
     e->slots[slot].invalidate = fn;
+}
+
+void eng__slot_set_watch(eng_engine *e, int slot, eng__slot_watch_fn fn)
+{
+    e->slots[slot].watch = fn;
 }
 
 eng_time eng__now(eng_engine *e)

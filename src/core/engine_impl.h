@@ -26,6 +26,10 @@ enum eng__slot {
 };
 
 typedef void (*eng__slot_free_fn)(eng_engine *e, void *state);
+/* Told of a key another engine committed (the empty key: anything may have
+ * changed): 0 when the slot caches nothing it affects, 1 when it marked the
+ * affected part of @p state, which the slot's invalidate then drops. */
+typedef int (*eng__slot_watch_fn)(eng_engine *e, void *state, const void *key, size_t klen);
 
 struct eng_engine {
     uint32_t magic;
@@ -53,6 +57,7 @@ struct eng_engine {
         void *state;
         eng__slot_free_fn free_fn;
         eng__slot_free_fn invalidate; /* drop what the slot caches of stored state (NULL: free the slot) */
+        eng__slot_watch_fn watch;     /* which part of the cache a key committed elsewhere makes stale (NULL: all) */
     } slots[ENG__SLOT_COUNT];
     uint64_t instance; /* random id among the engines sharing a store (lease owner) */
     unsigned stale;    /* slots whose caches other engines' commits made stale (bit per slot) */
@@ -101,6 +106,9 @@ void eng__slot_set(eng_engine *e, int slot, void *state, eng__slot_free_fn free_
 /* A slot whose state must survive other engines' commits (claims, hooks) names
  * what drops only its cache of stored state. */
 void eng__slot_set_invalidate(eng_engine *e, int slot, eng__slot_free_fn fn);
+/* Invalidation by part (an org's tables) instead of the whole slot: @p fn marks,
+ * the slot's invalidate drops what is marked. */
+void eng__slot_set_watch(eng_engine *e, int slot, eng__slot_watch_fn fn);
 /* Several engines on one store (contract v3): read what the others committed
  * and drop the caches it made stale. Call at a point where no cache pointer is
  * held (eng__enter does at the outermost call). A no-op on a store of one engine. */
