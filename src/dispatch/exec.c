@@ -101,6 +101,22 @@ int eng__claimed(const eng__dsp *d, uint64_t msg, uint32_t occ, uint32_t chunk)
     return 0;
 }
 
+/* After a conflict: the cached chunk states hold, but a batch may have set an
+ * execution's counters in memory before its commit failed (bump): read them
+ * again (one get per cached execution); if that fails, drop the cache. */
+static void reread_records(eng_engine *e)
+{
+    eng__dsp *d = eng__slot_get(e, ENG__SLOT_DISPATCH);
+    for (eng__xcache *xc = d ? d->execs : NULL; xc; xc = xc->next) {
+        eng__xrec x;
+        if (eng__exec_load(e, xc->msg, xc->occ, &x) != ENG_OK) {
+            eng__dsp_drop(e);
+            return;
+        }
+        xc->rec = x;
+    }
+}
+
 int eng__dsp_commit(eng_engine *e, int rc)
 {
     if (rc == ENG_OK && (rc = eng__kv_commit(e->store)) == ENG_OK)
@@ -118,6 +134,8 @@ int eng__dsp_commit(eng_engine *e, int rc)
      * which with several engines made every conflict cost a full reload). */
     if (rc != ENG_EBUSY)
         eng__dsp_drop(e);
+    else
+        reread_records(e);
     eng__err(code == rc ? code : rc, detail, "%s", msg);
     return rc;
 }
