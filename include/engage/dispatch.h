@@ -348,7 +348,7 @@ ENG_API int eng_dry_run(eng_engine *engine, const char *actor, uint64_t message,
 #define ENG_PREVIEW_SAMPLE UINT32_MAX
 
 /** Current version of #eng_preview. */
-#define ENG_PREVIEW_VERSION 1
+#define ENG_PREVIEW_VERSION 2
 
 /** What a message renders to for one customer on one channel (eng_message_preview()). */
 typedef struct eng_preview {
@@ -361,6 +361,17 @@ typedef struct eng_preview {
     char subject[512];     /**< The rendered subject or title ("" for none), cut to fit. */
     char recipient[256];   /**< The customer's contact on the channel ("" for none or the sample). */
     char sender[65];       /**< The sender id of the channel ("" for none). */
+    /* Version 2: which content the customer gets, chosen as an execution would choose it now. */
+    int rule;              /**< Version 2: an #eng_trace_rule: for a personalised message #ENG_RULE_VARIANT (a variant's
+                                rule matched), #ENG_RULE_BASE (none did: the creative's own content) or
+                                #ENG_RULE_UNREACHABLE (reachable on none of the message's channels); for the
+                                sample and the other strategies #ENG_RULE_UNDECIDED. */
+    int variant;           /**< Version 2: index in the message's variants of the variant the strategy chose, or -1
+                                (the creative's own content). */
+    int variant_channel;   /**< Version 2: the #eng_channel that variant varies, -1 for none. The body rendered is
+                                the variant's when it is this channel, else the creative's own. */
+    int variant_dimension; /**< Version 2: the variant's #eng_variant_dim, -1 for none. */
+    char variant_rule[512]; /**< Version 2: the rule that chose the variant (as written, cut to fit), or "". */
 } eng_preview;
 
 /** Static initialiser equal to what eng_preview_init() produces. */
@@ -376,9 +387,11 @@ ENG_API int eng_preview_init(eng_preview *x, unsigned int version);
 /**
  * Render a message for one customer on one channel without sending anything:
  * no ledger entry, no credits, no coupon drawn, nothing stored. Works in any
- * state (a draft too). The creative's own content is rendered (personalisation
- * variants are chosen per customer by an execution: see eng_dry_run() and
- * eng_trace_get()); `{{coupon_code}}` renders the common code, or for a pool
+ * state (a draft too). With a version-2 @p out and a personalised message, the
+ * variant an execution would choose for the customer now (the first, in the
+ * message's order, whose channel the customer is reachable on and whose rule
+ * matches) is reported and, on its channel, rendered; a version-1 @p out, and
+ * the sample, get the creative's own content. `{{coupon_code}}` renders the common code, or for a pool
  * `COUPON-CODE` (a preview never takes a code from a pool);
  * `{{tiny_url}}` renders the long link; `{{unsubscribe}}` the customer's signed
  * link when the org has the set-up. Needs #ENG_OP_READ.
@@ -397,7 +410,8 @@ ENG_API int eng_message_preview(eng_engine *engine, const char *actor, uint64_t 
 
 /**
  * Test send: render the message for @p customer (or #ENG_PREVIEW_SAMPLE) as
- * eng_message_preview() does and hand one envelope per test recipient to the
+ * eng_message_preview() does with a version-2 preview (the customer's
+ * personalisation variant included) and hand one envelope per test recipient to the
  * transport, outside the engine lock. Nothing is stored: test recipients are
  * not counted as contacted, no credits are charged, no coupon is drawn, and
  * the send has no ledger entry (a test send is not retried: its status is the

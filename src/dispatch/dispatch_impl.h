@@ -301,9 +301,9 @@ typedef struct eng__rendered {
     int64_t cost;
 } eng__rendered;
 /* Render one customer's message on a channel whatever their reachability (preview, test
- * send): 0, ENG_UNREACH_RENDER (a subject with a line break), or a negative error. */
+ * send), with the content variant @p variant (-1: the creative's own): 0, ENG_UNREACH_RENDER (a subject with a line break), or a negative error. */
 int eng__render_one(eng__runctx *r, eng__xcache *xc, const struct eng__customer_view_t *view, uint32_t customer, int ch,
-                    const char *coupon, eng__wr *w, eng__rendered *out);
+                    int variant, const char *coupon, eng__wr *w, eng__rendered *out);
 /* The transport, with the rate limits (call without the engine lock). */
 void eng__dsp_transmit(eng_engine *e, eng__dsp *d, const unsigned *limit, const eng_envelope *env, size_t n,
                        int *status);

@@ -15,7 +15,25 @@
 ENG_API int eng_preview_init(eng_preview *x, unsigned int version)
 {
     static const eng_preview init = ENG_PREVIEW_INIT;
-    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_preview");
+    return eng__struct_init(x, &init, ENG__PREVIEW_SIZES, version, "eng_preview");
+}
+
+/* The personalisation strategy's choice for one customer, made as an execution makes it now
+ * (the same strategy code over the same reachability); other strategies: undecided. */
+static int choose(eng_engine *e, eng__xcache *xc, const eng__customer_view_t *view, uint32_t id, eng__dchoice *out)
+{
+    *out = (eng__dchoice){0, -1, ENG__RULE_UNDECIDED, 0};
+    if (xc->x.m.spec.strategy != ENG_STRATEGY_PERSONALIZATION)
+        return ENG_OK;
+    const eng__strategy *st = &eng__strategy_personalization;
+    eng__dcust in = {id, eng__view_reach(view, id, xc->dctx.channels)};
+    void *state = NULL;
+    xc->dctx.now = eng__now(e);
+    int rc = st->open(&xc->dctx, &state);
+    if (!rc)
+        rc = st->choose(state, &xc->dctx, &in, 1, out);
+    st->close(state, &xc->dctx);
+    return rc;
 }
 
 static int has_creative(const eng_message_spec *s, int ch)
@@ -27,11 +45,13 @@ static int has_creative(const eng_message_spec *s, int ch)
 }
 
 /* Load the message and render it for @p customer on @p ch into @p w (engine locked). */
-static int render(eng_engine *e, const char *actor, uint64_t message, uint32_t customer, int ch, int op,
-                  eng__xcache **xcp, eng__wr *w, eng__rendered *out, int *unreach)
+/* @p pick: choose the content variant as an execution would (else the creative's own), into @p choice. */
+static int render(eng_engine *e, const char *actor, uint64_t message, uint32_t customer, int ch, int op, int pick,
+                  eng__xcache **xcp, eng__wr *w, eng__rendered *out, int *unreach, eng__dchoice *choice)
 {
     *xcp = NULL;
     *unreach = 0;
+    *choice = (eng__dchoice){0, -1, ENG__RULE_UNDECIDED, 0};
     if (ch < 0 || ch >= ENG_CH_COUNT)
         return eng__err(ENG_EINVAL, "channel", "channel %d is not a channel", ch);
     eng__xcache *xc;
@@ -50,12 +70,14 @@ static int render(eng_engine *e, const char *actor, uint64_t message, uint32_t c
         if (customer >= eng__view_size(&view))
             return eng__err(ENG_ENOTFOUND, "customer", "org '%s' has no customer %u", xc->x.o.id, customer);
         *unreach = eng__view_unreachable(&view, ch, customer);
+        if (pick && (rc = choose(e, xc, &view, customer, choice)))
+            return rc;
     }
     const char *coupon = eng__msg_pool(&xc->x.m.spec) ? SAMPLE_COUPON : NULL;
     eng_run_options o = ENG_RUN_OPTIONS_INIT;
     eng_run_report rep = ENG_RUN_REPORT_INIT;
     eng__runctx r = {e, actor, eng__now(e), &o, &rep, {0}};
-    rc = eng__render_one(&r, xc, &view, id, ch, coupon, w, out);
+    rc = eng__render_one(&r, xc, &view, id, ch, choice->variant, coupon, w, out);
     if (rc > 0) { /* a subject that renders with a line break: an execution would skip it */
         *unreach = rc;
         rc = ENG_OK;
@@ -68,7 +90,7 @@ ENG_API int eng_message_preview(eng_engine *e, const char *actor, uint64_t messa
 {
     if (body && cap)
         body[0] = 0;
-    int rc = eng__enter_out(e, out, ENG__SIZES(sizeof(eng_preview)), "eng_preview", "out");
+    int rc = eng__enter_out(e, out, ENG__PREVIEW_SIZES, "eng_preview", "out");
     if (rc)
         return rc;
     if (!body && cap) {
@@ -81,7 +103,9 @@ ENG_API int eng_message_preview(eng_engine *e, const char *actor, uint64_t messa
     eng__rendered rd;
     int unreach = 0;
     memset(&rd, 0, sizeof rd);
-    rc = render(e, actor, message, customer, channel, ENG_OP_READ, &xc, &w, &rd, &unreach);
+    eng__dchoice choice;
+    rc = render(e, actor, message, customer, channel, ENG_OP_READ, out->version >= 2, &xc, &w, &rd, &unreach,
+                &choice);
     if (!rc && unreach != ENG_UNREACH_RENDER) {
         const char *a = (const char *)w.data;
         out->segments = rd.segments;
@@ -99,6 +123,14 @@ ENG_API int eng_message_preview(eng_engine *e, const char *actor, uint64_t messa
     }
     if (!rc)
         out->unreach = unreach;
+    if (!rc && out->version >= 2) {
+        const eng_variant *v = choice.variant >= 0 ? &xc->x.m.spec.variants[choice.variant] : NULL;
+        out->rule = choice.rule;
+        out->variant = choice.variant;
+        out->variant_channel = v ? v->channel : -1;
+        out->variant_dimension = v ? v->dimension : -1;
+        snprintf(out->variant_rule, sizeof out->variant_rule, "%s", v && v->rule ? v->rule : "");
+    }
     if (xc)
         eng__xcache_free(e, xc);
     eng__wr_free(&w);
@@ -145,7 +177,8 @@ ENG_API int eng_message_test_send(eng_engine *e, const char *actor, uint64_t mes
     memset(&rd, 0, sizeof rd);
     eng_envelope *env = NULL;
     char (*keys)[ENG_SEND_KEY_MAX + 1] = NULL;
-    rc = render(e, actor, message, customer, channel, ENG_OP_EDIT, &xc, &w, &rd, &unreach);
+    eng__dchoice choice; /* a test send shows the test recipients what the customer would get */
+    rc = render(e, actor, message, customer, channel, ENG_OP_EDIT, 1, &xc, &w, &rd, &unreach, &choice);
     if (!rc && unreach == ENG_UNREACH_RENDER)
         rc = eng__err(ENG_EINVAL, "message.creatives", "the %s subject renders with a line break",
                       eng_channel_name(channel));

@@ -124,12 +124,12 @@ static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *vi
 }
 
 int eng__render_one(eng__runctx *r, eng__xcache *xc, const struct eng__customer_view_t *view, uint32_t customer, int ch,
-                    const char *coupon, eng__wr *w, eng__rendered *out)
+                    int variant, const char *coupon, eng__wr *w, eng__rendered *out)
 {
     eng__lcust k;
     memset(&k, 0, sizeof k);
     k.id = customer;
-    k.variant = -1;
+    k.variant = (int16_t)variant;
     pend p;
     memset(&p, 0, sizeof p);
     int why = build_one(r, xc, view, &k, ch, 0, coupon, 1, w, &p);

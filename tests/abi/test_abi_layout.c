@@ -78,7 +78,8 @@ static void struct_layouts(void **s)
     OFF(eng_tiny_url_request, version, 0); OFF(eng_tiny_url_request, idempotency_key, 8); OFF(eng_tiny_url_request, url, 16); OFF(eng_tiny_url_request, campaign, 24); OFF(eng_tiny_url_request, message, 32); OFF(eng_tiny_url_request, occurrence, 40); OFF(eng_tiny_url_request, customer, 44); OFF(eng_tiny_url_request, channel, 48);
     assert_int_equal(sizeof(eng_tiny_url_request), 56);
     OFF(eng_preview, version, 0); OFF(eng_preview, unreach, 4); OFF(eng_preview, segments, 8); OFF(eng_preview, cost, 16); OFF(eng_preview, body_len, 24); OFF(eng_preview, subject, 32); OFF(eng_preview, recipient, 544); OFF(eng_preview, sender, 800);
-    assert_int_equal(sizeof(eng_preview), 872);
+    OFF(eng_preview, rule, 868); OFF(eng_preview, variant, 872); OFF(eng_preview, variant_channel, 876); OFF(eng_preview, variant_dimension, 880); OFF(eng_preview, variant_rule, 884);
+    assert_int_equal(sizeof(eng_preview), 1400);
     OFF(eng_trace, version, 0); OFF(eng_trace, reason, 4); OFF(eng_trace, rule, 8); OFF(eng_trace, detail, 12); OFF(eng_trace, variant, 16); OFF(eng_trace, channels, 20); OFF(eng_trace, unreach, 24); OFF(eng_trace, state, 84);
     OFF(eng_trace, xe_known, 144); OFF(eng_trace, xe_channel, 148); OFF(eng_trace, xe_explored, 152); OFF(eng_trace, xe_guard, 156); OFF(eng_trace, xe_propensity, 160); OFF(eng_trace, xe_value, 168); OFF(eng_trace, xe_model_time, 176); OFF(eng_trace, xe_reachable, 184); OFF(eng_trace, xe_segment, 188); OFF(eng_trace, xe_engagement, 192); OFF(eng_trace, xe_engagement_used, 312); OFF(eng_trace, xe_conversion, 432); OFF(eng_trace, xe_conversion_used, 552); OFF(eng_trace, xe_delivery, 672); OFF(eng_trace, xe_cost, 792); OFF(eng_trace, xe_score, 912); OFF(eng_trace, xe_sent, 1032); OFF(eng_trace, xe_engaged, 1092);
     assert_int_equal(sizeof(eng_trace), 1152);

@@ -172,6 +172,15 @@ class NewerAreas(unittest.TestCase):
             self.assertEqual(p["recipient"], "+919800000003")
             self.assertEqual((p["segments"], p["reachable"]), (1, "reachable"))
             self.assertEqual(eng.preview("admin", mid, "sms")["recipient"], "")
+            self.assertEqual((p["rule"], p["variant"]), ("undecided", None))
+            # A personalised message: the variant an execution would choose for the customer.
+            pid = eng.create_message("admin", cid, "P", include=["all"], send_at=T0 + 2 * engage.DAY,
+                                     strategy="personalization",
+                                     variants=[{"rule": "true", "channel": "sms", "body": "VIP {{optout}}"}],
+                                     creatives=[{"channel": "sms", "body": "Hi {{optout}}"}])
+            v = eng.preview("admin", pid, "sms", customer=3)
+            self.assertEqual((v["body"], v["rule"], v["variant"]), ("VIP Reply STOP to opt out", "variant", 0))
+            self.assertEqual((v["variant_channel"], v["variant_rule"]), ("sms", "true"))
             with self.assertRaises(engage.NotFound) as cm:
                 eng.preview("admin", mid, "email", customer=3)
             self.assertEqual(cm.exception.detail, "channel")

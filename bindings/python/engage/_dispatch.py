@@ -30,7 +30,10 @@ class DispatchMixin:
     def preview(self, actor: str, message: int, channel: str, customer: Optional[int] = None) -> dict:
         """A message rendered for a customer (dense id; None: a sample with every attribute
         missing) on a channel, in any state, nothing sent or stored: body, subject, recipient,
-        sender, segments, cost, and why an execution would skip the customer ("reachable")."""
+        sender, segments, cost, why an execution would skip the customer ("reachable"), and for a
+        personalised message the variant an execution would choose now ("variant" index or None,
+        its "variant_channel" and "variant_rule", and "rule": "variant", "base", "unreachable";
+        "undecided" for the sample and other strategies); the body is the variant's on its channel."""
         from ._util import require
         require("eng_message_preview")
         p = _n.new(_n.Preview)
@@ -42,7 +45,11 @@ class DispatchMixin:
                    p.body_len + 1, ctypes.byref(p))
         return {"body": buf.value.decode(errors="replace"), "subject": p.subject.decode(errors="replace"),
                 "recipient": p.recipient.decode(errors="replace"), "sender": p.sender.decode(),
-                "segments": p.segments, "cost": p.cost, "reachable": UNREACH.get(p.unreach, p.unreach)}
+                "segments": p.segments, "cost": p.cost, "reachable": UNREACH.get(p.unreach, p.unreach),
+                "rule": TRACE_RULES[p.rule] if 0 <= p.rule < len(TRACE_RULES) else p.rule,
+                "variant": None if p.variant < 0 else p.variant,
+                "variant_channel": None if p.variant_channel < 0 else channel_name(p.variant_channel),
+                "variant_rule": p.variant_rule.decode(errors="replace") or None}
 
     def test_send(self, actor: str, message: int, channel: str, recipients, customer: Optional[int] = None) -> list:
         """Send the message as rendered for ``customer`` (None: the sample) to test recipients

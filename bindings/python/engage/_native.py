@@ -410,13 +410,15 @@ OfferSpec = _struct("eng_offer_spec", [
     ("coupon_source", c_int), ("coupon_code", c_char_p), ("coupon_pool", c_char_p)])
 Preview = _struct("eng_preview", [
     ("version", c_uint), ("unreach", c_int), ("segments", c_uint32), ("cost", ctypes.c_int64), ("body_len", c_size_t),
-    ("subject", ctypes.c_char * 512), ("recipient", ctypes.c_char * 256), ("sender", ctypes.c_char * 65)])
+    ("subject", ctypes.c_char * 512), ("recipient", ctypes.c_char * 256), ("sender", ctypes.c_char * 65),
+    ("rule", c_int), ("variant", c_int), ("variant_channel", c_int), ("variant_dimension", c_int),
+    ("variant_rule", ctypes.c_char * 512)])
 OPTIONAL_STRUCTS = {Preview: "eng_message_preview", AdManifest: "eng_dispatch_hooks_set", DispatchHooks: "eng_tiny_url_request_init",
                     TinyUrlRequest: "eng_tiny_url_request_init",
                     CouponPoolInfo: "eng_coupon_pool_upload", CouponAssignment: "eng_coupon_find",
                     GlobalControl: "eng_global_control_set", ConsentChange: "eng_consent_history",
                     OfferSpec: "eng_offer_create"}
-VERSIONS.update({"eng_preview": 1, "eng_ad_manifest": 1, "eng_dispatch_hooks": 2, "eng_tiny_url_request": 1, "eng_coupon_pool_info": 1, "eng_coupon_assignment": 1, "eng_global_control": 1,
+VERSIONS.update({"eng_preview": 2, "eng_ad_manifest": 1, "eng_dispatch_hooks": 2, "eng_tiny_url_request": 1, "eng_coupon_pool_info": 1, "eng_coupon_assignment": 1, "eng_global_control": 1,
                  "eng_consent_change": 1, "eng_offer_spec": 1})
 _SIGNATURES.update({
     "eng_coupon_pool_upload": (c_int, [E, S, S, c_char_pp, c_size_t]),

@@ -31,6 +31,7 @@ static size_t older_end(const char *type, unsigned v)
         {"eng_dry_report", 1, UPTO(eng_dry_report, skipped)},
         {"eng_trace", 1, UPTO(eng_trace, state)},
         {"eng_dispatch_hooks", 1, UPTO(eng_dispatch_hooks, ad_export)},
+        {"eng_preview", 1, UPTO(eng_preview, sender)},
         {"eng_store_methods", 1, UPTO(eng_store_methods, destroy)},
         {"eng_store_methods", 2, UPTO(eng_store_methods, erased)},
         {"eng_info", 1, UPTO(eng_info, store_kind)},

@@ -68,7 +68,7 @@ static void preview_renders(void **state)
     assert_int_equal(eng_message_preview(NULL, "ann", f.message, 1, ENG_CH_SMS, body, sizeof body, &p), ENG_EMISUSE);
     assert_int_equal(eng_message_preview(f.e, "ann", f.message, 1, ENG_CH_SMS, NULL, 8, &p), ENG_EINVAL);
     eng_preview bad = ENG_PREVIEW_INIT;
-    bad.version = 2;
+    bad.version = ENG_PREVIEW_VERSION + 1;
     assert_int_equal(eng_message_preview(f.e, "ann", f.message, 1, ENG_CH_SMS, body, sizeof body, &bad), ENG_EVERSION);
     assert_int_equal(eng_message_preview(f.e, "ann", f.message, 1, ENG_CH_SMS, body, sizeof body, NULL), ENG_EINVAL);
     store_digest(f.e, after);
@@ -136,6 +136,98 @@ static void test_send(void **state)
     dx_close(&f);
 }
 
+/* Version 2: the variant a customer gets, chosen as the execution chooses it. Checked against
+ * the rules written out here and then against the real execution's trace and the provider. */
+static const eng_variant pv_var[] = {
+    {ENG_VARIANT_REGION, "first_name == \"Ann1\" or first_name == \"Ann3\"", ENG_CH_EMAIL, "<p>Email VIP {{first_name}}</p>{{unsubscribe}}"},
+    {ENG_VARIANT_PRODUCT, "first_name == \"Ann1\" or first_name == \"Ann2\" or first_name == \"Ann5\"", ENG_CH_SMS,
+     "SMS VIP {{first_name}} {{optout}}"},
+};
+
+/* The variant the rules above give customer i of the fixture (first name "Ann<i>" unless i % 7 == 0,
+ * an email unless i % 5 == 0): the first whose channel reaches them and whose rule matches. */
+static int pv_expect(uint32_t i)
+{
+    int email = i % 5 != 0, named = i % 7 != 0;
+    if (named && email && (i == 1 || i == 3))
+        return 0;
+    if (named && (i == 1 || i == 2 || i == 5))
+        return 1;
+    return -1;
+}
+
+static void preview_variant(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 20, 16, 1, 1);
+    eng_message_spec m = dx_message();
+    m.strategy = ENG_STRATEGY_PERSONALIZATION;
+    m.variants = pv_var;
+    m.n_variants = 2;
+    eng_validation *v = NULL;
+    assert_int_equal(eng_message_create(f.e, "ann", f.campaign, &m, &f.message, &v), ENG_OK);
+    eng_validation_free(v);
+    char body[512];
+    eng_preview p = ENG_PREVIEW_INIT;
+    for (uint32_t i = 0; i < 20; i++) {
+        int want = pv_expect(i);
+        for (int ch = ENG_CH_SMS; ch <= ENG_CH_EMAIL; ch += ENG_CH_EMAIL - ENG_CH_SMS) {
+            assert_int_equal(eng_message_preview(f.e, "ann", f.message, i, ch, body, sizeof body, &p), ENG_OK);
+            assert_int_equal(p.variant, want);
+            assert_int_equal(p.rule, want >= 0 ? ENG_RULE_VARIANT : ENG_RULE_BASE);
+            assert_int_equal(p.variant_channel, want >= 0 ? pv_var[want].channel : -1);
+            assert_int_equal(p.variant_dimension, want >= 0 ? pv_var[want].dimension : -1);
+            assert_string_equal(p.variant_rule, want >= 0 ? pv_var[want].rule : "");
+            /* The body is the variant's on its own channel only. */
+            int vip = want >= 0 && pv_var[want].channel == ch;
+            assert_int_equal(strstr(body, "VIP") != NULL, vip);
+        }
+    }
+    /* The sample and a version-1 reader: the creative's own content, nothing chosen. */
+    assert_int_equal(eng_message_preview(f.e, "ann", f.message, ENG_PREVIEW_SAMPLE, ENG_CH_SMS, body, sizeof body, &p),
+                     ENG_OK);
+    assert_int_equal(p.rule, ENG_RULE_UNDECIDED);
+    assert_int_equal(p.variant, -1);
+    assert_string_equal(body, "Hi there, 20% off. Reply STOP to opt out");
+    unsigned char raw[sizeof(eng_preview) + 16];
+    memset(raw, 0x5a, sizeof raw);
+    eng_preview *p1 = (eng_preview *)(void *)raw;
+    p1->version = 1;
+    assert_int_equal(eng_message_preview(f.e, "ann", f.message, 2, ENG_CH_SMS, body, sizeof body, p1), ENG_OK);
+    assert_string_equal(body, "Hi Ann2, 20% off. Reply STOP to opt out");
+    size_t end = offsetof(eng_preview, sender) + sizeof p1->sender;
+    for (size_t k = end; k < sizeof raw; k++)
+        assert_int_equal(raw[k], 0x5a); /* nothing written past version 1 */
+    /* A customer reachable on no channel: the strategy's own verdict. */
+    const char *names[] = {"id", "consent.sms"};
+    const char *vals[] = {"c5", "no"};
+    assert_int_equal(eng_customers_upsert(f.e, "root", names, 2, vals, 1, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_message_preview(f.e, "ann", f.message, 5, ENG_CH_SMS, body, sizeof body, &p), ENG_OK);
+    assert_int_equal(p.rule, ENG_RULE_UNREACHABLE);
+    assert_int_equal(p.unreach, ENG_UNREACH_NO_CONSENT);
+    vals[1] = "yes";
+    assert_int_equal(eng_customers_upsert(f.e, "root", names, 2, vals, 1, NULL, NULL), ENG_OK);
+
+    /* The execution chooses what the preview said: its trace and what the provider got. */
+    dx_approve(&f, &m);
+    dx_run_all(&f, f.t0, NULL);
+    size_t n;
+    uint32_t *ids = dx_test_group(&f, &n);
+    assert_true(n > 5);
+    for (size_t k = 0; k < n; k++) {
+        eng_trace t = ENG_TRACE_INIT;
+        assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, ids[k], &t), ENG_OK);
+        assert_int_equal(eng_message_preview(f.e, "root", f.message, ids[k], ENG_CH_SMS, body, sizeof body, &p),
+                         ENG_OK);
+        assert_int_equal(t.rule, p.rule);
+        assert_int_equal(t.variant, p.variant);
+        assert_string_equal(f.prov.body[dx_pair(ids[k], ENG_CH_SMS)], body);
+    }
+    free(ids);
+    dx_close(&f);
+}
+
 /* Allocation failures at every step: ENG_ENOMEM, nothing leaked, nothing sent half. */
 typedef struct oom_ctx {
     dx *f;
@@ -186,6 +278,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(preview_renders),
+        cmocka_unit_test(preview_variant),
         cmocka_unit_test(test_send),
         cmocka_unit_test(out_of_memory),
     };
