@@ -149,7 +149,7 @@ typedef enum eng_exec_state {
 } eng_exec_state;
 
 /** Current version of #eng_execution_info. */
-#define ENG_EXECUTION_INFO_VERSION 1
+#define ENG_EXECUTION_INFO_VERSION 2
 
 /** One execution (one occurrence of a message). */
 typedef struct eng_execution_info {
@@ -166,10 +166,16 @@ typedef struct eng_execution_info {
     uint64_t unreachable; /**< Customers reachable on none of the message's channels when planned. */
     int64_t credits;      /**< Campaign credits charged. */
     char reason[256];     /**< Why it was refused, or "". */
+    /* Version 2: the points awards of a message with a points incentive (#eng_points_fn). */
+    uint64_t points_awards;   /**< Version 2: customers due an award (one each: a send of theirs was accepted). */
+    uint64_t points_awarded;  /**< Version 2: final: awards the host accepted. */
+    uint64_t points_rejected; /**< Version 2: final: awards the host refused for good. */
+    uint64_t points_expired;  /**< Version 2: final: awards still unanswered after #ENG_SEND_MAX_ATTEMPTS. */
+    int64_t points;           /**< Version 2: points awarded in all (accepted awards times the message's points). */
 } eng_execution_info;
 
 /** Static initialiser equal to what eng_execution_info_init() produces. */
-#define ENG_EXECUTION_INFO_INIT {ENG_EXECUTION_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0}}
+#define ENG_EXECUTION_INFO_INIT {ENG_EXECUTION_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0, 0}
 
 /**
  * Prepare @p x for eng_execution_get() (zeroed, version set).
@@ -581,8 +587,56 @@ ENG_API int eng_tiny_url_request_init(eng_tiny_url_request *x, unsigned int vers
  */
 typedef int (*eng_tiny_url_fn)(const eng_tiny_url_request *req, char *out, size_t cap, void *user);
 
+/** Current version of #eng_points_award. */
+#define ENG_POINTS_AWARD_VERSION 1
+
+/**
+ * Loyalty points one execution awards one customer (a message whose incentive
+ * is #ENG_INCENTIVE_POINTS): once per customer per occurrence, when the first
+ * send of that customer in the occurrence is accepted. Handed to the host's
+ * #eng_points_fn; the library keeps a ledger entry per award, as it does per send.
+ */
+typedef struct eng_points_award {
+    unsigned int version;        /**< #ENG_POINTS_AWARD_VERSION. */
+    const char *idempotency_key; /**< `<org>/c<campaign>/m<message>.<version>/o<occurrence>/u<customer>/points`:
+                                      deterministic; every attempt of the award carries the same key, so a host
+                                      that de-duplicates by key awards it exactly once. */
+    const char *org;             /**< The org whose customer it is. */
+    uint64_t campaign;           /**< The campaign. */
+    uint64_t message;            /**< The message. */
+    uint32_t occurrence;         /**< Occurrence of the message's schedule. */
+    uint32_t customer;           /**< Dense customer id (eng_customer_external_id() gives the external id). */
+    int64_t points;              /**< Points to award (the message's incentive.points). */
+    uint32_t expiry_days;        /**< The incentive's expiry in days. */
+    uint32_t attempt;            /**< 1 for the first try; retries carry the same key. */
+    eng_time expires_at;         /**< When the points expire: the occurrence's due time plus expiry_days (the same on
+                                      every attempt). */
+} eng_points_award;
+
+/** Static initialiser equal to what eng_points_award_init() produces. */
+#define ENG_POINTS_AWARD_INIT {ENG_POINTS_AWARD_VERSION, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0}
+
+/**
+ * Prepare @p x (zeroed, version set); the library fills awards itself, this is for hosts replaying one.
+ * @param x the struct. @param version #ENG_POINTS_AWARD_VERSION.
+ * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
+ */
+ENG_API int eng_points_award_init(eng_points_award *x, unsigned int version);
+
+/**
+ * Award points: @p n awards in, one #eng_send_status per award out in @p status
+ * (#ENG_SEND_ACCEPTED: awarded; #ENG_SEND_REJECTED: refused for good, never
+ * asked again; #ENG_SEND_RETRY or #ENG_SEND_UNKNOWN: asked again after a
+ * backoff with the same key). Return #ENG_OK; a negative return, or a status
+ * left negative, counts as #ENG_SEND_UNKNOWN. Called without the engine lock
+ * (the host may call into the engine); the award's intent is stored before
+ * the call and its outcome after, so after a crash an award is asked again
+ * with the same key only if its outcome was not stored.
+ */
+typedef int (*eng_points_fn)(const eng_points_award *awards, size_t n, int *status, void *user);
+
 /** Current version of #eng_dispatch_hooks. */
-#define ENG_DISPATCH_HOOKS_VERSION 2
+#define ENG_DISPATCH_HOOKS_VERSION 3
 
 /** Host callbacks and settings of the dispatcher beyond the transport (eng_dispatch_hooks_set()). */
 typedef struct eng_dispatch_hooks {
@@ -596,10 +650,13 @@ typedef struct eng_dispatch_hooks {
      *  spaced so that in any interval of @c d seconds at most `rate * d + max(1, rate / 10)` messages of
      *  the channel are handed over. Ad channels (exported, not sent) are not limited. */
     unsigned int rate_limit[ENG_CH_COUNT];
+    /* version 3 */
+    eng_points_fn points;       /**< Version 3. Where loyalty points go (#eng_points_fn); NULL: a message with a points
+                                     incentive is refused at execution. */
 } eng_dispatch_hooks;
 
 /** Static initialiser equal to what eng_dispatch_hooks_init() produces. */
-#define ENG_DISPATCH_HOOKS_INIT {ENG_DISPATCH_HOOKS_VERSION, NULL, NULL, {0}}
+#define ENG_DISPATCH_HOOKS_INIT {ENG_DISPATCH_HOOKS_VERSION, NULL, NULL, {0}, NULL}
 
 /**
  * Fill @p x with the version and no callbacks.
@@ -615,7 +672,8 @@ ENG_API int eng_dispatch_hooks_init(eng_dispatch_hooks *x, unsigned int version)
  * execution of a message with an ad creative starts only when @c ad_export is
  * set; otherwise it is refused with the reason. Likewise a message whose
  * delivery settings ask for tiny URLs (`delivery.tiny_url`) and whose content
- * uses `{{tiny_url}}` starts only when @c tiny_url is set. Only the fields of
+ * uses `{{tiny_url}}` starts only when @c tiny_url is set, and one with a
+ * points incentive only when @c points is set. Only the fields of
  * @c hooks->version are read; the others are cleared.
  * @param engine an open engine. @param hooks the callbacks (copied), or NULL to clear them.
  * @param user passed last to every callback.

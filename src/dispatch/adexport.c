@@ -90,7 +90,10 @@ ENG_API int eng_ad_manifest_init(eng_ad_manifest *x, unsigned int version)
 ENG_API int eng_dispatch_hooks_init(eng_dispatch_hooks *x, unsigned int version)
 {
     static const eng_dispatch_hooks init = ENG_DISPATCH_HOOKS_INIT;
-    return eng__struct_init(x, &init, ENG__SIZES(ENG__UPTO(eng_dispatch_hooks, ad_export), sizeof init), version, "eng_dispatch_hooks");
+    return eng__struct_init(x, &init,
+                            ENG__SIZES(ENG__UPTO(eng_dispatch_hooks, ad_export), ENG__UPTO(eng_dispatch_hooks, rate_limit),
+                                       sizeof init),
+                            version, "eng_dispatch_hooks");
 }
 
 ENG_API int eng_tiny_url_request_init(eng_tiny_url_request *x, unsigned int version)
@@ -118,6 +121,8 @@ ENG_API int eng_dispatch_hooks_set(eng_engine *e, const eng_dispatch_hooks *hook
             d->hooks.tiny_url = hooks->tiny_url;
             memcpy(d->hooks.rate_limit, hooks->rate_limit, sizeof d->hooks.rate_limit);
         }
+        if (hooks && hooks->version >= 3)
+            d->hooks.points = hooks->points;
         d->hooks_user = user;
     }
     eng__leave(e);

@@ -66,6 +66,9 @@ typedef struct eng__xrec {
     uint64_t planned, sends, accepted, rejected, expired, skipped, unreachable;
     int64_t credits;
     char reason[256];
+    /* points awards (points.c): entries due, and their final outcomes; stored only when non-zero */
+    uint64_t pts_planned, pts_awarded, pts_rejected, pts_expired;
+    int64_t pts_sum;
 } eng__xrec;
 
 void eng__exec_key(char *buf, size_t cap, uint64_t msg, uint32_t occ);
@@ -87,12 +90,20 @@ typedef struct eng__lsend {  /* one send of a chunk */
     eng_time next_at;        /* retry due (RETRY/UNKNOWN) */
 } eng__lsend;
 
+typedef struct eng__lpts {  /* the points award of one customer of a chunk (points.c) */
+    uint32_t cust;           /* index into the chunk's customers */
+    uint8_t state, attempts; /* an eng_ledger_state (never SKIPPED), calls made with its key */
+    eng_time next_at;        /* retry due (RETRY/UNKNOWN) */
+} eng__lpts;
+
 typedef struct eng__chunk {
     const eng__mem *mem;
     uint32_t index;
     uint32_t ncust, nsend;
     eng__lcust *cust;
     eng__lsend *send;
+    uint32_t npts;           /* points awards, in the order they became due (capacity ncust) */
+    eng__lpts *pts;
 } eng__chunk;
 
 void eng__chunk_key(char *buf, size_t cap, uint64_t msg, uint32_t occ, uint32_t chunk);
@@ -277,6 +288,24 @@ int eng__dsp_touch_sent(eng_engine *e, const char *org, uint64_t campaign, uint6
                         uint32_t occurrence, const eng__dsp_sent *rows, size_t n, eng_time at);
 void eng__dsp_touch_abandon(eng_engine *e);
 
+/* work_chunk / eng__points_work: another engine holds the chunk's lease (positive, not an error). */
+#define ENG__NOT_MINE 2
+/* Conflicts with other engines met in a row before a run gives up with ENG_EBUSY. */
+#define ENG__DSP_RETRIES 200
+
+/* ---- points awards (points.c) ---- */
+/* Does the message award points? */
+static inline int eng__msg_points(const eng_message_spec *s)
+{
+    return s->incentive.kind == ENG_INCENTIVE_POINTS;
+}
+/* Give customer @p cust of @p c a points award due now, unless it has one; *added: 1 when new. */
+int eng__points_add(eng__chunk *c, uint32_t cust, int *added);
+/* Is an award of @p c due at @p now? Its earliest due time goes to *due (when not final). */
+int eng__points_due(const eng__chunk *c, eng_time now, eng_time *due, int *open);
+/* The key of a customer's award: the send-key prefix, the customer, "/points". 0 when it does not fit. */
+size_t eng__points_key(char *buf, size_t cap, const char *keypfx, size_t plen, uint32_t customer);
+
 /* ---- working a chunk (work.c) ---- */
 typedef struct eng__runctx {
     eng_engine *e;
@@ -289,6 +318,15 @@ typedef struct eng__runctx {
 /* Work one execution until nothing more can be done now; @p last: it is the
  * schedule's last occurrence (finishing it makes the message executed). */
 int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int last);
+
+/* For points.c: add the deltas to the stored execution record (inside the caller's batch);
+ * recompute the cached state of a chunk; the retry backoff after @p attempts. */
+int eng__exec_bump(eng_engine *e, eng__xcache *xc, const eng__xrec *d);
+void eng__chunk_state(eng__xcache *xc, const eng__chunk *c);
+eng_time eng__backoff(unsigned attempts);
+/* Work the due points awards of a loaded chunk (frees it): intent stored, the host's callback
+ * without the lock, outcomes stored. @p shared / @p ttl: the chunk's lease, as in work.c. */
+int eng__points_work(eng__runctx *r, eng__xcache *xc, eng__chunk *c, int shared, eng_time ttl);
 
 /* Plan and render every chunk of a dry execution, counting instead of storing and sending. */
 int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out);

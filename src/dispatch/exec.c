@@ -168,19 +168,8 @@ static int scan_chunk(const void *key, size_t klen, const void *val, size_t vlen
         rc = eng__chunk_decode(&s->e->mem, k, rec.payload, rec.len, &c);
     if (rc)
         return s->rc = rc;
-    xc->cstate[idx] = 2;
-    xc->cdue[idx] = 0;
-    xc->ccost[idx] = 0;
-    for (uint32_t i = 0; i < c.nsend; i++) {
-        const eng__lsend *sd = &c.send[i];
-        if (eng__ledger_final(sd->state))
-            continue;
-        eng_time due = sd->state == ENG_LEDGER_PENDING ? 0 : sd->next_at;
-        if (xc->cstate[idx] != 1 || due < xc->cdue[idx])
-            xc->cdue[idx] = due;
-        xc->cstate[idx] = 1;
-        xc->ccost[idx] += eng__send_cost(&xc->x.o.settings, sd->ch, 1);
-    }
+    c.index = idx;
+    eng__chunk_state(xc, &c); /* sends and points awards not final yet, and when they are due */
     eng__chunk_free(&c);
     return 0;
 }
@@ -295,6 +284,9 @@ static int refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
     else if (uses_tiny(&m->spec) && !(eng__dsp_get(e) && eng__dsp_get(e)->hooks.tiny_url))
         snprintf(why, cap, "the delivery settings ask for tiny URLs but no link shortener is set "
                            "(eng_dispatch_hooks_set, tiny_url)");
+    else if (eng__msg_points(&m->spec) && !(eng__dsp_get(e) && eng__dsp_get(e)->hooks.points))
+        snprintf(why, cap, "the message awards points but no points callback is set "
+                           "(eng_dispatch_hooks_set, points)");
     else if (uses_unsubscribe(&m->spec) && !xc->has_unsub)
         snprintf(why, cap, "the content has {{unsubscribe}} but org '%s' has no unsubscribe set-up "
                            "(eng_unsubscribe_setup)", xc->x.o.id);

@@ -13,7 +13,7 @@ ENG_API int eng_run_report_init(eng_run_report *x, unsigned int version)
 ENG_API int eng_execution_info_init(eng_execution_info *x, unsigned int version)
 {
     static const eng_execution_info init = ENG_EXECUTION_INFO_INIT;
-    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_execution_info");
+    return eng__struct_init(x, &init, ENG__EXECUTION_INFO_SIZES, version, "eng_execution_info");
 }
 
 ENG_API int eng_send_info_init(eng_send_info *x, unsigned int version)

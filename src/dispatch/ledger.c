@@ -73,6 +73,13 @@ int eng__exec_store(eng_engine *e, uint64_t msg, uint32_t occ, const eng__xrec *
     eng__wr_uvar(&w, x->unreachable);
     eng__wr_svar(&w, x->credits);
     eng__wr_str(&w, x->reason);
+    if (x->pts_planned) { /* absent for executions without points: older readers read those */
+        eng__wr_uvar(&w, x->pts_planned);
+        eng__wr_uvar(&w, x->pts_awarded);
+        eng__wr_uvar(&w, x->pts_rejected);
+        eng__wr_uvar(&w, x->pts_expired);
+        eng__wr_svar(&w, x->pts_sum);
+    }
     char key[64];
     eng__exec_key(key, sizeof key, msg, occ);
     return eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_DSP_EXEC, ENG__DSP_SCHEMA, &w);
@@ -108,6 +115,13 @@ int eng__exec_load(eng_engine *e, uint64_t msg, uint32_t occ, eng__xrec *x)
         memcpy(x->reason, s, n);
         x->reason[n] = 0;
     }
+    if (eng__rd_ok(&r) && eng__rd_left(&r)) {
+        x->pts_planned = eng__rd_uvar(&r);
+        x->pts_awarded = eng__rd_uvar(&r);
+        x->pts_rejected = eng__rd_uvar(&r);
+        x->pts_expired = eng__rd_uvar(&r);
+        x->pts_sum = eng__rd_svar(&r);
+    }
     int ok = eng__rd_ok(&r) && !eng__rd_left(&r) && s && n < sizeof x->reason && x->chunk_size > 0 &&
              x->state >= ENG_EXEC_RUNNING && x->state <= ENG_EXEC_REFUSED;
     eng__rec_free(e->store, &rec);
@@ -119,10 +133,12 @@ void eng__chunk_free(eng__chunk *c)
     if (c->mem) {
         eng__free(c->mem, c->cust);
         eng__free(c->mem, c->send);
+        eng__free(c->mem, c->pts);
     }
     c->cust = NULL;
     c->send = NULL;
-    c->ncust = c->nsend = 0;
+    c->pts = NULL;
+    c->ncust = c->nsend = c->npts = 0;
 }
 
 int eng__chunk_store(eng_engine *e, uint64_t msg, uint32_t occ, const eng__chunk *c)
@@ -154,6 +170,16 @@ int eng__chunk_store(eng_engine *e, uint64_t msg, uint32_t occ, const eng__chunk
             eng__wr_svar(&w, s->next_at);
         if (s->state == ENG_LEDGER_SKIPPED)
             eng__wr_u8(&w, s->why);
+    }
+    if (c->npts) { /* points awards: a trailing section, absent when there are none */
+        eng__wr_uvar(&w, c->npts);
+        for (uint32_t i = 0; i < c->npts; i++) {
+            const eng__lpts *a = &c->pts[i];
+            eng__wr_uvar(&w, a->cust);
+            eng__wr_u8(&w, (uint8_t)(a->state | a->attempts << 3));
+            if (a->state == ENG_LEDGER_RETRY || a->state == ENG_LEDGER_UNKNOWN)
+                eng__wr_svar(&w, a->next_at);
+        }
     }
     char key[64];
     eng__chunk_key(key, sizeof key, msg, occ, c->index);
@@ -211,6 +237,28 @@ int eng__chunk_decode(const eng__mem *mem, const char *key, const uint8_t *p, si
         if (s->state == ENG_LEDGER_SKIPPED)
             s->why = eng__rd_u8(&r);
         if (ci >= c->ncust || s->ch >= ENG_CH_COUNT || s->state > ENG_LEDGER_SKIPPED)
+            r.err = ENG_ECORRUPT;
+    }
+    uint64_t np = eng__rd_ok(&r) && eng__rd_left(&r) ? eng__rd_uvar(&r) : 0;
+    if (np > c->ncust || (np && !eng__rd_ok(&r))) {
+        eng__chunk_free(c);
+        return eng__err(ENG_ECORRUPT, key, "ledger chunk '%s' does not decode", key);
+    }
+    if (np && !(c->pts = eng__calloc(mem, c->ncust, sizeof *c->pts))) {
+        eng__chunk_free(c);
+        return eng__nomem();
+    }
+    c->npts = (uint32_t)np;
+    for (uint32_t i = 0; i < c->npts; i++) {
+        eng__lpts *a = &c->pts[i];
+        uint64_t ci = eng__rd_uvar(&r);
+        a->cust = (uint32_t)ci;
+        uint8_t sa = eng__rd_u8(&r);
+        a->state = sa & 7;
+        a->attempts = sa >> 3;
+        if (a->state == ENG_LEDGER_RETRY || a->state == ENG_LEDGER_UNKNOWN)
+            a->next_at = eng__rd_svar(&r);
+        if (ci >= c->ncust || a->state >= ENG_LEDGER_SKIPPED)
             r.err = ENG_ECORRUPT;
     }
     if (!eng__rd_ok(&r) || eng__rd_left(&r)) {

@@ -8,7 +8,7 @@
 ENG_API int eng_execution_get(eng_engine *e, const char *actor, uint64_t message, uint32_t occurrence,
                               eng_execution_info *out)
 {
-    int rc = eng__enter_out(e, out, ENG__SIZES(sizeof(eng_execution_info)), "eng_execution_info", "out");
+    int rc = eng__enter_out(e, out, ENG__EXECUTION_INFO_SIZES, "eng_execution_info", "out");
     if (rc)
         return rc;
     eng__msg_ctx x;
@@ -30,6 +30,13 @@ ENG_API int eng_execution_get(eng_engine *e, const char *actor, uint64_t message
             out->unreachable = r.unreachable;
             out->credits = r.credits;
             snprintf(out->reason, sizeof out->reason, "%s", r.reason);
+            if (out->version >= 2) {
+                out->points_awards = r.pts_planned;
+                out->points_awarded = r.pts_awarded;
+                out->points_rejected = r.pts_rejected;
+                out->points_expired = r.pts_expired;
+                out->points = r.pts_sum;
+            }
         }
         eng__msg_ctx_free(&x);
     }

@@ -7,6 +7,7 @@
 #include "base/error.h"
 
 #define ENG__TRACE_SIZES ENG__SIZES(ENG__UPTO(eng_trace, state), sizeof(eng_trace))
+#define ENG__EXECUTION_INFO_SIZES ENG__SIZES(ENG__UPTO(eng_execution_info, reason), sizeof(eng_execution_info))
 #define ENG__PREVIEW_SIZES ENG__SIZES(ENG__UPTO(eng_preview, sender), sizeof(eng_preview))
 #define ENG__DRY_REPORT_SIZES ENG__SIZES(ENG__UPTO(eng_dry_report, skipped), sizeof(eng_dry_report))
 

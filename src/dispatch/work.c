@@ -17,13 +17,13 @@
 #define BACKOFF_BASE ((eng_time)60 * 1000)
 #define BACKOFF_MAX ENG_HOUR
 #define BLOCKED 1   /* work_chunk: waiting for credits (not an error) */
-#define NOT_MINE 2  /* work_chunk: another engine holds the chunk's lease (not an error) */
-#define RETRIES 200 /* conflicts with other engines met in a row before a run gives up with ENG_EBUSY */
+#define NOT_MINE ENG__NOT_MINE
+#define RETRIES ENG__DSP_RETRIES
 
 enum { SKIP_RENDER = ENG_UNREACH_RENDER }; /* skip reason beyond ENG__UNREACH_*: the content could not be rendered */
 #define LATER 100 /* build: the host's shortener failed; the send is tried again after a backoff */
 
-static eng_time backoff(unsigned attempts)
+eng_time eng__backoff(unsigned attempts)
 {
     unsigned k = attempts > 1 ? attempts - 1 : 0;
     eng_time b = BACKOFF_BASE << (k > 10 ? 10 : k);
@@ -219,7 +219,7 @@ static int build_one(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t
 }
 
 /* Add the deltas to the stored execution record (inside the caller's batch). */
-static int bump(eng_engine *e, eng__xcache *xc, const eng__xrec *d)
+int eng__exec_bump(eng_engine *e, eng__xcache *xc, const eng__xrec *d)
 {
     eng__xrec x;
     int rc = eng__exec_load(e, xc->msg, xc->occ, &x);
@@ -233,12 +233,17 @@ static int bump(eng_engine *e, eng__xcache *xc, const eng__xrec *d)
     x.expired += d->expired;
     x.skipped += d->skipped;
     x.credits += d->credits;
+    x.pts_planned += d->pts_planned;
+    x.pts_awarded += d->pts_awarded;
+    x.pts_rejected += d->pts_rejected;
+    x.pts_expired += d->pts_expired;
+    x.pts_sum += d->pts_sum;
     if ((rc = eng__exec_store(e, xc->msg, xc->occ, &x)) == ENG_OK)
         xc->rec = x;
     return rc;
 }
 
-static void chunk_state(eng__xcache *xc, const eng__chunk *c)
+void eng__chunk_state(eng__xcache *xc, const eng__chunk *c)
 {
     uint32_t i = c->index;
     xc->cstate[i] = 2;
@@ -254,7 +259,16 @@ static void chunk_state(eng__xcache *xc, const eng__chunk *c)
         xc->cstate[i] = 1;
         xc->ccost[i] += eng__send_cost(&xc->x.o.settings, s->ch, 1);
     }
+    eng_time due;
+    int open;
+    eng__points_due(c, 0, &due, &open);
+    if (open) { /* an award not final yet keeps the chunk open */
+        if (xc->cstate[i] != 1 || due < xc->cdue[i])
+            xc->cdue[i] = due;
+        xc->cstate[i] = 1;
+    }
 }
+
 
 /* Credits not yet charged for sends already planned in the org's cached executions. */
 static int64_t reserved(eng_engine *e, const char *org)
@@ -598,6 +612,10 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     rc = fresh ? plan_chunk(r, xc, idx, &c) : eng__chunk_load(e, xc->msg, xc->occ, idx, &c);
     if (rc)
         return rc;
+    eng_time pdue;
+    int popen;
+    if (!fresh && eng__points_due(&c, r->now, &pdue, &popen)) /* awards first; the sends on the next pick */
+        return eng__points_work(r, xc, &c, shared, ttl);
     if (fresh) {
         d.planned = c.ncust;
         d.sends = c.nsend;
@@ -632,7 +650,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
                 d.expired++;
             } else {
                 s->state = ENG_LEDGER_RETRY;
-                s->next_at = r->now + backoff(s->attempts);
+                s->next_at = r->now + eng__backoff(s->attempts);
             }
             later++;
         } else if (why > 0) { /* unreachable now (unsubscribed mid-run, ...) or not renderable */
@@ -672,7 +690,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         if (!rc && !idle)
             rc = eng__chunk_store(e, xc->msg, xc->occ, &c);
         if (!rc && !idle)
-            rc = bump(e, xc, &d);
+            rc = eng__exec_bump(e, xc, &d);
         rc = eng__dsp_commit(e, rc);
         if (rc)
             xc = NULL; /* the cache was dropped */
@@ -683,6 +701,10 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     } else if (rc == BLOCKED && shared) {
         lease_release(e, xc->msg, xc->occ, idx);
     }
+    /* The cache follows the stored intent at once: should anything fail below, a fresh chunk
+     * must not be planned (and counted) a second time. */
+    if (!rc)
+        eng__chunk_state(xc, &c);
     eng_envelope *env = NULL;
     int *status = NULL;
     if (!rc && np) {
@@ -691,8 +713,6 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         if (!env || !status)
             rc = eng__nomem();
     }
-    if (!rc)
-        chunk_state(xc, &c);
     if (!rc && np) {
         const char *a = (const char *)arena.data;
         for (size_t i = 0; i < np; i++) {
@@ -736,13 +756,17 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
             memset(&d, 0, sizeof d);
             int64_t charge = 0;
             uint64_t nretry = 0, nunknown = 0;
-            for (size_t i = 0; i < np; i++) {
+            int points = eng__msg_points(&xc->x.m.spec);
+            for (size_t i = 0; i < np && !rc; i++) {
                 eng__lsend *s = &c.send[p[i].send];
                 int st = status[i];
                 if (st == ENG_SEND_ACCEPTED) {
                     s->state = ENG_LEDGER_ACCEPTED;
                     charge += p[i].cost;
                     d.accepted++;
+                    int added = 0; /* the award is due with the first accepted send, in this same batch */
+                    if (points && (rc = eng__points_add(&c, s->cust, &added)) == ENG_OK)
+                        d.pts_planned += (uint64_t)added;
                 } else if (st == ENG_SEND_REJECTED) {
                     s->state = ENG_LEDGER_REJECTED;
                     d.rejected++;
@@ -756,20 +780,22 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
                         d.expired++;
                     } else {
                         s->state = st == ENG_SEND_RETRY ? ENG_LEDGER_RETRY : ENG_LEDGER_UNKNOWN;
-                        s->next_at = r->now + backoff(s->attempts);
+                        s->next_at = r->now + eng__backoff(s->attempts);
                     }
                 }
             }
             d.credits = charge;
             /* Outcome: ledger, counters, credits and touches in one batch. */
             lost = 0;
+            if (rc) /* out of memory for an award: nothing recorded; the sends go again with their keys */
+                break;
             if ((rc = eng__kv_begin_inside(e->store)) == ENG_OK) {
                 if (shared && (rc = eng__lease_keep(e, msg, occ, idx, 0)) == ENG__LEASE_LOST)
                     lost = 1, rc = ENG_EBUSY; /* the new owner sends again (same keys) and records */
                 if (!rc)
                     rc = eng__chunk_store(e, msg, occ, &c);
                 if (!rc)
-                    rc = bump(e, xc, &d);
+                    rc = eng__exec_bump(e, xc, &d);
                 if (!rc)
                     rc = eng__dsp_charge(e, xc->x.o.id, charge);
                 if (!rc && xc->x.m.spec.strategy == ENG_STRATEGY_XENGAGE)
@@ -801,7 +827,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
             if (!rc) {
                 r->rep->retry += nretry;
                 r->rep->unknown += nunknown;
-                chunk_state(xc, &c);
+                eng__chunk_state(xc, &c);
                 r->rep->accepted += d.accepted;
                 r->rep->rejected += d.rejected;
                 r->rep->expired += d.expired;
@@ -889,9 +915,16 @@ static int maybe_finish(eng__runctx *r, eng__xcache *xc, int last)
         eng__xcache_forget(e, xc);
         return ENG_OK;
     }
-    if (!rc && (x.accepted + x.rejected + x.expired + x.skipped != x.sends || x.planned != x.audience))
-        rc = eng__err(ENG_ECORRUPT, "d/x", "execution of message %llu: counters do not add up",
-                      (unsigned long long)xc->msg);
+    if (!rc && (x.accepted + x.rejected + x.expired + x.skipped != x.sends || x.planned != x.audience ||
+                x.pts_awarded + x.pts_rejected + x.pts_expired != x.pts_planned))
+        rc = eng__err(ENG_ECORRUPT, "d/x",
+                      "execution of message %llu: counters do not add up (sends %llu: %llu accepted, %llu rejected, "
+                      "%llu expired, %llu skipped; %llu of %llu planned; points awards %llu: %llu, %llu, %llu)",
+                      (unsigned long long)xc->msg, (unsigned long long)x.sends, (unsigned long long)x.accepted,
+                      (unsigned long long)x.rejected, (unsigned long long)x.expired, (unsigned long long)x.skipped,
+                      (unsigned long long)x.planned, (unsigned long long)x.audience,
+                      (unsigned long long)x.pts_planned, (unsigned long long)x.pts_awarded,
+                      (unsigned long long)x.pts_rejected, (unsigned long long)x.pts_expired);
     x.state = ENG_EXEC_FINISHED;
     if (!rc)
         rc = eng__exec_store(e, xc->msg, xc->occ, &x);
@@ -923,7 +956,8 @@ static int maybe_finish(eng__runctx *r, eng__xcache *xc, int last)
 static void account(eng__runctx *r, const eng__xcache *xc)
 {
     const eng__xrec *x = &xc->rec;
-    r->rep->pending += (x->sends - x->accepted - x->rejected - x->expired - x->skipped) + (x->audience - x->planned);
+    r->rep->pending += (x->sends - x->accepted - x->rejected - x->expired - x->skipped) + (x->audience - x->planned) +
+                       (x->pts_planned - x->pts_awarded - x->pts_rejected - x->pts_expired);
     for (uint32_t i = 0; i < xc->nchunks; i++)
         if (xc->cstate[i] == 1 && xc->cdue[i] > r->now && (!r->rep->next_due || xc->cdue[i] < r->rep->next_due))
             r->rep->next_due = xc->cdue[i];

@@ -58,7 +58,8 @@ static void struct_layouts(void **s)
     OFF(eng_run_report, version, 0); OFF(eng_run_report, executions, 8); OFF(eng_run_report, finished, 16); OFF(eng_run_report, refused, 24); OFF(eng_run_report, batches, 32); OFF(eng_run_report, sent, 40); OFF(eng_run_report, accepted, 48); OFF(eng_run_report, rejected, 56); OFF(eng_run_report, retry, 64); OFF(eng_run_report, unknown, 72); OFF(eng_run_report, expired, 80); OFF(eng_run_report, skipped, 88); OFF(eng_run_report, pending, 96); OFF(eng_run_report, next_due, 104); OFF(eng_run_report, blocked, 112);
     assert_int_equal(sizeof(eng_run_report), 120);
     OFF(eng_execution_info, version, 0); OFF(eng_execution_info, state, 4); OFF(eng_execution_info, due, 8); OFF(eng_execution_info, audience, 16); OFF(eng_execution_info, planned, 24); OFF(eng_execution_info, sends, 32); OFF(eng_execution_info, accepted, 40); OFF(eng_execution_info, rejected, 48); OFF(eng_execution_info, expired, 56); OFF(eng_execution_info, skipped, 64); OFF(eng_execution_info, unreachable, 72); OFF(eng_execution_info, credits, 80); OFF(eng_execution_info, reason, 88);
-    assert_int_equal(sizeof(eng_execution_info), 344);
+    OFF(eng_execution_info, points_awards, 344); OFF(eng_execution_info, points_awarded, 352); OFF(eng_execution_info, points_rejected, 360); OFF(eng_execution_info, points_expired, 368); OFF(eng_execution_info, points, 376);
+    assert_int_equal(sizeof(eng_execution_info), 384);
     OFF(eng_send_info, version, 0); OFF(eng_send_info, state, 4); OFF(eng_send_info, attempts, 8); OFF(eng_send_info, next_at, 16); OFF(eng_send_info, key, 24);
     assert_int_equal(sizeof(eng_send_info), 152);
     OFF(eng_unsubscribe_info, version, 0); OFF(eng_unsubscribe_info, campaign, 8); OFF(eng_unsubscribe_info, customer, 16); OFF(eng_unsubscribe_info, channel, 20);
@@ -73,8 +74,10 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_offer_spec), 64);
     OFF(eng_ad_manifest, version, 0); OFF(eng_ad_manifest, idempotency_key, 8); OFF(eng_ad_manifest, campaign, 16); OFF(eng_ad_manifest, message, 24); OFF(eng_ad_manifest, occurrence, 32); OFF(eng_ad_manifest, channel, 36); OFF(eng_ad_manifest, part, 40); OFF(eng_ad_manifest, count, 48); OFF(eng_ad_manifest, list_sha256, 56);
     assert_int_equal(sizeof(eng_ad_manifest), 128);
-    OFF(eng_dispatch_hooks, version, 0); OFF(eng_dispatch_hooks, ad_export, 8); OFF(eng_dispatch_hooks, tiny_url, 16); OFF(eng_dispatch_hooks, rate_limit, 24);
-    assert_int_equal(sizeof(eng_dispatch_hooks), 88);
+    OFF(eng_dispatch_hooks, version, 0); OFF(eng_dispatch_hooks, ad_export, 8); OFF(eng_dispatch_hooks, tiny_url, 16); OFF(eng_dispatch_hooks, rate_limit, 24); OFF(eng_dispatch_hooks, points, 88);
+    assert_int_equal(sizeof(eng_dispatch_hooks), 96);
+    OFF(eng_points_award, version, 0); OFF(eng_points_award, idempotency_key, 8); OFF(eng_points_award, org, 16); OFF(eng_points_award, campaign, 24); OFF(eng_points_award, message, 32); OFF(eng_points_award, occurrence, 40); OFF(eng_points_award, customer, 44); OFF(eng_points_award, points, 48); OFF(eng_points_award, expiry_days, 56); OFF(eng_points_award, attempt, 60); OFF(eng_points_award, expires_at, 64);
+    assert_int_equal(sizeof(eng_points_award), 72);
     OFF(eng_tiny_url_request, version, 0); OFF(eng_tiny_url_request, idempotency_key, 8); OFF(eng_tiny_url_request, url, 16); OFF(eng_tiny_url_request, campaign, 24); OFF(eng_tiny_url_request, message, 32); OFF(eng_tiny_url_request, occurrence, 40); OFF(eng_tiny_url_request, customer, 44); OFF(eng_tiny_url_request, channel, 48);
     assert_int_equal(sizeof(eng_tiny_url_request), 56);
     OFF(eng_preview, version, 0); OFF(eng_preview, unreach, 4); OFF(eng_preview, segments, 8); OFF(eng_preview, cost, 16); OFF(eng_preview, body_len, 24); OFF(eng_preview, subject, 32); OFF(eng_preview, recipient, 544); OFF(eng_preview, sender, 800);
@@ -221,6 +224,7 @@ static void init_functions_match_initialisers(void **s)
     SAME(eng_coupon_assignment, ENG_COUPON_ASSIGNMENT_INIT, eng_coupon_assignment_init, ENG_COUPON_ASSIGNMENT_VERSION);
     SAME(eng_ad_manifest, ENG_AD_MANIFEST_INIT, eng_ad_manifest_init, ENG_AD_MANIFEST_VERSION);
     SAME(eng_dispatch_hooks, ENG_DISPATCH_HOOKS_INIT, eng_dispatch_hooks_init, ENG_DISPATCH_HOOKS_VERSION);
+    SAME(eng_points_award, ENG_POINTS_AWARD_INIT, eng_points_award_init, ENG_POINTS_AWARD_VERSION);
     SAME(eng_tiny_url_request, ENG_TINY_URL_REQUEST_INIT, eng_tiny_url_request_init, ENG_TINY_URL_REQUEST_VERSION);
     SAME(eng_preview, ENG_PREVIEW_INIT, eng_preview_init, ENG_PREVIEW_VERSION);
     SAME(eng_dry_report, ENG_DRY_REPORT_INIT, eng_dry_report_init, ENG_DRY_REPORT_VERSION);

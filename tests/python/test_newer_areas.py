@@ -155,6 +155,51 @@ class NewerAreas(unittest.TestCase):
             eng.set_tiny_url(None)
             eng.set_rate_limits(None)
 
+    @unittest.skipUnless(_native.has("eng_points_award_init"), "this library has no points callback")
+    def test_points_through_the_callback(self):
+        now = [T0]
+        awarded, asked = {}, []
+
+        def transport(envs):
+            return ["accepted"] * len(envs)
+
+        def points(awards):
+            asked.extend(awards)
+            out = []
+            for a in awards:  # de-duplicate by key, as a loyalty system should
+                awarded.setdefault(a["key"], a)
+                out.append("retry" if a["customer"] == 5 and a["attempt"] == 1 else "accepted")
+            return out
+        with engage.Engine(transport=transport, clock=lambda: now[0]) as eng:
+            org(eng)
+            cid = eng.create_campaign("admin", "C", T0 + engage.DAY, T0 + 9 * engage.DAY, control_percent=0)
+            mid = eng.create_message("admin", cid, "M", include=["all"], send_at=T0 + 2 * engage.DAY, points=25,
+                                     points_expiry_days=10, creatives=[{"channel": "sms", "body": "Hi {{optout}}"}])
+            eng.submit("admin", mid)
+            eng.approve("admin", mid)
+            now[0] = T0 + 2 * engage.DAY
+            eng.run_due("admin")
+            self.assertEqual(eng.execution("admin", mid)["state"], "refused")  # no callback set
+            mid = eng.create_message("admin", cid, "M2", include=["all"], send_at=T0 + 3 * engage.DAY, points=25,
+                                     points_expiry_days=10, creatives=[{"channel": "sms", "body": "Hi {{optout}}"}])
+            eng.submit("admin", mid)
+            eng.approve("admin", mid)
+            eng.set_points(points)
+            now[0] = T0 + 3 * engage.DAY
+            while eng.execution("admin", mid)["state"] != "finished":
+                r = eng.run_due("admin", message=mid)
+                now[0] = max(now[0] + 1, r["next_due"] or 0)
+            x = eng.execution("admin", mid)
+            self.assertEqual((x["points_awards"], x["points_awarded"], x["points"]), (40, 40, 40 * 25))
+            self.assertEqual(len(awarded), 40)
+            self.assertEqual(len(asked), 41)  # customer 5 twice, with the same key
+            self.assertEqual(sorted(a["customer"] for a in awarded.values()), list(range(40)))
+            for a in awarded.values():
+                self.assertTrue(a["key"].endswith(f"/u{a['customer']}/points"))
+                self.assertEqual((a["points"], a["expiry_days"]), (25, 10))
+                self.assertEqual(a["expires_at"], T0 + 3 * engage.DAY + 10 * engage.DAY)
+            eng.set_points(None)
+
     @unittest.skipUnless(_native.has("eng_message_preview"), "this library has no preview")
     def test_preview_and_test_send(self):
         sent = []

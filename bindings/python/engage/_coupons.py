@@ -54,16 +54,19 @@ class AdsMixin:
         """Hand the dispatcher every hook set so far (eng_dispatch_hooks_set copies the whole table)."""
         h = getattr(self, "_hooks_now", {})
         v2 = _n.has("eng_tiny_url_request_init")
+        v3 = _n.has("eng_points_award_init")
         if not any(h.values()):
             self._call(_n.lib.eng_dispatch_hooks_set, None, None)
             return
-        hooks = _n.DispatchHooks(version=2 if v2 else 1)
+        hooks = _n.DispatchHooks(version=3 if v3 else 2 if v2 else 1)
         if h.get("ad_export"):
             hooks.ad_export = h["ad_export"]
         if h.get("tiny_url"):
             hooks.tiny_url = h["tiny_url"]
         for ch, rate in (h.get("rate") or {}).items():
             hooks.rate_limit[ch] = rate
+        if h.get("points"):
+            hooks.points = h["points"]
         self._call(_n.lib.eng_dispatch_hooks_set, ctypes.byref(hooks), None)
 
     def _hooks_put(self, name: str, value) -> None:
@@ -126,6 +129,35 @@ class AdsMixin:
                 return self._sink.record(exc, "tiny url")
         self._keep.append(fn)
         self._hooks_put("tiny_url", _n.TINY_URL_FN(shorten))
+
+    def set_points(self, fn) -> None:
+        """fn(awards: list of dict) -> list of statuses ("accepted", "rejected", "retry",
+        "unknown"), one per award: loyalty points a message's points incentive awards, once per
+        customer per occurrence (award: key, org, campaign, message, occurrence, customer,
+        points, expiry_days, attempt, expires_at). De-duplicate by key: an award whose answer
+        was lost is asked again with the same key. Raising counts as "unknown" for all. Not
+        stored: set it after each open (until then due awards wait). None clears it."""
+        require("eng_points_award_init")
+        from .callbacks import SEND_STATUS
+        if fn is None:
+            self._hooks_put("points", None)
+            return
+
+        def award(awards, n, status, user):
+            try:
+                rows = [{"key": a.idempotency_key.decode(), "org": a.org.decode(), "campaign": a.campaign,
+                         "message": a.message, "occurrence": a.occurrence, "customer": a.customer,
+                         "points": a.points, "expiry_days": a.expiry_days, "attempt": a.attempt,
+                         "expires_at": a.expires_at} for a in (awards[i] for i in range(n))]
+                res = list(fn(rows))
+                for i in range(min(n, len(res))):
+                    if res[i] is not None:
+                        status[i] = SEND_STATUS[res[i]] if isinstance(res[i], str) else int(res[i])
+                return 0
+            except BaseException as exc:  # noqa: B902 - nothing may cross into C
+                return self._sink.record(exc, "points")
+        self._keep.append(fn)
+        self._hooks_put("points", _n.POINTS_FN(award))
 
     def set_rate_limits(self, limits) -> None:
         """Messages per second per channel handed to the transport, e.g. ``{"sms": 50}`` (0 or a

@@ -235,8 +235,8 @@ class ModelMixin:
 
     # ---- messages ----------------------------------------------------------------------------
     def _message_spec(self, keep, title, include=(), exclude=(), creatives=(), strategy="none",
-                      channel_priority=(), send_at=None, variants=(), offer_id=None, points=0, senders=None,
-                      tiny_url=False):
+                      channel_priority=(), send_at=None, variants=(), offer_id=None, points=0, points_expiry_days=365,
+                      senders=None, tiny_url=False):
         m = _n.MessageSpec()
         _n.lib.eng_message_spec_init(ctypes.byref(m), 1)
         m.title, m.strategy = cstr(title, keep), STRATEGIES[strategy]
@@ -261,6 +261,7 @@ class ModelMixin:
             m.incentive.kind, m.incentive.offer_id = 1, cstr(offer_id, keep)
         elif points:
             m.incentive.kind, m.incentive.points = 2, points
+            m.incentive.points_expiry_days = points_expiry_days
         if senders:
             se = (_n.Sender * len(senders))()
             for i, (ch, sid) in enumerate(senders.items()):
@@ -275,7 +276,8 @@ class ModelMixin:
         ids), creatives ([{"channel": "sms", "body": ..., "subject": ...}]), strategy (one of
         STRATEGIES), channel_priority (channel names), send_at (ms; a one-off schedule),
         variants ([{"dimension", "rule", "channel", "body"}]), offer_id (claims an offer of the
-        catalogue, create_offer: its common code or pool gives ``{{coupon_code}}``), points, senders
+        catalogue, create_offer: its common code or pool gives ``{{coupon_code}}``), points and
+        points_expiry_days (default 365: a points incentive, awarded through set_points), senders
         ({"sms": "SHOP"}), tiny_url (shorten ``{{tiny_url | "https://..."}}`` through set_tiny_url)."""
         keep: list = []
         m = self._message_spec(keep, title, **fields)

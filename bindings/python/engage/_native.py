@@ -178,7 +178,9 @@ RunReport = _struct("eng_run_report", [
 ExecutionInfo = _struct("eng_execution_info", [
     ("version", c_uint), ("state", c_int), ("due", c_int64), ("audience", c_uint64), ("planned", c_uint64),
     ("sends", c_uint64), ("accepted", c_uint64), ("rejected", c_uint64), ("expired", c_uint64),
-    ("skipped", c_uint64), ("unreachable", c_uint64), ("credits", c_int64), ("reason", ctypes.c_char * 256)])
+    ("skipped", c_uint64), ("unreachable", c_uint64), ("credits", c_int64), ("reason", ctypes.c_char * 256),
+    ("points_awards", c_uint64), ("points_awarded", c_uint64), ("points_rejected", c_uint64),
+    ("points_expired", c_uint64), ("points", c_int64)])
 SendInfo = _struct("eng_send_info", [
     ("version", c_uint), ("state", c_int), ("attempts", c_uint32), ("next_at", c_int64),
     ("key", ctypes.c_char * (SEND_KEY_MAX + 1))])
@@ -230,7 +232,7 @@ VERSIONS = {"eng_config": 1, "eng_info": 2, "eng_org_settings": 1, "eng_actor_sp
             "eng_campaign_status": 1, "eng_audit_entry": 1, "eng_message_spec": 1, "eng_message_status": 1, "eng_import_options": 1,
             "eng_import_report": 1, "eng_audience_query": 1, "eng_rule_options": 1, "eng_event_report": 1,
             "eng_receipts": 1, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,
-            "eng_run_report": 1, "eng_execution_info": 1, "eng_send_info": 1, "eng_trace": 2, "eng_dry_report": 2,
+            "eng_run_report": 1, "eng_execution_info": 2, "eng_send_info": 1, "eng_trace": 2, "eng_dry_report": 2,
             "eng_report_figures": 1, "eng_campaign_report_options": 1, "eng_ope_estimate": 1,
             "eng_erase_report": 1, "eng_transport_methods": 2, "eng_store_methods": 2, "eng_envelope": 2}
 
@@ -403,8 +405,14 @@ TinyUrlRequest = _struct("eng_tiny_url_request", [
     ("version", c_uint), ("idempotency_key", c_char_p), ("url", c_char_p), ("campaign", c_uint64),
     ("message", c_uint64), ("occurrence", c_uint32), ("customer", c_uint32), ("channel", c_int)])
 TINY_URL_FN = ctypes.CFUNCTYPE(c_int, P(TinyUrlRequest), ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, c_void_p)
+PointsAward = _struct("eng_points_award", [
+    ("version", c_uint), ("idempotency_key", c_char_p), ("org", c_char_p), ("campaign", c_uint64),
+    ("message", c_uint64), ("occurrence", c_uint32), ("customer", c_uint32), ("points", c_int64),
+    ("expiry_days", c_uint32), ("attempt", c_uint32), ("expires_at", c_int64)])
+POINTS_FN = ctypes.CFUNCTYPE(c_int, P(PointsAward), c_size_t, P(c_int), c_void_p)
 DispatchHooks = _struct("eng_dispatch_hooks", [("version", c_uint), ("ad_export", AD_EXPORT_FN),
-                                               ("tiny_url", TINY_URL_FN), ("rate_limit", c_uint * CH_COUNT)])
+                                               ("tiny_url", TINY_URL_FN), ("rate_limit", c_uint * CH_COUNT),
+                                               ("points", POINTS_FN)])
 OfferSpec = _struct("eng_offer_spec", [
     ("version", c_uint), ("id", c_char_p), ("name", c_char_p), ("valid_from", c_int64), ("valid_until", c_int64),
     ("coupon_source", c_int), ("coupon_code", c_char_p), ("coupon_pool", c_char_p)])
@@ -414,11 +422,11 @@ Preview = _struct("eng_preview", [
     ("rule", c_int), ("variant", c_int), ("variant_channel", c_int), ("variant_dimension", c_int),
     ("variant_rule", ctypes.c_char * 512)])
 OPTIONAL_STRUCTS = {Preview: "eng_message_preview", AdManifest: "eng_dispatch_hooks_set", DispatchHooks: "eng_tiny_url_request_init",
-                    TinyUrlRequest: "eng_tiny_url_request_init",
+                    TinyUrlRequest: "eng_tiny_url_request_init", PointsAward: "eng_points_award_init",
                     CouponPoolInfo: "eng_coupon_pool_upload", CouponAssignment: "eng_coupon_find",
                     GlobalControl: "eng_global_control_set", ConsentChange: "eng_consent_history",
                     OfferSpec: "eng_offer_create"}
-VERSIONS.update({"eng_preview": 2, "eng_ad_manifest": 1, "eng_dispatch_hooks": 2, "eng_tiny_url_request": 1, "eng_coupon_pool_info": 1, "eng_coupon_assignment": 1, "eng_global_control": 1,
+VERSIONS.update({"eng_preview": 2, "eng_ad_manifest": 1, "eng_dispatch_hooks": 3, "eng_points_award": 1, "eng_tiny_url_request": 1, "eng_coupon_pool_info": 1, "eng_coupon_assignment": 1, "eng_global_control": 1,
                  "eng_consent_change": 1, "eng_offer_spec": 1})
 _SIGNATURES.update({
     "eng_coupon_pool_upload": (c_int, [E, S, S, c_char_pp, c_size_t]),
@@ -433,6 +441,7 @@ _SIGNATURES.update({
     "eng_consent_iter_free": (None, [c_void_p]),
     "eng_dispatch_hooks_set": (c_int, [E, P(DispatchHooks), c_void_p]),
     "eng_tiny_url_request_init": (c_int, [P(TinyUrlRequest), c_uint]),
+    "eng_points_award_init": (c_int, [P(PointsAward), c_uint]),
     "eng_preview_init": (c_int, [P(Preview), c_uint]),
     "eng_message_preview": (c_int, [E, S, c_uint64, c_uint32, c_int, ctypes.c_char_p, c_size_t, P(Preview)]),
     "eng_message_test_send": (c_int, [E, S, c_uint64, c_uint32, c_int, c_char_pp, c_size_t, P(c_int)]),

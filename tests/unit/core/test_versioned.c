@@ -31,6 +31,8 @@ static size_t older_end(const char *type, unsigned v)
         {"eng_dry_report", 1, UPTO(eng_dry_report, skipped)},
         {"eng_trace", 1, UPTO(eng_trace, state)},
         {"eng_dispatch_hooks", 1, UPTO(eng_dispatch_hooks, ad_export)},
+        {"eng_dispatch_hooks", 2, UPTO(eng_dispatch_hooks, rate_limit)},
+        {"eng_execution_info", 1, UPTO(eng_execution_info, reason)},
         {"eng_preview", 1, UPTO(eng_preview, sender)},
         {"eng_store_methods", 1, UPTO(eng_store_methods, destroy)},
         {"eng_store_methods", 2, UPTO(eng_store_methods, erased)},
@@ -87,6 +89,7 @@ static const entry all[] = {
     X(eng_ad_manifest, ENG_AD_MANIFEST_VERSION)
     X(eng_tiny_url_request, ENG_TINY_URL_REQUEST_VERSION)
     X(eng_dispatch_hooks, ENG_DISPATCH_HOOKS_VERSION)
+    X(eng_points_award, ENG_POINTS_AWARD_VERSION)
     X(eng_store_methods, ENG_STORE_METHODS_VERSION)
     X(eng_file_compaction, ENG_FILE_COMPACTION_VERSION)
     X(eng_model_event, ENG_MODEL_EVENT_VERSION)

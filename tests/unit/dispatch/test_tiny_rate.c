@@ -286,11 +286,11 @@ static void rate_run(int batch_transport)
            sms, email, took, most_in(&tm, 0.1), tm.max_sms_call);
 
     /* Version-1 hooks clear the limits. */
-    eng_dispatch_hooks h1 = {1, NULL, NULL, {0}};
+    eng_dispatch_hooks h1 = {1, NULL, NULL, {0}, NULL};
     h1.rate_limit[ENG_CH_SMS] = 1; /* not read: version 1 has no such field */
     assert_int_equal(eng_dispatch_hooks_set(f.e, &h1, NULL), ENG_OK);
     eng_dispatch_hooks h3 = ENG_DISPATCH_HOOKS_INIT;
-    h3.version = 3;
+    h3.version = ENG_DISPATCH_HOOKS_VERSION + 1;
     assert_int_equal(eng_dispatch_hooks_set(f.e, &h3, NULL), ENG_EVERSION);
     assert_string_equal(eng_error_last()->detail, "hooks.version");
     memset(&tm, 0, sizeof tm);

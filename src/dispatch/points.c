@@ -1,0 +1,201 @@
+/* Loyalty points awards (eng_dispatch_hooks version 3, `points`): once per
+ * customer per occurrence, keyed like a send. An award becomes due in the
+ * storage batch that records the customer's first accepted send (work.c), as
+ * an entry of the chunk's ledger record; it is then worked like a send: the
+ * attempt stored (intent), the host's callback without the engine lock, the
+ * outcome stored with the execution's counters in one batch. A crash leaves
+ * either the intent (asked again with the same key) or the outcome (never
+ * asked again). Awards cost no credits. */
+#include "dispatch/dispatch_impl.h"
+
+#include <stdio.h>
+
+ENG_API int eng_points_award_init(eng_points_award *x, unsigned int version)
+{
+    static const eng_points_award init = ENG_POINTS_AWARD_INIT;
+    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_points_award");
+}
+
+int eng__points_add(eng__chunk *c, uint32_t cust, int *added)
+{
+    *added = 0;
+    /* Kept sorted by customer: one outcome pass adds in ascending order, so this appends. */
+    uint32_t lo = 0, hi = c->npts;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (c->pts[mid].cust < cust)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < c->npts && c->pts[lo].cust == cust)
+        return ENG_OK;
+    if (!c->pts && !(c->pts = eng__calloc(c->mem, c->ncust ? c->ncust : 1, sizeof *c->pts)))
+        return eng__nomem();
+    if (c->npts >= c->ncust)
+        return eng__err(ENG_ECORRUPT, "d/l", "more points awards than customers in a ledger chunk");
+    memmove(&c->pts[lo + 1], &c->pts[lo], (c->npts - lo) * sizeof *c->pts);
+    c->pts[lo] = (eng__lpts){cust, ENG_LEDGER_PENDING, 0, 0};
+    c->npts++;
+    *added = 1;
+    return ENG_OK;
+}
+
+static eng_time award_due(const eng__lpts *a)
+{
+    return a->state == ENG_LEDGER_PENDING ? 0 : a->next_at;
+}
+
+int eng__points_due(const eng__chunk *c, eng_time now, eng_time *due, int *open)
+{
+    int any = 0;
+    *open = 0;
+    *due = 0;
+    for (uint32_t i = 0; i < c->npts; i++) {
+        const eng__lpts *a = &c->pts[i];
+        if (eng__ledger_final(a->state))
+            continue;
+        eng_time t = award_due(a);
+        if (!*open || t < *due)
+            *due = t;
+        *open = 1;
+        any |= t <= now;
+    }
+    return any;
+}
+
+size_t eng__points_key(char *buf, size_t cap, const char *keypfx, size_t plen, uint32_t customer)
+{
+    int n = snprintf(buf, cap, "%.*s%u/points", (int)plen, keypfx, customer);
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+/* The outcome of one answer (engine locked); counts into @p d. */
+static void settle(eng__lpts *a, int st, eng_time now, int64_t each, eng__xrec *d)
+{
+    if (st == ENG_SEND_ACCEPTED) {
+        a->state = ENG_LEDGER_ACCEPTED;
+        d->pts_awarded++;
+        d->pts_sum += each;
+    } else if (st == ENG_SEND_REJECTED) {
+        a->state = ENG_LEDGER_REJECTED;
+        d->pts_rejected++;
+    } else if (a->attempts >= ENG_SEND_MAX_ATTEMPTS) {
+        a->state = ENG_LEDGER_EXPIRED;
+        d->pts_expired++;
+    } else {
+        a->state = st == ENG_SEND_RETRY ? ENG_LEDGER_RETRY : ENG_LEDGER_UNKNOWN;
+        a->next_at = now + eng__backoff(a->attempts);
+    }
+}
+
+int eng__points_work(eng__runctx *r, eng__xcache *xc, eng__chunk *c, int shared, eng_time ttl)
+{
+    eng_engine *e = r->e;
+    const eng__mem *mem = &e->mem;
+    const eng_incentive *inc = &xc->x.m.spec.incentive;
+    uint32_t n = 0, cap = c->npts ? c->npts : 1;
+    uint32_t *due = eng__calloc(mem, cap, sizeof *due);
+    eng_points_award *aw = eng__calloc(mem, cap, sizeof *aw);
+    int *status = eng__calloc(mem, cap, sizeof *status);
+    char(*keys)[ENG_SEND_KEY_MAX + 1] = eng__calloc(mem, cap, sizeof *keys);
+    char *org = eng__strdup(mem, xc->x.o.id); /* the cache may be dropped while the lock is let go */
+    int rc = due && aw && status && keys && org ? ENG_OK : eng__nomem();
+    eng__dsp *dsp = eng__slot_get(e, ENG__SLOT_DISPATCH);
+    /* No callback (the hooks were not set again after a reopen): the awards wait, nothing is
+     * lost and no attempt is counted; the execution cannot finish before they are made. */
+    int waiting = !dsp->hooks.points;
+    for (uint32_t i = 0; i < c->npts && !rc; i++) {
+        eng__lpts *a = &c->pts[i];
+        if (eng__ledger_final(a->state) || award_due(a) > r->now)
+            continue;
+        if (waiting) {
+            a->state = ENG_LEDGER_UNKNOWN;
+            a->next_at = r->now + eng__backoff(a->attempts ? a->attempts : 1);
+        } else {
+            a->attempts++;
+            due[n++] = i;
+        }
+    }
+    if (!rc && waiting)
+        eng__log(e, ENG_LOG_WARN, "points: org %s: message %llu: awards due and no points callback set "
+                                  "(eng_dispatch_hooks_set, points): they wait",
+                 org, (unsigned long long)xc->msg);
+    uint64_t msg = xc->msg;
+    uint32_t occ = xc->occ;
+    eng_time xdue = xc->rec.due;
+    int64_t each = inc->points;
+    /* Intent: the attempts are stored before the call. */
+    int lost = 0;
+    if (!rc && (rc = eng__kv_begin_inside(e->store)) == ENG_OK) {
+        if (shared && (rc = eng__lease_keep(e, msg, occ, c->index, ttl)) == ENG__LEASE_LOST)
+            lost = 1, rc = ENG_EBUSY;
+        if (!rc)
+            rc = eng__chunk_store(e, msg, occ, c);
+        rc = eng__dsp_commit(e, rc); /* on failure the cache is dropped: xc is gone */
+        if (lost) {
+            eng_error_clear();
+            rc = ENG__NOT_MINE;
+        }
+    }
+    if (!rc) {
+        eng__chunk_state(xc, c);
+        for (uint32_t k = 0; k < n; k++) {
+            const eng__lpts *a = &c->pts[due[k]];
+            uint32_t id = c->cust[a->cust].id;
+            eng__points_key(keys[k], sizeof keys[k], xc->keypfx, xc->keypfx_len, id);
+            aw[k] = (eng_points_award){ENG_POINTS_AWARD_VERSION, keys[k], org, xc->x.c.id, msg, occ, id, each,
+                                       inc->points_expiry_days, a->attempts,
+                                       xdue + (eng_time)inc->points_expiry_days * ENG_DAY};
+            status[k] = -1;
+        }
+        eng_points_fn fn = dsp->hooks.points;
+        void *user = dsp->hooks_user;
+        /* The host's call: other threads use the engine meanwhile. */
+        pthread_mutex_unlock(&e->lock);
+        if (n && (!fn || fn(aw, n, status, user) < 0))
+            for (uint32_t k = 0; k < n; k++)
+                status[k] = -1;
+        pthread_mutex_lock(&e->lock);
+        for (int attempt = 0; n && !e->closed; attempt++) {
+            if (shared)
+                eng__engine_sync_keep(e, 1u << ENG__SLOT_DISPATCH);
+            if ((rc = eng__xcache_get(e, r->actor, msg, occ, xdue, &xc)) != ENG_OK)
+                break;
+            eng__xrec d;
+            memset(&d, 0, sizeof d);
+            for (uint32_t k = 0; k < n; k++)
+                settle(&c->pts[due[k]], status[k], r->now, each, &d);
+            /* Outcome: the ledger entries and the execution's counters in one batch. */
+            lost = 0;
+            if ((rc = eng__kv_begin_inside(e->store)) == ENG_OK) {
+                if (shared && (rc = eng__lease_keep(e, msg, occ, c->index, 0)) == ENG__LEASE_LOST)
+                    lost = 1, rc = ENG_EBUSY; /* the new owner asks again (same keys) and records */
+                if (!rc)
+                    rc = eng__chunk_store(e, msg, occ, c);
+                if (!rc)
+                    rc = eng__exec_bump(e, xc, &d);
+                rc = eng__dsp_commit(e, rc);
+            }
+            if (lost) {
+                eng_error_clear();
+                rc = ENG_OK;
+                break;
+            }
+            if (rc == ENG_EBUSY && shared && attempt < ENG__DSP_RETRIES)
+                continue;
+            if (!rc)
+                eng__chunk_state(xc, c);
+            break;
+        }
+        if (e->closed)
+            rc = eng__err(ENG_EMISUSE, "engine", "the engine was closed during the run");
+    }
+    eng__free(mem, due);
+    eng__free(mem, aw);
+    eng__free(mem, status);
+    eng__free(mem, keys);
+    eng__free(mem, org);
+    eng__chunk_free(c);
+    return rc;
+}
