@@ -350,6 +350,10 @@ ENG_API int eng_dry_report_init(eng_dry_report *x, unsigned int version);
  */
 ENG_API int eng_dry_run(eng_engine *engine, const char *actor, uint64_t message, eng_dry_report *out);
 
+/** The @c customer of an envelope that is a POC copy (message.delivery.poc): not a customer. Its recipient is
+ *  the POC address, its key `<org>/c<campaign>/m<message>.<version>/o<occurrence>/poc<i>/<channel>`. */
+#define ENG_POC_CUSTOMER UINT32_MAX
+
 /** A stand-in customer for eng_message_preview(): every attribute reads as missing (defaults render). */
 #define ENG_PREVIEW_SAMPLE UINT32_MAX
 

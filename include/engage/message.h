@@ -105,7 +105,9 @@ typedef struct eng_sender {
 typedef struct eng_delivery {
     const eng_sender *senders; /**< Sender ids, at most one per channel. */
     size_t n_senders;          /**< Entries in senders. */
-    const char *const *poc;    /**< Org POC recipients who also get the message. */
+    const char *const *poc;    /**< Org POC recipients who also get the message: email addresses or phone numbers
+                                    (at most 100); each execution sends each one copy per fitting creative channel,
+                                    rendered with defaults, never counted as contacted (docs/dispatch.md). */
     size_t n_poc;              /**< Entries in poc. */
     int tiny_url;              /**< Non-zero: shorten links. */
 } eng_delivery;

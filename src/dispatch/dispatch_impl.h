@@ -34,6 +34,7 @@ enum {
     ENG__REC_DSP_EXEC = 0x0601,
     ENG__REC_DSP_CHUNK = 0x0602,
     ENG__REC_DSP_LEASE = 0x0603,
+    ENG__REC_DSP_POC = 0x0604,
 };
 #define ENG__DSP_SCHEMA 1
 #define ENG__CHUNK_DEFAULT 256
@@ -177,6 +178,9 @@ typedef struct eng__xcache {
     eng__unsub unsub;         /* the org's unsubscribe set-up */
     int has_unsub;
     int dry;                  /* a dry run's private execution: no host shortener is called */
+    int poc_state;            /* POC copies (poc.c): 1 when some are not final (poc_open, earliest due poc_due) */
+    uint32_t poc_open;
+    eng_time poc_due;
     size_t keypfx_len;
 } eng__xcache;
 
@@ -306,6 +310,12 @@ int eng__points_due(const eng__chunk *c, eng_time now, eng_time *due, int *open)
 /* The key of a customer's award: the send-key prefix, the customer, "/points". 0 when it does not fit. */
 size_t eng__points_key(char *buf, size_t cap, const char *keypfx, size_t plen, uint32_t customer);
 
+/* ---- POC copies (poc.c) ---- */
+/* The pseudo-chunk index that claims (and, on a shared store, leases) an execution's POC copies. */
+#define ENG__POC_CHUNK UINT32_MAX
+/* Fill xc->poc_* from storage (or, before the first copy, from the message). */
+int eng__poc_cache(eng_engine *e, eng__xcache *xc);
+
 /* ---- working a chunk (work.c) ---- */
 typedef struct eng__runctx {
     eng_engine *e;
@@ -327,6 +337,12 @@ eng_time eng__backoff(unsigned attempts);
 /* Work the due points awards of a loaded chunk (frees it): intent stored, the host's callback
  * without the lock, outcomes stored. @p shared / @p ttl: the chunk's lease, as in work.c. */
 int eng__points_work(eng__runctx *r, eng__xcache *xc, eng__chunk *c, int shared, eng_time ttl);
+/* After a conflict with another engine: a short random pause with the engine unlocked (work.c). */
+void eng__conflict_pause(eng_engine *e, unsigned attempt);
+/* Remember that another engine holds a chunk's lease until @p until (work.c). */
+void eng__held_add(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time until);
+/* Send the execution's due POC copies (claimed by the caller): intent, transport, outcome. */
+int eng__poc_work(eng__runctx *r, eng__xcache *xc, int shared, eng_time ttl);
 
 /* Plan and render every chunk of a dry execution, counting instead of storing and sending. */
 int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out);

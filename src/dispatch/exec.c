@@ -415,9 +415,9 @@ static int xcache_load(eng_engine *e, const char *actor, uint64_t msg, uint32_t 
     rc = eng__kv_scan(e->store, prefix, plen, scan_chunk, &sc);
     if (rc == ENG_OK)
         rc = sc.rc;
-    if (rc)
+    if (rc || (rc = finish_load(e, xc, due, 0)))
         return rc;
-    return finish_load(e, xc, due, 0);
+    return eng__poc_cache(e, xc); /* after the templates: it needs the creative channels */
 }
 
 /* Templates, key prefix and strategy: what working (or dry-running) an execution needs. */

@@ -157,7 +157,8 @@ int eng__points_work(eng__runctx *r, eng__xcache *xc, eng__chunk *c, int shared,
             for (uint32_t k = 0; k < n; k++)
                 status[k] = -1;
         pthread_mutex_lock(&e->lock);
-        for (int attempt = 0; n && !e->closed; attempt++) {
+        /* An engine closed during the call still records the answers (a few tries), as work.c does. */
+        for (unsigned attempt = 0; n && (!e->closed || attempt < 3); attempt++) {
             if (shared)
                 eng__engine_sync_keep(e, 1u << ENG__SLOT_DISPATCH);
             if ((rc = eng__xcache_get(e, r->actor, msg, occ, xdue, &xc)) != ENG_OK)
@@ -182,8 +183,10 @@ int eng__points_work(eng__runctx *r, eng__xcache *xc, eng__chunk *c, int shared,
                 rc = ENG_OK;
                 break;
             }
-            if (rc == ENG_EBUSY && shared && attempt < ENG__DSP_RETRIES)
+            if (rc == ENG_EBUSY && shared && attempt < ENG__DSP_RETRIES) {
+                eng__conflict_pause(e, attempt);
                 continue;
+            }
             if (!rc)
                 eng__chunk_state(xc, c);
             break;

@@ -512,7 +512,7 @@ static eng_time lease_ttl(const eng__runctx *r)
  * pause (up to 1, 2, 4 ... 32 ms as conflicts repeat) with the engine unlocked,
  * so that engines which collided do not collide again at once and the winner's
  * commit gets through. Retrying at once made every retry another collision. */
-static void conflict_pause(eng_engine *e, unsigned attempt)
+void eng__conflict_pause(eng_engine *e, unsigned attempt)
 {
     static _Thread_local uint64_t seed;
     if (!seed)
@@ -532,7 +532,7 @@ static void conflict_pause(eng_engine *e, unsigned attempt)
  * engines idle for a whole lease period (30 s by default) in that case. */
 #define HELD_RECHECK ((eng_time)500)
 
-static void held_add(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time until)
+void eng__held_add(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time until)
 {
     eng__dsp *d = eng__slot_get(e, ENG__SLOT_DISPATCH);
     eng_time now = eng__now(e);
@@ -578,7 +578,7 @@ static void lease_release(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t ch
         }
         if (rc != ENG_EBUSY)
             break;
-        conflict_pause(e, attempt);
+        eng__conflict_pause(e, attempt);
     }
     if (code)
         eng__err(code, detail, "%s", text);
@@ -604,7 +604,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         if (!got) {
             if (!until)
                 return ENG_EBUSY; /* lost a race or met a conflict: the caller looks again */
-            held_add(e, xc->msg, xc->occ, idx, until);
+            eng__held_add(e, xc->msg, xc->occ, idx, until);
             return NOT_MINE;
         }
         fresh = !planned; /* the ledger, not this engine's cache, says whether it is planned */
@@ -821,7 +821,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
                 break;
             }
             if (rc == ENG_EBUSY && shared && attempt < RETRIES) {
-                conflict_pause(e, attempt);
+                eng__conflict_pause(e, attempt);
                 continue;
             }
             if (!rc) {
@@ -904,6 +904,8 @@ static int maybe_finish(eng__runctx *r, eng__xcache *xc, int last)
     for (uint32_t i = 0; i < xc->nchunks; i++)
         if (xc->cstate[i] != 2)
             return ENG_OK;
+    if (xc->poc_state) /* POC copies not final */
+        return ENG_OK;
     if (any_claim(d, xc->msg, xc->occ))
         return ENG_OK;
     eng__xrec x;
@@ -957,7 +959,9 @@ static void account(eng__runctx *r, const eng__xcache *xc)
 {
     const eng__xrec *x = &xc->rec;
     r->rep->pending += (x->sends - x->accepted - x->rejected - x->expired - x->skipped) + (x->audience - x->planned) +
-                       (x->pts_planned - x->pts_awarded - x->pts_rejected - x->pts_expired);
+                       (x->pts_planned - x->pts_awarded - x->pts_rejected - x->pts_expired) + xc->poc_open;
+    if (xc->poc_state && xc->poc_due > r->now && (!r->rep->next_due || xc->poc_due < r->rep->next_due))
+        r->rep->next_due = xc->poc_due;
     for (uint32_t i = 0; i < xc->nchunks; i++)
         if (xc->cstate[i] == 1 && xc->cdue[i] > r->now && (!r->rep->next_due || xc->cdue[i] < r->rep->next_due))
             r->rep->next_due = xc->cdue[i];
@@ -980,7 +984,7 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
             eng__engine_sync_keep(e, 1u << ENG__SLOT_DISPATCH);
         int rc = eng__xcache_get(e, r->actor, msg, occ, due, &xc);
         if (rc == ENG_EBUSY && shared && ++busy < RETRIES) {
-            conflict_pause(e, busy);
+            eng__conflict_pause(e, busy);
             continue; /* another engine started it at the same moment */
         }
         if (rc)
@@ -998,6 +1002,10 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
         /* Engines sharing a store start at different chunks, and skip those another holds. */
         uint32_t n = xc->nchunks, start = shared && n ? (uint32_t)(e->instance % n) : 0;
         eng_time wall = shared ? eng__now(e) : 0;
+        /* The POC copies first: they go out with the execution's start. */
+        if (xc->poc_state && xc->poc_due <= r->now && !eng__claimed(d, msg, occ, ENG__POC_CHUNK) &&
+            !(shared && held_by_other(d, msg, occ, ENG__POC_CHUNK, wall)))
+            pick = ENG__POC_CHUNK;
         for (uint32_t j = 0; j < n && pick < 0; j++) {
             uint32_t i = (start + j) % n;
             if (xc->cstate[i] == 1 && xc->cdue[i] <= r->now && !eng__claimed(d, msg, occ, i) &&
@@ -1013,7 +1021,7 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
             account(r, xc);
             rc = maybe_finish(r, xc, last);
             if (rc == ENG_EBUSY && shared && ++busy < RETRIES) {
-                conflict_pause(e, busy);
+                eng__conflict_pause(e, busy);
                 continue; /* another engine finished it at the same moment: look again */
             }
             return rc;
@@ -1024,7 +1032,7 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
         }
         if ((rc = claim(d, e, msg, occ, (uint32_t)pick)))
             return rc;
-        rc = work_chunk(r, xc, (uint32_t)pick);
+        rc = pick == ENG__POC_CHUNK ? eng__poc_work(r, xc, shared, lease_ttl(r)) : work_chunk(r, xc, (uint32_t)pick);
         unclaim(d, msg, occ, (uint32_t)pick);
         if (rc == NOT_MINE) {
             eng_error_clear();
@@ -1032,7 +1040,7 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
         }
         if (rc == ENG_EBUSY && shared && ++busy < RETRIES) {
             eng_error_clear();
-            conflict_pause(e, busy);
+            eng__conflict_pause(e, busy);
             continue; /* a conflict: look again (this engine keeps the lease and comes back to the chunk) */
         }
         if (shared && rc != ENG_OK && rc != BLOCKED)

@@ -260,6 +260,40 @@ void eng__msg_check_structure(eng_validation *v, const eng_message_spec *s)
     eng__strs_check(v, d->poc, d->n_poc, "message.delivery.poc", 254);
     if (d->n_poc > 100)
         eng__vr_add(v, ENG_ETOOBIG, "message.delivery.poc", "at most 100 POC recipients");
+    for (size_t i = 0; d->poc && i < d->n_poc && i < 100; i++)
+        if (d->poc[i] && *d->poc[i] && !eng__poc_channels(d->poc[i])) {
+            char p[64];
+            snprintf(p, sizeof p, "message.delivery.poc[%zu]", i);
+            eng__vr_add(v, ENG_EINVAL, p, "'%.64s' is neither an email address nor a phone number (+ and 7..15 digits)",
+                        d->poc[i]);
+        }
+}
+
+uint32_t eng__poc_channels(const char *a)
+{
+    if (!a || !*a)
+        return 0;
+    for (const char *p = a; *p; p++)
+        if ((unsigned char)*p <= ' ' && *p != ' ')
+            return 0; /* control characters: never in an address */
+    const char *at = strchr(a, '@');
+    if (at) {
+        size_t n = strlen(a);
+        const char *dot = strrchr(at + 1, '.');
+        if (at == a || strchr(at + 1, '@') || !dot || dot == at + 1 || a[n - 1] == '.' || strchr(a, ' '))
+            return 0;
+        return 1u << ENG_CH_EMAIL;
+    }
+    size_t digits = 0;
+    const char *p = a + (*a == '+');
+    for (; *p; p++)
+        if (*p >= '0' && *p <= '9')
+            digits++;
+        else if (*p != ' ' && *p != '-' && *p != '(' && *p != ')')
+            return 0;
+    if (digits < 7 || digits > 15)
+        return 0;
+    return 1u << ENG_CH_SMS | 1u << ENG_CH_WHATSAPP | 1u << ENG_CH_VIBER | 1u << ENG_CH_RCS;
 }
 
 void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
@@ -276,6 +310,21 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
     eng__vr_drop(v, "campaign.goal", ENG_EUNSUPPORTED);
     if (s->n_include == 0)
         eng__vr_add(v, ENG_EINVAL, "message.audience.include", "add at least one audience group");
+    /* A POC recipient no creative can reach would silently get nothing. */
+    for (size_t i = 0; i < s->delivery.n_poc && i < 100; i++) {
+        uint32_t fit = eng__poc_channels(s->delivery.poc[i]), has = 0;
+        for (size_t k = 0; k < s->n_creatives; k++)
+            if (s->creatives[k].channel >= 0 && s->creatives[k].channel < ENG_CH_COUNT)
+                has |= 1u << s->creatives[k].channel;
+        if (!(fit & has)) {
+            char p[64];
+            snprintf(p, sizeof p, "message.delivery.poc[%zu]", i);
+            eng__vr_add(v, ENG_EINVAL, p,
+                        "POC recipient '%.64s' fits none of the message's channels (an email address needs an email "
+                        "creative; a phone number SMS, WhatsApp, Viber or RCS)",
+                        s->delivery.poc[i]);
+        }
+    }
     eng__audience_refs_check(e, v, o->id, s);
     if (s->n_creatives == 0 && s->strategy != ENG_STRATEGY_XENGAGE)
         eng__vr_add(v, ENG_EINVAL, "message.creatives", "add at least one creative");

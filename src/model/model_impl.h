@@ -212,6 +212,9 @@ void eng__msg_spec_dec(eng__rd *r, eng__pool *p, eng_message_spec *s);
 int eng__msg_hash(const eng__mem *mem, const eng_campaign_spec *c, const eng_message_spec *m, uint8_t out[32]);
 /* Structure only (drafts). */
 void eng__msg_check_structure(eng_validation *v, const eng_message_spec *s);
+/* The channels a POC recipient's address can receive a copy on (bit per eng_channel): an email
+ * address email; a phone number (+ and 7..15 digits) SMS, WhatsApp, Viber and RCS; else 0. */
+uint32_t eng__poc_channels(const char *addr);
 /* Everything a submission needs. */
 void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, const eng__camp *c,
                          const eng_message_spec *s);

@@ -200,6 +200,33 @@ class NewerAreas(unittest.TestCase):
                 self.assertEqual(a["expires_at"], T0 + 3 * engage.DAY + 10 * engage.DAY)
             eng.set_points(None)
 
+    @unittest.skipUnless(_native.has("eng_points_award_init"), "this library has no POC copies")
+    def test_poc_copies(self):
+        from engage._dispatch import POC_CUSTOMER
+        now = [T0]
+        sent = []
+
+        def transport(envs):
+            sent.extend(envs)
+            return ["accepted"] * len(envs)
+        with engage.Engine(transport=transport, clock=lambda: now[0]) as eng:
+            org(eng)
+            cid = eng.create_campaign("admin", "C", T0 + engage.DAY, T0 + 9 * engage.DAY, control_percent=0)
+            with self.assertRaises(engage.EngageError) as cm:
+                eng.create_message("admin", cid, "M", include=["all"], poc=["nobody"],
+                                   creatives=[{"channel": "sms", "body": "Hi {{optout}}"}])
+            mid = eng.create_message("admin", cid, "M", include=["all"], send_at=T0 + 2 * engage.DAY,
+                                     poc=["+15550009999"], creatives=[{"channel": "sms", "body": "Hi {{optout}}"}])
+            eng.submit("admin", mid)
+            eng.approve("admin", mid)
+            now[0] = T0 + 2 * engage.DAY
+            eng.run_due("admin")
+            poc = [e for e in sent if e.customer == POC_CUSTOMER]
+            self.assertEqual([(e.recipient, e.channel) for e in poc], [("+15550009999", "sms")])
+            self.assertTrue(poc[0].key.endswith("/poc0/sms"))
+            x = eng.execution("admin", mid)
+            self.assertEqual((x["state"], x["accepted"], x["sends"]), ("finished", 40, 40))
+
     @unittest.skipUnless(_native.has("eng_message_preview"), "this library has no preview")
     def test_preview_and_test_send(self):
         sent = []

@@ -6,6 +6,7 @@ from . import _native as _n
 from ._util import _channel_names, channel_id, channel_name, channels
 
 EXEC_STATES = ("none", "running", "finished", "refused")
+POC_CUSTOMER = 0xFFFFFFFF  # the customer of an envelope that is a POC copy (ENG_POC_CUSTOMER): not a customer
 LEDGER_STATES = ("pending", "accepted", "rejected", "retry", "unknown", "expired", "skipped")
 TRACE_REASONS = ("not_in_audience", "control", "not_planned", "unreachable", "chosen")
 TRACE_RULES = ("undecided", "all", "priority", "variant", "base", "xengage", "unreachable")

@@ -236,7 +236,7 @@ class ModelMixin:
     # ---- messages ----------------------------------------------------------------------------
     def _message_spec(self, keep, title, include=(), exclude=(), creatives=(), strategy="none",
                       channel_priority=(), send_at=None, variants=(), offer_id=None, points=0, points_expiry_days=365,
-                      senders=None, tiny_url=False):
+                      senders=None, tiny_url=False, poc=()):
         m = _n.MessageSpec()
         _n.lib.eng_message_spec_init(ctypes.byref(m), 1)
         m.title, m.strategy = cstr(title, keep), STRATEGIES[strategy]
@@ -268,6 +268,7 @@ class ModelMixin:
                 se[i].channel, se[i].id = channel_id(ch), cstr(sid, keep)
             m.delivery.senders, m.delivery.n_senders = se, len(senders)
         m.delivery.tiny_url = 1 if tiny_url else 0
+        m.delivery.poc, m.delivery.n_poc = strarray(list(poc), keep), len(poc)
         keep += [cr, prio, va]
         return m
 
@@ -278,7 +279,10 @@ class ModelMixin:
         variants ([{"dimension", "rule", "channel", "body"}]), offer_id (claims an offer of the
         catalogue, create_offer: its common code or pool gives ``{{coupon_code}}``), points and
         points_expiry_days (default 365: a points incentive, awarded through set_points), senders
-        ({"sms": "SHOP"}), tiny_url (shorten ``{{tiny_url | "https://..."}}`` through set_tiny_url)."""
+        ({"sms": "SHOP"}), tiny_url (shorten ``{{tiny_url | "https://..."}}`` through set_tiny_url), poc
+        (org POC addresses, emails or phone numbers: each execution also sends each of them one copy
+        per fitting channel, rendered as the sample, envelope customer ENG_POC_CUSTOMER; never counted
+        as contacted)."""
         keep: list = []
         m = self._message_spec(keep, title, **fields)
         mid, v = ctypes.c_uint64(), ctypes.c_void_p()
