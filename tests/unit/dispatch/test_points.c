@@ -27,6 +27,7 @@ typedef struct ph {
     int broken;                     /* the next call returns an error */
     const char *org;
     eng_time due;
+    uint32_t occ; /* the occurrence being worked */
 } ph;
 
 static ph host;
@@ -56,7 +57,7 @@ static int ph_award(const eng_points_award *aw, size_t n, int *status, void *use
         if (a->version != ENG_POINTS_AWARD_VERSION || a->points != PTS || a->expiry_days != PTS_DAYS ||
             strcmp(a->org, "acme") != 0 || strncmp(a->idempotency_key, "acme/c", 6) != 0 || kl < strlen(want) ||
             strcmp(a->idempotency_key + kl - strlen(want), want) != 0 ||
-            a->expires_at != h->due + (eng_time)PTS_DAYS * ENG_DAY || a->occurrence != 0)
+            a->expires_at != h->due + (eng_time)PTS_DAYS * ENG_DAY || a->occurrence != h->occ)
             h->bad_fields++;
         if (a->attempt != h->calls[c])
             h->attempt_wrong++;
@@ -312,6 +313,66 @@ static void awards_wait_for_the_callback(void **state)
     ph_reset(0);
 }
 
+/* A recurring message: every occurrence awards its customers once more, each with its own key. */
+static void awards_per_occurrence(void **state)
+{
+    (void)state;
+    dx f;
+    ph_reset(40);
+    dx_world(&f, 40, 16, 1, 1);
+    set_hooks(&f);
+    eng_message_spec m = points_message();
+    m.schedule.kind = ENG_SCHEDULE_RECURRING;
+    m.schedule.every = 1;
+    m.schedule.unit = ENG_EVERY_DAYS;
+    m.schedule.until = m.schedule.at + ENG_DAY;
+    dx_approve(&f, &m);
+    char first_key[ENG_SEND_KEY_MAX + 1] = "";
+    for (uint32_t occ = 0; occ < 2; occ++) {
+        host.occ = occ;
+        host.due = f.t0 + (eng_time)occ * ENG_DAY;
+        eng_execution_info x = ENG_EXECUTION_INFO_INIT;
+        eng_time now = host.due;
+        for (int i = 0; i < 8 && x.state != ENG_EXEC_FINISHED; i++) {
+            eng_run_report rep = ENG_RUN_REPORT_INIT;
+            assert_int_equal(eng_run_due(f.e, "root", now, NULL, &rep), ENG_OK);
+            assert_int_equal(eng_execution_get(f.e, "root", f.message, occ, &x), ENG_OK);
+            now = rep.next_due > now ? rep.next_due : now + 1;
+        }
+        assert_int_equal(x.state, ENG_EXEC_FINISHED);
+        unsigned char want[1024];
+        size_t k = eligible(&f, want);
+        assert_true(k > 0);
+        char o[16];
+        snprintf(o, sizeof o, "/o%u/", occ);
+        for (size_t c = 0; c < f.n; c++) {
+            assert_int_equal(host.awarded[c], want[c]);
+            if (want[c])
+                assert_non_null(strstr(host.key[c], o));
+            if (want[c] && occ == 0 && !first_key[0])
+                snprintf(first_key, sizeof first_key, "%s", host.key[c]);
+            if (want[c] && occ == 1)
+                assert_string_not_equal(host.key[c], first_key);
+        }
+        assert_int_equal(host.bad_fields, 0);
+        assert_int_equal(x.points_awards, k);
+        assert_int_equal(x.points_awarded, k);
+        assert_int_equal(x.points, (int64_t)k * PTS);
+        /* The next occurrence: a provider and a host log of its own (new keys). */
+        dx_provider_free(&f.prov);
+        dx_provider_init(&f.prov, f.n);
+        ph_reset(f.n);
+    }
+    eng_message *msg;
+    assert_int_equal(eng_message_get(f.e, "root", f.message, &msg), ENG_OK);
+    eng_message_status st = ENG_MESSAGE_STATUS_INIT;
+    assert_int_equal(eng_message_status_get(msg, &st), ENG_OK);
+    assert_int_equal(st.state, ENG_STATE_EXECUTED);
+    eng_message_free(msg);
+    dx_close(&f);
+    ph_reset(0);
+}
+
 /* ---- faults ---- */
 
 static int finals_cb(const void *key, size_t klen, const void *val, size_t vlen, void *u)
@@ -436,6 +497,7 @@ int main(void)
         cmocka_unit_test(awards_once_per_customer),
         cmocka_unit_test(host_answers),
         cmocka_unit_test(awards_wait_for_the_callback),
+        cmocka_unit_test(awards_per_occurrence),
         cmocka_unit_test(crash_at_every_write),
         cmocka_unit_test(allocation_failures),
     };
