@@ -499,6 +499,9 @@ ENG_API int eng_trace_init(eng_trace *x, unsigned int version);
 
 /**
  * Why a customer was or was not contacted by an execution. Needs #ENG_OP_READ.
+ * Version 2 replays an X-Engage decision from the execution's stored model: the engine reads
+ * it once and keeps the models of the last two executions traced (as much memory as an
+ * execution's), so a pass over an audience costs one read, not one per customer.
  * @param engine an open engine. @param actor acting user. @param message the message.
  * @param occurrence the occurrence. @param customer dense customer id.
  * @param out filled (its version must be set).

@@ -84,8 +84,8 @@ static int watch(const void *key, size_t klen, void *user)
     case 'e':
         e->stale |= 1u << ENG__SLOT_EVENTS; /* consent written with events has keys of its own ("a/") */
         return e->slots[ENG__SLOT_EVENTS].state ? ENG__STALE_CACHE : ENG__STALE_NONE;
-    case 'd':
-        e->stale |= 1u << ENG__SLOT_DISPATCH;
+    case 'd': /* and decide's slot: the checkpoints the X-Engage trace keeps */
+        e->stale |= 1u << ENG__SLOT_DISPATCH | 1u << ENG__SLOT_DECIDE;
         return ENG__STALE_NONE;
     case -1:
         stale_all(e);

@@ -121,5 +121,9 @@ typedef struct eng__xe_why {
  * on @p reach (engine channel bits) at the decision. */
 int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uint32_t first, uint32_t customer,
                        uint32_t reach, eng__xe_why *out);
+/* Drop the checkpoints eng__xengage_trace keeps (the executor calls it when it writes a checkpoint or a
+ * population snapshot). At most eng__xe_trace_cache_max executions are kept (0: none; tests). */
+void eng__xengage_trace_forget(eng_engine *e);
+extern size_t eng__xe_trace_cache_max;
 
 #endif

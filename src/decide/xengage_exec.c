@@ -291,6 +291,7 @@ static int xe_open(const eng__dctx *ctx, void **state)
             if (!rc && !ctx->dry && (rc = eng__kv_begin(e->store)) == ENG_OK) {
                 rc = eng__xe_save(x->xe, e->store, key);
                 rc = rc ? rc : eng__kv_commit(e->store);
+                eng__xengage_trace_forget(e);
                 if (rc && e->store->in_batch)
                     eng__kv_rollback(e->store);
             }
@@ -453,6 +454,7 @@ static int put_trace(const eng__dctx *ctx, xe_exec *x, uint32_t first, int learn
     if (!rc && learned) {
         eng__xe_key_snap(key, sizeof key, ctx->message, ctx->occurrence, ctx->now);
         rc = eng__xe_save_population(x->xe, ctx->channels, e->store, key);
+        eng__xengage_trace_forget(e); /* a snapshot the trace may hold, written again */
     }
     if (!rc) {
         eng__wr w;

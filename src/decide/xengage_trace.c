@@ -3,12 +3,120 @@
  * checkpoint (the customer's own counts and segment) and the population
  * statistics stored for the scheduler time of the customer's chunk — so the
  * estimates, the cost, the draw and the propensity are those of the decision,
- * not of the model as it stands when the trace is asked. */
+ * not of the model as it stands when the trace is asked.
+ *
+ * Loading the checkpoint costs as much as the model (every customer's
+ * counts), so a per-customer pass over an audience would be quadratic: the
+ * engine keeps the checkpoints of the last few executions traced (decide's
+ * slot, under the engine lock), each with the population of the scheduler
+ * time it last replayed. A checkpoint and a snapshot are written once, by the
+ * executor, which drops the cache when it writes one
+ * (eng__xengage_trace_forget); another engine's commit of any "d/" key drops
+ * it too (core's watch). */
 #include "decide/decide.h"
 #include "decide/xengage_impl.h"
 #include "store/record.h"
 
 #include <string.h>
+
+size_t eng__xe_trace_cache_max = 2; /* executions whose checkpoint is kept; tests set 0 (no cache) */
+#define TC_CAP 8                    /* the most eng__xe_trace_cache_max can ask for */
+
+typedef struct tc_entry {
+    uint64_t message;
+    uint32_t occurrence;
+    eng__xe *xe;     /* the checkpoint's counts, then the population of pop_now */
+    int has_pop;     /* xe holds the population of pop_now (a failed load leaves it partly written) */
+    eng_time pop_now;
+    uint32_t channels;
+    uint64_t used;   /* last use, for eviction */
+} tc_entry;
+
+typedef struct tcache {
+    tc_entry v[TC_CAP];
+    size_t n;
+    uint64_t tick;
+} tcache;
+
+static void tc_free(eng_engine *e, void *state)
+{
+    tcache *c = state;
+    for (size_t i = 0; i < c->n; i++)
+        eng__xe_free(c->v[i].xe);
+    eng__free(&e->mem, c);
+}
+
+void eng__xengage_trace_forget(eng_engine *e)
+{
+    tcache *c = eng__slot_get(e, ENG__SLOT_DECIDE);
+    if (!c)
+        return;
+    eng__slot_set(e, ENG__SLOT_DECIDE, NULL, NULL);
+    tc_free(e, c);
+}
+
+/* The execution's checkpoint counts, from the cache or loaded into it (*owned = 1: not cached, the
+ * caller frees it). ENG_ENOTFOUND: no checkpoint. */
+static int tc_counts(eng_engine *e, uint64_t message, uint32_t occurrence, tc_entry **slot, eng__xe **xe, int *owned)
+{
+    char key[96];
+    eng__xe_key_exec(key, sizeof key, message, occurrence);
+    *slot = NULL;
+    *owned = 0;
+    size_t max = eng__xe_trace_cache_max < TC_CAP ? eng__xe_trace_cache_max : TC_CAP;
+    tcache *c = max ? eng__slot_get(e, ENG__SLOT_DECIDE) : NULL;
+    if (max && !c) {
+        if (!(c = eng__calloc(&e->mem, 1, sizeof *c)))
+            return eng__nomem();
+        eng__slot_set(e, ENG__SLOT_DECIDE, c, tc_free);
+    }
+    for (size_t i = 0; c && i < c->n; i++)
+        if (c->v[i].message == message && c->v[i].occurrence == occurrence) {
+            c->v[i].used = ++c->tick;
+            *slot = &c->v[i];
+            *xe = c->v[i].xe;
+            return ENG_OK;
+        }
+    int rc = eng__xe_load_counts(&e->mem, e->store, key, xe);
+    if (rc || !c) {
+        *owned = !rc;
+        return rc;
+    }
+    size_t at = c->n;
+    if (c->n >= max) { /* full: the least recently used goes */
+        at = 0;
+        for (size_t i = 1; i < c->n; i++)
+            if (c->v[i].used < c->v[at].used)
+                at = i;
+        eng__xe_free(c->v[at].xe);
+    } else {
+        c->n++;
+    }
+    c->v[at] = (tc_entry){message, occurrence, *xe, 0, 0, 0, ++c->tick};
+    *slot = &c->v[at];
+    return ENG_OK;
+}
+
+/* Put the population of scheduler time @p now into @p xe (unless the cache says it is there). */
+static int tc_population(eng_engine *e, uint64_t message, uint32_t occurrence, eng_time now, tc_entry *slot,
+                         eng__xe *xe, uint32_t *channels)
+{
+    if (slot && slot->has_pop && slot->pop_now == now) {
+        *channels = slot->channels;
+        return ENG_OK;
+    }
+    char key[96];
+    eng__xe_key_snap(key, sizeof key, message, occurrence, now);
+    if (slot)
+        slot->has_pop = 0;
+    int rc = eng__xe_load_population(xe, e->store, key, channels);
+    if (!rc && slot) {
+        slot->has_pop = 1;
+        slot->pop_now = now;
+        slot->channels = *channels;
+    }
+    return rc;
+}
 
 int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uint32_t first, uint32_t customer,
                        uint32_t reach, eng__xe_why *out)
@@ -17,8 +125,9 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
     out->channel = -1;
     char key[96];
     eng__xe *xe = NULL;
-    eng__xe_key_exec(key, sizeof key, message, occurrence);
-    int rc = eng__xe_load_counts(&e->mem, e->store, key, &xe); /* the population comes from the snapshot */
+    tc_entry *slot;
+    int owned;
+    int rc = tc_counts(e, message, occurrence, &slot, &xe, &owned); /* the population comes from the snapshot */
     eng__rec rec;
     eng_time now = 0;
     if (!rc) {
@@ -33,16 +142,16 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
         }
     }
     uint32_t channels = 0;
-    if (!rc) {
-        eng__xe_key_snap(key, sizeof key, message, occurrence, now);
-        rc = eng__xe_load_population(xe, e->store, key, &channels);
-    }
+    if (!rc)
+        rc = tc_population(e, message, occurrence, now, slot, xe, &channels);
     if (rc == ENG_ENOTFOUND) { /* an execution from before traces were stored: nothing to replay */
-        eng__xe_free(xe);
+        if (owned)
+            eng__xe_free(xe);
         return ENG_OK;
     }
     if (rc) {
-        eng__xe_free(xe);
+        if (owned)
+            eng__xe_free(xe);
         return rc;
     }
     /* Optimizer channel j is the j-th channel of the message's mask, as the strategy numbered them. */
@@ -52,7 +161,8 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
         if (channels >> ch & 1u)
             chan[k++] = ch;
     if (k != eng__xe_cfg(xe)->k || customer >= eng__xe_cfg(xe)->customers) {
-        eng__xe_free(xe);
+        if (owned)
+            eng__xe_free(xe);
         return eng__err(ENG_ECORRUPT, "xengage", "X-Engage model of message %llu does not match its trace",
                         (unsigned long long)message);
     }
@@ -83,6 +193,7 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
         out->sent[ch] = t.ch[j].sent;
         out->engaged[ch] = t.ch[j].engaged;
     }
-    eng__xe_free(xe);
+    if (owned)
+        eng__xe_free(xe);
     return ENG_OK;
 }

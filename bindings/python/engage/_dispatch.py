@@ -88,8 +88,9 @@ class DispatchMixin:
         """Why a customer was or was not contacted, and on which channels with what outcome; for an
         X-Engage decision also "xengage": the chosen channel, exploration and its propensity, and per
         reachable channel the estimates, the draws used, the cost and the score. That part replays
-        the decision from the execution's stored model (it costs a read of the model each call):
-        ``xengage=False`` leaves it out (eng_trace version 1), for a pass over many customers."""
+        the decision from the execution's stored model, which the engine reads once and keeps for
+        the next calls (a pass over many customers costs one read); ``xengage=False`` leaves it
+        out (eng_trace version 1)."""
         t = _n.Trace(version=2 if xengage else 1)
         self._call(_n.lib.eng_trace_get, actor.encode(), message, occurrence, customer, ctypes.byref(t))
         names = _channel_names()

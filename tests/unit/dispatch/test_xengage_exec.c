@@ -11,6 +11,7 @@
 #include "dispatch_fixture.h"
 #include "dispatch/dispatch_impl.h"
 #include "decide/xengage_impl.h"
+#include "decide/decide.h"
 
 #define N 600
 
@@ -380,6 +381,87 @@ static void choices(unsigned batch, int threads, int *out)
     dx_close(&f);
 }
 
+
+/* eng_trace_get version 2 of every customer with @p cache executions kept (0: none). */
+static void traces(dx *f, size_t cache, eng_trace *out)
+{
+    eng__xe_trace_cache_max = cache;
+    for (uint32_t c = 0; c < f->n; c++) {
+        memset(&out[c], 0, sizeof out[c]);
+        assert_int_equal(eng_trace_init(&out[c], ENG_TRACE_VERSION), ENG_OK);
+        assert_int_equal(eng_trace_get(f->e, "root", f->message, 0, c, &out[c]), ENG_OK);
+    }
+    eng__xe_trace_cache_max = 2;
+}
+
+static void same_traces(const dx *f, const eng_trace *a, const eng_trace *b)
+{
+    for (uint32_t c = 0; c < f->n; c++)
+        if (memcmp(&a[c], &b[c], sizeof a[c]) != 0)
+            fail_msg("customer %u: the trace with the checkpoint cache differs from the one without", c);
+}
+
+/* eng_trace_get version 2 keeps the checkpoints it replays from (decide's slot): every trace is
+ * byte for byte the one of a replay from storage, with the cache cold and warm, and after a new
+ * batch (a later scheduler time: new chunks and a new population snapshot) is committed while
+ * the cache is warm. */
+static void trace_cache_same_results(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, N, 50, 1, 1);
+    extern uint32_t eng__xengage_min_audience;
+    eng__xengage_min_audience = 1;
+    uint32_t *ids = malloc(f.n * sizeof *ids);
+    for (uint32_t c = 0; c < f.n; c++)
+        ids[c] = c;
+    dx_txns(&f, ids, f.n / 4, test_clock_now - ENG_DAY, 100, "h");
+    free(ids);
+    eng_message_spec m = dx_message();
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+    dx_approve(&f, &m);
+    eng_run_options o = ENG_RUN_OPTIONS_INIT;
+    o.max_batches = 2;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, &o, &rep), ENG_OK);
+    eng_trace *off = malloc(f.n * sizeof *off), *on = malloc(f.n * sizeof *on), *first = malloc(f.n * sizeof *first);
+    traces(&f, 0, off);
+    traces(&f, 2, on); /* cold, then warm */
+    same_traces(&f, off, on);
+    traces(&f, 2, on);
+    same_traces(&f, off, on);
+    unsigned known = 0;
+    for (uint32_t c = 0; c < f.n; c++)
+        known += on[c].xe_known;
+    assert_true(known > 0);
+    memcpy(first, on, f.n * sizeof *first);
+
+    /* Receipts, then two more batches at a later scheduler time, the cache warm. */
+    dx_receipts(&f, f.t0 + 60 * 1000, sms_pick, NULL);
+    eng_time later = f.t0 + 72 * ENG_HOUR;
+    test_clock_now = later;
+    assert_int_equal(eng_run_due(f.e, "root", later, &o, &rep), ENG_OK);
+    assert_true(rep.sent > 0);
+    traces(&f, 2, on);
+    traces(&f, 0, off);
+    same_traces(&f, off, on);
+    unsigned changed = 0, late = 0;
+    for (uint32_t c = 0; c < f.n; c++) {
+        changed += memcmp(&first[c], &on[c], sizeof on[c]) != 0;
+        late += on[c].xe_known && on[c].xe_model_time == later;
+    }
+    assert_true(changed > 0 && late > 0); /* the new batch shows in the traces */
+    /* Dropped (as the executor does when it writes a checkpoint or a snapshot) and kept again. */
+    eng__xengage_trace_forget(f.e);
+    traces(&f, 1, on);
+    same_traces(&f, off, on);
+    free(off);
+    free(on);
+    free(first);
+    dx_close(&f);
+}
+
 static void deterministic(void **state)
 {
     (void)state;
@@ -505,6 +587,7 @@ int main(void)
         cmocka_unit_test(learns_between_batches),
         cmocka_unit_test(segments_from_include_groups),
         cmocka_unit_test(trace_replays_decision),
+        cmocka_unit_test(trace_cache_same_results),
         cmocka_unit_test(deterministic),
         cmocka_unit_test(carries_over),
         cmocka_unit_test(reservation_follows_sends),
