@@ -131,6 +131,8 @@ typedef struct eng__pend {
 
 typedef struct eng__ev {
     eng_engine *e;
+    eng__prog *load_pg; /* while the state loads: "events.load", stepped per segment by its rows */
+    uint64_t load_rows;
     eng__evorg **orgs;
     uint32_t norgs, orgcap;
     eng__sends s;
@@ -259,6 +261,8 @@ int eng__ev_load_pending(eng__ev *ev);
 
 /* Loading (tseg.c, txn.c) and retention rewrites. */
 int eng__ev_load_touches(eng__ev *ev, eng__evorg *o);
+/* A loaded segment of @p rows: counted as work and stepped on the load's progress. */
+int eng__ev_load_step(eng__ev *ev, size_t rows);
 int eng__ev_load_txns(eng__ev *ev, eng__evorg *o);
 int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *c);
 int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog *pg, uint64_t *dropped);

@@ -590,7 +590,8 @@ static int rload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     hex[hl] = 0;
     uint64_t seq = strtoull(hex, NULL, 16);
     eng__rcols *d = &l->ev->rdec;
-    if ((rc = eng__rseg_decode(rec.payload, rec.len, k, d, mem)) || (rc = index_rows(o, mem, d)))
+    if ((rc = eng__rseg_decode(rec.payload, rec.len, k, d, mem)) || (rc = index_rows(o, mem, d)) ||
+        (rc = eng__ev_load_step(l->ev, d->n)))
         return rc;
     if (l->chunks) {
         if (o->rtail.n + d->n > ENG__SEG_ROWS)

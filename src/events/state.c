@@ -493,10 +493,23 @@ static int load_dict_cb(const void *key, size_t klen, const void *val, size_t vl
     return rc;
 }
 
+int eng__ev_load_step(eng__ev *ev, size_t rows)
+{
+    ENG__WORK(rows);
+    return ev->load_pg ? eng__prog_batch(ev->load_pg, ev->load_rows += rows) : ENG_OK;
+}
+
+/* The whole state, read once per engine: at 10^6 touches and transactions that
+ * is hundreds of ms of decoding, so it reports "events.load" (rows so far) and
+ * a cancel there leaves nothing behind (the caller frees what was read). */
 static int load(eng__ev *ev)
 {
+    eng__prog pg;
     loader l = {ev, NULL, 0};
-    int rc = eng__kv_scan(ev->e->store, "e/g/", 4, load_org_cb, &l);
+    int rc = eng__prog_start(&pg, ev->e, "events.load", 0);
+    ev->load_pg = &pg;
+    if (!rc)
+        rc = eng__kv_scan(ev->e->store, "e/g/", 4, load_org_cb, &l);
     for (uint32_t i = 0; i < ev->norgs && !rc; i++) {
         eng__evorg *o = ev->orgs[i];
         if (!o)
@@ -513,6 +526,9 @@ static int load(eng__ev *ev)
         rc = eng__sends_reindex(&ev->s, &ev->e->mem);
     if (!rc)
         rc = eng__ev_load_pending(ev);
+    if (!rc)
+        rc = eng__prog_end(&pg);
+    ev->load_pg = NULL;
     return rc;
 }
 

@@ -291,7 +291,8 @@ static int tload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     hex[hl] = 0;
     uint64_t seq = strtoull(hex, NULL, 16);
     eng__tcols *d = &l->ev->dec;
-    if ((rc = eng__tseg_decode(rec.payload, rec.len, k, d, mem)) || (rc = apply_rows(l->ev, o, d)))
+    if ((rc = eng__tseg_decode(rec.payload, rec.len, k, d, mem)) || (rc = apply_rows(l->ev, o, d)) ||
+        (rc = eng__ev_load_step(l->ev, d->n)))
         return rc;
     if (l->chunks) {
         eng__tcols *t = &o->tail;
