@@ -8,9 +8,23 @@
 #include <string.h>
 #include <unistd.h>
 
+#define MAX_PFX 32     /* distinct key prefixes logged per commit; more: the empty key ("anything") */
+#define PFX_LEN 48     /* longest logged prefix */
+#define PRUNE_EVERY 512   /* commits of one handle between prunings of the change log */
+#define PRUNE_KEEP 100000 /* change-log rows kept */
+
 typedef struct sq {
     sqlite3 *db;
     sqlite3_stmt *get, *put, *del, *scan_from, *scan_range;
+    /* STORE_SQLITE_SHARED: the change log (storage contract v3) */
+    sqlite3_stmt *log, *poll, *end;
+    char prune[600];
+    int in_batch;
+    unsigned char writer[8]; /* this handle's id in the change log */
+    unsigned char pfx[MAX_PFX][PFX_LEN];
+    int pfx_len[MAX_PFX];
+    int npfx, pfx_all;
+    unsigned long commits;
 } sq;
 
 /* SQLite's primary result code as a libengage code, with its message. */
@@ -63,20 +77,77 @@ static int step_done(sq *s, sqlite3_stmt *st, const char *what)
     return ret;
 }
 
+/* The prefix a key is logged by: up to its third '/' ("a/o/<org>/" for an
+ * org's customers, "e/<org>/t/" for its touches), else its second ("m/l/"),
+ * else its first two bytes (the layer); the same rule as store-postgres, so
+ * that engines drop only the caches the prefix covers. */
+static int log_prefix(const unsigned char *k, size_t klen)
+{
+    int slash[3], ns = 0;
+    for (size_t i = 0; i < klen && i < PFX_LEN && ns < 3; i++)
+        if (k[i] == '/')
+            slash[ns++] = (int)i + 1;
+    if (ns == 3)
+        return slash[2];
+    if (ns == 2)
+        return slash[1];
+    return klen < 2 ? (int)klen : 2;
+}
+
+/* Shared databases: remember which key prefixes the open batch wrote. */
+static void note(sq *s, const void *key, size_t klen)
+{
+    int n = log_prefix(key, klen);
+    for (int i = 0; i < s->npfx; i++)
+        if (s->pfx_len[i] == n && memcmp(s->pfx[i], key, (size_t)n) == 0)
+            return;
+    if (s->npfx == MAX_PFX) {
+        s->pfx_all = 1;
+        return;
+    }
+    memcpy(s->pfx[s->npfx], key, (size_t)n);
+    s->pfx_len[s->npfx++] = n;
+}
+
+static int sq_begin(void *user);
+static int sq_commit(void *user);
+static int sq_rollback(void *user);
+
+/* One write. On a shared database a write outside a batch is a batch of its
+ * own, so that its change-log row commits with it. */
+static int write_one(sq *s, sqlite3_stmt *st, const void *key, size_t klen, const void *val, size_t vlen,
+                     const char *what)
+{
+    int own = s->log && !s->in_batch, ret;
+    if (own && (ret = sq_begin(s)))
+        return ret;
+    if (s->log)
+        note(s, key, klen);
+    int rc = bind_blob(st, 1, key, klen);
+    if (rc == SQLITE_OK && val)
+        rc = bind_blob(st, 2, val, vlen);
+    ret = rc == SQLITE_OK ? step_done(s, st, what) : sq_fail(s, rc, what);
+    if (own) {
+        if (ret == ENG_OK)
+            ret = sq_commit(s);
+        if (ret) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "%s", eng_error_last()->message);
+            sq_rollback(s);
+            eng_error_set(ret, msg);
+        }
+    }
+    return ret;
+}
+
 static int sq_put(const void *key, size_t klen, const void *val, size_t vlen, void *user)
 {
-    sq *s = user;
-    int rc = bind_blob(s->put, 1, key, klen);
-    if (rc == SQLITE_OK)
-        rc = bind_blob(s->put, 2, val, vlen);
-    return rc == SQLITE_OK ? step_done(s, s->put, "put") : sq_fail(s, rc, "put");
+    return write_one(user, ((sq *)user)->put, key, klen, vlen ? val : "", vlen, "put");
 }
 
 static int sq_del(const void *key, size_t klen, void *user)
 {
-    sq *s = user;
-    int rc = bind_blob(s->del, 1, key, klen);
-    return rc == SQLITE_OK ? step_done(s, s->del, "delete") : sq_fail(s, rc, "delete");
+    return write_one(user, ((sq *)user)->del, key, klen, NULL, 0, "delete");
 }
 
 /* The smallest key above every key that starts with prefix: drop trailing
@@ -143,16 +214,98 @@ static int sq_erased(const void *const *keys, const size_t *lens, size_t n, void
     return exec(user, "VACUUM", "vacuum");
 }
 
-/* IMMEDIATE takes the write lock now: a batch never fails halfway on a lock upgrade. */
-static int sq_begin(void *user) { return exec(user, "BEGIN IMMEDIATE", "begin"); }
-static int sq_commit(void *user) { return exec(user, "COMMIT", "commit"); }
+/* IMMEDIATE takes the write lock now: a batch never fails halfway on a lock
+ * upgrade, and on a shared database no other handle commits while a batch is
+ * open, so the change poll right after begin has seen every commit before it
+ * and a batch can never write over a commit it did not see. */
+static int sq_begin(void *user)
+{
+    sq *s = user;
+    int rc = exec(s, "BEGIN IMMEDIATE", "begin");
+    s->in_batch = rc == ENG_OK;
+    s->npfx = s->pfx_all = 0;
+    return rc;
+}
+
+/* Shared databases: log the batch's key prefixes inside it, and now and then
+ * prune the log (recording how far, so a poller that was behind learns that
+ * anything may have changed). */
+static int log_changes(sq *s)
+{
+    if (!s->log || (!s->npfx && !s->pfx_all))
+        return ENG_OK;
+    int ret = ENG_OK;
+    for (int i = 0; i < (s->pfx_all ? 1 : s->npfx) && !ret; i++) {
+        int rc = sqlite3_bind_blob(s->log, 1, s->writer, 8, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = bind_blob(s->log, 2, s->pfx_all ? "" : (const void *)s->pfx[i], s->pfx_all ? 0 : (size_t)s->pfx_len[i]);
+        ret = rc == SQLITE_OK ? step_done(s, s->log, "commit") : sq_fail(s, rc, "commit");
+    }
+    if (!ret && ++s->commits % PRUNE_EVERY == 0)
+        ret = exec(s, s->prune, "commit");
+    return ret;
+}
+
+static int sq_commit(void *user)
+{
+    sq *s = user;
+    int rc = log_changes(s);
+    if (rc == ENG_OK && (rc = exec(s, "COMMIT", "commit")) == ENG_OK)
+        s->in_batch = 0;
+    return rc;
+}
 
 static int sq_rollback(void *user)
 {
     sq *s = user;
+    s->in_batch = 0;
     if (sqlite3_get_autocommit(s->db))
         return ENG_OK; /* SQLite already rolled back (after an I/O error, for instance) */
     return exec(s, "ROLLBACK", "rollback");
+}
+
+/* Storage contract v3 (shared databases): what other handles committed after
+ * *cursor, in commit order, as key prefixes; a log pruned past *cursor is
+ * reported as the empty key ("anything may have changed"). One statement
+ * reads the rows and the horizon, so a pruning between two reads cannot hide
+ * a commit. */
+static int sq_changes(uint64_t *cursor, eng_store_change_fn cb, void *cb_user, void *user)
+{
+    sq *s = user;
+    sqlite3_stmt *st = cb ? s->poll : s->end;
+    int rc = SQLITE_OK, ret = ENG_OK;
+    if (cb) {
+        rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)*cursor);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_blob(st, 2, s->writer, 8, SQLITE_STATIC);
+    }
+    uint64_t to = *cursor;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_int64 seq = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+        if (!cb) {
+            to = (uint64_t)seq;
+            continue;
+        }
+        if (seq < 0) { /* pruned past the cursor */
+            if ((ret = cb("", 0, cb_user)))
+                break;
+            continue;
+        }
+        if ((uint64_t)seq > to)
+            to = (uint64_t)seq;
+        if (!sqlite3_column_int(st, 2)) {
+            const void *k = sqlite3_column_blob(st, 1);
+            if ((ret = cb(k ? k : "", (size_t)sqlite3_column_bytes(st, 1), cb_user)))
+                break;
+        }
+    }
+    if (ret == ENG_OK && rc != SQLITE_DONE)
+        ret = sq_fail(s, rc, "changes");
+    sqlite3_reset(st);
+    if (ret == ENG_OK)
+        *cursor = to;
+    return ret;
 }
 
 static void sq_destroy(void *user)
@@ -163,6 +316,9 @@ static void sq_destroy(void *user)
     sqlite3_finalize(s->del);
     sqlite3_finalize(s->scan_from);
     sqlite3_finalize(s->scan_range);
+    sqlite3_finalize(s->log);
+    sqlite3_finalize(s->poll);
+    sqlite3_finalize(s->end);
     sqlite3_close(s->db);
     free(s);
 }
@@ -174,6 +330,52 @@ static int prepare(sq *s, const char *head, const char *table, const char *tail,
     snprintf(sql, sizeof sql, "%s\"%s\"%s", head, table, tail);
     int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
     return rc == SQLITE_OK ? ENG_OK : sq_fail(s, rc, "prepare");
+}
+
+/* STORE_SQLITE_SHARED: the change log "<table>_changes" (one row per commit
+ * and key prefix, seq in commit order) and "<table>_horizon" (up to which seq
+ * it was pruned), and this handle's writer id. */
+static int setup_shared(sq *s, const char *table)
+{
+    char sql[600];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS \"%s_changes\" (seq INTEGER PRIMARY KEY AUTOINCREMENT, writer BLOB NOT NULL, "
+             "k BLOB NOT NULL); CREATE TABLE IF NOT EXISTS \"%s_horizon\" (upto INTEGER NOT NULL); "
+             "INSERT INTO \"%s_horizon\" SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM \"%s_horizon\")",
+             table, table, table, table);
+    int ret = exec(s, "BEGIN IMMEDIATE", "create table");
+    if (!ret && (ret = exec(s, sql, "create table")) == ENG_OK)
+        ret = exec(s, "COMMIT", "create table");
+    else if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    snprintf(sql, sizeof sql, "INSERT INTO \"%s_changes\" (writer, k) VALUES (?1, ?2)", table);
+    if (!ret && (ret = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->log, NULL)) != SQLITE_OK)
+        ret = sq_fail(s, ret, "prepare");
+    snprintf(sql, sizeof sql,
+             "SELECT seq, k, writer = ?2 FROM \"%s_changes\" WHERE seq > ?1 "
+             "UNION ALL SELECT -1, x'', 0 FROM \"%s_horizon\" WHERE upto > ?1 ORDER BY 1",
+             table, table);
+    if (!ret && (ret = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->poll, NULL)) != SQLITE_OK)
+        ret = sq_fail(s, ret, "prepare");
+    snprintf(sql, sizeof sql,
+             "SELECT max(coalesce((SELECT max(seq) FROM \"%s_changes\"), 0), (SELECT max(upto) FROM \"%s_horizon\"))",
+             table, table);
+    if (!ret && (ret = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->end, NULL)) != SQLITE_OK)
+        ret = sq_fail(s, ret, "prepare");
+    snprintf(s->prune, sizeof s->prune,
+             "UPDATE \"%s_horizon\" SET upto = max(upto, coalesce((SELECT max(seq) FROM \"%s_changes\"), 0) - %d); "
+             "DELETE FROM \"%s_changes\" WHERE seq <= (SELECT upto FROM \"%s_horizon\")",
+             table, table, PRUNE_KEEP, table, table);
+    /* random bytes, told apart from every other handle's */
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(s->writer, 1, sizeof s->writer, f) : 0;
+    if (f)
+        fclose(f);
+    if (!ret && got != sizeof s->writer) {
+        eng_error_set(ENG_ESTORAGE, "sqlite open: cannot read /dev/urandom for a writer id");
+        ret = ENG_ESTORAGE;
+    }
+    return ret;
 }
 
 static int setup(sq *s, const char *path, const char *table, unsigned flags)
@@ -216,6 +418,8 @@ static int setup(sq *s, const char *path, const char *table, unsigned flags)
         ret = prepare(s, "SELECT k, v FROM ", table, " WHERE k >= ?1 ORDER BY k", &s->scan_from);
     if (!ret)
         ret = prepare(s, "SELECT k, v FROM ", table, " WHERE k >= ?1 AND k < ?2 ORDER BY k", &s->scan_range);
+    if (!ret && (flags & STORE_SQLITE_SHARED))
+        ret = setup_shared(s, table);
     return ret;
 }
 
@@ -224,6 +428,10 @@ int store_sqlite_open(const char *path, const char *table, unsigned flags, const
 {
     static const eng_store_methods methods = {
         ENG_STORE_METHODS_VERSION, sq_get, sq_put, sq_del, sq_scan, sq_begin, sq_commit, sq_rollback, sq_destroy, sq_erased, NULL,
+    };
+    static const eng_store_methods shared = {
+        ENG_STORE_METHODS_VERSION, sq_get, sq_put, sq_del, sq_scan, sq_begin, sq_commit, sq_rollback, sq_destroy, sq_erased,
+        sq_changes,
     };
     if (out)
         *out = NULL;
@@ -251,5 +459,6 @@ int store_sqlite_open(const char *path, const char *table, unsigned flags, const
         eng_error_set(rc, msg);
         return rc;
     }
-    return eng_store_new(&methods, s, alloc, out); /* calls sq_destroy itself on failure */
+    /* calls sq_destroy itself on failure */
+    return eng_store_new(flags & STORE_SQLITE_SHARED ? &shared : &methods, s, alloc, out);
 }

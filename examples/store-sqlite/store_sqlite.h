@@ -15,6 +15,13 @@
 /* Flag: synchronous=NORMAL instead of FULL. A process crash still loses no
  * commit; a power loss may lose the last ones (never corrupts). */
 #define STORE_SQLITE_NOSYNC 0x4u
+/* Flag: several engines share the database (several processes on one
+ * machine, or threads each with a handle). Every commit also logs its key
+ * prefixes in "<table>_changes" and the handle implements the storage
+ * contract's `changes` (v3), so each engine drops what it cached of another's
+ * writes and executions are shared through chunk leases. Every handle on the
+ * database must use it. Batches are BEGIN IMMEDIATE: one writer at a time. */
+#define STORE_SQLITE_SHARED 0x8u
 
 /* Open the database at @p path as a libengage store (the table is created if
  * missing). @p table: NULL for "engage_kv". @p alloc: for the store handle, or

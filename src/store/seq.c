@@ -46,20 +46,3 @@ int eng__seq_raise(eng_store *s, const char *kind, uint64_t id)
     eng__put64(b, id);
     return eng__rec_put(s, k, (size_t)kl, ENG__REC_SEQ_MARK, 1, b, 8);
 }
-
-int eng__seq_issue(eng_store *s, const char *kind, uint64_t floor, uint64_t *id)
-{
-    uint64_t mark;
-    int rc = eng__seq_mark(s, kind, &mark);
-    if (rc)
-        return rc;
-    uint64_t next = mark + 1;
-    if (floor > next)
-        next = floor;
-    if (next == 0)
-        return eng__err(ENG_ETOOBIG, kind, "ids of this kind are exhausted");
-    if ((rc = eng__seq_raise(s, kind, next)))
-        return rc;
-    *id = next;
-    return ENG_OK;
-}

@@ -1,6 +1,7 @@
 /* examples/store-sqlite through the conformance suite, then what is particular
  * to it: the rows are really in SQLite (read back by a connection of our own),
- * the database is in WAL mode, and bad files give clear errors. */
+ * the database is in WAL mode, bad files give clear errors, and with
+ * STORE_SQLITE_SHARED the change feed reports other handles' commits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,6 +34,12 @@ static void *sq_create(void *arg)
 static int sq_open(void *ctx, const eng_allocator *alloc, eng_store **out)
 {
     return store_sqlite_open(((loc *)ctx)->path, NULL, STORE_SQLITE_CREATE, alloc, out);
+}
+
+/* The same database shared by several engines: commits also log their key prefixes. */
+static int sq_open_shared(void *ctx, const eng_allocator *alloc, eng_store **out)
+{
+    return store_sqlite_open(((loc *)ctx)->path, NULL, STORE_SQLITE_CREATE | STORE_SQLITE_SHARED, alloc, out);
 }
 
 static void sq_destroy(void *ctx)
@@ -103,13 +110,95 @@ static void bad_files_give_clear_errors(void **state)
     assert_int_equal(store_sqlite_open(NULL, NULL, 0, NULL, &s), ENG_EINVAL);
 }
 
+/* ---- shared databases (storage contract v3, `changes`) ---- */
+
+typedef struct seen {
+    char keys[16][8];
+    int n;
+} seen;
+
+static int seen_cb(const void *key, size_t klen, void *u)
+{
+    seen *x = u;
+    assert_true(klen < 8 && x->n < 16);
+    memcpy(x->keys[x->n], key, klen);
+    x->keys[x->n++][klen] = 0;
+    return 0;
+}
+
+static seen poll_changes(eng_store *s, uint64_t *cursor)
+{
+    seen x = {.n = 0};
+    assert_int_equal(s->m.changes(cursor, seen_cb, &x, s->user), ENG_OK);
+    return x;
+}
+
+static eng_store *open_ok(loc *l, unsigned flags)
+{
+    eng_store *s = NULL;
+    int rc = store_sqlite_open(l->path, NULL, STORE_SQLITE_CREATE | flags, test_alloc_get(), &s);
+    if (rc)
+        fail_msg("store_sqlite_open: %s", eng_error_last()->message);
+    return s;
+}
+
+/* Another handle's commits are reported by key prefix, once, in commit order;
+ * a handle's own are not; a rolled-back batch is not; a pruned log says "anything". */
+static void changes_report_other_handles(void **state)
+{
+    loc *l = *state;
+    eng_store *a = open_ok(l, STORE_SQLITE_SHARED), *b = open_ok(l, STORE_SQLITE_SHARED);
+    assert_true(eng__kv_shared(a));
+    eng_store *plain = open_ok(l, 0);
+    assert_false(eng__kv_shared(plain)); /* without the flag: no change feed */
+    eng_store_free(plain);
+    uint64_t ca = 0, cb = 0;
+    assert_int_equal(a->m.changes(&ca, NULL, NULL, a->user), ENG_OK);
+    assert_int_equal(b->m.changes(&cb, NULL, NULL, b->user), ENG_OK);
+    assert_int_equal(eng__kv_begin(a), ENG_OK);
+    assert_int_equal(eng__kv_put(a, "a/1", 3, "x", 1), ENG_OK);
+    assert_int_equal(eng__kv_put(a, "a/2", 3, "x", 1), ENG_OK);
+    assert_int_equal(eng__kv_del(a, "d/9", 3), ENG_OK);
+    assert_int_equal(eng__kv_commit(a), ENG_OK);
+    assert_int_equal(eng__kv_put(a, "e/1", 3, "y", 1), ENG_OK); /* outside a batch: logged too */
+    assert_int_equal(eng__kv_begin(a), ENG_OK);
+    assert_int_equal(eng__kv_put(a, "m/1", 3, "z", 1), ENG_OK);
+    assert_int_equal(eng__kv_rollback(a), ENG_OK);
+    seen x = poll_changes(b, &cb);
+    assert_int_equal(x.n, 3);
+    assert_string_equal(x.keys[0], "a/");
+    assert_string_equal(x.keys[1], "d/");
+    assert_string_equal(x.keys[2], "e/");
+    assert_int_equal(poll_changes(b, &cb).n, 0); /* once */
+    assert_int_equal(poll_changes(a, &ca).n, 0); /* its own */
+    assert_int_equal(eng__kv_put(b, "r/1", 3, "w", 1), ENG_OK);
+    x = poll_changes(a, &ca);
+    assert_int_equal(x.n, 1);
+    assert_string_equal(x.keys[0], "r/");
+    /* pruned past a's cursor: the empty key */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(l->path, &db), SQLITE_OK);
+    char sql[200];
+    snprintf(sql, sizeof sql, "UPDATE engage_kv_horizon SET upto = %llu", (unsigned long long)ca + 5);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    x = poll_changes(a, &ca);
+    assert_int_equal(x.n, 1);
+    assert_string_equal(x.keys[0], "");
+    eng_store_free(a);
+    eng_store_free(b);
+}
+
 int main(void)
 {
     static const conf_backend b = {"sqlite", 1, sq_create, sq_open, sq_destroy, NULL};
+    static const conf_backend bs = {"sqlite-shared", 1, sq_create, sq_open_shared, sq_destroy, NULL};
     int failed = conf_run(&b);
+    failed += conf_run(&bs);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(rows_are_in_sqlite_in_wal_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_files_give_clear_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(changes_report_other_handles, setup, teardown),
     };
     failed += cmocka_run_group_tests_name("sqlite adapter", tests, NULL, NULL);
     return failed ? 1 : 0;

@@ -152,6 +152,9 @@ static inline int dx_send_batch(const eng_envelope *env, size_t n, int *status, 
 static int dx_no_unsubscribe_setup;
 /* Set by a test that wants the world on the built-in file store at this path (else the test store). */
 static const char *dx_file_path;
+/* Set by a test that wants the world on a store of its own (a database several
+ * engines share): opens a new handle on it each time an engine is opened. */
+static int (*dx_store_open)(eng_store **out);
 
 typedef struct dx {
     test_store *ts;   /* NULL on the file store */
@@ -193,7 +196,9 @@ static inline eng_engine *dx_engine(dx *f)
     eng_store *fs = NULL;
     if (f->path)
         assert_int_equal(eng_store_file_open(f->path, ENG_STORE_CREATE | ENG_STORE_NOSYNC, test_alloc_get(), &fs), ENG_OK);
-    cfg.store = f->path ? fs : test_store_handle(f->ts);
+    else if (dx_store_open)
+        assert_int_equal(dx_store_open(&fs), ENG_OK);
+    cfg.store = fs ? fs : test_store_handle(f->ts);
     cfg.transport = &f->tm;
     cfg.transport_user = &f->prov;
     cfg.clock_fn = dx_clock;
@@ -233,7 +238,7 @@ static inline void dx_world(dx *f, size_t n, unsigned batch_size, unsigned in_fl
     memset(f, 0, sizeof *f);
     f->n = n;
     f->path = dx_file_path;
-    f->ts = f->path ? NULL : test_store_new();
+    f->ts = f->path || dx_store_open ? NULL : test_store_new();
     dx_provider_init(&f->prov, n);
     f->tm = (eng_transport_methods){ENG_TRANSPORT_METHODS_VERSION, dx_send, NULL, v2 ? dx_send_batch : NULL,
                                     in_flight, batch_size};
