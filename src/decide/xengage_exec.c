@@ -191,19 +191,15 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     if ((rc = eng__xe_create(&e->mem, &cfg, &x->xe)) || (rc = assign_segments(ctx, x)) ||
         (rc = seed_history(e, org, ctx->version, x)))
         return rc;
-    /* The org's last finished model over the same channels: conversion given engagement and the
-     * control's organic rate carry over (decayed as at a new wave). Engagement comes from the full
-     * history above instead: a finished execution has not seen the misses of its last batches. */
+    /* The org's last finished model over the same channels: the control's organic rate carries over
+     * (decayed as at a new wave). Engagement and conversions come from the full history instead: a
+     * finished execution has not seen the responses that came after its last batch. */
     char ok[128];
     org_key(ok, sizeof ok, org, ctx->channels);
     eng__xe *prev = NULL;
     rc = eng__xe_load(&e->mem, e->store, ok, &prev);
     if (rc == ENG_OK && prev->cfg.k == cfg.k && prev->cfg.g == cfg.g) {
         double f = cfg.forget;
-        for (size_t i = 0; i < (size_t)cfg.g * cfg.k; i++) {
-            x->xe->cell[i].en = f * prev->cell[i].en;
-            x->xe->cell[i].ec = f * prev->cell[i].ec;
-        }
         for (unsigned j = 0; j < cfg.g; j++) {
             x->xe->seg[j].bn = f * prev->seg[j].bn;
             x->xe->seg[j].bc = f * prev->seg[j].bc;
@@ -212,6 +208,9 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     eng__xe_free(prev);
     if (rc == ENG_ENOTFOUND || rc == ENG_ECORRUPT)
         rc = ENG_OK;
+    /* Conversion given engagement: every earlier send's, its late responses included (xengage_hist.c). */
+    if (!rc)
+        rc = eng__xe_seed_conversions(e, org, ctx->version, ctx->now, x->idx, x->xe);
     if (!rc)
         eng__xe_refresh(x->xe);
     return rc;

@@ -85,6 +85,13 @@ void eng__xe_fit(const xe_abn *h, size_t stride, unsigned g, double seg_prior, d
 
 int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out);
 
+/* Conversion given engagement from the org's sends before @p before on the model's channels (@p idx: engine
+ * channel -> model channel, -1 none), with transactions up to @p now (xengage_hist.c): added to the cells'
+ * en/ec, over the organic rate carried in the model's segments. */
+struct eng_engine;
+int eng__xe_seed_conversions(struct eng_engine *e, const char *org, int64_t before, int64_t now, const int8_t *idx,
+                             eng__xe *xe);
+
 /* Storage keys of an execution's X-Engage records (xengage_exec.c writes, xengage_trace.c reads):
  * the starting checkpoint, the population statistics of each scheduler time it learned at, and per
  * chunk (named by its first customer) the scheduler time its decisions were made at. */

@@ -1,0 +1,202 @@
+/* X-Engage: conversion given engagement from the org's earlier campaigns.
+ *
+ * An execution learns conversions of its own sends only while it runs, so the
+ * engagements that resolve after its last batch (an ad's click two days
+ * later, an e-mail opened the next morning) never counted, and a slow
+ * channel's rate stayed at the prior for good. Here the next execution reads
+ * every earlier send of the org on the message's channels from the touch log:
+ * an engaged send (opened or clicked) converted when its customer has a
+ * transaction within XE_CONV_WINDOW after it; the organic rate of the same
+ * window comes from the delivered sends that were not engaged. What is added
+ * to a segment x channel cell is the incremental rate over that organic rate,
+ * re-expressed over the organic rate the execution will compare with (the
+ * control group's, carried from the org's last execution), so the windows'
+ * lengths do not matter.
+ *
+ * A campaign with no transaction in any of its sends' windows says nothing
+ * (the host did not feed sales for that period): it is left out, so history
+ * replayed without sales cannot teach "nobody ever buys". Older sends weigh
+ * less: the model's forget factor per XE_CONV_PERIOD of age. */
+#include "decide/xengage_impl.h"
+#include "decide/decide.h"
+#include "events/events_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XE_CONV_WINDOW (7 * ENG_DAY) /* a purchase this long after a send is its conversion */
+#define XE_CONV_PERIOD (7 * ENG_DAY) /* the age over which a send's weight is multiplied by forget */
+#define XE_MAX_CTX (1u << 22)
+
+typedef struct txn_idx {
+    eng__mem *mem;
+    uint32_t ncust;
+    uint32_t *off;  /* ncust + 1 */
+    eng_time *time; /* sorted per customer */
+    size_t n, cap;
+    uint32_t *cust; /* scratch: customer of time[j] before sorting */
+    int rc;
+} txn_idx;
+
+static int txn_collect(const eng__txn_cols *c, void *u)
+{
+    txn_idx *t = u;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->customer[i] >= t->ncust)
+            continue;
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? 2 * t->cap : 4096;
+            eng_time *a = eng__realloc(t->mem, t->time, cap * sizeof *a);
+            if (a)
+                t->time = a;
+            uint32_t *b = a ? eng__realloc(t->mem, t->cust, cap * sizeof *b) : NULL;
+            if (b)
+                t->cust = b;
+            if (!a || !b)
+                return t->rc = eng__nomem();
+            t->cap = cap;
+        }
+        t->time[t->n] = c->time[i];
+        t->cust[t->n++] = c->customer[i];
+    }
+    return 0;
+}
+
+static int cmp_time(const void *a, const void *b)
+{
+    eng_time x = *(const eng_time *)a, y = *(const eng_time *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Transactions per customer, sorted by time (counting sort by customer). */
+static int txn_index(txn_idx *t)
+{
+    t->off = eng__calloc(t->mem, (size_t)t->ncust + 1, sizeof *t->off);
+    eng_time *sorted = eng__malloc(t->mem, (t->n ? t->n : 1) * sizeof *sorted);
+    if (!t->off || !sorted) {
+        eng__free(t->mem, sorted);
+        return eng__nomem();
+    }
+    for (size_t j = 0; j < t->n; j++)
+        t->off[t->cust[j] + 1]++;
+    for (uint32_t c = 0; c < t->ncust; c++)
+        t->off[c + 1] += t->off[c];
+    for (size_t j = 0; j < t->n; j++)
+        sorted[t->off[t->cust[j]]++] = t->time[j];
+    for (uint32_t c = t->ncust; c > 0; c--) /* off[c] moved to the end of c - 1: shift back */
+        t->off[c] = t->off[c - 1];
+    t->off[0] = 0;
+    for (uint32_t c = 0; c < t->ncust; c++)
+        if (t->off[c + 1] - t->off[c] > 1)
+            qsort(sorted + t->off[c], t->off[c + 1] - t->off[c], sizeof *sorted, cmp_time);
+    eng__free(t->mem, t->time);
+    t->time = sorted;
+    return ENG_OK;
+}
+
+/* Does customer c have a transaction in [from, to]? */
+static int txn_in(const txn_idx *t, uint32_t c, eng_time from, eng_time to)
+{
+    uint32_t lo = t->off[c], hi = t->off[c + 1];
+    while (lo < hi) { /* first time >= from */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (t->time[mid] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < t->off[c + 1] && t->time[lo] <= to;
+}
+
+int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, eng_time now, const int8_t *idx,
+                             eng__xe *xe)
+{
+    uint16_t code;
+    if (eng__ev_org_code(e, org, &code) != ENG_OK)
+        return ENG_OK; /* no events yet */
+    eng__sends_view v;
+    int rc = eng__sends_view_get(e, &v);
+    if (rc)
+        return rc;
+    const unsigned K = xe->cfg.k, G = xe->cfg.g;
+    const uint32_t ncust = xe->cfg.customers;
+    eng_time first = before;
+    uint32_t maxctx = 0;
+    for (uint32_t s = 0; s < v.n; s++)
+        if (v.org[s] == code && v.sent_at[s] < before && v.channel[s] < ENG_CH_COUNT && idx[v.channel[s]] >= 0) {
+            first = v.sent_at[s] < first ? v.sent_at[s] : first;
+            maxctx = v.ctx[s] > maxctx ? v.ctx[s] : maxctx;
+        }
+    if (first >= before || maxctx >= XE_MAX_CTX)
+        return ENG_OK;
+    txn_idx t = {&e->mem, ncust, NULL, NULL, 0, 0, NULL, ENG_OK};
+    uint8_t *sold = eng__calloc(&e->mem, (size_t)maxctx + 1, 1);
+    double *acc = eng__calloc(&e->mem, (size_t)G * K * 2 + (size_t)G * 2, sizeof *acc);
+    rc = sold && acc ? ENG_OK : eng__nomem();
+    if (!rc)
+        rc = eng__txn_scan(e, org, first, now + 1, ENG__NO_CUSTOMER, NULL, txn_collect, &t);
+    rc = rc ? rc : t.rc;
+    if (!rc)
+        rc = txn_index(&t);
+    /* Pass 1: which campaigns (contexts) have sales in their windows at all. */
+    for (uint32_t s = 0; s < v.n && !rc; s++) {
+        if (v.org[s] != code || v.sent_at[s] >= before || v.channel[s] >= ENG_CH_COUNT || idx[v.channel[s]] < 0 ||
+            v.customer[s] >= ncust || sold[v.ctx[s]])
+            continue;
+        eng_time to = v.sent_at[s] + XE_CONV_WINDOW < now ? v.sent_at[s] + XE_CONV_WINDOW : now;
+        sold[v.ctx[s]] = (uint8_t)txn_in(&t, v.customer[s], v.sent_at[s], to);
+    }
+    /* Pass 2: per segment x channel, engaged sends and their conversions; per segment, the organic rate
+     * of delivered sends not engaged (weights decay with age). */
+    double *en = acc, *ec = acc + (size_t)G * K, *bn = acc + 2 * (size_t)G * K, *bc = bn + G;
+    double lf = xe->cfg.forget > 0 ? log(xe->cfg.forget) : -50;
+    for (uint32_t s = 0; s < v.n && !rc; s++) {
+        int ch = v.channel[s];
+        uint32_t c = v.customer[s];
+        if (v.org[s] != code || v.sent_at[s] >= before || ch >= ENG_CH_COUNT || idx[ch] < 0 || c >= ncust ||
+            !sold[v.ctx[s]])
+            continue;
+        int st = v.status[s];
+        int engaged = st == ENG_TOUCH_OPENED || st == ENG_TOUCH_CLICKED;
+        if (!engaged && eng__touch_rank(st) < eng__touch_rank(ENG_TOUCH_DELIVERED))
+            continue;
+        unsigned g = eng__xe_segment_of(xe, c);
+        double w = exp(lf * (double)(before - v.sent_at[s]) / (double)XE_CONV_PERIOD);
+        eng_time to = v.sent_at[s] + XE_CONV_WINDOW < now ? v.sent_at[s] + XE_CONV_WINDOW : now;
+        int conv = txn_in(&t, c, v.sent_at[s], to);
+        if (engaged) {
+            en[(size_t)g * K + (unsigned)idx[ch]] += w;
+            ec[(size_t)g * K + (unsigned)idx[ch]] += w * conv;
+        } else {
+            bn[g] += w;
+            bc[g] += w * conv;
+        }
+    }
+    if (!rc) {
+        double tbn = 0, tbc = 0;
+        for (unsigned g = 0; g < G; g++)
+            tbn += bn[g], tbc += bc[g];
+        double p0_all = (tbc + 0.5) / (tbn + 1);
+        for (unsigned g = 0; g < G; g++) {
+            double p0h = (bc[g] + 2 * p0_all) / (bn[g] + 2);
+            /* the organic rate the execution compares with: the control group's, when one is carried */
+            double p0r = xe->seg[g].bn > 0 ? (xe->seg[g].bc + 2 * p0_all) / (xe->seg[g].bn + 2) : p0h;
+            for (unsigned k = 0; k < K; k++) {
+                size_t i = (size_t)g * K + k;
+                if (en[i] <= 0)
+                    continue;
+                double r = ec[i] / en[i] - p0h + p0r;
+                r = r < 0 ? 0 : r > 1 ? 1 : r;
+                xe->cell[i].en += en[i];
+                xe->cell[i].ec += en[i] * r;
+            }
+        }
+    }
+    eng__free(&e->mem, t.off);
+    eng__free(&e->mem, t.time);
+    eng__free(&e->mem, t.cust);
+    eng__free(&e->mem, sold);
+    eng__free(&e->mem, acc);
+    return rc;
+}
