@@ -344,6 +344,35 @@ void eng__held_add(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, en
 /* Send the execution's due POC copies (claimed by the caller): intent, transport, outcome. */
 int eng__poc_work(eng__runctx *r, eng__xcache *xc, int shared, eng_time ttl);
 
+/* ---- recording worked batches under the lease (record.c) ---- */
+/* A worked batch: its execution and the chunk whose lease it is worked under. */
+typedef struct eng__dsp_at {
+    uint64_t msg;
+    uint32_t occ, chunk;
+    eng_time due; /* the execution's: finds its cache again */
+    int shared;   /* several engines: each batch checks the lease first */
+} eng__dsp_at;
+/* The writes of one batch, inside the storage batch. */
+typedef int (*eng__dsp_store_fn)(eng_engine *e, eng__xcache *xc, void *user);
+/* Intent, in one storage batch: the lease kept (extended by @p ttl, given back when 0) and
+ * @p store's writes. ENG__NOT_MINE when the lease passed to another engine (nothing written);
+ * on any failure after the batch began the cache is dropped. */
+int eng__dsp_record(eng_engine *e, const eng__dsp_at *at, eng_time ttl, eng__dsp_store_fn store, eng__xcache *xc,
+                    void *user);
+/* Outcome, after the call made without the lock. */
+typedef struct eng__dsp_outcome {
+    int (*settle)(eng__xcache *xc, void *user); /* the answers into the entries, before each try */
+    eng__dsp_store_fn store;
+    void (*done)(eng__xcache *xc, void *user); /* after the commit: the cache follows */
+    int touches;                                /* store writes "sent" touches: abandoned on failure */
+    void *user;
+} eng__dsp_outcome;
+/* Record the answers, the lease given back: found the cache again, retried on conflicts with
+ * other engines, a lost lease is not an error (the new owner records). */
+int eng__dsp_record_outcome(eng__runctx *r, const eng__dsp_at *at, const eng__dsp_outcome *o);
+/* ENG_EMISUSE when the engine was closed while a call had the lock let go; else @p rc. */
+int eng__dsp_closed(const eng_engine *e, int rc);
+
 /* Plan and render every chunk of a dry execution, counting instead of storing and sending. */
 int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out);
 

@@ -154,6 +154,49 @@ static int render(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *v
     return rc;
 }
 
+/* An execution's copies and the answers of one call, for the outcome's batch. */
+typedef struct copies {
+    lpoc *a;
+    uint32_t n;
+    const uint32_t *pick;
+    uint32_t np;
+    const int *status;
+    eng_time now;
+} copies;
+
+static int store(eng_engine *e, eng__xcache *xc, void *user)
+{
+    const copies *cp = user;
+    return poc_store(e, xc->msg, xc->occ, cp->a, cp->n);
+}
+
+static int settle(eng__xcache *xc, void *user)
+{
+    (void)xc;
+    const copies *cp = user;
+    for (uint32_t k = 0; k < cp->np; k++) {
+        lpoc *c = &cp->a[cp->pick[k]];
+        int st = cp->status[k];
+        if (st == ENG_SEND_ACCEPTED)
+            c->state = ENG_LEDGER_ACCEPTED;
+        else if (st == ENG_SEND_REJECTED)
+            c->state = ENG_LEDGER_REJECTED;
+        else if (c->attempts >= ENG_SEND_MAX_ATTEMPTS)
+            c->state = ENG_LEDGER_EXPIRED;
+        else {
+            c->state = st == ENG_SEND_RETRY ? ENG_LEDGER_RETRY : ENG_LEDGER_UNKNOWN;
+            c->next_at = cp->now + eng__backoff(c->attempts);
+        }
+    }
+    return ENG_OK;
+}
+
+static void cached(eng__xcache *xc, void *user)
+{
+    const copies *cp = user;
+    cache_from(xc, cp->a, cp->n);
+}
+
 int eng__poc_work(eng__runctx *r, eng__xcache *xc, int shared, eng_time ttl)
 {
     eng_engine *e = r->e;
@@ -207,18 +250,10 @@ int eng__poc_work(eng__runctx *r, eng__xcache *xc, int shared, eng_time ttl)
         }
     }
     /* Intent: the attempts are stored before the call. */
-    int lost = 0;
-    if (!rc && (rc = eng__kv_begin_inside(e->store)) == ENG_OK) {
-        if (shared && (rc = eng__lease_keep(e, msg, occ, ENG__POC_CHUNK, np ? ttl : 0)) == ENG__LEASE_LOST)
-            lost = 1, rc = ENG_EBUSY;
-        if (!rc)
-            rc = poc_store(e, msg, occ, a, n);
-        rc = eng__dsp_commit(e, rc); /* on failure the cache is dropped: xc is gone */
-        if (lost) {
-            eng_error_clear();
-            rc = ENG__NOT_MINE;
-        }
-    }
+    copies cp = {a, n, pick, np, status, r->now};
+    eng__dsp_at at = {msg, occ, ENG__POC_CHUNK, xdue, shared};
+    if (!rc)
+        rc = eng__dsp_record(e, &at, np ? ttl : 0, store, xc, &cp); /* on failure xc is gone */
     if (!rc)
         cache_from(xc, a, n);
     if (!rc && np) {
@@ -261,49 +296,8 @@ int eng__poc_work(eng__runctx *r, eng__xcache *xc, int shared, eng_time ttl)
             r->rep->sent += np;
         }
         eng__free(mem, to);
-        /* An engine closed during the call still records the answers (a few tries), as work.c does. */
-        for (unsigned attempt = 0; !rc && (!e->closed || attempt < 3); attempt++) {
-            if (shared)
-                eng__engine_sync_keep(e, 1u << ENG__SLOT_DISPATCH);
-            if ((rc = eng__xcache_get(e, r->actor, msg, occ, xdue, &xc)) != ENG_OK)
-                break;
-            for (uint32_t k = 0; k < np; k++) {
-                lpoc *c = &a[pick[k]];
-                int st = status[k];
-                if (st == ENG_SEND_ACCEPTED)
-                    c->state = ENG_LEDGER_ACCEPTED;
-                else if (st == ENG_SEND_REJECTED)
-                    c->state = ENG_LEDGER_REJECTED;
-                else if (c->attempts >= ENG_SEND_MAX_ATTEMPTS)
-                    c->state = ENG_LEDGER_EXPIRED;
-                else {
-                    c->state = st == ENG_SEND_RETRY ? ENG_LEDGER_RETRY : ENG_LEDGER_UNKNOWN;
-                    c->next_at = r->now + eng__backoff(c->attempts);
-                }
-            }
-            lost = 0;
-            if ((rc = eng__kv_begin_inside(e->store)) == ENG_OK) {
-                if (shared && (rc = eng__lease_keep(e, msg, occ, ENG__POC_CHUNK, 0)) == ENG__LEASE_LOST)
-                    lost = 1, rc = ENG_EBUSY;
-                if (!rc)
-                    rc = poc_store(e, msg, occ, a, n);
-                rc = eng__dsp_commit(e, rc);
-            }
-            if (lost) {
-                eng_error_clear();
-                rc = ENG_OK;
-                break;
-            }
-            if (rc == ENG_EBUSY && shared && attempt < ENG__DSP_RETRIES) {
-                eng__conflict_pause(e, attempt);
-                continue;
-            }
-            if (!rc)
-                cache_from(xc, a, n);
-            break;
-        }
-        if (e->closed)
-            rc = eng__err(ENG_EMISUSE, "engine", "the engine was closed during the run");
+        eng__dsp_outcome o = {settle, store, cached, 0, &cp};
+        rc = rc ? eng__dsp_closed(e, rc) : eng__dsp_record_outcome(r, &at, &o);
     }
     eng__wr_free(&w);
     eng__free(mem, a);

@@ -89,6 +89,45 @@ static void settle(eng__lpts *a, int st, eng_time now, int64_t each, eng__xrec *
     }
 }
 
+/* The answers of one call, for the outcome's batch. */
+typedef struct answers {
+    eng__chunk *c;
+    const uint32_t *due;
+    const int *status;
+    uint32_t n;
+    eng_time now;
+    int64_t each;
+    eng__xrec d;
+} answers;
+
+static int store_intent(eng_engine *e, eng__xcache *xc, void *user)
+{
+    eng__chunk *c = user;
+    return eng__chunk_store(e, xc->msg, xc->occ, c);
+}
+
+static int settle_all(eng__xcache *xc, void *user)
+{
+    (void)xc;
+    answers *an = user;
+    memset(&an->d, 0, sizeof an->d);
+    for (uint32_t k = 0; k < an->n; k++)
+        settle(&an->c->pts[an->due[k]], an->status[k], an->now, an->each, &an->d);
+    return ENG_OK;
+}
+
+static int store_outcome(eng_engine *e, eng__xcache *xc, void *user)
+{
+    answers *an = user;
+    int rc = eng__chunk_store(e, xc->msg, xc->occ, an->c);
+    return rc ? rc : eng__exec_bump(e, xc, &an->d);
+}
+
+static void cached(eng__xcache *xc, void *user)
+{
+    eng__chunk_state(xc, ((answers *)user)->c);
+}
+
 int eng__points_work(eng__runctx *r, eng__xcache *xc, eng__chunk *c, int shared, eng_time ttl)
 {
     eng_engine *e = r->e;
@@ -126,18 +165,9 @@ int eng__points_work(eng__runctx *r, eng__xcache *xc, eng__chunk *c, int shared,
     eng_time xdue = xc->rec.due;
     int64_t each = inc->points;
     /* Intent: the attempts are stored before the call. */
-    int lost = 0;
-    if (!rc && (rc = eng__kv_begin_inside(e->store)) == ENG_OK) {
-        if (shared && (rc = eng__lease_keep(e, msg, occ, c->index, ttl)) == ENG__LEASE_LOST)
-            lost = 1, rc = ENG_EBUSY;
-        if (!rc)
-            rc = eng__chunk_store(e, msg, occ, c);
-        rc = eng__dsp_commit(e, rc); /* on failure the cache is dropped: xc is gone */
-        if (lost) {
-            eng_error_clear();
-            rc = ENG__NOT_MINE;
-        }
-    }
+    eng__dsp_at at = {msg, occ, c->index, xdue, shared};
+    if (!rc)
+        rc = eng__dsp_record(e, &at, ttl, store_intent, xc, c); /* on failure xc is gone */
     if (!rc) {
         eng__chunk_state(xc, c);
         for (uint32_t k = 0; k < n; k++) {
@@ -157,42 +187,10 @@ int eng__points_work(eng__runctx *r, eng__xcache *xc, eng__chunk *c, int shared,
             for (uint32_t k = 0; k < n; k++)
                 status[k] = -1;
         pthread_mutex_lock(&e->lock);
-        /* An engine closed during the call still records the answers (a few tries), as work.c does. */
-        for (unsigned attempt = 0; n && (!e->closed || attempt < 3); attempt++) {
-            if (shared)
-                eng__engine_sync_keep(e, 1u << ENG__SLOT_DISPATCH);
-            if ((rc = eng__xcache_get(e, r->actor, msg, occ, xdue, &xc)) != ENG_OK)
-                break;
-            eng__xrec d;
-            memset(&d, 0, sizeof d);
-            for (uint32_t k = 0; k < n; k++)
-                settle(&c->pts[due[k]], status[k], r->now, each, &d);
-            /* Outcome: the ledger entries and the execution's counters in one batch. */
-            lost = 0;
-            if ((rc = eng__kv_begin_inside(e->store)) == ENG_OK) {
-                if (shared && (rc = eng__lease_keep(e, msg, occ, c->index, 0)) == ENG__LEASE_LOST)
-                    lost = 1, rc = ENG_EBUSY; /* the new owner asks again (same keys) and records */
-                if (!rc)
-                    rc = eng__chunk_store(e, msg, occ, c);
-                if (!rc)
-                    rc = eng__exec_bump(e, xc, &d);
-                rc = eng__dsp_commit(e, rc);
-            }
-            if (lost) {
-                eng_error_clear();
-                rc = ENG_OK;
-                break;
-            }
-            if (rc == ENG_EBUSY && shared && attempt < ENG__DSP_RETRIES) {
-                eng__conflict_pause(e, attempt);
-                continue;
-            }
-            if (!rc)
-                eng__chunk_state(xc, c);
-            break;
-        }
-        if (e->closed)
-            rc = eng__err(ENG_EMISUSE, "engine", "the engine was closed during the run");
+        /* Outcome: the ledger entries and the execution's counters in one batch. */
+        answers an = {c, due, status, n, r->now, each, {0}};
+        eng__dsp_outcome o = {settle_all, store_outcome, cached, 0, &an};
+        rc = n ? eng__dsp_record_outcome(r, &at, &o) : eng__dsp_closed(e, ENG_OK);
     }
     eng__free(mem, due);
     eng__free(mem, aw);

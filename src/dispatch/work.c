@@ -586,6 +586,129 @@ static void lease_release(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t ch
         eng_error_clear();
 }
 
+/* A chunk's batch of sends, from its intent to its outcome. */
+typedef struct batch {
+    eng__runctx *r;
+    eng__chunk *c;
+    const pend *p;
+    size_t np;
+    const eng_envelope *env;
+    const int *status;
+    eng__xrec *d; /* the chunk's counters */
+    int idle;     /* intent: nothing to store, the lease is only given back */
+    uint64_t nretry, nunknown;
+} batch;
+
+static int store_intent(eng_engine *e, eng__xcache *xc, void *user)
+{
+    const batch *b = user;
+    if (b->idle)
+        return ENG_OK;
+    int rc = eng__chunk_store(e, xc->msg, xc->occ, b->c);
+    return rc ? rc : eng__exec_bump(e, xc, b->d);
+}
+
+static int settle_answers(eng__xcache *xc, void *user)
+{
+    batch *b = user;
+    eng__xrec *d = b->d;
+    eng__chunk *c = b->c;
+    eng_time now = b->r->now;
+    memset(d, 0, sizeof *d);
+    b->nretry = b->nunknown = 0;
+    int64_t charge = 0;
+    int points = eng__msg_points(&xc->x.m.spec);
+    int rc = ENG_OK;
+    for (size_t i = 0; i < b->np && !rc; i++) {
+        eng__lsend *s = &c->send[b->p[i].send];
+        int st = b->status[i];
+        if (st == ENG_SEND_ACCEPTED) {
+            s->state = ENG_LEDGER_ACCEPTED;
+            charge += b->p[i].cost;
+            d->accepted++;
+            int added = 0; /* the award is due with the first accepted send, in this same batch */
+            if (points && (rc = eng__points_add(c, s->cust, &added)) == ENG_OK)
+                d->pts_planned += (uint64_t)added;
+        } else if (st == ENG_SEND_REJECTED) {
+            s->state = ENG_LEDGER_REJECTED;
+            d->rejected++;
+        } else {
+            if (st == ENG_SEND_RETRY)
+                b->nretry++;
+            else
+                b->nunknown++;
+            if (s->attempts >= ENG_SEND_MAX_ATTEMPTS) {
+                s->state = ENG_LEDGER_EXPIRED;
+                d->expired++;
+            } else {
+                s->state = st == ENG_SEND_RETRY ? ENG_LEDGER_RETRY : ENG_LEDGER_UNKNOWN;
+                s->next_at = now + eng__backoff(s->attempts);
+            }
+        }
+    }
+    d->credits = charge;
+    return rc; /* out of memory for an award: nothing recorded; the sends go again with their keys */
+}
+
+static int store_outcome(eng_engine *e, eng__xcache *xc, void *user)
+{
+    const batch *b = user;
+    const eng__xrec *d = b->d;
+    const eng__chunk *c = b->c;
+    int rc = eng__chunk_store(e, xc->msg, xc->occ, c);
+    if (!rc)
+        rc = eng__exec_bump(e, xc, d);
+    if (!rc)
+        rc = eng__dsp_charge(e, xc->x.o.id, d->credits);
+    if (!rc && xc->x.m.spec.strategy == ENG_STRATEGY_XENGAGE)
+        rc = eng__xengage_consume(e, xc->x.o.id, xc->msg, (int64_t)d->accepted * xc->x.o.settings.xengage_cost);
+    eng__dsp_sent *rows = NULL;
+    size_t nr = 0;
+    if (!rc && d->accepted && !(rows = eng__calloc(&e->mem, d->accepted, sizeof *rows)))
+        rc = eng__nomem();
+    for (size_t i = 0; i < b->np && !rc; i++) {
+        const eng__lsend *s = &c->send[b->p[i].send];
+        if (s->state == ENG_LEDGER_ACCEPTED)
+            rows[nr++] = (eng__dsp_sent){b->env[i].idempotency_key, c->cust[s->cust].id, s->ch};
+    }
+    if (!rc)
+        rc = eng__dsp_touch_sent(e, xc->x.o.id, xc->x.c.id, xc->msg, xc->rec.version, xc->occ, rows, nr, b->r->now);
+    eng__free(&e->mem, rows);
+    return rc;
+}
+
+static void after_outcome(eng__xcache *xc, void *user)
+{
+    const batch *b = user;
+    eng__runctx *r = b->r;
+    const eng__chunk *c = b->c;
+    r->rep->retry += b->nretry;
+    r->rep->unknown += b->nunknown;
+    eng__chunk_state(xc, c);
+    r->rep->accepted += b->d->accepted;
+    r->rep->rejected += b->d->rejected;
+    r->rep->expired += b->d->expired;
+    if (!xc->strat->update)
+        return;
+    eng__devent ev[64];
+    size_t ne = 0;
+    for (size_t i = 0; i < b->np; i++) {
+        const eng__lsend *s = &c->send[b->p[i].send];
+        int kind = s->state == ENG_LEDGER_ACCEPTED   ? ENG__DEV_ACCEPTED
+                   : s->state == ENG_LEDGER_REJECTED ? ENG__DEV_REJECTED
+                   : s->state == ENG_LEDGER_EXPIRED  ? ENG__DEV_FAILED
+                                                     : -1;
+        if (kind >= 0)
+            ev[ne++] = (eng__devent){c->cust[s->cust].id, s->ch, (uint8_t)kind, r->now};
+        if (ne == 64 || (i + 1 == b->np && ne)) {
+            if (xc->strat->update(xc->strat_state, &xc->dctx, ev, ne))
+                eng__log(r->e, ENG_LOG_WARN, "strategy %s: update failed: %s", xc->strat->name,
+                         eng_error_last()->message);
+            ne = 0;
+        }
+    }
+}
+
 static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
 {
     eng_engine *e = r->e;
@@ -681,23 +804,13 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     for (size_t i = 0; i < np && !rc; i++)
         c.send[p[i].send].attempts++;
     /* Intent: the decisions and the attempts are stored before any call. */
-    int lost = 0;
+    batch b = {r, &c, p, np, NULL, NULL, &d, 0, 0, 0};
     /* another engine finished this chunk since this engine's cache was built: only give the lease back */
-    int idle = shared && !fresh && np == 0 && d.skipped == 0 && later == 0;
-    if (!rc && (rc = eng__kv_begin_inside(e->store)) == ENG_OK) {
-        if (shared && (rc = eng__lease_keep(e, xc->msg, xc->occ, idx, np ? ttl : 0)) == ENG__LEASE_LOST)
-            lost = 1, rc = ENG_EBUSY;
-        if (!rc && !idle)
-            rc = eng__chunk_store(e, xc->msg, xc->occ, &c);
-        if (!rc && !idle)
-            rc = eng__exec_bump(e, xc, &d);
-        rc = eng__dsp_commit(e, rc);
-        if (rc)
+    b.idle = shared && !fresh && np == 0 && d.skipped == 0 && later == 0;
+    eng__dsp_at at = {xc->msg, xc->occ, idx, xc->rec.due, shared};
+    if (!rc) {
+        if ((rc = eng__dsp_record(e, &at, np ? ttl : 0, store_intent, xc, &b)))
             xc = NULL; /* the cache was dropped */
-        if (lost) { /* nothing was sent: the chunk is the other engine's now */
-            eng_error_clear();
-            rc = NOT_MINE;
-        }
     } else if (rc == BLOCKED && shared) {
         lease_release(e, xc->msg, xc->occ, idx);
     }
@@ -721,9 +834,6 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
                                     a + p[i].subj, a + p[i].body, p[i].body_len, xc->x.c.id, xc->msg, xc->occ,
                                     c.cust[s->cust].id, s->attempts, p[i].segments};
         }
-        uint64_t msg = xc->msg;
-        uint32_t occ = xc->occ;
-        eng_time due = xc->rec.due;
         adpart parts[ENG_CH_COUNT];
         size_t nparts = 0, nplain = np;
         const char **hashes = NULL;
@@ -742,119 +852,11 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         eng__free(&e->mem, hashes);
         r->rep->batches++;
         r->rep->sent += np;
-        for (unsigned attempt = 0; !e->closed || attempt < 3; attempt++) {
-            /* Several engines: a conflict with another's commit retries the
-             * outcome (the sends are made: it must be recorded), with caches
-             * other engines made stale dropped first. An engine closed during
-             * the provider call still records what the provider answered (a
-             * few tries): otherwise the chunk stays leased to an engine that
-             * is gone until the lease expires, and is sent again. */
-            if (shared)
-                eng__engine_sync_keep(e, 1u << ENG__SLOT_DISPATCH);
-            if ((rc = eng__xcache_get(e, r->actor, msg, occ, due, &xc)) != ENG_OK)
-                break;
-            memset(&d, 0, sizeof d);
-            int64_t charge = 0;
-            uint64_t nretry = 0, nunknown = 0;
-            int points = eng__msg_points(&xc->x.m.spec);
-            for (size_t i = 0; i < np && !rc; i++) {
-                eng__lsend *s = &c.send[p[i].send];
-                int st = status[i];
-                if (st == ENG_SEND_ACCEPTED) {
-                    s->state = ENG_LEDGER_ACCEPTED;
-                    charge += p[i].cost;
-                    d.accepted++;
-                    int added = 0; /* the award is due with the first accepted send, in this same batch */
-                    if (points && (rc = eng__points_add(&c, s->cust, &added)) == ENG_OK)
-                        d.pts_planned += (uint64_t)added;
-                } else if (st == ENG_SEND_REJECTED) {
-                    s->state = ENG_LEDGER_REJECTED;
-                    d.rejected++;
-                } else {
-                    if (st == ENG_SEND_RETRY)
-                        nretry++;
-                    else
-                        nunknown++;
-                    if (s->attempts >= ENG_SEND_MAX_ATTEMPTS) {
-                        s->state = ENG_LEDGER_EXPIRED;
-                        d.expired++;
-                    } else {
-                        s->state = st == ENG_SEND_RETRY ? ENG_LEDGER_RETRY : ENG_LEDGER_UNKNOWN;
-                        s->next_at = r->now + eng__backoff(s->attempts);
-                    }
-                }
-            }
-            d.credits = charge;
-            /* Outcome: ledger, counters, credits and touches in one batch. */
-            lost = 0;
-            if (rc) /* out of memory for an award: nothing recorded; the sends go again with their keys */
-                break;
-            if ((rc = eng__kv_begin_inside(e->store)) == ENG_OK) {
-                if (shared && (rc = eng__lease_keep(e, msg, occ, idx, 0)) == ENG__LEASE_LOST)
-                    lost = 1, rc = ENG_EBUSY; /* the new owner sends again (same keys) and records */
-                if (!rc)
-                    rc = eng__chunk_store(e, msg, occ, &c);
-                if (!rc)
-                    rc = eng__exec_bump(e, xc, &d);
-                if (!rc)
-                    rc = eng__dsp_charge(e, xc->x.o.id, charge);
-                if (!rc && xc->x.m.spec.strategy == ENG_STRATEGY_XENGAGE)
-                    rc = eng__xengage_consume(e, xc->x.o.id, msg, (int64_t)d.accepted * xc->x.o.settings.xengage_cost);
-                eng__dsp_sent *rows = NULL;
-                size_t nr = 0;
-                if (!rc && d.accepted && !(rows = eng__calloc(&e->mem, d.accepted, sizeof *rows)))
-                    rc = eng__nomem();
-                for (size_t i = 0; i < np && !rc; i++) {
-                    const eng__lsend *s = &c.send[p[i].send];
-                    if (s->state == ENG_LEDGER_ACCEPTED)
-                        rows[nr++] = (eng__dsp_sent){env[i].idempotency_key, c.cust[s->cust].id, s->ch};
-                }
-                if (!rc)
-                    rc = eng__dsp_touch_sent(e, xc->x.o.id, xc->x.c.id, msg, xc->rec.version, occ, rows, nr, r->now);
-                eng__free(&e->mem, rows);
-                if ((rc = eng__dsp_commit(e, rc)))
-                    eng__dsp_touch_abandon(e); /* the batch carried events writes */
-            }
-            if (lost) {
-                eng_error_clear();
-                rc = ENG_OK;
-                break;
-            }
-            if (rc == ENG_EBUSY && shared && attempt < RETRIES) {
-                eng__conflict_pause(e, attempt);
-                continue;
-            }
-            if (!rc) {
-                r->rep->retry += nretry;
-                r->rep->unknown += nunknown;
-                eng__chunk_state(xc, &c);
-                r->rep->accepted += d.accepted;
-                r->rep->rejected += d.rejected;
-                r->rep->expired += d.expired;
-                if (xc->strat->update) {
-                    eng__devent ev[64];
-                    size_t ne = 0;
-                    for (size_t i = 0; i < np; i++) {
-                        const eng__lsend *s = &c.send[p[i].send];
-                        int kind = s->state == ENG_LEDGER_ACCEPTED   ? ENG__DEV_ACCEPTED
-                                   : s->state == ENG_LEDGER_REJECTED ? ENG__DEV_REJECTED
-                                   : s->state == ENG_LEDGER_EXPIRED  ? ENG__DEV_FAILED
-                                                                     : -1;
-                        if (kind >= 0)
-                            ev[ne++] = (eng__devent){c.cust[s->cust].id, s->ch, (uint8_t)kind, r->now};
-                        if (ne == 64 || (i + 1 == np && ne)) {
-                            if (xc->strat->update(xc->strat_state, &xc->dctx, ev, ne))
-                                eng__log(e, ENG_LOG_WARN, "strategy %s: update failed: %s", xc->strat->name,
-                                         eng_error_last()->message);
-                            ne = 0;
-                        }
-                    }
-                }
-            }
-            break;
-        }
-        if (e->closed)
-            rc = eng__err(ENG_EMISUSE, "engine", "the engine was closed during the run");
+        /* Outcome: ledger, counters, credits and touches in one batch. */
+        b.env = env;
+        b.status = status;
+        eng__dsp_outcome o = {settle_answers, store_outcome, after_outcome, 1, &b};
+        rc = eng__dsp_record_outcome(r, &at, &o);
     }
 done:
     if (!rc)
