@@ -17,21 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * copies of it (building it per engine was most of the time). */
 static test_store *seed;
 
-static eng_engine *open_on(test_store *ts)
-{
-    eng_config cfg;
-    eng_config_init(&cfg, ENG_CONFIG_VERSION);
-    cfg.store = test_store_handle(ts);
-    eng_engine *e = NULL;
-    CHECK(eng_open(&cfg, &e) == ENG_OK);
-    return e;
-}
-
 static void build_seed(void)
 {
     seed = test_store_new();
     CHECK(seed != NULL);
-    eng_engine *e = open_on(seed);
+    eng_engine *e;
+    CHECK(test_store_open(seed, NULL, &e) == ENG_OK);
     CHECK(eng_org_create(e, "t", NULL, TA, NULL) == ENG_OK);
     static const char *const names[] = {"tier", "n", "amt", "d", "b"};
     static const int types[] = {ENG_COL_STRING, ENG_COL_INT64, ENG_COL_DECIMAL, ENG_COL_DATE, ENG_COL_BOOL};
@@ -50,7 +41,9 @@ static eng_engine *fresh(test_store **ts)
         build_seed();
     *ts = test_store_clone(seed);
     CHECK(*ts != NULL);
-    return open_on(*ts);
+    eng_engine *e;
+    CHECK(test_store_open(*ts, NULL, &e) == ENG_OK);
+    return e;
 }
 
 static uint64_t count(eng_engine *e)

@@ -223,6 +223,17 @@ eng_store *test_store_handle(test_store *ts)
     return s;
 }
 
+int test_store_open(test_store *ts, const eng_allocator *alloc, eng_engine **out)
+{
+    *out = NULL;
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = alloc;
+    if (!(cfg.store = test_store_handle(ts)))
+        return ENG_ENOMEM;
+    return eng_open(&cfg, out);
+}
+
 void test_store_fail(test_store *ts, unsigned mask, uint64_t nth, int persistent, int mode)
 {
     ts->fail_mask = mask;

@@ -33,6 +33,9 @@ void test_store_free(test_store *ts);
 test_store *test_store_clone(test_store *ts);
 /* A new handle over the same data (uses the counting allocator). */
 eng_store *test_store_handle(test_store *ts);
+/* eng_open on a new handle over @p ts with @p alloc (NULL: the library's default) and
+ * otherwise the default configuration; ENG_ENOMEM when the handle cannot be made. */
+int test_store_open(test_store *ts, const eng_allocator *alloc, eng_engine **out);
 /* Fail the n-th call (from now) among the verbs in @p mask; persistent: and all later ones. */
 void test_store_fail(test_store *ts, unsigned mask, uint64_t nth, int persistent, int mode);
 void test_store_nofail(test_store *ts);

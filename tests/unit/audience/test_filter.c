@@ -190,14 +190,8 @@ static test_store *oom_ts;
 static int oom_filter(void *arg)
 {
     (void)arg;
-    eng_config cfg;
-    eng_config_init(&cfg, ENG_CONFIG_VERSION);
-    cfg.allocator = test_alloc_get();
-    cfg.store = test_store_handle(oom_ts);
-    if (!cfg.store)
-        return ENG_ENOMEM;
     eng_engine *e;
-    int rc = eng_open(&cfg, &e);
+    int rc = test_store_open(oom_ts, test_alloc_get(), &e);
     if (rc)
         return rc;
     if ((rc = test_org(e))) {

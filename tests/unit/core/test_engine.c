@@ -195,12 +195,8 @@ static void info_and_stored_metadata(void **s)
     eng_close(e);
 
     /* A failing store fails the open; nothing leaks, nothing is counted. */
-    eng_config cfg;
-    eng_config_init(&cfg, ENG_CONFIG_VERSION);
-    cfg.allocator = test_alloc_get();
-    cfg.store = test_store_handle(ts);
     test_store_fail(ts, TV_PUT, 1, 0, TF_ERROR);
-    assert_int_equal(eng_open(&cfg, &e), ENG_ESTORAGE);
+    assert_int_equal(test_store_open(ts, test_alloc_get(), &e), ENG_ESTORAGE);
     assert_null(e);
     test_store_nofail(ts);
 
@@ -220,16 +216,14 @@ static void info_and_stored_metadata(void **s)
     assert_int_equal(test_store_raw_put(ts, "e/meta", v.data, v.len), ENG_OK);
     eng__val_free(tmp, &v);
     eng_store_free(tmp);
-    cfg.store = test_store_handle(ts);
-    assert_int_equal(eng_open(&cfg, &e), ENG_EVERSION);
+    assert_int_equal(test_store_open(ts, test_alloc_get(), &e), ENG_EVERSION);
     assert_string_equal(eng_error_last()->detail, "e/meta");
 
     /* A damaged record names its key. */
     newer[len - 1] ^= 0xff;
     assert_int_equal(test_store_raw_put(ts, "e/meta", newer, len), ENG_OK);
     free(newer);
-    cfg.store = test_store_handle(ts);
-    assert_int_equal(eng_open(&cfg, &e), ENG_ECORRUPT);
+    assert_int_equal(test_store_open(ts, test_alloc_get(), &e), ENG_ECORRUPT);
     assert_non_null(strstr(eng_error_last()->message, "e/meta"));
     test_store_free(ts);
 }
