@@ -85,7 +85,7 @@ static void fmt_or_dash(char *buf, double v, int prec)
         snprintf(buf, 32, "%.*f", prec, v);
 }
 
-#define TA "t-admin" /* the admin of org "t": customers belong to an org */
+#define TA BENCH_TA
 
 static void run_size(const char *label, size_t n, int have_sqlite, int have_duck, const char *tmpdir)
 {
@@ -97,17 +97,9 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
         die("generate", ENG_ENOMEM);
 
     eng_engine *e;
-    eng_config cfg;
-    eng_config_init(&cfg, ENG_CONFIG_VERSION);
-    int rc = eng_open(&cfg, &e);
-    if (rc || (rc = eng_org_create(e, "t", NULL, TA, NULL)))
+    int rc = bench_gen_engine(NULL, &e);
+    if (rc)
         die("open", rc);
-    if ((rc = eng_customers_add_column(e, TA, "city", ENG_COL_STRING)) ||
-        (rc = eng_customers_add_column(e, TA, "tier", ENG_COL_STRING)) ||
-        (rc = eng_customers_add_column(e, TA, "age", ENG_COL_INT64)) ||
-        (rc = eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL)) ||
-        (rc = eng_customers_add_column(e, TA, "last_purchase", ENG_COL_DATE)))
-        die("columns", rc);
 
     /* The customers (W3 times this import: bench_w3.c). */
     eng_import_report rep = ENG_IMPORT_REPORT_INIT;

@@ -1,9 +1,12 @@
 /* Deterministic customer CSV for the audience benchmarks (see bench_gen.h). */
+#define _DEFAULT_SOURCE
 #include "bench_gen.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* gcc with -fsanitize=undefined reports sprintf into checked buffers as a
  * "null destination" (false positive). */
@@ -76,4 +79,38 @@ int bench_gen_customers_file(uint64_t seed, size_t n, const char *path, size_t *
     bad |= fclose(f) != 0;
     *len = total;
     return bad ? -1 : 0;
+}
+
+int bench_gen_engine(eng_store *store, eng_engine **out)
+{
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.store = store;
+    int rc = eng_open(&cfg, out);
+    if (rc || (rc = eng_org_create(*out, "t", NULL, BENCH_TA, NULL)))
+        return rc;
+    static const char *const names[] = {"city", "tier", "age", "spend", "last_purchase"};
+    static const int types[] = {ENG_COL_STRING, ENG_COL_STRING, ENG_COL_INT64, ENG_COL_DECIMAL, ENG_COL_DATE};
+    for (size_t i = 0; i < sizeof names / sizeof *names && !rc; i++)
+        rc = eng_customers_add_column(*out, BENCH_TA, names[i], types[i]);
+    return rc;
+}
+
+static long read_fd(void *buf, size_t cap, void *user)
+{
+    ssize_t r = read(*(int *)user, buf, cap);
+    return r < 0 ? ENG_EIO : (long)r;
+}
+
+int bench_gen_import_file(eng_engine *e, const char *path, bench_best *best)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ENG_EIO;
+    eng_import_report rep = ENG_IMPORT_REPORT_INIT;
+    bench_timer t = bench_timer_start();
+    int rc = eng_customers_import_csv(e, BENCH_TA, read_fd, &fd, NULL, &rep);
+    bench_timer_stop(t, best);
+    close(fd);
+    return rc;
 }

@@ -17,21 +17,13 @@
 #include "bench_gen.h"
 #include "bench_util.h"
 
-#define TA "t-admin"
+#define TA BENCH_TA
 
 static void die(const char *what, int rc)
 {
     fprintf(stderr, "bench_import: %s: %s (%s) %s\n", what, eng_errstr(rc), eng_error_last()->message,
             eng_error_last()->detail);
     exit(1);
-}
-
-typedef struct fd_reader { int fd; } fd_reader;
-
-static long read_fd(void *buf, size_t cap, void *user)
-{
-    ssize_t r = read(((fd_reader *)user)->fd, buf, cap);
-    return r < 0 ? ENG_EIO : (long)r;
 }
 
 int main(int argc, char **argv)
@@ -60,29 +52,15 @@ int main(int argc, char **argv)
         unlink(store);
         eng_store *s = NULL;
         eng_engine *e;
-        eng_config cfg;
         int rc;
         if (!mem && (rc = eng_store_file_open(store, ENG_STORE_CREATE, NULL, &s)))
             die("file store", rc);
-        eng_config_init(&cfg, ENG_CONFIG_VERSION);
-        cfg.store = s;
-        if ((rc = eng_open(&cfg, &e)) || (rc = eng_org_create(e, "t", NULL, TA, NULL)))
+        if ((rc = bench_gen_engine(s, &e)))
             die("open", rc);
-        if ((rc = eng_customers_add_column(e, TA, "city", ENG_COL_STRING)) ||
-            (rc = eng_customers_add_column(e, TA, "tier", ENG_COL_STRING)) ||
-            (rc = eng_customers_add_column(e, TA, "age", ENG_COL_INT64)) ||
-            (rc = eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL)) ||
-            (rc = eng_customers_add_column(e, TA, "last_purchase", ENG_COL_DATE)))
-            die("columns", rc);
-        fd_reader r = {open(csv, O_RDONLY | O_CLOEXEC)};
-        if (r.fd < 0)
-            die("open csv", ENG_EIO);
-        eng_import_report rep_ = ENG_IMPORT_REPORT_INIT;
-        double w0 = bench_wall_s(), c0 = bench_cpu_s();
-        if ((rc = eng_customers_import_csv(e, TA, read_fd, &r, NULL, &rep_)))
+        bench_best t = BENCH_BEST_INIT;
+        if ((rc = bench_gen_import_file(e, csv, &t)))
             die("import", rc);
-        double w = bench_wall_s() - w0, c = bench_cpu_s() - c0;
-        close(r.fd);
+        double w = t.wall, c = t.cpu;
         struct stat ss;
         long long sbytes = !mem && stat(store, &ss) == 0 ? (long long)ss.st_size : -1;
         uint64_t count = 0;

@@ -29,7 +29,7 @@
 #include "bench_gen.h"
 #include "bench_util.h"
 
-#define TA "t-admin"
+#define TA BENCH_TA
 #define REPS 3
 
 static void die(const char *what, int rc)
@@ -39,39 +39,15 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
-typedef struct fd_reader { int fd; } fd_reader;
-
-static long read_fd(void *buf, size_t cap, void *user)
-{
-    ssize_t r = read(((fd_reader *)user)->fd, buf, cap);
-    return r < 0 ? ENG_EIO : (long)r;
-}
-
 /* One import into a new engine over @p store (NULL: memory). Returns the engine. */
 static eng_engine *import_once(const char *csv, eng_store *store, size_t n, bench_best *best)
 {
     eng_engine *e;
-    eng_config cfg;
-    eng_config_init(&cfg, ENG_CONFIG_VERSION);
-    cfg.store = store;
-    int rc = eng_open(&cfg, &e);
-    if (rc || (rc = eng_org_create(e, "t", NULL, TA, NULL)))
+    int rc = bench_gen_engine(store, &e);
+    if (rc)
         die("open", rc);
-    if ((rc = eng_customers_add_column(e, TA, "city", ENG_COL_STRING)) ||
-        (rc = eng_customers_add_column(e, TA, "tier", ENG_COL_STRING)) ||
-        (rc = eng_customers_add_column(e, TA, "age", ENG_COL_INT64)) ||
-        (rc = eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL)) ||
-        (rc = eng_customers_add_column(e, TA, "last_purchase", ENG_COL_DATE)))
-        die("columns", rc);
-    fd_reader r = {open(csv, O_RDONLY | O_CLOEXEC)};
-    if (r.fd < 0)
-        die("open csv", ENG_EIO);
-    eng_import_report rep = ENG_IMPORT_REPORT_INIT;
-    bench_timer t = bench_timer_start();
-    if ((rc = eng_customers_import_csv(e, TA, read_fd, &r, NULL, &rep)))
+    if ((rc = bench_gen_import_file(e, csv, best)))
         die("import", rc);
-    bench_timer_stop(t, best);
-    close(r.fd);
     uint64_t count = 0;
     if ((rc = eng_customers_count(e, TA, &count)) || count != n) {
         fprintf(stderr, "bench_w3: imported %llu customers, want %zu\n", (unsigned long long)count, n);
