@@ -239,42 +239,32 @@ static void drop_actor(void *obj)
     eng__actor_free(obj);
 }
 
+static const size_t actor_sizes[] = {sizeof(eng_actor_spec)};
+static const eng__snaplist_def actors = {ENG__H_ACTOR_ITER, ENG_OP_ADMIN, sizeof(eng__actor), "m/a/", 0, load_actor,
+                                         drop_actor, ENG__SIZES_OF(actor_sizes), "eng_actor_spec",
+                                         "eng_actor_next: not an actor iterator (NULL or freed)"};
+
 ENG_API int eng_actor_list(eng_engine *e, const char *actor, eng_actor_iter **out)
 {
-    int rc = eng__enter_ptr(e, out, "out");
-    if (rc)
-        return rc;
-    eng__actor a;
-    eng__org o;
-    if ((rc = eng__who_may(e, actor, ENG_OP_ADMIN, NULL, &a, &o)))
-        goto out;
     eng__snaplist *l;
-    if (!(rc = eng__snaplist_open(e, ENG__H_ACTOR_ITER, sizeof(eng__actor), load_actor, drop_actor, o.id, "m/a/", &l)))
+    int rc = eng__snaplist_list(e, actor, &actors, out != NULL, &l);
+    if (out)
         *out = (eng_actor_iter *)l;
-    eng__who_free(&a, &o);
-out:
-    eng__leave(e);
     return rc;
 }
 
 ENG_API int eng_actor_next(eng_actor_iter *it, eng_actor_spec *out)
 {
-    if (!eng__handle_live(it, ENG__H_ACTOR_ITER))
-        return eng__err(ENG_EMISUSE, "iterator", "eng_actor_next: not an actor iterator (NULL or freed)");
-    int rc = eng__out_open(out, ENG__SIZES(sizeof(eng_actor_spec)), "eng_actor_spec", "out");
-    if (rc)
-        return rc;
-    const eng__actor *x = eng__snaplist_next(&it->l);
-    if (!x)
-        return ENG_ITEROVER;
-    actor_out(x, out);
-    return ENG_OK;
+    const void *x;
+    int rc = eng__snaplist_step(it, &actors, out, &x);
+    if (!rc)
+        actor_out(x, out);
+    return rc;
 }
 
 ENG_API void eng_actor_iter_free(eng_actor_iter *it)
 {
-    if (eng__handle_live(it, ENG__H_ACTOR_ITER))
-        eng__snaplist_free(&it->l);
+    eng__snaplist_release(it, &actors);
 }
 
 ENG_API int eng_actor_remove(eng_engine *e, const char *actor, const char *id)

@@ -154,6 +154,21 @@ ENG_API int eng_offer_update(eng_engine *e, const char *actor, const eng_offer_s
     return offer_write(e, actor, spec, 1);
 }
 
+/* After the engine is entered: the acting actor, allowed @p op, and the offer @p id of their org.
+ * On failure nothing is held. */
+static int offer_find(eng_engine *e, const char *actor, int op, const char *id, eng__actor *a, eng__org *o,
+                      eng__offer *of)
+{
+    int rc = eng__who_may(e, actor, op, NULL, a, o);
+    if (rc)
+        return rc;
+    if ((rc = eng__offer_load(e, o->id, id ? id : "", of)) == ENG_ENOTFOUND)
+        rc = eng__err(ENG_ENOTFOUND, "id", "the org has no such offer");
+    if (rc)
+        eng__who_free(a, o);
+    return rc;
+}
+
 ENG_API int eng_offer_remove(eng_engine *e, const char *actor, const char *id)
 {
     int rc = eng__enter(e);
@@ -161,27 +176,20 @@ ENG_API int eng_offer_remove(eng_engine *e, const char *actor, const char *id)
         return rc;
     eng__actor a;
     eng__org o;
-    if ((rc = eng__who_may(e, actor, ENG_OP_EDIT, NULL, &a, &o)))
-        goto out;
     eng__offer of;
-    rc = eng__offer_load(e, o.id, id ? id : "", &of);
-    if (rc == ENG_ENOTFOUND)
-        rc = eng__err(ENG_ENOTFOUND, "id", "the org has no such offer");
-    if (rc)
-        goto done;
-    eng__offer_free(&of);
-    char key[160], obj[96];
-    offer_key(key, sizeof key, o.id, id);
-    snprintf(obj, sizeof obj, "offer/%s", id);
-    if ((rc = eng__kv_begin(e->store)) == ENG_OK) {
-        int r2 = eng__kv_del(e->store, ENG__K(key));
-        if (!r2)
-            r2 = eng__audit_append(e, o.id, a.id, obj, "remove", "", 0);
-        rc = eng__batch_end(e, r2);
+    if ((rc = offer_find(e, actor, ENG_OP_EDIT, id, &a, &o, &of)) == ENG_OK) {
+        eng__offer_free(&of);
+        char key[160], obj[96];
+        offer_key(key, sizeof key, o.id, id);
+        snprintf(obj, sizeof obj, "offer/%s", id);
+        if ((rc = eng__kv_begin(e->store)) == ENG_OK) {
+            int r2 = eng__kv_del(e->store, ENG__K(key));
+            if (!r2)
+                r2 = eng__audit_append(e, o.id, a.id, obj, "remove", "", 0);
+            rc = eng__batch_end(e, r2);
+        }
+        eng__who_free(&a, &o);
     }
-done:
-    eng__who_free(&a, &o);
-out:
     eng__leave(e);
     return rc;
 }
@@ -194,28 +202,23 @@ static void offer_out(eng_offer_spec *out, const eng_offer_spec *s)
     out->version = v;
 }
 
-/* eng_offer_spec has one version. */
-#define OFFER_SIZES ENG__SIZES(sizeof(eng_offer_spec))
+static const size_t offer_sizes[] = {sizeof(eng_offer_spec)}; /* one version */
 
 ENG_API int eng_offer_get(eng_engine *e, const char *actor, const char *id, eng_offer_spec *out)
 {
-    int rc = eng__enter_out(e, out, OFFER_SIZES, "eng_offer_spec", "out");
+    int rc = eng__enter_out(e, out, ENG__SIZES_OF(offer_sizes), "eng_offer_spec", "out");
     if (rc)
         return rc;
     eng__actor a;
     eng__org o;
-    if ((rc = eng__who_may(e, actor, ENG_OP_READ, NULL, &a, &o)))
-        goto out;
-    {
-        eng__offer of;
-        rc = eng__offer_load(e, o.id, id ? id : "", &of);
-        if (rc == ENG_ENOTFOUND)
-            rc = eng__err(ENG_ENOTFOUND, "id", "the org has no such offer");
-        eng__model_state *st = rc ? NULL : eng__model(e);
-        if (!rc && !st) {
+    eng__offer of;
+    if ((rc = offer_find(e, actor, ENG_OP_READ, id, &a, &o, &of)) == ENG_OK) {
+        eng__who_free(&a, &o);
+        eng__model_state *st = eng__model(e);
+        if (!st) {
             eng__offer_free(&of);
             rc = eng__nomem();
-        } else if (!rc) {
+        } else {
             if (st->has_offer_scratch)
                 eng__offer_free(&st->offer_scratch);
             st->offer_scratch = of; /* keeps the strings alive until the next eng_offer_get */
@@ -223,8 +226,6 @@ ENG_API int eng_offer_get(eng_engine *e, const char *actor, const char *id, eng_
             offer_out(out, &st->offer_scratch.s);
         }
     }
-    eng__who_free(&a, &o);
-out:
     eng__leave(e);
     return rc;
 }
@@ -253,42 +254,29 @@ static void drop_offer(void *obj)
     eng__offer_free(obj);
 }
 
+static const eng__snaplist_def offers = {ENG__H_OFFER_ITER, ENG_OP_READ, sizeof(eng__offer), "m/f/", 1, load_offer,
+                                         drop_offer, ENG__SIZES_OF(offer_sizes), "eng_offer_spec",
+                                         "eng_offer_next: not an offer iterator (NULL or freed)"};
+
 ENG_API int eng_offer_list(eng_engine *e, const char *actor, eng_offer_iter **out)
 {
-    int rc = eng__enter_ptr(e, out, "out");
-    if (rc)
-        return rc;
-    eng__actor a;
-    eng__org o;
-    if ((rc = eng__who_may(e, actor, ENG_OP_READ, NULL, &a, &o)))
-        goto out;
-    char prefix[96];
-    snprintf(prefix, sizeof prefix, "m/f/%s/", o.id);
     eng__snaplist *l;
-    if (!(rc = eng__snaplist_open(e, ENG__H_OFFER_ITER, sizeof(eng__offer), load_offer, drop_offer, NULL, prefix, &l)))
+    int rc = eng__snaplist_list(e, actor, &offers, out != NULL, &l);
+    if (out)
         *out = (eng_offer_iter *)l;
-    eng__who_free(&a, &o);
-out:
-    eng__leave(e);
     return rc;
 }
 
 ENG_API int eng_offer_next(eng_offer_iter *it, eng_offer_spec *out)
 {
-    if (!eng__handle_live(it, ENG__H_OFFER_ITER))
-        return eng__err(ENG_EMISUSE, "iterator", "eng_offer_next: not an offer iterator (NULL or freed)");
-    int rc = eng__out_open(out, OFFER_SIZES, "eng_offer_spec", "out");
-    if (rc)
-        return rc;
-    const eng__offer *of = eng__snaplist_next(&it->l);
-    if (!of)
-        return ENG_ITEROVER;
-    offer_out(out, &of->s);
-    return ENG_OK;
+    const void *of;
+    int rc = eng__snaplist_step(it, &offers, out, &of);
+    if (!rc)
+        offer_out(out, &((const eng__offer *)of)->s);
+    return rc;
 }
 
 ENG_API void eng_offer_iter_free(eng_offer_iter *it)
 {
-    if (eng__handle_live(it, ENG__H_OFFER_ITER))
-        eng__snaplist_free(&it->l);
+    eng__snaplist_release(it, &offers);
 }

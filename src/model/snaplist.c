@@ -1,4 +1,6 @@
 #include "model/snaplist.h"
+#include "model/model_impl.h"
+#include <stdio.h>
 #include <string.h>
 #include "base/handle.h"
 
@@ -52,4 +54,41 @@ void eng__snaplist_free(eng__snaplist *l)
 {
     release(l);
     eng__child_free(l);
+}
+
+int eng__snaplist_list(eng_engine *e, const char *actor, const eng__snaplist_def *d, int want_out,
+                       eng__snaplist **out)
+{
+    *out = NULL;
+    int rc = eng__enter_ptr_(e, want_out, "out");
+    if (rc)
+        return rc;
+    eng__actor a;
+    eng__org o;
+    if ((rc = eng__who_may(e, actor, d->op, NULL, &a, &o)) == ENG_OK) {
+        char prefix[96];
+        snprintf(prefix, sizeof prefix, "%s%s%s", d->prefix, d->by_org ? o.id : "", d->by_org ? "/" : "");
+        rc = eng__snaplist_open(e, d->kind, d->size, d->load, d->drop, o.id, prefix, out);
+        eng__who_free(&a, &o);
+    }
+    eng__leave(e);
+    return rc;
+}
+
+int eng__snaplist_step(void *it, const eng__snaplist_def *d, void *out, const void **obj)
+{
+    *obj = NULL;
+    if (!eng__handle_live(it, d->kind))
+        return eng__err(ENG_EMISUSE, "iterator", "%s", d->misuse);
+    int rc = eng__out_open(out, d->sizes, d->nsizes, d->type, "out");
+    if (rc)
+        return rc;
+    *obj = eng__snaplist_next(it);
+    return *obj ? ENG_OK : ENG_ITEROVER;
+}
+
+void eng__snaplist_release(void *it, const eng__snaplist_def *d)
+{
+    if (eng__handle_live(it, d->kind))
+        eng__snaplist_free(it);
 }
