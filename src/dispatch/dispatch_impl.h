@@ -291,6 +291,10 @@ typedef struct eng__dsp_sent {
 int eng__dsp_touch_sent(eng_engine *e, const char *org, uint64_t campaign, uint64_t message, eng_time version,
                         uint32_t occurrence, const eng__dsp_sent *rows, size_t n, eng_time at);
 void eng__dsp_touch_abandon(eng_engine *e);
+/* Before a chunk's sends are made: room for @p n more "sent" touches, the
+ * send-key index grown now (stepping @p pg, cancellable, nothing stored)
+ * rather than in the outcome's batch, after the transport call. */
+int eng__dsp_touch_room(eng_engine *e, size_t n, eng__prog *pg);
 
 /* work_chunk / eng__points_work: another engine holds the chunk's lease (positive, not an error). */
 #define ENG__NOT_MINE 2

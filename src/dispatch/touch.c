@@ -14,6 +14,7 @@ typedef struct eng__dsp_sent {
 int eng__dsp_touch_sent(eng_engine *e, const char *org, uint64_t campaign, uint64_t message, eng_time version,
                         uint32_t occurrence, const eng__dsp_sent *rows, size_t n, eng_time at);
 void eng__dsp_touch_abandon(eng_engine *e);
+int eng__dsp_touch_room(eng_engine *e, size_t n, eng__prog *pg);
 
 int eng__dsp_touch_sent(eng_engine *e, const char *org, uint64_t campaign, uint64_t message, eng_time version,
                         uint32_t occurrence, const eng__dsp_sent *rows, size_t n, eng_time at)
@@ -30,6 +31,11 @@ int eng__dsp_touch_sent(eng_engine *e, const char *org, uint64_t campaign, uint6
     int rc = eng__touch_sent(e, &ctx, r, n, NULL);
     eng__free(&e->mem, r);
     return rc;
+}
+
+int eng__dsp_touch_room(eng_engine *e, size_t n, eng__prog *pg)
+{
+    return eng__touch_sent_room(e, n, pg);
 }
 
 void eng__dsp_touch_abandon(eng_engine *e)

@@ -801,6 +801,8 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     }
     if (!rc)
         rc = ad_last(e, &c, p, np);
+    if (!rc && np) /* the send-key index grows here, cancellable, not after the transport call */
+        rc = eng__dsp_touch_room(e, np, &r->pg);
     for (size_t i = 0; i < np && !rc; i++)
         c.send[p[i].send].attempts++;
     /* Intent: the decisions and the attempts are stored before any call. */

@@ -169,7 +169,12 @@ int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org
                    uint32_t customer, uint8_t channel, eng_time at, uint64_t keyhash, int index);
 /* A receipt row's status for a send (at load, in any order with its sent row). */
 int eng__sends_note(eng__sends *s, const eng__mem *mem, uint32_t id, uint8_t status);
-int eng__sends_reindex(eng__sends *s, const eng__mem *mem);
+/* Rebuild the hash index for nhashed sends; @p pg (may be NULL) is stepped as it goes. */
+int eng__sends_reindex(eng__sends *s, const eng__mem *mem, eng__prog *pg);
+/* Room in the hash index for @p more sends, so that adding them does not
+ * rehash; the rehash, if any, steps @p pg (may be NULL). ENG_ECANCELLED or
+ * ENG_ENOMEM keep the old index. */
+int eng__sends_room(eng__sends *s, const eng__mem *mem, size_t more, eng__prog *pg);
 void eng__sends_free(eng__sends *s, const eng__mem *mem);
 static inline uint64_t eng__ev_keyhash(const char *key, size_t len)
 {

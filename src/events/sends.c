@@ -21,7 +21,38 @@ void eng__sends_free(eng__sends *s, const eng__mem *mem)
     memset(s, 0, sizeof *s);
 }
 
-static int grow_to(eng__sends *s, const eng__mem *mem, size_t need)
+/* One per-send array to @p cap elements of @p size, its first @p n kept.
+ * Without @p pg a realloc; with it a new array filled a slice (64 KiB) per
+ * step, as at 10^7 sends a realloc's copy is a few hundred ms; cancelled, the
+ * array is left as it was. */
+static int grow_arr(const eng__mem *mem, void **arr, size_t n, size_t cap, size_t size, eng__prog *pg)
+{
+    enum { SLICE = 65536 };
+    char *p = pg ? eng__malloc(mem, cap * size) : eng__realloc_array(mem, *arr, cap, size);
+    if (!p)
+        return eng__nomem();
+    eng__mem_hint_huge(mem, p, cap * size);
+    if (pg) {
+        for (size_t off = 0; off < n * size; off += SLICE) {
+            size_t m = n * size - off < SLICE ? n * size - off : SLICE;
+            memcpy(p + off, (const char *)*arr + off, m);
+            ENG__WORK(m / 1024); /* a KiB moved is counted as one unit */
+            int rc = eng__prog_batch(pg, pg->done);
+            if (rc) {
+                eng__free(mem, p);
+                return rc;
+            }
+        }
+        eng__free(mem, *arr);
+    }
+    *arr = p;
+    return ENG_OK;
+}
+
+/* Capacity for @p need sends. Each array grown is complete on its own, so a
+ * failure (or a cancel of @p pg) part way leaves some arrays larger and
+ * s->cap as it was. */
+static int grow_to(eng__sends *s, const eng__mem *mem, size_t need, eng__prog *pg)
 {
     if (need <= s->cap)
         return ENG_OK;
@@ -32,22 +63,18 @@ static int grow_to(eng__sends *s, const eng__mem *mem, size_t need)
         cap *= 2;
     if (cap > UINT32_MAX - 1)
         cap = UINT32_MAX - 1;
-#define G(f)                                                                   \
-    do {                                                                       \
-        void *p = eng__realloc_array(mem, s->f, cap, sizeof *s->f);            \
-        if (!p)                                                                \
-            return eng__nomem();                                               \
-        s->f = p;                                                              \
-        eng__mem_hint_huge(mem, p, cap * sizeof *s->f);                        \
-    } while (0)
-    G(org);
-    G(ctx);
-    G(customer);
-    G(channel);
-    G(status);
-    G(mask);
-    G(sent_at);
-    G(keyhash);
+    int rc;
+#define G(f)                                                                                                   \
+    if ((rc = grow_arr(mem, (void **)&s->f, s->n, cap, sizeof *s->f, pg)))                                      \
+        return rc;
+    G(org)
+    G(ctx)
+    G(customer)
+    G(channel)
+    G(status)
+    G(mask)
+    G(sent_at)
+    G(keyhash)
 #undef G
     size_t words = (cap + 63) / 64, old = ((size_t)s->cap + 63) / 64;
     uint64_t *hb = eng__realloc_array(mem, s->hashed, words, sizeof *hb);
@@ -74,19 +101,30 @@ static void fill_empty(eng__sends *s, uint32_t upto)
         s->n = upto;
 }
 
-static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots)
+/* Each step of the rehash is this many slots zeroed or sends placed: with
+ * the target lines missing the cache, 64 sends are a few us; the whole
+ * index of 2*10^6 sends is ~200 ms, so it steps @p pg (see eng__sends_room). */
+enum { REHASH_BLK = 64, ZERO_SLICE = 8192 };
+
+static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots, eng__prog *pg)
 {
     uint64_t *t = eng__malloc(mem, (size_t)nslots * sizeof *t);
     if (!t)
         return eng__nomem();
     eng__mem_hint_huge(mem, t, (size_t)nslots * sizeof *t); /* before the pages are first touched */
-    memset(t, 0, (size_t)nslots * sizeof *t);
+    int rc = ENG_OK;
+    for (uint32_t z = 0; z < nslots && !rc; z += ZERO_SLICE) {
+        uint32_t m = nslots - z < ZERO_SLICE ? nslots - z : ZERO_SLICE;
+        memset(t + z, 0, (size_t)m * sizeof *t);
+        ENG__WORK(m / 128); /* zeroing a slot costs about a 128th of placing a send */
+        if (pg)
+            rc = eng__prog_batch(pg, pg->done);
+    }
     uint32_t mask = nslots - 1;
     /* In blocks: first prefetch every home slot of the block (the misses
      * overlap), then insert into lines now in cache. */
-    enum { BLK = 512 };
-    for (uint32_t b = 0; b < s->n; b += BLK) {
-        uint32_t e = s->n - b < BLK ? s->n : b + BLK;
+    for (uint32_t b = 0; b < s->n && !rc; b += REHASH_BLK) {
+        uint32_t e = s->n - b < REHASH_BLK ? s->n : b + REHASH_BLK;
         for (uint32_t id = b; id < e; id++)
             __builtin_prefetch(&t[(uint32_t)s->keyhash[id] & mask], 1);
         for (uint32_t id = b; id < e; id++) {
@@ -97,6 +135,13 @@ static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots)
                 i = (i + 1) & mask;
             t[i] = (s->keyhash[id] >> 32 << 32) | (id + 1);
         }
+        ENG__WORK(e - b);
+        if (pg)
+            rc = eng__prog_batch(pg, pg->done);
+    }
+    if (rc) { /* cancelled: the old index stays */
+        eng__free(mem, t);
+        return rc;
     }
     eng__free(mem, s->slots);
     s->slots = t;
@@ -105,7 +150,7 @@ static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots)
 }
 
 /* Room in the hash index for more sends. */
-static int index_room(eng__sends *s, const eng__mem *mem, size_t more)
+static int index_room(eng__sends *s, const eng__mem *mem, size_t more, eng__prog *pg)
 {
     size_t need = ((size_t)s->nhashed + more) * 2;
     if (need > s->nslots) {
@@ -114,22 +159,28 @@ static int index_room(eng__sends *s, const eng__mem *mem, size_t more)
             ns *= 2;
         if (ns > (1u << 31))
             return eng__err(ENG_ETOOBIG, "sends", "too many sends");
-        return rehash(s, mem, (uint32_t)ns);
+        return rehash(s, mem, (uint32_t)ns, pg);
     }
     return ENG_OK;
 }
 
-int eng__sends_reserve(eng__sends *s, const eng__mem *mem, size_t more)
+int eng__sends_room(eng__sends *s, const eng__mem *mem, size_t more, eng__prog *pg)
 {
-    return grow_to(s, mem, (size_t)s->n + more);
+    int rc = grow_to(s, mem, (size_t)s->n + more, pg);
+    return rc ? rc : index_room(s, mem, more, pg);
 }
 
-int eng__sends_reindex(eng__sends *s, const eng__mem *mem)
+int eng__sends_reserve(eng__sends *s, const eng__mem *mem, size_t more)
+{
+    return grow_to(s, mem, (size_t)s->n + more, NULL);
+}
+
+int eng__sends_reindex(eng__sends *s, const eng__mem *mem, eng__prog *pg)
 {
     size_t ns = 1024;
     while (ns < (size_t)s->nhashed * 2)
         ns *= 2;
-    return rehash(s, mem, (uint32_t)ns);
+    return rehash(s, mem, (uint32_t)ns, pg);
 }
 
 int64_t eng__sends_find(const eng__sends *s, uint64_t keyhash)
@@ -151,8 +202,8 @@ int64_t eng__sends_find(const eng__sends *s, uint64_t keyhash)
 int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org, uint32_t ctx,
                    uint32_t customer, uint8_t channel, eng_time at, uint64_t keyhash, int index)
 {
-    int rc = grow_to(s, mem, (size_t)id + 1);
-    if (rc || (index == ENG__SEND_INDEX && (rc = index_room(s, mem, 1))))
+    int rc = grow_to(s, mem, (size_t)id + 1, NULL);
+    if (rc || (index == ENG__SEND_INDEX && (rc = index_room(s, mem, 1, NULL))))
         return rc;
     if (id >= s->n)
         fill_empty(s, id + 1);
@@ -179,7 +230,7 @@ int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org
 /* Status of a receipt row seen at load time (before or after its sent row). */
 int eng__sends_note(eng__sends *s, const eng__mem *mem, uint32_t id, uint8_t status)
 {
-    int rc = grow_to(s, mem, (size_t)id + 1);
+    int rc = grow_to(s, mem, (size_t)id + 1, NULL);
     if (rc)
         return rc;
     if (id >= s->n)

@@ -523,7 +523,7 @@ static int load(eng__ev *ev)
         o->km_loaded = o->nctx; /* their sends are in the hash index (keymap.c) */
     }
     if (!rc)
-        rc = eng__sends_reindex(&ev->s, &ev->e->mem);
+        rc = eng__sends_reindex(&ev->s, &ev->e->mem, &pg);
     if (!rc)
         rc = eng__ev_load_pending(ev);
     if (!rc)

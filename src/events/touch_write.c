@@ -190,6 +190,13 @@ static int check_sent(const eng__send_ctx *ctx, const eng__sent_row *rows, size_
     return ENG_OK;
 }
 
+int eng__touch_sent_room(eng_engine *e, size_t n, eng__prog *pg)
+{
+    eng__ev *ev;
+    int rc = eng__ev_get(e, &ev);
+    return rc ? rc : eng__sends_room(&ev->s, &e->mem, n, pg);
+}
+
 int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row *rows, size_t n,
                     eng__sent_result *res)
 {
