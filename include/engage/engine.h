@@ -61,17 +61,23 @@ typedef enum eng_log_level {
  * report has done = 0, then reports come at most about 100 ms of work apart
  * (the library aims at 50 ms; a step is a few ms of work), and the
  * last has done = total (or, when total is 0, the final count) before anything
- * is stored; done never goes down and total stays the same within one call.
+ * is committed; done never goes down and total stays the same within one call.
  * Every long operation follows it; the operations (op) and their units:
  * "audience.import" and "audience.upload" (input bytes read of the input's
- * size, 0 for a read callback), "audience.load" (an org's stored customer
+ * size, 0 for a read callback; rows of nrows for eng_customers_upsert(), ids
+ * of n for eng_group_upload_ids()), "audience.apply" (rows applied to the
+ * customer table, of the rows read: inside an import or upsert, after its
+ * rows are read and before they are committed), "audience.load" (an org's stored customer
  * parts replayed, total 0: inside the first call that needs an org's
  * customers after the engine opens or after a compaction, when it has any), "events.txn_import" and "privacy.erase_csv"
- * (same), "audience.resolve" (groups, channels and the split; also while an
+ * (input bytes, as "audience.import"), "events.load" (touch and transaction
+ * rows read, total 0: inside the first call that needs the events state after
+ * the engine opens or after it was dropped: a failed write, another engine's commit), "audience.resolve" (groups, channels and the split; also while an
  * approval freezes an audience), "audience.filter" (customer rows, inside any
  * call that evaluates a filter group), "audience.compact" and
  * "audience.erase_rewrite" (customers rewritten), "events.compact" (orgs),
- * "dispatch.run" (sends so far, total 0, after each batch),
+ * "dispatch.run" (sends so far, total 0: after each batch, and while the
+ * send index grows before a batch's sends are made),
  * "dispatch.dry_run" (customers), "privacy.erase" (2 per id asked for: looked
  * up, then erased), "privacy.export" (the customer's parts and one per
  * group), "measure.report" (touch and transaction rows read, total 0; the
@@ -87,7 +93,9 @@ typedef enum eng_log_level {
  *         #ENG_ECANCELLED (detail: @p op) and leaves stored state unchanged,
  *         except "dispatch.run", which keeps the sends already made and
  *         resumes on the next eng_run_due() (engage/dispatch.h). Test
- *         `dispatch_progress` cancels each at every report.
+ *         `dispatch_progress` cancels each at every report;
+ *         `dispatch_progress_gap` bounds the work between two reports and
+ *         cancels the long ones at every report at a larger size.
  */
 typedef int (*eng_progress_fn)(const char *op, uint64_t done, uint64_t total, void *user);
 

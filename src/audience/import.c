@@ -153,6 +153,7 @@ int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hd
         } else if (rc) {
             goto out;
         }
+        ENG__WORK(1);
         if ((rc = eng__prog_step(&pg, c->bytes)))
             goto out;
     }
@@ -556,37 +557,56 @@ static int cimp_finish(cimp *ci, int rc)
     return rc;
 }
 
-/* Commit the batch holding the parts, then replay them into the table. */
+/* Replay the stored parts into the table inside the import's batch (they are
+ * read back as a load reads them), then commit. At 10^6 rows the replay is a
+ * long step of its own, so it reports "audience.apply" (rows applied) and a
+ * cancel there, like any failure, rolls the batch back and drops the cached
+ * table (it is loaded again from storage on next use). */
 static int cimp_commit(cimp *ci, eng_import_report *rep)
 {
     eng_engine *e = ci->e;
     if (ci->nparts == 0)
         return ENG_OK;
     char key[ENG__AUD_KEY_MAX];
-    ci->batch = 0; /* committed, or rolled back by eng__aud_commit */
-    snprintf(ci->a->obj, sizeof ci->a->obj, "customers");
-    snprintf(ci->a->detail, sizeof ci->a->detail, "import %llu rows (%llu bad)", (unsigned long long)ci->rows,
-             (unsigned long long)rep->bad_rows);
-    int rc = eng__aud_commit(ci->a, ci->cx);
-    if (rc)
-        return rc;
-    ci->a->next_seq++;
+    uint64_t ins = 0, upd = 0;
+    eng__prog pg;
+    int rc = eng__prog_start(&pg, e, "audience.apply", ci->rows);
     /* At most one new customer per row: size the table once (trimmed after). */
-    rc = eng__table_reserve(&ci->a->t, ci->rows);
+    eng__table_set_prog(&ci->a->t, &pg); /* the id index and a string column's dictionary may double */
+    if (!rc)
+        rc = eng__table_reserve(&ci->a->t, ci->rows);
     for (size_t i = 0; i < ci->nparts && !rc; i++) {
-        eng__aud_delta_key(ci->a, key, sizeof key, ci->a->next_seq - 1, (uint32_t)i);
+        eng__aud_delta_key(ci->a, key, sizeof key, ci->a->next_seq, (uint32_t)i);
         eng__rec rec;
         rc = eng__rec_get(e->store, key, strlen(key), ENG__REC_AUD_DELTA, ENG__DELTA_V, &rec);
         if (rc)
             break;
-        rc = eng__delta_apply(&ci->a->t, rec.payload, rec.len, rec.schema, key, &rep->inserted, &rep->updated);
+        rc = eng__delta_apply(&ci->a->t, rec.payload, rec.len, rec.schema, key, &ins, &upd);
         eng__rec_free(e->store, &rec);
+        if (!rc)
+            rc = eng__prog_batch(&pg, ins + upd);
     }
-    if (rc) {
+    eng__table_set_prog(&ci->a->t, NULL);
+    if (!rc)
+        rc = eng__prog_end(&pg);
+    if (rc) { /* the table may hold part of the import: drop it */
+        ci->batch = 0;
+        rc = eng__aud_abort(e->store, rc);
         eng__aud_drop(e);
-        return eng__err_wrap(rc, "the import is stored but could not be loaded");
+        return rc;
     }
     eng__table_trim(&ci->a->t);
+    ci->batch = 0; /* committed, or rolled back by eng__aud_commit */
+    snprintf(ci->a->obj, sizeof ci->a->obj, "customers");
+    snprintf(ci->a->detail, sizeof ci->a->detail, "import %llu rows (%llu bad)", (unsigned long long)ci->rows,
+             (unsigned long long)rep->bad_rows);
+    if ((rc = eng__aud_commit(ci->a, ci->cx))) {
+        eng__aud_drop(e); /* the table holds the import that was not stored */
+        return rc;
+    }
+    ci->a->next_seq++;
+    rep->inserted += ins;
+    rep->updated += upd;
     return ENG_OK;
 }
 
@@ -731,7 +751,12 @@ static int upsert(eng_engine *e, const eng__aud_cx *cx, const char *const *names
     }
     for (size_t i = 0; i < ncols; i++)
         snprintf(d.hnames[i], sizeof d.hnames[i], "%s", names[i]);
+    eng__prog pg; /* "audience.import": rows handled of nrows */
+    rc = eng__prog_start(&pg, e, "audience.import", nrows);
     for (size_t r = 0; r < nrows && !rc; r++) {
+        ENG__WORK(1);
+        if ((rc = eng__prog_step(&pg, r)))
+            break;
         for (size_t i = 0; i < ncols; i++) {
             const char *v = values[r * ncols + i];
             f[i] = v ? v : "";
@@ -749,6 +774,8 @@ static int upsert(eng_engine *e, const eng__aud_cx *cx, const char *const *names
     next:;
     }
     eng__free(&e->mem, d.hnames);
+    if (!rc)
+        rc = eng__prog_end(&pg);
     if (!rc)
         rc = part_end(ci);
     if (!rc)

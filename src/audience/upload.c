@@ -133,10 +133,15 @@ int eng__aud_group_upload_ids(eng_engine *e, const eng__aud_cx *cx, uint32_t gid
     rc = eng__report_start(report, &tmp, &rep);
     if (!rc && !ids && n)
         rc = eng__err(ENG_EINVAL, "ids", "ids is NULL");
-    if (!rc && !(rc = eng__import_opts(opts, &o)) && !(rc = begin(e, cx, gid, mode, &u, &g))) {
+    eng__prog pg; /* "audience.upload": ids handled of n */
+    if (!rc && !(rc = eng__import_opts(opts, &o)) && !(rc = begin(e, cx, gid, mode, &u, &g)) &&
+        !(rc = eng__prog_start(&pg, e, "audience.upload", n))) {
         for (size_t i = 0; i < n && !rc; i++) {
             eng__rowerr err = {0, 0, ""};
             const char *s = ids[i] ? ids[i] : "";
+            ENG__WORK(1);
+            if ((rc = eng__prog_step(&pg, i)))
+                break;
             rep->rows++;
             rc = add_one(&u, s, strlen(s), 1, &err);
             if (rc == 1) {
@@ -155,7 +160,7 @@ int eng__aud_group_upload_ids(eng_engine *e, const eng__aud_cx *cx, uint32_t gid
                 }
             }
         }
-        if (!rc)
+        if (!rc && !(rc = eng__prog_end(&pg)))
             rc = finish(&u, g, mode, rep);
     }
     eng__idset_free(&u.set);

@@ -59,6 +59,7 @@ static int plan_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx, eng__chunk 
         in[i].reach = eng__view_reach(&view, in[i].id, xc->dctx.channels);
     }
     xc->dctx.now = r->now;
+    ENG__WORK(n);
     if (!rc && n)
         rc = xc->strat->choose(xc->strat_state, &xc->dctx, in, n, out);
     uint32_t nsend = 0;
@@ -763,6 +764,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         if (eng__ledger_final(s->state) || (s->state != ENG_LEDGER_PENDING && s->next_at > r->now))
             continue;
         int why = build(r, xc, &view, &c, i, codes ? codes[s->cust] : NULL, &arena, &p[np]);
+        ENG__WORK(1);
         if (why < 0) {
             rc = why;
         } else if (why == LATER) { /* not handed over: counted as an attempt answered "retry" */

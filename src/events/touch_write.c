@@ -213,6 +213,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         return ENG_OK;
     eng__ctxkey k = {ctx->campaign, ctx->message, ctx->version, ctx->occurrence};
     uint32_t cx;
+    ENG__WORK(n);
     if ((rc = eng__ev_ctx_intern(o, &k, &cx)) || (rc = eng__sends_reserve(&ev->s, &e->mem, n)))
         return rc;
     eng__optlist opts = {NULL, NULL, NULL, 0, 0};

@@ -5,7 +5,8 @@
  * one org of ENG_BENCH_SIZE customers (S:
  * 10^4, M: 10^6, L: 10^7) that went through the whole life (progress_gap.h):
  * import, a filter group, a two-channel blast executed, receipts, one
- * transaction per customer. Prints, per operation, its CPU and wall time, its
+ * transaction per customer; the operations are pg_ops, among them a customer import, a group upload, a
+ * transaction import, an approval (its freeze) and a whole execution. Prints, per operation, its CPU and wall time, its
  * reports and the largest gaps with where the CPU one began and ended. Asserts nothing
  * about time. Override the size with ENG_BENCH_PROGRESS_N; ENG_BENCH_PROGRESS_ONLY=text runs only the
  * operations whose name holds text; ENG_BENCH_PROGRESS_TRACE=ms prints every stretch longer than ms of
@@ -28,52 +29,6 @@ static uint64_t clock_us(clockid_t c)
 static uint64_t wall_us(void) { return clock_us(CLOCK_MONOTONIC); }
 static uint64_t cpu_us(void) { return clock_us(CLOCK_THREAD_CPUTIME_ID); }
 
-/* Two more operations, measured here only (test_progress_gap's unit meter does not count their work
- * yet): the approval of a second message over the whole audience (the audience is frozen), and that
- * message's execution run to the end by eng_run_due, every call one stretch at least. */
-static uint64_t second;
-
-static int prep_approve(dx *f)
-{
-    eng_message_spec m = dx_message();
-    m.title = "Second blast";
-    m.schedule.at = test_clock_now + ENG_DAY;
-    eng_validation *v = NULL;
-    int rc = eng_message_create(f->e, "ann", f->campaign, &m, &second, &v);
-    eng_validation_free(v);
-    v = NULL;
-    if (!rc)
-        rc = eng_message_submit(f->e, "ann", second, &v);
-    eng_validation_free(v);
-    return rc;
-}
-
-static int run_approve(dx *f)
-{
-    return eng_message_approve(f->e, "bob", second, NULL, "ok");
-}
-
-static int run_execution(dx *f)
-{
-    eng_time now = test_clock_now + ENG_DAY;
-    for (int round = 0; round < 256; round++) {
-        eng_run_report rep = ENG_RUN_REPORT_INIT;
-        int rc = eng_run_due(f->e, "root", now, NULL, &rep);
-        if (rc || rep.pending == 0)
-            return rc;
-        now = rep.next_due > now ? rep.next_due : now + 1;
-    }
-    return ENG_OK;
-}
-
-static const struct {
-    const char *name;
-    pg_op_fn prep, run;
-} more_ops[] = {
-    {"eng_message_approve (freeze)", prep_approve, run_approve},
-    {"eng_run_due (execution)", NULL, run_execution},
-};
-
 int main(void)
 {
     const char *size = getenv("ENG_BENCH_SIZE");
@@ -92,17 +47,11 @@ int main(void)
     const char *every = getenv("ENG_BENCH_PROGRESS_EVERY_US");
     if (every)
         eng__prog_every_ns = strtoull(every, NULL, 10) * 1000u;
-    size_t nmore = sizeof more_ops / sizeof more_ops[0];
-    for (size_t k = 0; k < PG_NOPS + nmore; k++) {
-        /* the extra operations run before retention (the last of pg_ops) ages every event */
-        size_t i = k < PG_NOPS - 1 ? k : k < PG_NOPS - 1 + nmore ? PG_NOPS + (k - (PG_NOPS - 1)) : PG_NOPS - 1;
-        const char *name = i < PG_NOPS ? pg_ops[i].name : more_ops[i - PG_NOPS].name;
-        pg_op_fn prep = i < PG_NOPS ? pg_ops[i].prep : more_ops[i - PG_NOPS].prep;
-        pg_op_fn run = i < PG_NOPS ? pg_ops[i].run : more_ops[i - PG_NOPS].run;
-        if (only && !strstr(name, only))
-            continue;
-        if (!strcmp(name, "eng_run_due (execution)") && !second)
-            continue; /* its message comes from the approval */
+    for (size_t i = 0; i < PG_NOPS; i++) {
+        const char *name = pg_ops[i].name;
+        pg_op_fn prep = pg_ops[i].prep, run = pg_ops[i].run;
+        if (only && !strstr(name, only) && !(run == pg_approve && strstr(pg_ops[i + 1].name, only)))
+            continue; /* the execution's message is the approval's */
         int rc = prep ? prep(&f) : ENG_OK;
         t = wall_us();
         uint64_t c = cpu_us();
@@ -123,6 +72,6 @@ int main(void)
             worst = gap;
     }
     printf("progress: largest gap of all %.1f ms of CPU at %zu customers\n", worst, n);
-    dx_close(&f);
+    pg_close(&f);
     return 0;
 }

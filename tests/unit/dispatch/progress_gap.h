@@ -148,19 +148,131 @@ static int pg_retention_prep(dx *f)
     return eng_events_set_retention(f->e, "root", 30);
 }
 
+/* The input (a CSV) of the next operation, built by its prep. */
+static struct {
+    char *csv;
+    size_t len;
+    uint32_t group;      /* the uploaded group "half" */
+    uint64_t second;     /* the second message ... */
+    eng_time second_at;  /* ... and its send time */
+} pgi;
+
+static inline char *pg_input(size_t cap)
+{
+    free(pgi.csv);
+    if (!(pgi.csv = malloc(cap)))
+        abort();
+    return pgi.csv;
+}
+
+/* Every customer gets a value in a new column: the import rewrites every row. */
+static int pg_import_prep(dx *f)
+{
+    int rc = eng_customers_add_column(f->e, "root", "tier", ENG_COL_INT64);
+    char *p = pg_input(f->n * 24 + 16);
+    p += sprintf(p, "id,tier\n");
+    for (size_t i = 0; i < f->n; i++)
+        p += sprintf(p, "c%zu,%zu\n", i, i % 5);
+    pgi.len = (size_t)(p - pgi.csv);
+    return rc;
+}
+
+static int pg_import(dx *f)
+{
+    return eng_customers_import_csv_buffer(f->e, "root", pgi.csv, pgi.len, NULL, NULL);
+}
+
+/* Every other customer into a new uploaded group. */
+static int pg_upload_prep(dx *f)
+{
+    int rc = eng_group_create_uploaded(f->e, "root", "half", &pgi.group);
+    char *p = pg_input(f->n * 16 + 16);
+    p += sprintf(p, "id\n");
+    for (size_t i = 0; i < f->n; i += 2)
+        p += sprintf(p, "c%zu\n", i);
+    pgi.len = (size_t)(p - pgi.csv);
+    return rc;
+}
+
+static int pg_upload(dx *f)
+{
+    return eng_group_upload_csv(f->e, "root", pgi.group, pgi.csv, pgi.len, ENG_UPLOAD_REPLACE, NULL, NULL);
+}
+
+/* One more transaction per customer. */
+static int pg_txn_prep(dx *f)
+{
+    char *p = pg_input(f->n * 64 + 64);
+    p += sprintf(p, "id,customer,time,amount\n");
+    for (size_t i = 0; i < f->n; i++)
+        p += sprintf(p, "x%zu,c%zu,2026-01-06T10:00:00Z,%zu.50\n", i, i, 10 + i % 90);
+    pgi.len = (size_t)(p - pgi.csv);
+    return ENG_OK;
+}
+
+static int pg_txn_import(dx *f)
+{
+    return eng_txn_import_csv_buffer(f->e, "acme", pgi.csv, pgi.len, NULL, NULL);
+}
+
+/* A second message over the whole audience, sent for approval: its approval
+ * freezes the audience, then it is executed. The one place these tests build
+ * a message spec (dx_message's schedule: three days from now). */
+static int pg_second_prep(dx *f)
+{
+    pgi.second_at = test_clock_now + 3 * ENG_DAY;
+    eng_message_spec m = dx_message();
+    m.title = "Second blast";
+    eng_validation *v = NULL;
+    int rc = eng_message_create(f->e, "ann", f->campaign, &m, &pgi.second, &v);
+    eng_validation_free(v);
+    v = NULL;
+    if (!rc)
+        rc = eng_message_submit(f->e, "ann", pgi.second, &v);
+    eng_validation_free(v);
+    return rc;
+}
+
+static int pg_approve(dx *f)
+{
+    return eng_message_approve(f->e, "bob", pgi.second, NULL, "ok");
+}
+
+/* The second message's execution run to its end by eng_run_due, every call one stretch at least. */
+static int pg_run_due(dx *f)
+{
+    eng_time now = pgi.second_at;
+    for (int round = 0; round < 256; round++) {
+        eng_run_report rep = ENG_RUN_REPORT_INIT;
+        int rc = eng_run_due(f->e, "root", now, NULL, &rep);
+        if (rc || rep.pending == 0)
+            return rc;
+        now = rep.next_due > now ? rep.next_due : now + 1;
+    }
+    return ENG_OK;
+}
+
+/* keeps: a cancel keeps what was done before it (dispatch.run keeps the
+ * batches already sent, engage/engine.h); the others leave the store as it was. */
 static const struct {
     const char *name;
     pg_op_fn prep; /* not measured (NULL: none) */
     pg_op_fn run;
+    int keeps;
 } pg_ops[] = {
-    {"eng_campaign_report", NULL, pg_report},
-    {"eng_events_compact", NULL, pg_events_compact},
-    {"eng_customer_export_json", NULL, pg_export},
-    {"eng_audience_resolve (filter group)", NULL, pg_resolve},
-    {"eng_dry_run", NULL, pg_dry_run},
-    {"eng_customers_erase (4 ids)", NULL, pg_erase},
-    {"eng_customers_compact", NULL, pg_compact},
-    {"eng_events_compact (retention)", pg_retention_prep, pg_events_compact},
+    {"eng_campaign_report", NULL, pg_report, 0},
+    {"eng_events_compact", NULL, pg_events_compact, 0},
+    {"eng_customer_export_json", NULL, pg_export, 0},
+    {"eng_audience_resolve (filter group)", NULL, pg_resolve, 0},
+    {"eng_dry_run", NULL, pg_dry_run, 0},
+    {"eng_customers_import_csv_buffer", pg_import_prep, pg_import, 0},
+    {"eng_group_upload_csv", pg_upload_prep, pg_upload, 0},
+    {"eng_txn_import_csv_buffer", pg_txn_prep, pg_txn_import, 0},
+    {"eng_customers_erase (4 ids)", NULL, pg_erase, 0},
+    {"eng_customers_compact", NULL, pg_compact, 0},
+    {"eng_message_approve (freeze)", pg_second_prep, pg_approve, 0},
+    {"eng_run_due (execution)", NULL, pg_run_due, 1},
+    {"eng_events_compact (retention)", pg_retention_prep, pg_events_compact, 0},
 };
 #define PG_NOPS (sizeof pg_ops / sizeof pg_ops[0])
 
@@ -169,6 +281,7 @@ static const struct {
  * blast approved and executed, receipts, a transaction per customer. */
 static inline void pg_world(dx *f, size_t n, unsigned batch)
 {
+    memset(&pgi, 0, sizeof pgi);
     dx_progress_fn = pg_on_progress;
     dx_world(f, n, batch, 1, 1);
     uint32_t g;
@@ -186,6 +299,14 @@ static inline void pg_world(dx *f, size_t n, unsigned batch)
     dx_txns(f, ids, n, f->t0 + 2 * ENG_HOUR, 100, "h");
     free(ids);
     test_clock_now = f->t0 + 3 * ENG_HOUR;
+}
+
+/* Close the world and free the last input. */
+static inline void pg_close(dx *f)
+{
+    free(pgi.csv);
+    pgi.csv = NULL;
+    dx_close(f);
 }
 
 #endif
