@@ -93,6 +93,29 @@ static int op_upload(dx *f, void *arg)
     return rc ? rc : eng_group_upload_csv(f->e, "root", g, csv, strlen(csv), ENG_UPLOAD_REPLACE, NULL, NULL);
 }
 
+static int op_upsert(dx *f, void *arg)
+{
+    (void)arg;
+    static const char *const names[] = {"id", "first_name"};
+    char v[40][16];
+    const char *vals[40];
+    for (int i = 0; i < 20; i++) {
+        snprintf(v[2 * i], sizeof v[2 * i], "c%d", i);
+        snprintf(v[2 * i + 1], sizeof v[2 * i + 1], "Dee%d", i);
+        vals[2 * i] = v[2 * i], vals[2 * i + 1] = v[2 * i + 1];
+    }
+    return eng_customers_upsert(f->e, "root", names, 2, vals, 20, NULL, NULL);
+}
+
+static int op_upload_ids(dx *f, void *arg)
+{
+    (void)arg;
+    static const char *const ids[] = {"c1", "c3", "c5", "c7", "c9", "c11"};
+    uint32_t g = 0;
+    int rc = eng_group_find(f->e, "root", "uploaded", &g);
+    return rc ? rc : eng_group_upload_ids(f->e, "root", g, ids, 6, ENG_UPLOAD_APPEND, NULL, NULL);
+}
+
 static int op_txns(dx *f, void *arg)
 {
     const char *csv = arg;
@@ -246,12 +269,16 @@ static void every_operation(void **state)
 
     char *csv = customers_csv(60, "Bea");
     printf("audience.import: %u reports\n", cancel_everywhere(&f, "audience.import", op_import, csv));
+    printf("audience.apply: %u reports\n", cancel_everywhere(&f, "audience.apply", op_import, csv));
     free(csv);
     char up[512], *p = up;
     p += sprintf(p, "id\n");
     for (int i = 0; i < 30; i += 2)
         p += sprintf(p, "c%d\n", i);
     printf("audience.upload: %u reports\n", cancel_everywhere(&f, "audience.upload", op_upload, up));
+    printf("audience.import (upsert): %u reports\n", cancel_everywhere(&f, "audience.import", op_upsert, NULL));
+    printf("audience.apply (upsert): %u reports\n", cancel_everywhere(&f, "audience.apply", op_upsert, NULL));
+    printf("audience.upload (ids): %u reports\n", cancel_everywhere(&f, "audience.upload", op_upload_ids, NULL));
     char tx[2048];
     p = tx;
     p += sprintf(p, "id,customer,time,amount\n");
