@@ -59,16 +59,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         test_store_free(seed);
         seed = NULL;
     }
-    if (size < 2)
-        return 0;
     eng_import_options o;
-    eng_import_options_init(&o, ENG_IMPORT_OPTIONS_VERSION);
-    o.on_error = data[0] & 1 ? ENG_IMPORT_SKIP_ROWS : ENG_IMPORT_REJECT_FILE;
-    o.max_bad_rows = data[0] >> 1;
+    size_t step, len;
+    const char *csv;
+    if (!fuzz_csv_input(data, size, &o, &step, &csv, &len))
+        return 0;
     o.max_field_bytes = 64 + (size_t)data[0] * 8;
-    size_t step = 1 + data[1] % 17;
-    const char *csv = (const char *)data + 2;
-    size_t len = size - 2;
 
     test_store *sa, *sb;
     eng_engine *a = fresh(&sa), *b = fresh(&sb);
