@@ -17,6 +17,11 @@ typedef struct eng__tcols {
     int64_t *time;
     uint32_t *customer, *ctx, *send, *detail;
     uint8_t *channel, *status;
+    /* 1: the row's send is the only one of its (context, customer, channel)
+     * (eng__sends_canon), so the row is the first and only of its status for
+     * them; 0: not known. Stored (tseg.c); the measure layer counts such rows
+     * without deduplicating them. */
+    uint8_t *first;
     uint64_t *keyhash; /* of the sent rows, in row order */
     size_t nkey, keycap;
 } eng__tcols;
@@ -118,6 +123,8 @@ typedef struct eng__sends {
     uint32_t nslots;
     uint64_t *hashed; /* bit per send: in the hash index (the others are in a key map) */
     uint32_t nhashed;
+    uint64_t *canon;  /* bit per send: its rows are flagged `first` (eng__sends_canon) */
+    size_t canon_words;
 } eng__sends;
 
 /* A receipt waiting for its send. */
@@ -175,6 +182,15 @@ int eng__sends_reindex(eng__sends *s, const eng__mem *mem, eng__prog *pg);
  * rehash; the rehash, if any, steps @p pg (may be NULL). ENG_ECANCELLED or
  * ENG_ENOMEM keep the old index. */
 int eng__sends_room(eng__sends *s, const eng__mem *mem, size_t more, eng__prog *pg);
+/* Mark send @p id as the only send of its (context, customer, channel): its key
+ * is the dispatcher's key for exactly those, in the context's key map (so a
+ * second send with them would have the same key and be a duplicate). Its rows,
+ * and its receipts' rows, are written with `first` set. */
+int eng__sends_set_canon(eng__sends *s, const eng__mem *mem, uint32_t id);
+static inline int eng__sends_canon(const eng__sends *s, uint32_t id)
+{
+    return id / 64 < s->canon_words && (s->canon[id / 64] >> (id % 64) & 1);
+}
 void eng__sends_free(eng__sends *s, const eng__mem *mem);
 static inline uint64_t eng__ev_keyhash(const char *key, size_t len)
 {

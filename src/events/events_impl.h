@@ -149,6 +149,9 @@ typedef struct eng__touch_cols {
     const uint8_t *status;    /* eng_touch_status of this touch (not the send's furthest) */
     const uint32_t *send;     /* send id (eng__sends_view) */
     const uint32_t *detail;   /* 0, or string code + 1 (eng__ev_detail_str) */
+    /* 1: the first and only row of its status for its (context, customer,
+     * channel): its send is the only send of them (ev_state.h); 0: not known */
+    const uint8_t *first;
 } eng__touch_cols;
 
 typedef int (*eng__touch_seg_fn)(const eng__touch_cols *c, void *user);

@@ -59,6 +59,7 @@ static size_t drop_rows(eng__tcols *c, const eng__sends *s, const uint8_t *gone)
         c->status[j] = c->status[i];
         c->send[j] = c->send[i];
         c->detail[j] = c->detail[i];
+        c->first[j] = c->first[i];
         if (sent)
             c->keyhash[kj++] = kh;
         j++;

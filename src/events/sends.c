@@ -18,6 +18,7 @@ void eng__sends_free(eng__sends *s, const eng__mem *mem)
     eng__free(mem, s->keyhash);
     eng__free(mem, s->slots);
     eng__free(mem, s->hashed);
+    eng__free(mem, s->canon);
     memset(s, 0, sizeof *s);
 }
 
@@ -254,5 +255,23 @@ int eng__sends_view_get(eng_engine *e, eng__sends_view *out)
     out->channel = ev->s.channel;
     out->status = ev->s.status;
     out->sent_at = ev->s.sent_at;
+    return ENG_OK;
+}
+
+int eng__sends_set_canon(eng__sends *s, const eng__mem *mem, uint32_t id)
+{
+    size_t need = (size_t)id / 64 + 1;
+    if (need > s->canon_words) {
+        size_t words = s->canon_words ? s->canon_words : 64;
+        while (words < need)
+            words *= 2;
+        uint64_t *b = eng__realloc_array(mem, s->canon, words, sizeof *b);
+        if (!b)
+            return eng__nomem();
+        memset(b + s->canon_words, 0, (words - s->canon_words) * sizeof *b);
+        s->canon = b;
+        s->canon_words = words;
+    }
+    s->canon[id / 64] |= 1ull << (id % 64);
     return ENG_OK;
 }

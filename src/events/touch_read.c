@@ -66,6 +66,7 @@ static void filter_rows(eng__tcols *c, const eng__touch_filter *f, const ctxsel 
             c->status[j] = c->status[i];
             c->send[j] = c->send[i];
             c->detail[j] = c->detail[i];
+            c->first[j] = c->first[i];
         }
         j++;
     }
@@ -82,7 +83,7 @@ static int emit(const eng__tcols *c, uint16_t org, eng__touch_seg_fn fn, void *u
 {
     if (!c->n)
         return 0;
-    eng__touch_cols v = {c->n, org, c->time, c->customer, c->ctx, c->channel, c->status, c->send, c->detail};
+    eng__touch_cols v = {c->n, org, c->time, c->customer, c->ctx, c->channel, c->status, c->send, c->detail, c->first};
     return fn(&v, user);
 }
 
@@ -120,6 +121,7 @@ static int scan_org(eng__ev *ev, eng__evorg *o, const eng__touch_filter *f, eng_
         memcpy(d->status, t->status, t->n);
         memcpy(d->send, t->send, t->n * sizeof *d->send);
         memcpy(d->detail, t->detail, t->n * sizeof *d->detail);
+        memcpy(d->first, t->first, t->n);
         d->n = t->n;
         ENG__WORK(d->n);
         filter_rows(d, f, &cs);
@@ -169,6 +171,7 @@ static int collect_cb(const eng__touch_cols *c, void *user)
     memcpy(o->status + o->n, c->status, c->n);
     memcpy(o->send + o->n, c->send, c->n * sizeof *o->send);
     memcpy(o->detail + o->n, c->detail, c->n * sizeof *o->detail);
+    memcpy(o->first + o->n, c->first, c->n);
     o->n += c->n;
     return ENG_OK;
 }
@@ -232,6 +235,7 @@ int eng__touch_customer(eng_engine *e, const char *org, uint32_t customer, eng__
                 PERMUTE(uint8_t, t->status);
                 PERMUTE(uint32_t, t->send);
                 PERMUTE(uint32_t, t->detail);
+                PERMUTE(uint8_t, t->first);
             } while (0);
         }
     }
@@ -241,7 +245,7 @@ int eng__touch_customer(eng_engine *e, const char *org, uint32_t customer, eng__
         eng__free(mem, t);
         return rc;
     }
-    eng__touch_cols c = {n, code, t->time, t->customer, t->ctx, t->channel, t->status, t->send, t->detail};
+    eng__touch_cols c = {n, code, t->time, t->customer, t->ctx, t->channel, t->status, t->send, t->detail, t->first};
     out->c = c;
     out->mem = t;
     return ENG_OK;

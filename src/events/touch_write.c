@@ -54,6 +54,7 @@ static inline int touch_put(eng__ev *ev, uint32_t send, uint16_t org, uint32_t c
     c->status[i] = status;
     c->send[i] = send;
     c->detail[i] = dcode;
+    c->first[i] = (uint8_t)eng__sends_canon(s, send);
     s->mask[send] |= (uint8_t)(1u << status);
     if (eng__touch_rank(status) > eng__touch_rank(s->status[send]))
         s->status[send] = status;
@@ -267,9 +268,14 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
             break;
         uint32_t id = ev->s.n;
         int placed = 0;
+        /* The only send of its (context, customer, channel): its key is the one key of
+         * them the context's map accepts. Not for a context loaded from storage: its
+         * map's prefix is learned again, and may differ from the one its stored sends had. */
+        int canon = mapped[i] && cx >= o->km_loaded;
         if ((mapped[i] && (rc = eng__kmap_put(o, &ev->s, &e->mem, cx, rows[i].customer, id, &placed))) ||
             (rc = eng__sends_add(&ev->s, &e->mem, id, o->code, cx, rows[i].customer, rows[i].channel, rows[i].time,
-                                 h, placed ? ENG__SEND_MAPPED : ENG__SEND_INDEX)))
+                                 h, placed ? ENG__SEND_MAPPED : ENG__SEND_INDEX)) ||
+            (canon && (rc = eng__sends_set_canon(&ev->s, &e->mem, id))))
             break;
         eng__tcols *c = &o->tail;
         size_t r = c->n++;
@@ -280,6 +286,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         c->status[r] = ENG_TOUCH_SENT;
         c->send[r] = id;
         c->detail[r] = 0;
+        c->first[r] = (uint8_t)canon;
         c->keyhash[c->nkey++] = h;
         res->accepted++;
         rc = eng__pend_join(ev, id, h, &res->joined, &opts);

@@ -5,7 +5,8 @@
  *   zone: svar tmin, svar tmax, uvar statuses, uvar channels,
  *         uvar customer min, max, uvar ctx min, max
  *   packed columns (colpack.h): time, customer, ctx, channel, status, send, detail
- *   nsent x u64: the idempotency-key hash of each sent row, in row order */
+ *   nsent x u64: the idempotency-key hash of each sent row, in row order
+ *   kind 2 only: packed column `first` (0/1 per row; kind 1: all 0) */
 #include "events/ev_state.h"
 #include "events/colpack.h"
 
@@ -24,6 +25,7 @@ void eng__tcols_free(eng__tcols *c, const eng__mem *mem)
     eng__free(mem, c->detail);
     eng__free(mem, c->channel);
     eng__free(mem, c->status);
+    eng__free(mem, c->first);
     eng__free(mem, c->keyhash);
     memset(c, 0, sizeof *c);
 }
@@ -50,6 +52,7 @@ int eng__tcols_reserve(eng__tcols *c, const eng__mem *mem, size_t more)
     G(detail);
     G(channel);
     G(status);
+    G(first);
 #undef G
     c->cap = cap;
     return ENG_OK;
@@ -77,7 +80,7 @@ void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, si
         xmin = c->ctx[i] < xmin ? c->ctx[i] : xmin;
         xmax = c->ctx[i] > xmax ? c->ctx[i] : xmax;
     }
-    eng__wr_u8(w, 1);
+    eng__wr_u8(w, 2);
     eng__wr_uvar(w, n);
     eng__wr_uvar(w, nkey);
     eng__wr_svar(w, tmin);
@@ -100,11 +103,13 @@ void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, si
             eng__put64(w->data + w->len + 8 * k, c->keyhash[key_from + k]);
         w->len += nkey * 8;
     }
+    eng__pack_u8(w, c->first + from, n);
 }
 
-static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey)
+static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, uint8_t *kindp)
 {
     uint8_t kind = eng__rd_u8(r);
+    *kindp = kind;
     uint64_t n = eng__rd_uvar(r);
     *nkey = eng__rd_uvar(r);
     z->tmin = eng__rd_svar(r);
@@ -113,7 +118,7 @@ static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey)
     uint64_t v[4];
     for (int i = 0; i < 4; i++)
         v[i] = eng__rd_uvar(r);
-    if (!eng__rd_ok(r) || kind != 1 || n > ENG__SEG_ROWS || *nkey > n || st >> ENG_TOUCH_STATUS_COUNT ||
+    if (!eng__rd_ok(r) || (kind != 1 && kind != 2) || n > ENG__SEG_ROWS || *nkey > n || st >> ENG_TOUCH_STATUS_COUNT ||
         ch >> ENG_CH_COUNT || v[0] > v[1] || v[1] > UINT32_MAX || v[2] > v[3] || v[3] > UINT32_MAX ||
         z->tmin > z->tmax)
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad header", key);
@@ -131,8 +136,9 @@ int eng__tseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z)
 {
     eng__rd r;
     uint64_t nkey;
+    uint8_t kind;
     eng__rd_init(&r, p, len);
-    return zone_read(&r, key, z, &nkey);
+    return zone_read(&r, key, z, &nkey, &kind);
 }
 
 int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *c, const eng__mem *mem)
@@ -140,8 +146,9 @@ int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *
     eng__rd r;
     eng__seg z;
     uint64_t nkey;
+    uint8_t kind;
     eng__rd_init(&r, p, len);
-    int rc = zone_read(&r, key, &z, &nkey);
+    int rc = zone_read(&r, key, &z, &nkey, &kind);
     if (rc)
         return rc;
     c->n = 0;
@@ -157,11 +164,15 @@ int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *
     eng__unpack_u32(&r, c->send, n);
     eng__unpack_u32(&r, c->detail, n);
     const uint8_t *kh = eng__rd_bytes(&r, nkey * 8);
+    if (kind == 2)
+        eng__unpack_u8(&r, c->first, n);
+    else if (n) /* stored before the flag: not known */
+        memset(c->first, 0, n);
     if (!eng__rd_ok(&r) || eng__rd_left(&r))
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad columns", key);
     size_t sent = 0;
     for (size_t i = 0; i < n; i++) {
-        if (c->status[i] >= ENG_TOUCH_STATUS_COUNT || c->channel[i] >= ENG_CH_COUNT || c->time[i] < z.tmin ||
+        if (c->status[i] >= ENG_TOUCH_STATUS_COUNT || c->channel[i] >= ENG_CH_COUNT || c->first[i] > 1 || c->time[i] < z.tmin ||
             c->time[i] > z.tmax)
             return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad row %zu", key, i);
         sent += c->status[i] == ENG_TOUCH_SENT;
@@ -263,10 +274,12 @@ static int apply_rows(eng__ev *ev, eng__evorg *o, const eng__tcols *c)
     size_t k = 0;
     int rc = ENG_OK;
     for (size_t i = 0; i < c->n && !rc; i++) {
-        if (c->status[i] == ENG_TOUCH_SENT)
+        if (c->status[i] == ENG_TOUCH_SENT) {
             rc = eng__sends_add(&ev->s, mem, c->send[i], o->code, c->ctx[i], c->customer[i], c->channel[i],
                                 c->time[i], c->keyhash[k++], ENG__SEND_INDEX_LATER);
-        else
+            if (!rc && c->first[i])
+                rc = eng__sends_set_canon(&ev->s, mem, c->send[i]);
+        } else
             rc = eng__sends_note(&ev->s, mem, c->send[i], c->status[i]);
     }
     return rc;
@@ -307,6 +320,7 @@ static int tload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
         memcpy(t->detail + t->n, d->detail, d->n * sizeof *t->detail);
         memcpy(t->channel + t->n, d->channel, d->n);
         memcpy(t->status + t->n, d->status, d->n);
+        memcpy(t->first + t->n, d->first, d->n);
         if (d->nkey) /* a segment without keys may have no buffer: memcpy from NULL is undefined */
             memcpy(t->keyhash + t->nkey, d->keyhash, d->nkey * sizeof *t->keyhash);
         t->n += d->n;

@@ -280,6 +280,10 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
     cand *cbuf = x->cbuf;
     uint32_t *fill = x->bfill, *cfill = x->cfill;
     uint64_t **bits = x->bits;
+    uint64_t *cnt = x->cnt;
+    uint8_t trust[ENG__MEASURE_MAX_MESSAGES];
+    if (nmsg)
+        memcpy(trust, x->trust, nmsg);
     /* Locals: the key stores (uint64_t) may alias int64_t fields, which would be reloaded per row. */
     const int timed = x->to != 0;
     const eng_time from = x->from, to = x->to;
@@ -309,13 +313,18 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
             break;
         }
         size_t slot = ((size_t)st * nmsg + m) * ENG_MAX_CHANNELS + ch;
-        if (!bits[slot] && !(bits[slot] = eng__calloc(x->mem, x->words, sizeof **bits))) {
-            rc = eng__nomem();
-            break;
-        }
         unsigned b = c >> shift;
-        keys[b * bcap + fill[b]] = (uint64_t)slot << 32 | c;
-        int full = ++fill[b] == bcap;
+        int full = 0;
+        if (trust[m] && st != ENG_TOUCH_SENT) { /* the only row of its (customer, slot) */
+            cnt[slot]++;
+        } else {
+            if (!bits[slot] && !(bits[slot] = eng__calloc(x->mem, x->words, sizeof **bits))) {
+                rc = eng__nomem();
+                break;
+            }
+            keys[b * bcap + fill[b]] = (uint64_t)slot << 32 | c;
+            full = ++fill[b] == bcap;
+        }
         if (st == want) {
             cand *d = &cbuf[b * ccap + cfill[b]];
             d->t = t;
@@ -470,11 +479,12 @@ ENG_API int eng_measure_campaign(eng_engine *engine, const eng_touch_columns *to
         return rc;
     if (!out)
         return eng__err(ENG_EINVAL, "out", "eng_measure_campaign: out is NULL");
-    return eng__measure_columns(engine, touches, txns, spec, 0, 0, 1, out);
+    return eng__measure_columns(engine, touches, txns, spec, 0, 0, 1, NULL, out);
 }
 
 int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
-                         const eng_measure_spec *spec, eng_time from, eng_time to, int progress, eng_report **out)
+                         const eng_measure_spec *spec, eng_time from, eng_time to, int progress,
+                         const uint8_t *trust, eng_report **out)
 {
     int rc = check_inputs(touches, txns, spec);
     if (rc)
@@ -494,6 +504,8 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
         x->from = from;
         x->to = to;
         x->pg = p && engine->progress_fn ? p : NULL;
+        if (trust && x->nmsg)
+            memcpy(x->trust, trust, x->nmsg);
         rc = map_ids(x);
     }
     if (!rc)

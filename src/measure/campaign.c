@@ -64,8 +64,14 @@ typedef struct cols {
     uint32_t *t_cust, *t_msg;
     uint8_t *t_ch, *t_st;
     eng_time *t_time;
-    uint32_t ctx_seen[64], ctx_msg[64]; /* send context -> message id + 1 (0: not ours) */
+    uint32_t ctx_seen[64], ctx_msg[64]; /* send context -> message index + 1 (0: not ours) */
     size_t nctx;
+    /* Per message (rc->msg order): its one send context so far (UINT32_MAX: none
+     * yet), and whether its rows may repeat a (customer, channel, status) — a
+     * second context (another version or occurrence) or a row without the
+     * events layer's `first` flag. The others are trusted (eng__attr.trust). */
+    uint32_t *m_ctx;
+    uint8_t *m_dup;
     /* transactions */
     size_t nx, cx;
     uint32_t *x_cust, *x_store;
@@ -117,7 +123,7 @@ static uint32_t msg_of_ctx(cols *c, uint16_t org, uint32_t ctx)
     if (eng__ctx_get(c->e, org, ctx, &camp, &msg, &ver, &occ) == ENG_OK)
         for (size_t i = 0; i < c->rc->nmsg; i++)
             if (c->rc->msg[i].id == msg && msg <= UINT32_MAX - 1)
-                id = (uint32_t)msg + 1;
+                id = (uint32_t)i + 1;
     if (c->nctx < 64) {
         c->ctx_seen[c->nctx] = ctx;
         c->ctx_msg[c->nctx++] = id;
@@ -134,9 +140,14 @@ static int touch_cb(const eng__touch_cols *t, void *u)
         uint32_t m = msg_of_ctx(c, t->org, t->ctx[i]);
         if (!m)
             continue;
+        m--;
+        if (c->m_ctx[m] != t->ctx[i])
+            c->m_dup[m] |= c->m_ctx[m] != UINT32_MAX;
+        c->m_ctx[m] = t->ctx[i];
+        c->m_dup[m] |= !t->first[i];
         size_t k = c->nt++;
         c->t_cust[k] = t->customer[i];
-        c->t_msg[k] = m - 1;
+        c->t_msg[k] = (uint32_t)c->rc->msg[m].id;
         c->t_ch[k] = t->channel[i];
         c->t_st[k] = t->status[i];
         c->t_time[k] = t->time[i];
@@ -193,7 +204,7 @@ static void cols_free(cols *c)
     const eng__mem *m = &c->e->mem;
     eng__free(m, c->t_cust), eng__free(m, c->t_msg), eng__free(m, c->t_ch), eng__free(m, c->t_st);
     eng__free(m, c->t_time), eng__free(m, c->x_cust), eng__free(m, c->x_store), eng__free(m, c->x_time);
-    eng__free(m, c->x_amount), eng__free(m, c->x_nulls);
+    eng__free(m, c->x_amount), eng__free(m, c->x_nulls), eng__free(m, c->m_ctx), eng__free(m, c->m_dup);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -336,6 +347,7 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
     c.e = e;
     c.rc = &rc;
     uint32_t *control = NULL, *msgs = NULL;
+    uint8_t *trust = NULL;
     size_t ncontrol = 0;
     /* Progress: touch and transaction rows read (total unknown); attribution
      * reports as "measure.attribute" inside it; the estimates are the last step. */
@@ -348,6 +360,12 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
     eng__touch_filter_init(&f);
     f.org = rc.org;
     f.campaign = campaign;
+    c.m_ctx = eng__malloc(&e->mem, (rc.nmsg ? rc.nmsg : 1) * sizeof *c.m_ctx);
+    c.m_dup = eng__calloc(&e->mem, rc.nmsg ? rc.nmsg : 1, 1);
+    if (!err && (!c.m_ctx || !c.m_dup))
+        err = eng__nomem();
+    for (size_t i = 0; !err && i < rc.nmsg; i++)
+        c.m_ctx[i] = UINT32_MAX;
     if (!err)
         err = eng__touch_scan(e, &f, touch_cb, &c);
     if (!err)
@@ -381,8 +399,11 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
         }
     }
     msgs = eng__calloc(&e->mem, rc.nmsg ? rc.nmsg : 1, sizeof *msgs);
-    if (!err && !msgs)
+    trust = eng__calloc(&e->mem, rc.nmsg ? rc.nmsg : 1, 1);
+    if (!err && (!msgs || !trust))
         err = eng__nomem();
+    for (size_t i = 0; !err && i < rc.nmsg; i++)
+        trust[i] = !c.m_dup[i];
     for (size_t i = 0; !err && i < rc.nmsg; i++) {
         if (rc.msg[i].id > UINT32_MAX - 1)
             err = eng__err(ENG_ERANGE, "campaign", "message id %llu is too large for a report",
@@ -415,7 +436,7 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
         sp.n_control = ncontrol;
         sp.channel_cost = rc.cost;
         sp.currency_places = o->currency_places;
-        err = eng__measure_columns(e, &tc, &xc, &sp, 0, 0, 1, out);
+        err = eng__measure_columns(e, &tc, &xc, &sp, 0, 0, 1, trust, out);
     }
     if (!err && ((err = ope(e, &rc, &c, control, ncontrol, o, *out)) || (err = eng__prog_end(&pg)))) {
         eng_report_free(*out);
@@ -424,6 +445,7 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
     eng__free(&e->mem, dict);
     eng__free(&e->mem, dict_len);
     eng__free(&e->mem, msgs);
+    eng__free(&e->mem, trust);
     eng__free(&e->mem, control);
     cols_free(&c);
     eng__rep_free(e, &rc);

@@ -103,6 +103,11 @@ typedef struct eng__attr {
     size_t ccap;
     uint32_t cfill[ENG__ATTR_BUCKETS];
     eng_time *sent_at;        /* per message: earliest sent touch */
+    /* Per message: 1 when each of its touch rows is the only one of its (customer,
+     * channel, status) (the events layer's `first` flag, campaign.c): rows other than
+     * `sent` are counted without a bitmap (`sent` ones still set bits: contacted
+     * customers are a union over messages and channels). */
+    uint8_t trust[ENG__MEASURE_MAX_MESSAGES];
     eng_time window;
     int touches_seen;
     eng_time from, to;        /* only events in [from, to] (both 0: all) */
@@ -132,9 +137,12 @@ int eng__attr_touches(eng__attr *a, size_t n, const uint32_t *cust, const uint32
 extern size_t eng__attr_part_rows;
 extern unsigned eng__attr_part_min_shift;
 /* Run one campaign over whole columns, with events limited to [from, to] (both 0: all).
- * @p progress: report it as "measure.attribute" (0: the caller reports its own). */
+ * @p progress: report it as "measure.attribute" (0: the caller reports its own).
+ * @p trust: NULL, or per message of the spec 1 when no two of its touch rows share
+ * (customer, channel, status) — the caller vouches for it (eng__attr.trust). */
 int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
-                         const eng_measure_spec *spec, eng_time from, eng_time to, int progress, eng_report **out);
+                         const eng_measure_spec *spec, eng_time from, eng_time to, int progress,
+                         const uint8_t *trust, eng_report **out);
 /* Build the report (walk.c); the run is freed either way. */
 int eng__attr_finish(eng__attr *a, eng_report **out);
 void eng__attr_free(eng__attr *a);
