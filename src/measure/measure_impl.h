@@ -1,7 +1,8 @@
 /* The measure layer as its files see it.
  *
  * attribute.c runs one campaign: a pass over the touch log (status counts
- * deduplicated with one customer bitmap per status/message/channel, and the
+ * deduplicated with one customer bitmap per status/message/channel unless the
+ * events layer vouches for the rows (eng__attr.trust), and the
  * starting-status touches of customers who have a qualifying transaction),
  * then a walk by customer over those touches and the qualifying transactions
  * (both radix-sorted by customer) that applies the attribution model.
@@ -99,9 +100,6 @@ typedef struct eng__attr {
     uint64_t *keys;           /* the touch pass's buckets of (slot << 32 | customer), bcap each */
     size_t bcap;
     uint32_t bfill[ENG__ATTR_BUCKETS]; /* keys in each bucket */
-    eng__cand *cbuf;          /* starting-status touches waiting for the customer check, ccap a bucket */
-    size_t ccap;
-    uint32_t cfill[ENG__ATTR_BUCKETS];
     eng_time *sent_at;        /* per message: earliest sent touch */
     /* Per message: 1 when each of its touch rows is the only one of its (customer,
      * channel, status) (the events layer's `first` flag, campaign.c): rows other than
