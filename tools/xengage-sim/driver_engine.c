@@ -23,6 +23,7 @@
 #include <string.h>
 
 #define CREDITS_PER_UNIT 100.0
+#define ENGD_MAXW 64 /* waves a world file may have */
 #define EPOCH ((eng_time)1767225600000) /* 2026-01-01: sim hour 0 is EPOCH + 10 days + the warm-up history */
 
 typedef struct engd {
@@ -52,6 +53,12 @@ typedef struct engd {
     uint64_t txn_seq;
     char org_key[ENG_SEND_KEY_MAX + 1];
     size_t key_len;
+    /* A receipt names its send's own message: outcomes that resolve in a later wave (an ad's response
+     * window is longer than the gap before the next wave's approval) take the key prefix of the wave the
+     * send went out in, not the current one (else they match no send and stay pending for ever). */
+    char (*wkey)[ENG_SEND_KEY_MAX + 1]; /* per wave: its sends' key prefix */
+    size_t *wkey_len;
+    uint8_t *swave;                      /* per customer x world channel: the wave of its latest send */
     int verbose;
     struct adid { char h[65]; uint32_t c; } *adids; /* ad identifier (hash) -> customer, sorted */
     size_t nadids;
@@ -82,6 +89,7 @@ static int transport(const eng_envelope *env, size_t n, int *status, void *user)
     engd *d = user;
     for (size_t i = 0; i < n; i++) {
         d->sent[env[i].customer] = (int8_t)env[i].channel;
+        d->swave[(size_t)env[i].customer * d->w->p->k + (unsigned)d->wch[env[i].channel]] = (uint8_t)d->wave;
         status[i] = ENG_SEND_ACCEPTED;
     }
     return ENG_OK;
@@ -100,8 +108,10 @@ static int ad_export(const eng_ad_manifest *m, const char *const *hashes, int *s
         struct adid key;
         snprintf(key.h, sizeof key.h, "%s", hashes[i]);
         const struct adid *a = bsearch(&key, d->adids, d->nadids, sizeof *d->adids, adid_cmp);
-        if (a)
+        if (a) {
             d->sent[a->c] = (int8_t)m->channel;
+            d->swave[(size_t)a->c * d->w->p->k + (unsigned)d->wch[m->channel]] = (uint8_t)d->wave;
+        }
     }
     *status = ENG_SEND_ACCEPTED;
     return ENG_OK;
@@ -453,7 +463,8 @@ static void e_outcome(xs_driver *b, uint32_t i, unsigned ch, unsigned flags)
         return;
     }
     char key[ENG_SEND_KEY_MAX + 1];
-    size_t kl = eng__send_key_tail(key, sizeof key, d->org_key, d->key_len, i, d->ech[ch]);
+    unsigned sw = d->swave[(size_t)i * d->w->p->k + ch];
+    size_t kl = eng__send_key_tail(key, sizeof key, d->wkey[sw], d->wkey_len[sw], i, d->ech[ch]);
     push_receipt(d, key, kl, flags & ENG__XE_DELIVERED ? ENG_TOUCH_DELIVERED : ENG_TOUCH_FAILED);
     if (flags & ENG__XE_ENGAGED)
         push_receipt(d, key, kl, ENG_TOUCH_OPENED);
@@ -538,6 +549,7 @@ static void e_close(xs_driver *b)
     free(d->keys), free(d->st), free(d->rt), free(d->xc), free(d->xv);
     free(d->test), free(d->pos), free(d->sent), free(d->adids);
     free(d->hch), free(d->hfl), free(d->hcount), free(d->segname), free(d->segp);
+    free(d->wkey), free(d->wkey_len), free(d->swave);
     free(d);
 }
 
@@ -545,6 +557,10 @@ static void e_close(xs_driver *b)
 static void e_keys(engd *d)
 {
     d->key_len = key_prefix(d, d->campaign, d->message, d->org_key, sizeof d->org_key);
+    if (d->wave <= ENGD_MAXW) {
+        memcpy(d->wkey[d->wave], d->org_key, sizeof d->org_key);
+        d->wkey_len[d->wave] = d->key_len;
+    }
 }
 
 static void e_plan_keys(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
@@ -588,7 +604,10 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     }
     d->pos = malloc((size_t)n * sizeof *d->pos);
     d->sent = malloc(n);
-    if (!d->pos || !d->sent)
+    d->wkey = calloc(ENGD_MAXW + 1, sizeof *d->wkey);
+    d->wkey_len = calloc(ENGD_MAXW + 1, sizeof *d->wkey_len);
+    d->swave = calloc((size_t)n * p->k, 1);
+    if (!d->pos || !d->sent || !d->wkey || !d->wkey_len || !d->swave)
         abort();
     /* A simulated batch is a tenth of the expected test group, in whole engine chunks. */
     uint32_t per = (uint32_t)ceil(n * (1 - p->control) / p->batches);
