@@ -25,6 +25,7 @@ static void on_event(const eng_model_event *ev, void *user)
 
 int main(void)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     eng_engine *e;
     if (eng_open(NULL, &e))
         return fail("open");
@@ -60,8 +61,9 @@ int main(void)
     m.n_include = 1;
     m.creatives = cr;
     m.n_creatives = 2;
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = now + 2 * ENG_DAY;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = now + 2 * ENG_DAY;
+    m.schedule = &sched;
     if (eng_message_create(e, "author", cid, &m, &mid, NULL))
         return fail("message");
 

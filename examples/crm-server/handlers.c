@@ -273,6 +273,7 @@ static void post_campaign(crm_app *app, const crm_request *rq, crm_reply *out)
 
 static void post_message(crm_app *app, const crm_request *rq, uint64_t campaign, crm_reply *out)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     body b;
     if (parse(rq, out, &b))
         return;
@@ -280,8 +281,9 @@ static void post_message(crm_app *app, const crm_request *rq, uint64_t campaign,
     m.title = str_field(&b, b.root, "title", "title", 1);
     m.include = str_array(&b, b.root, "include", &m.n_include);
     m.exclude = str_array(&b, b.root, "exclude", &m.n_exclude);
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = int_field(&b, b.root, "send_at", 1, 0);
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = int_field(&b, b.root, "send_at", 1, 0);
+    m.schedule = &sched;
     json_t *cr = json_object_get(b.root, "creatives");
     if (!json_is_array(cr) || !json_array_size(cr))
         bad_field(&b, "creatives", cr ? "must be a non-empty array" : "is required");

@@ -353,6 +353,8 @@ static int approve(demo *d, uint64_t mid)
 /* A campaign with an X-Engage message to everyone and a broadcast email to the gold tier. */
 static int campaign(demo *d, uint64_t *cid, uint64_t *xe, uint64_t *bc)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
+    eng_schedule b_sched = ENG_SCHEDULE_INIT;
     printf("\n2. Campaign \"New year sale\": an X-Engage message and a broadcast message\n");
     eng_campaign_spec c = ENG_CAMPAIGN_SPEC_INIT;
     c.name = "New year sale";
@@ -372,15 +374,17 @@ static int campaign(demo *d, uint64_t *cid, uint64_t *xe, uint64_t *bc)
     m.include = everyone, m.n_include = 1;
     m.creatives = cr, m.n_creatives = 3;
     m.channel_priority = prio, m.n_channel_priority = 3;
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = T0 + 3 * ENG_DAY;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = T0 + 3 * ENG_DAY;
+    m.schedule = &sched;
     CHECK(eng_message_create(d->e, "asha", *cid, &m, xe, NULL), "X-Engage message");
     eng_message_spec b = ENG_MESSAGE_SPEC_INIT;
     b.title = "Gold preview (broadcast)";
     b.include = gold, b.n_include = 1;
     b.creatives = cr, b.n_creatives = 1;
-    b.schedule.kind = ENG_SCHEDULE_ONCE;
-    b.schedule.at = T0 + 5 * ENG_DAY;
+    b_sched.kind = ENG_SCHEDULE_ONCE;
+    b_sched.at = T0 + 5 * ENG_DAY;
+    b.schedule = &b_sched;
     CHECK(eng_message_create(d->e, "asha", *cid, &b, bc, NULL), "broadcast message");
     if (submit(d, *xe) || submit(d, *bc))
         return 1;

@@ -36,7 +36,7 @@ typedef enum eng_objective {
 typedef enum eng_goal_mode {
     ENG_GOAL_DEFAULT = 0, /**< Copy the org default (none if the org has none). */
     ENG_GOAL_NONE = 1,    /**< No conversion goal. */
-    ENG_GOAL_CUSTOM = 2   /**< Use #eng_campaign_spec.goal. */
+    ENG_GOAL_CUSTOM = 2   /**< Use #eng_campaign_spec.goal (required). */
 } eng_goal_mode;
 
 /** Current version of #eng_campaign_spec. */
@@ -62,16 +62,21 @@ typedef struct eng_campaign_spec {
     uint32_t control_percent;   /**< Control share of the test-control split, 0..50. Default 10. */
     const char *ga_account;     /**< Google Analytics account ("UA-..." or "G-..."), or NULL. */
     int goal_mode;              /**< An #eng_goal_mode (read back: NONE or CUSTOM). */
-    eng_goal_spec goal;         /**< The goal when goal_mode is #ENG_GOAL_CUSTOM. */
+    /**
+     * The goal when goal_mode is #ENG_GOAL_CUSTOM (NULL then fails validation at
+     * `campaign.goal`); ignored, and may be NULL, otherwise. Read back: set
+     * exactly when goal_mode is #ENG_GOAL_CUSTOM, pointing into the snapshot.
+     */
+    const eng_goal_spec *goal;
 } eng_campaign_spec;
 
 /** Static initialiser equal to what eng_campaign_spec_init() produces. */
 #define ENG_CAMPAIGN_SPEC_INIT                                                                                  \
     {ENG_CAMPAIGN_SPEC_VERSION, NULL, 0, 0, NULL, ENG_CAMPAIGN_BROADCAST, ENG_OBJ_NONE, NULL, 0, NULL, 0, NULL, 0, \
-     NULL, 0, 10, NULL, ENG_GOAL_DEFAULT, {NULL, NULL, 30, ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH}}
+     NULL, 0, 10, NULL, ENG_GOAL_DEFAULT, NULL}
 
 /**
- * Fill @p c with defaults (broadcast, no objective, 10% control, org default goal).
+ * Fill @p c with defaults (broadcast, no objective, 10% control, org default goal, goal NULL).
  * @param c the spec to fill.
  * @param version #ENG_CAMPAIGN_SPEC_VERSION.
  * @return #ENG_OK; #ENG_EINVAL; #ENG_EVERSION.
@@ -148,7 +153,8 @@ ENG_API int eng_campaign_get(eng_engine *engine, const char *actor, uint64_t id,
 
 /**
  * The fields of a snapshot. Optional strings that were NULL (unit, GA account,
- * goal condition) read back as "".
+ * goal condition) read back as "". The goal is NULL unless goal_mode is
+ * #ENG_GOAL_CUSTOM (a default goal reads back as the copy the campaign took).
  * @param c a snapshot.
  * @param[out] out receives a spec whose pointers live as long as @p c; NULL on failure.
  * @return #ENG_OK; #ENG_EMISUSE for a NULL or freed snapshot; #ENG_EINVAL for NULL @p out.

@@ -31,14 +31,32 @@ typedef enum eng_attribution {
     ENG_ATTR_POSITION = 4     /**< 40 % first, 40 % last, 20 % shared by the middle; one touch gets all, two half each. */
 } eng_attribution;
 
-/** A conversion goal (event, conditions, tracking window, attribution). */
+/** Current version of #eng_goal_spec. */
+#define ENG_GOAL_SPEC_VERSION 1
+
+/**
+ * A conversion goal (event, conditions, tracking window, attribution). Specs
+ * reach it through a pointer (`const eng_goal_spec *`) so that it can grow.
+ */
 typedef struct eng_goal_spec {
+    unsigned int version;  /**< #ENG_GOAL_SPEC_VERSION. */
     const char *event;     /**< Conversion event, e.g. "transaction". Required. */
     const char *condition; /**< Rule-language condition over the event; NULL or "" for none. */
     uint32_t window_days;  /**< Event tracking period in days, 1..90 (the product offers 15, 30 and 45). */
     int start_on;          /**< An #eng_goal_start. */
     int attribution;       /**< An #eng_attribution. */
 } eng_goal_spec;
+
+/** Static initialiser equal to what eng_goal_spec_init() produces. */
+#define ENG_GOAL_SPEC_INIT {ENG_GOAL_SPEC_VERSION, NULL, NULL, 30, ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH}
+
+/**
+ * Fill @p g with defaults (no event, no condition, 30 days from sent, last touch).
+ * @param g the goal to fill.
+ * @param version #ENG_GOAL_SPEC_VERSION.
+ * @return #ENG_OK; #ENG_EINVAL if @p g is NULL; #ENG_EVERSION for an unknown version.
+ */
+ENG_API int eng_goal_spec_init(eng_goal_spec *g, unsigned int version);
 
 ENG_END_DECLS
 

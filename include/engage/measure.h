@@ -104,7 +104,12 @@ typedef struct eng_measure_spec {
     eng_time start;              /**< Campaign start. */
     eng_time end;                /**< Campaign end (the responder window without a goal). */
     int has_goal;                /**< Non-zero: @c goal applies; zero: the seed's hit-rate definition. */
-    eng_goal_spec goal;          /**< The conversion goal (condition over the event schema). */
+    /**
+     * The conversion goal (condition over the event schema): required when
+     * has_goal is set (NULL gives #ENG_EINVAL, `spec.goal`), ignored otherwise.
+     * Read during the call only.
+     */
+    const eng_goal_spec *goal;
     eng_time half_life;          /**< Time-decay half-life; 0: 7 days. */
     const uint32_t *control;     /**< Control customers (the campaign's split or the global control group). */
     size_t n_control;            /**< Entries in control. */
@@ -114,11 +119,10 @@ typedef struct eng_measure_spec {
 
 /** Static initialiser equal to what eng_measure_spec_init() produces. */
 #define ENG_MEASURE_SPEC_INIT                                                                             \
-    {ENG_MEASURE_SPEC_VERSION, 0, NULL, 0, NULL, 0, 0, 0, {NULL, NULL, 30, ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH}, \
-     0, NULL, 0, NULL, 2}
+    {ENG_MEASURE_SPEC_VERSION, 0, NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, 0, NULL, 2}
 
 /**
- * Fill @p s with defaults (no goal, 30-day last-touch window from sent, 2 places).
+ * Fill @p s with defaults (no goal, goal NULL, 2 places).
  * @param s the spec. @param version #ENG_MEASURE_SPEC_VERSION.
  * @return #ENG_OK; #ENG_EINVAL; #ENG_EVERSION.
  */

@@ -61,8 +61,12 @@ typedef enum eng_coupon_source {
     ENG_COUPON_GENERATED = 2 /**< Codes generated automatically. */
 } eng_coupon_source;
 
-/** The incentive of a message. */
+/** Current version of #eng_incentive. */
+#define ENG_INCENTIVE_VERSION 1
+
+/** The incentive of a message (#eng_message_spec.incentive). */
 typedef struct eng_incentive {
+    unsigned int version;     /**< #ENG_INCENTIVE_VERSION. */
     int kind;                 /**< An #eng_incentive_kind. */
     const char *offer_id;     /**< The claimed offer of the catalogue (engage/offer.h; required for coupons). */
     int coupon_source;        /**< An #eng_coupon_source: copied from the claimed offer (leave it unset). */
@@ -71,6 +75,17 @@ typedef struct eng_incentive {
     int64_t points;           /**< Points allocated per customer (#ENG_INCENTIVE_POINTS), 1..1e9. */
     uint32_t points_expiry_days; /**< Points expire after this many days, 1..3650. */
 } eng_incentive;
+
+/** Static initialiser equal to what eng_incentive_init() produces. */
+#define ENG_INCENTIVE_INIT {ENG_INCENTIVE_VERSION, ENG_INCENTIVE_NONE, NULL, ENG_COUPON_COMMON, NULL, NULL, 0, 0}
+
+/**
+ * Fill @p in with defaults (no incentive).
+ * @param in the incentive to fill.
+ * @param version #ENG_INCENTIVE_VERSION.
+ * @return #ENG_OK; #ENG_EINVAL if @p in is NULL; #ENG_EVERSION for an unknown version.
+ */
+ENG_API int eng_incentive_init(eng_incentive *in, unsigned int version);
 
 /** Schedule kinds. */
 typedef enum eng_schedule_kind {
@@ -86,8 +101,12 @@ typedef enum eng_schedule_unit {
     ENG_EVERY_WEEKS = 2  /**< Weeks. */
 } eng_schedule_unit;
 
-/** When a message is sent. */
+/** Current version of #eng_schedule. */
+#define ENG_SCHEDULE_VERSION 1
+
+/** When a message is sent (#eng_message_spec.schedule). */
 typedef struct eng_schedule {
+    unsigned int version; /**< #ENG_SCHEDULE_VERSION. */
     int kind;       /**< An #eng_schedule_kind. */
     eng_time at;    /**< The (first) occurrence. */
     uint32_t every; /**< Recurrence interval, 1..1000 units. */
@@ -95,14 +114,29 @@ typedef struct eng_schedule {
     eng_time until; /**< Last possible occurrence of a recurring schedule. */
 } eng_schedule;
 
+/** Static initialiser equal to what eng_schedule_init() produces. */
+#define ENG_SCHEDULE_INIT {ENG_SCHEDULE_VERSION, ENG_SCHEDULE_NONE, 0, 0, ENG_EVERY_HOURS, 0}
+
+/**
+ * Fill @p s with defaults (not scheduled).
+ * @param s the schedule to fill.
+ * @param version #ENG_SCHEDULE_VERSION.
+ * @return #ENG_OK; #ENG_EINVAL if @p s is NULL; #ENG_EVERSION for an unknown version.
+ */
+ENG_API int eng_schedule_init(eng_schedule *s, unsigned int version);
+
 /** A sender id for one channel. */
 typedef struct eng_sender {
     int channel;       /**< An #eng_channel. */
     const char *id;    /**< Sender id (no line breaks, 1..64 bytes). */
 } eng_sender;
 
-/** Delivery settings. */
+/** Current version of #eng_delivery. */
+#define ENG_DELIVERY_VERSION 1
+
+/** Delivery settings (#eng_message_spec.delivery). */
 typedef struct eng_delivery {
+    unsigned int version;      /**< #ENG_DELIVERY_VERSION. */
     const eng_sender *senders; /**< Sender ids, at most one per channel. */
     size_t n_senders;          /**< Entries in senders. */
     const char *const *poc;    /**< Org POC recipients who also get the message: email addresses or phone numbers
@@ -112,10 +146,29 @@ typedef struct eng_delivery {
     int tiny_url;              /**< Non-zero: shorten links. */
 } eng_delivery;
 
+/** Static initialiser equal to what eng_delivery_init() produces. */
+#define ENG_DELIVERY_INIT {ENG_DELIVERY_VERSION, NULL, 0, NULL, 0, 0}
+
+/**
+ * Fill @p d with defaults (no sender ids, no POC recipients, links as written).
+ * @param d the settings to fill.
+ * @param version #ENG_DELIVERY_VERSION.
+ * @return #ENG_OK; #ENG_EINVAL if @p d is NULL; #ENG_EVERSION for an unknown version.
+ */
+ENG_API int eng_delivery_init(eng_delivery *d, unsigned int version);
+
 /** Current version of #eng_message_spec. */
 #define ENG_MESSAGE_SPEC_VERSION 1
 
-/** The editable fields of a message. */
+/**
+ * The editable fields of a message.
+ *
+ * The incentive, schedule and delivery settings are reached through pointers so
+ * that each can grow on its own. NULL stands for the defaults of its INIT:
+ * no incentive, not scheduled (a draft may have none; submission needs one),
+ * no sender ids, no POC recipients and no tiny URLs. The spec eng_message_fields()
+ * returns has all three set (never NULL), pointing into the snapshot.
+ */
 typedef struct eng_message_spec {
     unsigned int version;          /**< #ENG_MESSAGE_SPEC_VERSION. */
     const char *title;             /**< 1..128 bytes. */
@@ -131,19 +184,18 @@ typedef struct eng_message_spec {
     size_t n_exclude;              /**< Entries in exclude. */
     const eng_creative *creatives; /**< Creatives, at most one per channel. */
     size_t n_creatives;            /**< Entries in creatives. */
-    eng_incentive incentive;       /**< The incentive. */
-    eng_schedule schedule;         /**< The schedule. */
-    eng_delivery delivery;         /**< Delivery settings. */
+    const eng_incentive *incentive; /**< The incentive, or NULL for none. */
+    const eng_schedule *schedule;   /**< The schedule, or NULL for none yet (#ENG_SCHEDULE_NONE). */
+    const eng_delivery *delivery;   /**< Delivery settings, or NULL for the defaults. */
 } eng_message_spec;
 
 /** Static initialiser equal to what eng_message_spec_init() produces. */
 #define ENG_MESSAGE_SPEC_INIT                                                                                    \
     {ENG_MESSAGE_SPEC_VERSION, NULL, ENG_MESSAGE_BROADCAST, ENG_STRATEGY_NONE, NULL, 0, NULL, 0, NULL, 0, NULL, 0, \
-     NULL, 0, {ENG_INCENTIVE_NONE, NULL, ENG_COUPON_COMMON, NULL, NULL, 0, 0},                                     \
-     {ENG_SCHEDULE_NONE, 0, 0, ENG_EVERY_HOURS, 0}, {NULL, 0, NULL, 0, 0}}
+     NULL, 0, NULL, NULL, NULL}
 
 /**
- * Fill @p m with defaults (broadcast, no strategy, nothing else).
+ * Fill @p m with defaults (broadcast, no strategy, nothing else; incentive, schedule and delivery NULL).
  * @param m the spec to fill.
  * @param version #ENG_MESSAGE_SPEC_VERSION.
  * @return #ENG_OK; #ENG_EINVAL; #ENG_EVERSION.
@@ -250,7 +302,10 @@ ENG_API int eng_message_get(eng_engine *engine, const char *actor, uint64_t id, 
 
 /**
  * The fields of a message snapshot. Optional strings that were NULL read back as
- * "", except a creative's subject, which stays NULL.
+ * "", except a creative's subject, which stays NULL. The incentive, schedule and
+ * delivery pointers are never NULL (a part given as NULL reads back as its
+ * defaults, at the current version); like every pointer of the spec they point
+ * into the snapshot and live until eng_message_free().
  * @param m a snapshot.
  * @param[out] out receives a spec whose pointers live as long as @p m; NULL on failure.
  * @return #ENG_OK; #ENG_EMISUSE for a NULL or freed snapshot; #ENG_EINVAL for NULL @p out.

@@ -35,13 +35,18 @@ typedef struct eng_org_settings {
     int64_t channel_cost[ENG_MAX_CHANNELS]; /**< Campaign credits per message, indexed by #eng_channel; each 0..1e9. Default 1. */
     int64_t xengage_cost;        /**< X-Engage credits per test-group recipient, 0..1e9. Default 1. */
     int has_default_goal;        /**< Non-zero: default_goal is the org's default conversion goal. */
-    eng_goal_spec default_goal;  /**< Copied into new campaigns when has_default_goal and conversion_goals are set. */
+    /**
+     * Copied into new campaigns when has_default_goal and conversion_goals are
+     * set; required (not NULL) when has_default_goal is set, ignored otherwise.
+     * Read back by eng_org_settings_get(): NULL when has_default_goal is zero.
+     */
+    const eng_goal_spec *default_goal;
 } eng_org_settings;
 
 /** Static initialiser equal to what eng_org_settings_init() produces. */
 #define ENG_ORG_SETTINGS_INIT                                                                                       \
     {ENG_ORG_SETTINGS_VERSION, 0, ENG_XENGAGE_TRIAL, 0, 0, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 1, 0, \
-     {NULL, NULL, 30, ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH}}
+     NULL}
 
 /**
  * Fill @p s with the defaults of version @p version.
@@ -75,8 +80,9 @@ ENG_API int eng_org_create(eng_engine *engine, const char *org_id, const eng_org
  * conversion goal). As in the seed, only users with org-level access see them.
  * @param engine an open engine.
  * @param actor acting user (any role, #ENG_SCOPE_ORG; unit-scoped actors get #ENG_EDENIED).
- * @param out receives the settings; its goal strings point into engine-owned
- *        storage that stays valid until the next eng_org_settings_get() on this engine.
+ * @param out receives the settings; its default goal (the #eng_goal_spec and its
+ *        strings) points into engine-owned storage that stays valid until the next
+ *        eng_org_settings_get() on this engine or eng_close().
  * @return #ENG_OK; #ENG_EDENIED for an unknown actor or one without org scope; #ENG_EINVAL for NULL @p out.
  */
 ENG_API int eng_org_settings_get(eng_engine *engine, const char *actor, eng_org_settings *out);

@@ -123,6 +123,19 @@ int eng__struct_init(void *dst, const void *init, const size_t *sizes, unsigned 
     return ENG_OK;
 }
 
+int eng__sub_version(const void *sub, unsigned n, const char *field, const char *type)
+{
+    unsigned v;
+    if (!sub)
+        return ENG_OK;
+    memcpy(&v, sub, sizeof v);
+    if (v >= 1 && v <= n)
+        return ENG_OK;
+    char detail[96];
+    snprintf(detail, sizeof detail, "%s.version", field);
+    return eng__err(ENG_EVERSION, detail, "unsupported %s version %u", type, v);
+}
+
 unsigned eng__out_clear(void *out, const size_t *sizes, unsigned n)
 {
     unsigned v;

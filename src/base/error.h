@@ -29,6 +29,11 @@ int eng__nomem(void);
 int eng__struct_init(void *dst, const void *init, const size_t *sizes, unsigned n, unsigned int version,
                      const char *type);
 
+/* A sub-struct a caller passes by pointer: ENG_OK when @p sub is NULL or its
+ * version (the first field) is within 1..@p n, else ENG_EVERSION with detail
+ * "<field>.version". */
+int eng__sub_version(const void *sub, unsigned n, const char *field, const char *type);
+
 /* Bytes of a struct up to and including field @p last: where a struct of an older version ends. */
 #define ENG__UPTO(T, last) (offsetof(T, last) + sizeof(((T *)0)->last))
 /* The sizes of each version of a versioned struct, oldest first, as the two arguments

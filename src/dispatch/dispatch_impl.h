@@ -149,7 +149,7 @@ uint32_t eng__sms_segments(const char *text, size_t len);
 /* The pool a message draws unique codes from, or NULL (no coupon, or one common code). */
 static inline const char *eng__msg_pool(const eng_message_spec *s)
 {
-    const eng_incentive *in = &s->incentive;
+    const eng_incentive *in = s->incentive;
     if (in->kind != ENG_INCENTIVE_COUPON || in->coupon_source == ENG_COUPON_COMMON)
         return NULL;
     return in->coupon_pool ? in->coupon_pool : "";
@@ -305,7 +305,7 @@ int eng__dsp_touch_room(eng_engine *e, size_t n, eng__prog *pg);
 /* Does the message award points? */
 static inline int eng__msg_points(const eng_message_spec *s)
 {
-    return s->incentive.kind == ENG_INCENTIVE_POINTS;
+    return s->incentive->kind == ENG_INCENTIVE_POINTS;
 }
 /* Give customer @p cust of @p c a points award due now, unless it has one; *added: 1 when new. */
 int eng__points_add(eng__chunk *c, uint32_t cust, int *added);

@@ -214,10 +214,10 @@ static int compile_templates(eng_engine *e, eng__xcache *xc)
             rc = eng__tpl_compile(&e->mem, s->variants[i].body, s->variants[i].channel == ENG_CH_EMAIL,
                                   &xc->vbody[i]);
     }
-    for (size_t i = 0; i < s->delivery.n_senders; i++) {
-        int ch = s->delivery.senders[i].channel;
+    for (size_t i = 0; i < s->delivery->n_senders; i++) {
+        int ch = s->delivery->senders[i].channel;
         if (ch >= 0 && ch < ENG_CH_COUNT)
-            xc->sender[ch] = s->delivery.senders[i].id;
+            xc->sender[ch] = s->delivery->senders[i].id;
     }
     return rc;
 }
@@ -236,7 +236,7 @@ static int uses_unsubscribe(const eng_message_spec *s)
 /* Delivery settings ask for tiny URLs and the content has a {{tiny_url}} tag. */
 static int uses_tiny(const eng_message_spec *s)
 {
-    if (!s->delivery.tiny_url)
+    if (!s->delivery->tiny_url)
         return 0;
     for (size_t i = 0; i < s->n_creatives; i++)
         if ((s->creatives[i].body && strstr(s->creatives[i].body, "tiny_url")) ||
@@ -274,7 +274,7 @@ static int refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
         return rc;
     if (!m->approved || memcmp(h, m->approved_hash, 32) != 0)
         snprintf(why, cap, "the approval does not match the current content");
-    else if (m->spec.strategy == ENG_STRATEGY_XENGAGE && m->decided_at + 48 * ENG_HOUR > m->spec.schedule.at)
+    else if (m->spec.strategy == ENG_STRATEGY_XENGAGE && m->decided_at + 48 * ENG_HOUR > m->spec.schedule->at)
         snprintf(why, cap, "an X-Engage message approved less than 48 hours before its schedule does not execute");
     else if (!eng__strategy_get(m->spec.strategy))
         snprintf(why, cap, "strategy %d cannot be executed by this build", m->spec.strategy);
@@ -301,7 +301,7 @@ static int coupon_refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
     const char *pool = eng__msg_pool(s);
     if (!pool)
         return ENG_OK;
-    int kind = s->incentive.coupon_source == ENG_COUPON_GENERATED ? ENG_COUPON_POOL_GENERATED
+    int kind = s->incentive->coupon_source == ENG_COUPON_GENERATED ? ENG_COUPON_POOL_GENERATED
                                                                   : ENG_COUPON_POOL_UPLOADED;
     eng__cpool p;
     int rc = *pool ? eng__cpool_load(e, xc->x.o.id, pool, &p) : ENG_ENOTFOUND;

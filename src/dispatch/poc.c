@@ -94,7 +94,7 @@ static int poc_store(eng_engine *e, uint64_t msg, uint32_t occ, const lpoc *a, u
 /* The copies an execution owes: per POC recipient, each creative channel its address fits. */
 static int poc_plan(eng_engine *e, const eng__xcache *xc, lpoc **out, uint32_t *n)
 {
-    const eng_delivery *d = &xc->x.m.spec.delivery;
+    const eng_delivery *d = xc->x.m.spec.delivery;
     *n = 0;
     *out = eng__calloc(&e->mem, d->n_poc * ENG_CH_COUNT + 1, sizeof **out);
     if (!*out)
@@ -222,7 +222,7 @@ int eng__poc_work(eng__runctx *r, eng__xcache *xc, int shared, eng_time ttl)
     int rc = poc_load(e, msg, occ, &a, &n);
     if (rc == ENG_ENOTFOUND)
         rc = poc_plan(e, xc, &a, &n);
-    const eng_delivery *dl = &xc->x.m.spec.delivery;
+    const eng_delivery *dl = xc->x.m.spec.delivery;
     uint32_t *pick = rc ? NULL : eng__calloc(mem, n + 1, sizeof *pick);
     eng__rendered *rd = rc ? NULL : eng__calloc(mem, n + 1, sizeof *rd);
     eng_envelope *env = rc ? NULL : eng__calloc(mem, n + 1, sizeof *env);

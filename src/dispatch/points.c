@@ -132,7 +132,7 @@ int eng__points_work(eng__runctx *r, eng__xcache *xc, eng__chunk *c, int shared,
 {
     eng_engine *e = r->e;
     const eng__mem *mem = &e->mem;
-    const eng_incentive *inc = &xc->x.m.spec.incentive;
+    const eng_incentive *inc = xc->x.m.spec.incentive;
     uint32_t n = 0, cap = c->npts ? c->npts : 1;
     uint32_t *due = eng__calloc(mem, cap, sizeof *due);
     eng_points_award *aw = eng__calloc(mem, cap, sizeof *aw);

@@ -58,7 +58,7 @@ static int run_message(eng__runctx *r, const eng__actor *a, const eng__org *o, u
     } else if (!eng__may(a, o, ENG_OP_EXECUTE, c.spec.unit)) {
         rc = named ? eng__access(a, o, ENG_OP_EXECUTE, c.spec.unit) : 0;
     } else if (m.state == ENG_STATE_APPROVED || m.state == ENG_STATE_EXECUTING) {
-        const eng_schedule *s = &m.spec.schedule;
+        const eng_schedule *s = m.spec.schedule;
         int recurring = s->kind == ENG_SCHEDULE_RECURRING;
         eng_time step = recurring ? step_of(s) : 0;
         for (uint32_t k = 0; s->kind != ENG_SCHEDULE_NONE && !rc; k++) {

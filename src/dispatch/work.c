@@ -165,7 +165,7 @@ static int build_one(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t
     p->key = put_str(w, key, kl);
     p->to = put_str(w, to ? to : "", to ? tl : 0);
     p->from = put_str(w, from, strlen(from));
-    const eng_incentive *inc = &xc->x.m.spec.incentive;
+    const eng_incentive *inc = xc->x.m.spec.incentive;
     eng__rctx rc = {e, k->id, ch,
                     coupon                                                                            ? coupon
                     : inc->kind == ENG_INCENTIVE_COUPON && inc->coupon_source == ENG_COUPON_COMMON ? inc->coupon_code
@@ -173,7 +173,7 @@ static int build_one(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t
                     NULL, xc->x.c.spec.name, xc->dctx.org, NULL, NULL, NULL};
     eng_tiny_url_request tq;
     eng__dsp *dsp = eng__slot_get(e, ENG__SLOT_DISPATCH);
-    if (xc->x.m.spec.delivery.tiny_url && !xc->dry && dsp && dsp->hooks.tiny_url) {
+    if (xc->x.m.spec.delivery->tiny_url && !xc->dry && dsp && dsp->hooks.tiny_url) {
         tq = (eng_tiny_url_request){ENG_TINY_URL_REQUEST_VERSION, key, "", xc->x.c.id, xc->msg, xc->occ, k->id, ch};
         rc.tiny = dsp->hooks.tiny_url;
         rc.tiny_user = dsp->hooks_user;

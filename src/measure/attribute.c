@@ -60,7 +60,12 @@ static int check_inputs(const eng_touch_columns *tc, const eng_txn_columns *xc, 
     if (sp->half_life < 0)
         return eng__err(ENG_ERANGE, "spec.half_life", "negative half-life");
     if (sp->has_goal) {
-        const eng_goal_spec *g = &sp->goal;
+        const eng_goal_spec *g = sp->goal;
+        if (!g)
+            return eng__err(ENG_EINVAL, "spec.goal", "has_goal is set but goal is NULL");
+        int rc = eng__sub_version(g, ENG_GOAL_SPEC_VERSION, "spec.goal", "eng_goal_spec");
+        if (rc)
+            return rc;
         if (g->window_days < 1 || g->window_days > 90)
             return eng__err(ENG_ERANGE, "spec.goal.window_days", "tracking period %u days is outside 1..90",
                             g->window_days);
@@ -87,9 +92,15 @@ int eng__attr_begin(eng_engine *e, const eng_measure_spec *sp, int amount_scale,
     x->e = e;
     x->mem = &e->mem;
     x->sp = *sp;
+    if (sp->has_goal) {
+        x->goal = *sp->goal;
+        x->sp.goal = &x->goal;
+    } else {
+        x->sp.goal = NULL;
+    }
     x->nmsg = sp->n_messages;
     x->words = ((size_t)sp->n_customers + 63) / 64;
-    x->window = sp->has_goal ? (eng_time)sp->goal.window_days * ENG_DAY : 0;
+    x->window = sp->has_goal ? (eng_time)sp->goal->window_days * ENG_DAY : 0;
     size_t nslots = (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS;
     x->bits = eng__calloc(x->mem, nslots ? nslots : 1, sizeof *x->bits);
     x->cnt = eng__calloc(x->mem, nslots ? nslots : 1, sizeof *x->cnt);
@@ -249,7 +260,7 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
 {
     x->touches_seen = 1;
     const uint32_t ncust = x->sp.n_customers;
-    const unsigned want = x->sp.has_goal ? (unsigned)x->sp.goal.start_on : ENG_TOUCH_SENT;
+    const unsigned want = x->sp.has_goal ? (unsigned)x->sp.goal->start_on : ENG_TOUCH_SENT;
     const size_t nmsg = x->nmsg, mtab_n = x->mtab_n;
     const uint16_t *mtab = x->mtab;
     const unsigned shift = part_shift(ncust);
@@ -425,14 +436,14 @@ static void report_drop(const eng__mem *mem, eng_report *r)
 static int select_rows(eng_engine *e, const eng_txn_columns *xc, const eng_measure_spec *sp, uint64_t **sel)
 {
     *sel = NULL;
-    if (!sp->has_goal || !sp->goal.condition || !sp->goal.condition[0])
+    if (!sp->has_goal || !sp->goal->condition || !sp->goal->condition[0])
         return ENG_OK;
     eng_rule_options o;
     eng_rule_options_init(&o, ENG_RULE_OPTIONS_VERSION);
     o.fields = xc->fields;
     o.nfields = xc->nfields;
     eng_rule *rule = NULL;
-    int rc = eng_rule_compile(e, sp->goal.condition, &o, &rule);
+    int rc = eng_rule_compile(e, sp->goal->condition, &o, &rule);
     if (rc)
         return eng__err_wrap(rc, "goal condition: ");
     size_t nw = (xc->n + 63) / 64;

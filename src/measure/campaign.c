@@ -430,7 +430,7 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
         sp.start = rc.start;
         sp.end = rc.end;
         sp.has_goal = rc.has_goal;
-        sp.goal = rc.goal;
+        sp.goal = rc.has_goal ? &rc.goal : NULL;
         sp.half_life = o->half_life;
         sp.control = control;
         sp.n_control = ncontrol;

@@ -85,6 +85,7 @@ typedef struct eng__attr {
     eng_engine *e;
     const eng__mem *mem;
     eng_measure_spec sp;      /* the caller's spec: its arrays must outlive the run */
+    eng_goal_spec goal;       /* sp.goal points here (NULL without a goal) */
     eng_report *r;
     size_t nmsg, words;
     uint16_t *mtab;           /* message key -> index + 1 */

@@ -85,14 +85,17 @@ int eng__rep_load(eng_engine *e, const char *actor, uint64_t campaign, eng__rep_
         snprintf(out->org, sizeof out->org, "%s", o.id);
         out->start = c.spec.start;
         out->end = c.spec.end;
-        out->has_goal = c.spec.goal_mode == ENG_GOAL_CUSTOM;
-        out->goal = c.spec.goal;
-        out->goal_event = dup_str(e, c.spec.goal.event);
-        out->goal_cond = dup_str(e, c.spec.goal.condition);
-        out->goal.event = out->goal_event;
-        out->goal.condition = out->goal_cond;
-        if ((c.spec.goal.event && !out->goal_event) || (c.spec.goal.condition && !out->goal_cond))
-            rc = eng__nomem();
+        out->has_goal = c.spec.goal_mode == ENG_GOAL_CUSTOM && c.spec.goal;
+        if (out->has_goal) {
+            const eng_goal_spec *g = c.spec.goal;
+            out->goal = *g;
+            out->goal_event = dup_str(e, g->event);
+            out->goal_cond = dup_str(e, g->condition);
+            out->goal.event = out->goal_event;
+            out->goal.condition = out->goal_cond;
+            if ((g->event && !out->goal_event) || (g->condition && !out->goal_cond))
+                rc = eng__nomem();
+        }
         memcpy(out->cost, o.settings.channel_cost, sizeof out->cost);
         out->msg = eng__calloc(&e->mem, c.n_msgs ? c.n_msgs : 1, sizeof *out->msg);
         if (!out->msg)

@@ -180,7 +180,7 @@ int eng__attr_walk(run *x)
     if (rc)
         goto out;
     uint32_t cstamp[ENG_MAX_CHANNELS] = {0};
-    const int model = sp->has_goal ? sp->goal.attribution : ENG_ATTR_LAST_TOUCH;
+    const int model = sp->has_goal ? sp->goal->attribution : ENG_ATTR_LAST_TOUCH;
     const int all_credited = model == ENG_ATTR_LINEAR || model == ENG_ATTR_TIME_DECAY;
     const eng_time hl = sp->half_life ? sp->half_life : 7 * ENG_DAY;
     size_t qi = 0;

@@ -148,10 +148,10 @@ int eng__approve_msg(eng_engine *e, const eng__actor *a, const eng__org *o, cons
     /* The message goes live as per its schedule: once the send time has
      * passed it can no longer be approved (send it again for approval with a
      * new time). */
-    if (m->spec.schedule.kind != ENG_SCHEDULE_NONE && now > m->spec.schedule.at)
+    if (m->spec.schedule->kind != ENG_SCHEDULE_NONE && now > m->spec.schedule->at)
         return eng__err(ENG_ERANGE, "message.schedule.at",
                         "the send time has passed: a message cannot be approved after it");
-    if (m->spec.strategy == ENG_STRATEGY_XENGAGE && now + 48 * ENG_HOUR > m->spec.schedule.at)
+    if (m->spec.strategy == ENG_STRATEGY_XENGAGE && now + 48 * ENG_HOUR > m->spec.schedule->at)
         return eng__err(ENG_ERANGE, "message.schedule.at",
                         "an X-Engage message must be approved at least 48 hours before its send time");
     m->state = next;

@@ -16,7 +16,6 @@ ENG_API int eng_campaign_spec_init(eng_campaign_spec *c, unsigned int version)
     c->type = ENG_CAMPAIGN_BROADCAST;
     c->control_percent = 10;
     c->goal_mode = ENG_GOAL_DEFAULT;
-    c->goal.window_days = 30;
     return ENG_OK;
 }
 
@@ -36,7 +35,7 @@ void eng__camp_spec_enc(eng__wr *w, const eng_campaign_spec *s)
     eng__wr_str(w, s->ga_account);
     eng__wr_svar(w, s->goal_mode);
     if (s->goal_mode == ENG_GOAL_CUSTOM)
-        eng__goal_enc(w, &s->goal);
+        eng__goal_enc(w, s->goal);
 }
 
 void eng__camp_spec_dec(eng__rd *r, eng__pool *p, eng_campaign_spec *s)
@@ -57,7 +56,7 @@ void eng__camp_spec_dec(eng__rd *r, eng__pool *p, eng_campaign_spec *s)
     s->ga_account = eng__pool_rdstr(r, p);
     s->goal_mode = (int)eng__rd_svar(r);
     if (s->goal_mode == ENG_GOAL_CUSTOM)
-        eng__goal_dec(r, p, &s->goal);
+        s->goal = eng__goal_dec(r, p);
 }
 
 static int ga_ok(const char *s)
@@ -118,8 +117,8 @@ void eng__camp_check(eng_engine *e, eng_validation *v, const eng_campaign_spec *
         if (!o->settings.conversion_goals)
             eng__vr_add(v, ENG_EUNSUPPORTED, "campaign.goal", "conversion goals are not enabled for org '%s'", o->id);
         else
-            eng__goal_check(v, &s->goal, "campaign.goal");
-        eng__goal_rule_check(e, v, o ? o->id : NULL, &s->goal, "campaign.goal");
+            eng__goal_check(v, s->goal, "campaign.goal");
+        eng__goal_rule_check(e, v, o ? o->id : NULL, s->goal, "campaign.goal");
     }
 }
 
@@ -218,10 +217,10 @@ static void resolve_goal(eng_campaign_spec *s, const eng__org *o)
         return;
     if (o->settings.conversion_goals && o->settings.has_default_goal) {
         s->goal_mode = ENG_GOAL_CUSTOM;
-        s->goal = o->settings.default_goal;
+        s->goal = o->settings.default_goal; /* copied into the campaign's pool when stored */
     } else {
         s->goal_mode = ENG_GOAL_NONE;
-        memset(&s->goal, 0, sizeof(s->goal));
+        s->goal = NULL;
     }
 }
 
@@ -231,7 +230,7 @@ static int spec_arg(const eng_campaign_spec *s)
         return eng__err(ENG_EINVAL, "campaign", "campaign spec is NULL");
     if (s->version == 0 || s->version > ENG_CAMPAIGN_SPEC_VERSION)
         return eng__err(ENG_EVERSION, "campaign.version", "unsupported eng_campaign_spec version %u", s->version);
-    return ENG_OK;
+    return eng__sub_version(s->goal, ENG_GOAL_SPEC_VERSION, "campaign.goal", "eng_goal_spec");
 }
 
 static int name_taken(eng_engine *e, const char *org, const char *name, uint64_t self, int *taken)
@@ -351,8 +350,8 @@ static int goal_same(const eng_campaign_spec *x, const eng_campaign_spec *y, con
     eng__wr a, b;
     eng__wr_init(&a, mem);
     eng__wr_init(&b, mem);
-    eng__goal_enc(&a, &x->goal);
-    eng__goal_enc(&b, &y->goal);
+    eng__goal_enc(&a, x->goal);
+    eng__goal_enc(&b, y->goal);
     int same = !a.err && !b.err && a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
     eng__wr_free(&a);
     eng__wr_free(&b);

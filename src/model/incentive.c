@@ -91,8 +91,13 @@ int eng__offer_claim(eng_engine *e, eng_validation *v, const char *org, const en
     return ENG_OK;
 }
 
-int eng__offer_apply(eng__pool *p, const eng__offer *of, eng_incentive *in)
+int eng__offer_apply(eng__pool *p, const eng__offer *of, const eng_incentive **inp)
 {
+    eng_incentive *in = eng__pool_alloc(p, sizeof *in);
+    if (!in)
+        return eng__nomem();
+    *in = **inp;
+    *inp = in;
     in->coupon_source = of->s.coupon_source;
     in->coupon_code = eng__empty(of->s.coupon_code) ? NULL : eng__pool_str(p, of->s.coupon_code);
     in->coupon_pool = eng__empty(of->s.coupon_pool) ? NULL : eng__pool_str(p, of->s.coupon_pool);

@@ -72,7 +72,7 @@ ENG_API int eng_message_execute(eng_engine *e, const char *actor, uint64_t id, i
             rc = eng__err(ENG_ESTATE, "message.approval", "the approval does not match the current content");
             goto done;
         }
-        if (x.m.spec.strategy == ENG_STRATEGY_XENGAGE && x.m.decided_at + 48 * ENG_HOUR > x.m.spec.schedule.at) {
+        if (x.m.spec.strategy == ENG_STRATEGY_XENGAGE && x.m.decided_at + 48 * ENG_HOUR > x.m.spec.schedule->at) {
             rc = eng__err(ENG_ESTATE, "message.approval",
                           "an X-Engage message approved less than 48 hours before its schedule does not execute");
             goto done;
@@ -83,7 +83,7 @@ ENG_API int eng_message_execute(eng_engine *e, const char *actor, uint64_t id, i
         }
         /* It goes live as per the schedule: not before its time (the executor
          * runs it when due). */
-        if (x.m.spec.schedule.kind != ENG_SCHEDULE_NONE && eng__now(e) < x.m.spec.schedule.at) {
+        if (x.m.spec.schedule->kind != ENG_SCHEDULE_NONE && eng__now(e) < x.m.spec.schedule->at) {
             rc = eng__err(ENG_ERANGE, "message.schedule.at",
                           "message %llu is scheduled later: it cannot start before its send time",
                           (unsigned long long)id);

@@ -18,6 +18,36 @@ ENG_API int eng_message_spec_init(eng_message_spec *m, unsigned int version)
     return ENG_OK;
 }
 
+static const eng_incentive no_incentive = ENG_INCENTIVE_INIT;
+static const eng_schedule no_schedule = ENG_SCHEDULE_INIT;
+static const eng_delivery no_delivery = ENG_DELIVERY_INIT;
+
+ENG_API int eng_incentive_init(eng_incentive *in, unsigned int version)
+{
+    return eng__struct_init(in, &no_incentive, ENG__SIZES(sizeof no_incentive), version, "eng_incentive");
+}
+
+ENG_API int eng_schedule_init(eng_schedule *s, unsigned int version)
+{
+    return eng__struct_init(s, &no_schedule, ENG__SIZES(sizeof no_schedule), version, "eng_schedule");
+}
+
+ENG_API int eng_delivery_init(eng_delivery *d, unsigned int version)
+{
+    return eng__struct_init(d, &no_delivery, ENG__SIZES(sizeof no_delivery), version, "eng_delivery");
+}
+
+void eng__msg_spec_parts(const eng_message_spec *in, eng_message_spec *out)
+{
+    *out = *in;
+    if (!out->incentive)
+        out->incentive = &no_incentive;
+    if (!out->schedule)
+        out->schedule = &no_schedule;
+    if (!out->delivery)
+        out->delivery = &no_delivery;
+}
+
 /* ---- codec ---- */
 
 void eng__msg_spec_enc(eng__wr *w, const eng_message_spec *s)
@@ -44,7 +74,7 @@ void eng__msg_spec_enc(eng__wr *w, const eng_message_spec *s)
         eng__wr_str(w, s->creatives[i].subject);
         eng__wr_str(w, s->creatives[i].body);
     }
-    const eng_incentive *in = &s->incentive;
+    const eng_incentive *in = s->incentive ? s->incentive : &no_incentive;
     eng__wr_svar(w, in->kind);
     eng__wr_str(w, in->offer_id);
     eng__wr_svar(w, in->coupon_source);
@@ -52,13 +82,13 @@ void eng__msg_spec_enc(eng__wr *w, const eng_message_spec *s)
     eng__wr_str(w, in->coupon_pool);
     eng__wr_svar(w, in->points);
     eng__wr_uvar(w, in->points_expiry_days);
-    const eng_schedule *sc = &s->schedule;
+    const eng_schedule *sc = s->schedule ? s->schedule : &no_schedule;
     eng__wr_svar(w, sc->kind);
     eng__wr_svar(w, sc->at);
     eng__wr_uvar(w, sc->every);
     eng__wr_svar(w, sc->unit);
     eng__wr_svar(w, sc->until);
-    const eng_delivery *d = &s->delivery;
+    const eng_delivery *d = s->delivery ? s->delivery : &no_delivery;
     eng__wr_uvar(w, d->senders ? d->n_senders : 0);
     for (size_t i = 0; d->senders && i < d->n_senders; i++) {
         eng__wr_svar(w, d->senders[i].channel);
@@ -120,30 +150,44 @@ void eng__msg_spec_dec(eng__rd *r, eng__pool *p, eng_message_spec *s)
         cr[i].body = eng__pool_rdstr(r, p);
     }
     s->creatives = cr;
-    eng_incentive *in = &s->incentive;
-    in->kind = (int)eng__rd_svar(r);
-    in->offer_id = eng__pool_rdstr(r, p);
-    in->coupon_source = (int)eng__rd_svar(r);
-    in->coupon_code = eng__pool_rdstr(r, p);
-    in->coupon_pool = eng__pool_rdstr(r, p);
-    in->points = eng__rd_svar(r);
-    in->points_expiry_days = (uint32_t)eng__rd_uvar(r);
-    eng_schedule *sc = &s->schedule;
-    sc->kind = (int)eng__rd_svar(r);
-    sc->at = eng__rd_svar(r);
-    sc->every = (uint32_t)eng__rd_uvar(r);
-    sc->unit = (int)eng__rd_svar(r);
-    sc->until = eng__rd_svar(r);
-    eng_delivery *d = &s->delivery;
+    eng_incentive in = {.version = ENG_INCENTIVE_VERSION};
+    in.kind = (int)eng__rd_svar(r);
+    in.offer_id = eng__pool_rdstr(r, p);
+    in.coupon_source = (int)eng__rd_svar(r);
+    in.coupon_code = eng__pool_rdstr(r, p);
+    in.coupon_pool = eng__pool_rdstr(r, p);
+    in.points = eng__rd_svar(r);
+    in.points_expiry_days = (uint32_t)eng__rd_uvar(r);
+    eng_schedule sc = {.version = ENG_SCHEDULE_VERSION};
+    sc.kind = (int)eng__rd_svar(r);
+    sc.at = eng__rd_svar(r);
+    sc.every = (uint32_t)eng__rd_uvar(r);
+    sc.unit = (int)eng__rd_svar(r);
+    sc.until = eng__rd_svar(r);
+    eng_delivery d = {.version = ENG_DELIVERY_VERSION};
     eng_sender *se;
-    d->n_senders = rd_count(r, sizeof(*se), p, (void **)&se);
-    for (size_t i = 0; eng__rd_ok(r) && i < d->n_senders; i++) {
+    d.n_senders = rd_count(r, sizeof(*se), p, (void **)&se);
+    for (size_t i = 0; eng__rd_ok(r) && i < d.n_senders; i++) {
         se[i].channel = (int)eng__rd_svar(r);
         se[i].id = eng__pool_rdstr(r, p);
     }
-    d->senders = se;
-    d->poc = eng__strs_dec(r, p, &d->n_poc);
-    d->tiny_url = (int)eng__rd_svar(r);
+    d.senders = se;
+    d.poc = eng__strs_dec(r, p, &d.n_poc);
+    d.tiny_url = (int)eng__rd_svar(r);
+    /* The parts live in the pool, like every string of the spec. */
+    struct {
+        eng_incentive in;
+        eng_schedule sc;
+        eng_delivery d;
+    } *parts = eng__pool_alloc(p, sizeof *parts);
+    if (!parts) {
+        r->err = ENG_ENOMEM;
+        return;
+    }
+    parts->in = in, parts->sc = sc, parts->d = d;
+    s->incentive = &parts->in;
+    s->schedule = &parts->sc;
+    s->delivery = &parts->d;
 }
 
 int eng__msg_hash(const eng__mem *mem, const eng_campaign_spec *c, const eng_message_spec *m, uint8_t out[32])
@@ -238,9 +282,9 @@ void eng__msg_check_structure(eng_validation *v, const eng_message_spec *s)
              s->strategy != ENG_STRATEGY_XENGAGE) /* X-Engage: the guard rail and the priority its report estimates */
         eng__vr_add(v, ENG_EINVAL, "message.channel_priority",
                     "a channel list belongs to the channel priority and X-Engage strategies");
-    eng__incentive_check(v, &s->incentive, 0);
-    eng__schedule_check(v, &s->schedule, NULL, 0);
-    const eng_delivery *d = &s->delivery;
+    eng__incentive_check(v, s->incentive, 0);
+    eng__schedule_check(v, s->schedule, NULL, 0);
+    const eng_delivery *d = s->delivery;
     if (d->n_senders && (!d->senders || d->n_senders > ENG_CH_COUNT))
         eng__vr_add(v, ENG_ETOOBIG, "message.delivery.senders", "at most one sender id per channel");
     else
@@ -311,8 +355,8 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
     if (s->n_include == 0)
         eng__vr_add(v, ENG_EINVAL, "message.audience.include", "add at least one audience group");
     /* A POC recipient no creative can reach would silently get nothing. */
-    for (size_t i = 0; i < s->delivery.n_poc && i < 100; i++) {
-        uint32_t fit = eng__poc_channels(s->delivery.poc[i]), has = 0;
+    for (size_t i = 0; i < s->delivery->n_poc && i < 100; i++) {
+        uint32_t fit = eng__poc_channels(s->delivery->poc[i]), has = 0;
         for (size_t k = 0; k < s->n_creatives; k++)
             if (s->creatives[k].channel >= 0 && s->creatives[k].channel < ENG_CH_COUNT)
                 has |= 1u << s->creatives[k].channel;
@@ -322,7 +366,7 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
             eng__vr_add(v, ENG_EINVAL, p,
                         "POC recipient '%.64s' fits none of the message's channels (an email address needs an email "
                         "creative; a phone number SMS, WhatsApp, Viber or RCS)",
-                        s->delivery.poc[i]);
+                        s->delivery->poc[i]);
         }
     }
     eng__audience_refs_check(e, v, o->id, s);
@@ -381,10 +425,10 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
                     eng__vr_add(v, ENG_EEXISTS, p, "channel listed twice");
         }
     }
-    eng__incentive_check(v, &s->incentive, 1);
-    eng__offer_claim_check(e, v, o->id, &c->spec, &s->incentive);
-    eng__schedule_check(v, &s->schedule, &c->spec, 1);
-    if (s->schedule.kind != ENG_SCHEDULE_NONE && s->schedule.at < now)
+    eng__incentive_check(v, s->incentive, 1);
+    eng__offer_claim_check(e, v, o->id, &c->spec, s->incentive);
+    eng__schedule_check(v, s->schedule, &c->spec, 1);
+    if (s->schedule->kind != ENG_SCHEDULE_NONE && s->schedule->at < now)
         eng__vr_add(v, ENG_ERANGE, "message.schedule.at", "the send time is in the past");
     if (s->strategy == ENG_STRATEGY_XENGAGE)
         eng__xengage_check(e, v, o, c, s, now);
@@ -509,7 +553,12 @@ static int spec_arg(const eng_message_spec *s)
         return eng__err(ENG_EINVAL, "message", "message spec is NULL");
     if (s->version == 0 || s->version > ENG_MESSAGE_SPEC_VERSION)
         return eng__err(ENG_EVERSION, "message.version", "unsupported eng_message_spec version %u", s->version);
-    return ENG_OK;
+    int rc = eng__sub_version(s->incentive, ENG_INCENTIVE_VERSION, "message.incentive", "eng_incentive");
+    if (!rc)
+        rc = eng__sub_version(s->schedule, ENG_SCHEDULE_VERSION, "message.schedule", "eng_schedule");
+    if (!rc)
+        rc = eng__sub_version(s->delivery, ENG_DELIVERY_VERSION, "message.delivery", "eng_delivery");
+    return rc;
 }
 
 static int spec_copy(eng__pool *p, const eng_message_spec *in, eng_message_spec *out)
@@ -544,6 +593,9 @@ ENG_API int eng_message_create(eng_engine *e, const char *actor, uint64_t campai
     }
     if ((rc = spec_arg(spec)))
         goto out;
+    eng_message_spec given;
+    eng__msg_spec_parts(spec, &given);
+    spec = &given; /* NULL parts are their defaults from here on */
     eng__offer of;
     int claimed = 0;
     memset(&of, 0, sizeof of);
@@ -559,7 +611,7 @@ ENG_API int eng_message_create(eng_engine *e, const char *actor, uint64_t campai
         goto done;
     eng_validation *v = eng__vr_new(&e->mem);
     eng__msg_check_structure(v, spec);
-    int crc = eng__offer_claim(e, v, x.o.id, &x.c.spec, &spec->incentive, &of, &claimed);
+    int crc = eng__offer_claim(e, v, x.o.id, &x.c.spec, spec->incentive, &of, &claimed);
     if ((rc = eng__vr_finish(v, report)) || (rc = crc))
         goto done;
     if (x.c.n_msgs >= ENG__LIST_MAX) {
@@ -614,6 +666,9 @@ ENG_API int eng_message_update(eng_engine *e, const char *actor, uint64_t id, co
         return rc;
     if ((rc = spec_arg(spec)))
         goto out;
+    eng_message_spec given;
+    eng__msg_spec_parts(spec, &given);
+    spec = &given; /* NULL parts are their defaults from here on */
     eng__offer of;
     int claimed = 0;
     memset(&of, 0, sizeof of);
@@ -627,7 +682,7 @@ ENG_API int eng_message_update(eng_engine *e, const char *actor, uint64_t id, co
     }
     eng_validation *v = eng__vr_new(&e->mem);
     eng__msg_check_structure(v, spec);
-    int crc = eng__offer_claim(e, v, x.o.id, &x.c.spec, &spec->incentive, &of, &claimed);
+    int crc = eng__offer_claim(e, v, x.o.id, &x.c.spec, spec->incentive, &of, &claimed);
     if ((rc = eng__vr_finish(v, report)) || (rc = crc))
         goto done;
     if ((rc = spec_copy(&x.m.pool, spec, &x.m.spec)))

@@ -122,9 +122,11 @@ const eng__unit *eng__org_unit(const eng__org *o, const char *unit);
 int eng__org_unit_within(const eng__org *o, const char *unit, const char *ancestor);
 void eng__settings_enc(eng__wr *w, const eng_org_settings *s);
 void eng__settings_dec(eng__rd *r, eng__pool *p, eng_org_settings *s);
+/* Goals (goal.c). The record form always holds a goal: NULL encodes the INIT
+ * defaults; the decoded goal lives in the pool (NULL when it runs out). */
 void eng__goal_enc(eng__wr *w, const eng_goal_spec *g);
-void eng__goal_dec(eng__rd *r, eng__pool *p, eng_goal_spec *g);
-/* Check a goal; adds failures under @p path. */
+const eng_goal_spec *eng__goal_dec(eng__rd *r, eng__pool *p);
+/* Check a goal; adds failures under @p path (a NULL goal is one, at @p path). */
 void eng__goal_check(eng_validation *v, const eng_goal_spec *g, const char *path);
 
 /* ---- actors and access ---- */
@@ -207,7 +209,10 @@ int eng__msg_load(eng_engine *e, uint64_t id, eng__msg *out);
 int eng__msg_store(eng_engine *e, const eng__msg *m);
 void eng__msg_free(eng__msg *m);
 void eng__msg_spec_enc(eng__wr *w, const eng_message_spec *s);
-void eng__msg_spec_dec(eng__rd *r, eng__pool *p, eng_message_spec *s);
+void eng__msg_spec_dec(eng__rd *r, eng__pool *p, eng_message_spec *s); /* parts in the pool, never NULL */
+/* @p in with each NULL part (incentive, schedule, delivery) pointing at its INIT
+ * defaults: the form every check and the dispatcher see. */
+void eng__msg_spec_parts(const eng_message_spec *in, eng_message_spec *out);
 /* SHA-256 over the campaign spec and the message spec. */
 int eng__msg_hash(const eng__mem *mem, const eng_campaign_spec *c, const eng_message_spec *m, uint8_t out[32]);
 /* Structure only (drafts). */
@@ -261,8 +266,8 @@ int eng__offer_terms_equal(const eng_offer_spec *of, const eng_incentive *in);
  * dates; terms set without an offer are refused too. Returns storage errors. */
 int eng__offer_claim(eng_engine *e, eng_validation *v, const char *org, const eng_campaign_spec *c,
                      const eng_incentive *in, eng__offer *of, int *found);
-/* Copy the claimed offer's terms into a message's incentive (strings into @p p). */
-int eng__offer_apply(eng__pool *p, const eng__offer *of, eng_incentive *in);
+/* Point *@p in at a copy, in @p p, of the incentive with the claimed offer's terms. */
+int eng__offer_apply(eng__pool *p, const eng__offer *of, const eng_incentive **in);
 /* At submit: the claimed offer still exists, has the message's terms and lies inside the campaign's dates. */
 void eng__offer_claim_check(eng_engine *e, eng_validation *v, const char *org, const eng_campaign_spec *c,
                             const eng_incentive *in);

@@ -18,50 +18,7 @@ ENG_API int eng_org_settings_init(eng_org_settings *s, unsigned int version)
     for (int i = 0; i < ENG_MAX_CHANNELS; i++)
         s->channel_cost[i] = 1;
     s->xengage_cost = 1;
-    s->default_goal.window_days = 30;
     return ENG_OK;
-}
-
-void eng__goal_enc(eng__wr *w, const eng_goal_spec *g)
-{
-    eng__wr_str(w, g->event);
-    eng__wr_str(w, g->condition);
-    eng__wr_uvar(w, g->window_days);
-    eng__wr_svar(w, g->start_on);
-    eng__wr_svar(w, g->attribution);
-}
-
-void eng__goal_dec(eng__rd *r, eng__pool *p, eng_goal_spec *g)
-{
-    g->event = eng__pool_rdstr(r, p);
-    g->condition = eng__pool_rdstr(r, p);
-    g->window_days = (uint32_t)eng__rd_uvar(r);
-    g->start_on = (int)eng__rd_svar(r);
-    g->attribution = (int)eng__rd_svar(r);
-}
-
-void eng__goal_check(eng_validation *v, const eng_goal_spec *g, const char *path)
-{
-    char p[128];
-    snprintf(p, sizeof p, "%s.event", path);
-    if (eng__empty(g->event))
-        eng__vr_add(v, ENG_EINVAL, p, "a conversion goal needs an event");
-    else if (strlen(g->event) > ENG__ID_MAX || eng__name_flaw(g->event))
-        eng__vr_add(v, ENG_EINVAL, p, "event name is too long, not UTF-8 or has control characters");
-    snprintf(p, sizeof p, "%s.condition", path);
-    if (g->condition && strlen(g->condition) > 65536)
-        eng__vr_add(v, ENG_ETOOBIG, p, "condition longer than 65536 bytes");
-    else
-        eng__vr_text(v, p, g->condition, 0);
-    snprintf(p, sizeof p, "%s.window_days", path);
-    if (g->window_days < 1 || g->window_days > 90)
-        eng__vr_add(v, ENG_ERANGE, p, "tracking period %u days is outside 1..90", g->window_days);
-    snprintf(p, sizeof p, "%s.start_on", path);
-    if (g->start_on < ENG_GOAL_ON_SENT || g->start_on > ENG_GOAL_ON_CLICKED)
-        eng__vr_add(v, ENG_EINVAL, p, "%d is not an eng_goal_start", g->start_on);
-    snprintf(p, sizeof p, "%s.attribution", path);
-    if (g->attribution < ENG_ATTR_LAST_TOUCH || g->attribution > ENG_ATTR_POSITION)
-        eng__vr_add(v, ENG_EINVAL, p, "%d is not an eng_attribution", g->attribution);
 }
 
 void eng__settings_enc(eng__wr *w, const eng_org_settings *s)
@@ -74,7 +31,7 @@ void eng__settings_enc(eng__wr *w, const eng_org_settings *s)
         eng__wr_svar(w, s->channel_cost[i]);
     eng__wr_svar(w, s->xengage_cost);
     eng__wr_svar(w, s->has_default_goal);
-    eng__goal_enc(w, &s->default_goal);
+    eng__goal_enc(w, s->has_default_goal ? s->default_goal : NULL);
 }
 
 void eng__settings_dec(eng__rd *r, eng__pool *p, eng_org_settings *s)
@@ -89,7 +46,8 @@ void eng__settings_dec(eng__rd *r, eng__pool *p, eng_org_settings *s)
         s->channel_cost[i] = eng__rd_svar(r);
     s->xengage_cost = eng__rd_svar(r);
     s->has_default_goal = (int)eng__rd_svar(r);
-    eng__goal_dec(r, p, &s->default_goal);
+    const eng_goal_spec *g = eng__goal_dec(r, p);
+    s->default_goal = s->has_default_goal ? g : NULL; /* the pool keeps the unused defaults */
 }
 
 static void settings_check(eng_engine *e, eng_validation *v, const char *org, const eng_org_settings *s)
@@ -106,8 +64,8 @@ static void settings_check(eng_engine *e, eng_validation *v, const char *org, co
         eng__vr_add(v, ENG_ERANGE, "org.settings.xengage_cost", "cost %lld is outside 0..1e9",
                     (long long)s->xengage_cost);
     if (s->has_default_goal) {
-        eng__goal_check(v, &s->default_goal, "org.settings.default_goal");
-        eng__goal_rule_check(e, v, org, &s->default_goal, "org.settings.default_goal");
+        eng__goal_check(v, s->default_goal, "org.settings.default_goal");
+        eng__goal_rule_check(e, v, org, s->default_goal, "org.settings.default_goal");
     }
 }
 
@@ -115,7 +73,7 @@ static int settings_arg(const eng_org_settings *s)
 {
     if (s->version == 0 || s->version > ENG_ORG_SETTINGS_VERSION)
         return eng__err(ENG_EVERSION, "settings.version", "unsupported eng_org_settings version %u", s->version);
-    return ENG_OK;
+    return eng__sub_version(s->default_goal, ENG_GOAL_SPEC_VERSION, "org.settings.default_goal", "eng_goal_spec");
 }
 
 /* The stored form: id, settings and the unit tree. */

@@ -143,7 +143,7 @@ void eng__goal_rule_check(eng_engine *e, eng_validation *v, const char *org, con
                           const char *path)
 {
     char p[128];
-    if (!v)
+    if (!v || !g) /* a missing goal: eng__goal_check says so */
         return;
     snprintf(p, sizeof p, "%s.event", path);
     if (!eng__empty(g->event) && strcmp(g->event, "transaction") != 0)

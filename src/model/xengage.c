@@ -37,18 +37,18 @@ void eng__xengage_check(eng_engine *e, eng_validation *v, const eng__org *o, con
     /* No channel is mandatory: any single creative will do. */
     if (s->n_creatives == 0)
         eng__vr_add(v, ENG_EINVAL, "message.creatives", "an X-Engage message needs at least one creative");
-    if (s->incentive.kind == ENG_INCENTIVE_POINTS)
+    if (s->incentive->kind == ENG_INCENTIVE_POINTS)
         eng__vr_add(v, ENG_EINVAL, "message.incentive.kind", "X-Engage allows coupon incentives only, not points");
-    if (s->incentive.kind == ENG_INCENTIVE_COUPON && s->incentive.coupon_source == ENG_COUPON_GENERATED)
+    if (s->incentive->kind == ENG_INCENTIVE_COUPON && s->incentive->coupon_source == ENG_COUPON_GENERATED)
         eng__vr_add(v, ENG_EINVAL, "message.incentive.coupon_source",
                     "X-Engage allows only offers with a common code or uploaded codes, not generated codes");
-    if (s->schedule.kind != ENG_SCHEDULE_ONCE) {
+    if (s->schedule->kind != ENG_SCHEDULE_ONCE) {
         eng__vr_add(v, ENG_EINVAL, "message.schedule.kind", "an X-Engage message is sent once, at a fixed time");
     } else {
-        if (now + XE_SUBMIT_LEAD > s->schedule.at)
+        if (now + XE_SUBMIT_LEAD > s->schedule->at)
             eng__vr_add(v, ENG_ERANGE, "message.schedule.at",
                         "an X-Engage message must be sent for approval at least 50 hours before its send time");
-        if (c->spec.end < s->schedule.at + XE_MIN_TAIL)
+        if (c->spec.end < s->schedule->at + XE_MIN_TAIL)
             eng__vr_add(v, ENG_ERANGE, "campaign.end",
                         "an X-Engage campaign must end at least 14 days after the send time");
     }

@@ -48,7 +48,7 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_audit_entry), 80);
     /* campaign.h */
     OFF(eng_campaign_spec, version, 0); OFF(eng_campaign_spec, name, 8); OFF(eng_campaign_spec, start, 16); OFF(eng_campaign_spec, end, 24); OFF(eng_campaign_spec, unit, 32); OFF(eng_campaign_spec, type, 40); OFF(eng_campaign_spec, objective, 44); OFF(eng_campaign_spec, product_categories, 48); OFF(eng_campaign_spec, n_product_categories, 56); OFF(eng_campaign_spec, product_items, 64); OFF(eng_campaign_spec, n_product_items, 72); OFF(eng_campaign_spec, stores, 80); OFF(eng_campaign_spec, n_stores, 88); OFF(eng_campaign_spec, zones, 96); OFF(eng_campaign_spec, n_zones, 104); OFF(eng_campaign_spec, control_percent, 112); OFF(eng_campaign_spec, ga_account, 120); OFF(eng_campaign_spec, goal_mode, 128); OFF(eng_campaign_spec, goal, 136);
-    assert_int_equal(sizeof(eng_campaign_spec), 168);
+    assert_int_equal(sizeof(eng_campaign_spec), 144);
     OFF(eng_campaign_status, version, 0); OFF(eng_campaign_status, id, 8); OFF(eng_campaign_status, created_by, 16); OFF(eng_campaign_status, goal_locked, 24); OFF(eng_campaign_status, messages, 32); OFF(eng_campaign_status, n_messages, 40);
     assert_int_equal(sizeof(eng_campaign_status), 48);
     /* dispatch.h */
@@ -109,15 +109,15 @@ static void struct_layouts(void **s)
     OFF(eng_txn_row, version, 0); OFF(eng_txn_row, id, 8); OFF(eng_txn_row, customer, 16); OFF(eng_txn_row, external_id, 24); OFF(eng_txn_row, time, 32); OFF(eng_txn_row, amount, 40); OFF(eng_txn_row, store, 48); OFF(eng_txn_row, n_items, 56); OFF(eng_txn_row, items, 64);
     assert_int_equal(sizeof(eng_txn_row), 72);
     /* goal.h */
-    OFF(eng_goal_spec, event, 0); OFF(eng_goal_spec, condition, 8); OFF(eng_goal_spec, window_days, 16); OFF(eng_goal_spec, start_on, 20); OFF(eng_goal_spec, attribution, 24);
-    assert_int_equal(sizeof(eng_goal_spec), 32);
+    OFF(eng_goal_spec, version, 0); OFF(eng_goal_spec, event, 8); OFF(eng_goal_spec, condition, 16); OFF(eng_goal_spec, window_days, 24); OFF(eng_goal_spec, start_on, 28); OFF(eng_goal_spec, attribution, 32);
+    assert_int_equal(sizeof(eng_goal_spec), 40);
     /* measure.h */
     OFF(eng_touch_columns, version, 0); OFF(eng_touch_columns, n, 8); OFF(eng_touch_columns, customer, 16); OFF(eng_touch_columns, message, 24); OFF(eng_touch_columns, channel, 32); OFF(eng_touch_columns, status, 40); OFF(eng_touch_columns, time, 48);
     assert_int_equal(sizeof(eng_touch_columns), 56);
     OFF(eng_txn_columns, version, 0); OFF(eng_txn_columns, n, 8); OFF(eng_txn_columns, customer, 16); OFF(eng_txn_columns, time, 24); OFF(eng_txn_columns, amount, 32); OFF(eng_txn_columns, amount_scale, 40); OFF(eng_txn_columns, fields, 48); OFF(eng_txn_columns, nfields, 56); OFF(eng_txn_columns, columns, 64);
     assert_int_equal(sizeof(eng_txn_columns), 72);
-    OFF(eng_measure_spec, version, 0); OFF(eng_measure_spec, n_customers, 4); OFF(eng_measure_spec, messages, 8); OFF(eng_measure_spec, n_messages, 16); OFF(eng_measure_spec, message_sent_at, 24); OFF(eng_measure_spec, start, 32); OFF(eng_measure_spec, end, 40); OFF(eng_measure_spec, has_goal, 48); OFF(eng_measure_spec, goal, 56); OFF(eng_measure_spec, half_life, 88); OFF(eng_measure_spec, control, 96); OFF(eng_measure_spec, n_control, 104); OFF(eng_measure_spec, channel_cost, 112); OFF(eng_measure_spec, currency_places, 120);
-    assert_int_equal(sizeof(eng_measure_spec), 128);
+    OFF(eng_measure_spec, version, 0); OFF(eng_measure_spec, n_customers, 4); OFF(eng_measure_spec, messages, 8); OFF(eng_measure_spec, n_messages, 16); OFF(eng_measure_spec, message_sent_at, 24); OFF(eng_measure_spec, start, 32); OFF(eng_measure_spec, end, 40); OFF(eng_measure_spec, has_goal, 48); OFF(eng_measure_spec, goal, 56); OFF(eng_measure_spec, half_life, 64); OFF(eng_measure_spec, control, 72); OFF(eng_measure_spec, n_control, 80); OFF(eng_measure_spec, channel_cost, 88); OFF(eng_measure_spec, currency_places, 96);
+    assert_int_equal(sizeof(eng_measure_spec), 104);
     OFF(eng_report_figures, version, 0); OFF(eng_report_figures, responder_def, 4); OFF(eng_report_figures, currency_places, 8); OFF(eng_report_figures, contacted, 16); OFF(eng_report_figures, sent, 24); OFF(eng_report_figures, delivered, 32); OFF(eng_report_figures, not_delivered, 40); OFF(eng_report_figures, opened, 48); OFF(eng_report_figures, clicked, 56); OFF(eng_report_figures, unsubscribed, 64); OFF(eng_report_figures, responders, 72); OFF(eng_report_figures, conversions, 80); OFF(eng_report_figures, hit_rate, 88); OFF(eng_report_figures, responder_sales, 96); OFF(eng_report_figures, spend_per_responder_known, 104); OFF(eng_report_figures, spend_per_responder, 112); OFF(eng_report_figures, credits_spent, 120); OFF(eng_report_figures, control_contacted, 128); OFF(eng_report_figures, control_responders, 136); OFF(eng_report_figures, control_known, 144); OFF(eng_report_figures, control_hit_rate, 152); OFF(eng_report_figures, lift_known, 160); OFF(eng_report_figures, lift, 168); OFF(eng_report_figures, lift_ci_low, 176); OFF(eng_report_figures, lift_ci_high, 184); OFF(eng_report_figures, p_value, 192); OFF(eng_report_figures, incremental_known, 200); OFF(eng_report_figures, incremental_sales, 208);
     assert_int_equal(sizeof(eng_report_figures), 216);
     OFF(eng_campaign_report_options, version, 0); OFF(eng_campaign_report_options, half_life, 8); OFF(eng_campaign_report_options, currency_places, 16); OFF(eng_campaign_report_options, credits_per_unit, 24);
@@ -131,21 +131,21 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_variant), 32);
     OFF(eng_creative, channel, 0); OFF(eng_creative, subject, 8); OFF(eng_creative, body, 16);
     assert_int_equal(sizeof(eng_creative), 24);
-    OFF(eng_incentive, kind, 0); OFF(eng_incentive, offer_id, 8); OFF(eng_incentive, coupon_source, 16); OFF(eng_incentive, coupon_code, 24); OFF(eng_incentive, coupon_pool, 32); OFF(eng_incentive, points, 40); OFF(eng_incentive, points_expiry_days, 48);
+    OFF(eng_incentive, version, 0); OFF(eng_incentive, kind, 4); OFF(eng_incentive, offer_id, 8); OFF(eng_incentive, coupon_source, 16); OFF(eng_incentive, coupon_code, 24); OFF(eng_incentive, coupon_pool, 32); OFF(eng_incentive, points, 40); OFF(eng_incentive, points_expiry_days, 48);
     assert_int_equal(sizeof(eng_incentive), 56);
-    OFF(eng_schedule, kind, 0); OFF(eng_schedule, at, 8); OFF(eng_schedule, every, 16); OFF(eng_schedule, unit, 20); OFF(eng_schedule, until, 24);
+    OFF(eng_schedule, version, 0); OFF(eng_schedule, kind, 4); OFF(eng_schedule, at, 8); OFF(eng_schedule, every, 16); OFF(eng_schedule, unit, 20); OFF(eng_schedule, until, 24);
     assert_int_equal(sizeof(eng_schedule), 32);
     OFF(eng_sender, channel, 0); OFF(eng_sender, id, 8);
     assert_int_equal(sizeof(eng_sender), 16);
-    OFF(eng_delivery, senders, 0); OFF(eng_delivery, n_senders, 8); OFF(eng_delivery, poc, 16); OFF(eng_delivery, n_poc, 24); OFF(eng_delivery, tiny_url, 32);
-    assert_int_equal(sizeof(eng_delivery), 40);
-    OFF(eng_message_spec, version, 0); OFF(eng_message_spec, title, 8); OFF(eng_message_spec, type, 16); OFF(eng_message_spec, strategy, 20); OFF(eng_message_spec, variants, 24); OFF(eng_message_spec, n_variants, 32); OFF(eng_message_spec, channel_priority, 40); OFF(eng_message_spec, n_channel_priority, 48); OFF(eng_message_spec, include, 56); OFF(eng_message_spec, n_include, 64); OFF(eng_message_spec, exclude, 72); OFF(eng_message_spec, n_exclude, 80); OFF(eng_message_spec, creatives, 88); OFF(eng_message_spec, n_creatives, 96); OFF(eng_message_spec, incentive, 104); OFF(eng_message_spec, schedule, 160); OFF(eng_message_spec, delivery, 192);
-    assert_int_equal(sizeof(eng_message_spec), 232);
+    OFF(eng_delivery, version, 0); OFF(eng_delivery, senders, 8); OFF(eng_delivery, n_senders, 16); OFF(eng_delivery, poc, 24); OFF(eng_delivery, n_poc, 32); OFF(eng_delivery, tiny_url, 40);
+    assert_int_equal(sizeof(eng_delivery), 48);
+    OFF(eng_message_spec, version, 0); OFF(eng_message_spec, title, 8); OFF(eng_message_spec, type, 16); OFF(eng_message_spec, strategy, 20); OFF(eng_message_spec, variants, 24); OFF(eng_message_spec, n_variants, 32); OFF(eng_message_spec, channel_priority, 40); OFF(eng_message_spec, n_channel_priority, 48); OFF(eng_message_spec, include, 56); OFF(eng_message_spec, n_include, 64); OFF(eng_message_spec, exclude, 72); OFF(eng_message_spec, n_exclude, 80); OFF(eng_message_spec, creatives, 88); OFF(eng_message_spec, n_creatives, 96); OFF(eng_message_spec, incentive, 104); OFF(eng_message_spec, schedule, 112); OFF(eng_message_spec, delivery, 120);
+    assert_int_equal(sizeof(eng_message_spec), 128);
     OFF(eng_message_status, version, 0); OFF(eng_message_status, id, 8); OFF(eng_message_status, campaign, 16); OFF(eng_message_status, state, 24); OFF(eng_message_status, created_by, 32); OFF(eng_message_status, edited_by, 40); OFF(eng_message_status, updated_at, 48); OFF(eng_message_status, decided_by, 56); OFF(eng_message_status, decided_at, 64); OFF(eng_message_status, comment, 72); OFF(eng_message_status, approved_hash, 80); OFF(eng_message_status, content_hash, 88);
     assert_int_equal(sizeof(eng_message_status), 96);
     /* org.h */
     OFF(eng_org_settings, version, 0); OFF(eng_org_settings, conversion_goals, 4); OFF(eng_org_settings, xengage, 8); OFF(eng_org_settings, allow_self_approval, 12); OFF(eng_org_settings, forbid_overdraft, 16); OFF(eng_org_settings, channel_cost, 24); OFF(eng_org_settings, xengage_cost, 152); OFF(eng_org_settings, has_default_goal, 160); OFF(eng_org_settings, default_goal, 168);
-    assert_int_equal(sizeof(eng_org_settings), 200);
+    assert_int_equal(sizeof(eng_org_settings), 176);
     /* rules.h */
     OFF(eng_rule_field, name, 0); OFF(eng_rule_field, type, 8); OFF(eng_rule_field, scale, 12);
     assert_int_equal(sizeof(eng_rule_field), 16);
@@ -200,8 +200,12 @@ static void init_functions_match_initialisers(void **s)
     SAME(eng_org_settings, ENG_ORG_SETTINGS_INIT, eng_org_settings_init, ENG_ORG_SETTINGS_VERSION);
     SAME(eng_actor_spec, ENG_ACTOR_SPEC_INIT, eng_actor_spec_init, ENG_ACTOR_SPEC_VERSION);
     SAME(eng_campaign_spec, ENG_CAMPAIGN_SPEC_INIT, eng_campaign_spec_init, ENG_CAMPAIGN_SPEC_VERSION);
+    SAME(eng_goal_spec, ENG_GOAL_SPEC_INIT, eng_goal_spec_init, ENG_GOAL_SPEC_VERSION);
     SAME(eng_campaign_status, ENG_CAMPAIGN_STATUS_INIT, eng_campaign_status_init, ENG_CAMPAIGN_STATUS_VERSION);
     SAME(eng_message_spec, ENG_MESSAGE_SPEC_INIT, eng_message_spec_init, ENG_MESSAGE_SPEC_VERSION);
+    SAME(eng_incentive, ENG_INCENTIVE_INIT, eng_incentive_init, ENG_INCENTIVE_VERSION);
+    SAME(eng_schedule, ENG_SCHEDULE_INIT, eng_schedule_init, ENG_SCHEDULE_VERSION);
+    SAME(eng_delivery, ENG_DELIVERY_INIT, eng_delivery_init, ENG_DELIVERY_VERSION);
     SAME(eng_message_status, ENG_MESSAGE_STATUS_INIT, eng_message_status_init, ENG_MESSAGE_STATUS_VERSION);
     SAME(eng_model_event, ENG_MODEL_EVENT_INIT, eng_model_event_init, ENG_MODEL_EVENT_VERSION);
     SAME(eng_touch_columns, ENG_TOUCH_COLUMNS_INIT, eng_touch_columns_init, ENG_TOUCH_COLUMNS_VERSION);

@@ -47,6 +47,7 @@ static eng_engine *open_at(const char *p, unsigned flags, int *rc)
 
 static void build(void)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     /* In memory when the system has a tmpfs: each input rewrites the file, and on a
      * disk file system (ext4) truncate-then-close starts a writeback every time. */
     const char *tmp = getenv("TMPDIR");
@@ -88,8 +89,9 @@ static void build(void)
     m.n_include = 1;
     m.creatives = cr;
     m.n_creatives = 1;
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = T0 + 3 * ENG_DAY;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = T0 + 3 * ENG_DAY;
+    m.schedule = &sched;
     CHECK(eng_message_create(e, "ann", camp, &m, &msg, NULL) == ENG_OK);
     CHECK(eng_message_submit(e, "ann", msg, NULL) == ENG_OK);
     CHECK(eng_message_approve(e, "bob", msg, NULL, "ok") == ENG_OK);

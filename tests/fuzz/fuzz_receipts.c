@@ -43,6 +43,7 @@ static eng_time now_fn(void *u)
 /* An org whose one message went to NCUST customers by SMS (and email for some). */
 static eng_engine *world(uint64_t *campaign, uint64_t *message)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     static eng_transport_methods tm = {ENG_TRANSPORT_METHODS_VERSION, send_one, NULL, NULL, 1, 16};
     eng_config cfg;
     eng_config_init(&cfg, ENG_CONFIG_VERSION);
@@ -90,14 +91,15 @@ static eng_engine *world(uint64_t *campaign, uint64_t *message)
     m.n_include = 1;
     m.creatives = cr;
     m.n_creatives = 2;
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = T0 + 3 * ENG_DAY;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = T0 + 3 * ENG_DAY;
+    m.schedule = &sched;
     CHECK(eng_message_create(e, "ann", *campaign, &m, message, NULL) == ENG_OK);
     CHECK(eng_message_submit(e, "ann", *message, NULL) == ENG_OK);
     CHECK(eng_message_approve(e, "bob", *message, NULL, "ok") == ENG_OK);
     for (int i = 0; i < 8; i++) {
         eng_run_report rep = ENG_RUN_REPORT_INIT;
-        CHECK(eng_run_due(e, "root", m.schedule.at, NULL, &rep) == ENG_OK);
+        CHECK(eng_run_due(e, "root", m.schedule->at, NULL, &rep) == ENG_OK);
     }
     CHECK(nkeys > 0);
     return e;

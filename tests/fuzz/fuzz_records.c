@@ -61,6 +61,7 @@ static eng_engine *open_engine(int *rc)
 
 static void build(void)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     ts = test_store_new();
     int rc;
     eng_engine *e = open_engine(&rc);
@@ -105,14 +106,15 @@ static void build(void)
     m.n_include = 1;
     m.creatives = cr;
     m.n_creatives = 2;
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = T0 + 3 * ENG_DAY;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = T0 + 3 * ENG_DAY;
+    m.schedule = &sched;
     CHECK(eng_message_create(e, "ann", campaign, &m, &message, NULL) == ENG_OK);
     CHECK(eng_message_submit(e, "ann", message, NULL) == ENG_OK);
     CHECK(eng_message_approve(e, "bob", message, NULL, "ok") == ENG_OK);
     for (int i = 0; i < 6; i++) {
         eng_run_report rep = ENG_RUN_REPORT_INIT;
-        CHECK(eng_run_due(e, "root", m.schedule.at, NULL, &rep) == ENG_OK);
+        CHECK(eng_run_due(e, "root", m.schedule->at, NULL, &rep) == ENG_OK);
     }
     static const char tx[] = "id,customer,time,amount,store\nT1,c1,2026-01-05T10:00:00Z,12.5,S1\n"
                              "T2,c2,2026-01-06T10:00:00Z,7,S2\n";

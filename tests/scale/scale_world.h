@@ -404,6 +404,8 @@ static const eng_creative sw_coupon_creative[] = {
  * uploaded pool), due at @p at; created, submitted, approved. */
 static inline uint64_t sw_message_pool(sw *w, const char *title, eng_time at, const char *pool)
 {
+    eng_incentive inc = ENG_INCENTIVE_INIT;
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     static const char *const groups[] = {"all"};
     eng_message_spec m;
     assert_int_equal(eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION), ENG_OK);
@@ -415,7 +417,8 @@ static inline uint64_t sw_message_pool(sw *w, const char *title, eng_time at, co
     if (pool) {
         m.creatives = sw_coupon_creative;
         m.n_creatives = 1;
-        m.incentive.kind = ENG_INCENTIVE_COUPON;
+        inc.kind = ENG_INCENTIVE_COUPON;
+        m.incentive = &inc;
         /* The offer of the pool's codes, valid through the campaign's dates, claimed by name. */
         eng_campaign *c = NULL;
         const eng_campaign_spec *cs = NULL;
@@ -432,10 +435,11 @@ static inline uint64_t sw_message_pool(sw *w, const char *title, eng_time at, co
         int orc = eng_offer_create(w->e, "ann", &o);
         eng_campaign_free(c);
         assert_true(orc == ENG_OK || orc == ENG_EEXISTS);
-        m.incentive.offer_id = pool;
+        inc.offer_id = pool;
     }
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = at;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = at;
+    m.schedule = &sched;
     uint64_t id = 0;
     eng_validation *v = NULL;
     int rc = eng_message_create(w->e, "ann", w->campaign, &m, &id, &v);

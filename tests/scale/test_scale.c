@@ -151,6 +151,8 @@ typedef struct tally {
 
 static eng_message_spec conflict_spec(const char *title)
 {
+    static eng_schedule sched; /* the spec returned points here: each call starts it afresh */
+    sched = (eng_schedule)ENG_SCHEDULE_INIT;
     static const char *const groups[] = {"all"};
     eng_message_spec m;
     assert_int_equal(eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION), ENG_OK);
@@ -159,8 +161,9 @@ static eng_message_spec conflict_spec(const char *title)
     m.n_include = 1;
     m.creatives = sw_creatives;
     m.n_creatives = 2;
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = sw_now() + 30 * ENG_DAY;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = sw_now() + 30 * ENG_DAY;
+    m.schedule = &sched;
     return m;
 }
 

@@ -257,6 +257,7 @@ static int org_exists(eng_engine *e)
 
 static void new_message(eng_engine *e)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     eng_time now = vnow(NULL);
     eng_campaign_spec c;
     CHECK(eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION) == ENG_OK);
@@ -281,8 +282,9 @@ static void new_message(eng_engine *e)
     m.n_include = 1;
     m.creatives = cr;
     m.n_creatives = 2;
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = now + 10 * 60000;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = now + 10 * 60000;
+    m.schedule = &sched;
     eng_validation *v = NULL;
     CHECK(eng_message_create(e, "ann", campaign, &m, &message, &v) == ENG_OK);
     eng_validation_free(v);

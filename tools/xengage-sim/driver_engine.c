@@ -238,6 +238,7 @@ static size_t key_prefix(engd *d, uint64_t campaign, uint64_t message, char *buf
  * X-Engage's prior comes from these stored touches (eng__touch_history), as it would in production. */
 static void replay_history(engd *d)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     const xs_params *p = d->w->p;
     uint32_t n = d->w->n;
     char **ids = malloc((size_t)n * sizeof *ids), *names = malloc((size_t)n * 16);
@@ -287,8 +288,9 @@ static void replay_history(engd *d)
             ms.n_include = 1;
             ms.creatives = &cr;
             ms.n_creatives = 1;
-            ms.schedule.kind = ENG_SCHEDULE_ONCE;
-            ms.schedule.at = t;
+            sched.kind = ENG_SCHEDULE_ONCE;
+            sched.at = t;
+            ms.schedule = &sched;
             submit_approve(d, &ms, camp, &msg[k]);
         }
         d->now = t;
@@ -324,6 +326,8 @@ static void replay_history(engd *d)
  * defines the wave's control group and batches (positions in the test group). */
 static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
 {
+    eng_goal_spec c_goal = ENG_GOAL_SPEC_INIT;
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     engd *d = (engd *)b;
     const xs_params *p = d->w->p;
     flush(d);
@@ -343,10 +347,11 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
     c.control_percent = (uint32_t)llround(p->control * 100);
     /* The report's revenue window ends before the next wave's sends, so its estimates are of this wave. */
     c.goal_mode = ENG_GOAL_CUSTOM;
-    c.goal.event = "transaction";
-    c.goal.window_days = p->wave_gap_h >= 48 ? (uint32_t)(p->wave_gap_h / 24) - 1 : 1;
-    c.goal.start_on = ENG_GOAL_ON_SENT;
-    c.goal.attribution = ENG_ATTR_LAST_TOUCH;
+    c_goal.event = "transaction";
+    c_goal.window_days = p->wave_gap_h >= 48 ? (uint32_t)(p->wave_gap_h / 24) - 1 : 1;
+    c_goal.start_on = ENG_GOAL_ON_SENT;
+    c_goal.attribution = ENG_ATTR_LAST_TOUCH;
+    c.goal = &c_goal;
     must(eng_campaign_create(d->e, "ann", &c, &d->campaign, NULL), "eng_campaign_create");
     eng_creative cr[XS_MAXK];
     int prio[XS_MAXK];
@@ -364,8 +369,9 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
     m.n_creatives = p->k;
     m.channel_priority = prio;
     m.n_channel_priority = p->k;
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = t0;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = t0;
+    m.schedule = &sched;
     submit_approve(d, &m, d->campaign, &d->message);
     eng_audience *aud;
     must(eng_message_audience(d->e, "root", d->message, &aud), "eng_message_audience");

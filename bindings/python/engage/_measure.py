@@ -61,7 +61,7 @@ def _spec(s: dict, keep) -> _n.MeasureSpec:
     m.start, m.end = s["start"], s["end"]
     if s.get("goal"):
         m.has_goal = 1
-        _goal(m.goal, s["goal"], keep)
+        m.goal = _goal(s["goal"], keep)
     m.half_life = s.get("half_life", 0)
     control = list(s.get("control", ()))
     m.control, m.n_control = _arr(ctypes.c_uint32, control, keep), len(control)

@@ -23,17 +23,33 @@ def _d(b) -> str:
     return (b or b"").decode(errors="replace")
 
 
-def _goal(g: _n.GoalSpec, spec: Optional[dict], keep: list) -> None:
+def _part(cls, init, keep: list):
+    """A sub-struct at its defaults (the C *_INIT), kept alive in ``keep`` while the spec that
+    points to it is in use."""
+    x = cls()
+    init(ctypes.byref(x), _n.VERSIONS[cls._c_name_])
+    keep.append(x)
+    return x
+
+
+def _goal(spec: Optional[dict], keep: list):
+    """A pointer to a goal built from ``spec`` (kept in ``keep``), or None for no goal."""
     if not spec:
-        return
+        return None
+    g = _part(_n.GoalSpec, _n.lib.eng_goal_spec_init, keep)
     g.event = cstr(spec.get("event"), keep)
     g.condition = cstr(spec.get("condition"), keep)
     g.window_days = spec.get("window_days", 30)
     g.start_on = GOAL_START[spec.get("start_on", "sent")]
     g.attribution = ATTRIBUTION[spec.get("attribution", "last_touch")]
+    return ctypes.pointer(g)
 
 
-def _goal_dict(g: _n.GoalSpec) -> dict:
+def _goal_dict(p) -> Optional[dict]:
+    """The goal a spec points to as a dict (None for a NULL pointer)."""
+    if not p:
+        return None
+    g = p.contents
     inv_s = {v: k for k, v in GOAL_START.items()}
     inv_a = {v: k for k, v in ATTRIBUTION.items()}
     return {"event": _d(g.event) or None, "condition": _d(g.condition) or None, "window_days": g.window_days,
@@ -83,7 +99,7 @@ class ModelMixin:
             s.forbid_overdraft = int(forbid_overdraft)
         if default_goal is not None:
             s.has_default_goal = 1
-            _goal(s.default_goal, default_goal, keep)
+            s.default_goal = _goal(default_goal, keep)
         return s
 
     def create_org(self, org: str, admin: str, **settings) -> None:
@@ -182,7 +198,7 @@ class ModelMixin:
             c.goal_mode = GOAL_MODES["none"]
         elif goal:
             c.goal_mode = GOAL_MODES["custom"]
-            _goal(c.goal, goal, keep)
+            c.goal = _goal(goal, keep)
         return c
 
     def create_campaign(self, actor: str, name: str, start: int, end: int, **fields) -> int:
@@ -256,19 +272,26 @@ class ModelMixin:
             va[i].channel, va[i].body = channel_id(v["channel"]), cstr(v["body"], keep)
         m.variants, m.n_variants = va, len(variants)
         if send_at is not None:
-            m.schedule.kind, m.schedule.at = 1, send_at
-        if offer_id is not None:  # claim an offer of the catalogue (create_offer): its coupon terms
-            m.incentive.kind, m.incentive.offer_id = 1, cstr(offer_id, keep)
-        elif points:
-            m.incentive.kind, m.incentive.points = 2, points
-            m.incentive.points_expiry_days = points_expiry_days
+            sc = _part(_n.Schedule, _n.lib.eng_schedule_init, keep)
+            sc.kind, sc.at = 1, send_at
+            m.schedule = ctypes.pointer(sc)
+        if offer_id is not None or points:
+            inc = _part(_n.Incentive, _n.lib.eng_incentive_init, keep)
+            if offer_id is not None:  # claim an offer of the catalogue (create_offer): its coupon terms
+                inc.kind, inc.offer_id = 1, cstr(offer_id, keep)
+            else:
+                inc.kind, inc.points, inc.points_expiry_days = 2, points, points_expiry_days
+            m.incentive = ctypes.pointer(inc)
+        d = _part(_n.Delivery, _n.lib.eng_delivery_init, keep)
         if senders:
             se = (_n.Sender * len(senders))()
             for i, (ch, sid) in enumerate(senders.items()):
                 se[i].channel, se[i].id = channel_id(ch), cstr(sid, keep)
-            m.delivery.senders, m.delivery.n_senders = se, len(senders)
-        m.delivery.tiny_url = 1 if tiny_url else 0
-        m.delivery.poc, m.delivery.n_poc = strarray(list(poc), keep), len(poc)
+            d.senders, d.n_senders = se, len(senders)
+            keep.append(se)
+        d.tiny_url = 1 if tiny_url else 0
+        d.poc, d.n_poc = strarray(list(poc), keep), len(poc)
+        m.delivery = ctypes.pointer(d)
         keep += [cr, prio, va]
         return m
 
@@ -322,7 +345,7 @@ class ModelMixin:
                     "creatives": [{"channel": channel_name(m.creatives[i].channel),
                                    "subject": _d(m.creatives[i].subject) or None, "body": _d(m.creatives[i].body)}
                                   for i in range(m.n_creatives)],
-                    "send_at": m.schedule.at if m.schedule.kind == 1 else None,
+                    "send_at": m.schedule.contents.at if m.schedule.contents.kind == 1 else None,
                     "created_by": _d(st.created_by), "edited_by": _d(st.edited_by), "updated_at": st.updated_at,
                     "decided_by": _d(st.decided_by) or None, "decided_at": st.decided_at or None,
                     "comment": _d(st.comment) or None, "approved_hash": _d(st.approved_hash) or None,

@@ -66,12 +66,12 @@ Info = _struct("eng_info", [
 
 # ---- model --------------------------------------------------------------------------
 GoalSpec = _struct("eng_goal_spec", [
-    ("event", c_char_p), ("condition", c_char_p), ("window_days", c_uint32), ("start_on", c_int),
+    ("version", c_uint), ("event", c_char_p), ("condition", c_char_p), ("window_days", c_uint32), ("start_on", c_int),
     ("attribution", c_int)])
 OrgSettings = _struct("eng_org_settings", [
     ("version", c_uint), ("conversion_goals", c_int), ("xengage", c_int), ("allow_self_approval", c_int),
     ("forbid_overdraft", c_int), ("channel_cost", c_int64 * MAX_CHANNELS), ("xengage_cost", c_int64),
-    ("has_default_goal", c_int), ("default_goal", GoalSpec)])
+    ("has_default_goal", c_int), ("default_goal", P(GoalSpec))])
 ActorSpec = _struct("eng_actor_spec", [
     ("version", c_uint), ("id", c_char_p), ("roles", c_uint), ("scope", c_int), ("units", c_char_pp),
     ("n_units", c_size_t)])
@@ -80,26 +80,26 @@ CampaignSpec = _struct("eng_campaign_spec", [
     ("type", c_int), ("objective", c_int), ("product_categories", c_char_pp), ("n_product_categories", c_size_t),
     ("product_items", c_char_pp), ("n_product_items", c_size_t), ("stores", c_char_pp), ("n_stores", c_size_t),
     ("zones", c_char_pp), ("n_zones", c_size_t), ("control_percent", c_uint32), ("ga_account", c_char_p),
-    ("goal_mode", c_int), ("goal", GoalSpec)])
+    ("goal_mode", c_int), ("goal", P(GoalSpec))])
 CampaignStatus = _struct("eng_campaign_status", [
     ("version", c_uint), ("id", c_uint64), ("created_by", c_char_p), ("goal_locked", c_int),
     ("messages", P(c_uint64)), ("n_messages", c_size_t)])
 Variant = _struct("eng_variant", [("dimension", c_int), ("rule", c_char_p), ("channel", c_int), ("body", c_char_p)])
 Creative = _struct("eng_creative", [("channel", c_int), ("subject", c_char_p), ("body", c_char_p)])
 Incentive = _struct("eng_incentive", [
-    ("kind", c_int), ("offer_id", c_char_p), ("coupon_source", c_int), ("coupon_code", c_char_p),
+    ("version", c_uint), ("kind", c_int), ("offer_id", c_char_p), ("coupon_source", c_int), ("coupon_code", c_char_p),
     ("coupon_pool", c_char_p), ("points", c_int64), ("points_expiry_days", c_uint32)])
 Schedule = _struct("eng_schedule", [
-    ("kind", c_int), ("at", c_int64), ("every", c_uint32), ("unit", c_int), ("until", c_int64)])
+    ("version", c_uint), ("kind", c_int), ("at", c_int64), ("every", c_uint32), ("unit", c_int), ("until", c_int64)])
 Sender = _struct("eng_sender", [("channel", c_int), ("id", c_char_p)])
 Delivery = _struct("eng_delivery", [
-    ("senders", P(Sender)), ("n_senders", c_size_t), ("poc", c_char_pp), ("n_poc", c_size_t), ("tiny_url", c_int)])
+    ("version", c_uint), ("senders", P(Sender)), ("n_senders", c_size_t), ("poc", c_char_pp), ("n_poc", c_size_t), ("tiny_url", c_int)])
 MessageSpec = _struct("eng_message_spec", [
     ("version", c_uint), ("title", c_char_p), ("type", c_int), ("strategy", c_int), ("variants", P(Variant)),
     ("n_variants", c_size_t), ("channel_priority", P(c_int)), ("n_channel_priority", c_size_t),
     ("include", c_char_pp), ("n_include", c_size_t), ("exclude", c_char_pp), ("n_exclude", c_size_t),
-    ("creatives", P(Creative)), ("n_creatives", c_size_t), ("incentive", Incentive), ("schedule", Schedule),
-    ("delivery", Delivery)])
+    ("creatives", P(Creative)), ("n_creatives", c_size_t), ("incentive", P(Incentive)), ("schedule", P(Schedule)),
+    ("delivery", P(Delivery))])
 MessageStatus = _struct("eng_message_status", [
     ("version", c_uint), ("id", c_uint64), ("campaign", c_uint64), ("state", c_int), ("created_by", c_char_p),
     ("edited_by", c_char_p), ("updated_at", c_int64), ("decided_by", c_char_p), ("decided_at", c_int64),
@@ -234,7 +234,8 @@ VERSIONS = {"eng_config": 1, "eng_info": 2, "eng_org_settings": 1, "eng_actor_sp
             "eng_receipts": 1, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,
             "eng_run_report": 1, "eng_execution_info": 2, "eng_send_info": 1, "eng_trace": 2, "eng_dry_report": 2,
             "eng_report_figures": 1, "eng_campaign_report_options": 1, "eng_ope_estimate": 1,
-            "eng_erase_report": 1, "eng_transport_methods": 2, "eng_store_methods": 2, "eng_envelope": 2}
+            "eng_erase_report": 1, "eng_transport_methods": 2, "eng_store_methods": 2, "eng_envelope": 2,
+            "eng_goal_spec": 1, "eng_incentive": 1, "eng_schedule": 1, "eng_delivery": 1}
 
 
 def new(cls):
@@ -300,6 +301,7 @@ _SIGNATURES = {
     "eng_credits_balance": (c_int, [E, S, c_int, i64p]), "eng_credits_adjust": (c_int, [E, S, c_int, c_int64]),
     # campaigns and messages
     "eng_campaign_spec_init": (c_int, [P(CampaignSpec), c_uint]),
+    "eng_goal_spec_init": (c_int, [P(GoalSpec), c_uint]),
     "eng_campaign_create": (c_int, [E, S, P(CampaignSpec), u64p, P(c_void_p)]),
     "eng_campaign_update": (c_int, [E, S, c_uint64, P(CampaignSpec), P(c_void_p)]),
     "eng_campaign_delete": (c_int, [E, S, c_uint64]),
@@ -309,6 +311,9 @@ _SIGNATURES = {
     "eng_campaign_status_get": (c_int, [c_void_p, P(CampaignStatus)]),
     "eng_campaign_free": (None, [c_void_p]),
     "eng_message_spec_init": (c_int, [P(MessageSpec), c_uint]),
+    "eng_incentive_init": (c_int, [P(Incentive), c_uint]),
+    "eng_schedule_init": (c_int, [P(Schedule), c_uint]),
+    "eng_delivery_init": (c_int, [P(Delivery), c_uint]),
     "eng_message_create": (c_int, [E, S, c_uint64, P(MessageSpec), u64p, P(c_void_p)]),
     "eng_message_update": (c_int, [E, S, c_uint64, P(MessageSpec), P(c_void_p)]),
     "eng_message_delete": (c_int, [E, S, c_uint64]),
@@ -474,7 +479,7 @@ TxnColumns = _struct("eng_txn_columns", [
     ("amount_scale", c_int), ("fields", P(RuleField)), ("nfields", c_size_t), ("columns", P(RuleColumn))])
 MeasureSpec = _struct("eng_measure_spec", [
     ("version", c_uint), ("n_customers", c_uint32), ("messages", u32p), ("n_messages", c_size_t),
-    ("message_sent_at", i64p), ("start", c_int64), ("end", c_int64), ("has_goal", c_int), ("goal", GoalSpec),
+    ("message_sent_at", i64p), ("start", c_int64), ("end", c_int64), ("has_goal", c_int), ("goal", P(GoalSpec)),
     ("half_life", c_int64), ("control", u32p), ("n_control", c_size_t), ("channel_cost", i64p),
     ("currency_places", c_int)])
 OrgFigures = _struct("eng_org_figures", [

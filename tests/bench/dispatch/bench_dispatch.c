@@ -58,6 +58,7 @@ static int sum_cb(const void *k, size_t kl, const void *v, size_t vl, void *u)
 
 static void run(const char *store_kind, eng_store *store, unsigned long n, const char *label)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     size_t body_bytes = 0;
     eng_transport_methods tm = {ENG_TRANSPORT_METHODS_VERSION, noop_send, NULL, noop_batch, 1, 4096};
     eng_config cfg;
@@ -106,14 +107,15 @@ static void run(const char *store_kind, eng_store *store, unsigned long n, const
     m.n_include = 1;
     m.creatives = cr;
     m.n_creatives = 1;
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = fixed_clock(NULL) + 2 * ENG_DAY;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = fixed_clock(NULL) + 2 * ENG_DAY;
+    m.schedule = &sched;
     check("message", eng_message_create(e, "ann", cid, &m, &mid, NULL));
     check("submit", eng_message_submit(e, "ann", mid, NULL));
     check("approve", eng_message_approve(e, "bob", mid, NULL, "ok"));
     eng_run_report rep = ENG_RUN_REPORT_INIT;
     double t = bench_wall_s(), c0 = bench_cpu_s();
-    check("run", eng_run_due(e, "root", m.schedule.at, NULL, &rep));
+    check("run", eng_run_due(e, "root", m.schedule->at, NULL, &rep));
     double dt = bench_wall_s() - t, dc = bench_cpu_s() - c0;
     if (rep.accepted != n || rep.finished != 1) {
         fprintf(stderr, "bench_dispatch: %llu accepted of %lu\n", (unsigned long long)rep.accepted, n);

@@ -342,6 +342,7 @@ static int same(const answers *a, const eng_report_figures *f, const int64_t *ms
 
 static void run(const char *label, uint32_t nc, const char *bench_dir, int have_duck, int have_sqlite)
 {
+    eng_goal_spec s_goal = ENG_GOAL_SPEC_INIT;
     /* Repetitions, the best reported: ours and DuckDB's alike (SQLite runs once past S). */
     int reps = getenv("ENG_BENCH_REPS") ? atoi(getenv("ENG_BENCH_REPS")) : 3;
     if (reps < 1)
@@ -381,13 +382,14 @@ static void run(const char *label, uint32_t nc, const char *bench_dir, int have_
     s.start = T0;
     s.end = T0 + 60 * ENG_DAY;
     s.has_goal = 1;
-    s.goal.event = "transaction";
-    s.goal.condition = "amount > 3000 and store in (\"S0\", \"S1\", \"S2\", \"S3\", \"S4\", \"S5\", \"S6\", \"S7\", "
+    s_goal.event = "transaction";
+    s_goal.condition = "amount > 3000 and store in (\"S0\", \"S1\", \"S2\", \"S3\", \"S4\", \"S5\", \"S6\", \"S7\", "
                        "\"S8\", \"S9\", \"S10\", \"S11\", \"S12\", \"S13\", \"S14\", \"S15\", \"S16\", \"S17\", "
                        "\"S18\", \"S19\")";
-    s.goal.window_days = 30;
-    s.goal.start_on = ENG_GOAL_ON_DELIVERED;
-    s.goal.attribution = ENG_ATTR_LAST_TOUCH;
+    s_goal.window_days = 30;
+    s_goal.start_on = ENG_GOAL_ON_DELIVERED;
+    s_goal.attribution = ENG_ATTR_LAST_TOUCH;
+    s.goal = &s_goal;
     s.control = d.ctl;
     s.n_control = d.nctl;
     double best = 1e30, best_cpu = 1e30;

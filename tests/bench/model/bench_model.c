@@ -34,6 +34,7 @@ static eng_time fixed_clock(void *u)
 
 int main(void)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     const char *size = getenv("ENG_BENCH_SIZE");
     unsigned long n = 10000;
     const char *label = "M";
@@ -78,8 +79,9 @@ int main(void)
         m.n_include = 1;
         m.creatives = cr;
         m.n_creatives = 2;
-        m.schedule.kind = ENG_SCHEDULE_ONCE;
-        m.schedule.at = t0 + 2 * ENG_DAY;
+        sched.kind = ENG_SCHEDULE_ONCE;
+        sched.at = t0 + 2 * ENG_DAY;
+        m.schedule = &sched;
         check("message", eng_message_create(e, "ann", cid, &m, &mids[i], NULL));
     }
     double s1 = now();

@@ -143,6 +143,7 @@ static eng_engine *open_engine(const char *path, unsigned flags)
 
 static void run_org(const char *label, unsigned long n, const char *path)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     unlink(path);
     size_t cap = n * 96 + 256, len = 0;
     char *csv = malloc(cap);
@@ -189,8 +190,9 @@ static void run_org(const char *label, unsigned long n, const char *path)
         m.n_include = 1;
         m.creatives = cr;
         m.n_creatives = 1;
-        m.schedule.kind = ENG_SCHEDULE_ONCE;
-        m.schedule.at = t + 2 * ENG_DAY;
+        sched.kind = ENG_SCHEDULE_ONCE;
+        sched.at = t + 2 * ENG_DAY;
+        m.schedule = &sched;
         OK(eng_message_create(e, "asha", cid, &m, &mid, NULL));
         OK(eng_message_submit(e, "asha", mid, NULL));
         OK(eng_message_approve(e, "admin", mid, NULL, "ok"));

@@ -11,13 +11,20 @@ static const eng_creative xe_creatives[] = {{ENG_CH_FACEBOOK, "Diwali", "Up to 5
 
 static eng_message_spec xe_message(void)
 {
+    static eng_incentive inc; /* the spec returned points here: each call starts it afresh */
+    inc = (eng_incentive)ENG_INCENTIVE_INIT;
+    static eng_schedule sched; /* the spec returned points here: each call starts it afresh */
+    sched = (eng_schedule)ENG_SCHEDULE_INIT;
     eng_message_spec m = fx_message();
+    sched = *m.schedule; /* start from the fixture's */
     m.strategy = ENG_STRATEGY_XENGAGE;
     m.creatives = xe_creatives;
     m.n_creatives = 1;
-    m.incentive.kind = ENG_INCENTIVE_COUPON;
-    m.incentive.offer_id = "diwali20"; /* claimed from the catalogue (fx_offer) */
-    m.schedule.at = test_clock_now + 3 * ENG_DAY;
+    inc.kind = ENG_INCENTIVE_COUPON;
+    inc.offer_id = "diwali20"; /* claimed from the catalogue (fx_offer) */
+    sched.at = test_clock_now + 3 * ENG_DAY;
+    m.incentive = &inc;
+    m.schedule = &sched;
     return m;
 }
 

@@ -214,6 +214,7 @@ static const kind kinds[] = {
 
 static void env_open(env *x)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     test_alloc_reset();
     x->e = test_engine_open_org(NULL);
     uint32_t g;
@@ -235,8 +236,9 @@ static void env_open(env *x)
     m.n_include = 1;
     m.creatives = cr;
     m.n_creatives = 1;
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = test_clock_now + 2 * ENG_DAY;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = test_clock_now + 2 * ENG_DAY;
+    m.schedule = &sched;
     assert_int_equal(eng_message_create(x->e, TA, x->campaign, &m, &x->message, NULL), ENG_OK);
 }
 

@@ -217,6 +217,8 @@ static const eng_creative dx_creatives[] = {
 
 static inline eng_message_spec dx_message(void)
 {
+    static eng_schedule sched; /* the spec returned points here: each call starts it afresh */
+    sched = (eng_schedule)ENG_SCHEDULE_INIT;
     static const char *const groups[] = {"all"};
     eng_message_spec m;
     assert_int_equal(eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION), ENG_OK);
@@ -225,8 +227,9 @@ static inline eng_message_spec dx_message(void)
     m.n_include = 1;
     m.creatives = dx_creatives;
     m.n_creatives = 2;
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = test_clock_now + 3 * ENG_DAY;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = test_clock_now + 3 * ENG_DAY;
+    m.schedule = &sched;
     return m;
 }
 
@@ -338,7 +341,7 @@ static inline void dx_approve(dx *f, const eng_message_spec *m)
     eng_validation_free(v);
     assert_int_equal(rc, ENG_OK);
     assert_int_equal(eng_message_approve(f->e, "bob", f->message, NULL, "ok"), ENG_OK);
-    f->t0 = m->schedule.at;
+    f->t0 = m->schedule->at;
 }
 
 static inline void dx_reopen(dx *f)

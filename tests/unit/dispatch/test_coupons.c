@@ -18,11 +18,14 @@ static const eng_creative cp_creatives[] = {
 /* A message claiming the offer of @p pool's codes (put in the catalogue here). */
 static eng_message_spec cp_message(dx *f, const char *pool, int source)
 {
+    static eng_incentive inc; /* the spec returned points here: each call starts it afresh */
+    inc = (eng_incentive)ENG_INCENTIVE_INIT;
     dx_offer(f, pool, source, NULL, pool); /* the offer is named after its pool */
     eng_message_spec m = dx_message();
     m.creatives = cp_creatives;
-    m.incentive.kind = ENG_INCENTIVE_COUPON;
-    m.incentive.offer_id = pool;
+    inc.kind = ENG_INCENTIVE_COUPON;
+    inc.offer_id = pool;
+    m.incentive = &inc;
     return m;
 }
 
@@ -222,11 +225,13 @@ static int holder_cb(const eng__coupon_row *row, void *user)
 
 static void execution_assigns_one_code_each(void **state)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     (void)state;
     dx f;
     dx_world(&f, 200, 32, 2, 1);
     cp_upload(&f, "p1", 0, 400, ENG_OK);
     eng_message_spec m = cp_message(&f, "p1", ENG_COUPON_UPLOADED);
+    sched = *m.schedule; /* start from the fixture's */
     dx_approve(&f, &m);
     eng_dry_report dry = ENG_DRY_REPORT_INIT;
     assert_int_equal(eng_dry_run(f.e, "root", f.message, &dry), ENG_OK);
@@ -267,8 +272,10 @@ static void execution_assigns_one_code_each(void **state)
     }
     test_clock_now = f.t0 + ENG_HOUR;
     m = cp_message(&f, "p1", ENG_COUPON_UPLOADED);
+    sched = *m.schedule; /* start from the fixture's */
     m.title = "Reminder";
-    m.schedule.at = test_clock_now + 3 * ENG_DAY;
+    sched.at = test_clock_now + 3 * ENG_DAY;
+    m.schedule = &sched;
     dx_approve(&f, &m);
     assert_int_equal(eng_dry_run(f.e, "root", f.message, &dry), ENG_OK);
     assert_int_equal(dry.coupons, 0);

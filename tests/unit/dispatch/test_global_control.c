@@ -203,6 +203,7 @@ static const char *const exp_holdout = "id,note\nc5,x\nc6,x\nc7,x\nc8,not in the
 
 static void experiment(void **state)
 {
+    eng_goal_spec c_goal = ENG_GOAL_SPEC_INIT;
     (void)state;
     dx f;
     dx_world(&f, 10, 16, 1, 1);
@@ -219,11 +220,12 @@ static void experiment(void **state)
     c.start = test_clock_now + ENG_DAY;
     c.end = test_clock_now + 60 * ENG_DAY;
     c.goal_mode = ENG_GOAL_CUSTOM;
-    c.goal.event = "transaction";
-    c.goal.condition = "amount > 50";
-    c.goal.window_days = 10;
-    c.goal.start_on = ENG_GOAL_ON_SENT;
-    c.goal.attribution = ENG_ATTR_LAST_TOUCH;
+    c_goal.event = "transaction";
+    c_goal.condition = "amount > 50";
+    c_goal.window_days = 10;
+    c_goal.start_on = ENG_GOAL_ON_SENT;
+    c_goal.attribution = ENG_ATTR_LAST_TOUCH;
+    c.goal = &c_goal;
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &f.campaign, NULL), ENG_OK);
     static const char *const groups[] = {"experiment"};
     static const eng_creative sms[] = {{ENG_CH_SMS, NULL, "Hi {{first_name | \"there\"}}, 20% off. {{optout}}"}};

@@ -75,9 +75,12 @@ static void world(dx *f, size_t n, unsigned batch)
 
 static eng_message_spec poc_message(void)
 {
+    static eng_delivery dlv; /* the spec returned points here: each call starts it afresh */
+    dlv = (eng_delivery)ENG_DELIVERY_INIT;
     eng_message_spec m = dx_message();
-    m.delivery.poc = pocs;
-    m.delivery.n_poc = NPOC;
+    dlv.poc = pocs;
+    dlv.n_poc = NPOC;
+    m.delivery = &dlv;
     return m;
 }
 
@@ -164,15 +167,18 @@ static void copies_not_counted(void **state)
 
 static void bad_addresses_refused(void **state)
 {
+    eng_delivery dlv = ENG_DELIVERY_INIT;
     (void)state;
     dx f;
     world(&f, 10, 16);
     uint8_t before[ENG__SHA256_LEN], after[ENG__SHA256_LEN];
     store_digest(f.e, before);
     eng_message_spec m = poc_message();
+    dlv = *m.delivery; /* start from the fixture's */
     static const char *const bad[] = {"ops@acme.test", "call me"};
-    m.delivery.poc = bad;
-    m.delivery.n_poc = 2;
+    dlv.poc = bad;
+    dlv.n_poc = 2;
+    m.delivery = &dlv;
     eng_validation *v = NULL;
     uint64_t id = 0;
     assert_int_equal(eng_message_create(f.e, "ann", f.campaign, &m, &id, &v), ENG_EVALIDATION);
@@ -186,8 +192,10 @@ static void bad_addresses_refused(void **state)
     /* A phone number and a message with only an email creative: the POC would get nothing. Refused at submit. */
     static const char *const phone[] = {"+15559990001"};
     m = poc_message();
-    m.delivery.poc = phone;
-    m.delivery.n_poc = 1;
+    dlv = *m.delivery; /* start from the fixture's */
+    dlv.poc = phone;
+    dlv.n_poc = 1;
+    m.delivery = &dlv;
     m.creatives = &dx_creatives[1];
     m.n_creatives = 1;
     v = NULL;

@@ -98,10 +98,13 @@ static void set_hooks(dx *f)
 
 static eng_message_spec points_message(void)
 {
+    static eng_incentive inc; /* the spec returned points here: each call starts it afresh */
+    inc = (eng_incentive)ENG_INCENTIVE_INIT;
     eng_message_spec m = dx_message();
-    m.incentive.kind = ENG_INCENTIVE_POINTS;
-    m.incentive.points = PTS;
-    m.incentive.points_expiry_days = PTS_DAYS;
+    inc.kind = ENG_INCENTIVE_POINTS;
+    inc.points = PTS;
+    inc.points_expiry_days = PTS_DAYS;
+    m.incentive = &inc;
     return m;
 }
 
@@ -322,16 +325,19 @@ static int opened_pick(uint32_t customer, int channel, void *user)
 /* A recurring message: every occurrence awards its customers once more, each with its own key. */
 static void awards_per_occurrence(void **state)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     (void)state;
     dx f;
     ph_reset(40);
     dx_world(&f, 40, 16, 1, 1);
     set_hooks(&f);
     eng_message_spec m = points_message();
-    m.schedule.kind = ENG_SCHEDULE_RECURRING;
-    m.schedule.every = 1;
-    m.schedule.unit = ENG_EVERY_DAYS;
-    m.schedule.until = m.schedule.at + ENG_DAY;
+    sched = *m.schedule; /* start from the fixture's */
+    sched.kind = ENG_SCHEDULE_RECURRING;
+    sched.every = 1;
+    sched.unit = ENG_EVERY_DAYS;
+    sched.until = m.schedule->at + ENG_DAY;
+    m.schedule = &sched;
     dx_approve(&f, &m);
     char first_key[ENG_SEND_KEY_MAX + 1] = "";
     unsigned char pair_sent[40 * DX_CH] = {0}, cust_sent[40] = {0};

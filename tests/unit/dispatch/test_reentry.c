@@ -229,6 +229,7 @@ static int cb_tiny(const eng_tiny_url_request *q, char *out, size_t cap, void *u
 
 static void tiny_url_callback(void **state)
 {
+    eng_delivery dlv = ENG_DELIVERY_INIT;
     (void)state;
     g_rc[K_TINY] = 1;
     g_calls[K_TINY] = 0;
@@ -242,7 +243,8 @@ static void tiny_url_callback(void **state)
     eng_message_spec m = dx_message();
     m.creatives = cr;
     m.n_creatives = 1;
-    m.delivery.tiny_url = 1;
+    dlv.tiny_url = 1;
+    m.delivery = &dlv;
     dx_approve(&f, &m);
     eng_run_report total = ENG_RUN_REPORT_INIT;
     dx_run_all(&f, f.t0, &total);

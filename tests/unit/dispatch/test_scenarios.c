@@ -160,7 +160,7 @@ static int act_approve(dx *f)
     eng_message_status_get(msg, &st);
     int state = st.state;
     eng_message_free(msg);
-    f->t0 = m.schedule.at;
+    f->t0 = m.schedule->at;
     if (state == ENG_STATE_DRAFT) {
         eng_validation *v = NULL;
         rc = eng_message_submit(f->e, "ann", f->message, &v);

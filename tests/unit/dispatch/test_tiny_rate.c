@@ -69,6 +69,7 @@ static void set_hooks(dx *f, shortener *s, unsigned sms_rate)
 
 static void tiny_urls(void **state)
 {
+    eng_delivery dlv = ENG_DELIVERY_INIT;
     (void)state;
     dx f;
     dx_world(&f, 40, 16, 1, 1);
@@ -77,7 +78,8 @@ static void tiny_urls(void **state)
     s.f = &f;
     eng_message_spec m = dx_message();
     m.creatives = tiny_creatives;
-    m.delivery.tiny_url = 1;
+    dlv.tiny_url = 1;
+    m.delivery = &dlv;
 
     /* No shortener: refused with the reason, nothing sent. */
     dx_approve(&f, &m);
@@ -149,7 +151,8 @@ static void tiny_urls(void **state)
     /* Delivery settings without tiny URLs: the long link, HTML-escaped in the email; no shortener call. */
     unsigned before = s.calls;
     m.title = "Blast 3";
-    m.delivery.tiny_url = 0;
+    dlv.tiny_url = 0;
+    m.delivery = &dlv;
     dx_approve(&f, &m);
     dx_run_all(&f, f.t0, NULL);
     assert_int_equal(s.calls, before);
@@ -161,6 +164,7 @@ static void tiny_urls(void **state)
 /* A shortener that never works: each send expires after the bounded attempts, nothing reaches the provider. */
 static void tiny_url_down(void **state)
 {
+    eng_delivery dlv = ENG_DELIVERY_INIT;
     (void)state;
     dx f;
     dx_world(&f, 6, 16, 1, 1);
@@ -171,7 +175,8 @@ static void tiny_url_down(void **state)
     set_hooks(&f, &s, 0);
     eng_message_spec m = dx_message();
     m.creatives = tiny_creatives;
-    m.delivery.tiny_url = 1;
+    dlv.tiny_url = 1;
+    m.delivery = &dlv;
     dx_approve(&f, &m);
     dx_run_all(&f, f.t0, NULL);
     eng_execution_info x = ENG_EXECUTION_INFO_INIT;

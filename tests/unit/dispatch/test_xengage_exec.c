@@ -687,6 +687,7 @@ static void conversions_from_history(void **state)
  * what is really left (not the full first reservation on top of its charges). */
 static void reservation_follows_sends(void **state)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     (void)state;
     dx f;
     dx_world(&f, N, 50, 1, 1);
@@ -695,6 +696,7 @@ static void reservation_follows_sends(void **state)
     int64_t bal = 0, reserved = 0;
     assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10 * N), ENG_OK);
     eng_message_spec m = dx_message();
+    sched = *m.schedule; /* start from the fixture's */
     m.strategy = ENG_STRATEGY_XENGAGE;
     m.title = "X1";
     dx_approve(&f, &m);
@@ -715,7 +717,8 @@ static void reservation_follows_sends(void **state)
     assert_int_equal(reserved, (int64_t)(ntest - rep.accepted));
     /* The second message (a day later) needs ntest: exactly what is left unreserved. */
     m.title = "X2";
-    m.schedule.at = t1 + ENG_DAY;
+    sched.at = t1 + ENG_DAY;
+    m.schedule = &sched;
     dx_approve(&f, &m);
     uint64_t second = f.message;
     assert_int_equal(eng__xengage_reserved(f.e, "acme", 0, &reserved), ENG_OK);

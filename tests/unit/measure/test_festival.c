@@ -13,6 +13,8 @@ enum { M1 = 11, M2 = 12, OTHER = 99 };
  * 20 days from delivery, last touch. */
 static void festival_spec(eng_measure_spec *s, const uint32_t *msgs, const uint32_t *ctl, size_t nctl)
 {
+    static eng_goal_spec s_goal; /* the spec returned points here: each call starts it afresh */
+    s_goal = (eng_goal_spec)ENG_GOAL_SPEC_INIT;
     assert_int_equal(eng_measure_spec_init(s, ENG_MEASURE_SPEC_VERSION), ENG_OK);
     s->n_customers = 16;
     s->messages = msgs;
@@ -20,11 +22,12 @@ static void festival_spec(eng_measure_spec *s, const uint32_t *msgs, const uint3
     s->start = T0;
     s->end = T0 + 30 * D;
     s->has_goal = 1;
-    s->goal.event = "transaction";
-    s->goal.condition = "amount > 3000 and store in (\"S1\", \"S2\")";
-    s->goal.window_days = 20;
-    s->goal.start_on = ENG_GOAL_ON_DELIVERED;
-    s->goal.attribution = ENG_ATTR_LAST_TOUCH;
+    s_goal.event = "transaction";
+    s_goal.condition = "amount > 3000 and store in (\"S1\", \"S2\")";
+    s_goal.window_days = 20;
+    s_goal.start_on = ENG_GOAL_ON_DELIVERED;
+    s_goal.attribution = ENG_ATTR_LAST_TOUCH;
+    s->goal = &s_goal;
     s->control = ctl;
     s->n_control = nctl;
 }
@@ -69,6 +72,7 @@ static void festival_data(mx *m)
 
 static void test_festival(void **state)
 {
+    eng_goal_spec s_goal = ENG_GOAL_SPEC_INIT;
     (void)state;
     eng_engine *e = mx_engine();
     mx *m = mx_new();
@@ -76,6 +80,7 @@ static void test_festival(void **state)
     static const uint32_t msgs[] = {M1, M2}, ctl[] = {5, 6, 7};
     eng_measure_spec s;
     festival_spec(&s, msgs, ctl, 3);
+    s_goal = *s.goal; /* start from the fixture's */
     eng_report *r = NULL;
     assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r), ENG_OK);
     eng_report_figures f = ENG_REPORT_FIGURES_INIT;
@@ -124,20 +129,21 @@ static void test_festival(void **state)
     eng_free(e, txt);
 
     /* the same events, another model and window: no re-ingestion, another answer */
-    s.goal.attribution = ENG_ATTR_FIRST_TOUCH;
+    s_goal.attribution = ENG_ATTR_FIRST_TOUCH;
+    s.goal = &s_goal;
     eng_report *r2 = NULL;
     assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r2), ENG_OK);
     assert_int_equal(eng_report_message(r2, 0, NULL, &f), ENG_OK);
     assert_int_equal(f.responder_sales, 650001); /* c0's purchase goes to M1 now */
     eng_report_free(r2);
-    s.goal.window_days = 19; /* c2's purchase on day 20 falls out */
+    s_goal.window_days = 19; /* c2's purchase on day 20 falls out */
     assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r2), ENG_OK);
     assert_int_equal(eng_report_total(r2, &f), ENG_OK);
     assert_int_equal(f.responders, 1);
     assert_int_equal(f.responder_sales, 350000);
     eng_report_free(r2);
-    s.goal.window_days = 20;
-    s.goal.attribution = ENG_ATTR_LINEAR; /* c0: M1 and M2 both eligible, half each */
+    s_goal.window_days = 20;
+    s_goal.attribution = ENG_ATTR_LINEAR; /* c0: M1 and M2 both eligible, half each */
     assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r2), ENG_OK);
     assert_int_equal(eng_report_message(r2, 0, NULL, &f), ENG_OK);
     assert_int_equal(f.responder_sales, 175000 + 300001);
@@ -237,6 +243,7 @@ static void test_hit_rate_without_goal(void **state)
 
 static void test_bad_inputs(void **state)
 {
+    eng_goal_spec s_goal = ENG_GOAL_SPEC_INIT;
     (void)state;
     eng_engine *e = mx_engine();
     mx *m = mx_new();
@@ -246,18 +253,20 @@ static void test_bad_inputs(void **state)
     static const uint32_t msgs[] = {M1, M2};
     eng_measure_spec s;
     festival_spec(&s, msgs, NULL, 0);
+    s_goal = *s.goal; /* start from the fixture's */
     eng_report *r = (eng_report *)1;
-    s.goal.window_days = 91;
+    s_goal.window_days = 91;
+    s.goal = &s_goal;
     assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r), ENG_ERANGE);
     assert_null(r);
     assert_string_equal(eng_error_last()->detail, "spec.goal.window_days");
-    s.goal.window_days = 20;
-    s.goal.condition = "amount > 3000 and stor == \"S1\"";
+    s_goal.window_days = 20;
+    s_goal.condition = "amount > 3000 and stor == \"S1\"";
     assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r), ENG_ETYPE);
     assert_non_null(strstr(eng_error_last()->message, "store")); /* did you mean */
-    s.goal.condition = "amount >";
+    s_goal.condition = "amount >";
     assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r), ENG_EPARSE);
-    s.goal.condition = "amount > 3000";
+    s_goal.condition = "amount > 3000";
     s.n_customers = 0;
     assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r), ENG_EINVAL);
     assert_string_equal(eng_error_last()->detail, "txns.customer");
@@ -269,6 +278,17 @@ static void test_bad_inputs(void **state)
     s.version = 99;
     assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r), ENG_EVERSION);
     s.version = ENG_MEASURE_SPEC_VERSION;
+    s.goal = NULL; /* has_goal needs a goal */
+    assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "spec.goal");
+    s_goal.version = 0;
+    s.goal = &s_goal;
+    assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r), ENG_EVERSION);
+    assert_string_equal(eng_error_last()->detail, "spec.goal.version");
+    assert_null(r);
+    s.has_goal = 0; /* without has_goal the goal is not read */
+    assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r), ENG_OK);
+    eng_report_free(r);
     assert_int_equal(eng_measure_campaign(NULL, &m->tc, &m->xc, &s, &r), ENG_EMISUSE);
     eng_report_figures f = ENG_REPORT_FIGURES_INIT;
     assert_int_equal(eng_report_total(NULL, &f), ENG_EMISUSE);

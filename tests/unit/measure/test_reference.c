@@ -148,7 +148,7 @@ static int qualifies(const mx *m, size_t j, int has_goal)
 static void brute(const mx *m, const eng_measure_spec *s, bf *o)
 {
     memset(o, 0, sizeof *o);
-    o->exact = !s->has_goal || s->goal.attribution != ENG_ATTR_TIME_DECAY;
+    o->exact = !s->has_goal || s->goal->attribution != ENG_ATTR_TIME_DECAY;
     static eng_time first[NCUST][NMSG][ENG_MAX_CHANNELS][ENG_TOUCH_STATUS_COUNT];
     /* the earliest time of each (customer, message, channel, status); -1: none */
     memset(first, 0xff, sizeof first);
@@ -183,8 +183,8 @@ static void brute(const mx *m, const eng_measure_spec *s, bf *o)
         for (int ch = 0; ch < ENG_MAX_CHANNELS; ch++)
             o->ch_contacted[ch] += (uint64_t)anych[ch];
     }
-    eng_time W = (eng_time)s->goal.window_days * ENG_DAY;
-    int start = s->has_goal ? s->goal.start_on : ENG_TOUCH_SENT;
+    eng_time W = (eng_time)s->goal->window_days * ENG_DAY;
+    int start = s->has_goal ? s->goal->start_on : ENG_TOUCH_SENT;
     long double hl = 7.0L * ENG_DAY;
     for (uint32_t c = 0; c < NTEST; c++) {
         int responded = 0, mr[NMSG] = {0}, cr[ENG_MAX_CHANNELS] = {0};
@@ -222,7 +222,7 @@ static void brute(const mx *m, const eng_measure_spec *s, bf *o)
                         el[a] = el[b];
                         el[b] = tmp;
                     }
-            int model = s->goal.attribution;
+            int model = s->goal->attribution;
             if (!s->has_goal) { /* responder window: first touch .. end; credit to the last send before */
                 if (firstsent < 0 || at < firstsent || at > s->end || n == 0)
                     continue;
@@ -376,16 +376,16 @@ static void run_sql(const char *dir, const eng_measure_spec *s, kvs *out)
     char sql[8192], p[512], w[256], wc[96];
     const char *cond = s->has_goal ? "amount > 300000 and store in ('S1', 'S2', 'S3', 'S5')" : "1";
     if (s->has_goal) {
-        snprintf(w, sizeof w, "q.t - f.t <= %lld", (long long)s->goal.window_days * ENG_DAY);
-        snprintf(wc, sizeof wc, "s.t + %lld", (long long)s->goal.window_days * ENG_DAY);
+        snprintf(w, sizeof w, "q.t - f.t <= %lld", (long long)s->goal->window_days * ENG_DAY);
+        snprintf(wc, sizeof wc, "s.t + %lld", (long long)s->goal->window_days * ENG_DAY);
     } else { /* first touch .. end, credited to the last send at or before it */
         snprintf(w, sizeof w,
                  "q.t <= %lld and f.t = (select max(t) from ft g where g.cust = q.cust and g.st = 0 and g.t <= q.t)",
                  (long long)s->end);
         snprintf(wc, sizeof wc, "%lld", (long long)s->end);
     }
-    snprintf(sql, sizeof sql, sql_text, cond, s->has_goal ? s->goal.start_on : 0, w,
-             s->has_goal ? s->goal.attribution : 0, wc);
+    snprintf(sql, sizeof sql, sql_text, cond, s->has_goal ? s->goal->start_on : 0, w,
+             s->has_goal ? s->goal->attribution : 0, wc);
     snprintf(p, sizeof p, "%s/attr.sql", dir);
     FILE *f = fopen(p, "w");
     assert_non_null(f);
@@ -526,6 +526,7 @@ static void check(const mx *m, eng_report *r, const eng_measure_spec *s, const c
 
 static void test_models_against_references(void **state)
 {
+    eng_goal_spec s_goal = ENG_GOAL_SPEC_INIT;
     (void)state;
     eng_engine *e = mx_engine();
     mx *m = mx_new();
@@ -549,14 +550,16 @@ static void test_models_against_references(void **state)
     s.n_control = nctl;
     s.channel_cost = cost;
     s.has_goal = 1;
-    s.goal.event = "transaction";
-    s.goal.condition = "amount > 3000 and store in (\"S1\", \"S2\", \"S3\", \"S5\")";
-    s.goal.window_days = 10;
+    s_goal.event = "transaction";
+    s_goal.condition = "amount > 3000 and store in (\"S1\", \"S2\", \"S3\", \"S5\")";
+    s_goal.window_days = 10;
+    s.goal = &s_goal;
     int starts[] = {ENG_GOAL_ON_SENT, ENG_GOAL_ON_DELIVERED, ENG_GOAL_ON_OPENED};
     for (int a = ENG_ATTR_LAST_TOUCH; a <= ENG_ATTR_POSITION; a++)
         for (int si = 0; si < 3; si++) {
-            s.goal.attribution = a;
-            s.goal.start_on = starts[si];
+            s_goal.attribution = a;
+            s_goal.start_on = starts[si];
+            s.goal = &s_goal;
             eng_report *r = NULL;
             assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r), ENG_OK);
             check(m, r, &s, dir);
@@ -567,8 +570,9 @@ static void test_models_against_references(void **state)
     eng__attr_part_rows = 777;
     eng__attr_part_min_shift = 2;
     for (int a = ENG_ATTR_LAST_TOUCH; a <= ENG_ATTR_POSITION; a++) {
-        s.goal.attribution = a;
-        s.goal.start_on = ENG_GOAL_ON_DELIVERED;
+        s_goal.attribution = a;
+        s_goal.start_on = ENG_GOAL_ON_DELIVERED;
+        s.goal = &s_goal;
         eng_report *r = NULL;
         assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &r), ENG_OK);
         check(m, r, &s, dir);
@@ -596,6 +600,7 @@ static void test_models_against_references(void **state)
  * it) gives the same report as whole columns. */
 static void test_chunked_feed(void **state)
 {
+    eng_goal_spec s_goal = ENG_GOAL_SPEC_INIT;
     (void)state;
     eng_engine *e = mx_engine();
     mx *m = mx_new();
@@ -611,11 +616,12 @@ static void test_chunked_feed(void **state)
     s.n_control = nctl;
     s.channel_cost = cost;
     s.has_goal = 1;
-    s.goal.event = "transaction";
-    s.goal.condition = "amount > 3000 and store in (\"S1\", \"S2\", \"S3\", \"S5\")";
-    s.goal.window_days = 10;
-    s.goal.start_on = ENG_GOAL_ON_DELIVERED;
-    s.goal.attribution = ENG_ATTR_POSITION;
+    s_goal.event = "transaction";
+    s_goal.condition = "amount > 3000 and store in (\"S1\", \"S2\", \"S3\", \"S5\")";
+    s_goal.window_days = 10;
+    s_goal.start_on = ENG_GOAL_ON_DELIVERED;
+    s_goal.attribution = ENG_ATTR_POSITION;
+    s.goal = &s_goal;
     eng_report *whole = NULL, *parts = NULL;
     assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &whole), ENG_OK);
     /* the goal condition over the whole batch, handed over in 64-row aligned slices */
@@ -623,7 +629,7 @@ static void test_chunked_feed(void **state)
     o.fields = m->fields;
     o.nfields = 3;
     eng_rule *rule = NULL;
-    assert_int_equal(eng_rule_compile(e, s.goal.condition, &o, &rule), ENG_OK);
+    assert_int_equal(eng_rule_compile(e, s.goal->condition, &o, &rule), ENG_OK);
     uint64_t *sel = calloc((m->nx + 63) / 64, 8);
     eng_rule_batch b = {ENG_RULE_BATCH_VERSION, m->nx, m->cols, 3};
     assert_int_equal(eng_rule_eval_batch(rule, &b, NULL, sel, NULL), ENG_OK);

@@ -41,6 +41,7 @@ static inline void fx_actor(eng_engine *e, const char *id, unsigned roles, int s
 
 static inline void fx_open(fx *f)
 {
+    eng_goal_spec goal = ENG_GOAL_SPEC_INIT;
     test_alloc_reset();
     test_clock_now = 1767225600000; /* 2026-01-01T00:00:00Z */
     f->ts = test_store_new();
@@ -49,11 +50,12 @@ static inline void fx_open(fx *f)
     assert_int_equal(eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION), ENG_OK);
     s.conversion_goals = 1;
     s.has_default_goal = 1;
-    s.default_goal.event = "transaction";
-    s.default_goal.condition = "amount > 3000";
-    s.default_goal.window_days = 20;
-    s.default_goal.start_on = ENG_GOAL_ON_DELIVERED;
-    s.default_goal.attribution = ENG_ATTR_LAST_TOUCH;
+    goal.event = "transaction";
+    goal.condition = "amount > 3000";
+    goal.window_days = 20;
+    goal.start_on = ENG_GOAL_ON_DELIVERED;
+    goal.attribution = ENG_ATTR_LAST_TOUCH;
+    s.default_goal = &goal;
     assert_int_equal(eng_org_create(f->e, "acme", &s, "root", NULL), ENG_OK);
     assert_int_equal(eng_unit_add(f->e, "root", "north", NULL), ENG_OK);
     assert_int_equal(eng_unit_add(f->e, "root", "north1", "north"), ENG_OK);
@@ -129,6 +131,8 @@ static const eng_creative fx_creatives[] = {
 
 static inline eng_message_spec fx_message(void)
 {
+    static eng_schedule sched; /* the spec returned points here: each call starts it afresh */
+    sched = (eng_schedule)ENG_SCHEDULE_INIT;
     eng_message_spec m;
     assert_int_equal(eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION), ENG_OK);
     m.title = "Diwali blast";
@@ -136,8 +140,9 @@ static inline eng_message_spec fx_message(void)
     m.n_include = 1;
     m.creatives = fx_creatives;
     m.n_creatives = 2;
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = test_clock_now + 3 * ENG_DAY;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = test_clock_now + 3 * ENG_DAY;
+    m.schedule = &sched;
     return m;
 }
 
@@ -161,7 +166,7 @@ static inline int fx_start(eng_engine *e, const char *actor, uint64_t id)
     const eng_message_spec *s = NULL;
     eng_time at = 0;
     if (eng_message_get(e, "root", id, &h) == ENG_OK && eng_message_fields(h, &s) == ENG_OK)
-        at = s->schedule.at;
+        at = s->schedule->at;
     eng_message_free(h);
     return fx_start_at(e, actor, id, at);
 }

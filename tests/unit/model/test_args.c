@@ -12,6 +12,7 @@
 
 static void null_and_bad_arguments(void **st)
 {
+    eng_goal_spec goal = ENG_GOAL_SPEC_INIT;
     (void)st;
     fx f;
     fx_open(&f);
@@ -204,12 +205,14 @@ static void null_and_bad_arguments(void **st)
     s.xengage = 3;
     REFUSED(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
     s.xengage = ENG_XENGAGE_TRIAL;
-    s.default_goal.start_on = 4;
+    goal = *s.default_goal; /* start from the stored goal */
+    goal.start_on = 4;
+    s.default_goal = &goal;
     REFUSED(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
-    s.default_goal.start_on = ENG_GOAL_ON_SENT;
-    s.default_goal.attribution = 5;
+    goal.start_on = ENG_GOAL_ON_SENT;
+    goal.attribution = 5;
     REFUSED(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
-    s.default_goal.attribution = ENG_ATTR_LAST_TOUCH;
+    goal.attribution = ENG_ATTR_LAST_TOUCH;
     a.scope = -1;
     REFUSED(eng_actor_put(f.e, "root", &a), ENG_EINVAL);
     a.scope = ENG_SCOPE_ORG;

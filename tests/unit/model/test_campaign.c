@@ -6,6 +6,7 @@
 
 static void org_units_settings(void **st)
 {
+    eng_goal_spec goal = ENG_GOAL_SPEC_INIT;
     (void)st;
     fx f;
     fx_open(&f);
@@ -34,18 +35,20 @@ static void org_units_settings(void **st)
     assert_int_equal(eng_org_settings_get(f.e, "vic", &s), ENG_OK);
     assert_int_equal(s.conversion_goals, 1);
     assert_int_equal(s.xengage, ENG_XENGAGE_TRIAL);
-    assert_string_equal(s.default_goal.event, "transaction");
-    assert_string_equal(s.default_goal.condition, "amount > 3000");
-    assert_int_equal(s.default_goal.window_days, 20);
-    assert_int_equal(s.default_goal.start_on, ENG_GOAL_ON_DELIVERED);
+    assert_string_equal(s.default_goal->event, "transaction");
+    assert_string_equal(s.default_goal->condition, "amount > 3000");
+    assert_int_equal(s.default_goal->window_days, 20);
+    assert_int_equal(s.default_goal->start_on, ENG_GOAL_ON_DELIVERED);
     s.channel_cost[ENG_CH_EMAIL] = -1;
     assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
     assert_string_equal(eng_error_last()->detail, "org.settings.channel_cost[1]");
     s.channel_cost[ENG_CH_EMAIL] = 3;
-    s.default_goal.window_days = 0;
+    goal = *s.default_goal; /* start from the stored goal */
+    goal.window_days = 0;
+    s.default_goal = &goal;
     assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
     assert_string_equal(eng_error_last()->detail, "org.settings.default_goal.window_days");
-    s.default_goal.window_days = 45;
+    goal.window_days = 45;
     assert_int_equal(eng_org_settings_set(f.e, "ann", &s, NULL), ENG_EDENIED);
     assert_int_equal(eng_org_settings_set(f.e, "sam", &s, NULL), ENG_EDENIED);
     assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
@@ -54,7 +57,7 @@ static void org_units_settings(void **st)
     fx_reopen(&f);
     assert_int_equal(eng_org_settings_get(f.e, "vic", &s), ENG_OK);
     assert_int_equal(s.channel_cost[ENG_CH_EMAIL], 3);
-    assert_int_equal(s.default_goal.window_days, 45);
+    assert_int_equal(s.default_goal->window_days, 45);
     assert_int_equal(eng_org_settings_get(f.e, "vic", NULL), ENG_EINVAL);
     fx_close(&f);
 }
@@ -62,6 +65,7 @@ static void org_units_settings(void **st)
 /* Every org setting out of range is refused with its field path, nothing stored. */
 static void settings_rules(void **st)
 {
+    eng_goal_spec s_goal = ENG_GOAL_SPEC_INIT;
     (void)st;
     fx f;
     fx_open(&f);
@@ -82,6 +86,7 @@ static void settings_rules(void **st)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         eng_org_settings s;
         assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
+        eng_goal_spec goal = *s.default_goal; /* engine-owned: change a copy */
         switch (i) {
         case 0: s.xengage = -1; break;
         case 1: s.xengage = 3; break;
@@ -89,11 +94,12 @@ static void settings_rules(void **st)
         case 3: s.channel_cost[15] = 1000000001; break;
         case 4: s.xengage_cost = -1; break;
         case 5: s.xengage_cost = 1000000001; break;
-        case 6: s.default_goal.event = ""; break;
-        case 7: s.default_goal.start_on = 9; break;
-        case 8: s.default_goal.attribution = -1; break;
-        case 9: s.default_goal.window_days = 91; break;
+        case 6: goal.event = ""; break;
+        case 7: goal.start_on = 9; break;
+        case 8: goal.attribution = -1; break;
+        case 9: goal.window_days = 91; break;
         }
+        s.default_goal = &goal;
         eng_validation *v = NULL;
         assert_int_equal(eng_org_settings_set(f.e, "root", &s, &v), ENG_EVALIDATION);
         assert_string_equal(eng_error_last()->detail, cases[i].path);
@@ -112,7 +118,8 @@ static void settings_rules(void **st)
     eng_org_settings s;
     assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
     s.has_default_goal = 0;
-    s.default_goal.window_days = 0;
+    s_goal.window_days = 0;
+    s.default_goal = &s_goal;
     s.channel_cost[3] = 0;
     s.channel_cost[4] = 1000000000;
     s.xengage_cost = 0;
@@ -147,6 +154,8 @@ static void assert_items(const eng_validation *v, const want_item *want, size_t 
  * (not just the first), leave the store as it was, and give a report only for ENG_EVALIDATION. */
 static void settings_report(void **st)
 {
+    eng_goal_spec goal = ENG_GOAL_SPEC_INIT;
+    eng_goal_spec s_goal = ENG_GOAL_SPEC_INIT;
     (void)st;
     fx f;
     fx_open(&f);
@@ -154,8 +163,10 @@ static void settings_report(void **st)
     assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
     good = s;
     /* The strings eng_org_settings_get() gave live only until its next call: own copies. */
-    good.default_goal.event = "transaction";
-    good.default_goal.condition = "amount > 3000";
+    goal = *s.default_goal;
+    goal.event = "transaction";
+    goal.condition = "amount > 3000";
+    good.default_goal = &goal;
     char *huge = malloc(65538);
     assert_non_null(huge);
     memset(huge, 'a', 65537);
@@ -165,11 +176,12 @@ static void settings_report(void **st)
     s.channel_cost[ENG_CH_PUSH] = 1000000001;
     s.channel_cost[15] = -1;
     s.xengage_cost = 1000000001;
-    s.default_goal.event = "";
-    s.default_goal.condition = huge;
-    s.default_goal.window_days = 91;
-    s.default_goal.start_on = -1;
-    s.default_goal.attribution = 5;
+    s_goal.event = "";
+    s_goal.condition = huge;
+    s_goal.window_days = 91;
+    s_goal.start_on = -1;
+    s_goal.attribution = 5;
+    s.default_goal = &s_goal;
     const want_item want[] = {
         {"org.settings.xengage", ENG_EINVAL},
         {"org.settings.channel_cost[0]", ENG_ERANGE},
@@ -203,8 +215,8 @@ static void settings_report(void **st)
     assert_int_equal(eng_org_settings_get(f.e, "root", &now), ENG_OK);
     assert_int_equal(now.xengage, good.xengage);
     assert_int_equal(now.channel_cost[ENG_CH_SMS], good.channel_cost[ENG_CH_SMS]);
-    assert_int_equal(now.default_goal.window_days, good.default_goal.window_days);
-    assert_string_equal(now.default_goal.event, "transaction");
+    assert_int_equal(now.default_goal->window_days, good.default_goal->window_days);
+    assert_string_equal(now.default_goal->event, "transaction");
     /* No report for other failures (a dangling pointer is overwritten with NULL), nor for success. */
     eng_validation *dummy = (eng_validation *)&s;
     v = dummy;
@@ -278,6 +290,7 @@ static void actors(void **st)
 
 static void campaign_rules(void **st)
 {
+    eng_goal_spec c_goal = ENG_GOAL_SPEC_INIT;
     (void)st;
     fx f;
     fx_open(&f);
@@ -315,6 +328,7 @@ static void campaign_rules(void **st)
     const char *const empty_item[] = {""};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         c = fx_campaign("Other");
+        eng_goal_spec cgoal = ENG_GOAL_SPEC_INIT;
         switch (i) {
         case 0: c.name = ""; break;
         case 1: c.name = longname; break;
@@ -329,16 +343,16 @@ static void campaign_rules(void **st)
         case 10: c.stores = items; c.n_stores = 1; break;
         case 11: c.control_percent = 51; break;
         case 12: c.ga_account = "analytics please"; break;
-        case 13: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.window_days = 0; break;
-        case 14: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = ""; break;
+        case 13: c.goal_mode = ENG_GOAL_CUSTOM; cgoal.event = "transaction"; cgoal.window_days = 0; c.goal = &cgoal; break;
+        case 14: c.goal_mode = ENG_GOAL_CUSTOM; cgoal.event = ""; c.goal = &cgoal; break;
         case 15: c.goal_mode = 9; break;
         case 16: c.objective = ENG_OBJ_PROMOTE_PRODUCTS; c.product_items = empty_item; c.n_product_items = 1; break;
         case 17: c.start = -5; break;
         case 18: c.end = INT64_MAX; break;
-        case 19: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.start_on = 4; break;
-        case 20: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.attribution = 5; break;
-        case 21: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.condition = hugecond; break;
-        case 22: c.goal_mode = ENG_GOAL_CUSTOM; c.goal.event = "transaction"; c.goal.window_days = 91; break;
+        case 19: c.goal_mode = ENG_GOAL_CUSTOM; cgoal.event = "transaction"; cgoal.start_on = 4; c.goal = &cgoal; break;
+        case 20: c.goal_mode = ENG_GOAL_CUSTOM; cgoal.event = "transaction"; cgoal.attribution = 5; c.goal = &cgoal; break;
+        case 21: c.goal_mode = ENG_GOAL_CUSTOM; cgoal.event = "transaction"; cgoal.condition = hugecond; c.goal = &cgoal; break;
+        case 22: c.goal_mode = ENG_GOAL_CUSTOM; cgoal.event = "transaction"; cgoal.window_days = 91; c.goal = &cgoal; break;
         case 23: c.objective = ENG_OBJ_STORE_VISITS; c.zones = empty_item; c.n_zones = 1; break;
         }
         v = NULL;
@@ -378,7 +392,8 @@ static void campaign_rules(void **st)
     assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
     c = fx_campaign("Goal");
     c.goal_mode = ENG_GOAL_CUSTOM;
-    c.goal.event = "transaction";
+    c_goal.event = "transaction";
+    c.goal = &c_goal;
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &id, &v), ENG_EVALIDATION);
     assert_report(v, "campaign.goal", ENG_EUNSUPPORTED);
     eng_validation_free(v);
@@ -401,6 +416,8 @@ static void campaign_rules(void **st)
 
 static void campaign_goal_and_update(void **st)
 {
+    eng_goal_spec c_goal = ENG_GOAL_SPEC_INIT;
+    eng_goal_spec os_goal = ENG_GOAL_SPEC_INIT;
     (void)st;
     fx f;
     fx_open(&f);
@@ -411,15 +428,16 @@ static void campaign_goal_and_update(void **st)
     assert_int_equal(eng_campaign_get(f.e, "ann", id, &h), ENG_OK);
     const eng_campaign_spec *g = fx_camp_fields(h);
     assert_int_equal(g->goal_mode, ENG_GOAL_CUSTOM); /* copied from the org default */
-    assert_string_equal(g->goal.event, "transaction");
-    assert_string_equal(g->goal.condition, "amount > 3000");
-    assert_int_equal(g->goal.window_days, 20);
+    assert_string_equal(g->goal->event, "transaction");
+    assert_string_equal(g->goal->condition, "amount > 3000");
+    assert_int_equal(g->goal->window_days, 20);
     eng_campaign_free(h);
     /* Editable and removable before any approval. */
     c.goal_mode = ENG_GOAL_CUSTOM;
-    c.goal.event = "transaction";
-    c.goal.window_days = 15;
-    c.goal.attribution = ENG_ATTR_FIRST_TOUCH;
+    c_goal.event = "transaction";
+    c_goal.window_days = 15;
+    c_goal.attribution = ENG_ATTR_FIRST_TOUCH;
+    c.goal = &c_goal;
     assert_int_equal(eng_campaign_update(f.e, "ann", id, &c, NULL), ENG_OK);
     c.goal_mode = ENG_GOAL_NONE;
     c.name = "Goal renamed";
@@ -440,32 +458,34 @@ static void campaign_goal_and_update(void **st)
     /* A campaign's goal is its own: the org default and other campaigns keep theirs. */
     eng_org_settings os;
     assert_int_equal(eng_org_settings_get(f.e, "root", &os), ENG_OK);
-    assert_int_equal(os.default_goal.window_days, 20);
-    assert_int_equal(os.default_goal.attribution, ENG_ATTR_LAST_TOUCH);
+    assert_int_equal(os.default_goal->window_days, 20);
+    assert_int_equal(os.default_goal->attribution, ENG_ATTR_LAST_TOUCH);
     assert_int_equal(eng_campaign_get(f.e, "ann", id2, &h), ENG_OK);
-    assert_int_equal(fx_camp_fields(h)->goal.window_days, 20);
+    assert_int_equal(fx_camp_fields(h)->goal->window_days, 20);
     eng_campaign_free(h);
     /* "Reset to default" brings the org's goal back. */
     c.goal_mode = ENG_GOAL_DEFAULT;
     assert_int_equal(eng_campaign_update(f.e, "ann", id, &c, NULL), ENG_OK);
     assert_int_equal(eng_campaign_get(f.e, "ann", id, &h), ENG_OK);
     assert_int_equal(fx_camp_fields(h)->goal_mode, ENG_GOAL_CUSTOM);
-    assert_int_equal(fx_camp_fields(h)->goal.window_days, 20);
-    assert_string_equal(fx_camp_fields(h)->goal.condition, "amount > 3000");
+    assert_int_equal(fx_camp_fields(h)->goal->window_days, 20);
+    assert_string_equal(fx_camp_fields(h)->goal->condition, "amount > 3000");
     eng_campaign_free(h);
     /* Editing the org default changes campaigns created afterwards only. */
-    os.default_goal.window_days = 45;
-    os.default_goal.condition = "amount > 5000";
+    os_goal = *os.default_goal; /* start from the stored goal */
+    os_goal.window_days = 45;
+    os_goal.condition = "amount > 5000";
+    os.default_goal = &os_goal;
     assert_int_equal(eng_org_settings_set(f.e, "root", &os, NULL), ENG_OK);
     eng_campaign_spec e3 = fx_campaign("After edit");
     uint64_t id3;
     assert_int_equal(eng_campaign_create(f.e, "ann", &e3, &id3, NULL), ENG_OK);
     assert_int_equal(eng_campaign_get(f.e, "ann", id3, &h), ENG_OK);
-    assert_int_equal(fx_camp_fields(h)->goal.window_days, 45);
-    assert_string_equal(fx_camp_fields(h)->goal.condition, "amount > 5000");
+    assert_int_equal(fx_camp_fields(h)->goal->window_days, 45);
+    assert_string_equal(fx_camp_fields(h)->goal->condition, "amount > 5000");
     eng_campaign_free(h);
     assert_int_equal(eng_campaign_get(f.e, "ann", id2, &h), ENG_OK);
-    assert_int_equal(fx_camp_fields(h)->goal.window_days, 20);
+    assert_int_equal(fx_camp_fields(h)->goal->window_days, 20);
     eng_campaign_free(h);
     /* Removing the org default: later campaigns have no goal by default. */
     os.has_default_goal = 0;
@@ -560,7 +580,7 @@ static void campaign_persists(void **st)
     assert_int_equal(g->control_percent, 20);
     assert_string_equal(g->ga_account, "UA-12345-6");
     assert_int_equal(g->goal_mode, ENG_GOAL_CUSTOM);
-    assert_int_equal(g->goal.start_on, ENG_GOAL_ON_DELIVERED);
+    assert_int_equal(g->goal->start_on, ENG_GOAL_ON_DELIVERED);
     eng_campaign_status cst = fx_camp_status(h);
     assert_int_equal(cst.id, id);
     assert_string_equal(cst.created_by, "nat");

@@ -80,6 +80,7 @@ static int read_actor(fx *f)
 
 static void hostile_records(void **st)
 {
+    eng_delivery dlv = ENG_DELIVERY_INIT;
     (void)st;
     fx f;
     fx_open(&f);
@@ -91,8 +92,9 @@ static void hostile_records(void **st)
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &g_cid, NULL), ENG_OK);
     eng_message_spec m = fx_message();
     eng_sender s[] = {{ENG_CH_SMS, "ACME"}};
-    m.delivery.senders = s;
-    m.delivery.n_senders = 1;
+    dlv.senders = s;
+    dlv.n_senders = 1;
+    m.delivery = &dlv;
     assert_int_equal(eng_message_create(f.e, "ann", g_cid, &m, &g_mid, NULL), ENG_OK);
     char key[32];
     snprintf(key, sizeof key, "m/c/%016llx", (unsigned long long)g_cid);

@@ -170,7 +170,7 @@ static int whole_workflow(void *arg)
         (rc = eng_message_create(e, "root", cid, &m, &id2, &v)) == ENG_OK &&
         (rc = eng_message_submit(e, "root", id2, &v)) == ENG_OK &&
         (rc = eng_campaign_approve(e, "bob", cid, "all")) == ENG_OK &&
-        (rc = fx_start_at(e, "root", id, m.schedule.at)) == ENG_OK &&
+        (rc = fx_start_at(e, "root", id, m.schedule->at)) == ENG_OK &&
         (rc = eng_audit_open(e, "root", &it)) == ENG_OK) {
         while ((rc = eng_audit_next(it, &x)) == ENG_OK)
             ;

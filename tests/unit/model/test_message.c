@@ -126,6 +126,9 @@ static void creative_rules(void **st)
 
 static void incentive_schedule_delivery_rules(void **st)
 {
+    eng_incentive inc = ENG_INCENTIVE_INIT;
+    eng_schedule sched = ENG_SCHEDULE_INIT;
+    eng_delivery dlv = ENG_DELIVERY_INIT;
     (void)st;
     fx f;
     fx_open(&f);
@@ -133,80 +136,85 @@ static void incentive_schedule_delivery_rules(void **st)
     eng_message_spec m;
     /* Incentives. */
     m = fx_message();
-    m.incentive.kind = ENG_INCENTIVE_COUPON;
-    m.incentive.coupon_source = ENG_COUPON_COMMON;
+    sched = *m.schedule; /* start from the fixture's */
+    inc.kind = ENG_INCENTIVE_COUPON;
+    inc.coupon_source = ENG_COUPON_COMMON;
+    m.incentive = &inc;
     expect(&f, cid, &m, "message.incentive.offer_id", ENG_EINVAL); /* claims no offer */
-    m.incentive.offer_id = "diwali20";
+    inc.offer_id = "diwali20";
     expect(&f, cid, &m, "message.incentive.offer_id", ENG_ENOTFOUND); /* not in the catalogue */
     fx_offer(f.e, "ann", "diwali20", ENG_COUPON_UPLOADED, NULL, "pool-1");
     fx_offer(f.e, "ann", "gen", ENG_COUPON_GENERATED, NULL, "pool-2");
-    m.incentive.coupon_pool = "pool-9";
+    inc.coupon_pool = "pool-9";
     expect(&f, cid, &m, "message.incentive.coupon_pool", ENG_EINVAL); /* the offer's terms, not the message's */
-    m.incentive.coupon_pool = NULL;
-    m.incentive.kind = ENG_INCENTIVE_POINTS;
+    inc.coupon_pool = NULL;
+    inc.kind = ENG_INCENTIVE_POINTS;
     expect(&f, cid, &m, "message.incentive.points", ENG_ERANGE);
-    m.incentive.points = 100;
+    inc.points = 100;
     expect(&f, cid, &m, "message.incentive.points_expiry_days", ENG_ERANGE);
-    m.incentive.points_expiry_days = 90;
+    inc.points_expiry_days = 90;
     eng_validation *v;
     assert_int_equal(submit(&f, cid, &m, &v), ENG_OK);
-    m.incentive.kind = ENG_INCENTIVE_COUPON;
+    inc.kind = ENG_INCENTIVE_COUPON;
     assert_int_equal(submit(&f, cid, &m, &v), ENG_OK);
-    m.incentive.offer_id = "gen";
+    inc.offer_id = "gen";
     assert_int_equal(submit(&f, cid, &m, &v), ENG_OK); /* generated codes are fine outside X-Engage */
     /* Schedules. */
     m = fx_message();
-    m.schedule.kind = ENG_SCHEDULE_NONE;
+    sched = *m.schedule; /* start from the fixture's */
+    sched.kind = ENG_SCHEDULE_NONE;
+    m.schedule = &sched;
     expect(&f, cid, &m, "message.schedule", ENG_EINVAL);
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = test_clock_now + 90 * ENG_DAY; /* after the campaign's end */
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = test_clock_now + 90 * ENG_DAY; /* after the campaign's end */
     expect(&f, cid, &m, "message.schedule.at", ENG_ERANGE);
-    m.schedule.at = test_clock_now + 2 * ENG_HOUR; /* before the campaign's start */
+    sched.at = test_clock_now + 2 * ENG_HOUR; /* before the campaign's start */
     expect(&f, cid, &m, "message.schedule.at", ENG_ERANGE);
-    m.schedule.kind = ENG_SCHEDULE_RECURRING;
-    m.schedule.at = test_clock_now + 2 * ENG_DAY;
-    m.schedule.unit = ENG_EVERY_WEEKS;
-    m.schedule.every = 1;
-    m.schedule.until = test_clock_now + 80 * ENG_DAY; /* last weekly occurrence after the end */
+    sched.kind = ENG_SCHEDULE_RECURRING;
+    sched.at = test_clock_now + 2 * ENG_DAY;
+    sched.unit = ENG_EVERY_WEEKS;
+    sched.every = 1;
+    sched.until = test_clock_now + 80 * ENG_DAY; /* last weekly occurrence after the end */
     expect(&f, cid, &m, "message.schedule.until", ENG_ERANGE);
-    m.schedule.until = m.schedule.at;
+    sched.until = m.schedule->at;
     expect(&f, cid, &m, "message.schedule.until", ENG_ERANGE);
-    m.schedule.until = test_clock_now + 60 * ENG_DAY; /* weekly from day 2: days 2..58, inside */
+    sched.until = test_clock_now + 60 * ENG_DAY; /* weekly from day 2: days 2..58, inside */
     assert_int_equal(submit(&f, cid, &m, &v), ENG_OK);
-    m.schedule.every = 0;
+    sched.every = 0;
     uint64_t id;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
     assert_report(v, "message.schedule.every", ENG_ERANGE);
     eng_validation_free(v);
-    m.schedule.every = 1;
-    m.schedule.until = INT64_MAX; /* times are bounded so nothing overflows */
+    sched.every = 1;
+    sched.until = INT64_MAX; /* times are bounded so nothing overflows */
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
     assert_report(v, "message.schedule.until", ENG_ERANGE);
     eng_validation_free(v);
-    m.schedule.until = test_clock_now + 60 * ENG_DAY;
-    m.schedule.kind = 3;
+    sched.until = test_clock_now + 60 * ENG_DAY;
+    sched.kind = 3;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
     assert_report(v, "message.schedule.kind", ENG_EINVAL);
     eng_validation_free(v);
-    m.schedule.kind = ENG_SCHEDULE_ONCE;
-    m.schedule.at = -1; /* times are bounded to 1970..9999 */
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = -1; /* times are bounded to 1970..9999 */
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
     assert_report(v, "message.schedule.at", ENG_ERANGE);
     eng_validation_free(v);
     /* Occurrences are bounded (hourly for 12 years would be 105,000 sends). */
-    m.schedule.kind = ENG_SCHEDULE_RECURRING;
-    m.schedule.at = test_clock_now + 2 * ENG_DAY;
-    m.schedule.unit = ENG_EVERY_HOURS;
-    m.schedule.every = 1;
-    m.schedule.until = m.schedule.at + 105000 * ENG_HOUR;
+    sched.kind = ENG_SCHEDULE_RECURRING;
+    sched.at = test_clock_now + 2 * ENG_DAY;
+    sched.unit = ENG_EVERY_HOURS;
+    sched.every = 1;
+    sched.until = m.schedule->at + 105000 * ENG_HOUR;
     expect(&f, cid, &m, "message.schedule", ENG_ETOOBIG);
-    m.schedule.until = test_clock_now + 60 * ENG_DAY;
-    m.schedule.unit = 5;
+    sched.until = test_clock_now + 60 * ENG_DAY;
+    sched.unit = 5;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
     assert_report(v, "message.schedule.unit", ENG_EINVAL);
     eng_validation_free(v);
     /* A schedule in the past. */
     m = fx_message();
+    sched = *m.schedule; /* start from the fixture's */
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
     test_clock_now += 4 * ENG_DAY;
     assert_int_equal(eng_message_submit(f.e, "ann", id, &v), ENG_EVALIDATION);
@@ -215,24 +223,28 @@ static void incentive_schedule_delivery_rules(void **st)
     test_clock_now -= 4 * ENG_DAY;
     /* Delivery settings. */
     m = fx_message();
+    sched = *m.schedule; /* start from the fixture's */
     eng_sender senders[] = {{ENG_CH_SMS, "ACME"}, {ENG_CH_SMS, "ACME2"}, {ENG_CH_EMAIL, "a\nb"}, {77, "x"}};
-    m.delivery.senders = senders;
-    m.delivery.n_senders = 4;
+    dlv.senders = senders;
+    dlv.n_senders = 4;
+    m.delivery = &dlv;
     const char *const poc[] = {"poc@acme.test", ""};
-    m.delivery.poc = poc;
-    m.delivery.n_poc = 2;
+    dlv.poc = poc;
+    dlv.n_poc = 2;
+    m.delivery = &dlv;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
     assert_report(v, "message.delivery.sender[sms]", ENG_EEXISTS);
     assert_report(v, "message.delivery.sender[email]", ENG_EINVAL);
     assert_report(v, "message.delivery.sender[?]", ENG_EINVAL);
     assert_report(v, "message.delivery.poc[1]", ENG_EINVAL);
     eng_validation_free(v);
-    m.delivery.n_senders = 1;
-    m.delivery.n_poc = 1;
-    m.delivery.tiny_url = 1;
+    dlv.n_senders = 1;
+    dlv.n_poc = 1;
+    dlv.tiny_url = 1;
     assert_int_equal(submit(&f, cid, &m, &v), ENG_OK);
     /* Audience and creatives are required at submission, not in a draft. */
     m = fx_message();
+    sched = *m.schedule; /* start from the fixture's */
     m.n_include = 0;
     m.n_creatives = 0;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
@@ -249,6 +261,7 @@ static void incentive_schedule_delivery_rules(void **st)
 
 static void strategies(void **st)
 {
+    eng_incentive inc = ENG_INCENTIVE_INIT;
     (void)st;
     fx f;
     fx_open(&f);
@@ -314,8 +327,9 @@ static void strategies(void **st)
     m.n_include = 2;
     m.exclude = badgroups + 1;
     m.n_exclude = 1;
-    m.incentive.kind = ENG_INCENTIVE_COUPON;
-    m.incentive.coupon_source = 3;
+    inc.kind = ENG_INCENTIVE_COUPON;
+    inc.coupon_source = 3;
+    m.incentive = &inc;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
     assert_report(v, "message.title", ENG_ETOOBIG);
     assert_report(v, "message.audience.include[1]", ENG_EINVAL);
@@ -323,7 +337,8 @@ static void strategies(void **st)
     assert_report(v, "message.incentive.coupon_source", ENG_EINVAL);
     eng_validation_free(v);
     m = fx_message();
-    m.incentive.kind = 5;
+    inc.kind = 5;
+    m.incentive = &inc;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_EVALIDATION);
     assert_report(v, "message.incentive.kind", ENG_EINVAL);
     eng_validation_free(v);
@@ -332,6 +347,8 @@ static void strategies(void **st)
 
 static void message_persists(void **st)
 {
+    eng_incentive inc = ENG_INCENTIVE_INIT;
+    eng_delivery dlv = ENG_DELIVERY_INIT;
     (void)st;
     fx f;
     fx_open(&f);
@@ -344,13 +361,15 @@ static void message_persists(void **st)
     const char *const ex[] = {"churned", "staff"};
     m.exclude = ex;
     m.n_exclude = 2;
-    m.incentive.kind = ENG_INCENTIVE_COUPON;
-    m.incentive.offer_id = "diwali20";
+    inc.kind = ENG_INCENTIVE_COUPON;
+    inc.offer_id = "diwali20";
+    m.incentive = &inc;
     fx_offer(f.e, "ann", "diwali20", ENG_COUPON_COMMON, "DIWALI20", NULL);
     eng_sender s[] = {{ENG_CH_EMAIL, "offers@acme.test"}};
-    m.delivery.senders = s;
-    m.delivery.n_senders = 1;
-    m.delivery.tiny_url = 1;
+    dlv.senders = s;
+    dlv.n_senders = 1;
+    dlv.tiny_url = 1;
+    m.delivery = &dlv;
     uint64_t id;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
     fx_reopen(&f);
@@ -369,12 +388,12 @@ static void message_persists(void **st)
     assert_null(g->creatives[0].subject);
     assert_string_equal(g->creatives[1].subject, "Diwali sale");
     assert_string_equal(g->creatives[1].body, fx_creatives[1].body);
-    assert_string_equal(g->incentive.coupon_code, "DIWALI20");
-    assert_int_equal(g->schedule.kind, ENG_SCHEDULE_ONCE);
-    assert_int_equal(g->schedule.at, m.schedule.at);
-    assert_int_equal(g->delivery.n_senders, 1);
-    assert_string_equal(g->delivery.senders[0].id, "offers@acme.test");
-    assert_int_equal(g->delivery.tiny_url, 1);
+    assert_string_equal(g->incentive->coupon_code, "DIWALI20");
+    assert_int_equal(g->schedule->kind, ENG_SCHEDULE_ONCE);
+    assert_int_equal(g->schedule->at, m.schedule->at);
+    assert_int_equal(g->delivery->n_senders, 1);
+    assert_string_equal(g->delivery->senders[0].id, "offers@acme.test");
+    assert_int_equal(g->delivery->tiny_url, 1);
     eng_message_status ms = {.version = ENG_MESSAGE_STATUS_VERSION};
     assert_int_equal(eng_message_status_get(h, &ms), ENG_OK);
     assert_int_equal(ms.state, ENG_STATE_DRAFT);

@@ -212,9 +212,12 @@ static uint64_t campaign(fx *f)
 
 static eng_message_spec claiming(const char *offer_id)
 {
+    static eng_incentive inc; /* the spec returned points here: each call starts it afresh */
+    inc = (eng_incentive)ENG_INCENTIVE_INIT;
     eng_message_spec m = fx_message();
-    m.incentive.kind = ENG_INCENTIVE_COUPON;
-    m.incentive.offer_id = offer_id;
+    inc.kind = ENG_INCENTIVE_COUPON;
+    inc.offer_id = offer_id;
+    m.incentive = &inc;
     return m;
 }
 
@@ -227,6 +230,7 @@ static void expect_report(eng_validation *v, const char *path, int code)
 
 static void claims(void **st)
 {
+    eng_incentive inc = ENG_INCENTIVE_INIT;
     (void)st;
     fx f;
     fx_open(&f);
@@ -238,15 +242,16 @@ static void claims(void **st)
 
     /* A claim copies the offer's terms into the message. */
     eng_message_spec m = claiming("boots");
+    inc = *m.incentive; /* start from the fixture's */
     uint64_t id = 0, id2 = 0;
     eng_validation *v = NULL;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, &v), ENG_OK);
     eng_message *h = NULL;
     assert_int_equal(eng_message_get(f.e, "ann", id, &h), ENG_OK);
     const eng_message_spec *r = fx_msg_fields(h);
-    assert_string_equal(r->incentive.offer_id, "boots");
-    assert_int_equal(r->incentive.coupon_source, ENG_COUPON_UPLOADED);
-    assert_string_equal(r->incentive.coupon_pool, "boots-pool");
+    assert_string_equal(r->incentive->offer_id, "boots");
+    assert_int_equal(r->incentive->coupon_source, ENG_COUPON_UPLOADED);
+    assert_string_equal(r->incentive->coupon_pool, "boots-pool");
     /* What a read gives back can be written back unchanged (the terms equal the offer's). */
     eng_message_spec back = *r;
     back.title = "Boots, again";
@@ -258,20 +263,27 @@ static void claims(void **st)
     uint8_t before[ENG__SHA256_LEN], after[ENG__SHA256_LEN];
     store_digest(f.e, before);
     m = claiming("nope");
+    inc = *m.incentive; /* start from the fixture's */
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id2, &v), ENG_EVALIDATION);
     expect_report(v, "message.incentive.offer_id", ENG_ENOTFOUND);
     m = claiming("diwali20");
-    m.incentive.coupon_code = "OTHER";
+    inc = *m.incentive; /* start from the fixture's */
+    inc.coupon_code = "OTHER";
+    m.incentive = &inc;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id2, &v), ENG_EVALIDATION);
     expect_report(v, "message.incentive.coupon_code", ENG_EINVAL);
     m = claiming("diwali20");
-    m.incentive.coupon_source = ENG_COUPON_GENERATED;
-    m.incentive.coupon_pool = "x";
+    inc = *m.incentive; /* start from the fixture's */
+    inc.coupon_source = ENG_COUPON_GENERATED;
+    inc.coupon_pool = "x";
+    m.incentive = &inc;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id2, &v), ENG_EVALIDATION);
     assert_report(v, "message.incentive.coupon_source", ENG_EINVAL);
     expect_report(v, "message.incentive.coupon_pool", ENG_EINVAL);
     m = claiming(NULL); /* free-text terms without an offer: the old path is gone */
-    m.incentive.coupon_code = "FREE10";
+    inc = *m.incentive;
+    inc.coupon_code = "FREE10";
+    m.incentive = &inc;
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id2, &v), ENG_EVALIDATION);
     expect_report(v, "message.incentive.offer_id", ENG_EINVAL);
     assert_int_equal(id2, 0);
@@ -281,6 +293,7 @@ static void claims(void **st)
     assert_int_equal(eng_offer_create(f.e, "ann", &late), ENG_OK);
     store_digest(f.e, before);
     m = claiming("late");
+    inc = *m.incentive; /* start from the fixture's */
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id2, &v), ENG_EVALIDATION);
     expect_report(v, "message.incentive.offer_id", ENG_ERANGE);
     assert_int_equal(eng_message_update(f.e, "ann", id, &m, &v), ENG_EVALIDATION);
@@ -290,10 +303,12 @@ static void claims(void **st)
 
     /* A draft claims without a code; submit asks for the offer. */
     m = claiming(NULL);
+    inc = *m.incentive; /* start from the fixture's */
     assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id2, &v), ENG_OK);
     assert_int_equal(eng_message_submit(f.e, "ann", id2, &v), ENG_EVALIDATION);
     expect_report(v, "message.incentive.offer_id", ENG_EINVAL);
     m = claiming("diwali20");
+    inc = *m.incentive; /* start from the fixture's */
     assert_int_equal(eng_message_update(f.e, "ann", id2, &m, &v), ENG_OK);
     /* The offer changes after the claim: submit refuses until it is claimed again. */
     a.coupon_code = "DIWALI25";
@@ -302,7 +317,7 @@ static void claims(void **st)
     expect_report(v, "message.incentive.offer_id", ENG_ESTATE);
     assert_int_equal(eng_message_update(f.e, "ann", id2, &m, &v), ENG_OK);
     assert_int_equal(eng_message_get(f.e, "ann", id2, &h), ENG_OK);
-    assert_string_equal(fx_msg_fields(h)->incentive.coupon_code, "DIWALI25");
+    assert_string_equal(fx_msg_fields(h)->incentive->coupon_code, "DIWALI25");
     eng_message_free(h);
     /* The offer's validity moves outside the campaign after the claim. */
     a.valid_from = test_clock_now; /* before the campaign starts */
@@ -315,7 +330,7 @@ static void claims(void **st)
     expect_report(v, "message.incentive.offer_id", ENG_ENOTFOUND);
     /* The message submitted earlier keeps the terms it claimed. */
     assert_int_equal(eng_message_get(f.e, "ann", id, &h), ENG_OK);
-    assert_int_equal(fx_msg_fields(h)->incentive.coupon_source, ENG_COUPON_UPLOADED);
+    assert_int_equal(fx_msg_fields(h)->incentive->coupon_source, ENG_COUPON_UPLOADED);
     eng_message_status ms = ENG_MESSAGE_STATUS_INIT;
     assert_int_equal(eng_message_status_get(h, &ms), ENG_OK);
     assert_int_equal(ms.state, ENG_STATE_AWAITING);

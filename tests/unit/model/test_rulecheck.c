@@ -8,13 +8,16 @@ static const eng_rule_field event[] = {{"amount", ENG_RT_DECIMAL, 2}, {"store", 
 
 static void rule_texts(void **st)
 {
+    eng_goal_spec c_goal = ENG_GOAL_SPEC_INIT;
+    eng_goal_spec s_goal = ENG_GOAL_SPEC_INIT;
     (void)st;
     fx f;
     fx_open(&f);
     eng_campaign_spec c = fx_campaign("Rules");
     c.goal_mode = ENG_GOAL_CUSTOM;
-    c.goal.event = "transaction";
-    c.goal.condition = "amout >= 3000"; /* misspelt field */
+    c_goal.event = "transaction";
+    c_goal.condition = "amout >= 3000"; /* misspelt field */
+    c.goal = &c_goal;
     uint64_t cid;
     /* No host schema: the built-in transaction schema catches the typo (issue 16). */
     eng_validation *v;
@@ -27,26 +30,28 @@ static void rule_texts(void **st)
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, &v), ENG_EVALIDATION);
     assert_report(v, "campaign.goal.condition", ENG_ETYPE);
     eng_validation_free(v);
-    c.goal.condition = "amount >= ";
+    c_goal.condition = "amount >= ";
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, &v), ENG_EVALIDATION);
     assert_report(v, "campaign.goal.condition", ENG_EPARSE);
     const char *msg;
     assert_int_equal(eng_validation_item(v, 0, NULL, NULL, &msg), ENG_OK);
     assert_non_null(strchr(msg, ':')); /* "line:column: ..." */
     eng_validation_free(v);
-    c.goal.condition = "amount >= 3000 and store in (\"S1\", \"S2\")";
+    c_goal.condition = "amount >= 3000 and store in (\"S1\", \"S2\")";
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
     /* The org's default goal is checked the same way. */
     eng_org_settings s;
     eng_org_settings_get(f.e, "root", &s);
-    s.default_goal.condition = "amount > \"lots\"";
+    s_goal = *s.default_goal; /* start from the stored goal */
+    s_goal.condition = "amount > \"lots\"";
+    s.default_goal = &s_goal;
     eng_validation *ov = NULL;
     assert_int_equal(eng_org_settings_set(f.e, "root", &s, &ov), ENG_EVALIDATION);
     assert_string_equal(eng_error_last()->detail, "org.settings.default_goal.condition");
     assert_int_equal(eng_validation_count(ov), 1);
     assert_report(ov, "org.settings.default_goal.condition", ENG_ETYPE); /* a number compared with a string */
     eng_validation_free(ov);
-    s.default_goal.condition = "amount >";
+    s_goal.condition = "amount >";
     assert_int_equal(eng_org_create(f.e, "globex", &s, "gadmin", &ov), ENG_EVALIDATION);
     assert_report(ov, "org.settings.default_goal.condition", ENG_EPARSE);
     eng_validation_free(ov);
@@ -91,7 +96,8 @@ static void rule_texts(void **st)
     assert_string_equal(eng_error_last()->detail, "fields[1].scale");
     /* The refused calls kept the event schema that was set: a misspelt field is still caught. */
     c.name = "Rules 3";
-    c.goal.condition = "amout >= 3000";
+    c_goal.condition = "amout >= 3000";
+    c.goal = &c_goal;
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, &v), ENG_EVALIDATION);
     assert_report(v, "campaign.goal.condition", ENG_ETYPE);
     eng_validation_free(v);
@@ -101,7 +107,7 @@ static void rule_texts(void **st)
     assert_string_equal(eng_error_last()->detail, "fields[1].scale");
     /* The refused calls kept the event schema that was set: a misspelt field is still caught. */
     c.name = "Rules 3";
-    c.goal.condition = "amout >= 3000";
+    c_goal.condition = "amout >= 3000";
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, &v), ENG_EVALIDATION);
     assert_report(v, "campaign.goal.condition", ENG_ETYPE);
     eng_validation_free(v);

@@ -81,11 +81,15 @@ static const eng_creative xe_creatives[] = {{ENG_CH_FACEBOOK, "Diwali", "Up to 5
 
 static eng_message_spec xe_message(void)
 {
+    static eng_schedule sched; /* the spec returned points here: each call starts it afresh */
+    sched = (eng_schedule)ENG_SCHEDULE_INIT;
     eng_message_spec m = fx_message();
+    sched = *m.schedule; /* start from the fixture's */
     m.strategy = ENG_STRATEGY_XENGAGE;
     m.creatives = xe_creatives;
     m.n_creatives = 1;
-    m.schedule.at = test_clock_now + 3 * ENG_DAY;
+    sched.at = test_clock_now + 3 * ENG_DAY;
+    m.schedule = &sched;
     return m;
 }
 
@@ -263,12 +267,12 @@ static void schedule_enforced(void **st)
     /* two days early, and 1 ms early */
     assert_int_equal(eng_message_execute(f.e, "root", a, ENG_ACT_START), ENG_ERANGE);
     assert_string_equal(eng_error_last()->detail, "message.schedule.at");
-    assert_int_equal(fx_start_at(f.e, "root", a, m.schedule.at - 1), ENG_ERANGE);
+    assert_int_equal(fx_start_at(f.e, "root", a, m.schedule->at - 1), ENG_ERANGE);
     assert_int_equal(state_of(&f, a), ENG_STATE_APPROVED);
     /* at the send time: approved on time, the one still awaiting is too late after it */
-    test_clock_now = m.schedule.at;
+    test_clock_now = m.schedule->at;
     assert_int_equal(eng_message_execute(f.e, "root", a, ENG_ACT_START), ENG_OK);
-    test_clock_now = m.schedule.at + 1;
+    test_clock_now = m.schedule->at + 1;
     assert_int_equal(eng_message_approve(f.e, "bob", b, NULL, "ok"), ENG_ERANGE);
     assert_string_equal(eng_error_last()->detail, "message.schedule.at");
     assert_int_equal(eng_campaign_approve(f.e, "bob", cid, "all"), ENG_ERANGE);
@@ -281,11 +285,13 @@ static void schedule_enforced(void **st)
  * with line:column and a did-you-mean; only transaction goals exist. */
 static int goal_report(fx *f, const char *name, const char *event, const char *cond, const char **msg)
 {
+    eng_goal_spec c_goal = ENG_GOAL_SPEC_INIT;
     eng_campaign_spec c = fx_campaign(name);
     c.goal_mode = ENG_GOAL_CUSTOM;
-    c.goal.event = event;
-    c.goal.condition = cond;
-    c.goal.window_days = 20;
+    c_goal.event = event;
+    c_goal.condition = cond;
+    c_goal.window_days = 20;
+    c.goal = &c_goal;
     uint64_t id;
     eng_validation *v = NULL;
     static char text[512];
@@ -306,6 +312,7 @@ static int goal_report(fx *f, const char *name, const char *event, const char *c
 
 static void goal_conditions_checked(void **st)
 {
+    eng_goal_spec s_goal = ENG_GOAL_SPEC_INIT;
     (void)st;
     fx f;
     fx_open(&f);
@@ -334,13 +341,15 @@ static void goal_conditions_checked(void **st)
     /* the org's default goal is checked the same way */
     eng_org_settings s;
     assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
-    s.default_goal.condition = "amount > 3000 and stor == \"S1\"";
+    s_goal = *s.default_goal; /* start from the stored goal */
+    s_goal.condition = "amount > 3000 and stor == \"S1\"";
+    s.default_goal = &s_goal;
     eng_validation *v = NULL;
     assert_int_equal(eng_org_settings_set(f.e, "root", &s, &v), ENG_EVALIDATION);
     assert_report(v, "org.settings.default_goal.condition", ENG_ETYPE);
     eng_validation_free(v);
-    s.default_goal.condition = "basket >= 1";
-    s.default_goal.event = "visit";
+    s_goal.condition = "basket >= 1";
+    s_goal.event = "visit";
     assert_int_equal(eng_org_settings_set(f.e, "root", &s, &v), ENG_EVALIDATION);
     assert_report(v, "org.settings.default_goal.event", ENG_EUNSUPPORTED);
     assert_report(v, "org.settings.default_goal.condition", ENG_OK);

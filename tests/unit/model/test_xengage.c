@@ -35,13 +35,20 @@ static const eng_creative xe_creatives[] = {{ENG_CH_FACEBOOK, "Diwali", "Up to 5
 
 static eng_message_spec xe_message(void)
 {
+    static eng_incentive inc; /* the spec returned points here: each call starts it afresh */
+    inc = (eng_incentive)ENG_INCENTIVE_INIT;
+    static eng_schedule sched; /* the spec returned points here: each call starts it afresh */
+    sched = (eng_schedule)ENG_SCHEDULE_INIT;
     eng_message_spec m = fx_message();
+    sched = *m.schedule; /* start from the fixture's */
     m.strategy = ENG_STRATEGY_XENGAGE;
     m.creatives = xe_creatives; /* one ad channel only: no channel is mandatory */
     m.n_creatives = 1;
-    m.incentive.kind = ENG_INCENTIVE_COUPON;
-    m.incentive.offer_id = "diwali20"; /* claimed: its terms come from the catalogue (xe_open) */
-    m.schedule.at = test_clock_now + 3 * ENG_DAY;
+    inc.kind = ENG_INCENTIVE_COUPON;
+    inc.offer_id = "diwali20"; /* claimed: its terms come from the catalogue (xe_open) */
+    sched.at = test_clock_now + 3 * ENG_DAY;
+    m.incentive = &inc;
+    m.schedule = &sched;
     return m;
 }
 
@@ -87,12 +94,16 @@ static void expect(fx *f, uint64_t cid, const eng_message_spec *m, const char *p
 
 static void valid_xengage(void **st)
 {
+    eng_incentive inc = ENG_INCENTIVE_INIT;
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     (void)st;
     fx f;
     counter cnt = {0};
     uint64_t cid, id;
     xe_open(&f, &cnt, &cid);
     eng_message_spec m = xe_message();
+    inc = *m.incentive; /* start from the fixture's */
+    sched = *m.schedule; /* start from the fixture's */
     eng_validation *v;
     assert_int_equal(submit(&f, cid, &m, &v, &id), ENG_OK);
     assert_int_equal(cnt.seen_control, 10);
@@ -105,18 +116,22 @@ static void valid_xengage(void **st)
     assert_true(cnt.seen_seed != eng_campaign_split_seed("other", cid));
     assert_int_equal(eng_campaign_split_seed(NULL, cid), 0);
     /* Uploaded codes are allowed too; exactly 100,000 and exactly 50 hours pass. */
-    m.incentive.offer_id = "pool7";
-    m.schedule.at = test_clock_now + 50 * ENG_HOUR;
+    inc.offer_id = "pool7";
+    sched.at = test_clock_now + 50 * ENG_HOUR;
+    m.incentive = &inc;
+    m.schedule = &sched;
     cnt.count = 100000;
     assert_int_equal(submit(&f, cid, &m, &v, &id), ENG_OK);
     /* No incentive at all is fine. */
-    m.incentive.kind = ENG_INCENTIVE_NONE;
+    inc.kind = ENG_INCENTIVE_NONE;
     assert_int_equal(submit(&f, cid, &m, &v, &id), ENG_OK);
     fx_close(&f);
 }
 
 static void xengage_rules(void **st)
 {
+    eng_incentive inc = ENG_INCENTIVE_INIT;
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     (void)st;
     fx f;
     counter cnt = {0};
@@ -125,38 +140,57 @@ static void xengage_rules(void **st)
     eng_message_spec m;
 
     m = xe_message();
+    inc = *m.incentive; /* start from the fixture's */
+    sched = *m.schedule; /* start from the fixture's */
     m.n_creatives = 0;
     expect(&f, cid, &m, "message.creatives", ENG_EINVAL);
 
     m = xe_message();
-    m.incentive.kind = ENG_INCENTIVE_POINTS;
-    m.incentive.points = 10;
-    m.incentive.points_expiry_days = 30;
+    inc = *m.incentive; /* start from the fixture's */
+    sched = *m.schedule; /* start from the fixture's */
+    inc.kind = ENG_INCENTIVE_POINTS;
+    inc.points = 10;
+    inc.points_expiry_days = 30;
+    m.incentive = &inc;
     expect(&f, cid, &m, "message.incentive.kind", ENG_EINVAL);
 
     m = xe_message();
-    m.incentive.offer_id = "gen";
+    inc = *m.incentive; /* start from the fixture's */
+    sched = *m.schedule; /* start from the fixture's */
+    inc.offer_id = "gen";
+    m.incentive = &inc;
     expect(&f, cid, &m, "message.incentive.coupon_source", ENG_EINVAL);
 
     m = xe_message();
-    m.schedule.kind = ENG_SCHEDULE_RECURRING;
-    m.schedule.every = 1;
-    m.schedule.unit = ENG_EVERY_DAYS;
-    m.schedule.until = m.schedule.at + 5 * ENG_DAY;
+    inc = *m.incentive; /* start from the fixture's */
+    sched = *m.schedule; /* start from the fixture's */
+    sched.kind = ENG_SCHEDULE_RECURRING;
+    sched.every = 1;
+    sched.unit = ENG_EVERY_DAYS;
+    sched.until = m.schedule->at + 5 * ENG_DAY;
+    m.schedule = &sched;
     expect(&f, cid, &m, "message.schedule.kind", ENG_EINVAL);
 
     m = xe_message();
-    m.schedule.at = test_clock_now + 50 * ENG_HOUR - 1; /* sent for approval 1 ms too late */
+    inc = *m.incentive; /* start from the fixture's */
+    sched = *m.schedule; /* start from the fixture's */
+    sched.at = test_clock_now + 50 * ENG_HOUR - 1; /* sent for approval 1 ms too late */
+    m.schedule = &sched;
     expect(&f, cid, &m, "message.schedule.at", ENG_ERANGE);
 
     m = xe_message();
-    m.schedule.at = test_clock_now + 47 * ENG_DAY; /* campaign ends day 60: only 13 days after */
+    inc = *m.incentive; /* start from the fixture's */
+    sched = *m.schedule; /* start from the fixture's */
+    sched.at = test_clock_now + 47 * ENG_DAY; /* campaign ends day 60: only 13 days after */
+    m.schedule = &sched;
     expect(&f, cid, &m, "campaign.end", ENG_ERANGE);
-    m.schedule.at = test_clock_now + 46 * ENG_DAY; /* exactly 14 days: fine */
+    sched.at = test_clock_now + 46 * ENG_DAY; /* exactly 14 days: fine */
     eng_validation *v;
     assert_int_equal(submit(&f, cid, &m, &v, NULL), ENG_OK);
 
     m = xe_message();
+    inc = *m.incentive; /* start from the fixture's */
+    sched = *m.schedule; /* start from the fixture's */
     cnt.count = 99999;
     expect(&f, cid, &m, "message.audience", ENG_ERANGE);
     cnt.count = 150000;
@@ -197,13 +231,16 @@ static void xengage_rules(void **st)
 
 static void xengage_approval_window(void **st)
 {
+    eng_schedule sched = ENG_SCHEDULE_INIT;
     (void)st;
     fx f;
     counter cnt = {0};
     uint64_t cid, id, id2;
     xe_open(&f, &cnt, &cid);
     eng_message_spec m = xe_message();
-    m.schedule.at = test_clock_now + 60 * ENG_HOUR;
+    sched = *m.schedule; /* start from the fixture's */
+    sched.at = test_clock_now + 60 * ENG_HOUR;
+    m.schedule = &sched;
     eng_validation *v;
     assert_int_equal(submit(&f, cid, &m, &v, &id), ENG_OK);
     assert_int_equal(submit(&f, cid, &m, &v, &id2), ENG_OK);
@@ -296,7 +333,7 @@ static void start_rechecks_approval(void **st)
     assert_int_equal(eng__msg_load(f.e, id, &orig), ENG_OK);
     /* Approved 47 hours before the send time. */
     assert_int_equal(eng__msg_load(f.e, id, &rec), ENG_OK);
-    rec.decided_at = rec.spec.schedule.at - 47 * ENG_HOUR;
+    rec.decided_at = rec.spec.schedule->at - 47 * ENG_HOUR;
     assert_int_equal(eng__kv_begin(f.e->store), ENG_OK);
     assert_int_equal(eng__msg_store(f.e, &rec), ENG_OK);
     assert_int_equal(eng__kv_commit(f.e->store), ENG_OK);

@@ -197,6 +197,7 @@ static void totals_unchanged_file_store(void **state)
  * the others', and the pool never hands the code out again. */
 static void coupons_exported_and_erased(void **state)
 {
+    eng_incentive inc = ENG_INCENTIVE_INIT;
     (void)state;
     dx f;
     dx_world(&f, 20, 64, 1, 1);
@@ -211,8 +212,9 @@ static void coupons_exported_and_erased(void **state)
     eng_message_spec m = dx_message();
     m.creatives = cr;
     m.n_creatives = 1;
-    m.incentive.kind = ENG_INCENTIVE_COUPON;
-    m.incentive.offer_id = "offer";
+    inc.kind = ENG_INCENTIVE_COUPON;
+    inc.offer_id = "offer";
+    m.incentive = &inc;
     dx_offer(&f, "offer", ENG_COUPON_UPLOADED, NULL, "p1");
     dx_approve(&f, &m);
     dx_run_all(&f, f.t0, NULL);
