@@ -795,6 +795,8 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
             np++;
         }
     }
+    /* settle_answers() reuses d for the provider's answers: keep what was settled before the call */
+    const uint64_t pre_skipped = d.skipped, pre_expired = d.expired;
     if (!rc && fresh && xc->x.o.settings.forbid_overdraft) {
         int64_t bal[2];
         if ((rc = eng__credits_get(e, xc->x.o.id, bal)) == ENG_OK &&
@@ -863,8 +865,10 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         rc = eng__dsp_record_outcome(r, &at, &o);
     }
 done:
-    if (!rc)
-        r->rep->skipped += d.skipped;
+    if (!rc) {
+        r->rep->skipped += pre_skipped;
+        r->rep->expired += pre_expired;
+    }
     eng__free(&e->mem, codes);
     eng__free(&e->mem, env);
     eng__free(&e->mem, status);

@@ -158,10 +158,13 @@ static void unsubscribe_mid_run(void **state)
     dx_approve(&f, &m);
     size_t n;
     uint32_t *ids = dx_test_group(&f, &n);
-    uint32_t first = ids[0], doubt = ids[1], last = ids[n - 1];
+    uint32_t first = ids[0], doubt = ids[1], again = ids[2], last = ids[n - 1];
     free(ids);
     f.prov.fault[dx_pair(first, ENG_CH_SMS)] = DX_RETRY;
     f.prov.fault[dx_pair(doubt, ENG_CH_SMS)] = DX_UNKNOWN;
+    /* retried in the same pass as the two are settled without a call: one batch both sends and skips */
+    f.prov.fault[dx_pair(again, ENG_CH_SMS)] = DX_RETRY;
+    f.prov.fault_times[dx_pair(again, ENG_CH_SMS)] = 1;
     eng_run_options o = ENG_RUN_OPTIONS_INIT;
     o.max_batches = 1;
     eng_run_report rep = ENG_RUN_REPORT_INIT;
@@ -173,10 +176,13 @@ static void unsubscribe_mid_run(void **state)
     optout(&f, first);
     optout(&f, doubt);
     optout(&f, last);
-    dx_run_all(&f, f.t0 + ENG_HOUR, NULL);
+    eng_run_report total = ENG_RUN_REPORT_INIT;
+    dx_run_all(&f, f.t0 + ENG_HOUR, &total);
     assert_int_equal(f.prov.calls[dx_pair(first, ENG_CH_SMS)], 1);
     assert_int_equal(f.prov.calls[dx_pair(doubt, ENG_CH_SMS)], 1);
     assert_int_equal(f.prov.calls[dx_pair(last, ENG_CH_SMS)], 0);
+    assert_int_equal(f.prov.calls[dx_pair(again, ENG_CH_SMS)], 2);
+    assert_int_equal(f.prov.delivered[dx_pair(again, ENG_CH_SMS)], 1);
     eng_send_info si = {.version = ENG_SEND_INFO_VERSION};
     assert_int_equal(eng_send_get(f.e, "root", f.message, 0, first, ENG_CH_SMS, &si), ENG_OK);
     assert_int_equal(si.state, ENG_LEDGER_SKIPPED);
@@ -189,6 +195,10 @@ static void unsubscribe_mid_run(void **state)
     assert_int_equal(x.skipped, 1);
     assert_int_equal(x.expired, 1);
     assert_int_equal(x.accepted + x.rejected + x.expired + x.skipped, x.sends);
+    /* The run reports count them too: the calls after the first settled every send but its batch's. */
+    assert_int_equal(total.skipped, 1);
+    assert_int_equal(total.expired, 1);
+    assert_int_equal(rep.accepted + total.accepted, x.accepted);
     /* The trace says why, customer by customer. */
     eng_trace t = {.version = ENG_TRACE_VERSION};
     assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, first, &t), ENG_OK);
