@@ -220,11 +220,8 @@ static void experiment(void **state)
     c.start = test_clock_now + ENG_DAY;
     c.end = test_clock_now + 60 * ENG_DAY;
     c.goal_mode = ENG_GOAL_CUSTOM;
-    c_goal.event = "transaction";
-    c_goal.condition = "amount > 50";
-    c_goal.window_days = 10;
-    c_goal.start_on = ENG_GOAL_ON_SENT;
-    c_goal.attribution = ENG_ATTR_LAST_TOUCH;
+    c_goal = (eng_goal_spec){ENG_GOAL_SPEC_VERSION, "transaction",
+            "amount > 50", 10, ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH};
     c.goal = &c_goal;
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &f.campaign, NULL), ENG_OK);
     static const char *const groups[] = {"experiment"};

@@ -20,11 +20,7 @@ static eng_campaign_spec campaign(const char *name, const char *cond, uint32_t d
     c.end = test_clock_now + 60 * ENG_DAY;
     c.control_percent = 0; /* no control group: the lift is unknown */
     c.goal_mode = ENG_GOAL_CUSTOM;
-    c_goal.event = "transaction";
-    c_goal.condition = cond;
-    c_goal.window_days = days;
-    c_goal.start_on = start_on;
-    c_goal.attribution = model;
+    c_goal = (eng_goal_spec){ENG_GOAL_SPEC_VERSION, "transaction", cond, days, start_on, model};
     c.goal = &c_goal;
     return c;
 }

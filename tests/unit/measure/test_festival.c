@@ -22,11 +22,8 @@ static void festival_spec(eng_measure_spec *s, const uint32_t *msgs, const uint3
     s->start = T0;
     s->end = T0 + 30 * D;
     s->has_goal = 1;
-    s_goal.event = "transaction";
-    s_goal.condition = "amount > 3000 and store in (\"S1\", \"S2\")";
-    s_goal.window_days = 20;
-    s_goal.start_on = ENG_GOAL_ON_DELIVERED;
-    s_goal.attribution = ENG_ATTR_LAST_TOUCH;
+    s_goal = (eng_goal_spec){ENG_GOAL_SPEC_VERSION, "transaction",
+            "amount > 3000 and store in (\"S1\", \"S2\")", 20, ENG_GOAL_ON_DELIVERED, ENG_ATTR_LAST_TOUCH};
     s->goal = &s_goal;
     s->control = ctl;
     s->n_control = nctl;

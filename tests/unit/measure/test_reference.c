@@ -616,11 +616,8 @@ static void test_chunked_feed(void **state)
     s.n_control = nctl;
     s.channel_cost = cost;
     s.has_goal = 1;
-    s_goal.event = "transaction";
-    s_goal.condition = "amount > 3000 and store in (\"S1\", \"S2\", \"S3\", \"S5\")";
-    s_goal.window_days = 10;
-    s_goal.start_on = ENG_GOAL_ON_DELIVERED;
-    s_goal.attribution = ENG_ATTR_POSITION;
+    s_goal = (eng_goal_spec){ENG_GOAL_SPEC_VERSION, "transaction",
+            "amount > 3000 and store in (\"S1\", \"S2\", \"S3\", \"S5\")", 10, ENG_GOAL_ON_DELIVERED, ENG_ATTR_POSITION};
     s.goal = &s_goal;
     eng_report *whole = NULL, *parts = NULL;
     assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &whole), ENG_OK);

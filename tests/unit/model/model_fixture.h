@@ -50,11 +50,8 @@ static inline void fx_open(fx *f)
     assert_int_equal(eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION), ENG_OK);
     s.conversion_goals = 1;
     s.has_default_goal = 1;
-    goal.event = "transaction";
-    goal.condition = "amount > 3000";
-    goal.window_days = 20;
-    goal.start_on = ENG_GOAL_ON_DELIVERED;
-    goal.attribution = ENG_ATTR_LAST_TOUCH;
+    goal = (eng_goal_spec){ENG_GOAL_SPEC_VERSION, "transaction",
+            "amount > 3000", 20, ENG_GOAL_ON_DELIVERED, ENG_ATTR_LAST_TOUCH};
     s.default_goal = &goal;
     assert_int_equal(eng_org_create(f->e, "acme", &s, "root", NULL), ENG_OK);
     assert_int_equal(eng_unit_add(f->e, "root", "north", NULL), ENG_OK);

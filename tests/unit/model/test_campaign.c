@@ -176,11 +176,7 @@ static void settings_report(void **st)
     s.channel_cost[ENG_CH_PUSH] = 1000000001;
     s.channel_cost[15] = -1;
     s.xengage_cost = 1000000001;
-    s_goal.event = "";
-    s_goal.condition = huge;
-    s_goal.window_days = 91;
-    s_goal.start_on = -1;
-    s_goal.attribution = 5;
+    s_goal = (eng_goal_spec){ENG_GOAL_SPEC_VERSION, "", huge, 91, -1, 5};
     s.default_goal = &s_goal;
     const want_item want[] = {
         {"org.settings.xengage", ENG_EINVAL},

@@ -96,11 +96,8 @@ static void full_roundtrip(void **st)
     os.channel_cost[ENG_CH_SMS] = 2;
     os.xengage_cost = 4;
     os.has_default_goal = 1;
-    os_goal.event = "transaction";
-    os_goal.condition = "amount > 100";
-    os_goal.window_days = 45;
-    os_goal.start_on = ENG_GOAL_ON_CLICKED;
-    os_goal.attribution = ENG_ATTR_FIRST_TOUCH;
+    os_goal = (eng_goal_spec){ENG_GOAL_SPEC_VERSION, "transaction",
+            "amount > 100", 45, ENG_GOAL_ON_CLICKED, ENG_ATTR_FIRST_TOUCH};
     os.default_goal = &os_goal;
     assert_int_equal(eng_org_create(e, "acme", &os, "root", NULL), ENG_OK);
     assert_int_equal(eng_unit_add(e, "root", "north", NULL), ENG_OK);
@@ -139,11 +136,8 @@ static void full_roundtrip(void **st)
     c.control_percent = 15;
     c.ga_account = "G-XYZ42";
     c.goal_mode = ENG_GOAL_CUSTOM;
-    c_goal.event = "transaction";
-    c_goal.condition = "amount >= 3000 and store in (\"S1\", \"S2\")";
-    c_goal.window_days = 20;
-    c_goal.start_on = ENG_GOAL_ON_DELIVERED;
-    c_goal.attribution = ENG_ATTR_LAST_TOUCH;
+    c_goal = (eng_goal_spec){ENG_GOAL_SPEC_VERSION, "transaction",
+            "amount >= 3000 and store in (\"S1\", \"S2\")", 20, ENG_GOAL_ON_DELIVERED, ENG_ATTR_LAST_TOUCH};
     c.goal = &c_goal;
     uint64_t cid, mid, xid;
     assert_int_equal(eng_campaign_create(e, "ann", &c, &cid, NULL), ENG_OK);
