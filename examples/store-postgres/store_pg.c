@@ -181,18 +181,20 @@ static int pg_get(const void *key, size_t klen, eng_buf *out, void *user)
 }
 
 /* The prefix a key is logged by: up to its third '/' ("a/o/<org>/" for an
- * org's customers, "e/<org>/t/" for its touches, "d/l/<message>/" for a
- * ledger), else its second ("m/l/", "a/i/"), else its first two bytes (the
- * layer). Engines drop only the caches of what the prefix covers (an org's
- * customer table, not every org's), and a commit logs a few rows. */
+ * org's customers, "d/l/<message>/" for a ledger), its fourth for events
+ * ("e/<org>/t/c/" an org's touch tail chunks, which other engines read as
+ * appends, apart from "e/<org>/t/s/" its sealed segments), else its second
+ * ("m/l/", "a/i/"), else its first two bytes (the layer). Engines drop only
+ * the caches of what the prefix covers (an org's customer table, not every
+ * org's), and a commit logs a few rows. */
 static int log_prefix(const unsigned char *k, size_t klen)
 {
-    int slash[3], ns = 0;
-    for (size_t i = 0; i < klen && i < PFX_LEN && ns < 3; i++)
+    int slash[4], ns = 0, want = klen > 1 && k[0] == 'e' && k[1] == '/' ? 4 : 3;
+    for (size_t i = 0; i < klen && i < PFX_LEN && ns < want; i++)
         if (k[i] == '/')
             slash[ns++] = (int)i + 1;
-    if (ns == 3)
-        return slash[2];
+    if (ns >= 3)
+        return slash[ns - 1];
     if (ns == 2)
         return slash[1];
     return klen < 2 ? (int)klen : 2;

@@ -81,9 +81,9 @@ static int watch(const void *key, size_t klen, void *user)
     switch (first) {
     case 'a': /* per org: "a/o/<org>/..." drops that org's customer table and groups only */
         return slot_stale(e, ENG__SLOT_AUDIENCE, key, klen);
-    case 'e':
-        e->stale |= 1u << ENG__SLOT_EVENTS; /* consent written with events has keys of its own ("a/") */
-        return e->slots[ENG__SLOT_EVENTS].state ? ENG__STALE_CACHE : ENG__STALE_NONE;
+    case 'e': /* per org: appends are read, an org's other changes reload that org (events/sync.c);
+               * consent written with events has keys of its own ("a/") */
+        return slot_stale(e, ENG__SLOT_EVENTS, key, klen);
     case 'd': /* and decide's slot: the checkpoints the X-Engage trace keeps */
         e->stale |= 1u << ENG__SLOT_DISPATCH | 1u << ENG__SLOT_DECIDE;
         return ENG__STALE_NONE;

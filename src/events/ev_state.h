@@ -109,6 +109,8 @@ typedef struct eng__evorg {
     uint64_t *txslots; /* hash of id (never 0) */
     uint32_t ntxslots;
     uint64_t ntx;
+    /* other engines' commits since the last sync (sync.c): EV_SYNC_* bits */
+    unsigned sync;
 } eng__evorg;
 
 /* Per-send state, indexed by send id; the key index maps key hash -> send. */
@@ -150,6 +152,7 @@ typedef struct eng__ev {
     uint64_t pend_filter[1024];     /* bit (keyhash % 65536): some pending receipt may have it */
     int km_probe_all;               /* a key of the dispatcher's form named other fields than its row */
     int aud_written;                /* a batch wrote consent through the audience layer (opt-out replies) */
+    int sync_all;                   /* another engine changed what no org's catch-up covers: reload */
     eng__tcols dec;                 /* scratch for decoding a touch segment */
     eng__rcols rdec;
 } eng__ev;
@@ -164,6 +167,22 @@ int64_t eng__ev_ctx_find(const eng__evorg *o, const eng__ctxkey *k);
  * and the pending list, into the open batch. */
 int eng__ev_flush(eng__ev *ev);
 void eng__ev_key(char *buf, size_t cap, uint16_t org, const char *what, uint64_t seq, int wide);
+
+eng__evorg *eng__ev_org_new(eng__ev *ev, const char *name, size_t len, uint16_t code);
+void eng__ev_org_free(const eng__mem *mem, eng__evorg *o);
+void eng__ev_free(eng_engine *e, void *state);
+/* Read an org's dictionary, touches and transactions (a load, or a reload of that org). */
+int eng__ev_load_org(eng__ev *ev, eng__evorg *o);
+/* Read the dictionary records another engine added after the org's last one. */
+int eng__ev_dict_catch_up(eng__ev *ev, eng__evorg *o);
+
+/* sync.c: several engines on one store. Another engine's commit marks what
+ * it changed (watch); the next sync reads the chunks and dictionary records
+ * it appended to an org (catch-up), or reloads that org, or (anything else)
+ * drops the whole cache. */
+enum { EV_SYNC_DICT = 1, EV_SYNC_TAIL = 2, EV_SYNC_RELOAD = 4 };
+int eng__ev_watch(eng_engine *e, void *state, const void *key, size_t klen);
+void eng__ev_invalidate(eng_engine *e, void *state);
 
 /* sends.c */
 int eng__sends_reserve(eng__sends *s, const eng__mem *mem, size_t more);
@@ -239,6 +258,13 @@ int eng__tseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z);
 int eng__ttail_seal(eng__ev *ev, eng__evorg *o);
 /* Write the tail rows not yet stored as one chunk. */
 int eng__ttail_save(eng__ev *ev, eng__evorg *o);
+/* The number of an empty tail's first chunk. */
+uint64_t eng__ttail_base(const eng__evorg *o);
+/* Read the chunks other engines appended after the tail's last (t/c/<tchunk_next> on,
+ * until one is missing) into the tail and the sends (hash-indexed); *chunks: how many. */
+int eng__ttail_catch_up(eng__ev *ev, eng__evorg *o, uint64_t *chunks);
+/* *same = 1 when the stored chunks are exactly those the tail holds. */
+int eng__ttail_matches(eng__ev *ev, const eng__evorg *o, int *same);
 
 /* Apply one receipt (matched to send id) to memory: row into the org tail, send state. */
 int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, const char *detail, size_t dlen,

@@ -22,7 +22,7 @@ void eng__ev_key(char *buf, size_t cap, uint16_t org, const char *what, uint64_t
         snprintf(buf, cap, "e/%04x/%s/%08llx", (unsigned)org, what, (unsigned long long)seq);
 }
 
-static void org_free(const eng__mem *mem, eng__evorg *o)
+void eng__ev_org_free(const eng__mem *mem, eng__evorg *o)
 {
     if (!o)
         return;
@@ -44,11 +44,11 @@ static void org_free(const eng__mem *mem, eng__evorg *o)
     eng__free(mem, o);
 }
 
-static void ev_free(eng_engine *e, void *state)
+void eng__ev_free(eng_engine *e, void *state)
 {
     eng__ev *ev = state;
     for (uint32_t i = 0; i < ev->norgs; i++)
-        org_free(&e->mem, ev->orgs[i]);
+        eng__ev_org_free(&e->mem, ev->orgs[i]);
     eng__free(&e->mem, ev->orgs);
     eng__sends_free(&ev->s, &e->mem);
     for (size_t i = 0; i < ev->npend; i++) {
@@ -66,7 +66,7 @@ void eng__events_abandon(eng_engine *e)
     eng__ev *ev = eng__slot_get(e, ENG__SLOT_EVENTS);
     if (ev) {
         eng__slot_set(e, ENG__SLOT_EVENTS, NULL, NULL);
-        ev_free(e, ev);
+        eng__ev_free(e, ev);
     }
     eng__aud_drop(e); /* consent changes written through audience in the same batch */
 }
@@ -77,7 +77,7 @@ void eng__events_abandon_sent(eng_engine *e)
     int aud = !ev || ev->aud_written;
     if (ev) {
         eng__slot_set(e, ENG__SLOT_EVENTS, NULL, NULL);
-        ev_free(e, ev);
+        eng__ev_free(e, ev);
     }
     if (aud)
         eng__aud_drop(e);
@@ -106,7 +106,7 @@ int eng__ev_commit(eng_engine *e)
 
 /* ---- orgs ---- */
 
-static eng__evorg *org_new(eng__ev *ev, const char *name, size_t len, uint16_t code)
+eng__evorg *eng__ev_org_new(eng__ev *ev, const char *name, size_t len, uint16_t code)
 {
     const eng__mem *mem = &ev->e->mem;
     eng__evorg *o = eng__calloc(mem, 1, sizeof *o);
@@ -160,13 +160,13 @@ int eng__ev_org(eng__ev *ev, const char *name, int create, eng__evorg **out)
         return eng__err(ENG_EINVAL, "org", "org id must be 1..255 bytes");
     if (ev->norgs >= ENG__EV_MAX_ORGS)
         return eng__err(ENG_ETOOBIG, "org", "too many orgs with events");
-    eng__evorg *o = org_new(ev, name, len, (uint16_t)ev->norgs);
+    eng__evorg *o = eng__ev_org_new(ev, name, len, (uint16_t)ev->norgs);
     if (!o)
         return eng__nomem();
     o->dirty = 1;
     int rc = org_slot(ev, o->code, o);
     if (rc) {
-        org_free(&ev->e->mem, o);
+        eng__ev_org_free(&ev->e->mem, o);
         return rc;
     }
     *out = o;
@@ -402,7 +402,7 @@ static int load_org_cb(const void *key, size_t klen, const void *val, size_t vle
     if (!eng__rd_ok(&r) || !name || nlen == 0 || nlen > 255 || code >= ENG__EV_MAX_ORGS || ret > 36500 ||
         nf > ENG__MAX_COLS || eng__ev_org_by_code(l->ev, (uint16_t)code))
         return eng__err(ENG_ECORRUPT, k, "bad events org record");
-    eng__evorg *o = org_new(l->ev, (const char *)name, nlen, (uint16_t)code);
+    eng__evorg *o = eng__ev_org_new(l->ev, (const char *)name, nlen, (uint16_t)code);
     if (!o)
         return eng__nomem();
     o->retention_days = (uint32_t)ret;
@@ -410,7 +410,7 @@ static int load_org_cb(const void *key, size_t klen, const void *val, size_t vle
     o->fname = eng__calloc(mem, nf ? nf : 1, sizeof *o->fname);
     o->ftype = eng__calloc(mem, nf ? nf : 1, 1);
     if (!o->fname || !o->ftype) {
-        org_free(mem, o);
+        eng__ev_org_free(mem, o);
         return eng__nomem();
     }
     for (uint64_t i = 0; i < nf; i++) {
@@ -418,7 +418,7 @@ static int load_org_cb(const void *key, size_t klen, const void *val, size_t vle
         const uint8_t *fn = eng__rd_blob(&r, &fl);
         uint8_t ty = eng__rd_u8(&r);
         if (!eng__rd_ok(&r) || fl == 0 || fl > ENG__COLNAME_MAX || ty < ENG_COL_STRING || ty > ENG_COL_BOOL) {
-            org_free(mem, o);
+            eng__ev_org_free(mem, o);
             return eng__err(ENG_ECORRUPT, k, "bad custom field in events org record");
         }
         memcpy(o->fname[i], fn, fl);
@@ -426,7 +426,7 @@ static int load_org_cb(const void *key, size_t klen, const void *val, size_t vle
         o->nfields++;
     }
     if ((rc = org_slot(l->ev, o->code, o)))
-        org_free(mem, o);
+        eng__ev_org_free(mem, o);
     return rc;
 }
 
@@ -493,6 +493,40 @@ static int load_dict_cb(const void *key, size_t klen, const void *val, size_t vl
     return rc;
 }
 
+int eng__ev_load_org(eng__ev *ev, eng__evorg *o)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "e/%04x/x/", (unsigned)o->code);
+    loader l = {ev, o, 0};
+    int rc = eng__kv_scan(ev->e->store, ENG__K(prefix), load_dict_cb, &l);
+    if (!rc && !(rc = eng__ev_load_touches(ev, o)))
+        rc = eng__ev_load_txns(ev, o);
+    o->km_loaded = o->nctx; /* their sends are in the hash index (keymap.c) */
+    return rc;
+}
+
+int eng__ev_dict_catch_up(eng__ev *ev, eng__evorg *o)
+{
+    loader l = {ev, o, 0};
+    for (;;) {
+        char key[48];
+        eng__ev_key(key, sizeof key, o->code, "x", o->next_dict_seq, 0);
+        eng__val v;
+        int rc = eng__kv_get(ev->e->store, ENG__K(key), &v);
+        if (rc == ENG_ENOTFOUND)
+            return ENG_OK;
+        if (rc)
+            return rc;
+        uint32_t before = o->next_dict_seq;
+        rc = load_dict_cb(key, strlen(key), v.data, v.len, &l);
+        eng__val_free(ev->e->store, &v);
+        if (rc)
+            return rc;
+        if (o->next_dict_seq == before) /* cannot happen: the key named it */
+            return eng__err(ENG_ECORRUPT, key, "dictionary record out of sequence");
+    }
+}
+
 int eng__ev_load_step(eng__ev *ev, size_t rows)
 {
     ENG__WORK(rows);
@@ -514,13 +548,7 @@ static int load(eng__ev *ev)
         eng__evorg *o = ev->orgs[i];
         if (!o)
             continue;
-        char prefix[32];
-        snprintf(prefix, sizeof prefix, "e/%04x/x/", (unsigned)o->code);
-        l.o = o;
-        if (!(rc = eng__kv_scan(ev->e->store, ENG__K(prefix), load_dict_cb, &l)) &&
-            !(rc = eng__ev_load_touches(ev, o)))
-            rc = eng__ev_load_txns(ev, o);
-        o->km_loaded = o->nctx; /* their sends are in the hash index (keymap.c) */
+        rc = eng__ev_load_org(ev, o);
     }
     if (!rc)
         rc = eng__sends_reindex(&ev->s, &ev->e->mem, &pg);
@@ -545,10 +573,12 @@ int eng__ev_get(eng_engine *e, eng__ev **out)
     ev->e = e;
     int rc = load(ev);
     if (rc) {
-        ev_free(e, ev);
+        eng__ev_free(e, ev);
         return eng__err_wrap(rc, "loading the events state");
     }
-    eng__slot_set(e, ENG__SLOT_EVENTS, ev, ev_free);
+    eng__slot_set(e, ENG__SLOT_EVENTS, ev, eng__ev_free);
+    eng__slot_set_watch(e, ENG__SLOT_EVENTS, eng__ev_watch);
+    eng__slot_set_invalidate(e, ENG__SLOT_EVENTS, eng__ev_invalidate);
     *out = ev;
     return ENG_OK;
 }

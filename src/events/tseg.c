@@ -254,10 +254,18 @@ int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
     eng__segs_push(&o->tseg, mem, &z); /* cannot fail: room reserved */
     if (rc)
         return rc;
-    o->tchunk_first = o->tchunk_next;
+    o->tchunk_first = o->tchunk_next = eng__ttail_base(o);
     t->n = t->nkey = 0;
     o->tail_saved = o->tail_keys_saved = 0;
     return ENG_OK;
+}
+
+/* Where an empty tail's chunks are numbered from: the segment ids' next << 32, so
+ * every engine numbers the chunks after a seal alike, the sealer and one that
+ * loads the org afterwards (catch-up reads chunk numbers in a row). */
+uint64_t eng__ttail_base(const eng__evorg *o)
+{
+    return (uint64_t)o->tseg.next_id << 32;
 }
 
 /* ---- loading ---- */
@@ -268,7 +276,9 @@ typedef struct tload {
     int chunks;
 } tload;
 
-static int apply_rows(eng__ev *ev, eng__evorg *o, const eng__tcols *c)
+/* index: ENG__SEND_INDEX_LATER while loading (one reindex at the end), ENG__SEND_INDEX when
+ * catching up with another engine's chunk. */
+static int apply_rows(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index)
 {
     const eng__mem *mem = &ev->e->mem;
     size_t k = 0;
@@ -276,13 +286,43 @@ static int apply_rows(eng__ev *ev, eng__evorg *o, const eng__tcols *c)
     for (size_t i = 0; i < c->n && !rc; i++) {
         if (c->status[i] == ENG_TOUCH_SENT) {
             rc = eng__sends_add(&ev->s, mem, c->send[i], o->code, c->ctx[i], c->customer[i], c->channel[i],
-                                c->time[i], c->keyhash[k++], ENG__SEND_INDEX_LATER);
+                                c->time[i], c->keyhash[k++], index);
             if (!rc && c->first[i])
                 rc = eng__sends_set_canon(&ev->s, mem, c->send[i]);
         } else
             rc = eng__sends_note(&ev->s, mem, c->send[i], c->status[i]);
     }
     return rc;
+}
+
+/* The rows of tail chunk @p seq (decoded in d) join the org's tail. */
+static int tail_take(eng__ev *ev, eng__evorg *o, uint64_t seq, const eng__tcols *d, const char *k)
+{
+    const eng__mem *mem = &ev->e->mem;
+    eng__tcols *t = &o->tail;
+    int rc;
+    if (t->n + d->n > ENG__SEG_ROWS)
+        return eng__err(ENG_ECORRUPT, k, "touch tail chunk %s overfills the tail", k);
+    if ((rc = eng__tcols_reserve(t, mem, d->n)) || (rc = eng__tcols_key_reserve(t, mem, d->nkey)))
+        return rc;
+    memcpy(t->time + t->n, d->time, d->n * sizeof *t->time);
+    memcpy(t->customer + t->n, d->customer, d->n * sizeof *t->customer);
+    memcpy(t->ctx + t->n, d->ctx, d->n * sizeof *t->ctx);
+    memcpy(t->send + t->n, d->send, d->n * sizeof *t->send);
+    memcpy(t->detail + t->n, d->detail, d->n * sizeof *t->detail);
+    memcpy(t->channel + t->n, d->channel, d->n);
+    memcpy(t->status + t->n, d->status, d->n);
+    memcpy(t->first + t->n, d->first, d->n);
+    if (d->nkey) /* a segment without keys may have no buffer: memcpy from NULL is undefined */
+        memcpy(t->keyhash + t->nkey, d->keyhash, d->nkey * sizeof *t->keyhash);
+    t->n += d->n;
+    t->nkey += d->nkey;
+    if (t->n == d->n)
+        o->tchunk_first = seq;
+    o->tchunk_next = seq + 1;
+    o->tail_saved = t->n;
+    o->tail_keys_saved = t->nkey;
+    return ENG_OK;
 }
 
 static int tload_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
@@ -304,34 +344,11 @@ static int tload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     hex[hl] = 0;
     uint64_t seq = strtoull(hex, NULL, 16);
     eng__tcols *d = &l->ev->dec;
-    if ((rc = eng__tseg_decode(rec.payload, rec.len, k, d, mem)) || (rc = apply_rows(l->ev, o, d)) ||
+    if ((rc = eng__tseg_decode(rec.payload, rec.len, k, d, mem)) || (rc = apply_rows(l->ev, o, d, ENG__SEND_INDEX_LATER)) ||
         (rc = eng__ev_load_step(l->ev, d->n)))
         return rc;
-    if (l->chunks) {
-        eng__tcols *t = &o->tail;
-        if (t->n + d->n > ENG__SEG_ROWS)
-            return eng__err(ENG_ECORRUPT, k, "touch tail chunk %s overfills the tail", k);
-        if ((rc = eng__tcols_reserve(t, mem, d->n)) || (rc = eng__tcols_key_reserve(t, mem, d->nkey)))
-            return rc;
-        memcpy(t->time + t->n, d->time, d->n * sizeof *t->time);
-        memcpy(t->customer + t->n, d->customer, d->n * sizeof *t->customer);
-        memcpy(t->ctx + t->n, d->ctx, d->n * sizeof *t->ctx);
-        memcpy(t->send + t->n, d->send, d->n * sizeof *t->send);
-        memcpy(t->detail + t->n, d->detail, d->n * sizeof *t->detail);
-        memcpy(t->channel + t->n, d->channel, d->n);
-        memcpy(t->status + t->n, d->status, d->n);
-        memcpy(t->first + t->n, d->first, d->n);
-        if (d->nkey) /* a segment without keys may have no buffer: memcpy from NULL is undefined */
-            memcpy(t->keyhash + t->nkey, d->keyhash, d->nkey * sizeof *t->keyhash);
-        t->n += d->n;
-        t->nkey += d->nkey;
-        if (o->tchunk_next == 0)
-            o->tchunk_first = seq;
-        o->tchunk_next = seq + 1;
-        o->tail_saved = t->n;
-        o->tail_keys_saved = t->nkey;
-        return ENG_OK;
-    }
+    if (l->chunks)
+        return tail_take(l->ev, o, seq, d, k);
     eng__seg z;
     if ((rc = eng__tseg_zone(rec.payload, rec.len, k, &z)))
         return rc;
@@ -359,8 +376,8 @@ int eng__ev_load_touches(eng__ev *ev, eng__evorg *o)
     l.chunks = 1;
     snprintf(prefix, sizeof prefix, "e/%04x/t/c/", (unsigned)o->code);
     rc = eng__kv_scan(ev->e->store, ENG__K(prefix), tload_cb, &l);
-    if (!rc && o->tchunk_next == 0)
-        o->tchunk_first = o->tchunk_next = 0;
+    if (!rc && o->tail.n == 0)
+        o->tchunk_first = o->tchunk_next = eng__ttail_base(o);
     return rc;
 }
 
@@ -384,4 +401,63 @@ int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *
     eng__free(&ev->e->mem, z->buf);
     *z = nz;
     return ENG_OK;
+}
+
+/* ---- another engine's appends ---- */
+
+int eng__ttail_catch_up(eng__ev *ev, eng__evorg *o, uint64_t *chunks)
+{
+    *chunks = 0;
+    for (;;) {
+        char key[48];
+        eng__ev_key(key, sizeof key, o->code, "t/c", o->tchunk_next, 1);
+        eng__rec rec;
+        int rc = eng__rec_get(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, &rec);
+        if (rc == ENG_ENOTFOUND)
+            return ENG_OK;
+        if (rc)
+            return rc;
+        eng__tcols *d = &ev->dec;
+        if (!(rc = eng__tseg_decode(rec.payload, rec.len, key, d, &ev->e->mem)) &&
+            !(rc = apply_rows(ev, o, d, ENG__SEND_INDEX)))
+            rc = tail_take(ev, o, o->tchunk_next, d, key);
+        eng__rec_free(ev->e->store, &rec);
+        if (rc)
+            return rc;
+        ENG__WORK(d->n);
+        ++*chunks;
+    }
+}
+
+typedef struct held {
+    const eng__evorg *o;
+    uint64_t n;
+    int other;
+} held;
+
+static int held_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
+{
+    (void)val;
+    (void)vlen;
+    held *h = user;
+    char hex[17];
+    if (klen != 27)
+        return h->other = 1, ENG_OK;
+    memcpy(hex, (const char *)key + 11, 16);
+    hex[16] = 0;
+    uint64_t seq = strtoull(hex, NULL, 16);
+    if (seq < h->o->tchunk_first || seq >= h->o->tchunk_next)
+        h->other = 1;
+    h->n++;
+    return ENG_OK;
+}
+
+int eng__ttail_matches(eng__ev *ev, const eng__evorg *o, int *same)
+{
+    char prefix[32];
+    held h = {o, 0, 0};
+    snprintf(prefix, sizeof prefix, "e/%04x/t/c/", (unsigned)o->code);
+    int rc = eng__kv_scan(ev->e->store, ENG__K(prefix), held_cb, &h);
+    *same = !rc && !h.other && h.n == (o->tail.n ? o->tchunk_next - o->tchunk_first : 0);
+    return rc;
 }

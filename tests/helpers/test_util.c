@@ -121,3 +121,28 @@ size_t test_phone_delta_bytes(const char *phone, unsigned char out[12])
     out[n++] = (unsigned char)u;
     return n;
 }
+
+int test_offer(eng_engine *e, const char *author, uint64_t campaign, const char *id, int source, const char *code,
+               const char *pool)
+{
+    eng_campaign *c = NULL;
+    const eng_campaign_spec *cs = NULL;
+    int rc = eng_campaign_get(e, author, campaign, &c);
+    if (rc == ENG_OK)
+        rc = eng_campaign_fields(c, &cs);
+    eng_offer_spec o;
+    if (rc == ENG_OK)
+        rc = eng_offer_spec_init(&o, ENG_OFFER_SPEC_VERSION);
+    if (rc == ENG_OK) {
+        o.id = id;
+        o.name = id;
+        o.valid_from = cs->start;
+        o.valid_until = cs->end;
+        o.coupon_source = source;
+        o.coupon_code = code;
+        o.coupon_pool = pool;
+        rc = eng_offer_create(e, author, &o);
+    }
+    eng_campaign_free(c);
+    return rc == ENG_EEXISTS ? ENG_OK : rc;
+}

@@ -28,6 +28,12 @@ int test_slow_runtime(void);
 #define TA "t-admin"
 int test_org(eng_engine *e);
 eng_engine *test_engine_open_org(eng_store *store);
+/* Put an offer in the catalogue (or find it there), created by @p author and valid through
+ * the dates of @p campaign; a message claims it by naming @p id in its incentive's offer_id.
+ * @p source is an eng_coupon_source, with @p code (fixed) or @p pool (uploaded) as it needs.
+ * ENG_OK when created or already there, else the failing call's code. */
+int test_offer(eng_engine *e, const char *author, uint64_t campaign, const char *id, int source, const char *code,
+               const char *pool);
 /* A fixed clock the test can move: engines opened by test_engine_open use it. */
 extern eng_time test_clock_now;
 

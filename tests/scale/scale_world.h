@@ -37,6 +37,7 @@
 
 #include "engage.h"
 #include "store_pg.h"
+#include "test_util.h"
 
 static const char *sw_conninfo;
 static pid_t sw_parent; /* a forked worker must never return into cmocka: it exits instead */
@@ -420,21 +421,7 @@ static inline uint64_t sw_message_pool(sw *w, const char *title, eng_time at, co
         inc.kind = ENG_INCENTIVE_COUPON;
         m.incentive = &inc;
         /* The offer of the pool's codes, valid through the campaign's dates, claimed by name. */
-        eng_campaign *c = NULL;
-        const eng_campaign_spec *cs = NULL;
-        assert_int_equal(eng_campaign_get(w->e, "ann", w->campaign, &c), ENG_OK);
-        assert_int_equal(eng_campaign_fields(c, &cs), ENG_OK);
-        eng_offer_spec o;
-        assert_int_equal(eng_offer_spec_init(&o, ENG_OFFER_SPEC_VERSION), ENG_OK);
-        o.id = pool;
-        o.name = pool;
-        o.valid_from = cs->start;
-        o.valid_until = cs->end;
-        o.coupon_source = ENG_COUPON_UPLOADED;
-        o.coupon_pool = pool;
-        int orc = eng_offer_create(w->e, "ann", &o);
-        eng_campaign_free(c);
-        assert_true(orc == ENG_OK || orc == ENG_EEXISTS);
+        assert_int_equal(test_offer(w->e, "ann", w->campaign, pool, ENG_COUPON_UPLOADED, NULL, pool), ENG_OK);
         inc.offer_id = pool;
     }
     sched.kind = ENG_SCHEDULE_ONCE;

@@ -308,22 +308,7 @@ static inline void dx_world(dx *f, size_t n, unsigned batch_size, unsigned in_fl
  * campaign's dates; a message claims it by naming @p id in incentive.offer_id. */
 static inline void dx_offer(dx *f, const char *id, int source, const char *code, const char *pool)
 {
-    eng_campaign *c = NULL;
-    const eng_campaign_spec *cs = NULL;
-    assert_int_equal(eng_campaign_get(f->e, "root", f->campaign, &c), ENG_OK);
-    assert_int_equal(eng_campaign_fields(c, &cs), ENG_OK);
-    eng_offer_spec o;
-    assert_int_equal(eng_offer_spec_init(&o, ENG_OFFER_SPEC_VERSION), ENG_OK);
-    o.id = id;
-    o.name = id;
-    o.valid_from = cs->start;
-    o.valid_until = cs->end;
-    o.coupon_source = source;
-    o.coupon_code = code;
-    o.coupon_pool = pool;
-    int rc = eng_offer_create(f->e, "ann", &o);
-    eng_campaign_free(c);
-    assert_true(rc == ENG_OK || rc == ENG_EEXISTS);
+    assert_int_equal(test_offer(f->e, "ann", f->campaign, id, source, code, pool), ENG_OK);
 }
 
 /* Create, submit and approve @p m; it becomes f->message. */

@@ -465,7 +465,7 @@ static void corrupt_segment(void **st)
 static void torn_segment(void **st)
 {
     (void)st;
-    const char *keys[2] = {"e/0000/t/s/00000000", "e/0000/t/c/0000000000000001"};
+    const char *keys[2] = {"e/0000/t/s/00000000", "e/0000/t/c/0000000100000001"};
     for (int k = 0; k < 2; k++) {
         evfx f;
         evfx_open(&f, 0);

@@ -1,0 +1,181 @@
+/* Several engines on one store (storage contract v3, `changes`): what another
+ * engine commits to events reaches this engine's cache without reloading it
+ * whole (events/sync.c). Appends (tail chunks, dictionary records) are read
+ * record by record; a seal reloads that org only; a new org reloads all. After
+ * every step each engine's per-send state is the one a fresh engine loads from
+ * the store, send ids included (they are stored with the rows), and the
+ * segment scans (an org's reload) are counted through the change feed of
+ * tests/helpers/test_feed.h. */
+#include "ev_fixture.h"
+#include "test_feed.h"
+
+/* An engine's per-send state after it read the others' changes (eng__enter syncs). */
+typedef struct sview {
+    uint32_t n;
+    uint16_t *org;
+    uint32_t *ctx, *customer;
+    uint8_t *channel, *status;
+    eng_time *sent_at;
+} sview;
+
+static void view(eng_engine *e, sview *v)
+{
+    assert_int_equal(eng__enter(e), ENG_OK);
+    eng__sends_view s;
+    assert_int_equal(eng__sends_view_get(e, &s), ENG_OK);
+    v->n = s.n;
+    size_t n = s.n ? s.n : 1;
+    v->org = malloc(n * sizeof *v->org);
+    v->ctx = malloc(n * sizeof *v->ctx);
+    v->customer = malloc(n * sizeof *v->customer);
+    v->channel = malloc(n);
+    v->status = malloc(n);
+    v->sent_at = malloc(n * sizeof *v->sent_at);
+    assert_true(v->org && v->ctx && v->customer && v->channel && v->status && v->sent_at);
+    for (uint32_t i = 0; i < s.n; i++) {
+        v->org[i] = s.org[i];
+        v->ctx[i] = s.ctx[i];
+        v->customer[i] = s.customer[i];
+        v->channel[i] = s.channel[i];
+        v->status[i] = s.status[i];
+        v->sent_at[i] = s.sent_at[i];
+    }
+    eng__leave(e);
+}
+
+static void view_free(sview *v)
+{
+    free(v->org);
+    free(v->ctx);
+    free(v->customer);
+    free(v->channel);
+    free(v->status);
+    free(v->sent_at);
+}
+
+/* @p e holds what a fresh engine on the store loads, and @p sends sends. */
+static void same_as_stored(eng_engine *e, test_store *ts, uint32_t sends)
+{
+    eng_engine *fresh = test_engine_open(test_store_handle(ts));
+    sview a, b;
+    view(e, &a);
+    view(fresh, &b);
+    assert_int_equal(a.n, b.n);
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < a.n; i++) {
+        assert_int_equal(a.org[i], b.org[i]);
+        live += a.org[i] != ENG__NO_ORG;
+        if (a.org[i] == ENG__NO_ORG)
+            continue;
+        assert_int_equal(a.ctx[i], b.ctx[i]);
+        assert_int_equal(a.customer[i], b.customer[i]);
+        assert_int_equal(a.channel[i], b.channel[i]);
+        assert_int_equal(a.status[i], b.status[i]);
+        assert_int_equal(a.sent_at[i], b.sent_at[i]);
+    }
+    assert_int_equal(live, sends);
+    view_free(&a);
+    view_free(&b);
+    eng_close(fresh);
+}
+
+static uint64_t opened(eng_engine *e, uint64_t campaign)
+{
+    uint64_t c[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT]; /* [channel][status] */
+    assert_int_equal(eng_touch_status_counts(e, "acme", campaign, 0, c, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT), ENG_OK);
+    uint64_t n = 0;
+    for (int ch = 0; ch < ENG_CH_COUNT; ch++)
+        n += c[ch * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_OPENED];
+    return n;
+}
+
+#define ACME "e/0000/t/s/"
+#define BETA "e/0001/t/s/"
+
+static void appends_are_read_not_reloaded(void **st)
+{
+    (void)st;
+    uint32_t seal = eng__seg_seal_rows;
+    eng__seg_seal_rows = 200;
+    test_alloc_reset();
+    test_store *ts = test_store_new();
+    test_feed feed;
+    test_feed_init(&feed);
+    test_feed_watch(&feed, ACME);
+    test_feed_watch(&feed, BETA);
+    evfx a = {ts, test_feed_engine(ts, &feed, 1), 0}, b = {ts, test_feed_engine(ts, &feed, 2), 0};
+    assert_int_equal(eng_org_create(a.e, "acme", NULL, "admin", NULL), ENG_OK);
+    evfx_customers(&a, 300);
+    evfx_send(&a, "acme", 1, 0, 10, ENG_CH_SMS, 1000);
+    same_as_stored(b.e, ts, 10); /* B loads: one scan of acme's segments */
+    unsigned sa = test_feed_scans(&feed, ACME);
+
+    /* A's appends: B reads the new chunk, no reload */
+    evfx_send(&a, "acme", 1, 10, 50, ENG_CH_SMS, 1000);
+    same_as_stored(b.e, ts, 50);
+    /* B appends after them (its send ids follow A's), A reads B's chunk */
+    evfx_send(&b, "acme", 1, 50, 80, ENG_CH_SMS, 1000);
+    same_as_stored(a.e, ts, 80);
+    same_as_stored(b.e, ts, 80);
+    /* a key A wrote is a duplicate for B */
+    eng__sent_result res;
+    assert_int_equal(evfx_send_rc(&b, "acme", 1, 40, 60, ENG_CH_SMS, 1000, &res), ENG_OK);
+    assert_int_equal(res.accepted, 0);
+    assert_int_equal(res.duplicates, 20);
+    /* a receipt through B for A's send; a new context (dictionary record) from B */
+    eng_event_report rep = ENG_EVENT_REPORT_INIT;
+    assert_int_equal(evfx_receipt(&b, 1, 5, ENG_CH_SMS, ENG_TOUCH_OPENED, 2000, NULL, &rep), ENG_OK);
+    assert_int_equal(rep.accepted, 1);
+    evfx_send(&b, "acme", 2, 0, 20, ENG_CH_EMAIL, 3000);
+    assert_int_equal(opened(a.e, 1), 1);
+    same_as_stored(a.e, ts, 100);
+    assert_int_equal(test_feed_scans(&feed, ACME), sa); /* neither engine reloaded (fresh engines are not counted) */
+
+    /* A's batch seals acme's tail: B reloads acme */
+    unsigned before = test_feed_scans(&feed, ACME);
+    evfx_send(&a, "acme", 1, 80, 200, ENG_CH_SMS, 4000);
+    same_as_stored(b.e, ts, 220);
+    assert_int_equal(test_feed_scans(&feed, ACME), before + 1); /* B's reload */
+    /* the chunks after a seal are numbered alike in both: B's next append is read by A */
+    evfx_send(&b, "acme", 1, 200, 230, ENG_CH_SMS, 5000);
+    before = test_feed_scans(&feed, ACME);
+    same_as_stored(a.e, ts, 250);
+    assert_int_equal(test_feed_scans(&feed, ACME), before);
+
+    /* a new org reloads everything once; then its appends are read, and its seal reloads it alone */
+    evfx_send(&a, "beta", 3, 0, 10, ENG_CH_SMS, 6000);
+    before = test_feed_scans(&feed, ACME);
+    same_as_stored(b.e, ts, 260);
+    assert_int_equal(test_feed_scans(&feed, ACME), before + 1);
+    evfx_send(&a, "beta", 3, 10, 20, ENG_CH_SMS, 6000);
+    before = test_feed_scans(&feed, ACME);
+    unsigned bb = test_feed_scans(&feed, BETA);
+    same_as_stored(b.e, ts, 270);
+    assert_int_equal(test_feed_scans(&feed, ACME), before);
+    assert_int_equal(test_feed_scans(&feed, BETA), bb);
+    evfx_send(&a, "beta", 3, 20, 250, ENG_CH_SMS, 7000); /* sealed */
+    before = test_feed_scans(&feed, ACME);
+    bb = test_feed_scans(&feed, BETA);
+    same_as_stored(b.e, ts, 500);
+    assert_int_equal(test_feed_scans(&feed, ACME), before); /* acme kept */
+    assert_int_equal(test_feed_scans(&feed, BETA), bb + 1);
+    /* and B writes to both at once */
+    evfx_send(&b, "beta", 3, 250, 260, ENG_CH_SMS, 8000);
+    evfx_send(&b, "acme", 1, 230, 240, ENG_CH_SMS, 8000);
+    same_as_stored(a.e, ts, 520);
+
+    eng_close(a.e);
+    eng_close(b.e);
+    test_feed_free(&feed);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+    eng__seg_seal_rows = seal;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(appends_are_read_not_reloaded),
+    };
+    return cmocka_run_group_tests_name("events: several engines on one store", tests, NULL, NULL);
+}
