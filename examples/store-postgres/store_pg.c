@@ -181,14 +181,17 @@ static int pg_get(const void *key, size_t klen, eng_buf *out, void *user)
 }
 
 /* The prefix a key is logged by: up to its third '/' ("a/o/<org>/" for an
- * org's customers, "d/l/<message>/" for a ledger), its fourth for events
+ * org's customers), its fourth for events
  * ("e/<org>/t/c/" an org's touch tail chunks, which other engines read as
  * appends, apart from "e/<org>/t/s/" its sealed segments), else its second
  * ("m/l/", "a/i/"), else its first two bytes (the layer). Engines drop only
  * the caches of what the prefix covers (an org's customer table, not every
- * org's), and a commit logs a few rows. */
+ * org's), and a commit logs a few rows. Dispatch keys ("d/...") are logged
+ * whole: engines read one changed ledger chunk again, not the execution. */
 static int log_prefix(const unsigned char *k, size_t klen)
 {
+    if (klen > 1 && k[0] == 'd' && k[1] == '/') /* the whole key: engines read that one ledger chunk again */
+        return klen < PFX_LEN ? (int)klen : PFX_LEN;
     int slash[4], ns = 0, want = klen > 1 && k[0] == 'e' && k[1] == '/' ? 4 : 3;
     for (size_t i = 0; i < klen && i < PFX_LEN && ns < want; i++)
         if (k[i] == '/')

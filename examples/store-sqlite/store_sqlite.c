@@ -78,17 +78,22 @@ static int step_done(sq *s, sqlite3_stmt *st, const char *what)
 }
 
 /* The prefix a key is logged by: up to its third '/' ("a/o/<org>/" for an
- * org's customers, "e/<org>/t/" for its touches), else its second ("m/l/"),
- * else its first two bytes (the layer); the same rule as store-postgres, so
- * that engines drop only the caches the prefix covers. */
+ * org's customers), its fourth for events ("e/<org>/t/c/" an org's touch tail
+ * chunks, which other engines read as appends, apart from "e/<org>/t/s/" its
+ * sealed segments), else its second ("m/l/"), else its first two bytes (the
+ * layer); dispatch keys ("d/...") whole, so engines read one changed ledger
+ * chunk again. The same rule as store-postgres, so that engines drop only the
+ * caches the prefix covers. */
 static int log_prefix(const unsigned char *k, size_t klen)
 {
-    int slash[3], ns = 0;
-    for (size_t i = 0; i < klen && i < PFX_LEN && ns < 3; i++)
+    if (klen > 1 && k[0] == 'd' && k[1] == '/')
+        return klen < PFX_LEN ? (int)klen : PFX_LEN;
+    int slash[4], ns = 0, want = klen > 1 && k[0] == 'e' && k[1] == '/' ? 4 : 3;
+    for (size_t i = 0; i < klen && i < PFX_LEN && ns < want; i++)
         if (k[i] == '/')
             slash[ns++] = (int)i + 1;
-    if (ns == 3)
-        return slash[2];
+    if (ns >= 3)
+        return slash[ns - 1];
     if (ns == 2)
         return slash[1];
     return klen < 2 ? (int)klen : 2;

@@ -84,8 +84,9 @@ static int watch(const void *key, size_t klen, void *user)
     case 'e': /* per org: appends are read, an org's other changes reload that org (events/sync.c);
                * consent written with events has keys of its own ("a/") */
         return slot_stale(e, ENG__SLOT_EVENTS, key, klen);
-    case 'd': /* and decide's slot: the checkpoints the X-Engage trace keeps */
-        e->stale |= 1u << ENG__SLOT_DISPATCH | 1u << ENG__SLOT_DECIDE;
+    case 'd': /* per execution (dispatch/xsync.c); and decide's slot: the checkpoints the X-Engage trace keeps */
+        e->stale |= 1u << ENG__SLOT_DECIDE;
+        slot_stale(e, ENG__SLOT_DISPATCH, key, klen);
         return ENG__STALE_NONE;
     case -1:
         stale_all(e);

@@ -168,6 +168,9 @@ typedef struct eng__xcache {
     uint8_t *cstate;          /* per chunk: 0 unplanned, 1 has non-final sends, 2 final */
     eng_time *cdue;           /* per chunk with state 1: earliest time a send is due */
     int64_t *ccost;           /* per chunk with state 1: cost of its non-final sends */
+    /* other engines' commits since the last sync (xsync.c): chunks to read again, all of them, the record */
+    uint8_t *cstale;
+    int rescan, rec_stale;
     const eng__strategy *strat;
     void *strat_state;
     eng__dctx dctx;
@@ -208,6 +211,7 @@ typedef struct eng__dsp {
     eng_dispatch_hooks hooks; /* the host's (eng_dispatch_hooks_set), with hooks_user */
     void *hooks_user;
     eng__xcache *execs;
+    int drop_all;             /* another engine changed what the cached executions cannot read again alone */
     eng__claim *claims;
     size_t nclaims, cclaims;
     eng__held *held;
@@ -224,6 +228,13 @@ typedef struct eng__dsp {
 eng__dsp *eng__dsp_get(eng_engine *e); /* NULL on OOM */
 /* Forget every cached execution (after a storage error). */
 void eng__dsp_drop(eng_engine *e);
+/* Several engines (xsync.c): which cached executions a key another engine committed makes stale,
+ * and reading those parts again at the next sync (the rest of the cache is kept). */
+int eng__dsp_watch(eng_engine *e, void *state, const void *key, size_t klen);
+void eng__dsp_invalidate(eng_engine *e, void *state);
+/* The execution's chunk records into its chunk states: all of them, or chunk @p idx. */
+int eng__xcache_scan_chunks(eng_engine *e, eng__xcache *xc);
+int eng__xcache_read_chunk(eng_engine *e, eng__xcache *xc, uint32_t idx);
 /* The cached execution, loading it or starting it (which may refuse it:
  * then out->rec.state is ENG_EXEC_REFUSED). @p last: this is the schedule's last occurrence. */
 int eng__xcache_get(eng_engine *e, const char *actor, uint64_t msg, uint32_t occ, eng_time due, eng__xcache **out);

@@ -23,6 +23,7 @@ static void xcache_free(eng_engine *e, eng__xcache *xc)
     eng__free(&e->mem, xc->cstate);
     eng__free(&e->mem, xc->cdue);
     eng__free(&e->mem, xc->ccost);
+    eng__free(&e->mem, xc->cstale);
     eng__msg_ctx_free(&xc->x);
     eng__free(&e->mem, xc);
 }
@@ -43,12 +44,6 @@ static void dsp_free(eng_engine *e, void *p)
     eng__free(&e->mem, d);
 }
 
-/* Another engine changed the ledger: forget the cached executions, keep the claims. */
-static void dsp_invalidate(eng_engine *e, void *p)
-{
-    (void)p;
-    eng__dsp_drop(e);
-}
 
 eng__dsp *eng__dsp_get(eng_engine *e)
 {
@@ -68,7 +63,8 @@ eng__dsp *eng__dsp_get(eng_engine *e)
         return NULL;
     }
     eng__slot_set(e, ENG__SLOT_DISPATCH, d, dsp_free);
-    eng__slot_set_invalidate(e, ENG__SLOT_DISPATCH, dsp_invalidate);
+    eng__slot_set_invalidate(e, ENG__SLOT_DISPATCH, eng__dsp_invalidate);
+    eng__slot_set_watch(e, ENG__SLOT_DISPATCH, eng__dsp_watch);
     return d;
 }
 
@@ -172,6 +168,30 @@ static int scan_chunk(const void *key, size_t klen, const void *val, size_t vlen
     eng__chunk_state(xc, &c); /* sends and points awards not final yet, and when they are due */
     eng__chunk_free(&c);
     return 0;
+}
+
+int eng__xcache_scan_chunks(eng_engine *e, eng__xcache *xc)
+{
+    char prefix[64];
+    eng__chunk_key(prefix, sizeof prefix, xc->msg, xc->occ, 0);
+    size_t plen = strlen(prefix) - 8;
+    scan_ctx sc = {e, xc, ENG_OK};
+    int rc = eng__kv_scan(e->store, prefix, plen, scan_chunk, &sc);
+    return rc ? rc : sc.rc;
+}
+
+int eng__xcache_read_chunk(eng_engine *e, eng__xcache *xc, uint32_t idx)
+{
+    char key[64];
+    eng__chunk_key(key, sizeof key, xc->msg, xc->occ, idx);
+    eng__val v;
+    int rc = eng__kv_get(e->store, ENG__K(key), &v);
+    if (rc)
+        return rc;
+    scan_ctx sc = {e, xc, ENG_OK};
+    scan_chunk(key, strlen(key), v.data, v.len, &sc);
+    eng__val_free(e->store, &v);
+    return sc.rc;
 }
 
 static int load_ids(eng_engine *e, eng__xcache *xc)
@@ -408,14 +428,7 @@ static int xcache_load(eng_engine *e, const char *actor, uint64_t msg, uint32_t 
     xc->ccost = eng__calloc(&e->mem, nc, sizeof *xc->ccost);
     if (!xc->cstate || !xc->cdue || !xc->ccost)
         return eng__nomem();
-    char prefix[64];
-    eng__chunk_key(prefix, sizeof prefix, msg, occ, 0);
-    size_t plen = strlen(prefix) - 8;
-    scan_ctx sc = {e, xc, ENG_OK};
-    rc = eng__kv_scan(e->store, prefix, plen, scan_chunk, &sc);
-    if (rc == ENG_OK)
-        rc = sc.rc;
-    if (rc || (rc = finish_load(e, xc, due, 0)))
+    if ((rc = eng__xcache_scan_chunks(e, xc)) || (rc = finish_load(e, xc, due, 0)))
         return rc;
     return eng__poc_cache(e, xc); /* after the templates: it needs the creative channels */
 }

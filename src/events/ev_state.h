@@ -153,6 +153,15 @@ typedef struct eng__ev {
     int km_probe_all;               /* a key of the dispatcher's form named other fields than its row */
     int aud_written;                /* a batch wrote consent through the audience layer (opt-out replies) */
     int sync_all;                   /* another engine changed what no org's catch-up covers: reload */
+    /* What the cache held before the first `sent` rows of a dispatcher's batch (undo.c). */
+    struct {
+        unsigned batch; /* the store's serial of that batch; 0: none */
+        int org;        /* its org's code, -1 when the batch made the org */
+        uint32_t norgs, sends, nctx, nctx_saved, next_dict_seq, dict[4];
+        size_t tail, tail_keys, tseg, npend;
+        int pend_dirty, aud_written;
+        uint64_t tchunk_first, tchunk_next;
+    } mark;
     eng__tcols dec;                 /* scratch for decoding a touch segment */
     eng__rcols rdec;
 } eng__ev;
@@ -183,6 +192,18 @@ int eng__ev_dict_catch_up(eng__ev *ev, eng__evorg *o);
 enum { EV_SYNC_DICT = 1, EV_SYNC_TAIL = 2, EV_SYNC_RELOAD = 4 };
 int eng__ev_watch(eng_engine *e, void *state, const void *key, size_t klen);
 void eng__ev_invalidate(eng_engine *e, void *state);
+
+/* undo.c: a dispatcher's batch that failed without applying anything takes its `sent` rows back
+ * from the cache instead of dropping it (at 10^6 sends a reload decodes every segment). */
+void eng__ev_mark(eng__ev *ev, eng__evorg *o);
+/* 1 when the rows are taken back; 0: the caller drops the cache. */
+int eng__ev_undo(eng__ev *ev);
+/* Forget contexts from @p n on (state.c). */
+int eng__ev_ctx_truncate(eng__evorg *o, uint32_t n);
+/* Clear the key map's entry of a send that is taken back (keymap.c). */
+void eng__kmap_unput(eng__evorg *o, uint32_t ctx, uint32_t customer, uint32_t send);
+/* Take back the sends from id @p n on (sends.c); the index is rebuilt. */
+int eng__sends_truncate(eng__sends *s, const eng__mem *mem, uint32_t n);
 
 /* sends.c */
 int eng__sends_reserve(eng__sends *s, const eng__mem *mem, size_t more);

@@ -120,10 +120,12 @@ int eng__touch_receipts(eng_engine *e, const eng_receipts *r, eng_event_report *
 /* Forget the cached events and audience state after a batch that carried
  * events writes was rolled back or failed to commit. */
 void eng__events_abandon(eng_engine *e);
-/* The same after eng__touch_sent's batch failed: the audience cache is kept
- * unless the batch also wrote consent (a pending opt-out reply joined its
- * send). A dispatcher's conflict with another engine then costs a reload of
- * the touches, not of the customer table as well. */
+/* The same after eng__touch_sent's batch failed (rolled back): a batch that
+ * failed before eng__touch_sent changed nothing here; one that applied nothing
+ * (rolled back, or a conflict at its commit) takes its rows back (undo.c);
+ * otherwise the events cache is dropped, and the audience cache too when the
+ * batch wrote consent (a pending opt-out reply joined its send). A
+ * dispatcher's conflict with another engine then costs no reload. */
 void eng__events_abandon_sent(eng_engine *e);
 /* Roll the open batch back keeping the thread's error, abandon the caches,
  * and return rc: the one-line failure path of a writer of events. */

@@ -241,3 +241,15 @@ int eng__kmap_put(eng__evorg *o, const eng__sends *s, const eng__mem *mem, uint3
     *placed = 1;
     return ENG_OK;
 }
+
+void eng__kmap_unput(eng__evorg *o, uint32_t ctx, uint32_t customer, uint32_t send)
+{
+    if (ctx >= o->nkm)
+        return;
+    eng__kmap *m = &o->km[ctx];
+    uint32_t off = customer - m->base;
+    if (customer >= m->base && off < m->span && m->v[off] == send + 1) {
+        m->v[off] = 0;
+        m->count--;
+    }
+}

@@ -176,6 +176,23 @@ int eng__sends_reserve(eng__sends *s, const eng__mem *mem, size_t more)
     return grow_to(s, mem, (size_t)s->n + more, NULL);
 }
 
+int eng__sends_truncate(eng__sends *s, const eng__mem *mem, uint32_t n)
+{
+    if (n >= s->n)
+        return ENG_OK;
+    for (uint32_t id = n; id < s->n; id++) {
+        if (s->hashed[id / 64] >> (id % 64) & 1)
+            s->nhashed--;
+        s->org[id] = ENG__NO_ORG;
+        s->mask[id] = s->status[id] = 0;
+        s->hashed[id / 64] &= ~(1ull << (id % 64));
+        if (id / 64 < s->canon_words)
+            s->canon[id / 64] &= ~(1ull << (id % 64));
+    }
+    s->n = n;
+    return eng__sends_reindex(s, mem, NULL); /* the index still names the ids taken back */
+}
+
 int eng__sends_reindex(eng__sends *s, const eng__mem *mem, eng__prog *pg)
 {
     size_t ns = 1024;

@@ -74,11 +74,15 @@ void eng__events_abandon(eng_engine *e)
 void eng__events_abandon_sent(eng_engine *e)
 {
     eng__ev *ev = eng__slot_get(e, ENG__SLOT_EVENTS);
-    int aud = !ev || ev->aud_written;
-    if (ev) {
-        eng__slot_set(e, ENG__SLOT_EVENTS, NULL, NULL);
-        eng__ev_free(e, ev);
-    }
+    /* Only eng__touch_sent writes events in the dispatcher's batch, and it marks the cache first:
+     * a batch that failed before it left the cache as it was. */
+    if (!ev || ev->mark.batch != e->store->last_batch)
+        return;
+    if (eng__ev_undo(ev))
+        return; /* the batch applied nothing and its rows are taken back */
+    int aud = ev->aud_written;
+    eng__slot_set(e, ENG__SLOT_EVENTS, NULL, NULL);
+    eng__ev_free(e, ev);
     if (aud)
         eng__aud_drop(e);
 }
@@ -273,6 +277,14 @@ static int ctx_add(const eng__mem *mem, eng__evorg *o, const eng__ctxkey *k, uin
     o->ctxslots[i] = o->nctx + 1;
     *out = o->nctx++;
     return ENG_OK;
+}
+
+int eng__ev_ctx_truncate(eng__evorg *o, uint32_t n)
+{
+    if (n >= o->nctx)
+        return ENG_OK;
+    o->nctx = n;
+    return ctx_rehash(o->det.mem, o, o->nctxslots ? o->nctxslots : 16);
 }
 
 int eng__ev_ctx_intern(eng__evorg *o, const eng__ctxkey *k, uint32_t *out)

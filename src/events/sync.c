@@ -19,16 +19,25 @@
 
 #include <string.h>
 
-static int hex4(const char *k, uint16_t *out)
+static int hexn(const char *k, int n, uint64_t *out)
 {
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
         char c = k[i];
         int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
         if (d < 0)
             return 0;
-        v = v << 4 | (unsigned)d;
+        v = v << 4 | (uint64_t)d;
     }
+    *out = v;
+    return 1;
+}
+
+static int hex4(const char *k, uint16_t *out)
+{
+    uint64_t v;
+    if (!hexn(k, 4, &v))
+        return 0;
     *out = (uint16_t)v;
     return 1;
 }
@@ -53,6 +62,10 @@ int eng__ev_watch(eng_engine *e, void *state, const void *key, size_t klen)
         ev->sync_all = 1;
         return 1;
     }
+    uint64_t seq = 0;
+    if (starts(k, klen, 7, "t/c/") && klen == 27 && hexn(k + 11, 16, &seq) && seq < o->tchunk_next &&
+        seq >= o->tchunk_first)
+        return 0; /* a chunk of the tail this engine holds (read by an earlier catch-up) */
     o->sync |= starts(k, klen, 7, "t/c/") ? EV_SYNC_TAIL : starts(k, klen, 7, "x/") ? EV_SYNC_DICT : EV_SYNC_RELOAD;
     return 1;
 }

@@ -208,7 +208,10 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
     eng__ev *ev;
     eng__evorg *o;
     int rc = check_sent(ctx, rows, n);
-    if (rc || (rc = eng__ev_get(e, &ev)) || (rc = eng__ev_org(ev, ctx->org, 1, &o)))
+    if (rc || (rc = eng__ev_get(e, &ev)))
+        return rc;
+    eng__ev_mark(ev, eng__ev_org(ev, ctx->org, 0, &o) == ENG_OK ? o : NULL); /* undo.c */
+    if ((rc = eng__ev_org(ev, ctx->org, 1, &o)))
         return rc;
     if (n == 0)
         return ENG_OK;

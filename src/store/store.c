@@ -318,6 +318,7 @@ static int begin(eng_store *s, int reads_inside)
     while ((n = __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED)) == 0)
         ;
     s->in_batch = (int)n;
+    s->last_batch = n;
     return ENG_OK;
 }
 
@@ -339,10 +340,20 @@ int eng__kv_commit(eng_store *s)
     eng__callback_begin();
     int rc = s->m.commit(s->user);
     eng__callback_end();
-    if (rc != ENG_OK)
+    if (rc != ENG_OK) {
+        if (rc != ENG_EBUSY) /* a conflict applied nothing; anything else may have */
+            s->doubtful_batch = (unsigned)s->in_batch;
         return fail(rc, "commit", "", 0); /* batch stays open: the caller rolls back */
+    }
+    s->committed_batch = (unsigned)s->in_batch;
     s->in_batch = 0;
     return ENG_OK;
+}
+
+int eng__kv_batch_undone(const eng_store *s, unsigned serial)
+{
+    return serial && !s->in_batch && s->last_batch == serial && s->committed_batch != serial &&
+           s->doubtful_batch != serial;
 }
 
 int eng__kv_rollback(eng_store *s)

@@ -21,6 +21,10 @@ struct eng_store {
     int in_batch; /* 0, or while a batch is open its serial number (process-wide, never 0): names the
                      batch for what a layer keeps only within it (the audit head) */
     int owned;   /* handed to an engine: eng_store_free() refuses */
+    /* The serials of the last batch begun, the last one committed, and the last whose commit failed
+     * in a way that may have applied it (not a conflict): a layer that changed its cache inside a
+     * batch may take the change back only when that batch is the last and surely did not apply. */
+    unsigned last_batch, committed_batch, doubtful_batch;
     /* Several engines on one store (contract v3 `changes`): the position in
      * the other handles' commits up to which the engine's caches are known
      * current, and the engine's hook told of each key committed elsewhere
@@ -66,6 +70,9 @@ enum {
  * stale caches refuse it. eng__kv_begin() also refuses ENG__STALE_READ changes. */
 int eng__kv_begin_inside(eng_store *s);
 int eng__kv_commit(eng_store *s);
+/* 1 when batch @p serial (a value of in_batch) is the last one begun and did not apply: rolled back,
+ * refused, or its commit failed with a conflict (ENG_EBUSY). */
+int eng__kv_batch_undone(const eng_store *s, unsigned serial);
 int eng__kv_rollback(eng_store *s);
 void eng__val_free(eng_store *s, eng__val *v);
 /* 1 when several engines may share the store (the backend reports `changes`). */

@@ -97,6 +97,14 @@ static int w_begin(void *u)
 static int w_commit(void *u)
 {
     fh *h = u;
+    if (h->f->busy_commits && h->f->busy_writer == h->id) {
+        h->f->busy_commits--;
+        h->in->m.rollback(h->in->user);
+        h->in_batch = 0;
+        h->npend = 0;
+        eng_error_set(ENG_EBUSY, "test feed: could not serialize access (injected)");
+        return ENG_EBUSY;
+    }
     int rc = h->in->m.commit(h->in->user);
     if (rc == ENG_OK)
         for (size_t i = 0; i < h->npend; i++)
@@ -166,7 +174,7 @@ void test_feed_free(test_feed *f)
     memset(f, 0, sizeof *f);
 }
 
-eng_engine *test_feed_engine(test_store *ts, test_feed *f, int id)
+eng_store *test_feed_store(test_store *ts, test_feed *f, int id)
 {
     static const eng_store_methods m = {ENG_STORE_METHODS_VERSION, w_get, w_put, w_del, w_scan, w_begin, w_commit,
                                         w_rollback, w_destroy, NULL, w_changes};
@@ -179,5 +187,10 @@ eng_engine *test_feed_engine(test_store *ts, test_feed *f, int id)
     eng_store *s = NULL;
     if (eng_store_new(&m, h, test_alloc_get(), &s) != ENG_OK)
         die();
-    return test_engine_open(s);
+    return s;
+}
+
+eng_engine *test_feed_engine(test_store *ts, test_feed *f, int id)
+{
+    return test_engine_open(test_feed_store(ts, f, id));
 }

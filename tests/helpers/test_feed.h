@@ -21,6 +21,10 @@ typedef struct test_feed {
     const char *watch[TEST_FEED_WATCH];
     unsigned scans[TEST_FEED_WATCH];
     int nwatch;
+    /* the next busy_commits commits of writer busy_writer roll back and fail with ENG_EBUSY,
+     * as a serialization failure does in PostgreSQL */
+    int busy_writer;
+    unsigned busy_commits;
 } test_feed;
 
 /* A zeroed feed. */
@@ -30,8 +34,10 @@ int test_feed_watch(test_feed *f, const char *prefix);
 /* How many scans of @p prefix (a watched one) there were so far. */
 unsigned test_feed_scans(const test_feed *f, const char *prefix);
 void test_feed_free(test_feed *f);
-/* An engine (test_engine_open) on a new handle of @p ts that logs to and reads from @p f
- * as writer @p id (distinct per engine). */
+/* A new handle of @p ts that logs to and reads from @p f as writer @p id (distinct per engine),
+ * on the counting allocator; the engine opened on it owns it. */
+eng_store *test_feed_store(test_store *ts, test_feed *f, int id);
+/* An engine (test_engine_open) on test_feed_store(ts, f, id). */
 eng_engine *test_feed_engine(test_store *ts, test_feed *f, int id);
 
 #endif

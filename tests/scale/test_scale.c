@@ -636,5 +636,8 @@ int main(void)
         cmocka_unit_test(stall),
         cmocka_unit_test(shards),
     };
+    const char *only = getenv("ENGAGE_SCALE_ONLY"); /* a cmocka pattern: "shards" for the measurement alone */
+    if (only && *only)
+        cmocka_set_test_filter(only);
     return cmocka_run_group_tests_name("scale on postgres", tests, NULL, NULL);
 }

@@ -183,7 +183,8 @@ static int dx_log_level = ENG_LOG_WARN;
 static eng_progress_fn dx_progress_fn;
 static void *dx_progress_user;
 
-static inline eng_engine *dx_engine(dx *f)
+/* An engine with f's transport and clock on @p store (NULL: f's file, dx_store_open's or test store). */
+static inline eng_engine *dx_engine_on(dx *f, eng_store *store)
 {
     eng_config cfg;
     assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION), ENG_OK);
@@ -194,11 +195,11 @@ static inline eng_engine *dx_engine(dx *f)
     cfg.progress_user = dx_progress_user;
     cfg.allocator = test_alloc_get();
     eng_store *fs = NULL;
-    if (f->path)
+    if (!store && f->path)
         assert_int_equal(eng_store_file_open(f->path, ENG_STORE_CREATE | ENG_STORE_NOSYNC, test_alloc_get(), &fs), ENG_OK);
-    else if (dx_store_open)
+    else if (!store && dx_store_open)
         assert_int_equal(dx_store_open(&fs), ENG_OK);
-    cfg.store = fs ? fs : test_store_handle(f->ts);
+    cfg.store = store ? store : fs ? fs : test_store_handle(f->ts);
     cfg.transport = &f->tm;
     cfg.transport_user = &f->prov;
     cfg.clock_fn = dx_clock;
@@ -208,6 +209,11 @@ static inline eng_engine *dx_engine(dx *f)
         fprintf(stderr, "eng_open: %s\n", eng_error_last()->message);
     assert_int_equal(rc, ENG_OK);
     return e;
+}
+
+static inline eng_engine *dx_engine(dx *f)
+{
+    return dx_engine_on(f, NULL);
 }
 
 static const eng_creative dx_creatives[] = {

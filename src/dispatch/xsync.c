@@ -1,0 +1,123 @@
+/* Several engines on one store: keeping the cached executions current with
+ * the other engines' commits without rebuilding them.
+ *
+ * A cached execution (exec.c) holds what it took reading the frozen
+ * audience, compiling the templates and opening the strategy to build, and
+ * per chunk whether it is planned and final. Another engine's commit to an
+ * execution changes only the latter: a chunk record (d/l/<msg>/<occ>/<chunk>,
+ * read again alone; a key shortened to the message reads them all) and the
+ * execution record (d/x/<msg>/<occ>, read again). Leases (d/k/) are read
+ * inside the batches that rely on them and X-Engage's records (d/xe/, d/xo/)
+ * by the decide layer, so neither touches this cache. Any other key drops the
+ * cached executions, as every ledger change did before. */
+#include "dispatch/dispatch_impl.h"
+
+#include <string.h>
+
+/* @p n hex digits at k (lower case, as the keys are written). */
+static int hexn(const char *k, int n, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = k[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return 0;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* What a key says: message (always), occurrence (have_occ) and chunk (have_chunk). */
+typedef struct xkey {
+    uint64_t msg, occ, chunk;
+    int have_occ, have_chunk;
+} xkey;
+
+/* "d/?/<msg:016x>[/<occ:08x>[/<chunk:08x>]]", possibly cut after a '/'. */
+static int parse(const char *k, size_t klen, xkey *x)
+{
+    memset(x, 0, sizeof *x);
+    if (klen < 20 || !hexn(k + 4, 16, &x->msg) || (klen > 20 && k[20] != '/'))
+        return 0;
+    if (klen >= 29 && hexn(k + 21, 8, &x->occ) && (klen == 29 || k[29] == '/'))
+        x->have_occ = 1;
+    if (x->have_occ && klen == 38 && hexn(k + 30, 8, &x->chunk))
+        x->have_chunk = 1;
+    return klen <= 21 || x->have_occ;
+}
+
+int eng__dsp_watch(eng_engine *e, void *state, const void *key, size_t klen)
+{
+    eng__dsp *d = state;
+    const char *k = key;
+    if ((klen >= 4 && !memcmp(k, "d/k/", 4)) || (klen >= 5 && (!memcmp(k, "d/xe/", 5) || !memcmp(k, "d/xo/", 5))))
+        return 0; /* leases; X-Engage's records */
+    xkey x;
+    int ledger = klen >= 4 && !memcmp(k, "d/l/", 4), rec = klen >= 4 && !memcmp(k, "d/x/", 4);
+    if (!(ledger || rec) || !parse(k, klen, &x)) {
+        d->drop_all = 1;
+        return d->execs != NULL;
+    }
+    int marked = 0;
+    for (eng__xcache *xc = d->execs; xc; xc = xc->next) {
+        if (xc->msg != x.msg || (x.have_occ && xc->occ != x.occ))
+            continue;
+        marked = 1;
+        if (rec) {
+            xc->rec_stale = 1;
+        } else if (x.have_chunk && x.chunk < xc->nchunks) {
+            if (!xc->cstale && !(xc->cstale = eng__calloc(&e->mem, xc->nchunks ? xc->nchunks : 1, 1)))
+                xc->rescan = 1; /* no memory to note which: read them all */
+            else
+                xc->cstale[x.chunk] = 1;
+        } else {
+            xc->rescan = 1;
+        }
+    }
+    return marked;
+}
+
+static int refresh(eng_engine *e, eng__xcache *xc)
+{
+    int rc = ENG_OK;
+    if (xc->rec_stale) {
+        eng__xrec r;
+        if ((rc = eng__exec_load(e, xc->msg, xc->occ, &r)))
+            return rc;
+        xc->rec = r;
+        xc->rec_stale = 0;
+    }
+    if (!xc->cstate) /* not running when it was loaded: nothing per chunk */
+        return ENG_OK;
+    if (xc->rescan) {
+        if ((rc = eng__xcache_scan_chunks(e, xc)))
+            return rc;
+        xc->rescan = 0;
+        if (xc->cstale)
+            memset(xc->cstale, 0, xc->nchunks);
+        return ENG_OK;
+    }
+    for (uint32_t i = 0; xc->cstale && i < xc->nchunks && !rc; i++)
+        if (xc->cstale[i]) {
+            rc = eng__xcache_read_chunk(e, xc, i);
+            if (rc == ENG_ENOTFOUND) /* not planned (cannot be: a chunk record is never deleted) */
+                rc = ENG_OK;
+            xc->cstale[i] = 0;
+        }
+    return rc;
+}
+
+void eng__dsp_invalidate(eng_engine *e, void *state)
+{
+    eng__dsp *d = state;
+    int rc = d->drop_all ? ENG_EBUSY : ENG_OK;
+    for (eng__xcache *xc = d->execs; xc && !rc; xc = xc->next)
+        rc = refresh(e, xc);
+    d->drop_all = 0;
+    if (rc) {
+        eng__dsp_drop(e); /* every cached execution is rebuilt from storage when next used */
+        eng_error_clear();
+    }
+}
