@@ -662,11 +662,85 @@ static void test_chunked_feed(void **state)
     test_alloc_assert_clean();
 }
 
+/* The path of eng_campaign_report over rows the events layer flags (each the only
+ * one of its customer, message, channel and status: eng__measure_columns with
+ * every message trusted): on the generated log without its duplicate rows, the
+ * same report as the exact path and the brute force's figures, for every model,
+ * with the touch pass's usual buckets and tiny ones. */
+static void test_trusted_rows(void **state)
+{
+    eng_goal_spec s_goal = ENG_GOAL_SPEC_INIT;
+    (void)state;
+    eng_engine *e = mx_engine();
+    mx *m = mx_new();
+    generate(m);
+    /* keep the first row of each (customer, message, channel, status) */
+    uint8_t *seen = calloc((size_t)NCUST * 4 * ENG_MAX_CHANNELS * ENG_TOUCH_STATUS_COUNT, 1);
+    size_t j = 0, dropped = 0;
+    for (size_t i = 0; i < m->nt; i++) {
+        size_t mi = m->tmsg[i] == 3 ? 0 : m->tmsg[i] == 7 ? 1 : m->tmsg[i] == 20 ? 2 : 3;
+        size_t k = (((size_t)m->tcust[i] * 4 + mi) * ENG_MAX_CHANNELS + m->tch[i]) * ENG_TOUCH_STATUS_COUNT + m->tst[i];
+        if (seen[k]++) {
+            dropped++;
+            continue;
+        }
+        m->tcust[j] = m->tcust[i], m->tmsg[j] = m->tmsg[i], m->tch[j] = m->tch[i], m->tst[j] = m->tst[i];
+        m->tt[j++] = m->tt[i];
+    }
+    free(seen);
+    assert_true(dropped > 0);
+    m->nt = j;
+    mx_columns(m);
+    eng_measure_spec s;
+    assert_int_equal(eng_measure_spec_init(&s, ENG_MEASURE_SPEC_VERSION), ENG_OK);
+    s.n_customers = NCUST;
+    s.messages = msgs;
+    s.n_messages = NMSG;
+    s.start = T0;
+    s.end = T0 + 20 * ENG_DAY;
+    s.control = ctl;
+    s.n_control = nctl;
+    s.channel_cost = cost;
+    s.has_goal = 1;
+    s_goal.event = "transaction";
+    s_goal.condition = "amount > 3000 and store in (\"S1\", \"S2\", \"S3\", \"S5\")";
+    s_goal.window_days = 10;
+    s.goal = &s_goal;
+    static const uint8_t trust[NMSG] = {1, 1, 1};
+    for (int tiny = 0; tiny < 2; tiny++) {
+        eng__attr_part_rows = tiny ? 777 : (size_t)1 << 22;
+        eng__attr_part_min_shift = tiny ? 2 : 17;
+        for (int a = ENG_ATTR_LAST_TOUCH; a <= ENG_ATTR_POSITION; a++)
+            for (int st = ENG_GOAL_ON_SENT; st <= ENG_GOAL_ON_OPENED; st++) {
+                s_goal.attribution = a;
+                s_goal.start_on = st;
+                eng_report *exact = NULL, *flagged = NULL;
+                assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &exact), ENG_OK);
+                assert_int_equal(eng__measure_columns(e, &m->tc, &m->xc, &s, 0, 0, 1, trust, &flagged), ENG_OK);
+                check(m, flagged, &s, NULL);
+                char *x = NULL, *y = NULL;
+                assert_int_equal(eng_report_export(exact, ENG_REPORT_JSON, &x, NULL), ENG_OK);
+                assert_int_equal(eng_report_export(flagged, ENG_REPORT_JSON, &y, NULL), ENG_OK);
+                assert_string_equal(x, y);
+                eng_free(e, x);
+                eng_free(e, y);
+                eng_report_free(exact);
+                eng_report_free(flagged);
+            }
+    }
+    eng__attr_part_rows = (size_t)1 << 22;
+    eng__attr_part_min_shift = 17;
+    free(m);
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_models_against_references),
         cmocka_unit_test(test_chunked_feed),
+        cmocka_unit_test(test_trusted_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
