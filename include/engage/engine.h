@@ -84,7 +84,10 @@ typedef enum eng_log_level {
  * attribution inside it reports as "measure.attribute"), "measure.attribute"
  * (rows fed, eng_measure_campaign()) and "measure.org" (campaigns,
  * eng_measure_org()). One call may run several (nested) operations, each
- * with its own first and last report.
+ * with its own first and last report. The array appends (eng_touch_append(),
+ * eng_txn_append()) report nothing: their work is proportional to the batch
+ * the host passes, so a host that backfills millions of rows splits them into
+ * batches and reports between them (the CSV imports report as listed).
  * @param op short static name of the operation, as listed.
  * @param done units done so far.
  * @param total units in all, or 0 when unknown.
