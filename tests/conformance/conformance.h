@@ -28,4 +28,19 @@ typedef struct conf_backend {
 /* Run every case (cmocka); returns the number of failed cases. */
 int conf_run(const conf_backend *b);
 
+/* What one `changes` call reported (keys as C strings). */
+typedef struct conf_seen {
+    char keys[16][64];
+    int n;
+} conf_seen;
+
+/* Poll @p s's change feed from *cursor (asserts it succeeds). */
+conf_seen conf_poll(eng_store *s, uint64_t *cursor);
+/* Storage contract v3 on two handles over one location: another handle's
+ * commits are reported by key prefix, once, in commit order; a handle's own
+ * are not; a rolled-back batch is not; a write outside a batch is; after
+ * @p prune(ctx, upto) marks the log pruned up to @p upto, a poller behind it
+ * gets the empty key ("anything"). */
+void conf_change_feed(eng_store *a, eng_store *b, void (*prune)(void *ctx, uint64_t upto), void *ctx);
+
 #endif

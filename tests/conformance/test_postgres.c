@@ -252,29 +252,17 @@ static void conflicting_batches_give_ebusy(void **state)
 
 /* ---- shared tables (storage contract v3, `changes`) ---- */
 
-typedef struct seen {
-    char keys[16][64];
-    int n;
-} seen;
-
-static int seen_cb(const void *key, size_t klen, void *u)
+/* The log's horizon moved past @p upto, as a pruning by another handle would. */
+static void mark_pruned(void *ctx, uint64_t upto)
 {
-    seen *x = u;
-    assert_true(klen < 64 && x->n < 16);
-    memcpy(x->keys[x->n], key, klen);
-    x->keys[x->n++][klen] = 0;
-    return 0;
+    PGconn *c = admin();
+    char sql[200];
+    snprintf(sql, sizeof sql, "UPDATE \"%s_horizon\" SET upto = %llu", ((loc *)ctx)->table, (unsigned long long)upto);
+    sql_ok(c, sql);
+    PQfinish(c);
 }
 
-static seen poll(eng_store *s, uint64_t *cursor)
-{
-    seen x = {.n = 0};
-    assert_int_equal(s->m.changes(cursor, seen_cb, &x, s->user), ENG_OK);
-    return x;
-}
-
-/* Another handle's commits are reported by key prefix, once, in commit order;
- * a handle's own are not; a rolled-back batch is not; a pruned log says "anything". */
+/* The change feed (conf_change_feed), and none on a table opened without STORE_PG_SHARED. */
 static void changes_report_other_handles(void **state)
 {
     loc *l = *state;
@@ -283,38 +271,7 @@ static void changes_report_other_handles(void **state)
     eng_store *plain = open_ok(l, 0);
     assert_false(eng__kv_shared(plain)); /* a version-1 style handle: no change feed */
     eng_store_free(plain);
-    uint64_t ca = 0, cb = 0;
-    assert_int_equal(a->m.changes(&ca, NULL, NULL, a->user), ENG_OK);
-    assert_int_equal(b->m.changes(&cb, NULL, NULL, b->user), ENG_OK);
-    assert_int_equal(eng__kv_begin(a), ENG_OK);
-    assert_int_equal(eng__kv_put(a, "a/1", 3, "x", 1), ENG_OK);
-    assert_int_equal(eng__kv_put(a, "a/2", 3, "x", 1), ENG_OK);
-    assert_int_equal(eng__kv_del(a, "d/l/0000000000000001/00000000/00000002", 38), ENG_OK); /* whole */
-    assert_int_equal(eng__kv_commit(a), ENG_OK);
-    assert_int_equal(eng__kv_put(a, "e/0001/t/c/0000000000000002", 27, "y", 1), ENG_OK); /* outside a batch: logged too */
-    assert_int_equal(eng__kv_begin(a), ENG_OK);
-    assert_int_equal(eng__kv_put(a, "m/1", 3, "z", 1), ENG_OK);
-    assert_int_equal(eng__kv_rollback(a), ENG_OK);
-    seen x = poll(b, &cb);
-    assert_int_equal(x.n, 3);
-    assert_string_equal(x.keys[0], "a/");
-    assert_string_equal(x.keys[1], "d/l/0000000000000001/00000000/00000002");
-    assert_string_equal(x.keys[2], "e/0001/t/c/"); /* events: to the fourth '/' */
-    assert_int_equal(poll(b, &cb).n, 0); /* once */
-    assert_int_equal(poll(a, &ca).n, 0); /* its own */
-    assert_int_equal(eng__kv_put(b, "r/1", 3, "w", 1), ENG_OK);
-    x = poll(a, &ca);
-    assert_int_equal(x.n, 1);
-    assert_string_equal(x.keys[0], "r/");
-    /* pruned past a's cursor: the empty key */
-    PGconn *c = admin();
-    char sql[200];
-    snprintf(sql, sizeof sql, "UPDATE \"%s_horizon\" SET upto = %llu", l->table, (unsigned long long)ca + 5);
-    sql_ok(c, sql);
-    PQfinish(c);
-    x = poll(a, &ca);
-    assert_int_equal(x.n, 1);
-    assert_string_equal(x.keys[0], "");
+    conf_change_feed(a, b, mark_pruned, l);
     eng_store_free(a);
     eng_store_free(b);
 }
@@ -333,15 +290,15 @@ static void unseen_commit_conflicts(void **state)
     for (int round = 0; round < 2; round++) {
         assert_int_equal(eng__kv_begin(a), ENG_OK);
         assert_int_equal(eng__kv_begin(b), ENG_OK);
-        assert_int_equal(poll(a, &ca).n, 0);
-        assert_int_equal(poll(b, &cb).n, 0);
+        assert_int_equal(conf_poll(a, &ca).n, 0);
+        assert_int_equal(conf_poll(b, &cb).n, 0);
         assert_int_equal(eng__kv_put(a, round ? "e/t1" : "a/t1", 4, "1", 1), ENG_OK);
         assert_int_equal(eng__kv_put(b, round ? "e/s1" : "a/t2", 4, "2", 1), ENG_OK);
         assert_int_equal(eng__kv_commit(a), ENG_OK);
         assert_int_equal(eng__kv_commit(b), ENG_EBUSY);
         assert_int_equal(eng__kv_rollback(b), ENG_OK);
-        assert_int_equal(poll(b, &cb).n, 1); /* then b learns of a's commit */
-        assert_int_equal(poll(a, &ca).n, 0);
+        assert_int_equal(conf_poll(b, &cb).n, 1); /* then b learns of a's commit */
+        assert_int_equal(conf_poll(a, &ca).n, 0);
     }
     eng_store_free(a);
     eng_store_free(b);

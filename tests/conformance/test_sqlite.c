@@ -112,27 +112,6 @@ static void bad_files_give_clear_errors(void **state)
 
 /* ---- shared databases (storage contract v3, `changes`) ---- */
 
-typedef struct seen {
-    char keys[16][64];
-    int n;
-} seen;
-
-static int seen_cb(const void *key, size_t klen, void *u)
-{
-    seen *x = u;
-    assert_true(klen < 64 && x->n < 16);
-    memcpy(x->keys[x->n], key, klen);
-    x->keys[x->n++][klen] = 0;
-    return 0;
-}
-
-static seen poll_changes(eng_store *s, uint64_t *cursor)
-{
-    seen x = {.n = 0};
-    assert_int_equal(s->m.changes(cursor, seen_cb, &x, s->user), ENG_OK);
-    return x;
-}
-
 static eng_store *open_ok(loc *l, unsigned flags)
 {
     eng_store *s = NULL;
@@ -142,8 +121,18 @@ static eng_store *open_ok(loc *l, unsigned flags)
     return s;
 }
 
-/* Another handle's commits are reported by key prefix, once, in commit order;
- * a handle's own are not; a rolled-back batch is not; a pruned log says "anything". */
+/* The log's horizon moved past @p upto, as a pruning by another handle would. */
+static void mark_pruned(void *ctx, uint64_t upto)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(((loc *)ctx)->path, &db), SQLITE_OK);
+    char sql[200];
+    snprintf(sql, sizeof sql, "UPDATE engage_kv_horizon SET upto = %llu", (unsigned long long)upto);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* The change feed (conf_change_feed), and none without the flag. */
 static void changes_report_other_handles(void **state)
 {
     loc *l = *state;
@@ -152,39 +141,7 @@ static void changes_report_other_handles(void **state)
     eng_store *plain = open_ok(l, 0);
     assert_false(eng__kv_shared(plain)); /* without the flag: no change feed */
     eng_store_free(plain);
-    uint64_t ca = 0, cb = 0;
-    assert_int_equal(a->m.changes(&ca, NULL, NULL, a->user), ENG_OK);
-    assert_int_equal(b->m.changes(&cb, NULL, NULL, b->user), ENG_OK);
-    assert_int_equal(eng__kv_begin(a), ENG_OK);
-    assert_int_equal(eng__kv_put(a, "a/1", 3, "x", 1), ENG_OK);
-    assert_int_equal(eng__kv_put(a, "a/2", 3, "x", 1), ENG_OK);
-    assert_int_equal(eng__kv_del(a, "d/l/0000000000000001/00000000/00000002", 38), ENG_OK); /* whole */
-    assert_int_equal(eng__kv_commit(a), ENG_OK);
-    assert_int_equal(eng__kv_put(a, "e/0001/t/c/0000000000000002", 27, "y", 1), ENG_OK); /* outside a batch: logged too */
-    assert_int_equal(eng__kv_begin(a), ENG_OK);
-    assert_int_equal(eng__kv_put(a, "m/1", 3, "z", 1), ENG_OK);
-    assert_int_equal(eng__kv_rollback(a), ENG_OK);
-    seen x = poll_changes(b, &cb);
-    assert_int_equal(x.n, 3);
-    assert_string_equal(x.keys[0], "a/");
-    assert_string_equal(x.keys[1], "d/l/0000000000000001/00000000/00000002");
-    assert_string_equal(x.keys[2], "e/0001/t/c/"); /* events: to the fourth '/' */
-    assert_int_equal(poll_changes(b, &cb).n, 0); /* once */
-    assert_int_equal(poll_changes(a, &ca).n, 0); /* its own */
-    assert_int_equal(eng__kv_put(b, "r/1", 3, "w", 1), ENG_OK);
-    x = poll_changes(a, &ca);
-    assert_int_equal(x.n, 1);
-    assert_string_equal(x.keys[0], "r/");
-    /* pruned past a's cursor: the empty key */
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(l->path, &db), SQLITE_OK);
-    char sql[200];
-    snprintf(sql, sizeof sql, "UPDATE engage_kv_horizon SET upto = %llu", (unsigned long long)ca + 5);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    x = poll_changes(a, &ca);
-    assert_int_equal(x.n, 1);
-    assert_string_equal(x.keys[0], "");
+    conf_change_feed(a, b, mark_pruned, l);
     eng_store_free(a);
     eng_store_free(b);
 }
