@@ -29,6 +29,9 @@ void eng__sha256(const void *data, size_t len, uint8_t out[ENG__SHA256_LEN]);
 void eng__hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, uint8_t out[ENG__SHA256_LEN]);
 /* Lower-case hex of @p n bytes into @p out (2n+1 bytes). */
 void eng__hex(const uint8_t *in, size_t n, char *out);
+/* The number written as @p n lower-case hex digits at @p s (n <= 16), as keys
+ * write their ids: 1 and *out set, or 0 when a character is not such a digit. */
+int eng__hex_u64(const char *s, int n, uint64_t *out);
 
 /* Stable 64-bit hash of bytes, seeded. Not cryptographic. */
 uint64_t eng__hash64(const void *data, size_t len, uint64_t seed);

@@ -11,23 +11,10 @@
  * by the decide layer, so neither touches this cache. Any other key drops the
  * cached executions, as every ledger change did before. */
 #include "dispatch/dispatch_impl.h"
+#include "base/hash.h"
 
 #include <string.h>
 
-/* @p n hex digits at k (lower case, as the keys are written). */
-static int hexn(const char *k, int n, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = k[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return 0;
-        v = v << 4 | (uint64_t)d;
-    }
-    *out = v;
-    return 1;
-}
 
 /* What a key says: message (always), occurrence (have_occ) and chunk (have_chunk). */
 typedef struct xkey {
@@ -39,11 +26,11 @@ typedef struct xkey {
 static int parse(const char *k, size_t klen, xkey *x)
 {
     memset(x, 0, sizeof *x);
-    if (klen < 20 || !hexn(k + 4, 16, &x->msg) || (klen > 20 && k[20] != '/'))
+    if (klen < 20 || !eng__hex_u64(k + 4, 16, &x->msg) || (klen > 20 && k[20] != '/'))
         return 0;
-    if (klen >= 29 && hexn(k + 21, 8, &x->occ) && (klen == 29 || k[29] == '/'))
+    if (klen >= 29 && eng__hex_u64(k + 21, 8, &x->occ) && (klen == 29 || k[29] == '/'))
         x->have_occ = 1;
-    if (x->have_occ && klen == 38 && hexn(k + 30, 8, &x->chunk))
+    if (x->have_occ && klen == 38 && eng__hex_u64(k + 30, 8, &x->chunk))
         x->have_chunk = 1;
     return klen <= 21 || x->have_occ;
 }

@@ -16,27 +16,15 @@
  * change seen when its batch begins refuses the batch (ENG_EBUSY, the caller
  * syncs and retries), one committed after is a conflict in the store. */
 #include "events/ev_state.h"
+#include "base/hash.h"
 
 #include <string.h>
 
-static int hexn(const char *k, int n, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = k[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return 0;
-        v = v << 4 | (uint64_t)d;
-    }
-    *out = v;
-    return 1;
-}
 
 static int hex4(const char *k, uint16_t *out)
 {
     uint64_t v;
-    if (!hexn(k, 4, &v))
+    if (!eng__hex_u64(k, 4, &v))
         return 0;
     *out = (uint16_t)v;
     return 1;
@@ -63,7 +51,7 @@ int eng__ev_watch(eng_engine *e, void *state, const void *key, size_t klen)
         return 1;
     }
     uint64_t seq = 0;
-    if (starts(k, klen, 7, "t/c/") && klen == 27 && hexn(k + 11, 16, &seq) && seq < o->tchunk_next &&
+    if (starts(k, klen, 7, "t/c/") && klen == 27 && eng__hex_u64(k + 11, 16, &seq) && seq < o->tchunk_next &&
         seq >= o->tchunk_first)
         return 0; /* a chunk of the tail this engine holds (read by an earlier catch-up) */
     o->sync |= starts(k, klen, 7, "t/c/") ? EV_SYNC_TAIL : starts(k, klen, 7, "x/") ? EV_SYNC_DICT : EV_SYNC_RELOAD;
