@@ -18,7 +18,9 @@
  *   `<channel>` is eng_channel_name(); emails must look like `a@b.c`, phone-based
  *   channels (sms, whatsapp, viber, rcs, calltask) take E.164 (`+` and 8-15 digits);
  * - `consent.<channel>` and `optout.<channel>`: `true`/`false`/`1`/`0`/`yes`/`no`,
- *   or a date (`YYYY-MM-DD`) or UTC time (`YYYY-MM-DDTHH:MM:SSZ`) meaning "yes, at that time";
+ *   or a date (`YYYY-MM-DD`) or time (`YYYY-MM-DDTHH:MM:SSZ`; also with a space for
+ *   the T, without seconds, with a fraction, or an offset such as `+05:30` for the Z; a time
+ *   without its zone is refused) meaning "yes, at that time";
  * - `suppressed`: a boolean;
  * - any declared attribute column. An empty field is NULL and clears the value.
  *

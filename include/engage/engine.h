@@ -109,7 +109,7 @@ typedef void (*eng_log_fn)(int level, const char *message, void *user);
 typedef eng_time (*eng_clock_fn)(void *user);
 
 /** Current version of #eng_config. */
-#define ENG_CONFIG_VERSION 1
+#define ENG_CONFIG_VERSION 2
 
 /**
  * Engine configuration. Fill with eng_config_init(), then set what you need.
@@ -133,10 +133,17 @@ typedef struct eng_config {
     int log_level;                     /**< Highest #eng_log_level delivered; default #ENG_LOG_WARN. */
     eng_progress_fn progress_fn;       /**< NULL: no progress reports, no cancel. */
     void *progress_user;               /**< Passed to progress_fn. */
+    /**
+     * Version 2. Threads one call may start beside the caller's, as zstd's nbWorkers:
+     * today a CSV import into an empty table applies its rows on one (engines with the
+     * system allocator). 0: the library never starts a thread. Results are the same
+     * either way. Default 1; at most 64. Version 1 callers get the default.
+     */
+    unsigned int threads;
 } eng_config;
 
 /** Static initialiser equal to what eng_config_init() produces. */
-#define ENG_CONFIG_INIT {ENG_CONFIG_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ENG_LOG_WARN, NULL, NULL}
+#define ENG_CONFIG_INIT {ENG_CONFIG_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ENG_LOG_WARN, NULL, NULL, 1}
 
 /**
  * Fill @p cfg with defaults.

@@ -269,7 +269,9 @@ ENG_API int eng_txn_append(eng_engine *engine, const char *org, const eng_txn_ba
  * Import transactions from CSV through the audience CSV reader (same errors with
  * line:column, same error modes, progress and cancel). Header columns: `id`,
  * `customer`, `time`, `amount` (required), `store`, `items` (SKUs separated by
- * `|`), and any declared custom field.
+ * `|`), and any declared custom field. `time` is milliseconds since 1970 or a date
+ * or time as the customer import reads them (`2026-03-01`, `2026-03-01T10:20:30Z`,
+ * `2026-03-01 10:20:30.5+05:30`).
  * @param engine an open engine.
  * @param org the org.
  * @param read the host's read callback.

@@ -157,8 +157,32 @@ typedef struct eng_delivery {
  */
 ENG_API int eng_delivery_init(eng_delivery *d, unsigned int version);
 
+/** Current version of #eng_xengage_options. */
+#define ENG_XENGAGE_OPTIONS_VERSION 1
+
+/**
+ * X-Engage settings of a message (#ENG_STRATEGY_XENGAGE; docs/xengage.md).
+ */
+typedef struct eng_xengage_options {
+    unsigned int version; /**< #ENG_XENGAGE_OPTIONS_VERSION. */
+    int64_t credit_cap;   /**< Most credits the sends of one execution may cost, each send priced at its channel's
+                               cost per message (eng_org_settings.channel_cost); within the cap X-Engage spends
+                               where the expected value per credit is highest. 0: no cap. */
+} eng_xengage_options;
+
+/** Static initialiser equal to what eng_xengage_options_init() produces. */
+#define ENG_XENGAGE_OPTIONS_INIT {ENG_XENGAGE_OPTIONS_VERSION, 0}
+
+/**
+ * Fill @p x with defaults (no credit cap).
+ * @param x the settings to fill.
+ * @param version #ENG_XENGAGE_OPTIONS_VERSION.
+ * @return #ENG_OK; #ENG_EINVAL if @p x is NULL; #ENG_EVERSION for an unknown version.
+ */
+ENG_API int eng_xengage_options_init(eng_xengage_options *x, unsigned int version);
+
 /** Current version of #eng_message_spec. */
-#define ENG_MESSAGE_SPEC_VERSION 1
+#define ENG_MESSAGE_SPEC_VERSION 2
 
 /**
  * The editable fields of a message.
@@ -166,8 +190,9 @@ ENG_API int eng_delivery_init(eng_delivery *d, unsigned int version);
  * The incentive, schedule and delivery settings are reached through pointers so
  * that each can grow on its own. NULL stands for the defaults of its INIT:
  * no incentive, not scheduled (a draft may have none; submission needs one),
- * no sender ids, no POC recipients and no tiny URLs. The spec eng_message_fields()
- * returns has all three set (never NULL), pointing into the snapshot.
+ * no sender ids, no POC recipients and no tiny URLs; no X-Engage credit cap.
+ * The spec eng_message_fields() returns has all four set (never NULL), pointing
+ * into the snapshot.
  */
 typedef struct eng_message_spec {
     unsigned int version;          /**< #ENG_MESSAGE_SPEC_VERSION. */
@@ -187,12 +212,14 @@ typedef struct eng_message_spec {
     const eng_incentive *incentive; /**< The incentive, or NULL for none. */
     const eng_schedule *schedule;   /**< The schedule, or NULL for none yet (#ENG_SCHEDULE_NONE). */
     const eng_delivery *delivery;   /**< Delivery settings, or NULL for the defaults. */
+    /* Version 2. */
+    const eng_xengage_options *xengage; /**< Version 2: X-Engage settings, or NULL for the defaults (no credit cap). */
 } eng_message_spec;
 
 /** Static initialiser equal to what eng_message_spec_init() produces. */
 #define ENG_MESSAGE_SPEC_INIT                                                                                    \
     {ENG_MESSAGE_SPEC_VERSION, NULL, ENG_MESSAGE_BROADCAST, ENG_STRATEGY_NONE, NULL, 0, NULL, 0, NULL, 0, NULL, 0, \
-     NULL, 0, NULL, NULL, NULL}
+     NULL, 0, NULL, NULL, NULL, NULL}
 
 /**
  * Fill @p m with defaults (broadcast, no strategy, nothing else; incentive, schedule and delivery NULL).

@@ -1,13 +1,19 @@
 /* Compressed id sets: containers, point updates and set algebra.
  * Serialisation is in idset_io.c. */
 #include "audience/idset.h"
+#include "audience/split.h"
 #include "base/error.h"
 #include "base/hash.h"
+#include "base/simd.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static inline unsigned popc(uint64_t w) { return (unsigned)__builtin_popcountll(w); }
+static inline unsigned popc(uint64_t w) { return eng__popc64(w); }
+
+_Static_assert((int)ENG__SET_OR == (int)ENG__WOP_OR && (int)ENG__SET_AND == (int)ENG__WOP_AND &&
+                   (int)ENG__SET_ANDNOT == (int)ENG__WOP_ANDNOT,
+               "set ops are word ops");
 
 void eng__idset_init(eng__idset *s, const eng__mem *mem)
 {
@@ -401,9 +407,7 @@ int eng__idset_from_words(eng__idset *out, const uint64_t *words, size_t nwords)
     uint64_t buf[ENG__CT_WORDS];
     for (size_t base = 0; base < nwords; base += ENG__CT_WORDS) {
         size_t nw = nwords - base < ENG__CT_WORDS ? nwords - base : ENG__CT_WORDS;
-        uint32_t card = 0;
-        for (size_t i = 0; i < nw; i++)
-            card += popc(words[base + i]);
+        uint32_t card = (uint32_t)eng__words_count(words + base, nw);
         if (!card)
             continue;
         const uint64_t *src = words + base;
@@ -562,12 +566,8 @@ static int ctr_op(const eng__mem *mem, int op, const eng__ctr *x, const eng__ctr
         ctr_to_words(y, wy);
         py = wy;
     }
-    uint32_t card = 0;
-    for (uint32_t i = 0; i < ENG__CT_WORDS; i++) {
-        uint64_t v = op == ENG__SET_OR ? px[i] | py[i] : op == ENG__SET_AND ? px[i] & py[i] : px[i] & ~py[i];
-        wx[i] = v;
-        card += popc(v);
-    }
+    /* word-wise, vectorised at the CPU's level (ENG__SET_* are ENG__WOP_*) */
+    uint32_t card = (uint32_t)eng__words_op(op, px, py, wx, ENG__CT_WORDS);
     if (!card) {
         *empty = 1;
         return ENG_OK;
@@ -693,8 +693,7 @@ uint64_t eng__idset_and_count(const eng__idset *a, const eng__idset *b)
             continue;
         }
         if (x->type == ENG__CT_BITMAP && y->type == ENG__CT_BITMAP) {
-            for (uint32_t k = 0; k < ENG__CT_WORDS; k++)
-                n += popc(x->u.bits[k] & y->u.bits[k]);
+            n += eng__words_op(ENG__WOP_AND, x->u.bits, y->u.bits, NULL, ENG__CT_WORDS);
         } else if (x->type == ENG__CT_ARRAY && y->type == ENG__CT_ARRAY) {
             uint32_t p = 0, q = 0;
             while (p < x->card && q < y->card) {
@@ -771,9 +770,9 @@ int eng__idset_split(const eng__idset *s, uint64_t seed, double ratio, eng__idse
     for (uint32_t i = 0; i < s->n; i++) {
         const eng__ctr *c = &s->c[i];
         uint32_t hi = (uint32_t)c->key << 16, nt = 0, nc = 0;
-        memset(wt, 0, sizeof wt);
-        memset(wc, 0, sizeof wc);
         if (c->type == ENG__CT_ARRAY) {
+            memset(wt, 0, sizeof wt);
+            memset(wc, 0, sizeof wc);
             for (uint32_t k = 0; k < c->card; k++) {
                 uint16_t v = c->u.arr[k];
                 if (is_test(seedmix, hi | v, threshold, all)) {
@@ -785,18 +784,12 @@ int eng__idset_split(const eng__idset *s, uint64_t seed, double ratio, eng__idse
                 }
             }
         } else {
-            for (uint32_t w = 0; w < ENG__CT_WORDS; w++) {
-                uint64_t x = c->u.bits[w], tb = 0;
-                while (x) { /* branchless: the side is a coin flip per id */
-                    unsigned b = (unsigned)__builtin_ctzll(x);
-                    x &= x - 1;
-                    tb |= (uint64_t)is_test(seedmix, hi | (w * 64 + b), threshold, all) << b;
-                }
-                wt[w] = tb;
-                wc[w] = c->u.bits[w] & ~tb;
-                nt += popc(tb);
-            }
-            nc = c->card - nt;
+            if (all)
+                memcpy(wt, c->u.bits, sizeof wt);
+            else
+                eng__split_words(seedmix, hi, threshold, c->u.bits, wt, ENG__CT_WORDS);
+            nc = (uint32_t)eng__words_op(ENG__WOP_ANDNOT, c->u.bits, wt, wc, ENG__CT_WORDS);
+            nt = c->card - nc;
         }
         eng__ctr ct, cc;
         memset(&ct, 0, sizeof ct);

@@ -2,6 +2,7 @@
  * import on top of it: validate every row into delta parts, write them in one
  * batch, then replay them into the table. */
 #include "audience/audience_impl.h"
+#include "audience/applier.h"
 #include "base/handle.h"
 #include "audience/values.h"
 #include "base/codec.h"
@@ -13,6 +14,8 @@
  * it is complete, while it is still in cache (the checksum and the store's
  * copy then cost little); about 0.7 MB at 90 bytes a row. */
 uint32_t eng__aud_part_rows = 8192; /* rows per stored delta part; tests lower it */
+/* Imports whose parts went through the applier's thread (tests check the path was taken). */
+uint64_t eng__aud_applier_runs;
 
 int eng__import_opts(const eng_import_options *in, eng_import_options *out)
 {
@@ -187,6 +190,8 @@ typedef struct cimp {
     eng__wr rec;   /* the part being stored, header room first (reused) */
     size_t nparts; /* parts stored in the batch so far */
     int batch; /* a store batch holding the parts so far is open */
+    int may_thread;    /* a CSV import into a table empty at its start (eng_config.threads permitting) */
+    eng__applier *ap;  /* the parts are applied as they are stored, on the applier's thread */
     int source;       /* eng_consent_source of the consent changes */
     int consent_cols; /* the import has consent./optout. columns: parts get an origin (chist.c) */
     /* Delta v2 string slots (audience_impl.h): per slotted column, where the
@@ -284,7 +289,7 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
  * It is framed in place (record header room first) in a buffer reused for
  * every part and not kept: the replay reads the parts back from the store,
  * so the import holds one copy of its delta (the store's), not two. */
-static int part_end(cimp *ci)
+static int part_end(cimp *ci, int full)
 {
     if (ci->part.err || ci->ids.err)
         return eng__nomem();
@@ -317,6 +322,15 @@ static int part_end(cimp *ci)
         rc = eng__rec_put_framed(st, key, strlen(key), ENG__REC_AUD_DELTA, ENG__DELTA_V, w->data, w->len);
         if (!rc && ci->consent_cols) /* who changed consent, how and when (the consent history) */
             rc = eng__chist_put_origin(ci->a, key, ci->source, ci->cx ? ci->cx->actor : NULL, ci->now);
+        /* A big import (its first part full) into an empty table: apply the
+         * parts from these bytes as they come, on a second thread. */
+        if (!rc && !ci->ap && ci->nparts == 0 && full && ci->may_thread && ci->e->threads > 0 &&
+            ci->a->t.n == 0 && eng__mem_is_system(&ci->e->mem)) {
+            if ((ci->ap = eng__applier_start(&ci->a->t, &ci->e->mem)))
+                __atomic_add_fetch(&eng__aud_applier_runs, 1, __ATOMIC_RELAXED);
+        }
+        if (!rc && ci->ap)
+            rc = eng__applier_push(ci->ap, w, key);
     }
     if (rc)
         return rc;
@@ -522,7 +536,7 @@ static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, int
     ci->part.len = (size_t)(vo - ci->part.data);
     ci->rows++;
     if (++ci->part_rows >= eng__aud_part_rows)
-        return part_end(ci);
+        return part_end(ci, 1);
     return 0;
 bad:
     err->col = 1;
@@ -547,13 +561,19 @@ static void cimp_free(cimp *ci)
     eng__wr_free(&ci->ids);
 }
 
-/* Roll back the parts stored so far when the import fails. */
+/* Roll back the parts stored so far when the import fails; a table the
+ * applier wrote to holds part of it then: dropped (loaded again on next use). */
 static int cimp_finish(cimp *ci, int rc)
 {
+    int drop = ci->ap && rc;
+    eng__applier_free(ci->ap); /* joins the thread before the table goes */
+    ci->ap = NULL;
     if (rc && ci->batch) {
         ci->batch = 0;
         rc = eng__aud_abort(ci->e->store, rc);
     }
+    if (drop)
+        eng__aud_drop(ci->e);
     return rc;
 }
 
@@ -571,6 +591,13 @@ static int cimp_commit(cimp *ci, eng_import_report *rep)
     uint64_t ins = 0, upd = 0;
     eng__prog pg;
     int rc = eng__prog_start(&pg, e, "audience.apply", ci->rows);
+    if (ci->ap) { /* applied as they were stored: wait for the last ones */
+        if (!rc)
+            rc = eng__applier_finish(ci->ap, &pg, &ins, &upd);
+        eng__applier_free(ci->ap);
+        ci->ap = NULL;
+        goto applied;
+    }
     /* At most one new customer per row: size the table once (trimmed after). */
     eng__table_set_prog(&ci->a->t, &pg); /* the id index and a string column's dictionary may double */
     if (!rc)
@@ -587,6 +614,7 @@ static int cimp_commit(cimp *ci, eng_import_report *rep)
             rc = eng__prog_batch(&pg, ins + upd);
     }
     eng__table_set_prog(&ci->a->t, NULL);
+applied:
     if (!rc)
         rc = eng__prog_end(&pg);
     if (rc) { /* the table may hold part of the import: drop it */
@@ -640,9 +668,10 @@ static int import_csv(eng_engine *e, const eng__aud_cx *cx, eng_read_fn read, vo
         eng__free(&e->mem, ci);
         return rc;
     }
+    ci->may_thread = 1;
     rc = eng__import_drive(e, "audience.import", &c, cimp_hdr, cimp_row, ci, &o, rep);
     if (!rc)
-        rc = part_end(ci);
+        rc = part_end(ci, 0);
     if (!rc)
         rc = cimp_commit(ci, rep);
     rc = cimp_finish(ci, rc);
@@ -777,7 +806,7 @@ static int upsert(eng_engine *e, const eng__aud_cx *cx, const char *const *names
     if (!rc)
         rc = eng__prog_end(&pg);
     if (!rc)
-        rc = part_end(ci);
+        rc = part_end(ci, 0);
     if (!rc)
         rc = cimp_commit(ci, rep);
     rc = cimp_finish(ci, rc);

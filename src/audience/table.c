@@ -84,6 +84,9 @@ static int grow_arr(const eng__mem *mem, void **p, size_t oldcap, size_t newcap,
     void *q = eng__realloc_array(mem, *p, newcap, size);
     if (!q)
         return eng__nomem();
+    /* Before the new part is first touched: 2 MiB pages fault 512 times less
+     * (an import of 10^7 customers otherwise spends seconds in page faults). */
+    eng__mem_hint_huge(mem, q, newcap * size);
     memset((char *)q + oldcap * size, 0, (newcap - oldcap) * size);
     *p = q;
     return ENG_OK;

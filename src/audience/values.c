@@ -160,25 +160,67 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+/* The time zone at s[p..n): 'Z', +HH, +HHMM or +HH:MM (or -); minutes east of UTC in *off.
+ * None is an error: a local time of an unknown place is not an instant. */
+static int val_zone(const char *s, size_t p, size_t n, int *off, const char **why)
+{
+    *off = 0;
+    if (p == n) {
+        *why = "a time needs its zone (Z or +HH:MM)";
+        return ENG_EPARSE;
+    }
+    if (s[p] == 'Z' && p + 1 == n)
+        return ENG_OK;
+    int sign = s[p] == '-' ? -1 : 1, oh, om = 0;
+    size_t q = p + 1;
+    if ((s[p] != '+' && s[p] != '-') || q + 2 > n || digits(s + q, 2, &oh))
+        return ENG_EPARSE;
+    q += 2;
+    if (q < n && s[q] == ':')
+        q++;
+    if (q < n && (q + 2 != n || digits(s + q, 2, &om)))
+        return ENG_EPARSE;
+    if (oh > 23 || om > 59) {
+        *why = "time zone offset out of range";
+        return ENG_ERANGE;
+    }
+    *off = sign * (oh * 60 + om);
+    return ENG_OK;
+}
+
+/* A date, or a date and time: YYYY-MM-DD, then 'T' or ' ', HH:MM, optional :SS and a
+ * fraction of 1 to 9 digits (cut to milliseconds), and a zone (val_zone): the ISO 8601
+ * forms exports write, read as the instant they name. */
 int eng__val_date(const char *s, size_t n, int64_t *out, const char **why)
 {
-    int y, mo, d, h = 0, mi = 0, se = 0, ms = 0;
-    *why = "not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)";
+    int y, mo, d, h = 0, mi = 0, se = 0, ms = 0, off = 0;
+    *why = "not a date (YYYY-MM-DD, or YYYY-MM-DDTHH:MM[:SS[.fff]] and Z or +HH:MM)";
     if (n < 10 || s[4] != '-' || s[7] != '-' || digits(s, 4, &y) || digits(s + 5, 2, &mo) ||
         digits(s + 8, 2, &d))
         return ENG_EPARSE;
     if (n > 10) {
-        if (n < 20 || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' ||
-            digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
+        if (n < 16 || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || digits(s + 11, 2, &h) ||
+            digits(s + 14, 2, &mi))
             return ENG_EPARSE;
-        size_t p = 19;
-        if (s[p] == '.') {
-            if (n != 24 || digits(s + 20, 3, &ms))
+        size_t p = 16;
+        if (p < n && s[p] == ':') {
+            if (p + 3 > n || digits(s + p + 1, 2, &se))
                 return ENG_EPARSE;
-            p = 23;
+            p += 3;
+            if (p < n && s[p] == '.') {
+                size_t q = ++p;
+                for (; p < n && s[p] >= '0' && s[p] <= '9'; p++)
+                    if (p - q < 3)
+                        ms = ms * 10 + (s[p] - '0');
+                if (p == q || p - q > 9)
+                    return ENG_EPARSE;
+                for (size_t k = p - q; k < 3; k++)
+                    ms *= 10;
+            }
         }
-        if (p + 1 != n || s[p] != 'Z')
-            return ENG_EPARSE;
+        int rc = val_zone(s, p, n, &off, why);
+        if (rc)
+            return rc;
     }
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -187,7 +229,7 @@ int eng__val_date(const char *s, size_t n, int64_t *out, const char **why)
         *why = "date or time out of range (years 0001..9999)";
         return ENG_ERANGE;
     }
-    *out = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)se * 1000 + ms;
+    *out = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi - off) * 60000 + (int64_t)se * 1000 + ms;
     return ENG_OK;
 }
 

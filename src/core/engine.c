@@ -62,7 +62,10 @@ static int slot_stale(eng_engine *e, int slot, const void *key, size_t klen)
     if (st && e->slots[slot].watch && e->slots[slot].watch(e, st, key, klen) == 0)
         return ENG__STALE_NONE;
     e->stale |= 1u << slot;
-    return st ? ENG__STALE_CACHE : ENG__STALE_NONE;
+    if (!st)
+        return ENG__STALE_NONE;
+    e->stale_cache |= 1u << slot;
+    return ENG__STALE_CACHE;
 }
 
 /* Everything may have changed: the slots with a watch hook mark all they hold. */
@@ -71,7 +74,29 @@ static void stale_all(eng_engine *e)
     for (int i = 0; i < ENG__SLOT_COUNT; i++)
         if (e->slots[i].state && e->slots[i].watch)
             e->slots[i].watch(e, e->slots[i].state, "", 0);
-    e->stale = STALE_ALL;
+    e->stale = e->stale_cache = STALE_ALL;
+}
+
+/* A batch of eng__kv_begin_inside() found caches stale: each slot marked brings
+ * its part up to date inside the batch (events: other engines' appends), or the
+ * batch is refused as before. */
+static int catch_up(void *user)
+{
+    eng_engine *e = user;
+    for (int i = 0; i < ENG__SLOT_COUNT; i++) {
+        if (!(e->stale_cache >> i & 1u) || !e->slots[i].state)
+            continue;
+        if (!e->slots[i].catch_up || e->slots[i].catch_up(e, e->slots[i].state) != ENG_OK) {
+            eng__log(e, ENG_LOG_DEBUG, "batch refused: another engine's commits made cache %d stale", i);
+            eng_error_clear();
+            return 0;
+        }
+        e->stale_cache &= ~(1u << i);
+    }
+    e->stale_cache = 0;
+    eng_error_clear(); /* the reads end at a missing key */
+    eng__log(e, ENG_LOG_DEBUG, "batch caught up with another engine's commits");
+    return 1;
 }
 
 static int watch(const void *key, size_t klen, void *user)
@@ -87,6 +112,7 @@ static int watch(const void *key, size_t klen, void *user)
     case 'd': /* per execution (dispatch/xsync.c); and decide's slot: the checkpoints the X-Engage trace keeps */
         e->stale |= 1u << ENG__SLOT_DECIDE;
         slot_stale(e, ENG__SLOT_DISPATCH, key, klen);
+        e->stale_cache &= ~(1u << ENG__SLOT_DISPATCH); /* its batches re-read what they write */
         return ENG__STALE_NONE;
     case -1:
         stale_all(e);
@@ -120,12 +146,14 @@ void eng__engine_sync_keep(eng_engine *e, unsigned keep)
         }
     }
     e->stale &= keep; /* a kept slot is still stale: dropped at the next sync that does not keep it */
+    e->stale_cache &= keep;
 }
 
 ENG_API int eng_config_init(eng_config *cfg, unsigned int version)
 {
     static const eng_config init = ENG_CONFIG_INIT;
-    return eng__struct_init(cfg, &init, ENG__SIZES(sizeof init), version, "eng_config");
+    return eng__struct_init(cfg, &init, ENG__SIZES(ENG__UPTO(eng_config, progress_user), sizeof init), version,
+                            "eng_config");
 }
 
 static void destroy(eng_engine *e);
@@ -162,6 +190,11 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
     if (cfg->log_level < ENG_LOG_ERROR || cfg->log_level > ENG_LOG_DEBUG) {
         release_inputs(cfg);
         return eng__err(ENG_EINVAL, "config.log_level", "log_level %d is not an eng_log_level", cfg->log_level);
+    }
+    unsigned threads = cfg->version >= 2 ? cfg->threads : 1;
+    if (threads > 64) {
+        release_inputs(cfg);
+        return eng__err(ENG_ERANGE, "config.threads", "threads is at most 64, not %u", threads);
     }
     if (cfg->store && (eng__store_check(cfg->store) != ENG_OK || cfg->store->owned)) {
         release_inputs(&(eng_config){.transport = cfg->transport, .transport_user = cfg->transport_user});
@@ -235,10 +268,12 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
     e->log_level = cfg->log_level;
     e->progress_fn = cfg->progress_fn;
     e->progress_user = cfg->progress_user;
+    e->threads = threads;
     e->magic = ENG__ENGINE_MAGIC;
     e->instance = new_instance(e);
     e->store->watch = watch;
     e->store->watch_user = e;
+    e->store->catch_up = catch_up;
     rc = eng__kv_sync(e->store); /* several engines on one store: start from its current position */
     /* Engines opening together on a shared store count their opens in one record: a loser retries. */
     for (int tries = 0; rc == ENG_OK; tries++) {
@@ -430,6 +465,11 @@ void eng__slot_set(eng_engine *e, int slot, void *state, eng__slot_free_fn free_
 void eng__slot_set_invalidate(eng_engine *e, int slot, eng__slot_free_fn fn)
 {
     e->slots[slot].invalidate = fn;
+}
+
+void eng__slot_set_catch_up(eng_engine *e, int slot, eng__slot_catch_up_fn fn)
+{
+    e->slots[slot].catch_up = fn;
 }
 
 void eng__slot_set_watch(eng_engine *e, int slot, eng__slot_watch_fn fn)

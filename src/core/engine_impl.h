@@ -30,6 +30,10 @@ typedef void (*eng__slot_free_fn)(eng_engine *e, void *state);
  * changed): 0 when the slot caches nothing it affects, 1 when it marked the
  * affected part of @p state, which the slot's invalidate then drops. */
 typedef int (*eng__slot_watch_fn)(eng_engine *e, void *state, const void *key, size_t klen);
+/* Inside a batch just begun (eng__kv_begin_inside): bring what the watch marked
+ * up to date by reading in the batch, keeping every pointer into @p state
+ * valid; ENG_OK when done, else nonzero with the marks left for invalidate. */
+typedef int (*eng__slot_catch_up_fn)(eng_engine *e, void *state);
 
 struct eng_engine {
     uint32_t magic;
@@ -45,6 +49,7 @@ struct eng_engine {
     int log_level;
     eng_progress_fn progress_fn;
     void *progress_user;
+    unsigned threads; /* eng_config.threads: threads a call may start beside the caller's */
     pthread_mutex_t lock; /* recursive: an entry point may call another */
     unsigned refs;        /* live child handles */
     int closed;
@@ -58,9 +63,11 @@ struct eng_engine {
         eng__slot_free_fn free_fn;
         eng__slot_free_fn invalidate; /* drop what the slot caches of stored state (NULL: free the slot) */
         eng__slot_watch_fn watch;     /* which part of the cache a key committed elsewhere makes stale (NULL: all) */
+        eng__slot_catch_up_fn catch_up; /* NULL: a stale cache refuses a batch (ENG_EBUSY) */
     } slots[ENG__SLOT_COUNT];
-    uint64_t instance; /* random id among the engines sharing a store (lease owner) */
-    unsigned stale;    /* slots whose caches other engines' commits made stale (bit per slot) */
+    uint64_t instance;    /* random id among the engines sharing a store (lease owner) */
+    unsigned stale;       /* slots whose caches other engines' commits made stale (bit per slot) */
+    unsigned stale_cache; /* of those, the ones a batch writes from, not yet caught up or dropped */
 };
 
 /* Check the handle and take the lock. On failure nothing is locked. */
@@ -109,6 +116,8 @@ void eng__slot_set_invalidate(eng_engine *e, int slot, eng__slot_free_fn fn);
 /* Invalidation by part (an org's tables) instead of the whole slot: @p fn marks,
  * the slot's invalidate drops what is marked. */
 void eng__slot_set_watch(eng_engine *e, int slot, eng__slot_watch_fn fn);
+/* What brings the marked part up to date inside a batch instead of refusing it. */
+void eng__slot_set_catch_up(eng_engine *e, int slot, eng__slot_catch_up_fn fn);
 /* Several engines on one store (contract v3): read what the others committed
  * and drop the caches it made stale. Call at a point where no cache pointer is
  * held (eng__enter does at the outermost call). A no-op on a store of one engine. */

@@ -59,6 +59,10 @@ typedef struct eng__xe_config {
  * campaigns of a few waves, docs/xengage.md); explore 0.03, forget 0.5, priority 0..k-1, value 1. */
 void eng__xe_config_default(eng__xe_config *c, unsigned k, unsigned g, uint32_t customers);
 
+/* The exploration share for a test group of @p audience customers: enough explored customers for the
+ * off-policy estimates (about 6,000), between 1 % and 3 % of the audience. */
+double eng__xe_explore_share(uint64_t audience);
+
 typedef struct eng__xe eng__xe;
 
 int eng__xe_create(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out);
@@ -104,6 +108,19 @@ int eng__xe_decide_mt(const eng__xe *xe, uint32_t wave, double lambda, const eng
  * cost at most @p budget (bisection on the same draws) and returns it. */
 double eng__xe_decide_budget(const eng__xe *xe, uint32_t wave, double budget, const eng__xe_item *items, size_t n,
                              eng__xe_choice *out);
+
+/* A credit cap's plan over the customers still to decide, in the audience's order (ascending ids): the
+ * choices of multiplier hi (they fit), except that a customer below @p until whose choice differs at lo
+ * (they do not fit) takes lo's: what hi leaves of the cap goes to them in order. */
+typedef struct eng__xe_plan {
+    double hi, lo;
+    uint32_t until;
+} eng__xe_plan;
+int eng__xe_cap_plan(const eng__xe *xe, uint32_t wave, double budget, const eng__xe_item *items, size_t n,
+                     eng__xe_plan *plan);
+/* Decide under a plan (@p scratch: n more choices). Per customer, like eng__xe_decide. */
+void eng__xe_decide_plan(const eng__xe *xe, uint32_t wave, const eng__xe_plan *plan, const eng__xe_item *items,
+                         size_t n, eng__xe_choice *out, eng__xe_choice *scratch);
 
 /* Why this channel: the estimates, the cost and the draw of every channel. */
 typedef struct eng__xe_trace {

@@ -94,7 +94,8 @@ static int pick(const eng__xe *xe, unsigned reach, const double *v, double lambd
         if (sc > bs)
             bs = sc, best = (int)c;
     }
-    if (best >= 0 && xe->cfg.skip_negative && bs <= 0)
+    /* Under a binding credit cap (lambda > 0) nothing is always an option: the cap may demand it. */
+    if (best >= 0 && (xe->cfg.skip_negative || lambda > 0) && bs <= 0)
         best = -1;
     *score = bs;
     return best;
@@ -179,15 +180,12 @@ int eng__xe_decide_mt(const eng__xe *xe, uint32_t wave, double lambda, const eng
     return ENG_OK;
 }
 
-double eng__xe_decide_budget(const eng__xe *xe, uint32_t wave, double budget, const eng__xe_item *items, size_t n,
-                             eng__xe_choice *out)
+/* The smallest multiplier whose choices fit @p budget (bisection on the same draws); out[] gets its
+ * choices; *lo_out the largest multiplier tried whose choices do not fit (0 when the cap does not bind). */
+static double budget_search(const eng__xe *xe, uint32_t wave, double budget, const eng__xe_item *items, size_t n,
+                            eng__xe_choice *out, double *v, double *lo_out)
 {
     const unsigned K = xe->cfg.k;
-    double *v = eng__malloc(&xe->mem, (n ? n : 1) * K * sizeof *v);
-    if (!v) { /* no room for the draws: decide without the cap rather than fail the send */
-        eng__xe_decide(xe, wave, 0, items, n, out);
-        return 0;
-    }
     double fixed = 0; /* explored and guard-rail messages are not priced out */
     for (size_t i = 0; i < n; i++) {
         decide_one(xe, wave, 0, &items[i], &out[i], v + i * K);
@@ -228,8 +226,72 @@ double eng__xe_decide_budget(const eng__xe *xe, uint32_t wave, double budget, co
         out[i].channel = (int8_t)pick(xe, items[i].reach & ((1u << K) - 1), v + i * K, lambda, &sc);
         out[i].score = (float)sc;
     }
+    *lo_out = hi > 0 ? lo : 0;
+    return lambda;
+}
+
+double eng__xe_decide_budget(const eng__xe *xe, uint32_t wave, double budget, const eng__xe_item *items, size_t n,
+                             eng__xe_choice *out)
+{
+    double *v = eng__malloc(&xe->mem, (n ? n : 1) * xe->cfg.k * sizeof *v), lo;
+    if (!v) { /* no room for the draws: decide without the cap rather than fail the send */
+        eng__xe_decide(xe, wave, 0, items, n, out);
+        return 0;
+    }
+    double lambda = budget_search(xe, wave, budget, items, n, out, v, &lo);
     eng__free(&xe->mem, v);
     return lambda;
+}
+
+int eng__xe_cap_plan(const eng__xe *xe, uint32_t wave, double budget, const eng__xe_item *items, size_t n,
+                     eng__xe_plan *plan)
+{
+    const unsigned K = xe->cfg.k;
+    double *v = eng__malloc(&xe->mem, (n ? n : 1) * K * sizeof *v);
+    eng__xe_choice *out = eng__malloc(&xe->mem, (n ? n : 1) * sizeof *out);
+    if (!v || !out) {
+        eng__free(&xe->mem, v);
+        eng__free(&xe->mem, out);
+        return eng__nomem();
+    }
+    plan->hi = budget_search(xe, wave, budget, items, n, out, v, &plan->lo);
+    plan->until = 0;
+    /* What the multiplier leaves of the cap goes, in the items' order, to the customers whose choice
+     * changes between the two multipliers (ties in the scores make a block of them flip at once). */
+    double spend = 0;
+    for (size_t i = 0; i < n; i++)
+        if (out[i].channel >= 0)
+            spend += xe->cfg.cost[out[i].channel];
+    plan->until = UINT32_MAX;
+    for (size_t i = 0; i < n && plan->hi > 0; i++) {
+        if (out[i].explored || out[i].guard)
+            continue;
+        double sc;
+        int c = pick(xe, items[i].reach & ((1u << K) - 1), v + i * K, plan->lo, &sc);
+        if (c == out[i].channel)
+            continue;
+        double extra = (c >= 0 ? xe->cfg.cost[c] : 0) - (out[i].channel >= 0 ? xe->cfg.cost[out[i].channel] : 0);
+        if (spend + extra > budget) {
+            plan->until = items[i].customer;
+            break;
+        }
+        spend += extra;
+    }
+    eng__free(&xe->mem, v);
+    eng__free(&xe->mem, out);
+    return ENG_OK;
+}
+
+void eng__xe_decide_plan(const eng__xe *xe, uint32_t wave, const eng__xe_plan *plan, const eng__xe_item *items,
+                         size_t n, eng__xe_choice *out, eng__xe_choice *scratch)
+{
+    eng__xe_decide(xe, wave, plan->hi, items, n, out);
+    if (plan->hi <= 0)
+        return;
+    eng__xe_decide(xe, wave, plan->lo, items, n, scratch);
+    for (size_t i = 0; i < n; i++)
+        if (items[i].customer < plan->until && scratch[i].channel != out[i].channel)
+            out[i] = scratch[i];
 }
 
 void eng__xe_explain(const eng__xe *xe, uint32_t wave, double lambda, const eng__xe_item *item, eng__xe_trace *out)

@@ -29,6 +29,7 @@
 #include "decide/decide.h"
 #include "decide/xengage_impl.h"
 #include "events/events_impl.h"
+#include "audience/audience_link.h"
 #include "base/hash.h"
 #include "store/record.h"
 
@@ -60,6 +61,11 @@ typedef struct xe_exec {
     uint32_t reached;             /* 1 + the highest customer id this execution has sent to (0: none yet) */
     int snap_saved;               /* the population statistics of snap_now are stored (for the trace) */
     eng_time snap_now;
+    int64_t cap;                  /* credit cap of the execution (eng_xengage_options), 0: none */
+    eng__xe_plan plan;            /* how the cap is spent, set at each learning time */
+    uint32_t *test;               /* with a cap: the test group in the audience's order */
+    size_t ntest;                 /* test customers */
+    int test_sorted;
 } xe_exec;
 
 /* Segments are the message's include groups: a customer belongs to the first one listed that holds
@@ -164,6 +170,7 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     const eng_message_spec *s = ctx->spec;
     unsigned g = s->n_include < 1 ? 1 : s->n_include > XE_MAX_SEGMENTS ? XE_MAX_SEGMENTS : (unsigned)s->n_include;
     eng__xe_config_default(&cfg, x->k, g, x->ncust);
+    cfg.explore = eng__xe_explore_share(x->ntest);
     for (unsigned j = 0; j < x->k; j++)
         cfg.cost[j] = (double)ctx->settings->channel_cost[x->chan[j]];
     mean_ctx m = {0, 0};
@@ -240,9 +247,18 @@ static int load_audience(const eng__dctx *ctx, xe_exec *x)
             x->ncust = x->control[i] + 1;
     if (!rc)
         rc = eng_audience_ids(aud, ENG_PART_TEST, 0, test, (size_t)nt, &got);
-    for (size_t i = 0; !rc && i < got; i++)
+    x->test_sorted = 1;
+    for (size_t i = 0; !rc && i < got; i++) {
         if (test[i] >= x->ncust)
             x->ncust = test[i] + 1;
+        if (i && test[i] <= test[i - 1])
+            x->test_sorted = 0;
+    }
+    x->ntest = got;
+    if (x->cap > 0 && !rc) { /* the cap's multiplier looks at the customers still to decide */
+        x->test = test;
+        test = NULL;
+    }
     eng__free(&e->mem, test);
     eng_audience_free(aud);
     if (!x->ncust)
@@ -261,6 +277,7 @@ static void xe_close(void *state, const eng__dctx *ctx)
     eng__free(&ctx->e->mem, x->last_txn);
     eng__free(&ctx->e->mem, x->base0);
     eng__free(&ctx->e->mem, x->conv);
+    eng__free(&ctx->e->mem, x->test);
     eng__free(&ctx->e->mem, x);
 }
 
@@ -278,6 +295,7 @@ static int xe_open(const eng__dctx *ctx, void **state)
             x->chan[x->k++] = (uint8_t)ch;
         }
     x->start = ctx->now;
+    x->cap = ctx->spec->xengage ? ctx->spec->xengage->credit_cap : 0;
     int rc = x->k ? load_audience(ctx, x) : eng__err(ENG_EINVAL, "message.creatives", "X-Engage needs a creative");
     char key[64];
     exec_key(key, sizeof key, ctx->message, ctx->occurrence);
@@ -383,7 +401,9 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
     /* Our execution's context: the first send of ours found, checked once per context id. */
     uint32_t mine = UINT32_MAX, other = UINT32_MAX;
     for (uint32_t s = 0; s < v.n; s++) {
-        if (x->seen[s] || v.org[s] != org || v.ctx[s] == other)
+        /* Sends of this scheduler time (or later) are not learned from: one engine learns before it
+         * sends at a time, and engines sharing the time must learn the same whatever the others sent. */
+        if (x->seen[s] || v.org[s] != org || v.ctx[s] == other || v.sent_at[s] >= now)
             continue;
         if (v.ctx[s] != mine) {
             uint64_t camp, msg;
@@ -445,7 +465,7 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
  * scheduler time (once per time) and the time of the chunk (named by its first customer). A customer's
  * own counts at its decision are the checkpoint's: it is decided once per execution, before any send
  * of this execution to it is observed. */
-static int put_trace(const eng__dctx *ctx, xe_exec *x, uint32_t first, int learned)
+static int put_trace(const eng__dctx *ctx, xe_exec *x, uint32_t first, int learned, int64_t spend)
 {
     eng_engine *e = ctx->e;
     char key[96];
@@ -462,6 +482,10 @@ static int put_trace(const eng__dctx *ctx, xe_exec *x, uint32_t first, int learn
         eng__xe_key_chunk(key, sizeof key, ctx->message, ctx->occurrence, first);
         rc = eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_XENGAGE, ENG__XE_CHUNK_SCHEMA, &w);
     }
+    if (!rc && x->cap > 0 && learned)
+        rc = eng__xe_cap_plan_put(e->store, ctx->message, ctx->occurrence, ctx->now, &x->plan);
+    if (!rc && x->cap > 0)
+        rc = eng__xe_cap_put(e->store, ctx->message, ctx->occurrence, first, spend, &x->plan);
     if (own) {
         rc = rc ? rc : eng__kv_commit(e->store);
         if (rc && e->store->in_batch)
@@ -470,41 +494,101 @@ static int put_trace(const eng__dctx *ctx, xe_exec *x, uint32_t first, int learn
     return rc;
 }
 
-/* detail byte of the ledger: bit 0 explored, bit 1 priority guard rail, bits 2-7 reachable channels
- * (the propensity of an explored choice is 1 / that). */
+/* One customer as the optimizer sees it: optimizer channel bits of the engine's reachable channels. */
+static eng__xe_item xe_item(const xe_exec *x, uint32_t id, uint32_t engine_reach)
+{
+    uint16_t reach = 0;
+    for (unsigned j = 0; j < x->k; j++)
+        if (engine_reach >> x->chan[j] & 1u)
+            reach |= (uint16_t)(1u << j);
+    uint32_t c = id < x->ncust ? id : 0;
+    return (eng__xe_item){c, (uint16_t)eng__xe_segment_of(x->xe, c), id < x->ncust ? reach : 0, 0};
+}
+
+/* The credit cap's plan at a new learning time (eng__xe_cap_plan): the multiplier on cost whose choices for
+ * every test customer from @p first on (the ones still to decide, as reachable now) fit what is left of the
+ * cap, and who gets the rest. It depends only on the model, the audience and what was planned before, so a
+ * learning time's decisions are the same whatever the batch size. */
+static int cap_lambda(const eng__dctx *ctx, xe_exec *x, uint32_t first, int64_t planned)
+{
+    eng_engine *e = ctx->e;
+    size_t at = 0;
+    if (x->test_sorted) {
+        size_t hi = x->ntest;
+        while (at < hi) {
+            size_t mid = at + (hi - at) / 2;
+            if (x->test[mid] < first)
+                at = mid + 1;
+            else
+                hi = mid;
+        }
+    } else
+        while (at < x->ntest && x->test[at] != first)
+            at++;
+    size_t n = x->ntest - at;
+    eng__xe_item *it = eng__malloc(&e->mem, (n ? n : 1) * sizeof *it);
+    eng__xe_choice *ch = eng__malloc(&e->mem, (n ? n : 1) * sizeof *ch);
+    eng__customer_view_t view;
+    int rc = it && ch ? eng__customer_view(e, ctx->org, &view) : eng__nomem();
+    for (size_t i = 0; i < n && !rc; i++)
+        it[i] = xe_item(x, x->test[at + i], eng__view_reach(&view, x->test[at + i], ctx->channels));
+    if (!rc) {
+        double left = (double)(x->cap - planned);
+        rc = eng__xe_cap_plan(x->xe, ctx->occurrence, left > 0 ? left : 0, it, n, &x->plan);
+        if (!x->test_sorted) /* the rest goes by ascending ids: only when that is the audience's order */
+            x->plan.until = 0;
+    }
+    eng__free(&e->mem, it);
+    eng__free(&e->mem, ch);
+    return rc;
+}
+
+/* detail byte of the ledger: bit 0 explored, bit 1 priority guard rail, bits 2-6 reachable channels
+ * (the propensity of an explored choice is 1 / that), bit 7 the choice was cut to none because its
+ * cost would have passed the credit cap. */
 static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, size_t n, eng__dchoice *out)
 {
     xe_exec *x = state;
+    eng_engine *e = ctx->e;
     int rc;
+    int64_t planned = 0; /* by the execution's other chunks (this one may be planned again after a crash) */
+    if (x->cap > 0 && n && (rc = eng__xe_cap_planned(e->store, ctx->message, ctx->occurrence, in[0].id, &planned)))
+        return rc;
     if (ctx->now != x->last_now) {
         if ((rc = learn(ctx, x, ctx->now)))
             return rc;
+        if (x->cap > 0 && n) {
+            rc = eng__xe_cap_plan_get(e->store, ctx->message, ctx->occurrence, ctx->now, &x->plan);
+            if (rc == ENG_ENOTFOUND)
+                rc = cap_lambda(ctx, x, in[0].id, planned);
+            if (rc)
+                return rc;
+        }
         x->last_now = ctx->now;
     }
-    if (n && !ctx->dry) {
-        if ((rc = put_trace(ctx, x, in[0].id, !x->snap_saved || x->snap_now != ctx->now)))
-            return rc;
-        x->snap_saved = 1;
-        x->snap_now = ctx->now;
-    }
-    eng_engine *e = ctx->e;
     eng__xe_item *it = eng__malloc(&e->mem, n * sizeof *it);
-    eng__xe_choice *ch = eng__malloc(&e->mem, n * sizeof *ch);
+    eng__xe_choice *ch = eng__malloc(&e->mem, 2 * n * sizeof *ch);
     rc = it && ch ? ENG_OK : eng__nomem();
-    for (size_t i = 0; i < n && !rc; i++) {
-        uint16_t reach = 0;
-        for (unsigned j = 0; j < x->k; j++)
-            if (in[i].reach >> x->chan[j] & 1u)
-                reach |= (uint16_t)(1u << j);
-        uint32_t c = in[i].id < x->ncust ? in[i].id : 0;
-        it[i] = (eng__xe_item){c, (uint16_t)eng__xe_segment_of(x->xe, c), in[i].id < x->ncust ? reach : 0, 0};
-    }
-    if (!rc)
+    for (size_t i = 0; i < n && !rc; i++)
+        it[i] = xe_item(x, in[i].id, in[i].reach);
+    if (!rc && x->cap > 0)
+        eng__xe_decide_plan(x->xe, ctx->occurrence, &x->plan, it, n, ch, ch + n);
+    else if (!rc)
         eng__xe_decide(x->xe, ctx->occurrence, 0, it, n, ch);
+    /* The cap is a hard bound: a choice whose cost would pass it, counted in the audience's order, is cut. */
+    int64_t spend = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         int c = ch[i].channel;
-        unsigned nr = ch[i].n_reach > 63 ? 63 : ch[i].n_reach;
+        unsigned nr = ch[i].n_reach > 31 ? 31 : ch[i].n_reach;
         uint8_t detail = (uint8_t)((ch[i].explored ? 1u : 0u) | (ch[i].guard ? 2u : 0u) | nr << 2);
+        if (x->cap > 0 && c >= 0) {
+            int64_t cost = ctx->settings->channel_cost[x->chan[c]];
+            if (planned + spend + cost > x->cap) {
+                c = -1;
+                detail = (uint8_t)(nr << 2 | 0x80u); /* neither explored nor the guard rail's: not sent */
+            } else
+                spend += cost;
+        }
         if (c >= 0)
             out[i] = (eng__dchoice){1u << x->chan[c], -1, ENG__RULE_XENGAGE, detail};
         else
@@ -512,6 +596,13 @@ static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, si
     }
     eng__free(&e->mem, it);
     eng__free(&e->mem, ch);
+    /* The trace records (and the cap's) go with the chunk's decisions. */
+    if (!rc && n && !ctx->dry) {
+        if ((rc = put_trace(ctx, x, in[0].id, !x->snap_saved || x->snap_now != ctx->now, spend)))
+            return rc;
+        x->snap_saved = 1;
+        x->snap_now = ctx->now;
+    }
     return rc;
 }
 

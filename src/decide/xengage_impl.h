@@ -110,4 +110,16 @@ static inline void eng__xe_key_chunk(char *buf, size_t cap, uint64_t msg, uint32
 }
 #define ENG__XE_CHUNK_SCHEMA 3 /* record ENG__REC_XENGAGE holding a chunk's decision time */
 
+/* The credit cap (xengage_cap.c): per chunk, the credits its decisions plan to spend and the plan they were
+ * made with; the sum over the execution's chunks other than @p first (the chunk being planned); the plan of
+ * scheduler time @p now (ENG_ENOTFOUND before its first chunk). */
+#define ENG__XE_CAP_SCHEMA 4
+struct eng_store;
+int eng__xe_cap_put(struct eng_store *s, uint64_t msg, uint32_t occ, uint32_t first, int64_t cost,
+                    const eng__xe_plan *plan);
+int eng__xe_cap_get(struct eng_store *s, uint64_t msg, uint32_t occ, uint32_t first, int64_t *cost, eng__xe_plan *plan);
+int eng__xe_cap_planned(struct eng_store *s, uint64_t msg, uint32_t occ, uint32_t first, int64_t *out);
+int eng__xe_cap_plan_put(struct eng_store *s, uint64_t msg, uint32_t occ, int64_t now, const eng__xe_plan *plan);
+int eng__xe_cap_plan_get(struct eng_store *s, uint64_t msg, uint32_t occ, int64_t now, eng__xe_plan *plan);
+
 #endif

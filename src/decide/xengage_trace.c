@@ -172,7 +172,21 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
             r |= (uint16_t)(1u << j);
     eng__xe_item it = {customer, (uint16_t)eng__xe_segment_of(xe, customer), r, 0};
     eng__xe_trace t;
-    eng__xe_explain(xe, occurrence, 0, &it, &t);
+    int64_t spent;
+    eng__xe_plan plan; /* the credit cap's plan the chunk was decided with (none without a cap) */
+    rc = eng__xe_cap_get(e->store, message, occurrence, first, &spent, &plan);
+    if (rc && rc != ENG_ENOTFOUND) {
+        if (owned)
+            eng__xe_free(xe);
+        return rc;
+    }
+    eng__xe_explain(xe, occurrence, plan.hi, &it, &t);
+    if (plan.hi > 0 && customer < plan.until) { /* the cap's rest went to this customer: lo's choice */
+        eng__xe_trace lo;
+        eng__xe_explain(xe, occurrence, plan.lo, &it, &lo);
+        if (lo.channel != t.channel)
+            t = lo;
+    }
     out->known = 1;
     out->channel = t.channel >= 0 ? chan[t.channel] : -1;
     out->value = eng__xe_cfg(xe)->value;

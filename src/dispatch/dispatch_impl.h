@@ -110,6 +110,8 @@ typedef struct eng__chunk {
 void eng__chunk_key(char *buf, size_t cap, uint64_t msg, uint32_t occ, uint32_t chunk);
 void eng__chunk_free(eng__chunk *c);
 int eng__chunk_load(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t index, eng__chunk *out); /* ENG_ENOTFOUND */
+/* The same, and the stored payload's eng__hash64 in *hash (eng__lease_claim compares it). */
+int eng__chunk_load_hash(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t index, eng__chunk *out, uint64_t *hash);
 int eng__chunk_decode(const eng__mem *mem, const char *key, const uint8_t *p, size_t n, eng__chunk *out);
 int eng__chunk_store(eng_engine *e, uint64_t msg, uint32_t occ, const eng__chunk *c);
 static inline int eng__ledger_final(int state)
@@ -276,6 +278,8 @@ int eng__lease_take(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, e
  * @p ttl, or release it when @p ttl is 0. */
 #define ENG__LEASE_LOST 1
 int eng__lease_keep(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time ttl);
+/* Outside a batch: *held_until > 0 when another engine holds the chunk's lease (until then). */
+int eng__lease_peek(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time *held_until);
 
 /* ---- credits (credit.c) ---- */
 /* Cost of one send on a channel: the org's channel cost times segments. */
@@ -366,7 +370,16 @@ typedef struct eng__dsp_at {
     uint32_t occ, chunk;
     eng_time due; /* the execution's: finds its cache again */
     int shared;   /* several engines: each batch checks the lease first */
+    /* The intent of a chunk read and planned outside any lease: the batch takes the lease
+     * (eng__lease_claim) instead of keeping one, after checking the stored chunk is the one
+     * read (absent when fresh; else its payload's eng__hash64, read_hash). */
+    int take, fresh;
+    uint64_t read_hash;
 } eng__dsp_at;
+/* Inside the intent batch of an eng__dsp_at with take set: ENG__LEASE_LOST when another engine
+ * holds the lease, ENG_EBUSY when the chunk changed since it was read; else the lease is this
+ * engine's for @p ttl (none when 0). */
+int eng__lease_claim(eng_engine *e, const eng__dsp_at *at, eng_time ttl);
 /* The writes of one batch, inside the storage batch. */
 typedef int (*eng__dsp_store_fn)(eng_engine *e, eng__xcache *xc, void *user);
 /* Intent, in one storage batch: the lease kept (extended by @p ttl, given back when 0) and

@@ -5,12 +5,16 @@
  * chunk's lease, a record naming the engine (its random instance id) and when
  * the lease expires. Taking, extending and releasing a lease are reads and
  * writes in a storage batch, so two engines racing for one lease conflict in
- * the database and one of them loses (ENG_EBUSY: it moves on). An engine that
+ * the database and one of them loses (ENG_EBUSY: it moves on). A chunk's sends
+ * take the lease in their intent batch (eng__lease_claim), which also checks
+ * that the ledger chunk they were planned from is unchanged; points awards and
+ * POC copies take it in a batch of its own (eng__lease_take). An engine that
  * dies holding a lease stops extending it; once it expires another engine
  * takes the chunk and resumes it from the ledger with the same idempotency
  * keys. A store of one engine (contract v1, v2) needs none of this: the
  * in-memory claims of exec.c keep its threads apart. */
 #include "dispatch/dispatch_impl.h"
+#include "base/hash.h"
 
 #include <stdio.h>
 
@@ -103,4 +107,48 @@ int eng__lease_keep(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, e
     if (rc)
         return rc;
     return ttl > 0 ? lease_put(e, key, eng__now(e) + ttl) : eng__kv_del(e->store, ENG__K(key));
+}
+
+int eng__lease_peek(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, eng_time *held_until)
+{
+    char key[64];
+    lease_key(key, sizeof key, msg, occ, chunk);
+    uint64_t owner = 0;
+    eng_time until = 0;
+    *held_until = 0;
+    int rc = lease_get(e, key, &owner, &until);
+    if (rc == ENG_OK && owner != e->instance && until > eng__now(e))
+        *held_until = until;
+    return rc == ENG_ENOTFOUND ? ENG_OK : rc;
+}
+
+int eng__lease_claim(eng_engine *e, const eng__dsp_at *at, eng_time ttl)
+{
+    char key[64];
+    lease_key(key, sizeof key, at->msg, at->occ, at->chunk);
+    uint64_t owner = 0;
+    eng_time until = 0, now = eng__now(e);
+    int rc = lease_get(e, key, &owner, &until);
+    if (rc == ENG_OK && owner != e->instance && until > now)
+        return ENG__LEASE_LOST; /* another engine took it since the chunk was read */
+    if (rc != ENG_OK && rc != ENG_ENOTFOUND)
+        return rc;
+    int had = rc == ENG_OK;
+    /* the ledger chunk is still the one the sends were made from (another engine's intent or
+     * outcome since then: read it again; the lease alone does not say, a holder may have come and gone) */
+    char ck[64];
+    eng__chunk_key(ck, sizeof ck, at->msg, at->occ, at->chunk);
+    eng__rec rec;
+    rc = eng__rec_get(e->store, ENG__K(ck), ENG__REC_DSP_CHUNK, ENG__DSP_SCHEMA, &rec);
+    if (rc != ENG_OK && rc != ENG_ENOTFOUND)
+        return rc;
+    uint64_t h = rc == ENG_OK ? eng__hash64(rec.payload, rec.len, 0) : 0;
+    int same = rc == ENG_OK ? !at->fresh && h == at->read_hash : at->fresh;
+    if (rc == ENG_OK)
+        eng__rec_free(e->store, &rec);
+    if (!same)
+        return eng__err(ENG_EBUSY, ck, "the ledger chunk changed since it was read: retry");
+    if (ttl > 0)
+        return lease_put(e, key, now + ttl);
+    return had ? eng__kv_del(e->store, ENG__K(key)) : ENG_OK;
 }

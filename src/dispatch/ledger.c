@@ -3,6 +3,7 @@
  * (channels, variant, rule) and, per send, its state, attempts and retry time:
  * about a dozen bytes per send, rewritten whole at each step of the chunk. */
 #include "dispatch/dispatch_impl.h"
+#include "base/hash.h"
 
 #include <stdio.h>
 
@@ -270,6 +271,11 @@ int eng__chunk_decode(const eng__mem *mem, const char *key, const uint8_t *p, si
 
 int eng__chunk_load(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t index, eng__chunk *c)
 {
+    return eng__chunk_load_hash(e, msg, occ, index, c, NULL);
+}
+
+int eng__chunk_load_hash(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t index, eng__chunk *c, uint64_t *hash)
+{
     char key[64];
     eng__chunk_key(key, sizeof key, msg, occ, index);
     memset(c, 0, sizeof *c);
@@ -280,6 +286,8 @@ int eng__chunk_load(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t index, e
         return rc;
     rc = eng__chunk_decode(&e->mem, key, rec.payload, rec.len, c);
     c->index = index;
+    if (hash)
+        *hash = eng__hash64(rec.payload, rec.len, 0);
     eng__rec_free(e->store, &rec);
     return rc;
 }

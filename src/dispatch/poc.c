@@ -251,7 +251,7 @@ int eng__poc_work(eng__runctx *r, eng__xcache *xc, int shared, eng_time ttl)
     }
     /* Intent: the attempts are stored before the call. */
     copies cp = {a, n, pick, np, status, r->now};
-    eng__dsp_at at = {msg, occ, ENG__POC_CHUNK, xdue, shared};
+    eng__dsp_at at = {msg, occ, ENG__POC_CHUNK, xdue, shared, 0, 0, 0};
     if (!rc)
         rc = eng__dsp_record(e, &at, np ? ttl : 0, store, xc, &cp); /* on failure xc is gone */
     if (!rc)

@@ -165,7 +165,7 @@ int eng__points_work(eng__runctx *r, eng__xcache *xc, eng__chunk *c, int shared,
     eng_time xdue = xc->rec.due;
     int64_t each = inc->points;
     /* Intent: the attempts are stored before the call. */
-    eng__dsp_at at = {msg, occ, c->index, xdue, shared};
+    eng__dsp_at at = {msg, occ, c->index, xdue, shared, 0, 0, 0};
     if (!rc)
         rc = eng__dsp_record(e, &at, ttl, store_intent, xc, c); /* on failure xc is gone */
     if (!rc) {

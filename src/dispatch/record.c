@@ -13,7 +13,9 @@ static int record(eng_engine *e, const eng__dsp_at *at, eng_time ttl, eng__dsp_s
     if (rc)
         return rc;
     int lost = 0;
-    if (at->shared && (rc = eng__lease_keep(e, at->msg, at->occ, at->chunk, ttl)) == ENG__LEASE_LOST)
+    if (at->shared)
+        rc = at->take ? eng__lease_claim(e, at, ttl) : eng__lease_keep(e, at->msg, at->occ, at->chunk, ttl);
+    if (rc == ENG__LEASE_LOST)
         lost = 1, rc = ENG_EBUSY; /* rolls the batch back */
     if (!rc)
         rc = store(e, xc, user);

@@ -710,6 +710,34 @@ static void after_outcome(eng__xcache *xc, void *user)
     }
 }
 
+/* Points awards keep the lease of their chunk as before (points.c): taken in a batch of its
+ * own, then the chunk read again under it. NOT_MINE or ENG_EBUSY (the caller looks again)
+ * when it cannot be had or the awards are no longer due. */
+static int points_lease(eng__runctx *r, eng__xcache *xc, uint32_t idx, eng_time ttl, eng__chunk *c)
+{
+    eng_engine *e = r->e;
+    int got, planned;
+    eng_time until, pdue;
+    int popen;
+    eng__chunk_free(c);
+    int rc = eng__lease_take(e, xc->msg, xc->occ, idx, ttl, &got, &planned, &until);
+    if (rc)
+        return rc;
+    if (!got) {
+        if (!until)
+            return ENG_EBUSY; /* lost a race or met a conflict */
+        eng__held_add(e, xc->msg, xc->occ, idx, until);
+        return NOT_MINE;
+    }
+    if ((rc = eng__chunk_load(e, xc->msg, xc->occ, idx, c)))
+        return rc;
+    if (!eng__points_due(c, r->now, &pdue, &popen)) {
+        eng__chunk_free(c);
+        return eng__err(ENG_EBUSY, "", "another engine awarded the points meanwhile");
+    }
+    return ENG_OK;
+}
+
 static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
 {
     eng_engine *e = r->e;
@@ -720,26 +748,35 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     int shared = eng__kv_shared(e->store);
     eng_time ttl = lease_ttl(r);
     int rc;
-    if (shared) { /* several engines: work the chunk only under its lease */
-        int got, planned;
+    uint64_t read_hash = 0;
+    if (shared) {
+        /* Several engines: the chunk is worked under its lease, taken by the intent batch itself
+         * (one batch fewer a chunk): the ledger is read here, outside any batch, and that batch
+         * checks it is unchanged. A lease another engine holds is seen first, before any work. */
         eng_time until;
-        if ((rc = eng__lease_take(e, xc->msg, xc->occ, idx, ttl, &got, &planned, &until)))
+        if ((rc = eng__lease_peek(e, xc->msg, xc->occ, idx, &until)))
             return rc;
-        if (!got) {
-            if (!until)
-                return ENG_EBUSY; /* lost a race or met a conflict: the caller looks again */
+        if (until) {
             eng__held_add(e, xc->msg, xc->occ, idx, until);
             return NOT_MINE;
         }
-        fresh = !planned; /* the ledger, not this engine's cache, says whether it is planned */
+        rc = eng__chunk_load_hash(e, xc->msg, xc->occ, idx, &c, &read_hash);
+        fresh = rc == ENG_ENOTFOUND; /* the ledger, not this engine's cache, says whether it is planned */
+        if (fresh)
+            eng_error_clear();
+        rc = fresh ? plan_chunk(r, xc, idx, &c) : rc;
+    } else {
+        rc = fresh ? plan_chunk(r, xc, idx, &c) : eng__chunk_load(e, xc->msg, xc->occ, idx, &c);
     }
-    rc = fresh ? plan_chunk(r, xc, idx, &c) : eng__chunk_load(e, xc->msg, xc->occ, idx, &c);
     if (rc)
         return rc;
     eng_time pdue;
     int popen;
-    if (!fresh && eng__points_due(&c, r->now, &pdue, &popen)) /* awards first; the sends on the next pick */
+    if (!fresh && eng__points_due(&c, r->now, &pdue, &popen)) { /* awards first; the sends on the next pick */
+        if (shared && (rc = points_lease(r, xc, idx, ttl, &c)))
+            return rc;
         return eng__points_work(r, xc, &c, shared, ttl);
+    }
     if (fresh) {
         d.planned = c.ncust;
         d.sends = c.nsend;
@@ -813,10 +850,11 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     batch b = {r, &c, p, np, NULL, NULL, &d, 0, 0, 0};
     /* another engine finished this chunk since this engine's cache was built: only give the lease back */
     b.idle = shared && !fresh && np == 0 && d.skipped == 0 && later == 0;
-    eng__dsp_at at = {xc->msg, xc->occ, idx, xc->rec.due, shared};
+    eng__dsp_at at = {xc->msg, xc->occ, idx, xc->rec.due, shared, shared, fresh, read_hash};
     if (!rc) {
         if ((rc = eng__dsp_record(e, &at, np ? ttl : 0, store_intent, xc, &b)))
             xc = NULL; /* the cache was dropped */
+        at.take = 0; /* the outcome keeps the lease the intent took */
     } else if (rc == BLOCKED && shared) {
         lease_release(e, xc->msg, xc->occ, idx);
     }

@@ -93,7 +93,8 @@ typedef struct eng__evorg {
     uint32_t det_saved, store_saved, sku_saved, fstr_saved;
     uint32_t next_dict_seq;
     /* key map per context (keymap.c); contexts below km_loaded were loaded
-     * from storage, their sends are in the hash index */
+     * from storage or read from another engine's commits (sync.c): their
+     * sends are in the hash index, and sends into them are not flagged `first` */
     eng__kmap *km;
     uint32_t nkm, km_loaded;
     /* touches */
@@ -145,11 +146,18 @@ typedef struct eng__ev {
     eng__evorg **orgs;
     uint32_t norgs, orgcap;
     eng__sends s;
+    /* receipts waiting for their send (pending.c): by position, in arrival
+     * order (key NULL: a hole); an exact index by key hash;
+     * a bit per stored chunk of positions that needs rewriting */
     eng__pend *pend;
-    size_t npend, pendcap;
-    int pend_dirty;
-    uint64_t pend_first, pend_next; /* pending records e/p/<seq> */
-    uint64_t pend_filter[1024];     /* bit (keyhash % 65536): some pending receipt may have it */
+    size_t npos, pendcap, npend; /* npend: receipts (positions that are not holes) */
+    uint64_t *pslots; /* key hash >> 32 << 32 | (position + 1); 0: empty */
+    size_t npslots;
+    uint64_t *pdirty;
+    size_t pdirtycap;
+    int pend_dirty;         /* some chunk needs writing */
+    uint64_t pend_legacy;   /* 1 + seq of a schema-1 record to delete, 0: none */
+    uint64_t pend_changes;  /* receipts added or joined (undo.c) */
     int km_probe_all;               /* a key of the dispatcher's form named other fields than its row */
     int aud_written;                /* a batch wrote consent through the audience layer (opt-out replies) */
     int sync_all;                   /* another engine changed what no org's catch-up covers: reload */
@@ -158,8 +166,9 @@ typedef struct eng__ev {
         unsigned batch; /* the store's serial of that batch; 0: none */
         int org;        /* its org's code, -1 when the batch made the org */
         uint32_t norgs, sends, nctx, nctx_saved, next_dict_seq, dict[4];
-        size_t tail, tail_keys, tseg, npend;
-        int pend_dirty, aud_written;
+        size_t tail, tail_keys, tseg;
+        uint64_t pend_changes;
+        int aud_written;
         uint64_t tchunk_first, tchunk_next;
     } mark;
     eng__tcols dec;                 /* scratch for decoding a touch segment */
@@ -192,6 +201,7 @@ int eng__ev_dict_catch_up(eng__ev *ev, eng__evorg *o);
 enum { EV_SYNC_DICT = 1, EV_SYNC_TAIL = 2, EV_SYNC_RELOAD = 4 };
 int eng__ev_watch(eng_engine *e, void *state, const void *key, size_t klen);
 void eng__ev_invalidate(eng_engine *e, void *state);
+int eng__ev_catch_up_inside(eng_engine *e, void *state);
 
 /* undo.c: a dispatcher's batch that failed without applying anything takes its `sent` rows back
  * from the cache instead of dropping it (at 10^6 sends a reload decodes every segment). */
@@ -326,6 +336,7 @@ int eng__pend_add(eng__ev *ev, uint64_t keyhash, const char *key, uint8_t status
 int eng__pend_join(eng__ev *ev, uint32_t send, uint64_t keyhash, uint64_t *joined, eng__optlist *opts);
 int eng__ev_pend_save(eng__ev *ev);
 int eng__ev_load_pending(eng__ev *ev);
+void eng__pend_free(eng__ev *ev);
 
 /* Loading (tseg.c, txn.c) and retention rewrites. */
 int eng__ev_load_touches(eng__ev *ev, eng__evorg *o);

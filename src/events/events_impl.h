@@ -38,7 +38,7 @@
  *   e/<org:04x>/t/c/<seq:016x>     touch tail chunk (rows of one batch)       0x0403
  *   e/<org:04x>/r/s/<seg:08x>      sealed transaction segment                 0x0404
  *   e/<org:04x>/r/c/<seq:016x>     transaction tail chunk                     0x0404
- *   e/p/<seq:016x>                 receipts waiting for their send            0x0405
+ *   e/p/c/<chunk:08x>              receipts waiting for their send (32 each)  0x0405
  * A tail chunk holds the rows of one storage batch; when an org's tail reaches
  * ENG__SEG_ROWS rows it is sealed: one segment record replaces its chunks, in
  * the batch that filled it. A crash loses at most the uncommitted batch. */

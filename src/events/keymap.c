@@ -18,6 +18,7 @@
  * map also probe the index. The map is memory only: after a reload every
  * context loaded probes the index too (the loaded sends are all in it). */
 #include "events/ev_state.h"
+#include "base/channel.h"
 
 #include <string.h>
 
@@ -26,20 +27,22 @@
 static int digits_back(const char *k, size_t *end, uint64_t max, uint64_t *out)
 {
     size_t e = *end, b = e;
-    while (b > 0 && k[b - 1] >= '0' && k[b - 1] <= '9' && e - b < 20)
+    uint64_t v = 0, p = 1;
+    /* one pass from the last digit; up to 19 digits cannot overflow */
+    while (b > 0 && (unsigned)(k[b - 1] - '0') <= 9 && e - b < 19) {
+        v += (uint64_t)(k[b - 1] - '0') * p;
+        p *= 10;
         b--;
-    if (b == e || (k[b] == '0' && e - b > 1))
-        return 0;
-    uint64_t v = 0;
-    if (e - b < 20) { /* cannot overflow */
-        for (size_t i = b; i < e; i++)
-            v = v * 10 + (uint64_t)(k[i] - '0');
-    } else {
+    }
+    if (b > 0 && (unsigned)(k[b - 1] - '0') <= 9) { /* 20 digits or more: the checked way */
+        while (b > 0 && (unsigned)(k[b - 1] - '0') <= 9 && e - b < 20)
+            b--;
+        v = 0;
         for (size_t i = b; i < e; i++)
             if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(k[i] - '0'), &v))
                 return 0;
     }
-    if (v > max)
+    if (b == e || (k[b] == '0' && e - b > 1) || v > max)
         return 0;
     *out = v;
     *end = b;
@@ -55,24 +58,13 @@ static int sep_back(const char *k, size_t *end, const char *sep, size_t n)
     return 1;
 }
 
-/* NUL-terminated nm equals k[0, n) (a short loop: names are a few bytes). */
-static int name_is(const char *nm, const char *k, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!nm[i] || nm[i] != k[i])
-            return 0;
-    return !nm[n];
-}
-
 /* The channel named by k[0, n): *hint first (the last one found). */
 static int channel_named(const char *k, size_t n, int *hint)
 {
-    if (name_is(eng_channel_name(*hint), k, n))
-        return *hint;
-    for (int c = 0; c < ENG_CH_COUNT; c++)
-        if (name_is(eng_channel_name(c), k, n))
-            return *hint = c;
-    return -1;
+    int c = eng__channel_find(k, n, *hint);
+    if (c >= 0)
+        *hint = c;
+    return c;
 }
 
 size_t eng__key_tail(const char *k, size_t len, uint32_t *customer, uint8_t *channel, int *hint)

@@ -51,11 +51,7 @@ void eng__ev_free(eng_engine *e, void *state)
         eng__ev_org_free(&e->mem, ev->orgs[i]);
     eng__free(&e->mem, ev->orgs);
     eng__sends_free(&ev->s, &e->mem);
-    for (size_t i = 0; i < ev->npend; i++) {
-        eng__free(&e->mem, ev->pend[i].detail);
-        eng__free(&e->mem, ev->pend[i].key);
-    }
-    eng__free(&e->mem, ev->pend);
+    eng__pend_free(ev);
     eng__tcols_free(&ev->dec, &e->mem);
     eng__rcols_free(&ev->rdec, &e->mem);
     eng__free(&e->mem, ev);
@@ -591,6 +587,7 @@ int eng__ev_get(eng_engine *e, eng__ev **out)
     eng__slot_set(e, ENG__SLOT_EVENTS, ev, eng__ev_free);
     eng__slot_set_watch(e, ENG__SLOT_EVENTS, eng__ev_watch);
     eng__slot_set_invalidate(e, ENG__SLOT_EVENTS, eng__ev_invalidate);
+    eng__slot_set_catch_up(e, ENG__SLOT_EVENTS, eng__ev_catch_up_inside);
     *out = ev;
     return ENG_OK;
 }

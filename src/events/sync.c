@@ -13,8 +13,10 @@
  * records, pending receipts) or a key shortened past the org drops the cache.
  *
  * Between them, a write of this engine never starts from a stale tail: a
- * change seen when its batch begins refuses the batch (ENG_EBUSY, the caller
- * syncs and retries), one committed after is a conflict in the store. */
+ * change seen when its batch begins is caught up inside the batch when it is
+ * appends and the batch is the dispatcher's (eng__kv_begin_inside), else
+ * refuses the batch (ENG_EBUSY, the caller syncs and retries); one committed
+ * after is a conflict in the store. */
 #include "events/ev_state.h"
 #include "base/hash.h"
 
@@ -100,11 +102,16 @@ static int reload_org(eng__ev *ev, eng__evorg *old)
 static int catch_up(eng__ev *ev, eng__evorg *o, int *reload)
 {
     uint64_t chunks = 0;
+    uint32_t nctx = o->nctx;
     int rc = eng__ev_dict_catch_up(ev, o);
     if (!rc && (o->sync & EV_SYNC_TAIL) && !(rc = eng__ttail_catch_up(ev, o, &chunks)))
         rc = eng__ev_dict_catch_up(ev, o);
-    if (!rc && chunks)
-        o->km_loaded = o->nctx; /* other engines' sends are in the hash index only (keymap.c) */
+    /* Other engines' sends are in the hash index only (keymap.c), and a context another
+     * engine made (even one read here without rows) is not this engine's alone: that engine
+     * may send into it under another key prefix (two versions approved in one second), so
+     * this engine's sends into it are probed and not flagged `first`, as for a loaded one. */
+    if (!rc && (chunks || o->nctx > nctx))
+        o->km_loaded = o->nctx;
     int same = 1;
     if (!rc && (o->sync & EV_SYNC_TAIL) && !chunks)
         rc = eng__ttail_matches(ev, o, &same);
@@ -129,6 +136,34 @@ static int sync_orgs(eng__ev *ev)
         }
     }
     return !rc && reindex ? eng__sends_reindex(&ev->s, &ev->e->mem, NULL) : rc;
+}
+
+/* Inside a batch that found other engines' commits at its start: their appends
+ * are read in the batch (which then writes after them) instead of refusing it.
+ * Anything that would reload an org (or all) still refuses: a reload frees what
+ * the batch's caller may point into. An org whose catch-up fails midway is
+ * reloaded by the next invalidate. */
+int eng__ev_catch_up_inside(eng_engine *e, void *state)
+{
+    (void)e;
+    eng__ev *ev = state;
+    if (ev->sync_all)
+        return ENG_EBUSY;
+    for (uint32_t i = 0; i < ev->norgs; i++)
+        if (ev->orgs[i] && (ev->orgs[i]->sync & EV_SYNC_RELOAD))
+            return ENG_EBUSY;
+    for (uint32_t i = 0; i < ev->norgs; i++) {
+        eng__evorg *o = ev->orgs[i];
+        if (!o || !o->sync)
+            continue;
+        int reload = 0, rc = catch_up(ev, o, &reload);
+        if (rc || reload) {
+            o->sync = EV_SYNC_RELOAD;
+            return rc ? rc : ENG_EBUSY;
+        }
+        o->sync = 0;
+    }
+    return ENG_OK;
 }
 
 void eng__ev_invalidate(eng_engine *e, void *state)

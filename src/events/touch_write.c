@@ -409,12 +409,16 @@ static const eng__evorg *org_named(const eng__ev *ev, const eng__evorg *last, co
     return NULL;
 }
 
-/* What a receipt's key says when it is a key of a context's map: the fields
- * of its send's row (apply_receipts checks the send has that channel). */
+/* A receipt as the apply pass reads it, in one 32-byte record (read in send
+ * order after the sort: one line a receipt rather than one for each of the
+ * caller's arrays): its candidate send, time and status, and, when its key
+ * is a key of a context's map, what the key says: the fields of its send's
+ * row (apply_receipts checks the send has that channel). */
 typedef struct rkey {
-    uint32_t customer, ctx;
+    eng_time t;
+    uint32_t cand, customer, ctx;
     uint16_t org;
-    uint8_t channel, mapped;
+    uint8_t channel, mapped, status;
 } rkey;
 
 /* Each receipt's candidate send: by its context's key map when its key has
@@ -438,6 +442,8 @@ static void candidates(const eng__ev *ev, const eng_receipts *r, const uint32_t 
         size_t pl = eng__key_tail(key, len, &cu, &ch, &hint);
         slot[i] = NULL;
         rk[i].mapped = 0;
+        rk[i].t = r->times[i];
+        rk[i].status = (uint8_t)r->statuses[i];
         h[i] = 0;
         if (pl && (!pfx || pl != plen || memcmp(key, pfx, pl))) { /* another context: find it */
             eng__keyparts kp;
@@ -449,8 +455,13 @@ static void candidates(const eng__ev *ev, const eng_receipts *r, const uint32_t 
                 pfx = NULL;
             cx = (uint32_t)c;
         }
-        if (pl && pfx && (slot[i] = eng__kmap_slot(o, cx, cu)))
-            rk[i] = (rkey){cu, cx, o->code, ch, 1};
+        if (pl && pfx && (slot[i] = eng__kmap_slot(o, cx, cu))) {
+            rk[i].customer = cu;
+            rk[i].ctx = cx;
+            rk[i].org = o->code;
+            rk[i].channel = ch;
+            rk[i].mapped = 1;
+        }
     }
     /* ... then read them, prefetched PROBE_AHEAD ahead (the misses overlap) */
     size_t nm = 0;
@@ -469,6 +480,8 @@ static void candidates(const eng__ev *ev, const eng_receipts *r, const uint32_t 
     probe_all(&ev->s, mh, nm, miss + n);
     for (size_t j = 0; j < nm; j++)
         cand[miss[j]] = miss[n + j];
+    for (size_t i = 0; i < n; i++)
+        rk[i].cand = cand[i];
 }
 
 /* h: room for the keys' hashes (computed here where needed), then their lengths. */
@@ -485,8 +498,9 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     uint64_t *ord = n ? eng__malloc(&e->mem, n * sizeof *ord) : NULL;
     uint32_t *miss = n ? eng__malloc(&e->mem, 2 * n * sizeof *miss) : NULL;
     const uint32_t **slot = n ? eng__malloc(&e->mem, n * sizeof *slot) : NULL;
-    rkey *rk = n ? eng__malloc(&e->mem, n * sizeof *rk) : NULL;
-    if (n && (!cand || !ord || !miss || !slot || !rk))
+    void *rkmem = n ? eng__malloc(&e->mem, (n + 1) * sizeof(rkey)) : NULL;
+    rkey *rk = (rkey *)(((uintptr_t)rkmem + 31) & ~(uintptr_t)31); /* a record in one line */
+    if (n && (!cand || !ord || !miss || !slot || !rkmem))
         rc = eng__nomem();
     if (!rc) {
         candidates(ev, r, lens, h, n, cand, miss, ord, slot, rk);
@@ -509,25 +523,28 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
         size_t m = n - b < APPLY_BLOCK ? n - b : APPLY_BLOCK;
         for (size_t k = 0; k < m; k++) {
             size_t i = (uint32_t)ord[b + k];
-            uint32_t c = cand[i];
-            g[k].t = r->times[i];
-            g[k].status = (uint8_t)r->statuses[i];
-            if (c != NO_SEND && rk[i].mapped && sd->channel[c] == rk[i].channel && sd->org[c] != ENG__NO_ORG) {
+            if (b + k + PROBE_AHEAD < n)
+                __builtin_prefetch(&rk[(uint32_t)ord[b + k + PROBE_AHEAD]]);
+            const rkey *q = &rk[i];
+            uint32_t c = q->cand;
+            g[k].t = q->t;
+            g[k].status = q->status;
+            if (c != NO_SEND && q->mapped && sd->channel[c] == q->channel && sd->org[c] != ENG__NO_ORG) {
                 /* the key is this send's own (keymap.c): its row's fields are the key's */
                 g[k].send = c;
-                g[k].org = rk[i].org;
-                g[k].customer = rk[i].customer;
-                g[k].ctx = rk[i].ctx;
-                g[k].channel = rk[i].channel;
+                g[k].org = q->org;
+                g[k].customer = q->customer;
+                g[k].ctx = q->ctx;
+                g[k].channel = q->channel;
                 __builtin_prefetch(&sd->mask[c], 1);
                 __builtin_prefetch(&sd->status[c], 1);
                 continue;
             }
-            if (c != NO_SEND && rk[i].mapped) { /* the map's send has another channel: by hash */
+            if (c != NO_SEND && q->mapped) { /* the map's send has another channel: by hash */
                 h[i] = eng__ev_keyhash(r->keys[i], lens[i]);
                 c = NO_SEND;
             }
-            if (c == NO_SEND && rk[i].mapped) {
+            if (c == NO_SEND && q->mapped) {
                 int64_t f = eng__sends_find(sd, h[i]);
                 c = f < 0 ? NO_SEND : (uint32_t)f;
             } else if (c != NO_SEND && (sd->keyhash[c] != h[i] || sd->org[c] == ENG__NO_ORG)) {
@@ -574,7 +591,7 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     }
     eng__free(&e->mem, cand);
     eng__free(&e->mem, ord);
-    eng__free(&e->mem, rk);
+    eng__free(&e->mem, rkmem);
     if (!rc)
         rc = apply_optouts(ev, opts.send, opts.src, opts.ts, opts.n);
     if (!rc)

@@ -23,8 +23,7 @@ void eng__ev_mark(eng__ev *ev, eng__evorg *o)
     ev->mark.org = o ? o->code : -1;
     ev->mark.norgs = ev->norgs;
     ev->mark.sends = ev->s.n;
-    ev->mark.npend = ev->npend;
-    ev->mark.pend_dirty = ev->pend_dirty;
+    ev->mark.pend_changes = ev->pend_changes;
     ev->mark.aud_written = ev->aud_written;
     if (!o)
         return;
@@ -47,7 +46,7 @@ int eng__ev_undo(eng__ev *ev)
     unsigned batch = ev->mark.batch;
     ev->mark.batch = 0;
     if (!eng__kv_batch_undone(ev->e->store, batch) || ev->mark.org < 0 || ev->norgs != ev->mark.norgs ||
-        ev->npend != ev->mark.npend || ev->pend_dirty != ev->mark.pend_dirty ||
+        ev->pend_changes != ev->mark.pend_changes ||
         ev->aud_written != ev->mark.aud_written)
         return 0;
     eng__evorg *o = eng__ev_org_by_code(ev, (uint16_t)ev->mark.org);

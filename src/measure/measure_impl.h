@@ -92,7 +92,7 @@ typedef struct eng__attr {
     size_t mtab_n;
     int keys_are_ids;         /* keys above mtab_n are looked up in sp.messages */
     uint64_t **bits;          /* [(status * nmsg + m) * ENG_MAX_CHANNELS + ch] */
-    uint64_t *cnt;            /* same index */
+    uint64_t *cnt;            /* same index: rows counted without a bitmap (the tally adds each bitmap's population) */
     uint64_t *hasq;           /* customers with a qualifying transaction */
     eng__qtx *qtx;
     size_t nq, capq;

@@ -202,7 +202,7 @@ static int read_rows(const eng__ope_in *in, orow **rows, size_t *n)
             o->cust = k->id;
             o->logged = -1;
             o->explored = k->rule == ENG__RULE_XENGAGE && (k->detail & 1u);
-            o->n_reach = (uint8_t)(k->detail >> 2);
+            o->n_reach = (uint8_t)((k->detail >> 2) & 31u);
             o->reach = k->reach & in->msg->channels;
             for (int ch = 0; ch < ENG_CH_COUNT; ch++)
                 if (k->planned >> ch & 1u)

@@ -2,6 +2,7 @@
  * bitmaps, the walk by customer that applies the attribution model, and the
  * control group. */
 #include "measure/measure_impl.h"
+#include "base/simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -16,6 +17,23 @@ int eng__attr_tally(run *x)
 {
     eng_report *r = x->r;
     const int64_t *cost = x->sp.channel_cost;
+    /* A slot with a bitmap counts its distinct customers there (the others were counted row by row). */
+    for (size_t s = 0; s < (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS; s++) {
+        const uint64_t *bm = x->bits[s];
+        if (!bm)
+            continue;
+        uint64_t n = 0;
+        const size_t step = eng__attr_beat_rows / 64 ? eng__attr_beat_rows / 64 : 1;
+        for (size_t w0 = 0; w0 < x->words; w0 += step) {
+            int rc;
+            if ((rc = eng__attr_beat(x, 1)))
+                return rc;
+            size_t w1 = x->words - w0 < step ? x->words : w0 + step;
+            n += eng__words_count(bm + w0, w1 - w0);
+            ENG__WORK(w1 - w0);
+        }
+        x->cnt[s] += n;
+    }
     for (size_t st = 0; st < ENG_TOUCH_STATUS_COUNT; st++)
         for (size_t m = 0; m < x->nmsg; m++)
             for (size_t ch = 0; ch < ENG_MAX_CHANNELS; ch++) {
@@ -59,11 +77,11 @@ int eng__attr_tally(run *x)
         }
         if (!all)
             continue;
-        r->total.contacted += (uint64_t)__builtin_popcountll(all);
+        r->total.contacted += (uint64_t)eng__popc64(all);
         for (size_t m = 0; m < x->nmsg; m++)
-            r->msg[m].contacted += (uint64_t)__builtin_popcountll(mword[m]);
+            r->msg[m].contacted += (uint64_t)eng__popc64(mword[m]);
         for (size_t ch = 0; ch < ENG_MAX_CHANNELS; ch++)
-            r->chan[ch].contacted += (uint64_t)__builtin_popcountll(cw[ch]);
+            r->chan[ch].contacted += (uint64_t)eng__popc64(cw[ch]);
     }
     eng__free(x->mem, mword);
     return ENG_OK;

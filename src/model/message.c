@@ -11,7 +11,7 @@ ENG_API int eng_message_spec_init(eng_message_spec *m, unsigned int version)
         return eng__err(ENG_EINVAL, "message", "message spec is NULL");
     if (version == 0 || version > ENG_MESSAGE_SPEC_VERSION)
         return eng__err(ENG_EVERSION, "message.version", "unsupported eng_message_spec version %u", version);
-    memset(m, 0, sizeof(*m));
+    memset(m, 0, version >= 2 ? sizeof(*m) : ENG__UPTO(eng_message_spec, delivery));
     m->version = version;
     m->type = ENG_MESSAGE_BROADCAST;
     m->strategy = ENG_STRATEGY_NONE;
@@ -21,6 +21,7 @@ ENG_API int eng_message_spec_init(eng_message_spec *m, unsigned int version)
 static const eng_incentive no_incentive = ENG_INCENTIVE_INIT;
 static const eng_schedule no_schedule = ENG_SCHEDULE_INIT;
 static const eng_delivery no_delivery = ENG_DELIVERY_INIT;
+static const eng_xengage_options no_xengage = ENG_XENGAGE_OPTIONS_INIT;
 
 ENG_API int eng_incentive_init(eng_incentive *in, unsigned int version)
 {
@@ -37,9 +38,19 @@ ENG_API int eng_delivery_init(eng_delivery *d, unsigned int version)
     return eng__struct_init(d, &no_delivery, ENG__SIZES(sizeof no_delivery), version, "eng_delivery");
 }
 
+ENG_API int eng_xengage_options_init(eng_xengage_options *x, unsigned int version)
+{
+    return eng__struct_init(x, &no_xengage, ENG__SIZES(sizeof no_xengage), version, "eng_xengage_options");
+}
+
 void eng__msg_spec_parts(const eng_message_spec *in, eng_message_spec *out)
 {
-    *out = *in;
+    /* A version 1 caller's struct ends before xengage. */
+    memset(out, 0, sizeof *out);
+    memcpy(out, in, in->version >= 2 ? sizeof *in : ENG__UPTO(eng_message_spec, delivery));
+    out->version = ENG_MESSAGE_SPEC_VERSION;
+    if (!out->xengage)
+        out->xengage = &no_xengage;
     if (!out->incentive)
         out->incentive = &no_incentive;
     if (!out->schedule)
@@ -96,6 +107,12 @@ void eng__msg_spec_enc(eng__wr *w, const eng_message_spec *s)
     }
     eng__strs_enc(w, d->poc, d->n_poc);
     eng__wr_svar(w, d->tiny_url);
+    /* Optional tail (absent in messages stored before it, whose content hash it keeps): tag 1, credit cap. */
+    const eng_xengage_options *x = s->version >= 2 ? s->xengage : NULL;
+    if (x && x->credit_cap) {
+        eng__wr_u8(w, 1);
+        eng__wr_svar(w, x->credit_cap);
+    }
 }
 
 /* A count read from a record, bounded by the bytes left (each element takes >= 1). */
@@ -174,20 +191,25 @@ void eng__msg_spec_dec(eng__rd *r, eng__pool *p, eng_message_spec *s)
     d.senders = se;
     d.poc = eng__strs_dec(r, p, &d.n_poc);
     d.tiny_url = (int)eng__rd_svar(r);
+    eng_xengage_options x = ENG_XENGAGE_OPTIONS_INIT;
+    if (eng__rd_ok(r) && eng__rd_left(r) && eng__rd_u8(r) == 1)
+        x.credit_cap = eng__rd_svar(r);
     /* The parts live in the pool, like every string of the spec. */
     struct {
         eng_incentive in;
         eng_schedule sc;
         eng_delivery d;
+        eng_xengage_options x;
     } *parts = eng__pool_alloc(p, sizeof *parts);
     if (!parts) {
         r->err = ENG_ENOMEM;
         return;
     }
-    parts->in = in, parts->sc = sc, parts->d = d;
+    parts->in = in, parts->sc = sc, parts->d = d, parts->x = x;
     s->incentive = &parts->in;
     s->schedule = &parts->sc;
     s->delivery = &parts->d;
+    s->xengage = &parts->x;
 }
 
 int eng__msg_hash(const eng__mem *mem, const eng_campaign_spec *c, const eng_message_spec *m, uint8_t out[32])
@@ -284,6 +306,11 @@ void eng__msg_check_structure(eng_validation *v, const eng_message_spec *s)
                     "a channel list belongs to the channel priority and X-Engage strategies");
     eng__incentive_check(v, s->incentive, 0);
     eng__schedule_check(v, s->schedule, NULL, 0);
+    const eng_xengage_options *xo = s->version >= 2 ? s->xengage : NULL;
+    if (xo && xo->credit_cap < 0)
+        eng__vr_add(v, ENG_EINVAL, "message.xengage.credit_cap", "a credit cap is 0 (none) or positive");
+    else if (xo && xo->credit_cap && s->strategy != ENG_STRATEGY_XENGAGE)
+        eng__vr_add(v, ENG_EINVAL, "message.xengage.credit_cap", "a credit cap belongs to the X-Engage strategy");
     const eng_delivery *d = s->delivery;
     if (d->n_senders && (!d->senders || d->n_senders > ENG_CH_COUNT))
         eng__vr_add(v, ENG_ETOOBIG, "message.delivery.senders", "at most one sender id per channel");
@@ -558,6 +585,8 @@ static int spec_arg(const eng_message_spec *s)
         rc = eng__sub_version(s->schedule, ENG_SCHEDULE_VERSION, "message.schedule", "eng_schedule");
     if (!rc)
         rc = eng__sub_version(s->delivery, ENG_DELIVERY_VERSION, "message.delivery", "eng_delivery");
+    if (!rc && s->version >= 2)
+        rc = eng__sub_version(s->xengage, ENG_XENGAGE_OPTIONS_VERSION, "message.xengage", "eng_xengage_options");
     return rc;
 }
 

@@ -5,6 +5,7 @@
 #define ENG_RULES_BATCH_IMPL_H
 
 #include "rules/rules_impl.h"
+#include "base/simd.h"
 
 #include <string.h>
 
@@ -33,6 +34,7 @@ typedef struct bctx {
     uint64_t *scratch;
     size_t w0, nw;   /* current chunk: first word, number of words */
     int err;
+    int isa;         /* vector level of this call (eng__isa()) */
     size_t row;      /* generic path: current row */
     uint32_t tab_code; int tab_null; uint32_t tab_field; /* table building */
     eng__estack est; /* the row evaluator's stack, kept across rows */
@@ -95,6 +97,13 @@ int eng__batch_plan(bctx *c, int32_t idx);
 void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F);
 void eng__batch_range(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F);
 void eng__batch_inset(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F);
+/* batch_simd.c: dense kernels over 64 rows at vector level isa.
+ * eq_codes: t = code equal to one of codes[0..n) (n <= 4) and below size,
+ * bad = code >= size; range: bit j = (uint64)d[j] - lo <= span. */
+void eng__bk_eq_codes(int isa, const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+                      uint64_t *bad);
+uint64_t eng__bk_range64(int isa, const int64_t *d, int64_t lo, uint64_t span);
+uint64_t eng__bk_range32(int isa, const int32_t *d, int64_t lo, uint64_t span);
 void eng__batch_generic(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, uint64_t *F);
 
 #endif

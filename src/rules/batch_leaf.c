@@ -108,42 +108,23 @@ static inline uint64_t nonzero_mask(const uint8_t *b, size_t m)
     return r;
 }
 
+/* Sparse words are latency-bound loads: start the loads of the selected rows
+ * PF_AHEAD words ahead (of width bytes each) while this word is worked. */
+#define PF_AHEAD 8
+static inline void prefetch_rows(const bctx *c, const uint64_t *sel, size_t w, const void *data, size_t width)
+{
+    if (w + PF_AHEAD >= c->nw)
+        return;
+    uint64_t x = sel[w + PF_AHEAD];
+    if (popcount64(x) > 6)
+        return;
+    const unsigned char *d = (const unsigned char *)data + (c->w0 + w + PF_AHEAD) * 64 * width;
+    for (; x; x &= x - 1)
+        __builtin_prefetch(d + (size_t)__builtin_ctzll(x) * width);
+}
+
 /* Words with at most this many selected rows are evaluated row by row. */
 #define SPARSE 6
-
-/* 64 codes against up to 4 true codes: t = equal to one, bad = past the dictionary. */
-static inline void eq_codes(const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
-                            uint64_t *bad)
-{
-#ifdef __SSE2__
-    __m128i k[4], bias = _mm_set1_epi32((int)0x80000000u), lim = _mm_set1_epi32((int)((size - 1) ^ 0x80000000u));
-    for (int i = 0; i < 4; i++)
-        k[i] = _mm_set1_epi32((int)codes[i < n ? i : 0]);
-    uint64_t tt = 0, bb = 0;
-    for (int g = 0; g < 16; g++) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + 4 * g));
-        __m128i e = _mm_setzero_si128();
-        for (int i = 0; i < n; i++)
-            e = _mm_or_si128(e, _mm_cmpeq_epi32(x, k[i]));
-        __m128i over = size ? _mm_cmpgt_epi32(_mm_xor_si128(x, bias), lim) : _mm_set1_epi32(-1);
-        tt |= (uint64_t)_mm_movemask_ps(_mm_castsi128_ps(e)) << (4 * g);
-        bb |= (uint64_t)_mm_movemask_ps(_mm_castsi128_ps(over)) << (4 * g);
-    }
-    *t = tt & ~bb;
-    *bad = bb;
-#else
-    uint64_t tt = 0, bb = 0;
-    for (int j = 0; j < 64; j++) {
-        int e = 0;
-        for (int i = 0; i < n; i++)
-            e |= d[j] == codes[i];
-        tt |= (uint64_t)e << j;
-        bb |= (uint64_t)(d[j] >= size) << j;
-    }
-    *t = tt & ~bb;
-    *bad = bb;
-#endif
-}
 
 void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F)
 {
@@ -154,6 +135,8 @@ void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
     uint8_t tmp[64];
     for (size_t w = 0; w < c->nw; w++) {
         uint64_t s = sel[w];
+        if (col->type != ENG_RT_BOOL)
+            prefetch_rows(c, sel, w, col->data, 4);
         if (!s) {
             T[w] = F[w] = 0;
             continue;
@@ -179,7 +162,7 @@ void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
                 f |= (uint64_t)(v >> 6 & 1) << j;
             }
         } else if (p->ncodes >= 0 && m == 64) {
-            eq_codes((const uint32_t *)col->data + base, p->codes, p->ncodes, size, &t, &bad);
+            eng__bk_eq_codes(c->isa, (const uint32_t *)col->data + base, p->codes, p->ncodes, size, &t, &bad);
             f = ~t & ~bad;
         } else {
             const uint32_t *d = (const uint32_t *)col->data + base;
@@ -210,14 +193,16 @@ void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
     }
 }
 
-#define RANGE_LOOP(TYPE)                                                                   \
+#define RANGE_LOOP(TYPE, KERNEL)                                                           \
     do {                                                                                   \
         const TYPE *d = (const TYPE *)col->data + base;                                    \
-        if (popcount64(s) <= SPARSE) {                                           \
+        if (popcount64(s) <= SPARSE) {                                                     \
             for (uint64_t x = s; x; x &= x - 1) {                                          \
                 int j = __builtin_ctzll(x);                                                \
                 t |= (uint64_t)((uint64_t)(int64_t)d[j] - (uint64_t)lo <= span) << j;      \
             }                                                                              \
+        } else if (m == 64) {                                                              \
+            t = KERNEL(c->isa, d, lo, span);                                               \
         } else {                                                                           \
             for (size_t j = 0; j < m; j++)                                                 \
                 tmp[j] = (uint8_t)(((uint64_t)(int64_t)d[j] - (uint64_t)lo <= span) << 7); \
@@ -234,8 +219,10 @@ void eng__batch_range(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
     uint64_t span = (uint64_t)p->hi - (uint64_t)p->lo;
     int empty = p->lo > p->hi;
     uint8_t tmp[64];
+    size_t width = col->type == ENG_RT_DATE ? 4 : 8;
     for (size_t w = 0; w < c->nw; w++) {
         uint64_t s = sel[w];
+        prefetch_rows(c, sel, w, col->data, width);
         if (!s) {
             T[w] = F[w] = 0;
             continue;
@@ -244,9 +231,9 @@ void eng__batch_range(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
         uint64_t t = 0, valid = (m == 64 ? ~(uint64_t)0 : (((uint64_t)1 << m) - 1)) & ~null_word(col, c, w);
         if (!empty) {
             if (col->type == ENG_RT_DATE)
-                RANGE_LOOP(int32_t);
+                RANGE_LOOP(int32_t, eng__bk_range32);
             else
-                RANGE_LOOP(int64_t);
+                RANGE_LOOP(int64_t, eng__bk_range64);
         }
         if (p->neg)
             t = ~t;

@@ -189,6 +189,7 @@ ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batc
     memset(&c, 0, sizeof c);
     c.r = rule;
     c.b = batch;
+    c.isa = eng__isa();
     c.plan = eng__calloc(&rule->mem, rule->nnodes, sizeof *c.plan);
     c.scratch = eng__malloc(&rule->mem, ((size_t)rule->bool_depth + 2) * 3 * CHUNKW * sizeof *c.scratch +
                                             3 * CHUNKW * sizeof *c.scratch);

@@ -33,6 +33,10 @@ struct eng_store {
     int has_cursor;
     int (*watch)(const void *key, size_t klen, void *user);
     void *watch_user;
+    /* For a batch of eng__kv_begin_inside() that found stale caches: 1 when the
+     * engine brought them up to date by reading inside the batch (another
+     * engine's appends), 0 when the batch must be refused. */
+    int (*catch_up)(void *user);
 };
 
 struct eng_buf {
@@ -66,8 +70,10 @@ enum {
     ENG__STALE_CACHE = 2, /* a cache this engine writes from */
 };
 /* Begin a batch for a caller that reads inside the batch everything it writes
- * from (so another engine's earlier commit to such state cannot be lost): only
- * stale caches refuse it. eng__kv_begin() also refuses ENG__STALE_READ changes. */
+ * from (so another engine's earlier commit to such state cannot be lost) and
+ * holds no pointer into the engine's caches across the call: stale caches are
+ * first caught up inside the batch (s->catch_up), and only those that cannot
+ * be refuse it. eng__kv_begin() also refuses ENG__STALE_READ changes. */
 int eng__kv_begin_inside(eng_store *s);
 int eng__kv_commit(eng_store *s);
 /* 1 when batch @p serial (a value of in_batch) is the last one begun and did not apply: rolled back,

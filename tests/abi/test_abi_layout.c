@@ -87,8 +87,8 @@ static void struct_layouts(void **s)
     OFF(eng_trace, xe_known, 144); OFF(eng_trace, xe_channel, 148); OFF(eng_trace, xe_explored, 152); OFF(eng_trace, xe_guard, 156); OFF(eng_trace, xe_propensity, 160); OFF(eng_trace, xe_value, 168); OFF(eng_trace, xe_model_time, 176); OFF(eng_trace, xe_reachable, 184); OFF(eng_trace, xe_segment, 188); OFF(eng_trace, xe_engagement, 192); OFF(eng_trace, xe_engagement_used, 312); OFF(eng_trace, xe_conversion, 432); OFF(eng_trace, xe_conversion_used, 552); OFF(eng_trace, xe_delivery, 672); OFF(eng_trace, xe_cost, 792); OFF(eng_trace, xe_score, 912); OFF(eng_trace, xe_sent, 1032); OFF(eng_trace, xe_engaged, 1092);
     assert_int_equal(sizeof(eng_trace), 1152);
     /* engine.h */
-    OFF(eng_config, version, 0); OFF(eng_config, allocator, 8); OFF(eng_config, store, 16); OFF(eng_config, transport, 24); OFF(eng_config, transport_user, 32); OFF(eng_config, clock_fn, 40); OFF(eng_config, clock_user, 48); OFF(eng_config, log_fn, 56); OFF(eng_config, log_user, 64); OFF(eng_config, log_level, 72); OFF(eng_config, progress_fn, 80); OFF(eng_config, progress_user, 88);
-    assert_int_equal(sizeof(eng_config), 96);
+    OFF(eng_config, version, 0); OFF(eng_config, allocator, 8); OFF(eng_config, store, 16); OFF(eng_config, transport, 24); OFF(eng_config, transport_user, 32); OFF(eng_config, clock_fn, 40); OFF(eng_config, clock_user, 48); OFF(eng_config, log_fn, 56); OFF(eng_config, log_user, 64); OFF(eng_config, log_level, 72); OFF(eng_config, progress_fn, 80); OFF(eng_config, progress_user, 88); OFF(eng_config, threads, 96);
+    assert_int_equal(sizeof(eng_config), 104);
     OFF(eng_info, version, 0); OFF(eng_info, data_format, 4); OFF(eng_info, created, 8); OFF(eng_info, last_opened, 16); OFF(eng_info, open_count, 24); OFF(eng_info, store_kind, 32);
     OFF(eng_info, store_file_bytes, 40); OFF(eng_info, store_live_bytes, 48); OFF(eng_info, store_dead_bytes, 56); OFF(eng_info, store_compactions, 64);
     assert_int_equal(sizeof(eng_info), 72);
@@ -139,8 +139,10 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_sender), 16);
     OFF(eng_delivery, version, 0); OFF(eng_delivery, senders, 8); OFF(eng_delivery, n_senders, 16); OFF(eng_delivery, poc, 24); OFF(eng_delivery, n_poc, 32); OFF(eng_delivery, tiny_url, 40);
     assert_int_equal(sizeof(eng_delivery), 48);
-    OFF(eng_message_spec, version, 0); OFF(eng_message_spec, title, 8); OFF(eng_message_spec, type, 16); OFF(eng_message_spec, strategy, 20); OFF(eng_message_spec, variants, 24); OFF(eng_message_spec, n_variants, 32); OFF(eng_message_spec, channel_priority, 40); OFF(eng_message_spec, n_channel_priority, 48); OFF(eng_message_spec, include, 56); OFF(eng_message_spec, n_include, 64); OFF(eng_message_spec, exclude, 72); OFF(eng_message_spec, n_exclude, 80); OFF(eng_message_spec, creatives, 88); OFF(eng_message_spec, n_creatives, 96); OFF(eng_message_spec, incentive, 104); OFF(eng_message_spec, schedule, 112); OFF(eng_message_spec, delivery, 120);
-    assert_int_equal(sizeof(eng_message_spec), 128);
+    OFF(eng_message_spec, version, 0); OFF(eng_message_spec, title, 8); OFF(eng_message_spec, type, 16); OFF(eng_message_spec, strategy, 20); OFF(eng_message_spec, variants, 24); OFF(eng_message_spec, n_variants, 32); OFF(eng_message_spec, channel_priority, 40); OFF(eng_message_spec, n_channel_priority, 48); OFF(eng_message_spec, include, 56); OFF(eng_message_spec, n_include, 64); OFF(eng_message_spec, exclude, 72); OFF(eng_message_spec, n_exclude, 80); OFF(eng_message_spec, creatives, 88); OFF(eng_message_spec, n_creatives, 96); OFF(eng_message_spec, incentive, 104); OFF(eng_message_spec, schedule, 112); OFF(eng_message_spec, delivery, 120); OFF(eng_message_spec, xengage, 128);
+    assert_int_equal(sizeof(eng_message_spec), 136);
+    OFF(eng_xengage_options, version, 0); OFF(eng_xengage_options, credit_cap, 8);
+    assert_int_equal(sizeof(eng_xengage_options), 16);
     OFF(eng_message_status, version, 0); OFF(eng_message_status, id, 8); OFF(eng_message_status, campaign, 16); OFF(eng_message_status, state, 24); OFF(eng_message_status, created_by, 32); OFF(eng_message_status, edited_by, 40); OFF(eng_message_status, updated_at, 48); OFF(eng_message_status, decided_by, 56); OFF(eng_message_status, decided_at, 64); OFF(eng_message_status, comment, 72); OFF(eng_message_status, approved_hash, 80); OFF(eng_message_status, content_hash, 88);
     assert_int_equal(sizeof(eng_message_status), 96);
     /* org.h */
@@ -206,6 +208,7 @@ static void init_functions_match_initialisers(void **s)
     SAME(eng_incentive, ENG_INCENTIVE_INIT, eng_incentive_init, ENG_INCENTIVE_VERSION);
     SAME(eng_schedule, ENG_SCHEDULE_INIT, eng_schedule_init, ENG_SCHEDULE_VERSION);
     SAME(eng_delivery, ENG_DELIVERY_INIT, eng_delivery_init, ENG_DELIVERY_VERSION);
+    SAME(eng_xengage_options, ENG_XENGAGE_OPTIONS_INIT, eng_xengage_options_init, ENG_XENGAGE_OPTIONS_VERSION);
     SAME(eng_message_status, ENG_MESSAGE_STATUS_INIT, eng_message_status_init, ENG_MESSAGE_STATUS_VERSION);
     SAME(eng_model_event, ENG_MODEL_EVENT_INIT, eng_model_event_init, ENG_MODEL_EVENT_VERSION);
     SAME(eng_touch_columns, ENG_TOUCH_COLUMNS_INIT, eng_touch_columns_init, ENG_TOUCH_COLUMNS_VERSION);

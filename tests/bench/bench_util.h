@@ -6,12 +6,14 @@
  *   file-backed pages, and the peak (VmHWM, reset by bench_rss_reset_peak());
  *   bench_rss_now() trims the heap first so freed pages are not counted;
  * - best of N: bench_best keeps the run with the least wall time and the least
- *   CPU time seen.
+ *   CPU time seen, and the least CPU time of the calling thread (a call that
+ *   hands work to a second thread: process CPU minus it is that thread's).
  * On these shared 2-core machines CPU time is the steadier figure; print both. */
 #ifndef ENG_BENCH_UTIL_H
 #define ENG_BENCH_UTIL_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
 #ifdef __GLIBC__
@@ -91,9 +93,10 @@ static inline int bench_rss_reset_peak(void)
 typedef struct bench_best {
     double wall, cpu;
     int runs;
+    double tcpu, other; /* least CPU of the calling thread / of the other threads (timers only; else 0) */
 } bench_best;
 
-#define BENCH_BEST_INIT {1e300, 1e300, 0}
+#define BENCH_BEST_INIT {1e300, 1e300, 0, 1e300, 1e300}
 
 static inline void bench_best_add(bench_best *b, double wall, double cpu)
 {
@@ -106,18 +109,35 @@ static inline void bench_best_add(bench_best *b, double wall, double cpu)
 
 /** A timer: start with bench_timer_start(), read with bench_timer_stop(). */
 typedef struct bench_timer {
-    double w0, c0;
+    double w0, c0, t0;
 } bench_timer;
 
-static inline bench_timer bench_timer_start(void) { return (bench_timer){bench_wall_s(), bench_cpu_s()}; }
+static inline bench_timer bench_timer_start(void)
+{
+    return (bench_timer){bench_wall_s(), bench_cpu_s(), bench_thread_cpu_s()};
+}
 
 /** Adds the time since @p t started to @p b (and returns the wall seconds). */
 static inline double bench_timer_stop(bench_timer t, bench_best *b)
 {
-    double w = bench_wall_s() - t.w0, c = bench_cpu_s() - t.c0;
-    if (b)
+    double w = bench_wall_s() - t.w0, c = bench_cpu_s() - t.c0, tc = bench_thread_cpu_s() - t.t0;
+    if (b) {
         bench_best_add(b, w, c);
+        if (tc < b->tcpu)
+            b->tcpu = tc;
+        if (c - tc < b->other)
+            b->other = c - tc;
+    }
     return w;
+}
+
+/** Repetitions of every timed query, the same for every engine (libengage, SQLite, DuckDB):
+ * ENG_BENCH_REPS, 3 when unset; the best run is reported. */
+static inline int bench_reps(void)
+{
+    const char *v = getenv("ENG_BENCH_REPS");
+    int n = v && *v ? atoi(v) : 3;
+    return n > 0 ? n : 3;
 }
 
 #endif

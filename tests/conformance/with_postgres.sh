@@ -10,7 +10,8 @@
 # tests kill clients, never the server. ENGAGE_PG_OPTS adds server options
 # (e.g. "-c shared_preload_libraries=pg_stat_statements" for a measurement);
 # <command> also gets the server's process id in ENGAGE_PG_PID (its backends
-# are its children: their CPU time is the server's). Exits 77 (meson:
+# are its children: their CPU time is the server's) and the server's log in
+# ENGAGE_PG_LOG (serialization failures are counted there). Exits 77 (meson:
 # skipped) only when the server binaries are absent.
 set -eu
 work=$1
@@ -76,7 +77,8 @@ t1=$(date +%s.%N)
 echo "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data $dir/data), up in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s"
 ENGAGE_PG_CONNINFO="host=127.0.0.1 port=$port user=engage dbname=postgres connect_timeout=10"
 ENGAGE_PG_PID=$(head -n 1 "$dir/data/postmaster.pid")
-export ENGAGE_PG_CONNINFO ENGAGE_PG_PID
+ENGAGE_PG_LOG="$dir/server.log"
+export ENGAGE_PG_CONNINFO ENGAGE_PG_PID ENGAGE_PG_LOG
 set +e
 "$@"
 rc=$?

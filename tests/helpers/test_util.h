@@ -24,6 +24,14 @@ int test_slow_runtime(void);
 /* Customers and groups belong to an org: tests of the audience layer act as
  * TA, the admin of org TEST_ORG. test_org() creates them (ENG_OK when they
  * exist); test_engine_open_org() opens an engine and does so. */
+/* splitmix64, the tests' deterministic random numbers: advances *state, returns the next. */
+static inline uint64_t test_splitmix(uint64_t *state)
+{
+    uint64_t x = (*state += 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
 #define TEST_ORG "t"
 #define TA "t-admin"
 int test_org(eng_engine *e);

@@ -48,6 +48,21 @@ class EngineTest(unittest.TestCase):
         self.assertEqual(cm.exception.detail, "0")
         self.assertIn("not a libengage store", cm.exception.message)
 
+    def test_threads_option(self):
+        with self.assertRaises(engage.EngageError) as cm:
+            engage.Engine(self.path, threads=65)
+        self.assertEqual(cm.exception.code, engage.ENG_ERANGE)
+        self.assertEqual(cm.exception.detail, "config.threads")
+        rows = "id,city\n" + "".join("c%d,Pune\n" % i for i in range(20000))
+        counts = []
+        for threads in (0, 1):  # no thread, and the import's applier thread: the same customers
+            with engage.Engine(threads=threads) as eng:
+                eng.create_org("acme", admin="admin")
+                eng.add_column("admin", "city", "string")
+                report = eng.import_csv("admin", rows)
+                counts.append((eng.customer_count("admin"), report["inserted"]))
+        self.assertEqual(counts, [(20000, 20000), (20000, 20000)])
+
     def test_closed_engine_is_misuse(self):
         eng = engage.Engine()
         eng.close()

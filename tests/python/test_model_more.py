@@ -161,6 +161,17 @@ class AudienceCounter(unittest.TestCase):
                 eng.validate_message("asha", mid)
             self.assertIn(f"has {own}", dict((p, m) for _, p, m in cm.exception.items)["message.audience"])
 
+    def test_credit_cap(self):
+        with engage.Engine(clock=lambda: T0) as eng:
+            org(eng, xengage="unlocked")
+            cid, plain = self.xengage(eng)
+            mid = eng.create_message("asha", cid, "x2", strategy="xengage", credit_cap=500, **sms(body="Hi {{optout}}"))
+            self.assertEqual(eng.message("asha", mid)["credit_cap"], 500)
+            self.assertEqual(eng.message("asha", plain)["credit_cap"], 0)
+            with self.assertRaises(engage.ValidationError) as cm:
+                eng.create_message("asha", cid, "y", strategy="xengage", credit_cap=-1, **sms(body="Hi {{optout}}"))
+            self.assertIn("message.xengage.credit_cap", cm.exception.paths())
+
 
 if __name__ == "__main__":
     unittest.main()

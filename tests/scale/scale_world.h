@@ -288,6 +288,21 @@ static inline void sw_log_free(sw_log *l)
 
 /* ---- engines ---- */
 
+/* A worker's engine counts its batches that found another engine's commits at their start
+ * (the library logs each at debug level): [0] refused (ENG_EBUSY, retried), [1] caught up
+ * inside the batch. */
+static uint64_t sw_batch_counts[2];
+
+static inline void sw_count_batches(int level, const char *message, void *user)
+{
+    (void)level;
+    (void)user;
+    if (!strncmp(message, "batch refused", 13))
+        sw_batch_counts[0]++;
+    else if (!strncmp(message, "batch caught up", 15))
+        sw_batch_counts[1]++;
+}
+
 typedef struct sw {
     char table[64];
     char dir[128];
@@ -310,6 +325,8 @@ static inline eng_engine *sw_open(sw *w, unsigned flags, const eng_transport_met
     cfg.store = s;
     cfg.transport = tm;
     cfg.transport_user = tuser;
+    cfg.log_fn = sw_count_batches;
+    cfg.log_level = ENG_LOG_DEBUG;
     eng_engine *e = NULL;
     rc = eng_open(&cfg, &e);
     SW_CHECK(rc == ENG_OK, "eng_open: %d %s", rc, eng_error_last()->message);
@@ -607,6 +624,28 @@ static inline double sw_server_cpu(void)
     if (ls)
         pclose(ls);
     return found ? sum / ticks : -1;
+}
+
+/* Serialization failures the server logged (ENGAGE_PG_LOG, from with_postgres.sh) past byte
+ * @p from: [0] on a row another transaction updated, [1] read/write dependencies (SSI). Returns
+ * the log's length, the next call's @p from. */
+static inline long sw_serial_failures(long from, uint64_t n[2])
+{
+    const char *path = getenv("ENGAGE_PG_LOG");
+    FILE *f = path ? fopen(path, "r") : NULL;
+    n[0] = n[1] = 0;
+    if (!f)
+        return 0;
+    char line[1024];
+    if (fseek(f, from, SEEK_SET) != 0)
+        rewind(f);
+    while (fgets(line, sizeof line, f)) {
+        n[0] += strstr(line, "ERROR:  could not serialize access due to concurrent update") != NULL;
+        n[1] += strstr(line, "ERROR:  could not serialize access due to read/write dependencies") != NULL;
+    }
+    long end = ftell(f);
+    fclose(f);
+    return end;
 }
 
 /* The server's transaction counters of the database: commits and rollbacks. */

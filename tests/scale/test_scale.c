@@ -500,6 +500,8 @@ typedef struct shard_run {
     size_t pairs, resent;
     double wcpu, scpu;           /* CPU seconds of the workers and of the server during the run */
     uint64_t commits, rollbacks; /* the server's transactions during the run */
+    uint64_t serial[2];          /* serialization failures: concurrent update, read/write dependencies */
+    uint64_t batches[2];         /* the workers' batches that met other engines' commits: refused, caught up */
 } shard_run;
 
 /* @p procs workers run a new message; @p victim >= 0: that one is SIGKILLed inside its first batch. */
@@ -516,6 +518,8 @@ static shard_run shard_once(sw *w, int procs, int victim, const char *title, uns
     uint64_t c0, r0;
     sw_xacts(&c0, &r0);
     sw_statements(0, title);
+    uint64_t ser[2];
+    long log0 = sw_serial_failures(0, ser);
     double s0 = sw_server_cpu(), wcpu = 0;
     double t0 = sw_secs();
     for (int i = 0; i < procs; i++) {
@@ -533,6 +537,14 @@ static shard_run shard_once(sw *w, int procs, int victim, const char *title, uns
             eng_engine *e = sw_open(w, STORE_PG_SHARED, &tm, &p);
             sw_work(e, w->table, msg, lease_ms);
             eng_close(e);
+            char line[64], path[450];
+            snprintf(path, sizeof path, "%s/batches.log", dir);
+            int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            int len = snprintf(line, sizeof line, "%llu %llu\n", (unsigned long long)sw_batch_counts[0],
+                               (unsigned long long)sw_batch_counts[1]);
+            if (fd < 0 || write(fd, line, (size_t)len) != len)
+                _exit(3);
+            close(fd);
             _exit(0);
         }
         assert_true(pid[i] > 0);
@@ -553,12 +565,21 @@ static shard_run shard_once(sw *w, int procs, int victim, const char *title, uns
         else
             assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    shard_run out = {sw_secs() - t0, 0, 0, wcpu, 0, 0, 0};
+    shard_run out = {sw_secs() - t0, 0, 0, wcpu, 0, 0, 0, {0, 0}, {0, 0}};
     usleep(100 * 1000); /* the workers' backends exit and are reaped */
     out.scpu = s0 < 0 ? -1 : sw_server_cpu() - s0;
     sw_xacts(&out.commits, &out.rollbacks);
     out.commits -= c0 + 1, out.rollbacks -= r0; /* less sw_xacts' own */
     sw_statements(1, title);
+    sw_serial_failures(log0, out.serial);
+    char path[450];
+    snprintf(path, sizeof path, "%s/batches.log", dir);
+    FILE *bf = fopen(path, "r");
+    unsigned long long refused, caught;
+    while (bf && fscanf(bf, "%llu %llu", &refused, &caught) == 2)
+        out.batches[0] += refused, out.batches[1] += caught;
+    if (bf)
+        fclose(bf);
     /* the provider's log: every customer of the test group exactly once per selected channel */
     size_t n;
     uint32_t *ids = sw_test_group(w->e, msg, &n);
@@ -604,9 +625,13 @@ static void shards(void **state)
         shard_run r = shard_once(&w, procs, -1, title, batch, 0);
         assert_int_equal(r.resent, 0);
         printf("shards: %d process%s: %zu messages in %.2f s = %.0f messages/s; CPU: workers %.2f s (%.1f us a message), "
-               "server %.2f s (%.1f us a message); server transactions: %llu committed, %llu rolled back\n",
+               "server %.2f s (%.1f us a message); server transactions: %llu committed, %llu rolled back; "
+               "serialization failures: %llu concurrent update, %llu read/write; batches meeting other engines' "
+               "commits at their start: %llu refused, %llu caught up\n",
                procs, procs > 1 ? "es" : "", r.pairs, r.secs, r.pairs / r.secs, r.wcpu, r.wcpu * 1e6 / r.pairs, r.scpu,
-               r.scpu * 1e6 / r.pairs, (unsigned long long)r.commits, (unsigned long long)r.rollbacks);
+               r.scpu * 1e6 / r.pairs, (unsigned long long)r.commits, (unsigned long long)r.rollbacks,
+               (unsigned long long)r.serial[0], (unsigned long long)r.serial[1], (unsigned long long)r.batches[0],
+               (unsigned long long)r.batches[1]);
     }
     shard_run r = shard_once(&w, 3, 0, "kill", batch, 3000);
     printf("shards: 3 processes, one SIGKILLed inside a batch: %zu messages in %.2f s (lease 3 s); "

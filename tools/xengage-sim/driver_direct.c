@@ -19,7 +19,7 @@ typedef struct direct {
 
 void xs_driver_opts_default(xs_driver_opts *o)
 {
-    o->explore = 0.03;
+    o->explore = -1; /* the library's share for the audience (eng__xe_explore_share) */
     o->forget = 0.5;
     o->sample_q = 0;
     o->sample_pi = 0;
@@ -119,7 +119,7 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         c.priority[k] = p->priority[k];
     }
     c.value = p->value_mean;
-    c.explore = o->explore;
+    c.explore = o->explore >= 0 ? o->explore : eng__xe_explore_share((uint64_t)((double)w->n * (1 - p->control)));
     c.forget = o->forget;
     c.sample_q = o->sample_q;
     c.sample_pi = o->sample_pi;

@@ -58,7 +58,8 @@ StoreMethods._c_fields_ = {"delete": "del"}  # C names that are Python keywords
 Config = _struct("eng_config", [
     ("version", c_uint), ("allocator", c_void_p), ("store", c_void_p), ("transport", P(TransportMethods)),
     ("transport_user", c_void_p), ("clock_fn", CLOCK_FN), ("clock_user", c_void_p), ("log_fn", LOG_FN),
-    ("log_user", c_void_p), ("log_level", c_int), ("progress_fn", PROGRESS_FN), ("progress_user", c_void_p)])
+    ("log_user", c_void_p), ("log_level", c_int), ("progress_fn", PROGRESS_FN), ("progress_user", c_void_p),
+    ("threads", c_uint)])
 Info = _struct("eng_info", [
     ("version", c_uint), ("data_format", c_uint), ("created", c_int64), ("last_opened", c_int64),
     ("open_count", c_uint64), ("store_kind", c_char_p), ("store_file_bytes", c_uint64),
@@ -94,12 +95,13 @@ Schedule = _struct("eng_schedule", [
 Sender = _struct("eng_sender", [("channel", c_int), ("id", c_char_p)])
 Delivery = _struct("eng_delivery", [
     ("version", c_uint), ("senders", P(Sender)), ("n_senders", c_size_t), ("poc", c_char_pp), ("n_poc", c_size_t), ("tiny_url", c_int)])
+XengageOptions = _struct("eng_xengage_options", [("version", c_uint), ("credit_cap", c_int64)])
 MessageSpec = _struct("eng_message_spec", [
     ("version", c_uint), ("title", c_char_p), ("type", c_int), ("strategy", c_int), ("variants", P(Variant)),
     ("n_variants", c_size_t), ("channel_priority", P(c_int)), ("n_channel_priority", c_size_t),
     ("include", c_char_pp), ("n_include", c_size_t), ("exclude", c_char_pp), ("n_exclude", c_size_t),
     ("creatives", P(Creative)), ("n_creatives", c_size_t), ("incentive", P(Incentive)), ("schedule", P(Schedule)),
-    ("delivery", P(Delivery))])
+    ("delivery", P(Delivery)), ("xengage", P(XengageOptions))])
 MessageStatus = _struct("eng_message_status", [
     ("version", c_uint), ("id", c_uint64), ("campaign", c_uint64), ("state", c_int), ("created_by", c_char_p),
     ("edited_by", c_char_p), ("updated_at", c_int64), ("decided_by", c_char_p), ("decided_at", c_int64),
@@ -222,20 +224,20 @@ EraseReport = _struct("eng_erase_report", [
     ("version", c_uint), ("requested", c_uint64), ("erased", c_uint64), ("not_found", c_uint64)])
 
 STRUCTS = [Error, Envelope, TransportMethods, StoreMethods, Config, Info, GoalSpec, OrgSettings, ActorSpec,
-           CampaignSpec, CampaignStatus, Variant, Creative, Incentive, Schedule, Sender, Delivery, MessageSpec,
+           CampaignSpec, CampaignStatus, Variant, Creative, Incentive, Schedule, Sender, Delivery, XengageOptions, MessageSpec,
            MessageStatus, ModelEvent, AuditEntry, ImportOptions, ImportReport, AudienceQuery, RuleField, RuleValue,
            RuleOptions, EventReport, Receipts, TxnBatch, TouchRow, TxnRow, RunOptions, RunReport, ExecutionInfo,
            SendInfo, Trace, DryReport, ReportFigures, CampaignReportOptions, OpeEstimate, EraseReport]
 
 # Struct versions (ENG_*_VERSION) this binding was written against.
-VERSIONS = {"eng_config": 1, "eng_info": 2, "eng_org_settings": 1, "eng_actor_spec": 1, "eng_campaign_spec": 1,
-            "eng_campaign_status": 1, "eng_audit_entry": 1, "eng_message_spec": 1, "eng_message_status": 1, "eng_import_options": 1,
+VERSIONS = {"eng_config": 2, "eng_info": 2, "eng_org_settings": 1, "eng_actor_spec": 1, "eng_campaign_spec": 1,
+            "eng_campaign_status": 1, "eng_audit_entry": 1, "eng_message_spec": 2, "eng_message_status": 1, "eng_import_options": 1,
             "eng_import_report": 1, "eng_audience_query": 1, "eng_rule_options": 1, "eng_event_report": 1,
             "eng_receipts": 1, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,
             "eng_run_report": 1, "eng_execution_info": 2, "eng_send_info": 1, "eng_trace": 2, "eng_dry_report": 2,
             "eng_report_figures": 1, "eng_campaign_report_options": 1, "eng_ope_estimate": 1,
             "eng_erase_report": 1, "eng_transport_methods": 2, "eng_store_methods": 2, "eng_envelope": 2,
-            "eng_goal_spec": 1, "eng_incentive": 1, "eng_schedule": 1, "eng_delivery": 1}
+            "eng_goal_spec": 1, "eng_incentive": 1, "eng_schedule": 1, "eng_delivery": 1, "eng_xengage_options": 1}
 
 
 def new(cls):
@@ -314,6 +316,7 @@ _SIGNATURES = {
     "eng_incentive_init": (c_int, [P(Incentive), c_uint]),
     "eng_schedule_init": (c_int, [P(Schedule), c_uint]),
     "eng_delivery_init": (c_int, [P(Delivery), c_uint]),
+    "eng_xengage_options_init": (c_int, [P(XengageOptions), c_uint]),
     "eng_message_create": (c_int, [E, S, c_uint64, P(MessageSpec), u64p, P(c_void_p)]),
     "eng_message_update": (c_int, [E, S, c_uint64, P(MessageSpec), P(c_void_p)]),
     "eng_message_delete": (c_int, [E, S, c_uint64]),

@@ -30,6 +30,7 @@ class Engine(ModelMixin, AdminMixin, AudienceMixin, EventsMixin, DispatchMixin, 
     taking a list of envelopes), ``clock`` (returns ms since the epoch), ``progress`` (op, done,
     total; return True to cancel), ``log`` (level, message) with ``log_level``. ``compaction``
     (with a path): the file store's automatic compaction, as for :meth:`set_compaction`.
+    ``threads``: threads one call may start beside the caller's (``eng_config.threads``; 0: none).
 
     Use it as a context manager; ``close()`` is idempotent. Every failing call raises an
     :class:`engage.EngageError` subclass; when a Python callback raised during the call, that
@@ -37,13 +38,15 @@ class Engine(ModelMixin, AdminMixin, AudienceMixin, EventsMixin, DispatchMixin, 
 
     def __init__(self, path=None, *, create: bool = True, readonly: bool = False, nosync: bool = False,
                  storage: Optional[_cb.Storage] = None, transport=None, clock: Optional[Callable[[], int]] = None,
-                 progress=None, log=None, log_level: str = "warn", compaction: Optional[dict] = None):
+                 progress=None, log=None, log_level: str = "warn", compaction: Optional[dict] = None,
+                 threads: int = 1):
         self._h = None
         self._store = None  # the file store, for set_compaction()
         self._sink = _cb._Sink()
         self._keep: List[object] = []
         cfg = _n.Config()
-        check(_n.lib.eng_config_init(ctypes.byref(cfg), 1))
+        check(_n.lib.eng_config_init(ctypes.byref(cfg), _n.VERSIONS["eng_config"]))
+        cfg.threads = threads
         if path is not None and storage is not None:
             raise ValueError("give a path or a storage, not both")
         if path is not None:

@@ -18,10 +18,7 @@
 static uint64_t rng;
 static uint64_t rnd(void)
 {
-    uint64_t x = (rng += 0x9e3779b97f4a7c15ull);
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+    return test_splitmix(&rng);
 }
 
 /* Growable text buffer (test-side, plain malloc). */

@@ -7,6 +7,10 @@
  *   opt-out given at the import's time, at a date, at 1970-01-01 and
  *   withdrawn; small parts so slots start over; rows rejected in skip mode
  *   after a new string value was encoded (its slot must not be kept);
+ * - the same with the parts applied on a second thread as they are stored
+ *   (applier.c, an import into an empty table): the same table and the very
+ *   same stored bytes as applying them after the import, and a row refused
+ *   late in a big import (parts applied already) leaves nothing behind;
  * - eng__val_int64 and eng__val_decimal accept exactly what a plain
  *   reference accepts, with the same value, on random and boundary text. */
 #include <setjmp.h>
@@ -26,10 +30,7 @@
 static uint64_t rng;
 static uint64_t rnd(void)
 {
-    uint64_t x = (rng += 0x9e3779b97f4a7c15ull);
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+    return test_splitmix(&rng);
 }
 
 #define NS 10   /* string columns s0..s9 */
@@ -174,11 +175,12 @@ static char *gen_csv(size_t *len, int first)
     return b;
 }
 
+static int gseq; /* filter group names */
+
 static uint64_t count_of(eng_engine *e, const char *expr)
 {
-    static int g;
     char name[32];
-    snprintf(name, sizeof name, "dv%d", g++);
+    snprintf(name, sizeof name, "dv%d", gseq++);
     uint32_t id;
     if (eng_group_create_filter(e, TA, name, expr, &id) != ENG_OK)
         fail_msg("'%s': %s", expr, eng_error_last()->message);
@@ -235,6 +237,16 @@ static void import_ok(eng_engine *e, const char *csv, size_t len)
     assert_true(rep.bad_rows > 0);
 }
 
+static void add_cols(eng_engine *e)
+{
+    for (int c = 0; c < NS; c++)
+        assert_int_equal(eng_customers_add_column(e, TA, cols[c], ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "i", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "m", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "t", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "b", ENG_COL_BOOL), ENG_OK);
+}
+
 static void schema2_round_trip(void **st)
 {
     (void)st;
@@ -247,12 +259,7 @@ static void schema2_round_trip(void **st)
     eng__aud_part_rows = 300; /* several parts: the slots start over in each */
     test_store *ts = test_store_new();
     eng_engine *e = test_engine_open_org(test_store_handle(ts));
-    for (int c = 0; c < NS; c++)
-        assert_int_equal(eng_customers_add_column(e, TA, cols[c], ENG_COL_STRING), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "i", ENG_COL_INT64), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "m", ENG_COL_DECIMAL), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "t", ENG_COL_DATE), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "b", ENG_COL_BOOL), ENG_OK);
+    add_cols(e);
     size_t len;
     char *csv = gen_csv(&len, 1);
     import_ok(e, csv, len);
@@ -274,6 +281,131 @@ static void schema2_round_trip(void **st)
     eng__aud_part_rows = parts;
     test_clock_now = saved;
     test_alloc_assert_clean();
+}
+
+/* ---- parts applied on a second thread (applier.c) ---- */
+
+extern uint64_t eng__aud_applier_runs;
+
+static eng_time clock_fn(void *u)
+{
+    (void)u;
+    return test_clock_now;
+}
+
+/* The applier only runs over the system allocator (test_alloc counts from one thread). */
+static eng_engine *open_sys(eng_store *st, unsigned threads)
+{
+    eng_config cfg;
+    assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION), ENG_OK);
+    assert_int_equal(cfg.threads, 1); /* the default */
+    cfg.store = st;
+    cfg.clock_fn = clock_fn;
+    cfg.threads = threads;
+    eng_engine *e = NULL;
+    assert_int_equal(eng_open(&cfg, &e), ENG_OK);
+    return e;
+}
+
+/* Both imports of schema2_round_trip with the applier off (0) or on (1). */
+static test_store *imports_with(int thread)
+{
+    uint64_t runs = __atomic_load_n(&eng__aud_applier_runs, __ATOMIC_RELAXED);
+    gseq = 0;
+    rng = 17;
+    memset(seen, 0, sizeof seen);
+    test_store *ts = test_store_new();
+    eng_engine *e = open_sys(test_store_handle(ts), (unsigned)thread);
+    assert_int_equal(test_org(e), ENG_OK);
+    add_cols(e);
+    size_t len;
+    char *csv = gen_csv(&len, 1); /* into the empty table: the applier's case */
+    import_ok(e, csv, len);
+    free(csv);
+    /* eng_config.threads decides whether the applier's thread ran */
+    assert_int_equal(__atomic_load_n(&eng__aud_applier_runs, __ATOMIC_RELAXED) - runs, thread ? 1 : 0);
+    check_all(e, thread ? "threaded first import" : "first import");
+    csv = gen_csv(&len, 0); /* into a full table: applied after, as always */
+    import_ok(e, csv, len);
+    free(csv);
+    check_all(e, thread ? "threaded second import" : "second import");
+    eng_close(e);
+    e = open_sys(test_store_handle(ts), (unsigned)thread);
+    check_all(e, thread ? "threaded, reopened" : "reopened");
+    eng_close(e);
+    return ts;
+}
+
+static void threaded_apply_same(void **st)
+{
+    (void)st;
+    eng_time saved = test_clock_now;
+    uint32_t parts = eng__aud_part_rows;
+    test_clock_now = NOW_MS;
+    eng__aud_part_rows = 64; /* 2000 rows: about 30 parts through the applier's ring */
+    test_store *a = imports_with(0), *b = imports_with(1);
+    /* byte for byte the same store */
+    assert_int_equal(test_store_count(a), test_store_count(b));
+    for (size_t i = 0; i < test_store_count(a); i++) {
+        size_t ka, kb, va, vb;
+        const uint8_t *k1 = test_store_key_at(a, i, &ka), *k2 = test_store_key_at(b, i, &kb);
+        assert_int_equal(ka, kb);
+        assert_memory_equal(k1, k2, ka);
+        uint8_t *v1, *v2;
+        assert_int_equal(test_store_raw_get_bin(a, k1, ka, &v1, &va), 0);
+        assert_int_equal(test_store_raw_get_bin(b, k2, kb, &v2, &vb), 0);
+        if (va != vb || memcmp(v1, v2, va))
+            fail_msg("key '%.*s' differs (%zu, %zu bytes)", (int)ka, (const char *)k1, va, vb);
+        free(v1);
+        free(v2);
+    }
+    test_store_free(a);
+    test_store_free(b);
+    eng__aud_part_rows = parts;
+    test_clock_now = saved;
+}
+
+/* A bad row after many parts were applied: the error names its line and
+ * column, and the table and store hold nothing of the import. */
+static void threaded_apply_rejects(void **st)
+{
+    (void)st;
+    uint32_t parts = eng__aud_part_rows;
+    eng__aud_part_rows = 16;
+    size_t cap = 64 + 1000 * 32, n = 0;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    n += (size_t)snprintf(csv + n, cap - n, "id,i,m\n");
+    for (int r = 0; r < 1000; r++) /* line r + 2; line 902 has a bad decimal */
+        n += (size_t)snprintf(csv + n, cap - n, "c%d,%d,%s\n", r, r, r == 900 ? "1.2x" : "3.5");
+    test_store *ts = test_store_new();
+    eng_engine *e = open_sys(test_store_handle(ts), 1);
+    assert_int_equal(test_org(e), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "i", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "m", ENG_COL_DECIMAL), ENG_OK);
+    size_t keys = test_store_count(ts);
+    uint64_t runs = __atomic_load_n(&eng__aud_applier_runs, __ATOMIC_RELAXED);
+    assert_int_not_equal(eng_customers_import_csv_buffer(e, TA, csv, n, NULL, NULL), ENG_OK);
+    assert_int_equal(__atomic_load_n(&eng__aud_applier_runs, __ATOMIC_RELAXED) - runs, 1);
+    assert_string_equal(eng_error_last()->detail, "902:3");
+    uint64_t count = 1;
+    assert_int_equal(eng_customers_count(e, TA, &count), ENG_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(test_store_count(ts), keys);
+    csv[strstr(csv, "1.2x") - csv + 3] = '0'; /* "1.20": the same import, now valid */
+    assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, n, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_count(e, TA, &count), ENG_OK);
+    assert_int_equal(count, 1000);
+    uint32_t id;
+    char buf[32];
+    size_t l;
+    assert_int_equal(eng_customer_find(e, TA, "c999", &id), ENG_OK);
+    assert_int_equal(eng_customer_get(e, TA, id, "i", buf, sizeof buf, &l), ENG_OK);
+    assert_string_equal(buf, "999");
+    eng_close(e);
+    test_store_free(ts);
+    free(csv);
+    eng__aud_part_rows = parts;
 }
 
 /* ---- value parsers against a plain reference ---- */
@@ -375,6 +507,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(schema2_round_trip),
+        cmocka_unit_test(threaded_apply_same),
+        cmocka_unit_test(threaded_apply_rejects),
         cmocka_unit_test(parsers_match_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

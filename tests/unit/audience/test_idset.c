@@ -20,10 +20,7 @@ static const uint32_t HIGH[] = {0xfffffffeu, 0xffffffffu, 0x80000000u, 0x8000000
 static uint64_t rng_state;
 static uint64_t rnd(void)
 {
-    uint64_t x = (rng_state += 0x9e3779b97f4a7c15ull);
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+    return test_splitmix(&rng_state);
 }
 static double rnd01(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
 

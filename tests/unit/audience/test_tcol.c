@@ -14,15 +14,13 @@
 #include "audience/dict.h"
 #include "audience/tcol.h"
 #include "base/error.h"
+#include "test_util.h"
 #include "test_alloc.h"
 
 static uint64_t rng_state;
 static uint64_t rnd(void)
 {
-    uint64_t x = (rng_state += 0x9e3779b97f4a7c15ull);
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+    return test_splitmix(&rng_state);
 }
 
 static eng__mem mem;

@@ -52,6 +52,17 @@ static void config_errors(void **s)
     eng_config_init(&cfg, ENG_CONFIG_VERSION);
     cfg.log_level = 9;
     assert_int_equal(eng_open(&cfg, &e), ENG_EINVAL);
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    assert_int_equal(cfg.threads, 1);
+    cfg.threads = 65;
+    assert_int_equal(eng_open(&cfg, &e), ENG_ERANGE);
+    assert_string_equal(eng_error_last()->detail, "config.threads");
+    /* A version-1 caller's struct ends before `threads`: the field is not read. */
+    assert_int_equal(eng_config_init(&cfg, 1), ENG_OK);
+    assert_int_equal(cfg.version, 1);
+    cfg.threads = 65; /* past a version-1 struct: ignored */
+    assert_int_equal(eng_open(&cfg, &e), ENG_OK);
+    assert_int_equal(eng_close(e), ENG_OK);
     eng_allocator bad; /* some hooks but not all: refused (none at all is the system allocator) */
     eng_allocator_init(&bad, ENG_ALLOCATOR_VERSION);
     bad.realloc_fn = NULL;

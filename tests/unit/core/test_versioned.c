@@ -37,6 +37,8 @@ static size_t older_end(const char *type, unsigned v)
         {"eng_store_methods", 1, UPTO(eng_store_methods, destroy)},
         {"eng_store_methods", 2, UPTO(eng_store_methods, erased)},
         {"eng_info", 1, UPTO(eng_info, store_kind)},
+        {"eng_message_spec", 1, UPTO(eng_message_spec, delivery)},
+        {"eng_config", 1, UPTO(eng_config, progress_user)},
     };
     for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
         if (!strcmp(ends[i].type, type) && ends[i].v == v)
@@ -100,6 +102,7 @@ static const entry all[] = {
     X(eng_incentive, ENG_INCENTIVE_VERSION)
     X(eng_schedule, ENG_SCHEDULE_VERSION)
     X(eng_delivery, ENG_DELIVERY_VERSION)
+    X(eng_xengage_options, ENG_XENGAGE_OPTIONS_VERSION)
     X(eng_message_status, ENG_MESSAGE_STATUS_VERSION)
     X(eng_config, ENG_CONFIG_VERSION)
     X(eng_info, ENG_INFO_VERSION)

@@ -175,6 +175,93 @@ static void credit_cap_holds(void **st)
     eng__xe_free(xe);
 }
 
+/* Brute force over every assignment (one reachable channel or none per customer) of a few customers:
+ * the best net value whose cost stays within @p cap. */
+#define BF_N 5
+static double bf_best(const double net[BF_N][K + 1], const double cost[K + 1], const unsigned *reach, double cap,
+                      unsigned i, double spent)
+{
+    if (i == BF_N)
+        return 0;
+    double best = bf_best(net, cost, reach, cap, i + 1, spent); /* none */
+    for (unsigned c = 0; c < K; c++)
+        if (reach[i] >> c & 1 && spent + cost[c] <= cap + 1e-12) {
+            double v = net[i][c] + bf_best(net, cost, reach, cap, i + 1, spent + cost[c]);
+            if (v > best)
+                best = v;
+        }
+    return best;
+}
+
+static void credit_cap_against_brute_force(void **st)
+{
+    (void)st;
+    eng__xe_config c;
+    eng__xe_config_default(&c, K, G, N);
+    const double cost[K + 1] = {0.03, 0.17, 0.01, 0.86, 0.25, 0.30, 0};
+    memcpy(c.cost, cost, K * sizeof cost[0]);
+    c.value = 150;
+    c.explore = 0;          /* every choice is the score's */
+    c.guard_priority = 0;
+    c.seed = 7;
+    eng__xe *xe;
+    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
+    fill(xe, 5);
+    uint64_t s = 3;
+    unsigned binding = 0;
+    for (unsigned t = 0; t < 300; t++) {
+        eng__xe_item it[BF_N];
+        eng__xe_choice ch[BF_N];
+        double net[BF_N][K + 1];
+        unsigned reach[BF_N];
+        double all = 0; /* cost of the uncapped choices */
+        for (unsigned i = 0; i < BF_N; i++) /* ascending ids, as the engine's audience order */
+            it[i] = items[(i * N + lcg(&s) % N) / BF_N];
+        for (unsigned i = 0; i < BF_N; i++) {
+            reach[i] = it[i].reach;
+            eng__xe_trace tr; /* the net value of every channel, as the model scores it without a cap */
+            eng__xe_explain(xe, 3, 0, &it[i], &tr);
+            for (unsigned k = 0; k < K; k++)
+                net[i][k] = tr.ch[k].score;
+            if (tr.channel >= 0)
+                all += cost[tr.channel];
+        }
+        double cap = all * (double)(lcg(&s) % 100) / 100.0;
+        double lambda = eng__xe_decide_budget(xe, 3, cap, it, BF_N, ch);
+        double spend = 0, value = 0;
+        for (unsigned i = 0; i < BF_N; i++)
+            if (ch[i].channel >= 0) {
+                assert_true(reach[i] >> ch[i].channel & 1);
+                spend += cost[ch[i].channel];
+                value += net[i][ch[i].channel];
+            }
+        assert_true(spend <= cap + 1e-9);
+        /* The choices are the best there are for what they spend, ... */
+        assert_true(value >= bf_best(net, cost, reach, spend, 0, 0) - 1e-9);
+        /* ... and the multiplier proves how far the cap's optimum can be: at most lambda x the credits left. */
+        double opt = bf_best(net, cost, reach, cap, 0, 0);
+        assert_true(opt <= value + lambda * (cap - spend) + 1e-6);
+        assert_true(value <= opt + 1e-9);
+        /* The engine's plan: the same multiplier, and what it leaves of the cap to the next customers in order. */
+        eng__xe_plan plan;
+        eng__xe_choice pc[2 * BF_N];
+        assert_int_equal(eng__xe_cap_plan(xe, 3, cap, it, BF_N, &plan), ENG_OK);
+        assert_true(plan.hi == lambda);
+        eng__xe_decide_plan(xe, 3, &plan, it, BF_N, pc, pc + BF_N);
+        double pspend = 0, pvalue = 0;
+        for (unsigned i = 0; i < BF_N; i++)
+            if (pc[i].channel >= 0) {
+                pspend += cost[pc[i].channel];
+                pvalue += net[i][pc[i].channel];
+            }
+        assert_true(pspend <= cap + 1e-9);
+        assert_true(pvalue >= value - 1e-9 && pvalue <= opt + 1e-9);
+        binding += lambda > 0;
+    }
+    assert_true(binding > 100);
+    eng__xe_free(xe);
+}
+
 static void trace_explains_the_choice(void **st)
 {
     (void)st;
@@ -333,6 +420,7 @@ int main(void)
         cmocka_unit_test(same_choices_whatever_the_batches_and_threads),
         cmocka_unit_test(exploration_share_and_propensities),
         cmocka_unit_test(credit_cap_holds),
+        cmocka_unit_test(credit_cap_against_brute_force),
         cmocka_unit_test(trace_explains_the_choice),
         cmocka_unit_test(priority_guard_rail_for_customers_without_data),
         cmocka_unit_test(persists_through_the_store),

@@ -465,6 +465,7 @@ static inline int dx_hist_pick(uint32_t customer, int channel, void *user)
  * email) at T0 whose receipts say customers 3k opened the email and 3k+1
  * clicked the SMS; a purchase of 100 by every 4th customer; then an X-Engage
  * message (same creatives) approved now and due 3 days later: f->message, f->t0. */
+static const eng_xengage_options *dx_xe_options; /* dx_xengage's message settings (NULL: defaults) */
 static inline void dx_xengage(dx *f)
 {
     extern uint32_t eng__xengage_min_audience;
@@ -496,7 +497,109 @@ static inline void dx_xengage(dx *f)
     m = dx_message();
     m.title = "X";
     m.strategy = ENG_STRATEGY_XENGAGE;
+    m.xengage = dx_xe_options;
     dx_approve(f, &m);
+}
+
+/* ---- crash points: abandon the engine at the Nth storage write, reopen, resume ---- */
+
+/* One scenario of the crash loops. @p setup builds the world with its message approved;
+ * @p resume runs on the reopened engine of a trial (after the fault, or after a clean run
+ * for the allocation loop): it reads what the stored ledger says is final, runs to the end
+ * and checks what reached the provider; @p after (NULL: nothing) resets a test's own state
+ * once the trial's world is closed. */
+typedef struct dx_crash {
+    void (*setup)(dx *f);
+    void (*resume)(dx *f);
+    void (*after)(void);
+    unsigned step; /* try every step-th write of the abandon loop (0 or 1: every write) */
+} dx_crash;
+
+/* What the two loops covered: the writes (put, delete, begin, commit) and commits of a
+ * clean run, and the trials whose fault fired in each loop. */
+typedef struct dx_crash_counts {
+    uint64_t writes, commits, tried, abandoned, applied;
+} dx_crash_counts;
+
+#define DX_WRITES (TV_PUT | TV_DEL | TV_BEGIN | TV_COMMIT)
+
+/* How many storage calls of @p mask a clean run of the scenario makes. */
+static inline uint64_t dx_crash_clean(const dx_crash *c, unsigned mask)
+{
+    dx f;
+    c->setup(&f);
+    uint64_t before = test_store_calls(f.ts, mask);
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
+    assert_int_equal(rep.finished, 1);
+    uint64_t n = test_store_calls(f.ts, mask) - before;
+    dx_close(&f);
+    if (c->after)
+        c->after();
+    return n;
+}
+
+/* Fail the @p nth storage call of @p mask (from then on when @p mode is TF_ERROR: the
+ * process died there; once when TF_COMMITTED_ERROR: the commit applied, then reported
+ * failure), abandon the engine, reopen, resume. 1 when the fault fired. */
+static inline int dx_crash_trial(const dx_crash *c, uint64_t nth, int mode, unsigned mask)
+{
+    dx f;
+    c->setup(&f);
+    test_store_fail(f.ts, mask, nth, mode == TF_ERROR, mode);
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    int rc = eng_run_due(f.e, "root", f.t0, NULL, &rep);
+    int fired = test_store_failures(f.ts) > 0;
+    assert_int_equal(rc != ENG_OK, fired);
+    test_store_crash(f.ts);
+    test_store_nofail(f.ts);
+    eng_close(f.e);
+    f.e = dx_engine(&f);
+    c->resume(&f);
+    dx_close(&f);
+    if (c->after)
+        c->after();
+    return fired;
+}
+
+/* Both loops: abandoned at every write of a clean run (every step-th), and every commit
+ * applied-then-failed; each trial's fault must fire. */
+static inline dx_crash_counts dx_crash_loops(const dx_crash *c)
+{
+    dx_crash_counts k = {dx_crash_clean(c, DX_WRITES), dx_crash_clean(c, TV_COMMIT), 0, 0, 0};
+    uint64_t step = c->step > 1 ? c->step : 1;
+    for (uint64_t i = 1; i <= k.writes; i += step, k.tried++)
+        k.abandoned += (uint64_t)dx_crash_trial(c, i, TF_ERROR, DX_WRITES);
+    for (uint64_t i = 1; i <= k.commits; i++)
+        k.applied += (uint64_t)dx_crash_trial(c, i, TF_COMMITTED_ERROR, TV_COMMIT);
+    assert_int_equal(k.abandoned, k.tried);
+    assert_int_equal(k.applied, k.commits);
+    return k;
+}
+
+/* Fail the Nth allocation of a run (once) for N = 1, 2, ... until a run completes: each
+ * ends in ENG_OK or ENG_ENOMEM, and the run resumed on the same engine ends as @p c's
+ * resume checks. Returns the number of runs. */
+static inline uint64_t dx_alloc_loop(const dx_crash *c)
+{
+    uint64_t n;
+    for (n = 1;; n++) {
+        dx f;
+        c->setup(&f);
+        test_alloc_fail_at(n, 0);
+        eng_run_report rep = ENG_RUN_REPORT_INIT;
+        int rc = eng_run_due(f.e, "root", f.t0, NULL, &rep);
+        int fired = test_alloc_failures() > 0;
+        test_alloc_fail_at(0, 0);
+        if (rc != ENG_OK && rc != ENG_ENOMEM)
+            fail_msg("allocation %llu: %d %s", (unsigned long long)n, rc, eng_error_last()->message);
+        c->resume(&f);
+        dx_close(&f);
+        if (c->after)
+            c->after();
+        if (!fired)
+            return n;
+    }
 }
 
 #endif

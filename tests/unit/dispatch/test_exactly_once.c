@@ -204,158 +204,118 @@ static void mark_finals(dx *f)
 #define CRASH_N 1000
 #define CRASH_BATCH 128
 
-/* One trial: fail every storage write from the @p nth on (the process died
- * there), reopen, resume, check. Returns 1 if the fault fired. */
-static int crash_trial(uint64_t nth, int mode, unsigned mask, uint64_t *fired_by_verb)
+static void crash_world(dx *f)
 {
-    dx f;
-    dx_world(&f, CRASH_N, CRASH_BATCH, 1, 1);
+    dx_world(f, CRASH_N, CRASH_BATCH, 1, 1);
     eng_message_spec m = dx_message();
-    dx_approve(&f, &m);
+    dx_approve(f, &m);
     credits_before = 1000000;
-    unsigned char *want = calloc(f.n * DX_CH, 1);
-    size_t pairs = expect_pairs(&f, want);
-    uint64_t before[3] = {test_store_calls(f.ts, TV_PUT), test_store_calls(f.ts, TV_DEL),
-                          test_store_calls(f.ts, TV_COMMIT)};
-    test_store_fail(f.ts, mask, nth, 1, mode);
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    int rc = eng_run_due(f.e, "root", f.t0, NULL, &rep);
-    int fired = test_store_failures(f.ts) > 0;
-    if (fired) {
-        assert_int_not_equal(rc, ENG_OK);
-        /* Which verb the first failure hit: the one whose count moved last. */
-        uint64_t now_c[3] = {test_store_calls(f.ts, TV_PUT), test_store_calls(f.ts, TV_DEL),
-                             test_store_calls(f.ts, TV_COMMIT)};
-        (void)now_c;
-    } else {
-        assert_int_equal(rc, ENG_OK);
-    }
-    (void)before;
-    (void)fired_by_verb;
-    /* The process dies: the open batch is lost, the engine is abandoned. */
-    test_store_crash(f.ts);
-    test_store_nofail(f.ts);
-    eng_close(f.e);
-    f.e = dx_engine(&f);
-    mark_finals(&f);
-    dx_run_all(&f, f.t0, NULL);
-    check_delivered(&f, want, pairs);
-    check_finished(&f, want, pairs);
-    free(want);
-    dx_close(&f);
-    return fired;
 }
 
-/* How many writes a clean run makes. */
-static uint64_t clean_writes(unsigned mask)
+/* The reopened engine: run to the end; every pair of the test group delivered once. */
+static void crash_resume(dx *f)
 {
-    dx f;
-    dx_world(&f, CRASH_N, CRASH_BATCH, 1, 1);
-    eng_message_spec m = dx_message();
-    dx_approve(&f, &m);
-    uint64_t before = test_store_calls(f.ts, mask);
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
-    assert_int_equal(rep.finished, 1);
-    uint64_t n = test_store_calls(f.ts, mask) - before;
-    dx_close(&f);
-    return n;
+    unsigned char *want = calloc(f->n * DX_CH, 1);
+    size_t pairs = expect_pairs(f, want);
+    mark_finals(f);
+    dx_run_all(f, f->t0, NULL);
+    check_delivered(f, want, pairs);
+    check_finished(f, want, pairs);
+    free(want);
 }
 
 static void crash_at_every_write(void **state)
 {
     (void)state;
-    const unsigned writes = TV_PUT | TV_DEL | TV_BEGIN | TV_COMMIT;
-    uint64_t total = clean_writes(writes), puts = clean_writes(TV_PUT), commits = clean_writes(TV_COMMIT);
-    uint64_t covered = 0, covered_commit_applied = 0;
-    for (uint64_t i = 1; i <= total; i++)
-        covered += (uint64_t)crash_trial(i, TF_ERROR, writes, NULL);
-    /* A commit that applies and then reports failure: the outcome is unknown to the library. */
-    for (uint64_t i = 1; i <= commits; i++)
-        covered_commit_applied += (uint64_t)crash_trial(i, TF_COMMITTED_ERROR, TV_COMMIT, NULL);
+    const dx_crash c = {crash_world, crash_resume, NULL, 1};
+    uint64_t puts = dx_crash_clean(&c, TV_PUT);
+    /* The commit loop: a commit that applies and then reports failure, the outcome unknown to the library. */
+    dx_crash_counts k = dx_crash_loops(&c);
     printf("crash injection: %d customers, batches of %d: %llu storage writes of a clean run (%llu puts, %llu "
            "commits, the rest begins/deletes); abandoned at each: %llu points; commits applied-then-failed: %llu "
            "points; every run resumed to exactly one acceptance per (customer, channel)\n",
-           CRASH_N, CRASH_BATCH, (unsigned long long)total, (unsigned long long)puts, (unsigned long long)commits,
-           (unsigned long long)covered, (unsigned long long)covered_commit_applied);
-    assert_int_equal(covered, total);
-    assert_int_equal(covered_commit_applied, commits);
+           CRASH_N, CRASH_BATCH, (unsigned long long)k.writes, (unsigned long long)puts,
+           (unsigned long long)k.commits, (unsigned long long)k.abandoned, (unsigned long long)k.applied);
 }
 
 /* ---- X-Engage: the pairs are the optimizer's choices, the same after any crash ---- */
 
 #define XE_CRASH_N 300
 #define XE_CRASH_BATCH 64
+/* Every write normally; every 5th under valgrind or TSan (the X-Engage loops are minutes there). */
+#define XE_STEP (test_slow_runtime() ? 5u : 1u)
+
+static unsigned char xe_want[XE_CRASH_N * DX_CH]; /* the pairs a clean run delivered */
+static size_t xe_pairs;
+static int64_t xe_cap; /* the X-Engage message's credit cap (0: none) */
 
 static void xe_setup(dx *f)
 {
+    eng_xengage_options o = ENG_XENGAGE_OPTIONS_INIT;
+    o.credit_cap = xe_cap;
     dx_world(f, XE_CRASH_N, XE_CRASH_BATCH, 1, 1);
+    dx_xe_options = xe_cap ? &o : NULL;
     dx_xengage(f);
+    dx_xe_options = NULL;
     assert_int_equal(eng_credits_balance(f->e, "root", ENG_CREDITS_CAMPAIGN, &credits_before), ENG_OK);
 }
 
-/* A clean run: its writes (by verb mask) and the pairs it delivered. */
-static uint64_t xe_clean(unsigned mask, unsigned char *want, size_t *pairs)
+/* A clean run: the pairs it delivered, each once, and the execution's totals. */
+static void xe_clean_choices(void)
 {
     dx f;
     xe_setup(&f);
-    uint64_t before = test_store_calls(f.ts, mask);
     eng_run_report rep = ENG_RUN_REPORT_INIT;
     assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
     assert_int_equal(rep.finished, 1);
-    uint64_t n = test_store_calls(f.ts, mask) - before;
-    if (want) {
-        *pairs = 0;
-        for (size_t i = 0; i < f.n * DX_CH; i++) {
-            want[i] = f.prov.delivered[i] == 1;
-            *pairs += want[i];
-            assert_true(f.prov.delivered[i] <= 1);
-        }
-        check_finished(&f, want, *pairs);
+    xe_pairs = 0;
+    for (size_t i = 0; i < f.n * DX_CH; i++) {
+        xe_want[i] = f.prov.delivered[i] == 1;
+        xe_pairs += xe_want[i];
+        assert_true(f.prov.delivered[i] <= 1);
     }
+    check_finished(&f, xe_want, xe_pairs);
     dx_close(&f);
-    return n;
 }
 
-static int xe_trial(uint64_t nth, int mode, unsigned mask, const unsigned char *want, size_t pairs)
+/* The reopened engine: the same choices as the clean run, each accepted once. */
+static void xe_resume(dx *f)
 {
-    dx f;
-    xe_setup(&f);
-    test_store_fail(f.ts, mask, nth, 1, mode);
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    int rc = eng_run_due(f.e, "root", f.t0, NULL, &rep);
-    int fired = test_store_failures(f.ts) > 0;
-    assert_int_equal(rc != ENG_OK, fired);
-    test_store_crash(f.ts);
-    test_store_nofail(f.ts);
-    eng_close(f.e);
-    f.e = dx_engine(&f);
-    mark_finals(&f);
-    dx_run_all(&f, f.t0, NULL);
-    check_delivered(&f, want, pairs);
-    check_finished(&f, want, pairs);
-    dx_close(&f);
-    return fired;
+    mark_finals(f);
+    dx_run_all(f, f->t0, NULL);
+    check_delivered(f, xe_want, xe_pairs);
+    check_finished(f, xe_want, xe_pairs);
 }
 
 static void xengage_crash_at_every_write(void **state)
 {
     (void)state;
-    const unsigned writes = TV_PUT | TV_DEL | TV_BEGIN | TV_COMMIT;
-    unsigned char *want = calloc(XE_CRASH_N * DX_CH, 1);
-    size_t pairs = 0;
-    uint64_t total = xe_clean(writes, want, &pairs), commits = xe_clean(TV_COMMIT, NULL, NULL);
-    uint64_t covered = 0, covered_applied = 0;
-    for (uint64_t i = 1; i <= total; i++)
-        covered += (uint64_t)xe_trial(i, TF_ERROR, writes, want, pairs);
-    for (uint64_t i = 1; i <= commits; i++)
-        covered_applied += (uint64_t)xe_trial(i, TF_COMMITTED_ERROR, TV_COMMIT, want, pairs);
+    xe_clean_choices();
+    const dx_crash c = {xe_setup, xe_resume, NULL, XE_STEP};
+    dx_crash_counts k = dx_crash_loops(&c);
     printf("x-engage crash injection: %d customers, batches of %d, %zu sends chosen: %llu storage writes, "
            "%llu commits applied-then-failed; every run resumed to the same choices, each accepted once\n",
-           XE_CRASH_N, XE_CRASH_BATCH, pairs, (unsigned long long)covered, (unsigned long long)covered_applied);
-    assert_int_equal(covered, total);
-    assert_int_equal(covered_applied, commits);
-    free(want);
+           XE_CRASH_N, XE_CRASH_BATCH, xe_pairs, (unsigned long long)k.abandoned, (unsigned long long)k.applied);
+}
+
+/* The same under a credit cap of a third of what the uncapped run spends: the resumed runs make the capped
+ * run's choices, so they are charged what it was, within the cap (the cap's plan is stored per scheduler
+ * time and what each chunk planned with it, so a resumed execution neither recomputes nor double counts). */
+static void xengage_capped_crash_at_every_write(void **state)
+{
+    (void)state;
+    xe_clean_choices();
+    int64_t full = expected_credits(xe_want, XE_CRASH_N);
+    xe_cap = full / 3;
+    xe_clean_choices(); /* check_finished: charged exactly what the chosen sends cost */
+    int64_t capped = expected_credits(xe_want, XE_CRASH_N);
+    assert_true(capped <= xe_cap && capped * 10 >= xe_cap * 7);
+    const dx_crash c = {xe_setup, xe_resume, NULL, XE_STEP};
+    dx_crash_counts k = dx_crash_loops(&c);
+    printf("x-engage under a credit cap of %lld (uncapped %lld): charged %lld; %llu storage writes, %llu commits "
+           "applied-then-failed: every run resumed to the same choices\n", (long long)xe_cap, (long long)full,
+           (long long)capped, (unsigned long long)k.abandoned, (unsigned long long)k.applied);
+    xe_cap = 0;
 }
 
 int main(void)
@@ -365,6 +325,7 @@ int main(void)
         cmocka_unit_test(version1_transport),
         cmocka_unit_test(crash_at_every_write),
         cmocka_unit_test(xengage_crash_at_every_write),
+        cmocka_unit_test(xengage_capped_crash_at_every_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

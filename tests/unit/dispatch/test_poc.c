@@ -246,20 +246,15 @@ static void mark_finals(dx *f)
 #define CRASH_N 100
 #define CRASH_BATCH 32
 
-static uint64_t clean_writes(unsigned mask)
+static void poc_world(dx *f, size_t n, unsigned batch)
 {
-    dx f;
-    world(&f, CRASH_N, CRASH_BATCH);
+    world(f, n, batch);
     eng_message_spec m = poc_message();
-    dx_approve(&f, &m);
-    uint64_t before = test_store_calls(f.ts, mask);
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
-    assert_int_equal(rep.finished, 1);
-    uint64_t n = test_store_calls(f.ts, mask) - before;
-    dx_close(&f);
-    return n;
+    dx_approve(f, &m);
 }
+
+static void crash_world(dx *f) { poc_world(f, CRASH_N, CRASH_BATCH); }
+static void alloc_world(dx *f) { poc_world(f, 20, 8); }
 
 static void finish_and_check(dx *f)
 {
@@ -276,64 +271,21 @@ static void finish_and_check(dx *f)
     assert_int_equal(f->prov.key_changed, 0);
 }
 
-static int crash_trial(uint64_t nth, int mode, unsigned mask)
-{
-    dx f;
-    world(&f, CRASH_N, CRASH_BATCH);
-    eng_message_spec m = poc_message();
-    dx_approve(&f, &m);
-    test_store_fail(f.ts, mask, nth, mode == TF_ERROR, mode);
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    int rc = eng_run_due(f.e, "root", f.t0, NULL, &rep);
-    int fired = test_store_failures(f.ts) > 0;
-    assert_int_equal(rc != ENG_OK, fired);
-    test_store_crash(f.ts);
-    test_store_nofail(f.ts);
-    eng_close(f.e);
-    f.e = dx_engine(&f);
-    finish_and_check(&f);
-    dx_close(&f);
-    return fired;
-}
-
 static void crash_at_every_write(void **state)
 {
     (void)state;
-    const unsigned writes = TV_PUT | TV_DEL | TV_BEGIN | TV_COMMIT;
-    uint64_t total = clean_writes(writes), commits = clean_writes(TV_COMMIT);
-    uint64_t covered = 0, applied = 0;
-    for (uint64_t i = 1; i <= total; i++)
-        covered += (uint64_t)crash_trial(i, TF_ERROR, writes);
-    for (uint64_t i = 1; i <= commits; i++)
-        applied += (uint64_t)crash_trial(i, TF_COMMITTED_ERROR, TV_COMMIT);
+    const dx_crash c = {crash_world, finish_and_check, NULL, 1};
+    dx_crash_counts k = dx_crash_loops(&c);
     printf("POC crash injection: %d customers and %d POC copies, batches of %d: abandoned at each of %llu storage "
            "writes, %llu commits applied-then-failed; every copy accepted exactly once\n",
-           CRASH_N, 3, CRASH_BATCH, (unsigned long long)covered, (unsigned long long)applied);
-    assert_int_equal(covered, total);
-    assert_int_equal(applied, commits);
+           CRASH_N, 3, CRASH_BATCH, (unsigned long long)k.abandoned, (unsigned long long)k.applied);
 }
 
 static void allocation_failures(void **state)
 {
     (void)state;
-    uint64_t n;
-    for (n = 1;; n++) {
-        dx f;
-        world(&f, 20, 8);
-        eng_message_spec m = poc_message();
-        dx_approve(&f, &m);
-        test_alloc_fail_at(n, 0);
-        eng_run_report rep = ENG_RUN_REPORT_INIT;
-        int rc = eng_run_due(f.e, "root", f.t0, NULL, &rep);
-        int fired = test_alloc_failures() > 0;
-        test_alloc_fail_at(0, 0);
-        if (rc != ENG_OK && rc != ENG_ENOMEM)
-            fail_msg("allocation %llu: %d %s", (unsigned long long)n, rc, eng_error_last()->message);
-        finish_and_check(&f);
-        dx_close(&f);
-        if (!fired)
-            break;
-    }
+    const dx_crash c = {alloc_world, finish_and_check, NULL, 1};
+    uint64_t n = dx_alloc_loop(&c);
     printf("POC allocation failures: %llu runs\n", (unsigned long long)n);
     assert_true(n > 10);
 }

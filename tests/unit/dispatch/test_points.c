@@ -441,62 +441,30 @@ static void mark_finals(dx *f)
 #define CRASH_N 200
 #define CRASH_BATCH 64
 
-static uint64_t clean_writes(unsigned mask)
-{
-    dx f;
-    world(&f, CRASH_N, CRASH_BATCH);
-    uint64_t before = test_store_calls(f.ts, mask);
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
-    assert_int_equal(rep.finished, 1);
-    uint64_t n = test_store_calls(f.ts, mask) - before;
-    dx_close(&f);
-    ph_reset(0);
-    return n;
-}
+static void crash_world(dx *f) { world(f, CRASH_N, CRASH_BATCH); }
+static void alloc_world(dx *f) { world(f, 24, 8); }
+static void after_trial(void) { ph_reset(0); }
 
-/* Fail the @p nth storage call of @p mask (from then on when @p mode is TF_ERROR: the
- * process died there), abandon the engine, reopen, resume, check. 1 when it fired. */
-static int crash_trial(uint64_t nth, int mode, unsigned mask)
+/* The reopened (or same) engine: run to the end; one award per eligible customer. */
+static void resume(dx *f)
 {
-    dx f;
-    world(&f, CRASH_N, CRASH_BATCH);
-    test_store_fail(f.ts, mask, nth, mode == TF_ERROR, mode);
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    int rc = eng_run_due(f.e, "root", f.t0, NULL, &rep);
-    int fired = test_store_failures(f.ts) > 0;
-    assert_int_equal(rc != ENG_OK, fired);
-    test_store_crash(f.ts);
-    test_store_nofail(f.ts);
-    eng_close(f.e);
-    f.e = dx_engine(&f);
-    set_hooks(&f);
-    mark_finals(&f);
-    dx_run_all(&f, f.t0, NULL);
+    set_hooks(f);
+    mark_finals(f);
+    dx_run_all(f, f->t0, NULL);
     unsigned char want[1024];
-    size_t k = eligible(&f, want);
-    check_awards(&f, want, k, NULL);
-    assert_int_equal(f.prov.key_changed, 0);
-    dx_close(&f);
-    ph_reset(0);
-    return fired;
+    size_t k = eligible(f, want);
+    check_awards(f, want, k, NULL);
+    assert_int_equal(f->prov.key_changed, 0);
 }
 
 static void crash_at_every_write(void **state)
 {
     (void)state;
-    const unsigned writes = TV_PUT | TV_DEL | TV_BEGIN | TV_COMMIT;
-    uint64_t total = clean_writes(writes), commits = clean_writes(TV_COMMIT);
-    uint64_t covered = 0, applied = 0;
-    for (uint64_t i = 1; i <= total; i++)
-        covered += (uint64_t)crash_trial(i, TF_ERROR, writes);
-    for (uint64_t i = 1; i <= commits; i++)
-        applied += (uint64_t)crash_trial(i, TF_COMMITTED_ERROR, TV_COMMIT);
+    const dx_crash c = {crash_world, resume, after_trial, 1};
+    dx_crash_counts k = dx_crash_loops(&c);
     printf("points crash injection: %d customers, batches of %d: abandoned at each of %llu storage writes, "
            "%llu commits applied-then-failed; every run resumed to exactly one award per eligible customer\n",
-           CRASH_N, CRASH_BATCH, (unsigned long long)covered, (unsigned long long)applied);
-    assert_int_equal(covered, total);
-    assert_int_equal(applied, commits);
+           CRASH_N, CRASH_BATCH, (unsigned long long)k.abandoned, (unsigned long long)k.applied);
 }
 
 /* An allocation failure at every allocation of a run (once): ENG_OK or ENG_ENOMEM, and the
@@ -504,28 +472,8 @@ static void crash_at_every_write(void **state)
 static void allocation_failures(void **state)
 {
     (void)state;
-    uint64_t n;
-    for (n = 1;; n++) {
-        dx f;
-        world(&f, 24, 8);
-        test_alloc_fail_at(n, 0);
-        eng_run_report rep = ENG_RUN_REPORT_INIT;
-        int rc = eng_run_due(f.e, "root", f.t0, NULL, &rep);
-        int fired = test_alloc_failures() > 0;
-        test_alloc_fail_at(0, 0);
-        if (rc != ENG_OK && rc != ENG_ENOMEM)
-            fail_msg("allocation %llu: %d %s", (unsigned long long)n, rc, eng_error_last()->message);
-        if (fired)
-            mark_finals(&f);
-        dx_run_all(&f, f.t0, NULL);
-        unsigned char want[1024];
-        size_t k = eligible(&f, want);
-        check_awards(&f, want, k, NULL);
-        dx_close(&f);
-        ph_reset(0);
-        if (!fired)
-            break;
-    }
+    const dx_crash c = {alloc_world, resume, after_trial, 1};
+    uint64_t n = dx_alloc_loop(&c);
     printf("points allocation failures: %llu runs\n", (unsigned long long)n);
     assert_true(n > 10);
 }

@@ -18,10 +18,7 @@ size_t eng__send_key_tail(char *buf, size_t cap, const char *prefix, size_t plen
 static uint64_t rng = 7;
 static uint64_t rnd(void)
 {
-    uint64_t x = (rng += 0x9e3779b97f4a7c15ull);
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+    return test_splitmix(&rng);
 }
 
 #define NS (ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT)

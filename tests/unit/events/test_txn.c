@@ -8,10 +8,7 @@
 static uint64_t rng = 7;
 static uint64_t rnd(void)
 {
-    uint64_t x = (rng += 0x9e3779b97f4a7c15ull);
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+    return test_splitmix(&rng);
 }
 
 #define NT 500
@@ -304,6 +301,95 @@ static void bad_rows(void **st)
     evfx_close(&f);
 }
 
+/* Milliseconds since 1970 counted day by day (the reference for the time spellings). */
+static eng_time ref_ms(int y, int mo, int d, int h, int mi, int se, int ms, int east_min)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int64_t days = 0;
+    for (int yy = 1970; yy < y; yy++)
+        days += (yy % 4 == 0 && yy % 100 != 0) || yy % 400 == 0 ? 366 : 365;
+    for (int m = 1; m < mo; m++)
+        days += mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+    days += d - 1;
+    return (((days * 24 + h) * 60 + mi - east_min) * 60 + se) * 1000 + ms;
+}
+
+typedef struct one_time {
+    const char *id;
+    eng_time got;
+} one_time;
+
+static int on_time(const eng_txn_row *r, void *user)
+{
+    one_time *t = user;
+    if (strcmp(r->id, t->id) == 0)
+        t->got = r->time;
+    return 0;
+}
+
+/* The ISO 8601 spellings exports write (a space or T, with or without seconds, fractions
+ * of any length, Z or an offset) read as the instant they name; the rest, a time without
+ * its zone included, is refused with the line and column. */
+static void time_spellings(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *s;
+        int rc;
+        eng_time want;
+    } cases[] = {
+        {"2026-03-01", ENG_OK, 0},
+        {"2026-03-01T10:20:30Z", ENG_OK, 0},
+        {"2026-03-01 10:20:30Z", ENG_OK, 0},
+        {"2026-03-01T10:20Z", ENG_OK, 0},
+        {"2026-03-01 10:20:30.5Z", ENG_OK, 0},
+        {"2026-03-01T10:20:30.123456789Z", ENG_OK, 0},
+        {"2026-03-01T10:20:30+05:30", ENG_OK, 0},
+        {"2026-03-01T10:20:30-0800", ENG_OK, 0},
+        {"2026-03-01 00:10:00+01", ENG_OK, 0},
+        {"1772360430000", ENG_OK, 0},
+        {"2026-03-01T10:20:30.Z", ENG_EPARSE, 0},
+        {"2026-03-01T10:20:30.1234567890Z", ENG_EPARSE, 0},
+        {"2026-03-01T10:20:30+5", ENG_EPARSE, 0},
+        {"2026-03-01T10:20:30+05:3", ENG_EPARSE, 0},
+        {"2026-03-01T10:20:30+24:00", ENG_ERANGE, 0},
+        {"2026-03-01T10:20:30ZZ", ENG_EPARSE, 0},
+        {"2026-03-01T10", ENG_EPARSE, 0},
+        {"2026-03-01 10:20:30", ENG_EPARSE, 0}, /* no zone: not an instant */
+        {"2026-03-01T25:00:00Z", ENG_ERANGE, 0},
+        {"2026-02-29", ENG_ERANGE, 0},
+        {"01/03/2026", ENG_EPARSE, 0},
+    };
+    const eng_time want[] = {
+        ref_ms(2026, 3, 1, 0, 0, 0, 0, 0),       ref_ms(2026, 3, 1, 10, 20, 30, 0, 0),
+        ref_ms(2026, 3, 1, 10, 20, 30, 0, 0),    ref_ms(2026, 3, 1, 10, 20, 0, 0, 0),
+        ref_ms(2026, 3, 1, 10, 20, 30, 500, 0),  ref_ms(2026, 3, 1, 10, 20, 30, 123, 0),
+        ref_ms(2026, 3, 1, 10, 20, 30, 0, 330),  ref_ms(2026, 3, 1, 10, 20, 30, 0, -480),
+        ref_ms(2026, 3, 1, 0, 10, 0, 0, 60),     1772360430000,
+    };
+    evfx f;
+    evfx_open(&f, 3);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char csv[128];
+        int n = snprintf(csv, sizeof csv, "id,customer,time,amount\nT%zu,c0,%s,1\n", i, cases[i].s);
+        eng_event_report r = ENG_EVENT_REPORT_INIT;
+        int rc = eng_txn_import_csv_buffer(f.e, "acme", csv, (size_t)n, NULL, &r);
+        if (rc != cases[i].rc)
+            fail_msg("%s: %d, want %d (%s)", cases[i].s, rc, cases[i].rc, eng_error_last()->message);
+        if (rc) {
+            assert_string_equal(eng_error_last()->detail, "2:3");
+            continue;
+        }
+        char id[16];
+        snprintf(id, sizeof id, "T%zu", i);
+        one_time t = {id, -1};
+        assert_int_equal(eng_txn_scan(f.e, "acme", NULL, 0, 0, on_time, &t), ENG_OK);
+        if (t.got != want[i])
+            fail_msg("%s: %lld, want %lld", cases[i].s, (long long)t.got, (long long)want[i]);
+    }
+    evfx_close(&f);
+}
+
 static int count_cb(const eng__txn_cols *c, void *user)
 {
     *(uint64_t *)user += c->n;
@@ -362,6 +448,7 @@ int main(void)
         cmocka_unit_test(bulk_and_csv_agree),
         cmocka_unit_test(scans_and_join),
         cmocka_unit_test(bad_rows),
+        cmocka_unit_test(time_spellings),
         cmocka_unit_test(sealed_and_retention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -436,6 +436,51 @@ static void crash_at_every_write(void **state)
     }
 }
 
+/* Keys told to the backend (contract v2) after erasing Pat, then c1; @p untold: Pat's
+ * erasure commits but reports failure (so it tells nothing), the process dies and the
+ * next erasure must tell Pat's keys first. Returns the keys told in total. */
+static uint64_t told_after_two_erasures(int untold)
+{
+    test_alloc_reset();
+    test_store *ts = test_store_new();
+    eng_engine *e = test_engine_open(test_store_handle(ts));
+    setup(e);
+    uint64_t keys = 0;
+    uint8_t *v;
+    size_t vlen;
+    if (untold) {
+        test_store_fail(ts, TV_COMMIT, 1, 0, TF_COMMITTED_ERROR);
+        assert_int_not_equal(eng_customer_erase(e, "boss", pat[0]), ENG_OK);
+        test_store_nofail(ts);
+        test_store_crash(ts);
+        eng_close(e);
+        e = test_engine_open(test_store_handle(ts));
+        assert_int_equal(pat_state(e), 0);                      /* erased, */
+        assert_int_equal(test_store_erased(ts, &keys), 0);      /* the backend not told, */
+        assert_int_equal(test_store_raw_get(ts, "p/v", &v, &vlen), ENG_OK); /* the keys kept to tell */
+        free(v);
+    } else {
+        assert_int_equal(eng_customer_erase(e, "boss", pat[0]), ENG_OK);
+    }
+    assert_int_equal(eng_customer_erase(e, "boss", cid(1)), ENG_OK);
+    assert_int_equal(test_store_erased(ts, &keys), 2); /* Pat's keys, then c1's */
+    assert_int_equal(test_store_raw_get(ts, "p/v", &v, &vlen), ENG_ENOTFOUND);
+    eng_close(e);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+    return keys;
+}
+
+/* An erasure whose commit applied but whose keys were never told (a crash between the
+ * two): the next erasure tells them first, so the backend hears of every key once. */
+static void untold_keys_told_by_next_erasure(void **state)
+{
+    (void)state;
+    uint64_t clean = told_after_two_erasures(0), resumed = told_after_two_erasures(1);
+    assert_true(clean >= 2);
+    assert_int_equal(resumed, clean);
+}
+
 static int use_int_ids(void **state)
 {
     (void)state;
@@ -450,12 +495,14 @@ int main(void)
         cmocka_unit_test(batch_erase_and_contract),
         cmocka_unit_test(cancel_leaves_all),
         cmocka_unit_test(crash_at_every_write),
+        cmocka_unit_test(untold_keys_told_by_next_erasure),
     };
     /* the same tests on an engine with integer external ids */
     const struct CMUnitTest int_tests[] = {
         cmocka_unit_test(erase_in_file_store),
         cmocka_unit_test(batch_erase_and_contract),
         cmocka_unit_test(crash_at_every_write),
+        cmocka_unit_test(untold_keys_told_by_next_erasure),
     };
     int fails = cmocka_run_group_tests_name("string ids", tests, NULL, NULL);
     return fails + cmocka_run_group_tests_name("integer ids", int_tests, use_int_ids, NULL);

@@ -1,0 +1,198 @@
+/* The batch leaves' dense 64-row kernels at each vector level (base/simd.h):
+ * dictionary codes compared as codes against up to 4 true codes, and an
+ * int64 / int32 column against an inclusive range. The scalar variants are
+ * the reference; every level returns the same bits. */
+#include "rules/batch_impl.h"
+
+#if ENG__SIMD_X86
+#include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* The baseline: SSE2 where the build target has it (every x86-64). */
+static void eq_scalar(const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+                            uint64_t *bad)
+{
+#ifdef __SSE2__
+    __m128i k[4], bias = _mm_set1_epi32((int)0x80000000u), lim = _mm_set1_epi32((int)((size - 1) ^ 0x80000000u));
+    for (int i = 0; i < 4; i++)
+        k[i] = _mm_set1_epi32((int)codes[i < n ? i : 0]);
+    uint64_t tt = 0, bb = 0;
+    for (int g = 0; g < 16; g++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + 4 * g));
+        __m128i e = _mm_setzero_si128();
+        for (int i = 0; i < n; i++)
+            e = _mm_or_si128(e, _mm_cmpeq_epi32(x, k[i]));
+        __m128i over = size ? _mm_cmpgt_epi32(_mm_xor_si128(x, bias), lim) : _mm_set1_epi32(-1);
+        tt |= (uint64_t)_mm_movemask_ps(_mm_castsi128_ps(e)) << (4 * g);
+        bb |= (uint64_t)_mm_movemask_ps(_mm_castsi128_ps(over)) << (4 * g);
+    }
+    *t = tt & ~bb;
+    *bad = bb;
+#else
+    uint64_t tt = 0, bb = 0;
+    for (int j = 0; j < 64; j++) {
+        int e = 0;
+        for (int i = 0; i < n; i++)
+            e |= d[j] == codes[i];
+        tt |= (uint64_t)e << j;
+        bb |= (uint64_t)(d[j] >= size) << j;
+    }
+    *t = tt & ~bb;
+    *bad = bb;
+#endif
+}
+
+static uint64_t range64_scalar(const int64_t *d, int64_t lo, uint64_t span)
+{
+    uint64_t t = 0;
+    for (int j = 0; j < 64; j++)
+        t |= (uint64_t)((uint64_t)d[j] - (uint64_t)lo <= span) << j;
+    return t;
+}
+
+static uint64_t range32_scalar(const int32_t *d, int64_t lo, uint64_t span)
+{
+    uint64_t t = 0;
+    for (int j = 0; j < 64; j++)
+        t |= (uint64_t)((uint64_t)(int64_t)d[j] - (uint64_t)lo <= span) << j;
+    return t;
+}
+
+#if ENG__SIMD_X86
+ENG__AVX2 static void eq_avx2(const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+                              uint64_t *bad)
+{
+    __m256i k[4], bias = _mm256_set1_epi32((int)0x80000000u);
+    __m256i lim = _mm256_set1_epi32((int)((size - 1) ^ 0x80000000u));
+    for (int i = 0; i < 4; i++)
+        k[i] = _mm256_set1_epi32((int)codes[i < n ? i : 0]);
+    uint64_t tt = 0, bb = 0;
+    for (int g = 0; g < 8; g++) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(d + 8 * g));
+        __m256i e = _mm256_setzero_si256();
+        for (int i = 0; i < n; i++)
+            e = _mm256_or_si256(e, _mm256_cmpeq_epi32(x, k[i]));
+        __m256i over = size ? _mm256_cmpgt_epi32(_mm256_xor_si256(x, bias), lim) : _mm256_set1_epi32(-1);
+        tt |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(e)) << (8 * g);
+        bb |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(over)) << (8 * g);
+    }
+    *t = tt & ~bb;
+    *bad = bb;
+}
+
+/* (uint64)x - lo <= span, unsigned, for 4 lanes: !(x - lo > span). */
+ENG__AVX2 static inline unsigned in_range4(__m256i x, __m256i lo, __m256i spanb, __m256i sign)
+{
+    __m256i off = _mm256_xor_si256(_mm256_sub_epi64(x, lo), sign);
+    return (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(off, spanb))) ^ 15u;
+}
+
+ENG__AVX2 static uint64_t range64_avx2(const int64_t *d, int64_t lo, uint64_t span)
+{
+    const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
+    const __m256i vlo = _mm256_set1_epi64x(lo), spanb = _mm256_xor_si256(_mm256_set1_epi64x((long long)span), sign);
+    uint64_t t = 0;
+    for (int g = 0; g < 16; g++)
+        t |= (uint64_t)in_range4(_mm256_loadu_si256((const __m256i *)(const void *)(d + 4 * g)), vlo, spanb, sign)
+             << (4 * g);
+    return t;
+}
+
+ENG__AVX2 static uint64_t range32_avx2(const int32_t *d, int64_t lo, uint64_t span)
+{
+    const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
+    const __m256i vlo = _mm256_set1_epi64x(lo), spanb = _mm256_xor_si256(_mm256_set1_epi64x((long long)span), sign);
+    uint64_t t = 0;
+    for (int g = 0; g < 16; g++) {
+        __m256i x = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(const void *)(d + 4 * g)));
+        t |= (uint64_t)in_range4(x, vlo, spanb, sign) << (4 * g);
+    }
+    return t;
+}
+
+ENG__AVX512 static void eq_avx512(const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+                                  uint64_t *bad)
+{
+    __m512i k[4];
+    for (int i = 0; i < 4; i++)
+        k[i] = _mm512_set1_epi32((int)codes[i < n ? i : 0]);
+    const __m512i lim = _mm512_set1_epi32((int)size);
+    uint64_t tt = 0, bb = 0;
+    for (int g = 0; g < 4; g++) {
+        __m512i x = _mm512_loadu_si512((const void *)(d + 16 * g));
+        __mmask16 e = 0;
+        for (int i = 0; i < n; i++)
+            e |= _mm512_cmpeq_epi32_mask(x, k[i]);
+        __mmask16 over = _mm512_cmpge_epu32_mask(x, lim);
+        tt |= (uint64_t)e << (16 * g);
+        bb |= (uint64_t)over << (16 * g);
+    }
+    *t = tt & ~bb;
+    *bad = bb;
+}
+
+ENG__AVX512 static uint64_t range64_avx512(const int64_t *d, int64_t lo, uint64_t span)
+{
+    const __m512i vlo = _mm512_set1_epi64(lo), vspan = _mm512_set1_epi64((long long)span);
+    uint64_t t = 0;
+    for (int g = 0; g < 8; g++) {
+        __m512i off = _mm512_sub_epi64(_mm512_loadu_si512((const void *)(d + 8 * g)), vlo);
+        t |= (uint64_t)_mm512_cmple_epu64_mask(off, vspan) << (8 * g);
+    }
+    return t;
+}
+
+ENG__AVX512 static uint64_t range32_avx512(const int32_t *d, int64_t lo, uint64_t span)
+{
+    const __m512i vlo = _mm512_set1_epi64(lo), vspan = _mm512_set1_epi64((long long)span);
+    uint64_t t = 0;
+    for (int g = 0; g < 8; g++) {
+        __m512i x = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)(const void *)(d + 8 * g)));
+        t |= (uint64_t)_mm512_cmple_epu64_mask(_mm512_sub_epi64(x, vlo), vspan) << (8 * g);
+    }
+    return t;
+}
+#endif
+
+void eng__bk_eq_codes(int isa, const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+                      uint64_t *bad)
+{
+#if ENG__SIMD_X86
+    if (isa >= ENG__ISA_AVX512) {
+        eq_avx512(d, codes, n, size, t, bad);
+        return;
+    }
+    if (isa >= ENG__ISA_AVX2) {
+        eq_avx2(d, codes, n, size, t, bad);
+        return;
+    }
+#endif
+    (void)isa;
+    eq_scalar(d, codes, n, size, t, bad);
+}
+
+uint64_t eng__bk_range64(int isa, const int64_t *d, int64_t lo, uint64_t span)
+{
+#if ENG__SIMD_X86
+    if (isa >= ENG__ISA_AVX512)
+        return range64_avx512(d, lo, span);
+    if (isa >= ENG__ISA_AVX2)
+        return range64_avx2(d, lo, span);
+#endif
+    (void)isa;
+    return range64_scalar(d, lo, span);
+}
+
+uint64_t eng__bk_range32(int isa, const int32_t *d, int64_t lo, uint64_t span)
+{
+#if ENG__SIMD_X86
+    if (isa >= ENG__ISA_AVX512)
+        return range32_avx512(d, lo, span);
+    if (isa >= ENG__ISA_AVX2)
+        return range32_avx2(d, lo, span);
+#endif
+    (void)isa;
+    return range32_scalar(d, lo, span);
+}
