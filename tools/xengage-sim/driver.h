@@ -54,6 +54,9 @@ struct xs_driver {
     /* Optional (engine driver): a test customer's purchase that no message caused (the organic draw),
      * when the send's outcome does not already carry it; the host's sales feed has every purchase. */
     void (*organic)(xs_driver *d, uint32_t i);
+    /* Optional (engine driver): the wave's credit cap, what the engine charged for the wave and what the
+     * transport saw leave at the org's costs, in currency: out = {cap, charged, sent}; 1 when capped. */
+    int (*credits)(xs_driver *d, unsigned wave, double out[3]);
 };
 
 xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts *o);

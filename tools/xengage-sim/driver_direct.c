@@ -135,6 +135,6 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     d->threads = o->threads;
     d->use_value = o->customer_value;
     d->base = (xs_driver){d_decide, d_outcome, d_control, d_refresh, d_new_wave, d_dm, d_explain, d_close, "direct", 0, NULL, NULL,
-                          NULL, NULL};
+                          NULL, NULL, NULL};
     return &d->base;
 }

@@ -75,6 +75,10 @@ typedef struct engd {
     const char **segp;
     int ope_known[2];
     double ope[2][3]; /* the last wave's report: priority, greedy (currency per test customer) */
+    /* The world's budget as the message's credit cap (eng_xengage_options.credit_cap): what the wave's
+     * campaign account was charged, and what the transport saw leave at the org's channel costs. */
+    int64_t cap, bal0, tcost, charged;
+    int64_t ccost[ENG_CH_COUNT]; /* the org's cost per message (a part, for SMS), credits */
 } engd;
 
 static eng_time clock_fn(void *u) { return ((engd *)u)->now; }
@@ -88,6 +92,7 @@ static int transport(const eng_envelope *env, size_t n, int *status, void *user)
 {
     engd *d = user;
     for (size_t i = 0; i < n; i++) {
+        d->tcost += d->ccost[env[i].channel] * (env[i].segments ? env[i].segments : 1);
         d->sent[env[i].customer] = (int8_t)env[i].channel;
         d->swave[(size_t)env[i].customer * d->w->p->k + (unsigned)d->wch[env[i].channel]] = (uint8_t)d->wave;
         status[i] = ENG_SEND_ACCEPTED;
@@ -109,6 +114,7 @@ static int ad_export(const eng_ad_manifest *m, const char *const *hashes, int *s
         snprintf(key.h, sizeof key.h, "%s", hashes[i]);
         const struct adid *a = bsearch(&key, d->adids, d->nadids, sizeof *d->adids, adid_cmp);
         if (a) {
+            d->tcost += d->ccost[m->channel];
             d->sent[a->c] = (int8_t)m->channel;
             d->swave[(size_t)a->c * d->w->p->k + (unsigned)d->wch[m->channel]] = (uint8_t)d->wave;
         }
@@ -322,6 +328,38 @@ static void replay_history(engd *d)
     d->hist = 0;
 }
 
+/* The world's budget (a share of send_all's cost on the wave's test group) as a credit cap. The host
+ * knows the test group before it creates the message: the audience the message will freeze at approval,
+ * resolved with the campaign's split seed (e_plan checks that the approved one is the same). */
+static int64_t wave_cap(engd *d, const eng_message_spec *m)
+{
+    eng_audience_query q = ENG_AUDIENCE_QUERY_INIT;
+    q.include = m->include;
+    q.n_include = m->n_include;
+    for (size_t i = 0; i < m->n_creatives; i++)
+        q.channels |= 1u << m->creatives[i].channel;
+    q.control_percent = (uint32_t)llround(d->w->p->control * 100);
+    q.split_seed = eng_campaign_split_seed("sim", d->campaign);
+    eng_audience *a;
+    must(eng_audience_resolve(d->e, "root", &q, &a), "eng_audience_resolve");
+    uint64_t nt = 0;
+    eng_audience_count(a, ENG_PART_TEST, &nt);
+    uint32_t *ids = malloc((nt ? nt : 1) * sizeof *ids);
+    size_t got = 0;
+    if (!ids)
+        abort();
+    must(eng_audience_ids(a, ENG_PART_TEST, 0, ids, nt, &got), "eng_audience_ids");
+    eng_audience_free(a);
+    int64_t all = 0; /* send_all's cost in credits */
+    for (size_t j = 0; j < got; j++)
+        for (unsigned k = 0; k < d->w->p->k; k++)
+            if (d->w->reach[ids[j]] >> k & 1u)
+                all += d->ccost[d->ech[k]];
+    free(d->test);
+    d->test = ids, d->ntest = got;
+    return (int64_t)floor(d->w->p->budget * (double)all);
+}
+
 /* A new campaign and X-Engage message for the wave; the engine's frozen split
  * defines the wave's control group and batches (positions in the test group). */
 static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
@@ -372,17 +410,31 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
     sched.kind = ENG_SCHEDULE_ONCE;
     sched.at = t0;
     m.schedule = &sched;
+    eng_xengage_options xo = ENG_XENGAGE_OPTIONS_INIT;
+    d->cap = p->budget > 0 ? wave_cap(d, &m) : 0;
+    xo.credit_cap = d->cap;
+    m.xengage = &xo;
+    must(eng_credits_balance(d->e, "root", ENG_CREDITS_CAMPAIGN, &d->bal0), "eng_credits_balance");
+    d->tcost = 0;
     submit_approve(d, &m, d->campaign, &d->message);
     eng_audience *aud;
     must(eng_message_audience(d->e, "root", d->message, &aud), "eng_message_audience");
     uint64_t nt = 0;
     eng_audience_count(aud, ENG_PART_TEST, &nt);
-    free(d->test);
+    uint32_t *predicted = d->cap ? d->test : NULL;
+    size_t npredicted = d->ntest;
+    if (!predicted)
+        free(d->test);
     d->test = malloc((nt ? nt : 1) * sizeof *d->test);
     if (!d->test)
         abort();
     must(eng_audience_ids(aud, ENG_PART_TEST, 0, d->test, nt, &d->ntest), "eng_audience_ids");
     eng_audience_free(aud);
+    if (predicted && (npredicted != d->ntest || memcmp(predicted, d->test, d->ntest * sizeof *d->test))) {
+        fprintf(stderr, "xengage-sim: the approved test group is not the one the credit cap was computed on\n");
+        exit(1);
+    }
+    free(predicted);
     uint32_t n = d->w->n;
     for (uint32_t i = 0; i < n; i++)
         d->pos[i] = UINT32_MAX, d->sent[i] = -1;
@@ -506,6 +558,9 @@ static void e_wave_done(xs_driver *b, unsigned wave)
     ro.message = d->message;
     eng_run_report rep = ENG_RUN_REPORT_INIT;
     must(eng_run_due(d->e, "root", d->now, &ro, &rep), "eng_run_due");
+    int64_t bal;
+    must(eng_credits_balance(d->e, "root", ENG_CREDITS_CAMPAIGN, &bal), "eng_credits_balance");
+    d->charged = d->bal0 - bal;
     eng_campaign_report_options o = ENG_CAMPAIGN_REPORT_OPTIONS_INIT;
     o.credits_per_unit = CREDITS_PER_UNIT;
     eng_report *r = NULL;
@@ -544,6 +599,16 @@ static int e_report_ope(xs_driver *b, unsigned wave, int target, double out[3])
     (void)wave;
     memcpy(out, d->ope[target], sizeof d->ope[target]);
     return d->ope_known[target];
+}
+
+static int e_credits(xs_driver *b, unsigned wave, double out[3])
+{
+    engd *d = (engd *)b;
+    (void)wave;
+    out[0] = (double)d->cap / CREDITS_PER_UNIT;
+    out[1] = (double)d->charged / CREDITS_PER_UNIT;
+    out[2] = (double)d->tcost / CREDITS_PER_UNIT;
+    return d->cap > 0;
 }
 
 static void e_close(xs_driver *b)
@@ -636,7 +701,7 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     eng_org_settings s;
     eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION);
     for (unsigned k = 0; k < p->k; k++)
-        s.channel_cost[d->ech[k]] = llround(p->ch[k].cost * CREDITS_PER_UNIT);
+        s.channel_cost[d->ech[k]] = d->ccost[d->ech[k]] = llround(p->ch[k].cost * CREDITS_PER_UNIT);
     s.conversion_goals = 1; /* each wave's campaign tracks revenue only until the next wave */
     must(eng_org_create(d->e, "sim", &s, "root", NULL), "eng_org_create");
     eng__xengage_credits_per_unit = CREDITS_PER_UNIT;
@@ -743,6 +808,6 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         push_txn(d, i, w->value[i]);
     flush(d);
     d->base = (xs_driver){e_decide, e_outcome, e_control, e_nop, e_nop, e_dm, NULL, e_close, "engine", 0, e_plan_keys,
-                          e_wave_done, e_report_ope, e_organic};
+                          e_wave_done, e_report_ope, e_organic, e_credits};
     return &d->base;
 }

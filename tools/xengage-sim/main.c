@@ -1,7 +1,7 @@
 /* xengage-sim: the decision-quality benchmark of X-Engage (BENCHMARKS.md).
  *
  *   xengage-sim [--world FILE] [--size S|M|L | --customers N] [--seeds N] [--seed0 S]
- *               [--waves W] [--scenario NAME]... [--svg FILE] [--check]
+ *               [--waves W] [--budget SHARE] [--scenario NAME]... [--svg FILE] [--check]
  *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value]
  *               [--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]
  *
@@ -9,7 +9,9 @@
  * (driver_engine.c) instead of the optimizer's internal API.
  *
  * Scenarios: outage, drift, budget, cheap, dear, lowvalue (K = 10 is a world
- * file). --check exits 1 unless xengage's net value beats random_single's and
+ * file). --budget SHARE (or the world file's `budget`) caps each wave's spend at
+ * SHARE x send_all's cost on its test group; the engine driver passes it as the
+ * message's credit cap and fails unless every wave is charged within it. --check exits 1 unless xengage's net value beats random_single's and
  * send_all's in every seed (the robust ordering the test suite asserts). */
 #include "report.h"
 
@@ -20,7 +22,7 @@
 static void usage(void)
 {
     fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] "
-                    "[--waves W] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
+                    "[--waves W] [--budget SHARE] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
                     "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] "
                     "[--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]\n");
     exit(2);
@@ -37,6 +39,7 @@ int main(int argc, char **argv)
     size_t seeds = 5;
     uint64_t seed0 = 1;
     long customers = -1, waves = -1;
+    double budget = -1;
     const char *svg = NULL, *scen[8], *wname = "default";
     int nscen = 0, check = 0;
     char err[512];
@@ -94,6 +97,12 @@ int main(int argc, char **argv)
             seed0 = strtoull(v, NULL, 10);
         else if (strcmp(k, "--waves") == 0)
             waves = atol(v);
+        else if (strcmp(k, "--budget") == 0) {
+            char *end;
+            budget = strtod(v, &end);
+            if (*end || !(budget > 0 && budget <= 1))
+                usage();
+        }
         else if (strcmp(k, "--scenario") == 0 && nscen < 8)
             scen[nscen++] = v;
         else if (strcmp(k, "--trace") == 0)
@@ -137,6 +146,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "xengage-sim: unknown scenario '%s'\n", scen[s]);
             return 2;
         }
+    if (budget > 0) /* after the scenarios: the command line has the last word */
+        p.budget = budget;
     if (p.budget > 0)
         o.policies |= 1u << P_ORACLE_BUDGET;
     else
@@ -169,6 +180,10 @@ int main(int argc, char **argv)
         printf(" %s", scen[s]);
     printf("%s; xengage campaign time %.2f s per seed\n", nscen ? "" : " none", xt / seeds);
     xs_report_tables(stdout, &p, r, seeds, o.policies);
+    if (xs_report_credits(stdout, &p, r, seeds)) {
+        fprintf(stderr, "xengage-sim: the engine charged a wave past its credit cap or other than what was sent\n");
+        ok = 0;
+    }
     if (svg && xs_report_svg(svg, &p, r, seeds, o.policies, nscen ? scen[0] : wname))
         fprintf(stderr, "xengage-sim: cannot write %s\n", svg);
     free(r);

@@ -188,6 +188,33 @@ void xs_report_tables(FILE *f, const xs_params *p, const xs_seed_result *r, size
     free(x);
 }
 
+size_t xs_report_credits(FILE *f, const xs_params *p, const xs_seed_result *r, size_t seeds)
+{
+    size_t n = 0, within = 0, same = 0;
+    double cap = 0, share = 0, lo = 1e300, hi = 0;
+    for (size_t k = 0; k < seeds; k++)
+        for (unsigned w = 0; w < p->waves && w < XS_MAXW; w++) {
+            const double *c = r[k].credits[w];
+            if (!r[k].capped[w])
+                continue;
+            n++;
+            /* Credits are whole hundredths: compare them as such. */
+            within += llround(c[1] * 100) <= llround(c[0] * 100);
+            same += llround(c[1] * 100) == llround(c[2] * 100);
+            double sh = c[0] > 0 ? c[1] / c[0] : 0;
+            cap += c[0], share += sh;
+            lo = sh < lo ? sh : lo, hi = sh > hi ? sh : hi;
+        }
+    if (!n)
+        return 0;
+    fprintf(f, "\nthe engine's credit cap (eng_xengage_options.credit_cap = budget x send_all's cost on the wave's test "
+               "group), per wave's execution\n| waves x seeds | charged within the cap | charged = what the transport "
+               "saw leave | cap (mean, currency) | charged / cap, mean (min, max) |\n|---|---|---|---|---|\n");
+    fprintf(f, "| %zu | %zu / %zu | %zu / %zu | %.2f | %.1f %% (%.1f %%, %.1f %%) |\n", n, within, n, same, n, cap / n,
+            100 * share / n, 100 * lo, 100 * hi);
+    return (n - within) + (n - same);
+}
+
 int xs_report_svg(const char *path, const xs_params *p, const xs_seed_result *r, size_t seeds, unsigned policies,
                   const char *title)
 {

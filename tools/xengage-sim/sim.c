@@ -367,6 +367,8 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
             }
             if (l->drv && l->drv->wave_done)
                 l->drv->wave_done(l->drv, wave);
+            if (l->drv && l->drv->credits && wave <= XS_MAXW)
+                r->capped[wave - 1] = l->drv->credits(l->drv, wave, r->credits[wave - 1]);
             for (int t = 0; l->drv && l->drv->report_ope && t < 2 && wave <= XS_MAXW; t++) {
                 double e[3];
                 xs_eope *x = &r->eope[wave - 1][t];

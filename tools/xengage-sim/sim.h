@@ -33,6 +33,8 @@ typedef struct xs_eope {
 typedef struct xs_seed_result {
     xs_wm w[P_COUNT][XS_MAXW];
     xs_eope eope[XS_MAXW][2]; /* [wave][priority, greedy] */
+    int capped[XS_MAXW];      /* engine driver: the wave's message had a credit cap */
+    double credits[XS_MAXW][3]; /* its cap, what the engine charged, what the transport saw leave (currency) */
     xs_ope ope[OPE_COUNT];
     size_t ope_rows;
     double seconds_xengage;
