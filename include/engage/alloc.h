@@ -21,7 +21,8 @@ ENG_BEGIN_DECLS
  * #ENG_ALLOCATOR_INIT leaves them: the system allocator). They must behave like
  * malloc, realloc and free: realloc(NULL, n) allocates, and the library never
  * calls any of them with size 0. They may be called from any thread that uses
- * the engine, so they must be thread-safe.
+ * the engine and from the threads eng_config.threads lets it start, so they
+ * must be thread-safe (or threads set to 0 with one host thread).
  */
 typedef struct eng_allocator {
     unsigned int version;                               /**< #ENG_ALLOCATOR_VERSION. */

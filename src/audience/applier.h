@@ -4,7 +4,8 @@
  * callback, store); the applier only writes the table, from the very bytes
  * that were stored (no read-back). Used only when the table was empty at the
  * start of the import (a failure then drops it: reloading an empty org costs
- * nothing) and the engine allocates with the system allocator (thread-safe). */
+ * nothing). The host's allocator, if any, is called from both threads: its
+ * contract (engage/alloc.h) already asks for thread-safe hooks. */
 #ifndef ENG_AUDIENCE_APPLIER_H
 #define ENG_AUDIENCE_APPLIER_H
 

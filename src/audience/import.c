@@ -325,7 +325,7 @@ static int part_end(cimp *ci, int full)
         /* A big import (its first part full) into an empty table: apply the
          * parts from these bytes as they come, on a second thread. */
         if (!rc && !ci->ap && ci->nparts == 0 && full && ci->may_thread && ci->e->threads > 0 &&
-            ci->a->t.n == 0 && eng__mem_is_system(&ci->e->mem)) {
+            ci->a->t.n == 0) {
             if ((ci->ap = eng__applier_start(&ci->a->t, &ci->e->mem)))
                 __atomic_add_fetch(&eng__aud_applier_runs, 1, __ATOMIC_RELAXED);
         }

@@ -116,11 +116,6 @@ int eng__grow(const eng__mem *mem, void **arr, size_t *cap, size_t need, size_t 
     return ENG_OK;
 }
 
-int eng__mem_is_system(const eng__mem *mem)
-{
-    return mem->a.malloc_fn == sys_malloc;
-}
-
 void eng__mem_hint_huge(const eng__mem *mem, void *p, size_t n)
 {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)

@@ -29,9 +29,6 @@ void *eng__memdup(const eng__mem *mem, const void *p, size_t n);
  * key index, per-send arrays) then cost a cache miss, not also a TLB miss. */
 void eng__mem_hint_huge(const eng__mem *mem, void *p, size_t n);
 
-/* 1 when @p mem is the system allocator (thread-safe: work may go to a second thread). */
-int eng__mem_is_system(const eng__mem *mem);
-
 /* Grow *arr (of *cap elements of @p size) so it holds at least @p need; doubles. */
 int eng__grow(const eng__mem *mem, void **arr, size_t *cap, size_t need, size_t size);
 

@@ -14,9 +14,17 @@
 #include "../model/store_digest.h"
 #include "test_util.h"
 
-static eng_engine *open_declared(test_store *ts)
+/* threads: eng_config.threads (the replay path without the applier needs 0). */
+static eng_engine *open_declared_threads(test_store *ts, unsigned threads)
 {
-    eng_engine *e = test_engine_open_org(test_store_handle(ts));
+    eng_config cfg;
+    assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION), ENG_OK);
+    cfg.allocator = test_alloc_get();
+    cfg.store = test_store_handle(ts);
+    cfg.threads = threads;
+    eng_engine *e = NULL;
+    assert_int_equal(eng_open(&cfg, &e), ENG_OK);
+    assert_int_equal(test_org(e), ENG_OK);
     eng__aud *a;
     assert_int_equal(eng__aud_get(e, TEST_ORG, &a), ENG_OK);
     if (a->t.ncols == 0) {
@@ -27,6 +35,11 @@ static eng_engine *open_declared(test_store *ts)
         assert_int_equal(eng_customers_add_column(e, TA, "vip", ENG_COL_BOOL), ENG_OK);
     }
     return e;
+}
+
+static eng_engine *open_declared(test_store *ts)
+{
+    return open_declared_threads(ts, 1);
 }
 
 typedef struct bad_case {
@@ -285,7 +298,7 @@ static void replay_read_failure_stores_nothing(void **st)
     (void)st;
     test_alloc_reset();
     test_store *ts = test_store_new();
-    eng_engine *e = open_declared(ts);
+    eng_engine *e = open_declared_threads(ts, 0); /* the applier's thread reads nothing back */
     size_t rows = 20000; /* three parts of at most 8192 rows */
     char *csv = malloc(rows * 32 + 32), *p = csv;
     p += sprintf(p, "id,city,age\n");

@@ -293,12 +293,17 @@ static eng_time clock_fn(void *u)
     return test_clock_now;
 }
 
-/* The applier only runs over the system allocator (test_alloc counts from one thread). */
+/* 1: the engine allocates through test_alloc (host hooks, thread-safe as
+ * engage/alloc.h asks), which the applier uses from its thread too. */
+static int host_alloc;
+
 static eng_engine *open_sys(eng_store *st, unsigned threads)
 {
     eng_config cfg;
     assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION), ENG_OK);
     assert_int_equal(cfg.threads, 1); /* the default */
+    if (host_alloc)
+        cfg.allocator = test_alloc_get();
     cfg.store = st;
     cfg.clock_fn = clock_fn;
     cfg.threads = threads;
@@ -344,6 +349,19 @@ static void threaded_apply_same(void **st)
     test_clock_now = NOW_MS;
     eng__aud_part_rows = 64; /* 2000 rows: about 30 parts through the applier's ring */
     test_store *a = imports_with(0), *b = imports_with(1);
+    test_alloc_reset();
+    host_alloc = 1;
+    test_store *c = imports_with(1); /* host allocator hooks: the applier runs too */
+    host_alloc = 0;
+    test_alloc_assert_clean();
+    assert_int_equal(test_store_count(a), test_store_count(c));
+    for (size_t i = 0; i < test_store_count(a); i++) {
+        size_t ka, kc;
+        const uint8_t *k1 = test_store_key_at(a, i, &ka), *k3 = test_store_key_at(c, i, &kc);
+        assert_int_equal(ka, kc);
+        assert_memory_equal(k1, k3, ka);
+    }
+    test_store_free(c);
     /* byte for byte the same store */
     assert_int_equal(test_store_count(a), test_store_count(b));
     for (size_t i = 0; i < test_store_count(a); i++) {
