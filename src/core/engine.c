@@ -269,6 +269,7 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
     e->progress_fn = cfg->progress_fn;
     e->progress_user = cfg->progress_user;
     e->threads = threads;
+    e->evcache.cap = ENG__EV_SEGMENTS_DEFAULT;
     e->magic = ENG__ENGINE_MAGIC;
     e->instance = new_instance(e);
     e->store->watch = watch;

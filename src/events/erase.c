@@ -32,9 +32,10 @@ static int erase_org(eng__ev *ev, eng__evorg *o, const eng__table *t, const eng_
     char key[48];
     int rc = ENG_OK;
     for (size_t i = 0; i < o->rseg.n && !rc; i++) {
-        eng__seg *z = &o->rseg.v[i];
-        eng__ev_key(key, sizeof key, o->code, "r/s", z->id, 0);
-        if ((rc = eng__rseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, &ev->rdec, mem)))
+        const uint8_t *p;
+        size_t len;
+        eng__ev_key(key, sizeof key, o->code, "r/s", o->rseg.v[i].id, 0);
+        if ((rc = eng__rseg_payload(ev, o, i, &p, &len)) || (rc = eng__rseg_decode(p, len, key, &ev->rdec, mem)))
             break;
         if (bind_rows(&ev->rdec, t, ids) && !(rc = eng__rseg_replace(ev, o, i, &ev->rdec)))
             rc = eng__keys_add(keys, key, strlen(key));

@@ -45,8 +45,9 @@ typedef struct eng__rcols {
 
 /* A sealed segment: its stored payload and the zone used to skip it. */
 typedef struct eng__seg {
-    uint8_t *buf; /* record header + payload, as stored */
+    uint8_t *buf; /* record header + payload, as stored; NULL: dropped, read again on use (resident.c) */
     size_t len;
+    uint64_t used; /* eng__ev.seg_tick at its last use */
     uint32_t id;
     uint32_t n;
     eng_time tmin, tmax;
@@ -171,6 +172,7 @@ typedef struct eng__ev {
         int aud_written;
         uint64_t tchunk_first, tchunk_next;
     } mark;
+    uint64_t seg_tick;              /* uses of sealed segments, for least recently used (resident.c) */
     eng__tcols dec;                 /* scratch for decoding a touch segment */
     eng__rcols rdec;
 } eng__ev;
@@ -354,6 +356,25 @@ int eng__ev_admin_org(eng_engine *e, const char *actor, char *org, size_t cap);
 /* Shared segment helpers (segs.c). */
 int eng__segs_push(eng__segs *s, const eng__mem *mem, const eng__seg *z);
 void eng__segs_free(eng__segs *s, const eng__mem *mem);
+
+/* resident.c: sealed segments in memory, at most eng_engine.evcache.cap.
+ * Every segment goes through these so the counts stay right. */
+/* Append z (its bytes, if any, now owned by the list); may drop other segments' bytes. */
+int eng__seg_add(eng__ev *ev, eng__segs *s, const eng__seg *z);
+/* Segment z (keeping its id) becomes nz, whose bytes it takes over. */
+void eng__seg_replace(eng__ev *ev, eng__seg *z, const eng__seg *nz);
+/* Remove the segments whose zone has n = 0 (deleted by a rewrite). */
+void eng__segs_compact(eng__ev *ev, eng__segs *s);
+/* Take a list that is about to be freed off the counts. */
+void eng__segs_forget(eng__ev *ev, const eng__segs *s);
+/* The payload of z, read again from the store under @p key (record @p type, @p schema)
+ * when it was dropped; ENG_EBUSY when the stored segment is no longer the one loaded.
+ * Valid until the next call here or on the segment lists. */
+int eng__seg_payload(eng__ev *ev, eng__seg *z, const char *key, uint16_t type, uint16_t schema,
+                     int (*zone)(const uint8_t *, size_t, const char *, eng__seg *), const uint8_t **p, size_t *len);
+/* The same for an org's touch (tseg.c) and transaction (rseg.c) segment @p idx. */
+int eng__tseg_payload(eng__ev *ev, eng__evorg *o, size_t idx, const uint8_t **p, size_t *len);
+int eng__rseg_payload(eng__ev *ev, eng__evorg *o, size_t idx, const uint8_t **p, size_t *len);
 
 /* Roll back the batch keeping the error, and drop the cache. */
 int eng__ev_fail(eng_engine *e, int rc);

@@ -93,10 +93,11 @@ static int retain_touches(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog
     }
     for (size_t i = 0; i < o->tseg.n && ngone && !rc; i++) {
         char key[48];
-        const eng__seg *z = &o->tseg.v[i];
-        eng__ev_key(key, sizeof key, o->code, "t/s", z->id, 0);
+        const uint8_t *p;
+        size_t len;
+        eng__ev_key(key, sizeof key, o->code, "t/s", o->tseg.v[i].id, 0);
         if ((rc = eng__prog_batch(pg, pg->done)) || /* per segment: one org can hold most of the events */
-            (rc = eng__tseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, &ev->dec, mem)))
+            (rc = eng__tseg_payload(ev, o, i, &p, &len)) || (rc = eng__tseg_decode(p, len, key, &ev->dec, mem)))
             break;
         ENG__WORK(ev->dec.n);
         size_t d = drop_rows(&ev->dec, s, gone);
@@ -110,13 +111,7 @@ static int retain_touches(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog
             s->org[i] = ENG__NO_ORG;
     eng__free(mem, gone);
     /* segments emptied by the rewrite are removed from the list */
-    size_t j = 0;
-    for (size_t i = 0; i < o->tseg.n; i++)
-        if (o->tseg.v[i].n)
-            o->tseg.v[j++] = o->tseg.v[i];
-        else
-            eng__free(mem, o->tseg.v[i].buf);
-    o->tseg.n = j;
+    eng__segs_compact(ev, &o->tseg);
     return rc;
 }
 

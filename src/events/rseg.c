@@ -404,7 +404,7 @@ int eng__rtail_seal(eng__ev *ev, eng__evorg *o)
         eng__ev_key(key, sizeof key, o->code, "r/c", s, 1);
         rc = eng__kv_del(ev->e->store, ENG__K(key));
     }
-    eng__segs_push(&o->rseg, mem, &z);
+    eng__seg_add(ev, &o->rseg, &z); /* cannot fail: room reserved */
     if (rc)
         return rc;
     o->rchunk_first = o->rchunk_next;
@@ -428,10 +428,15 @@ static int rseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__rcols
     int rc = put_encoded(ev, o, key, c, 0, c->n, &nz);
     if (rc)
         return rc;
-    nz.id = z->id;
-    eng__free(&ev->e->mem, z->buf);
-    *z = nz;
+    eng__seg_replace(ev, z, &nz);
     return ENG_OK;
+}
+
+int eng__rseg_payload(eng__ev *ev, eng__evorg *o, size_t idx, const uint8_t **p, size_t *len)
+{
+    char key[48];
+    eng__ev_key(key, sizeof key, o->code, "r/s", o->rseg.v[idx].id, 0);
+    return eng__seg_payload(ev, &o->rseg.v[idx], key, ENG__REC_EV_RSEG, RSEG_V, eng__rseg_zone, p, len);
 }
 
 int eng__rseg_replace(eng__ev *ev, eng__evorg *o, size_t idx, const eng__rcols *c)
@@ -489,9 +494,11 @@ int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog *pg,
         if (z->tmin >= cutoff)
             continue;
         char key[48];
+        const uint8_t *p;
+        size_t len;
         eng__ev_key(key, sizeof key, o->code, "r/s", z->id, 0);
-        if ((rc = eng__prog_batch(pg, pg->done)) ||
-            (rc = eng__rseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, &ev->rdec, mem)))
+        if ((rc = eng__prog_batch(pg, pg->done)) || (rc = eng__rseg_payload(ev, o, i, &p, &len)) ||
+            (rc = eng__rseg_decode(p, len, key, &ev->rdec, mem)))
             break;
         eng__rcols *c = &ev->rdec;
         ENG__WORK(c->n);
@@ -508,13 +515,7 @@ int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog *pg,
         if (d)
             rc = rseg_rewrite(ev, o, i, &ev->rdec);
     }
-    size_t j = 0;
-    for (size_t i = 0; i < o->rseg.n; i++)
-        if (o->rseg.v[i].n)
-            o->rseg.v[j++] = o->rseg.v[i];
-        else
-            eng__free(mem, o->rseg.v[i].buf);
-    o->rseg.n = j;
+    eng__segs_compact(ev, &o->rseg);
     if (rc || *dropped == before)
         return rc;
     /* the ids of dropped transactions leave the index: rebuild it from what is kept */
@@ -522,10 +523,11 @@ int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog *pg,
     o->ntx = 0;
     for (size_t i = 0; i < o->rseg.n && !rc; i++) {
         char key[48];
+        const uint8_t *p;
+        size_t len;
         eng__ev_key(key, sizeof key, o->code, "r/s", o->rseg.v[i].id, 0);
-        if (!(rc = eng__prog_batch(pg, pg->done)) &&
-            !(rc = eng__rseg_decode(o->rseg.v[i].buf + ENG__REC_HEADER, o->rseg.v[i].len - ENG__REC_HEADER, key,
-                                     &ev->rdec, mem)))
+        if (!(rc = eng__prog_batch(pg, pg->done)) && !(rc = eng__rseg_payload(ev, o, i, &p, &len)) &&
+            !(rc = eng__rseg_decode(p, len, key, &ev->rdec, mem)))
             rc = index_rows(o, mem, &ev->rdec);
     }
     return rc;
@@ -611,7 +613,7 @@ static int rload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     z.len = vlen;
     if (!(z.buf = eng__memdup(mem, val, vlen)))
         return eng__nomem();
-    if ((rc = eng__segs_push(&o->rseg, mem, &z))) {
+    if ((rc = eng__seg_add(l->ev, &o->rseg, &z))) {
         eng__free(mem, z.buf);
         return rc;
     }

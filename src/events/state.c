@@ -55,6 +55,7 @@ void eng__ev_free(eng_engine *e, void *state)
     eng__tcols_free(&ev->dec, &e->mem);
     eng__rcols_free(&ev->rdec, &e->mem);
     eng__free(&e->mem, ev);
+    e->evcache.segments = e->evcache.resident = 0; /* one events state per engine */
 }
 
 void eng__events_abandon(eng_engine *e)

@@ -89,6 +89,8 @@ static int reload_org(eng__ev *ev, eng__evorg *old)
         }
     }
     ev->orgs[old->code] = o;
+    eng__segs_forget(ev, &old->tseg);
+    eng__segs_forget(ev, &old->rseg);
     eng__ev_org_free(mem, old);
     return eng__ev_load_org(ev, o);
 }

@@ -100,9 +100,11 @@ static int scan_org(eng__ev *ev, eng__evorg *o, const eng__touch_filter *f, eng_
         if (zone_skips(f, &cs, z))
             continue;
         char key[48];
+        const uint8_t *p;
+        size_t len;
         eng__ev_key(key, sizeof key, o->code, "t/s", z->id, 0);
-        if ((f->pg && (rc = eng__prog_batch(f->pg, f->pg->done))) ||
-            (rc = eng__tseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, d, mem)))
+        if ((f->pg && (rc = eng__prog_batch(f->pg, f->pg->done))) || (rc = eng__tseg_payload(ev, o, s, &p, &len)) ||
+            (rc = eng__tseg_decode(p, len, key, d, mem)))
             break;
         ENG__WORK(d->n);
         if (needs_filter(f, &cs, z))

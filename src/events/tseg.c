@@ -251,7 +251,7 @@ int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
         eng__ev_key(key, sizeof key, o->code, "t/c", s, 1);
         rc = eng__kv_del(ev->e->store, ENG__K(key));
     }
-    eng__segs_push(&o->tseg, mem, &z); /* cannot fail: room reserved */
+    eng__seg_add(ev, &o->tseg, &z); /* cannot fail: room reserved */
     if (rc)
         return rc;
     o->tchunk_first = o->tchunk_next = eng__ttail_base(o);
@@ -356,7 +356,7 @@ static int tload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     z.len = vlen;
     if (!(z.buf = eng__memdup(mem, val, vlen)))
         return eng__nomem();
-    if ((rc = eng__segs_push(&o->tseg, mem, &z))) {
+    if ((rc = eng__seg_add(l->ev, &o->tseg, &z))) {
         eng__free(mem, z.buf);
         return rc;
     }
@@ -397,10 +397,15 @@ int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *
     int rc = put_encoded(ev, key, c, 0, c->n, 0, c->nkey, &nz);
     if (rc)
         return rc;
-    nz.id = z->id;
-    eng__free(&ev->e->mem, z->buf);
-    *z = nz;
+    eng__seg_replace(ev, z, &nz);
     return ENG_OK;
+}
+
+int eng__tseg_payload(eng__ev *ev, eng__evorg *o, size_t idx, const uint8_t **p, size_t *len)
+{
+    char key[48];
+    eng__ev_key(key, sizeof key, o->code, "t/s", o->tseg.v[idx].id, 0);
+    return eng__seg_payload(ev, &o->tseg.v[idx], key, ENG__REC_EV_TSEG, TSEG_V, eng__tseg_zone, p, len);
 }
 
 /* ---- another engine's appends ---- */

@@ -76,9 +76,11 @@ static int scan_org(eng__ev *ev, eng__evorg *o, const eng__table *t, eng_time fr
         if (z->tmax < from || (to && z->tmin >= to))
             continue;
         char key[48];
+        const uint8_t *p;
+        size_t len;
         eng__ev_key(key, sizeof key, o->code, "r/s", z->id, 0);
-        if ((pg && (rc = eng__prog_batch(pg, pg->done))) ||
-            (rc = eng__rseg_decode(z->buf + ENG__REC_HEADER, z->len - ENG__REC_HEADER, key, d, mem)))
+        if ((pg && (rc = eng__prog_batch(pg, pg->done))) || (rc = eng__rseg_payload(ev, o, s, &p, &len)) ||
+            (rc = eng__rseg_decode(p, len, key, d, mem)))
             break;
         ENG__WORK(d->n);
         join_customers(d, t);
