@@ -69,6 +69,17 @@ static inline eng_time sw_now(void)
     return (eng_time)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* What the engines' clock is ahead of the wall clock: an X-Engage message is due at least
+ * 50 hours after its approval, so its test moves the clock forward instead of waiting. Set
+ * before the workers are forked; every engine of sw_open reads it. */
+static eng_time sw_clock_offset;
+
+static inline eng_time sw_clock(void *user)
+{
+    (void)user;
+    return sw_now() + sw_clock_offset;
+}
+
 static inline size_t sw_env(const char *name, size_t dflt)
 {
     const char *v = getenv(name);
@@ -325,6 +336,7 @@ static inline eng_engine *sw_open(sw *w, unsigned flags, const eng_transport_met
     cfg.store = s;
     cfg.transport = tm;
     cfg.transport_user = tuser;
+    cfg.clock_fn = sw_clock;
     cfg.log_fn = sw_count_batches;
     cfg.log_level = ENG_LOG_DEBUG;
     eng_engine *e = NULL;
@@ -418,6 +430,27 @@ static const eng_creative sw_coupon_creative[] = {
     {ENG_CH_SMS, NULL, "Your code CODE[{{coupon_code}}] {{optout}}"},
 };
 
+/* Message @p m of the world's campaign, created and submitted by ann, approved by bob. */
+static inline uint64_t sw_approved(sw *w, const eng_message_spec *m)
+{
+    uint64_t id = 0;
+    eng_validation *v = NULL;
+    int rc = eng_message_create(w->e, "ann", w->campaign, m, &id, &v);
+    if (rc == ENG_OK)
+        rc = eng_message_submit(w->e, "ann", id, &v);
+    for (size_t i = 0; i < eng_validation_count(v); i++) {
+        const char *path, *msg;
+        eng_validation_item(v, i, NULL, &path, &msg);
+        fprintf(stderr, "validation: %s: %s\n", path, msg);
+    }
+    eng_validation_free(v);
+    if (rc)
+        fail_msg("message: %s", eng_error_last()->message);
+    if ((rc = eng_message_approve(w->e, "bob", id, NULL, "ok")))
+        fail_msg("approve: %s", eng_error_last()->message);
+    return id;
+}
+
 /* A message over "all" (SMS and email to whoever is reachable; with @p pool, SMS with a code of that
  * uploaded pool), due at @p at; created, submitted, approved. */
 static inline uint64_t sw_message_pool(sw *w, const char *title, eng_time at, const char *pool)
@@ -444,27 +477,35 @@ static inline uint64_t sw_message_pool(sw *w, const char *title, eng_time at, co
     sched.kind = ENG_SCHEDULE_ONCE;
     sched.at = at;
     m.schedule = &sched;
-    uint64_t id = 0;
-    eng_validation *v = NULL;
-    int rc = eng_message_create(w->e, "ann", w->campaign, &m, &id, &v);
-    if (rc == ENG_OK)
-        rc = eng_message_submit(w->e, "ann", id, &v);
-    for (size_t i = 0; i < eng_validation_count(v); i++) {
-        const char *path, *msg;
-        eng_validation_item(v, i, NULL, &path, &msg);
-        fprintf(stderr, "validation: %s: %s\n", path, msg);
-    }
-    eng_validation_free(v);
-    if (rc)
-        fail_msg("message: %s", eng_error_last()->message);
-    if ((rc = eng_message_approve(w->e, "bob", id, NULL, "ok")))
-        fail_msg("approve: %s", eng_error_last()->message);
-    return id;
+    return sw_approved(w, &m);
 }
 
 static inline uint64_t sw_message(sw *w, const char *title, eng_time at)
 {
     return sw_message_pool(w, title, at, NULL);
+}
+
+/* An X-Engage message over "all" (one of SMS and email per customer, chosen by the
+ * optimizer), due 51 hours from the engines' now; the clock then moves past it, so the
+ * message is due when this returns. Created, submitted, approved. */
+static inline uint64_t sw_message_xengage(sw *w, const char *title)
+{
+    eng_schedule sched = ENG_SCHEDULE_INIT;
+    static const char *const groups[] = {"all"};
+    eng_message_spec m;
+    assert_int_equal(eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION), ENG_OK);
+    m.title = title;
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    m.include = groups;
+    m.n_include = 1;
+    m.creatives = sw_creatives;
+    m.n_creatives = 2;
+    sched.kind = ENG_SCHEDULE_ONCE;
+    sched.at = sw_clock(NULL) + 51 * ENG_HOUR;
+    m.schedule = &sched;
+    uint64_t id = sw_approved(w, &m);
+    sw_clock_offset += 51 * ENG_HOUR + 1000;
+    return id;
 }
 
 /* The frozen test group (ascending dense ids); free() it. */
@@ -503,7 +544,7 @@ static inline void sw_work(eng_engine *e, const char *table, uint64_t msg, uint6
         eng_run_options o = ENG_RUN_OPTIONS_INIT;
         o.message = msg;
         o.lease_ms = lease_ms;
-        int rc = eng_run_due(e, "root", sw_now(), &o, &rep);
+        int rc = eng_run_due(e, "root", sw_clock(NULL), &o, &rep);
         if (rc && rc != ENG_EBUSY) {
             fprintf(stderr, "worker %d: run_due: %s\n", (int)getpid(), eng_error_last()->message);
             _exit(2);
