@@ -480,7 +480,8 @@ typedef struct eng_trace {
                                                   engagement. */
     double xe_conversion_used[ENG_CH_COUNT]; /**< Version 2: the conversion the score used (the Thompson draw). */
     double xe_delivery[ENG_CH_COUNT];        /**< Version 2: delivery rate of the channel. */
-    double xe_cost[ENG_CH_COUNT];            /**< Version 2: cost of a message, in credits. */
+    double xe_cost[ENG_CH_COUNT];            /**< Version 2: cost of the customer's message, in credits (an SMS
+                                                  of several parts: its parts x the channel's cost). */
     double xe_score[ENG_CH_COUNT];           /**< Version 2: value x delivery x engagement used x conversion used -
                                                   cost; the best positive score wins (unless explored). */
     unsigned int xe_sent[ENG_CH_COUNT];      /**< Version 2: the customer's delivered messages before the decision. */

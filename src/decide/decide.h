@@ -36,6 +36,11 @@ typedef struct eng__dctx {
     eng_time now;                      /* the scheduler's now */
     const char *actor;                 /* who runs it (reads on their behalf) */
     int dry;                           /* a dry run: the strategy must write nothing */
+    /* Billing units of sending each of @p n customers on @p channel (SMS parts; 1 elsewhere), as their
+     * content renders now ({{coupon_code}} and {{tiny_url}} as a preview renders them, no host
+     * callback; 1 when it cannot render). Set by dispatch; NULL: 1 each. */
+    int (*units)(const struct eng__dctx *ctx, int channel, const uint32_t *customers, size_t n, uint8_t *out);
+    void *units_user;
 } eng__dctx;
 
 /* One customer of a batch. */

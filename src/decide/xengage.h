@@ -85,7 +85,15 @@ typedef struct eng__xe_item {
     uint16_t segment;
     uint16_t reach; /* bit c: reachable on channel c (and enabled in the message) */
     float value;    /* this customer's value per conversion (e.g. average order); 0: the configured value */
+    uint8_t units_ch; /* a send on this channel costs units x its cost (an SMS of several parts); */
+    uint8_t units;    /* 0 or 1: every channel costs its cost once */
 } eng__xe_item;
+
+/* What sending @p it on channel @p c costs: the channel's cost times the item's billing units on it. */
+static inline double eng__xe_item_cost(const double *cost, const eng__xe_item *it, unsigned c)
+{
+    return it->units > 1 && it->units_ch == c ? cost[c] * it->units : cost[c];
+}
 
 typedef struct eng__xe_choice {
     int8_t channel;     /* -1: none */

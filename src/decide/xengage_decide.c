@@ -83,14 +83,15 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
 }
 
 /* The best channel at multiplier lambda, or -1. */
-static int pick(const eng__xe *xe, unsigned reach, const double *v, double lambda, double *score)
+static int pick(const eng__xe *xe, const eng__xe_item *it, const double *v, double lambda, double *score)
 {
     int best = -1;
     double bs = -INFINITY;
+    unsigned reach = it->reach & ((1u << xe->cfg.k) - 1);
     for (unsigned c = 0; c < xe->cfg.k; c++) {
         if (!(reach >> c & 1))
             continue;
-        double sc = v[c] - (1 + lambda) * xe->cfg.cost[c];
+        double sc = v[c] - (1 + lambda) * eng__xe_item_cost(xe->cfg.cost, it, c);
         if (sc > bs)
             bs = sc, best = (int)c;
     }
@@ -122,7 +123,7 @@ static void decide_one(const eng__xe *xe, uint32_t wave, double lambda, const en
         return;
     }
     double sc = 0;
-    o->channel = (int8_t)(reach ? pick(xe, reach, v, lambda, &sc) : -1);
+    o->channel = (int8_t)(reach ? pick(xe, it, v, lambda, &sc) : -1);
     o->score = (float)sc;
 }
 
@@ -190,7 +191,7 @@ static double budget_search(const eng__xe *xe, uint32_t wave, double budget, con
     for (size_t i = 0; i < n; i++) {
         decide_one(xe, wave, 0, &items[i], &out[i], v + i * K);
         if (out[i].explored || out[i].guard)
-            fixed += xe->cfg.cost[out[i].channel];
+            fixed += eng__xe_item_cost(xe->cfg.cost, &items[i], (unsigned)out[i].channel);
     }
     double lo = 0, hi = 0, lambda = 0;
     for (int it = 0; it < 80; it++) {
@@ -198,9 +199,9 @@ static double budget_search(const eng__xe *xe, uint32_t wave, double budget, con
         for (size_t i = 0; i < n; i++) {
             if (out[i].explored || out[i].guard)
                 continue;
-            int c = pick(xe, items[i].reach & ((1u << K) - 1), v + i * K, lambda, &sc);
+            int c = pick(xe, &items[i], v + i * K, lambda, &sc);
             if (c >= 0)
-                spend += xe->cfg.cost[c];
+                spend += eng__xe_item_cost(xe->cfg.cost, &items[i], (unsigned)c);
         }
         if (it == 0 && spend <= budget)
             break; /* the cap does not bind */
@@ -223,7 +224,7 @@ static double budget_search(const eng__xe *xe, uint32_t wave, double budget, con
         if (out[i].explored || out[i].guard)
             continue;
         double sc;
-        out[i].channel = (int8_t)pick(xe, items[i].reach & ((1u << K) - 1), v + i * K, lambda, &sc);
+        out[i].channel = (int8_t)pick(xe, &items[i], v + i * K, lambda, &sc);
         out[i].score = (float)sc;
     }
     *lo_out = hi > 0 ? lo : 0;
@@ -261,16 +262,17 @@ int eng__xe_cap_plan(const eng__xe *xe, uint32_t wave, double budget, const eng_
     double spend = 0;
     for (size_t i = 0; i < n; i++)
         if (out[i].channel >= 0)
-            spend += xe->cfg.cost[out[i].channel];
+            spend += eng__xe_item_cost(xe->cfg.cost, &items[i], (unsigned)out[i].channel);
     plan->until = UINT32_MAX;
     for (size_t i = 0; i < n && plan->hi > 0; i++) {
         if (out[i].explored || out[i].guard)
             continue;
         double sc;
-        int c = pick(xe, items[i].reach & ((1u << K) - 1), v + i * K, plan->lo, &sc);
+        int c = pick(xe, &items[i], v + i * K, plan->lo, &sc);
         if (c == out[i].channel)
             continue;
-        double extra = (c >= 0 ? xe->cfg.cost[c] : 0) - (out[i].channel >= 0 ? xe->cfg.cost[out[i].channel] : 0);
+        double extra = (c >= 0 ? eng__xe_item_cost(xe->cfg.cost, &items[i], (unsigned)c) : 0) -
+                       (out[i].channel >= 0 ? eng__xe_item_cost(xe->cfg.cost, &items[i], (unsigned)out[i].channel) : 0);
         if (spend + extra > budget) {
             plan->until = items[i].customer;
             break;
@@ -303,9 +305,9 @@ void eng__xe_explain(const eng__xe *xe, uint32_t wave, double lambda, const eng_
     int e = draw(xe, wave, item, v, out, &guard);
     for (unsigned c = 0; c < xe->cfg.k; c++) {
         out->ch[c].reachable = reach >> c & 1;
-        out->ch[c].cost = xe->cfg.cost[c];
+        out->ch[c].cost = eng__xe_item_cost(xe->cfg.cost, item, c);
         out->ch[c].delivery = xe->chan[c].d;
-        out->ch[c].score = v[c] - (1 + lambda) * xe->cfg.cost[c];
+        out->ch[c].score = v[c] - (1 + lambda) * out->ch[c].cost;
     }
     if (e >= 0) {
         out->channel = e;
@@ -315,6 +317,6 @@ void eng__xe_explain(const eng__xe *xe, uint32_t wave, double lambda, const eng_
         out->channel = guard;
     } else {
         double sc;
-        out->channel = reach ? pick(xe, reach, v, lambda, &sc) : -1;
+        out->channel = reach ? pick(xe, item, v, lambda, &sc) : -1;
     }
 }

@@ -66,6 +66,7 @@ typedef struct xe_exec {
     uint32_t *test;               /* with a cap: the test group in the audience's order */
     size_t ntest;                 /* test customers */
     int test_sorted;
+    uint8_t *units;               /* per customer, SMS parts last rendered (0: not yet) */
 } xe_exec;
 
 /* Segments are the message's include groups: a customer belongs to the first one listed that holds
@@ -278,6 +279,7 @@ static void xe_close(void *state, const eng__dctx *ctx)
     eng__free(&ctx->e->mem, x->base0);
     eng__free(&ctx->e->mem, x->conv);
     eng__free(&ctx->e->mem, x->test);
+    eng__free(&ctx->e->mem, x->units);
     eng__free(&ctx->e->mem, x);
 }
 
@@ -465,7 +467,8 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
  * scheduler time (once per time) and the time of the chunk (named by its first customer). A customer's
  * own counts at its decision are the checkpoint's: it is decided once per execution, before any send
  * of this execution to it is observed. */
-static int put_trace(const eng__dctx *ctx, xe_exec *x, uint32_t first, int learned, int64_t spend)
+static int put_trace(const eng__dctx *ctx, xe_exec *x, uint32_t first, int learned, int64_t spend,
+                     const eng__xe_item *it, size_t n)
 {
     eng_engine *e = ctx->e;
     char key[96];
@@ -479,8 +482,21 @@ static int put_trace(const eng__dctx *ctx, xe_exec *x, uint32_t first, int learn
         eng__wr w;
         eng__wr_init(&w, &e->mem);
         eng__wr_u64(&w, (uint64_t)ctx->now);
+        /* The customers whose SMS had several parts, and how many: the trace replays their costs. */
+        uint32_t multi = 0;
+        for (size_t i = 0; i < n; i++)
+            multi += it[i].units > 1;
+        if (multi) {
+            eng__wr_u32(&w, multi);
+            for (size_t i = 0; i < n; i++)
+                if (it[i].units > 1) {
+                    eng__wr_u32(&w, it[i].customer);
+                    eng__wr_u8(&w, it[i].units);
+                }
+        }
         eng__xe_key_chunk(key, sizeof key, ctx->message, ctx->occurrence, first);
-        rc = eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_XENGAGE, ENG__XE_CHUNK_SCHEMA, &w);
+        rc = eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_XENGAGE,
+                             multi ? ENG__XE_CHUNK_UNITS_SCHEMA : ENG__XE_CHUNK_SCHEMA, &w);
     }
     if (!rc && x->cap > 0 && learned)
         rc = eng__xe_cap_plan_put(e->store, ctx->message, ctx->occurrence, ctx->now, &x->plan);
@@ -502,7 +518,36 @@ static eng__xe_item xe_item(const xe_exec *x, uint32_t id, uint32_t engine_reach
         if (engine_reach >> x->chan[j] & 1u)
             reach |= (uint16_t)(1u << j);
     uint32_t c = id < x->ncust ? id : 0;
-    return (eng__xe_item){c, (uint16_t)eng__xe_segment_of(x->xe, c), id < x->ncust ? reach : 0, 0};
+    return (eng__xe_item){c, (uint16_t)eng__xe_segment_of(x->xe, c), id < x->ncust ? reach : 0, 0, 0, 0};
+}
+
+/* A multi-part SMS costs its parts: each item reachable on SMS gets its parts as its content renders now
+ * (@p fresh), or as last rendered for this execution (the cap's plan over the rest of the audience). */
+static int set_units(const eng__dctx *ctx, xe_exec *x, eng__xe_item *it, size_t n, int fresh)
+{
+    int j = x->idx[ENG_CH_SMS];
+    if (j < 0 || !ctx->units || !n)
+        return ENG_OK;
+    eng_engine *e = ctx->e;
+    if (!x->units && !(x->units = eng__calloc(&e->mem, x->ncust, 1)))
+        return eng__nomem();
+    uint32_t *ids = eng__malloc(&e->mem, n * sizeof *ids);
+    uint8_t *u = eng__malloc(&e->mem, n);
+    int rc = ids && u ? ENG_OK : eng__nomem();
+    size_t m = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        if (it[i].reach >> j & 1u && (fresh || !x->units[it[i].customer]))
+            ids[m++] = it[i].customer;
+    if (!rc && m)
+        rc = ctx->units(ctx, ENG_CH_SMS, ids, m, u);
+    for (size_t i = 0; i < m && !rc; i++)
+        x->units[ids[i]] = u[i];
+    for (size_t i = 0; i < n && !rc; i++)
+        if (it[i].reach >> j & 1u)
+            it[i].units_ch = (uint8_t)j, it[i].units = x->units[it[i].customer];
+    eng__free(&e->mem, ids);
+    eng__free(&e->mem, u);
+    return rc;
 }
 
 /* The credit cap's plan at a new learning time (eng__xe_cap_plan): the multiplier on cost whose choices for
@@ -532,6 +577,8 @@ static int cap_lambda(const eng__dctx *ctx, xe_exec *x, uint32_t first, int64_t 
     int rc = it && ch ? eng__customer_view(e, ctx->org, &view) : eng__nomem();
     for (size_t i = 0; i < n && !rc; i++)
         it[i] = xe_item(x, x->test[at + i], eng__view_reach(&view, x->test[at + i], ctx->channels));
+    if (!rc)
+        rc = set_units(ctx, x, it, n, 0);
     if (!rc) {
         double left = (double)(x->cap - planned);
         rc = eng__xe_cap_plan(x->xe, ctx->occurrence, left > 0 ? left : 0, it, n, &x->plan);
@@ -571,6 +618,8 @@ static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, si
     rc = it && ch ? ENG_OK : eng__nomem();
     for (size_t i = 0; i < n && !rc; i++)
         it[i] = xe_item(x, in[i].id, in[i].reach);
+    if (!rc)
+        rc = set_units(ctx, x, it, n, 1);
     if (!rc && x->cap > 0)
         eng__xe_decide_plan(x->xe, ctx->occurrence, &x->plan, it, n, ch, ch + n);
     else if (!rc)
@@ -582,7 +631,7 @@ static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, si
         unsigned nr = ch[i].n_reach > 31 ? 31 : ch[i].n_reach;
         uint8_t detail = (uint8_t)((ch[i].explored ? 1u : 0u) | (ch[i].guard ? 2u : 0u) | nr << 2);
         if (x->cap > 0 && c >= 0) {
-            int64_t cost = ctx->settings->channel_cost[x->chan[c]];
+            int64_t cost = ctx->settings->channel_cost[x->chan[c]] * (it[i].units > 1 && it[i].units_ch == c ? it[i].units : 1);
             if (planned + spend + cost > x->cap) {
                 c = -1;
                 detail = (uint8_t)(nr << 2 | 0x80u); /* neither explored nor the guard rail's: not sent */
@@ -594,15 +643,14 @@ static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, si
         else
             out[i] = (eng__dchoice){0, -1, it[i].reach ? ENG__RULE_XENGAGE : ENG__RULE_UNREACHABLE, detail};
     }
-    eng__free(&e->mem, it);
     eng__free(&e->mem, ch);
     /* The trace records (and the cap's) go with the chunk's decisions. */
     if (!rc && n && !ctx->dry) {
-        if ((rc = put_trace(ctx, x, in[0].id, !x->snap_saved || x->snap_now != ctx->now, spend)))
-            return rc;
-        x->snap_saved = 1;
-        x->snap_now = ctx->now;
+        rc = put_trace(ctx, x, in[0].id, !x->snap_saved || x->snap_now != ctx->now, spend, it, n);
+        if (!rc)
+            x->snap_saved = 1, x->snap_now = ctx->now;
     }
+    eng__free(&e->mem, it);
     return rc;
 }
 

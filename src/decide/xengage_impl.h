@@ -109,6 +109,8 @@ static inline void eng__xe_key_chunk(char *buf, size_t cap, uint64_t msg, uint32
     snprintf(buf, cap, "d/xc/%016llx/%08x/%08x", (unsigned long long)msg, (unsigned)occ, (unsigned)first);
 }
 #define ENG__XE_CHUNK_SCHEMA 3 /* record ENG__REC_XENGAGE holding a chunk's decision time */
+/* The same followed by u32 m and m x (u32 customer, u8 SMS parts): the chunk's multi-part SMS customers. */
+#define ENG__XE_CHUNK_UNITS_SCHEMA 5
 
 /* The credit cap (xengage_cap.c): per chunk, the credits its decisions plan to spend and the plan they were
  * made with; the sum over the execution's chunks other than @p first (the chunk being planned); the plan of

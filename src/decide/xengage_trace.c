@@ -130,13 +130,22 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
     int rc = tc_counts(e, message, occurrence, &slot, &xe, &owned); /* the population comes from the snapshot */
     eng__rec rec;
     eng_time now = 0;
+    uint8_t units = 0; /* the customer's SMS parts at the decision (0: one) */
     if (!rc) {
         eng__xe_key_chunk(key, sizeof key, message, occurrence, first);
-        if (!(rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_XENGAGE, ENG__XE_CHUNK_SCHEMA, &rec))) {
+        if (!(rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_XENGAGE, ENG__XE_CHUNK_UNITS_SCHEMA, &rec))) {
             eng__rd r;
             eng__rd_init(&r, rec.payload, rec.len);
             now = (eng_time)eng__rd_u64(&r);
-            if (!eng__rd_ok(&r) || eng__rd_left(&r))
+            uint32_t m = rec.schema == ENG__XE_CHUNK_UNITS_SCHEMA ? eng__rd_u32(&r) : 0;
+            for (uint32_t i = 0; i < m && eng__rd_ok(&r); i++) {
+                uint32_t c = eng__rd_u32(&r);
+                uint8_t u = eng__rd_u8(&r);
+                if (c == customer)
+                    units = u;
+            }
+            if (!eng__rd_ok(&r) || eng__rd_left(&r) || (rec.schema == ENG__XE_CHUNK_UNITS_SCHEMA && !m) ||
+                rec.schema == ENG__XE_CAP_SCHEMA)
                 rc = eng__err(ENG_ECORRUPT, key, "X-Engage chunk record is truncated");
             eng__rec_free(e->store, &rec);
         }
@@ -170,7 +179,12 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
     for (unsigned j = 0; j < k; j++)
         if (reach >> chan[j] & 1u)
             r |= (uint16_t)(1u << j);
-    eng__xe_item it = {customer, (uint16_t)eng__xe_segment_of(xe, customer), r, 0};
+    int sms = -1;
+    for (unsigned j = 0; j < k; j++)
+        if (chan[j] == ENG_CH_SMS)
+            sms = (int)j;
+    eng__xe_item it = {customer, (uint16_t)eng__xe_segment_of(xe, customer), r, 0, (uint8_t)(sms < 0 ? 0 : sms),
+                       sms < 0 ? 0 : units};
     eng__xe_trace t;
     int64_t spent;
     eng__xe_plan plan; /* the credit cap's plan the chunk was decided with (none without a cap) */

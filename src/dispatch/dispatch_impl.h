@@ -413,6 +413,8 @@ typedef struct eng__rendered {
 } eng__rendered;
 /* Render one customer's message on a channel whatever their reachability (preview, test
  * send), with the content variant @p variant (-1: the creative's own): 0, ENG_UNREACH_RENDER (a subject with a line break), or a negative error. */
+/* eng__dctx.units for an execution (units_user: its eng__xcache): SMS parts as the creative renders now. */
+int eng__dsp_units(const eng__dctx *ctx, int channel, const uint32_t *customers, size_t n, uint8_t *out);
 int eng__render_one(eng__runctx *r, eng__xcache *xc, const struct eng__customer_view_t *view, uint32_t customer, int ch,
                     int variant, const char *coupon, eng__wr *w, eng__rendered *out);
 /* The transport, with the rate limits (call without the engine lock). */

@@ -438,7 +438,7 @@ static int finish_load(eng_engine *e, eng__xcache *xc, eng_time due, int dry)
 {
     int rc;
     xc->dctx = (eng__dctx){e, xc->x.o.id, xc->x.c.id, xc->msg, xc->occ, xc->rec.version, &xc->x.m.spec,
-                           &xc->x.o.settings, 0, due, xc->x.a.id, dry};
+                           &xc->x.o.settings, 0, due, xc->x.a.id, dry, eng__dsp_units, xc};
     if ((rc = compile_templates(e, xc)))
         return rc;
     xc->keypfx_len = eng__send_key_prefix(xc->keypfx, sizeof xc->keypfx, xc->x.o.id, xc->x.c.id, xc->msg,
@@ -503,7 +503,7 @@ int eng__xcache_preview(eng_engine *e, const char *actor, uint64_t msg, int op, 
     xc->rec.version = xc->x.m.decided_at;
     if ((rc = load_unsub(e, xc)) == ENG_OK) {
         xc->dctx = (eng__dctx){e, xc->x.o.id, xc->x.c.id, xc->msg, 0, xc->rec.version, &xc->x.m.spec,
-                               &xc->x.o.settings, 0, 0, xc->x.a.id, 1};
+                               &xc->x.o.settings, 0, 0, xc->x.a.id, 1, eng__dsp_units, xc};
         rc = compile_templates(e, xc);
         xc->keypfx_len = eng__send_key_prefix(xc->keypfx, sizeof xc->keypfx, xc->x.o.id, xc->x.c.id, xc->msg,
                                               xc->rec.version, 0);

@@ -116,6 +116,7 @@ static size_t put_str(eng__wr *w, const char *s, size_t n)
 /* Render the send @p s of chunk @p c into the arena; 0, a skip reason, or a negative error. */
 static int build_one(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *view, const eng__lcust *k, int ch,
                      uint32_t si, const char *coupon, int force, eng__wr *w, pend *p);
+enum { FORCE_REACH = 1, NO_HOOKS = 2 }; /* build_one's force bits */
 
 static int build(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *view, const eng__chunk *c,
                  uint32_t si, const char *coupon, eng__wr *w, pend *p)
@@ -133,17 +134,49 @@ int eng__render_one(eng__runctx *r, eng__xcache *xc, const struct eng__customer_
     k.variant = (int16_t)variant;
     pend p;
     memset(&p, 0, sizeof p);
-    int why = build_one(r, xc, view, &k, ch, 0, coupon, 1, w, &p);
+    int why = build_one(r, xc, view, &k, ch, 0, coupon, FORCE_REACH, w, &p);
     *out = (eng__rendered){p.key, p.to, p.from, p.subj, p.body, p.body_len, p.segments, p.cost};
     return why;
 }
 
-/* force: render whatever the customer's reachability (a preview or a test send). */
+int eng__dsp_units(const eng__dctx *ctx, int ch, const uint32_t *ids, size_t n, uint8_t *out)
+{
+    eng__xcache *xc = ctx->units_user;
+    memset(out, 1, n);
+    if (ch != ENG_CH_SMS || !xc || !xc->body[ch] || !n)
+        return ENG_OK;
+    eng__customer_view_t view;
+    int rc = eng__customer_view(ctx->e, ctx->org, &view);
+    if (rc)
+        return rc;
+    eng__runctx r = {ctx->e, ctx->actor, ctx->now, NULL, NULL, {0}};
+    const char *coupon = eng__msg_pool(&xc->x.m.spec) ? "COUPON-CODE" : NULL; /* as a preview renders it */
+    eng__wr w;
+    eng__wr_init(&w, &ctx->e->mem);
+    for (size_t i = 0; i < n && !rc; i++) {
+        eng__lcust k;
+        memset(&k, 0, sizeof k);
+        k.id = ids[i];
+        k.variant = -1;
+        pend p;
+        w.len = 0;
+        int why = build_one(&r, xc, &view, &k, ch, 0, coupon, FORCE_REACH | NO_HOOKS, &w, &p);
+        if (why < 0)
+            rc = why;
+        else if (why == 0)
+            out[i] = (uint8_t)(p.segments > 255 ? 255 : p.segments ? p.segments : 1);
+    }
+    eng__wr_free(&w);
+    return rc;
+}
+
+/* force: FORCE_REACH renders whatever the customer's reachability (a preview or a test send); NO_HOOKS
+ * renders {{tiny_url}} as the long link without asking the host. */
 static int build_one(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t *view, const eng__lcust *k, int ch,
                      uint32_t si, const char *coupon, int force, eng__wr *w, pend *p)
 {
     eng_engine *e = r->e;
-    int why = force ? 0 : eng__view_unreachable(view, ch, k->id);
+    int why = force & FORCE_REACH ? 0 : eng__view_unreachable(view, ch, k->id);
     if (why)
         return why;
     if (coupon && !*coupon && !force)
@@ -173,7 +206,7 @@ static int build_one(eng__runctx *r, eng__xcache *xc, const eng__customer_view_t
                     NULL, xc->x.c.spec.name, xc->dctx.org, NULL, NULL, NULL};
     eng_tiny_url_request tq;
     eng__dsp *dsp = eng__slot_get(e, ENG__SLOT_DISPATCH);
-    if (xc->x.m.spec.delivery->tiny_url && !xc->dry && dsp && dsp->hooks.tiny_url) {
+    if (xc->x.m.spec.delivery->tiny_url && !xc->dry && !(force & NO_HOOKS) && dsp && dsp->hooks.tiny_url) {
         tq = (eng_tiny_url_request){ENG_TINY_URL_REQUEST_VERSION, key, "", xc->x.c.id, xc->msg, xc->occ, k->id, ch};
         rc.tiny = dsp->hooks.tiny_url;
         rc.tiny_user = dsp->hooks_user;

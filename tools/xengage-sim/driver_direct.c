@@ -45,7 +45,7 @@ static void d_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n,
             abort();
     }
     for (size_t j = 0; j < n; j++)
-        d->items[j] = (eng__xe_item){ids[j], d->w->seg[ids[j]], d->w->reach[ids[j]], d->use_value ? d->w->value[ids[j]] : 0};
+        d->items[j] = (eng__xe_item){ids[j], d->w->seg[ids[j]], d->w->reach[ids[j]], d->use_value ? d->w->value[ids[j]] : 0, 0, 0};
     if (budget >= 0)
         eng__xe_decide_budget(d->xe, wave, budget, d->items, n, d->ch);
     else
@@ -84,7 +84,7 @@ static void d_explain(xs_driver *b, unsigned wave, uint32_t i, FILE *f)
 {
     direct *d = (direct *)b;
     const xs_params *p = d->w->p;
-    eng__xe_item it = {i, d->w->seg[i], d->w->reach[i], d->use_value ? d->w->value[i] : 0};
+    eng__xe_item it = {i, d->w->seg[i], d->w->reach[i], d->use_value ? d->w->value[i] : 0, 0, 0};
     eng__xe_trace t;
     eng__xe_explain(d->xe, wave, 0, &it, &t);
     fprintf(f, "trace wave %u customer %u segment %u: %s%s", wave, i, it.segment,

@@ -47,7 +47,7 @@ int main(void)
             if ((double)(s >> 11) / 9007199254740992.0 < reach[k])
                 r |= 1u << k;
         }
-        items[i] = (eng__xe_item){i, (uint16_t)(i % G), (uint16_t)r, 0};
+        items[i] = (eng__xe_item){i, (uint16_t)(i % G), (uint16_t)r, 0, 0, 0};
         for (unsigned m = 0; m < 4 && r; m++) { /* four earlier messages on random reachable channels */
             s = s * 6364136223846793005ull + 1442695040888963407ull;
             unsigned k = (unsigned)(s >> 33) % K;

@@ -31,7 +31,7 @@ static void fill(eng__xe *xe, unsigned rounds)
 {
     uint64_t s = 1;
     for (uint32_t i = 0; i < N; i++) {
-        items[i] = (eng__xe_item){i, (uint16_t)(i % G), (uint16_t)(lcg(&s) % 64), 0};
+        items[i] = (eng__xe_item){i, (uint16_t)(i % G), (uint16_t)(lcg(&s) % 64), 0, 0, 0};
         for (unsigned r = 0; r < rounds; r++) {
             unsigned c = (unsigned)(lcg(&s) % K);
             unsigned f = lcg(&s) % 10 ? ENG__XE_DELIVERED : 0;
@@ -178,15 +178,15 @@ static void credit_cap_holds(void **st)
 /* Brute force over every assignment (one reachable channel or none per customer) of a few customers:
  * the best net value whose cost stays within @p cap. */
 #define BF_N 5
-static double bf_best(const double net[BF_N][K + 1], const double cost[K + 1], const unsigned *reach, double cap,
+static double bf_best(const double net[BF_N][K + 1], const double cost[BF_N][K + 1], const unsigned *reach, double cap,
                       unsigned i, double spent)
 {
     if (i == BF_N)
         return 0;
     double best = bf_best(net, cost, reach, cap, i + 1, spent); /* none */
     for (unsigned c = 0; c < K; c++)
-        if (reach[i] >> c & 1 && spent + cost[c] <= cap + 1e-12) {
-            double v = net[i][c] + bf_best(net, cost, reach, cap, i + 1, spent + cost[c]);
+        if (reach[i] >> c & 1 && spent + cost[i][c] <= cap + 1e-12) {
+            double v = net[i][c] + bf_best(net, cost, reach, cap, i + 1, spent + cost[i][c]);
             if (v > best)
                 best = v;
         }
@@ -212,19 +212,27 @@ static void credit_cap_against_brute_force(void **st)
     for (unsigned t = 0; t < 300; t++) {
         eng__xe_item it[BF_N];
         eng__xe_choice ch[BF_N];
-        double net[BF_N][K + 1];
+        double net[BF_N][K + 1], icost[BF_N][K + 1];
         unsigned reach[BF_N];
         double all = 0; /* cost of the uncapped choices */
-        for (unsigned i = 0; i < BF_N; i++) /* ascending ids, as the engine's audience order */
+        for (unsigned i = 0; i < BF_N; i++) { /* ascending ids, as the engine's audience order */
             it[i] = items[(i * N + lcg(&s) % N) / BF_N];
+            /* Half the cases: channel 1 (an SMS) costs 1 to 3 parts, per customer. */
+            it[i].units_ch = 1;
+            it[i].units = t % 2 ? (uint8_t)(lcg(&s) % 4) : 0;
+            for (unsigned k = 0; k <= K; k++) /* the reference's own price of each send */
+                icost[i][k] = k == 1 && it[i].units > 1 ? cost[k] * it[i].units : cost[k];
+        }
         for (unsigned i = 0; i < BF_N; i++) {
             reach[i] = it[i].reach;
             eng__xe_trace tr; /* the net value of every channel, as the model scores it without a cap */
             eng__xe_explain(xe, 3, 0, &it[i], &tr);
-            for (unsigned k = 0; k < K; k++)
+            for (unsigned k = 0; k < K; k++) {
                 net[i][k] = tr.ch[k].score;
+                assert_true(tr.ch[k].cost == icost[i][k]);
+            }
             if (tr.channel >= 0)
-                all += cost[tr.channel];
+                all += icost[i][tr.channel];
         }
         double cap = all * (double)(lcg(&s) % 100) / 100.0;
         double lambda = eng__xe_decide_budget(xe, 3, cap, it, BF_N, ch);
@@ -232,14 +240,14 @@ static void credit_cap_against_brute_force(void **st)
         for (unsigned i = 0; i < BF_N; i++)
             if (ch[i].channel >= 0) {
                 assert_true(reach[i] >> ch[i].channel & 1);
-                spend += cost[ch[i].channel];
+                spend += icost[i][ch[i].channel];
                 value += net[i][ch[i].channel];
             }
         assert_true(spend <= cap + 1e-9);
         /* The choices are the best there are for what they spend, ... */
-        assert_true(value >= bf_best(net, cost, reach, spend, 0, 0) - 1e-9);
+        assert_true(value >= bf_best(net, icost, reach, spend, 0, 0) - 1e-9);
         /* ... and the multiplier proves how far the cap's optimum can be: at most lambda x the credits left. */
-        double opt = bf_best(net, cost, reach, cap, 0, 0);
+        double opt = bf_best(net, icost, reach, cap, 0, 0);
         assert_true(opt <= value + lambda * (cap - spend) + 1e-6);
         assert_true(value <= opt + 1e-9);
         /* The engine's plan: the same multiplier, and what it leaves of the cap to the next customers in order. */
@@ -251,7 +259,7 @@ static void credit_cap_against_brute_force(void **st)
         double pspend = 0, pvalue = 0;
         for (unsigned i = 0; i < BF_N; i++)
             if (pc[i].channel >= 0) {
-                pspend += cost[pc[i].channel];
+                pspend += icost[i][pc[i].channel];
                 pvalue += net[i][pc[i].channel];
             }
         assert_true(pspend <= cap + 1e-9);
@@ -302,7 +310,7 @@ static void priority_guard_rail_for_customers_without_data(void **st)
     memcpy(c.priority, prio, sizeof prio);
     eng__xe *xe;
     assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
-    eng__xe_item it[3] = {{0, 0, 0x3f, 0}, {1, 0, 0x06, 0}, {2, 0, 0x30, 0}};
+    eng__xe_item it[3] = {{0, 0, 0x3f, 0, 0, 0}, {1, 0, 0x06, 0, 0, 0}, {2, 0, 0x30, 0, 0, 0}};
     eng__xe_decide(xe, 1, 0, it, 3, a);
     assert_int_equal(a[0].channel, 3);
     assert_int_equal(a[1].channel, 1);
@@ -397,7 +405,7 @@ static int create_run(void *arg)
     rc = eng__xe_create(&m, &c, &xe);
     if (rc)
         return rc;
-    eng__xe_item it = {1, 1, 0xf, 0};
+    eng__xe_item it = {1, 1, 0xf, 0, 0, 0};
     double budget = 0.5;
     eng__xe_choice ch;
     eng__xe_decide_budget(xe, 1, budget, &it, 1, &ch); /* falls back without the cap on ENOMEM */

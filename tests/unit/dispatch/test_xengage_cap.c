@@ -6,6 +6,40 @@
 
 #define N 600
 
+/* multi_part_sms: long first names make the SMS 1 to 3 parts (set after the world is built); run() then
+ * adds up what the provider received, each SMS priced at its parts counted here from its body. */
+static int long_names;
+static int64_t ref_charged;
+static size_t multi_part_sends;
+
+/* GSM-7 parts of an ASCII body, counted here (the reference): 160 characters in one part, 153 a part
+ * beyond; the characters of the GSM extension table take two. */
+static uint32_t parts_of(const char *b)
+{
+    size_t septets = 0;
+    for (; *b; b++)
+        septets += strchr("^{}\\[~]|", *b) ? 2 : 1;
+    return septets <= 160 ? 1 : (uint32_t)((septets + 152) / 153);
+}
+
+static void set_long_names(dx *f)
+{
+    size_t cap = N * 400 + 64;
+    char *csv = malloc(cap), *p = csv;
+    if (!csv)
+        abort();
+    p += sprintf(p, "id,first_name\n");
+    for (size_t i = 0; i < N; i++) {
+        size_t len = 1 + i * 61 % 330; /* 1 to 330 letters: one, two or three parts */
+        p += sprintf(p, "c%zu,", i);
+        for (size_t j = 0; j < len; j++)
+            *p++ = (char)('a' + (i + j) % 26);
+        *p++ = '\n';
+    }
+    assert_int_equal(eng_customers_import_csv_buffer(f->e, "root", csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
+    free(csv);
+}
+
 static int64_t balance(dx *f)
 {
     int64_t b = 0;
@@ -22,6 +56,8 @@ static int64_t run(int64_t cap, int faults, int *sent, uint32_t **test, size_t *
     o.credit_cap = cap;
     dx f;
     dx_world(&f, N, 50, 1, 1);
+    if (long_names)
+        set_long_names(&f);
     dx_xe_options = cap ? &o : NULL;
     dx_xengage(&f);
     dx_xe_options = NULL;
@@ -40,13 +76,34 @@ static int64_t run(int64_t cap, int faults, int *sent, uint32_t **test, size_t *
     }
     dx_run_all(&f, now, NULL);
     int64_t charged = before - balance(&f);
+    ref_charged = 0;
+    multi_part_sends = 0;
     for (size_t c = 0; c < N; c++) {
         sent[c] = -1;
         for (int ch = 0; ch < DX_CH; ch++)
             if (f.prov.delivered[dx_pair((uint32_t)c, ch)]) {
                 assert_int_equal(sent[c], -1);
                 sent[c] = ch;
+                uint32_t parts = ch == ENG_CH_SMS ? parts_of(f.prov.body[dx_pair((uint32_t)c, ch)]) : 1;
+                assert_int_equal(f.prov.segments[dx_pair((uint32_t)c, ch)], parts);
+                ref_charged += (ch == ENG_CH_SMS ? 3 : 1) * (int64_t)parts;
+                multi_part_sends += parts > 1;
             }
+    }
+    if (long_names && !cap) { /* the trace replays each decision with the parts it was made with */
+        size_t nt;
+        uint32_t *t = dx_test_group(&f, &nt);
+        for (size_t i = 0; i < nt; i++) {
+            eng_trace tr;
+            assert_int_equal(eng_trace_init(&tr, ENG_TRACE_VERSION), ENG_OK);
+            assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, t[i], &tr), ENG_OK);
+            if (tr.rule != ENG_RULE_XENGAGE)
+                continue;
+            assert_int_equal(tr.xe_channel, sent[t[i]]);
+            if (sent[t[i]] == ENG_CH_SMS)
+                assert_true(tr.xe_cost[ENG_CH_SMS] == 3.0 * parts_of(f.prov.body[dx_pair(t[i], ENG_CH_SMS)]));
+        }
+        free(t);
     }
     if (test)
         *test = dx_test_group(&f, ntest);
@@ -83,6 +140,32 @@ static void cap_holds_across_batches_and_retries(void **state)
     }
     free(a);
     free(b);
+}
+
+/* A multi-part SMS costs its parts under the cap too: X-Engage counts each customer's parts as the SMS
+ * renders, so what is charged (the brute-force count of parts of every body the provider received) stays
+ * within the cap. Counting an SMS once, as before, the same run was charged past the cap. */
+static void multi_part_sms_counts_parts(void **state)
+{
+    (void)state;
+    int *a = malloc(N * sizeof *a);
+    long_names = 1;
+    int64_t full = run(0, 1, a, NULL, NULL);
+    assert_int_equal(full, ref_charged);
+    size_t full_multi = multi_part_sends;
+    assert_true(full_multi > 20);
+    for (int third = 1; third <= 2; third++) {
+        int64_t cap = full * third / 3;
+        int64_t charged = run(cap, 1, a, NULL, NULL);
+        printf("multi-part SMS, credit cap %lld of an uncapped %lld (%zu multi-part SMS): charged %lld, "
+               "%zu multi-part SMS\n", (long long)cap, (long long)full, full_multi, (long long)charged,
+               multi_part_sends);
+        assert_int_equal(charged, ref_charged);
+        assert_true(charged <= cap);
+        assert_true(charged * 10 >= cap * 7);
+    }
+    long_names = 0;
+    free(a);
 }
 
 static void bad_cap_is_refused(void **state)
@@ -134,6 +217,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cap_holds_across_batches_and_retries),
+        cmocka_unit_test(multi_part_sms_counts_parts),
         cmocka_unit_test(bad_cap_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
