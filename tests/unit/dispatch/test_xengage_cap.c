@@ -24,20 +24,16 @@ static uint32_t parts_of(const char *b)
 
 static void set_long_names(dx *f)
 {
-    size_t cap = N * 400 + 64;
-    char *csv = malloc(cap), *p = csv;
-    if (!csv)
-        abort();
-    p += sprintf(p, "id,first_name\n");
+    static char csv[N * 400 + 64];
+    size_t at = (size_t)snprintf(csv, sizeof csv, "id,first_name\n");
     for (size_t i = 0; i < N; i++) {
         size_t len = 1 + i * 61 % 330; /* 1 to 330 letters: one, two or three parts */
-        p += sprintf(p, "c%zu,", i);
+        at += (size_t)snprintf(csv + at, sizeof csv - at, "c%zu,", i);
         for (size_t j = 0; j < len; j++)
-            *p++ = (char)('a' + (i + j) % 26);
-        *p++ = '\n';
+            csv[at++] = (char)('a' + (i + j) % 26);
+        csv[at++] = '\n';
     }
-    assert_int_equal(eng_customers_import_csv_buffer(f->e, "root", csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
-    free(csv);
+    assert_int_equal(eng_customers_import_csv_buffer(f->e, "root", csv, at, NULL, NULL), ENG_OK);
 }
 
 static int64_t balance(dx *f)
