@@ -136,7 +136,8 @@ typedef struct eng_config {
     /**
      * Version 2. Threads one call may start beside the caller's, as zstd's nbWorkers:
      * today a CSV import into an empty table applies its rows on one (with any
-     * allocator: its hooks are thread-safe by contract, engage/alloc.h). 0: the library never starts a thread. Results are the same
+     * allocator: its hooks are thread-safe by contract, engage/alloc.h), and with
+     * 2 or more a CSV import parses on threads - 1 (at most 7) beside the caller. 0: the library never starts a thread. Results are the same
      * either way. Default 1; at most 64. Version 1 callers get the default.
      */
     unsigned int threads;

@@ -260,6 +260,7 @@ int eng__csv_next(eng__csv *c, int *got)
 {
     rd r = {c, 0};
     *got = 0;
+    c->eof_in_quote = 0;
     if (!c->started) {
         c->started = 2; /* the header always takes the byte-wise path */
         /* Skip a UTF-8 byte order mark. */
@@ -310,8 +311,10 @@ int eng__csv_next(eng__csv *c, int *got)
                     ch = getc_(&r);
                     if (ch == CSV_ERR)
                         return r.err;
-                    if (ch == CSV_EOF)
+                    if (ch == CSV_EOF) {
+                        c->eof_in_quote = 1;
                         return bad(&r, ENG_EPARSE, fline, c->nf, "unterminated quoted field", 0);
+                    }
                     if (ch == '"') {
                         int nx = peek_(&r);
                         if (nx == CSV_ERR)
@@ -420,6 +423,48 @@ int eng__csv_next(eng__csv *c, int *got)
         *got = 1;
         return ENG_OK;
     }
+}
+
+void eng__csv_chunk(eng__csv *c, eng__memsrc *m, int first)
+{
+    c->read = eng__memsrc_read;
+    c->user = m;
+    c->in = c->buf;
+    c->len = c->pos = 0;
+    c->eof = 0;
+    c->started = first ? 0 : 1;
+    c->line = 1;
+    c->bytes = 0;
+    c->nf = 0;
+    c->eof_in_quote = 0;
+}
+
+void eng__csv_resume(eng__csv *c, uint64_t line)
+{
+    c->started = 1;
+    c->line = line;
+}
+
+size_t eng__csv_cut(const char *p, size_t n)
+{
+    unsigned par = 0;
+    size_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        par += (unsigned)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+    }
+#endif
+    for (; i < n; i++)
+        par += p[i] == '"';
+    /* Back from the end: par is the parity of the quotes before byte i. */
+    for (i = n; i-- > 0;) {
+        if (p[i] == '"')
+            par--;
+        else if (p[i] == '\n' && !(par & 1))
+            return i + 1;
+    }
+    return 0;
 }
 
 long eng__memsrc_read(void *buf, size_t cap, void *user)

@@ -48,6 +48,7 @@ typedef struct eng__csv {
     uint64_t e_line;
     uint32_t e_col;
     const char *e_why;
+    int eof_in_quote; /* the last error: the input ended inside a quoted field */
 } eng__csv;
 
 int eng__csv_init(eng__csv *c, const eng__mem *mem, eng_read_fn read, void *user, size_t max_field);
@@ -64,10 +65,24 @@ static inline int eng__csv_quoted(const eng__csv *c, uint32_t i)
 }
 
 /* A read callback over a memory buffer. */
-typedef struct eng__memsrc {
+struct eng__memsrc;
+/* Start over on the chunk @p m of a larger input (import_par.c), reusing the
+ * buffers: lines count from 1, and unless @p first (the input's start, with
+ * its byte order mark and header) the chunk starts at a record. */
+void eng__csv_chunk(eng__csv *c, struct eng__memsrc *m, int first);
+/* Continue an input whose start was read elsewhere: the next byte is a
+ * record's first, on physical line @p line. */
+void eng__csv_resume(eng__csv *c, uint64_t line);
+/* Where to cut p[0..n) for chunks: just past its last line feed with an even
+ * number of double quotes before it (outside a quoted field when the quotes
+ * are well formed), or 0 when there is none. */
+size_t eng__csv_cut(const char *p, size_t n);
+
+struct eng__memsrc {
     const char *p;
     size_t n, off;
-} eng__memsrc;
+};
+typedef struct eng__memsrc eng__memsrc;
 long eng__memsrc_read(void *buf, size_t cap, void *user);
 
 #endif

@@ -1,8 +1,7 @@
 /* The import driver (header, rows, error mode, progress) and the customer
  * import on top of it: validate every row into delta parts, write them in one
  * batch, then replay them into the table. */
-#include "audience/audience_impl.h"
-#include "audience/applier.h"
+#include "audience/import_impl.h"
 #include "base/handle.h"
 #include "audience/values.h"
 #include "base/codec.h"
@@ -58,16 +57,7 @@ int eng__report_start(eng_import_report *in, eng_import_report *tmp, eng_import_
     return in ? eng__out_open(in, ENG__SIZES(sizeof *in), "eng_import_report", "report") : ENG_OK;
 }
 
-typedef struct drv {
-    const eng_import_options *o;
-    eng_import_report *rep;
-    const char *const *names; /* header names for messages (may be NULL) */
-    char (*hnames)[ENG__COLNAME_MAX + 1];
-    uint32_t nh;
-} drv;
-
-/* Report a bad row; returns 0 to go on or the code that aborts the import. */
-static int bad_row(drv *d, uint64_t line, uint32_t col, int code, const char *why)
+int eng__bad_row(eng__drv *d, uint64_t line, uint32_t col, int code, const char *why)
 {
     d->rep->bad_rows++;
     const char *field = col >= 1 && col <= d->nh ? d->hnames[col - 1] : "";
@@ -90,37 +80,25 @@ static int bad_row(drv *d, uint64_t line, uint32_t col, int code, const char *wh
     return ENG_OK;
 }
 
-int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, void *ctx,
-                      const eng_import_options *o, eng_import_report *rep)
+int eng__drive_header(eng__drv *d, eng__csv *c, eng__hdr_fn hdr, void *ctx, int rc, int got)
 {
-    drv d = {o, rep, NULL, NULL, 0};
-    eng__prog pg;
-    int got, rc = eng__prog_start(&pg, e, op, c->read == eng__memsrc_read ? ((const eng__memsrc *)c->user)->n : 0);
-    if (rc)
-        return rc;
-    rc = eng__csv_next(c, &got);
     eng__rowerr err = {0, 0, ""};
     if (rc == ENG_EPARSE || rc == ENG_ETOOBIG) {
         char det[64];
         snprintf(det, sizeof det, "%llu:%u", (unsigned long long)c->e_line, c->e_col);
-        rc = eng__err(rc, det, "header, line %llu, column %u: %s", (unsigned long long)c->e_line, c->e_col, c->e_why);
-        goto out;
+        return eng__err(rc, det, "header, line %llu, column %u: %s", (unsigned long long)c->e_line, c->e_col, c->e_why);
     }
     if (rc)
-        goto out;
-    if (!got) {
-        rc = eng__err(ENG_EPARSE, "1:0", "the input is empty (a header row is required)");
-        goto out;
-    }
-    d.nh = c->nf;
-    d.hnames = eng__calloc(&e->mem, c->nf, sizeof *d.hnames);
-    if (!d.hnames) {
-        rc = eng__nomem();
-        goto out;
-    }
+        return rc;
+    if (!got)
+        return eng__err(ENG_EPARSE, "1:0", "the input is empty (a header row is required)");
+    d->nh = c->nf;
+    d->hnames = eng__calloc(d->mem, c->nf, sizeof *d->hnames);
+    if (!d->hnames)
+        return eng__nomem();
     for (uint32_t i = 0; i < c->nf; i++) {
         size_t l = c->flen[i] < ENG__COLNAME_MAX ? c->flen[i] : ENG__COLNAME_MAX;
-        memcpy(d.hnames[i], c->base + c->start[i], l);
+        memcpy(d->hnames[i], c->base + c->start[i], l);
     }
     rc = hdr(ctx, c, &err);
     if (rc == 1) {
@@ -128,88 +106,66 @@ int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hd
         snprintf(det, sizeof det, "1:%u", err.col);
         rc = eng__err(err.code, det, "header, column %u: %s", err.col, err.why);
     }
-    if (rc)
-        goto out;
+    return rc;
+}
+
+int eng__drive_rows(eng__drv *d, eng__csv *c, eng__row_fn row, void *ctx, eng__prog *pg, uint64_t base)
+{
+    eng_import_report *rep = d->rep;
+    eng__rowerr err = {0, 0, ""};
+    int got, rc;
     for (;;) {
         rc = eng__csv_next(c, &got);
         if (rc == ENG_EPARSE || rc == ENG_ETOOBIG) {
             rep->rows++;
-            if ((rc = bad_row(&d, c->e_line, c->e_col, rc, c->e_why)))
-                goto out;
+            if ((rc = eng__bad_row(d, c->e_line, c->e_col, rc, c->e_why)))
+                return rc;
             continue;
         }
         if (rc || !got)
-            break;
+            return rc;
         rep->rows++;
-        if (c->nf != d.nh) {
+        if (c->nf != d->nh) {
             char why[96];
-            snprintf(why, sizeof why, "expected %u fields, found %u", d.nh, c->nf);
+            snprintf(why, sizeof why, "expected %u fields, found %u", d->nh, c->nf);
             /* the message is copied by eng__err before `why` goes away */
-            if ((rc = bad_row(&d, c->rec_line, 0, ENG_EPARSE, why)))
-                goto out;
+            if ((rc = eng__bad_row(d, c->rec_line, 0, ENG_EPARSE, why)))
+                return rc;
             continue;
         }
         rc = row(ctx, c, c->rec_line, &err);
         if (rc == 1) {
-            if ((rc = bad_row(&d, c->rec_line, err.col, err.code, err.why)))
-                goto out;
+            if ((rc = eng__bad_row(d, c->rec_line, err.col, err.code, err.why)))
+                return rc;
         } else if (rc) {
-            goto out;
+            return rc;
         }
         ENG__WORK(1);
-        if ((rc = eng__prog_step(&pg, c->bytes)))
-            goto out;
+        if ((rc = eng__prog_step(pg, base + c->bytes)))
+            return rc;
+    }
+}
+
+int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, void *ctx,
+                      const eng_import_options *o, eng_import_report *rep)
+{
+    eng__drv d = {o, rep, &e->mem, NULL, 0};
+    eng__prog pg;
+    int got, rc = eng__prog_start(&pg, e, op, c->read == eng__memsrc_read ? ((const eng__memsrc *)c->user)->n : 0);
+    if (!rc) {
+        rc = eng__csv_next(c, &got);
+        rc = eng__drive_header(&d, c, hdr, ctx, rc, got);
     }
     if (!rc)
+        rc = eng__drive_rows(&d, c, row, ctx, &pg, 0);
+    if (!rc)
         rc = eng__prog_end(&pg);
-out:
     rep->bytes = c->bytes;
     eng__free(&e->mem, d.hnames);
     return rc;
 }
 
 /* ---- customer import ---- */
-
-typedef struct col_map {
-    uint8_t kind; /* 0 = id, ENG__DK_* otherwise */
-    uint8_t type; /* ENG__DK_ATTR: the column's ENG_COL_* type; ENG__DK_CONTACT: 1 for a phone channel */
-    uint32_t idx;
-} col_map;
-
-typedef struct cimp {
-    eng__aud *a;
-    const eng__aud_cx *cx;
-    eng_engine *e;
-    eng_time now;
-    col_map map[ENG__CSV_MAX_FIELDS];
-    uint32_t ncols;
-    eng__wr part; /* values of the current part's rows */
-    eng__wr ids;  /* their ids (stored ahead of the values: see delta.c) */
-    uint64_t part_rows;
-    uint64_t rows; /* valid rows in all parts */
-    eng__wr rec;   /* the part being stored, header room first (reused) */
-    size_t nparts; /* parts stored in the batch so far */
-    int batch; /* a store batch holding the parts so far is open */
-    int may_thread;    /* a CSV import into a table empty at its start (eng_config.threads permitting) */
-    eng__applier *ap;  /* the parts are applied as they are stored, on the applier's thread */
-    int source;       /* eng_consent_source of the consent changes */
-    int consent_cols; /* the import has consent./optout. columns: parts get an origin (chist.c) */
-    /* Delta v2 string slots (audience_impl.h): per slotted column, where the
-     * last value of each slot lies in `part`; a row's new slot values are
-     * pending until the row is accepted, so a rejected row leaves none. */
-    uint8_t scol[ENG__CSV_MAX_FIELDS]; /* field -> slotted column, or NO_SLOT */
-    struct dslot {
-        size_t off;
-        uint32_t len;
-        uint32_t used;
-    } slot[ENG__DSLOT_COLS][ENG__DSLOT_N];
-    struct dpend {
-        size_t off;
-        uint32_t len;
-        uint8_t sc, k;
-    } pend[ENG__DSLOT_COLS];
-    uint32_t npend;
-} cimp;
 
 #define NO_SLOT 0xff
 
@@ -289,15 +245,16 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
  * It is framed in place (record header room first) in a buffer reused for
  * every part and not kept: the replay reads the parts back from the store,
  * so the import holds one copy of its delta (the store's), not two. */
-static int part_end(cimp *ci, int full)
+int eng__cimp_flush(cpar *p)
 {
-    if (ci->part.err || ci->ids.err)
+    cimp *ci = p->ci;
+    if (p->part.err || p->ids.err)
         return eng__nomem();
-    if (ci->part_rows == 0)
+    if (p->part_rows == 0)
         return ENG_OK;
-    eng__wr *w = &ci->rec;
+    eng__wr *w = &p->rec;
     w->len = 0;
-    if (eng__wr_reserve(w, ENG__REC_HEADER + ci->part.len + ci->ids.len + 64 + 16u * ci->ncols))
+    if (eng__wr_reserve(w, ENG__REC_HEADER + p->part.len + p->ids.len + 64 + 16u * ci->ncols))
         return eng__nomem();
     w->len = ENG__REC_HEADER;
     eng__wr_uvar(w, ci->ncols - 1);
@@ -307,12 +264,27 @@ static int part_end(cimp *ci, int full)
     }
     eng__wr_u8(w, (uint8_t)ci->a->t.idkind);
     eng__wr_svar(w, ci->now);
-    eng__wr_uvar(w, ci->part_rows);
-    eng__wr_bytes(w, ci->ids.data, ci->ids.len);
-    eng__wr_bytes(w, ci->part.data, ci->part.len);
+    eng__wr_uvar(w, p->part_rows);
+    eng__wr_bytes(w, p->ids.data, p->ids.len);
+    eng__wr_bytes(w, p->part.data, p->part.len);
     if (w->err)
         return eng__nomem();
-    /* Store it now, in the import's batch (committed or rolled back at the end). */
+    uint32_t rows = (uint32_t)p->part_rows;
+    eng__cimp_reset(p);
+    return p->out ? eng__par_emit(p->out, w, rows, &ci->e->mem) : eng__cimp_store(ci, w, rows);
+}
+
+void eng__cimp_reset(cpar *p)
+{
+    p->part_rows = 0;
+    p->part.len = 0;
+    p->ids.len = 0;
+    memset(p->slot, 0, sizeof p->slot); /* slots are per part */
+}
+
+/* Store it now, in the import's batch (committed or rolled back at the end). */
+int eng__cimp_store(cimp *ci, eng__wr *w, uint32_t rows)
+{
     eng_store *st = ci->e->store;
     int rc = ci->batch ? ENG_OK : eng__kv_begin(st);
     if (!rc) {
@@ -324,8 +296,8 @@ static int part_end(cimp *ci, int full)
             rc = eng__chist_put_origin(ci->a, key, ci->source, ci->cx ? ci->cx->actor : NULL, ci->now);
         /* A big import (its first part full) into an empty table: apply the
          * parts from these bytes as they come, on a second thread. */
-        if (!rc && !ci->ap && ci->nparts == 0 && full && ci->may_thread && ci->e->threads > 0 &&
-            ci->a->t.n == 0) {
+        if (!rc && !ci->ap && ci->nparts == 0 && rows >= eng__aud_part_rows && ci->may_thread &&
+            ci->e->threads > 0 && ci->a->t.n == 0) {
             if ((ci->ap = eng__applier_start(&ci->a->t, &ci->e->mem)))
                 __atomic_add_fetch(&eng__aud_applier_runs, 1, __ATOMIC_RELAXED);
         }
@@ -335,10 +307,7 @@ static int part_end(cimp *ci, int full)
     if (rc)
         return rc;
     ci->nparts++;
-    ci->part_rows = 0;
-    ci->part.len = 0;
-    ci->ids.len = 0;
-    memset(ci->slot, 0, sizeof ci->slot); /* slots are per part */
+    ci->rows += rows;
     return ENG_OK;
 }
 
@@ -369,22 +338,22 @@ static inline uint8_t *enc_blob(uint8_t *o, const char *s, size_t n)
 
 /* A STRING value: by its slot when the slot holds it already (tag 2 + slot),
  * else in full (tag 1), which then fills the slot once the row is accepted. */
-static inline uint8_t *put_str(cimp *ci, uint32_t i, const char *s, size_t n, uint8_t *o)
+static inline uint8_t *put_str(cpar *p, uint32_t i, const char *s, size_t n, uint8_t *o)
 {
-    uint32_t sc = ci->scol[i];
+    uint32_t sc = p->ci->scol[i];
     if (sc == NO_SLOT) {
         *o++ = 1;
         return enc_blob(o, s, n);
     }
     uint32_t k = eng__dslot((const uint8_t *)s, n);
-    const struct dslot *d = &ci->slot[sc][k];
-    if (d->used && d->len == n && memcmp(ci->part.data + d->off, s, n) == 0) {
+    const struct dslot *d = &p->slot[sc][k];
+    if (d->used && d->len == n && memcmp(p->part.data + d->off, s, n) == 0) {
         *o++ = (uint8_t)(2 + k);
         return o;
     }
     *o++ = 1;
     o = enc_uvar(o, n);
-    ci->pend[ci->npend++] = (struct dpend){(size_t)(o - ci->part.data), (uint32_t)n, (uint8_t)sc, (uint8_t)k};
+    p->pend[p->npend++] = (struct dpend){(size_t)(o - p->part.data), (uint32_t)n, (uint8_t)sc, (uint8_t)k};
     memcpy(o, s, n);
     return o + n;
 }
@@ -393,9 +362,10 @@ static inline uint8_t *put_str(cimp *ci, uint32_t i, const char *s, size_t n, ui
  * known to be plain ASCII (the UTF-8 check is then a no-op). quoted: the
  * field was quoted in the CSV, so an empty one is the empty string (for a
  * string column; no other type has an empty value) rather than NULL. */
-static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, int quoted, uint8_t **op,
+static int put_field(cpar *p, uint32_t i, const char *s, size_t n, int ascii, int quoted, uint8_t **op,
                      eng__rowerr *err)
 {
+    const cimp *ci = p->ci;
     uint8_t *o = *op;
     const col_map *m = &ci->map[i];
     const char *why = "";
@@ -403,7 +373,7 @@ static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, i
     int64_t v = 0;
     int yes = 0;
     if (!n && quoted && m->kind == ENG__DK_ATTR && m->type == ENG_COL_STRING) {
-        *op = put_str(ci, i, s, 0, o);
+        *op = put_str(p, i, s, 0, o);
         return 0;
     }
     if (!n) {
@@ -422,7 +392,7 @@ static int put_field(cimp *ci, uint32_t i, const char *s, size_t n, int ascii, i
                 why = "string longer than 4096 bytes";
                 goto bad;
             }
-            o = put_str(ci, i, s, n, o);
+            o = put_str(p, i, s, n, o);
             break;
         case ENG_COL_INT64:
             if ((rc = eng__val_int64(s, n, &v, &why)))
@@ -500,9 +470,10 @@ bad:
     return 1;
 }
 
-static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, int ascii, const eng__csv *c,
+static int cimp_row_fields(cpar *p, const char *const *f, const size_t *fl, int ascii, const eng__csv *c,
                            eng__rowerr *err)
 {
+    const cimp *ci = p->ci;
     const char *why = "";
     int rc;
     /* Room for the whole row: each value is at most a tag, a varint (10)
@@ -510,9 +481,9 @@ static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, int
     size_t need = 16;
     for (uint32_t i = 0; i < ci->ncols; i++)
         need += fl[i] + 12;
-    if (eng__wr_reserve(&ci->part, need) || eng__wr_reserve(&ci->ids, fl[0] + 16))
+    if (eng__wr_reserve(&p->part, need) || eng__wr_reserve(&p->ids, fl[0] + 16))
         return eng__nomem();
-    uint8_t *o = ci->ids.data + ci->ids.len;
+    uint8_t *o = p->ids.data + p->ids.len;
     if (ci->a->t.idkind == ENG_ID_STRING) {
         if ((rc = eng__val_extid(f[0], fl[0], &why)))
             goto bad;
@@ -523,20 +494,19 @@ static int cimp_row_fields(cimp *ci, const char *const *f, const size_t *fl, int
             goto bad;
         o = enc_svar(o, v);
     }
-    uint8_t *vo = ci->part.data + ci->part.len;
-    ci->npend = 0;
+    uint8_t *vo = p->part.data + p->part.len;
+    p->npend = 0;
     for (uint32_t i = 1; i < ci->ncols; i++)
-        if (put_field(ci, i, f[i], fl[i], ascii, c && eng__csv_quoted(c, i), &vo, err))
+        if (put_field(p, i, f[i], fl[i], ascii, c && eng__csv_quoted(c, i), &vo, err))
             return 1; /* nothing was committed to either writer (nor to the slots) */
-    for (uint32_t k = 0; k < ci->npend; k++) {
-        const struct dpend *p = &ci->pend[k];
-        ci->slot[p->sc][p->k] = (struct dslot){p->off, p->len, 1};
+    for (uint32_t k = 0; k < p->npend; k++) {
+        const struct dpend *d = &p->pend[k];
+        p->slot[d->sc][d->k] = (struct dslot){d->off, d->len, 1};
     }
-    ci->ids.len = (size_t)(o - ci->ids.data);
-    ci->part.len = (size_t)(vo - ci->part.data);
-    ci->rows++;
-    if (++ci->part_rows >= eng__aud_part_rows)
-        return part_end(ci, 1);
+    p->ids.len = (size_t)(o - p->ids.data);
+    p->part.len = (size_t)(vo - p->part.data);
+    if (++p->part_rows >= eng__aud_part_rows)
+        return eng__cimp_flush(p);
     return 0;
 bad:
     err->col = 1;
@@ -545,20 +515,39 @@ bad:
     return 1;
 }
 
-static int cimp_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err)
+int eng__cimp_row(cpar *p, const eng__csv *c, eng__rowerr *err)
 {
-    (void)line;
     const char *f[ENG__CSV_MAX_FIELDS];
     for (uint32_t i = 0; i < c->nf; i++)
         f[i] = c->base + c->start[i];
-    return cimp_row_fields(ctx, f, c->flen, c->ascii, c, err);
+    return cimp_row_fields(p, f, c->flen, c->ascii, c, err);
+}
+
+int eng__cimp_csv_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err)
+{
+    (void)line;
+    return eng__cimp_row(&((cimp *)ctx)->p, c, err);
+}
+
+void eng__cpar_init(cpar *p, cimp *ci)
+{
+    memset(p, 0, sizeof *p);
+    p->ci = ci;
+    eng__wr_init(&p->part, &ci->e->mem);
+    eng__wr_init(&p->ids, &ci->e->mem);
+    eng__wr_init(&p->rec, &ci->e->mem);
+}
+
+void eng__cpar_free(cpar *p)
+{
+    eng__wr_free(&p->rec);
+    eng__wr_free(&p->part);
+    eng__wr_free(&p->ids);
 }
 
 static void cimp_free(cimp *ci)
 {
-    eng__wr_free(&ci->rec);
-    eng__wr_free(&ci->part);
-    eng__wr_free(&ci->ids);
+    eng__cpar_free(&ci->p);
 }
 
 /* Roll back the parts stored so far when the import fails; a table the
@@ -645,9 +634,7 @@ static int cimp_start(eng_engine *e, const eng__aud_cx *cx, cimp *ci)
     ci->cx = cx;
     ci->now = eng__now(e);
     ci->source = ENG_CONSENT_SOURCE_IMPORT;
-    eng__wr_init(&ci->part, &e->mem);
-    eng__wr_init(&ci->ids, &e->mem);
-    eng__wr_init(&ci->rec, &e->mem);
+    eng__cpar_init(&ci->p, ci);
     return eng__aud_get_cx(e, cx, &ci->a);
 }
 
@@ -662,20 +649,34 @@ static int import_csv(eng_engine *e, const eng__aud_cx *cx, eng_read_fn read, vo
     cimp *ci = eng__malloc(&e->mem, sizeof *ci);
     if (!ci)
         return eng__nomem();
-    eng__csv c;
-    if ((rc = cimp_start(e, cx, ci)) || (rc = eng__csv_init(&c, &e->mem, read, user, o.max_field_bytes))) {
+    if ((rc = cimp_start(e, cx, ci))) {
         cimp_free(ci);
         eng__free(&e->mem, ci);
         return rc;
     }
     ci->may_thread = 1;
-    rc = eng__import_drive(e, "audience.import", &c, cimp_hdr, cimp_row, ci, &o, rep);
+    ci->o = &o;
+    if (e->threads >= 2) { /* the CSV parsed on threads - 1 helpers and this one (import_par.c) */
+        eng__drv d = {&o, rep, &e->mem, NULL, 0};
+        eng__prog pg;
+        rc = eng__prog_start(&pg, e, "audience.import", read == eng__memsrc_read ? ((const eng__memsrc *)user)->n : 0);
+        if (!rc)
+            rc = eng__import_par(ci, &d, cimp_hdr, read, user, o.max_field_bytes, e->threads - 1, &pg);
+        if (!rc)
+            rc = eng__prog_end(&pg);
+        eng__free(&e->mem, d.hnames);
+    } else {
+        eng__csv c;
+        rc = eng__csv_init(&c, &e->mem, read, user, o.max_field_bytes);
+        if (!rc)
+            rc = eng__import_drive(e, "audience.import", &c, cimp_hdr, eng__cimp_csv_row, ci, &o, rep);
+        eng__csv_free(&c);
+    }
     if (!rc)
-        rc = part_end(ci, 0);
+        rc = eng__cimp_flush(&ci->p);
     if (!rc)
         rc = cimp_commit(ci, rep);
     rc = cimp_finish(ci, rc);
-    eng__csv_free(&c);
     cimp_free(ci);
     eng__free(&e->mem, ci);
     return rc;
@@ -764,7 +765,7 @@ static int upsert(eng_engine *e, const eng__aud_cx *cx, const char *const *names
     hc.flen = fl;
     hc.nf = (uint32_t)ncols;
     eng__rowerr err = {0, 0, ""};
-    drv d = {&o, rep, NULL, NULL, 0};
+    eng__drv d = {&o, rep, &e->mem, NULL, 0};
     rc = cimp_hdr(ci, &hc, &err);
     if (rc == 1) {
         char det[32];
@@ -792,21 +793,21 @@ static int upsert(eng_engine *e, const eng__aud_cx *cx, const char *const *names
             fl[i] = v ? strlen(v) : 0;
             if (fl[i] > o.max_field_bytes) {
                 rep->rows++;
-                rc = bad_row(&d, r + 2, (uint32_t)i + 1, ENG_ETOOBIG, "field longer than the limit");
+                rc = eng__bad_row(&d, r + 2, (uint32_t)i + 1, ENG_ETOOBIG, "field longer than the limit");
                 goto next;
             }
         }
         rep->rows++;
-        rc = cimp_row_fields(ci, f, fl, 0, NULL, &err);
+        rc = cimp_row_fields(&ci->p, f, fl, 0, NULL, &err);
         if (rc == 1)
-            rc = bad_row(&d, r + 2, err.col, err.code, err.why);
+            rc = eng__bad_row(&d, r + 2, err.col, err.code, err.why);
     next:;
     }
     eng__free(&e->mem, d.hnames);
     if (!rc)
         rc = eng__prog_end(&pg);
     if (!rc)
-        rc = part_end(ci, 0);
+        rc = eng__cimp_flush(&ci->p);
     if (!rc)
         rc = cimp_commit(ci, rep);
     rc = cimp_finish(ci, rc);

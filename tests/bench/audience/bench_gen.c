@@ -81,11 +81,18 @@ int bench_gen_customers_file(uint64_t seed, size_t n, const char *path, size_t *
     return bad ? -1 : 0;
 }
 
+unsigned bench_gen_threads(void)
+{
+    const char *t = getenv("ENG_BENCH_THREADS");
+    return t && *t ? (unsigned)atoi(t) : 2;
+}
+
 int bench_gen_engine(eng_store *store, eng_engine **out)
 {
     eng_config cfg;
     eng_config_init(&cfg, ENG_CONFIG_VERSION);
     cfg.store = store;
+    cfg.threads = bench_gen_threads();
     int rc = eng_open(&cfg, out);
     if (rc || (rc = eng_org_create(*out, "t", NULL, BENCH_TA, NULL)))
         return rc;

@@ -26,6 +26,9 @@ int bench_gen_customers_file(uint64_t seed, size_t n, const char *path, size_t *
 /* An engine over @p store (NULL: memory) with org "t" and the typed columns of the CSV;
  * ENG_OK or the failing call's error. */
 int bench_gen_engine(eng_store *store, eng_engine **out);
+/* eng_config.threads of those engines: ENG_BENCH_THREADS, default 2 (the
+ * applier and one parsing helper beside the caller). */
+unsigned bench_gen_threads(void);
 
 /* Import the CSV at @p path through read(2) (eng_customers_import_csv), the time of the
  * call added to @p best; ENG_EIO when the file does not open. */

@@ -68,9 +68,9 @@ int main(int argc, char **argv)
             die("count", rc ? rc : ENG_ESTATE);
         /* Two threads: the longer of the two CPU times is the wall time on an idle machine. */
         double crit = tc > c - tc ? tc : c - tc;
-        printf("import size=%s store=%s rows=%zu wall_ms=%.1f cpu_ms=%.1f caller_cpu_ms=%.1f other_cpu_ms=%.1f "
+        printf("import size=%s store=%s threads=%u rows=%zu wall_ms=%.1f cpu_ms=%.1f caller_cpu_ms=%.1f other_cpu_ms=%.1f "
                "rows_per_cpu_s=%.2fM rows_per_crit_s=%.2fM MB_per_crit_s=%.0f store_bytes=%lld\n",
-               label, mem ? "memory" : "file", n, w * 1e3, c * 1e3, tc * 1e3, (c - tc) * 1e3, (double)n / c / 1e6,
+               label, mem ? "memory" : "file", bench_gen_threads(), n, w * 1e3, c * 1e3, tc * 1e3, (c - tc) * 1e3, (double)n / c / 1e6,
                (double)n / crit / 1e6, (double)sb.st_size / crit / 1e6, sbytes);
         eng_close(e);
     }

@@ -67,6 +67,7 @@ static void print_fig(const char *label, const char *who, bench_best f, size_t n
         /* libengage applies on a second thread: the longer of the two CPU
          * times is what the wall time is on an idle machine. */
         double crit = f.tcpu > f.other ? f.tcpu : f.other;
+        printf(" threads=%u", bench_gen_threads()); /* eng_config.threads (ENG_BENCH_THREADS) */
         printf(" caller_cpu_ms=%.1f other_cpu_ms=%.1f rows_per_cpu_path_s=%.0f MB_per_cpu_path_s=%.1f", f.tcpu * 1e3,
                f.other * 1e3, (double)n / crit, (double)bytes / 1e6 / crit);
     }

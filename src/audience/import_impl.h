@@ -1,0 +1,107 @@
+/* The customer import's parts shared by its two drivers: import.c (one
+ * thread, and the API upsert) and import_par.c (the CSV cut into chunks
+ * parsed on several threads). An import (cimp) holds what is decided once —
+ * the column map, the store batch, the applier — and each parsing thread a
+ * parser (cpar): the rows it checked and encoded into the part it is
+ * filling. A parser either stores a full part at once (the caller's
+ * thread) or hands it to its chunk (eng__par_emit), which the caller
+ * stores later, in input order. */
+#ifndef ENG_AUDIENCE_IMPORT_IMPL_H
+#define ENG_AUDIENCE_IMPORT_IMPL_H
+
+#include "audience/audience_impl.h"
+#include "audience/applier.h"
+#include "base/codec.h"
+
+/* The driver's state for error reports (import.c). */
+typedef struct eng__drv {
+    const eng_import_options *o;
+    eng_import_report *rep;
+    const eng__mem *mem;
+    char (*hnames)[ENG__COLNAME_MAX + 1];
+    uint32_t nh;
+} eng__drv;
+
+/* Report a bad row; returns 0 to go on or the code that aborts the import. */
+int eng__bad_row(eng__drv *d, uint64_t line, uint32_t col, int code, const char *why);
+/* The header from the first eng__csv_next result (rc, got): names kept in d, hdr() called. */
+int eng__drive_header(eng__drv *d, eng__csv *c, eng__hdr_fn hdr, void *ctx, int rc, int got);
+/* The rows to the end of @p c, progress at base + c->bytes. */
+int eng__drive_rows(eng__drv *d, eng__csv *c, eng__row_fn row, void *ctx, struct eng__prog *pg, uint64_t base);
+
+typedef struct col_map {
+    uint8_t kind; /* 0 = id, ENG__DK_* otherwise */
+    uint8_t type; /* ENG__DK_ATTR: the column's ENG_COL_* type; ENG__DK_CONTACT: 1 for a phone channel */
+    uint32_t idx;
+} col_map;
+
+struct cimp;
+struct eng__pslot;
+
+typedef struct cpar {
+    struct cimp *ci;
+    eng__wr part; /* values of the current part's rows */
+    eng__wr ids;  /* their ids (stored ahead of the values: see delta.c) */
+    eng__wr rec;  /* the part being framed, header room first (reused) */
+    uint64_t part_rows;
+    struct eng__pslot *out; /* NULL: full parts are stored at once */
+    /* Delta v2 string slots (audience_impl.h): per slotted column, where the
+     * last value of each slot lies in `part`; a row's new slot values are
+     * pending until the row is accepted, so a rejected row leaves none. */
+    struct dslot {
+        size_t off;
+        uint32_t len;
+        uint32_t used;
+    } slot[ENG__DSLOT_COLS][ENG__DSLOT_N];
+    struct dpend {
+        size_t off;
+        uint32_t len;
+        uint8_t sc, k;
+    } pend[ENG__DSLOT_COLS];
+    uint32_t npend;
+} cpar;
+
+typedef struct cimp {
+    eng__aud *a;
+    const eng__aud_cx *cx;
+    eng_engine *e;
+    const eng_import_options *o;
+    eng_time now;
+    col_map map[ENG__CSV_MAX_FIELDS];
+    uint32_t ncols;
+    uint8_t scol[ENG__CSV_MAX_FIELDS]; /* field -> slotted column, or NO_SLOT */
+    cpar p;        /* the caller's parser (stores its parts at once) */
+    uint64_t rows; /* valid rows in the stored parts */
+    size_t nparts; /* parts stored in the batch so far */
+    int batch;     /* a store batch holding the parts so far is open */
+    int may_thread;   /* a CSV import into a table empty at its start (eng_config.threads permitting) */
+    eng__applier *ap; /* the parts are applied as they are stored, on the applier's thread */
+    int source;       /* eng_consent_source of the consent changes */
+    int consent_cols; /* the import has consent./optout. columns: parts get an origin (chist.c) */
+} cimp;
+
+void eng__cpar_init(cpar *p, cimp *ci);
+void eng__cpar_free(cpar *p);
+/* Forget the part being filled (a chunk that failed). */
+void eng__cimp_reset(cpar *p);
+/* One CSV record into p's part: 0, 1 (bad row, *err) or a fatal code. */
+int eng__cimp_row(cpar *p, const eng__csv *c, eng__rowerr *err);
+/* eng__row_fn over the caller's parser (ctx is the cimp). */
+int eng__cimp_csv_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err);
+/* Frame the part being filled, if any, and pass it on. */
+int eng__cimp_flush(cpar *p);
+/* Store a framed part of @p rows rows in the import's batch (caller's thread);
+ * *w gets a buffer to frame the next one in. */
+int eng__cimp_store(cimp *ci, eng__wr *w, uint32_t rows);
+
+/* Chunks (import_par.c): bytes per chunk (tests lower it). */
+extern size_t eng__aud_chunk_bytes;
+/* Imports that went on on one thread after a wrong cut or a failed read (tests check the path ran). */
+extern uint64_t eng__aud_par_redone;
+/* Hand a framed part of @p rows rows to its chunk; *rec gets a spare buffer. */
+int eng__par_emit(struct eng__pslot *s, eng__wr *rec, uint32_t rows, const eng__mem *mem);
+/* Header and rows of the CSV from @p read on this thread and @p helpers others. */
+int eng__import_par(cimp *ci, eng__drv *d, eng__hdr_fn hdr, eng_read_fn read, void *user, size_t maxf, unsigned helpers,
+                    struct eng__prog *pg);
+
+#endif

@@ -1,0 +1,311 @@
+/* The customer CSV import parsed on several threads (import_par.c) against
+ * the one-thread import, the reference: on generated CSV with bad rows,
+ * quoted fields (commas, quotes and line breaks inside), stray quotes, blank
+ * lines, CRLF and a byte order mark at random places, cut into chunks of
+ * random sizes, both error modes, buffer and callback sources (reads of
+ * random sizes, some failing), the outcome must be the same: code, message
+ * and line:column, every error reported to error_fn in the same order, the
+ * report, and every customer's values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "audience/import_impl.h"
+#include "test_alloc.h"
+#include "test_store.h"
+#include "test_util.h"
+
+static uint64_t rng;
+
+static size_t pick(size_t n)
+{
+    return (size_t)(test_splitmix(&rng) % n);
+}
+
+typedef struct buf {
+    char *p;
+    size_t n, cap;
+} buf;
+
+__attribute__((format(printf, 2, 3))) static void put(buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+        va_end(ap);
+        if ((size_t)k < b->cap - b->n) {
+            b->n += (size_t)k;
+            return;
+        }
+        b->cap = 2 * b->cap + (size_t)k + 64;
+        b->p = realloc(b->p, b->cap);
+        assert_non_null(b->p);
+    }
+}
+
+/* A field that is good most of the time and bad (or odd) now and then. */
+static void field(buf *b, int col, size_t row, int bad_rate)
+{
+    int bad = (int)pick(1000) < bad_rate;
+    switch (col) {
+    case 0: /* id */
+        if (bad && pick(3) == 0)
+            put(b, "%s", pick(2) ? "" : "\"\"");
+        else
+            put(b, "c%zu", pick(4) == 0 ? row / 2 : row); /* repeats: updates */
+        break;
+    case 1: /* city: string, sometimes quoted with commas, quotes and line breaks inside */
+        switch (pick(bad ? 3 : 12)) {
+        case 0:
+            put(b, "\"Pune, \"\"West\"\"\n%zu\"", row % 5);
+            break;
+        case 1:
+            put(b, "Del%shi", bad ? "\"" : ""); /* a stray quote: a bad row when bad */
+            break;
+        case 2:
+            put(b, "\"Goa\"%s", bad ? "x" : ""); /* a character after the closing quote */
+            break;
+        default:
+            put(b, "City%zu", row % 7);
+        }
+        break;
+    case 2: /* age: int64 */
+        put(b, bad ? "%zux" : "%zu", row % 90);
+        break;
+    case 3: /* spend: decimal */
+        put(b, bad ? "1.23456" : "%zu.%02zu", row % 1000, row % 100);
+        break;
+    case 4: /* contact.email */
+        put(b, bad ? "no-at-sign%zu" : "u%zu@x.org", row);
+        break;
+    default: /* consent.email */
+        put(b, "%s", bad ? "perhaps" : (row % 3 ? "yes" : "2026-01-02T03:04:05Z"));
+    }
+}
+
+static char *gen(size_t rows, int bad_rate, size_t *len)
+{
+    buf b = {malloc(256), 0, 256};
+    assert_non_null(b.p);
+    if (pick(4) == 0)
+        put(&b, "\xef\xbb\xbf");
+    put(&b, "id,city,age,spend,contact.email,consent.email\n");
+    for (size_t r = 0; r < rows; r++) {
+        if (pick(200) == 0)
+            put(&b, pick(2) ? "\n" : "\r\n"); /* blank line */
+        int nf = 6;
+        if ((int)pick(1000) < bad_rate / 4)
+            nf = pick(2) ? 5 : 7; /* the wrong width */
+        for (int c = 0; c < nf; c++) {
+            if (c)
+                put(&b, ",");
+            field(&b, c < 6 ? c : 2, r, bad_rate);
+        }
+        if ((int)pick(4000) < bad_rate)
+            put(&b, "\"tail"); /* an unterminated quote: runs on over the next lines */
+        put(&b, "%s", pick(10) == 0 ? "\r\n" : "\n");
+    }
+    if (pick(3) == 0 && b.n > 1)
+        b.n--; /* no final line feed */
+    *len = b.n;
+    return b.p;
+}
+
+/* What the import reported. */
+typedef struct outcome {
+    int rc;
+    char msg[512], det[64];
+    eng_import_report rep;
+    buf errs; /* every error_fn call, as text */
+    buf table;
+} outcome;
+
+static void on_error(const eng_import_error *x, void *u)
+{
+    outcome *o = u;
+    put(&o->errs, "%llu:%u %s %d %s\n", (unsigned long long)x->line, x->column, x->field, x->code, x->message);
+}
+
+typedef struct src {
+    const char *p;
+    size_t n, off;
+    uint64_t rng;
+    size_t fail_at; /* the input fails at this offset (0: never): the same bytes arrive before it however they are asked for */
+} src;
+
+static long reader(void *out, size_t cap, void *user)
+{
+    src *s = user;
+    if (s->fail_at && s->off >= s->fail_at) {
+        eng__err(ENG_EUSER, "", "disk unplugged");
+        return ENG_EUSER;
+    }
+    size_t end = s->fail_at ? s->fail_at : s->n;
+    size_t k = (size_t)(test_splitmix(&s->rng) % 5000) + 1;
+    if (k > cap)
+        k = cap;
+    if (k > end - s->off)
+        k = end - s->off;
+    memcpy(out, s->p + s->off, k);
+    s->off += k;
+    return (long)k;
+}
+
+static eng_time fixed_clock(void *u)
+{
+    (void)u;
+    return 1764000000000; /* "yes" is stamped with the clock: the same for every run */
+}
+
+static const char *const cols[] = {"id", "city", "age", "spend", "contact.email", "consent.email"};
+
+static void dump(eng_engine *e, buf *t)
+{
+    uint64_t n = 0;
+    assert_int_equal(eng_customers_count(e, TA, &n), ENG_OK);
+    put(t, "%llu customers\n", (unsigned long long)n);
+    for (uint32_t id = 0; id < n; id++) {
+        for (size_t c = 0; c < 6; c++) {
+            char v[256];
+            size_t l;
+            assert_int_equal(eng_customer_get(e, TA, id, cols[c], v, sizeof v, &l), ENG_OK);
+            put(t, "%s|", v);
+        }
+        put(t, "\n");
+    }
+}
+
+static void run(const char *csv, size_t len, unsigned threads, int mode, uint64_t max_bad, int cb, uint64_t seed,
+                size_t fail_at, outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    o->errs = (buf){malloc(64), 0, 64};
+    o->table = (buf){malloc(64), 0, 64};
+    test_store *ts = test_store_new();
+    eng_config cfg;
+    assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION), ENG_OK);
+    cfg.allocator = test_alloc_get();
+    cfg.store = test_store_handle(ts);
+    cfg.threads = threads;
+    cfg.clock_fn = fixed_clock;
+    eng_engine *e = NULL;
+    assert_int_equal(eng_open(&cfg, &e), ENG_OK);
+    assert_int_equal(test_org(e), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "city", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "age", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL), ENG_OK);
+    eng_import_options opt;
+    eng_import_options_init(&opt, ENG_IMPORT_OPTIONS_VERSION);
+    opt.on_error = mode;
+    opt.max_bad_rows = max_bad;
+    opt.error_fn = on_error;
+    opt.error_user = o;
+    opt.max_field_bytes = 40;
+    eng_import_report_init(&o->rep, ENG_IMPORT_REPORT_VERSION);
+    src s = {csv, len, 0, seed, fail_at};
+    o->rc = cb ? eng_customers_import_csv(e, TA, reader, &s, &opt, &o->rep)
+               : eng_customers_import_csv_buffer(e, TA, csv, len, &opt, &o->rep);
+    snprintf(o->msg, sizeof o->msg, "%s", o->rc ? eng_error_last()->message : "");
+    snprintf(o->det, sizeof o->det, "%s", o->rc ? eng_error_last()->detail : "");
+    dump(e, &o->table);
+    assert_int_equal(eng_close(e), ENG_OK);
+    /* what was stored loads the same */
+    cfg.threads = 0;
+    cfg.store = test_store_handle(ts);
+    assert_int_equal(eng_open(&cfg, &e), ENG_OK);
+    buf again = {malloc(64), 0, 64};
+    dump(e, &again);
+    assert_int_equal(again.n, o->table.n);
+    assert_memory_equal(again.p, o->table.p, again.n);
+    free(again.p);
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_store_free(ts);
+}
+
+static void same(const outcome *a, const outcome *b, const char *what)
+{
+    if (a->rc != b->rc || strcmp(a->msg, b->msg) || strcmp(a->det, b->det))
+        fail_msg("%s: rc %d '%s' (%s) against %d '%s' (%s)", what, a->rc, a->msg, a->det, b->rc, b->msg, b->det);
+    if (a->errs.n != b->errs.n || memcmp(a->errs.p, b->errs.p, a->errs.n))
+        fail_msg("%s: the errors reported differ:\n%.*s---\n%.*s", what, (int)a->errs.n, a->errs.p, (int)b->errs.n,
+                 b->errs.p);
+    assert_int_equal(a->rep.rows, b->rep.rows);
+    assert_int_equal(a->rep.bad_rows, b->rep.bad_rows);
+    assert_int_equal(a->rep.inserted, b->rep.inserted);
+    assert_int_equal(a->rep.updated, b->rep.updated);
+    if (!a->rc)
+        assert_int_equal(a->rep.bytes, b->rep.bytes);
+    if (a->table.n != b->table.n || memcmp(a->table.p, b->table.p, a->table.n)) {
+        size_t i = 0, ln = 0;
+        while (i < a->table.n && i < b->table.n && a->table.p[i] == b->table.p[i])
+            if (a->table.p[i++] == '\n')
+                ln = i;
+        fail_msg("%s: the customers differ from\n%.120s\n---\n%.120s", what, a->table.p + ln, b->table.p + ln);
+    }
+}
+
+static void outcome_free(outcome *o)
+{
+    free(o->errs.p);
+    free(o->table.p);
+}
+
+static void threads_match_one_thread(void **st)
+{
+    (void)st;
+    size_t chunk = eng__aud_chunk_bytes;
+    uint32_t part = eng__aud_part_rows;
+    int rounds = test_slow_runtime() ? 12 : 60, failed_reads = 0, errors = 0, clean = 0;
+    uint64_t redone = __atomic_load_n(&eng__aud_par_redone, __ATOMIC_RELAXED);
+    rng = 0x17;
+    for (int round = 0; round < rounds; round++) {
+        test_alloc_reset();
+        size_t rows = 50 + pick(3000), len;
+        int bad_rate = round % 3 == 0 ? 0 : (int)pick(12) + 1; /* per mille; some inputs all good */
+        char *csv = gen(rows, bad_rate, &len);
+        int mode = pick(2) ? ENG_IMPORT_SKIP_ROWS : ENG_IMPORT_REJECT_FILE;
+        uint64_t max_bad = pick(3) ? pick(40) : 1000000;
+        int cb = (int)pick(2);
+        size_t fail_at = cb && pick(3) == 0 ? pick(len) + 1 : 0;
+        uint64_t seed = test_splitmix(&rng);
+        eng__aud_part_rows = (uint32_t)(8 + pick(300));
+        outcome one, many;
+        run(csv, len, 1, mode, max_bad, cb, seed, fail_at, &one);
+        for (unsigned threads = 2; threads <= 3; threads++) {
+            eng__aud_chunk_bytes = 16 + pick(pick(2) ? 600 : 20000); /* many cuts, some inside quotes */
+            char what[160];
+            snprintf(what, sizeof what, "round %d, %zu rows, %u threads, chunks of %zu, %s, %s", round, rows, threads,
+                     eng__aud_chunk_bytes, mode == ENG_IMPORT_SKIP_ROWS ? "skip" : "reject", cb ? "callback" : "buffer");
+            run(csv, len, threads, mode, max_bad, cb, seed, fail_at, &many);
+            same(&one, &many, what);
+            outcome_free(&many);
+        }
+        failed_reads += fail_at && one.rc == ENG_EUSER;
+        errors += one.rc != ENG_OK;
+        clean += one.rc == ENG_OK && one.rep.bad_rows == 0;
+        outcome_free(&one);
+        free(csv);
+        test_alloc_assert_clean();
+    }
+    /* the generator reached every kind of outcome */
+    assert_true(failed_reads > 0);
+    assert_true(errors > 0);
+    assert_true(clean > 0);
+    /* and cuts inside quoted fields (or failed reads) sent the threaded import to its one-thread rest */
+    assert_true(__atomic_load_n(&eng__aud_par_redone, __ATOMIC_RELAXED) > redone);
+    eng__aud_chunk_bytes = chunk;
+    eng__aud_part_rows = part;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(threads_match_one_thread),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
