@@ -55,6 +55,12 @@ void *eng__calloc(const eng__mem *mem, size_t count, size_t size)
     return p;
 }
 
+void *eng__malloc_big(const eng__mem *mem, size_t n, int *zeroed)
+{
+    *zeroed = mem->a.malloc_fn == sys_malloc;
+    return *zeroed ? calloc(n ? n : 1, 1) : eng__malloc(mem, n);
+}
+
 void *eng__realloc(const eng__mem *mem, void *p, size_t n)
 {
     if (!p)

@@ -16,6 +16,10 @@ int eng__mem_init(eng__mem *mem, const eng_allocator *alloc);
 
 void *eng__malloc(const eng__mem *mem, size_t n);
 void *eng__calloc(const eng__mem *mem, size_t count, size_t size);
+/* @p n bytes for a large table; *zeroed = 1 when they are already zero (the
+ * system allocator's calloc: pages fresh from the kernel are not written
+ * twice), else 0 and the caller zeroes them (in steps, if it reports progress). */
+void *eng__malloc_big(const eng__mem *mem, size_t n, int *zeroed);
 void *eng__realloc(const eng__mem *mem, void *p, size_t n);
 /* realloc for arrays: fails (NULL) on count*size overflow. */
 void *eng__realloc_array(const eng__mem *mem, void *p, size_t count, size_t size);

@@ -305,35 +305,41 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
 
 /* ---- receipts ---- */
 
-/* Validate a batch; lens (if not NULL) receives each key's length. */
-static int check_receipts(const eng_receipts *r, uint32_t *lens)
+/* What must hold before the batch's size can be trusted for an allocation. */
+static int precheck(const eng_receipts *r)
 {
     if (!r)
         return eng__err(ENG_EINVAL, "receipts", "receipts is NULL");
     if (r->version != ENG_RECEIPTS_VERSION)
         return eng__err(ENG_EVERSION, "receipts.version", "unknown receipts version %u", r->version);
+    if (r->count > UINT32_MAX) /* the batch sort numbers receipts in 32 bits */
+        return eng__err(ENG_EINVAL, "receipts.count", "at most 4294967295 receipts a call");
     if (r->count && (!r->keys || !r->statuses || !r->times))
         return eng__err(ENG_EINVAL, !r->keys ? "receipts.keys" : !r->statuses ? "receipts.statuses" : "receipts.times",
                         "receipts need keys, statuses and times");
-    for (size_t i = 0; i < r->count; i++) {
-        const char *bad = NULL, *why = "";
-        size_t kl = r->keys[i] ? strnlen(r->keys[i], KEY_MAX + 1) : 0;
-        if (kl == 0 || kl > KEY_MAX)
-            bad = "keys", why = "the key must be 1..1024 bytes";
-        else if (r->statuses[i] <= ENG_TOUCH_SENT || r->statuses[i] >= ENG_TOUCH_STATUS_COUNT)
-            bad = "statuses", why = "not a receipt status (sent is written by the library)";
-        else if (r->times[i] < 0)
-            bad = "times", why = "time before 1970";
-        else if (r->details && r->details[i] && strnlen(r->details[i], ENG__EV_DETAIL_MAX + 1) > ENG__EV_DETAIL_MAX)
-            bad = "details", why = "longer than 255 bytes";
-        if (bad) {
-            char det[64];
-            snprintf(det, sizeof det, "receipts[%zu].%s", i, bad);
-            return eng__err(ENG_EINVAL, det, "receipt %zu: %s; nothing was stored", i, why);
-        }
-        if (lens)
-            lens[i] = (uint32_t)kl;
+    return ENG_OK;
+}
+
+/* Check receipt i (its key's length into *len). Done as the receipt is
+ * parsed (candidates), so that each key is read from memory once. */
+static inline int check_one(const eng_receipts *r, size_t i, uint32_t *len)
+{
+    const char *bad = NULL, *why = "";
+    size_t kl = r->keys[i] ? strnlen(r->keys[i], KEY_MAX + 1) : 0;
+    if (kl == 0 || kl > KEY_MAX)
+        bad = "keys", why = "the key must be 1..1024 bytes";
+    else if (r->statuses[i] <= ENG_TOUCH_SENT || r->statuses[i] >= ENG_TOUCH_STATUS_COUNT)
+        bad = "statuses", why = "not a receipt status (sent is written by the library)";
+    else if (r->times[i] < 0)
+        bad = "times", why = "time before 1970";
+    else if (r->details && r->details[i] && strnlen(r->details[i], ENG__EV_DETAIL_MAX + 1) > ENG__EV_DETAIL_MAX)
+        bad = "details", why = "longer than 255 bytes";
+    if (bad) {
+        char det[64];
+        snprintf(det, sizeof det, "receipts[%zu].%s", i, bad);
+        return eng__err(ENG_EINVAL, det, "receipt %zu: %s; nothing was stored", i, why);
     }
+    *len = (uint32_t)kl;
     return ENG_OK;
 }
 
@@ -421,12 +427,13 @@ typedef struct rkey {
     uint8_t channel, mapped, status;
 } rkey;
 
-/* Each receipt's candidate send: by its context's key map when its key has
- * the context's prefix (an array index, no hash), else by the hash index,
- * probed for all the others in one tight loop (their hashes computed here;
- * h[i] stays 0 for mapped receipts). miss: room for 2n. */
-static void candidates(const eng__ev *ev, const eng_receipts *r, const uint32_t *lens, uint64_t *h, size_t n,
-                       uint32_t *cand, uint32_t *miss, uint64_t *mh, const uint32_t **slot, rkey *rk)
+/* Each receipt checked (check_one; the first bad one is the error) and its
+ * candidate send: by its context's key map when its key has the context's
+ * prefix (an array index, no hash), else by the hash index, probed for all
+ * the others in one tight loop (their hashes computed here; h[i] stays 0 for
+ * mapped receipts). lens: each key's length. miss: room for 2n. */
+static int candidates(const eng__ev *ev, const eng_receipts *r, uint32_t *lens, uint64_t *h, size_t n,
+                      uint32_t *cand, uint32_t *miss, uint64_t *mh, const uint32_t **slot, rkey *rk)
 {
     const eng__evorg *o = NULL;
     const char *pfx = NULL;
@@ -435,6 +442,9 @@ static void candidates(const eng__ev *ev, const eng_receipts *r, const uint32_t 
     int hint = 0;
     /* first where each candidate is ... */
     for (size_t i = 0; i < n; i++) {
+        int rc = check_one(r, i, &lens[i]);
+        if (rc)
+            return rc;
         const char *key = r->keys[i];
         size_t len = lens[i];
         uint32_t cu;
@@ -482,18 +492,20 @@ static void candidates(const eng__ev *ev, const eng_receipts *r, const uint32_t 
         cand[miss[j]] = miss[n + j];
     for (size_t i = 0; i < n; i++)
         rk[i].cand = cand[i];
+    return ENG_OK;
 }
 
-/* h: room for the keys' hashes (computed here where needed), then their lengths. */
-static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_event_report *rep)
+/* h: room for the keys' hashes (computed here where needed), then their
+ * lengths. *refused: the batch failed its checks, before any change. */
+static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_event_report *rep, int *refused)
 {
-    const uint32_t *lens = (const uint32_t *)(h + r->count);
+    uint32_t *lens = (uint32_t *)(h + r->count);
     eng_engine *e = ev->e;
     eng__sends *sd = &ev->s;
     eng__optlist opts = {NULL, NULL, NULL, 0, 0};
     int rc = ENG_OK;
     size_t n = r->count;
-    rep->rows += n;
+    *refused = 0;
     uint32_t *cand = n ? eng__malloc(&e->mem, n * sizeof *cand) : NULL;
     uint64_t *ord = n ? eng__malloc(&e->mem, n * sizeof *ord) : NULL;
     uint32_t *miss = n ? eng__malloc(&e->mem, 2 * n * sizeof *miss) : NULL;
@@ -502,8 +514,10 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     rkey *rk = (rkey *)(((uintptr_t)rkmem + 31) & ~(uintptr_t)31); /* a record in one line */
     if (n && (!cand || !ord || !miss || !slot || !rkmem))
         rc = eng__nomem();
+    if (!rc && (rc = candidates(ev, r, lens, h, n, cand, miss, ord, slot, rk)))
+        *refused = 1;
     if (!rc) {
-        candidates(ev, r, lens, h, n, cand, miss, ord, slot, rk);
+        rep->rows += n;
         rc = order_by_send(&e->mem, cand, n, ord);
     }
     eng__free(&e->mem, miss);
@@ -600,16 +614,16 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     return rc ? rc : eng__ev_flush(ev);
 }
 
-/* What must hold before the batch's size can be trusted for an allocation. */
-static int precheck(const eng_receipts *r)
+/* A batch refused by its checks changed nothing: the empty batch is rolled
+ * back and the cache kept (dropped only if the rollback fails). */
+static int refuse(eng_engine *e, int rc)
 {
-    if (!r)
-        return eng__err(ENG_EINVAL, "receipts", "receipts is NULL");
-    if (r->version != ENG_RECEIPTS_VERSION)
-        return eng__err(ENG_EVERSION, "receipts.version", "unknown receipts version %u", r->version);
-    if (r->count > UINT32_MAX) /* the batch sort numbers receipts in 32 bits */
-        return eng__err(ENG_EINVAL, "receipts.count", "at most 4294967295 receipts a call");
-    return ENG_OK;
+    char det[256], msg[768];
+    snprintf(det, sizeof det, "%s", eng_error_last()->detail);
+    snprintf(msg, sizeof msg, "%s", eng_error_last()->message);
+    if (eng__kv_rollback(e->store))
+        eng__events_abandon(e);
+    return eng__err(rc, det, "%s", msg);
 }
 
 int eng__touch_receipts(eng_engine *e, const eng_receipts *r, eng_event_report *rep)
@@ -619,8 +633,9 @@ int eng__touch_receipts(eng_engine *e, const eng_receipts *r, eng_event_report *
     int rc = precheck(r);
     if (!rc && r->count && !(h = eng__malloc(&e->mem, r->count * (sizeof *h + sizeof(uint32_t)))))
         rc = eng__nomem();
-    if (!rc && !(rc = check_receipts(r, r->count ? (uint32_t *)(h + r->count) : NULL)) && !(rc = eng__ev_get(e, &ev)))
-        rc = apply_receipts(ev, r, h, rep);
+    int refused;
+    if (!rc && !(rc = eng__ev_get(e, &ev)))
+        rc = apply_receipts(ev, r, h, rep, &refused);
     eng__free(&e->mem, h);
     return rc;
 }
@@ -655,10 +670,10 @@ ENG_API int eng_touch_append(eng_engine *e, const eng_receipts *receipts, eng_ev
         !(rc = receipts->count && !(h = eng__malloc(&e->mem, receipts->count * (sizeof *h + sizeof(uint32_t))))
                    ? eng__nomem()
                    : ENG_OK) &&
-        !(rc = check_receipts(receipts, receipts->count ? (uint32_t *)(h + receipts->count) : NULL)) &&
         !(rc = eng__ev_get(e, &ev)) && !(rc = eng__kv_begin(e->store))) {
-        rc = apply_receipts(ev, receipts, h, rep);
-        rc = rc ? eng__ev_fail(e, rc) : eng__ev_commit(e);
+        int refused;
+        rc = apply_receipts(ev, receipts, h, rep, &refused);
+        rc = !rc ? eng__ev_commit(e) : refused ? refuse(e, rc) : eng__ev_fail(e, rc);
         if (rc)
             memset(&rep->accepted, 0, sizeof *rep - offsetof(eng_event_report, accepted));
         eng__log(e, ENG_LOG_DEBUG, "receipts appended: %llu given, %llu new, %llu duplicates, %llu pending, %llu opt-outs",

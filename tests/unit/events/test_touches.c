@@ -510,6 +510,60 @@ static void bad_receipts(void **st)
     evfx_close(&f);
 }
 
+/* A batch is checked receipt by receipt as its keys are parsed: the first bad
+ * receipt is the error, even after good (matched and unmatched) ones and
+ * before other bad ones, and nothing of the batch is stored; the same batch
+ * made good is then applied in full. */
+static void bad_receipt_late_in_batch(void **st)
+{
+    (void)st;
+    evfx f;
+    evfx_open(&f, 4);
+    evfx_send(&f, "acme", 1, 0, 4, ENG_CH_SMS, 1000);
+    char k[5][64];
+    for (int i = 0; i < 4; i++)
+        evfx_key(k[i], sizeof k[i], 1, 0, (uint32_t)i, ENG_CH_SMS);
+    evfx_key(k[4], sizeof k[4], 7, 0, 0, ENG_CH_SMS); /* no such send */
+    const char *keys[6] = {k[0], k[4], k[1], NULL, k[2], k[3]};
+    int sts[6] = {ENG_TOUCH_DELIVERED, ENG_TOUCH_OPENED, ENG_TOUCH_OPENED, ENG_TOUCH_OPENED, 99, ENG_TOUCH_CLICKED};
+    eng_time ts[6] = {5, 5, 5, 5, 5, 5};
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = 6;
+    r.keys = keys;
+    r.statuses = sts;
+    r.times = ts;
+    eng_event_report rep = ENG_EVENT_REPORT_INIT;
+    assert_int_equal(eng_touch_append(f.e, &r, &rep), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "receipts[3].keys");
+    assert_int_equal(rep.rows, 0);
+    assert_int_equal(rep.accepted, 0);
+    keys[3] = k[3];
+    assert_int_equal(eng_touch_append(f.e, &r, &rep), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "receipts[4].statuses");
+    uint64_t c[NS], pend = 1;
+    for (int pass = 0; pass < 2; pass++) { /* the cache, then storage */
+        counts(&f, 1, c);
+        for (int i = 0; i < NS; i++)
+            assert_int_equal(c[i], i == ENG_CH_SMS * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_SENT ? 4 : 0);
+        assert_int_equal(eng_touch_pending(f.e, &pend), ENG_OK);
+        assert_int_equal(pend, 0);
+        evfx_reopen(&f);
+    }
+    sts[4] = ENG_TOUCH_DELIVERED;
+    assert_int_equal(eng_touch_append(f.e, &r, &rep), ENG_OK);
+    assert_int_equal(rep.rows, 6);
+    assert_int_equal(rep.accepted, 5); /* k[3] opened, then clicked */
+    assert_int_equal(rep.unmatched, 1);
+    assert_int_equal(rep.duplicates, 0);
+    counts(&f, 1, c); /* by furthest status */
+    const int sms = ENG_CH_SMS * ENG_TOUCH_STATUS_COUNT;
+    assert_int_equal(c[sms + ENG_TOUCH_SENT], 0);
+    assert_int_equal(c[sms + ENG_TOUCH_DELIVERED], 2);
+    assert_int_equal(c[sms + ENG_TOUCH_OPENED], 1);
+    assert_int_equal(c[sms + ENG_TOUCH_CLICKED], 1);
+    evfx_close(&f);
+}
+
 /* Retention drops old sends with all their touches (even a late receipt), keeps the rest. */
 static void retention(void **st)
 {
@@ -563,6 +617,7 @@ int main(void)
         cmocka_unit_test(corrupt_segment),
         cmocka_unit_test(torn_segment),
         cmocka_unit_test(bad_receipts),
+        cmocka_unit_test(bad_receipt_late_in_batch),
         cmocka_unit_test(retention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
