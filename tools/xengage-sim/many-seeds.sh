@@ -1,0 +1,43 @@
+#!/bin/sh
+# The M-size comparison over many seeds, one seed per process (opt-in; docs/xengage.md).
+# An M seed through the engine takes about 6.5 min and 2 GB, so each runs under the machine's big
+# lock and writes its own table; a seed whose table exists is not run again (the run resumes).
+# Then the per-seed figures of xengage are summarised: share of the oracle in wave 1 and in
+# waves 2-W, net value against priority and greedy, mean [95 % interval] and min over the seeds.
+#
+#   tools/xengage-sim/many-seeds.sh SIM OUTDIR FIRST LAST [xengage-sim options...]
+#   e.g. tools/xengage-sim/many-seeds.sh build/tools/xengage-sim/xengage-sim m-runs 1 20 \
+#          --world tools/xengage-sim/worlds/default.world --size M --driver engine
+set -eu
+[ $# -ge 4 ] || { sed -n '2,11p' "$0" >&2; exit 2; }
+sim=$1 out=$2 first=$3 last=$4
+shift 4
+lock=${XSIM_LOCK:-/work/wt/.big.lock}
+mkdir -p "$out"
+s=$first
+while [ "$s" -le "$last" ]; do
+    if [ ! -s "$out/seed-$s.txt" ]; then
+        flock "$lock" "$sim" "$@" --seeds 1 --seed0 "$s" > "$out/seed-$s.part"
+        mv "$out/seed-$s.part" "$out/seed-$s.txt"
+    fi
+    s=$((s + 1))
+done
+# The xengage row of each seed's first table: | xengage | w1 % [..] | w2-W % [..] | all | net | vs priority
+# (min) | vs greedy (min) | ...
+for f in "$out"/seed-*.txt; do
+    awk -F'|' '/^\| xengage \|/ && !done { gsub(/[%x]/, ""); split($3, a, " "); split($4, b, " ");
+        split($7, c, " "); split($8, d, " "); print a[1], b[1], c[1], d[1]; done = 1 }' "$f"
+done | awk '
+function summary(name, i,   m, v, k, lo) {
+    m = sum[i] / n; v = 0; lo = 1e300
+    for (k = 1; k <= n; k++) { v += (x[k, i] - m) ^ 2; if (x[k, i] < lo) lo = x[k, i] }
+    v = n > 1 ? sqrt(v / (n - 1) / n) : 0
+    printf "| %s | %.2f [%.2f, %.2f] | %.2f |\n", name, m, m - 1.96 * v, m + 1.96 * v, lo
+}
+{ n++; for (i = 1; i <= 4; i++) { x[n, i] = $i; sum[i] += $i } }
+END {
+    if (!n) { print "no seed tables" > "/dev/stderr"; exit 1 }
+    printf "xengage over %d seeds (one process each)\n| figure | mean [95 %% interval] | min |\n|---|---|---|\n", n
+    summary("share of the oracle, wave 1 (%)", 1); summary("share of the oracle, waves 2-W (%)", 2)
+    summary("net value vs priority (x)", 3); summary("net value vs greedy (x)", 4)
+}'
