@@ -179,8 +179,11 @@ int eng__attr_txns(run *x, size_t n, const uint32_t *cust, const eng_time *t, co
                                 ncust);
             if ((hit_rate && t[i] > end) || (to && (t[i] < from || t[i] > to)))
                 continue;
-            if (x->nq == x->capq && eng__grow(x->mem, (void **)&x->qtx, &x->capq, x->nq + 1, sizeof *x->qtx))
-                return eng__nomem();
+            if (x->nq == x->capq) {
+                if (eng__grow(x->mem, (void **)&x->qtx, &x->capq, x->nq + 1, sizeof *x->qtx))
+                    return eng__nomem();
+                eng__mem_hint_huge(x->mem, x->qtx, x->capq * sizeof *x->qtx);
+            }
             eng__qtx *q = &x->qtx[x->nq++];
             q->t = t[i];
             q->amount = amount[i];
@@ -194,8 +197,11 @@ int eng__attr_txns(run *x, size_t n, const uint32_t *cust, const eng_time *t, co
 
 static int push_cand(run *x, uint32_t c, unsigned m, unsigned ch, eng_time t)
 {
-    if (x->ncd == x->capcd && eng__grow(x->mem, (void **)&x->cd, &x->capcd, x->ncd + 1, sizeof *x->cd))
-        return eng__nomem();
+    if (x->ncd == x->capcd) {
+        if (eng__grow(x->mem, (void **)&x->cd, &x->capcd, x->ncd + 1, sizeof *x->cd))
+            return eng__nomem();
+        eng__mem_hint_huge(x->mem, x->cd, x->capcd * sizeof *x->cd);
+    }
     cand *d = &x->cd[x->ncd++];
     d->t = t;
     d->cust = c;
@@ -274,6 +280,7 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
         x->bcap = total / nb ? total / nb : 1;
         if (!(x->keys = eng__malloc(x->mem, x->bcap * nb * sizeof *x->keys)))
             return eng__nomem();
+        eng__mem_hint_huge(x->mem, x->keys, x->bcap * nb * sizeof *x->keys);
     }
     const size_t bcap = x->bcap;
     uint64_t *keys = x->keys;
@@ -349,21 +356,26 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
 
 static void report_drop(const eng__mem *mem, eng_report *r);
 
-void eng__attr_free(run *x)
+void eng__attr_free_pass(run *x)
 {
-    if (!x)
-        return;
     if (x->bits)
         for (size_t i = 0; i < (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS; i++)
             eng__free(x->mem, x->bits[i]);
     eng__free(x->mem, x->bits);
     eng__free(x->mem, x->cnt);
-    eng__free(x->mem, x->mtab);
-    eng__free(x->mem, x->hasq);
-    eng__free(x->mem, x->qtx);
     eng__free(x->mem, x->cd);
     eng__free(x->mem, x->keys);
     eng__free(x->mem, x->sent_at);
+}
+
+void eng__attr_free(run *x)
+{
+    if (!x)
+        return;
+    eng__attr_free_pass(x);
+    eng__free(x->mem, x->mtab);
+    eng__free(x->mem, x->hasq);
+    eng__free(x->mem, x->qtx);
     report_drop(x->mem, x->r);
     eng__free(x->mem, x);
 }
@@ -382,7 +394,7 @@ int eng__attr_finish(run *x, eng_report **out)
     *out = NULL;
     int rc = eng__attr_tally(x);
     if (!rc)
-        rc = eng__attr_walk(x);
+        rc = x->threads ? eng__attr_walk_split(x, x->threads) : eng__attr_walk(x);
     if (!rc)
         rc = eng__attr_control(x);
     if (!rc) {
@@ -475,12 +487,42 @@ ENG_API int eng_measure_campaign(eng_engine *engine, const eng_touch_columns *to
         return rc;
     if (!out)
         return eng__err(ENG_EINVAL, "out", "eng_measure_campaign: out is NULL");
-    return eng__measure_columns(engine, touches, txns, spec, 0, 0, 1, NULL, out);
+    return eng__measure_columns(engine, touches, txns, spec, 0, 0, 1, NULL, 0, out);
+}
+
+/* The touch rows [0, n) on this thread, in slices when a caller watches the progress. */
+typedef struct feed_ctx {
+    const eng_touch_columns *tc;
+    size_t ntx;
+    eng__prog *p;
+    int watched;
+} feed_ctx;
+
+static int feed(run *x, size_t n, void *user)
+{
+    const feed_ctx *f = user;
+    const eng_touch_columns *tc = f->tc;
+    /* Slices only for a progress callback, and no smaller than the touch pass's
+     * key buffer (it is sized to the first call's rows). */
+    size_t slice = f->p && f->watched ? eng__attr_part_rows : n;
+    if (!slice)
+        slice = 1;
+    int rc = ENG_OK;
+    for (size_t at = 0; !rc && (at == 0 || at < n); at += slice) {
+        size_t k = n - at < slice ? n - at : slice;
+        x->row0 = at;
+        x->pg_row = f->ntx + at;
+        rc = eng__attr_touches(x, k, tc->customer + at, tc->message + at, tc->channel + at, tc->status + at,
+                               tc->time + at);
+        if (!rc && f->p)
+            rc = eng__prog_batch(f->p, f->ntx + at + k);
+    }
+    return rc;
 }
 
 int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
                          const eng_measure_spec *spec, eng_time from, eng_time to, int progress,
-                         const uint8_t *trust, eng_report **out)
+                         const uint8_t *trust, unsigned threads, eng_report **out)
 {
     int rc = check_inputs(touches, txns, spec);
     if (rc)
@@ -500,6 +542,7 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
         x->from = from;
         x->to = to;
         x->pg = p && engine->progress_fn ? p : NULL;
+        x->threads = threads < engine->threads ? threads : engine->threads;
         if (trust && x->nmsg)
             memcpy(x->trust, trust, x->nmsg);
         rc = map_ids(x);
@@ -509,20 +552,13 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
     eng__free(&engine->mem, sel);
     if (!rc && p)
         rc = eng__prog_batch(p, txns->n);
-    /* Slices only for a progress callback, and no smaller than the touch pass's
-     * key buffer (it is sized to the first call's rows). */
-    size_t slice = p && engine->progress_fn ? eng__attr_part_rows : touches->n;
-    if (!slice)
-        slice = 1;
-    for (size_t at = 0; !rc && (at == 0 || at < touches->n); at += slice) {
-        size_t k = touches->n - at < slice ? touches->n - at : slice;
-        x->row0 = at;
-        x->pg_row = txns->n + at;
-        rc = eng__attr_touches(x, k, touches->customer + at, touches->message + at, touches->channel + at,
-                               touches->status + at, touches->time + at);
-        if (!rc && p)
-            rc = eng__prog_batch(p, txns->n + at + k);
-    }
+    feed_ctx fc = {touches, txns->n, p, engine->progress_fn != NULL};
+    if (!rc)
+        rc = x->threads ? eng__attr_touches_split(x, x->threads, touches->n, touches->customer, touches->message,
+                                                  touches->channel, touches->status, touches->time, feed, &fc)
+                        : feed(x, touches->n, &fc);
+    if (!rc && p)
+        rc = eng__prog_batch(p, txns->n + touches->n);
     if (rc) {
         eng__attr_free(x);
         return rc;

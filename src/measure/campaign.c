@@ -436,7 +436,7 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
         sp.n_control = ncontrol;
         sp.channel_cost = rc.cost;
         sp.currency_places = o->currency_places;
-        err = eng__measure_columns(e, &tc, &xc, &sp, 0, 0, 1, trust, out);
+        err = eng__measure_columns(e, &tc, &xc, &sp, 0, 0, 1, trust, 0, out);
     }
     if (!err && ((err = ope(e, &rc, &c, control, ncontrol, o, *out)) || (err = eng__prog_end(&pg)))) {
         eng_report_free(*out);

@@ -112,6 +112,7 @@ typedef struct eng__attr {
     eng_time from, to;        /* only events in [from, to] (both 0: all) */
     size_t row0;              /* touch rows fed before this chunk (error messages name the whole column's row) */
     eng__prog *pg;            /* "measure.attribute" while a caller watches (NULL: none) */
+    unsigned threads;         /* threads the walk may start beside the caller's (eng__attr_walk_split) */
     uint64_t pg_row;          /* rows fed before this call, for pg */
 } eng__attr;
 
@@ -138,13 +139,31 @@ extern unsigned eng__attr_part_min_shift;
 /* Run one campaign over whole columns, with events limited to [from, to] (both 0: all).
  * @p progress: report it as "measure.attribute" (0: the caller reports its own).
  * @p trust: NULL, or per message of the spec 1 when no two of its touch rows share
- * (customer, channel, status) — the caller vouches for it (eng__attr.trust). */
+ * (customer, channel, status) — the caller vouches for it (eng__attr.trust).
+ * @p threads: threads the touch pass and the walk may start beside the caller's (0: none),
+ * at most eng_config.threads. */
 int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
                          const eng_measure_spec *spec, eng_time from, eng_time to, int progress,
-                         const uint8_t *trust, eng_report **out);
+                         const uint8_t *trust, unsigned threads, eng_report **out);
+/* The touch pass over rows [0, n) with up to @p threads threads beside the caller's
+ * (split.c): @p first feeds the caller's range [0, k) (and reports progress); the
+ * other ranges run on threads of their own. Same state after as one thread's; fewer
+ * parts for few rows. */
+/* The walk (eng__attr_walk) with up to @p threads threads beside the caller's, over
+ * ranges of customers; the same report and sorted arrays as one thread (split.c). */
+int eng__attr_walk_split(eng__attr *x, unsigned threads);
+/* Rows (touches of the pass, kept touches of the walk) a part needs at least (2^16; tests lower it). */
+extern size_t eng__attr_split_min_rows;
+/* Threads started so far by the pass [0] and the walk [1] (tests check the path was taken). */
+extern uint64_t eng__attr_split_runs[2];
+int eng__attr_touches_split(eng__attr *x, unsigned threads, size_t n, const uint32_t *cu, const uint32_t *ms,
+                            const uint8_t *ch, const uint8_t *st, const eng_time *t,
+                            int (*first)(eng__attr *x, size_t n, void *user), void *user);
 /* Build the report (walk.c); the run is freed either way. */
 int eng__attr_finish(eng__attr *a, eng_report **out);
 void eng__attr_free(eng__attr *a);
+/* Free what the touch pass fills (bitmaps, counts, kept touches, keys, earliest sends), not the run. */
+void eng__attr_free_pass(eng__attr *a);
 /* walk.c */
 int eng__attr_tally(eng__attr *a);
 int eng__attr_walk(eng__attr *a);

@@ -179,6 +179,7 @@ int eng__attr_walk(run *x)
     const eng_measure_spec *sp = &x->sp;
     size_t n = x->ncd;
     cand *tmp = eng__malloc(x->mem, (n ? n : 1) * sizeof *tmp);
+    eng__mem_hint_huge(x->mem, tmp, n * sizeof *tmp); /* the sort scatters into 2^11 places: TLB misses */
     eng__i128 *sh = eng__malloc(x->mem, (n ? n : 1) * sizeof *sh);
     uint32_t *mstamp = eng__calloc(x->mem, x->nmsg ? x->nmsg : 1, sizeof *mstamp);
     int rc = ENG_OK;
@@ -189,6 +190,7 @@ int eng__attr_walk(run *x)
     if ((rc = eng__sort_cand(x->cd, tmp, n, x)))
         goto out;
     eng__qtx *qtmp = eng__malloc(x->mem, (x->nq ? x->nq : 1) * sizeof *qtmp);
+    eng__mem_hint_huge(x->mem, qtmp, x->nq * sizeof *qtmp);
     if (!qtmp) {
         rc = eng__nomem();
         goto out;

@@ -716,7 +716,7 @@ static void test_trusted_rows(void **state)
                 s_goal.start_on = st;
                 eng_report *exact = NULL, *flagged = NULL;
                 assert_int_equal(eng_measure_campaign(e, &m->tc, &m->xc, &s, &exact), ENG_OK);
-                assert_int_equal(eng__measure_columns(e, &m->tc, &m->xc, &s, 0, 0, 1, trust, &flagged), ENG_OK);
+                assert_int_equal(eng__measure_columns(e, &m->tc, &m->xc, &s, 0, 0, 1, trust, 0, &flagged), ENG_OK);
                 check(m, flagged, &s, NULL);
                 char *x = NULL, *y = NULL;
                 assert_int_equal(eng_report_export(exact, ENG_REPORT_JSON, &x, NULL), ENG_OK);
