@@ -109,7 +109,7 @@ typedef void (*eng_log_fn)(int level, const char *message, void *user);
 typedef eng_time (*eng_clock_fn)(void *user);
 
 /** Current version of #eng_config. */
-#define ENG_CONFIG_VERSION 2
+#define ENG_CONFIG_VERSION 3
 
 /**
  * Engine configuration. Fill with eng_config_init(), then set what you need.
@@ -141,10 +141,22 @@ typedef struct eng_config {
      * either way. Default 1; at most 64. Version 1 callers get the default.
      */
     unsigned int threads;
+    /**
+     * Version 3. Sealed event segments (touches and transactions, up to 65,536 rows
+     * each, about 0.8 MB encoded) an engine keeps in memory at once. Beyond it the
+     * least recently used are dropped and read again from the store when a scan needs
+     * them, so memory follows this cap instead of the orgs' history; results are the
+     * same at any cap. 0: no limit. Default #ENG_EVENTS_SEGMENTS_DEFAULT; version 1 and
+     * 2 callers get the default. Reported by eng_info_get() (#eng_info version 3).
+     */
+    unsigned int events_segments;
 } eng_config;
 
+/** Default of #eng_config.events_segments: 4096 segments (2^28 rows, a few GB). */
+#define ENG_EVENTS_SEGMENTS_DEFAULT 4096
+
 /** Static initialiser equal to what eng_config_init() produces. */
-#define ENG_CONFIG_INIT {ENG_CONFIG_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ENG_LOG_WARN, NULL, NULL, 1}
+#define ENG_CONFIG_INIT {ENG_CONFIG_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ENG_LOG_WARN, NULL, NULL, 1, ENG_EVENTS_SEGMENTS_DEFAULT}
 
 /**
  * Fill @p cfg with defaults.
@@ -188,7 +200,7 @@ ENG_API eng_time eng_now(eng_engine *engine);
 ENG_API void eng_free(eng_engine *engine, void *ptr);
 
 /** Current version of #eng_info. */
-#define ENG_INFO_VERSION 2
+#define ENG_INFO_VERSION 3
 
 /**
  * What an engine knows about itself and its stored state (see eng_info_get()).
@@ -207,10 +219,14 @@ typedef struct eng_info {
     uint64_t store_live_bytes; /**< (v2) File store: bytes of the file holding live keys and values. */
     uint64_t store_dead_bytes; /**< (v2) File store: the rest (replaced and deleted entries, headers), what compaction frees. */
     uint64_t store_compactions; /**< (v2) File store: compactions since it was opened, automatic ones included. */
+    /* version 3 */
+    uint64_t events_segments;          /**< (v3) Sealed event segments the loaded events state knows of (0 before it loads). */
+    uint64_t events_segments_resident; /**< (v3) Of those, kept in memory: at most #eng_config.events_segments. */
+    uint64_t events_segment_reads;     /**< (v3) Dropped segments read again from the store since eng_open(). */
 } eng_info;
 
 /** Static initialiser equal to what eng_info_init() produces. */
-#define ENG_INFO_INIT {ENG_INFO_VERSION, 0, 0, 0, 0, NULL, 0, 0, 0, 0}
+#define ENG_INFO_INIT {ENG_INFO_VERSION, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0}
 
 /**
  * Prepare @p x for eng_info_get() (zeroed, version set).

@@ -152,7 +152,7 @@ void eng__engine_sync_keep(eng_engine *e, unsigned keep)
 ENG_API int eng_config_init(eng_config *cfg, unsigned int version)
 {
     static const eng_config init = ENG_CONFIG_INIT;
-    return eng__struct_init(cfg, &init, ENG__SIZES(ENG__UPTO(eng_config, progress_user), sizeof init), version,
+    return eng__struct_init(cfg, &init, ENG__SIZES(ENG__UPTO(eng_config, progress_user), ENG__UPTO(eng_config, threads), sizeof init), version,
                             "eng_config");
 }
 
@@ -269,7 +269,7 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
     e->progress_fn = cfg->progress_fn;
     e->progress_user = cfg->progress_user;
     e->threads = threads;
-    e->evcache.cap = ENG__EV_SEGMENTS_DEFAULT;
+    e->evcache.cap = cfg->version >= 3 ? cfg->events_segments : ENG_EVENTS_SEGMENTS_DEFAULT;
     e->magic = ENG__ENGINE_MAGIC;
     e->instance = new_instance(e);
     e->store->watch = watch;

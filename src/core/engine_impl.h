@@ -13,9 +13,6 @@
 #include "base/error.h"
 
 #define ENG__ENGINE_MAGIC 0x454e4731u /* "ENG1" */
-/* Sealed event segments an engine keeps in memory: 4096 of up to 65,536 rows (2^28 rows,
- * a few GB); more are read again from the store when used (src/events/resident.c). */
-#define ENG__EV_SEGMENTS_DEFAULT 4096u
 
 enum eng__slot {
     ENG__SLOT_RULES,
@@ -54,7 +51,8 @@ struct eng_engine {
     void *progress_user;
     unsigned threads; /* eng_config.threads: threads a call may start beside the caller's */
     /* The events layer's sealed segments in memory (src/events/resident.c): at most
-     * cap (0: no limit), with the counts written there. */
+     * cap (eng_config.events_segments, 0: no limit), with the counts written there and
+     * read by eng_info_get. */
     struct {
         uint32_t cap;
         uint64_t segments, resident, reads;

@@ -57,8 +57,9 @@ int eng__meta_open(eng_engine *e)
     return eng__rec_put_wr(e->store, ENG__K(META_KEY), ENG__REC_META, 1, &w);
 }
 
-/* eng_info version 1 ends after store_kind. */
-static const size_t info_sizes[] = {ENG__UPTO(eng_info, store_kind), sizeof(eng_info)};
+/* eng_info version 1 ends after store_kind, version 2 after store_compactions. */
+static const size_t info_sizes[] = {ENG__UPTO(eng_info, store_kind), ENG__UPTO(eng_info, store_compactions),
+                                    sizeof(eng_info)};
 
 ENG_API int eng_info_init(eng_info *x, unsigned int version)
 {
@@ -73,7 +74,8 @@ ENG_API int eng_info_get(eng_engine *engine, eng_info *info)
         return rc;
     static const char *const kinds[] = {"custom", "memory", "file"};
     eng_info full = {info->version, engine->meta.format, engine->meta.created, engine->meta.last_opened,
-                     engine->meta.opens, kinds[engine->store->kind], 0, 0, 0, 0};
+                     engine->meta.opens, kinds[engine->store->kind], 0, 0, 0, 0,
+                     engine->evcache.segments, engine->evcache.resident, engine->evcache.reads};
     eng__file_stats st;
     if (engine->store->kind == ENG__STORE_FILE && eng__file_stats_get(engine->store, &st) == ENG_OK) {
         full.store_file_bytes = st.file_bytes;

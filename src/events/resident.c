@@ -1,11 +1,11 @@
-/* Which sealed segments stay in memory (at most eng_engine.evcache.cap).
+/* Which sealed segments stay in memory (eng_config.events_segments).
  *
  * A sealed segment never changes in place (a rewrite replaces it whole), so
  * its bytes can be dropped and read again from the store under its key. The
  * zone (time range, counts, customers) stays for every segment: scans skip by
  * it without reading, and a segment read again must have the zone it had.
  * Past the cap the least recently used bytes go; the one just used stays. The
- * counts live in the engine, next to the cap. */
+ * counts live in the engine, next to the cap (eng_info_get reads them there). */
 #include "events/ev_state.h"
 
 #include <string.h>

@@ -87,11 +87,12 @@ static void struct_layouts(void **s)
     OFF(eng_trace, xe_known, 144); OFF(eng_trace, xe_channel, 148); OFF(eng_trace, xe_explored, 152); OFF(eng_trace, xe_guard, 156); OFF(eng_trace, xe_propensity, 160); OFF(eng_trace, xe_value, 168); OFF(eng_trace, xe_model_time, 176); OFF(eng_trace, xe_reachable, 184); OFF(eng_trace, xe_segment, 188); OFF(eng_trace, xe_engagement, 192); OFF(eng_trace, xe_engagement_used, 312); OFF(eng_trace, xe_conversion, 432); OFF(eng_trace, xe_conversion_used, 552); OFF(eng_trace, xe_delivery, 672); OFF(eng_trace, xe_cost, 792); OFF(eng_trace, xe_score, 912); OFF(eng_trace, xe_sent, 1032); OFF(eng_trace, xe_engaged, 1092);
     assert_int_equal(sizeof(eng_trace), 1152);
     /* engine.h */
-    OFF(eng_config, version, 0); OFF(eng_config, allocator, 8); OFF(eng_config, store, 16); OFF(eng_config, transport, 24); OFF(eng_config, transport_user, 32); OFF(eng_config, clock_fn, 40); OFF(eng_config, clock_user, 48); OFF(eng_config, log_fn, 56); OFF(eng_config, log_user, 64); OFF(eng_config, log_level, 72); OFF(eng_config, progress_fn, 80); OFF(eng_config, progress_user, 88); OFF(eng_config, threads, 96);
+    OFF(eng_config, version, 0); OFF(eng_config, allocator, 8); OFF(eng_config, store, 16); OFF(eng_config, transport, 24); OFF(eng_config, transport_user, 32); OFF(eng_config, clock_fn, 40); OFF(eng_config, clock_user, 48); OFF(eng_config, log_fn, 56); OFF(eng_config, log_user, 64); OFF(eng_config, log_level, 72); OFF(eng_config, progress_fn, 80); OFF(eng_config, progress_user, 88); OFF(eng_config, threads, 96); OFF(eng_config, events_segments, 100);
     assert_int_equal(sizeof(eng_config), 104);
     OFF(eng_info, version, 0); OFF(eng_info, data_format, 4); OFF(eng_info, created, 8); OFF(eng_info, last_opened, 16); OFF(eng_info, open_count, 24); OFF(eng_info, store_kind, 32);
     OFF(eng_info, store_file_bytes, 40); OFF(eng_info, store_live_bytes, 48); OFF(eng_info, store_dead_bytes, 56); OFF(eng_info, store_compactions, 64);
-    assert_int_equal(sizeof(eng_info), 72);
+    OFF(eng_info, events_segments, 72); OFF(eng_info, events_segments_resident, 80); OFF(eng_info, events_segment_reads, 88);
+    assert_int_equal(sizeof(eng_info), 96);
     OFF(eng_file_compaction, version, 0); OFF(eng_file_compaction, enabled, 4); OFF(eng_file_compaction, dead_percent, 8); OFF(eng_file_compaction, min_dead_bytes, 16);
     assert_int_equal(sizeof(eng_file_compaction), 24);
     /* errors.h */

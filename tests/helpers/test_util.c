@@ -46,10 +46,13 @@ void test_rmtree(const char *path)
     nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+unsigned test_events_segments = ENG_EVENTS_SEGMENTS_DEFAULT;
+
 eng_engine *test_engine_open(eng_store *store)
 {
     eng_config cfg;
     assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION), ENG_OK);
+    cfg.events_segments = test_events_segments;
     cfg.allocator = test_alloc_get();
     cfg.store = store;
     cfg.clock_fn = clock_cb;

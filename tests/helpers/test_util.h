@@ -17,6 +17,8 @@ int test_dir_has_bytes(const char *dir, const void *needle, size_t nlen);
 size_t test_phone_delta_bytes(const char *phone, unsigned char out[12]);
 /* Open an engine with the counting allocator on @p store (NULL: memory). */
 eng_engine *test_engine_open(eng_store *store);
+/* eng_config.events_segments of the engines test_engine_open opens (default: the library's). */
+extern unsigned test_events_segments;
 /* Nonzero under a runtime that makes every memory access slow (valgrind, ThreadSanitizer:
  * ENG_TEST_SLOW set by the 'valgrind' and 'tsan' test setups): heavy property tests run fewer
  * rounds there, while the plain and ASan builds run them in full. */

@@ -31,6 +31,13 @@ class EngineTest(unittest.TestCase):
         with engage.Engine() as eng:
             self.assertEqual(eng.info()["store_kind"], "memory")
 
+    def test_events_segments_cap(self):
+        # eng_config.events_segments passes through; no events loaded yet: nothing counted
+        with engage.Engine(events_segments=1) as eng:
+            info = eng.info()
+            self.assertEqual((info["events_segments"], info["events_segments_resident"],
+                              info["events_segment_reads"]), (0, 0, 0))
+
     def test_errors_carry_code_message_detail(self):
         with self.assertRaises(engage.EngageError) as cm:
             engage.Engine(self.path, create=False)

@@ -59,11 +59,12 @@ Config = _struct("eng_config", [
     ("version", c_uint), ("allocator", c_void_p), ("store", c_void_p), ("transport", P(TransportMethods)),
     ("transport_user", c_void_p), ("clock_fn", CLOCK_FN), ("clock_user", c_void_p), ("log_fn", LOG_FN),
     ("log_user", c_void_p), ("log_level", c_int), ("progress_fn", PROGRESS_FN), ("progress_user", c_void_p),
-    ("threads", c_uint)])
+    ("threads", c_uint), ("events_segments", c_uint)])
 Info = _struct("eng_info", [
     ("version", c_uint), ("data_format", c_uint), ("created", c_int64), ("last_opened", c_int64),
     ("open_count", c_uint64), ("store_kind", c_char_p), ("store_file_bytes", c_uint64),
-    ("store_live_bytes", c_uint64), ("store_dead_bytes", c_uint64), ("store_compactions", c_uint64)])
+    ("store_live_bytes", c_uint64), ("store_dead_bytes", c_uint64), ("store_compactions", c_uint64),
+    ("events_segments", c_uint64), ("events_segments_resident", c_uint64), ("events_segment_reads", c_uint64)])
 
 # ---- model --------------------------------------------------------------------------
 GoalSpec = _struct("eng_goal_spec", [
@@ -230,7 +231,7 @@ STRUCTS = [Error, Envelope, TransportMethods, StoreMethods, Config, Info, GoalSp
            SendInfo, Trace, DryReport, ReportFigures, CampaignReportOptions, OpeEstimate, EraseReport]
 
 # Struct versions (ENG_*_VERSION) this binding was written against.
-VERSIONS = {"eng_config": 2, "eng_info": 2, "eng_org_settings": 1, "eng_actor_spec": 1, "eng_campaign_spec": 1,
+VERSIONS = {"eng_config": 3, "eng_info": 3, "eng_org_settings": 1, "eng_actor_spec": 1, "eng_campaign_spec": 1,
             "eng_campaign_status": 1, "eng_audit_entry": 1, "eng_message_spec": 2, "eng_message_status": 1, "eng_import_options": 1,
             "eng_import_report": 1, "eng_audience_query": 1, "eng_rule_options": 1, "eng_event_report": 1,
             "eng_receipts": 1, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,

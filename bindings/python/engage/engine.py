@@ -31,6 +31,8 @@ class Engine(ModelMixin, AdminMixin, AudienceMixin, EventsMixin, DispatchMixin, 
     total; return True to cancel), ``log`` (level, message) with ``log_level``. ``compaction``
     (with a path): the file store's automatic compaction, as for :meth:`set_compaction`.
     ``threads``: threads one call may start beside the caller's (``eng_config.threads``; 0: none).
+    ``events_segments``: sealed event segments kept in memory (``eng_config.events_segments``;
+    None: the library's default, 0: no limit).
 
     Use it as a context manager; ``close()`` is idempotent. Every failing call raises an
     :class:`engage.EngageError` subclass; when a Python callback raised during the call, that
@@ -39,7 +41,7 @@ class Engine(ModelMixin, AdminMixin, AudienceMixin, EventsMixin, DispatchMixin, 
     def __init__(self, path=None, *, create: bool = True, readonly: bool = False, nosync: bool = False,
                  storage: Optional[_cb.Storage] = None, transport=None, clock: Optional[Callable[[], int]] = None,
                  progress=None, log=None, log_level: str = "warn", compaction: Optional[dict] = None,
-                 threads: int = 1):
+                 threads: int = 1, events_segments: Optional[int] = None):
         self._h = None
         self._store = None  # the file store, for set_compaction()
         self._sink = _cb._Sink()
@@ -47,6 +49,8 @@ class Engine(ModelMixin, AdminMixin, AudienceMixin, EventsMixin, DispatchMixin, 
         cfg = _n.Config()
         check(_n.lib.eng_config_init(ctypes.byref(cfg), _n.VERSIONS["eng_config"]))
         cfg.threads = threads
+        if events_segments is not None:
+            cfg.events_segments = events_segments
         if path is not None and storage is not None:
             raise ValueError("give a path or a storage, not both")
         if path is not None:
@@ -128,7 +132,9 @@ class Engine(ModelMixin, AdminMixin, AudienceMixin, EventsMixin, DispatchMixin, 
         return {"data_format": i.data_format, "created": i.created, "last_opened": i.last_opened,
                 "open_count": i.open_count, "store_kind": i.store_kind.decode(),
                 "store_file_bytes": i.store_file_bytes, "store_live_bytes": i.store_live_bytes,
-                "store_dead_bytes": i.store_dead_bytes, "store_compactions": i.store_compactions}
+                "store_dead_bytes": i.store_dead_bytes, "store_compactions": i.store_compactions,
+                "events_segments": i.events_segments, "events_segments_resident": i.events_segments_resident,
+                "events_segment_reads": i.events_segment_reads}
 
     @staticmethod
     def _set_compaction(store, enabled: bool = True, dead_percent: int = 100, min_dead_bytes: int = 64 << 20):

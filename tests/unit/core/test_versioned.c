@@ -37,8 +37,10 @@ static size_t older_end(const char *type, unsigned v)
         {"eng_store_methods", 1, UPTO(eng_store_methods, destroy)},
         {"eng_store_methods", 2, UPTO(eng_store_methods, erased)},
         {"eng_info", 1, UPTO(eng_info, store_kind)},
+        {"eng_info", 2, UPTO(eng_info, store_compactions)},
         {"eng_message_spec", 1, UPTO(eng_message_spec, delivery)},
         {"eng_config", 1, UPTO(eng_config, progress_user)},
+        {"eng_config", 2, UPTO(eng_config, threads)},
     };
     for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
         if (!strcmp(ends[i].type, type) && ends[i].v == v)

@@ -1,8 +1,8 @@
-/* Sealed segments kept in memory up to a cap (src/events/resident.c): the
- * same writes and reads with no cap and with caps of 1, 2 and 5 segments give
- * the same rows at every step (writes, reopen, retention, reopen), while the
- * engine counts at most the cap resident and the dropped segments being read
- * again. */
+/* Sealed segments kept in memory up to eng_config.events_segments
+ * (src/events/resident.c): the same writes and reads with no cap and with
+ * caps of 1, 2 and 5 segments give the same rows at every step (writes,
+ * reopen, retention, reopen), while eng_info reports at most the cap resident
+ * and the dropped segments being read again. */
 #include "ev_fixture.h"
 
 #define NCUST 200
@@ -118,21 +118,23 @@ typedef struct run {
 
 static void info_check(eng_engine *e, unsigned cap, run *r, int step)
 {
+    eng_info info = ENG_INFO_INIT;
+    assert_int_equal(eng_info_get(e, &info), ENG_OK);
     if (cap)
-        assert_true(e->evcache.resident <= cap);
+        assert_true(info.events_segments_resident <= cap);
     else
-        assert_int_equal(e->evcache.resident, e->evcache.segments);
-    if (cap && e->evcache.segments > cap && step > 0) /* a scan after a reopen reads the dropped ones */
-        assert_true(e->evcache.reads > 0);
-    r->segments[step] = e->evcache.segments;
+        assert_int_equal(info.events_segments_resident, info.events_segments);
+    if (cap && info.events_segments > cap && step > 0) /* a scan after a reopen reads the dropped ones */
+        assert_true(info.events_segment_reads > 0);
+    r->segments[step] = info.events_segments;
     r->live_bytes[step] = test_alloc_live_bytes();
 }
 
 static void scenario(unsigned cap, run *r)
 {
     evfx f;
+    test_events_segments = cap; /* eng_config.events_segments of every engine opened */
     evfx_open(&f, NCUST);
-    f.e->evcache.cap = cap;
     eng__seg_seal_rows = 150; /* a sealed segment every batch or two */
     eng_time now = test_clock_now;
     size_t n;
@@ -159,7 +161,6 @@ static void scenario(unsigned cap, run *r)
     for (int step = 0; step < NSTEP; step++) {
         if (step == 1 || step == 3) {
             evfx_reopen(&f);
-            f.e->evcache.cap = cap;
         } else if (step == 2) { /* keep 30 days */
             assert_int_equal(eng_events_set_retention(f.e, "admin", 30), ENG_OK);
             assert_int_equal(eng_events_compact(f.e), ENG_OK);
@@ -170,6 +171,7 @@ static void scenario(unsigned cap, run *r)
     }
     evfx_close(&f);
     eng__seg_seal_rows = ENG__SEG_ROWS;
+    test_events_segments = ENG_EVENTS_SEGMENTS_DEFAULT;
 }
 
 static void same_rows_at_any_cap(void **st)
