@@ -24,6 +24,7 @@
 
 #include "core/engine_impl.h"
 #include "audience/table.h"
+#include "audience/split_cache.h"
 #include "audience/csv.h"
 #include "store/record.h"
 #include "base/utf8.h"
@@ -83,13 +84,14 @@ typedef struct eng__aud {
     size_t gcap;
     uint32_t next_gid;
     eng__gcontrol gc;           /* the org's global control group (gcontrol.c) */
+    eng__split_cache split;     /* test-side bitmaps of the seeds resolved lately */
 } eng__aud;
 
 /* gcontrol.c: load the setting (with the state); is @p id a member now; split
  * @p all into test (non-members) and control (members). */
 int eng__gc_load(eng__aud *a);
 int eng__gc_member(const eng__aud *a, uint32_t id);
-int eng__gc_split(const eng__aud *a, const eng__idset *all, eng__idset *test, eng__idset *control);
+int eng__gc_split(eng__aud *a, const eng__idset *all, eng__idset *test, eng__idset *control);
 
 /* The loaded state of @p org (loading it on first use); ENG_EDENIED without
  * an org. Call inside eng__enter. The _cx form takes the org of @p cx and

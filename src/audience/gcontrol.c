@@ -32,11 +32,11 @@ int eng__gc_member(const eng__aud *a, uint32_t id)
     return 0;
 }
 
-int eng__gc_split(const eng__aud *a, const eng__idset *all, eng__idset *test, eng__idset *control)
+int eng__gc_split(eng__aud *a, const eng__idset *all, eng__idset *test, eng__idset *control)
 {
     const eng__gcontrol *g = &a->gc;
     if (g->mode == ENG_GLOBAL_CONTROL_RANDOM)
-        return eng__idset_split(all, g->seed, test_ratio(g), test, control);
+        return eng__split_cached(&a->split, &a->e->mem, all, g->seed, test_ratio(g), test, control);
     const eng__group *grp = eng__group_find((eng__aud *)a, g->group);
     if (!grp) /* set_gc and delete_group keep the group while it is used */
         return eng__err(ENG_ECORRUPT, "global_control.group", "the global control group %u is missing", g->group);

@@ -748,7 +748,7 @@ static inline int is_test(uint64_t seedmix, uint32_t id, uint64_t threshold, int
     return all || eng__mix64(seedmix ^ id) < threshold;
 }
 
-static uint64_t split_threshold(double ratio)
+uint64_t eng__split_threshold(double ratio)
 {
     double t = ratio * 18446744073709551616.0;
     return ratio <= 0.0 ? 0 : (ratio >= 1.0 || t >= 18446744073709551615.0) ? UINT64_MAX : (uint64_t)t;
@@ -756,33 +756,65 @@ static uint64_t split_threshold(double ratio)
 
 int eng__idset_split_side(uint64_t seed, double ratio, uint32_t id)
 {
-    return is_test(eng__mix64(seed), id, split_threshold(ratio), ratio >= 1.0);
+    return is_test(eng__mix64(seed), id, eng__split_threshold(ratio), ratio >= 1.0);
 }
+
+/* Append the test and control containers of one chunk, from its words. */
+static int split_emit(eng__idset *test, eng__idset *control, uint16_t key, const uint64_t *wt, uint32_t nt,
+                      const uint64_t *wc, uint32_t nc)
+{
+    eng__ctr ct, cc;
+    if (nt) {
+        if (ctr_from_words(test->mem, key, wt, nt, &ct))
+            return ENG_ENOMEM;
+        if (push_ctr(test, &ct)) {
+            ctr_free(test->mem, &ct);
+            return ENG_ENOMEM;
+        }
+    }
+    if (nc) {
+        if (ctr_from_words(control->mem, key, wc, nc, &cc))
+            return ENG_ENOMEM;
+        if (push_ctr(control, &cc)) {
+            ctr_free(control->mem, &cc);
+            return ENG_ENOMEM;
+        }
+    }
+    return ENG_OK;
+}
+
+/* Split one array container: the side of each id from @p side_of. */
+#define SPLIT_ARRAY(c, wt, wc, nt, nc, side_of)                                                                     \
+    do {                                                                                                          \
+        memset(wt, 0, sizeof wt);                                                                                 \
+        memset(wc, 0, sizeof wc);                                                                                 \
+        for (uint32_t k = 0; k < (c)->card; k++) {                                                                \
+            uint16_t v = (c)->u.arr[k];                                                                           \
+            if (side_of(v)) {                                                                                     \
+                wt[v >> 6] |= 1ull << (v & 63);                                                                   \
+                nt++;                                                                                             \
+            } else {                                                                                              \
+                wc[v >> 6] |= 1ull << (v & 63);                                                                   \
+                nc++;                                                                                             \
+            }                                                                                                     \
+        }                                                                                                         \
+    } while (0)
 
 int eng__idset_split(const eng__idset *s, uint64_t seed, double ratio, eng__idset *test, eng__idset *control)
 {
     eng__idset_free(test);
     eng__idset_free(control);
     int all = ratio >= 1.0;
-    uint64_t threshold = split_threshold(ratio);
+    uint64_t threshold = eng__split_threshold(ratio);
     uint64_t seedmix = eng__mix64(seed);
     uint64_t wt[ENG__CT_WORDS], wc[ENG__CT_WORDS];
     for (uint32_t i = 0; i < s->n; i++) {
         const eng__ctr *c = &s->c[i];
         uint32_t hi = (uint32_t)c->key << 16, nt = 0, nc = 0;
         if (c->type == ENG__CT_ARRAY) {
-            memset(wt, 0, sizeof wt);
-            memset(wc, 0, sizeof wc);
-            for (uint32_t k = 0; k < c->card; k++) {
-                uint16_t v = c->u.arr[k];
-                if (is_test(seedmix, hi | v, threshold, all)) {
-                    wt[v >> 6] |= 1ull << (v & 63);
-                    nt++;
-                } else {
-                    wc[v >> 6] |= 1ull << (v & 63);
-                    nc++;
-                }
-            }
+#define HASH_SIDE(v) is_test(seedmix, hi | (v), threshold, all)
+            SPLIT_ARRAY(c, wt, wc, nt, nc, HASH_SIDE);
+#undef HASH_SIDE
         } else {
             if (all)
                 memcpy(wt, c->u.bits, sizeof wt);
@@ -791,22 +823,42 @@ int eng__idset_split(const eng__idset *s, uint64_t seed, double ratio, eng__idse
             nc = (uint32_t)eng__words_op(ENG__WOP_ANDNOT, c->u.bits, wt, wc, ENG__CT_WORDS);
             nt = c->card - nc;
         }
-        eng__ctr ct, cc;
-        memset(&ct, 0, sizeof ct);
-        memset(&cc, 0, sizeof cc);
-        if (nt && (ctr_from_words(test->mem, c->key, wt, nt, &ct) || push_ctr(test, &ct)))
-            goto fail_t;
-        if (nc && (ctr_from_words(control->mem, c->key, wc, nc, &cc) || push_ctr(control, &cc)))
-            goto fail_c;
-        continue;
-    fail_t:
-        if (ct.u.arr && (test->n == 0 || test->c[test->n - 1].u.arr != ct.u.arr))
-            ctr_free(test->mem, &ct);
-        goto fail;
-    fail_c:
-        if (cc.u.arr && (control->n == 0 || control->c[control->n - 1].u.arr != cc.u.arr))
-            ctr_free(control->mem, &cc);
-        goto fail;
+        if (split_emit(test, control, c->key, wt, nt, wc, nc))
+            goto fail;
+    }
+    return ENG_OK;
+fail:
+    eng__idset_free(test);
+    eng__idset_free(control);
+    return ENG_ENOMEM;
+}
+
+int eng__idset_split_words(const eng__idset *s, const uint64_t *side, size_t nwords, eng__idset *test,
+                           eng__idset *control)
+{
+    eng__idset_free(test);
+    eng__idset_free(control);
+    uint64_t wt[ENG__CT_WORDS], wc[ENG__CT_WORDS];
+    for (uint32_t i = 0; i < s->n; i++) {
+        const eng__ctr *c = &s->c[i];
+        uint32_t nt = 0, nc = 0;
+        if (((size_t)c->key + 1) * ENG__CT_WORDS > nwords) {
+            eng__idset_free(test);
+            eng__idset_free(control);
+            return eng__err(ENG_ERROR, "split", "the split words do not cover id %u", (unsigned)c->key << 16);
+        }
+        const uint64_t *sw = side + (size_t)c->key * ENG__CT_WORDS;
+        if (c->type == ENG__CT_ARRAY) {
+#define WORD_SIDE(v) (sw[(v) >> 6] >> ((v) & 63) & 1)
+            SPLIT_ARRAY(c, wt, wc, nt, nc, WORD_SIDE);
+#undef WORD_SIDE
+        } else {
+            nt = (uint32_t)eng__words_op(ENG__WOP_AND, c->u.bits, sw, wt, ENG__CT_WORDS);
+            nc = c->card - nt;
+            eng__words_op(ENG__WOP_ANDNOT, c->u.bits, sw, wc, ENG__CT_WORDS);
+        }
+        if (split_emit(test, control, c->key, wt, nt, wc, nc))
+            goto fail;
     }
     return ENG_OK;
 fail:

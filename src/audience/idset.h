@@ -89,8 +89,15 @@ uint64_t eng__idset_and_count(const eng__idset *a, const eng__idset *b);
 size_t eng__idset_select(const eng__idset *s, uint64_t offset, uint32_t *out, size_t cap);
 /* Split s by a stable hash of (seed, id): test gets about ratio of it. */
 int eng__idset_split(const eng__idset *s, uint64_t seed, double ratio, eng__idset *test, eng__idset *control);
+/* The same split from a bitmap of the test side: bit (id % 64) of side[id / 64]
+ * (split_cache.c keeps one per seed); the words must cover every chunk of s
+ * (a multiple of 1024 words), else ENG_ERROR. */
+int eng__idset_split_words(const eng__idset *s, const uint64_t *side, size_t nwords, eng__idset *test,
+                           eng__idset *control);
 /* The side eng__idset_split() puts @p id on: 1 test, 0 control. */
 int eng__idset_split_side(uint64_t seed, double ratio, uint32_t id);
+/* The hash threshold of a test share: test when mix64(mix64(seed) ^ id) is below it. */
+uint64_t eng__split_threshold(double ratio);
 
 /* Serialised form: uvar count, containers, then CRC32C of everything before it.
  * Reading verifies structure and checksum; ENG_ECORRUPT (detail @p what) otherwise. */

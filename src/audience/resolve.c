@@ -170,7 +170,7 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
     /* The org's global control group replaces the campaign's own split. */
     if (!rc)
         rc = st->gc.mode ? eng__gc_split(st, &a->all, &a->test, &a->control)
-                         : eng__idset_split(&a->all, o->seed, o->test_ratio, &a->test, &a->control);
+                         : eng__split_cached(&st->split, &e->mem, &a->all, o->seed, o->test_ratio, &a->test, &a->control);
     if (!rc)
         rc = eng__prog_end(&pg);
     eng__idset_free(&tmp);

@@ -78,6 +78,7 @@ static void aud_free(eng_engine *e, eng__aud *a)
 {
     eng__table_free(&a->t);
     eng__groups_free(a);
+    eng__split_cache_free(&a->split, &e->mem);
     eng__free(&e->mem, a);
 }
 

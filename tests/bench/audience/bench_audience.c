@@ -161,7 +161,7 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
     o.channels = 1u << ENG_CH_EMAIL;
     o.split_seed = 42;
     o.control_percent = 10;
-    double best = 1e30, best_cpu = 1e30;
+    double best = 1e30, best_cpu = 1e30, first = 0;
     uint64_t all = 0, test = 0;
     for (int rep3 = 0; rep3 < bench_reps(); rep3++) {
         eng_audience *a;
@@ -170,6 +170,8 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
         if ((rc = eng_audience_resolve(e, TA, &o, &a)))
             die("resolve", rc);
         double t = (bench_wall_s() - t0) * 1e3, tc = (bench_cpu_s() - c0) * 1e3;
+        if (rep3 == 0)
+            first = t; /* the first resolve with this seed also fills the org's split cache */
         if (t < best)
             best = t;
         if (tc < best_cpu)
@@ -186,8 +188,8 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
                 (unsigned long long)want);
         exit(1);
     }
-    printf("W1 size=%s customers=%zu resolve_ms=%.2f resolve_cpu_ms=%.2f audience=%llu test=%llu control=%llu\n", label,
-           n, best, best_cpu,
+    printf("W1 size=%s customers=%zu resolve_ms=%.2f resolve_cpu_ms=%.2f first_resolve_ms=%.2f audience=%llu test=%llu "
+           "control=%llu\n", label, n, best, best_cpu, first,
            (unsigned long long)all, (unsigned long long)test, (unsigned long long)(all - test));
 
     double duck_w1 = -1, sq_w1 = -1;
@@ -351,7 +353,9 @@ int main(void)
 {
     const char *size = getenv("ENG_BENCH_SIZE");
     int level = size && !strcmp(size, "L") ? 2 : size && !strcmp(size, "M") ? 1 : 0;
-    int have_sqlite = system("sqlite3 -version >/dev/null 2>&1") == 0;
+    const char *nosql = getenv("ENG_BENCH_NO_SQL"); /* libengage only: profiling runs */
+    int sql = !(nosql && *nosql && strcmp(nosql, "0"));
+    int have_sqlite = sql && system("sqlite3 -version >/dev/null 2>&1") == 0;
     const char *base = getenv("TMPDIR");
     char tmpdir[512];
     snprintf(tmpdir, sizeof tmpdir, "%s/engage-bench-XXXXXX", base && *base ? base : "/tmp");
@@ -359,14 +363,16 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    if (!have_sqlite)
+    if (sql && !have_sqlite)
         printf("sqlite: skipped (no sqlite3 on PATH)\n");
     const char *dir = getenv("ENG_BENCH_DIR");
     char duck[1200];
     struct stat sb;
     snprintf(duck, sizeof duck, "%s/../node_modules/@duckdb/node-api/package.json", dir ? dir : ".");
-    int have_duck = dir && stat(duck, &sb) == 0 && system("node --version >/dev/null 2>&1") == 0;
-    if (!have_duck)
+    int have_duck = sql && dir && stat(duck, &sb) == 0 && system("node --version >/dev/null 2>&1") == 0;
+    if (!sql)
+        printf("sqlite, duckdb: skipped (ENG_BENCH_NO_SQL)\n");
+    else if (!have_duck)
         printf("duckdb: skipped (@duckdb/node-api not in tests/bench/node_modules, or no node)\n");
     run_size("S", 10000, have_sqlite, have_duck, tmpdir);
     if (level >= 1)
