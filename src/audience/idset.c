@@ -618,6 +618,10 @@ fail:
 
 int eng__idset_op_into(int op, eng__idset *a, const eng__idset *b)
 {
+    if (b->n == 0 && (op == ENG__SET_OR || op == ENG__SET_ANDNOT)) /* a stays (no opt-outs, none suppressed) */
+        return ENG_OK;
+    if (a->n == 0 && op == ENG__SET_OR)
+        return eng__idset_copy(a, b);
     eng__idset tmp;
     eng__idset_init(&tmp, a->mem);
     int rc = eng__idset_op(op, &tmp, a, b);

@@ -149,8 +149,13 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
     rc = eng__prog_start(&pg, e, "audience.resolve", o->n_include + o->n_exclude + ENG_CH_COUNT + 1);
     if (!rc)
         rc = union_of(st, o->include, o->n_include, &a->all, &pg);
-    if (!rc && o->n_exclude && !(rc = union_of(st, o->exclude, o->n_exclude, &tmp, &pg)))
+    if (!rc && o->n_exclude == 1) { /* one group: subtracted where it is, not copied */
+        const eng__idset *ref;
+        if (!(rc = eng__group_eval_ref(st, o->exclude[0], &tmp, &ref)) && !(rc = eng__prog_batch(&pg, pg.done + 1)))
+            rc = eng__idset_op_into(ENG__SET_ANDNOT, &a->all, ref);
+    } else if (!rc && o->n_exclude && !(rc = union_of(st, o->exclude, o->n_exclude, &tmp, &pg))) {
         rc = eng__idset_op_into(ENG__SET_ANDNOT, &a->all, &tmp);
+    }
     /* Reach per channel (the preview), and the channel filter. */
     eng__idset_free(&tmp);
     for (int ch = 0; ch < ENG_CH_COUNT && !rc; ch++) {
