@@ -35,6 +35,8 @@ int eng__hex_u64(const char *s, int n, uint64_t *out);
 
 /* Stable 64-bit hash of bytes, seeded. Not cryptographic. */
 uint64_t eng__hash64(const void *data, size_t len, uint64_t seed);
+/* out[i] = eng__hash64(data[i], len[i], seed) for four inputs, computed side by side. */
+void eng__hash64_x4(const void *const data[4], const size_t len[4], uint64_t seed, uint64_t out[4]);
 /* Finaliser-quality mix of one 64-bit value (splitmix64). */
 static inline uint64_t eng__mix64(uint64_t x)
 {

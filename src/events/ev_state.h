@@ -244,10 +244,18 @@ static inline int eng__sends_canon(const eng__sends *s, uint32_t id)
     return id / 64 < s->canon_words && (s->canon[id / 64] >> (id % 64) & 1);
 }
 void eng__sends_free(eng__sends *s, const eng__mem *mem);
+#define ENG__EV_KEYSEED 0x6b657973ull /* "keys" */
 static inline uint64_t eng__ev_keyhash(const char *key, size_t len)
 {
-    uint64_t h = eng__hash64(key, len, 0x6b657973ull); /* "keys" */
+    uint64_t h = eng__hash64(key, len, ENG__EV_KEYSEED);
     return h ? h : 1;
+}
+/* eng__ev_keyhash of four keys at once. */
+static inline void eng__ev_keyhash4(const void *const key[4], const size_t len[4], uint64_t out[4])
+{
+    eng__hash64_x4(key, len, ENG__EV_KEYSEED, out);
+    for (int j = 0; j < 4; j++)
+        out[j] = out[j] ? out[j] : 1;
 }
 
 /* keymap.c: the dispatcher's key by its fields */

@@ -232,8 +232,15 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
     size_t olen = strlen(o->name), plen = 0;
     const char *pfx = eng__kmap_prefix(o, cx, &plen);
     int hint = 0;
+    size_t i4 = 0;
+    for (; i4 + 4 <= n && !rc; i4 += 4) { /* four at a time: the hash is a chain of multiplies */
+        const void *kd[4] = {rows[i4].key, rows[i4 + 1].key, rows[i4 + 2].key, rows[i4 + 3].key};
+        size_t kl[4] = {rows[i4].klen, rows[i4 + 1].klen, rows[i4 + 2].klen, rows[i4 + 3].klen};
+        eng__ev_keyhash4(kd, kl, hs + i4);
+    }
+    for (; i4 < n && !rc; i4++)
+        hs[i4] = eng__ev_keyhash(rows[i4].key, rows[i4].klen);
     for (size_t i = 0; i < n && !rc; i++) {
-        hs[i] = eng__ev_keyhash(rows[i].key, rows[i].klen);
         uint32_t cu;
         uint8_t ch;
         size_t pl = eng__key_tail(rows[i].key, rows[i].klen, &cu, &ch, &hint);
@@ -482,11 +489,20 @@ static int candidates(const eng__ev *ev, const eng_receipts *r, uint32_t *lens, 
         cand[i] = c ? c - 1 : NO_SEND;
         if (!c) {
             rk[i].mapped = 0;
-            h[i] = eng__ev_keyhash(r->keys[i], lens[i]);
-            miss[nm] = (uint32_t)i;
-            mh[nm++] = h[i];
+            miss[nm++] = (uint32_t)i;
         }
     }
+    size_t j4 = 0;
+    for (; j4 + 4 <= nm; j4 += 4) { /* four at a time: the hash is a chain of multiplies */
+        const uint32_t *q = miss + j4;
+        const void *kd[4] = {r->keys[q[0]], r->keys[q[1]], r->keys[q[2]], r->keys[q[3]]};
+        size_t kl[4] = {lens[q[0]], lens[q[1]], lens[q[2]], lens[q[3]]};
+        eng__ev_keyhash4(kd, kl, mh + j4);
+    }
+    for (; j4 < nm; j4++)
+        mh[j4] = eng__ev_keyhash(r->keys[miss[j4]], lens[miss[j4]]);
+    for (size_t j = 0; j < nm; j++)
+        h[miss[j]] = mh[j];
     probe_all(&ev->s, mh, nm, miss + n);
     for (size_t j = 0; j < nm; j++)
         cand[miss[j]] = miss[n + j];

@@ -85,6 +85,69 @@ static void hash64_is_stable_and_spreads(void **s)
     assert_in_range(ones, 5000 - 250, 5000 + 250);
 }
 
+/* The hash as defined, a byte at a time: the reference for eng__hash64 and eng__hash64_x4. */
+static uint64_t ref_mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t ref_hash64(const uint8_t *p, size_t len, uint64_t seed)
+{
+    uint64_t h = ref_mix(seed ^ len), w = 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        w = 0;
+        for (size_t b = 0; b < 8; b++)
+            w |= (uint64_t)p[i + b] << (8 * b);
+        h = ref_mix(h ^ w);
+    }
+    w = 0;
+    for (size_t b = 0; i + b < len; b++)
+        w |= (uint64_t)p[i + b] << (8 * b);
+    return ref_mix(h ^ w ^ 0xff51afd7ed558ccdull);
+}
+
+/* Stored key hashes depend on the values: pinned (computed outside the library),
+ * and the four-at-a-time form equals the one-at-a-time form for every mix of
+ * lengths (equal, differing by under a word, by several words, empty). */
+static void hash64_pinned_and_x4(void **s)
+{
+    (void)s;
+    const char *k = "acme/c1/m10.1000/o0/u5/email";
+    assert_true(eng__hash64(k, strlen(k), 0x6b657973) == 0x86d660bd90fb2945ull);
+    assert_true(eng__hash64("", 0, 0x6b657973) == 0xdfad473867b4f3d4ull);
+    assert_true(eng__hash64("customer-42", 11, 0x6b657973) == 0x5aba38b513200cb5ull);
+    uint8_t buf[256 + 64];
+    uint64_t x = 0x853c49e6748fea9bull;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        buf[i] = (uint8_t)(x >> 56);
+    }
+    for (int round = 0; round < 20000; round++) {
+        const void *d[4];
+        size_t len[4];
+        uint64_t out[4];
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        size_t base = (size_t)(x >> 57); /* 0..127 */
+        for (int j = 0; j < 4; j++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            int mode = (int)(x >> 62);
+            len[j] = mode == 0 ? base : mode == 1 ? base + (x >> 20) % 8 : mode == 2 ? (x >> 20) % 256 : (x >> 20) % 9;
+            d[j] = buf + (x >> 40) % 64;
+        }
+        uint64_t seed = x ^ (uint64_t)round;
+        eng__hash64_x4(d, len, seed, out);
+        for (int j = 0; j < 4; j++) {
+            uint64_t want = ref_hash64(d[j], len[j], seed);
+            assert_true(out[j] == want);
+            assert_true(eng__hash64(d[j], len[j], seed) == want);
+        }
+    }
+}
+
 /* The CPU instruction path and the table path agree on random data, lengths, offsets and seeds. */
 static void crc32c_hw_matches_table(void **s)
 {
@@ -136,6 +199,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crc32c_known_vectors),
+        cmocka_unit_test(hash64_pinned_and_x4),
         cmocka_unit_test(crc32c_hw_matches_table),
         cmocka_unit_test(crc32c_long_inputs_match_table),
         cmocka_unit_test(crc32c_chains_and_unaligned),
