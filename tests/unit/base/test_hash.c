@@ -85,6 +85,15 @@ static void hash64_is_stable_and_spreads(void **s)
     assert_in_range(ones, 5000 - 250, 5000 + 250);
 }
 
+/* Fill buf with an LCG's bytes from state *x (left advanced). */
+static void lcg_fill(uint8_t *buf, size_t n, uint64_t *x)
+{
+    for (size_t i = 0; i < n; i++) {
+        *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+        buf[i] = (uint8_t)(*x >> 56);
+    }
+}
+
 /* The hash as defined, a byte at a time: the reference for eng__hash64 and eng__hash64_x4. */
 static uint64_t ref_mix(uint64_t x)
 {
@@ -122,10 +131,7 @@ static void hash64_pinned_and_x4(void **s)
     assert_true(eng__hash64("customer-42", 11, 0x6b657973) == 0x5aba38b513200cb5ull);
     uint8_t buf[256 + 64];
     uint64_t x = 0x853c49e6748fea9bull;
-    for (size_t i = 0; i < sizeof buf; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        buf[i] = (uint8_t)(x >> 56);
-    }
+    lcg_fill(buf, sizeof buf, &x);
     for (int round = 0; round < 20000; round++) {
         const void *d[4];
         size_t len[4];
@@ -154,10 +160,7 @@ static void crc32c_hw_matches_table(void **s)
     (void)s;
     uint8_t buf[4096 + 16];
     uint64_t x = 0x9E3779B97F4A7C15ull;
-    for (size_t i = 0; i < sizeof buf; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        buf[i] = (uint8_t)(x >> 56);
-    }
+    lcg_fill(buf, sizeof buf, &x);
     for (int k = 0; k < 2000; k++) {
         x = x * 6364136223846793005ull + 1442695040888963407ull;
         size_t off = (size_t)(x >> 60), len = (size_t)(x >> 20) % 4096;
@@ -174,10 +177,7 @@ static void crc32c_long_inputs_match_table(void **s)
     (void)s;
     static uint8_t buf[65536 + 16];
     uint64_t x = 0x243F6A8885A308D3ull;
-    for (size_t i = 0; i < sizeof buf; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        buf[i] = (uint8_t)(x >> 56);
-    }
+    lcg_fill(buf, sizeof buf, &x);
     static const size_t lens[] = {12287, 12288, 12289, 12295, 12296, 24575, 24576, 24577, 36864 + 5, 65536};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
         for (size_t off = 0; off < 16; off += 5) {
