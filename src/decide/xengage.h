@@ -196,12 +196,18 @@ typedef struct eng__xe_ope_row {
 } eng__xe_ope_row;
 typedef struct eng__xe_estimate {
     double value, lo, hi; /* per customer, 95 % interval */
+    double se;            /* the normal standard error (the bootstrap-t's scale) */
 } eng__xe_estimate;
+/* Resamples of the bootstrap-t interval ((B + 1) x 2.5 % an integer). */
+#define ENG__XE_OPE_REPLICATES 999
 /* IPW and doubly-robust means of the target policy's reward per customer,
- * minus @p baseline (the control group's mean reward, with its standard error
- * @p baseline_se) so the result is the incremental net value per customer. */
-void eng__xe_ope(const eng__xe_ope_row *rows, size_t n, double baseline, double baseline_se,
-                 eng__xe_estimate *ipw, eng__xe_estimate *dr);
+ * minus the mean of @p control (each control customer's reward, the organic
+ * value) so the result is the incremental net value per customer. The 95 %
+ * intervals are bootstrap-t over customers, resampled from the stream of
+ * @p seed: the same rows and seed give bit-identical results. ENG_OK or
+ * ENG_ENOMEM (nothing written). */
+int eng__xe_ope(const eng__mem *mem, const eng__xe_ope_row *rows, size_t n, const double *control, size_t ncontrol,
+                uint64_t seed, eng__xe_estimate *ipw, eng__xe_estimate *dr);
 
 /* ---- persistence through the storage contract ---- */
 struct eng_store;

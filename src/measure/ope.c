@@ -248,12 +248,18 @@ int eng__ope_run(const eng__ope_in *in, eng__ope_res out[ENG__OPE_N])
         eng_time t = c < in->ncust && in->sent_at[c] >= 0 ? in->sent_at[c] : in->start;
         rows[i].reward += cpu * eng__ope_revenue(in, c, t, t + in->window);
     }
+    size_t nc = in->ncontrol;
+    double *ctl = eng__calloc(&e->mem, nc ? nc : 1, sizeof *ctl);
+    if (!ctl) {
+        eng__free(&e->mem, rows);
+        return eng__nomem();
+    }
     double bs = 0, bs2 = 0;
-    for (size_t i = 0; i < in->ncontrol; i++) {
+    for (size_t i = 0; i < nc; i++) {
         double v = cpu * eng__ope_revenue(in, in->control[i], in->start, in->start + in->window);
+        ctl[i] = v;
         bs += v, bs2 += v * v;
     }
-    size_t nc = in->ncontrol;
     double base = nc ? bs / (double)nc : 0;
     double bvar = nc > 1 ? (bs2 - (double)nc * base * base) / (double)(nc - 1) : 0;
     double base_se = nc ? sqrt((bvar > 0 ? bvar : 0) / (double)nc) : 0;
@@ -310,13 +316,15 @@ int eng__ope_run(const eng__ope_in *in, eng__ope_res out[ENG__OPE_N])
                                          dm[rows[i].logged], target >= 0 ? dm[target] : base};
         }
         eng__xe_estimate ipw, dr;
-        eng__xe_ope(orows, nb, base, base_se, &ipw, &dr);
+        if ((rc = eng__xe_ope(&e->mem, orows, nb, ctl, nc, in->msg->id, &ipw, &dr)))
+            break;
         out[p] = (eng__ope_res){1, nb, ipw.value, ipw.lo, ipw.hi, dr.value, dr.lo, dr.hi};
     }
     eng__free(&e->mem, hs);
     eng__free(&e->mem, hr);
     eng__free(&e->mem, orows);
     eng__free(&e->mem, greedy);
+    eng__free(&e->mem, ctl);
     eng__free(&e->mem, rows);
     return rc;
 }

@@ -41,3 +41,23 @@ END {
     summary("share of the oracle, wave 1 (%)", 1); summary("share of the oracle, waves 2-W (%)", 2)
     summary("net value vs priority (x)", 3); summary("net value vs greedy (x)", 4)
 }'
+# Coverage of the off-policy intervals: the simulator-side table (IPW and DR covers, "k / 1" per seed)
+# and the engine report's table (DR covers, "k / W (..%)" per seed).
+for f in "$out"/seed-*.txt; do
+    awk -F'|' '/^off-policy estimates/ { sim = 1; eng = 0; next } /^the engine.s campaign report/ { eng = 1; sim = 0; next }
+        /^$/ { sim = eng = 0 } sim && $2 ~ /[a-z]/ && $5 ~ /\// { split($5, a, "/"); split($7, b, "/");
+            gsub(/ /, "", $2); print "sim", $2, a[1] + 0, a[2] + 0, b[1] + 0 }
+        eng && $2 ~ /[a-z]/ && $4 ~ /\// { split($4, a, "[/(]"); gsub(/ /, "", $2); print "eng", $2, a[1] + 0, a[2] + 0, a[1] + 0 }' "$f"
+done | awk '
+{ k = $1 " " $2; n[k] += $4; c1[k] += $3; c2[k] += $5; if (!(k in seen)) { seen[k] = 1; keys[++nk] = k } }
+END {
+    if (!nk) exit 0
+    printf "\noff-policy intervals holding the exact value of their target\n| estimate | target | IPW covers | DR covers |\n|---|---|---|---|\n"
+    for (i = 1; i <= nk; i++) {
+        split(keys[i], a, " "); k = keys[i]
+        if (a[1] == "sim")
+            printf "| simulator, per seed | %s | %d / %d (%.1f %%) | %d / %d (%.1f %%) |\n", a[2], c1[k], n[k], 100 * c1[k] / n[k], c2[k], n[k], 100 * c2[k] / n[k]
+        else
+            printf "| engine report, per wave | %s | - | %d / %d (%.1f %%) |\n", a[2], c2[k], n[k], 100 * c2[k] / n[k]
+    }
+}'

@@ -196,7 +196,8 @@ typedef struct ope_acc {
     eng__xe_ope_row *rows[OPE_COUNT];
     size_t n, cap;
     double truth[OPE_COUNT], truth_n;
-    double base, base2, base_n;
+    double *base;                 /* the control customers' values */
+    size_t base_n, base_cap;
 } ope_acc;
 
 int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed_result *r)
@@ -352,8 +353,12 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                             int conv = xs_u(seed, i, wave, U_ORGANIC) < w.p0[i];
                             l->drv->control(l->drv, i, conv);
                             if (w.reach[i]) {
-                                double v = conv ? w.value[i] : 0;
-                                oa.base += v, oa.base2 += v * v, oa.base_n += 1;
+                                if (oa.base_n == oa.base_cap) {
+                                    oa.base_cap = oa.base_cap ? 2 * oa.base_cap : 4096;
+                                    if (!(oa.base = realloc(oa.base, oa.base_cap * sizeof *oa.base)))
+                                        abort();
+                                }
+                                oa.base[oa.base_n++] = conv ? w.value[i] : 0;
                             }
                         }
             }
@@ -380,10 +385,11 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
         }
     }
     if (oa.n && oa.base_n > 1) {
-        double bm = oa.base / oa.base_n;
-        double bse = sqrt((oa.base2 / oa.base_n - bm * bm) / oa.base_n);
+        eng__mem mem;
+        eng__mem_init(&mem, NULL);
         for (int t = 0; t < OPE_COUNT; t++) {
-            eng__xe_ope(oa.rows[t], oa.n, bm, bse, &r->ope[t].ipw, &r->ope[t].dr);
+            if (eng__xe_ope(&mem, oa.rows[t], oa.n, oa.base, oa.base_n, seed, &r->ope[t].ipw, &r->ope[t].dr))
+                abort();
             r->ope[t].truth = oa.truth[t] / oa.truth_n;
         }
         r->ope_rows = oa.n;
@@ -391,6 +397,7 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
     r->seconds_xengage = t_x;
     for (int t = 0; t < OPE_COUNT; t++)
         free(oa.rows[t]);
+    free(oa.base);
     for (int j = 0; j < 2; j++) {
         free(L[j].h), free(L[j].q);
         if (L[j].drv)

@@ -4,12 +4,13 @@
  * through the events API. References, written plainly here from what the
  * test generated (not read back from the engine): the same figures from
  * eng_measure_campaign() over columns assembled by the test, the headline
- * counts by brute force, and the off-policy estimates (IPW and doubly robust
- * with their intervals) of priority and greedy by brute force over the
- * exploration bucket. */
+ * counts by brute force, and the off-policy estimates (IPW and doubly robust)
+ * of priority and greedy by brute force over the exploration bucket, their
+ * intervals those of eng__xe_ope over the rows the test assembled. */
 #include <math.h>
 
 #include "dispatch_fixture.h"
+#include "decide/xengage.h"
 
 #define N 1000
 
@@ -284,8 +285,9 @@ static void ope_matches_brute_force(void **state)
     eng_time start = f->t0, end = 1767225600000 + 60 * ENG_DAY, win = end - start;
     /* Control baseline. */
     double bs = 0, bs2 = 0;
+    static double ctl[N];
     for (size_t i = 0; i < w.ncontrol; i++) {
-        double v = revenue(&w, w.control[i], start, start + win);
+        double v = ctl[i] = revenue(&w, w.control[i], start, start + win);
         bs += v, bs2 += v * v;
     }
     double nc = (double)w.ncontrol, base = bs / nc;
@@ -329,7 +331,8 @@ static void ope_matches_brute_force(void **state)
             assert_false(e.known);
             continue;
         }
-        double si = 0, si2 = 0, sd = 0, sd2 = 0;
+        double si = 0, sd = 0;
+        static eng__xe_ope_row rows[N];
         for (size_t i = 0; i < nb; i++) {
             uint32_t c = bc[i];
             /* Priority (no order given): SMS, the first channel with a creative. The blast gave every
@@ -337,16 +340,25 @@ static void ope_matches_brute_force(void **state)
             int target = ENG_CH_SMS;
             double wgt = target == blog[i] ? (double)__builtin_popcount((unsigned)w.reach[c]) : 0;
             double xi = wgt * brew[i], xd = dm[target] + wgt * (brew[i] - dm[blog[i]]);
-            si += xi, si2 += xi * xi, sd += xd, sd2 += xd * xd;
+            si += xi, sd += xd;
+            rows[i] = (eng__xe_ope_row){(int8_t)blog[i], (int8_t)target,
+                                        1.0f / (float)__builtin_popcount((unsigned)w.reach[c]), brew[i], dm[blog[i]],
+                                        dm[target]};
         }
         double n = (double)nb, mi = si / n, md = sd / n;
-        double sei = sqrt((si2 - n * mi * mi) / (n - 1) / n + base_se * base_se);
-        double sed = sqrt((sd2 - n * md * md) / (n - 1) / n + base_se * base_se);
         assert_true(e.known && e.rows == nb);
         close_to(e.ipw, mi - base);
-        close_to(e.ipw_low, mi - base - 1.959963984540054 * sei);
         close_to(e.dr, md - base);
-        close_to(e.dr_high, md - base + 1.959963984540054 * sed);
+        /* The intervals (decide_xengage_ope checks their coverage) from these rows, the control's
+         * revenues in the control group's order and the message as the seed of the resamples. */
+        eng__mem mem;
+        eng__xe_estimate ri, rd;
+        assert_int_equal(eng__mem_init(&mem, NULL), ENG_OK);
+        assert_int_equal(eng__xe_ope(&mem, rows, nb, ctl, w.ncontrol, f->message, &ri, &rd), ENG_OK);
+        close_to(e.ipw_low, ri.lo);
+        close_to(e.ipw_high, ri.hi);
+        close_to(e.dr_low, rd.lo);
+        close_to(e.dr_high, rd.hi);
     }
     assert_int_equal(eng_report_ope(r, ENG_OPE_PRIORITY, &e), ENG_OK);
     printf("ope: %zu explored of %zu; x-engage %.3f, priority IPW %.3f DR %.3f [%.3f, %.3f] per customer\n", nb,
