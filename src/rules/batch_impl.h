@@ -35,6 +35,7 @@ typedef struct bctx {
     size_t w0, nw;   /* current chunk: first word, number of words */
     int err;
     int isa;         /* vector level of this call (eng__isa()) */
+    const uint8_t *cw; /* bytes per STRING code, per field (1, 2 or 4); NULL: 4 */
     size_t row;      /* generic path: current row */
     uint32_t tab_code; int tab_null; uint32_t tab_field; /* table building */
     eng__estack est; /* the row evaluator's stack, kept across rows */
@@ -47,6 +48,17 @@ __extension__ typedef __int128 i128;
 static inline const eng_rule_column *col_of(const bctx *c, uint32_t f)
 {
     return &c->b->columns[f];
+}
+
+static inline int code_width(const bctx *c, uint32_t f)
+{
+    return c->cw && c->b->columns[f].type == ENG_RT_STRING ? c->cw[f] : 4;
+}
+
+/* Code of row j of a STRING column of codes @p width bytes wide. */
+static inline uint32_t code_at(const void *d, int width, size_t j)
+{
+    return width == 4 ? ((const uint32_t *)d)[j] : width == 2 ? ((const uint16_t *)d)[j] : ((const uint8_t *)d)[j];
 }
 
 static inline int is_null(const eng_rule_column *col, size_t row)
@@ -102,6 +114,9 @@ void eng__batch_inset(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
  * bad = code >= size; range: bit j = (uint64)d[j] - lo <= span. */
 void eng__bk_eq_codes(int isa, const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
                       uint64_t *bad);
+/* The same over codes of @p width bytes (1, 2 or 4). */
+void eng__bk_eq_codes_w(int isa, const void *d, int width, const uint32_t *codes, int n, uint32_t size,
+                        uint64_t *t, uint64_t *bad);
 uint64_t eng__bk_range64(int isa, const int64_t *d, int64_t lo, uint64_t span);
 uint64_t eng__bk_range32(int isa, const int32_t *d, int64_t lo, uint64_t span);
 void eng__batch_generic(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, uint64_t *F);

@@ -24,7 +24,7 @@ static int batch_get(void *vctx, uint32_t f, eng__rval *out)
     case ENG_RT_DATE: out->i = ((const int32_t *)col->data)[r]; break;
     case ENG_RT_DECIMAL: out->scale = (int8_t)col->scale; out->i = ((const int64_t *)col->data)[r]; break;
     case ENG_RT_STRING: {
-        uint32_t code = ((const uint32_t *)col->data)[r];
+        uint32_t code = code_at(col->data, code_width(c, f), r);
         if (code >= col->dict_size)
             return eng__err(ENG_ERANGE, c->r->fields[f].name, "row %zu: string code %u past the dictionary (%u entries)",
                             r, code, col->dict_size);
@@ -133,10 +133,11 @@ void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
     uint32_t size = col->type == ENG_RT_BOOL ? 2 : col->dict_size;
     uint8_t tnull = tab[size];
     uint8_t tmp[64];
+    int cw = code_width(c, p->field);
     for (size_t w = 0; w < c->nw; w++) {
         uint64_t s = sel[w];
         if (col->type != ENG_RT_BOOL)
-            prefetch_rows(c, sel, w, col->data, 4);
+            prefetch_rows(c, sel, w, col->data, (size_t)cw);
         if (!s) {
             T[w] = F[w] = 0;
             continue;
@@ -152,22 +153,23 @@ void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
             t = (v1 & 0x80 ? nz : 0) | (v0 & 0x80 ? ~nz & live : 0);
             f = (v1 & 0x40 ? nz : 0) | (v0 & 0x40 ? ~nz & live : 0);
         } else if (popcount64(s) <= SPARSE) {
-            const uint32_t *d = (const uint32_t *)col->data + base;
+            const void *d = (const char *)col->data + base * (size_t)cw;
             for (uint64_t x = s; x; x &= x - 1) {
                 int j = __builtin_ctzll(x);
-                uint32_t code = d[j];
+                uint32_t code = code_at(d, cw, (size_t)j);
                 bad |= (uint64_t)(code >= size) << j;
                 uint8_t v = tab[code < size ? code : size];
                 t |= (uint64_t)(v >> 7) << j;
                 f |= (uint64_t)(v >> 6 & 1) << j;
             }
         } else if (p->ncodes >= 0 && m == 64) {
-            eng__bk_eq_codes(c->isa, (const uint32_t *)col->data + base, p->codes, p->ncodes, size, &t, &bad);
+            eng__bk_eq_codes_w(c->isa, (const char *)col->data + base * (size_t)cw, cw, p->codes, p->ncodes, size,
+                               &t, &bad);
             f = ~t & ~bad;
         } else {
-            const uint32_t *d = (const uint32_t *)col->data + base;
+            const void *d = (const char *)col->data + base * (size_t)cw;
             for (size_t j = 0; j < m; j++) {
-                uint32_t code = d[j];
+                uint32_t code = code_at(d, cw, j);
                 tmp[j] = (uint8_t)(tab[code < size ? code : size] | (code >= size ? 1 : 0));
             }
             for (size_t j = m; j < 64; j++)

@@ -1,7 +1,7 @@
 /* The batch leaves' dense 64-row kernels at each vector level (base/simd.h):
- * dictionary codes compared as codes against up to 4 true codes, and an
- * int64 / int32 column against an inclusive range. The scalar variants are
- * the reference; every level returns the same bits. */
+ * dictionary codes (4, 2 or 1 bytes a row) compared as codes against up to 4
+ * true codes, and an int64 / int32 column against an inclusive range. The
+ * scalar variants are the reference; every level returns the same bits. */
 #include "rules/batch_impl.h"
 
 #if ENG__SIMD_X86
@@ -44,6 +44,91 @@ static void eq_scalar(const uint32_t *d, const uint32_t *codes, int n, uint32_t 
 #endif
 }
 
+/* Narrow codes (2 or 1 bytes a row). The caller drops true codes that do not
+ * fit the width, so a compare of the low bytes is exact; lim is the largest
+ * code below the dictionary's size that the width can hold (no code is past
+ * it when the dictionary is wider than the width). */
+static uint32_t narrow_lim(uint32_t size, uint32_t wmax)
+{
+    return size - 1 < wmax ? size - 1 : wmax;
+}
+
+#ifndef __SSE2__
+/* Without SSE2: one row at a time, any width. */
+static void eq_plain(const void *d, int width, const uint32_t *codes, int n, uint32_t size, uint32_t lim,
+                     uint64_t *t, uint64_t *bad)
+{
+    uint64_t tt = 0, bb = 0;
+    for (int j = 0; j < 64; j++) {
+        uint32_t x = width == 1 ? ((const uint8_t *)d)[j] : ((const uint16_t *)d)[j];
+        int e = 0;
+        for (int i = 0; i < n; i++)
+            e |= x == codes[i];
+        tt |= (uint64_t)e << j;
+        bb |= (uint64_t)(!size || x > lim) << j;
+    }
+    *t = tt & ~bb;
+    *bad = bb;
+}
+#endif
+
+static void eq16_scalar(const uint16_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t, uint64_t *bad)
+{
+    uint32_t lim = narrow_lim(size, 0xffff);
+#ifdef __SSE2__
+    __m128i k[4], bias = _mm_set1_epi16((short)0x8000);
+    __m128i vlim = _mm_set1_epi16((short)(lim ^ 0x8000u));
+    for (int i = 0; i < 4; i++)
+        k[i] = _mm_set1_epi16((short)codes[i < n ? i : 0]);
+    uint64_t tt = 0, bb = 0;
+    for (int g = 0; g < 4; g++) {
+        __m128i e2[2], o2[2];
+        for (int h = 0; h < 2; h++) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + 16 * g + 8 * h));
+            __m128i e = _mm_setzero_si128();
+            for (int i = 0; i < n; i++)
+                e = _mm_or_si128(e, _mm_cmpeq_epi16(x, k[i]));
+            e2[h] = e;
+            o2[h] = _mm_cmpgt_epi16(_mm_xor_si128(x, bias), vlim);
+        }
+        tt |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_packs_epi16(e2[0], e2[1])) << (16 * g);
+        bb |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_packs_epi16(o2[0], o2[1])) << (16 * g);
+    }
+    if (!size)
+        bb = ~(uint64_t)0;
+    *t = tt & ~bb;
+    *bad = bb;
+#else
+    eq_plain(d, (int)sizeof *d, codes, n, size, lim, t, bad);
+#endif
+}
+
+static void eq8_scalar(const uint8_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t, uint64_t *bad)
+{
+    uint32_t lim = narrow_lim(size, 0xff);
+#ifdef __SSE2__
+    __m128i k[4], vlim = _mm_set1_epi8((char)lim);
+    for (int i = 0; i < 4; i++)
+        k[i] = _mm_set1_epi8((char)codes[i < n ? i : 0]);
+    uint64_t tt = 0, ok = 0;
+    for (int g = 0; g < 4; g++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + 16 * g));
+        __m128i e = _mm_setzero_si128();
+        for (int i = 0; i < n; i++)
+            e = _mm_or_si128(e, _mm_cmpeq_epi8(x, k[i]));
+        /* x <= lim exactly when max(x, lim) == lim (unsigned bytes) */
+        __m128i in = _mm_cmpeq_epi8(_mm_max_epu8(x, vlim), vlim);
+        tt |= (uint64_t)(uint16_t)_mm_movemask_epi8(e) << (16 * g);
+        ok |= (uint64_t)(uint16_t)_mm_movemask_epi8(in) << (16 * g);
+    }
+    uint64_t bb = size ? ~ok : ~(uint64_t)0;
+    *t = tt & ~bb;
+    *bad = bb;
+#else
+    eq_plain(d, (int)sizeof *d, codes, n, size, lim, t, bad);
+#endif
+}
+
 static uint64_t range64_scalar(const int64_t *d, int64_t lo, uint64_t span)
 {
     uint64_t t = 0;
@@ -78,6 +163,60 @@ ENG__AVX2 static void eq_avx2(const uint32_t *d, const uint32_t *codes, int n, u
         tt |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(e)) << (8 * g);
         bb |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(over)) << (8 * g);
     }
+    *t = tt & ~bb;
+    *bad = bb;
+}
+
+/* AVX2 for narrow codes; the AVX-512 level uses these too: byte and word
+ * compares into masks need AVX-512BW, which the level does not require. */
+ENG__AVX2 static void eq16_avx2(const uint16_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+                                uint64_t *bad)
+{
+    uint32_t lim = narrow_lim(size, 0xffff);
+    __m256i k[4], bias = _mm256_set1_epi16((short)0x8000), vlim = _mm256_set1_epi16((short)(lim ^ 0x8000u));
+    for (int i = 0; i < 4; i++)
+        k[i] = _mm256_set1_epi16((short)codes[i < n ? i : 0]);
+    uint64_t tt = 0, bb = 0;
+    for (int g = 0; g < 2; g++) {
+        __m256i e2[2], o2[2];
+        for (int h = 0; h < 2; h++) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(d + 32 * g + 16 * h));
+            __m256i e = _mm256_setzero_si256();
+            for (int i = 0; i < n; i++)
+                e = _mm256_or_si256(e, _mm256_cmpeq_epi16(x, k[i]));
+            e2[h] = e;
+            o2[h] = _mm256_cmpgt_epi16(_mm256_xor_si256(x, bias), vlim);
+        }
+        /* packs works per 128-bit lane: put the quarters back in row order */
+        __m256i pe = _mm256_permute4x64_epi64(_mm256_packs_epi16(e2[0], e2[1]), 0xd8);
+        __m256i po = _mm256_permute4x64_epi64(_mm256_packs_epi16(o2[0], o2[1]), 0xd8);
+        tt |= (uint64_t)(uint32_t)_mm256_movemask_epi8(pe) << (32 * g);
+        bb |= (uint64_t)(uint32_t)_mm256_movemask_epi8(po) << (32 * g);
+    }
+    if (!size)
+        bb = ~(uint64_t)0;
+    *t = tt & ~bb;
+    *bad = bb;
+}
+
+ENG__AVX2 static void eq8_avx2(const uint8_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+                               uint64_t *bad)
+{
+    uint32_t lim = narrow_lim(size, 0xff);
+    __m256i k[4], vlim = _mm256_set1_epi8((char)lim);
+    for (int i = 0; i < 4; i++)
+        k[i] = _mm256_set1_epi8((char)codes[i < n ? i : 0]);
+    uint64_t tt = 0, ok = 0;
+    for (int g = 0; g < 2; g++) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(d + 32 * g));
+        __m256i e = _mm256_setzero_si256();
+        for (int i = 0; i < n; i++)
+            e = _mm256_or_si256(e, _mm256_cmpeq_epi8(x, k[i]));
+        __m256i in = _mm256_cmpeq_epi8(_mm256_max_epu8(x, vlim), vlim);
+        tt |= (uint64_t)(uint32_t)_mm256_movemask_epi8(e) << (32 * g);
+        ok |= (uint64_t)(uint32_t)_mm256_movemask_epi8(in) << (32 * g);
+    }
+    uint64_t bb = size ? ~ok : ~(uint64_t)0;
     *t = tt & ~bb;
     *bad = bb;
 }
@@ -171,6 +310,35 @@ void eng__bk_eq_codes(int isa, const uint32_t *d, const uint32_t *codes, int n, 
 #endif
     (void)isa;
     eq_scalar(d, codes, n, size, t, bad);
+}
+
+void eng__bk_eq_codes_w(int isa, const void *d, int width, const uint32_t *codes, int n, uint32_t size,
+                        uint64_t *t, uint64_t *bad)
+{
+    if (width == 4) {
+        eng__bk_eq_codes(isa, d, codes, n, size, t, bad);
+        return;
+    }
+    /* a true code the width cannot hold matches no row */
+    uint32_t fit[4] = {0, 0, 0, 0}, wmax = width == 1 ? 0xffu : 0xffffu;
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (codes[i] <= wmax)
+            fit[m++] = codes[i];
+#if ENG__SIMD_X86
+    if (isa >= ENG__ISA_AVX2) {
+        if (width == 1)
+            eq8_avx2(d, fit, m, size, t, bad);
+        else
+            eq16_avx2(d, fit, m, size, t, bad);
+        return;
+    }
+#endif
+    (void)isa;
+    if (width == 1)
+        eq8_scalar(d, fit, m, size, t, bad);
+    else
+        eq16_scalar(d, fit, m, size, t, bad);
 }
 
 uint64_t eng__bk_range64(int isa, const int64_t *d, int64_t lo, uint64_t span)

@@ -126,11 +126,20 @@ static void bool_eval(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, ui
     }
 }
 
-static int check_columns(const eng_rule *r, const eng_rule_batch *b)
+static int check_columns(const eng_rule *r, const eng_rule_batch *b, const uint8_t *cw)
 {
     if (b->ncolumns < r->nfields || (r->nfields && !b->columns))
         return eng__err(ENG_EINVAL, "batch.columns", "batch has %zu columns, the schema %zu fields", b->ncolumns,
                         r->nfields);
+    for (size_t i = 0; cw && i < r->nfields; i++) {
+        const char *name = r->fields[i].name;
+        if (r->fields[i].type == ENG_RT_STRING && cw[i] != 1 && cw[i] != 2 && cw[i] != 4)
+            return eng__err(ENG_EINVAL, name, "column '%s': code width %u (a STRING column's codes are 1, 2 or 4 "
+                            "bytes)", name, cw[i]);
+        if (r->fields[i].type != ENG_RT_STRING && cw[i] != 0)
+            return eng__err(ENG_EINVAL, name, "column '%s': code width %u given for a %s column (only STRING "
+                            "columns take one; 0 here)", name, cw[i], eng__rtype_name(r->fields[i].type));
+    }
     for (size_t i = 0; i < r->nfields; i++) {
         if (!r->used[i])
             continue;
@@ -166,6 +175,12 @@ static int fail_clear(int rc, const eng_rule_batch *batch, uint64_t *sel)
 ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batch, const uint64_t *in_sel,
                                 uint64_t *sel, size_t *count)
 {
+    return eng__rule_eval_batch_cw(rule, batch, NULL, in_sel, sel, count);
+}
+
+int eng__rule_eval_batch_cw(const eng_rule *rule, const eng_rule_batch *batch, const uint8_t *code_widths,
+                            const uint64_t *in_sel, uint64_t *sel, size_t *count)
+{
     if (count)
         *count = 0;
     eng_error_clear();
@@ -180,7 +195,7 @@ ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batc
                           sel);
     if (batch->nrows > ((size_t)1 << 40))
         return eng__err(ENG_ERANGE, "batch.nrows", "batch of %zu rows is too large (at most 2^40)", batch->nrows);
-    if ((rc = check_columns(rule, batch)))
+    if ((rc = check_columns(rule, batch, code_widths)))
         return fail_clear(rc, batch, sel);
     size_t nrows = batch->nrows, nwords = (nrows + 63) / 64;
     if (!nrows)
@@ -190,6 +205,7 @@ ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batc
     c.r = rule;
     c.b = batch;
     c.isa = eng__isa();
+    c.cw = code_widths;
     c.plan = eng__calloc(&rule->mem, rule->nnodes, sizeof *c.plan);
     c.scratch = eng__malloc(&rule->mem, ((size_t)rule->bool_depth + 2) * 3 * CHUNKW * sizeof *c.scratch +
                                             3 * CHUNKW * sizeof *c.scratch);
