@@ -140,16 +140,27 @@ static int arr_to_bitmap(const eng__mem *mem, eng__ctr *c)
     return ENG_OK;
 }
 
-/* Extract the set bits of a bitmap into arr (which holds card entries). */
+/* Extract the set bits of a bitmap into arr, which holds card + ARR_SLACK
+ * entries: each word writes ARR_SLACK positions whether or not it has that
+ * many bits (the extra ones are overwritten or past the end), so sparse words
+ * cost no mispredicted loop exit. */
+#define ARR_SLACK 4
 static void words_to_arr(const uint64_t *w, uint16_t *arr)
 {
     uint32_t k = 0;
     for (uint32_t i = 0; i < ENG__CT_WORDS; i++) {
         uint64_t x = w[i];
-        while (x) {
-            arr[k++] = (uint16_t)(i * 64 + (unsigned)__builtin_ctzll(x));
+        uint32_t n = popc(x), base = i * 64;
+        for (int j = 0; j < ARR_SLACK; j++) {
+            /* the top bit keeps ctz defined once x is empty */
+            arr[k + (uint32_t)j] = (uint16_t)(base + (unsigned)__builtin_ctzll(x | 1ull << 63));
             x &= x - 1;
         }
+        for (uint32_t j = ARR_SLACK; j < n; j++) {
+            arr[k + j] = (uint16_t)(base + (unsigned)__builtin_ctzll(x));
+            x &= x - 1;
+        }
+        k += n;
     }
 }
 
@@ -167,10 +178,24 @@ static int ctr_from_words(const eng__mem *mem, uint16_t key, const uint64_t *w, 
     }
     out->type = ENG__CT_ARRAY;
     out->cap = card;
-    out->u.arr = eng__malloc(mem, (card ? card : 1) * sizeof(uint16_t));
+    out->u.arr = eng__malloc(mem, ((size_t)card + ARR_SLACK) * sizeof(uint16_t));
     if (!out->u.arr)
         return eng__nomem();
     words_to_arr(w, out->u.arr);
+    return ENG_OK;
+}
+
+int eng__idset_push_words(eng__idset *s, uint16_t key, const uint64_t *w, uint32_t card)
+{
+    if (!card)
+        return ENG_OK;
+    eng__ctr c;
+    if (ctr_from_words(s->mem, key, w, card, &c))
+        return ENG_ENOMEM;
+    if (push_ctr(s, &c)) {
+        ctr_free(s->mem, &c);
+        return ENG_ENOMEM;
+    }
     return ENG_OK;
 }
 
@@ -266,7 +291,7 @@ int eng__idset_remove(eng__idset *s, uint32_t id)
             return ENG_OK;
         if (c->card - 1 <= ENG__CT_ARRAY_MAX) {
             /* Shrink back to an array; if that allocation fails keep the bitmap. */
-            uint16_t *arr = eng__malloc(s->mem, ENG__CT_ARRAY_MAX * sizeof *arr);
+            uint16_t *arr = eng__malloc(s->mem, (ENG__CT_ARRAY_MAX + ARR_SLACK) * sizeof *arr);
             if (arr) {
                 *w &= ~m;
                 words_to_arr(c->u.bits, arr);
@@ -767,24 +792,8 @@ int eng__idset_split_side(uint64_t seed, double ratio, uint32_t id)
 static int split_emit(eng__idset *test, eng__idset *control, uint16_t key, const uint64_t *wt, uint32_t nt,
                       const uint64_t *wc, uint32_t nc)
 {
-    eng__ctr ct, cc;
-    if (nt) {
-        if (ctr_from_words(test->mem, key, wt, nt, &ct))
-            return ENG_ENOMEM;
-        if (push_ctr(test, &ct)) {
-            ctr_free(test->mem, &ct);
-            return ENG_ENOMEM;
-        }
-    }
-    if (nc) {
-        if (ctr_from_words(control->mem, key, wc, nc, &cc))
-            return ENG_ENOMEM;
-        if (push_ctr(control, &cc)) {
-            ctr_free(control->mem, &cc);
-            return ENG_ENOMEM;
-        }
-    }
-    return ENG_OK;
+    return eng__idset_push_words(test, key, wt, nt) || eng__idset_push_words(control, key, wc, nc) ? ENG_ENOMEM
+                                                                                                   : ENG_OK;
 }
 
 /* Split one array container: the side of each id from @p side_of. */

@@ -65,6 +65,9 @@ uint64_t eng__idset_bound(const eng__idset *s);
 int eng__idset_from_ids(eng__idset *out, const uint32_t *ids, size_t n);
 /* Build from a dense bitmap: bit i of words[i/64] is id i. */
 int eng__idset_from_words(eng__idset *out, const uint64_t *words, size_t nwords);
+/* Append chunk @p key from its words (card bits set; 0: nothing appended);
+ * key must be above every key in s. */
+int eng__idset_push_words(eng__idset *s, uint16_t key, const uint64_t *w, uint32_t card);
 /* Write the set as a dense bitmap over nwords words (ids beyond are dropped). */
 void eng__idset_to_words(const eng__idset *s, uint64_t *words, size_t nwords);
 /* Copy all ids in ascending order; out must hold eng__idset_count() ids. */

@@ -2,6 +2,7 @@
 #include "base/handle.h"
 #include "audience/audience_impl.h"
 #include "audience/audience_link.h"
+#include "audience/resolve_pass.h"
 #include "base/codec.h"
 #include "base/hash.h"
 #include "store/seq.h"
@@ -104,35 +105,9 @@ static int content_hash(const eng_audience *a, uint8_t out[ENG__SHA256_LEN])
     return ENG_OK;
 }
 
-/* Progress of a resolve: one unit per group, per channel and for the split. */
-static int union_of(eng__aud *st, const uint32_t *ids, size_t n, eng__idset *out, eng__prog *pg)
-{
-    eng__idset tmp[2], acc;
-    eng__idset_init(&tmp[0], out->mem);
-    eng__idset_init(&tmp[1], out->mem);
-    eng__idset_init(&acc, out->mem);
-    const eng__idset *first = NULL;
-    int rc = ENG_OK;
-    eng__idset_free(out);
-    for (size_t i = 0; i < n && !rc; i++) {
-        const eng__idset *ref;
-        if ((rc = eng__group_eval_ref(st, ids[i], &tmp[i & 1], &ref)) || (rc = eng__prog_batch(pg, pg->done + 1)))
-            break;
-        if (i == 0) {
-            first = ref; /* uploaded groups are lent, not copied */
-            continue;
-        }
-        if (!(rc = eng__idset_op(ENG__SET_OR, out, i == 1 ? first : &acc, ref)))
-            eng__idset_move(&acc, out);
-    }
-    if (!rc)
-        rc = n == 1 ? eng__idset_copy(out, first) : (eng__idset_move(out, &acc), ENG_OK);
-    eng__idset_free(&tmp[0]);
-    eng__idset_free(&tmp[1]);
-    eng__idset_free(&acc);
-    return rc;
-}
-
+/* Progress of a resolve: one unit per group, per channel and for the split.
+ * The groups are evaluated first (uploaded ones lent, not copied), then
+ * everything is combined in one pass (resolve_pass.c). */
 static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_audience **out)
 {
     int rc;
@@ -142,44 +117,54 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
     a->seed = o->seed;
     a->ratio = o->test_ratio;
     a->channels = o->channels;
-    eng__idset tmp, reach;
-    eng__idset_init(&tmp, &e->mem);
-    eng__idset_init(&reach, &e->mem);
+    size_t ng = o->n_include + o->n_exclude;
+    eng__idset *tmp = eng__calloc(&e->mem, ng ? ng : 1, sizeof *tmp);
+    const eng__idset **refs = eng__calloc(&e->mem, ng ? ng : 1, sizeof *refs);
     eng__prog pg;
-    rc = eng__prog_start(&pg, e, "audience.resolve", o->n_include + o->n_exclude + ENG_CH_COUNT + 1);
-    if (!rc)
-        rc = union_of(st, o->include, o->n_include, &a->all, &pg);
-    if (!rc && o->n_exclude == 1) { /* one group: subtracted where it is, not copied */
-        const eng__idset *ref;
-        if (!(rc = eng__group_eval_ref(st, o->exclude[0], &tmp, &ref)) && !(rc = eng__prog_batch(&pg, pg.done + 1)))
-            rc = eng__idset_op_into(ENG__SET_ANDNOT, &a->all, ref);
-    } else if (!rc && o->n_exclude && !(rc = union_of(st, o->exclude, o->n_exclude, &tmp, &pg))) {
-        rc = eng__idset_op_into(ENG__SET_ANDNOT, &a->all, &tmp);
+    rc = !tmp || !refs ? eng__nomem()
+                       : eng__prog_start(&pg, e, "audience.resolve", o->n_include + o->n_exclude + ENG_CH_COUNT + 1);
+    for (size_t i = 0; tmp && i < ng; i++)
+        eng__idset_init(&tmp[i], &e->mem);
+    for (size_t i = 0; i < ng && !rc; i++) {
+        uint32_t id = i < o->n_include ? o->include[i] : o->exclude[i - o->n_include];
+        if (!(rc = eng__group_eval_ref(st, id, &tmp[i], &refs[i])))
+            rc = eng__prog_batch(&pg, pg.done + 1);
     }
-    /* Reach per channel (the preview), and the channel filter. */
-    eng__idset_free(&tmp);
+    eng__rpass p;
+    memset(&p, 0, sizeof p);
+    p.inc = refs;
+    p.ninc = o->n_include;
+    p.exc = refs + o->n_include;
+    p.nexc = o->n_exclude;
+    /* Reach per channel in use (the preview), and the channel filter. */
     for (int ch = 0; ch < ENG_CH_COUNT && !rc; ch++) {
-        if ((rc = eng__prog_batch(&pg, pg.done + 1)))
-            break;
-        if (!st->t.ch[ch].used)
+        if ((rc = eng__prog_batch(&pg, pg.done + 1)) || !st->t.ch[ch].used)
             continue;
-        if ((rc = eng__table_reachable_set(&st->t, ch, &reach)))
-            break;
-        a->reach[ch] = eng__idset_and_count(&a->all, &reach);
-        if (o->channels & (1u << ch))
-            rc = eng__idset_op_into(ENG__SET_OR, &tmp, &reach);
+        p.count |= 1u << ch;
+        p.has[ch] = &st->t.ch[ch].has;
+        p.consent[ch] = &st->t.ch[ch].consent;
+        p.optout[ch] = &st->t.ch[ch].optout;
     }
-    a->has_reach = 1;
-    if (!rc && o->channels)
-        rc = eng__idset_op_into(ENG__SET_AND, &a->all, &tmp);
+    p.suppressed = &st->t.suppressed;
+    p.filter = o->channels != 0;
+    p.keep = o->channels;
     /* The org's global control group replaces the campaign's own split. */
+    p.split = !st->gc.mode;
+    p.test_all = o->test_ratio >= 1.0;
+    size_t nchunks = rc ? 0 : eng__rpass_chunks(&p);
+    if (!rc && p.split && nchunks && o->test_ratio > 0.0 && o->test_ratio < 1.0)
+        rc = eng__split_side(&st->split, &e->mem, o->seed, o->test_ratio, nchunks, &p.side, &p.side_words);
     if (!rc)
-        rc = st->gc.mode ? eng__gc_split(st, &a->all, &a->test, &a->control)
-                         : eng__split_cached(&st->split, &e->mem, &a->all, o->seed, o->test_ratio, &a->test, &a->control);
+        rc = eng__resolve_pass(&p, &e->mem, &a->all, a->reach, &a->test, &a->control);
+    a->has_reach = 1;
+    if (!rc && st->gc.mode)
+        rc = eng__gc_split(st, &a->all, &a->test, &a->control);
     if (!rc)
         rc = eng__prog_end(&pg);
-    eng__idset_free(&tmp);
-    eng__idset_free(&reach);
+    for (size_t i = 0; tmp && i < ng; i++)
+        eng__idset_free(&tmp[i]);
+    eng__free(&e->mem, tmp);
+    eng__free(&e->mem, refs);
     if (rc) {
         aud_release(a);
         return rc;

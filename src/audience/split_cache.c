@@ -54,18 +54,29 @@ static eng__split_bits *entry(eng__split_cache *c, const eng__mem *mem, uint64_t
     return b;
 }
 
+int eng__split_side(eng__split_cache *c, const eng__mem *mem, uint64_t seed, double ratio, size_t nchunks,
+                    const uint64_t **words, size_t *nwords)
+{
+    eng__split_bits *b = entry(c, mem, seed, eng__split_threshold(ratio), nchunks * ENG__CT_WORDS);
+    if (!b)
+        return eng__nomem();
+    *words = b->words;
+    *nwords = b->nwords;
+    return ENG_OK;
+}
+
 int eng__split_cached(eng__split_cache *c, const eng__mem *mem, const eng__idset *all, uint64_t seed, double ratio,
                       eng__idset *test, eng__idset *control)
 {
     /* All-test and all-control need no hash. */
     if (ratio >= 1.0 || ratio <= 0.0 || all->n == 0)
         return eng__idset_split(all, seed, ratio, test, control);
-    size_t nwords = ((size_t)all->c[all->n - 1].key + 1) * ENG__CT_WORDS;
-    eng__split_bits *b = entry(c, mem, seed, eng__split_threshold(ratio), nwords);
-    if (!b) {
+    const uint64_t *w = NULL;
+    size_t nw = 0;
+    if (eng__split_side(c, mem, seed, ratio, (size_t)all->c[all->n - 1].key + 1, &w, &nw)) {
         eng__idset_free(test);
         eng__idset_free(control);
-        return eng__nomem();
+        return ENG_ENOMEM;
     }
-    return eng__idset_split_words(all, b->words, b->nwords, test, control);
+    return eng__idset_split_words(all, w, nw, test, control);
 }

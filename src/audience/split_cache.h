@@ -30,6 +30,11 @@ void eng__split_cache_free(eng__split_cache *c, const eng__mem *mem);
  * (seed, ratio), built or extended to cover all's ids first. Same results. */
 int eng__split_cached(eng__split_cache *c, const eng__mem *mem, const eng__idset *all, uint64_t seed, double ratio,
                       eng__idset *test, eng__idset *control);
+/* The test-side bitmap of (seed, ratio), 0 < ratio < 1, built or extended to
+ * cover at least @p nchunks chunks: *words (valid until the cache changes)
+ * and *nwords; ENG_ENOMEM. */
+int eng__split_side(eng__split_cache *c, const eng__mem *mem, uint64_t seed, double ratio, size_t nchunks,
+                    const uint64_t **words, size_t *nwords);
 /* Heap bytes held. */
 size_t eng__split_cache_bytes(const eng__split_cache *c);
 
