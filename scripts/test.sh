@@ -9,7 +9,9 @@ sh scripts/setup-debian.sh
 jobs=2
 logs=""
 
-run() { echo "==> $*"; "$@"; }
+start=$(date +%s)
+# Each command is shown with the seconds since the start, so a slow stage is visible in CI logs.
+run() { echo "==> [$(( $(date +%s) - start ))s] $*"; "$@"; }
 
 # 1. gcc: every suite (unit, abi, docs, integration, fuzz-corpus replay).
 [ -d build ] || run meson setup build
@@ -49,3 +51,4 @@ logs="$logs build-tsan/meson-logs/testlog-tsan.json"
 
 # shellcheck disable=SC2086
 python3 scripts/test_summary.py $logs
+echo "==> [$(( $(date +%s) - start ))s] done"
