@@ -162,7 +162,11 @@ static void verify(eng_engine *e, const person *ps, int n)
     uint64_t cnt;
     assert_int_equal(eng_customers_count(e, TA, &cnt), ENG_OK);
     assert_int_equal(cnt, n);
-    for (int i = 0; i < n; i++) {
+    /* Under valgrind/tsan each call checks every 5th customer, from a rotating start, so the
+     * calls of a test still cover them all. */
+    static int calls;
+    int step = test_slow_runtime() ? 5 : 1;
+    for (int i = calls++ % step; i < n; i += step) {
         const person *p = &ps[i];
         uint32_t id;
         assert_int_equal(eng_customer_find(e, TA, p->id, &id), ENG_OK);
@@ -502,6 +506,8 @@ static void big_file_crosses_windows(void **st)
         write_csv(&b, ps, BIG, crlf);
         assert_true(b.n > (1u << 20) + 4096);
         for (int via_reader = 0; via_reader < 2; via_reader++) {
+            if (test_slow_runtime() && via_reader != crlf)
+                continue; /* valgrind/tsan: LF from the buffer, CRLF through the reader */
             test_store *ts = test_store_new();
             eng_engine *e = test_engine_open_org(test_store_handle(ts));
             declare(e);

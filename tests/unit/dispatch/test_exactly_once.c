@@ -227,7 +227,8 @@ static void crash_resume(dx *f)
 static void crash_at_every_write(void **state)
 {
     (void)state;
-    const dx_crash c = {crash_world, crash_resume, NULL, 1};
+    /* every write; every 4th under valgrind or TSan */
+    const dx_crash c = {crash_world, crash_resume, NULL, test_slow_runtime() ? 4 : 1};
     uint64_t puts = dx_crash_clean(&c, TV_PUT);
     /* The commit loop: a commit that applies and then reports failure, the outcome unknown to the library. */
     dx_crash_counts k = dx_crash_loops(&c);
