@@ -122,12 +122,12 @@ static void control_resampled_as_counts(void **st)
 {
     (void)st;
     assert_int_equal(eng__mem_init(&mem, NULL), ENG_OK);
-    enum { NB = 50, NC = 20000 };
+    enum { NB = 50, NC = 10000 };
     static eng__xe_ope_row rows[NB];
     static double ctl[NC];
     for (size_t i = 0; i < NB; i++)
         rows[i] = (eng__xe_ope_row){1, 1, 0.5f, 4.0, 0, 0};
-    const size_t buyers[] = {200, 3000, 15000, 19990};
+    const size_t buyers[] = {100, 1500, 7500, 9995};
     for (size_t t = 0; t < sizeof buyers / sizeof *buyers; t++) {
         for (size_t j = 0; j < NC; j++) /* buyers spread over the group, at two amounts */
             ctl[j] = j * buyers[t] % NC < buyers[t] ? 100.0 + 50.0 * (j % 2) : 0;
