@@ -232,15 +232,16 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
     size_t olen = strlen(o->name), plen = 0;
     const char *pfx = eng__kmap_prefix(o, cx, &plen);
     int hint = 0;
-    size_t i4 = 0;
-    for (; i4 + 4 <= n && !rc; i4 += 4) { /* four at a time: the hash is a chain of multiplies */
-        const void *kd[4] = {rows[i4].key, rows[i4 + 1].key, rows[i4 + 2].key, rows[i4 + 3].key};
-        size_t kl[4] = {rows[i4].klen, rows[i4 + 1].klen, rows[i4 + 2].klen, rows[i4 + 3].klen};
-        eng__ev_keyhash4(kd, kl, hs + i4);
-    }
-    for (; i4 < n && !rc; i4++)
-        hs[i4] = eng__ev_keyhash(rows[i4].key, rows[i4].klen);
     for (size_t i = 0; i < n && !rc; i++) {
+        /* four keys hashed at a time (the hash is a chain of multiplies), just before they are
+         * parsed, so that each key is read from memory once */
+        if (i % 4 == 0 && i + 4 <= n) {
+            const void *kd[4] = {rows[i].key, rows[i + 1].key, rows[i + 2].key, rows[i + 3].key};
+            size_t kl[4] = {rows[i].klen, rows[i + 1].klen, rows[i + 2].klen, rows[i + 3].klen};
+            eng__ev_keyhash4(kd, kl, hs + i);
+        } else if (i >= (n & ~(size_t)3)) {
+            hs[i] = eng__ev_keyhash(rows[i].key, rows[i].klen);
+        }
         uint32_t cu;
         uint8_t ch;
         size_t pl = eng__key_tail(rows[i].key, rows[i].klen, &cu, &ch, &hint);
