@@ -137,7 +137,8 @@ typedef struct eng_config {
      * Version 2. Threads one call may start beside the caller's, as zstd's nbWorkers:
      * today a CSV import into an empty table applies its rows on one (with any
      * allocator: its hooks are thread-safe by contract, engage/alloc.h), and with
-     * 2 or more a CSV import parses on threads - 1 (at most 7) beside the caller. 0: the library never starts a thread. Results are the same
+     * 2 or more a CSV import parses on threads - 1 (at most 7) beside the caller; a campaign report
+     * asked for parts (#eng_campaign_report_options.threads) starts up to this many. 0: the library never starts a thread. Results are the same
      * either way. Default 1; at most 64. Version 1 callers get the default.
      */
     unsigned int threads;

@@ -270,7 +270,10 @@ ENG_API void eng_report_free(eng_report *r);
 /* ------------------------------------------------------------ engine-level campaign report */
 
 /** Current version of #eng_campaign_report_options. */
-#define ENG_CAMPAIGN_REPORT_OPTIONS_VERSION 1
+#define ENG_CAMPAIGN_REPORT_OPTIONS_VERSION 2
+
+/** Most parts #eng_campaign_report_options.threads may ask for. */
+#define ENG_CAMPAIGN_REPORT_THREADS_MAX 64
 
 /** Options of eng_campaign_report(). */
 typedef struct eng_campaign_report_options {
@@ -279,14 +282,25 @@ typedef struct eng_campaign_report_options {
     int currency_places;    /**< Decimal places of the currency, 0..4. Default 2. */
     /** Credits one unit of currency is worth, for the net values of the off-policy estimates. Default 1. */
     double credits_per_unit;
+    /**
+     * Version 2. Parts the attribution run is cut into, the calling thread being
+     * one: the pass over the touch log by ranges of rows, the walk by ranges of
+     * customers, each other part on a thread the call starts and joins. 0 or 1:
+     * the calling thread only (the default, and what version 1 callers get).
+     * At most #ENG_CAMPAIGN_REPORT_THREADS_MAX; the call starts no more threads
+     * than #eng_config.threads allows beside the caller's (none when it is 0) and
+     * uses at most 8 parts, fewer for a small log. The report is identical, byte
+     * for byte, whatever the number.
+     */
+    unsigned int threads;
 } eng_campaign_report_options;
 
 /** Static initialiser equal to what eng_campaign_report_options_init() produces. */
-#define ENG_CAMPAIGN_REPORT_OPTIONS_INIT {ENG_CAMPAIGN_REPORT_OPTIONS_VERSION, 0, 2, 1.0}
+#define ENG_CAMPAIGN_REPORT_OPTIONS_INIT {ENG_CAMPAIGN_REPORT_OPTIONS_VERSION, 0, 2, 1.0, 1}
 
 /**
  * Fill @p x with the defaults.
- * @param x the options. @param version #ENG_CAMPAIGN_REPORT_OPTIONS_VERSION.
+ * @param x the options. @param version 1 or #ENG_CAMPAIGN_REPORT_OPTIONS_VERSION (only that version's fields are written).
  * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION.
  */
 ENG_API int eng_campaign_report_options_init(eng_campaign_report_options *x, unsigned int version);

@@ -11,20 +11,15 @@
 #include "engage/model.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 ENG_API int eng_campaign_report_options_init(eng_campaign_report_options *x, unsigned int version)
 {
-    if (!x)
-        return eng__err(ENG_EINVAL, "options", "eng_campaign_report_options_init: NULL");
-    if (version != ENG_CAMPAIGN_REPORT_OPTIONS_VERSION)
-        return eng__err(ENG_EVERSION, "version", "unsupported eng_campaign_report_options version %u", version);
-    memset(x, 0, sizeof *x); /* padding too: the ABI test compares bytes with the initialiser */
-    x->version = version;
-    x->currency_places = 2;
-    x->credits_per_unit = 1.0;
-    return ENG_OK;
+    static const eng_campaign_report_options init = ENG_CAMPAIGN_REPORT_OPTIONS_INIT; /* padding zero: init == INIT */
+    return eng__struct_init(x, &init, ENG__SIZES(ENG__UPTO(eng_campaign_report_options, credits_per_unit), sizeof init),
+                            version, "eng_campaign_report_options");
 }
 
 ENG_API int eng_ope_estimate_init(eng_ope_estimate *x, unsigned int version)
@@ -322,7 +317,7 @@ static int ope(eng_engine *e, const eng__rep_ctx *rc, const cols *c, const uint3
 
 static int check_opts(const eng_campaign_report_options *o)
 {
-    if (o->version != ENG_CAMPAIGN_REPORT_OPTIONS_VERSION)
+    if (o->version == 0 || o->version > ENG_CAMPAIGN_REPORT_OPTIONS_VERSION)
         return eng__err(ENG_EVERSION, "opts.version", "unsupported eng_campaign_report_options version %u",
                         o->version);
     if (o->currency_places < 0 || o->currency_places > 4)
@@ -332,6 +327,9 @@ static int check_opts(const eng_campaign_report_options *o)
         return eng__err(ENG_ERANGE, "opts.half_life", "half_life is negative");
     if (!(o->credits_per_unit > 0) || !isfinite(o->credits_per_unit))
         return eng__err(ENG_ERANGE, "opts.credits_per_unit", "credits_per_unit must be positive and finite");
+    if (o->version >= 2 && o->threads > ENG_CAMPAIGN_REPORT_THREADS_MAX)
+        return eng__err(ENG_ERANGE, "opts.threads", "threads %u is over %d", o->threads,
+                        ENG_CAMPAIGN_REPORT_THREADS_MAX);
     return ENG_OK;
 }
 
@@ -436,7 +434,10 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
         sp.n_control = ncontrol;
         sp.channel_cost = rc.cost;
         sp.currency_places = o->currency_places;
-        err = eng__measure_columns(e, &tc, &xc, &sp, 0, 0, 1, trust, 0, out);
+        /* Parts beyond the caller's become threads (a version 1 struct ends before `threads`);
+         * eng__measure_columns caps them at eng_config.threads. */
+        unsigned extra = o->version >= 2 && o->threads > 1 ? o->threads - 1 : 0;
+        err = eng__measure_columns(e, &tc, &xc, &sp, 0, 0, 1, trust, extra, out);
     }
     if (!err && ((err = ope(e, &rc, &c, control, ncontrol, o, *out)) || (err = eng__prog_end(&pg)))) {
         eng_report_free(*out);

@@ -134,6 +134,13 @@ class Workflow(unittest.TestCase):
             exported = json.loads(r.export("json"))
             self.assertIn("total", exported)
             self.assertTrue(r.export("csv").startswith("scope"))
+            # In parts (threads): the same report; too many parts is refused.
+            for threads in (0, 2, 4):
+                with eng.campaign_report("admin", cid, threads=threads) as r2:
+                    self.assertEqual((r2.export("json"), r2.export("csv")), (r.export("json"), r.export("csv")))
+            with self.assertRaises(engage.EngageError) as cm:
+                eng.campaign_report("admin", cid, threads=65)
+            self.assertEqual(cm.exception.detail, "opts.threads")
 
         # The audit chain saw all of it and verifies.
         actions = [a["action"] for a in eng.audit("admin")]

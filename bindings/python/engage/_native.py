@@ -214,7 +214,8 @@ ReportFigures = _struct("eng_report_figures", [
     ("lift_ci_high", ctypes.c_double), ("p_value", ctypes.c_double), ("incremental_known", c_int),
     ("incremental_sales", c_int64)])
 CampaignReportOptions = _struct("eng_campaign_report_options", [
-    ("version", c_uint), ("half_life", c_int64), ("currency_places", c_int), ("credits_per_unit", ctypes.c_double)])
+    ("version", c_uint), ("half_life", c_int64), ("currency_places", c_int), ("credits_per_unit", ctypes.c_double),
+    ("threads", c_uint)])
 OpeEstimate = _struct("eng_ope_estimate", [
     ("version", c_uint), ("known", c_int), ("message", c_uint64), ("rows", c_uint64), ("ipw", ctypes.c_double),
     ("ipw_low", ctypes.c_double), ("ipw_high", ctypes.c_double), ("dr", ctypes.c_double),
@@ -236,7 +237,7 @@ VERSIONS = {"eng_config": 3, "eng_info": 3, "eng_org_settings": 1, "eng_actor_sp
             "eng_import_report": 1, "eng_audience_query": 1, "eng_rule_options": 1, "eng_event_report": 1,
             "eng_receipts": 1, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,
             "eng_run_report": 1, "eng_execution_info": 2, "eng_send_info": 1, "eng_trace": 2, "eng_dry_report": 2,
-            "eng_report_figures": 1, "eng_campaign_report_options": 1, "eng_ope_estimate": 1,
+            "eng_report_figures": 1, "eng_campaign_report_options": 2, "eng_ope_estimate": 1,
             "eng_erase_report": 1, "eng_transport_methods": 2, "eng_store_methods": 2, "eng_envelope": 2,
             "eng_goal_spec": 1, "eng_incentive": 1, "eng_schedule": 1, "eng_delivery": 1, "eng_xengage_options": 1}
 

@@ -108,11 +108,13 @@ class Report:
 
 class ReportsMixin:
     def campaign_report(self, actor: str, campaign: int, currency_places: int = 2, half_life: int = 0,
-                        credits_per_unit: float = 1.0) -> Report:
+                        credits_per_unit: float = 1.0, threads: int = 1) -> Report:
         """The report of a campaign from what the engine stores (attribution by the campaign's goal,
-        or responders between first touch and campaign end without one)."""
-        o = _n.CampaignReportOptions(version=1, half_life=half_life, currency_places=currency_places,
-                                     credits_per_unit=credits_per_unit)
+        or responders between first touch and campaign end without one). ``threads``: parts the
+        run is cut into, the calling thread being one (at most the engine's ``threads`` + 1 are used);
+        the report is the same whatever the number."""
+        o = _n.CampaignReportOptions(version=2, half_life=half_life, currency_places=currency_places,
+                                     credits_per_unit=credits_per_unit, threads=threads)
         r = ctypes.c_void_p()
         self._call(_n.lib.eng_campaign_report, actor.encode(), campaign, ctypes.byref(o), ctypes.byref(r))
         return Report(self, r)

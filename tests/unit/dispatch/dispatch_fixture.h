@@ -182,6 +182,8 @@ static int dx_log_level = ENG_LOG_WARN;
 /* Set by a test that wants progress reports. */
 static eng_progress_fn dx_progress_fn;
 static void *dx_progress_user;
+/* eng_config.threads of the engines opened after it is set (1: the library's default). */
+static unsigned dx_threads = 1;
 
 /* An engine with f's transport and clock on @p store (NULL: f's file, dx_store_open's or test store). */
 static inline eng_engine *dx_engine_on(dx *f, eng_store *store)
@@ -193,6 +195,7 @@ static inline eng_engine *dx_engine_on(dx *f, eng_store *store)
     cfg.log_level = dx_log_level;
     cfg.progress_fn = dx_progress_fn;
     cfg.progress_user = dx_progress_user;
+    cfg.threads = dx_threads;
     cfg.allocator = test_alloc_get();
     eng_store *fs = NULL;
     if (!store && f->path)

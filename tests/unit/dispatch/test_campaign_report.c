@@ -11,6 +11,7 @@
 
 #include "dispatch_fixture.h"
 #include "decide/xengage.h"
+#include "measure/measure_impl.h" /* eng__attr_split_min_rows, eng__attr_split_runs: the threads ran */
 
 #define N 1000
 
@@ -165,12 +166,14 @@ static void same_figures(const eng_report_figures *a, const eng_report_figures *
     assert_true(a->hit_rate == b->hit_rate && a->lift == b->lift && a->p_value == b->p_value);
 }
 
-static world shared; /* built once for both reference tests (group setup): the runs under valgrind stay short */
+static world shared; /* built once for the reference tests (group setup): the runs under valgrind stay short */
 
 static int setup(void **state)
 {
     (void)state;
+    dx_threads = 3; /* the report may start up to 3 threads beside the caller's (threads_same_report) */
     build(&shared);
+    dx_threads = 1;
     return 0;
 }
 
@@ -367,6 +370,96 @@ static void ope_matches_brute_force(void **state)
 #undef w
 }
 
+/* Everything a report gives: both exports and the four estimates. */
+static char *report_text(eng_engine *e, const eng_report *r)
+{
+    char *json = NULL, *csv = NULL;
+    size_t nj = 0, nc = 0;
+    assert_int_equal(eng_report_export(r, ENG_REPORT_JSON, &json, &nj), ENG_OK);
+    assert_int_equal(eng_report_export(r, ENG_REPORT_CSV, &csv, &nc), ENG_OK);
+    char *all = malloc(nj + nc + 4 * 256 + 1);
+    assert_non_null(all);
+    size_t at = 0;
+    memcpy(all, json, nj), at += nj;
+    memcpy(all + at, csv, nc), at += nc;
+    for (int p = 0; p < 4; p++) {
+        eng_ope_estimate o = ENG_OPE_ESTIMATE_INIT;
+        assert_int_equal(eng_report_ope(r, p, &o), ENG_OK);
+        at += (size_t)snprintf(all + at, 256, "%d %llu %llu %a %a %a %a %a %a\n", o.known,
+                               (unsigned long long)o.message, (unsigned long long)o.rows, o.ipw, o.ipw_low,
+                               o.ipw_high, o.dr, o.dr_low, o.dr_high);
+    }
+    eng_free(e, json);
+    eng_free(e, csv);
+    return all;
+}
+
+/* eng_campaign_report_options version 2's threads: 1, 2, 4 and 8 parts (the engine allows 3
+ * threads beside the caller's, so 8 is capped at 4) give the same report byte for byte, the
+ * threads do run, a version 1 caller's shorter struct gets the one-thread report, and a count
+ * over the maximum is refused. */
+static void threads_same_report(void **state)
+{
+    (void)state;
+    dx *f = &shared.f;
+    const size_t min_rows = eng__attr_split_min_rows;
+    eng__attr_split_min_rows = 64; /* a few thousand touch rows: up to 8 parts */
+    char *one = NULL;
+    static const unsigned parts[] = {1, 2, 4, 8};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        eng_campaign_report_options o;
+        assert_int_equal(eng_campaign_report_options_init(&o, ENG_CAMPAIGN_REPORT_OPTIONS_VERSION), ENG_OK);
+        assert_int_equal(o.threads, 1);
+        o.threads = parts[i];
+        const uint64_t before = eng__attr_split_runs[0];
+        eng_report *r = NULL;
+        assert_int_equal(eng_campaign_report(f->e, "root", f->campaign, &o, &r), ENG_OK);
+        unsigned started = (unsigned)(eng__attr_split_runs[0] - before), want = parts[i] > 4 ? 3 : parts[i] - 1;
+        assert_int_equal(started, want); /* threads for the touch pass, capped by eng_config.threads */
+        char *text = report_text(f->e, r);
+        eng_report_free(r);
+        if (!one)
+            one = text;
+        else {
+            assert_string_equal(text, one);
+            free(text);
+        }
+    }
+    /* A version 1 caller: its struct ends before `threads`; malloc'd to its size so that a read
+     * past it shows under the sanitizers. */
+    size_t v1 = offsetof(eng_campaign_report_options, credits_per_unit) + sizeof(double);
+    void *o1 = malloc(v1);
+    assert_non_null(o1);
+    assert_int_equal(eng_campaign_report_options_init(o1, 1), ENG_OK);
+    eng_campaign_report_options seen;
+    memset(&seen, 0, sizeof seen);
+    memcpy(&seen, o1, v1);
+    assert_int_equal(seen.version, 1);
+    assert_int_equal(seen.currency_places, 2);
+    const uint64_t before = eng__attr_split_runs[0];
+    eng_report *r = NULL;
+    assert_int_equal(eng_campaign_report(f->e, "root", f->campaign, o1, &r), ENG_OK);
+    assert_int_equal(eng__attr_split_runs[0], before);
+    char *text = report_text(f->e, r);
+    assert_string_equal(text, one);
+    free(text);
+    eng_report_free(r);
+    free(o1);
+    eng_campaign_report_options o;
+    eng_campaign_report_options_init(&o, ENG_CAMPAIGN_REPORT_OPTIONS_VERSION);
+    o.threads = ENG_CAMPAIGN_REPORT_THREADS_MAX + 1;
+    r = (eng_report *)&o;
+    assert_int_equal(eng_campaign_report(f->e, "root", f->campaign, &o, &r), ENG_ERANGE);
+    assert_string_equal(eng_error_last()->detail, "opts.threads");
+    assert_null(r);
+    o.threads = ENG_CAMPAIGN_REPORT_THREADS_MAX;
+    o.version = ENG_CAMPAIGN_REPORT_OPTIONS_VERSION + 1;
+    assert_int_equal(eng_campaign_report(f->e, "root", f->campaign, &o, &r), ENG_EVERSION);
+    assert_null(r);
+    free(one);
+    eng__attr_split_min_rows = min_rows;
+}
+
 static void bad_calls(void **state)
 {
     (void)state;
@@ -397,6 +490,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(figures_match_references),
         cmocka_unit_test(ope_matches_brute_force),
+        cmocka_unit_test(threads_same_report),
     };
     const struct CMUnitTest alone[] = {
         cmocka_unit_test(bad_calls),
