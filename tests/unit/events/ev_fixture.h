@@ -17,7 +17,6 @@
 #include "test_alloc.h"
 #include "test_store.h"
 #include "test_util.h"
-#include "test_util.h"
 
 typedef struct evfx {
     test_store *ts;
