@@ -196,7 +196,8 @@ typedef struct eng_rule_column {
     int scale;                   /**< For #ENG_RT_DECIMAL: the scale of the stored units (may differ from the field's). */
     /**
      * Values, one per row: uint8_t (BOOL), int64_t (INT, DECIMAL, TIMESTAMP),
-     * int32_t (DATE), uint32_t dictionary codes (STRING), or for STRING_LIST
+     * int32_t (DATE), dictionary codes (STRING: uint32_t, or uint8_t / uint16_t
+     * as #eng_rule_batch.code_widths says), or for STRING_LIST
      * uint32_t offsets (nrows + 1 of them) into @c list_codes.
      */
     const void *data;
@@ -210,8 +211,8 @@ typedef struct eng_rule_column {
     const uint32_t *list_codes;  /**< STRING_LIST: the items' dictionary codes. */
 } eng_rule_column;
 
-/** Version of #eng_rule_batch. */
-#define ENG_RULE_BATCH_VERSION 1
+/** Version of #eng_rule_batch (2 added @c code_widths; version 1 is still accepted). */
+#define ENG_RULE_BATCH_VERSION 2
 
 /**
  * A column batch: typed column arrays, one per schema field, all of nrows
@@ -222,14 +223,22 @@ typedef struct eng_rule_batch {
     size_t nrows;                    /**< Number of rows. */
     const eng_rule_column *columns;  /**< One per schema field, in schema order. */
     size_t ncolumns;                 /**< Must be at least the number of schema fields. */
+    /**
+     * Version 2: bytes per dictionary code, one entry per schema field (indexed
+     * like @c columns): 1 (uint8_t codes), 2 (uint16_t) or 4 (uint32_t) for a
+     * STRING column, 0 for a column of any other type. NULL: every STRING
+     * column has 4-byte codes, as in version 1. Narrow codes are a quarter or
+     * half of the bytes a filter reads; a dictionary must still hold every code.
+     */
+    const uint8_t *code_widths;
 } eng_rule_batch;
 
 /** Static initialiser equal to what eng_rule_batch_init() produces. */
-#define ENG_RULE_BATCH_INIT {ENG_RULE_BATCH_VERSION, 0, NULL, 0}
+#define ENG_RULE_BATCH_INIT {ENG_RULE_BATCH_VERSION, 0, NULL, 0, NULL}
 
 /**
- * Fill @p x with the version and no columns.
- * @param x the struct. @param version #ENG_RULE_BATCH_VERSION.
+ * Fill @p x with the version and no columns (only the fields of that version are written).
+ * @param x the struct. @param version 1 or #ENG_RULE_BATCH_VERSION.
  * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
  */
 ENG_API int eng_rule_batch_init(eng_rule_batch *x, unsigned int version);
@@ -247,8 +256,9 @@ ENG_API int eng_rule_batch_init(eng_rule_batch *x, unsigned int version);
  * @param[out] sel output bitmap of (nrows + 63) / 64 words; bits past nrows are 0.
  * @param[out] count number of selected rows; may be NULL.
  * @return #ENG_OK; #ENG_EINVAL (NULL argument, column type mismatch, missing
- *         data or dictionary, a NULL dictionary entry; detail names the
- *         field); #ENG_ERANGE (a string code past the dictionary, list offsets
+ *         data or dictionary, a NULL dictionary entry, a code width other than
+ *         1, 2 or 4 for a STRING column or other than 0 for another; detail
+ *         names the field); #ENG_ERANGE (a string code past the dictionary, list offsets
  *         going backwards, detail names the field; more than 2^40 rows); #ENG_EVERSION;
  *         #ENG_EMISUSE; #ENG_ENOMEM (scratch space). On every failure the
  *         (nrows + 63) / 64 words of @p sel are all zero and @p count is 0, so a

@@ -232,7 +232,7 @@ static int eval_rows(eng__aud *a, const eng_rule *rule, const eng_rule_column *c
     eng_engine *e = a->e;
     size_t n = a->t.n;
     if (!e->progress_fn) {
-        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n, cols, ncols};
+        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n, cols, ncols, NULL};
         return eng_rule_eval_batch(rule, &b, NULL, sel, NULL);
     }
     const size_t SLICE = eng__filter_slice_rows;
@@ -244,7 +244,7 @@ static int eval_rows(eng__aud *a, const eng_rule *rule, const eng_rule_column *c
     for (size_t r0 = 0; !rc && r0 < n; r0 += SLICE) {
         for (size_t i = 0; i < ncols; i++)
             part[i] = column_from(&cols[i], r0);
-        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n - r0 < SLICE ? n - r0 : SLICE, part, ncols};
+        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n - r0 < SLICE ? n - r0 : SLICE, part, ncols, NULL};
         ENG__WORK(b.nrows);
         if (!(rc = eng_rule_eval_batch(rule, &b, NULL, sel + r0 / 64, NULL)))
             rc = eng__prog_batch(&pg, r0 + b.nrows);

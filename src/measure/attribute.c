@@ -466,7 +466,7 @@ static int select_rows(eng_engine *e, const eng_txn_columns *xc, const eng_measu
         eng_rule_free(rule);
         return eng__nomem();
     }
-    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, xc->n, xc->columns, xc->nfields};
+    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, xc->n, xc->columns, xc->nfields, NULL};
     rc = xc->n ? eng_rule_eval_batch(rule, &b, NULL, s, NULL) : ENG_OK;
     eng_rule_free(rule);
     if (rc) {

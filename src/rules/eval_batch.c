@@ -175,7 +175,10 @@ static int fail_clear(int rc, const eng_rule_batch *batch, uint64_t *sel)
 ENG_API int eng_rule_eval_batch(const eng_rule *rule, const eng_rule_batch *batch, const uint64_t *in_sel,
                                 uint64_t *sel, size_t *count)
 {
-    return eng__rule_eval_batch_cw(rule, batch, NULL, in_sel, sel, count);
+    /* a version-1 caller's struct ends before code_widths */
+    const uint8_t *cw = batch && batch->version >= 2 && batch->version <= ENG_RULE_BATCH_VERSION ? batch->code_widths
+                                                                                              : NULL;
+    return eng__rule_eval_batch_cw(rule, batch, cw, in_sel, sel, count);
 }
 
 int eng__rule_eval_batch_cw(const eng_rule *rule, const eng_rule_batch *batch, const uint8_t *code_widths,
@@ -190,7 +193,7 @@ int eng__rule_eval_batch_cw(const eng_rule *rule, const eng_rule_batch *batch, c
     if (!batch || !sel)
         return eng__err(ENG_EINVAL, !batch ? "batch" : "sel", "eng_rule_eval_batch: %s is NULL",
                         !batch ? "batch" : "sel");
-    if (batch->version != ENG_RULE_BATCH_VERSION)
+    if (batch->version < 1 || batch->version > ENG_RULE_BATCH_VERSION)
         return fail_clear(eng__err(ENG_EVERSION, "batch.version", "unknown batch version %u", batch->version), batch,
                           sel);
     if (batch->nrows > ((size_t)1 << 40))

@@ -158,8 +158,8 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_rule_options), 40);
     OFF(eng_rule_column, type, 0); OFF(eng_rule_column, scale, 4); OFF(eng_rule_column, data, 8); OFF(eng_rule_column, nulls, 16); OFF(eng_rule_column, dict, 24); OFF(eng_rule_column, dict_len, 32); OFF(eng_rule_column, dict_size, 40); OFF(eng_rule_column, list_codes, 48);
     assert_int_equal(sizeof(eng_rule_column), 56);
-    OFF(eng_rule_batch, version, 0); OFF(eng_rule_batch, nrows, 8); OFF(eng_rule_batch, columns, 16); OFF(eng_rule_batch, ncolumns, 24);
-    assert_int_equal(sizeof(eng_rule_batch), 32);
+    OFF(eng_rule_batch, version, 0); OFF(eng_rule_batch, nrows, 8); OFF(eng_rule_batch, columns, 16); OFF(eng_rule_batch, ncolumns, 24); OFF(eng_rule_batch, code_widths, 32);
+    assert_int_equal(sizeof(eng_rule_batch), 40);
     /* store.h */
     OFF(eng_store_methods, version, 0); OFF(eng_store_methods, get, 8); OFF(eng_store_methods, put, 16); OFF(eng_store_methods, del, 24); OFF(eng_store_methods, scan, 32); OFF(eng_store_methods, begin, 40); OFF(eng_store_methods, commit, 48); OFF(eng_store_methods, rollback, 56); OFF(eng_store_methods, destroy, 64); OFF(eng_store_methods, erased, 72); OFF(eng_store_methods, changes, 80);
     assert_int_equal(sizeof(eng_store_methods), 88);

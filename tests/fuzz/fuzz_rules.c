@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cols[5].data = dates;
         cols[7].data = offs;
         cols[7].list_codes = lcodes;
-        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, NROWS, cols, NF};
+        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, NROWS, cols, NF, NULL};
         uint64_t sel[1] = {0};
         if (eng_rule_eval_batch(r, &b, NULL, sel, NULL) != ENG_OK)
             abort();

@@ -261,7 +261,7 @@ static void batch_paths(void **state)
                 part[1].data = c.days + off;
                 part[1].nulls = c.days_nulls + off / 64;
                 part[2].data = c.bday + off;
-                eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n, part, 3};
+                eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n, part, 3, NULL};
                 size_t want = 0;
                 for (size_t r = 0; r < n; r++)
                     want += (size_t)ref_pred((int)k, &c, off + r);
@@ -287,7 +287,7 @@ static void batch_paths(void **state)
     /* a code past the dictionary is an error on every level */
     uint32_t saved = c.tier[100];
     c.tier[100] = NT;
-    eng_rule_batch bad = {ENG_RULE_BATCH_VERSION, 1000, cc, 3};
+    eng_rule_batch bad = {ENG_RULE_BATCH_VERSION, 1000, cc, 3, NULL};
     for (int lv = 0; lv <= levels(); lv++) {
         eng__isa_force(lv);
         size_t count;

@@ -628,7 +628,7 @@ static void test_chunked_feed(void **state)
     eng_rule *rule = NULL;
     assert_int_equal(eng_rule_compile(e, s.goal->condition, &o, &rule), ENG_OK);
     uint64_t *sel = calloc((m->nx + 63) / 64, 8);
-    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, m->nx, m->cols, 3};
+    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, m->nx, m->cols, 3, NULL};
     assert_int_equal(eng_rule_eval_batch(rule, &b, NULL, sel, NULL), ENG_OK);
     eng_rule_free(rule);
     uint16_t map[21] = {0};

@@ -237,7 +237,7 @@ static void threads_and_lifetime(void **s)
         city[i] = 1;
     cols[1] = (eng_rule_column){ENG_RT_STRING, 0, city, NULL, dict, NULL, 3, NULL};
     cols[2] = (eng_rule_column){ENG_RT_INT, 0, days, NULL, NULL, NULL, 0, NULL};
-    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 200, cols, RT_NFIELDS};
+    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 200, cols, RT_NFIELDS, NULL};
     pthread_t t[4];
     thr_arg a[4];
     for (int i = 0; i < 4; i++) {

@@ -177,7 +177,7 @@ static void widths_paths(void **state)
                         cc[2] = (eng_rule_column){ENG_RT_STRING, 0, (char *)city + off * (size_t)w,
                                                   d->city_nulls + off / 64, (const char *const *)dict, NULL, dsize,
                                                   NULL};
-                        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n, cc, 3};
+                        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n, cc, 3, NULL};
                         size_t want = 0;
                         for (size_t r = 0; r < n; r++)
                             want += (size_t)ref_pred((int)k, d, off + r, dsize);
@@ -186,7 +186,7 @@ static void widths_paths(void **state)
                         memcpy(c4, cc, sizeof c4);
                         c4[0].data = d->tier + off;
                         c4[2].data = d->city + off;
-                        eng_rule_batch b4 = {ENG_RULE_BATCH_VERSION, n, c4, 3};
+                        eng_rule_batch b4 = {ENG_RULE_BATCH_VERSION, n, c4, 3, NULL};
                         eng__isa_force(ENG__ISA_SCALAR);
                         size_t count = (size_t)-1;
                         if (eng_rule_eval_batch(rules[k], &b4, NULL, sel0, &count))
@@ -230,7 +230,7 @@ static void widths_paths(void **state)
                     cc[1] = (eng_rule_column){ENG_RT_INT, 0, d->days, NULL, NULL, NULL, 0, NULL};
                     cc[2] = (eng_rule_column){ENG_RT_STRING, 0, bad, d->city_nulls, (const char *const *)dict, NULL,
                                               dsize, NULL};
-                    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 2000, cc, 3};
+                    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 2000, cc, 3, NULL};
                     for (int lv = 0; lv <= eng__isa_detected(); lv++) {
                         eng__isa_force(lv);
                         size_t count = 7;
@@ -267,7 +267,7 @@ static void bad_widths(void **state)
     cc[0] = (eng_rule_column){ENG_RT_STRING, 0, tier, NULL, TIERS, NULL, NT, NULL};
     cc[1] = (eng_rule_column){ENG_RT_INT, 0, days, NULL, NULL, NULL, 0, NULL};
     cc[2] = (eng_rule_column){ENG_RT_STRING, 0, city, NULL, cities, NULL, 1, NULL};
-    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 100, cc, 3};
+    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 100, cc, 3, NULL};
     static const struct {
         uint8_t w[3];
         const char *field;
@@ -293,11 +293,71 @@ static void bad_widths(void **state)
     free_all();
 }
 
+/* The public call: a version-2 batch carries the widths; a version-1 caller's
+ * struct ends before code_widths, so whatever follows it in memory is never
+ * read; eng_rule_batch_init(x, 1) writes only version 1's bytes. */
+static void public_versions(void **state)
+{
+    (void)state;
+    compile_all();
+    enum { N = 200 };
+    uint8_t tier8[N], city8[N];
+    uint32_t tier[N], city[N];
+    int64_t days[N];
+    char **dict = make_dict(20);
+    rng_state = 5;
+    for (size_t r = 0; r < N; r++) {
+        tier[r] = tier8[r] = (uint8_t)(rnd() % NT);
+        city[r] = city8[r] = (uint8_t)(rnd() % 20);
+        days[r] = (int64_t)(rnd() % 100);
+    }
+    eng_rule_column c8[3], c4[3];
+    memset(c8, 0, sizeof c8);
+    c8[0] = (eng_rule_column){ENG_RT_STRING, 0, tier8, NULL, TIERS, NULL, NT, NULL};
+    c8[1] = (eng_rule_column){ENG_RT_INT, 0, days, NULL, NULL, NULL, 0, NULL};
+    c8[2] = (eng_rule_column){ENG_RT_STRING, 0, city8, NULL, (const char *const *)dict, NULL, 20, NULL};
+    memcpy(c4, c8, sizeof c4);
+    c4[0].data = tier;
+    c4[2].data = city;
+    static const uint8_t widths[3] = {1, 0, 1}, bad[3] = {1, 0, 3};
+    uint64_t want[4], got[4];
+    size_t nwant = 0, ngot = 0;
+    eng_rule_batch b4 = {ENG_RULE_BATCH_VERSION, N, c4, 3, NULL};
+    assert_int_equal(eng_rule_eval_batch(rules[0], &b4, NULL, want, &nwant), ENG_OK);
+    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, N, c8, 3, widths};
+    assert_int_equal(eng_rule_eval_batch(rules[0], &b, NULL, got, &ngot), ENG_OK);
+    assert_int_equal(ngot, nwant);
+    assert_memory_equal(got, want, sizeof got[0] * ((N + 63) / 64));
+    b.code_widths = bad;
+    assert_int_equal(eng_rule_eval_batch(rules[0], &b, NULL, got, &ngot), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "city");
+    /* version 1 with a garbage pointer where code_widths would be: 4-byte codes, not read */
+    unsigned char raw[sizeof(eng_rule_batch)];
+    memset(raw, 0xa5, sizeof raw);
+    assert_int_equal(eng_rule_batch_init((eng_rule_batch *)(void *)raw, 1), ENG_OK);
+    for (size_t i = offsetof(eng_rule_batch, ncolumns) + sizeof(size_t); i < sizeof raw; i++)
+        assert_int_equal(raw[i], 0xa5);
+    eng_rule_batch v1;
+    memcpy(&v1, raw, sizeof v1);
+    assert_int_equal(v1.version, 1);
+    v1.nrows = N;
+    v1.columns = c4;
+    v1.ncolumns = 3;
+    assert_int_equal(eng_rule_eval_batch(rules[0], &v1, NULL, got, &ngot), ENG_OK);
+    assert_int_equal(ngot, nwant);
+    assert_memory_equal(got, want, sizeof got[0] * ((N + 63) / 64));
+    v1.version = ENG_RULE_BATCH_VERSION + 1;
+    assert_int_equal(eng_rule_eval_batch(rules[0], &v1, NULL, got, &ngot), ENG_EVERSION);
+    free_dict(dict, 20);
+    free_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(widths_paths),
         cmocka_unit_test(bad_widths),
+        cmocka_unit_test(public_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

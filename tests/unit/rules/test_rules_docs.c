@@ -94,7 +94,7 @@ static void to_batch(const rt_row *r, one_batch *o)
         default: o->i64[f] = v->type == ENG_RT_NULL ? 0 : v->v.i; c->data = &o->i64[f]; break;
         }
     }
-    o->b = (eng_rule_batch){ENG_RULE_BATCH_VERSION, 1, o->cols, DOC_NFIELDS};
+    o->b = (eng_rule_batch){ENG_RULE_BATCH_VERSION, 1, o->cols, DOC_NFIELDS, NULL};
 }
 
 static const char *code_name(int code)

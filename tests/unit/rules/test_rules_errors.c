@@ -273,7 +273,7 @@ static void api_checks(void **s)
     cols[1].data = codes;
     cols[1].dict = dict;
     cols[1].dict_size = 2;
-    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 2, cols, RT_NFIELDS};
+    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 2, cols, RT_NFIELDS, NULL};
     uint64_t sel[1];
     size_t count = 9;
     assert_int_equal(eng_rule_eval_batch(r, &b, NULL, sel, &count), ENG_OK);
@@ -400,7 +400,7 @@ static int oom_body(void *vp)
     cols[5].data = dates;
     cols[7].data = offs;
     cols[7].list_codes = lcodes;
-    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 3, cols, RT_NFIELDS};
+    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 3, cols, RT_NFIELDS, NULL};
     uint64_t sel[1];
     void *blob = NULL;
     size_t len = 0;

@@ -46,7 +46,7 @@ static void fixture_init(fixture *f)
     f->cols[1] = (eng_rule_column){ENG_RT_INT, 0, f->ints, NULL, NULL, NULL, 0, NULL};
     f->cols[2] = (eng_rule_column){ENG_RT_DECIMAL, 2, f->decs, NULL, NULL, NULL, 0, NULL};
     f->cols[3] = (eng_rule_column){ENG_RT_STRING_LIST, 0, f->offs, NULL, f->dict, NULL, 3, f->items};
-    f->batch = (eng_rule_batch){ENG_RULE_BATCH_VERSION, NR, f->cols, FS_N};
+    f->batch = (eng_rule_batch){ENG_RULE_BATCH_VERSION, NR, f->cols, FS_N, NULL};
 }
 
 static eng_rule *compile(eng_engine *e, const char *text)

@@ -86,7 +86,7 @@ static int eval1(eng_engine *e, const char *text, const lrow *row)
         {ENG_RT_STRING, 0, &code, &snull, dict, dlen, 1, NULL}, {ENG_RT_INT, 0, &iv, &inull, NULL, NULL, 0, NULL},
         {ENG_RT_DECIMAL, 2, &dv, NULL, NULL, NULL, 0, NULL},   {ENG_RT_INT, 0, &zero, &allnull, NULL, NULL, 0, NULL},
         {ENG_RT_DATE, 0, &dtv, NULL, NULL, NULL, 0, NULL}};
-    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 1, cols, LF_N};
+    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, 1, cols, LF_N, NULL};
     uint64_t sel = 0;
     assert_int_equal(eng_rule_eval_batch(r, &b, NULL, &sel, NULL), ENG_OK);
     if ((int)(sel & 1) != (res == ENG_RULE_TRUE))

@@ -705,7 +705,7 @@ static size_t seen[3];
 
 static void check_rule(eng_rule *rule, const tn *t, const char *text)
 {
-    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, (size_t)nrows, cols, NF};
+    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, (size_t)nrows, cols, NF, NULL};
     uint64_t in_sel[(MAXROWS + 63) / 64], sel[(MAXROWS + 63) / 64];
     int use_in = rn(3) == 0;
     for (size_t w = 0; w < sizeof in_sel / sizeof in_sel[0]; w++)
@@ -975,7 +975,7 @@ static void chunked_batches(void **st)
         bc[F_L1].list_codes = lc;
         for (int f = 0; f < NF; f++)
             bc[f].nulls = nulls + (size_t)f * words;
-        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, big, bc, NF};
+        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, big, bc, NF, NULL};
         for (int k = 0; k < 25; k++) {
             npool = 0;
             tn *t = gen_bool(3);

@@ -83,7 +83,7 @@ static void make_table(void)
         }
     }
     cols[7].list_codes = c_items;
-    batch = (eng_rule_batch){ENG_RULE_BATCH_VERSION, NR, cols, RT_NFIELDS};
+    batch = (eng_rule_batch){ENG_RULE_BATCH_VERSION, NR, cols, RT_NFIELDS, NULL};
 }
 
 static int table_get(uint32_t f, eng_rule_value *out, void *user)
