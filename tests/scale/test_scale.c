@@ -515,8 +515,9 @@ static shard_run shard_once(sw *w, int procs, int victim, const char *title, uns
     assert_int_equal(mkdir(dir, 0755), 0);
     if (!xe)
         usleep(1600 * 1000);
-    int sig[2];
+    int sig[2], go[2]; /* sig: the victim is inside its batch; go closed: the others may start */
     assert_int_equal(pipe(sig), 0);
+    assert_int_equal(pipe(go), 0);
     pid_t pid[3];
     uint64_t c0, r0;
     sw_xacts(&c0, &r0);
@@ -528,6 +529,7 @@ static shard_run shard_once(sw *w, int procs, int victim, const char *title, uns
     for (int i = 0; i < procs; i++) {
         if ((pid[i] = fork()) == 0) {
             close(sig[0]);
+            close(go[1]);
             sw_prov p;
             sw_prov_open(&p, dir, w->n * 2);
             if (i == victim) {
@@ -538,6 +540,12 @@ static shard_run shard_once(sw *w, int procs, int victim, const char *title, uns
             }
             eng_transport_methods tm = {ENG_TRANSPORT_METHODS_VERSION, sw_send_one, NULL, sw_send_batch, 1, batch};
             eng_engine *e = sw_open(w, STORE_PG_SHARED, &tm, &p);
+            /* With a victim the others start once it is killed inside its first batch: on a fast
+             * machine they could otherwise take every chunk before the victim claims one. */
+            char c;
+            if (victim >= 0 && i != victim && read(go[0], &c, 1) != 0)
+                _exit(4);
+            close(go[0]);
             sw_work(e, w->table, msg, lease_ms);
             eng_close(e);
             char line[64], path[450];
@@ -560,6 +568,8 @@ static shard_run shard_once(sw *w, int procs, int victim, const char *title, uns
             fail_msg("the victim finished without reaching a batch");
         kill(pid[victim], SIGKILL);
     }
+    close(go[0]);
+    close(go[1]);
     close(sig[0]);
     for (int i = 0; i < procs; i++) {
         int st = sw_wait_cpu(pid[i], &wcpu);
