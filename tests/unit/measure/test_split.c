@@ -97,20 +97,33 @@ static void spec_of(eng_measure_spec *s, eng_goal_spec *g)
     s->goal = g;
 }
 
+/* The set-up of every test: an engine, a world generated (with repeats when @p dups) and
+ * the spec over it, parts as small as 64 rows. */
+static mx *split_setup(eng_engine **e, eng_engine *(*open)(void), eng_measure_spec *s, eng_goal_spec *g, int dups)
+{
+    *e = open();
+    mx *m = mx_new();
+    eng__attr_split_min_rows = 64;
+    generate(m, dups);
+    spec_of(s, g);
+    return m;
+}
+
 static void test_parts_equal_one_thread(void **state)
 {
     (void)state;
-    eng_engine *e = sys_engine();
-    mx *m = mx_new();
+    eng_engine *e;
     eng_measure_spec s;
     eng_goal_spec g;
-    eng__attr_split_min_rows = 64;
+    mx *m = split_setup(&e, sys_engine, &s, &g, 0);
     static const uint8_t trusted[NMSG] = {1, 1, 1, 1};
     size_t compared = 0;
     const uint64_t before[2] = {eng__attr_split_runs[0], eng__attr_split_runs[1]};
     for (int dups = 0; dups < 2; dups++) {
-        generate(m, dups);
-        spec_of(&s, &g);
+        if (dups) {
+            generate(m, dups);
+            spec_of(&s, &g);
+        }
         const uint8_t *trust = dups ? NULL : trusted; /* the flags hold only on the log without repeats */
         for (int tiny = 0; tiny < 2; tiny++) {
             eng__attr_part_rows = tiny ? 777 : (size_t)1 << 22;
@@ -154,13 +167,10 @@ static void failure(eng_engine *e, const mx *m, const eng_measure_spec *s, unsig
 static void test_bad_rows(void **state)
 {
     (void)state;
-    eng_engine *e = sys_engine();
-    mx *m = mx_new();
+    eng_engine *e;
     eng_measure_spec s;
     eng_goal_spec g;
-    eng__attr_split_min_rows = 64;
-    generate(m, 1);
-    spec_of(&s, &g);
+    mx *m = split_setup(&e, sys_engine, &s, &g, 1);
     size_t n = m->nt, bad[3] = {n - 5, n / 2 + 3, n / 9}; /* the last part, then earlier ones too */
     const char *field[3] = {"touches.customer", "touches.status", "touches.channel"};
     for (int k = 0; k < 3; k++) {
@@ -193,13 +203,10 @@ static void test_bad_rows(void **state)
 static void test_allocator_and_no_threads(void **state)
 {
     (void)state;
-    eng_engine *e = mx_engine();
-    mx *m = mx_new();
+    eng_engine *e;
     eng_measure_spec s;
     eng_goal_spec g;
-    eng__attr_split_min_rows = 64;
-    generate(m, 1);
-    spec_of(&s, &g);
+    mx *m = split_setup(&e, mx_engine, &s, &g, 1);
     uint64_t before = eng__attr_split_runs[0];
     char *one = json_of(e, m, &s, NULL, 0), *two = json_of(e, m, &s, NULL, 3);
     assert_string_equal(one, two);
