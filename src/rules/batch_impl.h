@@ -35,7 +35,7 @@ typedef struct bctx {
     size_t w0, nw;   /* current chunk: first word, number of words */
     int err;
     int isa;         /* vector level of this call (eng__isa()) */
-    const uint8_t *cw; /* bytes per STRING code, per field (1, 2 or 4); NULL: 4 */
+    const uint8_t *cw; /* bytes per STRING code (1, 2 or 4) or INT value (0 or 8, 4), per field; NULL: 4 / 8 */
     size_t row;      /* generic path: current row */
     uint32_t tab_code; int tab_null; uint32_t tab_field; /* table building */
     eng__estack est; /* the row evaluator's stack, kept across rows */
@@ -53,6 +53,22 @@ static inline const eng_rule_column *col_of(const bctx *c, uint32_t f)
 static inline int code_width(const bctx *c, uint32_t f)
 {
     return c->cw && c->b->columns[f].type == ENG_RT_STRING ? c->cw[f] : 4;
+}
+
+/* Bytes per value of a numeric column: an INT column's width from the
+ * batch (4 or 8; 0 means 8), DATE 4, the others 8. */
+static inline int num_width(const bctx *c, uint32_t f)
+{
+    int t = c->b->columns[f].type;
+    if (t == ENG_RT_DATE)
+        return 4;
+    return t == ENG_RT_INT && c->cw && c->cw[f] == 4 ? 4 : 8;
+}
+
+/* Value of row j of a numeric column of @p width bytes. */
+static inline int64_t num_at(const void *d, int width, size_t j)
+{
+    return width == 4 ? ((const int32_t *)d)[j] : ((const int64_t *)d)[j];
 }
 
 /* Code of row j of a STRING column of codes @p width bytes wide. */
@@ -81,6 +97,13 @@ static inline int dict_hole(const char *name, uint32_t code)
 static inline int tri_of(const eng__rval *v)
 {
     return v->t == ENG_RT_NULL ? 2 : (int)(v->i != 0);
+}
+
+/* Words of the current chunk that hold 64 rows (all but a last partial one). */
+static inline size_t full_words(const bctx *c)
+{
+    size_t full = (c->b->nrows - c->w0 * 64) / 64;
+    return full < c->nw ? full : c->nw;
 }
 
 static inline size_t rows_in_word(const bctx *c, size_t w)
@@ -117,6 +140,13 @@ void eng__bk_eq_codes(int isa, const uint32_t *d, const uint32_t *codes, int n, 
 /* The same over codes of @p width bytes (1, 2 or 4). */
 void eng__bk_eq_codes_w(int isa, const void *d, int width, const uint32_t *codes, int n, uint32_t size,
                         uint64_t *t, uint64_t *bad);
+/* The same over the nw words of a chunk (64 rows each, d at its first row):
+ * t[w] and bad[w] (range: t[w]) for every w with sel[w] != 0; the other
+ * words are neither read nor written. */
+void eng__bk_eq_codes_words(int isa, const void *d, int width, const uint32_t *codes, int n, uint32_t size,
+                            const uint64_t *sel, size_t nw, uint64_t *t, uint64_t *bad);
+void eng__bk_range_words(int isa, const void *d, int width, int64_t lo, uint64_t span, const uint64_t *sel,
+                         size_t nw, uint64_t *t);
 uint64_t eng__bk_range64(int isa, const int64_t *d, int64_t lo, uint64_t span);
 uint64_t eng__bk_range32(int isa, const int32_t *d, int64_t lo, uint64_t span);
 void eng__batch_generic(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, uint64_t *F);

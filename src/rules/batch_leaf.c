@@ -22,6 +22,7 @@ static int batch_get(void *vctx, uint32_t f, eng__rval *out)
     switch (col->type) {
     case ENG_RT_BOOL: out->i = ((const uint8_t *)col->data)[r] != 0; break;
     case ENG_RT_DATE: out->i = ((const int32_t *)col->data)[r]; break;
+    case ENG_RT_INT: out->i = num_at(col->data, num_width(c, f), r); break;
     case ENG_RT_DECIMAL: out->scale = (int8_t)col->scale; out->i = ((const int64_t *)col->data)[r]; break;
     case ENG_RT_STRING: {
         uint32_t code = code_at(col->data, code_width(c, f), r);
@@ -134,9 +135,17 @@ void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
     uint8_t tnull = tab[size];
     uint8_t tmp[64];
     int cw = code_width(c, p->field);
+    /* Codes of 1 or 2 bytes: a word's 64 rows are one or two cache lines,
+     * read whole however few rows are selected, so the dense compare costs
+     * no more memory than single-row reads and has no branch per row. */
+    int dense_all = p->ncodes >= 0 && cw <= 2 && col->type != ENG_RT_BOOL;
+    size_t nfull = dense_all ? full_words(c) : 0;
+    if (nfull) /* raw t into T, bad into F; finished below */
+        eng__bk_eq_codes_words(c->isa, (const char *)col->data + c->w0 * 64 * (size_t)cw, cw, p->codes, p->ncodes,
+                               size, sel, nfull, T, F);
     for (size_t w = 0; w < c->nw; w++) {
         uint64_t s = sel[w];
-        if (col->type != ENG_RT_BOOL)
+        if (col->type != ENG_RT_BOOL && !dense_all)
             prefetch_rows(c, sel, w, col->data, (size_t)cw);
         if (!s) {
             T[w] = F[w] = 0;
@@ -144,7 +153,11 @@ void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
         }
         size_t base = (c->w0 + w) * 64, m = rows_in_word(c, w);
         uint64_t t = 0, f = 0, nb = null_word(col, c, w), bad = 0;
-        if (col->type == ENG_RT_BOOL) {
+        if (w < nfull) {
+            t = T[w];
+            bad = F[w];
+            f = ~t & ~bad;
+        } else if (col->type == ENG_RT_BOOL) {
             /* Not a byte-table loop: gcc 12 -O3 vectorised `tab[d[j] != 0]`
              * into wrong code (caught by the release-build tests). */
             uint64_t nz = nonzero_mask((const uint8_t *)col->data + base, m);
@@ -195,24 +208,28 @@ void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
     }
 }
 
-#define RANGE_LOOP(TYPE, KERNEL)                                                           \
-    do {                                                                                   \
-        const TYPE *d = (const TYPE *)col->data + base;                                    \
-        if (popcount64(s) <= SPARSE) {                                                     \
-            for (uint64_t x = s; x; x &= x - 1) {                                          \
-                int j = __builtin_ctzll(x);                                                \
-                t |= (uint64_t)((uint64_t)(int64_t)d[j] - (uint64_t)lo <= span) << j;      \
-            }                                                                              \
-        } else if (m == 64) {                                                              \
-            t = KERNEL(c->isa, d, lo, span);                                               \
-        } else {                                                                           \
-            for (size_t j = 0; j < m; j++)                                                 \
-                tmp[j] = (uint8_t)(((uint64_t)(int64_t)d[j] - (uint64_t)lo <= span) << 7); \
-            for (size_t j = m; j < 64; j++)                                                \
-                tmp[j] = 0;                                                                \
-            t = pack7(tmp);                                                                \
-        }                                                                                  \
-    } while (0)
+/* Rows of sparse words are gathered for the whole chunk first and read
+ * with their loads started PF_ROWS rows ahead: on a large column each is a
+ * cache miss, and a fixed distance in rows (not in words) keeps enough of
+ * them in flight whatever the selection's density. */
+#define PF_ROWS 24
+
+static inline int in_range(const void *d, size_t width, size_t j, int64_t lo, uint64_t span)
+{
+    return (uint64_t)num_at(d, (int)width, j) - (uint64_t)lo <= span;
+}
+
+/* A 4-byte column whose chunk has most words selected is read whole (a
+ * stream the hardware prefetches; an 8-byte one costs as much either way). */
+static int range_dense(const bctx *c, const uint64_t *sel, size_t width)
+{
+    if (width > 4)
+        return 0;
+    size_t live = 0;
+    for (size_t w = 0; w < c->nw; w++)
+        live += sel[w] != 0;
+    return 2 * live >= c->nw;
+}
 
 void eng__batch_range(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F)
 {
@@ -221,22 +238,63 @@ void eng__batch_range(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
     uint64_t span = (uint64_t)p->hi - (uint64_t)p->lo;
     int empty = p->lo > p->hi;
     uint8_t tmp[64];
-    size_t width = col->type == ENG_RT_DATE ? 4 : 8;
+    uint16_t rows[CHUNKW * SPARSE]; /* chunk-relative rows of sparse words (CHUNKW * 64 <= 65536) */
+    size_t nr = 0, width = (size_t)num_width(c, p->field);
+    const unsigned char *d0 = (const unsigned char *)col->data + c->w0 * 64 * width;
+    int gather = !empty && !range_dense(c, sel, width);
+    size_t nfull = !empty && !gather ? full_words(c) : 0;
+    if (nfull) /* raw t into T; finished below */
+        eng__bk_range_words(c->isa, d0, (int)width, lo, span, sel, nfull, T);
     for (size_t w = 0; w < c->nw; w++) {
         uint64_t s = sel[w];
-        prefetch_rows(c, sel, w, col->data, width);
         if (!s) {
             T[w] = F[w] = 0;
             continue;
         }
-        size_t base = (c->w0 + w) * 64, m = rows_in_word(c, w);
-        uint64_t t = 0, valid = (m == 64 ? ~(uint64_t)0 : (((uint64_t)1 << m) - 1)) & ~null_word(col, c, w);
-        if (!empty) {
-            if (col->type == ENG_RT_DATE)
-                RANGE_LOOP(int32_t, eng__bk_range32);
-            else
-                RANGE_LOOP(int64_t, eng__bk_range64);
+        size_t m = rows_in_word(c, w);
+        const unsigned char *d = d0 + w * 64 * width;
+        uint64_t t = 0;
+        if (gather && popcount64(s) <= SPARSE) {
+            for (uint64_t x = s; x; x &= x - 1)
+                rows[nr++] = (uint16_t)(w * 64 + (size_t)__builtin_ctzll(x));
+            T[w] = 0; /* filled below, finished in the last loop */
+            continue;
         }
+        if (empty) {
+        } else if (w < nfull) {
+            t = T[w];
+        } else if (m == 64) {
+            t = width == 4 ? eng__bk_range32(c->isa, (const int32_t *)(const void *)d, lo, span)
+                           : eng__bk_range64(c->isa, (const int64_t *)(const void *)d, lo, span);
+        } else {
+            for (size_t j = 0; j < m; j++)
+                tmp[j] = (uint8_t)(in_range(d, width, j, lo, span) << 7);
+            for (size_t j = m; j < 64; j++)
+                tmp[j] = 0;
+            t = pack7(tmp);
+        }
+        uint64_t valid = (m == 64 ? ~(uint64_t)0 : (((uint64_t)1 << m) - 1)) & ~null_word(col, c, w);
+        if (p->neg)
+            t = ~t;
+        T[w] = t & valid & s;
+        F[w] = ~t & valid & s;
+    }
+    if (!nr)
+        return;
+    for (size_t k = 0; k < nr && k < PF_ROWS; k++)
+        __builtin_prefetch(d0 + (size_t)rows[k] * width);
+    for (size_t k = 0; k < nr; k++) {
+        if (k + PF_ROWS < nr)
+            __builtin_prefetch(d0 + (size_t)rows[k + PF_ROWS] * width);
+        size_t r = rows[k];
+        T[r >> 6] |= (uint64_t)in_range(d0, width, r, lo, span) << (r & 63);
+    }
+    for (size_t w = 0; w < c->nw; w++) {
+        uint64_t s = sel[w];
+        if (!s || popcount64(s) > SPARSE) /* the words gathered above */
+            continue;
+        size_t m = rows_in_word(c, w);
+        uint64_t t = T[w], valid = (m == 64 ? ~(uint64_t)0 : (((uint64_t)1 << m) - 1)) & ~null_word(col, c, w);
         if (p->neg)
             t = ~t;
         T[w] = t & valid & s;
@@ -260,6 +318,7 @@ static int in_sorted(const int64_t *set, size_t n, int64_t x)
 void eng__batch_inset(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T, uint64_t *F)
 {
     const eng_rule_column *col = col_of(c, p->field);
+    int width = num_width(c, p->field);
     for (size_t w = 0; w < c->nw; w++) {
         uint64_t s = sel[w];
         if (!s) {
@@ -269,8 +328,7 @@ void eng__batch_inset(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
         size_t base = (c->w0 + w) * 64, m = rows_in_word(c, w);
         uint64_t t = 0, valid = (m == 64 ? ~(uint64_t)0 : (((uint64_t)1 << m) - 1)) & ~null_word(col, c, w);
         for (size_t j = 0; j < m; j++) {
-            int64_t x = col->type == ENG_RT_DATE ? ((const int32_t *)col->data)[base + j]
-                                                 : ((const int64_t *)col->data)[base + j];
+            int64_t x = num_at(col->data, width, base + j);
             t |= (uint64_t)in_sorted(p->set, p->nset, x) << j;
         }
         if (p->neg)

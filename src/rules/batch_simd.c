@@ -11,7 +11,7 @@
 #endif
 
 /* The baseline: SSE2 where the build target has it (every x86-64). */
-static void eq_scalar(const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+static inline void eq_scalar(const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
                             uint64_t *bad)
 {
 #ifdef __SSE2__
@@ -72,7 +72,7 @@ static void eq_plain(const void *d, int width, const uint32_t *codes, int n, uin
 }
 #endif
 
-static void eq16_scalar(const uint16_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t, uint64_t *bad)
+static inline void eq16_scalar(const uint16_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t, uint64_t *bad)
 {
     uint32_t lim = narrow_lim(size, 0xffff);
 #ifdef __SSE2__
@@ -103,7 +103,7 @@ static void eq16_scalar(const uint16_t *d, const uint32_t *codes, int n, uint32_
 #endif
 }
 
-static void eq8_scalar(const uint8_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t, uint64_t *bad)
+static inline void eq8_scalar(const uint8_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t, uint64_t *bad)
 {
     uint32_t lim = narrow_lim(size, 0xff);
 #ifdef __SSE2__
@@ -129,7 +129,7 @@ static void eq8_scalar(const uint8_t *d, const uint32_t *codes, int n, uint32_t 
 #endif
 }
 
-static uint64_t range64_scalar(const int64_t *d, int64_t lo, uint64_t span)
+static inline uint64_t range64_scalar(const int64_t *d, int64_t lo, uint64_t span)
 {
     uint64_t t = 0;
     for (int j = 0; j < 64; j++)
@@ -137,7 +137,7 @@ static uint64_t range64_scalar(const int64_t *d, int64_t lo, uint64_t span)
     return t;
 }
 
-static uint64_t range32_scalar(const int32_t *d, int64_t lo, uint64_t span)
+static inline uint64_t range32_scalar(const int32_t *d, int64_t lo, uint64_t span)
 {
     uint64_t t = 0;
     for (int j = 0; j < 64; j++)
@@ -146,7 +146,7 @@ static uint64_t range32_scalar(const int32_t *d, int64_t lo, uint64_t span)
 }
 
 #if ENG__SIMD_X86
-ENG__AVX2 static void eq_avx2(const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+ENG__AVX2 static inline void eq_avx2(const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
                               uint64_t *bad)
 {
     __m256i k[4], bias = _mm256_set1_epi32((int)0x80000000u);
@@ -169,7 +169,7 @@ ENG__AVX2 static void eq_avx2(const uint32_t *d, const uint32_t *codes, int n, u
 
 /* AVX2 for narrow codes; the AVX-512 level uses these too: byte and word
  * compares into masks need AVX-512BW, which the level does not require. */
-ENG__AVX2 static void eq16_avx2(const uint16_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+ENG__AVX2 static inline void eq16_avx2(const uint16_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
                                 uint64_t *bad)
 {
     uint32_t lim = narrow_lim(size, 0xffff);
@@ -199,7 +199,7 @@ ENG__AVX2 static void eq16_avx2(const uint16_t *d, const uint32_t *codes, int n,
     *bad = bb;
 }
 
-ENG__AVX2 static void eq8_avx2(const uint8_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+ENG__AVX2 static inline void eq8_avx2(const uint8_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
                                uint64_t *bad)
 {
     uint32_t lim = narrow_lim(size, 0xff);
@@ -228,7 +228,7 @@ ENG__AVX2 static inline unsigned in_range4(__m256i x, __m256i lo, __m256i spanb,
     return (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(off, spanb))) ^ 15u;
 }
 
-ENG__AVX2 static uint64_t range64_avx2(const int64_t *d, int64_t lo, uint64_t span)
+ENG__AVX2 static inline uint64_t range64_avx2(const int64_t *d, int64_t lo, uint64_t span)
 {
     const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
     const __m256i vlo = _mm256_set1_epi64x(lo), spanb = _mm256_xor_si256(_mm256_set1_epi64x((long long)span), sign);
@@ -239,7 +239,7 @@ ENG__AVX2 static uint64_t range64_avx2(const int64_t *d, int64_t lo, uint64_t sp
     return t;
 }
 
-ENG__AVX2 static uint64_t range32_avx2(const int32_t *d, int64_t lo, uint64_t span)
+ENG__AVX2 static inline uint64_t range32_avx2(const int32_t *d, int64_t lo, uint64_t span)
 {
     const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
     const __m256i vlo = _mm256_set1_epi64x(lo), spanb = _mm256_xor_si256(_mm256_set1_epi64x((long long)span), sign);
@@ -251,7 +251,7 @@ ENG__AVX2 static uint64_t range32_avx2(const int32_t *d, int64_t lo, uint64_t sp
     return t;
 }
 
-ENG__AVX512 static void eq_avx512(const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+ENG__AVX512 static inline void eq_avx512(const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
                                   uint64_t *bad)
 {
     __m512i k[4];
@@ -272,7 +272,7 @@ ENG__AVX512 static void eq_avx512(const uint32_t *d, const uint32_t *codes, int 
     *bad = bb;
 }
 
-ENG__AVX512 static uint64_t range64_avx512(const int64_t *d, int64_t lo, uint64_t span)
+ENG__AVX512 static inline uint64_t range64_avx512(const int64_t *d, int64_t lo, uint64_t span)
 {
     const __m512i vlo = _mm512_set1_epi64(lo), vspan = _mm512_set1_epi64((long long)span);
     uint64_t t = 0;
@@ -283,7 +283,7 @@ ENG__AVX512 static uint64_t range64_avx512(const int64_t *d, int64_t lo, uint64_
     return t;
 }
 
-ENG__AVX512 static uint64_t range32_avx512(const int32_t *d, int64_t lo, uint64_t span)
+ENG__AVX512 static inline uint64_t range32_avx512(const int32_t *d, int64_t lo, uint64_t span)
 {
     const __m512i vlo = _mm512_set1_epi64(lo), vspan = _mm512_set1_epi64((long long)span);
     uint64_t t = 0;
@@ -363,4 +363,95 @@ uint64_t eng__bk_range32(int isa, const int32_t *d, int64_t lo, uint64_t span)
 #endif
     (void)isa;
     return range32_scalar(d, lo, span);
+}
+
+/* Whole-chunk forms: one call per chunk instead of one per word, so each
+ * level's constants are set up once (per word, the call and its setup cost
+ * as much as the compare). Words whose sel is 0 are not read or written. */
+#define EQ_WORDS(KERNEL, TYPE)                                                                  \
+    do {                                                                                        \
+        for (size_t k_ = 0; k_ < nw; k_++) {                                                    \
+            if (sel[k_])                                                                        \
+                KERNEL((const TYPE *)d + 64 * k_, fit, m, size, &t[k_], &bad[k_]);              \
+        }                                                                                       \
+    } while (0)
+
+#define RANGE_WORDS(KERNEL, TYPE)                                                               \
+    do {                                                                                        \
+        for (size_t k_ = 0; k_ < nw; k_++) {                                                    \
+            if (sel[k_])                                                                        \
+                t[k_] = KERNEL((const TYPE *)d + 64 * k_, lo, span);                            \
+        }                                                                                       \
+    } while (0)
+
+/* One chunk function per level, from that level's per-word kernels. */
+#define EQW_FN(NAME, ATTR, K8, K16, K32)                                                        \
+    ATTR static void NAME(const void *d, int width, const uint32_t *fit, int m, uint32_t size,   \
+                          const uint64_t *sel, size_t nw, uint64_t *t, uint64_t *bad)           \
+    {                                                                                           \
+        if (width == 1)                                                                         \
+            EQ_WORDS(K8, uint8_t);                                                              \
+        else if (width == 2)                                                                    \
+            EQ_WORDS(K16, uint16_t);                                                            \
+        else                                                                                    \
+            EQ_WORDS(K32, uint32_t);                                                            \
+    }
+
+#define RANGEW_FN(NAME, ATTR, K32, K64)                                                         \
+    ATTR static void NAME(const void *d, int width, int64_t lo, uint64_t span, const uint64_t *sel, \
+                          size_t nw, uint64_t *t)                                               \
+    {                                                                                           \
+        if (width == 4)                                                                         \
+            RANGE_WORDS(K32, int32_t);                                                          \
+        else                                                                                    \
+            RANGE_WORDS(K64, int64_t);                                                          \
+    }
+
+EQW_FN(eqw_scalar, , eq8_scalar, eq16_scalar, eq_scalar)
+RANGEW_FN(rangew_scalar, , range32_scalar, range64_scalar)
+#if ENG__SIMD_X86
+EQW_FN(eqw_avx2, ENG__AVX2, eq8_avx2, eq16_avx2, eq_avx2)
+EQW_FN(eqw_avx512, ENG__AVX512, eq8_avx2, eq16_avx2, eq_avx512)
+RANGEW_FN(rangew_avx2, ENG__AVX2, range32_avx2, range64_avx2)
+RANGEW_FN(rangew_avx512, ENG__AVX512, range32_avx512, range64_avx512)
+#endif
+
+void eng__bk_eq_codes_words(int isa, const void *d, int width, const uint32_t *codes, int n, uint32_t size,
+                            const uint64_t *sel, size_t nw, uint64_t *t, uint64_t *bad)
+{
+    /* a true code the width cannot hold matches no row */
+    uint32_t fit[4] = {0, 0, 0, 0}, wmax = width == 1 ? 0xffu : width == 2 ? 0xffffu : 0xffffffffu;
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (codes[i] <= wmax)
+            fit[m++] = codes[i];
+#if ENG__SIMD_X86
+    if (isa >= ENG__ISA_AVX512) {
+        eqw_avx512(d, width, fit, m, size, sel, nw, t, bad);
+        return;
+    }
+    if (isa >= ENG__ISA_AVX2) {
+        eqw_avx2(d, width, fit, m, size, sel, nw, t, bad);
+        return;
+    }
+#endif
+    (void)isa;
+    eqw_scalar(d, width, fit, m, size, sel, nw, t, bad);
+}
+
+void eng__bk_range_words(int isa, const void *d, int width, int64_t lo, uint64_t span, const uint64_t *sel,
+                         size_t nw, uint64_t *t)
+{
+#if ENG__SIMD_X86
+    if (isa >= ENG__ISA_AVX512) {
+        rangew_avx512(d, width, lo, span, sel, nw, t);
+        return;
+    }
+    if (isa >= ENG__ISA_AVX2) {
+        rangew_avx2(d, width, lo, span, sel, nw, t);
+        return;
+    }
+#endif
+    (void)isa;
+    rangew_scalar(d, width, lo, span, sel, nw, t);
 }

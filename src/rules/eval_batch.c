@@ -136,8 +136,11 @@ static int check_columns(const eng_rule *r, const eng_rule_batch *b, const uint8
         if (r->fields[i].type == ENG_RT_STRING && cw[i] != 1 && cw[i] != 2 && cw[i] != 4)
             return eng__err(ENG_EINVAL, name, "column '%s': code width %u (a STRING column's codes are 1, 2 or 4 "
                             "bytes)", name, cw[i]);
-        if (r->fields[i].type != ENG_RT_STRING && cw[i] != 0)
-            return eng__err(ENG_EINVAL, name, "column '%s': code width %u given for a %s column (only STRING "
+        if (r->fields[i].type == ENG_RT_INT && cw[i] != 0 && cw[i] != 4 && cw[i] != 8)
+            return eng__err(ENG_EINVAL, name, "column '%s': value width %u (an INT column's values are 4 or 8 "
+                            "bytes; 0 means 8)", name, cw[i]);
+        if (r->fields[i].type != ENG_RT_STRING && r->fields[i].type != ENG_RT_INT && cw[i] != 0)
+            return eng__err(ENG_EINVAL, name, "column '%s': width %u given for a %s column (only STRING and INT "
                             "columns take one; 0 here)", name, cw[i], eng__rtype_name(r->fields[i].type));
     }
     for (size_t i = 0; i < r->nfields; i++) {

@@ -135,8 +135,9 @@ int eng__rule_add_kid(eng_rule *r, int32_t kid);
 int eng__rule_pool(eng_rule *r, const char *s, size_t len, const char **out);
 int eng__rule_check(const eng_rule *r);
 /* eng_rule_eval_batch with the width in bytes of each column's STRING codes
- * (@p code_widths[i] for field i: 1, 2 or 4 for a STRING field, 0 for any
- * other; NULL: every STRING column has 4-byte codes). */
+ * or INT values (@p code_widths[i] for field i: 1, 2 or 4 for a STRING field,
+ * 0, 4 or 8 for an INT field, 0 for any other; NULL: 4-byte codes, 8-byte
+ * INT values). */
 int eng__rule_eval_batch_cw(const eng_rule *rule, const eng_rule_batch *batch, const uint8_t *code_widths,
                             const uint64_t *in_sel, uint64_t *sel, size_t *count);
 int eng__rule_build(eng_engine *e, const char *text, size_t len, const eng_rule_options *opts, eng_rule **out);

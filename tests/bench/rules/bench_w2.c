@@ -5,9 +5,10 @@
  * sqlite3 CLI) and DuckDB (@duckdb/node-api, single thread) when they are
  * present, and the ratios are printed. Counts are checked against a plain
  * loop and against the SQL engines; timings are only reported. tier and city
- * go in as 1-byte dictionary codes (eng_rule_batch version 2, code_widths:
- * the dictionaries have 4 and 20 entries, and DuckDB's ENUM is 1 byte too);
- * the line `codes4` times the same call with 4-byte codes.
+ * go in as 1-byte dictionary codes and days as int32 (eng_rule_batch
+ * version 2, code_widths: the dictionaries have 4 and 20 entries; DuckDB's
+ * ENUM is 1 byte too and its days INTEGER); the line `days8` times the same
+ * call with int64 days, `codes4` with 4-byte codes and int64 days.
  * Sizes: S = 10^4 always, M = 10^6, L = 10^7 rows, up to ENG_BENCH_SIZE. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* MADV_HUGEPAGE */
@@ -172,36 +173,50 @@ static void run_size(const char *name, size_t n, const char *bench_dir)
     memcpy(cols8, cols, sizeof cols8);
     cols8[0].data = tier8;
     cols8[2].data = city8;
-    static const uint8_t widths[3] = {1, 0, 1};
-    eng_rule_batch b4 = {ENG_RULE_BATCH_VERSION, n, cols, 3, NULL}, b = {ENG_RULE_BATCH_VERSION, n, cols8, 3, widths};
-    double best = 1e300, best_cpu = 1e300, best4 = 1e300, best4_cpu = 1e300;
-    size_t count = 0, count4 = 0;
+    /* days as int32 too (its values fit): with 1-byte codes, DuckDB's ENUM
+     * layout (ENUM tier and city, INTEGER days; 6 bytes a row) */
+    int32_t *days32 = col_alloc(n * sizeof *days32);
+    for (size_t i = 0; i < n; i++)
+        days32[i] = (int32_t)days[i];
+    eng_rule_column cols32[3];
+    memcpy(cols32, cols8, sizeof cols32);
+    cols32[1].data = days32;
+    static const uint8_t widths[3] = {1, 0, 1}, widths32[3] = {1, 4, 1};
+    /* 0: 1-byte codes, int32 days (the W2 line); 1: int64 days (days8); 2: 4-byte codes, int64 days (codes4) */
+    eng_rule_batch bs[3] = {{ENG_RULE_BATCH_VERSION, n, cols32, 3, widths32},
+                            {ENG_RULE_BATCH_VERSION, n, cols8, 3, widths},
+                            {ENG_RULE_BATCH_VERSION, n, cols, 3, NULL}};
+    double bw[3] = {1e300, 1e300, 1e300}, bc[3] = {1e300, 1e300, 1e300};
+    size_t counts[3] = {0, 0, 0};
     int reps = bench_reps();
-    for (int i = 0; i < reps; i++) { /* interleaved, so both see the same machine */
-        for (int w = 0; w < 2; w++) {
+    for (int i = 0; i < reps; i++) { /* interleaved, so all see the same machine */
+        for (int w = 0; w < 3; w++) {
             double t0 = now_ms(), c0 = bench_cpu_s();
-            if (eng_rule_eval_batch(r, w ? &b4 : &b, NULL, sel, w ? &count4 : &count)) {
+            if (eng_rule_eval_batch(r, &bs[w], NULL, sel, &counts[w])) {
                 fprintf(stderr, "eval: %s\n", eng_error_last()->message);
                 exit(1);
             }
             double t = now_ms() - t0, tc = (bench_cpu_s() - c0) * 1e3;
-            double *bw = w ? &best4 : &best, *bc = w ? &best4_cpu : &best_cpu;
-            if (t < *bw)
-                *bw = t;
-            if (tc < *bc)
-                *bc = tc;
+            if (t < bw[w])
+                bw[w] = t;
+            if (tc < bc[w])
+                bc[w] = tc;
         }
     }
-    if (count != want || count4 != want) {
-        fprintf(stderr, "W2 %s: libengage selected %zu rows (%zu with 4-byte codes), the plain loop %zu\n", name,
-                count, count4, want);
+    if (counts[0] != want || counts[1] != want || counts[2] != want) {
+        fprintf(stderr, "W2 %s: libengage selected %zu rows (%zu with int64 days, %zu with 4-byte codes), the plain "
+                "loop %zu\n", name, counts[0], counts[1], counts[2], want);
         exit(1);
     }
+    size_t count = counts[0];
+    double best = bw[0], best_cpu = bc[0];
     printf("W2 size=%s rows=%zu selected=%zu libengage_best_ms=%.3f libengage_best_cpu_ms=%.3f rows_per_s=%.0f "
            "bytes_per_row=%zu\n", name, n, count, best, best_cpu, (double)n / (best / 1e3),
-           sizeof *tier8 + sizeof *days + sizeof *city8);
-    printf("W2 size=%s codes4 libengage_best_ms=%.3f libengage_best_cpu_ms=%.3f bytes_per_row=%zu\n", name, best4,
-           best4_cpu, sizeof *tier + sizeof *days + sizeof *city);
+           sizeof *tier8 + sizeof *days32 + sizeof *city8);
+    printf("W2 size=%s days8 libengage_best_ms=%.3f libengage_best_cpu_ms=%.3f bytes_per_row=%zu\n", name, bw[1],
+           bc[1], sizeof *tier8 + sizeof *days + sizeof *city8);
+    printf("W2 size=%s codes4 libengage_best_ms=%.3f libengage_best_cpu_ms=%.3f bytes_per_row=%zu\n", name, bw[2],
+           bc[2], sizeof *tier + sizeof *days + sizeof *city);
     fflush(stdout);
 
     /* The row path (one accessor call per field read) on the first rows, for comparison. */
@@ -349,6 +364,7 @@ done:
     free(sel);
     free(tier8);
     free(city8);
+    free(days32);
 }
 
 int main(int argc, char **argv)

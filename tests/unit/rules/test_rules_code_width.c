@@ -1,7 +1,9 @@
-/* STRING columns with 1-, 2- and 4-byte dictionary codes
- * (eng__rule_eval_batch_cw): at every vector level the CPU offers and every
- * width, each expression selects exactly the rows a plain predicate written
- * here selects, and the same bits as 4-byte codes at the scalar level.
+/* STRING columns with 1-, 2- and 4-byte dictionary codes and INT columns of
+ * int32 or int64 values (eng__rule_eval_batch_cw): at every vector level the
+ * CPU offers and every width, each expression selects exactly the rows a
+ * plain predicate written here selects, and the same bits as 4-byte codes
+ * and int64 values at the scalar level; so do chained selections of every
+ * density (rows gathered one by one, or chunks read whole).
  * Dictionaries smaller and larger than a width can hold (true codes past the
  * width never match by truncation), lengths off the vector width, nulls,
  * runs of one value, codes past the dictionary (ERANGE) and bad widths
@@ -32,6 +34,7 @@ static const char *const TIERS[] = {"bronze", "silver", "gold", "platinum", "iro
 typedef struct data {
     uint32_t city[MAXN], tier[MAXN];
     int64_t days[MAXN];
+    int32_t days32[MAXN];
     uint64_t city_nulls[MAXN / 64 + 1];
 } data;
 
@@ -158,10 +161,15 @@ static void widths_paths(void **state)
             d->days[r] = runs ? 31 : (int64_t)((x >> 20) % 400) - 50;
             if (!runs && (x >> 50) % 40 == 0)
                 d->city_nulls[r / 64] |= 1ull << (r % 64);
+            d->days32[r] = (int32_t)d->days[r];
         }
         for (int w = minw[di]; w <= 4; w *= 2) {
             void *city = narrow(d->city, MAXN, w), *tier = narrow(d->tier, MAXN, 1);
-            uint8_t cw[3] = {1, 0, (uint8_t)w};
+            /* days as int64 (width 0, or 8 said outright) or int32 */
+            int iw = w == 1 ? 4 : w == 2 ? 8 : (int)(di % 2) * 4;
+            uint8_t cw[3] = {1, (uint8_t)iw, (uint8_t)w};
+            const char *days = iw == 4 ? (const char *)d->days32 : (const char *)d->days;
+            size_t dsz = iw == 4 ? 4 : 8;
             for (size_t k = 0; k < NEXPR; k++) {
                 for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
                     size_t n = lens[li], nw = (n + 63) / 64;
@@ -173,7 +181,7 @@ static void widths_paths(void **state)
                         memset(cc, 0, sizeof cc);
                         cc[0] = (eng_rule_column){ENG_RT_STRING, 0, (uint8_t *)tier + off, NULL, TIERS, NULL, NT,
                                                   NULL};
-                        cc[1] = (eng_rule_column){ENG_RT_INT, 0, d->days + off, NULL, NULL, NULL, 0, NULL};
+                        cc[1] = (eng_rule_column){ENG_RT_INT, 0, days + off * dsz, NULL, NULL, NULL, 0, NULL};
                         cc[2] = (eng_rule_column){ENG_RT_STRING, 0, (char *)city + off * (size_t)w,
                                                   d->city_nulls + off / 64, (const char *const *)dict, NULL, dsize,
                                                   NULL};
@@ -185,6 +193,7 @@ static void widths_paths(void **state)
                         eng_rule_column c4[3];
                         memcpy(c4, cc, sizeof c4);
                         c4[0].data = d->tier + off;
+                        c4[1].data = d->days + off;
                         c4[2].data = d->city + off;
                         eng_rule_batch b4 = {ENG_RULE_BATCH_VERSION, n, c4, 3, NULL};
                         eng__isa_force(ENG__ISA_SCALAR);
@@ -198,8 +207,9 @@ static void widths_paths(void **state)
                             if (eng__rule_eval_batch_cw(rules[k], &b, cw, NULL, sel, &count))
                                 fail_msg("eval %s (width %d): %s", EXPRS[k], w, eng_error_last()->message);
                             if (count != want)
-                                fail_msg("%s, width %d, dictionary %u, level %s, %zu rows at %zu: %zu selected, "
-                                         "reference %zu", EXPRS[k], w, dsize, eng__isa_name(lv), n, off, count, want);
+                                fail_msg("%s, width %d/%d, dictionary %u, level %s, %zu rows at %zu: %zu selected, "
+                                         "reference %zu", EXPRS[k], w, iw, dsize, eng__isa_name(lv), n, off, count,
+                                         want);
                             for (size_t r = 0; r < n; r++)
                                 if ((int)(sel[r / 64] >> (r % 64) & 1) != ref_pred((int)k, d, off + r, dsize))
                                     fail_msg("%s, width %d, level %s: row %zu differs", EXPRS[k], w,
@@ -253,7 +263,7 @@ static void widths_paths(void **state)
     free_all();
 }
 
-/* Widths other than 1, 2, 4 for a STRING column, or any for another type:
+/* Widths other than 1, 2, 4 for a STRING column or 0, 4, 8 for an INT one:
  * EINVAL naming the column, and nothing selected. */
 static void bad_widths(void **state)
 {
@@ -272,8 +282,8 @@ static void bad_widths(void **state)
         uint8_t w[3];
         const char *field;
     } cases[] = {
-        {{1, 0, 3}, "city"}, {{0, 0, 1}, "tier"}, {{8, 0, 1}, "tier"}, {{1, 8, 1}, "days_since_purchase"},
-        {{1, 4, 1}, "days_since_purchase"},
+        {{1, 0, 3}, "city"}, {{0, 0, 1}, "tier"}, {{8, 0, 1}, "tier"}, {{1, 1, 1}, "days_since_purchase"},
+        {{1, 2, 1}, "days_since_purchase"}, {{1, 3, 1}, "days_since_purchase"}, {{1, 16, 1}, "days_since_purchase"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint64_t sel[2] = {~0ull, ~0ull};
@@ -328,6 +338,19 @@ static void public_versions(void **state)
     assert_int_equal(eng_rule_eval_batch(rules[0], &b, NULL, got, &ngot), ENG_OK);
     assert_int_equal(ngot, nwant);
     assert_memory_equal(got, want, sizeof got[0] * ((N + 63) / 64));
+    /* days as int32 */
+    int32_t days32[N];
+    for (size_t r = 0; r < N; r++)
+        days32[r] = (int32_t)days[r];
+    eng_rule_column c32[3];
+    memcpy(c32, c8, sizeof c32);
+    c32[1].data = days32;
+    static const uint8_t widths32[3] = {1, 4, 1};
+    eng_rule_batch b32 = {ENG_RULE_BATCH_VERSION, N, c32, 3, widths32};
+    memset(got, 0xff, sizeof got);
+    assert_int_equal(eng_rule_eval_batch(rules[0], &b32, NULL, got, &ngot), ENG_OK);
+    assert_int_equal(ngot, nwant);
+    assert_memory_equal(got, want, sizeof got[0] * ((N + 63) / 64));
     b.code_widths = bad;
     assert_int_equal(eng_rule_eval_batch(rules[0], &b, NULL, got, &ngot), ENG_EINVAL);
     assert_string_equal(eng_error_last()->detail, "city");
@@ -352,10 +375,103 @@ static void public_versions(void **state)
     free_all();
 }
 
+/* Chained selections (in_sel) of every density, chunk by chunk: nearly empty
+ * (rows gathered one by one), a few rows a word (most words live: a 4-byte
+ * column is read whole), half the rows, all rows, and a last partial word;
+ * every code and value width at every level against the plain predicate. */
+static void chained_densities(void **state)
+{
+    (void)state;
+    compile_all();
+    enum { CH = 16384, N = 5 * CH + 77 };
+    static const double dens[] = {0.0005, 0.03, 0.5, 1.0, 0.03, 0.2};
+    data *d = calloc(1, sizeof *d);
+    uint32_t *city = malloc(N * sizeof *city), *tier = malloc(N * sizeof *tier);
+    int64_t *days = malloc(N * sizeof *days);
+    int32_t *days32 = malloc(N * sizeof *days32);
+    uint64_t *nulls = calloc(N / 64 + 1, 8), *in = calloc(N / 64 + 1, 8), *sel = malloc((N / 64 + 1) * 8);
+    uint64_t *sel0 = malloc((N / 64 + 1) * 8);
+    assert_true(d && city && tier && days && days32 && nulls && in && sel && sel0);
+    char **dict = make_dict(20);
+    rng_state = 77;
+    for (size_t r = 0; r < N; r++) {
+        uint64_t x = rnd();
+        city[r] = (uint32_t)(x % 20);
+        tier[r] = (uint32_t)((x >> 8) % NT);
+        days[r] = (int64_t)((x >> 16) % 400) - 50;
+        days32[r] = (int32_t)days[r];
+        if ((x >> 40) % 50 == 0)
+            nulls[r / 64] |= 1ull << (r % 64);
+        if ((double)((x >> 44) % 100000) < dens[r / CH] * 100000.0)
+            in[r / 64] |= 1ull << (r % 64);
+    }
+    static const size_t ks[] = {0, 6, 3};
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+        size_t k = ks[ki], want = 0;
+        uint64_t ref[N / 64 + 1];
+        memset(ref, 0, sizeof ref);
+        for (size_t r = 0; r < N; r++) {
+            /* ref_pred reads one row of a data; copy it there */
+            d->city[0] = city[r];
+            d->tier[0] = tier[r];
+            d->days[0] = days[r];
+            d->city_nulls[0] = nulls[r / 64] >> (r % 64) & 1;
+            int v = (int)(in[r / 64] >> (r % 64) & 1) && ref_pred((int)k, d, 0, 20);
+            ref[r / 64] |= (uint64_t)v << (r % 64);
+            want += (size_t)v;
+        }
+        for (int w = 1; w <= 4; w *= 2) {
+            void *cn = narrow(city, N, w), *tn = narrow(tier, N, w);
+            for (int iw = 4; iw <= 8; iw += 4) {
+                eng_rule_column cc[3];
+                memset(cc, 0, sizeof cc);
+                cc[0] = (eng_rule_column){ENG_RT_STRING, 0, tn, NULL, TIERS, NULL, NT, NULL};
+                cc[1] = (eng_rule_column){ENG_RT_INT, 0, iw == 4 ? (const void *)days32 : (const void *)days, NULL,
+                                          NULL, NULL, 0, NULL};
+                cc[2] = (eng_rule_column){ENG_RT_STRING, 0, cn, nulls, (const char *const *)dict, NULL, 20, NULL};
+                eng_rule_batch b = {ENG_RULE_BATCH_VERSION, N, cc, 3, NULL};
+                uint8_t cw[3] = {(uint8_t)w, (uint8_t)iw, (uint8_t)w};
+                for (int lv = 0; lv <= eng__isa_detected(); lv++) {
+                    assert_int_equal(eng__isa_force(lv), lv);
+                    size_t count = (size_t)-1;
+                    if (eng__rule_eval_batch_cw(rules[k], &b, cw, in, sel, &count))
+                        fail_msg("eval %s: %s", EXPRS[k], eng_error_last()->message);
+                    if (count != want)
+                        fail_msg("%s, widths %d/%d, level %s: %zu selected, reference %zu", EXPRS[k], w, iw,
+                                 eng__isa_name(lv), count, want);
+                    for (size_t r = 0; r < N; r++)
+                        if ((sel[r / 64] ^ ref[r / 64]) >> (r % 64) & 1)
+                            fail_msg("%s, widths %d/%d, level %s: row %zu differs", EXPRS[k], w, iw,
+                                     eng__isa_name(lv), r);
+                    if (lv == 0 && w == 1 && iw == 4)
+                        memcpy(sel0, sel, (N / 64 + 1) * 8);
+                    else if (w > 1 || iw > 4 || lv > 0)
+                        assert_memory_equal(sel, sel0, ((N + 63) / 64) * 8);
+                }
+            }
+            free(cn);
+            free(tn);
+        }
+    }
+    eng__isa_force(-1);
+    free_dict(dict, 20);
+    free(d);
+    free(city);
+    free(tier);
+    free(days);
+    free(days32);
+    free(nulls);
+    free(in);
+    free(sel);
+    free(sel0);
+    free_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(widths_paths),
+        cmocka_unit_test(chained_densities),
         cmocka_unit_test(bad_widths),
         cmocka_unit_test(public_versions),
     };
