@@ -11,17 +11,27 @@
  * campaign that drew fewer reports both a lower value and a smaller variance,
  * and the normal interval missed high far more often than 5 % (docs/xengage.md,
  * "Off-policy intervals"). The quantiles of (theta* - theta) / se* carry that
- * skew: a low draw gets a long upper arm. Resampling draws come from the
- * counter-based stream (seed, replicate), so an interval is bit-identical for a
- * seed and the same rows. The control's zeros are drawn as one binomial count:
- * a control group of 10^5 costs its buyers, not 10^5 draws, per resample. */
+ * skew: a low draw gets a long upper arm. A resample cannot hold more
+ * conversions than were drawn, though, so with one or two of them the upper
+ * end is still too low: it is taken as though one more conversion had been
+ * drawn (Fay and Feuer 1997's bound for weighted Poisson sums, with the mean
+ * weight of Tiwari, Clegg and Zou 2006 rather than the largest).
+ *
+ * Resampling draws come from the counter-based stream (seed, replicate), so an
+ * interval is bit-identical for a seed and the same rows. Values that repeat
+ * (a non-buyer's cost, the control's zeros) are drawn as counts, the rest one
+ * by one: a resample costs the buyers, not the rows. */
 #include "decide/xengage.h"
 #include "base/error.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define OPE_B ENG__XE_OPE_REPLICATES
+#define Z95 1.959963984540054
+#define GROUPS 64 /* repeated values drawn as counts; the first 64 distinct ones seen */
+#define SLOTS 128
 
 static double x_ipw(const eng__xe_ope_row *r)
 {
@@ -50,24 +60,26 @@ static size_t pick(eng__xe_rng *r, size_t n)
     return (size_t)(((eng__xe_u64(r) >> 32) * (uint64_t)n) >> 32);
 }
 
-/* How many of @p n draws hit one of @p k values out of @p n: Binomial(n, k / n), by inversion
- * (exact) up to a mean of 500, past that the normal with the same moments (its skew is below 5 %).
- * Counted on the rarer side, so q^n stays far from underflow (p <= 1/2, mean <= 500). */
-static size_t binomial_hits(eng__xe_rng *r, size_t n, size_t k)
+/* How many of @p t draws from @p pop items hit one of @p k of them: Binomial(t, k / pop), by
+ * inversion (exact) up to a mean of 500, past that the normal with the same moments (its skew is
+ * below 5 %). Counted on the rarer side, so q^t stays far from underflow (p <= 1/2, mean <= 500). */
+static size_t binom(eng__xe_rng *r, size_t t, size_t k, size_t pop)
 {
-    if (k == 0 || k == n)
-        return k;
-    if (k > n - k)
-        return n - binomial_hits(r, n, n - k);
-    double p = (double)k / (double)n, q = 1 - p;
-    if (k > 500) {
-        double x = floor((double)k + sqrt((double)k * q) * eng__xe_normal(r) + 0.5);
-        return x < 0 ? 0 : x > (double)n ? n : (size_t)x;
+    if (t == 0 || k == 0)
+        return 0;
+    if (k >= pop)
+        return t;
+    if (k > pop - k)
+        return t - binom(r, t, pop - k, pop);
+    double p = (double)k / (double)pop, q = 1 - p, mean = (double)t * (double)k / (double)pop;
+    if (mean > 500) {
+        double x = floor(mean + sqrt(mean * q) * eng__xe_normal(r) + 0.5);
+        return x < 0 ? 0 : x > (double)t ? t : (size_t)x;
     }
-    double u = eng__xe_uniform(r), f = exp((double)n * log1p(-p)), cdf = f;
+    double u = eng__xe_uniform(r), f = exp((double)t * log1p(-p)), cdf = f;
     size_t x = 0;
-    while (u > cdf && x < n) {
-        f *= (double)(n - x) / (double)(x + 1) * p / q;
+    while (u > cdf && x < t) {
+        f *= (double)(t - x) / (double)(x + 1) * p / q;
         x++;
         cdf += f;
     }
@@ -80,77 +92,171 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void interval(double value, double se, double *t, int nt, eng__xe_estimate *e)
+static void interval(double value, double se, double shift, double *t, int nt, eng__xe_estimate *e)
 {
     e->value = value;
     e->se = se;
+    e->shift = shift;
+    /* The upper end's sample holds one more conversion: the mean moves by shift, its variance by shift^2. */
+    double up = sqrt(se * se + shift * shift);
     if (nt < OPE_B) { /* too few rows to resample: the normal interval */
-        e->lo = value - 1.959963984540054 * se;
-        e->hi = value + 1.959963984540054 * se;
+        e->lo = value - Z95 * se;
+        e->hi = value + shift + Z95 * up;
         return;
     }
     qsort(t, (size_t)nt, sizeof *t, cmp_double);
     /* (B + 1) x 2.5 % = 25: the 25th smallest and the 25th largest of 999. */
     int k = (OPE_B + 1) / 40 - 1;
     e->lo = value - t[OPE_B - 1 - k] * se;
-    e->hi = value - t[k] * se;
+    e->hi = value + shift - t[k] * up;
+}
+
+/* The rows' terms (m a row) split into groups of equal terms, drawn as counts, and the rest. */
+typedef struct groups {
+    double key[GROUPS][2];
+    size_t count[GROUPS];
+    int n;
+    size_t *rest, nrest;
+} groups;
+
+static void group(const double *x, size_t n, int m, groups *g)
+{
+    int16_t slot[SLOTS];
+    memset(slot, -1, sizeof slot);
+    g->n = 0;
+    g->nrest = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *v = &x[(size_t)m * i];
+        uint64_t a, b = 0;
+        memcpy(&a, &v[0], sizeof a);
+        if (m > 1)
+            memcpy(&b, &v[1], sizeof b);
+        uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15u)) * 0xbf58476d1ce4e5b9u;
+        unsigned s = (unsigned)(h >> 57); /* 0..127 */
+        while (slot[s] >= 0 && memcmp(g->key[slot[s]], v, (size_t)m * sizeof *v) != 0)
+            s = (s + 1) & (SLOTS - 1);
+        if (slot[s] >= 0)
+            g->count[slot[s]]++;
+        else if (g->n < GROUPS) {
+            memcpy(g->key[g->n], v, (size_t)m * sizeof *v);
+            g->count[g->n] = 1;
+            slot[s] = (int16_t)g->n++;
+        } else
+            g->rest[g->nrest++] = i;
+    }
+}
+
+/* Bootstrap-t intervals of the mean of each of the @p m terms of @p x's rows minus the control's
+ * mean (out[j] for term j, NULL to skip), the upper end moved by @p shift: one more conversion. */
+static int boot(const eng__mem *mem, const double *x, size_t n, int m, const double *control, size_t ncontrol,
+                uint64_t seed, double shift, eng__xe_estimate *out0, eng__xe_estimate *out1)
+{
+    groups g;
+    g.rest = eng__malloc(mem, (n ? n : 1) * sizeof *g.rest);
+    double *nz = eng__malloc(mem, (ncontrol ? ncontrol : 1) * sizeof *nz);
+    if (!g.rest || !nz) {
+        eng__free(mem, g.rest);
+        eng__free(mem, nz);
+        return eng__nomem();
+    }
+    /* Most of a control group buys nothing: its zeros are resampled as a count. */
+    size_t k = 0;
+    for (size_t j = 0; j < ncontrol; j++)
+        if (control[j] != 0)
+            nz[k++] = control[j];
+    group(x, n, m, &g);
+    double s[2] = {0}, s2[2] = {0}, sb = 0, sb2 = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < m; j++)
+            s[j] += x[(size_t)m * i + j], s2[j] += x[(size_t)m * i + j] * x[(size_t)m * i + j];
+    for (size_t j = 0; j < ncontrol; j++)
+        sb += control[j], sb2 += control[j] * control[j];
+    double mean[2], var[2], mb, vb, est[2], se[2];
+    moments(sb, sb2, ncontrol, &mb, &vb);
+    for (int j = 0; j < m; j++) {
+        moments(s[j], s2[j], n, &mean[j], &var[j]);
+        est[j] = mean[j] - mb;
+        se[j] = sqrt(var[j] + vb);
+    }
+    double tstat[2][OPE_B];
+    int nt = n > 1 && n <= UINT32_MAX && ncontrol <= UINT32_MAX ? OPE_B : 0;
+    for (int b = 0; b < nt; b++) {
+        eng__xe_rng r = eng__xe_rng_at(seed, (uint32_t)b, 0x4f5045u /* "OPE" */);
+        double rs[2] = {0}, rs2[2] = {0}, rb = 0, rb2 = 0;
+        size_t left = n, pop = n;
+        for (int q = 0; q < g.n; q++) {
+            double h = (double)binom(&r, left, g.count[q], pop);
+            left -= (size_t)h;
+            pop -= g.count[q];
+            for (int j = 0; j < m; j++)
+                rs[j] += h * g.key[q][j], rs2[j] += h * g.key[q][j] * g.key[q][j];
+        }
+        for (; left > 0; left--) {
+            const double *v = &x[(size_t)m * g.rest[pick(&r, g.nrest)]];
+            for (int j = 0; j < m; j++)
+                rs[j] += v[j], rs2[j] += v[j] * v[j];
+        }
+        for (size_t j = binom(&r, ncontrol, k, ncontrol); j > 0; j--) {
+            double v = nz[pick(&r, k)];
+            rb += v, rb2 += v * v;
+        }
+        double m3, v3;
+        moments(rb, rb2, ncontrol, &m3, &v3);
+        for (int j = 0; j < m; j++) {
+            double m1, v1;
+            moments(rs[j], rs2[j], n, &m1, &v1);
+            /* A resample with no spread at all (every value drawn equal) says nothing of the scale. */
+            double s1 = sqrt(v1 + v3);
+            tstat[j][b] = s1 > 0 ? (m1 - m3 - est[j]) / s1 : 0;
+        }
+    }
+    eng__free(mem, g.rest);
+    eng__free(mem, nz);
+    if (out0)
+        interval(est[0], se[0], shift, tstat[0], nt, out0);
+    if (out1 && m > 1)
+        interval(est[1], se[1], shift, tstat[1], nt, out1);
+    return ENG_OK;
+}
+
+/* Adds the positive values of @p v (order values: a conversion's revenue) to a sum and a count. */
+static void positives(const double *v, size_t n, double *s, double *k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] > 0)
+            *s += v[i], *k += 1;
 }
 
 int eng__xe_ope(const eng__mem *mem, const eng__xe_ope_row *rows, size_t n, const double *control, size_t ncontrol,
                 uint64_t seed, eng__xe_estimate *ipw, eng__xe_estimate *dr)
 {
-    /* Each row's IPW and DR terms, computed once for the resamples, and the control's values
-     * that are not 0 (most of a control group buys nothing: its zeros are resampled as a count). */
     double *x = eng__malloc(mem, (n ? n : 1) * 2 * sizeof *x);
-    double *nz = eng__malloc(mem, (ncontrol ? ncontrol : 1) * sizeof *nz);
-    if (!x || !nz) {
-        eng__free(mem, x);
-        eng__free(mem, nz);
+    if (!x)
         return eng__nomem();
-    }
-    size_t k = 0;
-    for (size_t j = 0; j < ncontrol; j++)
-        if (control[j] != 0)
-            nz[k++] = control[j];
-    double si = 0, si2 = 0, sd = 0, sd2 = 0, sb = 0, sb2 = 0;
+    /* The conversion added at the upper end falls on a row the target matches: given that it matches,
+     * a row's expected weight is sum(p x 1/p) / sum(p) over the rows where the target sends. Its value
+     * is the mean of the positive rewards of the bucket (any channel) and of the control. */
+    double np = 0, sp = 0, sv = 0, kv = 0;
     for (size_t i = 0; i < n; i++) {
-        double xi = x[2 * i] = x_ipw(&rows[i]), xd = x[2 * i + 1] = x_dr(&rows[i]);
-        si += xi, si2 += xi * xi, sd += xd, sd2 += xd * xd;
+        x[2 * i] = x_ipw(&rows[i]);
+        x[2 * i + 1] = x_dr(&rows[i]);
+        if (rows[i].target >= 0 && rows[i].propensity > 0)
+            np++, sp += rows[i].propensity;
+        if (rows[i].reward > 0)
+            sv += rows[i].reward, kv++;
     }
-    for (size_t j = 0; j < ncontrol; j++)
-        sb += control[j], sb2 += control[j] * control[j];
-    double mi, vi, md, vd, mb, vb;
-    moments(si, si2, n, &mi, &vi);
-    moments(sd, sd2, n, &md, &vd);
-    moments(sb, sb2, ncontrol, &mb, &vb);
-    double ti = mi - mb, sei = sqrt(vi + vb), td = md - mb, sed = sqrt(vd + vb);
-    double tstat_i[OPE_B], tstat_d[OPE_B];
-    int nt = n > 1 && n <= UINT32_MAX && ncontrol <= UINT32_MAX ? OPE_B : 0;
-    for (int b = 0; b < nt; b++) {
-        eng__xe_rng r = eng__xe_rng_at(seed, (uint32_t)b, 0x4f5045u /* "OPE" */);
-        double ri = 0, ri2 = 0, rd = 0, rd2 = 0, rb = 0, rb2 = 0;
-        for (size_t i = 0; i < n; i++) {
-            const double *v = &x[2 * pick(&r, n)];
-            ri += v[0], ri2 += v[0] * v[0], rd += v[1], rd2 += v[1] * v[1];
-        }
-        for (size_t j = binomial_hits(&r, ncontrol, k); j > 0; j--) {
-            double v = nz[pick(&r, k)];
-            rb += v, rb2 += v * v;
-        }
-        double m1, v1, m2, v2, m3, v3;
-        moments(ri, ri2, n, &m1, &v1);
-        moments(rd, rd2, n, &m2, &v2);
-        moments(rb, rb2, ncontrol, &m3, &v3);
-        /* A resample with no spread at all (every value drawn equal) says nothing of the scale. */
-        double s1 = sqrt(v1 + v3), s2 = sqrt(v2 + v3);
-        tstat_i[b] = s1 > 0 ? (m1 - m3 - ti) / s1 : 0;
-        tstat_d[b] = s2 > 0 ? (m2 - m3 - td) / s2 : 0;
-    }
+    positives(control, ncontrol, &sv, &kv);
+    double shift = sp > 0 && kv > 0 && n ? np / sp * (sv / kv) / (double)n : 0;
+    int rc = boot(mem, x, n, 2, control, ncontrol, seed, shift, ipw, dr);
     eng__free(mem, x);
-    eng__free(mem, nz);
-    if (ipw)
-        interval(ti, sei, tstat_i, nt, ipw);
-    if (dr)
-        interval(td, sed, tstat_d, nt, dr);
-    return ENG_OK;
+    return rc;
+}
+
+int eng__xe_mean(const eng__mem *mem, const double *values, size_t n, const double *control, size_t ncontrol,
+                 uint64_t seed, eng__xe_estimate *out)
+{
+    double sv = 0, kv = 0;
+    positives(values, n, &sv, &kv);
+    positives(control, ncontrol, &sv, &kv);
+    return boot(mem, values, n, 1, control, ncontrol, seed, kv > 0 && n ? sv / kv / (double)n : 0, out, NULL);
 }

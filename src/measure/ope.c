@@ -218,18 +218,6 @@ static int read_rows(const eng__ope_in *in, orow **rows, size_t *n)
     return rc;
 }
 
-static void finish_plain(double s, double s2, size_t n, double base, double base_se, eng__ope_res *o)
-{
-    double mean = n ? s / (double)n : 0;
-    double var = n > 1 ? (s2 - (double)n * mean * mean) / (double)(n - 1) : 0;
-    double se = sqrt((var > 0 ? var : 0) / (double)(n ? n : 1) + base_se * base_se);
-    o->known = n > 0;
-    o->rows = n;
-    o->ipw = o->dr = mean - base;
-    o->ipw_lo = o->dr_lo = o->ipw - 1.959963984540054 * se;
-    o->ipw_hi = o->dr_hi = o->ipw + 1.959963984540054 * se;
-}
-
 int eng__ope_run(const eng__ope_in *in, eng__ope_res out[ENG__OPE_N])
 {
     eng_engine *e = in->e;
@@ -254,20 +242,30 @@ int eng__ope_run(const eng__ope_in *in, eng__ope_res out[ENG__OPE_N])
         eng__free(&e->mem, rows);
         return eng__nomem();
     }
-    double bs = 0, bs2 = 0;
+    double bs = 0;
     for (size_t i = 0; i < nc; i++) {
-        double v = cpu * eng__ope_revenue(in, in->control[i], in->start, in->start + in->window);
-        ctl[i] = v;
-        bs += v, bs2 += v * v;
+        ctl[i] = cpu * eng__ope_revenue(in, in->control[i], in->start, in->start + in->window);
+        bs += ctl[i];
     }
     double base = nc ? bs / (double)nc : 0;
-    double bvar = nc > 1 ? (bs2 - (double)nc * base * base) / (double)(nc - 1) : 0;
-    double base_se = nc ? sqrt((bvar > 0 ? bvar : 0) / (double)nc) : 0;
-    /* X-Engage as it ran. */
-    double s = 0, s2 = 0;
+    /* X-Engage as it ran: the plain mean of the test group, its interval built as the others'. */
+    double *plain = eng__malloc(&e->mem, (n ? n : 1) * sizeof *plain);
+    if (!plain) {
+        eng__free(&e->mem, ctl);
+        eng__free(&e->mem, rows);
+        return eng__nomem();
+    }
     for (size_t i = 0; i < n; i++)
-        s += rows[i].reward, s2 += rows[i].reward * rows[i].reward;
-    finish_plain(s, s2, n, base, base_se, &out[ENG_OPE_XENGAGE]);
+        plain[i] = rows[i].reward;
+    eng__xe_estimate xe;
+    rc = eng__xe_mean(&e->mem, plain, n, ctl, nc, in->msg->id, &xe);
+    eng__free(&e->mem, plain);
+    if (rc) {
+        eng__free(&e->mem, ctl);
+        eng__free(&e->mem, rows);
+        return rc;
+    }
+    out[ENG_OPE_XENGAGE] = (eng__ope_res){n > 0, n, xe.value, xe.lo, xe.hi, xe.value, xe.lo, xe.hi};
     /* The bucket, with the direct method's per-channel means. */
     size_t nb = 0;
     double dm_s[ENG_CH_COUNT] = {0}, dm_n[ENG_CH_COUNT] = {0};
