@@ -111,12 +111,14 @@ static void interval(double value, double se, double shift, double *t, int nt, e
     e->hi = value + shift - t[k] * up;
 }
 
-/* The rows' terms (m a row) split into groups of equal terms, drawn as counts, and the rest. */
+/* The rows' terms (m a row) split into groups of equal terms, drawn as counts, and the rest (copied
+ * together: the resamples' random reads stay in cache). */
 typedef struct groups {
     double key[GROUPS][2];
     size_t count[GROUPS];
     int n;
-    size_t *rest, nrest;
+    double *rest;
+    size_t nrest;
 } groups;
 
 static void group(const double *x, size_t n, int m, groups *g)
@@ -142,7 +144,7 @@ static void group(const double *x, size_t n, int m, groups *g)
             g->count[g->n] = 1;
             slot[s] = (int16_t)g->n++;
         } else
-            g->rest[g->nrest++] = i;
+            memcpy(&g->rest[(size_t)m * g->nrest++], v, (size_t)m * sizeof *v);
     }
 }
 
@@ -152,7 +154,7 @@ static int boot(const eng__mem *mem, const double *x, size_t n, int m, const dou
                 uint64_t seed, double shift, eng__xe_estimate *out0, eng__xe_estimate *out1)
 {
     groups g;
-    g.rest = eng__malloc(mem, (n ? n : 1) * sizeof *g.rest);
+    g.rest = eng__malloc(mem, (n ? n : 1) * (size_t)m * sizeof *g.rest);
     double *nz = eng__malloc(mem, (ncontrol ? ncontrol : 1) * sizeof *nz);
     if (!g.rest || !nz) {
         eng__free(mem, g.rest);
@@ -192,7 +194,7 @@ static int boot(const eng__mem *mem, const double *x, size_t n, int m, const dou
                 rs[j] += h * g.key[q][j], rs2[j] += h * g.key[q][j] * g.key[q][j];
         }
         for (; left > 0; left--) {
-            const double *v = &x[(size_t)m * g.rest[pick(&r, g.nrest)]];
+            const double *v = &g.rest[(size_t)m * pick(&r, g.nrest)];
             for (int j = 0; j < m; j++)
                 rs[j] += v[j], rs2[j] += v[j] * v[j];
         }
