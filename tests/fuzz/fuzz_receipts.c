@@ -60,7 +60,7 @@ static eng_engine *world(uint64_t *campaign, uint64_t *message)
     CHECK(eng_credits_adjust(e, "root", ENG_CREDITS_CAMPAIGN, 100000) == ENG_OK);
     char csv[NCUST * 80 + 80], *p = csv;
     const char *ids[NCUST];
-    char idb[NCUST][8];
+    char idb[NCUST][16];
     p += sprintf(p, "id,contact.sms,consent.sms,contact.email,consent.email\n");
     for (int i = 0; i < NCUST; i++) {
         snprintf(idb[i], sizeof idb[i], "c%d", i);

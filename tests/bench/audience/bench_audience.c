@@ -129,10 +129,10 @@ static void run_size(const char *label, size_t n, int have_sqlite, int have_duck
     uint32_t g[4];
     uint8_t *mem_of = xmalloc(n);
     memset(mem_of, 0, n); /* bit k: in group k */
-    char (*idbuf)[16] = xmalloc(n * sizeof *idbuf);
+    char (*idbuf)[24] = xmalloc(n * sizeof *idbuf);
     const char **ids = xmalloc(n * sizeof *ids);
     for (int k = 0; k < 4; k++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "g%d", k);
         if ((rc = eng_group_create_uploaded(e, TA, name, &g[k])))
             die("group", rc);

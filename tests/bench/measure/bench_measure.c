@@ -368,7 +368,7 @@ static void run(const char *label, uint32_t nc, const char *bench_dir, int have_
     if (rc)
         die("eng_open", rc);
     eng_rule_field fields[2] = {{"amount", ENG_RT_DECIMAL, 2}, {"store", ENG_RT_STRING, 0}};
-    static char names[100][8];
+    static char names[100][16];
     static const char *dict[100];
     for (int i = 0; i < 100; i++) {
         snprintf(names[i], sizeof names[i], "S%d", i);

@@ -33,6 +33,7 @@ static eng_message_spec cp_message(dx *f, const char *pool, int source)
 static void cp_upload(dx *f, const char *pool, size_t from, size_t n, int want)
 {
     char **codes = malloc(n * sizeof *codes);
+    assert_non_null(codes);
     for (size_t i = 0; i < n; i++) {
         codes[i] = malloc(24);
         snprintf(codes[i], 24, "UP-%05zu", from + i);

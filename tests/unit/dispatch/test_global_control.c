@@ -239,7 +239,7 @@ static void experiment(void **state)
     int st[4];
     eng_time at[4];
     for (int i = 0; i < 4; i++) {
-        char ext[8];
+        char ext[16];
         snprintf(ext, sizeof ext, "c%d", i);
         keys[i] = f.prov.key[dx_pair(find(&f, ext), ENG_CH_SMS)];
         assert_non_null(keys[i]);

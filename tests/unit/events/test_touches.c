@@ -221,7 +221,7 @@ static void permutations(void **st)
 typedef struct brec {
     uint32_t who; /* customer = send id; >= BP_SENDS: no such send */
     int status;
-    char link[16];
+    char link[24];
 } brec;
 
 #define BP_SENDS 300u
@@ -364,7 +364,7 @@ static void unsubscribe(void **st)
         assert_int_equal(reach, 1); /* only that channel */
         /* the next resolve excludes them from email */
         uint32_t g;
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "all%d", pass);
         assert_int_equal(eng_group_create_filter(f.e, "admin", name, "true", &g), ENG_OK);
         eng_audience_query o;
