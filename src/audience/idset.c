@@ -145,12 +145,14 @@ static int arr_to_bitmap(const eng__mem *mem, eng__ctr *c)
  * many bits (the extra ones are overwritten or past the end), so sparse words
  * cost no mispredicted loop exit. */
 #define ARR_SLACK 4
-static void words_to_arr(const uint64_t *w, uint16_t *arr)
+/* The body for both levels: hw selects the popcnt instruction (the AVX2
+ * level has popcnt and tzcnt; the baseline counts with SWAR). */
+static inline __attribute__((always_inline)) void words_to_arr_body(const uint64_t *w, uint16_t *arr, int hw)
 {
     uint32_t k = 0;
     for (uint32_t i = 0; i < ENG__CT_WORDS; i++) {
         uint64_t x = w[i];
-        uint32_t n = popc(x), base = i * 64;
+        uint32_t n = hw ? (uint32_t)__builtin_popcountll(x) : popc(x), base = i * 64;
         for (int j = 0; j < ARR_SLACK; j++) {
             /* the top bit keeps ctz defined once x is empty */
             arr[k + (uint32_t)j] = (uint16_t)(base + (unsigned)__builtin_ctzll(x | 1ull << 63));
@@ -162,6 +164,24 @@ static void words_to_arr(const uint64_t *w, uint16_t *arr)
         }
         k += n;
     }
+}
+
+#if ENG__SIMD_X86
+ENG__AVX2 static void words_to_arr_hw(const uint64_t *w, uint16_t *arr)
+{
+    words_to_arr_body(w, arr, 1);
+}
+#endif
+
+static void words_to_arr(const uint64_t *w, uint16_t *arr)
+{
+#if ENG__SIMD_X86
+    if (eng__isa() >= ENG__ISA_AVX2) {
+        words_to_arr_hw(w, arr);
+        return;
+    }
+#endif
+    words_to_arr_body(w, arr, 0);
 }
 
 /* Make a container from a word buffer; the result is an array when small. */

@@ -1,6 +1,7 @@
 /* Every vector level this CPU offers (scalar, AVX2, AVX-512; base/simd.h) is
  * forced in turn and must give exactly the results of a plain loop written
- * here: word-wise bitmap ops, the test/control split hash, and the rules
+ * here: word-wise bitmap ops, bitmaps made into id sets, the test/control
+ * split hash, and the rules
  * batch leaves that use the dense kernels (codes compared as codes, int64 and
  * int32 ranges). Lengths that are not a multiple of the vector width, empty
  * inputs, all-match and none-match are covered. Levels the CPU lacks are
@@ -307,10 +308,54 @@ static void batch_paths(void **state)
     eng_close(e);
 }
 
+/* Bitmaps of every density made into id sets (chunks at most 4096 ids
+ * become arrays, filled with popcnt/tzcnt at the AVX2 level): the ids a bit
+ * loop reads, at every level. */
+static void words_to_ids(void **state)
+{
+    (void)state;
+    enum { NW = 4 * 1024 };
+    uint64_t *w = malloc(NW * sizeof *w);
+    uint32_t *want = malloc(NW * 64 * sizeof *want), *got = malloc(NW * 64 * sizeof *got);
+    assert_true(w && want && got);
+    eng__mem mem;
+    assert_int_equal(eng__mem_init(&mem, test_alloc_get()), ENG_OK);
+    static const int dens[] = {0, 1, 3, 7, 20, 64, 200, 1000};
+    rng_state = 41;
+    for (size_t di = 0; di < sizeof dens / sizeof dens[0]; di++) {
+        for (size_t i = 0; i < NW; i++) { /* chunk c: density dens[(di + c) % 8] / 1000, some full words */
+            int d = dens[(di + i / 1024) % (sizeof dens / sizeof dens[0])];
+            uint64_t x = 0;
+            for (int b = 0; b < 64; b++)
+                x |= (uint64_t)((int)(rnd() % 1000) < d) << b;
+            w[i] = i % 97 == 5 ? ~(uint64_t)0 : x;
+        }
+        size_t n = 0;
+        for (size_t i = 0; i < NW * 64; i++)
+            if (w[i / 64] >> (i % 64) & 1)
+                want[n++] = (uint32_t)i;
+        for (int lv = 0; lv <= levels(); lv++) {
+            assert_int_equal(eng__isa_force(lv), lv);
+            eng__idset s;
+            eng__idset_init(&s, &mem);
+            assert_int_equal(eng__idset_from_words(&s, w, NW), ENG_OK);
+            assert_int_equal(eng__idset_count(&s), n);
+            assert_int_equal(eng__idset_to_array(&s, got), n);
+            assert_memory_equal(got, want, n * sizeof *got);
+            eng__idset_free(&s);
+        }
+    }
+    eng__isa_force(-1);
+    free(w);
+    free(want);
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(words_ops),
+        cmocka_unit_test(words_to_ids),
         cmocka_unit_test(split_paths),
         cmocka_unit_test(batch_paths),
     };
