@@ -510,6 +510,12 @@ int eng__ev_load_org(eng__ev *ev, eng__evorg *o)
     int rc = eng__kv_scan(ev->e->store, ENG__K(prefix), load_dict_cb, &l);
     if (!rc && !(rc = eng__ev_load_touches(ev, o)))
         rc = eng__ev_load_txns(ev, o);
+    /* A store's reads need not be one snapshot (PostgreSQL: one per statement): a batch of
+     * another engine committed after the scan above may have put rows naming its new
+     * contexts (or strings) in what was read since. Its dictionary records were committed
+     * with or before those rows, so reading on from the last one seen covers them. */
+    if (!rc)
+        rc = eng__ev_dict_catch_up(ev, o);
     o->km_loaded = o->nctx; /* their sends are in the hash index (keymap.c) */
     return rc;
 }

@@ -17,6 +17,11 @@ struct test_store {
     int (*changes_fn)(void *);          /* contract v3 `changes`, when a test sets it */
     void *changes_user;
     int trace; /* test_store_trace() */
+    /* test_store_before() */
+    unsigned before_mask;
+    const char *before_prefix;
+    void (*before_fn)(void *);
+    void *before_user;
 };
 
 static int verb_index(unsigned v)
@@ -63,10 +68,30 @@ static void trace_key(const test_store *ts, const char *verb, const void *k, siz
     fprintf(stderr, "\n");
 }
 
+/* test_store_before(): the hook is cleared first, so the calls it makes pass through. */
+static void before(test_store *ts, unsigned verb, const void *k, size_t kl)
+{
+    size_t pl = ts->before_fn ? strlen(ts->before_prefix) : 0;
+    if (!ts->before_fn || !(ts->before_mask & verb) || kl < pl || memcmp(k, ts->before_prefix, pl) != 0)
+        return;
+    void (*fn)(void *) = ts->before_fn;
+    ts->before_fn = NULL;
+    fn(ts->before_user);
+}
+
+void test_store_before(test_store *ts, unsigned mask, const char *prefix, void (*fn)(void *), void *user)
+{
+    ts->before_mask = mask;
+    ts->before_prefix = prefix;
+    ts->before_fn = fn;
+    ts->before_user = user;
+}
+
 static int s_get(const void *k, size_t kl, eng_buf *o, void *u)
 {
     test_store *ts = u;
     trace_key(ts, "get", k, kl);
+    before(ts, TV_GET, k, kl);
     if (!tick(ts, TV_GET))
         return eng__kvmem_get(&ts->kv, k, kl, o);
     if (ts->mode != TF_FLIP)
@@ -119,6 +144,7 @@ static int s_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, voi
 {
     test_store *ts = u;
     trace_key(ts, "scan", p, pl);
+    before(ts, TV_SCAN, p, pl);
     if (tick(ts, TV_SCAN))
         return injected();
     if (!(ts->fail_mask & TV_SCAN_ITEM) || !ts->fail_at)

@@ -44,6 +44,10 @@ uint64_t test_store_calls(const test_store *ts, unsigned mask);
 uint64_t test_store_failures(const test_store *ts);
 /* Print each call (verb, and the key or scan prefix) to stderr while @p on. */
 void test_store_trace(test_store *ts, int on);
+/* Call @p fn(@p user) once, just before the first call among @p mask (TV_GET, TV_SCAN) whose
+ * key or scan prefix starts with @p prefix (a static string), on any handle: another engine's
+ * commit landing between two reads of one engine. */
+void test_store_before(test_store *ts, unsigned mask, const char *prefix, void (*fn)(void *), void *user);
 /* As if the process died: the open batch (if any) is lost. */
 void test_store_crash(test_store *ts);
 /* Give later handles a `changes` method (contract v3) that calls @p fn and

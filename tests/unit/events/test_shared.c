@@ -348,11 +348,59 @@ static void synced_context_is_loaded(void **st)
     test_alloc_assert_clean();
 }
 
+/* A's send of campaign 2 (a new context and a tail chunk, one batch), from inside B's load. */
+static void a_sends_campaign_2(void *user)
+{
+    evfx_send(user, "acme", 2, 0, 10, ENG_CH_EMAIL, 2000);
+}
+
+/* Another engine's batch (a new context's dictionary record and the chunk of its sends)
+ * committed while this engine loads, after it read the dictionary and before the touches:
+ * the load must hold every context its rows name (once, the scale_postgres X-Engage run's
+ * learning loop met "no send context 6": a store whose reads are separate snapshots). */
+static void load_reads_contexts_committed_midway(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    test_store *ts = test_store_new();
+    test_feed feed;
+    test_feed_init(&feed);
+    evfx a = {ts, test_feed_engine(ts, &feed, 1), 0}, b = {ts, test_feed_engine(ts, &feed, 2), 0};
+    assert_int_equal(eng_org_create(a.e, "acme", NULL, "admin", NULL), ENG_OK);
+    evfx_customers(&a, 20);
+    evfx_send(&a, "acme", 1, 0, 10, ENG_CH_SMS, 1000);
+    test_store_before(ts, TV_GET | TV_SCAN, "e/0000/t/", a_sends_campaign_2, &a);
+    /* B's first read of events: inside one enter, as the learning loop's */
+    assert_int_equal(eng__enter(b.e), ENG_OK);
+    eng__sends_view s;
+    assert_int_equal(eng__sends_view_get(b.e, &s), ENG_OK);
+    uint32_t live = 0, camp2 = 0;
+    for (uint32_t i = 0; i < s.n; i++) {
+        if (s.org[i] == ENG__NO_ORG)
+            continue;
+        uint64_t campaign, message;
+        uint32_t version, occurrence;
+        assert_int_equal(eng__ctx_get(b.e, s.org[i], s.ctx[i], &campaign, &message, &version, &occurrence), ENG_OK);
+        live++;
+        camp2 += campaign == 2;
+    }
+    eng__leave(b.e);
+    assert_int_equal(live, 20); /* the hook ran: A's batch is in what B loaded */
+    assert_int_equal(camp2, 10);
+    same_as_stored(b.e, ts, 20);
+    eng_close(a.e);
+    eng_close(b.e);
+    test_feed_free(&feed);
+    test_store_free(ts);
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(appends_are_read_not_reloaded),
         cmocka_unit_test(synced_context_is_loaded),
+        cmocka_unit_test(load_reads_contexts_committed_midway),
     };
     return cmocka_run_group_tests_name("events: several engines on one store", tests, NULL, NULL);
 }
