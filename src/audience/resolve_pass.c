@@ -142,7 +142,9 @@ int eng__resolve_pass(const eng__rpass *p, const eng__mem *mem, eng__idset *all,
             if (c)
                 andnot_into(a, c);
         }
-        uint32_t card = (uint32_t)eng__words_count(a, W);
+        /* With the channel filter the count comes from its AND below; an empty
+         * chunk then ends there too. */
+        uint32_t card = p->filter ? 1 : (uint32_t)eng__words_count(a, W);
         if (!card)
             continue;
         int kept = 0;
