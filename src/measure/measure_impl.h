@@ -70,11 +70,12 @@ typedef struct eng__qtx {
     uint32_t row;
 } eng__qtx;
 
-/* Stable radix sorts by customer; tmp holds as many elements as a. They step
- * the run's progress (sort.c): ENG_ECANCELLED leaves a in pieces. */
+/* Stable radix sorts by customer; tmp holds as many elements as a. *out is the
+ * one of the two that holds the result (the other holds garbage). They step the
+ * run's progress (sort.c): ENG_ECANCELLED leaves both in pieces. */
 struct eng__attr;
-int eng__sort_cand(eng__cand *a, eng__cand *tmp, size_t n, struct eng__attr *x);
-int eng__sort_qtx(eng__qtx *a, eng__qtx *tmp, size_t n, struct eng__attr *x);
+int eng__sort_cand(eng__cand *a, eng__cand *tmp, size_t n, struct eng__attr *x, eng__cand **out);
+int eng__sort_qtx(eng__qtx *a, eng__qtx *tmp, size_t n, struct eng__attr *x, eng__qtx **out);
 
 /* One attribution run (attribute.c): fed transactions first, then touches, in
  * chunks of any size (whole columns, or the events layer's segments), then
@@ -113,6 +114,7 @@ typedef struct eng__attr {
     size_t row0;              /* touch rows fed before this chunk (error messages name the whole column's row) */
     eng__prog *pg;            /* "measure.attribute" while a caller watches (NULL: none) */
     unsigned threads;         /* threads the walk may start beside the caller's (eng__attr_walk_split) */
+    int slice;                /* cd and qtx are slices of another run's arrays: the walk sorts them in place */
     uint64_t pg_row;          /* rows fed before this call, for pg */
 } eng__attr;
 

@@ -252,6 +252,7 @@ int eng__attr_walk_split(eng__attr *x, unsigned threads)
     for (size_t k = 0; k < np && !rc; k++) {
         wpart *p = &ps[k];
         p->r = *x;
+        p->r.slice = 1;
         p->r.cd = x->cd + cat[k];
         p->r.ncd = cat[k + 1] - cat[k];
         p->r.qtx = x->qtx + qat[k];

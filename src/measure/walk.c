@@ -187,15 +187,30 @@ int eng__attr_walk(run *x)
         rc = eng__nomem();
         goto out;
     }
-    if ((rc = eng__sort_cand(x->cd, tmp, n, x)))
+    cand *cres;
+    if ((rc = eng__sort_cand(x->cd, tmp, n, x, &cres)))
         goto out;
-    eng__qtx *qtmp = eng__malloc(x->mem, (x->nq ? x->nq : 1) * sizeof *qtmp);
+    if (cres != x->cd && x->slice) {
+        memcpy(x->cd, cres, n * sizeof *cres);
+    } else if (cres != x->cd) { /* keep the sorted buffer; the old one is freed below */
+        tmp = x->cd;
+        x->cd = cres;
+        x->capcd = n ? n : 1;
+    }
+    eng__qtx *qtmp = eng__malloc(x->mem, (x->nq ? x->nq : 1) * sizeof *qtmp), *qres;
     eng__mem_hint_huge(x->mem, qtmp, x->nq * sizeof *qtmp);
     if (!qtmp) {
         rc = eng__nomem();
         goto out;
     }
-    rc = eng__sort_qtx(x->qtx, qtmp, x->nq, x);
+    rc = eng__sort_qtx(x->qtx, qtmp, x->nq, x, &qres);
+    if (!rc && qres != x->qtx && x->slice) {
+        memcpy(x->qtx, qres, x->nq * sizeof *qres);
+    } else if (!rc && qres != x->qtx) {
+        qtmp = x->qtx;
+        x->qtx = qres;
+        x->capq = x->nq ? x->nq : 1;
+    }
     eng__free(x->mem, qtmp);
     if (rc)
         goto out;
