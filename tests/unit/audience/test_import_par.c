@@ -260,7 +260,7 @@ static void threads_match_one_thread(void **st)
     (void)st;
     size_t chunk = eng__aud_chunk_bytes;
     uint32_t part = eng__aud_part_rows;
-    int rounds = test_slow_runtime() ? 12 : 60, failed_reads = 0, errors = 0, clean = 0;
+    int rounds = test_slow_runtime() ? 6 : 60, failed_reads = 0, errors = 0, clean = 0;
     uint64_t redone = __atomic_load_n(&eng__aud_par_redone, __ATOMIC_RELAXED);
     rng = 0x17;
     for (int round = 0; round < rounds; round++) {

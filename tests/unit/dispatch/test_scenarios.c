@@ -448,8 +448,8 @@ static int trial(const scenario *s, int kind, uint64_t n, const digest *before, 
 
 static void run_loop(int kind)
 {
-    /* Under valgrind/TSan every 8th point: the plain and ASan builds visit them all. */
-    uint64_t step = test_slow_runtime() ? 8 : 1;
+    /* Under valgrind/TSan every 16th point: the plain and ASan builds visit them all. */
+    uint64_t step = test_slow_runtime() ? 16 : 1;
     for (size_t i = 0; i < NSCEN; i++) {
         const scenario *s = &scenarios[i];
         digest before, after;
