@@ -312,6 +312,18 @@ void eng__bk_eq_codes(int isa, const uint32_t *d, const uint32_t *codes, int n, 
     eq_scalar(d, codes, n, size, t, bad);
 }
 
+/* The true codes a column of @p width bytes can hold, in @p fit (at most 4): a true code
+ * the width cannot hold matches no row, and is not truncated into one that would. */
+static int codes_that_fit(const uint32_t *codes, int n, int width, uint32_t fit[4])
+{
+    uint32_t wmax = width == 1 ? 0xffu : width == 2 ? 0xffffu : 0xffffffffu;
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (codes[i] <= wmax)
+            fit[m++] = codes[i];
+    return m;
+}
+
 void eng__bk_eq_codes_w(int isa, const void *d, int width, const uint32_t *codes, int n, uint32_t size,
                         uint64_t *t, uint64_t *bad)
 {
@@ -319,12 +331,8 @@ void eng__bk_eq_codes_w(int isa, const void *d, int width, const uint32_t *codes
         eng__bk_eq_codes(isa, d, codes, n, size, t, bad);
         return;
     }
-    /* a true code the width cannot hold matches no row */
-    uint32_t fit[4] = {0, 0, 0, 0}, wmax = width == 1 ? 0xffu : 0xffffu;
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (codes[i] <= wmax)
-            fit[m++] = codes[i];
+    uint32_t fit[4] = {0, 0, 0, 0};
+    int m = codes_that_fit(codes, n, width, fit);
 #if ENG__SIMD_X86
     if (isa >= ENG__ISA_AVX2) {
         if (width == 1)
@@ -419,12 +427,8 @@ RANGEW_FN(rangew_avx512, ENG__AVX512, range32_avx512, range64_avx512)
 void eng__bk_eq_codes_words(int isa, const void *d, int width, const uint32_t *codes, int n, uint32_t size,
                             const uint64_t *sel, size_t nw, uint64_t *t, uint64_t *bad)
 {
-    /* a true code the width cannot hold matches no row */
-    uint32_t fit[4] = {0, 0, 0, 0}, wmax = width == 1 ? 0xffu : width == 2 ? 0xffffu : 0xffffffffu;
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (codes[i] <= wmax)
-            fit[m++] = codes[i];
+    uint32_t fit[4] = {0, 0, 0, 0};
+    int m = codes_that_fit(codes, n, width, fit);
 #if ENG__SIMD_X86
     if (isa >= ENG__ISA_AVX512) {
         eqw_avx512(d, width, fit, m, size, sel, nw, t, bad);
