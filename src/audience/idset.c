@@ -219,6 +219,38 @@ int eng__idset_push_words(eng__idset *s, uint16_t key, const uint64_t *w, uint32
     return ENG_OK;
 }
 
+uint64_t *eng__idset_push_bitmap(eng__idset *s, uint16_t key)
+{
+    eng__ctr c = {.key = key, .type = ENG__CT_BITMAP, .card = 0, .cap = ENG__CT_WORDS};
+    c.u.bits = eng__malloc(s->mem, ENG__CT_WORDS * sizeof(uint64_t));
+    if (!c.u.bits || push_ctr(s, &c)) {
+        eng__free(s->mem, c.u.bits);
+        eng__nomem();
+        return NULL;
+    }
+    return c.u.bits;
+}
+
+int eng__idset_seal_last(eng__idset *s, uint32_t card)
+{
+    eng__ctr *c = &s->c[s->n - 1];
+    c->card = card;
+    if (card > ENG__CT_ARRAY_MAX)
+        return ENG_OK;
+    uint16_t *arr = card ? eng__malloc(s->mem, ((size_t)card + ARR_SLACK) * sizeof *arr) : NULL;
+    if (arr)
+        words_to_arr(c->u.bits, arr);
+    eng__free(s->mem, c->u.bits);
+    if (!arr) {
+        s->n--;
+        return card ? eng__nomem() : ENG_OK;
+    }
+    c->type = ENG__CT_ARRAY;
+    c->cap = card;
+    c->u.arr = arr;
+    return ENG_OK;
+}
+
 int eng__idset_add(eng__idset *s, uint32_t id)
 {
     uint16_t key = (uint16_t)(id >> 16), lo = (uint16_t)id;

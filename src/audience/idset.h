@@ -68,6 +68,14 @@ int eng__idset_from_words(eng__idset *out, const uint64_t *words, size_t nwords)
 /* Append chunk @p key from its words (card bits set; 0: nothing appended);
  * key must be above every key in s. */
 int eng__idset_push_words(eng__idset *s, uint16_t key, const uint64_t *w, uint32_t card);
+/* Append chunk @p key as a bitmap whose words the caller then writes (the
+ * 1024 words come uninitialised) and seals with eng__idset_seal_last before
+ * any other use of s; NULL on ENG_ENOMEM. key must be above every key in s. */
+uint64_t *eng__idset_push_bitmap(eng__idset *s, uint16_t key);
+/* The last container holds @p card ids: it stays a bitmap above
+ * ENG__CT_ARRAY_MAX, becomes an array up to it and goes when 0; on
+ * ENG_ENOMEM it goes too. */
+int eng__idset_seal_last(eng__idset *s, uint32_t card);
 /* Write the set as a dense bitmap over nwords words (ids beyond are dropped). */
 void eng__idset_to_words(const eng__idset *s, uint64_t *words, size_t nwords);
 /* Copy all ids in ascending order; out must hold eng__idset_count() ids. */

@@ -141,11 +141,8 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
         if ((rc = eng__prog_batch(&pg, pg.done + 1)) || !st->t.ch[ch].used)
             continue;
         p.count |= 1u << ch;
-        p.has[ch] = &st->t.ch[ch].has;
-        p.consent[ch] = &st->t.ch[ch].consent;
-        p.optout[ch] = &st->t.ch[ch].optout;
+        rc = eng__table_reachable_kept(&st->t, ch, &p.reach[ch]);
     }
-    p.suppressed = &st->t.suppressed;
     p.filter = o->channels != 0;
     p.keep = o->channels;
     /* The org's global control group replaces the campaign's own split. */

@@ -1,11 +1,11 @@
 /* A resolve in one pass over the chunks (resolve_pass.h).
  *
- * Done step by step (union, exclude, each channel's reachable set built from
- * four sets, the channel filter, the split) a resolve makes about a dozen
- * passes over sets of n/8 bytes and allocates each result: at 10^7
- * customers that is memory traffic, not work. Here each 2^16-id chunk is
- * combined in a few 8 KiB word buffers that stay in L1, reading each input
- * container once and writing the three outputs once. */
+ * Done step by step (union, exclude, the channel filter, the split) a resolve
+ * makes about a dozen passes over sets of n/8 bytes and allocates each
+ * result: at 10^7 customers that is memory traffic, not work. Here each
+ * 2^16-id chunk is combined in a few 8 KiB word buffers that stay in L1,
+ * reading each input container once and writing each output once (a dense
+ * test side straight into the container it becomes). */
 #include "audience/resolve_pass.h"
 #include "base/error.h"
 #include "base/simd.h"
@@ -29,35 +29,53 @@ static const eng__ctr *ctr_at(cursor *c, uint16_t key)
     return c->i < c->s->n && c->s->c[c->i].key == key ? &c->s->c[c->i] : NULL;
 }
 
+/* Set (clear 0) or clear (clear 1) the bits of n sorted ids in w. Four runs
+ * of the array side by side: consecutive ids mostly hit the same word, and
+ * one read-modify-write chain per word would wait on the store before it. */
+static void scatter(uint64_t *w, const uint16_t *v, uint32_t n, int clear)
+{
+    uint32_t q = n / 4, k = 0;
+    const uint16_t *v1 = v + q, *v2 = v + 2 * q, *v3 = v + 3 * q;
+    if (clear) {
+        for (; k < q; k++) {
+            w[v[k] >> 6] &= ~(1ull << (v[k] & 63));
+            w[v1[k] >> 6] &= ~(1ull << (v1[k] & 63));
+            w[v2[k] >> 6] &= ~(1ull << (v2[k] & 63));
+            w[v3[k] >> 6] &= ~(1ull << (v3[k] & 63));
+        }
+        for (k = 4 * q; k < n; k++)
+            w[v[k] >> 6] &= ~(1ull << (v[k] & 63));
+        return;
+    }
+    for (; k < q; k++) {
+        w[v[k] >> 6] |= 1ull << (v[k] & 63);
+        w[v1[k] >> 6] |= 1ull << (v1[k] & 63);
+        w[v2[k] >> 6] |= 1ull << (v2[k] & 63);
+        w[v3[k] >> 6] |= 1ull << (v3[k] & 63);
+    }
+    for (k = 4 * q; k < n; k++)
+        w[v[k] >> 6] |= 1ull << (v[k] & 63);
+}
+
 /* The words of a container: a bitmap's own, an array's set into tmp. */
 static const uint64_t *words_of(const eng__ctr *c, uint64_t *tmp)
 {
     if (c->type == ENG__CT_BITMAP)
         return c->u.bits;
     memset(tmp, 0, W * sizeof *tmp);
-    for (uint32_t k = 0; k < c->card; k++)
-        tmp[c->u.arr[k] >> 6] |= 1ull << (c->u.arr[k] & 63);
+    scatter(tmp, c->u.arr, c->card, 0);
     return tmp;
 }
 
-static void or_into(uint64_t *w, const eng__ctr *c)
+/* |w ∩ c| */
+static uint64_t and_count(const uint64_t *w, const eng__ctr *c)
 {
-    if (c->type == ENG__CT_BITMAP) {
-        eng__words_op(ENG__WOP_OR, w, c->u.bits, w, W);
-        return;
-    }
+    if (c->type == ENG__CT_BITMAP)
+        return eng__words_op(ENG__WOP_AND, w, c->u.bits, NULL, W);
+    uint64_t n = 0;
     for (uint32_t k = 0; k < c->card; k++)
-        w[c->u.arr[k] >> 6] |= 1ull << (c->u.arr[k] & 63);
-}
-
-static void andnot_into(uint64_t *w, const eng__ctr *c)
-{
-    if (c->type == ENG__CT_BITMAP) {
-        eng__words_op(ENG__WOP_ANDNOT, w, c->u.bits, w, W);
-        return;
-    }
-    for (uint32_t k = 0; k < c->card; k++)
-        w[c->u.arr[k] >> 6] &= ~(1ull << (c->u.arr[k] & 63));
+        n += w[c->u.arr[k] >> 6] >> (c->u.arr[k] & 63) & 1;
+    return n;
 }
 
 size_t eng__rpass_chunks(const eng__rpass *p)
@@ -69,53 +87,54 @@ size_t eng__rpass_chunks(const eng__rpass *p)
     return top;
 }
 
-/* Channel c's reachable words of chunk key into r; 0 when none. */
-static int reach_words(cursor *cur, int c, uint16_t key, uint64_t *r, uint64_t *t1,
-                       uint64_t *t2)
+/* Chunk key's ids of a (card of them) into s, copied. */
+static int put(eng__idset *s, uint16_t key, const uint64_t *a, uint32_t card)
 {
-    cursor *has = &cur[4 * c], *con = &cur[4 * c + 1], *opt = &cur[4 * c + 2], *sup = &cur[4 * c + 3];
-    const eng__ctr *h = ctr_at(has, key), *k = h ? ctr_at(con, key) : NULL;
-    if (!h || !k)
-        return 0;
-    eng__words_op(ENG__WOP_AND, words_of(h, t1), words_of(k, t2), r, W);
-    const eng__ctr *o = ctr_at(opt, key), *s = ctr_at(sup, key);
-    if (o)
-        andnot_into(r, o);
-    if (s)
-        andnot_into(r, s);
-    return 1;
+    return s ? eng__idset_push_words(s, key, a, card) : ENG_OK;
+}
+
+/* test = a ∩ sw, control = a − sw. The side that was a bitmap in the last
+ * chunk is written straight into a new container (sealed to an array if it
+ * turns out small); the other goes through tmp. */
+static int split_chunk(uint16_t key, const uint64_t *a, uint32_t card, const uint64_t *sw, uint64_t *tmp,
+                       eng__idset *test, eng__idset *control, int *test_dense)
+{
+    uint64_t *tw = *test_dense ? eng__idset_push_bitmap(test, key) : tmp + W, *cw = tmp;
+    if (!tw)
+        return ENG_ENOMEM;
+    uint32_t nt = (uint32_t)eng__words_split(a, sw, tw, cw, W);
+    int rc = *test_dense ? eng__idset_seal_last(test, nt) : eng__idset_push_words(test, key, tw, nt);
+    *test_dense = nt > ENG__CT_ARRAY_MAX;
+    return rc ? rc : eng__idset_push_words(control, key, cw, card - nt);
 }
 
 int eng__resolve_pass(const eng__rpass *p, const eng__mem *mem, eng__idset *all, uint64_t reach[ENG_CH_COUNT],
                       eng__idset *test, eng__idset *control)
 {
-    eng__idset_free(all);
+    if (all)
+        eng__idset_free(all);
     eng__idset_free(test);
     eng__idset_free(control);
     memset(reach, 0, ENG_CH_COUNT * sizeof *reach);
-    size_t ncur = p->ninc + p->nexc + 4 * ENG_CH_COUNT;
+    size_t ncur = p->ninc + p->nexc + ENG_CH_COUNT;
     cursor *cur = eng__calloc(mem, ncur, sizeof *cur);
-    uint64_t *buf = eng__malloc(mem, 6 * W * sizeof *buf);
+    uint64_t *buf = eng__malloc(mem, 5 * W * sizeof *buf);
     if (!cur || !buf) {
         eng__free(mem, cur);
         eng__free(mem, buf);
         return eng__nomem();
     }
-    uint64_t *a = buf, *m = a + W, *r = m + W, *t1 = r + W, *t2 = t1 + W, *t3 = t2 + W;
-    cursor *ch = cur, *inc = ch + 4 * ENG_CH_COUNT, *exc = inc + p->ninc;
-    for (int c = 0; c < ENG_CH_COUNT; c++) {
-        if (!(p->count >> c & 1))
-            continue;
-        ch[4 * c] = (cursor){p->has[c], 0};
-        ch[4 * c + 1] = (cursor){p->consent[c], 0};
-        ch[4 * c + 2] = (cursor){p->optout[c], 0};
-        ch[4 * c + 3] = (cursor){p->suppressed, 0};
-    }
+    uint64_t *a = buf, *m = a + W, *t1 = m + W, *t2 = t1 + W; /* t2: two buffers */
+    cursor *ch = cur, *inc = ch + ENG_CH_COUNT, *exc = inc + p->ninc;
+    for (int c = 0; c < ENG_CH_COUNT; c++)
+        if (p->count >> c & 1)
+            ch[c] = (cursor){p->reach[c], 0};
     for (size_t i = 0; i < p->ninc; i++)
         inc[i] = (cursor){p->inc[i], 0};
     for (size_t i = 0; i < p->nexc; i++)
         exc[i] = (cursor){p->exc[i], 0};
-    int rc = ENG_OK;
+    uint32_t kept_ch = p->filter ? p->count & p->keep : 0;
+    int rc = ENG_OK, test_dense = 1;
     for (;;) {
         uint32_t key = 1u << 16; /* the smallest key left in an include set */
         for (size_t i = 0; i < p->ninc; i++)
@@ -132,38 +151,65 @@ int eng__resolve_pass(const eng__rpass *p, const eng__mem *mem, eng__idset *all,
                 memcpy(a, c->u.bits, W * sizeof *a);
             else if (first)
                 words_of(c, a);
+            else if (c->type == ENG__CT_BITMAP)
+                eng__words_op(ENG__WOP_OR, a, c->u.bits, a, W);
             else
-                or_into(a, c);
+                scatter(a, c->u.arr, c->card, 0);
             first = 0;
             inc[i].i++;
         }
         for (size_t i = 0; i < p->nexc; i++) {
             const eng__ctr *c = ctr_at(&exc[i], (uint16_t)key);
-            if (c)
-                andnot_into(a, c);
+            if (c && c->type == ENG__CT_BITMAP)
+                eng__words_op(ENG__WOP_ANDNOT, a, c->u.bits, a, W);
+            else if (c)
+                scatter(a, c->u.arr, c->card, 1);
         }
         /* With the channel filter the count comes from its AND below; an empty
          * chunk then ends there too. */
         uint32_t card = p->filter ? 1 : (uint32_t)eng__words_count(a, W);
         if (!card)
             continue;
-        int kept = 0;
+        /* The kept channels' containers here; the reach of the others is
+         * counted on the way. One kept channel's reach is the filter's count. */
+        const eng__ctr *kc[ENG_CH_COUNT];
+        int nk = 0, kch = 0;
         for (int c = 0; c < ENG_CH_COUNT && p->count; c++) {
-            if (!(p->count >> c & 1) || !reach_words(ch, c, (uint16_t)key, r, t1, t2))
+            const eng__ctr *r = p->count >> c & 1 ? ctr_at(&ch[c], (uint16_t)key) : NULL;
+            if (!r)
                 continue;
-            reach[c] += eng__words_op(ENG__WOP_AND, a, r, NULL, W);
-            if (p->filter && (p->keep >> c & 1)) {
-                if (kept++)
-                    eng__words_op(ENG__WOP_OR, m, r, m, W);
-                else
-                    memcpy(m, r, W * sizeof *m);
+            if (kept_ch >> c & 1) {
+                kc[nk++] = r;
+                kch = c;
+            } else {
+                reach[c] += and_count(a, r);
             }
         }
-        if (p->filter)
-            card = kept ? (uint32_t)eng__words_op(ENG__WOP_AND, a, m, a, W) : 0;
+        if (p->filter) {
+            if (nk == 1) {
+                card = (uint32_t)eng__words_op(ENG__WOP_AND, a, words_of(kc[0], t1), a, W);
+                reach[kch] += card;
+            } else if (nk > 1) {
+                for (int c = 0, k = 0; c < ENG_CH_COUNT; c++) {
+                    const eng__ctr *r = kept_ch >> c & 1 ? ctr_at(&ch[c], (uint16_t)key) : NULL;
+                    if (!r)
+                        continue;
+                    reach[c] += and_count(a, r);
+                    if (k++ == 0)
+                        memcpy(m, words_of(r, t1), W * sizeof *m);
+                    else if (r->type == ENG__CT_BITMAP)
+                        eng__words_op(ENG__WOP_OR, m, r->u.bits, m, W);
+                    else
+                        scatter(m, r->u.arr, r->card, 0);
+                }
+                card = (uint32_t)eng__words_op(ENG__WOP_AND, a, m, a, W);
+            } else {
+                card = 0;
+            }
+        }
         if (!card)
             continue;
-        if ((rc = eng__idset_push_words(all, (uint16_t)key, a, card)))
+        if ((rc = put(all, (uint16_t)key, a, card)))
             break;
         if (!p->split)
             continue;
@@ -176,20 +222,14 @@ int eng__resolve_pass(const eng__rpass *p, const eng__mem *mem, eng__idset *all,
             rc = eng__err(ENG_ERROR, "split", "the split words do not cover id %u", key << 16);
             break;
         }
-        const uint64_t *sw = p->side + (size_t)key * W;
-        uint32_t nt = (uint32_t)eng__words_op(ENG__WOP_AND, a, sw, t3, W);
-        if (nt && (rc = eng__idset_push_words(test, (uint16_t)key, t3, nt)))
+        if ((rc = split_chunk((uint16_t)key, a, card, p->side + (size_t)key * W, t2, test, control, &test_dense)))
             break;
-        if (nt < card) {
-            eng__words_op(ENG__WOP_ANDNOT, a, sw, t3, W);
-            if ((rc = eng__idset_push_words(control, (uint16_t)key, t3, card - nt)))
-                break;
-        }
     }
     eng__free(mem, cur);
     eng__free(mem, buf);
     if (rc) {
-        eng__idset_free(all);
+        if (all)
+            eng__idset_free(all);
         eng__idset_free(test);
         eng__idset_free(control);
         memset(reach, 0, ENG_CH_COUNT * sizeof *reach);

@@ -5,12 +5,11 @@
 #include "audience/idset.h"
 #include "engage/channel.h"
 
-/* What a resolve combines. Channel c's reachable set is
- * has[c] ∩ consent[c] − optout[c] − suppressed. */
+/* What a resolve combines. */
 typedef struct eng__rpass {
     const eng__idset *const *inc, *const *exc;
     size_t ninc, nexc;
-    const eng__idset *has[ENG_CH_COUNT], *consent[ENG_CH_COUNT], *optout[ENG_CH_COUNT], *suppressed;
+    const eng__idset *reach[ENG_CH_COUNT]; /* each channel's reachable set (eng__table_reachable_kept) */
     uint32_t count;  /* channels whose reach is counted (their sets must be given) */
     int filter;      /* 1: the audience ∩ the union of the keep channels' reachable sets */
     uint32_t keep;   /* those channels (only those in count take part) */
@@ -21,10 +20,11 @@ typedef struct eng__rpass {
 } eng__rpass;
 
 /* all = (∪ inc) − (∪ exc), ∩ the kept channels' reachable union when filter;
- * reach[c] = |((∪ inc) − (∪ exc)) ∩ reachable(c)| for c in count (0 for the
+ * reach[c] = |((∪ inc) − (∪ exc)) ∩ reach[c]| for c in count (0 for the
  * others); test / control = all ∩ / − side. The same sets the set algebra of
  * idset.c gives step by step, each chunk read once and each output written
- * once. Outputs are replaced; on failure (ENG_ENOMEM) they are left empty. */
+ * once. @p all may be NULL (not built: it is test ∪ control when split).
+ * Outputs are replaced; on failure (ENG_ENOMEM) they are left empty. */
 int eng__resolve_pass(const eng__rpass *p, const eng__mem *mem, eng__idset *all, uint64_t reach[ENG_CH_COUNT],
                       eng__idset *test, eng__idset *control);
 

@@ -19,6 +19,7 @@ void eng__table_init(eng__table *t, const eng__mem *mem)
         eng__idset_init(&t->ch[c].has, mem);
         eng__idset_init(&t->ch[c].consent, mem);
         eng__idset_init(&t->ch[c].optout, mem);
+        eng__idset_init(&t->reach[c], mem);
     }
 }
 
@@ -49,6 +50,7 @@ void eng__table_free(eng__table *t)
         eng__idset_free(&ch->has);
         eng__idset_free(&ch->consent);
         eng__idset_free(&ch->optout);
+        eng__idset_free(&t->reach[c]);
     }
     eng__idset_free(&t->suppressed);
     eng__idset_free(&t->erased);
@@ -71,7 +73,8 @@ size_t eng__table_bytes(const eng__table *t)
             continue;
         b += (ch->contact ? t->cap * 4 : 0) + eng__tcol_bytes(&ch->consent_t, t->cap + 1) +
              (ch->optout_ts ? t->cap * 8 : 0) + ch->acap;
-        b += eng__idset_bytes(&ch->has) + eng__idset_bytes(&ch->consent) + eng__idset_bytes(&ch->optout);
+        b += eng__idset_bytes(&ch->has) + eng__idset_bytes(&ch->consent) + eng__idset_bytes(&ch->optout) +
+             eng__idset_bytes(&t->reach[c]);
     }
     return b + eng__idset_bytes(&t->suppressed) + eng__idset_bytes(&t->erased) + t->ncols * sizeof(eng__col);
 }
@@ -397,6 +400,7 @@ int eng__table_set_contact(eng__table *t, int k, uint32_t id, const char *s, siz
     if (rc)
         return rc;
     eng__chan *ch = &t->ch[k];
+    eng__table_reach_drop(t, 1u << k);
     if (!len) {
         if (ch->contact)
             ch->contact[id] = 0;
@@ -444,6 +448,7 @@ int eng__table_set_consent(eng__table *t, int k, uint32_t id, int yes, int64_t t
     if (rc)
         return rc;
     eng__chan *ch = &t->ch[k];
+    eng__table_reach_drop(t, 1u << k);
     if (t->hist && (rc = eng__chist_note(t->hist, 0, k, id, yes, ts, eng__idset_contains(&ch->consent, id),
                                          eng__tcol_get(&ch->consent_t, id))))
         return rc;
@@ -461,6 +466,7 @@ int eng__table_set_optout(eng__table *t, int k, uint32_t id, int yes, int64_t ts
     if (rc)
         return rc;
     eng__chan *ch = &t->ch[k];
+    eng__table_reach_drop(t, 1u << k);
     if (t->hist && (rc = eng__chist_note(t->hist, 1, k, id, yes, ts, eng__idset_contains(&ch->optout, id),
                                          ch->optout_ts ? ch->optout_ts[id] : 0)))
         return rc;
@@ -475,6 +481,7 @@ int eng__table_set_optout(eng__table *t, int k, uint32_t id, int yes, int64_t ts
 
 int eng__table_set_suppressed(eng__table *t, uint32_t id, int yes)
 {
+    eng__table_reach_drop(t, ~0u);
     return yes ? eng__idset_add(&t->suppressed, id) : eng__idset_remove(&t->suppressed, id);
 }
 
@@ -492,6 +499,18 @@ int eng__table_reachable_set(const eng__table *t, int k, eng__idset *out)
     if (rc)
         eng__idset_free(out);
     return rc;
+}
+
+int eng__table_reachable_kept(eng__table *t, int k, const eng__idset **out)
+{
+    if (!(t->reach_ok >> k & 1)) {
+        int rc = eng__table_reachable_set(t, k, &t->reach[k]);
+        if (rc)
+            return rc;
+        t->reach_ok |= 1u << k;
+    }
+    *out = &t->reach[k];
+    return ENG_OK;
 }
 
 int eng__table_reachable(const eng__table *t, int k, uint32_t id)

@@ -55,6 +55,11 @@ typedef struct eng__table {
     eng__chan ch[ENG_CH_COUNT];
     eng__idset suppressed;
     eng__idset erased; /* ENG_ID_INT64: tombstone rows (no value of the id space is free) */
+    /* Each channel's reachable set, kept between resolves (bit c of reach_ok:
+     * reach[c] is current); any change of a contact, consent, opt-out or
+     * suppression drops it (eng__table_reach_drop). */
+    eng__idset reach[ENG_CH_COUNT];
+    uint32_t reach_ok;
     struct eng__chist *hist; /* NULL, or consent changes are noted there (chist.c's replay) */
     struct eng__prog *pg;    /* NULL, or the id indexes' rehashes step it (eng__table_set_prog) */
 } eng__table;
@@ -139,6 +144,20 @@ const char *eng__table_contact(const eng__table *t, int ch, uint32_t id, size_t 
 
 /* Customers reachable on channel ch: has contact, consent, no opt-out, not suppressed. */
 int eng__table_reachable_set(const eng__table *t, int ch, eng__idset *out);
+/* The same set, kept in the table: built on the first call after a change,
+ * then lent (*out valid until the next change of the table); ENG_ENOMEM. */
+int eng__table_reachable_kept(eng__table *t, int ch, const eng__idset **out);
+/* Forget the kept reachable sets of the channels in mask (every setter of a
+ * contact, consent, opt-out or suppression calls it before changing them). */
+static inline void eng__table_reach_drop(eng__table *t, uint32_t mask)
+{
+    if (t->reach_ok & mask) {
+        for (int c = 0; c < ENG_CH_COUNT; c++)
+            if (t->reach_ok & mask & (1u << c))
+                eng__idset_free(&t->reach[c]);
+        t->reach_ok &= ~mask;
+    }
+}
 int eng__table_reachable(const eng__table *t, int ch, uint32_t id);
 
 /* An erased customer keeps its dense id (frozen audiences and the send ledger

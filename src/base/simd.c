@@ -94,7 +94,27 @@ static uint64_t words_count_scalar(const uint64_t *a, size_t n)
     return card;
 }
 
+#define WORDS_SPLIT_BODY(POPC)                                                                      \
+    uint64_t card = 0;                                                                              \
+    for (size_t i = 0; i < n; i++) {                                                                \
+        uint64_t x = a[i], y = s[i];                                                                \
+        t[i] = x & y;                                                                               \
+        c[i] = x & ~y;                                                                              \
+        card += POPC(x & y);                                                                        \
+    }                                                                                               \
+    return card;
+
+static uint64_t words_split_scalar(const uint64_t *a, const uint64_t *s, uint64_t *t, uint64_t *c, size_t n)
+{
+    WORDS_SPLIT_BODY(eng__popc64)
+}
+
 #if ENG__SIMD_X86
+ENG__AVX2 static uint64_t words_split_avx2(const uint64_t *a, const uint64_t *s, uint64_t *t, uint64_t *c, size_t n)
+{
+    WORDS_SPLIT_BODY(__builtin_popcountll)
+}
+
 ENG__AVX2 static uint64_t words_op_avx2(int op, const uint64_t *a, const uint64_t *b, uint64_t *out, size_t n)
 {
     WORDS_OP_BODY(__builtin_popcountll)
@@ -125,4 +145,13 @@ uint64_t eng__words_count(const uint64_t *a, size_t n)
         return words_count_avx2(a, n);
 #endif
     return words_count_scalar(a, n);
+}
+
+uint64_t eng__words_split(const uint64_t *a, const uint64_t *s, uint64_t *t, uint64_t *c, size_t n)
+{
+#if ENG__SIMD_X86
+    if (eng__isa() >= ENG__ISA_AVX2)
+        return words_split_avx2(a, s, t, c, n);
+#endif
+    return words_split_scalar(a, s, t, c, n);
 }

@@ -39,6 +39,9 @@ enum { ENG__WOP_OR, ENG__WOP_AND, ENG__WOP_ANDNOT };
 /* out[i] = a[i] op b[i] for n words (out may be NULL: count only; it may
  * alias a or b); returns the number of bits set in the result. */
 uint64_t eng__words_op(int op, const uint64_t *a, const uint64_t *b, uint64_t *out, size_t n);
+/* t[i] = a[i] & s[i] and c[i] = a[i] & ~s[i] for n words, in one pass (no
+ * aliasing); returns the bits set in t. */
+uint64_t eng__words_split(const uint64_t *a, const uint64_t *s, uint64_t *t, uint64_t *c, size_t n);
 /* Bits set in n words. */
 uint64_t eng__words_count(const uint64_t *a, size_t n);
 

@@ -1,6 +1,6 @@
 /* Every vector level this CPU offers (scalar, AVX2, AVX-512; base/simd.h) is
  * forced in turn and must give exactly the results of a plain loop written
- * here: word-wise bitmap ops, bitmaps made into id sets, the test/control
+ * here: word-wise bitmap ops (and the split's one-pass pair), bitmaps made into id sets, the test/control
  * split hash, and the rules
  * batch leaves that use the dense kernels (codes compared as codes, int64 and
  * int32 ranges). Lengths that are not a multiple of the vector width, empty
@@ -80,6 +80,18 @@ static void words_ops(void **state)
                 for (size_t i = 0; i < n; i++)
                     c += plain_popc(a[i]);
                 assert_int_equal(eng__words_count(a, n), c);
+                /* the split in one pass: a ∩ b and a − b */
+                uint64_t t[1024], cw[1024], nt = 0;
+                memset(t, 0xa5, sizeof t);
+                memset(cw, 0xa5, sizeof cw);
+                for (size_t i = 0; i < n; i++)
+                    nt += plain_popc(a[i] & b[i]);
+                assert_int_equal(eng__words_split(a, b, t, cw, n), nt);
+                for (size_t i = 0; i < n; i++) {
+                    assert_true(t[i] == (a[i] & b[i]));
+                    assert_true(cw[i] == (a[i] & ~b[i]));
+                }
+                assert_true(n == 1024 || (t[n] == 0xa5a5a5a5a5a5a5a5ull && cw[n] == 0xa5a5a5a5a5a5a5a5ull));
             }
         }
     }
