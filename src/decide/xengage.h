@@ -53,6 +53,10 @@ typedef struct eng__xe_config {
     int guard_priority;            /* customers with no data on any reachable channel: priority order */
     int customer_factor;           /* share a customer's responsiveness across channels */
     uint64_t seed;
+    /* Diagnostics only (the simulator's --truth; NULL otherwise, never persisted): may replace a channel's
+     * engagement, incremental conversion given engagement, value and delivery rate before the score. */
+    void (*truth)(void *u, uint32_t customer, unsigned channel, double *q, double *pi, double *value, double *delivery);
+    void *truth_u;
 } eng__xe_config;
 
 /* Defaults: skip_negative, customer_factor on; sample_q, sample_pi off (posterior means: they win in

@@ -69,7 +69,10 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
                     : cl->r_exact  ? eng__xe_beta_draw(&r, cl->pa, cl->pb)
                                    : cl->r_mean + cl->r_sd * eng__xe_normal(&r);
         double pi = rc > sg->p0 ? (rc - sg->p0) * sg->inv_1mp0 : 0;
-        v[c] = value * xe->chan[c].d * q * pi;
+        double val = value, d = xe->chan[c].d;
+        if (cf->truth)
+            cf->truth(cf->truth_u, it->customer, c, &q, &pi, &val, &d);
+        v[c] = val * d * q * pi;
         if (tr) {
             tr->ch[c].q_mean = a / (a + b);
             tr->ch[c].q_draw = q;

@@ -24,8 +24,11 @@ typedef struct xs_driver_opts {
     int verbose;        /* engine driver: print the campaign report after each wave */
     int no_segments;    /* engine driver: one include group, so X-Engage sees one segment */
     int no_history;     /* engine driver: do not replay the warm-up history (the engine starts cold) */
+    unsigned truth;     /* direct driver, diagnostics: XS_TRUTH_* parts of the score taken from the world */
 } xs_driver_opts;
 void xs_driver_opts_default(xs_driver_opts *o);
+/* --truth: engagement, incremental conversion given engagement, the customer's order value, delivery rate. */
+enum { XS_TRUTH_Q = 1, XS_TRUTH_PI = 2, XS_TRUTH_VALUE = 4, XS_TRUTH_DELIVERY = 8 };
 
 typedef struct xs_driver xs_driver;
 struct xs_driver {

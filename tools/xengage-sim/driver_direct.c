@@ -12,6 +12,7 @@ typedef struct direct {
     eng__xe *xe;
     unsigned threads;
     int use_value;
+    unsigned truth;
     eng__xe_item *items;
     eng__xe_choice *ch;
     size_t cap;
@@ -31,6 +32,24 @@ void xs_driver_opts_default(xs_driver_opts *o)
     o->verbose = 0;
     o->no_history = 0;
     o->no_segments = 0;
+    o->truth = 0;
+}
+
+/* --truth: the world's own figures in place of X-Engage's estimates (where the gap to the oracle is). The
+ * incremental conversion given engagement is the world's per engaged send, (1 - organic) x pi. */
+static void truth(void *u, uint32_t i, unsigned c, double *q, double *pi, double *value, double *delivery)
+{
+    const direct *d = u;
+    const xs_world *w = d->w;
+    unsigned K = w->p->k;
+    if (d->truth & XS_TRUTH_Q)
+        *q = w->q[(size_t)i * K + c];
+    if (d->truth & XS_TRUTH_PI)
+        *pi = w->pi[(size_t)w->seg[i] * K + c] * (1.0 - w->p0[i]);
+    if (d->truth & XS_TRUTH_VALUE)
+        *value = w->value[i];
+    if (d->truth & XS_TRUTH_DELIVERY)
+        *delivery = w->d[c];
 }
 
 static void d_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n, double budget, xs_choice *out)
@@ -127,6 +146,10 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     c.skip_negative = o->skip_negative;
     c.seed = seed ^ 0x78656e67616765ull;
     direct *d = calloc(1, sizeof *d);
+    if (d && o->truth) {
+        c.truth = truth;
+        c.truth_u = d;
+    }
     if (!d || eng__xe_create(NULL, &c, &d->xe) != 0) {
         free(d);
         return NULL;
@@ -134,6 +157,7 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     d->w = w;
     d->threads = o->threads;
     d->use_value = o->customer_value;
+    d->truth = o->truth;
     d->base = (xs_driver){d_decide, d_outcome, d_control, d_refresh, d_new_wave, d_dm, d_explain, d_close, "direct", 0, NULL, NULL,
                           NULL, NULL, NULL};
     return &d->base;

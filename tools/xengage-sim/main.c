@@ -2,11 +2,13 @@
  *
  *   xengage-sim [--world FILE] [--size S|M|L | --customers N] [--seeds N] [--seed0 S]
  *               [--waves W] [--budget SHARE] [--scenario NAME]... [--svg FILE] [--check]
- *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value]
+ *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery]
  *               [--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]
  *
  * --driver engine plays the same campaign through the real engine's public API
- * (driver_engine.c) instead of the optimizer's internal API.
+ * (driver_engine.c) instead of the optimizer's internal API. --truth (direct driver,
+ * diagnostics) puts the world's own engagement, conversion given engagement, order
+ * value or delivery rate in place of X-Engage's estimates in its score.
  *
  * Scenarios: outage, drift, budget, cheap, dear, lowvalue (K = 10 is a world
  * file). --budget SHARE (or the world file's `budget`) caps each wave's spend at
@@ -23,7 +25,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] "
                     "[--waves W] [--budget SHARE] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
-                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] "
+                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery] "
                     "[--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]\n");
     exit(2);
 }
@@ -117,7 +119,20 @@ int main(int argc, char **argv)
             o.drv.sample_q = atoi(v);
         else if (strcmp(k, "--sample-pi") == 0)
             o.drv.sample_pi = atoi(v);
-        else if (strcmp(k, "--threads") == 0)
+        else if (strcmp(k, "--truth") == 0) {
+            char buf[128];
+            snprintf(buf, sizeof buf, "%s", v);
+            char *save = NULL;
+            for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                static const char *const names[] = {"q", "pi", "value", "delivery"};
+                int found = 0;
+                for (unsigned q = 0; q < 4; q++)
+                    if (strcmp(t, names[q]) == 0)
+                        o.drv.truth |= 1u << q, found = 1;
+                if (!found)
+                    usage();
+            }
+        } else if (strcmp(k, "--threads") == 0)
             o.drv.threads = (unsigned)atoi(v);
         else if (strcmp(k, "--policies") == 0) {
             o.policies = 1u << P_ORACLE;
@@ -137,6 +152,10 @@ int main(int argc, char **argv)
     }
     if (customers == -2 || seeds < 1 || seeds > 1000)
         usage();
+    if (o.drv.truth && o.drv.engine) {
+        fprintf(stderr, "xengage-sim: --truth needs --driver direct\n");
+        return 2;
+    }
     if (customers > 0)
         p.customers = (uint32_t)customers;
     if (waves > 0)

@@ -298,6 +298,60 @@ static void trace_explains_the_choice(void **st)
     eng__xe_free(xe);
 }
 
+/* The simulator's diagnostics (--truth): the hook's engagement, conversion, value and delivery make the score. */
+static void hook(void *u, uint32_t i, unsigned c, double *q, double *pi, double *value, double *d)
+{
+    (void)u;
+    *q = 0.02 + 0.01 * ((i * 7 + c * 3) % 11);
+    *pi = 0.01 * (c + 1);
+    *value = 100 + i % 7;
+    *d = 0.9;
+}
+
+static void truth_hook_makes_the_score(void **st)
+{
+    (void)st;
+    eng__xe_config c;
+    eng__xe_config_default(&c, K, G, N);
+    const double cost[K] = {0.03, 0.17, 0.01, 0.86, 0.25, 0.30};
+    memcpy(c.cost, cost, sizeof cost);
+    c.value = 150;
+    c.explore = 0;
+    c.seed = 5;
+    c.truth = hook;
+    eng__xe *xe;
+    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
+    fill(xe, 3);
+    for (int capped = 0; capped < 2; capped++) {
+        double lambda = 0;
+        if (capped)
+            lambda = eng__xe_decide_budget(xe, 2, 200, items, N, a);
+        else
+            eng__xe_decide(xe, 2, 0, items, N, a);
+        double spend = 0;
+        for (uint32_t i = 0; i < N; i++) {
+            int best = -1;
+            double bs = 0;
+            for (unsigned ch = 0; ch < K; ch++) {
+                if (!(items[i].reach >> ch & 1))
+                    continue;
+                double q, pi, v, d;
+                hook(NULL, i, ch, &q, &pi, &v, &d);
+                double sc = v * d * q * pi - (1 + lambda) * cost[ch];
+                if (sc > bs)
+                    bs = sc, best = (int)ch;
+            }
+            assert_int_equal(a[i].channel, best);
+            spend += best >= 0 ? cost[best] : 0;
+        }
+        if (capped) {
+            assert_true(lambda > 0);
+            assert_true(spend <= 200);
+        }
+    }
+    eng__xe_free(xe);
+}
+
 static void priority_guard_rail_for_customers_without_data(void **st)
 {
     (void)st;
@@ -430,6 +484,7 @@ int main(void)
         cmocka_unit_test(credit_cap_holds),
         cmocka_unit_test(credit_cap_against_brute_force),
         cmocka_unit_test(trace_explains_the_choice),
+        cmocka_unit_test(truth_hook_makes_the_score),
         cmocka_unit_test(priority_guard_rail_for_customers_without_data),
         cmocka_unit_test(persists_through_the_store),
         cmocka_unit_test(bad_options_are_refused),
