@@ -195,7 +195,7 @@ typedef struct eng_rule_column {
     int type;                    /**< An #eng_rule_type; must equal the field's type. */
     int scale;                   /**< For #ENG_RT_DECIMAL: the scale of the stored units (may differ from the field's). */
     /**
-     * Values, one per row: uint8_t (BOOL), int64_t (INT, or int32_t as
+     * Values, one per row: uint8_t (BOOL), int64_t (INT, or int32_t / int16_t as
      * #eng_rule_batch.code_widths says; DECIMAL, TIMESTAMP),
      * int32_t (DATE), dictionary codes (STRING: uint32_t, or uint8_t / uint16_t
      * as #eng_rule_batch.code_widths says), or for STRING_LIST
@@ -227,11 +227,12 @@ typedef struct eng_rule_batch {
     /**
      * Version 2: bytes per dictionary code or value, one entry per schema
      * field (indexed like @c columns): 1 (uint8_t codes), 2 (uint16_t) or 4
-     * (uint32_t) for a STRING column; 4 (int32_t values) or 8 (int64_t; 0
-     * means the same) for an INT column; 0 for a column of any other type.
-     * NULL: every STRING column has 4-byte codes and every INT column 8-byte
-     * values, as in version 1. Narrow columns are a quarter or half of the
-     * bytes a filter reads; a dictionary must still hold every code.
+     * (uint32_t) for a STRING column; 2 (int16_t values), 4 (int32_t) or 8
+     * (int64_t; 0 means the same) for an INT column; 0 for a column of any
+     * other type. NULL: every STRING column has 4-byte codes and every INT
+     * column 8-byte values, as in version 1. Narrow columns are a quarter or
+     * half of the bytes a filter reads; a dictionary must still hold every
+     * code.
      */
     const uint8_t *code_widths;
 } eng_rule_batch;

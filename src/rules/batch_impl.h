@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define CHUNKW 256
+#define FUSE_MAX 8 /* kids of an and/or evaluated in one pass (batch_fused.c) */
 
 enum { P_GENERIC, P_BOOLOP, P_CONST, P_TABLE, P_RANGE, P_INSET, P_ISNULL };
 
@@ -22,6 +23,7 @@ typedef struct bplan {
     uint8_t *tab;      /* TABLE: per code 0x80 true, 0x40 false, 0 null; tab[dict_size] for null rows */
     int64_t *set; size_t nset; /* INSET, in column units */
     uint32_t *order;   /* BOOLOP and/or: kids, most decisive first */
+    uint8_t nfused;    /* BOOLOP and/or: its first nfused kids (in order) go in one pass; 0: none */
     uint32_t codes[4]; int ncodes; /* TABLE over strings: when every non-null entry is true or false and at
                                       most 4 are true, the true codes (SIMD compare instead of lookup) */
     float pass_t, pass_f; /* estimated share of rows not false / not true */
@@ -56,19 +58,19 @@ static inline int code_width(const bctx *c, uint32_t f)
 }
 
 /* Bytes per value of a numeric column: an INT column's width from the
- * batch (4 or 8; 0 means 8), DATE 4, the others 8. */
+ * batch (2, 4 or 8; 0 means 8), DATE 4, the others 8. */
 static inline int num_width(const bctx *c, uint32_t f)
 {
     int t = c->b->columns[f].type;
     if (t == ENG_RT_DATE)
         return 4;
-    return t == ENG_RT_INT && c->cw && c->cw[f] == 4 ? 4 : 8;
+    return t == ENG_RT_INT && c->cw && (c->cw[f] == 4 || c->cw[f] == 2) ? c->cw[f] : 8;
 }
 
 /* Value of row j of a numeric column of @p width bytes. */
 static inline int64_t num_at(const void *d, int width, size_t j)
 {
-    return width == 4 ? ((const int32_t *)d)[j] : ((const int64_t *)d)[j];
+    return width == 4 ? ((const int32_t *)d)[j] : width == 2 ? ((const int16_t *)d)[j] : ((const int64_t *)d)[j];
 }
 
 /* Code of row j of a STRING column of codes @p width bytes wide. */
@@ -149,6 +151,13 @@ void eng__bk_range_words(int isa, const void *d, int width, int64_t lo, uint64_t
                          size_t nw, uint64_t *t);
 uint64_t eng__bk_range64(int isa, const int64_t *d, int64_t lo, uint64_t span);
 uint64_t eng__bk_range32(int isa, const int32_t *d, int64_t lo, uint64_t span);
+uint64_t eng__bk_range16(int isa, const int16_t *d, int64_t lo, uint64_t span);
+/* batch_fused.c: p->nfused for and/or node n (its kids planned and ordered). */
+void eng__batch_fuse_plan(const bctx *c, const eng__rnode *n, bplan *p);
+/* The first p->nfused kids of and/or n in one pass over the chunk, into T/F
+ * as the kid-by-kid path would fold them; 0 (T/F unspecified) when that path
+ * must run instead (a code past the dictionary, for its error). */
+int eng__batch_fused(bctx *c, const bplan *p, const eng__rnode *n, const uint64_t *sel, uint64_t *T, uint64_t *F);
 void eng__batch_generic(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, uint64_t *F);
 
 #endif

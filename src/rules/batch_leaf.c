@@ -219,7 +219,7 @@ static inline int in_range(const void *d, size_t width, size_t j, int64_t lo, ui
     return (uint64_t)num_at(d, (int)width, j) - (uint64_t)lo <= span;
 }
 
-/* A 4-byte column whose chunk has most words selected is read whole (a
+/* A 4- or 2-byte column whose chunk has most words selected is read whole (a
  * stream the hardware prefetches; an 8-byte one costs as much either way). */
 static int range_dense(const bctx *c, const uint64_t *sel, size_t width)
 {
@@ -264,8 +264,9 @@ void eng__batch_range(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
         } else if (w < nfull) {
             t = T[w];
         } else if (m == 64) {
-            t = width == 4 ? eng__bk_range32(c->isa, (const int32_t *)(const void *)d, lo, span)
-                           : eng__bk_range64(c->isa, (const int64_t *)(const void *)d, lo, span);
+            t = width == 4   ? eng__bk_range32(c->isa, (const int32_t *)(const void *)d, lo, span)
+                : width == 2 ? eng__bk_range16(c->isa, (const int16_t *)(const void *)d, lo, span)
+                             : eng__bk_range64(c->isa, (const int64_t *)(const void *)d, lo, span);
         } else {
             for (size_t j = 0; j < m; j++)
                 tmp[j] = (uint8_t)(in_range(d, width, j, lo, span) << 7);

@@ -265,6 +265,7 @@ static int boolop_done(bctx *c, const eng__rnode *n, bplan *p)
     }
     p->pass_t = pt;
     p->pass_f = pf;
+    eng__batch_fuse_plan(c, n, p);
     return ENG_OK;
 }
 

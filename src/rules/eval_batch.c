@@ -68,6 +68,9 @@ static void bool_eval(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, ui
             if (leaf_eval(c, p, idx, sel, T, F))
                 break;
             const eng__rnode *n = &c->r->nodes[idx];
+            /* an and/or all of whose kids go in one pass: as a leaf */
+            if (p->nfused && p->nfused == n->n && eng__batch_fused(c, p, n, sel, T, F))
+                break;
             level++;
             if (n->kind == N_NOT) {
                 uint64_t *t = T;
@@ -84,6 +87,10 @@ static void bool_eval(bctx *c, int32_t idx, const uint64_t *sel, uint64_t *T, ui
                 F[w] = is_and ? 0 : sel[w];
             }
             st[top++] = (bframe){idx, 0, level, T, F};
+            if (c->plan[idx].nfused && c->plan[idx].nfused < n->n && eng__batch_fused(c, &c->plan[idx], n, cur, tk, fk)) {
+                st[top - 1].k = c->plan[idx].nfused - 1u; /* folded below as one kid */
+                break;
+            }
             idx = c->r->kids[n->first + c->plan[idx].order[0]];
             sel = cur;
             T = tk;
@@ -136,8 +143,8 @@ static int check_columns(const eng_rule *r, const eng_rule_batch *b, const uint8
         if (r->fields[i].type == ENG_RT_STRING && cw[i] != 1 && cw[i] != 2 && cw[i] != 4)
             return eng__err(ENG_EINVAL, name, "column '%s': code width %u (a STRING column's codes are 1, 2 or 4 "
                             "bytes)", name, cw[i]);
-        if (r->fields[i].type == ENG_RT_INT && cw[i] != 0 && cw[i] != 4 && cw[i] != 8)
-            return eng__err(ENG_EINVAL, name, "column '%s': value width %u (an INT column's values are 4 or 8 "
+        if (r->fields[i].type == ENG_RT_INT && cw[i] != 0 && cw[i] != 2 && cw[i] != 4 && cw[i] != 8)
+            return eng__err(ENG_EINVAL, name, "column '%s': value width %u (an INT column's values are 2, 4 or 8 "
                             "bytes; 0 means 8)", name, cw[i]);
         if (r->fields[i].type != ENG_RT_STRING && r->fields[i].type != ENG_RT_INT && cw[i] != 0)
             return eng__err(ENG_EINVAL, name, "column '%s': width %u given for a %s column (only STRING and INT "
@@ -234,8 +241,8 @@ int eng__rule_eval_batch_cw(const eng_rule *rule, const eng_rule_batch *batch, c
         }
         bool_eval(&c, rule->root, insel, sel + w0, fout);
         rc = c.err;
-        for (size_t w = 0; w < c.nw && !rc; w++)
-            total += (size_t)popcount64(sel[w0 + w]);
+        if (!rc)
+            total += (size_t)eng__words_count(sel + w0, c.nw);
     }
     if (c.plan) {
         for (size_t i = 0; i < rule->nnodes; i++) {

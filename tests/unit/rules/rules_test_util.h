@@ -3,6 +3,9 @@
 #ifndef RULES_TEST_UTIL_H
 #define RULES_TEST_UTIL_H
 
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "engage.h"
 #include "test_alloc.h"
@@ -83,6 +86,25 @@ static inline eng_engine *rt_engine(void)
     if (eng_open(&cfg, &e) != ENG_OK)
         return NULL;
     return e;
+}
+
+/* The dictionary c0 .. c<n-1> (rt_free_dict frees it). */
+static inline char **rt_make_dict(uint32_t n)
+{
+    char **d = malloc(n * sizeof *d);
+    for (uint32_t k = 0; d && k < n; k++) {
+        d[k] = malloc(12);
+        if (d[k])
+            snprintf(d[k], 12, "c%u", k);
+    }
+    return d;
+}
+
+static inline void rt_free_dict(char **d, uint32_t n)
+{
+    for (uint32_t k = 0; d && k < n; k++)
+        free(d[k]);
+    free(d);
 }
 
 #endif
