@@ -822,6 +822,40 @@ size_t eng__idset_select(const eng__idset *s, uint64_t offset, uint32_t *out, si
     return eng__idset_it_next(&it, out, cap);
 }
 
+size_t eng__idset_select_union(const eng__idset *a, const eng__idset *b, uint64_t offset, uint32_t *out, size_t cap)
+{
+    uint64_t w[ENG__CT_WORDS];
+    size_t got = 0;
+    uint32_t i = 0, j = 0;
+    while (got < cap && (i < a->n || j < b->n)) {
+        uint32_t ka = i < a->n ? a->c[i].key : 1u << 16, kb = j < b->n ? b->c[j].key : 1u << 16;
+        const eng__ctr *x = ka <= kb ? &a->c[i++] : NULL, *y = kb <= ka ? &b->c[j++] : NULL;
+        uint64_t card = (x ? x->card : 0) + (y ? y->card : 0);
+        if (offset >= card) { /* whole chunks skipped by their counts */
+            offset -= card;
+            continue;
+        }
+        eng__ctr both;
+        if (x && y) { /* the chunk in both: its union as a bitmap on the stack */
+            ctr_to_words(x, w);
+            if (y->type == ENG__CT_BITMAP)
+                eng__words_op(ENG__WOP_OR, w, y->u.bits, w, ENG__CT_WORDS);
+            else
+                for (uint32_t k = 0; k < y->card; k++)
+                    w[y->u.arr[k] >> 6] |= 1ull << (y->u.arr[k] & 63);
+            both = (eng__ctr){.key = x->key, .type = ENG__CT_BITMAP, .card = (uint32_t)card, .cap = ENG__CT_WORDS};
+            both.u.bits = w;
+            x = &both;
+        } else if (!x) {
+            x = y;
+        }
+        eng__idset one = {a->mem, (eng__ctr *)x, 1, 1};
+        got += eng__idset_select(&one, offset, out + got, cap - got);
+        offset = 0;
+    }
+    return got;
+}
+
 /* The side of a customer depends only on (seed, id): adding customers never
  * moves anyone. Test when the hash falls below ratio * 2^64. */
 static inline int is_test(uint64_t seedmix, uint32_t id, uint64_t threshold, int all)

@@ -98,6 +98,8 @@ size_t eng__idset_it_next(eng__idset_it *it, uint32_t *out, size_t n);
 uint64_t eng__idset_and_count(const eng__idset *a, const eng__idset *b);
 /* Copy up to cap ids starting at rank @p offset (0-based, ascending); returns how many. */
 size_t eng__idset_select(const eng__idset *s, uint64_t offset, uint32_t *out, size_t cap);
+/* eng__idset_select() of a ∪ b, two disjoint sets, without building it. */
+size_t eng__idset_select_union(const eng__idset *a, const eng__idset *b, uint64_t offset, uint32_t *out, size_t cap);
 /* Split s by a stable hash of (seed, id): test gets about ratio of it. */
 int eng__idset_split(const eng__idset *s, uint64_t seed, double ratio, eng__idset *test, eng__idset *control);
 /* The same split from a bitmap of the test side: bit (id % 64) of side[id / 64]

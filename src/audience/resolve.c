@@ -20,6 +20,7 @@ struct eng_audience {
     eng_engine *e;
     char org[ENG__AUD_PFX_MAX]; /* whose customers: freezing stores it under this org */
     eng__idset all, test, control;
+    int has_all; /* all is built (global control group); else it is test ∪ control, read from those */
     int has_reach;
     uint64_t reach[ENG_CH_COUNT];
     /* The content hash is computed on first use (freeze or eng_audience_hash),
@@ -152,7 +153,8 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
     if (!rc && p.split && nchunks && o->test_ratio > 0.0 && o->test_ratio < 1.0)
         rc = eng__split_side(&st->split, &e->mem, o->seed, o->test_ratio, nchunks, &p.side, &p.side_words);
     if (!rc)
-        rc = eng__resolve_pass(&p, &e->mem, &a->all, a->reach, &a->test, &a->control);
+        rc = eng__resolve_pass(&p, &e->mem, p.split ? NULL : &a->all, a->reach, &a->test, &a->control);
+    a->has_all = !p.split;
     a->has_reach = 1;
     if (!rc && st->gc.mode)
         rc = eng__gc_split(st, &a->all, &a->test, &a->control);
@@ -179,10 +181,16 @@ static int check_aud(const eng_audience *a)
     return ENG_OK;
 }
 
+/* The set of a part; NULL for ENG_PART_ALL when it is not built (test ∪ control). */
 static const eng__idset *part_of(const eng_audience *a, int part)
 {
-    return part == ENG_PART_ALL ? &a->all : part == ENG_PART_TEST ? &a->test
+    return part == ENG_PART_ALL ? (a->has_all ? &a->all : NULL) : part == ENG_PART_TEST ? &a->test
          : part == ENG_PART_CONTROL ? &a->control : NULL;
+}
+
+static int part_ok(int part)
+{
+    return part == ENG_PART_ALL || part == ENG_PART_TEST || part == ENG_PART_CONTROL;
 }
 
 ENG_API int eng_audience_count(const eng_audience *a, int part, uint64_t *out)
@@ -192,12 +200,12 @@ ENG_API int eng_audience_count(const eng_audience *a, int part, uint64_t *out)
     int rc = check_aud(a);
     if (rc)
         return rc;
-    const eng__idset *s = part_of(a, part);
-    if (!s)
+    if (!part_ok(part))
         return eng__err(ENG_EINVAL, "part", "unknown audience part %d", part);
     if (!out)
         return eng__err(ENG_EINVAL, "out", "out is NULL");
-    *out = eng__idset_count(s);
+    const eng__idset *s = part_of(a, part);
+    *out = s ? eng__idset_count(s) : eng__idset_count(&a->test) + eng__idset_count(&a->control);
     return ENG_OK;
 }
 
@@ -225,12 +233,13 @@ ENG_API int eng_audience_ids(const eng_audience *a, int part, uint64_t offset, u
     int rc = check_aud(a);
     if (rc)
         return rc;
-    const eng__idset *s = part_of(a, part);
-    if (!s)
+    if (!part_ok(part))
         return eng__err(ENG_EINVAL, "part", "unknown audience part %d", part);
     if (!n || (!out && cap))
         return eng__err(ENG_EINVAL, n ? "out" : "n", "argument is NULL");
-    *n = cap ? eng__idset_select(s, offset, out, cap) : 0;
+    const eng__idset *s = part_of(a, part);
+    *n = !cap ? 0 : s ? eng__idset_select(s, offset, out, cap)
+                      : eng__idset_select_union(&a->test, &a->control, offset, out, cap);
     return ENG_OK;
 }
 
@@ -362,8 +371,9 @@ static int load_frozen(eng_engine *e, const char *org, const char *key, eng_audi
         rc = eng__idset_read(&a->control, &r, k);
     if (!rc && eng__rd_left(&r))
         rc = eng__err(ENG_ECORRUPT, k, "frozen audience: trailing bytes");
-    if (!rc)
-        rc = eng__idset_op(ENG__SET_OR, &a->all, &a->test, &a->control);
+    /* the whole audience is read as test ∪ control: they must not share anyone */
+    if (!rc && eng__idset_and_count(&a->test, &a->control))
+        rc = eng__err(ENG_ECORRUPT, k, "frozen audience: a customer in both test and control");
     uint8_t check[ENG__SHA256_LEN];
     if (!rc && !(rc = content_hash(a, check)) && memcmp(check, a->hash, ENG__SHA256_LEN) != 0)
         rc = eng__err(ENG_ECORRUPT, k, "frozen audience: content does not match its hash");

@@ -1,5 +1,6 @@
 /* Id sets checked against a plain bool-array reference on random sets of many
- * densities (deterministic seed), plus serialisation, corruption and OOM. */
+ * densities (deterministic seed), plus selecting from the union of two
+ * disjoint sets, serialisation, corruption and OOM. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -149,6 +150,29 @@ static void algebra_vs_reference(void **st)
             assert_int_equal(eng__idset_op_into(op, &cp, &sb), ENG_OK);
             assert_true(eng__idset_equal(&cp, &out));
             eng__idset_free(&cp);
+        }
+        /* select from the union of two disjoint sets without building it: a − b and b */
+        {
+            eng__idset d, u;
+            eng__idset_init(&d, &mem);
+            eng__idset_init(&u, &mem);
+            assert_int_equal(eng__idset_op(ENG__SET_ANDNOT, &d, &sa, &sb), ENG_OK);
+            assert_int_equal(eng__idset_op(ENG__SET_OR, &u, &d, &sb), ENG_OK);
+            uint64_t nu = eng__idset_count(&u);
+            uint32_t *g = malloc(200000 * sizeof *g), *wnt = malloc(200000 * sizeof *wnt);
+            for (int t = 0; t < 60; t++) {
+                uint64_t off = t == 0 ? 0 : t == 1 ? nu : t == 2 ? nu + 5 : rnd() % (nu + 1);
+                size_t cap = t % 3 == 0 ? 1 + rnd() % 5 : 1 + rnd() % 200000;
+                size_t nw = eng__idset_select(&u, off, wnt, cap);
+                assert_int_equal(eng__idset_select_union(&d, &sb, off, g, cap), nw);
+                assert_memory_equal(g, wnt, nw * sizeof *g);
+                assert_int_equal(eng__idset_select_union(&sb, &d, off, g, cap), nw);
+                assert_memory_equal(g, wnt, nw * sizeof *g);
+            }
+            free(g);
+            free(wnt);
+            eng__idset_free(&d);
+            eng__idset_free(&u);
         }
         /* removals keep the canonical form (equal to a fresh build) */
         for (int t = 0; t < 30000; t++) {

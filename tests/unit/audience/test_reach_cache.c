@@ -148,6 +148,16 @@ static void check(eng_engine *e, uint32_t keep, const char *when)
     assert_int_equal(got_re, want_re);
     assert_int_equal(got_rs, want_rs);
     assert_int_equal(got_all, nt + nc);
+    /* the whole audience, read in blocks from odd offsets: test and control merged */
+    static uint32_t all[MAXC], blk[MAXC];
+    size_t na = 0, i = 0, j = 0;
+    while (i < nt || j < nc)
+        all[na++] = j >= nc || (i < nt && t[i] < c[j]) ? t[i++] : c[j++];
+    for (size_t off = 0, step = 1 + rnd() % 5000, got; off <= na; off += step) {
+        assert_int_equal(eng_audience_ids(a, ENG_PART_ALL, off, blk, step, &got), ENG_OK);
+        assert_int_equal(got, off + step <= na ? step : na - off);
+        assert_memory_equal(blk, all + off, got * sizeof *blk);
+    }
     eng_audience_free(a);
 }
 
