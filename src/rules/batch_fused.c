@@ -139,28 +139,12 @@ typedef struct fstate {
         return 1;                                                                                           \
     }
 
-/* Codes: the loop for the leaf's number of true codes. */
-#define EQ_KID_FN(NAME, ATTR, KERNEL, TYPE)                                                                 \
-    EQ_WORD(NAME##_w1, ATTR, KERNEL, TYPE, 1)                                                               \
-    EQ_WORD(NAME##_w2, ATTR, KERNEL, TYPE, 2)                                                               \
-    EQ_WORD(NAME##_wn, ATTR, KERNEL, TYPE, l->ncodes)                                                       \
-    KID_FN(NAME##_1, ATTR, NAME##_w1)                                                                       \
-    KID_FN(NAME##_2, ATTR, NAME##_w2)                                                                       \
-    KID_FN(NAME##_n, ATTR, NAME##_wn)                                                                       \
-    ATTR static int NAME(const fleaf *l, const fstate *st, size_t w0, size_t w1)                            \
-    {                                                                                                       \
-        return l->ncodes == 1 ? NAME##_1(l, st, w0, w1)                                                     \
-               : l->ncodes == 2 ? NAME##_2(l, st, w0, w1)                                                   \
-                                : NAME##_n(l, st, w0, w1);                                                  \
-    }
-
-/* Codes: null rows as the table says. N true codes: 1 and 2 (most `==` and
- * short `in` lists) get their own copies with the count a constant. */
-#define EQ_WORD(NAME, ATTR, KERNEL, TYPE, N)                                                                \
+/* Codes: null rows as the table says. */
+#define EQ_WORD(NAME, ATTR, KERNEL, TYPE)                                                                   \
     ATTR static inline void NAME(const fleaf *l, size_t w, uint64_t nb, uint64_t *t, uint64_t *f,           \
                                  uint64_t *bad)                                                             \
     {                                                                                                       \
-        KERNEL((const TYPE *)(const void *)l->d + 64 * w, l->codes, N, l->size, t, bad);                    \
+        KERNEL((const TYPE *)(const void *)l->d + 64 * w, l->codes, l->ncodes, l->size, t, bad);            \
         uint64_t tn = l->tnull & 0x80 ? nb : 0, fn = l->tnull & 0x40 ? nb : 0;                              \
         *f = (~*t & ~*bad & ~nb) | fn;                                                                      \
         *t = (*t & ~nb) | tn;                                                                               \
@@ -188,9 +172,12 @@ KID_FN(kid_null, , wnull)
 
 /* One level: a word function and a kid loop per kind, and the kids in turn. */
 #define FUSED_LEVEL(SFX, ATTR, EQ8, EQ16, EQ32, R16, R32, R64, GT16, GT32)                                  \
-    EQ_KID_FN(keq8_##SFX, ATTR, EQ8, uint8_t)                                                               \
-    EQ_KID_FN(keq16_##SFX, ATTR, EQ16, uint16_t)                                                            \
-    EQ_KID_FN(keq32_##SFX, ATTR, EQ32, uint32_t)                                                            \
+    EQ_WORD(weq8_##SFX, ATTR, EQ8, uint8_t)                                                                 \
+    EQ_WORD(weq16_##SFX, ATTR, EQ16, uint16_t)                                                              \
+    EQ_WORD(weq32_##SFX, ATTR, EQ32, uint32_t)                                                              \
+    KID_FN(keq8_##SFX, ATTR, weq8_##SFX)                                                                    \
+    KID_FN(keq16_##SFX, ATTR, weq16_##SFX)                                                                  \
+    KID_FN(keq32_##SFX, ATTR, weq32_##SFX)                                                                  \
     RANGE_WORD(wr16_##SFX, ATTR, R16, int16_t, l->lo32, l->span32)                                          \
     RANGE_WORD(wr32_##SFX, ATTR, R32, int32_t, l->lo32, l->span32)                                          \
     RANGE_WORD(wr64_##SFX, ATTR, R64, int64_t, l->lo, l->span)                                              \

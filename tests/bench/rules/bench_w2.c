@@ -8,7 +8,8 @@
  * go in as 1-byte dictionary codes and days as int32 (eng_rule_batch
  * version 2, code_widths: the dictionaries have 4 and 20 entries; DuckDB's
  * ENUM is 1 byte too and its days INTEGER); the line `days8` times the same
- * call with int64 days, `codes4` with 4-byte codes and int64 days.
+ * call with int64 days, `codes4` with 4-byte codes and int64 days, `days16`
+ * with int16 days (4 bytes a row; DuckDB gets a SMALLINT form too).
  * Sizes: S = 10^4 always, M = 10^6, L = 10^7 rows, up to ENG_BENCH_SIZE. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* MADV_HUGEPAGE */
@@ -181,16 +182,25 @@ static void run_size(const char *name, size_t n, const char *bench_dir)
     eng_rule_column cols32[3];
     memcpy(cols32, cols8, sizeof cols32);
     cols32[1].data = days32;
-    static const uint8_t widths[3] = {1, 0, 1}, widths32[3] = {1, 4, 1};
-    /* 0: 1-byte codes, int32 days (the W2 line); 1: int64 days (days8); 2: 4-byte codes, int64 days (codes4) */
-    eng_rule_batch bs[3] = {{ENG_RULE_BATCH_VERSION, n, cols32, 3, widths32},
+    /* and int16 (a day count fits): 4 bytes a row */
+    int16_t *days16 = col_alloc(n * sizeof *days16);
+    for (size_t i = 0; i < n; i++)
+        days16[i] = (int16_t)days[i];
+    eng_rule_column cols16[3];
+    memcpy(cols16, cols8, sizeof cols16);
+    cols16[1].data = days16;
+    static const uint8_t widths[3] = {1, 0, 1}, widths32[3] = {1, 4, 1}, widths16[3] = {1, 2, 1};
+    /* 0: 1-byte codes, int32 days (the W2 line); 1: int64 days (days8); 2: 4-byte codes, int64 days (codes4);
+     * 3: int16 days (days16) */
+    eng_rule_batch bs[4] = {{ENG_RULE_BATCH_VERSION, n, cols32, 3, widths32},
                             {ENG_RULE_BATCH_VERSION, n, cols8, 3, widths},
-                            {ENG_RULE_BATCH_VERSION, n, cols, 3, NULL}};
-    double bw[3] = {1e300, 1e300, 1e300}, bc[3] = {1e300, 1e300, 1e300};
-    size_t counts[3] = {0, 0, 0};
+                            {ENG_RULE_BATCH_VERSION, n, cols, 3, NULL},
+                            {ENG_RULE_BATCH_VERSION, n, cols16, 3, widths16}};
+    double bw[4] = {1e300, 1e300, 1e300, 1e300}, bc[4] = {1e300, 1e300, 1e300, 1e300};
+    size_t counts[4] = {0, 0, 0, 0};
     int reps = bench_reps();
     for (int i = 0; i < reps; i++) { /* interleaved, so all see the same machine */
-        for (int w = 0; w < 3; w++) {
+        for (int w = 0; w < 4; w++) {
             double t0 = now_ms(), c0 = bench_cpu_s();
             if (eng_rule_eval_batch(r, &bs[w], NULL, sel, &counts[w])) {
                 fprintf(stderr, "eval: %s\n", eng_error_last()->message);
@@ -203,9 +213,9 @@ static void run_size(const char *name, size_t n, const char *bench_dir)
                 bc[w] = tc;
         }
     }
-    if (counts[0] != want || counts[1] != want || counts[2] != want) {
-        fprintf(stderr, "W2 %s: libengage selected %zu rows (%zu with int64 days, %zu with 4-byte codes), the plain "
-                "loop %zu\n", name, counts[0], counts[1], counts[2], want);
+    if (counts[0] != want || counts[1] != want || counts[2] != want || counts[3] != want) {
+        fprintf(stderr, "W2 %s: libengage selected %zu rows (%zu with int64 days, %zu with 4-byte codes, %zu with "
+                "int16 days), the plain loop %zu\n", name, counts[0], counts[1], counts[2], counts[3], want);
         exit(1);
     }
     size_t count = counts[0];
@@ -217,6 +227,8 @@ static void run_size(const char *name, size_t n, const char *bench_dir)
            bc[1], sizeof *tier8 + sizeof *days + sizeof *city8);
     printf("W2 size=%s codes4 libengage_best_ms=%.3f libengage_best_cpu_ms=%.3f bytes_per_row=%zu\n", name, bw[2],
            bc[2], sizeof *tier + sizeof *days + sizeof *city);
+    printf("W2 size=%s days16 libengage_best_ms=%.3f libengage_best_cpu_ms=%.3f rows_per_s=%.0f bytes_per_row=%zu\n",
+           name, bw[3], bc[3], (double)n / (bw[3] / 1e3), sizeof *tier8 + sizeof *days16 + sizeof *city8);
     fflush(stdout);
 
     /* The row path (one accessor call per field read) on the first rows, for comparison. */
@@ -342,7 +354,8 @@ static void run_size(const char *name, size_t n, const char *bench_dir)
                 printf("W2 size=%s duckdb failed or differs (count %lld): %.200s\n", name, dcount, out ? out : "");
             else
                 printf("W2 size=%s duckdb_1thread_best_ms=%.3f ratio_duckdb_over_libengage=%.1f duckdb_cpu_ms=%.3f "
-                       "cpu_ratio_duckdb_over_libengage=%.1f\n", name, dbest, dbest / best, dcpu, dcpu / best_cpu);
+                       "cpu_ratio_duckdb_over_libengage=%.1f cpu_ratio_duckdb_over_days16=%.1f\n", name, dbest,
+                       dbest / best, dcpu, dcpu / best_cpu, dcpu / bc[3]);
             free(out);
         } else {
             printf("W2 size=%s duckdb: skipped (@duckdb/node-api not in tests/bench/node_modules)\n", name);
@@ -365,6 +378,7 @@ done:
     free(tier8);
     free(city8);
     free(days32);
+    free(days16);
 }
 
 int main(int argc, char **argv)

@@ -19,6 +19,8 @@ await conn.run(`create type city_e as enum (select distinct v from (select city 
   where v is not null order by v)`);
 await conn.run(`create table ce as select tier::tier_e as tier, days_since_purchase::integer as days_since_purchase,
   city::city_e as city from c`);
+// and days as SMALLINT: the layout of libengage's days16 line
+await conn.run(`create table ce16 as select tier, days_since_purchase::smallint as days_since_purchase, city from ce`);
 const forms = [
   ['varchar', `select count(*) from c where tier in ('gold', 'platinum') and days_since_purchase > 30 and city = 'Pune'`],
   ['enum', `select count(*) from ce where tier in ('gold', 'platinum') and days_since_purchase > 30 and city = 'Pune'`],
@@ -26,6 +28,8 @@ const forms = [
     and days_since_purchase > 30 and city = 'Pune'::city_e`],
   ['enum_city_first', `select count(*) from ce where city = 'Pune' and days_since_purchase > 30
     and tier in ('gold', 'platinum')`],
+  ['enum_smallint_typed_literals', `select count(*) from ce16 where tier in ('gold'::tier_e, 'platinum'::tier_e)
+    and days_since_purchase > 30 and city = 'Pune'::city_e`],
 ];
 let best = Infinity, bestCpu = Infinity, count = -1;
 for (const [name, sql] of forms) {
