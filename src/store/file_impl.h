@@ -10,7 +10,10 @@ enum eng__io_op { ENG__IO_WRITE, ENG__IO_FSYNC, ENG__IO_TRUNCATE, ENG__IO_RENAME
 
 /* When set, called before each I/O of the given kind. Returning an errno value
  * makes the call fail with it; for writes, *n may first be lowered so that a
- * prefix is written before the failure (a short write). NULL in production. */
+ * prefix is written before the failure (a short write). For ENG__IO_FSYNC, -1
+ * skips the sync and reports success: tests whose crashes are kills (the page
+ * cache outlives a killed process) skip thousands of syncs that would only make
+ * them wait on a busy disk. NULL in production. */
 extern int (*eng__file_io_fault)(int op, size_t *n);
 
 /* Values of at least this many bytes are read from the file instead of being
