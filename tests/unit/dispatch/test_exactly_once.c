@@ -227,7 +227,7 @@ static void crash_resume(dx *f)
 static void crash_at_every_write(void **state)
 {
     (void)state;
-    /* every write; every 4th under valgrind or TSan */
+    /* every write; every 8th under valgrind or TSan */
     const dx_crash c = {crash_world, crash_resume, NULL, test_slow_runtime() ? 8 : 1};
     uint64_t puts = dx_crash_clean(&c, TV_PUT);
     /* The commit loop: a commit that applies and then reports failure, the outcome unknown to the library. */
@@ -243,7 +243,7 @@ static void crash_at_every_write(void **state)
 
 #define XE_CRASH_N 300
 #define XE_CRASH_BATCH 64
-/* Every write normally; every 5th under valgrind or TSan (the X-Engage loops are minutes there). */
+/* Every write normally; every 10th under valgrind or TSan (the X-Engage loops are minutes there). */
 #define XE_STEP (test_slow_runtime() ? 10u : 1u)
 
 static unsigned char xe_want[XE_CRASH_N * DX_CH]; /* the pairs a clean run delivered */
