@@ -887,7 +887,8 @@ static void builder_form(void **s)
     o.fields = fields;
     o.nfields = NF;
     o.now = RT_NOW;
-    for (int ds = 0; ds < 20; ds++) {
+    int datasets = test_slow_runtime() ? 6 : 20;
+    for (int ds = 0; ds < datasets; ds++) {
         gen_data();
         for (int k = 0; k < 100; k++) {
             npool = 0;
@@ -939,7 +940,8 @@ static void chunked_batches(void **st)
     uint8_t *bs = malloc(big);
     int32_t *dts = malloc(big * 4);
     uint64_t *nulls = calloc(NF * words, 8), *in_sel = malloc(words * 8), *sel = malloc(words * 8);
-    for (int round = 0; round < 6; round++) {
+    int rounds = test_slow_runtime() ? 2 : 6;
+    for (int round = 0; round < rounds; round++) {
         do
             gen_data();
         while (nrows != MAXROWS);
