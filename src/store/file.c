@@ -10,6 +10,7 @@
 #define _DEFAULT_SOURCE /* flock, fsync */
 #include "store/file_impl.h"
 #include "store/frame.h"
+#include "base/hash.h"
 #include "store/kvmem.h"
 #include "store/store_impl.h"
 #include "base/error.h"
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int (*eng__file_io_fault)(int op, size_t *n) = NULL;
@@ -30,6 +32,11 @@ int (*eng__file_io_fault)(int op, size_t *n) = NULL;
  * every crash, truncation and corruption case runs with values in the file. */
 size_t eng__file_ref_min = 1024;
 #define REF_MIN (eng__file_ref_min ? eng__file_ref_min : 1)
+/* A value this large put inside a batch is written to the file at once, after
+ * the frame's header room, instead of being held in memory until the commit:
+ * an import of 10^7 customers would otherwise hold its 0.5 GB of parts twice
+ * (the batch, then the frame built from it) before writing them. */
+size_t eng__file_spill_min = (size_t)64 << 10;
 
 typedef struct filestore {
     eng__mem mem;
@@ -45,6 +52,9 @@ typedef struct filestore {
     eng_file_compaction policy;
     uint64_t retry_at;  /* after a failed automatic compaction: file size before trying again */
     uint64_t compactions, auto_compactions;
+    uint64_t spill;     /* the open batch's payload bytes already written at end + frame header */
+    uint32_t spill_crc; /* their CRC32C */
+    int spill_lost;     /* a failed commit took them off the file: the batch can only be rolled back */
 } filestore;
 
 static int io_fail(const filestore *fs, int err, const char *what, uint64_t off)
@@ -65,23 +75,50 @@ static int corrupt(const filestore *fs, uint64_t off, const char *why)
 
 static int fault(int op, size_t *n) { return eng__file_io_fault ? eng__file_io_fault(op, n) : 0; }
 
-/* Write all of buf at off; returns 0 or an errno value. */
-static int write_all(int fd, const void *buf, size_t len, uint64_t off)
+/* Write all of the n (at most 3) pieces, one after the other, at off; returns 0
+ * or an errno value. An injected short write cuts the whole, not each piece. */
+static int write_iov(int fd, const struct iovec *in, int n, uint64_t off)
 {
+    struct iovec iov[3];
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += in[i].iov_len;
     size_t allowed = len;
     int injected = fault(ENG__IO_WRITE, &allowed);
-    const uint8_t *p = buf;
-    size_t done = 0, limit = injected ? (allowed < len ? allowed : len) : len;
+    size_t limit = injected ? (allowed < len ? allowed : len) : len, left = limit;
+    int k = 0;
+    for (int i = 0; i < n && left; i++) {
+        iov[k] = in[i];
+        if (iov[k].iov_len > left)
+            iov[k].iov_len = left;
+        left -= iov[k++].iov_len;
+    }
+    size_t done = 0;
+    int i = 0;
     while (done < limit) {
-        ssize_t w = pwrite(fd, p + done, limit - done, (off_t)(off + done));
+        ssize_t w = pwritev(fd, iov + i, k - i, (off_t)(off + done));
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             return errno;
         }
         done += (size_t)w;
+        size_t adv = (size_t)w;
+        while (i < k && adv >= iov[i].iov_len)
+            adv -= iov[i++].iov_len;
+        if (i < k && adv) { /* part of iov[i] was written */
+            iov[i].iov_base = (uint8_t *)iov[i].iov_base + adv;
+            iov[i].iov_len -= adv;
+        }
     }
     return injected;
+}
+
+/* Write all of buf at off; returns 0 or an errno value. */
+static int write_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+    struct iovec v = {(void *)buf, len};
+    return write_iov(fd, &v, 1, off);
 }
 
 static int read_all(int fd, void *buf, size_t len, uint64_t off)
@@ -278,10 +315,13 @@ typedef struct build_ctx {
 } build_ctx;
 
 /* Pending nodes are ours: note where the value will sit in the file, so that
- * after the write the node can drop its heap copy (values_to_file). */
+ * after the write the node can drop its heap copy (values_to_file). A pending
+ * node in_file was written when it was put (spill): its op is in the file. */
 static int add_op(const eng__onode *n, void *user)
 {
     build_ctx *c = user;
+    if (n->in_file)
+        return 0;
     eng__frame_add_op(c->w, n);
     if (!n->dead)
         ((eng__onode *)n)->foff = c->base + (c->w->len - n->vlen);
@@ -316,27 +356,49 @@ static int f_load(void *ctx, const eng__onode *n, uint8_t **buf, size_t *cap)
     return err ? io_fail(fs, err, "read", n->foff) : ENG_OK;
 }
 
-/* Append the frame for @p ops (the pending batch) and make it durable. */
+static int too_big(uint64_t plen)
+{
+    return eng__err(ENG_ETOOBIG, "batch", "a batch of %llu bytes exceeds the file store's frame limit",
+                    (unsigned long long)plen);
+}
+
+/* Append the frame for @p ops (the pending batch) and make it durable. The
+ * ops written when they were put (fs->spill bytes after the header room) come
+ * first; the rest follows them, then the header makes the frame whole. */
 static int append_frame(filestore *fs, const eng__omap *ops)
 {
     eng__wr w;
     eng__wr_init(&w, &fs->mem);
     static const uint8_t zero[ENG__FRAME_HEADER];
     eng__wr_bytes(&w, zero, sizeof zero);
-    build_ctx c = {&w, fs->end};
+    build_ctx c = {&w, fs->end + fs->spill};
     eng__omap_scan(ops, "", 0, add_op, &c);
     if (w.err) {
         eng__wr_free(&w);
         return eng__nomem();
     }
-    size_t plen = w.len - ENG__FRAME_HEADER;
+    size_t rest = w.len - ENG__FRAME_HEADER;
+    uint64_t plen = fs->spill + rest;
     if (plen > ENG__FRAME_MAX_PAYLOAD) {
         eng__wr_free(&w);
-        return eng__err(ENG_ETOOBIG, "batch", "a batch of %zu bytes exceeds the file store's frame limit", plen);
+        return too_big(plen);
     }
-    eng__frame_header_encode(w.data, fs->next_seq, w.data + ENG__FRAME_HEADER, plen);
-    int err = write_all(fs->fd, w.data, w.len, fs->end);
-    size_t total = w.len;
+    int err;
+    if (!fs->spill) {
+        eng__frame_header_encode(w.data, fs->next_seq, w.data + ENG__FRAME_HEADER, plen);
+        err = write_all(fs->fd, w.data, w.len, fs->end);
+    } else {
+        uint32_t crc = eng__crc32c(fs->spill_crc, w.data + ENG__FRAME_HEADER, rest);
+        eng__frame_header_encode_crc(w.data, fs->next_seq, crc, plen);
+        err = write_all(fs->fd, w.data + ENG__FRAME_HEADER, rest, fs->end + ENG__FRAME_HEADER + fs->spill);
+        if (!err)
+            err = write_all(fs->fd, w.data, ENG__FRAME_HEADER, fs->end);
+        if (err) { /* the cut below takes the spilled ops too */
+            fs->spill = 0;
+            fs->spill_lost = 1;
+        }
+    }
+    uint64_t total = ENG__FRAME_HEADER + plen;
     eng__wr_free(&w);
     if (err) {
         /* Take the partial frame back off; if even that fails the file's tail is
@@ -352,9 +414,60 @@ static int append_frame(filestore *fs, const eng__omap *ops)
         return io_fail(fs, err, "fsync", fs->end);
     }
     fs->end += total;
+    fs->spill = 0;
+    fs->spill_crc = 0;
     fs->next_seq++;
     fs->frames++;
     return ENG_OK;
+}
+
+static int spill_lost(const filestore *fs)
+{
+    return eng__err(ENG_EIO, fs->path, "file store '%s': a failed write lost part of this batch; roll it back",
+                    fs->path);
+}
+
+/* Write a large value's op at the end of the open batch's frame now and keep
+ * only its place in memory. The first one of a batch goes with a stand-in
+ * header (the batch's sequence, the largest length): a crash before the commit
+ * leaves what a reopen takes for a torn frame and drops. The commit writes the
+ * real header last. */
+static int spill(filestore *fs, const void *k, size_t kl, const void *v, size_t vl)
+{
+    if (fs->spill_lost)
+        return spill_lost(fs);
+    uint8_t hdr[ENG__FRAME_HEADER];
+    eng__frame_header_encode_crc(hdr, fs->next_seq, 0, ENG__FRAME_MAX_PAYLOAD);
+    size_t hl = fs->spill ? 0 : sizeof hdr;
+    eng__wr w;
+    eng__wr_init(&w, &fs->mem);
+    eng__wr_u8(&w, ENG__OP_PUT);
+    eng__wr_blob(&w, k, kl);
+    eng__wr_uvar(&w, vl);
+    if (w.err) {
+        eng__wr_free(&w);
+        return eng__nomem();
+    }
+    uint64_t at = fs->end + ENG__FRAME_HEADER + fs->spill, n = w.len + vl;
+    int rc = ENG_OK;
+    if (fs->spill + n > ENG__FRAME_MAX_PAYLOAD)
+        rc = too_big(fs->spill + n);
+    struct iovec iov[3] = {{hdr, hl}, {w.data, w.len}, {(void *)v, vl}};
+    int err = rc ? 0 : write_iov(fs->fd, hl ? iov : iov + 1, hl ? 3 : 2, at - hl);
+    if (err)
+        rc = io_fail(fs, err, "append", at);
+    if (!rc)
+        rc = eng__omap_put_ref(&fs->kv.pend, k, kl, vl, at + w.len);
+    if (!rc) {
+        fs->spill_crc = eng__crc32c(eng__crc32c(fs->spill_crc, w.data, w.len), v, vl);
+        fs->spill += n;
+    } else if (err || rc == ENG_ENOMEM) {
+        /* The earlier spilled ops stay; if even the cut fails the tail is unknown. */
+        if (truncate_fd(fs->fd, at - hl) != 0)
+            fs->broken = 1;
+    }
+    eng__wr_free(&w);
+    return rc;
 }
 
 static int f_erased(const void *const *keys, const size_t *lens, size_t n, void *u);
@@ -411,7 +524,9 @@ static int f_commit(void *u)
     filestore *fs = u;
     if (!fs->kv.in_batch)
         return eng__err(ENG_EMISUSE, "", "commit without an open batch");
-    if (fs->kv.pend.count) {
+    if (fs->spill_lost)
+        return spill_lost(fs);
+    if (fs->kv.pend.count || fs->spill) {
         int rc = writable(fs);
         if (!rc)
             rc = append_frame(fs, &fs->kv.pend);
@@ -425,7 +540,21 @@ static int f_commit(void *u)
     return eng__kvmem_commit(&fs->kv);
 }
 
-static int f_rollback(void *u) { return eng__kvmem_rollback(&((filestore *)u)->kv); }
+/* Spilled ops of the batch are taken back off the file. */
+static void drop_spill(filestore *fs)
+{
+    if (fs->spill && truncate_fd(fs->fd, fs->end) != 0)
+        fs->broken = 1;
+    fs->spill = 0;
+    fs->spill_crc = 0;
+    fs->spill_lost = 0;
+}
+
+static int f_rollback(void *u)
+{
+    drop_spill(u);
+    return eng__kvmem_rollback(&((filestore *)u)->kv);
+}
 
 /* A write outside a batch is a batch of one. */
 static int single(filestore *fs, const void *k, size_t kl, const void *v, size_t vl, int del)
@@ -433,6 +562,8 @@ static int single(filestore *fs, const void *k, size_t kl, const void *v, size_t
     int rc = writable(fs);
     if (rc)
         return rc;
+    if (fs->kv.in_batch && !del && vl >= eng__file_spill_min)
+        return spill(fs, k, kl, v, vl);
     if (fs->kv.in_batch)
         return del ? eng__kvmem_del(&fs->kv, k, kl) : eng__kvmem_put(&fs->kv, k, kl, v, vl);
     if ((rc = eng__kvmem_begin(&fs->kv)) != ENG_OK)
@@ -451,6 +582,8 @@ static int f_del(const void *k, size_t kl, void *u) { return single(u, k, kl, NU
 static void f_destroy(void *u)
 {
     filestore *fs = u;
+    if (fs->fd >= 0 && fs->spill) /* closed inside a batch: leave no torn tail behind */
+        drop_spill(fs);
     eng__kvmem_clear(&fs->kv);
     if (fs->fd >= 0)
         close(fs->fd); /* releases the lock */

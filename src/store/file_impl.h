@@ -19,6 +19,9 @@ extern int (*eng__file_io_fault)(int op, size_t *n);
 /* Values of at least this many bytes are read from the file instead of being
  * kept in memory (default 1024; tests set 1 to serve every value from the file). */
 extern size_t eng__file_ref_min;
+/* Values of at least this many bytes put inside a batch are written to the file
+ * at once instead of at commit (default 64 KiB; tests lower it). */
+extern size_t eng__file_spill_min;
 
 typedef struct eng__file_stats {
     uint64_t frames;        /* frames in the file (replayed at open plus appended) */

@@ -32,13 +32,18 @@ void eng__frame_add_op(eng__wr *w, const eng__onode *n)
     eng__frame_add_kv(w, n->key, n->klen, n->val, n->vlen, n->dead);
 }
 
-void eng__frame_header_encode(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, const void *payload, size_t len)
+void eng__frame_header_encode_crc(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, uint32_t pcrc, size_t len)
 {
     eng__put32(out, ENG__FRAME_MAGIC);
     eng__put32(out + 4, (uint32_t)len);
     eng__put64(out + 8, seq);
-    eng__put32(out + 16, eng__crc32c(0, payload, len));
+    eng__put32(out + 16, pcrc);
     eng__put32(out + 20, eng__crc32c(0, out, 20));
+}
+
+void eng__frame_header_encode(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, const void *payload, size_t len)
+{
+    eng__frame_header_encode_crc(out, seq, eng__crc32c(0, payload, len), len);
 }
 
 int eng__frame_header_decode(const uint8_t in[ENG__FRAME_HEADER], eng__frame_hdr *out)

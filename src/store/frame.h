@@ -43,6 +43,8 @@ void eng__frame_add_op(eng__wr *w, const eng__onode *n);
 void eng__frame_add_kv(eng__wr *w, const void *key, size_t klen, const void *val, size_t vlen, int dead);
 /* Fill the frame header for @p payload. */
 void eng__frame_header_encode(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, const void *payload, size_t len);
+/* The same for a payload of @p len bytes whose CRC32C is @p pcrc (a payload written in pieces). */
+void eng__frame_header_encode_crc(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, uint32_t pcrc, size_t len);
 
 typedef struct eng__frame_hdr {
     uint32_t len;

@@ -932,6 +932,172 @@ static int values_in_memory_again(void **state)
     return 0;
 }
 
+
+/* ---- values written as they are put (spill) ---- */
+
+/* The value of @p k as a string, or NULL when absent. */
+static char *get_str(eng_store *s, const char *k)
+{
+    eng__val v;
+    int rc = eng__kv_get(s, k, strlen(k), &v);
+    if (rc == ENG_ENOTFOUND)
+        return NULL;
+    assert_int_equal(rc, ENG_OK);
+    char *out = calloc(1, v.len + 1);
+    memcpy(out, v.data, v.len);
+    eng__val_free(s, &v);
+    return out;
+}
+
+static void assert_value(eng_store *s, const char *k, const char *want)
+{
+    char *got = get_str(s, k);
+    if (!want)
+        assert_null(got);
+    else
+        assert_string_equal(got, want);
+    free(got);
+}
+
+static void put_str(eng_store *s, const char *k, const char *v, int want)
+{
+    assert_int_equal(eng__kv_put(s, k, strlen(k), v, strlen(v)), want);
+}
+
+/* Values of 16 bytes or more, put in a batch, go to the file at once: the
+ * batches model above and a batch that overwrites and deletes spilled keys
+ * read back the same before and after a reopen, a truncated copy of the last
+ * frame reopens without it, and a rollback, a failed spill or commit and a
+ * close inside a batch leave the store as it was (or, for a commit, can be
+ * retried). */
+static void spilled_batches(void **state)
+{
+    fx *f = *state;
+    size_t saved = eng__file_spill_min;
+    eng__file_spill_min = 16;
+    long sizes[NBATCH + 1];
+    build(f, sizes);
+    eng_store *s = open_ok(f->path, 0);
+    assert_holds(s, NBATCH);
+
+    /* Overwrites inside a batch: the frame's order (spilled ops first) keeps the last. */
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    put_str(s, "k", "a spilled first value", ENG_OK);
+    put_str(s, "k", "small", ENG_OK);
+    put_str(s, "j", "a spilled value, deleted", ENG_OK);
+    assert_int_equal(eng__kv_del(s, "j", 1), ENG_OK);
+    put_str(s, "m", "a spilled value, replaced", ENG_OK);
+    put_str(s, "m", "the spilled value that stays", ENG_OK);
+    assert_value(s, "m", "the spilled value that stays"); /* read from the file inside the batch */
+    assert_int_equal(eng__kv_commit(s), ENG_OK);
+    long committed = file_size(f->path);
+    for (int pass = 0; pass < 2; pass++) {
+        assert_value(s, "k", "small");
+        assert_value(s, "j", NULL);
+        assert_value(s, "m", "the spilled value that stays");
+        eng_store_free(s);
+        s = open_ok(f->path, 0);
+    }
+
+    /* A rollback takes the spilled ops back off the file. */
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    put_str(s, "r", "a spilled value, rolled back", ENG_OK);
+    assert_true(file_size(f->path) > committed);
+    assert_int_equal(eng__kv_rollback(s), ENG_OK);
+    assert_int_equal(file_size(f->path), committed);
+    assert_value(s, "r", NULL);
+
+    /* A short spill write fails the put alone; the batch's earlier spill stays. */
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    put_str(s, "a", "a spilled value that is kept", ENG_OK);
+    long mid = file_size(f->path);
+    inject(ENG__IO_WRITE, ENOSPC, 5);
+    put_str(s, "b", "a spilled value that fails", ENG_EIO);
+    disarm();
+    assert_int_equal(file_size(f->path), mid);
+    put_str(s, "c", "tiny", ENG_OK);
+    /* A crash now (a copy of the file as it is) loses the batch and nothing else. */
+    long n;
+    unsigned char *img = read_file(f->path, &n);
+    write_file(f->copy, img, n);
+    free(img);
+    eng_store *crashed = open_ok(f->copy, 0);
+    eng__file_stats st;
+    assert_int_equal(eng__file_stats_get(crashed, &st), ENG_OK);
+    assert_true(st.dropped_bytes > 0);
+    assert_value(crashed, "a", NULL);
+    assert_value(crashed, "m", "the spilled value that stays");
+    eng_store_free(crashed);
+    assert_int_equal(eng__kv_commit(s), ENG_OK);
+    eng_store_free(s);
+    s = open_ok(f->path, 0);
+    assert_value(s, "a", "a spilled value that is kept");
+    assert_value(s, "b", NULL);
+    assert_value(s, "c", "tiny");
+    assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+    assert_int_equal(st.dropped_bytes, 0);
+
+    /* A failed commit takes the spilled ops off: only a rollback is left. */
+    committed = file_size(f->path);
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    put_str(s, "f", "a spilled value, commit fails", ENG_OK);
+    put_str(s, "g", "tiny", ENG_OK);
+    inject(ENG__IO_WRITE, EIO, 0);
+    assert_int_equal(eng__kv_commit(s), ENG_EIO);
+    disarm();
+    assert_int_equal(file_size(f->path), committed);
+    assert_int_equal(eng__kv_commit(s), ENG_EIO);
+    assert_non_null(strstr(eng_error_last()->message, "roll it back"));
+    put_str(s, "h", "a spilled value refused too", ENG_EIO);
+    assert_int_equal(eng__kv_rollback(s), ENG_OK);
+    put_str(s, "i", "a spilled value, alone", ENG_OK); /* a write of its own, not spilled */
+    assert_value(s, "f", NULL);
+    assert_value(s, "g", NULL);
+
+    /* A failed spill whose cut fails too: writes refused, the reopen drops the tail. */
+    long before = file_size(f->path);
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    inject(ENG__IO_WRITE, ENOSPC, 9);
+    inject(ENG__IO_TRUNCATE, EIO, 0);
+    put_str(s, "d", "a spilled value torn", ENG_EIO);
+    disarm();
+    assert_int_equal(eng__kv_rollback(s), ENG_OK);
+    assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+    assert_true(st.broken);
+    eng_store_free(s);
+    s = open_ok(f->path, 0);
+    assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+    assert_true(st.dropped_bytes > 0);
+    assert_int_equal(file_size(f->path), before);
+    assert_value(s, "d", NULL);
+    assert_value(s, "a", "a spilled value that is kept");
+
+    /* Closed inside a batch: no torn tail left behind. */
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    put_str(s, "e", "a spilled value never committed", ENG_OK);
+    eng_store_free(s);
+    assert_int_equal(file_size(f->path), before);
+    s = open_ok(f->path, 0);
+    assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+    assert_int_equal(st.dropped_bytes, 0);
+    assert_value(s, "e", NULL);
+    eng_store_free(s);
+
+    /* Every truncation of the last model frame (spilled ops, then the rest, then its header). */
+    unlink(f->path);
+    build(f, sizes);
+    img = read_file(f->path, &n);
+    for (long t = sizes[NBATCH - 1]; t < n; t++) {
+        write_file(f->copy, img, t);
+        s = open_ok(f->copy, ENG_STORE_READONLY); /* read-only: no cut, no fsync */
+        assert_holds(s, NBATCH - 1);
+        eng_store_free(s);
+    }
+    free(img);
+    eng__file_spill_min = saved;
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -950,6 +1116,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(large_values_stay_in_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(auto_compaction_bounds_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(killed_during_auto_compaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(spilled_batches, setup, teardown),
     };
     const struct CMUnitTest in_file[] = {
         cmocka_unit_test_setup_teardown(persists_across_reopen, setup, teardown),
