@@ -4,6 +4,7 @@
 #include "store/file_impl.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -27,20 +28,40 @@ static eng_time system_clock(void *user)
 }
 
 /* An id for this engine among those sharing a store (the owner of a lease):
- * random bytes where the system has them, else time, process and address. */
-static uint64_t new_instance(const eng_engine *e)
+ * random bytes where the system has them, read once per process (an open, a
+ * buffered 4 KiB read and a close per eng_open cost more than opening an
+ * in-memory engine's store), then each engine of the process its own number
+ * through a bijective mix, so two engines of one process never share an id;
+ * the time (in the seed) and the process vary it across processes and forks. */
+static uint64_t new_instance(void)
 {
-    uint64_t v = 0;
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (f) {
-        if (fread(&v, sizeof v, 1, f) != 1)
-            v = 0;
-        fclose(f);
+    static _Atomic uint64_t seed, count;
+    uint64_t s = atomic_load_explicit(&seed, memory_order_acquire);
+    if (!s) {
+        uint64_t v = 0;
+        FILE *f = fopen("/dev/urandom", "rb");
+        if (f) {
+            setvbuf(f, NULL, _IONBF, 0); /* the 8 bytes needed, not a buffer's worth */
+            if (fread(&v, sizeof v, 1, f) != 1)
+                v = 0;
+            fclose(f);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        v ^= (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec;
+        v |= 1; /* nonzero: read */
+        uint64_t none = 0;
+        if (!atomic_compare_exchange_strong_explicit(&seed, &none, v, memory_order_acq_rel, memory_order_acquire))
+            v = none; /* another thread's came first */
+        s = v;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    v ^= (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)e;
-    return v ? v : 1;
+    uint64_t n = atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
+    uint64_t z = s + n * 0x9e3779b97f4a7c15ull; /* splitmix64: distinct n, distinct z */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    z ^= (uint64_t)getpid() << 32; /* a fork shares seed and count */
+    return z ? z : 1;
 }
 
 /* ---- several engines on one store ----
@@ -271,7 +292,7 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
     e->threads = threads;
     e->evcache.cap = cfg->version >= 3 ? cfg->events_segments : ENG_EVENTS_SEGMENTS_DEFAULT;
     e->magic = ENG__ENGINE_MAGIC;
-    e->instance = new_instance(e);
+    e->instance = new_instance();
     e->store->watch = watch;
     e->store->watch_user = e;
     e->store->catch_up = catch_up;

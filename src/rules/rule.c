@@ -15,10 +15,14 @@ ENG_API int eng_rule_options_init(eng_rule_options *opts, unsigned int version)
     return eng__struct_init(opts, &init, ENG__SIZES(sizeof init), version, "eng_rule_options");
 }
 
-static int is_keyword(const char *s)
+/* Only names of 2-8 letters can be keywords: a filter's options carry a field per
+ * column and 45 pseudo-fields ("reachable.sms"), checked at every compile. */
+static int is_keyword(const char *s, size_t len)
 {
     static const char *const kw[] = {"and", "or", "not", "in", "between", "is", "null", "true", "false",
                                      "contains", "starts", "ends", "with"};
+    if (len < 2 || len > 8)
+        return 0;
     for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
         if (strcasecmp(kw[i], s) == 0)
             return 1;
@@ -39,27 +43,29 @@ static int check_options(const eng_rule_options *o)
     if (o->max_depth > 1000 || o->max_nodes > 1000000)
         return eng__err(ENG_ERANGE, o->max_depth > 1000 ? "opts.max_depth" : "opts.max_nodes",
                         "limit out of range (max_depth <= 1000, max_nodes <= 1000000)");
+    char path[40]; /* "fields[i]", written when there is an error to name */
+#define FIELD_ERR(code, ...) (snprintf(path, sizeof path, "fields[%zu]", i), eng__err(code, path, __VA_ARGS__))
     for (size_t i = 0; i < o->nfields; i++) {
-        char path[40];
-        snprintf(path, sizeof path, "fields[%zu]", i);
         const eng_rule_field *f = &o->fields[i];
         const char *s = f->name;
-        if (!s || !*s || strlen(s) > 128)
-            return eng__err(ENG_EINVAL, path, "field name is empty, NULL or longer than 128 bytes");
+        size_t len = s ? strlen(s) : 0;
+        if (!len || len > 128)
+            return FIELD_ERR(ENG_EINVAL, "field name is empty, NULL or longer than 128 bytes");
         int ok = (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_';
         for (const char *p = s; *p && ok; p++)
             ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || *p == '.' ||
                  (*p >= '0' && *p <= '9');
-        if (!ok || s[strlen(s) - 1] == '.' || is_keyword(s))
-            return eng__err(ENG_EINVAL, path, "field name '%s' is not an identifier (or is a keyword)", s);
+        if (!ok || s[len - 1] == '.' || is_keyword(s, len))
+            return FIELD_ERR(ENG_EINVAL, "field name '%s' is not an identifier (or is a keyword)", s);
         if (f->type < ENG_RT_BOOL || f->type > ENG_RT_STRING_LIST)
-            return eng__err(ENG_EINVAL, path, "field '%s' has an unknown type %d", s, (int)f->type);
+            return FIELD_ERR(ENG_EINVAL, "field '%s' has an unknown type %d", s, (int)f->type);
         if (f->scale < 0 || f->scale > ENG_RULE_MAX_SCALE || (f->type != ENG_RT_DECIMAL && f->scale != 0))
-            return eng__err(ENG_EINVAL, path, "field '%s' has a bad scale %d", s, f->scale);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(o->fields[j].name, s) == 0)
-                return eng__err(ENG_EINVAL, path, "duplicate field name '%s'", s);
+            return FIELD_ERR(ENG_EINVAL, "field '%s' has a bad scale %d", s, f->scale);
+        for (size_t j = 0; j < i; j++) /* the first byte before the whole name */
+            if (o->fields[j].name[0] == s[0] && strcmp(o->fields[j].name, s) == 0)
+                return FIELD_ERR(ENG_EINVAL, "duplicate field name '%s'", s);
     }
+#undef FIELD_ERR
     return ENG_OK;
 }
 

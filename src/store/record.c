@@ -51,24 +51,44 @@ int eng__rec_put_framed(eng_store *s, const void *key, size_t klen, uint16_t typ
 int eng__rec_decode(const void *key, size_t klen, const void *raw, size_t rawlen, uint16_t type,
                     uint16_t max_schema, eng__rec *out)
 {
-    char k[160];
     const uint8_t *b = raw;
     memset(out, 0, sizeof(*out));
-    eng__key_printable(key, klen, k, sizeof k);
-    if (rawlen < ENG__REC_HEADER || eng__get16(b) != ENG__REC_MAGIC)
-        return eng__err(ENG_ECORRUPT, k, "record '%s' is corrupt: bad header", k);
-    uint32_t len = eng__get32(b + 8);
-    if ((size_t)len != rawlen - ENG__REC_HEADER)
-        return eng__err(ENG_ECORRUPT, k, "record '%s' is corrupt: length %u does not match %zu stored bytes",
-                        k, len, rawlen - ENG__REC_HEADER);
-    if (rec_crc(b, b + ENG__REC_HEADER, len) != eng__get32(b + 12))
-        return eng__err(ENG_ECORRUPT, k, "record '%s' is corrupt: checksum mismatch", k);
-    uint16_t t = eng__get16(b + 2), v = eng__get16(b + 4);
-    if (t != type)
-        return eng__err(ENG_ECORRUPT, k, "record '%s' has type 0x%04x, expected 0x%04x", k, t, type);
-    if (v == 0 || v > max_schema)
-        return eng__err(ENG_EVERSION, k, "record '%s' has schema version %u; this library reads up to %u",
-                        k, v, max_schema);
+    uint32_t len = 0;
+    uint16_t t = 0, v = 0;
+    int bad = 0;
+    if (rawlen < ENG__REC_HEADER || eng__get16(b) != ENG__REC_MAGIC) {
+        bad = 1;
+    } else {
+        len = eng__get32(b + 8);
+        t = eng__get16(b + 2);
+        v = eng__get16(b + 4);
+        if ((size_t)len != rawlen - ENG__REC_HEADER)
+            bad = 2;
+        else if (rec_crc(b, b + ENG__REC_HEADER, len) != eng__get32(b + 12))
+            bad = 3;
+        else if (t != type)
+            bad = 4;
+        else if (v == 0 || v > max_schema)
+            bad = 5;
+    }
+    if (bad) { /* the printable key only for the message: every record read passes here */
+        char k[160];
+        eng__key_printable(key, klen, k, sizeof k);
+        switch (bad) {
+        case 1:
+            return eng__err(ENG_ECORRUPT, k, "record '%s' is corrupt: bad header", k);
+        case 2:
+            return eng__err(ENG_ECORRUPT, k, "record '%s' is corrupt: length %u does not match %zu stored bytes", k,
+                            len, rawlen - ENG__REC_HEADER);
+        case 3:
+            return eng__err(ENG_ECORRUPT, k, "record '%s' is corrupt: checksum mismatch", k);
+        case 4:
+            return eng__err(ENG_ECORRUPT, k, "record '%s' has type 0x%04x, expected 0x%04x", k, t, type);
+        default:
+            return eng__err(ENG_EVERSION, k, "record '%s' has schema version %u; this library reads up to %u", k, v,
+                            max_schema);
+        }
+    }
     out->type = t;
     out->schema = v;
     out->payload = b + ENG__REC_HEADER;

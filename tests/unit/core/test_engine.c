@@ -34,6 +34,32 @@ static void open_defaults_and_close(void **s)
     assert_int_equal(eng_close(NULL), ENG_OK);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The lease owner's id: engines open at once in one process never share one (the
+ * random part is read once per process, each engine mixes in its own number). */
+static void instances_differ(void **s)
+{
+    (void)s;
+    enum { N = 256 };
+    eng_engine *e[N];
+    uint64_t id[N];
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(eng_open(NULL, &e[i]), ENG_OK);
+        id[i] = e[i]->instance;
+        assert_true(id[i] != 0);
+    }
+    qsort(id, N, sizeof id[0], cmp_u64);
+    for (int i = 1; i < N; i++)
+        assert_true(id[i] != id[i - 1]);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(eng_close(e[i]), ENG_OK);
+}
+
 static void config_errors(void **s)
 {
     (void)s;
@@ -244,6 +270,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(version_matches_headers),
         cmocka_unit_test_setup_teardown(open_defaults_and_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(instances_differ, setup, teardown),
         cmocka_unit_test_setup_teardown(config_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(ownership_passes_on_every_outcome, setup, teardown),
         cmocka_unit_test_setup_teardown(closed_engine_is_misuse_and_children_keep_it_alive, setup, teardown),

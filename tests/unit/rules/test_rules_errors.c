@@ -247,6 +247,28 @@ static void api_checks(void **s)
     bad[1].scale = 2;
     assert_int_equal(eng_rule_compile(e, "a > 1", &o, &r), ENG_EINVAL);
     assert_string_equal(eng_error_last()->detail, "fields[1]");
+    /* keywords of every length and case; names that only start like one, or share a first byte */
+    bad[1].scale = 0;
+    static const char *const kw[] = {"Or", "CONTAINS", "between", "With"};
+    for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++) {
+        bad[1].name = kw[i];
+        assert_int_equal(eng_rule_compile(e, "a > 1", &o, &r), ENG_EINVAL);
+        assert_string_equal(eng_error_last()->detail, "fields[1]");
+    }
+    static const char *const fine[] = {"ors", "containsx", "a.or", "ab"};
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+        bad[1].name = fine[i];
+        assert_int_equal(eng_rule_compile(e, "a > 1", &o, &r), ENG_OK);
+        eng_rule_free(r);
+    }
+    eng_rule_field three[3] = {{"ab", ENG_RT_INT, 0}, {"ac", ENG_RT_INT, 0}, {"ab", ENG_RT_INT, 0}};
+    o.fields = three;
+    o.nfields = 3;
+    assert_int_equal(eng_rule_compile(e, "ab > 1", &o, &r), ENG_EINVAL);
+    assert_string_equal(eng_error_last()->detail, "fields[2]");
+    o.nfields = 2;
+    assert_int_equal(eng_rule_compile(e, "ab > ac", &o, &r), ENG_OK);
+    eng_rule_free(r);
 
     o = rt_opts();
     assert_int_equal(eng_rule_compile(e, "city == 'Pune'", &o, &r), ENG_OK);

@@ -48,7 +48,17 @@ static void roundtrip_and_every_byte_flip(void **s)
 
     /* Wrong type and newer schema are refused distinctly. */
     assert_int_equal(eng__rec_get(st, ENG__K("m/c/1"), ENG__REC_META, 3, &r), ENG_ECORRUPT);
+    assert_string_equal(eng_error_last()->detail, "m/c/1");
+    assert_non_null(strstr(eng_error_last()->message, "expected 0x"));
     assert_int_equal(eng__rec_get(st, ENG__K("m/c/1"), ENG__REC_TEST, 2, &r), ENG_EVERSION);
+    assert_string_equal(eng_error_last()->detail, "m/c/1");
+    assert_non_null(strstr(eng_error_last()->message, "reads up to 2"));
+    /* A binary key is named printably; the key is only formatted for a failure. */
+    static const uint8_t bkey[] = {'m', '/', 0x01, 0xff};
+    assert_int_equal(eng__kv_put(st, bkey, sizeof bkey, "xx", 2), ENG_OK);
+    assert_int_equal(eng__rec_get(st, bkey, sizeof bkey, ENG__REC_TEST, 3, &r), ENG_ECORRUPT);
+    assert_string_equal(eng_error_last()->detail, "m/\\x01\\xff");
+    assert_non_null(strstr(eng_error_last()->message, "bad header"));
     assert_int_equal(eng__rec_get(st, ENG__K("m/none"), ENG__REC_TEST, 3, &r), ENG_ENOTFOUND);
     eng_store_free(st);
     test_alloc_assert_clean();
