@@ -24,7 +24,18 @@ typedef struct eng__tcols {
     uint8_t *first;
     uint64_t *keyhash; /* of the sent rows, in row order */
     size_t nkey, keycap;
+    /* A decoded ordered segment (payload kind 3, tsum.c): rows by (status,
+     * customer), and its table (nsum entries; 0 once rows are filtered out). */
+    int ordered;
+    struct eng__tsum_ent *sum;
+    size_t nsum, sumcap;
 } eng__tcols;
+
+/* One entry of an ordered segment's table: rows of one (status, context, channel). */
+typedef struct eng__tsum_ent {
+    uint32_t ctx, rows, first; /* first: rows flagged `first` */
+    uint8_t channel, status;
+} eng__tsum_ent;
 
 /* Plain transaction columns. Strings (ids, unknown customers' external ids)
  * live in one arena with offsets. */
@@ -174,6 +185,9 @@ typedef struct eng__ev {
     } mark;
     uint64_t seg_tick;              /* uses of sealed segments, for least recently used (resident.c) */
     eng__tcols dec;                 /* scratch for decoding a touch segment */
+    eng__tcols ord;                 /* scratch for ordering a sealed touch segment (tsum.c) */
+    void *ordtmp;                   /* ... and its sort keys and packed rows */
+    size_t ordtmp_cap;
     eng__rcols rdec;
 } eng__ev;
 
@@ -290,11 +304,26 @@ int eng__tcols_reserve(eng__tcols *c, const eng__mem *mem, size_t more);
 int eng__tcols_key_reserve(eng__tcols *c, const eng__mem *mem, size_t more);
 void eng__tcols_free(eng__tcols *c, const eng__mem *mem);
 /* Encode rows [from, from + n) of c as a touch segment payload into w. */
-void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey);
+/* ordered: c's rows [from, from + n) are eng__tseg_order's (all of them): kind 3 with its table. */
+void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
+                      int ordered);
 /* Decode a payload into c (reset first; room grows as needed). */
 int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *c, const eng__mem *mem);
 /* Zone of a payload without decoding the columns. */
 int eng__tseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z);
+/* tsum.c: rows [from, from + n) of c (at most 2^16; their keys from key_from) ordered
+ * by (status, customer) into out, ties in storage order, with out's table. out and
+ * *tmp (*tmp_cap bytes) are scratch kept by the caller between calls: reused, not
+ * allocated a seal at a time (the churn of a few MB a seal grew a loaded engine's
+ * resident memory by half at W6's M). */
+int eng__tseg_order(const eng__tcols *c, size_t from, size_t n, size_t key_from, eng__tcols *out,
+                    void **tmp, size_t *tmp_cap, const eng__mem *mem);
+void eng__tsum_encode(eng__wr *w, const eng__tcols *c);
+/* The table after c's rows (decoded): read and checked against them (order, counts). */
+int eng__tsum_decode(eng__rd *r, const char *key, eng__tcols *c, const eng__mem *mem);
+/* 1 (default): sealed segments and rewrites are stored ordered (kind 3); 0: as before
+ * (kind 2), for tests of stores written by older versions. */
+extern uint8_t eng__tseg_ordered;
 /* Seal an org's whole tail now (compaction). */
 int eng__ttail_seal(eng__ev *ev, eng__evorg *o);
 /* Write the tail rows not yet stored as one chunk. */

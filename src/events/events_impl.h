@@ -27,7 +27,9 @@
  *         return 0;
  *     }
  * Rows come in storage order (time order within one writer's batches, not
- * globally); eng__touch_customer() gives one customer's touches sorted by time.
+ * globally), except that a sealed segment of payload kind 3 holds its rows
+ * ordered by (status, customer) (tsum.c); eng__touch_customer() gives one
+ * customer's touches sorted by time.
  * Per-send state (furthest status, channel, customer, context) is an array
  * indexed by send id: eng__sends_view().
  *

@@ -66,6 +66,8 @@ static size_t drop_rows(eng__tcols *c, const eng__sends *s, const uint8_t *gone)
     }
     (void)s;
     size_t dropped = c->n - j;
+    if (dropped) /* the rewrite orders and sums what is left again */
+        c->nsum = 0;
     c->n = j;
     c->nkey = kj;
     return dropped;

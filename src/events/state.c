@@ -53,6 +53,8 @@ void eng__ev_free(eng_engine *e, void *state)
     eng__sends_free(&ev->s, &e->mem);
     eng__pend_free(ev);
     eng__tcols_free(&ev->dec, &e->mem);
+    eng__tcols_free(&ev->ord, &e->mem);
+    eng__free(&e->mem, ev->ordtmp);
     eng__rcols_free(&ev->rdec, &e->mem);
     eng__free(&e->mem, ev);
     e->evcache.segments = e->evcache.resident = 0; /* one events state per engine */

@@ -70,6 +70,8 @@ static void filter_rows(eng__tcols *c, const eng__touch_filter *f, const ctxsel 
         }
         j++;
     }
+    if (j != c->n) /* the order holds for what is left; the table no longer does */
+        c->nsum = 0;
     c->n = j;
 }
 
@@ -125,6 +127,7 @@ static int scan_org(eng__ev *ev, eng__evorg *o, const eng__touch_filter *f, eng_
         memcpy(d->detail, t->detail, t->n * sizeof *d->detail);
         memcpy(d->first, t->first, t->n);
         d->n = t->n;
+        d->ordered = 0, d->nsum = 0; /* the tail is in storage order */
         ENG__WORK(d->n);
         filter_rows(d, f, &cs);
         rc = emit(d, o->code, fn, user);

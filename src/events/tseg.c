@@ -6,7 +6,10 @@
  *         uvar customer min, max, uvar ctx min, max
  *   packed columns (colpack.h): time, customer, ctx, channel, status, send, detail
  *   nsent x u64: the idempotency-key hash of each sent row, in row order
- *   kind 2 only: packed column `first` (0/1 per row; kind 1: all 0) */
+ *   kind 2 and 3: packed column `first` (0/1 per row; kind 1: all 0)
+ *   kind 3 only: the table of tsum.c (rows ordered by (status, customer)):
+ *     uvar n, n x {u8 status, uvar ctx, u8 channel, uvar rows, uvar first rows}
+ * Tail chunks are kind 2; a sealed segment (and its rewrite) is kind 3. */
 #include "events/ev_state.h"
 #include "events/colpack.h"
 
@@ -27,6 +30,7 @@ void eng__tcols_free(eng__tcols *c, const eng__mem *mem)
     eng__free(mem, c->status);
     eng__free(mem, c->first);
     eng__free(mem, c->keyhash);
+    eng__free(mem, c->sum);
     memset(c, 0, sizeof *c);
 }
 
@@ -66,7 +70,8 @@ int eng__tcols_key_reserve(eng__tcols *c, const eng__mem *mem, size_t more)
                                                                                                 : ENG_OK;
 }
 
-void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey)
+void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
+                      int ordered)
 {
     eng_time tmin = n ? c->time[from] : 0, tmax = tmin;
     uint32_t st = 0, ch = 0, cmin = n ? c->customer[from] : 0, cmax = cmin, xmin = n ? c->ctx[from] : 0, xmax = xmin;
@@ -80,7 +85,7 @@ void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, si
         xmin = c->ctx[i] < xmin ? c->ctx[i] : xmin;
         xmax = c->ctx[i] > xmax ? c->ctx[i] : xmax;
     }
-    eng__wr_u8(w, 2);
+    eng__wr_u8(w, ordered ? 3 : 2);
     eng__wr_uvar(w, n);
     eng__wr_uvar(w, nkey);
     eng__wr_svar(w, tmin);
@@ -104,6 +109,8 @@ void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, si
         w->len += nkey * 8;
     }
     eng__pack_u8(w, c->first + from, n);
+    if (ordered)
+        eng__tsum_encode(w, c);
 }
 
 static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, uint8_t *kindp)
@@ -118,7 +125,7 @@ static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, u
     uint64_t v[4];
     for (int i = 0; i < 4; i++)
         v[i] = eng__rd_uvar(r);
-    if (!eng__rd_ok(r) || (kind != 1 && kind != 2) || n > ENG__SEG_ROWS || *nkey > n || st >> ENG_TOUCH_STATUS_COUNT ||
+    if (!eng__rd_ok(r) || (kind < 1 || kind > 3) || n > ENG__SEG_ROWS || *nkey > n || st >> ENG_TOUCH_STATUS_COUNT ||
         ch >> ENG_CH_COUNT || v[0] > v[1] || v[1] > UINT32_MAX || v[2] > v[3] || v[3] > UINT32_MAX ||
         z->tmin > z->tmax)
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad header", key);
@@ -153,6 +160,8 @@ int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *
         return rc;
     c->n = 0;
     c->nkey = 0;
+    c->nsum = 0;
+    c->ordered = 0;
     if ((rc = eng__tcols_reserve(c, mem, z.n)) || (rc = eng__tcols_key_reserve(c, mem, nkey)))
         return rc;
     size_t n = z.n;
@@ -164,11 +173,11 @@ int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *
     eng__unpack_u32(&r, c->send, n);
     eng__unpack_u32(&r, c->detail, n);
     const uint8_t *kh = eng__rd_bytes(&r, nkey * 8);
-    if (kind == 2)
+    if (kind >= 2)
         eng__unpack_u8(&r, c->first, n);
     else if (n) /* stored before the flag: not known */
         memset(c->first, 0, n);
-    if (!eng__rd_ok(&r) || eng__rd_left(&r))
+    if (!eng__rd_ok(&r) || (kind < 3 && eng__rd_left(&r)))
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad columns", key);
     size_t sent = 0;
     for (size_t i = 0; i < n; i++) {
@@ -184,13 +193,35 @@ int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *
         c->keyhash[k] = eng__get64(kh + 8 * k);
     c->n = n;
     c->nkey = nkey;
+    if (kind == 3 && ((rc = eng__tsum_decode(&r, key, c, mem)) || eng__rd_left(&r))) {
+        c->n = c->nkey = c->nsum = 0;
+        return rc ? rc : eng__err(ENG_ECORRUPT, key, "touch segment %s: bytes after the summary", key);
+    }
     return ENG_OK;
 }
 
 /* ---- the tail ---- */
 
+static int put_bytes(eng__ev *ev, const char *key, const eng__tcols *c, size_t from, size_t n, size_t key_from,
+                     size_t nkey, eng__seg *keep, int ordered);
+
+/* keep != NULL: a sealed segment (or its rewrite), stored ordered when eng__tseg_ordered. */
 static int put_encoded(eng__ev *ev, const char *key, const eng__tcols *c, size_t from, size_t n, size_t key_from,
                        size_t nkey, eng__seg *keep)
+{
+    const int ordered = keep && eng__tseg_ordered;
+    if (ordered) {
+        int rc = eng__tseg_order(c, from, n, key_from, &ev->ord, &ev->ordtmp, &ev->ordtmp_cap, &ev->e->mem);
+        if (rc)
+            return rc;
+        c = &ev->ord;
+        from = key_from = 0;
+    }
+    return put_bytes(ev, key, c, from, n, key_from, nkey, keep, ordered);
+}
+
+static int put_bytes(eng__ev *ev, const char *key, const eng__tcols *c, size_t from, size_t n, size_t key_from,
+                     size_t nkey, eng__seg *keep, int ordered)
 {
     eng__wr w;
     eng__wr_init(&w, &ev->e->mem);
@@ -198,7 +229,7 @@ static int put_encoded(eng__ev *ev, const char *key, const eng__tcols *c, size_t
         memset(w.data, 0, ENG__REC_HEADER);
         w.len = ENG__REC_HEADER;
     }
-    eng__tseg_encode(&w, c, from, n, key_from, nkey);
+    eng__tseg_encode(&w, c, from, n, key_from, nkey, ordered);
     if (w.err) {
         eng__wr_free(&w);
         return eng__nomem();

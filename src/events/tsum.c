@@ -1,0 +1,319 @@
+/* Ordered touch segments and their summaries (payload kind 3, tseg.c).
+ *
+ * A sealed segment's rows are stored ordered by (status, customer), ties in
+ * storage order, followed by a table with one entry per (status, context,
+ * channel) that occurs: its rows and how many of them are flagged `first`,
+ * entries ascending by (status, context, channel). A reader can then take a
+ * status's rows as one range ordered by customer, and a campaign's counts
+ * from the table instead of the rows (docs/events.md). */
+#include "events/ev_state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint8_t eng__tseg_ordered = 1;
+
+static int ent_cmp(const void *a, const void *b)
+{
+    const eng__tsum_ent *x = a, *y = b;
+    if (x->status != y->status)
+        return x->status < y->status ? -1 : 1;
+    if (x->ctx != y->ctx)
+        return x->ctx < y->ctx ? -1 : 1;
+    return (x->channel > y->channel) - (x->channel < y->channel);
+}
+
+static int sum_reserve(eng__tcols *c, const eng__mem *mem, size_t need)
+{
+    if (need <= c->sumcap)
+        return ENG_OK;
+    return eng__grow(mem, (void **)&c->sum, &c->sumcap, need, sizeof *c->sum) ? eng__nomem() : ENG_OK;
+}
+
+/* Entry index + 1 by (status, context, channel): open addressing, at most half
+ * full. A segment has few entries, so this stays in the L1 cache. */
+typedef struct emap {
+    uint32_t *slot;
+    size_t mask;
+    unsigned shift; /* 64 - log2(slots): the product's top bits, which every key bit reaches */
+} emap;
+
+static inline uint64_t ekey(unsigned status, uint32_t ctx, unsigned channel)
+{
+    return (uint64_t)status << 40 | (uint64_t)ctx << 8 | channel;
+}
+
+static inline size_t ehash(const emap *m, uint64_t k)
+{
+    return (size_t)((k * 0x9e3779b97f4a7c15ull) >> m->shift);
+}
+
+/* Room for @p n entries. */
+static int emap_init(emap *m, const eng__mem *mem, size_t n)
+{
+    size_t cap = 16;
+    m->shift = 60;
+    while (cap < n * 2)
+        cap *= 2, m->shift--;
+    m->mask = cap - 1;
+    m->slot = eng__calloc(mem, cap, sizeof *m->slot);
+    return m->slot ? ENG_OK : eng__nomem();
+}
+
+/* The slot of key k among entries e: holding its index + 1, or 0 (free). */
+static inline uint32_t *emap_find(const emap *m, const eng__tsum_ent *e, uint64_t k)
+{
+    size_t h = ehash(m, k);
+    while (m->slot[h] && ekey(e[m->slot[h] - 1].status, e[m->slot[h] - 1].ctx, e[m->slot[h] - 1].channel) != k)
+        h = (h + 1) & m->mask;
+    return &m->slot[h];
+}
+
+/* The table of c's rows into c->sum (c->nsum entries, sorted), counted as met. */
+static int sum_build(eng__tcols *c, const eng__mem *mem)
+{
+    emap m = {NULL, 0, 0};
+    size_t n = 0, room = 64;
+    int rc = emap_init(&m, mem, room);
+    for (size_t i = 0; i < c->n && !rc; i++) {
+        uint64_t k = ekey(c->status[i], c->ctx[i], c->channel[i]);
+        uint32_t *s = emap_find(&m, c->sum, k);
+        if (!*s) {
+            if ((rc = sum_reserve(c, mem, n + 1)))
+                break;
+            c->sum[n] = (eng__tsum_ent){c->ctx[i], 0, 0, c->channel[i], c->status[i]};
+            *s = (uint32_t)++n;
+            if (n == room) { /* twice the room: every entry placed again */
+                eng__free(mem, m.slot);
+                if ((rc = emap_init(&m, mem, room *= 2)))
+                    break;
+                for (size_t j = 0; j < n; j++)
+                    *emap_find(&m, c->sum, ekey(c->sum[j].status, c->sum[j].ctx, c->sum[j].channel)) = (uint32_t)j + 1;
+                s = emap_find(&m, c->sum, k);
+            }
+        }
+        c->sum[*s - 1].rows++;
+        c->sum[*s - 1].first += c->first[i];
+    }
+    eng__free(mem, m.slot);
+    if (rc)
+        return rc;
+    if (n > 1)
+        qsort(c->sum, n, sizeof *c->sum, ent_cmp);
+    c->nsum = n;
+    return ENG_OK;
+}
+
+/* LSD radix sort of packed (order key << 16 | row) by bits 16 .. 16 + bits: 11-bit
+ * digits, stable, so ties keep storage order; the result ends in a. */
+static void sort_keys(uint64_t *a, uint64_t *tmp, size_t n, unsigned bits)
+{
+    uint32_t cnt[2048];
+    uint64_t *src = a, *dst = tmp;
+    for (unsigned shift = 16; shift < 16 + bits; shift += 11) {
+        memset(cnt, 0, sizeof cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i] >> shift) & 2047]++;
+        uint32_t sum = 0;
+        for (unsigned d = 0; d < 2048; d++) {
+            uint32_t k = cnt[d];
+            cnt[d] = sum;
+            sum += k;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i] >> shift) & 2047]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+}
+
+/* One row in 32 bytes: gathered in sorted order with one cache line read
+ * instead of one per column (the columns of 65,536 rows outgrow the L2). */
+typedef struct prow {
+    int64_t time;
+    uint32_t customer, ctx, send, detail, key; /* key: index of a sent row's key hash */
+    uint8_t channel, status, first;
+} prow;
+
+int eng__tseg_order(const eng__tcols *c, size_t from, size_t n, size_t key_from, eng__tcols *out,
+                    void **tmp, size_t *tmp_cap, const eng__mem *mem)
+{
+    out->n = out->nkey = 0;
+    size_t nkey = 0;
+    for (size_t i = from; i < from + n; i++)
+        nkey += c->status[i] == ENG_TOUCH_SENT;
+    if (n > ENG__SEG_ROWS) /* rows are numbered in 16 bits */
+        return eng__err(ENG_ETOOBIG, "segment", "%zu rows do not fit an ordered segment", n);
+    const size_t need = (n ? n : 1) * (2 * sizeof(uint64_t) + sizeof(prow));
+    if (*tmp_cap < need) {
+        void *t = eng__realloc(mem, *tmp, need);
+        if (!t)
+            return eng__nomem();
+        *tmp = t;
+        *tmp_cap = need;
+    }
+    int rc = eng__tcols_reserve(out, mem, n);
+    if (!rc)
+        rc = eng__tcols_key_reserve(out, mem, nkey);
+    if (rc)
+        return rc;
+    uint64_t *k = *tmp;
+    prow *p = (prow *)(k + 2 * (n ? n : 1));
+    /* The order key: status above the customer's offset from the segment's least,
+     * in as few bits as the range needs (fewer digit passes). */
+    uint32_t cmin = UINT32_MAX, cmax = 0;
+    for (size_t i = from; i < from + n; i++) {
+        cmin = c->customer[i] < cmin ? c->customer[i] : cmin;
+        cmax = c->customer[i] > cmax ? c->customer[i] : cmax;
+    }
+    unsigned cbits = 0;
+    while (cbits < 32 && ((uint64_t)1 << cbits) <= (uint64_t)(cmax - cmin))
+        cbits++;
+    uint32_t s = 0;
+    for (size_t i = 0; i < n; i++) {
+        const size_t r = from + i;
+        k[i] = ((uint64_t)c->status[r] << cbits | (uint64_t)(c->customer[r] - cmin)) << 16 | i;
+        p[i] = (prow){c->time[r], c->customer[r], c->ctx[r], c->send[r], c->detail[r],
+                      c->status[r] == ENG_TOUCH_SENT ? s++ : 0, c->channel[r], c->status[r], c->first[r]};
+    }
+    sort_keys(k, k + n, n, cbits + 3);
+    size_t kk = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (j + 8 < n)
+            __builtin_prefetch(&p[k[j + 8] & 0xffff]);
+        const prow *q = &p[k[j] & 0xffff];
+        out->time[j] = q->time;
+        out->customer[j] = q->customer;
+        out->ctx[j] = q->ctx;
+        out->send[j] = q->send;
+        out->detail[j] = q->detail;
+        out->channel[j] = q->channel;
+        out->status[j] = q->status;
+        out->first[j] = q->first;
+        if (q->status == ENG_TOUCH_SENT)
+            out->keyhash[kk++] = c->keyhash[key_from + q->key];
+    }
+    out->n = n;
+    out->nkey = nkey;
+    out->ordered = 1;
+    return sum_build(out, mem);
+}
+
+void eng__tsum_encode(eng__wr *w, const eng__tcols *c)
+{
+    eng__wr_uvar(w, c->nsum);
+    for (size_t i = 0; i < c->nsum; i++) {
+        const eng__tsum_ent *e = &c->sum[i];
+        eng__wr_u8(w, e->status);
+        eng__wr_uvar(w, e->ctx);
+        eng__wr_u8(w, e->channel);
+        eng__wr_uvar(w, e->rows);
+        eng__wr_uvar(w, e->first);
+    }
+}
+
+/* The table's n entries into c->sum; the row total through *rows. */
+static int read_table(eng__rd *r, const char *key, eng__tcols *c, size_t n, uint64_t *rows)
+{
+    *rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t st = eng__rd_u8(r);
+        uint64_t ctx = eng__rd_uvar(r);
+        uint8_t ch = eng__rd_u8(r);
+        uint64_t nr = eng__rd_uvar(r), nf = eng__rd_uvar(r);
+        eng__tsum_ent e = {(uint32_t)ctx, (uint32_t)nr, (uint32_t)nf, ch, st};
+        if (!eng__rd_ok(r) || st >= ENG_TOUCH_STATUS_COUNT || ch >= ENG_CH_COUNT || ctx > UINT32_MAX || !nr ||
+            nr > c->n || nf > nr || (i && ent_cmp(&c->sum[i - 1], &e) >= 0))
+            return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad summary entry %zu", key, i);
+        c->sum[i] = e;
+        *rows += nr;
+    }
+    return ENG_OK;
+}
+
+int eng__tsum_decode(eng__rd *r, const char *key, eng__tcols *c, const eng__mem *mem)
+{
+    c->nsum = 0;
+    c->ordered = 0;
+    uint64_t n64 = eng__rd_uvar(r), rows;
+    if (!eng__rd_ok(r) || n64 > c->n)
+        return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad summary", key);
+    const size_t n = (size_t)n64;
+    eng__rd again = *r;
+    int rc = sum_reserve(c, mem, n + 1);
+    if (rc || (rc = read_table(r, key, c, n, &rows)))
+        return rc;
+    if (rows != c->n)
+        return eng__err(ENG_ECORRUPT, key, "touch segment %s: summary of %llu rows, segment of %zu", key,
+                        (unsigned long long)rows, c->n);
+    /* The rows in order, and the table theirs: each row's entry found and
+     * counted down to zero, one status's range at a time. */
+    size_t e0 = 0, r0 = 0;
+    emap m = {NULL, 0, 0};
+    if (c->n && c->status[0] < c->sum[0].status)
+        return eng__err(ENG_ECORRUPT, key, "touch segment %s: row 0 is not in the summary", key);
+    while (e0 < n && !rc) {
+        const uint8_t st = c->sum[e0].status;
+        size_t e1 = e0, r1 = r0;
+        uint32_t cmin = UINT32_MAX, cmax = 0;
+        for (; e1 < n && c->sum[e1].status == st; e1++) {
+            cmin = c->sum[e1].ctx < cmin ? c->sum[e1].ctx : cmin;
+            cmax = c->sum[e1].ctx > cmax ? c->sum[e1].ctx : cmax;
+        }
+        while (r1 < c->n && c->status[r1] == st)
+            r1++;
+        if (r1 < c->n && (c->status[r1] < st || e1 == n || c->status[r1] < c->sum[e1].status)) {
+            rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: row %zu out of order or not in the summary", key, r1);
+            break;
+        }
+        /* A dense index of (context - cmin, channel) when the contexts are few
+         * (the usual case: a segment holds a few sends' worth), else the map. */
+        const uint64_t span = (uint64_t)(cmax - cmin) + 1;
+        uint32_t dense[4096];
+        const int use_dense = span * 16 <= 4096;
+        if (use_dense) {
+            memset(dense, 0, (size_t)span * 16 * sizeof *dense);
+            for (size_t j = e0; j < e1; j++)
+                dense[(c->sum[j].ctx - cmin) * 16 + c->sum[j].channel] = (uint32_t)j + 1;
+        } else if (!m.slot) {
+            if ((rc = emap_init(&m, mem, n)))
+                break;
+            for (size_t j = 0; j < n; j++)
+                *emap_find(&m, c->sum, ekey(c->sum[j].status, c->sum[j].ctx, c->sum[j].channel)) = (uint32_t)j + 1;
+        }
+        for (size_t i = r0; i < r1; i++) {
+            if (i > r0 && c->customer[i] < c->customer[i - 1]) {
+                rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: row %zu out of order", key, i);
+                break;
+            }
+            uint32_t d = c->ctx[i] - cmin, at;
+            if (use_dense)
+                at = d < span ? dense[d * 16 + c->channel[i]] : 0;
+            else
+                at = *emap_find(&m, c->sum, ekey(st, c->ctx[i], c->channel[i]));
+            eng__tsum_ent *e = at ? &c->sum[at - 1] : NULL;
+            if (!e || !e->rows || c->first[i] > e->first) {
+                rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: row %zu does not match the summary", key, i);
+                break;
+            }
+            e->rows--;
+            e->first -= c->first[i];
+        }
+        e0 = e1;
+        r0 = r1;
+    }
+    eng__free(mem, m.slot);
+    for (size_t i = 0; i < n && !rc; i++)
+        if (c->sum[i].first)
+            rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: summary entry %zu does not match the rows", key, i);
+    if (rc)
+        return rc;
+    if ((rc = read_table(&again, key, c, n, &rows))) /* counted down to check: read again to keep */
+        return rc;
+    c->nsum = n;
+    c->ordered = 1;
+    return ENG_OK;
+}

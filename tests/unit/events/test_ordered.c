@@ -1,0 +1,349 @@
+/* Ordered touch segments (payload kind 3, src/events/tsum.c): a store whose
+ * sealed segments are partly of the older kind (2, storage order) and partly
+ * ordered by (status, customer) with their table reads the same rows as one
+ * with only older segments — by scan, per customer, per send (receipts joined
+ * by key hash after a reopen), per campaign's counts — before and after a
+ * reopen and a retention rewrite; each ordered segment's rows are in order and
+ * its table equals a count of its rows made here; a table or an order that
+ * does not match its rows is ENG_ECORRUPT naming the segment. */
+#include "ev_fixture.h"
+#include "events/ev_state.h"
+
+#define NS (ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT)
+#define NCUST 300
+
+typedef struct row {
+    eng_time time;
+    uint32_t customer, ctx, send, detail;
+    uint8_t channel, status, first, pad;
+} row;
+
+static int row_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(row));
+}
+
+typedef struct rows {
+    row *v;
+    size_t n, cap;
+} rows;
+
+static int collect(const eng__touch_cols *c, void *u)
+{
+    rows *r = u;
+    for (size_t i = 0; i < c->n; i++) {
+        if (r->n == r->cap) {
+            r->cap = r->cap ? r->cap * 2 : 1024;
+            r->v = realloc(r->v, r->cap * sizeof *r->v);
+        }
+        row x;
+        memset(&x, 0, sizeof x);
+        x.time = c->time[i], x.customer = c->customer[i], x.ctx = c->ctx[i], x.send = c->send[i];
+        x.detail = c->detail[i], x.channel = c->channel[i], x.status = c->status[i], x.first = c->first[i];
+        r->v[r->n++] = x;
+    }
+    return 0;
+}
+
+/* Every row of acme, sorted (the multiset). */
+static rows all_rows(evfx *f)
+{
+    rows r = {NULL, 0, 0};
+    eng__touch_filter flt;
+    eng__touch_filter_init(&flt);
+    flt.org = "acme";
+    assert_int_equal(eng__enter(f->e), ENG_OK);
+    assert_int_equal(eng__touch_scan(f->e, &flt, collect, &r), ENG_OK);
+    eng__leave(f->e);
+    qsort(r.v, r.n, sizeof *r.v, row_cmp);
+    return r;
+}
+
+/* Receipts of campaign `camp` for customers [lo, hi) step `step`, one batch. */
+static void receipts(evfx *f, uint64_t camp, int ch, int status, uint32_t lo, uint32_t hi, uint32_t step, eng_time t)
+{
+    size_t n = 0, cap = (hi - lo) / step + 1;
+    char (*k)[64] = calloc(cap, 64);
+    const char **keys = calloc(cap, sizeof *keys), **dets = calloc(cap, sizeof *dets);
+    int *st = calloc(cap, sizeof *st);
+    eng_time *ts = calloc(cap, sizeof *ts);
+    for (uint32_t c = hi; c-- > lo;) /* descending: storage order is not customer order */
+        if ((c - lo) % step == 0) {
+            evfx_key(k[n], 64, camp, 0, c, ch);
+            keys[n] = k[n], dets[n] = status == ENG_TOUCH_FAILED ? "bounced" : NULL, st[n] = status;
+            ts[n] = t + c;
+            n++;
+        }
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = n;
+    r.keys = keys;
+    r.statuses = st;
+    r.times = ts;
+    r.details = dets;
+    eng_event_report rep = ENG_EVENT_REPORT_INIT;
+    assert_int_equal(eng_touch_append(f->e, &r, &rep), ENG_OK);
+    assert_int_equal(rep.accepted, n);
+    free(k), free(keys), free(dets), free(st), free(ts);
+}
+
+/* The same writes into either store; `mixed`: seals alternate between the older
+ * kind and the ordered one (eng__tseg_ordered is read when a segment is sealed). */
+static void write_all(evfx *f, int mixed, eng_time now)
+{
+    int call = 0;
+#define ORDER() (eng__tseg_ordered = (uint8_t)(mixed && (call++ / 2) % 2))
+    for (uint64_t camp = 1; camp <= 3; camp++) {
+        eng_time t = now - (camp == 1 ? 40 : 5) * ENG_DAY + (eng_time)camp * ENG_HOUR;
+        for (uint32_t lo = NCUST; lo > 0; lo -= 60) { /* chunks in descending customer order */
+            ORDER();
+            evfx_send(f, "acme", camp, lo - 60, lo, camp == 2 ? ENG_CH_SMS : ENG_CH_EMAIL, t);
+        }
+        if (camp == 3) { /* a second channel */
+            ORDER();
+            evfx_send(f, "acme", camp, 0, NCUST, ENG_CH_SMS, t + 7);
+        }
+        ORDER();
+        receipts(f, camp, camp == 2 ? ENG_CH_SMS : ENG_CH_EMAIL, ENG_TOUCH_DELIVERED, 0, NCUST, 1, t + 20000);
+        ORDER();
+        receipts(f, camp, camp == 2 ? ENG_CH_SMS : ENG_CH_EMAIL, ENG_TOUCH_OPENED, 0, NCUST, 3, t + 40000);
+        ORDER();
+        receipts(f, camp, camp == 2 ? ENG_CH_SMS : ENG_CH_EMAIL, ENG_TOUCH_FAILED, 1, NCUST, 7, t + 60000);
+    }
+    /* Sends of campaign 1 again under other keys: rows not flagged `first`. */
+    evfx_opaque_keys = 1;
+    for (uint32_t lo = 100; lo > 0; lo -= 50) {
+        ORDER();
+        evfx_send(f, "acme", 1, lo - 50, lo, ENG_CH_EMAIL, now - 39 * ENG_DAY);
+    }
+    ORDER();
+    assert_int_equal(eng_events_compact(f->e), ENG_OK); /* seals the tail */
+    evfx_opaque_keys = 0;
+#undef ORDER
+}
+
+/* Each ordered segment of f in order and its table a count of its rows;
+ * counts the segments of each kind. */
+static void check_segments(evfx *f, int kinds[4])
+{
+    memset(kinds, 0, 4 * sizeof *kinds);
+    const eng__mem *mem = &f->e->mem;
+    for (uint32_t id = 0; id < 256; id++) {
+        char key[48];
+        snprintf(key, sizeof key, "e/0000/t/s/%08x", id);
+        uint8_t *v;
+        size_t len;
+        if (test_store_raw_get(f->ts, key, &v, &len))
+            continue;
+        eng__rec rec;
+        assert_int_equal(eng__rec_decode(key, strlen(key), v, len, ENG__REC_EV_TSEG, 1, &rec), ENG_OK);
+        assert_true(rec.payload[0] >= 1 && rec.payload[0] <= 3);
+        kinds[rec.payload[0]]++;
+        eng__tcols c;
+        memset(&c, 0, sizeof c);
+        assert_int_equal(eng__tseg_decode(rec.payload, rec.len, key, &c, mem), ENG_OK);
+        assert_int_equal(c.ordered, rec.payload[0] == 3);
+        if (c.ordered) {
+            size_t total = 0;
+            for (size_t i = 1; i < c.n; i++)
+                assert_true(c.status[i - 1] < c.status[i] ||
+                            (c.status[i - 1] == c.status[i] && c.customer[i - 1] <= c.customer[i]));
+            for (size_t k = 0; k < c.nsum; k++) {
+                const eng__tsum_ent *e = &c.sum[k];
+                uint32_t nr = 0, nf = 0;
+                for (size_t i = 0; i < c.n; i++)
+                    if (c.status[i] == e->status && c.ctx[i] == e->ctx && c.channel[i] == e->channel)
+                        nr++, nf += c.first[i];
+                assert_int_equal(nr, e->rows);
+                assert_int_equal(nf, e->first);
+                total += nr;
+            }
+            assert_int_equal(total, c.n); /* every row's (status, ctx, channel) has its entry */
+        }
+        eng__tcols_free(&c, mem);
+        free(v);
+    }
+}
+
+static void same_reads(evfx *a, evfx *b)
+{
+    rows x = all_rows(a), y = all_rows(b);
+    assert_int_equal(x.n, y.n);
+    assert_memory_equal(x.v, y.v, x.n * sizeof *x.v);
+    free(x.v), free(y.v);
+    for (uint64_t camp = 1; camp <= 3; camp++) {
+        uint64_t ca[NS], cb[NS];
+        assert_int_equal(eng_touch_status_counts(a->e, "acme", camp, 0, ca, NS), ENG_OK);
+        assert_int_equal(eng_touch_status_counts(b->e, "acme", camp, 0, cb, NS), ENG_OK);
+        assert_memory_equal(ca, cb, sizeof ca);
+    }
+    for (uint32_t c = 0; c < NCUST; c += 13) { /* by time; every customer's times differ */
+        eng__touch_buf ba, bb;
+        assert_int_equal(eng__enter(a->e), ENG_OK);
+        assert_int_equal(eng__touch_customer(a->e, "acme", c, NULL, &ba), ENG_OK);
+        eng__leave(a->e);
+        assert_int_equal(eng__enter(b->e), ENG_OK);
+        assert_int_equal(eng__touch_customer(b->e, "acme", c, NULL, &bb), ENG_OK);
+        eng__leave(b->e);
+        assert_int_equal(ba.c.n, bb.c.n);
+        assert_memory_equal(ba.c.time, bb.c.time, ba.c.n * sizeof *ba.c.time);
+        assert_memory_equal(ba.c.status, bb.c.status, ba.c.n);
+        assert_memory_equal(ba.c.send, bb.c.send, ba.c.n * sizeof *ba.c.send);
+        eng__touch_buf_free(a->e, &ba);
+        eng__touch_buf_free(b->e, &bb);
+    }
+}
+
+static void mixed_store_reads_the_same(void **st)
+{
+    (void)st;
+    uint32_t seal = eng__seg_seal_rows;
+    eng__seg_seal_rows = 256; /* a few hundred rows a segment: receipts and sends mix in them */
+    evfx a, b;
+    evfx_open(&a, 0);
+    evfx_open(&b, 0);
+    eng_time now = test_clock_now;
+    write_all(&a, 0, now);
+    write_all(&b, 1, now);
+    eng__tseg_ordered = 1;
+    int ka[4], kb[4];
+    check_segments(&a, ka);
+    check_segments(&b, kb);
+    assert_int_equal(ka[3], 0);
+    assert_true(kb[2] > 0 && kb[3] > 0); /* mixed */
+    same_reads(&a, &b);
+    evfx_reopen(&a);
+    evfx_reopen(&b);
+    same_reads(&a, &b);
+    /* Receipts of the unflagged sends, found by their keys' hashes (kept with the
+     * sent rows, in the ordered segments' order), after the reopen. */
+    evfx_opaque_keys = 1;
+    receipts(&a, 1, ENG_CH_EMAIL, ENG_TOUCH_CLICKED, 0, 100, 9, now - 38 * ENG_DAY);
+    receipts(&b, 1, ENG_CH_EMAIL, ENG_TOUCH_CLICKED, 0, 100, 9, now - 38 * ENG_DAY);
+    evfx_opaque_keys = 0;
+    same_reads(&a, &b);
+    /* Retention rewrites the segments holding campaign 1 (now ordered, both stores). */
+    eng__tseg_ordered = 0;
+    assert_int_equal(eng_events_set_retention(a.e, "admin", 30), ENG_OK);
+    assert_int_equal(eng_events_compact(a.e), ENG_OK);
+    eng__tseg_ordered = 1;
+    assert_int_equal(eng_events_set_retention(b.e, "admin", 30), ENG_OK);
+    assert_int_equal(eng_events_compact(b.e), ENG_OK);
+    check_segments(&b, kb);
+    assert_true(kb[3] > 0);
+    same_reads(&a, &b);
+    evfx_reopen(&a);
+    evfx_reopen(&b);
+    same_reads(&a, &b);
+    rows x = all_rows(&b);
+    for (size_t i = 0; i < x.n; i++)
+        assert_true(x.v[i].time >= now - 30 * ENG_DAY); /* campaign 1's sends are gone */
+    free(x.v);
+    eng_close(a.e); /* both engines before the allocation check */
+    test_store_free(a.ts);
+    evfx_close(&b);
+    eng__seg_seal_rows = seal;
+}
+
+/* Re-encode segment 0 of f after `mutate` changed its decoded columns, framed
+ * under its key (a valid record: only the payload's meaning is wrong). */
+static void rewrite_segment(evfx *f, void (*mutate)(eng__tcols *c))
+{
+    const char *key = "e/0000/t/s/00000000";
+    uint8_t *v;
+    size_t len;
+    assert_int_equal(test_store_raw_get(f->ts, key, &v, &len), 0);
+    const eng__mem *mem = &f->e->mem;
+    eng__rec rec;
+    assert_int_equal(eng__rec_decode(key, strlen(key), v, len, ENG__REC_EV_TSEG, 1, &rec), ENG_OK);
+    assert_int_equal(rec.payload[0], 3);
+    eng__tcols c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(eng__tseg_decode(rec.payload, rec.len, key, &c, mem), ENG_OK);
+    free(v);
+    if (mutate)
+        mutate(&c);
+    eng__wr w;
+    eng__wr_init(&w, mem);
+    assert_int_equal(eng__wr_reserve(&w, ENG__REC_HEADER), ENG_OK);
+    w.len = ENG__REC_HEADER;
+    eng__tseg_encode(&w, &c, 0, c.n, 0, c.nkey, 1);
+    assert_int_equal(w.err, 0);
+    assert_int_equal(eng__enter(f->e), ENG_OK);
+    assert_int_equal(eng__kv_begin(f->e->store), ENG_OK);
+    assert_int_equal(eng__rec_put_framed(f->e->store, key, strlen(key), ENG__REC_EV_TSEG, 1, w.data, w.len), ENG_OK);
+    assert_int_equal(eng__kv_commit(f->e->store), ENG_OK);
+    eng__leave(f->e);
+    eng__wr_free(&w);
+    eng__tcols_free(&c, mem);
+    evfx_reopen(f);
+}
+
+static void more_rows(eng__tcols *c) /* entries moved, total kept */
+{
+    assert_true(c->nsum >= 2);
+    c->sum[0].rows++;
+    c->sum[c->nsum - 1].rows--;
+    if (c->sum[c->nsum - 1].first > c->sum[c->nsum - 1].rows)
+        c->sum[c->nsum - 1].first = c->sum[c->nsum - 1].rows;
+}
+static void fewer_entries(eng__tcols *c)
+{
+    c->nsum--;
+}
+static void unflagged(eng__tcols *c) /* a first row no longer flagged, the table unchanged */
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->first[i]) {
+            c->first[i] = 0;
+            return;
+        }
+    fail();
+}
+static void out_of_order(eng__tcols *c) /* two customers of one status swapped */
+{
+    for (size_t i = 1; i < c->n; i++)
+        if (c->status[i] == c->status[i - 1] && c->customer[i] != c->customer[i - 1] &&
+            c->ctx[i] == c->ctx[i - 1] && c->channel[i] == c->channel[i - 1]) {
+            uint32_t t = c->customer[i];
+            c->customer[i] = c->customer[i - 1];
+            c->customer[i - 1] = t;
+            return;
+        }
+    fail();
+}
+
+static void corrupt_summary(void **st)
+{
+    (void)st;
+    uint32_t seal = eng__seg_seal_rows;
+    eng__seg_seal_rows = 256;
+    void (*const mutations[])(eng__tcols *) = {NULL, more_rows, fewer_entries, unflagged, out_of_order};
+    for (size_t m = 0; m < sizeof mutations / sizeof *mutations; m++) {
+        evfx f;
+        evfx_open(&f, 0);
+        evfx_send(&f, "acme", 1, 0, 150, ENG_CH_EMAIL, 1000);
+        evfx_send(&f, "acme", 2, 0, 150, ENG_CH_SMS, 5000);
+        uint64_t want[NS], got[NS];
+        assert_int_equal(eng_touch_status_counts(f.e, "acme", 1, 0, want, NS), ENG_OK);
+        rewrite_segment(&f, mutations[m]);
+        int rc = eng_touch_status_counts(f.e, "acme", 1, 0, got, NS);
+        if (!mutations[m]) { /* the same payload re-framed reads back */
+            assert_int_equal(rc, ENG_OK);
+            assert_memory_equal(want, got, sizeof want);
+        } else {
+            assert_int_equal(rc, ENG_ECORRUPT);
+            assert_non_null(strstr(eng_error_last()->detail, "e/0000/t/s/00000000"));
+        }
+        evfx_close(&f);
+    }
+    eng__seg_seal_rows = seal;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(mixed_store_reads_the_same),
+        cmocka_unit_test(corrupt_summary),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
