@@ -28,7 +28,9 @@
  * is the same with the touch pass on two threads (eng_campaign_report_options
  * .threads = 1): wall time and the process's CPU time. ENG_BENCH_ONLY_FLAGGED=1 runs only
  * these two lines (for a profile of the report's path). ENG_BENCH_STARTING_ONLY=1 adds
- * the experiment of starting_rows_only(). */
+ * the experiment of starting_rows_only(): the delivered rows in log order, then in the
+ * order ordered segments give them (by customer within each 65,536 rows of the log); and
+ * segment_order(). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,8 +391,22 @@ static int same_attribution(const eng_report *r, const eng_report_figures *g, co
  * given, as it would run if the events layer kept the status counts and the contacted
  * customers per segment. The counts it prints are not the report's (they would come
  * from those summaries); its attribution and control figures must equal the full run's. */
+/* Customer order within each run of 65,536 rows of the log, as a sealed segment of
+ * payload kind 3 holds them (events/tsum.c); ties in log order. */
+static const uint32_t *seg_cust;
+static int by_seg_customer(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (x >> 16 != y >> 16)
+        return x >> 16 < y >> 16 ? -1 : 1;
+    if (seg_cust[x] != seg_cust[y])
+        return seg_cust[x] < seg_cust[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
 static void starting_rows_only(eng_engine *e, const data *d, const eng_txn_columns *xc, const eng_measure_spec *s0,
-                               const char *label, int reps, const eng_report_figures *f, const int64_t *msg_sales)
+                               const char *label, int reps, const eng_report_figures *f, const int64_t *msg_sales,
+                               int ordered)
 {
     size_t k = 0;
     for (size_t i = 0; i < d->nt; i++)
@@ -400,15 +416,23 @@ static void starting_rows_only(eng_engine *e, const data *d, const eng_txn_colum
     eng_time *t = xmalloc(k * 8 + 1), sent_at[NMSG];
     for (int m = 0; m < NMSG; m++)
         sent_at[m] = INT64_MAX;
+    uint32_t *at = xmalloc(k * 4 + 1); /* log row of each delivered row, in the order fed */
     k = 0;
     for (size_t i = 0; i < d->nt; i++) {
         if (d->tst[i] == ENG_TOUCH_SENT && d->tt[i] < sent_at[d->tmsg[i] - 1])
             sent_at[d->tmsg[i] - 1] = d->tt[i];
-        if (d->tst[i] != ENG_TOUCH_DELIVERED)
-            continue;
-        cu[k] = d->tcust[i], ms[k] = d->tmsg[i], ch[k] = d->tch[i], st[k] = d->tst[i], t[k] = d->tt[i];
-        k++;
+        if (d->tst[i] == ENG_TOUCH_DELIVERED)
+            at[k++] = (uint32_t)i;
     }
+    if (ordered) {
+        seg_cust = d->tcust;
+        qsort(at, k, sizeof *at, by_seg_customer);
+    }
+    for (size_t j = 0; j < k; j++) {
+        size_t i = at[j];
+        cu[j] = d->tcust[i], ms[j] = d->tmsg[i], ch[j] = d->tch[i], st[j] = d->tst[i], t[j] = d->tt[i];
+    }
+    free(at);
     eng_touch_columns tc = {ENG_TOUCH_COLUMNS_VERSION, k, cu, ms, ch, st, t};
     eng_measure_spec s = *s0;
     s.message_sent_at = sent_at;
@@ -425,13 +449,64 @@ static void starting_rows_only(eng_engine *e, const data *d, const eng_txn_colum
             exit(1);
         }
     }
-    printf("W7 size=%s libengage_starting_rows_ms=%.1f (best of %d; cpu %.1f; %zu of %zu rows; same attribution)\n",
-           label, best, reps, best_cpu, k, d->nt);
+    printf("W7 size=%s libengage_starting_rows%s_ms=%.1f (best of %d; cpu %.1f; %zu of %zu rows; same attribution)\n",
+           label, ordered ? "_ordered" : "", best, reps, best_cpu, k, d->nt);
     free(cu);
     free(ms);
     free(ch);
     free(st);
     free(t);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* ENG_BENCH_STARTING_ONLY=1, too: the report's path (one thread) over the whole log with
+ * each run of 65,536 rows ordered by (status, customer), as the report reads sealed
+ * segments of payload kind 3 (events/tsum.c) today; all its answers must equal the
+ * flagged line's. */
+static void segment_order(eng_engine *e, const data *d, const eng_txn_columns *xc, const eng_measure_spec *s,
+                          const char *label, int reps, const eng_report_figures *f, const int64_t *msg_sales)
+{
+    size_t n = d->nt;
+    uint32_t *cu = xmalloc(n * 4 + 1), *ms = xmalloc(n * 4 + 1);
+    uint8_t *ch = xmalloc(n + 1), *st = xmalloc(n + 1);
+    eng_time *t = xmalloc(n * 8 + 1);
+    uint64_t *k = xmalloc(65536 * 8);
+    for (size_t from = 0; from < n; from += 65536) {
+        size_t m = n - from < 65536 ? n - from : 65536;
+        for (size_t i = 0; i < m; i++)
+            k[i] = (uint64_t)d->tst[from + i] << 48 | (uint64_t)d->tcust[from + i] << 16 | i;
+        qsort(k, m, sizeof *k, cmp_u64);
+        for (size_t j = 0; j < m; j++) {
+            size_t i = from + (k[j] & 0xffff);
+            cu[from + j] = d->tcust[i], ms[from + j] = d->tmsg[i], ch[from + j] = d->tch[i];
+            st[from + j] = d->tst[i], t[from + j] = d->tt[i];
+        }
+    }
+    free(k);
+    eng_touch_columns tc = {ENG_TOUCH_COLUMNS_VERSION, n, cu, ms, ch, st, t};
+    static const uint8_t trust[NMSG] = {1, 1, 1, 1, 1};
+    double best = 1e30, best_cpu = 1e30;
+    for (int rep = 0; rep < reps; rep++) {
+        eng_report *r = timed_report(e, &tc, xc, s, trust, 0, &best, &best_cpu);
+        eng_report_figures g = ENG_REPORT_FIGURES_INIT;
+        eng_report_total(r, &g);
+        int same_ans = g.contacted == f->contacted && g.sent == f->sent && g.delivered == f->delivered &&
+                       g.not_delivered == f->not_delivered && g.opened == f->opened && g.clicked == f->clicked &&
+                       same_attribution(r, &g, f, msg_sales);
+        eng_report_free(r);
+        if (!same_ans) {
+            fprintf(stderr, "W7 size=%s: the segment-ordered log's answers differ\n", label);
+            exit(1);
+        }
+    }
+    printf("W7 size=%s libengage_flagged_segment_order_ms=%.1f (best of %d; cpu %.1f; same answers)\n", label, best,
+           reps, best_cpu);
+    free(cu), free(ms), free(ch), free(st), free(t);
 }
 
 static void run(const char *label, uint32_t nc, const char *bench_dir, int have_duck, int have_sqlite)
@@ -552,8 +627,11 @@ static void run(const char *label, uint32_t nc, const char *bench_dir, int have_
             printf("W7 size=%s libengage_flagged_ms=%.1f (best of %d; cpu %.1f; same answers)\n", label, fbest,
                    reps, fbest_cpu);
     }
-    if (getenv("ENG_BENCH_STARTING_ONLY"))
-        starting_rows_only(e, &d, &xc, &s, label, reps, &f, msg_sales);
+    if (getenv("ENG_BENCH_STARTING_ONLY")) {
+        starting_rows_only(e, &d, &xc, &s, label, reps, &f, msg_sales, 0);
+        starting_rows_only(e, &d, &xc, &s, label, reps, &f, msg_sales, 1);
+        segment_order(e, &d, &xc, &s, label, reps, &f, msg_sales);
+    }
     eng_close(e);
     if (!exact || (!have_duck && !have_sqlite)) {
         free_data(&d);
