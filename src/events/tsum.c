@@ -130,11 +130,12 @@ static void sort_keys(uint64_t *a, uint64_t *tmp, size_t n, unsigned bits)
         memcpy(a, src, n * sizeof *a);
 }
 
-/* One row in 32 bytes: gathered in sorted order with one cache line read
- * instead of one per column (the columns of 65,536 rows outgrow the L2). */
+/* One row in 40 bytes: gathered in sorted order with one or two cache lines
+ * read instead of one per column (the columns of 65,536 rows outgrow the L2). */
 typedef struct prow {
     int64_t time;
-    uint32_t customer, ctx, send, detail, key; /* key: index of a sent row's key hash */
+    uint64_t keyhash; /* a sent row's */
+    uint32_t customer, ctx, send, detail;
     uint8_t channel, status, first;
 } prow;
 
@@ -172,12 +173,12 @@ int eng__tseg_order(const eng__tcols *c, size_t from, size_t n, size_t key_from,
     unsigned cbits = 0;
     while (cbits < 32 && ((uint64_t)1 << cbits) <= (uint64_t)(cmax - cmin))
         cbits++;
-    uint32_t s = 0;
+    size_t s = key_from;
     for (size_t i = 0; i < n; i++) {
         const size_t r = from + i;
         k[i] = ((uint64_t)c->status[r] << cbits | (uint64_t)(c->customer[r] - cmin)) << 16 | i;
-        p[i] = (prow){c->time[r], c->customer[r], c->ctx[r], c->send[r], c->detail[r],
-                      c->status[r] == ENG_TOUCH_SENT ? s++ : 0, c->channel[r], c->status[r], c->first[r]};
+        p[i] = (prow){c->time[r], c->status[r] == ENG_TOUCH_SENT ? c->keyhash[s++] : 0, c->customer[r], c->ctx[r],
+                      c->send[r], c->detail[r], c->channel[r], c->status[r], c->first[r]};
     }
     sort_keys(k, k + n, n, cbits + 3);
     size_t kk = 0;
@@ -194,7 +195,7 @@ int eng__tseg_order(const eng__tcols *c, size_t from, size_t n, size_t key_from,
         out->status[j] = q->status;
         out->first[j] = q->first;
         if (q->status == ENG_TOUCH_SENT)
-            out->keyhash[kk++] = c->keyhash[key_from + q->key];
+            out->keyhash[kk++] = q->keyhash;
     }
     out->n = n;
     out->nkey = nkey;
@@ -249,8 +250,7 @@ int eng__tsum_decode(eng__rd *r, const char *key, eng__tcols *c, const eng__mem 
     if (rows != c->n)
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: summary of %llu rows, segment of %zu", key,
                         (unsigned long long)rows, c->n);
-    /* The rows in order, and the table theirs: each row's entry found and
-     * counted down to zero, one status's range at a time. */
+    /* The rows in order, and the table theirs, one status's range at a time. */
     size_t e0 = 0, r0 = 0;
     emap m = {NULL, 0, 0};
     if (c->n && c->status[0] < c->sum[0].status)
@@ -269,46 +269,72 @@ int eng__tsum_decode(eng__rd *r, const char *key, eng__tcols *c, const eng__mem 
             rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: row %zu out of order or not in the summary", key, r1);
             break;
         }
-        /* A dense index of (context - cmin, channel) when the contexts are few
-         * (the usual case: a segment holds a few sends' worth), else the map. */
-        const uint64_t span = (uint64_t)(cmax - cmin) + 1;
-        uint32_t dense[4096];
-        const int use_dense = span * 16 <= 4096;
-        if (use_dense) {
-            memset(dense, 0, (size_t)span * 16 * sizeof *dense);
-            for (size_t j = e0; j < e1; j++)
-                dense[(c->sum[j].ctx - cmin) * 16 + c->sum[j].channel] = (uint32_t)j + 1;
-        } else if (!m.slot) {
-            if ((rc = emap_init(&m, mem, n)))
-                break;
-            for (size_t j = 0; j < n; j++)
-                *emap_find(&m, c->sum, ekey(c->sum[j].status, c->sum[j].ctx, c->sum[j].channel)) = (uint32_t)j + 1;
+        int bad = 0; /* the customers ascend in the range (a loop the compiler vectorises) */
+        for (size_t i = r0 + 1; i < r1; i++)
+            bad |= c->customer[i] < c->customer[i - 1];
+        if (bad) {
+            rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: rows %zu..%zu out of order", key, r0, r1);
+            break;
         }
-        for (size_t i = r0; i < r1; i++) {
-            if (i > r0 && c->customer[i] < c->customer[i - 1]) {
-                rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: row %zu out of order", key, i);
-                break;
+        uint64_t want = 0; /* the table's rows of this status */
+        for (size_t j = e0; j < e1; j++)
+            want += c->sum[j].rows;
+        if (want != r1 - r0) {
+            rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: status %u has %zu rows, its summary %llu", key, st,
+                          r1 - r0, (unsigned long long)want);
+            break;
+        }
+        /* Each row counted at its (context - cmin, channel) — rows << 32 | first rows,
+         * four lanes so that rows of one entry do not wait on each other — then each
+         * entry compared: with the totals equal, no row is outside the entries. A
+         * context past the range counts in a slot no entry has. When the contexts
+         * are many, a map of the entries instead. */
+        const uint64_t span = (uint64_t)(cmax - cmin) + 1;
+        enum { DENSE = 1024 };
+        if (span * 16 < DENSE) {
+            uint64_t cnt[4][DENSE];
+            const size_t slots = (size_t)span * 16 + 1, out = slots - 1;
+            for (int l = 0; l < 4; l++)
+                memset(cnt[l], 0, slots * sizeof **cnt);
+            for (size_t i = r0; i < r1; i++) {
+                uint32_t d = c->ctx[i] - cmin;
+                size_t at = d < span ? (size_t)d * 16 + c->channel[i] : out;
+                cnt[i & 3][at] += (uint64_t)1 << 32 | c->first[i];
             }
-            uint32_t d = c->ctx[i] - cmin, at;
-            if (use_dense)
-                at = d < span ? dense[d * 16 + c->channel[i]] : 0;
-            else
-                at = *emap_find(&m, c->sum, ekey(st, c->ctx[i], c->channel[i]));
-            eng__tsum_ent *e = at ? &c->sum[at - 1] : NULL;
-            if (!e || !e->rows || c->first[i] > e->first) {
-                rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: row %zu does not match the summary", key, i);
-                break;
+            for (size_t j = e0; j < e1 && !rc; j++) {
+                size_t at = (size_t)(c->sum[j].ctx - cmin) * 16 + c->sum[j].channel;
+                uint64_t got = cnt[0][at] + cnt[1][at] + cnt[2][at] + cnt[3][at];
+                if (got != ((uint64_t)c->sum[j].rows << 32 | c->sum[j].first))
+                    rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: summary entry %zu does not match the rows",
+                                  key, j);
             }
-            e->rows--;
-            e->first -= c->first[i];
+        } else {
+            if (!m.slot) {
+                if ((rc = emap_init(&m, mem, n)))
+                    break;
+                for (size_t j = 0; j < n; j++)
+                    *emap_find(&m, c->sum, ekey(c->sum[j].status, c->sum[j].ctx, c->sum[j].channel)) =
+                        (uint32_t)j + 1;
+            }
+            for (size_t i = r0; i < r1 && !rc; i++) {
+                uint32_t at = *emap_find(&m, c->sum, ekey(st, c->ctx[i], c->channel[i]));
+                eng__tsum_ent *e = at ? &c->sum[at - 1] : NULL;
+                if (!e || !e->rows || c->first[i] > e->first) {
+                    rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: row %zu does not match the summary", key, i);
+                    break;
+                }
+                e->rows--; /* counted down; the table is read again below */
+                e->first -= c->first[i];
+            }
+            for (size_t j = e0; j < e1 && !rc; j++)
+                if (c->sum[j].rows || c->sum[j].first)
+                    rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: summary entry %zu does not match the rows",
+                                  key, j);
         }
         e0 = e1;
         r0 = r1;
     }
     eng__free(mem, m.slot);
-    for (size_t i = 0; i < n && !rc; i++)
-        if (c->sum[i].first)
-            rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: summary entry %zu does not match the rows", key, i);
     if (rc)
         return rc;
     if ((rc = read_table(&again, key, c, n, &rows))) /* counted down to check: read again to keep */

@@ -286,6 +286,22 @@ static void more_rows(eng__tcols *c) /* entries moved, total kept */
     if (c->sum[c->nsum - 1].first > c->sum[c->nsum - 1].rows)
         c->sum[c->nsum - 1].first = c->sum[c->nsum - 1].rows;
 }
+static void split_moved(eng__tcols *c) /* a row moved between two entries of one status */
+{
+    for (size_t j = 1; j < c->nsum; j++)
+        if (c->sum[j].status == c->sum[j - 1].status && c->sum[j].rows > c->sum[j].first) {
+            c->sum[j].rows--;
+            c->sum[j - 1].rows++;
+            return;
+        }
+    for (size_t j = 1; j < c->nsum; j++)
+        if (c->sum[j].status == c->sum[j - 1].status && c->sum[j].rows > 1) {
+            c->sum[j].rows--, c->sum[j].first--;
+            c->sum[j - 1].rows++, c->sum[j - 1].first++;
+            return;
+        }
+    fail();
+}
 static void fewer_entries(eng__tcols *c)
 {
     c->nsum--;
@@ -317,7 +333,7 @@ static void corrupt_summary(void **st)
     (void)st;
     uint32_t seal = eng__seg_seal_rows;
     eng__seg_seal_rows = 256;
-    void (*const mutations[])(eng__tcols *) = {NULL, more_rows, fewer_entries, unflagged, out_of_order};
+    void (*const mutations[])(eng__tcols *) = {NULL, more_rows, split_moved, fewer_entries, unflagged, out_of_order};
     for (size_t m = 0; m < sizeof mutations / sizeof *mutations; m++) {
         evfx f;
         evfx_open(&f, 0);
