@@ -20,10 +20,12 @@ typedef struct eng__applier eng__applier;
  * the caller then replays the parts itself, as without it. */
 eng__applier *eng__applier_start(eng__table *t, const eng__mem *mem);
 /* Queue the framed part in @p w (ENG__REC_HEADER bytes of record header, then
- * the delta, schema ENG__DELTA_V) stored under @p key; *w receives an empty
- * writer to fill next. Blocks while the queue is full. Returns the
- * applier's first error (re-raised on this thread) so the import stops early. */
-int eng__applier_push(eng__applier *ap, eng__wr *w, const char *key);
+ * the delta, schema ENG__DELTA_V, @p rlen bytes in all; past them, if w holds
+ * more, the index hash of each row's string id) stored under @p key; *w
+ * receives an empty writer to fill next. Blocks while the queue is full.
+ * Returns the applier's first error (re-raised on this thread) so the import
+ * stops early. */
+int eng__applier_push(eng__applier *ap, eng__wr *w, size_t rlen, const char *key);
 /* Wait until every queued part is applied, stepping @p pg (may be NULL) with
  * the rows applied; the counts are added to *ins / *upd. ENG_OK, the
  * applier's first error or the progress callback's cancel. */

@@ -142,9 +142,11 @@ static inline uint32_t eng__dslot(const uint8_t *s, size_t l)
     h *= 0xff51afd7ed558ccdull;
     return (uint32_t)(h >> 57); /* 0 .. ENG__DSLOT_N - 1 */
 }
-/* Apply one delta part of record schema @p schema (1 or 2). */
-int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema, const char *key, uint64_t *ins,
-                     uint64_t *upd);
+/* Apply one delta part of record schema @p schema (1 or 2). @p idh: NULL, or
+ * the eng__dict_hash of each row's string id, 4 bytes a row in host order
+ * (computed where the part was parsed; unaligned). */
+int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema, const char *key, const uint8_t *idh,
+                     uint64_t *ins, uint64_t *upd);
 
 /* Per-row failure reported by a row handler. */
 typedef struct eng__rowerr {

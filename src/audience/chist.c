@@ -182,7 +182,7 @@ static int replay_one(eng__aud *a, eng__table *t, eng__chist *h, const char *dke
     if ((rc = eng__rec_get(st, ENG__K(dkey), ENG__REC_AUD_DELTA, ENG__DELTA_V, &r)))
         return rc;
     uint64_t ins = 0, upd = 0;
-    rc = eng__delta_apply(t, r.payload, r.len, r.schema, dkey, &ins, &upd);
+    rc = eng__delta_apply(t, r.payload, r.len, r.schema, dkey, NULL, &ins, &upd);
     eng__rec_free(st, &r);
     return rc;
 }

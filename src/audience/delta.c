@@ -103,8 +103,8 @@ static size_t phone_text(uint64_t num, char out[17])
     return n + 1;
 }
 
-int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema, const char *key, uint64_t *ins,
-                     uint64_t *upd)
+int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema, const char *key, const uint8_t *idh,
+                     uint64_t *ins, uint64_t *upd)
 {
     eng__rd r;
     eng__rd_init(&r, p, n);
@@ -148,10 +148,15 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema,
         if (!sp || !sl || !h)
             rc = eng__nomem();
         for (uint64_t k = 0; k < nrows && !rc; k++) {
-            sp[k] = (const char *)eng__rd_blob(&r, &sl[k]);
+            sp[k] = (const char *)rd_blob(&r, &sl[k]);
             if (!sp[k] || sl[k] == 0 || sl[k] > ENG__ID_MAX)
                 rc = eng__err(ENG_ECORRUPT, key, "delta: bad customer id");
         }
+        if (!rc && idh)
+            memcpy(h, idh, nrows * sizeof *h);
+        else if (!rc)
+            for (uint64_t k = 0; k < nrows; k++)
+                h[k] = eng__dict_hash(sp[k], sl[k]);
         if (!rc)
             rc = eng__table_upsert_strs(t, sp, sl, nrows, h, ids, ins);
         eng__free(t->mem, sp);

@@ -17,6 +17,7 @@ void eng__dict_free(eng__dict *d)
     eng__free(d->mem, d->arena);
     eng__free(d->mem, d->off);
     eng__free(d->mem, d->slots);
+    eng__free(d->mem, d->hs);
     const eng__mem *mem = d->mem;
     eng__dict_init(d, mem);
 }
@@ -29,15 +30,17 @@ uint32_t eng__dict_hash(const char *s, size_t len) { return hash_of(s, len); }
  * under 1) and, above them, the hash bits the slot number does not use: a
  * probe skips most other strings without touching the arena, in 4 bytes a
  * slot (the index of 10^7 ids is 64 MiB, not 128). */
-static int64_t find_h(const eng__dict *d, const char *s, size_t len, uint32_t h)
+static int64_t find_at(const eng__dict *d, const char *s, size_t len, uint32_t h, uint32_t *empty)
 {
     if (!d->nslots)
         return -1;
     uint32_t mask = d->nslots - 1, tag = h & ~mask;
     for (uint32_t i = h & mask;; i = (i + 1) & mask) {
         uint32_t v = d->slots[i];
-        if (!v)
+        if (!v) {
+            *empty = i; /* where the string goes if it is added now */
             return -1;
+        }
         if ((v & ~mask) != tag)
             continue;
         uint32_t code = (v & mask) - 1;
@@ -46,6 +49,12 @@ static int64_t find_h(const eng__dict *d, const char *s, size_t len, uint32_t h)
         if (l == len && memcmp(t, s, len) == 0)
             return code;
     }
+}
+
+static int64_t find_h(const eng__dict *d, const char *s, size_t len, uint32_t h)
+{
+    uint32_t empty;
+    return find_at(d, s, len, h, &empty);
 }
 
 int64_t eng__dict_find(const eng__dict *d, const char *s, size_t len)
@@ -75,7 +84,7 @@ static int rehash(eng__dict *d, uint64_t nslots)
         for (uint32_t j = 0; j < m; j++) {
             size_t l;
             const char *str = eng__dict_str(d, c0 + j, &l);
-            hb[j] = hash_of(str, l);
+            hb[j] = d->hs ? d->hs[c0 + j] : hash_of(str, l);
             __builtin_prefetch(&slots[hb[j] & mask], 1);
         }
         for (uint32_t j = 0; j < m; j++) {
@@ -98,7 +107,8 @@ int eng__dict_intern(eng__dict *d, const char *s, size_t len, uint32_t *code)
 
 int eng__dict_intern_h(eng__dict *d, const char *s, size_t len, uint32_t h, uint32_t *code)
 {
-    int64_t f = find_h(d, s, len, h);
+    uint32_t i = 0;
+    int64_t f = find_at(d, s, len, h, &i);
     int rc;
     if (f >= 0) {
         *code = (uint32_t)f;
@@ -108,21 +118,49 @@ int eng__dict_intern_h(eng__dict *d, const char *s, size_t len, uint32_t h, uint
         return eng__err(ENG_ETOOBIG, "", "string dictionary is full (4 GiB)");
     /* Keep the load factor at most 3/4 (so code + 1 < nslots fits below the
      * tag), and the index of 10^7 ids at 2^24 slots. */
-    if ((uint64_t)(d->n + 1) * 4 > (uint64_t)d->nslots * 3 && (rc = rehash(d, d->nslots ? d->nslots * 2ull : 64)))
+    int moved = (uint64_t)(d->n + 1) * 4 > (uint64_t)d->nslots * 3;
+    if (moved && (rc = rehash(d, d->nslots ? d->nslots * 2ull : 64)))
         return rc;
-    if (eng__grow(d->mem, (void **)&d->arena, &d->acap, d->alen + len + 1, 1) ||
-        eng__grow(d->mem, (void **)&d->off, &d->offcap, (size_t)d->n + 2, sizeof *d->off))
+    size_t n1 = (size_t)d->n + 1; /* the growth checks inline: this runs once per new string */
+    if ((d->alen + len + 1 > d->acap && eng__grow(d->mem, (void **)&d->arena, &d->acap, d->alen + len + 1, 1)) ||
+        (n1 + 1 > d->offcap && eng__grow(d->mem, (void **)&d->off, &d->offcap, n1 + 1, sizeof *d->off)) ||
+        (d->hs && n1 > d->hscap && eng__grow(d->mem, (void **)&d->hs, &d->hscap, n1, sizeof *d->hs)))
         return eng__nomem();
+    if (d->hs)
+        d->hs[d->n] = h;
     if (d->n == 0)
         d->off[0] = 0;
     memcpy(d->arena + d->alen, s, len);
     d->alen += len;
     d->off[d->n + 1] = (uint32_t)d->alen;
-    uint32_t mask = d->nslots - 1, i = h & mask;
-    while (d->slots[i])
-        i = (i + 1) & mask;
+    uint32_t mask = d->nslots - 1;
+    if (moved) /* else the probe's empty slot is still the place */
+        for (i = h & mask; d->slots[i]; i = (i + 1) & mask)
+            ;
     d->slots[i] = (h & ~mask) | (d->n + 1);
     *code = d->n++;
+    return ENG_OK;
+}
+
+int eng__dict_keep_hashes(eng__dict *d, int on)
+{
+    if (!on || d->hs) {
+        if (!on) {
+            eng__free(d->mem, d->hs);
+            d->hs = NULL;
+            d->hscap = 0;
+        }
+        return ENG_OK;
+    }
+    size_t cap = d->n ? d->n : 64;
+    if (!(d->hs = eng__malloc(d->mem, cap * sizeof *d->hs)))
+        return eng__nomem();
+    d->hscap = cap;
+    for (uint32_t c = 0; c < d->n; c++) {
+        size_t l;
+        const char *str = eng__dict_str(d, c, &l);
+        d->hs[c] = hash_of(str, l);
+    }
     return ENG_OK;
 }
 
@@ -140,5 +178,5 @@ int eng__dict_reserve(eng__dict *d, size_t n)
 
 size_t eng__dict_bytes(const eng__dict *d)
 {
-    return d->acap + d->offcap * sizeof *d->off + (size_t)d->nslots * sizeof *d->slots;
+    return d->acap + d->offcap * sizeof *d->off + (size_t)d->nslots * sizeof *d->slots + d->hscap * sizeof *d->hs;
 }

@@ -20,6 +20,8 @@ typedef struct eng__dict {
                       * bits let a probe skip other strings without the arena. */
     uint32_t nslots; /* power of two, or 0 */
     struct eng__prog *pg; /* NULL, or a rehash steps it (the index of 10^6 strings takes a while) */
+    uint32_t *hs; /* NULL, or every string's hash by code (eng__dict_keep_hashes) */
+    size_t hscap;
 } eng__dict;
 
 void eng__dict_init(eng__dict *d, const eng__mem *mem);
@@ -44,6 +46,10 @@ static inline const char *eng__dict_str(const eng__dict *d, uint32_t code, size_
     return d->arena + d->off[code];
 }
 size_t eng__dict_bytes(const eng__dict *d);
+/* While @p on, keep every string's hash beside it (4 bytes a string), so
+ * that growing the index does not hash the strings again: for an import
+ * that fills a large dictionary from empty. Off frees them. ENG_ENOMEM. */
+int eng__dict_keep_hashes(eng__dict *d, int on);
 /* Size the index for @p n strings in all (avoids rehashing while filling). */
 int eng__dict_reserve(eng__dict *d, size_t n);
 

@@ -241,6 +241,29 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
     return 0;
 }
 
+/* The index hash of each string id of a part (blobs, as the ids writer holds
+ * them), after the record: the applier then only probes the id index. The
+ * hashes are only read back within this import (see eng__cimp_rec_len). */
+static void put_id_hashes(eng__wr *w, const uint8_t *ids, size_t n, uint64_t rows)
+{
+    if (eng__wr_reserve(w, 4 * rows))
+        return;
+    eng__rd r;
+    eng__rd_init(&r, ids, n);
+    uint8_t *o = w->data + w->len;
+    for (uint64_t k = 0; k < rows; k++) {
+        const uint8_t *b = r.p, *id = b + 1; /* an id's length is one varint byte below 128 */
+        size_t l = b < r.end ? b[0] : 0;
+        if (b < r.end && l < 0x80 && (size_t)(r.end - id) >= l)
+            r.p = id + l;
+        else if (!(id = eng__rd_blob(&r, &l)))
+            l = 0;
+        uint32_t h = eng__dict_hash((const char *)id, l);
+        memcpy(o + 4 * k, &h, 4);
+    }
+    w->len += 4 * rows;
+}
+
 /* A part: header (columns, id kind), row count, all ids, then all values.
  * It is framed in place (record header room first) in a buffer reused for
  * every part and not kept: the replay reads the parts back from the store,
@@ -254,7 +277,8 @@ int eng__cimp_flush(cpar *p)
         return ENG_OK;
     eng__wr *w = &p->rec;
     w->len = 0;
-    if (eng__wr_reserve(w, ENG__REC_HEADER + p->part.len + p->ids.len + 64 + 16u * ci->ncols))
+    if (eng__wr_reserve(w, ENG__REC_HEADER + p->part.len + p->ids.len + 64 + 16u * ci->ncols +
+                               (ci->id_hashes ? 4 * p->part_rows : 0)))
         return eng__nomem();
     w->len = ENG__REC_HEADER;
     eng__wr_uvar(w, ci->ncols - 1);
@@ -267,6 +291,8 @@ int eng__cimp_flush(cpar *p)
     eng__wr_uvar(w, p->part_rows);
     eng__wr_bytes(w, p->ids.data, p->ids.len);
     eng__wr_bytes(w, p->part.data, p->part.len);
+    if (ci->id_hashes && !w->err)
+        put_id_hashes(w, p->ids.data, p->ids.len, p->part_rows);
     if (w->err)
         return eng__nomem();
     uint32_t rows = (uint32_t)p->part_rows;
@@ -291,7 +317,8 @@ int eng__cimp_store(cimp *ci, eng__wr *w, uint32_t rows)
         char key[ENG__AUD_KEY_MAX];
         ci->batch = 1;
         eng__aud_delta_key(ci->a, key, sizeof key, ci->a->next_seq, (uint32_t)ci->nparts);
-        rc = eng__rec_put_framed(st, key, strlen(key), ENG__REC_AUD_DELTA, ENG__DELTA_V, w->data, w->len);
+        size_t rlen = eng__cimp_rec_len(ci, w, rows);
+        rc = eng__rec_put_framed(st, key, strlen(key), ENG__REC_AUD_DELTA, ENG__DELTA_V, w->data, rlen);
         if (!rc && ci->consent_cols) /* who changed consent, how and when (the consent history) */
             rc = eng__chist_put_origin(ci->a, key, ci->source, ci->cx ? ci->cx->actor : NULL, ci->now);
         /* A big import (its first part full) into an empty table: apply the
@@ -302,7 +329,7 @@ int eng__cimp_store(cimp *ci, eng__wr *w, uint32_t rows)
                 __atomic_add_fetch(&eng__aud_applier_runs, 1, __ATOMIC_RELAXED);
         }
         if (!rc && ci->ap)
-            rc = eng__applier_push(ci->ap, w, key);
+            rc = eng__applier_push(ci->ap, w, rlen, key);
     }
     if (rc)
         return rc;
@@ -597,7 +624,7 @@ static int cimp_commit(cimp *ci, eng_import_report *rep)
         rc = eng__rec_get(e->store, key, strlen(key), ENG__REC_AUD_DELTA, ENG__DELTA_V, &rec);
         if (rc)
             break;
-        rc = eng__delta_apply(&ci->a->t, rec.payload, rec.len, rec.schema, key, &ins, &upd);
+        rc = eng__delta_apply(&ci->a->t, rec.payload, rec.len, rec.schema, key, NULL, &ins, &upd);
         eng__rec_free(e->store, &rec);
         if (!rc)
             rc = eng__prog_batch(&pg, ins + upd);
@@ -655,6 +682,7 @@ static int import_csv(eng_engine *e, const eng__aud_cx *cx, eng_read_fn read, vo
         return rc;
     }
     ci->may_thread = 1;
+    ci->id_hashes = e->threads > 0 && ci->a->t.idkind == ENG_ID_STRING && ci->a->t.n == 0;
     ci->o = &o;
     if (e->threads >= 2) { /* the CSV parsed on threads - 1 helpers and this one (import_par.c) */
         eng__drv d = {&o, rep, &e->mem, NULL, 0};

@@ -75,6 +75,10 @@ typedef struct cimp {
     size_t nparts; /* parts stored in the batch so far */
     int batch;     /* a store batch holding the parts so far is open */
     int may_thread;   /* a CSV import into a table empty at its start (eng_config.threads permitting) */
+    /* The parts may go to the applier (string ids, threads, an empty table):
+     * each framed part then carries its ids' index hashes after the record,
+     * computed on the parsing thread (eng__cimp_rec_len). Set before parsing. */
+    int id_hashes;
     eng__applier *ap; /* the parts are applied as they are stored, on the applier's thread */
     int source;       /* eng_consent_source of the consent changes */
     int consent_cols; /* the import has consent./optout. columns: parts get an origin (chist.c) */
@@ -90,6 +94,12 @@ int eng__cimp_row(cpar *p, const eng__csv *c, eng__rowerr *err);
 int eng__cimp_csv_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err);
 /* Frame the part being filled, if any, and pass it on. */
 int eng__cimp_flush(cpar *p);
+/* The record's length in a framed part of @p rows rows: what follows it, if
+ * anything, is the rows' id hashes (ci->id_hashes), never stored. */
+static inline size_t eng__cimp_rec_len(const cimp *ci, const eng__wr *w, uint32_t rows)
+{
+    return ci->id_hashes ? w->len - 4u * (size_t)rows : w->len;
+}
 /* Store a framed part of @p rows rows in the import's batch (caller's thread);
  * *w gets a buffer to frame the next one in. */
 int eng__cimp_store(cimp *ci, eng__wr *w, uint32_t rows);

@@ -236,7 +236,7 @@ static int replay_cb(const void *key, size_t klen, const void *val, size_t vlen,
     uint64_t s = strtoull(seq, NULL, 16);
     if (s + 1 > rp->a->next_seq)
         rp->a->next_seq = s + 1;
-    return eng__delta_apply(&rp->a->t, rec.payload, rec.len, rec.schema, k, &rp->ins, &rp->upd);
+    return eng__delta_apply(&rp->a->t, rec.payload, rec.len, rec.schema, k, NULL, &rp->ins, &rp->upd);
 }
 
 /* Org ids are 1-64 of [A-Za-z0-9_.@-] (the model's rule): never a '/'. */

@@ -282,13 +282,11 @@ int eng__table_upsert_str(eng__table *t, const char *s, size_t len, uint32_t *id
     return ENG_OK;
 }
 
-int eng__table_upsert_strs(eng__table *t, const char *const *s, const size_t *len, size_t n, uint32_t *hash,
+int eng__table_upsert_strs(eng__table *t, const char *const *s, const size_t *len, size_t n, const uint32_t *hash,
                            uint32_t *ids, uint64_t *ins)
 {
-    /* Hash everything, then walk with the slot of row i + 16 prefetched: the
+    /* With every hash known, walk with the slot of row i + 16 prefetched: the
      * index is far bigger than the caches at L, so this hides most misses. */
-    for (size_t i = 0; i < n; i++)
-        hash[i] = eng__dict_hash(s[i], len[i]);
     int rc = reserve_rows(t, (size_t)t->n + n);
     if (!rc)
         rc = eng__dict_reserve(&t->sid, (size_t)t->n + n);

@@ -91,9 +91,9 @@ int64_t eng__table_find_int(const eng__table *t, int64_t v);
 /* Find or insert; *isnew tells which. */
 int eng__table_upsert_str(eng__table *t, const char *s, size_t len, uint32_t *id, int *isnew);
 int eng__table_upsert_int(eng__table *t, int64_t v, uint32_t *id, int *isnew);
-/* Batch form for string ids: ids[i] receives the dense id of s[i]; *ins counts
- * new customers; hash is scratch for n entries. */
-int eng__table_upsert_strs(eng__table *t, const char *const *s, const size_t *len, size_t n, uint32_t *hash,
+/* Batch form for string ids: ids[i] receives the dense id of s[i], whose
+ * eng__dict_hash is hash[i]; *ins counts new customers. */
+int eng__table_upsert_strs(eng__table *t, const char *const *s, const size_t *len, size_t n, const uint32_t *hash,
                            uint32_t *ids, uint64_t *ins);
 
 /* Setters (id < n). v/len NULL/0 for NULL where it applies. The simple
