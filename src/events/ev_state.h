@@ -321,8 +321,8 @@ int eng__tseg_order(const eng__tcols *c, size_t from, size_t n, size_t key_from,
 void eng__tsum_encode(eng__wr *w, const eng__tcols *c);
 /* The table after c's rows (decoded): read and checked against them (order, counts). */
 int eng__tsum_decode(eng__rd *r, const char *key, eng__tcols *c, const eng__mem *mem);
-/* 1 (default): sealed segments and rewrites are stored ordered (kind 3); 0: as before
- * (kind 2), for tests of stores written by older versions. */
+/* 1: sealed segments and rewrites are stored ordered (kind 3); 0 (default until the
+ * report reads the tables): in storage order (kind 2). Every kind is read either way. */
 extern uint8_t eng__tseg_ordered;
 /* Seal an org's whole tail now (compaction). */
 int eng__ttail_seal(eng__ev *ev, eng__evorg *o);

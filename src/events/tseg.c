@@ -9,7 +9,8 @@
  *   kind 2 and 3: packed column `first` (0/1 per row; kind 1: all 0)
  *   kind 3 only: the table of tsum.c (rows ordered by (status, customer)):
  *     uvar n, n x {u8 status, uvar ctx, u8 channel, uvar rows, uvar first rows}
- * Tail chunks are kind 2; a sealed segment (and its rewrite) is kind 3. */
+ * Tail chunks are kind 2; a sealed segment (and its rewrite) is kind 3 when
+ * eng__tseg_ordered is set (tsum.c), else kind 2. */
 #include "events/ev_state.h"
 #include "events/colpack.h"
 

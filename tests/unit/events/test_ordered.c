@@ -242,6 +242,7 @@ static void mixed_store_reads_the_same(void **st)
     test_store_free(a.ts);
     evfx_close(&b);
     eng__seg_seal_rows = seal;
+    eng__tseg_ordered = 0;
 }
 
 /* Re-encode segment 0 of f after `mutate` changed its decoded columns, framed
@@ -333,6 +334,7 @@ static void corrupt_summary(void **st)
     (void)st;
     uint32_t seal = eng__seg_seal_rows;
     eng__seg_seal_rows = 256;
+    eng__tseg_ordered = 1;
     void (*const mutations[])(eng__tcols *) = {NULL, more_rows, split_moved, fewer_entries, unflagged, out_of_order};
     for (size_t m = 0; m < sizeof mutations / sizeof *mutations; m++) {
         evfx f;
@@ -353,6 +355,7 @@ static void corrupt_summary(void **st)
         evfx_close(&f);
     }
     eng__seg_seal_rows = seal;
+    eng__tseg_ordered = 0;
 }
 
 int main(void)
