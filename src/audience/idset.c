@@ -251,26 +251,9 @@ int eng__idset_seal_last(eng__idset *s, uint32_t card)
     return ENG_OK;
 }
 
-int eng__idset_add(eng__idset *s, uint32_t id)
+int eng__idset_add_any(eng__idset *s, uint32_t id)
 {
     uint16_t key = (uint16_t)(id >> 16), lo = (uint16_t)id;
-    /* Appending in order into the last array container (an import of new
-     * customers): no search, no growth, no move. */
-    if (s->n) {
-        eng__ctr *l = &s->c[s->n - 1];
-        if (l->key == key && l->type == ENG__CT_ARRAY && l->card && l->card < l->cap &&
-            l->card < ENG__CT_ARRAY_MAX && l->u.arr[l->card - 1] < lo) {
-            l->u.arr[l->card++] = lo;
-            return ENG_OK;
-        }
-        /* ... or into the last container once it is a bitmap (a dense set). */
-        if (l->key == key && l->type == ENG__CT_BITMAP) {
-            uint64_t m = 1ull << (lo & 63), *w = &l->u.bits[lo >> 6];
-            l->card += !(*w & m);
-            *w |= m;
-            return ENG_OK;
-        }
-    }
     long i = find_ctr(s, key);
     if (i < 0) {
         size_t at = (size_t)(-i - 1), cap = s->cap;

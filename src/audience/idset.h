@@ -51,7 +51,30 @@ void eng__idset_free(eng__idset *s); /* releases contents; the set is empty and 
 void eng__idset_move(eng__idset *dst, eng__idset *src);
 int eng__idset_copy(eng__idset *out, const eng__idset *a);
 
-int eng__idset_add(eng__idset *s, uint32_t id);
+/* Any add (eng__idset_add calls it past its inline cases). */
+int eng__idset_add_any(eng__idset *s, uint32_t id);
+/* Inline for the cases an import hits for nearly every id (each customer
+ * adds to a few sets): appending in order to the last array container, or
+ * into the last container once it is a bitmap. */
+static inline int eng__idset_add(eng__idset *s, uint32_t id)
+{
+    uint16_t key = (uint16_t)(id >> 16), lo = (uint16_t)id;
+    if (s->n) {
+        eng__ctr *l = &s->c[s->n - 1];
+        if (l->key == key && l->type == ENG__CT_BITMAP) {
+            uint64_t m = 1ull << (lo & 63), *w = &l->u.bits[lo >> 6];
+            l->card += !(*w & m);
+            *w |= m;
+            return 0;
+        }
+        if (l->key == key && l->type == ENG__CT_ARRAY && l->card && l->card < l->cap &&
+            l->card < ENG__CT_ARRAY_MAX && l->u.arr[l->card - 1] < lo) {
+            l->u.arr[l->card++] = lo;
+            return 0;
+        }
+    }
+    return eng__idset_add_any(s, id);
+}
 int eng__idset_remove(eng__idset *s, uint32_t id);
 /* Add every id in [lo, hi) (hi exclusive; hi > lo). */
 int eng__idset_add_range(eng__idset *s, uint32_t lo, uint64_t hi);
