@@ -45,8 +45,9 @@ static void *run(void *arg)
         int rc = ap->rc;
         pthread_mutex_unlock(&ap->mu);
         if (!rc) /* after a failure the parts are only drained */
-            rc = eng__delta_apply(ap->t, s->w.data + ENG__REC_HEADER, s->rlen - ENG__REC_HEADER, ENG__DELTA_V, s->key,
-                                  s->w.len > s->rlen ? s->w.data + s->rlen : NULL, &ins, &upd);
+            rc = eng__delta_apply(ap->t, s->w.data + ENG__REC_HEADER, s->rlen - ENG__REC_HEADER,
+                                  eng__aud_delta_write_v, s->key, s->w.len > s->rlen ? s->w.data + s->rlen : NULL,
+                                  &ins, &upd);
         pthread_mutex_lock(&ap->mu);
         if (rc && !ap->rc) {
             ap->rc = rc;

@@ -118,12 +118,16 @@ int eng__aud_put_schema(eng__aud *a, const eng__aud_cx *cx);
  * table, so a tombstone row gets its old dense id back. */
 #define ENG__IDK_INT_TOMB 0x82
 enum { ENG__DK_ATTR = 1, ENG__DK_CONTACT = 2, ENG__DK_CONSENT = 3, ENG__DK_OPTOUT = 4, ENG__DK_SUPP = 5 };
-/* Delta schema 2 (written by the import; 1 is still read, and still written
- * by compaction and opt-out deltas) adds the part's time after the id kind
+/* Delta schema 2 (1 is still read, and still written by compaction and
+ * opt-out deltas; 3, written by the import, is 2 grouped by column) adds the part's time after the id kind
  * and denser values behind tags 2 and up (delta.c has the list): a repeated
  * string value by its slot in a per-part cache, dates in whole days, phone
  * numbers as integers, consent "yes at the part's time" and "no" in the tag. */
-#define ENG__DELTA_V 2
+#define ENG__DELTA_V 3
+/* The schema an import writes: ENG__DELTA_V (3, the values of schema 2
+ * grouped by column); tests write 2 to check that stored parts of schema 2
+ * still replay. */
+extern unsigned eng__aud_delta_write_v;
 #define ENG__DAY_MS 86400000
 #define ENG__DSLOT_COLS 8  /* the first 8 STRING columns of a part use slots */
 #define ENG__DSLOT_N 128   /* slots per column: tags 2 .. 129 */
@@ -142,7 +146,7 @@ static inline uint32_t eng__dslot(const uint8_t *s, size_t l)
     h *= 0xff51afd7ed558ccdull;
     return (uint32_t)(h >> 57); /* 0 .. ENG__DSLOT_N - 1 */
 }
-/* Apply one delta part of record schema @p schema (1 or 2). @p idh: NULL, or
+/* Apply one delta part of record schema @p schema (1, 2 or 3). @p idh: NULL, or
  * the eng__dict_hash of each row's string id, 4 bytes a row in host order
  * (computed where the part was parsed; unaligned). */
 int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema, const char *key, const uint8_t *idh,

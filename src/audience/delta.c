@@ -1,9 +1,12 @@
 /* Replaying an import delta into the table. The writer is import.c; both
  * sides agree on:
  *   uvar ncols, ncols x (u8 kind, uvar index), u8 id kind,
- *   [schema 2: svar the part's time], uvar nrows,
+ *   [schema >= 2: svar the part's time], uvar nrows,
  *   nrows ids (blob or svar), then per row and column a u8 tag
  *   (0 = NULL/clear, 1 = value) and the value by kind.
+ * Schema 3 has the values of schema 2 grouped by column instead of by row:
+ * per column a uvar byte length, then that column's tag and value for every
+ * row (delta_cols.c applies it a column at a time).
  * Schema 2 adds denser tags (about 40 % fewer bytes for the benchmark's rows):
  *   STRING column with slots  2 + k: the value last given in full (tag 1) in slot k
  *                             of this part (eng__dslot; no bytes follow)
@@ -12,54 +15,8 @@
  *   consent / opt-out         2: yes at the part's time; 3: no, time 0
  * The ids come first so that they can be looked up as a batch, with the
  * index slots prefetched ahead (the id index is the hot spot of a big import). */
-#include "audience/audience_impl.h"
-#include "base/codec.h"
+#include "audience/delta_impl.h"
 #include "audience/values.h"
-
-#include <string.h>
-
-/* Inline readers for the row loop: the common case (no error yet, bytes
- * left, a short varint) without a call; anything else goes to the codec's
- * own reader, which sets the sticky error exactly as before. */
-static inline uint8_t rd_u8(eng__rd *r)
-{
-    if (!r->err && r->p < r->end)
-        return *r->p++;
-    return eng__rd_u8(r);
-}
-
-static inline uint64_t rd_uvar(eng__rd *r)
-{
-    const uint8_t *p = r->p;
-    if (!r->err && r->end - p >= 10) {
-        uint64_t v = 0;
-        for (int k = 0; k < 9; k++) {
-            v |= (uint64_t)(p[k] & 0x7f) << (7 * k);
-            if (!(p[k] & 0x80)) {
-                r->p = p + k + 1;
-                return v;
-            }
-        }
-    }
-    return eng__rd_uvar(r);
-}
-
-static inline int64_t rd_svar(eng__rd *r)
-{
-    uint64_t u = rd_uvar(r);
-    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-}
-
-static inline const uint8_t *rd_blob(eng__rd *r, size_t *n)
-{
-    const uint8_t *p = r->p;
-    if (!r->err && p < r->end && *p < 0x80 && (size_t)(r->end - p - 1) >= *p) {
-        *n = *p;
-        r->p = p + 1 + *p;
-        return p + 1;
-    }
-    return eng__rd_blob(r, n);
-}
 
 /* Per STRING column (the first ENG__DSLOT_COLS of the part) a table of
  * ENG__DSLOT_N dictionary codes (code + 1; 0: empty) by eng__dslot of the
@@ -67,8 +24,8 @@ static inline const uint8_t *rd_blob(eng__rd *r, size_t *n)
  * values, and a hit costs a cheap hash and one compare instead of a full hash
  * and a probe of the column's dictionary. Schema 2 names the slot in the tag
  * (the writer mirrors the table), so a repeated value costs no hash at all. */
-static int set_str_slot(eng__table *t, uint32_t *slots, uint32_t col, uint32_t id, const uint8_t *s, size_t l,
-                        int check)
+int eng__delta_set_str_slot(eng__table *t, uint32_t *slots, uint32_t col, uint32_t id, const uint8_t *s, size_t l,
+                            int check)
 {
     uint32_t k = eng__dslot(s, l), e = slots[k];
     if (e && check) {
@@ -88,8 +45,7 @@ static int set_str_slot(eng__table *t, uint32_t *slots, uint32_t col, uint32_t i
     return ENG_OK;
 }
 
-/* A phone number stored as its digits' integer (schema 2): "+" and 8-15 digits. */
-static size_t phone_text(uint64_t num, char out[17])
+size_t eng__delta_phone_text(uint64_t num, char out[17])
 {
     char d[16];
     size_t n = 0;
@@ -111,8 +67,10 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema,
     uint64_t nc = eng__rd_uvar(&r);
     if (!eng__rd_ok(&r) || nc > ENG__CSV_MAX_FIELDS)
         return eng__err(ENG_ECORRUPT, key, "delta: bad column count");
-    uint8_t kind[ENG__CSV_MAX_FIELDS];
-    uint32_t idx[ENG__CSV_MAX_FIELDS];
+    eng__dcols dc;
+    uint8_t *kind = dc.kind;
+    uint32_t *idx = dc.idx;
+    dc.nc = (uint32_t)nc;
     for (uint64_t i = 0; i < nc; i++) {
         kind[i] = eng__rd_u8(&r);
         uint64_t x = eng__rd_uvar(&r);
@@ -128,7 +86,7 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema,
         idx[i] = (uint32_t)x;
     }
     int idkind = eng__rd_u8(&r);
-    int64_t now = schema >= 2 ? eng__rd_svar(&r) : 0; /* the part's time (consent tag 2) */
+    int64_t now = dc.now = schema >= 2 ? eng__rd_svar(&r) : 0; /* the part's time (consent tag 2) */
     uint64_t nrows = eng__rd_uvar(&r);
     ENG__WORK(nrows);
     int tombs = idkind == ENG__IDK_INT_TOMB && t->idkind == ENG_ID_INT64;
@@ -148,7 +106,7 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema,
         if (!sp || !sl || !h)
             rc = eng__nomem();
         for (uint64_t k = 0; k < nrows && !rc; k++) {
-            sp[k] = (const char *)rd_blob(&r, &sl[k]);
+            sp[k] = (const char *)eng__drd_blob(&r, &sl[k]);
             if (!sp[k] || sl[k] == 0 || sl[k] > ENG__ID_MAX)
                 rc = eng__err(ENG_ECORRUPT, key, "delta: bad customer id");
         }
@@ -178,6 +136,13 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema,
         return rc;
     }
     *upd += nrows - (*ins - before);
+    if (schema >= 3) {
+        rc = eng__delta_apply_cols(t, &r, &dc, ids, (uint32_t)nrows, key);
+        eng__free(t->mem, ids);
+        if (!rc && eng__rd_left(&r))
+            rc = eng__err(ENG_ECORRUPT, key, "delta: trailing bytes");
+        return rc;
+    }
     static const uint32_t no_cache = ENG__DSLOT_COLS;
     uint32_t sc[ENG__DSLOT_COLS][ENG__DSLOT_N], scol[ENG__CSV_MAX_FIELDS], nsc = 0;
     uint8_t maxtag[ENG__CSV_MAX_FIELDS]; /* the largest tag a column may have */
@@ -204,7 +169,7 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema,
             return eng__err(ENG_ECORRUPT, key, "delta: truncated rows");
         }
         for (uint64_t i = 0; i < nc; i++) {
-            uint8_t tag = rd_u8(&r);
+            uint8_t tag = eng__drd_u8(&r);
             if (!eng__rd_ok(&r) || tag > maxtag[i]) {
                 eng__free(t->mem, ids);
                 return eng__err(ENG_ECORRUPT, key, "delta: bad value tag");
@@ -225,24 +190,24 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema,
                     else
                         eng__table_set_code(t, idx[i], id, e - 1);
                 } else if (ty == ENG_COL_STRING) {
-                    s = rd_blob(&r, &l);
+                    s = eng__drd_blob(&r, &l);
                     if (!s)
                         rc = ENG_ECORRUPT;
                     else if (scol[i] != no_cache)
-                        rc = set_str_slot(t, sc[scol[i]], idx[i], id, s, l, schema < 2);
+                        rc = eng__delta_set_str_slot(t, sc[scol[i]], idx[i], id, s, l, schema < 2);
                     else
                         rc = eng__table_set_str(t, idx[i], id, (const char *)s, l);
                 } else if (tag == 2) { /* schema 2, a DATE column: whole days */
-                    v = rd_svar(&r);
+                    v = eng__drd_svar(&r);
                     if (v > INT64_MAX / ENG__DAY_MS || v < INT64_MIN / ENG__DAY_MS)
                         rc = ENG_ECORRUPT;
                     else
                         rc = eng__table_set_i64(t, idx[i], id, v * ENG__DAY_MS);
                 } else if (ty == ENG_COL_BOOL) {
-                    v = rd_u8(&r);
+                    v = eng__drd_u8(&r);
                     rc = eng__table_set_i64(t, idx[i], id, v != 0);
                 } else {
-                    v = rd_svar(&r);
+                    v = eng__drd_svar(&r);
                     rc = eng__table_set_i64(t, idx[i], id, v);
                 }
                 break;
@@ -250,19 +215,19 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema,
             case ENG__DK_CONTACT:
                 if (tag == 2) { /* schema 2, a phone channel: the number */
                     char ph[17];
-                    l = phone_text(rd_uvar(&r), ph);
+                    l = eng__delta_phone_text(eng__drd_uvar(&r), ph);
                     rc = !l ? ENG_ECORRUPT : eng__table_set_contact(t, (int)idx[i], id, ph, l);
                     break;
                 }
                 if (tag)
-                    s = rd_blob(&r, &l);
+                    s = eng__drd_blob(&r, &l);
                 rc = tag && !s ? ENG_ECORRUPT : eng__table_set_contact(t, (int)idx[i], id, (const char *)s, l);
                 break;
             case ENG__DK_CONSENT:
             case ENG__DK_OPTOUT:
                 if (tag == 1) {
-                    yes = rd_u8(&r) != 0;
-                    v = rd_svar(&r);
+                    yes = eng__drd_u8(&r) != 0;
+                    v = eng__drd_svar(&r);
                 } else if (tag == 2) { /* schema 2: yes at the part's time (3: no, no time) */
                     yes = 1;
                     v = now;
@@ -271,7 +236,7 @@ int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema,
                                                 : eng__table_set_optout(t, (int)idx[i], id, yes, v);
                 break;
             default:
-                yes = tag ? rd_u8(&r) != 0 : 0;
+                yes = tag ? eng__drd_u8(&r) != 0 : 0;
                 rc = eng__table_set_suppressed(t, id, yes);
                 break;
             }

@@ -40,13 +40,16 @@ struct eng__pslot;
 
 typedef struct cpar {
     struct cimp *ci;
-    eng__wr part; /* values of the current part's rows */
+    eng__wr part; /* values of the current part's rows (schema 2) */
+    eng__wr *colw; /* schema 3: the values by column, colw[i] for field i >= 1 */
+    uint32_t ncolw;
+    size_t colroom; /* bytes every colw[i] has room for at least */
     eng__wr ids;  /* their ids (stored ahead of the values: see delta.c) */
     eng__wr rec;  /* the part being framed, header room first (reused) */
     uint64_t part_rows;
     struct eng__pslot *out; /* NULL: full parts are stored at once */
-    /* Delta v2 string slots (audience_impl.h): per slotted column, where the
-     * last value of each slot lies in `part`; a row's new slot values are
+    /* Delta string slots (audience_impl.h): per slotted column, where the
+     * last value of each slot lies in its writer (`part` or colw); a row's new slot values are
      * pending until the row is accepted, so a rejected row leaves none. */
     struct dslot {
         size_t off;

@@ -410,18 +410,25 @@ int eng__table_set_contact(eng__table *t, int k, uint32_t id, const char *s, siz
         return rc;
     if (eng__grow(t->mem, (void **)&ch->arena, &ch->acap, ch->alen + len + 3, 1))
         return eng__nomem();
-    if ((rc = eng__idset_add(&ch->has, id)))
-        return rc;
-    /* The length as a varint: one byte for nearly every contact. */
-    uint8_t *p = (uint8_t *)ch->arena + ch->alen, *q = p;
-    size_t v = len;
-    for (; v >= 0x80; v >>= 7)
-        *q++ = (uint8_t)(v | 0x80);
-    *q++ = (uint8_t)v;
-    memcpy(q, s, len);
-    ch->contact[id] = (uint32_t)ch->alen + 1;
-    ch->alen += (size_t)(q - p) + len;
-    return ENG_OK;
+    return eng__table_put_contact(t, k, id, s, len);
+}
+
+int eng__table_contacts_begin(eng__table *t, int k, size_t bytes)
+{
+    eng__chan *ch = &t->ch[k];
+    eng__table_chan_begin(t, k);
+    if (ch->alen + bytes + 3 >= UINT32_MAX)
+        return eng__err(ENG_ETOOBIG, "", "contact arena is full (4 GiB)");
+    int rc = lazy(t, (void **)&ch->contact, sizeof *ch->contact);
+    if (!rc && eng__grow(t->mem, (void **)&ch->arena, &ch->acap, ch->alen + bytes + 3, 1))
+        rc = eng__nomem();
+    return rc;
+}
+
+void eng__table_chan_begin(eng__table *t, int k)
+{
+    chan_use(t, k);
+    eng__table_reach_drop(t, 1u << k);
 }
 
 const char *eng__table_contact(const eng__table *t, int k, uint32_t id, size_t *len)

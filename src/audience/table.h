@@ -12,6 +12,8 @@
 #include "engage/audience.h"
 #include "engage/channel.h"
 
+#include <string.h>
+
 #define ENG__MAX_COLS 1024
 #define ENG__COLNAME_MAX 64
 #define ENG__ID_MAX 255
@@ -132,6 +134,33 @@ int eng__table_set_contact(eng__table *t, int ch, uint32_t id, const char *s, si
 int eng__table_set_consent(eng__table *t, int ch, uint32_t id, int yes, int64_t ts);
 int eng__table_set_optout(eng__table *t, int ch, uint32_t id, int yes, int64_t ts);
 int eng__table_set_suppressed(eng__table *t, uint32_t id, int yes);
+
+/* A part applied column by column (delta_cols.c) pays the setters' per-call
+ * work once per column: eng__table_contacts_begin marks channel ch used,
+ * drops its kept reachable set, allocates its contact column and makes room
+ * for @p bytes more in its arena (ENG_ETOOBIG past 4 GiB); then each
+ * eng__table_put_contact of 0 < len <= UINT16_MAX appends within that room. */
+int eng__table_contacts_begin(eng__table *t, int ch, size_t bytes);
+static inline int eng__table_put_contact(eng__table *t, int k, uint32_t id, const char *s, size_t len)
+{
+    eng__chan *ch = &t->ch[k];
+    int rc = eng__idset_add(&ch->has, id);
+    if (rc)
+        return rc;
+    /* The length as a varint: one byte for nearly every contact. */
+    uint8_t *p = (uint8_t *)ch->arena + ch->alen, *q = p;
+    size_t v = len;
+    for (; v >= 0x80; v >>= 7)
+        *q++ = (uint8_t)(v | 0x80);
+    *q++ = (uint8_t)v;
+    memcpy(q, s, len);
+    ch->contact[id] = (uint32_t)ch->alen + 1;
+    ch->alen += (size_t)(q - p) + len;
+    return 0;
+}
+/* Channel ch used and its kept reachable set dropped, before consent or
+ * opt-out changes made without the per-value setters. */
+void eng__table_chan_begin(eng__table *t, int ch);
 
 /* The time consent was given on channel ch (0 when none). */
 static inline int64_t eng__table_consent_ts(const eng__table *t, int ch, uint32_t id)

@@ -172,3 +172,25 @@ size_t eng__tcol_bytes(const eng__tcol *c, size_t rows)
     return (c->code8 ? rows : 0) + (c->code16 ? rows * sizeof *c->code16 : 0) + (c->wide ? rows * sizeof *c->wide : 0) +
            (size_t)c->palcap * sizeof *c->pal + (size_t)c->nslots * sizeof *c->slots;
 }
+
+int eng__tcol_set_many(const eng__mem *mem, eng__tcol *c, size_t rows, const uint32_t *ids, size_t n, int64_t ts)
+{
+    if (!n)
+        return ENG_OK;
+    int rc = eng__tcol_set(mem, c, rows, ids[0], ts); /* allocates, finds or adds the code, widens */
+    if (rc)
+        return rc;
+    if (c->wide) {
+        for (size_t i = 1; i < n; i++)
+            c->wide[ids[i]] = ts;
+    } else if (c->code8) {
+        uint8_t code = c->code8[ids[0]];
+        for (size_t i = 1; i < n; i++)
+            c->code8[ids[i]] = code;
+    } else if (c->code16) {
+        uint16_t code = c->code16[ids[0]];
+        for (size_t i = 1; i < n; i++)
+            c->code16[ids[i]] = code;
+    } /* else ts is 0 and nothing is allocated: every row reads 0 already */
+    return ENG_OK;
+}

@@ -36,6 +36,10 @@ static inline int64_t eng__tcol_get(const eng__tcol *c, uint32_t id)
 /* Set row @p id (< @p rows, the rows allocated) to @p ts (0: none). ENG_ENOMEM
  * leaves the column unchanged. */
 int eng__tcol_set(const eng__mem *mem, eng__tcol *c, size_t rows, uint32_t id, int64_t ts);
+/* Set the rows @p ids[0 .. n) to @p ts: one palette look-up, then a store
+ * a row (a column of an import's "yes at the part's time"). ENG_ENOMEM
+ * leaves the column unchanged. */
+int eng__tcol_set_many(const eng__mem *mem, eng__tcol *c, size_t rows, const uint32_t *ids, size_t n, int64_t ts);
 /* Resize to @p rows rows (growing zero-fills; a failure keeps the old size when growing). */
 int eng__tcol_resize(const eng__mem *mem, eng__tcol *c, size_t oldrows, size_t rows);
 void eng__tcol_free(const eng__mem *mem, eng__tcol *c);

@@ -1,7 +1,9 @@
-/* The import's delta schema 2 (delta.c) and the value parsers' fast paths:
+/* The import's delta schemas 2 and 3 (delta.c, delta_cols.c) and the value
+ * parsers' fast paths:
  * - every value of a generated CSV reads back as the generator wrote it,
- *   after the import, after a reopen (replay of the stored parts) and after a
- *   compaction (rewritten as schema 1): strings of 10 columns (8 with slots,
+ *   after the import, after a reopen (replay of the stored parts: schema 3,
+ *   schema 2 as an earlier version stored it, and both in one table) and
+ *   after a compaction (rewritten as schema 1): strings of 10 columns (8 with slots,
  *   more distinct values than slots, "" and NULL), whole days and times
  *   before and after 1970, phone numbers on two channels, consent and
  *   opt-out given at the import's time, at a date, at 1970-01-01 and
@@ -11,6 +13,7 @@
  *   (applier.c, an import into an empty table): the same table and the very
  *   same stored bytes as applying them after the import, and a row refused
  *   late in a big import (parts applied already) leaves nothing behind;
+ * - a stored phone number's text is printf's;
  * - eng__val_int64 and eng__val_decimal accept exactly what a plain
  *   reference accepts, with the same value, on random and boundary text. */
 #include <setjmp.h>
@@ -22,7 +25,9 @@
 #include <cmocka.h>
 
 #include "audience/audience_impl.h"
+#include "audience/delta_impl.h"
 #include "audience/values.h"
+#include "base/hash.h"
 #include "test_alloc.h"
 #include "test_store.h"
 #include "test_util.h"
@@ -247,9 +252,29 @@ static void add_cols(eng_engine *e)
     assert_int_equal(eng_customers_add_column(e, TA, "b", ENG_COL_BOOL), ENG_OK);
 }
 
-static void schema2_round_trip(void **st)
+/* Stored delta parts of each record schema (1..3) in ts. */
+static void parts_by_schema(test_store *ts, size_t out[4])
 {
-    (void)st;
+    memset(out, 0, 4 * sizeof *out);
+    for (size_t i = 0; i < test_store_count(ts); i++) {
+        size_t kl, vl;
+        const uint8_t *k = test_store_key_at(ts, i, &kl);
+        uint8_t *v;
+        eng__rec rec;
+        assert_int_equal(test_store_raw_get_bin(ts, k, kl, &v, &vl), 0);
+        if (eng__rec_decode(k, kl, v, vl, ENG__REC_AUD_DELTA, ENG__DELTA_V, &rec) == ENG_OK) {
+            assert_true(rec.schema >= 1 && rec.schema <= 3);
+            out[rec.schema]++;
+        }
+        free(v);
+    }
+}
+
+/* The first import written in schema v1, the second in v2: every value reads
+ * back as generated after each import, after a reopen (both schemas
+ * replayed) and after a compaction. */
+static void round_trip(unsigned v1, unsigned v2)
+{
     test_alloc_reset();
     rng = 17;
     memset(seen, 0, sizeof seen);
@@ -260,15 +285,23 @@ static void schema2_round_trip(void **st)
     test_store *ts = test_store_new();
     eng_engine *e = test_engine_open_org(test_store_handle(ts));
     add_cols(e);
-    size_t len;
+    size_t len, n[4], m[4];
     char *csv = gen_csv(&len, 1);
+    eng__aud_delta_write_v = v1;
     import_ok(e, csv, len);
     free(csv);
+    parts_by_schema(ts, n);
+    if (!(n[v1] > 1 && n[1] + n[2] + n[3] == n[v1]))
+        fail_msg("parts by schema: %zu %zu %zu", n[1], n[2], n[3]);
     check_all(e, "first import");
     csv = gen_csv(&len, 0); /* updates and new customers */
+    eng__aud_delta_write_v = v2;
     import_ok(e, csv, len);
     free(csv);
+    parts_by_schema(ts, m);
+    assert_true(m[v2] > n[v2]);
     check_all(e, "second import");
+    eng__aud_delta_write_v = ENG__DELTA_V;
     eng_close(e);
     e = test_engine_open(test_store_handle(ts)); /* replays the stored parts */
     check_all(e, "reopened");
@@ -280,6 +313,75 @@ static void schema2_round_trip(void **st)
     test_store_free(ts);
     eng__aud_part_rows = parts;
     test_clock_now = saved;
+    test_alloc_assert_clean();
+}
+
+static void schema3_round_trip(void **st)
+{
+    (void)st;
+    round_trip(3, 3);
+}
+
+/* Parts stored by an earlier version (schema 2) still replay, alone and
+ * beside schema 3 parts written over them. */
+static void schema2_parts_replay(void **st)
+{
+    (void)st;
+    round_trip(2, 2);
+    round_trip(2, 3);
+}
+
+/* A schema 3 part damaged behind its checksum (resealed): the org loads, or
+ * fails with ENG_ECORRUPT naming the part; never a crash (run under ASan). */
+static void damaged_schema3_part(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    rng = 17;
+    memset(seen, 0, sizeof seen);
+    uint32_t parts = eng__aud_part_rows;
+    eng__aud_part_rows = 300;
+    test_store *ts = test_store_new();
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
+    add_cols(e);
+    size_t len;
+    char *csv = gen_csv(&len, 1);
+    import_ok(e, csv, len);
+    free(csv);
+    eng_close(e);
+    const char *key = "a/o/" TEST_ORG "/t/0000000000000000/00000000";
+    uint8_t *v, *d;
+    assert_int_equal(test_store_raw_get(ts, key, &v, &len), 0);
+    assert_true(len > ENG__REC_HEADER && v[4] == 3);
+    d = malloc(len);
+    assert_non_null(d);
+    size_t bad = 0, plen0 = len - ENG__REC_HEADER;
+    for (size_t at = ENG__REC_HEADER; at < len; at += 1 + (size_t)(rnd() % (len / 16))) { /* about 32 places */
+        for (int cut = 0; cut < 2; cut++) {
+            memcpy(d, v, len);
+            size_t plen = cut ? at - ENG__REC_HEADER : plen0;
+            if (!cut)
+                d[at] ^= (uint8_t)(1 + rnd() % 255);
+            d[8] = (uint8_t)plen, d[9] = (uint8_t)(plen >> 8), d[10] = (uint8_t)(plen >> 16), d[11] = 0;
+            uint32_t crc = eng__crc32c(eng__crc32c(0, d, 12), d + ENG__REC_HEADER, plen);
+            d[12] = (uint8_t)crc, d[13] = (uint8_t)(crc >> 8), d[14] = (uint8_t)(crc >> 16), d[15] = (uint8_t)(crc >> 24);
+            assert_int_equal(test_store_raw_put(ts, key, d, ENG__REC_HEADER + plen), 0);
+            e = test_engine_open_org(test_store_handle(ts));
+            uint64_t n;
+            int rc = eng_customers_count(e, TA, &n);
+            bad += rc != ENG_OK;
+            if (rc != ENG_OK && (rc != ENG_ECORRUPT || strcmp(eng_error_last()->detail, key)))
+                fail_msg("byte %zu%s: %d %s (%s)", at, cut ? " (cut)" : "", rc, eng_error_last()->message,
+                         eng_error_last()->detail);
+            eng_close(e);
+        }
+    }
+    assert_true(bad > 8); /* every cut at least is seen */
+    assert_int_equal(test_store_raw_put(ts, key, v, len), 0);
+    free(v);
+    free(d);
+    test_store_free(ts);
+    eng__aud_part_rows = parts;
     test_alloc_assert_clean();
 }
 
@@ -426,6 +528,24 @@ static void threaded_apply_rejects(void **st)
     eng__aud_part_rows = parts;
 }
 
+/* The stored integer of a phone number back to its text, against printf. */
+static void phone_text_matches_printf(void **st)
+{
+    (void)st;
+    static const uint64_t edge[] = {0, 1, 9999999, 10000000, 10000001, 99999999, 100000000, 999999999999999ull,
+                                    1000000000000000ull, UINT64_MAX};
+    rng = 5;
+    for (size_t k = 0; k < 200000; k++) {
+        uint64_t v = k < sizeof edge / sizeof edge[0] ? edge[k] : rnd() % (k % 2 ? 2000000000000000ull : 2000000000ull);
+        char a[17], b[32];
+        size_t n = eng__delta_phone_text(v, a), m = 0;
+        if (v >= 10000000ull && v <= 999999999999999ull)
+            m = (size_t)snprintf(b, sizeof b, "+%llu", (unsigned long long)v);
+        if (n != m || memcmp(a, b, n))
+            fail_msg("%llu: '%.*s', want '%.*s'", (unsigned long long)v, (int)n, a, (int)m, b);
+    }
+}
+
 /* ---- value parsers against a plain reference ---- */
 
 /* [+-]?digits, in the int64 range. */
@@ -524,10 +644,13 @@ static void parsers_match_reference(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(schema2_round_trip),
+        cmocka_unit_test(schema3_round_trip),
+        cmocka_unit_test(schema2_parts_replay),
+        cmocka_unit_test(damaged_schema3_part),
         cmocka_unit_test(threaded_apply_same),
         cmocka_unit_test(threaded_apply_rejects),
         cmocka_unit_test(parsers_match_reference),
+        cmocka_unit_test(phone_text_matches_printf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* The compact encodings of the customer table, checked against plain arrays:
  * the consent-time column by palette (few distinct times in one byte a row,
- * past 255 in two, past 65,535 widened to int64, growth and shrinking,
+ * past 255 in two, past 65,535 widened to int64, rows set one by one and in
+ * batches, growth and shrinking,
  * allocation failures), and the string dictionary whose slots keep only part of the
  * hash (many strings across rehashes, look-ups of absent ones). */
 #include <setjmp.h>
@@ -39,10 +40,22 @@ static void run_random(size_t rows, uint64_t distinct, int expect_wide)
     memset(&c, 0, sizeof c);
     int64_t *ref = calloc(rows, sizeof *ref);
     assert_non_null(ref);
+    uint32_t batch[64];
+    assert_int_equal(eng__tcol_set_many(&mem, &c, rows, batch, 0, 5), ENG_OK); /* no rows: nothing set */
+    batch[0] = 0;
+    assert_int_equal(eng__tcol_set_many(&mem, &c, rows, batch, 1, 0), ENG_OK); /* 0 allocates nothing */
+    assert_null(c.code8);
     for (size_t k = 0; k < rows * 3; k++) {
         uint32_t id = (uint32_t)(rnd() % rows);
         uint64_t r = rnd() % (distinct + 1);
         int64_t ts = r == distinct ? 0 : 1700000000000ll + (int64_t)r * 1000 - (r % 7 == 0 ? 3000000000000ll : 0);
+        if (rnd() % 8 == 0) { /* a batch of rows to one time (an import's column) */
+            size_t n = 1 + rnd() % 64;
+            for (size_t b = 0; b < n; b++)
+                ref[batch[b] = (uint32_t)(rnd() % rows)] = ts;
+            assert_int_equal(eng__tcol_set_many(&mem, &c, rows, batch, n, ts), ENG_OK);
+            continue;
+        }
         assert_int_equal(eng__tcol_set(&mem, &c, rows, id, ts), ENG_OK);
         ref[id] = ts;
     }

@@ -1,0 +1,227 @@
+/* Delta schema 3 (delta.c has the layout): a part's values applied a column
+ * at a time. The kind's dispatch, the column's arrays and a channel's setup
+ * are paid once per column of a part instead of once per value, and a
+ * consent column of "yes at the part's time" becomes one palette look-up
+ * and in-order id-set adds. Tags and values are those of schema 2. */
+#include "audience/delta_impl.h"
+#include "audience/values.h"
+
+#define BAD ENG_ECORRUPT /* turned into a message naming the part by the caller */
+
+static inline void set_bit(uint64_t *w, uint32_t id)
+{
+    w[id >> 6] |= 1ull << (id & 63);
+}
+
+static inline void clear_bit(uint64_t *w, uint32_t id)
+{
+    w[id >> 6] &= ~(1ull << (id & 63));
+}
+
+/* A STRING column; slots: its slot table (NULL past the first ENG__DSLOT_COLS). */
+static int str_col(eng__table *t, eng__rd *r, uint32_t col, uint32_t *slots, const uint32_t *ids, uint32_t n)
+{
+    eng__col *c = &t->cols[col];
+    for (uint32_t row = 0; row < n; row++) {
+        uint32_t id = ids[row];
+        uint8_t tag = eng__drd_u8(r);
+        if (tag == 0) {
+            clear_bit(c->present, id);
+        } else if (tag == 1) {
+            size_t l;
+            const uint8_t *s = eng__drd_blob(r, &l);
+            int rc = !s ? BAD
+                        : slots ? eng__delta_set_str_slot(t, slots, col, id, s, l, 0)
+                                : eng__table_set_str(t, col, id, (const char *)s, l);
+            if (rc)
+                return rc;
+        } else if (slots && tag - 2u < ENG__DSLOT_N && slots[tag - 2]) {
+            c->code[id] = slots[tag - 2] - 1;
+            set_bit(c->present, id);
+        } else {
+            return BAD;
+        }
+    }
+    return ENG_OK;
+}
+
+/* An INT64, DECIMAL, DATE (tag 2: whole days) or BOOL column. */
+static int num_col(eng__table *t, eng__rd *r, uint32_t col, const uint32_t *ids, uint32_t n)
+{
+    eng__col *c = &t->cols[col];
+    uint64_t *present = c->present;
+    if (c->type == ENG_COL_BOOL) {
+        for (uint32_t row = 0; row < n; row++) {
+            uint32_t id = ids[row];
+            uint8_t tag = eng__drd_u8(r);
+            if (tag > 1)
+                return BAD;
+            if (tag && eng__drd_u8(r))
+                set_bit(c->bits, id);
+            else if (tag)
+                clear_bit(c->bits, id);
+            if (tag)
+                set_bit(present, id);
+            else
+                clear_bit(present, id);
+        }
+        return ENG_OK;
+    }
+    int64_t *v = c->i64;
+    int days = c->type == ENG_COL_DATE;
+    for (uint32_t row = 0; row < n; row++) {
+        uint32_t id = ids[row];
+        uint8_t tag = eng__drd_u8(r);
+        if (tag == 1) {
+            v[id] = eng__drd_svar(r);
+            set_bit(present, id);
+        } else if (tag == 2 && days) {
+            int64_t d = eng__drd_svar(r);
+            if (d > INT64_MAX / ENG__DAY_MS || d < INT64_MIN / ENG__DAY_MS)
+                return BAD;
+            v[id] = d * ENG__DAY_MS;
+            set_bit(present, id);
+        } else if (tag == 0) {
+            clear_bit(present, id);
+        } else {
+            return BAD;
+        }
+    }
+    return ENG_OK;
+}
+
+/* A contact column: the arena is sized once for the whole column (a value
+ * takes at most its encoded bytes; a phone number, tag 2, at most 15 more). */
+static int contact_col(eng__table *t, eng__rd *r, int ch, size_t bytes, const uint32_t *ids, uint32_t n)
+{
+    int phone = eng__val_is_phone(ch);
+    int rc = eng__table_contacts_begin(t, ch, bytes + (phone ? 15u * n : 0));
+    for (uint32_t row = 0; row < n && !rc; row++) {
+        uint32_t id = ids[row];
+        uint8_t tag = eng__drd_u8(r);
+        char ph[17];
+        const char *s = NULL;
+        size_t l = 0;
+        if (tag == 2 && phone) {
+            s = ph;
+            if (!(l = eng__delta_phone_text(eng__drd_uvar(r), ph)))
+                return BAD;
+        } else if (tag == 1) {
+            if (!(s = (const char *)eng__drd_blob(r, &l)))
+                return BAD;
+        } else if (tag) {
+            return BAD;
+        }
+        rc = l && l <= UINT16_MAX ? eng__table_put_contact(t, ch, id, s, l) : eng__table_set_contact(t, ch, id, s, l);
+    }
+    return rc;
+}
+
+/* A consent or opt-out value by the per-value setter (tag 0..3). */
+static int flag_one(eng__table *t, eng__rd *r, int kind, int ch, uint32_t id, uint8_t tag, int64_t now)
+{
+    int yes = 0;
+    int64_t v = 0;
+    if (tag == 1) {
+        yes = eng__drd_u8(r) != 0;
+        v = eng__drd_svar(r);
+    } else if (tag == 2) {
+        yes = 1;
+        v = now;
+    } else if (tag > 3) {
+        return BAD;
+    }
+    return kind == ENG__DK_CONSENT ? eng__table_set_consent(t, ch, id, yes, v) : eng__table_set_optout(t, ch, id, yes, v);
+}
+
+/* A consent column over distinct ascending ids with no consent history
+ * being noted: rows of "yes at the part's time" (tag 2) and of "no" (tags
+ * 0 and 3) are set together; buf has room for n ids. */
+static int consent_col(eng__table *t, eng__rd *r, int ch, int64_t now, const uint32_t *ids, uint32_t n, uint32_t *buf)
+{
+    eng__chan *c = &t->ch[ch];
+    uint32_t ny = 0, nn = n; /* yes from the front of buf, no from the back */
+    int rc = ENG_OK;
+    eng__table_chan_begin(t, ch);
+    for (uint32_t row = 0; row < n && !rc; row++) {
+        uint8_t tag = eng__drd_u8(r);
+        if (tag == 2)
+            buf[ny++] = ids[row];
+        else if (tag == 0 || tag == 3)
+            buf[--nn] = ids[row];
+        else
+            rc = flag_one(t, r, ENG__DK_CONSENT, ch, ids[row], tag, now);
+    }
+    size_t rows = t->cap + 1;
+    if (!rc)
+        rc = eng__tcol_set_many(t->mem, &c->consent_t, rows, buf, ny, now);
+    for (uint32_t k = 0; k < ny && !rc; k++)
+        rc = eng__idset_add(&c->consent, buf[k]);
+    if (!rc)
+        rc = eng__tcol_set_many(t->mem, &c->consent_t, rows, buf + nn, n - nn, 0);
+    for (uint32_t k = nn; k < n && !rc; k++)
+        rc = eng__idset_remove(&c->consent, buf[k]);
+    return rc;
+}
+
+int eng__delta_apply_cols(eng__table *t, eng__rd *r, const eng__dcols *dc, const uint32_t *ids, uint32_t nrows,
+                          const char *key)
+{
+    /* Distinct ascending ids (a bulk load's new customers): a consent
+     * column's rows may then be set in any order. */
+    int ascending = 1;
+    for (uint32_t k = 1; k < nrows && ascending; k++)
+        ascending = ids[k - 1] < ids[k];
+    uint32_t *buf = NULL, slots[ENG__DSLOT_COLS][ENG__DSLOT_N], nsc = 0;
+    int rc = ENG_OK;
+    for (uint32_t i = 0; i < dc->nc && !rc; i++) {
+        uint64_t len = eng__rd_uvar(r);
+        if (!eng__rd_ok(r) || len > eng__rd_left(r)) {
+            rc = BAD;
+            break;
+        }
+        eng__rd cr; /* this column's bytes */
+        eng__rd_init(&cr, r->p, (size_t)len);
+        r->p += len;
+        int ch = (int)dc->idx[i];
+        switch (dc->kind[i]) {
+        case ENG__DK_ATTR:
+            if (t->cols[dc->idx[i]].type != ENG_COL_STRING) {
+                rc = num_col(t, &cr, dc->idx[i], ids, nrows);
+                break;
+            }
+            if (nsc < ENG__DSLOT_COLS)
+                memset(slots[nsc], 0, sizeof slots[nsc]);
+            rc = str_col(t, &cr, dc->idx[i], nsc < ENG__DSLOT_COLS ? slots[nsc] : NULL, ids, nrows);
+            nsc++;
+            break;
+        case ENG__DK_CONTACT:
+            rc = contact_col(t, &cr, ch, (size_t)len, ids, nrows);
+            break;
+        case ENG__DK_CONSENT:
+        case ENG__DK_OPTOUT:
+            if (dc->kind[i] == ENG__DK_CONSENT && ascending && !t->hist) {
+                if (!buf && !(buf = eng__malloc(t->mem, (nrows ? nrows : 1) * sizeof *buf)))
+                    rc = eng__nomem();
+                else
+                    rc = consent_col(t, &cr, ch, dc->now, ids, nrows, buf);
+                break;
+            }
+            for (uint32_t row = 0; row < nrows && !rc; row++)
+                rc = flag_one(t, &cr, dc->kind[i], ch, ids[row], eng__drd_u8(&cr), dc->now);
+            break;
+        default: /* suppressed */
+            for (uint32_t row = 0; row < nrows && !rc; row++) {
+                uint8_t tag = eng__drd_u8(&cr);
+                rc = tag > 1 ? BAD : eng__table_set_suppressed(t, ids[row], tag && eng__drd_u8(&cr));
+            }
+            break;
+        }
+        if (!rc && (!eng__rd_ok(&cr) || eng__rd_left(&cr)))
+            rc = BAD;
+    }
+    eng__free(t->mem, buf);
+    if (rc == BAD)
+        rc = eng__err(ENG_ECORRUPT, key, "delta: bad values in a column");
+    return rc;
+}
