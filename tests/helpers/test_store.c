@@ -22,6 +22,8 @@ struct test_store {
     const char *before_prefix;
     void (*before_fn)(void *);
     void *before_user;
+    void (*read_fn)(const void *, size_t, void *); /* test_store_on_read() */
+    void *read_user;
 };
 
 static int verb_index(unsigned v)
@@ -87,11 +89,19 @@ void test_store_before(test_store *ts, unsigned mask, const char *prefix, void (
     ts->before_user = user;
 }
 
+void test_store_on_read(test_store *ts, void (*fn)(const void *key, size_t klen, void *user), void *user)
+{
+    ts->read_fn = fn;
+    ts->read_user = user;
+}
+
 static int s_get(const void *k, size_t kl, eng_buf *o, void *u)
 {
     test_store *ts = u;
     trace_key(ts, "get", k, kl);
     before(ts, TV_GET, k, kl);
+    if (ts->read_fn)
+        ts->read_fn(k, kl, ts->read_user);
     if (!tick(ts, TV_GET))
         return eng__kvmem_get(&ts->kv, k, kl, o);
     if (ts->mode != TF_FLIP)
@@ -120,10 +130,12 @@ typedef struct scan_tap {
     int cut; /* the scan stopped early by injection */
 } scan_tap;
 
-/* Between the memory map and the engine's callback: per-item faults. */
+/* Between the memory map and the engine's callback: per-item faults and test_store_on_read(). */
 static int tap_item(const void *k, size_t kl, const void *v, size_t vl, void *user)
 {
     scan_tap *t = user;
+    if (t->ts->read_fn)
+        t->ts->read_fn(k, kl, t->ts->read_user);
     if (!tick(t->ts, TV_SCAN_ITEM))
         return t->cb(k, kl, v, vl, t->cbu);
     if (t->ts->mode != TF_FLIP || !vl) {
@@ -147,7 +159,7 @@ static int s_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, voi
     before(ts, TV_SCAN, p, pl);
     if (tick(ts, TV_SCAN))
         return injected();
-    if (!(ts->fail_mask & TV_SCAN_ITEM) || !ts->fail_at)
+    if ((!(ts->fail_mask & TV_SCAN_ITEM) || !ts->fail_at) && !ts->read_fn)
         return eng__kvmem_scan(&ts->kv, p, pl, cb, cbu);
     scan_tap t = {ts, cb, cbu, 0};
     int rc = eng__kvmem_scan(&ts->kv, p, pl, tap_item, &t);

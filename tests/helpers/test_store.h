@@ -48,6 +48,9 @@ void test_store_trace(test_store *ts, int on);
  * key or scan prefix starts with @p prefix (a static string), on any handle: another engine's
  * commit landing between two reads of one engine. */
 void test_store_before(test_store *ts, unsigned mask, const char *prefix, void (*fn)(void *), void *user);
+/* Call @p fn for each key read from now on, on any handle: the key of each get (found or not)
+ * and each key a scan delivers; NULL: none. Which records a call reads. */
+void test_store_on_read(test_store *ts, void (*fn)(const void *key, size_t klen, void *user), void *user);
 /* As if the process died: the open batch (if any) is lost. */
 void test_store_crash(test_store *ts);
 /* Give later handles a `changes` method (contract v3) that calls @p fn and
