@@ -83,6 +83,8 @@ typedef struct cimp {
      * computed on the parsing thread (eng__cimp_rec_len). Set before parsing. */
     int id_hashes;
     eng__applier *ap; /* the parts are applied as they are stored, on the applier's thread */
+    uint64_t in_bytes;  /* the input's size when known (a buffer), else 0 */
+    uint64_t at_bytes;  /* one-thread parse: input bytes up to the row being parsed */
     int source;       /* eng_consent_source of the consent changes */
     int consent_cols; /* the import has consent./optout. columns: parts get an origin (chist.c) */
 } cimp;
