@@ -147,3 +147,62 @@ void eng__unpack_skip(eng__rd *r, size_t n)
     size_t nbytes;
     (void)col_head(r, n, 64, &min, &w, &nbytes);
 }
+
+void eng__pcol_read(eng__rd *r, size_t n, unsigned maxw, eng__pcol *c)
+{
+    c->p = col_head(r, n, maxw, &c->min, &c->w, &c->nbytes);
+    if (!c->p)
+        c->w = 0, c->nbytes = 0;
+}
+
+#define RANGE_BODY(T)                                                               \
+    if (!c->w) {                                                                    \
+        for (size_t i = 0; i < n; i++)                                              \
+            out[i] = (T)c->min;                                                     \
+        return;                                                                     \
+    }                                                                               \
+    const unsigned w = c->w;                                                        \
+    const uint64_t mask = w == 64 ? ~0ull : (1ull << w) - 1;                        \
+    uint64_t bit = (uint64_t)from * w;                                              \
+    for (size_t i = 0; i < n; i++, bit += w)                                        \
+        out[i] = (T)((uint64_t)c->min + get_bits(c->p, c->nbytes, bit, w, mask));
+
+void eng__pcol_i64(const eng__pcol *c, size_t from, size_t n, int64_t *out)
+{
+    RANGE_BODY(int64_t)
+}
+
+void eng__pcol_u32(const eng__pcol *c, size_t from, size_t n, uint32_t *out)
+{
+    RANGE_BODY(uint32_t)
+}
+
+void eng__pcol_u8(const eng__pcol *c, size_t from, size_t n, uint8_t *out)
+{
+    RANGE_BODY(uint8_t)
+}
+
+int eng__pcol_same(const eng__pcol *c, size_t from, size_t n, int64_t v)
+{
+    const uint64_t d = (uint64_t)v - (uint64_t)c->min;
+    const unsigned w = c->w;
+    if (!n || !w)
+        return !n || d == 0;
+    if (w < 64 && d >> w)
+        return 0;
+    /* A run of one value packs as a periodic pattern: compare as many values as fit 56 bits at once. */
+    const unsigned per = w <= 56 ? 56 / w : 1, span = per * w;
+    const uint64_t one = w == 64 ? ~0ull : (1ull << w) - 1, mask = span == 64 ? ~0ull : (1ull << span) - 1;
+    uint64_t pat = 0;
+    for (unsigned k = 0; k < per; k++)
+        pat |= d << (k * w);
+    uint64_t bit = (uint64_t)from * w;
+    size_t i = 0;
+    for (; i + per <= n; i += per, bit += span)
+        if (get_bits(c->p, c->nbytes, bit, span, mask) != pat)
+            return 0;
+    for (; i < n; i++, bit += w)
+        if (get_bits(c->p, c->nbytes, bit, w, one) != d)
+            return 0;
+    return 1;
+}

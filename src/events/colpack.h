@@ -22,4 +22,22 @@ void eng__unpack_u8(eng__rd *r, uint8_t *out, size_t n);
 /* Skip a packed column of n values without decoding it. */
 void eng__unpack_skip(eng__rd *r, size_t n);
 
+/* A packed column read in place, so that a reader can decode a range of its
+ * rows and leave the rest packed (the report's reader, touch_tab.c). */
+typedef struct eng__pcol {
+    const uint8_t *p;
+    size_t nbytes;
+    int64_t min;
+    unsigned w;
+} eng__pcol;
+/* The header of a column of n values (at most maxw bits each) and its bytes, borrowed
+ * from r; a malformed column sets the reader's sticky error. */
+void eng__pcol_read(eng__rd *r, size_t n, unsigned maxw, eng__pcol *c);
+/* Values [from, from + n) of a column read by eng__pcol_read (in its bounds). */
+void eng__pcol_i64(const eng__pcol *c, size_t from, size_t n, int64_t *out);
+void eng__pcol_u32(const eng__pcol *c, size_t from, size_t n, uint32_t *out);
+void eng__pcol_u8(const eng__pcol *c, size_t from, size_t n, uint8_t *out);
+/* 1 when values [from, from + n) all equal v: several values a compare, none decoded. */
+int eng__pcol_same(const eng__pcol *c, size_t from, size_t n, int64_t v);
+
 #endif

@@ -27,15 +27,12 @@ typedef struct eng__tcols {
     /* A decoded ordered segment (payload kind 3, tsum.c): rows by (status,
      * customer), and its table (nsum entries; 0 once rows are filtered out). */
     int ordered;
-    struct eng__tsum_ent *sum;
+    eng__touch_ent *sum;
     size_t nsum, sumcap;
 } eng__tcols;
 
-/* One entry of an ordered segment's table: rows of one (status, context, channel). */
-typedef struct eng__tsum_ent {
-    uint32_t ctx, rows, first; /* first: rows flagged `first` */
-    uint8_t channel, status;
-} eng__tsum_ent;
+/* One entry of an ordered segment's table (events_impl.h). */
+typedef eng__touch_ent eng__tsum_ent;
 
 /* Plain transaction columns. Strings (ids, unknown customers' external ids)
  * live in one arena with offsets. */
@@ -311,6 +308,8 @@ void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, si
 int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *c, const eng__mem *mem);
 /* Zone of a payload without decoding the columns. */
 int eng__tseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z);
+/* The header of a payload read from r (left at the first column): zone, sent keys, kind. */
+int eng__tseg_head(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, uint8_t *kind);
 /* tsum.c: rows [from, from + n) of c (at most 2^16; their keys from key_from) ordered
  * by (status, customer) into out, ties in storage order, with out's table. out and
  * *tmp (*tmp_cap bytes) are scratch kept by the caller between calls: reused, not
@@ -321,9 +320,20 @@ int eng__tseg_order(const eng__tcols *c, size_t from, size_t n, size_t key_from,
 void eng__tsum_encode(eng__wr *w, const eng__tcols *c);
 /* The table after c's rows (decoded): read and checked against them (order, counts). */
 int eng__tsum_decode(eng__rd *r, const char *key, eng__tcols *c, const eng__mem *mem);
+/* The table of a segment of nrows rows into c->sum (c->nsum entries): each entry
+ * well formed, ascending, and the rows adding up to nrows; not checked against the rows. */
+int eng__tsum_read(eng__rd *r, const char *key, size_t nrows, eng__tcols *c, const eng__mem *mem);
+/* The n rows of one status (their contexts, channels, `first` flags) against that
+ * status's entries e[0, ne): the same rows and flagged rows at each, else ENG_ECORRUPT. */
+int eng__tsum_check(const uint32_t *ctx, const uint8_t *channel, const uint8_t *first, size_t n,
+                    const eng__tsum_ent *e, size_t ne, const char *key, const eng__mem *mem);
 /* 1: sealed segments and rewrites are stored ordered (kind 3); 0 (default until the
  * report reads the tables): in storage order (kind 2). Every kind is read either way. */
 extern uint8_t eng__tseg_ordered;
+/* touch_tab.c: the ordered segment of payload p under key opened for a table scan
+ * (eng__touch_scan_tables): its table to fn; sel (NULL: all) the contexts whose rows it reads. */
+int eng__touch_tab_visit(eng__ev *ev, uint16_t org, const char *key, const uint8_t *p, size_t len, const uint8_t *sel,
+                         uint32_t selmax, eng__touch_tab_fn fn, void *user);
 /* Seal an org's whole tail now (compaction). */
 int eng__ttail_seal(eng__ev *ev, eng__evorg *o);
 /* Write the tail rows not yet stored as one chunk. */

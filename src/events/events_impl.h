@@ -178,6 +178,41 @@ void eng__touch_filter_init(eng__touch_filter *f);
  * return from fn stops the scan and is returned. ENG_ECORRUPT names a bad segment. */
 int eng__touch_scan(eng_engine *e, const eng__touch_filter *f, eng__touch_seg_fn fn, void *user);
 
+/* Ordered segments' tables, for the report (touch_tab.c). One entry of a sealed
+ * ordered segment's table (payload kind 3): its rows of one (status, send context,
+ * channel), and how many of them are flagged `first`. */
+typedef struct eng__touch_ent {
+    uint32_t ctx, rows, first;
+    uint8_t channel, status;
+} eng__touch_ent;
+
+/* A sealed ordered segment as a table scan hands it out: its table, its rows
+ * still packed (read a status at a time below). */
+typedef struct eng__touch_tab {
+    uint16_t org;
+    size_t n;                  /* rows, of every context */
+    const eng__touch_ent *ent; /* ascending by (status, context, channel) */
+    size_t nent;
+    uint32_t cmax;             /* the greatest customer of its rows */
+    void *priv;                /* the reader's */
+} eng__touch_tab;
+typedef int (*eng__touch_tab_fn)(const eng__touch_tab *t, void *user);
+
+/* eng__touch_scan over @p f (its org, time range and campaign or message; statuses,
+ * channels and customer unfiltered), except that each sealed ordered segment whose
+ * time range lies inside [f->from, f->to) goes to @p tab_fn as its table; the other
+ * segments (older kinds, straddling the range) and the tail go to @p fn as rows. */
+int eng__touch_scan_tables(eng_engine *e, const eng__touch_filter *f, eng__touch_tab_fn tab_fn,
+                           eng__touch_seg_fn fn, void *user);
+/* Inside tab_fn: the rows of status @p st of the filter's contexts, by customer, as
+ * time, customer, ctx, channel, status and first (send and detail NULL), checked
+ * against the table's entries of st (ENG_ECORRUPT naming the segment). Valid until
+ * the next call on t. */
+int eng__touch_tab_rows(const eng__touch_tab *t, unsigned st, eng__touch_cols *out);
+/* Inside tab_fn: the entries of status @p st checked against its rows' contexts,
+ * channels and flags, the rest left packed, before a caller counts from them. */
+int eng__touch_tab_check(const eng__touch_tab *t, unsigned st);
+
 /* One customer's touches (of one org, or all when org is NULL) sorted by time,
  * as columns in caller-freed arrays (eng__touch_cols_free). */
 typedef struct eng__touch_buf {

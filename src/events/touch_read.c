@@ -89,7 +89,9 @@ static int emit(const eng__tcols *c, uint16_t org, eng__touch_seg_fn fn, void *u
     return fn(&v, user);
 }
 
-static int scan_org(eng__ev *ev, eng__evorg *o, const eng__touch_filter *f, eng__touch_seg_fn fn, void *user)
+/* tab_fn != NULL: ordered segments inside f's time range go to it as their tables (eng__touch_scan_tables). */
+static int scan_org(eng__ev *ev, eng__evorg *o, const eng__touch_filter *f, eng__touch_seg_fn fn,
+                    eng__touch_tab_fn tab_fn, void *user)
 {
     const eng__mem *mem = &ev->e->mem;
     ctxsel cs;
@@ -105,8 +107,13 @@ static int scan_org(eng__ev *ev, eng__evorg *o, const eng__touch_filter *f, eng_
         const uint8_t *p;
         size_t len;
         eng__ev_key(key, sizeof key, o->code, "t/s", z->id, 0);
-        if ((f->pg && (rc = eng__prog_batch(f->pg, f->pg->done))) || (rc = eng__tseg_payload(ev, o, s, &p, &len)) ||
-            (rc = eng__tseg_decode(p, len, key, d, mem)))
+        if ((f->pg && (rc = eng__prog_batch(f->pg, f->pg->done))) || (rc = eng__tseg_payload(ev, o, s, &p, &len)))
+            break;
+        if (tab_fn && len && p[0] == 3 && z->tmin >= f->from && (!f->to || z->tmax < f->to)) {
+            rc = eng__touch_tab_visit(ev, o->code, key, p, len, cs.sel, cs.max, tab_fn, user);
+            continue;
+        }
+        if ((rc = eng__tseg_decode(p, len, key, d, mem)))
             break;
         ENG__WORK(d->n);
         if (needs_filter(f, &cs, z))
@@ -137,7 +144,7 @@ out:
     return rc;
 }
 
-int eng__touch_scan(eng_engine *e, const eng__touch_filter *f, eng__touch_seg_fn fn, void *user)
+static int scan(eng_engine *e, const eng__touch_filter *f, eng__touch_seg_fn fn, eng__touch_tab_fn tab_fn, void *user)
 {
     eng__ev *ev;
     int rc = eng__ev_get(e, &ev);
@@ -145,12 +152,25 @@ int eng__touch_scan(eng_engine *e, const eng__touch_filter *f, eng__touch_seg_fn
         return rc;
     if (f->org) {
         eng__evorg *o;
-        return eng__ev_org(ev, f->org, 0, &o) ? ENG_OK : scan_org(ev, o, f, fn, user);
+        return eng__ev_org(ev, f->org, 0, &o) ? ENG_OK : scan_org(ev, o, f, fn, tab_fn, user);
     }
     for (uint32_t i = 0; i < ev->norgs && !rc; i++)
         if (ev->orgs[i])
-            rc = scan_org(ev, ev->orgs[i], f, fn, user);
+            rc = scan_org(ev, ev->orgs[i], f, fn, tab_fn, user);
     return rc;
+}
+
+int eng__touch_scan(eng_engine *e, const eng__touch_filter *f, eng__touch_seg_fn fn, void *user)
+{
+    return scan(e, f, fn, NULL, user);
+}
+
+int eng__touch_scan_tables(eng_engine *e, const eng__touch_filter *f, eng__touch_tab_fn tab_fn,
+                           eng__touch_seg_fn fn, void *user)
+{
+    if (f->statuses || f->channels || f->customer != ENG__NO_CUSTOMER)
+        return eng__err(ENG_EINVAL, "filter", "a table scan filters by org, time and campaign only");
+    return scan(e, f, fn, tab_fn, user);
 }
 
 /* ---- one customer ---- */

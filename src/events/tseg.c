@@ -140,6 +140,11 @@ static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, u
     return ENG_OK;
 }
 
+int eng__tseg_head(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, uint8_t *kind)
+{
+    return zone_read(r, key, z, nkey, kind);
+}
+
 int eng__tseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z)
 {
     eng__rd r;

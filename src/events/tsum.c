@@ -218,8 +218,8 @@ void eng__tsum_encode(eng__wr *w, const eng__tcols *c)
     }
 }
 
-/* The table's n entries into c->sum; the row total through *rows. */
-static int read_table(eng__rd *r, const char *key, eng__tcols *c, size_t n, uint64_t *rows)
+/* The table's n entries into c->sum (a segment of nrows rows); the row total through *rows. */
+static int read_table(eng__rd *r, const char *key, eng__tcols *c, size_t n, size_t nrows, uint64_t *rows)
 {
     *rows = 0;
     for (size_t i = 0; i < n; i++) {
@@ -229,7 +229,7 @@ static int read_table(eng__rd *r, const char *key, eng__tcols *c, size_t n, uint
         uint64_t nr = eng__rd_uvar(r), nf = eng__rd_uvar(r);
         eng__tsum_ent e = {(uint32_t)ctx, (uint32_t)nr, (uint32_t)nf, ch, st};
         if (!eng__rd_ok(r) || st >= ENG_TOUCH_STATUS_COUNT || ch >= ENG_CH_COUNT || ctx > UINT32_MAX || !nr ||
-            nr > c->n || nf > nr || (i && ent_cmp(&c->sum[i - 1], &e) >= 0))
+            nr > nrows || nf > nr || (i && ent_cmp(&c->sum[i - 1], &e) >= 0))
             return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad summary entry %zu", key, i);
         c->sum[i] = e;
         *rows += nr;
@@ -237,110 +237,119 @@ static int read_table(eng__rd *r, const char *key, eng__tcols *c, size_t n, uint
     return ENG_OK;
 }
 
-int eng__tsum_decode(eng__rd *r, const char *key, eng__tcols *c, const eng__mem *mem)
+int eng__tsum_read(eng__rd *r, const char *key, size_t nrows, eng__tcols *c, const eng__mem *mem)
 {
     c->nsum = 0;
     c->ordered = 0;
     uint64_t n64 = eng__rd_uvar(r), rows;
-    if (!eng__rd_ok(r) || n64 > c->n)
+    if (!eng__rd_ok(r) || n64 > nrows)
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad summary", key);
     const size_t n = (size_t)n64;
-    eng__rd again = *r;
     int rc = sum_reserve(c, mem, n + 1);
-    if (rc || (rc = read_table(r, key, c, n, &rows)))
+    if (rc || (rc = read_table(r, key, c, n, nrows, &rows)))
         return rc;
-    if (rows != c->n)
+    if (rows != nrows)
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: summary of %llu rows, segment of %zu", key,
-                        (unsigned long long)rows, c->n);
+                        (unsigned long long)rows, nrows);
+    c->nsum = n;
+    return ENG_OK;
+}
+
+int eng__tsum_check(const uint32_t *ctx, const uint8_t *channel, const uint8_t *first, size_t n,
+                    const eng__tsum_ent *e, size_t ne, const char *key, const eng__mem *mem)
+{
+    uint64_t want = 0;
+    uint32_t cmin = UINT32_MAX, cmax = 0;
+    for (size_t j = 0; j < ne; j++) {
+        want += e[j].rows;
+        cmin = e[j].ctx < cmin ? e[j].ctx : cmin;
+        cmax = e[j].ctx > cmax ? e[j].ctx : cmax;
+    }
+    if (want != n)
+        return eng__err(ENG_ECORRUPT, key, "touch segment %s: status %u has %zu rows, its summary %llu", key,
+                        ne ? e[0].status : 0, n, (unsigned long long)want);
+    if (!n)
+        return ENG_OK;
+    /* Each row counted at its (context - cmin, channel) — rows << 32 | first rows,
+     * four lanes so that rows of one entry do not wait on each other — then each
+     * entry compared: with the totals equal, no row is outside the entries. A
+     * context past the range counts in a slot no entry has. When the contexts
+     * are many, a map of the entries instead. */
+    const uint64_t span = (uint64_t)(cmax - cmin) + 1;
+    enum { DENSE = 1024 };
+    if (span * 16 < DENSE) {
+        uint64_t cnt[4][DENSE];
+        const size_t slots = (size_t)span * 16 + 1, out = slots - 1;
+        for (int l = 0; l < 4; l++)
+            memset(cnt[l], 0, slots * sizeof **cnt);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t d = ctx[i] - cmin;
+            size_t at = d < span && channel[i] < 16 ? (size_t)d * 16 + channel[i] : out;
+            cnt[i & 3][at] += (uint64_t)1 << 32 | first[i];
+        }
+        for (size_t j = 0; j < ne; j++) {
+            size_t at = (size_t)(e[j].ctx - cmin) * 16 + e[j].channel;
+            uint64_t got = cnt[0][at] + cnt[1][at] + cnt[2][at] + cnt[3][at];
+            if (got != ((uint64_t)e[j].rows << 32 | e[j].first))
+                return eng__err(ENG_ECORRUPT, key, "touch segment %s: summary entry (status %u, context %u) does "
+                                "not match the rows", key, e[j].status, e[j].ctx);
+        }
+        return ENG_OK;
+    }
+    emap m = {NULL, 0, 0};
+    uint64_t *cnt = eng__calloc(mem, ne, sizeof *cnt);
+    int rc = cnt ? emap_init(&m, mem, ne) : eng__nomem();
+    for (size_t j = 0; j < ne && !rc; j++)
+        *emap_find(&m, e, ekey(e[j].status, e[j].ctx, e[j].channel)) = (uint32_t)j + 1;
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint32_t at = *emap_find(&m, e, ekey(e[0].status, ctx[i], channel[i]));
+        if (!at)
+            rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: row of context %u is not in the summary", key,
+                          ctx[i]);
+        else
+            cnt[at - 1] += (uint64_t)1 << 32 | first[i];
+    }
+    for (size_t j = 0; j < ne && !rc; j++)
+        if (cnt[j] != ((uint64_t)e[j].rows << 32 | e[j].first))
+            rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: summary entry (status %u, context %u) does not "
+                          "match the rows", key, e[j].status, e[j].ctx);
+    eng__free(mem, m.slot);
+    eng__free(mem, cnt);
+    return rc;
+}
+
+int eng__tsum_decode(eng__rd *r, const char *key, eng__tcols *c, const eng__mem *mem)
+{
+    int rc = eng__tsum_read(r, key, c->n, c, mem);
+    if (rc)
+        return rc;
+    const size_t n = c->nsum;
+    c->nsum = 0;
     /* The rows in order, and the table theirs, one status's range at a time. */
     size_t e0 = 0, r0 = 0;
-    emap m = {NULL, 0, 0};
     if (c->n && c->status[0] < c->sum[0].status)
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: row 0 is not in the summary", key);
-    while (e0 < n && !rc) {
+    while (e0 < n) {
         const uint8_t st = c->sum[e0].status;
         size_t e1 = e0, r1 = r0;
-        uint32_t cmin = UINT32_MAX, cmax = 0;
-        for (; e1 < n && c->sum[e1].status == st; e1++) {
-            cmin = c->sum[e1].ctx < cmin ? c->sum[e1].ctx : cmin;
-            cmax = c->sum[e1].ctx > cmax ? c->sum[e1].ctx : cmax;
-        }
+        while (e1 < n && c->sum[e1].status == st)
+            e1++;
         while (r1 < c->n && c->status[r1] == st)
             r1++;
-        if (r1 < c->n && (c->status[r1] < st || e1 == n || c->status[r1] < c->sum[e1].status)) {
-            rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: row %zu out of order or not in the summary", key, r1);
-            break;
-        }
+        if (r1 < c->n && (c->status[r1] < st || e1 == n || c->status[r1] < c->sum[e1].status))
+            return eng__err(ENG_ECORRUPT, key, "touch segment %s: row %zu out of order or not in the summary", key,
+                            r1);
         int bad = 0; /* the customers ascend in the range (a loop the compiler vectorises) */
         for (size_t i = r0 + 1; i < r1; i++)
             bad |= c->customer[i] < c->customer[i - 1];
-        if (bad) {
-            rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: rows %zu..%zu out of order", key, r0, r1);
-            break;
-        }
-        uint64_t want = 0; /* the table's rows of this status */
-        for (size_t j = e0; j < e1; j++)
-            want += c->sum[j].rows;
-        if (want != r1 - r0) {
-            rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: status %u has %zu rows, its summary %llu", key, st,
-                          r1 - r0, (unsigned long long)want);
-            break;
-        }
-        /* Each row counted at its (context - cmin, channel) — rows << 32 | first rows,
-         * four lanes so that rows of one entry do not wait on each other — then each
-         * entry compared: with the totals equal, no row is outside the entries. A
-         * context past the range counts in a slot no entry has. When the contexts
-         * are many, a map of the entries instead. */
-        const uint64_t span = (uint64_t)(cmax - cmin) + 1;
-        enum { DENSE = 1024 };
-        if (span * 16 < DENSE) {
-            uint64_t cnt[4][DENSE];
-            const size_t slots = (size_t)span * 16 + 1, out = slots - 1;
-            for (int l = 0; l < 4; l++)
-                memset(cnt[l], 0, slots * sizeof **cnt);
-            for (size_t i = r0; i < r1; i++) {
-                uint32_t d = c->ctx[i] - cmin;
-                size_t at = d < span ? (size_t)d * 16 + c->channel[i] : out;
-                cnt[i & 3][at] += (uint64_t)1 << 32 | c->first[i];
-            }
-            for (size_t j = e0; j < e1 && !rc; j++) {
-                size_t at = (size_t)(c->sum[j].ctx - cmin) * 16 + c->sum[j].channel;
-                uint64_t got = cnt[0][at] + cnt[1][at] + cnt[2][at] + cnt[3][at];
-                if (got != ((uint64_t)c->sum[j].rows << 32 | c->sum[j].first))
-                    rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: summary entry %zu does not match the rows",
-                                  key, j);
-            }
-        } else {
-            if (!m.slot) {
-                if ((rc = emap_init(&m, mem, n)))
-                    break;
-                for (size_t j = 0; j < n; j++)
-                    *emap_find(&m, c->sum, ekey(c->sum[j].status, c->sum[j].ctx, c->sum[j].channel)) =
-                        (uint32_t)j + 1;
-            }
-            for (size_t i = r0; i < r1 && !rc; i++) {
-                uint32_t at = *emap_find(&m, c->sum, ekey(st, c->ctx[i], c->channel[i]));
-                eng__tsum_ent *e = at ? &c->sum[at - 1] : NULL;
-                if (!e || !e->rows || c->first[i] > e->first) {
-                    rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: row %zu does not match the summary", key, i);
-                    break;
-                }
-                e->rows--; /* counted down; the table is read again below */
-                e->first -= c->first[i];
-            }
-            for (size_t j = e0; j < e1 && !rc; j++)
-                if (c->sum[j].rows || c->sum[j].first)
-                    rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: summary entry %zu does not match the rows",
-                                  key, j);
-        }
+        if (bad)
+            return eng__err(ENG_ECORRUPT, key, "touch segment %s: rows %zu..%zu out of order", key, r0, r1);
+        if ((rc = eng__tsum_check(c->ctx + r0, c->channel + r0, c->first + r0, r1 - r0, c->sum + e0, e1 - e0, key,
+                                  mem)))
+            return rc;
         e0 = e1;
         r0 = r1;
     }
-    eng__free(mem, m.slot);
-    if (rc)
-        return rc;
-    if ((rc = read_table(&again, key, c, n, &rows))) /* counted down to check: read again to keep */
-        return rc;
     c->nsum = n;
     c->ordered = 1;
     return ENG_OK;

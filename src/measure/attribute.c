@@ -267,7 +267,8 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
     const unsigned shift = part_shift(ncust);
     if (!x->keys) { /* the buckets in use share the buffer; no more of it than the first call's rows */
         size_t nb = ncust ? (size_t)((ncust - 1) >> shift) + 1 : 1;
-        size_t total = n > 4096 ? n : 4096;
+        size_t rows = x->feed_rows > n ? x->feed_rows : n;
+        size_t total = rows > 4096 ? rows : 4096;
         if (total > eng__attr_part_rows)
             total = eng__attr_part_rows;
         /* About 16 keys per bitmap word of one slot: with the couple of dozen slots
@@ -520,9 +521,10 @@ static int feed(run *x, size_t n, void *user)
     return rc;
 }
 
-int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
-                         const eng_measure_spec *spec, eng_time from, eng_time to, int progress,
-                         const uint8_t *trust, unsigned threads, eng_report **out)
+/* Touches from columns (@p touches), or from @p fn when it is not NULL. */
+static int measure(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
+                   const eng_measure_spec *spec, eng_time from, eng_time to, int progress, const uint8_t *trust,
+                   unsigned threads, eng__attr_feed_fn fn, void *fn_user, size_t fn_rows, eng_report **out)
 {
     int rc = check_inputs(touches, txns, spec);
     if (rc)
@@ -535,7 +537,7 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
     run *x = NULL;
     eng__prog pg = {NULL, NULL, 0, 0, 0, 0}, *p = progress ? &pg : NULL;
     if (p)
-        rc = eng__prog_start(p, engine, "measure.attribute", (uint64_t)txns->n + touches->n);
+        rc = eng__prog_start(p, engine, "measure.attribute", (uint64_t)txns->n + touches->n + fn_rows);
     if (!rc)
         rc = eng__attr_begin(engine, spec, txns->amount_scale, &x);
     if (!rc) {
@@ -553,7 +555,9 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
     if (!rc && p)
         rc = eng__prog_batch(p, txns->n);
     feed_ctx fc = {touches, txns->n, p, engine->progress_fn != NULL};
-    if (!rc)
+    if (!rc && fn)
+        rc = fn(x, fn_user);
+    else if (!rc)
         rc = x->threads ? eng__attr_touches_split(x, x->threads, touches->n, touches->customer, touches->message,
                                                   touches->channel, touches->status, touches->time, feed, &fc)
                         : feed(x, touches->n, &fc);
@@ -568,6 +572,21 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
         *out = NULL;
     }
     return rc;
+}
+
+int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
+                         const eng_measure_spec *spec, eng_time from, eng_time to, int progress,
+                         const uint8_t *trust, unsigned threads, eng_report **out)
+{
+    return measure(engine, touches, txns, spec, from, to, progress, trust, threads, NULL, NULL, 0, out);
+}
+
+int eng__measure_feed(eng_engine *engine, const eng_txn_columns *txns, const eng_measure_spec *spec, int progress,
+                      const uint8_t *trust, unsigned threads, eng__attr_feed_fn fn, void *user, size_t rows,
+                      eng_report **out)
+{
+    const eng_touch_columns none = {ENG_TOUCH_COLUMNS_VERSION, 0, NULL, NULL, NULL, NULL, NULL};
+    return measure(engine, &none, txns, spec, 0, 0, progress, trust, threads, fn, user, rows, out);
 }
 
 ENG_API void eng_report_free(eng_report *r)

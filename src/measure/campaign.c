@@ -48,25 +48,46 @@ ENG_API int eng_report_ope(const eng_report *r, int policy, eng_ope_estimate *ou
     return ENG_OK;
 }
 
-/* ---- gathering the columns ---- */
+/* ---- reading the events ----
+ *
+ * Two passes over the campaign's touches. The first decides which messages the
+ * events layer vouches for (eng__attr.trust: every row flagged `first`, one send
+ * context), from the tables of ordered segments and the rows of the rest. The
+ * second feeds the run: a trusted message's counts of a status other than `sent`
+ * and the starting one come from the tables; the rows of those two statuses,
+ * every status holding an untrusted message's rows, and all rows of tail chunks,
+ * older segments and segments straddling the range are read. */
 
 typedef struct cols {
     eng_engine *e;
     const eng__rep_ctx *rc;
+    uint64_t campaign;
     int err;
-    /* touches */
+    /* send context -> message index + 1 (0: not ours; NO_MSG: not looked up yet) */
+    uint16_t *map;
+    size_t nmap;
+    /* Per message (rc->msg order): its one send context so far (UINT32_MAX: none
+     * yet), whether its rows may repeat a (customer, channel, status) — a second
+     * context (another version or occurrence) or a row without the events layer's
+     * `first` flag —, and whether it has rows at all. */
+    uint32_t *m_ctx;
+    uint8_t *m_dup, *m_any;
+    uint32_t max_cust;   /* customers below it (touches, transactions) */
+    size_t fed;          /* rows the second pass will read (phase one's estimate, then its count) */
+    /* the second pass */
+    eng__attr *x;
+    const uint8_t *trust;
+    unsigned want;       /* the starting status */
+    int gather;          /* rows gathered into columns for the threads of the pass */
     size_t nt, ct;
-    uint32_t *t_cust, *t_msg;
+    uint32_t *t_cust, *t_key;
     uint8_t *t_ch, *t_st;
     eng_time *t_time;
-    uint32_t ctx_seen[64], ctx_msg[64]; /* send context -> message index + 1 (0: not ours) */
-    size_t nctx;
-    /* Per message (rc->msg order): its one send context so far (UINT32_MAX: none
-     * yet), and whether its rows may repeat a (customer, channel, status) — a
-     * second context (another version or occurrence) or a row without the
-     * events layer's `first` flag. The others are trusted (eng__attr.trust). */
-    uint32_t *m_ctx;
-    uint8_t *m_dup;
+    /* `sent` rows of X-Engage messages: the estimates' decisions */
+    size_t nxe, cxe;
+    uint32_t *xe_cust;
+    uint16_t *xe_m;
+    eng_time *xe_time;
     /* transactions */
     size_t nx, cx;
     uint32_t *x_cust, *x_store;
@@ -74,10 +95,95 @@ typedef struct cols {
     int64_t *x_amount;
     uint64_t *x_nulls;
     uint16_t org;
-    uint32_t max_cust, max_store;
+    uint32_t max_store;
     eng__prog *pg; /* "measure.report": rows read */
     uint64_t read;
 } cols;
+
+#define NO_MSG 0xffffu
+
+/* Message index + 1 of send context @p ctx (0: not one of the report's). */
+static int msg_of_ctx(cols *c, uint16_t org, uint32_t ctx, unsigned *m)
+{
+    if (ctx >= c->nmap) {
+        size_t cap = c->nmap ? c->nmap : 64;
+        while (cap <= ctx)
+            cap *= 2;
+        uint16_t *v = eng__realloc_array(&c->e->mem, c->map, cap, sizeof *v);
+        if (!v)
+            return eng__nomem();
+        for (size_t i = c->nmap; i < cap; i++)
+            v[i] = NO_MSG;
+        c->map = v;
+        c->nmap = cap;
+    }
+    if (c->map[ctx] == NO_MSG) {
+        uint64_t camp, msg;
+        uint32_t ver, occ;
+        uint16_t id = 0;
+        if (eng__ctx_get(c->e, org, ctx, &camp, &msg, &ver, &occ) == ENG_OK)
+            for (size_t i = 0; i < c->rc->nmsg; i++)
+                if (c->rc->msg[i].id == msg && msg <= UINT32_MAX - 1)
+                    id = (uint16_t)(i + 1);
+        c->map[ctx] = id;
+    }
+    *m = c->map[ctx];
+    return ENG_OK;
+}
+
+/* Rows of message m in context ctx; ok: all of them flagged `first`. */
+static void note(cols *c, unsigned m, uint32_t ctx, int ok)
+{
+    if (c->m_ctx[m] != ctx)
+        c->m_dup[m] |= c->m_ctx[m] != UINT32_MAX;
+    c->m_ctx[m] = ctx;
+    c->m_dup[m] |= !ok;
+    c->m_any[m] = 1;
+}
+
+static int step(cols *c, size_t rows)
+{
+    c->read += rows;
+    return c->err = eng__prog_batch(c->pg, c->read);
+}
+
+static int trust_rows(const eng__touch_cols *t, void *u)
+{
+    cols *c = u;
+    for (size_t i = 0; i < t->n; i++) {
+        unsigned m;
+        if ((c->err = msg_of_ctx(c, t->org, t->ctx[i], &m)))
+            return c->err;
+        if (!m)
+            continue;
+        note(c, m - 1, t->ctx[i], t->first[i]);
+        if (t->customer[i] + 1 > c->max_cust)
+            c->max_cust = t->customer[i] + 1;
+        c->fed++;
+    }
+    return step(c, t->n);
+}
+
+static int trust_table(const eng__touch_tab *t, void *u)
+{
+    cols *c = u;
+    int ours = 0;
+    for (size_t j = 0; j < t->nent; j++) {
+        const eng__touch_ent *e = &t->ent[j];
+        unsigned m;
+        if ((c->err = msg_of_ctx(c, t->org, e->ctx, &m)))
+            return c->err;
+        if (!m)
+            continue;
+        note(c, m - 1, e->ctx, e->first == e->rows);
+        ours = 1;
+        if (e->status == ENG_TOUCH_SENT || e->status == c->want)
+            c->fed += e->rows;
+    }
+    if (ours && t->cmax + 1 > c->max_cust) /* a bound: the segment's rows of other campaigns too */
+        c->max_cust = t->cmax + 1;
+    return step(c, t->nent);
+}
 
 static int grow_t(cols *c, size_t more)
 {
@@ -90,9 +196,9 @@ static int grow_t(cols *c, size_t more)
     uint32_t *a = eng__realloc_array(m, c->t_cust, cap, 4);
     if (a)
         c->t_cust = a;
-    uint32_t *b = a ? eng__realloc_array(m, c->t_msg, cap, 4) : NULL;
+    uint32_t *b = a ? eng__realloc_array(m, c->t_key, cap, 4) : NULL;
     if (b)
-        c->t_msg = b;
+        c->t_key = b;
     uint8_t *d = b ? eng__realloc_array(m, c->t_ch, cap, 1) : NULL;
     if (d)
         c->t_ch = d;
@@ -107,50 +213,135 @@ static int grow_t(cols *c, size_t more)
     return ENG_OK;
 }
 
-static uint32_t msg_of_ctx(cols *c, uint16_t org, uint32_t ctx)
+/* Rows into the run (keys: send contexts), or into columns for its threads. */
+static int feed_rows(cols *c, const eng__touch_cols *t)
 {
-    for (size_t i = 0; i < c->nctx; i++)
-        if (c->ctx_seen[i] == ctx)
-            return c->ctx_msg[i];
-    uint64_t camp, msg;
-    uint32_t ver, occ;
-    uint32_t id = 0;
-    if (eng__ctx_get(c->e, org, ctx, &camp, &msg, &ver, &occ) == ENG_OK)
-        for (size_t i = 0; i < c->rc->nmsg; i++)
-            if (c->rc->msg[i].id == msg && msg <= UINT32_MAX - 1)
-                id = (uint32_t)i + 1;
-    if (c->nctx < 64) {
-        c->ctx_seen[c->nctx] = ctx;
-        c->ctx_msg[c->nctx++] = id;
+    const eng__rep_ctx *rc = c->rc;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->status[i] != ENG_TOUCH_SENT || t->ctx[i] >= c->nmap)
+            continue;
+        unsigned m = c->map[t->ctx[i]];
+        if (!m || m == NO_MSG || rc->msg[m - 1].strategy != ENG_STRATEGY_XENGAGE)
+            continue;
+        if (c->nxe == c->cxe) {
+            size_t cap = c->cxe ? 2 * c->cxe : 256;
+            uint32_t *a = eng__realloc_array(&c->e->mem, c->xe_cust, cap, sizeof *a);
+            if (a)
+                c->xe_cust = a;
+            uint16_t *b = a ? eng__realloc_array(&c->e->mem, c->xe_m, cap, sizeof *b) : NULL;
+            if (b)
+                c->xe_m = b;
+            eng_time *d = b ? eng__realloc_array(&c->e->mem, c->xe_time, cap, sizeof *d) : NULL;
+            if (!d)
+                return c->err = eng__nomem();
+            c->xe_time = d;
+            c->cxe = cap;
+        }
+        c->xe_cust[c->nxe] = t->customer[i], c->xe_m[c->nxe] = (uint16_t)(m - 1), c->xe_time[c->nxe++] = t->time[i];
     }
-    return id;
-}
-
-static int touch_cb(const eng__touch_cols *t, void *u)
-{
-    cols *c = u;
+    if (!c->gather) {
+        c->x->row0 = c->nt;
+        c->x->pg_row = c->nx + c->nt;
+        c->nt += t->n;
+        return c->err = eng__attr_touches(c->x, t->n, t->customer, t->ctx, t->channel, t->status, t->time);
+    }
     if ((c->err = grow_t(c, t->n)))
         return c->err;
-    for (size_t i = 0; i < t->n; i++) {
-        uint32_t m = msg_of_ctx(c, t->org, t->ctx[i]);
-        if (!m)
-            continue;
-        m--;
-        if (c->m_ctx[m] != t->ctx[i])
-            c->m_dup[m] |= c->m_ctx[m] != UINT32_MAX;
-        c->m_ctx[m] = t->ctx[i];
-        c->m_dup[m] |= !t->first[i];
-        size_t k = c->nt++;
-        c->t_cust[k] = t->customer[i];
-        c->t_msg[k] = (uint32_t)c->rc->msg[m].id;
-        c->t_ch[k] = t->channel[i];
-        c->t_st[k] = t->status[i];
-        c->t_time[k] = t->time[i];
-        if (t->customer[i] + 1 > c->max_cust)
-            c->max_cust = t->customer[i] + 1;
+    memcpy(c->t_cust + c->nt, t->customer, t->n * sizeof *t->customer);
+    memcpy(c->t_key + c->nt, t->ctx, t->n * sizeof *t->ctx);
+    memcpy(c->t_ch + c->nt, t->channel, t->n);
+    memcpy(c->t_st + c->nt, t->status, t->n);
+    memcpy(c->t_time + c->nt, t->time, t->n * sizeof *t->time);
+    c->nt += t->n;
+    return ENG_OK;
+}
+
+static int run_rows(const eng__touch_cols *t, void *u)
+{
+    cols *c = u;
+    return feed_rows(c, t) ? c->err : step(c, t->n);
+}
+
+/* One status of an ordered segment: read, or counted from its entries when every
+ * message of ours there is trusted and the status is neither `sent` nor the starting one. */
+static int run_status(cols *c, const eng__touch_tab *t, size_t e0, size_t e1)
+{
+    const unsigned st = t->ent[e0].status;
+    int ours = 0, read = st == ENG_TOUCH_SENT || st == c->want;
+    for (size_t j = e0; j < e1; j++) {
+        unsigned m = t->ent[j].ctx < c->nmap ? c->map[t->ent[j].ctx] : 0;
+        if (m && m != NO_MSG)
+            ours = 1, read |= !c->trust[m - 1];
     }
-    c->read += t->n;
-    return c->err = eng__prog_batch(c->pg, c->read);
+    if (!ours)
+        return ENG_OK;
+    if (read) {
+        eng__touch_cols rows;
+        if ((c->err = eng__touch_tab_rows(t, st, &rows)))
+            return c->err;
+        return feed_rows(c, &rows) ? c->err : step(c, rows.n);
+    }
+    if ((c->err = eng__touch_tab_check(t, st)))
+        return c->err;
+    eng__attr *x = c->x;
+    for (size_t j = e0; j < e1; j++) {
+        unsigned m = t->ent[j].ctx < c->nmap ? c->map[t->ent[j].ctx] : 0;
+        if (m && m != NO_MSG) /* each row the only one of its (customer, slot): what the pass would count */
+            x->cnt[((size_t)st * x->nmsg + m - 1) * ENG_MAX_CHANNELS + t->ent[j].channel] += t->ent[j].rows;
+    }
+    return ENG_OK;
+}
+
+static int run_table(const eng__touch_tab *t, void *u)
+{
+    cols *c = u;
+    for (size_t e0 = 0, e1; e0 < t->nent; e0 = e1) {
+        for (e1 = e0 + 1; e1 < t->nent && t->ent[e1].status == t->ent[e0].status;)
+            e1++;
+        if (run_status(c, t, e0, e1))
+            return c->err;
+    }
+    return ENG_OK;
+}
+
+static int feed_first(eng__attr *x, size_t n, void *u)
+{
+    cols *c = u;
+    x->row0 = 0;
+    return eng__attr_touches(x, n, c->t_cust, c->t_key, c->t_ch, c->t_st, c->t_time);
+}
+
+/* The run's touches (eng__measure_feed): the second pass. */
+static int feed_run(eng__attr *x, void *u)
+{
+    cols *c = u;
+    c->x = x;
+    int rc = eng__attr_map(x, NULL, 0);
+    if (!rc && c->nmap) {
+        uint16_t *map = eng__malloc(&c->e->mem, c->nmap * sizeof *map);
+        if (!map)
+            return eng__nomem();
+        for (size_t i = 0; i < c->nmap; i++)
+            map[i] = c->map[i] == NO_MSG ? 0 : c->map[i];
+        rc = eng__attr_map(x, map, c->nmap);
+        eng__free(&c->e->mem, map);
+    }
+    if (rc)
+        return rc;
+    c->gather = x->threads > 0;
+    x->feed_rows = c->fed;
+    c->nt = 0;
+    eng__touch_filter f;
+    eng__touch_filter_init(&f);
+    f.org = c->rc->org;
+    f.campaign = c->campaign;
+    rc = eng__touch_scan_tables(c->e, &f, run_table, run_rows, c);
+    if (!rc)
+        rc = c->err;
+    if (!rc && c->gather)
+        rc = eng__attr_touches_split(x, x->threads, c->nt, c->t_cust, c->t_key, c->t_ch, c->t_st, c->t_time,
+                                     feed_first, c);
+    return rc;
 }
 
 static int txn_cb(const eng__txn_cols *x, void *u)
@@ -197,9 +388,11 @@ static int txn_cb(const eng__txn_cols *x, void *u)
 static void cols_free(cols *c)
 {
     const eng__mem *m = &c->e->mem;
-    eng__free(m, c->t_cust), eng__free(m, c->t_msg), eng__free(m, c->t_ch), eng__free(m, c->t_st);
+    eng__free(m, c->t_cust), eng__free(m, c->t_key), eng__free(m, c->t_ch), eng__free(m, c->t_st);
     eng__free(m, c->t_time), eng__free(m, c->x_cust), eng__free(m, c->x_store), eng__free(m, c->x_time);
     eng__free(m, c->x_amount), eng__free(m, c->x_nulls), eng__free(m, c->m_ctx), eng__free(m, c->m_dup);
+    eng__free(m, c->m_any), eng__free(m, c->map), eng__free(m, c->xe_cust), eng__free(m, c->xe_m);
+    eng__free(m, c->xe_time);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -256,21 +449,16 @@ static int history(void *user, uint32_t lo, uint32_t hi, uint32_t *sends, uint32
 }
 
 /* The off-policy estimates of the first X-Engage message that sent anything. */
-static int ope(eng_engine *e, const eng__rep_ctx *rc, const cols *c, const uint32_t *control, size_t ncontrol,
-               const eng_campaign_report_options *o, eng_report *r)
+static int ope(eng_engine *e, const eng__rep_ctx *rc, const cols *c, uint32_t nc, const uint32_t *control,
+               size_t ncontrol, const eng_campaign_report_options *o, eng_report *r)
 {
     const eng__rep_msg *xm = NULL;
+    size_t xi = 0;
     for (size_t i = 0; i < rc->nmsg && !xm; i++)
-        if (rc->msg[i].strategy == ENG_STRATEGY_XENGAGE)
-            for (size_t k = 0; k < c->nt && !xm; k++)
-                if (c->t_msg[k] == rc->msg[i].id)
-                    xm = &rc->msg[i];
+        if (rc->msg[i].strategy == ENG_STRATEGY_XENGAGE && c->m_any[i])
+            xm = &rc->msg[i], xi = i;
     if (!xm)
         return ENG_OK;
-    uint32_t nc = c->max_cust;
-    for (size_t i = 0; i < ncontrol; i++)
-        if (control[i] + 1 > nc)
-            nc = control[i] + 1;
     eng_time *sent = eng__malloc(&e->mem, (size_t)(nc ? nc : 1) * sizeof *sent);
     uint32_t *off = eng__calloc(&e->mem, (size_t)nc + 2, sizeof *off);
     eng_time *rt = eng__malloc(&e->mem, (c->nx ? c->nx : 1) * sizeof *rt);
@@ -279,13 +467,13 @@ static int ope(eng_engine *e, const eng__rep_ctx *rc, const cols *c, const uint3
     eng_time start = -1;
     for (uint32_t i = 0; !err && i < nc; i++)
         sent[i] = -1;
-    for (size_t k = 0; !err && k < c->nt; k++)
-        if (c->t_msg[k] == xm->id && c->t_st[k] == ENG_TOUCH_SENT) {
-            uint32_t cu = c->t_cust[k];
-            if (sent[cu] < 0 || c->t_time[k] < sent[cu])
-                sent[cu] = c->t_time[k];
-            if (start < 0 || c->t_time[k] < start)
-                start = c->t_time[k];
+    for (size_t k = 0; !err && k < c->nxe; k++)
+        if (c->xe_m[k] == xi) {
+            uint32_t cu = c->xe_cust[k];
+            if (sent[cu] < 0 || c->xe_time[k] < sent[cu])
+                sent[cu] = c->xe_time[k];
+            if (start < 0 || c->xe_time[k] < start)
+                start = c->xe_time[k];
         }
     if (!err) { /* transactions by customer (counting sort) */
         for (size_t k = 0; k < c->nx; k++)
@@ -347,6 +535,7 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
     uint32_t *control = NULL, *msgs = NULL;
     uint8_t *trust = NULL;
     size_t ncontrol = 0;
+    uint32_t ncust = 0;
     /* Progress: touch and transaction rows read (total unknown); attribution
      * reports as "measure.attribute" inside it; the estimates are the last step. */
     eng__prog pg;
@@ -358,14 +547,17 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
     eng__touch_filter_init(&f);
     f.org = rc.org;
     f.campaign = campaign;
+    c.campaign = campaign;
+    c.want = rc.has_goal ? (unsigned)rc.goal.start_on : ENG_TOUCH_SENT;
     c.m_ctx = eng__malloc(&e->mem, (rc.nmsg ? rc.nmsg : 1) * sizeof *c.m_ctx);
     c.m_dup = eng__calloc(&e->mem, rc.nmsg ? rc.nmsg : 1, 1);
-    if (!err && (!c.m_ctx || !c.m_dup))
+    c.m_any = eng__calloc(&e->mem, rc.nmsg ? rc.nmsg : 1, 1);
+    if (!err && (!c.m_ctx || !c.m_dup || !c.m_any))
         err = eng__nomem();
     for (size_t i = 0; !err && i < rc.nmsg; i++)
         c.m_ctx[i] = UINT32_MAX;
     if (!err)
-        err = eng__touch_scan(e, &f, touch_cb, &c);
+        err = eng__touch_scan_tables(e, &f, trust_table, trust_rows, &c);
     if (!err)
         err = c.err;
     if (!err)
@@ -409,16 +601,15 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
         msgs[i] = (uint32_t)rc.msg[i].id;
     }
     if (!err) {
+        ncust = c.max_cust;
         eng_rule_field fields[2] = {{"amount", ENG_RT_DECIMAL, 4}, {"store", ENG_RT_STRING, 0}};
         eng_rule_column columns[2];
         memset(columns, 0, sizeof columns);
         columns[0] = (eng_rule_column){ENG_RT_DECIMAL, 4, c.x_amount, NULL, NULL, NULL, 0, NULL};
         columns[1] = (eng_rule_column){ENG_RT_STRING, 0, c.x_store, c.x_nulls, dict, dict_len, c.max_store, NULL};
-        eng_touch_columns tc = {ENG_TOUCH_COLUMNS_VERSION, c.nt, c.t_cust, c.t_msg, c.t_ch, c.t_st, c.t_time};
         eng_txn_columns xc = {ENG_TXN_COLUMNS_VERSION, c.nx, c.x_cust, c.x_time, c.x_amount, 4, fields, 2, columns};
         eng_measure_spec sp;
         eng_measure_spec_init(&sp, ENG_MEASURE_SPEC_VERSION);
-        uint32_t ncust = c.max_cust;
         for (size_t i = 0; i < ncontrol; i++)
             if (control[i] + 1 > ncust)
                 ncust = control[i] + 1;
@@ -435,11 +626,12 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
         sp.channel_cost = rc.cost;
         sp.currency_places = o->currency_places;
         /* Parts beyond the caller's become threads (a version 1 struct ends before `threads`);
-         * eng__measure_columns caps them at eng_config.threads. */
+         * eng__measure_feed caps them at eng_config.threads. */
         unsigned extra = o->version >= 2 && o->threads > 1 ? o->threads - 1 : 0;
-        err = eng__measure_columns(e, &tc, &xc, &sp, 0, 0, 1, trust, extra, out);
+        c.trust = trust;
+        err = eng__measure_feed(e, &xc, &sp, 1, trust, extra, feed_run, &c, c.fed, out);
     }
-    if (!err && ((err = ope(e, &rc, &c, control, ncontrol, o, *out)) || (err = eng__prog_end(&pg)))) {
+    if (!err && ((err = ope(e, &rc, &c, ncust, control, ncontrol, o, *out)) || (err = eng__prog_end(&pg)))) {
         eng_report_free(*out);
         *out = NULL;
     }

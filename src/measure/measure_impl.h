@@ -116,6 +116,7 @@ typedef struct eng__attr {
     unsigned threads;         /* threads the walk may start beside the caller's (eng__attr_walk_split) */
     int slice;                /* cd and qtx are slices of another run's arrays: the walk sorts them in place */
     uint64_t pg_row;          /* rows fed before this call, for pg */
+    size_t feed_rows;         /* rows to come in chunks, when known before the first (sizes the key buffer) */
 } eng__attr;
 
 /* A progress report (rows fed so far, or none new) every eng__attr_beat_rows
@@ -147,6 +148,15 @@ extern unsigned eng__attr_part_min_shift;
 int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
                          const eng_measure_spec *spec, eng_time from, eng_time to, int progress,
                          const uint8_t *trust, unsigned threads, eng_report **out);
+/* eng__measure_columns (events in all time) with the touches brought by @p fn: called
+ * once, after the transactions, to feed them through eng__attr_touches (after its own
+ * eng__attr_map when its keys are not the spec's message ids; x->pg_row = transactions
+ * + rows fed before, for the progress), or through eng__attr_touches_split when
+ * x->threads allows threads. @p rows: about how many it will feed (the progress's total). */
+typedef int (*eng__attr_feed_fn)(eng__attr *x, void *user);
+int eng__measure_feed(eng_engine *engine, const eng_txn_columns *txns, const eng_measure_spec *spec, int progress,
+                      const uint8_t *trust, unsigned threads, eng__attr_feed_fn fn, void *user, size_t rows,
+                      eng_report **out);
 /* The touch pass over rows [0, n) with up to @p threads threads beside the caller's
  * (split.c): @p first feeds the caller's range [0, k) (and reports progress); the
  * other ranges run on threads of their own. Same state after as one thread's; fewer

@@ -63,6 +63,7 @@ static int part_init(part *p, const eng__attr *x)
     r->ncd = r->capcd = 0;
     r->keys = NULL;
     r->bcap = 0;
+    r->feed_rows = 0; /* a part's buffer is sized to its own rows */
     memset(r->bfill, 0, sizeof r->bfill);
     r->pg = NULL;
     if (!r->bits || !r->cnt || !r->sent_at)

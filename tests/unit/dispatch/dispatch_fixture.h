@@ -242,6 +242,18 @@ static inline eng_message_spec dx_message(void)
     return m;
 }
 
+/* dx_world's campaign: "Diwali", from a day after the clock's start for 59 days, no goal. */
+static inline eng_campaign_spec dx_campaign_spec(void)
+{
+    eng_campaign_spec c;
+    assert_int_equal(eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION), ENG_OK);
+    c.name = "Diwali";
+    c.start = 1767225600000 + ENG_DAY;
+    c.end = 1767225600000 + 60 * ENG_DAY;
+    c.objective = ENG_OBJ_BOOST_SALES;
+    return c;
+}
+
 /* Customers, group and campaign; the message is left to the test. */
 static inline void dx_world(dx *f, size_t n, unsigned batch_size, unsigned in_flight, int v2)
 {
@@ -304,12 +316,7 @@ static inline void dx_world(dx *f, size_t n, unsigned batch_size, unsigned in_fl
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
     free(ids);
-    eng_campaign_spec c;
-    assert_int_equal(eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION), ENG_OK);
-    c.name = "Diwali";
-    c.start = test_clock_now + ENG_DAY;
-    c.end = test_clock_now + 60 * ENG_DAY;
-    c.objective = ENG_OBJ_BOOST_SALES;
+    eng_campaign_spec c = dx_campaign_spec();
     assert_int_equal(eng_campaign_create(f->e, "ann", &c, &f->campaign, NULL), ENG_OK);
 }
 
@@ -395,6 +402,20 @@ static inline eng_time dx_run_all(dx *f, eng_time now, eng_run_report *total)
     }
     fail_msg("the execution did not finish");
     return now;
+}
+
+/* Run occurrence @p occ of f->message, due at @p due, until it is finished. */
+static inline void dx_run_occurrence(dx *f, uint32_t occ, eng_time due)
+{
+    eng_execution_info x = ENG_EXECUTION_INFO_INIT;
+    eng_time now = due;
+    for (int i = 0; i < 8 && x.state != ENG_EXEC_FINISHED; i++) {
+        eng_run_report rep = ENG_RUN_REPORT_INIT;
+        assert_int_equal(eng_run_due(f->e, "root", now, NULL, &rep), ENG_OK);
+        assert_int_equal(eng_execution_get(f->e, "root", f->message, occ, &x), ENG_OK);
+        now = rep.next_due > now ? rep.next_due : now + 1;
+    }
+    assert_int_equal(x.state, ENG_EXEC_FINISHED);
 }
 
 /* ---- X-Engage ---- */

@@ -38,8 +38,9 @@ static int collect(const eng__touch_cols *c, void *u)
         }
         row x;
         memset(&x, 0, sizeof x);
-        x.time = c->time[i], x.customer = c->customer[i], x.ctx = c->ctx[i], x.send = c->send[i];
-        x.detail = c->detail[i], x.channel = c->channel[i], x.status = c->status[i], x.first = c->first[i];
+        x.time = c->time[i], x.customer = c->customer[i], x.ctx = c->ctx[i];
+        x.send = c->send ? c->send[i] : 0; /* a table's rows come without send and detail */
+        x.detail = c->detail ? c->detail[i] : 0, x.channel = c->channel[i], x.status = c->status[i], x.first = c->first[i];
         r->v[r->n++] = x;
     }
     return 0;
@@ -164,6 +165,99 @@ static void check_segments(evfx *f, int kinds[4])
     }
 }
 
+/* ---- the report's table scan (eng__touch_scan_tables) ---- */
+
+typedef struct tabscan {
+    evfx *f;
+    rows r;      /* rows read: from the tables' status ranges and from the other segments */
+    size_t tables;
+} tabscan;
+
+static int tab_rows_cb(const eng__touch_cols *c, void *u)
+{
+    tabscan *t = u;
+    size_t at = t->r.n;
+    collect(c, &t->r);
+    for (size_t i = at; i < t->r.n; i++)
+        t->r.v[i].send = t->r.v[i].detail = 0; /* a table's rows come without them */
+    return 0;
+}
+
+/* Each status of a table: its rows (the filter's contexts) read, and every entry of
+ * those contexts equal to a count of them; the entries checked against the rows. */
+static int tab_cb(const eng__touch_tab *tb, void *u)
+{
+    tabscan *t = u;
+    t->tables++;
+    for (size_t j = 1; j < tb->nent; j++)
+        assert_true(tb->ent[j - 1].status < tb->ent[j].status ||
+                    (tb->ent[j - 1].status == tb->ent[j].status && tb->ent[j - 1].ctx <= tb->ent[j].ctx));
+    for (unsigned st = 0; st < ENG_TOUCH_STATUS_COUNT; st++) {
+        assert_int_equal(eng__touch_tab_check(tb, st), ENG_OK);
+        eng__touch_cols c;
+        assert_int_equal(eng__touch_tab_rows(tb, st, &c), ENG_OK);
+        assert_null(c.send);
+        for (size_t i = 0; i < c.n; i++) {
+            assert_int_equal(c.status[i], st);
+            if (i)
+                assert_true(c.customer[i - 1] <= c.customer[i]);
+        }
+        for (size_t j = 0; j < tb->nent; j++) {
+            const eng__touch_ent *e = &tb->ent[j];
+            uint32_t nr = 0, nf = 0;
+            for (size_t i = 0; i < c.n; i++)
+                if (e->status == st && c.ctx[i] == e->ctx && c.channel[i] == e->channel)
+                    nr++, nf += c.first[i];
+            assert_true(nr == 0 || (nr == e->rows && nf == e->first)); /* 0: another campaign's */
+        }
+        tab_rows_cb(&c, u);
+    }
+    return 0;
+}
+
+/* A table scan of @p camp in [from, to) reads the rows a plain scan gives; returns the tables visited. */
+static size_t table_scan_matches(evfx *f, uint64_t camp, eng_time from, eng_time to)
+{
+    eng__touch_filter flt;
+    eng__touch_filter_init(&flt);
+    flt.org = "acme";
+    flt.campaign = camp;
+    flt.from = from;
+    flt.to = to;
+    tabscan t = {f, {NULL, 0, 0}, 0};
+    rows want = {NULL, 0, 0};
+    assert_int_equal(eng__enter(f->e), ENG_OK);
+    assert_int_equal(eng__touch_scan_tables(f->e, &flt, tab_cb, tab_rows_cb, &t), ENG_OK);
+    assert_int_equal(eng__touch_scan(f->e, &flt, collect, &want), ENG_OK);
+    flt.statuses = 1;
+    assert_int_equal(eng__touch_scan_tables(f->e, &flt, tab_cb, tab_rows_cb, &t), ENG_EINVAL);
+    eng__leave(f->e);
+    for (size_t i = 0; i < want.n; i++)
+        want.v[i].send = want.v[i].detail = 0;
+    assert_int_equal(t.r.n, want.n);
+    if (want.n) {
+        qsort(want.v, want.n, sizeof *want.v, row_cmp);
+        qsort(t.r.v, t.r.n, sizeof *t.r.v, row_cmp);
+    }
+    if (want.n)
+        assert_memory_equal(t.r.v, want.v, want.n * sizeof *want.v);
+    free(want.v), free(t.r.v);
+    return t.tables;
+}
+
+/* Every campaign over all time, and over ranges that cut through segments. */
+static void table_scans(evfx *f, int ordered, eng_time now)
+{
+    size_t tables = 0, late = 0, early = 0;
+    for (uint64_t camp = 0; camp <= 3; camp++) {
+        tables += table_scan_matches(f, camp, 0, 0);
+        late += table_scan_matches(f, camp, now - 5 * ENG_DAY + 2 * ENG_HOUR + 30000, 0);
+        early += table_scan_matches(f, camp, now - 6 * ENG_DAY, now - 5 * ENG_DAY + 3 * ENG_HOUR + 30000);
+    }
+    printf("table scans: %zu tables over all time, %zu and %zu inside two cut ranges\n", tables, late, early);
+    assert_true(ordered ? tables > 0 && late < tables && early < tables : tables + late + early == 0);
+}
+
 static void same_reads(evfx *a, evfx *b)
 {
     rows x = all_rows(a), y = all_rows(b);
@@ -211,6 +305,8 @@ static void mixed_store_reads_the_same(void **st)
     assert_int_equal(ka[3], 0);
     assert_true(kb[2] > 0 && kb[3] > 0); /* mixed */
     same_reads(&a, &b);
+    table_scans(&a, 0, now);
+    table_scans(&b, 1, now);
     evfx_reopen(&a);
     evfx_reopen(&b);
     same_reads(&a, &b);
@@ -231,6 +327,7 @@ static void mixed_store_reads_the_same(void **st)
     check_segments(&b, kb);
     assert_true(kb[3] > 0);
     same_reads(&a, &b);
+    table_scans(&b, 1, now);
     evfx_reopen(&a);
     evfx_reopen(&b);
     same_reads(&a, &b);
@@ -245,8 +342,34 @@ static void mixed_store_reads_the_same(void **st)
     eng__tseg_ordered = 0;
 }
 
+/* Every status of a table read and checked: the first error. */
+static int tab_all(const eng__touch_tab *tb, void *u)
+{
+    (void)u;
+    int rc = ENG_OK;
+    for (unsigned st = 0; st < ENG_TOUCH_STATUS_COUNT && !rc; st++) {
+        eng__touch_cols c;
+        rc = eng__touch_tab_check(tb, st);
+        if (!rc)
+            rc = eng__touch_tab_rows(tb, st, &c);
+    }
+    return rc;
+}
+
+/* The report's reader over payload p of segment key (as a table scan opens it). */
+static int tab_read(evfx *f, const char *key, const uint8_t *p, size_t len)
+{
+    eng__ev *ev;
+    assert_int_equal(eng__enter(f->e), ENG_OK);
+    assert_int_equal(eng__ev_get(f->e, &ev), ENG_OK);
+    int rc = eng__touch_tab_visit(ev, 0, key, p, len, NULL, 0, tab_all, NULL);
+    eng__leave(f->e);
+    return rc;
+}
+
 /* Re-encode segment 0 of f after `mutate` changed its decoded columns, framed
- * under its key (a valid record: only the payload's meaning is wrong). */
+ * under its key (a valid record: only the payload's meaning is wrong); the
+ * report's reader of the table must find what a full decode finds. */
 static void rewrite_segment(evfx *f, void (*mutate)(eng__tcols *c))
 {
     const char *key = "e/0000/t/s/00000000";
@@ -269,6 +392,13 @@ static void rewrite_segment(evfx *f, void (*mutate)(eng__tcols *c))
     w.len = ENG__REC_HEADER;
     eng__tseg_encode(&w, &c, 0, c.n, 0, c.nkey, 1);
     assert_int_equal(w.err, 0);
+    int rc = tab_read(f, key, w.data + ENG__REC_HEADER, w.len - ENG__REC_HEADER);
+    if (!mutate) {
+        assert_int_equal(rc, ENG_OK);
+    } else {
+        assert_int_equal(rc, ENG_ECORRUPT);
+        assert_non_null(strstr(eng_error_last()->detail, key));
+    }
     assert_int_equal(eng__enter(f->e), ENG_OK);
     assert_int_equal(eng__kv_begin(f->e->store), ENG_OK);
     assert_int_equal(eng__rec_put_framed(f->e->store, key, strlen(key), ENG__REC_EV_TSEG, 1, w.data, w.len), ENG_OK);
