@@ -13,7 +13,9 @@
  *   (applier.c, an import into an empty table): the same table and the very
  *   same stored bytes as applying them after the import, and a row refused
  *   late in a big import (parts applied already) leaves nothing behind;
- * - a stored phone number's text is printf's;
+ * - a stored phone number's text is printf's; eng__val_date takes the
+ *   plain dates the C library's timegm takes, with the same instant, and
+ *   eng__val_phone the numbers a plain digit loop takes;
  * - eng__val_int64 and eng__val_decimal accept exactly what a plain
  *   reference accepts, with the same value, on random and boundary text. */
 #include <setjmp.h>
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "audience/audience_impl.h"
@@ -641,6 +644,91 @@ static void parsers_match_reference(void **st)
     }
 }
 
+/* A plain date by the C library: ENG_EPARSE unless YYYY-MM-DD with digits,
+ * ENG_ERANGE unless a real day of years 1..9999 (timegm normalises a day
+ * that does not exist into another, so the round trip tells), else the
+ * instant in ms. */
+static int ref_date(const char *s, int64_t *out)
+{
+    for (int k = 0; k < 10; k++)
+        if (k == 4 || k == 7 ? s[k] != '-' : (s[k] < '0' || s[k] > '9'))
+            return ENG_EPARSE;
+    int y = atoi(s), mo = atoi(s + 5), d = atoi(s + 8);
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d}, back;
+    time_t t = timegm(&tm);
+    if (y < 1 || !gmtime_r(&t, &back) || back.tm_year != y - 1900 || back.tm_mon != mo - 1 || back.tm_mday != d)
+        return ENG_ERANGE;
+    *out = (int64_t)t * 1000;
+    return ENG_OK;
+}
+
+/* eng__val_date on plain dates (its fast path, and the full parser behind
+ * it) against ref_date: valid and invalid days, leap years, stray bytes. */
+static void dates_match_reference(void **st)
+{
+    (void)st;
+    rng = 7;
+    static const char *const edge[] = {"0001-01-01", "0000-12-31", "9999-12-31", "2000-02-29", "1900-02-29",
+                                       "2024-02-29", "2023-02-29", "2024-04-31", "2024-13-01", "2024-00-10",
+                                       "2024-01-00", "2024-01-32", "2024/01/01", "2024-01-1x", "1970-01-01"};
+    for (int it = 0; it < 100000; it++) {
+        char s[16];
+        if (it < (int)(sizeof edge / sizeof *edge))
+            snprintf(s, sizeof s, "%s", edge[it]);
+        else
+            snprintf(s, sizeof s, "%04u-%02u-%02u", (unsigned)(rnd() % 10000), (unsigned)(rnd() % 14),
+                     (unsigned)(rnd() % 33));
+        static const char stray[] = "0123456789-+ /:xT\x7f";
+        if (it % 4 == 3) /* a stray byte */
+            s[rnd() % 10] = stray[rnd() % (sizeof stray - 1)];
+        int64_t a = 0, b = 0;
+        const char *why = "";
+        int got = eng__val_date(s, 10, &a, &why), want = ref_date(s, &b);
+        if (got != want || (got == ENG_OK && a != b))
+            fail_msg("date '%s': %d %lld, want %d %lld", s, got, (long long)a, want, (long long)b);
+    }
+}
+
+/* A phone number by the plain rule: "+", a digit 1-9, then 7 to 14 digits. */
+static int ref_phone(const char *s, size_t n, uint64_t *out)
+{
+    if (n < 9 || n > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
+        return 0;
+    uint64_t v = 0;
+    for (size_t k = 1; k < n; k++) {
+        if (s[k] < '0' || s[k] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(s[k] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* eng__val_phone (eight digits a word) against ref_phone: every length
+ * around the limits, bytes next to the digits ('/', ':', 0xb0..0xb9, NUL). */
+static void phones_match_reference(void **st)
+{
+    (void)st;
+    rng = 11;
+    static const char odd[] = "/:+- x\xb0\xb5\xb9\xff";
+    for (int it = 0; it < 200000; it++) {
+        char s[24];
+        size_t n = rnd() % 20;
+        for (size_t k = 0; k < n; k++)
+            s[k] = (char)('0' + rnd() % 10);
+        if (n && rnd() % 8)
+            s[0] = '+';
+        if (n && rnd() % 3 == 0) /* a stray byte anywhere */
+            s[rnd() % n] = rnd() % 8 ? odd[rnd() % (sizeof odd - 1)] : 0;
+        uint64_t a = 0, b = 0;
+        const char *why = "";
+        int ok = eng__val_phone(s, n, &a, &why) == ENG_OK, want = ref_phone(s, n, &b);
+        if (ok != want || (ok && a != b))
+            fail_msg("phone '%.*s' (%zu): %d %llu, want %d %llu", (int)n, s, n, ok, (unsigned long long)a, want,
+                     (unsigned long long)b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,6 +739,8 @@ int main(void)
         cmocka_unit_test(threaded_apply_rejects),
         cmocka_unit_test(parsers_match_reference),
         cmocka_unit_test(phone_text_matches_printf),
+        cmocka_unit_test(dates_match_reference),
+        cmocka_unit_test(phones_match_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
