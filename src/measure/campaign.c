@@ -151,7 +151,7 @@ static int trust_rows(const eng__touch_cols *t, void *u)
 {
     cols *c = u;
     for (size_t i = 0; i < t->n; i++) {
-        unsigned m;
+        unsigned m = 0;
         if ((c->err = msg_of_ctx(c, t->org, t->ctx[i], &m)))
             return c->err;
         if (!m)
@@ -170,7 +170,7 @@ static int trust_table(const eng__touch_tab *t, void *u)
     int ours = 0;
     for (size_t j = 0; j < t->nent; j++) {
         const eng__touch_ent *e = &t->ent[j];
-        unsigned m;
+        unsigned m = 0;
         if ((c->err = msg_of_ctx(c, t->org, e->ctx, &m)))
             return c->err;
         if (!m)
