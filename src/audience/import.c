@@ -584,7 +584,8 @@ static int cimp_row_fields(cpar *p, const char *const *f, const size_t *fl, int 
             goto bad;
         o = enc_svar(o, v);
     }
-    uint8_t *vo = p->part.data + p->part.len, *co[ENG__CSV_MAX_FIELDS];
+    /* by column, `part` stays unallocated: NULL + 0 is undefined (clang's UBSan stops on it) */
+    uint8_t *vo = bycol ? NULL : p->part.data + p->part.len, *co[ENG__CSV_MAX_FIELDS];
     p->npend = 0;
     /* Nothing is committed to any writer (nor to the slots) before every
      * field of the row is good. */
@@ -606,7 +607,8 @@ static int cimp_row_fields(cpar *p, const char *const *f, const size_t *fl, int 
         p->slot[d->sc][d->k] = (struct dslot){d->off, d->len, 1};
     }
     p->ids.len = (size_t)(o - p->ids.data);
-    p->part.len = (size_t)(vo - p->part.data);
+    if (!bycol)
+        p->part.len = (size_t)(vo - p->part.data);
     for (uint32_t i = 1; bycol && i < ci->ncols; i++)
         p->colw[i].len = (size_t)(co[i] - p->colw[i].data);
     if (++p->part_rows >= eng__aud_part_rows)
