@@ -72,17 +72,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     o.max_field_bytes = 64 + (size_t)data[0] * 8;
 
-    test_store *sa, *sb;
-    eng_engine *a = fresh(&sa), *b = fresh(&sb);
+    test_store *sa, *sb = NULL;
+    eng_engine *a = fresh(&sa), *b = a;
     uint64_t before = seed_count;
     eng_import_report ra = ENG_IMPORT_REPORT_INIT, rb = ENG_IMPORT_REPORT_INIT;
     int rca = eng_customers_import_csv_buffer(a, TA, csv, len, &o, &ra);
     int said_why = eng_error_last()->message[0] != 0; /* the next call into an engine clears it */
+    /* A rejected file leaves engine a as the seed (checked below: any residue would make the
+     * stream differ), so the stream goes into a; only an applied file needs a second engine. */
+    if (rca == ENG_OK)
+        b = fresh(&sb);
     fuzz_chunks c = {(const uint8_t *)csv, len, step};
     int rcb = eng_customers_import_csv(b, TA, fuzz_read_chunk, &c, &o, &rb);
     uint64_t na = count(a);
     if (rca != rcb || ra.inserted != rb.inserted || ra.updated != rb.updated || ra.bad_rows != rb.bad_rows ||
-        na != count(b)) {
+        na != (b == a ? na : count(b))) {
         fprintf(stderr, "buffer and stream differ: rc %d/%d inserted %llu/%llu bad %llu/%llu\n", rca, rcb,
                 (unsigned long long)ra.inserted, (unsigned long long)rb.inserted, (unsigned long long)ra.bad_rows,
                 (unsigned long long)rb.bad_rows);
@@ -100,7 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(rcg == ENG_OK || gs == 0); /* a refused upload leaves the group empty */
     CHECK(count(a) == na && gs <= na); /* members are customers; an upload adds none */
     eng_close(a);
-    eng_close(b);
+    if (b != a)
+        eng_close(b);
     test_store_free(sa);
     test_store_free(sb);
     return 0;

@@ -102,15 +102,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!fuzz_csv_input(data, size, &o, &step, &csv, &len))
         return 0;
 
-    test_store *sa, *sb;
-    eng_engine *a = fresh(&sa), *b = fresh(&sb);
+    test_store *sa, *sb = NULL;
+    eng_engine *a = fresh(&sa), *b = a;
     digest before = seed_digest;
     eng_event_report ra = ENG_EVENT_REPORT_INIT, rb = ENG_EVENT_REPORT_INIT;
     int rca = eng_txn_import_csv_buffer(a, "acme", csv, len, &o, &ra);
     CHECK(rca == ENG_OK || eng_error_last()->message[0] != 0); /* every failure says why */
+    /* A rejected file leaves engine a as the seed (checked below: any residue would make the
+     * stream differ), so the stream goes into a; only a stored file needs a second engine. */
+    if (rca == ENG_OK)
+        b = fresh(&sb);
     fuzz_chunks c = {(const uint8_t *)csv, len, step};
     int rcb = eng_txn_import_csv(b, "acme", fuzz_read_chunk, &c, &o, &rb);
-    digest da = stored(a), db = stored(b);
+    digest da = stored(a), db = b == a ? da : stored(b);
     if (rca != rcb || ra.accepted != rb.accepted || ra.bad_rows != rb.bad_rows || da.n != db.n || da.sum != db.sum) {
         fprintf(stderr, "buffer and stream differ: rc %d/%d accepted %llu/%llu\n", rca, rcb,
                 (unsigned long long)ra.accepted, (unsigned long long)rb.accepted);
@@ -125,7 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(rc2 != ENG_OK || (r2.accepted == 0 && d2.n == da.n && d2.sum == da.sum));
     }
     eng_close(a);
-    eng_close(b);
+    if (b != a)
+        eng_close(b);
     test_store_free(sa);
     test_store_free(sb);
     return 0;
