@@ -1,13 +1,14 @@
 /* Writing touches: `sent` from the dispatcher (inside its batch) and the
  * provider receipts of eng_touch_append (in a batch of their own). */
 #include "events/ev_state.h"
+#include "events/keypar.h"
 #include "base/handle.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-#define KEY_MAX 1024
+#define KEY_MAX ENG__EV_KEY_MAX
 /* `sent` rows are checked against the key index in blocks of this many. */
 #define SENT_BLOCK 512
 
@@ -146,7 +147,8 @@ static void opt_free(const eng__mem *mem, eng__optlist *l)
 }
 
 #define PROBE_AHEAD 32
-#define NO_SEND UINT32_MAX
+#define NO_SEND ENG__NO_SEND
+typedef eng__rkey rkey;
 
 static void probe_all(const eng__sends *s, const uint64_t *h, size_t n, uint32_t *cand)
 {
@@ -232,34 +234,30 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
     size_t olen = strlen(o->name), plen = 0;
     const char *pfx = eng__kmap_prefix(o, cx, &plen);
     int hint = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        /* four keys hashed at a time (the hash is a chain of multiplies), just before they are
-         * parsed, so that each key is read from memory once */
-        if (i % 4 == 0 && i + 4 <= n) {
-            const void *kd[4] = {rows[i].key, rows[i + 1].key, rows[i + 2].key, rows[i + 3].key};
-            size_t kl[4] = {rows[i].klen, rows[i + 1].klen, rows[i + 2].klen, rows[i + 3].klen};
-            eng__ev_keyhash4(kd, kl, hs + i);
-        } else if (i >= (n & ~(size_t)3)) {
-            hs[i] = eng__ev_keyhash(rows[i].key, rows[i].klen);
-        }
+    size_t i0 = 0;
+    /* Until the context has its prefix (usually its first row), one row at a time; then the
+     * rows' keys are hashed and compared with it on the engine's threads (keypar.c). */
+    for (; i0 < n && !rc && !pfx; i0++) {
+        const eng__sent_row *w = &rows[i0];
+        hs[i0] = eng__ev_keyhash(w->key, w->klen);
         uint32_t cu;
         uint8_t ch;
-        size_t pl = eng__key_tail(rows[i].key, rows[i].klen, &cu, &ch, &hint);
-        int m = pl && cu == rows[i].customer && ch == rows[i].channel;
+        size_t pl = eng__key_tail(w->key, w->klen, &cu, &ch, &hint);
         eng__keyparts kp;
-        if (m && pfx) {
-            m = pl == plen && !memcmp(rows[i].key, pfx, pl);
-        } else if (m) {
-            m = eng__key_parse(rows[i].key, rows[i].klen, &kp) && kp.orglen == olen &&
-                !memcmp(kp.org, o->name, olen) && kp.ctx.campaign == k.campaign && kp.ctx.message == k.message &&
-                kp.ctx.version == k.version && kp.ctx.occurrence == k.occurrence;
-            if (m && !(rc = eng__kmap_learn(o, &e->mem, cx, rows[i].key, pl)))
-                pfx = eng__kmap_prefix(o, cx, &plen);
-        }
-        mapped[i] = (uint8_t)m;
-        if (!m && eng__key_parse(rows[i].key, rows[i].klen, &kp)) /* the map alone cannot rule its key out */
+        int m = pl && cu == w->customer && ch == w->channel && eng__key_parse(w->key, w->klen, &kp) &&
+                kp.orglen == olen && !memcmp(kp.org, o->name, olen) && kp.ctx.campaign == k.campaign &&
+                kp.ctx.message == k.message && kp.ctx.version == k.version && kp.ctx.occurrence == k.occurrence;
+        if (m && !(rc = eng__kmap_learn(o, &e->mem, cx, w->key, pl)))
+            pfx = eng__kmap_prefix(o, cx, &plen);
+        mapped[i0] = (uint8_t)m;
+        if (!m && eng__key_parse(w->key, w->klen, &kp)) /* the map alone cannot rule its key out */
             ev->km_probe_all = 1;
     }
+    int dform = 0;
+    if (!rc && i0 < n)
+        eng__sent_parse(ev, rows, i0, n, pfx, plen, hs, mapped, &dform);
+    if (dform)
+        ev->km_probe_all = 1;
     for (size_t i = 0; i < n && !rc; i++) {
         uint64_t h = hs[i];
         int probe = !mapped[i] || eng__kmap_probe(ev, o, cx), dup = 0;
@@ -328,29 +326,6 @@ static int precheck(const eng_receipts *r)
     return ENG_OK;
 }
 
-/* Check receipt i (its key's length into *len). Done as the receipt is
- * parsed (candidates), so that each key is read from memory once. */
-static inline int check_one(const eng_receipts *r, size_t i, uint32_t *len)
-{
-    const char *bad = NULL, *why = "";
-    size_t kl = r->keys[i] ? strnlen(r->keys[i], KEY_MAX + 1) : 0;
-    if (kl == 0 || kl > KEY_MAX)
-        bad = "keys", why = "the key must be 1..1024 bytes";
-    else if (r->statuses[i] <= ENG_TOUCH_SENT || r->statuses[i] >= ENG_TOUCH_STATUS_COUNT)
-        bad = "statuses", why = "not a receipt status (sent is written by the library)";
-    else if (r->times[i] < 0)
-        bad = "times", why = "time before 1970";
-    else if (r->details && r->details[i] && strnlen(r->details[i], ENG__EV_DETAIL_MAX + 1) > ENG__EV_DETAIL_MAX)
-        bad = "details", why = "longer than 255 bytes";
-    if (bad) {
-        char det[64];
-        snprintf(det, sizeof det, "receipts[%zu].%s", i, bad);
-        return eng__err(ENG_EINVAL, det, "receipt %zu: %s; nothing was stored", i, why);
-    }
-    *len = (uint32_t)kl;
-    return ENG_OK;
-}
-
 /* Apply a checked batch whose key hashes are known, in three passes over
  * arrays, because at scale the key index and the per-send arrays are far
  * bigger than the caches and a lookup per receipt is a cache miss per array:
@@ -412,103 +387,29 @@ static int order_by_send(const eng__mem *mem, const uint32_t *cand, size_t n, ui
     return ENG_OK;
 }
 
-/* The org named by a key's first part (last, when it is that one again). */
-static const eng__evorg *org_named(const eng__ev *ev, const eng__evorg *last, const char *name, size_t len)
-{
-    if (last && !strncmp(last->name, name, len) && !last->name[len])
-        return last;
-    for (uint32_t i = 0; i < ev->norgs; i++)
-        if (ev->orgs[i] && !strncmp(ev->orgs[i]->name, name, len) && !ev->orgs[i]->name[len])
-            return ev->orgs[i];
-    return NULL;
-}
-
-/* A receipt as the apply pass reads it, in one 32-byte record (read in send
- * order after the sort: one line a receipt rather than one for each of the
- * caller's arrays): its candidate send, time and status, and, when its key
- * is a key of a context's map, what the key says: the fields of its send's
- * row (apply_receipts checks the send has that channel). */
-typedef struct rkey {
-    eng_time t;
-    uint32_t cand, customer, ctx;
-    uint16_t org;
-    uint8_t channel, mapped, status;
-} rkey;
-
-/* Each receipt checked (check_one; the first bad one is the error) and its
- * candidate send: by its context's key map when its key has the context's
- * prefix (an array index, no hash), else by the hash index, probed for all
- * the others in one tight loop (their hashes computed here; h[i] stays 0 for
- * mapped receipts). lens: each key's length. miss: room for 2n. */
+/* Each receipt checked (the first bad one is the error) and its candidate
+ * send: by its context's key map when its key has the context's prefix (an
+ * array index, no hash), else by the hash index, probed for all the others
+ * in one tight loop (h[i] stays 0 for mapped receipts). The per-row part
+ * runs on the engine's threads (keypar.c). lens: each key's length. miss:
+ * room for 2n. */
 static int candidates(const eng__ev *ev, const eng_receipts *r, uint32_t *lens, uint64_t *h, size_t n,
                       uint32_t *cand, uint32_t *miss, uint64_t *mh, const uint32_t **slot, rkey *rk)
 {
-    const eng__evorg *o = NULL;
-    const char *pfx = NULL;
-    size_t plen = 0;
-    uint32_t cx = 0;
-    int hint = 0;
-    /* first where each candidate is ... */
-    for (size_t i = 0; i < n; i++) {
-        int rc = check_one(r, i, &lens[i]);
-        if (rc)
-            return rc;
-        const char *key = r->keys[i];
-        size_t len = lens[i];
-        uint32_t cu;
-        uint8_t ch;
-        size_t pl = eng__key_tail(key, len, &cu, &ch, &hint);
-        slot[i] = NULL;
-        rk[i].mapped = 0;
-        rk[i].t = r->times[i];
-        rk[i].status = (uint8_t)r->statuses[i];
-        h[i] = 0;
-        if (pl && (!pfx || pl != plen || memcmp(key, pfx, pl))) { /* another context: find it */
-            eng__keyparts kp;
-            int64_t c = -1;
-            pfx = NULL;
-            if (eng__key_parse(key, len, &kp) && (o = org_named(ev, o, kp.org, kp.orglen)) &&
-                (c = eng__ev_ctx_find(o, &kp.ctx)) >= 0 && (pfx = eng__kmap_prefix(o, (uint32_t)c, &plen)) &&
-                (pl != plen || memcmp(key, pfx, pl)))
-                pfx = NULL;
-            cx = (uint32_t)c;
-        }
-        if (pl && pfx && (slot[i] = eng__kmap_slot(o, cx, cu))) {
-            rk[i].customer = cu;
-            rk[i].ctx = cx;
-            rk[i].org = o->code;
-            rk[i].channel = ch;
-            rk[i].mapped = 1;
-        }
-    }
-    /* ... then read them, prefetched PROBE_AHEAD ahead (the misses overlap) */
+    int rc = eng__rcpt_parse(ev, r, n, lens, h, slot, rk);
+    if (rc)
+        return rc;
     size_t nm = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i + PROBE_AHEAD < n && slot[i + PROBE_AHEAD])
-            __builtin_prefetch(slot[i + PROBE_AHEAD]);
-        uint32_t c = slot[i] ? *slot[i] : 0;
-        cand[i] = c ? c - 1 : NO_SEND;
-        if (!c) {
-            rk[i].mapped = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rk[i].cand == NO_SEND) {
+            mh[nm] = h[i];
             miss[nm++] = (uint32_t)i;
         }
-    }
-    size_t j4 = 0;
-    for (; j4 + 4 <= nm; j4 += 4) { /* four at a time: the hash is a chain of multiplies */
-        const uint32_t *q = miss + j4;
-        const void *kd[4] = {r->keys[q[0]], r->keys[q[1]], r->keys[q[2]], r->keys[q[3]]};
-        size_t kl[4] = {lens[q[0]], lens[q[1]], lens[q[2]], lens[q[3]]};
-        eng__ev_keyhash4(kd, kl, mh + j4);
-    }
-    for (; j4 < nm; j4++)
-        mh[j4] = eng__ev_keyhash(r->keys[miss[j4]], lens[miss[j4]]);
-    for (size_t j = 0; j < nm; j++)
-        h[miss[j]] = mh[j];
     probe_all(&ev->s, mh, nm, miss + n);
     for (size_t j = 0; j < nm; j++)
-        cand[miss[j]] = miss[n + j];
+        rk[miss[j]].cand = miss[n + j];
     for (size_t i = 0; i < n; i++)
-        rk[i].cand = cand[i];
+        cand[i] = rk[i].cand;
     return ENG_OK;
 }
 

@@ -1,0 +1,249 @@
+/* The per-row key work of a batch on several threads (keypar.h).
+ *
+ * Checking, parsing and hashing idempotency keys is about 40 % of W6's ingest
+ * (docs/events.md, "Where the time goes") and each row's result depends on
+ * that row alone: the rows are cut into contiguous ranges, the caller's
+ * thread takes the first, each other range a thread of its own (at most
+ * eng_config.threads beside the caller's), writing only its rows' slots of
+ * the output arrays. They read the events state, which nobody writes
+ * meanwhile. An error is the earliest range's, which is the error one thread
+ * stops at (the first bad row). A thread that cannot start leaves its range
+ * to the caller. */
+#include "events/keypar.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { PARTS_MAX = 8, AHEAD = 32 };
+size_t eng__keypar_min_rows = 8192;
+
+typedef struct job job;
+typedef struct part {
+    const job *j;
+    size_t lo, hi;
+    int rc, dform;
+    char det[64], msg[192]; /* the range's error, copied off its thread */
+    pthread_t tid;
+    int started;
+} part;
+
+struct job {
+    void (*run)(part *p);
+    const eng__ev *ev;
+    /* receipts */
+    const eng_receipts *r;
+    uint32_t *lens;
+    uint64_t *h;
+    const uint32_t **slot;
+    eng__rkey *rk;
+    /* sent */
+    const eng__sent_row *rows;
+    const char *pfx;
+    size_t plen;
+    uint64_t *hs;
+    uint8_t *mapped;
+};
+
+static void *part_main(void *arg)
+{
+    part *p = arg;
+    p->j->run(p);
+    return NULL;
+}
+
+/* Rows [from, n) of j in ranges (starts a multiple of 4 apart, for the
+ * hash's four lanes); *dform: OR of the ranges'. */
+static int split(const job *j, size_t from, size_t n, int *dform)
+{
+    part ps[PARTS_MAX];
+    size_t np = (size_t)j->ev->e->threads + 1, rows = n - from;
+    np = np > PARTS_MAX ? PARTS_MAX : np;
+    while (np > 1 && rows / np < (eng__keypar_min_rows ? eng__keypar_min_rows : 1))
+        np--;
+    size_t per = np > 1 ? rows / np & ~(size_t)3 : rows;
+    for (size_t k = 0; k < np; k++) {
+        part *p = &ps[k];
+        memset(p, 0, sizeof *p);
+        p->j = j;
+        p->lo = from + k * per;
+        p->hi = k + 1 == np ? n : p->lo + per;
+        if (k > 0)
+            p->started = pthread_create(&p->tid, NULL, part_main, p) == 0;
+    }
+    j->run(&ps[0]);
+    for (size_t k = 1; k < np; k++)
+        if (ps[k].started)
+            pthread_join(ps[k].tid, NULL);
+        else
+            j->run(&ps[k]);
+    *dform = 0;
+    for (size_t k = 0; k < np; k++) {
+        *dform |= ps[k].dform;
+        if (ps[k].rc)
+            return eng__err(ps[k].rc, ps[k].det, "%s", ps[k].msg);
+    }
+    return ENG_OK;
+}
+
+/* ---- receipts ---- */
+
+/* Check receipt i (its key's length into *len). */
+static inline int check_one(const eng_receipts *r, size_t i, uint32_t *len)
+{
+    const char *bad = NULL, *why = "";
+    size_t kl = r->keys[i] ? strnlen(r->keys[i], ENG__EV_KEY_MAX + 1) : 0;
+    if (kl == 0 || kl > ENG__EV_KEY_MAX)
+        bad = "keys", why = "the key must be 1..1024 bytes";
+    else if (r->statuses[i] <= ENG_TOUCH_SENT || r->statuses[i] >= ENG_TOUCH_STATUS_COUNT)
+        bad = "statuses", why = "not a receipt status (sent is written by the library)";
+    else if (r->times[i] < 0)
+        bad = "times", why = "time before 1970";
+    else if (r->details && r->details[i] && strnlen(r->details[i], ENG__EV_DETAIL_MAX + 1) > ENG__EV_DETAIL_MAX)
+        bad = "details", why = "longer than 255 bytes";
+    if (bad) {
+        char det[64];
+        snprintf(det, sizeof det, "receipts[%zu].%s", i, bad);
+        return eng__err(ENG_EINVAL, det, "receipt %zu: %s; nothing was stored", i, why);
+    }
+    *len = (uint32_t)kl;
+    return ENG_OK;
+}
+
+/* The org named by a key's first part (last, when it is that one again). */
+static const eng__evorg *org_named(const eng__ev *ev, const eng__evorg *last, const char *name, size_t len)
+{
+    if (last && !strncmp(last->name, name, len) && !last->name[len])
+        return last;
+    for (uint32_t i = 0; i < ev->norgs; i++)
+        if (ev->orgs[i] && !strncmp(ev->orgs[i]->name, name, len) && !ev->orgs[i]->name[len])
+            return ev->orgs[i];
+    return NULL;
+}
+
+static void hash_rows(const eng_receipts *r, const uint32_t *lens, const size_t *q, size_t nq, uint64_t *h)
+{
+    if (nq == 4) { /* the hash is a chain of multiplies: four keys side by side */
+        const void *kd[4] = {r->keys[q[0]], r->keys[q[1]], r->keys[q[2]], r->keys[q[3]]};
+        size_t kl[4] = {lens[q[0]], lens[q[1]], lens[q[2]], lens[q[3]]};
+        uint64_t out[4];
+        eng__ev_keyhash4(kd, kl, out);
+        for (int k = 0; k < 4; k++)
+            h[q[k]] = out[k];
+        return;
+    }
+    for (size_t k = 0; k < nq; k++)
+        h[q[k]] = eng__ev_keyhash(r->keys[q[k]], lens[q[k]]);
+}
+
+static void rcpt_range(part *p)
+{
+    const job *j = p->j;
+    const eng_receipts *r = j->r;
+    eng__rkey *rk = j->rk;
+    const uint32_t **slot = j->slot;
+    const eng__evorg *o = NULL;
+    const char *pfx = NULL;
+    size_t plen = 0;
+    uint32_t cx = 0;
+    int hint = 0;
+    /* first where each candidate is ... */
+    for (size_t i = p->lo; i < p->hi; i++) {
+        if ((p->rc = check_one(r, i, &j->lens[i]))) {
+            snprintf(p->det, sizeof p->det, "%s", eng_error_last()->detail);
+            snprintf(p->msg, sizeof p->msg, "%s", eng_error_last()->message);
+            return;
+        }
+        const char *key = r->keys[i];
+        size_t len = j->lens[i];
+        uint32_t cu;
+        uint8_t ch;
+        size_t pl = eng__key_tail(key, len, &cu, &ch, &hint);
+        slot[i] = NULL;
+        rk[i].mapped = 0;
+        rk[i].t = r->times[i];
+        rk[i].status = (uint8_t)r->statuses[i];
+        j->h[i] = 0;
+        if (pl && (!pfx || pl != plen || memcmp(key, pfx, pl))) { /* another context: find it */
+            eng__keyparts kp;
+            int64_t c = -1;
+            pfx = NULL;
+            if (eng__key_parse(key, len, &kp) && (o = org_named(j->ev, o, kp.org, kp.orglen)) &&
+                (c = eng__ev_ctx_find(o, &kp.ctx)) >= 0 && (pfx = eng__kmap_prefix(o, (uint32_t)c, &plen)) &&
+                (pl != plen || memcmp(key, pfx, pl)))
+                pfx = NULL;
+            cx = (uint32_t)c;
+        }
+        if (pl && pfx && (slot[i] = eng__kmap_slot(o, cx, cu))) {
+            rk[i].customer = cu;
+            rk[i].ctx = cx;
+            rk[i].org = o->code;
+            rk[i].channel = ch;
+            rk[i].mapped = 1;
+        }
+    }
+    /* ... then read them, prefetched AHEAD ahead (the misses overlap), and
+     * hash the keys the maps do not hold */
+    size_t q[4], nq = 0;
+    for (size_t i = p->lo; i < p->hi; i++) {
+        if (i + AHEAD < p->hi && slot[i + AHEAD])
+            __builtin_prefetch(slot[i + AHEAD]);
+        uint32_t c = slot[i] ? *slot[i] : 0;
+        rk[i].cand = c ? c - 1 : ENG__NO_SEND;
+        if (c)
+            continue;
+        rk[i].mapped = 0;
+        q[nq++] = i;
+        if (nq == 4) {
+            hash_rows(r, j->lens, q, nq, j->h);
+            nq = 0;
+        }
+    }
+    hash_rows(r, j->lens, q, nq, j->h);
+}
+
+int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t *lens, uint64_t *h,
+                    const uint32_t **slot, eng__rkey *rk)
+{
+    job j = {.run = rcpt_range, .ev = ev, .r = r, .lens = lens, .h = h, .slot = slot, .rk = rk};
+    int dform;
+    return n ? split(&j, 0, n, &dform) : ENG_OK;
+}
+
+/* ---- sent ---- */
+
+static void sent_range(part *p)
+{
+    const job *j = p->j;
+    const eng__sent_row *rows = j->rows;
+    int hint = 0;
+    for (size_t i = p->lo; i < p->hi; i++) {
+        /* four keys hashed at a time, just before they are parsed, so that each key is read from memory once */
+        if ((i - p->lo) % 4 == 0 && i + 4 <= p->hi) {
+            const void *kd[4] = {rows[i].key, rows[i + 1].key, rows[i + 2].key, rows[i + 3].key};
+            size_t kl[4] = {rows[i].klen, rows[i + 1].klen, rows[i + 2].klen, rows[i + 3].klen};
+            eng__ev_keyhash4(kd, kl, j->hs + i);
+        } else if (i + 4 > p->hi && (i - p->lo) % 4 == 0) {
+            for (size_t k = i; k < p->hi; k++)
+                j->hs[k] = eng__ev_keyhash(rows[k].key, rows[k].klen);
+        }
+        uint32_t cu;
+        uint8_t ch;
+        size_t pl = eng__key_tail(rows[i].key, rows[i].klen, &cu, &ch, &hint);
+        int m = pl && cu == rows[i].customer && ch == rows[i].channel && pl == j->plen &&
+                !memcmp(rows[i].key, j->pfx, pl);
+        j->mapped[i] = (uint8_t)m;
+        eng__keyparts kp;
+        if (!m && eng__key_parse(rows[i].key, rows[i].klen, &kp))
+            p->dform = 1;
+    }
+}
+
+void eng__sent_parse(const eng__ev *ev, const eng__sent_row *rows, size_t from, size_t n, const char *pfx,
+                     size_t plen, uint64_t *hs, uint8_t *mapped, int *dform)
+{
+    job j = {.run = sent_range, .ev = ev, .rows = rows, .pfx = pfx, .plen = plen, .hs = hs, .mapped = mapped};
+    *dform = 0;
+    if (from < n)
+        (void)split(&j, from, n, dform); /* a sent range has no error */
+}

@@ -1,0 +1,181 @@
+/* The per-row key work of `sent` and receipt batches on several threads
+ * (events/keypar.c) leaves exactly what one thread leaves: the same script of
+ * sends (map keys, opaque keys, keys of another org's form, re-sends) and
+ * receipts (map, opaque, unknown, garbled keys, opt-outs, duplicates), with a
+ * reopen and refused batches, run with eng_config.threads 0, 1 and 3 and the
+ * split threshold lowered to a few rows, gives the same store byte for byte,
+ * the same reports and the same unmatched indexes; those indexes are checked
+ * against a model that compares key strings; a refused batch names its
+ * first bad receipt whichever range it falls in, and changes nothing. */
+#include "ev_fixture.h"
+#include "events/keypar.h"
+#include "../model/store_digest.h"
+
+#define NCUST 300
+#define MAXKEYS 4096
+
+typedef struct run_out {
+    uint8_t digest[ENG__SHA256_LEN];
+    uint64_t accepted, duplicates, unmatched, consent;
+    size_t unmatched_idx[MAXKEYS], nidx;
+} run_out;
+
+/* The keys `sent` has written so far (the model). */
+static char sent_keys[MAXKEYS][64];
+static size_t nsent;
+
+static int is_sent(const char *k)
+{
+    for (size_t i = 0; i < nsent; i++)
+        if (!strcmp(sent_keys[i], k))
+            return 1;
+    return 0;
+}
+
+static void note(size_t index, const char *key, void *user)
+{
+    (void)key;
+    run_out *o = user;
+    if (o->nidx < MAXKEYS)
+        o->unmatched_idx[o->nidx++] = index;
+}
+
+static void send_batch(evfx *f, const char *org, uint64_t campaign, uint32_t lo, uint32_t hi, int ch, int opaque)
+{
+    evfx_opaque_keys = opaque;
+    evfx_send(f, org, campaign, lo, hi, ch, 1000 * (eng_time)campaign);
+    for (uint32_t c = lo; c < hi && nsent < MAXKEYS; c++) {
+        char k[64];
+        evfx_key(k, sizeof k, campaign, 0, c, ch);
+        if (!is_sent(k))
+            memcpy(sent_keys[nsent++], k, sizeof k);
+    }
+    evfx_opaque_keys = 0;
+}
+
+/* A receipt batch of n keys drawn from rng; bad >= 0: receipt bad gets a status
+ * of `sent` (refused). Checks the unmatched indexes against the model. */
+static void receipt_batch(evfx *f, uint64_t *rng, size_t n, long bad, run_out *out)
+{
+    char (*kb)[64] = calloc(n, 64);
+    const char **keys = calloc(n, sizeof *keys);
+    int *st = calloc(n, sizeof *st);
+    eng_time *ts = calloc(n, sizeof *ts);
+    size_t want[512], nwant = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = test_splitmix(rng);
+        uint32_t cu = (uint32_t)(x % (NCUST + 20)); /* some customers never sent to */
+        int kind = (int)(x >> 20) % 8;
+        if (kind < 4)
+            evfx_key(kb[i], 64, 1 + (x >> 30) % 2, 0, cu, ENG_CH_EMAIL);
+        else if (kind < 6) {
+            evfx_opaque_keys = 1;
+            evfx_key(kb[i], 64, 3, 0, cu, ENG_CH_SMS);
+            evfx_opaque_keys = 0;
+        } else if (kind == 6) /* garbled: another version millisecond */
+            snprintf(kb[i], 64, "acme/c1/m10.1001/o0/u%u/email", cu);
+        else /* a non-canonical customer number */
+            snprintf(kb[i], 64, "acme/c1/m10.1000/o0/u0%u/email", cu);
+        keys[i] = kb[i];
+        int s = 1 + (int)((x >> 40) % 16);
+        st[i] = s > 7 ? ENG_TOUCH_DELIVERED : s; /* unsubscribes and complaints now and then */
+        ts[i] = 5000 + (eng_time)(x >> 50);
+        if (!is_sent(kb[i]) && nwant < 512)
+            want[nwant++] = i;
+    }
+    if (bad >= 0)
+        st[bad] = ENG_TOUCH_SENT;
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = n;
+    r.keys = keys;
+    r.statuses = st;
+    r.times = ts;
+    r.unmatched_fn = note;
+    r.unmatched_user = out;
+    eng_event_report rep = ENG_EVENT_REPORT_INIT;
+    if (bad >= 0) {
+        char det[64];
+        snprintf(det, sizeof det, "receipts[%ld].statuses", bad);
+        uint8_t before[ENG__SHA256_LEN], after[ENG__SHA256_LEN];
+        store_digest(f->e, before);
+        assert_int_equal(eng_touch_append(f->e, &r, &rep), ENG_EINVAL);
+        assert_string_equal(eng_error_last()->detail, det);
+        store_digest(f->e, after);
+        assert_memory_equal(before, after, ENG__SHA256_LEN);
+    } else {
+        size_t from = out->nidx;
+        assert_int_equal(eng_touch_append(f->e, &r, &rep), ENG_OK);
+        assert_int_equal(rep.rows, n);
+        assert_int_equal(rep.accepted + rep.duplicates + rep.unmatched, n);
+        /* in send order, then the unmatched in arrival order: those are the model's */
+        assert_int_equal(out->nidx - from, nwant);
+        for (size_t k = 0; k < nwant; k++)
+            assert_int_equal(out->unmatched_idx[from + k], want[k]);
+        out->accepted += rep.accepted;
+        out->duplicates += rep.duplicates;
+        out->unmatched += rep.unmatched;
+        out->consent += rep.consent_changes;
+    }
+    free(kb);
+    free(keys);
+    free(st);
+    free(ts);
+}
+
+static void script(unsigned threads, run_out *out)
+{
+    evfx f;
+    uint64_t rng = 99;
+    memset(out, 0, sizeof *out);
+    nsent = 0;
+    evfx_open(&f, NCUST);
+    f.e->threads = threads;
+    send_batch(&f, "acme", 1, 0, 200, ENG_CH_EMAIL, 0);
+    send_batch(&f, "acme", 3, 0, 150, ENG_CH_SMS, 1);
+    send_batch(&f, "beta", 7, 0, 64, ENG_CH_EMAIL, 0); /* acme's key form in another org: by hash */
+    for (int b = 0; b < 4; b++)
+        receipt_batch(&f, &rng, 37 + 61 * (size_t)b, -1, out);
+    receipt_batch(&f, &rng, 200, 173, out); /* refused: its bad row in the last range */
+    receipt_batch(&f, &rng, 200, 3, out);   /* ... in the first */
+    send_batch(&f, "acme", 1, 150, 300, ENG_CH_EMAIL, 0); /* re-sends and new ones; joins pending receipts */
+    send_batch(&f, "acme", 2, 0, 120, ENG_CH_EMAIL, 0);
+    evfx_reopen(&f);
+    f.e->threads = threads;
+    for (int b = 0; b < 3; b++)
+        receipt_batch(&f, &rng, 150 + 17 * (size_t)b, -1, out);
+    send_batch(&f, "acme", 2, 100, 250, ENG_CH_EMAIL, 0);
+    receipt_batch(&f, &rng, 301, -1, out);
+    store_digest(f.e, out->digest);
+    evfx_close(&f);
+}
+
+static void same_whatever_the_threads(void **st)
+{
+    (void)st;
+    size_t keep = eng__keypar_min_rows;
+    eng__keypar_min_rows = 4; /* batches of 8 rows and more are split */
+    static run_out one, two, four;
+    script(0, &one);
+    script(1, &two);
+    script(3, &four);
+    eng__keypar_min_rows = keep;
+    assert_true(one.accepted > 300 && one.duplicates > 50 && one.unmatched > 50 && one.consent > 0);
+    const run_out *o[2] = {&two, &four};
+    for (int k = 0; k < 2; k++) {
+        assert_memory_equal(one.digest, o[k]->digest, ENG__SHA256_LEN);
+        assert_int_equal(one.accepted, o[k]->accepted);
+        assert_int_equal(one.duplicates, o[k]->duplicates);
+        assert_int_equal(one.unmatched, o[k]->unmatched);
+        assert_int_equal(one.consent, o[k]->consent);
+        assert_int_equal(one.nidx, o[k]->nidx);
+        assert_memory_equal(one.unmatched_idx, o[k]->unmatched_idx, one.nidx * sizeof one.unmatched_idx[0]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(same_whatever_the_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
