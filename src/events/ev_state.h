@@ -304,6 +304,15 @@ void eng__tcols_free(eng__tcols *c, const eng__mem *mem);
 /* ordered: c's rows [from, from + n) are eng__tseg_order's (all of them): kind 3 with its table. */
 void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
                       int ordered);
+/* The same in two parts: the header and the first three columns (without @p rest, the
+ * caller writes the other columns, then the table when ordered), and those other
+ * columns (tseg_par.c runs them on a thread). */
+void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
+                           int ordered, int rest);
+void eng__tseg_encode_rest(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey);
+/* eng__tseg_encode, the two parts on two threads when the engine has threads and the rows repay it. */
+void eng__tseg_encode_par(const eng__ev *ev, eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from,
+                          size_t nkey, int ordered);
 /* Decode a payload into c (reset first; room grows as needed). */
 int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *c, const eng__mem *mem);
 /* Zone of a payload without decoding the columns. */

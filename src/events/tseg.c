@@ -74,6 +74,12 @@ int eng__tcols_key_reserve(eng__tcols *c, const eng__mem *mem, size_t more)
 void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
                       int ordered)
 {
+    eng__tseg_encode_head(w, c, from, n, key_from, nkey, ordered, 1);
+}
+
+void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
+                           int ordered, int rest)
+{
     eng_time tmin = n ? c->time[from] : 0, tmax = tmin;
     uint32_t st = 0, ch = 0, cmin = n ? c->customer[from] : 0, cmax = cmin, xmin = n ? c->ctx[from] : 0, xmax = xmin;
     for (size_t i = from; i < from + n; i++) {
@@ -100,6 +106,15 @@ void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, si
     eng__pack_i64(w, c->time + from, n);
     eng__pack_u32(w, c->customer + from, n);
     eng__pack_u32(w, c->ctx + from, n);
+    if (!rest)
+        return;
+    eng__tseg_encode_rest(w, c, from, n, key_from, nkey);
+    if (ordered)
+        eng__tsum_encode(w, c);
+}
+
+void eng__tseg_encode_rest(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey)
+{
     eng__pack_u8(w, c->channel + from, n);
     eng__pack_u8(w, c->status + from, n);
     eng__pack_u32(w, c->send + from, n);
@@ -110,8 +125,6 @@ void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, si
         w->len += nkey * 8;
     }
     eng__pack_u8(w, c->first + from, n);
-    if (ordered)
-        eng__tsum_encode(w, c);
 }
 
 static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, uint8_t *kindp)
@@ -235,7 +248,7 @@ static int put_bytes(eng__ev *ev, const char *key, const eng__tcols *c, size_t f
         memset(w.data, 0, ENG__REC_HEADER);
         w.len = ENG__REC_HEADER;
     }
-    eng__tseg_encode(&w, c, from, n, key_from, nkey, ordered);
+    eng__tseg_encode_par(ev, &w, c, from, n, key_from, nkey, ordered);
     if (w.err) {
         eng__wr_free(&w);
         return eng__nomem();

@@ -1,12 +1,15 @@
 /* The per-row key work of `sent` and receipt batches on several threads
- * (events/keypar.c) leaves exactly what one thread leaves: the same script of
+ * (events/keypar.c) and segments encoded in two parts at once
+ * (events/tseg_par.c) leave exactly what one thread leaves: the same script of
  * sends (map keys, opaque keys, keys of another org's form, re-sends) and
  * receipts (map, opaque, unknown, garbled keys, opt-outs, duplicates), with a
  * reopen and refused batches, run with eng_config.threads 0, 1 and 3 and the
  * split threshold lowered to a few rows, gives the same store byte for byte,
  * the same reports and the same unmatched indexes; those indexes are checked
  * against a model that compares key strings; a refused batch names its
- * first bad receipt whichever range it falls in, and changes nothing. */
+ * first bad receipt whichever range it falls in, and changes nothing. With
+ * segments sealed every 256 rows, in storage order (kind 2) and ordered
+ * (kind 3). */
 #include "ev_fixture.h"
 #include "events/keypar.h"
 #include "../model/store_digest.h"
@@ -149,16 +152,22 @@ static void script(unsigned threads, run_out *out)
     evfx_close(&f);
 }
 
-static void same_whatever_the_threads(void **st)
+/* ordered: sealed segments of kind 3 (events/tsum.c) instead of 2. */
+static void same_whatever_the_threads(int ordered)
 {
-    (void)st;
     size_t keep = eng__keypar_min_rows;
+    uint32_t seal = eng__seg_seal_rows;
+    uint8_t kind = eng__tseg_ordered;
     eng__keypar_min_rows = 4; /* batches of 8 rows and more are split */
+    eng__seg_seal_rows = 256; /* segments sealed and encoded in two parts too */
+    eng__tseg_ordered = (uint8_t)ordered;
     static run_out one, two, four;
     script(0, &one);
     script(1, &two);
     script(3, &four);
     eng__keypar_min_rows = keep;
+    eng__seg_seal_rows = seal;
+    eng__tseg_ordered = kind;
     assert_true(one.accepted > 300 && one.duplicates > 50 && one.unmatched > 50 && one.consent > 0);
     const run_out *o[2] = {&two, &four};
     for (int k = 0; k < 2; k++) {
@@ -172,10 +181,23 @@ static void same_whatever_the_threads(void **st)
     }
 }
 
+static void storage_order(void **st)
+{
+    (void)st;
+    same_whatever_the_threads(0);
+}
+
+static void ordered_segments(void **st)
+{
+    (void)st;
+    same_whatever_the_threads(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(same_whatever_the_threads),
+        cmocka_unit_test(storage_order),
+        cmocka_unit_test(ordered_segments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
