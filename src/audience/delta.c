@@ -45,18 +45,37 @@ int eng__delta_set_str_slot(eng__table *t, uint32_t *slots, uint32_t col, uint32
     return ENG_OK;
 }
 
+/* The eight digits of v < 10^8, zero-padded, as ASCII in a word whose
+ * bytes in memory are the digits in order: a few multiplies instead of a division a digit (a bulk import
+ * converts a phone number a row). */
+static inline uint64_t ascii8(uint32_t v)
+{
+    uint64_t x = (uint64_t)(v / 10000) | ((uint64_t)(v % 10000) << 32); /* two lanes of 4 digits */
+    uint64_t top = ((x * 10486ull) >> 20) & ((0x7full << 32) | 0x7full);   /* each lane / 100 */
+    uint64_t hundreds = ((x - 100ull * top) << 16) + top;                  /* four lanes of 2 digits */
+    uint64_t tens = ((hundreds * 103ull) >> 10) & 0x000f000f000f000full;   /* each lane / 10 */
+    tens += (hundreds - 10ull * tens) << 8;
+    tens += 0x3030303030303030ull;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    tens = __builtin_bswap64(tens); /* stored with memcpy: the first digit first */
+#endif
+    return tens;
+}
+
 size_t eng__delta_phone_text(uint64_t num, char out[17])
 {
-    char d[16];
-    size_t n = 0;
     if (num < 10000000ull || num > 999999999999999ull)
         return 0;
-    for (; num; num /= 10)
-        d[n++] = (char)('0' + num % 10);
+    char d[16]; /* 16 digits, zero-padded: at least one leading '0', at most eight */
+    uint64_t hi = ascii8((uint32_t)(num / 100000000ull)), lo = ascii8((uint32_t)(num % 100000000ull));
+    memcpy(d, &hi, 8);
+    memcpy(d + 8, &lo, 8);
+    size_t z = 1;
+    while (z < 8 && d[z] == '0')
+        z++;
     out[0] = '+';
-    for (size_t k = 0; k < n; k++)
-        out[1 + k] = d[n - 1 - k];
-    return n + 1;
+    memcpy(out + 1, d + z, 16 - z);
+    return 17 - z;
 }
 
 int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema, const char *key, const uint8_t *idh,

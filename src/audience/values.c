@@ -315,6 +315,17 @@ int eng__val_is_phone(int ch)
            ch == ENG_CH_CALLTASK;
 }
 
+/* Eight bytes as a little-endian word on any host (the first byte lowest). */
+static inline uint64_t le8(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
 /* Eight ASCII digits in a little-endian word (first digit lowest): 1 when all are digits. */
 static inline int digits8(uint64_t x)
 {
@@ -339,8 +350,8 @@ int eng__val_phone(const char *s, size_t n, uint64_t *num, const char **why)
     static const uint64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
     uint64_t a, b;
     if (n >= 9 && n <= 16 && s[0] == '+' && s[1] != '0') {
-        memcpy(&a, s + 1, 8);
-        memcpy(&b, s + n - 8, 8);
+        a = le8(s + 1);
+        b = le8(s + n - 8);
         if (digits8(a) && digits8(b)) {
             size_t r = n - 9; /* digits past the first 8 */
             uint64_t v = value8(a);
