@@ -61,6 +61,7 @@ typedef struct eng__seg {
     eng_time tmin, tmax;
     uint32_t statuses, channels;
     uint32_t cmin, cmax, xmin, xmax; /* customers, contexts */
+    uint8_t kind;                    /* a touch segment's payload kind (1-3; tseg.c) */
 } eng__seg;
 
 typedef struct eng__segs {
@@ -336,9 +337,14 @@ int eng__tsum_read(eng__rd *r, const char *key, size_t nrows, eng__tcols *c, con
  * status's entries e[0, ne): the same rows and flagged rows at each, else ENG_ECORRUPT. */
 int eng__tsum_check(const uint32_t *ctx, const uint8_t *channel, const uint8_t *first, size_t n,
                     const eng__tsum_ent *e, size_t ne, const char *key, const eng__mem *mem);
-/* 1: sealed segments and rewrites are stored ordered (kind 3); 0 (default until the
- * report reads the tables): in storage order (kind 2). Every kind is read either way. */
+/* 1: sealed segments and rewrites are stored ordered (kind 3) at seal; 0 (default: the
+ * order costs ingest CPU, so compaction orders instead): in storage order (kind 2).
+ * Every kind is read either way. */
 extern uint8_t eng__tseg_ordered;
+/* 1 (default): eng_events_compact() rewrites every sealed touch segment of an older kind
+ * as kind 3, so that ingest keeps its speed and a compacted store's reports read tables;
+ * 0: it leaves them. */
+extern uint8_t eng__tseg_order_compact;
 /* touch_tab.c: the ordered segment of payload p under key opened for a table scan
  * (eng__touch_scan_tables): its table to fn; sel (NULL: all) the contexts whose rows it reads. */
 int eng__touch_tab_visit(eng__ev *ev, uint16_t org, const char *key, const uint8_t *p, size_t len, const uint8_t *sel,
@@ -401,7 +407,8 @@ int eng__ev_load_touches(eng__ev *ev, eng__evorg *o);
 /* A loaded segment of @p rows: counted as work and stepped on the load's progress. */
 int eng__ev_load_step(eng__ev *ev, size_t rows);
 int eng__ev_load_txns(eng__ev *ev, eng__evorg *o);
-int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *c);
+/* ordered: stored as kind 3 (retention: when eng__tseg_ordered or eng__tseg_order_compact). */
+int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *c, int ordered);
 int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog *pg, uint64_t *dropped);
 /* Check the caller's report version (or use tmp) and zero it. */
 int eng__ev_report_start(eng_event_report *in, eng_event_report *tmp, eng_event_report **out);

@@ -1,6 +1,8 @@
-/* Retention and compaction: seal the open tails, and drop each org's sends
- * (with all their touches) whose `sent` is older than its retention, and its
- * transactions older than it. One storage batch; on failure nothing changes. */
+/* Retention and compaction: seal the open tails, store the sealed touch
+ * segments of older kinds ordered (kind 3, tsum.c: what the report reads as
+ * tables), and drop each org's sends (with all their touches) whose `sent` is
+ * older than its retention, and its transactions older than it. One storage
+ * batch; on failure nothing changes. */
 #include "events/ev_state.h"
 
 #include <string.h>
@@ -105,7 +107,7 @@ static int retain_touches(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog
         size_t d = drop_rows(&ev->dec, s, gone);
         if (d) {
             *dropped += d;
-            rc = eng__tseg_rewrite(ev, o, i, &ev->dec);
+            rc = eng__tseg_rewrite(ev, o, i, &ev->dec, eng__tseg_ordered || eng__tseg_order_compact);
         }
     }
     for (uint32_t i = 0; i < s->n && !rc; i++)
@@ -114,6 +116,28 @@ static int retain_touches(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog
     eng__free(mem, gone);
     /* segments emptied by the rewrite are removed from the list */
     eng__segs_compact(ev, &o->tseg);
+    return rc;
+}
+
+/* Every sealed touch segment of an older kind rewritten as kind 3 (eng__tseg_order_compact). */
+static int order_touches(eng__ev *ev, eng__evorg *o, eng__prog *pg)
+{
+    const eng__mem *mem = &ev->e->mem;
+    int rc = ENG_OK;
+    for (size_t i = 0; i < o->tseg.n && !rc; i++) {
+        if (o->tseg.v[i].kind == 3)
+            continue;
+        char key[48];
+        const uint8_t *p;
+        size_t len;
+        eng__ev_key(key, sizeof key, o->code, "t/s", o->tseg.v[i].id, 0);
+        if ((rc = eng__prog_batch(pg, pg->done)) || (rc = eng__tseg_payload(ev, o, i, &p, &len)) ||
+            (rc = eng__tseg_decode(p, len, key, &ev->dec, mem)))
+            break;
+        ENG__WORK(ev->dec.n);
+        if (!ev->dec.ordered)
+            rc = eng__tseg_rewrite(ev, o, i, &ev->dec, 1);
+    }
     return rc;
 }
 
@@ -134,6 +158,8 @@ ENG_API int eng_events_compact(eng_engine *e)
             if (!o)
                 continue;
             if ((rc = eng__ttail_seal(ev, o)) || (rc = eng__rtail_seal(ev, o)))
+                break;
+            if (eng__tseg_order_compact && (rc = order_touches(ev, o, &pg)))
                 break;
             if (!o->retention_days)
                 continue;

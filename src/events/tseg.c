@@ -144,6 +144,7 @@ static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, u
         z->tmin > z->tmax)
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad header", key);
     z->n = (uint32_t)n;
+    z->kind = kind;
     z->statuses = (uint32_t)st;
     z->channels = (uint32_t)ch;
     z->cmin = (uint32_t)v[0];
@@ -224,11 +225,11 @@ int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *
 static int put_bytes(eng__ev *ev, const char *key, const eng__tcols *c, size_t from, size_t n, size_t key_from,
                      size_t nkey, eng__seg *keep, int ordered);
 
-/* keep != NULL: a sealed segment (or its rewrite), stored ordered when eng__tseg_ordered. */
+/* keep != NULL: a sealed segment (or its rewrite), stored ordered (kind 3) when @p ordered. */
 static int put_encoded(eng__ev *ev, const char *key, const eng__tcols *c, size_t from, size_t n, size_t key_from,
-                       size_t nkey, eng__seg *keep)
+                       size_t nkey, eng__seg *keep, int ordered)
 {
-    const int ordered = keep && eng__tseg_ordered;
+    ordered = keep && ordered;
     if (ordered) {
         int rc = eng__tseg_order(c, from, n, key_from, &ev->ord, &ev->ordtmp, &ev->ordtmp_cap, &ev->e->mem);
         if (rc)
@@ -273,7 +274,7 @@ int eng__ttail_save(eng__ev *ev, eng__evorg *o)
     char key[48];
     eng__ev_key(key, sizeof key, o->code, "t/c", o->tchunk_next, 1);
     int rc = put_encoded(ev, key, t, o->tail_saved, t->n - o->tail_saved, o->tail_keys_saved,
-                         t->nkey - o->tail_keys_saved, NULL);
+                         t->nkey - o->tail_keys_saved, NULL, 0);
     if (rc)
         return rc;
     o->tchunk_next++;
@@ -294,7 +295,7 @@ int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
     if (rc)
         return rc;
     eng__ev_key(key, sizeof key, o->code, "t/s", o->tseg.next_id, 0);
-    if ((rc = put_encoded(ev, key, t, 0, t->n, 0, t->nkey, &z)))
+    if ((rc = put_encoded(ev, key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered)))
         return rc;
     z.id = o->tseg.next_id++;
     for (uint64_t s = o->tchunk_first; s < o->tchunk_next && !rc; s++) {
@@ -433,7 +434,7 @@ int eng__ev_load_touches(eng__ev *ev, eng__evorg *o)
 
 /* Replace sealed segment @p idx of an org by the rows of c (retention). An
  * empty c deletes it (its zone gets n = 0 for the caller to remove). */
-int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *c)
+int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *c, int ordered)
 {
     eng__seg *z = &o->tseg.v[idx], nz;
     char key[48];
@@ -444,7 +445,7 @@ int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *
             z->n = 0;
         return rc;
     }
-    int rc = put_encoded(ev, key, c, 0, c->n, 0, c->nkey, &nz);
+    int rc = put_encoded(ev, key, c, 0, c->n, 0, c->nkey, &nz, ordered);
     if (rc)
         return rc;
     eng__seg_replace(ev, z, &nz);

@@ -1,7 +1,7 @@
 /* Ordered touch segments (payload kind 3, src/events/tsum.c): a store whose
  * sealed segments are partly of the older kind (2, storage order) and partly
  * ordered by (status, customer) with their table reads the same rows as one
- * with only older segments — by scan, per customer, per send (receipts joined
+ * with only older segments, and as that one once compaction has ordered them — by scan, per customer, per send (receipts joined
  * by key hash after a reopen), per campaign's counts — before and after a
  * reopen and a retention rewrite; each ordered segment's rows are in order and
  * its table equals a count of its rows made here; a table or an order that
@@ -296,6 +296,7 @@ static void mixed_store_reads_the_same(void **st)
     evfx_open(&a, 0);
     evfx_open(&b, 0);
     eng_time now = test_clock_now;
+    eng__tseg_order_compact = 0; /* compaction leaves the kinds as sealed (a: kind 2 only) */
     write_all(&a, 0, now);
     write_all(&b, 1, now);
     eng__tseg_ordered = 1;
@@ -335,6 +336,18 @@ static void mixed_store_reads_the_same(void **st)
     for (size_t i = 0; i < x.n; i++)
         assert_true(x.v[i].time >= now - 30 * ENG_DAY); /* campaign 1's sends are gone */
     free(x.v);
+    /* Compaction orders every older segment (the default): a's become kind 3, and read the same. */
+    eng__tseg_ordered = 0;
+    eng__tseg_order_compact = 1;
+    check_segments(&a, ka);
+    assert_true(ka[2] > 0 && ka[3] == 0);
+    assert_int_equal(eng_events_compact(a.e), ENG_OK);
+    check_segments(&a, ka);
+    assert_true(ka[1] == 0 && ka[2] == 0 && ka[3] > 0);
+    same_reads(&a, &b);
+    table_scans(&a, 1, now);
+    evfx_reopen(&a);
+    same_reads(&a, &b);
     eng_close(a.e); /* both engines before the allocation check */
     test_store_free(a.ts);
     evfx_close(&b);
