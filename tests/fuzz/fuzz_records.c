@@ -139,7 +139,10 @@ static int count_touch(const eng_touch_row *row, void *user)
 /* Every read a host has after open, in steps, in this order: OK or an explained error, never a
  * crash (on the undamaged state: OK). */
 enum { S_CUSTOMERS, S_CUSTOMER, S_CAMPAIGNS, S_GROUPS, S_AUDIENCE, S_EXECUTION, S_CREDITS, S_TOUCHES, S_STATUS,
-       S_AUDIT, S_RUN_DUE, NSTEPS };
+       S_AUDIT, S_RUN_DUE,
+       /* Reads for the records none of the above reads (the other actors, the send ledger, the
+        * consent history); called only for those records, as they cost more than the rest. */
+       S_ACTORS, S_SEND, S_CONSENT, NSTEPS };
 
 /* Customer "c1" as S_CUSTOMER found it (0: not found); when that step is not run, as on the
  * undamaged state. */
@@ -215,10 +218,38 @@ static void step(eng_engine *e, int s)
     case S_AUDIT:
         CHECK(SAID(eng_audit_verify(e, "root", &bad)));
         break;
-    default: { /* a write path over the damaged state, too */
+    case S_RUN_DUE: { /* a write path over the damaged state, too */
         eng_run_report rep = ENG_RUN_REPORT_INIT;
         CHECK(SAID(eng_run_due(e, "root", T0 + 3 * ENG_DAY, NULL, &rep)));
+        break;
     }
+    case S_ACTORS: {
+        eng_actor_iter *it = NULL;
+        int rc = eng_actor_list(e, "root", &it);
+        CHECK(SAID(rc));
+        eng_actor_spec a;
+        eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
+        while (rc == ENG_OK)
+            CHECK((rc = eng_actor_next(it, &a)) == ENG_ITEROVER || SAID(rc));
+        eng_actor_iter_free(it);
+        break;
+    }
+    case S_SEND:
+        if (c1) {
+            eng_send_info x = ENG_SEND_INFO_INIT;
+            CHECK(SAID(eng_send_get(e, "root", message, 0, c1, ENG_CH_SMS, &x)));
+        }
+        break;
+    default:
+        if (c1) {
+            eng_consent_iter *it = NULL;
+            int rc = eng_consent_history(e, "root", c1, &it);
+            CHECK(SAID(rc));
+            eng_consent_change ch = ENG_CONSENT_CHANGE_INIT;
+            while (rc == ENG_OK)
+                CHECK((rc = eng_consent_next(it, &ch)) == ENG_ITEROVER || SAID(rc));
+            eng_consent_iter_free(it);
+        }
     }
 }
 
@@ -326,7 +357,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     eng_engine *e = open_engine(&rc);
     if (e) {
         c1 = c1_undamaged;
-        for (int s = first_read[pick] < 0 ? 0 : first_read[pick]; s < NSTEPS; s++)
+        int s0 = first_read[pick] < 0 ? 0 : first_read[pick];
+        for (int s = s0; s < (s0 < S_ACTORS ? S_ACTORS : NSTEPS); s++)
             step(e, s);
         CHECK(eng_close(e) == ENG_OK);
     } else {
