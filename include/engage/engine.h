@@ -138,7 +138,10 @@ typedef struct eng_config {
      * today a CSV import into an empty table applies its rows on one (with any
      * allocator: its hooks are thread-safe by contract, engage/alloc.h), and with
      * 2 or more a CSV import parses on threads - 1 (at most 7) beside the caller; a campaign report
-     * asked for parts (#eng_campaign_report_options.threads) starts up to this many. 0: the library never starts a thread. Results are the same
+     * asked for parts (#eng_campaign_report_options.threads) starts up to this many; eng_touch_append()
+     * and the dispatcher's `sent` rows check, parse and hash the keys of a batch of 16,384 rows or more
+     * on up to this many (at most 7), and an event segment of 16,384 rows or more is encoded in two
+     * parts at once. 0: the library never starts a thread. Results are the same
      * either way. Default 1; at most 64. Version 1 callers get the default.
      */
     unsigned int threads;
