@@ -322,7 +322,8 @@ static void round_trip(unsigned v1, unsigned v2)
 static void schema3_round_trip(void **st)
 {
     (void)st;
-    round_trip(3, 3);
+    if (!test_slow_runtime()) /* valgrind, TSan: schema2_parts_replay's second import is schema 3 */
+        round_trip(3, 3);
 }
 
 /* Parts stored by an earlier version (schema 2) still replay, alone and
