@@ -14,18 +14,12 @@
 #include <unistd.h>
 
 #include "engage.h"
+#include "bench_org.h"
 #include "core/engine_impl.h"
 #include "bench_util.h"
 
 
-static void check(const char *what, int rc)
-{
-    if (rc) {
-        fprintf(stderr, "bench_dispatch: %s failed: %s: %s (%s)\n", what, eng_errstr(rc), eng_error_last()->message,
-                eng_error_last()->detail);
-        exit(1);
-    }
-}
+static void check(const char *what, int rc) { bench_check("bench_dispatch", what, rc); }
 
 static eng_time fixed_clock(void *u)
 {
@@ -69,16 +63,8 @@ static void run(const char *store_kind, eng_store *store, unsigned long n, const
     cfg.transport_user = &body_bytes;
     eng_engine *e;
     check("open", eng_open(&cfg, &e));
-    check("org", eng_org_create(e, "acme", NULL, "root", NULL));
+    bench_org_with_actors(e, "bench_dispatch");
     check("credits", eng_credits_adjust(e, "root", ENG_CREDITS_CAMPAIGN, 1000000000));
-    eng_actor_spec a;
-    eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
-    a.id = "ann";
-    a.roles = ENG_ROLE_AUTHOR;
-    check("actor", eng_actor_put(e, "root", &a));
-    a.id = "bob";
-    a.roles = ENG_ROLE_APPROVER;
-    check("actor", eng_actor_put(e, "root", &a));
     check("column", eng_customers_add_column(e, "root", "first_name", ENG_COL_STRING));
     char *csv = malloc(n * 64 + 64), *p = csv;
     if (!csv)

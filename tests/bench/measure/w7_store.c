@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_org.h"
 #include "events/events_impl.h" /* eng__touch_sent: the dispatcher's write of `sent` */
 
 extern uint8_t eng__tseg_ordered, eng__tseg_order_compact;
@@ -44,14 +45,7 @@ static double wall_now(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void check(const char *what, int rc)
-{
-    if (rc) {
-        fprintf(stderr, "w7 store: %s: %s (%s) %s\n", what, eng_errstr(rc), eng_error_last()->message,
-                eng_error_last()->detail);
-        exit(1);
-    }
-}
+static void check(const char *what, int rc) { bench_check("w7 store", what, rc); }
 
 static void *xalloc(size_t n)
 {
@@ -254,15 +248,7 @@ eng_report *w7_store(const w7_log *d, int reps, double *best_cpu, double *best_w
     cfg.clock_fn = fixed_clock;
     eng_engine *e;
     check("open", eng_open(&cfg, &e));
-    check("org", eng_org_create(e, "acme", NULL, "root", NULL));
-    eng_actor_spec a;
-    eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
-    a.id = "ann";
-    a.roles = ENG_ROLE_AUTHOR;
-    check("actor", eng_actor_put(e, "root", &a));
-    a.id = "bob";
-    a.roles = ENG_ROLE_APPROVER;
-    check("actor", eng_actor_put(e, "root", &a));
+    bench_org_with_actors(e, "w7 store");
     double w0 = wall_now(), c0 = cpu_now();
     customers(e, d->nc);
     global_control(e, d);

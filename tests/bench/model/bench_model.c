@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "engage.h"
+#include "bench_org.h"
 
 static double now(void)
 {
@@ -17,14 +18,7 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void check(const char *what, int rc)
-{
-    if (rc) {
-        fprintf(stderr, "bench_model: %s failed: %s: %s (%s)\n", what, eng_errstr(rc), eng_error_last()->message,
-                eng_error_last()->detail);
-        exit(1);
-    }
-}
+static void check(const char *what, int rc) { bench_check("bench_model", what, rc); }
 
 static eng_time fixed_clock(void *u)
 {
@@ -47,15 +41,7 @@ int main(void)
     cfg.clock_fn = fixed_clock;
     eng_engine *e;
     check("open", eng_open(&cfg, &e));
-    check("org", eng_org_create(e, "acme", NULL, "root", NULL));
-    eng_actor_spec a;
-    eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
-    a.id = "ann";
-    a.roles = ENG_ROLE_AUTHOR;
-    check("actor", eng_actor_put(e, "root", &a));
-    a.id = "bob";
-    a.roles = ENG_ROLE_APPROVER;
-    check("actor", eng_actor_put(e, "root", &a));
+    bench_org_with_actors(e, "bench_model");
     static const char *const groups[] = {"all"};
     static const eng_creative cr[] = {{ENG_CH_SMS, NULL, "Hi {{first_name}} {{optout}}"},
                                       {ENG_CH_EMAIL, "Sale", "<p>{{first_name}}</p>{{unsubscribe}}"}};
