@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "bench_org.h"
+#include "bench_util.h"
 #include "events/events_impl.h" /* eng__touch_sent: the dispatcher's write of `sent` */
 
 extern uint8_t eng__tseg_ordered, eng__tseg_order_compact;
@@ -31,19 +32,9 @@ static eng_time fixed_clock(void *u)
     return clock_at;
 }
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+/* milliseconds: this thread's CPU, and wall */
+static double cpu_now(void) { return bench_thread_cpu_s() * 1e3; }
+static double wall_now(void) { return bench_wall_s() * 1e3; }
 
 static void check(const char *what, int rc) { bench_check("w7 store", what, rc); }
 
