@@ -16,6 +16,8 @@ uint32_t eng__aud_part_rows = 8192; /* rows per stored delta part; tests lower i
 unsigned eng__aud_delta_write_v = ENG__DELTA_V;
 /* Imports whose parts went through the applier's thread (tests check the path was taken). */
 uint64_t eng__aud_applier_runs;
+/* Imports that sized the table from the input's size (tests check the path was taken). */
+uint64_t eng__aud_sized_runs;
 
 int eng__import_opts(const eng_import_options *in, eng_import_options *out)
 {
@@ -334,7 +336,12 @@ static int size_table(cimp *ci, uint32_t rows)
     uint64_t est = (uint64_t)((double)ci->in_bytes / (double)ci->at_bytes * rows * (1.0 + 1.0 / 32));
     if (est > ci->in_bytes / 2 + 1) /* a row takes two bytes at least */
         est = ci->in_bytes / 2 + 1;
-    return est > rows ? eng__table_reserve(&ci->a->t, (size_t)est) : ENG_OK;
+    if (est <= rows)
+        return ENG_OK;
+    int rc = eng__table_reserve(&ci->a->t, (size_t)est);
+    if (rc == ENG_OK)
+        __atomic_add_fetch(&eng__aud_sized_runs, 1, __ATOMIC_RELAXED);
+    return rc;
 }
 
 /* Store it now, in the import's batch (committed or rolled back at the end). */

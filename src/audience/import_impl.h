@@ -84,7 +84,7 @@ typedef struct cimp {
     int id_hashes;
     eng__applier *ap; /* the parts are applied as they are stored, on the applier's thread */
     uint64_t in_bytes;  /* the input's size when known (a buffer), else 0 */
-    uint64_t at_bytes;  /* one-thread parse: input bytes up to the row being parsed */
+    uint64_t at_bytes;  /* input bytes up to the row being parsed (one thread) or the first part's end (chunks) */
     int source;       /* eng_consent_source of the consent changes */
     int consent_cols; /* the import has consent./optout. columns: parts get an origin (chist.c) */
 } cimp;

@@ -420,6 +420,8 @@ static int commit(par *P, eng__drv *d, struct eng__pslot *s, uint64_t *line_base
         if (rc || pi == s->nparts)
             break;
         rep->rows = rows0 + s->pdone[pi];
+        if (P->ci->nparts == 0 && s->rows) /* input bytes up to the first part's end, for size_table */
+            P->ci->at_bytes = P->done + (uint64_t)((double)s->n * (double)s->pdone[pi] / (double)s->rows);
         rc = eng__cimp_store(P->ci, &s->parts[pi], s->prows[pi]);
     }
     if (rc)

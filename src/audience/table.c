@@ -84,6 +84,26 @@ static int grow_arr(const eng__mem *mem, void **p, size_t oldcap, size_t newcap,
 {
     if (!*p && oldcap) /* never allocated (lazy); stays NULL */
         return ENG_OK;
+    if (size && newcap > SIZE_MAX / size)
+        return eng__nomem();
+    size_t ob = oldcap * size, nb = newcap * size;
+    if (ob <= ((size_t)1 << 20) && nb - ob >= ((size_t)4 << 20)) {
+        /* A big step from a small array (an import sized up front): fresh
+         * zeroed pages, so rows reserved and never written (a size hint
+         * above the truth) cost address space, not memory. */
+        int zeroed;
+        void *q = eng__malloc_big(mem, nb, &zeroed);
+        if (!q)
+            return eng__nomem();
+        eng__mem_hint_huge(mem, q, nb);
+        if (!zeroed)
+            memset((char *)q + ob, 0, nb - ob);
+        if (*p && ob)
+            memcpy(q, *p, ob);
+        eng__free(mem, *p);
+        *p = q;
+        return ENG_OK;
+    }
     void *q = eng__realloc_array(mem, *p, newcap, size);
     if (!q)
         return eng__nomem();
