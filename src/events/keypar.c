@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { PARTS_MAX = 8, AHEAD = 32 };
+enum { AHEAD = 32 };
 size_t eng__keypar_min_rows = 8192;
 
 typedef struct job job;
@@ -24,8 +24,6 @@ typedef struct part {
     size_t lo, hi;
     int rc, dform;
     char det[64], msg[192]; /* the range's error, copied off its thread */
-    pthread_t tid;
-    int started;
 } part;
 
 struct job {
@@ -45,22 +43,55 @@ struct job {
     uint8_t *mapped;
 };
 
-static void *part_main(void *arg)
+static void run_part(void *arg)
 {
     part *p = arg;
     p->j->run(p);
+}
+
+typedef struct tramp {
+    void (*run)(void *);
+    void *arg;
+} tramp;
+
+static void *tramp_main(void *arg)
+{
+    const tramp *t = arg;
+    t->run(t->arg);
     return NULL;
+}
+
+int eng__par_run(void *parts, size_t size, size_t np, void (*run)(void *), int (*after)(void *, void *),
+                 void *user)
+{
+    char *b = parts;
+    pthread_t tid[ENG__PAR_MAX];
+    tramp tr[ENG__PAR_MAX];
+    int started[ENG__PAR_MAX] = {0}, rc = ENG_OK;
+    np = np > ENG__PAR_MAX ? ENG__PAR_MAX : np;
+    for (size_t k = 1; k < np; k++) {
+        tr[k] = (tramp){run, b + k * size};
+        started[k] = pthread_create(&tid[k], NULL, tramp_main, &tr[k]) == 0;
+    }
+    if (np)
+        run(b);
+    for (size_t k = 0; k < np; k++) {
+        if (k > 0 && started[k])
+            pthread_join(tid[k], NULL);
+        else if (k > 0)
+            run(b + k * size);
+        if (!rc && after)
+            rc = after(b + k * size, user);
+    }
+    return rc;
 }
 
 /* Rows [from, n) of j in ranges (starts a multiple of 4 apart, for the
  * hash's four lanes); *dform: OR of the ranges'. */
 static int split(const job *j, size_t from, size_t n, int *dform)
 {
-    part ps[PARTS_MAX];
-    size_t np = (size_t)j->ev->e->threads + 1, rows = n - from;
-    np = np > PARTS_MAX ? PARTS_MAX : np;
-    while (np > 1 && rows / np < (eng__keypar_min_rows ? eng__keypar_min_rows : 1))
-        np--;
+    part ps[ENG__PAR_MAX];
+    size_t np = eng__par_parts(j->ev, n - from), rows = n - from;
     size_t per = np > 1 ? rows / np & ~(size_t)3 : rows;
     for (size_t k = 0; k < np; k++) {
         part *p = &ps[k];
@@ -68,15 +99,8 @@ static int split(const job *j, size_t from, size_t n, int *dform)
         p->j = j;
         p->lo = from + k * per;
         p->hi = k + 1 == np ? n : p->lo + per;
-        if (k > 0)
-            p->started = pthread_create(&p->tid, NULL, part_main, p) == 0;
     }
-    j->run(&ps[0]);
-    for (size_t k = 1; k < np; k++)
-        if (ps[k].started)
-            pthread_join(ps[k].tid, NULL);
-        else
-            j->run(&ps[k]);
+    (void)eng__par_run(ps, sizeof *ps, np, run_part, NULL, NULL);
     *dform = 0;
     for (size_t k = 0; k < np; k++) {
         *dform |= ps[k].dform;
@@ -84,6 +108,15 @@ static int split(const job *j, size_t from, size_t n, int *dform)
             return eng__err(ps[k].rc, ps[k].det, "%s", ps[k].msg);
     }
     return ENG_OK;
+}
+
+size_t eng__par_parts(const eng__ev *ev, size_t rows)
+{
+    size_t np = (size_t)ev->e->threads + 1;
+    np = np > ENG__PAR_MAX ? ENG__PAR_MAX : np;
+    while (np > 1 && rows / np < (eng__keypar_min_rows ? eng__keypar_min_rows : 1))
+        np--;
+    return np;
 }
 
 /* ---- receipts ---- */

@@ -37,6 +37,36 @@ int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t
 void eng__sent_parse(const eng__ev *ev, const eng__sent_row *rows, size_t from, size_t n, const char *pfx,
                      size_t plen, uint64_t *hs, uint8_t *mapped, int *dform);
 
+/* The apply pass of a receipt batch (rapply.c): the n receipts ord[0, n)
+ * (positions in r: ord[k] & 0xffffffff), each with a candidate send
+ * (rk[i].cand, not ENG__NO_SEND; h[i] the hash of the keys not mapped), in
+ * ascending candidate order, receipts of one candidate in arrival order.
+ * A receipt whose candidate is its send (a mapped key's send has the key's
+ * channel; a hashed key's has the full hash; the send is live) and is not
+ * yet stored for it (its status mask) becomes a row of its send's org's
+ * tail, in that order, sealing the tail when full, the send's mask and
+ * furthest status updated; counts into rep (accepted, duplicates), opt-outs
+ * pushed onto opts in row order. The positions of the others go into
+ * stray[0, *nstray) in order, for the caller (their send, if any, is found
+ * by the full hash). The ranges of candidates run on the engine's threads,
+ * the rows they make are put into the tails on the caller's, in order: the
+ * same store whatever the thread count. */
+int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, const uint64_t *h, const uint64_t *ord,
+                    size_t n, eng_event_report *rep, eng__optlist *opts, uint32_t *stray, size_t *nstray);
+
+/* Run @p run on each of @p np parts (parts + k * size): the first on the
+ * caller's thread, the others on threads of their own (a part whose thread
+ * cannot start runs on the caller's), at most ENG__PAR_MAX. @p after (NULL:
+ * none) is called on the caller's thread for each part in order, as soon as
+ * that part is done; its first error is returned (the later afters are not
+ * called), every part having run. */
+#define ENG__PAR_MAX 8
+int eng__par_run(void *parts, size_t size, size_t np, void (*run)(void *), int (*after)(void *, void *),
+                 void *user);
+/* How many parts @p rows rows are cut into: the engine's threads plus the
+ * caller's, fewer when a part would have fewer than eng__keypar_min_rows. */
+size_t eng__par_parts(const eng__ev *ev, size_t rows);
+
 /* Batches of fewer rows than this a thread stay on the caller's thread
  * (starting a thread costs tens of microseconds); tests lower it. */
 extern size_t eng__keypar_min_rows;

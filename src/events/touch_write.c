@@ -5,6 +5,7 @@
 #include "base/handle.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -338,8 +339,6 @@ static int precheck(const eng_receipts *r)
  * first click is the one kept), and receipts without a send come last, in
  * arrival order. Rows enter the tail in send order within a batch. */
 
-#define APPLY_BLOCK 512
-
 /* Receipt indexes of @p n receipts ordered by candidate send (stable; no send
  * last): LSD radix sort of (send << 32 | index) on the send bits that vary. */
 static int order_by_send(const eng__mem *mem, const uint32_t *cand, size_t n, uint64_t *out)
@@ -413,13 +412,52 @@ static int candidates(const eng__ev *ev, const eng_receipts *r, uint32_t *lens, 
     return ENG_OK;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Receipt i of r, whose send the apply pass left to the caller (rapply.c). */
+static int matched(eng__ev *ev, const eng_receipts *r, size_t i, uint32_t send, const rkey *q, eng_event_report *rep,
+                   eng__optlist *opts)
+{
+    const char *d = r->details && r->details[i] ? r->details[i] : "";
+    int dup, opt, rc = eng__touch_apply(ev, send, q->status, q->t, d, strlen(d), &dup, &opt);
+    if (rc)
+        return rc;
+    if (dup)
+        rep->duplicates++;
+    else
+        rep->accepted++;
+    return opt ? eng__opt_push(&ev->e->mem, opts, send, q->t, q->status) : ENG_OK;
+}
+
+/* Receipt i of r, which has no send yet: it waits for it (pending.c). */
+static int unmatched(eng__ev *ev, const eng_receipts *r, size_t i, uint64_t h, const rkey *q, eng_event_report *rep)
+{
+    const char *d = r->details && r->details[i] ? r->details[i] : "";
+    int dup = 0, rc = eng__pend_add(ev, h, r->keys[i], q->status, q->t, d, &dup);
+    if (rc)
+        return rc;
+    if (dup) /* a repeat of a pending receipt is a duplicate: rows = accepted + duplicates + unmatched */
+        rep->duplicates++;
+    else
+        rep->unmatched++;
+    if (r->unmatched_fn) {
+        eng__callback_begin();
+        r->unmatched_fn(i, r->keys[i], r->unmatched_user);
+        eng__callback_end();
+    }
+    return ENG_OK;
+}
+
 /* h: room for the keys' hashes (computed here where needed), then their
  * lengths. *refused: the batch failed its checks, before any change. */
 static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_event_report *rep, int *refused)
 {
     uint32_t *lens = (uint32_t *)(h + r->count);
     eng_engine *e = ev->e;
-    eng__sends *sd = &ev->s;
     eng__optlist opts = {NULL, NULL, NULL, 0, 0};
     int rc = ENG_OK;
     size_t n = r->count;
@@ -440,86 +478,29 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     }
     eng__free(&e->mem, miss);
     eng__free(&e->mem, slot);
-    /* In blocks small enough that what a block touches stays in cache: first
-     * verify the candidates and gather the sends' fields and the receipts'
-     * status and time (a tight loop of independent loads, so the misses
-     * overlap), then apply. */
-    struct {
-        int64_t send;
-        eng_time t;
-        uint32_t customer, ctx;
-        uint16_t org;
-        uint8_t channel, status;
-    } g[APPLY_BLOCK];
-    for (size_t b = 0; b < n && !rc; b += APPLY_BLOCK) {
-        size_t m = n - b < APPLY_BLOCK ? n - b : APPLY_BLOCK;
-        for (size_t k = 0; k < m; k++) {
-            size_t i = (uint32_t)ord[b + k];
-            if (b + k + PROBE_AHEAD < n)
-                __builtin_prefetch(&rk[(uint32_t)ord[b + k + PROBE_AHEAD]]);
-            const rkey *q = &rk[i];
-            uint32_t c = q->cand;
-            g[k].t = q->t;
-            g[k].status = q->status;
-            if (c != NO_SEND && q->mapped && sd->channel[c] == q->channel && sd->org[c] != ENG__NO_ORG) {
-                /* the key is this send's own (keymap.c): its row's fields are the key's */
-                g[k].send = c;
-                g[k].org = q->org;
-                g[k].customer = q->customer;
-                g[k].ctx = q->ctx;
-                g[k].channel = q->channel;
-                __builtin_prefetch(&sd->mask[c], 1);
-                __builtin_prefetch(&sd->status[c], 1);
-                continue;
-            }
-            if (c != NO_SEND && q->mapped) { /* the map's send has another channel: by hash */
-                h[i] = eng__ev_keyhash(r->keys[i], lens[i]);
-                c = NO_SEND;
-            }
-            if (c == NO_SEND && q->mapped) {
-                int64_t f = eng__sends_find(sd, h[i]);
-                c = f < 0 ? NO_SEND : (uint32_t)f;
-            } else if (c != NO_SEND && (sd->keyhash[c] != h[i] || sd->org[c] == ENG__NO_ORG)) {
-                int64_t f = eng__sends_find(sd, h[i]); /* a tag shared by another key: the full lookup */
-                c = f < 0 ? NO_SEND : (uint32_t)f;
-            }
-            g[k].send = c == NO_SEND ? -1 : (int64_t)c;
-            if (c != NO_SEND) {
-                g[k].org = sd->org[c];
-                g[k].customer = sd->customer[c];
-                g[k].ctx = sd->ctx[c];
-                g[k].channel = sd->channel[c];
-                __builtin_prefetch(&sd->mask[c], 1);
-                __builtin_prefetch(&sd->status[c], 1);
-            }
-        }
-        for (size_t k = 0; k < m && !rc; k++) {
-            size_t i = (uint32_t)ord[b + k];
-            int64_t send = g[k].send;
-            const char *d = r->details && r->details[i] ? r->details[i] : "";
-            int dup = 0, opt = 0;
-            uint8_t st = g[k].status;
-            if (send < 0) {
-                if ((rc = eng__pend_add(ev, h[i], r->keys[i], st, g[k].t, d, &dup)))
-                    break;
-                if (!dup) /* a repeat of a pending receipt is a duplicate: rows = accepted + duplicates + unmatched */
-                    rep->unmatched++;
-                if (r->unmatched_fn) {
-                    eng__callback_begin();
-                    r->unmatched_fn(i, r->keys[i], r->unmatched_user);
-                    eng__callback_end();
-                }
-            } else if ((rc = touch_put(ev, (uint32_t)send, g[k].org, g[k].customer, g[k].ctx, g[k].channel, st,
-                                       g[k].t, d, *d ? strlen(d) : 0, &dup, &opt))) {
-                break;
-            }
-            if (dup)
-                rep->duplicates++;
-            else if (send >= 0)
-                rep->accepted++;
-            if (opt && (rc = eng__opt_push(&e->mem, &opts, (uint32_t)send, g[k].t, st)))
-                break;
-        }
+    /* the receipts with a candidate first (rapply.c), then those it leaves
+     * (their send by the full hash), then those without a send, in arrival
+     * order */
+    size_t nm = n, nstray = 0, nwait = 0;
+    while (!rc && nm > 0 && rk[(uint32_t)ord[nm - 1]].cand == NO_SEND)
+        nm--;
+    uint32_t *stray = cand; /* no longer needed */
+    if (!rc)
+        rc = eng__rcpt_apply(ev, r, rk, h, ord, nm, rep, &opts, stray, &nstray);
+    for (size_t k = 0; k < nstray && !rc; k++) {
+        uint32_t i = (uint32_t)ord[stray[k]];
+        if (rk[i].mapped) /* the map's send has another channel */
+            h[i] = eng__ev_keyhash(r->keys[i], lens[i]);
+        int64_t f = eng__sends_find(&ev->s, h[i]);
+        if (f >= 0)
+            rc = matched(ev, r, i, (uint32_t)f, &rk[i], rep, &opts);
+        else
+            stray[nwait++] = i;
+    }
+    qsort(stray, nwait, sizeof *stray, cmp_u32);
+    for (size_t a = 0, k = nm; !rc && (a < nwait || k < n);) {
+        uint32_t i = k == n || (a < nwait && stray[a] < (uint32_t)ord[k]) ? stray[a++] : (uint32_t)ord[k++];
+        rc = unmatched(ev, r, i, h[i], &rk[i], rep);
     }
     eng__free(&e->mem, cand);
     eng__free(&e->mem, ord);

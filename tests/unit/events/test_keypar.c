@@ -23,16 +23,30 @@ typedef struct run_out {
     size_t unmatched_idx[MAXKEYS], nidx;
 } run_out;
 
-/* The keys `sent` has written so far (the model). */
-static char sent_keys[MAXKEYS][64];
-static size_t nsent;
+/* The model: every key seen, whether `sent` has written it, the statuses
+ * stored for it and those waiting for its send. */
+static struct mkey {
+    char key[64];
+    int sent;
+    unsigned stored, waiting;
+} keys_[MAXKEYS];
+static size_t nkeys_;
+
+static struct mkey *model_key(const char *k)
+{
+    for (size_t i = 0; i < nkeys_; i++)
+        if (!strcmp(keys_[i].key, k))
+            return &keys_[i];
+    assert_true(nkeys_ < MAXKEYS);
+    struct mkey *m = &keys_[nkeys_++];
+    memset(m, 0, sizeof *m);
+    snprintf(m->key, sizeof m->key, "%s", k);
+    return m;
+}
 
 static int is_sent(const char *k)
 {
-    for (size_t i = 0; i < nsent; i++)
-        if (!strcmp(sent_keys[i], k))
-            return 1;
-    return 0;
+    return model_key(k)->sent;
 }
 
 static void note(size_t index, const char *key, void *user)
@@ -47,28 +61,57 @@ static void send_batch(evfx *f, const char *org, uint64_t campaign, uint32_t lo,
 {
     evfx_opaque_keys = opaque;
     evfx_send(f, org, campaign, lo, hi, ch, 1000 * (eng_time)campaign);
-    for (uint32_t c = lo; c < hi && nsent < MAXKEYS; c++) {
+    for (uint32_t c = lo; c < hi; c++) {
         char k[64];
         evfx_key(k, sizeof k, campaign, 0, c, ch);
-        if (!is_sent(k))
-            memcpy(sent_keys[nsent++], k, sizeof k);
+        struct mkey *m = model_key(k);
+        if (!m->sent) { /* a new send: its waiting receipts are joined */
+            m->sent = 1;
+            m->stored |= m->waiting;
+            m->waiting = 0;
+        }
     }
     evfx_opaque_keys = 0;
 }
 
+/* What the model expects a batch to report. */
+typedef struct mrep {
+    uint64_t accepted, duplicates, unmatched, consent;
+} mrep;
+
+static void model_receipt(const char *k, int status, mrep *w)
+{
+    struct mkey *m = model_key(k);
+    unsigned *set = m->sent ? &m->stored : &m->waiting;
+    if (*set >> status & 1) {
+        w->duplicates++;
+        return;
+    }
+    *set |= 1u << status;
+    if (!m->sent)
+        w->unmatched++;
+    else {
+        w->accepted++;
+        w->consent += status == ENG_TOUCH_UNSUBSCRIBED || status == ENG_TOUCH_COMPLAINED;
+    }
+}
+
 /* A receipt batch of n keys drawn from rng; bad >= 0: receipt bad gets a status
- * of `sent` (refused). Checks the unmatched indexes against the model. */
-static void receipt_batch(evfx *f, uint64_t *rng, size_t n, long bad, run_out *out)
+ * of `sent` (refused); burst: every other receipt is of one send. Checks the
+ * reports and the unmatched indexes against the model. */
+static void receipt_batch(evfx *f, uint64_t *rng, size_t n, long bad, int burst, run_out *out)
 {
     char (*kb)[64] = calloc(n, 64);
     const char **keys = calloc(n, sizeof *keys);
     int *st = calloc(n, sizeof *st);
     eng_time *ts = calloc(n, sizeof *ts);
+    char (*db)[16] = calloc(n, 16);
+    const char **dets = calloc(n, sizeof *dets);
     size_t want[512], nwant = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t x = test_splitmix(rng);
         uint32_t cu = (uint32_t)(x % (NCUST + 20)); /* some customers never sent to */
-        int kind = (int)(x >> 20) % 8;
+        int kind = (int)(x >> 20) % 10;
         if (kind < 4)
             evfx_key(kb[i], 64, 1 + (x >> 30) % 2, 0, cu, ENG_CH_EMAIL);
         else if (kind < 6) {
@@ -77,12 +120,27 @@ static void receipt_batch(evfx *f, uint64_t *rng, size_t n, long bad, run_out *o
             evfx_opaque_keys = 0;
         } else if (kind == 6) /* garbled: another version millisecond */
             snprintf(kb[i], 64, "acme/c1/m10.1001/o0/u%u/email", cu);
-        else /* a non-canonical customer number */
+        else if (kind == 7) /* a non-canonical customer number */
             snprintf(kb[i], 64, "acme/c1/m10.1000/o0/u0%u/email", cu);
+        else if (kind == 8) /* the map's prefix, another channel than its send's: by hash */
+            evfx_key(kb[i], 64, 1, 0, cu, ENG_CH_SMS);
+        else /* beta's sends: rows of two orgs in one batch */
+            evfx_key(kb[i], 64, 7, 0, cu % 80, ENG_CH_EMAIL);
+        if (burst && i % 2 == 0) /* one send's receipts throughout the batch: one range takes them all */
+            evfx_key(kb[i], 64, 1, 0, 7, ENG_CH_EMAIL);
         keys[i] = kb[i];
         int s = 1 + (int)((x >> 40) % 16);
         st[i] = s > 7 ? ENG_TOUCH_DELIVERED : s; /* unsubscribes and complaints now and then */
+        if (kind == 9 && (s == ENG_TOUCH_UNSUBSCRIBED || s == ENG_TOUCH_COMPLAINED))
+            st[i] = ENG_TOUCH_OPENED; /* beta has no customers to opt out */
         ts[i] = 5000 + (eng_time)(x >> 50);
+        /* details now and then, some of them empty */
+        int d = (int)(x >> 8) % 4;
+        if (d == 0)
+            snprintf(db[i], 16, "link-%u", cu % 5);
+        else if (d == 1)
+            snprintf(db[i], 16, "why-%u", cu % 3);
+        dets[i] = d == 3 ? NULL : db[i];
         if (!is_sent(kb[i]) && nwant < 512)
             want[nwant++] = i;
     }
@@ -93,6 +151,7 @@ static void receipt_batch(evfx *f, uint64_t *rng, size_t n, long bad, run_out *o
     r.keys = keys;
     r.statuses = st;
     r.times = ts;
+    r.details = dets;
     r.unmatched_fn = note;
     r.unmatched_user = out;
     eng_event_report rep = ENG_EVENT_REPORT_INIT;
@@ -107,7 +166,14 @@ static void receipt_batch(evfx *f, uint64_t *rng, size_t n, long bad, run_out *o
         assert_memory_equal(before, after, ENG__SHA256_LEN);
     } else {
         size_t from = out->nidx;
+        mrep w = {0, 0, 0, 0};
+        for (size_t i = 0; i < n; i++)
+            model_receipt(kb[i], st[i], &w);
         assert_int_equal(eng_touch_append(f->e, &r, &rep), ENG_OK);
+        assert_int_equal(rep.accepted, w.accepted);
+        assert_int_equal(rep.duplicates, w.duplicates);
+        assert_int_equal(rep.unmatched, w.unmatched);
+        assert_int_equal(rep.consent_changes, w.consent);
         assert_int_equal(rep.rows, n);
         assert_int_equal(rep.accepted + rep.duplicates + rep.unmatched, n);
         /* in send order, then the unmatched in arrival order: those are the model's */
@@ -120,6 +186,8 @@ static void receipt_batch(evfx *f, uint64_t *rng, size_t n, long bad, run_out *o
         out->consent += rep.consent_changes;
     }
     free(kb);
+    free(db);
+    free(dets);
     free(keys);
     free(st);
     free(ts);
@@ -130,24 +198,25 @@ static void script(unsigned threads, run_out *out)
     evfx f;
     uint64_t rng = 99;
     memset(out, 0, sizeof *out);
-    nsent = 0;
+    nkeys_ = 0;
     evfx_open(&f, NCUST);
     f.e->threads = threads;
     send_batch(&f, "acme", 1, 0, 200, ENG_CH_EMAIL, 0);
     send_batch(&f, "acme", 3, 0, 150, ENG_CH_SMS, 1);
     send_batch(&f, "beta", 7, 0, 64, ENG_CH_EMAIL, 0); /* acme's key form in another org: by hash */
+    send_batch(&f, "acme", 1, 0, 100, ENG_CH_SMS, 0);  /* a second channel of a mapped context: by hash */
     for (int b = 0; b < 4; b++)
-        receipt_batch(&f, &rng, 37 + 61 * (size_t)b, -1, out);
-    receipt_batch(&f, &rng, 200, 173, out); /* refused: its bad row in the last range */
-    receipt_batch(&f, &rng, 200, 3, out);   /* ... in the first */
+        receipt_batch(&f, &rng, 37 + 61 * (size_t)b, -1, b == 2, out);
+    receipt_batch(&f, &rng, 200, 173, 0, out); /* refused: its bad row in the last range */
+    receipt_batch(&f, &rng, 200, 3, 0, out);   /* ... in the first */
     send_batch(&f, "acme", 1, 150, 300, ENG_CH_EMAIL, 0); /* re-sends and new ones; joins pending receipts */
     send_batch(&f, "acme", 2, 0, 120, ENG_CH_EMAIL, 0);
     evfx_reopen(&f);
     f.e->threads = threads;
     for (int b = 0; b < 3; b++)
-        receipt_batch(&f, &rng, 150 + 17 * (size_t)b, -1, out);
+        receipt_batch(&f, &rng, 150 + 17 * (size_t)b, -1, b == 1, out);
     send_batch(&f, "acme", 2, 100, 250, ENG_CH_EMAIL, 0);
-    receipt_batch(&f, &rng, 301, -1, out);
+    receipt_batch(&f, &rng, 301, -1, 0, out);
     store_digest(f.e, out->digest);
     evfx_close(&f);
 }
