@@ -37,22 +37,25 @@ int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t
 void eng__sent_parse(const eng__ev *ev, const eng__sent_row *rows, size_t from, size_t n, const char *pfx,
                      size_t plen, uint64_t *hs, uint8_t *mapped, int *dform);
 
-/* The apply pass of a receipt batch (rapply.c): the n receipts ord[0, n)
- * (positions in r: ord[k] & 0xffffffff), each with a candidate send
- * (rk[i].cand, not ENG__NO_SEND; h[i] the hash of the keys not mapped), in
- * ascending candidate order, receipts of one candidate in arrival order.
- * A receipt whose candidate is its send (a mapped key's send has the key's
- * channel; a hashed key's has the full hash; the send is live) and is not
- * yet stored for it (its status mask) becomes a row of its send's org's
- * tail, in that order, sealing the tail when full, the send's mask and
- * furthest status updated; counts into rep (accepted, duplicates), opt-outs
- * pushed onto opts in row order. The positions of the others go into
- * stray[0, *nstray) in order, for the caller (their send, if any, is found
- * by the full hash). The ranges of candidates run on the engine's threads,
- * the rows they make are put into the tails on the caller's, in order: the
- * same store whatever the thread count. */
-int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, const uint64_t *h, const uint64_t *ord,
-                    size_t n, eng_event_report *rep, eng__optlist *opts, uint32_t *stray, size_t *nstray);
+/* The order and apply passes of a receipt batch (rapply.c): the n
+ * receipts of r with their candidate sends cand[i] (rk[i].cand; ENG__NO_SEND:
+ * none; h[i] the hash of the keys not mapped). ord (n entries) gets the
+ * positions (ord[k] & 0xffffffff) of the *nm receipts with a candidate, in
+ * ascending candidate order, receipts of one candidate in arrival order,
+ * then those without, in arrival order. A receipt whose candidate is its
+ * send (a mapped key's send has the key's channel; a hashed key's has the
+ * full hash; the send is live) and is not yet stored for it (its status
+ * mask) becomes a row of its send's org's tail, in that order, sealing the
+ * tail when full, the send's mask and furthest status updated; counts into
+ * rep (accepted, duplicates), opt-outs pushed onto opts in row order. The
+ * order positions of the others go into stray[0, *nstray) (n entries), in
+ * order, for the caller (their send, if any, is found by the full hash).
+ * The ranges of candidates run on the engine's threads, the rows they make
+ * are put into the tails on the caller's, in order: the same store whatever
+ * the thread count. */
+int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, const uint64_t *h, const uint32_t *cand,
+                    size_t n, uint64_t *ord, size_t *nm, eng_event_report *rep, eng__optlist *opts, uint32_t *stray,
+                    size_t *nstray);
 
 /* Run @p run on each of @p np parts (parts + k * size): the first on the
  * caller's thread, the others on threads of their own (a part whose thread

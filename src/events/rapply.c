@@ -1,31 +1,38 @@
-/* The apply pass of a receipt batch by ranges of sends (keypar.h,
- * eng__rcpt_apply).
+/* The order and apply passes of a receipt batch by ranges of sends
+ * (keypar.h, eng__rcpt_apply).
  *
- * After the sort by send, what a receipt changes is its own send's state
- * (the status mask that deduplicates, the furthest status) and the tail row
- * it adds. The sorted receipts are cut into ranges at send boundaries, so
- * that no two ranges share a send; each range, on a thread of its own (the
- * first on the caller's), decides its receipts against its sends' masks and
- * writes its rows into columns of its own, which it sizes nothing for (the
- * caller reserves them ahead, so a thread does not allocate). The caller
- * puts each range's rows into the tails as soon as that range is done, in
- * range order, which is the order one thread would write them: the details
- * interned, each tail sealed when full, the opt-outs taken, all in row order,
- * so the store is the same whatever the thread count. */
+ * What a receipt changes is its own send's state (the status mask that
+ * deduplicates, the furthest status) and the tail row it adds, and the rows
+ * go in ascending send order. The candidate sends are cut into ranges,
+ * balanced by a coarse count of the receipts per block of sends; each range,
+ * on a thread of its own (the first on the caller's), picks its receipts out
+ * of the batch in arrival order, sorts them by send (a stable LSD radix
+ * sort) into its slice of the batch's order, decides them against its sends'
+ * masks and writes its rows into columns of its own, sized by the caller
+ * ahead (a thread does not allocate). The caller puts each range's rows into
+ * the tails as soon as that range is done, in range order, which is the
+ * order one thread would write them: the details interned, each tail sealed
+ * when full, the opt-outs taken, all in row order, so the store is the same
+ * whatever the thread count. */
 #include "events/keypar.h"
 
 #include <string.h>
 
-enum { AHEAD = 32 };
+enum { AHEAD = 32, DIG = 11, RADIX = 1 << DIG, BLOCKS = 1024 };
 
 typedef struct apart {
     eng__ev *ev;
     const eng_receipts *r;
     const eng__rkey *rk;
-    const uint64_t *h, *ord;
-    uint32_t *stray; /* the positions it leaves, from stray[lo] on */
+    const uint64_t *h;
+    const uint32_t *cand; /* the batch's candidates (ENG__NO_SEND: none) */
+    size_t ncand;
+    uint32_t base;           /* the lowest candidate */
+    uint64_t klo, khi;       /* it takes the candidates [base + klo, base + khi) */
+    uint64_t *ord, *tmp;     /* the batch's order and scratch (n each) */
+    uint32_t *stray;         /* the positions it leaves, from stray[lo] on */
     size_t nstray;
-    size_t lo, hi; /* positions in ord */
+    size_t lo, hi; /* its positions in ord */
     /* its rows; detail: the receipt's index + 1 when it has a detail, else 0 */
     eng__tcols rows;
     uint16_t *org;
@@ -37,9 +44,53 @@ typedef struct merge {
     eng__optlist *opts;
 } merge;
 
+/* Its receipts, in arrival order, then sorted by send, into ord[lo, hi). */
+static void part_sort(apart *p)
+{
+    uint64_t *a = p->ord + p->lo, *b = p->tmp + p->lo;
+    size_t m = 0, n = p->hi - p->lo;
+    uint64_t span = p->khi - p->klo;
+    int bits = 0;
+    while (bits < 33 && ((span - 1) >> bits))
+        bits++;
+    /* the pick, without a branch (whether a receipt is this range's is a coin
+     * toss), counting the first digit as it goes; a[m] with m < n is always
+     * this range's to write */
+    uint32_t count[RADIX] = {0};
+    for (size_t i = 0; i < p->ncand && m < n; i++) {
+        uint64_t k = (uint64_t)p->cand[i] - p->base - p->klo; /* below klo: wraps past span */
+        uint64_t e = k << 32 | i;
+        int in = (k < span) & (p->cand[i] != ENG__NO_SEND);
+        a[m] = e;
+        count[k & (RADIX - 1)] += (uint32_t)in;
+        m += (size_t)in;
+    }
+    for (int sh = 0; sh < bits && n > 1; sh += DIG) {
+        if (sh) {
+            memset(count, 0, sizeof count);
+            for (size_t i = 0; i < n; i++)
+                count[(a[i] >> (32 + sh)) & (RADIX - 1)]++;
+        }
+        uint32_t sum = 0;
+        for (int d = 0; d < RADIX; d++) {
+            uint32_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i] >> (32 + sh)) & (RADIX - 1)]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    if (a != p->ord + p->lo)
+        memcpy(p->ord + p->lo, a, n * sizeof *a);
+}
+
 static void part_run(void *arg)
 {
     apart *p = arg;
+    part_sort(p);
     eng__sends *sd = &p->ev->s;
     const eng__rkey *rk = p->rk;
     const uint64_t *ord = p->ord;
@@ -147,34 +198,84 @@ static int part_merge(void *arg, void *user)
     return rc;
 }
 
-/* Send of the receipt at position k. */
-static inline uint32_t send_at(const apart *p, size_t k)
+/* Cut the candidates cand[0, n) into np ranges of about as many receipts
+ * (whole blocks of sends, counted in one pass) and set each part's range
+ * and positions; the receipts without a send go after, into ord[*nm, n) in
+ * arrival order. */
+static void cut(apart *ps, size_t np, const uint32_t *cand, size_t n, uint64_t *ord, size_t *nm)
 {
-    return p->rk[(uint32_t)p->ord[k]].cand;
+    uint32_t lo = UINT32_MAX, hi = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = cand[i];
+        if (c != ENG__NO_SEND) {
+            lo = c < lo ? c : lo;
+            hi = c > hi ? c : hi;
+            m++;
+        }
+    }
+    uint64_t top = m ? (uint64_t)hi - lo + 1 : 0;
+    for (size_t i = 0, j = m; i < n && j < n; i++)
+        if (cand[i] == ENG__NO_SEND)
+            ord[j++] = i;
+    *nm = m;
+    for (size_t k = 0; k < np; k++) { /* by default the last takes all: the others none */
+        ps[k].base = lo;
+        ps[k].klo = k + 1 == np ? 0 : top;
+        ps[k].khi = top;
+        ps[k].lo = k + 1 == np ? 0 : m;
+        ps[k].hi = m;
+    }
+    if (np < 2 || m == 0)
+        return;
+    int sh = 0;
+    while (((top - 1) >> sh) >= BLOCKS)
+        sh++;
+    uint32_t count[BLOCKS] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (cand[i] != ENG__NO_SEND)
+            count[(cand[i] - lo) >> sh]++;
+    uint64_t acc = 0, klo = 0;
+    size_t k = 0;
+    for (size_t b = 0; b < BLOCKS && k + 1 < np; b++) {
+        acc += count[b];
+        if (acc * np >= (uint64_t)m * (k + 1)) {
+            ps[k].klo = klo;
+            ps[k].khi = klo = (uint64_t)(b + 1) << sh;
+            ps[k].lo = k ? ps[k - 1].hi : 0;
+            ps[k].hi = acc;
+            k++;
+        }
+    }
+    ps[k].klo = klo; /* the rest */
+    ps[k].lo = k ? ps[k - 1].hi : 0;
+    for (size_t j = k + 1; j < np; j++) /* none left for these */
+        ps[j].klo = top, ps[j].lo = m;
 }
 
-int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, const uint64_t *h, const uint64_t *ord,
-                    size_t n, eng_event_report *rep, eng__optlist *opts, uint32_t *stray, size_t *nstray)
+int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, const uint64_t *h, const uint32_t *cand,
+                    size_t n, uint64_t *ord, size_t *nm, eng_event_report *rep, eng__optlist *opts, uint32_t *stray,
+                    size_t *nstray)
 {
     const eng__mem *mem = &ev->e->mem;
     apart ps[ENG__PAR_MAX];
-    size_t np = eng__par_parts(ev, n), lo = 0;
-    int rc = ENG_OK;
     memset(ps, 0, sizeof ps);
+    *nstray = 0;
+    size_t np = eng__par_parts(ev, n);
+    cut(ps, np, cand, n, ord, nm);
+    uint64_t *tmp = *nm > 1 ? eng__malloc(mem, *nm * sizeof *tmp) : NULL;
+    int rc = *nm > 1 && !tmp ? eng__nomem() : ENG_OK;
     for (size_t k = 0; k < np; k++) {
         apart *p = &ps[k];
         p->ev = ev;
         p->r = r;
         p->rk = rk;
         p->h = h;
+        p->cand = cand;
+        p->ncand = n;
         p->ord = ord;
+        p->tmp = tmp;
         p->stray = stray;
-        p->lo = lo;
-        size_t hi = k + 1 == np ? n : n / np * (k + 1);
-        hi = hi < lo ? lo : hi;
-        while (hi > lo && hi < n && send_at(p, hi) == send_at(p, hi - 1)) /* a send's receipts in one range */
-            hi++;
-        p->hi = lo = hi;
         if (!rc && p->hi > p->lo &&
             ((rc = eng__tcols_reserve(&p->rows, mem, p->hi - p->lo)) ||
              !(p->org = eng__malloc(mem, (p->hi - p->lo) * sizeof *p->org))))
@@ -183,12 +284,12 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
     merge mg = {rep, opts};
     if (!rc)
         rc = eng__par_run(ps, sizeof *ps, np, part_run, part_merge, &mg);
-    *nstray = 0;
     for (size_t k = 0; k < np; k++) {
         memmove(stray + *nstray, stray + ps[k].lo, ps[k].nstray * sizeof *stray);
         *nstray += ps[k].nstray;
         eng__tcols_free(&ps[k].rows, mem);
         eng__free(mem, ps[k].org);
     }
+    eng__free(mem, tmp);
     return rc;
 }

@@ -24,11 +24,10 @@ static int tail_room(eng__ev *ev, eng__evorg *o, int sent)
     return sent ? eng__tcols_key_reserve(&o->tail, &ev->e->mem, 1) : ENG_OK;
 }
 
-/* Apply a receipt whose send's fields the caller has read: the dedup bit,
- * the tail row, the furthest status. */
-static inline int touch_put(eng__ev *ev, uint32_t send, uint16_t org, uint32_t customer, uint32_t ctx,
-                            uint8_t channel, uint8_t status, eng_time t, const char *detail, size_t dlen, int *dup,
-                            int *optout)
+/* A receipt of a send one at a time (pending joins, and the receipts the
+ * apply pass leaves): the dedup bit, the tail row, the furthest status. */
+int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, const char *detail, size_t dlen,
+                     int *dup, int *optout)
 {
     eng__sends *s = &ev->s;
     *dup = 0;
@@ -37,9 +36,11 @@ static inline int touch_put(eng__ev *ev, uint32_t send, uint16_t org, uint32_t c
         *dup = 1;
         return ENG_OK;
     }
-    eng__evorg *o = eng__ev_org_by_code(ev, org);
+    eng__evorg *o = eng__ev_org_by_code(ev, s->org[send]);
     uint32_t dcode = 0;
     int rc;
+    if (!o)
+        return eng__err(ENG_ECORRUPT, "send", "a send names org code %u, which is not known", (unsigned)s->org[send]);
     if (dlen) {
         if ((rc = eng__dict_intern(&o->det, detail, dlen, &dcode)))
             return rc;
@@ -50,9 +51,9 @@ static inline int touch_put(eng__ev *ev, uint32_t send, uint16_t org, uint32_t c
         return rc;
     size_t i = c->n++;
     c->time[i] = t;
-    c->customer[i] = customer;
-    c->ctx[i] = ctx;
-    c->channel[i] = channel;
+    c->customer[i] = s->customer[send];
+    c->ctx[i] = s->ctx[send];
+    c->channel[i] = s->channel[send];
     c->status[i] = status;
     c->send[i] = send;
     c->detail[i] = dcode;
@@ -62,14 +63,6 @@ static inline int touch_put(eng__ev *ev, uint32_t send, uint16_t org, uint32_t c
         s->status[send] = status;
     *optout = status == ENG_TOUCH_UNSUBSCRIBED || status == ENG_TOUCH_COMPLAINED;
     return ENG_OK;
-}
-
-int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, const char *detail, size_t dlen,
-                     int *dup, int *optout)
-{
-    const eng__sends *s = &ev->s;
-    return touch_put(ev, send, s->org[send], s->customer[send], s->ctx[send], s->channel[send], status, t, detail,
-                     dlen, dup, optout);
 }
 
 /* Opt out the customers of the sends in @p sends (unsubscribe/complaint). */
@@ -327,64 +320,20 @@ static int precheck(const eng_receipts *r)
     return ENG_OK;
 }
 
-/* Apply a checked batch whose key hashes are known, in three passes over
- * arrays, because at scale the key index and the per-send arrays are far
- * bigger than the caches and a lookup per receipt is a cache miss per array:
- *  1. probe: each receipt's candidate send (the first index entry with its
- *     hash's tag), index slots prefetched PROBE_AHEAD receipts ahead;
+/* Apply a checked batch whose key hashes are known, in passes over arrays,
+ * because at scale the key index and the per-send arrays are far bigger
+ * than the caches and a lookup per receipt is a cache miss per array:
+ *  1. probe: each receipt's candidate send (its key map's entry, or the
+ *     first index entry with its hash's tag, index slots prefetched
+ *     PROBE_AHEAD receipts ahead);
  *  2. order: a stable radix sort of the receipts by candidate send, so the
  *     per-send arrays are then read and written in ascending id order;
- *  3. apply in that order (candidates verified against the full hash).
+ *  3. apply in that order, by ranges of sends on the engine's threads
+ *     (rapply.c), each candidate checked to be the receipt's send; the few
+ *     that are not are found by the full hash after.
  * The sort is stable, so receipts of one send keep their arrival order (the
- * first click is the one kept), and receipts without a send come last, in
+ * first click is the one kept); receipts without a send are kept waiting in
  * arrival order. Rows enter the tail in send order within a batch. */
-
-/* Receipt indexes of @p n receipts ordered by candidate send (stable; no send
- * last): LSD radix sort of (send << 32 | index) on the send bits that vary. */
-static int order_by_send(const eng__mem *mem, const uint32_t *cand, size_t n, uint64_t *out)
-{
-    uint32_t lo = UINT32_MAX, hi = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t c = cand[i];
-        lo = c < lo ? c : lo;
-        hi = c != NO_SEND && c > hi ? c : hi;
-    }
-    /* key = cand - lo, with "no send" mapped past the last */
-    uint64_t top = lo == NO_SEND ? 0 : (uint64_t)hi - lo + 1;
-    for (size_t i = 0; i < n; i++)
-        out[i] = ((cand[i] == NO_SEND ? top : (uint64_t)(cand[i] - lo)) << 32) | i;
-    int bits = 0;
-    while (bits < 33 && (top >> bits))
-        bits++;
-    if (bits == 0 || n < 2)
-        return ENG_OK;
-    uint64_t *tmp = eng__malloc(mem, n * sizeof *tmp);
-    if (!tmp)
-        return eng__nomem();
-    enum { DIG = 11, RADIX = 1 << DIG };
-    uint32_t count[RADIX];
-    uint64_t *a = out, *b = tmp;
-    for (int sh = 0; sh < bits; sh += DIG) {
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++)
-            count[(a[i] >> (32 + sh)) & (RADIX - 1)]++;
-        uint32_t sum = 0;
-        for (int d = 0; d < RADIX; d++) {
-            uint32_t c = count[d];
-            count[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            b[count[(a[i] >> (32 + sh)) & (RADIX - 1)]++] = a[i];
-        uint64_t *t = a;
-        a = b;
-        b = t;
-    }
-    if (a != out)
-        memcpy(out, a, n * sizeof *out);
-    eng__free(mem, tmp);
-    return ENG_OK;
-}
 
 /* Each receipt checked (the first bad one is the error) and its candidate
  * send: by its context's key map when its key has the context's prefix (an
@@ -472,21 +421,16 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
         rc = eng__nomem();
     if (!rc && (rc = candidates(ev, r, lens, h, n, cand, miss, ord, slot, rk)))
         *refused = 1;
-    if (!rc) {
+    if (!rc)
         rep->rows += n;
-        rc = order_by_send(&e->mem, cand, n, ord);
-    }
-    eng__free(&e->mem, miss);
     eng__free(&e->mem, slot);
     /* the receipts with a candidate first (rapply.c), then those it leaves
      * (their send by the full hash), then those without a send, in arrival
      * order */
-    size_t nm = n, nstray = 0, nwait = 0;
-    while (!rc && nm > 0 && rk[(uint32_t)ord[nm - 1]].cand == NO_SEND)
-        nm--;
-    uint32_t *stray = cand; /* no longer needed */
+    size_t nm = 0, nstray = 0, nwait = 0;
+    uint32_t *stray = miss; /* no longer needed */
     if (!rc)
-        rc = eng__rcpt_apply(ev, r, rk, h, ord, nm, rep, &opts, stray, &nstray);
+        rc = eng__rcpt_apply(ev, r, rk, h, cand, n, ord, &nm, rep, &opts, stray, &nstray);
     for (size_t k = 0; k < nstray && !rc; k++) {
         uint32_t i = (uint32_t)ord[stray[k]];
         if (rk[i].mapped) /* the map's send has another channel */
@@ -503,6 +447,7 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
         rc = unmatched(ev, r, i, h[i], &rk[i], rep);
     }
     eng__free(&e->mem, cand);
+    eng__free(&e->mem, miss);
     eng__free(&e->mem, ord);
     eng__free(&e->mem, rkmem);
     if (!rc)
