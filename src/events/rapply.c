@@ -285,7 +285,8 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
     if (!rc)
         rc = eng__par_run(ps, sizeof *ps, np, part_run, part_merge, &mg);
     for (size_t k = 0; k < np; k++) {
-        memmove(stray + *nstray, stray + ps[k].lo, ps[k].nstray * sizeof *stray);
+        if (ps[k].nstray)
+            memmove(stray + *nstray, stray + ps[k].lo, ps[k].nstray * sizeof *stray);
         *nstray += ps[k].nstray;
         eng__tcols_free(&ps[k].rows, mem);
         eng__free(mem, ps[k].org);

@@ -441,7 +441,8 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
         else
             stray[nwait++] = i;
     }
-    qsort(stray, nwait, sizeof *stray, cmp_u32);
+    if (nwait > 1)
+        qsort(stray, nwait, sizeof *stray, cmp_u32);
     for (size_t a = 0, k = nm; !rc && (a < nwait || k < n);) {
         uint32_t i = k == n || (a < nwait && stray[a] < (uint32_t)ord[k]) ? stray[a++] : (uint32_t)ord[k++];
         rc = unmatched(ev, r, i, h[i], &rk[i], rep);

@@ -207,6 +207,7 @@ static void script(unsigned threads, run_out *out)
     send_batch(&f, "acme", 1, 0, 100, ENG_CH_SMS, 0);  /* a second channel of a mapped context: by hash */
     for (int b = 0; b < 4; b++)
         receipt_batch(&f, &rng, 37 + 61 * (size_t)b, -1, b == 2, out);
+    receipt_batch(&f, &rng, 0, -1, 0, out);     /* an empty batch */
     receipt_batch(&f, &rng, 200, 173, 0, out); /* refused: its bad row in the last range */
     receipt_batch(&f, &rng, 200, 3, 0, out);   /* ... in the first */
     send_batch(&f, "acme", 1, 150, 300, ENG_CH_EMAIL, 0); /* re-sends and new ones; joins pending receipts */
