@@ -155,6 +155,25 @@ void eng__pcol_read(eng__rd *r, size_t n, unsigned maxw, eng__pcol *c)
         c->w = 0, c->nbytes = 0;
 }
 
+/* How many of values [from, from + n) can be read with one 8-byte load each, no
+ * bounds test: the loop the compiler keeps tight (the rest go through get_bits). */
+static size_t bulk_of(const eng__pcol *c, size_t from, size_t n)
+{
+    if (c->w > 56 || c->nbytes < 8)
+        return 0;
+    /* value j starts at byte j * w / 8, which must be at most nbytes - 8 */
+    uint64_t safe = ((uint64_t)(c->nbytes - 7) * 8 + c->w - 1) / c->w;
+    return safe <= from ? 0 : safe - from < n ? (size_t)(safe - from) : n;
+}
+
+int64_t eng__pcol_at(const eng__pcol *c, size_t i)
+{
+    if (!c->w)
+        return c->min;
+    const uint64_t mask = c->w == 64 ? ~0ull : (1ull << c->w) - 1;
+    return (int64_t)((uint64_t)c->min + get_bits(c->p, c->nbytes, (uint64_t)i * c->w, c->w, mask));
+}
+
 #define RANGE_BODY(T)                                                               \
     if (!c->w) {                                                                    \
         for (size_t i = 0; i < n; i++)                                              \
@@ -162,10 +181,15 @@ void eng__pcol_read(eng__rd *r, size_t n, unsigned maxw, eng__pcol *c)
         return;                                                                     \
     }                                                                               \
     const unsigned w = c->w;                                                        \
-    const uint64_t mask = w == 64 ? ~0ull : (1ull << w) - 1;                        \
+    const uint64_t mask = w == 64 ? ~0ull : (1ull << w) - 1, min = (uint64_t)c->min; \
     uint64_t bit = (uint64_t)from * w;                                              \
-    for (size_t i = 0; i < n; i++, bit += w)                                        \
-        out[i] = (T)((uint64_t)c->min + get_bits(c->p, c->nbytes, bit, w, mask));
+    const size_t bulk = bulk_of(c, from, n);                                        \
+    const uint8_t *p = c->p;                                                        \
+    size_t i = 0;                                                                   \
+    for (; i < bulk; i++, bit += w)                                                 \
+        out[i] = (T)(min + ((eng__get64(p + (bit >> 3)) >> (bit & 7)) & mask));     \
+    for (; i < n; i++, bit += w)                                                    \
+        out[i] = (T)(min + get_bits(p, c->nbytes, bit, w, mask));
 
 void eng__pcol_i64(const eng__pcol *c, size_t from, size_t n, int64_t *out)
 {

@@ -37,6 +37,8 @@ void eng__pcol_read(eng__rd *r, size_t n, unsigned maxw, eng__pcol *c);
 void eng__pcol_i64(const eng__pcol *c, size_t from, size_t n, int64_t *out);
 void eng__pcol_u32(const eng__pcol *c, size_t from, size_t n, uint32_t *out);
 void eng__pcol_u8(const eng__pcol *c, size_t from, size_t n, uint8_t *out);
+/* Value i of a column read by eng__pcol_read (in its bounds). */
+int64_t eng__pcol_at(const eng__pcol *c, size_t i);
 /* 1 when values [from, from + n) all equal v: several values a compare, none decoded. */
 int eng__pcol_same(const eng__pcol *c, size_t from, size_t n, int64_t v);
 

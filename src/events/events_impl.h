@@ -194,6 +194,7 @@ typedef struct eng__touch_tab {
     const eng__touch_ent *ent; /* ascending by (status, context, channel) */
     size_t nent;
     uint32_t cmax;             /* the greatest customer of its rows */
+    int64_t tmin;              /* the earliest time of its rows */
     void *priv;                /* the reader's */
 } eng__touch_tab;
 typedef int (*eng__touch_tab_fn)(const eng__touch_tab *t, void *user);
@@ -212,6 +213,27 @@ int eng__touch_tab_rows(const eng__touch_tab *t, unsigned st, eng__touch_cols *o
 /* Inside tab_fn: the entries of status @p st checked against its rows' contexts,
  * channels and flags, the rest left packed, before a caller counts from them. */
 int eng__touch_tab_check(const eng__touch_tab *t, unsigned st);
+/* Inside tab_fn: the rows of status @p st (every context's), by customer, a block
+ * of up to ENG__TOUCH_BLK at a time: customer, ctx and channel decoded, time left
+ * packed (eng__touch_tab_times). What a block holds is checked before fn sees it
+ * (customers ascending and inside the zone); the entries of st against the rows'
+ * contexts, channels and flags after the last block (or before the first), so a
+ * mismatch is ENG_ECORRUPT naming the segment from this call. Blocks are valid
+ * during fn only; a non-zero return from fn stops and is returned. */
+enum { ENG__TOUCH_BLK = 2048 };
+typedef struct eng__touch_blk {
+    size_t n, row0; /* rows, and the segment row of the first */
+    const uint32_t *customer, *ctx;
+    const uint8_t *channel;
+} eng__touch_blk;
+typedef int (*eng__touch_blk_fn)(const eng__touch_tab *t, const eng__touch_blk *b, void *user);
+int eng__touch_tab_blocks(const eng__touch_tab *t, unsigned st, eng__touch_blk_fn fn, void *user);
+/* Contexts x 16 below which a status's entries are checked a block at a time (1024;
+ * tests lower it to take the other path, a decode of the range checked first). */
+extern unsigned eng__touch_tab_dense;
+/* Inside tab_fn: the times of segment rows @p rows (k of them) into out, each checked
+ * inside the segment's zone (ENG_ECORRUPT naming it otherwise). */
+int eng__touch_tab_times(const eng__touch_tab *t, const uint32_t *rows, size_t k, int64_t *out);
 
 /* One customer's touches (of one org, or all when org is NULL) sorted by time,
  * as columns in caller-freed arrays (eng__touch_cols_free). */

@@ -104,6 +104,112 @@ int eng__touch_tab_rows(const eng__touch_tab *v, unsigned st, eng__touch_cols *o
     return ENG_OK;
 }
 
+/* Entry (context - lo, channel) slots counted from the rows when the contexts of a
+ * status's entries span less than eng__touch_tab_dense / 16 (a segment of a few
+ * sends, the usual case); a wider span is checked by range_check instead, before
+ * the blocks. */
+enum { DENSE = 1024 };
+unsigned eng__touch_tab_dense = DENSE;
+
+/* The rows of a block: customers ascending from the last block's, inside the zone;
+ * with @p cnt, (rows << 32 | first rows) added at each (context - lo, channel). */
+static int blk_check(tabrd *t, const eng__touch_blk *b, uint32_t *prev, uint64_t *cnt, uint32_t lo,
+                     uint64_t span, const uint8_t *first)
+{
+    const uint32_t *cu = b->customer;
+    uint32_t bad = (cu[0] < *prev) | (cu[b->n - 1] > t->z.cmax);
+    for (size_t i = 1; i < b->n; i++)
+        bad |= cu[i] < cu[i - 1];
+    *prev = cu[b->n - 1];
+    if (bad)
+        return corrupt(t, "rows out of order or outside its zone");
+    if (!cnt)
+        return ENG_OK;
+    const size_t out = (size_t)span * 16;
+    for (size_t i = 0; i < b->n; i++) {
+        uint32_t d = b->ctx[i] - lo;
+        size_t at = d < span && b->channel[i] < 16 ? (size_t)d * 16 + b->channel[i] : out;
+        cnt[at] += (uint64_t)1 << 32 | (first ? first[i] : 1u);
+    }
+    return ENG_OK;
+}
+
+int eng__touch_tab_blocks(const eng__touch_tab *v, unsigned st, eng__touch_blk_fn fn, void *user)
+{
+    tabrd *t = v->priv;
+    eng__tcols *d = &t->ev->dec;
+    if (st >= ENG_TOUCH_STATUS_COUNT)
+        return eng__err(ENG_EINVAL, "status", "status %u is not an eng_touch_status", st);
+    int rc = status_check(t);
+    if (rc)
+        return rc;
+    const size_t r0 = t->start[st], k = t->start[st + 1] - r0;
+    const eng__touch_ent *e = d->sum + t->e0[st];
+    const size_t ne = t->e0[st + 1] - t->e0[st];
+    uint32_t lo = UINT32_MAX, hi = 0;
+    int all_first = 1; /* every entry's rows flagged: the column is checked packed */
+    for (size_t j = 0; j < ne; j++) {
+        lo = e[j].ctx < lo ? e[j].ctx : lo;
+        hi = e[j].ctx > hi ? e[j].ctx : hi;
+        all_first &= e[j].first == e[j].rows;
+    }
+    if (!k)
+        return ENG_OK;
+    const uint64_t span = (uint64_t)hi - lo + 1;
+    const int dense = span * 16 < (eng__touch_tab_dense < DENSE ? eng__touch_tab_dense : DENSE);
+    uint64_t cnt[DENSE + 1];
+    if (dense) {
+        memset(cnt, 0, (size_t)(span * 16 + 1) * sizeof *cnt);
+        if (all_first && !eng__pcol_same(&t->first, r0, k, 1))
+            return corrupt(t, "its rows' `first` flags do not match its summary");
+    } else if ((rc = range_check(t, st, d))) { /* ctx, channel and first of the range into d */
+        return rc;
+    }
+    /* A dense range's blocks are decoded into the front of d's columns; a wide one's
+     * contexts and channels are where range_check put them. */
+    uint32_t prev = t->z.cmin;
+    for (size_t b0 = 0; b0 < k; b0 += ENG__TOUCH_BLK) {
+        const size_t n = k - b0 < ENG__TOUCH_BLK ? k - b0 : ENG__TOUCH_BLK;
+        eng__pcol_u32(&t->customer, r0 + b0, n, d->customer);
+        eng__touch_blk b = {n, r0 + b0, d->customer, d->ctx + b0, d->channel + b0};
+        if (dense) {
+            eng__pcol_u32(&t->ctx, r0 + b0, n, d->ctx);
+            eng__pcol_u8(&t->channel, r0 + b0, n, d->channel);
+            if (!all_first)
+                eng__pcol_u8(&t->first, r0 + b0, n, d->first);
+            b.ctx = d->ctx, b.channel = d->channel;
+        }
+        if ((rc = blk_check(t, &b, &prev, dense ? cnt : NULL, lo, span, dense && !all_first ? d->first : NULL)) ||
+            (rc = fn(v, &b, user)))
+            return rc;
+    }
+    if (!dense)
+        return ENG_OK;
+    if (cnt[span * 16])
+        return corrupt(t, "a row's context is not in its summary");
+    uint64_t got = 0;
+    for (size_t j = 0; j < ne; j++) {
+        const size_t at = (size_t)(e[j].ctx - lo) * 16 + e[j].channel;
+        if (e[j].channel >= 16 || cnt[at] != ((uint64_t)e[j].rows << 32 | e[j].first))
+            return corrupt(t, "a summary entry does not match the rows");
+        got += cnt[at] >> 32;
+    }
+    return got == k ? ENG_OK : corrupt(t, "a summary entry does not match the rows");
+}
+
+int eng__touch_tab_times(const eng__touch_tab *v, const uint32_t *rows, size_t k, int64_t *out)
+{
+    tabrd *t = v->priv;
+    int bad = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (rows[i] >= t->z.n)
+            return eng__err(ENG_EINVAL, "rows", "row %u is past the segment's %zu", rows[i], (size_t)t->z.n);
+        out[i] = eng__pcol_at(&t->time, rows[i]);
+        bad |= (out[i] < t->z.tmin) | (out[i] > t->z.tmax);
+    }
+    return bad ? corrupt(t, "rows out of order or outside its zone") : ENG_OK;
+}
+
 int eng__touch_tab_visit(eng__ev *ev, uint16_t org, const char *key, const uint8_t *p, size_t len, const uint8_t *sel,
                          uint32_t selmax, eng__touch_tab_fn fn, void *user)
 {
@@ -158,6 +264,6 @@ int eng__touch_tab_visit(eng__ev *ev, uint16_t org, const char *key, const uint8
         t.start[s + 1] += t.start[s];
         t.e0[s + 1] += t.e0[s];
     }
-    eng__touch_tab v = {org, n, d->sum, d->nsum, t.z.cmax, &t};
+    eng__touch_tab v = {org, n, d->sum, d->nsum, t.z.cmax, t.z.tmin, &t};
     return fn(&v, user);
 }

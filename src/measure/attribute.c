@@ -195,7 +195,7 @@ int eng__attr_txns(run *x, size_t n, const uint32_t *cust, const eng_time *t, co
     return ENG_OK;
 }
 
-static int push_cand(run *x, uint32_t c, unsigned m, unsigned ch, eng_time t)
+int eng__attr_keep(run *x, uint32_t c, unsigned m, unsigned ch, eng_time t)
 {
     if (x->ncd == x->capcd) {
         if (eng__grow(x->mem, (void **)&x->cd, &x->capcd, x->ncd + 1, sizeof *x->cd))
@@ -218,6 +218,10 @@ static int push_cand(run *x, uint32_t c, unsigned m, unsigned ch, eng_time t)
  * call) sets its deduplication bits: the bitmap words one bucket touches are a
  * narrow range of each bitmap, so they stay in cache instead of each row
  * waiting on memory (at L the bitmaps are 1.25 MB each and there are dozens).
+ * The buckets are flushed when full and once at the end of the pass
+ * (eng__attr_flush), not at the end of each call: the events layer feeds a
+ * segment a call, and a flush per segment would set the bits of a few keys per
+ * bitmap line, every line of every bitmap a segment (at L, 5 MB a segment).
  * A starting-status touch is kept when its customer has a qualifying
  * transaction: `hasq` (1.25 MB at L) is read in the pass, prefetched 32 rows
  * ahead, which at M cost 10-25 ms less CPU than waiting in the buckets for it. */
@@ -237,7 +241,7 @@ static unsigned part_shift(uint32_t ncust)
 }
 
 /* Set a bucket's deduplication bits (a slot's count is its bitmap's population, eng__attr_tally). */
-static int flush_bucket(run *x, unsigned b)
+void eng__attr_flush_bucket(run *x, unsigned b)
 {
     const uint64_t *keys = x->keys + (size_t)b * x->bcap;
     uint64_t *const *bits = x->bits;
@@ -253,6 +257,31 @@ static int flush_bucket(run *x, unsigned b)
         bits[k >> 32][c >> 6] |= 1ull << (c & 63);
     }
     x->bfill[b] = 0;
+}
+
+int eng__attr_keys(run *x, size_t n)
+{
+    const uint32_t ncust = x->sp.n_customers;
+    x->shift = part_shift(ncust);
+    if (x->keys)
+        return ENG_OK;
+    /* The buckets in use share the buffer; no more of it than the first call's rows. */
+    size_t nb = ncust ? (size_t)((ncust - 1) >> x->shift) + 1 : 1;
+    size_t rows = x->feed_rows > n ? x->feed_rows : n;
+    size_t total = rows > 4096 ? rows : 4096;
+    if (total > eng__attr_part_rows)
+        total = eng__attr_part_rows;
+    /* About 16 keys per bitmap word of one slot: with the couple of dozen slots
+     * a campaign keys, several keys land in each bitmap line a flush touches,
+     * and at 10^6 customers the buffer (2 MB) stays in the last-level cache
+     * instead of going to memory and back (M: 139 -> 121 ms for the pass). */
+    size_t enough = x->words * 16 > ((size_t)1 << 18) ? x->words * 16 : (size_t)1 << 18;
+    if (total > enough)
+        total = enough;
+    x->bcap = total / nb ? total / nb : 1;
+    if (!(x->keys = eng__malloc(x->mem, x->bcap * nb * sizeof *x->keys)))
+        return eng__nomem();
+    eng__mem_hint_huge(x->mem, x->keys, x->bcap * nb * sizeof *x->keys);
     return ENG_OK;
 }
 
@@ -264,25 +293,10 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
     const unsigned want = x->sp.has_goal ? (unsigned)x->sp.goal->start_on : ENG_TOUCH_SENT;
     const size_t nmsg = x->nmsg, mtab_n = x->mtab_n;
     const uint16_t *mtab = x->mtab;
-    const unsigned shift = part_shift(ncust);
-    if (!x->keys) { /* the buckets in use share the buffer; no more of it than the first call's rows */
-        size_t nb = ncust ? (size_t)((ncust - 1) >> shift) + 1 : 1;
-        size_t rows = x->feed_rows > n ? x->feed_rows : n;
-        size_t total = rows > 4096 ? rows : 4096;
-        if (total > eng__attr_part_rows)
-            total = eng__attr_part_rows;
-        /* About 16 keys per bitmap word of one slot: with the couple of dozen slots
-         * a campaign keys, several keys land in each bitmap line a flush touches,
-         * and at 10^6 customers the buffer (2 MB) stays in the last-level cache
-         * instead of going to memory and back (M: 139 -> 121 ms for the pass). */
-        size_t enough = x->words * 16 > ((size_t)1 << 18) ? x->words * 16 : (size_t)1 << 18;
-        if (total > enough)
-            total = enough;
-        x->bcap = total / nb ? total / nb : 1;
-        if (!(x->keys = eng__malloc(x->mem, x->bcap * nb * sizeof *x->keys)))
-            return eng__nomem();
-        eng__mem_hint_huge(x->mem, x->keys, x->bcap * nb * sizeof *x->keys);
-    }
+    int rc = eng__attr_keys(x, n);
+    if (rc)
+        return rc;
+    const unsigned shift = x->shift;
     const size_t bcap = x->bcap;
     uint64_t *keys = x->keys;
 
@@ -299,7 +313,6 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
     eng_time sent[ENG__MEASURE_MAX_MESSAGES];
     if (nmsg)
         memcpy(sent, x->sent_at, nmsg * sizeof *sent);
-    int rc = ENG_OK;
     for (size_t i = 0; i < n; i++) {
         if (!(i & (eng__attr_beat_rows - 1))) {
             ENG__WORK(n - i < eng__attr_beat_rows ? n - i : eng__attr_beat_rows);
@@ -336,21 +349,26 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
             keys[b * bcap + fill[b]] = (uint64_t)slot << 32 | c;
             full = ++fill[b] == bcap;
         }
-        if (st == want && BIT(hasq, c) && (rc = push_cand(x, c, m, ch, t)) != ENG_OK)
+        if (st == want && BIT(hasq, c) && (rc = eng__attr_keep(x, c, m, ch, t)) != ENG_OK)
             break;
-        if (full && (rc = flush_bucket(x, b)) != ENG_OK)
-            break;
+        if (full)
+            eng__attr_flush_bucket(x, b);
         if (st == ENG_TOUCH_SENT && t < sent[m])
             sent[m] = t;
     }
     if (nmsg)
         memcpy(x->sent_at, sent, nmsg * sizeof *sent);
-    for (unsigned b = 0; b < PART_MAX; b++) { /* the bits of every row before a failure are set */
-        int frc = fill[b] ? flush_bucket(x, b) : ENG_OK;
-        if (!frc && !rc && x->pg && (b & 15) == 15)
-            frc = eng__prog_batch(x->pg, x->pg->done); /* up to the whole key buffer waits here */
-        if (frc && !rc)
-            rc = frc;
+    return rc;
+}
+
+int eng__attr_flush(run *x)
+{
+    int rc = ENG_OK;
+    for (unsigned b = 0; b < PART_MAX; b++) {
+        if (x->bfill[b])
+            eng__attr_flush_bucket(x, b);
+        if (!rc && x->pg && (b & 15) == 15)
+            rc = eng__prog_batch(x->pg, x->pg->done); /* up to the whole key buffer waits here */
     }
     return rc;
 }

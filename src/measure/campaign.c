@@ -262,20 +262,34 @@ static int run_rows(const eng__touch_cols *t, void *u)
     return feed_rows(c, t) ? c->err : step(c, t->n);
 }
 
-/* One status of an ordered segment: read, or counted from its entries when every
- * message of ours there is trusted and the status is neither `sent` nor the starting one. */
+uint64_t eng__report_table_runs[2];
+
+/* One status of an ordered segment: counted from its entries when every message
+ * of ours there is trusted and the status is neither `sent` nor the starting one;
+ * else read, a block at a time when those messages are trusted (and, for `sent`,
+ * none is X-Engage's, whose sends the estimates read) on one thread, else as rows. */
 static int run_status(cols *c, const eng__touch_tab *t, size_t e0, size_t e1)
 {
     const unsigned st = t->ent[e0].status;
-    int ours = 0, read = st == ENG_TOUCH_SENT || st == c->want;
+    int ours = 0, read = st == ENG_TOUCH_SENT || st == c->want, blocks = !c->gather;
+    size_t nrows = 0;
     for (size_t j = e0; j < e1; j++) {
         unsigned m = t->ent[j].ctx < c->nmap ? c->map[t->ent[j].ctx] : 0;
-        if (m && m != NO_MSG)
+        nrows += t->ent[j].rows;
+        if (m && m != NO_MSG) {
             ours = 1, read |= !c->trust[m - 1];
+            blocks &= c->trust[m - 1] &&
+                      (st != ENG_TOUCH_SENT || c->rc->msg[m - 1].strategy != ENG_STRATEGY_XENGAGE);
+        }
     }
     if (!ours)
         return ENG_OK;
+    if (read && blocks) {
+        __atomic_add_fetch(&eng__report_table_runs[0], 1, __ATOMIC_RELAXED);
+        return (c->err = eng__attr_table(c->x, t, st)) ? c->err : step(c, nrows);
+    }
     if (read) {
+        __atomic_add_fetch(&eng__report_table_runs[1], 1, __ATOMIC_RELAXED);
         eng__touch_cols rows;
         if ((c->err = eng__touch_tab_rows(t, st, &rows)))
             return c->err;

@@ -102,6 +102,7 @@ typedef struct eng__attr {
     uint64_t *keys;           /* the touch pass's buckets of (slot << 32 | customer), bcap each */
     size_t bcap;
     uint32_t bfill[ENG__ATTR_BUCKETS]; /* keys in each bucket */
+    unsigned shift;           /* a key's bucket: its customer >> shift */
     eng_time *sent_at;        /* per message: earliest sent touch */
     /* Per message: 1 when each of its touch rows is the only one of its (customer,
      * channel, status) (the events layer's `first` flag, campaign.c): rows other than
@@ -136,6 +137,25 @@ int eng__attr_txns(eng__attr *a, size_t n, const uint32_t *cust, const eng_time 
 /* Touches: key is the message id (or context) mapped by the table. */
 int eng__attr_touches(eng__attr *a, size_t n, const uint32_t *cust, const uint32_t *key, const uint8_t *ch,
                       const uint8_t *st, const eng_time *t);
+/* The touch pass's pieces, for the pass over ordered segments' blocks (tabpass.c):
+ * the key buffer (sized on the first call, from feed_rows or @p n; sets shift), a
+ * bucket's bits set, and a starting-status touch kept. */
+int eng__attr_keys(eng__attr *a, size_t n);
+void eng__attr_flush_bucket(eng__attr *a, unsigned b);
+int eng__attr_keep(eng__attr *a, uint32_t c, unsigned m, unsigned ch, eng_time t);
+/* The touch pass over status @p st of an ordered segment, read a block at a time
+ * (eng__touch_tab_blocks) instead of as rows: for a run over all time (from = to = 0)
+ * on one thread, when the rows of the run's messages there (keys: the segment's
+ * send contexts, mapped by eng__attr_map) are all of trusted messages. The same
+ * state after as eng__attr_touches over those rows. */
+struct eng__touch_tab;
+int eng__attr_table(eng__attr *a, const struct eng__touch_tab *t, unsigned st);
+/* Statuses of ordered segments the engine-level report read a block at a time [0]
+ * and as rows [1] (campaign.c; tests check which path ran). */
+extern uint64_t eng__report_table_runs[2];
+/* Set the bits of the keys the touch pass left in its buckets: after the last
+ * eng__attr_touches call, before the bitmaps are read (eng__attr_tally does it). */
+int eng__attr_flush(eng__attr *a);
 /* The touch pass's buffered keys and narrowest bucket (log2 customers); tests change them. */
 extern size_t eng__attr_part_rows;
 extern unsigned eng__attr_part_min_shift;

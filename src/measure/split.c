@@ -42,6 +42,8 @@ static void *part_run(void *arg)
 {
     part *p = arg;
     p->rc = eng__attr_touches(&p->r, p->n, p->cu, p->ms, p->ch, p->st, p->t);
+    if (!p->rc)
+        p->rc = eng__attr_flush(&p->r); /* its bits complete before the fold */
     if (p->rc) {
         snprintf(p->det, sizeof p->det, "%s", eng_error_last()->detail);
         snprintf(p->msg, sizeof p->msg, "%s", eng_error_last()->message);

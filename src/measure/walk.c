@@ -17,6 +17,9 @@ int eng__attr_tally(run *x)
 {
     eng_report *r = x->r;
     const int64_t *cost = x->sp.channel_cost;
+    int frc = eng__attr_flush(x);
+    if (frc)
+        return frc;
     /* A slot with a bitmap counts its distinct customers there (the others were counted row by row). */
     for (size_t s = 0; s < (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS; s++) {
         const uint64_t *bm = x->bits[s];

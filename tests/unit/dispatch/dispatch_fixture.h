@@ -184,6 +184,8 @@ static eng_progress_fn dx_progress_fn;
 static void *dx_progress_user;
 /* eng_config.threads of the engines opened after it is set (1: the library's default). */
 static unsigned dx_threads = 1;
+/* eng_config.events_segments of the engines opened after it is set (0: the library's default). */
+static unsigned dx_events_segments;
 
 /* An engine with f's transport and clock on @p store (NULL: f's file, dx_store_open's or test store). */
 static inline eng_engine *dx_engine_on(dx *f, eng_store *store)
@@ -196,6 +198,8 @@ static inline eng_engine *dx_engine_on(dx *f, eng_store *store)
     cfg.progress_fn = dx_progress_fn;
     cfg.progress_user = dx_progress_user;
     cfg.threads = dx_threads;
+    if (dx_events_segments)
+        cfg.events_segments = dx_events_segments;
     cfg.allocator = test_alloc_get();
     eng_store *fs = NULL;
     if (!store && f->path)

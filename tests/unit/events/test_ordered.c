@@ -8,6 +8,7 @@
  * does not match its rows is ENG_ECORRUPT naming the segment. */
 #include "ev_fixture.h"
 #include "events/ev_state.h"
+#include "tseg_damage.h"
 
 #define NS (ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT)
 #define NCUST 300
@@ -183,8 +184,67 @@ static int tab_rows_cb(const eng__touch_cols *c, void *u)
     return 0;
 }
 
+/* The rows of a status as the block reader gives them (every context's), times read by row. */
+typedef struct blkrows {
+    rows r;
+    size_t blocks;
+} blkrows;
+
+static int blk_collect(const eng__touch_tab *tb, const eng__touch_blk *b, void *u)
+{
+    blkrows *br = u;
+    assert_true(b->n > 0 && b->n <= ENG__TOUCH_BLK);
+    br->blocks++;
+    uint32_t *idx = malloc(b->n * sizeof *idx);
+    int64_t *t = malloc(b->n * sizeof *t);
+    assert_non_null(idx);
+    assert_non_null(t);
+    for (size_t i = 0; i < b->n; i++)
+        idx[b->n - 1 - i] = (uint32_t)(b->row0 + i); /* any order */
+    assert_int_equal(eng__touch_tab_times(tb, idx, b->n, t), ENG_OK);
+    for (size_t i = 0; i < b->n; i++) {
+        if (br->r.n == br->r.cap) {
+            br->r.cap = br->r.cap ? br->r.cap * 2 : 1024;
+            br->r.v = realloc(br->r.v, br->r.cap * sizeof *br->r.v);
+        }
+        row x;
+        memset(&x, 0, sizeof x);
+        x.time = t[b->n - 1 - i], x.customer = b->customer[i], x.ctx = b->ctx[i], x.channel = b->channel[i];
+        br->r.v[br->r.n++] = x;
+    }
+    free(idx), free(t);
+    return 0;
+}
+
+/* The block reader's rows of status st equal the row reader's c, rows of contexts
+ * that c leaves out (another campaign's) aside, in the same order. */
+static void blocks_match(const eng__touch_tab *tb, unsigned st, const eng__touch_cols *c)
+{
+    rows want = {NULL, 0, 0}; /* copied: the block reader decodes into the buffers c points to */
+    collect(c, &want);
+    blkrows br = {{NULL, 0, 0}, 0};
+    assert_int_equal(eng__touch_tab_blocks(tb, st, blk_collect, &br), ENG_OK);
+    size_t k = 0;
+    for (size_t i = 0; i < br.r.n; i++) {
+        int kept = 0; /* a context of the filter's: one c has rows of */
+        for (size_t j = 0; j < want.n && !kept; j++)
+            kept = want.v[j].ctx == br.r.v[i].ctx;
+        if (!kept)
+            continue;
+        assert_true(k < want.n);
+        assert_int_equal(br.r.v[i].customer, want.v[k].customer);
+        assert_int_equal(br.r.v[i].time, want.v[k].time);
+        assert_int_equal(br.r.v[i].channel, want.v[k].channel);
+        k++;
+    }
+    assert_int_equal(k, want.n);
+    assert_true(br.blocks >= (br.r.n + ENG__TOUCH_BLK - 1) / ENG__TOUCH_BLK);
+    free(br.r.v), free(want.v);
+}
+
 /* Each status of a table: its rows (the filter's contexts) read, and every entry of
- * those contexts equal to a count of them; the entries checked against the rows. */
+ * those contexts equal to a count of them; the entries checked against the rows;
+ * the block reader's rows equal to the row reader's. */
 static int tab_cb(const eng__touch_tab *tb, void *u)
 {
     tabscan *t = u;
@@ -211,6 +271,8 @@ static int tab_cb(const eng__touch_tab *tb, void *u)
             assert_true(nr == 0 || (nr == e->rows && nf == e->first)); /* 0: another campaign's */
         }
         tab_rows_cb(&c, u);
+        assert_int_equal(eng__touch_tab_rows(tb, st, &c), ENG_OK); /* again: the blocks reuse its buffers */
+        blocks_match(tb, st, &c);
     }
     return 0;
 }
@@ -249,6 +311,7 @@ static size_t table_scan_matches(evfx *f, uint64_t camp, eng_time from, eng_time
 static void table_scans(evfx *f, int ordered, eng_time now)
 {
     size_t tables = 0, late = 0, early = 0;
+    eng__touch_tab_dense = eng__touch_tab_dense == 1024 ? 16 : 1024; /* the block reader's two checks, in turn */
     for (uint64_t camp = 0; camp <= 3; camp++) {
         tables += table_scan_matches(f, camp, 0, 0);
         late += table_scan_matches(f, camp, now - 5 * ENG_DAY + 2 * ENG_HOUR + 30000, 0);
@@ -353,6 +416,7 @@ static void mixed_store_reads_the_same(void **st)
     evfx_close(&b);
     eng__seg_seal_rows = seal;
     eng__tseg_ordered = 0;
+    eng__touch_tab_dense = 1024;
 }
 
 /* Every status of a table read and checked: the first error. */
@@ -369,42 +433,48 @@ static int tab_all(const eng__touch_tab *tb, void *u)
     return rc;
 }
 
-/* The report's reader over payload p of segment key (as a table scan opens it). */
+static int blk_none(const eng__touch_tab *tb, const eng__touch_blk *b, void *u)
+{
+    (void)tb, (void)b, (void)u;
+    return 0;
+}
+
+/* Every status of a table read by the block reader: the first error. */
+static int tab_blocks(const eng__touch_tab *tb, void *u)
+{
+    (void)u;
+    int rc = ENG_OK;
+    for (unsigned st = 0; st < ENG_TOUCH_STATUS_COUNT && !rc; st++)
+        rc = eng__touch_tab_blocks(tb, st, blk_none, NULL);
+    return rc;
+}
+
+/* The report's readers over payload p of segment key (as a table scan opens it):
+ * rows, then blocks with each of their two checks; each must give the same answer. */
 static int tab_read(evfx *f, const char *key, const uint8_t *p, size_t len)
 {
     eng__ev *ev;
     assert_int_equal(eng__enter(f->e), ENG_OK);
     assert_int_equal(eng__ev_get(f->e, &ev), ENG_OK);
     int rc = eng__touch_tab_visit(ev, 0, key, p, len, NULL, 0, tab_all, NULL);
+    for (unsigned dense = 16; dense <= 1024; dense *= 64) {
+        eng__touch_tab_dense = dense;
+        int brc = eng__touch_tab_visit(ev, 0, key, p, len, NULL, 0, tab_blocks, NULL);
+        assert_int_equal(brc, rc);
+        if (brc)
+            assert_non_null(strstr(eng_error_last()->detail, key));
+    }
     eng__leave(f->e);
     return rc;
 }
 
-/* Re-encode segment 0 of f after `mutate` changed its decoded columns, framed
- * under its key (a valid record: only the payload's meaning is wrong); the
- * report's reader of the table must find what a full decode finds. */
+/* Segment 0 of f rewritten with `mutate` applied (tseg_damage.h); the report's
+ * readers of the table must find what a full decode finds. */
 static void rewrite_segment(evfx *f, void (*mutate)(eng__tcols *c))
 {
     const char *key = "e/0000/t/s/00000000";
-    uint8_t *v;
-    size_t len;
-    assert_int_equal(test_store_raw_get(f->ts, key, &v, &len), 0);
-    const eng__mem *mem = &f->e->mem;
-    eng__rec rec;
-    assert_int_equal(eng__rec_decode(key, strlen(key), v, len, ENG__REC_EV_TSEG, 1, &rec), ENG_OK);
-    assert_int_equal(rec.payload[0], 3);
-    eng__tcols c;
-    memset(&c, 0, sizeof c);
-    assert_int_equal(eng__tseg_decode(rec.payload, rec.len, key, &c, mem), ENG_OK);
-    free(v);
-    if (mutate)
-        mutate(&c);
     eng__wr w;
-    eng__wr_init(&w, mem);
-    assert_int_equal(eng__wr_reserve(&w, ENG__REC_HEADER), ENG_OK);
-    w.len = ENG__REC_HEADER;
-    eng__tseg_encode(&w, &c, 0, c.n, 0, c.nkey, 1);
-    assert_int_equal(w.err, 0);
+    tseg_damage(f->e, f->ts, key, mutate, &w);
     int rc = tab_read(f, key, w.data + ENG__REC_HEADER, w.len - ENG__REC_HEADER);
     if (!mutate) {
         assert_int_equal(rc, ENG_OK);
@@ -412,64 +482,8 @@ static void rewrite_segment(evfx *f, void (*mutate)(eng__tcols *c))
         assert_int_equal(rc, ENG_ECORRUPT);
         assert_non_null(strstr(eng_error_last()->detail, key));
     }
-    assert_int_equal(eng__enter(f->e), ENG_OK);
-    assert_int_equal(eng__kv_begin(f->e->store), ENG_OK);
-    assert_int_equal(eng__rec_put_framed(f->e->store, key, strlen(key), ENG__REC_EV_TSEG, 1, w.data, w.len), ENG_OK);
-    assert_int_equal(eng__kv_commit(f->e->store), ENG_OK);
-    eng__leave(f->e);
     eng__wr_free(&w);
-    eng__tcols_free(&c, mem);
     evfx_reopen(f);
-}
-
-static void more_rows(eng__tcols *c) /* entries moved, total kept */
-{
-    assert_true(c->nsum >= 2);
-    c->sum[0].rows++;
-    c->sum[c->nsum - 1].rows--;
-    if (c->sum[c->nsum - 1].first > c->sum[c->nsum - 1].rows)
-        c->sum[c->nsum - 1].first = c->sum[c->nsum - 1].rows;
-}
-static void split_moved(eng__tcols *c) /* a row moved between two entries of one status */
-{
-    for (size_t j = 1; j < c->nsum; j++)
-        if (c->sum[j].status == c->sum[j - 1].status && c->sum[j].rows > c->sum[j].first) {
-            c->sum[j].rows--;
-            c->sum[j - 1].rows++;
-            return;
-        }
-    for (size_t j = 1; j < c->nsum; j++)
-        if (c->sum[j].status == c->sum[j - 1].status && c->sum[j].rows > 1) {
-            c->sum[j].rows--, c->sum[j].first--;
-            c->sum[j - 1].rows++, c->sum[j - 1].first++;
-            return;
-        }
-    fail();
-}
-static void fewer_entries(eng__tcols *c)
-{
-    c->nsum--;
-}
-static void unflagged(eng__tcols *c) /* a first row no longer flagged, the table unchanged */
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (c->first[i]) {
-            c->first[i] = 0;
-            return;
-        }
-    fail();
-}
-static void out_of_order(eng__tcols *c) /* two customers of one status swapped */
-{
-    for (size_t i = 1; i < c->n; i++)
-        if (c->status[i] == c->status[i - 1] && c->customer[i] != c->customer[i - 1] &&
-            c->ctx[i] == c->ctx[i - 1] && c->channel[i] == c->channel[i - 1]) {
-            uint32_t t = c->customer[i];
-            c->customer[i] = c->customer[i - 1];
-            c->customer[i - 1] = t;
-            return;
-        }
-    fail();
 }
 
 static void corrupt_summary(void **st)
@@ -478,7 +492,8 @@ static void corrupt_summary(void **st)
     uint32_t seal = eng__seg_seal_rows;
     eng__seg_seal_rows = 256;
     eng__tseg_ordered = 1;
-    void (*const mutations[])(eng__tcols *) = {NULL, more_rows, split_moved, fewer_entries, unflagged, out_of_order};
+    void (*const mutations[])(eng__tcols *) = {NULL, tseg_more_rows, tseg_split_moved, tseg_fewer_entries, tseg_unflagged,
+                                                tseg_out_of_order};
     for (size_t m = 0; m < sizeof mutations / sizeof *mutations; m++) {
         evfx f;
         evfx_open(&f, 0);

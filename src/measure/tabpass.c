@@ -1,0 +1,160 @@
+/* The touch pass over one status of an ordered segment, a block at a time.
+ *
+ * The report reads the `sent` range (contacted customers) and the starting
+ * status's range (kept touches) of each ordered segment. When every row of the
+ * run's messages there is of a trusted message, a row needs only its customer,
+ * context and channel (eng__touch_tab_blocks): a `sent` row puts its key into
+ * the bucket as eng__attr_touches does, a starting-status row of a trusted
+ * message is counted from the segment's table, and the time is read only for
+ * the rows kept (a customer with a qualifying transaction) and, for `sent`,
+ * for the messages whose earliest send the segment may lower (its earliest
+ * time before the one known). The state after is eng__attr_touches's over the
+ * same rows; the checks are the reader's (touch_tab.c). */
+#include "measure/measure_impl.h"
+#include "events/events_impl.h"
+
+#include <string.h>
+
+#define BIT(bm, c) (((bm)[(c) >> 6] >> ((c) & 63)) & 1u)
+
+typedef struct tpass {
+    eng__attr *x;
+    int keys, keep;                           /* `sent`: keys into the buckets; the starting status: kept touches */
+    int any_early;
+    uint8_t early[ENG__MEASURE_MAX_MESSAGES]; /* `sent`: the segment may lower the message's earliest send */
+    /* (message, channel) slots of `sent` the segment's entries list, their bitmaps allocated: a
+     * row of another is a table that does not match its rows, which the reader reports */
+    uint8_t has[ENG__MEASURE_MAX_MESSAGES * ENG_MAX_CHANNELS];
+    uint32_t rows[ENG__TOUCH_BLK];            /* the block's rows whose time is read (segment rows) */
+    eng_time t[ENG__TOUCH_BLK];
+} tpass;
+
+/* Message index + 1 of send context @p id (0: not the run's). */
+static inline unsigned msg_of(const uint16_t *mtab, size_t mtab_n, uint32_t id)
+{
+    return id < mtab_n ? mtab[id] : 0;
+}
+
+static int bad_row(const eng__touch_blk *b, size_t i)
+{
+    return eng__err(ENG_EINVAL, "touches.customer", "segment row %zu: customer %u is out of range", b->row0 + i,
+                    b->customer[i]);
+}
+
+/* `sent` rows: their keys into the buckets (eng__attr_touches's, without the checks the reader made). */
+static int block_keys(tpass *p, const eng__touch_blk *b)
+{
+    eng__attr *x = p->x;
+    const uint16_t *mtab = x->mtab;
+    const size_t mtab_n = x->mtab_n, bcap = x->bcap, n = b->n;
+    const uint32_t ncust = x->sp.n_customers, *cu = b->customer, *cx = b->ctx;
+    const uint8_t *chn = b->channel, *has = p->has;
+    const unsigned shift = x->shift;
+    uint64_t *keys = x->keys;
+    uint32_t *fill = x->bfill;
+    const uint64_t base = (uint64_t)ENG_TOUCH_SENT * x->nmsg * ENG_MAX_CHANNELS;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned m = msg_of(mtab, mtab_n, cx[i]);
+        if (!m)
+            continue;
+        const uint32_t c = cu[i];
+        const unsigned ch = chn[i], at = (m - 1) * ENG_MAX_CHANNELS + (ch & (ENG_MAX_CHANNELS - 1));
+        if (c >= ncust)
+            return bad_row(b, i);
+        if (ch >= ENG_MAX_CHANNELS || !has[at])
+            continue;
+        const unsigned k = c >> shift;
+        keys[k * bcap + fill[k]] = (base + at) << 32 | c;
+        if (++fill[k] == bcap)
+            eng__attr_flush_bucket(x, k);
+    }
+    return ENG_OK;
+}
+
+/* Starting-status rows of customers with a qualifying transaction kept, and the
+ * earliest sends lowered: the time read for those rows only. */
+static int block_times(tpass *p, const eng__touch_tab *t, const eng__touch_blk *b)
+{
+    eng__attr *x = p->x;
+    const uint16_t *mtab = x->mtab;
+    const size_t mtab_n = x->mtab_n, n = b->n;
+    const uint32_t ncust = x->sp.n_customers, *cu = b->customer, *cx = b->ctx;
+    const uint64_t *hasq = x->hasq;
+    const uint8_t *early = p->early;
+    const unsigned keep = (unsigned)p->keep;
+    uint32_t *rows = p->rows;
+    size_t nk = 0;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned m = msg_of(mtab, mtab_n, cx[i]);
+        if (!m || cu[i] >= ncust) {
+            if (m)
+                return bad_row(b, i);
+            continue;
+        }
+        const uint32_t c = cu[i];
+        rows[nk] = (uint32_t)(b->row0 + i);
+        nk += (keep & BIT(hasq, c)) | early[m - 1];
+    }
+    if (!nk)
+        return ENG_OK;
+    int rc = eng__touch_tab_times(t, rows, nk, p->t);
+    for (size_t j = 0; j < nk && !rc; j++) {
+        const size_t i = rows[j] - b->row0;
+        const unsigned m = mtab[cx[i]] - 1;
+        const uint32_t c = cu[i];
+        if (keep && BIT(hasq, c))
+            rc = eng__attr_keep(x, c, m, b->channel[i], p->t[j]);
+        if (early[m] && p->t[j] < x->sent_at[m])
+            x->sent_at[m] = p->t[j];
+    }
+    return rc;
+}
+
+static int block(const eng__touch_tab *t, const eng__touch_blk *b, void *u)
+{
+    tpass *p = u;
+    int rc = p->keys ? block_keys(p, b) : ENG_OK;
+    return rc || !(p->keep || p->any_early) ? rc : block_times(p, t, b);
+}
+
+int eng__attr_table(eng__attr *x, const eng__touch_tab *t, unsigned st)
+{
+    if (x->to || x->from || st >= ENG_TOUCH_STATUS_COUNT)
+        return eng__err(ENG_EMISUSE, "touches", "a table pass needs a run over all time and a status");
+    x->touches_seen = 1;
+    const unsigned want = x->sp.has_goal ? (unsigned)x->sp.goal->start_on : ENG_TOUCH_SENT;
+    tpass *p = eng__malloc(x->mem, sizeof *p);
+    if (!p)
+        return eng__nomem();
+    p->x = x;
+    p->keys = st == ENG_TOUCH_SENT;
+    p->keep = st == want;
+    memset(p->early, 0, sizeof p->early);
+    memset(p->has, 0, sizeof p->has);
+    p->any_early = 0;
+    int rc = ENG_OK;
+    for (size_t j = 0; j < t->nent && !rc; j++) {
+        const eng__touch_ent *e = &t->ent[j];
+        const unsigned m = e->status == st && e->ctx < x->mtab_n ? x->mtab[e->ctx] : 0;
+        if (!m)
+            continue;
+        if (!x->trust[m - 1] || e->channel >= ENG_MAX_CHANNELS)
+            rc = eng__err(ENG_EMISUSE, "touches", "a table pass over a message the events layer does not vouch for");
+        else if (st == ENG_TOUCH_SENT) {
+            const size_t slot = (size_t)(m - 1) * ENG_MAX_CHANNELS + e->channel;
+            uint64_t **bm = &x->bits[(size_t)ENG_TOUCH_SENT * x->nmsg * ENG_MAX_CHANNELS + slot];
+            if (!*bm && !(*bm = eng__calloc(x->mem, x->words, sizeof **bm)))
+                rc = eng__nomem();
+            p->has[slot] = 1;
+            p->early[m - 1] |= t->tmin < x->sent_at[m - 1];
+            p->any_early |= p->early[m - 1];
+        } else /* each row the only one of its (customer, slot): what the pass would count */
+            x->cnt[((size_t)st * x->nmsg + m - 1) * ENG_MAX_CHANNELS + e->channel] += e->rows;
+    }
+    if (!rc && p->keys)
+        rc = eng__attr_keys(x, t->n);
+    if (!rc)
+        rc = eng__touch_tab_blocks(t, st, block, p);
+    eng__free(x->mem, p);
+    return rc;
+}
