@@ -189,6 +189,12 @@ typedef struct eng__ev {
     eng__rcols rdec;
 } eng__ev;
 
+/* A key of context ctx that its key map does not hold may still be in the hash index (keymap.c). */
+static inline int eng__kmap_probe(const eng__ev *ev, const eng__evorg *o, uint32_t ctx)
+{
+    return ev->km_probe_all || ctx < o->km_loaded || (ctx < o->nkm && o->km[ctx].probe);
+}
+
 /* state.c */
 int eng__ev_get(eng_engine *e, eng__ev **out);
 int eng__ev_org(eng__ev *ev, const char *name, int create, eng__evorg **out);
@@ -286,15 +292,25 @@ size_t eng__key_tail(const char *key, size_t len, uint32_t *customer, uint8_t *c
 /* The context's key prefix (NULL until a send of it is mapped), and setting it. */
 const char *eng__kmap_prefix(const eng__evorg *o, uint32_t ctx, size_t *plen);
 int eng__kmap_learn(eng__evorg *o, const eng__mem *mem, uint32_t ctx, const char *key, size_t plen);
-/* Candidate send id + 1 of (ctx, customer) in org o, 0 if none. */
-uint32_t eng__kmap_get(const eng__evorg *o, uint32_t ctx, uint32_t customer);
-/* Where that candidate is kept (NULL: outside the map), to prefetch it. */
-const uint32_t *eng__kmap_slot(const eng__evorg *o, uint32_t ctx, uint32_t customer);
+/* Where the candidate send id + 1 of (ctx, customer) in org o is kept (NULL:
+ * outside the map), to prefetch it. Inline, as the next two: once a row. */
+static inline const uint32_t *eng__kmap_slot(const eng__evorg *o, uint32_t ctx, uint32_t customer)
+{
+    if (ctx >= o->nkm)
+        return NULL;
+    const eng__kmap *m = &o->km[ctx];
+    uint32_t off = customer - m->base;
+    return customer >= m->base && off < m->span ? &m->v[off] : NULL;
+}
+/* That candidate, 0 if none. */
+static inline uint32_t eng__kmap_get(const eng__evorg *o, uint32_t ctx, uint32_t customer)
+{
+    const uint32_t *p = eng__kmap_slot(o, ctx, customer);
+    return p ? *p : 0;
+}
 /* *placed = 0 when the map cannot hold it (the caller indexes the send by hash). */
 int eng__kmap_put(eng__evorg *o, const eng__sends *s, const eng__mem *mem, uint32_t ctx, uint32_t customer,
                   uint32_t send, int *placed);
-/* A key of context ctx that the map does not hold may still be in the hash index. */
-int eng__kmap_probe(const eng__ev *ev, const eng__evorg *o, uint32_t ctx);
 void eng__kmap_free(eng__evorg *o, const eng__mem *mem);
 
 /* tcols.c: touch columns and segments */

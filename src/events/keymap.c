@@ -118,26 +118,6 @@ void eng__kmap_free(eng__evorg *o, const eng__mem *mem)
     o->nkm = 0;
 }
 
-const uint32_t *eng__kmap_slot(const eng__evorg *o, uint32_t ctx, uint32_t customer)
-{
-    if (ctx >= o->nkm)
-        return NULL;
-    const eng__kmap *m = &o->km[ctx];
-    uint32_t off = customer - m->base;
-    return customer >= m->base && off < m->span ? &m->v[off] : NULL;
-}
-
-uint32_t eng__kmap_get(const eng__evorg *o, uint32_t ctx, uint32_t customer)
-{
-    const uint32_t *p = eng__kmap_slot(o, ctx, customer);
-    return p ? *p : 0;
-}
-
-int eng__kmap_probe(const eng__ev *ev, const eng__evorg *o, uint32_t ctx)
-{
-    return ev->km_probe_all || ctx < o->km_loaded || (ctx < o->nkm && o->km[ctx].probe);
-}
-
 /* Room in m for customer c within the sparsity bound: 0 when refused. */
 static int cover(eng__kmap *m, const eng__mem *mem, uint32_t c)
 {

@@ -13,15 +13,17 @@
 /* `sent` rows are checked against the key index in blocks of this many. */
 #define SENT_BLOCK 512
 
-/* One more row in an org's tail, sealing it first when full. */
-static int tail_room(eng__ev *ev, eng__evorg *o, int sent)
+/* One more row in an org's tail, sealing it first when full; room for up to
+ * @p sent `sent` rows (0: one receipt row), as many as fit before the next seal. */
+static int tail_room(eng__ev *ev, eng__evorg *o, size_t sent)
 {
     int rc;
     if (o->tail.n >= eng__seg_seal_rows && (rc = eng__ttail_seal(ev, o)))
         return rc;
-    if ((rc = eng__tcols_reserve(&o->tail, &ev->e->mem, 1)))
+    size_t fit = eng__seg_seal_rows - o->tail.n, more = sent < fit ? sent : fit;
+    if ((rc = eng__tcols_reserve(&o->tail, &ev->e->mem, more ? more : 1)))
         return rc;
-    return sent ? eng__tcols_key_reserve(&o->tail, &ev->e->mem, 1) : ENG_OK;
+    return sent ? eng__tcols_key_reserve(&o->tail, &ev->e->mem, more) : ENG_OK;
 }
 
 /* A receipt of a send one at a time (pending joins, and the receipts the
@@ -267,7 +269,9 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
             res->duplicates++;
             continue;
         }
-        if ((rc = tail_room(ev, o, 1)))
+        eng__tcols *c = &o->tail;
+        if ((c->n >= eng__seg_seal_rows || c->n >= c->cap || c->nkey >= c->keycap) &&
+            (rc = tail_room(ev, o, n - i)))
             break;
         uint32_t id = ev->s.n;
         int placed = 0;
@@ -280,7 +284,6 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
                                  h, placed ? ENG__SEND_MAPPED : ENG__SEND_INDEX)) ||
             (canon && (rc = eng__sends_set_canon(&ev->s, &e->mem, id))))
             break;
-        eng__tcols *c = &o->tail;
         size_t r = c->n++;
         c->time[r] = rows[i].time;
         c->customer[r] = rows[i].customer;
@@ -292,7 +295,8 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         c->first[r] = (uint8_t)canon;
         c->keyhash[c->nkey++] = h;
         res->accepted++;
-        rc = eng__pend_join(ev, id, h, &res->joined, &opts);
+        if (ev->npend) /* a call a row otherwise */
+            rc = eng__pend_join(ev, id, h, &res->joined, &opts);
     }
     eng__free(&e->mem, mapped);
     eng__free(&e->mem, hs);
