@@ -392,6 +392,11 @@ int eng__rcols_append(eng__rcols *t, const eng__mem *mem, const eng__rcols *d);
 size_t eng__rcols_keep(eng__rcols *c, const uint8_t *keep);
 void eng__rseg_encode(eng__wr *w, const eng__rcols *c, size_t from, size_t n);
 int eng__rseg_decode(const uint8_t *p, size_t len, const char *key, eng__rcols *c, const eng__mem *mem);
+/* The customer, time, amount and store columns of a segment only (the rest unread and
+ * unchecked; c's other columns left as they were); *unknown: its rows of customers
+ * unknown when written, whose external ids (unread) a join needs. */
+int eng__rseg_decode_cols(const uint8_t *p, size_t len, const char *key, eng__rcols *c, const eng__mem *mem,
+                          size_t *unknown);
 int eng__rseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z);
 int eng__rtail_seal(eng__ev *ev, eng__evorg *o);
 int eng__rtail_save(eng__ev *ev, eng__evorg *o);

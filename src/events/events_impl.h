@@ -300,6 +300,11 @@ typedef int (*eng__txn_seg_fn)(const eng__txn_cols *c, void *user);
  * progress, reported (done unchanged) per segment read; NULL: none. */
 int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, uint32_t customer, eng__prog *pg,
                   eng__txn_seg_fn fn, void *user);
+/* eng__txn_scan of one org over all time, for readers of the customer, time, amount and
+ * store columns only: a sealed segment without rows of customers unknown when it was
+ * written gives those four (item_off, items, fields, ids and ext NULL, nfields 0), its
+ * other columns left unread; the rest come whole, as eng__txn_scan gives them. */
+int eng__txn_scan_cols(eng_engine *e, const char *org, eng__txn_seg_fn fn, void *user);
 const char *eng__txn_store_str(eng_engine *e, uint16_t org, uint32_t store, size_t *len);
 const char *eng__txn_sku_str(eng_engine *e, uint16_t org, uint32_t sku, size_t *len);
 /* A string custom field's value by its code (field[f][i] of a string field). */

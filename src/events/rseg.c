@@ -268,6 +268,40 @@ int eng__rseg_decode(const uint8_t *p, size_t len, const char *key, eng__rcols *
     return ENG_OK;
 }
 
+int eng__rseg_decode_cols(const uint8_t *p, size_t len, const char *key, eng__rcols *c, const eng__mem *mem,
+                          size_t *unknown)
+{
+    eng__rd r;
+    eng__rd_init(&r, p, len);
+    uint8_t kind = eng__rd_u8(&r);
+    uint64_t n = eng__rd_uvar(&r), nf = eng__rd_uvar(&r);
+    eng_time tmin = eng__rd_svar(&r), tmax = eng__rd_svar(&r);
+    *unknown = 0;
+    if (!eng__rd_ok(&r) || kind != 2 || n > ENG__SEG_ROWS || nf > ENG__MAX_COLS || tmin > tmax)
+        return eng__err(ENG_ECORRUPT, key, "transaction segment %s: bad header", key);
+    c->n = c->nitems = c->slen = 0;
+    int rc = eng__rcols_reserve(c, mem, n, 0, 0);
+    if (rc)
+        return rc;
+    eng__unpack_u32(&r, c->customer, n);
+    eng__unpack_i64(&r, c->time, n);
+    eng__unpack_i64(&r, c->amount, n);
+    eng__unpack_u32(&r, c->store, n);
+    if (!eng__rd_ok(&r))
+        return eng__err(ENG_ECORRUPT, key, "transaction segment %s: bad columns", key);
+    size_t unk = 0, bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        unk += c->customer[i] == 0;
+        c->customer[i] -= 1; /* 0 -> unknown */
+        bad += (c->time[i] < tmin) | (c->time[i] > tmax);
+    }
+    if (bad)
+        return eng__err(ENG_ECORRUPT, key, "transaction segment %s: a row outside its time range", key);
+    *unknown = unk;
+    c->n = n;
+    return ENG_OK;
+}
+
 int eng__rseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z)
 {
     eng__rd r;

@@ -65,8 +65,9 @@ static int emit(eng__rcols *c, uint16_t org, eng_time from, eng_time to, uint32_
     return rc;
 }
 
+/* cols: the columns of eng__txn_scan_cols only, from segments without unknown customers. */
 static int scan_org(eng__ev *ev, eng__evorg *o, const eng__table *t, eng_time from, eng_time to, uint32_t customer,
-                    eng__prog *pg, eng__txn_seg_fn fn, void *user)
+                    eng__prog *pg, eng__txn_seg_fn fn, void *user, int cols)
 {
     const eng__mem *mem = &ev->e->mem;
     eng__rcols *d = &ev->rdec;
@@ -77,10 +78,19 @@ static int scan_org(eng__ev *ev, eng__evorg *o, const eng__table *t, eng_time fr
             continue;
         char key[48];
         const uint8_t *p;
-        size_t len;
+        size_t len, unknown = 1;
         eng__ev_key(key, sizeof key, o->code, "r/s", z->id, 0);
         if ((pg && (rc = eng__prog_batch(pg, pg->done))) || (rc = eng__rseg_payload(ev, o, s, &p, &len)) ||
-            (rc = eng__rseg_decode(p, len, key, d, mem)))
+            (cols && (rc = eng__rseg_decode_cols(p, len, key, d, mem, &unknown))))
+            break;
+        if (!unknown) {
+            ENG__WORK(d->n);
+            eng__txn_cols v = {d->n, o->code, d->customer, d->time, d->amount, d->store, NULL, NULL, 0,
+                               NULL, NULL, NULL, NULL, NULL, NULL};
+            rc = fn(&v, user);
+            continue;
+        }
+        if ((rc = eng__rseg_decode(p, len, key, d, mem)))
             break;
         ENG__WORK(d->n);
         join_customers(d, t);
@@ -109,12 +119,23 @@ int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, ui
         eng__evorg *o;
         if ((rc = eng__aud_get(e, org, &a)))
             return rc;
-        return eng__ev_org(ev, org, 0, &o) ? ENG_OK : scan_org(ev, o, &a->t, from, to, customer, pg, fn, user);
+        return eng__ev_org(ev, org, 0, &o) ? ENG_OK : scan_org(ev, o, &a->t, from, to, customer, pg, fn, user, 0);
     }
     for (uint32_t i = 0; i < ev->norgs && !rc; i++) /* each org against its own customers */
         if (ev->orgs[i] && !(rc = eng__aud_get(e, ev->orgs[i]->name, &a)))
-            rc = scan_org(ev, ev->orgs[i], &a->t, from, to, customer, pg, fn, user);
+            rc = scan_org(ev, ev->orgs[i], &a->t, from, to, customer, pg, fn, user, 0);
     return rc;
+}
+
+int eng__txn_scan_cols(eng_engine *e, const char *org, eng__txn_seg_fn fn, void *user)
+{
+    eng__ev *ev;
+    eng__aud *a;
+    eng__evorg *o;
+    int rc = eng__ev_get(e, &ev);
+    if (!rc)
+        rc = eng__aud_get(e, org, &a);
+    return rc ? rc : eng__ev_org(ev, org, 0, &o) ? ENG_OK : scan_org(ev, o, &a->t, 0, 0, ENG__NO_CUSTOMER, NULL, fn, user, 1);
 }
 
 static const char *dict_str(eng_engine *e, uint16_t org, int which, uint32_t code, size_t *len)

@@ -609,7 +609,7 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
     if (!err)
         err = c.err;
     if (!err)
-        err = eng__txn_scan(e, rc.org, 0, 0, ENG__NO_CUSTOMER, NULL, txn_cb, &c);
+        err = eng__txn_scan_cols(e, rc.org, txn_cb, &c);
     if (!err)
         err = c.err;
     /* The goal condition's fields: amount (decimal, 4 places) and store (a string, null for none). */

@@ -442,6 +442,68 @@ static void sealed_and_retention(void **st)
     eng__seg_seal_rows = ENG__SEG_ROWS;
 }
 
+/* Rows as the report reads them: (customer, time, amount, store), and how many
+ * segments came as those columns only (no items) and how many whole. */
+typedef struct colrows {
+    size_t n, cols, whole;
+    int64_t v[NT + 8][4];
+} colrows;
+
+static int colrows_cb(const eng__txn_cols *c, void *user)
+{
+    colrows *r = user;
+    if (c->item_off)
+        r->whole++;
+    else
+        r->cols++, assert_null(c->id), assert_int_equal(c->nfields, 0);
+    for (size_t i = 0; i < c->n; i++, r->n++) {
+        assert_true(r->n < NT + 8);
+        r->v[r->n][0] = c->customer[i], r->v[r->n][1] = c->time[i];
+        r->v[r->n][2] = c->amount[i], r->v[r->n][3] = c->store[i];
+    }
+    return 0;
+}
+
+/* The report's column scan gives eng__txn_scan's rows in its order: segments
+ * without unknown customers read as four columns, one with them (one of them
+ * since imported: joined) and the tail whole. */
+static void column_scan(void **st)
+{
+    (void)st;
+    gen *g = make(100);
+    for (int i = 0; i < 256; i++) /* the first two segments: known customers only */
+        snprintf(g->cust[i], 16, "c%d", i % 100);
+    for (int i = 256; i < 300; i++) /* the third: some unknown, c105 among them */
+        if (i % 3 == 0)
+            snprintf(g->cust[i], 16, "c%d", 100 + i % 10);
+    evfx f;
+    evfx_open(&f, 100);
+    eng__seg_seal_rows = 128;
+    assert_int_equal(eng_txn_field_add(f.e, "acme", "qty", ENG_COL_INT64), ENG_OK); /* a column the scan skips */
+    eng_txn_batch b = batch_of(g);
+    assert_int_equal(eng_txn_append(f.e, "acme", &b, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(f.e, "admin", "id\nc105\n", 8, NULL, NULL), ENG_OK);
+    colrows *a = calloc(1, sizeof *a), *w = calloc(1, sizeof *w);
+    assert_int_equal(eng__enter(f.e), ENG_OK);
+    assert_int_equal(eng__txn_scan_cols(f.e, "acme", colrows_cb, a), ENG_OK);
+    assert_int_equal(eng__txn_scan(f.e, "acme", 0, 0, ENG__NO_CUSTOMER, NULL, colrows_cb, w), ENG_OK);
+    eng__leave(f.e);
+    assert_int_equal(a->n, NT);
+    assert_int_equal(w->n, NT);
+    assert_memory_equal(a->v, w->v, sizeof a->v[0] * NT);
+    assert_int_equal(a->cols, 2);
+    assert_true(a->whole >= 2 && w->cols == 0);
+    size_t joined = 0;
+    uint32_t c105;
+    assert_int_equal(eng_customer_find(f.e, "admin", "c105", &c105), ENG_OK);
+    for (size_t i = 0; i < a->n; i++)
+        joined += a->v[i][0] == c105;
+    assert_true(joined > 0);
+    free(a), free(w), free(g);
+    evfx_close(&f);
+    eng__seg_seal_rows = ENG__SEG_ROWS;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +512,7 @@ int main(void)
         cmocka_unit_test(bad_rows),
         cmocka_unit_test(time_spellings),
         cmocka_unit_test(sealed_and_retention),
+        cmocka_unit_test(column_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
