@@ -58,22 +58,17 @@ static int range_check(tabrd *t, unsigned st, eng__tcols *d)
                            &t->ev->e->mem);
 }
 
-int eng__touch_tab_check(const eng__touch_tab *v, unsigned st)
-{
-    tabrd *t = v->priv;
-    if (st >= ENG_TOUCH_STATUS_COUNT)
-        return eng__err(ENG_EINVAL, "status", "status %u is not an eng_touch_status", st);
-    int rc = status_check(t);
-    return rc ? rc : range_check(t, st, &t->ev->dec);
-}
-
 int eng__touch_tab_rows(const eng__touch_tab *v, unsigned st, eng__touch_cols *out)
 {
     tabrd *t = v->priv;
     eng__tcols *d = &t->ev->dec;
     memset(out, 0, sizeof *out);
     out->org = v->org;
-    int rc = eng__touch_tab_check(v, st);
+    if (st >= ENG_TOUCH_STATUS_COUNT)
+        return eng__err(ENG_EINVAL, "status", "status %u is not an eng_touch_status", st);
+    int rc = status_check(t);
+    if (!rc)
+        rc = range_check(t, st, d);
     if (rc)
         return rc;
     const size_t r0 = t->start[st], k = t->start[st + 1] - r0;
@@ -111,30 +106,40 @@ int eng__touch_tab_rows(const eng__touch_tab *v, unsigned st, eng__touch_cols *o
 enum { DENSE = 1024 };
 unsigned eng__touch_tab_dense = DENSE;
 
-/* The rows of a block: customers ascending from the last block's, inside the zone;
- * with @p cnt, (rows << 32 | first rows) added at each (context - lo, channel). */
+/* The rows of a block (customers NULL: not read): customers ascending from the last
+ * block's, inside the zone; with @p cnt, (rows << 32 | first rows) added at each
+ * (context - lo, channel). */
 static int blk_check(tabrd *t, const eng__touch_blk *b, uint32_t *prev, uint64_t *cnt, uint32_t lo,
                      uint64_t span, const uint8_t *first)
 {
     const uint32_t *cu = b->customer;
-    uint32_t bad = (cu[0] < *prev) | (cu[b->n - 1] > t->z.cmax);
-    for (size_t i = 1; i < b->n; i++)
-        bad |= cu[i] < cu[i - 1];
-    *prev = cu[b->n - 1];
-    if (bad)
-        return corrupt(t, "rows out of order or outside its zone");
+    uint32_t bad = 0;
+    if (cu) {
+        bad = (cu[0] < *prev) | (cu[b->n - 1] > t->z.cmax);
+        for (size_t i = 1; i < b->n; i++)
+            bad |= cu[i] < cu[i - 1];
+        *prev = cu[b->n - 1];
+        if (bad)
+            return corrupt(t, "rows out of order or outside its zone");
+    }
     if (!cnt)
         return ENG_OK;
-    const size_t out = (size_t)span * 16;
+    /* Four lanes of counts (cnt[lane * stride + slot]): a row does not wait on the
+     * last one's store to the same slot (a few channels: most rows share one). */
+    const size_t out = (size_t)span * 16, stride = out + 1;
     for (size_t i = 0; i < b->n; i++) {
         uint32_t d = b->ctx[i] - lo;
         size_t at = d < span && b->channel[i] < 16 ? (size_t)d * 16 + b->channel[i] : out;
-        cnt[at] += (uint64_t)1 << 32 | (first ? first[i] : 1u);
+        unsigned f = first ? first[i] : 1u;
+        bad |= f > 1;
+        cnt[(i & 3) * stride + at] += (uint64_t)1 << 32 | f;
     }
-    return ENG_OK;
+    return bad ? corrupt(t, "a `first` flag is not 0 or 1") : ENG_OK;
 }
 
-int eng__touch_tab_blocks(const eng__touch_tab *v, unsigned st, eng__touch_blk_fn fn, void *user)
+/* eng__touch_tab_blocks, or with fn NULL eng__touch_tab_check: the same checks
+ * of the entries, the customers left packed. */
+static int blocks(const eng__touch_tab *v, unsigned st, eng__touch_blk_fn fn, void *user)
 {
     tabrd *t = v->priv;
     eng__tcols *d = &t->ev->dec;
@@ -157,12 +162,13 @@ int eng__touch_tab_blocks(const eng__touch_tab *v, unsigned st, eng__touch_blk_f
         return ENG_OK;
     const uint64_t span = (uint64_t)hi - lo + 1;
     const int dense = span * 16 < (eng__touch_tab_dense < DENSE ? eng__touch_tab_dense : DENSE);
-    uint64_t cnt[DENSE + 1];
+    uint64_t cnt[4 * (DENSE + 1)];
+    const size_t stride = (size_t)span * 16 + 1;
     if (dense) {
-        memset(cnt, 0, (size_t)(span * 16 + 1) * sizeof *cnt);
+        memset(cnt, 0, 4 * stride * sizeof *cnt);
         if (all_first && !eng__pcol_same(&t->first, r0, k, 1))
             return corrupt(t, "its rows' `first` flags do not match its summary");
-    } else if ((rc = range_check(t, st, d))) { /* ctx, channel and first of the range into d */
+    } else if ((rc = range_check(t, st, d)) || !fn) { /* ctx, channel and first of the range into d */
         return rc;
     }
     /* A dense range's blocks are decoded into the front of d's columns; a wide one's
@@ -170,8 +176,9 @@ int eng__touch_tab_blocks(const eng__touch_tab *v, unsigned st, eng__touch_blk_f
     uint32_t prev = t->z.cmin;
     for (size_t b0 = 0; b0 < k; b0 += ENG__TOUCH_BLK) {
         const size_t n = k - b0 < ENG__TOUCH_BLK ? k - b0 : ENG__TOUCH_BLK;
-        eng__pcol_u32(&t->customer, r0 + b0, n, d->customer);
-        eng__touch_blk b = {n, r0 + b0, d->customer, d->ctx + b0, d->channel + b0};
+        if (fn)
+            eng__pcol_u32(&t->customer, r0 + b0, n, d->customer);
+        eng__touch_blk b = {n, r0 + b0, fn ? d->customer : NULL, d->ctx + b0, d->channel + b0};
         if (dense) {
             eng__pcol_u32(&t->ctx, r0 + b0, n, d->ctx);
             eng__pcol_u8(&t->channel, r0 + b0, n, d->channel);
@@ -180,11 +187,13 @@ int eng__touch_tab_blocks(const eng__touch_tab *v, unsigned st, eng__touch_blk_f
             b.ctx = d->ctx, b.channel = d->channel;
         }
         if ((rc = blk_check(t, &b, &prev, dense ? cnt : NULL, lo, span, dense && !all_first ? d->first : NULL)) ||
-            (rc = fn(v, &b, user)))
+            (fn && (rc = fn(v, &b, user))))
             return rc;
     }
     if (!dense)
         return ENG_OK;
+    for (size_t at = 0; at < stride; at++)
+        cnt[at] += cnt[stride + at] + cnt[2 * stride + at] + cnt[3 * stride + at];
     if (cnt[span * 16])
         return corrupt(t, "a row's context is not in its summary");
     uint64_t got = 0;
@@ -195,6 +204,16 @@ int eng__touch_tab_blocks(const eng__touch_tab *v, unsigned st, eng__touch_blk_f
         got += cnt[at] >> 32;
     }
     return got == k ? ENG_OK : corrupt(t, "a summary entry does not match the rows");
+}
+
+int eng__touch_tab_blocks(const eng__touch_tab *v, unsigned st, eng__touch_blk_fn fn, void *user)
+{
+    return fn ? blocks(v, st, fn, user) : eng__err(ENG_EINVAL, "fn", "eng__touch_tab_blocks: fn is NULL");
+}
+
+int eng__touch_tab_check(const eng__touch_tab *v, unsigned st)
+{
+    return blocks(v, st, NULL, NULL);
 }
 
 int eng__touch_tab_times(const eng__touch_tab *v, const uint32_t *rows, size_t k, int64_t *out)

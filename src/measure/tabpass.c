@@ -53,21 +53,36 @@ static int block_keys(tpass *p, const eng__touch_blk *b)
     uint64_t *keys = x->keys;
     uint32_t *fill = x->bfill;
     const uint64_t base = (uint64_t)ENG_TOUCH_SENT * x->nmsg * ENG_MAX_CHANNELS;
+    /* The customers ascend: the bucket changes rarely, so its fill is kept in a
+     * register (a count in memory would make each row wait on the last one's store). */
+    unsigned kb = 0;
+    uint32_t f = fill[0];
+    uint64_t *kp = keys;
     for (size_t i = 0; i < n; i++) {
         const unsigned m = msg_of(mtab, mtab_n, cx[i]);
         if (!m)
             continue;
         const uint32_t c = cu[i];
         const unsigned ch = chn[i], at = (m - 1) * ENG_MAX_CHANNELS + (ch & (ENG_MAX_CHANNELS - 1));
-        if (c >= ncust)
+        if (c >= ncust) {
+            fill[kb] = f;
             return bad_row(b, i);
+        }
         if (ch >= ENG_MAX_CHANNELS || !has[at])
             continue;
         const unsigned k = c >> shift;
-        keys[k * bcap + fill[k]] = (base + at) << 32 | c;
-        if (++fill[k] == bcap)
-            eng__attr_flush_bucket(x, k);
+        if (k != kb) {
+            fill[kb] = f;
+            kb = k, f = fill[k], kp = keys + (size_t)k * bcap;
+        }
+        kp[f] = (base + at) << 32 | c;
+        if (++f == bcap) {
+            fill[kb] = f;
+            eng__attr_flush_bucket(x, kb);
+            f = 0;
+        }
     }
+    fill[kb] = f;
     return ENG_OK;
 }
 
