@@ -160,18 +160,28 @@ void eng__rseg_encode(eng__wr *w, const eng__rcols *c, size_t from, size_t n)
 
 /* Row i's strings sit in c->str as id then (for an unknown customer) the
  * external id: id_off[i] .. ext_off[i] .. id_off[i + 1]. */
+/* A segment's header (rows, fields, time range) read from r, checked; c emptied. */
+static int seg_head(eng__rd *r, const char *key, eng__rcols *c, uint64_t *n, uint64_t *nf, eng_time *tmin,
+                    eng_time *tmax)
+{
+    uint8_t kind = eng__rd_u8(r);
+    *n = eng__rd_uvar(r), *nf = eng__rd_uvar(r);
+    *tmin = eng__rd_svar(r), *tmax = eng__rd_svar(r);
+    if (!eng__rd_ok(r) || kind != 2 || *n > ENG__SEG_ROWS || *nf > ENG__MAX_COLS || *tmin > *tmax)
+        return eng__err(ENG_ECORRUPT, key, "transaction segment %s: bad header", key);
+    c->n = c->nitems = c->slen = 0;
+    return ENG_OK;
+}
+
 int eng__rseg_decode(const uint8_t *p, size_t len, const char *key, eng__rcols *c, const eng__mem *mem)
 {
     eng__rd r;
     eng__rd_init(&r, p, len);
-    uint8_t kind = eng__rd_u8(&r);
-    uint64_t n = eng__rd_uvar(&r), nf = eng__rd_uvar(&r);
-    eng_time tmin = eng__rd_svar(&r), tmax = eng__rd_svar(&r);
-    if (!eng__rd_ok(&r) || kind != 2 || n > ENG__SEG_ROWS || nf > ENG__MAX_COLS || tmin > tmax)
-        return eng__err(ENG_ECORRUPT, key, "transaction segment %s: bad header", key);
-    c->n = c->nitems = c->slen = 0;
+    uint64_t n, nf;
+    eng_time tmin, tmax;
     int rc;
-    if ((rc = eng__rcols_fields(c, mem, (uint32_t)nf)) || (rc = eng__rcols_reserve(c, mem, n, 0, 0)))
+    if ((rc = seg_head(&r, key, c, &n, &nf, &tmin, &tmax)) || (rc = eng__rcols_fields(c, mem, (uint32_t)nf)) ||
+        (rc = eng__rcols_reserve(c, mem, n, 0, 0)))
         return rc;
     uint32_t *cnt = eng__malloc(mem, (n ? n : 1) * sizeof *cnt);
     if (!cnt)
@@ -273,15 +283,11 @@ int eng__rseg_decode_cols(const uint8_t *p, size_t len, const char *key, eng__rc
 {
     eng__rd r;
     eng__rd_init(&r, p, len);
-    uint8_t kind = eng__rd_u8(&r);
-    uint64_t n = eng__rd_uvar(&r), nf = eng__rd_uvar(&r);
-    eng_time tmin = eng__rd_svar(&r), tmax = eng__rd_svar(&r);
+    uint64_t n, nf;
+    eng_time tmin, tmax;
     *unknown = 0;
-    if (!eng__rd_ok(&r) || kind != 2 || n > ENG__SEG_ROWS || nf > ENG__MAX_COLS || tmin > tmax)
-        return eng__err(ENG_ECORRUPT, key, "transaction segment %s: bad header", key);
-    c->n = c->nitems = c->slen = 0;
-    int rc = eng__rcols_reserve(c, mem, n, 0, 0);
-    if (rc)
+    int rc;
+    if ((rc = seg_head(&r, key, c, &n, &nf, &tmin, &tmax)) || (rc = eng__rcols_reserve(c, mem, n, 0, 0)))
         return rc;
     eng__unpack_u32(&r, c->customer, n);
     eng__unpack_i64(&r, c->time, n);
