@@ -114,25 +114,33 @@ static double profile(fit_ctx *f, double kappa)
     return s;
 }
 
-/* Golden-section search of the profile over log kappa in [XE_KAPPA_MIN, XE_KAPPA_MAX]. */
-static double best_kappa(fit_ctx *f)
+/* The maximum of @p f over log x in [log lo, log hi] by golden-section search (unimodal there). */
+static double golden_max_log(double (*f)(void *, double), void *u, double lo, double hi)
 {
     const double r = 0.6180339887498949;
-    double lo = log(XE_KAPPA_MIN), hi = log(XE_KAPPA_MAX);
-    double x1 = hi - r * (hi - lo), x2 = lo + r * (hi - lo);
-    double f1 = profile(f, exp(x1)), f2 = profile(f, exp(x2));
-    while (hi - lo > 1e-3) {
+    double a = log(lo), b = log(hi);
+    double x1 = b - r * (b - a), x2 = a + r * (b - a);
+    double f1 = f(u, exp(x1)), f2 = f(u, exp(x2));
+    while (b - a > 1e-3) {
         if (f1 < f2) {
-            lo = x1, x1 = x2, f1 = f2;
-            x2 = lo + r * (hi - lo);
-            f2 = profile(f, exp(x2));
+            a = x1, x1 = x2, f1 = f2;
+            x2 = a + r * (b - a);
+            f2 = f(u, exp(x2));
         } else {
-            hi = x2, x2 = x1, f2 = f1;
-            x1 = hi - r * (hi - lo);
-            f1 = profile(f, exp(x1));
+            b = x2, x2 = x1, f2 = f1;
+            x1 = b - r * (b - a);
+            f1 = f(u, exp(x1));
         }
     }
-    double k = exp(0.5 * (lo + hi));
+    return exp(0.5 * (a + b));
+}
+
+static double profile_at(void *u, double kappa) { return profile(u, kappa); }
+
+/* The profile's maximum over kappa in [XE_KAPPA_MIN, XE_KAPPA_MAX]. */
+static double best_kappa(fit_ctx *f)
+{
+    double k = golden_max_log(profile_at, f, XE_KAPPA_MIN, XE_KAPPA_MAX);
     profile(f, k); /* the means at the chosen kappa */
     return k;
 }
@@ -170,6 +178,48 @@ void eng__xe_fit(const xe_abn *h, size_t stride, unsigned g, double seg_prior, d
         *kappa = fallback_kappa;
         profile(&fs, fallback_kappa);
     }
+}
+
+/* log Gamma(x), x > 0: Stirling's series once x is shifted past 7 (error below 1e-10). Not libm's lgamma,
+ * which writes the global signgam: two engines may refresh their models on two threads. */
+double eng__xe_log_gamma(double x)
+{
+    double p = 1;
+    for (; x < 7; x += 1)
+        p *= x;
+    double z = 1 / (x * x);
+    return (x - 0.5) * log(x) - x + 0.91893853320467274178 - log(p) +
+           (1.0 / 12 - z * (1.0 / 360 - z * (1.0 / 1260 - z / 1680))) / x;
+}
+
+/* The cells' beta-binomial log likelihood at Beta(s p, s (1 - p)) (counts may be decayed, so real). */
+typedef struct strength_ctx {
+    const double *n, *k;
+    size_t stride;
+    unsigned g;
+    double p;
+} strength_ctx;
+
+static double strength_loglik(void *u, double s)
+{
+    const strength_ctx *c = u;
+    double a = s * c->p, b = s * (1 - c->p), t = 0, la = eng__xe_log_gamma(a), lb = eng__xe_log_gamma(b),
+           ls = eng__xe_log_gamma(s);
+    for (unsigned j = 0; j < c->g; j++) {
+        double nj = c->n[j * c->stride], kj = c->k[j * c->stride];
+        if (nj > 0)
+            t += eng__xe_log_gamma(a + kj) - la + eng__xe_log_gamma(b + nj - kj) - lb + ls - eng__xe_log_gamma(s + nj);
+    }
+    return t;
+}
+
+double eng__xe_fit_strength(const double *n, const double *k, size_t stride, unsigned g, double p, double lo,
+                            double hi)
+{
+    if (!(p > 0 && p < 1) || !(lo > 0 && hi >= lo))
+        return lo;
+    strength_ctx c = {n, k, stride, g, p};
+    return golden_max_log(strength_loglik, &c, lo, hi);
 }
 
 void eng__xe_abn_rebuild(eng__xe *xe)

@@ -49,7 +49,7 @@ struct eng__xe {
     double resp_a; /* strength of the customer-responsiveness prior (0: none yet) */
     xe_cell *cell; /* g x k */
     xe_abn *abn;   /* g x k, derived from st (rebuilt on load) */
-    double *fit_m; /* g: scratch of the fit */
+    double *fit_m; /* 2g: scratch of the fits */
     xe_seg *seg;
     xe_chan chan[ENG__XE_MAXK];
 };
@@ -82,6 +82,14 @@ void eng__xe_abn_rebuild(eng__xe *xe);
  * @p fallback_m. */
 void eng__xe_fit(const xe_abn *h, size_t stride, unsigned g, double seg_prior, double fallback_m,
                  double fallback_kappa, double *m, double *kappa);
+
+/* log Gamma(x) for x > 0 (thread-safe). */
+double eng__xe_log_gamma(double x);
+/* Maximum marginal likelihood of the strength s of a Beta(s p, s (1 - p)) prior shared by @p g cells of
+ * n[j * stride] trials and k[j * stride] successes (real: decayed counts), mean @p p fixed, over [lo, hi]
+ * (golden section on log s); lo when p is not inside (0, 1). */
+double eng__xe_fit_strength(const double *n, const double *k, size_t stride, unsigned g, double p, double lo,
+                            double hi);
 
 int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out);
 

@@ -11,6 +11,10 @@
  * data dominates after a few dozen messages. */
 #define XE_SEG_PRIOR 10.0
 #define XE_CROSS_PRIOR 2.0
+/* Bounds of the organic rate's prior strength (control customers): at least the 2 of a plain prior,
+ * at most what pools the segments fully at any audience size. */
+#define XE_P0_STRENGTH_MIN 2.0
+#define XE_P0_STRENGTH_MAX 1e7
 /* Over-dispersion used until the data holds enough pairs to estimate it. */
 #define XE_RHO_DEFAULT 0.1
 
@@ -69,7 +73,7 @@ int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out)
     xe->cell = eng__calloc(&m, (size_t)cfg->g * cfg->k, sizeof *xe->cell);
     xe->seg = eng__calloc(&m, cfg->g, sizeof *xe->seg);
     xe->abn = eng__calloc(&m, (size_t)cfg->g * cfg->k, sizeof *xe->abn);
-    xe->fit_m = eng__malloc(&m, (size_t)cfg->g * sizeof *xe->fit_m);
+    xe->fit_m = eng__malloc(&m, 2 * (size_t)cfg->g * sizeof *xe->fit_m);
     if (!xe->st || !xe->cell || !xe->seg || !xe->abn || !xe->fit_m) {
         eng__xe_free(xe);
         return eng__nomem();
@@ -216,8 +220,17 @@ void eng__xe_refresh(eng__xe *xe)
     for (unsigned g = 0; g < G; g++)
         bn += xe->seg[g].bn, bc += xe->seg[g].bc;
     double p0_all = bn > 0 ? bc / bn : 0;
+    /* The segments' organic rates shrink toward the pooled one with a strength fitted by marginal
+     * likelihood: a small control group per segment holds a few purchases, and segments that do not
+     * differ in organic buying must not look as though they did (that noise goes straight into every
+     * channel's conversion given engagement). */
     for (unsigned g = 0; g < G; g++)
-        xe->seg[g].p0 = (xe->seg[g].bc + 2 * p0_all) / (xe->seg[g].bn + 2);
+        xe->fit_m[g] = xe->seg[g].bn, xe->fit_m[G + g] = xe->seg[g].bc;
+    double s0 = G > 1 ? eng__xe_fit_strength(xe->fit_m, xe->fit_m + G, 1, G, p0_all, XE_P0_STRENGTH_MIN,
+                                             XE_P0_STRENGTH_MAX)
+                      : XE_P0_STRENGTH_MIN;
+    for (unsigned g = 0; g < G; g++)
+        xe->seg[g].p0 = (xe->seg[g].bc + s0 * p0_all) / (xe->seg[g].bn + s0);
     for (unsigned g = 0; g < G; g++)
         xe->seg[g].inv_1mp0 = 1 / (1 - xe->seg[g].p0);
     double all_en = 0, all_ec = 0;

@@ -1,7 +1,9 @@
 /* X-Engage posterior arithmetic against closed forms: Beta-binomial
  * conjugacy, the empirical-Bayes prior (the beta-binomial marginal likelihood
  * maximised by brute force here from the raw counts, and its robustness to
- * adaptively chosen sends), the random variates' moments, and the
+ * adaptively chosen sends), the organic rate's shrinkage across segments (its
+ * strength maximising the same likelihood, by brute force with libm's lgamma),
+ * the random variates' moments, and the
  * off-policy estimators against a brute-force sum. */
 #include <math.h>
 #include <setjmp.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include "decide/xengage.h"
+#include "decide/xengage_impl.h"
 #include "test_alloc.h"
 #include "test_util.h"
 
@@ -303,6 +306,99 @@ static void variates_have_their_moments(void **st)
     assert_true(fabs((double)below / n - 0.975) < 5 * sqrt(0.975 * 0.025 / n));
 }
 
+/* log Gamma against closed forms: factorials, Gamma(1/2) = sqrt(pi), and libm's lgamma between. */
+static void log_gamma_matches_closed_forms(void **st)
+{
+    (void)st;
+    double f = 0; /* log (n - 1)! */
+    for (unsigned n = 1; n <= 40; n++) {
+        assert_true(fabs(eng__xe_log_gamma(n) - f) < 1e-9 * (1 + f));
+        f += log((double)n);
+    }
+    assert_true(fabs(eng__xe_log_gamma(0.5) - 0.5 * log(3.14159265358979323846)) < 1e-10);
+    uint64_t s = 7;
+    for (int i = 0; i < 2000; i++) {
+        double x = exp((double)(lcg(&s) % 100000) / 100000 * 16 - 7); /* 1e-3 .. 8e3 */
+        assert_true(fabs(eng__xe_log_gamma(x) - lgamma(x)) < 1e-9 * (1 + fabs(lgamma(x))));
+    }
+}
+
+/* The organic rates' cells: segment g has n[g] control customers (decayed: real) and k[g] purchases. */
+#define OG 12
+static double strength_loglik_ref(const double *n, const double *k, double p, double s)
+{
+    double t = 0;
+    for (unsigned g = 0; g < OG; g++)
+        if (n[g] > 0)
+            t += bb(n[g], k[g], s * p, s * (1 - p));
+    return t;
+}
+
+/* Brute force: a grid of 2,000 points in log s over [lo, hi]. */
+static double strength_ref(const double *n, const double *k, double p, double lo, double hi)
+{
+    double best = -INFINITY, bs = lo;
+    for (int t = 0; t <= 2000; t++) {
+        double sv = exp(log(lo) + (log(hi) - log(lo)) * t / 2000), f = strength_loglik_ref(n, k, p, sv);
+        if (f > best)
+            best = f, bs = sv;
+    }
+    return bs;
+}
+
+/* Each segment's organic rate is its control's, shrunk toward the pooled rate with the strength that
+ * maximises the beta-binomial likelihood of the segments' counts: segments that buy alike are pooled
+ * (a handful of purchases each must not make them look different), segments that differ keep their own. */
+static void organic_rate_strength_maximises_the_marginal_likelihood(void **st)
+{
+    (void)st;
+    uint64_t s = 99;
+    int pooled = 0, apart = 0, worlds = test_slow_runtime() ? 8 : 40;
+    for (int world = 0; world < worlds; world++) {
+        int alike = world % 2 == 0;
+        double n[OG], k[OG], bn = 0, bc = 0;
+        eng__xe_config c;
+        eng__xe_config_default(&c, 2, OG, 10);
+        eng__xe *xe;
+        assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
+        for (unsigned g = 0; g < OG; g++) {
+            /* alike: every segment buys at 2 %; apart: 0.5 % to 16 % */
+            double rate = alike ? 0.02 : 0.005 * pow(2, (double)(g % 6)), m = 100 + (double)(lcg(&s) % 2000);
+            uint32_t nn = (uint32_t)m, kk = 0;
+            for (uint32_t i = 0; i < nn; i++)
+                kk += (double)(lcg(&s) % 1000000) < rate * 1e6;
+            eng__xe_baseline(xe, g, nn, kk);
+            n[g] = nn, k[g] = kk;
+        }
+        if (world % 4 >= 2) { /* a new wave decays the counts: real numbers */
+            eng__xe_new_wave(xe);
+            for (unsigned g = 0; g < OG; g++)
+                n[g] *= c.forget, k[g] *= c.forget;
+        }
+        eng__xe_refresh(xe);
+        for (unsigned g = 0; g < OG; g++)
+            bn += n[g], bc += k[g];
+        double p = bc / bn, lo = 2, hi = 1e7;
+        double ref = strength_ref(n, k, p, lo, hi);
+        double got = eng__xe_fit_strength(n, k, 1, OG, p, lo, hi);
+        /* as likely as the brute force's best, and where it is (the grid's step is 0.8 % in s) */
+        double lg = strength_loglik_ref(n, k, p, got), lr = strength_loglik_ref(n, k, p, ref);
+        assert_true(lg >= lr - 1e-8 * fabs(lr)); /* at the flat upper end the grid's last point is hi itself */
+        if (ref < hi / 2)
+            assert_true(fabs(log(got / ref)) < 0.02);
+        for (unsigned g = 0; g < OG; g++) {
+            double want = (k[g] + got * p) / (n[g] + got);
+            assert_true(fabs(eng__xe_mean_organic(xe, g) - want) < 1e-6 * want + 1e-12);
+        }
+        pooled += alike && got > 1000;
+        apart += !alike && got < 100;
+        eng__xe_free(xe);
+    }
+    /* Power: the segments that buy alike are pooled, those that differ are not, in most worlds. */
+    assert_true(pooled >= worlds / 2 * 3 / 4);
+    assert_true(apart >= worlds / 2 - 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +407,8 @@ int main(void)
         cmocka_unit_test(conjugate_updates_add_one),
         cmocka_unit_test(customer_factor_is_the_gamma_poisson_mean),
         cmocka_unit_test(variates_have_their_moments),
+        cmocka_unit_test(log_gamma_matches_closed_forms),
+        cmocka_unit_test(organic_rate_strength_maximises_the_marginal_likelihood),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
