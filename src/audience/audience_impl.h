@@ -164,6 +164,9 @@ typedef struct eng__rowerr {
  * options' error mode and fills the report's rows/bad_rows/bytes. */
 typedef int (*eng__hdr_fn)(void *ctx, const eng__csv *c, eng__rowerr *err);
 typedef int (*eng__row_fn)(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err);
+/* Optional: good rows taken a block at a time (*rows of them; 0: the row
+ * handler takes the next record), or a negative fatal code. */
+typedef int (*eng__blk_fn)(void *ctx, eng__csv *c, uint64_t *rows);
 /* Rows per stored delta part of an import (8192), and per slice of a filter
  * evaluation with a progress callback (2^18, a multiple of 64): what the work
  * between two progress reports can hold; tests lower them. */
@@ -171,8 +174,8 @@ extern uint32_t eng__aud_part_rows;
 extern uint32_t eng__aud_rewrite_rows; /* per delta part of a compaction or erasure rewrite (2^16) */
 extern size_t eng__filter_slice_rows;
 /* @p op names the operation for progress (bytes read of the input's size, when known). */
-int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, void *ctx,
-                      const eng_import_options *o, eng_import_report *rep);
+int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, eng__blk_fn blk,
+                      void *ctx, const eng_import_options *o, eng_import_report *rep);
 int eng__import_opts(const eng_import_options *in, eng_import_options *out);
 /* Check the caller's report version (or use tmp) and zero it. */
 int eng__report_start(eng_import_report *in, eng_import_report *tmp, eng_import_report **out);

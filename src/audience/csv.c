@@ -203,6 +203,18 @@ static inline uint32_t scan16(const char *p, uint32_t *hi)
 #endif
 }
 
+/* scan16 of in[p..p+16), or of the bytes up to len when fewer are left. */
+static inline uint32_t scan_at(const char *in, size_t p, size_t len, uint32_t *hi)
+{
+    if (len - p >= 16)
+        return scan16(in + p, hi);
+    char tail[16] = {0};
+    memcpy(tail, in + p, len - p);
+    uint32_t keep = (1u << (len - p)) - 1, m = scan16(tail, hi) & keep;
+    *hi &= keep;
+    return m;
+}
+
 /* Split one plain record lying wholly in the window, without copying.
  * Returns 1 when done, 0 to leave the record (untouched) to the byte-wise
  * path: a quote, no line feed before the window ends, a blank line, a field
@@ -213,16 +225,7 @@ static int fast_record(eng__csv *c)
     size_t pos = c->pos, len = c->len, fs = pos;
     uint32_t nf = 0, hiacc = 0, room = c->scap < ENG__CSV_MAX_FIELDS ? (uint32_t)c->scap : ENG__CSV_MAX_FIELDS;
     for (size_t p = pos; p < len; p += 16) {
-        uint32_t hi, m;
-        if (len - p >= 16) {
-            m = scan16(in + p, &hi);
-        } else {
-            char tail[16] = {0};
-            memcpy(tail, in + p, len - p);
-            uint32_t keep = (1u << (len - p)) - 1;
-            m = scan16(tail, &hi) & keep;
-            hi &= keep;
-        }
+        uint32_t hi, m = scan_at(in, p, len, &hi);
         while (m) {
             unsigned i = (unsigned)__builtin_ctz(m);
             m &= m - 1;
@@ -254,6 +257,58 @@ static int fast_record(eng__csv *c)
         hiacc |= hi;
     }
     return 0;
+}
+
+uint32_t eng__csv_block(const eng__csv *c, uint32_t nf, uint32_t max, uint32_t *fs, uint32_t *fl, size_t *used,
+                        int *ascii)
+{
+    *used = 0;
+    *ascii = 1;
+    if (c->started != 1 || c->pos >= c->len || nf == 0)
+        return 0;
+    const char *in = c->in + c->pos;
+    size_t len = c->len - c->pos, fs0 = 0, rs = 0;
+    uint32_t r = 0, k = 0, hiacc = 0;
+    for (size_t p = 0; p < len; p += 16) {
+        uint32_t hi, m = scan_at(in, p, len, &hi);
+        hiacc |= hi; /* may count bytes past the last whole record: then only a needless UTF-8 check */
+        while (m) {
+            unsigned i = (unsigned)__builtin_ctz(m);
+            m &= m - 1;
+            size_t q = p + i;
+            char ch = in[q];
+            if (ch == '"' || k == nf)
+                goto done;
+            size_t l = q - fs0;
+            if (ch == '\n' && l && in[q - 1] == '\r')
+                l--;
+            if (l > c->max_field)
+                goto done;
+            fs[(size_t)k * max + r] = (uint32_t)fs0;
+            fl[(size_t)k * max + r] = (uint32_t)l;
+            k++;
+            fs0 = q + 1;
+            if (ch == '\n') {
+                if (k != nf || (nf == 1 && l == 0)) /* the wrong width, or a blank line */
+                    goto done;
+                k = 0;
+                rs = q + 1;
+                if (++r == max)
+                    goto done;
+            }
+        }
+    }
+done:
+    *used = rs;
+    *ascii = hiacc == 0;
+    return r;
+}
+
+void eng__csv_skip(eng__csv *c, uint32_t rows, size_t used)
+{
+    c->pos += used;
+    c->rec_line = c->line + rows - 1;
+    c->line += rows;
 }
 
 int eng__csv_next(eng__csv *c, int *got)

@@ -64,6 +64,19 @@ static inline int eng__csv_quoted(const eng__csv *c, uint32_t i)
     return c->quoted && c->fq[i];
 }
 
+/* Up to @p max plain records of exactly @p nf fields from the window at the
+ * current position, at once: none quoted, blank, with a field over the limit
+ * or running past the window (where the first such record starts, the block
+ * ends). Field i of record r is at offset fs[i * max + r] from the position,
+ * fl[i * max + r] bytes long (a record's CR before its LF left out). Returns
+ * the records, *used the bytes they span and *ascii whether those bytes are
+ * all ASCII; nothing is consumed (eng__csv_skip does). The records are the
+ * ones eng__csv_next would return, field for field. */
+uint32_t eng__csv_block(const eng__csv *c, uint32_t nf, uint32_t max, uint32_t *fs, uint32_t *fl, size_t *used,
+                        int *ascii);
+/* Consume the @p rows records (@p used bytes) eng__csv_block found. */
+void eng__csv_skip(eng__csv *c, uint32_t rows, size_t used);
+
 /* A read callback over a memory buffer. */
 struct eng__memsrc;
 /* Start over on the chunk @p m of a larger input (import_par.c), reusing the

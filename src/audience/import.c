@@ -2,6 +2,7 @@
  * import on top of it: validate every row into delta parts, write them in one
  * batch, then replay them into the table. */
 #include "audience/import_impl.h"
+#include "audience/import_field.h"
 #include "base/handle.h"
 #include "audience/values.h"
 #include "base/codec.h"
@@ -112,12 +113,23 @@ int eng__drive_header(eng__drv *d, eng__csv *c, eng__hdr_fn hdr, void *ctx, int 
     return rc;
 }
 
-int eng__drive_rows(eng__drv *d, eng__csv *c, eng__row_fn row, void *ctx, eng__prog *pg, uint64_t base)
+int eng__drive_rows(eng__drv *d, eng__csv *c, eng__row_fn row, eng__blk_fn blk, void *ctx, eng__prog *pg,
+                    uint64_t base)
 {
     eng_import_report *rep = d->rep;
     eng__rowerr err = {0, 0, ""};
     int got, rc;
     for (;;) {
+        uint64_t n = 0;
+        if (blk && (rc = blk(ctx, c, &n)))
+            return rc;
+        if (n) {
+            rep->rows += n;
+            ENG__WORK(n);
+            if ((rc = eng__prog_batch(pg, base + c->bytes))) /* a block is many rows: read the clock */
+                return rc;
+            continue;
+        }
         rc = eng__csv_next(c, &got);
         if (rc == ENG_EPARSE || rc == ENG_ETOOBIG) {
             rep->rows++;
@@ -149,8 +161,8 @@ int eng__drive_rows(eng__drv *d, eng__csv *c, eng__row_fn row, void *ctx, eng__p
     }
 }
 
-int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, void *ctx,
-                      const eng_import_options *o, eng_import_report *rep)
+int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, eng__blk_fn blk,
+                      void *ctx, const eng_import_options *o, eng_import_report *rep)
 {
     eng__drv d = {o, rep, &e->mem, NULL, 0};
     eng__prog pg;
@@ -160,7 +172,7 @@ int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hd
         rc = eng__drive_header(&d, c, hdr, ctx, rc, got);
     }
     if (!rc)
-        rc = eng__drive_rows(&d, c, row, ctx, &pg, 0);
+        rc = eng__drive_rows(&d, c, row, blk, ctx, &pg, 0);
     if (!rc)
         rc = eng__prog_end(&pg);
     rep->bytes = c->bytes;
@@ -169,8 +181,6 @@ int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hd
 }
 
 /* ---- customer import ---- */
-
-#define NO_SLOT 0xff
 
 static int chan_of(const char *s, size_t n)
 {
@@ -241,6 +251,7 @@ static int cimp_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
                 return 1;
             }
     }
+    ci->nslot = nslot;
     return 0;
 }
 
@@ -376,172 +387,7 @@ int eng__cimp_store(cimp *ci, eng__wr *w, uint32_t rows)
     return ENG_OK;
 }
 
-/* Delta encoders writing through a raw pointer: the row's room is reserved
- * once (see cimp_row_fields), so no per-value bounds or growth checks. The
- * encodings are those of eng__wr_uvar / eng__wr_svar / eng__wr_blob. */
-static inline uint8_t *enc_uvar(uint8_t *o, uint64_t v)
-{
-    while (v >= 0x80) {
-        *o++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *o++ = (uint8_t)v;
-    return o;
-}
-
-static inline uint8_t *enc_svar(uint8_t *o, int64_t v)
-{
-    return enc_uvar(o, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
-}
-
-static inline uint8_t *enc_blob(uint8_t *o, const char *s, size_t n)
-{
-    o = enc_uvar(o, n);
-    memcpy(o, s, n);
-    return o + n;
-}
-
-/* A STRING value: by its slot when the slot holds it already (tag 2 + slot),
- * else in full (tag 1), which then fills the slot once the row is accepted. */
-static inline uint8_t *put_str(cpar *p, uint32_t i, const char *s, size_t n, uint8_t *o, const uint8_t *base)
-{
-    uint32_t sc = p->ci->scol[i];
-    if (sc == NO_SLOT) {
-        *o++ = 1;
-        return enc_blob(o, s, n);
-    }
-    uint32_t k = eng__dslot((const uint8_t *)s, n);
-    const struct dslot *d = &p->slot[sc][k];
-    if (d->used && d->len == n && memcmp(base + d->off, s, n) == 0) {
-        *o++ = (uint8_t)(2 + k);
-        return o;
-    }
-    *o++ = 1;
-    o = enc_uvar(o, n);
-    p->pend[p->npend++] = (struct dpend){(size_t)(o - base), (uint32_t)n, (uint8_t)sc, (uint8_t)k};
-    memcpy(o, s, n);
-    return o + n;
-}
-
-/* Validate one field and append its encoding at *op (in the writer whose
- * data is @p base). ascii: the field is known to be plain ASCII (the UTF-8
- * check is then a no-op). quoted: the field was quoted in the CSV, so an
- * empty one is the empty string (for a string column; no other type has an
- * empty value) rather than NULL. Inlined into each row loop: a call per
- * field cost about 5 % of the parse. */
-static inline __attribute__((always_inline)) int put_field(cpar *p, uint32_t i, const char *s, size_t n, int ascii,
-                                                             int quoted, uint8_t **op, const uint8_t *base,
-                                                             eng__rowerr *err)
-{
-    const cimp *ci = p->ci;
-    uint8_t *o = *op;
-    const col_map *m = &ci->map[i];
-    const char *why = "";
-    int rc = ENG_OK;
-    int64_t v = 0;
-    int yes = 0;
-    if (!n && quoted && m->kind == ENG__DK_ATTR && m->type == ENG_COL_STRING) {
-        *op = put_str(p, i, s, 0, o, base);
-        return 0;
-    }
-    if (!n) {
-        *o++ = 0; /* NULL / clear, whatever the kind */
-        *op = o;
-        return 0;
-    }
-    if (!ascii && (rc = eng__val_utf8(s, n, &why)))
-        goto bad;
-    switch (m->kind) {
-    case ENG__DK_ATTR:
-        switch (m->type) {
-        case ENG_COL_STRING:
-            if (n > ENG__STR_MAX) {
-                rc = ENG_ETOOBIG;
-                why = "string longer than 4096 bytes";
-                goto bad;
-            }
-            o = put_str(p, i, s, n, o, base);
-            break;
-        case ENG_COL_INT64:
-            if ((rc = eng__val_int64(s, n, &v, &why)))
-                goto bad;
-            *o++ = 1;
-            o = enc_svar(o, v);
-            break;
-        case ENG_COL_DECIMAL:
-            if ((rc = eng__val_decimal(s, n, &v, &why)))
-                goto bad;
-            *o++ = 1;
-            o = enc_svar(o, v);
-            break;
-        case ENG_COL_DATE:
-            if ((rc = eng__val_date(s, n, &v, &why)))
-                goto bad;
-            if (v % ENG__DAY_MS == 0) { /* a plain date: whole days */
-                *o++ = 2;
-                o = enc_svar(o, v / ENG__DAY_MS);
-                break;
-            }
-            *o++ = 1;
-            o = enc_svar(o, v);
-            break;
-        default:
-            if ((rc = eng__val_bool(s, n, &yes, &why)))
-                goto bad;
-            *o++ = 1;
-            *o++ = (uint8_t)yes;
-            break;
-        }
-        break;
-    case ENG__DK_CONTACT:
-        if (m->type && n <= 4096) { /* a phone channel (longer: too big, below): stored as an integer */
-            uint64_t num;
-            if ((rc = eng__val_phone(s, n, &num, &why)))
-                goto bad;
-            *o++ = 2;
-            o = enc_uvar(o, num);
-            break;
-        }
-        if ((rc = eng__val_contact((int)m->idx, s, n, &why)))
-            goto bad;
-        *o++ = 1;
-        o = enc_blob(o, s, n);
-        break;
-    case ENG__DK_SUPP:
-        if ((rc = eng__val_bool(s, n, &yes, &why)))
-            goto bad;
-        *o++ = 1;
-        *o++ = (uint8_t)yes;
-        break;
-    default: { /* consent, opt-out */
-        int has_ts;
-        if ((rc = eng__val_flag(s, n, &yes, &v, &has_ts, &why)))
-            goto bad;
-        if (yes && !has_ts)
-            v = ci->now; /* "yes" without a time: recorded at import */
-        if ((yes && v == ci->now) || (!yes && v == 0)) {
-            *o++ = yes ? 2 : 3; /* the part's time / no time */
-            break;
-        }
-        *o++ = 1;
-        *o++ = (uint8_t)yes;
-        o = enc_svar(o, v);
-        break;
-    }
-    }
-    *op = o;
-    return 0;
-bad:
-    err->col = i + 1;
-    err->code = rc;
-    err->why = why;
-    return 1;
-}
-
-/* Schema 3: a writer per field, each with room for at least @p need more
- * bytes, and 64 KiB more so that this runs once in many rows
- * (p->colroom: the room every writer has left at least). */
-static int cpar_room(cpar *p, size_t need)
+int eng__cpar_room(cpar *p, size_t need)
 {
     uint32_t n = p->ci->ncols;
     if (p->ncolw < n) {
@@ -575,7 +421,7 @@ static int cimp_row_fields(cpar *p, const char *const *f, const size_t *fl, int 
         need += fl[i] + 12;
         most = fl[i] > most ? fl[i] : most;
     }
-    if (bycol && p->colroom < most + 12 && cpar_room(p, most + 12))
+    if (bycol && p->colroom < most + 12 && eng__cpar_room(p, most + 12))
         return eng__nomem();
     if ((!bycol && p->part.cap - p->part.len < need && eng__wr_reserve(&p->part, need)) ||
         (p->ids.cap - p->ids.len < fl[0] + 16 && eng__wr_reserve(&p->ids, fl[0] + 16)))
@@ -584,12 +430,12 @@ static int cimp_row_fields(cpar *p, const char *const *f, const size_t *fl, int 
     if (ci->a->t.idkind == ENG_ID_STRING) {
         if ((rc = eng__val_extid(f[0], fl[0], &why)))
             goto bad;
-        o = enc_blob(o, f[0], fl[0]);
+        o = eng__enc_blob(o, f[0], fl[0]);
     } else {
         int64_t v;
         if ((rc = eng__val_int64(f[0], fl[0], &v, &why)))
             goto bad;
-        o = enc_svar(o, v);
+        o = eng__enc_svar(o, v);
     }
     /* by column, `part` stays unallocated: NULL + 0 is undefined (clang's UBSan stops on it) */
     uint8_t *vo = bycol ? NULL : p->part.data + p->part.len, *co[ENG__CSV_MAX_FIELDS];
@@ -600,13 +446,13 @@ static int cimp_row_fields(cpar *p, const char *const *f, const size_t *fl, int 
         for (uint32_t i = 1; i < ci->ncols; i++) {
             eng__wr *w = &p->colw[i];
             co[i] = w->data + w->len;
-            if (put_field(p, i, f[i], fl[i], ascii, c && eng__csv_quoted(c, i), &co[i], w->data, err))
+            if (eng__put_field(p, i, ci->map[i].kind, ci->map[i].type, f[i], fl[i], ascii, c && eng__csv_quoted(c, i), &co[i], w->data, err))
                 return 1;
         }
         p->colroom -= most + 12;
     } else {
         for (uint32_t i = 1; i < ci->ncols; i++)
-            if (put_field(p, i, f[i], fl[i], ascii, c && eng__csv_quoted(c, i), &vo, p->part.data, err))
+            if (eng__put_field(p, i, ci->map[i].kind, ci->map[i].type, f[i], fl[i], ascii, c && eng__csv_quoted(c, i), &vo, p->part.data, err))
                 return 1;
     }
     for (uint32_t k = 0; k < p->npend; k++) {
@@ -630,6 +476,8 @@ bad:
 
 int eng__cimp_row(cpar *p, const eng__csv *c, eng__rowerr *err)
 {
+    if (p->rowwise)
+        p->rowwise--;
     const char *f[ENG__CSV_MAX_FIELDS];
     for (uint32_t i = 0; i < c->nf; i++)
         f[i] = c->base + c->start[i];
@@ -654,6 +502,11 @@ void eng__cpar_init(cpar *p, cimp *ci)
 
 void eng__cpar_free(cpar *p)
 {
+    eng__free(&p->ci->e->mem, p->bfs);
+    eng__free(&p->ci->e->mem, p->bfl);
+    eng__free(&p->ci->e->mem, p->bslot);
+    p->bfs = p->bfl = NULL;
+    p->bslot = NULL;
     for (uint32_t i = 0; i < p->ncolw; i++)
         eng__wr_free(&p->colw[i]);
     if (p->colw)
@@ -791,7 +644,7 @@ static int import_csv(eng_engine *e, const eng__aud_cx *cx, eng_read_fn read, vo
         eng__csv c;
         rc = eng__csv_init(&c, &e->mem, read, user, o.max_field_bytes);
         if (!rc)
-            rc = eng__import_drive(e, "audience.import", &c, cimp_hdr, eng__cimp_csv_row, ci, &o, rep);
+            rc = eng__import_drive(e, "audience.import", &c, cimp_hdr, eng__cimp_csv_row, eng__cimp_csv_block, ci, &o, rep);
         eng__csv_free(&c);
     }
     if (!rc)

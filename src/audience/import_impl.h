@@ -26,8 +26,10 @@ typedef struct eng__drv {
 int eng__bad_row(eng__drv *d, uint64_t line, uint32_t col, int code, const char *why);
 /* The header from the first eng__csv_next result (rc, got): names kept in d, hdr() called. */
 int eng__drive_header(eng__drv *d, eng__csv *c, eng__hdr_fn hdr, void *ctx, int rc, int got);
-/* The rows to the end of @p c, progress at base + c->bytes. */
-int eng__drive_rows(eng__drv *d, eng__csv *c, eng__row_fn row, void *ctx, struct eng__prog *pg, uint64_t base);
+/* The rows to the end of @p c, progress at base + c->bytes; blk (or NULL)
+ * takes blocks of rows before row() is asked for the next one. */
+int eng__drive_rows(eng__drv *d, eng__csv *c, eng__row_fn row, eng__blk_fn blk, void *ctx, struct eng__prog *pg,
+                    uint64_t base);
 
 typedef struct col_map {
     uint8_t kind; /* 0 = id, ENG__DK_* otherwise */
@@ -62,6 +64,12 @@ typedef struct cpar {
         uint8_t sc, k;
     } pend[ENG__DSLOT_COLS];
     uint32_t npend;
+    /* Column-wise blocks (import_block.c): the fields of the block's records
+     * by column, and how many rows still go row by row after a block that
+     * had a bad row (so the row path reports it, and then blocks resume). */
+    uint32_t *bfs, *bfl;
+    void *bslot; /* the slots as they were before the block */
+    uint32_t rowwise;
 } cpar;
 
 typedef struct cimp {
@@ -73,6 +81,7 @@ typedef struct cimp {
     col_map map[ENG__CSV_MAX_FIELDS];
     uint32_t ncols;
     uint8_t scol[ENG__CSV_MAX_FIELDS]; /* field -> slotted column, or NO_SLOT */
+    uint32_t nslot;                    /* slotted columns */
     cpar p;        /* the caller's parser (stores its parts at once) */
     uint64_t rows; /* valid rows in the stored parts */
     size_t nparts; /* parts stored in the batch so far */
@@ -95,6 +104,15 @@ void eng__cpar_free(cpar *p);
 void eng__cimp_reset(cpar *p);
 /* One CSV record into p's part: 0, 1 (bad row, *err) or a fatal code. */
 int eng__cimp_row(cpar *p, const eng__csv *c, eng__rowerr *err);
+/* Up to a block of plain records of c's window, checked and encoded a
+ * column at a time into p's part (none past the part's end; the caller
+ * flushes a full part): *rows of them, all good, consumed. 0 rows: a record
+ * the block does not take (quoted, split across reads, the wrong width...)
+ * or a bad value in the block comes next: the row path takes it. A fatal
+ * code (no memory) otherwise. */
+int eng__cimp_block(cpar *p, eng__csv *c, uint64_t *rows);
+/* eng__blk_fn over the caller's parser (ctx is the cimp), flushing a full part. */
+int eng__cimp_csv_block(void *ctx, eng__csv *c, uint64_t *rows);
 /* eng__row_fn over the caller's parser (ctx is the cimp). */
 int eng__cimp_csv_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err);
 /* Frame the part being filled, if any, and pass it on. */

@@ -129,8 +129,18 @@ static void parse_chunk(par *P, cpar *cp, eng__csv *c, struct eng__pslot *s)
     s->unclean = 0;
     s->rc = ENG_OK;
     cp->out = s;
+    cp->rowwise = 0;
     uint32_t nh = P->ci->ncols;
     for (;;) {
+        uint64_t bn;
+        if ((rc = eng__cimp_block(cp, c, &bn)))
+            break;
+        if (bn) {
+            s->rows += bn;
+            if (cp->part_rows >= eng__aud_part_rows && (rc = eng__cimp_flush(cp)))
+                break;
+            continue;
+        }
         rc = eng__csv_next(c, &got);
         if (rc == ENG_EPARSE || rc == ENG_ETOOBIG) {
             if (c->eof_in_quote && !s->final) {
@@ -505,7 +515,7 @@ static int sequential_rest(par *P, eng__drv *d, eng__hdr_fn hdr, uint64_t line_b
         eng__csv_resume(&c, line_base);
     }
     if (!rc)
-        rc = eng__drive_rows(d, &c, eng__cimp_csv_row, P->ci, pg, before);
+        rc = eng__drive_rows(d, &c, eng__cimp_csv_row, eng__cimp_csv_block, P->ci, pg, before);
     eng__csv_free(&c);
     return rc;
 }

@@ -107,7 +107,7 @@ int eng__aud_group_upload_csv(eng_engine *e, const eng__aud_cx *cx, uint32_t gid
         eng__memsrc src = {data, len, 0};
         eng__csv c;
         if (!(rc = eng__csv_init(&c, &e->mem, eng__memsrc_read, &src, o.max_field_bytes))) {
-            rc = eng__import_drive(e, "audience.upload", &c, up_hdr, up_row, &u, &o, rep);
+            rc = eng__import_drive(e, "audience.upload", &c, up_hdr, up_row, NULL, &u, &o, rep);
             eng__csv_free(&c);
         }
         if (!rc)

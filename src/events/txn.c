@@ -515,7 +515,7 @@ static int import_csv(eng_engine *e, const char *org, eng_read_fn read, void *us
         rc = eng__nomem();
     else if (!(rc = ctx_start(x, e, org, rep)) && !(rc = eng__csv_init(&c, &e->mem, read, user, o.max_field_bytes))) {
         csv_ok = 1;
-        rc = eng__import_drive(e, "events.txn_import", &c, csv_hdr, csv_row, x, &o, &ir);
+        rc = eng__import_drive(e, "events.txn_import", &c, csv_hdr, csv_row, NULL, x, &o, &ir);
         if (!rc)
             rc = eng__ev_flush(x->ev);
     }

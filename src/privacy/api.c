@@ -182,7 +182,7 @@ ENG_API int eng_customers_erase_csv(eng_engine *e, const char *actor, const char
         eng_import_options o = ENG_IMPORT_OPTIONS_INIT;
         eng_import_report ir = ENG_IMPORT_REPORT_INIT;
         if (!(rc = eng__csv_init(&c, &e->mem, eng__memsrc_read, &src, o.max_field_bytes))) {
-            rc = eng__import_drive(e, "privacy.erase_csv", &c, csv_hdr, csv_row, &x, &o, &ir);
+            rc = eng__import_drive(e, "privacy.erase_csv", &c, csv_hdr, csv_row, NULL, &x, &o, &ir);
             eng__csv_free(&c);
         }
         if (!rc && rep->requested > MAX_ERASE)

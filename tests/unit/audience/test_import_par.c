@@ -1,11 +1,13 @@
-/* The customer CSV import parsed on several threads (import_par.c) against
- * the one-thread import, the reference: on generated CSV with bad rows,
+/* The customer CSV import parsed on several threads (import_par.c), and a
+ * block of records at a time column by column (import_block.c), against the
+ * one-thread import row by row, the reference: on generated CSV with bad rows,
  * quoted fields (commas, quotes and line breaks inside), stray quotes, blank
  * lines, CRLF and a byte order mark at random places, cut into chunks of
- * random sizes, both error modes, buffer and callback sources (reads of
- * random sizes, some failing), the outcome must be the same: code, message
- * and line:column, every error reported to error_fn in the same order, the
- * report, and every customer's values. */
+ * random sizes, UTF-8 and bad UTF-8, both error modes, buffer and callback
+ * sources (reads of random sizes, some failing), blocks of random sizes, the
+ * outcome must be the same: code, message and line:column, every error
+ * reported to error_fn in the same order, the report, and every customer's
+ * values; on one thread the very same stored bytes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +21,10 @@
 #include "test_store.h"
 #include "test_util.h"
 
+extern uint32_t eng__aud_block_rows;
 static uint64_t rng;
+
+#define NCOL 8
 
 static size_t pick(size_t n)
 {
@@ -60,7 +65,7 @@ static void field(buf *b, int col, size_t row, int bad_rate)
             put(b, "c%zu", pick(4) == 0 ? row / 2 : row); /* repeats: updates */
         break;
     case 1: /* city: string, sometimes quoted with commas, quotes and line breaks inside */
-        switch (pick(bad ? 3 : 12)) {
+        switch (pick(bad ? 4 : 12)) {
         case 0:
             put(b, "\"Pune, \"\"West\"\"\n%zu\"", row % 5);
             break;
@@ -69,6 +74,9 @@ static void field(buf *b, int col, size_t row, int bad_rate)
             break;
         case 2:
             put(b, "\"Goa\"%s", bad ? "x" : ""); /* a character after the closing quote */
+            break;
+        case 3:
+            put(b, "%s", bad ? "Z\xfcrich" : "Z\xc3\xbcrich"); /* UTF-8; Latin-1 is bad */
             break;
         default:
             put(b, "City%zu", row % 7);
@@ -83,8 +91,17 @@ static void field(buf *b, int col, size_t row, int bad_rate)
     case 4: /* contact.email */
         put(b, bad ? "no-at-sign%zu" : "u%zu@x.org", row);
         break;
-    default: /* consent.email */
+    case 5: /* consent.email */
         put(b, "%s", bad ? "perhaps" : (row % 3 ? "yes" : "2026-01-02T03:04:05Z"));
+        break;
+    case 6: /* last: date */
+        if (bad)
+            put(b, "%s", pick(2) ? "2026-02-30" : "2026-1-2");
+        else
+            put(b, "2026-%02zu-%02zu", 1 + row % 12, 1 + row % 28);
+        break;
+    default: /* contact.sms */
+        put(b, bad ? "+91-%zux" : "+9170%08zu", row);
     }
 }
 
@@ -94,17 +111,17 @@ static char *gen(size_t rows, int bad_rate, size_t *len)
     assert_non_null(b.p);
     if (pick(4) == 0)
         put(&b, "\xef\xbb\xbf");
-    put(&b, "id,city,age,spend,contact.email,consent.email\n");
+    put(&b, "id,city,age,spend,contact.email,consent.email,last,contact.sms\n");
     for (size_t r = 0; r < rows; r++) {
         if (pick(200) == 0)
             put(&b, pick(2) ? "\n" : "\r\n"); /* blank line */
-        int nf = 6;
+        int nf = NCOL;
         if ((int)pick(1000) < bad_rate / 4)
-            nf = pick(2) ? 5 : 7; /* the wrong width */
+            nf = pick(2) ? NCOL - 1 : NCOL + 1; /* the wrong width */
         for (int c = 0; c < nf; c++) {
             if (c)
                 put(&b, ",");
-            field(&b, c < 6 ? c : 2, r, bad_rate);
+            field(&b, c < NCOL ? c : 2, r, bad_rate);
         }
         if ((int)pick(4000) < bad_rate)
             put(&b, "\"tail"); /* an unterminated quote: runs on over the next lines */
@@ -123,6 +140,7 @@ typedef struct outcome {
     eng_import_report rep;
     buf errs; /* every error_fn call, as text */
     buf table;
+    buf store; /* the audience's stored records, in hex */
 } outcome;
 
 static void on_error(const eng_import_error *x, void *u)
@@ -162,7 +180,7 @@ static eng_time fixed_clock(void *u)
     return 1764000000000; /* "yes" is stamped with the clock: the same for every run */
 }
 
-static const char *const cols[] = {"id", "city", "age", "spend", "contact.email", "consent.email"};
+static const char *const cols[] = {"id", "city", "age", "spend", "contact.email", "consent.email", "last", "contact.sms"};
 
 static void dump(eng_engine *e, buf *t)
 {
@@ -170,7 +188,7 @@ static void dump(eng_engine *e, buf *t)
     assert_int_equal(eng_customers_count(e, TA, &n), ENG_OK);
     put(t, "%llu customers\n", (unsigned long long)n);
     for (uint32_t id = 0; id < n; id++) {
-        for (size_t c = 0; c < 6; c++) {
+        for (size_t c = 0; c < NCOL; c++) {
             char v[256];
             size_t l;
             assert_int_equal(eng_customer_get(e, TA, id, cols[c], v, sizeof v, &l), ENG_OK);
@@ -186,6 +204,7 @@ static void run(const char *csv, size_t len, unsigned threads, int mode, uint64_
     memset(o, 0, sizeof *o);
     o->errs = (buf){malloc(64), 0, 64};
     o->table = (buf){malloc(64), 0, 64};
+    o->store = (buf){malloc(64), 0, 64};
     test_store *ts = test_store_new();
     eng_config cfg;
     assert_int_equal(eng_config_init(&cfg, ENG_CONFIG_VERSION), ENG_OK);
@@ -199,6 +218,7 @@ static void run(const char *csv, size_t len, unsigned threads, int mode, uint64_
     assert_int_equal(eng_customers_add_column(e, TA, "city", ENG_COL_STRING), ENG_OK);
     assert_int_equal(eng_customers_add_column(e, TA, "age", ENG_COL_INT64), ENG_OK);
     assert_int_equal(eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "last", ENG_COL_DATE), ENG_OK);
     eng_import_options opt;
     eng_import_options_init(&opt, ENG_IMPORT_OPTIONS_VERSION);
     opt.on_error = mode;
@@ -224,6 +244,19 @@ static void run(const char *csv, size_t len, unsigned threads, int mode, uint64_
     assert_memory_equal(again.p, o->table.p, again.n);
     free(again.p);
     assert_int_equal(eng_close(e), ENG_OK);
+    for (size_t i = 0; i < test_store_count(ts); i++) { /* the audience's records, for a byte-for-byte comparison */
+        size_t kl, vl;
+        const uint8_t *k = test_store_key_at(ts, i, &kl);
+        uint8_t *v;
+        if (kl < 2 || memcmp(k, "a/", 2))
+            continue;
+        assert_int_equal(test_store_raw_get_bin(ts, k, kl, &v, &vl), 0);
+        put(&o->store, "%.*s=%zu:", (int)kl, (const char *)k, vl);
+        for (size_t j = 0; j < vl; j++)
+            put(&o->store, "%02x", v[j]);
+        put(&o->store, "\n");
+        free(v);
+    }
     test_store_free(ts);
 }
 
@@ -253,14 +286,15 @@ static void outcome_free(outcome *o)
 {
     free(o->errs.p);
     free(o->table.p);
+    free(o->store.p);
 }
 
 static void threads_match_one_thread(void **st)
 {
     (void)st;
     size_t chunk = eng__aud_chunk_bytes;
-    uint32_t part = eng__aud_part_rows;
-    int rounds = test_slow_runtime() ? 6 : 60, failed_reads = 0, errors = 0, clean = 0;
+    uint32_t part = eng__aud_part_rows, blocks = eng__aud_block_rows;
+    int rounds = test_slow_runtime() ? 5 : 45, failed_reads = 0, errors = 0, clean = 0;
     uint64_t redone = __atomic_load_n(&eng__aud_par_redone, __ATOMIC_RELAXED);
     rng = 0x17;
     for (int round = 0; round < rounds; round++) {
@@ -275,14 +309,21 @@ static void threads_match_one_thread(void **st)
         uint64_t seed = test_splitmix(&rng);
         eng__aud_part_rows = (uint32_t)(8 + pick(300));
         outcome one, many;
+        eng__aud_block_rows = 0; /* the reference: row by row */
         run(csv, len, 1, mode, max_bad, cb, seed, fail_at, &one);
-        for (unsigned threads = 2; threads <= 3; threads++) {
+        /* blocks on one thread, then on 2 or 3 */
+        for (unsigned threads = 1; threads <= 2; threads++) {
+            unsigned t = threads == 1 ? 1 : 2 + (unsigned)pick(2);
+            eng__aud_block_rows = (uint32_t)(pick(3) == 0 ? 512 : 1 + pick(pick(2) ? 8 : 200));
             eng__aud_chunk_bytes = 16 + pick(pick(2) ? 600 : 20000); /* many cuts, some inside quotes */
-            char what[160];
-            snprintf(what, sizeof what, "round %d, %zu rows, %u threads, chunks of %zu, %s, %s", round, rows, threads,
-                     eng__aud_chunk_bytes, mode == ENG_IMPORT_SKIP_ROWS ? "skip" : "reject", cb ? "callback" : "buffer");
-            run(csv, len, threads, mode, max_bad, cb, seed, fail_at, &many);
+            char what[200];
+            snprintf(what, sizeof what, "round %d, %zu rows, %u threads, blocks of %u, chunks of %zu, %s, %s", round,
+                     rows, t, eng__aud_block_rows, eng__aud_chunk_bytes,
+                     mode == ENG_IMPORT_SKIP_ROWS ? "skip" : "reject", cb ? "callback" : "buffer");
+            run(csv, len, t, mode, max_bad, cb, seed, fail_at, &many);
             same(&one, &many, what);
+            if (t == 1 && (one.store.n != many.store.n || memcmp(one.store.p, many.store.p, one.store.n)))
+                fail_msg("%s: the stored records differ", what);
             outcome_free(&many);
         }
         failed_reads += fail_at && one.rc == ENG_EUSER;
@@ -300,6 +341,7 @@ static void threads_match_one_thread(void **st)
     assert_true(__atomic_load_n(&eng__aud_par_redone, __ATOMIC_RELAXED) > redone);
     eng__aud_chunk_bytes = chunk;
     eng__aud_part_rows = part;
+    eng__aud_block_rows = blocks;
 }
 
 int main(void)
