@@ -22,13 +22,12 @@ int eng__csv_init(eng__csv *c, const eng__mem *mem, eng_read_fn read, void *user
     c->line = 1;
     c->max_field = max_field;
     c->cap = CSV_BUF;
-    c->buf = eng__malloc(mem, c->cap);
-    c->in = c->buf;
+    c->in = ""; /* buf is allocated on the first callback read: a memory source is read in place */
     /* The record buffer exists from the start, so a record of empty fields
      * still has a base to point into (no NULL + 0, no memcpy from NULL). */
     c->dcap = 256;
     c->data = eng__malloc(mem, c->dcap);
-    if (!c->buf || !c->data) {
+    if (!c->data) {
         eng__csv_free(c);
         return eng__nomem();
     }
@@ -71,6 +70,10 @@ static int refill(rd *r)
         c->pos = 0;
         c->bytes += n;
         return 0;
+    }
+    if (!c->buf && !(c->buf = eng__malloc(c->mem, c->cap))) {
+        r->err = eng__nomem();
+        return CSV_ERR;
     }
     eng__callback_begin();
     long n = c->read(c->buf, c->cap, c->user);
@@ -484,7 +487,7 @@ void eng__csv_chunk(eng__csv *c, eng__memsrc *m, int first)
 {
     c->read = eng__memsrc_read;
     c->user = m;
-    c->in = c->buf;
+    c->in = "";
     c->len = c->pos = 0;
     c->eof = 0;
     c->started = first ? 0 : 1;

@@ -24,7 +24,7 @@ typedef struct eng__csv {
     const eng__mem *mem;
     eng_read_fn read;
     void *user;
-    char *buf;         /* owned read buffer (callback sources) */
+    char *buf;         /* owned read buffer (callback sources; allocated at the first read) */
     const char *in;    /* the current input window: buf, or the caller's memory */
     size_t cap, len, pos;
     int eof, started;

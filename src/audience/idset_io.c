@@ -43,7 +43,18 @@ static uint32_t count_runs(const uint64_t *w)
     return runs;
 }
 
-static int bit(const uint64_t *w, uint32_t v) { return (int)((w[v >> 6] >> (v & 63)) & 1); }
+/* The first v' >= v whose bit is set (flip 0) or clear (flip ~0), or 65536: a word at a time, so a
+ * sparse container costs its 1,024 words, not 65,536 bit tests. */
+static uint32_t next_bit(const uint64_t *w, uint32_t v, uint64_t flip)
+{
+    while (v < 65536) {
+        uint64_t x = (w[v >> 6] ^ flip) >> (v & 63);
+        if (x)
+            return v + (uint32_t)__builtin_ctzll(x);
+        v = (v | 63) + 1;
+    }
+    return 65536;
+}
 
 void eng__idset_write(const eng__idset *s, eng__wr *w)
 {
@@ -61,17 +72,11 @@ void eng__idset_write(const eng__idset *s, eng__wr *w)
             eng__wr_u8(w, FORM_RUNS);
             eng__wr_uvar(w, c->card);
             eng__wr_uvar(w, runs);
-            for (uint32_t v = 0; v < 65536;) {
-                if (!bit(words, v)) {
-                    v++;
-                    continue;
-                }
-                uint32_t e = v;
-                while (e + 1 < 65536 && bit(words, e + 1))
-                    e++;
+            for (uint32_t v = next_bit(words, 0, 0); v < 65536;) {
+                uint32_t end = next_bit(words, v, ~0ull); /* one past the run */
                 eng__wr_u16(w, (uint16_t)v);
-                eng__wr_u16(w, (uint16_t)(e - v));
-                v = e + 1;
+                eng__wr_u16(w, (uint16_t)(end - 1 - v));
+                v = next_bit(words, end, 0);
             }
         } else if (c->card <= ENG__CT_ARRAY_MAX) {
             eng__wr_u8(w, FORM_ARRAY);

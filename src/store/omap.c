@@ -53,6 +53,45 @@ void eng__omap_clear(eng__omap *m)
     m->enc = 0;
 }
 
+/* The subtree at @p n, same shape and priorities; on a failed allocation *fail is set and the
+ * nodes copied so far are linked in (free_tree frees them). */
+static eng__onode *copy_tree(const eng__mem *mem, const eng__onode *n, int *fail)
+{
+    if (!n || *fail)
+        return NULL;
+    eng__onode *c = eng__malloc(mem, sizeof *c + n->klen);
+    uint8_t *v = NULL;
+    if (c && n->val && !(v = eng__memdup(mem, n->val, n->vlen))) {
+        eng__free(mem, c);
+        c = NULL;
+    }
+    if (!c) {
+        *fail = 1;
+        return NULL;
+    }
+    memcpy(c, n, sizeof *c + n->klen);
+    c->val = v;
+    c->l = copy_tree(mem, n->l, fail);
+    c->r = copy_tree(mem, n->r, fail);
+    return c;
+}
+
+int eng__omap_copy(eng__omap *dst, const eng__omap *src)
+{
+    int fail = 0;
+    eng__onode *root = copy_tree(dst->mem, src->root, &fail);
+    if (fail) {
+        free_tree(dst->mem, root);
+        return eng__nomem();
+    }
+    eng__omap_clear(dst);
+    dst->root = root;
+    dst->count = src->count;
+    dst->bytes = src->bytes;
+    dst->enc = src->enc;
+    return ENG_OK;
+}
+
 eng__onode *eng__omap_find(const eng__omap *m, const void *key, size_t klen)
 {
     eng__onode *n = m->root;

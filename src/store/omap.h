@@ -31,6 +31,9 @@ typedef struct eng__omap {
 
 void eng__omap_init(eng__omap *m, const eng__mem *mem);
 void eng__omap_clear(eng__omap *m);
+/* Replace @p dst's contents with a copy of @p src's (tombstones and file references too),
+ * node for node without a search; on ENG_ENOMEM dst is unchanged. */
+int eng__omap_copy(eng__omap *dst, const eng__omap *src);
 eng__onode *eng__omap_find(const eng__omap *m, const void *key, size_t klen);
 /* Insert or replace (copies key and value). dead=1 records a tombstone. */
 int eng__omap_put(eng__omap *m, const void *key, size_t klen, const void *val, size_t vlen, int dead);

@@ -203,15 +203,10 @@ void test_store_free(test_store *ts)
     free(ts);
 }
 
-static int clone_cb(const eng__onode *n, void *user)
-{
-    return !n->dead && eng__omap_put(user, n->key, n->klen, n->val, n->vlen, 0) != ENG_OK;
-}
-
 test_store *test_store_clone(test_store *ts)
 {
     test_store *c = test_store_new();
-    if (c && eng__omap_scan(&ts->kv.main, "", 0, clone_cb, &c->kv.main) != 0) {
+    if (c && eng__omap_copy(&c->kv.main, &ts->kv.main) != ENG_OK) {
         test_store_free(c);
         c = NULL;
     }
