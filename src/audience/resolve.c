@@ -135,7 +135,7 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
     memset(&p, 0, sizeof p);
     p.inc = refs;
     p.ninc = o->n_include;
-    p.exc = refs + o->n_include;
+    p.exc = refs ? refs + o->n_include : NULL; /* NULL when out of memory (rc is set) */
     p.nexc = o->n_exclude;
     /* Reach per channel in use (the preview), and the channel filter. */
     for (int ch = 0; ch < ENG_CH_COUNT && !rc; ch++) {
