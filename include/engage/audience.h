@@ -110,7 +110,7 @@ typedef void (*eng_import_error_fn)(const eng_import_error *err, void *user);
 typedef long (*eng_read_fn)(void *buf, size_t cap, void *user);
 
 /** Version of #eng_import_options. */
-#define ENG_IMPORT_OPTIONS_VERSION 1
+#define ENG_IMPORT_OPTIONS_VERSION 2
 
 /** Options of an import. Fill with eng_import_options_init(). */
 typedef struct eng_import_options {
@@ -120,10 +120,17 @@ typedef struct eng_import_options {
     size_t max_field_bytes;          /**< Longest field accepted (default and upper bound 65536). */
     eng_import_error_fn error_fn;    /**< Optional: told about every bad row. */
     void *error_user;                /**< Passed to error_fn. */
+    /** Version 2. The input's expected size in bytes, for an import through
+     *  a read callback (0: unknown; a buffer import knows its size and
+     *  ignores this). A CSV customer import into an empty table then sizes
+     *  the table once for the rows it predicts instead of growing it step by
+     *  step. Only a hint: a wrong value changes speed and memory use during
+     *  the import, never the result. */
+    uint64_t size_hint;
 } eng_import_options;
 
 /** Static initialiser equal to what eng_import_options_init() produces. */
-#define ENG_IMPORT_OPTIONS_INIT {ENG_IMPORT_OPTIONS_VERSION, ENG_IMPORT_REJECT_FILE, 0, 65536, NULL, NULL}
+#define ENG_IMPORT_OPTIONS_INIT {ENG_IMPORT_OPTIONS_VERSION, ENG_IMPORT_REJECT_FILE, 0, 65536, NULL, NULL, 0}
 
 /**
  * Fill @p opts with defaults.

@@ -17,7 +17,7 @@ uint32_t eng__aud_part_rows = 8192; /* rows per stored delta part; tests lower i
 unsigned eng__aud_delta_write_v = ENG__DELTA_V;
 /* Imports whose parts went through the applier's thread (tests check the path was taken). */
 uint64_t eng__aud_applier_runs;
-/* Imports that sized the table from the input's size (tests check the path was taken). */
+/* Imports that sized the table from the input's size or hint (tests check the path was taken). */
 uint64_t eng__aud_sized_runs;
 
 int eng__import_opts(const eng_import_options *in, eng_import_options *out)
@@ -27,13 +27,15 @@ int eng__import_opts(const eng_import_options *in, eng_import_options *out)
         *out = def;
         return ENG_OK;
     }
-    if (in->version != ENG_IMPORT_OPTIONS_VERSION)
+    if (in->version == 0 || in->version > ENG_IMPORT_OPTIONS_VERSION)
         return eng__err(ENG_EVERSION, "options.version", "unknown import options version %u", in->version);
     if (in->on_error != ENG_IMPORT_REJECT_FILE && in->on_error != ENG_IMPORT_SKIP_ROWS)
         return eng__err(ENG_EINVAL, "options.on_error", "unknown error mode %d", in->on_error);
     if (in->max_field_bytes == 0 || in->max_field_bytes > 65536)
         return eng__err(ENG_EINVAL, "options.max_field_bytes", "max_field_bytes must be 1..65536");
-    *out = *in;
+    /* Only the fields of the caller's version are read: a version 1 struct ends before size_hint. */
+    *out = def;
+    memcpy(out, in, in->version == 1 ? ENG__UPTO(eng_import_options, error_user) : sizeof *out);
     return ENG_OK;
 }
 
@@ -45,13 +47,9 @@ ENG_API int eng_import_report_init(eng_import_report *x, unsigned int version)
 
 ENG_API int eng_import_options_init(eng_import_options *opts, unsigned int version)
 {
-    if (!opts)
-        return eng__err(ENG_EINVAL, "opts", "opts is NULL");
-    if (version != ENG_IMPORT_OPTIONS_VERSION)
-        return eng__err(ENG_EVERSION, "version", "unknown import options version %u", version);
-    eng_import_options def = ENG_IMPORT_OPTIONS_INIT;
-    *opts = def;
-    return ENG_OK;
+    static const eng_import_options init = ENG_IMPORT_OPTIONS_INIT;
+    return eng__struct_init(opts, &init, ENG__SIZES(ENG__UPTO(eng_import_options, error_user), sizeof init), version,
+                            "eng_import_options");
 }
 
 int eng__report_start(eng_import_report *in, eng_import_report *tmp, eng_import_report **out)
@@ -339,7 +337,12 @@ void eng__cimp_reset(cpar *p)
 /* Before the applier starts on an input of known size: the table and the id
  * index sized once for the rows the first part's bytes a row predict (a
  * thirty-second more), instead of doubling and rehashing their way there
- * (trimmed after the import; more rows than predicted double as before). */
+ * (trimmed after the import; more rows than predicted double as before).
+ * A size the host only hinted (eng_import_options.size_hint) may be wrong:
+ * a reservation it makes fail leaves the table as it was, growing as
+ * without a hint. */
+#define HINT_ROWS_MAX ((uint64_t)1 << 27)
+
 static int size_table(cimp *ci, uint32_t rows)
 {
     if (!ci->in_bytes || !ci->at_bytes || ci->at_bytes > ci->in_bytes)
@@ -349,10 +352,14 @@ static int size_table(cimp *ci, uint32_t rows)
         est = ci->in_bytes / 2 + 1;
     if (est <= rows)
         return ENG_OK;
+    if (ci->in_hinted && est >= UINT32_MAX - 1 - ci->a->t.n)
+        return ENG_OK; /* more than a table holds: the hint is wrong */
+    if (ci->in_hinted && est > HINT_ROWS_MAX)
+        est = HINT_ROWS_MAX; /* the id index is touched whole: bound what a wrong hint costs (2^28 slots, 1 GiB) */
     int rc = eng__table_reserve(&ci->a->t, (size_t)est);
     if (rc == ENG_OK)
         __atomic_add_fetch(&eng__aud_sized_runs, 1, __ATOMIC_RELAXED);
-    return rc;
+    return ci->in_hinted ? ENG_OK : rc;
 }
 
 /* Store it now, in the import's batch (committed or rolled back at the end). */
@@ -628,7 +635,8 @@ static int import_csv(eng_engine *e, const eng__aud_cx *cx, eng_read_fn read, vo
         return rc;
     }
     ci->may_thread = 1;
-    ci->in_bytes = read == eng__memsrc_read ? ((const eng__memsrc *)user)->n : 0;
+    ci->in_bytes = read == eng__memsrc_read ? ((const eng__memsrc *)user)->n : o.size_hint;
+    ci->in_hinted = read != eng__memsrc_read;
     ci->id_hashes = e->threads > 0 && ci->a->t.idkind == ENG_ID_STRING && ci->a->t.n == 0;
     ci->o = &o;
     if (e->threads >= 2) { /* the CSV parsed on threads - 1 helpers and this one (import_par.c) */

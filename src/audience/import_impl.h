@@ -92,7 +92,8 @@ typedef struct cimp {
      * computed on the parsing thread (eng__cimp_rec_len). Set before parsing. */
     int id_hashes;
     eng__applier *ap; /* the parts are applied as they are stored, on the applier's thread */
-    uint64_t in_bytes;  /* the input's size when known (a buffer), else 0 */
+    uint64_t in_bytes;  /* the input's size when known (a buffer) or hinted (eng_import_options.size_hint), else 0 */
+    int in_hinted;      /* in_bytes is the host's hint, which may be wrong */
     uint64_t at_bytes;  /* input bytes up to the row being parsed (one thread) or the first part's end (chunks) */
     int source;       /* eng_consent_source of the consent changes */
     int consent_cols; /* the import has consent./optout. columns: parts get an origin (chist.c) */

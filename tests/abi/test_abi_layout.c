@@ -32,7 +32,8 @@ static void struct_layouts(void **s)
     OFF(eng_import_error, line, 0); OFF(eng_import_error, column, 8); OFF(eng_import_error, field, 16); OFF(eng_import_error, code, 24); OFF(eng_import_error, message, 32);
     assert_int_equal(sizeof(eng_import_error), 40);
     OFF(eng_import_options, version, 0); OFF(eng_import_options, on_error, 4); OFF(eng_import_options, max_bad_rows, 8); OFF(eng_import_options, max_field_bytes, 16); OFF(eng_import_options, error_fn, 24); OFF(eng_import_options, error_user, 32);
-    assert_int_equal(sizeof(eng_import_options), 40);
+    OFF(eng_import_options, size_hint, 40);
+    assert_int_equal(sizeof(eng_import_options), 48);
     OFF(eng_import_report, version, 0); OFF(eng_import_report, rows, 8); OFF(eng_import_report, inserted, 16); OFF(eng_import_report, updated, 24); OFF(eng_import_report, bad_rows, 32); OFF(eng_import_report, bytes, 40);
     assert_int_equal(sizeof(eng_import_report), 48);
     OFF(eng_erase_report, version, 0); OFF(eng_erase_report, requested, 8); OFF(eng_erase_report, erased, 16); OFF(eng_erase_report, not_found, 24);
