@@ -3,9 +3,13 @@
 #include "store/kvmem.h"
 #include "store/store_impl.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 struct test_store {
     eng__mem mem;
@@ -371,4 +375,25 @@ int test_store_grep(test_store *ts, const void *bytes, size_t n)
     grep_ctx g = {bytes, n, 0};
     eng__kvmem_scan(&ts->kv, "", 0, grep_cb, &g);
     return g.found;
+}
+
+void test_store_assert_same(test_store *a, test_store *b, const char *value_prefix)
+{
+    assert_int_equal(test_store_count(a), test_store_count(b));
+    size_t pl = value_prefix ? strlen(value_prefix) : 0;
+    for (size_t i = 0; i < test_store_count(a); i++) {
+        size_t ka, kb, va, vb;
+        const uint8_t *k1 = test_store_key_at(a, i, &ka), *k2 = test_store_key_at(b, i, &kb);
+        assert_int_equal(ka, kb);
+        assert_memory_equal(k1, k2, ka);
+        if (!value_prefix || ka < pl || memcmp(k1, value_prefix, pl))
+            continue;
+        uint8_t *v1, *v2;
+        assert_int_equal(test_store_raw_get_bin(a, k1, ka, &v1, &va), 0);
+        assert_int_equal(test_store_raw_get_bin(b, k2, kb, &v2, &vb), 0);
+        if (va != vb || memcmp(v1, v2, va))
+            fail_msg("key '%.*s' differs (%zu, %zu bytes)", (int)ka, (const char *)k1, va, vb);
+        free(v1);
+        free(v2);
+    }
 }

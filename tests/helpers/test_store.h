@@ -69,5 +69,9 @@ const uint8_t *test_store_key_at(test_store *ts, size_t i, size_t *klen);
 /* Binary-key forms of raw get/put (the value from get is malloc'd; free() it). */
 int test_store_raw_get_bin(test_store *ts, const void *key, size_t klen, uint8_t **val, size_t *len);
 int test_store_raw_put_bin(test_store *ts, const void *key, size_t klen, const void *val, size_t len);
+/* Fails the test unless @p a and @p b hold the same committed keys in the same order and,
+ * for the keys that start with @p value_prefix, the same values byte for byte ("": every
+ * value; NULL: keys only). Stores built by the same calls under a fixed clock compare so. */
+void test_store_assert_same(test_store *a, test_store *b, const char *value_prefix);
 
 #endif

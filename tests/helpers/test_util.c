@@ -70,6 +70,39 @@ int test_org(eng_engine *e)
     return rc == ENG_EEXISTS ? ENG_OK : rc;
 }
 
+int test_aud_columns(eng_engine *e)
+{
+    static const struct {
+        const char *name;
+        int type;
+    } cols[] = {{"city", ENG_COL_STRING}, {"age", ENG_COL_INT64}, {"spend", ENG_COL_DECIMAL}, {"last", ENG_COL_DATE}};
+    for (size_t c = 0; c < sizeof cols / sizeof *cols; c++) {
+        int rc = eng_customers_add_column(e, TA, cols[c].name, cols[c].type);
+        if (rc)
+            return rc;
+    }
+    return ENG_OK;
+}
+
+extern uint32_t eng__aud_part_rows;
+extern size_t eng__aud_chunk_bytes;
+
+test_aud_knobs test_aud_knobs_set(uint32_t part_rows, size_t chunk_bytes)
+{
+    test_aud_knobs was = {eng__aud_part_rows, eng__aud_chunk_bytes};
+    if (part_rows)
+        eng__aud_part_rows = part_rows;
+    if (chunk_bytes)
+        eng__aud_chunk_bytes = chunk_bytes;
+    return was;
+}
+
+void test_aud_knobs_restore(test_aud_knobs saved)
+{
+    eng__aud_part_rows = saved.part_rows;
+    eng__aud_chunk_bytes = saved.chunk_bytes;
+}
+
 eng_engine *test_engine_open_org(eng_store *store)
 {
     eng_engine *e = test_engine_open(store);

@@ -38,6 +38,17 @@ static inline uint64_t test_splitmix(uint64_t *state)
 #define TA "t-admin"
 int test_org(eng_engine *e);
 eng_engine *test_engine_open_org(eng_store *store);
+/* The typed columns of the import tests' customers (city string, age int64, spend decimal,
+ * last date), declared by TA; ENG_OK or the failing call's code. */
+int test_aud_columns(eng_engine *e);
+/* The import's tuning knobs: rows a delta part and bytes a parse chunk. A test that wants many
+ * small parts sets them (0 keeps one as it is) and restores what the call returned at its end. */
+typedef struct test_aud_knobs {
+    uint32_t part_rows;
+    size_t chunk_bytes;
+} test_aud_knobs;
+test_aud_knobs test_aud_knobs_set(uint32_t part_rows, size_t chunk_bytes);
+void test_aud_knobs_restore(test_aud_knobs saved);
 /* Put an offer in the catalogue (or find it there), created by @p author and valid through
  * the dates of @p campaign; a message claims it by naming @p id in its incentive's offer_id.
  * @p source is an eng_coupon_source, with @p code (fixed) or @p pool (uploaded) as it needs.

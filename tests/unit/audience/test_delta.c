@@ -282,9 +282,8 @@ static void round_trip(unsigned v1, unsigned v2)
     rng = 17;
     memset(seen, 0, sizeof seen);
     eng_time saved = test_clock_now;
-    uint32_t parts = eng__aud_part_rows;
     test_clock_now = NOW_MS;
-    eng__aud_part_rows = 300; /* several parts: the slots start over in each */
+    test_aud_knobs knobs = test_aud_knobs_set(300, 0); /* several parts: the slots start over in each */
     test_store *ts = test_store_new();
     eng_engine *e = test_engine_open_org(test_store_handle(ts));
     add_cols(e);
@@ -314,7 +313,7 @@ static void round_trip(unsigned v1, unsigned v2)
     check_all(e, "compacted");
     eng_close(e);
     test_store_free(ts);
-    eng__aud_part_rows = parts;
+    test_aud_knobs_restore(knobs);
     test_clock_now = saved;
     test_alloc_assert_clean();
 }
@@ -344,8 +343,7 @@ static void damaged_schema3_part(void **st)
     test_alloc_reset();
     rng = 17;
     memset(seen, 0, sizeof seen);
-    uint32_t parts = eng__aud_part_rows;
-    eng__aud_part_rows = 300;
+    test_aud_knobs knobs = test_aud_knobs_set(300, 0);
     test_store *ts = test_store_new();
     eng_engine *e = test_engine_open_org(test_store_handle(ts));
     add_cols(e);
@@ -387,7 +385,7 @@ static void damaged_schema3_part(void **st)
     free(v);
     free(d);
     test_store_free(ts);
-    eng__aud_part_rows = parts;
+    test_aud_knobs_restore(knobs);
     test_alloc_assert_clean();
 }
 
@@ -453,41 +451,20 @@ static void threaded_apply_same(void **st)
 {
     (void)st;
     eng_time saved = test_clock_now;
-    uint32_t parts = eng__aud_part_rows;
     test_clock_now = NOW_MS;
-    eng__aud_part_rows = 64; /* 2000 rows: about 30 parts through the applier's ring */
+    test_aud_knobs knobs = test_aud_knobs_set(64, 0); /* 2000 rows: about 30 parts through the applier's ring */
     test_store *a = imports_with(0), *b = imports_with(1);
     test_alloc_reset();
     host_alloc = 1;
     test_store *c = imports_with(1); /* host allocator hooks: the applier runs too */
     host_alloc = 0;
     test_alloc_assert_clean();
-    assert_int_equal(test_store_count(a), test_store_count(c));
-    for (size_t i = 0; i < test_store_count(a); i++) {
-        size_t ka, kc;
-        const uint8_t *k1 = test_store_key_at(a, i, &ka), *k3 = test_store_key_at(c, i, &kc);
-        assert_int_equal(ka, kc);
-        assert_memory_equal(k1, k3, ka);
-    }
+    test_store_assert_same(a, c, NULL);
     test_store_free(c);
-    /* byte for byte the same store */
-    assert_int_equal(test_store_count(a), test_store_count(b));
-    for (size_t i = 0; i < test_store_count(a); i++) {
-        size_t ka, kb, va, vb;
-        const uint8_t *k1 = test_store_key_at(a, i, &ka), *k2 = test_store_key_at(b, i, &kb);
-        assert_int_equal(ka, kb);
-        assert_memory_equal(k1, k2, ka);
-        uint8_t *v1, *v2;
-        assert_int_equal(test_store_raw_get_bin(a, k1, ka, &v1, &va), 0);
-        assert_int_equal(test_store_raw_get_bin(b, k2, kb, &v2, &vb), 0);
-        if (va != vb || memcmp(v1, v2, va))
-            fail_msg("key '%.*s' differs (%zu, %zu bytes)", (int)ka, (const char *)k1, va, vb);
-        free(v1);
-        free(v2);
-    }
+    test_store_assert_same(a, b, ""); /* byte for byte the same store */
     test_store_free(a);
     test_store_free(b);
-    eng__aud_part_rows = parts;
+    test_aud_knobs_restore(knobs);
     test_clock_now = saved;
 }
 
@@ -496,8 +473,7 @@ static void threaded_apply_same(void **st)
 static void threaded_apply_rejects(void **st)
 {
     (void)st;
-    uint32_t parts = eng__aud_part_rows;
-    eng__aud_part_rows = 16;
+    test_aud_knobs knobs = test_aud_knobs_set(16, 0);
     size_t cap = 64 + 1000 * 32, n = 0;
     char *csv = malloc(cap);
     assert_non_null(csv);
@@ -531,7 +507,7 @@ static void threaded_apply_rejects(void **st)
     eng_close(e);
     test_store_free(ts);
     free(csv);
-    eng__aud_part_rows = parts;
+    test_aud_knobs_restore(knobs);
 }
 
 /* The stored integer of a phone number back to its text, against printf. */

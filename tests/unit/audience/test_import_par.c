@@ -215,10 +215,7 @@ static void run(const char *csv, size_t len, unsigned threads, int mode, uint64_
     eng_engine *e = NULL;
     assert_int_equal(eng_open(&cfg, &e), ENG_OK);
     assert_int_equal(test_org(e), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "city", ENG_COL_STRING), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "age", ENG_COL_INT64), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "last", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(test_aud_columns(e), ENG_OK);
     eng_import_options opt;
     eng_import_options_init(&opt, ENG_IMPORT_OPTIONS_VERSION);
     opt.on_error = mode;
@@ -292,8 +289,8 @@ static void outcome_free(outcome *o)
 static void threads_match_one_thread(void **st)
 {
     (void)st;
-    size_t chunk = eng__aud_chunk_bytes;
-    uint32_t part = eng__aud_part_rows, blocks = eng__aud_block_rows;
+    test_aud_knobs knobs = test_aud_knobs_set(0, 0);
+    uint32_t blocks = eng__aud_block_rows;
     int rounds = test_slow_runtime() ? 5 : 45, failed_reads = 0, errors = 0, clean = 0;
     uint64_t redone = __atomic_load_n(&eng__aud_par_redone, __ATOMIC_RELAXED);
     rng = 0x17;
@@ -339,8 +336,7 @@ static void threads_match_one_thread(void **st)
     assert_true(clean > 0);
     /* and cuts inside quoted fields (or failed reads) sent the threaded import to its one-thread rest */
     assert_true(__atomic_load_n(&eng__aud_par_redone, __ATOMIC_RELAXED) > redone);
-    eng__aud_chunk_bytes = chunk;
-    eng__aud_part_rows = part;
+    test_aud_knobs_restore(knobs);
     eng__aud_block_rows = blocks;
 }
 

@@ -23,8 +23,6 @@
 #include "test_store.h"
 #include "test_util.h"
 
-extern uint32_t eng__aud_part_rows;
-extern size_t eng__aud_chunk_bytes;
 extern uint64_t eng__aud_sized_runs;
 extern uint64_t eng__aud_applier_runs;
 
@@ -89,10 +87,7 @@ static eng_engine *open_with(test_store *ts, unsigned threads)
     eng_engine *e = NULL;
     assert_int_equal(eng_open(&cfg, &e), ENG_OK);
     assert_int_equal(test_org(e), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "city", ENG_COL_STRING), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "age", ENG_COL_INT64), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "spend", ENG_COL_DECIMAL), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "last", ENG_COL_DATE), ENG_OK);
+    assert_int_equal(test_aud_columns(e), ENG_OK);
     return e;
 }
 
@@ -151,35 +146,18 @@ static void same_customers(test_store *a, test_store *b, unsigned threads)
     eng_close(eb);
 }
 
-/* The same keys and values, and the same customers read back after a reopen. */
+/* The same keys, the audience's values byte for byte (the engine's own records hold its
+ * instance id), and the same customers read back after a reopen. */
 static void same_store(test_store *a, test_store *b, unsigned threads)
 {
-    assert_int_equal(test_store_count(a), test_store_count(b));
-    for (size_t i = 0; i < test_store_count(a); i++) {
-        size_t ka, kb, va, vb;
-        const uint8_t *k1 = test_store_key_at(a, i, &ka), *k2 = test_store_key_at(b, i, &kb);
-        assert_int_equal(ka, kb);
-        assert_memory_equal(k1, k2, ka);
-        if (ka < 2 || memcmp(k1, "a/", 2))
-            continue; /* the engine's own records (its instance id): only the audience's are the import's */
-        uint8_t *v1, *v2;
-        assert_int_equal(test_store_raw_get_bin(a, k1, ka, &v1, &va), 0);
-        assert_int_equal(test_store_raw_get_bin(b, k2, kb, &v2, &vb), 0);
-        if (va != vb || memcmp(v1, v2, va))
-            fail_msg("key '%.*s' differs (%zu, %zu bytes)", (int)ka, (const char *)k1, va, vb);
-        free(v1);
-        free(v2);
-    }
+    test_store_assert_same(a, b, "a/");
     same_customers(a, b, threads);
 }
 
 static void any_hint_same_result(void **st)
 {
     (void)st;
-    uint32_t parts = eng__aud_part_rows;
-    size_t chunk = eng__aud_chunk_bytes;
-    eng__aud_part_rows = 64;
-    eng__aud_chunk_bytes = 16384;
+    test_aud_knobs knobs = test_aud_knobs_set(64, 16384);
     size_t len;
     char *csv = gen_csv(&len, 0);
     const struct {
@@ -204,8 +182,7 @@ static void any_hint_same_result(void **st)
         test_store_free(ref);
     }
     free(csv);
-    eng__aud_part_rows = parts;
-    eng__aud_chunk_bytes = chunk;
+    test_aud_knobs_restore(knobs);
 }
 
 /* A buffer knows its size: sized on one thread and with the CSV parsed on
@@ -214,10 +191,7 @@ static void any_hint_same_result(void **st)
 static void buffer_sized_on_threads(void **st)
 {
     (void)st;
-    uint32_t parts = eng__aud_part_rows;
-    size_t chunk = eng__aud_chunk_bytes;
-    eng__aud_part_rows = 64;
-    eng__aud_chunk_bytes = 16384;
+    test_aud_knobs knobs = test_aud_knobs_set(64, 16384);
     size_t len;
     char *csv = gen_csv(&len, 0);
     test_store *ref = NULL;
@@ -237,8 +211,7 @@ static void buffer_sized_on_threads(void **st)
     }
     test_store_free(ref);
     free(csv);
-    eng__aud_part_rows = parts;
-    eng__aud_chunk_bytes = chunk;
+    test_aud_knobs_restore(knobs);
 }
 
 /* Version 1 (no size_hint) with skip mode: its fields are read, nothing past them. */
