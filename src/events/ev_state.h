@@ -78,6 +78,7 @@ typedef struct eng__ctxkey {
 /* Per send context: dense customer -> send id + 1 (0: none), keymap.c. */
 typedef struct eng__kmap {
     uint32_t base, span, cap, count;
+    uint32_t zeroed; /* v[span, zeroed) is zero already (cleared ahead, not a row at a time) */
     uint32_t *v;   /* customers [base, base + span) */
     char *prefix;  /* the context's keys up to "/u", as the dispatcher writes them */
     uint32_t plen;
@@ -261,6 +262,40 @@ static inline int eng__sends_canon(const eng__sends *s, uint32_t id)
 {
     return id / 64 < s->canon_words && (s->canon[id / 64] >> (id % 64) & 1);
 }
+/* eng__sends_set_canon inline when its word exists (once a `sent` row). */
+static inline int eng__sends_canon_set(eng__sends *s, const eng__mem *mem, uint32_t id)
+{
+    if (id / 64 >= s->canon_words)
+        return eng__sends_set_canon(s, mem, id);
+    s->canon[id / 64] |= 1ull << (id % 64);
+    return ENG_OK;
+}
+/* A send's fields from its sent row (id within the arrays). */
+static inline void eng__sends_fields(eng__sends *s, uint32_t id, uint16_t org, uint32_t ctx, uint32_t customer,
+                                     uint8_t channel, eng_time at, uint64_t keyhash)
+{
+    s->org[id] = org;
+    s->ctx[id] = ctx;
+    s->customer[id] = customer;
+    s->channel[id] = channel;
+    s->sent_at[id] = at;
+    s->keyhash[id] = keyhash;
+}
+/* eng__sends_add of the next id, found through a key map (ENG__SEND_MAPPED), inline
+ * when there is room (a `sent` batch reserves it): 0 when not done, the caller calls
+ * eng__sends_add. */
+static inline int eng__sends_add_mapped(eng__sends *s, uint32_t id, uint16_t org, uint32_t ctx, uint32_t customer,
+                                        uint8_t channel, eng_time at, uint64_t keyhash)
+{
+    if (id != s->n || id >= s->cap)
+        return 0;
+    s->hashed[id / 64] &= ~(1ull << (id % 64));
+    s->n = id + 1;
+    eng__sends_fields(s, id, org, ctx, customer, channel, at, keyhash);
+    s->status[id] = ENG_TOUCH_SENT;
+    s->mask[id] = 1u << ENG_TOUCH_SENT;
+    return 1;
+}
 void eng__sends_free(eng__sends *s, const eng__mem *mem);
 #define ENG__EV_KEYSEED 0x6b657973ull /* "keys" */
 static inline uint64_t eng__ev_keyhash(const char *key, size_t len)
@@ -289,6 +324,9 @@ int eng__key_parse(const char *key, size_t len, eng__keyparts *p);
 /* A key ending in "/u<customer>/<channel>": the length of what comes before the
  * customer's digits (the prefix), else 0. *hint: the channel to try first. */
 size_t eng__key_tail(const char *key, size_t len, uint32_t *customer, uint8_t *channel, int *hint);
+/* The same for a key whose first @p plen bytes are a prefix the map learned (they end
+ * in "/u"): the customer's digits are parsed forward from there. */
+size_t eng__key_tail_after(const char *key, size_t len, size_t plen, uint32_t *customer, uint8_t *channel, int *hint);
 /* The context's key prefix (NULL until a send of it is mapped), and setting it. */
 const char *eng__kmap_prefix(const eng__evorg *o, uint32_t ctx, size_t *plen);
 int eng__kmap_learn(eng__evorg *o, const eng__mem *mem, uint32_t ctx, const char *key, size_t plen);
@@ -311,6 +349,28 @@ static inline uint32_t eng__kmap_get(const eng__evorg *o, uint32_t ctx, uint32_t
 /* *placed = 0 when the map cannot hold it (the caller indexes the send by hash). */
 int eng__kmap_put(eng__evorg *o, const eng__sends *s, const eng__mem *mem, uint32_t ctx, uint32_t customer,
                   uint32_t send, int *placed);
+/* eng__kmap_put's usual case inline (once a `sent` row): the customer's entry is free
+ * inside the map's span, or right past it in room already cleared and within the
+ * sparsity bound. 1: placed; 0: not decided, the caller calls eng__kmap_put. */
+static inline int eng__kmap_put_next(eng__evorg *o, uint32_t ctx, uint32_t customer, uint32_t send)
+{
+    if (ctx >= o->nkm)
+        return 0;
+    eng__kmap *m = &o->km[ctx];
+    uint32_t off = customer - m->base;
+    if (!m->span || customer < m->base)
+        return 0;
+    if (off >= m->span) { /* cover()'s growth by one entry, upwards */
+        if (off != m->span || off >= m->zeroed || (uint64_t)off + 1 > 4 * (uint64_t)m->count + 65536)
+            return 0;
+        m->span = off + 1;
+    }
+    if (m->v[off]) /* taken, or a send retention dropped: eng__kmap_put decides */
+        return 0;
+    m->v[off] = send + 1;
+    m->count++;
+    return 1;
+}
 void eng__kmap_free(eng__evorg *o, const eng__mem *mem);
 
 /* tcols.c: touch columns and segments */

@@ -83,6 +83,22 @@ size_t eng__key_tail(const char *k, size_t len, uint32_t *customer, uint8_t *cha
     return e;
 }
 
+size_t eng__key_tail_after(const char *k, size_t len, size_t plen, uint32_t *customer, uint8_t *channel, int *hint)
+{
+    size_t i = plen;
+    uint64_t v = 0;
+    /* forward: no search for the last '/' (the channel names hold none) */
+    while (i < len && i - plen <= 10 && (unsigned)(k[i] - '0') <= 9)
+        v = v * 10 + (uint64_t)(k[i++] - '0');
+    int ch;
+    if (i == plen || i - plen > 10 || (k[plen] == '0' && i - plen > 1) || v > UINT32_MAX || i >= len ||
+        k[i] != '/' || (ch = channel_named(k + i + 1, len - i - 1, hint)) < 0)
+        return 0;
+    *customer = (uint32_t)v;
+    *channel = (uint8_t)ch;
+    return plen;
+}
+
 int eng__key_parse(const char *k, size_t len, eng__keyparts *p)
 {
     size_t e = len, s = len;
@@ -118,6 +134,8 @@ void eng__kmap_free(eng__evorg *o, const eng__mem *mem)
     o->nkm = 0;
 }
 
+enum { ZERO_AHEAD = 16384 };
+
 /* Room in m for customer c within the sparsity bound: 0 when refused. */
 static int cover(eng__kmap *m, const eng__mem *mem, uint32_t c)
 {
@@ -147,11 +165,19 @@ static int cover(eng__kmap *m, const eng__mem *mem, uint32_t c)
         m->v = v;
         m->cap = (uint32_t)cap;
     }
-    if (shift) {
+    if (shift) { /* what lay past the old span is still past it, and still zero */
         memmove(m->v + shift, m->v, (size_t)m->span * sizeof *m->v);
         memset(m->v, 0, (size_t)shift * sizeof *m->v);
+        m->zeroed = m->zeroed > shift + m->span ? m->zeroed : shift + m->span;
     }
-    memset(m->v + shift + m->span, 0, (size_t)(span - shift - m->span) * sizeof *m->v);
+    /* Cleared ahead, ZERO_AHEAD entries at a time: an ascending run of customers (a
+     * dispatcher's batch) otherwise clears one entry a row, a small memset whose
+     * masked store the next read of the entry waits for (12 ns a row at W6's M). */
+    if (span > m->zeroed) {
+        uint64_t z = span + ZERO_AHEAD < cap ? span + ZERO_AHEAD : cap;
+        memset(m->v + m->zeroed, 0, (size_t)(z - m->zeroed) * sizeof *m->v);
+        m->zeroed = (uint32_t)z;
+    }
     m->base = (uint32_t)lo;
     m->span = (uint32_t)span;
     return 1;

@@ -191,13 +191,15 @@ static void rcpt_range(part *p)
         size_t len = j->lens[i];
         uint32_t cu;
         uint8_t ch;
-        size_t pl = eng__key_tail(key, len, &cu, &ch, &hint);
         slot[i] = NULL;
         rk[i].mapped = 0;
         rk[i].t = r->times[i];
         rk[i].status = (uint8_t)r->statuses[i];
         j->h[i] = 0;
-        if (pl && (!pfx || pl != plen || memcmp(key, pfx, pl))) { /* another context: find it */
+        /* the last receipt's context first (a provider's batch runs by campaign) */
+        size_t pl = pfx && len > plen && !memcmp(key, pfx, plen) ? eng__key_tail_after(key, len, plen, &cu, &ch, &hint) : 0;
+        if (!pl && (pl = eng__key_tail(key, len, &cu, &ch, &hint)) && (!pfx || pl != plen || memcmp(key, pfx, pl))) {
+            /* another context: find it */
             eng__keyparts kp;
             int64_t c = -1;
             pfx = NULL;
@@ -262,9 +264,9 @@ static void sent_range(part *p)
         }
         uint32_t cu;
         uint8_t ch;
-        size_t pl = eng__key_tail(rows[i].key, rows[i].klen, &cu, &ch, &hint);
-        int m = pl && cu == rows[i].customer && ch == rows[i].channel && pl == j->plen &&
-                !memcmp(rows[i].key, j->pfx, pl);
+        int m = rows[i].klen > j->plen && !memcmp(rows[i].key, j->pfx, j->plen) &&
+                eng__key_tail_after(rows[i].key, rows[i].klen, j->plen, &cu, &ch, &hint) && cu == rows[i].customer &&
+                ch == rows[i].channel;
         j->mapped[i] = (uint8_t)m;
         eng__keyparts kp;
         if (!m && eng__key_parse(rows[i].key, rows[i].klen, &kp))

@@ -233,12 +233,7 @@ int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org
         s->hashed[id / 64] &= ~(1ull << (id % 64));
         s->n = id + 1;
     }
-    s->org[id] = org;
-    s->ctx[id] = ctx;
-    s->customer[id] = customer;
-    s->channel[id] = channel;
-    s->sent_at[id] = at;
-    s->keyhash[id] = keyhash;
+    eng__sends_fields(s, id, org, ctx, customer, channel, at, keyhash);
     s->mask[id] |= 1u << ENG_TOUCH_SENT;
     if (index == ENG__SEND_MAPPED)
         return ENG_OK;

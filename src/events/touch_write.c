@@ -279,10 +279,15 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
          * them the context's map accepts. Not for a context loaded from storage: its
          * map's prefix is learned again, and may differ from the one its stored sends had. */
         int canon = mapped[i] && cx >= o->km_loaded;
-        if ((mapped[i] && (rc = eng__kmap_put(o, &ev->s, &e->mem, cx, rows[i].customer, id, &placed))) ||
+        if (mapped[i] && !(placed = eng__kmap_put_next(o, cx, rows[i].customer, id)) &&
+            (rc = eng__kmap_put(o, &ev->s, &e->mem, cx, rows[i].customer, id, &placed)))
+            break;
+        if (!(placed && eng__sends_add_mapped(&ev->s, id, o->code, cx, rows[i].customer, rows[i].channel,
+                                              rows[i].time, h)) &&
             (rc = eng__sends_add(&ev->s, &e->mem, id, o->code, cx, rows[i].customer, rows[i].channel, rows[i].time,
-                                 h, placed ? ENG__SEND_MAPPED : ENG__SEND_INDEX)) ||
-            (canon && (rc = eng__sends_set_canon(&ev->s, &e->mem, id))))
+                                 h, placed ? ENG__SEND_MAPPED : ENG__SEND_INDEX)))
+            break;
+        if (canon && (rc = eng__sends_canon_set(&ev->s, &e->mem, id)))
             break;
         size_t r = c->n++;
         c->time[r] = rows[i].time;

@@ -109,6 +109,83 @@ static void dispatcher_form(void **st)
     }
 }
 
+/* The reference: the key is the prefix, the customer in canonical decimal (at most
+ * 2^32 - 1), '/' and a channel's name, read with the C library. */
+static int ref_tail(const char *key, const char *pfx, uint32_t *cu, int *ch)
+{
+    size_t pl = strlen(pfx);
+    if (strncmp(key, pfx, pl))
+        return 0;
+    const char *d = key + pl, *slash = strchr(d, '/');
+    if (!slash || slash == d || slash - d > 10)
+        return 0;
+    char digits[16], back[24];
+    memcpy(digits, d, (size_t)(slash - d));
+    digits[slash - d] = 0;
+    for (const char *q = digits; *q; q++)
+        if (*q < '0' || *q > '9')
+            return 0;
+    unsigned long long v = strtoull(digits, NULL, 10);
+    snprintf(back, sizeof back, "%llu", v);
+    if (v > 4294967295ull || strcmp(back, digits))
+        return 0;
+    for (int k = 0; k < ENG_CH_COUNT; k++)
+        if (!strcmp(slash + 1, eng_channel_name(k))) {
+            *cu = (uint32_t)v;
+            *ch = k;
+            return 1;
+        }
+    return 0;
+}
+
+/* Reading the customer forward after a known prefix (eng__key_tail_after, the receipts'
+ * and sends' usual case) agrees with the reference and with the backward reading
+ * (eng__key_tail), over valid keys and random byte edits of their tails. */
+static void tail_after_prefix(void **st)
+{
+    (void)st;
+    char pfx[128], key[160];
+    size_t pl = eng__send_key_prefix(pfx, sizeof pfx, "acme", 7, 70, 1000, 0);
+    static const char alpha[] = "0123456789/uemailsmpushwatp\0x";
+    size_t valid = 0;
+    for (int round = 0; round < 20000; round++) {
+        uint32_t c = round % 3 == 0 ? (uint32_t)rnd() : (uint32_t)(rnd() % 1000);
+        eng__send_key_tail(key, sizeof key, pfx, pl, c, (int)(rnd() % ENG_CH_COUNT));
+        size_t len = strlen(key);
+        for (int e = (int)(rnd() % 3); e > 0; e--) { /* edits past the prefix: replace, insert, delete */
+            size_t at = pl + (size_t)(rnd() % (len - pl + 1)), op = rnd() % 3;
+            char b = alpha[rnd() % (sizeof alpha - 1)];
+            if (op == 0 && at < len)
+                key[at] = b;
+            else if (op == 1 && len + 1 < sizeof key) {
+                memmove(key + at + 1, key + at, len - at + 1);
+                key[at] = b;
+                len++;
+            } else if (op == 2 && at < len) {
+                memmove(key + at, key + at + 1, len - at);
+                len--;
+            }
+        }
+        len = strlen(key); /* an inserted NUL ends it */
+        uint32_t cu = 0, rcu = 0, bcu = 0;
+        uint8_t ch = 0, bch = 0;
+        int rch = -1, hint = round % ENG_CH_COUNT, hint2 = 0;
+        int want = ref_tail(key, pfx, &rcu, &rch);
+        size_t got = len > pl ? eng__key_tail_after(key, len, pl, &cu, &ch, &hint) : 0;
+        size_t back = eng__key_tail(key, len, &bcu, &bch, &hint2);
+        assert_int_equal(got, want ? pl : 0);
+        assert_int_equal(want, back == pl && !memcmp(key, pfx, pl));
+        if (want) {
+            valid++;
+            assert_int_equal(cu, rcu);
+            assert_int_equal(ch, rch);
+            assert_int_equal(bcu, rcu);
+            assert_int_equal(bch, rch);
+        }
+    }
+    assert_true(valid > 5000 && valid < 19000); /* both kinds were tried */
+}
+
 static void forged_keys_unmatched(void **st)
 {
     (void)st;
@@ -438,6 +515,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dispatcher_form),
+        cmocka_unit_test(tail_after_prefix),
         cmocka_unit_test(forged_keys_unmatched),
         cmocka_unit_test(map_overflow_and_reload),
         cmocka_unit_test(differential),
