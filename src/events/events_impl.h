@@ -194,6 +194,7 @@ typedef struct eng__touch_tab {
     const eng__touch_ent *ent; /* ascending by (status, context, channel) */
     size_t nent;
     uint32_t cmax;             /* the greatest customer of its rows */
+    uint32_t cmin;             /* the least */
     int64_t tmin;              /* the earliest time of its rows */
     void *priv;                /* the reader's */
 } eng__touch_tab;
@@ -225,7 +226,9 @@ typedef struct eng__touch_blk {
     size_t n, row0; /* rows, and the segment row of the first */
     const uint32_t *customer, *ctx;
     const uint8_t *channel;
+    uint32_t ctx1; /* the one context of every row of the block (ctx[] all hold it), or ENG__TOUCH_CTX_MIXED */
 } eng__touch_blk;
+#define ENG__TOUCH_CTX_MIXED UINT32_MAX
 typedef int (*eng__touch_blk_fn)(const eng__touch_tab *t, const eng__touch_blk *b, void *user);
 int eng__touch_tab_blocks(const eng__touch_tab *t, unsigned st, eng__touch_blk_fn fn, void *user);
 /* Contexts x 16 below which a status's entries are checked a block at a time (1024;

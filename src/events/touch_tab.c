@@ -108,7 +108,7 @@ unsigned eng__touch_tab_dense = DENSE;
 
 /* The rows of a block (customers NULL: not read): customers ascending from the last
  * block's, inside the zone; with @p cnt, (rows << 32 | first rows) added at each
- * (context - lo, channel). */
+ * (context - lo, channel) (b->ctx1 set: every row's context is lo, checked packed). */
 static int blk_check(tabrd *t, const eng__touch_blk *b, uint32_t *prev, uint64_t *cnt, uint32_t lo,
                      uint64_t span, const uint8_t *first)
 {
@@ -127,6 +127,11 @@ static int blk_check(tabrd *t, const eng__touch_blk *b, uint32_t *prev, uint64_t
     /* Four lanes of counts (cnt[lane * stride + slot]): a row does not wait on the
      * last one's store to the same slot (a few channels: most rows share one). */
     const size_t out = (size_t)span * 16, stride = out + 1;
+    if (b->ctx1 != ENG__TOUCH_CTX_MIXED && !first) { /* the usual range: one context, every row flagged */
+        for (size_t i = 0; i < b->n; i++)
+            cnt[(i & 3) * stride + (b->channel[i] < 16 ? b->channel[i] : out)] += (uint64_t)1 << 32 | 1u;
+        return ENG_OK;
+    }
     for (size_t i = 0; i < b->n; i++) {
         uint32_t d = b->ctx[i] - lo;
         size_t at = d < span && b->channel[i] < 16 ? (size_t)d * 16 + b->channel[i] : out;
@@ -172,15 +177,21 @@ static int blocks(const eng__touch_tab *v, unsigned st, eng__touch_blk_fn fn, vo
         return rc;
     }
     /* A dense range's blocks are decoded into the front of d's columns; a wide one's
-     * contexts and channels are where range_check put them. */
+     * contexts and channels are where range_check put them. A range of one context
+     * (a dispatcher's batch, a wave of receipts) is checked packed, not decoded. */
+    const int one = dense && lo == hi && eng__pcol_same(&t->ctx, r0, k, lo);
+    for (size_t i = 0; one && i < (k < ENG__TOUCH_BLK ? k : ENG__TOUCH_BLK); i++)
+        d->ctx[i] = lo;
     uint32_t prev = t->z.cmin;
     for (size_t b0 = 0; b0 < k; b0 += ENG__TOUCH_BLK) {
         const size_t n = k - b0 < ENG__TOUCH_BLK ? k - b0 : ENG__TOUCH_BLK;
         if (fn)
             eng__pcol_u32(&t->customer, r0 + b0, n, d->customer);
-        eng__touch_blk b = {n, r0 + b0, fn ? d->customer : NULL, d->ctx + b0, d->channel + b0};
+        eng__touch_blk b = {n, r0 + b0, fn ? d->customer : NULL, d->ctx + b0, d->channel + b0,
+                            one ? lo : ENG__TOUCH_CTX_MIXED};
         if (dense) {
-            eng__pcol_u32(&t->ctx, r0 + b0, n, d->ctx);
+            if (!one)
+                eng__pcol_u32(&t->ctx, r0 + b0, n, d->ctx);
             eng__pcol_u8(&t->channel, r0 + b0, n, d->channel);
             if (!all_first)
                 eng__pcol_u8(&t->first, r0 + b0, n, d->first);
@@ -283,6 +294,6 @@ int eng__touch_tab_visit(eng__ev *ev, uint16_t org, const char *key, const uint8
         t.start[s + 1] += t.start[s];
         t.e0[s + 1] += t.e0[s];
     }
-    eng__touch_tab v = {org, n, d->sum, d->nsum, t.z.cmax, t.z.tmin, &t};
+    eng__touch_tab v = {org, n, d->sum, d->nsum, t.z.cmax, t.z.cmin, t.z.tmin, &t};
     return fn(&v, user);
 }

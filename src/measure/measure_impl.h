@@ -150,6 +150,13 @@ int eng__attr_keep(eng__attr *a, uint32_t c, unsigned m, unsigned ch, eng_time t
  * state after as eng__attr_touches over those rows. */
 struct eng__touch_tab;
 int eng__attr_table(eng__attr *a, const struct eng__touch_tab *t, unsigned st);
+/* `sent` rows of a table pass set their bits directly when the segment's rows of the
+ * status are at least one per eng__attr_table_direct customers of its range (128; 0:
+ * never, as tests set it), else through the buckets. eng__attr_table_runs counts the
+ * blocks of one context [0] and of several [1], and `sent` statuses passed directly [2]
+ * and through the buckets [3] (tests check which paths ran). */
+extern unsigned eng__attr_table_direct;
+extern uint64_t eng__attr_table_runs[4];
 /* Statuses of ordered segments the engine-level report read a block at a time [0]
  * and as rows [1] (campaign.c; tests check which path ran). */
 extern uint64_t eng__report_table_runs[2];

@@ -19,8 +19,11 @@
 
 typedef struct tpass {
     eng__attr *x;
-    int keys, keep;                           /* `sent`: keys into the buckets; the starting status: kept touches */
+    int keys, keep;                           /* `sent`: bits set; the starting status: kept touches */
+    int direct;                               /* `sent`: each row sets its bit (else its key goes into the buckets) */
+    int cust_ok;                              /* every row's customer is below n_customers (the zone's greatest is) */
     int any_early;
+    uint64_t blk_one, blk_mixed;              /* blocks of one context and of several (eng__attr_table_runs) */
     uint8_t early[ENG__MEASURE_MAX_MESSAGES]; /* `sent`: the segment may lower the message's earliest send */
     /* (message, channel) slots of `sent` the segment's entries list, their bitmaps allocated: a
      * row of another is a table that does not match its rows, which the reader reports */
@@ -41,9 +44,34 @@ static int bad_row(const eng__touch_blk *b, size_t i)
                     b->customer[i]);
 }
 
-/* `sent` rows: their keys into the buckets (eng__attr_touches's, without the checks the reader made). */
+/* `sent` rows of a block of one context whose customers are all below n_customers:
+ * each sets its bit. The customers ascend, so each bitmap is written in order. */
+static void block_bits(tpass *p, const eng__touch_blk *b, unsigned m)
+{
+    eng__attr *x = p->x;
+    uint64_t *bm[ENG_MAX_CHANNELS]; /* NULL: a (message, channel) without an entry, which the reader reports */
+    const size_t at = ((size_t)ENG_TOUCH_SENT * x->nmsg + m) * ENG_MAX_CHANNELS;
+    for (unsigned ch = 0; ch < ENG_MAX_CHANNELS; ch++)
+        bm[ch] = p->has[m * ENG_MAX_CHANNELS + ch] ? x->bits[at + ch] : NULL;
+    const uint32_t *cu = b->customer;
+    const uint8_t *chn = b->channel;
+    for (size_t i = 0; i < b->n; i++) {
+        uint64_t *w = chn[i] < ENG_MAX_CHANNELS ? bm[chn[i]] : NULL;
+        if (w)
+            w[cu[i] >> 6] |= 1ull << (cu[i] & 63);
+    }
+}
+
+/* `sent` rows: their bits set (block_bits), or their keys into the buckets
+ * (eng__attr_touches's, without the checks the reader made). */
 static int block_keys(tpass *p, const eng__touch_blk *b)
 {
+    if (p->direct && p->cust_ok && b->ctx1 != ENG__TOUCH_CTX_MIXED) {
+        const unsigned m = msg_of(p->x->mtab, p->x->mtab_n, b->ctx1);
+        if (m)
+            block_bits(p, b, m - 1);
+        return ENG_OK;
+    }
     eng__attr *x = p->x;
     const uint16_t *mtab = x->mtab;
     const size_t mtab_n = x->mtab_n, bcap = x->bcap, n = b->n;
@@ -70,6 +98,10 @@ static int block_keys(tpass *p, const eng__touch_blk *b)
         }
         if (ch >= ENG_MAX_CHANNELS || !has[at])
             continue;
+        if (p->direct) {
+            x->bits[(size_t)base + at][c >> 6] |= 1ull << (c & 63);
+            continue;
+        }
         const unsigned k = c >> shift;
         if (k != kb) {
             fill[kb] = f;
@@ -99,7 +131,15 @@ static int block_times(tpass *p, const eng__touch_tab *t, const eng__touch_blk *
     const unsigned keep = (unsigned)p->keep;
     uint32_t *rows = p->rows;
     size_t nk = 0;
-    for (size_t i = 0; i < n; i++) {
+    const unsigned m1 = b->ctx1 != ENG__TOUCH_CTX_MIXED ? msg_of(mtab, mtab_n, b->ctx1) : 0;
+    if (m1 && p->cust_ok) { /* one context, customers in range: a bit test a row */
+        const unsigned all = early[m1 - 1];
+        for (size_t i = 0; i < n; i++) {
+            rows[nk] = (uint32_t)(b->row0 + i);
+            nk += (keep & BIT(hasq, cu[i])) | all;
+        }
+    }
+    for (size_t i = 0; i < n && !(m1 && p->cust_ok); i++) {
         const unsigned m = msg_of(mtab, mtab_n, cx[i]);
         if (!m || cu[i] >= ncust) {
             if (m)
@@ -128,9 +168,13 @@ static int block_times(tpass *p, const eng__touch_tab *t, const eng__touch_blk *
 static int block(const eng__touch_tab *t, const eng__touch_blk *b, void *u)
 {
     tpass *p = u;
+    ++*(b->ctx1 != ENG__TOUCH_CTX_MIXED ? &p->blk_one : &p->blk_mixed);
     int rc = p->keys ? block_keys(p, b) : ENG_OK;
     return rc || !(p->keep || p->any_early) ? rc : block_times(p, t, b);
 }
+
+unsigned eng__attr_table_direct = 128;
+uint64_t eng__attr_table_runs[4];
 
 int eng__attr_table(eng__attr *x, const eng__touch_tab *t, unsigned st)
 {
@@ -147,6 +191,15 @@ int eng__attr_table(eng__attr *x, const eng__touch_tab *t, unsigned st)
     memset(p->early, 0, sizeof p->early);
     memset(p->has, 0, sizeof p->has);
     p->any_early = 0;
+    p->blk_one = p->blk_mixed = 0;
+    p->cust_ok = t->cmax < x->sp.n_customers;
+    /* Bits set directly when the segment's rows of st are dense in its customers (one row or
+     * more per 128 on average: the lines of a bitmap it touches are few and stream in order);
+     * sparse rows (a batch spread over many customers) go through the buckets. */
+    size_t nst = 0;
+    for (size_t j = 0; j < t->nent; j++)
+        nst += t->ent[j].status == st ? t->ent[j].rows : 0;
+    p->direct = (uint64_t)nst * eng__attr_table_direct >= (uint64_t)t->cmax - t->cmin + 1;
     int rc = ENG_OK;
     for (size_t j = 0; j < t->nent && !rc; j++) {
         const eng__touch_ent *e = &t->ent[j];
@@ -166,10 +219,14 @@ int eng__attr_table(eng__attr *x, const eng__touch_tab *t, unsigned st)
         } else /* each row the only one of its (customer, slot): what the pass would count */
             x->cnt[((size_t)st * x->nmsg + m - 1) * ENG_MAX_CHANNELS + e->channel] += e->rows;
     }
-    if (!rc && p->keys)
+    if (!rc && p->keys && !p->direct)
         rc = eng__attr_keys(x, t->n);
     if (!rc)
         rc = eng__touch_tab_blocks(t, st, block, p);
+    if (p->keys)
+        __atomic_add_fetch(&eng__attr_table_runs[2 + !p->direct], 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&eng__attr_table_runs[0], p->blk_one, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&eng__attr_table_runs[1], p->blk_mixed, __ATOMIC_RELAXED);
     eng__free(x->mem, p);
     return rc;
 }

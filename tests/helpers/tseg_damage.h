@@ -81,6 +81,11 @@ static inline void tseg_unflagged(eng__tcols *c) /* a first row no longer flagge
         }
     fail();
 }
+static inline void tseg_other_context(eng__tcols *c) /* a row's context one not in the table */
+{
+    assert_true(c->n > 1);
+    c->ctx[c->n / 2] = c->ctx[c->n / 2] + 1;
+}
 static inline void tseg_out_of_order(eng__tcols *c) /* two customers of one status swapped */
 {
     for (size_t i = 1; i < c->n; i++)

@@ -586,8 +586,25 @@ static void kinds_same_report(void **state)
             if (!goal)
                 check_references(w);
             uint64_t runs[2] = {eng__report_table_runs[0], eng__report_table_runs[1]};
+            uint64_t paths[4];
+            memcpy(paths, eng__attr_table_runs, sizeof paths);
             char *text = report_parts(&w->f);
             same_text(&want, text);
+            /* The one-thread report's `sent` bits set directly (the default here: a segment's
+             * rows are dense in its customers) or through the buckets, over blocks of one
+             * context (every range here) or, with the reader's range check first, of several:
+             * the same text each way. */
+            const unsigned direct = eng__attr_table_direct, dense = eng__touch_tab_dense;
+            for (int way = 1; way < 4; way++) {
+                eng__attr_table_direct = way & 1 ? 0 : direct;
+                eng__touch_tab_dense = way & 2 ? 16 : dense;
+                text = report_parts(&w->f);
+                same_text(&want, text);
+            }
+            eng__attr_table_direct = direct;
+            eng__touch_tab_dense = dense;
+            for (int k = 0; k < 4; k++) /* each path ran (none without tables) */
+                assert_true(kind ? eng__attr_table_runs[k] > paths[k] : eng__attr_table_runs[k] == paths[k]);
             /* One thread reads the blast's statuses a block at a time, X-Engage's `sent` (and the
              * two threads' statuses) as rows. */
             assert_true(kind ? eng__report_table_runs[0] > runs[0] && eng__report_table_runs[1] > runs[1]

@@ -189,12 +189,17 @@ typedef struct blkrows {
     rows r;
     size_t blocks;
 } blkrows;
+/* Blocks of one context (their contexts checked packed, not decoded) and of several, over all scans. */
+static size_t blocks_one, blocks_mixed;
 
 static int blk_collect(const eng__touch_tab *tb, const eng__touch_blk *b, void *u)
 {
     blkrows *br = u;
     assert_true(b->n > 0 && b->n <= ENG__TOUCH_BLK);
     br->blocks++;
+    for (size_t i = 0; i < b->n && b->ctx1 != ENG__TOUCH_CTX_MIXED; i++)
+        assert_int_equal(b->ctx[i], b->ctx1);
+    ++*(b->ctx1 != ENG__TOUCH_CTX_MIXED ? &blocks_one : &blocks_mixed);
     uint32_t *idx = malloc(b->n * sizeof *idx);
     int64_t *t = malloc(b->n * sizeof *t);
     assert_non_null(idx);
@@ -311,8 +316,8 @@ static size_t table_scan_matches(evfx *f, uint64_t camp, eng_time from, eng_time
 static void table_scans(evfx *f, int ordered, eng_time now)
 {
     size_t tables = 0, late = 0, early = 0;
-    eng__touch_tab_dense = eng__touch_tab_dense == 1024 ? 16 : 1024; /* the block reader's two checks, in turn */
     for (uint64_t camp = 0; camp <= 3; camp++) {
+        eng__touch_tab_dense = camp % 2 ? 16 : 1024; /* the block reader's two checks, in turn */
         tables += table_scan_matches(f, camp, 0, 0);
         late += table_scan_matches(f, camp, now - 5 * ENG_DAY + 2 * ENG_HOUR + 30000, 0);
         early += table_scan_matches(f, camp, now - 6 * ENG_DAY, now - 5 * ENG_DAY + 3 * ENG_HOUR + 30000);
@@ -371,6 +376,7 @@ static void mixed_store_reads_the_same(void **st)
     same_reads(&a, &b);
     table_scans(&a, 0, now);
     table_scans(&b, 1, now);
+    assert_true(blocks_one > 0 && blocks_mixed > 0); /* both of the block reader's ways */
     evfx_reopen(&a);
     evfx_reopen(&b);
     same_reads(&a, &b);
@@ -486,18 +492,14 @@ static void rewrite_segment(evfx *f, void (*mutate)(eng__tcols *c))
     evfx_reopen(f);
 }
 
-static void corrupt_summary(void **st)
+/* Segment 0 (two campaigns' sends; @p one: one campaign's, whose rows' contexts the
+ * block reader checks packed) rewritten with each mutation in turn. */
+static void corrupt_each(int one, void (*const *mutations)(eng__tcols *), size_t nmut)
 {
-    (void)st;
-    uint32_t seal = eng__seg_seal_rows;
-    eng__seg_seal_rows = 256;
-    eng__tseg_ordered = 1;
-    void (*const mutations[])(eng__tcols *) = {NULL, tseg_more_rows, tseg_split_moved, tseg_fewer_entries, tseg_unflagged,
-                                                tseg_out_of_order};
-    for (size_t m = 0; m < sizeof mutations / sizeof *mutations; m++) {
+    for (size_t m = 0; m < nmut; m++) {
         evfx f;
         evfx_open(&f, 0);
-        evfx_send(&f, "acme", 1, 0, 150, ENG_CH_EMAIL, 1000);
+        evfx_send(&f, "acme", 1, 0, one ? 256 : 150, ENG_CH_EMAIL, 1000);
         evfx_send(&f, "acme", 2, 0, 150, ENG_CH_SMS, 5000);
         uint64_t want[NS], got[NS];
         assert_int_equal(eng_touch_status_counts(f.e, "acme", 1, 0, want, NS), ENG_OK);
@@ -512,6 +514,19 @@ static void corrupt_summary(void **st)
         }
         evfx_close(&f);
     }
+}
+
+static void corrupt_summary(void **st)
+{
+    (void)st;
+    uint32_t seal = eng__seg_seal_rows;
+    eng__seg_seal_rows = 256;
+    eng__tseg_ordered = 1;
+    void (*const mutations[])(eng__tcols *) = {NULL, tseg_more_rows, tseg_split_moved, tseg_fewer_entries, tseg_unflagged,
+                                                tseg_out_of_order, tseg_other_context};
+    corrupt_each(0, mutations, sizeof mutations / sizeof *mutations);
+    void (*const one[])(eng__tcols *) = {NULL, tseg_unflagged, tseg_out_of_order, tseg_other_context};
+    corrupt_each(1, one, sizeof one / sizeof *one);
     eng__seg_seal_rows = seal;
     eng__tseg_ordered = 0;
 }
