@@ -508,10 +508,24 @@ size_t eng__csv_cut(const char *p, size_t n)
     unsigned par = 0;
     size_t i = 0;
 #if defined(__SSE2__)
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-        par += (unsigned)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+    /* Only the quotes' parity matters: each byte lane of acc flips with a
+     * quote in it, and the parity of the lanes' flips is the total's. A
+     * count per 16 bytes cost a call (no popcnt in the baseline ISA) and
+     * was 7 % of a W3 import; this pass runs near memory speed. */
+    const __m128i q = _mm_set1_epi8('"');
+    __m128i acc = _mm_setzero_si128(), acc2 = _mm_setzero_si128();
+    for (; i + 32 <= n; i += 32) {
+        acc = _mm_xor_si128(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), q));
+        acc2 = _mm_xor_si128(acc2, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i + 16)), q));
     }
+    for (; i + 16 <= n; i += 16)
+        acc = _mm_xor_si128(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), q));
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_xor_si128(acc, acc2));
+    m ^= m >> 8;
+    m ^= m >> 4;
+    m ^= m >> 2;
+    m ^= m >> 1;
+    par = m & 1;
 #endif
     for (; i < n; i++)
         par += p[i] == '"';

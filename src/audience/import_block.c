@@ -66,14 +66,14 @@ static int id_column(cpar *p, const char *base, const uint32_t *fs, const uint32
     uint8_t *o = *op;
     if (p->ci->a->t.idkind == ENG_ID_STRING) {
         for (uint32_t r = 0; r < n; r++) {
-            if (eng__val_extid(base + fs[r], fl[r], &why))
+            if (eng__val_extid_fast(base + fs[r], fl[r]) && eng__val_extid(base + fs[r], fl[r], &why))
                 return 1;
             o = eng__enc_blob(o, base + fs[r], fl[r]);
         }
     } else {
         for (uint32_t r = 0; r < n; r++) {
             int64_t v;
-            if (eng__val_int64(base + fs[r], fl[r], &v, &why))
+            if (eng__val_int64_fast(base + fs[r], fl[r], &v) && eng__val_int64(base + fs[r], fl[r], &v, &why))
                 return 1;
             o = eng__enc_svar(o, v);
         }

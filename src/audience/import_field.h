@@ -98,18 +98,23 @@ static inline __attribute__((always_inline)) int eng__put_field(cpar *p, uint32_
             o = eng__put_str(p, i, s, n, o, base);
             break;
         case ENG_COL_INT64:
-            if ((rc = eng__val_int64(s, n, &v, &why)))
+            if (eng__val_int64_fast(s, n, &v) && (rc = eng__val_int64(s, n, &v, &why)))
                 goto bad;
             *o++ = 1;
             o = eng__enc_svar(o, v);
             break;
         case ENG_COL_DECIMAL:
-            if ((rc = eng__val_decimal(s, n, &v, &why)))
+            if (eng__val_decimal_fast(s, n, &v) && (rc = eng__val_decimal(s, n, &v, &why)))
                 goto bad;
             *o++ = 1;
             o = eng__enc_svar(o, v);
             break;
         case ENG_COL_DATE:
+            if (eng__val_date_days_fast(s, n, &v) == 0) { /* a plain date, as the tag 2 below */
+                *o++ = 2;
+                o = eng__enc_svar(o, v);
+                break;
+            }
             if ((rc = eng__val_date(s, n, &v, &why)))
                 goto bad;
             if (v % ENG__DAY_MS == 0) { /* a plain date: whole days */
@@ -121,7 +126,7 @@ static inline __attribute__((always_inline)) int eng__put_field(cpar *p, uint32_
             o = eng__enc_svar(o, v);
             break;
         default:
-            if ((rc = eng__val_bool(s, n, &yes, &why)))
+            if (eng__val_bool_fast(s, n, &yes) && (rc = eng__val_bool(s, n, &yes, &why)))
                 goto bad;
             *o++ = 1;
             *o++ = (uint8_t)yes;
@@ -131,7 +136,7 @@ static inline __attribute__((always_inline)) int eng__put_field(cpar *p, uint32_
     case ENG__DK_CONTACT:
         if (type && n <= 4096) { /* a phone channel (longer: too big, below): stored as an integer */
             uint64_t num;
-            if ((rc = eng__val_phone(s, n, &num, &why)))
+            if (eng__val_phone_fast(s, n, &num) && (rc = eng__val_phone(s, n, &num, &why)))
                 goto bad;
             *o++ = 2;
             o = eng__enc_uvar(o, num);
@@ -143,14 +148,14 @@ static inline __attribute__((always_inline)) int eng__put_field(cpar *p, uint32_
         o = eng__enc_blob(o, s, n);
         break;
     case ENG__DK_SUPP:
-        if ((rc = eng__val_bool(s, n, &yes, &why)))
+        if (eng__val_bool_fast(s, n, &yes) && (rc = eng__val_bool(s, n, &yes, &why)))
             goto bad;
         *o++ = 1;
         *o++ = (uint8_t)yes;
         break;
     default: { /* consent, opt-out */
-        int has_ts;
-        if ((rc = eng__val_flag(s, n, &yes, &v, &has_ts, &why)))
+        int has_ts = 0;
+        if (eng__val_bool_fast(s, n, &yes) && (rc = eng__val_flag(s, n, &yes, &v, &has_ts, &why)))
             goto bad;
         if (yes && !has_ts)
             v = ci->now; /* "yes" without a time: recorded at import */

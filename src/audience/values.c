@@ -17,6 +17,8 @@ int eng__val_utf8(const char *str, size_t n, const char **why)
 
 int eng__val_int64(const char *s, size_t n, int64_t *out, const char **why)
 {
+    if (eng__val_int64_fast(s, n, out) == 0)
+        return ENG_OK;
     size_t i = 0;
     int neg = 0;
     if (i < n && (s[i] == '-' || s[i] == '+'))
@@ -24,19 +26,6 @@ int eng__val_int64(const char *s, size_t n, int64_t *out, const char **why)
     if (i == n) {
         *why = "not an integer";
         return ENG_EPARSE;
-    }
-    if (n - i <= 18) { /* cannot overflow: no range check per digit */
-        uint64_t v = 0;
-        unsigned bad = 0;
-        for (size_t k = i; k < n; k++) {
-            unsigned d = (unsigned)(unsigned char)s[k] - '0';
-            bad |= d > 9;
-            v = v * 10 + d;
-        }
-        if (!bad) {
-            *out = neg ? -(int64_t)v : (int64_t)v;
-            return ENG_OK;
-        }
     }
     uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     for (; i < n; i++) {
@@ -58,40 +47,9 @@ int eng__val_int64(const char *s, size_t n, int64_t *out, const char **why)
 /* Any decimal that fits the column (4 decimals, int64 units) is accepted:
  * digits past the fourth decimal must be zeros, and the range is checked on
  * the units, so 922337203685477.5807 and -922337203685477.5808 import. */
-/* The common decimal: at most 14 integer digits and 1-4 decimals (or none),
- * which cannot overflow. Returns 0 with *out set, or -1 for the full parser
- * (which accepts or rejects everything this one leaves, with the reason). */
-static inline int dec_fast(const char *s, size_t n, int64_t *out)
-{
-    static const uint32_t scale[] = {10000, 1000, 100, 10, 1};
-    size_t i = 0, st;
-    int neg = 0;
-    if (n && (s[0] == '-' || s[0] == '+')) {
-        neg = s[0] == '-';
-        i = 1;
-    }
-    uint64_t u = 0;
-    for (st = i; i < n && (unsigned)(unsigned char)s[i] - '0' <= 9; i++)
-        u = u * 10 + (unsigned)(s[i] - '0');
-    if (i == st || i - st > 14)
-        return -1;
-    size_t nf = 0;
-    if (i < n) {
-        if (s[i++] != '.')
-            return -1;
-        for (; i < n && nf < 4 && (unsigned)(unsigned char)s[i] - '0' <= 9; i++, nf++)
-            u = u * 10 + (unsigned)(s[i] - '0');
-        if (i != n || nf == 0)
-            return -1;
-    }
-    u *= scale[nf];
-    *out = neg ? -(int64_t)u : (int64_t)u;
-    return 0;
-}
-
 int eng__val_decimal(const char *s, size_t n, int64_t *out, const char **why)
 {
-    if (dec_fast(s, n, out) == 0)
+    if (eng__val_decimal_fast(s, n, out) == 0)
         return ENG_OK;
     const char *dot = memchr(s, '.', n);
     size_t ni = dot ? (size_t)(dot - s) : n, nf = dot ? n - ni - 1 : 0;
@@ -188,34 +146,16 @@ static int val_zone(const char *s, size_t p, size_t n, int *off, const char **wh
     return ENG_OK;
 }
 
-/* The common plain date YYYY-MM-DD, valid: 0 with *out set, or -1 for the
- * full parser below (which accepts or rejects everything this one leaves,
- * with the reason). Each digit is checked on its own, without a loop. */
-static inline int date_fast(const char *s, int64_t *out)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    unsigned d0 = u[0] - '0', d1 = u[1] - '0', d2 = u[2] - '0', d3 = u[3] - '0', d5 = u[5] - '0',
-             d6 = u[6] - '0', d8 = u[8] - '0', d9 = u[9] - '0';
-    unsigned bad = (d0 > 9) | (d1 > 9) | (d2 > 9) | (d3 > 9) | (d5 > 9) | (d6 > 9) | (d8 > 9) | (d9 > 9) |
-                   (u[4] != '-') | (u[7] != '-');
-    unsigned y = d0 * 1000 + d1 * 100 + d2 * 10 + d3, mo = d5 * 10 + d6, d = d8 * 10 + d9;
-    static const unsigned char mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (bad || y < 1 || mo - 1 > 11 || d < 1)
-        return -1;
-    unsigned leap = mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
-    if (d > mdays[mo - 1] + leap)
-        return -1;
-    *out = days_from_civil(y, (int)mo, (int)d) * 86400000;
-    return 0;
-}
-
 /* A date, or a date and time: YYYY-MM-DD, then 'T' or ' ', HH:MM, optional :SS and a
  * fraction of 1 to 9 digits (cut to milliseconds), and a zone (val_zone): the ISO 8601
  * forms exports write, read as the instant they name. */
 int eng__val_date(const char *s, size_t n, int64_t *out, const char **why)
 {
-    if (n == 10 && date_fast(s, out) == 0)
+    int64_t days;
+    if (eng__val_date_days_fast(s, n, &days) == 0) {
+        *out = days * 86400000;
         return ENG_OK;
+    }
     int y, mo, d, h = 0, mi = 0, se = 0, ms = 0, off = 0;
     *why = "not a date (YYYY-MM-DD, or YYYY-MM-DDTHH:MM[:SS[.fff]] and Z or +HH:MM)";
     if (n < 10 || s[4] != '-' || s[7] != '-' || digits(s, 4, &y) || digits(s + 5, 2, &mo) ||
@@ -273,15 +213,8 @@ static int eq_ci(const char *s, size_t n, const char *lit)
 
 int eng__val_bool(const char *s, size_t n, int *out, const char **why)
 {
-    /* The usual spellings without the case-folding compares: lower case, by length. */
-    if (n == 4 && memcmp(s, "true", 4) == 0)
-        return *out = 1, ENG_OK;
-    if (n == 5 && memcmp(s, "false", 5) == 0)
-        return *out = 0, ENG_OK;
-    if (n == 3 && memcmp(s, "yes", 3) == 0)
-        return *out = 1, ENG_OK;
-    if (n == 2 && memcmp(s, "no", 2) == 0)
-        return *out = 0, ENG_OK;
+    if (eng__val_bool_fast(s, n, out) == 0) /* without the case-folding compares */
+        return ENG_OK;
     if (eq_ci(s, n, "true") || eq_ci(s, n, "yes") || eq_ci(s, n, "1"))
         *out = 1;
     else if (eq_ci(s, n, "false") || eq_ci(s, n, "no") || eq_ci(s, n, "0"))
@@ -315,60 +248,59 @@ int eng__val_is_phone(int ch)
            ch == ENG_CH_CALLTASK;
 }
 
-/* Eight bytes as a little-endian word on any host (the first byte lowest). */
-static inline uint64_t le8(const char *p)
-{
-    uint64_t x;
-    memcpy(&x, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    return x;
-}
-
-/* Eight ASCII digits in a little-endian word (first digit lowest): 1 when all are digits. */
-static inline int digits8(uint64_t x)
-{
-    return ((x & 0xf0f0f0f0f0f0f0f0ull) | (((x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull) >> 4)) ==
-           0x3333333333333333ull;
-}
-
-/* Their value, three multiplies instead of eight (digits8 first). */
-static inline uint64_t value8(uint64_t x)
-{
-    x -= 0x3030303030303030ull;
-    x = x * 10 + (x >> 8);
-    return (((x & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
-            (((x >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
-           32;
-}
-
 int eng__val_phone(const char *s, size_t n, uint64_t *num, const char **why)
 {
-    /* "+", a digit 1-9, 7 to 14 more digits: the first 8 digits and the last 8
-     * (they overlap unless there are 16) read as two words. */
-    static const uint64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
-    uint64_t a, b;
-    if (n >= 9 && n <= 16 && s[0] == '+' && s[1] != '0') {
-        a = le8(s + 1);
-        b = le8(s + n - 8);
-        if (digits8(a) && digits8(b)) {
-            size_t r = n - 9; /* digits past the first 8 */
-            uint64_t v = value8(a);
-            if (r) {
-                uint64_t low = (1ull << (8 * (8 - r))) - 1; /* b's bytes that are digits of a */
-                v = v * pow10[r] + value8((b & ~low) | (0x3030303030303030ull & low));
-            }
-            *num = v;
-            return ENG_OK;
-        }
-    }
+    if (eng__val_phone_fast(s, n, num) == 0)
+        return ENG_OK;
     *why = "not an E.164 phone number (+ and 8-15 digits)";
     return ENG_EPARSE;
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* A plain ASCII email address of 16 to 64 bytes, valid: 1; anything else
+ * (0) goes to the byte-wise checks below, which accept or reject it with
+ * the reason. Per byte position, bitmasks of the bytes that are not
+ * printable ASCII, '@' and '.', from 16-byte loads (the last one
+ * overlapping, so every load is within s[0..n)). */
+static int email_fast(const char *s, size_t n)
+{
+    if (n < 16 || n > 64)
+        return 0;
+    const __m128i sp = _mm_set1_epi8(0x21), del = _mm_set1_epi8(0x7f), at = _mm_set1_epi8('@'),
+                  pt = _mm_set1_epi8('.');
+    uint64_t bad = 0, ats = 0, dots = 0;
+    for (size_t k = 0;; k += 16) {
+        size_t o = k + 16 <= n ? k : n - 16;
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + o));
+        /* signed: below 0x21 is a control, a space or a byte with its top bit set */
+        bad |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_cmpeq_epi8(v, del))) << o;
+        ats |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, at)) << o;
+        dots |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, pt)) << o;
+        if (o + 16 == n)
+            break;
+    }
+    if (bad || !ats || (ats & (ats - 1)) || (ats & 1)) /* exactly one '@', not first */
+        return 0;
+    uint64_t after = dots & ~((ats << 1) - 1); /* the points past the '@' */
+    if (!after || (after & (ats << 1)) || s[n - 1] == '.')
+        return 0;
+    return (unsigned)__builtin_ctzll(after) != n - 1;
+}
+#else
+static int email_fast(const char *s, size_t n)
+{
+    (void)s;
+    (void)n;
+    return 0;
+}
+#endif
+
 int eng__val_contact(int ch, const char *s, size_t n, const char **why)
 {
+    if (ch == ENG_CH_EMAIL && email_fast(s, n))
+        return ENG_OK;
     if (n > 4096) {
         *why = "contact longer than 4096 bytes";
         return ENG_ETOOBIG;
@@ -409,6 +341,8 @@ int eng__val_contact(int ch, const char *s, size_t n, const char **why)
 
 int eng__val_extid(const char *s, size_t n, const char **why)
 {
+    if (eng__val_extid_fast(s, n) == 0)
+        return ENG_OK;
     if (n == 0) {
         *why = "empty customer id";
         return ENG_EPARSE;

@@ -617,10 +617,14 @@ static void parsers_match_reference(void **st)
         int ok = eng__val_int64(s, strlen(s), &a, &why) == ENG_OK, want = ref_int64(s, &b);
         if (ok != want || (ok && a != b))
             fail_msg("int64 '%s': %d %lld, want %d %lld", s, ok, (long long)a, want, (long long)b);
+        if (eng__val_int64_fast(s, strlen(s), &a) == 0 && (!want || a != b))
+            fail_msg("int64 fast path '%s': %lld, want %d %lld", s, (long long)a, want, (long long)b);
         ok = eng__val_decimal(s, strlen(s), &a, &why) == ENG_OK;
         want = ref_decimal(s, &b);
         if (ok != want || (ok && a != b))
             fail_msg("decimal '%s': %d %lld, want %d %lld", s, ok, (long long)a, want, (long long)b);
+        if (eng__val_decimal_fast(s, strlen(s), &a) == 0 && (!want || a != b))
+            fail_msg("decimal fast path '%s': %lld, want %d %lld", s, (long long)a, want, (long long)b);
     }
 }
 
@@ -667,6 +671,10 @@ static void dates_match_reference(void **st)
         int got = eng__val_date(s, 10, &a, &why), want = ref_date(s, &b);
         if (got != want || (got == ENG_OK && a != b))
             fail_msg("date '%s': %d %lld, want %d %lld", s, got, (long long)a, want, (long long)b);
+        int64_t days = 0; /* the import's own fast path: every valid plain date, in days */
+        int fast = eng__val_date_days_fast(s, 10, &days) == 0;
+        if (fast != (want == ENG_OK) || (fast && days * 86400000 != b))
+            fail_msg("date '%s': fast path %d %lld days, want %d %lld ms", s, fast, (long long)days, want, (long long)b);
     }
 }
 
@@ -705,15 +713,165 @@ static void phones_match_reference(void **st)
         uint64_t a = 0, b = 0;
         const char *why = "";
         int ok = eng__val_phone(s, n, &a, &why) == ENG_OK, want = ref_phone(s, n, &b);
-        if (ok != want || (ok && a != b))
+        uint64_t c = 0;
+        int fast = eng__val_phone_fast(s, n, &c) == 0;
+        if (ok != want || (ok && a != b) || fast != want || (fast && c != b))
             fail_msg("phone '%.*s' (%zu): %d %llu, want %d %llu", (int)n, s, n, ok, (unsigned long long)a, want,
                      (unsigned long long)b);
     }
 }
 
+/* Random bytes for ids and emails: printable ASCII, the bytes next to its
+ * ends (0x1f, 0x20, 0x7e, 0x7f), NUL, '@' and '.', and UTF-8 good and bad. */
+static size_t odd_text(char *s, size_t n, int email)
+{
+    static const char *const piece[] = {"a", "Z", "0", "-", "_", "~", " ", "\x1f", "\x7f", "@", ".", "\xc3\xa9",
+                                        "\xff", "\x80", "\xe2\x82\xac", "\t", "!"};
+    size_t k = 0;
+    int plain = rnd() % 2; /* half the strings printable ASCII only */
+    while (k < n) {
+        const char *p = plain || rnd() % 8 ? (email && rnd() % 6 == 0 ? (rnd() % 2 ? "@" : ".") : "x")
+                                           : piece[rnd() % (sizeof piece / sizeof *piece)];
+        if (!strcmp(p, "x"))
+            p = rnd() % 3 ? "a" : rnd() % 2 ? "7" : "~";
+        size_t l = strlen(p);
+        if (k + l > n)
+            break;
+        memcpy(s + k, p, l);
+        k += l;
+    }
+    if (rnd() % 16 == 0 && k) /* NUL, which strlen() would hide */
+        s[rnd() % k] = 0;
+    return k;
+}
+
+/* UTF-8 by its definition (RFC 3629): 1 when well formed. */
+static int ref_utf8(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i], len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!len || i + len > n)
+            return 0;
+        uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+        for (unsigned k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* An external id by the plain rule: 1..255 bytes, none below 0x20 or 0x7f, UTF-8. */
+static int ref_extid(const char *s, size_t n)
+{
+    if (n == 0)
+        return ENG_EPARSE;
+    if (n > 255)
+        return ENG_ETOOBIG;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return ENG_EPARSE;
+    return ref_utf8((const unsigned char *)s, n) ? ENG_OK : ENG_EPARSE;
+}
+
+/* An email by the plain rule: no byte up to ' ' nor 0x7f, one '@' not
+ * first, a '.' after it but not right after it, not last; then UTF-8. */
+static int ref_email(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+            return ENG_EPARSE;
+    size_t at = n, ats = 0, dot = n;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '@') {
+            ats++;
+            at = i;
+        }
+    }
+    for (size_t i = at + 1; i < n && dot == n; i++)
+        if (s[i] == '.')
+            dot = i;
+    if (ats != 1 || at == 0 || dot == n || dot == at + 1 || s[n - 1] == '.')
+        return ENG_EPARSE;
+    return ref_utf8((const unsigned char *)s, n) ? ENG_OK : ENG_EPARSE;
+}
+
+/* eng__val_extid (and its word-at-a-time fast path) and the email check
+ * (16-byte masks from 16 to 64 bytes) against the plain rules, at every
+ * length around the paths' limits; the fast paths take the usual values. */
+static void ids_and_emails_match_reference(void **st)
+{
+    (void)st;
+    rng = 13;
+    int rounds = test_slow_runtime() ? 20000 : 200000, fast_ids = 0, fast_emails = 0;
+    char s[300];
+    for (int it = 0; it < rounds; it++) {
+        size_t n = odd_text(s, it % 50 == 0 ? 270 : rnd() % 70, 0);
+        const char *why = "";
+        int got = eng__val_extid(s, n, &why), want = ref_extid(s, n);
+        if (got != want)
+            fail_msg("id '%.*s' (%zu): %d, want %d", (int)n, s, n, got, want);
+        if (eng__val_extid_fast(s, n) == 0) {
+            fast_ids++;
+            if (want != ENG_OK)
+                fail_msg("id '%.*s' (%zu): the fast path took it", (int)n, s, n);
+        } else if (want == ENG_OK && n <= 16 && ref_utf8((const unsigned char *)s, n) && !memchr(s, 0x80, 0)) {
+            int ascii = 1;
+            for (size_t i = 0; i < n; i++)
+                ascii &= (unsigned char)s[i] < 0x80;
+            if (ascii)
+                fail_msg("id '%.*s' (%zu): printable ASCII of 1-16 bytes left to the full check", (int)n, s, n);
+        }
+        n = odd_text(s, rnd() % 72, 1);
+        if (rnd() % 2 && n > 6) { /* half of them shaped like an address */
+            for (size_t i = 0; i < n; i++)
+                if (s[i] == '@' || (s[i] == '.' && rnd() % 4))
+                    s[i] = 'b';
+            size_t a = 1 + rnd() % (n - 4);
+            s[a] = '@';
+            s[a + 2 + rnd() % (n - a - 3)] = '.';
+        }
+        got = eng__val_contact(ENG_CH_EMAIL, s, n, &why);
+        want = ref_email(s, n);
+        if (got != want)
+            fail_msg("email '%.*s' (%zu): %d, want %d", (int)n, s, n, got, want);
+        fast_emails += got == ENG_OK && n >= 16;
+    }
+    assert_true(fast_ids > rounds / 10);
+    assert_true(fast_emails > rounds / 50);
+}
+
+/* The booleans' fast path takes only what eng__val_bool takes, as the same value. */
+static void bools_fast_path(void **st)
+{
+    (void)st;
+    static const char *const v[] = {"true", "false", "yes", "no", "True", "FALSE", "Yes", "nO", "1", "0", "tru",
+                                    "truex", "fals", "ye", "n", "", "yes ", " no", "t\0ue", "y\0s"};
+    int taken = 0;
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        size_t n = i >= 18 ? 4 - (i - 18) : strlen(v[i]);
+        int a = -1, b = -1;
+        const char *why = "";
+        int full = eng__val_bool(v[i], n, &a, &why);
+        if (eng__val_bool_fast(v[i], n, &b) == 0) {
+            taken++;
+            if (full != ENG_OK || a != b)
+                fail_msg("bool '%s': fast %d, full %d (%d)", v[i], b, a, full);
+        }
+    }
+    assert_int_equal(taken, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ids_and_emails_match_reference),
+        cmocka_unit_test(bools_fast_path),
         cmocka_unit_test(schema3_round_trip),
         cmocka_unit_test(schema2_parts_replay),
         cmocka_unit_test(damaged_schema3_part),
