@@ -131,20 +131,32 @@ extern unsigned eng__aud_delta_write_v;
 #define ENG__DAY_MS 86400000
 #define ENG__DSLOT_COLS 8  /* the first 8 STRING columns of a part use slots */
 #define ENG__DSLOT_N 128   /* slots per column: tags 2 .. 129 */
-/* The slot of a string value: writer and reader must agree. */
-static inline uint32_t eng__dslot(const uint8_t *s, size_t l)
+/* The slot of a string value: writer and reader must agree. It hashes two
+ * words: the first 8 bytes and the last 8 (l >= 8), or the bytes (l < 8,
+ * b = 0); for l <= 16 they are the value itself, so the writer compares
+ * them instead of the bytes. */
+static inline void eng__dslot_words(const uint8_t *s, size_t l, uint64_t *a, uint64_t *b)
 {
-    uint64_t a = 0, b = 0;
+    *a = *b = 0;
     if (l >= 8) {
-        memcpy(&a, s, 8);
-        memcpy(&b, s + l - 8, 8);
+        memcpy(a, s, 8);
+        memcpy(b, s + l - 8, 8);
     } else {
         for (size_t k = 0; k < l; k++) /* bytes, not a short memcpy: no store-forwarding stall */
-            a |= (uint64_t)s[k] << (8 * k);
+            *a |= (uint64_t)s[k] << (8 * k);
     }
+}
+static inline uint32_t eng__dslot_hash(uint64_t a, uint64_t b, size_t l)
+{
     uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ l;
     h *= 0xff51afd7ed558ccdull;
     return (uint32_t)(h >> 57); /* 0 .. ENG__DSLOT_N - 1 */
+}
+static inline uint32_t eng__dslot(const uint8_t *s, size_t l)
+{
+    uint64_t a, b;
+    eng__dslot_words(s, l, &a, &b);
+    return eng__dslot_hash(a, b, l);
 }
 /* Apply one delta part of record schema @p schema (1, 2 or 3). @p idh: NULL, or
  * the eng__dict_hash of each row's string id, 4 bytes a row in host order

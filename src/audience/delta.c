@@ -66,16 +66,20 @@ size_t eng__delta_phone_text(uint64_t num, char out[17])
 {
     if (num < 10000000ull || num > 999999999999999ull)
         return 0;
-    char d[16]; /* 16 digits, zero-padded: at least one leading '0', at most eight */
+    /* nd digits (8..15): the high part's last nd - 8 digits, then the low 8 */
+    size_t nd = 8 + (num >= 100000000ull) + (num >= 1000000000ull) + (num >= 10000000000ull) +
+                (num >= 100000000000ull) + (num >= 1000000000000ull) + (num >= 10000000000000ull) +
+                (num >= 100000000000000ull);
     uint64_t hi = ascii8((uint32_t)(num / 100000000ull)), lo = ascii8((uint32_t)(num % 100000000ull));
-    memcpy(d, &hi, 8);
-    memcpy(d + 8, &lo, 8);
-    size_t z = 1;
-    while (z < 8 && d[z] == '0')
-        z++;
     out[0] = '+';
-    memcpy(out + 1, d + z, 16 - z);
-    return 17 - z;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    hi <<= 8 * (16 - nd) - 1, hi <<= 1; /* the first digit first: drop the leading zeros */
+#else
+    hi >>= 8 * (16 - nd) - 1, hi >>= 1; /* (16 - nd) is 1..8: two shifts, never one of 64 */
+#endif
+    memcpy(out + 1, &hi, 8);     /* within out[1..8]; the low digits overwrite what is not digits */
+    memcpy(out + nd - 7, &lo, 8); /* out[nd - 7 .. nd] */
+    return nd + 1;
 }
 
 int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema, const char *key, const uint8_t *idh,

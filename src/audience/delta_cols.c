@@ -91,7 +91,8 @@ static int num_col(eng__table *t, eng__rd *r, uint32_t col, const uint32_t *ids,
 }
 
 /* A contact column: the arena is sized once for the whole column (a value
- * takes at most its encoded bytes; a phone number, tag 2, at most 15 more). */
+ * takes at most its encoded bytes; a phone number, tag 2, at most 15 more,
+ * which also covers the 17 bytes eng__delta_phone_text writes in place). */
 static int contact_col(eng__table *t, eng__rd *r, int ch, size_t bytes, const uint32_t *ids, uint32_t n)
 {
     int phone = eng__val_is_phone(ch);
@@ -99,13 +100,13 @@ static int contact_col(eng__table *t, eng__rd *r, int ch, size_t bytes, const ui
     for (uint32_t row = 0; row < n && !rc; row++) {
         uint32_t id = ids[row];
         uint8_t tag = eng__drd_u8(r);
-        char ph[17];
         const char *s = NULL;
         size_t l = 0;
-        if (tag == 2 && phone) {
-            s = ph;
-            if (!(l = eng__delta_phone_text(eng__drd_uvar(r), ph)))
+        if (tag == 2 && phone) { /* the text made where it is kept */
+            if (!(l = eng__delta_phone_text(eng__drd_uvar(r), eng__table_contact_slot(t, ch))))
                 return BAD;
+            rc = eng__table_put_placed(t, ch, id, l);
+            continue;
         } else if (tag == 1) {
             if (!(s = (const char *)eng__drd_blob(r, &l)))
                 return BAD;

@@ -464,7 +464,7 @@ static int cimp_row_fields(cpar *p, const char *const *f, const size_t *fl, int 
     }
     for (uint32_t k = 0; k < p->npend; k++) {
         const struct dpend *d = &p->pend[k];
-        p->slot[d->sc][d->k] = (struct dslot){d->off, d->len, 1};
+        p->slot[d->sc][d->k] = (struct dslot){d->off, d->len, 1, d->a, d->b};
     }
     p->ids.len = (size_t)(o - p->ids.data);
     if (!bycol)

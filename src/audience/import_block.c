@@ -24,7 +24,7 @@ static inline __attribute__((always_inline)) int col_loop(cpar *p, uint32_t i, u
             return 1;
         if (p->npend) { /* a new string value fills its slot at once: the next row may use it */
             const struct dpend *d = &p->pend[0];
-            p->slot[d->sc][d->k] = (struct dslot){d->off, d->len, 1};
+            p->slot[d->sc][d->k] = (struct dslot){d->off, d->len, 1, d->a, d->b};
         }
     }
     return 0;

@@ -46,15 +46,17 @@ static inline uint8_t *eng__put_str(cpar *p, uint32_t i, const char *s, size_t n
         *o++ = 1;
         return eng__enc_blob(o, s, n);
     }
-    uint32_t k = eng__dslot((const uint8_t *)s, n);
+    uint64_t a, b;
+    eng__dslot_words((const uint8_t *)s, n, &a, &b);
+    uint32_t k = eng__dslot_hash(a, b, n);
     const struct dslot *d = &p->slot[sc][k];
-    if (d->used && d->len == n && memcmp(base + d->off, s, n) == 0) {
+    if (d->used && d->len == n && (n <= 16 ? d->a == a && d->b == b : memcmp(base + d->off, s, n) == 0)) {
         *o++ = (uint8_t)(2 + k);
         return o;
     }
     *o++ = 1;
     o = eng__enc_uvar(o, n);
-    p->pend[p->npend++] = (struct dpend){(size_t)(o - base), (uint32_t)n, (uint8_t)sc, (uint8_t)k};
+    p->pend[p->npend++] = (struct dpend){(size_t)(o - base), (uint32_t)n, (uint8_t)sc, (uint8_t)k, a, b};
     memcpy(o, s, n);
     return o + n;
 }

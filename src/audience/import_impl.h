@@ -57,11 +57,13 @@ typedef struct cpar {
         size_t off;
         uint32_t len;
         uint32_t used;
+        uint64_t a, b; /* eng__dslot_words: the value itself when len <= 16 */
     } slot[ENG__DSLOT_COLS][ENG__DSLOT_N];
     struct dpend {
         size_t off;
         uint32_t len;
         uint8_t sc, k;
+        uint64_t a, b;
     } pend[ENG__DSLOT_COLS];
     uint32_t npend;
     /* Column-wise blocks (import_block.c): the fields of the block's records

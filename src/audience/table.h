@@ -141,9 +141,30 @@ int eng__table_set_suppressed(eng__table *t, uint32_t id, int yes);
  * for @p bytes more in its arena (ENG_ETOOBIG past 4 GiB); then each
  * eng__table_put_contact of 0 < len <= UINT16_MAX appends within that room. */
 int eng__table_contacts_begin(eng__table *t, int ch, size_t bytes);
+/* Where a contact of fewer than 128 bytes goes in that room (after its
+ * one-byte length): written there, it is then taken by eng__table_put_placed. */
+static inline char *eng__table_contact_slot(eng__table *t, int k)
+{
+    return t->ch[k].arena + t->ch[k].alen + 1;
+}
+static inline int eng__table_put_placed(eng__table *t, int k, uint32_t id, size_t len)
+{
+    eng__chan *ch = &t->ch[k];
+    int rc = eng__idset_add(&ch->has, id);
+    if (rc)
+        return rc;
+    ch->arena[ch->alen] = (char)len;
+    ch->contact[id] = (uint32_t)ch->alen + 1;
+    ch->alen += 1 + len;
+    return 0;
+}
 static inline int eng__table_put_contact(eng__table *t, int k, uint32_t id, const char *s, size_t len)
 {
     eng__chan *ch = &t->ch[k];
+    if (len < 0x80) {
+        memcpy(eng__table_contact_slot(t, k), s, len);
+        return eng__table_put_placed(t, k, id, len);
+    }
     int rc = eng__idset_add(&ch->has, id);
     if (rc)
         return rc;
