@@ -67,6 +67,8 @@ typedef struct xe_exec {
     size_t ntest;                 /* test customers */
     int test_sorted;
     uint8_t *units;               /* per customer, SMS parts last rendered (0: not yet) */
+    float *value;                 /* per customer, the value of a conversion in credits (0: the org's mean;
+                                     NULL: nobody's own), fixed for the execution (xengage_value.c) */
 } xe_exec;
 
 /* Segments are the message's include groups: a customer belongs to the first one listed that holds
@@ -112,15 +114,39 @@ static int seed_history(eng_engine *e, const char *org, eng_time before, xe_exec
 typedef struct mean_ctx {
     double sum;
     uint64_t n;
+    uint32_t ncust; /* per customer below this id: orders, their sum and sum of squares (credits) */
+    uint32_t *cn;
+    double *cs, *cq;
 } mean_ctx;
 
 static int mean_cb(const eng__txn_cols *c, void *u)
 {
     mean_ctx *m = u;
-    for (size_t i = 0; i < c->n; i++)
-        m->sum += (double)c->amount[i] / 1e4;
+    for (size_t i = 0; i < c->n; i++) {
+        double a = (double)c->amount[i] / 1e4;
+        m->sum += a;
+        uint32_t id = c->customer[i];
+        if (id < m->ncust) {
+            a *= eng__xengage_credits_per_unit;
+            m->cn[id]++, m->cs[id] += a, m->cq[id] += a * a;
+        }
+    }
     m->n += c->n;
     return 0;
+}
+
+/* Each customer's value of a conversion from the org's sales before the execution (x->value stays NULL
+ * when nobody's can be told from the org's mean). */
+static int fit_values(eng_engine *e, const mean_ctx *m, double mean, xe_exec *x)
+{
+    float *v = eng__malloc(&e->mem, (size_t)(x->ncust ? x->ncust : 1) * sizeof *v);
+    if (!v)
+        return eng__nomem();
+    if (eng__xe_value_fit(m->cn, m->cs, m->cq, x->ncust, mean, v, NULL, NULL))
+        x->value = v;
+    else
+        eng__free(&e->mem, v);
+    return ENG_OK;
 }
 
 /* Each customer's segment: the first of the message's include groups that holds them, resolved when the
@@ -174,12 +200,21 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     cfg.explore = eng__xe_explore_share(x->ntest);
     for (unsigned j = 0; j < x->k; j++)
         cfg.cost[j] = (double)ctx->settings->channel_cost[x->chan[j]];
-    mean_ctx m = {0, 0};
-    int rc = eng__txn_scan(e, ctx->org, 0, x->start, ENG__NO_CUSTOMER, NULL, mean_cb, &m);
-    if (rc)
-        return rc;
+    mean_ctx m = {0, 0, x->ncust, NULL, NULL, NULL};
+    m.cn = eng__calloc(&e->mem, x->ncust ? x->ncust : 1, sizeof *m.cn);
+    m.cs = eng__calloc(&e->mem, x->ncust ? x->ncust : 1, sizeof *m.cs);
+    m.cq = eng__calloc(&e->mem, x->ncust ? x->ncust : 1, sizeof *m.cq);
+    int rc = m.cn && m.cs && m.cq ? eng__txn_scan(e, ctx->org, 0, x->start, ENG__NO_CUSTOMER, NULL, mean_cb, &m)
+                                  : eng__nomem();
     /* Without sales history the value is unknown: send the best channel rather than nothing. */
     cfg.value = m.n ? m.sum / (double)m.n * eng__xengage_credits_per_unit : 1.0;
+    if (!rc && m.n)
+        rc = fit_values(e, &m, cfg.value, x);
+    eng__free(&e->mem, m.cn);
+    eng__free(&e->mem, m.cs);
+    eng__free(&e->mem, m.cq);
+    if (rc)
+        return rc;
     cfg.skip_negative = m.n > 0;
     unsigned np = 0;
     uint32_t used = 0;
@@ -280,6 +315,7 @@ static void xe_close(void *state, const eng__dctx *ctx)
     eng__free(&ctx->e->mem, x->conv);
     eng__free(&ctx->e->mem, x->test);
     eng__free(&ctx->e->mem, x->units);
+    eng__free(&ctx->e->mem, x->value);
     eng__free(&ctx->e->mem, x);
 }
 
@@ -305,10 +341,15 @@ static int xe_open(const eng__dctx *ctx, void **state)
         rc = eng__xe_load(&e->mem, e->store, key, &x->xe);
         if (rc == ENG_OK && (eng__xe_cfg(x->xe)->k != x->k || eng__xe_cfg(x->xe)->customers != x->ncust))
             rc = eng__err(ENG_ECORRUPT, key, "the X-Engage checkpoint does not match the execution");
-        if (rc == ENG_ENOTFOUND) {
+        if (rc == ENG_OK) { /* the values it was built with */
+            rc = eng__xe_value_get(e->store, &e->mem, ctx->message, ctx->occurrence, x->ncust, &x->value);
+            rc = rc == ENG_ENOTFOUND ? ENG_OK : rc;
+        } else if (rc == ENG_ENOTFOUND) {
             rc = build(ctx, x);
             if (!rc && !ctx->dry && (rc = eng__kv_begin(e->store)) == ENG_OK) {
                 rc = eng__xe_save(x->xe, e->store, key);
+                if (!rc && x->value)
+                    rc = eng__xe_value_put(e->store, &e->mem, ctx->message, ctx->occurrence, x->value, x->ncust);
                 rc = rc ? rc : eng__kv_commit(e->store);
                 eng__xengage_trace_forget(e);
                 if (rc && e->store->in_batch)
@@ -518,7 +559,8 @@ static eng__xe_item xe_item(const xe_exec *x, uint32_t id, uint32_t engine_reach
         if (engine_reach >> x->chan[j] & 1u)
             reach |= (uint16_t)(1u << j);
     uint32_t c = id < x->ncust ? id : 0;
-    return (eng__xe_item){c, (uint16_t)eng__xe_segment_of(x->xe, c), id < x->ncust ? reach : 0, 0, 0, 0};
+    return (eng__xe_item){c, (uint16_t)eng__xe_segment_of(x->xe, c), id < x->ncust ? reach : 0,
+                          x->value && id < x->ncust ? x->value[c] : 0, 0, 0};
 }
 
 /* A multi-part SMS costs its parts: each item reachable on SMS gets its parts as its content renders now

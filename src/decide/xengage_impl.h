@@ -132,4 +132,18 @@ int eng__xe_cap_planned(struct eng_store *s, uint64_t msg, uint32_t occ, uint32_
 int eng__xe_cap_plan_put(struct eng_store *s, uint64_t msg, uint32_t occ, int64_t now, const eng__xe_plan *plan);
 int eng__xe_cap_plan_get(struct eng_store *s, uint64_t msg, uint32_t occ, int64_t now, eng__xe_plan *plan);
 
+/* The value of a conversion per customer (xengage_value.c): each buyer's mean order (sum / n, sq: the
+ * sum of squares) shrunk toward @p mean by empirical Bayes; out[i] = 0 for customers left at @p mean
+ * (no orders, or no repeat buyers to tell the spread within a customer from the spread between them).
+ * Returns how many were personalised; the fitted within (s2) and between (tau2) variances if asked. */
+size_t eng__xe_value_fit(const uint32_t *n, const double *sum, const double *sq, uint32_t customers, double mean,
+                         float *out, double *s2_out, double *tau2_out);
+/* An execution's values as a record (customers with a value only); get: ENG_ENOTFOUND when none was
+ * stored, else a dense array of @p customers (0: the configured value) the caller frees. */
+#define ENG__XE_VALUE_SCHEMA 6
+int eng__xe_value_put(struct eng_store *s, const eng__mem *mem, uint64_t msg, uint32_t occ, const float *v,
+                      uint32_t customers);
+int eng__xe_value_get(struct eng_store *s, const eng__mem *mem, uint64_t msg, uint32_t occ, uint32_t customers,
+                      float **out);
+
 #endif

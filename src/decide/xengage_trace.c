@@ -26,6 +26,7 @@ typedef struct tc_entry {
     uint64_t message;
     uint32_t occurrence;
     eng__xe *xe;     /* the checkpoint's counts, then the population of pop_now */
+    float *value;    /* the customers' values of a conversion the execution used (NULL: the org's mean) */
     int has_pop;     /* xe holds the population of pop_now (a failed load leaves it partly written) */
     eng_time pop_now;
     uint32_t channels;
@@ -41,8 +42,10 @@ typedef struct tcache {
 static void tc_free(eng_engine *e, void *state)
 {
     tcache *c = state;
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         eng__xe_free(c->v[i].xe);
+        eng__free(&e->mem, c->v[i].value);
+    }
     eng__free(&e->mem, c);
 }
 
@@ -55,9 +58,10 @@ void eng__xengage_trace_forget(eng_engine *e)
     tc_free(e, c);
 }
 
-/* The execution's checkpoint counts, from the cache or loaded into it (*owned = 1: not cached, the
- * caller frees it). ENG_ENOTFOUND: no checkpoint. */
-static int tc_counts(eng_engine *e, uint64_t message, uint32_t occurrence, tc_entry **slot, eng__xe **xe, int *owned)
+/* The execution's checkpoint counts and customers' values, from the cache or loaded into it (*owned = 1:
+ * not cached, the caller frees them). ENG_ENOTFOUND: no checkpoint. */
+static int tc_counts(eng_engine *e, uint64_t message, uint32_t occurrence, tc_entry **slot, eng__xe **xe,
+                     float **value, int *owned)
 {
     char key[96];
     eng__xe_key_exec(key, sizeof key, message, occurrence);
@@ -75,9 +79,19 @@ static int tc_counts(eng_engine *e, uint64_t message, uint32_t occurrence, tc_en
             c->v[i].used = ++c->tick;
             *slot = &c->v[i];
             *xe = c->v[i].xe;
+            *value = c->v[i].value;
             return ENG_OK;
         }
+    *value = NULL;
     int rc = eng__xe_load_counts(&e->mem, e->store, key, xe);
+    if (!rc) {
+        rc = eng__xe_value_get(e->store, &e->mem, message, occurrence, eng__xe_cfg(*xe)->customers, value);
+        rc = rc == ENG_ENOTFOUND ? ENG_OK : rc;
+        if (rc) {
+            eng__xe_free(*xe);
+            *xe = NULL;
+        }
+    }
     if (rc || !c) {
         *owned = !rc;
         return rc;
@@ -89,10 +103,11 @@ static int tc_counts(eng_engine *e, uint64_t message, uint32_t occurrence, tc_en
             if (c->v[i].used < c->v[at].used)
                 at = i;
         eng__xe_free(c->v[at].xe);
+        eng__free(&e->mem, c->v[at].value);
     } else {
         c->n++;
     }
-    c->v[at] = (tc_entry){message, occurrence, *xe, 0, 0, 0, ++c->tick};
+    c->v[at] = (tc_entry){message, occurrence, *xe, *value, 0, 0, 0, ++c->tick};
     *slot = &c->v[at];
     return ENG_OK;
 }
@@ -125,9 +140,10 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
     out->channel = -1;
     char key[96];
     eng__xe *xe = NULL;
+    float *value = NULL;
     tc_entry *slot;
     int owned;
-    int rc = tc_counts(e, message, occurrence, &slot, &xe, &owned); /* the population comes from the snapshot */
+    int rc = tc_counts(e, message, occurrence, &slot, &xe, &value, &owned); /* the population comes from the snapshot */
     eng__rec rec;
     eng_time now = 0;
     uint8_t units = 0; /* the customer's SMS parts at the decision (0: one) */
@@ -155,12 +171,12 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
         rc = tc_population(e, message, occurrence, now, slot, xe, &channels);
     if (rc == ENG_ENOTFOUND) { /* an execution from before traces were stored: nothing to replay */
         if (owned)
-            eng__xe_free(xe);
+            eng__xe_free(xe), eng__free(&e->mem, value);
         return ENG_OK;
     }
     if (rc) {
         if (owned)
-            eng__xe_free(xe);
+            eng__xe_free(xe), eng__free(&e->mem, value);
         return rc;
     }
     /* Optimizer channel j is the j-th channel of the message's mask, as the strategy numbered them. */
@@ -171,7 +187,7 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
             chan[k++] = ch;
     if (k != eng__xe_cfg(xe)->k || customer >= eng__xe_cfg(xe)->customers) {
         if (owned)
-            eng__xe_free(xe);
+            eng__xe_free(xe), eng__free(&e->mem, value);
         return eng__err(ENG_ECORRUPT, "xengage", "X-Engage model of message %llu does not match its trace",
                         (unsigned long long)message);
     }
@@ -183,15 +199,15 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
     for (unsigned j = 0; j < k; j++)
         if (chan[j] == ENG_CH_SMS)
             sms = (int)j;
-    eng__xe_item it = {customer, (uint16_t)eng__xe_segment_of(xe, customer), r, 0, (uint8_t)(sms < 0 ? 0 : sms),
-                       sms < 0 ? 0 : units};
+    eng__xe_item it = {customer, (uint16_t)eng__xe_segment_of(xe, customer), r, value ? value[customer] : 0,
+                       (uint8_t)(sms < 0 ? 0 : sms), sms < 0 ? 0 : units};
     eng__xe_trace t;
     int64_t spent;
     eng__xe_plan plan; /* the credit cap's plan the chunk was decided with (none without a cap) */
     rc = eng__xe_cap_get(e->store, message, occurrence, first, &spent, &plan);
     if (rc && rc != ENG_ENOTFOUND) {
         if (owned)
-            eng__xe_free(xe);
+            eng__xe_free(xe), eng__free(&e->mem, value);
         return rc;
     }
     eng__xe_explain(xe, occurrence, plan.hi, &it, &t);
@@ -203,7 +219,7 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
     }
     out->known = 1;
     out->channel = t.channel >= 0 ? chan[t.channel] : -1;
-    out->value = eng__xe_cfg(xe)->value;
+    out->value = it.value > 0 ? it.value : eng__xe_cfg(xe)->value;
     out->model_time = now;
     out->segment = it.segment;
     for (unsigned j = 0; j < k; j++) {
@@ -222,6 +238,6 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
         out->engaged[ch] = t.ch[j].engaged;
     }
     if (owned)
-        eng__xe_free(xe);
+        eng__xe_free(xe), eng__free(&e->mem, value);
     return ENG_OK;
 }

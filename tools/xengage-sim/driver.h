@@ -27,8 +27,10 @@ typedef struct xs_driver_opts {
     unsigned truth;     /* direct driver, diagnostics: XS_TRUTH_* parts of the score taken from the world */
 } xs_driver_opts;
 void xs_driver_opts_default(xs_driver_opts *o);
-/* --truth: engagement, incremental conversion given engagement, the customer's order value, delivery rate. */
-enum { XS_TRUTH_Q = 1, XS_TRUTH_PI = 2, XS_TRUTH_VALUE = 4, XS_TRUTH_DELIVERY = 8 };
+/* --truth: engagement, incremental conversion given engagement, the customer's order value, delivery rate;
+ * qpost / qfit: engagement as the exact posterior mean of a logit-normal model (qpost.c). */
+enum { XS_TRUTH_Q = 1, XS_TRUTH_PI = 2, XS_TRUTH_VALUE = 4, XS_TRUTH_DELIVERY = 8, XS_TRUTH_QPOST = 16,
+       XS_TRUTH_QFIT = 32 };
 
 typedef struct xs_driver xs_driver;
 struct xs_driver {

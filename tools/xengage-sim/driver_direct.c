@@ -3,6 +3,7 @@
  * configure them. */
 #include "driver.h"
 #include "decide/xengage.h"
+#include "qpost.h"
 
 #include <stdlib.h>
 
@@ -16,6 +17,7 @@ typedef struct direct {
     eng__xe_item *items;
     eng__xe_choice *ch;
     size_t cap;
+    xs_qpost *qp; /* --truth qpost|qfit */
 } direct;
 
 void xs_driver_opts_default(xs_driver_opts *o)
@@ -44,6 +46,8 @@ static void truth(void *u, uint32_t i, unsigned c, double *q, double *pi, double
     unsigned K = w->p->k;
     if (d->truth & XS_TRUTH_Q)
         *q = w->q[(size_t)i * K + c];
+    if (d->qp)
+        *q = xs_qpost_mean(d->qp, i, c);
     if (d->truth & XS_TRUTH_PI)
         *pi = w->pi[(size_t)w->seg[i] * K + c] * (1.0 - w->p0[i]);
     if (d->truth & XS_TRUTH_VALUE)
@@ -77,6 +81,8 @@ static void d_outcome(xs_driver *b, uint32_t i, unsigned ch, unsigned flags)
 {
     direct *d = (direct *)b;
     eng__xe_observe(d->xe, i, d->w->seg[i], ch, flags);
+    if (d->qp)
+        xs_qpost_observe(d->qp, i, ch, flags);
 }
 
 static void d_control(xs_driver *b, uint32_t i, int converted)
@@ -85,8 +91,21 @@ static void d_control(xs_driver *b, uint32_t i, int converted)
     eng__xe_baseline(d->xe, d->w->seg[i], 1, converted ? 1 : 0);
 }
 
-static void d_refresh(xs_driver *b) { eng__xe_refresh(((direct *)b)->xe); }
-static void d_new_wave(xs_driver *b) { eng__xe_new_wave(((direct *)b)->xe); }
+static void d_refresh(xs_driver *b)
+{
+    direct *d = (direct *)b;
+    eng__xe_refresh(d->xe);
+    if (d->qp && (d->truth & XS_TRUTH_QFIT)) /* the fits as they now stand */
+        xs_qpost_refresh(d->qp);
+}
+
+static void d_new_wave(xs_driver *b)
+{
+    direct *d = (direct *)b;
+    eng__xe_new_wave(d->xe);
+    if (d->qp && (d->truth & XS_TRUTH_QPOST)) /* the world's segment effects of the wave (drift) */
+        xs_qpost_refresh(d->qp);
+}
 
 static double d_dm(xs_driver *b, uint32_t i, int ch)
 {
@@ -123,6 +142,7 @@ static void d_close(xs_driver *b)
 {
     direct *d = (direct *)b;
     eng__xe_free(d->xe);
+    xs_qpost_close(d->qp);
     free(d->items), free(d->ch);
     free(d);
 }
@@ -158,6 +178,11 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     d->threads = o->threads;
     d->use_value = o->customer_value;
     d->truth = o->truth;
+    if ((o->truth & (XS_TRUTH_QPOST | XS_TRUTH_QFIT)) &&
+        !(d->qp = xs_qpost_open(w, d->xe, (o->truth & XS_TRUTH_QFIT) != 0))) {
+        d_close(&d->base);
+        return NULL;
+    }
     d->base = (xs_driver){d_decide, d_outcome, d_control, d_refresh, d_new_wave, d_dm, d_explain, d_close, "direct", 0, NULL, NULL,
                           NULL, NULL, NULL};
     return &d->base;

@@ -2,13 +2,15 @@
  *
  *   xengage-sim [--world FILE] [--size S|M|L | --customers N] [--seeds N] [--seed0 S]
  *               [--waves W] [--budget SHARE] [--scenario NAME]... [--svg FILE] [--check]
- *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery]
+ *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit]
  *               [--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]
  *
  * --driver engine plays the same campaign through the real engine's public API
  * (driver_engine.c) instead of the optimizer's internal API. --truth (direct driver,
  * diagnostics) puts the world's own engagement, conversion given engagement, order
- * value or delivery rate in place of X-Engage's estimates in its score.
+ * value or delivery rate in place of X-Engage's estimates in its score; qpost / qfit
+ * its engagement estimate by the exact posterior mean of a logit-normal model with the
+ * world's own parameters / X-Engage's fitted ones (qpost.c).
  *
  * Scenarios: outage, drift, budget, cheap, dear, lowvalue (K = 10 is a world
  * file). --budget SHARE (or the world file's `budget`) caps each wave's spend at
@@ -25,7 +27,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] "
                     "[--waves W] [--budget SHARE] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
-                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery] "
+                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit] "
                     "[--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]\n");
     exit(2);
 }
@@ -124,9 +126,9 @@ int main(int argc, char **argv)
             snprintf(buf, sizeof buf, "%s", v);
             char *save = NULL;
             for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                static const char *const names[] = {"q", "pi", "value", "delivery"};
+                static const char *const names[] = {"q", "pi", "value", "delivery", "qpost", "qfit"};
                 int found = 0;
-                for (unsigned q = 0; q < 4; q++)
+                for (unsigned q = 0; q < 6; q++)
                     if (strcmp(t, names[q]) == 0)
                         o.drv.truth |= 1u << q, found = 1;
                 if (!found)
