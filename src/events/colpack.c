@@ -40,6 +40,11 @@ void eng__pack_i64(eng__wr *wr, const int64_t *v, size_t n)
         min = v[i] < min ? v[i] : min;
         max = v[i] > max ? v[i] : max;
     }
+    eng__pack_i64_in(wr, v, n, min, max);
+}
+
+void eng__pack_i64_in(eng__wr *wr, const int64_t *v, size_t n, int64_t min, int64_t max)
+{
     unsigned w = width_of((uint64_t)max - (uint64_t)min);
     eng__wr_svar(wr, min);
     eng__wr_u8(wr, (uint8_t)w);
@@ -55,6 +60,11 @@ void eng__pack_u32(eng__wr *wr, const uint32_t *v, size_t n)
         min = v[i] < min ? v[i] : min;
         max = v[i] > max ? v[i] : max;
     }
+    eng__pack_u32_in(wr, v, n, min, max);
+}
+
+void eng__pack_u32_in(eng__wr *wr, const uint32_t *v, size_t n, uint32_t min, uint32_t max)
+{
     unsigned w = width_of((uint64_t)(max - min));
     eng__wr_svar(wr, min);
     eng__wr_u8(wr, (uint8_t)w);

@@ -15,6 +15,10 @@
 void eng__pack_i64(eng__wr *w, const int64_t *v, size_t n);
 void eng__pack_u32(eng__wr *w, const uint32_t *v, size_t n);
 void eng__pack_u8(eng__wr *w, const uint8_t *v, size_t n);
+/* The same for a column whose least and greatest values the caller already has (a
+ * segment's zone): exactly those, or the bytes are wrong. */
+void eng__pack_i64_in(eng__wr *w, const int64_t *v, size_t n, int64_t min, int64_t max);
+void eng__pack_u32_in(eng__wr *w, const uint32_t *v, size_t n, uint32_t min, uint32_t max);
 /* Decode n values into out (room for n). */
 void eng__unpack_i64(eng__rd *r, int64_t *out, size_t n);
 void eng__unpack_u32(eng__rd *r, uint32_t *out, size_t n);

@@ -35,6 +35,7 @@ struct job {
     uint64_t *h;
     const uint32_t **slot;
     eng__rkey *rk;
+    uint32_t *cand;
     /* sent */
     const eng__sent_row *rows;
     const char *pfx;
@@ -224,7 +225,7 @@ static void rcpt_range(part *p)
         if (i + AHEAD < p->hi && slot[i + AHEAD])
             __builtin_prefetch(slot[i + AHEAD]);
         uint32_t c = slot[i] ? *slot[i] : 0;
-        rk[i].cand = c ? c - 1 : ENG__NO_SEND;
+        rk[i].cand = j->cand[i] = c ? c - 1 : ENG__NO_SEND;
         if (c)
             continue;
         rk[i].mapped = 0;
@@ -238,9 +239,9 @@ static void rcpt_range(part *p)
 }
 
 int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t *lens, uint64_t *h,
-                    const uint32_t **slot, eng__rkey *rk)
+                    const uint32_t **slot, eng__rkey *rk, uint32_t *cand)
 {
-    job j = {.run = rcpt_range, .ev = ev, .r = r, .lens = lens, .h = h, .slot = slot, .rk = rk};
+    job j = {.run = rcpt_range, .ev = ev, .r = r, .lens = lens, .h = h, .slot = slot, .rk = rk, .cand = cand};
     int dform;
     return n ? split(&j, 0, n, &dform) : ENG_OK;
 }

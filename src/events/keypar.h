@@ -25,10 +25,10 @@ typedef struct eng__rkey {
 /* Receipts of r checked (the first bad one is the error, nothing changed)
  * and read: lens[i] its key's length; rk[i] its time, status and, when its
  * key has its context's prefix, what the key says and the key map's
- * candidate (rk[i].cand, ENG__NO_SEND when the map has none: then h[i] is
- * the key's hash, else 0). slot: scratch of n pointers. */
+ * candidate (rk[i].cand and cand[i], ENG__NO_SEND when the map has none:
+ * then h[i] is the key's hash, else 0). slot: scratch of n pointers. */
 int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t *lens, uint64_t *h,
-                    const uint32_t **slot, eng__rkey *rk);
+                    const uint32_t **slot, eng__rkey *rk, uint32_t *cand);
 
 /* `sent` rows [from, n) of one context (its key prefix pfx, plen, set):
  * hs[i] each key's hash, mapped[i] 1 when the key is the dispatcher's key

@@ -353,20 +353,18 @@ static int precheck(const eng_receipts *r)
 static int candidates(const eng__ev *ev, const eng_receipts *r, uint32_t *lens, uint64_t *h, size_t n,
                       uint32_t *cand, uint32_t *miss, uint64_t *mh, const uint32_t **slot, rkey *rk)
 {
-    int rc = eng__rcpt_parse(ev, r, n, lens, h, slot, rk);
+    int rc = eng__rcpt_parse(ev, r, n, lens, h, slot, rk, cand);
     if (rc)
         return rc;
     size_t nm = 0;
     for (size_t i = 0; i < n; i++)
-        if (rk[i].cand == NO_SEND) {
+        if (cand[i] == NO_SEND) {
             mh[nm] = h[i];
             miss[nm++] = (uint32_t)i;
         }
     probe_all(&ev->s, mh, nm, miss + n);
     for (size_t j = 0; j < nm; j++)
-        rk[miss[j]].cand = miss[n + j];
-    for (size_t i = 0; i < n; i++)
-        cand[i] = rk[i].cand;
+        rk[miss[j]].cand = cand[miss[j]] = miss[n + j];
     return ENG_OK;
 }
 

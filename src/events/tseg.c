@@ -82,15 +82,23 @@ void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t 
 {
     eng_time tmin = n ? c->time[from] : 0, tmax = tmin;
     uint32_t st = 0, ch = 0, cmin = n ? c->customer[from] : 0, cmax = cmin, xmin = n ? c->ctx[from] : 0, xmax = xmin;
+    /* a loop a column (each one stream, two accumulators); the packers below take
+     * these bounds rather than finding them again */
     for (size_t i = from; i < from + n; i++) {
         tmin = c->time[i] < tmin ? c->time[i] : tmin;
         tmax = c->time[i] > tmax ? c->time[i] : tmax;
-        st |= 1u << c->status[i];
-        ch |= 1u << c->channel[i];
+    }
+    for (size_t i = from; i < from + n; i++) {
         cmin = c->customer[i] < cmin ? c->customer[i] : cmin;
         cmax = c->customer[i] > cmax ? c->customer[i] : cmax;
+    }
+    for (size_t i = from; i < from + n; i++) {
         xmin = c->ctx[i] < xmin ? c->ctx[i] : xmin;
         xmax = c->ctx[i] > xmax ? c->ctx[i] : xmax;
+    }
+    for (size_t i = from; i < from + n; i++) {
+        st |= 1u << c->status[i];
+        ch |= 1u << c->channel[i];
     }
     eng__wr_u8(w, ordered ? 3 : 2);
     eng__wr_uvar(w, n);
@@ -103,9 +111,9 @@ void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t 
     eng__wr_uvar(w, cmax);
     eng__wr_uvar(w, xmin);
     eng__wr_uvar(w, xmax);
-    eng__pack_i64(w, c->time + from, n);
-    eng__pack_u32(w, c->customer + from, n);
-    eng__pack_u32(w, c->ctx + from, n);
+    eng__pack_i64_in(w, c->time + from, n, tmin, tmax);
+    eng__pack_u32_in(w, c->customer + from, n, cmin, cmax);
+    eng__pack_u32_in(w, c->ctx + from, n, xmin, xmax);
     if (!rest)
         return;
     eng__tseg_encode_rest(w, c, from, n, key_from, nkey);
