@@ -446,7 +446,7 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
     for (uint32_t s = 0; s < v.n; s++) {
         /* Sends of this scheduler time (or later) are not learned from: one engine learns before it
          * sends at a time, and engines sharing the time must learn the same whatever the others sent. */
-        if (x->seen[s] || v.org[s] != org || v.ctx[s] == other || v.sent_at[s] >= now)
+        if (x->seen[s] || v.hot[s].org != org || v.ctx[s] == other || v.sent_at[s] >= now)
             continue;
         if (v.ctx[s] != mine) {
             uint64_t camp, msg;
@@ -460,13 +460,13 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
             }
             mine = v.ctx[s];
         }
-        int ch = v.channel[s], j = ch < ENG_CH_COUNT ? x->idx[ch] : -1;
+        int ch = v.hot[s].channel, j = ch < ENG_CH_COUNT ? x->idx[ch] : -1;
         uint32_t c = v.customer[s];
         if (c >= x->reached)
             x->reached = c + 1;
         if (j < 0 || c >= x->ncust)
             continue;
-        int st = v.status[s];
+        int st = eng__mask_furthest(v.hot[s].mask);
         int engaged = st == ENG_TOUCH_OPENED || st == ENG_TOUCH_CLICKED;
         eng_time window = dc.n[ch] >= XE_WINDOW_SAMPLES ? (eng_time)(3 * dc.sum[ch] / dc.n[ch]) : XE_WINDOW_DEFAULT;
         if (window < XE_WINDOW_MIN)

@@ -109,6 +109,13 @@ static int txn_in(const txn_idx *t, uint32_t c, eng_time from, eng_time to)
     return lo < t->off[c + 1] && t->time[lo] <= to;
 }
 
+/* Send s is the org's, sent before @p before on a channel the optimizer has. */
+static int seeds(const eng__sends_view *v, uint32_t s, uint16_t code, eng_time before, const int8_t *idx)
+{
+    eng__shot h = v->hot[s];
+    return h.org == code && v->sent_at[s] < before && h.channel < ENG_CH_COUNT && idx[h.channel] >= 0;
+}
+
 int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, eng_time now, const int8_t *idx,
                              eng__xe *xe)
 {
@@ -124,7 +131,7 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
     eng_time first = before;
     uint32_t maxctx = 0;
     for (uint32_t s = 0; s < v.n; s++)
-        if (v.org[s] == code && v.sent_at[s] < before && v.channel[s] < ENG_CH_COUNT && idx[v.channel[s]] >= 0) {
+        if (seeds(&v, s, code, before, idx)) {
             first = v.sent_at[s] < first ? v.sent_at[s] : first;
             maxctx = v.ctx[s] > maxctx ? v.ctx[s] : maxctx;
         }
@@ -141,8 +148,7 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
         rc = txn_index(&t);
     /* Pass 1: which campaigns (contexts) have sales in their windows at all. */
     for (uint32_t s = 0; s < v.n && !rc; s++) {
-        if (v.org[s] != code || v.sent_at[s] >= before || v.channel[s] >= ENG_CH_COUNT || idx[v.channel[s]] < 0 ||
-            v.customer[s] >= ncust || sold[v.ctx[s]])
+        if (!seeds(&v, s, code, before, idx) || v.customer[s] >= ncust || sold[v.ctx[s]])
             continue;
         eng_time to = v.sent_at[s] + XE_CONV_WINDOW < now ? v.sent_at[s] + XE_CONV_WINDOW : now;
         sold[v.ctx[s]] = (uint8_t)txn_in(&t, v.customer[s], v.sent_at[s], to);
@@ -152,12 +158,11 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
     double *en = acc, *ec = acc + (size_t)G * K, *bn = acc + 2 * (size_t)G * K, *bc = bn + G;
     double lf = xe->cfg.forget > 0 ? log(xe->cfg.forget) : -50;
     for (uint32_t s = 0; s < v.n && !rc; s++) {
-        int ch = v.channel[s];
+        int ch = v.hot[s].channel;
         uint32_t c = v.customer[s];
-        if (v.org[s] != code || v.sent_at[s] >= before || ch >= ENG_CH_COUNT || idx[ch] < 0 || c >= ncust ||
-            !sold[v.ctx[s]])
+        if (!seeds(&v, s, code, before, idx) || c >= ncust || !sold[v.ctx[s]])
             continue;
-        int st = v.status[s];
+        int st = eng__mask_furthest(v.hot[s].mask);
         int engaged = st == ENG_TOUCH_OPENED || st == ENG_TOUCH_CLICKED;
         if (!engaged && eng__touch_rank(st) < eng__touch_rank(ENG_TOUCH_DELIVERED))
             continue;

@@ -128,9 +128,8 @@ typedef struct eng__evorg {
 /* Per-send state, indexed by send id; the key index maps key hash -> send. */
 typedef struct eng__sends {
     uint32_t n, cap;
-    uint16_t *org;
+    eng__shot *hot; /* org, channel, statuses (the furthest: eng__mask_furthest) */
     uint32_t *ctx, *customer;
-    uint8_t *channel, *status, *mask;
     eng_time *sent_at;
     uint64_t *keyhash;
     uint64_t *slots; /* key hash >> 32 << 32 | (send id + 1); 0 = empty */
@@ -274,10 +273,10 @@ static inline int eng__sends_canon_set(eng__sends *s, const eng__mem *mem, uint3
 static inline void eng__sends_fields(eng__sends *s, uint32_t id, uint16_t org, uint32_t ctx, uint32_t customer,
                                      uint8_t channel, eng_time at, uint64_t keyhash)
 {
-    s->org[id] = org;
+    s->hot[id].org = org;
+    s->hot[id].channel = channel;
     s->ctx[id] = ctx;
     s->customer[id] = customer;
-    s->channel[id] = channel;
     s->sent_at[id] = at;
     s->keyhash[id] = keyhash;
 }
@@ -292,8 +291,7 @@ static inline int eng__sends_add_mapped(eng__sends *s, uint32_t id, uint16_t org
     s->hashed[id / 64] &= ~(1ull << (id % 64));
     s->n = id + 1;
     eng__sends_fields(s, id, org, ctx, customer, channel, at, keyhash);
-    s->status[id] = ENG_TOUCH_SENT;
-    s->mask[id] = 1u << ENG_TOUCH_SENT;
+    s->hot[id].mask = 1u << ENG_TOUCH_SENT;
     return 1;
 }
 void eng__sends_free(eng__sends *s, const eng__mem *mem);

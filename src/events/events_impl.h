@@ -77,6 +77,22 @@ static inline int eng__touch_rank(int status)
     return rank[status];
 }
 
+/* The furthest status (highest eng__touch_rank) of a set of statuses (bit s: status
+ * s), `sent` for none: a table of the 256 sets (sends.c). */
+extern const uint8_t eng__furthest_of[256];
+static inline int eng__mask_furthest(unsigned mask)
+{
+    return eng__furthest_of[mask & 255];
+}
+
+/* What a receipt reads and writes of its send, in one record (one cache line holds
+ * 16 sends, where separate arrays cost a line each). */
+typedef struct eng__shot {
+    uint16_t org;    /* ENG__NO_ORG: no send (a hole, or dropped by retention) */
+    uint8_t channel;
+    uint8_t mask;    /* the statuses stored for the send: bit s for status s */
+} eng__shot;
+
 /* ---- send contexts --------------------------------------------------------- */
 
 /* What one execution of one message is: the part of the dispatch key that is
@@ -256,14 +272,13 @@ int eng__touch_history(eng_engine *e, const char *org, eng_time from, eng_time t
                        uint32_t *sends, uint32_t *responses);
 
 /* Per-send state as arrays indexed by send id (valid until the next events
- * write or abandon). status is the furthest reached (eng__touch_rank). */
+ * write or abandon). hot[s]: org (ENG__NO_ORG for a send dropped by retention),
+ * channel, and the statuses stored (eng__mask_furthest: the furthest reached). */
 typedef struct eng__sends_view {
     uint32_t n;
-    const uint16_t *org;      /* ENG__NO_ORG for a send dropped by retention */
+    const eng__shot *hot;
     const uint32_t *ctx;
     const uint32_t *customer;
-    const uint8_t *channel;
-    const uint8_t *status;
     const eng_time *sent_at;
 } eng__sends_view;
 int eng__sends_view_get(eng_engine *e, eng__sends_view *out);

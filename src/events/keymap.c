@@ -226,7 +226,7 @@ int eng__kmap_put(eng__evorg *o, const eng__sends *s, const eng__mem *mem, uint3
     if (r < 0)
         return eng__nomem();
     uint32_t *slot = r ? &m->v[customer - m->base] : NULL;
-    if (slot && *slot && s->org[*slot - 1] == ENG__NO_ORG) { /* a send retention dropped */
+    if (slot && *slot && s->hot[*slot - 1].org == ENG__NO_ORG) { /* a send retention dropped */
         *slot = 0;
         m->count--;
     }

@@ -103,29 +103,27 @@ static void part_run(void *arg)
         uint32_t i = (uint32_t)ord[pos];
         const eng__rkey *q = &rk[i];
         uint32_t c = q->cand;
-        if (q->mapped ? sd->channel[c] != q->channel || sd->org[c] == ENG__NO_ORG
-                      : sd->keyhash[c] != p->h[i] || sd->org[c] == ENG__NO_ORG) {
+        eng__shot *x = &sd->hot[c];
+        if (x->org == ENG__NO_ORG || (q->mapped ? x->channel != q->channel : sd->keyhash[c] != p->h[i])) {
             p->stray[p->lo + p->nstray++] = (uint32_t)pos; /* not its send: the caller's */
             continue;
         }
-        uint8_t st = q->status, m = sd->mask[c];
+        uint8_t st = q->status, m = x->mask;
         if (m & (1u << st)) {
             p->dups++;
             continue;
         }
-        sd->mask[c] = (uint8_t)(m | 1u << st);
-        if (eng__touch_rank(st) > eng__touch_rank(sd->status[c]))
-            sd->status[c] = st;
+        x->mask = (uint8_t)(m | 1u << st);
         if (q->mapped) { /* the key is its send's own (keymap.c): the row's fields are the key's */
             p->org[k] = q->org;
             w->customer[k] = q->customer;
             w->ctx[k] = q->ctx;
             w->channel[k] = q->channel;
         } else {
-            p->org[k] = sd->org[c];
+            p->org[k] = x->org;
             w->customer[k] = sd->customer[c];
             w->ctx[k] = sd->ctx[c];
-            w->channel[k] = sd->channel[c];
+            w->channel[k] = x->channel;
         }
         w->time[k] = q->t;
         w->status[k] = st;

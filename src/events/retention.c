@@ -90,7 +90,7 @@ static int retain_touches(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog
             eng__free(mem, gone);
             return rc;
         }
-        if (s->org[i] == o->code && s->sent_at[i] < cutoff) {
+        if (s->hot[i].org == o->code && s->sent_at[i] < cutoff) {
             gone[i] = 1;
             ngone++;
         }
@@ -112,7 +112,7 @@ static int retain_touches(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog
     }
     for (uint32_t i = 0; i < s->n && !rc; i++)
         if (gone[i])
-            s->org[i] = ENG__NO_ORG;
+            s->hot[i].org = ENG__NO_ORG;
     eng__free(mem, gone);
     /* segments emptied by the rewrite are removed from the list */
     eng__segs_compact(ev, &o->tseg);

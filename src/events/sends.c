@@ -6,14 +6,25 @@
 
 #include <string.h>
 
+/* The statuses by falling rank (eng__touch_rank: 7, 5, 3, 2, 1, 6, 4, then sent). */
+#define FUR(m)                                                                                                    \
+    ((m) >> 7 & 1 ? 7 : (m) >> 5 & 1 ? 5 : (m) >> 3 & 1 ? 3 : (m) >> 2 & 1 ? 2 : (m) >> 1 & 1 ? 1 : (m) >> 6 & 1 ? 6 \
+     : (m) >> 4 & 1                                                                     ? 4                       \
+                                                                                        : 0)
+#define FUR4(m) FUR(m), FUR((m) + 1), FUR((m) + 2), FUR((m) + 3)
+#define FUR16(m) FUR4(m), FUR4((m) + 4), FUR4((m) + 8), FUR4((m) + 12)
+#define FUR64(m) FUR16(m), FUR16((m) + 16), FUR16((m) + 32), FUR16((m) + 48)
+const uint8_t eng__furthest_of[256] = {FUR64(0), FUR64(64), FUR64(128), FUR64(192)};
+#undef FUR64
+#undef FUR16
+#undef FUR4
+#undef FUR
+
 void eng__sends_free(eng__sends *s, const eng__mem *mem)
 {
-    eng__free(mem, s->org);
+    eng__free(mem, s->hot);
     eng__free(mem, s->ctx);
     eng__free(mem, s->customer);
-    eng__free(mem, s->channel);
-    eng__free(mem, s->status);
-    eng__free(mem, s->mask);
     eng__free(mem, s->sent_at);
     eng__free(mem, s->keyhash);
     eng__free(mem, s->slots);
@@ -68,12 +79,9 @@ static int grow_to(eng__sends *s, const eng__mem *mem, size_t need, eng__prog *p
 #define G(f)                                                                                                   \
     if ((rc = grow_arr(mem, (void **)&s->f, s->n, cap, sizeof *s->f, pg)))                                      \
         return rc;
-    G(org)
+    G(hot)
     G(ctx)
     G(customer)
-    G(channel)
-    G(status)
-    G(mask)
     G(sent_at)
     G(keyhash)
 #undef G
@@ -91,9 +99,8 @@ static int grow_to(eng__sends *s, const eng__mem *mem, size_t need, eng__prog *p
 static void fill_empty(eng__sends *s, uint32_t upto)
 {
     for (uint32_t i = s->n; i < upto; i++) {
-        s->org[i] = ENG__NO_ORG;
+        s->hot[i] = (eng__shot){ENG__NO_ORG, 0, 0};
         s->ctx[i] = s->customer[i] = 0;
-        s->channel[i] = s->status[i] = s->mask[i] = 0;
         s->sent_at[i] = 0;
         s->keyhash[i] = 0;
         s->hashed[i / 64] &= ~(1ull << (i % 64));
@@ -132,7 +139,7 @@ static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots, eng__prog
         for (uint32_t id = b; id < e; id++)
             __builtin_prefetch(&t[(uint32_t)s->keyhash[id] & mask], 1);
         for (uint32_t id = b; id < e; id++) {
-            if (s->org[id] == ENG__NO_ORG || !(s->hashed[id / 64] >> (id % 64) & 1))
+            if (s->hot[id].org == ENG__NO_ORG || !(s->hashed[id / 64] >> (id % 64) & 1))
                 continue;
             uint32_t i = (uint32_t)s->keyhash[id] & mask;
             while (t[i])
@@ -186,8 +193,8 @@ int eng__sends_truncate(eng__sends *s, const eng__mem *mem, uint32_t n)
     for (uint32_t id = n; id < s->n; id++) {
         if (s->hashed[id / 64] >> (id % 64) & 1)
             s->nhashed--;
-        s->org[id] = ENG__NO_ORG;
-        s->mask[id] = s->status[id] = 0;
+        s->hot[id].org = ENG__NO_ORG;
+        s->hot[id].mask = 0;
         s->hashed[id / 64] &= ~(1ull << (id % 64));
         if (id / 64 < s->canon_words)
             s->canon[id / 64] &= ~(1ull << (id % 64));
@@ -215,7 +222,7 @@ int64_t eng__sends_find(const eng__sends *s, uint64_t keyhash)
         if (!v)
             return -1;
         uint32_t id = (uint32_t)v - 1;
-        if ((v >> 32 << 32) == tag && s->keyhash[id] == keyhash && s->org[id] != ENG__NO_ORG)
+        if ((v >> 32 << 32) == tag && s->keyhash[id] == keyhash && s->hot[id].org != ENG__NO_ORG)
             return id;
     }
 }
@@ -229,12 +236,12 @@ int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org
     if (id > s->n)
         fill_empty(s, id);
     if (id >= s->n) { /* a new id: what the fields below do not set */
-        s->mask[id] = s->status[id] = 0;
+        s->hot[id].mask = 0;
         s->hashed[id / 64] &= ~(1ull << (id % 64));
         s->n = id + 1;
     }
     eng__sends_fields(s, id, org, ctx, customer, channel, at, keyhash);
-    s->mask[id] |= 1u << ENG_TOUCH_SENT;
+    s->hot[id].mask |= 1u << ENG_TOUCH_SENT;
     if (index == ENG__SEND_MAPPED)
         return ENG_OK;
     s->hashed[id / 64] |= 1ull << (id % 64);
@@ -256,9 +263,7 @@ int eng__sends_note(eng__sends *s, const eng__mem *mem, uint32_t id, uint8_t sta
         return rc;
     if (id >= s->n)
         fill_empty(s, id + 1);
-    s->mask[id] |= (uint8_t)(1u << status);
-    if (eng__touch_rank(status) > eng__touch_rank(s->status[id]))
-        s->status[id] = status;
+    s->hot[id].mask |= (uint8_t)(1u << status);
     return ENG_OK;
 }
 
@@ -269,11 +274,9 @@ int eng__sends_view_get(eng_engine *e, eng__sends_view *out)
     if (rc)
         return rc;
     out->n = ev->s.n;
-    out->org = ev->s.org;
+    out->hot = ev->s.hot;
     out->ctx = ev->s.ctx;
     out->customer = ev->s.customer;
-    out->channel = ev->s.channel;
-    out->status = ev->s.status;
     out->sent_at = ev->s.sent_at;
     return ENG_OK;
 }

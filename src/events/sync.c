@@ -77,10 +77,10 @@ static int reload_org(eng__ev *ev, eng__evorg *old)
     old->ftype = NULL;
     eng__sends *s = &ev->s;
     for (uint32_t id = 0; id < s->n; id++) {
-        if (s->org[id] != old->code)
+        if (s->hot[id].org != old->code)
             continue;
-        s->org[id] = ENG__NO_ORG;
-        s->mask[id] = s->status[id] = 0;
+        s->hot[id].org = ENG__NO_ORG;
+        s->hot[id].mask = 0;
         if (id / 64 < s->canon_words) /* set again by the rows read */
             s->canon[id / 64] &= ~(1ull << (id % 64));
         if (s->hashed[id / 64] >> (id % 64) & 1) {

@@ -301,11 +301,11 @@ int eng__touch_history(eng_engine *e, const char *org, eng_time from, eng_time t
     const uint8_t resp = (1u << ENG_TOUCH_OPENED) | (1u << ENG_TOUCH_CLICKED);
     for (uint32_t i = 0; i < s->n; i++) {
         uint32_t c = s->customer[i];
-        if (s->org[i] != o->code || c < lo || c >= hi || s->sent_at[i] < from || (to && s->sent_at[i] >= to))
+        if (s->hot[i].org != o->code || c < lo || c >= hi || s->sent_at[i] < from || (to && s->sent_at[i] >= to))
             continue;
-        size_t k = (size_t)(c - lo) * ENG_CH_COUNT + s->channel[i];
+        size_t k = (size_t)(c - lo) * ENG_CH_COUNT + s->hot[i].channel;
         sends[k]++;
-        responses[k] += (s->mask[i] & resp) != 0;
+        responses[k] += (s->hot[i].mask & resp) != 0;
     }
     return ENG_OK;
 }
@@ -330,8 +330,8 @@ ENG_API int eng_touch_status_counts(eng_engine *e, const char *org, uint64_t cam
         if (!eng__ev_org(ev, org, 0, &o) && !(rc = ctxsel_make(&e->mem, o, campaign, message, &cs)) && !cs.none) {
             const eng__sends *s = &ev->s;
             for (uint32_t i = 0; i < s->n; i++)
-                if (s->org[i] == o->code && s->ctx[i] <= cs.max && cs.sel[s->ctx[i]])
-                    counts[(size_t)s->channel[i] * ENG_TOUCH_STATUS_COUNT + s->status[i]]++;
+                if (s->hot[i].org == o->code && s->ctx[i] <= cs.max && cs.sel[s->ctx[i]])
+                    counts[(size_t)s->hot[i].channel * ENG_TOUCH_STATUS_COUNT + eng__mask_furthest(s->hot[i].mask)]++;
         }
         eng__free(&e->mem, cs.sel);
     }

@@ -34,15 +34,16 @@ int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, con
     eng__sends *s = &ev->s;
     *dup = 0;
     *optout = 0;
-    if (s->mask[send] & (1u << status)) {
+    if (s->hot[send].mask & (1u << status)) {
         *dup = 1;
         return ENG_OK;
     }
-    eng__evorg *o = eng__ev_org_by_code(ev, s->org[send]);
+    eng__evorg *o = eng__ev_org_by_code(ev, s->hot[send].org);
     uint32_t dcode = 0;
     int rc;
     if (!o)
-        return eng__err(ENG_ECORRUPT, "send", "a send names org code %u, which is not known", (unsigned)s->org[send]);
+        return eng__err(ENG_ECORRUPT, "send", "a send names org code %u, which is not known",
+                        (unsigned)s->hot[send].org);
     if (dlen) {
         if ((rc = eng__dict_intern(&o->det, detail, dlen, &dcode)))
             return rc;
@@ -55,14 +56,12 @@ int eng__touch_apply(eng__ev *ev, uint32_t send, uint8_t status, eng_time t, con
     c->time[i] = t;
     c->customer[i] = s->customer[send];
     c->ctx[i] = s->ctx[send];
-    c->channel[i] = s->channel[send];
+    c->channel[i] = s->hot[send].channel;
     c->status[i] = status;
     c->send[i] = send;
     c->detail[i] = dcode;
     c->first[i] = (uint8_t)eng__sends_canon(s, send);
-    s->mask[send] |= (uint8_t)(1u << status);
-    if (eng__touch_rank(status) > eng__touch_rank(s->status[send]))
-        s->status[send] = status;
+    s->hot[send].mask |= (uint8_t)(1u << status);
     *optout = status == ENG_TOUCH_UNSUBSCRIBED || status == ENG_TOUCH_COMPLAINED;
     return ENG_OK;
 }
@@ -81,10 +80,10 @@ static int apply_optouts(eng__ev *ev, const uint32_t *sends, const uint8_t *src,
         rc = eng__nomem();
     /* Each org's customers are its own: opt out per org, in send order within it. */
     for (size_t i = 0; i < n && !rc; i++) {
-        uint16_t org = ev->s.org[sends[i]];
+        uint16_t org = ev->s.hot[sends[i]].org;
         int first = 1;
         for (size_t k = 0; k < i && first; k++)
-            first = ev->s.org[sends[k]] != org;
+            first = ev->s.hot[sends[k]].org != org;
         if (!first)
             continue;
         size_t m = 0;
@@ -94,9 +93,9 @@ static int apply_optouts(eng__ev *ev, const uint32_t *sends, const uint8_t *src,
             break;
         }
         for (size_t k = i; k < n; k++)
-            if (ev->s.org[sends[k]] == org) {
+            if (ev->s.hot[sends[k]].org == org) {
                 ids[m] = ev->s.customer[sends[k]];
-                ch[m] = ev->s.channel[sends[k]];
+                ch[m] = ev->s.hot[sends[k]].channel;
                 sr[m] = src[k];
                 t[m++] = ts[k];
             }
@@ -261,7 +260,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
             probe_all(&ev->s, hs + i, n - i < SENT_BLOCK ? n - i : SENT_BLOCK, warm);
         if (mapped[i]) {
             uint32_t c = eng__kmap_get(o, cx, rows[i].customer);
-            dup = c && ev->s.keyhash[c - 1] == h && ev->s.org[c - 1] != ENG__NO_ORG;
+            dup = c && ev->s.keyhash[c - 1] == h && ev->s.hot[c - 1].org != ENG__NO_ORG;
         }
         if (!dup && probe)
             dup = eng__sends_find(&ev->s, h) >= 0;

@@ -56,7 +56,7 @@ int eng__ev_undo(eng__ev *ev)
     /* every send taken back is of this org (the batch wrote no other's) */
     eng__sends *s = &ev->s;
     for (uint32_t id = ev->mark.sends; id < s->n; id++)
-        if (s->org[id] != o->code)
+        if (s->hot[id].org != o->code)
             return 0;
     for (uint32_t id = ev->mark.sends; id < s->n; id++)
         if (!(s->hashed[id / 64] >> (id % 64) & 1))

@@ -109,7 +109,8 @@ static void logical_digest(evfx *f, uint8_t out[ENG__SHA256_LEN])
     assert_int_equal(eng__sends_view_get(f->e, &v), ENG_OK);
     uint64_t *sv = malloc((v.n + 1) * sizeof *sv);
     for (uint32_t i = 0; i < v.n; i++)
-        sv[i] = ((uint64_t)v.customer[i] << 16) | ((uint64_t)v.channel[i] << 8) | v.status[i];
+        sv[i] = ((uint64_t)v.customer[i] << 16) | ((uint64_t)v.hot[i].channel << 8) |
+                (uint64_t)eng__mask_furthest(v.hot[i].mask);
     qsort(sv, v.n, sizeof *sv, cmp_u64);
     eng__sha256_update(&s, sv, v.n * sizeof *sv);
     eng__leave(f->e);

@@ -33,11 +33,11 @@ static void view(eng_engine *e, sview *v)
     v->sent_at = malloc(n * sizeof *v->sent_at);
     assert_true(v->org && v->ctx && v->customer && v->channel && v->status && v->sent_at);
     for (uint32_t i = 0; i < s.n; i++) {
-        v->org[i] = s.org[i];
+        v->org[i] = s.hot[i].org;
         v->ctx[i] = s.ctx[i];
         v->customer[i] = s.customer[i];
-        v->channel[i] = s.channel[i];
-        v->status[i] = s.status[i];
+        v->channel[i] = s.hot[i].channel;
+        v->status[i] = (uint8_t)eng__mask_furthest(s.hot[i].mask);
         v->sent_at[i] = s.sent_at[i];
     }
     eng__leave(e);
@@ -376,11 +376,11 @@ static void load_reads_contexts_committed_midway(void **st)
     assert_int_equal(eng__sends_view_get(b.e, &s), ENG_OK);
     uint32_t live = 0, camp2 = 0;
     for (uint32_t i = 0; i < s.n; i++) {
-        if (s.org[i] == ENG__NO_ORG)
+        if (s.hot[i].org == ENG__NO_ORG)
             continue;
         uint64_t campaign, message;
         uint32_t version, occurrence;
-        assert_int_equal(eng__ctx_get(b.e, s.org[i], s.ctx[i], &campaign, &message, &version, &occurrence), ENG_OK);
+        assert_int_equal(eng__ctx_get(b.e, s.hot[i].org, s.ctx[i], &campaign, &message, &version, &occurrence), ENG_OK);
         live++;
         camp2 += campaign == 2;
     }

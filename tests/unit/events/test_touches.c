@@ -311,7 +311,7 @@ static void batch_permutations(void **st)
             assert_int_equal(eng__sends_view_get(f.e, &sv), ENG_OK);
             assert_int_equal(sv.n, BP_SENDS);
             for (uint32_t s = 0; s < BP_SENDS; s++) {
-                assert_int_equal(sv.status[s], want[s]);
+                assert_int_equal(eng__mask_furthest(sv.hot[s].mask), want[s]);
                 eng__touch_buf tb;
                 assert_int_equal(eng__touch_customer(f.e, "acme", s, NULL, &tb), ENG_OK);
                 const char *got = NULL;
@@ -604,9 +604,26 @@ static void retention(void **st)
     evfx_close(&f);
 }
 
+/* A send keeps the set of its statuses, not its furthest: the furthest of every set is
+ * the one the receipts, applied one at a time keeping the higher rank, leave. */
+static void furthest_of_every_set(void **st)
+{
+    (void)st;
+    for (unsigned m = 0; m < 256; m++) {
+        int want = ENG_TOUCH_SENT;
+        for (int s = 0; s < ENG_TOUCH_STATUS_COUNT; s++)
+            if (m >> s & 1 && eng__touch_rank(s) > eng__touch_rank(want))
+                want = s;
+        assert_int_equal(eng__mask_furthest(m), want);
+    }
+    assert_int_equal(eng__mask_furthest(1u << ENG_TOUCH_FAILED | 1u << ENG_TOUCH_DELIVERED), ENG_TOUCH_DELIVERED);
+    assert_int_equal(eng__mask_furthest(1u << ENG_TOUCH_CLICKED | 1u << ENG_TOUCH_COMPLAINED), ENG_TOUCH_COMPLAINED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(furthest_of_every_set),
         cmocka_unit_test(basic),
         cmocka_unit_test(customer_touches),
         cmocka_unit_test(pending),
