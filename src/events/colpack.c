@@ -1,7 +1,11 @@
 /* Frame-of-reference bit packing of integer columns (see colpack.h). */
 #include "events/colpack.h"
+#include "base/simd.h"
 
 #include <string.h>
+#if ENG__SIMD_X86
+#include <immintrin.h>
+#endif
 
 static unsigned width_of(uint64_t range)
 {
@@ -118,36 +122,26 @@ static inline uint64_t get_bits(const uint8_t *p, size_t nbytes, uint64_t bit, u
     return v;
 }
 
-#define UNPACK_BODY(T, MAXW)                                                        \
-    int64_t min;                                                                \
-    unsigned w;                                                                 \
-    size_t nbytes;                                                              \
-    const uint8_t *p = col_head(r, n, MAXW, &min, &w, &nbytes);                       \
-    if (!p)                                                                     \
-        return;                                                                 \
-    uint64_t mask = w == 64 ? ~0ull : (1ull << w) - 1;                          \
-    if (!w) {                                                                   \
-        for (size_t i = 0; i < n; i++)                                          \
-            out[i] = (T)min;                                                    \
-        return;                                                                 \
-    }                                                                           \
-    uint64_t bit = 0;                                                           \
-    for (size_t i = 0; i < n; i++, bit += w)                                    \
-        out[i] = (T)((uint64_t)min + get_bits(p, nbytes, bit, w, mask));
+/* A whole column: its range [0, n) (the vector and unchecked loops of eng__pcol_*). */
+#define UNPACK_BODY(SUFFIX, MAXW)   \
+    eng__pcol c;                    \
+    eng__pcol_read(r, n, MAXW, &c); \
+    if (c.p)                        \
+        eng__pcol_##SUFFIX(&c, 0, n, out);
 
 void eng__unpack_i64(eng__rd *r, int64_t *out, size_t n)
 {
-    UNPACK_BODY(int64_t, 64)
+    UNPACK_BODY(i64, 64)
 }
 
 void eng__unpack_u32(eng__rd *r, uint32_t *out, size_t n)
 {
-    UNPACK_BODY(uint32_t, 32)
+    UNPACK_BODY(u32, 32)
 }
 
 void eng__unpack_u8(eng__rd *r, uint8_t *out, size_t n)
 {
-    UNPACK_BODY(uint8_t, 8)
+    UNPACK_BODY(u8, 8)
 }
 
 void eng__unpack_skip(eng__rd *r, size_t n)
@@ -184,7 +178,59 @@ int64_t eng__pcol_at(const eng__pcol *c, size_t i)
     return (int64_t)((uint64_t)c->min + get_bits(c->p, c->nbytes, (uint64_t)i * c->w, c->w, mask));
 }
 
-#define RANGE_BODY(T)                                                               \
+#if ENG__SIMD_X86
+/* Values [from, from + n) of a column of width 1..31, eight at a time: eight values
+ * take w bytes, so every group starts at the same bit of its first byte, and each
+ * value is a funnel shift of the two 32-bit words that hold it in the group's 32-byte
+ * load (the last value ends by bit 7 + 8w <= 255). Out as 32-bit values (out32) or
+ * their low bytes (out8), as the scalar loop's casts give. Returns the values
+ * decoded: whole groups whose loads stay inside the column's bytes. */
+ENG__AVX2 static size_t range_avx2(const eng__pcol *c, size_t from, size_t n, uint32_t *out32, uint8_t *out8)
+{
+    const unsigned w = c->w;
+    const uint64_t bit0 = (uint64_t)from * w;
+    const size_t at = (size_t)(bit0 >> 3);
+    if (c->nbytes < at + 32)
+        return 0;
+    size_t groups = (c->nbytes - at - 32) / w + 1;
+    if (groups > n / 8)
+        groups = n / 8;
+    int32_t idx[8], sh[8];
+    for (unsigned k = 0; k < 8; k++) {
+        const unsigned pos = (unsigned)(bit0 & 7) + k * w;
+        idx[k] = (int32_t)(pos >> 5), sh[k] = (int32_t)(pos & 31);
+    }
+    const __m256i lo_i = _mm256_loadu_si256((const __m256i *)idx), hi_i = _mm256_add_epi32(lo_i, _mm256_set1_epi32(1));
+    const __m256i srl = _mm256_loadu_si256((const __m256i *)sh), sll = _mm256_sub_epi32(_mm256_set1_epi32(32), srl);
+    const __m256i mask = _mm256_set1_epi32((int32_t)((1u << w) - 1)), min = _mm256_set1_epi32((int32_t)(uint32_t)c->min);
+    /* out8: each lane's low byte to the front of its 128-bit half, then the two halves' fronts together */
+    const __m256i bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12,
+                                           -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i halves = _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1);
+    const uint8_t *p = c->p + at;
+    for (size_t g = 0; g < groups; g++, p += w) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)p);
+        __m256i x = _mm256_or_si256(_mm256_srlv_epi32(_mm256_permutevar8x32_epi32(v, lo_i), srl),
+                                    _mm256_sllv_epi32(_mm256_permutevar8x32_epi32(v, hi_i), sll));
+        x = _mm256_add_epi32(_mm256_and_si256(x, mask), min);
+        if (out32)
+            _mm256_storeu_si256((__m256i *)(out32 + 8 * g), x);
+        else
+            _mm_storel_epi64((__m128i *)(out8 + 8 * g),
+                             _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(x, bytes), halves)));
+    }
+    return groups * 8;
+}
+#endif
+
+/* The vector loop's share of a range (0: none), then the scalar loop for the rest. */
+#if ENG__SIMD_X86
+#define RANGE_VEC(o32, o8) (c->w && c->w < 32 && n >= 8 && eng__isa() >= ENG__ISA_AVX2 ? range_avx2(c, from, n, o32, o8) : 0)
+#else
+#define RANGE_VEC(o32, o8) 0
+#endif
+
+#define RANGE_BODY(T, START)                                                        \
     if (!c->w) {                                                                    \
         for (size_t i = 0; i < n; i++)                                              \
             out[i] = (T)c->min;                                                     \
@@ -192,10 +238,10 @@ int64_t eng__pcol_at(const eng__pcol *c, size_t i)
     }                                                                               \
     const unsigned w = c->w;                                                        \
     const uint64_t mask = w == 64 ? ~0ull : (1ull << w) - 1, min = (uint64_t)c->min; \
-    uint64_t bit = (uint64_t)from * w;                                              \
+    size_t i = (START);                                                             \
+    uint64_t bit = (uint64_t)(from + i) * w;                                        \
     const size_t bulk = bulk_of(c, from, n);                                        \
     const uint8_t *p = c->p;                                                        \
-    size_t i = 0;                                                                   \
     for (; i < bulk; i++, bit += w)                                                 \
         out[i] = (T)(min + ((eng__get64(p + (bit >> 3)) >> (bit & 7)) & mask));     \
     for (; i < n; i++, bit += w)                                                    \
@@ -203,17 +249,17 @@ int64_t eng__pcol_at(const eng__pcol *c, size_t i)
 
 void eng__pcol_i64(const eng__pcol *c, size_t from, size_t n, int64_t *out)
 {
-    RANGE_BODY(int64_t)
+    RANGE_BODY(int64_t, 0)
 }
 
 void eng__pcol_u32(const eng__pcol *c, size_t from, size_t n, uint32_t *out)
 {
-    RANGE_BODY(uint32_t)
+    RANGE_BODY(uint32_t, RANGE_VEC(out, NULL))
 }
 
 void eng__pcol_u8(const eng__pcol *c, size_t from, size_t n, uint8_t *out)
 {
-    RANGE_BODY(uint8_t)
+    RANGE_BODY(uint8_t, RANGE_VEC(NULL, out))
 }
 
 int eng__pcol_same(const eng__pcol *c, size_t from, size_t n, int64_t v)

@@ -138,6 +138,20 @@ int eng__txn_scan_cols(eng_engine *e, const char *org, eng__txn_seg_fn fn, void 
     return rc ? rc : eng__ev_org(ev, org, 0, &o) ? ENG_OK : scan_org(ev, o, &a->t, 0, 0, ENG__NO_CUSTOMER, NULL, fn, user, 1);
 }
 
+int eng__txn_rows(eng_engine *e, const char *org, size_t *rows)
+{
+    eng__ev *ev;
+    eng__evorg *o;
+    *rows = 0;
+    int rc = eng__ev_get(e, &ev);
+    if (rc || eng__ev_org(ev, org, 0, &o))
+        return rc;
+    for (size_t s = 0; s < o->rseg.n; s++)
+        *rows += o->rseg.v[s].n;
+    *rows += o->rtail.n;
+    return ENG_OK;
+}
+
 static const char *dict_str(eng_engine *e, uint16_t org, int which, uint32_t code, size_t *len)
 {
     eng__ev *ev = eng__slot_get(e, ENG__SLOT_EVENTS);
