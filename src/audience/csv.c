@@ -10,7 +10,7 @@
 
 #define CSV_EOF (-1)
 #define CSV_ERR (-2)
-#define CSV_BUF 65536
+#define CSV_BUF 65536 /* the read buffer at most (it starts at 4 KiB: see refill) */
 #define CSV_WINDOW (1u << 20) /* window over a memory source */
 
 int eng__csv_init(eng__csv *c, const eng__mem *mem, eng_read_fn read, void *user, size_t max_field)
@@ -21,7 +21,7 @@ int eng__csv_init(eng__csv *c, const eng__mem *mem, eng_read_fn read, void *user
     c->user = user;
     c->line = 1;
     c->max_field = max_field;
-    c->cap = CSV_BUF;
+    c->cap = 4096;
     c->in = ""; /* buf is allocated on the first callback read: a memory source is read in place */
     /* The record buffer exists from the start, so a record of empty fields
      * still has a base to point into (no NULL + 0, no memcpy from NULL). */
@@ -70,6 +70,14 @@ static int refill(rd *r)
         c->pos = 0;
         c->bytes += n;
         return 0;
+    }
+    if (c->buf && c->len == c->cap && c->cap < CSV_BUF) {
+        /* The callback filled the buffer: read more at a time. Nothing points into it
+         * now (a record split across reads is in data), so it is replaced, not copied.
+         * Growing from 4 KiB: a short stream does not cost a 64 KiB buffer. */
+        eng__free(c->mem, c->buf);
+        c->buf = NULL;
+        c->cap *= 2;
     }
     if (!c->buf && !(c->buf = eng__malloc(c->mem, c->cap))) {
         r->err = eng__nomem();

@@ -406,7 +406,10 @@ int eng__cpar_room(cpar *p, size_t need)
         p->colw = w;
         p->ncolw = n;
     }
-    need += 65536;
+    /* Headroom, so that a room call is rare: it doubles up to 64 KiB, so a small import
+     * does not reserve 64 KiB a column (under ASan, a fresh mapping each). */
+    p->colslack = p->colslack ? (p->colslack < 65536 ? 2 * p->colslack : 65536) : 4096;
+    need += p->colslack;
     for (uint32_t i = 1; i < n; i++)
         if (p->colw[i].cap - p->colw[i].len < need && eng__wr_reserve(&p->colw[i], need))
             return ENG_ENOMEM;

@@ -181,8 +181,8 @@ bad:
 }
 
 /* Schema 3: a writer per field, each with room for at least @p need more
- * bytes, and 64 KiB more so that this runs once in many rows
- * (p->colroom: the room every writer has left at least). */
+ * bytes, and headroom (4 KiB at first, doubling to 64 KiB) so that this runs
+ * once in many rows (p->colroom: the room every writer has left at least). */
 int eng__cpar_room(cpar *p, size_t need);
 
 #endif

@@ -46,6 +46,7 @@ typedef struct cpar {
     eng__wr *colw; /* schema 3: the values by column, colw[i] for field i >= 1 */
     uint32_t ncolw;
     size_t colroom; /* bytes every colw[i] has room for at least */
+    size_t colslack; /* headroom eng__cpar_room adds beyond the need: grows 4 -> 64 KiB */
     eng__wr ids;  /* their ids (stored ahead of the values: see delta.c) */
     eng__wr rec;  /* the part being framed, header room first (reused) */
     uint64_t part_rows;

@@ -35,7 +35,11 @@ int eng__wr_reserve(eng__wr *w, size_t extra)
         return w->err;
     }
     void *d = w->data;
-    if (eng__grow(w->mem, &d, &w->cap, w->len + extra, 1) != ENG_OK) {
+    size_t need = w->len + extra;
+    /* A record is rarely under 128 bytes: start there, not at 8 and five reallocations on */
+    if (w->cap == 0 && need < 128)
+        need = 128;
+    if (eng__grow(w->mem, &d, &w->cap, need, 1) != ENG_OK) {
         w->err = ENG_ENOMEM;
         return w->err;
     }

@@ -27,16 +27,16 @@ static void entry_body(eng__wr *w, const entry *x)
     eng__wr_bytes(w, x->prev, 32);
 }
 
-static int entry_hash(const eng__mem *mem, const entry *x, uint8_t out[32])
+/* The hash of an entry: its body written into @p w (emptied first, so a caller hashing
+ * many entries reuses one buffer), then hashed. */
+static int entry_hash(eng__wr *w, const entry *x, uint8_t out[32])
 {
-    eng__wr w;
-    eng__wr_init(&w, mem);
-    entry_body(&w, x);
-    int rc = w.err;
-    if (!rc)
-        eng__sha256(w.data, w.len, out);
-    eng__wr_free(&w);
-    return rc ? eng__nomem() : ENG_OK;
+    w->len = 0;
+    entry_body(w, x);
+    if (w->err)
+        return eng__nomem();
+    eng__sha256(w->data, w->len, out);
+    return ENG_OK;
 }
 
 static int head_get(eng_engine *e, uint64_t *seq, uint8_t hash[32])
@@ -86,11 +86,12 @@ int eng__audit_append(eng_engine *e, const char *org, const char *actor, const c
     x.object = (char *)object;
     x.action = (char *)action;
     eng__sha256(state, state_len, x.state);
-    if ((rc = entry_hash(&e->mem, &x, x.hash)))
-        return rc;
-    eng__wr w;
+    eng__wr w; /* the stored entry: its body, then the body's hash */
     eng__wr_init(&w, &e->mem);
-    entry_body(&w, &x);
+    if ((rc = entry_hash(&w, &x, x.hash))) {
+        eng__wr_free(&w);
+        return rc;
+    }
     eng__wr_bytes(&w, x.hash, 32);
     char key[32];
     eng__key_id(key, sizeof key, 'l', x.seq);
@@ -212,6 +213,8 @@ ENG_API int eng_audit_verify(eng_engine *e, const char *actor, uint64_t *bad_seq
         }
     }
     uint8_t prev[32] = {0};
+    eng__wr w;
+    eng__wr_init(&w, &e->mem);
     for (size_t i = 0; rc == ENG_OK && i < c.n; i++) {
         const entry *x = &c.v[i];
         uint8_t h[32];
@@ -223,13 +226,14 @@ ENG_API int eng_audit_verify(eng_engine *e, const char *actor, uint64_t *bad_seq
             bad = x->seq;
             rc = eng__err(ENG_ECORRUPT, "audit", "audit entry %llu does not link to its predecessor",
                           (unsigned long long)x->seq);
-        } else if ((rc = entry_hash(&e->mem, x, h)) == ENG_OK && memcmp(h, x->hash, 32) != 0) {
+        } else if ((rc = entry_hash(&w, x, h)) == ENG_OK && memcmp(h, x->hash, 32) != 0) {
             bad = x->seq;
             rc = eng__err(ENG_ECORRUPT, "audit", "audit entry %llu was altered (hash mismatch)",
                           (unsigned long long)x->seq);
         }
         memcpy(prev, x->hash, 32);
     }
+    eng__wr_free(&w);
     if (rc == ENG_OK) {
         uint64_t hseq;
         uint8_t hh[32];

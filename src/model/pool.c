@@ -6,9 +6,36 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* The pool hands out pieces of shared 1 KiB blocks (a decoded object's strings
+ * cost one allocation, not one each: an audit check decodes every entry); a piece
+ * over 256 bytes gets a block of its own. Under AddressSanitizer every byte of a
+ * block that is not a piece handed out stays poisoned, and a poisoned gap follows
+ * each piece and precedes the first, so an overrun of a piece is reported as it
+ * was when each piece was a heap block of its own. */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_ASAN 1
+#endif
+#endif
+#ifdef POOL_ASAN
+#include <sanitizer/asan_interface.h>
+#define POOL_GAP ((size_t)16)
+#define POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POOL_GAP ((size_t)0)
+#define POOL_POISON(p, n) ((void)(p), (void)(n))
+#define POOL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+#define POOL_BLOCK ((size_t)1024) /* bytes of a shared block */
+#define POOL_ALONE ((size_t)256)  /* a piece over this gets a block of its own */
+
 typedef struct eng__blk {
     struct eng__blk *next;
-    max_align_t align[];
+    size_t used, cap; /* bytes of data[] handed out (gaps included) and in all */
+    max_align_t data[];
 } eng__blk;
 
 void eng__pool_init(eng__pool *p, const eng__mem *mem)
@@ -18,18 +45,56 @@ void eng__pool_init(eng__pool *p, const eng__mem *mem)
     p->oom = 0;
 }
 
-void *eng__pool_alloc(eng__pool *p, size_t n)
+static eng__blk *blk_new(eng__pool *p, size_t cap)
 {
-    if (n > SIZE_MAX - sizeof(eng__blk))
-        return NULL;
-    eng__blk *b = eng__calloc(p->mem, 1, sizeof(eng__blk) + (n ? n : 1));
+    eng__blk *b = eng__calloc(p->mem, 1, sizeof(eng__blk) + cap); /* zeroed: pieces are never reused */
     if (!b) {
         p->oom = 1;
         return NULL;
     }
-    b->next = p->head;
-    p->head = b;
-    return b->align;
+    b->cap = cap;
+    b->used = POOL_GAP;
+    POOL_POISON(b->data, cap);
+    return b;
+}
+
+void *eng__pool_alloc(eng__pool *p, size_t n)
+{
+    const size_t al = sizeof(max_align_t);
+    if (n > SIZE_MAX - sizeof(eng__blk) - 2 * POOL_GAP - al)
+        return NULL;
+    size_t want = n ? n : 1, sz = (want + al - 1) / al * al + POOL_GAP; /* the piece and the gap after it */
+    eng__blk *b = p->head;
+    if (!b || b->cap - b->used < sz) {
+        int alone = sz > POOL_ALONE;
+        if (!(b = blk_new(p, alone ? POOL_GAP + sz : POOL_BLOCK)))
+            return NULL;
+        eng__blk *h = p->head;
+        if (alone && h) { /* behind the shared block, whose room stays in use */
+            b->next = h->next;
+            h->next = b;
+        } else {
+            b->next = h;
+            p->head = b;
+        }
+    }
+    uint8_t *q = (uint8_t *)b->data + b->used;
+    b->used += sz;
+    POOL_UNPOISON(q, want);
+    return q;
+}
+
+void eng__pool_free(eng__pool *p)
+{
+    eng__blk *b = p->head;
+    while (b) {
+        eng__blk *next = b->next;
+        POOL_UNPOISON(b->data, b->cap); /* the host's allocator may touch what it frees */
+        eng__free(p->mem, b);
+        b = next;
+    }
+    p->head = NULL;
+    p->oom = 0;
 }
 
 char *eng__pool_str(eng__pool *p, const char *s)
@@ -41,18 +106,6 @@ char *eng__pool_str(eng__pool *p, const char *s)
     if (d)
         memcpy(d, s, n + 1);
     return d;
-}
-
-void eng__pool_free(eng__pool *p)
-{
-    eng__blk *b = p->head;
-    while (b) {
-        eng__blk *next = b->next;
-        eng__free(p->mem, b);
-        b = next;
-    }
-    p->head = NULL;
-    p->oom = 0;
 }
 
 void eng__strs_enc(eng__wr *w, const char *const *v, size_t n)
