@@ -28,7 +28,52 @@ struct test_store {
     void *before_user;
     void (*read_fn)(const void *, size_t, void *); /* test_store_on_read() */
     void *read_user;
+    /* A clone notes the keys written since it was made (or restored), so that
+     * test_store_restore() puts back only those; past DIRTY_MAX, all of them. */
+    int track, dirty_all;
+    struct dirty {
+        size_t klen;
+        uint8_t *key;
+    } *dirty;
+    size_t ndirty, dirty_cap;
 };
+
+#define DIRTY_MAX 4096
+
+static void dirty_forget(test_store *ts)
+{
+    for (size_t i = 0; i < ts->ndirty; i++)
+        free(ts->dirty[i].key);
+    free(ts->dirty); /* freed each time: a fuzz input's allocations and frees stay even */
+    ts->dirty = NULL;
+    ts->ndirty = ts->dirty_cap = 0;
+    ts->dirty_all = 0;
+}
+
+static void dirty_note(test_store *ts, const void *k, size_t kl)
+{
+    if (!ts->track || ts->dirty_all)
+        return;
+    if (ts->ndirty == DIRTY_MAX) {
+        dirty_forget(ts);
+        ts->dirty_all = 1;
+        return;
+    }
+    if (ts->ndirty == ts->dirty_cap) {
+        size_t cap = ts->dirty_cap ? 2 * ts->dirty_cap : 32;
+        struct dirty *d = realloc(ts->dirty, cap * sizeof *d);
+        if (!d)
+            abort();
+        ts->dirty = d;
+        ts->dirty_cap = cap;
+    }
+    uint8_t *copy = malloc(kl ? kl : 1);
+    if (!copy)
+        abort();
+    memcpy(copy, k, kl);
+    ts->dirty[ts->ndirty].key = copy;
+    ts->dirty[ts->ndirty++].klen = kl;
+}
 
 static int verb_index(unsigned v)
 {
@@ -119,12 +164,14 @@ static int s_put(const void *k, size_t kl, const void *v, size_t vl, void *u)
 {
     test_store *ts = u;
     trace_key(ts, "put", k, kl);
+    dirty_note(ts, k, kl);
     return tick(ts, TV_PUT) ? injected() : eng__kvmem_put(&ts->kv, k, kl, v, vl);
 }
 static int s_del(const void *k, size_t kl, void *u)
 {
     test_store *ts = u;
     trace_key(ts, "del", k, kl);
+    dirty_note(ts, k, kl);
     return tick(ts, TV_DEL) ? injected() : eng__kvmem_del(&ts->kv, k, kl);
 }
 typedef struct scan_tap {
@@ -204,6 +251,7 @@ void test_store_free(test_store *ts)
     if (!ts)
         return;
     eng__kvmem_clear(&ts->kv);
+    dirty_forget(ts);
     free(ts);
 }
 
@@ -214,7 +262,31 @@ test_store *test_store_clone(test_store *ts)
         test_store_free(c);
         c = NULL;
     }
+    if (c)
+        c->track = 1;
     return c;
+}
+
+int test_store_restore(test_store *ts, test_store *from)
+{
+    if (ts->kv.in_batch)
+        eng__kvmem_rollback(&ts->kv);
+    int rc = ENG_OK;
+    if (ts->dirty_all || !ts->track) {
+        rc = eng__omap_copy(&ts->kv.main, &from->kv.main);
+    } else {
+        for (size_t i = 0; i < ts->ndirty && rc == ENG_OK; i++) {
+            const struct dirty *d = &ts->dirty[i];
+            const eng__onode *n = eng__omap_find(&from->kv.main, d->key, d->klen);
+            if (n && !n->dead)
+                rc = eng__omap_put(&ts->kv.main, d->key, d->klen, n->val, n->vlen, 0);
+            else
+                eng__omap_del(&ts->kv.main, d->key, d->klen);
+        }
+    }
+    dirty_forget(ts);
+    ts->track = 1;
+    return rc;
 }
 
 static int s_erased(const void *const *keys, const size_t *lens, size_t n, void *u)
