@@ -379,6 +379,10 @@ static int txn_room(cols *c, size_t n)
             return c->err = eng__nomem();
         c->x_amount = f;
         c->cx = cap;
+        /* huge pages where the kernel gives them on advice: a fault per 2 MB, not per 4 KB
+         * (the faults on these columns were ~10 % of the report at M) */
+        eng__mem_hint_huge(m, c->x_cust, cap * 4), eng__mem_hint_huge(m, c->x_store, cap * 4);
+        eng__mem_hint_huge(m, c->x_time, cap * sizeof *d), eng__mem_hint_huge(m, c->x_amount, cap * sizeof *f);
     }
     return ENG_OK;
 }
