@@ -1,6 +1,11 @@
 #include "base/hash.h"
+#include "base/simd.h"
 
 #include <string.h>
+#if ENG__SIMD_X86
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -33,6 +38,70 @@ static void compress(uint32_t h[8], const uint8_t b[64])
     h[0] += a; h[1] += bb; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
 }
 
+#if ENG__SIMD_X86
+/* The CPU's SHA extensions (x86 SHA-NI, with SSSE3 and SSE4.1): four rounds a pair
+ * of sha256rnds2, the message schedule by sha256msg1/msg2. The state is kept as
+ * ABEF and CDGH, the instructions' order. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void blocks_ni(uint32_t h[8], const uint8_t *p, size_t n)
+{
+    const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bll, 0x0405060700010203ll); /* big-endian words */
+    __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)h), 0xB1);      /* CDAB */
+    __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(h + 4)), 0x1B); /* EFGH */
+    __m128i s0 = _mm_alignr_epi8(t, s1, 8);                                         /* ABEF */
+    s1 = _mm_blend_epi16(s1, t, 0xF0);                                              /* CDGH */
+    for (; n; n--, p += 64) {
+        const __m128i a0 = s0, c0 = s1;
+        __m128i w[4];
+        for (int i = 0; i < 16; i++) {
+            __m128i m;
+            if (i < 4)
+                m = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), swap);
+            else /* W[t-16] + s0(W[t-15]) + W[t-7], then + s1(W[t-2]) */
+                m = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(w[i & 3], w[(i + 1) & 3]),
+                                                       _mm_alignr_epi8(w[(i + 3) & 3], w[(i + 2) & 3], 4)),
+                                         w[(i + 3) & 3]);
+            w[i & 3] = m;
+            m = _mm_add_epi32(m, _mm_loadu_si128((const __m128i *)(K + 4 * i)));
+            s1 = _mm_sha256rnds2_epu32(s1, s0, m);
+            s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(m, 0x0E));
+        }
+        s0 = _mm_add_epi32(s0, a0);
+        s1 = _mm_add_epi32(s1, c0);
+    }
+    t = _mm_shuffle_epi32(s0, 0x1B);                                    /* FEBA */
+    s1 = _mm_shuffle_epi32(s1, 0xB1);                                   /* DCHG */
+    _mm_storeu_si128((__m128i *)h, _mm_blend_epi16(t, s1, 0xF0));       /* DCBA */
+    _mm_storeu_si128((__m128i *)(h + 4), _mm_alignr_epi8(s1, t, 8));    /* HGFE */
+}
+
+/* SHA-NI with SSSE3 and SSE4.1 (CPUID 7.EBX bit 29, 1.ECX bits 9 and 19), read once. */
+static int has_ni(void)
+{
+    static int v = -1;
+    int r = __atomic_load_n(&v, __ATOMIC_RELAXED);
+    if (r < 0) {
+        unsigned a, b, c, d;
+        r = __get_cpuid(1, &a, &b, &c, &d) && (c >> 9 & 1) && (c >> 19 & 1) && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+            (b >> 29 & 1);
+        __atomic_store_n(&v, r, __ATOMIC_RELAXED);
+    }
+    return r;
+}
+#endif
+
+/* @p n whole blocks: the CPU's instructions unless the scalar level is forced (eng__isa_force). */
+static void blocks(uint32_t h[8], const uint8_t *p, size_t n)
+{
+#if ENG__SIMD_X86
+    if (eng__isa() > ENG__ISA_SCALAR && has_ni()) {
+        blocks_ni(h, p, n);
+        return;
+    }
+#endif
+    for (; n; n--, p += 64)
+        compress(h, p);
+}
+
 void eng__sha256_init(eng__sha256_ctx *s)
 {
     static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -47,13 +116,19 @@ void eng__sha256_update(eng__sha256_ctx *s, const void *data, size_t len)
     const uint8_t *p = data;
     s->nbytes += len;
     while (len) {
+        if (!s->fill && len >= 64) { /* whole blocks straight from the input */
+            blocks(s->h, p, len / 64);
+            p += len / 64 * 64;
+            len %= 64;
+            continue;
+        }
         size_t take = 64 - s->fill < len ? 64 - s->fill : len;
         memcpy(s->block + s->fill, p, take);
         s->fill += take;
         p += take;
         len -= take;
         if (s->fill == 64) {
-            compress(s->h, s->block);
+            blocks(s->h, s->block, 1);
             s->fill = 0;
         }
     }

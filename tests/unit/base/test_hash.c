@@ -5,6 +5,8 @@
 #include <cmocka.h>
 
 #include "base/hash.h"
+#include "base/simd.h"
+#include "test_util.h"
 
 static void crc32c_known_vectors(void **s)
 {
@@ -39,9 +41,8 @@ static void crc32c_chains_and_unaligned(void **s)
     assert_int_equal(eng__crc32c(0, buf + 3, 997), ~c);
 }
 
-static void sha256_known_vectors(void **s)
+static void sha256_vectors(void)
 {
-    (void)s;
     uint8_t d[32];
     char hex[65];
     eng__sha256("", 0, d);
@@ -68,6 +69,38 @@ static void sha256_known_vectors(void **s)
     eng__sha256_final(&ctx, d);
     eng__hex(d, 32, hex);
     assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+/* The known vectors at each instruction-set level (the CPU's SHA extensions unless the
+ * scalar level is forced), and messages of every length to 300 bytes, fed whole and in
+ * pieces, hashing the same at both. */
+static void sha256_known_vectors(void **s)
+{
+    (void)s;
+    uint8_t msg[300], one[300][32];
+    uint64_t seed = 5;
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (uint8_t)test_splitmix(&seed);
+    for (int level = ENG__ISA_SCALAR; level <= ENG__ISA_AVX2; level++) {
+        if (eng__isa_force(level) != level)
+            continue;
+        sha256_vectors();
+        for (size_t n = 0; n < sizeof msg; n++) {
+            uint8_t d[32], e[32];
+            eng__sha256(msg, n, d);
+            eng__sha256_ctx ctx;
+            eng__sha256_init(&ctx);
+            for (size_t at = 0, k = 1; at < n; at += k, k = k * 3 % 131 + 1)
+                eng__sha256_update(&ctx, msg + at, n - at < k ? n - at : k);
+            eng__sha256_final(&ctx, e);
+            assert_memory_equal(d, e, 32);
+            if (level == ENG__ISA_SCALAR)
+                memcpy(one[n], d, 32);
+            else
+                assert_memory_equal(d, one[n], 32);
+        }
+    }
+    eng__isa_force(-1);
 }
 
 static void hash64_is_stable_and_spreads(void **s)
