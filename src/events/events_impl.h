@@ -324,8 +324,9 @@ int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, ui
  * other columns left unread; the rest come whole, as eng__txn_scan gives them. */
 int eng__txn_scan_cols(eng_engine *e, const char *org, eng__txn_seg_fn fn, void *user);
 /* Transaction rows one org holds (sealed and in its tail; 0 for an org without events):
- * what eng__txn_scan_cols gives at most, so that a reader sizes its columns once. */
-int eng__txn_rows(eng_engine *e, const char *org, size_t *rows);
+ * what eng__txn_scan_cols gives at most, so that a reader sizes its columns once; and
+ * @p customers (may be NULL): the org's customers, above every customer a row names. */
+int eng__txn_rows(eng_engine *e, const char *org, size_t *rows, uint32_t *customers);
 const char *eng__txn_store_str(eng_engine *e, uint16_t org, uint32_t store, size_t *len);
 const char *eng__txn_sku_str(eng_engine *e, uint16_t org, uint32_t sku, size_t *len);
 /* A string custom field's value by its code (field[f][i] of a string field). */

@@ -138,12 +138,15 @@ int eng__txn_scan_cols(eng_engine *e, const char *org, eng__txn_seg_fn fn, void 
     return rc ? rc : eng__ev_org(ev, org, 0, &o) ? ENG_OK : scan_org(ev, o, &a->t, 0, 0, ENG__NO_CUSTOMER, NULL, fn, user, 1);
 }
 
-int eng__txn_rows(eng_engine *e, const char *org, size_t *rows)
+int eng__txn_rows(eng_engine *e, const char *org, size_t *rows, uint32_t *customers)
 {
     eng__ev *ev;
     eng__evorg *o;
+    eng__aud *a;
     *rows = 0;
     int rc = eng__ev_get(e, &ev);
+    if (!rc && customers && !(rc = eng__aud_get(e, org, &a)))
+        *customers = a->t.n;
     if (rc || eng__ev_org(ev, org, 0, &o))
         return rc;
     for (size_t s = 0; s < o->rseg.n; s++)

@@ -466,34 +466,58 @@ static void report_drop(const eng__mem *mem, eng_report *r)
 }
 
 /* The goal condition over the whole transaction batch: the selection bitmap, or NULL for all rows. */
-static int select_rows(eng_engine *e, const eng_txn_columns *xc, const eng_measure_spec *sp, uint64_t **sel)
+/* The goal condition compiled over the transaction fields (NULL: no condition, every row). */
+static int goal_rule(eng_engine *e, const eng_txn_columns *xc, const eng_measure_spec *sp, eng_rule **out)
 {
-    *sel = NULL;
+    *out = NULL;
     if (!sp->has_goal || !sp->goal->condition || !sp->goal->condition[0])
         return ENG_OK;
     eng_rule_options o;
     eng_rule_options_init(&o, ENG_RULE_OPTIONS_VERSION);
     o.fields = xc->fields;
     o.nfields = xc->nfields;
-    eng_rule *rule = NULL;
-    int rc = eng_rule_compile(e, sp->goal->condition, &o, &rule);
-    if (rc)
-        return eng__err_wrap(rc, "goal condition: ");
+    int rc = eng_rule_compile(e, sp->goal->condition, &o, out);
+    return rc ? eng__err_wrap(rc, "goal condition: ") : ENG_OK;
+}
+
+/* The rows of xc whose condition holds, as a bitmap (NULL: every row). */
+static int select_with(eng_engine *e, eng_rule *rule, const eng_txn_columns *xc, uint64_t **sel)
+{
+    *sel = NULL;
+    if (!rule)
+        return ENG_OK;
     size_t nw = (xc->n + 63) / 64;
     uint64_t *s = eng__calloc(&e->mem, nw ? nw : 1, sizeof *s);
-    if (!s) {
-        eng_rule_free(rule);
+    if (!s)
         return eng__nomem();
-    }
     eng_rule_batch b = {ENG_RULE_BATCH_VERSION, xc->n, xc->columns, xc->nfields, NULL};
-    rc = xc->n ? eng_rule_eval_batch(rule, &b, NULL, s, NULL) : ENG_OK;
-    eng_rule_free(rule);
+    int rc = xc->n ? eng_rule_eval_batch(rule, &b, NULL, s, NULL) : ENG_OK;
     if (rc) {
         eng__free(&e->mem, s);
         return eng__err_wrap(rc, "goal condition: ");
     }
     *sel = s;
     return ENG_OK;
+}
+
+static int select_rows(eng_engine *e, const eng_txn_columns *xc, const eng_measure_spec *sp, uint64_t **sel)
+{
+    eng_rule *rule = NULL;
+    int rc = goal_rule(e, xc, sp, &rule);
+    if (!rc)
+        rc = select_with(e, rule, xc, sel);
+    eng_rule_free(rule);
+    return rc;
+}
+
+int eng__attr_txn_chunk(eng__attr *x, const eng_txn_columns *chunk)
+{
+    uint64_t *sel = NULL;
+    int rc = select_with(x->e, x->goal_rule, chunk, &sel);
+    if (!rc)
+        rc = eng__attr_txns(x, chunk->n, chunk->customer, chunk->time, chunk->amount, sel);
+    eng__free(x->mem, sel);
+    return rc;
 }
 
 ENG_API int eng_measure_campaign(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
@@ -542,13 +566,15 @@ static int feed(run *x, size_t n, void *user)
 /* Touches from columns (@p touches), or from @p fn when it is not NULL. */
 static int measure(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
                    const eng_measure_spec *spec, eng_time from, eng_time to, int progress, const uint8_t *trust,
-                   unsigned threads, eng__attr_feed_fn fn, void *fn_user, size_t fn_rows, eng_report **out)
+                   unsigned threads, eng__attr_feed_fn fn, void *fn_user, size_t fn_rows, eng__attr_feed_fn txn_fn,
+                   eng_report **out)
 {
     int rc = check_inputs(touches, txns, spec);
     if (rc)
         return rc;
     uint64_t *sel = NULL;
-    rc = select_rows(engine, txns, spec, &sel);
+    eng_rule *rule = NULL;
+    rc = txn_fn ? goal_rule(engine, txns, spec, &rule) : select_rows(engine, txns, spec, &sel);
     if (rc)
         return rc;
     /* Progress: rows fed (transactions, then touches in slices); building the report is the last step. */
@@ -567,8 +593,14 @@ static int measure(eng_engine *engine, const eng_touch_columns *touches, const e
             memcpy(x->trust, trust, x->nmsg);
         rc = map_ids(x);
     }
-    if (!rc)
+    if (!rc && txn_fn) {
+        x->goal_rule = rule;
+        rc = txn_fn(x, fn_user);
+        x->goal_rule = NULL;
+    } else if (!rc) {
         rc = eng__attr_txns(x, txns->n, txns->customer, txns->time, txns->amount, sel);
+    }
+    eng_rule_free(rule);
     eng__free(&engine->mem, sel);
     if (!rc && p)
         rc = eng__prog_batch(p, txns->n);
@@ -596,15 +628,15 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
                          const eng_measure_spec *spec, eng_time from, eng_time to, int progress,
                          const uint8_t *trust, unsigned threads, eng_report **out)
 {
-    return measure(engine, touches, txns, spec, from, to, progress, trust, threads, NULL, NULL, 0, out);
+    return measure(engine, touches, txns, spec, from, to, progress, trust, threads, NULL, NULL, 0, NULL, out);
 }
 
 int eng__measure_feed(eng_engine *engine, const eng_txn_columns *txns, const eng_measure_spec *spec, int progress,
                       const uint8_t *trust, unsigned threads, eng__attr_feed_fn fn, void *user, size_t rows,
-                      eng_report **out)
+                      eng__attr_feed_fn txn_fn, eng_report **out)
 {
     const eng_touch_columns none = {ENG_TOUCH_COLUMNS_VERSION, 0, NULL, NULL, NULL, NULL, NULL};
-    return measure(engine, &none, txns, spec, 0, 0, progress, trust, threads, fn, user, rows, out);
+    return measure(engine, &none, txns, spec, 0, 0, progress, trust, threads, fn, user, rows, txn_fn, out);
 }
 
 ENG_API void eng_report_free(eng_report *r)

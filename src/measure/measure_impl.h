@@ -118,6 +118,7 @@ typedef struct eng__attr {
     int slice;                /* cd and qtx are slices of another run's arrays: the walk sorts them in place */
     uint64_t pg_row;          /* rows fed before this call, for pg */
     size_t feed_rows;         /* rows to come in chunks, when known before the first (sizes the key buffer) */
+    eng_rule *goal_rule;      /* the goal condition compiled, for transactions fed in chunks (NULL: every row) */
 } eng__attr;
 
 /* A progress report (rows fed so far, or none new) every eng__attr_beat_rows
@@ -160,6 +161,11 @@ extern uint64_t eng__attr_table_runs[4];
 /* Statuses of ordered segments the engine-level report read a block at a time [0]
  * and as rows [1] (campaign.c; tests check which path ran). */
 extern uint64_t eng__report_table_runs[2];
+/* 1 (the default): the engine-level report feeds the transactions a segment at a time
+ * through the goal when no X-Engage message needs them all; 0: read into columns first
+ * (tests compare the two). eng__report_txn_chunked counts the reports fed in chunks. */
+extern int eng__report_txn_chunks;
+extern uint64_t eng__report_txn_chunked;
 /* Set the bits of the keys the touch pass left in its buckets: after the last
  * eng__attr_touches call, before the bitmaps are read (eng__attr_tally does it). */
 int eng__attr_flush(eng__attr *a);
@@ -181,9 +187,14 @@ int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, c
  * + rows fed before, for the progress), or through eng__attr_touches_split when
  * x->threads allows threads. @p rows: about how many it will feed (the progress's total). */
 typedef int (*eng__attr_feed_fn)(eng__attr *x, void *user);
+/* @p txn_fn (NULL: none): the transactions brought in chunks instead of @p txns's rows (then
+ * none: its fields declare the goal's), each chunk through eng__attr_txn_chunk, before @p fn. */
 int eng__measure_feed(eng_engine *engine, const eng_txn_columns *txns, const eng_measure_spec *spec, int progress,
                       const uint8_t *trust, unsigned threads, eng__attr_feed_fn fn, void *user, size_t rows,
-                      eng_report **out);
+                      eng__attr_feed_fn txn_fn, eng_report **out);
+/* A chunk of transactions (the fields of eng__measure_feed's @p txns): the rows whose goal
+ * condition holds go to eng__attr_txns, as the whole column's would. */
+int eng__attr_txn_chunk(eng__attr *x, const eng_txn_columns *chunk);
 /* The touch pass over rows [0, n) with up to @p threads threads beside the caller's
  * (split.c): @p first feeds the caller's range [0, k) (and reports progress); the
  * other ranges run on threads of their own. Same state after as one thread's; fewer
