@@ -270,46 +270,97 @@ static int fast_record(eng__csv *c)
     return 0;
 }
 
+/* Bits i of 64 bytes at p: *sep ',' or '\n', *nl '\n', *qt '"', *hi the high bit. */
+static inline void scan64(const char *p, uint64_t *sep, uint64_t *nl, uint64_t *qt, uint64_t *hi)
+{
+#if defined(__SSE2__)
+    uint64_t s = 0, n = 0, q = 0, h = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        __m128i e = _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'));
+        uint64_t sh = 16u * (unsigned)k;
+        s |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(e, _mm_cmpeq_epi8(v, _mm_set1_epi8(',')))) << sh;
+        n |= (uint64_t)(unsigned)_mm_movemask_epi8(e) << sh;
+        q |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))) << sh;
+        h |= (uint64_t)(unsigned)_mm_movemask_epi8(v) << sh;
+    }
+    *sep = s, *nl = n, *qt = q, *hi = h;
+#else
+    uint64_t s = 0, n = 0, q = 0, h = 0;
+    for (int i = 0; i < 64; i++) {
+        unsigned char b = (unsigned char)p[i];
+        s |= (uint64_t)(b == ',' || b == '\n') << i;
+        n |= (uint64_t)(b == '\n') << i;
+        q |= (uint64_t)(b == '"') << i;
+        h |= (uint64_t)(b >> 7) << i;
+    }
+    *sep = s, *nl = n, *qt = q, *hi = h;
+#endif
+}
+
+/* 64 bytes at a time: the separators before a block's first quote are taken
+ * and the quote ends the block. A comma that would make a record too wide
+ * ends it at once (the record is the row path's either way); a line feed,
+ * told by its bit, drops a CR before it and closes the record. Offsets are
+ * 32-bit (a window is far smaller) and go to fs/fl through pointers stepped
+ * a column (max) at a time: the loop keeps everything in registers. */
 uint32_t eng__csv_block(const eng__csv *c, uint32_t nf, uint32_t max, uint32_t *fs, uint32_t *fl, size_t *used,
                         int *ascii)
 {
     *used = 0;
     *ascii = 1;
-    if (c->started != 1 || c->pos >= c->len || nf == 0)
+    if (c->started != 1 || c->pos >= c->len || nf == 0 || c->len - c->pos > UINT32_MAX - 64)
         return 0;
     const char *in = c->in + c->pos;
-    size_t len = c->len - c->pos, fs0 = 0, rs = 0;
-    uint32_t r = 0, k = 0, hiacc = 0;
-    for (size_t p = 0; p < len; p += 16) {
-        uint32_t hi, m = scan_at(in, p, len, &hi);
-        hiacc |= hi; /* may count bytes past the last whole record: then only a needless UTF-8 check */
-        while (m) {
-            unsigned i = (unsigned)__builtin_ctz(m);
-            m &= m - 1;
-            size_t q = p + i;
-            char ch = in[q];
-            if (ch == '"' || k == nf)
-                goto done;
-            size_t l = q - fs0;
-            if (ch == '\n' && l && in[q - 1] == '\r')
-                l--;
-            if (l > c->max_field)
-                goto done;
-            fs[(size_t)k * max + r] = (uint32_t)fs0;
-            fl[(size_t)k * max + r] = (uint32_t)l;
-            k++;
-            fs0 = q + 1;
-            if (ch == '\n') {
-                if (k != nf || (nf == 1 && l == 0)) /* the wrong width, or a blank line */
-                    goto done;
-                k = 0;
-                rs = q + 1;
-                if (++r == max)
-                    goto done;
-            }
+    const uint32_t len = (uint32_t)(c->len - c->pos), maxf = c->max_field < UINT32_MAX ? (uint32_t)c->max_field : UINT32_MAX;
+    uint32_t fs0 = 0, rs = 0, p = 0, r = 0, k = 0, *pf = fs, *pl = fl;
+    uint64_t hiacc = 0, hi = 0;
+    for (; p < len; p += 64) {
+        const char *b = in + p;
+        char tail[64];
+        if (len - p < 64) { /* zeros: no separator, no high bit */
+            memset(tail, 0, sizeof tail);
+            memcpy(tail, b, len - p);
+            b = tail;
         }
+        uint64_t m, nl, qt;
+        scan64(b, &m, &nl, &qt, &hi);
+        if (qt)
+            m &= (qt & (0 - qt)) - 1; /* the separators before the first quote */
+        while (m) {
+            unsigned i = (unsigned)__builtin_ctzll(m);
+            m &= m - 1;
+            uint32_t q = p + i, l = q - fs0;
+            if (!((nl >> i) & 1)) { /* a comma */
+                if (++k == nf || l > maxf)
+                    goto done;
+                *pf = fs0;
+                *pl = l;
+                pf += max;
+                pl += max;
+                fs0 = q + 1;
+                continue;
+            }
+            if (l && in[q - 1] == '\r')
+                l--;
+            if (l > maxf || k + 1 != nf || (nf == 1 && l == 0)) /* too long, the wrong width, or a blank line */
+                goto done;
+            *pf = fs0;
+            *pl = l;
+            k = 0;
+            fs0 = rs = q + 1;
+            if (++r == max)
+                goto done;
+            pf = fs + r;
+            pl = fl + r;
+        }
+        if (qt)
+            goto done;
+        hiacc |= hi;
     }
 done:
+    if (p < len && rs > p) /* the high bits of the last block up to the last record's end */
+        hiacc |= rs - p >= 64 ? hi : hi & ((1ull << (rs - p)) - 1);
     *used = rs;
     *ascii = hiacc == 0;
     return r;
