@@ -22,7 +22,30 @@ void eng__dict_free(eng__dict *d)
     eng__dict_init(d, mem);
 }
 
-static uint32_t hash_of(const char *s, size_t len) { return (uint32_t)eng__hash64(s, len, 0x61756469ull); }
+/* The index's hash lives only in memory (never stored), so it need not be
+ * eng__hash64's stable one: a string of up to 16 bytes (ids, the values of
+ * STRING columns) is read as two overlapping words, which together are the
+ * whole string, and mixed once, instead of a word and a byte loop. */
+static inline uint32_t hash_of(const char *s, size_t len)
+{
+    uint64_t a = 0, b = 0;
+    if (len > 16)
+        return (uint32_t)eng__hash64(s, len, 0x61756469ull);
+    if (len >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + len - 8, 8);
+    } else if (len >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + len - 4, 4);
+        a = x;
+        b = y;
+    } else if (len) {
+        a = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[len / 2] << 8 |
+            (uint64_t)(unsigned char)s[len - 1] << 16;
+    }
+    return (uint32_t)eng__mix64((a * 0x9e3779b97f4a7c15ull) ^ ((b + len) * 0xc2b2ae3d27d4eb4full));
+}
 
 uint32_t eng__dict_hash(const char *s, size_t len) { return hash_of(s, len); }
 

@@ -18,15 +18,17 @@ static inline __attribute__((always_inline)) int col_loop(cpar *p, uint32_t i, u
                                                             uint32_t n, int ascii, uint8_t **op, const uint8_t *wbase)
 {
     eng__rowerr err;
+    uint8_t *o = *op; /* a local, not *op: the values' byte stores could alias *op and force it to memory */
     for (uint32_t r = 0; r < n; r++) {
         p->npend = 0;
-        if (eng__put_field(p, i, kind, type, base + fs[r], fl[r], ascii, 0, op, wbase, &err))
+        if (eng__put_field(p, i, kind, type, base + fs[r], fl[r], ascii, 0, &o, wbase, &err))
             return 1;
         if (p->npend) { /* a new string value fills its slot at once: the next row may use it */
             const struct dpend *d = &p->pend[0];
             p->slot[d->sc][d->k] = (struct dslot){d->off, d->len, 1, d->a, d->b};
         }
     }
+    *op = o;
     return 0;
 }
 
