@@ -867,9 +867,30 @@ static void bools_fast_path(void **st)
     assert_int_equal(taken, 4);
 }
 
+/* The arena's short copy against memcpy at every length it takes (0..127),
+ * with the bytes around the destination left alone. */
+static void short_copy_matches_memcpy(void **st)
+{
+    (void)st;
+    rng = 21;
+    char src[160], a[160], b[160];
+    for (int it = 0; it < 20000; it++) {
+        size_t n = (size_t)it % 128, so = rnd() % 16, d = 8 + rnd() % 16;
+        for (size_t k = 0; k < sizeof src; k++)
+            src[k] = (char)rnd();
+        memset(a, 0x5a, sizeof a);
+        memset(b, 0x5a, sizeof b);
+        eng__copy_short(a + d, src + so, n);
+        memcpy(b + d, src + so, n);
+        if (memcmp(a, b, sizeof a))
+            fail_msg("%zu bytes from offset %zu to %zu differ from memcpy", n, so, d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(short_copy_matches_memcpy),
         cmocka_unit_test(ids_and_emails_match_reference),
         cmocka_unit_test(bools_fast_path),
         cmocka_unit_test(schema3_round_trip),
