@@ -18,31 +18,65 @@ static inline void clear_bit(uint64_t *w, uint32_t id)
     w[id >> 6] &= ~(1ull << (id & 63));
 }
 
+/* A column's present bits set a word at a time: a part's ids mostly ascend,
+ * and a read-modify-write of memory per id made each store wait for the one
+ * before (a chain through one word). Pending bits are or-ed in when the word
+ * changes and at the end; a clear drops its pending bit and clears memory,
+ * so the order of sets and clears of one id is kept. */
+typedef struct bitacc {
+    uint64_t *w, acc;
+    uint32_t at;
+} bitacc;
+
+static inline void ba_flush(bitacc *b)
+{
+    if (b->acc)
+        b->w[b->at] |= b->acc;
+    b->acc = 0;
+}
+
+static inline void ba_set(bitacc *b, uint32_t id)
+{
+    if (id >> 6 != b->at) {
+        ba_flush(b);
+        b->at = id >> 6;
+    }
+    b->acc |= 1ull << (id & 63);
+}
+
+static inline void ba_clear(bitacc *b, uint32_t id)
+{
+    if (id >> 6 == b->at)
+        b->acc &= ~(1ull << (id & 63));
+    clear_bit(b->w, id);
+}
+
 /* A STRING column; slots: its slot table (NULL past the first ENG__DSLOT_COLS). */
 static int str_col(eng__table *t, eng__rd *r, uint32_t col, uint32_t *slots, const uint32_t *ids, uint32_t n)
 {
     eng__col *c = &t->cols[col];
-    for (uint32_t row = 0; row < n; row++) {
+    bitacc pb = {c->present, 0, UINT32_MAX};
+    int rc = ENG_OK;
+    for (uint32_t row = 0; row < n && !rc; row++) {
         uint32_t id = ids[row];
         uint8_t tag = eng__drd_u8(r);
         if (tag == 0) {
-            clear_bit(c->present, id);
-        } else if (tag == 1) {
+            ba_clear(&pb, id);
+        } else if (tag == 1) { /* sets its present bit in memory: or-ed with the pending ones */
             size_t l;
             const uint8_t *s = eng__drd_blob(r, &l);
-            int rc = !s ? BAD
-                        : slots ? eng__delta_set_str_slot(t, slots, col, id, s, l, 0)
-                                : eng__table_set_str(t, col, id, (const char *)s, l);
-            if (rc)
-                return rc;
+            rc = !s ? BAD
+                    : slots ? eng__delta_set_str_slot(t, slots, col, id, s, l, 0)
+                            : eng__table_set_str(t, col, id, (const char *)s, l);
         } else if (slots && tag - 2u < ENG__DSLOT_N && slots[tag - 2]) {
             c->code[id] = slots[tag - 2] - 1;
-            set_bit(c->present, id);
+            ba_set(&pb, id);
         } else {
-            return BAD;
+            rc = BAD;
         }
     }
-    return ENG_OK;
+    ba_flush(&pb);
+    return rc;
 }
 
 /* An INT64, DECIMAL, DATE (tag 2: whole days) or BOOL column. */
@@ -68,26 +102,30 @@ static int num_col(eng__table *t, eng__rd *r, uint32_t col, const uint32_t *ids,
         return ENG_OK;
     }
     int64_t *v = c->i64;
-    int days = c->type == ENG_COL_DATE;
-    for (uint32_t row = 0; row < n; row++) {
+    int days = c->type == ENG_COL_DATE, rc = ENG_OK;
+    bitacc pb = {present, 0, UINT32_MAX};
+    for (uint32_t row = 0; row < n && !rc; row++) {
         uint32_t id = ids[row];
         uint8_t tag = eng__drd_u8(r);
         if (tag == 1) {
             v[id] = eng__drd_svar(r);
-            set_bit(present, id);
+            ba_set(&pb, id);
         } else if (tag == 2 && days) {
             int64_t d = eng__drd_svar(r);
-            if (d > INT64_MAX / ENG__DAY_MS || d < INT64_MIN / ENG__DAY_MS)
-                return BAD;
+            if (d > INT64_MAX / ENG__DAY_MS || d < INT64_MIN / ENG__DAY_MS) {
+                rc = BAD;
+                break;
+            }
             v[id] = d * ENG__DAY_MS;
-            set_bit(present, id);
+            ba_set(&pb, id);
         } else if (tag == 0) {
-            clear_bit(present, id);
+            ba_clear(&pb, id);
         } else {
-            return BAD;
+            rc = BAD;
         }
     }
-    return ENG_OK;
+    ba_flush(&pb);
+    return rc;
 }
 
 /* A contact column: the arena is sized once for the whole column (a value
