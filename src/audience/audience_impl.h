@@ -30,6 +30,7 @@
 #include "base/utf8.h"
 #include "engage/rules.h"
 #include "audience/audience_link.h"
+#include "audience/values.h"
 
 #include <string.h>
 
@@ -141,9 +142,11 @@ static inline void eng__dslot_words(const uint8_t *s, size_t l, uint64_t *a, uin
     if (l >= 8) {
         memcpy(a, s, 8);
         memcpy(b, s + l - 8, 8);
-    } else {
-        for (size_t k = 0; k < l; k++) /* bytes, not a short memcpy: no store-forwarding stall */
-            *a |= (uint64_t)s[k] << (8 * k);
+    } else if (l >= 4) { /* the bytes, first lowest: two overlapping 4-byte words */
+        uint64_t x = eng__le4((const char *)s), y = eng__le4((const char *)s + l - 4);
+        *a = x | (y >> (8 * (8 - l))) << 32;
+    } else if (l) {
+        *a = (uint64_t)s[0] | (uint64_t)s[l / 2] << (8 * (l / 2)) | (uint64_t)s[l - 1] << (8 * (l - 1));
     }
 }
 static inline uint32_t eng__dslot_hash(uint64_t a, uint64_t b, size_t l)

@@ -887,9 +887,39 @@ static void short_copy_matches_memcpy(void **st)
     }
 }
 
+/* The words a STRING value's slot hashes: stored parts name slots, so they
+ * must stay those of the original byte loop (the first byte lowest, below 8
+ * bytes) at every length. */
+static void slot_words_match_bytes(void **st)
+{
+    (void)st;
+    rng = 23;
+    uint8_t s[24];
+    for (int it = 0; it < 20000; it++) {
+        size_t l = (size_t)it % 20;
+        for (size_t k = 0; k < sizeof s; k++)
+            s[k] = (uint8_t)rnd();
+        uint64_t a, b, ra = 0, rb = 0;
+        eng__dslot_words(s, l, &a, &b);
+        if (l >= 8) {
+            memcpy(&ra, s, 8);
+            memcpy(&rb, s + l - 8, 8);
+        } else {
+            for (size_t k = 0; k < l; k++)
+                ra |= (uint64_t)s[k] << (8 * k);
+        }
+        if (a != ra || b != rb)
+            fail_msg("%zu bytes: words %016llx %016llx, want %016llx %016llx", l, (unsigned long long)a,
+                     (unsigned long long)b, (unsigned long long)ra, (unsigned long long)rb);
+    }
+    /* and the slot of a known value, as parts written before name it */
+    assert_int_equal(eng__dslot((const uint8_t *)"Mumbai", 6), eng__dslot_hash(0x6961626d754dull, 0, 6));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(slot_words_match_bytes),
         cmocka_unit_test(short_copy_matches_memcpy),
         cmocka_unit_test(ids_and_emails_match_reference),
         cmocka_unit_test(bools_fast_path),
