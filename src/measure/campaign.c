@@ -760,7 +760,9 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
          * eng__measure_feed caps them at eng_config.threads. */
         unsigned extra = o->version >= 2 && o->threads > 1 ? o->threads - 1 : 0;
         c.trust = trust;
-        err = eng__measure_feed(e, &xc, &sp, 1, trust, extra, feed_run, &c, c.fed, chunks ? feed_txns : NULL, out);
+        /* progress: the transaction rows fed in chunks come first, then the touch rows */
+        err = eng__measure_feed(e, &xc, &sp, 1, trust, extra, feed_run, &c, c.fed + (chunks ? nx : 0),
+                                chunks ? feed_txns : NULL, out);
     }
     if (!err && ((err = ope(e, &rc, &c, ncust, control, ncontrol, o, *out)) || (err = eng__prog_end(&pg)))) {
         eng_report_free(*out);
