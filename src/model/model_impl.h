@@ -66,6 +66,9 @@ typedef void (*eng__obj_enc_fn)(eng__wr *w, const void *obj);
  * the key and @p what. On failure the pool is freed and @p obj zeroed. */
 int eng__obj_load(eng_engine *e, const char *key, uint16_t tag, const char *what, void *obj, size_t size,
                   eng__pool *pool, eng__obj_dec_fn dec);
+/* The same; with @p raw, the record as read is handed over too (free it with eng__val_free). */
+int eng__obj_load_raw(eng_engine *e, const char *key, uint16_t tag, const char *what, void *obj, size_t size,
+                      eng__pool *pool, eng__obj_dec_fn dec, eng__val *raw);
 /* Encode @p obj once and put it under @p key; with @p action, append the audit
  * entry (org, actor, object, action) whose state hash covers the same bytes
  * (inside a batch). */
@@ -114,8 +117,10 @@ typedef struct eng__org {
     eng_org_settings settings;
     eng__unit *units;
     size_t n_units;
+    unsigned *lent; /* lent by eng__who (its pool holds only what the caller added): eng__org_free returns it */
 } eng__org;
 int eng__org_load(eng_engine *e, const char *org, eng__org *out); /* ENG_ENOTFOUND */
+int eng__org_dec(eng__rd *r, eng__pool *p, void *obj); /* an eng__obj_dec_fn */
 void eng__org_free(eng__org *o);
 const eng__unit *eng__org_unit(const eng__org *o, const char *unit);
 /* Is @p unit equal to or below @p ancestor? */
@@ -138,6 +143,7 @@ typedef struct eng__actor {
     int scope;
     char **units;
     size_t n_units;
+    unsigned *lent; /* as eng__org.lent */
 } eng__actor;
 int eng__actor_load(eng_engine *e, const char *id, eng__actor *out); /* ENG_ENOTFOUND */
 void eng__actor_free(eng__actor *a);
@@ -319,6 +325,13 @@ typedef struct eng__model_state {
     int has_actor_scratch;
     eng__offer offer_scratch;  /* backs eng_offer_get() strings */
     int has_offer_scratch;
+    struct {                   /* the actor and org eng__who decoded last, with their records as read (actor.c) */
+        eng__actor a;
+        eng__org o;
+        eng__val araw, oraw;
+        unsigned lent; /* copies of a and o that callers hold: replaced only at 0 */
+        int ok;
+    } who;
     struct {                   /* the audit head as this engine last wrote it, in the batch whose serial is batch */
         int batch;
         uint64_t seq;

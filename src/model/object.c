@@ -7,6 +7,12 @@
 int eng__obj_load(eng_engine *e, const char *key, uint16_t tag, const char *what, void *obj, size_t size,
                   eng__pool *pool, eng__obj_dec_fn dec)
 {
+    return eng__obj_load_raw(e, key, tag, what, obj, size, pool, dec, NULL);
+}
+
+int eng__obj_load_raw(eng_engine *e, const char *key, uint16_t tag, const char *what, void *obj, size_t size,
+                      eng__pool *pool, eng__obj_dec_fn dec, eng__val *raw)
+{
     memset(obj, 0, size);
     eng__pool_init(pool, &e->mem);
     eng__rec rec;
@@ -19,6 +25,10 @@ int eng__obj_load(eng_engine *e, const char *key, uint16_t tag, const char *what
     int err = pool->oom ? ENG_ENOMEM : r.err;
     if (!err && (bad || eng__rd_left(&r)))
         err = ENG_ECORRUPT;
+    if (raw && !err) {
+        *raw = rec.raw;
+        rec.raw.data = NULL;
+    }
     eng__rec_free(e->store, &rec);
     if (!err)
         return ENG_OK;

@@ -96,7 +96,7 @@ static void org_enc(eng__wr *w, const void *obj)
     }
 }
 
-static int org_dec(eng__rd *r, eng__pool *p, void *obj)
+int eng__org_dec(eng__rd *r, eng__pool *p, void *obj)
 {
     eng__org *o = obj;
     o->id = eng__pool_rdstr(r, p);
@@ -130,11 +130,13 @@ int eng__org_load(eng_engine *e, const char *org, eng__org *o)
 {
     char key[96];
     snprintf(key, sizeof key, "m/o/%s", org);
-    return eng__obj_load(e, key, ENG__REC_ORG, "org", o, sizeof *o, &o->pool, org_dec);
+    return eng__obj_load(e, key, ENG__REC_ORG, "org", o, sizeof *o, &o->pool, eng__org_dec);
 }
 
 void eng__org_free(eng__org *o)
 {
+    if (o->lent)
+        --*o->lent;
     eng__pool_free(&o->pool);
     memset(o, 0, sizeof(*o));
 }
