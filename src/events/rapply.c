@@ -47,8 +47,9 @@ typedef struct merge {
 /* Its receipts, in arrival order, then sorted by send, into ord[lo, hi). */
 static void part_sort(apart *p)
 {
-    uint64_t *a = p->ord + p->lo, *b = p->tmp + p->lo;
     size_t m = 0, n = p->hi - p->lo;
+    /* one receipt in all has no scratch (tmp NULL) and needs none */
+    uint64_t *a = p->ord + p->lo, *b = n > 1 ? p->tmp + p->lo : NULL;
     uint64_t span = p->khi - p->klo;
     int bits = 0;
     while (bits < 33 && ((span - 1) >> bits))
