@@ -130,11 +130,14 @@ static int num_col(eng__table *t, eng__rd *r, uint32_t col, const uint32_t *ids,
 
 /* A contact column: the arena is sized once for the whole column (a value
  * takes at most its encoded bytes; a phone number, tag 2, at most 15 more,
- * which also covers the 17 bytes eng__delta_phone_text writes in place). */
-static int contact_col(eng__table *t, eng__rd *r, int ch, size_t bytes, const uint32_t *ids, uint32_t n)
+ * which also covers the 17 bytes eng__delta_phone_text writes in place).
+ * With buf (room for n ids; the ids distinct and ascending) the ids given a
+ * contact join the channel's set together at the end. */
+static int contact_col(eng__table *t, eng__rd *r, int ch, size_t bytes, const uint32_t *ids, uint32_t n, uint32_t *buf)
 {
     int phone = eng__val_is_phone(ch);
     int rc = eng__table_contacts_begin(t, ch, bytes + (phone ? 15u * n : 0));
+    uint32_t nh = 0;
     for (uint32_t row = 0; row < n && !rc; row++) {
         uint32_t id = ids[row];
         uint8_t tag = eng__drd_u8(r);
@@ -143,7 +146,12 @@ static int contact_col(eng__table *t, eng__rd *r, int ch, size_t bytes, const ui
         if (tag == 2 && phone) { /* the text made where it is kept */
             if (!(l = eng__delta_phone_text(eng__drd_uvar(r), eng__table_contact_slot(t, ch))))
                 return BAD;
-            rc = eng__table_put_placed(t, ch, id, l);
+            if (buf) {
+                eng__table_place(t, ch, id, l);
+                buf[nh++] = id;
+            } else {
+                rc = eng__table_put_placed(t, ch, id, l);
+            }
             continue;
         } else if (tag == 1) {
             if (!(s = (const char *)eng__drd_blob(r, &l)))
@@ -151,9 +159,14 @@ static int contact_col(eng__table *t, eng__rd *r, int ch, size_t bytes, const ui
         } else if (tag) {
             return BAD;
         }
-        rc = l && l <= UINT16_MAX ? eng__table_put_contact(t, ch, id, s, l) : eng__table_set_contact(t, ch, id, s, l);
+        if (l && l <= UINT16_MAX && buf) {
+            eng__table_write_contact(t, ch, id, s, l);
+            buf[nh++] = id;
+        } else {
+            rc = l && l <= UINT16_MAX ? eng__table_put_contact(t, ch, id, s, l) : eng__table_set_contact(t, ch, id, s, l);
+        }
     }
-    return rc;
+    return rc ? rc : eng__idset_add_many(&t->ch[ch].has, buf, nh);
 }
 
 /* A consent or opt-out value by the per-value setter (tag 0..3). */
@@ -194,8 +207,8 @@ static int consent_col(eng__table *t, eng__rd *r, int ch, int64_t now, const uin
     size_t rows = t->cap + 1;
     if (!rc)
         rc = eng__tcol_set_many(t->mem, &c->consent_t, rows, buf, ny, now);
-    for (uint32_t k = 0; k < ny && !rc; k++)
-        rc = eng__idset_add(&c->consent, buf[k]);
+    if (!rc)
+        rc = eng__idset_add_many(&c->consent, buf, ny);
     if (!rc)
         rc = eng__tcol_set_many(t->mem, &c->consent_t, rows, buf + nn, n - nn, 0);
     for (uint32_t k = nn; k < n && !rc; k++)
@@ -235,7 +248,10 @@ int eng__delta_apply_cols(eng__table *t, eng__rd *r, const eng__dcols *dc, const
             nsc++;
             break;
         case ENG__DK_CONTACT:
-            rc = contact_col(t, &cr, ch, (size_t)len, ids, nrows);
+            if (ascending && !buf && !(buf = eng__malloc(t->mem, (nrows ? nrows : 1) * sizeof *buf)))
+                rc = eng__nomem();
+            else
+                rc = contact_col(t, &cr, ch, (size_t)len, ids, nrows, ascending ? buf : NULL);
             break;
         case ENG__DK_CONSENT:
         case ENG__DK_OPTOUT:

@@ -310,6 +310,66 @@ static void drop_ctr(eng__idset *s, uint32_t i)
     s->n--;
 }
 
+/* Or ids[0..n) (ascending, one chunk) into the bitmap w a word at a time;
+ * returns how many were not there before. */
+static uint32_t or_sorted(uint64_t *w, const uint32_t *ids, size_t n)
+{
+    uint32_t added = 0, at = (uint16_t)ids[0] >> 6;
+    uint64_t acc = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t lo = (uint16_t)ids[k];
+        if (lo >> 6 != at) {
+            added += popc(acc & ~w[at]);
+            w[at] |= acc;
+            acc = 0;
+            at = lo >> 6;
+        }
+        acc |= 1ull << (lo & 63);
+    }
+    added += popc(acc & ~w[at]);
+    w[at] |= acc;
+    return added;
+}
+
+int eng__idset_add_many(eng__idset *s, const uint32_t *ids, size_t n)
+{
+    for (size_t i = 0, j; i < n; i = j) {
+        uint16_t key = (uint16_t)(ids[i] >> 16);
+        if (ids[n - 1] >> 16 == key) { /* this chunk's ids end at the first of a later chunk */
+            j = n;
+        } else {
+            size_t lo = i + 1, hi = n - 1;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (ids[mid] >> 16 == key)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            j = lo;
+        }
+        long at = find_ctr(s, key);
+        if (at >= 0 && s->c[at].type == ENG__CT_BITMAP) {
+            s->c[at].card += or_sorted(s->c[at].u.bits, ids + i, j - i);
+        } else if (at < 0 && -at - 1 == (long)s->n && j - i > ENG__CT_ARRAY_MAX) {
+            uint64_t *w = eng__idset_push_bitmap(s, key); /* a new last chunk, a bitmap from the start */
+            if (!w)
+                return ENG_ENOMEM;
+            memset(w, 0, ENG__CT_WORDS * sizeof *w);
+            int rc = eng__idset_seal_last(s, or_sorted(w, ids + i, j - i));
+            if (rc)
+                return rc;
+        } else { /* an array, or a chunk between others: as one at a time */
+            for (size_t k = i; k < j; k++) {
+                int rc = eng__idset_add(s, ids[k]);
+                if (rc)
+                    return rc;
+            }
+        }
+    }
+    return ENG_OK;
+}
+
 int eng__idset_remove(eng__idset *s, uint32_t id)
 {
     uint16_t key = (uint16_t)(id >> 16), lo = (uint16_t)id;

@@ -75,6 +75,10 @@ static inline int eng__idset_add(eng__idset *s, uint32_t id)
     }
     return eng__idset_add_any(s, id);
 }
+/* Add ids[0..n), strictly ascending: the same set as eng__idset_add one id
+ * at a time, but a chunk that is (or becomes, with more than
+ * ENG__CT_ARRAY_MAX of them) a bitmap takes its ids a word at a time. */
+int eng__idset_add_many(eng__idset *s, const uint32_t *ids, size_t n);
 int eng__idset_remove(eng__idset *s, uint32_t id);
 /* Add every id in [lo, hi) (hi exclusive; hi > lo). */
 int eng__idset_add_range(eng__idset *s, uint32_t lo, uint64_t hi);

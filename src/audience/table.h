@@ -147,16 +147,22 @@ static inline char *eng__table_contact_slot(eng__table *t, int k)
 {
     return t->ch[k].arena + t->ch[k].alen + 1;
 }
-static inline int eng__table_put_placed(eng__table *t, int k, uint32_t id, size_t len)
+/* eng__table_place and eng__table_write_contact keep a contact but leave
+ * the channel's set of ids with one to the caller (eng__idset_add_many of a
+ * column's ids); the put_ forms add the id as well. */
+static inline void eng__table_place(eng__table *t, int k, uint32_t id, size_t len)
 {
     eng__chan *ch = &t->ch[k];
-    int rc = eng__idset_add(&ch->has, id);
-    if (rc)
-        return rc;
     ch->arena[ch->alen] = (char)len;
     ch->contact[id] = (uint32_t)ch->alen + 1;
     ch->alen += 1 + len;
-    return 0;
+}
+static inline int eng__table_put_placed(eng__table *t, int k, uint32_t id, size_t len)
+{
+    int rc = eng__idset_add(&t->ch[k].has, id);
+    if (!rc)
+        eng__table_place(t, k, id, len);
+    return rc;
 }
 /* n < 128 bytes by overlapping fixed-size copies: a memcpy of a length
  * known to be short was inlined as `rep movsq`, whose start-up cost a
@@ -179,16 +185,14 @@ static inline void eng__copy_short(char *d, const char *s, size_t n)
         d[n - 1] = s[n - 1];
     }
 }
-static inline int eng__table_put_contact(eng__table *t, int k, uint32_t id, const char *s, size_t len)
+static inline void eng__table_write_contact(eng__table *t, int k, uint32_t id, const char *s, size_t len)
 {
     eng__chan *ch = &t->ch[k];
     if (len < 0x80) {
         eng__copy_short(eng__table_contact_slot(t, k), s, len);
-        return eng__table_put_placed(t, k, id, len);
+        eng__table_place(t, k, id, len);
+        return;
     }
-    int rc = eng__idset_add(&ch->has, id);
-    if (rc)
-        return rc;
     /* The length as a varint: one byte for nearly every contact. */
     uint8_t *p = (uint8_t *)ch->arena + ch->alen, *q = p;
     size_t v = len;
@@ -198,7 +202,13 @@ static inline int eng__table_put_contact(eng__table *t, int k, uint32_t id, cons
     memcpy(q, s, len);
     ch->contact[id] = (uint32_t)ch->alen + 1;
     ch->alen += (size_t)(q - p) + len;
-    return 0;
+}
+static inline int eng__table_put_contact(eng__table *t, int k, uint32_t id, const char *s, size_t len)
+{
+    int rc = eng__idset_add(&t->ch[k].has, id);
+    if (!rc)
+        eng__table_write_contact(t, k, id, s, len);
+    return rc;
 }
 /* Channel ch used and its kept reachable set dropped, before consent or
  * opt-out changes made without the per-value setters. */

@@ -353,11 +353,82 @@ static void oom_loop(void **st)
     test_alloc_assert_clean();
 }
 
+/* Two sets with the same containers (key, type, ids) and the same stored bytes. */
+static void assert_same_sets(const eng__idset *x, const eng__idset *y)
+{
+    assert_true(eng__idset_equal(x, y));
+    assert_int_equal(x->n, y->n);
+    for (uint32_t i = 0; i < x->n; i++) {
+        assert_int_equal(x->c[i].key, y->c[i].key);
+        assert_int_equal(x->c[i].type, y->c[i].type);
+        assert_int_equal(x->c[i].card, y->c[i].card);
+    }
+    eng__wr wx, wy;
+    eng__wr_init(&wx, &mem);
+    eng__wr_init(&wy, &mem);
+    eng__idset_write(x, &wx);
+    eng__idset_write(y, &wy);
+    assert_int_equal(wx.len, wy.len);
+    assert_memory_equal(wx.data, wy.data, wx.len);
+    eng__wr_free(&wx);
+    eng__wr_free(&wy);
+}
+
+/* eng__idset_add_many against eng__idset_add one id at a time: ascending
+ * ids of random densities added in random slices (a part's column each) to
+ * an empty or a random set. */
+static void add_many_as_one_at_a_time(void **st)
+{
+    (void)st;
+    test_alloc_reset();
+    assert_int_equal(eng__mem_init(&mem, test_alloc_get()), ENG_OK);
+    rng_state = 20261206;
+    ref base = {malloc(U), {0}}, add = {malloc(U), {0}};
+    uint32_t *ids = malloc((U + NHIGH) * sizeof *ids);
+    int rounds = test_slow_runtime() ? 2 : 8;
+    for (int round = 0; round < rounds; round++) {
+        random_ref(&base);
+        if (round % 2) { /* an empty set: chunks made a bitmap at once */
+            memset(base.in, 0, U);
+            memset(base.high, 0, sizeof base.high);
+        }
+        random_ref(&add);
+        size_t n = ref_ids(&add, ids);
+        eng__idset one, many;
+        eng__idset_init(&one, &mem);
+        eng__idset_init(&many, &mem);
+        build(&one, &base);
+        build(&many, &base);
+        for (size_t k = 0; k < n; k++)
+            assert_int_equal(eng__idset_add(&one, ids[k]), ENG_OK);
+        for (size_t k = 0; k < n;) {
+            size_t m = 1 + rnd() % (rnd() % 2 ? 300000 : 3000);
+            m = m < n - k ? m : n - k;
+            assert_int_equal(eng__idset_add_many(&many, ids + k, m), ENG_OK);
+            k += m;
+        }
+        assert_int_equal(eng__idset_add_many(&many, ids, 0), ENG_OK);
+        for (uint32_t id = 0; id < U; id++)
+            base.in[id] |= add.in[id];
+        for (size_t h = 0; h < NHIGH; h++)
+            base.high[h] |= add.high[h];
+        check_equal(&many, &base);
+        assert_same_sets(&many, &one);
+        eng__idset_free(&one);
+        eng__idset_free(&many);
+    }
+    free(ids);
+    free(base.in);
+    free(add.in);
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(algebra_vs_reference),
         cmocka_unit_test(ranges_and_from_ids),
+        cmocka_unit_test(add_many_as_one_at_a_time),
         cmocka_unit_test(corruption_is_detected),
         cmocka_unit_test(oom_loop),
     };
