@@ -18,6 +18,26 @@
 
 #include <string.h>
 
+/* Whether the shrunk means predict each repeat buyer's orders better than the org's mean does,
+ * each order left out of the mean that predicts it (summed over the orders from n, sum and sq
+ * alone: with y = x - mean, T = sum of y, Q = sum of y^2 and c = b / (n - 1), the errors
+ * (1 + c) y_j - c T square to (1 + c)^2 Q - 2 c (1 + c) T^2 + n c^2 T^2). Why: the moment
+ * estimates of s^2 and tau^2 are noisy when orders are skewed (a few large orders), and an
+ * overestimated tau^2 then trusts single large orders; a value worse than the mean is not kept. */
+static int loo_beats_mean(const uint32_t *n, const double *sum, const double *sq, uint32_t customers, double mean,
+                          double s2, double tau2)
+{
+    double sse_fit = 0, sse_mean = 0;
+    for (uint32_t i = 0; i < customers; i++)
+        if (n[i] >= 2) {
+            double k = n[i], t = sum[i] - k * mean, q = sq[i] - 2 * mean * sum[i] + k * mean * mean;
+            double c = tau2 / (tau2 + s2 / (k - 1)) / (k - 1);
+            sse_fit += (1 + c) * (1 + c) * q - 2 * c * (1 + c) * t * t + k * c * c * t * t;
+            sse_mean += q;
+        }
+    return sse_fit < sse_mean;
+}
+
 size_t eng__xe_value_fit(const uint32_t *n, const double *sum, const double *sq, uint32_t customers, double mean,
                          float *out, double *s2_out, double *tau2_out)
 {
@@ -36,6 +56,8 @@ size_t eng__xe_value_fit(const uint32_t *n, const double *sum, const double *sq,
             between += d * d, noise += s2 / n[i], buyers++;
         }
     double tau2 = buyers > 0 && between > noise ? (between - noise) / buyers : 0;
+    if (tau2 > 0 && !loo_beats_mean(n, sum, sq, customers, mean, s2, tau2))
+        tau2 = 0;
     if (s2_out)
         *s2_out = s2;
     if (tau2_out)
