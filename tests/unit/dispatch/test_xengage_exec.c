@@ -15,6 +15,13 @@
 
 #define N 600
 
+/* A world of N customers in batches of 50 where an X-Engage message may go to so few. */
+static void xe_world(dx *f)
+{
+    dx_world(f, N, 50, 1, 1);
+    dx_xengage_any_size();
+}
+
 /* Per customer: the channel it was sent (-1 none), from the provider's log; asserts at most one. */
 static void channels_sent(dx *f, int *out)
 {
@@ -108,9 +115,7 @@ static void learns_between_batches(void **state)
 {
     (void)state;
     dx f;
-    dx_world(&f, N, 50, 1, 1);
-    extern uint32_t eng__xengage_min_audience;
-    eng__xengage_min_audience = 1;
+    xe_world(&f);
     /* No channel history; sales history gives the value of a conversion (100). */
     uint32_t *ids = malloc(f.n * sizeof *ids);
     for (uint32_t c = 0; c < f.n; c++)
@@ -189,9 +194,7 @@ static void segments_from_include_groups(void **state)
 {
     (void)state;
     dx f;
-    dx_world(&f, N, 50, 1, 1);
-    extern uint32_t eng__xengage_min_audience;
-    eng__xengage_min_audience = 1;
+    xe_world(&f);
     upload(&f, "even", 0);
     upload(&f, "odd", 1);
     uint32_t *ids = malloc(f.n * sizeof *ids);
@@ -257,9 +260,7 @@ static void trace_replays_decision(void **state)
 {
     (void)state;
     dx f;
-    dx_world(&f, N, 50, 1, 1);
-    extern uint32_t eng__xengage_min_audience;
-    eng__xengage_min_audience = 1;
+    xe_world(&f);
     uint32_t *ids = malloc(f.n * sizeof *ids);
     for (uint32_t c = 0; c < f.n; c++)
         ids[c] = c;
@@ -356,9 +357,7 @@ static void customer_values(void **state)
 {
     (void)state;
     dx f;
-    dx_world(&f, N, 50, 1, 1);
-    extern uint32_t eng__xengage_min_audience;
-    eng__xengage_min_audience = 1;
+    xe_world(&f);
     uint32_t *hi = malloc(f.n * sizeof *hi), *lo = malloc(f.n * sizeof *lo);
     size_t nh = 0, nl = 0;
     for (uint32_t c = 0; c < f.n; c++) {
@@ -472,9 +471,7 @@ static void trace_cache_same_results(void **state)
 {
     (void)state;
     dx f;
-    dx_world(&f, N, 50, 1, 1);
-    extern uint32_t eng__xengage_min_audience;
-    eng__xengage_min_audience = 1;
+    xe_world(&f);
     uint32_t *ids = malloc(f.n * sizeof *ids);
     for (uint32_t c = 0; c < f.n; c++)
         ids[c] = c;
@@ -753,9 +750,7 @@ static void reservation_follows_sends(void **state)
     eng_schedule sched = ENG_SCHEDULE_INIT;
     (void)state;
     dx f;
-    dx_world(&f, N, 50, 1, 1);
-    extern uint32_t eng__xengage_min_audience;
-    eng__xengage_min_audience = 1;
+    xe_world(&f);
     int64_t bal = 0, reserved = 0;
     assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10 * N), ENG_OK);
     eng_message_spec m = dx_message();
