@@ -136,7 +136,7 @@ static int num_col(eng__table *t, eng__rd *r, uint32_t col, const uint32_t *ids,
 static int contact_col(eng__table *t, eng__rd *r, int ch, size_t bytes, const uint32_t *ids, uint32_t n, uint32_t *buf)
 {
     int phone = eng__val_is_phone(ch);
-    int rc = eng__table_contacts_begin(t, ch, bytes + (phone ? 15u * n : 0));
+    int rc = eng__table_contacts_begin(t, ch, bytes + (phone ? 15u * n : 0), n);
     uint32_t nh = 0;
     for (uint32_t row = 0; row < n && !rc; row++) {
         uint32_t id = ids[row];

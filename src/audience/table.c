@@ -433,14 +433,25 @@ int eng__table_set_contact(eng__table *t, int k, uint32_t id, const char *s, siz
     return eng__table_put_contact(t, k, id, s, len);
 }
 
-int eng__table_contacts_begin(eng__table *t, int k, size_t bytes)
+int eng__table_contacts_begin(eng__table *t, int k, size_t bytes, size_t rows)
 {
     eng__chan *ch = &t->ch[k];
     eng__table_chan_begin(t, k);
     if (ch->alen + bytes + 3 >= UINT32_MAX)
         return eng__err(ENG_ETOOBIG, "", "contact arena is full (4 GiB)");
     int rc = lazy(t, (void **)&ch->contact, sizeof *ch->contact);
-    if (!rc && eng__grow(t->mem, (void **)&ch->arena, &ch->acap, ch->alen + bytes + 3, 1))
+    size_t need = ch->alen + bytes + 3;
+    if (!rc && !ch->acap && rows && t->cap > t->n + rows) {
+        /* The first column of a channel in a table reserved for more rows
+         * (an import sized up front): room for them all at this column's
+         * bytes a row, so the arena is not copied as it doubles (a copy
+         * touches every page again). Pages never written are not memory;
+         * eng__table_trim gives back the rest. */
+        double est = (double)bytes / (double)rows * (double)(t->cap - t->n) + (double)need;
+        if (est < (double)UINT32_MAX)
+            need = (size_t)est;
+    }
+    if (!rc && eng__grow(t->mem, (void **)&ch->arena, &ch->acap, need, 1))
         rc = eng__nomem();
     return rc;
 }

@@ -138,9 +138,11 @@ int eng__table_set_suppressed(eng__table *t, uint32_t id, int yes);
 /* A part applied column by column (delta_cols.c) pays the setters' per-call
  * work once per column: eng__table_contacts_begin marks channel ch used,
  * drops its kept reachable set, allocates its contact column and makes room
- * for @p bytes more in its arena (ENG_ETOOBIG past 4 GiB); then each
- * eng__table_put_contact of 0 < len <= UINT16_MAX appends within that room. */
-int eng__table_contacts_begin(eng__table *t, int ch, size_t bytes);
+ * for @p bytes more in its arena (ENG_ETOOBIG past 4 GiB), those of @p rows
+ * rows (a channel's first column sizes the arena for all the table's
+ * reserved rows at that rate); then each eng__table_put_contact of
+ * 0 < len <= UINT16_MAX appends within that room. */
+int eng__table_contacts_begin(eng__table *t, int ch, size_t bytes, size_t rows);
 /* Where a contact of fewer than 128 bytes goes in that room (after its
  * one-byte length): written there, it is then taken by eng__table_put_placed. */
 static inline char *eng__table_contact_slot(eng__table *t, int k)
