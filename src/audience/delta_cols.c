@@ -8,6 +8,42 @@
 
 #define BAD ENG_ECORRUPT /* turned into a message naming the part by the caller */
 
+unsigned eng__aud_cols_fast = 1;
+
+/* The column loops read a value's tag and varint through a local pointer,
+ * unchecked, while enough bytes are left for the longest form they take (a
+ * tag and an 8-byte varint); anything else (the column's last bytes, a
+ * longer varint, a sticky error) goes to the checked readers, which decide
+ * exactly as before. The reader in memory is passed to those only, so the
+ * common case keeps its pointer in a register. */
+#define FAST_LEFT 9
+
+/* A varint of at most 8 bytes from the 8 at p: its length (0: longer, for
+ * the checked reader); the value the checked reader gives. */
+static inline unsigned uvar8(const uint8_t *p, uint64_t *v)
+{
+    if (p[0] < 0x80) { /* a small value: one byte */
+        *v = p[0];
+        return 1;
+    }
+    uint64_t w = eng__get64(p);
+    uint64_t stop = ~w & 0x8080808080808080ull; /* bytes without a continuation bit */
+    if (!stop)
+        return 0;
+    /* its bytes, 7 bits each, packed: pairs, then fours, then eight */
+    uint64_t x = w & (stop ^ (stop - 1)) & 0x7f7f7f7f7f7f7f7full;
+    x = (x & 0x007f007f007f007full) | ((x & 0x7f007f007f007f00ull) >> 1);
+    x = (x & 0x00003fff00003fffull) | ((x & 0x3fff00003fff0000ull) >> 2);
+    x = (x & 0x000000000fffffffull) | ((x & 0x0fffffff00000000ull) >> 4);
+    *v = x;
+    return (unsigned)(__builtin_ctzll(stop) >> 3) + 1;
+}
+
+static inline int64_t unzig(uint64_t u)
+{
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
 static inline void set_bit(uint64_t *w, uint32_t id)
 {
     w[id >> 6] |= 1ull << (id & 63);
@@ -56,15 +92,34 @@ static int str_col(eng__table *t, eng__rd *r, uint32_t col, uint32_t *slots, con
 {
     eng__col *c = &t->cols[col];
     bitacc pb = {c->present, 0, UINT32_MAX};
-    int rc = ENG_OK;
+    int rc = ENG_OK, fast = eng__aud_cols_fast && !r->err;
+    const uint8_t *p = r->p, *end = r->end;
     for (uint32_t row = 0; row < n && !rc; row++) {
         uint32_t id = ids[row];
+        if (fast && p < end) { /* NULL, or a value of this part met before */
+            uint8_t tag = *p;
+            if (tag == 0) {
+                p++;
+                ba_clear(&pb, id);
+                continue;
+            }
+            if (slots && tag - 2u < ENG__DSLOT_N && slots[tag - 2]) {
+                p++;
+                c->code[id] = slots[tag - 2] - 1;
+                ba_set(&pb, id);
+                continue;
+            }
+        }
+        r->p = p;
         uint8_t tag = eng__drd_u8(r);
+        p = r->p;
         if (tag == 0) {
             ba_clear(&pb, id);
         } else if (tag == 1) { /* sets its present bit in memory: or-ed with the pending ones */
             size_t l;
+            r->p = p;
             const uint8_t *s = eng__drd_blob(r, &l);
+            p = r->p;
             rc = !s ? BAD
                     : slots ? eng__delta_set_str_slot(t, slots, col, id, s, l, 0)
                             : eng__table_set_str(t, col, id, (const char *)s, l);
@@ -74,7 +129,9 @@ static int str_col(eng__table *t, eng__rd *r, uint32_t col, uint32_t *slots, con
         } else {
             rc = BAD;
         }
+        fast = fast && !r->err;
     }
+    r->p = p;
     ba_flush(&pb);
     return rc;
 }
@@ -102,10 +159,37 @@ static int num_col(eng__table *t, eng__rd *r, uint32_t col, const uint32_t *ids,
         return ENG_OK;
     }
     int64_t *v = c->i64;
-    int days = c->type == ENG_COL_DATE, rc = ENG_OK;
+    int days = c->type == ENG_COL_DATE, rc = ENG_OK, fast = eng__aud_cols_fast && !r->err;
     bitacc pb = {present, 0, UINT32_MAX};
+    const uint8_t *p = r->p, *end = r->end;
     for (uint32_t row = 0; row < n && !rc; row++) {
         uint32_t id = ids[row];
+        if (fast && end - p >= FAST_LEFT) {
+            uint8_t tag = *p;
+            uint64_t u;
+            unsigned l;
+            if (tag == 0) {
+                p++;
+                ba_clear(&pb, id);
+                continue;
+            }
+            if (tag == 1 && (l = uvar8(p + 1, &u))) {
+                v[id] = unzig(u);
+                p += 1 + l;
+                ba_set(&pb, id);
+                continue;
+            }
+            if (tag == 2 && days && (l = uvar8(p + 1, &u))) {
+                int64_t d = unzig(u);
+                if (d <= INT64_MAX / ENG__DAY_MS && d >= INT64_MIN / ENG__DAY_MS) {
+                    v[id] = d * ENG__DAY_MS;
+                    p += 1 + l;
+                    ba_set(&pb, id);
+                    continue;
+                }
+            }
+        }
+        r->p = p;
         uint8_t tag = eng__drd_u8(r);
         if (tag == 1) {
             v[id] = eng__drd_svar(r);
@@ -114,16 +198,19 @@ static int num_col(eng__table *t, eng__rd *r, uint32_t col, const uint32_t *ids,
             int64_t d = eng__drd_svar(r);
             if (d > INT64_MAX / ENG__DAY_MS || d < INT64_MIN / ENG__DAY_MS) {
                 rc = BAD;
-                break;
+            } else {
+                v[id] = d * ENG__DAY_MS;
+                ba_set(&pb, id);
             }
-            v[id] = d * ENG__DAY_MS;
-            ba_set(&pb, id);
         } else if (tag == 0) {
             ba_clear(&pb, id);
         } else {
             rc = BAD;
         }
+        p = r->p;
+        fast = fast && !r->err;
     }
+    r->p = p;
     ba_flush(&pb);
     return rc;
 }
@@ -138,35 +225,65 @@ static int contact_col(eng__table *t, eng__rd *r, int ch, size_t bytes, const ui
     int phone = eng__val_is_phone(ch);
     int rc = eng__table_contacts_begin(t, ch, bytes + (phone ? 15u * n : 0), n);
     uint32_t nh = 0;
+    int fast = eng__aud_cols_fast && !r->err;
+    const uint8_t *p = r->p, *end = r->end;
+    /* The arena's end kept here: a byte stored into the arena may alias the
+     * table's fields, which the compiler would load again after each. */
+    eng__chan *cc = &t->ch[ch];
+    char *arena = cc->arena;
+    size_t alen = cc->alen;
     for (uint32_t row = 0; row < n && !rc; row++) {
         uint32_t id = ids[row];
-        uint8_t tag = eng__drd_u8(r);
         const char *s = NULL;
         size_t l = 0;
-        if (tag == 2 && phone) { /* the text made where it is kept */
-            if (!(l = eng__delta_phone_text(eng__drd_uvar(r), eng__table_contact_slot(t, ch))))
+        uint64_t num = 0;
+        uint8_t tag;
+        unsigned k;
+        if (fast && end - p >= FAST_LEFT && (tag = *p) == 2 && phone && (k = uvar8(p + 1, &num))) {
+            p += 1 + k;
+        } else if (fast && end - p >= 2 && (tag = *p) == 1 && p[1] < 0x80 && (size_t)(end - p - 2) >= p[1]) {
+            s = (const char *)p + 2;
+            l = p[1];
+            p += 2 + l;
+        } else { /* the checked readers */
+            r->p = p;
+            tag = eng__drd_u8(r);
+            if (tag == 2 && phone)
+                num = eng__drd_uvar(r);
+            else if (tag == 1 && !(s = (const char *)eng__drd_blob(r, &l)))
                 return BAD;
-            if (buf) {
-                eng__table_place(t, ch, id, l);
-                buf[nh++] = id;
-            } else {
-                rc = eng__table_put_placed(t, ch, id, l);
+            p = r->p;
+            fast = fast && !r->err;
+        }
+        if (tag == 2 && phone) { /* the text made where it is kept (after its one-byte length) */
+            if (!(l = eng__delta_phone_text(num, arena + alen + 1))) {
+                cc->alen = alen;
+                return BAD;
             }
-            continue;
-        } else if (tag == 1) {
-            if (!(s = (const char *)eng__drd_blob(r, &l)))
-                return BAD;
-        } else if (tag) {
+        } else if (tag > 1) {
+            cc->alen = alen;
             return BAD;
-        }
-        if (l && l <= UINT16_MAX && buf) {
-            eng__table_write_contact(t, ch, id, s, l);
-            buf[nh++] = id;
-        } else {
+        } else if (l && l < 0x80 && buf) {
+            eng__copy_short(arena + alen + 1, s, l);
+        } else { /* by the table's setters (the id joins the set there) */
+            cc->alen = alen;
             rc = l && l <= UINT16_MAX ? eng__table_put_contact(t, ch, id, s, l) : eng__table_set_contact(t, ch, id, s, l);
+            arena = cc->arena;
+            alen = cc->alen;
+            continue;
         }
+        if (!buf && (rc = eng__idset_add(&cc->has, id)))
+            break;
+        /* a short contact at the arena's end: its length, then its text (eng__table_place) */
+        arena[alen] = (char)l;
+        cc->contact[id] = (uint32_t)alen + 1;
+        alen += 1 + l;
+        if (buf)
+            buf[nh++] = id;
     }
-    return rc ? rc : eng__idset_add_many(&t->ch[ch].has, buf, nh);
+    cc->alen = alen;
+    r->p = p;
+    return rc ? rc : eng__idset_add_many(&cc->has, buf, nh);
 }
 
 /* A consent or opt-out value by the per-value setter (tag 0..3). */
@@ -195,8 +312,9 @@ static int consent_col(eng__table *t, eng__rd *r, int ch, int64_t now, const uin
     uint32_t ny = 0, nn = n; /* yes from the front of buf, no from the back */
     int rc = ENG_OK;
     eng__table_chan_begin(t, ch);
+    int fast = eng__aud_cols_fast && !r->err;
     for (uint32_t row = 0; row < n && !rc; row++) {
-        uint8_t tag = eng__drd_u8(r);
+        uint8_t tag = fast && r->p < r->end && (*r->p == 2 || *r->p == 0 || *r->p == 3) ? *r->p++ : eng__drd_u8(r);
         if (tag == 2)
             buf[ny++] = ids[row];
         else if (tag == 0 || tag == 3)
@@ -211,9 +329,12 @@ static int consent_col(eng__table *t, eng__rd *r, int ch, int64_t now, const uin
         rc = eng__idset_add_many(&c->consent, buf, ny);
     if (!rc)
         rc = eng__tcol_set_many(t->mem, &c->consent_t, rows, buf + nn, n - nn, 0);
-    for (uint32_t k = nn; k < n && !rc; k++)
-        rc = eng__idset_remove(&c->consent, buf[k]);
-    return rc;
+    for (uint32_t a = nn, b = n; a + 1 < b; a++, b--) { /* the "no" ids, put from the back: ascending */
+        uint32_t x = buf[a];
+        buf[a] = buf[b - 1];
+        buf[b - 1] = x;
+    }
+    return rc ? rc : eng__idset_remove_many(&c->consent, buf + nn, n - nn);
 }
 
 int eng__delta_apply_cols(eng__table *t, eng__rd *r, const eng__dcols *dc, const uint32_t *ids, uint32_t nrows,

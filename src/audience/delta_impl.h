@@ -61,6 +61,11 @@ size_t eng__delta_phone_text(uint64_t num, char out[17]);
 int eng__delta_set_str_slot(eng__table *t, uint32_t *slots, uint32_t col, uint32_t id, const uint8_t *s, size_t l,
                             int check);
 
+/* 1 (the default): the column loops of schema 3 read most tags and varints
+ * through a local pointer; 0: every value through the checked readers above
+ * (the reference the tests compare them with). */
+extern unsigned eng__aud_cols_fast;
+
 /* A part's columns as its header names them. */
 typedef struct eng__dcols {
     uint32_t nc;

@@ -310,25 +310,30 @@ static void drop_ctr(eng__idset *s, uint32_t i)
     s->n--;
 }
 
-/* Or ids[0..n) (ascending, one chunk) into the bitmap w a word at a time;
- * returns how many were not there before. */
-static uint32_t or_sorted(uint64_t *w, const uint32_t *ids, size_t n)
+/* The bits of acc set (clear 0) or cleared (1) in *w; how many changed. */
+static inline uint32_t word_apply(uint64_t *w, uint64_t acc, int clear)
 {
-    uint32_t added = 0, at = (uint16_t)ids[0] >> 6;
+    uint32_t changed = popc(clear ? acc & *w : acc & ~*w);
+    *w = clear ? *w & ~acc : *w | acc;
+    return changed;
+}
+
+/* Set (clear 0) or clear (1) ids[0..n) (ascending, one chunk) in the bitmap
+ * w a word at a time; returns how many changed. */
+static inline uint32_t bits_sorted(uint64_t *w, const uint32_t *ids, size_t n, int clear)
+{
+    uint32_t changed = 0, at = (uint16_t)ids[0] >> 6;
     uint64_t acc = 0;
     for (size_t k = 0; k < n; k++) {
         uint32_t lo = (uint16_t)ids[k];
         if (lo >> 6 != at) {
-            added += popc(acc & ~w[at]);
-            w[at] |= acc;
+            changed += word_apply(&w[at], acc, clear);
             acc = 0;
             at = lo >> 6;
         }
         acc |= 1ull << (lo & 63);
     }
-    added += popc(acc & ~w[at]);
-    w[at] |= acc;
-    return added;
+    return changed + word_apply(&w[at], acc, clear);
 }
 
 int eng__idset_add_many(eng__idset *s, const uint32_t *ids, size_t n)
@@ -350,13 +355,13 @@ int eng__idset_add_many(eng__idset *s, const uint32_t *ids, size_t n)
         }
         long at = find_ctr(s, key);
         if (at >= 0 && s->c[at].type == ENG__CT_BITMAP) {
-            s->c[at].card += or_sorted(s->c[at].u.bits, ids + i, j - i);
+            s->c[at].card += bits_sorted(s->c[at].u.bits, ids + i, j - i, 0);
         } else if (at < 0 && -at - 1 == (long)s->n && j - i > ENG__CT_ARRAY_MAX) {
             uint64_t *w = eng__idset_push_bitmap(s, key); /* a new last chunk, a bitmap from the start */
             if (!w)
                 return ENG_ENOMEM;
             memset(w, 0, ENG__CT_WORDS * sizeof *w);
-            int rc = eng__idset_seal_last(s, or_sorted(w, ids + i, j - i));
+            int rc = eng__idset_seal_last(s, bits_sorted(w, ids + i, j - i, 0));
             if (rc)
                 return rc;
         } else { /* an array, or a chunk between others: as one at a time */
@@ -365,6 +370,32 @@ int eng__idset_add_many(eng__idset *s, const uint32_t *ids, size_t n)
                 if (rc)
                     return rc;
             }
+        }
+    }
+    return ENG_OK;
+}
+
+int eng__idset_remove_many(eng__idset *s, const uint32_t *ids, size_t n)
+{
+    for (size_t i = 0, j; i < n; i = j) {
+        uint16_t key = (uint16_t)(ids[i] >> 16);
+        if (!s->n || s->c[s->n - 1].key < key) /* these ids and all after them are past the set */
+            return ENG_OK;
+        for (j = i + 1; j < n && ids[j] >> 16 == key; j++)
+            ;
+        long at = find_ctr(s, key);
+        if (at < 0)
+            continue;
+        eng__ctr *c = &s->c[at];
+        if (c->type == ENG__CT_BITMAP && c->card > ENG__CT_ARRAY_MAX + (j - i)) {
+            /* stays a bitmap whatever goes, as one at a time would leave it */
+            c->card -= bits_sorted(c->u.bits, ids + i, j - i, 1);
+            continue;
+        }
+        for (size_t k = i; k < j; k++) {
+            int rc = eng__idset_remove(s, ids[k]);
+            if (rc)
+                return rc;
         }
     }
     return ENG_OK;

@@ -80,6 +80,10 @@ static inline int eng__idset_add(eng__idset *s, uint32_t id)
  * ENG__CT_ARRAY_MAX of them) a bitmap takes its ids a word at a time. */
 int eng__idset_add_many(eng__idset *s, const uint32_t *ids, size_t n);
 int eng__idset_remove(eng__idset *s, uint32_t id);
+/* Remove ids[0..n), strictly ascending: the same set as eng__idset_remove one
+ * id at a time, but ids past the set's last chunk cost nothing and a bitmap
+ * that stays one loses its ids a word at a time. */
+int eng__idset_remove_many(eng__idset *s, const uint32_t *ids, size_t n);
 /* Add every id in [lo, hi) (hi exclusive; hi > lo). */
 int eng__idset_add_range(eng__idset *s, uint32_t lo, uint64_t hi);
 int eng__idset_contains(const eng__idset *s, uint32_t id);

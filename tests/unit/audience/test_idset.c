@@ -374,44 +374,46 @@ static void assert_same_sets(const eng__idset *x, const eng__idset *y)
     eng__wr_free(&wy);
 }
 
-/* eng__idset_add_many against eng__idset_add one id at a time: ascending
- * ids of random densities added in random slices (a part's column each) to
- * an empty or a random set. */
-static void add_many_as_one_at_a_time(void **st)
+/* eng__idset_add_many (del 0) or eng__idset_remove_many (del 1) against
+ * eng__idset_add or eng__idset_remove one id at a time: ascending ids of
+ * random densities in random slices (a part's column each) into or out of a
+ * random set; adds also into an empty set (chunks made a bitmap at once),
+ * removes also from a set that ends early (later ids past it); bitmaps that
+ * stay bitmaps, become arrays or go. */
+static void many_as_one_at_a_time(int del)
 {
-    (void)st;
     test_alloc_reset();
     assert_int_equal(eng__mem_init(&mem, test_alloc_get()), ENG_OK);
-    rng_state = 20261206;
-    ref base = {malloc(U), {0}}, add = {malloc(U), {0}};
+    rng_state = 20261206 + (uint64_t)del;
+    ref base = {malloc(U), {0}}, chg = {malloc(U), {0}};
     uint32_t *ids = malloc((U + NHIGH) * sizeof *ids);
     int rounds = test_slow_runtime() ? 2 : 8;
     for (int round = 0; round < rounds; round++) {
         random_ref(&base);
-        if (round % 2) { /* an empty set: chunks made a bitmap at once */
-            memset(base.in, 0, U);
+        if (round % 2) {
+            memset(base.in + (del ? U / 2 : 0), 0, del ? U / 2 : U);
             memset(base.high, 0, sizeof base.high);
         }
-        random_ref(&add);
-        size_t n = ref_ids(&add, ids);
+        random_ref(&chg);
+        size_t n = ref_ids(&chg, ids);
         eng__idset one, many;
         eng__idset_init(&one, &mem);
         eng__idset_init(&many, &mem);
         build(&one, &base);
         build(&many, &base);
         for (size_t k = 0; k < n; k++)
-            assert_int_equal(eng__idset_add(&one, ids[k]), ENG_OK);
-        for (size_t k = 0; k < n;) {
-            size_t m = 1 + rnd() % (rnd() % 2 ? 300000 : 3000);
+            assert_int_equal(del ? eng__idset_remove(&one, ids[k]) : eng__idset_add(&one, ids[k]), ENG_OK);
+        for (size_t k = 0; k <= n;) { /* the last slice is empty */
+            size_t m = k == n ? 0 : 1 + rnd() % (rnd() % 2 ? 300000 : 3000);
             m = m < n - k ? m : n - k;
-            assert_int_equal(eng__idset_add_many(&many, ids + k, m), ENG_OK);
-            k += m;
+            assert_int_equal(del ? eng__idset_remove_many(&many, ids + k, m) : eng__idset_add_many(&many, ids + k, m),
+                             ENG_OK);
+            k += m ? m : 1;
         }
-        assert_int_equal(eng__idset_add_many(&many, ids, 0), ENG_OK);
         for (uint32_t id = 0; id < U; id++)
-            base.in[id] |= add.in[id];
+            base.in[id] = del ? base.in[id] && !chg.in[id] : base.in[id] || chg.in[id];
         for (size_t h = 0; h < NHIGH; h++)
-            base.high[h] |= add.high[h];
+            base.high[h] = del ? base.high[h] && !chg.high[h] : base.high[h] || chg.high[h];
         check_equal(&many, &base);
         assert_same_sets(&many, &one);
         eng__idset_free(&one);
@@ -419,8 +421,20 @@ static void add_many_as_one_at_a_time(void **st)
     }
     free(ids);
     free(base.in);
-    free(add.in);
+    free(chg.in);
     test_alloc_assert_clean();
+}
+
+static void add_many_as_one_at_a_time(void **st)
+{
+    (void)st;
+    many_as_one_at_a_time(0);
+}
+
+static void remove_many_as_one_at_a_time(void **st)
+{
+    (void)st;
+    many_as_one_at_a_time(1);
 }
 
 int main(void)
@@ -429,6 +443,7 @@ int main(void)
         cmocka_unit_test(algebra_vs_reference),
         cmocka_unit_test(ranges_and_from_ids),
         cmocka_unit_test(add_many_as_one_at_a_time),
+        cmocka_unit_test(remove_many_as_one_at_a_time),
         cmocka_unit_test(corruption_is_detected),
         cmocka_unit_test(oom_loop),
     };
