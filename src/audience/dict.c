@@ -165,6 +165,58 @@ int eng__dict_intern_h(eng__dict *d, const char *s, size_t len, uint32_t h, uint
     return ENG_OK;
 }
 
+int eng__dict_intern_many(eng__dict *d, const char *const *s, const size_t *len, const uint32_t *h, size_t n,
+                          uint32_t *codes, uint64_t *added)
+{
+    size_t bytes = 0, total = (size_t)d->n + n;
+    for (size_t i = 0; i < n; i++)
+        bytes += len[i];
+    int rc = eng__dict_reserve(d, total);
+    if (rc)
+        return rc;
+    size_t i = 0;
+    /* Every string new: the index stays under its load of 3/4 (reserved
+     * above), so no insert moves it, and the arrays have room. Past the
+     * limits the one-at-a-time path reports them. */
+    if ((uint64_t)total * 4 <= (uint64_t)d->nslots * 3 && d->alen + bytes <= UINT32_MAX && total < UINT32_MAX - 2) {
+        if ((d->alen + bytes + 1 > d->acap && eng__grow(d->mem, (void **)&d->arena, &d->acap, d->alen + bytes + 1, 1)) ||
+            (total + 2 > d->offcap && eng__grow(d->mem, (void **)&d->off, &d->offcap, total + 2, sizeof *d->off)) ||
+            (d->hs && total > d->hscap && eng__grow(d->mem, (void **)&d->hs, &d->hscap, total, sizeof *d->hs)))
+            return eng__nomem();
+        uint32_t mask = d->nslots - 1;
+        if (d->n == 0)
+            d->off[0] = 0;
+        for (; i < n; i++) {
+            if (i + 16 < n)
+                __builtin_prefetch(&d->slots[h[i + 16] & mask]);
+            uint32_t at = 0;
+            int64_t f = find_at(d, s[i], len[i], h[i], &at);
+            if (f >= 0) {
+                codes[i] = (uint32_t)f;
+                continue;
+            }
+            if (d->hs)
+                d->hs[d->n] = h[i];
+            if (len[i] < 128)
+                eng__copy_short(d->arena + d->alen, s[i], len[i]);
+            else
+                memcpy(d->arena + d->alen, s[i], len[i]);
+            d->alen += len[i];
+            d->off[d->n + 1] = (uint32_t)d->alen;
+            d->slots[at] = (h[i] & ~mask) | (d->n + 1);
+            codes[i] = d->n++;
+            (*added)++;
+        }
+    }
+    for (; i < n; i++) {
+        uint32_t before = d->n;
+        if ((rc = eng__dict_intern_h(d, s[i], len[i], h[i], &codes[i])))
+            return rc;
+        *added += d->n != before;
+    }
+    return ENG_OK;
+}
+
 int eng__dict_keep_hashes(eng__dict *d, int on)
 {
     if (!on || d->hs) {

@@ -308,20 +308,12 @@ int eng__table_upsert_strs(eng__table *t, const char *const *s, const size_t *le
     /* With every hash known, walk with the slot of row i + 16 prefetched: the
      * index is far bigger than the caches at L, so this hides most misses. */
     int rc = reserve_rows(t, (size_t)t->n + n);
-    if (!rc)
-        rc = eng__dict_reserve(&t->sid, (size_t)t->n + n);
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (i + 16 < n)
-            eng__dict_prefetch(&t->sid, hash[i + 16]);
-        uint32_t before = t->sid.n, code;
-        if ((rc = eng__dict_intern_h(&t->sid, s[i], len[i], hash[i], &code)))
-            break;
-        if (t->sid.n != before) {
-            t->n++;
-            (*ins)++;
-        }
-        ids[i] = code;
-    }
+    if (rc)
+        return rc;
+    uint64_t added = 0;
+    rc = eng__dict_intern_many(&t->sid, s, len, hash, n, ids, &added);
+    t->n += (uint32_t)added; /* code == dense id: the new ones are rows, also before an error */
+    *ins += added;
     return rc;
 }
 

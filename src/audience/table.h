@@ -166,27 +166,6 @@ static inline int eng__table_put_placed(eng__table *t, int k, uint32_t id, size_
         eng__table_place(t, k, id, len);
     return rc;
 }
-/* n < 128 bytes by overlapping fixed-size copies: a memcpy of a length
- * known to be short was inlined as `rep movsq`, whose start-up cost a
- * quarter of the column-wise apply's time (an email a row). */
-static inline void eng__copy_short(char *d, const char *s, size_t n)
-{
-    if (n >= 16) {
-        for (size_t k = 0; k + 16 < n; k += 16)
-            memcpy(d + k, s + k, 16);
-        memcpy(d + n - 16, s + n - 16, 16);
-    } else if (n >= 8) {
-        memcpy(d, s, 8);
-        memcpy(d + n - 8, s + n - 8, 8);
-    } else if (n >= 4) {
-        memcpy(d, s, 4);
-        memcpy(d + n - 4, s + n - 4, 4);
-    } else if (n) {
-        d[0] = s[0];
-        d[n / 2] = s[n / 2];
-        d[n - 1] = s[n - 1];
-    }
-}
 static inline void eng__table_write_contact(eng__table *t, int k, uint32_t id, const char *s, size_t len)
 {
     eng__chan *ch = &t->ch[k];

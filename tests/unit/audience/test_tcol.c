@@ -196,6 +196,76 @@ static void dict_tags(void **state)
     test_alloc_assert_clean();
 }
 
+/* eng__dict_intern_many against eng__dict_intern_h one string at a time:
+ * random slices (a part's ids each) of strings of 1 to 200 bytes, repeated
+ * within a slice and across slices, from empty through several index
+ * sizes, with and without the kept hashes: the same codes, the same count
+ * of new strings, the same bytes by code and the same look-ups. */
+static void dict_many_as_one_at_a_time(void **state)
+{
+    (void)state;
+    test_alloc_reset();
+    assert_int_equal(eng__mem_init(&mem, test_alloc_get()), ENG_OK);
+    uint64_t r = 20261206;
+    enum { N = 60000, POOL = 40000 };
+    char *text = malloc((size_t)N * 200);
+    const char **sp = malloc(N * sizeof *sp);
+    size_t *sl = malloc(N * sizeof *sl);
+    uint32_t *h = malloc(N * sizeof *h), *one = malloc(N * sizeof *one), *many = malloc(N * sizeof *many);
+    assert_true(text && sp && sl && h && one && many);
+    for (int keep = 0; keep < 2; keep++) {
+        for (size_t i = 0; i < N; i++) { /* string i: one of POOL, its length by its number */
+            uint64_t k = test_splitmix(&r) % POOL;
+            size_t l = 1 + (size_t)(k * 7919 % (k % 5 ? 24 : 200));
+            char *t = text + i * 200;
+            for (size_t j = 0; j < l; j++)
+                t[j] = (char)('!' + (k >> (j % 16)) % 90 + j % 3);
+            sp[i] = t;
+            sl[i] = l;
+            h[i] = eng__dict_hash(t, l);
+        }
+        eng__dict a, b;
+        eng__dict_init(&a, &mem);
+        eng__dict_init(&b, &mem);
+        assert_int_equal(eng__dict_keep_hashes(&a, keep), ENG_OK);
+        assert_int_equal(eng__dict_keep_hashes(&b, keep), ENG_OK);
+        uint64_t added_one = 0, added_many = 0;
+        for (size_t i = 0; i < N; i++) {
+            uint32_t before = a.n;
+            assert_int_equal(eng__dict_intern_h(&a, sp[i], sl[i], h[i], &one[i]), ENG_OK);
+            added_one += a.n != before;
+        }
+        for (size_t i = 0; i <= N;) { /* the last slice is empty */
+            size_t m = i == N ? 0 : 1 + test_splitmix(&r) % (test_splitmix(&r) % 2 ? 9000 : 300);
+            m = m < N - i ? m : N - i;
+            assert_int_equal(eng__dict_intern_many(&b, sp + i, sl + i, h + i, m, many + i, &added_many), ENG_OK);
+            i += m ? m : 1;
+        }
+        assert_memory_equal(one, many, N * sizeof *one);
+        assert_int_equal(added_one, added_many);
+        assert_int_equal(a.n, b.n);
+        for (uint32_t c = 0; c < a.n; c++) {
+            size_t la, lb;
+            const char *ta = eng__dict_str(&a, c, &la), *tb = eng__dict_str(&b, c, &lb);
+            assert_int_equal(la, lb);
+            assert_memory_equal(ta, tb, la);
+            assert_int_equal(eng__dict_find(&b, tb, lb), c);
+            if (keep)
+                assert_int_equal(b.hs[c], a.hs[c]);
+        }
+        assert_int_equal(eng__dict_find(&b, "\x01", 1), -1);
+        eng__dict_free(&a);
+        eng__dict_free(&b);
+    }
+    free(text);
+    free(sp);
+    free(sl);
+    free(h);
+    free(one);
+    free(many);
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +273,7 @@ int main(void)
         cmocka_unit_test(tcol_widens),
         cmocka_unit_test(tcol_alloc_failures),
         cmocka_unit_test(dict_tags),
+        cmocka_unit_test(dict_many_as_one_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
