@@ -12,7 +12,10 @@
  *            (a file both processes append to) holds every planned pair, each
  *            with one key only (a pair sent again carries the same key).
  * coherence: customers opted out of SMS through one engine is never sent an
- *            SMS by another engine that loaded the customer table before. */
+ *            SMS by another engine that loaded the customer table before.
+ * points:    three engines in three threads work a message with loyalty points:
+ *            the awards of a chunk go out under its lease, so every customer
+ *            with an accepted send is awarded once, under one key. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -282,12 +285,106 @@ static void coherence(void **state)
     dx_close(&f);
 }
 
+/* ---- points ---- */
+
+/* The host's loyalty system, shared by the engines: counts awards per key's customer. */
+static struct {
+    pthread_mutex_t lock;
+    unsigned calls[NCUST], awarded[NCUST], key_changed;
+    char *key[NCUST];
+} loyalty = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int loyalty_award(const eng_points_award *aw, size_t n, int *status, void *user)
+{
+    (void)user;
+    pthread_mutex_lock(&loyalty.lock);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = aw[i].customer;
+        if (c >= NCUST)
+            fail_msg("award for customer %u", c);
+        loyalty.calls[c]++;
+        if (!loyalty.key[c]) {
+            loyalty.key[c] = strdup(aw[i].idempotency_key);
+            loyalty.awarded[c]++;
+        } else if (strcmp(loyalty.key[c], aw[i].idempotency_key) != 0) {
+            loyalty.key_changed++;
+        }
+        status[i] = ENG_SEND_ACCEPTED;
+    }
+    pthread_mutex_unlock(&loyalty.lock);
+    usleep(300); /* outside the engine lock: the others take chunks meanwhile */
+    return ENG_OK;
+}
+
+static void loyalty_hooks(eng_engine *e)
+{
+    eng_dispatch_hooks h;
+    assert_int_equal(eng_dispatch_hooks_init(&h, ENG_DISPATCH_HOOKS_VERSION), ENG_OK);
+    h.points = loyalty_award;
+    assert_int_equal(eng_dispatch_hooks_set(e, &h, NULL), ENG_OK);
+}
+
+static void points(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, NCUST, 8, 1, 1);
+    f.tm.send_batch = locked_batch;
+    dx_reopen(&f);
+    loyalty_hooks(f.e);
+    eng_incentive inc = ENG_INCENTIVE_INIT;
+    inc.kind = ENG_INCENTIVE_POINTS;
+    inc.points = 25;
+    inc.points_expiry_days = 10;
+    eng_message_spec m = dx_message();
+    m.incentive = &inc;
+    dx_approve(&f, &m);
+    worker w[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (worker){.e = i ? dx_engine(&f) : f.e, .msg = f.message, .now = f.t0};
+        if (i)
+            loyalty_hooks(w[i].e);
+        assert_int_equal(pthread_create(&t[i], NULL, run_worker, &w[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        if (w[i].rc)
+            fail_msg("engine %d: %d %s", i, w[i].rc, w[i].err);
+    }
+    uint64_t want = 0;
+    for (uint32_t c = 0; c < NCUST; c++) {
+        unsigned accepted = 0;
+        for (int ch = 0; ch < DX_CH; ch++)
+            accepted += f.prov.delivered[dx_pair(c, ch)];
+        want += accepted > 0;
+        assert_int_equal(loyalty.awarded[c], accepted > 0);
+        assert_int_equal(loyalty.calls[c], accepted > 0); /* each outcome stored: nobody asked twice */
+    }
+    assert_true(want > NCUST / 2);
+    assert_int_equal(loyalty.key_changed, 0);
+    for (int i = 0; i < 3; i++) {
+        eng_execution_info x = ENG_EXECUTION_INFO_INIT;
+        assert_int_equal(eng_execution_get(w[i].e, "root", f.message, 0, &x), ENG_OK);
+        assert_int_equal(x.state, ENG_EXEC_FINISHED);
+        assert_int_equal(x.points_awards, want);
+        assert_int_equal(x.points_awarded, want);
+        assert_int_equal(x.points, (int64_t)want * 25);
+    }
+    for (int i = 1; i < 3; i++)
+        assert_int_equal(eng_close(w[i].e), ENG_OK);
+    for (uint32_t c = 0; c < NCUST; c++)
+        free(loyalty.key[c]);
+    dx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(threads, setup, teardown),
         cmocka_unit_test_setup_teardown(killed, setup, teardown),
         cmocka_unit_test_setup_teardown(coherence, setup, teardown),
+        cmocka_unit_test_setup_teardown(points, setup, teardown),
     };
     return cmocka_run_group_tests_name("engines sharing one SQLite database", tests, NULL, NULL);
 }
