@@ -61,7 +61,7 @@ typedef struct eng__seg {
     eng_time tmin, tmax;
     uint32_t statuses, channels;
     uint32_t cmin, cmax, xmin, xmax; /* customers, contexts */
-    uint8_t kind;                    /* a touch segment's payload kind (1-3; tseg.c) */
+    uint8_t kind;                    /* a touch segment's payload kind (1-4; tseg.c) */
 } eng__seg;
 
 typedef struct eng__segs {
@@ -84,6 +84,14 @@ typedef struct eng__kmap {
     uint32_t plen;
     uint8_t probe; /* some send of the context is in the hash index only */
 } eng__kmap;
+
+/* A chunk record of an org's touch tail (tblock.c): the tail's rows up to end, sent keys up to keys_end. */
+typedef struct eng__tchunk {
+    uint32_t end, keys_end;
+    uint8_t *own;       /* the allocation holding p (eng__free), or NULL */
+    const uint8_t *p;   /* its payload as stored (kind 2), or NULL: not kept, encoded again at seal */
+    size_t len;
+} eng__tchunk;
 
 typedef struct eng__evorg {
     char *name;
@@ -113,6 +121,8 @@ typedef struct eng__evorg {
     eng__tcols tail;
     size_t tail_saved, tail_keys_saved; /* rows (and sent keys) of tail already in chunk records */
     uint64_t tchunk_first, tchunk_next; /* chunk records holding the tail */
+    eng__tchunk *tch;                   /* ... one entry each, in order (tblock.c) */
+    uint32_t ntch, tchcap;
     /* transactions */
     eng__segs rseg;
     eng__rcols rtail;
@@ -184,6 +194,7 @@ typedef struct eng__ev {
     uint64_t seg_tick;              /* uses of sealed segments, for least recently used (resident.c) */
     eng__tcols dec;                 /* scratch for decoding a touch segment */
     eng__tcols ord;                 /* scratch for ordering a sealed touch segment (tsum.c) */
+    eng__wr blk;                    /* scratch for the blocks a seal encodes (tblock.c) */
     void *ordtmp;                   /* ... and its sort keys and packed rows */
     size_t ordtmp_cap;
     eng__rcols rdec;
@@ -390,6 +401,22 @@ void eng__tseg_encode_par(const eng__ev *ev, eng__wr *w, const eng__tcols *c, si
                           size_t nkey, int ordered);
 /* Decode a payload into c (reset first; room grows as needed). */
 int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *c, const eng__mem *mem);
+/* The columns of a payload of kind 1-3 read from r (after its header: zone z, nkey sent
+ * keys) appended to c at c->n and c->nkey, in room the caller reserved. */
+int eng__tseg_decode_cols(eng__rd *r, const char *key, const eng__seg *z, uint64_t nkey, uint8_t kind, eng__tcols *c);
+/* A payload's header (kind, rows, sent keys, zone) into w. */
+void eng__tseg_zone_put(eng__wr *w, uint8_t kind, size_t n, size_t nkey, const eng__seg *z);
+/* A writer with room for a record header (zeroed, written) and a payload of about n rows and nkey keys. */
+void eng__tseg_wr_start(eng__wr *w, const eng__mem *mem, size_t n, size_t nkey);
+/* tblock.c: the tail's chunk entries and blocked segments (kind 4). */
+int eng__tchunks_room(eng__evorg *o, const eng__mem *mem);
+void eng__tchunks_push(eng__evorg *o, uint32_t end, uint32_t keys_end, uint8_t *own, const uint8_t *p, size_t len);
+void eng__tchunks_keep(eng__evorg *o, const eng__mem *mem, uint32_t n);
+/* *blocked = 1: w holds the record (header room, then the payload) of the whole tail
+ * sealed from its chunks' bytes; 0: the caller encodes it (nothing to gain). */
+int eng__tblock_seal(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w, int *blocked);
+/* The blocks of a kind-4 payload read from r (after its header: zone z, nkey keys) into c (reset, room reserved). */
+int eng__tblock_decode(eng__rd *r, const char *key, const eng__seg *z, uint64_t nkey, eng__tcols *c);
 /* Zone of a payload without decoding the columns. */
 int eng__tseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z);
 /* The header of a payload read from r (left at the first column): zone, sent keys, kind. */

@@ -38,6 +38,8 @@ void eng__ev_org_free(const eng__mem *mem, eng__evorg *o)
     eng__dict_free(&o->fstr);
     eng__segs_free(&o->tseg, mem);
     eng__tcols_free(&o->tail, mem);
+    eng__tchunks_keep(o, mem, 0);
+    eng__free(mem, o->tch);
     eng__segs_free(&o->rseg, mem);
     eng__rcols_free(&o->rtail, mem);
     eng__free(mem, o->txslots);
@@ -54,6 +56,7 @@ void eng__ev_free(eng_engine *e, void *state)
     eng__pend_free(ev);
     eng__tcols_free(&ev->dec, &e->mem);
     eng__tcols_free(&ev->ord, &e->mem);
+    eng__wr_free(&ev->blk);
     eng__free(&e->mem, ev->ordtmp);
     eng__rcols_free(&ev->rdec, &e->mem);
     eng__free(&e->mem, ev);
@@ -588,6 +591,7 @@ int eng__ev_get(eng_engine *e, eng__ev **out)
     if (!ev)
         return eng__nomem();
     ev->e = e;
+    eng__wr_init(&ev->blk, &e->mem);
     int rc = load(ev);
     if (rc) {
         eng__ev_free(e, ev);

@@ -9,8 +9,11 @@
  *   kind 2 and 3: packed column `first` (0/1 per row; kind 1: all 0)
  *   kind 3 only: the table of tsum.c (rows ordered by (status, customer)):
  *     uvar n, n x {u8 status, uvar ctx, u8 channel, uvar rows, uvar first rows}
+ * kind 4 (tblock.c): the same header, then uvar nblocks and each block as
+ *   uvar len and a kind-2 payload of its rows
  * Tail chunks are kind 2; a sealed segment (and its rewrite) is kind 3 when
- * eng__tseg_ordered is set (tsum.c), else kind 2. */
+ * eng__tseg_ordered is set (tsum.c), else kind 4 when the seal keeps chunks' bytes
+ * (tblock.c), else kind 2. */
 #include "events/ev_state.h"
 #include "events/colpack.h"
 
@@ -71,6 +74,21 @@ int eng__tcols_key_reserve(eng__tcols *c, const eng__mem *mem, size_t more)
                                                                                                 : ENG_OK;
 }
 
+void eng__tseg_zone_put(eng__wr *w, uint8_t kind, size_t n, size_t nkey, const eng__seg *z)
+{
+    eng__wr_u8(w, kind);
+    eng__wr_uvar(w, n);
+    eng__wr_uvar(w, nkey);
+    eng__wr_svar(w, z->tmin);
+    eng__wr_svar(w, z->tmax);
+    eng__wr_uvar(w, z->statuses);
+    eng__wr_uvar(w, z->channels);
+    eng__wr_uvar(w, z->cmin);
+    eng__wr_uvar(w, z->cmax);
+    eng__wr_uvar(w, z->xmin);
+    eng__wr_uvar(w, z->xmax);
+}
+
 void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
                       int ordered)
 {
@@ -100,17 +118,9 @@ void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t 
         st |= 1u << c->status[i];
         ch |= 1u << c->channel[i];
     }
-    eng__wr_u8(w, ordered ? 3 : 2);
-    eng__wr_uvar(w, n);
-    eng__wr_uvar(w, nkey);
-    eng__wr_svar(w, tmin);
-    eng__wr_svar(w, tmax);
-    eng__wr_uvar(w, st);
-    eng__wr_uvar(w, ch);
-    eng__wr_uvar(w, cmin);
-    eng__wr_uvar(w, cmax);
-    eng__wr_uvar(w, xmin);
-    eng__wr_uvar(w, xmax);
+    eng__seg z = {.tmin = tmin, .tmax = tmax, .statuses = st, .channels = ch, .cmin = cmin, .cmax = cmax,
+                  .xmin = xmin, .xmax = xmax};
+    eng__tseg_zone_put(w, ordered ? 3 : 2, n, nkey, &z);
     eng__pack_i64_in(w, c->time + from, n, tmin, tmax);
     eng__pack_u32_in(w, c->customer + from, n, cmin, cmax);
     eng__pack_u32_in(w, c->ctx + from, n, xmin, xmax);
@@ -147,7 +157,7 @@ static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, u
     uint64_t v[4];
     for (int i = 0; i < 4; i++)
         v[i] = eng__rd_uvar(r);
-    if (!eng__rd_ok(r) || (kind < 1 || kind > 3) || n > ENG__SEG_ROWS || *nkey > n || st >> ENG_TOUCH_STATUS_COUNT ||
+    if (!eng__rd_ok(r) || (kind < 1 || kind > 4) || n > ENG__SEG_ROWS || *nkey > n || st >> ENG_TOUCH_STATUS_COUNT ||
         ch >> ENG_CH_COUNT || v[0] > v[1] || v[1] > UINT32_MAX || v[2] > v[3] || v[3] > UINT32_MAX ||
         z->tmin > z->tmax)
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad header", key);
@@ -176,6 +186,44 @@ int eng__tseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z)
     return zone_read(&r, key, z, &nkey, &kind);
 }
 
+/* The columns of a kind 1-3 payload (r after its header, zone z) appended to c at
+ * c->n and c->nkey, whose room the caller reserved; kind < 3: r must end with them. */
+int eng__tseg_decode_cols(eng__rd *r, const char *key, const eng__seg *z, uint64_t nkey, uint8_t kind, eng__tcols *c)
+{
+    size_t n = z->n, at = c->n;
+    int64_t *time = c->time + at;
+    uint8_t *status = c->status + at, *channel = c->channel + at, *first = c->first + at;
+    eng__unpack_i64(r, time, n);
+    eng__unpack_u32(r, c->customer + at, n);
+    eng__unpack_u32(r, c->ctx + at, n);
+    eng__unpack_u8(r, channel, n);
+    eng__unpack_u8(r, status, n);
+    eng__unpack_u32(r, c->send + at, n);
+    eng__unpack_u32(r, c->detail + at, n);
+    const uint8_t *kh = eng__rd_bytes(r, nkey * 8);
+    if (kind >= 2)
+        eng__unpack_u8(r, first, n);
+    else if (n) /* stored before the flag: not known */
+        memset(first, 0, n);
+    if (!eng__rd_ok(r) || (kind < 3 && eng__rd_left(r)))
+        return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad columns", key);
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (status[i] >= ENG_TOUCH_STATUS_COUNT || channel[i] >= ENG_CH_COUNT || first[i] > 1 || time[i] < z->tmin ||
+            time[i] > z->tmax)
+            return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad row %zu", key, at + i);
+        sent += status[i] == ENG_TOUCH_SENT;
+    }
+    if (sent != nkey)
+        return eng__err(ENG_ECORRUPT, key, "touch segment %s: %zu sent rows but %llu keys", key, sent,
+                        (unsigned long long)nkey);
+    for (size_t k = 0; k < nkey; k++)
+        c->keyhash[c->nkey + k] = eng__get64(kh + 8 * k);
+    c->n += n;
+    c->nkey += nkey;
+    return ENG_OK;
+}
+
 int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *c, const eng__mem *mem)
 {
     eng__rd r;
@@ -192,50 +240,51 @@ int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *
     c->ordered = 0;
     if ((rc = eng__tcols_reserve(c, mem, z.n)) || (rc = eng__tcols_key_reserve(c, mem, nkey)))
         return rc;
-    size_t n = z.n;
-    eng__unpack_i64(&r, c->time, n);
-    eng__unpack_u32(&r, c->customer, n);
-    eng__unpack_u32(&r, c->ctx, n);
-    eng__unpack_u8(&r, c->channel, n);
-    eng__unpack_u8(&r, c->status, n);
-    eng__unpack_u32(&r, c->send, n);
-    eng__unpack_u32(&r, c->detail, n);
-    const uint8_t *kh = eng__rd_bytes(&r, nkey * 8);
-    if (kind >= 2)
-        eng__unpack_u8(&r, c->first, n);
-    else if (n) /* stored before the flag: not known */
-        memset(c->first, 0, n);
-    if (!eng__rd_ok(&r) || (kind < 3 && eng__rd_left(&r)))
-        return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad columns", key);
-    size_t sent = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (c->status[i] >= ENG_TOUCH_STATUS_COUNT || c->channel[i] >= ENG_CH_COUNT || c->first[i] > 1 || c->time[i] < z.tmin ||
-            c->time[i] > z.tmax)
-            return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad row %zu", key, i);
-        sent += c->status[i] == ENG_TOUCH_SENT;
-    }
-    if (sent != nkey)
-        return eng__err(ENG_ECORRUPT, key, "touch segment %s: %zu sent rows but %llu keys", key, sent,
-                        (unsigned long long)nkey);
-    for (size_t k = 0; k < nkey; k++)
-        c->keyhash[k] = eng__get64(kh + 8 * k);
-    c->n = n;
-    c->nkey = nkey;
-    if (kind == 3 && ((rc = eng__tsum_decode(&r, key, c, mem)) || eng__rd_left(&r))) {
+    rc = kind == 4 ? eng__tblock_decode(&r, key, &z, nkey, c) : eng__tseg_decode_cols(&r, key, &z, nkey, kind, c);
+    if (!rc && kind == 3 && ((rc = eng__tsum_decode(&r, key, c, mem)) || eng__rd_left(&r)))
+        rc = rc ? rc : eng__err(ENG_ECORRUPT, key, "touch segment %s: bytes after the summary", key);
+    if (rc)
         c->n = c->nkey = c->nsum = 0;
-        return rc ? rc : eng__err(ENG_ECORRUPT, key, "touch segment %s: bytes after the summary", key);
-    }
-    return ENG_OK;
+    return rc;
 }
 
 /* ---- the tail ---- */
 
-static int put_bytes(eng__ev *ev, const char *key, const eng__tcols *c, size_t from, size_t n, size_t key_from,
-                     size_t nkey, eng__seg *keep, int ordered);
+void eng__tseg_wr_start(eng__wr *w, const eng__mem *mem, size_t n, size_t nkey)
+{
+    eng__wr_init(w, mem);
+    if (eng__wr_reserve(w, ENG__REC_HEADER + 64 + n * 16 + nkey * 8) == ENG_OK) {
+        memset(w->data, 0, ENG__REC_HEADER);
+        w->len = ENG__REC_HEADER;
+    }
+}
+
+/* The record in w (header room, then the payload) framed and put under key;
+ * w's bytes then go to keep (a sealed segment: its zone and bytes) or *take
+ * (a tail chunk's), else are freed. */
+static int put_rec(eng__ev *ev, const char *key, eng__wr *w, eng__seg *keep, eng__wr *take)
+{
+    if (w->err) {
+        eng__wr_free(w);
+        return eng__nomem();
+    }
+    int rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, w->data, w->len);
+    if (!rc && keep && (rc = eng__tseg_zone(w->data + ENG__REC_HEADER, w->len - ENG__REC_HEADER, key, keep)) == ENG_OK) {
+        keep->buf = w->data;
+        keep->len = w->len;
+        return ENG_OK;
+    }
+    if (!rc && take) {
+        *take = *w;
+        return ENG_OK;
+    }
+    eng__wr_free(w);
+    return rc;
+}
 
 /* keep != NULL: a sealed segment (or its rewrite), stored ordered (kind 3) when @p ordered. */
 static int put_encoded(eng__ev *ev, const char *key, const eng__tcols *c, size_t from, size_t n, size_t key_from,
-                       size_t nkey, eng__seg *keep, int ordered)
+                       size_t nkey, eng__seg *keep, int ordered, eng__wr *take)
 {
     ordered = keep && ordered;
     if (ordered) {
@@ -245,31 +294,10 @@ static int put_encoded(eng__ev *ev, const char *key, const eng__tcols *c, size_t
         c = &ev->ord;
         from = key_from = 0;
     }
-    return put_bytes(ev, key, c, from, n, key_from, nkey, keep, ordered);
-}
-
-static int put_bytes(eng__ev *ev, const char *key, const eng__tcols *c, size_t from, size_t n, size_t key_from,
-                     size_t nkey, eng__seg *keep, int ordered)
-{
     eng__wr w;
-    eng__wr_init(&w, &ev->e->mem);
-    if (eng__wr_reserve(&w, ENG__REC_HEADER + 64 + n * 16 + nkey * 8) == ENG_OK) {
-        memset(w.data, 0, ENG__REC_HEADER);
-        w.len = ENG__REC_HEADER;
-    }
+    eng__tseg_wr_start(&w, &ev->e->mem, n, nkey);
     eng__tseg_encode_par(ev, &w, c, from, n, key_from, nkey, ordered);
-    if (w.err) {
-        eng__wr_free(&w);
-        return eng__nomem();
-    }
-    int rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, w.data, w.len);
-    if (!rc && keep && (rc = eng__tseg_zone(w.data + ENG__REC_HEADER, w.len - ENG__REC_HEADER, key, keep)) == ENG_OK) {
-        keep->buf = w.data;
-        keep->len = w.len;
-        return ENG_OK;
-    }
-    eng__wr_free(&w);
-    return rc;
+    return put_rec(ev, key, &w, keep, take);
 }
 
 int eng__ttail_save(eng__ev *ev, eng__evorg *o)
@@ -281,10 +309,14 @@ int eng__ttail_save(eng__ev *ev, eng__evorg *o)
         return eng__ttail_seal(ev, o);
     char key[48];
     eng__ev_key(key, sizeof key, o->code, "t/c", o->tchunk_next, 1);
-    int rc = put_encoded(ev, key, t, o->tail_saved, t->n - o->tail_saved, o->tail_keys_saved,
-                         t->nkey - o->tail_keys_saved, NULL, 0);
-    if (rc)
+    eng__wr buf;
+    int rc = eng__tchunks_room(o, &ev->e->mem); /* first: nothing to undo after the put */
+    if (rc || (rc = put_encoded(ev, key, t, o->tail_saved, t->n - o->tail_saved, o->tail_keys_saved,
+                                t->nkey - o->tail_keys_saved, NULL, 0, &buf)))
         return rc;
+    /* its bytes kept for the seal (tblock.c) */
+    eng__tchunks_push(o, (uint32_t)t->n, (uint32_t)t->nkey, buf.data, buf.data + ENG__REC_HEADER,
+                      buf.len - ENG__REC_HEADER);
     o->tchunk_next++;
     o->tail_saved = t->n;
     o->tail_keys_saved = t->nkey;
@@ -303,7 +335,12 @@ int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
     if (rc)
         return rc;
     eng__ev_key(key, sizeof key, o->code, "t/s", o->tseg.next_id, 0);
-    if ((rc = put_encoded(ev, key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered)))
+    eng__wr w;
+    int blocked = 0; /* from the chunks' bytes (kind 4, tblock.c) */
+    if (!eng__tseg_ordered && (rc = eng__tblock_seal(ev, o, key, &w, &blocked)))
+        return rc;
+    if ((rc = blocked ? put_rec(ev, key, &w, &z, NULL)
+                      : put_encoded(ev, key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered, NULL)))
         return rc;
     z.id = o->tseg.next_id++;
     for (uint64_t s = o->tchunk_first; s < o->tchunk_next && !rc; s++) {
@@ -314,6 +351,7 @@ int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
     if (rc)
         return rc;
     o->tchunk_first = o->tchunk_next = eng__ttail_base(o);
+    eng__tchunks_keep(o, mem, 0);
     t->n = t->nkey = 0;
     o->tail_saved = o->tail_keys_saved = 0;
     return ENG_OK;
@@ -354,16 +392,25 @@ static int apply_rows(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index
     return rc;
 }
 
-/* The rows of tail chunk @p seq (decoded in d) join the org's tail. */
-static int tail_take(eng__ev *ev, eng__evorg *o, uint64_t seq, const eng__tcols *d, const char *k)
+/* The rows of tail chunk @p seq (payload p, len bytes, decoded in d) join the org's tail. */
+static int tail_take(eng__ev *ev, eng__evorg *o, uint64_t seq, const eng__tcols *d, const char *k, const uint8_t *p,
+                     size_t len)
 {
     const eng__mem *mem = &ev->e->mem;
     eng__tcols *t = &o->tail;
     int rc;
     if (t->n + d->n > ENG__SEG_ROWS)
         return eng__err(ENG_ECORRUPT, k, "touch tail chunk %s overfills the tail", k);
-    if ((rc = eng__tcols_reserve(t, mem, d->n)) || (rc = eng__tcols_key_reserve(t, mem, d->nkey)))
+    if ((rc = eng__tcols_reserve(t, mem, d->n)) || (rc = eng__tcols_key_reserve(t, mem, d->nkey)) ||
+        (rc = eng__tchunks_room(o, mem)))
         return rc;
+    /* its bytes kept for the seal when they are what this engine writes (kind 2;
+     * the others are encoded again then, tblock.c) */
+    uint8_t *keep = NULL;
+    if (len && p[0] == 2 && !(keep = eng__memdup(mem, p, len)))
+        return eng__nomem();
+    if (t->n == 0)
+        eng__tchunks_keep(o, mem, 0);
     memcpy(t->time + t->n, d->time, d->n * sizeof *t->time);
     memcpy(t->customer + t->n, d->customer, d->n * sizeof *t->customer);
     memcpy(t->ctx + t->n, d->ctx, d->n * sizeof *t->ctx);
@@ -376,6 +423,7 @@ static int tail_take(eng__ev *ev, eng__evorg *o, uint64_t seq, const eng__tcols 
         memcpy(t->keyhash + t->nkey, d->keyhash, d->nkey * sizeof *t->keyhash);
     t->n += d->n;
     t->nkey += d->nkey;
+    eng__tchunks_push(o, (uint32_t)t->n, (uint32_t)t->nkey, keep, keep, keep ? len : 0);
     if (t->n == d->n)
         o->tchunk_first = seq;
     o->tchunk_next = seq + 1;
@@ -407,7 +455,7 @@ static int tload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
         (rc = eng__ev_load_step(l->ev, d->n)))
         return rc;
     if (l->chunks)
-        return tail_take(l->ev, o, seq, d, k);
+        return tail_take(l->ev, o, seq, d, k, rec.payload, rec.len);
     eng__seg z;
     if ((rc = eng__tseg_zone(rec.payload, rec.len, k, &z)))
         return rc;
@@ -453,7 +501,7 @@ int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *
             z->n = 0;
         return rc;
     }
-    int rc = put_encoded(ev, key, c, 0, c->n, 0, c->nkey, &nz, ordered);
+    int rc = put_encoded(ev, key, c, 0, c->n, 0, c->nkey, &nz, ordered, NULL);
     if (rc)
         return rc;
     eng__seg_replace(ev, z, &nz);
@@ -484,7 +532,7 @@ int eng__ttail_catch_up(eng__ev *ev, eng__evorg *o, uint64_t *chunks)
         eng__tcols *d = &ev->dec;
         if (!(rc = eng__tseg_decode(rec.payload, rec.len, key, d, &ev->e->mem)) &&
             !(rc = apply_rows(ev, o, d, ENG__SEND_INDEX)))
-            rc = tail_take(ev, o, o->tchunk_next, d, key);
+            rc = tail_take(ev, o, o->tchunk_next, d, key, rec.payload, rec.len);
         eng__rec_free(ev->e->store, &rec);
         if (rc)
             return rc;

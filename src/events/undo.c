@@ -79,5 +79,6 @@ int eng__ev_undo(eng__ev *ev)
     o->tail_keys_saved = ev->mark.tail_keys;
     o->tchunk_first = ev->mark.tchunk_first;
     o->tchunk_next = ev->mark.tchunk_next;
+    eng__tchunks_keep(o, &ev->e->mem, (uint32_t)(o->tchunk_next - o->tchunk_first)); /* the batch's chunk */
     return 1;
 }

@@ -62,6 +62,21 @@ static inline void evfx_close(evfx *f)
     test_alloc_assert_clean();
 }
 
+/* An engine on no store whose allocations go through the test allocator (for
+ * test_oom_loop flows), with org acme; the error of the first call that failed. */
+static inline int evfx_oom_engine(eng_engine **out)
+{
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.allocator = test_alloc_get();
+    int rc = eng_open(&cfg, out);
+    if (rc)
+        return rc;
+    if ((rc = eng_org_create(*out, "acme", NULL, "admin", NULL)))
+        eng_close(*out);
+    return rc;
+}
+
 /* The dispatcher's key (dispatch/ledger.c eng__send_key) of acme's context that
  * evfx_send_rc writes (message campaign * 10, version second 1), so receipts go
  * through the context's key map (events/keymap.c); sends of another org carry

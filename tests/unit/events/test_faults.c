@@ -117,17 +117,10 @@ static void store_faults(void **st)
 static int whole_flow(void *arg)
 {
     (void)arg;
-    eng_config cfg;
-    eng_config_init(&cfg, ENG_CONFIG_VERSION);
-    cfg.allocator = test_alloc_get();
     eng_engine *e;
-    int rc = eng_open(&cfg, &e);
+    int rc = evfx_oom_engine(&e);
     if (rc)
         return rc;
-    if ((rc = eng_org_create(e, "acme", NULL, "admin", NULL))) {
-        eng_close(e);
-        return rc;
-    }
     evfx f = {NULL, e, 0};
     static const char csv[] = "id,contact.email,consent.email\nc0,a@x.io,true\nc1,b@x.io,true\nc2,c@x.io,true\n";
     if (!(rc = eng_customers_import_csv_buffer(e, "admin", csv, sizeof csv - 1, NULL, NULL)) &&
