@@ -66,10 +66,15 @@ size_t eng__delta_phone_text(uint64_t num, char out[17])
 {
     if (num < 10000000ull || num > 999999999999999ull)
         return 0;
-    /* nd digits (8..15): the high part's last nd - 8 digits, then the low 8 */
-    size_t nd = 8 + (num >= 100000000ull) + (num >= 1000000000ull) + (num >= 10000000000ull) +
-                (num >= 100000000000ull) + (num >= 1000000000000ull) + (num >= 10000000000000ull) +
-                (num >= 100000000000000ull);
+    /* nd digits (8..15): the high part's last nd - 8 digits, then the low 8.
+     * A number of b bits has t = floor(b log10 2) digits or t + 1 (1233 / 4096
+     * is log10 2 closely enough below 2^64): one compare, not seven. */
+    static const uint64_t pow10[17] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+                                       100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
+                                       1000000000000ull, 10000000000000ull, 100000000000000ull,
+                                       1000000000000000ull, 10000000000000000ull};
+    unsigned t = (unsigned)(64 - __builtin_clzll(num)) * 1233u >> 12;
+    size_t nd = t + (num >= pow10[t]);
     uint64_t hi = ascii8((uint32_t)(num / 100000000ull)), lo = ascii8((uint32_t)(num % 100000000ull));
     out[0] = '+';
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__

@@ -551,6 +551,16 @@ static void threaded_apply_rejects(void **st)
 }
 
 /* The stored integer of a phone number back to its text, against printf. */
+static void phone_text_is_printf(uint64_t v)
+{
+    char a[17], b[32];
+    size_t n = eng__delta_phone_text(v, a), m = 0;
+    if (v >= 10000000ull && v <= 999999999999999ull)
+        m = (size_t)snprintf(b, sizeof b, "+%llu", (unsigned long long)v);
+    if (n != m || memcmp(a, b, n))
+        fail_msg("%llu: '%.*s', want '%.*s'", (unsigned long long)v, (int)n, a, (int)m, b);
+}
+
 static void phone_text_matches_printf(void **st)
 {
     (void)st;
@@ -558,15 +568,17 @@ static void phone_text_matches_printf(void **st)
                                     1000000000000000ull, UINT64_MAX};
     rng = 5;
     size_t rounds = test_slow_runtime() ? 20000 : 200000;
-    for (size_t k = 0; k < rounds; k++) {
-        uint64_t v = k < sizeof edge / sizeof edge[0] ? edge[k] : rnd() % (k % 2 ? 2000000000000000ull : 2000000000ull);
-        char a[17], b[32];
-        size_t n = eng__delta_phone_text(v, a), m = 0;
-        if (v >= 10000000ull && v <= 999999999999999ull)
-            m = (size_t)snprintf(b, sizeof b, "+%llu", (unsigned long long)v);
-        if (n != m || memcmp(a, b, n))
-            fail_msg("%llu: '%.*s', want '%.*s'", (unsigned long long)v, (int)n, a, (int)m, b);
-    }
+    for (size_t k = 0; k < rounds; k++)
+        phone_text_is_printf(k < sizeof edge / sizeof edge[0] ? edge[k]
+                                                              : rnd() % (k % 2 ? 2000000000000000ull : 2000000000ull));
+    /* every length's ends (10^k and its neighbours), and the numbers beside each power of two */
+    uint64_t p10 = 1;
+    for (int e = 0; e < 64; e++, p10 = e < 20 ? p10 * 10 : p10)
+        for (int d = -1; d <= 1; d++) {
+            phone_text_is_printf((1ull << e) + (uint64_t)(int64_t)d);
+            if (e < 20)
+                phone_text_is_printf(p10 + (uint64_t)(int64_t)d);
+        }
 }
 
 /* ---- value parsers against a plain reference ---- */
