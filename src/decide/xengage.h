@@ -200,23 +200,19 @@ typedef struct eng__xe_ope_row {
 } eng__xe_ope_row;
 typedef struct eng__xe_estimate {
     double value, lo, hi; /* per customer, 95 % interval */
-    double se;            /* the normal standard error (the bootstrap-t's scale) */
-    double shift;         /* what one more conversion adds to the mean (the upper end's) */
+    double se;            /* the normal standard error */
+    double unit;          /* the bucket's events' Poisson unit: E[e^2] / E[e] of one event's term */
 } eng__xe_estimate;
-/* Resamples of the bootstrap-t interval ((B + 1) x 2.5 % an integer). */
-#define ENG__XE_OPE_REPLICATES 999
 /* IPW and doubly-robust means of the target policy's reward per customer,
  * minus the mean of @p control (each control customer's reward, the organic
- * value) so the result is the incremental net value per customer. The 95 %
- * intervals are bootstrap-t over customers, resampled from the stream of
- * @p seed, the upper end as though one more conversion had been drawn: the
- * same rows and seed give bit-identical results. ENG_OK or ENG_ENOMEM
- * (nothing written). */
-int eng__xe_ope(const eng__mem *mem, const eng__xe_ope_row *rows, size_t n, const double *control, size_t ncontrol,
-                uint64_t seed, eng__xe_estimate *ipw, eng__xe_estimate *dr);
+ * value) so the result is the incremental net value per customer, with 95 %
+ * intervals: the conversions' part of each mean (its positive terms) from
+ * Garwood's exact Poisson bounds of a count in units of the campaign's event
+ * sizes, the rest normal, combined as independent parts (xengage_ope.c). */
+void eng__xe_ope(const eng__xe_ope_row *rows, size_t n, const double *control, size_t ncontrol,
+                 eng__xe_estimate *ipw, eng__xe_estimate *dr);
 /* The same for the plain mean of @p values (a policy as it ran: every row its own weight 1). */
-int eng__xe_mean(const eng__mem *mem, const double *values, size_t n, const double *control, size_t ncontrol,
-                 uint64_t seed, eng__xe_estimate *out);
+void eng__xe_mean(const double *values, size_t n, const double *control, size_t ncontrol, eng__xe_estimate *out);
 
 /* ---- persistence through the storage contract ---- */
 struct eng_store;

@@ -85,6 +85,10 @@ void eng__xe_fit(const xe_abn *h, size_t stride, unsigned g, double seg_prior, d
 
 /* log Gamma(x) for x > 0 (thread-safe). */
 double eng__xe_log_gamma(double x);
+/* The regularized lower incomplete gamma P(a, x), the distribution function of Gamma(a, 1) at x (a > 0;
+ * NaN otherwise), and its quantile: the x with P(a, x) = p (0 at p = 0, infinity at 1, NaN outside). */
+double eng__xe_gamma_p(double a, double x);
+double eng__xe_gamma_quantile(double a, double p);
 /* Maximum marginal likelihood of the strength s of a Beta(s p, s (1 - p)) prior shared by @p g cells of
  * n[j * stride] trials and k[j * stride] successes (real: decayed counts), mean @p p fixed, over [lo, hi]
  * (golden section on log s); lo when p is not inside (0, 1). */

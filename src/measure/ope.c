@@ -258,13 +258,8 @@ int eng__ope_run(const eng__ope_in *in, eng__ope_res out[ENG__OPE_N])
     for (size_t i = 0; i < n; i++)
         plain[i] = rows[i].reward;
     eng__xe_estimate xe;
-    rc = eng__xe_mean(&e->mem, plain, n, ctl, nc, in->msg->id, &xe);
+    eng__xe_mean(plain, n, ctl, nc, &xe);
     eng__free(&e->mem, plain);
-    if (rc) {
-        eng__free(&e->mem, ctl);
-        eng__free(&e->mem, rows);
-        return rc;
-    }
     out[ENG_OPE_XENGAGE] = (eng__ope_res){n > 0, n, xe.value, xe.lo, xe.hi, xe.value, xe.lo, xe.hi};
     /* The bucket, with the direct method's per-channel means. */
     size_t nb = 0;
@@ -314,8 +309,7 @@ int eng__ope_run(const eng__ope_in *in, eng__ope_res out[ENG__OPE_N])
                                          dm[rows[i].logged], target >= 0 ? dm[target] : base};
         }
         eng__xe_estimate ipw, dr;
-        if ((rc = eng__xe_ope(&e->mem, orows, nb, ctl, nc, in->msg->id, &ipw, &dr)))
-            break;
+        eng__xe_ope(orows, nb, ctl, nc, &ipw, &dr);
         out[p] = (eng__ope_res){1, nb, ipw.value, ipw.lo, ipw.hi, dr.value, dr.lo, dr.hi};
     }
     eng__free(&e->mem, hs);

@@ -385,11 +385,8 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
         }
     }
     if (oa.n && oa.base_n > 1) {
-        eng__mem mem;
-        eng__mem_init(&mem, NULL);
         for (int t = 0; t < OPE_COUNT; t++) {
-            if (eng__xe_ope(&mem, oa.rows[t], oa.n, oa.base, oa.base_n, seed, &r->ope[t].ipw, &r->ope[t].dr))
-                abort();
+            eng__xe_ope(oa.rows[t], oa.n, oa.base, oa.base_n, &r->ope[t].ipw, &r->ope[t].dr);
             r->ope[t].truth = oa.truth[t] / oa.truth_n;
         }
         r->ope_rows = oa.n;
