@@ -107,6 +107,8 @@ int eng__attr_begin(eng_engine *e, const eng_measure_spec *sp, int amount_scale,
     x->hasq = eng__calloc(x->mem, x->words ? x->words : 1, sizeof *x->hasq);
     x->sent_at = eng__malloc(x->mem, (x->nmsg ? x->nmsg : 1) * sizeof *x->sent_at);
     int rc = x->bits && x->cnt && x->hasq && x->sent_at ? report_new(x) : eng__nomem();
+    if (!rc)
+        rc = eng__kept_init(&x->kept, x->mem, sp->n_customers);
     if (rc) {
         eng__attr_free(x);
         return rc;
@@ -197,12 +199,14 @@ int eng__attr_txns(run *x, size_t n, const uint32_t *cust, const eng_time *t, co
 
 int eng__attr_keep(run *x, uint32_t c, unsigned m, unsigned ch, eng_time t)
 {
-    if (x->ncd == x->capcd) {
-        if (eng__grow(x->mem, (void **)&x->cd, &x->capcd, x->ncd + 1, sizeof *x->cd))
-            return eng__nomem();
-        eng__mem_hint_huge(x->mem, x->cd, x->capcd * sizeof *x->cd);
-    }
-    cand *d = &x->cd[x->ncd++];
+    eng__kept *k = &x->kept;
+    const size_t b = c >> k->lo;
+    eng__kchunk *q = k->tail[b];
+    if ((!q || q->n == ENG__KCHUNK) && !(q = eng__kept_chunk(k, x->mem, b)))
+        return eng__nomem();
+    k->cnt[b]++;
+    k->n++;
+    cand *d = &q->c[q->n++];
     d->t = t;
     d->cust = c;
     d->m = (uint16_t)m;
@@ -382,7 +386,7 @@ void eng__attr_free_pass(run *x)
             eng__free(x->mem, x->bits[i]);
     eng__free(x->mem, x->bits);
     eng__free(x->mem, x->cnt);
-    eng__free(x->mem, x->cd);
+    eng__kept_free(&x->kept, x->mem);
     eng__free(x->mem, x->keys);
     eng__free(x->mem, x->sent_at);
 }

@@ -70,12 +70,44 @@ typedef struct eng__qtx {
     uint32_t row;
 } eng__qtx;
 
-/* Stable radix sorts by customer; tmp holds as many elements as a. *out is the
- * one of the two that holds the result (the other holds garbage). They step the
+/* The kept touches (kept.c), in buckets by the top digit of the customer (up to
+ * eng__kept_digit_max bits, 11; tests lower it): each bucket a list of chunks in
+ * feed order. */
+enum { ENG__KCHUNK = 63 };
+typedef struct eng__kchunk {
+    struct eng__kchunk *next;
+    uint32_t n;
+    eng__cand c[ENG__KCHUNK];
+} eng__kchunk;
+typedef struct eng__kept {
+    eng__kchunk **head, **tail; /* per bucket */
+    uint32_t *cnt;              /* per bucket: touches */
+    size_t nb, n;               /* buckets; touches in all */
+    unsigned lo;                /* a touch's bucket: customer >> lo */
+    eng__kchunk *next;          /* the current slab's unused chunks */
+    size_t left;
+    eng__kchunk **slabs;
+    size_t nslabs, capslabs;
+} eng__kept;
+extern unsigned eng__kept_digit_max;
+int eng__kept_init(eng__kept *k, const eng__mem *mem, uint32_t n_customers);
+/* A new last chunk of bucket @p b (NULL: out of memory). */
+eng__kchunk *eng__kept_chunk(eng__kept *k, const eng__mem *mem, size_t b);
+/* @p s's touches appended after @p d's, bucket by bucket (its chunks move to d; s is left empty). */
+int eng__kept_append(eng__kept *d, eng__kept *s, const eng__mem *mem);
+void eng__kept_free(eng__kept *k, const eng__mem *mem);
+
+/* Stable radix sort by customer; tmp holds as many elements as a. *out is the
+ * one of the two that holds the result (the other holds garbage). It steps the
  * run's progress (sort.c): ENG_ECANCELLED leaves both in pieces. */
 struct eng__attr;
-int eng__sort_cand(eng__cand *a, eng__cand *tmp, size_t n, struct eng__attr *x, eng__cand **out);
 int eng__sort_qtx(eng__qtx *a, eng__qtx *tmp, size_t n, struct eng__attr *x, eng__qtx **out);
+/* Bucket @p b of the kept touches sorted stably by customer into out[0, k->cnt[b]) through
+ * tmp (both that large; @p cnt: eng__sort_kept_counters(k) of them); steps the progress
+ * (@p done: rows handled so far). */
+size_t eng__sort_kept_counters(const eng__kept *k);
+int eng__sort_kept(const eng__kept *k, size_t b, eng__cand *out, eng__cand *tmp, size_t *cnt, struct eng__attr *x,
+                   size_t *done);
 
 /* One attribution run (attribute.c): fed transactions first, then touches, in
  * chunks of any size (whole columns, or the events layer's segments), then
@@ -97,8 +129,8 @@ typedef struct eng__attr {
     uint64_t *hasq;           /* customers with a qualifying transaction */
     eng__qtx *qtx;
     size_t nq, capq;
-    eng__cand *cd;
-    size_t ncd, capcd;
+    eng__kept kept;           /* starting-status touches of customers with a qualifying transaction */
+    size_t kb0, kb1;          /* the walk's buckets of kept touches (a part's range; kb1 = 0: all) */
     uint64_t *keys;           /* the touch pass's buckets of (slot << 32 | customer), bcap each */
     size_t bcap;
     uint32_t bfill[ENG__ATTR_BUCKETS]; /* keys in each bucket */
@@ -115,7 +147,7 @@ typedef struct eng__attr {
     size_t row0;              /* touch rows fed before this chunk (error messages name the whole column's row) */
     eng__prog *pg;            /* "measure.attribute" while a caller watches (NULL: none) */
     unsigned threads;         /* threads the walk may start beside the caller's (eng__attr_walk_split) */
-    int slice;                /* cd and qtx are slices of another run's arrays: the walk sorts them in place */
+    int slice;                /* qtx is a slice of another run's array: the walk sorts it in place */
     uint64_t pg_row;          /* rows fed before this call, for pg */
     size_t feed_rows;         /* rows to come in chunks, when known before the first (sizes the key buffer) */
     eng_rule *goal_rule;      /* the goal condition compiled, for transactions fed in chunks (NULL: every row) */

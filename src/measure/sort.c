@@ -1,14 +1,14 @@
-/* Stable radix sorts by customer id. One pass by the top digit (up to 11 bits:
- * wider digits scatter into too many places at once) moves every element into
- * its bucket in tmp; each bucket (a few thousand elements at L, tens of KB)
- * is then sorted by the remaining bits with two LSD passes through the same
- * range of a and back, in cache. The old LSD sort made one full read and
- * scatter of the array per digit, three at L (10^7 ids), so the kept touches'
- * 75 MB went through memory three times; now once, plus a read of each bucket
- * while it is in cache. Stable, so rows pushed in log order keep that order
- * within a customer (the same order as the LSD sort; tests/unit/measure
- * test_sort checks it). The result is in tmp unless every key has the same top
- * digit; the walk keeps whichever holds it rather than copying back. */
+/* Stable radix sorts by customer id. The qualifying transactions: one pass by
+ * the top digit (up to 11 bits: wider digits scatter into too many places at
+ * once) moves every element into its bucket in tmp; each bucket (a few
+ * thousand elements at L, tens of KB) is then sorted by the remaining bits
+ * with two LSD passes through the same range of a and back, in cache. The
+ * result is in tmp unless every key has the same top digit; the walk keeps
+ * whichever holds it rather than copying back. The kept touches come already
+ * in their top-digit buckets (kept.c): eng__sort_kept sorts one bucket, read
+ * from its chunks, by the remaining bits in two LSD passes through scratch of
+ * the bucket's size. Both are stable, so rows pushed in log order keep that
+ * order within a customer (tests/unit/measure test_sort checks it). */
 #include "measure/measure_impl.h"
 
 #include <string.h>
@@ -121,5 +121,73 @@ static int beat(eng__attr *x)
         return rc;                                                                       \
     }
 
-RADIX_SORT(eng__sort_cand, eng__cand)
 RADIX_SORT(eng__sort_qtx, eng__qtx)
+
+size_t eng__sort_kept_counters(const eng__kept *k)
+{
+    return ((size_t)2 << (k->lo - k->lo / 2)) + 1;
+}
+
+int eng__sort_kept(const eng__kept *k, size_t b, eng__cand *out, eng__cand *tmp, size_t *cnt, eng__attr *x,
+                   size_t *done)
+{
+    int rc = ENG_OK;
+    const size_t len = k->cnt[b];
+    const unsigned lo = k->lo;
+    if (!lo || len <= SMALL_BUCKET) { /* one customer a bucket, or a few touches: gathered, then by insertion */
+        size_t at = 0;
+        for (const eng__kchunk *q = k->head[b]; q; q = q->next) {
+            memcpy(out + at, q->c, q->n * sizeof *q->c);
+            at += q->n;
+            const size_t was = *done;
+            *done += q->n;
+            if (((was ^ *done) & ~(eng__attr_beat_rows - 1)) && (rc = beat(x))) /* a multiple of the step passed */
+                return rc;
+        }
+        for (size_t i = 1; lo && i < len; i++) {
+            if (STEP(done, x, rc))
+                return rc;
+            eng__cand v = out[i];
+            size_t j = i;
+            for (; j > 0 && out[j - 1].cust > v.cust; j--)
+                out[j] = out[j - 1];
+            out[j] = v;
+        }
+        return ENG_OK;
+    }
+    const unsigned d1 = (lo + 1) / 2, d2 = lo - d1;
+    const uint32_t m1 = (1u << d1) - 1, m2 = (1u << d2) - 1;
+    size_t *c1 = cnt, *c2 = cnt + m1 + 1;
+    memset(cnt, 0, ((size_t)m1 + 1 + m2 + 1) * sizeof *cnt);
+    for (const eng__kchunk *q = k->head[b]; q; q = q->next)
+        for (uint32_t i = 0; i < q->n; i++) {
+            uint32_t c = q->c[i].cust;
+            c1[c & m1]++;
+            c2[(c >> d1) & m2]++;
+        }
+    for (size_t v = 0, o1 = 0, o2 = 0; v <= m1; v++) {
+        size_t k1 = c1[v];
+        c1[v] = o1;
+        o1 += k1;
+        if (v <= m2) {
+            size_t k2 = c2[v];
+            c2[v] = o2;
+            o2 += k2;
+        }
+    }
+    for (const eng__kchunk *q = k->head[b]; q; q = q->next) {
+        if (q->next)
+            __builtin_prefetch(q->next);
+        for (uint32_t i = 0; i < q->n; i++) {
+            if (STEP(done, x, rc))
+                return rc;
+            tmp[c1[q->c[i].cust & m1]++] = q->c[i];
+        }
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (STEP(done, x, rc))
+            return rc;
+        out[c2[(tmp[i].cust >> d1) & m2]++] = tmp[i];
+    }
+    return ENG_OK;
+}

@@ -61,14 +61,13 @@ static int part_init(part *p, const eng__attr *x)
     r->bits = eng__calloc(x->mem, nslots ? nslots : 1, sizeof *r->bits);
     r->cnt = eng__calloc(x->mem, nslots ? nslots : 1, sizeof *r->cnt);
     r->sent_at = eng__malloc(x->mem, (x->nmsg ? x->nmsg : 1) * sizeof *r->sent_at);
-    r->cd = NULL;
-    r->ncd = r->capcd = 0;
+    memset(&r->kept, 0, sizeof r->kept);
     r->keys = NULL;
     r->bcap = 0;
     r->feed_rows = 0; /* a part's buffer is sized to its own rows */
     memset(r->bfill, 0, sizeof r->bfill);
     r->pg = NULL;
-    if (!r->bits || !r->cnt || !r->sent_at)
+    if (!r->bits || !r->cnt || !r->sent_at || eng__kept_init(&r->kept, x->mem, x->sp.n_customers))
         return eng__nomem();
     for (size_t m = 0; m < x->nmsg; m++)
         r->sent_at[m] = INT64_MAX;
@@ -101,14 +100,7 @@ static int part_fold(eng__attr *x, part *p)
     for (size_t m = 0; m < x->nmsg; m++)
         if (r->sent_at[m] < x->sent_at[m])
             x->sent_at[m] = r->sent_at[m];
-    if (r->ncd) {
-        if (x->ncd + r->ncd > x->capcd &&
-            eng__grow(x->mem, (void **)&x->cd, &x->capcd, x->ncd + r->ncd, sizeof *x->cd))
-            return eng__nomem();
-        memcpy(x->cd + x->ncd, r->cd, r->ncd * sizeof *r->cd);
-        x->ncd += r->ncd;
-    }
-    return ENG_OK;
+    return eng__kept_append(&x->kept, &r->kept, x->mem);
 }
 
 int eng__attr_touches_split(eng__attr *x, unsigned threads, size_t n, const uint32_t *cu, const uint32_t *ms,
@@ -166,13 +158,14 @@ int eng__attr_touches_split(eng__attr *x, unsigned threads, size_t n, const uint
 
 /* ---- the walk over several threads ----
  *
- * The kept touches and the qualifying transactions are cut stably into
- * ranges of customers (one pass over each), each range in place in the
- * run's own arrays, so that after every part has sorted its slices the
- * arrays are sorted as a whole, as one thread leaves them (the control
- * lookup reads the transactions after). Each part walks its customers into
- * accumulators of its own; they hold integers only (counts, sales in
- * 1/ENG__SHARE_DEN units), so their sums equal one thread's exactly. */
+ * Each part walks a range of the kept touches' buckets (ranges of customers)
+ * and the qualifying transactions of the same customers: those are cut
+ * stably into the ranges (one pass), each range in place in the run's own
+ * array, so that after every part has sorted its slice the array is sorted
+ * as a whole, as one thread leaves it (the control lookup reads it after).
+ * Each part walks its customers into accumulators of its own; they hold
+ * integers only (counts, sales in 1/ENG__SHARE_DEN units), so their sums
+ * equal one thread's exactly. */
 
 typedef struct wpart {
     eng__attr r;
@@ -205,7 +198,7 @@ static void acc_add(eng__acc *d, const eng__acc *a)
 
 /* Stable cut of @p a (n elements of @p size, customer at @p off) into @p np ranges of
  * @p span customers through @p tmp; @p at receives each range's start (np + 1). */
-static void cut(void *a, void *tmp, size_t n, size_t size, size_t off, uint32_t span, size_t np, size_t *at)
+static void cut(void *a, void *tmp, size_t n, size_t size, size_t off, uint64_t span, size_t np, size_t *at)
 {
     unsigned char *src = a, *dst = tmp;
     for (size_t k = 0; k <= np; k++)
@@ -233,12 +226,14 @@ int eng__attr_walk_split(eng__attr *x, unsigned threads)
     size_t np = (size_t)threads + 1;
     if (np > SPLIT_MAX)
         np = SPLIT_MAX;
-    while (np > 1 && x->ncd / np < eng__attr_split_min_rows)
+    while (np > 1 && x->kept.n / np < eng__attr_split_min_rows)
         np--;
     if (np < 2 || !x->sp.n_customers)
         return eng__attr_walk(x);
-    uint32_t span = (uint32_t)((x->sp.n_customers + np - 1) / np);
-    size_t big = x->ncd * sizeof *x->cd > x->nq * sizeof *x->qtx ? x->ncd * sizeof *x->cd : x->nq * sizeof *x->qtx;
+    /* whole buckets of kept touches a part */
+    const size_t bspan = (x->kept.nb + np - 1) / np;
+    const uint64_t span = (uint64_t)bspan << x->kept.lo;
+    size_t big = x->nq * sizeof *x->qtx;
     void *tmp = eng__malloc(x->mem, big ? big : 1);
     wpart *ps = eng__calloc(x->mem, np, sizeof *ps);
     if (!tmp || !ps) {
@@ -247,8 +242,7 @@ int eng__attr_walk_split(eng__attr *x, unsigned threads)
         return eng__nomem();
     }
     eng__mem_hint_huge(x->mem, tmp, big);
-    size_t cat[SPLIT_MAX + 1], qat[SPLIT_MAX + 1];
-    cut(x->cd, tmp, x->ncd, sizeof *x->cd, offsetof(eng__cand, cust), span, np, cat);
+    size_t qat[SPLIT_MAX + 1];
     cut(x->qtx, tmp, x->nq, sizeof *x->qtx, offsetof(eng__qtx, cust), span, np, qat);
     eng__free(x->mem, tmp);
     int rc = eng__attr_beat(x, 1);
@@ -256,8 +250,8 @@ int eng__attr_walk_split(eng__attr *x, unsigned threads)
         wpart *p = &ps[k];
         p->r = *x;
         p->r.slice = 1;
-        p->r.cd = x->cd + cat[k];
-        p->r.ncd = cat[k + 1] - cat[k];
+        p->r.kb0 = k * bspan < x->kept.nb ? k * bspan : x->kept.nb;
+        p->r.kb1 = (k + 1) * bspan < x->kept.nb ? (k + 1) * bspan : x->kept.nb;
         p->r.qtx = x->qtx + qat[k];
         p->r.nq = qat[k + 1] - qat[k];
         if (!k)

@@ -175,62 +175,34 @@ static void shares(int model, const cand *tc, size_t k, eng_time at, eng_time ha
     }
 }
 
-/* Step 3: walk customers who have both qualifying transactions and touches. */
-int eng__attr_walk(run *x)
+/* The walk's state across buckets of kept touches. */
+typedef struct wstate {
+    size_t qi;                           /* next qualifying transaction */
+    uint32_t *mstamp, cstamp[ENG_MAX_CHANNELS]; /* customer + 1 last counted as a responder */
+    eng__i128 *sh;                       /* shares of one transaction */
+    int model, all_credited;
+    eng_time hl;
+} wstate;
+
+/* Walk the customers of @p cd[0, n) (sorted by customer, after those walked before). */
+static int walk_cands(run *x, cand *cd, size_t n, wstate *w)
 {
     eng_report *r = x->r;
     const eng_measure_spec *sp = &x->sp;
-    size_t n = x->ncd;
-    cand *tmp = eng__malloc(x->mem, (n ? n : 1) * sizeof *tmp);
-    eng__mem_hint_huge(x->mem, tmp, n * sizeof *tmp); /* the sort scatters into 2^11 places: TLB misses */
-    eng__i128 *sh = eng__malloc(x->mem, (n ? n : 1) * sizeof *sh);
-    uint32_t *mstamp = eng__calloc(x->mem, x->nmsg ? x->nmsg : 1, sizeof *mstamp);
+    const int model = w->model, all_credited = w->all_credited;
+    uint32_t *mstamp = w->mstamp, *cstamp = w->cstamp;
+    eng__i128 *sh = w->sh;
+    size_t qi = w->qi;
     int rc = ENG_OK;
-    if (!tmp || !sh || !mstamp) {
-        rc = eng__nomem();
-        goto out;
-    }
-    cand *cres;
-    if ((rc = eng__sort_cand(x->cd, tmp, n, x, &cres)))
-        goto out;
-    if (cres != x->cd && x->slice) {
-        memcpy(x->cd, cres, n * sizeof *cres);
-    } else if (cres != x->cd) { /* keep the sorted buffer; the old one is freed below */
-        tmp = x->cd;
-        x->cd = cres;
-        x->capcd = n ? n : 1;
-    }
-    eng__qtx *qtmp = eng__malloc(x->mem, (x->nq ? x->nq : 1) * sizeof *qtmp), *qres;
-    eng__mem_hint_huge(x->mem, qtmp, x->nq * sizeof *qtmp);
-    if (!qtmp) {
-        rc = eng__nomem();
-        goto out;
-    }
-    rc = eng__sort_qtx(x->qtx, qtmp, x->nq, x, &qres);
-    if (!rc && qres != x->qtx && x->slice) {
-        memcpy(x->qtx, qres, x->nq * sizeof *qres);
-    } else if (!rc && qres != x->qtx) {
-        qtmp = x->qtx;
-        x->qtx = qres;
-        x->capq = x->nq ? x->nq : 1;
-    }
-    eng__free(x->mem, qtmp);
-    if (rc)
-        goto out;
-    uint32_t cstamp[ENG_MAX_CHANNELS] = {0};
-    const int model = sp->has_goal ? sp->goal->attribution : ENG_ATTR_LAST_TOUCH;
-    const int all_credited = model == ENG_ATTR_LINEAR || model == ENG_ATTR_TIME_DECAY;
-    const eng_time hl = sp->half_life ? sp->half_life : 7 * ENG_DAY;
-    size_t qi = 0;
     for (size_t ci = 0; ci < n;) {
         if ((rc = eng__attr_beat(x, 0))) /* one step per customer */
-            goto out;
-        uint32_t c = x->cd[ci].cust;
+            break;
+        uint32_t c = cd[ci].cust;
         size_t ce = ci;
-        while (ce < n && x->cd[ce].cust == c)
+        while (ce < n && cd[ce].cust == c)
             ce++;
         /* this customer's touches: earliest per (message, channel), then by time */
-        cand *buf = x->cd + ci;
+        cand *buf = cd + ci;
         size_t k = ce - ci;
         ci = ce;
         ENG__WORK(k);
@@ -282,7 +254,7 @@ int eng__attr_walk(run *x)
             responded = 1;
             r->total.conversions++;
             r->total.sales += (eng__i128)amount * ENG__SHARE_DEN;
-            shares(model, buf + lo, hi - lo, at, hl, amount, sh);
+            shares(model, buf + lo, hi - lo, at, w->hl, amount, sh);
             for (size_t t = lo; t < hi; t++) {
                 eng__i128 s = sh[t - lo];
                 if (!s && !all_credited)
@@ -313,10 +285,61 @@ int eng__attr_walk(run *x)
         /* stamps hold customer + 1: a customer's touches are one run after the sort */
         r->total.responders += (uint64_t)responded;
     }
+    w->qi = qi;
+    return rc;
+}
+
+/* Step 3: walk customers who have both qualifying transactions and touches: the
+ * kept touches' buckets [kb0, kb1) one at a time, each sorted by customer into
+ * scratch of the largest one's size (in cache), beside the sorted transactions. */
+int eng__attr_walk(run *x)
+{
+    const eng_measure_spec *sp = &x->sp;
+    const eng__kept *kp = &x->kept;
+    const size_t b0 = x->kb0, b1 = x->kb1 ? x->kb1 : kp->nb;
+    size_t big = 1;
+    for (size_t b = b0; b < b1; b++)
+        big = kp->cnt[b] > big ? kp->cnt[b] : big;
+    cand *out = eng__malloc(x->mem, big * sizeof *out), *tmp = eng__malloc(x->mem, big * sizeof *tmp);
+    size_t *cnt = eng__malloc(x->mem, eng__sort_kept_counters(kp) * sizeof *cnt);
+    wstate w = {0, NULL, {0}, NULL, 0, 0, 0};
+    w.sh = eng__malloc(x->mem, big * sizeof *w.sh);
+    w.mstamp = eng__calloc(x->mem, x->nmsg ? x->nmsg : 1, sizeof *w.mstamp);
+    int rc = ENG_OK;
+    if (!out || !tmp || !cnt || !w.sh || !w.mstamp) {
+        rc = eng__nomem();
+        goto out;
+    }
+    eng__qtx *qtmp = eng__malloc(x->mem, (x->nq ? x->nq : 1) * sizeof *qtmp), *qres;
+    eng__mem_hint_huge(x->mem, qtmp, x->nq * sizeof *qtmp);
+    if (!qtmp) {
+        rc = eng__nomem();
+        goto out;
+    }
+    rc = eng__sort_qtx(x->qtx, qtmp, x->nq, x, &qres);
+    if (!rc && qres != x->qtx && x->slice) {
+        memcpy(x->qtx, qres, x->nq * sizeof *qres);
+    } else if (!rc && qres != x->qtx) {
+        qtmp = x->qtx;
+        x->qtx = qres;
+        x->capq = x->nq ? x->nq : 1;
+    }
+    eng__free(x->mem, qtmp);
+    if (rc)
+        goto out;
+    w.model = sp->has_goal ? sp->goal->attribution : ENG_ATTR_LAST_TOUCH;
+    w.all_credited = w.model == ENG_ATTR_LINEAR || w.model == ENG_ATTR_TIME_DECAY;
+    w.hl = sp->half_life ? sp->half_life : 7 * ENG_DAY;
+    size_t done = 0;
+    for (size_t b = b0; b < b1 && !rc; b++)
+        if (kp->cnt[b] && !(rc = eng__sort_kept(kp, b, out, tmp, cnt, x, &done)))
+            rc = walk_cands(x, out, kp->cnt[b], &w);
 out:
+    eng__free(x->mem, out);
     eng__free(x->mem, tmp);
-    eng__free(x->mem, sh);
-    eng__free(x->mem, mstamp);
+    eng__free(x->mem, cnt);
+    eng__free(x->mem, w.sh);
+    eng__free(x->mem, w.mstamp);
     return rc;
 }
 

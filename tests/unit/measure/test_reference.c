@@ -566,9 +566,11 @@ static void test_models_against_references(void **state)
             eng_report_free(r);
         }
     /* The touch pass with buckets of 12 keys over narrow customer ranges (at L it buffers
-     * 2^22 keys in buckets of 2^18 customers): the same answers. */
+     * 2^22 keys in buckets of 2^18 customers), and the kept touches in 4 buckets of many
+     * customers each, sorted within a bucket (at L 2^11 buckets of 2^13): the same answers. */
     eng__attr_part_rows = 777;
     eng__attr_part_min_shift = 2;
+    eng__kept_digit_max = 2;
     for (int a = ENG_ATTR_LAST_TOUCH; a <= ENG_ATTR_POSITION; a++) {
         s_goal.attribution = a;
         s_goal.start_on = ENG_GOAL_ON_DELIVERED;
@@ -586,6 +588,7 @@ static void test_models_against_references(void **state)
         eng_report_free(r);
         eng__attr_part_rows = (size_t)1 << 22;
         eng__attr_part_min_shift = 17;
+        eng__kept_digit_max = 11;
     }
     if (dir) {
         test_rmtree(dir);
@@ -710,6 +713,7 @@ static void test_trusted_rows(void **state)
     for (int tiny = 0; tiny < 2; tiny++) {
         eng__attr_part_rows = tiny ? 777 : (size_t)1 << 22;
         eng__attr_part_min_shift = tiny ? 2 : 17;
+        eng__kept_digit_max = tiny ? 2 : 11;
         for (int a = ENG_ATTR_LAST_TOUCH; a <= ENG_ATTR_POSITION; a++)
             for (int st = ENG_GOAL_ON_SENT; st <= ENG_GOAL_ON_OPENED; st++) {
                 s_goal.attribution = a;
@@ -730,6 +734,7 @@ static void test_trusted_rows(void **state)
     }
     eng__attr_part_rows = (size_t)1 << 22;
     eng__attr_part_min_shift = 17;
+    eng__kept_digit_max = 11;
     free(m);
     assert_int_equal(eng_close(e), ENG_OK);
     test_alloc_assert_clean();

@@ -1,12 +1,18 @@
 /* The report's radix sorts by customer (src/measure/sort.c) give the order of a
- * stable sort by customer, which the LSD sort they replaced gave: each element
- * carries its input position, and the result must equal the input sorted by
- * (customer, position) with qsort. Random data of every shape the report
- * meets: ids spread over n_customers (every width from 1 to 32 bits: one
- * bucket, buckets sorted in cache, tiny buckets by insertion), a few ids only
- * (many ties), every id in one top bucket, one id, and runs each sorted by
- * customer (the kept touches come one run per segment). Progress steps every
- * 64 rows on the way must not change the result. */
+ * stable sort by customer: each element carries its input position, and the
+ * result must equal the input sorted by (customer, position) with qsort. The
+ * kept touches are pushed one by one as the touch pass keeps them
+ * (eng__attr_keep, into their top-digit buckets: kept.c), the second half into
+ * another run's buckets appended after the first's as the threads' fold does,
+ * then every bucket sorted in turn (eng__sort_kept) and the buckets read in
+ * order; the transactions are sorted whole (eng__sort_qtx). Random data of
+ * every shape the report meets: ids spread over n_customers (every width from
+ * 1 to 32 bits: one bucket, buckets sorted in cache, tiny buckets by
+ * insertion), a few ids only (many ties), every id in one top bucket, one id,
+ * and runs each sorted by customer (the kept touches come one run per
+ * segment); top digits of 11 bits (the report's), 4 and 1 (buckets of many
+ * customers at small sizes). Progress steps every 64 rows on the way must not
+ * change the result. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +25,7 @@
 #include "test_util.h"
 
 extern size_t eng__attr_beat_rows;
+extern unsigned eng__kept_digit_max;
 
 static uint64_t rs = 0x50f7;
 
@@ -50,6 +57,39 @@ static int qtx_by_cust_then_pos(const void *pa, const void *pb)
     return a->row < b->row ? -1 : a->row > b->row;
 }
 
+/* The kept touches of a[0, n) pushed, the second half into another run's buckets
+ * appended after the first's, then read bucket by bucket, each sorted: into out. */
+static void kept_sorted(eng__mem *mem, uint32_t ncust, const eng__cand *a, size_t n, eng__cand *out)
+{
+    eng__attr x, y;
+    memset(&x, 0, sizeof x);
+    x.mem = mem;
+    x.sp.n_customers = ncust;
+    y = x;
+    assert_int_equal(eng__kept_init(&x.kept, mem, ncust), ENG_OK);
+    assert_int_equal(eng__kept_init(&y.kept, mem, ncust), ENG_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(eng__attr_keep(i < n / 2 ? &x : &y, a[i].cust, a[i].m, a[i].ch, a[i].t), ENG_OK);
+    assert_int_equal(eng__kept_append(&x.kept, &y.kept, mem), ENG_OK);
+    assert_int_equal(x.kept.n, n);
+    assert_int_equal(y.kept.n, 0);
+    size_t big = 1, at = 0, done = 0;
+    for (size_t b = 0; b < x.kept.nb; b++)
+        big = x.kept.cnt[b] > big ? x.kept.cnt[b] : big;
+    eng__cand *tmp = calloc(big, sizeof *tmp);
+    size_t *cnt = calloc(eng__sort_kept_counters(&x.kept), sizeof *cnt);
+    assert_non_null(tmp && cnt);
+    for (size_t b = 0; b < x.kept.nb; b++) {
+        assert_true(at + x.kept.cnt[b] <= n);
+        assert_int_equal(eng__sort_kept(&x.kept, b, out + at, tmp, cnt, &x, &done), ENG_OK);
+        at += x.kept.cnt[b];
+    }
+    assert_int_equal(at, n);
+    free(tmp), free(cnt);
+    eng__kept_free(&x.kept, mem);
+    eng__kept_free(&y.kept, mem);
+}
+
 static void one(eng__mem *mem, uint32_t ncust, int shape, size_t n)
 {
     eng__attr x;
@@ -57,9 +97,9 @@ static void one(eng__mem *mem, uint32_t ncust, int shape, size_t n)
     x.mem = mem;
     x.sp.n_customers = ncust;
     size_t sz = n ? n : 1;
-    eng__cand *a = calloc(sz, sizeof *a), *tmp = calloc(sz, sizeof *tmp), *ref = calloc(sz, sizeof *ref), *out;
+    eng__cand *a = calloc(sz, sizeof *a), *ref = calloc(sz, sizeof *ref), *out = calloc(sz, sizeof *out);
     eng__qtx *q = calloc(sz, sizeof *q), *qtmp = calloc(sz, sizeof *qtmp), *qref = calloc(sz, sizeof *qref), *qout;
-    assert_non_null(a && tmp && ref && q && qtmp && qref);
+    assert_non_null(a && out && ref && q && qtmp && qref);
     for (size_t i = 0; i < n; i++) {
         uint64_t u = test_splitmix(&rs);
         a[i].cust = draw(ncust, shape, i, n);
@@ -75,19 +115,19 @@ static void one(eng__mem *mem, uint32_t ncust, int shape, size_t n)
     qsort(ref, n, sizeof *ref, by_cust_then_pos);
     memcpy(qref, q, n * sizeof *q);
     qsort(qref, n, sizeof *qref, qtx_by_cust_then_pos);
-    assert_int_equal(eng__sort_cand(a, tmp, n, &x, &out), ENG_OK);
-    assert_true(out == a || out == tmp);
+    kept_sorted(mem, ncust, a, n, out);
     for (size_t i = 0; i < n; i++)
         if (out[i].cust != ref[i].cust || out[i].t != ref[i].t || out[i].m != ref[i].m || out[i].ch != ref[i].ch)
-            fail_msg("cand: %u customers, shape %d, %zu rows: row %zu is (%u, #%lld), want (%u, #%lld)", ncust, shape,
-                     n, i, out[i].cust, (long long)out[i].t, ref[i].cust, (long long)ref[i].t);
+            fail_msg("cand: %u customers, top digit %u, shape %d, %zu rows: row %zu is (%u, #%lld), want (%u, #%lld)",
+                     ncust, eng__kept_digit_max, shape, n, i, out[i].cust, (long long)out[i].t, ref[i].cust,
+                     (long long)ref[i].t);
     assert_int_equal(eng__sort_qtx(q, qtmp, n, &x, &qout), ENG_OK);
     assert_true(qout == q || qout == qtmp);
     for (size_t i = 0; i < n; i++)
         if (memcmp(&qout[i], &qref[i], sizeof *qref))
             fail_msg("qtx: %u customers, shape %d, %zu rows: row %zu is (%u, #%u), want (%u, #%u)", ncust, shape, n, i,
                      qout[i].cust, qout[i].row, qref[i].cust, qref[i].row);
-    free(a), free(tmp), free(ref), free(q), free(qtmp), free(qref);
+    free(a), free(out), free(ref), free(q), free(qtmp), free(qref);
 }
 
 static void same_order_as_stable_sort(void **state)
@@ -97,13 +137,18 @@ static void same_order_as_stable_sort(void **state)
     assert_int_equal(eng__mem_init(&mem, NULL), ENG_OK);
     static const uint32_t ncusts[] = {1, 2, 3, 17, 100, 2047, 2048, 2049, 5000, 40000, 1u << 20, 10000000, 0xFFFFFFFFu};
     static const size_t ns[] = {0, 1, 2, 16, 17, 1000, 30000};
+    static const unsigned digits[] = {11, 4, 1};
     for (int beats = 0; beats < 2; beats++) {
         eng__attr_beat_rows = beats ? 64 : 65536;
-        for (size_t c = 0; c < sizeof ncusts / sizeof *ncusts; c++)
-            for (int shape = 0; shape < 5; shape++)
-                for (size_t k = 0; k < sizeof ns / sizeof *ns; k++)
-                    one(&mem, ncusts[c], shape, ns[k]);
+        for (size_t d = 0; d < (beats ? 1 : sizeof digits / sizeof *digits); d++) {
+            eng__kept_digit_max = digits[d];
+            for (size_t c = 0; c < sizeof ncusts / sizeof *ncusts; c++)
+                for (int shape = 0; shape < 5; shape++)
+                    for (size_t k = 0; k < sizeof ns / sizeof *ns; k++)
+                        one(&mem, ncusts[c], shape, ns[k]);
+        }
     }
+    eng__kept_digit_max = 11;
     eng__attr_beat_rows = 65536;
 }
 

@@ -128,6 +128,7 @@ static void test_parts_equal_one_thread(void **state)
         for (int tiny = 0; tiny < 2; tiny++) {
             eng__attr_part_rows = tiny ? 777 : (size_t)1 << 22;
             eng__attr_part_min_shift = tiny ? 2 : 17;
+            eng__kept_digit_max = tiny ? 2 : 11; /* 4 buckets of kept touches: parts without any */
             for (int a = ENG_ATTR_LAST_TOUCH; a <= ENG_ATTR_POSITION + 1; a++)
                 for (int st = ENG_GOAL_ON_SENT; st <= ENG_GOAL_ON_CLICKED; st++) {
                     s.has_goal = a <= ENG_ATTR_POSITION; /* the last round: the seed's hit rate */
@@ -149,6 +150,7 @@ static void test_parts_equal_one_thread(void **state)
     assert_true(eng__attr_split_runs[1] >= before[1] + compared / 2);
     eng__attr_part_rows = (size_t)1 << 22;
     eng__attr_part_min_shift = 17;
+    eng__kept_digit_max = 11;
     eng__attr_split_min_rows = (size_t)1 << 16;
     free(m);
     assert_int_equal(eng_close(e), ENG_OK);
