@@ -247,10 +247,25 @@ static unsigned part_shift(uint32_t ncust)
 /* Set a bucket's deduplication bits (a slot's count is its bitmap's population, eng__attr_tally). */
 void eng__attr_flush_bucket(run *x, unsigned b)
 {
-    const uint64_t *keys = x->keys + (size_t)b * x->bcap;
     uint64_t *const *bits = x->bits;
     uint32_t n = x->bfill[b];
     enum { AHEAD = 16 };
+    if (x->keys32) {
+        const uint32_t *keys = x->keys32 + (size_t)b * x->bcap;
+        const unsigned sh = x->shift;
+        const uint32_t base = (uint32_t)b << sh, low = ((uint32_t)1 << sh) - 1;
+        for (uint32_t j = 0; j < n; j++) {
+            if (j + AHEAD < n) {
+                uint32_t ka = keys[j + AHEAD];
+                __builtin_prefetch(&bits[ka >> sh][(base | (ka & low)) >> 6], 1);
+            }
+            uint32_t k = keys[j], c = base | (k & low);
+            bits[k >> sh][c >> 6] |= 1ull << (c & 63);
+        }
+        x->bfill[b] = 0;
+        return;
+    }
+    const uint64_t *keys = x->keys + (size_t)b * x->bcap;
     for (uint32_t j = 0; j < n; j++) {
         if (j + AHEAD < n) {
             uint64_t ka = keys[j + AHEAD];
@@ -263,29 +278,43 @@ void eng__attr_flush_bucket(run *x, unsigned b)
     x->bfill[b] = 0;
 }
 
+int eng__attr_keys_32 = 1;
+
 int eng__attr_keys(run *x, size_t n)
 {
     const uint32_t ncust = x->sp.n_customers;
     x->shift = part_shift(ncust);
-    if (x->keys)
+    if (x->keys || x->keys32)
         return ENG_OK;
+    /* 32-bit keys (slot, customer within the bucket) when every slot fits above the
+     * customer's low bits (W7 at L: 400 slots, 9 bits, over 18): at L the keys go to
+     * memory and back, so half the bytes, and twice the keys in the same buffer (each
+     * bitmap line a flush touches set by twice the keys). */
+    const size_t nslots = (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS;
+    const int k32 = eng__attr_keys_32 && x->shift < 32 && nslots <= ((size_t)1 << (32 - x->shift));
+    const size_t ksize = k32 ? sizeof *x->keys32 : sizeof *x->keys;
     /* The buckets in use share the buffer; no more of it than the first call's rows. */
     size_t nb = ncust ? (size_t)((ncust - 1) >> x->shift) + 1 : 1;
     size_t rows = x->feed_rows > n ? x->feed_rows : n;
     size_t total = rows > 4096 ? rows : 4096;
-    if (total > eng__attr_part_rows)
-        total = eng__attr_part_rows;
-    /* About 16 keys per bitmap word of one slot: with the couple of dozen slots
-     * a campaign keys, several keys land in each bitmap line a flush touches,
+    if (total > eng__attr_part_rows * 8 / ksize)
+        total = eng__attr_part_rows * 8 / ksize;
+    /* About 16 keys per bitmap word of one slot (32 for 32-bit keys): with the couple of
+     * dozen slots a campaign keys, several keys land in each bitmap line a flush touches,
      * and at 10^6 customers the buffer (2 MB) stays in the last-level cache
      * instead of going to memory and back (M: 139 -> 121 ms for the pass). */
-    size_t enough = x->words * 16 > ((size_t)1 << 18) ? x->words * 16 : (size_t)1 << 18;
+    size_t enough = x->words * 128 / ksize > ((size_t)1 << 18) ? x->words * 128 / ksize : (size_t)1 << 18;
     if (total > enough)
         total = enough;
     x->bcap = total / nb ? total / nb : 1;
-    if (!(x->keys = eng__malloc(x->mem, x->bcap * nb * sizeof *x->keys)))
+    void *buf = eng__malloc(x->mem, x->bcap * nb * ksize);
+    if (!buf)
         return eng__nomem();
-    eng__mem_hint_huge(x->mem, x->keys, x->bcap * nb * sizeof *x->keys);
+    eng__mem_hint_huge(x->mem, buf, x->bcap * nb * ksize);
+    if (k32)
+        x->keys32 = buf;
+    else
+        x->keys = buf;
     return ENG_OK;
 }
 
@@ -303,6 +332,8 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
     const unsigned shift = x->shift;
     const size_t bcap = x->bcap;
     uint64_t *keys = x->keys;
+    uint32_t *keys32 = x->keys32;
+    const uint32_t low = shift < 32 ? ((uint32_t)1 << shift) - 1 : UINT32_MAX;
 
     uint32_t *fill = x->bfill;
     uint64_t **bits = x->bits;
@@ -350,7 +381,10 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
                 rc = eng__nomem();
                 break;
             }
-            keys[b * bcap + fill[b]] = (uint64_t)slot << 32 | c;
+            if (keys32)
+                keys32[b * bcap + fill[b]] = (uint32_t)slot << shift | (c & low);
+            else
+                keys[b * bcap + fill[b]] = (uint64_t)slot << 32 | c;
             full = ++fill[b] == bcap;
         }
         if (st == want && BIT(hasq, c) && (rc = eng__attr_keep(x, c, m, ch, t)) != ENG_OK)
@@ -388,6 +422,7 @@ void eng__attr_free_pass(run *x)
     eng__free(x->mem, x->cnt);
     eng__kept_free(&x->kept, x->mem);
     eng__free(x->mem, x->keys);
+    eng__free(x->mem, x->keys32);
     eng__free(x->mem, x->sent_at);
 }
 

@@ -131,7 +131,8 @@ typedef struct eng__attr {
     size_t nq, capq;
     eng__kept kept;           /* starting-status touches of customers with a qualifying transaction */
     size_t kb0, kb1;          /* the walk's buckets of kept touches (a part's range; kb1 = 0: all) */
-    uint64_t *keys;           /* the touch pass's buckets of (slot << 32 | customer), bcap each */
+    uint64_t *keys;           /* the touch pass's buckets of (slot << 32 | customer), bcap each, or ... */
+    uint32_t *keys32;         /* ... of (slot << shift | customer's low shift bits) when they fit (eng__attr_keys) */
     size_t bcap;
     uint32_t bfill[ENG__ATTR_BUCKETS]; /* keys in each bucket */
     unsigned shift;           /* a key's bucket: its customer >> shift */
@@ -201,9 +202,12 @@ extern uint64_t eng__report_txn_chunked;
 /* Set the bits of the keys the touch pass left in its buckets: after the last
  * eng__attr_touches call, before the bitmaps are read (eng__attr_tally does it). */
 int eng__attr_flush(eng__attr *a);
-/* The touch pass's buffered keys and narrowest bucket (log2 customers); tests change them. */
+/* The touch pass's buffered keys (as 64-bit keys: twice as many 32-bit ones), narrowest
+ * bucket (log2 customers) and 32-bit keys where they fit (1, the default; 0: never);
+ * tests change them. */
 extern size_t eng__attr_part_rows;
 extern unsigned eng__attr_part_min_shift;
+extern int eng__attr_keys_32;
 /* Run one campaign over whole columns, with events limited to [from, to] (both 0: all).
  * @p progress: report it as "measure.attribute" (0: the caller reports its own).
  * @p trust: NULL, or per message of the spec 1 when no two of its touch rows share

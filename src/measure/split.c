@@ -63,6 +63,7 @@ static int part_init(part *p, const eng__attr *x)
     r->sent_at = eng__malloc(x->mem, (x->nmsg ? x->nmsg : 1) * sizeof *r->sent_at);
     memset(&r->kept, 0, sizeof r->kept);
     r->keys = NULL;
+    r->keys32 = NULL;
     r->bcap = 0;
     r->feed_rows = 0; /* a part's buffer is sized to its own rows */
     memset(r->bfill, 0, sizeof r->bfill);

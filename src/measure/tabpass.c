@@ -62,14 +62,56 @@ static void block_bits(tpass *p, const eng__touch_blk *b, unsigned m)
     }
 }
 
+/* `sent` rows of a block of one context whose customers are all below n_customers,
+ * as 32-bit keys into the buckets: the message and each channel's key looked up
+ * once for the block, not per row. */
+static void block_keys32(tpass *p, const eng__touch_blk *b, unsigned m)
+{
+    eng__attr *x = p->x;
+    const unsigned shift = x->shift;
+    const uint32_t low = ((uint32_t)1 << shift) - 1, *cu = b->customer;
+    const uint64_t base = (uint64_t)ENG_TOUCH_SENT * x->nmsg * ENG_MAX_CHANNELS + (uint64_t)m * ENG_MAX_CHANNELS;
+    uint32_t hi[ENG_MAX_CHANNELS];
+    uint8_t ok[ENG_MAX_CHANNELS];
+    for (unsigned ch = 0; ch < ENG_MAX_CHANNELS; ch++) {
+        hi[ch] = (uint32_t)(base + ch) << shift;
+        ok[ch] = p->has[m * ENG_MAX_CHANNELS + ch];
+    }
+    const uint8_t *chn = b->channel;
+    uint32_t *keys = x->keys32, *fill = x->bfill;
+    const size_t bcap = x->bcap;
+    unsigned kb = cu[0] >> shift;
+    uint32_t f = fill[kb], *kp = keys + (size_t)kb * bcap;
+    for (size_t i = 0; i < b->n; i++) {
+        const uint32_t c = cu[i];
+        const unsigned ch = chn[i] & (ENG_MAX_CHANNELS - 1);
+        if (chn[i] >= ENG_MAX_CHANNELS || !ok[ch])
+            continue;
+        const unsigned k = c >> shift;
+        if (k != kb) {
+            fill[kb] = f;
+            kb = k, f = fill[k], kp = keys + (size_t)k * bcap;
+        }
+        kp[f] = hi[ch] | (c & low);
+        if (++f == bcap) {
+            fill[kb] = f;
+            eng__attr_flush_bucket(x, kb);
+            f = 0;
+        }
+    }
+    fill[kb] = f;
+}
+
 /* `sent` rows: their bits set (block_bits), or their keys into the buckets
  * (eng__attr_touches's, without the checks the reader made). */
 static int block_keys(tpass *p, const eng__touch_blk *b)
 {
-    if (p->direct && p->cust_ok && b->ctx1 != ENG__TOUCH_CTX_MIXED) {
+    if (p->cust_ok && b->ctx1 != ENG__TOUCH_CTX_MIXED && (p->direct || p->x->keys32)) {
         const unsigned m = msg_of(p->x->mtab, p->x->mtab_n, b->ctx1);
-        if (m)
+        if (m && p->direct)
             block_bits(p, b, m - 1);
+        else if (m)
+            block_keys32(p, b, m - 1);
         return ENG_OK;
     }
     eng__attr *x = p->x;
@@ -79,6 +121,8 @@ static int block_keys(tpass *p, const eng__touch_blk *b)
     const uint8_t *chn = b->channel, *has = p->has;
     const unsigned shift = x->shift;
     uint64_t *keys = x->keys;
+    uint32_t *keys32 = x->keys32, *kp32 = keys32;
+    const uint32_t low = shift < 32 ? ((uint32_t)1 << shift) - 1 : UINT32_MAX;
     uint32_t *fill = x->bfill;
     const uint64_t base = (uint64_t)ENG_TOUCH_SENT * x->nmsg * ENG_MAX_CHANNELS;
     /* The customers ascend: the bucket changes rarely, so its fill is kept in a
@@ -105,9 +149,16 @@ static int block_keys(tpass *p, const eng__touch_blk *b)
         const unsigned k = c >> shift;
         if (k != kb) {
             fill[kb] = f;
-            kb = k, f = fill[k], kp = keys + (size_t)k * bcap;
+            kb = k, f = fill[k];
+            if (keys32)
+                kp32 = keys32 + (size_t)k * bcap;
+            else
+                kp = keys + (size_t)k * bcap;
         }
-        kp[f] = (base + at) << 32 | c;
+        if (keys32)
+            kp32[f] = (uint32_t)(base + at) << shift | (c & low);
+        else
+            kp[f] = (base + at) << 32 | c;
         if (++f == bcap) {
             fill[kb] = f;
             eng__attr_flush_bucket(x, kb);

@@ -588,17 +588,22 @@ static void kinds_same_report(void **state)
             same_text(&want, text);
             /* The one-thread report's `sent` bits set directly (the default here: a segment's
              * rows are dense in its customers) or through the buckets, over blocks of one
-             * context (every range here) or, with the reader's range check first, of several:
-             * the same text each way. */
+             * context (every range here) or, with the reader's range check first, of several,
+             * the buckets' keys of 32 bits (the default where they fit) or 64, in buckets of 4
+             * customers or wider (64 of them): the same text each way. */
             const unsigned direct = eng__attr_table_direct, dense = eng__touch_tab_dense;
-            for (int way = 1; way < 4; way++) {
+            for (int way = 1; way < 8; way++) {
                 eng__attr_table_direct = way & 1 ? 0 : direct;
                 eng__touch_tab_dense = way & 2 ? 16 : dense;
+                eng__attr_keys_32 = !(way & 4);
+                eng__attr_part_min_shift = 2;
                 text = report_parts(&w->f);
                 same_text(&want, text);
             }
             eng__attr_table_direct = direct;
             eng__touch_tab_dense = dense;
+            eng__attr_keys_32 = 1;
+            eng__attr_part_min_shift = 17;
             for (int k = 0; k < 4; k++) /* each path ran (none without tables) */
                 assert_true(kind ? eng__attr_table_runs[k] > paths[k] : eng__attr_table_runs[k] == paths[k]);
             /* One thread reads the blast's statuses a block at a time, X-Engage's `sent` (and the

@@ -565,14 +565,16 @@ static void test_models_against_references(void **state)
             check(m, r, &s, dir);
             eng_report_free(r);
         }
-    /* The touch pass with buckets of 12 keys over narrow customer ranges (at L it buffers
-     * 2^22 keys in buckets of 2^18 customers), and the kept touches in 4 buckets of many
-     * customers each, sorted within a bucket (at L 2^11 buckets of 2^13): the same answers. */
+    /* The touch pass with buckets of 12 keys (of 32 and of 64 bits) over narrow customer
+     * ranges (at L it buffers 2^22 keys in buckets of 2^18 customers), and the kept touches
+     * in 4 buckets of many customers each, sorted within a bucket (at L 2^11 buckets of
+     * 2^13): the same answers. */
     eng__attr_part_rows = 777;
     eng__attr_part_min_shift = 2;
     eng__kept_digit_max = 2;
-    for (int a = ENG_ATTR_LAST_TOUCH; a <= ENG_ATTR_POSITION; a++) {
-        s_goal.attribution = a;
+    for (int a = ENG_ATTR_LAST_TOUCH; a <= 2 * ENG_ATTR_POSITION + 1; a++) {
+        eng__attr_keys_32 = a > ENG_ATTR_POSITION;
+        s_goal.attribution = a > ENG_ATTR_POSITION ? a - ENG_ATTR_POSITION - 1 : a;
         s_goal.start_on = ENG_GOAL_ON_DELIVERED;
         s.goal = &s_goal;
         eng_report *r = NULL;
