@@ -267,15 +267,20 @@ static int run_rows(const eng__touch_cols *t, void *u)
 }
 
 uint64_t eng__report_table_runs[2];
+int eng__report_table_blocks = 1;
 
 /* One status of an ordered segment: counted from its entries when every message
  * of ours there is trusted and the status is neither `sent` nor the starting one;
  * else read, a block at a time when those messages are trusted (and, for `sent`,
- * none is X-Engage's, whose sends the estimates read) on one thread, else as rows. */
+ * none is X-Engage's, whose sends the estimates read), else as rows. With threads
+ * too the blocks are read here, on the calling thread, and only the rows are
+ * gathered for the threads: the run's state after is the same union either way
+ * (bitmaps, counts, earliest sends; the kept touches in another order within a
+ * customer, which the walk does not see: it orders each customer's own). */
 static int run_status(cols *c, const eng__touch_tab *t, size_t e0, size_t e1)
 {
     const unsigned st = t->ent[e0].status;
-    int ours = 0, read = st == ENG_TOUCH_SENT || st == c->want, blocks = !c->gather;
+    int ours = 0, read = st == ENG_TOUCH_SENT || st == c->want, blocks = eng__report_table_blocks;
     size_t nrows = 0;
     for (size_t j = e0; j < e1; j++) {
         unsigned m = t->ent[j].ctx < c->nmap ? c->map[t->ent[j].ctx] : 0;

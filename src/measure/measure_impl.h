@@ -192,8 +192,10 @@ int eng__attr_table(eng__attr *a, const struct eng__touch_tab *t, unsigned st);
 extern unsigned eng__attr_table_direct;
 extern uint64_t eng__attr_table_runs[4];
 /* Statuses of ordered segments the engine-level report read a block at a time [0]
- * and as rows [1] (campaign.c; tests check which path ran). */
+ * and as rows [1] (campaign.c; tests check which path ran); 0 in
+ * eng__report_table_blocks (1 by default) reads them all as rows (tests). */
 extern uint64_t eng__report_table_runs[2];
+extern int eng__report_table_blocks;
 /* 1 (the default): the engine-level report feeds the transactions a segment at a time
  * through the goal when no X-Engage message needs them all; 0: read into columns first
  * (tests compare the two). eng__report_txn_chunked counts the reports fed in chunks. */

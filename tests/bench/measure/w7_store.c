@@ -8,7 +8,10 @@
  * (the calling thread's CPU, best of the repetitions) after eng_events_compact().
  * Sealed segments are stored as the engine does by default (kind 2, ordered by
  * the compaction), or ordered at seal (ENG_BENCH_STORE_ORDERED=1), or never
- * (=0: kind 2 throughout). */
+ * (=0: kind 2 throughout). ENG_BENCH_STORE_THREADS=n (2 or more) opens the engine
+ * with n - 1 worker threads (eng_config.threads: its ingest uses them too) and
+ * times the report again asked for n parts (eng_campaign_report_options.threads):
+ * its wall and the process's CPU, its answers held to the one-thread report's. */
 #include "w7_store.h"
 
 #include <stdio.h>
@@ -237,6 +240,9 @@ eng_report *w7_store(const w7_log *d, int reps, double *best_cpu, double *best_w
     eng_config cfg;
     eng_config_init(&cfg, ENG_CONFIG_VERSION);
     cfg.clock_fn = fixed_clock;
+    const int parts = getenv("ENG_BENCH_STORE_THREADS") ? atoi(getenv("ENG_BENCH_STORE_THREADS")) : 0;
+    if (parts >= 2)
+        cfg.threads = (unsigned)parts - 1;
     eng_engine *e;
     check("open", eng_open(&cfg, &e));
     bench_org_with_actors(e, "w7 store");
@@ -267,6 +273,36 @@ eng_report *w7_store(const w7_log *d, int reps, double *best_cpu, double *best_w
         *best_cpu = k < *best_cpu ? k : *best_cpu;
         eng_report_free(best);
         best = r;
+    }
+    if (parts >= 2) {
+        eng_campaign_report_options o;
+        check("options", eng_campaign_report_options_init(&o, ENG_CAMPAIGN_REPORT_OPTIONS_VERSION));
+        o.threads = (unsigned)parts;
+        double bw = 1e30, bc = 1e30;
+        char *one = NULL;
+        size_t one_len = 0;
+        check("export", eng_report_export(best, ENG_REPORT_JSON, &one, &one_len));
+        for (int rep = 0; rep < reps; rep++) {
+            eng_report *r = NULL;
+            double t0 = wall_now(), k0 = bench_cpu_s() * 1e3;
+            check("report on threads", eng_campaign_report(e, "root", cid, &o, &r));
+            double t = wall_now() - t0, k = bench_cpu_s() * 1e3 - k0;
+            bw = t < bw ? t : bw;
+            bc = k < bc ? k : bc;
+            char *many = NULL;
+            size_t many_len = 0;
+            check("export", eng_report_export(r, ENG_REPORT_JSON, &many, &many_len));
+            if (many_len != one_len || memcmp(one, many, one_len)) {
+                fprintf(stderr, "w7 store: the report on %d parts differs from one thread's\n", parts);
+                exit(1);
+            }
+            eng_free(e, many);
+            eng_report_free(r);
+        }
+        eng_free(e, one);
+        printf("W7 store: report on %d parts (%d worker threads): wall %.1f ms, process cpu %.1f ms (best of %d; "
+               "the same JSON export as one thread's)\n",
+               parts, parts - 1, bw, bc, reps);
     }
     /* The report outlives the engine's last use here: the engine is closed when it is freed. */
     check("close", eng_close(e));

@@ -1,7 +1,8 @@
 /* The campaign report over a damaged ordered segment: whichever reader takes
- * it — a block at a time (one thread) or as rows (two threads) — the report
- * fails with ENG_ECORRUPT naming the segment, and an undamaged copy framed the
- * same way gives the report of the store before. The damage (tseg_damage.h)
+ * it — a block at a time (on one thread or two) or as rows (the blocks switched
+ * off) — the report fails with ENG_ECORRUPT naming the segment, and an
+ * undamaged copy framed the same way gives the report of the store before. The
+ * damage (tseg_damage.h)
  * is in the first segment, the `sent` rows of a blast: the table moved, a flag
  * cleared, two customers swapped. */
 #include "dispatch_fixture.h"
@@ -49,8 +50,10 @@ static void damaged_segment(void **state)
     dx_events_segments = 1; /* segment 0 read again from the store at its next use, not at a reopen */
     void (*const mutations[])(eng__tcols *) = {NULL, tseg_split_moved, tseg_unflagged, tseg_out_of_order};
     const char *key = "e/0000/t/s/00000000";
-    for (unsigned threads = 1; threads <= 2; threads++)
+    for (int way = 0; way < 3; way++) /* blocks on one thread; rows; blocks with two threads */
         for (size_t k = 0; k < sizeof mutations / sizeof *mutations; k++) {
+            const unsigned threads = way == 2 ? 2 : 1;
+            eng__report_table_blocks = way != 1;
             dx f;
             dx_world(&f, 150, 64, 1, 1);
             eng_message_spec m = dx_message();
@@ -64,7 +67,7 @@ static void damaged_segment(void **state)
             eng__wr_free(&w);
             uint64_t runs[2] = {eng__report_table_runs[0], eng__report_table_runs[1]};
             int rc = report_json(&f, threads, &got);
-            assert_true(eng__report_table_runs[threads - 1] > runs[threads - 1]); /* 1: blocks, 2: rows */
+            assert_true(eng__report_table_runs[way == 1] > runs[way == 1]); /* [0]: blocks, [1]: rows */
             if (!mutations[k]) {
                 assert_int_equal(rc, ENG_OK);
                 assert_string_equal(got, want);
@@ -76,6 +79,7 @@ static void damaged_segment(void **state)
             free(want), free(got);
             dx_close(&f);
         }
+    eng__report_table_blocks = 1;
     dx_events_segments = 0;
     dx_threads = 1;
     eng__tseg_ordered = 0;
