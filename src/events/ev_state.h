@@ -83,6 +83,11 @@ typedef struct eng__kmap {
     char *prefix;  /* the context's keys up to "/u", as the dispatcher writes them */
     uint32_t plen;
     uint8_t probe; /* some send of the context is in the hash index only */
+    /* The prefix in the org's dictionary records (state.c, DK_KPFX), for a context
+     * learning it in the session that wrote the context first (its sends flagged
+     * `first` all have it): 0 not to store, 1 to store, 2 stored in record pseq. */
+    uint8_t pstore;
+    uint32_t pseq;
 } eng__kmap;
 
 /* A chunk record of an org's touch tail (tblock.c): the tail's rows up to end, sent keys up to keys_end. */
@@ -116,6 +121,7 @@ typedef struct eng__evorg {
      * sends are in the hash index, and sends into them are not flagged `first` */
     eng__kmap *km;
     uint32_t nkm, km_loaded;
+    uint32_t npstore; /* contexts whose prefix waits for the next dictionary record */
     /* touches */
     eng__segs tseg;
     eng__tcols tail;
@@ -338,7 +344,14 @@ size_t eng__key_tail(const char *key, size_t len, uint32_t *customer, uint8_t *c
 size_t eng__key_tail_after(const char *key, size_t len, size_t plen, uint32_t *customer, uint8_t *channel, int *hint);
 /* The context's key prefix (NULL until a send of it is mapped), and setting it. */
 const char *eng__kmap_prefix(const eng__evorg *o, uint32_t ctx, size_t *plen);
-int eng__kmap_learn(eng__evorg *o, const eng__mem *mem, uint32_t ctx, const char *key, size_t plen);
+/* store: the context is this session's own (not loaded): its prefix goes to the dictionary. */
+int eng__kmap_learn(eng__evorg *o, const eng__mem *mem, uint32_t ctx, const char *key, size_t plen, int store);
+/* After an org's rows are loaded: its sends flagged `first` of contexts whose prefix was
+ * stored go into their maps (out of the hash index) when the maps can hold them. */
+int eng__kmap_restore(eng__ev *ev, eng__evorg *o);
+/* The send whose key (of the dispatcher's form, hash h) is found through the key map
+ * of the context it names, or -1 (a key that names other fields than its row's). */
+int64_t eng__kmap_find_key(const eng__ev *ev, const char *key, size_t len, uint64_t h);
 /* Where the candidate send id + 1 of (ctx, customer) in org o is kept (NULL:
  * outside the map), to prefetch it. Inline, as the next two: once a row. */
 static inline const uint32_t *eng__kmap_slot(const eng__evorg *o, uint32_t ctx, uint32_t customer)

@@ -15,8 +15,12 @@
  * unless it is a key some send was written with. Sends the map cannot hold (a second channel of a customer in one
  * context, a context whose customers are too sparse, keys of any other form)
  * are in the hash index; the context is then marked so lookups that miss the
- * map also probe the index. The map is memory only: after a reload every
- * context loaded probes the index too (the loaded sends are all in it). */
+ * map also probe the index. The map itself is memory only. A context's prefix
+ * is stored with the org's dictionary (state.c) when the context learns it in
+ * the session that wrote the context first, so every send flagged `first` in it
+ * has that prefix; a reload puts those sends back into the map instead of the
+ * hash index (eng__kmap_restore). Every context loaded still probes the index
+ * when the map misses (its other sends are there). */
 #include "events/ev_state.h"
 #include "base/channel.h"
 
@@ -205,14 +209,56 @@ const char *eng__kmap_prefix(const eng__evorg *o, uint32_t ctx, size_t *plen)
     return o->km[ctx].prefix;
 }
 
-int eng__kmap_learn(eng__evorg *o, const eng__mem *mem, uint32_t ctx, const char *key, size_t plen)
+int eng__kmap_learn(eng__evorg *o, const eng__mem *mem, uint32_t ctx, const char *key, size_t plen, int store)
 {
     eng__kmap *m = kmap_of(o, mem, ctx);
     if (!m || (!m->prefix && !(m->prefix = eng__malloc(mem, plen))))
         return eng__nomem();
     memcpy(m->prefix, key, plen);
     m->plen = (uint32_t)plen;
+    if (store && m->pstore != 1)
+        o->npstore++;
+    m->pstore = store ? 1 : 0;
     return ENG_OK;
+}
+
+int64_t eng__kmap_find_key(const eng__ev *ev, const char *key, size_t len, uint64_t h)
+{
+    eng__keyparts kp;
+    if (!eng__key_parse(key, len, &kp))
+        return -1;
+    for (uint32_t i = 0; i < ev->norgs; i++) {
+        const eng__evorg *o = ev->orgs[i];
+        if (!o || strncmp(o->name, kp.org, kp.orglen) || o->name[kp.orglen])
+            continue;
+        int64_t c = eng__ev_ctx_find(o, &kp.ctx);
+        size_t plen;
+        const char *pfx = c >= 0 ? eng__kmap_prefix(o, (uint32_t)c, &plen) : NULL;
+        uint32_t id = pfx && plen < len && !memcmp(key, pfx, plen) ? eng__kmap_get(o, (uint32_t)c, kp.customer) : 0;
+        const eng__sends *s = &ev->s;
+        return id && s->keyhash[id - 1] == h && s->hot[id - 1].org == o->code && s->hot[id - 1].channel == kp.channel
+                   ? (int64_t)id - 1
+                   : -1;
+    }
+    return -1;
+}
+
+int eng__kmap_restore(eng__ev *ev, eng__evorg *o)
+{
+    eng__sends *s = &ev->s;
+    int rc = ENG_OK;
+    for (uint32_t id = 0; id < s->n && !rc; id++) {
+        uint32_t cx = s->ctx[id];
+        if (s->hot[id].org != o->code || cx >= o->nkm || o->km[cx].pstore != 2 || !eng__sends_canon(s, id) ||
+            !(s->hashed[id / 64] >> (id % 64) & 1))
+            continue;
+        int placed;
+        if (!(rc = eng__kmap_put(o, s, &ev->e->mem, cx, s->customer[id], id, &placed)) && placed) {
+            s->hashed[id / 64] &= ~(1ull << (id % 64));
+            s->nhashed--;
+        }
+    }
+    return rc;
 }
 
 int eng__kmap_put(eng__evorg *o, const eng__sends *s, const eng__mem *mem, uint32_t ctx, uint32_t customer,

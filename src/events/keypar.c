@@ -271,7 +271,7 @@ static void sent_range(part *p)
         j->mapped[i] = (uint8_t)m;
         eng__keyparts kp;
         if (!m && eng__key_parse(rows[i].key, rows[i].klen, &kp))
-            p->dform = 1;
+            p->dform = 1, j->mapped[i] = 2;
     }
 }
 

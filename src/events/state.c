@@ -2,6 +2,7 @@
  * writing back what a change added (dictionary additions, org records). */
 #include "events/ev_state.h"
 #include "base/codec.h"
+#include "events/keypar.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,8 @@
 
 uint32_t eng__seg_seal_rows = ENG__SEG_ROWS;
 
-enum { DK_CTX = 1, DK_DET = 2, DK_STORE = 3, DK_SKU = 4, DK_FSTR = 5 };
+/* DK_KPFX (schema 2, since 2026-12-06): a context's key prefix (keymap.c). */
+enum { DK_CTX = 1, DK_DET = 2, DK_STORE = 3, DK_SKU = 4, DK_FSTR = 5, DK_KPFX = 6 };
 
 void eng__ev_key(char *buf, size_t cap, uint16_t org, const char *what, uint64_t seq, int wide)
 {
@@ -346,7 +348,7 @@ static int flush_org(eng__ev *ev, eng__evorg *o)
         return rc;
     o->dirty = 0;
     if (o->nctx_saved < o->nctx || o->det_saved < o->det.n || o->store_saved < o->store.n ||
-        o->sku_saved < o->sku.n || o->fstr_saved < o->fstr.n) {
+        o->sku_saved < o->sku.n || o->fstr_saved < o->fstr.n || o->npstore) {
         eng__wr w;
         eng__wr_init(&w, &ev->e->mem);
         for (uint32_t c = o->nctx_saved; c < o->nctx; c++) {
@@ -360,10 +362,23 @@ static int flush_org(eng__ev *ev, eng__evorg *o)
         wr_dict_tail(&w, DK_STORE, &o->store, o->store_saved);
         wr_dict_tail(&w, DK_SKU, &o->sku, o->sku_saved);
         wr_dict_tail(&w, DK_FSTR, &o->fstr, o->fstr_saved);
+        for (uint32_t c = 0; c < o->nkm && o->npstore; c++) /* after the contexts they name */
+            if (o->km[c].pstore == 1) {
+                eng__wr_u8(&w, DK_KPFX);
+                eng__wr_uvar(&w, c);
+                eng__wr_blob(&w, o->km[c].prefix, o->km[c].plen);
+            }
         char key[48];
         eng__ev_key(key, sizeof key, o->code, "x", o->next_dict_seq, 0);
-        if ((rc = eng__rec_put_wr(ev->e->store, ENG__K(key), ENG__REC_EV_DICT, DICT_V, &w)))
+        /* schema 2 only when the record holds a prefix: an older library refuses it by its schema */
+        if ((rc = eng__rec_put_wr(ev->e->store, ENG__K(key), ENG__REC_EV_DICT, o->npstore ? 2 : 1, &w)))
             return rc;
+        for (uint32_t c = 0; c < o->nkm && o->npstore; c++)
+            if (o->km[c].pstore == 1) {
+                o->km[c].pstore = 2;
+                o->km[c].pseq = o->next_dict_seq;
+                o->npstore--;
+            }
         o->next_dict_seq++;
         o->nctx_saved = o->nctx;
         o->det_saved = o->det.n;
@@ -456,6 +471,22 @@ static int seq_of(const char *k, size_t klen, size_t hexlen, uint64_t *out)
     return *end ? ENG_ECORRUPT : ENG_OK;
 }
 
+/* A stored prefix is the dispatcher's prefix of context c of org o: with a customer and a
+ * channel after it, it parses as a key naming them (so a receipt key with it names c). */
+static int kpfx_ok(const eng__evorg *o, uint32_t c, const char *p, size_t n)
+{
+    char k[ENG__EV_KEY_MAX + 32];
+    if (n == 0 || n > ENG__EV_KEY_MAX)
+        return 0;
+    memcpy(k, p, n);
+    int m = snprintf(k + n, sizeof k - n, "7/%s", eng_channel_name(0));
+    eng__keyparts kp;
+    size_t olen = strlen(o->name);
+    return m > 0 && eng__key_parse(k, n + (size_t)m, &kp) && kp.orglen == olen && !memcmp(kp.org, o->name, olen) &&
+           kp.ctx.campaign == o->ctx[c].campaign && kp.ctx.message == o->ctx[c].message &&
+           kp.ctx.version == o->ctx[c].version && kp.ctx.occurrence == o->ctx[c].occurrence && kp.customer == 7;
+}
+
 static int load_dict_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
 {
     loader *l = user;
@@ -464,7 +495,7 @@ static int load_dict_cb(const void *key, size_t klen, const void *val, size_t vl
     eng__key_printable(key, klen, k, sizeof k);
     eng__rec rec;
     uint64_t seq;
-    int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_EV_DICT, DICT_V, &rec);
+    int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_EV_DICT, 2, &rec);
     if (rc)
         return rc;
     if (seq_of(key, klen, 8, &seq))
@@ -495,6 +526,17 @@ static int load_dict_cb(const void *key, size_t klen, const void *val, size_t vl
             rc = eng__dict_intern(d, (const char *)s, n, &code);
             if (!rc && d->n == before)
                 return eng__err(ENG_ECORRUPT, k, "repeated dictionary string");
+        } else if (kind == DK_KPFX) {
+            uint64_t c = eng__rd_uvar(&r);
+            size_t n;
+            const uint8_t *s = eng__rd_blob(&r, &n);
+            if (!s || c >= o->nctx || !kpfx_ok(o, (uint32_t)c, (const char *)s, n))
+                return eng__err(ENG_ECORRUPT, k, "bad key prefix of a send context");
+            if (!eng__kmap_prefix(o, (uint32_t)c, &n) &&
+                !(rc = eng__kmap_learn(o, &l->ev->e->mem, (uint32_t)c, (const char *)s, n, 0))) {
+                o->km[c].pstore = 2;
+                o->km[c].pseq = (uint32_t)seq;
+            }
         } else {
             return eng__err(ENG_ECORRUPT, k, "bad dictionary entry kind %d", kind);
         }
@@ -513,7 +555,7 @@ int eng__ev_load_org(eng__ev *ev, eng__evorg *o)
     snprintf(prefix, sizeof prefix, "e/%04x/x/", (unsigned)o->code);
     loader l = {ev, o, 0};
     int rc = eng__kv_scan(ev->e->store, ENG__K(prefix), load_dict_cb, &l);
-    if (!rc && !(rc = eng__ev_load_touches(ev, o)))
+    if (!rc && !(rc = eng__ev_load_touches(ev, o)) && !(rc = eng__kmap_restore(ev, o)))
         rc = eng__ev_load_txns(ev, o);
     /* A store's reads need not be one snapshot (PostgreSQL: one per statement): a batch of
      * another engine committed after the scan above may have put rows naming its new

@@ -242,11 +242,11 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         int m = pl && cu == w->customer && ch == w->channel && eng__key_parse(w->key, w->klen, &kp) &&
                 kp.orglen == olen && !memcmp(kp.org, o->name, olen) && kp.ctx.campaign == k.campaign &&
                 kp.ctx.message == k.message && kp.ctx.version == k.version && kp.ctx.occurrence == k.occurrence;
-        if (m && !(rc = eng__kmap_learn(o, &e->mem, cx, w->key, pl)))
+        if (m && !(rc = eng__kmap_learn(o, &e->mem, cx, w->key, pl, cx >= o->km_loaded)))
             pfx = eng__kmap_prefix(o, cx, &plen);
         mapped[i0] = (uint8_t)m;
         if (!m && eng__key_parse(w->key, w->klen, &kp)) /* the map alone cannot rule its key out */
-            ev->km_probe_all = 1;
+            ev->km_probe_all = 1, mapped[i0] = 2;
     }
     int dform = 0;
     if (!rc && i0 < n)
@@ -255,15 +255,17 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         ev->km_probe_all = 1;
     for (size_t i = 0; i < n && !rc; i++) {
         uint64_t h = hs[i];
-        int probe = !mapped[i] || eng__kmap_probe(ev, o, cx), dup = 0;
+        int probe = mapped[i] != 1 || eng__kmap_probe(ev, o, cx), dup = 0;
         if (probe && i % SENT_BLOCK == 0) /* the block's index lines, in a tight loop so the misses overlap */
             probe_all(&ev->s, hs + i, n - i < SENT_BLOCK ? n - i : SENT_BLOCK, warm);
-        if (mapped[i]) {
+        if (mapped[i] == 1) {
             uint32_t c = eng__kmap_get(o, cx, rows[i].customer);
             dup = c && ev->s.keyhash[c - 1] == h && ev->s.hot[c - 1].org != ENG__NO_ORG;
         }
         if (!dup && probe)
             dup = eng__sends_find(&ev->s, h) >= 0;
+        if (!dup && mapped[i] == 2) /* a key of the dispatcher's form naming other fields: its own context's send */
+            dup = eng__kmap_find_key(ev, rows[i].key, rows[i].klen, h) >= 0;
         if (dup) {
             res->duplicates++;
             continue;
@@ -277,8 +279,8 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         /* The only send of its (context, customer, channel): its key is the one key of
          * them the context's map accepts. Not for a context loaded from storage: its
          * map's prefix is learned again, and may differ from the one its stored sends had. */
-        int canon = mapped[i] && cx >= o->km_loaded;
-        if (mapped[i] && !(placed = eng__kmap_put_next(o, cx, rows[i].customer, id)) &&
+        int canon = mapped[i] == 1 && cx >= o->km_loaded;
+        if (mapped[i] == 1 && !(placed = eng__kmap_put_next(o, cx, rows[i].customer, id)) &&
             (rc = eng__kmap_put(o, &ev->s, &e->mem, cx, rows[i].customer, id, &placed)))
             break;
         if (!(placed && eng__sends_add_mapped(&ev->s, id, o->code, cx, rows[i].customer, rows[i].channel,

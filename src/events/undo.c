@@ -73,6 +73,12 @@ int eng__ev_undo(eng__ev *ev)
     }
     o->nctx_saved = ev->mark.nctx_saved;
     o->next_dict_seq = ev->mark.next_dict_seq;
+    o->npstore = 0; /* prefixes of the batch's dictionary record: to store again */
+    for (uint32_t c = 0; c < o->nkm; c++) {
+        if (o->km[c].pstore == 2 && o->km[c].pseq >= o->next_dict_seq)
+            o->km[c].pstore = 1;
+        o->npstore += o->km[c].pstore == 1;
+    }
     o->tail.n = ev->mark.tail;
     o->tail.nkey = ev->mark.tail_keys;
     o->tail_saved = ev->mark.tail;
