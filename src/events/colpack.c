@@ -12,8 +12,33 @@ static unsigned width_of(uint64_t range)
     return range ? 64u - (unsigned)__builtin_clzll(range) : 0u;
 }
 
-/* Pack d(i) = value - min, for i < n, each in w bits. get() is inlined per type. */
-#define PACK_BODY(GET)                                                                 \
+/* The low W bits of x (W <= 64, x < 2^W) after the bits in acc (fill of them), 64
+ * bits stored at a time. */
+#define PUT_BITS(X, W)                                                                 \
+    do {                                                                               \
+        const uint64_t x_ = (X);                                                       \
+        acc |= x_ << fill;                                                             \
+        fill += (W);                                                                   \
+        if (fill >= 64) {                                                              \
+            eng__put64(o, acc);                                                        \
+            o += 8;                                                                    \
+            fill -= 64;                                                                \
+            acc = fill ? x_ >> ((W) - fill) : 0;                                       \
+        }                                                                              \
+    } while (0)
+
+/* K values of w bits (K * w <= 64) side by side, the first lowest: the bits the stream
+ * takes from them one at a time, in one step (the steps are a chain; the groups are not). */
+#define PUT_GROUPS(K)                                                                  \
+    for (; i + (K) <= n; i += (K)) {                                                   \
+        uint64_t g = 0;                                                                \
+        for (unsigned j = 0; j < (K); j++)                                             \
+            g |= ((uint64_t)v[i + j] - (uint64_t)min) << (j * w);                      \
+        PUT_BITS(g, (K) * w);                                                          \
+    }
+
+/* Pack d(i) = v[i] - min, for i < n, each in w bits, LSB first. */
+#define PACK_BODY                                                                      \
     size_t nbytes = (n * w + 7) / 8;                                                   \
     if (eng__wr_reserve(wr, nbytes + 8))                                               \
         return;                                                                        \
@@ -21,17 +46,15 @@ static unsigned width_of(uint64_t range)
     if (w) {                                                                           \
         uint64_t acc = 0;                                                              \
         unsigned fill = 0;                                                             \
-        for (size_t i = 0; i < n; i++) {                                               \
-            uint64_t d = (GET) - (uint64_t)min;                                        \
-            acc |= d << fill;                                                          \
-            fill += w;                                                                 \
-            if (fill >= 64) {                                                          \
-                eng__put64(o, acc);                                                    \
-                o += 8;                                                                \
-                fill -= 64;                                                            \
-                acc = fill ? d >> (w - fill) : 0;                                      \
-            }                                                                          \
-        }                                                                              \
+        size_t i = 0;                                                                  \
+        if (w <= 8)                                                                    \
+            PUT_GROUPS(8)                                                              \
+        else if (w <= 16)                                                              \
+            PUT_GROUPS(4)                                                              \
+        else if (w <= 32)                                                              \
+            PUT_GROUPS(2)                                                              \
+        for (; i < n; i++)                                                             \
+            PUT_BITS((uint64_t)v[i] - (uint64_t)min, w);                               \
         for (unsigned k = 0; k < fill; k += 8)                                         \
             *o++ = (uint8_t)(acc >> k);                                                \
     }                                                                                  \
@@ -54,7 +77,7 @@ void eng__pack_i64_in(eng__wr *wr, const int64_t *v, size_t n, int64_t min, int6
     eng__wr_u8(wr, (uint8_t)w);
     if (wr->err)
         return;
-    PACK_BODY((uint64_t)v[i])
+    PACK_BODY
 }
 
 void eng__pack_u32(eng__wr *wr, const uint32_t *v, size_t n)
@@ -74,7 +97,7 @@ void eng__pack_u32_in(eng__wr *wr, const uint32_t *v, size_t n, uint32_t min, ui
     eng__wr_u8(wr, (uint8_t)w);
     if (wr->err)
         return;
-    PACK_BODY((uint64_t)v[i])
+    PACK_BODY
 }
 
 void eng__pack_u8(eng__wr *wr, const uint8_t *v, size_t n)
@@ -89,7 +112,7 @@ void eng__pack_u8(eng__wr *wr, const uint8_t *v, size_t n)
     eng__wr_u8(wr, (uint8_t)w);
     if (wr->err)
         return;
-    PACK_BODY((uint64_t)v[i])
+    PACK_BODY
 }
 
 /* Read the column header and borrow its bytes; NULL (sticky error) when malformed. */

@@ -90,6 +90,17 @@ static void widths(void)
             assert_true(eng__rd_ok(&r));
             assert_int_equal(eng__rd_left(&r), 0);
             check_ranges(&c, v, n, maxw);
+            /* the bytes: value i's bit b at bit i * w + b, set one bit at a time */
+            int64_t mn = v[0];
+            for (size_t i = 1; i < n; i++)
+                mn = v[i] < mn ? v[i] : mn;
+            uint8_t ref[N * 8 + 8] = {0};
+            for (size_t i = 0; i < n; i++)
+                for (unsigned b = 0; b < c.w; b++)
+                    if (((uint64_t)v[i] - (uint64_t)mn) >> b & 1)
+                        ref[(i * c.w + b) / 8] |= (uint8_t)(1u << ((i * c.w + b) % 8));
+            assert_int_equal(c.nbytes, (n * c.w + 7) / 8);
+            assert_memory_equal(c.p, ref, c.nbytes);
             eng__wr_free(&wr);
         }
 }
