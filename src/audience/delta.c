@@ -45,48 +45,6 @@ int eng__delta_set_str_slot(eng__table *t, uint32_t *slots, uint32_t col, uint32
     return ENG_OK;
 }
 
-/* The eight digits of v < 10^8, zero-padded, as ASCII in a word whose
- * bytes in memory are the digits in order: a few multiplies instead of a division a digit (a bulk import
- * converts a phone number a row). */
-static inline uint64_t ascii8(uint32_t v)
-{
-    uint64_t x = (uint64_t)(v / 10000) | ((uint64_t)(v % 10000) << 32); /* two lanes of 4 digits */
-    uint64_t top = ((x * 10486ull) >> 20) & ((0x7full << 32) | 0x7full);   /* each lane / 100 */
-    uint64_t hundreds = ((x - 100ull * top) << 16) + top;                  /* four lanes of 2 digits */
-    uint64_t tens = ((hundreds * 103ull) >> 10) & 0x000f000f000f000full;   /* each lane / 10 */
-    tens += (hundreds - 10ull * tens) << 8;
-    tens += 0x3030303030303030ull;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    tens = __builtin_bswap64(tens); /* stored with memcpy: the first digit first */
-#endif
-    return tens;
-}
-
-size_t eng__delta_phone_text(uint64_t num, char out[17])
-{
-    if (num < 10000000ull || num > 999999999999999ull)
-        return 0;
-    /* nd digits (8..15): the high part's last nd - 8 digits, then the low 8.
-     * A number of b bits has t = floor(b log10 2) digits or t + 1 (1233 / 4096
-     * is log10 2 closely enough below 2^64): one compare, not seven. */
-    static const uint64_t pow10[17] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
-                                       100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
-                                       1000000000000ull, 10000000000000ull, 100000000000000ull,
-                                       1000000000000000ull, 10000000000000000ull};
-    unsigned t = (unsigned)(64 - __builtin_clzll(num)) * 1233u >> 12;
-    size_t nd = t + (num >= pow10[t]);
-    uint64_t hi = ascii8((uint32_t)(num / 100000000ull)), lo = ascii8((uint32_t)(num % 100000000ull));
-    out[0] = '+';
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    hi <<= 8 * (16 - nd) - 1, hi <<= 1; /* the first digit first: drop the leading zeros */
-#else
-    hi >>= 8 * (16 - nd) - 1, hi >>= 1; /* (16 - nd) is 1..8: two shifts, never one of 64 */
-#endif
-    memcpy(out + 1, &hi, 8);     /* within out[1..8]; the low digits overwrite what is not digits */
-    memcpy(out + nd - 7, &lo, 8); /* out[nd - 7 .. nd] */
-    return nd + 1;
-}
-
 int eng__delta_apply(eng__table *t, const uint8_t *p, size_t n, unsigned schema, const char *key, const uint8_t *idh,
                      uint64_t *ins, uint64_t *upd)
 {
