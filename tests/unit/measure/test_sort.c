@@ -144,7 +144,7 @@ static void same_order_as_stable_sort(void **state)
             eng__kept_digit_max = digits[d];
             for (size_t c = 0; c < sizeof ncusts / sizeof *ncusts; c++)
                 for (int shape = 0; shape < 5; shape++)
-                    for (size_t k = 0; k < sizeof ns / sizeof *ns; k++)
+                    for (size_t k = 0; k < sizeof ns / sizeof *ns - (d > 0); k++) /* 30,000 rows: 11 bits only */
                         one(&mem, ncusts[c], shape, ns[k]);
         }
     }
