@@ -16,6 +16,7 @@
  * (tblock.c), else kind 2. */
 #include "events/ev_state.h"
 #include "events/colpack.h"
+#include "base/simd.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,13 +96,13 @@ void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, si
     eng__tseg_encode_head(w, c, from, n, key_from, nkey, ordered, 1);
 }
 
-void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
-                           int ordered, int rest)
+/* The zone of rows [from, from + n), n > 0: a loop a column (each one stream, two
+ * accumulators), compiled twice (below): the packers take these bounds rather than
+ * finding them again. */
+static inline __attribute__((always_inline)) void zone_scan(const eng__tcols *c, size_t from, size_t n, eng__seg *z)
 {
-    eng_time tmin = n ? c->time[from] : 0, tmax = tmin;
-    uint32_t st = 0, ch = 0, cmin = n ? c->customer[from] : 0, cmax = cmin, xmin = n ? c->ctx[from] : 0, xmax = xmin;
-    /* a loop a column (each one stream, two accumulators); the packers below take
-     * these bounds rather than finding them again */
+    eng_time tmin = c->time[from], tmax = tmin;
+    uint32_t st = 0, ch = 0, cmin = c->customer[from], cmax = cmin, xmin = c->ctx[from], xmax = xmin;
     for (size_t i = from; i < from + n; i++) {
         tmin = c->time[i] < tmin ? c->time[i] : tmin;
         tmax = c->time[i] > tmax ? c->time[i] : tmax;
@@ -118,8 +119,38 @@ void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t 
         st |= 1u << c->status[i];
         ch |= 1u << c->channel[i];
     }
-    eng__seg z = {.tmin = tmin, .tmax = tmax, .statuses = st, .channels = ch, .cmin = cmin, .cmax = cmax,
-                  .xmin = xmin, .xmax = xmax};
+    *z = (eng__seg){.tmin = tmin, .tmax = tmax, .statuses = st, .channels = ch, .cmin = cmin, .cmax = cmax,
+                    .xmin = xmin, .xmax = xmax};
+}
+
+static void zone_scalar(const eng__tcols *c, size_t from, size_t n, eng__seg *z)
+{
+    zone_scan(c, from, n, z);
+}
+
+#if ENG__SIMD_X86
+/* The same loops where the CPU has AVX2 (the baseline has no 64-bit compare and no
+ * unsigned 32-bit min/max): the same bounds, integer min, max and or being exact. */
+ENG__AVX2 static void zone_avx2(const eng__tcols *c, size_t from, size_t n, eng__seg *z)
+{
+    zone_scan(c, from, n, z);
+}
+#endif
+
+void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
+                           int ordered, int rest)
+{
+    void (*zone)(const eng__tcols *, size_t, size_t, eng__seg *) = zone_scalar;
+#if ENG__SIMD_X86
+    if (eng__isa() >= ENG__ISA_AVX2)
+        zone = zone_avx2;
+#endif
+    eng__seg z;
+    memset(&z, 0, sizeof z);
+    if (n)
+        zone(c, from, n, &z);
+    eng_time tmin = z.tmin, tmax = z.tmax;
+    uint32_t cmin = z.cmin, cmax = z.cmax, xmin = z.xmin, xmax = z.xmax;
     eng__tseg_zone_put(w, ordered ? 3 : 2, n, nkey, &z);
     eng__pack_i64_in(w, c->time + from, n, tmin, tmax);
     eng__pack_u32_in(w, c->customer + from, n, cmin, cmax);

@@ -14,6 +14,7 @@
 #include "ev_fixture.h"
 #include "events/ev_state.h"
 #include "../model/store_digest.h"
+#include "base/simd.h"
 
 #define SEAL 256
 #define MINB (SEAL / 16)
@@ -511,9 +512,73 @@ static void seal_oom(void **st)
     eng__seg_seal_rows = seal;
 }
 
+/* ---- a segment's zone at every instruction-set level (tseg.c's zone loops) ---- */
+
+static void zone_every_isa(void **st)
+{
+    (void)st;
+    eng__mem mem;
+    assert_int_equal(eng__mem_init(&mem, NULL), ENG_OK);
+    eng__tcols c;
+    memset(&c, 0, sizeof c);
+    enum { R = 1000 };
+    assert_int_equal(eng__tcols_reserve(&c, &mem, R), ENG_OK);
+    uint64_t s = 5;
+    for (size_t i = 0; i < R; i++) {
+        uint64_t x = test_splitmix(&s);
+        c.time[i] = (int64_t)(x % 4000000000000ull) - 2000000000000ll; /* both signs */
+        c.customer[i] = (uint32_t)(x >> 7) | (i % 7 == 0 ? 0x80000000u : 0); /* the top bit too */
+        c.ctx[i] = (uint32_t)(x >> 40) % 5;
+        c.channel[i] = (uint8_t)((x >> 50) % ENG_CH_COUNT);
+        c.status[i] = (uint8_t)((x >> 54) % ENG_TOUCH_STATUS_COUNT);
+    }
+    c.n = R;
+    /* ranges of every length up to 70 from several starts, and the whole */
+    for (size_t from = 0; from < 40; from += 13)
+        for (size_t n = 1; from + n <= R; n = n < 70 ? n + 1 : n * 3) {
+            eng__seg zr;
+            memset(&zr, 0, sizeof zr);
+            zr.tmin = zr.tmax = c.time[from];
+            zr.cmin = zr.cmax = c.customer[from];
+            zr.xmin = zr.xmax = c.ctx[from];
+            for (size_t i = from; i < from + n; i++) {
+                if (c.time[i] < zr.tmin) zr.tmin = c.time[i];
+                if (c.time[i] > zr.tmax) zr.tmax = c.time[i];
+                if (c.customer[i] < zr.cmin) zr.cmin = c.customer[i];
+                if (c.customer[i] > zr.cmax) zr.cmax = c.customer[i];
+                if (c.ctx[i] < zr.xmin) zr.xmin = c.ctx[i];
+                if (c.ctx[i] > zr.xmax) zr.xmax = c.ctx[i];
+                zr.statuses |= 1u << c.status[i];
+                zr.channels |= 1u << c.channel[i];
+            }
+            for (int level = ENG__ISA_SCALAR; level <= ENG__ISA_AVX512; level++) {
+                if (eng__isa_force(level) != level)
+                    continue;
+                eng__wr w;
+                eng__wr_init(&w, &mem);
+                eng__tseg_encode(&w, &c, from, n, 0, 0, 0);
+                assert_int_equal(w.err, 0);
+                eng__seg z;
+                assert_int_equal(eng__tseg_zone(w.data, w.len, "t", &z), ENG_OK);
+                assert_int_equal(z.tmin, zr.tmin);
+                assert_int_equal(z.tmax, zr.tmax);
+                assert_int_equal(z.cmin, zr.cmin);
+                assert_int_equal(z.cmax, zr.cmax);
+                assert_int_equal(z.xmin, zr.xmin);
+                assert_int_equal(z.xmax, zr.xmax);
+                assert_int_equal(z.statuses, zr.statuses);
+                assert_int_equal(z.channels, zr.channels);
+                eng__wr_free(&w);
+            }
+        }
+    eng__isa_force(-1);
+    eng__tcols_free(&c, &mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(zone_every_isa),
         cmocka_unit_test(sealed_from_chunks),
         cmocka_unit_test(corrupt_blocks),
         cmocka_unit_test(seal_faults),
