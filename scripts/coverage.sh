@@ -20,7 +20,11 @@ for a in "$@"; do
     *) echo "usage: $0 [--unit] [--html]" >&2; exit 2 ;;
     esac
 done
-[ -d build-cov ] || meson setup build-cov -Db_coverage=true -Ddocs=false --buildtype=debug
+if [ -d build-cov ]; then
+    meson setup --reconfigure build-cov >/dev/null # the target list below must include new tests
+else
+    meson setup build-cov -Db_coverage=true -Ddocs=false --buildtype=debug
+fi
 # The build targets the chosen suites' tests depend on.
 targets=$(meson introspect build-cov --tests --targets | python3 -c '
 import json, os, sys
