@@ -139,10 +139,7 @@ void eng__batch_inset(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
  * bad = code >= size; range: bit j = (uint64)d[j] - lo <= span. */
 void eng__bk_eq_codes(int isa, const uint32_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
                       uint64_t *bad);
-/* The same over codes of @p width bytes (1, 2 or 4). */
-void eng__bk_eq_codes_w(int isa, const void *d, int width, const uint32_t *codes, int n, uint32_t size,
-                        uint64_t *t, uint64_t *bad);
-/* The same over the nw words of a chunk (64 rows each, d at its first row):
+/* The same over the nw words of a chunk (64 rows each, d at its first row), codes of @p width bytes (1, 2 or 4):
  * t[w] and bad[w] (range: t[w]) for every w with sel[w] != 0; the other
  * words are neither read nor written. */
 void eng__bk_eq_codes_words(int isa, const void *d, int width, const uint32_t *codes, int n, uint32_t size,

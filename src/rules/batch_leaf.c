@@ -175,9 +175,8 @@ void eng__batch_table(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
                 t |= (uint64_t)(v >> 7) << j;
                 f |= (uint64_t)(v >> 6 & 1) << j;
             }
-        } else if (p->ncodes >= 0 && m == 64) {
-            eng__bk_eq_codes_w(c->isa, (const char *)col->data + base * (size_t)cw, cw, p->codes, p->ncodes, size,
-                               &t, &bad);
+        } else if (p->ncodes >= 0 && m == 64) { /* 4-byte codes: narrower ones took the dense path */
+            eng__bk_eq_codes(c->isa, (const uint32_t *)col->data + base, p->codes, p->ncodes, size, &t, &bad);
             f = ~t & ~bad;
         } else {
             const void *d = (const char *)col->data + base * (size_t)cw;

@@ -19,31 +19,6 @@ void eng__bk_eq_codes(int isa, const uint32_t *d, const uint32_t *codes, int n, 
     eq_scalar(d, codes, n, size, t, bad);
 }
 
-void eng__bk_eq_codes_w(int isa, const void *d, int width, const uint32_t *codes, int n, uint32_t size,
-                        uint64_t *t, uint64_t *bad)
-{
-    if (width == 4) {
-        eng__bk_eq_codes(isa, d, codes, n, size, t, bad);
-        return;
-    }
-    uint32_t fit[4] = {0, 0, 0, 0};
-    int m = codes_that_fit(codes, n, width, fit);
-#if ENG__SIMD_X86
-    if (isa >= ENG__ISA_AVX2) {
-        if (width == 1)
-            eq8_avx2(d, fit, m, size, t, bad);
-        else
-            eq16_avx2(d, fit, m, size, t, bad);
-        return;
-    }
-#endif
-    (void)isa;
-    if (width == 1)
-        eq8_scalar(d, fit, m, size, t, bad);
-    else
-        eq16_scalar(d, fit, m, size, t, bad);
-}
-
 uint64_t eng__bk_range64(int isa, const int64_t *d, int64_t lo, uint64_t span)
 {
 #if ENG__SIMD_X86
