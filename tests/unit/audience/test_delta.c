@@ -550,6 +550,75 @@ static void threaded_apply_rejects(void **st)
     test_aud_knobs_restore(knobs);
 }
 
+/* Allocation n failing (once, or from then on) during a threaded import into
+ * an empty table, wherever it falls (on the applier's thread too): a clean
+ * ENG_ENOMEM that leaves no customer and no stored key, no leak; and the
+ * import after it, with no fault, as a fault-free one. */
+static void threaded_apply_out_of_memory(void **st)
+{
+    (void)st;
+    test_aud_knobs knobs = test_aud_knobs_set(16, 0); /* 300 rows: about 19 parts through the ring */
+    size_t cap = 64 + 300 * 40, len = 0;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    len += (size_t)snprintf(csv + len, cap - len, "id,i,m\n");
+    for (int r = 0; r < 300; r++)
+        len += (size_t)snprintf(csv + len, cap - len, "cust%d,%d,%d.25\n", r, r * 7, r);
+    test_alloc_reset();
+    host_alloc = 1;
+    int step = test_slow_runtime() ? 7 : 1;
+    for (int persistent = 0; persistent < 2; persistent++) {
+        uint64_t trials = 0, failed = 0, threaded = 0;
+        for (uint64_t n = 1;; n += (uint64_t)step) {
+            test_store *ts = test_store_new();
+            eng_engine *e = open_sys(test_store_handle(ts), 1);
+            assert_int_equal(test_org(e), ENG_OK);
+            assert_int_equal(eng_customers_add_column(e, TA, "i", ENG_COL_INT64), ENG_OK);
+            assert_int_equal(eng_customers_add_column(e, TA, "m", ENG_COL_DECIMAL), ENG_OK);
+            size_t keys = test_store_count(ts);
+            uint64_t runs = __atomic_load_n(&eng__aud_applier_runs, __ATOMIC_RELAXED);
+            uint64_t f0 = test_alloc_failures();
+            test_alloc_fail_at(n, persistent);
+            int rc = eng_customers_import_csv_buffer(e, TA, csv, len, NULL, NULL);
+            test_alloc_fail_at(0, 0);
+            int fired = test_alloc_failures() != f0;
+            threaded += __atomic_load_n(&eng__aud_applier_runs, __ATOMIC_RELAXED) != runs;
+            trials++;
+            uint64_t count = 1;
+            if (rc != ENG_OK) {
+                if (rc != ENG_ENOMEM)
+                    fail_msg("allocation %llu failing: %d %s", (unsigned long long)n, rc, eng_error_last()->message);
+                assert_true(fired);
+                failed++;
+                assert_int_equal(eng_customers_count(e, TA, &count), ENG_OK);
+                assert_int_equal(count, 0);
+                assert_int_equal(test_store_count(ts), keys);
+                assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, len, NULL, NULL), ENG_OK);
+            }
+            assert_int_equal(eng_customers_count(e, TA, &count), ENG_OK);
+            assert_int_equal(count, 300);
+            uint32_t id;
+            char buf[32];
+            size_t l;
+            assert_int_equal(eng_customer_find(e, TA, "cust299", &id), ENG_OK);
+            assert_int_equal(eng_customer_get(e, TA, id, "m", buf, sizeof buf, &l), ENG_OK);
+            assert_string_equal(buf, "299.25");
+            eng_close(e);
+            test_store_free(ts);
+            test_alloc_assert_clean();
+            if (!fired)
+                break;
+        }
+        print_message("threaded import, allocation failing %s: %llu trials, %llu failed cleanly, %llu threaded\n",
+                      persistent ? "from then on" : "once", (unsigned long long)trials, (unsigned long long)failed,
+                      (unsigned long long)threaded);
+        assert_true(failed > 0 && threaded > 0);
+    }
+    host_alloc = 0;
+    free(csv);
+    test_aud_knobs_restore(knobs);
+}
+
 /* The stored integer of a phone number back to its text, against printf. */
 static void phone_text_is_printf(uint64_t v)
 {
@@ -980,6 +1049,7 @@ int main(void)
         cmocka_unit_test(damaged_schema3_part),
         cmocka_unit_test(threaded_apply_same),
         cmocka_unit_test(threaded_apply_rejects),
+        cmocka_unit_test(threaded_apply_out_of_memory),
         cmocka_unit_test(parsers_match_reference),
         cmocka_unit_test(phone_text_matches_printf),
         cmocka_unit_test(dates_match_reference),
