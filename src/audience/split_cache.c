@@ -13,14 +13,6 @@ void eng__split_cache_free(eng__split_cache *c, const eng__mem *mem)
     memset(c, 0, sizeof *c);
 }
 
-size_t eng__split_cache_bytes(const eng__split_cache *c)
-{
-    size_t b = 0;
-    for (int i = 0; i < ENG__SPLIT_CACHE_N; i++)
-        b += c->e[i].nwords * sizeof(uint64_t);
-    return b;
-}
-
 /* The entry of (seed, threshold), covering at least @p nwords; NULL on ENG_ENOMEM. */
 static eng__split_bits *entry(eng__split_cache *c, const eng__mem *mem, uint64_t seed, uint64_t threshold,
                               size_t nwords)

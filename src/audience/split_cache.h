@@ -35,7 +35,5 @@ int eng__split_cached(eng__split_cache *c, const eng__mem *mem, const eng__idset
  * and *nwords; ENG_ENOMEM. */
 int eng__split_side(eng__split_cache *c, const eng__mem *mem, uint64_t seed, double ratio, size_t nchunks,
                     const uint64_t **words, size_t *nwords);
-/* Heap bytes held. */
-size_t eng__split_cache_bytes(const eng__split_cache *c);
 
 #endif
