@@ -132,7 +132,8 @@ int eng__tblock_seal(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w, in
             zone_union(&u, &z, i == 0);
     }
     if (!rc && nb) {
-        eng__tseg_wr_start(w, mem, 0, 0);
+        eng__tseg_wr_start(w, mem, t->n, t->nkey); /* sized as an encoded segment: the allocator reuses the
+                                                     * room of one for the other (compaction replaces them) */
         if (nb == 1) { /* one chunk holds the whole tail: its payload is the segment's (kind 2) */
             eng__wr_bytes(w, b[0].p, b[0].len);
         } else if (!eng__wr_reserve(w, 64 + bytes + nb * 10)) {
