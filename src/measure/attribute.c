@@ -197,23 +197,6 @@ int eng__attr_txns(run *x, size_t n, const uint32_t *cust, const eng_time *t, co
     return ENG_OK;
 }
 
-int eng__attr_keep(run *x, uint32_t c, unsigned m, unsigned ch, eng_time t)
-{
-    eng__kept *k = &x->kept;
-    const size_t b = c >> k->lo;
-    eng__kchunk *q = k->tail[b];
-    if ((!q || q->n == ENG__KCHUNK) && !(q = eng__kept_chunk(k, x->mem, b)))
-        return eng__nomem();
-    k->cnt[b]++;
-    k->n++;
-    cand *d = &q->c[q->n++];
-    d->t = t;
-    d->cust = c;
-    d->m = (uint16_t)m;
-    d->ch = (uint8_t)ch;
-    return ENG_OK;
-}
-
 /* The touch pass. Each row is read once, in order: it is mapped to its slot
  * (status, message, channel) and checked, and the earliest send is kept. A row
  * of a trusted message (eng__attr.trust) other than `sent` is counted; any

@@ -176,7 +176,22 @@ int eng__attr_touches(eng__attr *a, size_t n, const uint32_t *cust, const uint32
  * bucket's bits set, and a starting-status touch kept. */
 int eng__attr_keys(eng__attr *a, size_t n);
 void eng__attr_flush_bucket(eng__attr *a, unsigned b);
-int eng__attr_keep(eng__attr *a, uint32_t c, unsigned m, unsigned ch, eng_time t);
+static inline int eng__attr_keep(eng__attr *x, uint32_t c, unsigned m, unsigned ch, eng_time t)
+{
+    eng__kept *k = &x->kept;
+    const size_t b = c >> k->lo;
+    eng__kchunk *q = k->tail[b];
+    if ((!q || q->n == ENG__KCHUNK) && !(q = eng__kept_chunk(k, x->mem, b)))
+        return eng__nomem();
+    k->cnt[b]++;
+    k->n++;
+    eng__cand *d = &q->c[q->n++];
+    d->t = t;
+    d->cust = c;
+    d->m = (uint16_t)m;
+    d->ch = (uint8_t)ch;
+    return ENG_OK;
+}
 /* The touch pass over status @p st of an ordered segment, read a block at a time
  * (eng__touch_tab_blocks) instead of as rows: for a run over all time (from = to = 0)
  * on one thread, when the rows of the run's messages there (keys: the segment's

@@ -204,6 +204,13 @@ static int block_times(tpass *p, const eng__touch_tab *t, const eng__touch_blk *
     if (!nk)
         return ENG_OK;
     int rc = eng__touch_tab_times(t, rows, nk, p->t);
+    if (m1 && p->cust_ok && !early[m1 - 1]) { /* one context, no earliest send to lower: every row listed is kept */
+        for (size_t j = 0; j < nk && !rc; j++) {
+            const size_t i = rows[j] - b->row0;
+            rc = eng__attr_keep(x, cu[i], m1 - 1, b->channel[i], p->t[j]);
+        }
+        return rc;
+    }
     for (size_t j = 0; j < nk && !rc; j++) {
         const size_t i = rows[j] - b->row0;
         const unsigned m = mtab[cx[i]] - 1;
