@@ -631,6 +631,7 @@ typedef struct batch {
     eng__xrec *d; /* the chunk's counters */
     int idle;     /* intent: nothing to store, the lease is only given back */
     uint64_t nretry, nunknown;
+    uint32_t npts0; /* the chunk's points awards before the outcome: a retried settle adds none again */
 } batch;
 
 static int store_intent(eng_engine *e, eng__xcache *xc, void *user)
@@ -661,8 +662,8 @@ static int settle_answers(eng__xcache *xc, void *user)
             charge += b->p[i].cost;
             d->accepted++;
             int added = 0; /* the award is due with the first accepted send, in this same batch */
-            if (points && (rc = eng__points_add(c, s->cust, &added)) == ENG_OK)
-                d->pts_planned += (uint64_t)added;
+            if (points)
+                rc = eng__points_add(c, s->cust, &added);
         } else if (st == ENG_SEND_REJECTED) {
             s->state = ENG_LEDGER_REJECTED;
             d->rejected++;
@@ -681,6 +682,9 @@ static int settle_answers(eng__xcache *xc, void *user)
         }
     }
     d->credits = charge;
+    /* Counted from the chunk, not from what this try added: after a conflict the outcome is
+     * settled again on the same chunk, whose awards the first try already holds. */
+    d->pts_planned = c->npts - b->npts0;
     return rc; /* out of memory for an award: nothing recorded; the sends go again with their keys */
 }
 
@@ -880,7 +884,7 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     for (size_t i = 0; i < np && !rc; i++)
         c.send[p[i].send].attempts++;
     /* Intent: the decisions and the attempts are stored before any call. */
-    batch b = {r, &c, p, np, NULL, NULL, &d, 0, 0, 0};
+    batch b = {r, &c, p, np, NULL, NULL, &d, 0, 0, 0, c.npts};
     /* another engine finished this chunk since this engine's cache was built: only give the lease back */
     b.idle = shared && !fresh && np == 0 && d.skipped == 0 && later == 0;
     eng__dsp_at at = {xc->msg, xc->occ, idx, xc->rec.due, shared, shared, fresh, read_hash};

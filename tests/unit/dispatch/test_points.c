@@ -8,6 +8,7 @@
  * again after its stored final outcome, the counters adding up. */
 #include "dispatch_fixture.h"
 #include "dispatch/dispatch_impl.h"
+#include "test_feed.h"
 
 #define PTS 50
 #define PTS_DAYS 30
@@ -474,6 +475,45 @@ static void allocation_failures(void **state)
     assert_true(n > 10);
 }
 
+/* Several engines on one store: another engine's commit makes the outcome batch of a send
+ * fail with ENG_EBUSY (as a serialization failure does), and the engine settles the same
+ * answers again and retries. The awards the first try added to the chunk are due once and
+ * counted once: every eligible customer awarded once, the counters as without conflicts. */
+static test_feed *busy_feed;
+
+static int busy_send_batch(const eng_envelope *env, size_t n, int *status, void *user)
+{
+    busy_feed->busy_writer = 1; /* the outcome's first commit, right after this call */
+    busy_feed->busy_commits = 1;
+    return dx_send_batch(env, n, status, user);
+}
+
+static void outcome_retried_after_conflict(void **state)
+{
+    (void)state;
+    dx f;
+    world(&f, 60, 16);
+    assert_int_equal(eng_close(f.e), ENG_OK);
+    test_feed feed;
+    test_feed_init(&feed);
+    busy_feed = &feed;
+    f.tm.send_batch = busy_send_batch;
+    f.e = dx_engine_on(&f, test_feed_store(f.ts, &feed, 1));
+    set_hooks(&f);
+    dx_run_all(&f, f.t0, NULL);
+    assert_int_equal(feed.busy_commits, 0); /* the conflicts happened */
+    unsigned char want[1024];
+    size_t k = eligible(&f, want);
+    assert_true(k > 30);
+    check_awards(&f, want, k, NULL);
+    for (size_t c = 0; c < f.n; c++) /* the conflict came after the call: nobody asked twice */
+        assert_int_equal(host.calls[c], want[c]);
+    dx_close(&f);
+    test_feed_free(&feed);
+    busy_feed = NULL;
+    ph_reset(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +523,7 @@ int main(void)
         cmocka_unit_test(awards_per_occurrence),
         cmocka_unit_test(crash_at_every_write),
         cmocka_unit_test(allocation_failures),
+        cmocka_unit_test(outcome_retried_after_conflict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
