@@ -97,7 +97,11 @@ static int w_begin(void *u)
 static int w_commit(void *u)
 {
     fh *h = u;
-    if (h->f->busy_commits && h->f->busy_writer == h->id) {
+    if (h->f->busy_writer == h->id)
+        h->f->commits++;
+    if (h->f->busy_commits && h->f->busy_writer == h->id && h->f->busy_skip)
+        h->f->busy_skip--;
+    else if (h->f->busy_commits && h->f->busy_writer == h->id) {
         h->f->busy_commits--;
         h->in->m.rollback(h->in->user);
         h->in_batch = 0;

@@ -25,6 +25,8 @@ typedef struct test_feed {
      * as a serialization failure does in PostgreSQL */
     int busy_writer;
     unsigned busy_commits;
+    unsigned busy_skip; /* commits of busy_writer let through first */
+    unsigned commits;   /* commits of busy_writer that reached the store (or were failed) */
 } test_feed;
 
 /* A zeroed feed. */
