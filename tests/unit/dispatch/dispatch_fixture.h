@@ -25,6 +25,7 @@
 
 #include "engage.h"
 #include "test_alloc.h"
+#include "test_feed.h"
 #include "test_store.h"
 #include "test_util.h"
 
@@ -548,6 +549,7 @@ typedef struct dx_crash {
     void (*resume)(dx *f);
     void (*after)(void);
     unsigned step; /* try every step-th write or allocation (0 or 1: every one) */
+    void (*opened)(dx *f); /* dx_conflict_loop: after its engine is opened (hooks), or NULL */
 } dx_crash;
 
 /* What the two loops covered: the writes (put, delete, begin, commit) and commits of a
@@ -635,6 +637,54 @@ static inline uint64_t dx_alloc_loop(const dx_crash *c)
             c->after();
         if (!fired)
             return n;
+    }
+}
+
+/* Several engines on one store (test_feed.h): the k-th commit of the execution fails with
+ * ENG_EBUSY, as when another engine's commit came first, for k = 1, 2, ... until a run meets
+ * none. The engine is called again while it answers ENG_EBUSY and must finish without being
+ * refused; then c->resume checks what must hold. Returns the commits tried. */
+static inline unsigned dx_conflict_loop(const dx_crash *c)
+{
+    unsigned step = c->step > 1 ? c->step : 1;
+    for (unsigned k = 0;; k += step) {
+        dx f;
+        c->setup(&f);
+        assert_int_equal(eng_close(f.e), ENG_OK);
+        test_feed feed;
+        test_feed_init(&feed);
+        f.e = dx_engine_on(&f, test_feed_store(f.ts, &feed, 1));
+        if (c->opened)
+            c->opened(&f);
+        feed.busy_writer = 1;
+        feed.busy_skip = k;
+        feed.busy_commits = 1;
+        eng_time now = f.t0;
+        for (int round = 0;; round++) {
+            if (round == 1000)
+                fail_msg("conflict at commit %u: the execution did not finish", k + 1);
+            eng_run_report rep = ENG_RUN_REPORT_INIT;
+            int rc = eng_run_due(f.e, "root", now, NULL, &rep);
+            if (rc == ENG_EBUSY)
+                continue;
+            if (rc)
+                fail_msg("conflict at commit %u: %s", k + 1, eng_error_last()->message);
+            eng_execution_info x = ENG_EXECUTION_INFO_INIT;
+            assert_int_equal(eng_execution_get(f.e, "root", f.message, 0, &x), ENG_OK);
+            if (x.state == ENG_EXEC_REFUSED)
+                fail_msg("conflict at commit %u: refused: %s", k + 1, x.reason);
+            if (x.state == ENG_EXEC_FINISHED)
+                break;
+            now = rep.next_due > now ? rep.next_due : now + 1;
+        }
+        int met = feed.busy_commits == 0;
+        c->resume(&f);
+        dx_close(&f);
+        test_feed_free(&feed);
+        if (c->after)
+            c->after();
+        if (!met)
+            return k;
     }
 }
 

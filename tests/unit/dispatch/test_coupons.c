@@ -392,7 +392,7 @@ static void unique_under_crash_and_resume(void **state)
 {
     (void)state;
     /* Every point normally; every 7th under valgrind or TSan (the whole run is minutes there). */
-    const dx_crash c = {cp_crash_world, cp_resume, NULL, test_slow_runtime() ? 14 : 1};
+    const dx_crash c = {cp_crash_world, cp_resume, NULL, test_slow_runtime() ? 14 : 1, NULL};
     dx_crash_counts k = dx_crash_loops(&c);
     printf("coupon crash injection: %d customers, batches of %d: %llu storage writes abandoned in turn, %llu "
            "commits applied-then-failed; every resume ended with one code per customer, none handed out twice, "

@@ -224,11 +224,30 @@ static void crash_resume(dx *f)
     free(want);
 }
 
+static void conflict_world(dx *f)
+{
+    dx_world(f, 120, 16, 1, 1);
+    eng_message_spec m = dx_message();
+    dx_approve(f, &m);
+    credits_before = 1000000;
+}
+
+/* A conflict with another engine at every commit of the execution (dx_conflict_loop): every
+ * pair of the test group delivered once, under one key, the counters and credits as a clean run's. */
+static void conflict_at_every_commit(void **state)
+{
+    (void)state;
+    const dx_crash c = {conflict_world, crash_resume, NULL, test_slow_runtime() ? 4 : 1, NULL};
+    unsigned k = dx_conflict_loop(&c);
+    printf("sends on a shared store: a conflict at each of %u commits; every pair delivered exactly once\n", k);
+    assert_true(k > 10);
+}
+
 static void crash_at_every_write(void **state)
 {
     (void)state;
     /* every write; every 8th under valgrind or TSan */
-    const dx_crash c = {crash_world, crash_resume, NULL, test_slow_runtime() ? 8 : 1};
+    const dx_crash c = {crash_world, crash_resume, NULL, test_slow_runtime() ? 8 : 1, NULL};
     uint64_t puts = dx_crash_clean(&c, TV_PUT);
     /* The commit loop: a commit that applies and then reports failure, the outcome unknown to the library. */
     dx_crash_counts k = dx_crash_loops(&c);
@@ -292,7 +311,7 @@ static void xengage_crash_at_every_write(void **state)
 {
     (void)state;
     xe_clean_choices();
-    const dx_crash c = {xe_setup, xe_resume, NULL, XE_STEP};
+    const dx_crash c = {xe_setup, xe_resume, NULL, XE_STEP, NULL};
     dx_crash_counts k = dx_crash_loops(&c);
     printf("x-engage crash injection: %d customers, batches of %d, %zu sends chosen: %llu storage writes, "
            "%llu commits applied-then-failed; every run resumed to the same choices, each accepted once\n",
@@ -311,7 +330,7 @@ static void xengage_capped_crash_at_every_write(void **state)
     xe_clean_choices(); /* check_finished: charged exactly what the chosen sends cost */
     int64_t capped = expected_credits(xe_want, XE_CRASH_N);
     assert_true(capped <= xe_cap && capped * 10 >= xe_cap * 7);
-    const dx_crash c = {xe_setup, xe_resume, NULL, XE_STEP};
+    const dx_crash c = {xe_setup, xe_resume, NULL, XE_STEP, NULL};
     dx_crash_counts k = dx_crash_loops(&c);
     printf("x-engage under a credit cap of %lld (uncapped %lld): charged %lld; %llu storage writes, %llu commits "
            "applied-then-failed: every run resumed to the same choices\n", (long long)xe_cap, (long long)full,
@@ -325,6 +344,7 @@ int main(void)
         cmocka_unit_test(executes_when_due),
         cmocka_unit_test(version1_transport),
         cmocka_unit_test(crash_at_every_write),
+        cmocka_unit_test(conflict_at_every_commit),
         cmocka_unit_test(xengage_crash_at_every_write),
         cmocka_unit_test(xengage_capped_crash_at_every_write),
     };

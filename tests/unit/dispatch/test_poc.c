@@ -274,7 +274,7 @@ static void finish_and_check(dx *f)
 static void crash_at_every_write(void **state)
 {
     (void)state;
-    const dx_crash c = {crash_world, finish_and_check, NULL, 1};
+    const dx_crash c = {crash_world, finish_and_check, NULL, 1, NULL};
     dx_crash_counts k = dx_crash_loops(&c);
     printf("POC crash injection: %d customers and %d POC copies, batches of %d: abandoned at each of %llu storage "
            "writes, %llu commits applied-then-failed; every copy accepted exactly once\n",
@@ -285,10 +285,20 @@ static void allocation_failures(void **state)
 {
     (void)state;
     /* every 4th allocation under valgrind/TSan: the plain and ASan builds fail each */
-    const dx_crash c = {alloc_world, finish_and_check, NULL, test_slow_runtime() ? 4 : 1};
+    const dx_crash c = {alloc_world, finish_and_check, NULL, test_slow_runtime() ? 4 : 1, NULL};
     uint64_t n = dx_alloc_loop(&c);
     printf("POC allocation failures: %llu runs\n", (unsigned long long)n);
     assert_true(n > 10);
+}
+
+/* A conflict with another engine at every commit of the execution (dx_conflict_loop). */
+static void conflict_at_every_commit(void **state)
+{
+    (void)state;
+    const dx_crash c = {alloc_world, finish_and_check, NULL, test_slow_runtime() ? 3 : 1, NULL};
+    unsigned k = dx_conflict_loop(&c);
+    printf("POC on a shared store: a conflict at each of %u commits; every copy accepted exactly once\n", k);
+    assert_true(k > 5);
 }
 
 int main(void)
@@ -298,6 +308,7 @@ int main(void)
         cmocka_unit_test(bad_addresses_refused),
         cmocka_unit_test(crash_at_every_write),
         cmocka_unit_test(allocation_failures),
+        cmocka_unit_test(conflict_at_every_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -456,7 +456,7 @@ static void crash_at_every_write(void **state)
 {
     (void)state;
     /* every 4th write under valgrind/TSan: the plain and ASan builds try each */
-    const dx_crash c = {crash_world, resume, after_trial, test_slow_runtime() ? 4 : 1};
+    const dx_crash c = {crash_world, resume, after_trial, test_slow_runtime() ? 4 : 1, NULL};
     dx_crash_counts k = dx_crash_loops(&c);
     printf("points crash injection: %d customers, batches of %d: abandoned at each of %llu storage writes, "
            "%llu commits applied-then-failed; every run resumed to exactly one award per eligible customer\n",
@@ -469,7 +469,7 @@ static void allocation_failures(void **state)
 {
     (void)state;
     /* every 4th allocation under valgrind/TSan: the plain and ASan builds fail each */
-    const dx_crash c = {alloc_world, resume, after_trial, test_slow_runtime() ? 4 : 1};
+    const dx_crash c = {alloc_world, resume, after_trial, test_slow_runtime() ? 4 : 1, NULL};
     uint64_t n = dx_alloc_loop(&c);
     printf("points allocation failures: %llu runs\n", (unsigned long long)n);
     assert_true(n > 10);
@@ -514,61 +514,15 @@ static void outcome_retried_after_conflict(void **state)
     ph_reset(0);
 }
 
-/* The conflict loop: the k-th commit of the execution fails with ENG_EBUSY, for k = 1, 2, ...
- * until a run meets none. Each run is called again while it answers ENG_EBUSY and must end
- * finished, every eligible customer awarded once under one key, no pair sent twice or under
- * another key, nobody asked after their final outcome, the counters adding up. */
+/* A conflict with another engine at every commit of the execution (dx_conflict_loop). */
 static void conflict_at_every_commit(void **state)
 {
     (void)state;
-    unsigned runs = 0, busy = 0;
-    for (unsigned k = 0;; k++) {
-        dx f;
-        world(&f, 40, 8);
-        assert_int_equal(eng_close(f.e), ENG_OK);
-        test_feed feed;
-        test_feed_init(&feed);
-        f.e = dx_engine_on(&f, test_feed_store(f.ts, &feed, 1));
-        set_hooks(&f);
-        feed.busy_writer = 1;
-        feed.busy_skip = k;
-        feed.busy_commits = 1;
-        eng_time now = f.t0;
-        for (int round = 0;; round++) {
-            assert_true(round < 200);
-            eng_run_report rep = ENG_RUN_REPORT_INIT;
-            int rc = eng_run_due(f.e, "root", now, NULL, &rep);
-            if (rc == ENG_EBUSY) {
-                busy++;
-                continue;
-            }
-            if (rc)
-                fail_msg("conflict at commit %u: %s", k + 1, eng_error_last()->message);
-            eng_execution_info x = ENG_EXECUTION_INFO_INIT;
-            assert_int_equal(eng_execution_get(f.e, "root", f.message, 0, &x), ENG_OK);
-            if (x.state == ENG_EXEC_REFUSED)
-                fail_msg("conflict at commit %u: refused: %s", k + 1, x.reason);
-            if (x.state == ENG_EXEC_FINISHED)
-                break;
-            now = rep.next_due > now ? rep.next_due : now + 1;
-        }
-        unsigned char want[1024];
-        size_t n = eligible(&f, want);
-        check_awards(&f, want, n, NULL);
-        for (size_t i = 0; i < f.n * DX_CH; i++)
-            assert_true(f.prov.calls[i] <= 1);
-        assert_int_equal(f.prov.key_changed, 0);
-        int met = feed.busy_commits == 0;
-        runs++;
-        dx_close(&f);
-        test_feed_free(&feed);
-        ph_reset(0);
-        if (!met)
-            break;
-    }
-    print_message("points on a shared store: a conflict at each of %u commits (%u runs answered ENG_EBUSY): "
-                  "every run finished with one award per eligible customer\n", runs - 1, busy);
-    assert_true(runs > 10);
+    const dx_crash c = {alloc_world, resume, after_trial, test_slow_runtime() ? 3 : 1, set_hooks};
+    unsigned k = dx_conflict_loop(&c);
+    printf("points on a shared store: a conflict at each of %u commits; every run finished with one award per "
+           "eligible customer\n", k);
+    assert_true(k > 10);
 }
 
 int main(void)
