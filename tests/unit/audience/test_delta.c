@@ -508,6 +508,29 @@ static void threaded_apply_same(void **st)
     test_clock_now = saved;
 }
 
+/* A refused import left nothing: no customer and the store's keys as before. */
+static void assert_nothing_imported(eng_engine *e, test_store *ts, size_t keys)
+{
+    uint64_t count = 1;
+    assert_int_equal(eng_customers_count(e, TA, &count), ENG_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(test_store_count(ts), keys);
+}
+
+/* @p n customers, and customer @p id's column @p col reads @p want. */
+static void assert_imported(eng_engine *e, uint64_t n, const char *id, const char *col, const char *want)
+{
+    uint64_t count = 0;
+    assert_int_equal(eng_customers_count(e, TA, &count), ENG_OK);
+    assert_int_equal(count, n);
+    uint32_t c;
+    char buf[32];
+    size_t l;
+    assert_int_equal(eng_customer_find(e, TA, id, &c), ENG_OK);
+    assert_int_equal(eng_customer_get(e, TA, c, col, buf, sizeof buf, &l), ENG_OK);
+    assert_string_equal(buf, want);
+}
+
 /* A bad row after many parts were applied: the error names its line and
  * column, and the table and store hold nothing of the import. */
 static void threaded_apply_rejects(void **st)
@@ -530,20 +553,10 @@ static void threaded_apply_rejects(void **st)
     assert_int_not_equal(eng_customers_import_csv_buffer(e, TA, csv, n, NULL, NULL), ENG_OK);
     assert_int_equal(__atomic_load_n(&eng__aud_applier_runs, __ATOMIC_RELAXED) - runs, 1);
     assert_string_equal(eng_error_last()->detail, "902:3");
-    uint64_t count = 1;
-    assert_int_equal(eng_customers_count(e, TA, &count), ENG_OK);
-    assert_int_equal(count, 0);
-    assert_int_equal(test_store_count(ts), keys);
+    assert_nothing_imported(e, ts, keys);
     csv[strstr(csv, "1.2x") - csv + 3] = '0'; /* "1.20": the same import, now valid */
     assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, n, NULL, NULL), ENG_OK);
-    assert_int_equal(eng_customers_count(e, TA, &count), ENG_OK);
-    assert_int_equal(count, 1000);
-    uint32_t id;
-    char buf[32];
-    size_t l;
-    assert_int_equal(eng_customer_find(e, TA, "c999", &id), ENG_OK);
-    assert_int_equal(eng_customer_get(e, TA, id, "i", buf, sizeof buf, &l), ENG_OK);
-    assert_string_equal(buf, "999");
+    assert_imported(e, 1000, "c999", "i", "999");
     eng_close(e);
     test_store_free(ts);
     free(csv);
@@ -584,25 +597,15 @@ static void threaded_apply_out_of_memory(void **st)
             int fired = test_alloc_failures() != f0;
             threaded += __atomic_load_n(&eng__aud_applier_runs, __ATOMIC_RELAXED) != runs;
             trials++;
-            uint64_t count = 1;
             if (rc != ENG_OK) {
                 if (rc != ENG_ENOMEM)
                     fail_msg("allocation %llu failing: %d %s", (unsigned long long)n, rc, eng_error_last()->message);
                 assert_true(fired);
                 failed++;
-                assert_int_equal(eng_customers_count(e, TA, &count), ENG_OK);
-                assert_int_equal(count, 0);
-                assert_int_equal(test_store_count(ts), keys);
+                assert_nothing_imported(e, ts, keys);
                 assert_int_equal(eng_customers_import_csv_buffer(e, TA, csv, len, NULL, NULL), ENG_OK);
             }
-            assert_int_equal(eng_customers_count(e, TA, &count), ENG_OK);
-            assert_int_equal(count, 300);
-            uint32_t id;
-            char buf[32];
-            size_t l;
-            assert_int_equal(eng_customer_find(e, TA, "cust299", &id), ENG_OK);
-            assert_int_equal(eng_customer_get(e, TA, id, "m", buf, sizeof buf, &l), ENG_OK);
-            assert_string_equal(buf, "299.25");
+            assert_imported(e, 300, "cust299", "m", "299.25");
             eng_close(e);
             test_store_free(ts);
             test_alloc_assert_clean();
