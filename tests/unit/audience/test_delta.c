@@ -508,6 +508,16 @@ static void threaded_apply_same(void **st)
     test_clock_now = saved;
 }
 
+/* An engine with one thread on @p ts, its org, and columns i (INT64) and m (DECIMAL). */
+static eng_engine *open_im(test_store *ts)
+{
+    eng_engine *e = open_sys(test_store_handle(ts), 1);
+    assert_int_equal(test_org(e), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "i", ENG_COL_INT64), ENG_OK);
+    assert_int_equal(eng_customers_add_column(e, TA, "m", ENG_COL_DECIMAL), ENG_OK);
+    return e;
+}
+
 /* A refused import left nothing: no customer and the store's keys as before. */
 static void assert_nothing_imported(eng_engine *e, test_store *ts, size_t keys)
 {
@@ -544,10 +554,7 @@ static void threaded_apply_rejects(void **st)
     for (int r = 0; r < 1000; r++) /* line r + 2; line 902 has a bad decimal */
         n += (size_t)snprintf(csv + n, cap - n, "c%d,%d,%s\n", r, r, r == 900 ? "1.2x" : "3.5");
     test_store *ts = test_store_new();
-    eng_engine *e = open_sys(test_store_handle(ts), 1);
-    assert_int_equal(test_org(e), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "i", ENG_COL_INT64), ENG_OK);
-    assert_int_equal(eng_customers_add_column(e, TA, "m", ENG_COL_DECIMAL), ENG_OK);
+    eng_engine *e = open_im(ts);
     size_t keys = test_store_count(ts);
     uint64_t runs = __atomic_load_n(&eng__aud_applier_runs, __ATOMIC_RELAXED);
     assert_int_not_equal(eng_customers_import_csv_buffer(e, TA, csv, n, NULL, NULL), ENG_OK);
@@ -584,10 +591,7 @@ static void threaded_apply_out_of_memory(void **st)
         uint64_t trials = 0, failed = 0, threaded = 0;
         for (uint64_t n = 1;; n += (uint64_t)step) {
             test_store *ts = test_store_new();
-            eng_engine *e = open_sys(test_store_handle(ts), 1);
-            assert_int_equal(test_org(e), ENG_OK);
-            assert_int_equal(eng_customers_add_column(e, TA, "i", ENG_COL_INT64), ENG_OK);
-            assert_int_equal(eng_customers_add_column(e, TA, "m", ENG_COL_DECIMAL), ENG_OK);
+            eng_engine *e = open_im(ts);
             size_t keys = test_store_count(ts);
             uint64_t runs = __atomic_load_n(&eng__aud_applier_runs, __ATOMIC_RELAXED);
             uint64_t f0 = test_alloc_failures();
