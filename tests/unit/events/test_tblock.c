@@ -531,6 +531,9 @@ static void zone_every_isa(void **st)
         c.ctx[i] = (uint32_t)(x >> 40) % 5;
         c.channel[i] = (uint8_t)((x >> 50) % ENG_CH_COUNT);
         c.status[i] = (uint8_t)((x >> 54) % ENG_TOUCH_STATUS_COUNT);
+        c.send[i] = (uint32_t)i; /* encoded too, though no zone reads them */
+        c.detail[i] = 0;
+        c.first[i] = 0;
     }
     c.n = R;
     /* ranges of every length up to 70 from several starts, and the whole */
