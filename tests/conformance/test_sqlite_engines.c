@@ -15,7 +15,9 @@
  *            SMS by another engine that loaded the customer table before.
  * points:    three engines in three threads work a message with loyalty points:
  *            the awards of a chunk go out under its lease, so every customer
- *            with an accepted send is awarded once, under one key. */
+ *            with an accepted send is awarded once, under one key.
+ * poc:       the same with copies to the org's points of contact (taken under
+ *            a lease of their own): each copy sent once, under one key. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -378,6 +380,82 @@ static void points(void **state)
     dx_close(&f);
 }
 
+/* ---- poc ---- */
+
+static const char *const poc_to[] = {"ops@acme.test", "+1 555 999-0001"};
+
+static struct {
+    unsigned calls[2][DX_CH], key_changed, bad;
+    char key[2][DX_CH][ENG_SEND_KEY_MAX + 1];
+} poc_log;
+
+/* Customers' envelopes to the fixture's provider, POC copies logged here (under plock). */
+static int poc_batch(const eng_envelope *env, size_t n, int *status, void *user)
+{
+    pthread_mutex_lock(&plock);
+    int rc = ENG_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (env[i].customer != ENG_POC_CUSTOMER) {
+            if (dx_send_batch(&env[i], 1, &status[i], user) != ENG_OK)
+                rc = ENG_ETRANSPORT;
+            continue;
+        }
+        int p = strcmp(env[i].recipient, poc_to[0]) == 0 ? 0 : strcmp(env[i].recipient, poc_to[1]) == 0 ? 1 : -1;
+        int ch = env[i].channel;
+        if (p < 0 || ch < 0 || ch >= DX_CH) {
+            poc_log.bad++;
+            continue;
+        }
+        if (poc_log.calls[p][ch]++ == 0)
+            snprintf(poc_log.key[p][ch], sizeof poc_log.key[p][ch], "%s", env[i].idempotency_key);
+        else if (strcmp(poc_log.key[p][ch], env[i].idempotency_key) != 0)
+            poc_log.key_changed++;
+        status[i] = ENG_SEND_ACCEPTED;
+    }
+    pthread_mutex_unlock(&plock);
+    usleep(500);
+    return rc;
+}
+
+static void poc(void **state)
+{
+    (void)state;
+    memset(&poc_log, 0, sizeof poc_log);
+    dx f;
+    dx_world(&f, NCUST, 8, 1, 1);
+    f.tm.send_batch = poc_batch;
+    dx_reopen(&f);
+    eng_delivery dlv = ENG_DELIVERY_INIT;
+    dlv.poc = poc_to;
+    dlv.n_poc = 2;
+    eng_message_spec m = dx_message();
+    m.delivery = &dlv;
+    dx_approve(&f, &m);
+    worker w[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (worker){.e = i ? dx_engine(&f) : f.e, .msg = f.message, .now = f.t0};
+        assert_int_equal(pthread_create(&t[i], NULL, run_worker, &w[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        if (w[i].rc)
+            fail_msg("engine %d: %d %s", i, w[i].rc, w[i].err);
+    }
+    /* the e-mail address on e-mail, the phone on SMS: once each, under one key */
+    for (int p = 0; p < 2; p++)
+        for (int ch = 0; ch < DX_CH; ch++)
+            assert_int_equal(poc_log.calls[p][ch], p == 0 ? ch == ENG_CH_EMAIL : ch == ENG_CH_SMS);
+    assert_int_equal(poc_log.key_changed, 0);
+    assert_int_equal(poc_log.bad, 0);
+    for (size_t i = 0; i < (size_t)NCUST * DX_CH; i++)
+        assert_true(f.prov.calls[i] <= 1);
+    assert_int_equal(f.prov.key_changed, 0);
+    for (int i = 1; i < 3; i++)
+        assert_int_equal(eng_close(w[i].e), ENG_OK);
+    dx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +463,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(killed, setup, teardown),
         cmocka_unit_test_setup_teardown(coherence, setup, teardown),
         cmocka_unit_test_setup_teardown(points, setup, teardown),
+        cmocka_unit_test_setup_teardown(poc, setup, teardown),
     };
     return cmocka_run_group_tests_name("engines sharing one SQLite database", tests, NULL, NULL);
 }
