@@ -143,15 +143,9 @@ int eng__table_set_suppressed(eng__table *t, uint32_t id, int yes);
  * reserved rows at that rate); then each eng__table_put_contact of
  * 0 < len <= UINT16_MAX appends within that room. */
 int eng__table_contacts_begin(eng__table *t, int ch, size_t bytes, size_t rows);
-/* Where a contact of fewer than 128 bytes goes in that room (after its
- * one-byte length): written there, it is then taken by eng__table_put_placed. */
-static inline char *eng__table_contact_slot(eng__table *t, int k)
-{
-    return t->ch[k].arena + t->ch[k].alen + 1;
-}
-/* eng__table_place and eng__table_write_contact keep a contact but leave
- * the channel's set of ids with one to the caller (eng__idset_add_many of a
- * column's ids); the put_ forms add the id as well. */
+/* A contact of fewer than 128 bytes at the arena's end: its one-byte
+ * length, then its text (already written there). delta_cols.c's contact
+ * loop does the same with the arena's end in locals. */
 static inline void eng__table_place(eng__table *t, int k, uint32_t id, size_t len)
 {
     eng__chan *ch = &t->ch[k];
@@ -159,20 +153,16 @@ static inline void eng__table_place(eng__table *t, int k, uint32_t id, size_t le
     ch->contact[id] = (uint32_t)ch->alen + 1;
     ch->alen += 1 + len;
 }
-static inline int eng__table_put_placed(eng__table *t, int k, uint32_t id, size_t len)
-{
-    int rc = eng__idset_add(&t->ch[k].has, id);
-    if (!rc)
-        eng__table_place(t, k, id, len);
-    return rc;
-}
-static inline void eng__table_write_contact(eng__table *t, int k, uint32_t id, const char *s, size_t len)
+static inline int eng__table_put_contact(eng__table *t, int k, uint32_t id, const char *s, size_t len)
 {
     eng__chan *ch = &t->ch[k];
+    int rc = eng__idset_add(&ch->has, id);
+    if (rc)
+        return rc;
     if (len < 0x80) {
-        eng__copy_short(eng__table_contact_slot(t, k), s, len);
+        eng__copy_short(ch->arena + ch->alen + 1, s, len);
         eng__table_place(t, k, id, len);
-        return;
+        return 0;
     }
     /* The length as a varint: one byte for nearly every contact. */
     uint8_t *p = (uint8_t *)ch->arena + ch->alen, *q = p;
@@ -183,13 +173,7 @@ static inline void eng__table_write_contact(eng__table *t, int k, uint32_t id, c
     memcpy(q, s, len);
     ch->contact[id] = (uint32_t)ch->alen + 1;
     ch->alen += (size_t)(q - p) + len;
-}
-static inline int eng__table_put_contact(eng__table *t, int k, uint32_t id, const char *s, size_t len)
-{
-    int rc = eng__idset_add(&t->ch[k].has, id);
-    if (!rc)
-        eng__table_write_contact(t, k, id, s, len);
-    return rc;
+    return 0;
 }
 /* Channel ch used and its kept reachable set dropped, before consent or
  * opt-out changes made without the per-value setters. */
