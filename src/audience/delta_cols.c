@@ -39,11 +39,6 @@ static inline unsigned uvar8(const uint8_t *p, uint64_t *v)
     return (unsigned)(__builtin_ctzll(stop) >> 3) + 1;
 }
 
-static inline int64_t unzig(uint64_t u)
-{
-    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-}
-
 static inline void set_bit(uint64_t *w, uint32_t id)
 {
     w[id >> 6] |= 1ull << (id & 63);
@@ -174,13 +169,13 @@ static int num_col(eng__table *t, eng__rd *r, uint32_t col, const uint32_t *ids,
                 continue;
             }
             if (tag == 1 && (l = uvar8(p + 1, &u))) {
-                v[id] = unzig(u);
+                v[id] = eng__unzig(u);
                 p += 1 + l;
                 ba_set(&pb, id);
                 continue;
             }
             if (tag == 2 && days && (l = uvar8(p + 1, &u))) {
-                int64_t d = unzig(u);
+                int64_t d = eng__unzig(u);
                 if (d <= INT64_MAX / ENG__DAY_MS && d >= INT64_MIN / ENG__DAY_MS) {
                     v[id] = d * ENG__DAY_MS;
                     p += 1 + l;

@@ -34,10 +34,15 @@ static inline uint64_t eng__drd_uvar(eng__rd *r)
     return eng__rd_uvar(r);
 }
 
+/* A zigzag varint's value. */
+static inline int64_t eng__unzig(uint64_t u)
+{
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
 static inline int64_t eng__drd_svar(eng__rd *r)
 {
-    uint64_t u = eng__drd_uvar(r);
-    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+    return eng__unzig(eng__drd_uvar(r));
 }
 
 static inline const uint8_t *eng__drd_blob(eng__rd *r, size_t *n)
