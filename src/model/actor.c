@@ -116,7 +116,7 @@ static int reads_as(eng_engine *e, const char *prefix, const char *id, const eng
     return same;
 }
 
-static void who_drop(eng_engine *e, eng__model_state *st)
+void eng__who_drop(eng_engine *e, eng__model_state *st)
 {
     eng__actor_free(&st->who.a);
     eng__org_free(&st->who.o);
@@ -141,7 +141,7 @@ int eng__who(eng_engine *e, const char *actor, eng__actor *a, eng__org *o)
         if (st->who.lent) /* held by a caller: decode for this one alone */
             return who_load(e, actor, a, o, NULL, NULL);
         if (st->who.ok)
-            who_drop(e, st);
+            eng__who_drop(e, st);
         int rc = who_load(e, actor, &st->who.a, &st->who.o, &st->who.araw, &st->who.oraw);
         if (rc)
             return rc;

@@ -338,6 +338,8 @@ typedef struct eng__model_state {
         uint8_t hash[32];
     } head;
 } eng__model_state;
+/* Free eng__who's kept actor and org and their records (actor.c). */
+void eng__who_drop(eng_engine *e, eng__model_state *st);
 eng__model_state *eng__model(eng_engine *e); /* NULL on OOM */
 void eng__emit(eng_engine *e, int kind, const char *org, uint64_t campaign, uint64_t message, const char *actor,
                const char *comment);

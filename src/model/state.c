@@ -14,10 +14,7 @@ static void state_free(eng_engine *e, void *p)
     if (st->has_offer_scratch)
         eng__offer_free(&st->offer_scratch);
     eng__model_schemas_free(e, st);
-    eng__actor_free(&st->who.a);
-    eng__org_free(&st->who.o);
-    eng__val_free(e->store, &st->who.araw);
-    eng__val_free(e->store, &st->who.oraw);
+    eng__who_drop(e, st);
     eng__free(&e->mem, st);
 }
 
