@@ -225,6 +225,8 @@ void eng__ev_key(char *buf, size_t cap, uint16_t org, const char *what, uint64_t
 
 eng__evorg *eng__ev_org_new(eng__ev *ev, const char *name, size_t len, uint16_t code);
 void eng__ev_org_free(const eng__mem *mem, eng__evorg *o);
+/* The loaded org named name[0..len) (@p last, when it is that one again); NULL when none is. */
+const eng__evorg *eng__ev_org_named(const eng__ev *ev, const eng__evorg *last, const char *name, size_t len);
 void eng__ev_free(eng_engine *e, void *state);
 /* Read an org's dictionary, touches and transactions (a load, or a reload of that org). */
 int eng__ev_load_org(eng__ev *ev, eng__evorg *o);

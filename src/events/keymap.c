@@ -227,20 +227,17 @@ int64_t eng__kmap_find_key(const eng__ev *ev, const char *key, size_t len, uint6
     eng__keyparts kp;
     if (!eng__key_parse(key, len, &kp))
         return -1;
-    for (uint32_t i = 0; i < ev->norgs; i++) {
-        const eng__evorg *o = ev->orgs[i];
-        if (!o || strncmp(o->name, kp.org, kp.orglen) || o->name[kp.orglen])
-            continue;
-        int64_t c = eng__ev_ctx_find(o, &kp.ctx);
-        size_t plen;
-        const char *pfx = c >= 0 ? eng__kmap_prefix(o, (uint32_t)c, &plen) : NULL;
-        uint32_t id = pfx && plen < len && !memcmp(key, pfx, plen) ? eng__kmap_get(o, (uint32_t)c, kp.customer) : 0;
-        const eng__sends *s = &ev->s;
-        return id && s->keyhash[id - 1] == h && s->hot[id - 1].org == o->code && s->hot[id - 1].channel == kp.channel
-                   ? (int64_t)id - 1
-                   : -1;
-    }
-    return -1;
+    const eng__evorg *o = eng__ev_org_named(ev, NULL, kp.org, kp.orglen);
+    if (!o)
+        return -1;
+    int64_t c = eng__ev_ctx_find(o, &kp.ctx);
+    size_t plen;
+    const char *pfx = c >= 0 ? eng__kmap_prefix(o, (uint32_t)c, &plen) : NULL;
+    uint32_t id = pfx && plen < len && !memcmp(key, pfx, plen) ? eng__kmap_get(o, (uint32_t)c, kp.customer) : 0;
+    const eng__sends *s = &ev->s;
+    return id && s->keyhash[id - 1] == h && s->hot[id - 1].org == o->code && s->hot[id - 1].channel == kp.channel
+               ? (int64_t)id - 1
+               : -1;
 }
 
 int eng__kmap_restore(eng__ev *ev, eng__evorg *o)

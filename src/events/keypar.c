@@ -144,17 +144,6 @@ static inline int check_one(const eng_receipts *r, size_t i, uint32_t *len)
     return ENG_OK;
 }
 
-/* The org named by a key's first part (last, when it is that one again). */
-static const eng__evorg *org_named(const eng__ev *ev, const eng__evorg *last, const char *name, size_t len)
-{
-    if (last && !strncmp(last->name, name, len) && !last->name[len])
-        return last;
-    for (uint32_t i = 0; i < ev->norgs; i++)
-        if (ev->orgs[i] && !strncmp(ev->orgs[i]->name, name, len) && !ev->orgs[i]->name[len])
-            return ev->orgs[i];
-    return NULL;
-}
-
 static void hash_rows(const eng_receipts *r, const uint32_t *lens, const size_t *q, size_t nq, uint64_t *h)
 {
     if (nq == 4) { /* the hash is a chain of multiplies: four keys side by side */
@@ -204,7 +193,7 @@ static void rcpt_range(part *p)
             eng__keyparts kp;
             int64_t c = -1;
             pfx = NULL;
-            if (eng__key_parse(key, len, &kp) && (o = org_named(j->ev, o, kp.org, kp.orglen)) &&
+            if (eng__key_parse(key, len, &kp) && (o = eng__ev_org_named(j->ev, o, kp.org, kp.orglen)) &&
                 (c = eng__ev_ctx_find(o, &kp.ctx)) >= 0 && (pfx = eng__kmap_prefix(o, (uint32_t)c, &plen)) &&
                 (pl != plen || memcmp(key, pfx, pl)))
                 pfx = NULL;

@@ -24,6 +24,16 @@ void eng__ev_key(char *buf, size_t cap, uint16_t org, const char *what, uint64_t
         snprintf(buf, cap, "e/%04x/%s/%08llx", (unsigned)org, what, (unsigned long long)seq);
 }
 
+const eng__evorg *eng__ev_org_named(const eng__ev *ev, const eng__evorg *last, const char *name, size_t len)
+{
+    if (last && !strncmp(last->name, name, len) && !last->name[len])
+        return last;
+    for (uint32_t i = 0; i < ev->norgs; i++)
+        if (ev->orgs[i] && !strncmp(ev->orgs[i]->name, name, len) && !ev->orgs[i]->name[len])
+            return ev->orgs[i];
+    return NULL;
+}
+
 void eng__ev_org_free(const eng__mem *mem, eng__evorg *o)
 {
     if (!o)
