@@ -124,24 +124,34 @@ static void *run_worker(void *p)
     return NULL;
 }
 
+/* The message worked to its end by f's engine and two more (each given @p hooks, when set),
+ * one thread each; any engine's error fails the test. */
+static void work_in_three(dx *f, worker w[3], void (*hooks)(eng_engine *e))
+{
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (worker){.e = i ? dx_engine(f) : f->e, .msg = f->message, .now = f->t0};
+        if (i && hooks)
+            hooks(w[i].e);
+        assert_int_equal(pthread_create(&t[i], NULL, run_worker, &w[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        if (w[i].rc)
+            fail_msg("engine %d: %d %s", i, w[i].rc, w[i].err);
+    }
+}
+
 static void threads(void **state)
 {
     (void)state;
     dx f;
     world(&f, locked_batch);
     worker w[3];
-    pthread_t t[3];
-    for (int i = 0; i < 3; i++) {
-        w[i] = (worker){.e = i ? dx_engine(&f) : f.e, .msg = f.message, .now = f.t0};
-        assert_int_equal(pthread_create(&t[i], NULL, run_worker, &w[i]), 0);
-    }
+    work_in_three(&f, w, NULL);
     int busy = 0;
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(pthread_join(t[i], NULL), 0);
-        if (w[i].rc)
-            fail_msg("engine %d: %d %s", i, w[i].rc, w[i].err);
+    for (int i = 0; i < 3; i++)
         busy += w[i].batches > 0;
-    }
     assert_true(busy >= 2); /* the chunks were shared out, not worked by one engine */
     size_t n;
     uint32_t *ids = dx_test_group(&f, &n);
@@ -342,18 +352,7 @@ static void points(void **state)
     m.incentive = &inc;
     dx_approve(&f, &m);
     worker w[3];
-    pthread_t t[3];
-    for (int i = 0; i < 3; i++) {
-        w[i] = (worker){.e = i ? dx_engine(&f) : f.e, .msg = f.message, .now = f.t0};
-        if (i)
-            loyalty_hooks(w[i].e);
-        assert_int_equal(pthread_create(&t[i], NULL, run_worker, &w[i]), 0);
-    }
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(pthread_join(t[i], NULL), 0);
-        if (w[i].rc)
-            fail_msg("engine %d: %d %s", i, w[i].rc, w[i].err);
-    }
+    work_in_three(&f, w, loyalty_hooks);
     uint64_t want = 0;
     for (uint32_t c = 0; c < NCUST; c++) {
         unsigned accepted = 0;
@@ -432,16 +431,7 @@ static void poc(void **state)
     m.delivery = &dlv;
     dx_approve(&f, &m);
     worker w[3];
-    pthread_t t[3];
-    for (int i = 0; i < 3; i++) {
-        w[i] = (worker){.e = i ? dx_engine(&f) : f.e, .msg = f.message, .now = f.t0};
-        assert_int_equal(pthread_create(&t[i], NULL, run_worker, &w[i]), 0);
-    }
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(pthread_join(t[i], NULL), 0);
-        if (w[i].rc)
-            fail_msg("engine %d: %d %s", i, w[i].rc, w[i].err);
-    }
+    work_in_three(&f, w, NULL);
     /* the e-mail address on e-mail, the phone on SMS: once each, under one key */
     for (int p = 0; p < 2; p++)
         for (int ch = 0; ch < DX_CH; ch++)
