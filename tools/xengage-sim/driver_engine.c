@@ -657,7 +657,10 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
             if (strcmp(eng_channel_name(c), p->ch[k].name) == 0)
                 d->ech[k] = c;
         if (d->ech[k] < 0) {
-            fprintf(stderr, "xengage-sim: channel '%s' is not an engine channel\n", p->ch[k].name);
+            fprintf(stderr, "xengage-sim: channel '%s' is not an engine channel; the engine's are:", p->ch[k].name);
+            for (int c = 0; c < ENG_CH_COUNT; c++)
+                fprintf(stderr, " %s", eng_channel_name(c));
+            fprintf(stderr, " (or run it with --driver direct)\n");
             exit(2);
         }
         d->wch[d->ech[k]] = (int)k;

@@ -61,6 +61,23 @@ double xs_share(const xs_seed_result *r, const xs_params *p, int policy, unsigne
     return ref != 0 ? total(r, policy, from, to).net / ref : 0;
 }
 
+/* x[k] = scale * (policy's measure / ref's measure) in each seed, measure 0 net value, 1
+ * incremental conversions, 2 cost; 0 when a seed's reference is not positive (a world where
+ * send_all costs nothing, or every policy loses money), where the ratio would say nothing. */
+static int ratios(double *x, const xs_seed_result *r, size_t seeds, int pol, int ref, unsigned W, int what,
+                  double scale)
+{
+    for (size_t k = 0; k < seeds; k++) {
+        xs_wm a = total(&r[k], pol, 1, W), b = total(&r[k], ref, 1, W);
+        double num = what == 0 ? a.net : what == 1 ? a.incr : a.cost;
+        double den = what == 0 ? b.net : what == 1 ? b.incr : b.cost;
+        if (!(den > 0))
+            return 0;
+        x[k] = scale * num / den;
+    }
+    return 1;
+}
+
 void xs_report_tables(FILE *f, const xs_params *p, const xs_seed_result *r, size_t seeds, unsigned policies)
 {
     unsigned W = p->waves;
@@ -99,20 +116,22 @@ void xs_report_tables(FILE *f, const xs_params *p, const xs_seed_result *r, size
                 fprintf(f, "| - ");
                 continue;
             }
-            for (size_t k = 0; k < seeds; k++)
-                x[k] = total(&r[k], pol, 1, W).net / total(&r[k], refs[j], 1, W).net;
+            if (!ratios(x, r, seeds, pol, refs[j], W, 0, 1)) {
+                fprintf(f, "| - ");
+                continue;
+            }
             xs_summarize(x, seeds, &s);
             fprintf(f, "| %.2fx (%.2fx) ", s.median, s.min);
         }
         if (policies >> P_SEND_ALL & 1) {
-            for (size_t k = 0; k < seeds; k++)
-                x[k] = 100 * total(&r[k], pol, 1, W).incr / total(&r[k], P_SEND_ALL, 1, W).incr;
-            xs_summarize(x, seeds, &s);
-            fprintf(f, "| %.1f %% ", s.mean);
-            for (size_t k = 0; k < seeds; k++)
-                x[k] = 100 * total(&r[k], pol, 1, W).cost / total(&r[k], P_SEND_ALL, 1, W).cost;
-            xs_summarize(x, seeds, &s);
-            fprintf(f, "| %.1f %% ", s.mean);
+            for (int what = 1; what <= 2; what++) {
+                if (!ratios(x, r, seeds, pol, P_SEND_ALL, W, what, 100)) {
+                    fprintf(f, "| - ");
+                    continue;
+                }
+                xs_summarize(x, seeds, &s);
+                fprintf(f, "| %.1f %% ", s.mean);
+            }
         } else
             fprintf(f, "| - | - ");
         double cpic = 0, hit = 0, msgs = 0;

@@ -40,6 +40,32 @@ static int find_ch(const xs_params *p, const char *name)
     return -1;
 }
 
+/* What is wrong with a channel line ("name reach cost qbar conv delivery delay_h window_h"),
+ * or NULL when it is right. */
+static const char *channel_fault(const char *rest, xs_channel *c, unsigned nch)
+{
+    if (nch >= XS_MAXK)
+        return "more than 16 channels";
+    if (sscanf(rest, "%23s %lf %lf %lf %lf %lf %lf %lf", c->name, &c->reach, &c->cost, &c->qbar, &c->conv,
+               &c->delivery, &c->delay_h, &c->window_h) != 8)
+        return "needs name reach cost qbar conv delivery delay_h window_h (7 numbers after the name)";
+    if (!(c->reach >= 0 && c->reach <= 1))
+        return "reach must be in [0, 1]";
+    if (!(c->cost >= 0))
+        return "cost must be >= 0";
+    if (!(c->qbar > 0 && c->qbar < 1))
+        return "qbar (base engagement) must be in (0, 1)";
+    if (!(c->conv >= 0 && c->conv <= 1))
+        return "conv must be in [0, 1]";
+    if (!(c->delivery >= 0 && c->delivery <= 1))
+        return "delivery must be in [0, 1]";
+    if (!(c->delay_h >= 0))
+        return "delay_h must be >= 0";
+    if (!(c->window_h > 0))
+        return "window_h must be > 0";
+    return NULL;
+}
+
 int xs_params_load(xs_params *p, const char *path, char *err, size_t errcap)
 {
     FILE *f = fopen(path, "r");
@@ -66,13 +92,13 @@ int xs_params_load(xs_params *p, const char *path, char *err, size_t errcap)
         if (strcmp(key, "channel") == 0) {
             xs_channel c;
             memset(&c, 0, sizeof c);
-            if (nch >= XS_MAXK || sscanf(rest, "%23s %lf %lf %lf %lf %lf %lf %lf", c.name, &c.reach, &c.cost, &c.qbar,
-                                         &c.conv, &c.delivery, &c.delay_h, &c.window_h) != 8 ||
-                c.reach < 0 || c.reach > 1 || c.cost < 0 || c.qbar <= 0 || c.qbar >= 1 || c.conv < 0 ||
-                c.conv > 1 || c.delivery < 0 || c.delivery > 1 || c.delay_h < 0 || c.window_h <= 0)
-                bad = 1;
-            else
-                p->ch[nch++] = c;
+            const char *why = channel_fault(rest, &c, nch);
+            if (why) {
+                snprintf(err, errcap, "%s:%u: channel: %s", path, ln, why);
+                fclose(f);
+                return -1;
+            }
+            p->ch[nch++] = c;
         } else if (strcmp(key, "priority") == 0) {
             prio_seen = 1;
             snprintf(prio_line, sizeof prio_line, "%s", rest);
@@ -118,7 +144,9 @@ int xs_params_load(xs_params *p, const char *path, char *err, size_t errcap)
         } else
             bad = 1;
         if (bad) {
-            snprintf(err, errcap, "%s:%u: bad line '%s'", path, ln, key);
+            snprintf(err, errcap, "%s:%u: bad line '%s' (an unknown key, a negative number, or for outage/drift "
+                                  "a wrong form: 'outage <channel> <wave> <delivery> [waves]', 'drift <wave> <kept 0..1>')",
+                     path, ln, key);
             fclose(f);
             return -1;
         }
