@@ -14,7 +14,8 @@ static int detect(void)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt"))
         level = ENG__ISA_AVX2;
-    if (level == ENG__ISA_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
+    if (level == ENG__ISA_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
         level = ENG__ISA_AVX512;
 #endif
     const char *env = getenv("ENG_SIMD");

@@ -17,12 +17,13 @@ enum { ENG__ISA_SCALAR = 0, ENG__ISA_AVX2 = 1, ENG__ISA_AVX512 = 2 };
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define ENG__SIMD_X86 1
 #define ENG__AVX2 __attribute__((target("avx2,bmi,bmi2,popcnt")))
-#define ENG__AVX512 __attribute__((target("avx512f,avx512dq,avx2,bmi,bmi2,popcnt")))
+#define ENG__AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,bmi,bmi2,popcnt")))
 #else
 #define ENG__SIMD_X86 0
 #endif
 
-/* The best level the CPU offers (AVX-512 needs F and DQ), at most the one
+/* The best level the CPU offers (AVX-512 needs F, DQ, BW and VL: every
+ * AVX-512 CPU but the Xeon Phi), at most the one
  * named by the environment variable ENG_SIMD ("scalar", "avx2", "avx512"),
  * read once: a way to time each path from outside. */
 int eng__isa_detected(void);

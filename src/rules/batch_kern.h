@@ -268,6 +268,80 @@ ENG__AVX512 static inline uint64_t range64_avx512(const int64_t *d, int64_t lo, 
     return t;
 }
 
+/* Narrow codes and int32 / int16 values at the AVX-512 level (which needs
+ * BW and VL too, base/simd.c): each compare writes a mask register, 64 rows
+ * of 1-byte codes in one instruction and no packing of lanes into bits. */
+ENG__AVX512 static inline void eq8_avx512(const uint8_t *d, const uint32_t *codes, int n, uint32_t size, uint64_t *t,
+                                   uint64_t *bad)
+{
+    __m512i x = _mm512_loadu_si512((const void *)d);
+    uint64_t e = 0;
+    for (int i = 0; i < n; i++)
+        e |= _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)codes[i]));
+    uint64_t bb = size ? _mm512_cmpgt_epu8_mask(x, _mm512_set1_epi8((char)narrow_lim(size, 0xff))) : ~(uint64_t)0;
+    *t = e & ~bb;
+    *bad = bb;
+}
+
+ENG__AVX512 static inline void eq16_avx512(const uint16_t *d, const uint32_t *codes, int n, uint32_t size,
+                                    uint64_t *t, uint64_t *bad)
+{
+    const __m512i lim = _mm512_set1_epi16((short)narrow_lim(size, 0xffff));
+    uint64_t tt = 0, bb = 0;
+    for (int g = 0; g < 2; g++) {
+        __m512i x = _mm512_loadu_si512((const void *)(d + 32 * g));
+        uint64_t e = 0;
+        for (int i = 0; i < n; i++)
+            e |= _mm512_cmpeq_epi16_mask(x, _mm512_set1_epi16((short)codes[i]));
+        tt |= e << (32 * g);
+        bb |= (uint64_t)_mm512_cmpgt_epu16_mask(x, lim) << (32 * g);
+    }
+    if (!size)
+        bb = ~(uint64_t)0;
+    *t = tt & ~bb;
+    *bad = bb;
+}
+
+ENG__AVX512 static inline uint64_t range32n_avx512(const int32_t *d, int32_t lo, uint32_t span)
+{
+    const __m512i vlo = _mm512_set1_epi32(lo), vsp = _mm512_set1_epi32((int)span);
+    uint64_t out = 0;
+    for (int g = 0; g < 4; g++) {
+        __m512i off = _mm512_sub_epi32(_mm512_loadu_si512((const void *)(d + 16 * g)), vlo);
+        out |= (uint64_t)_mm512_cmple_epu32_mask(off, vsp) << (16 * g);
+    }
+    return out;
+}
+
+ENG__AVX512 static inline uint64_t range16_avx512(const int16_t *d, int32_t lo, uint32_t span)
+{
+    const __m512i vlo = _mm512_set1_epi16((short)lo), vsp = _mm512_set1_epi16((short)span);
+    uint64_t out = 0;
+    for (int g = 0; g < 2; g++) {
+        __m512i off = _mm512_sub_epi16(_mm512_loadu_si512((const void *)(d + 32 * g)), vlo);
+        out |= (uint64_t)_mm512_cmple_epu16_mask(off, vsp) << (32 * g);
+    }
+    return out;
+}
+
+ENG__AVX512 static inline uint64_t gt32_avx512(const int32_t *d, int32_t k)
+{
+    const __m512i vk = _mm512_set1_epi32(k);
+    uint64_t out = 0;
+    for (int g = 0; g < 4; g++)
+        out |= (uint64_t)_mm512_cmpgt_epi32_mask(_mm512_loadu_si512((const void *)(d + 16 * g)), vk) << (16 * g);
+    return out;
+}
+
+ENG__AVX512 static inline uint64_t gt16_avx512(const int16_t *d, int32_t k)
+{
+    const __m512i vk = _mm512_set1_epi16((short)k);
+    uint64_t out = 0;
+    for (int g = 0; g < 2; g++)
+        out |= (uint64_t)_mm512_cmpgt_epi16_mask(_mm512_loadu_si512((const void *)(d + 32 * g)), vk) << (32 * g);
+    return out;
+}
+
 #endif
 
 /* The true codes a column of @p width bytes can hold, in @p fit (at most 4): a true code

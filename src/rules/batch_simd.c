@@ -31,9 +31,7 @@ uint64_t eng__bk_range64(int isa, const int64_t *d, int64_t lo, uint64_t span)
     return range64_scalar(d, lo, span);
 }
 
-/* int32 and int16 columns in 32- and 16-bit lanes; the AVX-512 level uses
- * the AVX2 kernels (as many rows an instruction as AVX-512F's 64-bit lanes
- * would give for int32, and 16-bit compares into masks need AVX-512BW). */
+/* int32 and int16 columns in 32- and 16-bit lanes. */
 uint64_t eng__bk_range32(int isa, const int32_t *d, int64_t lo, uint64_t span)
 {
     int32_t nlo = 0;
@@ -41,6 +39,8 @@ uint64_t eng__bk_range32(int isa, const int32_t *d, int64_t lo, uint64_t span)
     if (!narrow_bounds(lo, span, 32, &nlo, &nspan))
         return 0;
 #if ENG__SIMD_X86
+    if (isa >= ENG__ISA_AVX512)
+        return range32n_avx512(d, nlo, nspan);
     if (isa >= ENG__ISA_AVX2)
         return range32n_avx2(d, nlo, nspan);
 #endif
@@ -55,6 +55,8 @@ uint64_t eng__bk_range16(int isa, const int16_t *d, int64_t lo, uint64_t span)
     if (!narrow_bounds(lo, span, 16, &nlo, &nspan))
         return 0;
 #if ENG__SIMD_X86
+    if (isa >= ENG__ISA_AVX512)
+        return range16_avx512(d, nlo, nspan);
     if (isa >= ENG__ISA_AVX2)
         return range16_avx2(d, nlo, nspan);
 #endif
@@ -122,9 +124,9 @@ EQW_FN(eqw_scalar, , eq8_scalar, eq16_scalar, eq_scalar)
 RANGEW_FN(rangew_scalar, , range16_scalar, range32n_scalar, range64_scalar)
 #if ENG__SIMD_X86
 EQW_FN(eqw_avx2, ENG__AVX2, eq8_avx2, eq16_avx2, eq_avx2)
-EQW_FN(eqw_avx512, ENG__AVX512, eq8_avx2, eq16_avx2, eq_avx512)
+EQW_FN(eqw_avx512, ENG__AVX512, eq8_avx512, eq16_avx512, eq_avx512)
 RANGEW_FN(rangew_avx2, ENG__AVX2, range16_avx2, range32n_avx2, range64_avx2)
-RANGEW_FN(rangew_avx512, ENG__AVX512, range16_avx2, range32n_avx2, range64_avx512)
+RANGEW_FN(rangew_avx512, ENG__AVX512, range16_avx512, range32n_avx512, range64_avx512)
 #endif
 
 void eng__bk_eq_codes_words(int isa, const void *d, int width, const uint32_t *codes, int n, uint32_t size,
