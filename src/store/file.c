@@ -6,10 +6,13 @@
  * such as customer-table parts.
  * Opening replays the frames; a torn tail left by a crash is cut off; a damaged
  * committed frame refuses the open (ENG_ECORRUPT) instead of losing data.
- * Compaction writes the live state to a new file and renames it over the old. */
+ * Compaction writes the live state to a new file and renames it over the old.
+ * Compaction, and a close after enough commits, end with a key index (kbase.h):
+ * the next open maps the file up to it and replays only the frames after it. */
 #define _DEFAULT_SOURCE /* flock, fsync */
 #include "store/file_impl.h"
 #include "store/frame.h"
+#include "store/kbase.h"
 #include "base/hash.h"
 #include "store/kvmem.h"
 #include "store/store_impl.h"
@@ -26,7 +29,10 @@
 
 int (*eng__file_io_fault)(int op, size_t *n) = NULL;
 
-#define COMPACT_FRAME_BYTES ((size_t)16 << 20)
+/* Small enough that the first read of a key, which checksums the frames its
+ * index search touches, stays well under a millisecond. */
+#define COMPACT_FRAME_BYTES ((size_t)256 << 10)
+uint64_t eng__file_checkpoint_min = (uint64_t)1 << 20;
 /* Values this large are served from the file; smaller ones (most records) stay
  * in memory, where a read costs no system call. Tests lower it to 1 so that
  * every crash, truncation and corruption case runs with values in the file. */
@@ -45,6 +51,9 @@ typedef struct filestore {
     int fd;
     unsigned flags;
     uint64_t end;       /* offset after the last valid frame */
+    uint64_t indexed;   /* offset after the last key index frame (0: none) */
+    int loaded;         /* opened: a close may write a key index */
+    uint32_t version;   /* of the file's format (frame.h) */
     uint64_t next_seq;
     uint64_t frames;
     uint64_t dropped;   /* torn-tail bytes cut off at open */
@@ -173,14 +182,13 @@ static int sync_dir(const char *path)
 
 /* ---- replay ---------------------------------------------------------------- */
 
-static int replay(filestore *fs, uint64_t size)
+/* Replay the frames from @p pos (where the frame of sequence fs->next_seq starts). */
+static int replay(filestore *fs, uint64_t pos, uint64_t size)
 {
     uint8_t hdr[ENG__FRAME_HEADER];
     uint8_t *buf = NULL;
     size_t cap = 0;
-    uint64_t pos = ENG__FILE_HEADER;
     int rc = ENG_OK;
-    fs->next_seq = 1;
     while (pos < size) {
         if (size - pos < ENG__FRAME_HEADER)
             break; /* torn: the header itself is incomplete */
@@ -200,6 +208,13 @@ static int replay(filestore *fs, uint64_t size)
         }
         if (h.len > size - pos - ENG__FRAME_HEADER)
             break; /* torn: the payload was not fully written */
+        uint64_t next = pos + ENG__FRAME_HEADER + h.len;
+        if (h.index) { /* changes no key; one that was not used (damaged, or before the mapped one) is skipped */
+            fs->next_seq++;
+            fs->frames++;
+            fs->indexed = pos = next;
+            continue;
+        }
         if (h.len > cap) {
             uint8_t *nb = eng__realloc(&fs->mem, buf, h.len);
             if (!nb) {
@@ -213,7 +228,6 @@ static int replay(filestore *fs, uint64_t size)
             rc = io_fail(fs, err, "read", pos);
             break;
         }
-        uint64_t next = pos + ENG__FRAME_HEADER + h.len;
         if (!eng__frame_payload_ok(&h, buf)) {
             if (next == size)
                 break; /* the last frame, never acknowledged: a torn tail */
@@ -243,18 +257,21 @@ static int replay(filestore *fs, uint64_t size)
  * if what is there is a prefix of a valid header. */
 static int check_short_file(filestore *fs, uint64_t size)
 {
-    uint8_t want[ENG__FILE_HEADER], got[ENG__FILE_HEADER];
-    eng__file_header_encode(want);
+    uint8_t want[ENG__FILE_HEADER], old[ENG__FILE_HEADER], got[ENG__FILE_HEADER];
+    eng__file_header_encode(want, ENG__FILE_VERSION);
+    eng__file_header_encode(old, ENG__FILE_VERSION_MIN);
     int err = read_all(fs->fd, got, (size_t)size, 0);
     if (err)
         return io_fail(fs, err, "read", 0);
-    return memcmp(want, got, (size_t)size) == 0 ? ENG_OK : corrupt(fs, 0, "not a libengage store file");
+    return memcmp(want, got, (size_t)size) == 0 || memcmp(old, got, (size_t)size) == 0
+               ? ENG_OK
+               : corrupt(fs, 0, "not a libengage store file");
 }
 
 static int write_header(filestore *fs)
 {
     uint8_t h[ENG__FILE_HEADER];
-    eng__file_header_encode(h);
+    eng__file_header_encode(h, ENG__FILE_VERSION);
     int err = truncate_fd(fs->fd, 0);
     if (!err)
         err = write_all(fs->fd, h, sizeof h, 0);
@@ -266,6 +283,7 @@ static int write_header(filestore *fs)
         return io_fail(fs, err, "writing the file header", 0);
     fs->end = ENG__FILE_HEADER;
     fs->next_seq = 1;
+    fs->version = ENG__FILE_VERSION;
     return ENG_OK;
 }
 
@@ -296,7 +314,26 @@ static int load(filestore *fs)
                         fs->path, (unsigned)eng__get32(h + 8), ENG__FILE_VERSION);
     if (rc)
         return corrupt(fs, 0, "not a libengage store file (bad header)");
-    if ((rc = replay(fs, size)) != ENG_OK)
+    fs->version = eng__get32(h + 8);
+    eng__kbase *base;
+    uint64_t pos;
+    if ((rc = eng__kbase_open(&fs->mem, fs->path, fs->fd, size, &base, &pos)) != ENG_OK)
+        return rc;
+    fs->next_seq = 1;
+    if (base) { /* only the frames after the index are replayed, over it */
+        fs->next_seq = fs->frames = base->nframes;
+        fs->next_seq++;
+        fs->indexed = pos;
+        fs->kv.main.keep_dead = 1;
+    } else {
+        pos = ENG__FILE_HEADER;
+    }
+    rc = replay(fs, pos, size);
+    if (!rc)
+        rc = eng__kvmem_set_base(&fs->kv, base);
+    else
+        eng__kbase_free(base);
+    if (rc != ENG_OK)
         return rc;
     if (fs->dropped && !ro) {
         /* Cut the torn tail so the next frame is appended after valid data. */
@@ -389,7 +426,7 @@ static int append_frame(filestore *fs, const eng__omap *ops)
         err = write_all(fs->fd, w.data, w.len, fs->end);
     } else {
         uint32_t crc = eng__crc32c(fs->spill_crc, w.data + ENG__FRAME_HEADER, rest);
-        eng__frame_header_encode_crc(w.data, fs->next_seq, crc, plen);
+        eng__frame_header_encode_crc(w.data, ENG__FRAME_MAGIC, fs->next_seq, crc, plen);
         err = write_all(fs->fd, w.data + ENG__FRAME_HEADER, rest, fs->end + ENG__FRAME_HEADER + fs->spill);
         if (!err)
             err = write_all(fs->fd, w.data, ENG__FRAME_HEADER, fs->end);
@@ -437,7 +474,7 @@ static int spill(filestore *fs, const void *k, size_t kl, const void *v, size_t 
     if (fs->spill_lost)
         return spill_lost(fs);
     uint8_t hdr[ENG__FRAME_HEADER];
-    eng__frame_header_encode_crc(hdr, fs->next_seq, 0, ENG__FRAME_MAX_PAYLOAD);
+    eng__frame_header_encode_crc(hdr, ENG__FRAME_MAGIC, fs->next_seq, 0, ENG__FRAME_MAX_PAYLOAD);
     size_t hl = fs->spill ? 0 : sizeof hdr;
     eng__wr w;
     eng__wr_init(&w, &fs->mem);
@@ -471,6 +508,7 @@ static int spill(filestore *fs, const void *k, size_t kl, const void *v, size_t 
 }
 
 static int f_erased(const void *const *keys, const size_t *lens, size_t n, void *u);
+static void checkpoint(filestore *fs);
 
 static int writable(const filestore *fs)
 {
@@ -487,9 +525,12 @@ static int f_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, voi
 
 static int compact_fs(filestore *fs);
 
+/* Bytes the live keys and values take in the file as frame ops. */
+static uint64_t live_enc(const filestore *fs) { return fs->kv.main.enc + fs->kv.base_enc; }
+
 static uint64_t dead_bytes(const filestore *fs)
 {
-    uint64_t live = ENG__FILE_HEADER + fs->kv.main.enc;
+    uint64_t live = ENG__FILE_HEADER + live_enc(fs);
     return fs->end > live ? fs->end - live : 0;
 }
 
@@ -499,9 +540,9 @@ static void maybe_compact(filestore *fs)
 {
     const eng_file_compaction *p = &fs->policy;
     uint64_t dead = dead_bytes(fs);
-    if (!p->enabled || dead < p->min_dead_bytes || fs->end < fs->retry_at)
+    if (!p->enabled || dead < p->min_dead_bytes || fs->end < fs->retry_at || fs->kv.scanning)
         return;
-    if ((double)dead * 100.0 < (double)fs->kv.main.enc * (double)p->dead_percent)
+    if ((double)dead * 100.0 < (double)live_enc(fs) * (double)p->dead_percent)
         return;
     if (compact_fs(fs) == ENG_OK) {
         fs->auto_compactions++;
@@ -527,12 +568,17 @@ static int f_commit(void *u)
     if (fs->spill_lost)
         return spill_lost(fs);
     if (fs->kv.pend.count || fs->spill) {
+        uint64_t hid_bytes, hid_enc;
         int rc = writable(fs);
+        if (!rc)
+            rc = eng__kvmem_hidden(&fs->kv, &fs->kv.pend, &hid_bytes, &hid_enc);
         if (!rc)
             rc = append_frame(fs, &fs->kv.pend);
         if (rc)
             return rc; /* the batch stays open; the caller rolls it back */
         values_to_file(fs);
+        fs->kv.base_bytes -= hid_bytes;
+        fs->kv.base_enc -= hid_enc;
         eng__kvmem_commit(&fs->kv);
         maybe_compact(fs);
         return ENG_OK;
@@ -584,6 +630,8 @@ static void f_destroy(void *u)
     filestore *fs = u;
     if (fs->fd >= 0 && fs->spill) /* closed inside a batch: leave no torn tail behind */
         drop_spill(fs);
+    if (fs->fd >= 0)
+        checkpoint(fs);
     eng__kvmem_clear(&fs->kv);
     if (fs->fd >= 0)
         close(fs->fd); /* releases the lock */
@@ -674,6 +722,7 @@ ENG_API int eng_store_file_open(const char *path, unsigned int flags, const eng_
         f_destroy(fs);
         return rc;
     }
+    fs->loaded = 1;
     if (!(flags & ENG_STORE_READONLY)) {
         char *t = tmp_path(fs); /* a compaction that crashed before its rename */
         if (t)
@@ -693,7 +742,78 @@ int eng__store_readonly(const eng_store *s)
 
 /* ---- compaction --------------------------------------------------------------- */
 
-typedef struct moved { eng__onode *n; uint64_t off; } moved;
+/* ---- key index ---------------------------------------------------------------- */
+
+/* A key index payload under construction: its head, then one op offset a key. */
+typedef struct index_wr {
+    eng__wr w;
+    uint64_t n, bytes, enc;
+} index_wr;
+
+static void index_init(index_wr *x, const eng__mem *mem)
+{
+    static const uint8_t head[ENG__KBASE_HEAD];
+    eng__wr_init(&x->w, mem);
+    eng__wr_bytes(&x->w, head, sizeof head);
+    x->n = x->bytes = x->enc = 0;
+}
+
+static void index_add(index_wr *x, uint64_t op, size_t klen, size_t vlen)
+{
+    eng__wr_u64(&x->w, op);
+    x->n++;
+    x->bytes += klen + vlen;
+    x->enc += eng__op_bytes(klen, vlen);
+}
+
+/* Write the index frame (sequence @p seq) at @p off; 0 or an errno value. */
+static int index_write(index_wr *x, int fd, uint64_t off, uint64_t seq)
+{
+    eng__put64(x->w.data, x->n);
+    eng__put64(x->w.data + 8, x->bytes);
+    eng__put64(x->w.data + 16, x->enc);
+    uint8_t hdr[ENG__FRAME_HEADER];
+    eng__frame_header_encode_crc(hdr, ENG__INDEX_MAGIC, seq, eng__crc32c(0, x->w.data, x->w.len), x->w.len);
+    struct iovec iov[2] = {{hdr, sizeof hdr}, {x->w.data, x->w.len}};
+    return write_iov(fd, iov, 2, off);
+}
+
+/* eng__kvmem_each: where each live key's put op is in the file. */
+static int index_key(const eng__kitem *it, void *user)
+{
+    index_wr *x = user;
+    uint64_t op = it->node ? it->node->foff - (eng__op_bytes(it->e.klen, it->e.vlen) - it->e.vlen) : it->e.op;
+    index_add(x, op, it->e.klen, it->e.vlen);
+    return x->w.err;
+}
+
+/* At close: a key index of the live keys in the frames they are in, when the
+ * frames since the last one would take longer to replay than it to read.
+ * Best effort: on any failure the file is cut back and opens by replay. */
+static void checkpoint(filestore *fs)
+{
+    if (!fs->loaded || fs->version < 2 || (fs->flags & ENG_STORE_READONLY) || fs->broken || fs->kv.in_batch ||
+        fs->spill)
+        return; /* a version 1 file gets its first index (and version 2) from a compaction */
+    uint64_t tail = fs->end - (fs->indexed ? fs->indexed : ENG__FILE_HEADER);
+    uint64_t keys = fs->kv.main.count + (fs->kv.base ? fs->kv.base->n : 0);
+    if (tail < eng__file_checkpoint_min || tail < 8 * keys)
+        return;
+    index_wr x;
+    index_init(&x, &fs->mem);
+    int err = 0;
+    if (eng__kvmem_each(&fs->kv, "", 0, index_key, &x) != ENG_OK || x.w.err)
+        goto out;
+    err = index_write(&x, fs->fd, fs->end, fs->next_seq);
+    if (!err && !(fs->flags & ENG_STORE_NOSYNC))
+        err = sync_fd(fs->fd);
+    if (err)
+        truncate_fd(fs->fd, fs->end);
+out:
+    eng__wr_free(&x.w);
+}
+
+/* ---- compaction --------------------------------------------------------------- */
 
 typedef struct compact_ctx {
     filestore *fs;
@@ -704,8 +824,7 @@ typedef struct compact_ctx {
     int rc;  /* a failed read of an in_file value, or no memory */
     uint8_t *vbuf; /* in_file values read back from the old file */
     size_t vcap;
-    moved *mv; /* large values and their offsets in the new file */
-    size_t nmv, mvcap;
+    index_wr idx; /* the new file's key index */
 } compact_ctx;
 
 static int flush_frame(compact_ctx *c)
@@ -722,27 +841,19 @@ static int flush_frame(compact_ctx *c)
     return 0;
 }
 
-static int compact_add(const eng__onode *n, void *user)
+static int compact_add(const eng__kitem *it, void *user)
 {
     compact_ctx *c = user;
-    const uint8_t *val = n->val;
-    if (n->in_file) {
-        if ((c->rc = f_load(c->fs, n, &c->vbuf, &c->vcap)) != ENG_OK)
+    const uint8_t *val = it->e.val;
+    if (it->node && it->node->in_file) {
+        if ((c->rc = f_load(c->fs, it->node, &c->vbuf, &c->vcap)) != ENG_OK)
             return 1;
         val = c->vbuf;
     }
-    eng__frame_add_kv(&c->w, n->key, n->klen, val, n->vlen, n->dead);
-    if (c->w.err)
+    index_add(&c->idx, c->off + c->w.len, it->e.klen, it->e.vlen);
+    eng__frame_add_kv(&c->w, it->e.key, it->e.klen, val, it->e.vlen, 0);
+    if (c->w.err || c->idx.w.err)
         return 1;
-    if (!n->dead && n->vlen >= REF_MIN) {
-        void *arr = c->mv;
-        if (eng__grow(&c->fs->mem, &arr, &c->mvcap, c->nmv + 1, sizeof *c->mv) != ENG_OK) {
-            c->rc = eng__nomem();
-            return 1;
-        }
-        c->mv = arr;
-        c->mv[c->nmv++] = (moved){(eng__onode *)n, c->off + (c->w.len - n->vlen)};
-    }
     return c->w.len - ENG__FRAME_HEADER >= COMPACT_FRAME_BYTES ? flush_frame(c) : 0;
 }
 
@@ -807,11 +918,15 @@ static int compact_fs(filestore *fs)
     int rc;
     if ((rc = writable(fs)) != ENG_OK)
         return rc;
+    if (fs->kv.scanning)
+        return eng__err(ENG_EBUSY, "store", "file store '%s': compaction inside a scan", fs->path);
     char *tmp = tmp_path(fs);
     if (!tmp)
         return eng__nomem();
     compact_ctx c = {.fs = fs, .off = ENG__FILE_HEADER, .seq = 1};
+    eng__kbase *base = NULL;
     eng__wr_init(&c.w, &fs->mem);
+    index_init(&c.idx, &fs->mem);
     c.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (c.fd < 0) {
         rc = eng__err(ENG_EIO, tmp, "compaction cannot create '%s': %s", tmp, strerror(errno));
@@ -822,12 +937,20 @@ static int compact_fs(filestore *fs)
         goto out;
     }
     uint8_t h[ENG__FILE_HEADER];
-    eng__file_header_encode(h);
+    eng__file_header_encode(h, ENG__FILE_VERSION);
     static const uint8_t zero[ENG__FRAME_HEADER];
     eng__wr_bytes(&c.w, zero, sizeof zero);
-    if ((c.err = write_all(c.fd, h, sizeof h, 0)) == 0 && !eng__omap_scan(&fs->kv.main, "", 0, compact_add, &c))
-        flush_frame(&c);
-    if (c.w.err || c.rc) {
+    if ((c.err = write_all(c.fd, h, sizeof h, 0)) == 0) {
+        rc = eng__kvmem_each(&fs->kv, "", 0, compact_add, &c);
+        if (rc)
+            goto out; /* the base is damaged: nothing to copy it from */
+        if (!c.rc && !c.w.err && !c.idx.w.err && !c.err && !flush_frame(&c) &&
+            (c.err = index_write(&c.idx, c.fd, c.off, c.seq)) == 0) {
+            c.off += ENG__FRAME_HEADER + c.idx.w.len;
+            c.seq++;
+        }
+    }
+    if (c.w.err || c.idx.w.err || c.rc) {
         rc = c.rc ? c.rc : eng__nomem();
         goto out;
     }
@@ -835,6 +958,13 @@ static int compact_fs(filestore *fs)
     if (!c.err) {
         what = "fsync"; /* always, even with NOSYNC: the rename must not expose unwritten data */
         c.err = sync_fd(c.fd);
+    }
+    if (!c.err) { /* map the new file before the rename, which then cannot fail half-way */
+        uint64_t end;
+        if ((rc = eng__kbase_open(&fs->mem, fs->path, c.fd, c.off, &base, &end)) != ENG_OK)
+            goto out;
+        what = "map";
+        c.err = base && end == c.off ? 0 : EIO;
     }
     if (!c.err) {
         what = "rename";
@@ -848,25 +978,29 @@ static int compact_fs(filestore *fs)
         goto out;
     }
     /* Renamed: the new file is the store now. A failed directory sync leaves
-     * the old or the new name durable; both hold the same data. */
+     * the old or the new name durable; both hold the same data. Every key is
+     * in the new file's index: the maps let go of theirs. */
     sync_dir(fs->path);
     close(fs->fd);
     fs->fd = c.fd;
     c.fd = -1;
-    fs->end = c.off;
+    fs->end = fs->indexed = c.off;
+    fs->version = ENG__FILE_VERSION;
     fs->frames = c.seq - 1;
     fs->next_seq = c.seq;
-    for (size_t i = 0; i < c.nmv; i++) /* the old file's offsets are gone with it */
-        eng__omap_to_ref(&fs->kv.main, c.mv[i].n, c.mv[i].off);
+    eng__omap_clear(&fs->kv.main);
+    eng__kvmem_set_base(&fs->kv, base); /* main is empty: nothing to look up, cannot fail */
+    base = NULL;
     fs->compactions++;
 out:
+    eng__kbase_free(base);
     if (c.fd >= 0) {
         close(c.fd);
         unlink(tmp);
     }
     eng__wr_free(&c.w);
+    eng__wr_free(&c.idx.w);
     eng__free(&fs->mem, c.vbuf);
-    eng__free(&fs->mem, c.mv);
     eng__free(&fs->mem, tmp);
     return rc;
 }
@@ -879,11 +1013,12 @@ int eng__file_stats_get(eng_store *s, eng__file_stats *out)
     out->frames = fs->frames;
     out->file_bytes = fs->end;
     out->dropped_bytes = fs->dropped;
-    out->live_bytes = fs->kv.main.bytes;
-    out->live_file_bytes = fs->kv.main.enc;
+    out->live_bytes = fs->kv.main.bytes + fs->kv.base_bytes;
+    out->live_file_bytes = live_enc(fs);
     out->dead_bytes = dead_bytes(fs);
     out->compactions = fs->compactions;
     out->auto_compactions = fs->auto_compactions;
+    out->index_keys = fs->kv.base ? fs->kv.base->n : 0;
     out->broken = fs->broken;
     return ENG_OK;
 }

@@ -23,6 +23,10 @@ extern size_t eng__file_ref_min;
  * at once instead of at commit (default 64 KiB; tests lower it). */
 extern size_t eng__file_spill_min;
 
+/* A close writes a key index (kbase.h) when the frames after the last one take
+ * at least this many bytes (default 1 MiB; tests set 0) and more than the index would. */
+extern uint64_t eng__file_checkpoint_min;
+
 typedef struct eng__file_stats {
     uint64_t frames;        /* frames in the file (replayed at open plus appended) */
     uint64_t file_bytes;    /* bytes of valid data in the file */
@@ -32,6 +36,7 @@ typedef struct eng__file_stats {
     uint64_t dead_bytes;    /* the rest of the file: replaced and deleted entries, headers */
     uint64_t compactions;   /* compactions run since open (called or automatic) */
     uint64_t auto_compactions; /* of which started by the policy */
+    uint64_t index_keys;    /* keys served from the mapped key index (0: none, every frame was replayed) */
     int broken;             /* an ambiguous I/O failure: writes refused until reopened */
 } eng__file_stats;
 

@@ -6,6 +6,9 @@
  *             u32 crc32c(payload)  u32 crc32c(frame bytes 0..19)  payload   24 + n bytes
  *   payload:= op*      op := 0x01 uvar klen key uvar vlen value   (put)
  *                           | 0x02 uvar klen key                   (delete)
+ * Version 2 adds key index frames (kbase.h): magic "EIX1", same header, in the
+ * same sequence; they change no key, so replay skips them (a damaged one too:
+ * its header's checksum says it is an index). Version 1 files (no index) open.
  * All integers little-endian. One frame is one committed batch; sequences start
  * at 1 and rise by one, so a lost, repeated or reordered frame is detected.
  *
@@ -22,16 +25,19 @@
 #include "store/omap.h"
 
 #define ENG__FILE_MAGIC "ENGSTORE"
-#define ENG__FILE_VERSION 1u
+#define ENG__FILE_VERSION 2u
+#define ENG__FILE_VERSION_MIN 1u
 #define ENG__FILE_HEADER 16
 #define ENG__FRAME_MAGIC 0x31524645u /* "EFR1" */
+#define ENG__INDEX_MAGIC 0x31584945u /* "EIX1" */
 #define ENG__FRAME_HEADER 24
 /* Largest payload one frame holds; bigger batches are refused, compaction splits. */
 #define ENG__FRAME_MAX_PAYLOAD ((size_t)0x7fffffff)
 
 enum { ENG__OP_PUT = 1, ENG__OP_DEL = 2 };
 
-void eng__file_header_encode(uint8_t out[ENG__FILE_HEADER]);
+/* The header of @p version (ENG__FILE_VERSION for new files). */
+void eng__file_header_encode(uint8_t out[ENG__FILE_HEADER], uint32_t version);
 /* ENG_OK, ENG_ECORRUPT (not a store file) or ENG_EVERSION (newer format). */
 int eng__file_header_check(const uint8_t in[ENG__FILE_HEADER]);
 
@@ -43,16 +49,19 @@ void eng__frame_add_op(eng__wr *w, const eng__onode *n);
 void eng__frame_add_kv(eng__wr *w, const void *key, size_t klen, const void *val, size_t vlen, int dead);
 /* Fill the frame header for @p payload. */
 void eng__frame_header_encode(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, const void *payload, size_t len);
-/* The same for a payload of @p len bytes whose CRC32C is @p pcrc (a payload written in pieces). */
-void eng__frame_header_encode_crc(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, uint32_t pcrc, size_t len);
+/* The same for a payload of @p len bytes whose CRC32C is @p pcrc (a payload written in pieces),
+ * with @p magic ENG__FRAME_MAGIC or ENG__INDEX_MAGIC. */
+void eng__frame_header_encode_crc(uint8_t out[ENG__FRAME_HEADER], uint32_t magic, uint64_t seq, uint32_t pcrc,
+                                  size_t len);
 
 typedef struct eng__frame_hdr {
     uint32_t len;
     uint64_t seq;
     uint32_t pcrc;
+    int index; /* a key index frame (ENG__INDEX_MAGIC) */
 } eng__frame_hdr;
 
-/* Verify the header's own checksum and magic. ENG_OK or ENG_ECORRUPT. */
+/* Verify the header's own checksum and magic (either kind). ENG_OK or ENG_ECORRUPT. */
 int eng__frame_header_decode(const uint8_t in[ENG__FRAME_HEADER], eng__frame_hdr *out);
 int eng__frame_payload_ok(const eng__frame_hdr *h, const void *payload);
 /* Apply a verified payload to @p m (puts replace, deletes remove).

@@ -13,12 +13,18 @@ void eng__kvmem_init(eng__kvmem *kv, const eng__mem *mem)
     kv->load_ctx = NULL;
     kv->getbuf = NULL;
     kv->getcap = 0;
+    kv->base = NULL;
+    kv->base_bytes = kv->base_enc = 0;
+    kv->scanning = 0;
 }
 
 void eng__kvmem_clear(eng__kvmem *kv)
 {
     eng__omap_clear(&kv->main);
     eng__omap_clear(&kv->pend);
+    eng__kbase_free(kv->base);
+    kv->base = NULL;
+    kv->main.keep_dead = 0;
     eng__free(kv->main.mem, kv->getbuf);
     kv->getbuf = NULL;
     kv->getcap = 0;
@@ -30,6 +36,14 @@ int eng__kvmem_get(eng__kvmem *kv, const void *key, size_t klen, eng_buf *out)
     const eng__onode *n = kv->in_batch ? eng__omap_find(&kv->pend, key, klen) : NULL;
     if (!n)
         n = eng__omap_find(&kv->main, key, klen);
+    if (!n && kv->base) {
+        uint64_t at;
+        int eq, rc = eng__kbase_seek(kv->base, key, klen, &at, &eq);
+        eng__kent e;
+        if (rc || !eq || (rc = eng__kbase_get(kv->base, at, &e)) != ENG_OK)
+            return rc ? rc : ENG_ENOTFOUND;
+        return eng_buf_set(out, e.val, e.vlen);
+    }
     if (!n || n->dead)
         return ENG_ENOTFOUND;
     if (n->in_file) {
@@ -46,24 +60,29 @@ int eng__kvmem_put(eng__kvmem *kv, const void *key, size_t klen, const void *val
 
 int eng__kvmem_del(eng__kvmem *kv, const void *key, size_t klen)
 {
-    if (kv->in_batch)
-        return eng__omap_put(&kv->pend, key, klen, NULL, 0, 1);
+    if (kv->in_batch || kv->main.keep_dead)
+        return eng__omap_put(kv->in_batch ? &kv->pend : &kv->main, key, klen, NULL, 0, 1);
     eng__omap_del(&kv->main, key, klen);
     return ENG_OK;
 }
 
-/* Scan while a batch is open: merge the pending entries (collected first; a
- * batch is small next to the store) with the committed ones, pending winning. */
+/* The merged view: the pending entries (collected first; a batch is small next
+ * to the store) and the base's are merged into the in-order walk of main;
+ * pending wins over main, main over base, and tombstones hide what they shadow. */
 typedef struct merge_ctx {
     const eng__onode **pend;
     size_t npend, next, cap;
     const eng__mem *mem;
-    eng_store_scan_fn cb;
-    void *cb_user;
-    int rc;
-    eng__kvmem *kv;
-    uint8_t *buf; /* this scan's own scratch for in_file values (callbacks may nest) */
-    size_t bufcap;
+    eng__kbase *base;
+    uint64_t bpos;
+    int bmore;       /* bcur holds the next base entry with the prefix */
+    eng__kent bcur;
+    const uint8_t *prefix;
+    size_t plen;
+    eng__kvmem_each_fn fn;
+    void *user;
+    int rc;          /* ENG_ENOMEM or the base's ENG_ECORRUPT */
+    int stop;
 } merge_ctx;
 
 static int collect(const eng__onode *n, void *user)
@@ -79,66 +98,189 @@ static int collect(const eng__onode *n, void *user)
     return 0;
 }
 
-static int emit(merge_ctx *m, const eng__onode *n)
+static void base_next(merge_ctx *m)
+{
+    m->bmore = 0;
+    if (!m->base || m->bpos >= m->base->n)
+        return;
+    int rc = eng__kbase_get(m->base, m->bpos, &m->bcur);
+    if (rc) {
+        m->rc = rc;
+        m->stop = 1;
+        return;
+    }
+    m->bmore = m->bcur.klen >= m->plen && memcmp(m->bcur.key, m->prefix, m->plen) == 0;
+}
+
+static int give_node(merge_ctx *m, const eng__onode *n)
 {
     if (n->dead)
         return 0;
-    const uint8_t *val = n->val;
-    if (n->in_file) {
-        int lrc = m->kv->load(m->kv->load_ctx, n, &m->buf, &m->bufcap);
+    eng__kitem it = {{n->key, n->val, n->klen, n->vlen, 0}, n};
+    if (m->fn(&it, m->user))
+        m->stop = 1;
+    return m->stop;
+}
+
+/* Give the pending and base entries before @p key (NULL: all of them). */
+static int give_below(merge_ctx *m, const uint8_t *key, size_t klen)
+{
+    while (!m->stop) {
+        const eng__onode *p = m->next < m->npend ? m->pend[m->next] : NULL;
+        int pb = p && m->bmore ? eng__key_cmp(p->key, p->klen, m->bcur.key, m->bcur.klen) : p ? -1 : 1;
+        if (!p && !m->bmore)
+            break;
+        const uint8_t *k = pb <= 0 ? p->key : m->bcur.key;
+        size_t kl = pb <= 0 ? p->klen : m->bcur.klen;
+        if (key && eng__key_cmp(k, kl, key, klen) >= 0)
+            break;
+        if (pb <= 0) {
+            m->next++;
+            if (pb == 0) {
+                m->bpos++;
+                base_next(m);
+            }
+            give_node(m, p);
+        } else {
+            eng__kitem it = {m->bcur, NULL};
+            m->bpos++;
+            if (m->fn(&it, m->user))
+                m->stop = 1;
+            else
+                base_next(m);
+        }
+    }
+    return m->stop;
+}
+
+static int step_main(const eng__onode *n, void *user)
+{
+    merge_ctx *m = user;
+    if (give_below(m, n->key, n->klen))
+        return 1;
+    if (m->bmore && eng__key_cmp(m->bcur.key, m->bcur.klen, n->key, n->klen) == 0) {
+        m->bpos++; /* hidden by n */
+        base_next(m);
+        if (m->stop)
+            return 1;
+    }
+    if (m->next < m->npend) {
+        const eng__onode *p = m->pend[m->next];
+        if (eng__key_cmp(p->key, p->klen, n->key, n->klen) == 0) {
+            m->next++;
+            return give_node(m, p);
+        }
+    }
+    return give_node(m, n);
+}
+
+int eng__kvmem_each(eng__kvmem *kv, const void *prefix, size_t plen, eng__kvmem_each_fn fn, void *user)
+{
+    merge_ctx m = {.mem = kv->main.mem, .base = kv->base, .prefix = prefix, .plen = plen, .fn = fn, .user = user};
+    kv->scanning++;
+    if (kv->in_batch && kv->pend.count)
+        eng__omap_scan(&kv->pend, prefix, plen, collect, &m);
+    if (!m.rc && m.base) {
+        int eq;
+        m.rc = eng__kbase_seek(m.base, prefix, plen, &m.bpos, &eq);
+        if (!m.rc)
+            base_next(&m);
+    }
+    if (!m.rc && !m.stop && !eng__omap_scan(&kv->main, prefix, plen, step_main, &m))
+        give_below(&m, NULL, 0);
+    kv->scanning--;
+    eng__free(m.mem, (void *)m.pend);
+    return m.rc;
+}
+
+typedef struct scan_ctx {
+    eng__kvmem *kv;
+    eng_store_scan_fn cb;
+    void *cb_user;
+    int rc;
+    uint8_t *buf; /* this scan's own scratch for in_file values (callbacks may nest) */
+    size_t bufcap;
+} scan_ctx;
+
+static int scan_give(const eng__kitem *it, void *user)
+{
+    scan_ctx *c = user;
+    const uint8_t *val = it->e.val;
+    if (it->node && it->node->in_file) {
+        int lrc = c->kv->load(c->kv->load_ctx, it->node, &c->buf, &c->bufcap);
         if (lrc) {
-            m->rc = lrc;
+            c->rc = lrc;
             return 1;
         }
-        val = m->buf;
+        val = c->buf;
     }
-    int rc = m->cb(n->key, n->klen, val, n->vlen, m->cb_user);
+    int rc = c->cb(it->e.key, it->e.klen, val, it->e.vlen, c->cb_user);
     if (rc) {
-        m->rc = rc < 0 ? rc : ENG_OK;
+        c->rc = rc < 0 ? rc : ENG_OK;
         return 1;
     }
     return 0;
 }
 
-static int merge_main(const eng__onode *n, void *user)
-{
-    merge_ctx *m = user;
-    while (m->next < m->npend) {
-        const eng__onode *p = m->pend[m->next];
-        int c = eng__key_cmp(p->key, p->klen, n->key, n->klen);
-        if (c > 0)
-            break;
-        m->next++;
-        if (emit(m, p))
-            return 1;
-        if (c == 0)
-            return 0; /* pending entry shadows the committed one */
-    }
-    return emit(m, n);
-}
-
-static int direct(const eng__onode *n, void *user)
-{
-    merge_ctx *m = user;
-    return emit(m, n);
-}
-
 int eng__kvmem_scan(eng__kvmem *kv, const void *prefix, size_t plen, eng_store_scan_fn cb, void *cb_user)
 {
-    merge_ctx m = {.mem = kv->main.mem, .cb = cb, .cb_user = cb_user, .rc = ENG_OK, .kv = kv};
-    if (!kv->in_batch || kv->pend.count == 0) {
-        eng__omap_scan(&kv->main, prefix, plen, direct, &m);
-        eng__free(m.mem, m.buf);
-        return m.rc;
-    }
-    eng__omap_scan(&kv->pend, prefix, plen, collect, &m);
-    if (m.rc == ENG_OK && !eng__omap_scan(&kv->main, prefix, plen, merge_main, &m)) {
-        while (m.next < m.npend && !emit(&m, m.pend[m.next]))
-            m.next++;
-    }
-    eng__free(m.mem, (void *)m.pend);
-    eng__free(m.mem, m.buf);
-    return m.rc;
+    scan_ctx c = {kv, cb, cb_user, ENG_OK, NULL, 0};
+    int rc = eng__kvmem_each(kv, prefix, plen, scan_give, &c);
+    eng__free(kv->main.mem, c.buf);
+    return rc ? rc : c.rc;
+}
+
+/* ---- the base ---- */
+
+typedef struct hide_ctx {
+    eng__kvmem *kv;
+    int in_main; /* the nodes are main's own (at open): count each */
+    uint64_t bytes, enc;
+    int rc;
+} hide_ctx;
+
+static int hide_one(const eng__onode *n, void *user)
+{
+    hide_ctx *h = user;
+    if (!h->in_main && eng__omap_find(&h->kv->main, n->key, n->klen))
+        return 0; /* already hidden */
+    uint64_t at;
+    int eq;
+    eng__kent e;
+    if ((h->rc = eng__kbase_seek(h->kv->base, n->key, n->klen, &at, &eq)) != ENG_OK)
+        return 1;
+    if (!eq)
+        return 0;
+    if ((h->rc = eng__kbase_get(h->kv->base, at, &e)) != ENG_OK)
+        return 1;
+    h->bytes += e.klen + e.vlen;
+    h->enc += eng__op_bytes(e.klen, e.vlen);
+    return 0;
+}
+
+int eng__kvmem_hidden(eng__kvmem *kv, const eng__omap *from, uint64_t *bytes, uint64_t *enc)
+{
+    hide_ctx h = {kv, from == &kv->main, 0, 0, ENG_OK};
+    *bytes = *enc = 0;
+    if (kv->base)
+        eng__omap_scan(from, "", 0, hide_one, &h);
+    *bytes = h.bytes;
+    *enc = h.enc;
+    return h.rc;
+}
+
+int eng__kvmem_set_base(eng__kvmem *kv, eng__kbase *base)
+{
+    eng__kbase_free(kv->base);
+    kv->base = base;
+    kv->main.keep_dead = base != NULL;
+    kv->base_bytes = base ? base->bytes : 0;
+    kv->base_enc = base ? base->enc : 0;
+    uint64_t b, e;
+    int rc = eng__kvmem_hidden(kv, &kv->main, &b, &e);
+    kv->base_bytes -= b;
+    kv->base_enc -= e;
+    return rc;
 }
 
 int eng__kvmem_begin(eng__kvmem *kv)

@@ -5,6 +5,7 @@
 #define ENG_STORE_KVMEM_H
 
 #include "engage/store.h"
+#include "store/kbase.h"
 #include "store/omap.h"
 
 /* Reads the value of an in_file node (eng__onode) into *buf (grown with the
@@ -19,7 +20,30 @@ typedef struct eng__kvmem {
     void *load_ctx;
     uint8_t *getbuf;  /* get's scratch for in_file values */
     size_t getcap;
+    /* File store: the keys of its mapped index, under main (whose tombstones
+     * then stay to hide them); NULL for none. base_bytes and base_enc are what
+     * the base's keys not hidden by main add to main.bytes and main.enc. */
+    eng__kbase *base;
+    uint64_t base_bytes, base_enc;
+    int scanning; /* iterations under way: the base must not be swapped */
 } eng__kvmem;
+
+/* One entry of the merged view (pending batch over main over base). From a map
+ * node (node set: its val is NULL when in_file) or from the base (node NULL). */
+typedef struct eng__kitem {
+    eng__kent e;
+    const eng__onode *node;
+} eng__kitem;
+typedef int (*eng__kvmem_each_fn)(const eng__kitem *it, void *user);
+/* In key order, the live entries with @p prefix; @p fn returns non-zero to
+ * stop. ENG_OK (also when stopped) or the base's ENG_ECORRUPT. */
+int eng__kvmem_each(eng__kvmem *kv, const void *prefix, size_t plen, eng__kvmem_each_fn fn, void *user);
+/* Take @p base (owned from now on; NULL drops it) under main, after main has
+ * been filled with what follows it in the file (tombstones included). */
+int eng__kvmem_set_base(eng__kvmem *kv, eng__kbase *base);
+/* What committing @p from into main takes off base_bytes and base_enc (keys of
+ * the base that main does not hide yet). ENG_OK or ENG_ECORRUPT. */
+int eng__kvmem_hidden(eng__kvmem *kv, const eng__omap *from, uint64_t *bytes, uint64_t *enc);
 
 void eng__kvmem_init(eng__kvmem *kv, const eng__mem *mem);
 void eng__kvmem_clear(eng__kvmem *kv);
@@ -28,7 +52,8 @@ int eng__kvmem_put(eng__kvmem *kv, const void *key, size_t klen, const void *val
 int eng__kvmem_del(eng__kvmem *kv, const void *key, size_t klen);
 int eng__kvmem_scan(eng__kvmem *kv, const void *prefix, size_t plen, eng_store_scan_fn cb, void *cb_user);
 int eng__kvmem_begin(eng__kvmem *kv);
-/* Apply the batch to main. Never fails once in_batch is set. */
+/* Apply the batch to main. Never fails once in_batch is set. A file store
+ * with a base first takes eng__kvmem_hidden(pend) off base_bytes and base_enc. */
 int eng__kvmem_commit(eng__kvmem *kv);
 int eng__kvmem_rollback(eng__kvmem *kv);
 

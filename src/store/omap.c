@@ -106,9 +106,9 @@ eng__onode *eng__omap_find(const eng__omap *m, const void *key, size_t klen)
 
 static size_t live_bytes(const eng__onode *n) { return n->dead ? 0 : n->klen + n->vlen; }
 
-static size_t uvar_len(size_t v)
+static uint64_t uvar_len(uint64_t v)
 {
-    size_t k = 1;
+    uint64_t k = 1;
     while (v >= 0x80) {
         v >>= 7;
         k++;
@@ -116,10 +116,14 @@ static size_t uvar_len(size_t v)
     return k;
 }
 
-/* What the node takes in a frame: op byte, key and value with their lengths (frame.h). */
+uint64_t eng__op_bytes(size_t klen, size_t vlen)
+{
+    return 1 + uvar_len(klen) + klen + uvar_len(vlen) + vlen;
+}
+
 static uint64_t enc_bytes(const eng__onode *n)
 {
-    return n->dead ? 0 : 1 + uvar_len(n->klen) + n->klen + uvar_len(n->vlen) + n->vlen;
+    return n->dead ? 0 : eng__op_bytes(n->klen, n->vlen);
 }
 
 /* Split the tree into keys < key (l) and keys > key (r); an equal node is returned. */
@@ -231,6 +235,14 @@ int eng__omap_put(eng__omap *m, const void *key, size_t klen, const void *val, s
     return put_node(m, key, klen, v, vlen, dead, 0, 0);
 }
 
+int eng__omap_put_at(eng__omap *m, const void *key, size_t klen, const void *val, size_t vlen, uint64_t foff)
+{
+    uint8_t *v = NULL;
+    if (vlen && !(v = eng__memdup(m->mem, val, vlen)))
+        return eng__nomem();
+    return put_node(m, key, klen, v, vlen, 0, 0, foff);
+}
+
 int eng__omap_put_ref(eng__omap *m, const void *key, size_t klen, size_t vlen, uint64_t foff)
 {
     return put_node(m, key, klen, NULL, vlen, 0, 1, foff);
@@ -273,7 +285,7 @@ static void move_all(eng__omap *dst, eng__onode *n)
             dst->enc -= enc_bytes(old);
             free_node(dst->mem, old);
         }
-        if (n->dead) {
+        if (n->dead && !dst->keep_dead) {
             free_node(dst->mem, n);
         } else {
             dst->root = insert_node(dst->root, n);

@@ -27,6 +27,7 @@ typedef struct eng__omap {
     size_t bytes;      /* sum of key and value lengths of live nodes */
     uint64_t enc;      /* bytes the live nodes take as frame ops (the file's live bytes) */
     uint32_t rng;
+    int keep_dead;     /* merges and deletes leave tombstones (they hide keys of a file store's index) */
 } eng__omap;
 
 void eng__omap_init(eng__omap *m, const eng__mem *mem);
@@ -37,6 +38,8 @@ int eng__omap_copy(eng__omap *dst, const eng__omap *src);
 eng__onode *eng__omap_find(const eng__omap *m, const void *key, size_t klen);
 /* Insert or replace (copies key and value). dead=1 records a tombstone. */
 int eng__omap_put(eng__omap *m, const void *key, size_t klen, const void *val, size_t vlen, int dead);
+/* The same for a live value that is also in the file store's file at @p foff. */
+int eng__omap_put_at(eng__omap *m, const void *key, size_t klen, const void *val, size_t vlen, uint64_t foff);
 /* Insert or replace a value that stays in the file store's file (vlen bytes at foff). */
 int eng__omap_put_ref(eng__omap *m, const void *key, size_t klen, size_t vlen, uint64_t foff);
 /* Drop a node's heap copy of its value: from now on it is read from the file at foff. */
@@ -44,7 +47,7 @@ void eng__omap_to_ref(eng__omap *m, eng__onode *n, uint64_t foff);
 /* Remove a key; returns 1 if it was there. */
 int eng__omap_del(eng__omap *m, const void *key, size_t klen);
 /* Move every node of @p src into @p dst (src ends empty): live nodes replace,
- * tombstones delete. Allocates nothing, so it cannot fail half-way. */
+ * tombstones delete (or replace, with dst->keep_dead). Allocates nothing, so it cannot fail half-way. */
 void eng__omap_merge_into(eng__omap *dst, eng__omap *src);
 
 /* In-order visit of nodes whose key starts with @p prefix (tombstones included).
@@ -53,5 +56,7 @@ typedef int (*eng__omap_cb)(const eng__onode *n, void *user);
 int eng__omap_scan(const eng__omap *m, const void *prefix, size_t plen, eng__omap_cb cb, void *user);
 
 int eng__key_cmp(const void *a, size_t alen, const void *b, size_t blen);
+/* What a put of these lengths takes in a frame: op byte, key and value with their lengths (frame.h). */
+uint64_t eng__op_bytes(size_t klen, size_t vlen);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -39,6 +40,33 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 {
     (void)sb; (void)flag; (void)ftw;
     return remove(p);
+}
+
+long test_file_size(const char *p)
+{
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    return (long)st.st_size;
+}
+
+unsigned char *test_read_file(const char *p, long *n)
+{
+    *n = test_file_size(p);
+    unsigned char *b = malloc((size_t)*n + 1);
+    FILE *fp = fopen(p, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(b, 1, (size_t)*n, fp), (size_t)*n);
+    fclose(fp);
+    return b;
+}
+
+void test_write_file(const char *p, const unsigned char *b, long n)
+{
+    (void)unlink(p);
+    FILE *fp = fopen(p, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(b, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
 }
 
 void test_rmtree(const char *path)

@@ -8,6 +8,12 @@
 /* mkdtemp under $TMPDIR (or /tmp); the caller removes it with test_rmtree. */
 char *test_tmpdir(void);
 void test_rmtree(const char *path);
+/* Whole-file helpers for the damage sweeps (cmocka assertions on failure).
+ * test_write_file makes a new file each time: truncating the old one to zero
+ * makes ext4 flush its data on close (auto_da_alloc), about 1 ms a trial. */
+long test_file_size(const char *path);
+unsigned char *test_read_file(const char *path, long *n); /* malloc'd, one spare byte */
+void test_write_file(const char *path, const unsigned char *b, long n);
 /* How many files directly in @p dir hold the bytes @p needle (a plain byte search of every
  * file the library wrote there). */
 int test_dir_has_bytes(const char *dir, const void *needle, size_t nlen);

@@ -18,6 +18,7 @@
 
 #include "store/record.h"
 #include "store/file_impl.h"
+#include "store/frame.h"
 #include "base/hash.h"
 #include "test_alloc.h"
 #include "test_util.h"
@@ -142,43 +143,14 @@ static void assert_holds(eng_store *s, int k)
     free(want);
 }
 
-static long file_size(const char *p)
-{
-    struct stat st;
-    assert_int_equal(stat(p, &st), 0);
-    return (long)st.st_size;
-}
-
-static unsigned char *read_file(const char *p, long *n)
-{
-    *n = file_size(p);
-    unsigned char *b = malloc((size_t)*n + 1);
-    FILE *fp = fopen(p, "rb");
-    assert_non_null(fp);
-    assert_int_equal(fread(b, 1, (size_t)*n, fp), (size_t)*n);
-    fclose(fp);
-    return b;
-}
-
-/* A new file each time: truncating the old one to zero makes ext4 flush its
- * data on close (auto_da_alloc), about 1 ms a trial of the sweeps. */
-static void write_file(const char *p, const unsigned char *b, long n)
-{
-    (void)unlink(p);
-    FILE *fp = fopen(p, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(b, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-}
-
 /* Build a file with NBATCH batches; sizes[k] = file size after k batches. */
 static void build(fx *f, long sizes[NBATCH + 1])
 {
     eng_store *s = open_ok(f->path, ENG_STORE_CREATE);
-    sizes[0] = file_size(f->path);
+    sizes[0] = test_file_size(f->path);
     for (int i = 1; i <= NBATCH; i++) {
         run_batch(s, i);
-        sizes[i] = file_size(f->path);
+        sizes[i] = test_file_size(f->path);
         assert_true(sizes[i] > sizes[i - 1]);
     }
     eng_store_free(s);
@@ -201,10 +173,10 @@ static void persists_across_reopen(void **state)
     assert_int_equal(eng__kv_put(s, "rolled", 6, "x", 1), ENG_OK);
     assert_int_equal(eng__kv_rollback(s), ENG_OK);
     /* An empty commit writes no frame. */
-    long before = file_size(f->path);
+    long before = test_file_size(f->path);
     assert_int_equal(eng__kv_begin(s), ENG_OK);
     assert_int_equal(eng__kv_commit(s), ENG_OK);
-    assert_int_equal(file_size(f->path), before);
+    assert_int_equal(test_file_size(f->path), before);
     eng_store_free(s);
 
     s = open_ok(f->path, 0);
@@ -254,12 +226,12 @@ static void truncation_at_every_offset(void **state)
     long sizes[NBATCH + 1];
     build(f, sizes);
     long n;
-    unsigned char *img = read_file(f->path, &n);
+    unsigned char *img = test_read_file(f->path, &n);
     assert_int_equal(n, sizes[NBATCH]);
     eng__file_io_fault = skip_sync;
     int checked = 0;
     for (long t = 0; t < n; t += sweep_step) {
-        write_file(f->copy, img, t);
+        test_write_file(f->copy, img, t);
         int k = 0;
         while (k < NBATCH && sizes[k + 1] <= t)
             k++;
@@ -287,14 +259,14 @@ static void single_byte_flips(void **state)
     long sizes[NBATCH + 1];
     build(f, sizes);
     long n;
-    unsigned char *img = read_file(f->path, &n);
+    unsigned char *img = test_read_file(f->path, &n);
     eng__file_io_fault = skip_sync;
     int corrupt = 0, recovered = 0;
     for (long at = 0; at < n; at += sweep_step) {
         for (int m = 0; m < 2; m++) {
             unsigned char mask = m ? 0x80 : 0x01;
             img[at] ^= mask;
-            write_file(f->copy, img, n);
+            test_write_file(f->copy, img, n);
             img[at] ^= mask;
             eng_store *s = NULL;
             int rc = eng_store_file_open(f->copy, 0, test_alloc_get(), &s);
@@ -338,19 +310,19 @@ static void bad_arguments_and_files(void **state)
     assert_int_equal(eng_store_file_open(missing, ENG_STORE_CREATE, NULL, &s), ENG_ENOTFOUND);
 
     /* Not a store file at all. */
-    write_file(f->copy, (const unsigned char *)"hello, this is not a store file", 31);
+    test_write_file(f->copy, (const unsigned char *)"hello, this is not a store file", 31);
     assert_int_equal(eng_store_file_open(f->copy, 0, test_alloc_get(), &s), ENG_ECORRUPT);
     assert_string_equal(eng_error_last()->detail, "0");
     /* A short prefix of a valid header (torn at creation) is an empty store. */
-    write_file(f->copy, (const unsigned char *)"ENGST", 5);
+    test_write_file(f->copy, (const unsigned char *)"ENGST", 5);
     s = open_ok(f->copy, 0);
     assert_holds(s, 0);
     eng_store_free(s);
-    assert_int_equal(file_size(f->copy), 16);
+    assert_int_equal(test_file_size(f->copy), 16);
     /* A newer format version. */
     long n;
-    unsigned char *img = read_file(f->copy, &n);
-    img[8] = 2;
+    unsigned char *img = test_read_file(f->copy, &n);
+    img[8] = ENG__FILE_VERSION + 1;
     {
         /* Recompute the header checksum so only the version differs. */
         uint32_t crc = eng__crc32c(0, img, 12);
@@ -359,7 +331,7 @@ static void bad_arguments_and_files(void **state)
         img[14] = (unsigned char)(crc >> 16);
         img[15] = (unsigned char)(crc >> 24);
     }
-    write_file(f->copy, img, n);
+    test_write_file(f->copy, img, n);
     free(img);
     assert_int_equal(eng_store_file_open(f->copy, 0, test_alloc_get(), &s), ENG_EVERSION);
     /* Compaction of something that is not a file store. */
@@ -423,14 +395,14 @@ static void compaction(void **state)
     assert_int_equal(eng__kv_del(s, "b/0001", 6), ENG_OK);
     for (int i = 1; i <= NBATCH; i++)
         run_batch(s, i);
-    long before = file_size(f->path);
+    long before = test_file_size(f->path);
 
     assert_int_equal(eng__kv_begin(s), ENG_OK);
     assert_int_equal(eng_store_file_compact(s), ENG_EBUSY);
     assert_int_equal(eng__kv_rollback(s), ENG_OK);
 
     assert_int_equal(eng_store_file_compact(s), ENG_OK);
-    long after = file_size(f->path);
+    long after = test_file_size(f->path);
     assert_true(after * 10 < before);
     assert_holds(s, NBATCH);
     /* The store goes on after compaction, and reopens with the same content. */
@@ -441,7 +413,7 @@ static void compaction(void **state)
     assert_holds(s, NBATCH);
     eng__file_stats st;
     assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
-    assert_int_equal(st.frames, 3); /* one compacted frame, the put and the delete */
+    assert_int_equal(st.frames, 4); /* one compacted frame, its key index, the put and the delete */
     eng_store_free(s);
     test_alloc_assert_clean();
 }
@@ -478,7 +450,7 @@ static void compaction_failures_leave_the_store(void **state)
     eng_store *s = open_ok(f->path, ENG_STORE_CREATE);
     for (int i = 1; i <= NBATCH; i++)
         run_batch(s, i);
-    long size = file_size(f->path);
+    long size = test_file_size(f->path);
     char tmp[700];
     snprintf(tmp, sizeof tmp, "%s.compact", f->path);
     int ops[] = {ENG__IO_WRITE, ENG__IO_FSYNC, ENG__IO_RENAME};
@@ -486,7 +458,7 @@ static void compaction_failures_leave_the_store(void **state)
         inject(ops[i], ENOSPC, 10);
         assert_int_equal(eng_store_file_compact(s), ENG_EIO);
         assert_non_null(strstr(eng_error_last()->message, "unchanged"));
-        assert_int_equal(file_size(f->path), size);
+        assert_int_equal(test_file_size(f->path), size);
         assert_int_equal(access(tmp, F_OK), -1);
         assert_holds(s, NBATCH);
         disarm();
@@ -495,7 +467,7 @@ static void compaction_failures_leave_the_store(void **state)
     run_batch(s, NBATCH + 1);
     eng_store_free(s);
     /* A leftover compaction file from a crash is removed on open. */
-    write_file(tmp, (const unsigned char *)"junk", 4);
+    test_write_file(tmp, (const unsigned char *)"junk", 4);
     s = open_ok(f->path, 0);
     assert_holds(s, NBATCH + 1);
     assert_int_equal(access(tmp, F_OK), -1);
@@ -508,7 +480,7 @@ static void commit_io_failures(void **state)
     fx *f = *state;
     eng_store *s = open_ok(f->path, ENG_STORE_CREATE);
     run_batch(s, 1);
-    long size = file_size(f->path);
+    long size = test_file_size(f->path);
 
     /* A short write is taken back: nothing of the batch stays, the store goes on. */
     inject(ENG__IO_WRITE, ENOSPC, 7);
@@ -517,7 +489,7 @@ static void commit_io_failures(void **state)
     assert_int_equal(eng__kv_commit(s), ENG_EIO);
     assert_non_null(strstr(eng_error_last()->message, "No space"));
     assert_int_equal(eng__kv_rollback(s), ENG_OK);
-    assert_int_equal(file_size(f->path), size);
+    assert_int_equal(test_file_size(f->path), size);
     assert_holds(s, 1);
     run_batch(s, 2);
 
@@ -637,7 +609,7 @@ static int oom_open_and_commit(void *arg)
     (void)arg;
     /* Every run starts from the same file: a run that failed after its commit
      * must not move the later allocations (else the loop can chase them forever). */
-    write_file(oom_path, oom_img, oom_len);
+    test_write_file(oom_path, oom_img, oom_len);
     eng_store *s = NULL;
     int rc = eng_store_file_open(oom_path, 0, test_alloc_get(), &s);
     if (rc)
@@ -663,7 +635,7 @@ static void allocation_failures(void **state)
     long sizes[NBATCH + 1];
     build(f, sizes);
     oom_path = f->path;
-    oom_img = read_file(f->path, &oom_len);
+    oom_img = test_read_file(f->path, &oom_len);
     int runs = test_oom_loop(oom_open_and_commit, NULL);
     free(oom_img);
     assert_true(runs > 10);
@@ -694,7 +666,7 @@ static void engine_round_trip(void **state)
     assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
     assert_string_equal(info.store_kind, "file");
     assert_int_equal(info.store_file_bytes, st.file_bytes);
-    assert_int_equal(info.store_file_bytes, file_size(f->path));
+    assert_int_equal(info.store_file_bytes, test_file_size(f->path));
     assert_int_equal(info.store_live_bytes, st.live_file_bytes);
     assert_int_equal(info.store_dead_bytes, info.store_file_bytes - 16 - info.store_live_bytes);
     assert_true(info.store_live_bytes > 0);
@@ -772,7 +744,7 @@ static void auto_compaction_bounds_the_file(void **state)
             armed_errno[ENG__IO_RENAME] = ENOSPC;
         update_round(s, r);
         assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
-        assert_int_equal((long)st.file_bytes, file_size(f->path));
+        assert_int_equal((long)st.file_bytes, test_file_size(f->path));
         assert_int_equal(st.dead_bytes, st.file_bytes - 16 - st.live_file_bytes);
         /* Live data, the dead allowance, one more frame, and the retry distance
          * after a failed compaction. */
@@ -993,7 +965,7 @@ static void spilled_batches(void **state)
     put_str(s, "m", "the spilled value that stays", ENG_OK);
     assert_value(s, "m", "the spilled value that stays"); /* read from the file inside the batch */
     assert_int_equal(eng__kv_commit(s), ENG_OK);
-    long committed = file_size(f->path);
+    long committed = test_file_size(f->path);
     for (int pass = 0; pass < 2; pass++) {
         assert_value(s, "k", "small");
         assert_value(s, "j", NULL);
@@ -1005,24 +977,24 @@ static void spilled_batches(void **state)
     /* A rollback takes the spilled ops back off the file. */
     assert_int_equal(eng__kv_begin(s), ENG_OK);
     put_str(s, "r", "a spilled value, rolled back", ENG_OK);
-    assert_true(file_size(f->path) > committed);
+    assert_true(test_file_size(f->path) > committed);
     assert_int_equal(eng__kv_rollback(s), ENG_OK);
-    assert_int_equal(file_size(f->path), committed);
+    assert_int_equal(test_file_size(f->path), committed);
     assert_value(s, "r", NULL);
 
     /* A short spill write fails the put alone; the batch's earlier spill stays. */
     assert_int_equal(eng__kv_begin(s), ENG_OK);
     put_str(s, "a", "a spilled value that is kept", ENG_OK);
-    long mid = file_size(f->path);
+    long mid = test_file_size(f->path);
     inject(ENG__IO_WRITE, ENOSPC, 5);
     put_str(s, "b", "a spilled value that fails", ENG_EIO);
     disarm();
-    assert_int_equal(file_size(f->path), mid);
+    assert_int_equal(test_file_size(f->path), mid);
     put_str(s, "c", "tiny", ENG_OK);
     /* A crash now (a copy of the file as it is) loses the batch and nothing else. */
     long n;
-    unsigned char *img = read_file(f->path, &n);
-    write_file(f->copy, img, n);
+    unsigned char *img = test_read_file(f->path, &n);
+    test_write_file(f->copy, img, n);
     free(img);
     eng_store *crashed = open_ok(f->copy, 0);
     eng__file_stats st;
@@ -1041,14 +1013,14 @@ static void spilled_batches(void **state)
     assert_int_equal(st.dropped_bytes, 0);
 
     /* A failed commit takes the spilled ops off: only a rollback is left. */
-    committed = file_size(f->path);
+    committed = test_file_size(f->path);
     assert_int_equal(eng__kv_begin(s), ENG_OK);
     put_str(s, "f", "a spilled value, commit fails", ENG_OK);
     put_str(s, "g", "tiny", ENG_OK);
     inject(ENG__IO_WRITE, EIO, 0);
     assert_int_equal(eng__kv_commit(s), ENG_EIO);
     disarm();
-    assert_int_equal(file_size(f->path), committed);
+    assert_int_equal(test_file_size(f->path), committed);
     assert_int_equal(eng__kv_commit(s), ENG_EIO);
     assert_non_null(strstr(eng_error_last()->message, "roll it back"));
     put_str(s, "h", "a spilled value refused too", ENG_EIO);
@@ -1058,7 +1030,7 @@ static void spilled_batches(void **state)
     assert_value(s, "g", NULL);
 
     /* A failed spill whose cut fails too: writes refused, the reopen drops the tail. */
-    long before = file_size(f->path);
+    long before = test_file_size(f->path);
     assert_int_equal(eng__kv_begin(s), ENG_OK);
     inject(ENG__IO_WRITE, ENOSPC, 9);
     inject(ENG__IO_TRUNCATE, EIO, 0);
@@ -1071,7 +1043,7 @@ static void spilled_batches(void **state)
     s = open_ok(f->path, 0);
     assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
     assert_true(st.dropped_bytes > 0);
-    assert_int_equal(file_size(f->path), before);
+    assert_int_equal(test_file_size(f->path), before);
     assert_value(s, "d", NULL);
     assert_value(s, "a", "a spilled value that is kept");
 
@@ -1079,7 +1051,7 @@ static void spilled_batches(void **state)
     assert_int_equal(eng__kv_begin(s), ENG_OK);
     put_str(s, "e", "a spilled value never committed", ENG_OK);
     eng_store_free(s);
-    assert_int_equal(file_size(f->path), before);
+    assert_int_equal(test_file_size(f->path), before);
     s = open_ok(f->path, 0);
     assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
     assert_int_equal(st.dropped_bytes, 0);
@@ -1089,9 +1061,9 @@ static void spilled_batches(void **state)
     /* Every truncation of the last model frame (spilled ops, then the rest, then its header). */
     unlink(f->path);
     build(f, sizes);
-    img = read_file(f->path, &n);
+    img = test_read_file(f->path, &n);
     for (long t = sizes[NBATCH - 1]; t < n; t++) {
-        write_file(f->copy, img, t);
+        test_write_file(f->copy, img, t);
         s = open_ok(f->copy, ENG_STORE_READONLY); /* read-only: no cut, no fsync */
         assert_holds(s, NBATCH - 1);
         eng_store_free(s);

@@ -1,0 +1,515 @@
+/* The file store's key index (src/store/kbase.h): reads served from the mapped
+ * index with the frames after it replayed over it (overwrites and deletes of
+ * indexed keys), an index older than the log, a file cut at every offset and
+ * flipped at every byte around indexes, a damaged index (clean fallback to
+ * replay), a failed or torn index write at close, version 1 files, and
+ * allocation failures of an indexed open. The expected content is a plain
+ * array of the keys' values applied round by round (model), not the store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "store/file_impl.h"
+#include "store/frame.h"
+#include "store/store_impl.h"
+#include "base/hash.h"
+#include "test_alloc.h"
+#include "test_util.h"
+
+#define NKEYS 100
+#define NROUNDS 6
+
+typedef struct fx {
+    char *dir;
+    char path[600], copy[600];
+} fx;
+
+/* model[r][i]: the value of key i after round r (NULL: absent). */
+static char model[NROUNDS + 1][NKEYS][48];
+static int present[NROUNDS + 1][NKEYS];
+
+static void key_of(int i, char *k) { snprintf(k, 16, "k/%05d", i); }
+
+/* Round r puts a fifth of the keys and deletes an eleventh (of those present before). */
+static int puts_in(int r, int i) { return (i * 7 + r) % 5 == 0 || r == 1; }
+static int dels_in(int r, int i) { return r > 1 && (i + r) % 11 == 0 && !puts_in(r, i); }
+static void val_of(int r, int i, char *v) { snprintf(v, 48, "r%d-i%d-%.*s", r, i, (i + r) % 23, "pppppppppppppppppppppppp"); }
+
+static void build_model(void)
+{
+    memset(present, 0, sizeof present);
+    for (int r = 1; r <= NROUNDS; r++)
+        for (int i = 0; i < NKEYS; i++) {
+            present[r][i] = present[r - 1][i];
+            memcpy(model[r][i], model[r - 1][i], sizeof model[r][i]);
+            if (puts_in(r, i)) {
+                val_of(r, i, model[r][i]);
+                present[r][i] = 1;
+            } else if (dels_in(r, i)) {
+                present[r][i] = 0;
+            }
+        }
+}
+
+static void run_round(eng_store *s, int r)
+{
+    char k[16], v[48];
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    for (int i = 0; i < NKEYS; i++) {
+        key_of(i, k);
+        if (puts_in(r, i)) {
+            val_of(r, i, v);
+            assert_int_equal(eng__kv_put(s, k, strlen(k), v, strlen(v)), ENG_OK);
+        } else if (dels_in(r, i)) {
+            assert_int_equal(eng__kv_del(s, k, strlen(k)), ENG_OK);
+        }
+    }
+    assert_int_equal(eng__kv_commit(s), ENG_OK);
+}
+
+typedef struct dump_ctx {
+    char *out;
+    size_t len;
+} dump_ctx;
+
+static int dump_cb(const void *k, size_t kl, const void *v, size_t vl, void *u)
+{
+    dump_ctx *d = u;
+    memcpy(d->out + d->len, k, kl);
+    d->out[d->len + kl] = '=';
+    memcpy(d->out + d->len + kl + 1, v, vl);
+    d->len += kl + vl + 2;
+    d->out[d->len - 1] = '\n';
+    d->out[d->len] = 0;
+    return 0;
+}
+
+/* The store's scan as text, or NULL with *rc when the scan fails. */
+static char *dump(eng_store *s, int *rc)
+{
+    dump_ctx d = {calloc(1, 65536), 0};
+    *rc = eng__kv_scan(s, "", 0, dump_cb, &d);
+    if (*rc) {
+        free(d.out);
+        return NULL;
+    }
+    return d.out;
+}
+
+static char *model_dump(int r)
+{
+    char *out = calloc(1, 65536);
+    char k[16];
+    for (int i = 0; i < NKEYS; i++)
+        if (present[r][i]) {
+            key_of(i, k);
+            sprintf(out + strlen(out), "%s=%s\n", k, model[r][i]);
+        }
+    return out;
+}
+
+/* Scan, every get, a prefix scan, and the live bytes agree with round r. */
+static void assert_round(eng_store *s, int r)
+{
+    int rc;
+    char *got = dump(s, &rc), *want = model_dump(r);
+    assert_int_equal(rc, ENG_OK);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    uint64_t live = 0;
+    char k[16];
+    for (int i = 0; i < NKEYS; i++) {
+        key_of(i, k);
+        eng__val v;
+        rc = eng__kv_get(s, k, strlen(k), &v);
+        if (!present[r][i]) {
+            assert_int_equal(rc, ENG_ENOTFOUND);
+            continue;
+        }
+        assert_int_equal(rc, ENG_OK);
+        assert_int_equal(v.len, strlen(model[r][i]));
+        assert_memory_equal(v.data, model[r][i], v.len);
+        eng__val_free(s, &v);
+        live += strlen(k) + strlen(model[r][i]);
+    }
+    dump_ctx d = {calloc(1, 65536), 0};
+    assert_int_equal(eng__kv_scan(s, "k/0007", 6, dump_cb, &d), ENG_OK);
+    want = calloc(1, 4096);
+    for (int i = 70; i < 80; i++)
+        if (present[r][i]) {
+            key_of(i, k);
+            sprintf(want + strlen(want), "%s=%s\n", k, model[r][i]);
+        }
+    assert_string_equal(d.out, want);
+    free(d.out);
+    free(want);
+    eng__file_stats st;
+    assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+    assert_int_equal(st.live_bytes, live);
+}
+
+static uint64_t index_keys(eng_store *s)
+{
+    eng__file_stats st;
+    assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+    return st.index_keys;
+}
+
+static int live_keys(int r)
+{
+    int n = 0;
+    for (int i = 0; i < NKEYS; i++)
+        n += present[r][i];
+    return n;
+}
+
+static eng_store *open_ok(const char *path, unsigned flags)
+{
+    eng_store *s = NULL;
+    int rc = eng_store_file_open(path, flags, test_alloc_get(), &s);
+    if (rc)
+        fprintf(stderr, "open %s: %s\n", path, eng_error_last()->message);
+    assert_int_equal(rc, ENG_OK);
+    return s;
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    f->dir = test_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/engage.db", f->dir);
+    snprintf(f->copy, sizeof f->copy, "%s/copy.db", f->dir);
+    test_alloc_reset();
+    build_model();
+    eng__file_checkpoint_min = 0; /* every close with a tail writes an index */
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    eng__file_io_fault = NULL;
+    eng__file_checkpoint_min = (uint64_t)1 << 20;
+    test_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Offset of the first index frame header at or after @p from, or -1. */
+static long find_index(const unsigned char *img, long n, long from)
+{
+    for (long i = from; i + ENG__FRAME_HEADER <= n; i++)
+        if (eng__get32(img + i) == ENG__INDEX_MAGIC && eng__get32(img + i + 20) == eng__crc32c(0, img + i, 20))
+            return i;
+    return -1;
+}
+
+/* Rounds 1-3, close (index A); rounds 4-5 and a close without an index (A is
+ * older than the log); round 6 and a close with one (index B, last frame).
+ * sizes[r]: the file after round r's commit; ends[r]: where round r's data ends
+ * once closed (sizes, or after the index written at its close). */
+static void build(fx *f, long sizes[NROUNDS + 1])
+{
+    eng_store *s = open_ok(f->path, ENG_STORE_CREATE | ENG_STORE_NOSYNC);
+    sizes[0] = test_file_size(f->path);
+    for (int r = 1; r <= NROUNDS; r++) {
+        if (r == 4 || r == 6) {
+            eng__file_checkpoint_min = r == 4 ? 0 : UINT64_MAX;
+            eng_store_free(s);
+            s = open_ok(f->path, ENG_STORE_NOSYNC);
+            if (r == 6)
+                assert_int_equal(index_keys(s), (uint64_t)live_keys(3)); /* A, with rounds 4-5 replayed over it */
+        }
+        run_round(s, r);
+        sizes[r] = test_file_size(f->path);
+    }
+    eng__file_checkpoint_min = 0;
+    eng_store_free(s);
+}
+
+static void index_serves_reads(void **state)
+{
+    fx *f = *state;
+    long sizes[NROUNDS + 1];
+    build(f, sizes);
+    long n;
+    unsigned char *img = test_read_file(f->path, &n);
+    long a = find_index(img, n, 0), b = find_index(img, n, a + 1);
+    assert_true(a == sizes[3] && b == sizes[6] && find_index(img, n, b + 1) < 0);
+    free(img);
+    eng_store *s = open_ok(f->path, 0);
+    assert_int_equal(index_keys(s), (uint64_t)live_keys(NROUNDS));
+    assert_round(s, NROUNDS);
+    eng_store_free(s);
+
+    /* An index older than the log: the frames after it are replayed over it,
+     * overwriting and deleting indexed keys; the live bytes count each key once. */
+    test_write_file(f->copy, img = test_read_file(f->path, &n), b);
+    free(img);
+    s = open_ok(f->copy, ENG_STORE_READONLY);
+    assert_int_equal(index_keys(s), (uint64_t)live_keys(3));
+    assert_round(s, NROUNDS);
+    eng_store_free(s);
+
+    /* Writes over the index, a batch that reads its own writes, compaction. */
+    s = open_ok(f->copy, 0);
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    assert_int_equal(eng__kv_del(s, "k/00000", 7), ENG_OK);
+    assert_int_equal(eng__kv_put(s, "k/00001", 7, "x", 1), ENG_OK);
+    eng__val v;
+    assert_int_equal(eng__kv_get(s, "k/00000", 7, &v), ENG_ENOTFOUND);
+    assert_int_equal(eng__kv_get(s, "k/00001", 7, &v), ENG_OK);
+    assert_memory_equal(v.data, "x", 1);
+    eng__val_free(s, &v);
+    assert_int_equal(eng__kv_rollback(s), ENG_OK);
+    assert_round(s, NROUNDS);
+    assert_int_equal(eng_store_file_compact(s), ENG_OK);
+    assert_int_equal(index_keys(s), (uint64_t)live_keys(NROUNDS));
+    assert_round(s, NROUNDS);
+    eng__file_stats st;
+    assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+    assert_int_equal(st.file_bytes, test_file_size(f->copy));
+    eng_store_free(s);
+    s = open_ok(f->copy, 0);
+    assert_round(s, NROUNDS);
+    eng_store_free(s);
+    test_alloc_assert_clean();
+}
+
+/* Every cut opens (read-only, as a reader after a crash) on the rounds whose
+ * commit is wholly in it; an index cut short is a torn tail. */
+static void cut_at_every_offset(void **state)
+{
+    fx *f = *state;
+    long sizes[NROUNDS + 1], n;
+    build(f, sizes);
+    unsigned char *img = test_read_file(f->path, &n);
+    for (long cut = 0; cut <= n; cut++) {
+        test_write_file(f->copy, img, cut);
+        eng_store *s = open_ok(f->copy, ENG_STORE_READONLY);
+        int r = 0;
+        while (r < NROUNDS && sizes[r + 1] <= cut)
+            r++;
+        int rc;
+        char *got = dump(s, &rc), *want = model_dump(r);
+        assert_int_equal(rc, ENG_OK);
+        assert_string_equal(got, want);
+        free(got);
+        free(want);
+        eng_store_free(s);
+    }
+    free(img);
+    test_alloc_assert_clean();
+}
+
+/* A flipped byte anywhere: ENG_ECORRUPT at open or at the first read of what
+ * it damaged, or (in an index, or the last frame's payload) the right content,
+ * never a wrong answer. */
+static void flip_every_byte(void **state)
+{
+    fx *f = *state;
+    long sizes[NROUNDS + 1], n;
+    build(f, sizes);
+    unsigned char *img = test_read_file(f->path, &n);
+    int lazy = 0, fallback = 0;
+    for (long at = 0; at < n; at++) {
+        img[at] ^= 0x10;
+        test_write_file(f->copy, img, n);
+        img[at] ^= 0x10;
+        eng_store *s = NULL;
+        int rc = eng_store_file_open(f->copy, ENG_STORE_READONLY, test_alloc_get(), &s);
+        if (rc) {
+            assert_int_equal(rc, ENG_ECORRUPT);
+            continue;
+        }
+        char *got = dump(s, &rc);
+        if (rc) {
+            assert_int_equal(rc, ENG_ECORRUPT);
+            assert_non_null(strstr(eng_error_last()->message, "frame payload fails its checksum"));
+            lazy++;
+        } else {
+            char *want = model_dump(NROUNDS), *prev = model_dump(NROUNDS - 1);
+            /* The last frame is index B: damaged, the store replays round 6's frame. */
+            int ok = strcmp(got, want) == 0 || (at >= sizes[NROUNDS - 1] && at < sizes[NROUNDS] && !strcmp(got, prev));
+            if (!ok)
+                fprintf(stderr, "flip at %ld of %ld gives a wrong answer\n", at, n);
+            assert_true(ok);
+            fallback += index_keys(s) == 0;
+            free(want);
+            free(prev);
+        }
+        free(got);
+        eng_store_free(s);
+    }
+    assert_true(lazy > 0 && fallback > 0);
+    free(img);
+    test_alloc_assert_clean();
+}
+
+/* A damaged index followed by frames: replay of every frame, same content; a
+ * writable open's close then writes a good index again. */
+static void damaged_index_falls_back(void **state)
+{
+    fx *f = *state;
+    long sizes[NROUNDS + 1], n;
+    build(f, sizes);
+    unsigned char *img = test_read_file(f->path, &n);
+    long a = find_index(img, n, 0);
+    img[a + ENG__FRAME_HEADER + 30] ^= 1; /* an entry of index A */
+    test_write_file(f->path, img, sizes[5]); /* without round 6 and index B */
+    free(img);
+    eng_store *s = open_ok(f->path, 0);
+    assert_int_equal(index_keys(s), 0);
+    assert_round(s, 5);
+    eng_store_free(s);
+    s = open_ok(f->path, 0);
+    assert_int_equal(index_keys(s), (uint64_t)live_keys(5));
+    assert_round(s, 5);
+    eng_store_free(s);
+    test_alloc_assert_clean();
+}
+
+static int fail_writes, fail_truncates;
+static int io_hook(int op, size_t *n)
+{
+    if (op == ENG__IO_WRITE && fail_writes) {
+        fail_writes--;
+        if (n && *n > 40)
+            *n = 40; /* the header and a little of the payload get there */
+        return EIO;
+    }
+    if (op == ENG__IO_TRUNCATE && fail_truncates) {
+        fail_truncates--;
+        return EIO;
+    }
+    return 0;
+}
+
+/* The index write at close fails: the file is cut back (or, when the cut fails
+ * too, the next open finds a torn tail); either way it opens by replay. */
+static void crash_during_index_write(void **state)
+{
+    fx *f = *state;
+    for (int cut_fails = 0; cut_fails < 2; cut_fails++) {
+        eng_store *s = open_ok(f->path, ENG_STORE_CREATE | ENG_STORE_NOSYNC);
+        for (int r = 1; r <= 3; r++)
+            run_round(s, r);
+        long before = test_file_size(f->path);
+        fail_writes = 1;
+        fail_truncates = cut_fails;
+        eng__file_io_fault = io_hook;
+        eng_store_free(s);
+        eng__file_io_fault = NULL;
+        assert_int_equal(fail_writes, 0);
+        assert_int_equal(test_file_size(f->path), cut_fails ? before + 40 : before);
+        s = open_ok(f->path, 0);
+        assert_int_equal(index_keys(s), 0);
+        assert_round(s, 3);
+        eng__file_stats st;
+        assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+        assert_int_equal(st.dropped_bytes, cut_fails ? 40 : 0);
+        eng_store_free(s);
+        unlink(f->path);
+    }
+    test_alloc_assert_clean();
+}
+
+/* A version 1 file (no index) opens, gets no index at close (an older library
+ * could not read it), and becomes version 2 with an index at compaction. */
+static void version_1_files_open(void **state)
+{
+    fx *f = *state;
+    eng__file_checkpoint_min = UINT64_MAX;
+    eng_store *s = open_ok(f->path, ENG_STORE_CREATE | ENG_STORE_NOSYNC);
+    for (int r = 1; r <= 3; r++)
+        run_round(s, r);
+    eng_store_free(s);
+    eng__file_checkpoint_min = 0;
+    long n;
+    unsigned char *img = test_read_file(f->path, &n);
+    assert_int_equal(eng__get32(img + 8), ENG__FILE_VERSION);
+    eng__file_header_encode(img, 1);
+    test_write_file(f->path, img, n);
+    free(img);
+    s = open_ok(f->path, 0);
+    assert_round(s, 3);
+    eng_store_free(s);
+    img = test_read_file(f->path, &n);
+    assert_int_equal(find_index(img, n, 0), -1);
+    assert_int_equal(eng__get32(img + 8), 1);
+    free(img);
+    s = open_ok(f->path, 0);
+    assert_int_equal(eng_store_file_compact(s), ENG_OK);
+    eng_store_free(s);
+    img = test_read_file(f->path, &n);
+    assert_true(find_index(img, n, 0) > 0);
+    assert_int_equal(eng__get32(img + 8), ENG__FILE_VERSION);
+    free(img);
+    s = open_ok(f->path, 0);
+    assert_int_equal(index_keys(s), (uint64_t)live_keys(3));
+    assert_round(s, 3);
+    eng_store_free(s);
+    test_alloc_assert_clean();
+}
+
+/* Every allocation of an indexed open, a read, a commit over the index and
+ * the close's index write fails in turn: ENG_ENOMEM, no leak, file intact. */
+static const char *oom_path;
+static int oom_run(void *arg)
+{
+    (void)arg;
+    eng_store *s = NULL;
+    int rc = eng_store_file_open(oom_path, ENG_STORE_NOSYNC, test_alloc_get(), &s);
+    if (rc)
+        return rc;
+    int i = 0;
+    while (!present[NROUNDS][i])
+        i++;
+    char k[16];
+    key_of(i, k);
+    eng__val v;
+    rc = eng__kv_get(s, k, strlen(k), &v);
+    if (!rc) {
+        eng__val_free(s, &v);
+        rc = eng__kv_put(s, k, strlen(k), model[NROUNDS][i], strlen(model[NROUNDS][i]));
+    }
+    eng_store_free(s);
+    return rc;
+}
+
+static void allocation_failures(void **state)
+{
+    fx *f = *state;
+    long sizes[NROUNDS + 1];
+    build(f, sizes);
+    oom_path = f->path;
+    assert_true(test_oom_loop(oom_run, NULL) > 5);
+    eng_store *s = open_ok(f->path, 0);
+    assert_round(s, NROUNDS);
+    eng_store_free(s);
+    test_alloc_assert_clean();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(index_serves_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(cut_at_every_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(flip_every_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(damaged_index_falls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(crash_during_index_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(version_1_files_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(allocation_failures, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
