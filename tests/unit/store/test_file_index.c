@@ -32,7 +32,7 @@ typedef struct fx {
 } fx;
 
 /* model[r][i]: the value of key i after round r (NULL: absent). */
-static char model[NROUNDS + 1][NKEYS][48];
+static char model[NROUNDS + 1][NKEYS][64];
 static int present[NROUNDS + 1][NKEYS];
 
 static void key_of(int i, char *k) { snprintf(k, 16, "k/%05d", i); }
@@ -40,7 +40,7 @@ static void key_of(int i, char *k) { snprintf(k, 16, "k/%05d", i); }
 /* Round r puts a fifth of the keys and deletes an eleventh (of those present before). */
 static int puts_in(int r, int i) { return (i * 7 + r) % 5 == 0 || r == 1; }
 static int dels_in(int r, int i) { return r > 1 && (i + r) % 11 == 0 && !puts_in(r, i); }
-static void val_of(int r, int i, char *v) { snprintf(v, 48, "r%d-i%d-%.*s", r, i, (i + r) % 23, "pppppppppppppppppppppppp"); }
+static void val_of(int r, int i, char *v) { snprintf(v, 64, "r%d-i%d-%.*s", r, i, (i + r) % 23, "pppppppppppppppppppppppp"); }
 
 static void build_model(void)
 {
@@ -60,7 +60,7 @@ static void build_model(void)
 
 static void run_round(eng_store *s, int r)
 {
-    char k[16], v[48];
+    char k[16], v[64];
     assert_int_equal(eng__kv_begin(s), ENG_OK);
     for (int i = 0; i < NKEYS; i++) {
         key_of(i, k);
