@@ -115,8 +115,7 @@ static char *model_dump(int r)
     return out;
 }
 
-/* Scan, every get, a prefix scan, and the live bytes agree with round r. */
-static void assert_round(eng_store *s, int r)
+static void assert_scan(eng_store *s, int r)
 {
     int rc;
     char *got = dump(s, &rc), *want = model_dump(r);
@@ -124,7 +123,15 @@ static void assert_round(eng_store *s, int r)
     assert_string_equal(got, want);
     free(got);
     free(want);
+}
+
+/* Scan, every get, a prefix scan, and the live bytes agree with round r. */
+static void assert_round(eng_store *s, int r)
+{
+    assert_scan(s, r);
+    int rc;
     uint64_t live = 0;
+    char *want;
     char k[16];
     for (int i = 0; i < NKEYS; i++) {
         key_of(i, k);
@@ -237,13 +244,18 @@ static void build(fx *f, long sizes[NROUNDS + 1])
     eng_store_free(s);
 }
 
+/* build(), and the file's bytes (*n of them). */
+static unsigned char *built(fx *f, long sizes[NROUNDS + 1], long *n)
+{
+    build(f, sizes);
+    return test_read_file(f->path, n);
+}
+
 static void index_serves_reads(void **state)
 {
     fx *f = *state;
-    long sizes[NROUNDS + 1];
-    build(f, sizes);
-    long n;
-    unsigned char *img = test_read_file(f->path, &n);
+    long sizes[NROUNDS + 1], n;
+    unsigned char *img = built(f, sizes, &n);
     long a = find_index(img, n, 0), b = find_index(img, n, a + 1);
     assert_true(a == sizes[3] && b == sizes[6] && find_index(img, n, b + 1) < 0);
     free(img);
@@ -292,20 +304,14 @@ static void cut_at_every_offset(void **state)
 {
     fx *f = *state;
     long sizes[NROUNDS + 1], n;
-    build(f, sizes);
-    unsigned char *img = test_read_file(f->path, &n);
+    unsigned char *img = built(f, sizes, &n);
     for (long cut = 0; cut <= n; cut++) {
         test_write_file(f->copy, img, cut);
         eng_store *s = open_ok(f->copy, ENG_STORE_READONLY);
         int r = 0;
         while (r < NROUNDS && sizes[r + 1] <= cut)
             r++;
-        int rc;
-        char *got = dump(s, &rc), *want = model_dump(r);
-        assert_int_equal(rc, ENG_OK);
-        assert_string_equal(got, want);
-        free(got);
-        free(want);
+        assert_scan(s, r);
         eng_store_free(s);
     }
     free(img);
@@ -319,8 +325,7 @@ static void flip_every_byte(void **state)
 {
     fx *f = *state;
     long sizes[NROUNDS + 1], n;
-    build(f, sizes);
-    unsigned char *img = test_read_file(f->path, &n);
+    unsigned char *img = built(f, sizes, &n);
     int lazy = 0, fallback = 0;
     for (long at = 0; at < n; at++) {
         img[at] ^= 0x10;
@@ -362,8 +367,7 @@ static void damaged_index_falls_back(void **state)
 {
     fx *f = *state;
     long sizes[NROUNDS + 1], n;
-    build(f, sizes);
-    unsigned char *img = test_read_file(f->path, &n);
+    unsigned char *img = built(f, sizes, &n);
     long a = find_index(img, n, 0);
     img[a + ENG__FRAME_HEADER + 30] ^= 1; /* an entry of index A */
     test_write_file(f->path, img, sizes[5]); /* without round 6 and index B */
