@@ -378,19 +378,19 @@ static void values_to_file(filestore *fs)
     eng__omap_scan(&fs->kv.pend, "", 0, to_file, &fs->kv.pend);
 }
 
-/* eng__kvmem_load_fn: read an in_file value. */
-static int f_load(void *ctx, const eng__onode *n, uint8_t **buf, size_t *cap)
+/* eng__kvmem_load_fn: read a value from the file. */
+static int f_load(void *ctx, uint64_t foff, size_t vlen, uint8_t **buf, size_t *cap)
 {
     filestore *fs = ctx;
-    if (n->vlen > *cap) {
-        uint8_t *nb = eng__realloc(&fs->mem, *buf, n->vlen);
+    if (vlen > *cap) {
+        uint8_t *nb = eng__realloc(&fs->mem, *buf, vlen);
         if (!nb)
             return eng__nomem();
         *buf = nb;
-        *cap = n->vlen;
+        *cap = vlen;
     }
-    int err = read_all(fs->fd, *buf, n->vlen, n->foff);
-    return err ? io_fail(fs, err, "read", n->foff) : ENG_OK;
+    int err = read_all(fs->fd, *buf, vlen, foff);
+    return err ? io_fail(fs, err, "read", foff) : ENG_OK;
 }
 
 static int too_big(uint64_t plen)
@@ -713,6 +713,7 @@ ENG_API int eng_store_file_open(const char *path, unsigned int flags, const eng_
     eng__kvmem_init(&fs->kv, &fs->mem);
     fs->kv.load = f_load;
     fs->kv.load_ctx = fs;
+    fs->kv.ref_min = REF_MIN;
     eng_file_compaction_init(&fs->policy, ENG_FILE_COMPACTION_VERSION);
     if (!(fs->path = eng__strdup(&fs->mem, path))) {
         f_destroy(fs);
@@ -844,12 +845,9 @@ static int flush_frame(compact_ctx *c)
 static int compact_add(const eng__kitem *it, void *user)
 {
     compact_ctx *c = user;
-    const uint8_t *val = it->e.val;
-    if (it->node && it->node->in_file) {
-        if ((c->rc = f_load(c->fs, it->node, &c->vbuf, &c->vcap)) != ENG_OK)
-            return 1;
-        val = c->vbuf;
-    }
+    const uint8_t *val;
+    if ((c->rc = eng__kvmem_value(&c->fs->kv, it, &c->vbuf, &c->vcap, &val)) != ENG_OK)
+        return 1;
     index_add(&c->idx, c->off + c->w.len, it->e.klen, it->e.vlen);
     eng__frame_add_kv(&c->w, it->e.key, it->e.klen, val, it->e.vlen, 0);
     if (c->w.err || c->idx.w.err)

@@ -6,9 +6,11 @@
 #include "base/hash.h"
 #include "engage/store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static int damaged(const eng__kbase *b, uint64_t off, const char *why)
 {
@@ -77,6 +79,7 @@ int eng__kbase_open(const eng__mem *mem, const char *path, int fd, uint64_t size
         goto none;
     }
     b->mem = mem;
+    b->fd = fd;
     b->path = path;
     b->map = m;
     b->maplen = (size_t)size;
@@ -107,6 +110,30 @@ none:
     return rc;
 }
 
+/* The checksum of the @p n payload bytes of the frame at @p at, read with pread
+ * rather than through the mapping: a frame of bulk values (customer-table parts)
+ * is then not counted in the process's resident memory (see kvmem.h ref_min). */
+static int check_payload(const eng__kbase *b, uint64_t at, uint32_t n, uint32_t want)
+{
+    uint8_t buf[16384];
+    uint32_t crc = 0;
+    for (uint64_t done = 0; done < n;) {
+        size_t k = n - done < sizeof buf ? (size_t)(n - done) : sizeof buf;
+        ssize_t r = pread(b->fd, buf, k, (off_t)(at + ENG__FRAME_HEADER + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            char detail[64];
+            snprintf(detail, sizeof detail, "%llu", (unsigned long long)at);
+            return eng__err(ENG_EIO, detail, "file store '%s': read failed at offset %llu: %s", b->path,
+                            (unsigned long long)at, r < 0 ? strerror(errno) : "end of file");
+        }
+        crc = eng__crc32c(crc, buf, (size_t)r);
+        done += (uint64_t)r;
+    }
+    return crc == want ? ENG_OK : damaged(b, at, "frame payload fails its checksum");
+}
+
 /* The payload of the frame holding file offset @p off, checksummed once. */
 static int frame_of(eng__kbase *b, uint64_t off, const uint8_t **p, size_t *len)
 {
@@ -124,8 +151,9 @@ static int frame_of(eng__kbase *b, uint64_t off, const uint8_t **p, size_t *len)
     if (off < at + ENG__FRAME_HEADER || off >= at + ENG__FRAME_HEADER + n || hi == 0)
         return damaged(b, off, "the key index points outside the frames");
     if (!__atomic_load_n(&b->checked[lo], __ATOMIC_ACQUIRE)) {
-        if (eng__crc32c(0, h + ENG__FRAME_HEADER, n) != eng__get32(h + 16))
-            return damaged(b, at, "frame payload fails its checksum");
+        int rc = check_payload(b, at, n, eng__get32(h + 16));
+        if (rc)
+            return rc;
         __atomic_store_n(&b->checked[lo], 1, __ATOMIC_RELEASE);
     }
     *p = h + ENG__FRAME_HEADER;
@@ -150,6 +178,7 @@ int eng__kbase_get(eng__kbase *b, uint64_t i, eng__kent *e)
     if (!eng__rd_ok(&r) || kind != ENG__OP_PUT || e->klen == 0 || e->klen > ENG_STORE_MAX_KEY)
         return damaged(b, op, "the key index points at no put");
     e->op = op;
+    e->voff = (uint64_t)(e->val - b->map);
     return ENG_OK;
 }
 

@@ -16,6 +16,7 @@
 
 typedef struct eng__kbase {
     const eng__mem *mem;
+    int fd;                /* the file, for checksums read without touching the mapping */
     const char *path;      /* for error messages (the store's) */
     const uint8_t *map;    /* the file from byte 0 to the end of the index frame */
     size_t maplen;
@@ -31,7 +32,8 @@ typedef struct eng__kbase {
 typedef struct eng__kent {
     const uint8_t *key, *val;
     size_t klen, vlen;
-    uint64_t op; /* file offset of the put op */
+    uint64_t op;   /* file offset of the put op */
+    uint64_t voff; /* file offset of the value (val is not read until used) */
 } eng__kent;
 
 /* Look for the last index in the first @p size bytes of the file open on @p fd.

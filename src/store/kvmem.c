@@ -39,18 +39,33 @@ int eng__kvmem_get(eng__kvmem *kv, const void *key, size_t klen, eng_buf *out)
     if (!n && kv->base) {
         uint64_t at;
         int eq, rc = eng__kbase_seek(kv->base, key, klen, &at, &eq);
-        eng__kent e;
-        if (rc || !eq || (rc = eng__kbase_get(kv->base, at, &e)) != ENG_OK)
+        eng__kitem it = {.node = NULL};
+        const uint8_t *val;
+        if (rc || !eq || (rc = eng__kbase_get(kv->base, at, &it.e)) != ENG_OK ||
+            (rc = eng__kvmem_value(kv, &it, &kv->getbuf, &kv->getcap, &val)) != ENG_OK)
             return rc ? rc : ENG_ENOTFOUND;
-        return eng_buf_set(out, e.val, e.vlen);
+        return eng_buf_set(out, val, it.e.vlen);
     }
     if (!n || n->dead)
         return ENG_ENOTFOUND;
     if (n->in_file) {
-        int rc = kv->load(kv->load_ctx, n, &kv->getbuf, &kv->getcap);
+        int rc = kv->load(kv->load_ctx, n->foff, n->vlen, &kv->getbuf, &kv->getcap);
         return rc ? rc : eng_buf_set(out, kv->getbuf, n->vlen);
     }
     return eng_buf_set(out, n->val, n->vlen);
+}
+
+int eng__kvmem_value(eng__kvmem *kv, const eng__kitem *it, uint8_t **buf, size_t *cap, const uint8_t **val)
+{
+    *val = it->e.val;
+    uint64_t foff = it->node ? it->node->foff : it->e.voff;
+    if (it->node ? it->node->in_file : kv->ref_min && it->e.vlen >= kv->ref_min) {
+        int rc = kv->load(kv->load_ctx, foff, it->e.vlen, buf, cap);
+        if (rc)
+            return rc;
+        *val = *buf;
+    }
+    return ENG_OK;
 }
 
 int eng__kvmem_put(eng__kvmem *kv, const void *key, size_t klen, const void *val, size_t vlen)
@@ -116,7 +131,7 @@ static int give_node(merge_ctx *m, const eng__onode *n)
 {
     if (n->dead)
         return 0;
-    eng__kitem it = {{n->key, n->val, n->klen, n->vlen, 0}, n};
+    eng__kitem it = {{n->key, n->val, n->klen, n->vlen, 0, n->foff}, n};
     if (m->fn(&it, m->user))
         m->stop = 1;
     return m->stop;
@@ -205,14 +220,11 @@ typedef struct scan_ctx {
 static int scan_give(const eng__kitem *it, void *user)
 {
     scan_ctx *c = user;
-    const uint8_t *val = it->e.val;
-    if (it->node && it->node->in_file) {
-        int lrc = c->kv->load(c->kv->load_ctx, it->node, &c->buf, &c->bufcap);
-        if (lrc) {
-            c->rc = lrc;
-            return 1;
-        }
-        val = c->buf;
+    const uint8_t *val;
+    int lrc = eng__kvmem_value(c->kv, it, &c->buf, &c->bufcap, &val);
+    if (lrc) {
+        c->rc = lrc;
+        return 1;
     }
     int rc = c->cb(it->e.key, it->e.klen, val, it->e.vlen, c->cb_user);
     if (rc) {

@@ -8,9 +8,10 @@
 #include "store/kbase.h"
 #include "store/omap.h"
 
-/* Reads the value of an in_file node (eng__onode) into *buf (grown with the
- * map's allocator as needed, *cap its size). ENG_OK or an I/O error. */
-typedef int (*eng__kvmem_load_fn)(void *ctx, const eng__onode *n, uint8_t **buf, size_t *cap);
+/* Reads the @p vlen bytes at file offset @p foff (an in_file node's value, or a
+ * large one of the base) into *buf (grown with the map's allocator as needed,
+ * *cap its size). ENG_OK or an I/O error. */
+typedef int (*eng__kvmem_load_fn)(void *ctx, uint64_t foff, size_t vlen, uint8_t **buf, size_t *cap);
 
 typedef struct eng__kvmem {
     eng__omap main;   /* committed state */
@@ -25,6 +26,10 @@ typedef struct eng__kvmem {
      * the base's keys not hidden by main add to main.bytes and main.enc. */
     eng__kbase *base;
     uint64_t base_bytes, base_enc;
+    /* Values of the base this large are read with load, not from the mapping:
+     * bulk data is copied where it is used and is not counted in the process's
+     * resident memory (the mapping would be), as for in_file nodes. */
+    size_t ref_min;
     int scanning; /* iterations under way: the base must not be swapped */
 } eng__kvmem;
 
@@ -35,6 +40,8 @@ typedef struct eng__kitem {
     const eng__onode *node;
 } eng__kitem;
 typedef int (*eng__kvmem_each_fn)(const eng__kitem *it, void *user);
+/* The value of @p it: in memory, in the mapping, or read into *buf. */
+int eng__kvmem_value(eng__kvmem *kv, const eng__kitem *it, uint8_t **buf, size_t *cap, const uint8_t **val);
 /* In key order, the live entries with @p prefix; @p fn returns non-zero to
  * stop. ENG_OK (also when stopped) or the base's ENG_ECORRUPT. */
 int eng__kvmem_each(eng__kvmem *kv, const void *prefix, size_t plen, eng__kvmem_each_fn fn, void *user);

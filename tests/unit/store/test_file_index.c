@@ -201,10 +201,15 @@ static int setup(void **state)
     return 0;
 }
 
+static size_t ref_min_default; /* the library's eng__file_ref_min */
+static long flip_step = 1;
+
 static int teardown(void **state)
 {
     fx *f = *state;
     eng__file_io_fault = NULL;
+    eng__file_ref_min = ref_min_default;
+    flip_step = 1;
     eng__file_checkpoint_min = (uint64_t)1 << 20;
     test_rmtree(f->dir);
     free(f->dir);
@@ -327,7 +332,7 @@ static void flip_every_byte(void **state)
     long sizes[NROUNDS + 1], n;
     unsigned char *img = built(f, sizes, &n);
     int lazy = 0, fallback = 0;
-    for (long at = 0; at < n; at++) {
+    for (long at = 0; at < n; at += flip_step) {
         img[at] ^= 0x10;
         test_write_file(f->copy, img, n);
         img[at] ^= 0x10;
@@ -504,8 +509,21 @@ static void allocation_failures(void **state)
     test_alloc_assert_clean();
 }
 
+/* The same with every value of the index read from the file (pread), not the mapping. */
+static void values_from_the_file(void **state)
+{
+    eng__file_ref_min = 1;
+    index_serves_reads(state);
+    teardown(state);
+    setup(state);
+    eng__file_ref_min = 1;
+    flip_step = 3;
+    flip_every_byte(state);
+}
+
 int main(void)
 {
+    ref_min_default = eng__file_ref_min;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(index_serves_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(cut_at_every_offset, setup, teardown),
@@ -514,6 +532,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(crash_during_index_write, setup, teardown),
         cmocka_unit_test_setup_teardown(version_1_files_open, setup, teardown),
         cmocka_unit_test_setup_teardown(allocation_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(values_from_the_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
