@@ -62,6 +62,7 @@ typedef struct eng__seg {
     uint32_t statuses, channels;
     uint32_t cmin, cmax, xmin, xmax; /* customers, contexts */
     uint8_t kind;                    /* a touch segment's payload kind (1-4; tseg.c) */
+    uint16_t skew; /* buf - skew is its allocation (a seal built around a tail chunk's bytes: tblock.c) */
 } eng__seg;
 
 typedef struct eng__segs {
@@ -96,6 +97,7 @@ typedef struct eng__tchunk {
     uint8_t *own;       /* the allocation holding p (eng__free), or NULL */
     const uint8_t *p;   /* its payload as stored (kind 2), or NULL: not kept, encoded again at seal */
     size_t len;
+    size_t cap;         /* own's size (0: unknown); room before p and after p + len is free */
 } eng__tchunk;
 
 typedef struct eng__evorg {
@@ -424,12 +426,33 @@ void eng__tseg_zone_put(eng__wr *w, uint8_t kind, size_t n, size_t nkey, const e
 /* A writer with room for a record header (zeroed, written) and a payload of about n rows and nkey keys. */
 void eng__tseg_wr_start(eng__wr *w, const eng__mem *mem, size_t n, size_t nkey);
 /* tblock.c: the tail's chunk entries and blocked segments (kind 4). */
+/* Bytes kept free before the record of a tail's first chunk (ahead of its payload: the
+ * record header's too), for the header of a segment sealed around it (at most 62, tblock.c). */
+#define ENG__TCHUNK_FRONT 64
+/* The fewest rows of a chunk whose bytes a seal keeps (eng__seg_seal_rows / 16, at least 1). */
+static inline size_t eng__tblock_min_rows(void)
+{
+    return eng__seg_seal_rows / 16 ? eng__seg_seal_rows / 16 : 1;
+}
+/* 1 (default): a seal whose first block is the tail's first chunk's bytes builds the
+ * segment around them in their buffer; 0: into a buffer of its own (the same bytes). */
+extern uint8_t eng__tblock_around;
+/* Free a segment's bytes (its allocation starts skew bytes before them). */
+static inline void eng__seg_free_buf(const eng__mem *mem, eng__seg *z)
+{
+    eng__free(mem, z->buf ? z->buf - z->skew : NULL);
+    z->buf = NULL;
+    z->skew = 0;
+}
 int eng__tchunks_room(eng__evorg *o, const eng__mem *mem);
-void eng__tchunks_push(eng__evorg *o, uint32_t end, uint32_t keys_end, uint8_t *own, const uint8_t *p, size_t len);
+void eng__tchunks_push(eng__evorg *o, uint32_t end, uint32_t keys_end, uint8_t *own, const uint8_t *p, size_t len,
+                       size_t cap);
 void eng__tchunks_keep(eng__evorg *o, const eng__mem *mem, uint32_t n);
 /* *blocked = 1: w holds the record (header room, then the payload) of the whole tail
- * sealed from its chunks' bytes; 0: the caller encodes it (nothing to gain). */
-int eng__tblock_seal(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w, int *blocked);
+ * sealed from its chunks' bytes; 2: the same record at w->data + *skew, in the buffer
+ * of the tail's first chunk (w->data, still the chunk's: the caller takes it over once
+ * the record is put); 0: the caller encodes it (nothing to gain). */
+int eng__tblock_seal(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w, int *blocked, size_t *skew);
 /* The blocks of a kind-4 payload read from r (after its header: zone z, nkey keys) into c (reset, room reserved). */
 int eng__tblock_decode(eng__rd *r, const char *key, const eng__seg *z, uint64_t nkey, eng__tcols *c);
 /* Zone of a payload without decoding the columns. */

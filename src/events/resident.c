@@ -39,8 +39,7 @@ static void trim(eng__ev *ev, const eng__seg *keep)
         eng__seg *z = oldest(ev, keep);
         if (!z)
             return;
-        eng__free(&ev->e->mem, z->buf);
-        z->buf = NULL;
+        eng__seg_free_buf(&ev->e->mem, z);
         --*resident(ev);
     }
 }
@@ -63,7 +62,7 @@ void eng__seg_replace(eng__ev *ev, eng__seg *z, const eng__seg *nz)
 {
     uint32_t id = z->id;
     if (z->buf)
-        eng__free(&ev->e->mem, z->buf);
+        eng__seg_free_buf(&ev->e->mem, z);
     else if (nz->buf)
         ++*resident(ev);
     *z = *nz;
@@ -82,7 +81,7 @@ void eng__segs_compact(eng__ev *ev, eng__segs *s)
         }
         --*segments(ev);
         if (s->v[i].buf) {
-            eng__free(&ev->e->mem, s->v[i].buf);
+            eng__seg_free_buf(&ev->e->mem, &s->v[i]);
             --*resident(ev);
         }
     }
@@ -121,6 +120,7 @@ int eng__seg_payload(eng__ev *ev, eng__seg *z, const char *key, uint16_t type, u
             return eng__err(ENG_EBUSY, key, "sealed segment %s changed since it was loaded (another engine's change): retry the call", key);
         }
         z->buf = eng__memdup(&ev->e->mem, rec.raw.data, rec.raw.len);
+        z->skew = 0;
         z->len = rec.raw.len;
         eng__rec_free(ev->e->store, &rec);
         if (!z->buf)

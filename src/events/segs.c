@@ -15,7 +15,7 @@ int eng__segs_push(eng__segs *s, const eng__mem *mem, const eng__seg *z)
 void eng__segs_free(eng__segs *s, const eng__mem *mem)
 {
     for (size_t i = 0; i < s->n; i++)
-        eng__free(mem, s->v[i].buf);
+        eng__seg_free_buf(mem, &s->v[i]);
     eng__free(mem, s->v);
     memset(s, 0, sizeof *s);
 }

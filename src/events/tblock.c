@@ -31,9 +31,10 @@ int eng__tchunks_room(eng__evorg *o, const eng__mem *mem)
     return ENG_OK;
 }
 
-void eng__tchunks_push(eng__evorg *o, uint32_t end, uint32_t keys_end, uint8_t *own, const uint8_t *p, size_t len)
+void eng__tchunks_push(eng__evorg *o, uint32_t end, uint32_t keys_end, uint8_t *own, const uint8_t *p, size_t len,
+                       size_t cap)
 {
-    o->tch[o->ntch++] = (eng__tchunk){end, keys_end, own, p, len};
+    o->tch[o->ntch++] = (eng__tchunk){end, keys_end, own, p, len, cap};
 }
 
 void eng__tchunks_keep(eng__evorg *o, const eng__mem *mem, uint32_t n)
@@ -77,7 +78,7 @@ static void zone_union(eng__seg *u, const eng__seg *z, int first)
 static size_t plan(const eng__evorg *o, block *b)
 {
     const eng__tcols *t = &o->tail;
-    const size_t minb = eng__seg_seal_rows / 16 ? eng__seg_seal_rows / 16 : 1;
+    const size_t minb = eng__tblock_min_rows();
     size_t nb = 0, at = 0, kat = 0, prev = 0, kprev = 0;
     for (uint32_t i = 0; i < o->ntch; i++) {
         const eng__tchunk *h = &o->tch[i];
@@ -97,7 +98,106 @@ static size_t plan(const eng__evorg *o, block *b)
     return nb;
 }
 
-int eng__tblock_seal(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w, int *blocked)
+/* The bytes of a LEB128 uvar of v (eng__wr_uvar), and v's encoding at p. */
+static size_t uvar_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >>= 7)
+        n++;
+    return n;
+}
+
+static void uvar_at(uint8_t *p, uint64_t v)
+{
+    do {
+        *p = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        *p++ |= v ? 0x80 : 0;
+    } while (v);
+}
+
+/* Block i's bytes written by w at its end, its length first: copied when kept, else
+ * encoded in place (behind as many length bytes as its largest size needs, moved
+ * down when fewer do); its zone into the union u. */
+static int put_block(eng__ev *ev, const eng__tcols *t, const block *b, size_t i, const char *key, eng__wr *w,
+                     eng__seg *u)
+{
+    size_t at = w->len, len = b[i].len, k;
+    if (b[i].p) {
+        eng__wr_uvar(w, len);
+        k = w->len - at;
+        eng__wr_bytes(w, b[i].p, len);
+    } else {
+        size_t most = 64 + b[i].n * 16 + b[i].nkey * 8;
+        k = uvar_len(most);
+        if (eng__wr_reserve(w, k + most))
+            return eng__nomem();
+        w->len += k;
+        eng__tseg_encode_par(ev, w, t, b[i].from, b[i].n, b[i].key_from, b[i].nkey, 0);
+        len = w->len - at - k;
+        if (uvar_len(len) < k) {
+            memmove(w->data + at + uvar_len(len), w->data + at + k, len);
+            w->len -= k - uvar_len(len);
+            k = uvar_len(len);
+        }
+        uvar_at(w->data + at, len);
+    }
+    if (w->err)
+        return eng__nomem();
+    eng__seg z;
+    int rc = eng__tseg_zone(w->data + at + k, len, key, &z);
+    if (!rc)
+        zone_union(u, &z, i == 0);
+    return rc;
+}
+
+/* The most bytes of a kind-4 header and its first block's length: kind, rows and keys
+ * (up to 2^16: 3 bytes each), zone (2 svar, statuses, channels, 4 uvar32), blocks, length. */
+enum { HEAD_MAX = 1 + 3 + 3 + 2 * 10 + 2 + 3 + 4 * 5 + 5 + 5 };
+
+/* The segment of blocks b[0, nb) built in the buffer of the tail's first chunk, whose
+ * bytes are b[0]'s: the others after them, the header before. 0 with *skew where the
+ * record starts; 1: not done (no room before the chunk's bytes), nothing changed. */
+static int seal_around(eng__ev *ev, eng__evorg *o, const char *key, const block *b, size_t nb, eng__wr *w,
+                       size_t *skew)
+{
+    eng__tchunk *h = &o->tch[0];
+    const eng__tcols *t = &o->tail;
+    size_t at = (size_t)(h->p - h->own);
+    if (at < ENG__REC_HEADER + HEAD_MAX || h->cap < at + h->len)
+        return 1;
+    eng__wr x = {&ev->e->mem, h->own, at + h->len, h->cap, 0};
+    eng__seg u;
+    memset(&u, 0, sizeof u);
+    int rc = eng__tseg_zone(h->p, h->len, key, &u);
+    for (size_t i = 1; i < nb && !rc; i++)
+        rc = put_block(ev, t, b, i, key, &x, &u);
+    /* the buffer may have moved (grown): the chunk's still, until the caller takes it */
+    h->own = x.data;
+    h->p = x.data + at;
+    h->cap = x.cap;
+    eng__wr hw;
+    eng__wr_init(&hw, &ev->e->mem);
+    if (!rc) {
+        eng__tseg_zone_put(&hw, 4, t->n, t->nkey, &u);
+        eng__wr_uvar(&hw, nb);
+        eng__wr_uvar(&hw, h->len);
+        rc = hw.err ? eng__nomem() : ENG_OK;
+    }
+    if (!rc && hw.len > at - ENG__REC_HEADER) /* cannot be (HEAD_MAX) */
+        rc = eng__err(ENG_ERROR, key, "touch segment %s: a header of %zu bytes", key, hw.len);
+    if (!rc) {
+        memcpy(x.data + at - hw.len, hw.data, hw.len);
+        *skew = at - hw.len - ENG__REC_HEADER;
+        *w = x;
+    }
+    eng__wr_free(&hw);
+    return rc;
+}
+
+uint8_t eng__tblock_around = 1;
+
+int eng__tblock_seal(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w, int *blocked, size_t *skew)
 {
     const eng__mem *mem = &ev->e->mem;
     const eng__tcols *t = &o->tail;
@@ -110,6 +210,14 @@ int eng__tblock_seal(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w, in
     size_t nb = plan(o, b), bytes = 0;
     if (nb == 1 && !b[0].p) /* one block, encoded now: the plain segment (kind 2) */
         nb = 0;
+    int rc = 1;
+    if (eng__tblock_around && nb > 1 && b[0].p && b[0].p == o->tch[0].p && o->tch[0].cap &&
+        (rc = seal_around(ev, o, key, b, nb, w, skew)) == ENG_OK)
+        *blocked = 2;
+    if (rc != 1 || *blocked) {
+        eng__free(mem, b);
+        return rc;
+    }
     /* the blocks encoded now go to a scratch kept by the engine (no new pages a seal) */
     eng__wr *s = &ev->blk;
     s->len = 0;
@@ -121,7 +229,7 @@ int eng__tblock_seal(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w, in
                 eng__tseg_encode_par(ev, s, t, b[i].from, b[i].n, b[i].key_from, b[i].nkey, 0);
             b[i].len = s->len - b[i].off;
         }
-    int rc = s->err ? eng__nomem() : ENG_OK;
+    rc = s->err ? eng__nomem() : ENG_OK;
     eng__seg u, z;
     memset(&u, 0, sizeof u);
     for (size_t i = 0; i < nb && !rc; i++) {

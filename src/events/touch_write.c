@@ -304,13 +304,17 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         if (ev->npend) /* a call a row otherwise */
             rc = eng__pend_join(ev, id, h, &res->joined, &opts);
     }
-    eng__free(&e->mem, mapped);
-    eng__free(&e->mem, hs);
-    eng__free(&e->mem, warm);
     if (!rc)
         rc = apply_optouts(ev, opts.send, opts.src, opts.ts, opts.n);
     opt_free(&e->mem, &opts);
-    return rc ? rc : eng__ev_flush(ev);
+    /* the flush before the batch's scratch is freed: a tail chunk's buffer (the next
+     * segment's, tblock.c) then comes from fresh room rather than the scratch's */
+    if (!rc)
+        rc = eng__ev_flush(ev);
+    eng__free(&e->mem, mapped);
+    eng__free(&e->mem, hs);
+    eng__free(&e->mem, warm);
+    return rc;
 }
 
 /* ---- receipts ---- */
@@ -455,16 +459,18 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
         uint32_t i = k == n || (a < nwait && stray[a] < (uint32_t)ord[k]) ? stray[a++] : (uint32_t)ord[k++];
         rc = unmatched(ev, r, i, h[i], &rk[i], rep);
     }
-    eng__free(&e->mem, cand);
-    eng__free(&e->mem, miss);
-    eng__free(&e->mem, ord);
-    eng__free(&e->mem, rkmem);
     if (!rc)
         rc = apply_optouts(ev, opts.send, opts.src, opts.ts, opts.n);
     if (!rc)
         rep->consent_changes += opts.n;
     opt_free(&e->mem, &opts);
-    return rc ? rc : eng__ev_flush(ev);
+    if (!rc) /* before the scratch is freed (as for `sent` rows) */
+        rc = eng__ev_flush(ev);
+    eng__free(&e->mem, cand);
+    eng__free(&e->mem, miss);
+    eng__free(&e->mem, ord);
+    eng__free(&e->mem, rkmem);
+    return rc;
 }
 
 /* A batch refused by its checks changed nothing: the empty batch is rolled

@@ -194,6 +194,7 @@ static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, u
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad header", key);
     z->n = (uint32_t)n;
     z->kind = kind;
+    z->skew = 0;
     z->statuses = (uint32_t)st;
     z->channels = (uint32_t)ch;
     z->cmin = (uint32_t)v[0];
@@ -281,28 +282,37 @@ int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *
 
 /* ---- the tail ---- */
 
-void eng__tseg_wr_start(eng__wr *w, const eng__mem *mem, size_t n, size_t nkey)
+/* eng__tseg_wr_start with the record @p front bytes in and room for @p rows rows and keys. */
+static void wr_start_at(eng__wr *w, const eng__mem *mem, size_t front, size_t n, size_t nkey)
 {
     eng__wr_init(w, mem);
-    if (eng__wr_reserve(w, ENG__REC_HEADER + 64 + n * 16 + nkey * 8) == ENG_OK) {
-        memset(w->data, 0, ENG__REC_HEADER);
-        w->len = ENG__REC_HEADER;
+    if (eng__wr_reserve(w, front + ENG__REC_HEADER + 64 + n * 16 + nkey * 8) == ENG_OK) {
+        memset(w->data, 0, front + ENG__REC_HEADER);
+        w->len = front + ENG__REC_HEADER;
     }
 }
 
-/* The record in w (header room, then the payload) framed and put under key;
- * w's bytes then go to keep (a sealed segment: its zone and bytes) or *take
- * (a tail chunk's), else are freed. */
-static int put_rec(eng__ev *ev, const char *key, eng__wr *w, eng__seg *keep, eng__wr *take)
+void eng__tseg_wr_start(eng__wr *w, const eng__mem *mem, size_t n, size_t nkey)
+{
+    wr_start_at(w, mem, 0, n, nkey);
+}
+
+/* The record in w from @p front on (header room, then the payload) framed and put
+ * under key; w's bytes then go to keep (a sealed segment: its zone and bytes) or
+ * *take (a tail chunk's), else are freed. */
+static int put_rec(eng__ev *ev, const char *key, eng__wr *w, size_t front, eng__seg *keep, eng__wr *take)
 {
     if (w->err) {
         eng__wr_free(w);
         return eng__nomem();
     }
-    int rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, w->data, w->len);
-    if (!rc && keep && (rc = eng__tseg_zone(w->data + ENG__REC_HEADER, w->len - ENG__REC_HEADER, key, keep)) == ENG_OK) {
-        keep->buf = w->data;
-        keep->len = w->len;
+    uint8_t *rec = w->data + front;
+    size_t len = w->len - front;
+    int rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, rec, len);
+    if (!rc && keep && (rc = eng__tseg_zone(rec + ENG__REC_HEADER, len - ENG__REC_HEADER, key, keep)) == ENG_OK) {
+        keep->buf = rec;
+        keep->len = len;
+        keep->skew = (uint16_t)front;
         return ENG_OK;
     }
     if (!rc && take) {
@@ -313,9 +323,10 @@ static int put_rec(eng__ev *ev, const char *key, eng__wr *w, eng__seg *keep, eng
     return rc;
 }
 
-/* keep != NULL: a sealed segment (or its rewrite), stored ordered (kind 3) when @p ordered. */
+/* keep != NULL: a sealed segment (or its rewrite), stored ordered (kind 3) when @p ordered.
+ * front: the record that many bytes into its buffer, which has room for @p room rows. */
 static int put_encoded(eng__ev *ev, const char *key, const eng__tcols *c, size_t from, size_t n, size_t key_from,
-                       size_t nkey, eng__seg *keep, int ordered, eng__wr *take)
+                       size_t nkey, eng__seg *keep, int ordered, eng__wr *take, size_t front, size_t room)
 {
     ordered = keep && ordered;
     if (ordered) {
@@ -326,9 +337,9 @@ static int put_encoded(eng__ev *ev, const char *key, const eng__tcols *c, size_t
         from = key_from = 0;
     }
     eng__wr w;
-    eng__tseg_wr_start(&w, &ev->e->mem, n, nkey);
+    wr_start_at(&w, &ev->e->mem, front, n > room ? n : room, n > room ? nkey : room);
     eng__tseg_encode_par(ev, &w, c, from, n, key_from, nkey, ordered);
-    return put_rec(ev, key, &w, keep, take);
+    return put_rec(ev, key, &w, front, keep, take);
 }
 
 int eng__ttail_save(eng__ev *ev, eng__evorg *o)
@@ -341,13 +352,17 @@ int eng__ttail_save(eng__ev *ev, eng__evorg *o)
     char key[48];
     eng__ev_key(key, sizeof key, o->code, "t/c", o->tchunk_next, 1);
     eng__wr buf;
+    /* The tail's first chunk in a buffer with room for the whole segment, and before it
+     * for the segment's header: the seal can build the segment around its bytes (tblock.c). */
+    int first = !o->tail_saved && t->n >= eng__tblock_min_rows();
+    size_t front = first ? ENG__TCHUNK_FRONT : 0, room = first ? eng__seg_seal_rows : 0;
     int rc = eng__tchunks_room(o, &ev->e->mem); /* first: nothing to undo after the put */
     if (rc || (rc = put_encoded(ev, key, t, o->tail_saved, t->n - o->tail_saved, o->tail_keys_saved,
-                                t->nkey - o->tail_keys_saved, NULL, 0, &buf)))
+                                t->nkey - o->tail_keys_saved, NULL, 0, &buf, front, room)))
         return rc;
     /* its bytes kept for the seal (tblock.c) */
-    eng__tchunks_push(o, (uint32_t)t->n, (uint32_t)t->nkey, buf.data, buf.data + ENG__REC_HEADER,
-                      buf.len - ENG__REC_HEADER);
+    eng__tchunks_push(o, (uint32_t)t->n, (uint32_t)t->nkey, buf.data, buf.data + front + ENG__REC_HEADER,
+                      buf.len - front - ENG__REC_HEADER, front ? buf.cap : 0);
     o->tchunk_next++;
     o->tail_saved = t->n;
     o->tail_keys_saved = t->nkey;
@@ -367,12 +382,29 @@ int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
         return rc;
     eng__ev_key(key, sizeof key, o->code, "t/s", o->tseg.next_id, 0);
     eng__wr w;
+    size_t skew = 0;
     int blocked = 0; /* from the chunks' bytes (kind 4, tblock.c) */
-    if (!eng__tseg_ordered && (rc = eng__tblock_seal(ev, o, key, &w, &blocked)))
+    if (!eng__tseg_ordered && (rc = eng__tblock_seal(ev, o, key, &w, &blocked, &skew)))
         return rc;
-    if ((rc = blocked ? put_rec(ev, key, &w, &z, NULL)
-                      : put_encoded(ev, key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered, NULL)))
+    if (blocked == 2) { /* around the first chunk's bytes, in its buffer: the segment's once put */
+        rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, w.data + skew, w.len - skew);
+        if (rc || (rc = eng__tseg_zone(w.data + skew + ENG__REC_HEADER, w.len - skew - ENG__REC_HEADER, key, &z)))
+            return rc;
+        /* the room past it given back: sized as an encoded segment's buffer, for the allocator to reuse
+         * one's room for the other (compaction replaces them); a refusal changes nothing */
+        size_t keep = skew + ENG__REC_HEADER + 64 + t->n * 16 + t->nkey * 8;
+        uint8_t *q = keep < w.cap ? eng__realloc(mem, w.data, keep > w.len ? keep : w.len) : NULL;
+        w.data = q ? q : w.data;
+        z.buf = w.data + skew;
+        z.len = w.len - skew;
+        z.skew = (uint16_t)skew;
+        o->tch[0].own = NULL;
+        o->tch[0].p = NULL;
+        o->tch[0].len = 0;
+    } else if ((rc = blocked ? put_rec(ev, key, &w, 0, &z, NULL)
+                             : put_encoded(ev, key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered, NULL, 0, 0))) {
         return rc;
+    }
     z.id = o->tseg.next_id++;
     for (uint64_t s = o->tchunk_first; s < o->tchunk_next && !rc; s++) {
         eng__ev_key(key, sizeof key, o->code, "t/c", s, 1);
@@ -454,7 +486,7 @@ static int tail_take(eng__ev *ev, eng__evorg *o, uint64_t seq, const eng__tcols 
         memcpy(t->keyhash + t->nkey, d->keyhash, d->nkey * sizeof *t->keyhash);
     t->n += d->n;
     t->nkey += d->nkey;
-    eng__tchunks_push(o, (uint32_t)t->n, (uint32_t)t->nkey, keep, keep, keep ? len : 0);
+    eng__tchunks_push(o, (uint32_t)t->n, (uint32_t)t->nkey, keep, keep, keep ? len : 0, 0);
     if (t->n == d->n)
         o->tchunk_first = seq;
     o->tchunk_next = seq + 1;
@@ -532,7 +564,7 @@ int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *
             z->n = 0;
         return rc;
     }
-    int rc = put_encoded(ev, key, c, 0, c->n, 0, c->nkey, &nz, ordered, NULL);
+    int rc = put_encoded(ev, key, c, 0, c->n, 0, c->nkey, &nz, ordered, NULL, 0, 0);
     if (rc)
         return rc;
     eng__seg_replace(ev, z, &nz);

@@ -182,6 +182,21 @@ static void forget_chunks(evfx *f)
     eng__leave(f->e);
 }
 
+/* How many of acme's sealed segments the engine holds in the buffer of the chunk they were
+ * built around (tblock.c, seal_around: the record not at the start of its allocation). */
+static size_t segs_around(evfx *f)
+{
+    eng__ev *ev;
+    size_t n = 0;
+    assert_int_equal(eng__enter(f->e), ENG_OK);
+    assert_int_equal(eng__ev_get(f->e, &ev), ENG_OK);
+    eng__evorg *o = eng__ev_org_by_code(ev, 0);
+    for (size_t i = 0; o && i < o->tseg.n; i++)
+        n += o->tseg.v[i].buf && o->tseg.v[i].skew;
+    eng__leave(f->e);
+    return n;
+}
+
 /* Runs the script (batches until about rows rows), checking each new segment: its
  * rows against the script's, a kind-4 one's blocks against the chunks held before
  * its batch. reopen_every > 0: the engine reopened after that many batches;
@@ -261,10 +276,24 @@ static void sealed_from_chunks(void **st)
         run(&a, 7, 6000, reopen, 0, kinds);
         assert_true(kinds[4] > 0 && kinds[2] > 0); /* both ways of sealing */
         store_digest(a.e, da);
+        if (!reopen) /* segments built around their first chunk's bytes, in its buffer */
+            assert_true(segs_around(&a) > 0);
         evfx_open(&b, 0);
         run(&b, 7, 6000, reopen, 1, kinds);
         store_digest(b.e, db);
         assert_memory_equal(da, db, sizeof da);
+        assert_int_equal(segs_around(&b), 0);
+        /* kept, and each segment built in a buffer of its own: the same store */
+        evfx c;
+        eng__tblock_around = 0;
+        evfx_open(&c, 0);
+        run(&c, 7, 6000, reopen, 0, kinds);
+        store_digest(c.e, db);
+        assert_memory_equal(da, db, sizeof da);
+        assert_int_equal(segs_around(&c), 0);
+        eng__tblock_around = 1;
+        eng_close(c.e); /* a and b still open: no allocation check */
+        test_store_free(c.ts);
         if (!reopen) {
             eng_close(a.e); /* both engines before the allocation check */
             test_store_free(a.ts);
