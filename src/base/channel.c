@@ -19,12 +19,23 @@ ENG_API const char *eng_channel_name(int channel)
     return names[channel];
 }
 
+/* The channel + 1 whose name has length n (3 to 9) and first letter 'a' + f, 0: none (no two
+ * names share both; test events_keytail checks the table against the names). */
+static const uint8_t by_len_first[10][26] = {
+    [3] = {['s' - 'a'] = ENG_CH_SMS + 1, ['r' - 'a'] = ENG_CH_RCS + 1},
+    [4] = {['p' - 'a'] = ENG_CH_PUSH + 1, ['z' - 'a'] = ENG_CH_ZALO + 1, ['l' - 'a'] = ENG_CH_LINE + 1},
+    [5] = {['e' - 'a'] = ENG_CH_EMAIL + 1, ['v' - 'a'] = ENG_CH_VIBER + 1, ['i' - 'a'] = ENG_CH_INAPP + 1},
+    [6] = {['w' - 'a'] = ENG_CH_WECHAT + 1, ['g' - 'a'] = ENG_CH_GOOGLE + 1},
+    [7] = {['y' - 'a'] = ENG_CH_YOUTUBE + 1},
+    [8] = {['w' - 'a'] = ENG_CH_WHATSAPP + 1, ['c' - 'a'] = ENG_CH_CALLTASK + 1, ['f' - 'a'] = ENG_CH_FACEBOOK + 1},
+    [9] = {['i' - 'a'] = ENG_CH_INSTAGRAM + 1},
+};
+
 int eng__channel_find(const char *k, size_t n, int hint)
 {
     if (hint >= 0 && hint < ENG_CH_COUNT && lens[hint] == n && !memcmp(names[hint], k, n))
         return hint;
-    for (int c = 0; c < ENG_CH_COUNT; c++)
-        if (lens[c] == n && !memcmp(names[c], k, n))
-            return c;
-    return -1;
+    unsigned f = n ? (unsigned)(unsigned char)k[0] - 'a' : 26;
+    int c = n < 10 && f < 26 ? by_len_first[n][f] - 1 : -1;
+    return c >= 0 && !memcmp(names[c], k, n) ? c : -1;
 }
