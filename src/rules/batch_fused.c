@@ -13,19 +13,20 @@
  * instead, so the error reported is the one that path reports. */
 #include "rules/batch_kern.h"
 
-enum { FL_EQ8, FL_EQ16, FL_EQ32, FL_R16, FL_R32, FL_R64, FL_GT16, FL_GT32, FL_NULL };
+/* FL_EQ*: against 4 codes (fewer repeat the first), FL_EQ*_1: against one. */
+enum { FL_EQ8, FL_EQ16, FL_EQ32, FL_R16, FL_R32, FL_R64, FL_GT16, FL_GT32, FL_NULL, FL_EMPTY, FL_EQ8_1, FL_EQ16_1,
+       FL_EQ32_1 };
 
 typedef struct fleaf {
     uint8_t op;
     uint8_t neg;   /* is null: complement */
-    uint8_t tnull; /* codes: what a null row is (0x80 true, 0x40 false, 0 null) */
-    uint8_t empty; /* range: no value of the column is in it */
-    uint8_t width; /* bytes a row (0: is null, no data) */
-    int ncodes;    /* codes: the true codes the width can hold */
-    uint32_t codes[4], size;
+    uint8_t width; /* bytes a row (0: is null or an empty range, no data read) */
+    uint32_t codes[4], size; /* codes: the true codes the width can hold */
+    uint64_t tany;           /* codes: 0 when the width holds none of them */
     int32_t lo32;  /* R16, R32: the range cut to the column's type; GT16, GT32: the bound */
     uint32_t span32;
     uint64_t flip; /* ranges: complement the kernel's bits (not, or x <= k as not x > k) */
+    uint64_t tnull, fnull; /* codes: all ones when a null row is true (false), else 0 */
     int64_t lo;    /* R64 */
     uint64_t span;
     const unsigned char *d; /* the first row of the words passed */
@@ -67,11 +68,15 @@ static void make_leaf(const bctx *c, const bplan *q, fleaf *l)
     }
     if (q->kind == P_TABLE) {
         int w = code_width(c, q->field);
-        l->op = w == 1 ? FL_EQ8 : w == 2 ? FL_EQ16 : FL_EQ32;
+        int m = codes_that_fit(q->codes, q->ncodes, w, l->codes);
+        l->op = (uint8_t)((w == 1 ? FL_EQ8 : w == 2 ? FL_EQ16 : FL_EQ32) + (m == 1 ? FL_EQ8_1 - FL_EQ8 : 0));
+        for (int i = m; i < 4; i++)
+            l->codes[i] = l->codes[0];
+        l->tany = m ? ~(uint64_t)0 : 0;
         l->width = (uint8_t)w;
         l->size = col->dict_size;
-        l->tnull = q->tab[col->dict_size];
-        l->ncodes = codes_that_fit(q->codes, q->ncodes, w, l->codes);
+        l->tnull = q->tab[col->dict_size] & 0x80 ? ~(uint64_t)0 : 0;
+        l->fnull = q->tab[col->dict_size] & 0x40 ? ~(uint64_t)0 : 0;
         l->d = (const unsigned char *)col->data + c->w0 * 64 * (size_t)w;
         return;
     }
@@ -82,8 +87,12 @@ static void make_leaf(const bctx *c, const bplan *q, fleaf *l)
     l->lo = q->lo;
     l->span = (uint64_t)q->hi - (uint64_t)q->lo;
     l->flip = q->neg ? ~(uint64_t)0 : 0;
-    l->empty = q->lo > q->hi || (w < 8 && !narrow_bounds(q->lo, l->span, 8 * w, &l->lo32, &l->span32));
-    if (w == 8 || l->empty)
+    if (q->lo > q->hi || (w < 8 && !narrow_bounds(q->lo, l->span, 8 * w, &l->lo32, &l->span32))) {
+        l->op = FL_EMPTY; /* no value of the column is in the range */
+        l->width = 0;
+        return;
+    }
+    if (w == 8)
         return;
     /* a range open at one end of the type (x > 30) is one compare */
     int64_t tmin = w == 2 ? INT16_MIN : INT32_MIN, tmax = -tmin - 1, hi = (int64_t)l->lo32 + l->span32;
@@ -101,6 +110,9 @@ static void make_leaf(const bctx *c, const bplan *q, fleaf *l)
  * true for or); keep, the selected rows every kid so far gave the other
  * value. Kid by kid, in blocks of FUSE_BLOCK words: the block's words of each
  * column are read while the others' are near, and dec and keep stay in L1. */
+#ifndef FUSE_BLOCK
+#define FUSE_BLOCK 16
+#endif
 /* Each kid asks for its column's bytes FUSE_AHEAD past the word it reads:
  * the blocks take turns between columns, and with the hardware's stream
  * prefetch alone the pass waited on memory at L (a third of W2's time on
@@ -108,9 +120,9 @@ static void make_leaf(const bctx *c, const bplan *q, fleaf *l)
 #ifndef FUSE_AHEAD
 #define FUSE_AHEAD 2048
 #endif
-#ifndef FUSE_BLOCK
-#define FUSE_BLOCK 16
-#endif
+
+/* The null words of a column without nulls, so the loops need no test. */
+static const uint64_t no_nulls[CHUNKW];
 
 typedef struct fstate {
     const uint64_t *sel;
@@ -120,43 +132,44 @@ typedef struct fstate {
 
 /* A kid over the words: the leaf copied into locals (its constants are set
  * up once, not reloaded after every store), an and and an or copy of the
- * loop. Every row is computed (no branch on the selection: the loads of the
- * next words start early) and folded in; 0 when a code past the dictionary
- * is in a row the kid reads (selected, not decided by an earlier kid). */
-#define KID_WORDS(IS_AND, WORD)                                                                             \
+ * loop, the width a constant of each kind's loop. Every row is computed (no
+ * branch on the selection or on the data: the loads of the next words start
+ * early) and folded in; 0 when a code past the dictionary is in a row the
+ * kid reads (selected, not decided by an earlier kid), found at the end. */
+#define KID_WORDS(IS_AND, WORD, WIDTH)                                                                      \
     for (size_t w = w0; w < w1; w++) {                                                                      \
-        uint64_t nb = l.nulls ? l.nulls[w] : 0, t, f, bad = 0;                                              \
-        for (unsigned q_ = 0; q_ < l.width; q_++)                                                           \
-            __builtin_prefetch(l.d + 64 * (w * l.width + q_) + FUSE_AHEAD);                                 \
+        uint64_t nb = nulls[w], t, f, bad = 0;                                                              \
+        for (int q_ = 0; q_ < (WIDTH); q_++)                                                                \
+            __builtin_prefetch(l.d + 64 * (w * (WIDTH) + (size_t)q_) + FUSE_AHEAD);                         \
         WORD(&l, w, nb, &t, &f, &bad);                                                                      \
-        if (bad & ~nb && bad & ~nb & st->sel[w] & ~dec[w])                                                  \
-            return 0;                                                                                       \
+        badrows |= bad & ~nb & st->sel[w] & ~dec[w];                                                        \
         keep[w] &= (IS_AND) ? t : f;                                                                        \
         dec[w] |= (IS_AND) ? f : t;                                                                         \
     }
 
-#define KID_FN(NAME, ATTR, WORD)                                                                            \
+#define KID_FN(NAME, ATTR, WORD, WIDTH)                                                                     \
     ATTR static int NAME(const fleaf *lp, const fstate *st, size_t w0, size_t w1)                           \
     {                                                                                                       \
         const fleaf l = *lp;                                                                                \
-        uint64_t *dec = st->dec, *keep = st->keep;                                                          \
+        const uint64_t *nulls = l.nulls ? l.nulls : no_nulls;                                               \
+        uint64_t *dec = st->dec, *keep = st->keep, badrows = 0;                                             \
         if (st->is_and) {                                                                                   \
-            KID_WORDS(1, WORD)                                                                              \
+            KID_WORDS(1, WORD, WIDTH)                                                                       \
         } else {                                                                                            \
-            KID_WORDS(0, WORD)                                                                              \
+            KID_WORDS(0, WORD, WIDTH)                                                                       \
         }                                                                                                   \
-        return 1;                                                                                           \
+        return !badrows;                                                                                    \
     }
 
 /* Codes: null rows as the table says. */
-#define EQ_WORD(NAME, ATTR, KERNEL, TYPE)                                                                   \
+#define EQ_WORD(NAME, ATTR, KERNEL, TYPE, NCODES)                                                           \
     ATTR static inline void NAME(const fleaf *l, size_t w, uint64_t nb, uint64_t *t, uint64_t *f,           \
                                  uint64_t *bad)                                                             \
     {                                                                                                       \
-        KERNEL((const TYPE *)(const void *)l->d + 64 * w, l->codes, l->ncodes, l->size, t, bad);            \
-        uint64_t tn = l->tnull & 0x80 ? nb : 0, fn = l->tnull & 0x40 ? nb : 0;                              \
-        *f = (~*t & ~*bad & ~nb) | fn;                                                                      \
-        *t = (*t & ~nb) | tn;                                                                               \
+        KERNEL((const TYPE *)(const void *)l->d + 64 * w, l->codes, NCODES, l->size, t, bad);               \
+        *t &= l->tany;                                                                                      \
+        *f = (~*t & ~*bad & ~nb) | (nb & l->fnull);                                                         \
+        *t = (*t & ~nb) | (nb & l->tnull);                                                                  \
     }
 
 /* Ranges: null rows are neither. */
@@ -164,7 +177,7 @@ typedef struct fstate {
     ATTR static inline void NAME(const fleaf *l, size_t w, uint64_t nb, uint64_t *t, uint64_t *f,           \
                                  uint64_t *bad)                                                             \
     {                                                                                                       \
-        uint64_t r = (l->empty ? 0 : KERNEL((const TYPE *)(const void *)l->d + 64 * w, __VA_ARGS__)) ^ l->flip; \
+        uint64_t r = KERNEL((const TYPE *)(const void *)l->d + 64 * w, __VA_ARGS__) ^ l->flip;              \
         *t = r & ~nb;                                                                                       \
         *f = ~r & ~nb;                                                                                      \
         (void)bad;                                                                                          \
@@ -177,31 +190,47 @@ static inline void wnull(const fleaf *l, size_t w, uint64_t nb, uint64_t *t, uin
     *t = l->neg ? ~nb : nb;
     *f = ~*t;
 }
-KID_FN(kid_null, , wnull)
+KID_FN(kid_null, , wnull, 0)
+
+/* A range no value of the column is in: false, true under not. */
+static inline void wempty(const fleaf *l, size_t w, uint64_t nb, uint64_t *t, uint64_t *f, uint64_t *bad)
+{
+    (void)w;
+    (void)bad;
+    *t = l->flip & ~nb;
+    *f = ~l->flip & ~nb;
+}
+KID_FN(kid_empty, , wempty, 0)
 
 /* One level: a word function and a kid loop per kind, and the kids in turn. */
 #define FUSED_LEVEL(SFX, ATTR, EQ8, EQ16, EQ32, R16, R32, R64, GT16, GT32)                                  \
-    EQ_WORD(weq8_##SFX, ATTR, EQ8, uint8_t)                                                                 \
-    EQ_WORD(weq16_##SFX, ATTR, EQ16, uint16_t)                                                              \
-    EQ_WORD(weq32_##SFX, ATTR, EQ32, uint32_t)                                                              \
-    KID_FN(keq8_##SFX, ATTR, weq8_##SFX)                                                                    \
-    KID_FN(keq16_##SFX, ATTR, weq16_##SFX)                                                                  \
-    KID_FN(keq32_##SFX, ATTR, weq32_##SFX)                                                                  \
+    EQ_WORD(weq8_##SFX, ATTR, EQ8, uint8_t, 4)                                                              \
+    EQ_WORD(weq16_##SFX, ATTR, EQ16, uint16_t, 4)                                                           \
+    EQ_WORD(weq32_##SFX, ATTR, EQ32, uint32_t, 4)                                                           \
+    EQ_WORD(weq8_1_##SFX, ATTR, EQ8, uint8_t, 1)                                                            \
+    EQ_WORD(weq16_1_##SFX, ATTR, EQ16, uint16_t, 1)                                                         \
+    EQ_WORD(weq32_1_##SFX, ATTR, EQ32, uint32_t, 1)                                                         \
+    KID_FN(keq8_##SFX, ATTR, weq8_##SFX, 1)                                                                 \
+    KID_FN(keq16_##SFX, ATTR, weq16_##SFX, 2)                                                               \
+    KID_FN(keq32_##SFX, ATTR, weq32_##SFX, 4)                                                               \
+    KID_FN(keq8_1_##SFX, ATTR, weq8_1_##SFX, 1)                                                             \
+    KID_FN(keq16_1_##SFX, ATTR, weq16_1_##SFX, 2)                                                           \
+    KID_FN(keq32_1_##SFX, ATTR, weq32_1_##SFX, 4)                                                           \
     RANGE_WORD(wr16_##SFX, ATTR, R16, int16_t, l->lo32, l->span32)                                          \
     RANGE_WORD(wr32_##SFX, ATTR, R32, int32_t, l->lo32, l->span32)                                          \
     RANGE_WORD(wr64_##SFX, ATTR, R64, int64_t, l->lo, l->span)                                              \
     RANGE_WORD(wg16_##SFX, ATTR, GT16, int16_t, l->lo32)                                                    \
     RANGE_WORD(wg32_##SFX, ATTR, GT32, int32_t, l->lo32)                                                    \
-    KID_FN(kr16_##SFX, ATTR, wr16_##SFX)                                                                    \
-    KID_FN(kr32_##SFX, ATTR, wr32_##SFX)                                                                    \
-    KID_FN(kr64_##SFX, ATTR, wr64_##SFX)                                                                    \
-    KID_FN(kg16_##SFX, ATTR, wg16_##SFX)                                                                    \
-    KID_FN(kg32_##SFX, ATTR, wg32_##SFX)                                                                    \
+    KID_FN(kr16_##SFX, ATTR, wr16_##SFX, 2)                                                                 \
+    KID_FN(kr32_##SFX, ATTR, wr32_##SFX, 4)                                                                 \
+    KID_FN(kr64_##SFX, ATTR, wr64_##SFX, 8)                                                                 \
+    KID_FN(kg16_##SFX, ATTR, wg16_##SFX, 2)                                                                 \
+    KID_FN(kg32_##SFX, ATTR, wg32_##SFX, 4)                                                                 \
     static int kids_##SFX(const fleaf *L, int nl, const fstate *st, size_t nw)                              \
     {                                                                                                       \
         static int (*const fn[])(const fleaf *, const fstate *, size_t, size_t) = {                         \
             keq8_##SFX, keq16_##SFX, keq32_##SFX, kr16_##SFX, kr32_##SFX, kr64_##SFX, kg16_##SFX, kg32_##SFX, \
-            kid_null};                                                                                      \
+            kid_null, kid_empty, keq8_1_##SFX, keq16_1_##SFX, keq32_1_##SFX};                                 \
         for (size_t b = 0; b < nw; b += FUSE_BLOCK) {                                                       \
             size_t e = nw - b < FUSE_BLOCK ? nw : b + FUSE_BLOCK;                                           \
             for (int k = 0; k < nl; k++)                                                                    \
