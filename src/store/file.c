@@ -33,6 +33,7 @@ int (*eng__file_io_fault)(int op, size_t *n) = NULL;
  * index search touches, stays well under a millisecond. */
 #define COMPACT_FRAME_BYTES ((size_t)256 << 10)
 uint64_t eng__file_checkpoint_min = (uint64_t)1 << 20;
+uint64_t eng__file_checkpoint_every = (uint64_t)64 << 20;
 /* Values this large are served from the file; smaller ones (most records) stay
  * in memory, where a read costs no system call. Tests lower it to 1 so that
  * every crash, truncation and corruption case runs with values in the file. */
@@ -509,6 +510,7 @@ static int spill(filestore *fs, const void *k, size_t kl, const void *v, size_t 
 
 static int f_erased(const void *const *keys, const size_t *lens, size_t n, void *u);
 static void checkpoint(filestore *fs);
+static void maybe_checkpoint(filestore *fs);
 
 static int writable(const filestore *fs)
 {
@@ -581,6 +583,7 @@ static int f_commit(void *u)
         fs->kv.base_enc -= hid_enc;
         eng__kvmem_commit(&fs->kv);
         maybe_compact(fs);
+        maybe_checkpoint(fs);
         return ENG_OK;
     }
     return eng__kvmem_commit(&fs->kv);
@@ -741,8 +744,6 @@ int eng__store_readonly(const eng_store *s)
     return s->kind == ENG__STORE_FILE && (((const filestore *)s->user)->flags & ENG_STORE_READONLY);
 }
 
-/* ---- compaction --------------------------------------------------------------- */
-
 /* ---- key index ---------------------------------------------------------------- */
 
 /* A key index payload under construction: its head, then one op offset a key. */
@@ -788,30 +789,74 @@ static int index_key(const eng__kitem *it, void *user)
     return x->w.err;
 }
 
-/* At close: a key index of the live keys in the frames they are in, when the
- * frames since the last one would take longer to replay than it to read.
- * Best effort: on any failure the file is cut back and opens by replay. */
-static void checkpoint(filestore *fs)
+/* Whether the frames since the last key index (@p min bytes at least, and
+ * @p times the index's size) are worth an index now. */
+static int index_due(const filestore *fs, uint64_t min, uint64_t times)
 {
     if (!fs->loaded || fs->version < 2 || (fs->flags & ENG_STORE_READONLY) || fs->broken || fs->kv.in_batch ||
-        fs->spill)
-        return; /* a version 1 file gets its first index (and version 2) from a compaction */
+        fs->spill || fs->kv.scanning)
+        return 0; /* a version 1 file gets its first index (and version 2) from a compaction */
     uint64_t tail = fs->end - (fs->indexed ? fs->indexed : ENG__FILE_HEADER);
     uint64_t keys = fs->kv.main.count + (fs->kv.base ? fs->kv.base->n : 0);
-    if (tail < eng__file_checkpoint_min || tail < 8 * keys)
-        return;
+    return tail >= min && tail / times >= 8 * keys;
+}
+
+/* Append a key index of the live keys, in the frames they are in. On a failed
+ * write the file is cut back (or, when even that or the fsync fails, refuses
+ * writes until reopened, as for a frame). */
+static int append_index(filestore *fs)
+{
     index_wr x;
     index_init(&x, &fs->mem);
-    int err = 0;
-    if (eng__kvmem_each(&fs->kv, "", 0, index_key, &x) != ENG_OK || x.w.err)
-        goto out;
-    err = index_write(&x, fs->fd, fs->end, fs->next_seq);
-    if (!err && !(fs->flags & ENG_STORE_NOSYNC))
-        err = sync_fd(fs->fd);
-    if (err)
-        truncate_fd(fs->fd, fs->end);
-out:
+    int rc = eng__kvmem_each(&fs->kv, "", 0, index_key, &x);
+    if (!rc && x.w.err)
+        rc = eng__nomem();
+    if (!rc) {
+        int err = index_write(&x, fs->fd, fs->end, fs->next_seq);
+        if (err && truncate_fd(fs->fd, fs->end) != 0)
+            fs->broken = 1;
+        if (!err && !(fs->flags & ENG_STORE_NOSYNC) && (err = sync_fd(fs->fd)) != 0)
+            fs->broken = 1;
+        if (err) {
+            rc = io_fail(fs, err, "writing the key index", fs->end);
+        } else {
+            fs->end += ENG__FRAME_HEADER + x.w.len;
+            fs->indexed = fs->end;
+            fs->next_seq++;
+            fs->frames++;
+        }
+    }
     eng__wr_free(&x.w);
+    return rc;
+}
+
+/* At close: an index when the frames since the last one would take longer to
+ * replay than it to read. Best effort: on failure the next open replays. */
+static void checkpoint(filestore *fs)
+{
+    if (index_due(fs, eng__file_checkpoint_min, 1))
+        append_index(fs);
+}
+
+/* After a commit, once the frames since the last index take
+ * eng__file_checkpoint_every bytes and four times a new index: a new one, and
+ * the maps let go of their keys for the mapping of it, so that neither the next
+ * open (after a crash too) nor the heap grows with what was written. Not the
+ * commit's failure when it fails: the store goes on as it was. */
+static void maybe_checkpoint(filestore *fs)
+{
+    if (!index_due(fs, eng__file_checkpoint_every, 4) || append_index(fs) != ENG_OK)
+        return;
+    eng__kbase *base;
+    uint64_t end;
+    if (eng__kbase_open(&fs->mem, fs->path, fs->fd, fs->end, &base, &end) != ENG_OK || !base)
+        return;
+    if (end != fs->end) {
+        eng__kbase_free(base);
+        return;
+    }
+    eng__omap_clear(&fs->kv.main);
+    eng__kvmem_set_base(&fs->kv, base); /* main is empty: nothing to look up, cannot fail */
 }
 
 /* ---- compaction --------------------------------------------------------------- */

@@ -26,6 +26,10 @@ extern size_t eng__file_spill_min;
 /* A close writes a key index (kbase.h) when the frames after the last one take
  * at least this many bytes (default 1 MiB; tests set 0) and more than the index would. */
 extern uint64_t eng__file_checkpoint_min;
+/* After a commit, a key index is written (and the in-memory map emptied for
+ * its mapping) when the frames since the last one take at least this many
+ * bytes (default 64 MiB; tests lower it) and four times the index. */
+extern uint64_t eng__file_checkpoint_every;
 
 typedef struct eng__file_stats {
     uint64_t frames;        /* frames in the file (replayed at open plus appended) */

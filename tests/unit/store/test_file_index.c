@@ -25,7 +25,8 @@
 
 #define NKEYS 100
 #define NROUNDS 6 /* in the built file; round 7 is a batch over it */
-#define NMODEL (NROUNDS + 1)
+#define OVER (NROUNDS + 1)
+#define NMODEL 14
 
 typedef struct fx {
     char *dir;
@@ -218,6 +219,7 @@ static int teardown(void **state)
     eng__file_ref_min = ref_min_default;
     flip_step = 1;
     eng__file_checkpoint_min = (uint64_t)1 << 20;
+    eng__file_checkpoint_every = (uint64_t)64 << 20;
     test_rmtree(f->dir);
     free(f->dir);
     free(f);
@@ -290,25 +292,25 @@ static void index_serves_reads(void **state)
      * ahead (spilled), and compacts. */
     s = open_ok(f->copy, 0);
     assert_int_equal(eng__kv_begin(s), ENG_OK);
-    apply_round(s, NMODEL);
-    assert_scan(s, NMODEL);
+    apply_round(s, OVER);
+    assert_scan(s, OVER);
     assert_int_equal(eng__kv_rollback(s), ENG_OK);
     assert_round(s, NROUNDS);
     size_t spill_min = eng__file_spill_min;
     eng__file_spill_min = 16;
-    run_round(s, NMODEL);
+    run_round(s, OVER);
     eng__file_spill_min = spill_min;
-    assert_round(s, NMODEL);
+    assert_round(s, OVER);
     assert_int_equal(eng_store_file_compact(s), ENG_OK);
-    assert_int_equal(index_keys(s), (uint64_t)live_keys(NMODEL));
-    assert_round(s, NMODEL);
+    assert_int_equal(index_keys(s), (uint64_t)live_keys(OVER));
+    assert_round(s, OVER);
     eng__file_stats st;
     assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
     assert_int_equal(st.file_bytes, test_file_size(f->copy));
     assert_int_equal(st.dead_bytes, st.file_bytes - ENG__FILE_HEADER - st.live_file_bytes);
     eng_store_free(s);
     s = open_ok(f->copy, 0);
-    assert_round(s, NMODEL);
+    assert_round(s, OVER);
     eng_store_free(s);
     test_alloc_assert_clean();
 }
@@ -519,6 +521,42 @@ static void allocation_failures(void **state)
     test_alloc_assert_clean();
 }
 
+/* Commits write an index once enough frames follow the last one and read their
+ * keys from its mapping from then on; a copy taken without a close (a crash)
+ * opens from it. */
+static void commits_write_indexes(void **state)
+{
+    fx *f = *state;
+    eng__file_checkpoint_every = 0;
+    eng__file_checkpoint_min = UINT64_MAX; /* none at close */
+    eng_store *s = open_ok(f->path, ENG_STORE_CREATE | ENG_STORE_NOSYNC);
+    int indexed = 0, reopened = 0;
+    for (int r = 1; r <= NMODEL; r++) {
+        run_round(s, r);
+        assert_round(s, r);
+        indexed += index_keys(s) > 0;
+        long n;
+        unsigned char *img = test_read_file(f->path, &n);
+        test_write_file(f->copy, img, n);
+        free(img);
+        eng_store *c = open_ok(f->copy, ENG_STORE_READONLY);
+        assert_round(c, r);
+        reopened += index_keys(c) > 0;
+        eng_store_free(c);
+    }
+    assert_true(indexed >= NMODEL - 1 && reopened == indexed); /* round 1 alone is not worth one */
+    eng_store_free(s);
+    long n;
+    unsigned char *img = test_read_file(f->path, &n);
+    long a = find_index(img, n, 0);
+    assert_true(a > 0 && find_index(img, n, a + 1) > a); /* one index, then a newer one */
+    free(img);
+    s = open_ok(f->path, 0);
+    assert_round(s, NMODEL);
+    eng_store_free(s);
+    test_alloc_assert_clean();
+}
+
 /* The same with every value of the index read from the file (pread), not the mapping. */
 static void values_from_the_file(void **state)
 {
@@ -543,6 +581,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(version_1_files_open, setup, teardown),
         cmocka_unit_test_setup_teardown(allocation_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(values_from_the_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(commits_write_indexes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
