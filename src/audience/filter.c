@@ -9,6 +9,7 @@
 #include "audience/audience_impl.h"
 #include "audience/audience_link.h"
 #include "engage/rules.h"
+#include "rules/rules_link.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -266,14 +267,16 @@ int eng__filter_eval(eng__aud *a, const eng__group *g, eng__idset *out)
     uint64_t *sel = keep(&s, eng__calloc(s.mem, words ? words : 1, 8));
     if (!cols || !sel)
         rc = eng__nomem();
-    for (uint32_t i = 0; i < t->ncols && !rc; i++)
-        rc = column_view(&s, t, &t->cols[i], &cols[i]);
-    /* contact and consent columns only when the expression names them */
+    /* views of the columns the rule reads only (a date column's days cost a
+     * division a row; the batch never looks at the others) */
+    for (uint32_t i = 0; i < t->ncols && !rc; i++) {
+        if (eng__rule_reads(rule, i))
+            rc = column_view(&s, t, &t->cols[i], &cols[i]);
+        else
+            cols[i].type = rule_type(t->cols[i].type);
+    }
     for (int k = 0; k < NPSEUDO && !rc; k++) {
-        char name[32];
-        pseudo_name(k, name, sizeof name);
-        const char *hit = strstr(g->expr, name);
-        if (hit)
+        if (eng__rule_reads(rule, t->ncols + (size_t)k))
             rc = pseudo_view(&s, t, k, &cols[t->ncols + k]);
         else
             cols[t->ncols + k].type = k / ENG_CH_COUNT == PF_OPTOUT ? ENG_RT_TIMESTAMP : ENG_RT_BOOL;

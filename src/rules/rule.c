@@ -104,6 +104,11 @@ void eng__rule_destroy(eng_rule *r)
         eng__engine_unref(e);
 }
 
+int eng__rule_reads(const eng_rule *r, size_t i)
+{
+    return i < r->nfields && r->used[i];
+}
+
 int eng__rule_new(eng_engine *e, const eng_rule_options *opts, eng_rule **out)
 {
     eng_rule *r = eng__handle_new(&e->mem, sizeof *r, ENG__H_RULE);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include "engage/rules.h"
 #include "engage/engine.h"
+#include "rules/rules_link.h"
 #include "base/error.h"
 #include "base/mem.h"
 #include "base/utf8.h"
