@@ -485,9 +485,10 @@ extern uint8_t eng__tseg_ordered;
  * 0: it leaves them. */
 extern uint8_t eng__tseg_order_compact;
 /* touch_tab.c: the ordered segment of payload p under key opened for a table scan
- * (eng__touch_scan_tables): its table to fn; sel (NULL: all) the contexts whose rows it reads. */
-int eng__touch_tab_visit(eng__ev *ev, uint16_t org, const char *key, const uint8_t *p, size_t len, const uint8_t *sel,
-                         uint32_t selmax, eng__touch_tab_fn fn, void *user);
+ * (eng__touch_scan_tables): its table to fn; sel (NULL: all) the contexts whose rows it reads;
+ * @p d the reader's scratch (ev->dec, or a thread's own: eng__touch_plan). */
+int eng__touch_tab_visit(eng__ev *ev, eng__tcols *d, uint16_t org, const char *key, const uint8_t *p, size_t len,
+                         const uint8_t *sel, uint32_t selmax, eng__touch_tab_fn fn, void *user);
 /* Seal an org's whole tail now (compaction). */
 int eng__ttail_seal(eng__ev *ev, eng__evorg *o);
 /* Write the tail rows not yet stored as one chunk. */

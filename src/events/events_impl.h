@@ -222,6 +222,23 @@ typedef int (*eng__touch_tab_fn)(const eng__touch_tab *t, void *user);
  * segments (older kinds, straddling the range) and the tail go to @p fn as rows. */
 int eng__touch_scan_tables(eng_engine *e, const eng__touch_filter *f, eng__touch_tab_fn tab_fn,
                            eng__touch_seg_fn fn, void *user);
+/* The same scan shared between threads (touch_read.c): the units eng__touch_scan_tables
+ * would visit for one org (@p f as there, f->org set) — its segments whose zone may match,
+ * payloads fetched, then the tail —, listed on the calling thread; each contiguous range
+ * of them may then be visited on any thread with a reader of its own (0 to @p readers - 1),
+ * while the engine is held and nothing else reads or changes its segments. *out NULL (and
+ * ENG_OK): the cache (eng_config.events_segments) dropped a listed payload while fetching
+ * the next: scan on one thread instead. */
+typedef struct eng__touch_plan eng__touch_plan;
+int eng__touch_plan_make(eng_engine *e, const eng__touch_filter *f, size_t readers, eng__touch_plan **out);
+size_t eng__touch_plan_units(const eng__touch_plan *p);
+/* Rows of unit @p u (every status and context: a weight for cutting ranges). */
+uint64_t eng__touch_plan_rows(const eng__touch_plan *p, size_t u);
+/* Units [u0, u1) with reader @p reader, as eng__touch_scan_tables visits them (tables inside
+ * tab_fn valid on this thread until it returns). */
+int eng__touch_plan_run(eng__touch_plan *p, size_t reader, size_t u0, size_t u1, eng__touch_tab_fn tab_fn,
+                        eng__touch_seg_fn fn, void *user);
+void eng__touch_plan_free(eng_engine *e, eng__touch_plan *p);
 /* Inside tab_fn: the rows of status @p st of the filter's contexts, by customer, as
  * time, customer, ctx, channel, status and first (send and detail NULL), checked
  * against the table's entries of st (ENG_ECORRUPT naming the segment). Valid until

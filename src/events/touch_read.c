@@ -89,42 +89,36 @@ static int emit(const eng__tcols *c, uint16_t org, eng__touch_seg_fn fn, void *u
     return fn(&v, user);
 }
 
-/* tab_fn != NULL: ordered segments inside f's time range go to it as their tables (eng__touch_scan_tables). */
-static int scan_org(eng__ev *ev, eng__evorg *o, const eng__touch_filter *f, eng__touch_seg_fn fn,
-                    eng__touch_tab_fn tab_fn, void *user)
+/* One unit of a scan: a sealed segment whose zone may match (its payload fetched), or the tail. */
+typedef struct tunit {
+    const uint8_t *p; /* NULL: the tail */
+    size_t len;
+    uint32_t seg, id; /* index in the org's list, id (its key) */
+    uint32_t rows;
+    uint8_t table;    /* an ordered segment inside the time range: its table to tab_fn */
+    uint8_t filter;   /* rows the filter may drop */
+} tunit;
+
+static tunit unit_of(const eng__touch_filter *f, const ctxsel *cs, const eng__seg *z, size_t s, const uint8_t *p,
+                     size_t len, int tables)
+{
+    tunit u = {p, len, (uint32_t)s, z->id, z->n, 0, 0};
+    u.table = tables && len && p[0] == 3 && z->tmin >= f->from && (!f->to || z->tmax < f->to);
+    u.filter = needs_filter(f, cs, z);
+    return u;
+}
+
+/* A unit's rows to fn, or its table to tab_fn, decoded into @p d. */
+static int visit(eng__ev *ev, const eng__evorg *o, const tunit *u, const eng__touch_filter *f, const ctxsel *cs,
+                 eng__tcols *d, eng__touch_seg_fn fn, eng__touch_tab_fn tab_fn, void *user)
 {
     const eng__mem *mem = &ev->e->mem;
-    ctxsel cs;
-    int rc = ctxsel_make(mem, o, f->campaign, f->message, &cs);
-    if (rc || cs.none)
-        goto out;
-    eng__tcols *d = &ev->dec;
-    for (size_t s = 0; s < o->tseg.n && !rc; s++) {
-        const eng__seg *z = &o->tseg.v[s];
-        if (zone_skips(f, &cs, z))
-            continue;
-        char key[48];
-        const uint8_t *p;
-        size_t len;
-        eng__ev_key(key, sizeof key, o->code, "t/s", z->id, 0);
-        if ((f->pg && (rc = eng__prog_batch(f->pg, f->pg->done))) || (rc = eng__tseg_payload(ev, o, s, &p, &len)))
-            break;
-        if (tab_fn && len && p[0] == 3 && z->tmin >= f->from && (!f->to || z->tmax < f->to)) {
-            rc = eng__touch_tab_visit(ev, o->code, key, p, len, cs.sel, cs.max, tab_fn, user);
-            continue;
-        }
-        if ((rc = eng__tseg_decode(p, len, key, d, mem)))
-            break;
-        ENG__WORK(d->n);
-        if (needs_filter(f, &cs, z))
-            filter_rows(d, f, &cs);
-        rc = emit(d, o->code, fn, user);
-    }
-    if (!rc && o->tail.n) {
+    int rc;
+    if (!u->p) { /* the tail, in storage order */
         const eng__tcols *t = &o->tail;
         d->n = 0;
         if ((rc = eng__tcols_reserve(d, mem, t->n)))
-            goto out;
+            return rc;
         memcpy(d->time, t->time, t->n * sizeof *d->time);
         memcpy(d->customer, t->customer, t->n * sizeof *d->customer);
         memcpy(d->ctx, t->ctx, t->n * sizeof *d->ctx);
@@ -134,10 +128,46 @@ static int scan_org(eng__ev *ev, eng__evorg *o, const eng__touch_filter *f, eng_
         memcpy(d->detail, t->detail, t->n * sizeof *d->detail);
         memcpy(d->first, t->first, t->n);
         d->n = t->n;
-        d->ordered = 0, d->nsum = 0; /* the tail is in storage order */
+        d->ordered = 0, d->nsum = 0;
         ENG__WORK(d->n);
-        filter_rows(d, f, &cs);
-        rc = emit(d, o->code, fn, user);
+        filter_rows(d, f, cs);
+        return emit(d, o->code, fn, user);
+    }
+    char key[48];
+    eng__ev_key(key, sizeof key, o->code, "t/s", u->id, 0);
+    if (u->table)
+        return eng__touch_tab_visit(ev, d, o->code, key, u->p, u->len, cs->sel, cs->max, tab_fn, user);
+    if ((rc = eng__tseg_decode(u->p, u->len, key, d, mem)))
+        return rc;
+    ENG__WORK(d->n);
+    if (u->filter)
+        filter_rows(d, f, cs);
+    return emit(d, o->code, fn, user);
+}
+
+/* tab_fn != NULL: ordered segments inside f's time range go to it as their tables (eng__touch_scan_tables). */
+static int scan_org(eng__ev *ev, eng__evorg *o, const eng__touch_filter *f, eng__touch_seg_fn fn,
+                    eng__touch_tab_fn tab_fn, void *user)
+{
+    const eng__mem *mem = &ev->e->mem;
+    ctxsel cs;
+    int rc = ctxsel_make(mem, o, f->campaign, f->message, &cs);
+    if (rc || cs.none)
+        goto out;
+    for (size_t s = 0; s < o->tseg.n && !rc; s++) {
+        const eng__seg *z = &o->tseg.v[s];
+        if (zone_skips(f, &cs, z))
+            continue;
+        const uint8_t *p;
+        size_t len;
+        if ((f->pg && (rc = eng__prog_batch(f->pg, f->pg->done))) || (rc = eng__tseg_payload(ev, o, s, &p, &len)))
+            break;
+        const tunit u = unit_of(f, &cs, z, s, p, len, tab_fn != NULL);
+        rc = visit(ev, o, &u, f, &cs, &ev->dec, fn, tab_fn, user);
+    }
+    if (!rc && o->tail.n) {
+        const tunit u = {NULL, 0, 0, 0, (uint32_t)o->tail.n, 0, 1};
+        rc = visit(ev, o, &u, f, &cs, &ev->dec, fn, tab_fn, user);
     }
 out:
     eng__free(mem, cs.sel);
@@ -171,6 +201,112 @@ int eng__touch_scan_tables(eng_engine *e, const eng__touch_filter *f, eng__touch
     if (f->statuses || f->channels || f->customer != ENG__NO_CUSTOMER)
         return eng__err(ENG_EINVAL, "filter", "a table scan filters by org, time and campaign only");
     return scan(e, f, fn, tab_fn, user);
+}
+
+/* ---- a table scan shared between threads ---- */
+
+struct eng__touch_plan {
+    eng__ev *ev;
+    const eng__evorg *o;
+    eng__touch_filter f;
+    ctxsel cs;
+    tunit *u;
+    size_t n;
+    eng__tcols *rd; /* a reader's scratch each */
+    size_t nrd;
+};
+
+void eng__touch_plan_free(eng_engine *e, eng__touch_plan *p)
+{
+    if (!p)
+        return;
+    for (size_t r = 0; r < p->nrd; r++)
+        eng__tcols_free(&p->rd[r], &e->mem);
+    eng__free(&e->mem, p->rd);
+    eng__free(&e->mem, p->u);
+    eng__free(&e->mem, p->cs.sel);
+    eng__free(&e->mem, p);
+}
+
+/* Whether every listed segment's payload is still where it was fetched: a fetch drops
+ * the least recently used segments past the cache's cap (resident.c), maybe an earlier one. */
+static int plan_held(const eng__touch_plan *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const eng__seg *z = &p->o->tseg.v[p->u[i].seg];
+        if (p->u[i].p && (!z->buf || z->buf + ENG__REC_HEADER != p->u[i].p))
+            return 0;
+    }
+    return 1;
+}
+
+int eng__touch_plan_make(eng_engine *e, const eng__touch_filter *f, size_t readers, eng__touch_plan **out)
+{
+    *out = NULL;
+    if (!f->org || f->statuses || f->channels || f->customer != ENG__NO_CUSTOMER || !readers)
+        return eng__err(ENG_EINVAL, "filter", "a plan scans one org's tables, filtered by time and campaign only");
+    eng__ev *ev;
+    eng__evorg *o;
+    int rc = eng__ev_get(e, &ev);
+    if (rc)
+        return rc;
+    const eng__mem *mem = &e->mem;
+    eng__touch_plan *p = eng__calloc(mem, 1, sizeof *p);
+    if (!p)
+        return eng__nomem();
+    p->ev = ev;
+    p->f = *f;
+    p->f.pg = NULL;
+    if (eng__ev_org(ev, f->org, 0, &o)) { /* no such org: nothing to visit */
+        *out = p;
+        return ENG_OK;
+    }
+    p->o = o;
+    rc = ctxsel_make(mem, o, f->campaign, f->message, &p->cs);
+    p->u = eng__malloc(mem, (o->tseg.n + 1) * sizeof *p->u);
+    p->rd = eng__calloc(mem, readers, sizeof *p->rd);
+    if (!rc && (!p->u || !p->rd))
+        rc = eng__nomem();
+    if (p->rd)
+        p->nrd = readers;
+    for (size_t s = 0; s < o->tseg.n && !rc && !p->cs.none; s++) {
+        const eng__seg *z = &o->tseg.v[s];
+        if (zone_skips(f, &p->cs, z))
+            continue;
+        const uint8_t *b;
+        size_t len;
+        if (!(f->pg && (rc = eng__prog_batch(f->pg, f->pg->done))) && !(rc = eng__tseg_payload(ev, o, s, &b, &len)))
+            p->u[p->n++] = unit_of(f, &p->cs, z, s, b, len, 1);
+    }
+    if (!rc && o->tail.n && !p->cs.none)
+        p->u[p->n++] = (tunit){NULL, 0, 0, 0, (uint32_t)o->tail.n, 0, 1};
+    if (rc || !plan_held(p)) {
+        eng__touch_plan_free(e, p);
+        return rc;
+    }
+    *out = p;
+    return ENG_OK;
+}
+
+size_t eng__touch_plan_units(const eng__touch_plan *p)
+{
+    return p->n;
+}
+
+uint64_t eng__touch_plan_rows(const eng__touch_plan *p, size_t u)
+{
+    return u < p->n ? p->u[u].rows : 0;
+}
+
+int eng__touch_plan_run(eng__touch_plan *p, size_t reader, size_t u0, size_t u1, eng__touch_tab_fn tab_fn,
+                        eng__touch_seg_fn fn, void *user)
+{
+    if (reader >= p->nrd || u0 > u1 || u1 > p->n || !tab_fn || !fn)
+        return eng__err(ENG_EINVAL, "plan", "eng__touch_plan_run: bad reader, range or callback");
+    int rc = ENG_OK;
+    for (size_t i = u0; i < u1 && !rc; i++)
+        rc = visit(p->ev, p->o, &p->u[i], &p->f, &p->cs, &p->rd[reader], fn, tab_fn, user);
+    return rc;
 }
 
 /* ---- one customer ---- */

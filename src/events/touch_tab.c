@@ -16,6 +16,7 @@
 
 typedef struct tabrd {
     eng__ev *ev;
+    eng__tcols *d; /* the reader's scratch: the entries, decoded blocks and rows */
     const char *key;
     eng__seg z;
     eng__pcol time, customer, ctx, channel, status, first;
@@ -61,7 +62,7 @@ static int range_check(tabrd *t, unsigned st, eng__tcols *d)
 int eng__touch_tab_rows(const eng__touch_tab *v, unsigned st, eng__touch_cols *out)
 {
     tabrd *t = v->priv;
-    eng__tcols *d = &t->ev->dec;
+    eng__tcols *d = t->d;
     memset(out, 0, sizeof *out);
     out->org = v->org;
     if (st >= ENG_TOUCH_STATUS_COUNT)
@@ -147,7 +148,7 @@ static int blk_check(tabrd *t, const eng__touch_blk *b, uint32_t *prev, uint64_t
 static int blocks(const eng__touch_tab *v, unsigned st, eng__touch_blk_fn fn, void *user)
 {
     tabrd *t = v->priv;
-    eng__tcols *d = &t->ev->dec;
+    eng__tcols *d = t->d;
     if (st >= ENG_TOUCH_STATUS_COUNT)
         return eng__err(ENG_EINVAL, "status", "status %u is not an eng_touch_status", st);
     int rc = status_check(t);
@@ -240,13 +241,14 @@ int eng__touch_tab_times(const eng__touch_tab *v, const uint32_t *rows, size_t k
     return bad ? corrupt(t, "rows out of order or outside its zone") : ENG_OK;
 }
 
-int eng__touch_tab_visit(eng__ev *ev, uint16_t org, const char *key, const uint8_t *p, size_t len, const uint8_t *sel,
-                         uint32_t selmax, eng__touch_tab_fn fn, void *user)
+int eng__touch_tab_visit(eng__ev *ev, eng__tcols *d, uint16_t org, const char *key, const uint8_t *p, size_t len,
+                         const uint8_t *sel, uint32_t selmax, eng__touch_tab_fn fn, void *user)
 {
     const eng__mem *mem = &ev->e->mem;
     tabrd t;
     memset(&t, 0, sizeof t);
     t.ev = ev;
+    t.d = d;
     t.key = key;
     t.sel = sel;
     t.selmax = selmax;
@@ -271,7 +273,6 @@ int eng__touch_tab_visit(eng__ev *ev, uint16_t org, const char *key, const uint8
     eng__pcol_read(&r, n, 8, &t.first);
     if (!eng__rd_ok(&r))
         return corrupt(&t, "bad columns");
-    eng__tcols *d = &ev->dec;
     d->n = d->nkey = 0;
     if ((rc = eng__tcols_reserve(d, mem, n)) || (rc = eng__tsum_read(&r, key, n, d, mem)))
         return rc;

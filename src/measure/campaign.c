@@ -148,7 +148,7 @@ static void note(cols *c, unsigned m, uint32_t ctx, int ok)
 static int step(cols *c, size_t rows)
 {
     c->read += rows;
-    return c->err = eng__prog_batch(c->pg, c->read);
+    return c->err = c->pg ? eng__prog_batch(c->pg, c->read) : ENG_OK; /* a part on another thread: none */
 }
 
 static int trust_rows(const eng__touch_cols *t, void *u)
@@ -217,6 +217,42 @@ static int grow_t(cols *c, size_t more)
     return ENG_OK;
 }
 
+/* Rows appended to the columns gathered for the threads. */
+static int gather(cols *c, size_t n, const uint32_t *cu, const uint32_t *key, const uint8_t *ch, const uint8_t *st,
+                  const eng_time *t)
+{
+    if ((c->err = grow_t(c, n)))
+        return c->err;
+    memcpy(c->t_cust + c->nt, cu, n * sizeof *cu);
+    memcpy(c->t_key + c->nt, key, n * sizeof *key);
+    memcpy(c->t_ch + c->nt, ch, n);
+    memcpy(c->t_st + c->nt, st, n);
+    memcpy(c->t_time + c->nt, t, n * sizeof *t);
+    c->nt += n;
+    return ENG_OK;
+}
+
+/* An X-Engage message's `sent` row kept for the estimates. */
+static int xe_add(cols *c, uint32_t cust, uint16_t m, eng_time t)
+{
+    if (c->nxe == c->cxe) {
+        size_t cap = c->cxe ? 2 * c->cxe : 256;
+        uint32_t *a = eng__realloc_array(&c->e->mem, c->xe_cust, cap, sizeof *a);
+        if (a)
+            c->xe_cust = a;
+        uint16_t *b = a ? eng__realloc_array(&c->e->mem, c->xe_m, cap, sizeof *b) : NULL;
+        if (b)
+            c->xe_m = b;
+        eng_time *d = b ? eng__realloc_array(&c->e->mem, c->xe_time, cap, sizeof *d) : NULL;
+        if (!d)
+            return c->err = eng__nomem();
+        c->xe_time = d;
+        c->cxe = cap;
+    }
+    c->xe_cust[c->nxe] = cust, c->xe_m[c->nxe] = m, c->xe_time[c->nxe++] = t;
+    return ENG_OK;
+}
+
 /* Rows into the run (keys: send contexts), or into columns for its threads. */
 static int feed_rows(cols *c, const eng__touch_cols *t)
 {
@@ -227,21 +263,8 @@ static int feed_rows(cols *c, const eng__touch_cols *t)
         unsigned m = c->map[t->ctx[i]];
         if (!m || m == NO_MSG || rc->msg[m - 1].strategy != ENG_STRATEGY_XENGAGE)
             continue;
-        if (c->nxe == c->cxe) {
-            size_t cap = c->cxe ? 2 * c->cxe : 256;
-            uint32_t *a = eng__realloc_array(&c->e->mem, c->xe_cust, cap, sizeof *a);
-            if (a)
-                c->xe_cust = a;
-            uint16_t *b = a ? eng__realloc_array(&c->e->mem, c->xe_m, cap, sizeof *b) : NULL;
-            if (b)
-                c->xe_m = b;
-            eng_time *d = b ? eng__realloc_array(&c->e->mem, c->xe_time, cap, sizeof *d) : NULL;
-            if (!d)
-                return c->err = eng__nomem();
-            c->xe_time = d;
-            c->cxe = cap;
-        }
-        c->xe_cust[c->nxe] = t->customer[i], c->xe_m[c->nxe] = (uint16_t)(m - 1), c->xe_time[c->nxe++] = t->time[i];
+        if (xe_add(c, t->customer[i], (uint16_t)(m - 1), t->time[i]))
+            return c->err;
     }
     if (!c->gather) {
         c->x->row0 = c->nt;
@@ -249,15 +272,7 @@ static int feed_rows(cols *c, const eng__touch_cols *t)
         c->nt += t->n;
         return c->err = eng__attr_touches(c->x, t->n, t->customer, t->ctx, t->channel, t->status, t->time);
     }
-    if ((c->err = grow_t(c, t->n)))
-        return c->err;
-    memcpy(c->t_cust + c->nt, t->customer, t->n * sizeof *t->customer);
-    memcpy(c->t_key + c->nt, t->ctx, t->n * sizeof *t->ctx);
-    memcpy(c->t_ch + c->nt, t->channel, t->n);
-    memcpy(c->t_st + c->nt, t->status, t->n);
-    memcpy(c->t_time + c->nt, t->time, t->n * sizeof *t->time);
-    c->nt += t->n;
-    return ENG_OK;
+    return gather(c, t->n, t->customer, t->ctx, t->channel, t->status, t->time);
 }
 
 static int run_rows(const eng__touch_cols *t, void *u)
@@ -327,12 +342,51 @@ static int run_table(const eng__touch_tab *t, void *u)
     return ENG_OK;
 }
 
+/* ---- the second pass over a plan's segments on threads (eng__attr_plan_split) ----
+ * A part beside the caller's reads as the caller's does, into its own copy of the run
+ * (r) and its own gathered rows and X-Engage sends, appended to the caller's in order. */
+
+static void *part_open(void *u, eng__attr *r)
+{
+    const cols *c = u;
+    cols *p = eng__calloc(&c->e->mem, 1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->e = c->e, p->rc = c->rc, p->campaign = c->campaign;
+    p->map = c->map, p->nmap = c->nmap; /* read only in this pass */
+    p->trust = c->trust, p->want = c->want, p->gather = c->gather;
+    p->x = r;
+    return p;
+}
+
+static int part_fold(void *u, void *part)
+{
+    cols *c = u, *p = part;
+    if (p->nt && gather(c, p->nt, p->t_cust, p->t_key, p->t_ch, p->t_st, p->t_time))
+        return c->err;
+    for (size_t k = 0; k < p->nxe; k++)
+        if ((c->err = xe_add(c, p->xe_cust[k], p->xe_m[k], p->xe_time[k])))
+            return c->err;
+    return step(c, p->read);
+}
+
+static void part_close(void *u, void *part)
+{
+    cols *c = u, *p = part;
+    const eng__mem *m = &c->e->mem;
+    eng__free(m, p->t_cust), eng__free(m, p->t_key), eng__free(m, p->t_ch), eng__free(m, p->t_st);
+    eng__free(m, p->t_time), eng__free(m, p->xe_cust), eng__free(m, p->xe_m), eng__free(m, p->xe_time);
+    eng__free(m, p);
+}
+
 static int feed_first(eng__attr *x, size_t n, void *u)
 {
     cols *c = u;
     x->row0 = 0;
     return eng__attr_touches(x, n, c->t_cust, c->t_key, c->t_ch, c->t_st, c->t_time);
 }
+
+int eng__report_plan = 1;
 
 /* The run's touches (eng__measure_feed): the second pass. */
 static int feed_run(eng__attr *x, void *u)
@@ -358,7 +412,18 @@ static int feed_run(eng__attr *x, void *u)
     eng__touch_filter_init(&f);
     f.org = c->rc->org;
     f.campaign = c->campaign;
-    rc = eng__touch_scan_tables(c->e, &f, run_table, run_rows, c);
+    /* With threads the segments are visited in ranges, one a thread, when the events layer
+     * can hold their payloads for them (eng__touch_plan); else on this thread. */
+    eng__touch_plan *plan = NULL;
+    if (c->gather && eng__report_plan && (rc = eng__touch_plan_make(c->e, &f, ENG__PLAN_PARTS, &plan)))
+        return rc;
+    if (plan) {
+        static const eng__plan_ops ops = {run_table, run_rows, part_open, part_fold, part_close};
+        rc = eng__attr_plan_split(x, plan, x->threads, c->fed, &ops, c);
+        eng__touch_plan_free(c->e, plan);
+    } else {
+        rc = eng__touch_scan_tables(c->e, &f, run_table, run_rows, c);
+    }
     if (!rc)
         rc = c->err;
     if (!rc && c->gather)

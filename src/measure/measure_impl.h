@@ -211,6 +211,9 @@ extern uint64_t eng__attr_table_runs[4];
  * eng__report_table_blocks (1 by default) reads them all as rows (tests). */
 extern uint64_t eng__report_table_runs[2];
 extern int eng__report_table_blocks;
+/* 1 (the default): with threads, the engine-level report's second pass visits the segments
+ * in ranges on threads (eng__attr_plan_split); 0: on the calling thread (tests compare). */
+extern int eng__report_plan;
 /* 1 (the default): the engine-level report feeds the transactions a segment at a time
  * through the goal when no X-Engage message needs them all; 0: read into columns first
  * (tests compare the two). eng__report_txn_chunked counts the reports fed in chunks. */
@@ -255,10 +258,37 @@ int eng__attr_txn_chunk(eng__attr *x, const eng_txn_columns *chunk);
 /* The walk (eng__attr_walk) with up to @p threads threads beside the caller's, over
  * ranges of customers; the same report and sorted arrays as one thread (split.c). */
 int eng__attr_walk_split(eng__attr *x, unsigned threads);
+/* A private copy @p r of the touch pass's state (bitmaps, counts, key buckets, kept touches,
+ * earliest sends: empty) for a part of the pass on another thread, sharing what the pass only
+ * reads (split.c); freed by eng__attr_free_pass. */
+int eng__attr_pass_copy(eng__attr *r, const eng__attr *x);
+/* A finished part's state (its buckets flushed) folded into x after the parts before it:
+ * bitmaps OR-ed, counts added, earliest sends lowered, kept touches appended (r's move). */
+int eng__attr_pass_fold(eng__attr *x, eng__attr *r);
+/* The engine-level report's pass over a touch plan's units (planpass.c): cut into contiguous
+ * ranges by rows, one a part, the caller's thread taking the first with x and @p user, each
+ * other on a thread of its own with a copy of the pass's state and the user state @p open
+ * makes for it (bound to that copy); folded in range order (eng__attr_pass_fold, then @p fold
+ * of its user state, then @p close), so the run holds what one thread visiting every unit
+ * leaves. The error is the earliest range's. Fewer parts for fewer than
+ * eng__attr_split_min_rows @p rows a part (one: the caller's alone). */
+enum { ENG__PLAN_PARTS = 8 }; /* parts at most; the plan's readers */
+struct eng__touch_plan;
+struct eng__touch_cols;
+typedef struct eng__plan_ops {
+    int (*tab)(const struct eng__touch_tab *t, void *user); /* eng__touch_plan_run's callbacks */
+    int (*rows)(const struct eng__touch_cols *c, void *user);
+    void *(*open)(void *user, eng__attr *r);
+    int (*fold)(void *user, void *part);
+    void (*close)(void *user, void *part);
+} eng__plan_ops;
+int eng__attr_plan_split(eng__attr *x, struct eng__touch_plan *plan, unsigned threads, size_t rows,
+                         const eng__plan_ops *ops, void *user);
 /* Rows (touches of the pass, kept touches of the walk) a part needs at least (2^16; tests lower it). */
 extern size_t eng__attr_split_min_rows;
-/* Threads started so far by the pass [0] and the walk [1] (tests check the path was taken). */
-extern uint64_t eng__attr_split_runs[2];
+/* Threads started so far by the pass over rows [0], the walk [1] and the pass over a plan's
+ * segments [2] (tests check the path was taken). */
+extern uint64_t eng__attr_split_runs[3];
 int eng__attr_touches_split(eng__attr *x, unsigned threads, size_t n, const uint32_t *cu, const uint32_t *ms,
                             const uint8_t *ch, const uint8_t *st, const eng_time *t,
                             int (*first)(eng__attr *x, size_t n, void *user), void *user);

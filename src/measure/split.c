@@ -13,7 +13,9 @@
  * one thread would have stopped at.
  *
  * Only for enough rows to repay starting a thread. The parts allocate as they
- * go: allocator hooks are thread-safe (engage/alloc.h). */
+ * go: allocator hooks are thread-safe (engage/alloc.h). The same private copy
+ * and fold (eng__attr_pass_copy, eng__attr_pass_fold) serve the engine-level
+ * report's pass over ranges of segments (planpass.c). */
 #include "measure/measure_impl.h"
 #include "base/error.h"
 
@@ -24,7 +26,7 @@
 
 enum { SPLIT_MAX = 8 };
 size_t eng__attr_split_min_rows = (size_t)1 << 16;
-uint64_t eng__attr_split_runs[2];
+uint64_t eng__attr_split_runs[3];
 
 typedef struct part {
     eng__attr r;              /* the private state; shares x's read-only fields */
@@ -51,12 +53,9 @@ static void *part_run(void *arg)
     return NULL;
 }
 
-/* A part's own state: what eng__attr_begin allocates per run, the rest shared with x. */
-static int part_init(part *p, const eng__attr *x)
+int eng__attr_pass_copy(eng__attr *r, const eng__attr *x)
 {
-    memset(p, 0, sizeof *p);
-    p->r = *x;
-    eng__attr *r = &p->r;
+    *r = *x;
     size_t nslots = (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS;
     r->bits = eng__calloc(x->mem, nslots ? nslots : 1, sizeof *r->bits);
     r->cnt = eng__calloc(x->mem, nslots ? nslots : 1, sizeof *r->cnt);
@@ -75,11 +74,14 @@ static int part_init(part *p, const eng__attr *x)
     return ENG_OK;
 }
 
-
-/* Fold a finished part into x, after the parts before it. */
-static int part_fold(eng__attr *x, part *p)
+static int part_init(part *p, const eng__attr *x)
 {
-    eng__attr *r = &p->r;
+    memset(p, 0, sizeof *p);
+    return eng__attr_pass_copy(&p->r, x);
+}
+
+int eng__attr_pass_fold(eng__attr *x, eng__attr *r)
+{
     for (size_t s = 0; s < (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS; s++) {
         int rc = eng__attr_beat(x, 1);
         if (rc)
@@ -101,6 +103,7 @@ static int part_fold(eng__attr *x, part *p)
     for (size_t m = 0; m < x->nmsg; m++)
         if (r->sent_at[m] < x->sent_at[m])
             x->sent_at[m] = r->sent_at[m];
+    x->touches_seen |= r->touches_seen;
     return eng__kept_append(&x->kept, &r->kept, x->mem);
 }
 
@@ -147,7 +150,7 @@ int eng__attr_touches_split(eng__attr *x, unsigned threads, size_t n, const uint
             if (p->rc)
                 sub = p->rc == ENG_ENOMEM ? eng__nomem() : eng__err(p->rc, p->det, "%s", p->msg);
             else
-                sub = part_fold(x, p);
+                sub = eng__attr_pass_fold(x, &p->r);
         }
     }
     for (size_t i = 0; i + 1 < nparts; i++)
@@ -197,9 +200,11 @@ static void acc_add(eng__acc *d, const eng__acc *a)
     d->used |= a->used;
 }
 
-/* Stable cut of @p a (n elements of @p size, customer at @p off) into @p np ranges of
- * @p span customers through @p tmp; @p at receives each range's start (np + 1). */
-static void cut(void *a, void *tmp, size_t n, size_t size, size_t off, uint64_t span, size_t np, size_t *at)
+/* Stable cut of @p a (n elements of @p size, customer at @p off) into the parts of their
+ * customers' buckets (@p pof: per bucket of kept touches, customer >> @p lo) through
+ * @p tmp; @p at receives each part's start (np + 1). */
+static void cut(void *a, void *tmp, size_t n, size_t size, size_t off, const uint8_t *pof, unsigned lo, size_t np,
+                size_t *at)
 {
     unsigned char *src = a, *dst = tmp;
     for (size_t k = 0; k <= np; k++)
@@ -207,7 +212,7 @@ static void cut(void *a, void *tmp, size_t n, size_t size, size_t off, uint64_t 
     for (size_t i = 0; i < n; i++) {
         uint32_t c;
         memcpy(&c, src + i * size + off, sizeof c);
-        at[c / span + 1]++;
+        at[pof[c >> lo] + 1]++;
     }
     for (size_t k = 1; k <= np; k++)
         at[k] += at[k - 1];
@@ -216,10 +221,28 @@ static void cut(void *a, void *tmp, size_t n, size_t size, size_t off, uint64_t 
     for (size_t i = 0; i < n; i++) {
         uint32_t c;
         memcpy(&c, src + i * size + off, sizeof c);
-        memcpy(dst + pos[c / span]++ * size, src + i * size, size);
+        memcpy(dst + pos[pof[c >> lo]]++ * size, src + i * size, size);
     }
     memcpy(a, tmp, n * size);
     ENG__WORK(2 * n);
+}
+
+/* The buckets of kept touches cut into @p np ranges of about equal touches (the customers
+ * fill the buckets from the first: at L, 10^7 of the 2^24 the 2,048 buckets span, so equal
+ * counts of buckets gave the first part 84 % of the touches): @p kb[k] to kb[k + 1], and
+ * each bucket's part in @p pof. */
+static void cut_buckets(const eng__kept *kp, size_t np, size_t *kb, uint8_t *pof)
+{
+    size_t sum = 0, k = 1;
+    kb[0] = 0;
+    for (size_t b = 0; b < kp->nb; b++) {
+        while (k < np && sum * np >= kp->n * k)
+            kb[k++] = b;
+        pof[b] = (uint8_t)(k - 1);
+        sum += kp->cnt[b];
+    }
+    while (k <= np)
+        kb[k++] = kp->nb;
 }
 
 int eng__attr_walk_split(eng__attr *x, unsigned threads)
@@ -231,28 +254,30 @@ int eng__attr_walk_split(eng__attr *x, unsigned threads)
         np--;
     if (np < 2 || !x->sp.n_customers)
         return eng__attr_walk(x);
-    /* whole buckets of kept touches a part */
-    const size_t bspan = (x->kept.nb + np - 1) / np;
-    const uint64_t span = (uint64_t)bspan << x->kept.lo;
+    /* whole buckets of kept touches a part, about as many touches each */
     size_t big = x->nq * sizeof *x->qtx;
     void *tmp = eng__malloc(x->mem, big ? big : 1);
     wpart *ps = eng__calloc(x->mem, np, sizeof *ps);
-    if (!tmp || !ps) {
+    uint8_t *pof = eng__malloc(x->mem, x->kept.nb);
+    if (!tmp || !ps || !pof) {
         eng__free(x->mem, tmp);
         eng__free(x->mem, ps);
+        eng__free(x->mem, pof);
         return eng__nomem();
     }
     eng__mem_hint_huge(x->mem, tmp, big);
-    size_t qat[SPLIT_MAX + 1];
-    cut(x->qtx, tmp, x->nq, sizeof *x->qtx, offsetof(eng__qtx, cust), span, np, qat);
+    size_t qat[SPLIT_MAX + 1], kb[SPLIT_MAX + 1];
+    cut_buckets(&x->kept, np, kb, pof);
+    cut(x->qtx, tmp, x->nq, sizeof *x->qtx, offsetof(eng__qtx, cust), pof, x->kept.lo, np, qat);
     eng__free(x->mem, tmp);
+    eng__free(x->mem, pof);
     int rc = eng__attr_beat(x, 1);
     for (size_t k = 0; k < np && !rc; k++) {
         wpart *p = &ps[k];
         p->r = *x;
         p->r.slice = 1;
-        p->r.kb0 = k * bspan < x->kept.nb ? k * bspan : x->kept.nb;
-        p->r.kb1 = (k + 1) * bspan < x->kept.nb ? (k + 1) * bspan : x->kept.nb;
+        p->r.kb0 = kb[k];
+        p->r.kb1 = kb[k + 1];
         p->r.qtx = x->qtx + qat[k];
         p->r.nq = qat[k + 1] - qat[k];
         if (!k)

@@ -539,20 +539,25 @@ static size_t tables_of(dx *f)
     return n;
 }
 
-/* The report of f's campaign with 1 and 2 parts (the same text), as text. */
+/* The report of f's campaign with 1, 2 and 4 parts, the segments visited in ranges on
+ * threads (eng__report_plan) and, with 2 parts, on the calling thread too (the same
+ * text each way), as text. */
 static char *report_parts(dx *f)
 {
     char *one = NULL;
-    for (unsigned parts = 1; parts <= 2; parts++) {
+    static const unsigned parts[] = {1, 2, 2, 4};
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
         eng_campaign_report_options o;
         assert_int_equal(eng_campaign_report_options_init(&o, ENG_CAMPAIGN_REPORT_OPTIONS_VERSION), ENG_OK);
-        o.threads = parts;
+        o.threads = parts[i];
+        eng__report_plan = i != 2;
         eng_report *r = NULL;
         assert_int_equal(eng_campaign_report(f->e, "root", f->campaign, &o, &r), ENG_OK);
         char *text = report_text(f->e, r);
         eng_report_free(r);
         same_text(&one, text);
     }
+    eng__report_plan = 1;
     return one;
 }
 
@@ -582,6 +587,7 @@ static void kinds_same_report(void **state)
             if (!goal)
                 check_references(w);
             uint64_t runs[2] = {eng__report_table_runs[0], eng__report_table_runs[1]};
+            const uint64_t plans = eng__attr_split_runs[2];
             uint64_t paths[4];
             memcpy(paths, eng__attr_table_runs, sizeof paths);
             char *text = report_parts(&w->f);
@@ -604,6 +610,8 @@ static void kinds_same_report(void **state)
             eng__touch_tab_dense = dense;
             eng__attr_keys_32 = 1;
             eng__attr_part_min_shift = 17;
+            /* the segments visited in ranges on threads: 2 and 4 parts, 8 ways */
+            assert_true(eng__attr_split_runs[2] >= plans + 8 * 4);
             for (int k = 0; k < 4; k++) /* each path ran (none without tables) */
                 assert_true(kind ? eng__attr_table_runs[k] > paths[k] : eng__attr_table_runs[k] == paths[k]);
             /* One thread reads the blast's statuses a block at a time, X-Engage's `sent` (and the

@@ -463,10 +463,10 @@ static int tab_read(evfx *f, const char *key, const uint8_t *p, size_t len)
     eng__ev *ev;
     assert_int_equal(eng__enter(f->e), ENG_OK);
     assert_int_equal(eng__ev_get(f->e, &ev), ENG_OK);
-    int rc = eng__touch_tab_visit(ev, 0, key, p, len, NULL, 0, tab_all, NULL);
+    int rc = eng__touch_tab_visit(ev, &ev->dec, 0, key, p, len, NULL, 0, tab_all, NULL);
     for (unsigned dense = 16; dense <= 1024; dense *= 64) {
         eng__touch_tab_dense = dense;
-        int brc = eng__touch_tab_visit(ev, 0, key, p, len, NULL, 0, tab_blocks, NULL);
+        int brc = eng__touch_tab_visit(ev, &ev->dec, 0, key, p, len, NULL, 0, tab_blocks, NULL);
         assert_int_equal(brc, rc);
         if (brc)
             assert_non_null(strstr(eng_error_last()->detail, key));
