@@ -211,6 +211,8 @@ static int setup(void **state)
 
 static size_t ref_min_default; /* the library's eng__file_ref_min */
 static long flip_step = 1;
+/* Under valgrind (test_slow_runtime) the sweeps take every 7th byte and fewer trials. */
+static long slow = 1;
 
 static int teardown(void **state)
 {
@@ -322,7 +324,7 @@ static void cut_at_every_offset(void **state)
     fx *f = *state;
     long sizes[NROUNDS + 1], n;
     unsigned char *img = built(f, sizes, &n);
-    for (long cut = 0; cut <= n; cut++) {
+    for (long cut = 0; cut <= n; cut += slow) {
         test_write_file(f->copy, img, cut);
         eng_store *s = open_ok(f->copy, ENG_STORE_READONLY);
         int r = 0;
@@ -344,7 +346,7 @@ static void flip_every_byte(void **state)
     long sizes[NROUNDS + 1], n;
     unsigned char *img = built(f, sizes, &n);
     int lazy = 0, fallback = 0;
-    for (long at = 0; at < n; at += flip_step) {
+    for (long at = 0; at < n; at += flip_step * slow) {
         img[at] ^= 0x10;
         test_write_file(f->copy, img, n);
         img[at] ^= 0x10;
@@ -390,7 +392,7 @@ static void random_damage(void **state)
         rounds[r] = model_dump(r);
     uint64_t rng = 17;
     int opened = 0;
-    for (int trial = 0; trial < 1500; trial++) {
+    for (int trial = 0; trial < 1500 / slow; trial++) {
         memcpy(bad, img, (size_t)n);
         long len = test_splitmix(&rng) % 4 ? n : (long)(test_splitmix(&rng) % (uint64_t)n);
         for (int k = (int)(test_splitmix(&rng) % 6) + 1; k > 0; k--)
@@ -617,6 +619,7 @@ static void values_from_the_file(void **state)
 int main(void)
 {
     ref_min_default = eng__file_ref_min;
+    slow = test_slow_runtime() ? 7 : 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(index_serves_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(cut_at_every_offset, setup, teardown),
