@@ -259,6 +259,11 @@ static int hide_one(const eng__onode *n, void *user)
     uint64_t at;
     int eq;
     eng__kent e;
+    /* Keys past the base's last (appends, as an import's) need no search. */
+    if ((h->rc = eng__kbase_get(h->kv->base, h->kv->base->n - 1, &e)) != ENG_OK)
+        return 1;
+    if (eng__key_cmp(n->key, n->klen, e.key, e.klen) > 0)
+        return 0;
     if ((h->rc = eng__kbase_seek(h->kv->base, n->key, n->klen, &at, &eq)) != ENG_OK)
         return 1;
     if (!eq)
@@ -274,7 +279,7 @@ int eng__kvmem_hidden(eng__kvmem *kv, const eng__omap *from, uint64_t *bytes, ui
 {
     hide_ctx h = {kv, from == &kv->main, 0, 0, ENG_OK};
     *bytes = *enc = 0;
-    if (kv->base)
+    if (kv->base && kv->base->n)
         eng__omap_scan(from, "", 0, hide_one, &h);
     *bytes = h.bytes;
     *enc = h.enc;
