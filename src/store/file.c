@@ -34,6 +34,7 @@ int (*eng__file_io_fault)(int op, size_t *n) = NULL;
 #define COMPACT_FRAME_BYTES ((size_t)256 << 10)
 uint64_t eng__file_checkpoint_min = (uint64_t)1 << 20;
 uint64_t eng__file_checkpoint_every = (uint64_t)64 << 20;
+uint64_t eng__file_checkpoint_ratio = 16;
 /* Values this large are served from the file; smaller ones (most records) stay
  * in memory, where a read costs no system call. Tests lower it to 1 so that
  * every crash, truncation and corruption case runs with values in the file. */
@@ -839,13 +840,13 @@ static void checkpoint(filestore *fs)
 }
 
 /* After a commit, once the frames since the last index take
- * eng__file_checkpoint_every bytes and four times a new index: a new one, and
+ * eng__file_checkpoint_every bytes and eng__file_checkpoint_ratio times a new index: a new one, and
  * the maps let go of their keys for the mapping of it, so that neither the next
  * open (after a crash too) nor the heap grows with what was written. Not the
  * commit's failure when it fails: the store goes on as it was. */
 static void maybe_checkpoint(filestore *fs)
 {
-    if (!index_due(fs, eng__file_checkpoint_every, 4) || append_index(fs) != ENG_OK)
+    if (!index_due(fs, eng__file_checkpoint_every, eng__file_checkpoint_ratio) || append_index(fs) != ENG_OK)
         return;
     eng__kbase *base;
     uint64_t end;
@@ -855,6 +856,11 @@ static void maybe_checkpoint(filestore *fs)
         eng__kbase_free(base);
         return;
     }
+    /* The frames are the same: those the old index found good stay so, and the
+     * rest were checked by the replay at open or written since. */
+    const eng__kbase *old = fs->kv.base;
+    for (size_t i = 0; i < base->nframes; i++)
+        base->checked[i] = old && i < old->nframes ? old->checked[i] : 1;
     eng__omap_clear(&fs->kv.main);
     eng__kvmem_set_base(&fs->kv, base); /* main is empty: nothing to look up, cannot fail */
 }

@@ -27,9 +27,12 @@ extern size_t eng__file_spill_min;
  * at least this many bytes (default 1 MiB; tests set 0) and more than the index would. */
 extern uint64_t eng__file_checkpoint_min;
 /* After a commit, a key index is written (and the in-memory map emptied for
- * its mapping) when the frames since the last one take at least this many
- * bytes (default 64 MiB; tests lower it) and four times the index. */
+ * its mapping) when the frames since the last one take at least
+ * eng__file_checkpoint_every bytes (default 64 MiB) and eng__file_checkpoint_ratio
+ * times the index (default 16: a store of large values, not one of small
+ * records, whose close writes its index). Tests lower both. */
 extern uint64_t eng__file_checkpoint_every;
+extern uint64_t eng__file_checkpoint_ratio;
 
 typedef struct eng__file_stats {
     uint64_t frames;        /* frames in the file (replayed at open plus appended) */

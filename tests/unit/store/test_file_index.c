@@ -222,6 +222,7 @@ static int teardown(void **state)
     flip_step = 1;
     eng__file_checkpoint_min = (uint64_t)1 << 20;
     eng__file_checkpoint_every = (uint64_t)64 << 20;
+    eng__file_checkpoint_ratio = 16;
     test_rmtree(f->dir);
     free(f->dir);
     free(f);
@@ -584,6 +585,7 @@ static void commits_write_indexes(void **state)
 {
     fx *f = *state;
     eng__file_checkpoint_every = 0;
+    eng__file_checkpoint_ratio = 4;
     eng__file_checkpoint_min = UINT64_MAX; /* none at close */
     eng_store *s = open_ok(f->path, ENG_STORE_CREATE | ENG_STORE_NOSYNC);
     int indexed = 0, reopened = 0;
