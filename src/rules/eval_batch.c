@@ -234,11 +234,13 @@ int eng__rule_eval_batch_cw(const eng_rule *rule, const eng_rule_batch *batch, c
     for (size_t w0 = 0; !rc && w0 < nwords; w0 += CHUNKW) {
         c.w0 = w0;
         c.nw = nwords - w0 < CHUNKW ? nwords - w0 : CHUNKW;
-        for (size_t w = 0; w < c.nw; w++) {
-            uint64_t s = in_sel ? in_sel[w0 + w] : ~(uint64_t)0;
-            size_t m = rows_in_word(&c, w);
-            insel[w] = m == 64 ? s : s & (((uint64_t)1 << m) - 1);
-        }
+        if (in_sel)
+            memcpy(insel, in_sel + w0, c.nw * sizeof *insel);
+        else
+            memset(insel, 0xff, c.nw * sizeof *insel);
+        size_t full = full_words(&c); /* only the batch's last word can be partial */
+        if (full < c.nw)
+            insel[full] &= ((uint64_t)1 << rows_in_word(&c, full)) - 1;
         bool_eval(&c, rule->root, insel, sel + w0, fout);
         rc = c.err;
         if (!rc)
