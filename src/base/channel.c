@@ -8,9 +8,7 @@
     X(sms) X(email) X(push) X(whatsapp) X(wechat) X(viber) X(rcs) X(zalo) X(inapp) X(line) X(calltask) X(facebook) \
         X(instagram) X(google) X(youtube)
 #define NAME(n) #n,
-#define LEN(n) (uint8_t)(sizeof #n - 1),
 static const char *const names[ENG_CH_COUNT] = {NAMES(NAME)};
-static const uint8_t lens[ENG_CH_COUNT] = {NAMES(LEN)};
 
 ENG_API const char *eng_channel_name(int channel)
 {
@@ -31,11 +29,27 @@ static const uint8_t by_len_first[10][26] = {
     [9] = {['i' - 'a'] = ENG_CH_INSTAGRAM + 1},
 };
 
-int eng__channel_find(const char *k, size_t n, int hint)
+/* k[0, n) equals name (of length n, 3 to 9) by two loads of each that overlap, of a fixed size. */
+#define SAME(T)                                                                                      \
+    do {                                                                                             \
+        T a, b, c, d;                                                                                \
+        memcpy(&a, k, sizeof a), memcpy(&b, name, sizeof b);                                         \
+        memcpy(&c, k + n - sizeof c, sizeof c), memcpy(&d, name + n - sizeof d, sizeof d);           \
+        return a == b && c == d;                                                                     \
+    } while (0)
+
+static int same(const char *k, const char *name, size_t n)
 {
-    if (hint >= 0 && hint < ENG_CH_COUNT && lens[hint] == n && !memcmp(names[hint], k, n))
-        return hint;
+    if (n >= 8)
+        SAME(uint64_t);
+    if (n >= 4)
+        SAME(uint32_t);
+    SAME(uint16_t);
+}
+
+int eng__channel_find(const char *k, size_t n)
+{
     unsigned f = n ? (unsigned)(unsigned char)k[0] - 'a' : 26;
     int c = n < 10 && f < 26 ? by_len_first[n][f] - 1 : -1;
-    return c >= 0 && !memcmp(names[c], k, n) ? c : -1;
+    return c >= 0 && same(k, names[c], n) ? c : -1;
 }

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The channel named exactly k[0, n), -1 if none; @p hint (a channel, or -1) is tried first.
- * Per-key parsing of receipts calls it: one name compared, found by its length and first letter. */
-int eng__channel_find(const char *k, size_t n, int hint);
+/* The channel named exactly k[0, n), -1 if none. Per-key parsing of receipts calls it: one
+ * name compared, found by its length and first letter, in a few loads (no call to memcmp). */
+int eng__channel_find(const char *k, size_t n);
 
 #endif

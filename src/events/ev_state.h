@@ -341,11 +341,11 @@ typedef struct eng__keyparts {
 /* 1 when key has the dispatcher's form (canonical numbers, a known channel). */
 int eng__key_parse(const char *key, size_t len, eng__keyparts *p);
 /* A key ending in "/u<customer>/<channel>": the length of what comes before the
- * customer's digits (the prefix), else 0. *hint: the channel to try first. */
-size_t eng__key_tail(const char *key, size_t len, uint32_t *customer, uint8_t *channel, int *hint);
+ * customer's digits (the prefix), else 0. */
+size_t eng__key_tail(const char *key, size_t len, uint32_t *customer, uint8_t *channel);
 /* The same for a key whose first @p plen bytes are a prefix the map learned (they end
  * in "/u"): the customer's digits are parsed forward from there. */
-size_t eng__key_tail_after(const char *key, size_t len, size_t plen, uint32_t *customer, uint8_t *channel, int *hint);
+size_t eng__key_tail_after(const char *key, size_t len, size_t plen, uint32_t *customer, uint8_t *channel);
 /* The context's key prefix (NULL until a send of it is mapped), and setting it. */
 const char *eng__kmap_prefix(const eng__evorg *o, uint32_t ctx, size_t *plen);
 /* store: the context is this session's own (not loaded): its prefix goes to the dictionary. */

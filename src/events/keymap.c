@@ -62,16 +62,7 @@ static int sep_back(const char *k, size_t *end, const char *sep, size_t n)
     return 1;
 }
 
-/* The channel named by k[0, n): *hint first (the last one found). */
-static int channel_named(const char *k, size_t n, int *hint)
-{
-    int c = eng__channel_find(k, n, *hint);
-    if (c >= 0)
-        *hint = c;
-    return c;
-}
-
-size_t eng__key_tail(const char *k, size_t len, uint32_t *customer, uint8_t *channel, int *hint)
+size_t eng__key_tail(const char *k, size_t len, uint32_t *customer, uint8_t *channel)
 {
     size_t s = len;
     while (s > 0 && k[s - 1] != '/')
@@ -79,7 +70,7 @@ size_t eng__key_tail(const char *k, size_t len, uint32_t *customer, uint8_t *cha
     int ch;
     uint64_t cu;
     size_t e = s - 1;
-    if (s < 4 || (ch = channel_named(k + s, len - s, hint)) < 0 || !digits_back(k, &e, UINT32_MAX, &cu) ||
+    if (s < 4 || (ch = eng__channel_find(k + s, len - s)) < 0 || !digits_back(k, &e, UINT32_MAX, &cu) ||
         e < 2 || k[e - 1] != 'u' || k[e - 2] != '/')
         return 0;
     *customer = (uint32_t)cu;
@@ -98,7 +89,7 @@ static uint64_t swar_digits(uint64_t x, size_t d)
     return (x * (10000ull * 4294967296ull + 1)) >> 32;
 }
 
-size_t eng__key_tail_after(const char *k, size_t len, size_t plen, uint32_t *customer, uint8_t *channel, int *hint)
+size_t eng__key_tail_after(const char *k, size_t len, size_t plen, uint32_t *customer, uint8_t *channel)
 {
     size_t i = plen;
     uint64_t v = 0;
@@ -122,7 +113,7 @@ size_t eng__key_tail_after(const char *k, size_t len, size_t plen, uint32_t *cus
         v = v * 10 + (uint64_t)(k[i++] - '0');
     int ch;
     if (i == plen || i - plen > 10 || (k[plen] == '0' && i - plen > 1) || v > UINT32_MAX || i >= len ||
-        k[i] != '/' || (ch = channel_named(k + i + 1, len - i - 1, hint)) < 0)
+        k[i] != '/' || (ch = eng__channel_find(k + i + 1, len - i - 1)) < 0)
         return 0;
     *customer = (uint32_t)v;
     *channel = (uint8_t)ch;
@@ -136,7 +127,7 @@ int eng__key_parse(const char *k, size_t len, eng__keyparts *p)
         s--;
     if (s == 0 || s == len)
         return 0;
-    int hint = 0, ch = channel_named(k + s, len - s, &hint);
+    int ch = eng__channel_find(k + s, len - s);
     uint64_t cust, occ, ver, msg, camp;
     e = s - 1;
     if (ch < 0 || !digits_back(k, &e, UINT32_MAX, &cust) || !sep_back(k, &e, "/u", 2) ||

@@ -169,7 +169,6 @@ static void rcpt_range(part *p)
     const char *pfx = NULL;
     size_t plen = 0;
     uint32_t cx = 0;
-    int hint = 0;
     /* first where each candidate is ... */
     for (size_t i = p->lo; i < p->hi; i++) {
         if ((p->rc = check_one(r, i, &j->lens[i]))) {
@@ -187,8 +186,8 @@ static void rcpt_range(part *p)
         rk[i].status = (uint8_t)r->statuses[i];
         j->h[i] = 0;
         /* the last receipt's context first (a provider's batch runs by campaign) */
-        size_t pl = pfx && len > plen && !memcmp(key, pfx, plen) ? eng__key_tail_after(key, len, plen, &cu, &ch, &hint) : 0;
-        if (!pl && (pl = eng__key_tail(key, len, &cu, &ch, &hint)) && (!pfx || pl != plen || memcmp(key, pfx, pl))) {
+        size_t pl = pfx && len > plen && !memcmp(key, pfx, plen) ? eng__key_tail_after(key, len, plen, &cu, &ch) : 0;
+        if (!pl && (pl = eng__key_tail(key, len, &cu, &ch)) && (!pfx || pl != plen || memcmp(key, pfx, pl))) {
             /* another context: find it */
             eng__keyparts kp;
             int64_t c = -1;
@@ -241,7 +240,6 @@ static void sent_range(part *p)
 {
     const job *j = p->j;
     const eng__sent_row *rows = j->rows;
-    int hint = 0;
     for (size_t i = p->lo; i < p->hi; i++) {
         /* four keys hashed at a time, just before they are parsed, so that each key is read from memory once */
         if ((i - p->lo) % 4 == 0 && i + 4 <= p->hi) {
@@ -255,7 +253,7 @@ static void sent_range(part *p)
         uint32_t cu;
         uint8_t ch;
         int m = rows[i].klen > j->plen && !memcmp(rows[i].key, j->pfx, j->plen) &&
-                eng__key_tail_after(rows[i].key, rows[i].klen, j->plen, &cu, &ch, &hint) && cu == rows[i].customer &&
+                eng__key_tail_after(rows[i].key, rows[i].klen, j->plen, &cu, &ch) && cu == rows[i].customer &&
                 ch == rows[i].channel;
         j->mapped[i] = (uint8_t)m;
         eng__keyparts kp;

@@ -228,7 +228,6 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
      * the first one sets the context's key prefix, the others must repeat it. */
     size_t olen = strlen(o->name), plen = 0;
     const char *pfx = eng__kmap_prefix(o, cx, &plen);
-    int hint = 0;
     size_t i0 = 0;
     /* Until the context has its prefix (usually its first row), one row at a time; then the
      * rows' keys are hashed and compared with it on the engine's threads (keypar.c). */
@@ -237,7 +236,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         hs[i0] = eng__ev_keyhash(w->key, w->klen);
         uint32_t cu;
         uint8_t ch;
-        size_t pl = eng__key_tail(w->key, w->klen, &cu, &ch, &hint);
+        size_t pl = eng__key_tail(w->key, w->klen, &cu, &ch);
         eng__keyparts kp;
         int m = pl && cu == w->customer && ch == w->channel && eng__key_parse(w->key, w->klen, &kp) &&
                 kp.orglen == olen && !memcmp(kp.org, o->name, olen) && kp.ctx.campaign == k.campaign &&

@@ -96,8 +96,7 @@ static void dispatcher_form(void **st)
     assert_int_equal(kp.channel, ENG_CH_EMAIL);
     uint32_t cu;
     uint8_t ch;
-    int hint = 0;
-    assert_int_equal(eng__key_tail(a, strlen(a), &cu, &ch, &hint), pl);
+    assert_int_equal(eng__key_tail(a, strlen(a), &cu, &ch), pl);
     for (int k = 0; k < ENG_CH_COUNT; k++) { /* every channel name reads back */
         eng__send_key(a, sizeof a, "o/with/slashes", 18446744073709551615ull, 1, 1767225600123, 4294967295u,
                       4294967295u, k);
@@ -169,10 +168,10 @@ static void tail_after_prefix(void **st)
         len = strlen(key); /* an inserted NUL ends it */
         uint32_t cu = 0, rcu = 0, bcu = 0;
         uint8_t ch = 0, bch = 0;
-        int rch = -1, hint = round % ENG_CH_COUNT, hint2 = 0;
+        int rch = -1;
         int want = ref_tail(key, pfx, &rcu, &rch);
-        size_t got = len > pl ? eng__key_tail_after(key, len, pl, &cu, &ch, &hint) : 0;
-        size_t back = eng__key_tail(key, len, &bcu, &bch, &hint2);
+        size_t got = len > pl ? eng__key_tail_after(key, len, pl, &cu, &ch) : 0;
+        size_t back = eng__key_tail(key, len, &bcu, &bch);
         assert_int_equal(got, want ? pl : 0);
         assert_int_equal(want, back == pl && !memcmp(key, pfx, pl));
         if (want) {
