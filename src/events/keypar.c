@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { AHEAD = 32 };
+enum { AHEAD = 32, KEYS_AHEAD = 8 };
 size_t eng__keypar_min_rows = 8192;
 
 typedef struct job job;
@@ -171,6 +171,8 @@ static void rcpt_range(part *p)
     uint32_t cx = 0;
     /* first where each candidate is ... */
     for (size_t i = p->lo; i < p->hi; i++) {
+        if (i + KEYS_AHEAD < p->hi && r->keys[i + KEYS_AHEAD]) /* the host's keys may lie anywhere */
+            __builtin_prefetch(r->keys[i + KEYS_AHEAD]);
         if ((p->rc = check_one(r, i, &j->lens[i]))) {
             snprintf(p->det, sizeof p->det, "%s", eng_error_last()->detail);
             snprintf(p->msg, sizeof p->msg, "%s", eng_error_last()->message);
