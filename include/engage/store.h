@@ -166,19 +166,25 @@ ENG_API int eng_store_memory_new(const eng_allocator *alloc, eng_store **out);
 /**
  * Open (or create) the crash-safe file store at @p path.
  *
- * The file holds checksummed, length-prefixed frames, one per committed batch.
- * Opening replays them into memory and drops a torn tail left by a crash;
- * commits append a frame and fsync it. eng_store_file_compact() rewrites the
- * file with only live data. A frame in the middle that fails its checksum gives
- * #ENG_ECORRUPT (the store is not opened) rather than silently losing data.
+ * The file holds checksummed, length-prefixed frames, one per committed batch,
+ * and from time to time a key index (written by compaction and by a close or
+ * commit after enough frames). Opening maps the file, takes the keys of the last
+ * index from the mapping, replays only the frames after it and drops a torn tail
+ * left by a crash; commits append a frame and fsync it. eng_store_file_compact()
+ * rewrites the file with only live data. A frame in the middle that fails its
+ * checksum gives #ENG_ECORRUPT (at open, or for a frame the index points into,
+ * at the first read of a key in it) rather than silently losing data or giving a
+ * wrong answer; a damaged index is not an error (open replays every frame).
  * Only one process may open a file at a time (an advisory lock enforces it).
+ * Files are format version 2; version 1 files open too.
  *
  * @param path file name.
  * @param flags a combination of ENG_STORE_CREATE, ENG_STORE_READONLY, ENG_STORE_NOSYNC.
  * @param alloc allocator, or NULL for the system allocator.
  * @param[out] out receives the handle; NULL on failure.
  * @return #ENG_OK, #ENG_EINVAL, #ENG_ENOTFOUND (no file and no CREATE), #ENG_EIO,
- *         #ENG_ECORRUPT (detail: byte offset), #ENG_EBUSY (locked by another process), #ENG_ENOMEM.
+ *         #ENG_ECORRUPT (detail: byte offset), #ENG_EVERSION (a newer file format),
+ *         #ENG_EBUSY (locked by another process), #ENG_ENOMEM.
  */
 ENG_API int eng_store_file_open(const char *path, unsigned int flags, const eng_allocator *alloc,
                                 eng_store **out);
