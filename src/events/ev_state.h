@@ -580,6 +580,22 @@ void eng__segs_forget(eng__ev *ev, const eng__segs *s);
  * Valid until the next call here or on the segment lists. */
 int eng__seg_payload(eng__ev *ev, eng__seg *z, const char *key, uint16_t type, uint16_t schema,
                      int (*zone)(const uint8_t *, size_t, const char *, eng__seg *), const uint8_t **p, size_t *len);
+/* A unit a scan plan lists (eng__touch_plan, eng__txn_plan): a sealed segment, its payload
+ * fetched (p; NULL: the org's tail), and the base both plans start with (eng__plan_units). */
+typedef struct eng__punit {
+    const uint8_t *p;
+    size_t len;
+    uint32_t seg, id, rows; /* index in the org's list, id (its key), rows */
+    uint8_t table;          /* touches: an ordered segment inside the time range, its table to tab_fn */
+    uint8_t filter;         /* touches: rows the filter may drop */
+} eng__punit;
+typedef struct eng__plan_base {
+    eng__punit *u;
+    size_t n;
+} eng__plan_base;
+/* Whether every unit's payload a plan listed from @p s is still where it was fetched: a
+ * later fetch may have dropped it (the least recently used past the cap, resident.c). */
+int eng__plan_held(const void *plan, const eng__segs *s);
 /* The same for an org's touch (tseg.c) and transaction (rseg.c) segment @p idx. */
 int eng__tseg_payload(eng__ev *ev, eng__evorg *o, size_t idx, const uint8_t **p, size_t *len);
 int eng__rseg_payload(eng__ev *ev, eng__evorg *o, size_t idx, const uint8_t **p, size_t *len);

@@ -231,9 +231,10 @@ int eng__touch_scan_tables(eng_engine *e, const eng__touch_filter *f, eng__touch
  * the next: scan on one thread instead. */
 typedef struct eng__touch_plan eng__touch_plan;
 int eng__touch_plan_make(eng_engine *e, const eng__touch_filter *f, size_t readers, eng__touch_plan **out);
-size_t eng__touch_plan_units(const eng__touch_plan *p);
-/* Rows of unit @p u (every status and context: a weight for cutting ranges). */
-uint64_t eng__touch_plan_rows(const eng__touch_plan *p, size_t u);
+/* Either plan's (eng__touch_plan, eng__txn_plan) units, and the rows of unit @p u (every
+ * status and context: a weight for cutting ranges). */
+size_t eng__plan_units(const void *plan);
+uint64_t eng__plan_rows(const void *plan, size_t u);
 /* Units [u0, u1) with reader @p reader, as eng__touch_scan_tables visits them (tables inside
  * tab_fn valid on this thread until it returns). */
 int eng__touch_plan_run(eng__touch_plan *p, size_t reader, size_t u0, size_t u1, eng__touch_tab_fn tab_fn,
@@ -340,6 +341,15 @@ int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, ui
  * written gives those four (item_off, items, fields, ids and ext NULL, nfields 0), its
  * other columns left unread; the rest come whole, as eng__txn_scan gives them. */
 int eng__txn_scan_cols(eng_engine *e, const char *org, eng__txn_seg_fn fn, void *user);
+/* eng__txn_scan_cols shared between threads (txn_read.c), as eng__touch_plan is for touches:
+ * the org's segments (payloads fetched) and its tail listed on the calling thread, each
+ * contiguous range then visited on any thread with a reader of its own (0 to @p readers - 1),
+ * while the engine is held and nothing else reads or changes its segments. *out NULL (and
+ * ENG_OK): the cache dropped a listed payload while fetching the next: scan instead. */
+typedef struct eng__txn_plan eng__txn_plan;
+int eng__txn_plan_make(eng_engine *e, const char *org, size_t readers, eng__txn_plan **out);
+int eng__txn_plan_run(eng__txn_plan *p, size_t reader, size_t u0, size_t u1, eng__txn_seg_fn fn, void *user);
+void eng__txn_plan_free(eng_engine *e, eng__txn_plan *p);
 /* Transaction rows one org holds (sealed and in its tail; 0 for an org without events):
  * what eng__txn_scan_cols gives at most, so that a reader sizes its columns once; and
  * @p customers (may be NULL): the org's customers, above every customer a row names. */

@@ -89,27 +89,17 @@ static int emit(const eng__tcols *c, uint16_t org, eng__touch_seg_fn fn, void *u
     return fn(&v, user);
 }
 
-/* One unit of a scan: a sealed segment whose zone may match (its payload fetched), or the tail. */
-typedef struct tunit {
-    const uint8_t *p; /* NULL: the tail */
-    size_t len;
-    uint32_t seg, id; /* index in the org's list, id (its key) */
-    uint32_t rows;
-    uint8_t table;    /* an ordered segment inside the time range: its table to tab_fn */
-    uint8_t filter;   /* rows the filter may drop */
-} tunit;
-
-static tunit unit_of(const eng__touch_filter *f, const ctxsel *cs, const eng__seg *z, size_t s, const uint8_t *p,
+static eng__punit unit_of(const eng__touch_filter *f, const ctxsel *cs, const eng__seg *z, size_t s, const uint8_t *p,
                      size_t len, int tables)
 {
-    tunit u = {p, len, (uint32_t)s, z->id, z->n, 0, 0};
+    eng__punit u = {p, len, (uint32_t)s, z->id, z->n, 0, 0};
     u.table = tables && len && p[0] == 3 && z->tmin >= f->from && (!f->to || z->tmax < f->to);
     u.filter = needs_filter(f, cs, z);
     return u;
 }
 
 /* A unit's rows to fn, or its table to tab_fn, decoded into @p d. */
-static int visit(eng__ev *ev, const eng__evorg *o, const tunit *u, const eng__touch_filter *f, const ctxsel *cs,
+static int visit(eng__ev *ev, const eng__evorg *o, const eng__punit *u, const eng__touch_filter *f, const ctxsel *cs,
                  eng__tcols *d, eng__touch_seg_fn fn, eng__touch_tab_fn tab_fn, void *user)
 {
     const eng__mem *mem = &ev->e->mem;
@@ -162,11 +152,11 @@ static int scan_org(eng__ev *ev, eng__evorg *o, const eng__touch_filter *f, eng_
         size_t len;
         if ((f->pg && (rc = eng__prog_batch(f->pg, f->pg->done))) || (rc = eng__tseg_payload(ev, o, s, &p, &len)))
             break;
-        const tunit u = unit_of(f, &cs, z, s, p, len, tab_fn != NULL);
+        const eng__punit u = unit_of(f, &cs, z, s, p, len, tab_fn != NULL);
         rc = visit(ev, o, &u, f, &cs, &ev->dec, fn, tab_fn, user);
     }
     if (!rc && o->tail.n) {
-        const tunit u = {NULL, 0, 0, 0, (uint32_t)o->tail.n, 0, 1};
+        const eng__punit u = {NULL, 0, 0, 0, (uint32_t)o->tail.n, 0, 1};
         rc = visit(ev, o, &u, f, &cs, &ev->dec, fn, tab_fn, user);
     }
 out:
@@ -206,12 +196,11 @@ int eng__touch_scan_tables(eng_engine *e, const eng__touch_filter *f, eng__touch
 /* ---- a table scan shared between threads ---- */
 
 struct eng__touch_plan {
+    eng__plan_base b; /* first: eng__plan_units */
     eng__ev *ev;
     const eng__evorg *o;
     eng__touch_filter f;
     ctxsel cs;
-    tunit *u;
-    size_t n;
     eng__tcols *rd; /* a reader's scratch each */
     size_t nrd;
 };
@@ -223,20 +212,17 @@ void eng__touch_plan_free(eng_engine *e, eng__touch_plan *p)
     for (size_t r = 0; r < p->nrd; r++)
         eng__tcols_free(&p->rd[r], &e->mem);
     eng__free(&e->mem, p->rd);
-    eng__free(&e->mem, p->u);
+    eng__free(&e->mem, p->b.u);
     eng__free(&e->mem, p->cs.sel);
     eng__free(&e->mem, p);
 }
 
-/* Whether every listed segment's payload is still where it was fetched: a fetch drops
- * the least recently used segments past the cache's cap (resident.c), maybe an earlier one. */
-static int plan_held(const eng__touch_plan *p)
+int eng__plan_held(const void *plan, const eng__segs *s)
 {
-    for (size_t i = 0; i < p->n; i++) {
-        const eng__seg *z = &p->o->tseg.v[p->u[i].seg];
-        if (p->u[i].p && (!z->buf || z->buf + ENG__REC_HEADER != p->u[i].p))
+    const eng__plan_base *b = plan;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->u[i].p && (!s->v[b->u[i].seg].buf || s->v[b->u[i].seg].buf + ENG__REC_HEADER != b->u[i].p))
             return 0;
-    }
     return 1;
 }
 
@@ -263,9 +249,9 @@ int eng__touch_plan_make(eng_engine *e, const eng__touch_filter *f, size_t reade
     }
     p->o = o;
     rc = ctxsel_make(mem, o, f->campaign, f->message, &p->cs);
-    p->u = eng__malloc(mem, (o->tseg.n + 1) * sizeof *p->u);
+    p->b.u = eng__malloc(mem, (o->tseg.n + 1) * sizeof *p->b.u);
     p->rd = eng__calloc(mem, readers, sizeof *p->rd);
-    if (!rc && (!p->u || !p->rd))
+    if (!rc && (!p->b.u || !p->rd))
         rc = eng__nomem();
     if (p->rd)
         p->nrd = readers;
@@ -276,11 +262,11 @@ int eng__touch_plan_make(eng_engine *e, const eng__touch_filter *f, size_t reade
         const uint8_t *b;
         size_t len;
         if (!(f->pg && (rc = eng__prog_batch(f->pg, f->pg->done))) && !(rc = eng__tseg_payload(ev, o, s, &b, &len)))
-            p->u[p->n++] = unit_of(f, &p->cs, z, s, b, len, 1);
+            p->b.u[p->b.n++] = unit_of(f, &p->cs, z, s, b, len, 1);
     }
     if (!rc && o->tail.n && !p->cs.none)
-        p->u[p->n++] = (tunit){NULL, 0, 0, 0, (uint32_t)o->tail.n, 0, 1};
-    if (rc || !plan_held(p)) {
+        p->b.u[p->b.n++] = (eng__punit){NULL, 0, 0, 0, (uint32_t)o->tail.n, 0, 1};
+    if (rc || !eng__plan_held(p, &o->tseg)) {
         eng__touch_plan_free(e, p);
         return rc;
     }
@@ -288,24 +274,25 @@ int eng__touch_plan_make(eng_engine *e, const eng__touch_filter *f, size_t reade
     return ENG_OK;
 }
 
-size_t eng__touch_plan_units(const eng__touch_plan *p)
+size_t eng__plan_units(const void *plan)
 {
-    return p->n;
+    return ((const eng__plan_base *)plan)->n;
 }
 
-uint64_t eng__touch_plan_rows(const eng__touch_plan *p, size_t u)
+uint64_t eng__plan_rows(const void *plan, size_t u)
 {
-    return u < p->n ? p->u[u].rows : 0;
+    const eng__plan_base *b = plan;
+    return u < b->n ? b->u[u].rows : 0;
 }
 
 int eng__touch_plan_run(eng__touch_plan *p, size_t reader, size_t u0, size_t u1, eng__touch_tab_fn tab_fn,
                         eng__touch_seg_fn fn, void *user)
 {
-    if (reader >= p->nrd || u0 > u1 || u1 > p->n || !tab_fn || !fn)
+    if (reader >= p->nrd || u0 > u1 || u1 > p->b.n || !tab_fn || !fn)
         return eng__err(ENG_EINVAL, "plan", "eng__touch_plan_run: bad reader, range or callback");
     int rc = ENG_OK;
     for (size_t i = u0; i < u1 && !rc; i++)
-        rc = visit(p->ev, p->o, &p->u[i], &p->f, &p->cs, &p->rd[reader], fn, tab_fn, user);
+        rc = visit(p->ev, p->o, &p->b.u[i], &p->f, &p->cs, &p->rd[reader], fn, tab_fn, user);
     return rc;
 }
 

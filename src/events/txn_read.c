@@ -65,44 +65,52 @@ static int emit(eng__rcols *c, uint16_t org, eng_time from, eng_time to, uint32_
     return rc;
 }
 
-/* cols: the columns of eng__txn_scan_cols only, from segments without unknown customers. */
+/* A unit's rows to fn, decoded into @p d. cols: the columns of eng__txn_scan_cols only,
+ * from segments without unknown customers. */
+static int visit(const eng__evorg *o, const eng__punit *u, const eng__table *t, eng_time from, eng_time to,
+                 uint32_t customer, eng__rcols *d, const eng__mem *mem, eng__txn_seg_fn fn, void *user, int cols)
+{
+    int rc;
+    if (!u->p) {
+        d->n = d->nitems = d->slen = 0;
+        if ((rc = eng__rcols_append(d, mem, &o->rtail)))
+            return rc;
+    } else {
+        char key[48];
+        size_t unknown = 1;
+        eng__ev_key(key, sizeof key, o->code, "r/s", u->id, 0);
+        if (cols && (rc = eng__rseg_decode_cols(u->p, u->len, key, d, mem, &unknown)))
+            return rc;
+        if (!unknown) {
+            ENG__WORK(d->n);
+            eng__txn_cols v = {d->n, o->code, d->customer, d->time, d->amount, d->store, NULL, NULL, 0,
+                               NULL, NULL, NULL, NULL, NULL, NULL};
+            return fn(&v, user);
+        }
+        if ((rc = eng__rseg_decode(u->p, u->len, key, d, mem)))
+            return rc;
+    }
+    ENG__WORK(d->n);
+    join_customers(d, t);
+    return emit(d, o->code, from, to, customer, mem, fn, user);
+}
+
 static int scan_org(eng__ev *ev, eng__evorg *o, const eng__table *t, eng_time from, eng_time to, uint32_t customer,
                     eng__prog *pg, eng__txn_seg_fn fn, void *user, int cols)
 {
     const eng__mem *mem = &ev->e->mem;
-    eng__rcols *d = &ev->rdec;
     int rc = ENG_OK;
     for (size_t s = 0; s < o->rseg.n && !rc; s++) {
         const eng__seg *z = &o->rseg.v[s];
         if (z->tmax < from || (to && z->tmin >= to))
             continue;
-        char key[48];
-        const uint8_t *p;
-        size_t len, unknown = 1;
-        eng__ev_key(key, sizeof key, o->code, "r/s", z->id, 0);
-        if ((pg && (rc = eng__prog_batch(pg, pg->done))) || (rc = eng__rseg_payload(ev, o, s, &p, &len)) ||
-            (cols && (rc = eng__rseg_decode_cols(p, len, key, d, mem, &unknown))))
-            break;
-        if (!unknown) {
-            ENG__WORK(d->n);
-            eng__txn_cols v = {d->n, o->code, d->customer, d->time, d->amount, d->store, NULL, NULL, 0,
-                               NULL, NULL, NULL, NULL, NULL, NULL};
-            rc = fn(&v, user);
-            continue;
-        }
-        if ((rc = eng__rseg_decode(p, len, key, d, mem)))
-            break;
-        ENG__WORK(d->n);
-        join_customers(d, t);
-        rc = emit(d, o->code, from, to, customer, mem, fn, user);
+        eng__punit u = {NULL, 0, (uint32_t)s, z->id, z->n, 0, 0};
+        if (!(pg && (rc = eng__prog_batch(pg, pg->done))) && !(rc = eng__rseg_payload(ev, o, s, &u.p, &u.len)))
+            rc = visit(o, &u, t, from, to, customer, &ev->rdec, mem, fn, user, cols);
     }
     if (!rc && o->rtail.n) {
-        d->n = d->nitems = d->slen = 0;
-        if ((rc = eng__rcols_append(d, mem, &o->rtail)))
-            return rc;
-        ENG__WORK(d->n);
-        join_customers(d, t);
-        rc = emit(d, o->code, from, to, customer, mem, fn, user);
+        const eng__punit u = {NULL, 0, 0, 0, (uint32_t)o->rtail.n, 0, 0};
+        rc = visit(o, &u, t, from, to, customer, &ev->rdec, mem, fn, user, cols);
     }
     return rc;
 }
@@ -127,15 +135,93 @@ int eng__txn_scan(eng_engine *e, const char *org, eng_time from, eng_time to, ui
     return rc;
 }
 
+/* The events state and the customers of @p org. */
+static int org_state(eng_engine *e, const char *org, eng__ev **ev, eng__aud **a)
+{
+    int rc = eng__ev_get(e, ev);
+    return rc ? rc : eng__aud_get(e, org, a);
+}
+
 int eng__txn_scan_cols(eng_engine *e, const char *org, eng__txn_seg_fn fn, void *user)
 {
     eng__ev *ev;
     eng__aud *a;
     eng__evorg *o;
-    int rc = eng__ev_get(e, &ev);
-    if (!rc)
-        rc = eng__aud_get(e, org, &a);
+    int rc = org_state(e, org, &ev, &a);
     return rc ? rc : eng__ev_org(ev, org, 0, &o) ? ENG_OK : scan_org(ev, o, &a->t, 0, 0, ENG__NO_CUSTOMER, NULL, fn, user, 1);
+}
+
+/* ---- eng__txn_scan_cols shared between threads ---- */
+
+struct eng__txn_plan {
+    eng__plan_base b; /* first: eng__plan_units */
+    const eng__evorg *o;
+    const eng__table *t;
+    const eng__mem *mem;
+    eng__rcols *rd; /* a reader's scratch each */
+    size_t nrd;
+};
+
+void eng__txn_plan_free(eng_engine *e, eng__txn_plan *p)
+{
+    if (!p)
+        return;
+    for (size_t r = 0; r < p->nrd; r++)
+        eng__rcols_free(&p->rd[r], &e->mem);
+    eng__free(&e->mem, p->rd);
+    eng__free(&e->mem, p->b.u);
+    eng__free(&e->mem, p);
+}
+
+int eng__txn_plan_make(eng_engine *e, const char *org, size_t readers, eng__txn_plan **out)
+{
+    *out = NULL;
+    eng__ev *ev;
+    eng__aud *a;
+    eng__evorg *o;
+    int rc = org_state(e, org, &ev, &a);
+    if (rc)
+        return rc;
+    if (!readers)
+        return eng__err(ENG_EINVAL, "readers", "a plan needs a reader");
+    eng__txn_plan *p = eng__calloc(&e->mem, 1, sizeof *p);
+    if (!p)
+        return eng__nomem();
+    p->mem = &e->mem;
+    p->t = &a->t;
+    if (eng__ev_org(ev, org, 0, &o)) { /* no events: nothing to visit */
+        *out = p;
+        return ENG_OK;
+    }
+    p->o = o;
+    p->b.u = eng__malloc(&e->mem, (o->rseg.n + 1) * sizeof *p->b.u);
+    p->rd = eng__calloc(&e->mem, readers, sizeof *p->rd);
+    if (!p->b.u || !p->rd)
+        rc = eng__nomem();
+    else
+        p->nrd = readers;
+    for (size_t s = 0; s < o->rseg.n && !rc; s++) {
+        eng__punit *u = &p->b.u[p->b.n++];
+        *u = (eng__punit){NULL, 0, (uint32_t)s, o->rseg.v[s].id, o->rseg.v[s].n, 0, 0};
+        rc = eng__rseg_payload(ev, o, s, &u->p, &u->len);
+    }
+    if (!rc && o->rtail.n)
+        p->b.u[p->b.n++] = (eng__punit){NULL, 0, 0, 0, (uint32_t)o->rtail.n, 0, 0};
+    if (rc || !eng__plan_held(p, &o->rseg)) /* the cache dropped a listed payload: scan on one thread */
+        eng__txn_plan_free(e, p);
+    else
+        *out = p;
+    return rc;
+}
+
+int eng__txn_plan_run(eng__txn_plan *p, size_t reader, size_t u0, size_t u1, eng__txn_seg_fn fn, void *user)
+{
+    if (reader >= p->nrd || u0 > u1 || u1 > p->b.n || !fn)
+        return eng__err(ENG_EINVAL, "plan", "eng__txn_plan_run: bad reader, range or callback");
+    int rc = ENG_OK;
+    for (size_t i = u0; i < u1 && !rc; i++)
+        rc = visit(p->o, &p->b.u[i], p->t, 0, 0, ENG__NO_CUSTOMER, &p->rd[reader], p->mem, fn, user, 1);
+    return rc;
 }
 
 int eng__txn_rows(eng_engine *e, const char *org, size_t *rows, uint32_t *customers)

@@ -532,6 +532,38 @@ static int select_rows(eng_engine *e, const eng_txn_columns *xc, const eng_measu
     return rc;
 }
 
+int eng__attr_txn_copy(run *r, const run *x)
+{
+    *r = *x;
+    r->qtx = NULL;
+    r->nq = r->capq = 0;
+    r->pg = NULL;
+    r->hasq = eng__calloc(x->mem, x->words ? x->words : 1, sizeof *r->hasq);
+    return r->hasq ? ENG_OK : eng__nomem();
+}
+
+int eng__attr_txn_fold(run *x, run *r)
+{
+    if (x->nq + r->nq > x->capq) {
+        if (eng__grow(x->mem, (void **)&x->qtx, &x->capq, x->nq + r->nq, sizeof *x->qtx))
+            return eng__nomem();
+        eng__mem_hint_huge(x->mem, x->qtx, x->capq * sizeof *x->qtx);
+    }
+    if (r->nq)
+        memcpy(x->qtx + x->nq, r->qtx, r->nq * sizeof *r->qtx);
+    x->nq += r->nq;
+    for (size_t w = 0; w < x->words; w++)
+        x->hasq[w] |= r->hasq[w];
+    ENG__WORK(r->nq + x->words);
+    return ENG_OK;
+}
+
+void eng__attr_txn_free(run *r)
+{
+    eng__free(r->mem, r->qtx);
+    eng__free(r->mem, r->hasq);
+}
+
 int eng__attr_txn_chunk(eng__attr *x, const eng_txn_columns *chunk)
 {
     uint64_t *sel = NULL;

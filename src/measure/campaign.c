@@ -386,6 +386,15 @@ static int feed_first(eng__attr *x, size_t n, void *u)
     return eng__attr_touches(x, n, c->t_cust, c->t_key, c->t_ch, c->t_st, c->t_time);
 }
 
+static int touch_run(void *plan, size_t reader, size_t u0, size_t u1, void *user)
+{
+    return eng__touch_plan_run(plan, reader, u0, u1, run_table, run_rows, user);
+}
+
+static const eng__plan_ops touch_ops = {eng__plan_units, eng__plan_rows,      touch_run,           eng__attr_pass_copy,
+                                        eng__attr_flush, eng__attr_pass_fold, eng__attr_free_pass, part_open,
+                                        part_fold,       part_close,          2};
+
 int eng__report_plan = 1;
 
 /* The run's touches (eng__measure_feed): the second pass. */
@@ -418,8 +427,7 @@ static int feed_run(eng__attr *x, void *u)
     if (c->gather && eng__report_plan && (rc = eng__touch_plan_make(c->e, &f, ENG__PLAN_PARTS, &plan)))
         return rc;
     if (plan) {
-        static const eng__plan_ops ops = {run_table, run_rows, part_open, part_fold, part_close};
-        rc = eng__attr_plan_split(x, plan, x->threads, c->fed, &ops, c);
+        rc = eng__attr_plan_split(x, plan, x->threads, c->fed, &touch_ops, c);
         eng__touch_plan_free(c->e, plan);
     } else {
         rc = eng__touch_scan_tables(c->e, &f, run_table, run_rows, c);
@@ -547,16 +555,70 @@ static int txn_chunk(const eng__txn_cols *x, void *u)
     if ((c->err = eng__attr_txn_chunk(c->x, &xc)))
         return c->err;
     c->xfed += c->nx;
-    c->read += x->n;
-    return c->err = eng__prog_batch(c->pg, c->read);
+    return step(c, x->n);
 }
 
-/* The run's transactions a segment at a time (eng__measure_feed's txn_fn). */
+static void cols_free(cols *c);
+
+/* ---- the transactions on threads (eng__attr_plan_split over an eng__txn_plan) ----
+ * A part beside the caller's reads its segments into columns and a dictionary of its own
+ * and its own copy of the qualifying transactions (r), appended to the run's in order. */
+
+static void *txn_part_open(void *u, eng__attr *r)
+{
+    const cols *c = u;
+    cols *p = eng__calloc(&c->e->mem, 1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->e = c->e, p->rc = c->rc, p->campaign = c->campaign, p->org = c->org;
+    p->x = r;
+    return p;
+}
+
+static int txn_part_fold(void *u, void *part)
+{
+    cols *c = u;
+    const cols *p = part;
+    c->xfed += p->xfed;
+    return step(c, p->read);
+}
+
+static void txn_part_close(void *u, void *part)
+{
+    (void)u;
+    cols *p = part;
+    cols_free(p);
+    eng__free(&p->e->mem, p);
+}
+
+static int txn_run(void *plan, size_t reader, size_t u0, size_t u1, void *user)
+{
+    return eng__txn_plan_run(plan, reader, u0, u1, txn_chunk, user);
+}
+
+static const eng__plan_ops txn_ops = {eng__plan_units,    eng__plan_rows, txn_run,       eng__attr_txn_copy,
+                                      NULL,               eng__attr_txn_fold, eng__attr_txn_free, txn_part_open,
+                                      txn_part_fold,      txn_part_close, 3};
+
+/* The run's transactions a segment at a time (eng__measure_feed's txn_fn); with threads, the
+ * segments in ranges on them when the events layer can hold their payloads (eng__txn_plan). */
 static int feed_txns(eng__attr *x, void *u)
 {
     cols *c = u;
     c->x = x;
-    int rc = eng__txn_scan_cols(c->e, c->rc->org, txn_chunk, c);
+    eng__txn_plan *plan = NULL;
+    int rc = ENG_OK;
+    if (x->threads && eng__report_plan && (rc = eng__txn_plan_make(c->e, c->rc->org, ENG__PLAN_PARTS, &plan)))
+        return rc;
+    if (plan) {
+        size_t rows = 0;
+        for (size_t i = 0; i < eng__plan_units(plan); i++)
+            rows += eng__plan_rows(plan, i);
+        rc = eng__attr_plan_split(x, plan, x->threads, rows, &txn_ops, c);
+        eng__txn_plan_free(c->e, plan);
+    } else {
+        rc = eng__txn_scan_cols(c->e, c->rc->org, txn_chunk, c);
+    }
     return rc ? rc : c->err;
 }
 

@@ -265,30 +265,42 @@ int eng__attr_pass_copy(eng__attr *r, const eng__attr *x);
 /* A finished part's state (its buckets flushed) folded into x after the parts before it:
  * bitmaps OR-ed, counts added, earliest sends lowered, kept touches appended (r's move). */
 int eng__attr_pass_fold(eng__attr *x, eng__attr *r);
-/* The engine-level report's pass over a touch plan's units (planpass.c): cut into contiguous
- * ranges by rows, one a part, the caller's thread taking the first with x and @p user, each
- * other on a thread of its own with a copy of the pass's state and the user state @p open
- * makes for it (bound to that copy); folded in range order (eng__attr_pass_fold, then @p fold
- * of its user state, then @p close), so the run holds what one thread visiting every unit
- * leaves. The error is the earliest range's. Fewer parts for fewer than
- * eng__attr_split_min_rows @p rows a part (one: the caller's alone). */
+/* Private copies of the qualifying transactions and their customers' bitmap (the rest shared
+ * with x) for a part of the transactions' read on another thread, and the fold of a finished
+ * part after the parts before it: its transactions appended, its bitmap OR-ed (attribute.c). */
+int eng__attr_txn_copy(eng__attr *r, const eng__attr *x);
+int eng__attr_txn_fold(eng__attr *x, eng__attr *r);
+void eng__attr_txn_free(eng__attr *r);
+/* The engine-level report's reads over an events-layer plan's units on threads (planpass.c):
+ * cut into contiguous ranges by rows, one a part, the caller's thread taking the first with x
+ * and @p user, each other on a thread of its own with a private copy of the run (copy) and
+ * user state @p open makes for it (bound to that copy); done (NULL: none) on the part's thread
+ * after its range; folded in range order (fold_run, then fold of its user state, then close
+ * and free_run), so the run holds what one thread visiting every unit leaves. The error is the
+ * earliest range's. Fewer parts for fewer than eng__attr_split_min_rows @p rows a part (one:
+ * run over every unit on the caller's thread). */
 enum { ENG__PLAN_PARTS = 8 }; /* parts at most; the plan's readers */
-struct eng__touch_plan;
-struct eng__touch_cols;
 typedef struct eng__plan_ops {
-    int (*tab)(const struct eng__touch_tab *t, void *user); /* eng__touch_plan_run's callbacks */
-    int (*rows)(const struct eng__touch_cols *c, void *user);
+    size_t (*units)(const void *plan);
+    uint64_t (*rows)(const void *plan, size_t u);
+    int (*run)(void *plan, size_t reader, size_t u0, size_t u1, void *user);
+    int (*copy)(eng__attr *r, const eng__attr *x);
+    int (*done)(eng__attr *r);
+    int (*fold_run)(eng__attr *x, eng__attr *r);
+    void (*free_run)(eng__attr *r);
     void *(*open)(void *user, eng__attr *r);
     int (*fold)(void *user, void *part);
     void (*close)(void *user, void *part);
+    int runs;  /* the eng__attr_split_runs counter of its threads */
 } eng__plan_ops;
-int eng__attr_plan_split(eng__attr *x, struct eng__touch_plan *plan, unsigned threads, size_t rows,
-                         const eng__plan_ops *ops, void *user);
+int eng__attr_plan_split(eng__attr *x, void *plan, unsigned threads, size_t rows, const eng__plan_ops *ops,
+                         void *user);
 /* Rows (touches of the pass, kept touches of the walk) a part needs at least (2^16; tests lower it). */
 extern size_t eng__attr_split_min_rows;
-/* Threads started so far by the pass over rows [0], the walk [1] and the pass over a plan's
- * segments [2] (tests check the path was taken). */
-extern uint64_t eng__attr_split_runs[3];
+/* Threads started so far by the pass over rows [0], the walk [1], the pass over a plan's
+ * touch segments [2] and the read of its transaction segments [3] (tests check the path
+ * was taken). */
+extern uint64_t eng__attr_split_runs[4];
 int eng__attr_touches_split(eng__attr *x, unsigned threads, size_t n, const uint32_t *cu, const uint32_t *ms,
                             const uint8_t *ch, const uint8_t *st, const eng_time *t,
                             int (*first)(eng__attr *x, size_t n, void *user), void *user);

@@ -1,20 +1,20 @@
-/* The engine-level report's touch pass over the segments of a touch plan
- * (eng__touch_plan, events layer) on several threads.
+/* The engine-level report's reads over the units of an events-layer plan
+ * (eng__touch_plan, eng__txn_plan) on several threads.
  *
- * The plan lists the units a table scan visits (segments, then the tail) with
- * their payloads held; its units are cut into contiguous ranges of about equal
- * rows, one a part. The caller's thread visits the first range into the run
- * itself (and reports progress); every other range runs on a thread of its own
- * into a private copy of the pass's state (eng__attr_pass_copy) and user state
- * of its own (the report's rows gathered for later, its X-Engage sends). The
- * parts are folded in range order, so the run holds what one thread visiting
- * every unit in order leaves: bitmaps OR-ed, counts summed, earliest sends the
- * least, kept touches appended bucket by bucket, the user's gathered rows
- * appended. Each part flushes its own key buckets before the fold, so that work
- * is spread over the threads too. An error is the earliest range's, which is the
- * error one thread would have stopped at. */
+ * A plan lists the units a scan visits (segments, then the tail) with their
+ * payloads held; its units are cut into contiguous ranges of about equal rows,
+ * one a part. The caller's thread visits the first range into the run itself
+ * (and reports progress); every other range runs on a thread of its own into a
+ * private copy of the run's state that the read fills (ops->copy: the touch
+ * pass's bitmaps, counts, key buckets, kept touches and earliest sends, or the
+ * qualifying transactions and their customers' bitmap) and user state of its
+ * own (the report's gathered rows, its X-Engage sends, its columns). The parts
+ * are folded in range order (ops->fold_run, then ops->fold), so the run holds
+ * what one thread visiting every unit in order leaves. ops->done runs on the
+ * part's thread after its range (the touch pass's bucket flush, so that work
+ * is spread too). An error is the earliest range's, which is the error one
+ * thread would have stopped at. */
 #include "measure/measure_impl.h"
-#include "events/events_impl.h"
 #include "base/error.h"
 
 #include <pthread.h>
@@ -23,9 +23,8 @@
 
 typedef struct ppart {
     eng__attr r;
-    eng__touch_plan *plan;
     const eng__plan_ops *ops;
-    void *user;
+    void *plan, *user;
     size_t reader, u0, u1;
     int rc;
     char det[128], msg[256]; /* the part's error record, copied off its thread */
@@ -36,9 +35,9 @@ typedef struct ppart {
 static void *ppart_run(void *arg)
 {
     ppart *p = arg;
-    p->rc = eng__touch_plan_run(p->plan, p->reader, p->u0, p->u1, p->ops->tab, p->ops->rows, p->user);
-    if (!p->rc)
-        p->rc = eng__attr_flush(&p->r);
+    p->rc = p->ops->run(p->plan, p->reader, p->u0, p->u1, p->user);
+    if (!p->rc && p->ops->done)
+        p->rc = p->ops->done(&p->r);
     if (p->rc) {
         snprintf(p->det, sizeof p->det, "%s", eng_error_last()->detail);
         snprintf(p->msg, sizeof p->msg, "%s", eng_error_last()->message);
@@ -47,16 +46,15 @@ static void *ppart_run(void *arg)
 }
 
 /* Unit ranges of about rows / np rows each: at[0] = 0 .. at[np] = units. */
-static void cut_units(const eng__touch_plan *plan, size_t np, size_t *at)
+static void cut_units(const eng__plan_ops *ops, const void *plan, size_t nu, size_t np, size_t *at)
 {
-    const size_t nu = eng__touch_plan_units(plan);
     uint64_t total = 0, sum = 0;
     for (size_t u = 0; u < nu; u++)
-        total += eng__touch_plan_rows(plan, u);
+        total += ops->rows(plan, u);
     size_t k = 1;
     at[0] = 0;
     for (size_t u = 0; u < nu && k < np; u++) {
-        sum += eng__touch_plan_rows(plan, u);
+        sum += ops->rows(plan, u);
         while (k < np && sum * np >= total * k)
             at[k++] = u + 1;
     }
@@ -64,28 +62,31 @@ static void cut_units(const eng__touch_plan *plan, size_t np, size_t *at)
         at[k++] = nu;
 }
 
-int eng__attr_plan_split(eng__attr *x, eng__touch_plan *plan, unsigned threads, size_t rows,
-                         const eng__plan_ops *ops, void *user)
+int eng__attr_plan_split(eng__attr *x, void *plan, unsigned threads, size_t rows, const eng__plan_ops *ops,
+                         void *user)
 {
+    const size_t nu = ops->units(plan);
     size_t np = (size_t)threads + 1;
     if (np > ENG__PLAN_PARTS)
         np = ENG__PLAN_PARTS;
-    if (np > eng__touch_plan_units(plan))
-        np = eng__touch_plan_units(plan);
+    if (np > nu)
+        np = nu;
     while (np > 1 && rows / np < eng__attr_split_min_rows)
         np--;
     if (np < 2)
-        return eng__touch_plan_run(plan, 0, 0, eng__touch_plan_units(plan), ops->tab, ops->rows, user);
+        return ops->run(plan, 0, 0, nu, user);
     size_t at[ENG__PLAN_PARTS + 1];
-    cut_units(plan, np, at);
-    x->feed_rows = rows / np; /* each part's key buffer sized to its share */
+    cut_units(ops, plan, nu, np, at);
+    /* each part's key buffer sized to its share (the touch pass; the transactions' leave
+     * feed_rows to the touch pass, which sets it again) */
+    x->feed_rows = rows / np;
     ppart *ps = eng__calloc(x->mem, np - 1, sizeof *ps);
     if (!ps)
         return eng__nomem();
     int rc = ENG_OK;
     for (size_t k = 1; k < np && !rc; k++) {
         ppart *p = &ps[k - 1];
-        if ((rc = eng__attr_pass_copy(&p->r, x)))
+        if ((rc = ops->copy(&p->r, x)))
             break;
         p->r.feed_rows = x->feed_rows;
         if (!(p->user = ops->open(user, &p->r))) {
@@ -96,10 +97,10 @@ int eng__attr_plan_split(eng__attr *x, eng__touch_plan *plan, unsigned threads, 
         p->ready = 1;
         p->started = pthread_create(&p->tid, NULL, ppart_run, p) == 0;
         if (p->started)
-            __atomic_add_fetch(&eng__attr_split_runs[2], 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&eng__attr_split_runs[ops->runs], 1, __ATOMIC_RELAXED);
     }
     if (!rc)
-        rc = eng__touch_plan_run(plan, 0, at[0], at[1], ops->tab, ops->rows, user);
+        rc = ops->run(plan, 0, at[0], at[1], user);
     int sub = ENG_OK;
     for (size_t k = 1; k < np; k++) {
         ppart *p = &ps[k - 1];
@@ -110,15 +111,15 @@ int eng__attr_plan_split(eng__attr *x, eng__touch_plan *plan, unsigned threads, 
         if (!rc && !sub && p->ready) {
             if (p->rc)
                 sub = p->rc == ENG_ENOMEM ? eng__nomem() : eng__err(p->rc, p->det, "%s", p->msg);
-            else if (!(sub = eng__attr_pass_fold(x, &p->r)))
+            else if (!(sub = ops->fold_run(x, &p->r)))
                 sub = ops->fold(user, p->user);
         }
     }
     for (size_t k = 1; k < np; k++) {
         if (ps[k - 1].user)
             ops->close(user, ps[k - 1].user);
-        if (ps[k - 1].r.mem) /* copied (eng__attr_pass_copy) */
-            eng__attr_free_pass(&ps[k - 1].r);
+        if (ps[k - 1].r.mem) /* copied */
+            ops->free_run(&ps[k - 1].r);
     }
     eng__free(x->mem, ps);
     return rc ? rc : sub;

@@ -26,7 +26,7 @@
 
 enum { SPLIT_MAX = 8 };
 size_t eng__attr_split_min_rows = (size_t)1 << 16;
-uint64_t eng__attr_split_runs[3];
+uint64_t eng__attr_split_runs[4];
 
 typedef struct part {
     eng__attr r;              /* the private state; shares x's read-only fields */

@@ -66,24 +66,29 @@ static void order_step(int k)
         eng__tseg_ordered = (uint8_t)(build_kind == 1 || (build_kind == 2 && k % 2 == 0));
 }
 
+/* The campaign's goal: transactions above 50, tracked 20 days from delivery, linear. */
+static void goal_amount(dx *f)
+{
+    eng_org_settings s;
+    assert_int_equal(eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION), ENG_OK);
+    assert_int_equal(eng_org_settings_get(f->e, "root", &s), ENG_OK);
+    s.conversion_goals = 1;
+    assert_int_equal(eng_org_settings_set(f->e, "root", &s, NULL), ENG_OK);
+    eng_goal_spec g = {ENG_GOAL_SPEC_VERSION, "transaction", "amount > 50", 20, ENG_GOAL_ON_DELIVERED,
+                       ENG_ATTR_LINEAR};
+    eng_campaign_spec c = dx_campaign_spec();
+    c.goal_mode = ENG_GOAL_CUSTOM;
+    c.goal = &g;
+    assert_int_equal(eng_campaign_update(f->e, "ann", f->campaign, &c, NULL), ENG_OK);
+}
+
 static void build(world *w)
 {
     memset(w, 0, sizeof *w);
     dx *f = &w->f;
     dx_world(f, N, 64, 1, 1);
-    if (build_goal) { /* before the first approval */
-        eng_org_settings s;
-        assert_int_equal(eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION), ENG_OK);
-        assert_int_equal(eng_org_settings_get(f->e, "root", &s), ENG_OK);
-        s.conversion_goals = 1;
-        assert_int_equal(eng_org_settings_set(f->e, "root", &s, NULL), ENG_OK);
-        eng_goal_spec g = {ENG_GOAL_SPEC_VERSION, "transaction", "amount > 50", 20, ENG_GOAL_ON_DELIVERED,
-                           ENG_ATTR_LINEAR};
-        eng_campaign_spec c = dx_campaign_spec();
-        c.goal_mode = ENG_GOAL_CUSTOM;
-        c.goal = &g;
-        assert_int_equal(eng_campaign_update(f->e, "ann", f->campaign, &c, NULL), ENG_OK);
-    }
+    if (build_goal) /* before the first approval */
+        goal_amount(f);
     order_step(0);
     dx_xengage(f);
     order_step(1);
@@ -711,6 +716,48 @@ static void recurring_kinds_same_report(void **state)
     eng__seg_seal_rows = seal;
 }
 
+/* A campaign without X-Engage and with a goal: the report reads its transactions a segment
+ * at a time through the goal, and with threads in ranges of segments on them (eng__txn_plan,
+ * each range into its own columns, dictionary and qualifying transactions, appended in
+ * order): 1, 2 and 4 parts, and 2 read on the calling thread, give the same text, and the
+ * threads ran. */
+static void txn_ranges_same_report(void **state)
+{
+    (void)state;
+    const uint32_t seal = eng__seg_seal_rows;
+    const size_t min_rows = eng__attr_split_min_rows;
+    eng__seg_seal_rows = 100;
+    eng__attr_split_min_rows = 16;
+    dx_threads = 3;
+    dx f;
+    dx_world(&f, 400, 64, 1, 1);
+    goal_amount(&f);
+    eng_message_spec m = dx_message();
+    dx_approve(&f, &m);
+    dx_run_all(&f, f.t0, NULL);
+    dx_receipts(&f, f.t0 + ENG_HOUR, r_pick, NULL);
+    /* six batches of purchases (each sealed: a segment a batch), 40 to 115 */
+    uint32_t ids[400];
+    for (unsigned b = 0; b < 6; b++) {
+        size_t n = 0;
+        for (uint32_t k = 0; k < 400; k++)
+            if ((k + b) % 3)
+                ids[n++] = k;
+        const char tag[3] = {'b', (char)('0' + b), 0};
+        dx_txns(&f, ids, n, f.t0 + (eng_time)(b + 1) * 12 * ENG_HOUR, 40 + 15 * (int64_t)b, tag);
+    }
+    const uint64_t before = eng__attr_split_runs[3], chunked = eng__report_txn_chunked;
+    char *text = report_parts(&f);
+    assert_true(eng__attr_split_runs[3] >= before + 1 + 3); /* 2 parts: a thread; 4: three */
+    assert_true(eng__report_txn_chunked > chunked);
+    assert_non_null(strstr(text, "\"responders\""));
+    free(text);
+    dx_close(&f);
+    dx_threads = 1;
+    eng__seg_seal_rows = seal;
+    eng__attr_split_min_rows = min_rows;
+}
+
 static void bad_calls(void **state)
 {
     (void)state;
@@ -746,6 +793,7 @@ int main(void)
     const struct CMUnitTest alone[] = {
         cmocka_unit_test(kinds_same_report),
         cmocka_unit_test(recurring_kinds_same_report),
+        cmocka_unit_test(txn_ranges_same_report),
         cmocka_unit_test(bad_calls),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
