@@ -211,6 +211,9 @@ extern uint64_t eng__attr_table_runs[4];
  * eng__report_table_blocks (1 by default) reads them all as rows (tests). */
 extern uint64_t eng__report_table_runs[2];
 extern int eng__report_table_blocks;
+/* Messages whose frozen audience the report skipped: the same content hash as an earlier
+ * message's, its control ids already read (campaign.c; tests check the path ran). */
+extern uint64_t eng__report_control_same;
 /* 1 (the default): with threads, the engine-level report's second pass visits the segments
  * in ranges on threads (eng__attr_plan_split); 0: on the calling thread (tests compare). */
 extern int eng__report_plan;

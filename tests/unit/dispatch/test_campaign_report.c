@@ -758,6 +758,71 @@ static void txn_ranges_same_report(void **state)
     eng__attr_split_min_rows = min_rows;
 }
 
+/* A message's frozen control ids, each customer marked in @p in. */
+static void control_ids(dx *f, uint64_t message, unsigned char *in)
+{
+    eng_audience *aud;
+    assert_int_equal(eng_message_audience(f->e, "root", message, &aud), ENG_OK);
+    uint64_t k = 0;
+    size_t got = 0;
+    assert_int_equal(eng_audience_count(aud, ENG_PART_CONTROL, &k), ENG_OK);
+    uint32_t *ids = malloc((size_t)(k ? k : 1) * sizeof *ids);
+    assert_non_null(ids);
+    assert_int_equal(eng_audience_ids(aud, ENG_PART_CONTROL, 0, ids, (size_t)k, &got), ENG_OK);
+    for (size_t i = 0; i < got; i++)
+        in[ids[i]] = 1;
+    free(ids);
+    eng_audience_free(aud);
+}
+
+/* Three messages of one campaign: the odd customers, the even ones, the odd ones again. The
+ * report's control group is the union of the three frozen control groups (counted here from
+ * each message's audience), the third's skipped as the first's (the same content hash). */
+static void control_union_of_messages(void **state)
+{
+    (void)state;
+    dx f;
+    enum { NC = 200 };
+    dx_world(&f, NC, 64, 1, 1);
+    static const char *const names[2] = {"odd", "even"};
+    for (int k = 0; k < 2; k++) {
+        uint32_t g;
+        assert_int_equal(eng_group_create_uploaded(f.e, "root", names[k], &g), ENG_OK);
+        char ext[NC / 2][8];
+        const char *ids[NC / 2];
+        for (int i = 0; i < NC / 2; i++) {
+            snprintf(ext[i], sizeof ext[i], "c%d", 2 * i + (k == 0));
+            ids[i] = ext[i];
+        }
+        assert_int_equal(eng_group_upload_ids(f.e, "root", g, ids, NC / 2, ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
+    }
+    unsigned char in[NC] = {0};
+    for (int k = 0; k < 3; k++) {
+        eng_message_spec m = dx_message();
+        const char *const inc[] = {names[k % 2]};
+        m.include = inc;
+        m.title = k == 1 ? "Even" : "Odd";
+        dx_approve(&f, &m);
+        control_ids(&f, f.message, in);
+    }
+    dx_run_all(&f, f.t0, NULL);
+    uint64_t want = 0, half[2] = {0, 0};
+    for (uint32_t c = 0; c < NC; c++) {
+        want += in[c];
+        half[dx_ext(&f, c) % 2] += in[c];
+    }
+    assert_true(half[0] > 0 && half[1] > 0); /* both halves have control customers */
+    const uint64_t same = eng__report_control_same;
+    eng_report *r = NULL;
+    assert_int_equal(eng_campaign_report(f.e, "root", f.campaign, NULL, &r), ENG_OK);
+    eng_report_figures t = ENG_REPORT_FIGURES_INIT;
+    assert_int_equal(eng_report_total(r, &t), ENG_OK);
+    assert_int_equal(t.control_contacted, want);
+    assert_int_equal(eng__report_control_same, same + 1);
+    eng_report_free(r);
+    dx_close(&f);
+}
+
 static void bad_calls(void **state)
 {
     (void)state;
@@ -794,6 +859,7 @@ int main(void)
         cmocka_unit_test(kinds_same_report),
         cmocka_unit_test(recurring_kinds_same_report),
         cmocka_unit_test(txn_ranges_same_report),
+        cmocka_unit_test(control_union_of_messages),
         cmocka_unit_test(bad_calls),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
