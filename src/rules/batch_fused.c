@@ -10,28 +10,10 @@
  *
  * Results are those of the kid-by-kid path. A code past the dictionary in a
  * row the kid would have looked at makes the chunk go the kid-by-kid way
- * instead, so the error reported is the one that path reports. */
-#include "rules/batch_kern.h"
-
-/* FL_EQ*: against 4 codes (fewer repeat the first), FL_EQ*_1: against one. */
-enum { FL_EQ8, FL_EQ16, FL_EQ32, FL_R16, FL_R32, FL_R64, FL_GT16, FL_GT32, FL_NULL, FL_EMPTY, FL_EQ8_1, FL_EQ16_1,
-       FL_EQ32_1 };
-
-typedef struct fleaf {
-    uint8_t op;
-    uint8_t neg;   /* is null: complement */
-    uint8_t width; /* bytes a row (0: is null or an empty range, no data read) */
-    uint32_t codes[4], size; /* codes: the true codes the width can hold */
-    uint64_t tany;           /* codes: 0 when the width holds none of them */
-    int32_t lo32;  /* R16, R32: the range cut to the column's type; GT16, GT32: the bound */
-    uint32_t span32;
-    uint64_t flip; /* ranges: complement the kernel's bits (not, or x <= k as not x > k) */
-    uint64_t tnull, fnull; /* codes: all ones when a null row is true (false), else 0 */
-    int64_t lo;    /* R64 */
-    uint64_t span;
-    const unsigned char *d; /* the first row of the words passed */
-    const uint64_t *nulls;  /* their first null word, or NULL */
-} fleaf;
+ * instead, so the error reported is the one that path reports. At the
+ * AVX-512 level an and of 2 or 3 narrow kids runs as one loop instead
+ * (batch_and512.c). */
+#include "rules/batch_fused.h"
 
 /* Whether kid plan q can be a fused leaf. */
 static int fusable(const bctx *c, const bplan *q)
@@ -113,22 +95,9 @@ static void make_leaf(const bctx *c, const bplan *q, fleaf *l)
 #ifndef FUSE_BLOCK
 #define FUSE_BLOCK 16
 #endif
-/* Each kid asks for its column's bytes FUSE_AHEAD past the word it reads:
- * the blocks take turns between columns, and with the hardware's stream
- * prefetch alone the pass waited on memory at L (a third of W2's time on
- * a Xeon with AVX-512; prefetching past a column's end is harmless). */
-#ifndef FUSE_AHEAD
-#define FUSE_AHEAD 2048
-#endif
 
 /* The null words of a column without nulls, so the loops need no test. */
-static const uint64_t no_nulls[CHUNKW];
-
-typedef struct fstate {
-    const uint64_t *sel;
-    uint64_t *dec, *keep;
-    int is_and;
-} fstate;
+const uint64_t eng__no_nulls[CHUNKW] = {0};
 
 /* A kid over the words: the leaf copied into locals (its constants are set
  * up once, not reloaded after every store), an and and an or copy of the
@@ -151,7 +120,7 @@ typedef struct fstate {
     ATTR static int NAME(const fleaf *lp, const fstate *st, size_t w0, size_t w1)                           \
     {                                                                                                       \
         const fleaf l = *lp;                                                                                \
-        const uint64_t *nulls = l.nulls ? l.nulls : no_nulls;                                               \
+        const uint64_t *nulls = l.nulls ? l.nulls : eng__no_nulls;                                               \
         uint64_t *dec = st->dec, *keep = st->keep, badrows = 0;                                             \
         if (st->is_and) {                                                                                   \
             KID_WORDS(1, WORD, WIDTH)                                                                       \
@@ -231,12 +200,18 @@ KID_FN(kid_empty, , wempty, 0)
         static int (*const fn[])(const fleaf *, const fstate *, size_t, size_t) = {                         \
             keq8_##SFX, keq16_##SFX, keq32_##SFX, kr16_##SFX, kr32_##SFX, kr64_##SFX, kg16_##SFX, kg32_##SFX, \
             kid_null, kid_empty, keq8_1_##SFX, keq16_1_##SFX, keq32_1_##SFX};                                 \
+        for (size_t w = 0; w < nw; w++) {                                                                   \
+            st->keep[w] = st->sel[w];                                                                       \
+            st->dec[w] = 0;                                                                                 \
+        }                                                                                                   \
         for (size_t b = 0; b < nw; b += FUSE_BLOCK) {                                                       \
             size_t e = nw - b < FUSE_BLOCK ? nw : b + FUSE_BLOCK;                                           \
             for (int k = 0; k < nl; k++)                                                                    \
                 if (!fn[L[k].op](&L[k], st, b, e))                                                          \
                     return 0;                                                                               \
         }                                                                                                   \
+        for (size_t w = 0; w < nw; w++)                                                                     \
+            st->dec[w] &= st->sel[w];                                                                       \
         return 1;                                                                                           \
     }
 
@@ -252,8 +227,10 @@ FUSED_LEVEL(avx512, ENG__AVX512, eq8_avx512, eq16_avx512, eq_avx512, range16_avx
 static int kids(int isa, const fleaf *L, int nl, const fstate *st, size_t nw)
 {
 #if ENG__SIMD_X86
-    if (isa >= ENG__ISA_AVX512)
-        return kids_avx512(L, nl, st, nw);
+    if (isa >= ENG__ISA_AVX512) {
+        int r = eng__batch_and512(L, nl, st, nw);
+        return r >= 0 ? r : kids_avx512(L, nl, st, nw);
+    }
     if (isa >= ENG__ISA_AVX2)
         return kids_avx2(L, nl, st, nw);
 #endif
@@ -268,10 +245,6 @@ int eng__batch_fused(bctx *c, const bplan *p, const eng__rnode *n, const uint64_
     uint64_t *keep = is_and ? T : F, *dec = is_and ? F : T;
     fstate st = {sel, dec, keep, is_and};
     size_t nw = c->nw, nfull = full_words(c);
-    for (size_t w = 0; w < nw; w++) {
-        keep[w] = sel[w];
-        dec[w] = 0;
-    }
     for (int k = 0; k < nl; k++)
         make_leaf(c, &c->plan[c->r->kids[n->first + p->order[k]]], &L[k]);
     int ok = kids(c->isa, L, nl, &st, nfull);
@@ -293,7 +266,5 @@ int eng__batch_fused(bctx *c, const bplan *p, const eng__rnode *n, const uint64_
         fstate tail = {sel + nfull, dec + nfull, keep + nfull, is_and};
         ok = kids(c->isa, L, nl, &tail, 1);
     }
-    for (size_t w = 0; ok && w < nw; w++)
-        dec[w] &= sel[w];
     return ok;
 }

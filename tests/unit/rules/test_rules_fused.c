@@ -85,6 +85,11 @@ static const char *const LEAVES[] = {
     "dt < date(\"2024-10-04\")",                  /* 29 */
     "(s8 is null or s8 == \"c1\")",               /* 30: one column: a table, null rows true */
     "(s8 is not null and s8 == \"c2\")",          /* 31: null rows false */
+    "s8 == \"nope\"",                             /* 32: no true code */
+    "s16 in (\"nope\", \"c7\")",                  /* 33 */
+    "s8 in (\"c1\", \"c2\", \"c7\", \"c9\")",       /* 34 */
+    "not (s8 is null or s8 != \"c2\")",            /* 35: a table, null rows false (not flattened into an and) */
+    "s16 in (\"c1\", \"c2\", \"c299\", \"c7\")",    /* 36 */
 };
 #define NLEAF (sizeof LEAVES / sizeof LEAVES[0])
 
@@ -125,7 +130,12 @@ static int leaf_ref(int id, const cols *c, size_t r)
     case 28: return !(b >= 10 && b <= 20);
     case 29: return d < 20000;
     case 30: return n8 ? T : s8 == 1;
-    default: return n8 ? F : s8 == 2;
+    case 31: return n8 ? F : s8 == 2;
+    case 32: return n8 ? U : F;
+    case 33: return s16 == 7;
+    case 35: return n8 ? F : s8 == 2;
+    case 36: return s16 == 1 || s16 == 2 || s16 == 299 || s16 == 7;
+    default: return n8 ? U : s8 == 1 || s8 == 2 || s8 == 7 || s8 == 9;
     }
 }
 
@@ -155,8 +165,8 @@ static void gen(expr *e)
         } else {
             e->nk[i] = 1;
         }
-        static const int fused[] = {0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 26,
-                                    27, 28, 29, 30, 31};
+        static const int fused[] = {0,  1,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18,
+                                    19, 20, 21, 22, 23, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36};
         for (int k = 0; k < e->nk[i]; k++) /* mostly fused leaves */
             e->leaf[i][k] = rnd() % 4 ? fused[rnd() % (sizeof fused / sizeof fused[0])] : (int)(rnd() % NLEAF);
     }
@@ -278,56 +288,59 @@ static eng_rule *compile(fixture *fx, const char *src)
     return r;
 }
 
-/* Random expressions, three input selections, three lengths, every level. */
-static void random_exprs(void **state)
+/* Expression e (text src) at every level, with no, a random and a sparse
+ * input selection, over each length, against the plain evaluation. */
+static void check_expr(fixture *fx, const expr *e, const char *src, const uint64_t *in, const uint64_t *sparse,
+                       uint64_t *sel, uint64_t *ref, const size_t *lens, size_t nlens)
 {
-    (void)state;
+    eng_rule *r = compile(fx, src);
+    memset(ref, 0, NW * 8);
+    for (size_t row = 0; row < N; row++)
+        ref[row / 64] |= (uint64_t)(expr_ref(e, fx->c, row) == T) << (row % 64);
+    for (size_t li = 0; li < nlens; li++) {
+        size_t n = lens[li];
+        eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n, fx->cc, NF, WIDTHS};
+        for (int si = 0; si < 3; si++) {
+            const uint64_t *is = si == 0 ? NULL : si == 1 ? in : sparse;
+            for (int lv = 0; lv <= eng__isa_detected(); lv++) {
+                assert_int_equal(eng__isa_force(lv), lv);
+                size_t count = (size_t)-1, want = 0;
+                if (eng_rule_eval_batch(r, &b, is, sel, &count))
+                    fail_msg("%s: %s", src, eng_error_last()->message);
+                for (size_t w = 0; w < (n + 63) / 64; w++) {
+                    uint64_t live = n - w * 64 >= 64 ? ~0ull : (1ull << (n % 64)) - 1;
+                    uint64_t want_w = ref[w] & (is ? is[w] : ~0ull) & live;
+                    if (sel[w] != want_w)
+                        fail_msg("%s, %zu rows, selection %d, level %s: rows %zu..%zu: %016llx, reference "
+                                 "%016llx", src, n, si, eng__isa_name(lv), w * 64, w * 64 + 63,
+                                 (unsigned long long)sel[w], (unsigned long long)want_w);
+                    want += (size_t)__builtin_popcountll(want_w);
+                }
+                assert_int_equal(count, want);
+            }
+        }
+    }
+    eng_rule_free(r);
+}
+
+/* Rounds of expressions from gen, three input selections, the lengths given, every level. */
+static void run_rounds(void (*gen_fn)(expr *), int rounds, const size_t *lens, size_t nlens)
+{
     fixture fx;
     setup(&fx);
-    uint64_t *in = malloc(NW * 8), *sparse = malloc(NW * 8), *sel = malloc(NW * 8);
-    assert_true(in && sparse && sel);
+    uint64_t *in = malloc(NW * 8), *sparse = malloc(NW * 8), *sel = malloc(NW * 8), *ref = malloc(NW * 8);
+    assert_true(in && sparse && sel && ref);
     for (size_t w = 0; w < NW; w++) {
         in[w] = rnd() & rnd() ? rnd() | rnd() : 0;
         sparse[w] = rnd() & rnd() & rnd() & rnd();
     }
-    static const size_t lens[] = {N, 1000, 64, 7};
-    const int rounds = test_slow_runtime() ? 60 : 400;
     printf("vector levels tested: scalar..%s\n", eng__isa_name(eng__isa_detected()));
     char src[1024];
-    uint64_t *ref = malloc(NW * 8);
-    assert_non_null(ref);
     for (int round = 0; round < rounds; round++) {
         expr e;
-        gen(&e);
+        gen_fn(&e);
         text(&e, src, sizeof src);
-        eng_rule *r = compile(&fx, src);
-        memset(ref, 0, NW * 8);
-        for (size_t row = 0; row < N; row++)
-            ref[row / 64] |= (uint64_t)(expr_ref(&e, fx.c, row) == T) << (row % 64);
-        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
-            size_t n = lens[li];
-            eng_rule_batch b = {ENG_RULE_BATCH_VERSION, n, fx.cc, NF, WIDTHS};
-            for (int si = 0; si < 3; si++) {
-                const uint64_t *is = si == 0 ? NULL : si == 1 ? in : sparse;
-                for (int lv = 0; lv <= eng__isa_detected(); lv++) {
-                    assert_int_equal(eng__isa_force(lv), lv);
-                    size_t count = (size_t)-1, want = 0;
-                    if (eng_rule_eval_batch(r, &b, is, sel, &count))
-                        fail_msg("%s: %s", src, eng_error_last()->message);
-                    for (size_t w = 0; w < (n + 63) / 64; w++) {
-                        uint64_t live = n - w * 64 >= 64 ? ~0ull : (1ull << (n % 64)) - 1;
-                        uint64_t want_w = ref[w] & (is ? is[w] : ~0ull) & live;
-                        if (sel[w] != want_w)
-                            fail_msg("%s, %zu rows, selection %d, level %s: rows %zu..%zu: %016llx, reference "
-                                     "%016llx", src, n, si, eng__isa_name(lv), w * 64, w * 64 + 63,
-                                     (unsigned long long)sel[w], (unsigned long long)want_w);
-                        want += (size_t)__builtin_popcountll(want_w);
-                    }
-                    assert_int_equal(count, want);
-                }
-            }
-        }
-        eng_rule_free(r);
+        check_expr(&fx, &e, src, in, sparse, sel, ref, lens, nlens);
     }
     eng__isa_force(-1);
     free(ref);
@@ -335,6 +348,51 @@ static void random_exprs(void **state)
     free(sparse);
     free(sel);
     teardown(&fx);
+}
+
+/* Random expressions, three input selections, three lengths, every level. */
+static void random_exprs(void **state)
+{
+    (void)state;
+    static const size_t lens[] = {N, 1000, 64, 7};
+    run_rounds(gen, test_slow_runtime() ? 60 : 400, lens, sizeof lens / sizeof lens[0]);
+}
+
+/* An and of 2 or 3 narrow leaves only (1- and 2-byte codes, int16 and int32
+ * ranges and compares, null rows true or false, no true code): at the
+ * AVX-512 level the one loop over the kids (batch_fused.c, and_avx512). */
+static void gen_narrow_and(expr *e)
+{
+    static const int narrow[] = {0,  1,  4,  5,  7,  8,  9,  10, 11, 12, 13, 14,
+                                 15, 16, 17, 18, 27, 28, 30, 32, 33, 34, 35, 36};
+    memset(e, 0, sizeof *e);
+    if (rnd() % 2) { /* the and as the top */
+        e->n = 2 + (int)(rnd() % 2);
+        for (int i = 0; i < e->n; i++) {
+            e->nk[i] = 1;
+            e->neg[i] = rnd() % 8 == 0;
+            e->leaf[i][0] = narrow[rnd() % (sizeof narrow / sizeof narrow[0])];
+        }
+        return;
+    }
+    /* nested, its false rows used: not (and), or (and) or a leaf */
+    e->op[0] = 1;
+    e->n = 1 + (int)(rnd() % 2);
+    e->nested[0] = 1;
+    e->neg[0] = (int)(rnd() % 2);
+    e->nk[0] = 2 + (int)(rnd() % 2);
+    for (int k = 0; k < e->nk[0]; k++)
+        e->leaf[0][k] = narrow[rnd() % (sizeof narrow / sizeof narrow[0])];
+    e->nk[1] = 1;
+    e->leaf[1][0] = narrow[rnd() % (sizeof narrow / sizeof narrow[0])];
+}
+
+static void narrow_ands(void **state)
+{
+    (void)state;
+    /* a whole chunk and one word more, tails of 40, 2 and 7 rows */
+    static const size_t lens[] = {N, 16384 + 64, 1000, 130, 64, 7};
+    run_rounds(gen_narrow_and, test_slow_runtime() ? 30 : 150, lens, sizeof lens / sizeof lens[0]);
 }
 
 /* A code past the dictionary: ENG_ERANGE naming the column, nothing
@@ -398,6 +456,22 @@ static void bad_codes(void **state)
         c->s16[row] = s16;
         c->n8[row / 64] = n8;
     }
+    eng_rule_free(r);
+    /* a 2-byte code past the dictionary in a row looked at */
+    r = compile(&fx, "s16 == \"c255\" and i32 > 30");
+    uint16_t s16 = c->s16[row];
+    c->s16[row] = D16 + 5;
+    c->i32[row] = 31;
+    eng_rule_batch b = {ENG_RULE_BATCH_VERSION, N, fx.cc, NF, WIDTHS};
+    for (int lv = 0; lv <= eng__isa_detected(); lv++) {
+        eng__isa_force(lv);
+        size_t count = 7;
+        if (eng_rule_eval_batch(r, &b, NULL, sel, &count) != ENG_ERANGE)
+            fail_msg("2-byte code past the dictionary, level %s: no ENG_ERANGE", eng__isa_name(lv));
+        assert_string_equal(eng_error_last()->detail, "s16");
+        assert_int_equal(count, 0);
+    }
+    c->s16[row] = s16;
     eng__isa_force(-1);
     eng_rule_free(r);
     free(sel);
@@ -409,6 +483,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(random_exprs),
+        cmocka_unit_test(narrow_ands),
         cmocka_unit_test(bad_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
