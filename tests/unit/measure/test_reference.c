@@ -75,6 +75,13 @@ static void generate(mx *m)
             mx_txn(m, c, t, 1 + (int64_t)rnd(700000), rnd(8));
         }
     }
+    /* The first half of the control ids in no order (the engine's report passes them
+     * ascending, a caller may not): the lookup of their transactions must not rely on it. */
+    for (size_t i = (nctl - 1) / 2; i > 1; i--) {
+        size_t j = rnd((uint32_t)i + 1);
+        uint32_t v = ctl[i];
+        ctl[i] = ctl[j], ctl[j] = v;
+    }
 }
 
 /* ------------------------------------------------------------------ brute force */
