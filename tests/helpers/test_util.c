@@ -92,6 +92,17 @@ eng_engine *test_engine_open(eng_store *store)
     return e;
 }
 
+void test_assert_customer_value(eng_engine *e, const char *actor, const char *ext, const char *col,
+                                const char *want)
+{
+    uint32_t id;
+    char buf[256];
+    size_t len;
+    assert_int_equal(eng_customer_find(e, actor, ext, &id), ENG_OK);
+    assert_int_equal(eng_customer_get(e, actor, id, col, buf, sizeof buf, &len), ENG_OK);
+    assert_string_equal(buf, want);
+}
+
 int test_org(eng_engine *e)
 {
     int rc = eng_org_create(e, TEST_ORG, NULL, TA, NULL);

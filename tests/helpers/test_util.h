@@ -43,6 +43,9 @@ static inline uint64_t test_splitmix(uint64_t *state)
 #define TEST_ORG "t"
 #define TA "t-admin"
 int test_org(eng_engine *e);
+/* Asserts that customer @p ext's column @p col reads @p want (as eng_customer_get gives it). */
+void test_assert_customer_value(eng_engine *e, const char *actor, const char *ext, const char *col,
+                                const char *want);
 eng_engine *test_engine_open_org(eng_store *store);
 /* The typed columns of the import tests' customers (city string, age int64, spend decimal,
  * last date), declared by TA; ENG_OK or the failing call's code. */

@@ -585,14 +585,9 @@ static void epoch_times_round_trip(void **st)
                                            {"2026-01-01", "false"}};
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < 3; i++) {
-            char ext[2] = {(char)('a' + i), 0}, buf[40];
-            uint32_t id;
-            size_t len;
-            assert_int_equal(eng_customer_find(e, TA, ext, &id), ENG_OK);
-            assert_int_equal(eng_customer_get(e, TA, id, "consent.email", buf, sizeof buf, &len), ENG_OK);
-            assert_string_equal(buf, want[i][0]);
-            assert_int_equal(eng_customer_get(e, TA, id, "optout.sms", buf, sizeof buf, &len), ENG_OK);
-            assert_string_equal(buf, want[i][1]);
+            char ext[2] = {(char)('a' + i), 0};
+            test_assert_customer_value(e, TA, ext, "consent.email", want[i][0]);
+            test_assert_customer_value(e, TA, ext, "optout.sms", want[i][1]);
         }
         if (round == 0) {
             assert_int_equal(eng_close(e), ENG_OK);

@@ -533,12 +533,7 @@ static void assert_imported(eng_engine *e, uint64_t n, const char *id, const cha
     uint64_t count = 0;
     assert_int_equal(eng_customers_count(e, TA, &count), ENG_OK);
     assert_int_equal(count, n);
-    uint32_t c;
-    char buf[32];
-    size_t l;
-    assert_int_equal(eng_customer_find(e, TA, id, &c), ENG_OK);
-    assert_int_equal(eng_customer_get(e, TA, c, col, buf, sizeof buf, &l), ENG_OK);
-    assert_string_equal(buf, want);
+    test_assert_customer_value(e, TA, id, col, want);
 }
 
 /* A bad row after many parts were applied: the error names its line and

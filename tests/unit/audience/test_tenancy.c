@@ -18,16 +18,6 @@ static eng_engine *open_file(const char *path)
     return test_engine_open(s);
 }
 
-static void get(eng_engine *e, const char *actor, const char *ext, const char *col, const char *want)
-{
-    uint32_t id;
-    char buf[128];
-    size_t len;
-    assert_int_equal(eng_customer_find(e, actor, ext, &id), ENG_OK);
-    assert_int_equal(eng_customer_get(e, actor, id, col, buf, sizeof buf, &len), ENG_OK);
-    assert_string_equal(buf, want);
-}
-
 static uint64_t count(eng_engine *e, const char *actor)
 {
     uint64_t n = 99;
@@ -66,10 +56,10 @@ static void check_apart(eng_engine *e, uint32_t ga, uint32_t gb)
     assert_int_equal(count(e, AA), 5);
     assert_int_equal(count(e, BA), 6);
     /* the same external id is two customers, each with its own values and contacts */
-    get(e, AA, "c3", "tier", "gold");
-    get(e, BA, "c3", "tier", "7");
-    get(e, AA, "c3", "contact.email", "c3@acme.example");
-    get(e, BA, "c3", "contact.email", "c3@beta.example");
+    test_assert_customer_value(e, AA, "c3", "tier", "gold");
+    test_assert_customer_value(e, BA, "c3", "tier", "7");
+    test_assert_customer_value(e, AA, "c3", "contact.email", "c3@acme.example");
+    test_assert_customer_value(e, BA, "c3", "contact.email", "c3@beta.example");
     /* separate dense id spaces: each org's first customer is 0 */
     uint32_t id;
     assert_int_equal(eng_customer_find(e, AA, "c1", &id), ENG_OK);
