@@ -132,21 +132,6 @@ static int write_all(int fd, const void *buf, size_t len, uint64_t off)
     return write_iov(fd, &v, 1, off);
 }
 
-static int read_all(int fd, void *buf, size_t len, uint64_t off)
-{
-    uint8_t *p = buf;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t r = pread(fd, p + done, len - done, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? errno : EIO; /* the file shrank under us */
-        done += (size_t)r;
-    }
-    return 0;
-}
-
 static int sync_fd(int fd)
 {
     int injected = fault(ENG__IO_FSYNC, NULL);
@@ -194,7 +179,7 @@ static int replay(filestore *fs, uint64_t pos, uint64_t size)
     while (pos < size) {
         if (size - pos < ENG__FRAME_HEADER)
             break; /* torn: the header itself is incomplete */
-        int err = read_all(fs->fd, hdr, sizeof hdr, pos);
+        int err = eng__pread_all(fs->fd, hdr, sizeof hdr, pos);
         if (err) {
             rc = io_fail(fs, err, "read", pos);
             break;
@@ -226,7 +211,7 @@ static int replay(filestore *fs, uint64_t pos, uint64_t size)
             buf = nb;
             cap = h.len;
         }
-        if ((err = read_all(fs->fd, buf, h.len, pos + ENG__FRAME_HEADER)) != 0) {
+        if ((err = eng__pread_all(fs->fd, buf, h.len, pos + ENG__FRAME_HEADER)) != 0) {
             rc = io_fail(fs, err, "read", pos);
             break;
         }
@@ -262,7 +247,7 @@ static int check_short_file(filestore *fs, uint64_t size)
     uint8_t want[ENG__FILE_HEADER], old[ENG__FILE_HEADER], got[ENG__FILE_HEADER];
     eng__file_header_encode(want, ENG__FILE_VERSION);
     eng__file_header_encode(old, ENG__FILE_VERSION_MIN);
-    int err = read_all(fs->fd, got, (size_t)size, 0);
+    int err = eng__pread_all(fs->fd, got, (size_t)size, 0);
     if (err)
         return io_fail(fs, err, "read", 0);
     return memcmp(want, got, (size_t)size) == 0 || memcmp(old, got, (size_t)size) == 0
@@ -307,7 +292,7 @@ static int load(filestore *fs)
         return write_header(fs);
     }
     uint8_t h[ENG__FILE_HEADER];
-    int err = read_all(fs->fd, h, sizeof h, 0);
+    int err = eng__pread_all(fs->fd, h, sizeof h, 0);
     if (err)
         return io_fail(fs, err, "read", 0);
     int rc = eng__file_header_check(h);
@@ -391,7 +376,7 @@ static int f_load(void *ctx, uint64_t foff, size_t vlen, uint8_t **buf, size_t *
         *buf = nb;
         *cap = vlen;
     }
-    int err = read_all(fs->fd, *buf, vlen, foff);
+    int err = eng__pread_all(fs->fd, *buf, vlen, foff);
     return err ? io_fail(fs, err, "read", foff) : ENG_OK;
 }
 

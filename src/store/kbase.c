@@ -110,6 +110,21 @@ none:
     return rc;
 }
 
+int eng__pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    uint8_t *p = buf;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(fd, p + done, len - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? errno : EIO; /* the file shrank under us */
+        done += (size_t)r;
+    }
+    return 0;
+}
+
 /* The checksum of the @p n payload bytes of the frame at @p at, read with pread
  * rather than through the mapping: a frame of bulk values (customer-table parts)
  * is then not counted in the process's resident memory (see kvmem.h ref_min). */
@@ -119,17 +134,15 @@ static int check_payload(const eng__kbase *b, uint64_t at, uint32_t n, uint32_t 
     uint32_t crc = 0;
     for (uint64_t done = 0; done < n;) {
         size_t k = n - done < sizeof buf ? (size_t)(n - done) : sizeof buf;
-        ssize_t r = pread(b->fd, buf, k, (off_t)(at + ENG__FRAME_HEADER + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
+        int err = eng__pread_all(b->fd, buf, k, at + ENG__FRAME_HEADER + done);
+        if (err) {
             char detail[64];
             snprintf(detail, sizeof detail, "%llu", (unsigned long long)at);
             return eng__err(ENG_EIO, detail, "file store '%s': read failed at offset %llu: %s", b->path,
-                            (unsigned long long)at, r < 0 ? strerror(errno) : "end of file");
+                            (unsigned long long)at, strerror(err));
         }
-        crc = eng__crc32c(crc, buf, (size_t)r);
-        done += (uint64_t)r;
+        crc = eng__crc32c(crc, buf, k);
+        done += k;
     }
     return crc == want ? ENG_OK : damaged(b, at, "frame payload fails its checksum");
 }

@@ -41,6 +41,9 @@ typedef struct eng__kent {
  * (no usable index: replay everything); ENG_ENOMEM. */
 int eng__kbase_open(const eng__mem *mem, const char *path, int fd, uint64_t size, eng__kbase **out, uint64_t *end);
 void eng__kbase_free(eng__kbase *b);
+/* Read all @p len bytes at @p off (retrying short reads and EINTR); 0, or an errno
+ * value (EIO when the file ends first). */
+int eng__pread_all(int fd, void *buf, size_t len, uint64_t off);
 /* Entry @p i; ENG_ECORRUPT (message names the damaged frame) when its frame fails its checksum. */
 int eng__kbase_get(eng__kbase *b, uint64_t i, eng__kent *e);
 /* Index of the first key >= @p key in *pos, and *eq when it is equal. ENG_OK or ENG_ECORRUPT. */
