@@ -1,0 +1,164 @@
+"""A world played against the engine from Python (tools/xengage-sim/pyworld.py, issue 12).
+
+The world-file tests run in the default suite (milliseconds): the shipped worlds parse, the default
+world file says what the player's defaults say, and every bad line's error names its file, line and
+field. The play (about 10 s of CPU: X-Engage needs a test group of 100,000) runs when
+ENG_PYWORLD_PLAY=1, as `meson test -C build --benchmark python_pyworld` sets it: the eight-channel
+world of tools/xengage-sim/worlds, and only orderings with wide margins."""
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIM = os.path.join(HERE, "..", "..", "tools", "xengage-sim")
+WORLDS = os.path.join(SIM, "worlds")
+sys.path.insert(0, SIM)
+import pyworld  # noqa: E402
+
+
+def world(text):
+    f = tempfile.NamedTemporaryFile("w", suffix=".world", delete=False)
+    f.write(text)
+    f.close()
+    return f.name
+
+
+class WorldFiles(unittest.TestCase):
+    GOOD = "channel email 0.9 0.03 0.2 0.02 0.97 12 36\n"
+
+    def error(self, text):
+        path = world(text)
+        try:
+            with self.assertRaises(pyworld.WorldError) as cm:
+                pyworld.load_params(path)
+            msg = str(cm.exception)
+            self.assertTrue(msg.startswith(path), msg)
+            return msg[len(path):]
+        finally:
+            os.unlink(path)
+
+    def test_shipped_worlds(self):
+        for name in sorted(os.listdir(WORLDS)):
+            p = pyworld.load_params(os.path.join(WORLDS, name))
+            self.assertEqual(sorted(p.priority), list(range(p.k)), name)
+        # The default world file states the defaults of world.c: the player's must be the same.
+        d, f = pyworld.Params(), pyworld.load_params(os.path.join(WORLDS, "default.world"))
+        for key in pyworld._UNSIGNED + pyworld._DOUBLE:
+            self.assertEqual(getattr(d, key), getattr(f, key), key)
+        self.assertEqual([vars_of(c) for c in d.ch], [vars_of(c) for c in f.ch])
+        self.assertEqual(d.priority, f.priority)
+        e = pyworld.load_params(os.path.join(WORLDS, "eight.world"))
+        self.assertEqual((e.k, e.segments, e.waves, e.history, e.control), (8, 8, 2, 2, 0.05))
+        self.assertEqual([e.ch[c].name for c in e.priority[:3]], ["sms", "email", "whatsapp"])
+        self.assertEqual(e.ch[6].name, "inapp")
+        self.assertEqual(e.ch[6].cost, 0.0)
+        self.assertEqual(e.batches, 10)  # not in the file: the default
+
+    def test_errors_name_the_field(self):
+        g = self.GOOD
+        self.assertEqual(self.error("channel email 1.5 0.03 0.2 0.02 0.97 12 36\n"),
+                         ":1: channel: reach must be in [0, 1]")
+        self.assertEqual(self.error(g + "channel sms 0.9 -1 0.2 0.02 0.97 12 36\n"), ":2: channel: cost must be >= 0")
+        self.assertIn("qbar", self.error("channel email 0.9 0.03 1.0 0.02 0.97 12 36\n"))
+        self.assertIn("conv must be in [0, 1]", self.error("channel email 0.9 0.03 0.2 2 0.97 12 36\n"))
+        self.assertIn("delivery must be in [0, 1]", self.error("channel email 0.9 0.03 0.2 0.02 1.2 12 36\n"))
+        self.assertIn("delay_h must be >= 0", self.error("channel email 0.9 0.03 0.2 0.02 0.9 -1 36\n"))
+        self.assertIn("window_h must be > 0", self.error("channel email 0.9 0.03 0.2 0.02 0.97 12 0\n"))
+        self.assertIn("7 numbers after the name", self.error("channel email 0.9 0.03 0.2\n"))
+        self.assertIn("7 numbers after the name", self.error("channel email 0.9 x 0.2 0.02 0.97 12 36\n"))
+        self.assertIn("more than 16 channels", self.error(g * 17))
+        self.assertTrue(self.error("# comment\nsegmnts 4\n").startswith(":2: bad line 'segmnts'"))
+        self.assertTrue(self.error("waves 2\nsegments -1\n").startswith(":2: bad line 'segments'"))
+        self.assertTrue(self.error("organic x\n").startswith(":1: bad line 'organic'"))
+        self.assertTrue(self.error("outage pigeon 2 0.1\n").startswith(":1: bad line 'outage'"))
+        self.assertTrue(self.error("drift 2 1.5\n").startswith(":1: bad line 'drift'"))
+        self.assertIn("priority names 'sms'", self.error(g + "priority email sms\n"))
+        self.assertIn("priority names 'email'", self.error(g + "channel sms 0.9 0 0.2 0.02 1 1 3\npriority email email\n"))
+        self.assertIn("priority must list every channel once",
+                      self.error(g + "channel sms 0.9 0 0.2 0.02 1 1 3\npriority email\n"))
+        self.assertIn("segments 1..4096", self.error("batches 51\n"))
+        self.assertIn("control < 1", self.error("control 1\n"))
+        with self.assertRaises(pyworld.WorldError) as cm:
+            pyworld.load_params("/nonexistent/x.world")
+        self.assertIn("/nonexistent/x.world: cannot open", str(cm.exception))
+
+    def test_events_and_overrides(self):
+        path = world("waves 6\noutage sms 3 0.2 2\ndrift 4 0.3\ncustomers 120000\nbudget 0.3\n")
+        try:
+            p = pyworld.load_params(path)
+        finally:
+            os.unlink(path)
+        self.assertEqual(p.events, [(0, 3, 1, 0.2, 2), (1, 4, -1, 0.3, 1)])
+        self.assertEqual((p.waves, p.customers, p.budget, p.k), (6, 120000, 0.3, 6))
+
+    def test_refusals_before_playing(self):
+        """What the player refuses names the reason: a channel the engine lacks (with the engine's
+        channels), a test group under the seed's 100,000."""
+        for text, args, words in (("channel pigeon 0.9 0.03 0.2 0.02 0.97 12 36\n", [], ["'pigeon'", "sms email"]),
+                                  ("", ["--customers", "50000"], ["test group of 100000", "--customers"]),
+                                  ("segments 0\n", [], ["segments 1..4096"])):
+            path, err = world(text), io.StringIO()
+            try:
+                with contextlib.redirect_stderr(err):
+                    self.assertEqual(pyworld.main(["--world", path] + args), 2)
+            finally:
+                os.unlink(path)
+            for w in words:
+                self.assertIn(w, err.getvalue())
+
+    def test_world_truth(self):
+        """The truth the policies are scored by, against its definition on a tiny world."""
+        p = pyworld.Params()
+        p.customers, p.segments = 300, 2
+        w = pyworld.World(p, 5)
+        for i in range(0, 300, 37):
+            for c in range(p.k):
+                t = w.d[c] * w.q[i][c] * w.pi[w.seg[i]][c]
+                self.assertAlmostEqual(w.tau(i, c), t * (1 - w.p0[i]))
+                incr, m, cost, net = w.expect(i, [c])
+                self.assertAlmostEqual(incr, w.tau(i, c))
+                self.assertAlmostEqual(net, w.value[i] * incr - p.ch[c].cost)
+            both = w.expect(i, [0, 1])
+            t0, t1 = (w.d[c] * w.q[i][c] * w.pi[w.seg[i]][c] for c in (0, 1))
+            pr = min(1, max(t0, t1) + p.overlap * min(t0, t1))
+            self.assertAlmostEqual(both[0], (1 - w.p0[i]) * pr)
+            self.assertAlmostEqual(both[3], w.value[i] * both[0] - p.ch[0].cost - p.ch[1].cost - p.fatigue)
+            o = w.oracle(i)
+            best = max([w.value[i] * w.tau(i, c) - p.ch[c].cost for c in range(p.k) if w.reach[i] >> c & 1] + [0])
+            self.assertAlmostEqual(best, w.value[i] * w.tau(i, o) - p.ch[o].cost if o >= 0 else 0)
+
+
+def vars_of(c):
+    return tuple(getattr(c, s) for s in c.__slots__)
+
+
+@unittest.skipUnless(os.environ.get("ENG_PYWORLD_PLAY"), "the play runs with ENG_PYWORLD_PLAY=1 (meson test --benchmark)")
+class Play(unittest.TestCase):
+    def test_eight_channels(self):
+        import engage
+        p = pyworld.load_params(os.path.join(WORLDS, "eight.world"))
+        p.customers = 106000
+        res, ope, timing = pyworld.Player(engage, p, 3, {"xengage", "priority"}).play()
+        s = pyworld.summarize(res)
+        net = {k: v["net"] for k, v in s.items()}
+        print(f"\nnet value: {net}; share of oracle: { {k: round(v['share'], 3) for k, v in s.items()} }; "
+              f"CPU {timing}", file=sys.stderr)
+        self.assertEqual(len(res["xengage"]), 2)
+        # One channel or none per customer: as many messages as contacted customers, never more than the oracle's
+        # test group; send_all sends every reachable channel.
+        self.assertEqual(s["xengage"]["msgs"], s["xengage"]["contacted"])
+        self.assertGreater(s["send_all"]["msgs"], 3 * s["xengage"]["msgs"])
+        self.assertGreater(net["xengage"], 1.05 * net["send_all"])
+        self.assertGreater(net["xengage"], 1.2 * net["priority"])
+        self.assertGreater(net["xengage"], 1.5 * net["random_single"])
+        self.assertLess(net["xengage"], net["oracle"])
+        # It learns during the campaign: the second wave is nearer the oracle than the first.
+        self.assertGreater(s["xengage"]["wave_share"][1], s["xengage"]["wave_share"][0])
+        self.assertIsNotNone(ope[-1]["xengage"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,744 @@
+#!/usr/bin/env python3
+"""pyworld: an X-Engage world played against the real engine from Python, through the binding.
+
+    PYTHONPATH=bindings/python ENGAGE_LIBRARY=build/src/libengage.so \\
+        python3 tools/xengage-sim/pyworld.py --world tools/xengage-sim/worlds/k10.world \\
+            --customers 115000 [--seed 1] [--waves W] [--policies xengage,priority] [--json FILE]
+
+The host of issue 12: it reads the simulator's world files (tools/xengage-sim/worlds/*.world;
+the keys, defaults and errors of world.c), builds customers from a seed with the world's model
+(its own random numbers, not the C simulator's), and plays customers and transport against the
+engine the way driver_engine.c does: an org with the world's channel costs, customers with a
+contact and consent on each channel they are reachable on, one include group per segment, the
+warm history replayed as earlier campaigns, then per wave a campaign whose X-Engage message goes
+out in batches (run_due), the transport recording what left, receipts and transactions appended
+between batches, the control group's purchases, and the campaign report. ``priority`` is played
+the same way on a second engine (a channel-priority message); ``send_all``, ``random_single``
+and ``oracle`` are computed from the world's truth. Every policy is scored by the world's truth
+of what it chose (expected incremental conversions, messages, cost, net value) on the same test
+group, per wave, with its share of the oracle's net value.
+
+What a Python host cannot do that driver_engine.c does with internal globals (docs/xengage.md,
+"Playing a world from Python"): tell X-Engage how many credits a unit of currency is worth (the
+player books transactions in credits: amounts are the world's values x 100, a credit being a
+hundredth), lower the seed's 100,000 test-group minimum (runs need about 115,000 customers), and
+replay the history of ad channels (a one-channel X-Engage message under 100,000 is refused): the
+earlier campaigns carry the other channels only.
+"""
+import argparse
+import heapq
+import json
+import math
+import os
+import random
+import sys
+import time
+
+CREDITS_PER_UNIT = 100  # a credit is a hundredth of the currency (costs 0.03 -> 3 credits)
+EPOCH = 1767225600000   # 2026-01-01; sim hour 0 is EPOCH + 10 days + the warm-up history
+HOUR = 3600 * 1000
+DAY = 24 * HOUR
+MIN_TEST = 100000       # the seed's minimum X-Engage test group
+AD_CHANNELS = ("facebook", "instagram", "google", "youtube")
+PHONE_CHANNELS = ("sms", "whatsapp", "viber", "rcs", "calltask")
+MAXK, MAXEV = 16, 32
+
+
+class WorldError(ValueError):
+    """A world file that cannot be played; the message names the file, line and field."""
+
+
+class Channel:
+    __slots__ = ("name", "reach", "cost", "qbar", "conv", "delivery", "delay_h", "window_h")
+
+    def __init__(self, name, reach, cost, qbar, conv, delivery, delay_h, window_h):
+        self.name, self.reach, self.cost, self.qbar, self.conv = name, reach, cost, qbar, conv
+        self.delivery, self.delay_h, self.window_h = delivery, delay_h, window_h
+
+
+# world.c's default_ch: name reach cost qbar conv delivery delay_h window_h
+_DEFAULT_CH = [("email", 0.85, 0.03, 0.20, 0.02, 0.97, 12, 36), ("sms", 0.95, 0.17, 0.06, 0.13, 0.92, 1, 3),
+               ("push", 0.40, 0.01, 0.06, 0.10, 0.85, 0.5, 1.5), ("whatsapp", 0.60, 0.86, 0.30, 0.067, 0.95, 1, 3),
+               ("facebook", 0.50, 0.25, 0.01, 0.30, 1.0, 48, 144), ("google", 0.45, 0.30, 0.01, 0.30, 1.0, 48, 144)]
+_UNSIGNED = ("segments", "waves", "batches", "customers", "history", "pref_rank")
+_DOUBLE = ("control", "batch_gap_h", "wave_gap_h", "seg_sd", "cust_sd", "resp_sd", "conv_sd", "organic",
+           "organic_resp", "value_mean", "value_sd", "overlap", "fatigue", "pref_sd", "reach_corr", "budget")
+
+
+class Params:
+    """xs_params: the default world of BENCHMARKS.md until a world file says otherwise."""
+
+    def __init__(self):
+        self.segments, self.waves, self.batches, self.customers, self.history, self.pref_rank = 16, 4, 10, 100000, 4, 0
+        self.control, self.batch_gap_h, self.wave_gap_h = 0.10, 1.0, 168.0
+        self.seg_sd, self.cust_sd, self.resp_sd, self.conv_sd = 0.7, 0.9, 0.6, 0.4
+        self.organic, self.organic_resp, self.value_mean, self.value_sd = 0.02, 0.5, 150.0, 0.5
+        self.overlap, self.fatigue, self.pref_sd, self.reach_corr, self.budget = 0.25, 0.5, 0.0, 0.0, 0.0
+        self.ch = [Channel(*c) for c in _DEFAULT_CH]
+        self.priority = [1, 0, 3, 4, 5, 2]  # sms, email, whatsapp, facebook, google, push
+        self.events = []  # (kind 0 outage / 1 drift, wave, channel, x, waves)
+
+    @property
+    def k(self):
+        return len(self.ch)
+
+
+def _channel_fault(rest, nch):
+    """world.c's channel_fault: (channel, None) or (None, what is wrong)."""
+    if nch >= MAXK:
+        return None, "more than 16 channels"
+    t = rest.split()
+    try:
+        if len(t) < 8 or len(t[0]) > 23:
+            raise ValueError
+        c = Channel(t[0], *[float(x) for x in t[1:8]])
+    except ValueError:
+        return None, "needs name reach cost qbar conv delivery delay_h window_h (7 numbers after the name)"
+    for ok, why in ((0 <= c.reach <= 1, "reach must be in [0, 1]"), (c.cost >= 0, "cost must be >= 0"),
+                    (0 < c.qbar < 1, "qbar (base engagement) must be in (0, 1)"),
+                    (0 <= c.conv <= 1, "conv must be in [0, 1]"),
+                    (0 <= c.delivery <= 1, "delivery must be in [0, 1]"), (c.delay_h >= 0, "delay_h must be >= 0"),
+                    (c.window_h > 0, "window_h must be > 0")):
+        if not ok:
+            return None, why
+    return c, None
+
+
+def load_params(path, p=None):
+    """Read a world file over ``p`` (default: the default world), as xs_params_load does: the
+    same keys and defaults, and a WorldError "file:line: ..." naming the field that is wrong."""
+    p = p or Params()
+    try:
+        with open(path) as f:
+            lines = f.read().split("\n")
+    except OSError:
+        raise WorldError(f"{path}: cannot open") from None
+    nch, prio = 0, None
+    k0 = p.k  # channel names a line refers to before the file's channels are counted (as world.c's find_ch)
+    for ln, line in enumerate(lines, 1):
+        line = line.split("#", 1)[0]
+        parts = line.split(None, 1)
+        if not parts:
+            continue
+        key, rest = parts[0], parts[1] if len(parts) > 1 else ""
+        bad = False
+        if key == "channel":
+            c, why = _channel_fault(rest, nch)
+            if why:
+                raise WorldError(f"{path}:{ln}: channel: {why}")
+            if nch < len(p.ch):
+                p.ch[nch] = c
+            else:
+                p.ch.append(c)
+            nch += 1
+        elif key == "priority":
+            prio = rest
+        elif key in ("outage", "drift"):
+            t = rest.split()
+            try:
+                if len(p.events) >= MAXEV:
+                    raise ValueError
+                if key == "outage":
+                    names = [c.name for c in p.ch[:max(k0, nch)]]
+                    if len(t) < 3 or t[0] not in names:
+                        raise ValueError
+                    ev = (0, int(t[1]), names.index(t[0]), float(t[2]), int(t[3]) if len(t) > 3 else 1)
+                else:
+                    ev = (1, int(t[0]), -1, float(t[1]), 1)
+                    if not 0 <= ev[3] <= 1:
+                        raise ValueError
+                p.events.append(ev)
+            except (ValueError, IndexError):
+                bad = True
+        elif key in _UNSIGNED or key in _DOUBLE:
+            try:
+                x = float(rest.split()[0])
+                bad = not x >= 0
+                if not bad:
+                    setattr(p, key, int(x) if key in _UNSIGNED else x)
+            except (ValueError, IndexError):
+                bad = True
+        else:
+            bad = True
+        if bad:
+            raise WorldError(f"{path}:{ln}: bad line '{key}' (an unknown key, a negative number, or for outage/drift "
+                             "a wrong form: 'outage <channel> <wave> <delivery> [waves]', 'drift <wave> <kept 0..1>')")
+    if nch:
+        del p.ch[nch:]
+        p.priority = list(range(nch))
+    if prio is not None:
+        names, order = [c.name for c in p.ch], []
+        for t in prio.split():
+            if t not in names or names.index(t) in order or len(order) >= p.k:
+                raise WorldError(f"{path}: priority names '{t}' twice or not a channel")
+            order.append(names.index(t))
+        if len(order) != p.k:
+            raise WorldError(f"{path}: priority must list every channel once")
+        p.priority = order
+    if not (1 <= p.segments <= 4096 and 1 <= p.waves <= 64 and 1 <= p.batches <= 50 and p.control < 1):
+        raise WorldError(f"{path}: segments 1..4096, waves 1..64, batches 1..50, control < 1")
+    return p
+
+
+def _sigmoid(x):
+    return 1 / (1 + math.exp(-x)) if x > -700 else 0.0
+
+
+def _logit(p):
+    return math.log(p / (1 - p))
+
+
+class World:
+    """The world's truth for a seed (world.c's model, Python's random numbers): segments,
+    reachability (a bit per channel), customer x channel preferences, order values, organic rates,
+    segment effects, conversion given engagement; per wave the delivery rates and engagement q."""
+
+    def __init__(self, p, seed):
+        self.p, self.seed, self.n = p, seed, p.customers
+        K, G, n = p.k, p.segments, p.customers
+        rnd = random.Random(seed)
+        g = rnd.gauss
+        self.s = [[p.seg_sd * g(0, 1) for _ in range(K)] for _ in range(G)]
+        self.pi = [[min(1.0, p.ch[c].conv * math.exp(p.conv_sd * g(0, 1))) for c in range(K)] for _ in range(G)]
+        b = [[g(0, 1) for _ in range(K)] for _ in range(p.pref_rank)]
+        vmu = math.log(p.value_mean) - 0.5 * p.value_sd * p.value_sd
+        rc, lo = p.reach_corr, _logit(p.organic)
+        sq_rc, sq_1rc = math.sqrt(rc), math.sqrt(1 - rc)
+        pref = p.pref_sd / math.sqrt(p.pref_rank) if p.pref_rank else 0
+        # reach_c as a normal quantile: z < Phi^-1(reach) iff Phi(z) < reach
+        zcut = [_ppf(c.reach) for c in p.ch]
+        self.seg, self.reach, self.value, self.p0, self.base = [0] * n, [0] * n, [0.0] * n, [0.0] * n, [None] * n
+        for i in range(n):
+            self.seg[i] = min(int(rnd.random() * G), G - 1)
+            r = p.resp_sd * g(0, 1)
+            self.value[i] = math.exp(vmu + p.value_sd * g(0, 1))
+            self.p0[i] = _sigmoid(lo + p.organic_resp * r)
+            common = g(0, 1)
+            f = [g(0, 1) for _ in range(p.pref_rank)]
+            reach, row = 0, [0.0] * K
+            for c in range(K):
+                if sq_rc * common + sq_1rc * g(0, 1) < zcut[c]:
+                    reach |= 1 << c
+                u = p.cust_sd * g(0, 1)
+                for j in range(p.pref_rank):
+                    u += pref * f[j] * b[j][c]
+                row[c] = u + r
+            self.reach[i], self.base[i] = reach, row
+        self._drift = random.Random(seed ^ 0x5EED)
+        self.wave(0)
+
+    def wave(self, wave):
+        """Apply the events of ``wave`` (1-based; 0 before the campaign) and recompute q."""
+        p, K = self.p, self.p.k
+        self.d = [c.delivery for c in p.ch]
+        for kind, w, ch, x, waves in p.events:
+            if kind == 0 and w <= wave < w + waves:
+                self.d[ch] = x
+            if kind == 1 and wave == w:
+                sd = math.sqrt(1 - x * x) * p.seg_sd
+                self.s = [[x * v + sd * self._drift.gauss(0, 1) for v in row] for row in self.s]
+        lq = [_logit(c.qbar) for c in p.ch]
+        self.q = [[_sigmoid(lq[c] + s[c] + b[c]) for c in range(K)] for s, b in
+                  ((self.s[self.seg[i]], self.base[i]) for i in range(self.n))]
+
+    def tau(self, i, c):
+        """Incremental conversion probability of sending customer i channel c alone."""
+        return self.d[c] * self.q[i][c] * self.pi[self.seg[i]][c] * (1 - self.p0[i])
+
+    def expect(self, i, chans):
+        """Expected (incremental conversions, messages, cost, net value) of sending i the channels."""
+        p = self.p
+        best = tot = cost = 0.0
+        pi = self.pi[self.seg[i]]
+        for c in chans:
+            t = self.d[c] * self.q[i][c] * pi[c]
+            tot += t
+            best = max(best, t)
+            cost += p.ch[c].cost
+        m = len(chans)
+        incr = (1 - self.p0[i]) * min(1.0, best + p.overlap * (tot - best))
+        fatigue = p.fatigue * (m - 1) if m > 1 else 0.0
+        return incr, m, cost, self.value[i] * incr - cost - fatigue
+
+    def oracle(self, i):
+        """The channel with the best expected net value, or -1 when none is worth its cost."""
+        best, bs, v = -1, 0.0, self.value[i]
+        for c in range(self.p.k):
+            if self.reach[i] >> c & 1:
+                s = v * self.tau(i, c) - self.p.ch[c].cost
+                if s > bs:
+                    best, bs = c, s
+        return best
+
+
+def _ppf(x):
+    """Inverse of the standard normal CDF (bisection on erfc; for the reach thresholds only)."""
+    if x <= 0:
+        return -math.inf
+    if x >= 1:
+        return math.inf
+    lo, hi = -40.0, 40.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if 0.5 * math.erfc(-mid / math.sqrt(2)) < x:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def _creative(name):
+    if name == "email":
+        return {"channel": name, "subject": "An offer", "body": "<p>20% off this week.</p>{{unsubscribe}}"}
+    if name == "sms":
+        return {"channel": name, "body": "20% off this week. {{optout}}"}
+    if name == "push":
+        return {"channel": name, "subject": "Offer", "body": "20% off this week."}
+    return {"channel": name, "body": "20% off this week."}
+
+
+def _contact(name, i):
+    if name == "email":
+        return f"c{i}@example.com"
+    if name in PHONE_CHANNELS:
+        return f"+1{i:010d}"
+    if name in AD_CHANNELS:  # ad audiences match on an email
+        return f"c{i}@ads.example"
+    return f"x{i}"
+
+
+class Recorder:
+    """The transport: what left, as (key, channel, customer); every send accepted."""
+    max_in_flight = 1
+
+    def __init__(self, batch_size):
+        self.batch_size = batch_size
+        self.sent = []
+
+    def send_batch(self, envelopes):
+        self.sent.extend((e.key, e.channel, e.customer) for e in envelopes)
+        return ["accepted"] * len(envelopes)
+
+
+class Host:
+    """One engine (memory store) with the world's org and customers, played as driver_engine.c does."""
+
+    def __init__(self, engage, world, chunk, history):
+        self.e, self.w, p = engage, world, world.p
+        self.names = [c.name for c in p.ch]
+        self.now = EPOCH
+        self.tx = Recorder(chunk)
+        self.eng = engage.Engine(transport=self.tx, clock=lambda: self.now)
+        costs = {c.name: round(c.cost * CREDITS_PER_UNIT) for c in p.ch}
+        self.eng.create_org("sim", "root", xengage="unlocked", channel_costs=costs, conversion_goals=True)
+        self.eng.put_actor("root", "ann", ["author"])
+        self.eng.put_actor("root", "bob", ["approver"])
+        self.eng.adjust_credits("root", 10 ** 15)
+        self.eng.adjust_credits("root", 10 ** 15, account="xengage")
+        self.eng.setup_unsubscribe("root", "https://sim.example/u", b"simulated-secret-0123456789")
+        n = world.n
+        head = "id" + "".join(f",contact.{c},consent.{c}" for c in self.names)
+        rows = [head]
+        for i in range(n):
+            r = world.reach[i]
+            rows.append(f"c{i}" + "".join(f",{_contact(c, i)},yes" if r >> k & 1 else ",," for k, c in enumerate(self.names)))
+        self.eng.import_csv("root", "\n".join(rows) + "\n")
+        self.ads = {}  # ad identifier hash -> customer
+        if any(c in AD_CHANNELS for c in self.names):
+            for i in range(n):
+                self.ads[engage.ad_identifier_hash("google", f"c{i}@ads.example")] = i
+            self.eng.set_ad_export(self._ad_export)
+        self.ad_sent = []  # (channel, customer) handed to the ad export
+        if self.eng.external_id("root", n - 1) != f"c{n - 1}":
+            raise RuntimeError("dense ids do not follow the import order")
+        self.segs = ["all"] if p.segments < 2 else [f"seg-{g}" for g in range(p.segments)]
+        members = [[] for _ in self.segs]
+        for i in range(n):
+            members[world.seg[i] if len(self.segs) > 1 else 0].append(f"c{i}")
+        for name, ids in zip(self.segs, members):
+            self.eng.create_group("root", name, ids=ids)
+        self.receipts, self.txns, self.txn_seq = [], [], 0
+        self.now = EPOCH + DAY  # earlier purchases: the host's sales give the value of a conversion
+        for i in range(0, n, 10):
+            self.buy(i)
+        self.flush()
+        self.origin_h = history * p.wave_gap_h
+
+    def at(self, h):
+        return EPOCH + 10 * DAY + round((h + self.origin_h) * HOUR)
+
+    def _ad_export(self, manifest, hashes):
+        self.ad_sent.extend((manifest["channel"], self.ads[h]) for h in hashes)
+        return "accepted"
+
+    def buy(self, i):
+        self.txn_seq += 1
+        self.txns.append({"id": f"t{self.txn_seq}", "customer": f"c{i}", "time": 0,
+                          "amount": round(self.w.value[i] * CREDITS_PER_UNIT, 4)})
+
+    def receipt(self, key, flags):
+        self.receipts.append({"key": key, "status": "delivered" if flags & 1 else "failed", "time": 0})
+        if flags & 2:
+            self.receipts.append({"key": key, "status": "opened", "time": 0})
+
+    def flush(self):
+        """Hand the waiting receipts and purchases to the engine, stamped now."""
+        if self.receipts:
+            for r in self.receipts:
+                r["time"] = self.now
+            self.eng.append_receipts(self.receipts)
+            self.receipts = []
+        if self.txns:
+            for t in self.txns:
+                t["time"] = self.now
+            self.eng.append_transactions("sim", self.txns)
+            self.txns = []
+
+    def approve(self, campaign, title, **fields):
+        mid = self.eng.create_message("ann", campaign, title, **fields)
+        self.eng.submit("ann", mid)
+        self.eng.approve("bob", mid)
+        return mid
+
+    def sends(self):
+        """What left since the last call: (key or None, world channel, customer); ad sends' keys
+        from the ledger."""
+        out = [(k, self.names.index(ch), cust) for k, ch, cust in self.tx.sent]
+        out += [(None, self.names.index(ch), cust) for ch, cust in self.ad_sent]
+        self.tx.sent, self.ad_sent = [], []
+        return out
+
+
+class Player:
+    """The campaign loop of sim.c with the engine as the xengage (or priority) optimizer."""
+
+    def __init__(self, engage, p, seed, policies, verbose=False, out=sys.stdout):
+        self.engage, self.p, self.seed, self.verbose, self.out = engage, p, seed, verbose, out
+        self.policies = policies
+        t = time.process_time()
+        self.w = World(p, seed)
+        self.t_world = time.process_time() - t
+        per = math.ceil(p.customers * (1 - p.control) / p.batches)
+        nchunks = (per + 4095) // 4096 if per > 4096 else 1
+        self.chunk = max(1, (per + nchunks - 1) // nchunks)
+        self.per_batch = self.chunk * nchunks
+        self.rnd = random.Random(seed * 7919 + 17)
+        self.plain_mask = sum(1 << c for c in range(p.k) if p.ch[c].name not in AD_CHANNELS)
+
+    # ---- history -------------------------------------------------------------------------------
+    def history(self):
+        """Per earlier message and customer: a uniform reachable channel and its sampled outcome
+        (engagement only), as sim.c's warm(); the channels a host cannot replay are dropped."""
+        w, p, rnd = self.w, self.p, self.rnd
+        out = []
+        for m in range(p.history):
+            row = []
+            for i in range(w.n):
+                chans = [c for c in range(p.k) if w.reach[i] >> c & 1]
+                if not chans:
+                    row.append(None)
+                    continue
+                c = chans[min(int(rnd.random() * len(chans)), len(chans) - 1)]
+                f = 0
+                if rnd.random() < w.d[c]:
+                    f |= 1
+                    if rnd.random() < w.q[i][c]:
+                        f |= 2
+                row.append((c, f))
+            out.append(row)
+        return out
+
+    def replay_history(self, h, hist):
+        """The warm-up history as the org's earlier campaigns: per earlier message a campaign
+        without control, one plain message per (non-ad) channel to an uploaded group, run_due,
+        then delivery and open receipts."""
+        p, eng, names = self.p, h.eng, h.names
+        for m, row in enumerate(hist):
+            t = h.at(-p.wave_gap_h * (len(hist) - m))
+            h.now = t - 4 * DAY
+            camp = eng.create_campaign("ann", f"Earlier {m}", t - DAY, t + 15 * DAY, objective="boost_sales",
+                                       control_percent=0)
+            for k, name in enumerate(names):
+                if name in AD_CHANNELS:
+                    continue
+                ids = [f"c{i}" for i, x in enumerate(row) if x and x[0] == k]
+                if not ids:
+                    continue
+                gname = f"earlier-{m}-{name}"
+                eng.create_group("root", gname, ids=ids)
+                h.approve(camp, gname, include=[gname], creatives=[_creative(name)], send_at=t)
+            h.now = t
+            eng.run_due("root", t)
+            for key, c, i in h.sends():
+                h.receipt(key, row[i][1])
+            h.now = t + HOUR
+            h.flush()
+
+    # ---- waves ---------------------------------------------------------------------------------
+    def plan(self, h, wave, strategy):
+        """A campaign and message for the wave (approved 4 days ahead); its frozen test group."""
+        p, eng = self.p, h.eng
+        t0 = h.at((wave - 1) * p.wave_gap_h)
+        h.flush()
+        h.now = t0 - 4 * DAY
+        goal = {"event": "transaction", "window_days": int(p.wave_gap_h // 24) - 1 if p.wave_gap_h >= 48 else 1,
+                "start_on": "sent", "attribution": "last_touch"}
+        camp = eng.create_campaign("ann", f"Wave {wave}", t0 - DAY, t0 + 30 * DAY, objective="boost_sales",
+                                   control_percent=round(p.control * 100), goal=goal)
+        prio = [h.names[c] for c in p.priority]
+        creatives = [_creative(n) for n in h.names]
+        if strategy == "channel_priority":  # a plain message reaches no ad channel
+            prio = [n for n in prio if n not in AD_CHANNELS]
+            creatives = [c for c in creatives if c["channel"] not in AD_CHANNELS]
+        mid = h.approve(camp, f"Wave {wave}", strategy=strategy, include=h.segs, creatives=creatives,
+                        channel_priority=prio, send_at=t0)
+        with eng.message_audience("root", mid) as aud:
+            test = list(aud.ids("test"))
+            control = list(aud.ids("control"))
+        h.now = t0
+        return camp, mid, test, control
+
+    def play(self):
+        """Play every wave; returns {policy: [per-wave dict]} and the engine's estimates."""
+        p, w, engage = self.p, self.w, self.engage
+        res = {name: [] for name in ("send_all", "priority", "random_single", "xengage", "oracle")}
+        ope, timing = [], {"world": self.t_world}
+        t = time.process_time()
+        hist = self.history() if p.history else []
+        hx = Host(engage, w, self.chunk, len(hist)) if "xengage" in self.policies else None
+        hp = Host(engage, w, self.chunk, len(hist)) if "priority" in self.policies else None
+        timing["setup"] = time.process_time() - t
+        t = time.process_time()
+        if hx and hist:
+            self.replay_history(hx, hist)
+        timing["history"] = time.process_time() - t
+        pending = []  # (resolve hour, seq, customer, world channel, flags, key)
+        seq, timing["waves"] = 0, []
+        for wave in range(1, p.waves + 1):
+            tw = time.process_time()
+            w.wave(wave)
+            t0 = (wave - 1) * p.wave_gap_h
+            if hx:
+                camp, mid, test, control = self.plan(hx, wave, "xengage")
+            if hp:
+                # the same campaign id (campaigns and messages share one counter) gives the same split
+                pad = 0  # (after wave 1 both engines create a campaign and a message a wave)
+                while hx and wave == 1 and hp.eng.create_campaign("ann", f"pad {pad}", EPOCH, EPOCH + DAY,
+                                                                  control_percent=0) < camp - 1:
+                    pad += 1
+                cp, mp, tp, cpl = self.plan(hp, wave, "channel_priority")
+                # the same campaign id gives the same split: the test group less those reachable on ads only
+                if hx and (cp != camp or tp != [i for i in test if w.reach[i] & self.plain_mask]):
+                    raise RuntimeError(f"the priority engine's test group differs from X-Engage's: campaign {cp} "
+                                       f"and {camp}, {len(tp)} and {len(test)} customers")
+            if not hx:
+                camp, mid, test, control = cp, mp, tp, cpl
+            organic = {i: self.rnd.random() < w.p0[i] for i in test}
+            chosen = {}
+            if hx:
+                pos_batches = [test[b * self.per_batch:(b + 1) * self.per_batch] for b in range(p.batches - 1)]
+                pos_batches.append(test[(p.batches - 1) * self.per_batch:])
+                ctl_batches = [[] for _ in range(p.batches)]
+                for i in control:
+                    ctl_batches[i * p.batches // w.n].append(i)
+                for b in range(p.batches):
+                    now_h = t0 + b * p.batch_gap_h
+                    hx.now = hx.at(now_h)
+                    while pending and pending[0][0] <= now_h:
+                        _, _, i, c, f, key = heapq.heappop(pending)
+                        self.resolve(hx, mid, i, c, f, key)
+                    hx.flush()
+                    want = (b + 1) * self.per_batch if b < p.batches - 1 else len(test)
+                    stuck, before = 0, -1
+                    while True:
+                        x = hx.eng.execution("root", mid)
+                        if x["planned"] >= want or x["state"] == "finished":
+                            break
+                        stuck, before = stuck + 1 if x["planned"] == before else 0, x["planned"]
+                        r = hx.eng.run_due("root", hx.now, message=mid, max_batches=1)
+                        if stuck > 3:
+                            raise RuntimeError(f"wave {wave}, batch {b}: run_due makes no progress: {r} {x}")
+                    sent = hx.sends()
+                    for key, c, i in sent:
+                        chosen[i] = c
+                        f, delay = self.sample(i, c, organic[i])
+                        seq += 1
+                        heapq.heappush(pending, (now_h + delay, seq, i, c, f, (key, mid)))
+                        if organic[i] and not f & 4:  # not converted by the send: the purchase happens anyway
+                            hx.buy(i)
+                    got = {i for _, _, i in sent}
+                    for i in pos_batches[b]:
+                        if i not in got and organic[i]:
+                            hx.buy(i)
+                    for i in ctl_batches[b]:
+                        if self.rnd.random() < w.p0[i]:
+                            hx.buy(i)
+                last, end = t0 + (p.batches - 1) * p.batch_gap_h + 1, t0 + p.wave_gap_h - 97
+                end_h = max(end, last)
+                while pending and pending[0][0] <= end_h:
+                    _, _, i, c, f, key = heapq.heappop(pending)
+                    self.resolve(hx, mid, i, c, f, key)
+                hx.now = max(hx.at(end_h), hx.now + 12 * HOUR)
+                hx.flush()
+                hx.eng.run_due("root", hx.now, message=mid)
+                with hx.eng.campaign_report("root", camp) as r:
+                    est = {k: r.ope(k) for k in ("xengage", "priority", "greedy")}
+                ope.append({k: None if v is None else {x: v[x] / CREDITS_PER_UNIT for x in ("dr", "dr_low", "dr_high")}
+                            for k, v in est.items()})
+            prio_choice = {}
+            if hp:
+                hp.eng.run_due("root", hp.now, message=mp)
+                for _, c, i in hp.sends():
+                    if i in prio_choice:
+                        raise RuntimeError(f"the priority message sent customer {i} twice")
+                    prio_choice[i] = c
+                hp.now += 12 * HOUR
+            self.score(res, test, chosen if hx else None, prio_choice if hp else None)
+            timing["waves"].append(time.process_time() - tw)
+            if self.verbose:
+                print(f"wave {wave}: {time.process_time() - tw:.1f} s CPU", file=self.out, flush=True)
+        for h in (hx, hp):
+            if h:
+                h.eng.close()
+        return res, ope, timing
+
+    def sample(self, i, c, organic):
+        """Sampled outcome of sending i channel c (flags 1 delivered, 2 engaged, 4 converted) and
+        the hours until it resolves."""
+        w, ch, rnd = self.w, self.p.ch[c], self.rnd
+        f, delay = 0, ch.window_h
+        if rnd.random() < w.d[c]:
+            f |= 1
+            if rnd.random() < w.q[i][c]:
+                f |= 2
+                if organic or rnd.random() < w.pi[w.seg[i]][c]:
+                    f |= 4
+                delay = -ch.delay_h * math.log(1 - rnd.random())
+        return f, delay
+
+    def resolve(self, h, mid, i, c, f, key):
+        key, msg = key
+        if key is None:  # an ad send: the ledger has its key
+            key = h.eng.send("root", msg, i, h.names[c])["key"]
+        h.receipt(key, f)
+        if f & 4:
+            h.buy(i)
+
+    def score(self, res, test, xe, prio):
+        """Each policy's expected outcome on the wave's test group, from the world's truth."""
+        w, p = self.w, self.p
+        acc = {k: [0.0, 0.0, 0.0, 0.0, 0] for k in res}
+
+        def add(name, i, chans):
+            if chans:
+                a = acc[name]
+                incr, m, cost, net = w.expect(i, chans)
+                a[0] += incr
+                a[1] += m
+                a[2] += cost
+                a[3] += net
+                a[4] += 1
+        prio_ref = 0
+        for i in test:
+            reach = [c for c in range(p.k) if w.reach[i] >> c & 1]
+            if not reach:
+                continue
+            add("send_all", i, reach)
+            add("random_single", i, [reach[min(int(self.rnd.random() * len(reach)), len(reach) - 1)]])
+            c = w.oracle(i)
+            add("oracle", i, [c] if c >= 0 else [])
+            if xe is not None:
+                add("xengage", i, [xe[i]] if i in xe else [])
+            if prio is not None:
+                add("priority", i, [prio[i]] if i in prio else [])
+                # the engine's priority choice is the first reachable channel of the order (ads left out)
+                first = next((c for c in p.priority if w.reach[i] >> c & 1 and p.ch[c].name not in AD_CHANNELS), None)
+                if prio.get(i) != first:
+                    prio_ref += 1
+        if prio_ref:
+            raise RuntimeError(f"the engine's priority choices differ from the first reachable channel for {prio_ref}")
+        for k, a in acc.items():
+            if (k == "xengage" and xe is None) or (k == "priority" and prio is None):
+                continue
+            res[k].append({"incr": a[0], "msgs": a[1], "cost": a[2], "net": a[3], "contacted": a[4]})
+
+
+def summarize(res):
+    """Cumulative figures per policy, with the share of the oracle's net value."""
+    out = {}
+    ref = sum(x["net"] for x in res["oracle"])
+    for k, waves in res.items():
+        if not waves:
+            continue
+        tot = {f: sum(x[f] for x in waves) for f in ("incr", "msgs", "cost", "net", "contacted")}
+        tot["share"] = tot["net"] / ref if ref > 0 else None
+        tot["wave_share"] = [x["net"] / o["net"] if o["net"] > 0 else None for x, o in zip(waves, res["oracle"])]
+        out[k] = tot
+    return out
+
+
+def print_tables(f, p, res, ope):
+    s = summarize(res)
+    print("| policy | incremental conv. | messages | cost | cost / incr. | net value | share of oracle | per wave |",
+          file=f)
+    print("|---|---|---|---|---|---|---|---|", file=f)
+    for k, t in s.items():
+        cpi = f"{t['cost'] / t['incr']:.2f}" if t["incr"] > 0 else "-"
+        share = f"{100 * t['share']:.1f} %" if t["share"] is not None else "-"
+        per = " ".join(f"{100 * x:.1f}" if x is not None else "-" for x in t["wave_share"])
+        print(f"| {k} | {t['incr']:.1f} | {t['msgs']:.0f} | {t['cost']:.0f} | {cpi} | {t['net']:.0f} | {share} | {per} |",
+              file=f)
+    for wv, e in enumerate(ope, 1):
+        parts = [f"{k} {v['dr']:.3f} [{v['dr_low']:.3f}, {v['dr_high']:.3f}]" for k, v in e.items() if v]
+        print(f"engine report wave {wv} (net value per test customer): " + "; ".join(parts), file=f)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--world")
+    ap.add_argument("--customers", type=int)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--waves", type=int)
+    ap.add_argument("--policies", default="xengage,priority")
+    ap.add_argument("--json")
+    ap.add_argument("--verbose", action="store_true")
+    a = ap.parse_args(argv)
+    try:
+        p = load_params(a.world) if a.world else Params()
+    except WorldError as e:
+        print(f"pyworld: {e}", file=sys.stderr)
+        return 2
+    if a.customers:
+        p.customers = a.customers
+    if a.waves:
+        p.waves = a.waves
+    import engage
+    names = set(engage.channels())
+    for c in p.ch:
+        if c.name not in names:
+            print(f"pyworld: channel '{c.name}' is not an engine channel; the engine's are: "
+                  + " ".join(engage.channels()), file=sys.stderr)
+            return 2
+    if p.customers * (1 - p.control) < MIN_TEST:
+        print(f"pyworld: X-Engage needs a test group of {MIN_TEST}: {p.customers} customers with a "
+              f"{100 * p.control:.0f} % control are too few (give --customers)", file=sys.stderr)
+        return 2
+    if p.budget > 0:
+        print("pyworld: budget (the credit cap) is not played yet", file=sys.stderr)
+        return 2
+    pol = set(a.policies.split(","))
+    t = time.process_time()
+    res, ope, timing = Player(engage, p, a.seed, pol, a.verbose).play()
+    timing["total"] = time.process_time() - t
+    print(f"pyworld: {a.world or 'default'}, {p.customers} customers, seed {a.seed}, {p.waves} waves; "
+          f"CPU {timing['total']:.1f} s (world {timing['world']:.1f}, engines {timing['setup']:.1f}, history "
+          f"{timing['history']:.1f}, waves " + " ".join(f"{x:.1f}" for x in timing["waves"]) + ")")
+    print_tables(sys.stdout, p, res, ope)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"summary": summarize(res), "waves": res, "ope": ope, "timing": timing}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
