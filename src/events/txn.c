@@ -120,8 +120,10 @@ typedef struct txctx {
     size_t nitems, itemcap;
     int64_t *fv;
     uint8_t *fset;
-    /* CSV: what each column is (C_* or C_NBUILTIN + field) */
+    /* CSV: what each column is (C_* or C_NBUILTIN + field), and where each built-in
+     * column is (1-based; 0: absent), so that add_row's errors name the file's column */
     uint32_t ncols;
+    uint32_t bpos[C_NBUILTIN];
     int colkind[ENG__CSV_MAX_FIELDS];
 } txctx;
 
@@ -426,6 +428,7 @@ static int csv_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
     txctx *x = ctx;
     int seen[C_NBUILTIN] = {0};
     x->ncols = c->nf;
+    memset(x->bpos, 0, sizeof x->bpos);
     for (uint32_t i = 0; i < c->nf; i++) {
         const char *s = c->base + c->start[i];
         size_t n = c->flen[i];
@@ -437,6 +440,7 @@ static int csv_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
             if (seen[k]++)
                 return bad(err, i + 1, ENG_EPARSE, "repeated column");
             x->colkind[i] = k;
+            x->bpos[k] = i + 1;
             continue;
         }
         int f = field_index(x->o, s, n);
@@ -496,7 +500,11 @@ static int csv_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err
         if (rc)
             return bad(err, i + 1, rc, why);
     }
-    return add_row(x, err);
+    int r = add_row(x, err);
+    /* add_row numbers the built-in columns as a batch orders them; the file may not */
+    if (r == 1 && err->col >= 1 && err->col <= C_NBUILTIN && x->bpos[err->col - 1])
+        err->col = x->bpos[err->col - 1];
+    return r;
 }
 
 static int import_csv(eng_engine *e, const char *org, eng_read_fn read, void *user, const eng_import_options *opts,
