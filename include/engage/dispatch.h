@@ -13,7 +13,9 @@
  * credits it costs, in one storage batch.
  *
  * Every send carries a deterministic idempotency key built from campaign,
- * message version (its approval), occurrence, customer and channel; a retry
+ * message version (its approval), occurrence, customer and channel
+ * (`<org>/c<campaign>/m<message>.<version>/o<occurrence>/u<customer>/<channel>`,
+ * the channel as eng_channel_name() gives it); a retry
  * (after #ENG_SEND_RETRY, #ENG_SEND_UNKNOWN, a transport error or a crash
  * between the call and the stored outcome) always carries the same key, and a
  * key whose outcome is stored as final is never handed to the transport again.

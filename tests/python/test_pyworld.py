@@ -2,9 +2,10 @@
 
 The world-file tests run in the default suite (milliseconds): the shipped worlds parse, the default
 world file says what the player's defaults say, and every bad line's error names its file, line and
-field. The play (about 10 s of CPU: X-Engage needs a test group of 100,000) runs when
+field. The plays (about 10 s of CPU each: X-Engage needs a test group of 100,000) run when
 ENG_PYWORLD_PLAY=1, as `meson test -C build --benchmark python_pyworld` sets it: the eight-channel
-world of tools/xengage-sim/worlds, and only orderings with wide margins."""
+world of tools/xengage-sim/worlds, and only orderings with wide margins; then one wave under a credit
+cap."""
 import contextlib
 import io
 import os
@@ -158,6 +159,22 @@ class Play(unittest.TestCase):
         # It learns during the campaign: the second wave is nearer the oracle than the first.
         self.assertGreater(s["xengage"]["wave_share"][1], s["xengage"]["wave_share"][0])
         self.assertIsNotNone(ope[-1]["xengage"])
+
+    def test_credit_cap(self):
+        """The world's budget as each wave's credit cap: the engine charges within it, and what it charged
+        is the world's cost of the channels the player saw leave (an independent count)."""
+        import engage
+        p = pyworld.load_params(os.path.join(WORLDS, "eight.world"))
+        p.customers, p.waves, p.budget = 106000, 1, 0.2
+        res, ope, timing = pyworld.Player(engage, p, 4, {"xengage"}).play()
+        (c,) = timing["credits"]
+        x, o = res["xengage"][0], res["oracle_budget"][0]
+        self.assertLessEqual(c["charged"], c["cap"])
+        self.assertGreater(c["charged"], 0.95 * c["cap"])  # a cap under the oracle's spend binds
+        self.assertLess(o["cost"], res["oracle"][0]["cost"])
+        self.assertAlmostEqual(x["cost"], c["charged"], delta=0.01)
+        print(f"\ncapped: {c}, xengage {x}, oracle_budget {o}, random {res['random_single'][0]}", file=sys.stderr)
+        self.assertGreater(x["net"], 1.2 * res["random_single"][0]["net"])
 
 
 if __name__ == "__main__":

@@ -241,6 +241,16 @@ class World:
         self.q = [[_sigmoid(lq[c] + s[c] + b[c]) for c in range(K)] for s, b in
                   ((self.s[self.seg[i]], self.base[i]) for i in range(self.n))]
 
+    def ad_ids(self, engage):
+        """The ad identifier of each customer reachable on an ad channel -> the customer (None
+        without ad channels): how the host maps an ad export's hashes back to its customers."""
+        if not hasattr(self, "_ads"):
+            mask = sum(1 << c for c in range(self.p.k) if self.p.ch[c].name in AD_CHANNELS)
+            who = [i for i in range(self.n) if self.reach[i] & mask] if mask else None
+            self._ads = None if who is None else dict(zip(
+                engage.ad_identifier_hashes("google", [_contact("google", i) for i in who]), who))
+        return self._ads
+
     def tau(self, i, c):
         """Incremental conversion probability of sending customer i channel c alone."""
         return self.d[c] * self.q[i][c] * self.pi[self.seg[i]][c] * (1 - self.p0[i])
@@ -343,10 +353,8 @@ class Host:
             r = world.reach[i]
             rows.append(f"c{i}" + "".join(f",{_contact(c, i)},yes" if r >> k & 1 else ",," for k, c in enumerate(self.names)))
         self.eng.import_csv("root", "\n".join(rows) + "\n")
-        self.ads = {}  # ad identifier hash -> customer
-        if any(c in AD_CHANNELS for c in self.names):
-            for i in range(n):
-                self.ads[engage.ad_identifier_hash("google", f"c{i}@ads.example")] = i
+        self.ads = world.ad_ids(engage)  # ad identifier hash -> customer
+        if self.ads is not None:
             self.eng.set_ad_export(self._ad_export)
         self.ad_sent = []  # (channel, customer) handed to the ad export
         if self.eng.external_id("root", n - 1) != f"c{n - 1}":
@@ -400,11 +408,16 @@ class Host:
         self.eng.approve("bob", mid)
         return mid
 
-    def sends(self):
-        """What left since the last call: (key or None, world channel, customer); ad sends' keys
-        from the ledger."""
+    def sends(self, message=None):
+        """What left since the last call: (key, world channel, customer). The ad exports give hashed
+        identifiers: their customers' send keys come from Engine.send_keys (``message``)."""
         out = [(k, self.names.index(ch), cust) for k, ch, cust in self.tx.sent]
-        out += [(None, self.names.index(ch), cust) for ch, cust in self.ad_sent]
+        by = {}
+        for ch, cust in self.ad_sent:
+            by.setdefault(ch, []).append(cust)
+        for ch, custs in by.items():
+            c = self.names.index(ch)
+            out += [(k, c, cust) for k, cust in zip(self.eng.send_keys("root", message, custs, ch), custs)]
         self.tx.sent, self.ad_sent = [], []
         return out
 
@@ -490,11 +503,23 @@ class Player:
         if strategy == "channel_priority":  # a plain message reaches no ad channel
             prio = [n for n in prio if n not in AD_CHANNELS]
             creatives = [c for c in creatives if c["channel"] not in AD_CHANNELS]
+        h.cap, predicted = 0, None
+        if strategy == "xengage" and p.budget > 0:
+            # The world's budget as the message's credit cap: a share of send_all's cost on the test group the
+            # message will freeze, resolved beforehand with the campaign's split seed (as driver_engine.c).
+            with eng.audience("root", h.segs, channels=h.names, split_seed=self.engage.split_seed("sim", camp),
+                              control_percent=round(p.control * 100)) as a:
+                predicted = list(a.ids("test"))
+            credits = [round(c.cost * CREDITS_PER_UNIT) for c in p.ch]
+            h.cap = math.floor(p.budget * sum(credits[c] for i in predicted for c in range(p.k)
+                                              if self.w.reach[i] >> c & 1))
         mid = h.approve(camp, f"Wave {wave}", strategy=strategy, include=h.segs, creatives=creatives,
-                        channel_priority=prio, send_at=t0)
+                        channel_priority=prio, send_at=t0, credit_cap=h.cap)
         with eng.message_audience("root", mid) as aud:
             test = list(aud.ids("test"))
             control = list(aud.ids("control"))
+        if predicted is not None and predicted != test:
+            raise RuntimeError("the approved test group is not the one the credit cap was computed on")
         h.now = t0
         return camp, mid, test, control
 
@@ -502,7 +527,9 @@ class Player:
         """Play every wave; returns {policy: [per-wave dict]} and the engine's estimates."""
         p, w, engage = self.p, self.w, self.engage
         res = {name: [] for name in ("send_all", "priority", "random_single", "xengage", "oracle")}
-        ope, timing = [], {"world": self.t_world}
+        if p.budget > 0:
+            res["oracle_budget"] = []
+        ope, credits, timing = [], [], {"world": self.t_world}
         t = time.process_time()
         hist = self.history() if p.history else []
         hx = Host(engage, w, self.chunk, len(hist)) if "xengage" in self.policies else None
@@ -523,8 +550,8 @@ class Player:
             if hp:
                 # the same campaign id (campaigns and messages share one counter) gives the same split
                 pad = 0  # (after wave 1 both engines create a campaign and a message a wave)
-                while hx and wave == 1 and hp.eng.create_campaign("ann", f"pad {pad}", EPOCH, EPOCH + DAY,
-                                                                  control_percent=0) < camp - 1:
+                while hx and wave == 1 and camp > 1 and hp.eng.create_campaign(
+                        "ann", f"pad {pad}", EPOCH, EPOCH + DAY, control_percent=0) < camp - 1:
                     pad += 1
                 cp, mp, tp, cpl = self.plan(hp, wave, "channel_priority")
                 # the same campaign id gives the same split: the test group less those reachable on ads only
@@ -558,12 +585,12 @@ class Player:
                         r = hx.eng.run_due("root", hx.now, message=mid, max_batches=1)
                         if stuck > 3:
                             raise RuntimeError(f"wave {wave}, batch {b}: run_due makes no progress: {r} {x}")
-                    sent = hx.sends()
+                    sent = hx.sends(mid)
                     for key, c, i in sent:
                         chosen[i] = c
                         f, delay = self.sample(i, c, organic[i])
                         seq += 1
-                        heapq.heappush(pending, (now_h + delay, seq, i, c, f, (key, mid)))
+                        heapq.heappush(pending, (now_h + delay, seq, i, c, f, key))
                         if organic[i] and not f & 4:  # not converted by the send: the purchase happens anyway
                             hx.buy(i)
                     got = {i for _, _, i in sent}
@@ -581,6 +608,11 @@ class Player:
                 hx.now = max(hx.at(end_h), hx.now + 12 * HOUR)
                 hx.flush()
                 hx.eng.run_due("root", hx.now, message=mid)
+                if hx.cap:
+                    charged = hx.eng.execution("root", mid)["credits"]
+                    credits.append({"cap": hx.cap / CREDITS_PER_UNIT, "charged": charged / CREDITS_PER_UNIT})
+                    if charged > hx.cap:
+                        raise RuntimeError(f"wave {wave}: the engine charged {charged} credits past its cap {hx.cap}")
                 with hx.eng.campaign_report("root", camp) as r:
                     est = {k: r.ope(k) for k in ("xengage", "priority", "greedy")}
                 ope.append({k: None if v is None else {x: v[x] / CREDITS_PER_UNIT for x in ("dr", "dr_low", "dr_high")}
@@ -593,13 +625,20 @@ class Player:
                         raise RuntimeError(f"the priority message sent customer {i} twice")
                     prio_choice[i] = c
                 hp.now += 12 * HOUR
-            self.score(res, test, chosen if hx else None, prio_choice if hp else None)
+            truth = self.score(res, test, chosen if hx else None, prio_choice if hp else None)
+            if hx and ope[-1]["priority"]:  # the report's estimate of priority against its exact value
+                ope[-1]["priority"]["truth"] = truth
             timing["waves"].append(time.process_time() - tw)
             if self.verbose:
-                print(f"wave {wave}: {time.process_time() - tw:.1f} s CPU", file=self.out, flush=True)
+                mix = {}
+                for c in chosen.values():
+                    mix[self.p.ch[c].name] = mix.get(self.p.ch[c].name, 0) + 1
+                print(f"wave {wave}: {time.process_time() - tw:.1f} s CPU; xengage sent {mix}", file=self.out,
+                      flush=True)
         for h in (hx, hp):
             if h:
                 h.eng.close()
+        timing["credits"] = credits
         return res, ope, timing
 
     def sample(self, i, c, organic):
@@ -617,12 +656,41 @@ class Player:
         return f, delay
 
     def resolve(self, h, mid, i, c, f, key):
-        key, msg = key
-        if key is None:  # an ad send: the ledger has its key
-            key = h.eng.send("root", msg, i, h.names[c])["key"]
         h.receipt(key, f)
         if f & 4:
             h.buy(i)
+
+    def oracle_budget(self, test):
+        """The oracle's (customer, channel) choices when each send costs (1 + lambda) x its cost, for
+        the smallest lambda whose spend fits budget x send_all's cost on the test group."""
+        w, p = self.w, self.p
+        cand, allc = [], 0.0
+        for i in test:
+            opts = [(w.value[i] * w.tau(i, c), p.ch[c].cost, c) for c in range(p.k) if w.reach[i] >> c & 1]
+            allc += sum(o[1] for o in opts)
+            cand.append((i, opts))
+
+        def picks(lam):
+            out, spend = [], 0.0
+            for i, opts in cand:
+                best, bs = None, 0.0
+                for g, cost, c in opts:
+                    if g - (1 + lam) * cost > bs:
+                        best, bs = (i, c, cost), g - (1 + lam) * cost
+                if best:
+                    out.append(best)
+                    spend += best[2]
+            return out, spend
+        budget, lo, hi = p.budget * allc, 0.0, 0.0
+        while picks(hi)[1] > budget and hi < 1e9:
+            lo, hi = hi, hi * 4 if hi else 0.25
+        for _ in range(30 if hi > 0 else 0):
+            mid = 0.5 * (lo + hi)
+            if picks(mid)[1] > budget:
+                lo = mid
+            else:
+                hi = mid
+        return [(i, c) for i, c, _ in picks(hi)[0]]
 
     def score(self, res, test, xe, prio):
         """Each policy's expected outcome on the wave's test group, from the world's truth."""
@@ -632,17 +700,26 @@ class Player:
         def add(name, i, chans):
             if chans:
                 a = acc[name]
-                incr, m, cost, net = w.expect(i, chans)
+                if len(chans) == 1:  # one channel: its tau, no overlap, no fatigue
+                    c = chans[0]
+                    incr, m, cost = w.tau(i, c), 1, p.ch[c].cost
+                    net = w.value[i] * incr - cost
+                else:
+                    incr, m, cost, net = w.expect(i, chans)
                 a[0] += incr
                 a[1] += m
                 a[2] += cost
                 a[3] += net
                 a[4] += 1
-        prio_ref = 0
+        prio_ref, truth, nt = 0, 0.0, 0
         for i in test:
             reach = [c for c in range(p.k) if w.reach[i] >> c & 1]
             if not reach:
                 continue
+            # the report's priority target: the first reachable channel of the X-Engage message's order
+            c = next(c for c in p.priority if w.reach[i] >> c & 1)
+            truth += w.value[i] * w.tau(i, c) - p.ch[c].cost
+            nt += 1
             add("send_all", i, reach)
             add("random_single", i, [reach[min(int(self.rnd.random() * len(reach)), len(reach) - 1)]])
             c = w.oracle(i)
@@ -655,24 +732,29 @@ class Player:
                 first = next((c for c in p.priority if w.reach[i] >> c & 1 and p.ch[c].name not in AD_CHANNELS), None)
                 if prio.get(i) != first:
                     prio_ref += 1
+        if "oracle_budget" in res:  # the oracle under the same cap (sim.c: bisection on the cost multiplier)
+            for i in self.oracle_budget(test):
+                add("oracle_budget", i[0], [i[1]])
         if prio_ref:
             raise RuntimeError(f"the engine's priority choices differ from the first reachable channel for {prio_ref}")
         for k, a in acc.items():
             if (k == "xengage" and xe is None) or (k == "priority" and prio is None):
                 continue
             res[k].append({"incr": a[0], "msgs": a[1], "cost": a[2], "net": a[3], "contacted": a[4]})
+        return truth / nt if nt else 0.0
 
 
 def summarize(res):
     """Cumulative figures per policy, with the share of the oracle's net value."""
     out = {}
-    ref = sum(x["net"] for x in res["oracle"])
+    refname = "oracle_budget" if res.get("oracle_budget") else "oracle"  # under a cap, the capped oracle
+    ref = sum(x["net"] for x in res[refname])
     for k, waves in res.items():
         if not waves:
             continue
         tot = {f: sum(x[f] for x in waves) for f in ("incr", "msgs", "cost", "net", "contacted")}
         tot["share"] = tot["net"] / ref if ref > 0 else None
-        tot["wave_share"] = [x["net"] / o["net"] if o["net"] > 0 else None for x, o in zip(waves, res["oracle"])]
+        tot["wave_share"] = [x["net"] / o["net"] if o["net"] > 0 else None for x, o in zip(waves, res[refname])]
         out[k] = tot
     return out
 
@@ -688,8 +770,19 @@ def print_tables(f, p, res, ope):
         per = " ".join(f"{100 * x:.1f}" if x is not None else "-" for x in t["wave_share"])
         print(f"| {k} | {t['incr']:.1f} | {t['msgs']:.0f} | {t['cost']:.0f} | {cpi} | {t['net']:.0f} | {share} | {per} |",
               file=f)
+    print("\nper wave: incremental conversions / messages / cost / net value / share of the oracle's net value", file=f)
+    print("| policy | " + " | ".join(f"wave {i + 1}" for i in range(len(res["oracle"]))) + " |", file=f)
+    print("|---|" + "---|" * len(res["oracle"]), file=f)
+    for k, waves in res.items():
+        if waves:
+            print(f"| {k} | " + " | ".join(
+                f"{x['incr']:.0f} / {x['msgs']:.0f} / {x['cost']:.0f} / {x['net']:.0f} / "
+                + (f"{100 * x['net'] / o['net']:.1f} %" if o["net"] > 0 else "-")
+                for x, o in zip(waves, res["oracle_budget" if res.get("oracle_budget") else "oracle"])) + " |", file=f)
+    print(file=f)
     for wv, e in enumerate(ope, 1):
-        parts = [f"{k} {v['dr']:.3f} [{v['dr_low']:.3f}, {v['dr_high']:.3f}]" for k, v in e.items() if v]
+        parts = [f"{k} {v['dr']:.3f} [{v['dr_low']:.3f}, {v['dr_high']:.3f}]"
+                 + (f" (exact {v['truth']:.3f})" if "truth" in v else "") for k, v in e.items() if v]
         print(f"engine report wave {wv} (net value per test customer): " + "; ".join(parts), file=f)
 
 
@@ -701,7 +794,9 @@ def main(argv=None):
     ap.add_argument("--waves", type=int)
     ap.add_argument("--policies", default="xengage,priority")
     ap.add_argument("--json")
-    ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--budget", type=float, help="a credit cap of BUDGET x send_all's cost a wave (the world's budget)")
+    ap.add_argument("--no-history", action="store_true", help="no earlier campaigns: the engine starts cold")
+    ap.add_argument("--verbose", action="store_true", help="per wave: CPU and X-Engage's channel mix")
     a = ap.parse_args(argv)
     try:
         p = load_params(a.world) if a.world else Params()
@@ -712,6 +807,8 @@ def main(argv=None):
         p.customers = a.customers
     if a.waves:
         p.waves = a.waves
+    if a.no_history:
+        p.history = 0
     import engage
     names = set(engage.channels())
     for c in p.ch:
@@ -723,9 +820,8 @@ def main(argv=None):
         print(f"pyworld: X-Engage needs a test group of {MIN_TEST}: {p.customers} customers with a "
               f"{100 * p.control:.0f} % control are too few (give --customers)", file=sys.stderr)
         return 2
-    if p.budget > 0:
-        print("pyworld: budget (the credit cap) is not played yet", file=sys.stderr)
-        return 2
+    if a.budget:
+        p.budget = a.budget
     pol = set(a.policies.split(","))
     t = time.process_time()
     res, ope, timing = Player(engage, p, a.seed, pol, a.verbose).play()
@@ -734,6 +830,8 @@ def main(argv=None):
           f"CPU {timing['total']:.1f} s (world {timing['world']:.1f}, engines {timing['setup']:.1f}, history "
           f"{timing['history']:.1f}, waves " + " ".join(f"{x:.1f}" for x in timing["waves"]) + ")")
     print_tables(sys.stdout, p, res, ope)
+    for wv, c in enumerate(timing["credits"], 1):
+        print(f"credit cap wave {wv}: {c['cap']:.2f}, charged {c['charged']:.2f} (currency)")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"summary": summarize(res), "waves": res, "ope": ope, "timing": timing}, f, indent=1)

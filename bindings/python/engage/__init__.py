@@ -18,7 +18,7 @@ failing call raises an EngageError subclass carrying the library's code, message
 """
 from . import _native
 from ._audience import COLUMN_TYPES, Audience
-from ._coupons import ad_identifier_hash
+from ._coupons import ad_identifier_hash, ad_identifier_hashes
 from ._model import next_state, split_seed
 from ._util import channel_name, channels
 from .callbacks import DictStorage, Envelope, Storage, Transport
@@ -38,7 +38,7 @@ MINUTE = 60 * 1000
 __all__ = ["Engine", "EngageError", "InvalidArgument", "NotFound", "AlreadyExists", "Denied", "WrongState",
            "Cancelled", "StorageError", "CreditsError", "ValidationError", "Storage", "DictStorage", "Transport",
            "Envelope", "Audience", "Report", "Rule", "RuleBuilder", "next_state", "split_seed", "COLUMN_TYPES", "channels", "channel_name", "version", "version_info",
-           "library_path", "ad_identifier_hash", "DAY", "HOUR", "MINUTE"] + list(CODES)
+           "library_path", "ad_identifier_hash", "ad_identifier_hashes", "DAY", "HOUR", "MINUTE"] + list(CODES)
 
 
 def version() -> str:

@@ -183,3 +183,24 @@ def ad_identifier_hash(channel: str, contact: str) -> str:
     out = ctypes.create_string_buffer(65)
     check(_n.lib.eng_ad_identifier_hash(channel_id(channel), contact.encode(), out, 65))
     return out.value.decode()
+
+
+def ad_identifier_hashes(channel: str, contacts: Sequence[str]) -> List[str]:
+    """ad_identifier_hash of each contact, in order: what a host that maps an ad export's
+    identifiers back to its customers computes for all of them (one buffer, the checks once;
+    about half the time of a call each). A contact that is neither an email nor a phone raises
+    InvalidArgument naming it (``contacts[i]``)."""
+    require("eng_ad_identifier_hash")
+    from ._util import channel_id
+    from .errors import error_from_last
+    ch, out, fn = channel_id(channel), ctypes.create_string_buffer(65), _n.lib.eng_ad_identifier_hash
+    res = []
+    for i, c in enumerate(contacts):
+        rc = fn(ch, c.encode(), out, 65)
+        if rc < 0:
+            e = error_from_last(rc)
+            if e.detail == "channel":
+                raise e
+            raise type(e)(e.code, f"contacts[{i}] ({c!r}): {e.message}", f"contacts[{i}]")
+        res.append(out.value.decode())
+    return res

@@ -11,6 +11,7 @@ import ctypes
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import _native as _n
+from ._util import _channel_names, channel_name
 from .errors import ENG_ENOTFOUND, ENG_EUSER
 
 SEND_STATUS = {"accepted": 0, "rejected": 1, "retry": 2, "unknown": 3}
@@ -34,20 +35,29 @@ def _bytes(ptr, n) -> bytes:
 
 
 class Envelope:
-    """One rendered message handed to a transport (a copy: safe to keep)."""
-    __slots__ = ("key", "channel", "recipient", "sender", "subject", "body", "campaign", "message", "occurrence",
-                 "customer", "attempt", "segments")
+    """One rendered message handed to a transport (a copy: safe to keep). The text fields are kept
+    as bytes and decoded when first read: a transport that looks only at ``key``, ``channel`` and
+    ``customer`` (a simulated provider, one that queues the batch as it came) pays no decoding."""
+    __slots__ = ("key", "channel", "campaign", "message", "occurrence", "customer", "attempt", "segments", "_raw",
+                 "_text")
 
     def __init__(self, e):
-        from . import channel_name
         self.key = e.idempotency_key.decode()
-        self.channel = channel_name(e.channel)
-        self.recipient = (e.recipient or b"").decode(errors="replace")
-        self.sender = (e.sender or b"").decode(errors="replace")
-        self.subject = (e.subject or b"").decode(errors="replace")
-        self.body = _bytes(e.body, e.body_len).decode(errors="replace")
+        self.channel = _channel_names()[e.channel] if 0 <= e.channel < _n.CH_COUNT else channel_name(e.channel)
         self.campaign, self.message, self.occurrence = e.campaign, e.message, e.occurrence
         self.customer, self.attempt, self.segments = e.customer, e.attempt, e.segments
+        self._raw = (e.recipient, e.sender, e.subject, _bytes(e.body, e.body_len))
+        self._text = None
+
+    def _decoded(self, i):
+        if self._text is None:
+            self._text = tuple((b or b"").decode(errors="replace") for b in self._raw)
+        return self._text[i]
+
+    recipient = property(lambda self: self._decoded(0), doc="The address (email, phone, device id...).")
+    sender = property(lambda self: self._decoded(1), doc="The sender id, or \"\".")
+    subject = property(lambda self: self._decoded(2), doc="The subject (email, push), or \"\".")
+    body = property(lambda self: self._decoded(3), doc="The rendered body.")
 
     def __repr__(self):
         return f"Envelope({self.channel} to {self.recipient!r}, key={self.key!r})"
