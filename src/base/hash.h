@@ -37,6 +37,9 @@ int eng__hex_u64(const char *s, int n, uint64_t *out);
 uint64_t eng__hash64(const void *data, size_t len, uint64_t seed);
 /* out[i] = eng__hash64(data[i], len[i], seed) for four inputs, computed side by side. */
 void eng__hash64_x4(const void *const data[4], const size_t len[4], uint64_t seed, uint64_t out[4]);
+/* out[i] = eng__hash64(data[i], len[i], seed) for n inputs: eight keys a vector where the CPU
+ * has AVX-512 (hash64_vec.c), else four at a time; the same values at every level. */
+void eng__hash64_n(const void *const *data, const size_t *len, size_t n, uint64_t seed, uint64_t *out);
 /* Finaliser-quality mix of one 64-bit value (splitmix64). */
 static inline uint64_t eng__mix64(uint64_t x)
 {

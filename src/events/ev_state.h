@@ -322,6 +322,13 @@ static inline uint64_t eng__ev_keyhash(const char *key, size_t len)
     uint64_t h = eng__hash64(key, len, ENG__EV_KEYSEED);
     return h ? h : 1;
 }
+/* eng__ev_keyhash of n keys (eng__hash64_n: vector lanes where the CPU has them). */
+static inline void eng__ev_keyhash_n(const void *const *key, const size_t *len, size_t n, uint64_t *out)
+{
+    eng__hash64_n(key, len, n, ENG__EV_KEYSEED, out);
+    for (size_t j = 0; j < n; j++)
+        out[j] = out[j] ? out[j] : 1;
+}
 /* eng__ev_keyhash of four keys at once. */
 static inline void eng__ev_keyhash4(const void *const key[4], const size_t len[4], uint64_t out[4])
 {

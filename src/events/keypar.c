@@ -243,14 +243,15 @@ static void sent_range(part *p)
     const job *j = p->j;
     const eng__sent_row *rows = j->rows;
     for (size_t i = p->lo; i < p->hi; i++) {
-        /* four keys hashed at a time, just before they are parsed, so that each key is read from memory once */
-        if ((i - p->lo) % 4 == 0 && i + 4 <= p->hi) {
-            const void *kd[4] = {rows[i].key, rows[i + 1].key, rows[i + 2].key, rows[i + 3].key};
-            size_t kl[4] = {rows[i].klen, rows[i + 1].klen, rows[i + 2].klen, rows[i + 3].klen};
-            eng__ev_keyhash4(kd, kl, j->hs + i);
-        } else if (i + 4 > p->hi && (i - p->lo) % 4 == 0) {
-            for (size_t k = i; k < p->hi; k++)
-                j->hs[k] = eng__ev_keyhash(rows[k].key, rows[k].klen);
+        /* 32 keys hashed at a time (vector lanes), just before they are parsed, so that each key is read from
+         * memory once */
+        if ((i - p->lo) % 32 == 0) {
+            const size_t m = p->hi - i < 32 ? p->hi - i : 32;
+            const void *kd[32];
+            size_t kl[32];
+            for (size_t k = 0; k < m; k++)
+                kd[k] = rows[i + k].key, kl[k] = rows[i + k].klen;
+            eng__ev_keyhash_n(kd, kl, m, j->hs + i);
         }
         uint32_t cu;
         uint8_t ch;

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/hash.h"
 #include "base/simd.h"
@@ -187,6 +189,75 @@ static void hash64_pinned_and_x4(void **s)
     }
 }
 
+/* eng__hash64_n in one call over keys of the given lengths at the given places, against the
+ * byte-at-a-time reference, a key at a time. */
+static void check_n(const uint8_t *const *at, const size_t *len, size_t n, uint64_t seed)
+{
+    uint64_t out[300];
+    assert_true(n <= 300);
+    eng__hash64_n((const void *const *)at, len, n, seed, out);
+    for (size_t i = 0; i < n; i++)
+        if (out[i] != ref_hash64(at[i], len[i], seed))
+            fail_msg("key %zu of %zu (length %zu): %016llx, want %016llx", i, n, len[i], (unsigned long long)out[i],
+                     (unsigned long long)ref_hash64(at[i], len[i], seed));
+}
+
+/* The vector lanes (eight keys a vector at the AVX-512 level, four vectors side
+ * by side, the rest four and one at a time) at every level the CPU has: every key length 0..200
+ * in every lane position and batch size (so every remainder), lanes of equal lengths, of lengths
+ * one word apart, one long key among short ones, and keys that end at the last readable byte
+ * before an unmapped page or start at a page's first byte (a read outside a key faults). */
+static void hash64_n_every_level(void **s)
+{
+    (void)s;
+    const long pg = sysconf(_SC_PAGESIZE);
+    uint8_t *map = mmap(NULL, (size_t)pg * 3, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(map, (size_t)pg, PROT_NONE), 0);
+    assert_int_equal(mprotect(map + 2 * pg, (size_t)pg, PROT_NONE), 0);
+    uint8_t *page = map + pg; /* readable: [page, page + pg) */
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    lcg_fill(page, (size_t)pg, &x);
+    int levels = 0;
+    for (int level = ENG__ISA_SCALAR; level <= ENG__ISA_AVX512; level++) {
+        if (eng__isa_force(level) != level)
+            continue;
+        levels++;
+        const uint8_t *at[300];
+        size_t len[300];
+        /* every length 0..200, in order and at the page's end / start */
+        for (size_t i = 0; i <= 200; i++)
+            len[i] = i, at[i] = page + pg - i;
+        check_n(at, len, 201, 1);
+        for (size_t i = 0; i <= 200; i++)
+            at[i] = page;
+        check_n(at, len, 201, 2);
+        /* batches of every size 0..70 (each remainder), random lengths and places, each length
+         * in every lane position */
+        for (int round = 0; round < 400; round++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            const size_t n = (size_t)round % 71, base = (size_t)(x >> 57); /* 0..127 */
+            const int mode = (int)(x >> 40) % 5;
+            for (size_t i = 0; i < n; i++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                size_t l = mode == 0 ? base                                  /* all equal */
+                           : mode == 1 ? base + (x >> 20) % 8                /* under a word apart */
+                           : mode == 2 ? base + 8 * ((x >> 20) % 3)          /* whole words apart */
+                           : mode == 3 ? ((size_t)round * 7 + i * 13) % 201  /* every length over the rounds */
+                                       : (x >> 20) % 9;                      /* short */
+                len[i] = l;
+                at[i] = (x >> 33) & 1 ? page + pg - l : page + (x >> 50) % (size_t)(pg - 200);
+            }
+            if (n > 3 && round % 3 == 0) /* one long key among them */
+                len[n / 2] = 1024 < pg ? 1024 : (size_t)pg, at[n / 2] = page + pg - len[n / 2];
+            check_n(at, len, n, x ^ (uint64_t)round);
+        }
+    }
+    assert_true(levels >= 1);
+    eng__isa_force(-1);
+    munmap(map, (size_t)pg * 3);
+}
+
 /* The CPU instruction path and the table path agree on random data, lengths, offsets and seeds. */
 static void crc32c_hw_matches_table(void **s)
 {
@@ -233,6 +304,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crc32c_known_vectors),
         cmocka_unit_test(hash64_pinned_and_x4),
+        cmocka_unit_test(hash64_n_every_level),
         cmocka_unit_test(crc32c_hw_matches_table),
         cmocka_unit_test(crc32c_long_inputs_match_table),
         cmocka_unit_test(crc32c_chains_and_unaligned),
