@@ -46,7 +46,8 @@ static unsigned width_of(uint64_t range)
     if (w) {                                                                           \
         uint64_t acc = 0;                                                              \
         unsigned fill = 0;                                                             \
-        size_t i = 0;                                                                  \
+        size_t i = eng__pack_vec(o, v, sizeof *v, n, (uint64_t)min, w);                \
+        o += i * w / 8; /* the vector loops' groups of 8 end on a byte */              \
         if (w <= 8)                                                                    \
             PUT_GROUPS(8)                                                              \
         else if (w <= 16)                                                              \
@@ -60,13 +61,36 @@ static unsigned width_of(uint64_t range)
     }                                                                                  \
     wr->len += nbytes;
 
+/* The least and greatest of n values (0 for none); compiled for AVX2 and AVX-512 too, where the
+ * baseline has no 64-bit and no unsigned 32-bit min/max instructions. */
+#define MINMAX_FN(NAME, T, ATTR)                                                         \
+    ATTR static void NAME(const T *v, size_t n, T *pmin, T *pmax)                        \
+    {                                                                                    \
+        T min = n ? v[0] : 0, max = min;                                                 \
+        for (size_t i = 1; i < n; i++) {                                                 \
+            min = v[i] < min ? v[i] : min;                                               \
+            max = v[i] > max ? v[i] : max;                                               \
+        }                                                                                \
+        *pmin = min, *pmax = max;                                                        \
+    }
+MINMAX_FN(minmax_i64, int64_t, )
+MINMAX_FN(minmax_u32, uint32_t, )
+#if ENG__SIMD_X86
+MINMAX_FN(minmax_i64_avx2, int64_t, ENG__AVX2)
+MINMAX_FN(minmax_u32_avx2, uint32_t, ENG__AVX2)
+MINMAX_FN(minmax_i64_avx512, int64_t, ENG__AVX512) /* vpminsq, vpmaxsq */
+MINMAX_FN(minmax_u32_avx512, uint32_t, ENG__AVX512)
+#define MINMAX(T, v, n, mn, mx)                                                                \
+    (eng__isa() >= ENG__ISA_AVX512 ? minmax_##T##_avx512(v, n, mn, mx)                       \
+     : eng__isa() >= ENG__ISA_AVX2 ? minmax_##T##_avx2(v, n, mn, mx) : minmax_##T(v, n, mn, mx))
+#else
+#define MINMAX(T, v, n, mn, mx) minmax_##T(v, n, mn, mx)
+#endif
+
 void eng__pack_i64(eng__wr *wr, const int64_t *v, size_t n)
 {
-    int64_t min = n ? v[0] : 0, max = min;
-    for (size_t i = 1; i < n; i++) {
-        min = v[i] < min ? v[i] : min;
-        max = v[i] > max ? v[i] : max;
-    }
+    int64_t min, max;
+    MINMAX(i64, v, n, &min, &max);
     eng__pack_i64_in(wr, v, n, min, max);
 }
 
@@ -82,11 +106,8 @@ void eng__pack_i64_in(eng__wr *wr, const int64_t *v, size_t n, int64_t min, int6
 
 void eng__pack_u32(eng__wr *wr, const uint32_t *v, size_t n)
 {
-    uint32_t min = n ? v[0] : 0, max = min;
-    for (size_t i = 1; i < n; i++) {
-        min = v[i] < min ? v[i] : min;
-        max = v[i] > max ? v[i] : max;
-    }
+    uint32_t min, max;
+    MINMAX(u32, v, n, &min, &max);
     eng__pack_u32_in(wr, v, n, min, max);
 }
 

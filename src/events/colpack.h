@@ -19,6 +19,12 @@ void eng__pack_u8(eng__wr *w, const uint8_t *v, size_t n);
  * segment's zone): exactly those, or the bytes are wrong. */
 void eng__pack_i64_in(eng__wr *w, const int64_t *v, size_t n, int64_t min, int64_t max);
 void eng__pack_u32_in(eng__wr *w, const uint32_t *v, size_t n, uint32_t min, uint32_t max);
+/* colpack_vec.c: the first values of a column of n values of @p size bytes (1, 4 or 8)
+ * packed as the scalar packer packs them, w bits each (w >= 1) after subtracting min,
+ * at o (byte-aligned, 16 bytes of room past the column's bytes not needed); returns
+ * how many (a multiple of 8; 0 below AVX2, for w over 8 bits of bytes or over 32 of
+ * wider values, or for short columns). The scalar packer packs the rest. */
+size_t eng__pack_vec(uint8_t *o, const void *v, unsigned size, size_t n, uint64_t min, unsigned w);
 /* Decode n values into out (room for n). */
 void eng__unpack_i64(eng__rd *r, int64_t *out, size_t n);
 void eng__unpack_u32(eng__rd *r, uint32_t *out, size_t n);

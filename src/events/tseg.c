@@ -97,7 +97,7 @@ void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, si
 }
 
 /* The zone of rows [from, from + n), n > 0: a loop a column (each one stream, two
- * accumulators), compiled twice (below): the packers take these bounds rather than
+ * accumulators), compiled once a level (below): the packers take these bounds rather than
  * finding them again. */
 static inline __attribute__((always_inline)) void zone_scan(const eng__tcols *c, size_t from, size_t n, eng__seg *z)
 {
@@ -135,6 +135,12 @@ ENG__AVX2 static void zone_avx2(const eng__tcols *c, size_t from, size_t n, eng_
 {
     zone_scan(c, from, n, z);
 }
+
+/* AVX-512 has the 64-bit min and max (vpminsq, vpmaxsq) the times need. */
+ENG__AVX512 static void zone_avx512(const eng__tcols *c, size_t from, size_t n, eng__seg *z)
+{
+    zone_scan(c, from, n, z);
+}
 #endif
 
 void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
@@ -143,7 +149,7 @@ void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t 
     void (*zone)(const eng__tcols *, size_t, size_t, eng__seg *) = zone_scalar;
 #if ENG__SIMD_X86
     if (eng__isa() >= ENG__ISA_AVX2)
-        zone = zone_avx2;
+        zone = eng__isa() >= ENG__ISA_AVX512 ? zone_avx512 : zone_avx2;
 #endif
     eng__seg z;
     memset(&z, 0, sizeof z);
