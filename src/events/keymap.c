@@ -239,7 +239,7 @@ int eng__kmap_learn(eng__evorg *o, const eng__mem *mem, uint32_t ctx, const char
     return ENG_OK;
 }
 
-int64_t eng__kmap_find_key(const eng__ev *ev, const char *key, size_t len, uint64_t h)
+int64_t eng__kmap_find_key(const eng__ev *ev, const char *key, size_t len)
 {
     eng__keyparts kp;
     if (!eng__key_parse(key, len, &kp))
@@ -252,7 +252,8 @@ int64_t eng__kmap_find_key(const eng__ev *ev, const char *key, size_t len, uint6
     const char *pfx = c >= 0 ? eng__kmap_prefix(o, (uint32_t)c, &plen) : NULL;
     uint32_t id = pfx && plen < len && !memcmp(key, pfx, plen) ? eng__kmap_get(o, (uint32_t)c, kp.customer) : 0;
     const eng__sends *s = &ev->s;
-    return id && s->keyhash[id - 1] == h && s->hot[id - 1].org == o->code && s->hot[id - 1].channel == kp.channel
+    /* the key is the map's send's own when it has its channel (no key hash is kept for it) */
+    return id && s->hot[id - 1].org == o->code && s->hot[id - 1].channel == kp.channel
                ? (int64_t)id - 1
                : -1;
 }

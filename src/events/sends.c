@@ -36,8 +36,11 @@ void eng__sends_free(eng__sends *s, const eng__mem *mem)
 /* One per-send array to @p cap elements of @p size, its first @p n kept.
  * Without @p pg a realloc; with it a new array filled a slice (64 KiB) per
  * step, as at 10^7 sends a realloc's copy is a few hundred ms; cancelled, the
- * array is left as it was. */
-static int grow_arr(const eng__mem *mem, void **arr, size_t n, size_t cap, size_t size, eng__prog *pg)
+ * array is left as it was. @p only (NULL: all): a bit per element, of the 64
+ * elements of each word only those of a word with a bit set are copied (the
+ * key hashes of the sends in the hash index: the others' pages stay untouched). */
+static int grow_arr(const eng__mem *mem, void **arr, size_t n, size_t cap, size_t size, eng__prog *pg,
+                    const uint64_t *only)
 {
     enum { SLICE = 65536 };
     char *p = pg ? eng__malloc(mem, cap * size) : eng__realloc_array(mem, *arr, cap, size);
@@ -47,7 +50,12 @@ static int grow_arr(const eng__mem *mem, void **arr, size_t n, size_t cap, size_
     if (pg) {
         for (size_t off = 0; off < n * size; off += SLICE) {
             size_t m = n * size - off < SLICE ? n * size - off : SLICE;
-            memcpy(p + off, (const char *)*arr + off, m);
+            if (!only)
+                memcpy(p + off, (const char *)*arr + off, m);
+            else /* SLICE is a multiple of 64 elements */
+                for (size_t b = off; b < off + m; b += 64 * size)
+                    if (only[b / size / 64])
+                        memcpy(p + b, (const char *)*arr + b, off + m - b < 64 * size ? off + m - b : 64 * size);
             ENG__WORK(m / 1024); /* a KiB moved is counted as one unit */
             int rc = eng__prog_batch(pg, pg->done);
             if (rc) {
@@ -76,14 +84,14 @@ static int grow_to(eng__sends *s, const eng__mem *mem, size_t need, eng__prog *p
     if (cap > UINT32_MAX - 1)
         cap = UINT32_MAX - 1;
     int rc;
-#define G(f)                                                                                                   \
-    if ((rc = grow_arr(mem, (void **)&s->f, s->n, cap, sizeof *s->f, pg)))                                      \
+#define G(f, only)                                                                                             \
+    if ((rc = grow_arr(mem, (void **)&s->f, s->n, cap, sizeof *s->f, pg, only)))                                \
         return rc;
-    G(hot)
-    G(ctx)
-    G(customer)
-    G(sent_at)
-    G(keyhash)
+    G(hot, NULL)
+    G(ctx, NULL)
+    G(customer, NULL)
+    G(sent_at, NULL)
+    G(keyhash, s->hashed)
 #undef G
     size_t words = (cap + 63) / 64, old = ((size_t)s->cap + 63) / 64;
     uint64_t *hb = eng__realloc_array(mem, s->hashed, words, sizeof *hb);
@@ -102,7 +110,6 @@ static void fill_empty(eng__sends *s, uint32_t upto)
         s->hot[i] = (eng__shot){ENG__NO_ORG, 0, 0};
         s->ctx[i] = s->customer[i] = 0;
         s->sent_at[i] = 0;
-        s->keyhash[i] = 0;
         s->hashed[i / 64] &= ~(1ull << (i % 64));
     }
     if (upto > s->n)
@@ -112,7 +119,7 @@ static void fill_empty(eng__sends *s, uint32_t upto)
 /* Each step of the rehash is this many slots zeroed or sends placed: with
  * the target lines missing the cache, 64 sends are a few us; the whole
  * index of 2*10^6 sends is ~200 ms, so it steps @p pg (see eng__sends_room). */
-enum { REHASH_BLK = 64, ZERO_SLICE = 8192 };
+enum { REHASH_BLK = 64, ZERO_SLICE = 8192 }; /* a block: one word of s->hashed */
 
 static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots, eng__prog *pg)
 {
@@ -136,8 +143,13 @@ static int rehash(eng__sends *s, const eng__mem *mem, uint32_t nslots, eng__prog
      * overlap), then insert into lines now in cache. */
     for (uint32_t b = 0; b < s->n && !rc; b += REHASH_BLK) {
         uint32_t e = s->n - b < REHASH_BLK ? s->n : b + REHASH_BLK;
+        if (!s->hashed[b / 64]) { /* a block of mapped sends, whose key hashes are not kept */
+            ENG__WORK(e - b);
+            continue;
+        }
         for (uint32_t id = b; id < e; id++)
-            __builtin_prefetch(&t[(uint32_t)s->keyhash[id] & mask], 1);
+            if (s->hashed[id / 64] >> (id % 64) & 1)
+                __builtin_prefetch(&t[(uint32_t)s->keyhash[id] & mask], 1);
         for (uint32_t id = b; id < e; id++) {
             if (s->hot[id].org == ENG__NO_ORG || !(s->hashed[id / 64] >> (id % 64) & 1))
                 continue;
@@ -240,10 +252,13 @@ int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org
         s->hashed[id / 64] &= ~(1ull << (id % 64));
         s->n = id + 1;
     }
-    eng__sends_fields(s, id, org, ctx, customer, channel, at, keyhash);
+    eng__sends_fields(s, id, org, ctx, customer, channel, at);
     s->hot[id].mask |= 1u << ENG_TOUCH_SENT;
-    if (index == ENG__SEND_MAPPED)
+    if (index == ENG__SEND_MAPPED) {
+        eng__sends_mapped_hash(s, id, keyhash);
         return ENG_OK;
+    }
+    s->keyhash[id] = keyhash;
     s->hashed[id / 64] |= 1ull << (id % 64);
     s->nhashed++;
     if (index == ENG__SEND_INDEX) {

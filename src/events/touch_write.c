@@ -257,14 +257,14 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         int probe = mapped[i] != 1 || eng__kmap_probe(ev, o, cx), dup = 0;
         if (probe && i % SENT_BLOCK == 0) /* the block's index lines, in a tight loop so the misses overlap */
             probe_all(&ev->s, hs + i, n - i < SENT_BLOCK ? n - i : SENT_BLOCK, warm);
-        if (mapped[i] == 1) {
+        if (mapped[i] == 1) { /* the map's send has this key when it has this channel (keymap.c) */
             uint32_t c = eng__kmap_get(o, cx, rows[i].customer);
-            dup = c && ev->s.keyhash[c - 1] == h && ev->s.hot[c - 1].org != ENG__NO_ORG;
+            dup = c && ev->s.hot[c - 1].channel == rows[i].channel && ev->s.hot[c - 1].org != ENG__NO_ORG;
         }
         if (!dup && probe)
             dup = eng__sends_find(&ev->s, h) >= 0;
         if (!dup && mapped[i] == 2) /* a key of the dispatcher's form naming other fields: its own context's send */
-            dup = eng__kmap_find_key(ev, rows[i].key, rows[i].klen, h) >= 0;
+            dup = eng__kmap_find_key(ev, rows[i].key, rows[i].klen) >= 0;
         if (dup) {
             res->duplicates++;
             continue;
