@@ -269,6 +269,10 @@ int eng__rseg_decode(const uint8_t *p, size_t len, const char *key, eng__rcols *
                 c->present[f][i >> 6] |= 1ull << (i & 63);
         eng__unpack_i64(&r, c->field[f], n);
     }
+    /* fields declared after this segment was written are null in it (c may hold more fields,
+     * and their bits, from the segment decoded before) */
+    for (uint32_t f = (uint32_t)nf; f < c->nfields; f++)
+        memset(c->present[f], 0, ((n + 63) / 64) * sizeof **c->present);
     if (!eng__rd_ok(&r) || eng__rd_left(&r))
         return eng__err(ENG_ECORRUPT, key, "transaction segment %s: bad columns", key);
     for (size_t i = 0; i < n; i++)
@@ -596,10 +600,15 @@ int eng__rcols_append(eng__rcols *t, const eng__mem *mem, const eng__rcols *d)
         t->id_off[r] = (uint32_t)(t->slen + d->id_off[i]);
         t->ext_off[r] = (uint32_t)(t->slen + d->ext_off[i]);
         t->id_off[r + 1] = (uint32_t)(t->slen + d->id_off[i + 1]);
-        for (uint32_t f = 0; f < d->nfields; f++) {
-            t->field[f][r] = d->field[f][i];
-            if (d->present[f][i >> 6] >> (i & 63) & 1)
+        /* every bit of the row written: t may be a reused buffer (a scan's decode buffer holds
+         * the previous segment's rows), whose stale bits made an absent value read as present */
+        for (uint32_t f = 0; f < t->nfields; f++) {
+            int has = f < d->nfields && (d->present[f][i >> 6] >> (i & 63) & 1);
+            t->field[f][r] = has ? d->field[f][i] : 0;
+            if (has)
                 t->present[f][r >> 6] |= 1ull << (r & 63);
+            else
+                t->present[f][r >> 6] &= ~(1ull << (r & 63));
         }
     }
     /* Empty columns may have no buffer: memcpy from NULL is undefined even for 0 bytes. */
