@@ -3,9 +3,11 @@
  * caller: the campaign's goal and dates and the org's channel costs (ope.c),
  * the control groups frozen at each message's approval, the touch log of the
  * campaign's messages and the org's transactions (with `amount` and `store`
- * as the goal condition's fields). For an X-Engage message, the off-policy
- * estimates of ope.c. */
+ * as the goal condition's fields, and `items`, `time` and the custom fields
+ * when the condition uses them: goalcols.c). For an X-Engage message, the
+ * off-policy estimates of ope.c. */
 #include "measure/measure_impl.h"
+#include "measure/goalcols.h"
 #include "base/handle.h"
 #include "events/events_impl.h"
 #include "engage/model.h"
@@ -102,6 +104,7 @@ typedef struct cols {
     uint32_t max_store;
     eng__prog *pg; /* "measure.report": rows read */
     uint64_t read;
+    eng__goalcols *wide; /* a condition over more than amount and store: its other columns */
 } cols;
 
 #define NO_MSG 0xffffu
@@ -497,6 +500,8 @@ static int txn_copy(cols *c, const eng__txn_cols *x)
 static int txn_cb(const eng__txn_cols *x, void *u)
 {
     cols *c = u;
+    if (c->wide && (c->err = eng__goalcols_add(c->wide, x)))
+        return c->err;
     if (txn_copy(c, x))
         return c->err;
     c->read += x->n;
@@ -858,6 +863,15 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
     int chunks = eng__report_txn_chunks;
     for (size_t i = 0; i < rc.nmsg; i++)
         chunks &= rc.msg[i].strategy != ENG_STRATEGY_XENGAGE || !c.m_any[i];
+    /* A condition over items, time or a custom field (accepted when the goal was saved) reads
+     * every column of the transactions, all at hand, on the calling thread. */
+    eng__goalcols wide;
+    memset(&wide, 0, sizeof wide);
+    if (!err && rc.has_goal && eng__goal_wide(e, &rc.goal)) {
+        chunks = 0;
+        c.wide = &wide;
+        err = eng__goalcols_init(&wide, e, rc.org);
+    }
     if (chunks)
         __atomic_add_fetch(&eng__report_txn_chunked, 1, __ATOMIC_RELAXED);
     size_t nx = 0;
@@ -865,7 +879,8 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
     if (!err && !(err = eng__txn_rows(e, rc.org, &nx, chunks ? &org_customers : NULL)) && nx && !chunks)
         err = txn_room(&c, nx);
     if (!err && !chunks)
-        err = eng__txn_scan_cols(e, rc.org, txn_cb, &c);
+        err = c.wide ? eng__txn_scan(e, rc.org, INT64_MIN, 0, ENG__NO_CUSTOMER, NULL, txn_cb, &c)
+                     : eng__txn_scan_cols(e, rc.org, txn_cb, &c);
     if (!err)
         err = c.err;
     eng_rule_column columns[2];
@@ -889,6 +904,8 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
         ncust = c.max_cust > org_customers ? c.max_cust : org_customers;
         eng_txn_columns xc = {ENG_TXN_COLUMNS_VERSION, c.nx, c.x_cust, c.x_time, c.x_amount, 4, goal_fields_of, 2,
                               chunks ? NULL : columns};
+        if (c.wide)
+            err = eng__goalcols_finish(&wide, columns, c.x_time, &xc);
         eng_measure_spec sp;
         eng_measure_spec_init(&sp, ENG_MEASURE_SPEC_VERSION);
         for (size_t i = 0; i < ncontrol; i++)
@@ -911,8 +928,9 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
         unsigned extra = o->version >= 2 && o->threads > 1 ? o->threads - 1 : 0;
         c.trust = trust;
         /* progress: the transaction rows fed in chunks come first, then the touch rows */
-        err = eng__measure_feed(e, &xc, &sp, 1, trust, extra, feed_run, &c, c.fed + (chunks ? nx : 0),
-                                chunks ? feed_txns : NULL, out);
+        if (!err)
+            err = eng__measure_feed(e, &xc, &sp, 1, trust, extra, feed_run, &c, c.fed + (chunks ? nx : 0),
+                                    chunks ? feed_txns : NULL, out);
     }
     if (!err && ((err = ope(e, &rc, &c, ncust, control, ncontrol, o, *out)) || (err = eng__prog_end(&pg)))) {
         eng_report_free(*out);
@@ -922,6 +940,7 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
     eng__free(&e->mem, trust);
     eng__free(&e->mem, control);
     cols_free(&c);
+    eng__goalcols_free(&wide);
     eng__rep_free(e, &rc);
     return err;
 }

@@ -6,7 +6,8 @@
  * each applying its own goal to one purchase; duplicate receipts (dropped at
  * ingest, whatever their time) and a late one (appended after the purchase and
  * a first report: counted at its own time when the report is made again); a
- * transaction exactly at the window's end, one just after, one before the touch. */
+ * transaction exactly at the window's end, one just after, one before the touch; a goal over
+ * the org's custom transaction fields, items and a field declared after some rows were stored. */
 #include "dispatch_fixture.h"
 #include "measure/measure_impl.h" /* eng__report_txn_chunks: both ways of reading the transactions */
 
@@ -200,10 +201,89 @@ static void engine_edges(void **state)
     dx_close(&f);
 }
 
+static eng_report_figures report_of(dx *f, uint64_t camp)
+{
+    eng_report *r = NULL;
+    eng_report_figures x = ENG_REPORT_FIGURES_INIT;
+    assert_int_equal(eng_campaign_report(f->e, "root", camp, NULL, &r), ENG_OK);
+    assert_int_equal(eng_report_total(r, &x), ENG_OK);
+    eng_report_free(r);
+    return x;
+}
+
+/* A goal condition over a custom transaction field, `items` or a field declared later: accepted
+ * when the goal is saved (the org's schema), it used to make every report of the campaign fail
+ * with "unknown field" (the report offered `amount` and `store` only). Found by running UCI
+ * Online Retail's invoices (country, stock codes) through the report. Values by hand. */
+static void goal_over_custom_fields(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 10, 16, 1, 1);
+    eng_org_settings s;
+    assert_int_equal(eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION), ENG_OK);
+    assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
+    s.conversion_goals = 1;
+    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
+    assert_int_equal(eng_txn_field_add(f.e, "acme", "country", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_txn_field_add(f.e, "acme", "due", ENG_COL_DATE), ENG_OK);
+    uint64_t c = 0, d = 0, e = 0;
+    eng_campaign_spec cc = campaign("C", "amount > 50 and country in (\"France\", \"EIRE\")", 10,
+                                    ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH);
+    assert_int_equal(eng_campaign_create(f.e, "ann", &cc, &c, NULL), ENG_OK);
+    eng_campaign_spec cd = campaign("D", "any(x in items, x starts with \"851\") and (due is null or due <= "
+                                         "date(\"2026-01-10\"))", 10, ENG_GOAL_ON_SENT, ENG_ATTR_LINEAR);
+    assert_int_equal(eng_campaign_create(f.e, "ann", &cd, &d, NULL), ENG_OK);
+    eng_campaign_spec ce = campaign("E", "coupon is null and amount > 100", 10, ENG_GOAL_ON_SENT, ENG_ATTR_FIRST_TOUCH);
+    ce.goal_mode = ENG_GOAL_NONE; /* `coupon` is declared below: the goal is set once it exists */
+    assert_int_equal(eng_campaign_create(f.e, "ann", &ce, &e, NULL), ENG_OK);
+    /* Purchases (a shop's export: items before the customer), by hand:
+     *   c1 150.00 +1 d France, 85123A|71053       C yes; D yes (851..., no due date)
+     *   c2  80.00 +1 d EIRE, 22423, due 01-09     C yes; D no (no 851 item)
+     *   c3  60.00 +2 d United Kingdom, 85123A, due 01-20   C no; D no (due after the 10th)
+     *   c4  40.00 +2 d France                     C no (not above 50); D no
+     *   c5 500.00 +3 d no country, 85124B, due 01-05       C no (null country); D yes
+     * C: c1 c2, 230.00. D: c1 c5, 650.00. */
+    const char *tx = "id,items,customer,time,amount,country,due\n"
+                     "t1,85123A|71053,c1,1767571200000,150.00,France,\n"
+                     "t2,22423,c2,1767571200000,80.00,EIRE,2026-01-09\n"
+                     "t3,85123A,c3,1767657600000,60.00,United Kingdom,2026-01-20\n"
+                     "t4,,c4,1767657600000,40.00,France,\n"
+                     "t5,85124B,c5,1767744000000,500.00,,2026-01-05\n";
+    assert_int_equal(eng_txn_import_csv_buffer(f.e, "acme", tx, strlen(tx), NULL, NULL), ENG_OK);
+    assert_int_equal(eng_events_compact(f.e), ENG_OK); /* these rows in a sealed segment */
+    /* E: a field declared after those rows were stored: null for them. A coupon purchase, not counted. */
+    assert_int_equal(eng_txn_field_add(f.e, "acme", "coupon", ENG_COL_STRING), ENG_OK);
+    static eng_goal_spec e_goal;
+    e_goal = (eng_goal_spec){ENG_GOAL_SPEC_VERSION, "transaction", "coupon is null and amount > 100", 10,
+                             ENG_GOAL_ON_SENT, ENG_ATTR_FIRST_TOUCH};
+    ce.goal_mode = ENG_GOAL_CUSTOM;
+    ce.goal = &e_goal;
+    assert_int_equal(eng_campaign_update(f.e, "ann", e, &ce, NULL), ENG_OK);
+    const char *tx2 = "id,customer,time,amount,coupon\nt6,c6,1767571200000,300.00,XMAS\n";
+    assert_int_equal(eng_txn_import_csv_buffer(f.e, "acme", tx2, strlen(tx2), NULL, NULL), ENG_OK);
+    approve_on(&f, c, ENG_CH_SMS, "Hi, 20% off. {{optout}}");
+    approve_on(&f, d, ENG_CH_SMS, "Hi, 20% off. {{optout}}");
+    approve_on(&f, e, ENG_CH_SMS, "Hi, 20% off. {{optout}}");
+    assert_int_equal(f.t0, 1767484800000);
+    eng_report_figures x = report_of(&f, c);
+    assert_int_equal(x.contacted, 10);
+    assert_int_equal(x.responders, 2);
+    assert_int_equal(x.responder_sales, 23000);
+    x = report_of(&f, d);
+    assert_int_equal(x.responders, 2);
+    assert_int_equal(x.responder_sales, 65000);
+    x = report_of(&f, e); /* c1 150.00, c5 500.00 (null coupon); c6's XMAS purchase is not */
+    assert_int_equal(x.responders, 2);
+    assert_int_equal(x.responder_sales, 65000);
+    dx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(engine_edges),
+        cmocka_unit_test(goal_over_custom_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
