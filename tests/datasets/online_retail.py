@@ -13,8 +13,8 @@ customers through the customer import. A seeded campaign is played over them: th
 from a seeded generator (delivered, failed, opened, clicked, unsubscribed).
 
 Compared with sqlref.report() over the same rows:
-  engine   eng_campaign_report from the stores: no goal, and goals over `amount` (the fields the
-           engine path offers) with every attribution model and starting status;
+  engine   eng_campaign_report from the stores: no goal; goals over `amount` with every attribution
+           model; over amount and the custom field `country`; over `items` (any(x in items, ...));
   columns  eng_measure_campaign over the engine's touches and the transactions, with goals over
            amount and country (`amount > 100 and country in (...)`), every model, 30 and 2 days.
 
@@ -172,11 +172,14 @@ def main(argv):
         lines += [f"{c},c{c}@example.co.uk,yes,+4479{int(c):08d},yes" for c in custs]
         eng.import_csv("admin", "\n".join(lines) + "\n")
         eng.create_group("admin", "everyone", ids=custs)
-        text = txn_csv(txns)
+        # in two halves with a compaction between: sealed segments and the open tail both read
+        half = len(txns) // 2
         t0 = time.process_time()
-        imp = eng.import_transactions_csv("shop", text)
+        imp = eng.import_transactions_csv("shop", txn_csv(txns[:half]))
+        eng.compact_events()
+        imp2 = eng.import_transactions_csv("shop", txn_csv(txns[half:]))
         import_cpu = time.process_time() - t0
-        assert imp["accepted"] == len(txns), imp
+        assert imp["accepted"] + imp2["accepted"] == len(txns), (imp, imp2)
         first = min(x["time"] for x in txns).astimezone(dt.timezone.utc)
         last = max(x["time"] for x in txns)
         day0 = ms(first.replace(hour=0, minute=0, second=0, microsecond=0))
@@ -187,22 +190,34 @@ def main(argv):
         costs = {chid["email"]: 1, chid["sms"]: 5}
         tx = [(x["id"], dense[x["customer"]], ms(x["time"]), int(x["amount"] * 10000), x["country"]) for x in txns]
         # 1. the engine path: a campaign per goal (a goal is fixed once a message is approved), each
-        #    played with the same seed; goals over `amount`, the field the stored report offers
-        goals = [None] + [{"window_days": 30, "start_on": "delivered", "attribution": m} for m in sqlref.MODELS]
-        goals.append({"window_days": 2, "start_on": "opened", "attribution": "position"})
+        #    played with the same seed; goals over amount, the custom field country and items
+        clist = ", ".join(f'"{c}"' for c in COUNTRIES)
+        sql_list = ", ".join(f"'{c}'" for c in COUNTRIES)
+        conds = {"amount > 100": "amount > 1000000",
+                 f"amount > 100 and country in ({clist})": f"amount > 1000000 and country in ({sql_list})",
+                 'any(x in items, x starts with "851") or amount > 500':
+                 "exists (select 1 from items i where i.id = txns.id and substr(i.sku, 1, 3) = '851') "
+                 "or amount > 5000000"}
+        cl = list(conds)
+        goals = [(None, cl[0])] + [({"window_days": 30, "start_on": "delivered", "attribution": m}, cl[0])
+                                   for m in sqlref.MODELS]
+        goals += [({"window_days": 2, "start_on": "opened", "attribution": "position"}, cl[0]),
+                  ({"window_days": 30, "start_on": "delivered", "attribution": "last_touch"}, cl[1]),
+                  ({"window_days": 5, "start_on": "sent", "attribution": "linear"}, cl[2])]
+        items = [(x["id"], sku) for x in txns for sku in x["items"]]
         first_run = None
-        for i, g in enumerate(goals):
-            lib_goal = dict(g, event="transaction", condition="amount > 100") if g else None
+        for i, (g, cond) in enumerate(goals):
+            lib_goal = dict(g, event="transaction", condition=cond) if g else None
             cid, mids, tch, control = run_campaign(eng, f"Christmas {i}", lib_goal, day0, start, end, clock, sends, 7)
             first_run = first_run or (mids, tch, control)
             con = sqlref.connect()
-            sqlref.load(con, tch, tx, control, mids, txn_extra=("country",))
-            ref = sqlref.report(con, start=start, end=end, goal=g, condition_sql="amount > 1000000", costs=costs)
+            sqlref.load(con, tch, tx, control, mids, txn_extra=("country",), items=items)
+            ref = sqlref.report(con, start=start, end=end, goal=g, condition_sql=conds[cond], costs=costs)
             clock[0] = end + DAY
             t0 = time.process_time()
             with eng.campaign_report("admin", cid) as rep:
                 cpu = time.process_time() - t0
-                label = "no goal (hit rate)" if not g else f"{g['attribution']}, {g['window_days']} d from {g['start_on']}, amount > 100"
+                label = "no goal (hit rate)" if not g else f"{g['attribution']}, {g['window_days']} d from {g['start_on']}, {cond}"
                 sqlref.check_report("engine/" + label, rep, ref, failures, table, cpu,
                              tol=1 if g and g["attribution"] == "time_decay" else 0)
         mids, tch, control = first_run
@@ -211,8 +226,6 @@ def main(argv):
         # 2. the columns path with goals over amount and country
         ctouch = [{"customer": c, "message": m, "channel": ch, "status": st, "time": t} for c, m, ch, st, t in tch]
         ctx = [{"customer": c, "time": t, "amount": Decimal(a) / 10000, "country": co} for _, c, t, a, co in tx]
-        clist = ", ".join(f'"{c}"' for c in COUNTRIES)
-        sql_list = ", ".join(f"'{c}'" for c in COUNTRIES)
         for model in sqlref.MODELS:
             for days, start_on in ((30, "delivered"), (2, "opened"), (30, "clicked"), (1, "sent")):
                 g = {"window_days": days, "start_on": start_on, "attribution": model}

@@ -24,13 +24,16 @@ D = 2 ** 4 * 3 ** 2 * 5 ** 2 * 7 * 11 * 13
 MODELS = ("last_touch", "first_touch", "linear", "time_decay", "position")
 
 
-def load(con, touches, txns, control, messages, sent_at=None, txn_extra=()):
+def load(con, touches, txns, control, messages, sent_at=None, txn_extra=(), items=()):
     """touches: (cust, msg, ch, st, t); txns: (id, cust, t, amount_1e4, *extra); control: custs;
-    messages: ids in spec order; sent_at: {msg: t} (None: the message's earliest sent touch)."""
+    messages: ids in spec order; sent_at: {msg: t} (None: the message's earliest sent touch);
+    items: (txn id, sku) rows, the table items(id, sku) a condition may read."""
     con.execute("create table touches(cust int, msg int, ch int, st int, t int)")
     con.execute("create table txns(id text, cust int, t int, amount int%s)" % "".join(", " + c for c in txn_extra))
     con.execute("create table control(cust int)")
     con.execute("create table msgs(msg int primary key, ord int, sent_at int)")
+    con.execute("create table items(id text, sku text)")
+    con.executemany("insert into items values(?,?)", items)
     con.executemany("insert into touches values(?,?,?,?,?)", touches)
     con.executemany("insert into txns values(%s)" % ",".join("?" * (4 + len(txn_extra))), txns)
     con.executemany("insert into control values(?)", ((c,) for c in control))
