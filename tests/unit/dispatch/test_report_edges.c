@@ -83,17 +83,23 @@ static eng_report_figures total(dx *f, uint64_t camp)
     return x;
 }
 
+/* Ten customers, the org's conversion goals switched on. */
+static void goals_world(dx *f)
+{
+    dx_world(f, 10, 16, 1, 1);
+    eng_org_settings s;
+    assert_int_equal(eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION), ENG_OK);
+    assert_int_equal(eng_org_settings_get(f->e, "root", &s), ENG_OK);
+    s.conversion_goals = 1;
+    assert_int_equal(eng_org_settings_set(f->e, "root", &s, NULL), ENG_OK);
+}
+
 static void engine_edges(void **state)
 {
     eng_goal_spec ca_goal = ENG_GOAL_SPEC_INIT;
     (void)state;
     dx f;
-    dx_world(&f, 10, 16, 1, 1);
-    eng_org_settings s;
-    assert_int_equal(eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION), ENG_OK);
-    assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
-    s.conversion_goals = 1;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
+    goals_world(&f);
 
     /* Campaign A: SMS to everyone, goal "amount > 50", 5 days from sent, last touch ... */
     uint64_t a = 0, b = 0;
@@ -219,12 +225,7 @@ static void goal_over_custom_fields(void **state)
 {
     (void)state;
     dx f;
-    dx_world(&f, 10, 16, 1, 1);
-    eng_org_settings s;
-    assert_int_equal(eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION), ENG_OK);
-    assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
-    s.conversion_goals = 1;
-    assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
+    goals_world(&f);
     assert_int_equal(eng_txn_field_add(f.e, "acme", "country", ENG_COL_STRING), ENG_OK);
     assert_int_equal(eng_txn_field_add(f.e, "acme", "due", ENG_COL_DATE), ENG_OK);
     uint64_t c = 0, d = 0, e = 0;
