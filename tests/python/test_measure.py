@@ -103,6 +103,14 @@ class Measure(unittest.TestCase):
             self.eng.measure_campaign(self.touches, self.txns, goal={"condition": "amount >>= 1"},
                                       fields=[("amount", "decimal")], **self.spec)
         self.assertRegex(cm.exception.detail, r"\d+:\d+")
+        # a model or status the binding does not know is named with the names it knows (it was a bare
+        # KeyError: 'position_based', the docs' words for "position")
+        for key, bad_name, known in (("attribution", "position_based", "position"), ("start_on", "open", "opened")):
+            with self.assertRaises(ValueError) as cm:
+                self.eng.measure_campaign(self.touches, self.txns, goal={"condition": "amount > 1", key: bad_name},
+                                          fields=[("amount", "decimal")], **self.spec)
+            self.assertIn(repr(bad_name), str(cm.exception))
+            self.assertIn(repr(known), str(cm.exception))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import ctypes
 from typing import Dict, Iterator, List, Optional, Sequence
 
 from . import _native as _n
-from ._util import cstr, channel_id, channel_name, strarray
+from ._util import cstr, channel_id, channel_name, pick, strarray
 
 ROLES = {"viewer": 1, "author": 2, "approver": 4, "admin": 8}
 SCOPES = {"org": 0, "units": 1, "unit": 2}
@@ -40,8 +40,8 @@ def _goal(spec: Optional[dict], keep: list):
     g.event = cstr(spec.get("event"), keep)
     g.condition = cstr(spec.get("condition"), keep)
     g.window_days = spec.get("window_days", 30)
-    g.start_on = GOAL_START[spec.get("start_on", "sent")]
-    g.attribution = ATTRIBUTION[spec.get("attribution", "last_touch")]
+    g.start_on = pick(GOAL_START, spec.get("start_on", "sent"), "goal start_on")
+    g.attribution = pick(ATTRIBUTION, spec.get("attribution", "last_touch"), "goal attribution")
     return ctypes.pointer(g)
 
 

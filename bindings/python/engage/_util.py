@@ -17,13 +17,18 @@ def channels() -> Dict[str, int]:
     return _CHANNELS
 
 
+def pick(table: dict, name, what: str) -> int:
+    """table[name], or a ValueError naming ``what`` and the names it may be."""
+    try:
+        return table[name]
+    except KeyError:
+        raise ValueError(f"unknown {what} {name!r}; one of {sorted(table)}") from None
+
+
 def channel_id(ch) -> int:
     if isinstance(ch, int):
         return ch
-    try:
-        return channels()[ch]
-    except KeyError:
-        raise ValueError(f"unknown channel {ch!r}; one of {sorted(channels())}") from None
+    return pick(channels(), ch, "channel")
 
 
 _NAMES: List[str] = []
