@@ -56,6 +56,19 @@ class Privacy(unittest.TestCase):
                              {"requested": 2, "erased": 1, "not_found": 1})
             self.assertEqual(eng.customer_count("admin"), 2)  # tombstones keep the counts
 
+    def test_export_has_no_field_the_row_lacks(self):
+        # a purchase without `country`, stored after a sealed one with it: the export showed it
+        # with the sealed row's country (the scan's stale presence bits; docs/attribution.md)
+        with engage.Engine() as eng:
+            eng.create_org("acme", "admin")
+            eng.add_transaction_field("acme", "country", "string")
+            eng.import_csv("admin", "id\nC1\n")
+            eng.import_transactions_csv("acme", "id,customer,time,amount,country\nA,C1,1000,1,France\n")
+            eng.compact_events()
+            eng.import_transactions_csv("acme", "id,customer,time,amount\nB,C1,1001,1\n")
+            fields = {t["id"]: t["fields"] for t in eng.export_customer("admin", "C1")["transactions"]}
+            self.assertEqual(fields, {"A": {"country": "France"}, "B": {}})
+
 
 if __name__ == "__main__":
     unittest.main()
