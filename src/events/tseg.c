@@ -175,8 +175,15 @@ void eng__tseg_encode_rest(eng__wr *w, const eng__tcols *c, size_t from, size_t 
     eng__pack_u32(w, c->send + from, n);
     eng__pack_u32(w, c->detail + from, n);
     if (!eng__wr_reserve(w, nkey * 8)) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* the bytes eng__put64 writes; its byte stores may alias the column, so a loop of them
+         * reloaded both pointers every value */
+        if (nkey)
+            memcpy(w->data + w->len, c->keyhash + key_from, nkey * 8);
+#else
         for (size_t k = 0; k < nkey; k++)
             eng__put64(w->data + w->len + 8 * k, c->keyhash[key_from + k]);
+#endif
         w->len += nkey * 8;
     }
     eng__pack_u8(w, c->first + from, n);
