@@ -226,10 +226,12 @@ int64_t eng__pcol_at(const eng__pcol *c, size_t i)
 /* Values [from, from + n) of a column of width 1..31, eight at a time: eight values
  * take w bytes, so every group starts at the same bit of its first byte, and each
  * value is a funnel shift of the two 32-bit words that hold it in the group's 32-byte
- * load (the last value ends by bit 7 + 8w <= 255). Out as 32-bit values (out32) or
- * their low bytes (out8), as the scalar loop's casts give. Returns the values
- * decoded: whole groups whose loads stay inside the column's bytes. */
-ENG__AVX2 static size_t range_avx2(const eng__pcol *c, size_t from, size_t n, uint32_t *out32, uint8_t *out8)
+ * load (the last value ends by bit 7 + 8w <= 255). Out as 32-bit values (out32), their
+ * low bytes (out8) or 64-bit ones (out64: min + the value widened), as the scalar
+ * loop's casts give. Returns the values decoded: whole groups whose loads stay inside
+ * the column's bytes. */
+ENG__AVX2 static size_t range_avx2(const eng__pcol *c, size_t from, size_t n, uint32_t *out32, uint8_t *out8,
+                                   int64_t *out64)
 {
     const unsigned w = c->w;
     const uint64_t bit0 = (uint64_t)from * w;
@@ -247,6 +249,7 @@ ENG__AVX2 static size_t range_avx2(const eng__pcol *c, size_t from, size_t n, ui
     const __m256i lo_i = _mm256_loadu_si256((const __m256i *)idx), hi_i = _mm256_add_epi32(lo_i, _mm256_set1_epi32(1));
     const __m256i srl = _mm256_loadu_si256((const __m256i *)sh), sll = _mm256_sub_epi32(_mm256_set1_epi32(32), srl);
     const __m256i mask = _mm256_set1_epi32((int32_t)((1u << w) - 1)), min = _mm256_set1_epi32((int32_t)(uint32_t)c->min);
+    const __m256i min64 = _mm256_set1_epi64x((long long)c->min);
     /* out8: each lane's low byte to the front of its 128-bit half, then the two halves' fronts together */
     const __m256i bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12,
                                            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
@@ -256,7 +259,15 @@ ENG__AVX2 static size_t range_avx2(const eng__pcol *c, size_t from, size_t n, ui
         const __m256i v = _mm256_loadu_si256((const __m256i *)p);
         __m256i x = _mm256_or_si256(_mm256_srlv_epi32(_mm256_permutevar8x32_epi32(v, lo_i), srl),
                                     _mm256_sllv_epi32(_mm256_permutevar8x32_epi32(v, hi_i), sll));
-        x = _mm256_add_epi32(_mm256_and_si256(x, mask), min);
+        x = _mm256_and_si256(x, mask);
+        if (out64) {
+            const __m256i lo = _mm256_cvtepu32_epi64(_mm256_castsi256_si128(x));
+            const __m256i hi = _mm256_cvtepu32_epi64(_mm256_extracti128_si256(x, 1));
+            _mm256_storeu_si256((__m256i *)(out64 + 8 * g), _mm256_add_epi64(lo, min64));
+            _mm256_storeu_si256((__m256i *)(out64 + 8 * g + 4), _mm256_add_epi64(hi, min64));
+            continue;
+        }
+        x = _mm256_add_epi32(x, min);
         if (out32)
             _mm256_storeu_si256((__m256i *)(out32 + 8 * g), x);
         else
@@ -269,9 +280,10 @@ ENG__AVX2 static size_t range_avx2(const eng__pcol *c, size_t from, size_t n, ui
 
 /* The vector loop's share of a range (0: none), then the scalar loop for the rest. */
 #if ENG__SIMD_X86
-#define RANGE_VEC(o32, o8) (c->w && c->w < 32 && n >= 8 && eng__isa() >= ENG__ISA_AVX2 ? range_avx2(c, from, n, o32, o8) : 0)
+#define RANGE_VEC(o32, o8, o64)                                                                          \
+    (c->w && c->w < 32 && n >= 8 && eng__isa() >= ENG__ISA_AVX2 ? range_avx2(c, from, n, o32, o8, o64) : 0)
 #else
-#define RANGE_VEC(o32, o8) 0
+#define RANGE_VEC(o32, o8, o64) 0
 #endif
 
 #define RANGE_BODY(T, START)                                                        \
@@ -293,17 +305,17 @@ ENG__AVX2 static size_t range_avx2(const eng__pcol *c, size_t from, size_t n, ui
 
 void eng__pcol_i64(const eng__pcol *c, size_t from, size_t n, int64_t *out)
 {
-    RANGE_BODY(int64_t, 0)
+    RANGE_BODY(int64_t, RANGE_VEC(NULL, NULL, out))
 }
 
 void eng__pcol_u32(const eng__pcol *c, size_t from, size_t n, uint32_t *out)
 {
-    RANGE_BODY(uint32_t, RANGE_VEC(out, NULL))
+    RANGE_BODY(uint32_t, RANGE_VEC(out, NULL, NULL))
 }
 
 void eng__pcol_u8(const eng__pcol *c, size_t from, size_t n, uint8_t *out)
 {
-    RANGE_BODY(uint8_t, RANGE_VEC(NULL, out))
+    RANGE_BODY(uint8_t, RANGE_VEC(NULL, out, NULL))
 }
 
 int eng__pcol_same(const eng__pcol *c, size_t from, size_t n, int64_t v)
