@@ -104,7 +104,7 @@ def engine_path(rows, touches, txns, control, con, failures, table):
         for e in envs:
             sent[e.key] = e
         return ["accepted"] * len(envs)
-    with engage.Engine(transport=transport, clock=lambda: now[0]) as eng:
+    with engage.Engine(transport=transport, clock=lambda: now[0], threads=1) as eng:
         eng.create_org("mtd", "admin", conversion_goals=True, channel_costs={"email": 1})
         eng.put_actor("admin", "author", ["author"])
         eng.put_actor("admin", "approver", ["approver"])
@@ -162,6 +162,10 @@ def engine_path(rows, touches, txns, control, con, failures, table):
             with eng.campaign_report("admin", cid) as rep:
                 cpu = time.process_time() - t0
                 sqlref.check_report("engine/" + label, rep, ref, failures, table, cpu, msg_ids=mids)
+                one = rep.export("json")
+            with eng.campaign_report("admin", cid, threads=2) as rep:  # the same report on 2 parts
+                if rep.export("json") != one:
+                    failures.append(f"engine/{label}: the report on 2 parts differs from one part's")
             out.append((label, play_cpu))
         return setup_cpu, out
 
