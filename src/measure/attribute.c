@@ -499,7 +499,7 @@ static int goal_rule(eng_engine *e, const eng_txn_columns *xc, const eng_measure
     o.fields = xc->fields;
     o.nfields = xc->nfields;
     int rc = eng_rule_compile(e, sp->goal->condition, &o, out);
-    return rc ? eng__err_wrap(rc, "goal condition: ") : ENG_OK;
+    return rc ? eng__err_wrap(rc, "goal condition") : ENG_OK;
 }
 
 /* The rows of xc whose condition holds, as a bitmap (NULL: every row). */
@@ -516,7 +516,7 @@ static int select_with(eng_engine *e, eng_rule *rule, const eng_txn_columns *xc,
     int rc = xc->n ? eng_rule_eval_batch(rule, &b, NULL, s, NULL) : ENG_OK;
     if (rc) {
         eng__free(&e->mem, s);
-        return eng__err_wrap(rc, "goal condition: ");
+        return eng__err_wrap(rc, "goal condition");
     }
     *sel = s;
     return ENG_OK;

@@ -103,6 +103,8 @@ class Measure(unittest.TestCase):
             self.eng.measure_campaign(self.touches, self.txns, goal={"condition": "amount >>= 1"},
                                       fields=[("amount", "decimal")], **self.spec)
         self.assertRegex(cm.exception.detail, r"\d+:\d+")
+        self.assertTrue(cm.exception.message.startswith("goal condition: "), cm.exception.message)  # was ": : "
+        self.assertNotIn(": :", cm.exception.message)
         # a model or status the binding does not know is named with the names it knows (it was a bare
         # KeyError: 'position_based', the docs' words for "position")
         for key, bad_name, known in (("attribution", "position_based", "position"), ("start_on", "open", "opened")):
