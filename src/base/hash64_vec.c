@@ -19,6 +19,7 @@
 
 #define TAIL_K 0xff51afd7ed558ccdull /* hash_rest's tail constant */
 
+#if ENG__SIMD_X86
 /* The tail word of a key shorter than 8 bytes (hash_rest's byte loop). */
 static uint64_t short_tail(const uint8_t *p, size_t len)
 {
@@ -28,7 +29,6 @@ static uint64_t short_tail(const uint8_t *p, size_t len)
     return t;
 }
 
-#if ENG__SIMD_X86
 _Static_assert(sizeof(size_t) == 8 && sizeof(void *) == 8, "lanes of 64-bit lengths and addresses");
 
 /* ---- AVX-512: 8 keys a vector, G vectors side by side ---- */
