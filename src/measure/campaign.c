@@ -870,7 +870,8 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
     if (!err && rc.has_goal && eng__goal_wide(e, &rc.goal)) {
         chunks = 0;
         c.wide = &wide;
-        err = eng__goalcols_init(&wide, e, rc.org);
+        if (!(err = eng__goalcols_init(&wide, e, rc.org)))
+            err = eng__goalcols_check(&wide, rc.goal.condition);
     }
     if (chunks)
         __atomic_add_fetch(&eng__report_txn_chunked, 1, __ATOMIC_RELAXED);

@@ -52,6 +52,23 @@ int eng__goalcols_init(eng__goalcols *g, eng_engine *e, const char *org)
     return ENG_OK;
 }
 
+int eng__goalcols_check(eng__goalcols *g, const char *condition)
+{
+    eng_rule_options o;
+    eng_rule_options_init(&o, ENG_RULE_OPTIONS_VERSION);
+    o.fields = g->fields;
+    o.nfields = NBUILTIN + g->nf;
+    eng_rule *r = NULL;
+    int rc = eng_rule_compile(g->e, condition, &o, &r);
+    eng_rule_free(r);
+    /* a field the goal was saved with (a host's event schema may name a customer attribute)
+     * that the transactions do not have: say which fields there are */
+    if (rc == ENG_ETYPE)
+        return eng__err_wrap(rc, "goal condition (the report from the stores offers amount, store, items, time "
+                                 "and the org's transaction fields)");
+    return rc;
+}
+
 static int room(eng__goalcols *g, size_t rows, size_t items)
 {
     const eng__mem *m = &g->e->mem;

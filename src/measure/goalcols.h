@@ -30,6 +30,8 @@ typedef struct eng__goalcols {
 int eng__goal_wide(eng_engine *e, const eng_goal_spec *g);
 /* Ready @p g for the org's transactions (the custom fields' names borrowed: inside eng__enter). */
 int eng__goalcols_init(eng__goalcols *g, eng_engine *e, const char *org);
+/* The condition compiled over those fields: an unknown field's error says which there are. */
+int eng__goalcols_check(eng__goalcols *g, const char *condition);
 /* Append a segment's rows of known customers (the rows campaign.c's txn_copy keeps). */
 int eng__goalcols_add(eng__goalcols *g, const eng__txn_cols *x);
 /* The schema and columns over the rows: @p amount_store the caller's first two columns. */

@@ -277,6 +277,19 @@ static void goal_over_custom_fields(void **state)
     x = report_of(&f, e); /* c1 150.00, c5 500.00 (null coupon); c6's XMAS purchase is not */
     assert_int_equal(x.responders, 2);
     assert_int_equal(x.responder_sales, 65000);
+    /* A host's event schema may name a field the transactions do not have (a customer attribute):
+     * the goal is saved; the report refuses it, saying which fields it offers. */
+    static const eng_rule_field host[] = {{"amount", ENG_RT_DECIMAL, 4}, {"tier", ENG_RT_STRING, 0}};
+    assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_EVENT, host, 2), ENG_OK);
+    uint64_t t = 0;
+    eng_campaign_spec ct = campaign("T", "tier == \"gold\"", 10, ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH);
+    assert_int_equal(eng_campaign_create(f.e, "ann", &ct, &t, NULL), ENG_OK);
+    eng_report *r = NULL;
+    assert_int_equal(eng_campaign_report(f.e, "root", t, NULL, &r), ENG_ETYPE);
+    assert_null(r);
+    assert_non_null(strstr(eng_error_last()->message, "unknown field 'tier'"));
+    assert_non_null(strstr(eng_error_last()->message, "offers amount, store, items, time"));
+    assert_string_equal(eng_error_last()->detail, "1:1");
     dx_close(&f);
 }
 
