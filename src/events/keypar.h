@@ -7,6 +7,8 @@
 
 #include "events/ev_state.h"
 
+#include <stdatomic.h>
+
 #define ENG__EV_KEY_MAX 1024
 #define ENG__NO_SEND UINT32_MAX
 
@@ -56,6 +58,9 @@ void eng__sent_parse(const eng__ev *ev, const eng__sent_row *rows, size_t from, 
 int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, const uint64_t *h, const uint32_t *cand,
                     size_t n, uint64_t *ord, size_t *nm, eng_event_report *rep, eng__optlist *opts, uint32_t *stray,
                     size_t *nstray);
+/* Ranges of more than one receipt whose receipts arrived in send order, so
+ * that the sort had no pass to make (counted for the tests). */
+extern _Atomic size_t eng__rcpt_presorted;
 
 /* Run @p run on each of @p np parts (parts + k * size): the first on the
  * caller's thread, the others on threads of their own (a part whose thread

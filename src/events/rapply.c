@@ -16,6 +16,7 @@
  * whatever the thread count. */
 #include "events/keypar.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 enum { AHEAD = 32, HOT_AHEAD = 16, DIG = 11, RADIX = 1 << DIG, BLOCKS = 1024 };
@@ -37,26 +38,33 @@ typedef struct apart {
     eng__tcols rows;
     uint16_t *org;
     size_t dups;
+    int sorted; /* its receipts arrived in send order: no pass of the sort */
 } apart;
+
+_Atomic size_t eng__rcpt_presorted;
 
 typedef struct merge {
     eng_event_report *rep;
     eng__optlist *opts;
 } merge;
 
-/* Its receipts, in arrival order, then sorted by send, into ord[lo, hi). */
+/* Its receipts, in arrival order, then sorted by send, into ord[lo, hi);
+ * when they arrived in send order (a provider passing deliveries on in the
+ * order they went out), the pick leaves them sorted and the passes are
+ * skipped. */
 static void part_sort(apart *p)
 {
     size_t m = 0, n = p->hi - p->lo;
     /* one receipt in all has no scratch (tmp NULL) and needs none */
     uint64_t *a = p->ord + p->lo, *b = n > 1 ? p->tmp + p->lo : NULL;
-    uint64_t span = p->khi - p->klo;
-    int bits = 0;
+    uint64_t span = p->khi - p->klo, last = 0;
+    int bits = 0, down = 0;
     while (bits < 33 && ((span - 1) >> bits))
         bits++;
     /* the pick, without a branch (whether a receipt is this range's is a coin
-     * toss), counting the first digit as it goes; a[m] with m < n is always
-     * this range's to write */
+     * toss), counting the first digit and whether a send comes before the
+     * last one picked as it goes; a[m] with m < n is always this range's to
+     * write */
     uint32_t count[RADIX] = {0};
     for (size_t i = 0; i < p->ncand && m < n; i++) {
         uint64_t k = (uint64_t)p->cand[i] - p->base - p->klo; /* below klo: wraps past span */
@@ -64,8 +72,13 @@ static void part_sort(apart *p)
         int in = (k < span) & (p->cand[i] != ENG__NO_SEND);
         a[m] = e;
         count[k & (RADIX - 1)] += (uint32_t)in;
+        down |= in & (k < last);
+        last ^= (last ^ k) & (0 - (uint64_t)in); /* not `in ? k : last`: GCC makes that a branch */
         m += (size_t)in;
     }
+    p->sorted = !down;
+    if (!down)
+        return;
     for (int sh = 0; sh < bits && n > 1; sh += DIG) {
         if (sh) {
             memset(count, 0, sizeof count);
@@ -290,6 +303,8 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
     if (!rc)
         rc = eng__par_run(ps, sizeof *ps, np, part_run, part_merge, &mg);
     for (size_t k = 0; k < np; k++) {
+        if (ps[k].sorted && ps[k].hi - ps[k].lo > 1)
+            atomic_fetch_add_explicit(&eng__rcpt_presorted, 1, memory_order_relaxed);
         if (ps[k].nstray)
             memmove(stray + *nstray, stray + ps[k].lo, ps[k].nstray * sizeof *stray);
         *nstray += ps[k].nstray;

@@ -95,6 +95,7 @@ typedef struct run {
     double sent_cpu; /* of which writing `sent` (the dispatcher's part) */
     double api_pcpu; /* process CPU inside them (the engine's threads included) */
     uint64_t touches, sends;
+    double rcpt_pcpu; /* of which the receipts' */
 } run;
 
 static const int chans[4] = {ENG_CH_EMAIL, ENG_CH_SMS, ENG_CH_PUSH, ENG_CH_WHATSAPP};
@@ -141,6 +142,7 @@ static void put_receipts(run *r, const char *const *keys, const int *st, const e
     r->api_ms += now_ms() - t0;
     r->api_cpu += cpu_ms() - c0;
     r->api_pcpu += proc_cpu_ms() - p0;
+    r->rcpt_pcpu += proc_cpu_ms() - p0;
     if (rc)
         die("receipts", rc);
 }
@@ -247,7 +249,7 @@ static int seg_bytes_cb(const void *key, size_t klen, const void *val, size_t vl
 static double ingest_csv(const char *csv, const char *dbpath, uint64_t *rows_out)
 {
     eng_engine *e = open_file(dbpath, ENG_STORE_CREATE);
-    run r = {e, NULL, 0, 0, 0, 0, 0, 0};
+    run r = {e, NULL, 0, 0, 0, 0, 0, 0, 0};
     FILE *f = fopen(csv, "r");
     char line[256];
     eng__sent_row *rows = malloc(BATCH * sizeof *rows);
@@ -362,7 +364,7 @@ static void run_size(const char *label, uint64_t target, uint32_t ncust, int com
     snprintf(path2, sizeof path2, "%s/events-csv.db", dir);
     snprintf(csv, sizeof csv, "%s/touches.csv", dir);
     long rss0 = rss_kb();
-    run r = {open_file(path, ENG_STORE_CREATE), NULL, 0, 0, 0, 0, 0, 0};
+    run r = {open_file(path, ENG_STORE_CREATE), NULL, 0, 0, 0, 0, 0, 0, 0};
     if (compare) {
         r.csv = fopen(csv, "w");
         fprintf(r.csv, "time,customer,campaign,message,version,occurrence,channel,status,key\n");
@@ -394,8 +396,8 @@ static void run_size(const char *label, uint64_t target, uint32_t ncust, int com
     printf("W6 size=%s touches=%llu sends=%llu events_per_s=%.2fM (cpu) %.2fM (wall) api_cpu_ms=%.0f api_wall_ms=%.0f "
            "seal_ms=%.0f\n", label, (unsigned long long)r.touches, (unsigned long long)r.sends,
            r.touches / r.api_cpu / 1e3, r.touches / r.api_ms / 1e3, r.api_cpu, r.api_ms, seal_ms);
-    printf("W6 size=%s threads=%u process_cpu_ms=%.0f (%.2fM/s of process CPU; the line above: the calling thread's)\n",
-           label, threads, r.api_pcpu, r.touches / r.api_pcpu / 1e3);
+    printf("W6 size=%s threads=%u process_cpu_ms=%.0f (%.2fM/s of process CPU; the line above: the calling thread's), "
+           "receipts %.0f ms\n", label, threads, r.api_pcpu, r.touches / r.api_pcpu / 1e3, r.rcpt_pcpu);
     printf("W6 size=%s cpu split: sent %.2fM/s (%.0f ms), receipts %.2fM/s (%.0f ms)\n", label,
            r.sends / r.sent_cpu / 1e3, r.sent_cpu, (r.touches - r.sends) / (r.api_cpu - r.sent_cpu) / 1e3,
            r.api_cpu - r.sent_cpu);
@@ -454,7 +456,7 @@ static void run_pending(const char *label, uint32_t n)
     if (!mkdtemp(dir))
         die("mkdtemp", -1);
     snprintf(path, sizeof path, "%s/events.db", dir);
-    run r = {open_file(path, ENG_STORE_CREATE), NULL, 0, 0, 0, 0, 0, 0};
+    run r = {open_file(path, ENG_STORE_CREATE), NULL, 0, 0, 0, 0, 0, 0, 0};
     const uint32_t per = 50000; /* sends a campaign */
     uint32_t *who = malloc((size_t)n * sizeof *who);
     for (uint32_t i = 0; i < n; i++)
@@ -529,6 +531,7 @@ int main(void)
     if (!L || getenv("ENG_BENCH_W6_M"))
         run_pending("M", 1000000);
     if (L)
-        run_size("L", 100000000, 10000000, getenv("ENG_BENCH_COMPARE_L") != NULL);
+        run_size("L", getenv("ENG_BENCH_L_TOUCHES") ? strtoull(getenv("ENG_BENCH_L_TOUCHES"), NULL, 10) : 100000000,
+                 10000000, getenv("ENG_BENCH_COMPARE_L") != NULL); /* fewer touches: L's first waves only */
     return 0;
 }

@@ -263,11 +263,95 @@ static void ordered_segments(void **st)
     same_whatever_the_threads(1);
 }
 
+/* Receipts of acme's sends to customers [0, NS) (each delivered, every third
+ * also opened after, a few with details), arriving in the order of perm
+ * (customers; a customer's receipts together, in that order), then the same
+ * batch again (all duplicates): the store's digest, and how many of the
+ * sort's ranges found their receipts in send order. */
+#define NS 240
+static size_t arrive(unsigned threads, const uint32_t *perm, uint8_t digest[ENG__SHA256_LEN])
+{
+    evfx f;
+    evfx_open(&f, NCUST);
+    f.e->threads = threads;
+    evfx_send(&f, "acme", 1, 0, NS, ENG_CH_EMAIL, 1000);
+    static char kb[2 * NS][64];
+    const char *keys[2 * NS], *dets[2 * NS];
+    int st[2 * NS];
+    eng_time ts[2 * NS];
+    size_t n = 0;
+    for (size_t k = 0; k < NS; k++) {
+        uint32_t c = perm[k];
+        for (int o = 0; o < 1 + (c % 3 == 0); o++, n++) {
+            evfx_key(kb[n], 64, 1, 0, c, ENG_CH_EMAIL);
+            keys[n] = kb[n];
+            st[n] = o ? ENG_TOUCH_OPENED : ENG_TOUCH_DELIVERED;
+            ts[n] = 5000 + 10 * (eng_time)c + o;
+            dets[n] = c % 7 == 0 ? (o ? "link-a" : "mx-1") : NULL;
+        }
+    }
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = n;
+    r.keys = keys;
+    r.statuses = st;
+    r.times = ts;
+    r.details = dets;
+    size_t before = atomic_load(&eng__rcpt_presorted);
+    eng_event_report rep = ENG_EVENT_REPORT_INIT;
+    assert_int_equal(eng_touch_append(f.e, &r, &rep), ENG_OK);
+    assert_int_equal(rep.accepted, n);
+    size_t sorted = atomic_load(&eng__rcpt_presorted) - before;
+    rep = (eng_event_report)ENG_EVENT_REPORT_INIT;
+    assert_int_equal(eng_touch_append(f.e, &r, &rep), ENG_OK);
+    assert_int_equal(rep.duplicates, n);
+    store_digest(f.e, digest);
+    evfx_close(&f);
+    return sorted;
+}
+
+/* A batch whose receipts arrive in send order is left as picked (no pass of
+ * the sort) in every range; a run of sends in reverse makes the range
+ * holding it sort; sends in a shuffled order, all sort. The store is the
+ * same in all three, and whatever the thread count: rows in send order, a
+ * send's receipts in arrival order. */
+static void in_send_order(void **st)
+{
+    (void)st;
+    size_t keep = eng__keypar_min_rows;
+    eng__keypar_min_rows = 4;
+    uint32_t up[NS], rev[NS], mix[NS];
+    for (uint32_t c = 0; c < NS; c++)
+        up[c] = rev[c] = mix[c] = c;
+    for (uint32_t c = 0; c < 10; c++) /* customers 20..29 in reverse: inside the first range (60 or more) */
+        rev[20 + c] = 29 - c;
+    uint64_t rng = 7;
+    for (uint32_t c = NS - 1; c > 0; c--) {
+        uint32_t j = (uint32_t)(test_splitmix(&rng) % (c + 1)), x = mix[c];
+        mix[c] = mix[j];
+        mix[j] = x;
+    }
+    uint8_t want[ENG__SHA256_LEN], got[ENG__SHA256_LEN];
+    const unsigned threads[3] = {0, 1, 3};
+    for (int t = 0; t < 3; t++) {
+        size_t np = threads[t] + 1;
+        assert_int_equal(arrive(threads[t], up, t ? got : want), np);
+        if (t)
+            assert_memory_equal(want, got, ENG__SHA256_LEN);
+        size_t s = arrive(threads[t], rev, got);
+        assert_int_equal(s, np - 1); /* the ranges after the run still skip */
+        assert_memory_equal(want, got, ENG__SHA256_LEN);
+        assert_int_equal(arrive(threads[t], mix, got), 0);
+        assert_memory_equal(want, got, ENG__SHA256_LEN);
+    }
+    eng__keypar_min_rows = keep;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(storage_order),
         cmocka_unit_test(ordered_segments),
+        cmocka_unit_test(in_send_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
