@@ -311,8 +311,8 @@ ENG_API int eng_campaign_report_options_init(eng_campaign_report_options *x, uns
  * frozen when its messages were approved (their union), the touch log of its
  * messages and the org's transactions (goal conditions may use the
  * transaction fields `amount`, `store`, `items`, `time` and the org's custom
- * fields, the schema the goal was checked against when it was saved), and the
- * org's channel costs. Same
+ * fields, the schema the goal was checked against when it was saved, and the
+ * customer's attributes, joined on), and the org's channel costs. Same
  * figures as eng_measure_campaign(). For an X-Engage message it also holds
  * the off-policy estimates (eng_report_ope()).
  * @param engine an open engine. @param actor acting user (#ENG_OP_READ on the campaign).

@@ -906,7 +906,7 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
         eng_txn_columns xc = {ENG_TXN_COLUMNS_VERSION, c.nx, c.x_cust, c.x_time, c.x_amount, 4, goal_fields_of, 2,
                               chunks ? NULL : columns};
         if (c.wide)
-            err = eng__goalcols_finish(&wide, columns, c.x_time, &xc);
+            err = eng__goalcols_finish(&wide, columns, c.x_time, c.x_cust, &xc);
         eng_measure_spec sp;
         eng_measure_spec_init(&sp, ENG_MEASURE_SPEC_VERSION);
         for (size_t i = 0; i < ncontrol; i++)

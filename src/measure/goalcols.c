@@ -5,6 +5,8 @@
 #include "measure/goalcols.h"
 #include "measure/measure_impl.h"
 #include "model/txn_schema.h"
+#include "audience/audience_impl.h"
+#include "rules/rules_link.h"
 
 #include <string.h>
 
@@ -39,15 +41,37 @@ int eng__goalcols_init(eng__goalcols *g, eng_engine *e, const char *org)
         {"time", ENG_RT_TIMESTAMP, 0}};
     memcpy(g->fields, builtin, sizeof builtin);
     int rc = eng__txn_fields_provider(e, org, g->fields + NBUILTIN, MAX_FIELDS, &g->nf);
-    if (rc)
+    eng__aud *a = NULL;
+    if (rc || (rc = eng__aud_get(e, org, &a)))
         return rc;
+    /* the customer's attributes after the transaction's fields (a name they share is the
+     * transaction's) */
+    const eng__table *t = g->table = &a->t;
+    g->acol = eng__calloc(m, t->ncols ? t->ncols : 1, sizeof *g->acol);
+    if (!g->acol)
+        return eng__nomem();
+    for (uint32_t i = 0; i < t->ncols && NBUILTIN + g->nf + g->na < NBUILTIN + MAX_FIELDS; i++) {
+        int taken = 0;
+        for (size_t k = 0; k < NBUILTIN + g->nf && !taken; k++)
+            taken = strcmp(g->fields[k].name, t->cols[i].name) == 0;
+        if (taken)
+            continue;
+        eng_rule_field *f = &g->fields[NBUILTIN + g->nf + g->na];
+        int ty = t->cols[i].type;
+        f->name = t->cols[i].name;
+        f->type = ty == ENG_COL_STRING ? ENG_RT_STRING : ty == ENG_COL_INT64 ? ENG_RT_INT
+                : ty == ENG_COL_DECIMAL ? ENG_RT_DECIMAL : ty == ENG_COL_DATE ? ENG_RT_DATE : ENG_RT_BOOL;
+        f->scale = ty == ENG_COL_DECIMAL ? 4 : 0;
+        g->acol[g->na++] = i;
+    }
+    if (!(g->conv = eng__calloc(m, g->nf + g->na ? g->nf + g->na : 1, sizeof *g->conv)))
+        return eng__nomem();
     size_t nf = g->nf ? g->nf : 1;
     g->fv = eng__calloc(m, nf, sizeof *g->fv);
     g->fnull = eng__calloc(m, nf, sizeof *g->fnull);
     g->fmax = eng__calloc(m, nf, sizeof *g->fmax);
-    g->conv = eng__calloc(m, nf, sizeof *g->conv);
     g->item_off = eng__calloc(m, 1, sizeof *g->item_off);
-    if (!g->fv || !g->fnull || !g->fmax || !g->conv || !g->item_off)
+    if (!g->fv || !g->fnull || !g->fmax || !g->item_off)
         return eng__nomem();
     return ENG_OK;
 }
@@ -57,15 +81,20 @@ int eng__goalcols_check(eng__goalcols *g, const char *condition)
     eng_rule_options o;
     eng_rule_options_init(&o, ENG_RULE_OPTIONS_VERSION);
     o.fields = g->fields;
-    o.nfields = NBUILTIN + g->nf;
+    o.nfields = NBUILTIN + g->nf + g->na;
     eng_rule *r = NULL;
     int rc = eng_rule_compile(g->e, condition, &o, &r);
+    g->reads = rc ? NULL : eng__calloc(&g->e->mem, o.nfields, sizeof *g->reads);
+    if (!rc && !g->reads)
+        rc = eng__nomem();
+    for (size_t i = 0; !rc && i < o.nfields; i++)
+        g->reads[i] = eng__rule_reads(r, i);
     eng_rule_free(r);
     /* a field the goal was saved with (a host's event schema may name a customer attribute)
      * that the transactions do not have: say which fields there are */
     if (rc == ENG_ETYPE)
-        return eng__err_wrap(rc, "goal condition (the report from the stores offers amount, store, items, time "
-                                 "and the org's transaction fields)");
+        return eng__err_wrap(rc, "goal condition (the report from the stores offers amount, store, items, time, "
+                                 "the org's transaction fields and the customer's attributes)");
     return rc;
 }
 
@@ -137,8 +166,68 @@ static void fill_dict(eng__goalcols *g, size_t at, uint32_t n, int sku)
     }
 }
 
+static void *own(eng__goalcols *g, void *p)
+{
+    if (p && eng__grow(&g->e->mem, (void **)&g->own, &g->capown, g->nown + 1, sizeof *g->own)) {
+        eng__free(&g->e->mem, p);
+        return NULL;
+    }
+    if (p)
+        g->own[g->nown++] = p;
+    return p;
+}
+
+/* Attribute k's column over the rows: the value of each row's customer (null when they have none).
+ * An attribute the condition does not read keeps its type only (the batch never reads it). */
+static int join_attr(eng__goalcols *g, size_t k, const uint32_t *cust)
+{
+    const size_t fi = NBUILTIN + g->nf + k, n = g->n ? g->n : 1;
+    const eng__col *col = &g->table->cols[g->acol[k]];
+    const int type = g->fields[fi].type;
+    eng_rule_column *c = &g->cols[fi];
+    *c = (eng_rule_column){type, g->fields[fi].scale, NULL, NULL, NULL, NULL, 0, NULL};
+    if (!g->reads || !g->reads[fi])
+        return ENG_OK;
+    const size_t w = type == ENG_RT_BOOL ? 1 : type == ENG_RT_STRING || type == ENG_RT_DATE ? 4 : 8;
+    uint64_t *nulls = own(g, eng__calloc(&g->e->mem, (n + 63) / 64, sizeof *nulls));
+    void *d = own(g, eng__calloc(&g->e->mem, n, w));
+    if (!nulls || !d)
+        return ENG_ENOMEM;
+    for (size_t r = 0; r < g->n; r++) {
+        const uint32_t cu = cust[r];
+        if (cu >= g->table->n || !eng__bit(col->present, cu)) {
+            nulls[r / 64] |= 1ull << (r % 64);
+            continue;
+        }
+        if (type == ENG_RT_STRING)
+            ((uint32_t *)d)[r] = col->code[cu];
+        else if (type == ENG_RT_BOOL)
+            ((uint8_t *)d)[r] = (uint8_t)eng__bit(col->bits, cu);
+        else if (type == ENG_RT_DATE) /* the table keeps ms; the rule wants the UTC day */
+            ((int32_t *)d)[r] = (int32_t)((col->i64[cu] - (col->i64[cu] < 0 ? ENG_DAY - 1 : 0)) / ENG_DAY);
+        else
+            ((int64_t *)d)[r] = col->i64[cu];
+    }
+    c->data = d, c->nulls = nulls;
+    if (type == ENG_RT_STRING) {
+        const uint32_t nd = col->dict.n ? col->dict.n : 1;
+        const char **dict = own(g, eng__calloc(&g->e->mem, nd, sizeof *dict));
+        uint32_t *len = own(g, eng__calloc(&g->e->mem, nd, sizeof *len));
+        if (!dict || !len)
+            return ENG_ENOMEM;
+        dict[0] = ""; /* null rows carry code 0 even when the dictionary is empty */
+        for (uint32_t s = 0; s < col->dict.n; s++) {
+            size_t l;
+            dict[s] = eng__dict_str(&col->dict, s, &l);
+            len[s] = (uint32_t)l;
+        }
+        c->dict = dict, c->dict_len = len, c->dict_size = nd;
+    }
+    return ENG_OK;
+}
+
 int eng__goalcols_finish(eng__goalcols *g, const eng_rule_column amount_store[2], const eng_time *time,
-                         eng_txn_columns *out)
+                         const uint32_t *cust, eng_txn_columns *out)
 {
     const eng__mem *m = &g->e->mem;
     size_t nd = g->nsku;
@@ -146,7 +235,7 @@ int eng__goalcols_finish(eng__goalcols *g, const eng_rule_column amount_store[2]
         nd += g->fmax[f];
     g->dict = eng__calloc(m, nd ? nd : 1, sizeof *g->dict);
     g->dict_len = eng__calloc(m, nd ? nd : 1, sizeof *g->dict_len);
-    g->cols = eng__calloc(m, NBUILTIN + g->nf, sizeof *g->cols);
+    g->cols = eng__calloc(m, NBUILTIN + g->nf + g->na, sizeof *g->cols);
     if (!g->dict || !g->dict_len || !g->cols)
         return eng__nomem();
     g->cols[0] = amount_store[0];
@@ -180,8 +269,11 @@ int eng__goalcols_finish(eng__goalcols *g, const eng_rule_column amount_store[2]
             at += g->fmax[f];
         }
     }
+    for (size_t k = 0; k < g->na; k++)
+        if (join_attr(g, k, cust))
+            return eng__nomem();
     out->fields = g->fields;
-    out->nfields = NBUILTIN + g->nf;
+    out->nfields = NBUILTIN + g->nf + g->na;
     out->columns = g->cols;
     return ENG_OK;
 }
@@ -197,6 +289,9 @@ void eng__goalcols_free(eng__goalcols *g)
         if (g->conv)
             eng__free(m, g->conv[f]);
     }
+    for (size_t i = 0; i < g->nown; i++)
+        eng__free(m, g->own[i]);
+    eng__free(m, g->own), eng__free(m, g->acol), eng__free(m, g->reads);
     eng__free(m, g->fv), eng__free(m, g->fnull), eng__free(m, g->fmax), eng__free(m, g->conv);
     eng__free(m, g->item_off), eng__free(m, g->items), eng__free(m, g->fields);
     eng__free(m, g->dict), eng__free(m, g->dict_len), eng__free(m, g->cols);

@@ -1,7 +1,9 @@
 /* The transaction fields a goal condition may use beyond `amount` and `store` in the report from
  * the engine's stores: `items`, `time` and the org's custom fields (eng_txn_field_add), the
- * schema the goal is checked against when it is saved (model/rulecheck.c). Read whole, a
- * segment at a time, beside campaign.c's four columns; only a condition that needs them pays. */
+ * schema the goal is checked against when it is saved (model/rulecheck.c), then the customer's
+ * attributes (the columns of the customer table, as they are when the report is made) joined
+ * on. Read whole, a segment at a time, beside campaign.c's four columns; only a condition that
+ * needs them pays, and only for the attributes it reads. */
 #ifndef ENG_MEASURE_GOALCOLS_H
 #define ENG_MEASURE_GOALCOLS_H
 
@@ -16,6 +18,12 @@ typedef struct eng__goalcols {
     size_t ni, capi;
     uint32_t *items, nsku;   /* SKU codes, all below nsku */
     size_t nf;               /* the org's custom fields */
+    size_t na;               /* then the customer attributes (fields[4 + nf + k] is column acol[k]) */
+    uint32_t *acol;
+    const struct eng__table *table;
+    int *reads;              /* per field: the condition reads it (eng__goalcols_check) */
+    void **own;              /* the attributes' joined arrays, freed with the rest */
+    size_t nown, capown;
     eng_rule_field *fields;  /* amount, store, items, time, then the custom fields */
     int64_t **fv;            /* fv[f][row]: as the events layer stores it */
     uint64_t **fnull;        /* bit set: null */
@@ -23,7 +31,7 @@ typedef struct eng__goalcols {
     void **conv;             /* per field, the rule column's data when it is not fv's */
     const char **dict;       /* the dictionaries (SKUs, then each string field's), one block */
     uint32_t *dict_len;
-    eng_rule_column *cols;   /* 4 + nf columns; the first two are the caller's */
+    eng_rule_column *cols;   /* 4 + nf + na columns; the first two are the caller's */
 } eng__goalcols;
 
 /* Non-zero when the goal's condition uses a field other than `amount` and `store`. */
@@ -34,9 +42,10 @@ int eng__goalcols_init(eng__goalcols *g, eng_engine *e, const char *org);
 int eng__goalcols_check(eng__goalcols *g, const char *condition);
 /* Append a segment's rows of known customers (the rows campaign.c's txn_copy keeps). */
 int eng__goalcols_add(eng__goalcols *g, const eng__txn_cols *x);
-/* The schema and columns over the rows: @p amount_store the caller's first two columns. */
+/* The schema and columns over the rows: @p amount_store the caller's first two columns, @p cust
+ * the rows' customers (the attributes are joined on them). */
 int eng__goalcols_finish(eng__goalcols *g, const eng_rule_column amount_store[2], const eng_time *time,
-                         eng_txn_columns *out);
+                         const uint32_t *cust, eng_txn_columns *out);
 void eng__goalcols_free(eng__goalcols *g);
 
 #endif

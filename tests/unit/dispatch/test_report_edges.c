@@ -7,7 +7,8 @@
  * ingest, whatever their time) and a late one (appended after the purchase and
  * a first report: counted at its own time when the report is made again); a
  * transaction exactly at the window's end, one just after, one before the touch; a goal over
- * the org's custom transaction fields, items and a field declared after some rows were stored. */
+ * the org's custom transaction fields, items, a field declared after some rows were stored and a
+ * customer attribute a host's event schema names. */
 #include "dispatch_fixture.h"
 #include "measure/measure_impl.h" /* eng__report_txn_chunks: both ways of reading the transactions */
 
@@ -277,17 +278,32 @@ static void goal_over_custom_fields(void **state)
     x = report_of(&f, e); /* c1 150.00, c5 500.00 (null coupon); c6's XMAS purchase is not */
     assert_int_equal(x.responders, 2);
     assert_int_equal(x.responder_sales, 65000);
-    /* A host's event schema may name a field the transactions do not have (a customer attribute):
-     * the goal is saved; the report refuses it, saying which fields it offers. */
-    static const eng_rule_field host[] = {{"amount", ENG_RT_DECIMAL, 4}, {"tier", ENG_RT_STRING, 0}};
-    assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_EVENT, host, 2), ENG_OK);
-    uint64_t t = 0;
-    eng_campaign_spec ct = campaign("T", "tier == \"gold\"", 10, ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH);
+    /* A host's event schema may name a customer attribute: the report joins the customer's value
+     * (as it is now) onto each purchase. tier: c1 gold, c2 silver, c5 gold, others none; joined
+     * with C's country condition's purchases above: c1 (150.00, gold) yes, c2 (80.00, silver) no,
+     * c5 (500.00, gold, no country) yes under "tier == gold and amount > 50": 650.00. */
+    assert_int_equal(eng_customers_add_column(f.e, "root", "tier", ENG_COL_STRING), ENG_OK);
+    static const char tiers[] = "id,tier\nc1,gold\nc2,silver\nc5,gold\n";
+    assert_int_equal(eng_customers_import_csv_buffer(f.e, "root", tiers, sizeof tiers - 1, NULL, NULL), ENG_OK);
+    static const eng_rule_field host[] = {{"amount", ENG_RT_DECIMAL, 4}, {"tier", ENG_RT_STRING, 0},
+                                          {"vip", ENG_RT_BOOL, 0}};
+    assert_int_equal(eng_model_set_rule_schema(f.e, ENG_SCHEMA_EVENT, host, 3), ENG_OK);
+    uint64_t t = 0, v = 0;
+    eng_campaign_spec ct = campaign("T", "tier == \"gold\" and amount > 50", 10, ENG_GOAL_ON_SENT,
+                                    ENG_ATTR_LAST_TOUCH);
     assert_int_equal(eng_campaign_create(f.e, "ann", &ct, &t, NULL), ENG_OK);
+    approve_on(&f, t, ENG_CH_SMS, "Hi, 20% off. {{optout}}");
+    x = report_of(&f, t);
+    assert_int_equal(x.responders, 2);
+    assert_int_equal(x.responder_sales, 65000);
+    /* a field neither the transactions nor the customers have: saved (the host's schema), then
+     * refused by the report, which says what it offers */
+    eng_campaign_spec cv = campaign("V", "vip", 10, ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH);
+    assert_int_equal(eng_campaign_create(f.e, "ann", &cv, &v, NULL), ENG_OK);
     eng_report *r = NULL;
-    assert_int_equal(eng_campaign_report(f.e, "root", t, NULL, &r), ENG_ETYPE);
+    assert_int_equal(eng_campaign_report(f.e, "root", v, NULL, &r), ENG_ETYPE);
     assert_null(r);
-    assert_non_null(strstr(eng_error_last()->message, "unknown field 'tier'"));
+    assert_non_null(strstr(eng_error_last()->message, "unknown field 'vip'"));
     assert_non_null(strstr(eng_error_last()->message, "offers amount, store, items, time"));
     assert_string_equal(eng_error_last()->detail, "1:1");
     dx_close(&f);
