@@ -158,7 +158,7 @@ typedef struct eng_delivery {
 ENG_API int eng_delivery_init(eng_delivery *d, unsigned int version);
 
 /** Current version of #eng_xengage_options. */
-#define ENG_XENGAGE_OPTIONS_VERSION 1
+#define ENG_XENGAGE_OPTIONS_VERSION 2
 
 /**
  * X-Engage settings of a message (#ENG_STRATEGY_XENGAGE; docs/xengage.md).
@@ -168,13 +168,17 @@ typedef struct eng_xengage_options {
     int64_t credit_cap;   /**< Most credits the sends of one execution may cost, each send priced at its channel's
                                cost per message (eng_org_settings.channel_cost); within the cap X-Engage spends
                                where the expected value per credit is highest. 0: no cap. */
+    double credits_per_unit; /**< Version 2: credits a unit of the org's currency is worth. X-Engage weighs the value
+                                  of a conversion (the customers' transaction amounts, in currency) against the
+                                  channels' costs (in credits) at this rate: an org whose credit is a hundredth of
+                                  its currency says 100. 0: 1 (a credit is a unit of currency). */
 } eng_xengage_options;
 
 /** Static initialiser equal to what eng_xengage_options_init() produces. */
-#define ENG_XENGAGE_OPTIONS_INIT {ENG_XENGAGE_OPTIONS_VERSION, 0}
+#define ENG_XENGAGE_OPTIONS_INIT {ENG_XENGAGE_OPTIONS_VERSION, 0, 0.0}
 
 /**
- * Fill @p x with defaults (no credit cap).
+ * Fill @p x with defaults (no credit cap, a credit worth a unit of currency).
  * @param x the settings to fill.
  * @param version #ENG_XENGAGE_OPTIONS_VERSION.
  * @return #ENG_OK; #ENG_EINVAL if @p x is NULL; #ENG_EVERSION for an unknown version.

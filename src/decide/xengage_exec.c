@@ -25,7 +25,8 @@
  *
  * Cost is the org's channel cost in credits; the value of a conversion is the
  * org's mean transaction amount before the execution, in currency units, at
- * eng__xengage_credits_per_unit credits per unit (1 by default). */
+ * the message's credits per unit (eng_xengage_options.credits_per_unit; when
+ * not set, eng__xengage_credits_per_unit, 1 by default). */
 #include "decide/decide.h"
 #include "decide/xengage_impl.h"
 #include "events/events_impl.h"
@@ -112,7 +113,7 @@ static int seed_history(eng_engine *e, const char *org, eng_time before, xe_exec
 }
 
 typedef struct mean_ctx {
-    double sum;
+    double sum, cpu; /* cpu: credits per unit of currency */
     uint64_t n;
     uint32_t ncust; /* per customer below this id: orders, their sum and sum of squares (credits) */
     uint32_t *cn;
@@ -127,7 +128,7 @@ static int mean_cb(const eng__txn_cols *c, void *u)
         m->sum += a;
         uint32_t id = c->customer[i];
         if (id < m->ncust) {
-            a *= eng__xengage_credits_per_unit;
+            a *= m->cpu;
             m->cn[id]++, m->cs[id] += a, m->cq[id] += a * a;
         }
     }
@@ -200,14 +201,17 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     cfg.explore = eng__xe_explore_share(x->ntest);
     for (unsigned j = 0; j < x->k; j++)
         cfg.cost[j] = (double)ctx->settings->channel_cost[x->chan[j]];
-    mean_ctx m = {0, 0, x->ncust, NULL, NULL, NULL};
+    const eng_xengage_options *xo = s->xengage;
+    double cpu = xo && xo->version >= 2 && xo->credits_per_unit > 0 ? xo->credits_per_unit
+                                                                     : eng__xengage_credits_per_unit;
+    mean_ctx m = {0, cpu, 0, x->ncust, NULL, NULL, NULL};
     m.cn = eng__calloc(&e->mem, x->ncust ? x->ncust : 1, sizeof *m.cn);
     m.cs = eng__calloc(&e->mem, x->ncust ? x->ncust : 1, sizeof *m.cs);
     m.cq = eng__calloc(&e->mem, x->ncust ? x->ncust : 1, sizeof *m.cq);
     int rc = m.cn && m.cs && m.cq ? eng__txn_scan(e, ctx->org, 0, x->start, ENG__NO_CUSTOMER, NULL, mean_cb, &m)
                                   : eng__nomem();
     /* Without sales history the value is unknown: send the best channel rather than nothing. */
-    cfg.value = m.n ? m.sum / (double)m.n * eng__xengage_credits_per_unit : 1.0;
+    cfg.value = m.n ? m.sum / (double)m.n * cpu : 1.0;
     if (!rc && m.n)
         rc = fit_values(e, &m, cfg.value, x);
     eng__free(&e->mem, m.cn);

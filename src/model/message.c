@@ -40,7 +40,13 @@ ENG_API int eng_delivery_init(eng_delivery *d, unsigned int version)
 
 ENG_API int eng_xengage_options_init(eng_xengage_options *x, unsigned int version)
 {
-    return eng__struct_init(x, &no_xengage, ENG__SIZES(sizeof no_xengage), version, "eng_xengage_options");
+    return eng__struct_init(x, &no_xengage, ENG__SIZES(ENG__UPTO(eng_xengage_options, credit_cap), sizeof no_xengage),
+                            version, "eng_xengage_options");
+}
+
+double eng__xengage_cpu(const eng_xengage_options *x)
+{
+    return x && x->version >= 2 && x->credits_per_unit > 0 ? x->credits_per_unit : 0;
 }
 
 void eng__msg_spec_parts(const eng_message_spec *in, eng_message_spec *out)
@@ -107,11 +113,19 @@ void eng__msg_spec_enc(eng__wr *w, const eng_message_spec *s)
     }
     eng__strs_enc(w, d->poc, d->n_poc);
     eng__wr_svar(w, d->tiny_url);
-    /* Optional tail (absent in messages stored before it, whose content hash it keeps): tag 1, credit cap. */
+    /* Optional tail (absent in messages stored before it, whose content hash it keeps): tag 1, credit cap;
+     * tag 2, credits per unit of currency (the double's bits). */
     const eng_xengage_options *x = s->version >= 2 ? s->xengage : NULL;
     if (x && x->credit_cap) {
         eng__wr_u8(w, 1);
         eng__wr_svar(w, x->credit_cap);
+    }
+    double cpu = eng__xengage_cpu(x);
+    if (cpu > 0) {
+        uint64_t bits;
+        memcpy(&bits, &cpu, sizeof bits);
+        eng__wr_u8(w, 2);
+        eng__wr_u64(w, bits);
     }
 }
 
@@ -192,8 +206,20 @@ void eng__msg_spec_dec(eng__rd *r, eng__pool *p, eng_message_spec *s)
     d.poc = eng__strs_dec(r, p, &d.n_poc);
     d.tiny_url = (int)eng__rd_svar(r);
     eng_xengage_options x = ENG_XENGAGE_OPTIONS_INIT;
-    if (eng__rd_ok(r) && eng__rd_left(r) && eng__rd_u8(r) == 1)
-        x.credit_cap = eng__rd_svar(r);
+    for (unsigned last = 0; eng__rd_ok(r) && eng__rd_left(r);) {
+        unsigned tag = eng__rd_u8(r);
+        if (tag <= last || tag > 2) { /* each tag once, in order */
+            r->err = ENG_ECORRUPT;
+            break;
+        }
+        if (tag == 1)
+            x.credit_cap = eng__rd_svar(r);
+        else {
+            uint64_t bits = eng__rd_u64(r);
+            memcpy(&x.credits_per_unit, &bits, sizeof bits);
+        }
+        last = tag;
+    }
     /* The parts live in the pool, like every string of the spec. */
     struct {
         eng_incentive in;
@@ -311,6 +337,12 @@ void eng__msg_check_structure(eng_validation *v, const eng_message_spec *s)
         eng__vr_add(v, ENG_EINVAL, "message.xengage.credit_cap", "a credit cap is 0 (none) or positive");
     else if (xo && xo->credit_cap && s->strategy != ENG_STRATEGY_XENGAGE)
         eng__vr_add(v, ENG_EINVAL, "message.xengage.credit_cap", "a credit cap belongs to the X-Engage strategy");
+    if (xo && xo->version >= 2 && !(xo->credits_per_unit == 0 || (xo->credits_per_unit > 0 && xo->credits_per_unit <= 1e9)))
+        eng__vr_add(v, ENG_ERANGE, "message.xengage.credits_per_unit",
+                    "credits per unit of currency is 0 (one) or positive, at most 1e9");
+    else if (eng__xengage_cpu(xo) > 0 && s->strategy != ENG_STRATEGY_XENGAGE)
+        eng__vr_add(v, ENG_EINVAL, "message.xengage.credits_per_unit",
+                    "credits per unit of currency belongs to the X-Engage strategy");
     const eng_delivery *d = s->delivery;
     if (d->n_senders && (!d->senders || d->n_senders > ENG_CH_COUNT))
         eng__vr_add(v, ENG_ETOOBIG, "message.delivery.senders", "at most one sender id per channel");

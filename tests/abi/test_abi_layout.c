@@ -143,8 +143,8 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_delivery), 48);
     OFF(eng_message_spec, version, 0); OFF(eng_message_spec, title, 8); OFF(eng_message_spec, type, 16); OFF(eng_message_spec, strategy, 20); OFF(eng_message_spec, variants, 24); OFF(eng_message_spec, n_variants, 32); OFF(eng_message_spec, channel_priority, 40); OFF(eng_message_spec, n_channel_priority, 48); OFF(eng_message_spec, include, 56); OFF(eng_message_spec, n_include, 64); OFF(eng_message_spec, exclude, 72); OFF(eng_message_spec, n_exclude, 80); OFF(eng_message_spec, creatives, 88); OFF(eng_message_spec, n_creatives, 96); OFF(eng_message_spec, incentive, 104); OFF(eng_message_spec, schedule, 112); OFF(eng_message_spec, delivery, 120); OFF(eng_message_spec, xengage, 128);
     assert_int_equal(sizeof(eng_message_spec), 136);
-    OFF(eng_xengage_options, version, 0); OFF(eng_xengage_options, credit_cap, 8);
-    assert_int_equal(sizeof(eng_xengage_options), 16);
+    OFF(eng_xengage_options, version, 0); OFF(eng_xengage_options, credit_cap, 8); OFF(eng_xengage_options, credits_per_unit, 16);
+    assert_int_equal(sizeof(eng_xengage_options), 24);
     OFF(eng_message_status, version, 0); OFF(eng_message_status, id, 8); OFF(eng_message_status, campaign, 16); OFF(eng_message_status, state, 24); OFF(eng_message_status, created_by, 32); OFF(eng_message_status, edited_by, 40); OFF(eng_message_status, updated_at, 48); OFF(eng_message_status, decided_by, 56); OFF(eng_message_status, decided_at, 64); OFF(eng_message_status, comment, 72); OFF(eng_message_status, approved_hash, 80); OFF(eng_message_status, content_hash, 88);
     assert_int_equal(sizeof(eng_message_status), 96);
     /* org.h */

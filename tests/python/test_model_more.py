@@ -172,6 +172,26 @@ class AudienceCounter(unittest.TestCase):
                 eng.create_message("asha", cid, "y", strategy="xengage", credit_cap=-1, **sms(body="Hi {{optout}}"))
             self.assertIn("message.xengage.credit_cap", cm.exception.paths())
 
+    def test_credits_per_unit(self):
+        """What a unit of the org's currency is worth in credits, for X-Engage's value of a conversion
+        (the run itself: dispatch_xengage's credits_per_unit): stored, read back, checked."""
+        with engage.Engine(clock=lambda: T0) as eng:
+            org(eng, xengage="unlocked")
+            cid, plain = self.xengage(eng)
+            mid = eng.create_message("asha", cid, "x3", strategy="xengage", credits_per_unit=100, credit_cap=7,
+                                     **sms(body="Hi {{optout}}"))
+            self.assertEqual((eng.message("asha", mid)["credits_per_unit"], eng.message("asha", mid)["credit_cap"]),
+                             (100.0, 7))
+            self.assertEqual(eng.message("asha", plain)["credits_per_unit"], 0.0)
+            for bad in (-1, float("nan"), float("inf")):
+                with self.assertRaises(engage.ValidationError) as cm:
+                    eng.create_message("asha", cid, "y", strategy="xengage", credits_per_unit=bad,
+                                       **sms(body="Hi {{optout}}"))
+                self.assertEqual(cm.exception.paths(), ["message.xengage.credits_per_unit"])
+            with self.assertRaises(engage.ValidationError) as cm:  # X-Engage's own
+                eng.create_message("asha", cid, "z", credits_per_unit=100, **sms(body="Hi {{optout}}"))
+            self.assertIn("message.xengage.credits_per_unit", cm.exception.paths())
+
 
 if __name__ == "__main__":
     unittest.main()

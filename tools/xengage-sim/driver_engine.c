@@ -11,7 +11,8 @@
  * (eng_campaign_report) gives the engine's own off-policy estimates.
  *
  * Units: credits are hundredths of the currency (costs 0.03 -> 3 credits), so
- * the org's integer channel costs carry the world's costs exactly enough. */
+ * the org's integer channel costs carry the world's costs exactly enough; each
+ * X-Engage message says so (eng_xengage_options.credits_per_unit = 100). */
 #include "driver.h"
 #include "engage.h"
 #include "dispatch/dispatch_impl.h"
@@ -288,8 +289,10 @@ static void replay_history(engd *d)
             int ad = d->ech[k] == ENG_CH_FACEBOOK || d->ech[k] == ENG_CH_INSTAGRAM || d->ech[k] == ENG_CH_GOOGLE ||
                      d->ech[k] == ENG_CH_YOUTUBE;
             ms.strategy = ad ? ENG_STRATEGY_XENGAGE : ENG_STRATEGY_NONE;
+            eng_xengage_options hxo = ENG_XENGAGE_OPTIONS_INIT;
+            hxo.credits_per_unit = CREDITS_PER_UNIT;
             if (ad)
-                ms.channel_priority = &d->ech[k], ms.n_channel_priority = 1;
+                ms.channel_priority = &d->ech[k], ms.n_channel_priority = 1, ms.xengage = &hxo;
             ms.include = groups;
             ms.n_include = 1;
             ms.creatives = &cr;
@@ -411,6 +414,7 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
     sched.at = t0;
     m.schedule = &sched;
     eng_xengage_options xo = ENG_XENGAGE_OPTIONS_INIT;
+    xo.credits_per_unit = CREDITS_PER_UNIT; /* the value of a conversion, in the costs' credits */
     d->cap = p->budget > 0 ? wave_cap(d, &m) : 0;
     xo.credit_cap = d->cap;
     m.xengage = &xo;
@@ -707,7 +711,6 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         s.channel_cost[d->ech[k]] = d->ccost[d->ech[k]] = llround(p->ch[k].cost * CREDITS_PER_UNIT);
     s.conversion_goals = 1; /* each wave's campaign tracks revenue only until the next wave */
     must(eng_org_create(d->e, "sim", &s, "root", NULL), "eng_org_create");
-    eng__xengage_credits_per_unit = CREDITS_PER_UNIT;
     extern uint32_t eng__xengage_min_audience;
     eng__xengage_min_audience = 1; /* the S-size worlds are smaller than the seed's 100,000 */
     eng_actor_spec a;

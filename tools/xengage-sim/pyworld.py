@@ -18,12 +18,12 @@ and ``oracle`` are computed from the world's truth. Every policy is scored by th
 of what it chose (expected incremental conversions, messages, cost, net value) on the same test
 group, per wave, with its share of the oracle's net value.
 
-What a Python host cannot do that driver_engine.c does with internal globals (docs/xengage.md,
-"Playing a world from Python"): tell X-Engage how many credits a unit of currency is worth (the
-player books transactions in credits: amounts are the world's values x 100, a credit being a
-hundredth), lower the seed's 100,000 test-group minimum (runs need about 115,000 customers), and
-replay the history of ad channels (a one-channel X-Engage message under 100,000 is refused): the
-earlier campaigns carry the other channels only.
+A credit is a hundredth of the currency: sales are booked in currency and each X-Engage message
+says what a unit is worth (credits_per_unit=100). What a Python host cannot do that driver_engine.c
+does with internal globals (docs/xengage.md, "Playing a world from Python"): lower the seed's 100,000
+test-group minimum (runs need about 115,000 customers), and replay the history of ad channels (a
+one-channel X-Engage message under 100,000 is refused): the earlier campaigns carry the other channels
+only.
 """
 import argparse
 import heapq
@@ -382,7 +382,7 @@ class Host:
     def buy(self, i):
         self.txn_seq += 1
         self.txns.append({"id": f"t{self.txn_seq}", "customer": f"c{i}", "time": 0,
-                          "amount": round(self.w.value[i] * CREDITS_PER_UNIT, 4)})
+                          "amount": round(self.w.value[i], 4)})
 
     def receipt(self, key, flags):
         self.receipts.append({"key": key, "status": "delivered" if flags & 1 else "failed", "time": 0})
@@ -514,7 +514,8 @@ class Player:
             h.cap = math.floor(p.budget * sum(credits[c] for i in predicted for c in range(p.k)
                                               if self.w.reach[i] >> c & 1))
         mid = h.approve(camp, f"Wave {wave}", strategy=strategy, include=h.segs, creatives=creatives,
-                        channel_priority=prio, send_at=t0, credit_cap=h.cap)
+                        channel_priority=prio, send_at=t0, credit_cap=h.cap,
+                        credits_per_unit=CREDITS_PER_UNIT if strategy == "xengage" else 0)
         with eng.message_audience("root", mid) as aud:
             test = list(aud.ids("test"))
             control = list(aud.ids("control"))
@@ -613,7 +614,7 @@ class Player:
                     credits.append({"cap": hx.cap / CREDITS_PER_UNIT, "charged": charged / CREDITS_PER_UNIT})
                     if charged > hx.cap:
                         raise RuntimeError(f"wave {wave}: the engine charged {charged} credits past its cap {hx.cap}")
-                with hx.eng.campaign_report("root", camp) as r:
+                with hx.eng.campaign_report("root", camp, credits_per_unit=CREDITS_PER_UNIT) as r:
                     est = {k: r.ope(k) for k in ("xengage", "priority", "greedy")}
                 ope.append({k: None if v is None else {x: v[x] / CREDITS_PER_UNIT for x in ("dr", "dr_low", "dr_high")}
                             for k, v in est.items()})

@@ -252,7 +252,7 @@ class ModelMixin:
     # ---- messages ----------------------------------------------------------------------------
     def _message_spec(self, keep, title, include=(), exclude=(), creatives=(), strategy="none",
                       channel_priority=(), send_at=None, variants=(), offer_id=None, points=0, points_expiry_days=365,
-                      senders=None, tiny_url=False, poc=(), credit_cap=0):
+                      senders=None, tiny_url=False, poc=(), credit_cap=0, credits_per_unit=0.0):
         m = _n.MessageSpec()
         _n.lib.eng_message_spec_init(ctypes.byref(m), _n.VERSIONS["eng_message_spec"])
         m.title, m.strategy = cstr(title, keep), STRATEGIES[strategy]
@@ -292,9 +292,9 @@ class ModelMixin:
         d.tiny_url = 1 if tiny_url else 0
         d.poc, d.n_poc = strarray(list(poc), keep), len(poc)
         m.delivery = ctypes.pointer(d)
-        if credit_cap:  # X-Engage: the most credits one execution's sends may cost
+        if credit_cap or credits_per_unit:  # X-Engage: a cap on one execution's sends; what a unit of currency is worth
             xo = _part(_n.XengageOptions, _n.lib.eng_xengage_options_init, keep)
-            xo.credit_cap = credit_cap
+            xo.credit_cap, xo.credits_per_unit = credit_cap, credits_per_unit
             m.xengage = ctypes.pointer(xo)
         keep += [cr, prio, va]
         return m
@@ -310,7 +310,9 @@ class ModelMixin:
         (org POC addresses, emails or phone numbers: each execution also sends each of them one copy
         per fitting channel, rendered as the sample, envelope customer ENG_POC_CUSTOMER; never counted
         as contacted), credit_cap (X-Engage: the most credits one execution's sends may cost, each at
-        its channel's cost; 0, the default: none)."""
+        its channel's cost; 0, the default: none), credits_per_unit (X-Engage: credits a unit of the
+        org's currency is worth, for the value of a conversion against the channels' costs; 0, the
+        default: one)."""
         keep: list = []
         m = self._message_spec(keep, title, **fields)
         mid, v = ctypes.c_uint64(), ctypes.c_void_p()
@@ -352,6 +354,7 @@ class ModelMixin:
                                   for i in range(m.n_creatives)],
                     "send_at": m.schedule.contents.at if m.schedule.contents.kind == 1 else None,
                     "credit_cap": m.xengage.contents.credit_cap if m.xengage else 0,
+                    "credits_per_unit": m.xengage.contents.credits_per_unit if m.xengage else 0.0,
                     "created_by": _d(st.created_by), "edited_by": _d(st.edited_by), "updated_at": st.updated_at,
                     "decided_by": _d(st.decided_by) or None, "decided_at": st.decided_at or None,
                     "comment": _d(st.comment) or None, "approved_hash": _d(st.approved_hash) or None,

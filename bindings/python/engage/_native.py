@@ -96,7 +96,8 @@ Schedule = _struct("eng_schedule", [
 Sender = _struct("eng_sender", [("channel", c_int), ("id", c_char_p)])
 Delivery = _struct("eng_delivery", [
     ("version", c_uint), ("senders", P(Sender)), ("n_senders", c_size_t), ("poc", c_char_pp), ("n_poc", c_size_t), ("tiny_url", c_int)])
-XengageOptions = _struct("eng_xengage_options", [("version", c_uint), ("credit_cap", c_int64)])
+XengageOptions = _struct("eng_xengage_options", [("version", c_uint), ("credit_cap", c_int64),
+                                                  ("credits_per_unit", ctypes.c_double)])
 MessageSpec = _struct("eng_message_spec", [
     ("version", c_uint), ("title", c_char_p), ("type", c_int), ("strategy", c_int), ("variants", P(Variant)),
     ("n_variants", c_size_t), ("channel_priority", P(c_int)), ("n_channel_priority", c_size_t),
@@ -239,7 +240,7 @@ VERSIONS = {"eng_config": 3, "eng_info": 3, "eng_org_settings": 1, "eng_actor_sp
             "eng_run_report": 1, "eng_execution_info": 2, "eng_send_info": 1, "eng_trace": 2, "eng_dry_report": 2,
             "eng_report_figures": 1, "eng_campaign_report_options": 2, "eng_ope_estimate": 1,
             "eng_erase_report": 1, "eng_transport_methods": 2, "eng_store_methods": 2, "eng_envelope": 2,
-            "eng_goal_spec": 1, "eng_incentive": 1, "eng_schedule": 1, "eng_delivery": 1, "eng_xengage_options": 1}
+            "eng_goal_spec": 1, "eng_incentive": 1, "eng_schedule": 1, "eng_delivery": 1, "eng_xengage_options": 2}
 
 
 def new(cls):

@@ -33,6 +33,7 @@ static size_t older_end(const char *type, unsigned v)
         {"eng_dispatch_hooks", 1, UPTO(eng_dispatch_hooks, ad_export)},
         {"eng_dispatch_hooks", 2, UPTO(eng_dispatch_hooks, rate_limit)},
         {"eng_execution_info", 1, UPTO(eng_execution_info, reason)},
+        {"eng_xengage_options", 1, UPTO(eng_xengage_options, credit_cap)},
         {"eng_preview", 1, UPTO(eng_preview, sender)},
         {"eng_store_methods", 1, UPTO(eng_store_methods, destroy)},
         {"eng_store_methods", 2, UPTO(eng_store_methods, erased)},

@@ -4,6 +4,9 @@
  * on its first customers; a cap that does not bind changes no choice; a bad cap is refused. */
 #include "dispatch_fixture.h"
 
+#include <math.h>
+#include <string.h>
+
 #define N 600
 
 /* multi_part_sms: long first names make the SMS 1 to 3 parts (set after the world is built); run() then
@@ -172,7 +175,8 @@ static void bad_cap_is_refused(void **state)
     eng_xengage_options o;
     assert_int_equal(eng_xengage_options_init(&o, ENG_XENGAGE_OPTIONS_VERSION), ENG_OK);
     assert_int_equal(o.credit_cap, 0);
-    assert_int_equal(eng_xengage_options_init(&o, 2), ENG_EVERSION);
+    assert_true(o.credits_per_unit == 0);
+    assert_int_equal(eng_xengage_options_init(&o, 3), ENG_EVERSION);
     eng_message_spec m = dx_message();
     uint64_t id = 0;
     eng_validation *v = NULL;
@@ -186,6 +190,22 @@ static void bad_cap_is_refused(void **state)
     m.strategy = ENG_STRATEGY_NONE;
     assert_int_equal(eng_message_create(f.e, "ann", f.campaign, &m, &id, &v), ENG_EVALIDATION);
     eng_validation_free(v);
+    /* Credits per unit of currency: 0 (one) or positive and finite, and X-Engage's own. */
+    const double bad_cpu[] = {-1, NAN, INFINITY, 2e9};
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    for (size_t i = 0; i < sizeof bad_cpu / sizeof bad_cpu[0]; i++) {
+        o.credits_per_unit = bad_cpu[i];
+        assert_int_equal(eng_message_create(f.e, "ann", f.campaign, &m, &id, &v), ENG_EVALIDATION);
+        assert_int_equal(eng_validation_find(v, "message.xengage.credits_per_unit"), ENG_ERANGE);
+        assert_int_equal(eng_validation_find(v, "message.xengage.credit_cap"), 0);
+        eng_validation_free(v);
+    }
+    o.credit_cap = 0, o.credits_per_unit = 100;
+    m.strategy = ENG_STRATEGY_NONE;
+    assert_int_equal(eng_message_create(f.e, "ann", f.campaign, &m, &id, &v), ENG_EVALIDATION);
+    assert_int_equal(eng_validation_find(v, "message.xengage.credits_per_unit"), ENG_EINVAL);
+    eng_validation_free(v);
+    o.credit_cap = 100, o.credits_per_unit = 0;
     o.version = 9;
     m.strategy = ENG_STRATEGY_XENGAGE;
     assert_int_equal(eng_message_create(f.e, "ann", f.campaign, &m, &id, &v), ENG_EVERSION);
@@ -198,7 +218,25 @@ static void bad_cap_is_refused(void **state)
     assert_int_equal(eng_message_get(f.e, "ann", id, &msg), ENG_OK);
     assert_int_equal(eng_message_fields(msg, &got), ENG_OK);
     assert_int_equal(got->xengage->credit_cap, 100);
+    assert_true(got->xengage->credits_per_unit == 0);
     eng_message_free(msg);
+    /* Both settings, each stored once and read back; a version 1 options struct ends before the rate. */
+    o.credits_per_unit = 12.5;
+    assert_int_equal(eng_message_create(f.e, "ann", f.campaign, &m, &id, NULL), ENG_OK);
+    assert_int_equal(eng_message_get(f.e, "ann", id, &msg), ENG_OK);
+    assert_int_equal(eng_message_fields(msg, &got), ENG_OK);
+    assert_int_equal(got->xengage->credit_cap, 100);
+    assert_true(got->xengage->credits_per_unit == 12.5);
+    eng_message_free(msg);
+    struct { eng_xengage_options o; } v1 = {{1, 0, 0}};
+    memset(&v1.o.credits_per_unit, 0xff, sizeof v1.o.credits_per_unit); /* a NaN a version 1 caller never wrote */
+    m.xengage = &v1.o;
+    assert_int_equal(eng_message_create(f.e, "ann", f.campaign, &m, &id, NULL), ENG_OK);
+    assert_int_equal(eng_message_get(f.e, "ann", id, &msg), ENG_OK);
+    assert_int_equal(eng_message_fields(msg, &got), ENG_OK);
+    assert_true(got->xengage->credits_per_unit == 0);
+    eng_message_free(msg);
+    m.xengage = &o;
     m.version = 1;
     m.xengage = (const eng_xengage_options *)(uintptr_t)1; /* past a version 1 struct: never read */
     assert_int_equal(eng_message_create(f.e, "ann", f.campaign, &m, &id, NULL), ENG_OK);

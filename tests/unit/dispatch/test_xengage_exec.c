@@ -409,6 +409,53 @@ static void customer_values(void **state)
     dx_close(&f);
 }
 
+/* The message's credits per unit of currency (eng_xengage_options.credits_per_unit) turns the customers'
+ * amounts (currency) into the value of a conversion in credits, against the channels' costs in credits;
+ * without it a credit is a unit of currency. The reference: each customer's own orders, written here. */
+static void credits_per_unit(void **state)
+{
+    (void)state;
+    size_t sent_unset = 0;
+    for (int with = 0; with < 2; with++) {
+        dx f;
+        xe_world(&f);
+        uint32_t *hi = malloc(f.n * sizeof *hi);
+        size_t nh = 0;
+        for (uint32_t c = 0; c < f.n; c += 3)
+            hi[nh++] = c;
+        dx_txns(&f, hi, nh, test_clock_now - 2 * ENG_DAY, 4, "a");
+        dx_txns(&f, hi, nh, test_clock_now - ENG_DAY, 6, "b");
+        eng_message_spec m = dx_message();
+        m.strategy = ENG_STRATEGY_XENGAGE;
+        eng_xengage_options o = ENG_XENGAGE_OPTIONS_INIT;
+        o.credits_per_unit = with ? 100 : 0;
+        m.xengage = &o;
+        assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+        dx_approve(&f, &m);
+        dx_run_all(&f, f.t0, NULL);
+        size_t ntest = 0, seen = 0, sent = 0;
+        uint32_t *test = dx_test_group(&f, &ntest);
+        for (size_t x = 0; x < ntest; x++) {
+            eng_trace t;
+            assert_int_equal(eng_trace_init(&t, ENG_TRACE_VERSION), ENG_OK);
+            assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, test[x], &t), ENG_OK);
+            if (t.rule != ENG_RULE_XENGAGE || test[x] % 3)
+                continue;
+            assert_true(fabs(t.xe_value - (with ? 500.0 : 5.0)) <= 1e-9 * t.xe_value); /* (4 + 6) / 2 x rate */
+            seen++, sent += t.xe_channel >= 0;
+        }
+        /* At one credit a message, a conversion worth 5 credits is not always worth a send; worth 500 it is. */
+        printf("credits per unit %s: %zu of %zu customers worth (4 + 6) / 2 sent\n", with ? "100" : "unset", sent, seen);
+        assert_true(seen > 100);
+        if (with) /* the same customers and draws: a dearer conversion is sent more */
+            assert_true(sent * 10 >= seen * 9 && sent > sent_unset);
+        sent_unset = sent;
+        free(test);
+        free(hi);
+        dx_close(&f);
+    }
+}
+
 typedef struct runner {
     dx *f;
     eng_time now;
@@ -800,6 +847,7 @@ int main(void)
         cmocka_unit_test(segments_from_include_groups),
         cmocka_unit_test(trace_replays_decision),
         cmocka_unit_test(customer_values),
+        cmocka_unit_test(credits_per_unit),
         cmocka_unit_test(trace_cache_same_results),
         cmocka_unit_test(deterministic),
         cmocka_unit_test(conversions_from_history),
