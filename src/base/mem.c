@@ -5,6 +5,7 @@
 #include <string.h>
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 static void *sys_malloc(size_t n, void *u) { (void)u; return malloc(n); }
@@ -135,5 +136,34 @@ void eng__mem_hint_huge(const eng__mem *mem, void *p, size_t n)
     (void)mem;
     (void)p;
     (void)n;
+#endif
+}
+
+uint8_t eng__mem_populate_hosts = 0;
+
+int eng__mem_populate(const eng__mem *mem, void *p, size_t n)
+{
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    long ps = sysconf(_SC_PAGESIZE);
+    const uintptr_t pg = ps > 0 ? (uintptr_t)ps : 4096;
+    if (!p || !n || !eng__mem_populates(mem))
+        return -1;
+    uintptr_t lo = (uintptr_t)p & ~(pg - 1), hi = ((uintptr_t)p + n + pg - 1) & ~(pg - 1);
+    return madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0 ? 0 : -1;
+#else
+    (void)mem;
+    (void)p;
+    (void)n;
+    return -1;
+#endif
+}
+
+int eng__mem_populates(const eng__mem *mem)
+{
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    return mem->a.malloc_fn == sys_malloc || eng__mem_populate_hosts;
+#else
+    (void)mem;
+    return 0;
 #endif
 }

@@ -33,6 +33,19 @@ void *eng__memdup(const eng__mem *mem, const void *p, size_t n);
  * key index, per-send arrays) then cost a cache miss, not also a TLB miss. */
 void eng__mem_hint_huge(const eng__mem *mem, void *p, size_t n);
 
+/* Fault in the pages holding [p, p + n) (memory of the process's, the allocation's
+ * neighbours' included) as if written, without writing them (Linux's
+ * MADV_POPULATE_WRITE, the system allocator only): another thread can take the
+ * first-touch faults (the kernel's zeroing) of memory one is about to write. 0 when
+ * done, -1 when not (not supported, or refused: no byte changes either way). */
+int eng__mem_populate(const eng__mem *mem, void *p, size_t n);
+/* 1 when eng__mem_populate can do anything here. */
+int eng__mem_populates(const eng__mem *mem);
+/* Tests: 1 lets eng__mem_populate work on a host's allocator too (the tests' counting
+ * allocator hands out malloc's memory); 0 (default): the system allocator only, as a
+ * host's memory may be a file's mapping, where a populate is not free. */
+extern uint8_t eng__mem_populate_hosts;
+
 /* Grow *arr (of *cap elements of @p size) so it holds at least @p need; doubles. */
 int eng__grow(const eng__mem *mem, void **arr, size_t *cap, size_t need, size_t size);
 

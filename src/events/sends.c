@@ -3,7 +3,9 @@
  * the send id + 1, so a probe that passes another key costs no access to the
  * per-send arrays (at 10^8 touches each such access is a cache miss). */
 #include "events/ev_state.h"
+#include "events/keypar.h"
 
+#include <pthread.h>
 #include <string.h>
 
 /* The statuses by falling rank (eng__touch_rank: 7, 5, 3, 2, 1, 6, 4, then sent). */
@@ -312,4 +314,71 @@ int eng__sends_set_canon(eng__sends *s, const eng__mem *mem, uint32_t id)
     }
     s->canon[id / 64] |= 1ull << (id % 64);
     return ENG_OK;
+}
+
+/* The pages of the per-send arrays a thread faults in (eng__sends_ahead). */
+typedef struct ahead {
+    const eng__mem *mem;
+    void *p[4];
+    size_t size[4], m; /* element sizes, sends */
+    pthread_t t;
+} ahead;
+
+enum { AHEAD_SLICE = 2048 }; /* sends: 16 KiB of times, 8 KiB of each other array */
+
+/* Slice @p off of every array: 0 when done. */
+static int ahead_slice(const ahead *a, size_t off)
+{
+    size_t m = a->m - off < AHEAD_SLICE ? a->m - off : AHEAD_SLICE;
+    for (int k = 0; k < 4; k++)
+        if (eng__mem_populate(a->mem, (char *)a->p[k] + off * a->size[k], m * a->size[k]))
+            return -1;
+    return 0;
+}
+
+/* The arrays side by side, a slice of sends at a time, in the order the writer goes
+ * (one array after the other would leave it the last arrays' faults); but the last
+ * slice first: where an array has huge pages (2 MiB), the one the writer enters
+ * last is then faulted in long before it gets there, and the first is most often
+ * in already (the sends before). Two threads faulting one huge page both zero it. */
+static void *ahead_main(void *arg)
+{
+    ahead *a = arg;
+    size_t last = (a->m - 1) / AHEAD_SLICE * AHEAD_SLICE;
+    if (ahead_slice(a, last))
+        return NULL; /* refused: the writer takes the faults */
+    for (size_t off = 0; off < last; off += AHEAD_SLICE)
+        if (ahead_slice(a, off))
+            break;
+    return NULL;
+}
+
+void *eng__sends_ahead(const eng__sends *s, const eng__mem *mem, unsigned threads, uint32_t from, uint32_t to)
+{
+    to = to < s->cap ? to : s->cap;
+    if (!threads || to <= from || (to - from) < eng__keypar_min_rows || !eng__mem_populates(mem))
+        return NULL;
+    ahead *a = eng__malloc(mem, sizeof *a);
+    if (!a)
+        return NULL; /* nothing is lost: the writer takes the faults */
+    a->mem = mem;
+    a->m = to - from;
+    a->p[0] = s->sent_at + from, a->size[0] = sizeof *s->sent_at;
+    a->p[1] = s->hot + from, a->size[1] = sizeof *s->hot;
+    a->p[2] = s->ctx + from, a->size[2] = sizeof *s->ctx;
+    a->p[3] = s->customer + from, a->size[3] = sizeof *s->customer;
+    if (pthread_create(&a->t, NULL, ahead_main, a)) {
+        eng__free(mem, a);
+        return NULL;
+    }
+    return a;
+}
+
+void eng__sends_ahead_join(const eng__mem *mem, void *h)
+{
+    if (!h)
+        return;
+    ahead *a = h;
+    pthread_join(a->t, NULL);
+    eng__free(mem, a);
 }

@@ -252,6 +252,8 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         eng__sent_parse(ev, rows, i0, n, pfx, plen, hs, mapped, &dform);
     if (dform)
         ev->km_probe_all = 1;
+    /* the pages of the per-send arrays the rows below write, faulted in ahead of them */
+    void *ahead = rc ? NULL : eng__sends_ahead(&ev->s, &e->mem, e->threads, ev->s.n, ev->s.n + (uint32_t)n);
     for (size_t i = 0; i < n && !rc; i++) {
         uint64_t h = hs[i];
         int probe = mapped[i] != 1 || eng__kmap_probe(ev, o, cx), dup = 0;
@@ -303,6 +305,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         if (ev->npend) /* a call a row otherwise */
             rc = eng__pend_join(ev, id, h, &res->joined, &opts);
     }
+    eng__sends_ahead_join(&e->mem, ahead);
     if (!rc)
         rc = apply_optouts(ev, opts.send, opts.src, opts.ts, opts.n);
     opt_free(&e->mem, &opts);

@@ -1,6 +1,7 @@
 /* The per-row key work of `sent` and receipt batches on several threads
  * (events/keypar.c) and segments encoded in two parts at once
- * (events/tseg_par.c) leave exactly what one thread leaves: the same script of
+ * (events/tseg_par.c), and the pages of the per-send arrays faulted in by a thread
+ * ahead of a `sent` batch's writes (events/sends.c), leave exactly what one thread leaves: the same script of
  * sends (map keys, opaque keys, keys of another org's form, re-sends) and
  * receipts (map, opaque, unknown, garbled keys, opt-outs, duplicates), with a
  * reopen and refused batches, run with eng_config.threads 0, 1 and 3 and the
@@ -229,6 +230,7 @@ static void same_whatever_the_threads(int ordered)
     uint32_t seal = eng__seg_seal_rows;
     uint8_t kind = eng__tseg_ordered;
     eng__keypar_min_rows = 4; /* batches of 8 rows and more are split */
+    eng__mem_populate_hosts = 1; /* a `sent` batch's pages faulted in by a thread (sends.c), the test allocator's too */
     eng__seg_seal_rows = 256; /* segments sealed and encoded in two parts too */
     eng__tseg_ordered = (uint8_t)ordered;
     static run_out one, two, four;
@@ -236,6 +238,7 @@ static void same_whatever_the_threads(int ordered)
     script(1, &two);
     script(3, &four);
     eng__keypar_min_rows = keep;
+    eng__mem_populate_hosts = 0;
     eng__seg_seal_rows = seal;
     eng__tseg_ordered = kind;
     assert_true(one.accepted > 300 && one.duplicates > 50 && one.unmatched > 50 && one.consent > 0);
