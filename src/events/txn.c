@@ -585,22 +585,40 @@ static eng_rule_type rule_type_of(int t)
     }
 }
 
-/* Inside eng__enter: the declared fields of @p org as rule fields (names
- * borrowed from the events state). An org without events has none. */
+/* Inside eng__enter: the declared fields of @p org as rule fields, then its customers'
+ * attributes whose names are not taken (the report from the stores joins them on:
+ * measure/goalcols.c); names borrowed from the events and audience states. */
 static int txn_fields(eng_engine *e, const char *org, eng_rule_field *out, size_t cap, size_t *n)
 {
     eng__ev *ev;
     eng__evorg *o;
+    eng__aud *a;
     *n = 0;
     int rc = eng__ev_get(e, &ev);
     if (rc)
         return rc;
-    if (eng__ev_org(ev, org, 0, &o) != ENG_OK)
+    if (eng__ev_org(ev, org, 0, &o) == ENG_OK)
+        for (uint32_t f = 0; f < o->nfields && *n < cap; f++) {
+            out[*n].name = o->fname[f];
+            out[*n].type = rule_type_of(o->ftype[f]);
+            out[*n].scale = o->ftype[f] == ENG_COL_DECIMAL ? 4 : 0;
+            (*n)++;
+        }
+    if (eng__aud_get(e, org, &a) != ENG_OK)
         return ENG_OK;
-    for (uint32_t f = 0; f < o->nfields && *n < cap; f++) {
-        out[*n].name = o->fname[f];
-        out[*n].type = rule_type_of(o->ftype[f]);
-        out[*n].scale = o->ftype[f] == ENG_COL_DECIMAL ? 4 : 0;
+    static const char *const goal_builtin[] = {"amount", "store", "items", "time"};
+    for (uint32_t i = 0; i < a->t.ncols && *n < cap; i++) {
+        const char *name = a->t.cols[i].name;
+        int taken = 0;
+        for (size_t k = 0; k < sizeof goal_builtin / sizeof *goal_builtin && !taken; k++)
+            taken = strcmp(goal_builtin[k], name) == 0;
+        for (size_t k = 0; k < *n && !taken; k++)
+            taken = strcmp(out[k].name, name) == 0;
+        if (taken)
+            continue;
+        out[*n].name = name;
+        out[*n].type = rule_type_of(a->t.cols[i].type);
+        out[*n].scale = a->t.cols[i].type == ENG_COL_DECIMAL ? 4 : 0;
         (*n)++;
     }
     return ENG_OK;

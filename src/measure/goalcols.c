@@ -40,10 +40,18 @@ int eng__goalcols_init(eng__goalcols *g, eng_engine *e, const char *org)
         {"amount", ENG_RT_DECIMAL, 4}, {"store", ENG_RT_STRING, 0}, {"items", ENG_RT_STRING_LIST, 0},
         {"time", ENG_RT_TIMESTAMP, 0}};
     memcpy(g->fields, builtin, sizeof builtin);
-    int rc = eng__txn_fields_provider(e, org, g->fields + NBUILTIN, MAX_FIELDS, &g->nf);
+    size_t n = 0;
+    int rc = eng__txn_fields_provider(e, org, g->fields + NBUILTIN, MAX_FIELDS, &n);
     eng__aud *a = NULL;
     if (rc || (rc = eng__aud_get(e, org, &a)))
         return rc;
+    /* the provider gives the transaction's fields (field f at place f), then the customer's
+     * attributes: those are read from the customer table below */
+    uint32_t idx;
+    int ftype;
+    while (g->nf < n && eng__txn_field(e, org, g->fields[NBUILTIN + g->nf].name, &idx, &ftype) == ENG_OK &&
+           idx == g->nf)
+        g->nf++;
     /* the customer's attributes after the transaction's fields (a name they share is the
      * transaction's) */
     const eng__table *t = g->table = &a->t;

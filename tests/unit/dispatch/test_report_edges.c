@@ -278,6 +278,22 @@ static void goal_over_custom_fields(void **state)
     x = report_of(&f, e); /* c1 150.00, c5 500.00 (null coupon); c6's XMAS purchase is not */
     assert_int_equal(x.responders, 2);
     assert_int_equal(x.responder_sales, 65000);
+    /* A customer attribute in the org's own schema (no host schema): first_name, "Ann<i>" but for
+     * c0 and c7. A misspelt one is refused at save with a did-you-mean; the report joins it on:
+     * c1 Ann1 150.00, c5 Ann5 500.00 and c6 Ann6 300.00 are above 100 (c3 60.00 is not), 950.00. */
+    uint64_t nm = 0;
+    eng_campaign_spec cn = campaign("N", "first_nme starts with \"Ann\" and amount > 100", 10, ENG_GOAL_ON_SENT,
+                                    ENG_ATTR_LAST_TOUCH);
+    eng_validation *val = NULL;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &cn, &nm, &val), ENG_EVALIDATION);
+    assert_non_null(strstr(eng_error_last()->message, "did you mean 'first_name'"));
+    eng_validation_free(val);
+    cn = campaign("N", "first_name starts with \"Ann\" and amount > 100", 10, ENG_GOAL_ON_SENT, ENG_ATTR_LAST_TOUCH);
+    assert_int_equal(eng_campaign_create(f.e, "ann", &cn, &nm, NULL), ENG_OK);
+    approve_on(&f, nm, ENG_CH_SMS, "Hi, 20% off. {{optout}}");
+    x = report_of(&f, nm);
+    assert_int_equal(x.responders, 3);
+    assert_int_equal(x.responder_sales, 95000);
     /* A host's event schema may name a customer attribute: the report joins the customer's value
      * (as it is now) onto each purchase. tier: c1 gold, c2 silver, c5 gold, others none; joined
      * with C's country condition's purchases above: c1 (150.00, gold) yes, c2 (80.00, silver) no,
