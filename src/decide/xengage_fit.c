@@ -222,6 +222,31 @@ double eng__xe_fit_strength(const double *n, const double *k, size_t stride, uns
     return golden_max_log(strength_loglik, &c, lo, hi);
 }
 
+/* Bounds of the strength of the prior between channels: from "any rate" to "all channels alike". */
+#define XE_TAU_MIN 1.0
+#define XE_TAU_MAX 1e6
+
+int eng__xe_unseen_prior(const double *sent, const double *eng, const double *rho, unsigned k, double *m,
+                         double *kappa)
+{
+    double n[ENG__XE_MAXK], e[ENG__XE_MAXK], mu = 0, within = 0;
+    unsigned j = 0;
+    for (unsigned c = 0; c < k && c < ENG__XE_MAXK; c++)
+        if (sent[c] > 0) {
+            double r = (eng[c] + 0.5) / (sent[c] + 1);
+            n[j] = sent[c], e[j] = eng[c], j++;
+            mu += r, within += rho[c] * r * (1 - r);
+        }
+    if (j < 2)
+        return 0;
+    mu /= j, within /= j;
+    double tau = eng__xe_fit_strength(n, e, 1, j, mu, XE_TAU_MIN, XE_TAU_MAX);
+    double v = mu * (1 - mu) / (tau + 1) * (1 + 1.0 / j) + within, kp = mu * (1 - mu) / v - 1;
+    *m = mu > 0.5 ? 0.5 : mu;
+    *kappa = kp < XE_KAPPA_MIN ? XE_KAPPA_MIN : kp > XE_KAPPA_MAX ? XE_KAPPA_MAX : kp;
+    return 1;
+}
+
 void eng__xe_abn_rebuild(eng__xe *xe)
 {
     const unsigned K = xe->cfg.k;

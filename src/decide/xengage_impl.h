@@ -95,6 +95,18 @@ double eng__xe_gamma_quantile(double a, double p);
 double eng__xe_fit_strength(const double *n, const double *k, size_t stride, unsigned g, double p, double lo,
                             double hi);
 
+/* The engagement prior of a channel without data, from the @p k channels' decayed counts (@p sent, @p eng)
+ * and customer spreads (@p rho): the channels with data (j of them) are draws of a Beta(tau mu, tau (1 - mu))
+ * with mu the mean of their rates r = (eng + 1/2) / (sent + 1) and tau fitted by marginal likelihood. A
+ * customer's rate on a new channel has the predictive spread between channels (mu unknown too) plus the mean
+ * spread between customers within one, v = mu (1 - mu) / (tau + 1) (1 + 1/j) + mean(rho r (1 - r)): a Beta of
+ * mean *m = min(mu, 1/2) and strength *kappa = mu (1 - mu) / v - 1 within [XE_KAPPA_MIN, XE_KAPPA_MAX].
+ * Never above the plain prior's 1/2: early in a campaign the counts hold engagements before the
+ * non-engagements, whose response windows are still open. 0 (outputs untouched) with fewer than two
+ * channels with data. */
+int eng__xe_unseen_prior(const double *sent, const double *eng, const double *rho, unsigned k, double *m,
+                         double *kappa);
+
 int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out);
 
 /* Conversion given engagement from the org's sends before @p before on the model's channels (@p idx: engine

@@ -237,21 +237,34 @@ void eng__xe_refresh(eng__xe *xe)
     for (size_t i = 0; i < (size_t)G * K; i++)
         all_en += xe->cell[i].en, all_ec += xe->cell[i].ec;
     double r_all = (all_ec + 1) / (all_en + 2);
+    /* The channels with data first: a channel without any takes its prior from their spread
+     * (eng__xe_unseen_prior), not a rate of 1/2 that would outbid every channel with history. */
+    double c_sent[ENG__XE_MAXK], c_eng[ENG__XE_MAXK], c_rho[ENG__XE_MAXK];
     for (unsigned c = 0; c < K; c++) {
+        c_sent[c] = c_eng[c] = c_rho[c] = 0;
+        for (unsigned g = 0; g < G; g++)
+            c_sent[c] += xe_cell_at(xe, g, c)->sent, c_eng[c] += xe_cell_at(xe, g, c)->eng;
+    }
+    double new_m = 0.5, new_kappa = 1 / XE_RHO_DEFAULT - 1; /* fewer than two with data: the plain prior */
+    for (unsigned i = 0; i < 2 * K; i++) {
+        unsigned c = i % K, pass = i / K;
+        if (i == K) /* every channel with data is fitted */
+            eng__xe_unseen_prior(c_sent, c_eng, c_rho, K, &new_m, &new_kappa);
+        if ((c_sent[c] > 0) != (pass == 0))
+            continue;
         xe_chan *ch = &xe->chan[c];
         ch->d = ch->sent > 0 ? (ch->delivered + 1) / (ch->sent + 1) : 1.0;
-        double sent = 0, eng = 0, en = 0, ec = 0;
-        for (unsigned g = 0; g < G; g++) {
-            const xe_cell *cl = xe_cell_at(xe, g, c);
-            sent += cl->sent, eng += cl->eng, en += cl->en, ec += cl->ec;
-        }
-        ch->m = (eng + 0.5) / (sent + 1);
+        double en = 0, ec = 0;
+        for (unsigned g = 0; g < G; g++)
+            en += xe_cell_at(xe, g, c)->en, ec += xe_cell_at(xe, g, c)->ec;
+        ch->m = pass == 0 ? (c_eng[c] + 0.5) / (c_sent[c] + 1) : new_m;
         double r_c = (ec + XE_CROSS_PRIOR * r_all) / (en + XE_CROSS_PRIOR);
         /* Engagement: the segments' means and the spread between customers by marginal likelihood
          * (xengage_fit.c; unbiased by the adaptive choice of sends). */
         double kappa;
-        eng__xe_fit(&xe->abn[c], K, G, XE_SEG_PRIOR, ch->m, 1 / XE_RHO_DEFAULT - 1, xe->fit_m, &kappa);
-        ch->rho = 1 / (kappa + 1);
+        eng__xe_fit(&xe->abn[c], K, G, XE_SEG_PRIOR, ch->m, pass == 0 ? 1 / XE_RHO_DEFAULT - 1 : new_kappa,
+                    xe->fit_m, &kappa);
+        ch->rho = c_rho[c] = 1 / (kappa + 1);
         /* Conversion spread between segments of this channel. */
         double sk = 0, sm2 = 0, sv = 0;
         for (unsigned g = 0; g < G; g++) {

@@ -77,6 +77,7 @@ class Params:
         self.ch = [Channel(*c) for c in _DEFAULT_CH]
         self.priority = [1, 0, 3, 4, 5, 2]  # sms, email, whatsapp, facebook, google, push
         self.events = []  # (kind 0 outage / 1 drift, wave, channel, x, waves)
+        self.history_channels = None  # channels the warm history covers (None: every channel)
 
     @property
     def k(self):
@@ -113,7 +114,7 @@ def load_params(path, p=None):
             lines = f.read().split("\n")
     except OSError:
         raise WorldError(f"{path}: cannot open") from None
-    nch, prio = 0, None
+    nch, prio, hist = 0, None, None
     k0 = p.k  # channel names a line refers to before the file's channels are counted (as world.c's find_ch)
     for ln, line in enumerate(lines, 1):
         line = line.split("#", 1)[0]
@@ -133,6 +134,8 @@ def load_params(path, p=None):
             nch += 1
         elif key == "priority":
             prio = rest
+        elif key == "history_channels":
+            hist = rest
         elif key in ("outage", "drift"):
             t = rest.split()
             try:
@@ -175,6 +178,14 @@ def load_params(path, p=None):
         if len(order) != p.k:
             raise WorldError(f"{path}: priority must list every channel once")
         p.priority = order
+    if hist is not None:  # a partial history: a host that could replay only some channels' sends
+        names = [c.name for c in p.ch]
+        for t in hist.split():
+            if t not in names:
+                raise WorldError(f"{path}: history_channels names '{t}', not a channel")
+        if not hist.split():
+            raise WorldError(f"{path}: history_channels must name at least one channel")
+        p.history_channels = sorted({names.index(t) for t in hist.split()})
     if not (1 <= p.segments <= 4096 and 1 <= p.waves <= 64 and 1 <= p.batches <= 50 and p.control < 1):
         raise WorldError(f"{path}: segments 1..4096, waves 1..64, batches 1..50, control < 1")
     return p
@@ -457,7 +468,8 @@ class Player:
                     f |= 1
                     if rnd.random() < w.q[i][c]:
                         f |= 2
-                row.append((c, f))
+                covered = p.history_channels is None or c in p.history_channels
+                row.append((c, f) if covered else None)  # a partial history drops what it does not cover
             out.append(row)
         return out
 

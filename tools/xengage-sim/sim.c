@@ -182,8 +182,8 @@ static void warm(const xs_world *w, learner *l)
     for (uint32_t i = 0; i < w->n; i++)
         for (unsigned m = 0; m < p->history; m++) {
             int c = uniform_reachable(w->reach[i], xs_u(w->seed, i, 1000 + m, U_HIST_CH));
-            if (c < 0)
-                continue;
+            if (c < 0 || (p->history_mask && !(p->history_mask >> c & 1)))
+                continue; /* a partial history drops the channels it does not cover */
             int conv;
             double delay;
             unsigned f = sample(w, i, (unsigned)c, 1000 + m, &conv, &delay) & ~ENG__XE_CONVERTED;

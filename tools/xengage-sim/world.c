@@ -75,8 +75,8 @@ int xs_params_load(xs_params *p, const char *path, char *err, size_t errcap)
     }
     char line[512];
     unsigned ln = 0, nch = 0;
-    int prio_seen = 0;
-    char prio_line[512] = "";
+    int prio_seen = 0, hist_seen = 0;
+    char prio_line[512] = "", hist_line[512] = "";
     while (fgets(line, sizeof line, f)) {
         ln++;
         char *h = strchr(line, '#');
@@ -102,6 +102,9 @@ int xs_params_load(xs_params *p, const char *path, char *err, size_t errcap)
         } else if (strcmp(key, "priority") == 0) {
             prio_seen = 1;
             snprintf(prio_line, sizeof prio_line, "%s", rest);
+        } else if (strcmp(key, "history_channels") == 0) {
+            hist_seen = 1;
+            snprintf(hist_line, sizeof hist_line, "%s", rest);
         } else if (strcmp(key, "outage") == 0 || strcmp(key, "drift") == 0) {
             xs_event e = {strcmp(key, "drift") == 0, 0, -1, 0, 1};
             char nm[32];
@@ -173,6 +176,23 @@ int xs_params_load(xs_params *p, const char *path, char *err, size_t errcap)
             snprintf(err, errcap, "%s: priority must list every channel once", path);
             return -1;
         }
+    }
+    if (hist_seen) { /* a partial history: a host that could replay only some channels' sends */
+        uint32_t mask = 0;
+        char *save = NULL;
+        for (char *t = strtok_r(hist_line, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+            int c = find_ch(p, t);
+            if (c < 0) {
+                snprintf(err, errcap, "%s: history_channels names '%s', not a channel", path, t);
+                return -1;
+            }
+            mask |= 1u << c;
+        }
+        if (!mask) {
+            snprintf(err, errcap, "%s: history_channels must name at least one channel", path);
+            return -1;
+        }
+        p->history_mask = mask;
     }
     if (p->g < 1 || p->g > 4096 || p->waves < 1 || p->waves > 64 || p->batches < 1 || p->batches > 50 || p->control >= 1) {
         snprintf(err, errcap, "%s: segments 1..4096, waves 1..64, batches 1..50, control < 1", path);

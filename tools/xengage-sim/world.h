@@ -30,6 +30,7 @@ typedef struct xs_params {
     uint32_t customers;
     double control, batch_gap_h, wave_gap_h;
     unsigned history;        /* warm messages per customer before the campaign (engagement only) */
+    uint32_t history_mask;   /* channels the warm history covers (bit c; 0: every channel) */
     double seg_sd, cust_sd, resp_sd, conv_sd;
     double organic, organic_resp;
     double value_mean, value_sd; /* lognormal order value: mean and log-sd */

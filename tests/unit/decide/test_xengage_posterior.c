@@ -399,6 +399,40 @@ static void organic_rate_strength_maximises_the_marginal_likelihood(void **st)
     assert_true(apart >= worlds / 2 - 1);
 }
 
+/* A channel without data takes its engagement prior from the channels with data (a beta over channels):
+ * the closed forms of eng__xe_unseen_prior's comment, its strength by brute force. */
+static void unseen_channel_prior_is_the_spread_between_channels(void **st)
+{
+    (void)st;
+    double m = -1, kappa = -1;
+    double s1[3] = {1000, 0, 0}, e1[3] = {100, 0, 0}, r1[3] = {0.1, 0, 0};
+    assert_int_equal(eng__xe_unseen_prior(s1, e1, r1, 3, &m, &kappa), 0); /* one channel: no spread */
+    assert_true(m == -1 && kappa == -1);
+    /* Two channels alike with huge counts: no spread between them (tau at its top), so the spread is the
+     * customers' within a channel, kappa = 1 / rho - 1; the mean is their rate. */
+    double s2[3] = {1e8, 0, 1e8}, e2[3] = {0.2 * (1e8 + 1) - 0.5, 0, 0.2 * (1e8 + 1) - 0.5}, r2[3] = {0.05, 0, 0.05};
+    assert_int_equal(eng__xe_unseen_prior(s2, e2, r2, 3, &m, &kappa), 1);
+    assert_true(fabs(m - 0.2) < 1e-12);
+    assert_true(fabs(kappa - 19) < 1e-3);
+    /* Channels apart: the mean of their rates, the strength tau of the brute force's best. */
+    double n[OG] = {0}, k[OG] = {0}, rho[4] = {0.1, 0.2, 0.05, 0.3}, mu = 0, within = 0;
+    const double rate[4] = {0.02, 0.3, 0.06, 0.01}, sent[4] = {5000, 800, 20000, 300};
+    for (unsigned c = 0; c < 4; c++) {
+        n[c] = sent[c], k[c] = round(rate[c] * sent[c]);
+        double r = (k[c] + 0.5) / (n[c] + 1);
+        mu += r / 4, within += rho[c] * r * (1 - r) / 4;
+    }
+    double tau = strength_ref(n, k, mu, 1, 1e6), v = mu * (1 - mu) / (tau + 1) * (1 + 1.0 / 4) + within;
+    assert_int_equal(eng__xe_unseen_prior(n, k, rho, 4, &m, &kappa), 1);
+    assert_true(fabs(m - mu) < 1e-12);
+    assert_true(fabs(log(kappa / (mu * (1 - mu) / v - 1))) < 0.02);
+    assert_true(kappa < 1 / 0.05 - 1); /* wider than any channel's customers alone */
+    /* Rates above 1/2 (engagements counted before the non-engagements): never above the plain prior. */
+    double s3[2] = {100, 100}, e3[2] = {80, 95}, r3[2] = {0.1, 0.1};
+    assert_int_equal(eng__xe_unseen_prior(s3, e3, r3, 2, &m, &kappa), 1);
+    assert_true(m == 0.5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +443,7 @@ int main(void)
         cmocka_unit_test(variates_have_their_moments),
         cmocka_unit_test(log_gamma_matches_closed_forms),
         cmocka_unit_test(organic_rate_strength_maximises_the_marginal_likelihood),
+        cmocka_unit_test(unseen_channel_prior_is_the_spread_between_channels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
