@@ -80,6 +80,8 @@ class WorldFiles(unittest.TestCase):
         self.assertIn("priority names 'email'", self.error(g + "channel sms 0.9 0 0.2 0.02 1 1 3\npriority email email\n"))
         self.assertIn("priority must list every channel once",
                       self.error(g + "channel sms 0.9 0 0.2 0.02 1 1 3\npriority email\n"))
+        self.assertIn("history_channels names 'pigeon'", self.error("history_channels email pigeon\n"))
+        self.assertIn("history_channels must name at least one channel", self.error("history_channels\n"))
         self.assertIn("segments 1..4096", self.error("batches 51\n"))
         self.assertIn("control < 1", self.error("control 1\n"))
         with self.assertRaises(pyworld.WorldError) as cm:
@@ -94,6 +96,12 @@ class WorldFiles(unittest.TestCase):
             os.unlink(path)
         self.assertEqual(p.events, [(0, 3, 1, 0.2, 2), (1, 4, -1, 0.3, 1)])
         self.assertEqual((p.waves, p.customers, p.budget, p.k), (6, 120000, 0.3, 6))
+        self.assertIsNone(p.history_channels)  # every channel
+        path = world("history_channels whatsapp email\n")
+        try:
+            self.assertEqual(pyworld.load_params(path).history_channels, [0, 3])
+        finally:
+            os.unlink(path)
 
     def test_refusals_before_playing(self):
         """What the player refuses names the reason: a channel the engine lacks (with the engine's
