@@ -228,13 +228,15 @@ ENG_API int eng_txn_field_add(eng_engine *engine, const char *org, const char *n
 typedef struct eng_txn_batch {
     unsigned int version;              /**< #ENG_TXN_BATCH_VERSION. */
     size_t count;                      /**< Number of transactions. */
-    const char *const *ids;            /**< Transaction id (1-255 bytes), unique in the org. Required. */
+    const char *const *ids;            /**< Transaction id (1-255 bytes), unique in the org: a row whose id is
+                                            stored already is a duplicate (#eng_event_report.duplicates) and
+                                            changes nothing, whatever its other values. Required. */
     const char *const *customers;      /**< Customer external id. Required. */
     const eng_time *times;             /**< Time of the transaction. Required. */
     const int64_t *amounts;            /**< Amount in the org's currency, scaled by 10^4 (exact). Required. */
     const char *const *stores;         /**< NULL, or per row a store code (NULL for none). */
-    const uint32_t *item_counts;       /**< NULL, or per row the number of its SKUs in @p items. */
-    const char *const *items;          /**< The SKUs of every row, one row after the other. */
+    const uint32_t *item_counts;       /**< NULL, or per row the number of its SKUs in @p items (at most 1024). */
+    const char *const *items;          /**< The SKUs of every row, one row after the other (1-255 bytes each). */
     size_t nfields;                    /**< Custom fields given (declared with eng_txn_field_add()). */
     const char *const *field_names;    /**< Their names. */
     const char *const *field_values;   /**< count x nfields values as text, row-major; NULL = null. */
@@ -269,7 +271,7 @@ ENG_API int eng_txn_append(eng_engine *engine, const char *org, const eng_txn_ba
  * Import transactions from CSV through the audience CSV reader (same errors with
  * line:column, same error modes, progress and cancel). Header columns: `id`,
  * `customer`, `time`, `amount` (required), `store`, `items` (SKUs separated by
- * `|`), and any declared custom field. `time` is milliseconds since 1970 or a date
+ * `|`, at most 1024), and any declared custom field. `time` is milliseconds since 1970 or a date
  * or time as the customer import reads them (`2026-03-01`, `2026-03-01T10:20:30Z`,
  * `2026-03-01 10:20:30.5+05:30`).
  * @param engine an open engine.
