@@ -20,10 +20,6 @@
 #include <string.h>
 
 enum { AHEAD = 32, HOT_AHEAD = 16, DIG = 11, RADIX = 1 << DIG, BLOCKS = 1024 };
-/* The caller's range, in thirds of another's: it also puts every range's rows
- * into the tails (a copy of eight columns, the seals), the first while the
- * others still run, so with a smaller range it is done about when they are. */
-enum { CALLER_SHARE = 2 };
 
 typedef struct apart {
     eng__ev *ev;
@@ -220,10 +216,10 @@ static int part_merge(void *arg, void *user)
     return rc;
 }
 
-/* Cut the candidates cand[0, n) into np ranges (whole blocks of sends,
- * counted in one pass), the caller's (the first) of CALLER_SHARE / 3 as
- * many receipts as each other's, and set each part's range and positions;
- * the receipts without a send go after, into ord[*nm, n) in arrival order. */
+/* Cut the candidates cand[0, n) into np ranges of about as many receipts
+ * (whole blocks of sends, counted in one pass) and set each part's range
+ * and positions; the receipts without a send go after, into ord[*nm, n) in
+ * arrival order. */
 static void cut(apart *ps, size_t np, const uint32_t *cand, size_t n, uint64_t *ord, size_t *nm)
 {
     uint32_t lo = UINT32_MAX, hi = 0;
@@ -261,7 +257,7 @@ static void cut(apart *ps, size_t np, const uint32_t *cand, size_t n, uint64_t *
     size_t k = 0;
     for (size_t b = 0; b < BLOCKS && k + 1 < np; b++) {
         acc += count[b];
-        if (acc * (CALLER_SHARE + 3 * (np - 1)) >= (uint64_t)m * (CALLER_SHARE + 3 * k)) {
+        if (acc * np >= (uint64_t)m * (k + 1)) {
             ps[k].klo = klo;
             ps[k].khi = klo = (uint64_t)(b + 1) << sh;
             ps[k].lo = k ? ps[k - 1].hi : 0;
