@@ -129,6 +129,19 @@ static inline void evfx_send(evfx *f, const char *org, uint64_t campaign, uint32
     assert_int_equal(evfx_send_rc(f, org, campaign, lo, hi, ch, t, NULL), ENG_OK);
 }
 
+/* A receipt batch over the caller's parallel arrays (details may be NULL). */
+static inline eng_receipts evfx_receipts(size_t n, const char *const *keys, const int *statuses, const eng_time *times,
+                                         const char *const *details)
+{
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = n;
+    r.keys = keys;
+    r.statuses = statuses;
+    r.times = times;
+    r.details = details;
+    return r;
+}
+
 /* One receipt. */
 static inline int evfx_receipt(evfx *f, uint64_t campaign, uint32_t customer, int ch, int status, eng_time t,
                                const char *detail, eng_event_report *rep)
@@ -138,12 +151,7 @@ static inline int evfx_receipt(evfx *f, uint64_t campaign, uint32_t customer, in
     const char *keys[1] = {key}, *dets[1] = {detail};
     int st[1] = {status};
     eng_time ts[1] = {t};
-    eng_receipts r = ENG_RECEIPTS_INIT;
-    r.count = 1;
-    r.keys = keys;
-    r.statuses = st;
-    r.times = ts;
-    r.details = dets;
+    eng_receipts r = evfx_receipts(1, keys, st, ts, dets);
     return eng_touch_append(f->e, &r, rep);
 }
 

@@ -39,12 +39,7 @@ static int run_op(evfx *f, int op)
     int st[4] = {ENG_TOUCH_UNSUBSCRIBED, ENG_TOUCH_CLICKED, ENG_TOUCH_FAILED, ENG_TOUCH_DELIVERED};
     eng_time ts[4] = {5000, 5001, 5002, 5003};
     const char *det[4] = {NULL, "link-9", "mailbox full", NULL};
-    eng_receipts r = ENG_RECEIPTS_INIT;
-    r.count = 4;
-    r.keys = keys;
-    r.statuses = st;
-    r.times = ts;
-    r.details = det;
+    eng_receipts r = evfx_receipts(4, keys, st, ts, det);
     return eng_touch_append(f->e, &r, NULL);
 }
 
@@ -58,11 +53,7 @@ static void setup(evfx *f)
     const char *keys[1] = {k};
     int st[1] = {ENG_TOUCH_OPENED};
     eng_time ts[1] = {900};
-    eng_receipts r = ENG_RECEIPTS_INIT;
-    r.count = 1;
-    r.keys = keys;
-    r.statuses = st;
-    r.times = ts;
+    eng_receipts r = evfx_receipts(1, keys, st, ts, NULL);
     assert_int_equal(eng_touch_append(f->e, &r, NULL), ENG_OK);
 }
 

@@ -61,11 +61,7 @@ static eng_event_report receipts(evfx *f, const char *const *keys, const int *st
     eng_time *ts = calloc(n ? n : 1, sizeof *ts);
     for (size_t i = 0; i < n; i++)
         ts[i] = 5000 + (eng_time)i;
-    eng_receipts r = ENG_RECEIPTS_INIT;
-    r.count = n;
-    r.keys = keys;
-    r.statuses = st;
-    r.times = ts;
+    eng_receipts r = evfx_receipts(n, keys, st, ts, NULL);
     r.unmatched_fn = note_unmatched;
     r.unmatched_user = s;
     eng_event_report rep = ENG_EVENT_REPORT_INIT;

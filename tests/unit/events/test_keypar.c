@@ -147,12 +147,7 @@ static void receipt_batch(evfx *f, uint64_t *rng, size_t n, long bad, int burst,
     }
     if (bad >= 0)
         st[bad] = ENG_TOUCH_SENT;
-    eng_receipts r = ENG_RECEIPTS_INIT;
-    r.count = n;
-    r.keys = keys;
-    r.statuses = st;
-    r.times = ts;
-    r.details = dets;
+    eng_receipts r = evfx_receipts(n, keys, st, ts, dets);
     r.unmatched_fn = note;
     r.unmatched_user = out;
     eng_event_report rep = ENG_EVENT_REPORT_INIT;
@@ -293,12 +288,7 @@ static size_t arrive(unsigned threads, const uint32_t *perm, uint8_t digest[ENG_
             dets[n] = c % 7 == 0 ? (o ? "link-a" : "mx-1") : NULL;
         }
     }
-    eng_receipts r = ENG_RECEIPTS_INIT;
-    r.count = n;
-    r.keys = keys;
-    r.statuses = st;
-    r.times = ts;
-    r.details = dets;
+    eng_receipts r = evfx_receipts(n, keys, st, ts, dets);
     size_t before = atomic_load(&eng__rcpt_presorted);
     eng_event_report rep = ENG_EVENT_REPORT_INIT;
     assert_int_equal(eng_touch_append(f.e, &r, &rep), ENG_OK);

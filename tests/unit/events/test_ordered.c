@@ -76,12 +76,7 @@ static void receipts(evfx *f, uint64_t camp, int ch, int status, uint32_t lo, ui
             ts[n] = t + c;
             n++;
         }
-    eng_receipts r = ENG_RECEIPTS_INIT;
-    r.count = n;
-    r.keys = keys;
-    r.statuses = st;
-    r.times = ts;
-    r.details = dets;
+    eng_receipts r = evfx_receipts(n, keys, st, ts, dets);
     eng_event_report rep = ENG_EVENT_REPORT_INIT;
     assert_int_equal(eng_touch_append(f->e, &r, &rep), ENG_OK);
     assert_int_equal(rep.accepted, n);

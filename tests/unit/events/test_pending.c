@@ -43,11 +43,7 @@ static void append(evfx *f, const rc_row *rows, size_t n, uint64_t *unmatched)
             st[i] = rows[at + i].status;
             ts[i] = 100000 + (eng_time)(at + i);
         }
-        eng_receipts r = ENG_RECEIPTS_INIT;
-        r.count = m;
-        r.keys = keys;
-        r.statuses = st;
-        r.times = ts;
+        eng_receipts r = evfx_receipts(m, keys, st, ts, NULL);
         eng_event_report rep = ENG_EVENT_REPORT_INIT;
         assert_int_equal(eng_touch_append(f->e, &r, &rep), ENG_OK);
         *unmatched += rep.unmatched;

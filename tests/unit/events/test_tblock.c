@@ -49,11 +49,7 @@ static void rcpts(evfx *f, uint32_t lo, uint32_t hi, int st)
         sts[i] = st;
         ts[i] = rtime(lo + (uint32_t)i, st);
     }
-    eng_receipts r = ENG_RECEIPTS_INIT;
-    r.count = n;
-    r.keys = kp;
-    r.statuses = sts;
-    r.times = ts;
+    eng_receipts r = evfx_receipts(n, kp, sts, ts, NULL);
     eng_event_report rep = ENG_EVENT_REPORT_INIT;
     assert_int_equal(eng_touch_append(f->e, &r, &rep), ENG_OK);
     assert_int_equal(rep.accepted, n);

@@ -134,11 +134,7 @@ static void pending(void **st)
     int sts[2] = {ENG_TOUCH_DELIVERED, ENG_TOUCH_OPENED};
     eng_time ts[2] = {50, 60};
     int told = 0;
-    eng_receipts r = ENG_RECEIPTS_INIT;
-    r.count = 2;
-    r.keys = keys;
-    r.statuses = sts;
-    r.times = ts;
+    eng_receipts r = evfx_receipts(2, keys, sts, ts, NULL);
     r.unmatched_fn = unmatched;
     r.unmatched_user = &told;
     eng_event_report rep = ENG_EVENT_REPORT_INIT;
@@ -287,12 +283,7 @@ static void batch_permutations(void **st)
         for (size_t b = 0; b < n;) { /* round 0: one batch; then random sizes */
             size_t m = round == 0 ? n : 1 + rnd() % 200;
             m = m > n - b ? n - b : m;
-            eng_receipts r = ENG_RECEIPTS_INIT;
-            r.count = m;
-            r.keys = kp + b;
-            r.statuses = sts + b;
-            r.times = ts + b;
-            r.details = dp + b;
+            eng_receipts r = evfx_receipts(m, kp + b, sts + b, ts + b, dp + b);
             eng_event_report rep = ENG_EVENT_REPORT_INIT;
             assert_int_equal(eng_touch_append(f.e, &r, &rep), ENG_OK);
             assert_int_equal(rep.rows, m);
@@ -527,11 +518,7 @@ static void bad_receipt_late_in_batch(void **st)
     const char *keys[6] = {k[0], k[4], k[1], NULL, k[2], k[3]};
     int sts[6] = {ENG_TOUCH_DELIVERED, ENG_TOUCH_OPENED, ENG_TOUCH_OPENED, ENG_TOUCH_OPENED, 99, ENG_TOUCH_CLICKED};
     eng_time ts[6] = {5, 5, 5, 5, 5, 5};
-    eng_receipts r = ENG_RECEIPTS_INIT;
-    r.count = 6;
-    r.keys = keys;
-    r.statuses = sts;
-    r.times = ts;
+    eng_receipts r = evfx_receipts(6, keys, sts, ts, NULL);
     eng_event_report rep = ENG_EVENT_REPORT_INIT;
     assert_int_equal(eng_touch_append(f.e, &r, &rep), ENG_EINVAL);
     assert_string_equal(eng_error_last()->detail, "receipts[3].keys");
