@@ -52,25 +52,18 @@ int eng__goalcols_init(eng__goalcols *g, eng_engine *e, const char *org)
     while (g->nf < n && eng__txn_field(e, org, g->fields[NBUILTIN + g->nf].name, &idx, &ftype) == ENG_OK &&
            idx == g->nf)
         g->nf++;
-    /* the customer's attributes after the transaction's fields (a name they share is the
-     * transaction's) */
+    /* the rest are the customer's attributes (the provider chose them and their types, a name
+     * they share with the transaction's left out): find each one's column in the table */
     const eng__table *t = g->table = &a->t;
-    g->acol = eng__calloc(m, t->ncols ? t->ncols : 1, sizeof *g->acol);
+    g->acol = eng__calloc(m, n > g->nf ? n - g->nf : 1, sizeof *g->acol);
     if (!g->acol)
         return eng__nomem();
-    for (uint32_t i = 0; i < t->ncols && NBUILTIN + g->nf + g->na < NBUILTIN + MAX_FIELDS; i++) {
-        int taken = 0;
-        for (size_t k = 0; k < NBUILTIN + g->nf && !taken; k++)
-            taken = strcmp(g->fields[k].name, t->cols[i].name) == 0;
-        if (taken)
-            continue;
-        eng_rule_field *f = &g->fields[NBUILTIN + g->nf + g->na];
-        int ty = t->cols[i].type;
-        f->name = t->cols[i].name;
-        f->type = ty == ENG_COL_STRING ? ENG_RT_STRING : ty == ENG_COL_INT64 ? ENG_RT_INT
-                : ty == ENG_COL_DECIMAL ? ENG_RT_DECIMAL : ty == ENG_COL_DATE ? ENG_RT_DATE : ENG_RT_BOOL;
-        f->scale = ty == ENG_COL_DECIMAL ? 4 : 0;
-        g->acol[g->na++] = i;
+    for (size_t k = g->nf; k < n; k++) {
+        const char *name = g->fields[NBUILTIN + k].name;
+        int col = eng__table_col_index(t, name, strlen(name));
+        if (col < 0)
+            return eng__err(ENG_ERROR, "goal condition", "attribute '%s' is not in the customer table", name);
+        g->acol[g->na++] = (uint32_t)col;
     }
     if (!(g->conv = eng__calloc(m, g->nf + g->na ? g->nf + g->na : 1, sizeof *g->conv)))
         return eng__nomem();
