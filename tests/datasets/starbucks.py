@@ -264,7 +264,15 @@ def engine_path(portfolio, profile, received, views, txns, control, start, end, 
             a = attributes(p)
             lines.append(f"{p['id']},{a['age']},{a['gender']},{a['income']},{a['became_member_on']},"
                          f"{p['id']}@example.com,yes,push-{p['id']},yes,app-{p['id']},yes")
+        # half the purchases before the members exist (kept, joined when they arrive), sealed by a
+        # compaction; the other half after the import
+        tx = [{"id": i, "customer": profile[c]["id"], "time": t, "amount": Decimal(a) / 10000} for i, c, t, a in txns]
+        rep_t = eng.append_transactions("sbux", tx[:len(tx) // 2])
+        assert rep_t["unknown_customers"] == len(tx) // 2, rep_t
+        eng.compact_events()
         eng.import_csv("admin", "\n".join(lines) + "\n")
+        rep_t = eng.append_transactions("sbux", tx[len(tx) // 2:])
+        assert rep_t["accepted"] == len(tx) - len(tx) // 2 and not rep_t["unknown_customers"], rep_t
         dense = {p["id"]: eng.find_customer("admin", p["id"]) for p in profile}
         back = {d: i for i, d in enumerate(dense[p["id"]] for p in profile)}
         waves = sorted(received)  # (offer, hour)
@@ -275,9 +283,6 @@ def engine_path(portfolio, profile, received, views, txns, control, start, end, 
         nobody = eng.create_group("admin", "no offer", ids=[profile[c]["id"] for c in control])
         eng.set_global_control("admin", "uploaded", group=nobody)
         setup_cpu = time.process_time() - t0
-        rep_t = eng.append_transactions("sbux", [{"id": i, "customer": profile[c]["id"], "time": t,
-                                                 "amount": Decimal(a) / 10000} for i, c, t, a in txns])
-        assert rep_t["accepted"] == len(txns), rep_t
         out = []
         for label, g, cond, sql in GOALS[:4]:
             now[0] = T0 - DAY
@@ -322,7 +327,10 @@ def engine_path(portfolio, profile, received, views, txns, control, start, end, 
                     continue
                 receipts.append({"key": keys[(c, m, ch)], "status": "opened", "time": T0 + vh * HOUR})
                 touches.append((c, m, ch, 2, T0 + vh * HOUR))
-            rr = eng.append_receipts(receipts)
+            rr = eng.append_receipts(receipts[:len(receipts) // 2])  # half sealed, half in the open tail
+            eng.compact_events()
+            rr2 = eng.append_receipts(receipts[len(receipts) // 2:])
+            assert rr["accepted"] + rr2["accepted"] == len(receipts), (rr, rr2)
             play_cpu = time.process_time() - t0
             con = sqlref.connect()
             mem = member_columns(profile)

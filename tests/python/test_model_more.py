@@ -193,5 +193,49 @@ class AudienceCounter(unittest.TestCase):
             self.assertIn("message.xengage.credits_per_unit", cm.exception.paths())
 
 
+class Recurring(unittest.TestCase):
+    def test_a_recurring_message_from_python(self):
+        """A weekly offer (the Starbucks data's waves): the schedule round-trips, each occurrence is
+        sent to every customer and charged, with its occurrence number in the touch log; bad
+        schedules are refused at their field."""
+        now, sent = [T0], []
+
+        def transport(envs):
+            sent.extend(envs)
+            return ["accepted"] * len(envs)
+        with engage.Engine(clock=lambda: now[0], transport=transport) as eng:
+            org(eng, channel_costs={"sms": 2})
+            cid = eng.create_campaign("asha", "Weekly", T0, T0 + 60 * engage.DAY, control_percent=0)
+            first, until = T0 + 3 * engage.DAY, T0 + 20 * engage.DAY
+            mid = eng.create_message("asha", cid, "w", repeat={"every": 1, "unit": "weeks", "until": until},
+                                     **sms())
+            m = eng.message("asha", mid)
+            self.assertEqual((m["send_at"], m["repeat"]), (first, {"every": 1, "unit": "weeks", "until": until}))
+            self.assertIsNone(eng.message("asha", eng.create_message("asha", cid, "once", **sms()))["repeat"])
+            eng.submit("asha", mid)
+            eng.approve("ravi", mid)
+            before = eng.credits("admin")
+            for week in range(4):  # the 4th (day 24) is past `until`
+                now[0] = first + week * 7 * engage.DAY
+                eng.run_due("admin")
+            self.assertEqual(len(sent), 3 * N)
+            self.assertEqual(before - eng.credits("admin"), 3 * N * 2)
+            occ = [(t["occurrence"], t["time"]) for t in eng.touches("acme", eng.find_customer("admin", "C7"))
+                   if t["status"] == "sent"]
+            self.assertEqual(occ, [(k, first + k * 7 * engage.DAY) for k in range(3)])
+            with self.assertRaises(engage.ValidationError) as cm:
+                eng.create_message("asha", cid, "bad", repeat={"every": 0}, **sms())
+            self.assertIn("message.schedule.every", cm.exception.paths())
+            draft = eng.create_message("asha", cid, "ends first", repeat={"every": 2, "until": first - 1}, **sms())
+            with self.assertRaises(engage.ValidationError) as cm:  # a draft may; approval may not
+                eng.validate_message("asha", draft)
+            self.assertIn("message.schedule.until", cm.exception.paths())
+            with self.assertRaises(ValueError):
+                eng.create_message("asha", cid, "bad", repeat={"every": 1, "unit": "months"}, **sms())
+            with self.assertRaises(ValueError):
+                eng.create_message("asha", cid, "bad", repeat={"every": 1}, include=["all"],
+                                   creatives=[{"channel": "sms", "body": "Hi {{optout}}"}])
+
+
 if __name__ == "__main__":
     unittest.main()

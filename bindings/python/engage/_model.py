@@ -16,6 +16,7 @@ ACTIONS = {"edit": 0, "submit": 1, "approve": 2, "reject": 3, "start": 4, "finis
 GOAL_START = {"sent": 0, "delivered": 1, "opened": 2, "clicked": 3}
 ATTRIBUTION = {"last_touch": 0, "first_touch": 1, "linear": 2, "time_decay": 3, "position": 4}
 GOAL_MODES = {"default": 0, "none": 1, "custom": 2}
+REPEAT_UNITS = {"hours": 0, "days": 1, "weeks": 2}  # eng_schedule_unit
 CREDIT_ACCOUNTS = {"campaign": 0, "xengage": 1}
 
 
@@ -251,8 +252,8 @@ class ModelMixin:
 
     # ---- messages ----------------------------------------------------------------------------
     def _message_spec(self, keep, title, include=(), exclude=(), creatives=(), strategy="none",
-                      channel_priority=(), send_at=None, variants=(), offer_id=None, points=0, points_expiry_days=365,
-                      senders=None, tiny_url=False, poc=(), credit_cap=0, credits_per_unit=0.0):
+                      channel_priority=(), send_at=None, repeat=None, variants=(), offer_id=None, points=0,
+                      points_expiry_days=365, senders=None, tiny_url=False, poc=(), credit_cap=0, credits_per_unit=0.0):
         m = _n.MessageSpec()
         _n.lib.eng_message_spec_init(ctypes.byref(m), _n.VERSIONS["eng_message_spec"])
         m.title, m.strategy = cstr(title, keep), STRATEGIES[strategy]
@@ -271,9 +272,18 @@ class ModelMixin:
             va[i].dimension, va[i].rule = dims[v.get("dimension", "product")], cstr(v["rule"], keep)
             va[i].channel, va[i].body = channel_id(v["channel"]), cstr(v["body"], keep)
         m.variants, m.n_variants = va, len(variants)
+        if repeat is not None and send_at is None:
+            raise ValueError("repeat needs send_at (the first occurrence)")
         if send_at is not None:
             sc = _part(_n.Schedule, _n.lib.eng_schedule_init, keep)
             sc.kind, sc.at = 1, send_at
+            if repeat is not None:  # a recurring schedule: every N hours, days or weeks until a time
+                unknown = sorted(set(repeat) - {"every", "unit", "until"})
+                if unknown or repeat.get("unit", "days") not in REPEAT_UNITS:
+                    raise ValueError(f"repeat: {unknown[0] + ' is not a key' if unknown else 'unknown unit'}; "
+                                     f"keys every, unit (one of {sorted(REPEAT_UNITS)}), until")
+                sc.kind, sc.every, sc.until = 2, repeat.get("every", 0), repeat.get("until", 0)
+                sc.unit = REPEAT_UNITS[repeat.get("unit", "days")]
             m.schedule = ctypes.pointer(sc)
         if offer_id is not None or points:
             inc = _part(_n.Incentive, _n.lib.eng_incentive_init, keep)
@@ -302,7 +312,10 @@ class ModelMixin:
     def create_message(self, actor: str, campaign: int, title: str, **fields) -> int:
         """Create a message in a campaign; returns its id. Fields: include / exclude (group names or
         ids), creatives ([{"channel": "sms", "body": ..., "subject": ...}]), strategy (one of
-        STRATEGIES), channel_priority (channel names), send_at (ms; a one-off schedule),
+        STRATEGIES), channel_priority (channel names), send_at (ms; a one-off schedule, or the first
+        occurrence with repeat: {"every": n, "unit": "hours" | "days" | "weeks" (default days), "until": ms},
+        a recurring one; each occurrence is sent and charged, but the report counts a customer's sends
+        of one message once per channel and status, from the first occurrence: docs/attribution.md),
         variants ([{"dimension", "rule", "channel", "body"}]), offer_id (claims an offer of the
         catalogue, create_offer: its common code or pool gives ``{{coupon_code}}``), points and
         points_expiry_days (default 365: a points incentive, awarded through set_points), senders
@@ -352,7 +365,10 @@ class ModelMixin:
                     "creatives": [{"channel": channel_name(m.creatives[i].channel),
                                    "subject": _d(m.creatives[i].subject) or None, "body": _d(m.creatives[i].body)}
                                   for i in range(m.n_creatives)],
-                    "send_at": m.schedule.contents.at if m.schedule.contents.kind == 1 else None,
+                    "send_at": m.schedule.contents.at if m.schedule.contents.kind in (1, 2) else None,
+                    "repeat": {"every": m.schedule.contents.every, "until": m.schedule.contents.until,
+                               "unit": {v: k for k, v in REPEAT_UNITS.items()}.get(m.schedule.contents.unit)}
+                    if m.schedule.contents.kind == 2 else None,
                     "credit_cap": m.xengage.contents.credit_cap if m.xengage else 0,
                     "credits_per_unit": m.xengage.contents.credits_per_unit if m.xengage else 0.0,
                     "created_by": _d(st.created_by), "edited_by": _d(st.edited_by), "updated_at": st.updated_at,
