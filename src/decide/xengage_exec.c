@@ -30,6 +30,7 @@
 #include "decide/decide.h"
 #include "decide/xengage_impl.h"
 #include "events/events_impl.h"
+#include "model/xengage_opts.h"
 #include "audience/audience_link.h"
 #include "base/hash.h"
 #include "store/record.h"
@@ -202,8 +203,9 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     for (unsigned j = 0; j < x->k; j++)
         cfg.cost[j] = (double)ctx->settings->channel_cost[x->chan[j]];
     const eng_xengage_options *xo = s->xengage;
-    double cpu = xo && xo->version >= 2 && xo->credits_per_unit > 0 ? xo->credits_per_unit
-                                                                     : eng__xengage_credits_per_unit;
+    double cpu = eng__xengage_cpu(xo);
+    if (!(cpu > 0))
+        cpu = eng__xengage_credits_per_unit;
     mean_ctx m = {0, cpu, 0, x->ncust, NULL, NULL, NULL};
     m.cn = eng__calloc(&e->mem, x->ncust ? x->ncust : 1, sizeof *m.cn);
     m.cs = eng__calloc(&e->mem, x->ncust ? x->ncust : 1, sizeof *m.cs);

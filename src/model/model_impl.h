@@ -18,6 +18,7 @@
 #include "store/record.h"
 #include "base/utf8.h"
 #include "model/txn_schema.h"
+#include "model/xengage_opts.h"
 
 /* Record type tags (0x01xx) and keys (under "m/"). */
 enum {
@@ -219,8 +220,6 @@ void eng__msg_spec_dec(eng__rd *r, eng__pool *p, eng_message_spec *s); /* parts 
 /* @p in with each NULL part (incentive, schedule, delivery) pointing at its INIT
  * defaults: the form every check and the dispatcher see. */
 void eng__msg_spec_parts(const eng_message_spec *in, eng_message_spec *out);
-/* An X-Engage message's credits per unit of currency (eng_xengage_options version 2), 0 when not set. */
-double eng__xengage_cpu(const eng_xengage_options *x);
 /* SHA-256 over the campaign spec and the message spec. */
 int eng__msg_hash(const eng__mem *mem, const eng_campaign_spec *c, const eng_message_spec *m, uint8_t out[32]);
 /* Structure only (drafts). */
