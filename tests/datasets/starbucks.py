@@ -265,7 +265,7 @@ def engine_path(portfolio, profile, received, views, txns, control, start, end, 
             lines.append(f"{p['id']},{a['age']},{a['gender']},{a['income']},{a['became_member_on']},"
                          f"{p['id']}@example.com,yes,push-{p['id']},yes,app-{p['id']},yes")
         # half the purchases before the members exist (kept, joined when they arrive), sealed by a
-        # compaction; the other half after the import
+        # compaction; the other half after the import; later every 5th again (duplicates)
         tx = [{"id": i, "customer": profile[c]["id"], "time": t, "amount": Decimal(a) / 10000} for i, c, t, a in txns]
         rep_t = eng.append_transactions("sbux", tx[:len(tx) // 2])
         assert rep_t["unknown_customers"] == len(tx) // 2, rep_t
@@ -331,6 +331,12 @@ def engine_path(portfolio, profile, received, views, txns, control, start, end, 
             eng.compact_events()
             rr2 = eng.append_receipts(receipts[len(receipts) // 2:])
             assert rr["accepted"] + rr2["accepted"] == len(receipts), (rr, rr2)
+            # a provider's retry and a host's re-import: every event again, all duplicates, nothing changes
+            rr3 = eng.append_receipts(receipts[::7])
+            assert rr3["duplicates"] == len(receipts[::7]) and not rr3["accepted"], rr3
+            if label == GOALS[0][0]:
+                rt = eng.append_transactions("sbux", tx[::5])
+                assert rt["duplicates"] == len(tx[::5]) and not rt["accepted"], rt
             play_cpu = time.process_time() - t0
             con = sqlref.connect()
             mem = member_columns(profile)
