@@ -118,6 +118,48 @@ class WorldFiles(unittest.TestCase):
             for w in words:
                 self.assertIn(w, err.getvalue())
 
+    def test_reachable_test_group(self):
+        """The seed's minimum counts reachable customers: a world where most customers are reachable on no
+        channel is refused before any engine is built, naming the reachable count (not a ValidationError
+        from the engine after the history was replayed)."""
+        path, err = world("channel email 0.05 0.03 0.2 0.02 0.97 12 36\nsegments 1\ncontrol 0.05\n"), io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err):
+                self.assertEqual(pyworld.main(["--world", path, "--customers", "110000"]), 2)
+        finally:
+            os.unlink(path)
+        self.assertIn("100000 reachable customers", err.getvalue())
+        self.assertIn("of 110000 are reachable", err.getvalue())
+
+    def test_greedy_engagement(self):
+        """greedy_engagement (sim.c's greedy_pick) against its definition: the best ratio of engaged to
+        delivered among reachable channels with data once the customer has 3 messages on 2 channels, ties to
+        the latest open, else the first reachable channel of the priority order; its outcomes count."""
+        p = pyworld.Params()
+        p.customers, p.segments = 40, 1
+        pl = pyworld.Player(None, p, 3, {"priority"})
+        w = pl.w
+        email, sms, push, wa = 0, 1, 2, 3
+        for i in range(40):
+            w.reach[i] = 0b1111
+        hist = [[None] * 40 for _ in range(3)]
+        hist[0][0], hist[1][0], hist[2][0] = (email, 3), (sms, 1), (sms, 3)  # email 1/1, sms 1/2: email
+        hist[0][1], hist[1][1] = (email, 3), (sms, 3)  # 2 messages only: the priority order (sms first)
+        hist[0][2], hist[1][2], hist[2][2] = (email, 3), (sms, 3), (push, 1)  # a tie at 1: the later open
+        hist[0][3], hist[1][3], hist[2][3] = (email, 1), (sms, 1), (push, 1)  # nothing engaged: priority
+        hist[0][4], hist[1][4], hist[2][4] = (wa, 3), (email, 3), (email, 1)  # whatsapp, but unreachable now
+        pl.greedy_start(hist)
+        w.reach[4] = 0b0111
+        self.assertEqual([pl.greedy_pick(i) for i in range(5)], [email, sms, sms, sms, email])
+        self.assertEqual((pl.g_recv[2], pl.g_eng[2], pl.g_last[2]), ([1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0],
+                                                                     [0, 1, -1, -1, -1, -1]))
+        before = [sum(r) for r in pl.g_recv]
+        choice = pl.greedy_wave(list(range(40)))
+        self.assertEqual(choice[0], email)
+        delivered = sum(sum(r) for r in pl.g_recv) - sum(before)
+        self.assertGreater(delivered, 20)  # its own sends are delivered at the world's rates (about 0.9)
+        self.assertTrue(all(sum(pl.g_recv[i]) - before[i] <= 1 for i in range(40)))
+
     def test_world_truth(self):
         """The truth the policies are scored by, against its definition on a tiny world."""
         p = pyworld.Params()
@@ -183,6 +225,58 @@ class Play(unittest.TestCase):
         self.assertAlmostEqual(x["cost"], c["charged"], delta=0.01)
         print(f"\ncapped: {c}, xengage {x}, oracle_budget {o}, random {res['random_single'][0]}", file=sys.stderr)
         self.assertGreater(x["net"], 1.2 * res["random_single"][0]["net"])
+
+
+# The unseen worlds of tools/xengage-sim/worlds (docs/xengage.md, "Unseen worlds (2026-12-07 night)"), the
+# customers each needs for a test group of 100,000 reachable customers. About 100 s of CPU in all.
+UNSEEN = (("dear", 106000), ("freepoor", 110000), ("k15", 106000), ("lossy", 110000), ("outage", 106000),
+          ("seg64", 106000), ("seg1", 106000), ("onehist", 106000))
+
+
+@unittest.skipUnless(os.environ.get("ENG_PYWORLD_UNSEEN"),
+                     "the unseen worlds play with ENG_PYWORLD_UNSEEN=1 (meson test --benchmark python_pyworld_unseen)")
+class PlayUnseen(unittest.TestCase):
+    """Worlds unlike ours through the public API, seed 1: every play finishes without an error from the
+    engine, X-Engage sends one channel or none per customer, and beats random_single's net value (the one
+    ordering with a wide margin in every world; against priority it loses in seg1, cold and one wave)."""
+
+    def play(self, name, customers, **over):
+        import engage
+        p = pyworld.load_params(os.path.join(WORLDS, name + ".world"))
+        p.customers = customers
+        for k, v in over.items():
+            setattr(p, k, v)
+        res, ope, timing = pyworld.Player(engage, p, 1, {"xengage", "priority"}).play()
+        s = pyworld.summarize(res)
+        print(f"\n{name}: net {({k: round(v['net']) for k, v in s.items()})}, share of oracle "
+              f"{({k: v['share'] and round(v['share'], 3) for k, v in s.items()})}, CPU {timing}", file=sys.stderr)
+        self.assertEqual(len(res["xengage"]), p.waves)
+        self.assertEqual(s["xengage"]["msgs"], s["xengage"]["contacted"])
+        return s, timing
+
+    def test_worlds(self):
+        for name, customers in UNSEEN:
+            with self.subTest(world=name):
+                s, _ = self.play(name, customers)
+                self.assertGreater(s["xengage"]["net"], s["random_single"]["net"] + 0.1 * abs(s["random_single"]["net"]))
+                if name == "dear":  # every channel loses money: it sends almost nothing
+                    self.assertLess(s["xengage"]["msgs"], 0.1 * s["priority"]["msgs"])
+                    self.assertGreater(s["xengage"]["net"], 0.1 * s["priority"]["net"])
+
+    def test_caps(self):
+        """A cap of a fifth of send_all's cost with 15 channels (four of them ads), and with a free channel."""
+        for name, customers in (("k15", 106000), ("freepoor", 110000)):
+            with self.subTest(world=name):
+                s, timing = self.play(name, customers, waves=1, budget=0.2)
+                (c,) = timing["credits"]
+                self.assertLessEqual(c["charged"], c["cap"])
+                self.assertAlmostEqual(s["xengage"]["cost"], c["charged"], delta=0.01)
+
+    def test_tiny_is_refused(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            self.assertEqual(pyworld.main(["--world", os.path.join(WORLDS, "tiny.world")]), 2)
+        self.assertIn("test group of 100000", err.getvalue())
 
 
 if __name__ == "__main__":

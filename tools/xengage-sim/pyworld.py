@@ -13,8 +13,9 @@ contact and consent on each channel they are reachable on, one include group per
 warm history replayed as earlier campaigns, then per wave a campaign whose X-Engage message goes
 out in batches (run_due), the transport recording what left, receipts and transactions appended
 between batches, the control group's purchases, and the campaign report. ``priority`` is played
-the same way on a second engine (a channel-priority message); ``send_all``, ``random_single``
-and ``oracle`` are computed from the world's truth. Every policy is scored by the world's truth
+the same way on a second engine (a channel-priority message); ``send_all``, ``random_single``,
+``greedy_engagement`` (sim.c's: the best engagement ratio of the customer's own history, with its own
+sampled outcomes) and ``oracle`` are computed from the world's truth. Every policy is scored by the world's truth
 of what it chose (expected incremental conversions, messages, cost, net value) on the same test
 group, per wave, with its share of the oracle's net value.
 
@@ -344,12 +345,12 @@ class Recorder:
 class Host:
     """One engine (memory store) with the world's org and customers, played as driver_engine.c does."""
 
-    def __init__(self, engage, world, chunk, history):
+    def __init__(self, engage, world, chunk, history, threads=1):
         self.e, self.w, p = engage, world, world.p
         self.names = [c.name for c in p.ch]
         self.now = EPOCH
         self.tx = Recorder(chunk)
-        self.eng = engage.Engine(transport=self.tx, clock=lambda: self.now)
+        self.eng = engage.Engine(transport=self.tx, clock=lambda: self.now, threads=threads)
         costs = {c.name: round(c.cost * CREDITS_PER_UNIT) for c in p.ch}
         self.eng.create_org("sim", "root", xengage="unlocked", channel_costs=costs, conversion_goals=True)
         self.eng.put_actor("root", "ann", ["author"])
@@ -436,12 +437,20 @@ class Host:
 class Player:
     """The campaign loop of sim.c with the engine as the xengage (or priority) optimizer."""
 
-    def __init__(self, engage, p, seed, policies, verbose=False, out=sys.stdout):
+    def __init__(self, engage, p, seed, policies, verbose=False, out=sys.stdout, threads=1):
         self.engage, self.p, self.seed, self.verbose, self.out = engage, p, seed, verbose, out
+        self.threads = threads
         self.policies = policies
         t = time.process_time()
         self.w = World(p, seed)
         self.t_world = time.process_time() - t
+        # The seed's minimum counts test-group customers reachable on some channel: say so before the
+        # engine refuses the message (the split is a hash, so this is the expected count, not the exact one).
+        reachable = sum(1 for r in self.w.reach if r)
+        if "xengage" in policies and reachable * (1 - p.control) < MIN_TEST:
+            raise WorldError(f"X-Engage needs a test group of {MIN_TEST} reachable customers: {reachable} of "
+                             f"{p.customers} are reachable on some channel, about {reachable * (1 - p.control):.0f} "
+                             f"after a {100 * p.control:.0f} % control (give --customers)")
         per = math.ceil(p.customers * (1 - p.control) / p.batches)
         nchunks = (per + 4095) // 4096 if per > 4096 else 1
         self.chunk = max(1, (per + nchunks - 1) // nchunks)
@@ -539,14 +548,15 @@ class Player:
     def play(self):
         """Play every wave; returns {policy: [per-wave dict]} and the engine's estimates."""
         p, w, engage = self.p, self.w, self.engage
-        res = {name: [] for name in ("send_all", "priority", "random_single", "xengage", "oracle")}
+        res = {name: [] for name in ("send_all", "priority", "random_single", "greedy_engagement", "xengage", "oracle")}
         if p.budget > 0:
             res["oracle_budget"] = []
         ope, credits, timing = [], [], {"world": self.t_world}
         t = time.process_time()
         hist = self.history() if p.history else []
-        hx = Host(engage, w, self.chunk, len(hist)) if "xengage" in self.policies else None
-        hp = Host(engage, w, self.chunk, len(hist)) if "priority" in self.policies else None
+        self.greedy_start(hist)
+        hx = Host(engage, w, self.chunk, len(hist), self.threads) if "xengage" in self.policies else None
+        hp = Host(engage, w, self.chunk, len(hist), self.threads) if "priority" in self.policies else None
         timing["setup"] = time.process_time() - t
         t = time.process_time()
         if hx and hist:
@@ -638,7 +648,7 @@ class Player:
                         raise RuntimeError(f"the priority message sent customer {i} twice")
                     prio_choice[i] = c
                 hp.now += 12 * HOUR
-            truth = self.score(res, test, chosen if hx else None, prio_choice if hp else None)
+            truth = self.score(res, test, chosen if hx else None, prio_choice if hp else None, self.greedy_wave(test))
             if hx and ope[-1]["priority"]:  # the report's estimate of priority against its exact value
                 ope[-1]["priority"]["truth"] = truth
             timing["waves"].append(time.process_time() - tw)
@@ -673,6 +683,58 @@ class Player:
         if f & 4:
             h.buy(i)
 
+    # ---- greedy_engagement (sim.c's greedy_pick: Braze's Intelligent Channel) --------------------
+    def greedy_start(self, hist):
+        """Per customer and channel: delivered, engaged and the time of the last open, from the warm
+        history (every channel it covers: the host's own records, ad channels included)."""
+        K = self.p.k
+        self.g_recv = [[0] * K for _ in range(self.w.n)]
+        self.g_eng = [[0] * K for _ in range(self.w.n)]
+        self.g_last = [[-1] * K for _ in range(self.w.n)]
+        self.g_rnd = random.Random(self.seed * 7919 + 29)  # its own outcomes: xengage's draws stay as they were
+        self.g_wave = 0
+        for m, row in enumerate(hist):
+            for i, x in enumerate(row):
+                if x and x[1] & 1:
+                    self.g_recv[i][x[0]] += 1
+                    if x[1] & 2:
+                        self.g_eng[i][x[0]] += 1
+                        self.g_last[i][x[0]] = m
+
+    def greedy_pick(self, i):
+        """The best engagement ratio with at least 3 messages on at least 2 channels, ties to the most
+        recent open; otherwise the first reachable channel of the priority order."""
+        w, p = self.w, self.p
+        recv, eng, last = self.g_recv[i], self.g_eng[i], self.g_last[i]
+        if sum(recv) >= 3 and sum(1 for r in recv if r) >= 2:
+            best, br = -1, -1.0
+            for c in range(p.k):
+                if w.reach[i] >> c & 1 and recv[c]:
+                    r = eng[c] / recv[c]
+                    if r > br or (r == br and best >= 0 and last[c] > last[best]):
+                        best, br = c, r
+            if best >= 0 and br > 0:
+                return best
+        return next(c for c in p.priority if w.reach[i] >> c & 1)
+
+    def greedy_wave(self, test):
+        """greedy_engagement's choices for the wave's test group, then its own sampled outcomes (each
+        resolves before the next wave)."""
+        w, rnd = self.w, self.g_rnd
+        self.g_wave += 1
+        when = self.p.history + self.g_wave  # after every open of the history
+        out = {}
+        for i in test:
+            if not w.reach[i]:
+                continue
+            c = out[i] = self.greedy_pick(i)
+            if rnd.random() < w.d[c]:
+                self.g_recv[i][c] += 1
+                if rnd.random() < w.q[i][c]:
+                    self.g_eng[i][c] += 1
+                    self.g_last[i][c] = when
+        return out
+
     def oracle_budget(self, test):
         """The oracle's (customer, channel) choices when each send costs (1 + lambda) x its cost, for
         the smallest lambda whose spend fits budget x send_all's cost on the test group."""
@@ -705,7 +767,7 @@ class Player:
                 hi = mid
         return [(i, c) for i, c, _ in picks(hi)[0]]
 
-    def score(self, res, test, xe, prio):
+    def score(self, res, test, xe, prio, greedy):
         """Each policy's expected outcome on the wave's test group, from the world's truth."""
         w, p = self.w, self.p
         acc = {k: [0.0, 0.0, 0.0, 0.0, 0] for k in res}
@@ -735,6 +797,7 @@ class Player:
             nt += 1
             add("send_all", i, reach)
             add("random_single", i, [reach[min(int(self.rnd.random() * len(reach)), len(reach) - 1)]])
+            add("greedy_engagement", i, [greedy[i]])
             c = w.oracle(i)
             add("oracle", i, [c] if c >= 0 else [])
             if xe is not None:
@@ -810,6 +873,7 @@ def main(argv=None):
     ap.add_argument("--budget", type=float, help="a credit cap of BUDGET x send_all's cost a wave (the world's budget)")
     ap.add_argument("--no-history", action="store_true", help="no earlier campaigns: the engine starts cold")
     ap.add_argument("--verbose", action="store_true", help="per wave: CPU and X-Engage's channel mix")
+    ap.add_argument("--threads", type=int, default=1, help="the engines' eng_config.threads (choices must not depend on it)")
     a = ap.parse_args(argv)
     try:
         p = load_params(a.world) if a.world else Params()
@@ -837,7 +901,12 @@ def main(argv=None):
         p.budget = a.budget
     pol = set(a.policies.split(","))
     t = time.process_time()
-    res, ope, timing = Player(engage, p, a.seed, pol, a.verbose).play()
+    try:
+        player = Player(engage, p, a.seed, pol, a.verbose, threads=a.threads)
+    except WorldError as e:
+        print(f"pyworld: {e}", file=sys.stderr)
+        return 2
+    res, ope, timing = player.play()
     timing["total"] = time.process_time() - t
     print(f"pyworld: {a.world or 'default'}, {p.customers} customers, seed {a.seed}, {p.waves} waves; "
           f"CPU {timing['total']:.1f} s (world {timing['world']:.1f}, engines {timing['setup']:.1f}, history "
