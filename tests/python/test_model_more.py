@@ -25,6 +25,16 @@ def sms(body="Hi {{optout}}", **kw):
     return dict(include=["all"], creatives=[{"channel": "sms", "body": body}], send_at=T0 + 3 * engage.DAY, **kw)
 
 
+class Index:
+    """An integer that is not an int (as numpy's are): it has __index__."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __index__(self):
+        return self.n
+
+
 class Access(unittest.TestCase):
     def test_units_and_may(self):
         with engage.Engine(clock=lambda: T0) as eng:
@@ -171,6 +181,39 @@ class AudienceCounter(unittest.TestCase):
             with self.assertRaises(engage.ValidationError) as cm:
                 eng.create_message("asha", cid, "y", strategy="xengage", credit_cap=-1, **sms(body="Hi {{optout}}"))
             self.assertIn("message.xengage.credit_cap", cm.exception.paths())
+
+    def test_credits_are_whole_and_in_range(self):
+        """Credits are int64 in the library; ctypes masks an int to the field's width and refuses a float with
+        a bare TypeError. A host passing currency (0.03) or a value past int64 gets InvalidArgument naming the
+        field, and nothing changes: before, 2**64 + 3 credits were adjusted by 3, a cap of 2**64 + 7 stored 7
+        and a cost of 2**64 + 5 became 5."""
+        with engage.Engine(clock=lambda: T0) as eng:
+            org(eng, xengage="unlocked", channel_costs={"sms": 3})
+            cid, _ = self.xengage(eng)
+            before = eng.credits("admin")
+            for bad in (2 ** 64 + 3, -(2 ** 63) - 1, 1.0, True):
+                with self.assertRaises(engage.InvalidArgument) as cm:
+                    eng.adjust_credits("admin", bad)
+                self.assertEqual(cm.exception.detail, "delta")
+            eng.adjust_credits("admin", Index(2))  # any integer type (numpy's too): __index__
+            self.assertEqual(eng.credits("admin"), before + 2)
+            for bad in (2 ** 64 + 7, 0.5, False):
+                with self.assertRaises(engage.InvalidArgument) as cm:
+                    eng.create_message("asha", cid, "y", strategy="xengage", credit_cap=bad, **sms())
+                self.assertEqual(cm.exception.detail, "message.xengage.credit_cap")
+            for bad in (0.03, 2 ** 64 + 5, True):
+                with self.assertRaises(engage.InvalidArgument) as cm:
+                    eng.set_org_settings("admin", channel_costs={"email": bad})
+                self.assertEqual(cm.exception.detail, "channel_costs['email']")
+                with self.assertRaises(engage.InvalidArgument) as cm:
+                    eng.set_org_settings("admin", xengage_cost=bad)
+                self.assertEqual(cm.exception.detail, "xengage_cost")
+            self.assertEqual(eng.org_settings("admin")["channel_costs"]["sms"], 3)
+            self.assertEqual(eng.org_settings("admin")["channel_costs"]["email"], 1)  # the default, unchanged
+            with self.assertRaises(engage.InvalidArgument) as cm:
+                eng.measure_campaign([], [], messages=[1], n_customers=1, start=T0, end=T0 + 1,
+                                     channel_costs={"sms": 2.5})
+            self.assertEqual(cm.exception.detail, "channel_costs['sms']")
 
     def test_credits_per_unit(self):
         """What a unit of the org's currency is worth in credits, for X-Engage's value of a conversion

@@ -8,7 +8,7 @@ from . import _native as _n
 from ._columns import Columns
 from ._events import TOUCH_STATUSES, _amount
 from ._model import _goal
-from ._util import channel_id
+from ._util import CREDITS, channel_id, whole
 from .reports import Report
 
 PERIODS = {"7_days": 0, "1_month": 1, "3_months": 2, "6_months": 3}
@@ -68,7 +68,7 @@ def _spec(s: dict, keep) -> _n.MeasureSpec:
     if s.get("channel_costs"):
         costs = [0] * _n.MAX_CHANNELS
         for ch, c in s["channel_costs"].items():
-            costs[channel_id(ch)] = c
+            costs[channel_id(ch)] = whole(c, f"channel_costs[{ch!r}]", CREDITS)
         m.channel_cost = _arr(ctypes.c_int64, costs, keep)
     m.currency_places = s.get("currency_places", 2)
     return m

@@ -3,7 +3,7 @@ import ctypes
 from typing import Dict, Iterator, List, Optional, Sequence
 
 from . import _native as _n
-from ._util import cstr, channel_id, channel_name, pick, strarray
+from ._util import CREDITS, cstr, channel_id, channel_name, pick, strarray, whole
 
 ROLES = {"viewer": 1, "author": 2, "approver": 4, "admin": 8}
 SCOPES = {"org": 0, "units": 1, "unit": 2}
@@ -89,9 +89,9 @@ class ModelMixin:
         if xengage is not None:
             s.xengage = XENGAGE_MODES[xengage]
         for ch, cost in (channel_costs or {}).items():
-            s.channel_cost[channel_id(ch)] = cost
+            s.channel_cost[channel_id(ch)] = whole(cost, f"channel_costs[{ch!r}]", CREDITS)
         if xengage_cost is not None:
-            s.xengage_cost = xengage_cost
+            s.xengage_cost = whole(xengage_cost, "xengage_cost", CREDITS)
         if conversion_goals is not None:
             s.conversion_goals = int(conversion_goals)
         if allow_self_approval is not None:
@@ -182,7 +182,7 @@ class ModelMixin:
         return b.value
 
     def adjust_credits(self, actor: str, delta: int, account: str = "campaign") -> None:
-        self._call(_n.lib.eng_credits_adjust, actor.encode(), CREDIT_ACCOUNTS[account], delta)
+        self._call(_n.lib.eng_credits_adjust, actor.encode(), CREDIT_ACCOUNTS[account], whole(delta, "delta", CREDITS))
 
     # ---- campaigns ---------------------------------------------------------------------------
     def _campaign_spec(self, keep, name, start, end, objective="none", control_percent=10, unit=None,
@@ -302,6 +302,7 @@ class ModelMixin:
         d.tiny_url = 1 if tiny_url else 0
         d.poc, d.n_poc = strarray(list(poc), keep), len(poc)
         m.delivery = ctypes.pointer(d)
+        credit_cap = whole(credit_cap, "message.xengage.credit_cap", CREDITS)
         if credit_cap or credits_per_unit:  # X-Engage: a cap on one execution's sends; what a unit of currency is worth
             xo = _part(_n.XengageOptions, _n.lib.eng_xengage_options_init, keep)
             xo.credit_cap, xo.credits_per_unit = credit_cap, credits_per_unit

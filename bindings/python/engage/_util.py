@@ -1,5 +1,6 @@
 """Small conversions shared by the binding's modules."""
 import ctypes
+import operator
 from typing import Dict, Iterable, List, Optional
 
 from . import _native as _n
@@ -29,6 +30,24 @@ def channel_id(ch) -> int:
     if isinstance(ch, int):
         return ch
     return pick(channels(), ch, "channel")
+
+
+CREDITS = "whole credits"
+
+
+def whole(v, field: str, what: str = "a whole number", lo: int = -(1 << 63), hi: int = (1 << 63) - 1) -> int:
+    """``v`` for a C integer field, or InvalidArgument naming ``field``: ctypes masks an int to the
+    field's width (2**64 + 3 credits would become 3) and refuses a float with a bare TypeError. Any
+    integer type (numpy's too) passes; bool and float do not."""
+    try:
+        n = None if isinstance(v, bool) else operator.index(v)
+    except TypeError:
+        n = None
+    if n is not None and lo <= n <= hi:
+        return n
+    from .errors import ENG_EINVAL, InvalidArgument
+    span = "int64" if (lo, hi) == (-(1 << 63), (1 << 63) - 1) else f"{lo}..{hi}"
+    raise InvalidArgument(ENG_EINVAL, f"{field} must be {what} (an int, {span}), not {v!r}", field)
 
 
 _NAMES: List[str] = []
