@@ -2,6 +2,7 @@
 checked against figures computed by brute force here from the same generated rows: the
 hit-rate definition (no goal) and a goal with a condition over a transaction field, last touch;
 bad columns raise InvalidArgument naming the column."""
+import datetime
 import random
 import unittest
 from decimal import Decimal
@@ -93,6 +94,33 @@ class Measure(unittest.TestCase):
         self.assertAlmostEqual(figs["delivery_rate"], 100 * f["delivered"] / f["sent"])
         with self.assertRaises(KeyError):
             self.eng.measure_org(self.touches, self.txns, [camp], now=now, period="1_year")
+
+    def test_own_keys_and_datetimes(self):
+        """A host's own customer keys (hex strings, as the Starbucks data's) with n_customers left
+        out, and aware datetimes for every time: the same report, byte for byte, as with dense ids
+        and milliseconds; a naive datetime is refused."""
+        utc = datetime.timezone.utc
+
+        def when(ms):  # the same instant, written in UTC+05:30
+            return datetime.datetime.fromtimestamp(ms / 1000, tz=utc).astimezone(
+                datetime.timezone(datetime.timedelta(hours=5, minutes=30)))
+        key = {c: f"{c * 2654435761 % 2 ** 32:08x}" for c in range(NC)}
+        touches = [dict(t, customer=key[t["customer"]], time=when(t["time"])) for t in self.touches]
+        txns = [dict(x, customer=key[x["customer"]], time=when(x["time"])) for x in self.txns]
+        goal = {"event": "transaction", "condition": "amount >= 50", "window_days": 3, "attribution": "linear"}
+        spec = dict(self.spec, n_customers=None, control=[key[c] for c in self.control], start=when(T0),
+                    end=when(T0 + 10 * DAY), message_sent_at=[when(T0)])
+        for g in (None, goal):
+            fields = [("amount", "decimal")] if g else ()
+            with self.eng.measure_campaign(self.touches, self.txns, goal=g, fields=fields, **self.spec) as r:
+                want = r.export("json")
+            with self.eng.measure_campaign(touches, txns, goal=g, fields=fields, **spec) as r:
+                self.assertEqual(r.export("json"), want)
+        org = self.eng.measure_org(touches, txns, [spec], now=when(T0 + 6 * DAY))
+        self.assertEqual(org, self.eng.measure_org(self.touches, self.txns, [self.spec], now=T0 + 6 * DAY))
+        with self.assertRaises(ValueError) as cm:
+            self.eng.measure_campaign(touches, txns, **dict(spec, start=datetime.datetime(2026, 1, 1)))
+        self.assertIn("zone", str(cm.exception))
 
     def test_bad_columns(self):
         bad = self.touches + [{"customer": NC + 5, "message": MSG, "channel": "sms", "status": "sent", "time": T0}]

@@ -1,8 +1,9 @@
 """Attribution over the host's own columns (engage/measure.h): a campaign's report, or the org
 dashboard, from touches and transactions given as Python rows rather than read from the store."""
 import ctypes
+import datetime
 from decimal import Decimal
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import _native as _n
 from ._columns import Columns
@@ -13,6 +14,36 @@ from .reports import Report
 
 PERIODS = {"7_days": 0, "1_month": 1, "3_months": 2, "6_months": 3}
 AMOUNT_SCALE = 4  # amounts go in as 10^-4 units (exact for Decimal and text)
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def _ms(t, what: str):
+    """A time as ms since 1970: an int as given, an aware datetime converted exactly (a naive one
+    is refused: a local time of an unknown place is no instant)."""
+    if isinstance(t, datetime.datetime):
+        if t.utcoffset() is None:
+            raise ValueError(f"{what}: a time needs its zone (this datetime is naive: give tzinfo)")
+        return (t - _EPOCH) // datetime.timedelta(milliseconds=1)
+    return t
+
+
+def _dense(touches: Sequence[dict], transactions: Sequence[dict], controls: Iterable) -> Dict[object, int]:
+    """The host's own customer keys (strings, raw ids, anything hashable) numbered 0, 1, ... in
+    the order first seen, for a call that leaves n_customers out."""
+    ids: Dict[object, int] = {}
+    for r in touches:
+        ids.setdefault(r["customer"], len(ids))
+    for r in transactions:
+        ids.setdefault(r["customer"], len(ids))
+    for c in controls:
+        ids.setdefault(c, len(ids))
+    return ids
+
+
+def _renumber(rows: Sequence[dict], ids: Dict[object, int]) -> List[dict]:
+    return [dict(r, customer=ids[r["customer"]]) for r in rows]
 
 
 def _arr(ctype, items, keep):
@@ -29,7 +60,7 @@ def _touches(rows: Sequence[dict], keep) -> _n.TouchColumns:
     t.channel = _arr(ctypes.c_uint8, [channel_id(r["channel"]) for r in rows], keep)
     t.status = _arr(ctypes.c_uint8, [TOUCH_STATUSES[r["status"]] if isinstance(r["status"], str) else r["status"]
                                      for r in rows], keep)
-    t.time = _arr(ctypes.c_int64, [r["time"] for r in rows], keep)
+    t.time = _arr(ctypes.c_int64, [_ms(r["time"], "touches.time") for r in rows], keep)
     return t
 
 
@@ -40,7 +71,7 @@ def _txns(rows: Sequence[dict], fields: Sequence[Tuple], keep) -> _n.TxnColumns:
     x = _n.new(_n.TxnColumns)
     x.n = len(rows)
     x.customer = _arr(ctypes.c_uint32, [r["customer"] for r in rows], keep)
-    x.time = _arr(ctypes.c_int64, [r["time"] for r in rows], keep)
+    x.time = _arr(ctypes.c_int64, [_ms(r["time"], "txns.time") for r in rows], keep)
     x.amount = _arr(ctypes.c_int64, [_amount(r["amount"]) for r in rows], keep)
     x.amount_scale = AMOUNT_SCALE
     if fields:
@@ -57,8 +88,8 @@ def _spec(s: dict, keep) -> _n.MeasureSpec:
     msgs = list(s["messages"])
     m.n_customers, m.messages, m.n_messages = s["n_customers"], _arr(ctypes.c_uint32, msgs, keep), len(msgs)
     if s.get("message_sent_at") is not None:
-        m.message_sent_at = _arr(ctypes.c_int64, list(s["message_sent_at"]), keep)
-    m.start, m.end = s["start"], s["end"]
+        m.message_sent_at = _arr(ctypes.c_int64, [_ms(t, "message_sent_at") for t in s["message_sent_at"]], keep)
+    m.start, m.end = _ms(s["start"], "start"), _ms(s["end"], "end")
     if s.get("goal"):
         m.has_goal = 1
         m.goal = _goal(s["goal"], keep)
@@ -76,17 +107,23 @@ def _spec(s: dict, keep) -> _n.MeasureSpec:
 
 class MeasureMixin:
     def measure_campaign(self, touches: Sequence[dict], transactions: Sequence[dict], *, messages: Sequence[int],
-                         n_customers: int, start: int, end: int, goal: Optional[dict] = None,
+                         n_customers: Optional[int] = None, start: int, end: int, goal: Optional[dict] = None,
                          control: Sequence[int] = (), message_sent_at: Optional[Sequence[int]] = None,
                          channel_costs: Optional[dict] = None, currency_places: int = 2, half_life: int = 0,
                          fields: Sequence[Tuple] = ()) -> Report:
         """Attribute ``transactions`` to a campaign's ``touches`` (eng_measure_campaign) and return
-        its Report. Touches: dicts of customer (dense id below n_customers), message, channel,
-        status (a TOUCH_STATUSES name) and time. Transactions: customer, time, amount (currency
-        units) and a value for each of ``fields``, the (name, type) schema of the goal condition.
-        ``goal`` as for create_campaign (None: responders by hit rate); ``control``: the control
-        customers' dense ids. Bad columns raise InvalidArgument naming the column and row."""
+        its Report. Touches: dicts of customer, message, channel, status (a TOUCH_STATUSES name) and
+        time. Transactions: customer, time, amount (currency units) and a value for each of
+        ``fields``, the (name, type) schema of the goal condition. ``goal`` as for create_campaign
+        (None: responders by hit rate); ``control``: the control customers. Customers are dense ids
+        below ``n_customers``, or, with n_customers left out, the host's own keys (strings, raw
+        ids: anything hashable), numbered here. Times (start, end, message_sent_at, each row's) are
+        ms since 1970 or aware datetimes. Bad columns raise InvalidArgument naming the column and row."""
         keep: List[object] = []
+        if n_customers is None:
+            ids = _dense(touches, transactions, control)
+            touches, transactions = _renumber(touches, ids), _renumber(transactions, ids)
+            control, n_customers = [ids[c] for c in control], len(ids)
         spec = _spec({"messages": messages, "n_customers": n_customers, "start": start, "end": end, "goal": goal,
                       "control": control, "message_sent_at": message_sent_at, "channel_costs": channel_costs,
                       "currency_places": currency_places, "half_life": half_life}, keep)
@@ -98,8 +135,16 @@ class MeasureMixin:
     def measure_org(self, touches: Sequence[dict], transactions: Sequence[dict], campaigns: Sequence[dict], now: int,
                     period: str = "7_days", credits_remaining: int = 0, fields: Sequence[Tuple] = ()) -> dict:
         """The org dashboard over ``period`` (one of PERIODS) ending at ``now``: each campaign
-        (a dict of measure_campaign's keyword arguments) measured on the period's rows, summed."""
+        (a dict of measure_campaign's keyword arguments) measured on the period's rows, summed.
+        Customers and times as for measure_campaign (keys numbered when a campaign leaves
+        n_customers out: one numbering for all)."""
         keep: List[object] = []
+        if any(c.get("n_customers") is None for c in campaigns):
+            ids = _dense(touches, transactions, [x for c in campaigns for x in c.get("control", ())])
+            touches, transactions = _renumber(touches, ids), _renumber(transactions, ids)
+            campaigns = [dict(c, n_customers=len(ids), control=[ids[x] for x in c.get("control", ())])
+                         for c in campaigns]
+        now = _ms(now, "now")
         specs = (_n.MeasureSpec * max(len(campaigns), 1))(*[_spec(c, keep) for c in campaigns])
         t, x = _touches(touches, keep), _txns(transactions, fields, keep)
         f = _n.new(_n.OrgFigures)
