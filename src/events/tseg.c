@@ -17,6 +17,7 @@
 #include "events/ev_state.h"
 #include "events/colpack.h"
 #include "base/simd.h"
+#include "store/file_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -399,8 +400,12 @@ int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
     int blocked = 0; /* from the chunks' bytes (kind 4, tblock.c) */
     if (!eng__tseg_ordered && (rc = eng__tblock_seal(ev, o, key, &w, &blocked, &skew)))
         return rc;
+    /* The segment's record written by a thread of the file store while the batch goes on
+     * (file_behind.c): its write was a quarter of W6's calling thread at L (session 13). */
+    eng__file_behind(ev->e->store, ev->e->threads > 0);
     if (blocked == 2) { /* around the first chunk's bytes, in its buffer: the segment's once put */
         rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, w.data + skew, w.len - skew);
+        eng__file_behind(ev->e->store, 0);
         if (rc || (rc = eng__tseg_zone(w.data + skew + ENG__REC_HEADER, w.len - skew - ENG__REC_HEADER, key, &z)))
             return rc;
         /* its buffer kept whole (room for 24 B a row, the pages not written not resident): a buffer
@@ -412,9 +417,12 @@ int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
         o->tch[0].own = NULL;
         o->tch[0].p = NULL;
         o->tch[0].len = 0;
-    } else if ((rc = blocked ? put_rec(ev, key, &w, 0, &z, NULL)
-                             : put_encoded(ev, key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered, NULL, 0, 0))) {
-        return rc;
+    } else {
+        rc = blocked ? put_rec(ev, key, &w, 0, &z, NULL)
+                     : put_encoded(ev, key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered, NULL, 0, 0);
+        eng__file_behind(ev->e->store, 0);
+        if (rc)
+            return rc;
     }
     z.id = o->tseg.next_id++;
     for (uint64_t s = o->tchunk_first; s < o->tchunk_next && !rc; s++) {

@@ -11,6 +11,7 @@
  * the next open maps the file up to it and replays only the frames after it. */
 #define _DEFAULT_SOURCE /* flock, fsync */
 #include "store/file_impl.h"
+#include "store/file_behind.h"
 #include "store/frame.h"
 #include "store/kbase.h"
 #include "base/hash.h"
@@ -66,6 +67,8 @@ typedef struct filestore {
     uint64_t spill;     /* the open batch's payload bytes already written at end + frame header */
     uint32_t spill_crc; /* their CRC32C */
     int spill_lost;     /* a failed commit took them off the file: the batch can only be rolled back */
+    int behind;         /* the next spilled value is written on a thread (eng__file_behind) */
+    eng__behind bg;     /* that write, joined before the store's next write, read or commit */
 } filestore;
 
 static int io_fail(const filestore *fs, int err, const char *what, uint64_t off)
@@ -90,39 +93,12 @@ static int fault(int op, size_t *n) { return eng__file_io_fault ? eng__file_io_f
  * or an errno value. An injected short write cuts the whole, not each piece. */
 static int write_iov(int fd, const struct iovec *in, int n, uint64_t off)
 {
-    struct iovec iov[3];
     size_t len = 0;
     for (int i = 0; i < n; i++)
         len += in[i].iov_len;
     size_t allowed = len;
     int injected = fault(ENG__IO_WRITE, &allowed);
-    size_t limit = injected ? (allowed < len ? allowed : len) : len, left = limit;
-    int k = 0;
-    for (int i = 0; i < n && left; i++) {
-        iov[k] = in[i];
-        if (iov[k].iov_len > left)
-            iov[k].iov_len = left;
-        left -= iov[k++].iov_len;
-    }
-    size_t done = 0;
-    int i = 0;
-    while (done < limit) {
-        ssize_t w = pwritev(fd, iov + i, k - i, (off_t)(off + done));
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        done += (size_t)w;
-        size_t adv = (size_t)w;
-        while (i < k && adv >= iov[i].iov_len)
-            adv -= iov[i++].iov_len;
-        if (i < k && adv) { /* part of iov[i] was written */
-            iov[i].iov_base = (uint8_t *)iov[i].iov_base + adv;
-            iov[i].iov_len -= adv;
-        }
-    }
-    return injected;
+    return eng__write_limited(fd, in, n, off, injected && allowed < len ? allowed : len, injected);
 }
 
 /* Write all of buf at off; returns 0 or an errno value. */
@@ -451,6 +427,22 @@ static int spill_lost(const filestore *fs)
                     fs->path);
 }
 
+/* The write of a spilled value started on a thread (eng__file_behind), waited for.
+ * When it failed, the batch's spilled ops are taken off the file, as by a failed
+ * commit: the batch can only be rolled back. */
+static int join_behind(filestore *fs)
+{
+    int err = eng__behind_join(&fs->bg);
+    if (!err)
+        return ENG_OK;
+    fs->spill = 0;
+    fs->spill_crc = 0;
+    fs->spill_lost = 1;
+    if (truncate_fd(fs->fd, fs->end) != 0)
+        fs->broken = 1;
+    return io_fail(fs, err, "append", fs->bg.off);
+}
+
 /* Write a large value's op at the end of the open batch's frame now and keep
  * only its place in memory. The first one of a batch goes with a stand-in
  * header (the batch's sequence, the largest length): a crash before the commit
@@ -458,6 +450,9 @@ static int spill_lost(const filestore *fs)
  * real header last. */
 static int spill(filestore *fs, const void *k, size_t kl, const void *v, size_t vl)
 {
+    int rc = join_behind(fs);
+    if (rc)
+        return rc;
     if (fs->spill_lost)
         return spill_lost(fs);
     uint8_t hdr[ENG__FRAME_HEADER];
@@ -473,11 +468,18 @@ static int spill(filestore *fs, const void *k, size_t kl, const void *v, size_t 
         return eng__nomem();
     }
     uint64_t at = fs->end + ENG__FRAME_HEADER + fs->spill, n = w.len + vl;
-    int rc = ENG_OK;
     if (fs->spill + n > ENG__FRAME_MAX_PAYLOAD)
         rc = too_big(fs->spill + n);
     struct iovec iov[3] = {{hdr, hl}, {w.data, w.len}, {(void *)v, vl}};
-    int err = rc ? 0 : write_iov(fs->fd, hl ? iov : iov + 1, hl ? 3 : 2, at - hl);
+    int err = 0, np = hl ? 3 : 2;
+    if (!rc) {
+        size_t len = hl + w.len + vl, allowed = len;
+        int injected = fault(ENG__IO_WRITE, &allowed), lim = injected && allowed < len;
+        /* a write behind reports its failure at the store's next call (join_behind) */
+        if (!fs->behind || !eng__behind_start(&fs->bg, &fs->mem, fs->fd, hl ? iov : iov + 1, np, at - hl,
+                                              lim ? allowed : len, injected))
+            err = eng__write_limited(fs->fd, hl ? iov : iov + 1, np, at - hl, lim ? allowed : len, injected);
+    }
     if (err)
         rc = io_fail(fs, err, "append", at);
     if (!rc)
@@ -487,6 +489,7 @@ static int spill(filestore *fs, const void *k, size_t kl, const void *v, size_t 
         fs->spill += n;
     } else if (err || rc == ENG_ENOMEM) {
         /* The earlier spilled ops stay; if even the cut fails the tail is unknown. */
+        eng__behind_join(&fs->bg);
         if (truncate_fd(fs->fd, at - hl) != 0)
             fs->broken = 1;
     }
@@ -508,8 +511,18 @@ static int writable(const filestore *fs)
     return ENG_OK;
 }
 
-static int f_get(const void *k, size_t kl, eng_buf *out, void *u) { return eng__kvmem_get(&((filestore *)u)->kv, k, kl, out); }
-static int f_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, void *u) { return eng__kvmem_scan(&((filestore *)u)->kv, p, pl, cb, cbu); }
+/* Reads wait for a write behind: a value of the batch may be read from the file. */
+static int f_get(const void *k, size_t kl, eng_buf *out, void *u)
+{
+    int rc = join_behind(u);
+    return rc ? rc : eng__kvmem_get(&((filestore *)u)->kv, k, kl, out);
+}
+
+static int f_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, void *u)
+{
+    int rc = join_behind(u);
+    return rc ? rc : eng__kvmem_scan(&((filestore *)u)->kv, p, pl, cb, cbu);
+}
 
 static int compact_fs(filestore *fs);
 
@@ -553,6 +566,9 @@ static int f_commit(void *u)
     filestore *fs = u;
     if (!fs->kv.in_batch)
         return eng__err(ENG_EMISUSE, "", "commit without an open batch");
+    int jrc = join_behind(fs);
+    if (jrc)
+        return jrc; /* the batch stays open; the caller rolls it back */
     if (fs->spill_lost)
         return spill_lost(fs);
     if (fs->kv.pend.count || fs->spill) {
@@ -578,6 +594,7 @@ static int f_commit(void *u)
 /* Spilled ops of the batch are taken back off the file. */
 static void drop_spill(filestore *fs)
 {
+    eng__behind_join(&fs->bg); /* its failure changes nothing: the cut below takes its bytes */
     if (fs->spill && truncate_fd(fs->fd, fs->end) != 0)
         fs->broken = 1;
     fs->spill = 0;
@@ -619,6 +636,7 @@ static void f_destroy(void *u)
     filestore *fs = u;
     if (fs->fd >= 0 && fs->spill) /* closed inside a batch: leave no torn tail behind */
         drop_spill(fs);
+    eng__behind_free(&fs->bg, &fs->mem);
     if (fs->fd >= 0)
         checkpoint(fs);
     eng__kvmem_clear(&fs->kv);
@@ -722,6 +740,12 @@ ENG_API int eng_store_file_open(const char *path, unsigned int flags, const eng_
     static const eng_store_methods methods = {
         ENG_STORE_METHODS_VERSION, f_get, f_put, f_del, f_scan, f_begin, f_commit, f_rollback, f_destroy, f_erased, NULL};
     return eng__store_wrap(out, ENG__STORE_FILE, &methods, fs, alloc);
+}
+
+void eng__file_behind(eng_store *s, int on)
+{
+    if (s && s->kind == ENG__STORE_FILE)
+        ((filestore *)s->user)->behind = on;
 }
 
 /* The store-level query (store_impl.h): only the file store can be opened read-only. */
@@ -950,7 +974,7 @@ static int f_erased(const void *const *keys, const size_t *lens, size_t n, void 
 static int compact_fs(filestore *fs)
 {
     int rc;
-    if ((rc = writable(fs)) != ENG_OK)
+    if ((rc = join_behind(fs)) != ENG_OK || (rc = writable(fs)) != ENG_OK)
         return rc;
     if (fs->kv.scanning)
         return eng__err(ENG_EBUSY, "store", "file store '%s': compaction inside a scan", fs->path);
@@ -1044,6 +1068,7 @@ int eng__file_stats_get(eng_store *s, eng__file_stats *out)
     if (eng__store_check(s) || s->kind != ENG__STORE_FILE)
         return eng__err(ENG_EMISUSE, "store", "not a file store");
     filestore *fs = s->user;
+    join_behind(fs); /* a failed write behind: the batch's own error, at its next call */
     out->frames = fs->frames;
     out->file_bytes = fs->end;
     out->dropped_bytes = fs->dropped;

@@ -34,6 +34,15 @@ extern uint64_t eng__file_checkpoint_min;
 extern uint64_t eng__file_checkpoint_every;
 extern uint64_t eng__file_checkpoint_ratio;
 
+/* on = 1: the values of the open batch put from now on that are spilled (at least
+ * eng__file_spill_min bytes) are copied and written on a thread of their own while
+ * the caller goes on; the store's next write, read, commit or rollback waits for the
+ * write, and a failed one fails that call and leaves the batch to be rolled back
+ * (as a failed commit does). on = 0: written by the put, as before. No-op for other
+ * stores. The engine turns it on for a sealed segment's record when it may run
+ * threads (eng_config.threads > 0: tseg.c). */
+void eng__file_behind(eng_store *s, int on);
+
 typedef struct eng__file_stats {
     uint64_t frames;        /* frames in the file (replayed at open plus appended) */
     uint64_t file_bytes;    /* bytes of valid data in the file */

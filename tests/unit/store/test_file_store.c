@@ -18,6 +18,7 @@
 
 #include "store/record.h"
 #include "store/file_impl.h"
+#include "store/file_behind.h"
 #include "store/frame.h"
 #include "base/hash.h"
 #include "test_alloc.h"
@@ -1073,6 +1074,139 @@ static void spilled_batches(void **state)
     test_alloc_assert_clean();
 }
 
+/* ---- values written behind (on a thread of the store's: eng__file_behind) ---- */
+
+static int put_behind(eng_store *s, const char *k, const char *v)
+{
+    eng__file_behind(s, 1);
+    int rc = eng__kv_put(s, k, strlen(k), v, strlen(v));
+    eng__file_behind(s, 0);
+    return rc;
+}
+
+/* A value put behind reads back inside its batch (the read waits for the write),
+ * after the commit and after a reopen as if the put had written it, whatever comes
+ * after it (another one behind, one written by its put, a small one); a rollback or
+ * a close takes it off the file; a write behind that fails fails the store's next
+ * call (the commit, a read, a put) and leaves only a rollback, which leaves the store
+ * as it was; a crash (a copy of the file) during or after it loses the batch alone;
+ * with no memory for its copy the put writes it. The writes really were behind
+ * (eng__behind_writes): a store that wrote them in the put fails here. */
+static void written_behind(void **state)
+{
+    fx *f = *state;
+    size_t saved = eng__file_spill_min;
+    eng__file_spill_min = 16;
+    long sizes[NBATCH + 1];
+    build(f, sizes);
+    eng_store *s = open_ok(f->path, 0);
+    size_t w0 = eng__behind_writes;
+
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    assert_int_equal(put_behind(s, "k", "a value written behind"), ENG_OK);
+    assert_value(s, "k", "a value written behind");
+    assert_int_equal(put_behind(s, "m", "a value behind, then replaced"), ENG_OK);
+    put_str(s, "m", "the value that stays, written by its put", ENG_OK);
+    put_str(s, "t", "tiny", ENG_OK);
+    assert_int_equal(put_behind(s, "n", "the last value behind before the commit"), ENG_OK);
+    assert_int_equal(eng__kv_commit(s), ENG_OK);
+    assert_int_equal(eng__behind_writes, w0 + 3);
+    long committed = test_file_size(f->path);
+    for (int pass = 0; pass < 2; pass++) {
+        assert_value(s, "k", "a value written behind");
+        assert_value(s, "m", "the value that stays, written by its put");
+        assert_value(s, "n", "the last value behind before the commit");
+        assert_value(s, "t", "tiny");
+        eng_store_free(s);
+        s = open_ok(f->path, 0);
+    }
+
+    /* a rollback with the write behind in flight */
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    assert_int_equal(put_behind(s, "r", "a value behind, rolled back"), ENG_OK);
+    assert_int_equal(eng__kv_rollback(s), ENG_OK);
+    assert_int_equal(test_file_size(f->path), committed);
+    assert_value(s, "r", NULL);
+
+    /* a failed write behind: the put succeeds, the store's next call fails */
+    for (int next = 0; next < 3; next++) {
+        assert_int_equal(eng__kv_begin(s), ENG_OK);
+        put_str(s, "a", "a value spilled before it", ENG_OK);
+        inject(ENG__IO_WRITE, ENOSPC, 7);
+        assert_int_equal(put_behind(s, "b", "a value whose write behind fails"), ENG_OK);
+        disarm();
+        eng__val v;
+        if (next == 0)
+            assert_int_equal(eng__kv_commit(s), ENG_EIO);
+        else if (next == 1)
+            assert_int_equal(eng__kv_get(s, "k", 1, &v), ENG_EIO);
+        else
+            put_str(s, "c", "a value spilled after it", ENG_EIO);
+        assert_int_equal(test_file_size(f->path), committed);
+        assert_int_equal(eng__kv_commit(s), ENG_EIO);
+        assert_non_null(strstr(eng_error_last()->message, "roll it back"));
+        assert_int_equal(eng__kv_rollback(s), ENG_OK);
+        assert_int_equal(test_file_size(f->path), committed);
+        assert_value(s, "a", NULL);
+        assert_value(s, "b", NULL);
+        assert_value(s, "k", "a value written behind");
+    }
+
+    /* a crash during or after a write behind (a copy of the file as it is then) */
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    assert_int_equal(put_behind(s, "c", "a value behind, then a crash"), ENG_OK);
+    long n;
+    unsigned char *img = test_read_file(f->path, &n);
+    test_write_file(f->copy, img, n);
+    free(img);
+    eng_store *crashed = open_ok(f->copy, ENG_STORE_READONLY);
+    assert_value(crashed, "c", NULL);
+    assert_value(crashed, "n", "the last value behind before the commit");
+    eng_store_free(crashed);
+    /* closed inside the batch: no torn tail */
+    eng_store_free(s);
+    assert_int_equal(test_file_size(f->path), committed);
+    s = open_ok(f->path, 0);
+    eng__file_stats st;
+    assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+    assert_int_equal(st.dropped_bytes, 0);
+    assert_value(s, "c", NULL);
+
+    /* every allocation of a put behind failing in turn: refused (the batch as it was)
+     * or, when it is the copy's, written by the put */
+    int fell_back = 0;
+    for (uint64_t nth = 1;; nth++) {
+        eng_store_free(s);
+        s = open_ok(f->path, 0); /* a new store: its copy's buffer not yet allocated */
+        assert_int_equal(eng__kv_begin(s), ENG_OK);
+        size_t w1 = eng__behind_writes;
+        uint64_t fired = test_alloc_failures();
+        test_alloc_fail_at(nth, 0);
+        int rc = put_behind(s, "o", "a value behind, memory short");
+        test_alloc_fail_at(0, 0);
+        int injected = test_alloc_failures() > fired;
+        if (rc == ENG_OK) {
+            fell_back |= injected && eng__behind_writes == w1;
+            assert_int_equal(eng__kv_commit(s), ENG_OK);
+            assert_value(s, "o", "a value behind, memory short");
+            assert_int_equal(eng__kv_begin(s), ENG_OK);
+            assert_int_equal(eng__kv_del(s, "o", 1), ENG_OK);
+            assert_int_equal(eng__kv_commit(s), ENG_OK);
+        } else {
+            assert_int_equal(rc, ENG_ENOMEM);
+            assert_int_equal(eng__kv_rollback(s), ENG_OK);
+            assert_value(s, "o", NULL);
+        }
+        if (!injected)
+            break;
+    }
+    assert_true(fell_back);
+    assert_value(s, "k", "a value written behind");
+    eng_store_free(s);
+    eng__file_spill_min = saved;
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1092,6 +1226,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(auto_compaction_bounds_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(killed_during_auto_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(spilled_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(written_behind, setup, teardown),
     };
     const struct CMUnitTest in_file[] = {
         cmocka_unit_test_setup_teardown(persists_across_reopen, setup, teardown),

@@ -1,0 +1,104 @@
+/* A write of the file store finished on a thread of its own (file.c, eng__file_behind).
+ *
+ * At W6 a quarter of the calling thread's time was the kernel copying the records
+ * it wrote into new page-cache pages, the larger part the segment a batch seals
+ * (docs/events.md, session 13). That record is put in the middle of its batch, long
+ * before the commit, so its write can run beside the rest of the batch: its bytes
+ * are copied into a buffer the store keeps (a copy into pages already the process's
+ * costs a small part of the kernel's into new page-cache pages, and leaves the caller
+ * free to change or free its own) and a thread writes them where the batch put them.
+ * The store waits for that thread before its next write, read or commit, so there is
+ * never more than one write in flight and none outlives the batch. */
+#include "store/file_behind.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+size_t eng__behind_writes;
+
+int eng__write_limited(int fd, const struct iovec *in, int n, uint64_t off, size_t limit, int injected)
+{
+    struct iovec iov[3];
+    size_t left = limit;
+    int k = 0;
+    for (int i = 0; i < n && i < 3 && left; i++) {
+        iov[k] = in[i];
+        if (iov[k].iov_len > left)
+            iov[k].iov_len = left;
+        left -= iov[k++].iov_len;
+    }
+    size_t done = 0;
+    int i = 0;
+    while (done < limit) {
+        ssize_t w = pwritev(fd, iov + i, k - i, (off_t)(off + done));
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        done += (size_t)w;
+        size_t adv = (size_t)w;
+        while (i < k && adv >= iov[i].iov_len)
+            adv -= iov[i++].iov_len;
+        if (i < k && adv) { /* part of iov[i] was written */
+            iov[i].iov_base = (uint8_t *)iov[i].iov_base + adv;
+            iov[i].iov_len -= adv;
+        }
+    }
+    return injected;
+}
+
+static void *behind_main(void *arg)
+{
+    eng__behind *b = arg;
+    struct iovec v = {b->buf, b->len};
+    b->err = eng__write_limited(b->fd, &v, 1, b->off, b->limit, b->injected);
+    return NULL;
+}
+
+int eng__behind_start(eng__behind *b, const eng__mem *mem, int fd, const struct iovec *in, int n, uint64_t off,
+                      size_t limit, int injected)
+{
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += in[i].iov_len;
+    if (len > b->cap) {
+        uint8_t *p = eng__malloc(mem, len);
+        if (!p)
+            return 0;
+        eng__free(mem, b->buf);
+        b->buf = p;
+        b->cap = len;
+    }
+    len = 0;
+    for (int i = 0; i < n; i++) {
+        if (in[i].iov_len)
+            memcpy(b->buf + len, in[i].iov_base, in[i].iov_len);
+        len += in[i].iov_len;
+    }
+    *b = (eng__behind){.fd = fd, .injected = injected, .buf = b->buf, .cap = b->cap, .len = len,
+                       .limit = limit < len ? limit : len, .off = off};
+    if (pthread_create(&b->t, NULL, behind_main, b) != 0)
+        return 0; /* the caller writes from its own pieces */
+    b->running = 1;
+    eng__behind_writes++;
+    return 1;
+}
+
+int eng__behind_join(eng__behind *b)
+{
+    if (!b->running)
+        return 0;
+    pthread_join(b->t, NULL);
+    b->running = 0;
+    return b->err;
+}
+
+void eng__behind_free(eng__behind *b, const eng__mem *mem)
+{
+    eng__behind_join(b);
+    eng__free(mem, b->buf);
+    b->buf = NULL;
+    b->cap = 0;
+}

@@ -1,0 +1,39 @@
+/* A write of the file store finished on a thread of its own (file_behind.c).
+ * Private to src/store. */
+#ifndef ENG_STORE_FILE_BEHIND_H
+#define ENG_STORE_FILE_BEHIND_H
+
+#include "base/mem.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+/* Write the first @p limit bytes of the n pieces at off; returns 0, an errno value,
+ * or, when all limit bytes were written, @p injected (a test's fault after them). */
+int eng__write_limited(int fd, const struct iovec *in, int n, uint64_t off, size_t limit, int injected);
+
+typedef struct eng__behind {
+    pthread_t t;
+    int running;  /* a write started and not yet joined */
+    int fd, injected, err;
+    uint8_t *buf; /* the pieces copied, kept from one write to the next (its pages stay) */
+    size_t cap, len, limit;
+    uint64_t off;
+} eng__behind;
+
+/* Copy the n pieces (at most 3) and write them at off on a thread, as
+ * eng__write_limited(fd, ..., limit, injected) would. 1: taken (the result comes
+ * from eng__behind_join); 0: not (no memory for the copy, or no thread): the
+ * caller writes them itself. None may be running. */
+int eng__behind_start(eng__behind *b, const eng__mem *mem, int fd, const struct iovec *in, int n, uint64_t off,
+                      size_t limit, int injected);
+/* Wait for the write started last, if any: 0 or its errno value (once). */
+int eng__behind_join(eng__behind *b);
+/* Join, then release the copy's buffer. */
+void eng__behind_free(eng__behind *b, const eng__mem *mem);
+/* Writes taken by eng__behind_start since the process started (for the tests). */
+extern size_t eng__behind_writes;
+
+#endif
