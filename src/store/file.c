@@ -69,6 +69,7 @@ typedef struct filestore {
     int spill_lost;     /* a failed commit took them off the file: the batch can only be rolled back */
     int behind;         /* the next spilled value is written on a thread (eng__file_behind) */
     eng__behind bg;     /* that write, joined before the store's next write, read or commit */
+    int bg_crc;         /* 1: spill_crc is bg.crc once joined */
 } filestore;
 
 static int io_fail(const filestore *fs, int err, const char *what, uint64_t off)
@@ -433,6 +434,9 @@ static int spill_lost(const filestore *fs)
 static int join_behind(filestore *fs)
 {
     int err = eng__behind_join(&fs->bg);
+    if (fs->bg_crc && !err)
+        fs->spill_crc = fs->bg.crc;
+    fs->bg_crc = 0;
     if (!err)
         return ENG_OK;
     fs->spill = 0;
@@ -471,13 +475,15 @@ static int spill(filestore *fs, const void *k, size_t kl, const void *v, size_t 
     if (fs->spill + n > ENG__FRAME_MAX_PAYLOAD)
         rc = too_big(fs->spill + n);
     struct iovec iov[3] = {{hdr, hl}, {w.data, w.len}, {(void *)v, vl}};
-    int err = 0, np = hl ? 3 : 2;
+    int err = 0, np = hl ? 3 : 2, behind = 0;
     if (!rc) {
         size_t len = hl + w.len + vl, allowed = len;
         int injected = fault(ENG__IO_WRITE, &allowed), lim = injected && allowed < len;
         /* a write behind reports its failure at the store's next call (join_behind) */
-        if (!fs->behind || !eng__behind_start(&fs->bg, &fs->mem, fs->fd, hl ? iov : iov + 1, np, at - hl,
-                                              lim ? allowed : len, injected))
+        if (fs->behind && eng__behind_start(&fs->bg, &fs->mem, fs->fd, hl ? iov : iov + 1, np, at - hl,
+                                            lim ? allowed : len, injected, hl, fs->spill_crc))
+            behind = 1;
+        else
             err = eng__write_limited(fs->fd, hl ? iov : iov + 1, np, at - hl, lim ? allowed : len, injected);
     }
     if (err)
@@ -485,7 +491,9 @@ static int spill(filestore *fs, const void *k, size_t kl, const void *v, size_t 
     if (!rc)
         rc = eng__omap_put_ref(&fs->kv.pend, k, kl, vl, at + w.len);
     if (!rc) {
-        fs->spill_crc = eng__crc32c(eng__crc32c(fs->spill_crc, w.data, w.len), v, vl);
+        if (!behind) /* else taken by the thread: join_behind */
+            fs->spill_crc = eng__crc32c(eng__crc32c(fs->spill_crc, w.data, w.len), v, vl);
+        fs->bg_crc = behind;
         fs->spill += n;
     } else if (err || rc == ENG_ENOMEM) {
         /* The earlier spilled ops stay; if even the cut fails the tail is unknown. */
@@ -600,6 +608,7 @@ static void drop_spill(filestore *fs)
     fs->spill = 0;
     fs->spill_crc = 0;
     fs->spill_lost = 0;
+    fs->bg_crc = 0;
 }
 
 static int f_rollback(void *u)

@@ -7,9 +7,11 @@
  * are copied into a buffer the store keeps (a copy into pages already the process's
  * costs a small part of the kernel's into new page-cache pages, and leaves the caller
  * free to change or free its own) and a thread writes them where the batch put them.
- * The store waits for that thread before its next write, read or commit, so there is
- * never more than one write in flight and none outlives the batch. */
+ * The thread also takes the frame's CRC of them. The store waits for it before its
+ * next write, read or commit, so there is never more than one write in flight and
+ * none outlives the batch. */
 #include "store/file_behind.h"
+#include "base/hash.h"
 
 #include <errno.h>
 #include <string.h>
@@ -54,11 +56,12 @@ static void *behind_main(void *arg)
     eng__behind *b = arg;
     struct iovec v = {b->buf, b->len};
     b->err = eng__write_limited(b->fd, &v, 1, b->off, b->limit, b->injected);
+    b->crc = eng__crc32c(b->crc, b->buf + b->crc_from, b->len - b->crc_from);
     return NULL;
 }
 
 int eng__behind_start(eng__behind *b, const eng__mem *mem, int fd, const struct iovec *in, int n, uint64_t off,
-                      size_t limit, int injected)
+                      size_t limit, int injected, size_t crc_from, uint32_t crc)
 {
     size_t len = 0;
     for (int i = 0; i < n; i++)
@@ -78,7 +81,8 @@ int eng__behind_start(eng__behind *b, const eng__mem *mem, int fd, const struct 
         len += in[i].iov_len;
     }
     *b = (eng__behind){.fd = fd, .injected = injected, .buf = b->buf, .cap = b->cap, .len = len,
-                       .limit = limit < len ? limit : len, .off = off};
+                       .limit = limit < len ? limit : len, .crc_from = crc_from < len ? crc_from : len,
+                       .off = off, .crc = crc};
     if (pthread_create(&b->t, NULL, behind_main, b) != 0)
         return 0; /* the caller writes from its own pieces */
     b->running = 1;

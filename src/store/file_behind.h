@@ -19,16 +19,18 @@ typedef struct eng__behind {
     int running;  /* a write started and not yet joined */
     int fd, injected, err;
     uint8_t *buf; /* the pieces copied, kept from one write to the next (its pages stay) */
-    size_t cap, len, limit;
+    size_t cap, len, limit, crc_from;
     uint64_t off;
+    uint32_t crc; /* eng__crc32c(crc given, the bytes from crc_from on): the frame's running CRC */
 } eng__behind;
 
 /* Copy the n pieces (at most 3) and write them at off on a thread, as
- * eng__write_limited(fd, ..., limit, injected) would. 1: taken (the result comes
- * from eng__behind_join); 0: not (no memory for the copy, or no thread): the
+ * eng__write_limited(fd, ..., limit, injected) would, and there also take b->crc
+ * of their bytes from @p crc_from on, continuing @p crc. 1: taken (the results once
+ * eng__behind_join returns); 0: not (no memory for the copy, or no thread): the
  * caller writes them itself. None may be running. */
 int eng__behind_start(eng__behind *b, const eng__mem *mem, int fd, const struct iovec *in, int n, uint64_t off,
-                      size_t limit, int injected);
+                      size_t limit, int injected, size_t crc_from, uint32_t crc);
 /* Wait for the write started last, if any: 0 or its errno value (once). */
 int eng__behind_join(eng__behind *b);
 /* Join, then release the copy's buffer. */
