@@ -16,6 +16,7 @@
 #include "measure/measure_impl.h"
 #include "base/handle.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef eng__cand cand;
@@ -82,6 +83,7 @@ static int check_inputs(const eng_touch_columns *tc, const eng_txn_columns *xc, 
 }
 
 static int report_new(run *x);
+static void free_units(run *x);
 
 int eng__attr_begin(eng_engine *e, const eng_measure_spec *sp, int amount_scale, run **out)
 {
@@ -101,12 +103,10 @@ int eng__attr_begin(eng_engine *e, const eng_measure_spec *sp, int amount_scale,
     x->nmsg = sp->n_messages;
     x->words = ((size_t)sp->n_customers + 63) / 64;
     x->window = sp->has_goal ? (eng_time)sp->goal->window_days * ENG_DAY : 0;
-    size_t nslots = (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS;
-    x->bits = eng__calloc(x->mem, nslots ? nslots : 1, sizeof *x->bits);
-    x->cnt = eng__calloc(x->mem, nslots ? nslots : 1, sizeof *x->cnt);
     x->hasq = eng__calloc(x->mem, x->words ? x->words : 1, sizeof *x->hasq);
-    x->sent_at = eng__malloc(x->mem, (x->nmsg ? x->nmsg : 1) * sizeof *x->sent_at);
-    int rc = x->bits && x->cnt && x->hasq && x->sent_at ? report_new(x) : eng__nomem();
+    int rc = x->hasq ? report_new(x) : eng__nomem();
+    if (!rc)
+        rc = eng__attr_units(x, 0, NULL, NULL);
     if (!rc)
         rc = eng__kept_init(&x->kept, x->mem, sp->n_customers);
     if (rc) {
@@ -114,9 +114,54 @@ int eng__attr_begin(eng_engine *e, const eng_measure_spec *sp, int amount_scale,
         return rc;
     }
     x->r->amount_scale = amount_scale;
-    for (size_t m = 0; m < x->nmsg; m++)
-        x->sent_at[m] = INT64_MAX;
     *out = x;
+    return ENG_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t p = *(const uint64_t *)a, q = *(const uint64_t *)b;
+    return p < q ? -1 : p > q;
+}
+
+/* The slots' bitmaps and counts and the units' tables for nmsg + n units (the message
+ * occurrence 0s keep their trust), ranked in (message, occurrence) order. */
+int eng__attr_units(run *x, size_t n, const uint16_t *msg, const uint32_t *occ)
+{
+    if (x->touches_seen)
+        return eng__err(ENG_EMISUSE, "touches", "units are set before the touches");
+    const size_t nu = x->nmsg + n, n1 = nu ? nu : 1, old = x->nunit;
+    if (nu > ENG__MEASURE_MAX_UNITS)
+        return eng__err(ENG_ETOOBIG, "touches.occurrence",
+                        "%zu sendings (message occurrences) in one report, at most %d", nu, ENG__MEASURE_MAX_UNITS);
+    const size_t nslots = (size_t)ENG_TOUCH_STATUS_COUNT * n1 * ENG_MAX_CHANNELS;
+    const eng__mem *mem = x->mem;
+    uint64_t **bits = eng__calloc(mem, nslots, sizeof *bits), *cnt = eng__calloc(mem, nslots, sizeof *cnt);
+    uint64_t *key = eng__malloc(mem, n1 * sizeof *key);
+    uint16_t *um = eng__malloc(mem, n1 * sizeof *um), *ur = eng__malloc(mem, n1 * sizeof *ur);
+    uint32_t *uo = eng__malloc(mem, n1 * sizeof *uo);
+    uint8_t *tr = eng__calloc(mem, n1, 1);
+    eng_time *sa = eng__malloc(mem, n1 * sizeof *sa);
+    if (!bits || !cnt || !key || !um || !ur || !uo || !tr || !sa) {
+        eng__free(mem, bits), eng__free(mem, cnt), eng__free(mem, key), eng__free(mem, um);
+        eng__free(mem, ur), eng__free(mem, uo), eng__free(mem, tr), eng__free(mem, sa);
+        return eng__nomem();
+    }
+    for (size_t u = 0; u < nu; u++) {
+        um[u] = (uint16_t)(u < x->nmsg ? u : msg[u - x->nmsg]);
+        uo[u] = u < x->nmsg ? 0 : occ[u - x->nmsg];
+        sa[u] = INT64_MAX;
+        key[u] = (uint64_t)um[u] << 48 | (uint64_t)uo[u] << 16 | u; /* the low bits: the unit */
+    }
+    qsort(key, nu, sizeof *key, cmp_u64);
+    for (size_t k = 0; k < nu; k++)
+        ur[key[k] & 0xffff] = (uint16_t)k;
+    eng__free(mem, key);
+    if (old)
+        memcpy(tr, x->trust, x->nmsg);
+    free_units(x);
+    x->bits = bits, x->cnt = cnt, x->umsg = um, x->urank = ur, x->uocc = uo, x->trust = tr, x->sent_at = sa;
+    x->nunit = nu;
     return ENG_OK;
 }
 
@@ -273,7 +318,7 @@ int eng__attr_keys(run *x, size_t n)
      * customer's low bits (W7 at L: 400 slots, 9 bits, over 18): at L the keys go to
      * memory and back, so half the bytes, and twice the keys in the same buffer (each
      * bitmap line a flush touches set by twice the keys). */
-    const size_t nslots = (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS;
+    const size_t nslots = (size_t)ENG_TOUCH_STATUS_COUNT * x->nunit * ENG_MAX_CHANNELS;
     const int k32 = eng__attr_keys_32 && x->shift < 32 && nslots <= ((size_t)1 << (32 - x->shift));
     const size_t ksize = k32 ? sizeof *x->keys32 : sizeof *x->keys;
     /* The buckets in use share the buffer; no more of it than the first call's rows. */
@@ -307,7 +352,7 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
     x->touches_seen = 1;
     const uint32_t ncust = x->sp.n_customers;
     const unsigned want = x->sp.has_goal ? (unsigned)x->sp.goal->start_on : ENG_TOUCH_SENT;
-    const size_t nmsg = x->nmsg, mtab_n = x->mtab_n;
+    const size_t nunit = x->nunit, mtab_n = x->mtab_n;
     const uint16_t *mtab = x->mtab;
     int rc = eng__attr_keys(x, n);
     if (rc)
@@ -322,15 +367,16 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
     uint64_t **bits = x->bits;
     uint64_t *cnt = x->cnt;
     const uint64_t *hasq = x->hasq;
-    uint8_t trust[ENG__MEASURE_MAX_MESSAGES];
-    if (nmsg)
-        memcpy(trust, x->trust, nmsg);
-    /* Locals: the key stores (uint64_t) may alias int64_t fields, which would be reloaded per row. */
+    /* Locals: the key stores (uint64_t) may alias int64_t fields, which would be reloaded per
+     * row; a report of a few hundred units (one-off messages) keeps its tables on the stack. */
+    enum { LOCAL = ENG__MEASURE_MAX_MESSAGES };
+    uint8_t trust_l[LOCAL];
+    eng_time sent_l[LOCAL];
+    const int local = nunit <= LOCAL;
+    const uint8_t *trust = local ? memcpy(trust_l, x->trust, nunit) : x->trust;
+    eng_time *sent = local ? memcpy(sent_l, x->sent_at, nunit * sizeof *sent) : x->sent_at;
     const int timed = x->to != 0;
     const eng_time from = x->from, to = x->to;
-    eng_time sent[ENG__MEASURE_MAX_MESSAGES];
-    if (nmsg)
-        memcpy(sent, x->sent_at, nmsg * sizeof *sent);
     for (size_t i = 0; i < n; i++) {
         if (!(i & (eng__attr_beat_rows - 1))) {
             ENG__WORK(n - i < eng__attr_beat_rows ? n - i : eng__attr_beat_rows);
@@ -354,7 +400,7 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
                           "row %zu: customer %u, status %u, channel %u out of range", x->row0 + i, c, st, ch);
             break;
         }
-        size_t slot = ((size_t)st * nmsg + m) * ENG_MAX_CHANNELS + ch;
+        size_t slot = ((size_t)st * nunit + m) * ENG_MAX_CHANNELS + ch;
         unsigned b = c >> shift;
         int full = 0;
         if (trust[m] && st != ENG_TOUCH_SENT) { /* the only row of its (customer, slot) */
@@ -377,8 +423,8 @@ int eng__attr_touches(run *x, size_t n, const uint32_t *cu, const uint32_t *ms, 
         if (st == ENG_TOUCH_SENT && t < sent[m])
             sent[m] = t;
     }
-    if (nmsg)
-        memcpy(x->sent_at, sent, nmsg * sizeof *sent);
+    if (local)
+        memcpy(x->sent_at, sent, nunit * sizeof *sent);
     return rc;
 }
 
@@ -396,17 +442,31 @@ int eng__attr_flush(run *x)
 
 static void report_drop(const eng__mem *mem, eng_report *r);
 
-void eng__attr_free_pass(run *x)
+/* The slots' bitmaps and counts and the earliest sends. */
+static void free_slots(run *x)
 {
     if (x->bits)
-        for (size_t i = 0; i < (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS; i++)
+        for (size_t i = 0; i < (size_t)ENG_TOUCH_STATUS_COUNT * x->nunit * ENG_MAX_CHANNELS; i++)
             eng__free(x->mem, x->bits[i]);
     eng__free(x->mem, x->bits);
     eng__free(x->mem, x->cnt);
+    eng__free(x->mem, x->sent_at);
+    x->bits = NULL, x->cnt = NULL, x->sent_at = NULL;
+}
+
+static void free_units(run *x)
+{
+    free_slots(x);
+    eng__free(x->mem, x->umsg), eng__free(x->mem, x->urank), eng__free(x->mem, x->uocc);
+    eng__free(x->mem, x->trust);
+}
+
+void eng__attr_free_pass(run *x)
+{
+    free_slots(x);
     eng__kept_free(&x->kept, x->mem);
     eng__free(x->mem, x->keys);
     eng__free(x->mem, x->keys32);
-    eng__free(x->mem, x->sent_at);
 }
 
 void eng__attr_free(run *x)
@@ -414,6 +474,7 @@ void eng__attr_free(run *x)
     if (!x)
         return;
     eng__attr_free_pass(x);
+    free_units(x);
     eng__free(x->mem, x->mtab);
     eng__free(x->mem, x->hasq);
     eng__free(x->mem, x->qtx);
@@ -584,7 +645,7 @@ ENG_API int eng_measure_campaign(eng_engine *engine, const eng_touch_columns *to
         return rc;
     if (!out)
         return eng__err(ENG_EINVAL, "out", "eng_measure_campaign: out is NULL");
-    return eng__measure_columns(engine, touches, txns, spec, 0, 0, 1, NULL, 0, out);
+    return eng__measure_columns(engine, touches, NULL, txns, spec, 0, 0, 1, NULL, 0, out);
 }
 
 /* The touch rows [0, n) on this thread, in slices when a caller watches the progress. */
@@ -617,11 +678,78 @@ static int feed(run *x, size_t n, void *user)
     return rc;
 }
 
-/* Touches from columns (@p touches), or from @p fn when it is not NULL. */
-static int measure(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
-                   const eng_measure_spec *spec, eng_time from, eng_time to, int progress, const uint8_t *trust,
-                   unsigned threads, eng__attr_feed_fn fn, void *fn_user, size_t fn_rows, eng__attr_feed_fn txn_fn,
-                   eng_report **out)
+/* Occurrences past 0 in @p occ: each (message, occurrence) of them a unit of the run, and
+ * *ukey the rows' keys as units (UINT32_MAX: not the run's), mapped by an identity table.
+ * None: *ukey NULL, the message ids stay the keys. */
+static int occ_units(run *x, const eng_touch_columns *tc, const uint32_t *occ, uint32_t **ukey)
+{
+    *ukey = NULL;
+    const uint32_t *id = tc->message;
+    size_t k = 0;
+    for (size_t i = 0; i < tc->n; i++)
+        k += occ[i] && (id[i] < x->mtab_n ? x->mtab[id[i]] : msg_slow(x, id[i]));
+    if (!k)
+        return ENG_OK;
+    const eng__mem *mem = x->mem;
+    uint64_t *v = eng__malloc(mem, k * sizeof *v);
+    if (!v)
+        return eng__nomem();
+    k = 0;
+    for (size_t i = 0; i < tc->n; i++) {
+        unsigned m = occ[i] ? id[i] < x->mtab_n ? x->mtab[id[i]] : msg_slow(x, id[i]) : 0;
+        if (m)
+            v[k++] = (uint64_t)(m - 1) << 32 | occ[i];
+    }
+    qsort(v, k, sizeof *v, cmp_u64);
+    size_t nu = 0;
+    for (size_t i = 0; i < k; i++)
+        if (!nu || v[nu - 1] != v[i])
+            v[nu++] = v[i];
+    uint16_t *um = NULL, *map = NULL;
+    uint32_t *uo = NULL;
+    um = eng__malloc(mem, nu * sizeof *um), uo = eng__malloc(mem, nu * sizeof *uo);
+    map = eng__malloc(mem, (x->nmsg + nu) * sizeof *map);
+    *ukey = eng__malloc(mem, tc->n * sizeof **ukey);
+    int rc = um && uo && map && *ukey ? ENG_OK : eng__nomem();
+    for (size_t u = 0; !rc && u < nu; u++)
+        um[u] = (uint16_t)(v[u] >> 32), uo[u] = (uint32_t)v[u];
+    for (size_t u = 0; !rc && u < x->nmsg + nu; u++)
+        map[u] = (uint16_t)(u + 1);
+    for (size_t i = 0; !rc && i < tc->n; i++) {
+        unsigned m = id[i] < x->mtab_n ? x->mtab[id[i]] : msg_slow(x, id[i]);
+        uint32_t u = m ? m - 1 : UINT32_MAX;
+        if (m && occ[i]) { /* its place among the sorted units */
+            const uint64_t want = (uint64_t)(m - 1) << 32 | occ[i];
+            size_t lo = 0, hi = nu;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (v[mid] < want)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            u = (uint32_t)(x->nmsg + lo);
+        }
+        (*ukey)[i] = u;
+    }
+    if (!rc)
+        rc = eng__attr_units(x, nu, um, uo);
+    if (!rc)
+        rc = eng__attr_map(x, map, x->nmsg + nu);
+    eng__free(mem, v), eng__free(mem, um), eng__free(mem, uo), eng__free(mem, map);
+    if (rc) {
+        eng__free(mem, *ukey);
+        *ukey = NULL;
+    }
+    return rc;
+}
+
+/* Touches from columns (@p touches, their occurrences @p occ or NULL: all 0), or from @p fn
+ * when it is not NULL. */
+static int measure(eng_engine *engine, const eng_touch_columns *touches, const uint32_t *occ,
+                   const eng_txn_columns *txns, const eng_measure_spec *spec, eng_time from, eng_time to,
+                   int progress, const uint8_t *trust, unsigned threads, eng__attr_feed_fn fn, void *fn_user,
+                   size_t fn_rows, eng__attr_feed_fn txn_fn, eng_report **out)
 {
     int rc = check_inputs(touches, txns, spec);
     if (rc)
@@ -647,6 +775,10 @@ static int measure(eng_engine *engine, const eng_touch_columns *touches, const e
             memcpy(x->trust, trust, x->nmsg);
         rc = map_ids(x);
     }
+    eng_touch_columns tu = *touches; /* keyed by unit when there are occurrences past 0 */
+    uint32_t *ukey = NULL;
+    if (!rc && occ && !fn && !(rc = occ_units(x, touches, occ, &ukey)) && ukey)
+        tu.message = ukey;
     if (!rc && txn_fn) {
         x->goal_rule = rule;
         rc = txn_fn(x, fn_user);
@@ -658,13 +790,14 @@ static int measure(eng_engine *engine, const eng_touch_columns *touches, const e
     eng__free(&engine->mem, sel);
     if (!rc && p)
         rc = eng__prog_batch(p, txns->n);
-    feed_ctx fc = {touches, txns->n, p, engine->progress_fn != NULL};
+    feed_ctx fc = {&tu, txns->n, p, engine->progress_fn != NULL};
     if (!rc && fn)
         rc = fn(x, fn_user);
     else if (!rc)
-        rc = x->threads ? eng__attr_touches_split(x, x->threads, touches->n, touches->customer, touches->message,
-                                                  touches->channel, touches->status, touches->time, feed, &fc)
-                        : feed(x, touches->n, &fc);
+        rc = x->threads ? eng__attr_touches_split(x, x->threads, tu.n, tu.customer, tu.message, tu.channel,
+                                                  tu.status, tu.time, feed, &fc)
+                        : feed(x, tu.n, &fc);
+    eng__free(&engine->mem, ukey);
     if (!rc && p)
         rc = eng__prog_batch(p, txns->n + touches->n);
     if (rc) {
@@ -678,11 +811,11 @@ static int measure(eng_engine *engine, const eng_touch_columns *touches, const e
     return rc;
 }
 
-int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
-                         const eng_measure_spec *spec, eng_time from, eng_time to, int progress,
-                         const uint8_t *trust, unsigned threads, eng_report **out)
+int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const uint32_t *occ,
+                         const eng_txn_columns *txns, const eng_measure_spec *spec, eng_time from, eng_time to,
+                         int progress, const uint8_t *trust, unsigned threads, eng_report **out)
 {
-    return measure(engine, touches, txns, spec, from, to, progress, trust, threads, NULL, NULL, 0, NULL, out);
+    return measure(engine, touches, occ, txns, spec, from, to, progress, trust, threads, NULL, NULL, 0, NULL, out);
 }
 
 int eng__measure_feed(eng_engine *engine, const eng_txn_columns *txns, const eng_measure_spec *spec, int progress,
@@ -690,7 +823,7 @@ int eng__measure_feed(eng_engine *engine, const eng_txn_columns *txns, const eng
                       eng__attr_feed_fn txn_fn, eng_report **out)
 {
     const eng_touch_columns none = {ENG_TOUCH_COLUMNS_VERSION, 0, NULL, NULL, NULL, NULL, NULL};
-    return measure(engine, &none, txns, spec, 0, 0, progress, trust, threads, fn, user, rows, txn_fn, out);
+    return measure(engine, &none, NULL, txns, spec, 0, 0, progress, trust, threads, fn, user, rows, txn_fn, out);
 }
 
 ENG_API void eng_report_free(eng_report *r)

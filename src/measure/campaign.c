@@ -65,13 +65,18 @@ typedef struct cols {
     const eng__rep_ctx *rc;
     uint64_t campaign;
     int err;
-    /* send context -> message index + 1 (0: not ours; NO_MSG: not looked up yet) */
+    /* send context -> unit + 1 (0: not ours; NO_MSG: not looked up yet) */
     uint16_t *map;
     size_t nmap;
-    /* Per message (rc->msg order): its one send context so far (UINT32_MAX: none
-     * yet), whether its rows may repeat a (customer, channel, status) — a second
-     * context (another version or occurrence) or a row without the events layer's
-     * `first` flag —, and whether it has rows at all. */
+    /* The sendings (units of the run, eng__attr_units): unit i < nmsg is message i's occurrence
+     * 0, unit nmsg + k is message u_msg[k]'s occurrence u_occ[k] (k < nextra). */
+    uint16_t *u_msg;
+    uint32_t *u_occ;
+    size_t nextra, cextra;
+    /* Per unit: its one send context so far (UINT32_MAX: none yet), and whether its rows
+     * may repeat a (customer, channel, status) — a second context (another version) or a row
+     * without the events layer's `first` flag; per message (rc->msg order): whether it has
+     * rows at all. */
     uint32_t *m_ctx;
     uint8_t *m_dup, *m_any;
     uint32_t max_cust;   /* customers below it (touches, transactions) */
@@ -109,7 +114,54 @@ typedef struct cols {
 
 #define NO_MSG 0xffffu
 
-/* Message index + 1 of send context @p ctx (0: not one of the report's). */
+/* Message index of unit @p u. */
+static unsigned unit_msg(const cols *c, unsigned u)
+{
+    return u < c->rc->nmsg ? u : c->u_msg[u - c->rc->nmsg];
+}
+
+/* The unit of occurrence @p occ of message @p i, a new one (its context unknown) the first time. */
+static int unit_of(cols *c, size_t i, uint32_t occ, uint16_t *id)
+{
+    const size_t nmsg = c->rc->nmsg;
+    *id = (uint16_t)(i + 1);
+    if (!occ)
+        return ENG_OK;
+    for (size_t k = 0; k < c->nextra; k++)
+        if (c->u_msg[k] == i && c->u_occ[k] == occ) {
+            *id = (uint16_t)(nmsg + k + 1);
+            return ENG_OK;
+        }
+    const size_t u = nmsg + c->nextra;
+    if (u >= ENG__MEASURE_MAX_UNITS)
+        return eng__err(ENG_ETOOBIG, "campaign", "over %d sendings (message occurrences) in one report",
+                        ENG__MEASURE_MAX_UNITS);
+    const eng__mem *m = &c->e->mem;
+    if (c->nextra == c->cextra) {
+        size_t cap = c->cextra ? 2 * c->cextra : 16;
+        uint16_t *a = eng__realloc_array(m, c->u_msg, cap, sizeof *a);
+        if (a)
+            c->u_msg = a;
+        uint32_t *b = a ? eng__realloc_array(m, c->u_occ, cap, sizeof *b) : NULL;
+        if (b)
+            c->u_occ = b;
+        uint32_t *d = b ? eng__realloc_array(m, c->m_ctx, nmsg + cap, sizeof *d) : NULL;
+        if (d)
+            c->m_ctx = d;
+        uint8_t *f = d ? eng__realloc_array(m, c->m_dup, nmsg + cap, 1) : NULL;
+        if (!f)
+            return eng__nomem();
+        c->m_dup = f;
+        c->cextra = cap;
+    }
+    c->u_msg[c->nextra] = (uint16_t)i, c->u_occ[c->nextra] = occ;
+    c->m_ctx[u] = UINT32_MAX, c->m_dup[u] = 0;
+    c->nextra++;
+    *id = (uint16_t)(u + 1);
+    return ENG_OK;
+}
+
+/* Unit + 1 of send context @p ctx (0: not one of the report's). */
 static int msg_of_ctx(cols *c, uint16_t org, uint32_t ctx, unsigned *m)
 {
     if (ctx >= c->nmap) {
@@ -128,24 +180,27 @@ static int msg_of_ctx(cols *c, uint16_t org, uint32_t ctx, unsigned *m)
         uint64_t camp, msg;
         uint32_t ver, occ;
         uint16_t id = 0;
+        int rc = ENG_OK;
         if (eng__ctx_get(c->e, org, ctx, &camp, &msg, &ver, &occ) == ENG_OK)
-            for (size_t i = 0; i < c->rc->nmsg; i++)
+            for (size_t i = 0; i < c->rc->nmsg && !rc; i++)
                 if (c->rc->msg[i].id == msg && msg <= UINT32_MAX - 1)
-                    id = (uint16_t)(i + 1);
+                    rc = unit_of(c, i, occ, &id);
+        if (rc)
+            return rc;
         c->map[ctx] = id;
     }
     *m = c->map[ctx];
     return ENG_OK;
 }
 
-/* Rows of message m in context ctx; ok: all of them flagged `first`. */
-static void note(cols *c, unsigned m, uint32_t ctx, int ok)
+/* Rows of unit u in context ctx; ok: all of them flagged `first`. */
+static void note(cols *c, unsigned u, uint32_t ctx, int ok)
 {
-    if (c->m_ctx[m] != ctx)
-        c->m_dup[m] |= c->m_ctx[m] != UINT32_MAX;
-    c->m_ctx[m] = ctx;
-    c->m_dup[m] |= !ok;
-    c->m_any[m] = 1;
+    if (c->m_ctx[u] != ctx)
+        c->m_dup[u] |= c->m_ctx[u] != UINT32_MAX;
+    c->m_ctx[u] = ctx;
+    c->m_dup[u] |= !ok;
+    c->m_any[unit_msg(c, u)] = 1;
 }
 
 static int step(cols *c, size_t rows)
@@ -264,9 +319,9 @@ static int feed_rows(cols *c, const eng__touch_cols *t)
         if (t->status[i] != ENG_TOUCH_SENT || t->ctx[i] >= c->nmap)
             continue;
         unsigned m = c->map[t->ctx[i]];
-        if (!m || m == NO_MSG || rc->msg[m - 1].strategy != ENG_STRATEGY_XENGAGE)
+        if (!m || m == NO_MSG || rc->msg[(m = unit_msg(c, m - 1))].strategy != ENG_STRATEGY_XENGAGE)
             continue;
-        if (xe_add(c, t->customer[i], (uint16_t)(m - 1), t->time[i]))
+        if (xe_add(c, t->customer[i], (uint16_t)m, t->time[i]))
             return c->err;
     }
     if (!c->gather) {
@@ -306,7 +361,7 @@ static int run_status(cols *c, const eng__touch_tab *t, size_t e0, size_t e1)
         if (m && m != NO_MSG) {
             ours = 1, read |= !c->trust[m - 1];
             blocks &= c->trust[m - 1] &&
-                      (st != ENG_TOUCH_SENT || c->rc->msg[m - 1].strategy != ENG_STRATEGY_XENGAGE);
+                      (st != ENG_TOUCH_SENT || c->rc->msg[unit_msg(c, m - 1)].strategy != ENG_STRATEGY_XENGAGE);
         }
     }
     if (!ours)
@@ -328,7 +383,7 @@ static int run_status(cols *c, const eng__touch_tab *t, size_t e0, size_t e1)
     for (size_t j = e0; j < e1; j++) {
         unsigned m = t->ent[j].ctx < c->nmap ? c->map[t->ent[j].ctx] : 0;
         if (m && m != NO_MSG) /* each row the only one of its (customer, slot): what the pass would count */
-            x->cnt[((size_t)st * x->nmsg + m - 1) * ENG_MAX_CHANNELS + t->ent[j].channel] += t->ent[j].rows;
+            x->cnt[((size_t)st * x->nunit + m - 1) * ENG_MAX_CHANNELS + t->ent[j].channel] += t->ent[j].rows;
     }
     return ENG_OK;
 }
@@ -356,7 +411,7 @@ static void *part_open(void *u, eng__attr *r)
     if (!p)
         return NULL;
     p->e = c->e, p->rc = c->rc, p->campaign = c->campaign;
-    p->map = c->map, p->nmap = c->nmap; /* read only in this pass */
+    p->map = c->map, p->nmap = c->nmap, p->u_msg = c->u_msg, p->nextra = c->nextra; /* read only in this pass */
     p->trust = c->trust, p->want = c->want, p->gather = c->gather;
     p->x = r;
     return p;
@@ -405,7 +460,11 @@ static int feed_run(eng__attr *x, void *u)
 {
     cols *c = u;
     c->x = x;
-    int rc = eng__attr_map(x, NULL, 0);
+    int rc = eng__attr_units(x, c->nextra, c->u_msg, c->u_occ);
+    if (!rc)
+        memcpy(x->trust, c->trust, x->nunit);
+    if (!rc)
+        rc = eng__attr_map(x, NULL, 0);
     if (!rc && c->nmap) {
         uint16_t *map = eng__malloc(&c->e->mem, c->nmap * sizeof *map);
         if (!map)
@@ -637,6 +696,7 @@ static void cols_free(cols *c)
     eng__free(m, c->t_time), eng__free(m, c->x_cust), eng__free(m, c->x_store), eng__free(m, c->x_time);
     eng__free(m, c->x_amount), eng__free(m, c->x_nulls), eng__free(m, c->m_ctx), eng__free(m, c->m_dup);
     eng__free(m, c->m_any), eng__free(m, c->map), eng__free(m, c->xe_cust), eng__free(m, c->xe_m);
+    eng__free(m, c->u_msg), eng__free(m, c->u_occ);
     eng__free(m, c->xe_time), eng__free(m, c->dict), eng__free(m, c->dict_len);
 }
 
@@ -888,11 +948,12 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
     if (!err && !chunks)
         err = goal_fields(&c, columns);
     c.xfed = c.nx;
+    const size_t nunit = rc.nmsg + c.nextra;
     msgs = eng__calloc(&e->mem, rc.nmsg ? rc.nmsg : 1, sizeof *msgs);
-    trust = eng__calloc(&e->mem, rc.nmsg ? rc.nmsg : 1, 1);
+    trust = eng__calloc(&e->mem, nunit ? nunit : 1, 1);
     if (!err && (!msgs || !trust))
         err = eng__nomem();
-    for (size_t i = 0; !err && i < rc.nmsg; i++)
+    for (size_t i = 0; !err && i < nunit; i++)
         trust[i] = !c.m_dup[i];
     for (size_t i = 0; !err && i < rc.nmsg; i++) {
         if (rc.msg[i].id > UINT32_MAX - 1)
@@ -930,7 +991,7 @@ static int report(eng_engine *e, const char *actor, uint64_t campaign, const eng
         c.trust = trust;
         /* progress: the transaction rows fed in chunks come first, then the touch rows */
         if (!err)
-            err = eng__measure_feed(e, &xc, &sp, 1, trust, extra, feed_run, &c, c.fed + (chunks ? nx : 0),
+            err = eng__measure_feed(e, &xc, &sp, 1, NULL, extra, feed_run, &c, c.fed + (chunks ? nx : 0),
                                     chunks ? feed_txns : NULL, out);
     }
     if (!err && ((err = ope(e, &rc, &c, ncust, control, ncontrol, o, *out)) || (err = eng__prog_end(&pg)))) {

@@ -58,7 +58,7 @@ struct eng_report {
 typedef struct eng__cand {
     eng_time t;
     uint32_t cust;
-    uint16_t m; /* message index */
+    uint16_t m; /* unit (eng__attr.umsg: its message) */
     uint8_t ch;
 } eng__cand;
 
@@ -124,7 +124,14 @@ typedef struct eng__attr {
     uint16_t *mtab;           /* message key -> index + 1 */
     size_t mtab_n;
     int keys_are_ids;         /* keys above mtab_n are looked up in sp.messages */
-    uint64_t **bits;          /* [(status * nmsg + m) * ENG_MAX_CHANNELS + ch] */
+    /* The touch pass counts per unit: one sending of a message, (message, occurrence) of its
+     * schedule. Unit m < nmsg is message m's occurrence 0 (a one-off message's only one); the
+     * others (eng__attr_units) follow. */
+    size_t nunit;
+    uint16_t *umsg;           /* per unit: its message index */
+    uint32_t *uocc;           /* per unit: its occurrence */
+    uint16_t *urank;          /* per unit: its place in (message, occurrence) order (the walk's ties) */
+    uint64_t **bits;          /* [(status * nunit + unit) * ENG_MAX_CHANNELS + ch] */
     uint64_t *cnt;            /* same index: rows counted without a bitmap (the tally adds each bitmap's population) */
     uint64_t *hasq;           /* customers with a qualifying transaction */
     eng__qtx *qtx;
@@ -136,12 +143,12 @@ typedef struct eng__attr {
     size_t bcap;
     uint32_t bfill[ENG__ATTR_BUCKETS]; /* keys in each bucket */
     unsigned shift;           /* a key's bucket: its customer >> shift */
-    eng_time *sent_at;        /* per message: earliest sent touch */
-    /* Per message: 1 when each of its touch rows is the only one of its (customer,
+    eng_time *sent_at;        /* per unit: earliest sent touch */
+    /* Per unit: 1 when each of its touch rows is the only one of its (customer,
      * channel, status) (the events layer's `first` flag, campaign.c): rows other than
      * `sent` are counted without a bitmap (`sent` ones still set bits: contacted
      * customers are a union over messages and channels). */
-    uint8_t trust[ENG__MEASURE_MAX_MESSAGES];
+    uint8_t *trust;
     eng_time window;
     int touches_seen;
     eng_time from, to;        /* only events in [from, to] (both 0: all) */
@@ -163,8 +170,13 @@ int eng__attr_beat(eng__attr *a, int chunk);
 
 /* Start a run; the spec is checked by the caller. @p amount_scale: decimals of the amounts fed. */
 int eng__attr_begin(eng_engine *e, const eng_measure_spec *sp, int amount_scale, eng__attr **out);
-/* Map message keys (ids, or the events layer's send contexts) to message index + 1 (0: not ours). */
+/* Map message keys (ids, or the events layer's send contexts) to unit + 1 (0: not ours). */
 int eng__attr_map(eng__attr *a, const uint16_t *map, size_t n);
+/* Units beyond the messages' occurrence 0, before any touch: @p n of them, message index
+ * msg[i] and occurrence occ[i] > 0 each, distinct (at most ENG__MEASURE_MAX_UNITS in all).
+ * Their trust is 0 until the caller sets it. */
+#define ENG__MEASURE_MAX_UNITS 65534
+int eng__attr_units(eng__attr *a, size_t n, const uint16_t *msg, const uint32_t *occ);
 /* Transactions (all of them before any touch); @p sel: the rows whose goal condition holds (NULL: all). */
 int eng__attr_txns(eng__attr *a, size_t n, const uint32_t *cust, const eng_time *t, const int64_t *amount,
                    const uint64_t *sel);
@@ -232,14 +244,15 @@ extern size_t eng__attr_part_rows;
 extern unsigned eng__attr_part_min_shift;
 extern int eng__attr_keys_32;
 /* Run one campaign over whole columns, with events limited to [from, to] (both 0: all).
+ * @p occ: NULL, or per touch row its occurrence (each (message, occurrence) a sending of its own).
  * @p progress: report it as "measure.attribute" (0: the caller reports its own).
  * @p trust: NULL, or per message of the spec 1 when no two of its touch rows share
  * (customer, channel, status) — the caller vouches for it (eng__attr.trust).
  * @p threads: threads the touch pass and the walk may start beside the caller's (0: none),
  * at most eng_config.threads. */
-int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
-                         const eng_measure_spec *spec, eng_time from, eng_time to, int progress,
-                         const uint8_t *trust, unsigned threads, eng_report **out);
+int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const uint32_t *occ,
+                         const eng_txn_columns *txns, const eng_measure_spec *spec, eng_time from, eng_time to,
+                         int progress, const uint8_t *trust, unsigned threads, eng_report **out);
 /* eng__measure_columns (events in all time) with the touches brought by @p fn: called
  * once, after the transactions, to feed them through eng__attr_touches (after its own
  * eng__attr_map when its keys are not the spec's message ids; x->pg_row = transactions

@@ -56,10 +56,10 @@ static void *part_run(void *arg)
 int eng__attr_pass_copy(eng__attr *r, const eng__attr *x)
 {
     *r = *x;
-    size_t nslots = (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS;
+    size_t nslots = (size_t)ENG_TOUCH_STATUS_COUNT * x->nunit * ENG_MAX_CHANNELS;
     r->bits = eng__calloc(x->mem, nslots ? nslots : 1, sizeof *r->bits);
     r->cnt = eng__calloc(x->mem, nslots ? nslots : 1, sizeof *r->cnt);
-    r->sent_at = eng__malloc(x->mem, (x->nmsg ? x->nmsg : 1) * sizeof *r->sent_at);
+    r->sent_at = eng__malloc(x->mem, (x->nunit ? x->nunit : 1) * sizeof *r->sent_at);
     memset(&r->kept, 0, sizeof r->kept);
     r->keys = NULL;
     r->keys32 = NULL;
@@ -69,8 +69,8 @@ int eng__attr_pass_copy(eng__attr *r, const eng__attr *x)
     r->pg = NULL;
     if (!r->bits || !r->cnt || !r->sent_at || eng__kept_init(&r->kept, x->mem, x->sp.n_customers))
         return eng__nomem();
-    for (size_t m = 0; m < x->nmsg; m++)
-        r->sent_at[m] = INT64_MAX;
+    for (size_t u = 0; u < x->nunit; u++)
+        r->sent_at[u] = INT64_MAX;
     return ENG_OK;
 }
 
@@ -82,7 +82,7 @@ static int part_init(part *p, const eng__attr *x)
 
 int eng__attr_pass_fold(eng__attr *x, eng__attr *r)
 {
-    for (size_t s = 0; s < (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS; s++) {
+    for (size_t s = 0; s < (size_t)ENG_TOUCH_STATUS_COUNT * x->nunit * ENG_MAX_CHANNELS; s++) {
         int rc = eng__attr_beat(x, 1);
         if (rc)
             return rc;
@@ -100,9 +100,9 @@ int eng__attr_pass_fold(eng__attr *x, eng__attr *r)
             d[w] |= a[w];
         ENG__WORK(x->words);
     }
-    for (size_t m = 0; m < x->nmsg; m++)
-        if (r->sent_at[m] < x->sent_at[m])
-            x->sent_at[m] = r->sent_at[m];
+    for (size_t u = 0; u < x->nunit; u++)
+        if (r->sent_at[u] < x->sent_at[u])
+            x->sent_at[u] = r->sent_at[u];
     x->touches_seen |= r->touches_seen;
     return eng__kept_append(&x->kept, &r->kept, x->mem);
 }

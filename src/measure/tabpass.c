@@ -24,15 +24,15 @@ typedef struct tpass {
     int cust_ok;                              /* every row's customer is below n_customers (the zone's greatest is) */
     int any_early;
     uint64_t blk_one, blk_mixed;              /* blocks of one context and of several (eng__attr_table_runs) */
-    uint8_t early[ENG__MEASURE_MAX_MESSAGES]; /* `sent`: the segment may lower the message's earliest send */
-    /* (message, channel) slots of `sent` the segment's entries list, their bitmaps allocated: a
+    uint8_t *early;                           /* `sent`: the segment may lower the unit's earliest send */
+    /* (unit, channel) slots of `sent` the segment's entries list, their bitmaps allocated: a
      * row of another is a table that does not match its rows, which the reader reports */
-    uint8_t has[ENG__MEASURE_MAX_MESSAGES * ENG_MAX_CHANNELS];
+    uint8_t *has;
     uint32_t rows[ENG__TOUCH_BLK];            /* the block's rows whose time is read (segment rows) */
     eng_time t[ENG__TOUCH_BLK];
 } tpass;
 
-/* Message index + 1 of send context @p id (0: not the run's). */
+/* Unit + 1 of send context @p id (0: not the run's). */
 static inline unsigned msg_of(const uint16_t *mtab, size_t mtab_n, uint32_t id)
 {
     return id < mtab_n ? mtab[id] : 0;
@@ -50,7 +50,7 @@ static void block_bits(tpass *p, const eng__touch_blk *b, unsigned m)
 {
     eng__attr *x = p->x;
     uint64_t *bm[ENG_MAX_CHANNELS]; /* NULL: a (message, channel) without an entry, which the reader reports */
-    const size_t at = ((size_t)ENG_TOUCH_SENT * x->nmsg + m) * ENG_MAX_CHANNELS;
+    const size_t at = ((size_t)ENG_TOUCH_SENT * x->nunit + m) * ENG_MAX_CHANNELS;
     for (unsigned ch = 0; ch < ENG_MAX_CHANNELS; ch++)
         bm[ch] = p->has[m * ENG_MAX_CHANNELS + ch] ? x->bits[at + ch] : NULL;
     const uint32_t *cu = b->customer;
@@ -70,7 +70,7 @@ static void block_keys32(tpass *p, const eng__touch_blk *b, unsigned m)
     eng__attr *x = p->x;
     const unsigned shift = x->shift;
     const uint32_t low = ((uint32_t)1 << shift) - 1, *cu = b->customer;
-    const uint64_t base = (uint64_t)ENG_TOUCH_SENT * x->nmsg * ENG_MAX_CHANNELS + (uint64_t)m * ENG_MAX_CHANNELS;
+    const uint64_t base = (uint64_t)ENG_TOUCH_SENT * x->nunit * ENG_MAX_CHANNELS + (uint64_t)m * ENG_MAX_CHANNELS;
     uint32_t hi[ENG_MAX_CHANNELS];
     uint8_t ok[ENG_MAX_CHANNELS];
     for (unsigned ch = 0; ch < ENG_MAX_CHANNELS; ch++) {
@@ -124,7 +124,7 @@ static int block_keys(tpass *p, const eng__touch_blk *b)
     uint32_t *keys32 = x->keys32, *kp32 = keys32;
     const uint32_t low = shift < 32 ? ((uint32_t)1 << shift) - 1 : UINT32_MAX;
     uint32_t *fill = x->bfill;
-    const uint64_t base = (uint64_t)ENG_TOUCH_SENT * x->nmsg * ENG_MAX_CHANNELS;
+    const uint64_t base = (uint64_t)ENG_TOUCH_SENT * x->nunit * ENG_MAX_CHANNELS;
     /* The customers ascend: the bucket changes rarely, so its fill is kept in a
      * register (a count in memory would make each row wait on the last one's store). */
     unsigned kb = 0;
@@ -240,14 +240,16 @@ int eng__attr_table(eng__attr *x, const eng__touch_tab *t, unsigned st)
         return eng__err(ENG_EMISUSE, "touches", "a table pass needs a run over all time and a status");
     x->touches_seen = 1;
     const unsigned want = x->sp.has_goal ? (unsigned)x->sp.goal->start_on : ENG_TOUCH_SENT;
-    tpass *p = eng__malloc(x->mem, sizeof *p);
+    const size_t tail = x->nunit * (1 + ENG_MAX_CHANNELS);
+    tpass *p = eng__malloc(x->mem, sizeof *p + tail);
     if (!p)
         return eng__nomem();
     p->x = x;
     p->keys = st == ENG_TOUCH_SENT;
     p->keep = st == want;
-    memset(p->early, 0, sizeof p->early);
-    memset(p->has, 0, sizeof p->has);
+    p->early = (uint8_t *)(p + 1);
+    p->has = p->early + x->nunit;
+    memset(p->early, 0, tail);
     p->any_early = 0;
     p->blk_one = p->blk_mixed = 0;
     p->cust_ok = t->cmax < x->sp.n_customers;
@@ -268,14 +270,14 @@ int eng__attr_table(eng__attr *x, const eng__touch_tab *t, unsigned st)
             rc = eng__err(ENG_EMISUSE, "touches", "a table pass over a message the events layer does not vouch for");
         else if (st == ENG_TOUCH_SENT) {
             const size_t slot = (size_t)(m - 1) * ENG_MAX_CHANNELS + e->channel;
-            uint64_t **bm = &x->bits[(size_t)ENG_TOUCH_SENT * x->nmsg * ENG_MAX_CHANNELS + slot];
+            uint64_t **bm = &x->bits[(size_t)ENG_TOUCH_SENT * x->nunit * ENG_MAX_CHANNELS + slot];
             if (!*bm && !(*bm = eng__calloc(x->mem, x->words, sizeof **bm)))
                 rc = eng__nomem();
             p->has[slot] = 1;
             p->early[m - 1] |= t->tmin < x->sent_at[m - 1];
             p->any_early |= p->early[m - 1];
         } else /* each row the only one of its (customer, slot): what the pass would count */
-            x->cnt[((size_t)st * x->nmsg + m - 1) * ENG_MAX_CHANNELS + e->channel] += e->rows;
+            x->cnt[((size_t)st * x->nunit + m - 1) * ENG_MAX_CHANNELS + e->channel] += e->rows;
     }
     if (!rc && p->keys && !p->direct)
         rc = eng__attr_keys(x, t->n);

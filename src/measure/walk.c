@@ -21,7 +21,8 @@ int eng__attr_tally(run *x)
     if (frc)
         return frc;
     /* A slot with a bitmap counts its distinct customers there (the others were counted row by row). */
-    for (size_t s = 0; s < (size_t)ENG_TOUCH_STATUS_COUNT * x->nmsg * ENG_MAX_CHANNELS; s++) {
+    const size_t nunit = x->nunit;
+    for (size_t s = 0; s < (size_t)ENG_TOUCH_STATUS_COUNT * nunit * ENG_MAX_CHANNELS; s++) {
         const uint64_t *bm = x->bits[s];
         if (!bm)
             continue;
@@ -37,10 +38,11 @@ int eng__attr_tally(run *x)
         }
         x->cnt[s] += n;
     }
+    /* every sending (unit) counts: a message's occurrences add up */
     for (size_t st = 0; st < ENG_TOUCH_STATUS_COUNT; st++)
-        for (size_t m = 0; m < x->nmsg; m++)
-            for (size_t ch = 0; ch < ENG_MAX_CHANNELS; ch++) {
-                uint64_t n = x->cnt[(st * x->nmsg + m) * ENG_MAX_CHANNELS + ch];
+        for (size_t u = 0; u < nunit; u++)
+            for (size_t ch = 0, m = x->umsg[u]; ch < ENG_MAX_CHANNELS; ch++) {
+                uint64_t n = x->cnt[(st * nunit + u) * ENG_MAX_CHANNELS + ch];
                 if (!n)
                     continue;
                 r->total.count[st] += n;
@@ -65,17 +67,20 @@ int eng__attr_tally(run *x)
             return rc;
         }
         ENG__WORK(1);
+        /* contacted: customers, a union over a message's occurrences and channels */
         uint64_t all = 0, cw[ENG_MAX_CHANNELS] = {0};
-        for (size_t m = 0; m < x->nmsg; m++) {
+        for (size_t m = 0; m < x->nmsg; m++)
+            mword[m] = 0;
+        for (size_t u = 0; u < nunit; u++) {
             uint64_t mw = 0;
             for (size_t ch = 0; ch < ENG_MAX_CHANNELS; ch++) {
-                const uint64_t *bm = sent[m * ENG_MAX_CHANNELS + ch];
+                const uint64_t *bm = sent[u * ENG_MAX_CHANNELS + ch];
                 if (bm) {
                     mw |= bm[w];
                     cw[ch] |= bm[w];
                 }
             }
-            mword[m] = mw;
+            mword[x->umsg[u]] |= mw;
             all |= mw;
         }
         if (!all)
@@ -90,8 +95,10 @@ int eng__attr_tally(run *x)
     return ENG_OK;
 }
 
-static int cand_cmp_key(const cand *a, const cand *b)
+/* (unit, channel, time): a sending's touches on a channel together, the earliest first. */
+static int cand_cmp_key(const cand *a, const cand *b, const uint16_t *rank)
 {
+    (void)rank;
     if (a->m != b->m)
         return a->m < b->m ? -1 : 1;
     if (a->ch != b->ch)
@@ -99,22 +106,24 @@ static int cand_cmp_key(const cand *a, const cand *b)
     return a->t < b->t ? -1 : a->t > b->t;
 }
 
-static int cand_cmp_time(const cand *a, const cand *b)
+/* (time, message, occurrence, channel): @p rank orders the units by message, then occurrence. */
+static int cand_cmp_time(const cand *a, const cand *b, const uint16_t *rank)
 {
     if (a->t != b->t)
         return a->t < b->t ? -1 : 1;
     if (a->m != b->m)
-        return a->m < b->m ? -1 : 1;
+        return rank[a->m] < rank[b->m] ? -1 : 1;
     return a->ch < b->ch ? -1 : a->ch > b->ch;
 }
 
 /* Insertion sort: a customer has few touches. */
-static void cand_sort(cand *a, size_t n, int (*cmp)(const cand *, const cand *))
+static void cand_sort(cand *a, size_t n, int (*cmp)(const cand *, const cand *, const uint16_t *),
+                      const uint16_t *rank)
 {
     for (size_t i = 1; i < n; i++) {
         cand v = a[i];
         size_t j = i;
-        while (j > 0 && cmp(&a[j - 1], &v) > 0) {
+        while (j > 0 && cmp(&a[j - 1], &v, rank) > 0) {
             a[j] = a[j - 1];
             j--;
         }
@@ -192,6 +201,7 @@ static int walk_cands(run *x, cand *cd, size_t n, wstate *w)
     const int model = w->model, all_credited = w->all_credited;
     uint32_t *mstamp = w->mstamp, *cstamp = w->cstamp;
     eng__i128 *sh = w->sh;
+    const uint16_t *umsg = x->umsg, *rank = x->urank;
     size_t qi = w->qi;
     int rc = ENG_OK;
     for (size_t ci = 0; ci < n;) {
@@ -201,18 +211,18 @@ static int walk_cands(run *x, cand *cd, size_t n, wstate *w)
         size_t ce = ci;
         while (ce < n && cd[ce].cust == c)
             ce++;
-        /* this customer's touches: earliest per (message, channel), then by time */
+        /* this customer's touches: earliest per (message, occurrence, channel), then by time */
         cand *buf = cd + ci;
         size_t k = ce - ci;
         ci = ce;
         ENG__WORK(k);
-        cand_sort(buf, k, cand_cmp_key);
+        cand_sort(buf, k, cand_cmp_key, rank);
         size_t u = 0;
         for (size_t j = 0; j < k; j++)
             if (u == 0 || buf[u - 1].m != buf[j].m || buf[u - 1].ch != buf[j].ch)
                 buf[u++] = buf[j];
         k = u;
-        cand_sort(buf, k, cand_cmp_time);
+        cand_sort(buf, k, cand_cmp_time, rank);
         /* this customer's qualifying transactions, by time (stable: log order on ties) */
         while (qi < x->nq && x->qtx[qi].cust < c)
             qi++;
@@ -259,11 +269,12 @@ static int walk_cands(run *x, cand *cd, size_t n, wstate *w)
                 eng__i128 s = sh[t - lo];
                 if (!s && !all_credited)
                     continue;
-                eng__acc *am = &r->msg[buf[t].m], *ac = &r->chan[buf[t].ch];
+                const unsigned mt = umsg[buf[t].m];
+                eng__acc *am = &r->msg[mt], *ac = &r->chan[buf[t].ch];
                 am->sales += s;
                 ac->sales += s;
-                if (mstamp[buf[t].m] != c + 1) {
-                    mstamp[buf[t].m] = c + 1;
+                if (mstamp[mt] != c + 1) {
+                    mstamp[mt] = c + 1;
                     am->responders++;
                 }
                 if (cstamp[buf[t].ch] != c + 1) {
@@ -275,7 +286,7 @@ static int walk_cands(run *x, cand *cd, size_t n, wstate *w)
                 for (size_t q = lo; q < t; q++) {
                     if (!sh[q - lo] && !all_credited)
                         continue;
-                    first_m &= buf[q].m != buf[t].m;
+                    first_m &= umsg[buf[q].m] != mt;
                     first_c &= buf[q].ch != buf[t].ch;
                 }
                 am->conversions += (uint64_t)first_m;
@@ -348,27 +359,33 @@ int eng__attr_control(run *x)
 {
     eng_report *r = x->r;
     const eng_measure_spec *sp = &x->sp;
-    const eng_time *sent = sp->message_sent_at ? sp->message_sent_at : x->sent_at;
+    /* The windows open when a message went to the test group: the caller's time per message,
+     * else each sending's (unit's) earliest sent touch, a message's occurrences each a window. */
+    const int given = sp->message_sent_at != NULL;
+    const eng_time *sent = given ? sp->message_sent_at : x->sent_at;
+    const size_t nwin = given ? x->nmsg : x->nunit;
     uint64_t *seen = eng__calloc(x->mem, x->words ? x->words : 1, sizeof *seen);
-    if (!seen)
+    size_t *hit = eng__calloc(x->mem, x->nmsg ? x->nmsg : 1, sizeof *hit); /* control index + 1 counted */
+    if (!seen || !hit) {
+        eng__free(x->mem, seen);
+        eng__free(x->mem, hit);
         return eng__nomem();
+    }
     eng_time first = INT64_MAX;
-    for (size_t m = 0; m < x->nmsg; m++)
-        if (sent[m] < first)
-            first = sent[m];
+    for (size_t u = 0; u < nwin; u++)
+        if (sent[u] < first)
+            first = sent[u];
+    int rc = ENG_OK;
     uint32_t prev = 0; /* the last customer searched, and its first transaction's place */
     size_t at = 0;
     for (size_t i = 0; i < sp->n_control; i++) {
-        int rc;
-        if ((rc = eng__attr_beat(x, 0))) {
-            eng__free(x->mem, seen);
-            return rc;
-        }
+        if ((rc = eng__attr_beat(x, 0)))
+            break;
         ENG__WORK(1);
         uint32_t c = sp->control[i];
         if (c >= sp->n_customers) {
-            eng__free(x->mem, seen);
-            return eng__err(ENG_EINVAL, "spec.control", "control[%zu]: customer %u is not below n_customers", i, c);
+            rc = eng__err(ENG_EINVAL, "spec.control", "control[%zu]: customer %u is not below n_customers", i, c);
+            break;
         }
         if (BIT(seen, c))
             continue;
@@ -392,14 +409,16 @@ int eng__attr_control(run *x)
         }
         prev = c, at = lo;
         int any = 0;
-        for (size_t m = 0; m < x->nmsg; m++) {
-            if (sent[m] == INT64_MAX)
-                continue; /* never sent: no window */
-            eng_time from = sent[m], to = sp->has_goal ? sent[m] + x->window : sp->end;
+        for (size_t u = 0; u < nwin; u++) {
+            const size_t m = given ? u : x->umsg[u];
+            if (sent[u] == INT64_MAX || hit[m] == i + 1)
+                continue; /* never sent: no window; or a responder to the message already */
+            eng_time from = sent[u], to = sp->has_goal ? sent[u] + x->window : sp->end;
             for (size_t j = lo; j < x->nq && x->qtx[j].cust == c; j++) {
                 eng_time t = x->qtx[j].t;
                 if (t >= from && t <= to) {
                     r->msg[m].control_resp++;
+                    hit[m] = i + 1;
                     any = 1;
                     break;
                 }
@@ -412,9 +431,10 @@ int eng__attr_control(run *x)
             }
         r->total.control_resp += (uint64_t)any;
     }
-    for (size_t m = 0; m < x->nmsg; m++)
+    for (size_t m = 0; m < x->nmsg && !rc; m++)
         r->msg[m].control_n += r->total.control_n;
     eng__free(x->mem, seen);
-    return ENG_OK;
+    eng__free(x->mem, hit);
+    return rc;
 }
 

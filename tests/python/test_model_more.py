@@ -279,6 +279,38 @@ class Recurring(unittest.TestCase):
                 eng.create_message("asha", cid, "bad", repeat={"every": 1}, include=["all"],
                                    creatives=[{"channel": "sms", "body": "Hi {{optout}}"}])
 
+    def test_every_occurrence_is_a_sending_in_the_report(self):
+        """A weekly message sent three times to two customers: the report counts six sends and
+        the ledger's six credits, two customers contacted, and a purchase one day after the third
+        sending is a conversion of a 3-day goal from `sent` (its window opens at every occurrence)."""
+        now = [T0]
+        with engage.Engine(clock=lambda: now[0], transport=lambda envs: ["accepted"] * len(envs)) as eng:
+            org(eng, channel_costs={"sms": 1}, conversion_goals=True)
+            eng.create_group("admin", "pair", ids=["C1", "C2"])
+            goal = {"event": "transaction", "condition": "amount > 10", "window_days": 3, "start_on": "sent"}
+            cid = eng.create_campaign("asha", "Weekly", T0, T0 + 60 * engage.DAY, control_percent=0, goal=goal)
+            first = T0 + 3 * engage.DAY
+            mid = eng.create_message("asha", cid, "w", repeat={"every": 1, "unit": "weeks", "until": first + 15 * engage.DAY},
+                                     **dict(sms(), include=["pair"]))
+            eng.submit("asha", mid)
+            eng.approve("ravi", mid)
+            before = eng.credits("admin")
+            for week in range(3):
+                now[0] = first + week * 7 * engage.DAY
+                eng.run_due("admin")
+            charged = before - eng.credits("admin")
+            late = first + 15 * engage.DAY  # a day after the third sending, two weeks after the first
+            eng.append_transactions("acme", [{"id": "T1", "customer": "C1", "time": late, "amount": 25},
+                                             {"id": "T2", "customer": "C2", "time": late + 3 * engage.DAY,
+                                              "amount": 40}])  # four days after: outside every window
+            now[0] = T0 + 30 * engage.DAY
+            with eng.campaign_report("admin", cid) as r:
+                total = r.total()
+            self.assertEqual(charged, 6)
+            self.assertEqual((total["sent"], total["credits_spent"], total["contacted"]), (6, charged, 2))
+            self.assertEqual((total["responders"], total["conversions"]), (1, 1))
+            self.assertEqual(total["responder_sales"], 25)
+
 
 if __name__ == "__main__":
     unittest.main()

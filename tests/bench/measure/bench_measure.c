@@ -365,7 +365,7 @@ static eng_report *timed_report(eng_engine *e, const eng_touch_columns *tc, cons
 {
     eng_report *r = NULL;
     double t0 = now_ms(), c0 = threads ? proc_cpu_ms() : cpu_ms();
-    int rc = eng__measure_columns(e, tc, xc, s, 0, 0, 1, trust, threads, &r);
+    int rc = eng__measure_columns(e, tc, NULL, xc, s, 0, 0, 1, trust, threads, &r);
     double t = now_ms() - t0, ct = (threads ? proc_cpu_ms() : cpu_ms()) - c0;
     if (rc)
         die("eng__measure_columns", rc);

@@ -21,7 +21,7 @@
 
 typedef struct mx {
     size_t nt;
-    uint32_t tcust[MX_MAX], tmsg[MX_MAX];
+    uint32_t tcust[MX_MAX], tmsg[MX_MAX], tocc[MX_MAX]; /* tocc: the occurrence (0 unless mx_touch_occ) */
     uint8_t tch[MX_MAX], tst[MX_MAX];
     eng_time tt[MX_MAX];
     size_t nx;
@@ -47,15 +47,22 @@ static inline mx *mx_new(void)
     return m;
 }
 
-static inline void mx_touch(mx *m, uint32_t c, uint32_t msg, int ch, int st, eng_time t)
+/* A touch of occurrence @p occ of a recurring message's schedule. */
+static inline void mx_touch_occ(mx *m, uint32_t c, uint32_t msg, uint32_t occ, int ch, int st, eng_time t)
 {
     assert_true(m->nt < MX_MAX);
+    m->tocc[m->nt] = occ;
     m->tcust[m->nt] = c;
     m->tmsg[m->nt] = msg;
     m->tch[m->nt] = (uint8_t)ch;
     m->tst[m->nt] = (uint8_t)st;
     m->tt[m->nt] = t;
     m->nt++;
+}
+
+static inline void mx_touch(mx *m, uint32_t c, uint32_t msg, int ch, int st, eng_time t)
+{
+    mx_touch_occ(m, c, msg, 0, ch, st, t);
 }
 
 static inline void mx_txn(mx *m, uint32_t c, eng_time t, int64_t cents, uint32_t store)

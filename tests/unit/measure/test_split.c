@@ -70,7 +70,7 @@ static eng_engine *sys_engine(void)
 static char *json_of(eng_engine *e, const mx *m, const eng_measure_spec *s, const uint8_t *trust, unsigned threads)
 {
     eng_report *r = NULL;
-    int rc = eng__measure_columns(e, &m->tc, &m->xc, s, 0, 0, 1, trust, threads, &r);
+    int rc = eng__measure_columns(e, &m->tc, NULL, &m->xc, s, 0, 0, 1, trust, threads, &r);
     if (rc)
         fprintf(stderr, "%s: %s\n", eng_error_last()->detail, eng_error_last()->message);
     assert_int_equal(rc, ENG_OK);
@@ -160,7 +160,7 @@ static void test_parts_equal_one_thread(void **state)
 static void failure(eng_engine *e, const mx *m, const eng_measure_spec *s, unsigned threads, char *buf, size_t cap)
 {
     eng_report *r = NULL;
-    int rc = eng__measure_columns(e, &m->tc, &m->xc, s, 0, 0, 1, NULL, threads, &r);
+    int rc = eng__measure_columns(e, &m->tc, NULL, &m->xc, s, 0, 0, 1, NULL, threads, &r);
     assert_int_not_equal(rc, ENG_OK);
     assert_null(r);
     snprintf(buf, cap, "%d|%s|%s", rc, eng_error_last()->detail, eng_error_last()->message);
