@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
+_Static_assert(ENG__REPORT_MAX_MESSAGES == ENG__MEASURE_MAX_MESSAGES, "the model's approval limit is the report's");
+
 static char *dup_str(eng_engine *e, const char *s)
 {
     if (!s)

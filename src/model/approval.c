@@ -176,6 +176,36 @@ int eng__reject_msg(eng_engine *e, const eng__actor *a, eng__msg *m, const char 
     return ENG_OK;
 }
 
+int eng__report_room(const eng__camp *c, size_t approved)
+{
+    if (approved > ENG__REPORT_MAX_MESSAGES)
+        return eng__err(ENG_ETOOBIG, "campaign",
+                        "campaign %llu would have %zu approved messages; its report measures at most %d "
+                        "(start another campaign)",
+                        (unsigned long long)c->id, approved, ENG__REPORT_MAX_MESSAGES);
+    return ENG_OK;
+}
+
+int eng__camp_report_room(eng_engine *e, const eng__camp *c, uint64_t except, size_t adding)
+{
+    if (c->n_msgs + adding <= ENG__REPORT_MAX_MESSAGES)
+        return ENG_OK; /* cannot be past it: no message read (an approval's storage calls stay as they were) */
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_msgs; i++) {
+        if (c->msgs[i] == except)
+            continue;
+        eng__msg m;
+        int rc = eng__msg_load(e, c->msgs[i], &m);
+        if (rc == ENG_ENOTFOUND)
+            continue; /* deleted */
+        if (rc)
+            return rc;
+        n += m.approved != 0;
+        eng__msg_free(&m);
+    }
+    return eng__report_room(c, n + adding);
+}
+
 ENG_API int eng_message_approve(eng_engine *e, const char *actor, uint64_t id, const char *content_hash,
                                 const char *comment)
 {
@@ -187,7 +217,8 @@ ENG_API int eng_message_approve(eng_engine *e, const char *actor, uint64_t id, c
     eng__msg_ctx x;
     if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_APPROVE, &x)))
         goto out;
-    if ((rc = eng__approve_msg(e, &x.a, &x.o, &x.c, &x.m, content_hash, comment)))
+    if ((rc = eng__approve_msg(e, &x.a, &x.o, &x.c, &x.m, content_hash, comment)) ||
+        (rc = eng__camp_report_room(e, &x.c, x.m.id, 1)))
         goto done;
     if ((rc = eng__kv_begin(e->store)))
         goto done;

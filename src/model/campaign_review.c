@@ -46,6 +46,11 @@ static int review(eng_engine *e, const char *actor, uint64_t id, const char *com
                       (unsigned long long)id);
         goto done;
     }
+    size_t approved = 0; /* every message is loaded: those approved before and by this call */
+    for (size_t i = 0; approve && i < nm; i++)
+        approved += msgs[i].approved != 0;
+    if ((rc = eng__report_room(&c, approved)))
+        goto done;
     if ((rc = eng__kv_begin(e->store)))
         goto done;
     for (size_t i = 0; rc == ENG_OK && i < nm; i++)

@@ -325,11 +325,45 @@ static void goal_over_custom_fields(void **state)
     dx_close(&f);
 }
 
+/* A campaign's report measures at most 256 approved messages (a daily message for a year would
+ * have left a campaign whose every report failed with ENG_ETOOBIG): the approval past it is
+ * refused, one at a time or a whole campaign's, and the report of the 256 is made. */
+static void approvals_past_the_report_limit(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 4, 16, 1, 1);
+    uint64_t last = 0;
+    for (int i = 0; i <= ENG__MEASURE_MAX_MESSAGES; i++) {
+        eng_message_spec m = dx_message();
+        assert_int_equal(eng_message_create(f.e, "ann", f.campaign, &m, &last, NULL), ENG_OK);
+        assert_int_equal(eng_message_submit(f.e, "ann", last, NULL), ENG_OK);
+        if (i < ENG__MEASURE_MAX_MESSAGES)
+            assert_int_equal(eng_message_approve(f.e, "bob", last, NULL, NULL), ENG_OK);
+    }
+    assert_int_equal(eng_message_approve(f.e, "bob", last, NULL, NULL), ENG_ETOOBIG);
+    assert_string_equal(eng_error_last()->detail, "campaign");
+    assert_non_null(strstr(eng_error_last()->message, "at most 256"));
+    assert_int_equal(eng_campaign_approve(f.e, "bob", f.campaign, NULL), ENG_ETOOBIG);
+    eng_message_status st = ENG_MESSAGE_STATUS_INIT;
+    eng_message *h = NULL;
+    assert_int_equal(eng_message_get(f.e, "root", last, &h), ENG_OK);
+    assert_int_equal(eng_message_status_get(h, &st), ENG_OK);
+    assert_int_equal(st.state, ENG_STATE_AWAITING); /* unchanged */
+    eng_message_free(h);
+    eng_report *r = NULL;
+    assert_int_equal(eng_campaign_report(f.e, "root", f.campaign, NULL, &r), ENG_OK);
+    assert_int_equal(eng_report_message_count(r), ENG__MEASURE_MAX_MESSAGES);
+    eng_report_free(r);
+    dx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(engine_edges),
         cmocka_unit_test(goal_over_custom_fields),
+        cmocka_unit_test(approvals_past_the_report_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
