@@ -35,6 +35,43 @@ class Index:
         return self.n
 
 
+class CheckedInts(unittest.TestCase):
+    def test_every_struct_int_field_takes_only_what_fits(self):
+        """Every integer field of every C struct the binding declares: its bounds are stored and read back
+        as given (so the check is not narrower than the field), one past either bound, a float and a string
+        are InvalidArgument naming the struct and field (ctypes would mask the first two to a wrong value)."""
+        from engage import _native as n
+        structs = [c for c in vars(n).values() if isinstance(c, type) and issubclass(c, n._Checked) and c is not n._Checked]
+        self.assertGreater(len(structs), 40)
+        fields = 0
+        for cls in structs:
+            for name, (lo, hi) in cls._ints_.items():
+                x = cls()
+                for v in (lo, hi, Index(hi)):
+                    setattr(x, name, v)
+                    self.assertEqual(getattr(x, name), int(v.n if isinstance(v, Index) else v), (cls, name))
+                for bad in (hi + 1, lo - 1, 1.5, "3"):
+                    with self.assertRaises(engage.InvalidArgument) as cm:
+                        setattr(x, name, bad)
+                    self.assertEqual(cm.exception.detail, f"{cls._c_name_}.{name}")
+                self.assertEqual(getattr(x, name), hi)  # a refusal leaves the field as it was
+                fields += 1
+        self.assertGreater(fields, 200)
+
+    def test_a_masked_value_no_longer_passes(self):
+        """control_percent=2**32 + 10 was masked to 10 and made a campaign with a 10 % control group."""
+        with engage.Engine(clock=lambda: T0) as eng:
+            org(eng)
+            for bad, field in ((2 ** 32 + 10, "control_percent"), (T0 + 1.5, "start")):
+                args = {"control_percent": 10, "start": T0 + engage.DAY}
+                args[field] = bad
+                with self.assertRaises(engage.InvalidArgument) as cm:
+                    eng.create_campaign("asha", "C", args["start"], T0 + 9 * engage.DAY,
+                                        control_percent=args["control_percent"])
+                self.assertEqual(cm.exception.detail, f"eng_campaign_spec.{field}")
+            self.assertEqual(eng.create_campaign("asha", "C", T0 + engage.DAY, T0 + 9 * engage.DAY), 1)
+
+
 class Access(unittest.TestCase):
     def test_units_and_may(self):
         with engage.Engine(clock=lambda: T0) as eng:

@@ -6,6 +6,7 @@ with the real headers (tests/python/test_layout.py).
 """
 import ctypes
 import ctypes.util
+import operator
 import os
 from ctypes import POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t, c_uint, c_uint32, c_uint64, c_void_p
 
@@ -16,8 +17,39 @@ MAX_CHANNELS = 16      # ENG_MAX_CHANNELS
 SEND_KEY_MAX = 127     # ENG_SEND_KEY_MAX
 
 
+_INT_CODES = "bBhHiIlLqQ"  # ctypes' integer types (c_bool, c_char and pointers are not)
+
+
+def _int_range(t):
+    bits = 8 * ctypes.sizeof(t)
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if t(-1).value == -1 else (0, (1 << bits) - 1)
+
+
+class _Checked(ctypes.Structure):
+    """A C struct whose integer fields take only what fits them: ctypes masks an int to the field's width
+    (2**32 + 5 in a uint32 becomes 5, -1 in a count becomes 4294967295) and refuses a float with a bare
+    TypeError; here either is InvalidArgument naming the struct and field. Any __index__ integer passes."""
+    _ints_: dict = {}
+
+    def __setattr__(self, name, value):
+        r = type(self)._ints_.get(name)
+        if r is not None:
+            try:
+                v = operator.index(value)
+            except TypeError:
+                v = None
+            if v is None or not r[0] <= v <= r[1]:
+                from .errors import ENG_EINVAL, InvalidArgument
+                field = f"{type(self)._c_name_}.{name}"
+                raise InvalidArgument(ENG_EINVAL, f"{field} must be an int in {r[0]}..{r[1]}, not {value!r}", field)
+            value = v
+        ctypes.Structure.__setattr__(self, name, value)
+
+
 def _struct(c_name, fields):
-    return type(c_name, (ctypes.Structure,), {"_fields_": fields, "_c_name_": c_name})
+    ints = {f[0]: _int_range(f[1]) for f in fields if isinstance(getattr(f[1], "_type_", None), str)
+            and f[1]._type_ in _INT_CODES and len(f) == 2}
+    return type(c_name, (_Checked,), {"_fields_": fields, "_c_name_": c_name, "_ints_": ints})
 
 
 Error = _struct("eng_error", [("code", c_int), ("message", c_char_p), ("detail", c_char_p)])
