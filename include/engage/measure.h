@@ -179,13 +179,7 @@ typedef struct eng_report_figures {
     int responder_def;           /**< An #eng_responder_def. */
     int currency_places;         /**< Decimal places of the money figures. */
     uint64_t contacted;          /**< Customers with a sent touch. */
-    /**
-     * Messages sent: each (customer, message, channel) once, so a recurring message's later
-     * occurrences to the same customer are not counted again (nor opened again as attribution
-     * windows; credits_spent follows sent). docs/attribution.md, "A recurring message is
-     * counted once per customer".
-     */
-    uint64_t sent;
+    uint64_t sent;               /**< Messages sent (each occurrence of a recurring message is a sending). */
     uint64_t delivered;          /**< Messages delivered. */
     uint64_t not_delivered;      /**< Messages that failed or bounced. */
     uint64_t opened;             /**< Messages opened. */

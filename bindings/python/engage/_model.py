@@ -315,8 +315,7 @@ class ModelMixin:
         ids), creatives ([{"channel": "sms", "body": ..., "subject": ...}]), strategy (one of
         STRATEGIES), channel_priority (channel names), send_at (ms; a one-off schedule, or the first
         occurrence with repeat: {"every": n, "unit": "hours" | "days" | "weeks" (default days), "until": ms},
-        a recurring one; each occurrence is sent and charged, but the report counts a customer's sends
-        of one message once per channel and status, from the first occurrence: docs/attribution.md),
+        a recurring one, whose every occurrence is sent, charged and reported as a sending of its own),
         variants ([{"dimension", "rule", "channel", "body"}]), offer_id (claims an offer of the
         catalogue, create_offer: its common code or pool gives ``{{coupon_code}}``), points and
         points_expiry_days (default 365: a points incentive, awarded through set_points), senders
