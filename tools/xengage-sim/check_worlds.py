@@ -62,6 +62,23 @@ def main():
     rc, out = run("".join(lines), "--customers", "3000", "--seeds", "1", "--waves", "2", "--driver", "engine")
     assert rc == 0, out
     assert "K = 15" in out and "nan" not in out, out
+
+    # The unseen worlds of worlds/ (docs/xengage.md, "Unseen worlds") through the engine, small, under a credit
+    # cap of a fifth of send_all's cost: every wave is charged within its cap and exactly what left (the driver
+    # fails otherwise), and no table has nan or inf (dear: nearly nothing is sent; lossy: a channel nobody is
+    # reachable on; seg64: 64 include groups; outage: an outage and a drift; k15: every channel, four ads).
+    worlds = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worlds")
+    for name in ("dear", "freepoor", "k15", "lossy", "outage", "seg64", "seg1", "onehist", "tiny"):
+        with open(os.path.join(worlds, name + ".world")) as f:
+            text = f.read()
+        rc, out = run(text, "--customers", "2000", "--seeds", "1", "--driver", "engine", "--budget", "0.2")
+        assert rc == 0, (name, out)
+        assert "nan" not in out and "inf" not in out, (name, out)
+        lines = out.splitlines()
+        head = [i for i, l in enumerate(lines) if "charged within the cap" in l]
+        assert len(head) == 1, (name, out)
+        waves, within, equal = [c.strip() for c in lines[head[0] + 2].strip("|").split("|")][:3]
+        assert within == f"{waves} / {waves}" and equal == within, (name, cap)
     print("ok")
 
 
