@@ -228,7 +228,7 @@ class Play(unittest.TestCase):
 
 
 # The unseen worlds of tools/xengage-sim/worlds (docs/xengage.md, "Unseen worlds (2026-12-07 night)"), the
-# customers each needs for a test group of 100,000 reachable customers. About 100 s of CPU in all.
+# customers each needs for a test group of 100,000 reachable customers. About 130 s of CPU in all.
 UNSEEN = (("dear", 106000), ("freepoor", 110000), ("k15", 106000), ("lossy", 110000), ("outage", 106000),
           ("seg64", 106000), ("seg1", 106000), ("onehist", 106000))
 
