@@ -265,8 +265,12 @@ enum { ENG__SEND_MAPPED = 0, ENG__SEND_INDEX = 1, ENG__SEND_INDEX_LATER = 2 };
  * ENG__SEND_INDEX_LATER (a load: eng__sends_reindex at its end). */
 int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org, uint32_t ctx,
                    uint32_t customer, uint8_t channel, eng_time at, uint64_t keyhash, int index);
-/* A receipt row's status for a send (at load, in any order with its sent row). */
-int eng__sends_note(eng__sends *s, const eng__mem *mem, uint32_t id, uint8_t status);
+/* The rows of a decoded touch segment or chunk of org @p o (tseg.c), in any order of a
+ * send's rows: its fields and key hash from its sent row, its statuses. index:
+ * ENG__SEND_INDEX_LATER (a load: eng__sends_reindex at its end; a `sent` row flagged
+ * `first` of a context whose key prefix is stored goes into the context's key map, its
+ * key hash not kept) or ENG__SEND_INDEX (another engine's chunk: into the index now). */
+int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index);
 /* Rebuild the hash index for nhashed sends; @p pg (may be NULL) is stepped as it goes. */
 int eng__sends_reindex(eng__sends *s, const eng__mem *mem, eng__prog *pg);
 /* Room in the hash index for @p more sends, so that adding them does not
@@ -380,7 +384,6 @@ const char *eng__kmap_prefix(const eng__evorg *o, uint32_t ctx, size_t *plen);
 int eng__kmap_learn(eng__evorg *o, const eng__mem *mem, uint32_t ctx, const char *key, size_t plen, int store);
 /* After an org's rows are loaded: its sends flagged `first` of contexts whose prefix was
  * stored go into their maps (out of the hash index) when the maps can hold them. */
-int eng__kmap_restore(eng__ev *ev, eng__evorg *o);
 /* The send whose key (of the dispatcher's form) is found through the key map of the
  * context it names, or -1 (a key that names other fields than its row's). */
 int64_t eng__kmap_find_key(const eng__ev *ev, const char *key, size_t len);

@@ -19,7 +19,7 @@
  * is stored with the org's dictionary (state.c) when the context learns it in
  * the session that wrote the context first, so every send flagged `first` in it
  * has that prefix; a reload puts those sends back into the map instead of the
- * hash index (eng__kmap_restore). Every context loaded still probes the index
+ * hash index (eng__sends_load, as their rows are read). Every context loaded still probes the index
  * when the map misses (its other sends are there). */
 #include "events/ev_state.h"
 #include "base/channel.h"
@@ -256,24 +256,6 @@ int64_t eng__kmap_find_key(const eng__ev *ev, const char *key, size_t len)
     return id && s->hot[id - 1].org == o->code && s->hot[id - 1].channel == kp.channel
                ? (int64_t)id - 1
                : -1;
-}
-
-int eng__kmap_restore(eng__ev *ev, eng__evorg *o)
-{
-    eng__sends *s = &ev->s;
-    int rc = ENG_OK;
-    for (uint32_t id = 0; id < s->n && !rc; id++) {
-        uint32_t cx = s->ctx[id];
-        if (s->hot[id].org != o->code || cx >= o->nkm || o->km[cx].pstore != 2 || !eng__sends_canon(s, id) ||
-            !(s->hashed[id / 64] >> (id % 64) & 1))
-            continue;
-        int placed;
-        if (!(rc = eng__kmap_put(o, s, &ev->e->mem, cx, s->customer[id], id, &placed)) && placed) {
-            s->hashed[id / 64] &= ~(1ull << (id % 64));
-            s->nhashed--;
-        }
-    }
-    return rc;
 }
 
 int eng__kmap_put(eng__evorg *o, const eng__sends *s, const eng__mem *mem, uint32_t ctx, uint32_t customer,

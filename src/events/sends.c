@@ -272,16 +272,63 @@ int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org
     return ENG_OK;
 }
 
-/* Status of a receipt row seen at load time (before or after its sent row). */
-int eng__sends_note(eng__sends *s, const eng__mem *mem, uint32_t id, uint8_t status)
+/* A row of a send that is new, or not yet put (its receipts may come first): in
+ * the hash index, its key hash @p h kept. */
+static void load_hashed(eng__sends *s, uint32_t id, uint64_t h)
 {
-    int rc = grow_to(s, mem, (size_t)id + 1, NULL);
+    s->keyhash[id] = h;
+    s->hashed[id / 64] |= 1ull << (id % 64);
+    s->nhashed++;
+}
+
+enum { LOAD_AHEAD = 16 }; /* rows: a receipt's send is a random line of s->hot */
+
+int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index)
+{
+    eng__sends *s = &ev->s;
+    const eng__mem *mem = &ev->e->mem;
+    if (!c->n)
+        return ENG_OK;
+    uint32_t top = 0;
+    for (size_t i = 0; i < c->n; i++)
+        top = c->send[i] > top ? c->send[i] : top;
+    int rc = grow_to(s, mem, (size_t)top + 1, NULL);
     if (rc)
         return rc;
-    if (id >= s->n)
-        fill_empty(s, id + 1);
-    s->hot[id].mask |= (uint8_t)(1u << status);
-    return ENG_OK;
+    fill_empty(s, top + 1); /* every id of the rows exists, so a receipt before its send is one OR */
+    size_t k = 0;
+    for (size_t i = 0; i < c->n && !rc; i++) {
+        if (i + LOAD_AHEAD < c->n)
+            __builtin_prefetch(&s->hot[c->send[i + LOAD_AHEAD]], 1);
+        uint32_t id = c->send[i];
+        if (c->status[i] != ENG_TOUCH_SENT) {
+            s->hot[id].mask |= (uint8_t)(1u << c->status[i]);
+            continue;
+        }
+        uint64_t h = c->keyhash[k++];
+        if (index != ENG__SEND_INDEX_LATER) { /* another engine's chunk: into the index now */
+            if (!(rc = eng__sends_add(s, mem, id, o->code, c->ctx[i], c->customer[i], c->channel[i], c->time[i], h,
+                                      index)) &&
+                c->first[i])
+                rc = eng__sends_canon_set(s, mem, id);
+            continue;
+        }
+        uint32_t cx = c->ctx[i];
+        eng__sends_fields(s, id, o->code, cx, c->customer[i], c->channel[i], c->time[i]);
+        s->hot[id].mask |= 1u << ENG_TOUCH_SENT;
+        int placed = 0;
+        /* flagged `first` in a context whose prefix is stored: its key is that prefix, its
+         * customer and its channel, so its context's map finds it (keymap.c) and its key
+         * hash is neither kept nor indexed */
+        if (c->first[i] && !(rc = eng__sends_canon_set(s, mem, id)) && cx < o->nkm && o->km[cx].pstore == 2 &&
+            !(placed = eng__kmap_put_next(o, cx, c->customer[i], id)))
+            rc = eng__kmap_put(o, s, mem, cx, c->customer[i], id, &placed);
+        if (placed)
+            eng__sends_mapped_hash(s, id, h);
+        else
+            load_hashed(s, id, h);
+    }
+    return rc;
 }
 
 int eng__sends_view_get(eng_engine *e, eng__sends_view *out)

@@ -565,7 +565,7 @@ int eng__ev_load_org(eng__ev *ev, eng__evorg *o)
     snprintf(prefix, sizeof prefix, "e/%04x/x/", (unsigned)o->code);
     loader l = {ev, o, 0};
     int rc = eng__kv_scan(ev->e->store, ENG__K(prefix), load_dict_cb, &l);
-    if (!rc && !(rc = eng__ev_load_touches(ev, o)) && !(rc = eng__kmap_restore(ev, o)))
+    if (!rc && !(rc = eng__ev_load_touches(ev, o)))
         rc = eng__ev_load_txns(ev, o);
     /* A store's reads need not be one snapshot (PostgreSQL: one per statement): a batch of
      * another engine committed after the scan above may have put rows naming its new

@@ -455,25 +455,6 @@ typedef struct tload {
     int chunks;
 } tload;
 
-/* index: ENG__SEND_INDEX_LATER while loading (one reindex at the end), ENG__SEND_INDEX when
- * catching up with another engine's chunk. */
-static int apply_rows(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index)
-{
-    const eng__mem *mem = &ev->e->mem;
-    size_t k = 0;
-    int rc = ENG_OK;
-    for (size_t i = 0; i < c->n && !rc; i++) {
-        if (c->status[i] == ENG_TOUCH_SENT) {
-            rc = eng__sends_add(&ev->s, mem, c->send[i], o->code, c->ctx[i], c->customer[i], c->channel[i],
-                                c->time[i], c->keyhash[k++], index);
-            if (!rc && c->first[i])
-                rc = eng__sends_set_canon(&ev->s, mem, c->send[i]);
-        } else
-            rc = eng__sends_note(&ev->s, mem, c->send[i], c->status[i]);
-    }
-    return rc;
-}
-
 /* The rows of tail chunk @p seq (payload p, len bytes, decoded in d) join the org's tail. */
 static int tail_take(eng__ev *ev, eng__evorg *o, uint64_t seq, const eng__tcols *d, const char *k, const uint8_t *p,
                      size_t len)
@@ -533,7 +514,7 @@ static int tload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     hex[hl] = 0;
     uint64_t seq = strtoull(hex, NULL, 16);
     eng__tcols *d = &l->ev->dec;
-    if ((rc = eng__tseg_decode(rec.payload, rec.len, k, d, mem)) || (rc = apply_rows(l->ev, o, d, ENG__SEND_INDEX_LATER)) ||
+    if ((rc = eng__tseg_decode(rec.payload, rec.len, k, d, mem)) || (rc = eng__sends_load(l->ev, o, d, ENG__SEND_INDEX_LATER)) ||
         (rc = eng__ev_load_step(l->ev, d->n)))
         return rc;
     if (l->chunks)
@@ -613,7 +594,7 @@ int eng__ttail_catch_up(eng__ev *ev, eng__evorg *o, uint64_t *chunks)
             return rc;
         eng__tcols *d = &ev->dec;
         if (!(rc = eng__tseg_decode(rec.payload, rec.len, key, d, &ev->e->mem)) &&
-            !(rc = apply_rows(ev, o, d, ENG__SEND_INDEX)))
+            !(rc = eng__sends_load(ev, o, d, ENG__SEND_INDEX)))
             rc = tail_take(ev, o, o->tchunk_next, d, key, rec.payload, rec.len);
         eng__rec_free(ev->e->store, &rec);
         if (rc)
