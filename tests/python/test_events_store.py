@@ -2,6 +2,7 @@
 raises fails the import, stores nothing and is the error's cause), receipts waiting for their
 send, unsubscribe links applied (a forged token refused), event retention and compaction, and
 the file store's compaction policy with the eng_info v2 figures."""
+import datetime
 import io
 import os
 import re
@@ -76,6 +77,34 @@ class Events(unittest.TestCase):
         with self.assertRaises(engage.InvalidArgument) as cm:
             eng.import_transactions_csv("acme", io.StringIO("id,customer,time,amount\nT1,C1,notatime,1\n"))
         self.assertRegex(cm.exception.detail, r"^2:\d+$")
+
+    def test_times_as_aware_datetimes(self):
+        """Receipts and transactions take aware datetimes (converted exactly: the same stored
+        times as the milliseconds); a naive one is refused before anything is stored."""
+        eng = self.eng
+        cid, mid = self.run_campaign()
+        ist = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+        at = T0 + 2 * engage.DAY + 90061001  # 1 d 1 h 1 min 1.001 s after the send
+
+        def aware(t):
+            return datetime.datetime.fromtimestamp(t / 1000, tz=datetime.timezone.utc).astimezone(ist)
+        keys = [e.key for e in self.mail.sent[:3]]
+        rep = eng.append_receipts([{"key": keys[0], "status": "delivered", "time": aware(at)},
+                                   {"key": keys[1], "status": "delivered", "time": at}])
+        self.assertEqual(rep["accepted"], 2)
+        c0, c1 = self.mail.sent[0].customer, self.mail.sent[1].customer
+        got = [[t["time"] for t in eng.touches("acme", c) if t["status"] == "delivered"] for c in (c0, c1)]
+        self.assertEqual(got, [[at], [at]])
+        eng.append_transactions("acme", [{"id": "D1", "customer": "C1", "time": aware(at), "amount": 3}])
+        self.assertEqual([t["time"] for t in eng.transactions("acme") if t["id"] == "D1"], [at])
+        for call, rows in ((eng.append_receipts, [{"key": keys[2], "status": "opened",
+                                                   "time": datetime.datetime(2026, 1, 5)}]),
+                           (eng.append_transactions, [{"id": "D2", "customer": "C2", "amount": 1,
+                                                       "time": datetime.datetime(2026, 1, 5)}])):
+            with self.assertRaises(ValueError) as cm:
+                call(*(("acme", rows) if call == eng.append_transactions else (rows,)))
+            self.assertIn("zone", str(cm.exception))
+        self.assertNotIn("D2", [t["id"] for t in eng.transactions("acme")])
 
     def test_receipt_waits_for_its_send(self):
         eng = self.eng

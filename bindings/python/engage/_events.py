@@ -5,7 +5,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence
 
 from . import _native as _n
 from ._audience import _options
-from ._util import channel_name, cstr, reader, strarray
+from ._util import channel_name, cstr, ms, reader, strarray
 
 TOUCH_STATUSES = {"sent": 0, "delivered": 1, "opened": 2, "clicked": 3, "failed": 4, "unsubscribed": 5,
                   "bounced": 6, "complained": 7}
@@ -28,14 +28,14 @@ class EventsMixin:
 
     def append_receipts(self, receipts: Sequence[dict]) -> dict:
         """Append provider receipts: dicts with key (the envelope's idempotency key), status (one
-        of TOUCH_STATUSES but "sent"), time (ms) and optionally detail. All or nothing; returns
+        of TOUCH_STATUSES but "sent"), time (ms, or an aware datetime) and optionally detail. All or nothing; returns
         the report (accepted, duplicates, unmatched...)."""
         n = len(receipts)
         keep: List[object] = []
         r = _n.Receipts(version=1, count=n)
         r.keys = strarray([x["key"] for x in receipts], keep)
         st = (ctypes.c_int * max(n, 1))(*[TOUCH_STATUSES[x["status"]] for x in receipts])
-        tm = (ctypes.c_int64 * max(n, 1))(*[x["time"] for x in receipts])
+        tm = (ctypes.c_int64 * max(n, 1))(*[ms(x["time"], "receipts.time") for x in receipts])
         det = (ctypes.c_char_p * max(n, 1))(*[cstr(x.get("detail"), keep) for x in receipts])
         r.statuses, r.times, r.details = st, tm, ctypes.cast(det, _n.c_char_pp)
         rep = _n.new(_n.EventReport)
@@ -74,14 +74,15 @@ class EventsMixin:
         self._call(_n.lib.eng_txn_field_add, org.encode(), name.encode(), TXN_FIELD_TYPES[type_name])
 
     def append_transactions(self, org: str, txns: Sequence[dict], skip_bad_rows: Optional[int] = None) -> dict:
-        """Append transactions: dicts with id, customer (external id), time (ms), amount (currency
-        units; exact with Decimal or text), optionally store and items (SKUs). Returns the report."""
+        """Append transactions: dicts with id, customer (external id), time (ms, or an aware
+        datetime), amount (currency units; exact with Decimal or text), optionally store and items
+        (SKUs). Returns the report."""
         n = len(txns)
         keep: List[object] = []
         b = _n.TxnBatch(version=1, count=n)
         b.ids = strarray([t["id"] for t in txns], keep)
         b.customers = strarray([t["customer"] for t in txns], keep)
-        tm = (ctypes.c_int64 * max(n, 1))(*[t["time"] for t in txns])
+        tm = (ctypes.c_int64 * max(n, 1))(*[ms(t["time"], "txns.time") for t in txns])
         am = (ctypes.c_int64 * max(n, 1))(*[_amount(t["amount"]) for t in txns])
         b.times, b.amounts = tm, am
         if any("store" in t for t in txns):

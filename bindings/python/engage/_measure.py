@@ -1,7 +1,6 @@
 """Attribution over the host's own columns (engage/measure.h): a campaign's report, or the org
 dashboard, from touches and transactions given as Python rows rather than read from the store."""
 import ctypes
-import datetime
 from decimal import Decimal
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -10,23 +9,11 @@ from ._columns import Columns
 from ._events import TOUCH_STATUSES, _amount
 from ._model import _goal
 from ._util import CREDITS, channel_id, whole
+from ._util import ms as _ms
 from .reports import Report
 
 PERIODS = {"7_days": 0, "1_month": 1, "3_months": 2, "6_months": 3}
 AMOUNT_SCALE = 4  # amounts go in as 10^-4 units (exact for Decimal and text)
-
-
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-
-
-def _ms(t, what: str):
-    """A time as ms since 1970: an int as given, an aware datetime converted exactly (a naive one
-    is refused: a local time of an unknown place is no instant)."""
-    if isinstance(t, datetime.datetime):
-        if t.utcoffset() is None:
-            raise ValueError(f"{what}: a time needs its zone (this datetime is naive: give tzinfo)")
-        return (t - _EPOCH) // datetime.timedelta(milliseconds=1)
-    return t
 
 
 def _dense(touches: Sequence[dict], transactions: Sequence[dict], controls: Iterable) -> Dict[object, int]:

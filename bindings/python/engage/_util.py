@@ -1,5 +1,6 @@
 """Small conversions shared by the binding's modules."""
 import ctypes
+import datetime
 import operator
 from typing import Dict, Iterable, List, Optional
 
@@ -109,3 +110,16 @@ def reader(data, sink):
             sink.record(exc, "CSV reader")
             return -1
     return _n.READ_FN(read)
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def ms(t, what: str):
+    """A time as ms since 1970: an int as given, an aware datetime converted exactly (a naive one
+    is refused: a local time of an unknown place is no instant, as the CSV imports say)."""
+    if isinstance(t, datetime.datetime):
+        if t.utcoffset() is None:
+            raise ValueError(f"{what}: a time needs its zone (this datetime is naive: give tzinfo)")
+        return (t - _EPOCH) // datetime.timedelta(milliseconds=1)
+    return t
