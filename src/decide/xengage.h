@@ -77,6 +77,31 @@ size_t eng__xe_state_bytes(const eng__xe *xe);
 
 /* Learning. */
 void eng__xe_observe(eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel, unsigned flags);
+/* A send whose response window is still open and that has no response yet: by now a response would have
+ * come with probability @p w (the channel's delay distribution at the time elapsed, eng__xe_delay_fit), so
+ * it counts as w of a miss in the population rates (not in the customer's own counts) until the next
+ * eng__xe_pending_reset(). Without it, early in a campaign the counts hold the responses before the
+ * non-responses and every rate looks high. ENG_ENOMEM or ENG_OK. */
+int eng__xe_pending(eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel, double w);
+void eng__xe_pending_reset(eng__xe *xe);
+
+/* A channel's response delays (xengage_delay.c): answered sends (their delay) and sends still open (the
+ * time elapsed since they left, in bins), in any one unit of time. */
+#define ENG__XE_DBINS 96
+typedef struct eng__xe_delays {
+    double prior_n, prior_mean; /* the prior of the mean delay: prior_n answers of mean prior_mean */
+    double k, t;                /* answered sends and the sum of their delays */
+    double n[ENG__XE_DBINS], e[ENG__XE_DBINS]; /* open sends per bin of elapsed time, sum of it */
+} eng__xe_delays;
+void eng__xe_delays_init(eng__xe_delays *d, double prior_n, double prior_mean);
+void eng__xe_delays_answered(eng__xe_delays *d, double delay);
+void eng__xe_delays_open(eng__xe_delays *d, double elapsed, double count);
+void eng__xe_delays_add(eng__xe_delays *d, const eng__xe_delays *o);
+/* The mean delay (and the share answered in the end, if asked) of an exponential delay among the answered
+ * (a cure model: answered with probability q, else never), by the posterior mode under the prior. */
+double eng__xe_delay_fit(const eng__xe_delays *d, double *q);
+/* P(a response that comes has come by @p elapsed) at mean delay @p mean. */
+double eng__xe_delay_cdf(double mean, double elapsed);
 void eng__xe_baseline(eng__xe *xe, unsigned segment, uint32_t n, uint32_t converted);
 /* Forget the control counts (a host that recounts the control group from scratch each time). */
 void eng__xe_baseline_reset(eng__xe *xe);

@@ -43,6 +43,8 @@ double eng__xengage_credits_per_unit = 1.0;
 #define XE_WINDOW_DEFAULT (48 * ENG_HOUR) /* response window before enough engaged sends are seen */
 #define XE_WINDOW_MIN ENG_HOUR
 #define XE_WINDOW_SAMPLES 20
+#define XE_SEEN 1u
+#define XE_OPEN 2u
 
 typedef struct xe_exec {
     eng__xe *xe;
@@ -54,7 +56,7 @@ typedef struct xe_exec {
     size_t ncontrol;
     eng_time start;               /* the execution's due time */
     eng_time last_now;            /* learning happened at this time (0: never) */
-    uint8_t *seen;                /* per send id: already observed */
+    uint8_t *seen;                /* per send id: XE_SEEN already observed, XE_OPEN pending now (scratch) */
     uint32_t nseen;
     eng_time *last_txn;           /* per customer: latest transaction in [start, now] (scratch) */
     double *base0;                /* per segment: control customers and conversions carried over from the
@@ -396,6 +398,9 @@ typedef struct delay_ctx {
     const eng__sends_view *v;
     double sum[ENG_CH_COUNT];
     uint32_t n[ENG_CH_COUNT];
+    const int8_t *idx;        /* engine channel -> optimizer channel */
+    eng__xe_delays *dl;       /* per optimizer channel: each answered send's first response */
+    uint8_t *first;           /* per send: its response counted (scratch, cleared by the caller) */
 } delay_ctx;
 
 /* Engagement delays of this execution's sends: each channel's response window is 3x their mean. */
@@ -407,6 +412,11 @@ static int delay_cb(const eng__touch_cols *c, void *u)
         if (s < d->v->n && c->time[i] >= d->v->sent_at[s]) {
             d->sum[c->channel[i]] += (double)(c->time[i] - d->v->sent_at[s]);
             d->n[c->channel[i]]++;
+            int j = c->channel[i] < ENG_CH_COUNT ? d->idx[c->channel[i]] : -1;
+            if (j >= 0 && !d->first[s]) {
+                d->first[s] = 1;
+                eng__xe_delays_answered(&d->dl[j], (double)(c->time[i] - d->v->sent_at[s]));
+            }
         }
     }
     return 0;
@@ -445,14 +455,29 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
     delay_ctx dc;
     memset(&dc, 0, sizeof dc);
     dc.v = &v;
-    if ((rc = eng__touch_scan(e, &f, delay_cb, &dc)))
+    /* Each channel's delays (xengage_delay.c): before responses are seen, the window's assumption. */
+    eng__xe_delays dl[ENG__XE_MAXK];
+    for (unsigned j = 0; j < x->k; j++)
+        eng__xe_delays_init(&dl[j], XE_WINDOW_SAMPLES, (double)XE_WINDOW_DEFAULT / 3);
+    dc.idx = x->idx, dc.dl = dl;
+    if (!(dc.first = eng__calloc(&e->mem, v.n ? v.n : 1, 1)))
+        return eng__nomem();
+    rc = eng__touch_scan(e, &f, delay_cb, &dc);
+    eng__free(&e->mem, dc.first);
+    if (rc)
         return rc;
     /* Our execution's context: the first send of ours found, checked once per context id. */
     uint32_t mine = UINT32_MAX, other = UINT32_MAX;
     for (uint32_t s = 0; s < v.n; s++) {
         /* Sends of this scheduler time (or later) are not learned from: one engine learns before it
          * sends at a time, and engines sharing the time must learn the same whatever the others sent. */
-        if (x->seen[s] || v.hot[s].org != org || v.ctx[s] == other || v.sent_at[s] >= now)
+        if (x->seen[s] & XE_SEEN) { /* ours: unanswered still, for the delays */
+            int ch = v.hot[s].channel, j = ch < ENG_CH_COUNT ? x->idx[ch] : -1, st = eng__mask_furthest(v.hot[s].mask);
+            if (j >= 0 && st != ENG_TOUCH_OPENED && st != ENG_TOUCH_CLICKED)
+                eng__xe_delays_open(&dl[j], (double)(now - v.sent_at[s]), 1);
+            continue;
+        }
+        if (v.hot[s].org != org || v.ctx[s] == other || v.sent_at[s] >= now)
             continue;
         if (v.ctx[s] != mine) {
             uint64_t camp, msg;
@@ -477,16 +502,36 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
         eng_time window = dc.n[ch] >= XE_WINDOW_SAMPLES ? (eng_time)(3 * dc.sum[ch] / dc.n[ch]) : XE_WINDOW_DEFAULT;
         if (window < XE_WINDOW_MIN)
             window = XE_WINDOW_MIN;
-        if (!engaged && now < v.sent_at[s] + window)
-            continue; /* still pending: counting it as a miss would bias slow channels down */
+        if (!engaged)
+            eng__xe_delays_open(&dl[j], (double)(now - v.sent_at[s]), 1);
+        if (!engaged && now < v.sent_at[s] + window) {
+            x->seen[s] |= XE_OPEN; /* still pending: a miss in part (below), not whole */
+            continue;
+        }
         unsigned fl = 0;
         if (eng__touch_rank(st) >= eng__touch_rank(ENG_TOUCH_DELIVERED))
             fl |= ENG__XE_DELIVERED;
         if (engaged)
             fl |= ENG__XE_ENGAGED | (x->last_txn[c] >= v.sent_at[s] ? ENG__XE_CONVERTED : 0);
         eng__xe_observe(x->xe, c, eng__xe_segment_of(x->xe, c), (unsigned)j, fl);
-        x->seen[s] = 1;
+        x->seen[s] = XE_SEEN;
     }
+    /* The sends still open count as the share of a miss that a response would have come by now. */
+    double mean[ENG__XE_MAXK];
+    for (unsigned j = 0; j < x->k; j++)
+        mean[j] = eng__xe_delay_fit(&dl[j], NULL);
+    eng__xe_pending_reset(x->xe);
+    for (uint32_t s = 0; s < v.n; s++)
+        if (x->seen[s] & XE_OPEN) {
+            x->seen[s] &= (uint8_t)~XE_OPEN;
+            uint32_t c = v.customer[s];
+            int j = x->idx[v.hot[s].channel];
+            if (!rc)
+                rc = eng__xe_pending(x->xe, c, eng__xe_segment_of(x->xe, c), (unsigned)j,
+                                     eng__xe_delay_cdf(mean[j], (double)(now - v.sent_at[s])));
+        }
+    if (rc)
+        return rc;
     /* The control group per segment: customers (conv[2g]) and those with a transaction (conv[2g + 1]).
      * Like with like: a control customer counts once the execution has reached its place in the
      * audience's order (the test customers around it were sent), so early in a run the organic rate is

@@ -51,28 +51,35 @@ void eng__xe_abn_move(xe_abn *h, unsigned n0, unsigned k0, unsigned n1, unsigned
         contrib(h, n1, k1, 1);
 }
 
-/* Log-likelihood of a cell at Beta(a, b) (without the binomial coefficients, which do not depend on it). */
-static double loglik(const xe_abn *h, double a, double b)
+/* A cell's counters with its sends still pending as fractional misses (@p p may be NULL): the j-th terms. A
+ * pending send adds at its customer's current count, so the terms with n > 0 stay a prefix. */
+static inline double term_a(const xe_abn *h, unsigned j) { return h->a[j]; }
+static inline double term_b(const xe_abn *h, const xe_pend *p, unsigned j) { return h->b[j] + (p ? p->b[j] : 0); }
+static inline double term_n(const xe_abn *h, const xe_pend *p, unsigned j) { return h->n[j] + (p ? p->n[j] : 0); }
+
+/* Log-likelihood of a cell at Beta(a, b) (without the binomial coefficients, which do not depend on it). A
+ * pending send's weight w enters as w of a miss: (b + j)^w / (a + b + j)^w. */
+static double loglik(const xe_abn *h, const xe_pend *p, double a, double b)
 {
     double s = 0;
-    for (unsigned j = 0; j < XE_NH && h->n[j]; j++)
-        s += h->a[j] * log(a + j) + h->b[j] * log(b + j) - h->n[j] * log(a + b + j);
+    for (unsigned j = 0; j < XE_NH && term_n(h, p, j) > 0; j++)
+        s += term_a(h, j) * log(a + j) + term_b(h, p, j) * log(b + j) - term_n(h, p, j) * log(a + b + j);
     return s;
 }
 
 /* The mean maximising the cell's likelihood at strength kappa plus S pseudo-observations of mean M
  * (concave in m: safeguarded Newton on the derivative). */
-static double best_mean(const xe_abn *h, double kappa, double S, double M, double m)
+static double best_mean(const xe_abn *h, const xe_pend *p, double kappa, double S, double M, double m)
 {
     double lo = 1e-6, hi = 1 - 1e-6;
     if (!(m > lo && m < hi))
         m = 0.5;
     for (int it = 0; it < 60; it++) {
         double d = 0, d2 = 0;
-        for (unsigned j = 0; j < XE_NH && h->n[j]; j++) {
-            double ua = kappa * m + j, ub = kappa * (1 - m) + j;
-            d += kappa * (h->a[j] / ua - h->b[j] / ub);
-            d2 -= kappa * kappa * (h->a[j] / (ua * ua) + h->b[j] / (ub * ub));
+        for (unsigned j = 0; j < XE_NH && term_n(h, p, j) > 0; j++) {
+            double ua = kappa * m + j, ub = kappa * (1 - m) + j, ta = term_a(h, j), tb = term_b(h, p, j);
+            d += kappa * (ta / ua - tb / ub);
+            d2 -= kappa * kappa * (ta / (ua * ua) + tb / (ub * ub));
         }
         if (S > 0) {
             d += S * (M / m - (1 - M) / (1 - m));
@@ -94,6 +101,7 @@ static double best_mean(const xe_abn *h, double kappa, double S, double M, doubl
 
 typedef struct fit_ctx {
     const xe_abn *h;
+    const xe_pend *p; /* NULL: none pending */
     size_t stride;
     unsigned g;
     double S, M;
@@ -106,8 +114,9 @@ static double profile(fit_ctx *f, double kappa)
     double s = 0;
     for (unsigned g = 0; g < f->g; g++) {
         const xe_abn *h = f->h + (size_t)g * f->stride;
-        double m = f->m[g] = best_mean(h, kappa, f->S, f->M, f->m[g]);
-        s += loglik(h, kappa * m, kappa * (1 - m));
+        const xe_pend *p = f->p ? f->p + (size_t)g * f->stride : NULL;
+        double m = f->m[g] = best_mean(h, p, kappa, f->S, f->M, f->m[g]);
+        s += loglik(h, p, kappa * m, kappa * (1 - m));
         if (f->S > 0)
             s += f->S * (f->M * log(m) + (1 - f->M) * log(1 - m));
     }
@@ -145,19 +154,25 @@ static double best_kappa(fit_ctx *f)
     return k;
 }
 
-void eng__xe_fit(const xe_abn *h, size_t stride, unsigned g, double seg_prior, double fallback_m,
-                 double fallback_kappa, double *m, double *kappa)
+void eng__xe_fit(const xe_abn *h, const xe_pend *p, size_t stride, unsigned g, double seg_prior,
+                 double fallback_m, double fallback_kappa, double *m, double *kappa)
 {
     xe_abn all;
+    xe_pend allp;
     memset(&all, 0, sizeof all);
+    memset(&allp, 0, sizeof allp);
     for (unsigned s = 0; s < g; s++)
         for (unsigned j = 0; j < XE_NH; j++) {
             const xe_abn *c = h + (size_t)s * stride;
             all.a[j] += c->a[j], all.b[j] += c->b[j], all.n[j] += c->n[j];
+            if (p)
+                allp.b[j] += p[(size_t)s * stride].b[j], allp.n[j] += p[(size_t)s * stride].n[j];
         }
+    const xe_pend *pa = p ? &allp : NULL;
     double M = fallback_m;
-    fit_ctx f = {&all, 0, 1, 0, 0, &M};
-    if (!all.n[0]) { /* no customer has a send: the prior is all there is */
+    fit_ctx f = {&all, pa, 0, 1, 0, 0, &M};
+    if (!all.n[0]) { /* no customer has an outcome: the prior is all there is (pending sends alone tell
+                      * nothing of a rate: misses only) */
         for (unsigned s = 0; s < g; s++)
             m[s] = fallback_m;
         *kappa = fallback_kappa;
@@ -168,10 +183,10 @@ void eng__xe_fit(const xe_abn *h, size_t stride, unsigned g, double seg_prior, d
     if (all.n[1])
         best_kappa(&f);
     else
-        M = best_mean(&all, fallback_kappa, 0, 0, M);
+        M = best_mean(&all, pa, fallback_kappa, 0, 0, M);
     for (unsigned s = 0; s < g; s++)
         m[s] = M;
-    fit_ctx fs = {h, stride, g, seg_prior, M, m};
+    fit_ctx fs = {h, p, stride, g, seg_prior, M, m};
     if (all.n[1])
         *kappa = best_kappa(&fs);
     else {
@@ -242,7 +257,7 @@ int eng__xe_unseen_prior(const double *sent, const double *eng, const double *rh
     mu /= j, within /= j;
     double tau = eng__xe_fit_strength(n, e, 1, j, mu, XE_TAU_MIN, XE_TAU_MAX);
     double v = mu * (1 - mu) / (tau + 1) * (1 + 1.0 / j) + within, kp = mu * (1 - mu) / v - 1;
-    *m = mu > 0.5 ? 0.5 : mu;
+    *m = mu;
     *kappa = kp < XE_KAPPA_MIN ? XE_KAPPA_MIN : kp > XE_KAPPA_MAX ? XE_KAPPA_MAX : kp;
     return 1;
 }

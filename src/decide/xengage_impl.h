@@ -26,6 +26,13 @@ typedef struct xe_cell {
 typedef struct xe_abn {
     int32_t a[XE_NH], b[XE_NH], n[XE_NH];
 } xe_abn;
+/* Per segment x channel, the sends whose outcome is still unknown (eng__xe_pending), each as a fraction of
+ * a miss: its weight w in the likelihood's terms of its customer's count (b[n - k], n[n]) and in the cell's
+ * sends. Rebuilt by the host before each refresh. */
+typedef struct xe_pend {
+    double b[XE_NH], n[XE_NH];
+    double sent;
+} xe_pend;
 /* Bounds of the fitted prior strength kappa (spread rho = 1 / (kappa + 1) between 0.002 and 0.5). */
 #define XE_KAPPA_MIN 1.0
 #define XE_KAPPA_MAX 499.0
@@ -49,6 +56,8 @@ struct eng__xe {
     double resp_a; /* strength of the customer-responsiveness prior (0: none yet) */
     xe_cell *cell; /* g x k */
     xe_abn *abn;   /* g x k, derived from st (rebuilt on load) */
+    xe_pend *pend; /* g x k, sends pending since the last eng__xe_pending_reset (NULL until the first) */
+    int npend;     /* any pending weight now */
     double *fit_m; /* 2g: scratch of the fits */
     xe_seg *seg;
     xe_chan chan[ENG__XE_MAXK];
@@ -76,12 +85,12 @@ double eng__xe_resp(const eng__xe *xe, const uint8_t *s, unsigned seg, int skip)
 void eng__xe_abn_move(xe_abn *h, unsigned n0, unsigned k0, unsigned n1, unsigned k1);
 /* The counters from the per-customer state (after a load). */
 void eng__xe_abn_rebuild(eng__xe *xe);
-/* Maximum marginal likelihood of one channel's g cells (@p stride apart): a strength kappa shared by
- * the segments and each segment's mean, shrunk toward the channel's by @p seg_prior pseudo-observations.
- * Without customers holding two sends the strength is @p fallback_kappa; without any, the means are
- * @p fallback_m. */
-void eng__xe_fit(const xe_abn *h, size_t stride, unsigned g, double seg_prior, double fallback_m,
-                 double fallback_kappa, double *m, double *kappa);
+/* Maximum marginal likelihood of one channel's g cells (@p stride apart; @p p their pending sends as
+ * fractional misses, or NULL): a strength kappa shared by the segments and each segment's mean, shrunk
+ * toward the channel's by @p seg_prior pseudo-observations. Without customers holding two outcomes the
+ * strength is @p fallback_kappa; without any outcome, the means are @p fallback_m. */
+void eng__xe_fit(const xe_abn *h, const xe_pend *p, size_t stride, unsigned g, double seg_prior,
+                 double fallback_m, double fallback_kappa, double *m, double *kappa);
 
 /* log Gamma(x) for x > 0 (thread-safe). */
 double eng__xe_log_gamma(double x);
@@ -100,9 +109,9 @@ double eng__xe_fit_strength(const double *n, const double *k, size_t stride, uns
  * with mu the mean of their rates r = (eng + 1/2) / (sent + 1) and tau fitted by marginal likelihood. A
  * customer's rate on a new channel has the predictive spread between channels (mu unknown too) plus the mean
  * spread between customers within one, v = mu (1 - mu) / (tau + 1) (1 + 1/j) + mean(rho r (1 - r)): a Beta of
- * mean *m = min(mu, 1/2) and strength *kappa = mu (1 - mu) / v - 1 within [XE_KAPPA_MIN, XE_KAPPA_MAX].
- * Never above the plain prior's 1/2: early in a campaign the counts hold engagements before the
- * non-engagements, whose response windows are still open. 0 (outputs untouched) with fewer than two
+ * mean *m = mu and strength *kappa = mu (1 - mu) / v - 1 within [XE_KAPPA_MIN, XE_KAPPA_MAX]. (No cap at the
+ * plain prior's 1/2 since the sends still open count as part misses, eng__xe_pending: early in a campaign
+ * the counts held engagements before the non-engagements.) 0 (outputs untouched) with fewer than two
  * channels with data. */
 int eng__xe_unseen_prior(const double *sent, const double *eng, const double *rho, unsigned k, double *m,
                          double *kappa);

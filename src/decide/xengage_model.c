@@ -99,6 +99,7 @@ void eng__xe_free(eng__xe *xe)
     eng__free(&m, xe->cell);
     eng__free(&m, xe->seg);
     eng__free(&m, xe->abn);
+    eng__free(&m, xe->pend);
     eng__free(&m, xe->fit_m);
     eng__free(&m, xe);
 }
@@ -173,6 +174,30 @@ void eng__xe_observe(eng__xe *xe, uint32_t customer, unsigned segment, unsigned 
     }
 }
 
+int eng__xe_pending(eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel, double w)
+{
+    if (customer >= xe->cfg.customers || segment >= xe->cfg.g || channel >= xe->cfg.k || !(w > 0))
+        return ENG_OK;
+    if (!xe->pend && !(xe->pend = eng__calloc(&xe->mem, (size_t)xe->cfg.g * xe->cfg.k, sizeof *xe->pend)))
+        return eng__nomem();
+    if (w > 1)
+        w = 1;
+    xe_pend *p = &xe->pend[(size_t)segment * xe->cfg.k + channel];
+    const uint8_t *s = xe_state(xe, customer) + 2 * channel;
+    if (s[0] < XE_NH) /* a customer past XE_NH counts at its rate (xengage_fit.c): one more miss is noise */
+        p->b[s[0] - s[1]] += w, p->n[s[0]] += w;
+    p->sent += w;
+    xe->npend = 1;
+    return ENG_OK;
+}
+
+void eng__xe_pending_reset(eng__xe *xe)
+{
+    if (xe->pend && xe->npend)
+        memset(xe->pend, 0, (size_t)xe->cfg.g * xe->cfg.k * sizeof *xe->pend);
+    xe->npend = 0;
+}
+
 void eng__xe_baseline(eng__xe *xe, unsigned segment, uint32_t n, uint32_t converted)
 {
     if (segment >= xe->cfg.g)
@@ -244,6 +269,8 @@ void eng__xe_refresh(eng__xe *xe)
         c_sent[c] = c_eng[c] = c_rho[c] = 0;
         for (unsigned g = 0; g < G; g++)
             c_sent[c] += xe_cell_at(xe, g, c)->sent, c_eng[c] += xe_cell_at(xe, g, c)->eng;
+        for (unsigned g = 0; xe->npend && c_sent[c] > 0 && g < G; g++) /* pending alone: misses only */
+            c_sent[c] += xe->pend[(size_t)g * K + c].sent;
     }
     double new_m = 0.5, new_kappa = 1 / XE_RHO_DEFAULT - 1; /* fewer than two with data: the plain prior */
     for (unsigned i = 0; i < 2 * K; i++) {
@@ -262,7 +289,7 @@ void eng__xe_refresh(eng__xe *xe)
         /* Engagement: the segments' means and the spread between customers by marginal likelihood
          * (xengage_fit.c; unbiased by the adaptive choice of sends). */
         double kappa;
-        eng__xe_fit(&xe->abn[c], K, G, XE_SEG_PRIOR, ch->m, pass == 0 ? 1 / XE_RHO_DEFAULT - 1 : new_kappa,
+        eng__xe_fit(&xe->abn[c], xe->npend ? &xe->pend[c] : NULL, K, G, XE_SEG_PRIOR, ch->m, pass == 0 ? 1 / XE_RHO_DEFAULT - 1 : new_kappa,
                     xe->fit_m, &kappa);
         ch->rho = c_rho[c] = 1 / (kappa + 1);
         /* Conversion spread between segments of this channel. */

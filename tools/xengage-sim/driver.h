@@ -25,7 +25,10 @@ typedef struct xs_driver_opts {
     int no_segments;    /* engine driver: one include group, so X-Engage sees one segment */
     int no_history;     /* engine driver: do not replay the warm-up history (the engine starts cold) */
     unsigned truth;     /* direct driver, diagnostics: XS_TRUTH_* parts of the score taken from the world */
+    int delay;          /* direct driver: open sends count as F(elapsed) of a miss, F fitted from the receipts
+                           (XS_DELAY_FIT), the world's own (XS_DELAY_TRUE), or not at all (XS_DELAY_OFF) */
 } xs_driver_opts;
+enum { XS_DELAY_FIT = 0, XS_DELAY_TRUE = 1, XS_DELAY_OFF = 2 };
 void xs_driver_opts_default(xs_driver_opts *o);
 /* --truth: engagement, incremental conversion given engagement, the customer's order value, delivery rate;
  * qpost / qfit: engagement as the exact posterior mean of a logit-normal model (qpost.c). */
@@ -62,6 +65,10 @@ struct xs_driver {
     /* Optional (engine driver): the wave's credit cap, what the engine charged for the wave and what the
      * transport saw leave at the org's costs, in currency: out = {cap, charged, sent}; 1 when capped. */
     int (*credits)(xs_driver *d, unsigned wave, double out[3]);
+    /* Optional (direct driver): before each refresh, every send of the campaign as a host's receipts show
+     * it, with the hours since it left: 1 answered (at its delay, once), 2 closed unanswered (once),
+     * 0 still open (every refresh). */
+    void (*timing)(xs_driver *d, uint32_t i, unsigned ch, double elapsed_h, int state);
 };
 
 xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts *o);

@@ -18,7 +18,17 @@ typedef struct direct {
     eng__xe_choice *ch;
     size_t cap;
     xs_qpost *qp; /* --truth qpost|qfit */
+    int delay;    /* XS_DELAY_* */
+    eng__xe_delays closed[ENG__XE_MAXK]; /* per channel: answered and closed sends (kept) */
+    eng__xe_delays open[ENG__XE_MAXK];   /* the sends open at this refresh */
+    struct { uint32_t i; uint8_t ch; float e; } *pend; /* the same, one by one */
+    size_t npend, pcap;
 } direct;
+
+/* The engine's assumption before it has seen responses (xengage_exec.c): a response window of 48 h, three
+ * mean delays, until 20 responses are seen. The direct driver's hours. */
+#define XS_DELAY_PRIOR_N 20.0
+#define XS_DELAY_PRIOR_MEAN_H 16.0
 
 void xs_driver_opts_default(xs_driver_opts *o)
 {
@@ -35,6 +45,7 @@ void xs_driver_opts_default(xs_driver_opts *o)
     o->no_history = 0;
     o->no_segments = 0;
     o->truth = 0;
+    o->delay = XS_DELAY_FIT;
 }
 
 /* --truth: the world's own figures in place of X-Engage's estimates (where the gap to the oracle is). The
@@ -91,9 +102,51 @@ static void d_control(xs_driver *b, uint32_t i, int converted)
     eng__xe_baseline(d->xe, d->w->seg[i], 1, converted ? 1 : 0);
 }
 
+static void d_timing(xs_driver *b, uint32_t i, unsigned ch, double e, int state)
+{
+    direct *d = (direct *)b;
+    if (d->delay == XS_DELAY_OFF)
+        return;
+    if (state == 1)
+        eng__xe_delays_answered(&d->closed[ch], e);
+    else if (state == 2)
+        eng__xe_delays_open(&d->closed[ch], e, 1);
+    else {
+        eng__xe_delays_open(&d->open[ch], e, 1);
+        if (d->npend == d->pcap) {
+            d->pcap = d->pcap ? 2 * d->pcap : 4096;
+            if (!(d->pend = realloc(d->pend, d->pcap * sizeof *d->pend)))
+                abort();
+        }
+        d->pend[d->npend].i = i, d->pend[d->npend].ch = (uint8_t)ch, d->pend[d->npend].e = (float)e;
+        d->npend++;
+    }
+}
+
+/* The open sends as fractions of a miss: what share of a response would have come by now. */
+static void d_pending(direct *d)
+{
+    unsigned K = d->w->p->k;
+    double mean[ENG__XE_MAXK];
+    for (unsigned c = 0; c < K; c++) {
+        eng__xe_delays all = d->closed[c];
+        eng__xe_delays_add(&all, &d->open[c]);
+        mean[c] = d->delay == XS_DELAY_TRUE ? d->w->p->ch[c].delay_h : eng__xe_delay_fit(&all, NULL);
+        eng__xe_delays_init(&d->open[c], XS_DELAY_PRIOR_N, XS_DELAY_PRIOR_MEAN_H);
+    }
+    eng__xe_pending_reset(d->xe);
+    for (size_t j = 0; j < d->npend; j++)
+        if (eng__xe_pending(d->xe, d->pend[j].i, d->w->seg[d->pend[j].i], d->pend[j].ch,
+                            eng__xe_delay_cdf(mean[d->pend[j].ch], d->pend[j].e)))
+            abort();
+    d->npend = 0;
+}
+
 static void d_refresh(xs_driver *b)
 {
     direct *d = (direct *)b;
+    if (d->delay != XS_DELAY_OFF)
+        d_pending(d);
     eng__xe_refresh(d->xe);
     if (d->qp && (d->truth & XS_TRUTH_QFIT)) /* the fits as they now stand */
         xs_qpost_refresh(d->qp);
@@ -143,7 +196,7 @@ static void d_close(xs_driver *b)
     direct *d = (direct *)b;
     eng__xe_free(d->xe);
     xs_qpost_close(d->qp);
-    free(d->items), free(d->ch);
+    free(d->items), free(d->ch), free(d->pend);
     free(d);
 }
 
@@ -178,12 +231,17 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     d->threads = o->threads;
     d->use_value = o->customer_value;
     d->truth = o->truth;
+    d->delay = o->delay;
+    for (unsigned k = 0; k < p->k; k++) {
+        eng__xe_delays_init(&d->closed[k], XS_DELAY_PRIOR_N, XS_DELAY_PRIOR_MEAN_H);
+        eng__xe_delays_init(&d->open[k], XS_DELAY_PRIOR_N, XS_DELAY_PRIOR_MEAN_H);
+    }
     if ((o->truth & (XS_TRUTH_QPOST | XS_TRUTH_QFIT)) &&
         !(d->qp = xs_qpost_open(w, d->xe, (o->truth & XS_TRUTH_QFIT) != 0))) {
         d_close(&d->base);
         return NULL;
     }
     d->base = (xs_driver){d_decide, d_outcome, d_control, d_refresh, d_new_wave, d_dm, d_explain, d_close, "direct", 0, NULL, NULL,
-                          NULL, NULL, NULL};
+                          NULL, NULL, NULL, d_timing};
     return &d->base;
 }

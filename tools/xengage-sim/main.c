@@ -25,7 +25,7 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] "
+    fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] [--delay fit|true|off] "
                     "[--waves W] [--budget SHARE] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
                     "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit] "
                     "[--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]\n");
@@ -134,6 +134,15 @@ int main(int argc, char **argv)
                 if (!found)
                     usage();
             }
+        } else if (strcmp(k, "--delay") == 0) {
+            if (strcmp(v, "fit") == 0)
+                o.drv.delay = XS_DELAY_FIT;
+            else if (strcmp(v, "true") == 0)
+                o.drv.delay = XS_DELAY_TRUE;
+            else if (strcmp(v, "off") == 0)
+                o.drv.delay = XS_DELAY_OFF;
+            else
+                usage();
         } else if (strcmp(k, "--threads") == 0)
             o.drv.threads = (unsigned)atoi(v);
         else if (strcmp(k, "--policies") == 0) {

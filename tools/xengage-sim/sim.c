@@ -21,7 +21,7 @@ typedef struct hist {
 } hist;
 
 typedef struct pend {
-    double t;
+    double t, sent; /* resolves at t; left at sent */
     uint32_t i;
     uint8_t ch, flags;
 } pend;
@@ -139,7 +139,7 @@ static unsigned sample(const xs_world *w, uint32_t i, unsigned c, unsigned wave,
     return f;
 }
 
-static void push(learner *l, double t, uint32_t i, unsigned c, unsigned flags)
+static void push(learner *l, double sent, double t, uint32_t i, unsigned c, unsigned flags)
 {
     if (l->nq == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 4096;
@@ -147,7 +147,7 @@ static void push(learner *l, double t, uint32_t i, unsigned c, unsigned flags)
         if (!l->q)
             abort();
     }
-    l->q[l->nq++] = (pend){t, i, (uint8_t)c, (uint8_t)flags};
+    l->q[l->nq++] = (pend){t, sent, i, (uint8_t)c, (uint8_t)flags};
 }
 
 /* Hand every outcome resolved by @p now to the learner. */
@@ -160,6 +160,8 @@ static void deliver(learner *l, double now)
             l->q[keep++] = e;
             continue;
         }
+        if (l->drv && l->drv->timing && !(e.flags & ENG__XE_NO_CONV)) /* what a host sees: when it resolved */
+            l->drv->timing(l->drv, e.i, e.ch, e.t - e.sent, (e.flags & ENG__XE_ENGAGED) ? 1 : 2);
         if (e.flags & ENG__XE_DELIVERED) {
             hist *h = &l->h[(size_t)e.i * 16 + e.ch];
             if (h->recv < 255)
@@ -171,6 +173,8 @@ static void deliver(learner *l, double now)
             l->drv->outcome(l->drv, e.i, e.ch, e.flags);
     }
     l->nq = keep;
+    for (size_t j = 0; l->drv && l->drv->timing && j < l->nq; j++) /* open: only how long it has been */
+        l->drv->timing(l->drv, l->q[j].i, l->q[j].ch, now - l->q[j].sent, 0);
     if (l->drv)
         l->drv->refresh(l->drv);
 }
@@ -187,7 +191,8 @@ static void warm(const xs_world *w, learner *l)
             int conv;
             double delay;
             unsigned f = sample(w, i, (unsigned)c, 1000 + m, &conv, &delay) & ~ENG__XE_CONVERTED;
-            push(l, -p->wave_gap_h * (p->history - m), i, (unsigned)c, f | ENG__XE_NO_CONV);
+            double at = -p->wave_gap_h * (p->history - m);
+            push(l, at, at, i, (unsigned)c, f | ENG__XE_NO_CONV);
         }
     deliver(l, 0);
 }
@@ -343,7 +348,7 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                     add(m, &w, i, 1u << c);
                     spent += p->ch[c].cost;
                     unsigned f = sample(&w, i, (unsigned)c, wave, &conv, &delay);
-                    push(l, now + delay, i, (unsigned)c, f);
+                    push(l, now, now + delay, i, (unsigned)c, f);
                     if (organic && !(f & ENG__XE_CONVERTED)) /* not engaged: the purchase happens anyway */
                         l->drv->organic(l->drv, i);
                 }
