@@ -531,7 +531,7 @@ int eng__ttail_save(eng__ev *ev, eng__evorg *o);
 void eng__tspare_start(eng__ev *ev, size_t cap, size_t used);
 int eng__tspare_take(eng__ev *ev, eng__wr *w, size_t need);
 void eng__tspare_free(eng__ev *ev);
-extern size_t eng__tspare_taken; /* buffers taken (for the tests) */
+extern _Atomic size_t eng__tspare_taken; /* buffers taken (for the tests) */
 /* The number of an empty tail's first chunk. */
 uint64_t eng__ttail_base(const eng__evorg *o);
 /* Read the chunks other engines appended after the tail's last (t/c/<tchunk_next> on,

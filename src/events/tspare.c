@@ -13,6 +13,7 @@
 #include "events/ev_state.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 typedef struct spare {
@@ -23,7 +24,7 @@ typedef struct spare {
     int running;
 } spare;
 
-size_t eng__tspare_taken;
+_Atomic size_t eng__tspare_taken; /* engines on other threads may count at once */
 
 static void *spare_main(void *arg)
 {
@@ -72,7 +73,7 @@ int eng__tspare_take(eng__ev *ev, eng__wr *w, size_t need)
     size_t cap;
     spare_end(ev, &p, &cap);
     *w = (eng__wr){&ev->e->mem, p, 0, cap, 0};
-    eng__tspare_taken++;
+    atomic_fetch_add_explicit(&eng__tspare_taken, 1, memory_order_relaxed);
     return 1;
 }
 

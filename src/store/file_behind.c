@@ -14,10 +14,11 @@
 #include "base/hash.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
-size_t eng__behind_writes;
+_Atomic size_t eng__behind_writes; /* engines on other stores may count at once */
 
 int eng__write_limited(int fd, const struct iovec *in, int n, uint64_t off, size_t limit, int injected)
 {
@@ -86,7 +87,7 @@ int eng__behind_start(eng__behind *b, const eng__mem *mem, int fd, const struct 
     if (pthread_create(&b->t, NULL, behind_main, b) != 0)
         return 0; /* the caller writes from its own pieces */
     b->running = 1;
-    eng__behind_writes++;
+    atomic_fetch_add_explicit(&eng__behind_writes, 1, memory_order_relaxed);
     return 1;
 }
 

@@ -6,6 +6,7 @@
 #include "base/mem.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -36,6 +37,6 @@ int eng__behind_join(eng__behind *b);
 /* Join, then release the copy's buffer. */
 void eng__behind_free(eng__behind *b, const eng__mem *mem);
 /* Writes taken by eng__behind_start since the process started (for the tests). */
-extern size_t eng__behind_writes;
+extern _Atomic size_t eng__behind_writes;
 
 #endif
