@@ -12,6 +12,8 @@
  * it holds changes (eng__mem_populate); a chunk that finds none allocates its own. */
 #include "events/ev_state.h"
 
+#include "base/thread.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -45,7 +47,7 @@ void eng__tspare_start(eng__ev *ev, size_t cap, size_t used)
         return;
     }
     *s = (spare){.mem = mem, .p = p, .cap = cap, .n = used < cap ? used : cap};
-    s->running = pthread_create(&s->t, NULL, spare_main, s) == 0;
+    s->running = eng__thread_small(&s->t, spare_main, s) == 0;
     ev->spare = s;
 }
 

@@ -12,6 +12,7 @@
  * none outlives the batch. */
 #include "store/file_behind.h"
 #include "base/hash.h"
+#include "base/thread.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -84,7 +85,7 @@ int eng__behind_start(eng__behind *b, const eng__mem *mem, int fd, const struct 
     *b = (eng__behind){.fd = fd, .injected = injected, .buf = b->buf, .cap = b->cap, .len = len,
                        .limit = limit < len ? limit : len, .crc_from = crc_from < len ? crc_from : len,
                        .off = off, .crc = crc};
-    if (pthread_create(&b->t, NULL, behind_main, b) != 0)
+    if (eng__thread_small(&b->t, behind_main, b) != 0)
         return 0; /* the caller writes from its own pieces */
     b->running = 1;
     atomic_fetch_add_explicit(&eng__behind_writes, 1, memory_order_relaxed);

@@ -946,15 +946,24 @@ static void put_str(eng_store *s, const char *k, const char *v, int want)
  * frame reopens without it, and a rollback, a failed spill or commit and a
  * close inside a batch leave the store as it was (or, for a commit, can be
  * retried). */
-static void spilled_batches(void **state)
+/* The model's batches built with values of 16 bytes or more spilled (*saved: the
+ * threshold before), and the store opened on them. */
+static eng_store *spilled_model(fx *f, long sizes[NBATCH + 1], size_t *saved)
 {
-    fx *f = *state;
-    size_t saved = eng__file_spill_min;
+    *saved = eng__file_spill_min;
     eng__file_spill_min = 16;
-    long sizes[NBATCH + 1];
     build(f, sizes);
     eng_store *s = open_ok(f->path, 0);
     assert_holds(s, NBATCH);
+    return s;
+}
+
+static void spilled_batches(void **state)
+{
+    fx *f = *state;
+    size_t saved;
+    long sizes[NBATCH + 1];
+    eng_store *s = spilled_model(f, sizes, &saved);
 
     /* Overwrites inside a batch: the frame's order (spilled ops first) keeps the last. */
     assert_int_equal(eng__kv_begin(s), ENG_OK);
@@ -1095,11 +1104,9 @@ static int put_behind(eng_store *s, const char *k, const char *v)
 static void written_behind(void **state)
 {
     fx *f = *state;
-    size_t saved = eng__file_spill_min;
-    eng__file_spill_min = 16;
+    size_t saved;
     long sizes[NBATCH + 1];
-    build(f, sizes);
-    eng_store *s = open_ok(f->path, 0);
+    eng_store *s = spilled_model(f, sizes, &saved);
     size_t w0 = eng__behind_writes;
 
     assert_int_equal(eng__kv_begin(s), ENG_OK);
