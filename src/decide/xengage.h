@@ -66,8 +66,14 @@ void eng__xe_config_default(eng__xe_config *c, unsigned k, unsigned g, uint32_t 
 /* The exploration share for a test group of @p audience customers: enough explored customers for the
  * off-policy estimates (about 6,000), between 1 % and 3 % of the audience. */
 double eng__xe_explore_share(uint64_t audience);
+/* The exploration bucket's share bounded by what the campaign can plausibly earn: @p share unless the
+ * bucket's expected cost, share x sum w[i] loss[i], passes sum w[i] gain[i] (negative terms count 0);
+ * then the share that equals them (xengage_explore.c). */
+double eng__xe_explore_bound(double share, const double *gain, const double *loss, const double *w, unsigned n);
 
 typedef struct eng__xe eng__xe;
+/* The exploration bucket's share at the last refresh: the configured one, bounded (eng__xe_explore_bound). */
+double eng__xe_explore_now(const eng__xe *xe);
 
 int eng__xe_create(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out);
 void eng__xe_free(eng__xe *xe);

@@ -23,7 +23,7 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
     double u = eng__xe_uniform(&r);
     if (nr == 0)
         return -1;
-    if (u < cf->explore) {
+    if (u < xe->explore) {
         unsigned j = (unsigned)(eng__xe_uniform(&r) * nr);
         for (unsigned c = 0; c < cf->k; c++)
             if (reach >> c & 1 && j-- == 0)

@@ -61,6 +61,7 @@ struct eng__xe {
     double *fit_m; /* 2g: scratch of the fits */
     xe_seg *seg;
     xe_chan chan[ENG__XE_MAXK];
+    double explore; /* the bucket's share now: cfg.explore bounded (xengage_explore.c), set by refresh and load */
 };
 
 static inline xe_cell *xe_cell_at(const eng__xe *xe, unsigned g, unsigned c)
@@ -170,5 +171,8 @@ int eng__xe_value_put(struct eng_store *s, const eng__mem *mem, uint64_t msg, ui
                       uint32_t customers);
 int eng__xe_value_get(struct eng_store *s, const eng__mem *mem, uint64_t msg, uint32_t occ, uint32_t customers,
                       float **out);
+
+/* The bucket's share from the population statistics (xengage_explore.c). */
+void eng__xe_explore_refresh(eng__xe *xe);
 
 #endif

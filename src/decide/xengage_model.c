@@ -68,6 +68,7 @@ int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out)
         return eng__nomem();
     xe->mem = m;
     xe->cfg = *cfg;
+    xe->explore = cfg->explore;
     xe->stride = 2 * (size_t)cfg->k + 2;
     xe->st = eng__calloc(&m, (size_t)cfg->customers ? cfg->customers : 1, xe->stride);
     xe->cell = eng__calloc(&m, (size_t)cfg->g * cfg->k, sizeof *xe->cell);
@@ -317,6 +318,7 @@ void eng__xe_refresh(eng__xe *xe)
     }
     if (xe->cfg.customer_factor)
         refresh_resp(xe);
+    eng__xe_explore_refresh(xe);
 }
 
 double eng__xe_resp(const eng__xe *xe, const uint8_t *s, unsigned seg, int skip)

@@ -189,6 +189,7 @@ int eng__xe_load_population(eng__xe *xe, struct eng_store *s, const char *key, u
         xe->chan[i].sent = rd_f64(&r), xe->chan[i].delivered = rd_f64(&r), xe->chan[i].d = rd_f64(&r),
         xe->chan[i].rho = rd_f64(&r), xe->chan[i].m = rd_f64(&r);
     xe->resp_a = rd_f64(&r);
+    eng__xe_explore_refresh(xe);
     rc = eng__rd_ok(&r) && eng__rd_left(&r) == 0 ? ENG_OK : eng__err(ENG_ECORRUPT, key, "X-Engage snapshot is truncated");
     eng__rec_free(s, &rec);
     return rc;

@@ -145,6 +145,44 @@ static void exploration_share_and_propensities(void **st)
     eng__xe_free(xe);
 }
 
+/* The bucket's share against its closed form, and in the decisions: a campaign none of whose channels can
+ * plausibly pay explores nobody; one that can keeps the configured share, and the bound moves with the
+ * order value between them. An explored customer's channel keeps propensity 1 / reachable. */
+static void exploration_bounded_by_what_the_campaign_can_earn(void **st)
+{
+    (void)st;
+    const double gain[3] = {0.5, -1, 0.2}, loss[3] = {1, 2, -3}, w[3] = {1, 2, 3};
+    /* gains 0.5 + 0 + 0.6 = 1.1 against losses 1 + 4 + 0 = 5 */
+    assert_true(eng__xe_explore_bound(0.2, gain, loss, w, 3) == 0.2);
+    assert_true(fabs(eng__xe_explore_bound(0.3, gain, loss, w, 3) - 1.1 / 5) < 1e-15);
+    const double none[3] = {-1, 0, -2}, zero[3] = {0, 0, 0};
+    assert_true(eng__xe_explore_bound(0.3, none, loss, w, 3) == 0);
+    assert_true(eng__xe_explore_bound(0.3, none, zero, w, 3) == 0.3); /* nothing to lose */
+    double last = -1;
+    const double values[] = {0.01, 0.5, 1, 2, 4, 150};
+    for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+        eng__xe *xe = make(0.2, 0, values[v]);
+        double share = eng__xe_explore_now(xe);
+        assert_true(share >= last && share <= 0.2);
+        last = share;
+        if (v == 0)
+            assert_true(share == 0);
+        if (values[v] == 150)
+            assert_true(share == 0.2);
+        eng__xe_decide(xe, 1, 0, items, N, a);
+        size_t ex = 0, reach = 0;
+        for (size_t i = 0; i < N; i++) {
+            reach += items[i].reach != 0;
+            ex += a[i].explored;
+            if (a[i].explored)
+                assert_true(fabsf(a[i].propensity - 1.0f / __builtin_popcount(items[i].reach)) < 1e-7f);
+        }
+        assert_true(fabs((double)ex / reach - share) <= 5 * sqrt(share * (1 - share) / reach) + 1e-12);
+        eng__xe_free(xe);
+    }
+    assert_true(last == 0.2);
+}
+
 static void credit_cap_holds(void **st)
 {
     (void)st;
@@ -481,6 +519,7 @@ int main(void)
         cmocka_unit_test(one_reachable_channel_or_none),
         cmocka_unit_test(same_choices_whatever_the_batches_and_threads),
         cmocka_unit_test(exploration_share_and_propensities),
+        cmocka_unit_test(exploration_bounded_by_what_the_campaign_can_earn),
         cmocka_unit_test(credit_cap_holds),
         cmocka_unit_test(credit_cap_against_brute_force),
         cmocka_unit_test(trace_explains_the_choice),

@@ -544,8 +544,19 @@ static void trace_cache_same_results(void **state)
     assert_true(known > 0);
     memcpy(first, on, f.n * sizeof *first);
 
-    /* Receipts, then two more batches at a later scheduler time, the cache warm. */
+    /* Receipts (the SMS clicked and their customers buying: a campaign that pays, so the later batches
+     * send), then two more batches at a later scheduler time, the cache warm. */
+    int *sent = malloc(f.n * sizeof *sent);
+    uint32_t *buyers = malloc(f.n * sizeof *buyers);
+    size_t nb = 0;
+    channels_sent(&f, sent);
+    for (uint32_t c = 0; c < f.n; c++)
+        if (sent[c] == ENG_CH_SMS)
+            buyers[nb++] = c;
     dx_receipts(&f, f.t0 + 60 * 1000, sms_pick, NULL);
+    dx_txns(&f, buyers, nb, f.t0 + 2 * ENG_HOUR, 100, "l");
+    free(buyers);
+    free(sent);
     eng_time later = f.t0 + 72 * ENG_HOUR;
     test_clock_now = later;
     assert_int_equal(eng_run_due(f.e, "root", later, &o, &rep), ENG_OK);
