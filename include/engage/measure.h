@@ -34,7 +34,9 @@ ENG_BEGIN_DECLS
 /**
  * The touch log as columns, @c n rows each. Customers are dense ids below
  * #eng_measure_spec.n_customers. Row order does not matter; a repeated
- * (customer, message, status) counts once, at its earliest time.
+ * (customer, message, channel, status) counts once, at its earliest time. These columns carry
+ * no occurrence: every row is occurrence 0 of its message (eng_campaign_report() counts each
+ * occurrence of a recurring message as a sending of its own).
  */
 typedef struct eng_touch_columns {
     unsigned int version;    /**< #ENG_TOUCH_COLUMNS_VERSION. */
@@ -98,7 +100,8 @@ typedef struct eng_measure_spec {
     size_t n_messages;           /**< Entries in messages. */
     /**
      * When each message went to the test group (control windows start
-     * there), or NULL: the message's earliest sent touch.
+     * there), or NULL: the earliest sent touch of each of the message's
+     * occurrences (a window each).
      */
     const eng_time *message_sent_at;
     eng_time start;              /**< Campaign start. */
@@ -179,7 +182,12 @@ typedef struct eng_report_figures {
     int responder_def;           /**< An #eng_responder_def. */
     int currency_places;         /**< Decimal places of the money figures. */
     uint64_t contacted;          /**< Customers with a sent touch. */
-    uint64_t sent;               /**< Messages sent (each occurrence of a recurring message is a sending). */
+    /**
+     * Messages sent: each (customer, message, occurrence, channel) once, so every occurrence
+     * of a recurring message counts (and opens attribution windows of its own; credits_spent
+     * follows sent). docs/attribution.md, "Recurring messages: every occurrence a sending".
+     */
+    uint64_t sent;
     uint64_t delivered;          /**< Messages delivered. */
     uint64_t not_delivered;      /**< Messages that failed or bounced. */
     uint64_t opened;             /**< Messages opened. */

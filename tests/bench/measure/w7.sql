@@ -2,7 +2,9 @@
 -- Tables: touches(cust, msg, ch, st, t), txns(id, cust, t, amount, store), control(cust).
 -- Goal: amount > 3000.00 and store in 20 stores (codes 0..19), 30 days from delivered, last touch
 -- (ties broken by message, then channel). A (customer, message, channel, status) counts once, at
--- its earliest time. Prints key,value rows; @W@ is the window in ms.
+-- its earliest time: W7's messages are one-off (occurrence 0), so that is the sending; a recurring
+-- message's rows would also group by occurrence (tests/unit/measure/test_reference.c's SQL does).
+-- Prints key,value rows; @W@ is the window in ms.
 create temp table q as select id, cust, t, amount from txns where amount > 300000 and store < 20;
 create temp table ft as select cust, msg, ch, min(t) t from touches
   where st = 1 and cust in (select cust from q) group by cust, msg, ch;
