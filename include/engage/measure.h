@@ -241,8 +241,8 @@ ENG_API int eng_report_channel(const eng_report *r, int channel, eng_report_figu
 /**
  * The figures of the campaign's i-th message (in #eng_measure_spec order; its
  * control window starts when that message went out).
- * @param r a report. @param i index below the message count. @param message receives its id (may be NULL).
- * @param out receives them.
+ * @param r a report. @param i index below the message count. @param[out] message receives its id (may be NULL).
+ * @param[out] out receives them.
  * @return #ENG_OK; #ENG_EMISUSE (NULL or freed report); #ENG_EINVAL; #ENG_ERANGE; #ENG_EVERSION.
  */
 ENG_API int eng_report_message(const eng_report *r, size_t i, uint32_t *message, eng_report_figures *out);

@@ -27,8 +27,8 @@ NUMBER = r'(?:int|unsigned(?: int)?|long|size_t|double|float|u?int(?:8|16|32|64)
 
 
 def strip_comments(text):
-    return re.sub(r'/\*.*?\*/|//[^\n]*', lambda m: ' ' * len(m.group(0)) if '\n' not in m.group(0)
-                  else '\n' * m.group(0).count('\n'), text, flags=re.S)
+    # blanks of the same length: offsets into the stripped text are offsets into the raw one
+    return re.sub(r'/\*.*?\*/|//[^\n]*', lambda m: re.sub(r'[^\n]', ' ', m.group(0)), text, flags=re.S)
 
 
 def split_params(s):
