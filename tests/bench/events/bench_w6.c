@@ -411,15 +411,15 @@ static void run_size(const char *label, uint64_t target, uint32_t ncust, int com
            label, (double)segb / r.touches, (double)after / r.touches, (double)before / r.touches,
            (rss1 - rss0) * 1024.0 / r.touches);
     t0 = now_ms();
-    double c0 = cpu_ms();
+    double c0 = cpu_ms(), p0 = proc_cpu_ms();
     eng_engine *e = open_file(path, 0);
     uint64_t np;
     if ((rc = eng_touch_pending(e, &np)))
         die("reopen", rc);
     uint64_t c[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT];
     eng_touch_status_counts(e, "acme", 1, 0, c, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT);
-    printf("W6 size=%s reopen_ms=%.0f (wall) %.0f (cpu) (file replay + events load)\n", label, now_ms() - t0,
-           cpu_ms() - c0);
+    printf("W6 size=%s reopen_ms=%.0f (wall) %.0f (cpu) %.0f (process cpu) (file replay + events load)\n", label,
+           now_ms() - t0, cpu_ms() - c0, proc_cpu_ms() - p0);
     eng_close(e);
     if (compare) {
         uint64_t rows = 0;
