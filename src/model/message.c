@@ -435,11 +435,9 @@ void eng__msg_check_full(eng_engine *e, eng_validation *v, const eng__org *o, co
         char p[64];
         int ch = s->creatives[i].channel;
         creative_path(p, sizeof p, ch);
+        /* Ad channels are valid with every strategy (the broadcast seed's "Facebook ... and more"): their
+         * sends leave through the host's ad export whatever chose them (dispatch/adexport.c). */
         eng__creative_check(v, &s->creatives[i], p);
-        /* The broadcast seed's channels exclude ads: ad audiences are exported by X-Engage only. */
-        if (ch >= ENG_CH_FACEBOOK && ch <= ENG_CH_YOUTUBE && s->strategy != ENG_STRATEGY_XENGAGE)
-            eng__vr_add(v, ENG_EINVAL, p, "%s is an ad channel, reached only through the X-Engage strategy",
-                        eng_channel_name(ch));
     }
     if (s->strategy == ENG_STRATEGY_PERSONALIZATION) {
         if (s->n_variants == 0)

@@ -1,5 +1,5 @@
 """An ad audience end to end from Python: an X-Engage message whose only creatives are ad channels
-(the seed: ad channels are reached through X-Engage, a test group of at least 100,000) leaves
+(X-Engage's seed rule: a test group of at least 100,000; a plain message may have ad creatives too) leaves
 through a Python export callback as hashed identifiers, never through the transport; a part
 refused once comes back with the same key and list; what the platform received equals, hash for
 hash, the customers the ledger holds as accepted (hashes recomputed here with hashlib from the

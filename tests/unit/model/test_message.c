@@ -100,14 +100,31 @@ static void creative_rules(void **st)
         }
         expect(&f, cid, &m, cases[i].path, cases[i].code);
     }
-    /* Ad channels (Facebook, Instagram, Google, YouTube) are not broadcast channels: X-Engage only. */
+    /* Ad channels (Facebook, Instagram, Google, YouTube) are broadcast channels too (the broadcast seed's
+     * "Facebook ... and more"): a plain message and a channel priority may have them; their own limits
+     * still hold at their field. */
     for (int ch = ENG_CH_FACEBOOK; ch <= ENG_CH_YOUTUBE; ch++) {
-        eng_creative ad = {ch, "Boots", "Winter boots"};
-        m.creatives = &ad;
-        m.n_creatives = 1;
-        char path[64];
-        snprintf(path, sizeof path, "message.creative[%s]", eng_channel_name(ch));
-        expect(&f, cid, &m, path, ENG_EINVAL);
+        eng_creative ad[] = {{ch, "Boots", "Winter boots"}, {ENG_CH_EMAIL, "Boots", "Winter boots {{unsubscribe}}"}};
+        m.creatives = ad;
+        m.n_creatives = 2;
+        eng_validation *v;
+        assert_int_equal(submit(&f, cid, &m, &v), ENG_OK);
+        eng_validation_free(v);
+        const int order[] = {ch, ENG_CH_EMAIL};
+        m.strategy = ENG_STRATEGY_CHANNEL_PRIORITY;
+        m.channel_priority = order;
+        m.n_channel_priority = 2;
+        assert_int_equal(submit(&f, cid, &m, &v), ENG_OK);
+        eng_validation_free(v);
+        m.strategy = ENG_STRATEGY_NONE;
+        m.channel_priority = NULL;
+        m.n_channel_priority = 0;
+        char body[3000], path[64];
+        memset(body, 'x', sizeof body - 1);
+        body[sizeof body - 1] = 0;
+        ad[0].body = body; /* longer than any ad channel's body limit */
+        snprintf(path, sizeof path, "message.creative[%s].body", eng_channel_name(ch));
+        expect(&f, cid, &m, path, ENG_ETOOBIG);
     }
     /* Known and custom tags pass; one creative per channel. */
     eng_creative ok[] = {{ENG_CH_SMS, NULL, "{{ first_name }} {{custom.size}} {{product.name}} {{optout}}"},
