@@ -129,6 +129,15 @@ static void exporter_free(exporter *x)
     }
 }
 
+static void set_export(dx *f, exporter *x)
+{
+    eng_dispatch_hooks h = ENG_DISPATCH_HOOKS_INIT;
+    h.ad_export = record_export;
+    assert_int_equal(eng_dispatch_hooks_set(f->e, &h, x), ENG_OK);
+    x->campaign = f->campaign;
+    x->message = f->message;
+}
+
 static const eng_creative ad_creatives[] = {
     {ENG_CH_FACEBOOK, "Diwali offer", "20% off this week"},
     {ENG_CH_GOOGLE, "Diwali", "20% off"},
@@ -232,11 +241,7 @@ static void audiences_leave_through_the_export(void **state)
     exporter x;
     memset(&x, 0, sizeof x);
     ad_world(&f, 150);
-    eng_dispatch_hooks h = ENG_DISPATCH_HOOKS_INIT;
-    h.ad_export = record_export;
-    assert_int_equal(eng_dispatch_hooks_set(f.e, &h, &x), ENG_OK);
-    x.campaign = f.campaign;
-    x.message = f.message;
+    set_export(&f, &x);
     unsigned envelopes = f.prov.envelopes; /* the history's blast */
     x.retry_first = 2; /* the first two parts are refused once: retried with the same key and list */
     eng_run_report total = ENG_RUN_REPORT_INIT;
@@ -262,11 +267,23 @@ static void audiences_leave_through_the_export(void **state)
     /* Reopened, with the hooks set again: nothing is exported twice. */
     unsigned calls = x.calls;
     dx_reopen(&f);
-    assert_int_equal(eng_dispatch_hooks_set(f.e, &h, &x), ENG_OK);
+    set_export(&f, &x);
     dx_run_all(&f, f.t0 + ENG_DAY, NULL);
     assert_int_equal(x.calls, calls);
     exporter_free(&x);
     dx_close(&f);
+}
+
+/* Run f's message with no export callback set: refused at execution, with the reason; closes @p f. */
+static void expect_refused(dx *f)
+{
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f->e, "root", f->t0, NULL, &rep), ENG_OK);
+    assert_int_equal(rep.refused, 1);
+    eng_execution_info xi = ENG_EXECUTION_INFO_INIT;
+    assert_int_equal(eng_execution_get(f->e, "root", f->message, 0, &xi), ENG_OK);
+    assert_non_null(strstr(xi.reason, "ad export callback"));
+    dx_close(f);
 }
 
 static void refused_without_an_export(void **state)
@@ -277,13 +294,7 @@ static void refused_without_an_export(void **state)
     eng_dispatch_hooks bad = {.version = 9};
     assert_int_equal(eng_dispatch_hooks_set(f.e, &bad, NULL), ENG_EVERSION);
     assert_int_equal(eng_dispatch_hooks_set(NULL, NULL, NULL), ENG_EMISUSE);
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
-    assert_int_equal(rep.refused, 1);
-    eng_execution_info xi = ENG_EXECUTION_INFO_INIT;
-    assert_int_equal(eng_execution_get(f.e, "root", f.message, 0, &xi), ENG_OK);
-    assert_non_null(strstr(xi.reason, "ad export callback"));
-    dx_close(&f);
+    expect_refused(&f);
 }
 
 /* Erasure (docs/privacy.md): the library stores no identifier it exported --
@@ -297,11 +308,7 @@ static void erased_before_a_retry(void **state)
     exporter x;
     memset(&x, 0, sizeof x);
     ad_world(&f, 60);
-    eng_dispatch_hooks h = ENG_DISPATCH_HOOKS_INIT;
-    h.ad_export = record_export;
-    assert_int_equal(eng_dispatch_hooks_set(f.e, &h, &x), ENG_OK);
-    x.campaign = f.campaign;
-    x.message = f.message;
+    set_export(&f, &x);
     x.retry_first = 256; /* every part is refused once */
     eng_run_report rep = ENG_RUN_REPORT_INIT;
     assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
@@ -452,15 +459,6 @@ static size_t check_plain(dx *f, exporter *x, int priority)
     return emails + fb;
 }
 
-static void set_export(dx *f, exporter *x)
-{
-    eng_dispatch_hooks h = ENG_DISPATCH_HOOKS_INIT;
-    h.ad_export = record_export;
-    assert_int_equal(eng_dispatch_hooks_set(f->e, &h, x), ENG_OK);
-    x->campaign = f->campaign;
-    x->message = f->message;
-}
-
 /* A plain broadcast (every creative): email through the transport, Facebook through the export;
  * the run report counts both; reopened, nothing goes twice. */
 static void plain_broadcast_exports_its_ads(void **state)
@@ -500,13 +498,7 @@ static void priority_puts_facebook_first(void **state)
     exporter x;
     memset(&x, 0, sizeof x);
     plain_ad_world(&f, 80, 16, ENG_STRATEGY_CHANNEL_PRIORITY, 1);
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
-    assert_int_equal(rep.refused, 1);
-    eng_execution_info xi = ENG_EXECUTION_INFO_INIT;
-    assert_int_equal(eng_execution_get(f.e, "root", f.message, 0, &xi), ENG_OK);
-    assert_non_null(strstr(xi.reason, "ad export callback"));
-    dx_close(&f);
+    expect_refused(&f);
     plain_ad_world(&f, 80, 16, ENG_STRATEGY_CHANNEL_PRIORITY, 1);
     set_export(&f, &x);
     eng_run_report total = ENG_RUN_REPORT_INIT;
