@@ -72,6 +72,9 @@ double eng__xe_explore_share(uint64_t audience);
 double eng__xe_explore_bound(double share, const double *gain, const double *loss, const double *w, unsigned n);
 
 typedef struct eng__xe eng__xe;
+/* The prior mean of conversion given engagement before any conversion is seen, from the organic rate
+ * @p p0 (the lift log-uniform between p0 and 1; 1/2 when p0 is unknown: not in (0, 1)). */
+double eng__xe_cold_conversion(double p0);
 /* The exploration bucket's share at the last refresh: the configured one, bounded (eng__xe_explore_bound). */
 double eng__xe_explore_now(const eng__xe *xe);
 

@@ -239,6 +239,18 @@ static double overdispersion(double pk, double pn_m2, double pn_v, double fallba
 
 static void refresh_resp(eng__xe *xe);
 
+/* Before any conversion is seen, conversion given engagement r = p0 + (1 - p0) pi with the lift pi
+ * log-uniform between the organic rate p0 and 1 (a scale prior: a lift of 2 % as likely as one of 20 %),
+ * mean (1 - p0) / ln(1 / p0). Why: the uniform prior's 1/2 made every engagement worth half an order, so
+ * on a campaign whose channels cost more than they bring nothing was skipped until conversions came back
+ * (dear.world). The organic rate is the one figure the org's sales give before the campaign has any. */
+double eng__xe_cold_conversion(double p0)
+{
+    if (!(p0 > 0 && p0 < 1))
+        return 0.5; /* no sales seen (or every customer buys anyway): the uniform prior */
+    return p0 + (1 - p0) * (1 - p0) / log(1 / p0);
+}
+
 void eng__xe_refresh(eng__xe *xe)
 {
     const unsigned K = xe->cfg.k, G = xe->cfg.g;
@@ -262,7 +274,7 @@ void eng__xe_refresh(eng__xe *xe)
     double all_en = 0, all_ec = 0;
     for (size_t i = 0; i < (size_t)G * K; i++)
         all_en += xe->cell[i].en, all_ec += xe->cell[i].ec;
-    double r_all = (all_ec + 1) / (all_en + 2);
+    double r_all = (all_ec + 2 * eng__xe_cold_conversion(bn > 0 ? p0_all : -1)) / (all_en + 2);
     /* The channels with data first: a channel without any takes its prior from their spread
      * (eng__xe_unseen_prior), not a rate of 1/2 that would outbid every channel with history. */
     double c_sent[ENG__XE_MAXK], c_eng[ENG__XE_MAXK], c_rho[ENG__XE_MAXK];

@@ -69,6 +69,9 @@ struct xs_driver {
      * it, with the hours since it left: 1 answered (at its delay, once), 2 closed unanswered (once),
      * 0 still open (every refresh). */
     void (*timing)(xs_driver *d, uint32_t i, unsigned ch, double elapsed_h, int state);
+    /* Optional (direct driver): the org's sales before the campaign, as a host knows them: whether
+     * customer i bought in a wave's time before any message of it (its organic rate). */
+    void (*sales)(xs_driver *d, uint32_t i, int bought);
 };
 
 xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts *o);

@@ -102,6 +102,12 @@ static void d_control(xs_driver *b, uint32_t i, int converted)
     eng__xe_baseline(d->xe, d->w->seg[i], 1, converted ? 1 : 0);
 }
 
+static void d_sales(xs_driver *b, uint32_t i, int bought)
+{
+    direct *d = (direct *)b;
+    eng__xe_baseline(d->xe, d->w->seg[i], 1, bought ? 1 : 0);
+}
+
 static void d_timing(xs_driver *b, uint32_t i, unsigned ch, double e, int state)
 {
     direct *d = (direct *)b;
@@ -242,6 +248,6 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         return NULL;
     }
     d->base = (xs_driver){d_decide, d_outcome, d_control, d_refresh, d_new_wave, d_dm, d_explain, d_close, "direct", 0, NULL, NULL,
-                          NULL, NULL, NULL, d_timing};
+                          NULL, NULL, NULL, d_timing, d_sales};
     return &d->base;
 }

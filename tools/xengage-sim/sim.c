@@ -194,6 +194,8 @@ static void warm(const xs_world *w, learner *l)
             double at = -p->wave_gap_h * (p->history - m);
             push(l, at, at, i, (unsigned)c, f | ENG__XE_NO_CONV);
         }
+    for (uint32_t i = 0; l->drv && l->drv->sales && i < w->n; i++) /* a wave's time of sales before them */
+        l->drv->sales(l->drv, i, xs_u(w->seed, i, 999, U_ORGANIC) < w->p0[i]);
     deliver(l, 0);
 }
 

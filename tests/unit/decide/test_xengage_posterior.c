@@ -582,12 +582,37 @@ static void unseen_channel_prior_is_the_spread_between_channels(void **st)
     assert_true(fabs(m - (80.5 + 95.5) / 202) < 1e-12);
 }
 
+/* The cold prior of conversion given engagement: p0 + (1 - p0) E[pi], pi log-uniform on [p0, 1], against
+ * the mean by a midpoint sum over the density 1 / (pi ln(1 / p0)) in log space; 1/2 when p0 is unknown. */
+static void cold_conversion_is_the_log_uniform_lift(void **st)
+{
+    (void)st;
+    const double p0s[] = {1e-4, 0.005, 0.02, 0.1, 0.5, 0.9};
+    for (size_t j = 0; j < sizeof p0s / sizeof p0s[0]; j++) {
+        double p0 = p0s[j], lo = log(p0), mass = 0, mean = 0;
+        const int n = 200000;
+        for (int i = 0; i < n; i++) { /* pi = e^u, u uniform on [ln p0, 0]: weight du / -ln p0 */
+            double u = lo * (1 - (i + 0.5) / n), w = 1.0 / n;
+            mass += w, mean += w * exp(u);
+        }
+        double want = p0 + (1 - p0) * mean / mass;
+        assert_true(fabs(eng__xe_cold_conversion(p0) - want) < 1e-9);
+        assert_true(eng__xe_cold_conversion(p0) > p0 && eng__xe_cold_conversion(p0) < 1);
+    }
+    assert_true(eng__xe_cold_conversion(0.02) < 0.3); /* far below the uniform prior's 1/2 */
+    assert_true(eng__xe_cold_conversion(0) == 0.5);
+    assert_true(eng__xe_cold_conversion(-1) == 0.5);
+    assert_true(eng__xe_cold_conversion(1) == 0.5);
+    assert_true(eng__xe_cold_conversion(NAN) == 0.5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(empirical_bayes_prior_maximises_the_marginal_likelihood),
         cmocka_unit_test(prior_is_not_biased_by_adaptive_sends),
         cmocka_unit_test(pending_sends_are_fractional_misses),
+        cmocka_unit_test(cold_conversion_is_the_log_uniform_lift),
         cmocka_unit_test(response_delay_is_fitted_under_censoring),
         cmocka_unit_test(conjugate_updates_add_one),
         cmocka_unit_test(customer_factor_is_the_gamma_poisson_mean),
