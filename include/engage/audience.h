@@ -613,7 +613,7 @@ typedef enum eng_audience_part {
 } eng_audience_part;
 
 /** Current version of #eng_audience_query. */
-#define ENG_AUDIENCE_QUERY_VERSION 1
+#define ENG_AUDIENCE_QUERY_VERSION 2
 
 /**
  * What an audience is: (union of @c include) minus (union of @c exclude), kept
@@ -638,14 +638,20 @@ typedef struct eng_audience_query {
                                       gives the same split. */
     const char *org;             /**< Who asks: the campaign's org, for a host counter; NULL when none. */
     uint64_t campaign;           /**< Who asks: the campaign, for a host counter; 0 when none. */
+    /**
+     * Version 2. An uploaded group whose members are the control part (the campaign's
+     * #eng_campaign_spec.control_group): the audience's customers in it are the control,
+     * the others the test, and control_percent is not applied; 0 (the default): the split.
+     */
+    uint32_t control_group;
 } eng_audience_query;
 
 /** Static initialiser equal to what eng_audience_query_init() produces. */
-#define ENG_AUDIENCE_QUERY_INIT {ENG_AUDIENCE_QUERY_VERSION, NULL, 0, NULL, 0, 0, 0, 0, NULL, 0}
+#define ENG_AUDIENCE_QUERY_INIT {ENG_AUDIENCE_QUERY_VERSION, NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, 0}
 
 /**
  * Fill @p query with defaults (no groups, every channel, no control group, seed 0).
- * @param query the struct. @param version #ENG_AUDIENCE_QUERY_VERSION.
+ * @param query the struct. @param version 1 or #ENG_AUDIENCE_QUERY_VERSION (only that version's fields are written).
  * @return #ENG_OK, #ENG_EINVAL (NULL) or #ENG_EVERSION.
  */
 ENG_API int eng_audience_query_init(eng_audience_query *query, unsigned int version);
@@ -659,7 +665,8 @@ ENG_API int eng_audience_query_init(eng_audience_query *query, unsigned int vers
  * @param actor acting user: needs #ENG_OP_READ.
  * @param query what to resolve.
  * @param[out] out receives the handle; NULL on failure.
- * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EINVAL, #ENG_EVERSION, #ENG_ENOTFOUND (unknown group),
+ * @return #ENG_OK, #ENG_EDENIED (unknown actor, no role for the operation, not org scope), #ENG_EINVAL (also a
+ *         control_group that is not an uploaded group), #ENG_EVERSION, #ENG_ENOTFOUND (unknown group),
  *         #ENG_ERANGE (control_percent over 100), #ENG_ETOOBIG (more than 256 groups),
  *         errors of filter groups (see eng_group_count()), #ENG_ENOMEM, #ENG_EMISUSE.
  */

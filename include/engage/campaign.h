@@ -40,7 +40,7 @@ typedef enum eng_goal_mode {
 } eng_goal_mode;
 
 /** Current version of #eng_campaign_spec. */
-#define ENG_CAMPAIGN_SPEC_VERSION 1
+#define ENG_CAMPAIGN_SPEC_VERSION 2
 
 /** The editable fields of a campaign. */
 typedef struct eng_campaign_spec {
@@ -68,17 +68,27 @@ typedef struct eng_campaign_spec {
      * exactly when goal_mode is #ENG_GOAL_CUSTOM, pointing into the snapshot.
      */
     const eng_goal_spec *goal;
+    /**
+     * Version 2. The host's own control list: an uploaded group (#ENG_GROUP_UPLOADED) whose
+     * members among the customers a message targets are that message's control part, the
+     * other targeted customers its test part (control_percent is not applied); frozen when
+     * the message is approved, as any split. For a host that randomised the customers itself
+     * (an experiment it runs): give the messages the test and the control customers and name
+     * the control list here. With the org's global control group on, its members stay in the
+     * control part too. 0 (the default): the split by control_percent.
+     */
+    uint32_t control_group;
 } eng_campaign_spec;
 
 /** Static initialiser equal to what eng_campaign_spec_init() produces. */
 #define ENG_CAMPAIGN_SPEC_INIT                                                                                  \
     {ENG_CAMPAIGN_SPEC_VERSION, NULL, 0, 0, NULL, ENG_CAMPAIGN_BROADCAST, ENG_OBJ_NONE, NULL, 0, NULL, 0, NULL, 0, \
-     NULL, 0, 10, NULL, ENG_GOAL_DEFAULT, NULL}
+     NULL, 0, 10, NULL, ENG_GOAL_DEFAULT, NULL, 0}
 
 /**
  * Fill @p c with defaults (broadcast, no objective, 10% control, org default goal, goal NULL).
  * @param c the spec to fill.
- * @param version #ENG_CAMPAIGN_SPEC_VERSION.
+ * @param version 1 or #ENG_CAMPAIGN_SPEC_VERSION (only that version's fields are written).
  * @return #ENG_OK; #ENG_EINVAL; #ENG_EVERSION.
  */
 ENG_API int eng_campaign_spec_init(eng_campaign_spec *c, unsigned int version);

@@ -93,6 +93,9 @@ typedef struct eng__aud {
 int eng__gc_load(eng__aud *a);
 int eng__gc_member(const eng__aud *a, uint32_t id);
 int eng__gc_split(eng__aud *a, const eng__idset *all, eng__idset *test, eng__idset *control);
+/* A control list (the global one, a campaign's own): ENG_OK for an uploaded group of @p a,
+ * else its error at @p what. */
+int eng__aud_control_list_check(eng__aud *a, uint32_t group, const char *what);
 
 /* The loaded state of @p org (loading it on first use); ENG_EDENIED without
  * an org. Call inside eng__enter. The _cx form takes the org of @p cx and

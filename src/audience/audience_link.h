@@ -81,6 +81,9 @@ eng_engine *eng__audience_engine(const eng_audience *aud);
 int eng__audience_freeze_query(eng_engine *e, const char *org, const eng_audience_query *q, const char *key);
 /* Load a frozen audience of @p org. */
 int eng__audience_load_frozen(eng_engine *e, const char *org, const char *key, eng_audience **out);
+/* A campaign's control list (#eng_campaign_spec.control_group): ENG_OK for an uploaded group
+ * of @p org, else the error at @p what (ENG_ENOTFOUND, ENG_EDENIED, ENG_EINVAL). */
+int eng__audience_control_list_check(eng_engine *e, const char *org, uint32_t group, const char *what);
 /* The test-group size of @p query over @p org's groups (the default X-Engage counter). */
 int eng__audience_test_count(eng_engine *e, const char *org, const eng_audience_query *query, uint64_t *out);
 

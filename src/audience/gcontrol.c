@@ -8,6 +8,7 @@
  * either. Frozen audiences keep their sets: changing the setting never
  * rewrites what was approved, nor the reports built on it. */
 #include "audience/audience_impl.h"
+#include "audience/audience_link.h"
 #include "base/codec.h"
 
 #include <stdio.h>
@@ -97,13 +98,27 @@ static int check(eng__aud *a, const eng_global_control *in, eng__gcontrol *g)
     }
     if (in->mode != ENG_GLOBAL_CONTROL_UPLOADED)
         return eng__err(ENG_EINVAL, "global_control.mode", "%d is not an eng_global_control_mode", in->mode);
-    const eng__group *grp = eng__group_find(a, in->group);
+    int rc = eng__aud_control_list_check(a, in->group, "global_control.group");
+    if (!rc)
+        g->group = in->group;
+    return rc;
+}
+
+int eng__aud_control_list_check(eng__aud *a, uint32_t group, const char *what)
+{
+    const eng__group *grp = eng__group_find(a, group);
     if (!grp)
-        return eng__group_missing(a, in->group, "global_control.group");
+        return eng__group_missing(a, group, what);
     if (grp->kind != ENG_GROUP_UPLOADED)
-        return eng__err(ENG_EINVAL, "global_control.group", "group %u is not an uploaded group", in->group);
-    g->group = in->group;
+        return eng__err(ENG_EINVAL, what, "group %u is not an uploaded group", group);
     return ENG_OK;
+}
+
+int eng__audience_control_list_check(eng_engine *e, const char *org, uint32_t group, const char *what)
+{
+    eng__aud *a;
+    int rc = eng__aud_get(e, org, &a);
+    return rc ? rc : eng__aud_control_list_check(a, group, what);
 }
 
 static int set_gc(eng_engine *e, const eng__aud_cx *cx, const eng_global_control *in)

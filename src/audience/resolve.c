@@ -40,6 +40,7 @@ typedef struct {
     uint32_t channels;
     uint64_t seed;
     double test_ratio;
+    uint32_t control_group; /* the campaign's own control list (an uploaded group), or 0 */
 } resolved_query;
 
 ENG_API int eng_audience_query_init(eng_audience_query *query, unsigned int version)
@@ -48,9 +49,29 @@ ENG_API int eng_audience_query_init(eng_audience_query *query, unsigned int vers
         return eng__err(ENG_EINVAL, "query", "eng_audience_query_init: query is NULL");
     if (version == 0 || version > ENG_AUDIENCE_QUERY_VERSION)
         return eng__err(ENG_EVERSION, "query.version", "unsupported eng_audience_query version %u", version);
-    *query = (eng_audience_query)ENG_AUDIENCE_QUERY_INIT;
-    query->version = version;
-    return ENG_OK;
+    static const eng_audience_query init = ENG_AUDIENCE_QUERY_INIT; /* padding zero: init == INIT */
+    return eng__struct_init(query, &init, ENG__SIZES(ENG__UPTO(eng_audience_query, campaign), sizeof init), version,
+                            "eng_audience_query");
+}
+
+/* The campaign's control list: its members among the audience are the control part (with
+ * the global control group's, when that is on), the others the test part. */
+static int control_list_split(eng__aud *st, uint32_t group, eng_audience *a)
+{
+    const eng__group *grp = eng__group_find(st, group);
+    if (!grp) /* resolve_query checked it under the same lock */
+        return eng__group_missing(st, group, "query.control_group");
+    if (!st->gc.mode) {
+        int rc = eng__idset_op(ENG__SET_AND, &a->control, &a->all, &grp->members);
+        return rc ? rc : eng__idset_op(ENG__SET_ANDNOT, &a->test, &a->all, &grp->members);
+    }
+    eng__idset in;
+    eng__idset_init(&in, &st->e->mem);
+    int rc = eng__idset_op(ENG__SET_AND, &in, &a->all, &grp->members);
+    if (!rc && !(rc = eng__idset_op_into(ENG__SET_OR, &a->control, &in)))
+        rc = eng__idset_op_into(ENG__SET_ANDNOT, &a->test, &grp->members);
+    eng__idset_free(&in);
+    return rc;
 }
 
 static eng_audience *aud_new(eng_engine *e, const char *org)
@@ -146,8 +167,8 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
     }
     p.filter = o->channels != 0;
     p.keep = o->channels;
-    /* The org's global control group replaces the campaign's own split. */
-    p.split = !st->gc.mode;
+    /* The org's global control group, or the campaign's control list, replaces its own split. */
+    p.split = !st->gc.mode && !o->control_group;
     p.test_all = o->test_ratio >= 1.0;
     size_t nchunks = rc ? 0 : eng__rpass_chunks(&p);
     if (!rc && p.split && nchunks && o->test_ratio > 0.0 && o->test_ratio < 1.0)
@@ -158,6 +179,8 @@ static int resolve(eng_engine *e, eng__aud *st, const resolved_query *o, eng_aud
     a->has_reach = 1;
     if (!rc && st->gc.mode)
         rc = eng__gc_split(st, &a->all, &a->test, &a->control);
+    if (!rc && o->control_group)
+        rc = control_list_split(st, o->control_group, a);
     if (!rc)
         rc = eng__prog_end(&pg);
     for (size_t i = 0; tmp && i < ng; i++)
@@ -472,6 +495,9 @@ static int resolve_query(eng_engine *e, eng__aud *st, const eng_audience_query *
     r.channels = q->channels;
     r.seed = q->split_seed;
     r.test_ratio = (100.0 - (double)q->control_percent) / 100.0;
+    r.control_group = q->version >= 2 ? q->control_group : 0;
+    if (r.control_group && (rc = eng__aud_control_list_check(st, r.control_group, "query.control_group")))
+        return rc;
     return resolve(e, st, &r, out);
 }
 

@@ -2,21 +2,21 @@
  * persistence (m/c/<id>, name index m/n/<org>/<name>) and read snapshots. */
 #include "model/model_impl.h"
 #include "base/handle.h"
+#include "audience/audience_link.h"
 
 #include <stdio.h>
 
 ENG_API int eng_campaign_spec_init(eng_campaign_spec *c, unsigned int version)
 {
-    if (!c)
-        return eng__err(ENG_EINVAL, "campaign", "campaign spec is NULL");
-    if (version == 0 || version > ENG_CAMPAIGN_SPEC_VERSION)
-        return eng__err(ENG_EVERSION, "campaign.version", "unsupported eng_campaign_spec version %u", version);
-    memset(c, 0, sizeof(*c));
-    c->version = version;
-    c->type = ENG_CAMPAIGN_BROADCAST;
-    c->control_percent = 10;
-    c->goal_mode = ENG_GOAL_DEFAULT;
-    return ENG_OK;
+    static const eng_campaign_spec init = ENG_CAMPAIGN_SPEC_INIT; /* padding zero: init == INIT */
+    return eng__struct_init(c, &init, ENG__SIZES(ENG__UPTO(eng_campaign_spec, goal), sizeof init), version,
+                            "eng_campaign_spec");
+}
+
+/* Version 2's control list; a version 1 caller's struct ends before it. */
+static uint32_t control_group_of(const eng_campaign_spec *s)
+{
+    return s->version >= 2 ? s->control_group : 0;
 }
 
 void eng__camp_spec_enc(eng__wr *w, const eng_campaign_spec *s)
@@ -36,6 +36,13 @@ void eng__camp_spec_enc(eng__wr *w, const eng_campaign_spec *s)
     eng__wr_svar(w, s->goal_mode);
     if (s->goal_mode == ENG_GOAL_CUSTOM)
         eng__goal_enc(w, s->goal);
+    /* An optional tail of tagged fields (a record without it, as every record before version
+     * 2, has none): 1 = the control list. Absent when 0, so the bytes (and the message content
+     * hashes built on them) of every campaign without one are unchanged. */
+    if (control_group_of(s)) {
+        eng__wr_u8(w, 1);
+        eng__wr_uvar(w, control_group_of(s));
+    }
 }
 
 void eng__camp_spec_dec(eng__rd *r, eng__pool *p, eng_campaign_spec *s)
@@ -57,6 +64,17 @@ void eng__camp_spec_dec(eng__rd *r, eng__pool *p, eng_campaign_spec *s)
     s->goal_mode = (int)eng__rd_svar(r);
     if (s->goal_mode == ENG_GOAL_CUSTOM)
         s->goal = eng__goal_dec(r, p);
+    while (eng__rd_ok(r) && eng__rd_left(r)) {
+        uint8_t tag = eng__rd_u8(r);
+        if (tag == 1 && !s->control_group) {
+            uint64_t g = eng__rd_uvar(r);
+            if (g == 0 || g > UINT32_MAX)
+                r->err = ENG_ECORRUPT;
+            s->control_group = (uint32_t)g;
+        } else {
+            r->err = ENG_ECORRUPT; /* an unknown tag, or one twice */
+        }
+    }
 }
 
 static int ga_ok(const char *s)
@@ -108,6 +126,11 @@ void eng__camp_check(eng_engine *e, eng_validation *v, const eng_campaign_spec *
     if (s->control_percent > 50)
         eng__vr_add(v, ENG_ERANGE, "campaign.control_percent", "control share %u%% is outside 0..50",
                     s->control_percent);
+    if (control_group_of(s) && o) {
+        int rc = eng__audience_control_list_check(e, o->id, control_group_of(s), "campaign.control_group");
+        if (rc)
+            eng__vr_add(v, rc, "campaign.control_group", "%s", eng_error_last()->message);
+    }
     if (!eng__empty(s->ga_account) && !ga_ok(s->ga_account))
         eng__vr_add(v, ENG_EINVAL, "campaign.ga_account", "'%s' is not a Google Analytics account (UA-... or G-...)",
                     s->ga_account);

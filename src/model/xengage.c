@@ -128,7 +128,8 @@ ENG_API uint64_t eng_campaign_split_seed(const char *org, uint64_t campaign)
 void eng__audience_query_of(const eng__org *o, const eng__camp *c, const eng_message_spec *s, eng_audience_query *q)
 {
     *q = (eng_audience_query){ENG_AUDIENCE_QUERY_VERSION, s->include, s->n_include, s->exclude, s->n_exclude, 0,
-                              c->spec.control_percent, eng_campaign_split_seed(o->id, c->id), o->id, c->id};
+                              c->spec.control_percent, eng_campaign_split_seed(o->id, c->id), o->id, c->id,
+                              c->spec.control_group};
     for (size_t i = 0; i < s->n_creatives; i++)
         if (s->creatives[i].channel >= 0 && s->creatives[i].channel < ENG_CH_COUNT)
             q->channels |= 1u << s->creatives[i].channel;

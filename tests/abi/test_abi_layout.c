@@ -41,7 +41,8 @@ static void struct_layouts(void **s)
     OFF(eng_consent_change, version, 0); OFF(eng_consent_change, channel, 4); OFF(eng_consent_change, kind, 8); OFF(eng_consent_change, given, 12); OFF(eng_consent_change, time, 16); OFF(eng_consent_change, recorded, 24); OFF(eng_consent_change, source, 32); OFF(eng_consent_change, actor, 40);
     assert_int_equal(sizeof(eng_consent_change), 48);
     OFF(eng_audience_query, version, 0); OFF(eng_audience_query, include, 8); OFF(eng_audience_query, n_include, 16); OFF(eng_audience_query, exclude, 24); OFF(eng_audience_query, n_exclude, 32); OFF(eng_audience_query, channels, 40); OFF(eng_audience_query, control_percent, 44); OFF(eng_audience_query, split_seed, 48); OFF(eng_audience_query, org, 56); OFF(eng_audience_query, campaign, 64);
-    assert_int_equal(sizeof(eng_audience_query), 72);
+    OFF(eng_audience_query, control_group, 72);
+    assert_int_equal(sizeof(eng_audience_query), 80);
     OFF(eng_global_control, version, 0); OFF(eng_global_control, mode, 4); OFF(eng_global_control, percent, 8); OFF(eng_global_control, group, 12); OFF(eng_global_control, seed, 16);
     assert_int_equal(sizeof(eng_global_control), 24);
     /* audit.h */
@@ -49,7 +50,8 @@ static void struct_layouts(void **s)
     assert_int_equal(sizeof(eng_audit_entry), 80);
     /* campaign.h */
     OFF(eng_campaign_spec, version, 0); OFF(eng_campaign_spec, name, 8); OFF(eng_campaign_spec, start, 16); OFF(eng_campaign_spec, end, 24); OFF(eng_campaign_spec, unit, 32); OFF(eng_campaign_spec, type, 40); OFF(eng_campaign_spec, objective, 44); OFF(eng_campaign_spec, product_categories, 48); OFF(eng_campaign_spec, n_product_categories, 56); OFF(eng_campaign_spec, product_items, 64); OFF(eng_campaign_spec, n_product_items, 72); OFF(eng_campaign_spec, stores, 80); OFF(eng_campaign_spec, n_stores, 88); OFF(eng_campaign_spec, zones, 96); OFF(eng_campaign_spec, n_zones, 104); OFF(eng_campaign_spec, control_percent, 112); OFF(eng_campaign_spec, ga_account, 120); OFF(eng_campaign_spec, goal_mode, 128); OFF(eng_campaign_spec, goal, 136);
-    assert_int_equal(sizeof(eng_campaign_spec), 144);
+    OFF(eng_campaign_spec, control_group, 144);
+    assert_int_equal(sizeof(eng_campaign_spec), 152);
     OFF(eng_campaign_status, version, 0); OFF(eng_campaign_status, id, 8); OFF(eng_campaign_status, created_by, 16); OFF(eng_campaign_status, goal_locked, 24); OFF(eng_campaign_status, messages, 32); OFF(eng_campaign_status, n_messages, 40);
     assert_int_equal(sizeof(eng_campaign_status), 48);
     /* dispatch.h */

@@ -10,9 +10,9 @@ hours after the visit; a control purchase within 13 days), written below.
 
 Two paths, each compared figure by figure with sqlref.report() on the same rows:
   columns  eng_measure_campaign over the rows (the control given explicitly);
-  engine   the customers imported, groups, an uploaded global control group (the No E-Mail
-           customers), one campaign with a message per e-mail sent by the executor through a
-           Python transport, receipts and transactions appended, eng_campaign_report.
+  engine   the customers imported, groups, one campaign per goal whose control list is the No E-Mail
+           group (control_group), a message per e-mail sent by the executor through a Python
+           transport, receipts and transactions appended, eng_campaign_report.
 
 Run: python3 tests/datasets/hillstrom.py [hillstrom.csv]   (or ENGAGE_HILLSTROM_CSV; exit 77 when
 absent). Needs the built library: ENGAGE_LIBRARY=build/src/libengage.so PYTHONPATH=bindings/python."""
@@ -115,17 +115,16 @@ def engine_path(rows, touches, txns, control, con, failures, table):
         groups = {}
         for name, msg in SEGMENTS.items():
             groups[msg] = eng.create_group("admin", name, ids=[f"H{r['cust']}" for r in rows if r["msg"] == msg])
-        # The control is the No E-Mail third. A campaign's own split is a hash of (seed, id), so a host
-        # cannot hand it a control list; an uploaded global control group can: each message targets its
-        # e-mail group and the No E-Mail group, and the global control holds the latter out.
-        eng.set_global_control("admin", "uploaded", group=groups[0])
+        # The control is the No E-Mail third, the host's own randomisation: each campaign names it as
+        # its control list (control_group) and each message targets its e-mail group and the No E-Mail
+        # group; the list's members among them are the message's control part.
         ext = {r["cust"]: f"H{r['cust']}" for r in rows}
         dense = {eng.find_customer("admin", e): c for c, e in ext.items()}
         setup_cpu = time.process_time() - t0
         out = []
         for label, g, cond in GOALS:
             now[0] = T0 - DAY
-            cid = eng.create_campaign("author", label[:60], T0 - HOUR, END, control_percent=0,
+            cid = eng.create_campaign("author", label[:60], T0 - HOUR, END, control_group=groups[0],
                                       goal=_goal(g, cond) if g else "none")
             mids = {}
             for msg, name in ((1, "Mens"), (2, "Womens")):

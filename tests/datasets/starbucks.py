@@ -22,8 +22,8 @@ Two paths, each compared figure by figure with sqlref.report() on the same rows:
   engine   the members imported with their attributes, one message per (offer, wave) aimed at the
            members who received it then, sent by the executor on email, push and inapp (ad channels
            such as facebook need X-Engage: social is left out of this path), receipts and
-           transactions appended, an uploaded global control group (the members without an offer),
-           eng_campaign_report for goals over amount and over a customer attribute.
+           transactions appended, the members without an offer as each campaign's control list
+           (control_group), eng_campaign_report for goals over amount and over a customer attribute.
 
 Run: python3 tests/datasets/starbucks.py [dir with the three files]  (or ENGAGE_STARBUCKS_DIR; exit
 77 when absent). A transcript cut in the middle of a line (a partial copy) is read up to its last
@@ -281,12 +281,11 @@ def engine_path(portfolio, profile, received, views, txns, control, start, end, 
             groups[(o, h)] = eng.create_group("admin", f"{o[:8]} at {h}", ids=[profile[c]["id"] for c in
                                                                              received[(o, h)]])
         nobody = eng.create_group("admin", "no offer", ids=[profile[c]["id"] for c in control])
-        eng.set_global_control("admin", "uploaded", group=nobody)
         setup_cpu = time.process_time() - t0
         out = []
         for label, g, cond, sql in GOALS[:4]:
             now[0] = T0 - DAY
-            cid = eng.create_campaign("author", label[:60], start - HOUR, end, control_percent=0,
+            cid = eng.create_campaign("author", label[:60], start - HOUR, end, control_group=nobody,
                                       goal=dict(g, event="transaction", condition=cond) if g else "none")
             mids = {}
             for o, h in waves:

@@ -349,5 +349,30 @@ class Recurring(unittest.TestCase):
             self.assertEqual(total["responder_sales"], 25)
 
 
+class ControlList(unittest.TestCase):
+    def test_a_campaign_with_the_hosts_own_control_list(self):
+        """control_group: the members of an uploaded group are each message's control part (the
+        campaign's split not applied), read back with the campaign; the audience call takes it too."""
+        with engage.Engine(clock=lambda: T0) as eng:
+            org(eng)
+            ctl = eng.create_group("admin", "holdout", ids=[f"C{i}" for i in range(0, N, 4)])
+            cid = eng.create_campaign("asha", "Own experiment", T0, T0 + 30 * engage.DAY, control_group=ctl)
+            self.assertEqual(eng.campaign("asha", cid)["control_group"], ctl)
+            self.assertIsNone(eng.campaign("asha", eng.create_campaign("asha", "Split", T0, T0 + engage.DAY))
+                              ["control_group"])
+            mid = eng.create_message("asha", cid, "m", **sms())
+            eng.submit("asha", mid)
+            eng.approve("ravi", mid)
+            want = sorted(eng.find_customer("admin", f"C{i}") for i in range(0, N, 4))
+            with eng.message_audience("admin", mid) as a:
+                self.assertEqual(sorted(a.ids("control")), want)
+                self.assertEqual(a.count("test"), N - len(want))
+            self.assertEqual(eng.resolve("admin", ["all"], control_group=ctl, control_percent=50)["control"],
+                             len(want))
+            with self.assertRaises(engage.ValidationError) as cm:
+                eng.create_campaign("asha", "Bad", T0, T0 + engage.DAY, control_group=999999)
+            self.assertEqual(cm.exception.paths(), ["campaign.control_group"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -269,8 +269,9 @@ class AudienceMixin:
         return n.value
 
     @staticmethod
-    def _query(keep, include, exclude, channels, split_seed, control_percent):
+    def _query(keep, include, exclude, channels, split_seed, control_percent, control_group=0):
         o = _n.new(_n.AudienceQuery)
+        o.control_group = control_group
         o.include, o.n_include = strarray(include, keep), len(include)
         o.exclude, o.n_exclude = strarray(exclude, keep), len(exclude)
         for c in channels:
@@ -279,11 +280,12 @@ class AudienceMixin:
         return o
 
     def audience(self, actor: str, include: Sequence, exclude: Sequence = (), channels: Sequence[str] = (),
-                 split_seed: int = 0, control_percent: int = 0) -> Audience:
+                 split_seed: int = 0, control_percent: int = 0, control_group: int = 0) -> Audience:
         """Resolve an audience (union of include minus union of exclude, kept if reachable on one of
-        the channels, control_percent held back by split_seed); groups by name or id."""
+        the channels, control_percent held back by split_seed, or the members of the uploaded group
+        control_group as the control); groups by name or id."""
         keep: List[object] = []
-        o = self._query(keep, include, exclude, channels, split_seed, control_percent)
+        o = self._query(keep, include, exclude, channels, split_seed, control_percent, control_group)
         aud = ctypes.c_void_p()
         self._call(_n.lib.eng_audience_resolve, actor.encode(), ctypes.byref(o), ctypes.byref(aud))
         return Audience(aud)
@@ -295,10 +297,10 @@ class AudienceMixin:
         return Audience(aud)
 
     def audience_test_count(self, actor: str, include: Sequence, exclude: Sequence = (), channels: Sequence[str] = (),
-                            split_seed: int = 0, control_percent: int = 0) -> int:
+                            split_seed: int = 0, control_percent: int = 0, control_group: int = 0) -> int:
         """The size of the test group audience(...) would have, without building it."""
         keep: List[object] = []
-        o = self._query(keep, include, exclude, channels, split_seed, control_percent)
+        o = self._query(keep, include, exclude, channels, split_seed, control_percent, control_group)
         n = ctypes.c_uint64()
         self._call(_n.lib.eng_audience_test_count, actor.encode(), ctypes.byref(o), ctypes.byref(n))
         return n.value

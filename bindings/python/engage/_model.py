@@ -186,9 +186,11 @@ class ModelMixin:
 
     # ---- campaigns ---------------------------------------------------------------------------
     def _campaign_spec(self, keep, name, start, end, objective="none", control_percent=10, unit=None,
-                       goal=None, ga_account=None, product_categories=(), product_items=(), stores=(), zones=()):
+                       goal=None, ga_account=None, product_categories=(), product_items=(), stores=(), zones=(),
+                       control_group=0):
         c = _n.CampaignSpec()
-        _n.lib.eng_campaign_spec_init(ctypes.byref(c), 1)
+        _n.lib.eng_campaign_spec_init(ctypes.byref(c), _n.VERSIONS["eng_campaign_spec"])
+        c.control_group = control_group
         c.name, c.start, c.end, c.unit = cstr(name, keep), start, end, cstr(unit, keep)
         c.objective, c.control_percent, c.ga_account = OBJECTIVES[objective], control_percent, cstr(ga_account, keep)
         for field, items in (("product_categories", product_categories), ("product_items", product_items),
@@ -205,8 +207,10 @@ class ModelMixin:
     def create_campaign(self, actor: str, name: str, start: int, end: int, **fields) -> int:
         """Create a campaign; returns its id. Times in ms since the epoch. Fields: objective
         (one of OBJECTIVES), control_percent (0..50, default 10), unit, ga_account,
-        product_categories, product_items, stores, zones, and goal: None (the org's default),
-        "none", or a dict {event, condition, window_days, start_on, attribution}."""
+        product_categories, product_items, stores, zones, goal: None (the org's default),
+        "none", or a dict {event, condition, window_days, start_on, attribution}, and control_group:
+        an uploaded group's id, the host's own control list (its members among a message's targeted
+        customers are the control, control_percent is not applied; 0, the default: the split)."""
         keep: list = []
         c = self._campaign_spec(keep, name, start, end, **fields)
         cid, v = ctypes.c_uint64(), ctypes.c_void_p()
@@ -246,6 +250,7 @@ class ModelMixin:
             return {"id": st.id, "name": _d(c.name), "start": c.start, "end": c.end, "unit": _d(c.unit) or None,
                     "objective": inv.get(c.objective, c.objective), "control_percent": c.control_percent,
                     "goal": _goal_dict(c.goal) if c.goal_mode == 2 else None, "created_by": _d(st.created_by),
+                    "control_group": c.control_group or None,
                     "goal_locked": bool(st.goal_locked), "messages": [st.messages[i] for i in range(st.n_messages)]}
         finally:
             _n.lib.eng_campaign_free(h)

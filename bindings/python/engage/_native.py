@@ -114,7 +114,7 @@ CampaignSpec = _struct("eng_campaign_spec", [
     ("type", c_int), ("objective", c_int), ("product_categories", c_char_pp), ("n_product_categories", c_size_t),
     ("product_items", c_char_pp), ("n_product_items", c_size_t), ("stores", c_char_pp), ("n_stores", c_size_t),
     ("zones", c_char_pp), ("n_zones", c_size_t), ("control_percent", c_uint32), ("ga_account", c_char_p),
-    ("goal_mode", c_int), ("goal", P(GoalSpec))])
+    ("goal_mode", c_int), ("goal", P(GoalSpec)), ("control_group", c_uint32)])
 CampaignStatus = _struct("eng_campaign_status", [
     ("version", c_uint), ("id", c_uint64), ("created_by", c_char_p), ("goal_locked", c_int),
     ("messages", P(c_uint64)), ("n_messages", c_size_t)])
@@ -158,7 +158,7 @@ ImportReport = _struct("eng_import_report", [
 AudienceQuery = _struct("eng_audience_query", [
     ("version", c_uint), ("include", c_char_pp), ("n_include", c_size_t), ("exclude", c_char_pp),
     ("n_exclude", c_size_t), ("channels", c_uint32), ("control_percent", c_uint32), ("split_seed", c_uint64),
-    ("org", c_char_p), ("campaign", c_uint64)])
+    ("org", c_char_p), ("campaign", c_uint64), ("control_group", c_uint32)])
 
 # ---- rules ----------------------------------------------------------------------------
 RuleField = _struct("eng_rule_field", [("name", c_char_p), ("type", c_int), ("scale", c_int)])
@@ -265,9 +265,9 @@ STRUCTS = [Error, Envelope, TransportMethods, StoreMethods, Config, Info, GoalSp
            SendInfo, Trace, DryReport, ReportFigures, CampaignReportOptions, OpeEstimate, EraseReport]
 
 # Struct versions (ENG_*_VERSION) this binding was written against.
-VERSIONS = {"eng_config": 3, "eng_info": 3, "eng_org_settings": 1, "eng_actor_spec": 1, "eng_campaign_spec": 1,
+VERSIONS = {"eng_config": 3, "eng_info": 3, "eng_org_settings": 1, "eng_actor_spec": 1, "eng_campaign_spec": 2,
             "eng_campaign_status": 1, "eng_audit_entry": 1, "eng_message_spec": 2, "eng_message_status": 1, "eng_import_options": 1,
-            "eng_import_report": 1, "eng_audience_query": 1, "eng_rule_options": 1, "eng_event_report": 1,
+            "eng_import_report": 1, "eng_audience_query": 2, "eng_rule_options": 1, "eng_event_report": 1,
             "eng_receipts": 1, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,
             "eng_run_report": 1, "eng_execution_info": 2, "eng_send_info": 1, "eng_trace": 2, "eng_dry_report": 2,
             "eng_report_figures": 1, "eng_campaign_report_options": 2, "eng_ope_estimate": 1,

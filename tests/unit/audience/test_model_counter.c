@@ -65,7 +65,7 @@ static void xengage_minimum_uses_the_audience(void **st)
     /* The test count counts like a resolve of the same query. */
     const char *inc[] = {"loyal-2025"}, *exc[] = {"staff"};
     uint64_t n = 0, want;
-    eng_audience_query q = {ENG_AUDIENCE_QUERY_VERSION, inc, 1, exc, 1, 1u << ENG_CH_FACEBOOK, 10, 42, "acme", 7};
+    eng_audience_query q = {ENG_AUDIENCE_QUERY_VERSION, inc, 1, exc, 1, 1u << ENG_CH_FACEBOOK, 10, 42, "acme", 7, 0};
     assert_int_equal(eng_audience_test_count(f.e, "root", &q, &n), ENG_OK);
     eng_audience *a;
     assert_int_equal(eng_audience_resolve(f.e, "root", &q, &a), ENG_OK);

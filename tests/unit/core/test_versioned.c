@@ -45,6 +45,8 @@ static size_t older_end(const char *type, unsigned v)
         {"eng_campaign_report_options", 1, UPTO(eng_campaign_report_options, credits_per_unit)},
         {"eng_rule_batch", 1, UPTO(eng_rule_batch, ncolumns)},
         {"eng_import_options", 1, UPTO(eng_import_options, error_user)},
+        {"eng_campaign_spec", 1, UPTO(eng_campaign_spec, goal)},
+        {"eng_audience_query", 1, UPTO(eng_audience_query, campaign)},
     };
     for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
         if (!strcmp(ends[i].type, type) && ends[i].v == v)

@@ -480,6 +480,60 @@ static inline size_t dx_ext(dx *f, uint32_t customer)
     return (size_t)strtoul(ext + 1, NULL, 10);
 }
 
+/* An uploaded group from CSV text. */
+static inline uint32_t dx_group_csv(dx *f, const char *name, const char *csv)
+{
+    uint32_t g = 0;
+    assert_int_equal(eng_group_create_uploaded(f->e, "root", name, &g), ENG_OK);
+    assert_int_equal(eng_group_upload_csv(f->e, "root", g, csv, strlen(csv), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
+    return g;
+}
+
+/* "holdout": every 5th customer of a 100-customer world (c0, c5, ..., c95). */
+static inline uint32_t dx_holdout(dx *f)
+{
+    char csv[512], *p = csv;
+    p += sprintf(p, "id\n");
+    for (int i = 0; i < 20; i++)
+        p += sprintf(p, "c%d\n", i * 5);
+    return dx_group_csv(f, "holdout", csv);
+}
+
+/* The approved message's frozen audience: the holdout's 20 members the control, the other 80 the test. */
+static inline void dx_holdout_frozen(dx *f)
+{
+    eng_audience *aud;
+    uint64_t nt = 0, nc = 0;
+    assert_int_equal(eng_message_audience(f->e, "root", f->message, &aud), ENG_OK);
+    assert_int_equal(eng_audience_count(aud, ENG_PART_TEST, &nt), ENG_OK);
+    assert_int_equal(eng_audience_count(aud, ENG_PART_CONTROL, &nc), ENG_OK);
+    assert_int_equal(nt, 80);
+    assert_int_equal(nc, 20);
+    uint32_t ctl[20];
+    size_t got = 0;
+    assert_int_equal(eng_audience_ids(aud, ENG_PART_CONTROL, 0, ctl, 20, &got), ENG_OK);
+    assert_int_equal(got, 20);
+    for (size_t i = 0; i < got; i++)
+        assert_int_equal(dx_ext(f, ctl[i]) % 5, 0);
+    eng_audience_free(aud);
+}
+
+/* Purchases of every third customer of a 100-customer world, 50 units a day after the send;
+ * the campaign report's totals into @p a. */
+static inline void dx_thirds_buy(dx *f, eng_report_figures *a)
+{
+    uint32_t buyers[100];
+    size_t nb = 0;
+    for (uint32_t c = 0; c < 100; c++)
+        if (dx_ext(f, c) % 3 == 0)
+            buyers[nb++] = c;
+    dx_txns(f, buyers, nb, f->t0 + ENG_DAY, 50, "b");
+    eng_report *r = NULL;
+    assert_int_equal(eng_campaign_report(f->e, "root", f->campaign, NULL, &r), ENG_OK);
+    assert_int_equal(eng_report_total(r, a), ENG_OK);
+    eng_report_free(r);
+}
+
 static inline int dx_hist_pick(uint32_t customer, int channel, void *user)
 {
     size_t c = dx_ext(user, customer);

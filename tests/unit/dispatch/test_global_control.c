@@ -33,15 +33,6 @@ static uint32_t find(dx *f, const char *ext)
     return id;
 }
 
-/* An uploaded group from CSV text. */
-static uint32_t group_csv(dx *f, const char *name, const char *csv)
-{
-    uint32_t g = 0;
-    assert_int_equal(eng_group_create_uploaded(f->e, "root", name, &g), ENG_OK);
-    assert_int_equal(eng_group_upload_csv(f->e, "root", g, csv, strlen(csv), ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
-    return g;
-}
-
 /* Audit entries of global control changes (their state hash is the SHA-256 of the change's text). */
 static int audited(dx *f)
 {
@@ -102,7 +93,7 @@ static void setting_and_membership(void **state)
     assert_true(g.mode == ENG_GLOBAL_CONTROL_RANDOM && g.percent == 10 && g.seed == 77);
 
     /* Uploaded: exactly the group's members; the group cannot go while it is used. */
-    uint32_t hold = group_csv(&f, "holdout", "id\nc1\nc5\nc150\n");
+    uint32_t hold = dx_group_csv(&f, "holdout", "id\nc1\nc5\nc150\n");
     set_gc(&f, ENG_GLOBAL_CONTROL_UPLOADED, 0, 0, hold, ENG_OK);
     assert_int_equal(audited(&f), 2);
     for (uint32_t c = 0; c < 200; c++) {
@@ -125,28 +116,12 @@ static void executor_and_report(void **state)
     (void)state;
     dx f;
     dx_world(&f, 100, 16, 1, 1);
-    char csv[512], *p = csv;
-    p += sprintf(p, "id\n");
-    for (int i = 0; i < 20; i++)
-        p += sprintf(p, "c%d\n", i * 5);
-    uint32_t hold = group_csv(&f, "holdout", csv);
+    uint32_t hold = dx_holdout(&f);
     set_gc(&f, ENG_GLOBAL_CONTROL_UPLOADED, 0, 0, hold, ENG_OK);
     eng_message_spec m = dx_message();
     dx_approve(&f, &m);
     /* Frozen: control = the holdout's members among the audience, test = the others. */
-    eng_audience *aud;
-    uint64_t nt = 0, nc = 0;
-    assert_int_equal(eng_message_audience(f.e, "root", f.message, &aud), ENG_OK);
-    assert_int_equal(eng_audience_count(aud, ENG_PART_TEST, &nt), ENG_OK);
-    assert_int_equal(eng_audience_count(aud, ENG_PART_CONTROL, &nc), ENG_OK);
-    assert_int_equal(nt, 80);
-    assert_int_equal(nc, 20);
-    uint32_t ctl[20];
-    size_t got = 0;
-    assert_int_equal(eng_audience_ids(aud, ENG_PART_CONTROL, 0, ctl, 20, &got), ENG_OK);
-    for (size_t i = 0; i < got; i++)
-        assert_int_equal(dx_ext(&f, ctl[i]) % 5, 0);
-    eng_audience_free(aud);
+    dx_holdout_frozen(&f);
     /* c1 joins the holdout after the approval: it is in the frozen test group but never sent to. */
     const char *late = "id\nc1\n";
     assert_int_equal(eng_group_upload_csv(f.e, "root", hold, late, strlen(late), ENG_UPLOAD_APPEND, NULL, NULL),
@@ -168,17 +143,9 @@ static void executor_and_report(void **state)
     assert_int_equal(tr.reason, ENG_TRACE_CONTROL);
 
     /* Purchases: every third customer, 50 units, a day after the send. */
-    uint32_t buyers[100];
-    size_t nb = 0;
-    for (uint32_t c = 0; c < 100; c++)
-        if (dx_ext(&f, c) % 3 == 0)
-            buyers[nb++] = c;
-    dx_txns(&f, buyers, nb, f.t0 + ENG_DAY, 50, "b");
     eng_report *r = NULL;
     eng_report_figures a = ENG_REPORT_FIGURES_INIT, b = ENG_REPORT_FIGURES_INIT;
-    assert_int_equal(eng_campaign_report(f.e, "root", f.campaign, NULL, &r), ENG_OK);
-    assert_int_equal(eng_report_total(r, &a), ENG_OK);
-    eng_report_free(r);
+    dx_thirds_buy(&f, &a);
     /* Contacted: the 79 test customers sent to (c1 skipped); control: c0, c5, ..., c95; of them
      * 0, 15, 30, 45, 60, 75, 90 bought (7 of 20). */
     assert_int_equal(a.contacted, 79);
@@ -212,8 +179,8 @@ static void experiment(void **state)
     assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
     s.conversion_goals = 1;
     assert_int_equal(eng_org_settings_set(f.e, "root", &s, NULL), ENG_OK);
-    group_csv(&f, "experiment", exp_audience);
-    set_gc(&f, ENG_GLOBAL_CONTROL_UPLOADED, 0, 0, group_csv(&f, "holdout", exp_holdout), ENG_OK);
+    dx_group_csv(&f, "experiment", exp_audience);
+    set_gc(&f, ENG_GLOBAL_CONTROL_UPLOADED, 0, 0, dx_group_csv(&f, "holdout", exp_holdout), ENG_OK);
     eng_campaign_spec c;
     assert_int_equal(eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION), ENG_OK);
     c.name = "Experiment";
