@@ -203,7 +203,6 @@ typedef struct eng__ev {
     eng__tcols dec;                 /* scratch for decoding a touch segment */
     eng__tcols ord;                 /* scratch for ordering a sealed touch segment (tsum.c) */
     eng__wr blk;                    /* scratch for the blocks a seal encodes (tblock.c) */
-    void *spare;                    /* the next first chunk's buffer, faulted in ahead (tspare.c) */
     void *ordtmp;                   /* ... and its sort keys and packed rows */
     size_t ordtmp_cap;
     eng__rcols rdec;
@@ -525,13 +524,6 @@ int eng__touch_tab_visit(eng__ev *ev, eng__tcols *d, uint16_t org, const char *k
 int eng__ttail_seal(eng__ev *ev, eng__evorg *o);
 /* Write the tail rows not yet stored as one chunk. */
 int eng__ttail_save(eng__ev *ev, eng__evorg *o);
-/* tspare.c: a buffer of @p cap bytes for the next first chunk, its first @p used bytes'
- * pages faulted in by a thread (with threads and a populating allocator, one at a time;
- * else nothing); taken into an empty writer when it has @p need bytes (1), else 0. */
-void eng__tspare_start(eng__ev *ev, size_t cap, size_t used);
-int eng__tspare_take(eng__ev *ev, eng__wr *w, size_t need);
-void eng__tspare_free(eng__ev *ev);
-extern _Atomic size_t eng__tspare_taken; /* buffers taken (for the tests) */
 /* The number of an empty tail's first chunk. */
 uint64_t eng__ttail_base(const eng__evorg *o);
 /* Read the chunks other engines appended after the tail's last (t/c/<tchunk_next> on,

@@ -69,7 +69,6 @@ void eng__ev_free(eng_engine *e, void *state)
     eng__tcols_free(&ev->dec, &e->mem);
     eng__tcols_free(&ev->ord, &e->mem);
     eng__wr_free(&ev->blk);
-    eng__tspare_free(ev);
     eng__free(&e->mem, ev->ordtmp);
     eng__rcols_free(&ev->rdec, &e->mem);
     eng__free(&e->mem, ev);

@@ -302,13 +302,11 @@ static size_t wr_room(size_t front, size_t n, size_t nkey)
     return front + ENG__REC_HEADER + 64 + n * 16 + nkey * 8;
 }
 
-/* eng__tseg_wr_start with the record @p front bytes in and room for @p rows rows and keys;
- * a tail's first chunk (front) in the buffer faulted in ahead when there is one (tspare.c). */
-static void wr_start_at(eng__ev *ev, eng__wr *w, const eng__mem *mem, size_t front, size_t n, size_t nkey)
+/* eng__tseg_wr_start with the record @p front bytes in and room for @p rows rows and keys. */
+static void wr_start_at(eng__wr *w, const eng__mem *mem, size_t front, size_t n, size_t nkey)
 {
     eng__wr_init(w, mem);
-    if ((front && ev && eng__tspare_take(ev, w, wr_room(front, n, nkey))) ||
-        eng__wr_reserve(w, wr_room(front, n, nkey)) == ENG_OK) {
+    if (eng__wr_reserve(w, wr_room(front, n, nkey)) == ENG_OK) {
         memset(w->data, 0, front + ENG__REC_HEADER);
         w->len = front + ENG__REC_HEADER;
     }
@@ -316,7 +314,7 @@ static void wr_start_at(eng__ev *ev, eng__wr *w, const eng__mem *mem, size_t fro
 
 void eng__tseg_wr_start(eng__wr *w, const eng__mem *mem, size_t n, size_t nkey)
 {
-    wr_start_at(NULL, w, mem, 0, n, nkey);
+    wr_start_at(w, mem, 0, n, nkey);
 }
 
 /* The record in w from @p front on (header room, then the payload) framed and put
@@ -359,7 +357,7 @@ static int put_encoded(eng__ev *ev, const char *key, const eng__tcols *c, size_t
         from = key_from = 0;
     }
     eng__wr w;
-    wr_start_at(ev, &w, &ev->e->mem, front, n > room ? n : room, n > room ? nkey : room);
+    wr_start_at(&w, &ev->e->mem, front, n > room ? n : room, n > room ? nkey : room);
     eng__tseg_encode_par(ev, &w, c, from, n, key_from, nkey, ordered);
     return put_rec(ev, key, &w, front, keep, take);
 }
@@ -444,9 +442,6 @@ int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
     eng__tchunks_keep(o, mem, 0);
     t->n = t->nkey = 0;
     o->tail_saved = o->tail_keys_saved = 0;
-    /* the next first chunk's buffer, its pages faulted in for a segment as long as this one */
-    eng__tspare_start(ev, wr_room(ENG__TCHUNK_FRONT, eng__seg_seal_rows, eng__seg_seal_rows),
-                      ENG__TCHUNK_FRONT + z.len + z.len / 8);
     return ENG_OK;
 }
 
