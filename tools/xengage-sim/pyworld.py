@@ -22,9 +22,9 @@ group, per wave, with its share of the oracle's net value.
 A credit is a hundredth of the currency: sales are booked in currency and each X-Engage message
 says what a unit is worth (credits_per_unit=100). What a Python host cannot do that driver_engine.c
 does with internal globals (docs/xengage.md, "Playing a world from Python"): lower the seed's 100,000
-test-group minimum (runs need about 115,000 customers), and replay the history of ad channels (a
-one-channel X-Engage message under 100,000 is refused): the earlier campaigns carry the other channels
-only.
+test-group minimum (runs need about 115,000 customers). The history of ad channels is replayed as plain
+messages with ad creatives (accepted with every strategy since 8d3168e): their sends leave through the
+ad export, whose hashed identifiers the host maps back to its customers.
 """
 import argparse
 import heapq
@@ -368,7 +368,7 @@ class Host:
         self.ads = world.ad_ids(engage)  # ad identifier hash -> customer
         if self.ads is not None:
             self.eng.set_ad_export(self._ad_export)
-        self.ad_sent = []  # (channel, customer) handed to the ad export
+        self.ad_sent = []  # (message, channel, customer) handed to the ad export
         if self.eng.external_id("root", n - 1) != f"c{n - 1}":
             raise RuntimeError("dense ids do not follow the import order")
         self.segs = ["all"] if p.segments < 2 else [f"seg-{g}" for g in range(p.segments)]
@@ -388,7 +388,7 @@ class Host:
         return EPOCH + 10 * DAY + round((h + self.origin_h) * HOUR)
 
     def _ad_export(self, manifest, hashes):
-        self.ad_sent.extend((manifest["channel"], self.ads[h]) for h in hashes)
+        self.ad_sent.extend((manifest["message"], manifest["channel"], self.ads[h]) for h in hashes)
         return "accepted"
 
     def buy(self, i):
@@ -420,16 +420,16 @@ class Host:
         self.eng.approve("bob", mid)
         return mid
 
-    def sends(self, message=None):
+    def sends(self):
         """What left since the last call: (key, world channel, customer). The ad exports give hashed
-        identifiers: their customers' send keys come from Engine.send_keys (``message``)."""
+        identifiers: their customers' send keys come from Engine.send_keys (the manifest's message)."""
         out = [(k, self.names.index(ch), cust) for k, ch, cust in self.tx.sent]
         by = {}
-        for ch, cust in self.ad_sent:
-            by.setdefault(ch, []).append(cust)
-        for ch, custs in by.items():
+        for mid, ch, cust in self.ad_sent:
+            by.setdefault((mid, ch), []).append(cust)
+        for (mid, ch), custs in by.items():
             c = self.names.index(ch)
-            out += [(k, c, cust) for k, cust in zip(self.eng.send_keys("root", message, custs, ch), custs)]
+            out += [(k, c, cust) for k, cust in zip(self.eng.send_keys("root", mid, custs, ch), custs)]
         self.tx.sent, self.ad_sent = [], []
         return out
 
@@ -456,12 +456,11 @@ class Player:
         self.chunk = max(1, (per + nchunks - 1) // nchunks)
         self.per_batch = self.chunk * nchunks
         self.rnd = random.Random(seed * 7919 + 17)
-        self.plain_mask = sum(1 << c for c in range(p.k) if p.ch[c].name not in AD_CHANNELS)
 
     # ---- history -------------------------------------------------------------------------------
     def history(self):
         """Per earlier message and customer: a uniform reachable channel and its sampled outcome
-        (engagement only), as sim.c's warm(); the channels a host cannot replay are dropped."""
+        (engagement only), as sim.c's warm(); the channels a partial history does not cover are dropped."""
         w, p, rnd = self.w, self.p, self.rnd
         out = []
         for m in range(p.history):
@@ -484,8 +483,8 @@ class Player:
 
     def replay_history(self, h, hist):
         """The warm-up history as the org's earlier campaigns: per earlier message a campaign
-        without control, one plain message per (non-ad) channel to an uploaded group, run_due,
-        then delivery and open receipts."""
+        without control, one plain message per channel to an uploaded group (ad channels too: their
+        sends leave through the ad export), run_due, then delivery and open receipts."""
         p, eng, names = self.p, h.eng, h.names
         for m, row in enumerate(hist):
             t = h.at(-p.wave_gap_h * (len(hist) - m))
@@ -493,8 +492,6 @@ class Player:
             camp = eng.create_campaign("ann", f"Earlier {m}", t - DAY, t + 15 * DAY, objective="boost_sales",
                                        control_percent=0)
             for k, name in enumerate(names):
-                if name in AD_CHANNELS:
-                    continue
                 ids = [f"c{i}" for i, x in enumerate(row) if x and x[0] == k]
                 if not ids:
                     continue
@@ -519,11 +516,8 @@ class Player:
                 "start_on": "sent", "attribution": "last_touch"}
         camp = eng.create_campaign("ann", f"Wave {wave}", t0 - DAY, t0 + 30 * DAY, objective="boost_sales",
                                    control_percent=round(p.control * 100), goal=goal)
-        prio = [h.names[c] for c in p.priority]
+        prio = [h.names[c] for c in p.priority]  # the whole order, ad channels included
         creatives = [_creative(n) for n in h.names]
-        if strategy == "channel_priority":  # a plain message reaches no ad channel
-            prio = [n for n in prio if n not in AD_CHANNELS]
-            creatives = [c for c in creatives if c["channel"] not in AD_CHANNELS]
         h.cap, predicted = 0, None
         if strategy == "xengage" and p.budget > 0:
             # The world's budget as the message's credit cap: a share of send_all's cost on the test group the
@@ -577,8 +571,8 @@ class Player:
                         "ann", f"pad {pad}", EPOCH, EPOCH + DAY, control_percent=0) < camp - 1:
                     pad += 1
                 cp, mp, tp, cpl = self.plan(hp, wave, "channel_priority")
-                # the same campaign id gives the same split: the test group less those reachable on ads only
-                if hx and (cp != camp or tp != [i for i in test if w.reach[i] & self.plain_mask]):
+                # the same campaign id and the same channels give the same test group
+                if hx and (cp != camp or tp != test):
                     raise RuntimeError(f"the priority engine's test group differs from X-Engage's: campaign {cp} "
                                        f"and {camp}, {len(tp)} and {len(test)} customers")
             if not hx:
@@ -608,7 +602,7 @@ class Player:
                         r = hx.eng.run_due("root", hx.now, message=mid, max_batches=1)
                         if stuck > 3:
                             raise RuntimeError(f"wave {wave}, batch {b}: run_due makes no progress: {r} {x}")
-                    sent = hx.sends(mid)
+                    sent = hx.sends()
                     for key, c, i in sent:
                         chosen[i] = c
                         f, delay = self.sample(i, c, organic[i])
@@ -792,7 +786,7 @@ class Player:
             if not reach:
                 continue
             # the report's priority target: the first reachable channel of the X-Engage message's order
-            c = next(c for c in p.priority if w.reach[i] >> c & 1)
+            c = c_first = next(c for c in p.priority if w.reach[i] >> c & 1)
             truth += w.value[i] * w.tau(i, c) - p.ch[c].cost
             nt += 1
             add("send_all", i, reach)
@@ -804,9 +798,8 @@ class Player:
                 add("xengage", i, [xe[i]] if i in xe else [])
             if prio is not None:
                 add("priority", i, [prio[i]] if i in prio else [])
-                # the engine's priority choice is the first reachable channel of the order (ads left out)
-                first = next((c for c in p.priority if w.reach[i] >> c & 1 and p.ch[c].name not in AD_CHANNELS), None)
-                if prio.get(i) != first:
+                # the engine's priority choice is the first reachable channel of the whole order
+                if prio.get(i) != c_first:
                     prio_ref += 1
         if "oracle_budget" in res:  # the oracle under the same cap (sim.c: bisection on the cost multiplier)
             for i in self.oracle_budget(test):
