@@ -29,14 +29,14 @@ ENG_BEGIN_DECLS
 /* Statuses in the touch log: #eng_touch_status in engage/events.h. */
 
 /** Current version of #eng_touch_columns. */
-#define ENG_TOUCH_COLUMNS_VERSION 1
+#define ENG_TOUCH_COLUMNS_VERSION 2
 
 /**
  * The touch log as columns, @c n rows each. Customers are dense ids below
  * #eng_measure_spec.n_customers. Row order does not matter; a repeated
- * (customer, message, channel, status) counts once, at its earliest time. These columns carry
- * no occurrence: every row is occurrence 0 of its message (eng_campaign_report() counts each
- * occurrence of a recurring message as a sending of its own).
+ * (customer, message, occurrence, channel, status) counts once, at its earliest time: each
+ * occurrence of a recurring message is a sending of its own (counted, charged, opening goal
+ * windows), as in eng_campaign_report().
  */
 typedef struct eng_touch_columns {
     unsigned int version;    /**< #ENG_TOUCH_COLUMNS_VERSION. */
@@ -46,14 +46,20 @@ typedef struct eng_touch_columns {
     const uint8_t *channel;  /**< An #eng_channel, below #ENG_MAX_CHANNELS. */
     const uint8_t *status;   /**< An #eng_touch_status. */
     const eng_time *time;    /**< When the status happened. */
+    /**
+     * Version 2. Per row, the occurrence of the message's schedule
+     * (#eng_touch_row.occurrence; 0 for a one-time message), or NULL: every row
+     * occurrence 0 (what a version 1 caller gets).
+     */
+    const uint32_t *occurrence;
 } eng_touch_columns;
 
 /** Static initialiser for #eng_touch_columns. */
-#define ENG_TOUCH_COLUMNS_INIT {ENG_TOUCH_COLUMNS_VERSION, 0, NULL, NULL, NULL, NULL, NULL}
+#define ENG_TOUCH_COLUMNS_INIT {ENG_TOUCH_COLUMNS_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL}
 
 /**
  * Fill @p x with what ENG_TOUCH_COLUMNS_INIT gives.
- * @param x the struct. @param version #ENG_TOUCH_COLUMNS_VERSION.
+ * @param x the struct. @param version 1 or #ENG_TOUCH_COLUMNS_VERSION (only that version's fields are written).
  * @return #ENG_OK, #ENG_EINVAL (NULL @p x), #ENG_EVERSION (unknown version).
  */
 ENG_API int eng_touch_columns_init(eng_touch_columns *x, unsigned int version);

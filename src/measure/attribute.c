@@ -38,7 +38,7 @@ static int check_inputs(const eng_touch_columns *tc, const eng_txn_columns *xc, 
 {
     if (!tc || !xc || !sp)
         return eng__err(ENG_EINVAL, !tc ? "touches" : !xc ? "txns" : "spec", "eng_measure_campaign: NULL argument");
-    if (tc->version != ENG_TOUCH_COLUMNS_VERSION)
+    if (tc->version != 1 && tc->version != ENG_TOUCH_COLUMNS_VERSION)
         return eng__err(ENG_EVERSION, "touches.version", "unsupported eng_touch_columns version %u", tc->version);
     if (xc->version != ENG_TXN_COLUMNS_VERSION)
         return eng__err(ENG_EVERSION, "txns.version", "unsupported eng_txn_columns version %u", xc->version);
@@ -645,7 +645,7 @@ ENG_API int eng_measure_campaign(eng_engine *engine, const eng_touch_columns *to
         return rc;
     if (!out)
         return eng__err(ENG_EINVAL, "out", "eng_measure_campaign: out is NULL");
-    return eng__measure_columns(engine, touches, NULL, txns, spec, 0, 0, 1, NULL, 0, out);
+    return eng__measure_columns(engine, touches, eng__touch_occ(touches), txns, spec, 0, 0, 1, NULL, 0, out);
 }
 
 /* The touch rows [0, n) on this thread, in slices when a caller watches the progress. */
@@ -822,7 +822,7 @@ int eng__measure_feed(eng_engine *engine, const eng_txn_columns *txns, const eng
                       const uint8_t *trust, unsigned threads, eng__attr_feed_fn fn, void *user, size_t rows,
                       eng__attr_feed_fn txn_fn, eng_report **out)
 {
-    const eng_touch_columns none = {ENG_TOUCH_COLUMNS_VERSION, 0, NULL, NULL, NULL, NULL, NULL};
+    const eng_touch_columns none = ENG_TOUCH_COLUMNS_INIT;
     return measure(engine, &none, NULL, txns, spec, 0, 0, progress, trust, threads, fn, user, rows, txn_fn, out);
 }
 

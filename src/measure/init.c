@@ -5,7 +5,8 @@
 ENG_API int eng_touch_columns_init(eng_touch_columns *x, unsigned int version)
 {
     static const eng_touch_columns init = ENG_TOUCH_COLUMNS_INIT;
-    return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_touch_columns");
+    return eng__struct_init(x, &init, ENG__SIZES(ENG__UPTO(eng_touch_columns, time), sizeof init), version,
+                            "eng_touch_columns");
 }
 
 ENG_API int eng_txn_columns_init(eng_txn_columns *x, unsigned int version)

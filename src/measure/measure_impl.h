@@ -250,6 +250,11 @@ extern int eng__attr_keys_32;
  * (customer, channel, status) — the caller vouches for it (eng__attr.trust).
  * @p threads: threads the touch pass and the walk may start beside the caller's (0: none),
  * at most eng_config.threads. */
+/* The occurrence column of a caller's touches (NULL: version 1, or none given). */
+static inline const uint32_t *eng__touch_occ(const eng_touch_columns *tc)
+{
+    return tc && tc->version >= 2 ? tc->occurrence : NULL;
+}
 int eng__measure_columns(eng_engine *engine, const eng_touch_columns *touches, const uint32_t *occ,
                          const eng_txn_columns *txns, const eng_measure_spec *spec, eng_time from, eng_time to,
                          int progress, const uint8_t *trust, unsigned threads, eng_report **out);

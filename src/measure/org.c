@@ -72,7 +72,7 @@ ENG_API int eng_measure_org(eng_engine *engine, const eng_touch_columns *touches
         return rc;
     for (size_t i = 0; i < n; i++) {
         eng_report *r = NULL;
-        rc = eng__measure_columns(engine, touches, NULL, txns, &campaigns[i], f.from, f.to, 0, NULL, 0, &r);
+        rc = eng__measure_columns(engine, touches, eng__touch_occ(touches), txns, &campaigns[i], f.from, f.to, 0, NULL, 0, &r);
         if (rc)
             return eng__err_wrap(rc, "campaign %zu: ", i);
         if ((rc = eng__prog_batch(&pg, i + 1))) {

@@ -116,8 +116,8 @@ static void struct_layouts(void **s)
     OFF(eng_goal_spec, version, 0); OFF(eng_goal_spec, event, 8); OFF(eng_goal_spec, condition, 16); OFF(eng_goal_spec, window_days, 24); OFF(eng_goal_spec, start_on, 28); OFF(eng_goal_spec, attribution, 32);
     assert_int_equal(sizeof(eng_goal_spec), 40);
     /* measure.h */
-    OFF(eng_touch_columns, version, 0); OFF(eng_touch_columns, n, 8); OFF(eng_touch_columns, customer, 16); OFF(eng_touch_columns, message, 24); OFF(eng_touch_columns, channel, 32); OFF(eng_touch_columns, status, 40); OFF(eng_touch_columns, time, 48);
-    assert_int_equal(sizeof(eng_touch_columns), 56);
+    OFF(eng_touch_columns, version, 0); OFF(eng_touch_columns, n, 8); OFF(eng_touch_columns, customer, 16); OFF(eng_touch_columns, message, 24); OFF(eng_touch_columns, channel, 32); OFF(eng_touch_columns, status, 40); OFF(eng_touch_columns, time, 48); OFF(eng_touch_columns, occurrence, 56);
+    assert_int_equal(sizeof(eng_touch_columns), 64);
     OFF(eng_txn_columns, version, 0); OFF(eng_txn_columns, n, 8); OFF(eng_txn_columns, customer, 16); OFF(eng_txn_columns, time, 24); OFF(eng_txn_columns, amount, 32); OFF(eng_txn_columns, amount_scale, 40); OFF(eng_txn_columns, fields, 48); OFF(eng_txn_columns, nfields, 56); OFF(eng_txn_columns, columns, 64);
     assert_int_equal(sizeof(eng_txn_columns), 72);
     OFF(eng_measure_spec, version, 0); OFF(eng_measure_spec, n_customers, 4); OFF(eng_measure_spec, messages, 8); OFF(eng_measure_spec, n_messages, 16); OFF(eng_measure_spec, message_sent_at, 24); OFF(eng_measure_spec, start, 32); OFF(eng_measure_spec, end, 40); OFF(eng_measure_spec, has_goal, 48); OFF(eng_measure_spec, goal, 56); OFF(eng_measure_spec, half_life, 64); OFF(eng_measure_spec, control, 72); OFF(eng_measure_spec, n_control, 80); OFF(eng_measure_spec, channel_cost, 88); OFF(eng_measure_spec, currency_places, 96);

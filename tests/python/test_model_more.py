@@ -347,6 +347,14 @@ class Recurring(unittest.TestCase):
             self.assertEqual((total["sent"], total["credits_spent"], total["contacted"]), (6, charged, 2))
             self.assertEqual((total["responders"], total["conversions"]), (1, 1))
             self.assertEqual(total["responder_sales"], 25)
+            # the column-fed call over the engine's own rows, their occurrences in them: the same
+            rows = [t for c in ("C1", "C2") for t in eng.touches("acme", eng.find_customer("admin", c))]
+            txns = [{"customer": eng.find_customer("admin", "C1"), "time": late, "amount": 25}]
+            with eng.measure_campaign(rows, txns, messages=[mid], start=T0, end=T0 + 60 * engage.DAY, goal=goal,
+                                      channel_costs={"sms": 1}, fields=[("amount", "decimal")]) as r:
+                cols = r.total()
+            self.assertEqual({k: cols[k] for k in ("sent", "credits_spent", "contacted", "conversions")},
+                             {"sent": 6, "credits_spent": 6, "contacted": 2, "conversions": 1})
 
 
 class ControlList(unittest.TestCase):

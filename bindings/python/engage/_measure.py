@@ -48,6 +48,8 @@ def _touches(rows: Sequence[dict], keep) -> _n.TouchColumns:
     t.status = _arr(ctypes.c_uint8, [TOUCH_STATUSES[r["status"]] if isinstance(r["status"], str) else r["status"]
                                      for r in rows], keep)
     t.time = _arr(ctypes.c_int64, [_ms(r["time"], "touches.time") for r in rows], keep)
+    if any(r.get("occurrence") for r in rows):  # a recurring message's occurrences: a sending each
+        t.occurrence = _arr(ctypes.c_uint32, [r.get("occurrence", 0) for r in rows], keep)
     return t
 
 

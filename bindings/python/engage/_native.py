@@ -511,7 +511,7 @@ RuleBatch = _struct("eng_rule_batch", [
     ("version", c_uint), ("nrows", c_size_t), ("columns", P(RuleColumn)), ("ncolumns", c_size_t)])
 TouchColumns = _struct("eng_touch_columns", [
     ("version", c_uint), ("n", c_size_t), ("customer", u32p), ("message", u32p), ("channel", P(ctypes.c_uint8)),
-    ("status", P(ctypes.c_uint8)), ("time", i64p)])
+    ("status", P(ctypes.c_uint8)), ("time", i64p), ("occurrence", u32p)])
 TxnColumns = _struct("eng_txn_columns", [
     ("version", c_uint), ("n", c_size_t), ("customer", u32p), ("time", i64p), ("amount", i64p),
     ("amount_scale", c_int), ("fields", P(RuleField)), ("nfields", c_size_t), ("columns", P(RuleColumn))])
@@ -530,7 +530,7 @@ AUDIENCE_COUNT_FN = ctypes.CFUNCTYPE(c_int, P(AudienceQuery), u64p, c_void_p)
 STRUCTS += [FileCompaction, UnsubscribeInfo, RuleColumn, RuleBatch, TouchColumns, TxnColumns, MeasureSpec,
             OrgFigures]
 VERSIONS.update({"eng_file_compaction": 1, "eng_unsubscribe_info": 1, "eng_rule_batch": 1,
-                 "eng_touch_columns": 1, "eng_txn_columns": 1, "eng_measure_spec": 1, "eng_org_figures": 1})
+                 "eng_touch_columns": 2, "eng_txn_columns": 1, "eng_measure_spec": 1, "eng_org_figures": 1})
 _SIGNATURES.update({
     "eng_access_check": (c_int, [E, S, c_int, S]),
     "eng_unit_add": (c_int, [E, S, S, S]),

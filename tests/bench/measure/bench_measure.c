@@ -436,7 +436,7 @@ static void starting_rows_only(eng_engine *e, const data *d, const eng_txn_colum
         cu[j] = d->tcust[i], ms[j] = d->tmsg[i], ch[j] = d->tch[i], st[j] = d->tst[i], t[j] = d->tt[i];
     }
     free(at);
-    eng_touch_columns tc = {ENG_TOUCH_COLUMNS_VERSION, k, cu, ms, ch, st, t};
+    eng_touch_columns tc = {ENG_TOUCH_COLUMNS_VERSION, k, cu, ms, ch, st, t, NULL};
     eng_measure_spec s = *s0;
     s.message_sent_at = sent_at;
     static const uint8_t trust[NMSG] = {1, 1, 1, 1, 1};
@@ -491,7 +491,7 @@ static void segment_order(eng_engine *e, const data *d, const eng_txn_columns *x
         }
     }
     free(k);
-    eng_touch_columns tc = {ENG_TOUCH_COLUMNS_VERSION, n, cu, ms, ch, st, t};
+    eng_touch_columns tc = {ENG_TOUCH_COLUMNS_VERSION, n, cu, ms, ch, st, t, NULL};
     static const uint8_t trust[NMSG] = {1, 1, 1, 1, 1};
     double best = 1e30, best_cpu = 1e30;
     for (int rep = 0; rep < reps; rep++) {
@@ -544,7 +544,7 @@ static void run(const char *label, uint32_t nc, const char *bench_dir, int have_
     cols[1].data = d.xstore;
     cols[1].dict = dict;
     cols[1].dict_size = 100;
-    eng_touch_columns tc = {ENG_TOUCH_COLUMNS_VERSION, d.nt, d.tcust, d.tmsg, d.tch, d.tst, d.tt};
+    eng_touch_columns tc = {ENG_TOUCH_COLUMNS_VERSION, d.nt, d.tcust, d.tmsg, d.tch, d.tst, d.tt, NULL};
     eng_txn_columns xc = {ENG_TXN_COLUMNS_VERSION, d.nx, d.xcust, d.xt, d.xamt, 2, fields, 2, cols};
     eng_measure_spec s;
     eng_measure_spec_init(&s, ENG_MEASURE_SPEC_VERSION);

@@ -26,6 +26,7 @@ static size_t older_end(const char *type, unsigned v)
         size_t end;
     } ends[] = {
         {"eng_envelope", 1, UPTO(eng_envelope, body_len)},
+        {"eng_touch_columns", 1, UPTO(eng_touch_columns, time)},
         {"eng_transport_methods", 1, UPTO(eng_transport_methods, destroy)},
         {"eng_run_options", 1, UPTO(eng_run_options, max_batches)},
         {"eng_dry_report", 1, UPTO(eng_dry_report, skipped)},

@@ -229,7 +229,7 @@ static void check_references(world *wp)
 
     static tcols tc;
     assemble(&w, &tc);
-    eng_touch_columns t = {ENG_TOUCH_COLUMNS_VERSION, tc.n, tc.cust, tc.msg, tc.ch, tc.st, tc.t};
+    eng_touch_columns t = {ENG_TOUCH_COLUMNS_VERSION, tc.n, tc.cust, tc.msg, tc.ch, tc.st, tc.t, NULL};
     int64_t am[3 * N];
     for (size_t i = 0; i < w.ntx; i++)
         am[i] = w.tx_a[i] * 10000;
@@ -655,15 +655,15 @@ static int occ_put(const eng_touch_row *r, void *u)
     return 0;
 }
 
-/* The stored report's counts equal the column path's over the same rows with their occurrences
- * (and differ from it without them: the daily message's occurrences would merge). */
+/* The stored report's counts equal eng_measure_campaign's over the same rows with their
+ * occurrences (and differ from it without them: the daily message's occurrences would merge). */
 static void stored_equals_columns(dx *f, const eng_report *r, uint64_t once, uint64_t daily)
 {
     static occ_cols c;
     c.n = 0;
     for (uint32_t cu = 0; cu < f->n; cu++)
         assert_int_equal(eng_touches_of_customer(f->e, "acme", cu, occ_put, &c), ENG_OK);
-    eng_touch_columns tc = {ENG_TOUCH_COLUMNS_VERSION, c.n, c.cust, c.msg, c.ch, c.st, c.t};
+    eng_touch_columns tc = {ENG_TOUCH_COLUMNS_VERSION, c.n, c.cust, c.msg, c.ch, c.st, c.t, NULL};
     eng_txn_columns xc = ENG_TXN_COLUMNS_INIT;
     const uint32_t msgs[2] = {(uint32_t)once, (uint32_t)daily};
     const int64_t cost[ENG_MAX_CHANNELS] = {3, 1};
@@ -675,7 +675,8 @@ static void stored_equals_columns(dx *f, const eng_report *r, uint64_t once, uin
     sp.channel_cost = cost;
     for (int with = 1; with >= 0; with--) {
         eng_report *ref = NULL;
-        assert_int_equal(eng__measure_columns(f->e, &tc, with ? c.occ : NULL, &xc, &sp, 0, 0, 0, NULL, 0, &ref), ENG_OK);
+        tc.occurrence = with ? c.occ : NULL;
+        assert_int_equal(eng_measure_campaign(f->e, &tc, &xc, &sp, &ref), ENG_OK);
         for (size_t i = 0; i <= 2; i++) {
             eng_report_figures a = ENG_REPORT_FIGURES_INIT, b = ENG_REPORT_FIGURES_INIT;
             assert_int_equal(i < 2 ? eng_report_message(r, i, NULL, &a) : eng_report_total(r, &a), ENG_OK);

@@ -821,6 +821,27 @@ static void test_weekly_against_references(void **state)
     eng_report *r = NULL;
     assert_int_equal(eng__measure_columns(e, &m->tc, m->tocc, &m->xc, &s, 0, 0, 1, NULL, 0, &r), ENG_OK);
     check(m, r, &s, dir);
+    /* The public call: the occurrence column of a version 2 struct is this one; a version 1 caller's
+     * struct ends before it (every row occurrence 0, as the internal call without one). */
+    eng_report *pub = NULL, *v1 = NULL, *none = NULL;
+    eng_touch_columns tc2 = m->tc, tc1;
+    tc2.occurrence = m->tocc;
+    memset(&tc1, 0xa5, sizeof tc1); /* past a version 1 struct: not read */
+    memcpy(&tc1, &m->tc, offsetof(eng_touch_columns, occurrence));
+    tc1.version = 1;
+    assert_int_equal(eng_measure_campaign(e, &tc2, &m->xc, &s, &pub), ENG_OK);
+    assert_int_equal(eng_measure_campaign(e, &tc1, &m->xc, &s, &v1), ENG_OK);
+    assert_int_equal(eng__measure_columns(e, &m->tc, NULL, &m->xc, &s, 0, 0, 1, NULL, 0, &none), ENG_OK);
+    char *x = NULL, *y = NULL, *z = NULL, *w = NULL;
+    assert_int_equal(eng_report_export(r, ENG_REPORT_JSON, &x, NULL), ENG_OK);
+    assert_int_equal(eng_report_export(pub, ENG_REPORT_JSON, &y, NULL), ENG_OK);
+    assert_int_equal(eng_report_export(v1, ENG_REPORT_JSON, &z, NULL), ENG_OK);
+    assert_int_equal(eng_report_export(none, ENG_REPORT_JSON, &w, NULL), ENG_OK);
+    assert_string_equal(x, y);
+    assert_string_equal(z, w);
+    assert_string_not_equal(x, z);
+    eng_free(e, x), eng_free(e, y), eng_free(e, z), eng_free(e, w);
+    eng_report_free(pub), eng_report_free(v1), eng_report_free(none);
     eng_report_free(r);
     if (dir) {
         test_rmtree(dir);
