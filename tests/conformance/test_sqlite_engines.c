@@ -38,6 +38,9 @@ static int open_shared(eng_store **out)
                              test_alloc_get(), out);
 }
 
+static pthread_t senders[3]; /* the threads that have sent a batch (under plock) */
+static int nsenders;
+
 static int setup(void **state)
 {
     (void)state;
@@ -61,6 +64,7 @@ static int teardown(void **state)
 static void world(dx *f, int (*batch)(const eng_envelope *, size_t, int *, void *))
 {
     dx_world(f, NCUST, 8, 1, 1);
+    nsenders = 0;
     f->tm.send_batch = batch;
     dx_reopen(f);
     eng_message_spec m = dx_message();
@@ -98,12 +102,33 @@ static int work(eng_engine *e, uint64_t msg, eng_time now, uint64_t *batches)
 
 static pthread_mutex_t plock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Under plock: note the calling thread as a sender; 1 while it is the only one. */
+static int sole_sender(void)
+{
+    int seen = 0;
+    for (int i = 0; i < nsenders; i++)
+        seen |= pthread_equal(senders[i], pthread_self());
+    if (!seen && nsenders < 3)
+        senders[nsenders++] = pthread_self();
+    return nsenders < 2;
+}
+
 static int locked_batch(const eng_envelope *env, size_t n, int *status, void *user)
 {
     pthread_mutex_lock(&plock);
     int rc = dx_send_batch(env, n, status, user);
+    int alone = sole_sender();
     pthread_mutex_unlock(&plock);
-    usleep(500); /* at the provider, outside the engine lock: the others take chunks meanwhile */
+    /* At the provider, outside the engine lock: the others take chunks meanwhile. Until a
+     * second engine has sent, this one waits here (up to 5 s), so that the chunks are shared
+     * out whatever the scheduler does (valgrind runs one thread at a time). */
+    for (int i = 0; alone && i < 5000; i++) {
+        usleep(1000);
+        pthread_mutex_lock(&plock);
+        alone = nsenders < 2;
+        pthread_mutex_unlock(&plock);
+    }
+    usleep(500);
     return rc;
 }
 
@@ -341,6 +366,7 @@ static void points(void **state)
     (void)state;
     dx f;
     dx_world(&f, NCUST, 8, 1, 1);
+    nsenders = 0;
     f.tm.send_batch = locked_batch;
     dx_reopen(&f);
     loyalty_hooks(f.e);
