@@ -12,10 +12,11 @@
 
 #include "engage/measure.h"
 #include "core/engine_impl.h"
+#include "model/report_limit.h"
 
 __extension__ typedef __int128 eng__i128;
 
-#define ENG__MEASURE_MAX_MESSAGES 256
+#define ENG__MEASURE_MAX_MESSAGES ENG__REPORT_MAX_MESSAGES /* the model's approval limit */
 
 /* Shares are kept in units of 1/ENG__SHARE_DEN of an amount unit: divisible by
  * 1..16 and by 5 x 1..16, so linear (up to 16 touches) and position-based (up

@@ -19,6 +19,7 @@
 #include "base/utf8.h"
 #include "model/txn_schema.h"
 #include "model/xengage_opts.h"
+#include "model/report_limit.h"
 
 /* Record type tags (0x01xx) and keys (under "m/"). */
 enum {
@@ -283,8 +284,6 @@ void eng__schedule_check(eng_validation *v, const eng_schedule *s, const eng_cam
 void eng__audience_query_of(const eng__org *o, const eng__camp *c, const eng_message_spec *s, eng_audience_query *q);
 /* Storage key (below the audience layer's a/f/) of the audience frozen by an approval. */
 void eng__frozen_audience_key(char *buf, size_t n, uint64_t campaign, uint64_t message, eng_time approved_at);
-/* The approved messages a campaign report measures at most (measure.h's 256, ENG__MEASURE_MAX_MESSAGES). */
-#define ENG__REPORT_MAX_MESSAGES 256
 /* ENG_OK when @p c's approved messages (@p except left out) and @p adding more fit in one report,
  * else ENG_ETOOBIG at "campaign": an approval past it would leave a campaign no report can read. */
 int eng__camp_report_room(eng_engine *e, const eng__camp *c, uint64_t except, size_t adding);
