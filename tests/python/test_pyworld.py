@@ -182,6 +182,43 @@ class WorldFiles(unittest.TestCase):
             self.assertAlmostEqual(best, w.value[i] * w.tau(i, o) - p.ch[o].cost if o >= 0 else 0)
 
 
+    def test_cost_two_readings(self):
+        """Credits and credits + fatigue (print_cost, cost_target) against a brute-force count over the
+        customers: send_all pays every reachable channel's cost and fatigue x (channels - 1), a single
+        channel no fatigue; the target's verdict on each reading from those sums."""
+        p = pyworld.Params()
+        p.customers, p.segments = 400, 2
+        pl = pyworld.Player(None, p, 4, {"priority"})
+        w, test = pl.w, list(range(0, 400, 3))
+        first = {i: next(c for c in p.priority if w.reach[i] >> c & 1) for i in test if w.reach[i]}
+        res = {k: [] for k in ("send_all", "random_single", "greedy_engagement", "oracle")}
+        for wave in (1, 2):
+            w.wave(wave)
+            pl.score(res, test, None, None, first)
+        s = pyworld.summarize(res)
+        credits = fatigue = 0.0
+        for i in test:
+            chans = [c for c in range(p.k) if w.reach[i] >> c & 1]
+            credits += sum(p.ch[c].cost for c in chans)
+            fatigue += p.fatigue * max(0, len(chans) - 1)
+        self.assertAlmostEqual(s["send_all"]["cost"], 2 * credits)
+        self.assertAlmostEqual(s["send_all"]["fatigue"], 2 * fatigue)
+        self.assertGreater(fatigue, credits)  # the default world: fatigue is most of send_all's cost
+        g = pyworld.cost_target(s)
+        for k in ("random_single", "greedy_engagement", "oracle"):
+            self.assertEqual(s[k]["fatigue"], 0)
+            self.assertAlmostEqual(g[k]["credits"], 100 * s[k]["cost"] / (2 * credits))
+            self.assertAlmostEqual(g[k]["total"], 100 * s[k]["cost"] / (2 * credits + 2 * fatigue))
+            self.assertAlmostEqual(g[k]["incr"], 100 * s[k]["incr"] / s["send_all"]["incr"])
+            for r in ("credits", "total"):
+                self.assertEqual(g[k][r + "_met"], g[k]["incr"] >= 65 and g[k][r] <= 15)
+        self.assertTrue(g["oracle"]["incr"] >= 65 and g["oracle"]["total"] < g["oracle"]["credits"] / 2)
+        out = io.StringIO()
+        pyworld.print_cost(out, s)
+        row = [r for r in out.getvalue().splitlines() if r.startswith("| send_all |")][0].split("|")
+        self.assertEqual(row[4].strip(), f"{2 * (credits + fatigue):.0f}")
+
+
 class AdHistory(unittest.TestCase):
     def test_replay_reaches_ad_channels(self):
         """The warm history of an ad channel is replayed as plain messages with ad creatives: every

@@ -210,6 +210,7 @@ int main(int argc, char **argv)
         printf(" %s", scen[s]);
     printf("%s; xengage campaign time %.2f s per seed\n", nscen ? "" : " none", xt / seeds);
     xs_report_tables(stdout, &p, r, seeds, o.policies);
+    xs_report_cost(stdout, &p, r, seeds, o.policies);
     if (xs_report_credits(stdout, &p, r, seeds)) {
         fprintf(stderr, "xengage-sim: the engine charged a wave past its credit cap or other than what was sent\n");
         ok = 0;

@@ -4,7 +4,7 @@
 # lock and writes its own table; a seed whose table exists is not run again (the run resumes).
 # Then the per-seed figures of xengage are summarised: share of the oracle in wave 1 and in
 # waves 2-W, net value against priority and greedy, incremental conversions and cost against
-# send_all, mean [95 % interval], median and min over the seeds.
+# send_all (credits, and credits + fatigue), mean [95 % interval], median and min over the seeds.
 #
 #   tools/xengage-sim/many-seeds.sh SIM OUTDIR FIRST LAST [xengage-sim options...]
 #   e.g. tools/xengage-sim/many-seeds.sh build/tools/xengage-sim/xengage-sim m-runs 1 20 \
@@ -24,11 +24,15 @@ while [ "$s" -le "$last" ]; do
     s=$((s + 1))
 done
 # The xengage row of each seed's first table: | xengage | w1 % [..] | w2-W % [..] | all | net | vs priority
-# (min) | vs greedy (min) | incr vs send_all % | cost vs send_all % | ...
+# (min) | vs greedy (min) | incr vs send_all % | cost vs send_all % | ..., then the cost target's row (its
+# credits + fatigue vs send_all; "-" in tables from before it was printed).
 for f in "$out"/seed-*.txt; do
     awk -F'|' '/^\| xengage \|/ && !done { gsub(/[%x]/, ""); split($3, a, " "); split($4, b, " ");
-        split($7, c, " "); split($8, d, " "); print a[1], b[1], c[1], d[1],
-        $9 ~ /[0-9]/ ? $9 + 0 : "-", $10 ~ /[0-9]/ ? $10 + 0 : "-"; done = 1 }' "$f"
+        split($7, c, " "); split($8, d, " "); row = a[1] " " b[1] " " c[1] " " d[1] " " \
+        ($9 ~ /[0-9]/ ? $9 + 0 : "-") " " ($10 ~ /[0-9]/ ? $10 + 0 : "-"); done = 1 }
+        /^the cost target/ { target = 1 } /^$/ { target = 0 }
+        target && /^\| xengage \|/ { total = $7 ~ /[0-9]/ ? $7 + 0 : "-" }
+        END { if (done) print row, total == "" ? "-" : total }' "$f"
 done | awk '
 function summary(name, i,   m, v, k, j, t, y) {
     m = sum[i] / n; v = 0
@@ -38,7 +42,7 @@ function summary(name, i,   m, v, k, j, t, y) {
     printf "| %s | %.2f [%.2f, %.2f] | %.2f | %.2f |\n", name, m, m - 1.96 * v, m + 1.96 * v,
         n % 2 ? y[(n + 1) / 2] : (y[n / 2] + y[n / 2 + 1]) / 2, y[1]
 }
-{ n++; for (i = 1; i <= 6; i++) { x[n, i] = $i; sum[i] += $i; if ($i == "-") none[i] = 1 } }
+{ n++; for (i = 1; i <= 7; i++) { x[n, i] = $i; sum[i] += $i; if ($i == "-") none[i] = 1 } }
 END {
     if (!n) { print "no seed tables" > "/dev/stderr"; exit 1 }
     printf "xengage over %d seeds (one process each)\n| figure | mean [95 %% interval] | median | min |\n|---|---|---|---|\n", n
@@ -46,6 +50,8 @@ END {
     summary("net value vs priority (x)", 3); summary("net value vs greedy (x)", 4)
     if (!none[5] && !none[6]) { # send_all was run
         summary("incremental conversions vs send_all (%)", 5); summary("cost vs send_all (%)", 6)
+        # The same target read with the cost net value subtracts (docs/xengage.md, "The cost target on two readings").
+        if (!none[7]) summary("credits + fatigue vs send_all (%)", 7)
     }
 }'
 # Coverage of the off-policy intervals: the simulator-side table (IPW and DR covers, "k / 1" per seed)

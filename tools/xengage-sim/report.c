@@ -44,7 +44,7 @@ void xs_summarize(const double *x, size_t n, xs_summary *s)
 
 int xs_reference(const xs_params *p) { return p->budget > 0 ? P_ORACLE_BUDGET : P_ORACLE; }
 
-static xs_wm total(const xs_seed_result *r, int policy, unsigned from, unsigned to)
+xs_wm xs_total(const xs_seed_result *r, int policy, unsigned from, unsigned to)
 {
     xs_wm t = {0};
     for (unsigned w = from; w <= to; w++) {
@@ -57,20 +57,17 @@ static xs_wm total(const xs_seed_result *r, int policy, unsigned from, unsigned 
 
 double xs_share(const xs_seed_result *r, const xs_params *p, int policy, unsigned from, unsigned to)
 {
-    double ref = total(r, xs_reference(p), from, to).net;
-    return ref != 0 ? total(r, policy, from, to).net / ref : 0;
+    double ref = xs_total(r, xs_reference(p), from, to).net;
+    return ref != 0 ? xs_total(r, policy, from, to).net / ref : 0;
 }
 
-/* x[k] = scale * (policy's measure / ref's measure) in each seed, measure 0 net value, 1
- * incremental conversions, 2 cost; 0 when a seed's reference is not positive (a world where
- * send_all costs nothing, or every policy loses money), where the ratio would say nothing. */
-static int ratios(double *x, const xs_seed_result *r, size_t seeds, int pol, int ref, unsigned W, int what,
+int xs_ratios(double *x, const xs_seed_result *r, size_t seeds, int pol, int ref, unsigned W, int what,
                   double scale)
 {
     for (size_t k = 0; k < seeds; k++) {
-        xs_wm a = total(&r[k], pol, 1, W), b = total(&r[k], ref, 1, W);
-        double num = what == 0 ? a.net : what == 1 ? a.incr : a.cost;
-        double den = what == 0 ? b.net : what == 1 ? b.incr : b.cost;
+        xs_wm a = xs_total(&r[k], pol, 1, W), b = xs_total(&r[k], ref, 1, W);
+        double num = what == XS_NET ? a.net : what == XS_INCR ? a.incr : what == XS_CREDITS ? a.cost : a.cost + a.fatigue;
+        double den = what == XS_NET ? b.net : what == XS_INCR ? b.incr : what == XS_CREDITS ? b.cost : b.cost + b.fatigue;
         if (!(den > 0))
             return 0;
         x[k] = scale * num / den;
@@ -107,7 +104,7 @@ void xs_report_tables(FILE *f, const xs_params *p, const xs_seed_result *r, size
             fprintf(f, "| %.1f %% [%.1f, %.1f] ", s.mean, s.lo, s.hi);
         }
         for (size_t k = 0; k < seeds; k++)
-            x[k] = total(&r[k], pol, 1, W).net;
+            x[k] = xs_total(&r[k], pol, 1, W).net;
         xs_summarize(x, seeds, &s);
         fprintf(f, "| %.0f [%.0f, %.0f] ", s.mean, s.lo, s.hi);
         int refs[2] = {P_PRIORITY, P_GREEDY};
@@ -116,7 +113,7 @@ void xs_report_tables(FILE *f, const xs_params *p, const xs_seed_result *r, size
                 fprintf(f, "| - ");
                 continue;
             }
-            if (!ratios(x, r, seeds, pol, refs[j], W, 0, 1)) {
+            if (!xs_ratios(x, r, seeds, pol, refs[j], W, XS_NET, 1)) {
                 fprintf(f, "| - ");
                 continue;
             }
@@ -124,8 +121,8 @@ void xs_report_tables(FILE *f, const xs_params *p, const xs_seed_result *r, size
             fprintf(f, "| %.2fx (%.2fx) ", s.median, s.min);
         }
         if (policies >> P_SEND_ALL & 1) {
-            for (int what = 1; what <= 2; what++) {
-                if (!ratios(x, r, seeds, pol, P_SEND_ALL, W, what, 100)) {
+            for (int what = XS_INCR; what <= XS_CREDITS; what++) {
+                if (!xs_ratios(x, r, seeds, pol, P_SEND_ALL, W, what, 100)) {
                     fprintf(f, "| - ");
                     continue;
                 }
@@ -136,7 +133,7 @@ void xs_report_tables(FILE *f, const xs_params *p, const xs_seed_result *r, size
             fprintf(f, "| - | - ");
         double cpic = 0, hit = 0, msgs = 0;
         for (size_t k = 0; k < seeds; k++) {
-            xs_wm t = total(&r[k], pol, 1, W);
+            xs_wm t = xs_total(&r[k], pol, 1, W);
             cpic += t.incr > 0 ? t.cost / t.incr : 0;
             hit += t.contacted > 0 ? t.respond / t.contacted : 0;
             msgs += t.msgs;
