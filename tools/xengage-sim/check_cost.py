@@ -6,7 +6,9 @@ all K channels: its credits are contacted x (sum of the costs) and its fatigue c
 credits + fatigue, every policy's share of it, its cost per incremental conversion on both readings,
 and each verdict of the cost target follow from the credit figures. A second world with partial
 reachability checks fatigue = fatigue x (messages - contacted) for every policy, and fatigue 0 makes
-the two readings equal."""
+the two readings equal. Last, the table of xengage's sends by its score per cost: with the truth in every
+part of the score, score = truth in each bin; without exploration the bins add up to the contacted
+customers and to the net value of the main table."""
 import os
 import subprocess
 import sys
@@ -107,6 +109,21 @@ def main():
     for k, r in cost.items():
         assert r[6] == r[7] and r[8] == r[9] and float(r[4]) == 0, (k, r)
         assert tgt[k][1:4] == tgt[k][4:7], (k, tgt[k])
+    # xengage's sends by its score per cost: with every part of the score from the world's truth the score is
+    # the truth, bin by bin; without exploration every send is binned, so the bins' sends and truth add up to
+    # the contacted customers and the net value of the main table.
+    bins = lambda out: [[float(x) if x != "-" else 0.0 for x in r] for r in table(out, "xengage's sends").values()]
+    out = run(world([0.85, 0.95, 0.4, 0.6], 0.5), "--seeds", "2", "--explore", "0", "--truth", "q,pi,value,delivery")
+    b = bins(out)
+    assert sum(r[0] + r[3] for r in b) > 0, out
+    for r in b:
+        assert abs(r[1] - r[2]) <= 0.0015 and abs(r[4] - r[5]) <= 0.0015, (r, out)
+    out = run(world([0.85, 0.95, 0.4, 0.6], 0.5), "--seeds", "2", "--explore", "0")
+    b, cost = bins(out), table(out, "cost on two readings")
+    net = float([l for l in out.splitlines() if l.startswith("| xengage |")][0].split("|")[5].split("[")[0])
+    close(sum(r[0] + r[3] for r in b), float(cost["xengage"][0]), 0.5 + 0.1 * len(b), "binned sends")
+    close(sum(r[0] * r[2] + r[3] * r[5] for r in b), net, 1 + 2e-3 * abs(net), "binned truth = net value")
+    assert any(abs(r[1] - r[2]) > 0.01 for r in b), b  # its own estimates: not the truth
     print("ok")
 
 

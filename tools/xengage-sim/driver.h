@@ -13,6 +13,8 @@ typedef struct xs_choice {
     int8_t ch;        /* -1: none */
     uint8_t explored; /* from the exploration bucket (propensity is exact) */
     float propensity;
+    uint8_t scored;   /* score holds the optimizer's own figure (direct driver, not explored) */
+    float score;      /* expected value of the send less its cost (x (1 + lambda) under a cap), by its estimates */
 } xs_choice;
 
 typedef struct xs_driver_opts {

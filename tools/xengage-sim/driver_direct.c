@@ -85,7 +85,8 @@ static void d_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n,
     else
         eng__xe_decide_mt(d->xe, wave, 0, d->items, n, d->ch, d->threads);
     for (size_t j = 0; j < n; j++)
-        out[j] = (xs_choice){d->ch[j].channel, d->ch[j].explored, d->ch[j].propensity};
+        out[j] = (xs_choice){d->ch[j].channel, d->ch[j].explored, d->ch[j].propensity,
+                             !d->ch[j].explored && !d->ch[j].guard, d->ch[j].score};
 }
 
 static void d_outcome(xs_driver *b, uint32_t i, unsigned ch, unsigned flags)

@@ -493,7 +493,7 @@ static void e_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n,
     for (size_t x = 0; x < n; x++) {
         uint32_t i = ids[x], ps = d->pos[i];
         int ch = d->sent[i];
-        out[x] = (xs_choice){(int8_t)(ch >= 0 ? d->wch[ch] : -1), 0, 0};
+        out[x] = (xs_choice){(int8_t)(ch >= 0 ? d->wch[ch] : -1), 0, 0, 0, 0};
         if (ps == UINT32_MAX)
             continue;
         if (ps / d->chunk != have) {

@@ -16,6 +16,41 @@ static void interval(FILE *f, const double *x, size_t seeds)
     fprintf(f, "| %.1f %% [%.1f, %.1f] ", s.mean, s.lo, s.hi);
 }
 
+/* xengage's sends by its own score per unit of cost against the world's truth: whether the sends that
+ * barely pay by its estimates pay (the direct driver's scores; nothing without them). */
+static void calibration(FILE *f, const xs_params *p, const xs_seed_result *r, size_t seeds)
+{
+    double t[2][XS_CALIB_BINS][3] = {{{0}}}, n = 0;
+    for (size_t k = 0; k < seeds; k++)
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < XS_CALIB_BINS; b++)
+                for (int j = 0; j < 3; j++)
+                    t[a][b][j] += r[k].calib[a][b][j], n += j == 0 ? r[k].calib[a][b][0] : 0;
+    if (!n)
+        return;
+    fprintf(f, "\nxengage's sends by its score per unit of cost (score: the send's expected value less its cost%s, by "
+               "its estimates; explored sends left out) against the world's truth (value x incremental probability - "
+               "cost): sends a seed, mean score, mean truth\n| score / cost | wave 1: sends | score | truth | later "
+               "waves: sends | score | truth |\n|---|---|---|---|---|---|---|\n",
+            p->budget > 0 ? " x (1 + the cap's multiplier)" : "");
+    for (int b = 0; b < XS_CALIB_BINS; b++) {
+        if (b == 0)
+            fprintf(f, "| < %g ", xs_calib_edge[0]);
+        else if (b == XS_CALIB_BINS - 1)
+            fprintf(f, "| >= %g ", xs_calib_edge[b - 1]);
+        else
+            fprintf(f, "| %g - %g ", xs_calib_edge[b - 1], xs_calib_edge[b]);
+        for (int a = 0; a < 2; a++) {
+            const double *c = t[a][b];
+            if (c[0] > 0)
+                fprintf(f, "| %.1f | %.3f | %.3f ", c[0] / seeds, c[1] / c[0], c[2] / c[0]);
+            else
+                fprintf(f, "| 0 | - | - ");
+        }
+        fprintf(f, "|\n");
+    }
+}
+
 void xs_report_cost(FILE *f, const xs_params *p, const xs_seed_result *r, size_t seeds, unsigned policies)
 {
     unsigned W = p->waves;
@@ -50,6 +85,7 @@ void xs_report_cost(FILE *f, const xs_params *p, const xs_seed_result *r, size_t
         }
         fprintf(f, "| %.2f | %.2f |\n", cpi[0] / seeds, cpi[1] / seeds);
     }
+    calibration(f, p, r, seeds);
     if (!sa) {
         free(x);
         return;

@@ -11,6 +11,8 @@
 const char *const xs_policy_name[P_COUNT] = {"send_all", "priority", "random_single", "greedy_engagement",
                                              "xengage", "oracle", "oracle_budget"};
 
+const double xs_calib_edge[XS_CALIB_BINS - 1] = {0.1, 0.25, 0.5, 1, 2, 4};
+
 /* Draw ids (the "what" of xs_u) of the campaign. */
 enum { U_CONTROL = 200, U_BATCH, U_RANDOM, U_ORGANIC, U_HIST_CH = 210, U_DELIV = 230, U_ENG = 250, U_CONV = 270,
        U_DELAY = 290 };
@@ -311,7 +313,7 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                     l->drv->decide(l->drv, wave, ids, n, bb < 0 && budget >= 0 ? 0 : bb, ch);
                 } else {
                     for (size_t x = 0; x < n; x++)
-                        ch[x] = (xs_choice){(int8_t)greedy_pick(p, &l->h[(size_t)ids[x] * 16], w.reach[ids[x]]), 0, 0};
+                        ch[x] = (xs_choice){(int8_t)greedy_pick(p, &l->h[(size_t)ids[x] * 16], w.reach[ids[x]]), 0, 0, 0, 0};
                 }
                 for (size_t x = 0; x < n; x++) {
                     uint32_t i = ids[x];
@@ -349,6 +351,14 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                     }
                     add(m, &w, i, 1u << c);
                     spent += p->ch[c].cost;
+                    if (ch[x].scored) { /* do the sends that barely pay by its estimates pay? */
+                        double cost = p->ch[c].cost, rel = cost > 0 ? ch[x].score / cost : INFINITY;
+                        int bin = 0;
+                        while (bin < XS_CALIB_BINS - 1 && rel >= xs_calib_edge[bin])
+                            bin++;
+                        double *cb = r->calib[wave > 1][bin];
+                        cb[0] += 1, cb[1] += ch[x].score, cb[2] += w.value[i] * xs_tau(&w, i, (unsigned)c) - cost;
+                    }
                     unsigned f = sample(&w, i, (unsigned)c, wave, &conv, &delay);
                     push(l, now, now + delay, i, (unsigned)c, f);
                     if (organic && !(f & ENG__XE_CONVERTED)) /* not engaged: the purchase happens anyway */

@@ -10,6 +10,8 @@ enum { P_SEND_ALL, P_PRIORITY, P_RANDOM, P_GREEDY, P_XENGAGE, P_ORACLE, P_ORACLE
 extern const char *const xs_policy_name[P_COUNT];
 
 #define XS_MAXW 64
+#define XS_CALIB_BINS 7
+extern const double xs_calib_edge[XS_CALIB_BINS - 1]; /* upper edges of score / cost; the last bin is open */
 
 /* Expected totals over the wave's test group. */
 typedef struct xs_wm {
@@ -35,6 +37,9 @@ typedef struct xs_seed_result {
     xs_eope eope[XS_MAXW][2]; /* [wave][priority, greedy] */
     int capped[XS_MAXW];      /* engine driver: the wave's message had a credit cap */
     double credits[XS_MAXW][3]; /* its cap, what the engine charged, what the transport saw leave (currency) */
+    /* xengage's scored sends by score / cost (XS_CALIB_EDGES), wave 1 and later: sends, sum of scores, sum of
+     * the truth's value x incremental probability - cost. */
+    double calib[2][XS_CALIB_BINS][3];
     xs_ope ope[OPE_COUNT];
     size_t ope_rows;
     double seconds_xengage;
