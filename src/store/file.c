@@ -60,6 +60,8 @@ typedef struct filestore {
     uint64_t next_seq;
     uint64_t frames;
     uint64_t dropped;   /* torn-tail bytes cut off at open */
+    uint64_t mended;    /* 1 + offset of a frame header mended at open (eng__frame_header_mend), or 0 */
+    uint8_t mended_hdr[ENG__FRAME_HEADER]; /* that header, written over the cut one at open */
     int broken;
     eng_file_compaction policy;
     uint64_t retry_at;  /* after a failed automatic compaction: file size before trying again */
@@ -162,9 +164,17 @@ static int replay(filestore *fs, uint64_t pos, uint64_t size)
             break;
         }
         eng__frame_hdr h;
-        if (eng__frame_header_decode(hdr, &h) != ENG_OK) {
+        int mend = 0;
+        if (eng__frame_header_decode(hdr, &h) != ENG_OK &&
+            ((mend = eng__frame_header_mend(hdr, fs->next_seq)) != 2 || eng__frame_header_decode(hdr, &h) != ENG_OK)) {
+            if (mend == 1)
+                break; /* torn: a commit's header cut while written over its stand-in */
             rc = corrupt(fs, pos, "frame header fails its checksum");
             break;
+        }
+        if (mend) { /* the real header but for its checksum's last bytes: written whole at open */
+            fs->mended = pos + 1;
+            memcpy(fs->mended_hdr, hdr, sizeof hdr);
         }
         if (h.seq != fs->next_seq) {
             rc = corrupt(fs, pos, "frame out of sequence");
@@ -214,6 +224,8 @@ static int replay(filestore *fs, uint64_t pos, uint64_t size)
     eng__free(&fs->mem, buf);
     fs->end = pos;
     fs->dropped = size - pos;
+    if (fs->mended > pos) /* the mended frame was a torn tail after all (its payload cut) */
+        fs->mended = 0;
     return rc;
 }
 
@@ -304,6 +316,12 @@ static int load(filestore *fs)
         if ((err = truncate_fd(fs->fd, fs->end)) != 0 ||
             (!(fs->flags & ENG_STORE_NOSYNC) && (err = sync_fd(fs->fd)) != 0))
             return io_fail(fs, err, "cutting the torn tail", fs->end);
+    }
+    if (fs->mended && !ro) {
+        uint64_t at = fs->mended - 1;
+        if ((err = write_all(fs->fd, fs->mended_hdr, ENG__FRAME_HEADER, at)) != 0 ||
+            (!(fs->flags & ENG_STORE_NOSYNC) && (err = sync_fd(fs->fd)) != 0))
+            return io_fail(fs, err, "mending a frame header", at);
     }
     return ENG_OK;
 }
@@ -460,7 +478,7 @@ static int spill(filestore *fs, const void *k, size_t kl, const void *v, size_t 
     if (fs->spill_lost)
         return spill_lost(fs);
     uint8_t hdr[ENG__FRAME_HEADER];
-    eng__frame_header_encode_crc(hdr, ENG__FRAME_MAGIC, fs->next_seq, 0, ENG__FRAME_MAX_PAYLOAD);
+    eng__frame_standin_encode(hdr, fs->next_seq);
     size_t hl = fs->spill ? 0 : sizeof hdr;
     eng__wr w;
     eng__wr_init(&w, &fs->mem);

@@ -43,6 +43,33 @@ void eng__frame_header_encode_crc(uint8_t out[ENG__FRAME_HEADER], uint32_t magic
     eng__put32(out + 20, eng__crc32c(0, out, 20));
 }
 
+void eng__frame_standin_encode(uint8_t out[ENG__FRAME_HEADER], uint64_t seq)
+{
+    eng__frame_header_encode_crc(out, ENG__FRAME_MAGIC, seq, 0, ENG__FRAME_MAX_PAYLOAD);
+}
+
+int eng__frame_header_mend(uint8_t in[ENG__FRAME_HEADER], uint64_t seq)
+{
+    uint8_t s[ENG__FRAME_HEADER], r[4];
+    eng__frame_standin_encode(s, seq);
+    /* magic and sequence are the same in both headers: a cut write leaves them whole */
+    if (memcmp(in, s, 4) != 0 || memcmp(in + 8, s + 8, 8) != 0)
+        return 0;
+    eng__put32(r, eng__crc32c(0, in, 20));
+    /* the first k bytes the real header's, the rest the stand-in's (0 < k < 24) */
+    for (int k = 1; k < ENG__FRAME_HEADER; k++) {
+        if (memcmp(in + k, s + k, (size_t)(ENG__FRAME_HEADER - k)) != 0)
+            continue;
+        if (k <= 20) /* the stand-in's own checksum is still there: 32 bits no damage forges */
+            return 1;
+        if (memcmp(in + 20, r, (size_t)(k - 20)) == 0) {
+            memcpy(in + 20, r, 4); /* the real header whole but for its checksum */
+            return 2;
+        }
+    }
+    return 0;
+}
+
 void eng__frame_header_encode(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, const void *payload, size_t len)
 {
     eng__frame_header_encode_crc(out, ENG__FRAME_MAGIC, seq, eng__crc32c(0, payload, len), len);

@@ -54,6 +54,19 @@ void eng__frame_header_encode(uint8_t out[ENG__FRAME_HEADER], uint64_t seq, cons
 void eng__frame_header_encode_crc(uint8_t out[ENG__FRAME_HEADER], uint32_t magic, uint64_t seq, uint32_t pcrc,
                                   size_t len);
 
+/* The header a batch's first spilled op goes with (file.c spill): frame @p seq of the
+ * largest length, so that a crash before the commit leaves a frame running past the end
+ * of the file (a torn tail). The commit writes the real header over it. */
+void eng__frame_standin_encode(uint8_t out[ENG__FRAME_HEADER], uint64_t seq);
+/* A header of frame @p seq that fails its checksum: is it a stand-in the commit's real
+ * header was being written over when a crash cut that write (its first bytes the real
+ * header's, the rest the stand-in's)? 1: yes, cut before the real header's checksum: a
+ * torn tail (the commit never returned); 2: cut inside that checksum: @p in is mended
+ * into the real header (its payload still to be checked as any other); 0: no, damage.
+ * A cut write, unlike damage, keeps the magic and the sequence and leaves the rest
+ * exactly the stand-in's; a cut before byte 20 leaves the stand-in's own checksum. */
+int eng__frame_header_mend(uint8_t in[ENG__FRAME_HEADER], uint64_t seq);
+
 typedef struct eng__frame_hdr {
     uint32_t len;
     uint64_t seq;

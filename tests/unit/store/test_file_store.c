@@ -1083,6 +1083,81 @@ static void spilled_batches(void **state)
     test_alloc_assert_clean();
 }
 
+/* A batch that spilled begins its frame with a stand-in header; the commit writes the
+ * real header over it last. A crash cutting that write leaves the first k bytes of the real
+ * header and the rest of the stand-in's: a torn tail (the commit never returned), never
+ * damage. For every k the copy opens: k <= 20 without the batch (the stand-in's checksum
+ * still there), k in 21..23 with it whole (only the checksum's last bytes were not written:
+ * mended, and written whole at a writable open so the next open reads a plain header), and a
+ * commit after it reopens. A header with such a mix whose sequence is not the next one's, or
+ * one byte of a committed header flipped elsewhere, is still ENG_ECORRUPT (single_byte_flips).
+ * Found by events_killed (a crash at every write, cut to a prefix): the store refused to open. */
+static void header_cut_over_its_stand_in(void **state)
+{
+    fx *f = *state;
+    size_t saved;
+    long sizes[NBATCH + 1];
+    eng_store *s = spilled_model(f, sizes, &saved);
+    long before = test_file_size(f->path);
+    assert_int_equal(eng__kv_begin(s), ENG_OK);
+    put_str(s, "x", "a spilled value of the cut batch", ENG_OK);
+    put_str(s, "y", "tiny", ENG_OK);
+    assert_int_equal(eng__kv_commit(s), ENG_OK);
+    eng_store_free(s);
+    long n;
+    unsigned char *img = test_read_file(f->path, &n), real[ENG__FRAME_HEADER], standin[ENG__FRAME_HEADER];
+    memcpy(real, img + before, sizeof real);
+    eng__frame_standin_encode(standin, eng__get64(real + 8));
+    assert_memory_not_equal(real, standin, sizeof real);
+    eng__file_io_fault = skip_sync;
+    for (int k = 0; k <= ENG__FRAME_HEADER; k++) {
+        for (int ro = 0; ro < 2; ro++) {
+            memcpy(img + before, real, (size_t)k);
+            memcpy(img + before + k, standin + k, (size_t)(ENG__FRAME_HEADER - k));
+            test_write_file(f->copy, img, n);
+            s = open_ok(f->copy, ro ? ENG_STORE_READONLY : 0);
+            int whole = k > 20;
+            if (!whole)
+                assert_holds(s, NBATCH); /* the model's batches, nothing else */
+            assert_value(s, "x", whole ? "a spilled value of the cut batch" : NULL);
+            assert_value(s, "y", whole ? "tiny" : NULL);
+            eng__file_stats st;
+            assert_int_equal(eng__file_stats_get(s, &st), ENG_OK);
+            assert_int_equal(st.dropped_bytes, whole ? 0 : (uint64_t)(n - before));
+            if (ro) {
+                eng_store_free(s);
+                continue;
+            }
+            put_str(s, "z", "after the cut", ENG_OK);
+            eng_store_free(s);
+            long m;
+            unsigned char *back = test_read_file(f->copy, &m);
+            if (whole) /* mended at the open: the real header, whole */
+                assert_memory_equal(back + before, real, sizeof real);
+            free(back);
+            s = open_ok(f->copy, ENG_STORE_READONLY);
+            assert_value(s, "x", whole ? "a spilled value of the cut batch" : NULL);
+            assert_value(s, "z", "after the cut");
+            eng_store_free(s);
+        }
+    }
+    /* the same mix in a frame whose sequence is not the next one's: damage */
+    for (int k = 1; k < ENG__FRAME_HEADER; k += 7) {
+        unsigned char other[ENG__FRAME_HEADER];
+        eng__frame_standin_encode(other, eng__get64(real + 8) + 1);
+        memcpy(img + before, real, (size_t)k);
+        memcpy(img + before + k, other + k, (size_t)(ENG__FRAME_HEADER - k));
+        test_write_file(f->copy, img, n);
+        s = NULL;
+        assert_int_equal(eng_store_file_open(f->copy, 0, test_alloc_get(), &s), ENG_ECORRUPT);
+        assert_null(s);
+    }
+    free(img);
+    eng__file_io_fault = NULL;
+    eng__file_spill_min = saved;
+    test_alloc_assert_clean();
+}
+
 /* ---- values written behind (on a thread of the store's: eng__file_behind) ---- */
 
 static int put_behind(eng_store *s, const char *k, const char *v)
@@ -1234,6 +1309,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(killed_during_auto_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(spilled_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(written_behind, setup, teardown),
+        cmocka_unit_test_setup_teardown(header_cut_over_its_stand_in, setup, teardown),
     };
     const struct CMUnitTest in_file[] = {
         cmocka_unit_test_setup_teardown(persists_across_reopen, setup, teardown),
