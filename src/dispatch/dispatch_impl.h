@@ -344,8 +344,9 @@ typedef struct eng__runctx {
     eng_run_report *rep;
     eng__prog pg; /* "dispatch.run": sends so far, after each batch */
 } eng__runctx;
-/* Work one execution until nothing more can be done now; @p last: it is the
- * schedule's last occurrence (finishing it makes the message executed). */
+/* Work one execution until nothing more can be done now; @p last: the schedule's last
+ * occurrence is due (finishing this one makes the message executed once every other
+ * occurrence is final too). */
 int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int last);
 
 /* For points.c: add the deltas to the stored execution record (inside the caller's batch);
@@ -353,6 +354,8 @@ int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int
 int eng__exec_bump(eng_engine *e, eng__xcache *xc, const eng__xrec *d);
 void eng__chunk_state(eng__xcache *xc, const eng__chunk *c);
 eng_time eng__backoff(unsigned attempts);
+/* Occurrences of a schedule: 0 (none), 1 (once), or those from at to until (run.c). */
+uint64_t eng__sched_occurrences(const eng_schedule *s);
 /* Work the due points awards of a loaded chunk (frees it): intent stored, the host's callback
  * without the lock, outcomes stored. @p shared / @p ttl: the chunk's lease, as in work.c. */
 int eng__points_work(eng__runctx *r, eng__xcache *xc, eng__chunk *c, int shared, eng_time ttl);

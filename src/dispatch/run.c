@@ -40,6 +40,15 @@ static eng_time step_of(const eng_schedule *s)
     return u * (eng_time)(s->every ? s->every : 1);
 }
 
+uint64_t eng__sched_occurrences(const eng_schedule *s)
+{
+    if (s->kind == ENG_SCHEDULE_NONE)
+        return 0;
+    if (s->kind != ENG_SCHEDULE_RECURRING || s->until < s->at)
+        return 1;
+    return (uint64_t)((s->until - s->at) / step_of(s)) + 1;
+}
+
 /* Work every due occurrence of one message. */
 static int run_message(eng__runctx *r, const eng__actor *a, const eng__org *o, uint64_t id, int named)
 {
@@ -61,11 +70,13 @@ static int run_message(eng__runctx *r, const eng__actor *a, const eng__org *o, u
         const eng_schedule *s = m.spec.schedule;
         int recurring = s->kind == ENG_SCHEDULE_RECURRING;
         eng_time step = recurring ? step_of(s) : 0;
+        uint64_t n = eng__sched_occurrences(s);
+        /* once the last occurrence is due, the finish of any may be the message's (work.c) */
+        int last = n && s->at + (eng_time)(n - 1) * step <= r->now;
         for (uint32_t k = 0; s->kind != ENG_SCHEDULE_NONE && !rc; k++) {
             eng_time t = s->at + (eng_time)k * step;
             if (t > r->now || (recurring && t > s->until) || (!recurring && k > 0))
                 break;
-            int last = !recurring || t + step > s->until;
             eng__xrec x;
             int lr = eng__exec_load(e, id, k, &x);
             if (lr == ENG_OK && x.state != ENG_EXEC_RUNNING)

@@ -981,7 +981,32 @@ static int any_claim(const eng__dsp *d, uint64_t msg, uint32_t occ)
     return 0;
 }
 
-/* The execution is finished when every chunk is planned and final. */
+/* Every occurrence of message @p msg's schedule but @p occ final (finished or refused):
+ * 1, 0, or a negative error. An occurrence whose retries are still waiting may finish
+ * after a later one, the schedule's last among them. */
+static int others_final(eng_engine *e, uint64_t msg, uint32_t occ, const eng_schedule *s)
+{
+    uint64_t n = eng__sched_occurrences(s);
+    for (uint64_t k = 0; k < n; k++) {
+        eng__xrec x;
+        if (k == occ)
+            continue;
+        int rc = eng__exec_load(e, msg, (uint32_t)k, &x);
+        if (rc == ENG_ENOTFOUND) { /* not started */
+            eng_error_clear();
+            return 0;
+        }
+        if (rc)
+            return rc;
+        if (x.state != ENG_EXEC_FINISHED && x.state != ENG_EXEC_REFUSED)
+            return 0;
+    }
+    return 1;
+}
+
+/* The execution is finished when every chunk is planned and final; the message is
+ * executed when @p last (its schedule's last occurrence is due) and every other
+ * occurrence is final too. */
 static int maybe_finish(eng__runctx *r, eng__xcache *xc, int last)
 {
     eng_engine *e = r->e;
@@ -1020,7 +1045,10 @@ static int maybe_finish(eng__runctx *r, eng__xcache *xc, int last)
     if (!rc && last) {
         eng__msg m;
         if ((rc = eng__msg_load(e, xc->msg, &m)) == ENG_OK) {
-            if (m.state == ENG_STATE_EXECUTING) {
+            int done = m.state == ENG_STATE_EXECUTING ? others_final(e, xc->msg, xc->occ, m.spec.schedule) : 0;
+            if (done < 0)
+                rc = done;
+            if (done > 0) {
                 m.state = ENG_STATE_EXECUTED;
                 rc = eng__msg_put_audited(e, xc->x.o.id, r->actor, &m, "finish");
             }

@@ -1,0 +1,92 @@
+/* A recurring message is executed (ENG_STATE_EXECUTED) only when every occurrence
+ * is final, not when its schedule's last one finishes.
+ *
+ * An hourly message of two occurrences; one customer's email of occurrence 0 is
+ * answered "retry" six times, so its backoff (1, 2, 4, 8, 16, 32 minutes) carries
+ * it past the second occurrence's due time. Occurrence 1 goes out and
+ * finishes while occurrence 0 still waits for that retry: the message stays
+ * executing, the retry goes out when due, occurrence 0 finishes, and only then is
+ * the message executed. Before the fix the last occurrence's finish marked the
+ * message executed at once, eng_run_due() never looked at it again, and occurrence
+ * 0 stayed running for ever with a send neither sent nor final (its counters never
+ * added up). Found by the file-store soak with recurring messages. */
+#include "dispatch_fixture.h"
+
+static int message_state(dx *f)
+{
+    eng_message *m = NULL;
+    assert_int_equal(eng_message_get(f->e, "root", f->message, &m), ENG_OK);
+    eng_message_status st = ENG_MESSAGE_STATUS_INIT;
+    assert_int_equal(eng_message_status_get(m, &st), ENG_OK);
+    eng_message_free(m);
+    return st.state;
+}
+
+static eng_execution_info occurrence(dx *f, uint32_t occ)
+{
+    eng_execution_info x = ENG_EXECUTION_INFO_INIT;
+    assert_int_equal(eng_execution_get(f->e, "root", f->message, occ, &x), ENG_OK);
+    return x;
+}
+
+static void run_at(dx *f, eng_time now)
+{
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f->e, "root", now, NULL, &rep), ENG_OK);
+}
+
+static void executed_when_every_occurrence_is_final(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 20, 8, 1, 1);
+    eng_schedule sched = ENG_SCHEDULE_INIT;
+    eng_message_spec m = dx_message();
+    sched = *m.schedule;
+    sched.kind = ENG_SCHEDULE_RECURRING;
+    sched.every = 1;
+    sched.unit = ENG_EVERY_HOURS;
+    sched.until = sched.at + ENG_HOUR;
+    m.schedule = &sched;
+    dx_approve(&f, &m);
+    size_t tg;
+    uint32_t *ids = dx_test_group(&f, &tg);
+    uint32_t who = UINT32_MAX; /* a test-group customer with an email */
+    for (size_t i = 0; i < tg && who == UINT32_MAX; i++)
+        if (dx_ext(&f, ids[i]) % 5)
+            who = ids[i];
+    free(ids);
+    assert_true(who != UINT32_MAX);
+    size_t pair = dx_pair(who, ENG_CH_EMAIL);
+    f.prov.fault[pair] = DX_RETRY;
+    f.prov.fault_times[pair] = 6;
+    const eng_time minute = 60000, at[] = {0, 1, 3, 7, 15, 31};
+    for (size_t i = 0; i < sizeof at / sizeof *at; i++)
+        run_at(&f, f.t0 + at[i] * minute);
+    assert_int_equal(f.prov.calls[pair], 6);
+    assert_int_equal(occurrence(&f, 0).state, ENG_EXEC_RUNNING); /* its retry due at 63 minutes */
+
+    run_at(&f, f.t0 + ENG_HOUR); /* occurrence 1: every send accepted at once */
+    eng_execution_info x1 = occurrence(&f, 1);
+    assert_int_equal(x1.state, ENG_EXEC_FINISHED);
+    assert_int_equal(occurrence(&f, 0).state, ENG_EXEC_RUNNING);
+    assert_int_equal(message_state(&f), ENG_STATE_EXECUTING);
+
+    run_at(&f, f.t0 + 63 * minute); /* occurrence 0's retry */
+    assert_int_equal(f.prov.calls[pair], 8);
+    eng_execution_info x0 = occurrence(&f, 0);
+    assert_int_equal(x0.state, ENG_EXEC_FINISHED);
+    assert_int_equal(x0.accepted + x0.rejected + x0.expired + x0.skipped, x0.sends);
+    assert_int_equal(x0.accepted, x0.sends);
+    assert_int_equal(x1.accepted, x1.sends);
+    assert_int_equal(message_state(&f), ENG_STATE_EXECUTED);
+    dx_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(executed_when_every_occurrence_is_final),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
