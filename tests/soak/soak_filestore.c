@@ -2,7 +2,9 @@
  * with the writer killed (SIGKILL) at random moments, for a set time.
  *
  * Each round forks a child that opens the engine on one file and does random
- * work — import customers, create and approve campaigns' messages, run what is
+ * work — import customers, create and approve campaigns' messages (one-off or
+ * recurring, some with a Facebook creative that leaves through the ad export, some
+ * of campaigns with their own uploaded control list), run what is
  * due against a provider, append the provider's receipts, import transactions,
  * compact the customers, the events and the file itself (eng_store_file_compact
  * rewrites it and renames it over the old one, so kills land mid-rewrite too) —
@@ -12,12 +14,19 @@
  *   - every approved message's frozen audience loads (hash verified);
  *   - exactly once: the provider's own log (written before it answers, so a
  *     kill never loses it) never holds two idempotency keys for one
- *     (message, customer, channel), and the ledger never counts more accepted
- *     sends of a message than the provider holds.
+ *     (message, occurrence, customer, channel); the ad platform's log (likewise)
+ *     never holds one identifier of a (message, occurrence, channel) under two
+ *     parts' keys; no customer of a campaign's control list is sent or exported;
+ *     the ledger never counts more accepted sends of an occurrence than the
+ *     provider and the platform hold, and the touch log holds one `sent` row
+ *     per accepted send (written in the same batch as the ledger's outcome).
+ * Segments are sealed every SEAL_ROWS rows (not 65,536), each seal's record
+ * written behind on the file store's thread, so kills land with that write in
+ * flight.
  * At the end a last child runs everything due to completion, and every
- * finished execution must account for every pair: accepted <= pairs at the
- * provider <= accepted + expired (an expired send may have arrived), and
- * accepted + rejected + expired + skipped = sends.
+ * finished occurrence must account for every pair: accepted <= pairs at the
+ * provider and the platform <= accepted + expired (an expired send may have
+ * arrived), and accepted + rejected + expired + skipped = sends.
  *
  *   soak_filestore [seconds] [directory]     (default 10 s, a fresh temp dir)
  * Prints rounds, kills, operations done and invariants checked. */
@@ -34,13 +43,19 @@
 #include <unistd.h>
 
 #include "engage.h"
+#include "events/events_impl.h" /* eng__seg_seal_rows */
+#include "store/file_impl.h"     /* eng__file_spill_min */
+#include "store/file_behind.h"   /* eng__behind_writes */
 
 #define ADMIN "root"
 #define SPEED 2000 /* virtual milliseconds per real millisecond */
 #define OPS_PER_CHILD 60
+#define SEAL_ROWS 96 /* rows of a sealed segment: a seal every few runs */
+#define CONTROL_LIST 40 /* customers c0..c39: a campaign's own control list */
 
-static char dir[4096], db_path[4200], log_path[4200];
+static char dir[4096], db_path[4200], log_path[4200], ad_path[4200];
 static int64_t real_start_ms;
+static uint64_t seals_behind; /* segments' records the children wrote behind */
 static const eng_time virtual_start = 1767225600000; /* 2026-01-01T00:00:00Z */
 
 #define CHECK(c)                                                                                               \
@@ -78,13 +93,17 @@ static uint64_t rnd(void)
 /* ------------------------------------------------------------ the provider */
 
 /* A provider that de-duplicates by idempotency key. It appends
- * "key<TAB>message<TAB>customer<TAB>channel" to its log before answering
+ * "key<TAB>message<TAB>occurrence<TAB>customer<TAB>channel" to its log before answering
  * accepted, so what it holds survives a kill of the engine's process. */
 typedef struct provider {
     int fd;
     char **keys; /* open-addressing set of keys it holds */
     size_t cap, n;
 } provider;
+
+/* The ad platform is one too (export_part), its keys the parts' (manifest keys): it
+ * appends "+", then "key<TAB>message<TAB>occurrence<TAB>channel<TAB>identifier" per
+ * identifier, then "=<TAB>key" to its own log before answering accepted. */
 
 static uint64_t fnv(const char *s)
 {
@@ -133,15 +152,19 @@ static void set_free(provider *p)
 typedef struct logged {
     char key[160];
     uint64_t message;
-    uint32_t customer;
+    uint32_t occurrence, customer;
     int channel;
+    char id[65]; /* the ad identifier (ad log), or "" */
 } logged;
 
-/* Reads the provider's log; a torn last line (killed mid-write) is ignored. */
-static logged *read_log(size_t *n)
+/* Reads the provider's log (ad = 0) or the platform's (1); a torn last line
+ * (killed mid-write) is ignored, and so are the lines of a part the platform had not
+ * finished taking (no "=<TAB>key" line after them, before the next "+"): it never
+ * accepted that part. */
+static logged *read_log_of(int ad, size_t *n)
 {
-    FILE *f = fopen(log_path, "r");
-    size_t cap = 1024;
+    FILE *f = fopen(ad ? ad_path : log_path, "r");
+    size_t cap = 1024, part = 0; /* the lines of the part being read start at part */
     logged *v = malloc(cap * sizeof *v);
     CHECK(v != NULL);
     *n = 0;
@@ -153,10 +176,22 @@ static logged *read_log(size_t *n)
             break;
         logged l;
         unsigned long long m;
-        unsigned c;
-        if (sscanf(line, "%159[^\t]\t%llu\t%u\t%d", l.key, &m, &c, &l.channel) != 4)
+        unsigned o, c = 0;
+        l.id[0] = 0;
+        if (ad && line[0] == '+') { /* a part begins: one before it not taken whole was cut by a kill */
+            *n = part;
+            continue;
+        }
+        if (ad && sscanf(line, "=\t%159[^\n]", l.key) == 1) {
+            if (part < *n && strcmp(v[part].key, l.key) == 0)
+                part = *n; /* taken whole */
+            continue;
+        }
+        if (ad ? sscanf(line, "%159[^\t]\t%llu\t%u\t%d\t%64s", l.key, &m, &o, &l.channel, l.id) != 5
+               : sscanf(line, "%159[^\t]\t%llu\t%u\t%u\t%d", l.key, &m, &o, &c, &l.channel) != 5)
             continue;
         l.message = m;
+        l.occurrence = o;
         l.customer = c;
         if (*n == cap) {
             cap *= 2;
@@ -164,9 +199,13 @@ static logged *read_log(size_t *n)
         }
         v[(*n)++] = l;
     }
+    if (ad)
+        *n = part;
     fclose(f);
     return v;
 }
+
+static logged *read_log(size_t *n) { return read_log_of(0, n); }
 
 static int send_one(const eng_envelope *env, int *status, void *user)
 {
@@ -177,8 +216,8 @@ static int send_one(const eng_envelope *env, int *status, void *user)
     }
     if (set_add(p, env->idempotency_key)) {
         char line[256];
-        int len = snprintf(line, sizeof line, "%s\t%llu\t%u\t%d\n", env->idempotency_key,
-                           (unsigned long long)env->message, env->customer, env->channel);
+        int len = snprintf(line, sizeof line, "%s\t%llu\t%u\t%u\t%d\n", env->idempotency_key,
+                           (unsigned long long)env->message, env->occurrence, env->customer, env->channel);
         CHECK(len > 0 && (size_t)len < sizeof line && write(p->fd, line, (size_t)len) == len);
     }
     *status = ENG_SEND_ACCEPTED;
@@ -192,11 +231,34 @@ static int send_batch(const eng_envelope *env, size_t n, int *status, void *user
     return ENG_OK;
 }
 
+static int export_part(const eng_ad_manifest *m, const char *const *ids, int *status, void *user)
+{
+    provider *pf = user;
+    if (rnd() % 10 == 0) { /* the platform unreachable: the part is tried again with the same key */
+        *status = ENG_SEND_UNKNOWN;
+        return ENG_OK;
+    }
+    if (set_add(pf, m->idempotency_key)) { /* its lines, then the line that says it has them all */
+        char line[400];
+        CHECK(write(pf->fd, "+\n", 2) == 2);
+        for (uint64_t i = 0; i < m->count; i++) {
+            int len = snprintf(line, sizeof line, "%s\t%llu\t%u\t%d\t%s\n", m->idempotency_key,
+                               (unsigned long long)m->message, m->occurrence, m->channel, ids[i]);
+            CHECK(len > 0 && (size_t)len < sizeof line && write(pf->fd, line, (size_t)len) == len);
+        }
+        int len = snprintf(line, sizeof line, "=\t%s\n", m->idempotency_key);
+        CHECK(len > 0 && (size_t)len < sizeof line && write(pf->fd, line, (size_t)len) == len);
+    }
+    *status = ENG_SEND_ACCEPTED;
+    return ENG_OK;
+}
+
 /* ------------------------------------------------------------ the engine */
 
 static eng_store *file_store; /* the engine's store, for eng_store_file_compact() */
+static uint32_t holdout;       /* the uploaded control list (set up before the first fork) */
 
-static eng_engine *open_engine(provider *p)
+static eng_engine *open_engine(provider *p, provider *pf)
 {
     eng_store *s = NULL;
     CHECK(eng_store_file_open(db_path, ENG_STORE_CREATE | ENG_STORE_NOSYNC, NULL, &s) == ENG_OK);
@@ -211,16 +273,23 @@ static eng_engine *open_engine(provider *p)
     cfg.clock_fn = vnow;
     eng_engine *e = NULL;
     CHECK(eng_open(&cfg, &e) == ENG_OK);
+    if (pf) {
+        eng_dispatch_hooks h;
+        CHECK(eng_dispatch_hooks_init(&h, ENG_DISPATCH_HOOKS_VERSION) == ENG_OK);
+        h.ad_export = export_part;
+        CHECK(eng_dispatch_hooks_set(e, &h, pf) == ENG_OK);
+    }
     return e;
 }
 
 static void import_customers(eng_engine *e, int first, int n)
 {
-    char *csv = malloc((size_t)n * 96 + 96), *p = csv;
+    char *csv = malloc((size_t)n * 160 + 128), *p = csv;
     CHECK(csv != NULL);
-    p += sprintf(p, "id,n,contact.sms,consent.sms,contact.email,consent.email\n");
+    p += sprintf(p, "id,n,contact.sms,consent.sms,contact.email,consent.email,contact.facebook,consent.facebook\n");
     for (int i = first; i < first + n; i++)
-        p += sprintf(p, "c%d,%d,+1555%07d,%s,c%d@example.com,yes\n", i, i, i, rnd() % 8 ? "yes" : "no", i);
+        p += sprintf(p, "c%d,%d,+1555%07d,%s,c%d@example.com,yes,+1666%07d,%s\n", i, i, i, rnd() % 8 ? "yes" : "no", i,
+                     i, rnd() % 6 ? "yes" : "no");
     CHECK(eng_customers_import_csv_buffer(e, ADMIN, csv, (size_t)(p - csv), NULL, NULL) == ENG_OK);
     free(csv);
 }
@@ -231,6 +300,7 @@ static void set_up(eng_engine *e)
     CHECK(eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION) == ENG_OK);
     s.channel_cost[ENG_CH_SMS] = 2;
     s.channel_cost[ENG_CH_EMAIL] = 1;
+    s.channel_cost[ENG_CH_FACEBOOK] = 3;
     CHECK(eng_org_create(e, "acme", &s, ADMIN, NULL) == ENG_OK);
     eng_actor_spec a;
     CHECK(eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION) == ENG_OK);
@@ -246,6 +316,15 @@ static void set_up(eng_engine *e)
     import_customers(e, 0, 200);
     uint32_t g;
     CHECK(eng_group_create_filter(e, ADMIN, "all", "n >= 0", &g) == ENG_OK);
+    CHECK(eng_group_create_uploaded(e, ADMIN, "holdout", &g) == ENG_OK);
+    holdout = g;
+    char ids[CONTROL_LIST][16];
+    const char *ip[CONTROL_LIST];
+    for (int i = 0; i < CONTROL_LIST; i++) {
+        snprintf(ids[i], sizeof ids[i], "c%d", i);
+        ip[i] = ids[i];
+    }
+    CHECK(eng_group_upload_ids(e, ADMIN, g, ip, CONTROL_LIST, ENG_UPLOAD_REPLACE, NULL, NULL) == ENG_OK);
 }
 
 /* The org exists and its set-up is whole (done once, before any kill). */
@@ -255,10 +334,14 @@ static int org_exists(eng_engine *e)
     return eng_customers_count(e, ADMIN, &n) == ENG_OK;
 }
 
+/* A message of a new campaign: once or every hour three times; SMS and email, or
+ * email and a Facebook creative (exported); the campaign's control by
+ * percent or its own control list. */
 static void new_message(eng_engine *e)
 {
     eng_schedule sched = ENG_SCHEDULE_INIT;
     eng_time now = vnow(NULL);
+    uint64_t shape = rnd();
     eng_campaign_spec c;
     CHECK(eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION) == ENG_OK);
     char name[64];
@@ -268,22 +351,32 @@ static void new_message(eng_engine *e)
     c.end = now + 30 * ENG_DAY;
     c.objective = ENG_OBJ_BOOST_SALES;
     c.control_percent = 10;
+    if (shape % 3 == 0)
+        c.control_group = holdout;
     uint64_t campaign, message;
     CHECK(eng_campaign_create(e, "ann", &c, &campaign, NULL) == ENG_OK);
     static const char *const groups[] = {"all"};
     static const eng_creative cr[] = {
         {ENG_CH_SMS, NULL, "Hi, 20% off. {{optout}}"},
         {ENG_CH_EMAIL, "Offer", "<p>Hello, 20% off.</p>{{unsubscribe}}"},
+        {ENG_CH_FACEBOOK, "Offer", "20% off this week"},
     };
     eng_message_spec m;
     CHECK(eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION) == ENG_OK);
     m.title = "Blast";
     m.include = groups;
     m.n_include = 1;
-    m.creatives = cr;
+    int ad = (shape >> 8) % 2;
+    m.creatives = ad ? cr + 1 : cr;
     m.n_creatives = 2;
     sched.kind = ENG_SCHEDULE_ONCE;
     sched.at = now + 10 * 60000;
+    if ((shape >> 16) % 2) { /* 3 occurrences an hour apart (1.8 s of real time) */
+        sched.kind = ENG_SCHEDULE_RECURRING;
+        sched.every = 1;
+        sched.unit = ENG_EVERY_HOURS;
+        sched.until = sched.at + 2 * 3600000;
+    }
     m.schedule = &sched;
     eng_validation *v = NULL;
     CHECK(eng_message_create(e, "ann", campaign, &m, &message, &v) == ENG_OK);
@@ -352,14 +445,21 @@ static void child(uint64_t seed, int drain)
     for (size_t i = 0; i < n; i++)
         set_add(&p, l[i].key);
     free(l);
-    eng_engine *e = open_engine(&p);
+    provider pf = {0}; /* the ad platform */
+    CHECK((pf.fd = open(ad_path, O_WRONLY | O_APPEND | O_CREAT, 0644)) >= 0);
+    l = read_log_of(1, &n);
+    for (size_t i = 0; i < n; i++)
+        set_add(&pf, l[i].key);
+    free(l);
+    eng_engine *e = open_engine(&p, &pf);
+    size_t seals = eng__behind_writes;
     if (drain) { /* run everything due to completion, time moving on */
         for (int i = 0; i < 400; i++) {
             eng_run_report r = ENG_RUN_REPORT_INIT;
             CHECK(eng_run_due(e, ADMIN, vnow(NULL) + (eng_time)i * 3600000, NULL, &r) == ENG_OK);
             /* Not before the clock has passed every schedule (messages go out 10 minutes after they
              * are made): at i == 0 a message approved just before the kill is not due yet. */
-            if (r.pending == 0 && r.executions == 0 && i >= 1)
+            if (r.pending == 0 && r.executions == 0 && i >= 4) /* past every recurring occurrence */
                 break;
         }
     } else {
@@ -381,13 +481,18 @@ static void child(uint64_t seed, int drain)
                 CHECK(eng_events_compact(e) == ENG_OK);
             else
                 CHECK(eng_store_file_compact(file_store) == ENG_OK);
-            printf("op\n"); /* the parent counts operations done */
+            /* the parent counts operations done ('o') and seals written behind ('s') */
+            size_t w = eng__behind_writes;
+            printf("o\n%.*s", (int)(w - seals < 64 ? w - seals : 64), "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss");
+            seals = w;
             fflush(stdout);
         }
     }
     CHECK(eng_close(e) == ENG_OK);
     set_free(&p);
     close(p.fd);
+    set_free(&pf);
+    close(pf.fd);
 }
 
 /* ------------------------------------------------------------ invariants */
@@ -397,40 +502,93 @@ static int cmp_logged(const void *a, const void *b)
     const logged *x = a, *y = b;
     if (x->message != y->message)
         return x->message < y->message ? -1 : 1;
+    if (x->occurrence != y->occurrence)
+        return x->occurrence < y->occurrence ? -1 : 1;
     if (x->customer != y->customer)
         return x->customer < y->customer ? -1 : 1;
     if (x->channel != y->channel)
         return x->channel - y->channel;
-    return strcmp(x->key, y->key);
+    int c = strcmp(x->id, y->id);
+    return c ? c : strcmp(x->key, y->key);
+}
+
+/* Entries of the sorted log @p l (n) for (message, occurrence), from *at on. */
+static uint64_t take(const logged *l, size_t n, size_t *at, uint64_t message, uint32_t occ)
+{
+    uint64_t k = 0;
+    while (*at < n && (l[*at].message < message || (l[*at].message == message && l[*at].occurrence < occ)))
+        (*at)++;
+    while (*at < n && l[*at].message == message && l[*at].occurrence == occ) {
+        k++;
+        (*at)++;
+    }
+    return k;
+}
+
+/* Whether an entry of the sorted log @p l (n) for (message, occurrence) names a customer of the
+ * control list (ids: their dense ids; hashes: their Facebook identifiers). */
+static int control_reached(const logged *l, size_t n, uint64_t message, const uint32_t *ids, char hashes[][65])
+{
+    for (size_t i = 0; i < n; i++) {
+        if (l[i].message != message)
+            continue;
+        for (int c = 0; c < CONTROL_LIST; c++)
+            if (l[i].id[0] ? strcmp(l[i].id, hashes[c]) == 0 : l[i].customer == ids[c]) {
+                fprintf(stderr, "soak: message %llu reached c%d of its campaign's control list\n",
+                        (unsigned long long)message, c);
+                return 1;
+            }
+    }
+    return 0;
 }
 
 /* Checks everything; returns how many invariants were checked. */
 static uint64_t verify(int final)
 {
     uint64_t checks = 0;
-    eng_engine *e = open_engine(NULL); /* no transport: the parent never sends */
+    eng_engine *e = open_engine(NULL, NULL); /* no transport: the parent never sends */
     checks++;
     CHECK(org_exists(e));
     uint64_t bad = 1;
     CHECK(eng_audit_verify(e, ADMIN, &bad) == ENG_OK && bad == 0);
     checks++;
 
-    size_t n;
-    logged *l = read_log(&n);
+    size_t n, na;
+    logged *l = read_log(&n), *ad = read_log_of(1, &na);
     qsort(l, n, sizeof *l, cmp_logged);
-    for (size_t i = 1; i < n; i++) { /* one key per (message, customer, channel) */
-        int same_pair = l[i].message == l[i - 1].message && l[i].customer == l[i - 1].customer &&
-                        l[i].channel == l[i - 1].channel;
+    qsort(ad, na, sizeof *ad, cmp_logged);
+    for (size_t i = 1; i < n; i++) { /* one key per (message, occurrence, customer, channel) */
+        int same_pair = l[i].message == l[i - 1].message && l[i].occurrence == l[i - 1].occurrence &&
+                        l[i].customer == l[i - 1].customer && l[i].channel == l[i - 1].channel;
         if (same_pair) {
-            fprintf(stderr, "soak: sent twice: message %llu customer %u channel %d under keys %s and %s\n",
-                    (unsigned long long)l[i].message, l[i].customer, l[i].channel, l[i - 1].key, l[i].key);
+            fprintf(stderr, "soak: sent twice: message %llu occurrence %u customer %u channel %d under keys %s and %s\n",
+                    (unsigned long long)l[i].message, l[i].occurrence, l[i].customer, l[i].channel, l[i - 1].key,
+                    l[i].key);
             _exit(1);
         }
     }
-    checks += n;
+    for (size_t i = 1; i < na; i++) { /* one part per (message, occurrence, channel, identifier) */
+        if (ad[i].message == ad[i - 1].message && ad[i].occurrence == ad[i - 1].occurrence &&
+            ad[i].channel == ad[i - 1].channel && strcmp(ad[i].id, ad[i - 1].id) == 0) {
+            fprintf(stderr, "soak: exported twice: message %llu occurrence %u identifier %s in parts %s and %s\n",
+                    (unsigned long long)ad[i].message, ad[i].occurrence, ad[i].id, ad[i - 1].key, ad[i].key);
+            _exit(1);
+        }
+    }
+    checks += n + na;
+
+    uint32_t ctl[CONTROL_LIST];
+    char ctl_hash[CONTROL_LIST][65];
+    for (int c = 0; c < CONTROL_LIST; c++) {
+        char ext[16], phone[32];
+        snprintf(ext, sizeof ext, "c%d", c);
+        snprintf(phone, sizeof phone, "+1666%07d", c);
+        CHECK(eng_customer_find(e, ADMIN, ext, &ctl[c]) == ENG_OK);
+        CHECK(eng_ad_identifier_hash(ENG_CH_FACEBOOK, phone, ctl_hash[c], sizeof ctl_hash[c]) == ENG_OK);
+    }
 
     /* Messages: ids are dense and never reissued; stop after a run of unknown ids. */
-    size_t at = 0;
+    size_t at = 0, ad_at = 0;
     for (uint64_t id = 1, misses = 0; misses < 64; id++) {
         eng_message *m = NULL;
         if (eng_message_get(e, ADMIN, id, &m) != ENG_OK) {
@@ -440,49 +598,82 @@ static uint64_t verify(int final)
         misses = 0;
         eng_message_status st = ENG_MESSAGE_STATUS_INIT;
         CHECK(eng_message_status_get(m, &st) == ENG_OK);
+        uint64_t campaign = st.campaign;
+        int state = st.state;
         eng_message_free(m);
-        uint64_t pairs = 0;
-        while (at < n && l[at].message < id)
-            at++;
-        while (at < n && l[at].message == id) {
-            pairs++;
-            at++;
-        }
-        if (st.state == ENG_STATE_APPROVED || st.state == ENG_STATE_EXECUTING || st.state == ENG_STATE_EXECUTED) {
+        if (state == ENG_STATE_APPROVED || state == ENG_STATE_EXECUTING || state == ENG_STATE_EXECUTED) {
             eng_audience *a = NULL;
             CHECK(eng_message_audience(e, ADMIN, id, &a) == ENG_OK); /* its hash verified */
             eng_audience_free(a);
             checks++;
         }
-        eng_execution_info x = ENG_EXECUTION_INFO_INIT;
-        CHECK(eng_execution_get(e, ADMIN, id, 0, &x) == ENG_OK);
-        if (x.accepted > pairs) {
-            fprintf(stderr, "soak: message %llu: %llu accepted, the provider holds %llu\n", (unsigned long long)id,
-                    (unsigned long long)x.accepted, (unsigned long long)pairs);
+        eng_campaign *cp = NULL;
+        const eng_campaign_spec *cs = NULL;
+        CHECK(eng_campaign_get(e, ADMIN, campaign, &cp) == ENG_OK && eng_campaign_fields(cp, &cs) == ENG_OK);
+        if (cs->control_group) {
+            CHECK(cs->control_group == holdout);
+            CHECK(!control_reached(l, n, id, ctl, ctl_hash) && !control_reached(ad, na, id, ctl, ctl_hash));
+            checks++;
+        }
+        eng_campaign_free(cp);
+        uint64_t accepted = 0;
+        int unfinished = 0;
+        for (uint32_t occ = 0; occ < 8; occ++) {
+            uint64_t pairs = take(l, n, &at, id, occ), ids = take(ad, na, &ad_at, id, occ);
+            eng_execution_info x = ENG_EXECUTION_INFO_INIT;
+            CHECK(eng_execution_get(e, ADMIN, id, occ, &x) == ENG_OK);
+            if (x.state == ENG_EXEC_NONE) {
+                CHECK(pairs == 0 && ids == 0);
+                continue;
+            }
+            unfinished |= x.state == ENG_EXEC_RUNNING;
+            accepted += x.accepted;
+            if (x.accepted > pairs + ids) {
+                fprintf(stderr, "soak: message %llu occurrence %u: %llu accepted, the provider holds %llu, the "
+                        "platform %llu\n", (unsigned long long)id, occ, (unsigned long long)x.accepted,
+                        (unsigned long long)pairs, (unsigned long long)ids);
+                _exit(1);
+            }
+            checks++;
+            if (final && x.state == ENG_EXEC_FINISHED) {
+                if (pairs + ids > x.accepted + x.expired ||
+                    x.accepted + x.rejected + x.expired + x.skipped != x.sends) {
+                    fprintf(stderr,
+                            "soak: message %llu occurrence %u finished: sends %llu = accepted %llu + rejected %llu + "
+                            "expired %llu + skipped %llu? provider holds %llu, platform %llu\n",
+                            (unsigned long long)id, occ, (unsigned long long)x.sends, (unsigned long long)x.accepted,
+                            (unsigned long long)x.rejected, (unsigned long long)x.expired,
+                            (unsigned long long)x.skipped, (unsigned long long)pairs, (unsigned long long)ids);
+                    _exit(1);
+                }
+                checks += 2;
+            }
+            if (final && x.state == ENG_EXEC_RUNNING) {
+                fprintf(stderr, "soak: message %llu occurrence %u still running after the final drain\n",
+                        (unsigned long long)id, occ);
+                _exit(1);
+            }
+        }
+        /* one `sent` row per accepted send, every occurrence's (same batch as the ledger's outcome);
+         * an occurrence still running may have outcomes its counters do not sum yet */
+        uint64_t counts[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], touched = 0;
+        CHECK(eng_touch_status_counts(e, "acme", campaign, id, counts, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT) ==
+              ENG_OK);
+        for (size_t i = 0; i < ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT; i++)
+            touched += counts[i];
+        if (!unfinished && touched != accepted) {
+            fprintf(stderr, "soak: message %llu: %llu sends in the touch log, %llu accepted in the ledger\n",
+                    (unsigned long long)id, (unsigned long long)touched, (unsigned long long)accepted);
             _exit(1);
         }
         checks++;
-        if (final && x.state == ENG_EXEC_FINISHED) {
-            if (pairs > x.accepted + x.expired ||
-                x.accepted + x.rejected + x.expired + x.skipped != x.sends) {
-                fprintf(stderr,
-                        "soak: message %llu finished: sends %llu = accepted %llu + rejected %llu + expired %llu "
-                        "+ skipped %llu? provider holds %llu\n",
-                        (unsigned long long)id, (unsigned long long)x.sends, (unsigned long long)x.accepted,
-                        (unsigned long long)x.rejected, (unsigned long long)x.expired,
-                        (unsigned long long)x.skipped, (unsigned long long)pairs);
-                _exit(1);
-            }
-            checks += 2;
-        }
-        if (final && (st.state == ENG_STATE_APPROVED || st.state == ENG_STATE_EXECUTING) &&
-            x.state != ENG_EXEC_REFUSED) {
-            fprintf(stderr, "soak: message %llu still %d after the final drain (execution %d)\n",
-                    (unsigned long long)id, st.state, x.state);
+        if (final && (state == ENG_STATE_APPROVED || state == ENG_STATE_EXECUTING) && unfinished) {
+            fprintf(stderr, "soak: message %llu still %d after the final drain\n", (unsigned long long)id, state);
             _exit(1);
         }
     }
     free(l);
+    free(ad);
     CHECK(eng_close(e) == ENG_OK);
     return checks;
 }
@@ -512,13 +703,13 @@ static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int drain, int 
         char buf[256];
         ssize_t r = read(out[0], buf, sizeof buf);
         for (ssize_t i = 0; i < r; i++)
-            ops += buf[i] == '\n';
+            ops += buf[i] == 'o', seals_behind += buf[i] == 's';
         int st;
         pid_t w = waitpid(pid, &st, WNOHANG);
         if (w == pid) {
             while ((r = read(out[0], buf, sizeof buf)) > 0)
                 for (ssize_t i = 0; i < r; i++)
-                    ops += buf[i] == '\n';
+                    ops += buf[i] == 'o', seals_behind += buf[i] == 's';
             if (!*killed && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
                 fprintf(stderr, "soak: the worker failed (status %d)\n", st);
                 _exit(1);
@@ -548,8 +739,12 @@ int main(int argc, char **argv)
     }
     snprintf(db_path, sizeof db_path, "%s/engine.db", dir);
     snprintf(log_path, sizeof log_path, "%s/provider.log", dir);
+    snprintf(ad_path, sizeof ad_path, "%s/platform.log", dir);
     unlink(db_path);
     unlink(log_path);
+    unlink(ad_path);
+    eng__seg_seal_rows = SEAL_ROWS;
+    eng__file_spill_min = 512; /* a segment's record is spilled: written behind */
     real_start_ms = real_ms();
     uint64_t seed = (uint64_t)time(NULL);
     if (getenv("SOAK_SEED"))
@@ -557,7 +752,7 @@ int main(int argc, char **argv)
     rng_state = seed | 1;
     printf("soak: file store in %s, %d s, seed %llu\n", dir, seconds, (unsigned long long)seed);
 
-    eng_engine *e = open_engine(NULL); /* the world, before the first kill */
+    eng_engine *e = open_engine(NULL, NULL); /* the world, before the first kill */
     set_up(e);
     CHECK(eng_close(e) == ENG_OK);
     uint64_t rounds = 0, kills = 0, ops = 0, checks = 0;
@@ -573,15 +768,17 @@ int main(int argc, char **argv)
     checks += verify(1);
     struct stat sb;
     long long bytes = stat(db_path, &sb) == 0 ? (long long)sb.st_size : -1;
-    size_t sent;
+    size_t sent, exported;
     free(read_log(&sent));
-    printf("soak: %llu rounds, %llu kills, %llu operations, %zu sends at the provider, %llu invariants checked, "
-           "file %lld bytes: all held\n",
-           (unsigned long long)rounds, (unsigned long long)kills, (unsigned long long)ops, sent,
-           (unsigned long long)checks, bytes);
+    free(read_log_of(1, &exported));
+    printf("soak: %llu rounds, %llu kills, %llu operations, %zu sends at the provider, %zu identifiers exported, "
+           "%llu segments written behind, %llu invariants checked, file %lld bytes: all held\n",
+           (unsigned long long)rounds, (unsigned long long)kills, (unsigned long long)ops, sent, exported,
+           (unsigned long long)seals_behind, (unsigned long long)checks, bytes);
     if (argc <= 2) {
         unlink(db_path);
         unlink(log_path);
+        unlink(ad_path);
         rmdir(dir);
     }
     return 0;
