@@ -12,6 +12,7 @@
 #include "events/keypar.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ typedef struct job job;
 typedef struct part {
     const job *j;
     size_t lo, hi;
-    int rc, dform;
+    int rc;
     char det[64], msg[192]; /* the range's error, copied off its thread */
 } part;
 
@@ -36,12 +37,6 @@ struct job {
     const uint32_t **slot;
     eng__rkey *rk;
     uint32_t *cand;
-    /* sent */
-    const eng__sent_row *rows;
-    const char *pfx;
-    size_t plen;
-    uint64_t *hs;
-    uint8_t *mapped;
 };
 
 static void run_part(void *arg)
@@ -88,8 +83,8 @@ int eng__par_run(void *parts, size_t size, size_t np, void (*run)(void *), int (
 }
 
 /* Rows [from, n) of j in ranges (starts a multiple of 4 apart, for the
- * hash's four lanes); *dform: OR of the ranges'. */
-static int split(const job *j, size_t from, size_t n, int *dform)
+ * hash's four lanes). */
+static int split(const job *j, size_t from, size_t n)
 {
     part ps[ENG__PAR_MAX];
     size_t np = eng__par_parts(j->ev, n - from), rows = n - from;
@@ -102,9 +97,7 @@ static int split(const job *j, size_t from, size_t n, int *dform)
         p->hi = k + 1 == np ? n : p->lo + per;
     }
     (void)eng__par_run(ps, sizeof *ps, np, run_part, NULL, NULL);
-    *dform = 0;
     for (size_t k = 0; k < np; k++) {
-        *dform |= ps[k].dform;
         if (ps[k].rc)
             return eng__err(ps[k].rc, ps[k].det, "%s", ps[k].msg);
     }
@@ -232,44 +225,100 @@ int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t
                     const uint32_t **slot, eng__rkey *rk, uint32_t *cand)
 {
     job j = {.run = rcpt_range, .ev = ev, .r = r, .lens = lens, .h = h, .slot = slot, .rk = rk, .cand = cand};
-    int dform;
-    return n ? split(&j, 0, n, &dform) : ENG_OK;
+    return n ? split(&j, 0, n) : ENG_OK;
 }
 
 /* ---- sent ---- */
 
-static void sent_range(part *p)
+/* Rows [lo, hi) of a `sent` batch: each key hashed and compared with the context's prefix; returns 1 when
+ * a key not mapped still has the dispatcher's form. */
+static int sent_rows(const eng__spipe *sp, size_t lo, size_t hi)
 {
-    const job *j = p->j;
-    const eng__sent_row *rows = j->rows;
-    for (size_t i = p->lo; i < p->hi; i++) {
+    const eng__sent_row *rows = sp->rows;
+    int dform = 0;
+    for (size_t i = lo; i < hi; i++) {
         /* 32 keys hashed at a time (vector lanes), just before they are parsed, so that each key is read from
          * memory once */
-        if ((i - p->lo) % 32 == 0) {
-            const size_t m = p->hi - i < 32 ? p->hi - i : 32;
+        if ((i - lo) % 32 == 0) {
+            const size_t m = hi - i < 32 ? hi - i : 32;
             const void *kd[32];
             size_t kl[32];
             for (size_t k = 0; k < m; k++)
                 kd[k] = rows[i + k].key, kl[k] = rows[i + k].klen;
-            eng__ev_keyhash_n(kd, kl, m, j->hs + i);
+            eng__ev_keyhash_n(kd, kl, m, sp->hs + i);
         }
         uint32_t cu;
         uint8_t ch;
-        int m = rows[i].klen > j->plen && !memcmp(rows[i].key, j->pfx, j->plen) &&
-                eng__key_tail_after(rows[i].key, rows[i].klen, j->plen, &cu, &ch) && cu == rows[i].customer &&
+        int m = rows[i].klen > sp->plen && !memcmp(rows[i].key, sp->pfx, sp->plen) &&
+                eng__key_tail_after(rows[i].key, rows[i].klen, sp->plen, &cu, &ch) && cu == rows[i].customer &&
                 ch == rows[i].channel;
-        j->mapped[i] = (uint8_t)m;
+        sp->mapped[i] = (uint8_t)m;
         eng__keyparts kp;
         if (!m && eng__key_parse(rows[i].key, rows[i].klen, &kp))
-            p->dform = 1, j->mapped[i] = 2;
+            dform = 1, sp->mapped[i] = 2;
     }
+    return dform;
 }
 
-void eng__sent_parse(const eng__ev *ev, const eng__sent_row *rows, size_t from, size_t n, const char *pfx,
-                     size_t plen, uint64_t *hs, uint8_t *mapped, int *dform)
+/* Claim the next chunk not claimed and parse it; 0 when none is left. */
+static int sent_claim(eng__spipe *sp)
 {
-    job j = {.run = sent_range, .ev = ev, .rows = rows, .pfx = pfx, .plen = plen, .hs = hs, .mapped = mapped};
-    *dform = 0;
-    if (from < n)
-        (void)split(&j, from, n, dform); /* a sent range has no error */
+    size_t k = atomic_fetch_add_explicit(&sp->next, 1, memory_order_relaxed);
+    if (k >= sp->nch)
+        return 0;
+    size_t lo = sp->from + k * sp->chunk, hi = sp->n - lo < sp->chunk ? sp->n : lo + sp->chunk;
+    int dform = sent_rows(sp, lo, hi);
+    atomic_store_explicit(&sp->done[k], (unsigned char)(1 + dform), memory_order_release);
+    return 1;
+}
+
+static void *sent_main(void *arg)
+{
+    eng__spipe *sp = arg;
+    while (sent_claim(sp))
+        ;
+    return NULL;
+}
+
+void eng__sent_pipe_start(eng__spipe *sp, const eng__ev *ev, const eng__sent_row *rows, size_t from, size_t n,
+                          const char *pfx, size_t plen, uint64_t *hs, uint8_t *mapped)
+{
+    size_t rows_n = n - from, min = eng__keypar_min_rows / 4 ? eng__keypar_min_rows / 4 : 1;
+    sp->rows = rows, sp->pfx = pfx, sp->plen = plen, sp->hs = hs, sp->mapped = mapped;
+    sp->from = sp->ready = from, sp->n = n;
+    sp->chunk = (rows_n + ENG__SPIPE_CHUNKS - 1) / ENG__SPIPE_CHUNKS;
+    sp->chunk = sp->chunk > min ? sp->chunk : min;
+    sp->nch = (rows_n + sp->chunk - 1) / sp->chunk;
+    atomic_init(&sp->next, 0);
+    for (size_t k = 0; k < ENG__SPIPE_CHUNKS; k++)
+        atomic_init(&sp->done[k], 0);
+    sp->nt = from < n ? eng__par_parts(ev, rows_n) - 1 : 0;
+    for (size_t t = 0; t < sp->nt; t++)
+        if (pthread_create(&sp->tid[t], NULL, sent_main, sp)) {
+            sp->nt = t; /* the caller parses what the threads it has do not */
+            break;
+        }
+}
+
+size_t eng__sent_pipe_wait(eng__spipe *sp, size_t upto, int *dform)
+{
+    upto = upto < sp->n ? upto : sp->n;
+    for (unsigned spins = 0; sp->ready < upto;) {
+        size_t k = (sp->ready - sp->from) / sp->chunk;
+        unsigned char d = atomic_load_explicit(&sp->done[k], memory_order_acquire);
+        if (d) {
+            *dform |= d == 2;
+            sp->ready = sp->n - sp->ready < sp->chunk ? sp->n : sp->ready + sp->chunk;
+            spins = 0;
+        } else if (!sent_claim(sp) && ++spins % 64 == 0) /* a later chunk while a thread parses this one */
+            sched_yield();                                /* (a thread descheduled by a busy machine) */
+    }
+    return sp->ready;
+}
+
+void eng__sent_pipe_end(eng__spipe *sp)
+{
+    atomic_store_explicit(&sp->next, sp->nch, memory_order_relaxed); /* the chunks not claimed: left */
+    for (size_t t = 0; t < sp->nt; t++)
+        pthread_join(sp->tid[t], NULL);
 }

@@ -7,10 +7,12 @@
 
 #include "events/ev_state.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #define ENG__EV_KEY_MAX 1024
 #define ENG__NO_SEND UINT32_MAX
+#define ENG__PAR_MAX 8
 
 /* A receipt as the apply pass reads it, in one 32-byte record (read in send
  * order after the sort: one line a receipt rather than one for each of the
@@ -32,12 +34,34 @@ typedef struct eng__rkey {
 int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t *lens, uint64_t *h,
                     const uint32_t **slot, eng__rkey *rk, uint32_t *cand);
 
-/* `sent` rows [from, n) of one context (its key prefix pfx, plen, set):
- * hs[i] each key's hash, mapped[i] 1 when the key is the dispatcher's key
- * of the row's customer and channel with that prefix. *dform: some key not
- * mapped still has the dispatcher's form (the map alone cannot rule it out). */
-void eng__sent_parse(const eng__ev *ev, const eng__sent_row *rows, size_t from, size_t n, const char *pfx,
-                     size_t plen, uint64_t *hs, uint8_t *mapped, int *dform);
+/* `sent` rows [from, n) of one context (its key prefix pfx, plen, set),
+ * parsed by chunks in a pipeline: the engine's threads claim chunks in order
+ * while the caller applies the rows before (eng__sent_pipe_wait): hs[i] each
+ * key's hash, mapped[i] 1 when the key is the dispatcher's key of the row's
+ * customer and channel with that prefix, 2 when a key not mapped still has
+ * the dispatcher's form (the map alone cannot rule it out). Each row's result
+ * depends on that row alone, so they are the same whoever parses it. */
+#define ENG__SPIPE_CHUNKS 64
+typedef struct eng__spipe {
+    const eng__sent_row *rows;
+    const char *pfx;
+    size_t plen, from, n, chunk, nch;
+    uint64_t *hs;
+    uint8_t *mapped;
+    _Atomic size_t next;                           /* the next chunk to claim */
+    _Atomic unsigned char done[ENG__SPIPE_CHUNKS]; /* 1 parsed, 2 parsed with a mapped[i] of 2 */
+    size_t ready;                                  /* rows [from, ready): parsed, seen by the caller */
+    size_t nt;
+    pthread_t tid[ENG__PAR_MAX];
+} eng__spipe;
+void eng__sent_pipe_start(eng__spipe *sp, const eng__ev *ev, const eng__sent_row *rows, size_t from, size_t n,
+                          const char *pfx, size_t plen, uint64_t *hs, uint8_t *mapped);
+/* Rows up to @p upto (at most n) parsed, the caller parsing chunks no thread
+ * has claimed while it waits; returns how far they are (>= upto). *dform |=
+ * 1 when the chunks newly seen hold a mapped[i] of 2. */
+size_t eng__sent_pipe_wait(eng__spipe *sp, size_t upto, int *dform);
+/* The threads joined (the chunks not yet claimed are left unparsed). */
+void eng__sent_pipe_end(eng__spipe *sp);
 
 /* The order and apply passes of a receipt batch (rapply.c): the n
  * receipts of r with their candidate sends cand[i] (rk[i].cand; ENG__NO_SEND:
@@ -68,7 +92,6 @@ extern _Atomic size_t eng__rcpt_presorted;
  * none) is called on the caller's thread for each part in order, as soon as
  * that part is done; its first error is returned (the later afters are not
  * called), every part having run. */
-#define ENG__PAR_MAX 8
 int eng__par_run(void *parts, size_t size, size_t np, void (*run)(void *), int (*after)(void *, void *),
                  void *user);
 /* How many parts @p rows rows are cut into: the engine's threads plus the

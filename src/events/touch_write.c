@@ -247,18 +247,23 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         if (!m && eng__key_parse(w->key, w->klen, &kp)) /* the map alone cannot rule its key out */
             ev->km_probe_all = 1, mapped[i0] = 2;
     }
-    int dform = 0;
-    if (!rc && i0 < n)
-        eng__sent_parse(ev, rows, i0, n, pfx, plen, hs, mapped, &dform);
-    if (dform)
-        ev->km_probe_all = 1;
+    /* the other rows parsed by chunks on the engine's threads while the rows before them are applied below */
+    eng__spipe sp;
+    eng__sent_pipe_start(&sp, ev, rows, rc ? n : i0, n, pfx, plen, hs, mapped);
     /* the pages of the per-send arrays the rows below write, faulted in ahead of them */
     void *ahead = rc ? NULL : eng__sends_ahead(&ev->s, &e->mem, e->threads, ev->s.n, ev->s.n + (uint32_t)n);
+    size_t ready = i0;
     for (size_t i = 0; i < n && !rc; i++) {
-        uint64_t h = hs[i];
+        int dform = 0;
+        if (i >= ready && (ready = eng__sent_pipe_wait(&sp, i + 1, &dform)) && dform)
+            ev->km_probe_all = 1; /* a key not mapped of the dispatcher's form: the rows from its chunk on probe */
         int probe = mapped[i] != 1 || eng__kmap_probe(ev, o, cx), dup = 0;
-        if (probe && i % SENT_BLOCK == 0) /* the block's index lines, in a tight loop so the misses overlap */
+        if (probe && i % SENT_BLOCK == 0) { /* the block's index lines, in a tight loop so the misses overlap */
+            if (ready < i + SENT_BLOCK && (ready = eng__sent_pipe_wait(&sp, i + SENT_BLOCK, &dform)) && dform)
+                ev->km_probe_all = 1;
             probe_all(&ev->s, hs + i, n - i < SENT_BLOCK ? n - i : SENT_BLOCK, warm);
+        }
+        uint64_t h = hs[i];
         if (mapped[i] == 1) { /* the map's send has this key when it has this channel (keymap.c) */
             uint32_t c = eng__kmap_get(o, cx, rows[i].customer);
             dup = c && ev->s.hot[c - 1].channel == rows[i].channel && ev->s.hot[c - 1].org != ENG__NO_ORG;
@@ -305,6 +310,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         if (ev->npend) /* a call a row otherwise */
             rc = eng__pend_join(ev, id, h, &res->joined, &opts);
     }
+    eng__sent_pipe_end(&sp);
     eng__sends_ahead_join(&e->mem, ahead);
     if (!rc)
         rc = apply_optouts(ev, opts.send, opts.src, opts.ts, opts.n);

@@ -4,9 +4,13 @@
  * truncated — is reported unmatched, never attributed to a send. A
  * differential run mixes map keys, opaque keys and dispatcher-form keys that
  * name other fields than their row, with reopens, against a plain model
- * (strings compared with strcmp). */
+ * (strings compared with strcmp); run again with the keys that name other
+ * fields naming other sends' customers, and each `sent` batch parsed by
+ * chunks of a row or two on a thread while the rows before are applied
+ * (events/keypar.c). */
 #include "ev_fixture.h"
 #include "events/ev_state.h"
+#include "events/keypar.h"
 
 /* dispatch/dispatch_impl.h (not included: it clashes with the events headers) */
 size_t eng__send_key(char *buf, size_t cap, const char *org, uint64_t campaign, uint64_t message, eng_time version,
@@ -293,6 +297,41 @@ static void map_overflow_and_reload(void **st)
     evfx_close(&f);
 }
 
+/* A batch of map keys but for one row, in its middle, whose key names a later row's customer: that later
+ * row is a duplicate, whether the batch is parsed whole or by chunks on a thread while its rows are applied. */
+static void other_key_mid_batch(void **st)
+{
+    (void)st;
+    size_t keep = eng__keypar_min_rows;
+    for (int chunked = 0; chunked < 2; chunked++) {
+        eng__keypar_min_rows = chunked ? 4 : keep;
+        evfx f;
+        evfx_open(&f, 0);
+        char kb[40][64];
+        const char *k[40];
+        uint32_t cu[40];
+        int ch[40];
+        for (uint32_t i = 0; i < 40; i++) {
+            snprintf(kb[i], sizeof kb[i], "acme/c1/m10.1000/o0/u%u/email", i == 15 ? 30 : i);
+            k[i] = kb[i], cu[i] = i, ch[i] = ENG_CH_EMAIL;
+        }
+        eng__sent_result res;
+        assert_int_equal(send_keys(&f, "acme", 1, 0, k, cu, ch, 40, &res), ENG_OK);
+        assert_int_equal(res.accepted, 39);
+        assert_int_equal(res.duplicates, 1);
+        int sts[1] = {ENG_TOUCH_DELIVERED};
+        seen s = {{0}, 0};
+        eng_event_report r = receipts(&f, k + 30, sts, 1, &s);
+        assert_int_equal(r.accepted, 1);
+        uint64_t c[NS];
+        assert_int_equal(eng_touch_status_counts(f.e, "acme", 1, 0, c, NS), ENG_OK);
+        assert_int_equal(c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_DELIVERED], 1);
+        assert_int_equal(c[ENG_CH_EMAIL * ENG_TOUCH_STATUS_COUNT + ENG_TOUCH_SENT], 38);
+        evfx_close(&f);
+    }
+    eng__keypar_min_rows = keep;
+}
+
 /* ---- differential: the library against a model of strings ---- */
 
 #define NC 120
@@ -347,6 +386,9 @@ static int key_kind(uint32_t camp, uint32_t cust, int chi)
     return (int)((camp * 7919u + cust * 31u + (uint32_t)chi * 3u) % 5u) % 3; /* 0 map (3 in 5), 1 opaque, 2 other */
 }
 
+/* 1: a key naming other fields names the next customer (often a send's own key) instead of one no send has. */
+static int collide;
+
 static void key_of(char *buf, size_t cap, uint32_t camp, uint32_t cust, int chi)
 {
     const char *cn = eng_channel_name(dchan[chi]);
@@ -358,7 +400,8 @@ static void key_of(char *buf, size_t cap, uint32_t camp, uint32_t cust, int chi)
         snprintf(buf, cap, "opaque:%u:%u:%s", camp, cust, cn);
         break;
     default:
-        snprintf(buf, cap, "acme/c%u/m%u.1000/o0/u%u/%s", camp, camp * 10, cust + 1000, cn);
+        snprintf(buf, cap, "acme/c%u/m%u.1000/o0/u%u/%s", camp, camp * 10, collide ? (cust + 1) % NC : cust + 1000,
+                 cn);
         break;
     }
 }
@@ -389,9 +432,8 @@ static void forge(char *buf, size_t cap, uint32_t camp, uint32_t cust, int chi, 
 static const int rstat[5] = {ENG_TOUCH_DELIVERED, ENG_TOUCH_OPENED, ENG_TOUCH_CLICKED, ENG_TOUCH_FAILED,
                              ENG_TOUCH_BOUNCED};
 
-static void differential(void **st)
+static void differential_run(void)
 {
-    (void)st;
     evfx f;
     evfx_open(&f, 0);
     model *m = calloc(1, sizeof *m);
@@ -485,7 +527,7 @@ static void differential(void **st)
             free(sts);
         }
     }
-    /* every send's furthest status, per campaign x channel x status */
+    /* every send's furthest status, per campaign x channel x status (a key once) */
     for (uint32_t camp = 1; camp <= NCAMP; camp++) {
         uint64_t c[NS], want[NS] = {0};
         for (uint32_t cu = 0; cu < NC; cu++)
@@ -493,8 +535,9 @@ static void differential(void **st)
                 char key[80];
                 key_of(key, sizeof key, camp, cu, chi);
                 mkey *k = &m->k[model_find(m, key)];
-                if (k->sent)
+                if (k->sent == 1)
                     want[dchan[chi] * ENG_TOUCH_STATUS_COUNT + k->status]++;
+                k->sent += k->sent > 0;
             }
         assert_int_equal(eng_touch_status_counts(f.e, "acme", camp, 0, c, NS), ENG_OK);
         assert_memory_equal(c, want, sizeof want);
@@ -506,6 +549,23 @@ static void differential(void **st)
     evfx_close(&f);
 }
 
+static void differential(void **st)
+{
+    (void)st;
+    differential_run();
+}
+
+static void differential_chunked(void **st)
+{
+    (void)st;
+    size_t keep = eng__keypar_min_rows;
+    eng__keypar_min_rows = 4; /* chunks of a row or two, on a thread from 8 rows */
+    collide = 1;
+    differential_run();
+    collide = 0;
+    eng__keypar_min_rows = keep;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,7 +573,9 @@ int main(void)
         cmocka_unit_test(tail_after_prefix),
         cmocka_unit_test(forged_keys_unmatched),
         cmocka_unit_test(map_overflow_and_reload),
+        cmocka_unit_test(other_key_mid_batch),
         cmocka_unit_test(differential),
+        cmocka_unit_test(differential_chunked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
