@@ -172,6 +172,16 @@ int eng__xe_value_put(struct eng_store *s, const eng__mem *mem, uint64_t msg, ui
 int eng__xe_value_get(struct eng_store *s, const eng__mem *mem, uint64_t msg, uint32_t occ, uint32_t customers,
                       float **out);
 
+/* The organic purchase rate from the org's sales (xengage_organic.c): customer i (segment seg[i], or 0 when
+ * @p seg is NULL) bought x[i] times over @p span; each segment's mean rate m[s] (per unit of span) shrunk
+ * toward the org's, and the customers' heterogeneity *a (the shape of their Gamma rates) by maximum marginal
+ * likelihood of the negative binomial counts. ENG_EINVAL (span <= 0), ENG_ENOMEM or ENG_OK. */
+int eng__xe_organic_fit(const eng__mem *mem, const uint32_t *x, const uint16_t *seg, uint32_t n, unsigned g,
+                        double span, double *m, double *a);
+/* P(a customer with @p x orders over @p span buys within @p window) under the Gamma(a, a / m) prior: the
+ * posterior Gamma(a + x, a / m + span)'s chance of at least one purchase. 0 without a rate. */
+double eng__xe_organic_p(double a, double m, double span, uint32_t x, double window);
+
 /* The bucket's share from the population statistics (xengage_explore.c). */
 void eng__xe_explore_refresh(eng__xe *xe);
 

@@ -74,6 +74,9 @@ struct xs_driver {
     /* Optional (direct driver): the org's sales before the campaign, as a host knows them: whether
      * customer i bought in a wave's time before any message of it (its organic rate). */
     void (*sales)(xs_driver *d, uint32_t i, int bought);
+    /* Optional: one order of the org's sales history before the campaign (world key sales_history_weeks): customer
+     * i bought for @p amount at @p t_h hours (negative: before the campaign's first wave), as a host's CRM holds it. */
+    void (*order)(xs_driver *d, uint32_t i, double t_h, double amount);
 };
 
 xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts *o);

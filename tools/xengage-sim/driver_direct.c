@@ -2,7 +2,7 @@
  * with the world's channels, costs and mean order value as the host would
  * configure them. */
 #include "driver.h"
-#include "decide/xengage.h"
+#include "decide/xengage_impl.h"
 #include "qpost.h"
 
 #include <stdlib.h>
@@ -23,6 +23,19 @@ typedef struct direct {
     eng__xe_delays open[ENG__XE_MAXK];   /* the sends open at this refresh */
     struct { uint32_t i; uint8_t ch; float e; } *pend; /* the same, one by one */
     size_t npend, pcap;
+    /* The org's sales as the engine reads them (xengage_exec.c): per customer, orders, their sum and sum of
+     * squares; the value of a conversion fitted from them at each wave (eng__xe_value_fit), as the engine
+     * does for each wave's execution. */
+    uint32_t *on;
+    double *os, *oq, osum;
+    uint64_t ototal;
+    float *value;
+    unsigned wave; /* the wave of the last decision (in-campaign orders' draws; the values' fit) */
+    /* The organic rate from the sales history (xengage_organic.c): orders before the campaign per customer,
+     * and each customer's share of a conversion that is not organic, 1 - P(a purchase within a week). */
+    uint32_t *hx;
+    float *notorg;
+    int org_fitted;
 } direct;
 
 /* The engine's assumption before it has seen responses (xengage_exec.c): a response window of 48 h, three
@@ -67,9 +80,62 @@ static void truth(void *u, uint32_t i, unsigned c, double *q, double *pi, double
         *delivery = w->d[c];
 }
 
+static void d_buy(direct *d, uint32_t i, double amount)
+{
+    d->on[i]++, d->os[i] += amount, d->oq[i] += amount * amount;
+    d->osum += amount, d->ototal++;
+}
+
+static void d_order(xs_driver *b, uint32_t i, double t_h, double amount)
+{
+    direct *d = (direct *)b;
+    d_buy(d, i, amount);
+    if (t_h < 0)
+        d->hx[i]++;
+}
+
+/* A week: the window of a purchase the engine counts as a send's conversion (xengage_hist.c), and the world's
+ * wave in its default. */
+#define XS_ORGANIC_WINDOW_H 168.0
+
+/* Each customer's chance of an organic purchase within the window, from the sales history's counts. */
+static void d_fit_organic(direct *d)
+{
+    const xs_params *p = d->w->p;
+    d->org_fitted = 1;
+    if (!p->sales_weeks)
+        return;
+    double span = 168.0 * p->sales_weeks, m[4096], a;
+    eng__mem mem;
+    if (p->g > 4096 || eng__mem_init(&mem, NULL) ||
+        eng__xe_organic_fit(&mem, d->hx, d->w->seg, d->w->n, p->g, span, m, &a))
+        abort();
+    for (uint32_t i = 0; i < d->w->n; i++)
+        d->notorg[i] = (float)(1 - eng__xe_organic_p(a, m[d->w->seg[i]], span, d->hx[i], XS_ORGANIC_WINDOW_H));
+}
+
+static void d_organic(xs_driver *b, uint32_t i)
+{
+    direct *d = (direct *)b;
+    d_buy(d, i, xs_order_value(d->w, i, d->wave, XS_U_ORDER));
+}
+
+/* The value of a conversion the score uses: the customer's (fitted, or the world's with --customer-value; else
+ * the org's mean) times the share of a conversion that is not organic (1 without a sales history). */
+static float d_value(const direct *d, uint32_t i)
+{
+    double v = d->use_value ? d->w->value[i] : d->value[i] > 0 ? d->value[i] : eng__xe_cfg(d->xe)->value;
+    return (float)(v * d->notorg[i]);
+}
+
 static void d_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n, double budget, xs_choice *out)
 {
     direct *d = (direct *)b;
+    if (wave != d->wave && d->ototal) /* the sales before this wave, as the engine's execution reads them */
+        eng__xe_value_fit(d->on, d->os, d->oq, d->w->n, d->osum / (double)d->ototal, d->value, NULL, NULL);
+    if (!d->org_fitted)
+        d_fit_organic(d);
+    d->wave = wave;
     if (n > d->cap) {
         free(d->items), free(d->ch);
         d->items = malloc(n * sizeof *d->items);
@@ -79,7 +145,7 @@ static void d_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n,
             abort();
     }
     for (size_t j = 0; j < n; j++)
-        d->items[j] = (eng__xe_item){ids[j], d->w->seg[ids[j]], d->w->reach[ids[j]], d->use_value ? d->w->value[ids[j]] : 0, 0, 0};
+        d->items[j] = (eng__xe_item){ids[j], d->w->seg[ids[j]], d->w->reach[ids[j]], d_value(d, ids[j]), 0, 0};
     if (budget >= 0)
         eng__xe_decide_budget(d->xe, wave, budget, d->items, n, d->ch);
     else
@@ -93,6 +159,8 @@ static void d_outcome(xs_driver *b, uint32_t i, unsigned ch, unsigned flags)
 {
     direct *d = (direct *)b;
     eng__xe_observe(d->xe, i, d->w->seg[i], ch, flags);
+    if (flags & ENG__XE_CONVERTED)
+        d_organic(b, i); /* the purchase, at one of the customer's order values */
     if (d->qp)
         xs_qpost_observe(d->qp, i, ch, flags);
 }
@@ -101,6 +169,8 @@ static void d_control(xs_driver *b, uint32_t i, int converted)
 {
     direct *d = (direct *)b;
     eng__xe_baseline(d->xe, d->w->seg[i], 1, converted ? 1 : 0);
+    if (converted)
+        d_organic(b, i);
 }
 
 static void d_sales(xs_driver *b, uint32_t i, int bought)
@@ -182,7 +252,7 @@ static void d_explain(xs_driver *b, unsigned wave, uint32_t i, FILE *f)
 {
     direct *d = (direct *)b;
     const xs_params *p = d->w->p;
-    eng__xe_item it = {i, d->w->seg[i], d->w->reach[i], d->use_value ? d->w->value[i] : 0, 0, 0};
+    eng__xe_item it = {i, d->w->seg[i], d->w->reach[i], d_value(d, i), 0, 0};
     eng__xe_trace t;
     eng__xe_explain(d->xe, wave, 0, &it, &t);
     fprintf(f, "trace wave %u customer %u segment %u: %s%s", wave, i, it.segment,
@@ -204,6 +274,7 @@ static void d_close(xs_driver *b)
     eng__xe_free(d->xe);
     xs_qpost_close(d->qp);
     free(d->items), free(d->ch), free(d->pend);
+    free(d->on), free(d->os), free(d->oq), free(d->value), free(d->hx), free(d->notorg);
     free(d);
 }
 
@@ -235,6 +306,18 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         return NULL;
     }
     d->w = w;
+    d->on = calloc(w->n ? w->n : 1, sizeof *d->on);
+    d->os = calloc(w->n ? w->n : 1, sizeof *d->os);
+    d->oq = calloc(w->n ? w->n : 1, sizeof *d->oq);
+    d->value = calloc(w->n ? w->n : 1, sizeof *d->value);
+    d->hx = calloc(w->n ? w->n : 1, sizeof *d->hx);
+    d->notorg = malloc((w->n ? w->n : 1) * sizeof *d->notorg);
+    if (!d->on || !d->os || !d->oq || !d->value || !d->hx || !d->notorg) {
+        d_close(&d->base);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < w->n; i++)
+        d->notorg[i] = 1;
     d->threads = o->threads;
     d->use_value = o->customer_value;
     d->truth = o->truth;
@@ -249,6 +332,6 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         return NULL;
     }
     d->base = (xs_driver){d_decide, d_outcome, d_control, d_refresh, d_new_wave, d_dm, d_explain, d_close, "direct", 0, NULL, NULL,
-                          NULL, NULL, NULL, d_timing, d_sales};
+                          NULL, d_organic, NULL, d_timing, d_sales, d_order};
     return &d->base;
 }

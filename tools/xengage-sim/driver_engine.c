@@ -51,6 +51,7 @@ typedef struct engd {
     size_t nx, cx;
     uint32_t *xc;
     double *xv;
+    eng_time *xt;          /* the purchase's time, 0: stamped when handed over */
     uint64_t txn_seq;
     char org_key[ENG_SEND_KEY_MAX + 1];
     size_t key_len;
@@ -152,17 +153,25 @@ static void push_receipt(engd *d, const char *key, size_t kl, int st)
     d->rt[d->nr++] = d->now;
 }
 
-static void push_txn(engd *d, uint32_t i, double value)
+static void push_txn_at(engd *d, uint32_t i, double value, eng_time t)
 {
     if (d->nx == d->cx) {
         d->cx = d->cx ? 2 * d->cx : 4096;
         d->xc = realloc(d->xc, d->cx * sizeof *d->xc);
         d->xv = realloc(d->xv, d->cx * sizeof *d->xv);
-        if (!d->xc || !d->xv)
+        d->xt = realloc(d->xt, d->cx * sizeof *d->xt);
+        if (!d->xc || !d->xv || !d->xt)
             abort();
     }
     d->xc[d->nx] = i;
+    d->xt[d->nx] = t;
     d->xv[d->nx++] = value;
+}
+
+/* A purchase now: one of the customer's orders (world key order_sd), drawn per wave. */
+static void push_txn(engd *d, uint32_t i)
+{
+    push_txn_at(d, i, xs_order_value(d->w, i, d->wave, XS_U_ORDER), 0);
 }
 
 /* Hand the buffered receipts and purchases to the engine, stamped now. */
@@ -192,7 +201,7 @@ static void flush(engd *d)
         for (size_t i = 0; i < d->nx; i++) {
             snprintf(id[i], sizeof id[i], "t%llu", (unsigned long long)++d->txn_seq);
             snprintf(cu[i], sizeof cu[i], "c%u", d->xc[i]);
-            pi[i] = id[i], pc[i] = cu[i], t[i] = d->now, am[i] = llround(d->xv[i] * 1e4);
+            pi[i] = id[i], pc[i] = cu[i], t[i] = d->xt[i] ? d->xt[i] : d->now, am[i] = llround(d->xv[i] * 1e4);
         }
         eng_txn_batch b = ENG_TXN_BATCH_INIT;
         b.count = d->nx, b.ids = pi, b.customers = pc, b.times = t, b.amounts = am;
@@ -531,16 +540,23 @@ static void e_outcome(xs_driver *b, uint32_t i, unsigned ch, unsigned flags)
     if (flags & ENG__XE_ENGAGED)
         push_receipt(d, key, kl, ENG_TOUCH_OPENED);
     if (flags & ENG__XE_CONVERTED)
-        push_txn(d, i, d->w->value[i]);
+        push_txn(d, i);
 }
 
 static void e_control(xs_driver *b, uint32_t i, int converted)
 {
     if (converted)
-        push_txn((engd *)b, i, ((engd *)b)->w->value[i]);
+        push_txn((engd *)b, i);
 }
 
-static void e_organic(xs_driver *b, uint32_t i) { push_txn((engd *)b, i, ((engd *)b)->w->value[i]); }
+static void e_organic(xs_driver *b, uint32_t i) { push_txn((engd *)b, i); }
+
+/* The org's sales history before the campaign, at its own times (handed over with the first wave's plan). */
+static void e_order(xs_driver *b, uint32_t i, double t_h, double amount)
+{
+    engd *d = (engd *)b;
+    push_txn_at(d, i, amount, at_hours(t_h));
+}
 
 static void e_nop(xs_driver *b) { (void)b; }
 
@@ -621,7 +637,7 @@ static void e_close(xs_driver *b)
     eng_close(d->e);
     for (size_t i = 0; i < d->nr; i++)
         free(d->keys[i]);
-    free(d->keys), free(d->st), free(d->rt), free(d->xc), free(d->xv);
+    free(d->keys), free(d->st), free(d->rt), free(d->xc), free(d->xv), free(d->xt);
     free(d->test), free(d->pos), free(d->sent), free(d->adids);
     free(d->hch), free(d->hfl), free(d->hcount), free(d->segname), free(d->segp);
     free(d->wkey), free(d->wkey_len), free(d->swave);
@@ -808,12 +824,13 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     for (uint32_t i = 0; i < n; i++)
         free(ids[i]);
     free(ids);
-    /* Earlier purchases: the host's sales history gives the value of a conversion. */
+    /* Earlier purchases: the host's sales history gives the value of a conversion. Without the world's sales
+     * history (sales_history_weeks), one order of every tenth customer. */
     d->now = EPOCH + ENG_DAY;
-    for (uint32_t i = 0; i < n; i += 10)
-        push_txn(d, i, w->value[i]);
+    for (uint32_t i = 0; i < n && !p->sales_weeks; i += 10)
+        push_txn_at(d, i, xs_order_value(w, i, 0, XS_U_ORDER), 0);
     flush(d);
     d->base = (xs_driver){e_decide, e_outcome, e_control, e_nop, e_nop, e_dm, NULL, e_close, "engine", 0, e_plan_keys,
-                          e_wave_done, e_report_ope, e_organic, e_credits, NULL, NULL};
+                          e_wave_done, e_report_ope, e_organic, e_credits, NULL, NULL, e_order};
     return &d->base;
 }

@@ -1,7 +1,7 @@
 /* xengage-sim: the decision-quality benchmark of X-Engage (BENCHMARKS.md).
  *
  *   xengage-sim [--world FILE] [--size S|M|L | --customers N] [--seeds N] [--seed0 S]
- *               [--waves W] [--budget SHARE] [--scenario NAME]... [--svg FILE] [--check]
+ *               [--waves W] [--sales-history WEEKS] [--order-sd X] [--budget SHARE] [--scenario NAME]... [--svg FILE] [--check]
  *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit]
  *               [--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]
  *
@@ -26,7 +26,7 @@
 static void usage(void)
 {
     fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] [--delay fit|true|off] "
-                    "[--waves W] [--budget SHARE] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
+                    "[--waves W] [--sales-history WEEKS] [--order-sd X] [--budget SHARE] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
                     "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit] "
                     "[--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]\n");
     exit(2);
@@ -42,8 +42,8 @@ int main(int argc, char **argv)
     o.trace = -1;
     size_t seeds = 5;
     uint64_t seed0 = 1;
-    long customers = -1, waves = -1;
-    double budget = -1;
+    long customers = -1, waves = -1, sales_weeks = -1;
+    double budget = -1, order_sd = -1;
     const char *svg = NULL, *scen[8], *wname = "default";
     int nscen = 0, check = 0;
     char err[512];
@@ -101,6 +101,10 @@ int main(int argc, char **argv)
             seed0 = strtoull(v, NULL, 10);
         else if (strcmp(k, "--waves") == 0)
             waves = atol(v);
+        else if (strcmp(k, "--sales-history") == 0)
+            sales_weeks = atol(v);
+        else if (strcmp(k, "--order-sd") == 0)
+            order_sd = atof(v);
         else if (strcmp(k, "--budget") == 0) {
             char *end;
             budget = strtod(v, &end);
@@ -171,6 +175,10 @@ int main(int argc, char **argv)
         p.customers = (uint32_t)customers;
     if (waves > 0)
         p.waves = (unsigned)waves;
+    if (sales_weeks >= 0) /* the world file's sales_history_weeks and order_sd, from the command line */
+        p.sales_weeks = (unsigned)sales_weeks;
+    if (order_sd >= 0)
+        p.order_sd = order_sd;
     for (int s = 0; s < nscen; s++)
         if (xs_params_scenario(&p, scen[s])) {
             fprintf(stderr, "xengage-sim: unknown scenario '%s'\n", scen[s]);

@@ -181,21 +181,53 @@ static void deliver(learner *l, double now)
         l->drv->refresh(l->drv);
 }
 
-/* History of earlier campaigns: random reachable channels, engagement only. */
+/* The org's sales before the campaign (world key sales_history_weeks), as a host's CRM holds them: each
+ * customer's organic purchases over those weeks, a Poisson process at the world's own organic rate for them
+ * (the per-wave probability p0 as a rate per hour), amounts from their own order values. The warm history's
+ * conversions are added in warm(). */
+static void sales_history(const xs_world *w, learner *l, uint32_t i)
+{
+    const xs_params *p = w->p;
+    double span = 168.0 * p->sales_weeks, rate = -log1p(-(double)w->p0[i]) / p->wave_gap_h;
+    if (!(rate > 0))
+        return;
+    double t = -span;
+    for (uint32_t j = 0; j < 100000; j++) {
+        t -= log(xs_u(w->seed, i, 3000 + j, XS_U_SALES)) / rate;
+        if (t >= 0)
+            break;
+        l->drv->order(l->drv, i, t, xs_order_value(w, i, 3000 + j, XS_U_ORDER));
+    }
+}
+
+/* History of earlier campaigns: random reachable channels, engagement only (and with a sales history, the
+ * purchases their engaged sends caused). */
 static void warm(const xs_world *w, learner *l)
 {
     const xs_params *p = w->p;
-    for (uint32_t i = 0; i < w->n; i++)
+    int sales = p->sales_weeks > 0 && l->drv && l->drv->order;
+    double span = 168.0 * p->sales_weeks;
+    for (uint32_t i = 0; i < w->n; i++) {
         for (unsigned m = 0; m < p->history; m++) {
             int c = uniform_reachable(w->reach[i], xs_u(w->seed, i, 1000 + m, U_HIST_CH));
-            if (c < 0 || (p->history_mask && !(p->history_mask >> c & 1)))
-                continue; /* a partial history drops the channels it does not cover */
+            if (c < 0)
+                continue;
             int conv;
             double delay;
-            unsigned f = sample(w, i, (unsigned)c, 1000 + m, &conv, &delay) & ~ENG__XE_CONVERTED;
+            unsigned f = sample(w, i, (unsigned)c, 1000 + m, &conv, &delay);
             double at = -p->wave_gap_h * (p->history - m);
-            push(l, at, at, i, (unsigned)c, f | ENG__XE_NO_CONV);
+            /* The sale a send caused is in the host's sales, whichever channels its history can replay. */
+            if (sales && (f & ENG__XE_ENGAGED) &&
+                xs_u(w->seed, i, 1000 + m, U_CONV + (unsigned)c) < w->pi[(size_t)w->seg[i] * p->k + (unsigned)c] &&
+                at + delay >= -span && at + delay < 0)
+                l->drv->order(l->drv, i, at + delay, xs_order_value(w, i, 1000 + m, XS_U_ORDER));
+            if (p->history_mask && !(p->history_mask >> c & 1))
+                continue; /* a partial history drops the channels it does not cover */
+            push(l, at, at, i, (unsigned)c, (f & ~ENG__XE_CONVERTED) | ENG__XE_NO_CONV);
         }
+        if (sales)
+            sales_history(w, l, i);
+    }
     for (uint32_t i = 0; l->drv && l->drv->sales && i < w->n; i++) /* a wave's time of sales before them */
         l->drv->sales(l->drv, i, xs_u(w->seed, i, 999, U_ORGANIC) < w->p0[i]);
     deliver(l, 0);

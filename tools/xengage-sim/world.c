@@ -132,6 +132,7 @@ int xs_params_load(xs_params *p, const char *path, char *err, size_t errcap)
                 {"value_sd", &p->value_sd, NULL, NULL}, {"overlap", &p->overlap, NULL, NULL},
                 {"fatigue", &p->fatigue, NULL, NULL}, {"pref_sd", &p->pref_sd, NULL, NULL},
                 {"reach_corr", &p->reach_corr, NULL, NULL}, {"budget", &p->budget, NULL, NULL},
+                {"sales_history_weeks", NULL, &p->sales_weeks, NULL}, {"order_sd", &p->order_sd, NULL, NULL},
             };
             bad = 1;
             for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -337,6 +338,14 @@ void xs_world_wave(xs_world *w, unsigned wave)
         for (unsigned c = 0; c < K; c++)
             w->q[(size_t)i * K + c] = (float)sigmoid(lq[c] + s[c] + w->base[(size_t)i * K + c]);
     }
+}
+
+double xs_order_value(const xs_world *w, uint32_t i, uint32_t wave, uint32_t what)
+{
+    double s = w->p->order_sd;
+    if (!(s > 0))
+        return w->value[i];
+    return w->value[i] * exp(s * xs_normal(w->seed, i, wave, what) - 0.5 * s * s);
 }
 
 void xs_expect(const xs_world *w, uint32_t i, unsigned set, xs_outcome *o)

@@ -31,6 +31,9 @@ typedef struct xs_params {
     double control, batch_gap_h, wave_gap_h;
     unsigned history;        /* warm messages per customer before the campaign (engagement only) */
     uint32_t history_mask;   /* channels the warm history covers (bit c; 0: every channel) */
+    unsigned sales_weeks;    /* weeks of the org's sales before the campaign, each customer at their own organic
+                                rate and order values, with the warm history's conversions (0: none; sim.c) */
+    double order_sd;         /* log-sd of a customer's orders around their own mean value (0: every order is it) */
     double seg_sd, cust_sd, resp_sd, conv_sd;
     double organic, organic_resp;
     double value_mean, value_sd; /* lognormal order value: mean and log-sd */
@@ -70,6 +73,11 @@ int xs_world_build(xs_world *w, const xs_params *p, uint64_t seed);
 void xs_world_free(xs_world *w);
 /* Apply the events of wave @p wave (1-based) and recompute q. */
 void xs_world_wave(xs_world *w, unsigned wave);
+
+/* The amount of one order of customer i (draw ids @p wave, @p what): their mean value times a lognormal of
+ * log-sd order_sd and mean 1 (every order is the value when order_sd is 0). */
+enum { XS_U_ORDER = 400, XS_U_SALES = 401 }; /* draw ids of order amounts and of the sales history */
+double xs_order_value(const xs_world *w, uint32_t i, uint32_t wave, uint32_t what);
 
 /* Incremental conversion probability of sending customer i channel c alone. */
 static inline double xs_tau(const xs_world *w, uint32_t i, unsigned c)
