@@ -118,6 +118,7 @@ static int seed_history(eng_engine *e, const char *org, eng_time before, xe_exec
 typedef struct mean_ctx {
     double sum, cpu; /* cpu: credits per unit of currency */
     uint64_t n;
+    eng_time first;  /* the earliest sale */
     uint32_t ncust; /* per customer below this id: orders, their sum and sum of squares (credits) */
     uint32_t *cn;
     double *cs, *cq;
@@ -129,6 +130,7 @@ static int mean_cb(const eng__txn_cols *c, void *u)
     for (size_t i = 0; i < c->n; i++) {
         double a = (double)c->amount[i] / 1e4;
         m->sum += a;
+        m->first = c->time[i] < m->first ? c->time[i] : m->first;
         uint32_t id = c->customer[i];
         if (id < m->ncust) {
             a *= m->cpu;
@@ -151,6 +153,46 @@ static int fit_values(eng_engine *e, const mean_ctx *m, double mean, xe_exec *x)
     else
         eng__free(&e->mem, v);
     return ENG_OK;
+}
+
+/* The organic purchase: a sale within this long is what a send's conversion is counted over (xengage_hist.c). */
+#define XE_ORGANIC_WINDOW (7 * ENG_DAY)
+/* The organic rate from the sales history weighs this many control customers per segment until the execution's
+ * own control group has bought (the first batch's cold conversion prior needs it, eng__xe_cold_conversion). */
+#define XE_ORGANIC_PRIOR 20.0
+
+/* Each customer's chance of an organic purchase within the window from their orders over the org's sales
+ * (xengage_organic.c): the value of a conversion is scaled by 1 - it (a customer who buys anyway is worth
+ * less sent), and without a carried control group each segment's mean is the organic rate's prior. Nothing
+ * when the sales span less than a window. */
+static int fit_organic(eng_engine *e, const mean_ctx *m, xe_exec *x)
+{
+    if (!m->n || x->start - m->first < XE_ORGANIC_WINDOW)
+        return ENG_OK;
+    eng__xe *xe = x->xe;
+    unsigned g = eng__xe_cfg(xe)->g;
+    double span = (double)(x->start - m->first) / ENG_HOUR, win = (double)XE_ORGANIC_WINDOW / ENG_HOUR, a;
+    uint16_t *seg = eng__malloc(&e->mem, (size_t)x->ncust * sizeof *seg);
+    double *mg = eng__calloc(&e->mem, 3 * (size_t)g, sizeof *mg);
+    if (!x->value)
+        x->value = eng__calloc(&e->mem, x->ncust, sizeof *x->value);
+    int rc = seg && mg && x->value ? ENG_OK : eng__nomem();
+    for (uint32_t i = 0; !rc && i < x->ncust; i++)
+        seg[i] = (uint16_t)eng__xe_segment_of(xe, i);
+    if (!rc)
+        rc = eng__xe_organic_fit(&e->mem, m->cn, seg, x->ncust, g, span, mg, &a);
+    double *pn = mg + g, *pc = pn + g, v0 = eng__xe_cfg(xe)->value;
+    for (uint32_t i = 0; !rc && i < x->ncust; i++) {
+        double p = eng__xe_organic_p(a, mg[seg[i]], span, m->cn[i], win);
+        pn[seg[i]] += 1, pc[seg[i]] += p;
+        x->value[i] = (float)((x->value[i] > 0 ? x->value[i] : v0) * (1 - p));
+    }
+    for (unsigned j = 0; !rc && j < g; j++)
+        if (!(xe->seg[j].bn > 0) && pn[j] > 0)
+            xe->seg[j].bn = XE_ORGANIC_PRIOR, xe->seg[j].bc = XE_ORGANIC_PRIOR * pc[j] / pn[j];
+    eng__free(&e->mem, seg);
+    eng__free(&e->mem, mg);
+    return rc;
 }
 
 /* Each customer's segment: the first of the message's include groups that holds them, resolved when the
@@ -208,7 +250,7 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     double cpu = eng__xengage_cpu(xo);
     if (!(cpu > 0))
         cpu = eng__xengage_credits_per_unit;
-    mean_ctx m = {0, cpu, 0, x->ncust, NULL, NULL, NULL};
+    mean_ctx m = {0, cpu, 0, INT64_MAX, x->ncust, NULL, NULL, NULL};
     m.cn = eng__calloc(&e->mem, x->ncust ? x->ncust : 1, sizeof *m.cn);
     m.cs = eng__calloc(&e->mem, x->ncust ? x->ncust : 1, sizeof *m.cs);
     m.cq = eng__calloc(&e->mem, x->ncust ? x->ncust : 1, sizeof *m.cq);
@@ -218,11 +260,12 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     cfg.value = m.n ? m.sum / (double)m.n * cpu : 1.0;
     if (!rc && m.n)
         rc = fit_values(e, &m, cfg.value, x);
-    eng__free(&e->mem, m.cn);
     eng__free(&e->mem, m.cs);
     eng__free(&e->mem, m.cq);
-    if (rc)
+    if (rc) {
+        eng__free(&e->mem, m.cn);
         return rc;
+    }
     cfg.skip_negative = m.n > 0;
     unsigned np = 0;
     uint32_t used = 0;
@@ -240,8 +283,10 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     cfg.seed = eng__mix64(eng__hash64(org, strlen(org), 0x78656e67616765ull) ^ ctx->campaign * 0x9e3779b97f4a7c15ull ^
                           ctx->message ^ (uint64_t)ctx->version << 20 ^ ctx->occurrence);
     if ((rc = eng__xe_create(&e->mem, &cfg, &x->xe)) || (rc = assign_segments(ctx, x)) ||
-        (rc = seed_history(e, org, ctx->version, x)))
+        (rc = seed_history(e, org, ctx->version, x))) {
+        eng__free(&e->mem, m.cn);
         return rc;
+    }
     /* The org's last finished model over the same channels: the control's organic rate carries over
      * (decayed as at a new wave). Engagement and conversions come from the full history instead: a
      * finished execution has not seen the responses that came after its last batch. */
@@ -259,6 +304,9 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     eng__xe_free(prev);
     if (rc == ENG_ENOTFOUND || rc == ENG_ECORRUPT)
         rc = ENG_OK;
+    if (!rc) /* after the carried control: the sales history's organic rate only where none is carried */
+        rc = fit_organic(e, &m, x);
+    eng__free(&e->mem, m.cn);
     /* Conversion given engagement: every earlier send's, its late responses included (xengage_hist.c). */
     if (!rc)
         rc = eng__xe_seed_conversions(e, org, ctx->version, ctx->now, x->idx, x->xe);

@@ -61,9 +61,9 @@ class Channel:
 _DEFAULT_CH = [("email", 0.85, 0.03, 0.20, 0.02, 0.97, 12, 36), ("sms", 0.95, 0.17, 0.06, 0.13, 0.92, 1, 3),
                ("push", 0.40, 0.01, 0.06, 0.10, 0.85, 0.5, 1.5), ("whatsapp", 0.60, 0.86, 0.30, 0.067, 0.95, 1, 3),
                ("facebook", 0.50, 0.25, 0.01, 0.30, 1.0, 48, 144), ("google", 0.45, 0.30, 0.01, 0.30, 1.0, 48, 144)]
-_UNSIGNED = ("segments", "waves", "batches", "customers", "history", "pref_rank")
+_UNSIGNED = ("segments", "waves", "batches", "customers", "history", "pref_rank", "sales_history_weeks")
 _DOUBLE = ("control", "batch_gap_h", "wave_gap_h", "seg_sd", "cust_sd", "resp_sd", "conv_sd", "organic",
-           "organic_resp", "value_mean", "value_sd", "overlap", "fatigue", "pref_sd", "reach_corr", "budget")
+           "organic_resp", "value_mean", "value_sd", "overlap", "fatigue", "pref_sd", "reach_corr", "budget", "order_sd")
 
 
 class Params:
@@ -75,6 +75,7 @@ class Params:
         self.seg_sd, self.cust_sd, self.resp_sd, self.conv_sd = 0.7, 0.9, 0.6, 0.4
         self.organic, self.organic_resp, self.value_mean, self.value_sd = 0.02, 0.5, 150.0, 0.5
         self.overlap, self.fatigue, self.pref_sd, self.reach_corr, self.budget = 0.25, 0.5, 0.0, 0.0, 0.0
+        self.sales_history_weeks, self.order_sd = 0, 0.0  # world.c's sales history (not played here) and orders' spread
         self.ch = [Channel(*c) for c in _DEFAULT_CH]
         self.priority = [1, 0, 3, 4, 5, 2]  # sms, email, whatsapp, facebook, google, push
         self.events = []  # (kind 0 outage / 1 drift, wave, channel, x, waves)
@@ -378,6 +379,7 @@ class Host:
         for name, ids in zip(self.segs, members):
             self.eng.create_group("root", name, ids=ids)
         self.receipts, self.txns, self.txn_seq = [], [], 0
+        self.orders = random.Random(len(world.value) * 31 + 7)  # order amounts (world key order_sd)
         self.now = EPOCH + DAY  # earlier purchases: the host's sales give the value of a conversion
         for i in range(0, n, 10):
             self.buy(i)
@@ -393,8 +395,10 @@ class Host:
 
     def buy(self, i):
         self.txn_seq += 1
-        self.txns.append({"id": f"t{self.txn_seq}", "customer": f"c{i}", "time": 0,
-                          "amount": round(self.w.value[i], 4)})
+        s, v = self.w.p.order_sd, self.w.value[i]
+        if s > 0:  # one of the customer's orders: their mean value times a lognormal of mean 1 (world.c)
+            v *= math.exp(s * self.orders.gauss(0, 1) - 0.5 * s * s)
+        self.txns.append({"id": f"t{self.txn_seq}", "customer": f"c{i}", "time": 0, "amount": round(v, 4)})
 
     def receipt(self, key, flags):
         self.receipts.append({"key": key, "status": "delivered" if flags & 1 else "failed", "time": 0})
@@ -440,6 +444,8 @@ class Player:
     def __init__(self, engage, p, seed, policies, verbose=False, out=sys.stdout, threads=1):
         self.engage, self.p, self.seed, self.verbose, self.out = engage, p, seed, verbose, out
         self.threads = threads
+        if p.sales_history_weeks:  # its warm history's conversions are in world.c's sales history, not here yet
+            raise WorldError("sales_history_weeks is played by the C drivers only (xengage-sim); not from Python yet")
         self.policies = policies
         t = time.process_time()
         self.w = World(p, seed)
