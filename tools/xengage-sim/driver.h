@@ -37,6 +37,10 @@ void xs_driver_opts_default(xs_driver_opts *o);
 enum { XS_TRUTH_Q = 1, XS_TRUTH_PI = 2, XS_TRUTH_VALUE = 4, XS_TRUTH_DELIVERY = 8, XS_TRUTH_QPOST = 16,
        XS_TRUTH_QFIT = 32 };
 
+/* An outcome flag of the simulator's own beside ENG__XE_*: a send of the warm history (earlier campaigns, before
+ * the first wave); with ENG__XE_NO_CONV unless the sales history covers it (its conversion is then known). */
+#define XS_WARM (1u << 6)
+
 typedef struct xs_driver xs_driver;
 struct xs_driver {
     /* Decide for customers @p ids of wave @p wave; @p budget < 0: no cap. */

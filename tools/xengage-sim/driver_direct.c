@@ -158,9 +158,9 @@ static void d_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n,
 static void d_outcome(xs_driver *b, uint32_t i, unsigned ch, unsigned flags)
 {
     direct *d = (direct *)b;
-    eng__xe_observe(d->xe, i, d->w->seg[i], ch, flags);
-    if (flags & ENG__XE_CONVERTED)
-        d_organic(b, i); /* the purchase, at one of the customer's order values */
+    eng__xe_observe(d->xe, i, d->w->seg[i], ch, flags & ~XS_WARM);
+    if ((flags & ENG__XE_CONVERTED) && !(flags & XS_WARM)) /* the purchase, at one of the customer's order values */
+        d_organic(b, i); /* (a warm send's is in the sales history already) */
     if (d->qp)
         xs_qpost_observe(d->qp, i, ch, flags);
 }

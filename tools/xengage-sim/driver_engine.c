@@ -524,7 +524,9 @@ static void e_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n,
 static void e_outcome(xs_driver *b, uint32_t i, unsigned ch, unsigned flags)
 {
     engd *d = (engd *)b;
-    if (flags & ENG__XE_NO_CONV) { /* the warm-up history: replayed as earlier campaigns before wave 1 */
+    if (flags & XS_WARM) { /* the warm-up history: replayed as earlier campaigns before wave 1 (its conversions are
+                              in the sales history, when there is one) */
+        flags &= ~XS_WARM;
         uint32_t n = d->w->n;
         if (d->hist && d->hcount[i] < d->hist) {
             size_t at = (size_t)d->hcount[i]++ * n + i;

@@ -162,7 +162,7 @@ static void deliver(learner *l, double now)
             l->q[keep++] = e;
             continue;
         }
-        if (l->drv && l->drv->timing && !(e.flags & ENG__XE_NO_CONV)) /* what a host sees: when it resolved */
+        if (l->drv && l->drv->timing && !(e.flags & XS_WARM)) /* what a host sees: when it resolved */
             l->drv->timing(l->drv, e.i, e.ch, e.t - e.sent, (e.flags & ENG__XE_ENGAGED) ? 1 : 2);
         if (e.flags & ENG__XE_DELIVERED) {
             hist *h = &l->h[(size_t)e.i * 16 + e.ch];
@@ -223,7 +223,10 @@ static void warm(const xs_world *w, learner *l)
                 l->drv->order(l->drv, i, at + delay, xs_order_value(w, i, 1000 + m, XS_U_ORDER));
             if (p->history_mask && !(p->history_mask >> c & 1))
                 continue; /* a partial history drops the channels it does not cover */
-            push(l, at, at, i, (unsigned)c, (f & ~ENG__XE_CONVERTED) | ENG__XE_NO_CONV);
+            /* A host whose sales cover the send knows whether it converted (the engine reads it so, xengage_hist.c);
+             * else engagement only. */
+            push(l, at, at, i, (unsigned)c,
+                 XS_WARM | (sales && at >= -span ? f : (f & ~ENG__XE_CONVERTED) | ENG__XE_NO_CONV));
         }
         if (sales)
             sales_history(w, l, i);
