@@ -103,7 +103,7 @@ static void d_fit_organic(direct *d)
 {
     const xs_params *p = d->w->p;
     d->org_fitted = 1;
-    if (!p->sales_weeks)
+    if (168.0 * p->sales_weeks < 8 * XS_ORGANIC_WINDOW_H) /* as the engine: 8 windows of sales at least */
         return;
     double span = 168.0 * p->sales_weeks, m[4096], a;
     eng__mem mem;
