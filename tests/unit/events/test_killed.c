@@ -229,7 +229,8 @@ static int holds_prefix(const got *g, const uint8_t *seen, int p)
             touch_cb(&row, &w);
         }
     }
-    qsort(w.r, w.n, sizeof *w.r, trow_cmp);
+    if (w.n)
+        qsort(w.r, w.n, sizeof *w.r, trow_cmp);
     int same = w.n == g->n && memcmp(want_t, seen, sizeof want_t) == 0;
     for (size_t i = 0; same && i < w.n; i++)
         same = w.r[i].customer == g->r[i].customer && w.r[i].t == g->r[i].t && w.r[i].status == g->r[i].status &&
