@@ -25,7 +25,7 @@
  * the batch fails, or succeeds with its write done; retried, the script ends
  * exactly as undisturbed. */
 #include "ev_fixture.h"
-#include "store/file_impl.h"
+#include "crash_point.h"
 #include "store/file_behind.h"
 
 #include <errno.h>
@@ -289,27 +289,10 @@ static int check_recovery(int acked, int reopen)
 
 /* ---- the child ---- */
 
-static uint64_t io_n, io_nth;
-static int io_dead, io_err_only;
-static int io_hook(int op, size_t *n)
-{
-    if (io_dead && !io_err_only)
-        _exit(0); /* the crash: nothing after the cut write reaches the file */
-    if (op != ENG__IO_WRITE)
-        return op == ENG__IO_FSYNC ? -1 : 0;
-    if (++io_n != io_nth)
-        return 0;
-    io_dead = 1;
-    if (n) /* a prefix of the write: none, some or all of it */
-        *n = (size_t)((*n * ((io_nth * 5) % 9)) / 8);
-    return EIO;
-}
-
 /* Runs the script, acknowledging each committed batch on @p fd; dies at the hook's
  * crash point, or as killed. */
 static void child(int fd)
 {
-    eng__file_io_fault = io_hook;
     eng_engine *e = open_file(0);
     for (int k = 0; k < NB; k++) {
         int rc = run_batch(e, k, NULL);
@@ -318,7 +301,7 @@ static void child(int fd)
             if (write(fd, &b, 1) != 1)
                 _exit(3);
         }
-        if (io_dead)
+        if (crash_dead)
             _exit(0);
         if (rc != ENG_OK)
             _exit(4);
@@ -342,9 +325,7 @@ static int crash_once(uint64_t nth, long kill_us)
     assert_true(pid >= 0);
     if (pid == 0) {
         close(p[0]);
-        io_n = 0;
-        io_nth = nth;
-        io_dead = 0;
+        crash_arm(nth, 0);
         child(p[1]);
     }
     close(p[1]);
@@ -395,9 +376,7 @@ static void killed_while_sealing(void **st)
     /* the undisturbed run: how many writes, and how long */
     unlink(fpath);
     eng_close(open_file(1));
-    eng__file_io_fault = io_hook;
-    io_n = io_nth = 0;
-    io_dead = 0;
+    crash_arm(0, 0);
     eng_engine *e = open_file(0);
     size_t w0 = eng__behind_writes;
     struct timespec t0, t1;
@@ -405,10 +384,10 @@ static void killed_while_sealing(void **st)
     for (int k = 0; k < NB; k++)
         assert_int_equal(run_batch(e, k, NULL), ENG_OK);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    uint64_t writes = io_n;
+    uint64_t writes = crash_writes;
     size_t seals = eng__behind_writes - w0;
     eng_close(e);
-    eng__file_io_fault = NULL;
+    crash_disarm();
     long run_us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
     assert_true(seals >= 6); /* the seals were written behind */
     assert_true(writes > 2 * seals);
@@ -454,26 +433,22 @@ static void write_errors_surface(void **st)
     size_t spill = eng__file_spill_min;
     char *dir;
     setup_script(&dir);
-    io_err_only = 1;
     uint64_t stride = test_slow_runtime() ? 8 : 2, failed = 0;
     for (uint64_t nth = 1;; nth += stride) {
         unlink(fpath);
         eng_close(open_file(1));
         eng_engine *e = open_file(0);
-        eng__file_io_fault = io_hook; /* the script's writes (a failed open is the engine's own test) */
-        io_n = 0;
-        io_nth = nth;
-        io_dead = 0;
+        crash_arm(nth, 1); /* the script's writes (a failed open is the engine's own test) */
         for (int k = 0; k < NB; k++) {
-            int was = io_dead, rc = run_batch(e, k, NULL);
+            int was = crash_dead, rc = run_batch(e, k, NULL);
             if (rc != ENG_OK) {
-                assert_true(io_dead && !was); /* only the batch of the failed write */
+                assert_true(crash_dead && !was); /* only the batch of the failed write */
                 failed++;
                 assert_int_equal(run_batch(e, k, NULL), ENG_OK);
             }
         }
-        int fired = io_dead;
-        eng__file_io_fault = NULL;
+        int fired = crash_dead;
+        crash_disarm();
         got g = {0};
         uint8_t seen[MAXS];
         read_all(e, &g, seen);
@@ -488,7 +463,6 @@ static void write_errors_surface(void **st)
             break;
     }
     assert_true(failed > 10);
-    io_err_only = 0;
     test_rmtree(dir);
     free(dir);
     eng__seg_seal_rows = seal;
