@@ -127,11 +127,15 @@ void eng__mem_hint_huge(const eng__mem *mem, void *p, size_t n)
 {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     const uintptr_t huge = (uintptr_t)2 << 20;
+    long ps = sysconf(_SC_PAGESIZE);
+    const uintptr_t pg = ps > 0 ? (uintptr_t)ps : 4096;
     if (!p || n < 2 * huge || mem->a.malloc_fn != sys_malloc)
         return;
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + n) & ~(huge - 1);
-    if (hi > lo)
-        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice only: a refusal changes nothing */
+    /* Every page holding a byte of the block, not just its whole 2 MiB pages: a block this
+     * large is a mapping of glibc's own, and advice over part of a mapping splits it, after
+     * which realloc's mremap fails and it copies the block (mem_big.c) */
+    uintptr_t lo = (uintptr_t)p & ~(pg - 1), hi = ((uintptr_t)p + n + pg - 1) & ~(pg - 1);
+    (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice only: a refusal changes nothing */
 #else
     (void)mem;
     (void)p;
@@ -156,6 +160,11 @@ int eng__mem_populate(const eng__mem *mem, void *p, size_t n)
     (void)n;
     return -1;
 #endif
+}
+
+int eng__mem_system(const eng__mem *mem)
+{
+    return mem->a.malloc_fn == sys_malloc;
 }
 
 int eng__mem_populates(const eng__mem *mem)

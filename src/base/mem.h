@@ -28,9 +28,9 @@ char *eng__strdup(const eng__mem *mem, const char *s);
 char *eng__strndup(const eng__mem *mem, const char *s, size_t n);
 void *eng__memdup(const eng__mem *mem, const void *p, size_t n);
 
-/* Ask for huge pages over the whole 2 MiB pages inside [p, p + n) (Linux,
- * the system allocator only, n >= 4 MiB): tables probed at random (the events
- * key index, per-send arrays) then cost a cache miss, not also a TLB miss. */
+/* Ask for huge pages over the pages holding [p, p + n) (Linux, the system
+ * allocator only, n >= 4 MiB): tables probed at random (the events key index,
+ * key maps) then cost a cache miss, not also a TLB miss. */
 void eng__mem_hint_huge(const eng__mem *mem, void *p, size_t n);
 
 /* Fault in the pages holding [p, p + n) (memory of the process's, the allocation's
@@ -45,6 +45,24 @@ int eng__mem_populates(const eng__mem *mem);
  * allocator hands out malloc's memory); 0 (default): the system allocator only, as a
  * host's memory may be a file's mapping, where a populate is not free. */
 extern uint8_t eng__mem_populate_hosts;
+
+/* 1 when @p mem is the system allocator (no host hooks). */
+int eng__mem_system(const eng__mem *mem);
+
+/* Arrays that grow large and live long (mem_big.c): from ENG__BIG_MAP bytes, with the
+ * system allocator on Linux, a mapping of their own with huge pages advised, grown
+ * without a copy; else the allocator's. Contents kept as realloc keeps them (new bytes
+ * undefined); NULL: out of memory, @p p unchanged. Free with eng__big_free only. */
+#define ENG__BIG_MAP ((size_t)4 << 20)
+void *eng__big_realloc(const eng__mem *mem, void *p, size_t bytes);
+void eng__big_free(const eng__mem *mem, void *p);
+/* 1 when an array of @p bytes is such a mapping (grows in O(1)). */
+int eng__big_maps(const eng__mem *mem, size_t bytes);
+/* Tests: the size from which arrays are mappings (default ENG__BIG_MAP), and 1 to map
+ * them under a host's allocator too (0, default: the system allocator only). The kind
+ * of each array is in its header, so changing these never confuses a free. */
+extern size_t eng__big_map_min;
+extern uint8_t eng__big_map_hosts;
 
 /* Grow *arr (of *cap elements of @p size) so it holds at least @p need; doubles. */
 int eng__grow(const eng__mem *mem, void **arr, size_t *cap, size_t need, size_t size);

@@ -24,31 +24,36 @@ const uint8_t eng__furthest_of[256] = {FUR64(0), FUR64(64), FUR64(128), FUR64(19
 
 void eng__sends_free(eng__sends *s, const eng__mem *mem)
 {
-    eng__free(mem, s->hot);
-    eng__free(mem, s->ctx);
-    eng__free(mem, s->customer);
-    eng__free(mem, s->sent_at);
-    eng__free(mem, s->keyhash);
+    eng__big_free(mem, s->hot);
+    eng__big_free(mem, s->ctx);
+    eng__big_free(mem, s->customer);
+    eng__big_free(mem, s->sent_at);
+    eng__big_free(mem, s->keyhash);
     eng__free(mem, s->slots);
     eng__free(mem, s->hashed);
     eng__free(mem, s->canon);
     memset(s, 0, sizeof *s);
 }
 
-/* One per-send array to @p cap elements of @p size, its first @p n kept.
- * Without @p pg a realloc; with it a new array filled a slice (64 KiB) per
- * step, as at 10^7 sends a realloc's copy is a few hundred ms; cancelled, the
- * array is left as it was. @p only (NULL: all): a bit per element, of the 64
- * elements of each word only those of a word with a bit set are copied (the
- * key hashes of the sends in the hash index: the others' pages stay untouched). */
+/* One per-send array to @p cap elements of @p size, its first @p n kept (an
+ * eng__big_realloc array: from 4 MiB a mapping of its own that grows without a
+ * copy, base/mem_big.c). Without @p pg, or when the array grows without a copy, a
+ * realloc; else a new array filled a slice (64 KiB) per step, as at 10^7 sends a
+ * copy is a few hundred ms; cancelled, the array is left as it was. @p only (NULL:
+ * all): a bit per element, of the 64 elements of each word only those of a word
+ * with a bit set are copied (the key hashes of the sends in the hash index: the
+ * others' pages stay untouched). */
 static int grow_arr(const eng__mem *mem, void **arr, size_t n, size_t cap, size_t size, eng__prog *pg,
                     const uint64_t *only)
 {
     enum { SLICE = 65536 };
-    char *p = pg ? eng__malloc(mem, cap * size) : eng__realloc_array(mem, *arr, cap, size);
+    if (size && cap > SIZE_MAX / size)
+        return eng__nomem();
+    if (pg && *arr && eng__big_maps(mem, cap * size) && eng__big_maps(mem, n * size))
+        pg = NULL; /* a mapping already: grows in place or by moving its pages */
+    char *p = eng__big_realloc(mem, pg ? NULL : *arr, cap * size);
     if (!p)
         return eng__nomem();
-    eng__mem_hint_huge(mem, p, cap * size);
     if (pg) {
         for (size_t off = 0; off < n * size; off += SLICE) {
             size_t m = n * size - off < SLICE ? n * size - off : SLICE;
@@ -61,11 +66,11 @@ static int grow_arr(const eng__mem *mem, void **arr, size_t n, size_t cap, size_
             ENG__WORK(m / 1024); /* a KiB moved is counted as one unit */
             int rc = eng__prog_batch(pg, pg->done);
             if (rc) {
-                eng__free(mem, p);
+                eng__big_free(mem, p);
                 return rc;
             }
         }
-        eng__free(mem, *arr);
+        eng__big_free(mem, *arr);
     }
     *arr = p;
     return ENG_OK;

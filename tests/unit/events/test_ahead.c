@@ -3,7 +3,9 @@
  * around it are not, and no byte changes; the thread a `sent` batch starts
  * brings in the pages of the per-send arrays its sends will be written to (and not
  * the key hashes, which mapped sends do not keep). Residency is read with mincore;
- * where the system cannot populate (not Linux, an old kernel) the tests skip. */
+ * where the system cannot populate (not Linux, an old kernel) the tests skip.
+ * The per-send arrays as mappings of their own (base/mem_big.c, from the first page
+ * here) leave the same store and per-send state as arrays from the allocator. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,8 @@
 #include <cmocka.h>
 
 #include "events/ev_state.h"
+#include "ev_fixture.h"
+#include "../model/store_digest.h"
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -137,11 +141,88 @@ static void sends_ahead_pages(void **st)
 }
 #endif
 
+
+typedef struct sends_out {
+    uint8_t digest[ENG__SHA256_LEN];
+    uint32_t n;
+    eng__shot *hot;
+    uint32_t *ctx, *customer;
+    eng_time *sent_at;
+} sends_out;
+
+static void keep_view(evfx *f, sends_out *o)
+{
+    eng__sends_view v;
+    assert_int_equal(eng__sends_view_get(f->e, &v), ENG_OK);
+    o->n = v.n;
+    o->hot = malloc((v.n + 1) * sizeof *o->hot);
+    o->ctx = malloc((v.n + 1) * sizeof *o->ctx);
+    o->customer = malloc((v.n + 1) * sizeof *o->customer);
+    o->sent_at = malloc((v.n + 1) * sizeof *o->sent_at);
+    memcpy(o->hot, v.hot, v.n * sizeof *o->hot);
+    memcpy(o->ctx, v.ctx, v.n * sizeof *o->ctx);
+    memcpy(o->customer, v.customer, v.n * sizeof *o->customer);
+    memcpy(o->sent_at, v.sent_at, v.n * sizeof *o->sent_at);
+}
+
+/* Sends of map keys and of opaque keys (whose key hashes are kept), receipts of both,
+ * a reopen (the arrays rebuilt from the store), more sends and receipts. */
+static void sends_script(sends_out *o)
+{
+    evfx f;
+    evfx_open(&f, 0);
+    eng_time t = 1767225600000;
+    for (uint32_t lo = 0; lo < 6000; lo += 1500)
+        evfx_send(&f, "acme", 1, lo, lo + 1500, ENG_CH_EMAIL, t);
+    evfx_opaque_keys = 1;
+    evfx_send(&f, "acme", 2, 0, 2500, ENG_CH_SMS, t);
+    for (uint32_t c = 0; c < 2500; c += 7)
+        assert_int_equal(evfx_receipt(&f, 2, c, ENG_CH_SMS, ENG_TOUCH_DELIVERED, t + 5, NULL, NULL), ENG_OK);
+    evfx_opaque_keys = 0;
+    for (uint32_t c = 0; c < 6000; c += 5)
+        assert_int_equal(evfx_receipt(&f, 1, c, ENG_CH_EMAIL, ENG_TOUCH_OPENED, t + 9, NULL, NULL), ENG_OK);
+    evfx_reopen(&f);
+    evfx_send(&f, "acme", 3, 0, 9000, ENG_CH_EMAIL, t + 100);
+    for (uint32_t c = 1; c < 9000; c += 11)
+        assert_int_equal(evfx_receipt(&f, 3, c, ENG_CH_EMAIL, ENG_TOUCH_CLICKED, t + 200, NULL, NULL), ENG_OK);
+    evfx_opaque_keys = 1;
+    for (uint32_t c = 3; c < 2500; c += 13)
+        assert_int_equal(evfx_receipt(&f, 2, c, ENG_CH_SMS, ENG_TOUCH_OPENED, t + 300, NULL, NULL), ENG_OK);
+    evfx_opaque_keys = 0;
+    store_digest(f.e, o->digest);
+    keep_view(&f, o);
+    evfx_close(&f);
+}
+
+static void arrays_as_mappings(void **st)
+{
+    (void)st;
+    static sends_out a, b;
+    sends_script(&a);
+    size_t keep = eng__big_map_min;
+    eng__big_map_min = 1;
+    eng__big_map_hosts = 1;
+    sends_script(&b);
+    eng__big_map_min = keep;
+    eng__big_map_hosts = 0;
+    assert_true(a.n >= 17500);
+    assert_memory_equal(a.digest, b.digest, ENG__SHA256_LEN);
+    assert_int_equal(a.n, b.n);
+    assert_memory_equal(a.hot, b.hot, a.n * sizeof *a.hot);
+    assert_memory_equal(a.ctx, b.ctx, a.n * sizeof *a.ctx);
+    assert_memory_equal(a.customer, b.customer, a.n * sizeof *a.customer);
+    assert_memory_equal(a.sent_at, b.sent_at, a.n * sizeof *a.sent_at);
+    sends_out *o[2] = {&a, &b};
+    for (int k = 0; k < 2; k++)
+        free(o[k]->hot), free(o[k]->ctx), free(o[k]->customer), free(o[k]->sent_at);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sends_ahead_pages),
         cmocka_unit_test(populate_whole_pages),
+        cmocka_unit_test(arrays_as_mappings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
