@@ -409,6 +409,74 @@ static void customer_values(void **state)
     dx_close(&f);
 }
 
+/* The organic purchase rate from the org's sales (xengage_organic.c) reaches each customer's value of a
+ * conversion: over 20 weeks of sales every third customer bought weekly (20 orders), every third once, the rest
+ * never, all at 100 (nobody's value differs from the mean). The reference: the customers' heterogeneity by a
+ * grid over the negative binomial likelihood written per customer with lgamma, then each value 100 x (1 - the
+ * chance of a purchase within a week under the posterior Gamma, in closed form); the trace shows it. */
+static void organic_from_sales(void **state)
+{
+    (void)state;
+    dx f;
+    xe_world(&f);
+    const eng_time span = 20 * 7 * ENG_DAY, t1 = test_clock_now - span;
+    uint32_t *weekly = malloc(f.n * sizeof *weekly), *once = malloc(f.n * sizeof *once);
+    size_t nw = 0, no = 0;
+    for (uint32_t c = 0; c < f.n; c++) {
+        if (c % 3 == 0)
+            weekly[nw++] = c;
+        if (c % 3 == 1)
+            once[no++] = c;
+    }
+    for (int w = 0; w < 20; w++) {
+        char tag[8];
+        snprintf(tag, sizeof tag, "w%d", w);
+        dx_txns(&f, weekly, nw, t1 + w * 7 * ENG_DAY, 100, tag);
+    }
+    dx_txns(&f, once, no, t1 + 3 * ENG_DAY, 100, "o");
+    eng_message_spec m = dx_message();
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    eng_xengage_options o = ENG_XENGAGE_OPTIONS_INIT;
+    m.xengage = &o;
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+    dx_approve(&f, &m);
+    dx_run_all(&f, f.t0, NULL);
+    /* The model's customers: dense ids below its size, all of this world's. */
+    const double T = (double)(f.t0 - t1) / ENG_HOUR, W = 7 * 24, n = (double)f.n;
+    const double x[3] = {20, 1, 0}, cnt[3] = {(double)nw, (double)no, n - nw - no};
+    const double mu = (20.0 * nw + no) / n; /* one segment: orders per customer over the span */
+    double best = -INFINITY, a = 0;
+    for (double la = log(1e-2); la <= log(1e6); la += 1e-4) {
+        double aa = exp(la), l = 0;
+        for (int k = 0; k < 3; k++)
+            l += cnt[k] * (lgamma(x[k] + aa) - lgamma(aa) + aa * log(aa / (aa + mu)) + x[k] * log(mu / (aa + mu)));
+        if (l > best)
+            best = l, a = aa;
+    }
+    const double b = a / (mu / T); /* the Gamma's rate: a over the mean rate per hour */
+    size_t ntest = 0, seen[3] = {0, 0, 0};
+    uint32_t *test = dx_test_group(&f, &ntest);
+    for (size_t i = 0; i < ntest; i++) {
+        eng_trace t;
+        assert_int_equal(eng_trace_init(&t, ENG_TRACE_VERSION), ENG_OK);
+        assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, test[i], &t), ENG_OK);
+        if (t.rule != ENG_RULE_XENGAGE)
+            continue;
+        int k = (int)(test[i] % 3);
+        double want = 100 * pow((b + T) / (b + T + W), a + x[k]);
+        assert_true(fabs(t.xe_value - want) <= 1e-3 * want);
+        seen[k]++;
+    }
+    printf("x-engage organic rate: heterogeneity %.3f; values %.2f (weekly buyers), %.2f (once), %.2f (never)\n", a,
+           100 * pow((b + T) / (b + T + W), a + 20), 100 * pow((b + T) / (b + T + W), a + 1),
+           100 * pow((b + T) / (b + T + W), a));
+    assert_true(seen[0] > 50 && seen[1] > 50 && seen[2] > 50);
+    free(test);
+    free(weekly);
+    free(once);
+    dx_close(&f);
+}
+
 /* The message's credits per unit of currency (eng_xengage_options.credits_per_unit) turns the customers'
  * amounts (currency) into the value of a conversion in credits, against the channels' costs in credits;
  * without it a credit is a unit of currency. The reference: each customer's own orders, written here. */
@@ -858,6 +926,7 @@ int main(void)
         cmocka_unit_test(segments_from_include_groups),
         cmocka_unit_test(trace_replays_decision),
         cmocka_unit_test(customer_values),
+        cmocka_unit_test(organic_from_sales),
         cmocka_unit_test(credits_per_unit),
         cmocka_unit_test(trace_cache_same_results),
         cmocka_unit_test(deterministic),
