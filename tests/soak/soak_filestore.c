@@ -9,7 +9,10 @@
  * compact the customers, the events and the file itself (eng_store_file_compact
  * rewrites it and renames it over the old one, so kills land mid-rewrite too) —
  * while the parent kills it after a
- * random delay. The parent then opens the file itself and checks:
+ * random delay (1-250 ms; three rounds in four counted from when the child has
+ * opened the engine, so that a loaded machine, on which opening a grown file takes
+ * longer, does not make most kills land in the open). The parent then opens the
+ * file itself and checks:
  *   - the store opens (a torn tail is dropped) and the audit chain verifies;
  *   - every approved message's frozen audience loads (hash verified);
  *   - exactly once: the provider's own log (written before it answers, so a
@@ -452,6 +455,8 @@ static void child(uint64_t seed, int drain)
         set_add(&pf, l[i].key);
     free(l);
     eng_engine *e = open_engine(&p, &pf);
+    printf("r\n"); /* opened: the parent's kill clock may start now */
+    fflush(stdout);
     size_t seals = eng__behind_writes;
     if (drain) { /* run everything due to completion, time moving on */
         for (int i = 0; i < 400; i++) {
@@ -680,8 +685,10 @@ static uint64_t verify(int final)
 
 /* ------------------------------------------------------------ the rounds */
 
-/* Runs one child; kills it after @p kill_after_ms (0: let it finish). Returns operations done. */
-static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int drain, int *killed)
+/* Runs one child; kills it @p kill_after_ms after it started, or when @p after_open after it
+ * opened the engine (a loaded machine made most kills land in the open of a grown file);
+ * 0: let it finish. Returns operations done. */
+static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int after_open, int drain, int *killed)
 {
     int out[2];
     CHECK(pipe(out) == 0);
@@ -697,13 +704,16 @@ static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int drain, int 
     close(out[1]);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     uint64_t ops = 0;
-    int64_t t0 = real_ms();
+    int64_t t0 = after_open ? 0 : real_ms();
     *killed = 0;
     for (;;) {
         char buf[256];
         ssize_t r = read(out[0], buf, sizeof buf);
-        for (ssize_t i = 0; i < r; i++)
+        for (ssize_t i = 0; i < r; i++) {
             ops += buf[i] == 'o', seals_behind += buf[i] == 's';
+            if (buf[i] == 'r' && after_open)
+                t0 = real_ms();
+        }
         int st;
         pid_t w = waitpid(pid, &st, WNOHANG);
         if (w == pid) {
@@ -716,7 +726,7 @@ static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int drain, int 
             }
             break;
         }
-        if (!*killed && kill_after_ms && real_ms() - t0 >= kill_after_ms) {
+        if (!*killed && kill_after_ms && t0 && real_ms() - t0 >= kill_after_ms) {
             kill(pid, SIGKILL);
             *killed = 1;
         }
@@ -758,13 +768,13 @@ int main(int argc, char **argv)
     uint64_t rounds = 0, kills = 0, ops = 0, checks = 0;
     while (real_ms() - real_start_ms < (int64_t)seconds * 1000) {
         int killed;
-        ops += round_once(seed + rounds, 1 + (int64_t)(rnd() % 250), 0, &killed);
+        ops += round_once(seed + rounds, 1 + (int64_t)(rnd() % 250), rnd() % 4 != 0, 0, &killed);
         kills += killed;
         rounds++;
         checks += verify(0);
     }
     int killed;
-    ops += round_once(seed + rounds, 0, 1, &killed);
+    ops += round_once(seed + rounds, 0, 0, 1, &killed);
     checks += verify(1);
     struct stat sb;
     long long bytes = stat(db_path, &sb) == 0 ? (long long)sb.st_size : -1;
