@@ -75,7 +75,7 @@ class Params:
         self.seg_sd, self.cust_sd, self.resp_sd, self.conv_sd = 0.7, 0.9, 0.6, 0.4
         self.organic, self.organic_resp, self.value_mean, self.value_sd = 0.02, 0.5, 150.0, 0.5
         self.overlap, self.fatigue, self.pref_sd, self.reach_corr, self.budget = 0.25, 0.5, 0.0, 0.0, 0.0
-        self.sales_history_weeks, self.order_sd = 0, 0.0  # world.c's sales history (not played here) and orders' spread
+        self.sales_history_weeks, self.order_sd = 0, 0.0  # the org's sales before the campaign; orders' spread
         self.ch = [Channel(*c) for c in _DEFAULT_CH]
         self.priority = [1, 0, 3, 4, 5, 2]  # sms, email, whatsapp, facebook, google, push
         self.events = []  # (kind 0 outage / 1 drift, wave, channel, x, waves)
@@ -381,7 +381,7 @@ class Host:
         self.receipts, self.txns, self.txn_seq = [], [], 0
         self.orders = random.Random(len(world.value) * 31 + 7)  # order amounts (world key order_sd)
         self.now = EPOCH + DAY  # earlier purchases: the host's sales give the value of a conversion
-        for i in range(0, n, 10):
+        for i in range(0, n if not p.sales_history_weeks else 0, 10):  # (else its sales history, load_sales)
             self.buy(i)
         self.flush()
         self.origin_h = history * p.wave_gap_h
@@ -393,12 +393,18 @@ class Host:
         self.ad_sent.extend((manifest["message"], manifest["channel"], self.ads[h]) for h in hashes)
         return "accepted"
 
-    def buy(self, i):
+    def load_sales(self, sales):
+        """The org's sales history, (hour, customer) pairs, each at its own time."""
+        for t, i in sales:
+            self.buy(i, self.at(t))
+        self.flush()
+
+    def buy(self, i, at=0):
         self.txn_seq += 1
         s, v = self.w.p.order_sd, self.w.value[i]
         if s > 0:  # one of the customer's orders: their mean value times a lognormal of mean 1 (world.c)
             v *= math.exp(s * self.orders.gauss(0, 1) - 0.5 * s * s)
-        self.txns.append({"id": f"t{self.txn_seq}", "customer": f"c{i}", "time": 0, "amount": round(v, 4)})
+        self.txns.append({"id": f"t{self.txn_seq}", "customer": f"c{i}", "time": at, "amount": round(v, 4)})
 
     def receipt(self, key, flags):
         self.receipts.append({"key": key, "status": "delivered" if flags & 1 else "failed", "time": 0})
@@ -414,7 +420,7 @@ class Host:
             self.receipts = []
         if self.txns:
             for t in self.txns:
-                t["time"] = self.now
+                t["time"] = t["time"] or self.now
             self.eng.append_transactions("sim", self.txns)
             self.txns = []
 
@@ -444,8 +450,6 @@ class Player:
     def __init__(self, engage, p, seed, policies, verbose=False, out=sys.stdout, threads=1):
         self.engage, self.p, self.seed, self.verbose, self.out = engage, p, seed, verbose, out
         self.threads = threads
-        if p.sales_history_weeks:  # its warm history's conversions are in world.c's sales history, not here yet
-            raise WorldError("sales_history_weeks is played by the C drivers only (xengage-sim); not from Python yet")
         self.policies = policies
         t = time.process_time()
         self.w = World(p, seed)
@@ -462,12 +466,31 @@ class Player:
         self.chunk = max(1, (per + nchunks - 1) // nchunks)
         self.per_batch = self.chunk * nchunks
         self.rnd = random.Random(seed * 7919 + 17)
+        self.srnd = random.Random(seed * 7919 + 29)  # the sales history's draws (world key sales_history_weeks)
+        self.warm_sales = []  # (hour, customer): the warm history's conversions within the sales history
+
+    def sales(self):
+        """The org's sales before the campaign (sim.c's sales_history()): each customer's organic purchases over
+        sales_history_weeks, a Poisson process at the world's organic rate for them (its per-wave probability as
+        a rate per hour), and the warm history's conversions; (hour, customer) in time order."""
+        p, w, srnd = self.p, self.w, self.srnd
+        span, out = 168.0 * p.sales_history_weeks, list(self.warm_sales)
+        for i in range(w.n):
+            rate = -math.log1p(-w.p0[i]) / p.wave_gap_h
+            t = -span
+            while rate > 0:
+                t += srnd.expovariate(rate)
+                if t >= 0:
+                    break
+                out.append((t, i))
+        return sorted(out)
 
     # ---- history -------------------------------------------------------------------------------
     def history(self):
         """Per earlier message and customer: a uniform reachable channel and its sampled outcome
         (engagement only), as sim.c's warm(); the channels a partial history does not cover are dropped."""
         w, p, rnd = self.w, self.p, self.rnd
+        span, srnd = 168.0 * p.sales_history_weeks, self.srnd
         out = []
         for m in range(p.history):
             row = []
@@ -482,6 +505,10 @@ class Player:
                     f |= 1
                     if rnd.random() < w.q[i][c]:
                         f |= 2
+                        if span and srnd.random() < w.pi[w.seg[i]][c]:  # the sale it caused (sim.c's warm())
+                            t = -p.wave_gap_h * (p.history - m) - p.ch[c].delay_h * math.log(1 - srnd.random())
+                            if -span <= t < 0:
+                                self.warm_sales.append((t, i))
                 covered = p.history_channels is None or c in p.history_channels
                 row.append((c, f) if covered else None)  # a partial history drops what it does not cover
             out.append(row)
@@ -557,6 +584,11 @@ class Player:
         self.greedy_start(hist)
         hx = Host(engage, w, self.chunk, len(hist), self.threads) if "xengage" in self.policies else None
         hp = Host(engage, w, self.chunk, len(hist), self.threads) if "priority" in self.policies else None
+        if p.sales_history_weeks:  # the host's CRM: the same sales for both engines
+            sales = self.sales()
+            for h in (hx, hp):
+                if h:
+                    h.load_sales(sales)
         timing["setup"] = time.process_time() - t
         t = time.process_time()
         if hx and hist:
@@ -908,6 +940,8 @@ def main(argv=None):
     ap.add_argument("--json")
     ap.add_argument("--budget", type=float, help="a credit cap of BUDGET x send_all's cost a wave (the world's budget)")
     ap.add_argument("--no-history", action="store_true", help="no earlier campaigns: the engine starts cold")
+    ap.add_argument("--sales-history", type=int, default=None, help="weeks of the org's sales before the campaign "
+                    "(the world key sales_history_weeks)")
     ap.add_argument("--verbose", action="store_true", help="per wave: CPU and X-Engage's channel mix")
     ap.add_argument("--threads", type=int, default=1, help="the engines' eng_config.threads (choices must not depend on it)")
     a = ap.parse_args(argv)
@@ -922,6 +956,8 @@ def main(argv=None):
         p.waves = a.waves
     if a.no_history:
         p.history = 0
+    if a.sales_history is not None:
+        p.sales_history_weeks = a.sales_history
     import engage
     names = set(engage.channels())
     for c in p.ch:
