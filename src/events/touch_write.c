@@ -250,8 +250,14 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
     /* the other rows parsed by chunks on the engine's threads while the rows before them are applied below */
     eng__spipe sp;
     eng__sent_pipe_start(&sp, ev, rows, rc ? n : i0, n, pfx, plen, hs, mapped);
-    /* the pages of the per-send arrays the rows below write, faulted in ahead of them */
-    void *ahead = rc ? NULL : eng__sends_ahead(&ev->s, &e->mem, e->threads, ev->s.n, ev->s.n + (uint32_t)n);
+    /* the pages of the per-send arrays the rows below write, faulted in ahead of them, and
+     * those of as many sends after them: the thread starts as the rows do and loses the race
+     * to their first pages, not to the next batch's, which are within the capacity (arrays
+     * that double) but for the batch before they grow (they move with their pages) */
+    uint64_t upto = (uint64_t)ev->s.n + 2 * (uint64_t)n;
+    void *ahead = rc ? NULL
+                     : eng__sends_ahead(&ev->s, &e->mem, e->threads, ev->s.n,
+                                        upto < UINT32_MAX ? (uint32_t)upto : UINT32_MAX);
     size_t ready = i0;
     for (size_t i = 0; i < n && !rc; i++) {
         int dform = 0;

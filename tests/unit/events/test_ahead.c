@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "events/ev_state.h"
+#include "events/keypar.h"
 #include "ev_fixture.h"
 #include "../model/store_digest.h"
 
@@ -142,6 +143,41 @@ static void sends_ahead_pages(void **st)
 #endif
 
 
+/* A `sent` batch's thread faults in the pages of the batch's sends and of as many after
+ * them (the next batch's, which it would otherwise write first): the arrays as mappings,
+ * so a page not written nor populated is not resident. */
+static void sent_batch_pages_ahead(void **st)
+{
+    (void)st;
+    eng__mem mem;
+    sys_mem(&mem);
+    size_t keep = eng__big_map_min;
+    eng__big_map_min = 1;
+    eng__big_map_hosts = 1;
+    eng__mem_populate_hosts = 1;
+    evfx f;
+    evfx_open(&f, 0);
+    f.e->threads = 1;
+    uint32_t n = (uint32_t)eng__keypar_min_rows + 808; /* a thread's worth of rows */
+    evfx_send(&f, "acme", 1, 0, n, ENG_CH_EMAIL, 1767225600000);
+    assert_int_equal(eng__enter(f.e), ENG_OK);
+    eng__ev *ev;
+    assert_int_equal(eng__ev_get(f.e, &ev), ENG_OK);
+    eng__leave(f.e);
+    eng__sends *s = &ev->s;
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    uint32_t end = 2 * n < s->cap ? 2 * n : s->cap; /* the capacity doubled from 1,024 sends: 16,384 */
+    assert_true(s->n == n && end >= n + 4096);
+    /* the next batch's sends, from the first whole page after the batch's */
+    assert_true(resident(s->sent_at + n + pg / sizeof *s->sent_at, (end - n) * sizeof *s->sent_at - 2 * pg, 1));
+    assert_true(resident(s->customer + n + pg / sizeof *s->customer, (end - n) * sizeof *s->customer - 2 * pg, 1));
+    assert_true(resident(s->hot + n + pg / sizeof *s->hot, (end - n) * sizeof *s->hot - 2 * pg, 1));
+    evfx_close(&f);
+    eng__mem_populate_hosts = 0;
+    eng__big_map_hosts = 0;
+    eng__big_map_min = keep;
+}
+
 typedef struct sends_out {
     uint8_t digest[ENG__SHA256_LEN];
     uint32_t n;
@@ -223,6 +259,7 @@ int main(void)
         cmocka_unit_test(sends_ahead_pages),
         cmocka_unit_test(populate_whole_pages),
         cmocka_unit_test(arrays_as_mappings),
+        cmocka_unit_test(sent_batch_pages_ahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
