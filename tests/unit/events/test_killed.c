@@ -20,7 +20,7 @@
  * the script on the reopened file, the batch after P first — a receipt or
  * transaction batch already stored is appended again and must count only
  * duplicates — and the whole script must read back exactly once.
- * Storage errors instead of crashes: every write of the script failing in turn in
+ * Storage errors instead of crashes: every other write of the script failing in turn in
  * one process (the write behind's failure surfaces at the store's next call):
  * the batch fails, or succeeds with its write done; retried, the script ends
  * exactly as undisturbed. */
