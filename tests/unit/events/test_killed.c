@@ -11,7 +11,8 @@
  *     cut to a prefix of itself, and the process exits at the store's next I/O or
  *     when the call returns, before anything is taken back), the seal's write behind
  *     among them, torn while the batch goes on;
- *   - by SIGKILL at random moments, the write behind in flight or not.
+ *   - by SIGKILL at 12 random moments (ENG_KILLED_KILLS=n for more), the write behind in
+ *     flight or not.
  * The parent then reopens the file (a torn tail dropped: ENG_OK) and checks what it
  * reads against the script: every touch of every customer and every transaction
  * of the first P batches, each exactly once and nothing else, where P is the
@@ -401,6 +402,8 @@ static void killed_while_sealing(void **st)
     }
     uint64_t r = 7;
     int kills = test_slow_runtime() ? 2 : 12;
+    if (getenv("ENG_KILLED_KILLS")) /* opt-in: a longer search, e.g. ENG_KILLED_KILLS=1000 */
+        kills = atoi(getenv("ENG_KILLED_KILLS"));
     for (int i = 0; i < kills; i++) {
         long us = 1 + (long)(test_splitmix(&r) % (uint64_t)(run_us * 2 + 1000));
         int acked = crash_once(0, us);
