@@ -534,9 +534,15 @@ static uint64_t take(const logged *l, size_t n, size_t *at, uint64_t message, ui
  * control list (ids: their dense ids; hashes: their Facebook identifiers). */
 static int control_reached(const logged *l, size_t n, uint64_t message, const uint32_t *ids, char hashes[][65])
 {
-    for (size_t i = 0; i < n; i++) {
-        if (l[i].message != message)
-            continue;
+    size_t lo = 0, hi = n; /* the message's first entry (the log is sorted by message first) */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l[mid].message < message)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < n && l[i].message == message; i++) {
         for (int c = 0; c < CONTROL_LIST; c++)
             if (l[i].id[0] ? strcmp(l[i].id, hashes[c]) == 0 : l[i].customer == ids[c]) {
                 fprintf(stderr, "soak: message %llu reached c%d of its campaign's control list\n",
