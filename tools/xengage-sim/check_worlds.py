@@ -79,6 +79,16 @@ def main():
         assert len(head) == 1, (name, out)
         waves, within, equal = [c.strip() for c in lines[head[0] + 2].strip("|").split("|")][:3]
         assert within == f"{waves} / {waves}" and equal == within, (name, cap)
+    # A sales history before the campaign (sales_history_weeks, order_sd; docs/xengage.md, "The customer's sales
+    # history"): through the engine (transactions at their own times) and the direct driver, under a cap.
+    with open(os.path.join(worlds, "default.world")) as f:
+        text = f.read()
+    for driver in ("engine", "direct"):
+        rc, out = run(text, "--customers", "2000", "--seeds", "1", "--waves", "2", "--driver", driver, "--budget",
+                      "0.2", "--sales-history", "30", "--order-sd", "0.5")
+        assert rc == 0, (driver, out)
+        assert "nan" not in out and "inf" not in out and "| xengage " in out, (driver, out)
+    expect_error("sales_history_weeks -3\n", [":1: bad line 'sales_history_weeks'"])
     print("ok")
 
 

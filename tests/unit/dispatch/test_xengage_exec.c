@@ -428,9 +428,9 @@ static void organic_from_sales(void **state)
         if (c % 3 == 1)
             once[no++] = c;
     }
-    for (int w = 0; w < 20; w++) {
-        char tag[8];
-        snprintf(tag, sizeof tag, "w%d", w);
+    for (unsigned w = 0; w < 20; w++) {
+        char tag[16]; /* room for any unsigned: gcc -O1 (the sanitizer build) checks the truncation */
+        snprintf(tag, sizeof tag, "w%u", w);
         dx_txns(&f, weekly, nw, t1 + w * 7 * ENG_DAY, 100, tag);
     }
     dx_txns(&f, once, no, t1 + 3 * ENG_DAY, 100, "o");
