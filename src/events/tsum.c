@@ -107,24 +107,36 @@ static int sum_build(eng__tcols *c, const eng__mem *mem)
     return ENG_OK;
 }
 
-/* LSD radix sort of packed (order key << 16 | row) by bits 16 .. 16 + bits: 11-bit
- * digits, stable, so ties keep storage order; the result ends in a. */
-static void sort_keys(uint64_t *a, uint64_t *tmp, size_t n, unsigned bits)
+/* LSD radix sort of packed (order key << 16 | row) by bits 16 .. 16 + bits, stable, so
+ * ties keep storage order; the result ends in a. As few passes of at most 12-bit digits
+ * as the bits need, the digits of equal width (a segment's 23 bits: two passes, not three
+ * of 11), every pass's counts taken in one read of the keys. */
+enum { SORT_W = 12, SORT_P = (35 + SORT_W - 1) / SORT_W }; /* status and customer: 35 bits at most */
+typedef uint32_t sort_counts[SORT_P][1u << SORT_W];
+
+static void sort_keys(uint64_t *a, uint64_t *tmp, size_t n, unsigned bits, sort_counts cnt)
 {
-    uint32_t cnt[2048];
+    enum { MAXW = SORT_W };
+    const unsigned passes = (bits + MAXW - 1) / MAXW;
+    if (!passes)
+        return;
+    const unsigned w = (bits + passes - 1) / passes;
+    const uint64_t mask = ((uint64_t)1 << w) - 1;
+    memset(cnt, 0, passes * sizeof cnt[0]);
+    for (size_t i = 0; i < n; i++)
+        for (unsigned p = 0; p < passes; p++)
+            cnt[p][(a[i] >> (16 + p * w)) & mask]++;
     uint64_t *src = a, *dst = tmp;
-    for (unsigned shift = 16; shift < 16 + bits; shift += 11) {
-        memset(cnt, 0, sizeof cnt);
-        for (size_t i = 0; i < n; i++)
-            cnt[(src[i] >> shift) & 2047]++;
-        uint32_t sum = 0;
-        for (unsigned d = 0; d < 2048; d++) {
-            uint32_t k = cnt[d];
-            cnt[d] = sum;
+    for (unsigned p = 0; p < passes; p++) {
+        uint32_t *c = cnt[p], sum = 0;
+        for (size_t d = 0; d <= mask; d++) {
+            uint32_t k = c[d];
+            c[d] = sum;
             sum += k;
         }
+        const unsigned shift = 16 + p * w;
         for (size_t i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & 2047]++] = src[i];
+            dst[c[(src[i] >> shift) & mask]++] = src[i];
         uint64_t *t = src;
         src = dst;
         dst = t;
@@ -151,7 +163,7 @@ int eng__tseg_order(const eng__tcols *c, size_t from, size_t n, size_t key_from,
         nkey += c->status[i] == ENG_TOUCH_SENT;
     if (n > ENG__SEG_ROWS) /* rows are numbered in 16 bits */
         return eng__err(ENG_ETOOBIG, "segment", "%zu rows do not fit an ordered segment", n);
-    const size_t need = (n ? n : 1) * (2 * sizeof(uint64_t) + sizeof(prow));
+    const size_t need = (n ? n : 1) * (2 * sizeof(uint64_t) + sizeof(prow)) + sizeof(sort_counts);
     if (*tmp_cap < need) {
         void *t = eng__realloc(mem, *tmp, need);
         if (!t)
@@ -176,29 +188,55 @@ int eng__tseg_order(const eng__tcols *c, size_t from, size_t n, size_t key_from,
     unsigned cbits = 0;
     while (cbits < 32 && ((uint64_t)1 << cbits) <= (uint64_t)(cmax - cmin))
         cbits++;
-    size_t s = key_from;
+    size_t unsorted = 0;
+    uint64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
         const size_t r = from + i;
         k[i] = ((uint64_t)c->status[r] << cbits | (uint64_t)(c->customer[r] - cmin)) << 16 | i;
-        p[i] = (prow){c->time[r], c->status[r] == ENG_TOUCH_SENT ? c->keyhash[s++] : 0, c->customer[r], c->ctx[r],
-                      c->send[r], c->detail[r], c->channel[r], c->status[r], c->first[r]};
+        unsorted += k[i] < prev;
+        prev = k[i];
     }
-    sort_keys(k, k + n, n, cbits + 3);
-    size_t kk = 0;
-    for (size_t j = 0; j < n; j++) {
-        if (j + 8 < n)
-            __builtin_prefetch(&p[k[j + 8] & 0xffff]);
-        const prow *q = &p[k[j] & 0xffff];
-        out->time[j] = q->time;
-        out->customer[j] = q->customer;
-        out->ctx[j] = q->ctx;
-        out->send[j] = q->send;
-        out->detail[j] = q->detail;
-        out->channel[j] = q->channel;
-        out->status[j] = q->status;
-        out->first[j] = q->first;
-        if (q->status == ENG_TOUCH_SENT)
-            out->keyhash[kk++] = q->keyhash;
+    if (!unsorted) { /* already in order (a batch of sends by customer): the columns as they are */
+        memcpy(out->time, c->time + from, n * sizeof *c->time);
+        memcpy(out->customer, c->customer + from, n * sizeof *c->customer);
+        memcpy(out->ctx, c->ctx + from, n * sizeof *c->ctx);
+        memcpy(out->send, c->send + from, n * sizeof *c->send);
+        memcpy(out->detail, c->detail + from, n * sizeof *c->detail);
+        memcpy(out->channel, c->channel + from, n);
+        memcpy(out->status, c->status + from, n);
+        memcpy(out->first, c->first + from, n);
+        if (nkey)
+            memcpy(out->keyhash, c->keyhash + key_from, nkey * sizeof *c->keyhash);
+    } else {
+        size_t s = key_from;
+        for (size_t i = 0; i < n; i++) {
+            const size_t r = from + i;
+            p[i] = (prow){c->time[r], c->status[r] == ENG_TOUCH_SENT ? c->keyhash[s++] : 0, c->customer[r],
+                          c->ctx[r], c->send[r], c->detail[r], c->channel[r], c->status[r], c->first[r]};
+        }
+        sort_keys(k, k + n, n, cbits + 3, (uint32_t(*)[1u << SORT_W])(p + (n ? n : 1)));
+        /* the columns in locals: stores through out's pointers would reload them every row */
+        int64_t *restrict time = out->time;
+        uint32_t *restrict cust = out->customer, *restrict ctx = out->ctx, *restrict send = out->send,
+                           *restrict detail = out->detail;
+        uint8_t *restrict channel = out->channel, *restrict status = out->status, *restrict first = out->first;
+        uint64_t *restrict keyhash = out->keyhash;
+        size_t kk = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (j + 8 < n)
+                __builtin_prefetch(&p[k[j + 8] & 0xffff]);
+            const prow *q = &p[k[j] & 0xffff];
+            time[j] = q->time;
+            cust[j] = q->customer;
+            ctx[j] = q->ctx;
+            send[j] = q->send;
+            detail[j] = q->detail;
+            channel[j] = q->channel;
+            status[j] = q->status;
+            first[j] = q->first;
+            if (q->status == ENG_TOUCH_SENT)
+                keyhash[kk++] = q->keyhash;
+        }
     }
     out->n = n;
     out->nkey = nkey;

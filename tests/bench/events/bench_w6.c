@@ -455,9 +455,9 @@ static void run_size(const char *label, uint64_t target, uint32_t ncust, int com
     if (r.csv)
         fclose(r.csv);
     gen_free();
-    double t0 = now_ms();
+    double t0 = now_ms(), sp0 = proc_cpu_ms();
     int rc = eng_events_compact(r.e);
-    double seal_ms = now_ms() - t0;
+    double seal_ms = now_ms() - t0, seal_pcpu = proc_cpu_ms() - sp0;
     if (rc)
         die("compact", rc);
     uint64_t segb = 0;
@@ -471,8 +471,9 @@ static void run_size(const char *label, uint64_t target, uint32_t ncust, int com
     unsigned threads = r.e->threads;
     eng_close(r.e);
     printf("W6 size=%s touches=%llu sends=%llu events_per_s=%.2fM (cpu) %.2fM (wall) api_cpu_ms=%.0f api_wall_ms=%.0f "
-           "seal_ms=%.0f\n", label, (unsigned long long)r.touches, (unsigned long long)r.sends,
-           r.touches / r.api_cpu / 1e3, r.touches / r.api_ms / 1e3, r.api_cpu, r.api_ms, seal_ms);
+           "seal_ms=%.0f (compaction after the appends, wall; process cpu %.0f)\n", label,
+           (unsigned long long)r.touches, (unsigned long long)r.sends, r.touches / r.api_cpu / 1e3,
+           r.touches / r.api_ms / 1e3, r.api_cpu, r.api_ms, seal_ms, seal_pcpu);
     printf("W6 size=%s threads=%u process_cpu_ms=%.0f (%.2fM/s of process CPU; the line above: the calling thread's), "
            "receipts %.0f ms\n", label, threads, r.api_pcpu, r.touches / r.api_pcpu / 1e3, r.rcpt_pcpu);
     printf("W6 size=%s cpu split: sent %.2fM/s (%.0f ms), receipts %.2fM/s (%.0f ms)\n", label,
