@@ -75,6 +75,11 @@ typedef struct eng__xe eng__xe;
 /* The prior mean of conversion given engagement before any conversion is seen, from the organic rate
  * @p p0 (the lift log-uniform between p0 and 1; 1/2 when p0 is unknown: not in (0, 1)). */
 double eng__xe_cold_conversion(double p0);
+/* The lower @p alpha quantile of that prior: r = p0 + (1 - p0) p0^(1 - alpha) (alpha when p0 is unknown: r
+ * uniform). With skipping on, a customer is contacted only when some reachable channel pays at conversion
+ * given engagement estimated with the cold prior at this quantile (the guard rail; the channel is still the
+ * best by the posterior means), so a campaign does not send at a loss on the prior's optimism alone. */
+double eng__xe_cold_conversion_low(double p0, double alpha);
 /* The exploration bucket's share at the last refresh: the configured one, bounded (eng__xe_explore_bound). */
 double eng__xe_explore_now(const eng__xe *xe);
 
@@ -172,6 +177,7 @@ void eng__xe_decide_plan(const eng__xe *xe, uint32_t wave, const eng__xe_plan *p
 typedef struct eng__xe_trace {
     int channel;
     int explored;
+    int guarded; /* no channel pays at the guard rail's conversion estimate: scores held at minus the cost */
     double propensity;
     struct {
         int reachable;

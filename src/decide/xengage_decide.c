@@ -49,6 +49,8 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
     /* The customer's responsiveness from every channel; each channel then
      * leaves its own counts out (eng__xe_resp, computed once). */
     double o = 0, e = 0, ra = xe->resp_a;
+    int safe = !cf->skip_negative; /* some channel pays at the guard rail's conversion estimate (r_lo) */
+    double v_lo[ENG__XE_MAXK], pl[ENG__XE_MAXK];
     if (s && ra > 0)
         for (unsigned c = 0; c < cf->k; c++)
             if (s[2 * c])
@@ -69,10 +71,18 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
                     : cl->r_exact  ? eng__xe_beta_draw(&r, cl->pa, cl->pb)
                                    : cl->r_mean + cl->r_sd * eng__xe_normal(&r);
         double pi = rc > sg->p0 ? (rc - sg->p0) * sg->inv_1mp0 : 0;
+        double pi_lo = cl->r_lo > sg->p0 ? (cl->r_lo - sg->p0) * sg->inv_1mp0 : 0;
         double val = value, d = xe->chan[c].d;
-        if (cf->truth)
+        if (cf->truth) {
+            double was = pi;
             cf->truth(cf->truth_u, it->customer, c, &q, &pi, &val, &d);
+            pi_lo = pi != was ? pi : pi_lo; /* the world's own: no guard needed */
+        }
         v[c] = val * d * q * pi;
+        v_lo[c] = val * d * q * pi_lo;
+        pl[c] = pi_lo;
+        double cost = eng__xe_item_cost(cf->cost, it, c);
+        safe |= v_lo[c] > cost || cost <= 0; /* a free message is never sent at a loss */
         if (tr) {
             tr->ch[c].q_mean = a / (a + b);
             tr->ch[c].q_draw = q;
@@ -82,6 +92,16 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
             tr->ch[c].engaged = (uint8_t)k;
         }
     }
+    /* The guard rail: no channel pays at the pessimistic estimate, so the scores use it (none is positive:
+     * pick() skips at any multiplier, and the trace shows the conversion the decision used). */
+    for (unsigned c = 0; !safe && c < cf->k; c++)
+        if (reach >> c & 1) {
+            v[c] = v_lo[c];
+            if (tr)
+                tr->ch[c].pi_draw = pl[c];
+        }
+    if (tr)
+        tr->guarded = !safe;
     return -1;
 }
 

@@ -17,6 +17,7 @@ typedef struct xe_cell {
     double pa, pb;     /* P(convert | engaged) posterior */
     double m, kappa;   /* a0 / (a0 + b0), a0 + b0 */
     double r_mean, r_sd; /* of Beta(pa, pb) */
+    double r_lo;       /* the same with the cold prior at its lower quantile (the guard rail: eng__xe_cold_conversion_low) */
     int r_exact;       /* small posterior: draw the Beta itself, not its normal approximation */
 } xe_cell;
 

@@ -131,7 +131,7 @@ int eng__xe_load_counts(const eng__mem *mem, struct eng_store *s, const char *ke
 
 /* The population part of a model as a decision used it (derived fields included, so a trace replays the
  * decision without a refresh, which would read other customers' counts as they are now). */
-#define XE_POP_SCHEMA 2
+#define XE_POP_SCHEMA 3 /* 3: each cell's guard-rail estimate r_lo after r_exact (2: none, decided without it) */
 
 int eng__xe_save_population(const eng__xe *xe, uint32_t channels, struct eng_store *s, const char *key)
 {
@@ -148,6 +148,7 @@ int eng__xe_save_population(const eng__xe *xe, uint32_t channels, struct eng_sto
         for (size_t j = 0; j < sizeof f / sizeof f[0]; j++)
             wr_f64(&w, f[j]);
         eng__wr_u8(&w, (uint8_t)(cl->r_exact != 0));
+        wr_f64(&w, cl->r_lo);
     }
     for (unsigned g = 0; g < c->g; g++)
         wr_f64(&w, xe->seg[g].bn), wr_f64(&w, xe->seg[g].bc), wr_f64(&w, xe->seg[g].p0),
@@ -181,6 +182,8 @@ int eng__xe_load_population(eng__xe *xe, struct eng_store *s, const char *key, u
         for (size_t j = 0; j < sizeof f / sizeof f[0]; j++)
             *f[j] = rd_f64(&r);
         cl->r_exact = eng__rd_u8(&r);
+        /* Before the guard rail: r_lo = r_mean, which passes whatever the mean passes (the same choices). */
+        cl->r_lo = rec.schema >= 3 ? rd_f64(&r) : cl->r_mean;
     }
     for (unsigned i = 0; i < c->g; i++)
         xe->seg[i].bn = rd_f64(&r), xe->seg[i].bc = rd_f64(&r), xe->seg[i].p0 = rd_f64(&r),

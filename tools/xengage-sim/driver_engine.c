@@ -294,14 +294,10 @@ static void replay_history(engd *d)
             eng_message_spec ms;
             eng_message_spec_init(&ms, ENG_MESSAGE_SPEC_VERSION);
             ms.title = gname;
-            /* Ad channels are reached only through X-Engage: a one-channel X-Engage message. */
-            int ad = d->ech[k] == ENG_CH_FACEBOOK || d->ech[k] == ENG_CH_INSTAGRAM || d->ech[k] == ENG_CH_GOOGLE ||
-                     d->ech[k] == ENG_CH_YOUTUBE;
-            ms.strategy = ad ? ENG_STRATEGY_XENGAGE : ENG_STRATEGY_NONE;
-            eng_xengage_options hxo = ENG_XENGAGE_OPTIONS_INIT;
-            hxo.credits_per_unit = CREDITS_PER_UNIT;
-            if (ad)
-                ms.channel_priority = &d->ech[k], ms.n_channel_priority = 1, ms.xengage = &hxo;
+            /* A plain message on every channel, ad channels included (their sends leave through the ad
+             * export since 8d3168e): the history is what the simulator gave, not what an X-Engage message of
+             * one channel would choose to send of it (its skipping held back most of a cheap ad's history). */
+            ms.strategy = ENG_STRATEGY_NONE;
             ms.include = groups;
             ms.n_include = 1;
             ms.creatives = &cr;

@@ -606,6 +606,31 @@ static void cold_conversion_is_the_log_uniform_lift(void **st)
     assert_true(eng__xe_cold_conversion(NAN) == 0.5);
 }
 
+/* The guard rail's lower quantile of that prior: the share of the lift's mass below it, by a midpoint sum over
+ * the log-uniform density, is alpha; alpha itself when p0 is unknown (r uniform); below the prior's mean. */
+static void cold_conversion_quantile_holds_its_mass(void **st)
+{
+    (void)st;
+    const double p0s[] = {1e-4, 0.005, 0.02, 0.1, 0.5, 0.9}, alphas[] = {0.01, 0.05, 0.25, 0.5};
+    for (size_t j = 0; j < sizeof p0s / sizeof p0s[0]; j++)
+        for (size_t a = 0; a < sizeof alphas / sizeof alphas[0]; a++) {
+            double p0 = p0s[j], alpha = alphas[a], r = eng__xe_cold_conversion_low(p0, alpha);
+            double x = (r - p0) / (1 - p0), lo = log(p0), below = 0; /* the lift at the quantile */
+            const int n = 200000;
+            for (int i = 0; i < n; i++) { /* pi = e^u, u uniform on [ln p0, 0] */
+                double u = lo * (1 - (i + 0.5) / n);
+                below += exp(u) <= x ? 1.0 / n : 0;
+            }
+            assert_true(fabs(below - alpha) < 2e-5);
+            assert_true(r > p0 && r < eng__xe_cold_conversion(p0));
+        }
+    assert_true(eng__xe_cold_conversion_low(-1, 0.05) == 0.05);
+    assert_true(eng__xe_cold_conversion_low(0, 0.05) == 0.05);
+    assert_true(eng__xe_cold_conversion_low(NAN, 0.2) == 0.2);
+    /* p0 = 2 %: a lift of at least 2.45 % with 95 % (the prior's mean is 25 %). */
+    assert_true(fabs(eng__xe_cold_conversion_low(0.02, 0.05) - (0.02 + 0.98 * pow(0.02, 0.95))) < 1e-15);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +638,7 @@ int main(void)
         cmocka_unit_test(prior_is_not_biased_by_adaptive_sends),
         cmocka_unit_test(pending_sends_are_fractional_misses),
         cmocka_unit_test(cold_conversion_is_the_log_uniform_lift),
+        cmocka_unit_test(cold_conversion_quantile_holds_its_mass),
         cmocka_unit_test(response_delay_is_fitted_under_censoring),
         cmocka_unit_test(conjugate_updates_add_one),
         cmocka_unit_test(customer_factor_is_the_gamma_poisson_mean),
