@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "decide/xengage.h"
+#include "decide/xengage_impl.h"
 #include "store/store_impl.h"
 #include "test_alloc.h"
 
@@ -348,6 +349,14 @@ static eng__xe_config config(const double *cost, double value, uint64_t seed)
     return c;
 }
 
+static eng__xe *created(const double *cost, double value, uint64_t seed)
+{
+    eng__xe_config c = config(cost, value, seed);
+    eng__xe *xe;
+    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
+    return xe;
+}
+
 /* The simulator's diagnostics (--truth): the hook's engagement, conversion, value and delivery make the score. */
 static void hook(void *u, uint32_t i, unsigned c, double *q, double *pi, double *value, double *d)
 {
@@ -425,9 +434,7 @@ static void guard_rail_holds_back_what_pays_only_at_the_prior(void **st)
 {
     (void)st;
     const double cost[K] = {0.25, 0.60, 0.01, 0.90, 0.30, 0.45};
-    eng__xe_config c = config(cost, 6, 7);
-    eng__xe *xe;
-    assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
+    eng__xe *xe = created(cost, 6, 7);
     uint64_t s = 3;
     for (uint32_t i = 0; i < N; i++) {
         items[i] = (eng__xe_item){i, (uint16_t)(i % G), (uint16_t)(1 + lcg(&s) % 63), 0, 0, 0};
@@ -488,6 +495,68 @@ static void guard_rail_holds_back_what_pays_only_at_the_prior(void **st)
     }
     assert_true(positive > N / 10);
     assert_true(held * 100 < positive);
+    eng__xe_free(xe);
+}
+
+/* log of the Beta(a, b) density at x. */
+static double beta_log_pdf(double x, double pa, double pb)
+{
+    return (pa - 1) * log(x) + (pb - 1) * log(1 - x) + lgamma(pa + pb) - lgamma(pa) - lgamma(pb);
+}
+
+/* A customer none of whose reachable channels was ever observed draws each channel's engagement from its prior:
+ * the share sent on the dearer of two channels equals P(V1 q1 - c1 > V0 q0 - c0) with q iid from the cells'
+ * priors (a midpoint sum over both densities), not 0 as the means (equal) would give; the same choices whatever
+ * the batches; once a channel has an observation, nobody is cold and the means decide. */
+static void cold_customers_draw_from_the_prior(void **st)
+{
+    (void)st;
+    const double cost[K] = {0.01, 8, 0.01, 0.01, 0.01, 0.01};
+    eng__xe *xe = created(cost, 150, 11);
+    for (uint32_t i = 0; i < N; i++)
+        items[i] = (eng__xe_item){i, (uint16_t)(i % G), 0x3, 0, 0, 0};
+    eng__xe_decide(xe, 1, 0, items, N, a);
+    eng__xe_decide(xe, 1, 0, items, N / 3, b);
+    eng__xe_decide(xe, 1, 0, items + N / 3, N - N / 3, b + N / 3);
+    size_t dear = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        assert_true(a[i].channel == 0 || a[i].channel == 1);
+        assert_int_equal(a[i].channel, b[i].channel);
+        dear += a[i].channel == 1;
+    }
+    eng__xe_trace t;
+    eng__xe_explain(xe, 1, 0, &items[0], &t);
+    assert_int_equal(t.guarded, 0);
+    double v[2], qa[2], qb[2];
+    for (unsigned ch = 0; ch < 2; ch++) {
+        const xe_cell *cl = xe_cell_at(xe, 0, ch);
+        v[ch] = 150 * t.ch[ch].delivery * t.ch[ch].pi_mean;
+        qa[ch] = cl->kappa * cl->m, qb[ch] = cl->kappa * (1 - cl->m);
+        for (unsigned g = 1; g < G; g++) /* the same prior in every segment: one reference serves all */
+            assert_true(xe_cell_at(xe, g, ch)->kappa == cl->kappa && xe_cell_at(xe, g, ch)->m == cl->m);
+    }
+    const int M = 1500;
+    double p = 0, mass = 0;
+    for (int x = 0; x < M; x++) {
+        double q0 = (x + 0.5) / M, f0 = exp(beta_log_pdf(q0, qa[0], qb[0]));
+        for (int y = 0; y < M; y++) {
+            double q1 = (y + 0.5) / M, w = f0 * exp(beta_log_pdf(q1, qa[1], qb[1]));
+            mass += w;
+            p += v[1] * q1 - cost[1] > v[0] * q0 - cost[0] ? w : 0;
+        }
+    }
+    p /= mass;
+    printf("cold customers: %zu of %d on the dearer channel (reference %.4f)\n", dear, N, p);
+    assert_true(p > 0.05 && p < 0.45); /* the dearer channel wins on the draws alone */
+    assert_true(fabs((double)dear / N - p) < 5 * sqrt(p * (1 - p) / N) + 2e-3);
+    /* One observation on channel 0: its customers are no longer cold, the means decide (the draw is the mean). */
+    eng__xe_observe(xe, 0, 0, 0, ENG__XE_DELIVERED);
+    eng__xe_refresh(xe);
+    for (uint32_t i = 0; i < N; i += 7) {
+        eng__xe_explain(xe, 1, 0, &items[i], &t);
+        for (unsigned ch = 0; ch < 2; ch++)
+            assert_true(t.ch[ch].q_draw == t.ch[ch].q_mean);
+    }
     eng__xe_free(xe);
 }
 
@@ -606,6 +675,7 @@ int main(void)
         cmocka_unit_test(truth_hook_makes_the_score),
         cmocka_unit_test(priority_guard_rail_for_customers_without_data),
         cmocka_unit_test(guard_rail_holds_back_what_pays_only_at_the_prior),
+        cmocka_unit_test(cold_customers_draw_from_the_prior),
         cmocka_unit_test(persists_through_the_store),
         cmocka_unit_test(bad_options_are_refused),
         cmocka_unit_test(out_of_memory_leaks_nothing),
