@@ -348,6 +348,9 @@ typedef struct eng__runctx {
  * occurrence is due (finishing this one makes the message executed once every other
  * occurrence is final too). */
 int eng__exec_work(eng__runctx *r, uint64_t msg, uint32_t occ, eng_time due, int last);
+/* Message @p msg of org @p org, executing with every occurrence final, becomes executed in a
+ * batch of its own (run.c: when no occurrence's finish did it). */
+int eng__exec_message_done(eng__runctx *r, const char *org, uint64_t msg);
 
 /* For points.c: add the deltas to the stored execution record (inside the caller's batch);
  * recompute the cached state of a chunk; the retry backoff after @p attempts. */

@@ -72,20 +72,30 @@ static int run_message(eng__runctx *r, const eng__actor *a, const eng__org *o, u
         eng_time step = recurring ? step_of(s) : 0;
         uint64_t n = eng__sched_occurrences(s);
         /* once the last occurrence is due, the finish of any may be the message's (work.c) */
-        int last = n && s->at + (eng_time)(n - 1) * step <= r->now;
+        int last = n && s->at + (eng_time)(n - 1) * step <= r->now, worked = 0, last_finished = 0;
+        uint64_t final = 0;
         for (uint32_t k = 0; s->kind != ENG_SCHEDULE_NONE && !rc; k++) {
             eng_time t = s->at + (eng_time)k * step;
             if (t > r->now || (recurring && t > s->until) || (!recurring && k > 0))
                 break;
             eng__xrec x;
             int lr = eng__exec_load(e, id, k, &x);
-            if (lr == ENG_OK && x.state != ENG_EXEC_RUNNING)
+            if (lr == ENG_OK && x.state != ENG_EXEC_RUNNING) {
+                final++;
+                last_finished = k + 1 == n && x.state == ENG_EXEC_FINISHED;
                 continue;
+            }
+            worked = 1;
             if (lr != ENG_OK && lr != ENG_ENOTFOUND)
                 rc = lr;
             else
                 rc = eng__exec_work(r, id, k, t, last);
         }
+        /* Every occurrence final, the last finished, and the message still executing: the
+         * occurrence that finished last did so under a `now` before the last one's due time
+         * (a host's clock set back), so its finish could not tell. Done now. */
+        if (!rc && last && !worked && final == n && last_finished && m.state == ENG_STATE_EXECUTING)
+            rc = eng__exec_message_done(r, o->id, id);
     }
     eng__camp_free(&c);
     eng__msg_free(&m);

@@ -1004,6 +1004,27 @@ static int others_final(eng_engine *e, uint64_t msg, uint32_t occ, const eng_sch
     return 1;
 }
 
+/* Inside a batch: message @p msg of org @p org, if executing, becomes executed (audited). */
+static int message_executed(eng__runctx *r, const char *org, uint64_t msg)
+{
+    eng__msg m;
+    int rc = eng__msg_load(r->e, msg, &m);
+    if (rc)
+        return rc;
+    if (m.state == ENG_STATE_EXECUTING) {
+        m.state = ENG_STATE_EXECUTED;
+        rc = eng__msg_put_audited(r->e, org, r->actor, &m, "finish");
+    }
+    eng__msg_free(&m);
+    return rc;
+}
+
+int eng__exec_message_done(eng__runctx *r, const char *org, uint64_t msg)
+{
+    int rc = eng__kv_begin_inside(r->e->store);
+    return rc ? rc : eng__dsp_commit(r->e, message_executed(r, org, msg));
+}
+
 /* The execution is finished when every chunk is planned and final; the message is
  * executed when @p last (its schedule's last occurrence is due) and every other
  * occurrence is final too. */
@@ -1046,13 +1067,8 @@ static int maybe_finish(eng__runctx *r, eng__xcache *xc, int last)
         eng__msg m;
         if ((rc = eng__msg_load(e, xc->msg, &m)) == ENG_OK) {
             int done = m.state == ENG_STATE_EXECUTING ? others_final(e, xc->msg, xc->occ, m.spec.schedule) : 0;
-            if (done < 0)
-                rc = done;
-            if (done > 0) {
-                m.state = ENG_STATE_EXECUTED;
-                rc = eng__msg_put_audited(e, xc->x.o.id, r->actor, &m, "finish");
-            }
             eng__msg_free(&m);
+            rc = done < 0 ? done : done ? message_executed(r, xc->x.o.id, xc->msg) : ENG_OK;
         }
     }
     if ((rc = eng__dsp_commit(e, rc)))
