@@ -73,7 +73,7 @@ static inline uint32_t *emap_find(const emap *m, const eng__tsum_ent *e, uint64_
 }
 
 /* The table of c's rows into c->sum (c->nsum entries, sorted), counted as met. */
-static int sum_build(eng__tcols *c, const eng__mem *mem)
+static int sum_hashed(eng__tcols *c, const eng__mem *mem)
 {
     emap m = {NULL, 0, 0};
     size_t n = 0, room = 64;
@@ -104,6 +104,55 @@ static int sum_build(eng__tcols *c, const eng__mem *mem)
     if (n > 1)
         qsort(c->sum, n, sizeof *c->sum, ent_cmp);
     c->nsum = n;
+    return ENG_OK;
+}
+
+/* Cells of the direct count: (status, context - least, channel), 16 channel slots. */
+enum { SUM_STATUSES = 8, SUM_CHANNELS = 16, SUM_CELLS = 8192 };
+
+/* The same table counted in an array indexed by (status, context, channel) when the
+ * segment's contexts span few enough values (a segment holds a few campaigns' sends):
+ * no hash a row, and the cells read in index order are the entries in table order, so
+ * no sort. cell: 2 * SUM_CELLS counts. Else the hashed count. */
+static int sum_build(eng__tcols *c, const eng__mem *mem, uint32_t *cell)
+{
+    const size_t n = c->n;
+    if (!n) {
+        c->nsum = 0;
+        return ENG_OK;
+    }
+    uint32_t xmin = c->ctx[0], xmax = xmin;
+    unsigned st = 0, ch = 0;
+    for (size_t i = 0; i < n; i++) {
+        xmin = c->ctx[i] < xmin ? c->ctx[i] : xmin;
+        xmax = c->ctx[i] > xmax ? c->ctx[i] : xmax;
+        st |= c->status[i];
+        ch |= c->channel[i];
+    }
+    const uint64_t xr = (uint64_t)xmax - xmin + 1;
+    if (st >= SUM_STATUSES || ch >= SUM_CHANNELS || xr * SUM_STATUSES * SUM_CHANNELS > SUM_CELLS)
+        return sum_hashed(c, mem);
+    const size_t cells = (size_t)xr * SUM_STATUSES * SUM_CHANNELS;
+    memset(cell, 0, 2 * cells * sizeof *cell);
+    for (size_t i = 0; i < n; i++) {
+        const size_t j = ((c->status[i] * (size_t)xr + (c->ctx[i] - xmin)) * SUM_CHANNELS + c->channel[i]) * 2;
+        cell[j]++;
+        cell[j + 1] += c->first[i];
+    }
+    size_t ne = 0;
+    for (size_t j = 0; j < cells; j++)
+        ne += cell[2 * j] != 0;
+    int rc = sum_reserve(c, mem, ne);
+    if (rc)
+        return rc;
+    size_t e = 0;
+    for (size_t j = 0; j < cells; j++)
+        if (cell[2 * j]) {
+            const size_t sx = j / SUM_CHANNELS;
+            c->sum[e++] = (eng__tsum_ent){xmin + (uint32_t)(sx % xr), cell[2 * j], cell[2 * j + 1],
+                                          (uint8_t)(j % SUM_CHANNELS), (uint8_t)(sx / xr)};
+        }
+    c->nsum = ne;
     return ENG_OK;
 }
 
@@ -163,7 +212,8 @@ int eng__tseg_order(const eng__tcols *c, size_t from, size_t n, size_t key_from,
         nkey += c->status[i] == ENG_TOUCH_SENT;
     if (n > ENG__SEG_ROWS) /* rows are numbered in 16 bits */
         return eng__err(ENG_ETOOBIG, "segment", "%zu rows do not fit an ordered segment", n);
-    const size_t need = (n ? n : 1) * (2 * sizeof(uint64_t) + sizeof(prow)) + sizeof(sort_counts);
+    const size_t need = (n ? n : 1) * (2 * sizeof(uint64_t) + sizeof(prow)) + sizeof(sort_counts)
+                        + 2 * SUM_CELLS * sizeof(uint32_t);
     if (*tmp_cap < need) {
         void *t = eng__realloc(mem, *tmp, need);
         if (!t)
@@ -241,7 +291,7 @@ int eng__tseg_order(const eng__tcols *c, size_t from, size_t n, size_t key_from,
     out->n = n;
     out->nkey = nkey;
     out->ordered = 1;
-    return sum_build(out, mem);
+    return sum_build(out, mem, (uint32_t *)((char *)*tmp + need - 2 * SUM_CELLS * sizeof(uint32_t)));
 }
 
 void eng__tsum_encode(eng__wr *w, const eng__tcols *c)

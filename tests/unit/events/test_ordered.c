@@ -350,6 +350,16 @@ static void same_reads(evfx *a, evfx *b)
     }
 }
 
+/* Both engines closed before the allocation check; the switches as they were. */
+static void close_both(evfx *a, evfx *b, uint32_t seal)
+{
+    eng_close(a->e);
+    test_store_free(a->ts);
+    evfx_close(b);
+    eng__seg_seal_rows = seal;
+    eng__tseg_ordered = 0;
+}
+
 static void mixed_store_reads_the_same(void **st)
 {
     (void)st;
@@ -413,11 +423,7 @@ static void mixed_store_reads_the_same(void **st)
     table_scans(&a, 1, now);
     evfx_reopen(&a);
     same_reads(&a, &b);
-    eng_close(a.e); /* both engines before the allocation check */
-    test_store_free(a.ts);
-    evfx_close(&b);
-    eng__seg_seal_rows = seal;
-    eng__tseg_ordered = 0;
+    close_both(&a, &b, seal);
     eng__touch_tab_dense = 1024;
 }
 
@@ -527,11 +533,59 @@ static void corrupt_summary(void **st)
     eng__tseg_ordered = 0;
 }
 
+/* A segment of many campaigns' sends (its table past the direct count's 64 contexts,
+ * counted through the hash) and one of customers spread over 2^31 (three digit passes
+ * of the order's sort): each in order, its table a count of its rows made here, and
+ * the reads those of a store that never ordered. */
+static void many_contexts_wide_customers(void **st)
+{
+    (void)st;
+    uint32_t seal = eng__seg_seal_rows;
+    eng__seg_seal_rows = 256;
+    evfx a, b;
+    evfx_open(&a, 0);
+    evfx_open(&b, 0);
+    eng_time t = test_clock_now - ENG_DAY;
+    for (int ordered = 0; ordered < 2; ordered++) {
+        evfx *f = ordered ? &b : &a;
+        eng__tseg_ordered = (uint8_t)ordered;
+        for (uint32_t camp = 1; camp <= 90; camp++)
+            evfx_send(f, "acme", camp, 300 - camp * 3, 303 - camp * 3, camp % 2 ? ENG_CH_EMAIL : ENG_CH_SMS, t);
+        for (uint32_t i = 0; i < 3; i++) /* customers from 0 to past 2^31, not in order */
+            evfx_send(f, "acme", 91 + i, (1u << 31) + 7 * i, (1u << 31) + 7 * i + 40, ENG_CH_EMAIL, t);
+        for (uint32_t lo = 0; lo < 240; lo += 40)
+            evfx_send(f, "acme", 94, lo * 9001, lo * 9001 + 40, ENG_CH_EMAIL, t);
+        receipts(f, 5, ENG_CH_EMAIL, ENG_TOUCH_DELIVERED, 285, 288, 1, t + 1000);
+        receipts(f, 92, ENG_CH_EMAIL, ENG_TOUCH_OPENED, (1u << 31) + 7, (1u << 31) + 47, 3, t + 2000);
+        assert_int_equal(eng_events_compact(f->e), ENG_OK);
+    }
+    int k[5];
+    check_segments(&b, k);
+    assert_true(k[3] >= 2 && k[2] == 0 && k[4] == 0);
+    /* the first segment's table spans more than 64 contexts */
+    uint8_t *v;
+    size_t len;
+    assert_int_equal(test_store_raw_get(b.ts, "e/0000/t/s/00000000", &v, &len), ENG_OK);
+    eng__rec rec;
+    assert_int_equal(eng__rec_decode("e/0000/t/s/00000000", 19, v, len, ENG__REC_EV_TSEG, 1, &rec), ENG_OK);
+    eng__tcols c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(eng__tseg_decode(rec.payload, rec.len, "e/0000/t/s/00000000", &c, &b.e->mem), ENG_OK);
+    assert_true(c.ordered && c.nsum > 64);
+    eng__tcols_free(&c, &b.e->mem);
+    free(v);
+    same_reads(&a, &b);
+    evfx_reopen(&b);
+    same_reads(&a, &b);
+    close_both(&a, &b, seal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mixed_store_reads_the_same),
         cmocka_unit_test(corrupt_summary),
+        cmocka_unit_test(many_contexts_wide_customers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
