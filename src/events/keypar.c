@@ -8,7 +8,9 @@
  * the output arrays. They read the events state, which nobody writes
  * meanwhile. An error is the earliest range's, which is the error one thread
  * stops at (the first bad row). A thread that cannot start leaves its range
- * to the caller. */
+ * to the caller. A `sent` batch is parsed by chunks taken in order while the
+ * caller applies the rows before them (eng__sent_pipe_*): the chunks read
+ * the rows and the context's prefix only, which the caller does not change. */
 #include "events/keypar.h"
 
 #include <pthread.h>
