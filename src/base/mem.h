@@ -50,7 +50,7 @@ extern uint8_t eng__mem_populate_hosts;
 int eng__mem_system(const eng__mem *mem);
 
 /* Arrays that grow large and live long (mem_big.c): from ENG__BIG_MAP bytes, with the
- * system allocator on Linux, a mapping of their own with huge pages advised, grown
+ * system allocator on Linux, a mapping of their own (no huge-page advice), grown
  * without a copy; else the allocator's. Contents kept as realloc keeps them (new bytes
  * undefined); NULL: out of memory, @p p unchanged. Free with eng__big_free only. */
 #define ENG__BIG_MAP ((size_t)4 << 20)
