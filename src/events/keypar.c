@@ -30,75 +30,43 @@ typedef struct part {
 } part;
 
 struct job {
-    void (*run)(part *p);
     const eng__ev *ev;
-    /* receipts */
     const eng_receipts *r;
     uint32_t *lens;
     uint64_t *h;
     const uint32_t **slot;
     eng__rkey *rk;
     uint32_t *cand;
+    part *ps;
 };
 
-static void run_part(void *arg)
+static void rcpt_range(part *p);
+
+static void run_part(void *user, size_t k)
 {
-    part *p = arg;
-    p->j->run(p);
+    rcpt_range(&((job *)user)->ps[k]);
 }
 
-typedef struct tramp {
-    void (*run)(void *);
-    void *arg;
-} tramp;
-
-static void *tramp_main(void *arg)
-{
-    const tramp *t = arg;
-    t->run(t->arg);
-    return NULL;
-}
-
-int eng__par_run(void *parts, size_t size, size_t np, void (*run)(void *), int (*after)(void *, void *),
-                 void *user)
-{
-    char *b = parts;
-    pthread_t tid[ENG__PAR_MAX];
-    tramp tr[ENG__PAR_MAX];
-    int started[ENG__PAR_MAX] = {0}, rc = ENG_OK;
-    np = np > ENG__PAR_MAX ? ENG__PAR_MAX : np;
-    for (size_t k = 1; k < np; k++) {
-        tr[k] = (tramp){run, b + k * size};
-        started[k] = pthread_create(&tid[k], NULL, tramp_main, &tr[k]) == 0;
-    }
-    if (np)
-        run(b);
-    for (size_t k = 0; k < np; k++) {
-        if (k > 0 && started[k])
-            pthread_join(tid[k], NULL);
-        else if (k > 0)
-            run(b + k * size);
-        if (!rc && after)
-            rc = after(b + k * size, user);
-    }
-    return rc;
-}
-
-/* Rows [from, n) of j in ranges (starts a multiple of 4 apart, for the
- * hash's four lanes). */
-static int split(const job *j, size_t from, size_t n)
+/* Rows [0, n) of j in ranges, one a thread (the caller's included; a range
+ * whose thread has not started when the caller is done is the caller's:
+ * eng__pipe), starts a multiple of 4 apart, for the hash's four lanes; the
+ * error is the first range's, the first bad row. */
+static int split(job *j, size_t n)
 {
     part ps[ENG__PAR_MAX];
-    size_t np = eng__par_parts(j->ev, n - from), rows = n - from;
-    size_t per = np > 1 ? rows / np & ~(size_t)3 : rows;
+    size_t np = eng__par_parts(j->ev, n);
+    size_t per = np > 1 ? n / np & ~(size_t)3 : n;
     for (size_t k = 0; k < np; k++) {
         part *p = &ps[k];
         memset(p, 0, sizeof *p);
         p->j = j;
-        p->lo = from + k * per;
+        p->lo = k * per;
         p->hi = k + 1 == np ? n : p->lo + per;
     }
-    (void)eng__par_run(ps, sizeof *ps, np, run_part, NULL, NULL);
+    j->ps = ps;
+    eng__pipe pp;
+    eng__pipe_start(&pp, np - 1, np, run_part, j);
+    eng__pipe_end(&pp);
     for (size_t k = 0; k < np; k++) {
         if (ps[k].rc)
             return eng__err(ps[k].rc, ps[k].det, "%s", ps[k].msg);
@@ -226,8 +194,8 @@ static void rcpt_range(part *p)
 int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t *lens, uint64_t *h,
                     const uint32_t **slot, eng__rkey *rk, uint32_t *cand)
 {
-    job j = {.run = rcpt_range, .ev = ev, .r = r, .lens = lens, .h = h, .slot = slot, .rk = rk, .cand = cand};
-    return n ? split(&j, 0, n) : ENG_OK;
+    job j = {.ev = ev, .r = r, .lens = lens, .h = h, .slot = slot, .rk = rk, .cand = cand, .ps = NULL};
+    return n ? split(&j, n) : ENG_OK;
 }
 
 /* ---- sent ---- */
@@ -262,24 +230,65 @@ static int sent_rows(const eng__spipe *sp, size_t lo, size_t hi)
     return dform;
 }
 
-/* Claim the next chunk not claimed and parse it; 0 when none is left. */
-static int sent_claim(eng__spipe *sp)
+/* ---- jobs claimed in order (eng__pipe) ---- */
+
+/* Claim the next job not claimed and run it; 0 when none is left. */
+static int pipe_claim(eng__pipe *pp)
 {
-    size_t k = atomic_fetch_add_explicit(&sp->next, 1, memory_order_relaxed);
-    if (k >= sp->nch)
+    size_t k = atomic_fetch_add_explicit(&pp->next, 1, memory_order_relaxed);
+    if (k >= pp->n)
         return 0;
-    size_t lo = sp->from + k * sp->chunk, hi = sp->n - lo < sp->chunk ? sp->n : lo + sp->chunk;
-    int dform = sent_rows(sp, lo, hi);
-    atomic_store_explicit(&sp->done[k], (unsigned char)(1 + dform), memory_order_release);
+    pp->run(pp->user, k);
+    atomic_store_explicit(&pp->done[k], 1, memory_order_release);
     return 1;
 }
 
-static void *sent_main(void *arg)
+static void *pipe_main(void *arg)
 {
-    eng__spipe *sp = arg;
-    while (sent_claim(sp))
+    eng__pipe *pp = arg;
+    while (pipe_claim(pp))
         ;
     return NULL;
+}
+
+void eng__pipe_start(eng__pipe *pp, size_t threads, size_t n, void (*run)(void *user, size_t k), void *user)
+{
+    pp->run = run, pp->user = user;
+    pp->n = n < ENG__PIPE_MAX ? n : ENG__PIPE_MAX;
+    atomic_init(&pp->next, 0);
+    for (size_t k = 0; k < ENG__PIPE_MAX; k++)
+        atomic_init(&pp->done[k], 0);
+    pp->nt = threads < ENG__PAR_MAX ? threads : ENG__PAR_MAX - 1;
+    pp->nt = pp->nt < pp->n ? pp->nt : pp->n ? pp->n - 1 : 0;
+    for (size_t t = 0; t < pp->nt; t++)
+        if (pthread_create(&pp->tid[t], NULL, pipe_main, pp)) {
+            pp->nt = t; /* the caller runs what the threads it has do not */
+            break;
+        }
+}
+
+void eng__pipe_wait(eng__pipe *pp, size_t k)
+{
+    for (unsigned spins = 0; !atomic_load_explicit(&pp->done[k], memory_order_acquire);)
+        if (!pipe_claim(pp) && ++spins % 64 == 0) /* a later job while a thread runs this one */
+            sched_yield();                         /* (a thread descheduled by a busy machine) */
+}
+
+void eng__pipe_end(eng__pipe *pp)
+{
+    while (pipe_claim(pp)) /* every job run, as one thread would */
+        ;
+    for (size_t t = 0; t < pp->nt; t++)
+        pthread_join(pp->tid[t], NULL);
+}
+
+/* ---- sent, by chunks ---- */
+
+static void sent_chunk(void *user, size_t k)
+{
+    eng__spipe *sp = user;
+    size_t lo = sp->from + k * sp->chunk, hi = sp->n - lo < sp->chunk ? sp->n : lo + sp->chunk;
+    sp->dform[k] = (unsigned char)sent_rows(sp, lo, hi);
 }
 
 void eng__sent_pipe_start(eng__spipe *sp, const eng__ev *ev, const eng__sent_row *rows, size_t from, size_t n,
@@ -288,39 +297,26 @@ void eng__sent_pipe_start(eng__spipe *sp, const eng__ev *ev, const eng__sent_row
     size_t rows_n = n - from, min = eng__keypar_min_rows / 4 ? eng__keypar_min_rows / 4 : 1;
     sp->rows = rows, sp->pfx = pfx, sp->plen = plen, sp->hs = hs, sp->mapped = mapped;
     sp->from = sp->ready = from, sp->n = n;
-    sp->chunk = (rows_n + ENG__SPIPE_CHUNKS - 1) / ENG__SPIPE_CHUNKS;
+    sp->chunk = (rows_n + ENG__PIPE_MAX - 1) / ENG__PIPE_MAX;
     sp->chunk = sp->chunk > min ? sp->chunk : min;
-    sp->nch = (rows_n + sp->chunk - 1) / sp->chunk;
-    atomic_init(&sp->next, 0);
-    for (size_t k = 0; k < ENG__SPIPE_CHUNKS; k++)
-        atomic_init(&sp->done[k], 0);
-    sp->nt = from < n ? eng__par_parts(ev, rows_n) - 1 : 0;
-    for (size_t t = 0; t < sp->nt; t++)
-        if (pthread_create(&sp->tid[t], NULL, sent_main, sp)) {
-            sp->nt = t; /* the caller parses what the threads it has do not */
-            break;
-        }
+    size_t nch = (rows_n + sp->chunk - 1) / sp->chunk;
+    eng__pipe_start(&sp->pp, from < n ? eng__par_parts(ev, rows_n) - 1 : 0, nch, sent_chunk, sp);
 }
 
 size_t eng__sent_pipe_wait(eng__spipe *sp, size_t upto, int *dform)
 {
     upto = upto < sp->n ? upto : sp->n;
-    for (unsigned spins = 0; sp->ready < upto;) {
+    while (sp->ready < upto) {
         size_t k = (sp->ready - sp->from) / sp->chunk;
-        unsigned char d = atomic_load_explicit(&sp->done[k], memory_order_acquire);
-        if (d) {
-            *dform |= d == 2;
-            sp->ready = sp->n - sp->ready < sp->chunk ? sp->n : sp->ready + sp->chunk;
-            spins = 0;
-        } else if (!sent_claim(sp) && ++spins % 64 == 0) /* a later chunk while a thread parses this one */
-            sched_yield();                                /* (a thread descheduled by a busy machine) */
+        eng__pipe_wait(&sp->pp, k);
+        *dform |= sp->dform[k];
+        sp->ready = sp->n - sp->ready < sp->chunk ? sp->n : sp->ready + sp->chunk;
     }
     return sp->ready;
 }
 
 void eng__sent_pipe_end(eng__spipe *sp)
 {
-    atomic_store_explicit(&sp->next, sp->nch, memory_order_relaxed); /* the chunks not claimed: left */
-    for (size_t t = 0; t < sp->nt; t++)
-        pthread_join(sp->tid[t], NULL);
+    atomic_store_explicit(&sp->pp.next, sp->pp.n, memory_order_relaxed); /* the chunks not claimed: left */
+    eng__pipe_end(&sp->pp);
 }

@@ -34,31 +34,48 @@ typedef struct eng__rkey {
 int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t *lens, uint64_t *h,
                     const uint32_t **slot, eng__rkey *rk, uint32_t *cand);
 
+/* Jobs 0..n-1 run in any order by the engine's threads and the caller's,
+ * each claimed once, in order; the caller waits for them in order
+ * (eng__pipe_wait), running jobs not yet claimed while it waits, so that it
+ * can use each job's result (written by the job before it is done) while the
+ * threads run the later ones. At most ENG__PIPE_MAX jobs. */
+#define ENG__PIPE_MAX 64
+typedef struct eng__pipe {
+    void (*run)(void *user, size_t k);
+    void *user;
+    size_t n, nt;
+    _Atomic size_t next; /* the next job to claim */
+    _Atomic unsigned char done[ENG__PIPE_MAX];
+    pthread_t tid[ENG__PAR_MAX];
+} eng__pipe;
+/* With at most @p threads threads (fewer when they would have no job; a
+ * thread that cannot start leaves its jobs to the others). */
+void eng__pipe_start(eng__pipe *pp, size_t threads, size_t n, void (*run)(void *user, size_t k), void *user);
+void eng__pipe_wait(eng__pipe *pp, size_t k);
+/* Every job run (the caller runs those not claimed), the threads joined. */
+void eng__pipe_end(eng__pipe *pp);
+
 /* `sent` rows [from, n) of one context (its key prefix pfx, plen, set),
- * parsed by chunks in a pipeline: the engine's threads claim chunks in order
- * while the caller applies the rows before (eng__sent_pipe_wait): hs[i] each
- * key's hash, mapped[i] 1 when the key is the dispatcher's key of the row's
- * customer and channel with that prefix, 2 when a key not mapped still has
- * the dispatcher's form (the map alone cannot rule it out). Each row's result
- * depends on that row alone, so they are the same whoever parses it. */
-#define ENG__SPIPE_CHUNKS 64
+ * parsed by chunks (eng__pipe jobs) while the caller applies the rows before
+ * (eng__sent_pipe_wait): hs[i] each key's hash, mapped[i] 1 when the key is
+ * the dispatcher's key of the row's customer and channel with that prefix,
+ * 2 when a key not mapped still has the dispatcher's form (the map alone
+ * cannot rule it out). Each row's result depends on that row alone, so they
+ * are the same whoever parses it. */
 typedef struct eng__spipe {
+    eng__pipe pp;
     const eng__sent_row *rows;
     const char *pfx;
-    size_t plen, from, n, chunk, nch;
+    size_t plen, from, n, chunk;
     uint64_t *hs;
     uint8_t *mapped;
-    _Atomic size_t next;                           /* the next chunk to claim */
-    _Atomic unsigned char done[ENG__SPIPE_CHUNKS]; /* 1 parsed, 2 parsed with a mapped[i] of 2 */
-    size_t ready;                                  /* rows [from, ready): parsed, seen by the caller */
-    size_t nt;
-    pthread_t tid[ENG__PAR_MAX];
+    unsigned char dform[ENG__PIPE_MAX]; /* chunk k holds a mapped[i] of 2 */
+    size_t ready;                       /* rows [from, ready): parsed, seen by the caller */
 } eng__spipe;
 void eng__sent_pipe_start(eng__spipe *sp, const eng__ev *ev, const eng__sent_row *rows, size_t from, size_t n,
                           const char *pfx, size_t plen, uint64_t *hs, uint8_t *mapped);
-/* Rows up to @p upto (at most n) parsed, the caller parsing chunks no thread
- * has claimed while it waits; returns how far they are (>= upto). *dform |=
- * 1 when the chunks newly seen hold a mapped[i] of 2. */
+/* Rows up to @p upto (at most n) parsed; returns how far they are (>= upto).
+ * *dform |= 1 when the chunks newly seen hold a mapped[i] of 2. */
 size_t eng__sent_pipe_wait(eng__spipe *sp, size_t upto, int *dform);
 /* The threads joined (the chunks not yet claimed are left unparsed). */
 void eng__sent_pipe_end(eng__spipe *sp);
@@ -82,18 +99,15 @@ void eng__sent_pipe_end(eng__spipe *sp);
 int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, const uint64_t *h, const uint32_t *cand,
                     size_t n, uint64_t *ord, size_t *nm, eng_event_report *rep, eng__optlist *opts, uint32_t *stray,
                     size_t *nstray);
+/* The apply pass's ranges a thread (the caller's included) when there are
+ * threads: the caller puts each range's rows into the tails as soon as it is
+ * done, and applies ranges not yet taken while the threads apply the others,
+ * so that they are not left idle while it puts the last ones. */
+#define ENG__RANGES_PER 4
 /* Ranges of more than one receipt whose receipts arrived in send order, so
  * that the sort had no pass to make (counted for the tests). */
 extern _Atomic size_t eng__rcpt_presorted;
 
-/* Run @p run on each of @p np parts (parts + k * size): the first on the
- * caller's thread, the others on threads of their own (a part whose thread
- * cannot start runs on the caller's), at most ENG__PAR_MAX. @p after (NULL:
- * none) is called on the caller's thread for each part in order, as soon as
- * that part is done; its first error is returned (the later afters are not
- * called), every part having run. */
-int eng__par_run(void *parts, size_t size, size_t np, void (*run)(void *), int (*after)(void *, void *),
-                 void *user);
 /* How many parts @p rows rows are cut into: the engine's threads plus the
  * caller's, fewer when a part would have fewer than eng__keypar_min_rows. */
 size_t eng__par_parts(const eng__ev *ev, size_t rows);

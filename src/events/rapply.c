@@ -3,31 +3,31 @@
  *
  * What a receipt changes is its own send's state (the status mask that
  * deduplicates, the furthest status) and the tail row it adds, and the rows
- * go in ascending send order. The candidate sends are cut into ranges,
- * balanced by a coarse count of the receipts per block of sends; each range,
- * on a thread of its own (the first on the caller's), picks its receipts out
- * of the batch in arrival order, sorts them by send (a stable LSD radix
- * sort) into its slice of the batch's order, decides them against its sends'
- * masks and writes its rows into columns of its own, sized by the caller
- * ahead (a thread does not allocate). The caller puts each range's rows into
- * the tails as soon as that range is done, in range order, which is the
- * order one thread would write them: the details interned, each tail sealed
- * when full, the opt-outs taken, all in row order, so the store is the same
- * whatever the thread count. */
+ * go in ascending send order. The candidate sends are cut into ranges
+ * (ENG__RANGES_PER a thread), balanced by a coarse count of the receipts per
+ * block of sends, and the caller puts each receipt into its range's slice of
+ * the batch's order, in arrival order (one pass). Each range, on whichever
+ * thread takes it first (eng__pipe), sorts its slice by send (a stable LSD
+ * radix sort), decides its receipts against its sends' masks and writes its
+ * rows into columns of its own, sized by the caller ahead (a thread does not
+ * allocate). The caller puts each range's rows into the tails as soon as
+ * that range is done, in range order, which is the order one thread would
+ * write them: the details interned, each tail sealed when full, the opt-outs
+ * taken, all in row order, so the store is the same whatever the thread
+ * count and whichever thread applied a range. */
 #include "events/keypar.h"
 
 #include <stdatomic.h>
 #include <string.h>
 
 enum { AHEAD = 32, HOT_AHEAD = 16, DIG = 11, RADIX = 1 << DIG, BLOCKS = 1024 };
+#define RANGES_MAX (ENG__RANGES_PER * ENG__PAR_MAX)
 
 typedef struct apart {
     eng__ev *ev;
     const eng_receipts *r;
     const eng__rkey *rk;
     const uint64_t *h;
-    const uint32_t *cand; /* the batch's candidates (ENG__NO_SEND: none) */
-    size_t ncand;
     uint32_t base;           /* the lowest candidate */
     uint64_t klo, khi;       /* it takes the candidates [base + klo, base + khi) */
     uint64_t *ord, *tmp;     /* the batch's order and scratch (n each) */
@@ -48,43 +48,25 @@ typedef struct merge {
     eng__optlist *opts;
 } merge;
 
-/* Its receipts, in arrival order, then sorted by send, into ord[lo, hi);
- * when they arrived in send order (a provider passing deliveries on in the
- * order they went out), the pick leaves them sorted and the passes are
- * skipped. */
+/* Its receipts, put into ord[lo, hi) in arrival order by cut(), sorted by
+ * send; when they arrived in send order (a provider passing deliveries on in
+ * the order they went out), the passes are skipped. */
 static void part_sort(apart *p)
 {
-    size_t m = 0, n = p->hi - p->lo;
-    /* one receipt in all has no scratch (tmp NULL) and needs none */
-    uint64_t *a = p->ord + p->lo, *b = n > 1 ? p->tmp + p->lo : NULL;
-    uint64_t span = p->khi - p->klo, last = 0;
-    int bits = 0, down = 0;
+    size_t n = p->hi - p->lo;
+    if (p->sorted)
+        return;
+    /* more than one receipt (one is sorted), so there is scratch */
+    uint64_t *a = p->ord + p->lo, *b = p->tmp + p->lo;
+    uint64_t span = p->khi - p->klo;
+    int bits = 0;
     while (bits < 33 && ((span - 1) >> bits))
         bits++;
-    /* the pick, without a branch (whether a receipt is this range's is a coin
-     * toss), counting the first digit and whether a send comes before the
-     * last one picked as it goes; a[m] with m < n is always this range's to
-     * write */
-    uint32_t count[RADIX] = {0};
-    for (size_t i = 0; i < p->ncand && m < n; i++) {
-        uint64_t k = (uint64_t)p->cand[i] - p->base - p->klo; /* below klo: wraps past span */
-        uint64_t e = k << 32 | i;
-        int in = (k < span) & (p->cand[i] != ENG__NO_SEND);
-        a[m] = e;
-        count[k & (RADIX - 1)] += (uint32_t)in;
-        down |= in & (k < last);
-        last ^= (last ^ k) & (0 - (uint64_t)in); /* not `in ? k : last`: GCC makes that a branch */
-        m += (size_t)in;
-    }
-    p->sorted = !down;
-    if (!down)
-        return;
-    for (int sh = 0; sh < bits && n > 1; sh += DIG) {
-        if (sh) {
-            memset(count, 0, sizeof count);
-            for (size_t i = 0; i < n; i++)
-                count[(a[i] >> (32 + sh)) & (RADIX - 1)]++;
-        }
+    uint32_t count[RADIX];
+    for (int sh = 0; sh < bits; sh += DIG) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[(a[i] >> (32 + sh)) & (RADIX - 1)]++;
         uint32_t sum = 0;
         for (int d = 0; d < RADIX; d++) {
             uint32_t c = count[d];
@@ -101,9 +83,8 @@ static void part_sort(apart *p)
         memcpy(p->ord + p->lo, a, n * sizeof *a);
 }
 
-static void part_run(void *arg)
+static void part_run(apart *p)
 {
-    apart *p = arg;
     part_sort(p);
     eng__sends *sd = &p->ev->s;
     const eng__rkey *rk = p->rk;
@@ -217,8 +198,10 @@ static int part_merge(void *arg, void *user)
 }
 
 /* Cut the candidates cand[0, n) into np ranges of about as many receipts
- * (whole blocks of sends, counted in one pass) and set each part's range
- * and positions; the receipts without a send go after, into ord[*nm, n) in
+ * (whole blocks of sends, counted in one pass), set each part's range and
+ * positions and put its receipts into ord[lo, hi) in arrival order (the
+ * sort key the send less the range's first; sorted: none comes before the
+ * one before it); the receipts without a send go after, into ord[*nm, n) in
  * arrival order. */
 static void cut(apart *ps, size_t np, const uint32_t *cand, size_t n, uint64_t *ord, size_t *nm)
 {
@@ -244,31 +227,61 @@ static void cut(apart *ps, size_t np, const uint32_t *cand, size_t n, uint64_t *
         ps[k].lo = k + 1 == np ? 0 : m;
         ps[k].hi = m;
     }
-    if (np < 2 || m == 0)
+    if (m == 0)
         return;
     int sh = 0;
     while (((top - 1) >> sh) >= BLOCKS)
         sh++;
-    uint32_t count[BLOCKS] = {0};
-    for (size_t i = 0; i < n; i++)
-        if (cand[i] != ENG__NO_SEND)
-            count[(cand[i] - lo) >> sh]++;
-    uint64_t acc = 0, klo = 0;
-    size_t k = 0;
-    for (size_t b = 0; b < BLOCKS && k + 1 < np; b++) {
-        acc += count[b];
-        if (acc * np >= (uint64_t)m * (k + 1)) {
-            ps[k].klo = klo;
-            ps[k].khi = klo = (uint64_t)(b + 1) << sh;
-            ps[k].lo = k ? ps[k - 1].hi : 0;
-            ps[k].hi = acc;
-            k++;
+    uint8_t range[BLOCKS]; /* of each block */
+    memset(range, (int)(np - 1), sizeof range);
+    if (np > 1) {
+        uint32_t count[BLOCKS] = {0};
+        for (size_t i = 0; i < n; i++)
+            if (cand[i] != ENG__NO_SEND)
+                count[(cand[i] - lo) >> sh]++;
+        uint64_t acc = 0, klo = 0;
+        size_t k = 0, b0 = 0;
+        for (size_t b = 0; b < BLOCKS && k + 1 < np; b++) {
+            acc += count[b];
+            if (acc * np >= (uint64_t)m * (k + 1)) {
+                ps[k].klo = klo;
+                ps[k].khi = klo = (uint64_t)(b + 1) << sh;
+                ps[k].lo = k ? ps[k - 1].hi : 0;
+                ps[k].hi = acc;
+                memset(range + b0, (int)k, b + 1 - b0);
+                b0 = b + 1;
+                k++;
+            }
         }
+        ps[k].klo = klo; /* the rest */
+        ps[k].lo = k ? ps[k - 1].hi : 0;
+        memset(range + b0, (int)k, BLOCKS - b0);
+        for (size_t j = k + 1; j < np; j++) /* none left for these */
+            ps[j].klo = top, ps[j].lo = m;
     }
-    ps[k].klo = klo; /* the rest */
-    ps[k].lo = k ? ps[k - 1].hi : 0;
-    for (size_t j = k + 1; j < np; j++) /* none left for these */
-        ps[j].klo = top, ps[j].lo = m;
+    /* each receipt into its range, in arrival order */
+    size_t at[RANGES_MAX];
+    uint64_t last[RANGES_MAX];
+    uint8_t down[RANGES_MAX];
+    for (size_t k = 0; k < np; k++)
+        at[k] = ps[k].lo, last[k] = 0, down[k] = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = cand[i];
+        if (c == ENG__NO_SEND)
+            continue;
+        uint8_t r = range[(c - lo) >> sh];
+        uint64_t k = (uint64_t)c - lo - ps[r].klo;
+        ord[at[r]++] = k << 32 | i;
+        down[r] |= k < last[r];
+        last[r] = k;
+    }
+    for (size_t k = 0; k < np; k++)
+        ps[k].sorted = !down[k];
+}
+
+static void range_run(void *user, size_t k)
+{
+    part_run((apart *)user + k);
 }
 
 int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, const uint64_t *h, const uint32_t *cand,
@@ -276,10 +289,10 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
                     size_t *nstray)
 {
     const eng__mem *mem = &ev->e->mem;
-    apart ps[ENG__PAR_MAX];
+    apart ps[RANGES_MAX];
     memset(ps, 0, sizeof ps);
     *nstray = 0;
-    size_t np = eng__par_parts(ev, n);
+    size_t nt = eng__par_parts(ev, n), np = nt > 1 ? nt * ENG__RANGES_PER : 1;
     cut(ps, np, cand, n, ord, nm);
     uint64_t *tmp = *nm > 1 ? eng__malloc(mem, *nm * sizeof *tmp) : NULL;
     int rc = *nm > 1 && !tmp ? eng__nomem() : ENG_OK;
@@ -289,8 +302,6 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
         p->r = r;
         p->rk = rk;
         p->h = h;
-        p->cand = cand;
-        p->ncand = n;
         p->ord = ord;
         p->tmp = tmp;
         p->stray = stray;
@@ -300,8 +311,15 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
             rc = rc ? rc : eng__nomem();
     }
     merge mg = {rep, opts};
-    if (!rc)
-        rc = eng__par_run(ps, sizeof *ps, np, part_run, part_merge, &mg);
+    if (!rc) { /* every range run, as one thread would, whatever a merge returns */
+        eng__pipe pp;
+        eng__pipe_start(&pp, nt - 1, np, range_run, ps);
+        for (size_t k = 0; k < np; k++) {
+            eng__pipe_wait(&pp, k);
+            rc = rc ? rc : part_merge(&ps[k], &mg);
+        }
+        eng__pipe_end(&pp);
+    }
     for (size_t k = 0; k < np; k++) {
         if (ps[k].sorted && ps[k].hi - ps[k].lo > 1)
             atomic_fetch_add_explicit(&eng__rcpt_presorted, 1, memory_order_relaxed);
