@@ -14,7 +14,6 @@
 #include "events/keypar.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -239,7 +238,12 @@ static int pipe_claim(eng__pipe *pp)
     if (k >= pp->n)
         return 0;
     pp->run(pp->user, k);
-    atomic_store_explicit(&pp->done[k], 1, memory_order_release);
+    atomic_store(&pp->done[k], 1);
+    if (atomic_load(&pp->waiting)) { /* the caller sleeps on this job (seq_cst both sides: no lost wake-up) */
+        pthread_mutex_lock(&pp->mu);
+        pthread_cond_broadcast(&pp->cv);
+        pthread_mutex_unlock(&pp->mu);
+    }
     return 1;
 }
 
@@ -256,8 +260,11 @@ void eng__pipe_start(eng__pipe *pp, size_t threads, size_t n, void (*run)(void *
     pp->run = run, pp->user = user;
     pp->n = n < ENG__PIPE_MAX ? n : ENG__PIPE_MAX;
     atomic_init(&pp->next, 0);
+    atomic_init(&pp->waiting, 0);
     for (size_t k = 0; k < ENG__PIPE_MAX; k++)
         atomic_init(&pp->done[k], 0);
+    pthread_mutex_init(&pp->mu, NULL);
+    pthread_cond_init(&pp->cv, NULL);
     pp->nt = threads < ENG__PAR_MAX ? threads : ENG__PAR_MAX - 1;
     pp->nt = pp->nt < pp->n ? pp->nt : pp->n ? pp->n - 1 : 0;
     for (size_t t = 0; t < pp->nt; t++)
@@ -269,9 +276,18 @@ void eng__pipe_start(eng__pipe *pp, size_t threads, size_t n, void (*run)(void *
 
 void eng__pipe_wait(eng__pipe *pp, size_t k)
 {
-    for (unsigned spins = 0; !atomic_load_explicit(&pp->done[k], memory_order_acquire);)
-        if (!pipe_claim(pp) && ++spins % 64 == 0) /* a later job while a thread runs this one */
-            sched_yield();                         /* (a thread descheduled by a busy machine) */
+    /* a later job while a thread runs this one; none left: a short spin, then asleep until a job is done
+     * (on a busy machine the thread may be descheduled for a while) */
+    for (unsigned spins = 0; !atomic_load_explicit(&pp->done[k], memory_order_acquire);) {
+        if (pipe_claim(pp) || ++spins < 512)
+            continue;
+        pthread_mutex_lock(&pp->mu);
+        atomic_fetch_add(&pp->waiting, 1);
+        while (!atomic_load(&pp->done[k]))
+            pthread_cond_wait(&pp->cv, &pp->mu);
+        atomic_fetch_sub(&pp->waiting, 1);
+        pthread_mutex_unlock(&pp->mu);
+    }
 }
 
 void eng__pipe_end(eng__pipe *pp)
@@ -280,6 +296,8 @@ void eng__pipe_end(eng__pipe *pp)
         ;
     for (size_t t = 0; t < pp->nt; t++)
         pthread_join(pp->tid[t], NULL);
+    pthread_cond_destroy(&pp->cv);
+    pthread_mutex_destroy(&pp->mu);
 }
 
 /* ---- sent, by chunks ---- */

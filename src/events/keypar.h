@@ -46,6 +46,9 @@ typedef struct eng__pipe {
     size_t n, nt;
     _Atomic size_t next; /* the next job to claim */
     _Atomic unsigned char done[ENG__PIPE_MAX];
+    _Atomic int waiting; /* the caller sleeps on cv until a job is done */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
     pthread_t tid[ENG__PAR_MAX];
 } eng__pipe;
 /* With at most @p threads threads (fewer when they would have no job; a
