@@ -54,9 +54,9 @@ typedef struct merge {
 static void part_sort(apart *p)
 {
     size_t n = p->hi - p->lo;
-    if (p->sorted)
+    if (p->sorted || n < 2) /* a range left empty (every receipt without a send) has no scratch */
         return;
-    /* more than one receipt (one is sorted), so there is scratch */
+    /* more than one receipt, so there is scratch */
     uint64_t *a = p->ord + p->lo, *b = p->tmp + p->lo;
     uint64_t span = p->khi - p->klo;
     int bits = 0;

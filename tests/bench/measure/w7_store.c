@@ -214,7 +214,7 @@ static void transactions(eng_engine *e, const w7_log *d)
     char (*id)[16] = xalloc(BATCH * sizeof *id), (*cu)[16] = xalloc(BATCH * sizeof *cu);
     const char **pi = xalloc(BATCH * sizeof *pi), **pc = xalloc(BATCH * sizeof *pc), **ps = xalloc(BATCH * sizeof *ps);
     int64_t *am = xalloc(BATCH * sizeof *am);
-    static char names[100][8];
+    static char names[100][16];
     for (int s = 0; s < 100; s++)
         snprintf(names[s], sizeof names[s], "S%d", s);
     for (size_t at = 0; at < d->nx; at += BATCH) {
