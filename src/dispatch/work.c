@@ -1004,17 +1004,22 @@ static int others_final(eng_engine *e, uint64_t msg, uint32_t occ, const eng_sch
     return 1;
 }
 
-/* Inside a batch: message @p msg of org @p org, if executing, becomes executed (audited). */
+/* Inside a batch: the loaded message @p m of org @p org, executing, becomes executed (audited). */
+static int put_executed(eng__runctx *r, const char *org, eng__msg *m)
+{
+    m->state = ENG_STATE_EXECUTED;
+    return eng__msg_put_audited(r->e, org, r->actor, m, "finish");
+}
+
+/* Inside a batch: message @p msg of org @p org, if executing, becomes executed. */
 static int message_executed(eng__runctx *r, const char *org, uint64_t msg)
 {
     eng__msg m;
     int rc = eng__msg_load(r->e, msg, &m);
     if (rc)
         return rc;
-    if (m.state == ENG_STATE_EXECUTING) {
-        m.state = ENG_STATE_EXECUTED;
-        rc = eng__msg_put_audited(r->e, org, r->actor, &m, "finish");
-    }
+    if (m.state == ENG_STATE_EXECUTING)
+        rc = put_executed(r, org, &m);
     eng__msg_free(&m);
     return rc;
 }
@@ -1067,8 +1072,8 @@ static int maybe_finish(eng__runctx *r, eng__xcache *xc, int last)
         eng__msg m;
         if ((rc = eng__msg_load(e, xc->msg, &m)) == ENG_OK) {
             int done = m.state == ENG_STATE_EXECUTING ? others_final(e, xc->msg, xc->occ, m.spec.schedule) : 0;
+            rc = done < 0 ? done : done ? put_executed(r, xc->x.o.id, &m) : ENG_OK; /* the message as loaded */
             eng__msg_free(&m);
-            rc = done < 0 ? done : done ? message_executed(r, xc->x.o.id, xc->msg) : ENG_OK;
         }
     }
     if ((rc = eng__dsp_commit(e, rc)))
