@@ -70,11 +70,14 @@ class WorldFiles(unittest.TestCase):
         self.assertIn("window_h must be > 0", self.error("channel email 0.9 0.03 0.2 0.02 0.97 12 0\n"))
         self.assertIn("7 numbers after the name", self.error("channel email 0.9 0.03 0.2\n"))
         self.assertIn("7 numbers after the name", self.error("channel email 0.9 x 0.2 0.02 0.97 12 36\n"))
-        self.assertIn("more than 16 channels", self.error(g * 17))
+        self.assertIn("more than 16 channels", self.error(
+            "".join(g.replace("email", f"ch{i}") for i in range(17))))
         self.assertTrue(self.error("# comment\nsegmnts 4\n").startswith(":2: bad line 'segmnts'"))
         self.assertTrue(self.error("waves 2\nsegments -1\n").startswith(":2: bad line 'segments'"))
         self.assertTrue(self.error("organic x\n").startswith(":1: bad line 'organic'"))
-        self.assertTrue(self.error("outage pigeon 2 0.1\n").startswith(":1: bad line 'outage'"))
+        self.assertTrue(self.error("outage pigeon 2 0.1\n").startswith(":1: outage names 'pigeon', not a channel"))
+        self.assertTrue(self.error("outage sms\n").startswith(":1: bad line 'outage'"))
+        self.assertIn(":2: channel: a channel name given twice", self.error(g + g))
         self.assertTrue(self.error("drift 2 1.5\n").startswith(":1: bad line 'drift'"))
         self.assertIn("priority names 'sms'", self.error(g + "priority email sms\n"))
         self.assertIn("priority names 'email'", self.error(g + "channel sms 0.9 0 0.2 0.02 1 1 3\npriority email email\n"))
@@ -95,6 +98,15 @@ class WorldFiles(unittest.TestCase):
         finally:
             os.unlink(path)
         self.assertEqual(p.events, [(0, 3, 1, 0.2, 2), (1, 4, -1, 0.3, 1)])
+        # an outage may name any of the file's channels, before or after their lines (genworld found
+        # world.c refusing the seventh and later ones, and outages placed before the channels)
+        names = ["sms", "email", "push", "whatsapp", "viber", "rcs", "inapp", "line"]
+        chans = "".join(f"channel {n} 0.9 0.1 0.2 0.02 1 1 3\n" for n in names)
+        path = world("waves 3\noutage line 2 0 1\n" + chans + "outage inapp 1 0.5\n")
+        try:
+            self.assertEqual(pyworld.load_params(path).events, [(0, 2, 7, 0.0, 1), (0, 1, 6, 0.5, 1)])
+        finally:
+            os.unlink(path)
         self.assertEqual((p.waves, p.customers, p.budget, p.k), (6, 120000, 0.3, 6))
         self.assertIsNone(p.history_channels)  # every channel
         path = world("history_channels whatsapp email\n")

@@ -37,6 +37,15 @@ def main():
     expect_error("channel email 0.9 0.03 0.2\n", ["7 numbers after the name"])
     expect_error("# comment\nsegmnts 4\n", [":2: bad line 'segmnts'"])
     expect_error(good + "priority email sms\n", ["priority names 'sms'"])
+    expect_error(good + good, [":2: channel: a channel name given twice"])
+    expect_error("outage pigeon 2 0.1\n", [":1: outage names 'pigeon', not a channel"])
+    # An outage naming the file's seventh or later channel, or a channel given below it, is the file's
+    # (genworld.py's worlds 5 and 10 were refused: the name was looked up among the first six).
+    names = ["sms", "email", "push", "whatsapp", "viber", "rcs", "inapp", "line"]
+    chans = "".join(f"channel {n} 0.9 0.1 0.2 0.02 1 1 3\n" for n in names)
+    rc, out = run("waves 2\noutage line 2 0 1\n" + chans + "outage inapp 1 0.5\n", "--customers", "500",
+                  "--seeds", "1", "--policies", "xengage")
+    assert rc == 0, out
     rc, out = run("channel carrier-pigeon 0.9 0.03 0.2 0.02 0.97 12 36\n", "--customers", "500", "--seeds", "1",
                   "--waves", "1", "--driver", "engine")
     assert rc != 0 and "carrier-pigeon" in out and ENGINE_CHANNELS in out, out

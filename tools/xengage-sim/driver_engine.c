@@ -43,6 +43,7 @@ typedef struct engd {
     uint32_t chunk;        /* the engine's chunk (transport batch, at most 4096) */
     uint32_t per_batch;    /* test-group positions per simulated batch (whole chunks) */
     int8_t *sent;          /* per customer: engine channel sent this wave, -1 */
+    int checking;          /* a wave's message is out: every send is checked (check_send) */
     /* receipts and purchases waiting for the next batch */
     size_t nr, cr;
     char **keys;
@@ -90,10 +91,32 @@ static eng_time at_hours_d(const engd *d, double h)
 }
 #define at_hours(h) at_hours_d(d, (h))
 
+/* What X-Engage promises a host, checked on every send of a wave: one message per customer (never the
+ * same message on two channels), only to the frozen test group, only on a channel the customer is
+ * reachable on (the only channels with a contact and consent). A breach ends the run (exit 1). */
+static void check_send(const engd *d, uint32_t i, int ch)
+{
+    if (!d->checking)
+        return;
+    const char *why = NULL;
+    if (i >= d->w->n || d->pos[i] == UINT32_MAX)
+        why = "a customer outside the test group";
+    else if (d->sent[i] >= 0)
+        why = "a second send to one customer (two channels or twice)";
+    else if (ch < 0 || ch >= ENG_CH_COUNT || d->wch[ch] < 0 || !(d->w->reach[i] >> d->wch[ch] & 1u))
+        why = "a channel the customer is not reachable on (no contact, no consent)";
+    if (why) {
+        fprintf(stderr, "xengage-sim: wave %u: the engine sent %s: customer %u, channel %s\n", d->wave, why, i,
+                ch >= 0 && ch < ENG_CH_COUNT ? eng_channel_name(ch) : "?");
+        exit(1);
+    }
+}
+
 static int transport(const eng_envelope *env, size_t n, int *status, void *user)
 {
     engd *d = user;
     for (size_t i = 0; i < n; i++) {
+        check_send(d, env[i].customer, env[i].channel);
         d->tcost += d->ccost[env[i].channel] * (env[i].segments ? env[i].segments : 1);
         d->sent[env[i].customer] = (int8_t)env[i].channel;
         d->swave[(size_t)env[i].customer * d->w->p->k + (unsigned)d->wch[env[i].channel]] = (uint8_t)d->wave;
@@ -116,9 +139,13 @@ static int ad_export(const eng_ad_manifest *m, const char *const *hashes, int *s
         snprintf(key.h, sizeof key.h, "%s", hashes[i]);
         const struct adid *a = bsearch(&key, d->adids, d->nadids, sizeof *d->adids, adid_cmp);
         if (a) {
+            check_send(d, a->c, m->channel);
             d->tcost += d->ccost[m->channel];
             d->sent[a->c] = (int8_t)m->channel;
             d->swave[(size_t)a->c * d->w->p->k + (unsigned)d->wch[m->channel]] = (uint8_t)d->wave;
+        } else if (d->checking) {
+            fprintf(stderr, "xengage-sim: wave %u: the ad export has an identifier of no customer\n", d->wave);
+            exit(1);
         }
     }
     *status = ENG_SEND_ACCEPTED;
@@ -377,6 +404,7 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
     engd *d = (engd *)b;
     const xs_params *p = d->w->p;
     flush(d);
+    d->checking = 0;
     if (d->hist)
         replay_history(d);
     d->wave = wave;
@@ -449,6 +477,7 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
         d->pos[i] = UINT32_MAX, d->sent[i] = -1;
     for (size_t j = 0; j < d->ntest; j++)
         d->pos[d->test[j]] = (uint32_t)j;
+    d->checking = 1;
     for (uint32_t i = 0; i < n; i++) {
         if (d->pos[i] == UINT32_MAX) {
             batch[i] = (uint8_t)(200 + (uint64_t)i * p->batches / n);

@@ -117,7 +117,6 @@ def load_params(path, p=None):
     except OSError:
         raise WorldError(f"{path}: cannot open") from None
     nch, prio, hist = 0, None, None
-    k0 = p.k  # channel names a line refers to before the file's channels are counted (as world.c's find_ch)
     for ln, line in enumerate(lines, 1):
         line = line.split("#", 1)[0]
         parts = line.split(None, 1)
@@ -127,6 +126,8 @@ def load_params(path, p=None):
         bad = False
         if key == "channel":
             c, why = _channel_fault(rest, nch)
+            if not why and c.name in [x.name for x in p.ch[:nch]]:
+                why = "a channel name given twice"
             if why:
                 raise WorldError(f"{path}:{ln}: channel: {why}")
             if nch < len(p.ch):
@@ -143,11 +144,10 @@ def load_params(path, p=None):
             try:
                 if len(p.events) >= MAXEV:
                     raise ValueError
-                if key == "outage":
-                    names = [c.name for c in p.ch[:max(k0, nch)]]
-                    if len(t) < 3 or t[0] not in names:
+                if key == "outage":  # its channel is found once the file's channels are known
+                    if len(t) < 3:
                         raise ValueError
-                    ev = (0, int(t[1]), names.index(t[0]), float(t[2]), int(t[3]) if len(t) > 3 else 1)
+                    ev = (0, int(t[1]), (t[0], ln), float(t[2]), int(t[3]) if len(t) > 3 else 1)
                 else:
                     ev = (1, int(t[0]), -1, float(t[1]), 1)
                     if not 0 <= ev[3] <= 1:
@@ -171,6 +171,12 @@ def load_params(path, p=None):
     if nch:
         del p.ch[nch:]
         p.priority = list(range(nch))
+    names = [c.name for c in p.ch]
+    for v, ev in enumerate(p.events):
+        if ev[0] == 0 and isinstance(ev[2], tuple):
+            if ev[2][0] not in names:
+                raise WorldError(f"{path}:{ev[2][1]}: outage names '{ev[2][0]}', not a channel")
+            p.events[v] = ev[:2] + (names.index(ev[2][0]),) + ev[3:]
     if prio is not None:
         names, order = [c.name for c in p.ch], []
         for t in prio.split():
@@ -616,6 +622,7 @@ class Player:
             if not hx:
                 camp, mid, test, control = cp, mp, tp, cpl
             organic = {i: self.rnd.random() < w.p0[i] for i in test}
+            test_set = set(test)
             chosen = {}
             if hx:
                 pos_batches = [test[b * self.per_batch:(b + 1) * self.per_batch] for b in range(p.batches - 1)]
@@ -642,6 +649,7 @@ class Player:
                             raise RuntimeError(f"wave {wave}, batch {b}: run_due makes no progress: {r} {x}")
                     sent = hx.sends()
                     for key, c, i in sent:
+                        self.check_send(wave, "xengage", chosen, test_set, i, c)
                         chosen[i] = c
                         f, delay = self.sample(i, c, organic[i])
                         seq += 1
@@ -676,8 +684,7 @@ class Player:
             if hp:
                 hp.eng.run_due("root", hp.now, message=mp)
                 for _, c, i in hp.sends():
-                    if i in prio_choice:
-                        raise RuntimeError(f"the priority message sent customer {i} twice")
+                    self.check_send(wave, "priority", prio_choice, set(tp), i, c)
                     prio_choice[i] = c
                 hp.now += 12 * HOUR
             truth = self.score(res, test, chosen if hx else None, prio_choice if hp else None, self.greedy_wave(test))
@@ -695,6 +702,16 @@ class Player:
                 h.eng.close()
         timing["credits"] = credits
         return res, ope, timing
+
+    def check_send(self, wave, policy, chosen, test, i, c):
+        """What the engine promises a host, checked on every send of a wave's message: one message per
+        customer (never on two channels), only to the test group, only on a reachable channel (the only
+        ones with a contact and consent)."""
+        why = ("a second send to one customer" if i in chosen else "a customer outside the test group"
+               if i not in test else "a channel the customer is not reachable on" if not self.w.reach[i] >> c & 1
+               else None)
+        if why:
+            raise RuntimeError(f"wave {wave}: the {policy} message sent {why}: customer {i}, {self.p.ch[c].name}")
 
     def sample(self, i, c, organic):
         """Sampled outcome of sending i channel c (flags 1 delivered, 2 engaged, 4 converted) and

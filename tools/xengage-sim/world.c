@@ -76,6 +76,8 @@ int xs_params_load(xs_params *p, const char *path, char *err, size_t errcap)
     char line[512];
     unsigned ln = 0, nch = 0;
     int prio_seen = 0, hist_seen = 0;
+    char ev_nm[XS_MAXEV][32];
+    unsigned ev_ln[XS_MAXEV], ev0 = p->n_ev;
     char prio_line[512] = "", hist_line[512] = "";
     while (fgets(line, sizeof line, f)) {
         ln++;
@@ -93,6 +95,9 @@ int xs_params_load(xs_params *p, const char *path, char *err, size_t errcap)
             xs_channel c;
             memset(&c, 0, sizeof c);
             const char *why = channel_fault(rest, &c, nch);
+            for (unsigned k = 0; !why && k < nch; k++)
+                if (strcmp(p->ch[k].name, c.name) == 0)
+                    why = "a channel name given twice";
             if (why) {
                 snprintf(err, errcap, "%s:%u: channel: %s", path, ln, why);
                 fclose(f);
@@ -111,8 +116,9 @@ int xs_params_load(xs_params *p, const char *path, char *err, size_t errcap)
             if (p->n_ev >= XS_MAXEV)
                 bad = 1;
             else if (e.kind == 0 && sscanf(rest, "%31s %d %lf %d", nm, &e.wave, &e.x, &e.waves) >= 3) {
-                e.ch = find_ch(p, nm);
-                bad = e.ch < 0;
+                /* the channel is found once the file's channels are known (it may name any of them) */
+                memcpy(ev_nm[p->n_ev], nm, sizeof nm);
+                ev_ln[p->n_ev] = ln;
             } else if (e.kind == 1 && sscanf(rest, "%d %lf", &e.wave, &e.x) == 2) {
                 bad = e.x < 0 || e.x > 1;
             } else
@@ -161,6 +167,11 @@ int xs_params_load(xs_params *p, const char *path, char *err, size_t errcap)
         for (unsigned c = 0; c < nch; c++)
             p->priority[c] = (uint8_t)c;
     }
+    for (unsigned v = ev0; v < p->n_ev; v++)
+        if (p->ev[v].kind == 0 && (p->ev[v].ch = find_ch(p, ev_nm[v])) < 0) {
+            snprintf(err, errcap, "%s:%u: outage names '%s', not a channel", path, ev_ln[v], ev_nm[v]);
+            return -1;
+        }
     if (prio_seen) {
         unsigned n = 0, used = 0;
         char *save = NULL;
