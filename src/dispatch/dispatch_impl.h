@@ -225,6 +225,9 @@ typedef struct eng__dsp {
      * next message may go. Read and moved outside the engine lock, under rate_lock. */
     pthread_mutex_t rate_lock;
     double rate_next[ENG_CH_COUNT];
+    /* Executed messages found with no occurrence left running (run.c), ascending. */
+    uint64_t *settled;
+    size_t nsettled, csettled;
 } eng__dsp;
 
 eng__dsp *eng__dsp_get(eng_engine *e); /* NULL on OOM */

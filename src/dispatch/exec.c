@@ -38,6 +38,7 @@ static void dsp_free(eng_engine *e, void *p)
     }
     eng__free(&e->mem, d->claims);
     eng__free(&e->mem, d->held);
+    eng__free(&e->mem, d->settled);
     eng__audpos_drop(e, &d->apos);
     pthread_cond_destroy(&d->cond);
     pthread_mutex_destroy(&d->rate_lock);

@@ -49,6 +49,52 @@ uint64_t eng__sched_occurrences(const eng_schedule *s)
     return (uint64_t)((s->until - s->at) / step_of(s)) + 1;
 }
 
+/* A store written before bd2a903 may hold a recurring message that its last occurrence's
+ * finish made executed while an earlier occurrence still had a send waiting for its
+ * retry. Its occurrences still running are worked to their end; the message stays
+ * executed (a final state). Once none is left running, the engine does not look
+ * again (executed messages are then only read). */
+static int finish_left(eng__runctx *r, uint64_t id, const eng_schedule *s)
+{
+    eng__dsp *d = eng__dsp_get(r->e);
+    if (!d)
+        return eng__nomem();
+    size_t lo = 0, hi = d->nsettled;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (d->settled[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < d->nsettled && d->settled[lo] == id)
+        return ENG_OK;
+    eng_time step = s->kind == ENG_SCHEDULE_RECURRING ? step_of(s) : 0;
+    uint64_t n = eng__sched_occurrences(s);
+    int left = 0, rc = ENG_OK;
+    for (uint64_t k = 0; k < n && !rc; k++) {
+        eng_time t = s->at + (eng_time)k * step;
+        eng__xrec x;
+        rc = eng__exec_load(r->e, id, (uint32_t)k, &x);
+        if (rc == ENG_ENOTFOUND) { /* never started: not this repair's to start */
+            eng_error_clear();
+            rc = ENG_OK;
+        } else if (!rc && x.state == ENG_EXEC_RUNNING) {
+            left = 1; /* looked at again next time, until it is final */
+            if (t <= r->now)
+                rc = eng__exec_work(r, id, (uint32_t)k, t, 1);
+        }
+    }
+    if (rc || left)
+        return rc;
+    if ((rc = eng__grow(&r->e->mem, (void **)&d->settled, &d->csettled, d->nsettled + 1, sizeof *d->settled)))
+        return rc;
+    memmove(d->settled + lo + 1, d->settled + lo, (d->nsettled - lo) * sizeof *d->settled);
+    d->settled[lo] = id;
+    d->nsettled++;
+    return ENG_OK;
+}
+
 /* Work every due occurrence of one message. */
 static int run_message(eng__runctx *r, const eng__actor *a, const eng__org *o, uint64_t id, int named)
 {
@@ -96,6 +142,8 @@ static int run_message(eng__runctx *r, const eng__actor *a, const eng__org *o, u
          * (a host's clock set back), so its finish could not tell. Done now. */
         if (!rc && last && !worked && final == n && last_finished && m.state == ENG_STATE_EXECUTING)
             rc = eng__exec_message_done(r, o->id, id);
+    } else if (m.state == ENG_STATE_EXECUTED && m.spec.schedule->kind != ENG_SCHEDULE_NONE) {
+        rc = finish_left(r, id, m.spec.schedule);
     }
     eng__camp_free(&c);
     eng__msg_free(&m);

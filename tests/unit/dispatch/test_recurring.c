@@ -11,6 +11,8 @@
  * 0 stayed running for ever with a send neither sent nor final (its counters never
  * added up). Found by the file-store soak with recurring messages. */
 #include "dispatch_fixture.h"
+#include "model/model_impl.h"
+#include "store/store_impl.h"
 
 static int message_state(dx *f)
 {
@@ -83,10 +85,100 @@ static void executed_when_every_occurrence_is_final(void **state)
     dx_close(&f);
 }
 
+/* The message marked executed directly in the store, the way the finish of its last
+ * occurrence did before bd2a903 (the message's record with state executed and its
+ * audit entry "finish", in one batch), while occurrence 0 waits for its retry. */
+static void mark_executed_as_before(dx *f)
+{
+    eng_engine *e = f->e;
+    eng__msg m;
+    assert_int_equal(eng__kv_begin(e->store), ENG_OK);
+    assert_int_equal(eng__msg_load(e, f->message, &m), ENG_OK);
+    assert_int_equal(m.state, ENG_STATE_EXECUTING);
+    m.state = ENG_STATE_EXECUTED;
+    assert_int_equal(eng__msg_put_audited(e, "acme", "root", &m, "finish"), ENG_OK);
+    eng__msg_free(&m);
+    assert_int_equal(eng__kv_commit(e->store), ENG_OK);
+}
+
+/* A store written before bd2a903: the message executed while occurrence 0 still has
+ * a send waiting for its retry. eng_run_due() (on this engine and on one opened
+ * afterwards on the store) must still send it when due, exactly once, and finish the
+ * occurrence with every send accounted; the message stays executed (a final state). */
+static void executed_before_the_fix(void **state)
+{
+    (void)state;
+    for (int reopen = 0; reopen < 2; reopen++) {
+        dx f;
+        dx_world(&f, 20, 8, 1, 1);
+        eng_message_spec m = dx_message();
+        eng_schedule sched = *m.schedule;
+        sched.kind = ENG_SCHEDULE_RECURRING;
+        sched.every = 1;
+        sched.unit = ENG_EVERY_HOURS;
+        sched.until = sched.at + ENG_HOUR;
+        m.schedule = &sched;
+        dx_approve(&f, &m);
+        size_t tg;
+        uint32_t *ids = dx_test_group(&f, &tg);
+        uint32_t who = UINT32_MAX;
+        for (size_t i = 0; i < tg && who == UINT32_MAX; i++)
+            if (dx_ext(&f, ids[i]) % 5)
+                who = ids[i];
+        free(ids);
+        assert_true(who != UINT32_MAX);
+        size_t pair = dx_pair(who, ENG_CH_EMAIL);
+        f.prov.fault[pair] = DX_RETRY;
+        f.prov.fault_times[pair] = 6;
+        const eng_time minute = 60000, at[] = {0, 1, 3, 7, 15, 31, 60};
+        for (size_t i = 0; i < sizeof at / sizeof *at; i++)
+            run_at(&f, f.t0 + at[i] * minute);
+        assert_int_equal(occurrence(&f, 1).state, ENG_EXEC_FINISHED);
+        assert_int_equal(occurrence(&f, 0).state, ENG_EXEC_RUNNING);
+        assert_int_equal(f.prov.calls[pair], 7); /* six retries of occurrence 0, occurrence 1's send */
+
+        mark_executed_as_before(&f);
+        assert_int_equal(message_state(&f), ENG_STATE_EXECUTED);
+        if (reopen)
+            dx_reopen(&f);
+        run_at(&f, f.t0 + 62 * minute); /* the retry not yet due */
+        assert_int_equal(f.prov.calls[pair], 7);
+        assert_int_equal(occurrence(&f, 0).state, ENG_EXEC_RUNNING);
+        run_at(&f, f.t0 + 63 * minute);
+        assert_int_equal(f.prov.calls[pair], 8);
+        eng_execution_info x0 = occurrence(&f, 0);
+        assert_int_equal(x0.state, ENG_EXEC_FINISHED);
+        assert_int_equal(x0.accepted, x0.sends);
+        assert_int_equal(x0.accepted + x0.rejected + x0.expired + x0.skipped, x0.sends);
+        assert_int_equal(message_state(&f), ENG_STATE_EXECUTED);
+        /* nothing sent again, later or after a reopen */
+        unsigned envelopes = f.prov.envelopes;
+        run_at(&f, f.t0 + 3 * ENG_HOUR);
+        dx_reopen(&f);
+        run_at(&f, f.t0 + 4 * ENG_HOUR);
+        assert_int_equal(f.prov.envelopes, envelopes);
+        /* every pair sent once an occurrence (the provider keeps calls by pair, both
+         * occurrences' keys alike); the retried one six times more */
+        unsigned pairs = 0;
+        for (size_t i = 0; i < f.n * DX_CH; i++) {
+            if (i != pair && f.prov.calls[i])
+                assert_int_equal(f.prov.calls[i], 2);
+            pairs += f.prov.calls[i] != 0;
+        }
+        assert_int_equal(x0.accepted, pairs);
+        assert_int_equal(occurrence(&f, 1).accepted, pairs);
+        assert_int_equal(envelopes, 2 * pairs + 6);
+        uint64_t bad = 1;
+        assert_int_equal(eng_audit_verify(f.e, "root", &bad), ENG_OK);
+        dx_close(&f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(executed_when_every_occurrence_is_final),
+        cmocka_unit_test(executed_before_the_fix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
