@@ -127,17 +127,31 @@ static int truncate_fd(int fd, uint64_t len)
     return ftruncate(fd, (off_t)len) == 0 ? 0 : errno;
 }
 
+/* The directory of @p path into @p dir (4096 bytes). */
+static void dir_of(const char *path, char *dir)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, 4096, ".");
+    else if (slash == path)
+        snprintf(dir, 4096, "/");
+    else
+        snprintf(dir, 4096, "%.*s", (int)(slash - path), path);
+}
+
+static int dir_exists(const char *path)
+{
+    char dir[4096];
+    struct stat st;
+    dir_of(path, dir);
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* Make a created or renamed entry durable: fsync its directory. */
 static int sync_dir(const char *path)
 {
-    const char *slash = strrchr(path, '/');
     char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    dir_of(path, dir);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return errno;
@@ -685,6 +699,8 @@ static int open_locked(filestore *fs)
     for (int attempt = 0; attempt < 8; attempt++) {
         int fd = open(fs->path, oflags, 0644);
         if (fd < 0) {
+            if (errno == ENOENT && !dir_exists(fs->path)) /* which is gone tells what removed it */
+                return eng__err(ENG_ENOTFOUND, fs->path, "the directory of file store '%s' does not exist", fs->path);
             if (errno == ENOENT)
                 return eng__err(ENG_ENOTFOUND, fs->path, "file store '%s' does not exist (pass ENG_STORE_CREATE)",
                                 fs->path);

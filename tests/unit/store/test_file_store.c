@@ -304,11 +304,16 @@ static void bad_arguments_and_files(void **state)
     assert_string_equal(eng_error_last()->detail, "flags");
     assert_int_equal(eng_store_file_open(f->path, ENG_STORE_CREATE | ENG_STORE_READONLY, NULL, &s), ENG_EINVAL);
     assert_int_equal(eng_store_file_open(f->path, 0, NULL, &s), ENG_ENOTFOUND);
+    assert_non_null(strstr(eng_error_last()->message, "(pass ENG_STORE_CREATE)"));
     assert_int_equal(access(f->path, F_OK), -1); /* nothing created */
     assert_int_equal(eng_store_file_open(f->dir, 0, NULL, &s), ENG_EIO);
     char missing[700];
     snprintf(missing, sizeof missing, "%s/no/such/dir/x.db", f->dir);
     assert_int_equal(eng_store_file_open(missing, ENG_STORE_CREATE, NULL, &s), ENG_ENOTFOUND);
+    /* the directory gone, not the file: said so (not "pass ENG_STORE_CREATE", which was passed) */
+    assert_non_null(strstr(eng_error_last()->message, "the directory of file store"));
+    assert_int_equal(eng_store_file_open(missing, 0, NULL, &s), ENG_ENOTFOUND);
+    assert_non_null(strstr(eng_error_last()->message, "the directory of file store"));
 
     /* Not a store file at all. */
     test_write_file(f->copy, (const unsigned char *)"hello, this is not a store file", 31);
