@@ -286,8 +286,12 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     const char *org = ctx->org;
     cfg.seed = eng__mix64(eng__hash64(org, strlen(org), 0x78656e67616765ull) ^ ctx->campaign * 0x9e3779b97f4a7c15ull ^
                           ctx->message ^ (uint64_t)ctx->version << 20 ^ ctx->occurrence);
+    /* The history is every earlier send up to the execution's start, not to the approval: an X-Engage message
+     * is approved at least 48 h ahead, and the responses to the campaigns of those days (all of them, for a
+     * host that sends daily; genworld.py's daily worlds sent on the unseen prior) are the freshest there are. */
+    eng_time hist_to = ctx->now > ctx->version ? ctx->now : ctx->version;
     if ((rc = eng__xe_create(&e->mem, &cfg, &x->xe)) || (rc = assign_segments(ctx, x)) ||
-        (rc = seed_history(e, org, ctx->version, x))) {
+        (rc = seed_history(e, org, hist_to, x))) {
         eng__free(&e->mem, m.cn);
         return rc;
     }
@@ -313,7 +317,7 @@ static int build(const eng__dctx *ctx, xe_exec *x)
     eng__free(&e->mem, m.cn);
     /* Conversion given engagement: every earlier send's, its late responses included (xengage_hist.c). */
     if (!rc)
-        rc = eng__xe_seed_conversions(e, org, ctx->version, ctx->now, x->idx, x->xe);
+        rc = eng__xe_seed_conversions(e, org, hist_to, ctx->now, x->idx, x->xe);
     if (!rc)
         eng__xe_refresh(x->xe);
     return rc;

@@ -638,6 +638,22 @@ static void e_wave_done(xs_driver *b, unsigned wave)
     }
     printf(" (per test customer, currency)\n");
     eng_report_free(r);
+    /* Why X-Engage sent the wave's first few contacted customers: the public trace of each. */
+    for (size_t j = 0, shown = 0; j < d->ntest && shown < 3; j++) {
+        uint32_t i = d->test[j];
+        eng_trace t = ENG_TRACE_INIT;
+        if (d->sent[i] < 0 || eng_trace_get(d->e, "root", d->message, 0, i, &t) || !t.xe_known)
+            continue;
+        shown++;
+        printf("  trace c%u: %s%s value %.1f, segment %u:", i, eng_channel_name(t.xe_channel),
+               t.xe_explored ? " (explored)" : "", t.xe_value, t.xe_segment);
+        for (int c = 0; c < ENG_CH_COUNT; c++)
+            if (t.xe_reachable >> c & 1u)
+                printf(" %s q %.4f/%.4f r %.4f/%.4f d %.2f cost %.0f score %.1f (%u/%u);", eng_channel_name(c),
+                       t.xe_engagement[c], t.xe_engagement_used[c], t.xe_conversion[c], t.xe_conversion_used[c],
+                       t.xe_delivery[c], t.xe_cost[c], t.xe_score[c], t.xe_engaged[c], t.xe_sent[c]);
+        printf("\n");
+    }
 }
 
 static int e_report_ope(xs_driver *b, unsigned wave, int target, double out[3])

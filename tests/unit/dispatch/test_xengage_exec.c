@@ -840,9 +840,8 @@ static void conversions_from_history(void **state)
     m = dx_message();
     m.title = "X2";
     m.strategy = ENG_STRATEGY_XENGAGE;
-    eng_time approved = test_clock_now;
     dx_approve(&f, &m);
-    dx_run_all(&f, f.t0, NULL);
+    dx_run_all(&f, f.t0, NULL); /* the history: every send before the execution's start */
     snprintf(key, sizeof key, "d/xe/%016llx/%08x", (unsigned long long)f.message, 0u);
     assert_int_equal(eng__xe_load(&f.e->mem, f.e->store, key, &next), ENG_OK);
     /* the control counts carry over, decayed by forget */
@@ -852,8 +851,8 @@ static void conversions_from_history(void **state)
     static const int chans[2] = {ENG_CH_SMS, ENG_CH_EMAIL}; /* optimizer channels 0 and 1 */
     for (int j = 0; j < 2; j++) {
         double en, ec, en_all, ec_all;
-        ref_conversions(&f, approved, f.t0, chans[j], next->seg[0].bn, next->seg[0].bc, 1, &en, &ec);
-        ref_conversions(&f, approved, f.t0, chans[j], next->seg[0].bn, next->seg[0].bc, 0, &en_all, &ec_all);
+        ref_conversions(&f, f.t0, f.t0, chans[j], next->seg[0].bn, next->seg[0].bc, 1, &en, &ec);
+        ref_conversions(&f, f.t0, f.t0, chans[j], next->seg[0].bn, next->seg[0].bc, 0, &en_all, &ec_all);
         const xe_cell *b = xe_cell_at(next, 0, (unsigned)j);
         printf("x-engage conversions from history, %s: en %.4f ec %.4f (reference %.4f %.4f; without the sales "
                "gate %.4f %.4f)\n", j ? "email" : "sms", b->en, b->ec, en, ec, en_all, ec_all);
@@ -864,6 +863,74 @@ static void conversions_from_history(void **state)
     }
     eng__xe_free(prior);
     eng__xe_free(next);
+    dx_close(&f);
+}
+
+/* An X-Engage message is approved at least 48 h before it runs: the campaigns sent in between (every one of a
+ * host that sends daily) are history too. Here the blast that says who opens e-mail and who clicks SMS goes out
+ * a day after the X-Engage message was approved and a day before it runs (genworld.py: daily worlds were
+ * decided on the unseen prior, their history cut at the approval). */
+static void history_after_approval(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, N, 64, 1, 1);
+    dx_xengage_any_size();
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+    eng_schedule sx = ENG_SCHEDULE_INIT;
+    sx.kind = ENG_SCHEDULE_ONCE;
+    sx.at = test_clock_now + 5 * ENG_DAY;
+    eng_message_spec m = dx_message();
+    m.title = "X";
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    m.schedule = &sx;
+    dx_approve(&f, &m);
+    uint64_t xmsg = f.message;
+    test_clock_now += ENG_DAY; /* the blast: approved a day later, sent a day before X-Engage runs */
+    m = dx_message();
+    dx_approve(&f, &m);
+    dx_run_all(&f, f.t0, NULL);
+    test_clock_now = f.t0 + ENG_HOUR;
+    dx_receipts(&f, f.t0 + 60 * 1000, dx_hist_pick, &f);
+    uint32_t *ids = malloc(f.n * sizeof *ids);
+    size_t nb = 0;
+    for (uint32_t i = 0; i < f.n; i++)
+        if (dx_ext(&f, i) % 4 == 0)
+            ids[nb++] = i;
+    dx_txns(&f, ids, nb, f.t0 + 2 * ENG_HOUR, 100, "h");
+    free(ids);
+    assert_true(f.t0 < sx.at);
+    reset_provider(&f);
+    f.message = xmsg, f.t0 = sx.at;
+    test_clock_now = sx.at;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    dx_run_all(&f, f.t0, &rep);
+    assert_int_equal(rep.finished, 1);
+    int *sent = malloc(f.n * sizeof *sent);
+    channels_sent(&f, sent);
+    size_t ntest = 0;
+    uint32_t *test = dx_test_group(&f, &ntest);
+    unsigned email_ok = 0, email_n = 0, sms_ok = 0, sms_n = 0;
+    for (size_t j = 0; j < ntest; j++) {
+        uint32_t c = test[j];
+        if (explored(&f, c))
+            continue;
+        size_t k = dx_ext(&f, c);
+        if (k % 3 == 0 && k % 5) {
+            email_n++;
+            email_ok += sent[c] == ENG_CH_EMAIL;
+        } else if (k % 3 == 1) {
+            sms_n++;
+            sms_ok += sent[c] == ENG_CH_SMS;
+        }
+    }
+    printf("history after the approval: %u/%u email openers got email, %u/%u sms clickers got sms\n", email_ok,
+           email_n, sms_ok, sms_n);
+    assert_true(email_n > 50 && sms_n > 50);
+    assert_true(email_ok * 10 >= email_n * 9);
+    assert_true(sms_ok * 4 >= sms_n * 3);
+    free(test);
+    free(sent);
     dx_close(&f);
 }
 
@@ -932,6 +999,7 @@ int main(void)
         cmocka_unit_test(deterministic),
         cmocka_unit_test(conversions_from_history),
         cmocka_unit_test(reservation_follows_sends),
+        cmocka_unit_test(history_after_approval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
