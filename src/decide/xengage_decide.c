@@ -113,14 +113,17 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
     return -1;
 }
 
-/* The best channel at multiplier lambda, or -1. */
+/* The best channel at multiplier lambda, or -1. Channels are tried in the message's priority order, so equal
+ * scores go to the one the host ranks first (free channels the model cannot tell apart tie exactly: by index,
+ * a world of free channels sent its whole first wave on the engine's first channel, genworld.py world 6). */
 static int pick(const eng__xe *xe, const eng__xe_item *it, const double *v, double lambda, double *score)
 {
     int best = -1;
     double bs = -INFINITY;
     unsigned reach = it->reach & ((1u << xe->cfg.k) - 1);
-    for (unsigned c = 0; c < xe->cfg.k; c++) {
-        if (!(reach >> c & 1))
+    for (unsigned p = 0; p < xe->cfg.k; p++) {
+        unsigned c = xe->cfg.priority[p];
+        if (c >= xe->cfg.k || !(reach >> c & 1))
             continue;
         double sc = v[c] - (1 + lambda) * eng__xe_item_cost(xe->cfg.cost, it, c);
         if (sc > bs)
