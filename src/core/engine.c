@@ -290,6 +290,7 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
     e->progress_fn = cfg->progress_fn;
     e->progress_user = cfg->progress_user;
     e->threads = threads;
+    eng__tpool_init(&e->pool); /* no thread yet: the first call that shares work starts them */
     e->evcache.cap = cfg->version >= 3 ? cfg->events_segments : ENG_EVENTS_SEGMENTS_DEFAULT;
     e->magic = ENG__ENGINE_MAGIC;
     e->instance = new_instance();
@@ -324,6 +325,7 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out)
 
 static void destroy(eng_engine *e)
 {
+    eng__tpool_close(&e->pool);
     for (int i = ENG__SLOT_COUNT - 1; i >= 0; i--)
         if (e->slots[i].state && e->slots[i].free_fn)
             e->slots[i].free_fn(e, e->slots[i].state);

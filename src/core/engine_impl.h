@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include "engage/engine.h"
 #include "base/mem.h"
+#include "base/tpool.h"
 #include "store/store_impl.h"
 #include "base/error.h"
 
@@ -49,7 +50,8 @@ struct eng_engine {
     int log_level;
     eng_progress_fn progress_fn;
     void *progress_user;
-    unsigned threads; /* eng_config.threads: threads a call may start beside the caller's */
+    unsigned threads; /* eng_config.threads: threads a call may use beside the caller's */
+    eng__tpool pool;   /* those threads, kept from first use to eng_close (base/tpool.c) */
     /* The events layer's sealed segments in memory (src/events/resident.c): at most
      * cap (eng_config.events_segments, 0: no limit), with the counts written there and
      * read by eng_info_get. */

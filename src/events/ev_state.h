@@ -334,12 +334,14 @@ static inline int eng__sends_add_mapped(eng__sends *s, uint32_t id, uint16_t org
     return 1;
 }
 void eng__sends_free(eng__sends *s, const eng__mem *mem);
-/* A thread (when @p threads, and the system allocator) faulting in the pages of the
- * per-send arrays for ids [from, to), within their capacity, while the caller writes
- * the sends before them: the kernel's zeroing of fresh pages, most of a `sent` batch's
- * page faults, then costs the calling thread nothing. NULL when none started (nothing
- * is lost: the writer takes the faults). Joined before the arrays grow or are freed. */
-void *eng__sends_ahead(const eng__sends *s, const eng__mem *mem, unsigned threads, uint32_t from, uint32_t to);
+/* One of @p pool's threads (when @p threads, and the system allocator) faulting in the
+ * pages of the per-send arrays for ids [from, to), within their capacity, while the caller
+ * writes the sends before them: the kernel's zeroing of fresh pages, most of a `sent`
+ * batch's page faults, then costs the calling thread nothing. NULL when no thread can take
+ * it (nothing is lost: the writer takes the faults). Joined before the arrays grow or are
+ * freed (by the caller, when no thread has taken it by then). */
+void *eng__sends_ahead(const eng__sends *s, const eng__mem *mem, eng__tpool *pool, unsigned threads, uint32_t from,
+                       uint32_t to);
 void eng__sends_ahead_join(const eng__mem *mem, void *ahead);
 #define ENG__EV_KEYSEED 0x6b657973ull /* "keys" */
 static inline uint64_t eng__ev_keyhash(const char *key, size_t len)

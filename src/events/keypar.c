@@ -2,18 +2,17 @@
  *
  * Checking, parsing and hashing idempotency keys is about 40 % of W6's ingest
  * (docs/events.md, "Where the time goes") and each row's result depends on
- * that row alone: the rows are cut into contiguous ranges, the caller's
- * thread takes the first, each other range a thread of its own (at most
+ * that row alone: the rows are cut into contiguous ranges, taken by the
+ * caller's thread and the threads the engine keeps (base/tpool.c: at most
  * eng_config.threads beside the caller's), writing only its rows' slots of
  * the output arrays. They read the events state, which nobody writes
  * meanwhile. An error is the earliest range's, which is the error one thread
- * stops at (the first bad row). A thread that cannot start leaves its range
- * to the caller. A `sent` batch is parsed by chunks taken in order while the
+ * stops at (the first bad row). A range no worker has taken when the caller
+ * is done is the caller's. A `sent` batch is parsed by chunks taken in order while the
  * caller applies the rows before them (eng__sent_pipe_*): the chunks read
  * the rows and the context's prefix only, which the caller does not change. */
 #include "events/keypar.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,7 +63,7 @@ static int split(job *j, size_t n)
     }
     j->ps = ps;
     eng__pipe pp;
-    eng__pipe_start(&pp, np - 1, np, run_part, j);
+    eng__pipe_start(&pp, &j->ev->e->pool, np - 1, np, run_part, j);
     eng__pipe_end(&pp);
     for (size_t k = 0; k < np; k++) {
         if (ps[k].rc)
@@ -229,77 +228,6 @@ static int sent_rows(const eng__spipe *sp, size_t lo, size_t hi)
     return dform;
 }
 
-/* ---- jobs claimed in order (eng__pipe) ---- */
-
-/* Claim the next job not claimed and run it; 0 when none is left. */
-static int pipe_claim(eng__pipe *pp)
-{
-    size_t k = atomic_fetch_add_explicit(&pp->next, 1, memory_order_relaxed);
-    if (k >= pp->n)
-        return 0;
-    pp->run(pp->user, k);
-    atomic_store(&pp->done[k], 1);
-    if (atomic_load(&pp->waiting)) { /* the caller sleeps on this job (seq_cst both sides: no lost wake-up) */
-        pthread_mutex_lock(&pp->mu);
-        pthread_cond_broadcast(&pp->cv);
-        pthread_mutex_unlock(&pp->mu);
-    }
-    return 1;
-}
-
-static void *pipe_main(void *arg)
-{
-    eng__pipe *pp = arg;
-    while (pipe_claim(pp))
-        ;
-    return NULL;
-}
-
-void eng__pipe_start(eng__pipe *pp, size_t threads, size_t n, void (*run)(void *user, size_t k), void *user)
-{
-    pp->run = run, pp->user = user;
-    pp->n = n < ENG__PIPE_MAX ? n : ENG__PIPE_MAX;
-    atomic_init(&pp->next, 0);
-    atomic_init(&pp->waiting, 0);
-    for (size_t k = 0; k < ENG__PIPE_MAX; k++)
-        atomic_init(&pp->done[k], 0);
-    pthread_mutex_init(&pp->mu, NULL);
-    pthread_cond_init(&pp->cv, NULL);
-    pp->nt = threads < ENG__PAR_MAX ? threads : ENG__PAR_MAX - 1;
-    pp->nt = pp->nt < pp->n ? pp->nt : pp->n ? pp->n - 1 : 0;
-    for (size_t t = 0; t < pp->nt; t++)
-        if (pthread_create(&pp->tid[t], NULL, pipe_main, pp)) {
-            pp->nt = t; /* the caller runs what the threads it has do not */
-            break;
-        }
-}
-
-void eng__pipe_wait(eng__pipe *pp, size_t k)
-{
-    /* a later job while a thread runs this one; none left: a short spin, then asleep until a job is done
-     * (on a busy machine the thread may be descheduled for a while) */
-    for (unsigned spins = 0; !atomic_load_explicit(&pp->done[k], memory_order_acquire);) {
-        if (pipe_claim(pp) || ++spins < 512)
-            continue;
-        pthread_mutex_lock(&pp->mu);
-        atomic_fetch_add(&pp->waiting, 1);
-        while (!atomic_load(&pp->done[k]))
-            pthread_cond_wait(&pp->cv, &pp->mu);
-        atomic_fetch_sub(&pp->waiting, 1);
-        pthread_mutex_unlock(&pp->mu);
-    }
-}
-
-void eng__pipe_end(eng__pipe *pp)
-{
-    while (pipe_claim(pp)) /* every job run, as one thread would */
-        ;
-    for (size_t t = 0; t < pp->nt; t++)
-        pthread_join(pp->tid[t], NULL);
-    pthread_cond_destroy(&pp->cv);
-    pthread_mutex_destroy(&pp->mu);
-}
-
 /* ---- sent, by chunks ---- */
 
 static void sent_chunk(void *user, size_t k)
@@ -318,7 +246,7 @@ void eng__sent_pipe_start(eng__spipe *sp, const eng__ev *ev, const eng__sent_row
     sp->chunk = (rows_n + ENG__PIPE_MAX - 1) / ENG__PIPE_MAX;
     sp->chunk = sp->chunk > min ? sp->chunk : min;
     size_t nch = (rows_n + sp->chunk - 1) / sp->chunk;
-    eng__pipe_start(&sp->pp, from < n ? eng__par_parts(ev, rows_n) - 1 : 0, nch, sent_chunk, sp);
+    eng__pipe_start(&sp->pp, &ev->e->pool, from < n ? eng__par_parts(ev, rows_n) - 1 : 0, nch, sent_chunk, sp);
 }
 
 size_t eng__sent_pipe_wait(eng__spipe *sp, size_t upto, int *dform)
@@ -335,6 +263,5 @@ size_t eng__sent_pipe_wait(eng__spipe *sp, size_t upto, int *dform)
 
 void eng__sent_pipe_end(eng__spipe *sp)
 {
-    atomic_store_explicit(&sp->pp.next, sp->pp.n, memory_order_relaxed); /* the chunks not claimed: left */
-    eng__pipe_end(&sp->pp);
+    eng__pipe_drop(&sp->pp); /* the chunks not claimed: left */
 }

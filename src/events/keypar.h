@@ -7,7 +7,8 @@
 
 #include "events/ev_state.h"
 
-#include <pthread.h>
+#include "base/tpool.h"
+
 #include <stdatomic.h>
 
 #define ENG__EV_KEY_MAX 1024
@@ -34,30 +35,6 @@ typedef struct eng__rkey {
 int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t *lens, uint64_t *h,
                     const uint32_t **slot, eng__rkey *rk, uint32_t *cand);
 
-/* Jobs 0..n-1 run in any order by the engine's threads and the caller's,
- * each claimed once, in order; the caller waits for them in order
- * (eng__pipe_wait), running jobs not yet claimed while it waits, so that it
- * can use each job's result (written by the job before it is done) while the
- * threads run the later ones. At most ENG__PIPE_MAX jobs. */
-#define ENG__PIPE_MAX 64
-typedef struct eng__pipe {
-    void (*run)(void *user, size_t k);
-    void *user;
-    size_t n, nt;
-    _Atomic size_t next; /* the next job to claim */
-    _Atomic unsigned char done[ENG__PIPE_MAX];
-    _Atomic int waiting; /* the caller sleeps on cv until a job is done */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t tid[ENG__PAR_MAX];
-} eng__pipe;
-/* With at most @p threads threads (fewer when they would have no job; a
- * thread that cannot start leaves its jobs to the others). */
-void eng__pipe_start(eng__pipe *pp, size_t threads, size_t n, void (*run)(void *user, size_t k), void *user);
-void eng__pipe_wait(eng__pipe *pp, size_t k);
-/* Every job run (the caller runs those not claimed), the threads joined. */
-void eng__pipe_end(eng__pipe *pp);
-
 /* `sent` rows [from, n) of one context (its key prefix pfx, plen, set),
  * parsed by chunks (eng__pipe jobs) while the caller applies the rows before
  * (eng__sent_pipe_wait): hs[i] each key's hash, mapped[i] 1 when the key is
@@ -80,7 +57,7 @@ void eng__sent_pipe_start(eng__spipe *sp, const eng__ev *ev, const eng__sent_row
 /* Rows up to @p upto (at most n) parsed; returns how far they are (>= upto).
  * *dform |= 1 when the chunks newly seen hold a mapped[i] of 2. */
 size_t eng__sent_pipe_wait(eng__spipe *sp, size_t upto, int *dform);
-/* The threads joined (the chunks not yet claimed are left unparsed). */
+/* The pool's workers out of it (the chunks not yet claimed are left unparsed). */
 void eng__sent_pipe_end(eng__spipe *sp);
 
 /* The order and apply passes of a receipt batch (rapply.c): the n

@@ -313,7 +313,7 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
     merge mg = {rep, opts};
     if (!rc) { /* every range run, as one thread would, whatever a merge returns */
         eng__pipe pp;
-        eng__pipe_start(&pp, nt - 1, np, range_run, ps);
+        eng__pipe_start(&pp, &ev->e->pool, nt - 1, np, range_run, ps);
         for (size_t k = 0; k < np; k++) {
             eng__pipe_wait(&pp, k);
             rc = rc ? rc : part_merge(&ps[k], &mg);

@@ -5,7 +5,6 @@
 #include "events/ev_state.h"
 #include "events/keypar.h"
 
-#include <pthread.h>
 #include <string.h>
 
 /* The statuses by falling rank (eng__touch_rank: 7, 5, 3, 2, 1, 6, 4, then sent). */
@@ -368,12 +367,12 @@ int eng__sends_set_canon(eng__sends *s, const eng__mem *mem, uint32_t id)
     return ENG_OK;
 }
 
-/* The pages of the per-send arrays a thread faults in (eng__sends_ahead). */
+/* The pages of the per-send arrays one of the engine's threads faults in (eng__sends_ahead). */
 typedef struct ahead {
     const eng__mem *mem;
     void *p[4];
     size_t size[4], m; /* element sizes, sends */
-    pthread_t t;
+    eng__pipe pp;      /* one job: the caller's at the join when no thread has taken it */
 } ahead;
 
 enum { AHEAD_SLICE = 2048 }; /* sends: 16 KiB of times, 8 KiB of each other array */
@@ -393,19 +392,20 @@ static int ahead_slice(const ahead *a, size_t off)
  * slice first: where an array has huge pages (2 MiB), the one the writer enters
  * last is then faulted in long before it gets there, and the first is most often
  * in already (the sends before). Two threads faulting one huge page both zero it. */
-static void *ahead_main(void *arg)
+static void ahead_run(void *arg, size_t k)
 {
+    (void)k;
     ahead *a = arg;
     size_t last = (a->m - 1) / AHEAD_SLICE * AHEAD_SLICE;
     if (ahead_slice(a, last))
-        return NULL; /* refused: the writer takes the faults */
+        return; /* refused: the writer takes the faults */
     for (size_t off = 0; off < last; off += AHEAD_SLICE)
         if (ahead_slice(a, off))
             break;
-    return NULL;
 }
 
-void *eng__sends_ahead(const eng__sends *s, const eng__mem *mem, unsigned threads, uint32_t from, uint32_t to)
+void *eng__sends_ahead(const eng__sends *s, const eng__mem *mem, eng__tpool *pool, unsigned threads, uint32_t from,
+                       uint32_t to)
 {
     to = to < s->cap ? to : s->cap;
     if (!threads || to <= from || (to - from) < eng__keypar_min_rows || !eng__mem_populates(mem))
@@ -419,7 +419,8 @@ void *eng__sends_ahead(const eng__sends *s, const eng__mem *mem, unsigned thread
     a->p[1] = s->hot + from, a->size[1] = sizeof *s->hot;
     a->p[2] = s->ctx + from, a->size[2] = sizeof *s->ctx;
     a->p[3] = s->customer + from, a->size[3] = sizeof *s->customer;
-    if (pthread_create(&a->t, NULL, ahead_main, a)) {
+    eng__pipe_start(&a->pp, pool, 1, 1, ahead_run, a);
+    if (!a->pp.pool) { /* no thread: the writer takes the faults */
         eng__free(mem, a);
         return NULL;
     }
@@ -431,6 +432,6 @@ void eng__sends_ahead_join(const eng__mem *mem, void *h)
     if (!h)
         return;
     ahead *a = h;
-    pthread_join(a->t, NULL);
+    eng__pipe_end(&a->pp);
     eng__free(mem, a);
 }

@@ -256,7 +256,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
      * that double) but for the batch before they grow (they move with their pages) */
     uint64_t upto = (uint64_t)ev->s.n + 2 * (uint64_t)n;
     void *ahead = rc ? NULL
-                     : eng__sends_ahead(&ev->s, &e->mem, e->threads, ev->s.n,
+                     : eng__sends_ahead(&ev->s, &e->mem, &e->pool, e->threads, ev->s.n,
                                         upto < UINT32_MAX ? (uint32_t)upto : UINT32_MAX);
     size_t ready = i0;
     for (size_t i = 0; i < n && !rc; i++) {

@@ -3,16 +3,16 @@
  *
  * Encoding the tail chunk of each batch and the segment it seals is about a
  * sixth of W6's ingest (docs/events.md), and the columns pack independently:
- * with eng_config.threads > 0, a thread packs the columns after the first
- * three into a writer of its own while the caller writes the header and the
- * first three, and the caller appends its bytes: the payload is the one
+ * with eng_config.threads > 0, one of the engine's threads (base/tpool.c)
+ * packs the columns after the first three into a writer of its own while the
+ * caller writes the header and the first three (and packs them itself when no
+ * thread has taken them by then), and the caller appends its bytes: the payload is the one
  * eng__tseg_encode writes, byte for byte. The thread's writer is sized ahead
  * on the caller's thread, so the thread does not allocate (allocation
  * failures stay where one thread has them). An ordered segment's table
  * (kind 3) follows, written by the caller. */
 #include "events/keypar.h"
 
-#include <pthread.h>
 
 typedef struct rest_job {
     eng__wr w;
@@ -20,11 +20,11 @@ typedef struct rest_job {
     size_t from, n, key_from, nkey;
 } rest_job;
 
-static void *rest_main(void *arg)
+static void rest_run(void *arg, size_t k)
 {
+    (void)k;
     rest_job *j = arg;
     eng__tseg_encode_rest(&j->w, j->c, j->from, j->n, j->key_from, j->nkey);
-    return NULL;
 }
 
 void eng__tseg_encode_par(const eng__ev *ev, eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from,
@@ -43,13 +43,10 @@ void eng__tseg_encode_par(const eng__ev *ev, eng__wr *w, const eng__tcols *c, si
         eng__tseg_encode(w, c, from, n, key_from, nkey, ordered);
         return;
     }
-    pthread_t tid;
-    int started = pthread_create(&tid, NULL, rest_main, &j) == 0;
+    eng__pipe pp;
+    eng__pipe_start(&pp, &ev->e->pool, 1, 1, rest_run, &j);
     eng__tseg_encode_head(w, c, from, n, key_from, nkey, ordered, 0);
-    if (started)
-        pthread_join(tid, NULL);
-    else
-        rest_main(&j);
+    eng__pipe_end(&pp);
     if (j.w.err && !w->err)
         w->err = j.w.err;
     eng__wr_bytes(w, j.w.data, j.w.len);

@@ -101,8 +101,10 @@ static void sends_ahead_pages(void **st)
     s.sent_at = fresh((size_t)s.cap * sizeof *s.sent_at);
     s.keyhash = fresh((size_t)s.cap * sizeof *s.keyhash);
     uint32_t from = 1000, to = 200000;
-    assert_null(eng__sends_ahead(&s, &mem, 0, from, to)); /* no thread beside the caller's */
-    void *a = eng__sends_ahead(&s, &mem, 1, from, to);
+    eng__tpool pool;
+    eng__tpool_init(&pool);
+    assert_null(eng__sends_ahead(&s, &mem, &pool, 0, from, to)); /* no thread beside the caller's */
+    void *a = eng__sends_ahead(&s, &mem, &pool, 1, from, to);
     assert_non_null(a);
     eng__sends_ahead_join(&mem, a);
     size_t m = to - from;
@@ -117,7 +119,7 @@ static void sends_ahead_pages(void **st)
     assert_false(resident((char *)(s.customer + to) + pg, (s.cap - to) * sizeof *s.customer - pg, 0));
     assert_false(resident(s.keyhash, (size_t)s.cap * sizeof *s.keyhash, 0));
     /* beyond the capacity: cut to it */
-    a = eng__sends_ahead(&s, &mem, 1, s.cap - 20000, s.cap + 100000);
+    a = eng__sends_ahead(&s, &mem, &pool, 1, s.cap - 20000, s.cap + 100000);
     assert_non_null(a);
     eng__sends_ahead_join(&mem, a);
     assert_true(resident(s.sent_at + s.cap - 20000, 20000 * sizeof *s.sent_at, 1));
@@ -128,6 +130,7 @@ static void sends_ahead_pages(void **st)
     munmap(s.customer, (size_t)s.cap * sizeof *s.customer);
     munmap(s.sent_at, (size_t)s.cap * sizeof *s.sent_at);
     munmap(s.keyhash, (size_t)s.cap * sizeof *s.keyhash);
+    eng__tpool_close(&pool);
 }
 #else
 static void populate_whole_pages(void **st)
