@@ -141,8 +141,10 @@ typedef struct eng_config {
      * asked for parts (#eng_campaign_report_options.threads) starts up to this many; eng_touch_append()
      * and the dispatcher's `sent` rows check, parse and hash the keys of a batch of 16,384 rows or more
      * on up to this many (at most 7), and an event segment of 16,384 rows or more is encoded in two
-     * parts at once. 0: the library never starts a thread. Results are the same
-     * either way. Default 1; at most 64. Version 1 callers get the default.
+     * parts at once. The engine keeps the threads of the events layer from their
+     * first use to eng_close(); a child forked while no call runs uses none of them
+     * (docs/embedding.md, "fork()"). 0: the library never starts a thread. Results
+     * are the same either way. Default 1; at most 64. Version 1 callers get the default.
      */
     unsigned int threads;
     /**
