@@ -66,10 +66,13 @@ void eng__xe_config_default(eng__xe_config *c, unsigned k, unsigned g, uint32_t 
 /* The exploration share for a test group of @p audience customers: enough explored customers for the
  * off-policy estimates (about 6,000), between 1 % and 3 % of the audience. */
 double eng__xe_explore_share(uint64_t audience);
-/* The exploration bucket's share bounded by what the campaign can plausibly earn: @p share unless the
+/* The exploration bucket's share bounded by the value of information it can buy: @p share unless the
  * bucket's expected cost, share x sum w[i] loss[i], passes sum w[i] gain[i] (negative terms count 0);
  * then the share that equals them (xengage_explore.c). */
 double eng__xe_explore_bound(double share, const double *gain, const double *loss, const double *w, unsigned n);
+/* The expected value of perfect information about a net value X ~ N(@p mean, @p sd^2) when the choice's
+ * alternative is worth @p alt: E[max(alt, X)] - max(alt, mean). */
+double eng__xe_evpi(double mean, double sd, double alt);
 
 typedef struct eng__xe eng__xe;
 /* The prior mean of conversion given engagement before any conversion is seen, from the organic rate
@@ -80,6 +83,9 @@ double eng__xe_cold_conversion(double p0);
  * given engagement estimated with the cold prior at this quantile (the guard rail; the channel is still the
  * best by the posterior means), so a campaign does not send at a loss on the prior's optimism alone. */
 double eng__xe_cold_conversion_low(double p0, double alpha);
+/* The variance of that prior ((1 - p0)^2 Var(pi), pi log-uniform on [p0, 1]; 1/12 when p0 is unknown: r
+ * uniform): the top of the guard rail's hierarchy of variances (xengage_model.c guard_low). */
+double eng__xe_cold_conversion_var(double p0);
 /* The exploration bucket's share at the last refresh: the configured one, bounded (eng__xe_explore_bound). */
 double eng__xe_explore_now(const eng__xe *xe);
 

@@ -17,7 +17,8 @@ typedef struct xe_cell {
     double pa, pb;     /* P(convert | engaged) posterior */
     double m, kappa;   /* a0 / (a0 + b0), a0 + b0 */
     double r_mean, r_sd; /* of Beta(pa, pb) */
-    double r_lo;       /* the same with the cold prior at its lower quantile (the guard rail: eng__xe_cold_conversion_low) */
+    double r_lo;       /* the guard rail's pessimistic estimate (xengage_model.c guard_low) */
+    double r_tsd;      /* posterior sd of r_mean with the hierarchy's uncertainty (the channel's, all channels') */
     int r_exact;       /* small posterior: draw the Beta itself, not its normal approximation */
 } xe_cell;
 
@@ -47,6 +48,7 @@ typedef struct xe_seg {
 typedef struct xe_chan {
     double sent, delivered; /* decayed */
     double d, rho, m;       /* derived: delivery rate, over-dispersion, engagement rate */
+    double r_n;             /* derived: the effective engagements behind its conversion estimate (exploration's value) */
 } xe_chan;
 
 struct eng__xe {

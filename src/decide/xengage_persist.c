@@ -131,7 +131,8 @@ int eng__xe_load_counts(const eng__mem *mem, struct eng_store *s, const char *ke
 
 /* The population part of a model as a decision used it (derived fields included, so a trace replays the
  * decision without a refresh, which would read other customers' counts as they are now). */
-#define XE_POP_SCHEMA 3 /* 3: each cell's guard-rail estimate r_lo after r_exact (2: none, decided without it) */
+#define XE_POP_SCHEMA 4 /* 4: the exploration share at the end; 3: each cell's guard-rail estimate r_lo after r_exact
+                          * (2: none, decided without it) */
 
 int eng__xe_save_population(const eng__xe *xe, uint32_t channels, struct eng_store *s, const char *key)
 {
@@ -157,6 +158,7 @@ int eng__xe_save_population(const eng__xe *xe, uint32_t channels, struct eng_sto
         wr_f64(&w, xe->chan[i].sent), wr_f64(&w, xe->chan[i].delivered), wr_f64(&w, xe->chan[i].d),
             wr_f64(&w, xe->chan[i].rho), wr_f64(&w, xe->chan[i].m);
     wr_f64(&w, xe->resp_a);
+    wr_f64(&w, xe->explore); /* derived from more than the snapshot holds (xengage_explore.c): kept as used */
     return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, XE_POP_SCHEMA, &w);
 }
 
@@ -184,6 +186,7 @@ int eng__xe_load_population(eng__xe *xe, struct eng_store *s, const char *key, u
         cl->r_exact = eng__rd_u8(&r);
         /* Before the guard rail: r_lo = r_mean, which passes whatever the mean passes (the same choices). */
         cl->r_lo = rec.schema >= 3 ? rd_f64(&r) : cl->r_mean;
+        cl->r_tsd = cl->r_sd; /* only the exploration share reads it: schema 4 keeps the share itself */
     }
     for (unsigned i = 0; i < c->g; i++)
         xe->seg[i].bn = rd_f64(&r), xe->seg[i].bc = rd_f64(&r), xe->seg[i].p0 = rd_f64(&r),
@@ -192,7 +195,10 @@ int eng__xe_load_population(eng__xe *xe, struct eng_store *s, const char *key, u
         xe->chan[i].sent = rd_f64(&r), xe->chan[i].delivered = rd_f64(&r), xe->chan[i].d = rd_f64(&r),
         xe->chan[i].rho = rd_f64(&r), xe->chan[i].m = rd_f64(&r);
     xe->resp_a = rd_f64(&r);
-    eng__xe_explore_refresh(xe);
+    if (rec.schema >= 4)
+        xe->explore = rd_f64(&r);
+    else /* an older snapshot: today's bound from what it holds */
+        eng__xe_explore_refresh(xe);
     rc = eng__rd_ok(&r) && eng__rd_left(&r) == 0 ? ENG_OK : eng__err(ENG_ECORRUPT, key, "X-Engage snapshot is truncated");
     eng__rec_free(s, &rec);
     return rc;

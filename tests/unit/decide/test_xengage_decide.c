@@ -427,15 +427,88 @@ static void priority_guard_rail_for_customers_without_data(void **st)
     eng__xe_free(xe);
 }
 
+/* The guard rail's conversion estimate of every cell by its closed form (docs/xengage.md, "The guard rail on
+ * thin conversions"): at all channels, the channel and the segment x channel cell, the posterior mean less
+ * 1.645 standard deviations, where the variance at all channels and at a channel holds the data's sampling
+ * variance of its share of the mean and the prior weight's share of the parent's (at the top, the cold
+ * prior's), and a cell only its channel's through its prior weight; never below the cold prior's 5 %
+ * quantile nor above the mean. en/ec: engagements with a known outcome and their conversions. */
+static void rail_closed_form(const eng__xe *xe, double en[G][K], double ec[G][K], double p0, double r_lo[G][K])
+{
+    double n = 0, k = 0, z = 1.6448536269514722;
+    for (unsigned g = 0; g < G; g++)
+        for (unsigned c = 0; c < K; c++)
+            n += en[g][c], k += ec[g][c];
+    double r_all = (k + 2 * eng__xe_cold_conversion(p0)) / (n + 2);
+    double v_all = n * r_all * (1 - r_all) / ((n + 2) * (n + 2)) + 4 / ((n + 2) * (n + 2)) * eng__xe_cold_conversion_var(p0);
+    double floor = eng__xe_cold_conversion_low(p0, 0.05);
+    for (unsigned c = 0; c < K; c++) {
+        double nc = 0, kc = 0;
+        for (unsigned g = 0; g < G; g++)
+            nc += en[g][c], kc += ec[g][c];
+        double r_c = (kc + 2 * r_all) / (nc + 2);
+        double v_c = nc * r_c * (1 - r_c) / ((nc + 2) * (nc + 2)) + 4 / ((nc + 2) * (nc + 2)) * v_all;
+        for (unsigned g = 0; g < G; g++) {
+            eng__xe_beta pb = eng__xe_pi_posterior(xe, g, c);
+            double t = pb.a + pb.b, sp = t - en[g][c], mean = pb.a / t; /* the segments' strength: fitted */
+            assert_true(fabs(mean - (ec[g][c] + sp * r_c) / (en[g][c] + sp)) < 1e-9);
+            double lo = mean - z * sp / (en[g][c] + sp) * sqrt(v_c);
+            r_lo[g][c] = lo > floor ? (lo < mean ? lo : mean) : floor < mean ? floor : mean;
+        }
+    }
+}
+
+/* Every decision and trace against the rail's closed form: a customer is contacted only when some reachable
+ * channel pays at the rail's estimate, then on the channel of the best mean score; when held, every score
+ * shows the rail's conversion. Returns the customers held whose best mean score is positive (and counts them
+ * by their best channel in @p by). */
+static size_t rail_decisions(const eng__xe *xe, const double *cost, double value, double p0, double r_lo[G][K],
+                             size_t *positive, size_t by[K])
+{
+    size_t held = 0;
+    eng__xe_decide(xe, 1, 0, items, N, a);
+    *positive = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        eng__xe_trace t;
+        eng__xe_explain(xe, 1, 0, &items[i], &t);
+        assert_true(fabs(eng__xe_mean_organic(xe, items[i].segment) - p0) < 1e-12);
+        int best = -1, safe = 0;
+        double bs = 0, pl[K];
+        for (unsigned ch = 0; ch < K; ch++) {
+            if (!(items[i].reach >> ch & 1))
+                continue;
+            double e = value * t.ch[ch].delivery * t.ch[ch].q_mean, sc = e * t.ch[ch].pi_mean - cost[ch];
+            double r = r_lo[items[i].segment][ch];
+            pl[ch] = r > p0 ? (r - p0) / (1 - p0) : 0;
+            safe |= e * pl[ch] > cost[ch];
+            if (sc > bs)
+                bs = sc, best = (int)ch;
+        }
+        for (unsigned ch = 0; ch < K && !safe; ch++)
+            if (items[i].reach >> ch & 1)
+                assert_true(fabs(t.ch[ch].pi_draw - pl[ch]) < 1e-9);
+        if (best >= 0 && !safe)
+            held++, by[best]++;
+        *positive += best >= 0;
+        assert_int_equal(a[i].channel, safe ? best : -1);
+        assert_int_equal(t.channel, a[i].channel);
+        assert_int_equal(t.guarded, !safe);
+    }
+    return held;
+}
+
 /* The guard rail: before any conversion is seen, a customer is contacted only when some reachable channel pays
  * at the cold prior's lower 5 % quantile of conversion given engagement (its closed form here), and then on the
- * channel of the best mean score; once conversions are plenty, the guard leaves the mean's choices alone. */
+ * channel of the best mean score; a channel whose mean rests on one conversion is held (dear.world's second
+ * batch); as conversions accumulate, the rail holds fewer and fewer of the customers the mean would send. */
 static void guard_rail_holds_back_what_pays_only_at_the_prior(void **st)
 {
     (void)st;
     const double cost[K] = {0.25, 0.60, 0.01, 0.90, 0.30, 0.45};
     eng__xe *xe = created(cost, 6, 7);
     uint64_t s = 3;
+    static double en[G][K], ec[G][K], r_lo[G][K];
+    memset(en, 0, sizeof en), memset(ec, 0, sizeof ec);
     for (uint32_t i = 0; i < N; i++) {
         items[i] = (eng__xe_item){i, (uint16_t)(i % G), (uint16_t)(1 + lcg(&s) % 63), 0, 0, 0};
         for (unsigned r = 0; r < 4; r++) { /* engagement only: history without conversions */
@@ -447,55 +520,113 @@ static void guard_rail_holds_back_what_pays_only_at_the_prior(void **st)
     for (unsigned g = 0; g < G; g++)
         eng__xe_baseline(xe, g, 1000, 20); /* every segment 2 %: the pooled rate, whatever the shrinkage */
     eng__xe_refresh(xe);
-    const double p0 = 0.02, pi_lo = pow(p0, 0.95); /* (r_lo - p0) / (1 - p0), r_lo = p0 + (1 - p0) p0^0.95 */
-    eng__xe_decide(xe, 1, 0, items, N, a);
-    size_t held = 0, sent = 0;
-    for (uint32_t i = 0; i < N; i++) {
-        eng__xe_trace t;
-        eng__xe_explain(xe, 1, 0, &items[i], &t);
-        assert_true(fabs(eng__xe_mean_organic(xe, items[i].segment) - p0) < 1e-12);
-        int best = -1, safe = 0;
-        double bs = 0;
-        for (unsigned ch = 0; ch < K; ch++) {
-            if (!(items[i].reach >> ch & 1))
-                continue;
-            double e = 6 * t.ch[ch].delivery * t.ch[ch].q_mean, sc = e * t.ch[ch].pi_mean - cost[ch];
-            assert_true(fabs(t.ch[ch].pi_mean - (eng__xe_cold_conversion(p0) - p0) / (1 - p0)) < 1e-9);
-            safe |= e * pi_lo > cost[ch];
-            if (sc > bs)
-                bs = sc, best = (int)ch;
-        }
-        held += best >= 0 && !safe;
-        sent += best >= 0 && safe;
-        assert_int_equal(a[i].channel, safe ? best : -1);
-        assert_int_equal(t.channel, a[i].channel);
-        assert_int_equal(t.guarded, !safe);
+    const double p0 = 0.02;
+    size_t positive, by[K] = {0};
+    rail_closed_form(xe, en, ec, p0, r_lo);
+    for (unsigned g = 0; g < G; g++)
+        for (unsigned c = 0; c < K; c++) /* no conversion yet: the rail is the prior's quantile */
+            assert_true(fabs(r_lo[g][c] - eng__xe_cold_conversion_low(p0, 0.05)) < 1e-15);
+    size_t held = rail_decisions(xe, cost, 6, p0, r_lo, &positive, by);
+    assert_true(held > N / 20 && positive - held > N / 20); /* both sides of the rail are exercised */
+    /* A few conversions: 3 of 40 engagements over all channels, then WhatsApp's two conversions in two. Its mean
+     * jumps (conversion given engagement above 0.5: its engaged customers worth its 0.90), the rail holds it. */
+    for (uint32_t i = 0; i < 40; i++) {
+        unsigned ch = i % 3, g = i % G;
+        eng__xe_observe(xe, i, g, ch, ENG__XE_DELIVERED | ENG__XE_ENGAGED | (i < 3 ? ENG__XE_CONVERTED : 0));
+        en[g][ch] += 1, ec[g][ch] += i < 3;
     }
-    assert_true(held > N / 20 && sent > N / 20); /* both sides of the rail are exercised */
-    /* Thousands of conversions on every channel (a lift of 10 % over the organic 2 %): the bound meets the mean. */
-    for (uint32_t i = 0; i < N; i++)
-        for (unsigned r = 0; r < 3; r++)
-            eng__xe_observe(xe, i, i % G, (unsigned)(lcg(&s) % K),
-                            ENG__XE_DELIVERED | ENG__XE_ENGAGED | (lcg(&s) % 100 < 12 ? ENG__XE_CONVERTED : 0));
+    for (uint32_t i = 41; i < 43; i++) {
+        eng__xe_observe(xe, i, i % G, 3, ENG__XE_DELIVERED | ENG__XE_ENGAGED | ENG__XE_CONVERTED);
+        en[i % G][3] += 1, ec[i % G][3] += 1;
+    }
     eng__xe_refresh(xe);
-    eng__xe_decide(xe, 1, 0, items, N, a);
-    size_t positive = 0;
-    held = 0;
-    for (uint32_t i = 0; i < N; i++) {
-        eng__xe_trace t;
-        eng__xe_explain(xe, 1, 0, &items[i], &t);
-        double bs = 0;
-        for (unsigned ch = 0; ch < K; ch++)
-            if (items[i].reach >> ch & 1) {
-                double sc = 6 * t.ch[ch].delivery * t.ch[ch].q_mean * t.ch[ch].pi_mean - cost[ch];
-                bs = sc > bs ? sc : bs;
+    rail_closed_form(xe, en, ec, p0, r_lo);
+    assert_true(eng__xe_pi_posterior(xe, 41 % G, 3).a / (eng__xe_pi_posterior(xe, 41 % G, 3).a +
+                                                         eng__xe_pi_posterior(xe, 41 % G, 3).b) > 0.1);
+    memset(by, 0, sizeof by);
+    held = rail_decisions(xe, cost, 6, p0, r_lo, &positive, by);
+    assert_true(by[3] > 10); /* WhatsApp customers its mean would send, held */
+    /* Conversions at a lift of 10 % over the organic 2 % on every channel, 3 and then 12 more a customer: the
+     * bound closes in on the mean, and the share held of the customers the mean sends falls. */
+    double share = 1;
+    for (unsigned round = 0; round < 2; round++) {
+        for (uint32_t i = 0; i < N; i++)
+            for (unsigned r = 0; r < (round ? 12u : 3u); r++) {
+                unsigned ch = (unsigned)(lcg(&s) % K), g = i % G, conv = lcg(&s) % 100 < 12;
+                eng__xe_observe(xe, i, g, ch, ENG__XE_DELIVERED | ENG__XE_ENGAGED | (conv ? ENG__XE_CONVERTED : 0));
+                en[g][ch] += 1, ec[g][ch] += conv;
             }
-        positive += bs > 0;
-        held += bs > 0 && a[i].channel < 0;
+        eng__xe_refresh(xe);
+        rail_closed_form(xe, en, ec, p0, r_lo);
+        held = rail_decisions(xe, cost, 6, p0, r_lo, &positive, by);
+        assert_true(positive > N / 10);
+        assert_true((double)held / positive < 0.6 * share);
+        share = (double)held / positive;
     }
-    assert_true(positive > N / 10);
-    assert_true(held * 100 < positive);
+    assert_true(share < 0.05);
     eng__xe_free(xe);
+}
+
+/* The exploration bucket of a campaign whose channels cost more than its conversions bring (orders of 6): open
+ * while its conversion estimates rest on the prior (a few conversions could show a channel that pays), closed
+ * once thousands of conversions show that none does; the same data at orders of 150 (every channel pays)
+ * keeps the configured share throughout. Propensities stay 1 / reachable. */
+static void exploration_stops_when_its_information_cannot_pay(void **st)
+{
+    (void)st;
+    const double cost[K] = {0.25, 0.60, 0.30, 0.90, 0.30, 0.45};
+    const double values[2] = {6, 150};
+    for (unsigned v = 0; v < 2; v++) {
+        eng__xe_config c = config(cost, values[v], 11);
+        c.explore = 0.1;
+        eng__xe *xe;
+        assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
+        uint64_t s = 5;
+        for (uint32_t i = 0; i < N; i++) {
+            items[i] = (eng__xe_item){i, (uint16_t)(i % G), (uint16_t)(1 + lcg(&s) % 63), 0, 0, 0};
+            for (unsigned r = 0; r < 4; r++) {
+                unsigned ch = (unsigned)(lcg(&s) % K);
+                eng__xe_observe(xe, i, i % G, ch,
+                                ENG__XE_DELIVERED | ENG__XE_NO_CONV | (lcg(&s) % 100 < 10 + 8 * ch ? ENG__XE_ENGAGED : 0));
+            }
+        }
+        for (unsigned g = 0; g < G; g++)
+            eng__xe_baseline(xe, g, 1000, 20);
+        eng__xe_refresh(xe);
+        assert_true(eng__xe_explore_now(xe) == 0.1); /* the prior: anything could pay */
+        if (v == 0) { /* the share a decision used replays from its population snapshot (the trace) */
+            eng_store *ps;
+            assert_int_equal(eng_store_memory_new(test_alloc_get(), &ps), ENG_OK);
+            assert_int_equal(eng__xe_save(xe, ps, "d/xe/p"), ENG_OK);
+            assert_int_equal(eng__xe_save_population(xe, 0x3f, ps, "d/xs/p"), ENG_OK);
+            eng__xe *back;
+            uint32_t mask;
+            assert_int_equal(eng__xe_load_counts(NULL, ps, "d/xe/p", &back), ENG_OK);
+            assert_int_equal(eng__xe_load_population(back, ps, "d/xs/p", &mask), ENG_OK);
+            assert_true(eng__xe_explore_now(back) == 0.1);
+            eng__xe_decide(xe, 1, 0, items, N, a);
+            eng__xe_decide(back, 1, 0, items, N, b);
+            assert_memory_equal(a, b, sizeof a);
+            eng__xe_free(back);
+            eng_store_free(ps);
+        }
+        for (uint32_t i = 0; i < N; i++) /* a lift of 1 % over the organic 2 %: at 6 nothing pays */
+            for (unsigned r = 0; r < 3; r++)
+                eng__xe_observe(xe, i, i % G, (unsigned)(lcg(&s) % K),
+                                ENG__XE_DELIVERED | ENG__XE_ENGAGED | (lcg(&s) % 1000 < 30 ? ENG__XE_CONVERTED : 0));
+        eng__xe_refresh(xe);
+        double share = eng__xe_explore_now(xe);
+        assert_true(v == 0 ? share == 0 : share == 0.1);
+        eng__xe_decide(xe, 1, 0, items, N, a);
+        size_t ex = 0;
+        for (size_t i = 0; i < N; i++) {
+            ex += a[i].explored;
+            if (a[i].explored)
+                assert_true(fabsf(a[i].propensity - 1.0f / __builtin_popcount(items[i].reach)) < 1e-7f);
+        }
+        assert_true(v == 0 ? ex == 0 : ex > N / 20);
+        eng__xe_free(xe);
+    }
 }
 
 /* log of the Beta(a, b) density at x. */
@@ -714,6 +845,7 @@ int main(void)
         cmocka_unit_test(truth_hook_makes_the_score),
         cmocka_unit_test(priority_guard_rail_for_customers_without_data),
         cmocka_unit_test(guard_rail_holds_back_what_pays_only_at_the_prior),
+        cmocka_unit_test(exploration_stops_when_its_information_cannot_pay),
         cmocka_unit_test(cold_customers_draw_from_the_prior),
         cmocka_unit_test(ties_go_to_the_priority_order),
         cmocka_unit_test(persists_through_the_store),

@@ -631,6 +631,49 @@ static void cold_conversion_quantile_holds_its_mass(void **st)
     assert_true(fabs(eng__xe_cold_conversion_low(0.02, 0.05) - (0.02 + 0.98 * pow(0.02, 0.95))) < 1e-15);
 }
 
+/* The cold prior's variance against a midpoint sum over the log-uniform density of the lift (the top of the
+ * guard rail's hierarchy of variances), and r uniform when p0 is unknown. */
+static void cold_conversion_variance_is_the_log_uniform_lift(void **st)
+{
+    (void)st;
+    const double p0s[] = {1e-4, 0.005, 0.02, 0.1, 0.5, 0.9};
+    for (size_t j = 0; j < sizeof p0s / sizeof p0s[0]; j++) {
+        double p0 = p0s[j], lo = log(p0), m = 0, m2 = 0;
+        const int n = 200000;
+        for (int i = 0; i < n; i++) { /* pi = e^u, u uniform on [ln p0, 0]; r = p0 + (1 - p0) pi */
+            double r = p0 + (1 - p0) * exp(lo * (1 - (i + 0.5) / n));
+            m += r / n, m2 += r * r / n;
+        }
+        double v = eng__xe_cold_conversion_var(p0);
+        assert_true(fabs(m - eng__xe_cold_conversion(p0)) < 1e-8);
+        assert_true(fabs(v - (m2 - m * m)) < 1e-8 * (1 + v));
+    }
+    assert_true(eng__xe_cold_conversion_var(-1) == 1.0 / 12);
+    assert_true(eng__xe_cold_conversion_var(1) == 1.0 / 12);
+}
+
+/* The expected value of perfect information about X ~ N(mean, sd^2) against an alternative worth alt,
+ * E[max(alt, X)] - max(alt, mean), against Simpson's rule over the normal density. */
+static void value_of_information_is_the_normal_integral(void **st)
+{
+    (void)st;
+    const double cases[][3] = {{0, 1, 0}, {-0.5, 0.2, 0}, {0.3, 0.1, 0.25}, {-3, 1, 0}, {1, 0.5, -1}, {-0.02, 0.3, 0.1}};
+    for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++) {
+        double mean = cases[j][0], sd = cases[j][1], alt = cases[j][2];
+        const int n = 20000; /* Simpson over mean +- 12 sd */
+        double a = mean - 12 * sd, h = 24 * sd / n, sum = 0;
+        for (int i = 0; i <= n; i++) {
+            double x = a + i * h, z = (x - mean) / sd;
+            double f = (x > alt ? x : alt) * exp(-0.5 * z * z) / (sd * sqrt(2 * M_PI));
+            sum += f * (i == 0 || i == n ? 1 : i % 2 ? 4 : 2);
+        }
+        double want = sum * h / 3 - (mean > alt ? mean : alt);
+        assert_true(fabs(eng__xe_evpi(mean, sd, alt) - want) < 1e-9);
+    }
+    assert_true(eng__xe_evpi(1, 0, 0) == 0);
+    assert_true(eng__xe_evpi(-1e6, 1, 0) == 0); /* nothing to learn: never a negative value */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -639,6 +682,8 @@ int main(void)
         cmocka_unit_test(pending_sends_are_fractional_misses),
         cmocka_unit_test(cold_conversion_is_the_log_uniform_lift),
         cmocka_unit_test(cold_conversion_quantile_holds_its_mass),
+        cmocka_unit_test(cold_conversion_variance_is_the_log_uniform_lift),
+        cmocka_unit_test(value_of_information_is_the_normal_integral),
         cmocka_unit_test(response_delay_is_fitted_under_censoring),
         cmocka_unit_test(conjugate_updates_add_one),
         cmocka_unit_test(customer_factor_is_the_gamma_poisson_mean),
