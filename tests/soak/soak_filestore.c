@@ -10,8 +10,9 @@
  * rewrites it and renames it over the old one, so kills land mid-rewrite too) —
  * while the parent kills it after a
  * random delay (1-250 ms; three rounds in four counted from when the child has
- * opened the engine, so that a loaded machine, on which opening a grown file takes
- * longer, does not make most kills land in the open). The parent then opens the
+ * opened the engine and done a random number of operations, see below, so that a
+ * loaded machine, on which opening a grown file takes longer, does not make most
+ * kills land in the open). The parent then opens the
  * file itself and checks:
  *   - the store opens (a torn tail is dropped) and the audit chain verifies;
  *   - every approved message's frozen audience loads (hash verified);
@@ -30,9 +31,15 @@
  * finished occurrence must account for every pair: accepted <= pairs at the
  * provider and the platform <= accepted + expired (an expired send may have
  * arrived), and accepted + rejected + expired + skipped = sends.
+ * Once the file passes SOAK_EPOCH_BYTES (1 MiB) the world ends the same way and a
+ * new one starts on a new file, so that rounds keep doing operations (on a grown
+ * file one run of what is due outlasted most kills' delays). Three kills in four
+ * come after a random number of the child's operations, within twice the last
+ * one's duration, whatever an operation takes.
  *
  *   soak_filestore [seconds] [directory]     (default 10 s, a fresh temp dir)
- * Prints rounds, kills, operations done and invariants checked. */
+ * Prints rounds, kills, operations done, worlds and invariants checked;
+ * SOAK_VERBOSE=1 a line a round (file size, open and check times, operations). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -59,6 +66,7 @@
 static char dir[4096], db_path[4200], log_path[4200], ad_path[4200];
 static int64_t real_start_ms;
 static uint64_t seals_behind; /* segments' records the children wrote behind */
+static int64_t round_open_ms;  /* the last round's child: milliseconds to its engine open (-1: killed before) */
 static const eng_time virtual_start = 1767225600000; /* 2026-01-01T00:00:00Z */
 
 #define CHECK(c)                                                                                               \
@@ -691,10 +699,12 @@ static uint64_t verify(int final)
 
 /* ------------------------------------------------------------ the rounds */
 
-/* Runs one child; kills it @p kill_after_ms after it started, or when @p after_open after it
- * opened the engine (a loaded machine made most kills land in the open of a grown file);
- * 0: let it finish. Returns operations done. */
-static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int after_open, int drain, int *killed)
+/* Runs one child; kills it @p kill_after_ms after it started (@p after_ops < 0), or after
+ * it opened the engine and reported @p after_ops operations done (the kill then within
+ * twice the last one's duration, so that it lands in the next operations whatever an
+ * operation takes on a grown file; 0 operations: @p kill_after_ms after the open).
+ * kill_after_ms 0: let it finish. Returns operations done. */
+static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int after_ops, int drain, int *killed)
 {
     int out[2];
     CHECK(pipe(out) == 0);
@@ -710,15 +720,27 @@ static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int after_open,
     close(out[1]);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     uint64_t ops = 0;
-    int64_t t0 = after_open ? 0 : real_ms();
+    int64_t forked = real_ms(), t0 = after_ops < 0 ? forked : 0, last = 0;
+    round_open_ms = -1;
     *killed = 0;
     for (;;) {
         char buf[256];
         ssize_t r = read(out[0], buf, sizeof buf);
         for (ssize_t i = 0; i < r; i++) {
-            ops += buf[i] == 'o', seals_behind += buf[i] == 's';
-            if (buf[i] == 'r' && after_open)
-                t0 = real_ms();
+            seals_behind += buf[i] == 's';
+            if (buf[i] != 'r' && buf[i] != 'o')
+                continue;
+            int64_t now = real_ms();
+            if (buf[i] == 'r')
+                round_open_ms = now - forked;
+            else
+                ops++;
+            if (after_ops >= 0 && !t0 && ops == (uint64_t)after_ops) {
+                t0 = now;
+                if (ops && 2 * (now - last) < kill_after_ms)
+                    kill_after_ms = 1 + 2 * (now - last);
+            }
+            last = now;
         }
         int st;
         pid_t w = waitpid(pid, &st, WNOHANG);
@@ -768,29 +790,61 @@ int main(int argc, char **argv)
     rng_state = seed | 1;
     printf("soak: file store in %s, %d s, seed %llu\n", dir, seconds, (unsigned long long)seed);
 
-    eng_engine *e = open_engine(NULL, NULL); /* the world, before the first kill */
-    set_up(e);
-    CHECK(eng_close(e) == ENG_OK);
-    uint64_t rounds = 0, kills = 0, ops = 0, checks = 0;
-    while (real_ms() - real_start_ms < (int64_t)seconds * 1000) {
+    /* A new world (epoch) once the file passes SOAK_EPOCH_BYTES (default 1 MiB): past that,
+     * each operation (a run of everything due to a grown audience and message list) took
+     * longer than most kills' delays, the child's open and the checks hundreds of
+     * milliseconds, and rounds ended with no operation done (a 180 s run at a load of 16:
+     * 60 operations a round up to 0.4 MB, 0-3 from 1.2 MB on). Each epoch ends as the run
+     * does: everything due run to completion and the final checks. */
+    long long epoch_bytes = getenv("SOAK_EPOCH_BYTES") ? atoll(getenv("SOAK_EPOCH_BYTES")) : 1 << 20;
+    uint64_t rounds = 0, kills = 0, ops = 0, checks = 0, epochs = 0;
+    size_t sent = 0, exported = 0;
+    long long bytes = -1;
+    for (int last = 0; !last;) {
+        unlink(db_path);
+        unlink(log_path);
+        unlink(ad_path);
+        eng_engine *e = open_engine(NULL, NULL); /* the world, before the first kill */
+        set_up(e);
+        CHECK(eng_close(e) == ENG_OK);
+        epochs++;
+        struct stat sb;
+        while (!(last = real_ms() - real_start_ms >= (int64_t)seconds * 1000)) {
+            int killed;
+            int64_t kill_ms = 1 + (int64_t)(rnd() % 250);
+            /* three rounds in four counted from the child's open and its first operations */
+            int after_ops = rnd() % 4 ? (int)(rnd() % OPS_PER_CHILD) : -1;
+            uint64_t o = round_once(seed + rounds, kill_ms, after_ops, 0, &killed);
+            ops += o;
+            kills += killed;
+            rounds++;
+            int64_t v0 = real_ms();
+            checks += verify(0);
+            long long size = stat(db_path, &sb) == 0 ? (long long)sb.st_size : -1;
+            if (getenv("SOAK_VERBOSE"))
+                printf("round %llu: file %lld bytes, open %lld ms, killed %d after %lld ms, %llu operations, verify %lld ms\n",
+                       (unsigned long long)rounds, size, (long long)round_open_ms, killed, (long long)kill_ms,
+                       (unsigned long long)o, (long long)(real_ms() - v0));
+            if (size >= epoch_bytes) {
+                last = real_ms() - real_start_ms >= (int64_t)seconds * 1000;
+                break;
+            }
+        }
         int killed;
-        ops += round_once(seed + rounds, 1 + (int64_t)(rnd() % 250), rnd() % 4 != 0, 0, &killed);
-        kills += killed;
-        rounds++;
-        checks += verify(0);
+        ops += round_once(seed + rounds, 0, -1, 1, &killed);
+        checks += verify(1);
+        if (stat(db_path, &sb) == 0 && (long long)sb.st_size > bytes)
+            bytes = (long long)sb.st_size;
+        size_t n;
+        free(read_log(&n));
+        sent += n;
+        free(read_log_of(1, &n));
+        exported += n;
     }
-    int killed;
-    ops += round_once(seed + rounds, 0, 0, 1, &killed);
-    checks += verify(1);
-    struct stat sb;
-    long long bytes = stat(db_path, &sb) == 0 ? (long long)sb.st_size : -1;
-    size_t sent, exported;
-    free(read_log(&sent));
-    free(read_log_of(1, &exported));
-    printf("soak: %llu rounds, %llu kills, %llu operations, %zu sends at the provider, %zu identifiers exported, "
-           "%llu segments written behind, %llu invariants checked, file %lld bytes: all held\n",
-           (unsigned long long)rounds, (unsigned long long)kills, (unsigned long long)ops, sent, exported,
-           (unsigned long long)seals_behind, (unsigned long long)checks, bytes);
+    printf("soak: %llu rounds, %llu kills, %llu operations, %llu worlds, %zu sends at the provider, %zu identifiers "
+           "exported, %llu segments written behind, %llu invariants checked, largest file %lld bytes: all held\n",
+           (unsigned long long)rounds, (unsigned long long)kills, (unsigned long long)ops, (unsigned long long)epochs,
+           sent, exported, (unsigned long long)seals_behind, (unsigned long long)checks, bytes);
     if (argc <= 2) {
         unlink(db_path);
         unlink(log_path);
