@@ -66,6 +66,7 @@ struct eng_engine {
         uint32_t format;    /* data format of the stored state */
         eng_time created, last_opened;
         uint64_t opens;
+        uint64_t repaired;  /* ENG__REPAIRED_* bits: states older versions left, none left in the store */
     } meta;
     struct {
         void *state;
@@ -138,6 +139,10 @@ void eng__engine_sync_keep(eng_engine *e, unsigned keep);
 eng_time eng__now(eng_engine *e);
 /* Read (or create) the engine's metadata record and count this open (meta.c). */
 int eng__meta_open(eng_engine *e);
+/* Executed messages with an occurrence still running (written before bd2a903): none left. */
+#define ENG__REPAIRED_EXECUTED_RUNNING 1u
+/* Store @p bits added to meta.repaired (a store created by this version has every bit). */
+int eng__meta_repaired(eng_engine *e, uint64_t bits);
 void eng__log(eng_engine *e, int level, const char *fmt, ...) ENG__PRINTF(3, 4);
 /* Milestones (engage/engine.h): counts, org ids and object ids only, never a
  * name, external id, address or value. INFO when @p rc is ENG_OK, else WARN

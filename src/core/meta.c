@@ -1,5 +1,8 @@
 /* The engine's own record ("e/meta"): the data format the stored state is in,
- * when it was created, and how often it was opened. A store written by a newer
+ * when it was created, how often it was opened, and which states older versions
+ * may have left were found repaired (absent in records of versions before it: none;
+ * versions before it read the record without it, and write it without it, so that
+ * a store an older version opened is looked at again). A store written by a newer
  * data format is refused (ENG_EVERSION) instead of being misread. */
 #include "core/engine_impl.h"
 #include "store/record.h"
@@ -22,9 +25,22 @@ static int decode(eng_engine *e, const eng__rec *r)
     e->meta.created = eng__rd_svar(&rd);
     e->meta.opens = eng__rd_uvar(&rd);
     e->meta.last_opened = eng__rd_svar(&rd);
+    e->meta.repaired = eng__rd_ok(&rd) && eng__rd_left(&rd) ? eng__rd_uvar(&rd) : 0;
     if (!eng__rd_ok(&rd))
         return eng__err(ENG_ECORRUPT, META_KEY, "engine metadata record '%s' does not decode", META_KEY);
     return ENG_OK;
+}
+
+static int put(eng_engine *e)
+{
+    eng__wr w;
+    eng__wr_init(&w, &e->mem);
+    eng__wr_u32(&w, e->meta.format);
+    eng__wr_svar(&w, e->meta.created);
+    eng__wr_uvar(&w, e->meta.opens);
+    eng__wr_svar(&w, e->meta.last_opened);
+    eng__wr_uvar(&w, e->meta.repaired);
+    return eng__rec_put_wr(e->store, ENG__K(META_KEY), ENG__REC_META, 1, &w);
 }
 
 int eng__meta_open(eng_engine *e)
@@ -41,6 +57,7 @@ int eng__meta_open(eng_engine *e)
         e->meta.format = DATA_FORMAT;
         e->meta.created = now;
         e->meta.opens = 0;
+        e->meta.repaired = ENG__REPAIRED_EXECUTED_RUNNING; /* a new store: nothing an older version wrote */
     } else {
         return eng__err_wrap(rc, "eng_open: reading the engine metadata");
     }
@@ -48,13 +65,13 @@ int eng__meta_open(eng_engine *e)
     e->meta.last_opened = now;
     if (eng__store_readonly(e->store))
         return ENG_OK;
-    eng__wr w;
-    eng__wr_init(&w, &e->mem);
-    eng__wr_u32(&w, e->meta.format);
-    eng__wr_svar(&w, e->meta.created);
-    eng__wr_uvar(&w, e->meta.opens);
-    eng__wr_svar(&w, e->meta.last_opened);
-    return eng__rec_put_wr(e->store, ENG__K(META_KEY), ENG__REC_META, 1, &w);
+    return put(e);
+}
+
+int eng__meta_repaired(eng_engine *e, uint64_t bits)
+{
+    e->meta.repaired |= bits;
+    return put(e);
 }
 
 /* eng_info version 1 ends after store_kind, version 2 after store_compactions. */

@@ -346,6 +346,7 @@ typedef struct eng__runctx {
     const eng_run_options *opts;
     eng_run_report *rep;
     eng__prog pg; /* "dispatch.run": sends so far, after each batch */
+    int left;     /* run.c: an executed message was found with an occurrence still running */
 } eng__runctx;
 /* Work one execution until nothing more can be done now; @p last: the schedule's last
  * occurrence is due (finishing this one makes the message executed once every other

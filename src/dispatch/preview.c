@@ -76,7 +76,7 @@ static int render(eng_engine *e, const char *actor, uint64_t message, uint32_t c
     const char *coupon = eng__msg_pool(&xc->x.m.spec) ? SAMPLE_COUPON : NULL;
     eng_run_options o = ENG_RUN_OPTIONS_INIT;
     eng_run_report rep = ENG_RUN_REPORT_INIT;
-    eng__runctx r = {e, actor, eng__now(e), &o, &rep, {0}};
+    eng__runctx r = {e, actor, eng__now(e), &o, &rep, {0}, 0};
     rc = eng__render_one(&r, xc, &view, id, ch, choice->variant, coupon, w, out);
     if (rc > 0) { /* a subject that renders with a line break: an execution would skip it */
         *unreach = rc;

@@ -204,7 +204,7 @@ ENG_API int eng_dry_run(eng_engine *e, const char *actor, uint64_t message, eng_
     if ((rc = eng__xcache_dry(e, actor, message, &xc)) == ENG_OK) {
         eng_run_options o = ENG_RUN_OPTIONS_INIT;
         eng_run_report rep = ENG_RUN_REPORT_INIT;
-        eng__runctx r = {e, actor, eng__now(e), &o, &rep, {0}};
+        eng__runctx r = {e, actor, eng__now(e), &o, &rep, {0}, 0};
         rc = eng__dry_work(&r, xc, &full);
         eng_audience *aud;
         if (!rc && (rc = eng_message_audience(e, actor, message, &aud)) == ENG_OK) {

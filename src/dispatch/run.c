@@ -52,9 +52,10 @@ uint64_t eng__sched_occurrences(const eng_schedule *s)
 /* A store written before bd2a903 may hold a recurring message that its last occurrence's
  * finish made executed while an earlier occurrence still had a send waiting for its
  * retry. Its occurrences still running are worked to their end; the message stays
- * executed (a final state). Once none is left running, the engine does not look
- * again (executed messages are then only read). */
-static int finish_left(eng__runctx *r, uint64_t id, const eng_schedule *s)
+ * executed (a final state). Once none is left running, this engine does not look
+ * again; once no executed message of the store has one, the store's metadata says so
+ * (eng_run_due) and no engine looks again. */
+static int finish_left(eng__runctx *r, uint64_t id, const eng_schedule *s, int mine)
 {
     eng__dsp *d = eng__dsp_get(r->e);
     if (!d)
@@ -81,10 +82,11 @@ static int finish_left(eng__runctx *r, uint64_t id, const eng_schedule *s)
             rc = ENG_OK;
         } else if (!rc && x.state == ENG_EXEC_RUNNING) {
             left = 1; /* looked at again next time, until it is final */
-            if (t <= r->now)
+            if (mine && t <= r->now) /* another org's (or unit's) is its actors' to run */
                 rc = eng__exec_work(r, id, (uint32_t)k, t, 1);
         }
     }
+    r->left |= left;
     if (rc || left)
         return rc;
     if ((rc = eng__grow(&r->e->mem, (void **)&d->settled, &d->csettled, d->nsettled + 1, sizeof *d->settled)))
@@ -108,9 +110,10 @@ static int run_message(eng__runctx *r, const eng__actor *a, const eng__org *o, u
         eng__msg_free(&m);
         return rc;
     }
-    if (strcmp(c.org, o->id) != 0) {
+    int ours = strcmp(c.org, o->id) == 0, mine = ours && eng__may(a, o, ENG_OP_EXECUTE, c.spec.unit);
+    if (!ours) {
         rc = named ? eng__err(ENG_EDENIED, "actor", "message %llu belongs to another org", (unsigned long long)id) : 0;
-    } else if (!eng__may(a, o, ENG_OP_EXECUTE, c.spec.unit)) {
+    } else if (!mine) {
         rc = named ? eng__access(a, o, ENG_OP_EXECUTE, c.spec.unit) : 0;
     } else if (m.state == ENG_STATE_APPROVED || m.state == ENG_STATE_EXECUTING) {
         const eng_schedule *s = m.spec.schedule;
@@ -142,9 +145,10 @@ static int run_message(eng__runctx *r, const eng__actor *a, const eng__org *o, u
          * (a host's clock set back), so its finish could not tell. Done now. */
         if (!rc && last && !worked && final == n && last_finished && m.state == ENG_STATE_EXECUTING)
             rc = eng__exec_message_done(r, o->id, id);
-    } else if (m.state == ENG_STATE_EXECUTED && m.spec.schedule->kind != ENG_SCHEDULE_NONE) {
-        rc = finish_left(r, id, m.spec.schedule);
     }
+    if (!rc && m.state == ENG_STATE_EXECUTED && m.spec.schedule->kind != ENG_SCHEDULE_NONE &&
+        !(e->meta.repaired & ENG__REPAIRED_EXECUTED_RUNNING))
+        rc = finish_left(r, id, m.spec.schedule, mine);
     eng__camp_free(&c);
     eng__msg_free(&m);
     return rc;
@@ -176,15 +180,22 @@ ENG_API int eng_run_due(eng_engine *e, const char *actor, eng_time now, const en
         return rc;
     }
     eng__engine_ref(e); /* held while transport calls run without the lock */
-    eng__runctx r = {e, a.id, now, opts, report ? report : &tmp, {0}};
+    eng__runctx r = {e, a.id, now, opts, report ? report : &tmp, {0}, 0};
     ids l = {&e->mem, NULL, 0, 0};
     if ((rc = eng__prog_start(&r.pg, e, "dispatch.run", 0)))
         ;
     else if (opts->message)
         rc = run_message(&r, &a, &o, opts->message, 1);
-    else if ((rc = eng__kv_scan(e->store, ENG__K("m/g/"), collect, &l)) == ENG_OK)
+    else if ((rc = eng__kv_scan(e->store, ENG__K("m/g/"), collect, &l)) == ENG_OK) {
+        int sweep = !(e->meta.repaired & ENG__REPAIRED_EXECUTED_RUNNING);
         for (size_t i = 0; i < l.n && !rc; i++)
             rc = run_message(&r, &a, &o, l.v[i], 0);
+        /* Every message of the store looked at and no executed one left running (another
+         * org's counted, not run): the store says so, and no engine looks again. Only an
+         * optimisation: when it cannot be written, the next run looks again. */
+        if (!rc && sweep && !r.left && eng__meta_repaired(e, ENG__REPAIRED_EXECUTED_RUNNING) != ENG_OK)
+            eng_error_clear();
+    }
     if (!rc)
         rc = eng__prog_end(&r.pg);
     eng__free(&e->mem, l.v);

@@ -149,7 +149,7 @@ int eng__dsp_units(const eng__dctx *ctx, int ch, const uint32_t *ids, size_t n, 
     int rc = eng__customer_view(ctx->e, ctx->org, &view);
     if (rc)
         return rc;
-    eng__runctx r = {ctx->e, ctx->actor, ctx->now, NULL, NULL, {0}};
+    eng__runctx r = {ctx->e, ctx->actor, ctx->now, NULL, NULL, {0}, 0};
     const char *coupon = eng__msg_pool(&xc->x.m.spec) ? "COUPON-CODE" : NULL; /* as a preview renders it */
     eng__wr w;
     eng__wr_init(&w, &ctx->e->mem);

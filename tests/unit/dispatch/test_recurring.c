@@ -11,7 +11,9 @@
  * 0 stayed running for ever with a send neither sent nor final (its counters never
  * added up). Found by the file-store soak with recurring messages. */
 #include "dispatch_fixture.h"
+#include "core/engine_impl.h"
 #include "model/model_impl.h"
+#include "store/record.h"
 #include "store/store_impl.h"
 
 static int message_state(dx *f)
@@ -85,10 +87,11 @@ static void executed_when_every_occurrence_is_final(void **state)
     dx_close(&f);
 }
 
-/* The message marked executed directly in the store, the way the finish of its last
- * occurrence did before bd2a903 (the message's record with state executed and its
- * audit entry "finish", in one batch), while occurrence 0 waits for its retry. */
-static void mark_executed_as_before(dx *f)
+/* The state a version before bd2a903 left: the message's record put executed with its
+ * audit entry "finish" in one batch, as the finish of its last occurrence did, while
+ * occurrence 0 still waits for its retry; and the engine's metadata record as those
+ * versions wrote it (format, created, opens, last opened: nothing said repaired). */
+static void write_as_before(dx *f)
 {
     eng_engine *e = f->e;
     eng__msg m;
@@ -98,19 +101,29 @@ static void mark_executed_as_before(dx *f)
     m.state = ENG_STATE_EXECUTED;
     assert_int_equal(eng__msg_put_audited(e, "acme", "root", &m, "finish"), ENG_OK);
     eng__msg_free(&m);
+    eng__wr w;
+    eng__wr_init(&w, &e->mem);
+    eng__wr_u32(&w, e->meta.format);
+    eng__wr_svar(&w, e->meta.created);
+    eng__wr_uvar(&w, e->meta.opens);
+    eng__wr_svar(&w, e->meta.last_opened);
+    assert_int_equal(eng__rec_put_wr(e->store, ENG__K("e/meta"), ENG__REC_META, 1, &w), ENG_OK);
     assert_int_equal(eng__kv_commit(e->store), ENG_OK);
 }
 
-/* A store written before bd2a903: the message executed while occurrence 0 still has
- * a send waiting for its retry. eng_run_due() (on this engine and on one opened
- * afterwards on the store) must still send it when due, exactly once, and finish the
- * occurrence with every send accounted; the message stays executed (a final state). */
+/* A store written before bd2a903, opened by this version: the message executed while
+ * occurrence 0 still has a send waiting for its retry. eng_run_due() must still send it
+ * when due, exactly once (also across another reopen), and finish the occurrence with
+ * every send accounted; the message stays executed (a final state). Once nothing is
+ * left running the store's metadata says so (a store this version creates says so
+ * from the start). */
 static void executed_before_the_fix(void **state)
 {
     (void)state;
     for (int reopen = 0; reopen < 2; reopen++) {
         dx f;
         dx_world(&f, 20, 8, 1, 1);
+        assert_true(f.e->meta.repaired & ENG__REPAIRED_EXECUTED_RUNNING); /* a new store */
         eng_message_spec m = dx_message();
         eng_schedule sched = *m.schedule;
         sched.kind = ENG_SCHEDULE_RECURRING;
@@ -137,13 +150,16 @@ static void executed_before_the_fix(void **state)
         assert_int_equal(occurrence(&f, 0).state, ENG_EXEC_RUNNING);
         assert_int_equal(f.prov.calls[pair], 7); /* six retries of occurrence 0, occurrence 1's send */
 
-        mark_executed_as_before(&f);
+        write_as_before(&f);
+        dx_reopen(&f); /* this version opens the old store */
         assert_int_equal(message_state(&f), ENG_STATE_EXECUTED);
-        if (reopen)
-            dx_reopen(&f);
+        assert_false(f.e->meta.repaired & ENG__REPAIRED_EXECUTED_RUNNING);
         run_at(&f, f.t0 + 62 * minute); /* the retry not yet due */
         assert_int_equal(f.prov.calls[pair], 7);
         assert_int_equal(occurrence(&f, 0).state, ENG_EXEC_RUNNING);
+        assert_false(f.e->meta.repaired & ENG__REPAIRED_EXECUTED_RUNNING);
+        if (reopen)
+            dx_reopen(&f);
         run_at(&f, f.t0 + 63 * minute);
         assert_int_equal(f.prov.calls[pair], 8);
         eng_execution_info x0 = occurrence(&f, 0);
@@ -151,10 +167,13 @@ static void executed_before_the_fix(void **state)
         assert_int_equal(x0.accepted, x0.sends);
         assert_int_equal(x0.accepted + x0.rejected + x0.expired + x0.skipped, x0.sends);
         assert_int_equal(message_state(&f), ENG_STATE_EXECUTED);
-        /* nothing sent again, later or after a reopen */
+        /* nothing sent again, later or after a reopen; the next run finds nothing left
+         * running and the store says so */
         unsigned envelopes = f.prov.envelopes;
         run_at(&f, f.t0 + 3 * ENG_HOUR);
+        assert_true(f.e->meta.repaired & ENG__REPAIRED_EXECUTED_RUNNING);
         dx_reopen(&f);
+        assert_true(f.e->meta.repaired & ENG__REPAIRED_EXECUTED_RUNNING);
         run_at(&f, f.t0 + 4 * ENG_HOUR);
         assert_int_equal(f.prov.envelopes, envelopes);
         /* every pair sent once an occurrence (the provider keeps calls by pair, both
