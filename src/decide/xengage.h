@@ -52,6 +52,9 @@ typedef struct eng__xe_config {
     int skip_negative;             /* send nothing when the best expected value is <= 0 */
     int guard_priority;            /* customers with no data on any reachable channel: priority order */
     int customer_factor;           /* share a customer's responsiveness across channels */
+    int q_lgn;                     /* engagement as the posterior mean of a logit-normal model of the customer's
+                                      counts (xengage_lgn.c), else the Beta's; draws (sample_q, cold customers)
+                                      stay Beta */
     uint64_t seed;
     /* Diagnostics only (the simulator's --truth; NULL otherwise, never persisted): may replace a channel's
      * engagement, incremental conversion given engagement, value and delivery rate before the score. */

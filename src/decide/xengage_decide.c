@@ -59,7 +59,12 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
         cold = !(reach >> c & 1) || xe->chan[c].sent <= 0;
     int safe = !cf->skip_negative; /* some channel pays at the guard rail's conversion estimate (r_lo) */
     double v_lo[ENG__XE_MAXK], pl[ENG__XE_MAXK];
-    if (s && ra > 0)
+    /* The logit-normal posterior means (xengage_lgn.c) in place of the Beta's; draws stay Beta. */
+    double ql[ENG__XE_MAXK];
+    int lgn = xe->lgn && !cf->sample_q && !cold;
+    if (lgn)
+        eng__xe_lgn_means(xe, s, seg, reach, ql);
+    if (s && ra > 0 && !lgn)
         for (unsigned c = 0; c < cf->k; c++)
             if (s[2 * c])
                 o += s[2 * c + 1], e += s[2 * c] * row[c].m;
@@ -69,12 +74,12 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
         const xe_cell *cl = &row[c];
         unsigned n = s ? s[2 * c] : 0, k = s ? s[2 * c + 1] : 0;
         double m = cl->m;
-        if (s && ra > 0) {
+        if (s && ra > 0 && !lgn) {
             m *= (o - (n ? k : 0) + ra) / (e - (n ? n * cl->m : 0) + ra);
             m = m > 0.995 ? 0.995 : m;
         }
         double a = cl->kappa * m + k, b = cl->kappa * (1 - m) + (n - k);
-        double q = cf->sample_q || cold ? eng__xe_beta_draw(&r, a, b) : a / (a + b);
+        double q = lgn ? ql[c] : cf->sample_q || cold ? eng__xe_beta_draw(&r, a, b) : a / (a + b);
         double rc = !cf->sample_pi ? cl->r_mean
                     : cl->r_exact  ? eng__xe_beta_draw(&r, cl->pa, cl->pb)
                                    : cl->r_mean + cl->r_sd * eng__xe_normal(&r);
@@ -92,7 +97,7 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
         double cost = eng__xe_item_cost(cf->cost, it, c);
         safe |= v_lo[c] > cost || cost <= 0; /* a free message is never sent at a loss */
         if (tr) {
-            tr->ch[c].q_mean = a / (a + b);
+            tr->ch[c].q_mean = lgn ? ql[c] : a / (a + b);
             tr->ch[c].q_draw = q;
             tr->ch[c].pi_mean = cl->r_mean > sg->p0 ? (cl->r_mean - sg->p0) * sg->inv_1mp0 : 0;
             tr->ch[c].pi_draw = pi;

@@ -39,6 +39,15 @@ typedef struct xe_pend {
 #define XE_KAPPA_MIN 1.0
 #define XE_KAPPA_MAX 499.0
 
+/* The logit-normal engagement estimate (xengage_lgn.c): Gauss-Hermite nodes of the customer's responsiveness,
+ * count pairs (n, k) with n <= XE_LGN_NQ, floats per cell (per pair: the likelihood and the mean at each node),
+ * and the most cells tabled (beyond, the Beta estimate: 255 segments x 16 channels is 4080). */
+#define XE_LGN_NR 8 /* a multiple of 4 (xengage_lgn.c's dot) */
+#define XE_LGN_NQ 16
+#define XE_LGN_PAIRS ((XE_LGN_NQ + 1) * (XE_LGN_NQ + 2) / 2)
+#define XE_LGN_CELL (XE_LGN_PAIRS * 2 * XE_LGN_NR)
+#define XE_LGN_MAX_CELLS 4096
+
 typedef struct xe_seg {
     double bn, bc; /* control customers and their conversions (decayed) */
     double p0;     /* organic conversion rate (derived) */
@@ -65,6 +74,8 @@ struct eng__xe {
     xe_seg *seg;
     xe_chan chan[ENG__XE_MAXK];
     double explore; /* the bucket's share now: cfg.explore bounded (xengage_explore.c), set by refresh and load */
+    float *lgn;     /* g x k x XE_LGN_CELL (cfg.q_lgn; NULL: the Beta estimate), derived by refresh and load */
+    float lgn_w[XE_LGN_NR]; /* the nodes' weights */
 };
 
 static inline xe_cell *xe_cell_at(const eng__xe *xe, unsigned g, unsigned c)
@@ -184,6 +195,16 @@ int eng__xe_organic_fit(const eng__mem *mem, const uint32_t *x, const uint16_t *
 /* P(a customer with @p x orders over @p span buys within @p window) under the Gamma(a, a / m) prior: the
  * posterior Gamma(a + x, a / m + span)'s chance of at least one purchase. 0 without a rate. */
 double eng__xe_organic_p(double a, double m, double span, uint32_t x, double window);
+
+/* The logit-normal engagement estimate (xengage_lgn.c). Bytes of the tables for g x k cells (0: too many,
+ * the Beta estimate is used); the tables from the fitted cells, channels and customer factor (after
+ * refresh or a population load; nothing without tables); the posterior mean of the
+ * customer's engagement on each channel c of the mask @p want from their counts @p s (NULL: none) into q[c]; Gauss-Hermite nodes and weights of
+ * E[f(z)], z ~ N(0, 1), weights summing to 1. */
+size_t eng__xe_lgn_bytes(unsigned g, unsigned k);
+void eng__xe_lgn_build(eng__xe *xe);
+void eng__xe_lgn_means(const eng__xe *xe, const uint8_t *s, unsigned seg, unsigned want, double *q);
+void eng__xe_gauss_hermite(int n, double *z, double *w);
 
 /* The bucket's share from the population statistics (xengage_explore.c). */
 void eng__xe_explore_refresh(eng__xe *xe);

@@ -36,6 +36,7 @@ void eng__xe_config_default(eng__xe_config *c, unsigned k, unsigned g, uint32_t 
     c->sample_pi = 0;
     c->skip_negative = 1;
     c->customer_factor = 1;
+    c->q_lgn = 0;
 }
 
 /* The exploration bucket's worth is absolute (the precision of the off-policy estimates and of the rates of
@@ -78,7 +79,9 @@ int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out)
     xe->seg = eng__calloc(&m, cfg->g, sizeof *xe->seg);
     xe->abn = eng__calloc(&m, (size_t)cfg->g * cfg->k, sizeof *xe->abn);
     xe->fit_m = eng__malloc(&m, 2 * (size_t)cfg->g * sizeof *xe->fit_m);
-    if (!xe->st || !xe->cell || !xe->seg || !xe->abn || !xe->fit_m) {
+    size_t lb = cfg->q_lgn ? eng__xe_lgn_bytes(cfg->g, cfg->k) : 0;
+    xe->lgn = lb ? eng__malloc(&m, lb) : NULL;
+    if (!xe->st || !xe->cell || !xe->seg || !xe->abn || !xe->fit_m || (lb && !xe->lgn)) {
         eng__xe_free(xe);
         return eng__nomem();
     }
@@ -105,6 +108,7 @@ void eng__xe_free(eng__xe *xe)
     eng__free(&m, xe->abn);
     eng__free(&m, xe->pend);
     eng__free(&m, xe->fit_m);
+    eng__free(&m, xe->lgn);
     eng__free(&m, xe);
 }
 
@@ -383,6 +387,7 @@ void eng__xe_refresh(eng__xe *xe)
     }
     if (xe->cfg.customer_factor)
         refresh_resp(xe);
+    eng__xe_lgn_build(xe);
     eng__xe_explore_refresh(xe);
 }
 
@@ -464,7 +469,9 @@ double eng__xe_mean_incr(const eng__xe *xe, uint32_t customer, unsigned segment,
 {
     eng__xe_beta q = eng__xe_q_posterior(xe, customer, segment, channel);
     eng__xe_beta r = eng__xe_pi_posterior(xe, segment, channel);
-    double p0 = xe->seg[segment].p0, rm = r.a / (r.a + r.b);
+    double p0 = xe->seg[segment].p0, rm = r.a / (r.a + r.b), qm[ENG__XE_MAXK];
     double pi = rm > p0 ? (rm - p0) / (1 - p0) : 0;
-    return xe->chan[channel].d * q.a / (q.a + q.b) * pi;
+    if (xe->lgn) /* the decision's own engagement estimate */
+        eng__xe_lgn_means(xe, xe_state(xe, customer), segment, 1u << channel, qm);
+    return xe->chan[channel].d * (xe->lgn ? qm[channel] : q.a / (q.a + q.b)) * pi;
 }

@@ -40,7 +40,7 @@ int eng__xe_save(const eng__xe *xe, struct eng_store *s, const char *key)
     wr_f64(&w, c->explore);
     wr_f64(&w, c->forget);
     eng__wr_u8(&w, (uint8_t)((c->sample_q ? 1 : 0) | (c->sample_pi ? 2 : 0) | (c->skip_negative ? 4 : 0) |
-                             (c->guard_priority ? 8 : 0) | (c->customer_factor ? 16 : 0)));
+                             (c->guard_priority ? 8 : 0) | (c->customer_factor ? 16 : 0) | (c->q_lgn ? 32 : 0)));
     eng__wr_u64(&w, c->seed);
     for (size_t i = 0; i < (size_t)c->g * c->k; i++) {
         const xe_cell *cl = &xe->cell[i];
@@ -83,6 +83,7 @@ static int load(const eng__mem *mem, struct eng_store *s, const char *key, int d
     unsigned fl = eng__rd_u8(&r);
     c.sample_q = fl & 1, c.sample_pi = (fl >> 1) & 1, c.skip_negative = (fl >> 2) & 1, c.guard_priority = (fl >> 3) & 1;
     c.customer_factor = (fl >> 4) & 1;
+    c.q_lgn = (fl >> 5) & 1;
     c.seed = eng__rd_u64(&r);
     eng__xe *xe = NULL;
     if (!eng__rd_ok(&r) || (size_t)c.customers * (2 * (size_t)c.k + 2) > eng__rd_left(&r)) {
@@ -199,6 +200,7 @@ int eng__xe_load_population(eng__xe *xe, struct eng_store *s, const char *key, u
         xe->explore = rd_f64(&r);
     else /* an older snapshot: today's bound from what it holds */
         eng__xe_explore_refresh(xe);
+    eng__xe_lgn_build(xe); /* derived from the fields above alone: the tables the decision used */
     rc = eng__rd_ok(&r) && eng__rd_left(&r) == 0 ? ENG_OK : eng__err(ENG_ECORRUPT, key, "X-Engage snapshot is truncated");
     eng__rec_free(s, &rec);
     return rc;

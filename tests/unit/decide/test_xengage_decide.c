@@ -46,10 +46,14 @@ static void fill(eng__xe *xe, unsigned rounds)
     eng__xe_refresh(xe);
 }
 
+static int q_lgn = -1; /* -1: the default engagement estimate; else the logit-normal's option */
+
 static eng__xe *make(double explore, int sample_q, double value)
 {
     eng__xe_config c;
     eng__xe_config_default(&c, K, G, N);
+    if (q_lgn >= 0)
+        c.q_lgn = q_lgn;
     const double cost[K] = {0.03, 0.17, 0.01, 0.86, 0.25, 0.30};
     memcpy(c.cost, cost, sizeof cost);
     c.value = value;
@@ -90,8 +94,9 @@ static void one_reachable_channel_or_none(void **st)
 static void same_choices_whatever_the_batches_and_threads(void **st)
 {
     (void)st;
-    for (int sq = 0; sq < 2; sq++) {
-        eng__xe *xe = make(0.05, sq, 150);
+    for (int sq = 0; sq < 4; sq++) { /* Thompson draws of q or not; the Beta's or the logit-normal's means */
+        q_lgn = sq / 2;
+        eng__xe *xe = make(0.05, sq % 2, 150);
         eng__xe_decide(xe, 3, 0, items, N, a);
         const size_t sizes[] = {1, 7, 100, 1024, N};
         for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
@@ -120,6 +125,7 @@ static void same_choices_whatever_the_batches_and_threads(void **st)
         assert_true(diff > 0);
         eng__xe_free(xe);
     }
+    q_lgn = -1;
 }
 
 static void exploration_share_and_propensities(void **st)
