@@ -77,7 +77,8 @@ def main():
     # fails otherwise), and no table has nan or inf (dear: nearly nothing is sent; lossy: a channel nobody is
     # reachable on; seg64: 64 include groups; outage: an outage and a drift; k15: every channel, four ads).
     worlds = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worlds")
-    for name in ("dear", "freepoor", "k15", "lossy", "outage", "seg64", "seg1", "onehist", "tiny"):
+    for name in ("dear", "freepoor", "k15", "lossy", "outage", "seg64", "seg1", "onehist", "tiny", "daily", "freeties",
+                 "dearcold"):
         with open(os.path.join(worlds, name + ".world")) as f:
             text = f.read()
         rc, out = run(text, "--customers", "2000", "--seeds", "1", "--driver", "engine", "--budget", "0.2")
