@@ -194,6 +194,18 @@ class WorldFiles(unittest.TestCase):
             self.assertAlmostEqual(best, w.value[i] * w.tau(i, o) - p.ch[o].cost if o >= 0 else 0)
 
 
+    def test_zero_value_orders(self):
+        """value_mean 0 (genworld.py draws it): every order is worth 0, as world.c's truth gives, and the host's
+        purchases of 0 reach the engine (the player raised a math domain error building such a world)."""
+        import engage
+        p = pyworld.Params()
+        p.customers, p.value_mean, p.history = 300, 0.0, 1
+        pl = pyworld.Player(engage, p, 3, {"priority"})
+        self.assertEqual(set(pl.w.value), {0.0})
+        h = pyworld.Host(engage, pl.w, pl.chunk, 1)  # its earlier purchases: every tenth customer's, of 0
+        self.assertEqual([t["amount"] for t in h.eng.transactions("sim", "c0")], [0])
+        self.assertEqual(pl.w.oracle(0), -1)  # nothing is worth a cost when orders are worth nothing
+
     def test_cost_two_readings(self):
         """Credits and credits + fatigue (print_cost, cost_target) against a brute-force count over the
         customers: send_all pays every reachable channel's cost and fatigue x (channels - 1), a single

@@ -220,7 +220,8 @@ class World:
         self.s = [[p.seg_sd * g(0, 1) for _ in range(K)] for _ in range(G)]
         self.pi = [[min(1.0, p.ch[c].conv * math.exp(p.conv_sd * g(0, 1))) for c in range(K)] for _ in range(G)]
         b = [[g(0, 1) for _ in range(K)] for _ in range(p.pref_rank)]
-        vmu = math.log(p.value_mean) - 0.5 * p.value_sd * p.value_sd
+        # zero-value orders (value_mean 0): every order is worth 0, as world.c's exp(log(0) + ...) gives
+        vmu = math.log(p.value_mean) - 0.5 * p.value_sd * p.value_sd if p.value_mean > 0 else -math.inf
         rc, lo = p.reach_corr, _logit(p.organic)
         sq_rc, sq_1rc = math.sqrt(rc), math.sqrt(1 - rc)
         pref = p.pref_sd / math.sqrt(p.pref_rank) if p.pref_rank else 0
