@@ -89,6 +89,8 @@ def gen(seed, python=False):
             max(chans, key=lambda c: c[1])[1] = rnd.uniform(0.6, 1.0)
     seg = 1 if rnd.random() < 0.3 else int(_logu(rnd, 2, 65))
     waves = rnd.randint(1, 8)
+    if python:  # a Python play of 100,000+ customers costs about 5 s of CPU a wave and engine: at most 3 waves
+        waves = min(waves, 3)
     hist = 0 if rnd.random() < 0.4 else rnd.randint(1, 6)
     reach_corr = 0.0 if rnd.random() < 0.5 else rnd.uniform(0, 0.9)
     if python:
