@@ -50,11 +50,14 @@ extern uint8_t eng__mem_populate_hosts;
 int eng__mem_system(const eng__mem *mem);
 
 /* Arrays that grow large and live long (mem_big.c): from ENG__BIG_MAP bytes, with the
- * system allocator on Linux, a mapping of their own (no huge-page advice), grown
+ * system allocator on Linux, a mapping of their own (huge pages only when asked), grown
  * without a copy; else the allocator's. Contents kept as realloc keeps them (new bytes
  * undefined); NULL: out of memory, @p p unchanged. Free with eng__big_free only. */
 #define ENG__BIG_MAP ((size_t)4 << 20)
 void *eng__big_realloc(const eng__mem *mem, void *p, size_t bytes);
+/* The same for an array read at random: a mapping's data starts on a 2 MiB boundary,
+ * huge pages advised, kept so when it grows (eng__big_realloc keeps that too). */
+void *eng__big_realloc_huge(const eng__mem *mem, void *p, size_t bytes);
 void eng__big_free(const eng__mem *mem, void *p);
 /* 1 when an array of @p bytes is such a mapping (grows in O(1)). */
 int eng__big_maps(const eng__mem *mem, size_t bytes);

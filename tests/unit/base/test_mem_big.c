@@ -2,7 +2,8 @@
  * shrink, whichever the kind (from the allocator, a mapping of its own, the switch
  * from one to the other); a mapping grows without writing its pages (the pages past
  * what was written stay out of memory, read with mincore); a failed allocation leaves
- * the array as it was; every block goes back to the allocator. */
+ * the array as it was; every block goes back to the allocator; a huge-page mapping's
+ * data stays on a 2 MiB boundary. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,8 +160,68 @@ static void mapping_grows_without_writing(void **st)
     b[64 * mb - 1] = 3; /* the new end is there, and writable */
     eng__big_free(&mem, b);
 }
+
+/* A huge-page mapping's data starts on a 2 MiB boundary when made, when it grows in
+ * place and when it must move (something mapped right after it), and keeps its bytes;
+ * a shrink keeps them too. Under a host's allocator it is the allocator's block. */
+static void huge_mapping_stays_aligned(void **st)
+{
+    (void)st;
+    eng__mem mem;
+    assert_int_equal(eng__mem_init(&mem, NULL), ENG_OK);
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), mb = (size_t)1 << 20;
+    const uintptr_t huge = 2 * mb;
+    uint32_t *a = eng__big_realloc_huge(&mem, NULL, 1000 * sizeof *a); /* small: the allocator's */
+    assert_non_null(a);
+    for (size_t i = 0; i < 1000; i++)
+        a[i] = val(i);
+    size_t n = 1000;
+    for (size_t bytes = 4 * mb; bytes <= 32 * mb; bytes *= 2) {
+        uint32_t *b = eng__big_realloc_huge(&mem, a, bytes);
+        assert_non_null(b);
+        assert_int_equal((uintptr_t)b % huge, 0);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(b[i], val(i));
+        for (; n < bytes / sizeof *b; n++)
+            b[n] = val(n);
+        /* something right after it, so that the next growth cannot be in place */
+        char *end = (char *)b + (bytes + pg - 1) / pg * pg;
+        char *block = mmap(end, pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        uint32_t *c = eng__big_realloc_huge(&mem, b, bytes + 3 * mb);
+        assert_non_null(c);
+        assert_int_equal((uintptr_t)c % huge, 0);
+        if (block == end)
+            assert_ptr_not_equal(c, b);
+        if (block != MAP_FAILED)
+            munmap(block, pg);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(c[i], val(i));
+        c[(bytes + 3 * mb) / sizeof *c - 1] = 7; /* the new end is there, and writable */
+        a = c;
+    }
+    a = eng__big_realloc_huge(&mem, a, 5 * mb);
+    assert_non_null(a);
+    assert_int_equal((uintptr_t)a % huge, 0);
+    for (size_t i = 0; i < 5 * mb / sizeof *a; i++)
+        assert_int_equal(a[i], val(i));
+    eng__big_free(&mem, a);
+    test_alloc_reset();
+    eng__mem host;
+    assert_int_equal(eng__mem_init(&host, test_alloc_get()), ENG_OK);
+    uint64_t calls = test_alloc_total_calls();
+    a = eng__big_realloc_huge(&host, NULL, 8 * mb);
+    assert_non_null(a);
+    assert_true(test_alloc_total_calls() > calls);
+    eng__big_free(&host, a);
+    test_alloc_assert_clean();
+}
 #else
 static void mapping_grows_without_writing(void **st)
+{
+    (void)st;
+    skip();
+}
+static void huge_mapping_stays_aligned(void **st)
 {
     (void)st;
     skip();
@@ -174,6 +235,7 @@ int main(void)
         cmocka_unit_test(host_allocator),
         cmocka_unit_test(failures_leave_the_array),
         cmocka_unit_test(mapping_grows_without_writing),
+        cmocka_unit_test(huge_mapping_stays_aligned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
