@@ -684,8 +684,9 @@ class Player:
             prio_choice = {}
             if hp:
                 hp.eng.run_due("root", hp.now, message=mp)
+                tp_set = set(tp)  # once: a set per send made this loop quadratic (minutes at 100,000)
                 for _, c, i in hp.sends():
-                    self.check_send(wave, "priority", prio_choice, set(tp), i, c)
+                    self.check_send(wave, "priority", prio_choice, tp_set, i, c)
                     prio_choice[i] = c
                 hp.now += 12 * HOUR
             truth = self.score(res, test, chosen if hx else None, prio_choice if hp else None, self.greedy_wave(test))
