@@ -135,6 +135,15 @@ static void grow(eng__tpool *p, unsigned want)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+void eng__tpool_grow(eng__tpool *p, unsigned n)
+{
+    if (!live(p))
+        return;
+    pthread_mutex_lock(&p->mu);
+    grow(p, n < ENG__TPOOL_MAX ? n : ENG__TPOOL_MAX);
+    pthread_mutex_unlock(&p->mu);
+}
+
 unsigned eng__tpool_started(eng__tpool *p)
 {
     if (!p->ok)

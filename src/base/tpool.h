@@ -44,6 +44,9 @@ typedef struct eng__tpool {
 void eng__tpool_init(eng__tpool *p);
 /* The workers stopped and joined (the pool must be idle: no group running). */
 void eng__tpool_close(eng__tpool *p);
+/* At least @p n workers (as many as can start), for a group that must not wait
+ * for the others' (a job beside groups that take the workers a call may use). */
+void eng__tpool_grow(eng__tpool *p, unsigned n);
 /* Workers started (tests). */
 unsigned eng__tpool_started(eng__tpool *p);
 /* Tests: the next this-many worker starts fail, as pthread_create may. */

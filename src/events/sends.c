@@ -421,6 +421,10 @@ void *eng__sends_ahead(const eng__sends *s, const eng__mem *mem, eng__tpool *poo
     a->p[1] = s->hot + from, a->size[1] = sizeof *s->hot;
     a->p[2] = s->ctx + from, a->size[2] = sizeof *s->ctx;
     a->p[3] = s->customer + from, a->size[3] = sizeof *s->customer;
+    /* a worker beyond the call's threads, as the thread of its own it was: the chunks of the
+     * batch's keys take those (keypar.c), and this job waiting for them would leave the faults
+     * to the writer */
+    eng__tpool_grow(pool, threads + 1);
     eng__pipe_start(&a->pp, pool, 1, 1, ahead_run, a);
     if (!a->pp.pool) { /* no thread: the writer takes the faults */
         eng__free(mem, a);

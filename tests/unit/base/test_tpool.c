@@ -202,6 +202,12 @@ static void start_refused(void **st)
     assert_int_equal(atomic_load(&eng__tpool_refuse), 0);
     run_group(&p, 3, 64, &c);
     assert_int_equal(eng__tpool_started(&p), 3);
+    atomic_store(&eng__tpool_refuse, 1);
+    eng__tpool_grow(&p, 5); /* refused at the fourth */
+    assert_int_equal(eng__tpool_started(&p), 3);
+    eng__tpool_grow(&p, 5);
+    assert_int_equal(eng__tpool_started(&p), 5);
+    run_group(&p, 1, 64, &c);
     eng__tpool_close(&p);
 }
 
