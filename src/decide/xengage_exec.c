@@ -4,7 +4,7 @@
  * open():   the model of the execution is a checkpoint (d/xe/<msg>/<occ>,
  *           through the storage contract, 2K + 2 bytes a customer) holding the
  *           prior learned from the org's earlier campaigns (their sends and
- *           opens/clicks before this message was approved), written once when
+ *           opens/clicks before this execution started), written once when
  *           the execution first opens, so the seed does not move when late
  *           receipts of old campaigns arrive.
  * choose(): once per scheduler time `now`, the execution's own sends are
