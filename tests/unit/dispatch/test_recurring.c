@@ -39,31 +39,38 @@ static void run_at(dx *f, eng_time now)
     assert_int_equal(eng_run_due(f->e, "root", now, NULL, &rep), ENG_OK);
 }
 
-static void executed_when_every_occurrence_is_final(void **state)
+/* The hourly message of two occurrences, approved, with one test-group customer's email
+ * (occurrence 0's) answered "retry" six times: its pair (customer x channel). */
+static size_t hourly_with_a_retry(dx *f)
 {
-    (void)state;
-    dx f;
-    dx_world(&f, 20, 8, 1, 1);
-    eng_schedule sched = ENG_SCHEDULE_INIT;
     eng_message_spec m = dx_message();
-    sched = *m.schedule;
+    eng_schedule sched = *m.schedule;
     sched.kind = ENG_SCHEDULE_RECURRING;
     sched.every = 1;
     sched.unit = ENG_EVERY_HOURS;
     sched.until = sched.at + ENG_HOUR;
     m.schedule = &sched;
-    dx_approve(&f, &m);
+    dx_approve(f, &m);
     size_t tg;
-    uint32_t *ids = dx_test_group(&f, &tg);
+    uint32_t *ids = dx_test_group(f, &tg);
     uint32_t who = UINT32_MAX; /* a test-group customer with an email */
     for (size_t i = 0; i < tg && who == UINT32_MAX; i++)
-        if (dx_ext(&f, ids[i]) % 5)
+        if (dx_ext(f, ids[i]) % 5)
             who = ids[i];
     free(ids);
     assert_true(who != UINT32_MAX);
     size_t pair = dx_pair(who, ENG_CH_EMAIL);
-    f.prov.fault[pair] = DX_RETRY;
-    f.prov.fault_times[pair] = 6;
+    f->prov.fault[pair] = DX_RETRY;
+    f->prov.fault_times[pair] = 6;
+    return pair;
+}
+
+static void executed_when_every_occurrence_is_final(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 20, 8, 1, 1);
+    size_t pair = hourly_with_a_retry(&f);
     const eng_time minute = 60000, at[] = {0, 1, 3, 7, 15, 31};
     for (size_t i = 0; i < sizeof at / sizeof *at; i++)
         run_at(&f, f.t0 + at[i] * minute);
@@ -124,25 +131,7 @@ static void executed_before_the_fix(void **state)
         dx f;
         dx_world(&f, 20, 8, 1, 1);
         assert_true(f.e->meta.repaired & ENG__REPAIRED_EXECUTED_RUNNING); /* a new store */
-        eng_message_spec m = dx_message();
-        eng_schedule sched = *m.schedule;
-        sched.kind = ENG_SCHEDULE_RECURRING;
-        sched.every = 1;
-        sched.unit = ENG_EVERY_HOURS;
-        sched.until = sched.at + ENG_HOUR;
-        m.schedule = &sched;
-        dx_approve(&f, &m);
-        size_t tg;
-        uint32_t *ids = dx_test_group(&f, &tg);
-        uint32_t who = UINT32_MAX;
-        for (size_t i = 0; i < tg && who == UINT32_MAX; i++)
-            if (dx_ext(&f, ids[i]) % 5)
-                who = ids[i];
-        free(ids);
-        assert_true(who != UINT32_MAX);
-        size_t pair = dx_pair(who, ENG_CH_EMAIL);
-        f.prov.fault[pair] = DX_RETRY;
-        f.prov.fault_times[pair] = 6;
+        size_t pair = hourly_with_a_retry(&f);
         const eng_time minute = 60000, at[] = {0, 1, 3, 7, 15, 31, 60};
         for (size_t i = 0; i < sizeof at / sizeof *at; i++)
             run_at(&f, f.t0 + at[i] * minute);
