@@ -6,8 +6,10 @@
  * channel's rate stayed at the prior for good. Here the next execution reads
  * every earlier send of the org on the message's channels from the touch log:
  * an engaged send (opened or clicked) converted when its customer has a
- * transaction within XE_CONV_WINDOW after it; the organic rate of the same
- * window comes from the delivered sends that were not engaged. What is added
+ * transaction within XE_CONV_WINDOW after it, or by its first engagement when
+ * that came later (a host that hands receipts and sales over together stamps a
+ * late response and its purchase alike, days after the send); the organic rate
+ * of the same window comes from the delivered sends that were not engaged. What is added
  * to a segment x channel cell is the incremental rate over that organic rate,
  * re-expressed over the organic rate the execution will compare with (the
  * control group's, carried from the org's last execution), so the windows'
@@ -109,6 +111,37 @@ static int txn_in(const txn_idx *t, uint32_t c, eng_time from, eng_time to)
     return lo < t->off[c + 1] && t->time[lo] <= to;
 }
 
+/* The first engagement of each send (touch rows opened or clicked), in seconds after the send plus one
+ * (0: none seen), rounded up. */
+typedef struct eng_at {
+    const eng__sends_view *v;
+    uint32_t *first;
+} eng_at;
+
+static int eng_at_cb(const eng__touch_cols *c, void *u)
+{
+    eng_at *a = u;
+    for (size_t i = 0; i < c->n; i++) {
+        uint32_t s = c->send[i];
+        if (s >= a->v->n || c->time[i] < a->v->sent_at[s])
+            continue;
+        eng_time d = (c->time[i] - a->v->sent_at[s] + 999) / 1000 + 1; /* whole seconds, rounded up */
+        uint32_t x = d < UINT32_MAX ? (uint32_t)d : UINT32_MAX;
+        if (!a->first[s] || x < a->first[s])
+            a->first[s] = x;
+    }
+    return 0;
+}
+
+/* Does send s's customer buy from the send to XE_CONV_WINDOW after it, or to its first engagement (@p first,
+ * eng_at) when that came later, by @p now? */
+static int converted(const txn_idx *t, const eng__sends_view *v, uint32_t s, const uint32_t *first, eng_time now)
+{
+    eng_time to = v->sent_at[s] + XE_CONV_WINDOW, at = v->sent_at[s] + (eng_time)(first[s] ? first[s] - 1 : 0) * 1000;
+    to = at > to ? at : to;
+    return txn_in(t, v->customer[s], v->sent_at[s], to < now ? to : now);
+}
+
 /* Send s is the org's, sent before @p before on a channel the optimizer has. */
 static int seeds(const eng__sends_view *v, uint32_t s, uint16_t code, eng_time before, const int8_t *idx)
 {
@@ -146,12 +179,25 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
     rc = rc ? rc : t.rc;
     if (!rc)
         rc = txn_index(&t);
+    /* When each send was engaged: a purchase handed over with a late response (stamped, like it, days after
+     * the send) is the engagement's conversion, not a purchase outside the send's window. */
+    eng_at ea = {&v, NULL};
+    if (!rc && !(ea.first = eng__calloc(&e->mem, v.n, sizeof *ea.first)))
+        rc = eng__nomem();
+    if (!rc) {
+        eng__touch_filter f;
+        eng__touch_filter_init(&f);
+        f.org = org;
+        f.from = first;
+        f.to = now + 1;
+        f.statuses = 1u << ENG_TOUCH_OPENED | 1u << ENG_TOUCH_CLICKED;
+        rc = eng__touch_scan(e, &f, eng_at_cb, &ea);
+    }
     /* Pass 1: which campaigns (contexts) have sales in their windows at all. */
     for (uint32_t s = 0; s < v.n && !rc; s++) {
         if (!seeds(&v, s, code, before, idx) || v.customer[s] >= ncust || sold[v.ctx[s]])
             continue;
-        eng_time to = v.sent_at[s] + XE_CONV_WINDOW < now ? v.sent_at[s] + XE_CONV_WINDOW : now;
-        sold[v.ctx[s]] = (uint8_t)txn_in(&t, v.customer[s], v.sent_at[s], to);
+        sold[v.ctx[s]] = (uint8_t)converted(&t, &v, s, ea.first, now);
     }
     /* Pass 2: per segment x channel, engaged sends and their conversions; per segment, the organic rate
      * of delivered sends not engaged (weights decay with age). */
@@ -168,8 +214,7 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
             continue;
         unsigned g = eng__xe_segment_of(xe, c);
         double w = exp(lf * (double)(before - v.sent_at[s]) / (double)XE_CONV_PERIOD);
-        eng_time to = v.sent_at[s] + XE_CONV_WINDOW < now ? v.sent_at[s] + XE_CONV_WINDOW : now;
-        int conv = txn_in(&t, c, v.sent_at[s], to);
+        int conv = converted(&t, &v, s, ea.first, now);
         if (engaged) {
             en[(size_t)g * K + (unsigned)idx[ch]] += w;
             ec[(size_t)g * K + (unsigned)idx[ch]] += w * conv;
@@ -203,5 +248,6 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
     eng__free(&e->mem, t.cust);
     eng__free(&e->mem, sold);
     eng__free(&e->mem, acc);
+    eng__free(&e->mem, ea.first);
     return rc;
 }
