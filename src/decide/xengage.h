@@ -76,6 +76,10 @@ double eng__xe_explore_bound(double share, const double *gain, const double *los
 /* The expected value of perfect information about a net value X ~ N(@p mean, @p sd^2) when the choice's
  * alternative is worth @p alt: E[max(alt, X)] - max(alt, mean). */
 double eng__xe_evpi(double mean, double sd, double alt);
+/* The share of a posterior sd (precision @p n, in engagements) that @p dn more engagements resolve beyond @p f
+ * already in flight: the preposterior sd ratio sqrt(n dn / ((n + f)(n + f + dn))); sqrt(dn / (f + dn)) at
+ * n = 0, 0 without dn. */
+double eng__xe_explore_grow(double n, double f, double dn);
 
 typedef struct eng__xe eng__xe;
 /* The prior mean of conversion given engagement before any conversion is seen, from the organic rate
@@ -106,6 +110,8 @@ void eng__xe_observe(eng__xe *xe, uint32_t customer, unsigned segment, unsigned 
  * eng__xe_pending_reset(). Without it, early in a campaign the counts hold the responses before the
  * non-responses and every rate looks high. ENG_ENOMEM or ENG_OK. */
 int eng__xe_pending(eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel, double w);
+/* (Each call, w = 0 included, also counts the send as open on its channel: the engagements still to come from
+ * the open sends are information in flight, which the exploration bucket's bound does not buy again.) */
 void eng__xe_pending_reset(eng__xe *xe);
 
 /* A channel's response delays (xengage_delay.c): answered sends (their delay) and sends still open (the

@@ -1,17 +1,17 @@
-/* X-Engage: the exploration bucket's share, bounded by what the campaign expects to earn and by the value
- * of the information the bucket buys.
- * Why: an explored customer gets a uniform reachable channel, which on a campaign whose every channel
- * costs more than it brings (orders of 6 against messages of 0.25-0.90) loses more than learning can
- * earn back. The bound before (the campaign's plausible earning, the best channel at two sd above the
- * mean) kept the full share in dear.world for the whole of wave 1: with a few conversions a campaign,
- * some channel always looked plausible. Now the bucket's expected cost per test customer, share x (the
- * value of the score's choice, none allowed and the guard rail's none included, less the uniform
- * channel's), is kept at most what the campaign expects to earn per test customer at the posterior means
- * (the rail's choice) plus the expected value of the sample information the bucket's own sends would
- * bring to the rest of the audience (each channel's conversion estimate sharpened by the engagements the
- * bucket adds over half the customers the model holds, against its effective engagements now). A
- * campaign that earns (every benchmark world) keeps the configured share, so the off-policy estimates keep
- * their rows; one that earns nothing explores only while a few more conversions could change a choice.
+/* X-Engage: the exploration bucket's share, bounded by the value of the information the bucket buys.
+ * Why: an explored customer gets a uniform reachable channel, which on a campaign whose channels cost more
+ * than they bring (orders of 6 against messages of 0.25-0.90) loses more than learning can earn back.
+ * The bucket's expected outright loss per test customer, share x (minus the value of a uniform channel,
+ * at the guard rail's conversion estimates, over the segments), is kept at most the expected value of the
+ * sample information its sends would bring to the rest of the audience (each channel's conversion estimate
+ * sharpened by the engagements the bucket adds over half the customers the model holds, beyond its
+ * effective engagements now and those still in flight). A campaign whose uniform channel pays (every
+ * benchmark world) keeps the configured share, so the off-policy estimates keep their rows; one whose
+ * channels lose explores only while a few more conversions could change a choice. Until 2026-12-07 the
+ * bound also counted what the campaign earns at the posterior means: a cold campaign that seemed to earn on
+ * its cheap channels (at the prior's optimism) paid for 3 % of its customers on channels of up to 179 a
+ * message (dearcold.world: -25,000 against the oracle's +11,000; the forgone earning of an explored
+ * customer is the bucket's price only when the bucket is not a loss outright).
  * The share is one figure for the whole population at a refresh, never per customer: an explored customer
  * still gets each reachable channel at 1 / reachable, and the explored customers stay a uniform sample of
  * the audience, so the logged propensities and the off-policy estimates built on them are unchanged.
@@ -39,41 +39,43 @@ double eng__xe_evpi(double mean, double sd, double alt)
     return e > up ? e - up : 0;
 }
 
+double eng__xe_explore_grow(double n, double f, double dn)
+{
+    if (!(dn > 0))
+        return 0;
+    return n > 0 ? sqrt(n * dn / ((n + f) * (n + f + dn))) : sqrt(dn / (f + dn));
+}
+
 /* The grid of shares tried, from the configured one down: the value of sample information is not concave
  * in the sample's size (a few sends seldom move a choice), so the largest share that pays is searched. */
 #define XE_EXPLORE_STEPS 16
 
-/* Segment g's mean customer, each channel at the cells' conversion posterior: what the score's choice earns
- * (none when the guard rail holds it), the expected loss of exploring (that, less the mean over the
- * channels) and, for each share tried, the value of the sample information the bucket would buy: the
- * channel whose information is worth most, valued at the rail's estimate (a choice the information could
- * change is one the rail would let through), against the best of the other channels and none. */
-static void segment_terms(const eng__xe *xe, unsigned g, const double *grow, double *earn, double *loss,
-                          double *evsi, double *w)
+/* Segment g's mean customer, each channel at the guard rail's conversion estimate: the value of a uniform
+ * channel (the mean over the channels) and, for each share tried, the value of the sample information the
+ * bucket would buy: the channel whose information is worth most, valued at the rail's estimate (a choice the
+ * information could change is one the rail would let through), against the best of the other channels and
+ * none. At the rail's estimate, not the posterior mean: an explored customer gets a channel the scores did
+ * not choose, whose worth before evidence is the prior's optimism the rail exists to distrust. */
+static void segment_terms(const eng__xe *xe, unsigned g, const double *grow, double *mean, double *evsi, double *w)
 {
     const eng__xe_config *cf = &xe->cfg;
     const unsigned K = cf->k;
     const xe_seg *sg = &xe->seg[g];
-    double lo[ENG__XE_MAXK], sd[ENG__XE_MAXK], best = 0, mean = 0, sent = 0, blo = 0, slo = 0;
-    int safe = 0;
+    double lo[ENG__XE_MAXK], sd[ENG__XE_MAXK], sent = 0, blo = 0, slo = 0;
+    *mean = 0;
     for (unsigned c = 0; c < K; c++) {
         const xe_cell *cl = xe_cell_at(xe, g, c);
-        double pi = cl->r_mean > sg->p0 ? (cl->r_mean - sg->p0) * sg->inv_1mp0 : 0;
         double pi_lo = cl->r_lo > sg->p0 ? (cl->r_lo - sg->p0) * sg->inv_1mp0 : 0;
-        double e = cf->value * xe->chan[c].d * cl->m, net = e * pi - cf->cost[c];
+        double e = cf->value * xe->chan[c].d * cl->m;
         lo[c] = e * pi_lo - cf->cost[c];
-        safe |= lo[c] > 0 || cf->cost[c] <= 0;
         sd[c] = e * cl->r_tsd * sg->inv_1mp0;
-        best = net > best ? net : best;
         if (lo[c] > blo)
             slo = blo, blo = lo[c];
         else if (lo[c] > slo)
             slo = lo[c];
-        mean += net / K;
+        *mean += lo[c] / K;
         sent += cl->sent;
     }
-    *earn = safe ? best : 0;
-    *loss = *earn - mean;
     *w = 1 + sent;
     for (unsigned j = 0; j < XE_EXPLORE_STEPS; j++) {
         double v = 0;
@@ -93,33 +95,40 @@ void eng__xe_explore_refresh(eng__xe *xe)
     if (!cf->skip_negative || !(cf->explore > 0))
         return; /* the value of a conversion is unknown (no sales history): nothing to bound by */
     /* Per share tried and channel: the share of a channel's conversion sd the bucket's engagements over half
-     * the customers would resolve, sqrt(dn / (n + dn)) (the preposterior sd of a posterior mean). */
+     * the customers would resolve (the preposterior sd of a posterior mean), given the engagements already in
+     * flight: the sends still open will bring f more (each open send engages with about q (1 - w), w the share
+     * of a response that would have come by now), so of the posterior variance now, proportional to 1 / n,
+     * what dn more resolve beyond those is 1 / (n + f) - 1 / (n + f + dn): sqrt(n dn / ((n + f)(n + f + dn))),
+     * sqrt(dn / (n + dn)) with nothing open. Why: the information a bucket's sends bring comes back only after
+     * their responses, and until then each refresh valued the same missing information anew and bought it
+     * again (dear.world: the full share through the first batches of wave 1 while nothing had come back). */
     double grow[XE_EXPLORE_STEPS * ENG__XE_MAXK], half = 0.5 * (double)cf->customers;
     for (unsigned j = 0; j < XE_EXPLORE_STEPS; j++)
         for (unsigned c = 0; c < K; c++) {
-            double dn = cf->explore * (XE_EXPLORE_STEPS - j) / XE_EXPLORE_STEPS * half * xe->chan[c].d *
-                        xe->chan[c].m / K;
-            double n = xe->chan[c].r_n > 0 ? xe->chan[c].r_n : 0;
-            grow[j * K + c] = dn > 0 ? sqrt(dn / (n + dn)) : 0;
+            double q = xe->chan[c].d * xe->chan[c].m;
+            double dn = cf->explore * (XE_EXPLORE_STEPS - j) / XE_EXPLORE_STEPS * half * q / K;
+            double n = xe->chan[c].r_n > 0 ? xe->chan[c].r_n : 0, f = q * (xe->open[c] - xe->open_w[c]);
+            f = f > 0 ? f : 0;
+            grow[j * K + c] = eng__xe_explore_grow(n, f, dn);
         }
-    double earn = 0, loss = 0, evsi[XE_EXPLORE_STEPS] = {0};
+    double under = 0, evsi[XE_EXPLORE_STEPS] = {0};
     for (unsigned g = 0; g < G; g++) {
-        double e, l, v[XE_EXPLORE_STEPS], w;
-        segment_terms(xe, g, grow, &e, &l, v, &w);
-        earn += w * e, loss += w * (l > 0 ? l : 0);
+        double m, v[XE_EXPLORE_STEPS], w;
+        segment_terms(xe, g, grow, &m, v, &w);
+        under -= w * m;
         for (unsigned j = 0; j < XE_EXPLORE_STEPS; j++)
             evsi[j] += w * v[j];
     }
-    /* The largest share tried whose cost the earning and its information cover (eng__xe_explore_bound). */
+    /* The largest share tried whose outright loss its information covers (eng__xe_explore_bound). */
     for (unsigned j = 0; j < XE_EXPLORE_STEPS; j++) {
         double s = cf->explore * (XE_EXPLORE_STEPS - j) / XE_EXPLORE_STEPS;
-        if (eng__xe_explore_bound(s, &(double){earn + evsi[j]}, &loss, &(double){1}, 1) >= s) {
+        if (eng__xe_explore_bound(s, &evsi[j], &under, &(double){1}, 1) >= s) {
             xe->explore = s;
             return;
         }
     }
-    xe->explore = eng__xe_explore_bound(cf->explore / XE_EXPLORE_STEPS, &(double){earn + evsi[XE_EXPLORE_STEPS - 1]},
-                                        &loss, &(double){1}, 1);
+    xe->explore = eng__xe_explore_bound(cf->explore / XE_EXPLORE_STEPS, &evsi[XE_EXPLORE_STEPS - 1], &under,
+                                        &(double){1}, 1);
 }
 
 double eng__xe_explore_now(const eng__xe *xe) { return xe->explore; }

@@ -184,7 +184,11 @@ void eng__xe_observe(eng__xe *xe, uint32_t customer, unsigned segment, unsigned 
 
 int eng__xe_pending(eng__xe *xe, uint32_t customer, unsigned segment, unsigned channel, double w)
 {
-    if (customer >= xe->cfg.customers || segment >= xe->cfg.g || channel >= xe->cfg.k || !(w > 0))
+    if (customer >= xe->cfg.customers || segment >= xe->cfg.g || channel >= xe->cfg.k || !(w >= 0))
+        return ENG_OK;
+    xe->open[channel] += 1;
+    xe->open_w[channel] += w < 1 ? w : 1;
+    if (!(w > 0))
         return ENG_OK;
     if (!xe->pend && !(xe->pend = eng__calloc(&xe->mem, (size_t)xe->cfg.g * xe->cfg.k, sizeof *xe->pend)))
         return eng__nomem();
@@ -201,6 +205,8 @@ int eng__xe_pending(eng__xe *xe, uint32_t customer, unsigned segment, unsigned c
 
 void eng__xe_pending_reset(eng__xe *xe)
 {
+    memset(xe->open, 0, sizeof xe->open);
+    memset(xe->open_w, 0, sizeof xe->open_w);
     if (xe->pend && xe->npend)
         memset(xe->pend, 0, (size_t)xe->cfg.g * xe->cfg.k * sizeof *xe->pend);
     xe->npend = 0;
