@@ -31,6 +31,7 @@ void eng__tpool_init(eng__tpool *p)
     atomic_init(&p->started, 0);
     atomic_init(&p->gen, 0);
     p->idle = 0;
+    atomic_init(&p->first, 0);
     p->stop = 0;
     p->head = NULL;
     p->ok = 0;
@@ -61,9 +62,28 @@ static void unlink_group(eng__tpool *p, eng__pipe *pp)
     for (eng__pipe **q = &p->head; *q; q = &(*q)->next_group)
         if (*q == pp) {
             *q = pp->next_group;
+            if (pp->first)
+                atomic_fetch_sub(&p->first, 1);
             break;
         }
     pp->queued = 0;
+}
+
+/* A worker into group pp (under p->mu): unlinked when it has the workers it wants. */
+static void enter(eng__tpool *p, eng__pipe *pp)
+{
+    if (++pp->joined >= pp->want)
+        unlink_group(p, pp); /* enough workers: the next group's turn */
+    atomic_fetch_add(&pp->inside, 1);
+}
+
+/* ... and out of it (under p->mu), its caller woken when it waits for that. */
+static void leave(eng__tpool *p, eng__pipe *pp)
+{
+    if (pp->queued)
+        unlink_group(p, pp); /* no job left to claim */
+    if (atomic_fetch_sub(&pp->inside, 1) == 1 && atomic_load(&pp->waiting))
+        pthread_cond_broadcast(&p->done);
 }
 
 static int claim(eng__pipe *pp)
@@ -95,17 +115,14 @@ static void *worker(void *arg)
             p->idle--;
             continue;
         }
-        if (++pp->joined >= pp->want)
-            unlink_group(p, pp); /* enough workers: the next group's turn */
-        atomic_fetch_add(&pp->inside, 1);
+        enter(p, pp);
         pthread_mutex_unlock(&p->mu);
+        /* between two jobs of a group, the groups that go first (none goes before those) */
         while (claim(pp))
-            ;
+            if (!pp->first)
+                eng__tpool_serve(p);
         pthread_mutex_lock(&p->mu);
-        if (pp->queued)
-            unlink_group(p, pp); /* no job left to claim */
-        if (atomic_fetch_sub(&pp->inside, 1) == 1 && atomic_load(&pp->waiting))
-            pthread_cond_broadcast(&p->done);
+        leave(p, pp);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -144,6 +161,29 @@ void eng__tpool_grow(eng__tpool *p, unsigned n)
     pthread_mutex_unlock(&p->mu);
 }
 
+int eng__tpool_serve(eng__tpool *p)
+{
+    int ran = 0;
+    /* read without the lock: a group queued just after is taken by the next look or an idle worker */
+    while (p && atomic_load_explicit(&p->first, memory_order_relaxed)) {
+        pthread_mutex_lock(&p->mu);
+        eng__pipe *pp = p->head;
+        if (!pp || !pp->first) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        enter(p, pp);
+        pthread_mutex_unlock(&p->mu);
+        while (claim(pp))
+            ;
+        pthread_mutex_lock(&p->mu);
+        leave(p, pp);
+        pthread_mutex_unlock(&p->mu);
+        ran = 1;
+    }
+    return ran;
+}
+
 unsigned eng__tpool_started(eng__tpool *p)
 {
     if (!p->ok)
@@ -175,13 +215,13 @@ void eng__tpool_close(eng__tpool *p)
     p->ok = 0;
 }
 
-void eng__pipe_start(eng__pipe *pp, eng__tpool *pool, size_t threads, size_t n, void (*run)(void *user, size_t k),
-                     void *user)
+static void start(eng__pipe *pp, eng__tpool *pool, size_t threads, size_t n, void (*run)(void *user, size_t k),
+                  void *user, int first)
 {
     pp->run = run, pp->user = user;
     pp->n = n < ENG__PIPE_MAX ? n : ENG__PIPE_MAX;
     pp->pool = NULL;
-    pp->joined = 0, pp->queued = 0, pp->next_group = NULL;
+    pp->joined = 0, pp->queued = 0, pp->next_group = NULL, pp->first = first;
     atomic_init(&pp->inside, 0);
     atomic_init(&pp->next, 0);
     atomic_init(&pp->waiting, 0);
@@ -201,15 +241,30 @@ void eng__pipe_start(eng__pipe *pp, eng__tpool *pool, size_t threads, size_t n, 
     pp->want = want;
     pp->queued = 1;
     eng__pipe **q = &pool->head;
-    while (*q)
+    while (*q && (!first || (*q)->first))
         q = &(*q)->next_group;
+    pp->next_group = *q;
     *q = pp;
+    if (first)
+        atomic_fetch_add(&pool->first, 1);
     size_t wake = pool->idle < want ? pool->idle : want;
     pthread_mutex_unlock(&pool->mu);
     if (wake == 1)
         pthread_cond_signal(&pool->work);
     else if (wake > 1)
         pthread_cond_broadcast(&pool->work);
+}
+
+void eng__pipe_start(eng__pipe *pp, eng__tpool *pool, size_t threads, size_t n, void (*run)(void *user, size_t k),
+                     void *user)
+{
+    start(pp, pool, threads, n, run, user, 0);
+}
+
+void eng__pipe_first(eng__pipe *pp, eng__tpool *pool, size_t threads, size_t n, void (*run)(void *user, size_t k),
+                     void *user)
+{
+    start(pp, pool, threads, n, run, user, 1);
 }
 
 int eng__pipe_help(eng__pipe *pp)

@@ -10,7 +10,10 @@
  * 0, threads that could not start, a forked child), or every worker busy
  * (another group; a job that starts a group of its own on the same pool, which
  * its caller then runs itself). Several threads may start groups on one pool
- * at once; a worker takes the oldest group that still wants workers.
+ * at once; a worker takes the oldest group that still wants workers, except
+ * that a group started to go first (eng__pipe_first: short work a caller waits
+ * for soon, such as a seal's encode) is taken before the others, by an idle
+ * worker or by a busy one between two jobs of its group.
  *
  * Fork: a child forked while no engine call runs may use its engines; their
  * pools have no worker there (the caller runs every job). A child forked while
@@ -35,8 +38,9 @@ typedef struct eng__tpool {
     _Atomic unsigned started; /* changed under mu, read without it (a forked child takes no lock) */
     _Atomic unsigned gen;     /* the fork generation its workers were started in */
     unsigned idle;
+    _Atomic unsigned first; /* groups that go first on the list (changed under mu, read without it) */
     int stop, ok; /* ok: mutex and conditions made (else the caller runs every job) */
-    eng__pipe *head; /* groups that want workers, oldest first */
+    eng__pipe *head; /* groups that want workers: those that go first, then the others, oldest first */
     pthread_t tid[ENG__TPOOL_MAX];
 } eng__tpool;
 
@@ -66,6 +70,7 @@ struct eng__pipe {
     size_t joined;             /* workers that took it (under pool->mu) */
     _Atomic size_t inside;     /* workers in it now (changed under pool->mu) */
     int queued;                /* on pool->head's list (under pool->mu) */
+    int first;                 /* goes before the groups that do not (eng__pipe_first) */
     eng__pipe *next_group;     /* that list */
     _Atomic size_t next;       /* the next job to claim */
     _Atomic int waiting;       /* the caller sleeps on pool->done */
@@ -76,6 +81,14 @@ struct eng__pipe {
  * pool has fewer or some cannot start: the caller runs what they do not). */
 void eng__pipe_start(eng__pipe *pp, eng__tpool *pool, size_t threads, size_t n, void (*run)(void *user, size_t k),
                      void *user);
+/* eng__pipe_start for a group that goes first: queued before the groups that do
+ * not, and taken by a worker between two jobs of such a group (it should be short:
+ * the group the worker leaves for it waits). */
+void eng__pipe_first(eng__pipe *pp, eng__tpool *pool, size_t threads, size_t n, void (*run)(void *user, size_t k),
+                     void *user);
+/* From inside a long job: run the jobs of the groups queued to go first, if any,
+ * so that they do not wait for it (@p pool may be NULL). 1: some were run. */
+int eng__tpool_serve(eng__tpool *pool);
 /* Claim and run the next job not claimed: 0 when none is left. */
 int eng__pipe_help(eng__pipe *pp);
 /* Job @p k done (the caller runs jobs not claimed meanwhile). */

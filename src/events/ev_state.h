@@ -100,6 +100,8 @@ typedef struct eng__tchunk {
     size_t cap;         /* own's size (0: unknown); room before p and after p + len is free */
 } eng__tchunk;
 
+#define ENG__TSEG_PARTS 4 /* eng__tseg_encode_part */
+
 typedef struct eng__evorg {
     char *name;
     uint16_t code;
@@ -203,6 +205,7 @@ typedef struct eng__ev {
     eng__tcols dec;                 /* scratch for decoding a touch segment */
     eng__tcols ord;                 /* scratch for ordering a sealed touch segment (tsum.c) */
     eng__wr blk;                    /* scratch for the blocks a seal encodes (tblock.c) */
+    eng__wr par[ENG__TSEG_PARTS];   /* scratch for the parts encoded beside the caller (tseg_par.c) */
     void *ordtmp;                   /* ... and its sort keys and packed rows */
     size_t ordtmp_cap;
     eng__rcols rdec;
@@ -446,8 +449,16 @@ void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, si
 void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
                            int ordered, int rest);
 void eng__tseg_encode_rest(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey);
-/* eng__tseg_encode, the two parts on two threads when the engine has threads and the rows repay it. */
-void eng__tseg_encode_par(const eng__ev *ev, eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from,
+/* The other columns in parts whose bytes follow one another (eng__tseg_encode_rest writes
+ * them in turn): channel and status; send; detail; the keys' hashes and first
+ * (ENG__TSEG_PARTS of them). */
+void eng__tseg_encode_part(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
+                           int part);
+/* The most bytes part @p part of n rows and nkey keys takes. */
+size_t eng__tseg_part_room(size_t n, size_t nkey, int part);
+/* eng__tseg_encode, the parts of the other columns on the engine's threads beside the caller's
+ * head when the engine has threads and the rows repay it. */
+void eng__tseg_encode_par(eng__ev *ev, eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from,
                           size_t nkey, int ordered);
 /* Decode a payload into c (reset first; room grows as needed). */
 int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *c, const eng__mem *mem);

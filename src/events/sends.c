@@ -401,9 +401,12 @@ static void ahead_run(void *arg, size_t k)
     size_t last = (a->m - 1) / AHEAD_SLICE * AHEAD_SLICE;
     if (ahead_slice(a, last))
         return; /* refused: the writer takes the faults */
-    for (size_t off = 0; off < last; off += AHEAD_SLICE)
+    /* between slices, the work the writer waits for (a seal's encode, its write) first */
+    for (size_t off = 0; off < last; off += AHEAD_SLICE) {
+        eng__tpool_serve(a->pp.pool);
         if (ahead_slice(a, off))
             break;
+    }
 }
 
 void *eng__sends_ahead(const eng__sends *s, const eng__mem *mem, eng__tpool *pool, unsigned threads, uint32_t from,

@@ -69,6 +69,8 @@ void eng__ev_free(eng_engine *e, void *state)
     eng__tcols_free(&ev->dec, &e->mem);
     eng__tcols_free(&ev->ord, &e->mem);
     eng__wr_free(&ev->blk);
+    for (int k = 0; k < ENG__TSEG_PARTS; k++)
+        eng__wr_free(&ev->par[k]);
     eng__free(&e->mem, ev->ordtmp);
     eng__rcols_free(&ev->rdec, &e->mem);
     eng__free(&e->mem, ev);
@@ -644,6 +646,8 @@ int eng__ev_get(eng_engine *e, eng__ev **out)
         return eng__nomem();
     ev->e = e;
     eng__wr_init(&ev->blk, &e->mem);
+    for (int k = 0; k < ENG__TSEG_PARTS; k++)
+        eng__wr_init(&ev->par[k], &e->mem);
     int rc = load(ev);
     if (rc) {
         eng__ev_free(e, ev);

@@ -169,25 +169,49 @@ void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t 
         eng__tsum_encode(w, c);
 }
 
+size_t eng__tseg_part_room(size_t n, size_t nkey, int part)
+{
+    /* packed columns of at most 1 or 4 bytes a row, each with its header and 8 bytes of
+     * slack (colpack.c), and the keys' hashes */
+    static const size_t row[ENG__TSEG_PARTS] = {2, 4, 4, 1}, cols[ENG__TSEG_PARTS] = {2, 1, 1, 1};
+    return n * row[part] + cols[part] * 24 + (part == 3 ? nkey * 8 : 0);
+}
+
+void eng__tseg_encode_part(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
+                           int part)
+{
+    switch (part) {
+    case 0:
+        eng__pack_u8(w, c->channel + from, n);
+        eng__pack_u8(w, c->status + from, n);
+        break;
+    case 1:
+        eng__pack_u32(w, c->send + from, n);
+        break;
+    case 2:
+        eng__pack_u32(w, c->detail + from, n);
+        break;
+    default:
+        if (!eng__wr_reserve(w, nkey * 8)) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            /* the bytes eng__put64 writes; its byte stores may alias the column, so a loop of them
+             * reloaded both pointers every value */
+            if (nkey)
+                memcpy(w->data + w->len, c->keyhash + key_from, nkey * 8);
+#else
+            for (size_t k = 0; k < nkey; k++)
+                eng__put64(w->data + w->len + 8 * k, c->keyhash[key_from + k]);
+#endif
+            w->len += nkey * 8;
+        }
+        eng__pack_u8(w, c->first + from, n);
+    }
+}
+
 void eng__tseg_encode_rest(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey)
 {
-    eng__pack_u8(w, c->channel + from, n);
-    eng__pack_u8(w, c->status + from, n);
-    eng__pack_u32(w, c->send + from, n);
-    eng__pack_u32(w, c->detail + from, n);
-    if (!eng__wr_reserve(w, nkey * 8)) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        /* the bytes eng__put64 writes; its byte stores may alias the column, so a loop of them
-         * reloaded both pointers every value */
-        if (nkey)
-            memcpy(w->data + w->len, c->keyhash + key_from, nkey * 8);
-#else
-        for (size_t k = 0; k < nkey; k++)
-            eng__put64(w->data + w->len + 8 * k, c->keyhash[key_from + k]);
-#endif
-        w->len += nkey * 8;
-    }
-    eng__pack_u8(w, c->first + from, n);
+    for (int part = 0; part < ENG__TSEG_PARTS; part++)
+        eng__tseg_encode_part(w, c, from, n, key_from, nkey, part);
 }
 
 static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, uint8_t *kindp)
@@ -408,10 +432,10 @@ int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
         return rc;
     /* The segment's record written by a thread of the file store while the batch goes on
      * (file_behind.c): its write was a quarter of W6's calling thread at L (session 13). */
-    eng__file_behind(ev->e->store, ev->e->threads > 0);
+    eng__file_behind(ev->e->store, ev->e->threads > 0 ? &ev->e->pool : NULL);
     if (blocked == 2) { /* around the first chunk's bytes, in its buffer: the segment's once put */
         rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, w.data + skew, w.len - skew);
-        eng__file_behind(ev->e->store, 0);
+        eng__file_behind(ev->e->store, NULL);
         if (rc || (rc = eng__tseg_zone(w.data + skew + ENG__REC_HEADER, w.len - skew - ENG__REC_HEADER, key, &z)))
             return rc;
         /* its buffer kept whole (room for 24 B a row, the pages not written not resident): a buffer
@@ -426,7 +450,7 @@ int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
     } else {
         rc = blocked ? put_rec(ev, key, &w, 0, &z, NULL)
                      : put_encoded(ev, key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered, NULL, 0, 0);
-        eng__file_behind(ev->e->store, 0);
+        eng__file_behind(ev->e->store, NULL);
         if (rc)
             return rc;
     }

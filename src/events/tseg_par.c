@@ -1,56 +1,61 @@
-/* A touch segment's columns encoded on two threads (ev_state.h,
- * eng__tseg_encode_par).
+/* A touch segment's columns encoded on the engine's threads beside the caller's
+ * (ev_state.h, eng__tseg_encode_par).
  *
  * Encoding the tail chunk of each batch and the segment it seals is about a
  * sixth of W6's ingest (docs/events.md), and the columns pack independently:
- * with eng_config.threads > 0, one of the engine's threads (base/tpool.c)
- * packs the columns after the first three into a writer of its own while the
- * caller writes the header and the first three (and packs them itself when no
- * thread has taken them by then), and the caller appends its bytes: the payload is the one
- * eng__tseg_encode writes, byte for byte. The thread's writer is sized ahead
- * on the caller's thread, so the thread does not allocate (allocation
- * failures stay where one thread has them). An ordered segment's table
- * (kind 3) follows, written by the caller. */
+ * with eng_config.threads > 0, the columns after the first three are cut into
+ * parts (eng__tseg_encode_part), each a job of a group that goes first on the
+ * engine's pool (base/tpool.c), packed into a writer of its own, while the
+ * caller writes the header and the first three; then the caller packs the parts
+ * no worker has taken and appends every part's bytes in order: the payload is
+ * the one eng__tseg_encode writes, byte for byte. Parts rather than one job, so
+ * that the caller, done with its own share, waits for one small part at most
+ * (one job of all the columns was often taken just before the caller finished
+ * its share, and waited for whole). The writers are the engine's scratch, sized
+ * ahead on the caller's thread, so the workers do not allocate (allocation
+ * failures stay where one thread has them) and a seal takes no new pages. An
+ * ordered segment's table (kind 3) follows, written by the caller. */
 #include "events/keypar.h"
 
-
 typedef struct rest_job {
-    eng__wr w;
+    eng__wr *w; /* ENG__TSEG_PARTS */
     const eng__tcols *c;
     size_t from, n, key_from, nkey;
 } rest_job;
 
 static void rest_run(void *arg, size_t k)
 {
-    (void)k;
     rest_job *j = arg;
-    eng__tseg_encode_rest(&j->w, j->c, j->from, j->n, j->key_from, j->nkey);
+    eng__tseg_encode_part(&j->w[k], j->c, j->from, j->n, j->key_from, j->nkey, (int)k);
 }
 
-void eng__tseg_encode_par(const eng__ev *ev, eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from,
+void eng__tseg_encode_par(eng__ev *ev, eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from,
                           size_t nkey, int ordered)
 {
     if (!ev->e->threads || n < 2 * eng__keypar_min_rows) {
         eng__tseg_encode(w, c, from, n, key_from, nkey, ordered);
         return;
     }
-    rest_job j = {.c = c, .from = from, .n = n, .key_from = key_from, .nkey = nkey};
-    eng__wr_init(&j.w, w->mem);
-    /* five packed columns of at most 4 bytes a row, each with its header and 8 bytes of
-     * slack (colpack.c), and the keys' hashes */
-    if (eng__wr_reserve(&j.w, n * 11 + nkey * 8 + 5 * 24)) {
-        eng__wr_free(&j.w);
+    rest_job j = {.w = ev->par, .c = c, .from = from, .n = n, .key_from = key_from, .nkey = nkey};
+    int rc = 0;
+    for (int k = 0; k < ENG__TSEG_PARTS; k++) {
+        j.w[k].len = 0;
+        j.w[k].err = 0;
+        rc = rc ? rc : eng__wr_reserve(&j.w[k], eng__tseg_part_room(n, nkey, k));
+    }
+    if (rc) { /* no room: one thread's encode */
         eng__tseg_encode(w, c, from, n, key_from, nkey, ordered);
         return;
     }
     eng__pipe pp;
-    eng__pipe_start(&pp, &ev->e->pool, 1, 1, rest_run, &j);
+    eng__pipe_first(&pp, &ev->e->pool, 1, ENG__TSEG_PARTS, rest_run, &j);
     eng__tseg_encode_head(w, c, from, n, key_from, nkey, ordered, 0);
     eng__pipe_end(&pp);
-    if (j.w.err && !w->err)
-        w->err = j.w.err;
-    eng__wr_bytes(w, j.w.data, j.w.len);
-    eng__wr_free(&j.w);
+    for (int k = 0; k < ENG__TSEG_PARTS; k++) {
+        if (j.w[k].err && !w->err)
+            w->err = j.w[k].err;
+        eng__wr_bytes(w, j.w[k].data, j.w[k].len);
+    }
     if (ordered)
         eng__tsum_encode(w, c);
 }

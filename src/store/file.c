@@ -69,7 +69,7 @@ typedef struct filestore {
     uint64_t spill;     /* the open batch's payload bytes already written at end + frame header */
     uint32_t spill_crc; /* their CRC32C */
     int spill_lost;     /* a failed commit took them off the file: the batch can only be rolled back */
-    int behind;         /* the next spilled value is written on a thread (eng__file_behind) */
+    eng__tpool *behind; /* the next spilled value is written by its worker (eng__file_behind) */
     eng__behind bg;     /* that write, joined before the store's next write, read or commit */
     int bg_crc;         /* 1: spill_crc is bg.crc once joined */
 } filestore;
@@ -512,7 +512,7 @@ static int spill(filestore *fs, const void *k, size_t kl, const void *v, size_t 
         size_t len = hl + w.len + vl, allowed = len;
         int injected = fault(ENG__IO_WRITE, &allowed), lim = injected && allowed < len;
         /* a write behind reports its failure at the store's next call (join_behind) */
-        if (fs->behind && eng__behind_start(&fs->bg, &fs->mem, fs->fd, hl ? iov : iov + 1, np, at - hl,
+        if (fs->behind && eng__behind_start(&fs->bg, &fs->mem, fs->behind, fs->fd, hl ? iov : iov + 1, np, at - hl,
                                             lim ? allowed : len, injected, hl, fs->spill_crc))
             behind = 1;
         else
@@ -785,10 +785,10 @@ ENG_API int eng_store_file_open(const char *path, unsigned int flags, const eng_
     return eng__store_wrap(out, ENG__STORE_FILE, &methods, fs, alloc);
 }
 
-void eng__file_behind(eng_store *s, int on)
+void eng__file_behind(eng_store *s, eng__tpool *pool)
 {
     if (s && s->kind == ENG__STORE_FILE)
-        ((filestore *)s->user)->behind = on;
+        ((filestore *)s->user)->behind = pool;
 }
 
 /* The store-level query (store_impl.h): only the file store can be opened read-only. */

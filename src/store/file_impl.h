@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "base/tpool.h"
 #include "engage/store.h"
 
 enum eng__io_op { ENG__IO_WRITE, ENG__IO_FSYNC, ENG__IO_TRUNCATE, ENG__IO_RENAME };
@@ -34,14 +35,15 @@ extern uint64_t eng__file_checkpoint_min;
 extern uint64_t eng__file_checkpoint_every;
 extern uint64_t eng__file_checkpoint_ratio;
 
-/* on = 1: the values of the open batch put from now on that are spilled (at least
- * eng__file_spill_min bytes) are copied and written on a thread of their own while
- * the caller goes on; the store's next write, read, commit or rollback waits for the
- * write, and a failed one fails that call and leaves the batch to be rolled back
- * (as a failed commit does). on = 0: written by the put, as before. No-op for other
- * stores. The engine turns it on for a sealed segment's record when it may run
- * threads (eng_config.threads > 0: tseg.c). */
-void eng__file_behind(eng_store *s, int on);
+/* pool != NULL: the values of the open batch put from now on that are spilled (at
+ * least eng__file_spill_min bytes) are copied and written by a worker of @p pool
+ * while the caller goes on; the store's next write, read, commit or rollback waits
+ * for the write (or writes it, when no worker has taken it), and a failed one fails
+ * that call and leaves the batch to be rolled back (as a failed commit does). NULL:
+ * written by the put, as before. No-op for other stores. The engine turns it on for
+ * a sealed segment's record when it may run threads (eng_config.threads > 0: tseg.c),
+ * with its own pool, which must outlive the batch. */
+void eng__file_behind(eng_store *s, eng__tpool *pool);
 
 typedef struct eng__file_stats {
     uint64_t frames;        /* frames in the file (replayed at open plus appended) */

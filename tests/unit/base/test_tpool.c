@@ -5,8 +5,10 @@
  * start a group of its own on the same pool; a job's result is there when the
  * caller's in-order wait returns; dropped jobs not claimed never run; several
  * threads start groups on one pool at once; engines keep their threads from first
- * use to close. Timings are never asserted: a worker that is slow to be scheduled
- * only moves jobs to the caller. */
+ * use to close; a group that goes first is taken before older groups, by a busy
+ * worker between two jobs of its group and from inside a long job. Timings are
+ * never asserted: a worker that is slow to be scheduled only moves jobs to the
+ * caller. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,6 +131,112 @@ static void caller_helps(void **st)
     assert_int_equal(atomic_load(&c.on_caller), 40);
     atomic_store(&h.release, 1);
     eng__pipe_end(&busy);
+    eng__tpool_close(&p);
+}
+
+/* The order jobs ran in, across groups: each job logs its tag. */
+typedef struct order {
+    _Atomic unsigned n;
+    int tag[80];
+    hold *gate; /* job 0 of the logging group waits on it (gate NULL: none) */
+    int base;   /* tag = base + job */
+    struct order *log;
+    eng__tpool *pp_pool; /* serve_run's */
+} order;
+
+static void log_run(void *user, size_t k)
+{
+    order *o = user;
+    if (k == 0 && o->gate) {
+        atomic_store(&o->gate->started, 1);
+        while (!atomic_load(&o->gate->release))
+            sched_yield();
+    }
+    o->log->tag[atomic_fetch_add(&o->log->n, 1)] = o->base + (int)k;
+}
+
+/* A long job: logs its start, serves the groups that go first until it has run some, logs its end. */
+static void serve_run(void *user, size_t k)
+{
+    (void)k;
+    order *o = user;
+    o->log->tag[atomic_fetch_add(&o->log->n, 1)] = o->base;
+    while (!eng__tpool_serve(o->pp_pool))
+        sched_yield();
+    o->log->tag[atomic_fetch_add(&o->log->n, 1)] = o->base + 1;
+}
+
+static void wait_for(const _Atomic unsigned *n, unsigned want)
+{
+    while (atomic_load(n) < want)
+        sched_yield();
+}
+
+/* A group that goes first: taken by the one worker between two jobs of the group
+ * it is in (not after its last), and before a group queued earlier; and run by
+ * eng__tpool_serve from inside a long job. The caller claims nothing until the
+ * jobs asked about ran, so where they ran is the worker's choice. */
+static void first_groups(void **st)
+{
+    (void)st;
+    eng__tpool p;
+    eng__tpool_init(&p);
+    order log = {0};
+    hold gate = {0, 0};
+    /* between two jobs: G's job 0 holds the worker while F is queued */
+    order g = {.gate = &gate, .base = 0, .log = &log}, f = {.base = 100, .log = &log};
+    eng__pipe pg, pf;
+    eng__pipe_start(&pg, &p, 1, 20, log_run, &g);
+    while (!atomic_load(&gate.started))
+        sched_yield();
+    eng__pipe_first(&pf, &p, 1, 2, log_run, &f);
+    assert_non_null(pf.pool);
+    atomic_store(&gate.release, 1);
+    wait_for(&log.n, 3); /* G's job 0, then F's two */
+    assert_int_equal(log.tag[0], 0);
+    assert_int_equal(log.tag[1], 100);
+    assert_int_equal(log.tag[2], 101);
+    eng__pipe_end(&pf);
+    eng__pipe_end(&pg);
+    assert_int_equal(atomic_load(&log.n), 22);
+
+    /* before an older group: the worker held by a one-job group while A, then F, are queued */
+    memset(&log, 0, sizeof log);
+    hold h = {0, 0};
+    eng__pipe busy, pa;
+    eng__pipe_start(&busy, &p, 1, 1, hold_run, &h);
+    while (!atomic_load(&h.started))
+        sched_yield();
+    order a = {.base = 200, .log = &log};
+    f.base = 300;
+    eng__pipe_start(&pa, &p, 1, 1, log_run, &a);
+    eng__pipe_first(&pf, &p, 1, 1, log_run, &f);
+    atomic_store(&h.release, 1);
+    wait_for(&log.n, 2);
+    assert_int_equal(log.tag[0], 300);
+    assert_int_equal(log.tag[1], 200);
+    eng__pipe_end(&pa);
+    eng__pipe_end(&pf);
+    eng__pipe_end(&busy);
+
+    /* from inside a long job (the one worker's): served there */
+    memset(&log, 0, sizeof log);
+    order l = {.base = 400, .log = &log, .pp_pool = &p};
+    f.base = 500;
+    eng__pipe pl;
+    eng__pipe_start(&pl, &p, 1, 1, serve_run, &l);
+    wait_for(&log.n, 1); /* the long job started */
+    eng__pipe_first(&pf, &p, 1, 3, log_run, &f);
+    wait_for(&log.n, 5); /* F's three inside it, then its end */
+    assert_int_equal(log.tag[0], 400);
+    assert_int_equal(log.tag[1], 500);
+    assert_int_equal(log.tag[2], 501);
+    assert_int_equal(log.tag[3], 502);
+    assert_int_equal(log.tag[4], 401);
+    eng__pipe_end(&pf);
+    eng__pipe_end(&pl);
+    assert_int_equal(eng__tpool_serve(NULL), 0);
+    assert_int_equal(eng__tpool_serve(&p), 0); /* nothing queued */
     eng__tpool_close(&p);
 }
 
@@ -344,7 +452,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(jobs_once),      cmocka_unit_test(caller_helps),           cmocka_unit_test(nested),
         cmocka_unit_test(start_refused),  cmocka_unit_test(drop_unclaimed),         cmocka_unit_test(many_threads_and_pools),
-        cmocka_unit_test(forked_child),   cmocka_unit_test(engines),
+        cmocka_unit_test(forked_child),   cmocka_unit_test(engines),                cmocka_unit_test(first_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

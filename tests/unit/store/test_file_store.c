@@ -1163,13 +1163,15 @@ static void header_cut_over_its_stand_in(void **state)
     test_alloc_assert_clean();
 }
 
-/* ---- values written behind (on a thread of the store's: eng__file_behind) ---- */
+/* ---- values written behind (by a worker of a pool: eng__file_behind) ---- */
+
+static eng__tpool behind_pool; /* an engine's, in an engine */
 
 static int put_behind(eng_store *s, const char *k, const char *v)
 {
-    eng__file_behind(s, 1);
+    eng__file_behind(s, &behind_pool);
     int rc = eng__kv_put(s, k, strlen(k), v, strlen(v));
-    eng__file_behind(s, 0);
+    eng__file_behind(s, NULL);
     return rc;
 }
 
@@ -1188,6 +1190,7 @@ static void written_behind(void **state)
     long sizes[NBATCH + 1];
     eng_store *s = spilled_model(f, sizes, &saved);
     size_t w0 = eng__behind_writes;
+    eng__tpool_init(&behind_pool);
 
     assert_int_equal(eng__kv_begin(s), ENG_OK);
     assert_int_equal(put_behind(s, "k", "a value written behind"), ENG_OK);
@@ -1290,6 +1293,7 @@ static void written_behind(void **state)
     assert_true(fell_back);
     assert_value(s, "k", "a value written behind");
     eng_store_free(s);
+    eng__tpool_close(&behind_pool);
     eng__file_spill_min = saved;
     test_alloc_assert_clean();
 }
