@@ -136,13 +136,22 @@ static void caller_helps(void **st)
 
 /* The order jobs ran in, across groups: each job logs its tag. */
 typedef struct order {
-    _Atomic unsigned n;
+    _Atomic unsigned n, written; /* slots taken; tags written (after their slot's) */
     int tag[80];
     hold *gate; /* job 0 of the logging group waits on it (gate NULL: none) */
     int base;   /* tag = base + job */
     struct order *log;
     eng__tpool *pp_pool; /* serve_run's */
 } order;
+
+static void put_tag(struct order *log, int tag)
+{
+    unsigned at = atomic_fetch_add(&log->n, 1);
+    log->tag[at] = tag;
+    while (atomic_load(&log->written) != at) /* in slot order, so that written counts whole tags */
+        sched_yield();
+    atomic_store(&log->written, at + 1);
+}
 
 static void log_run(void *user, size_t k)
 {
@@ -152,7 +161,7 @@ static void log_run(void *user, size_t k)
         while (!atomic_load(&o->gate->release))
             sched_yield();
     }
-    o->log->tag[atomic_fetch_add(&o->log->n, 1)] = o->base + (int)k;
+    put_tag(o->log, o->base + (int)k);
 }
 
 /* A long job: logs its start, serves the groups that go first until it has run some, logs its end. */
@@ -160,10 +169,10 @@ static void serve_run(void *user, size_t k)
 {
     (void)k;
     order *o = user;
-    o->log->tag[atomic_fetch_add(&o->log->n, 1)] = o->base;
+    put_tag(o->log, o->base);
     while (!eng__tpool_serve(o->pp_pool))
         sched_yield();
-    o->log->tag[atomic_fetch_add(&o->log->n, 1)] = o->base + 1;
+    put_tag(o->log, o->base + 1);
 }
 
 static void wait_for(const _Atomic unsigned *n, unsigned want)
@@ -192,13 +201,13 @@ static void first_groups(void **st)
     eng__pipe_first(&pf, &p, 1, 2, log_run, &f);
     assert_non_null(pf.pool);
     atomic_store(&gate.release, 1);
-    wait_for(&log.n, 3); /* G's job 0, then F's two */
+    wait_for(&log.written, 3); /* G's job 0, then F's two */
     assert_int_equal(log.tag[0], 0);
     assert_int_equal(log.tag[1], 100);
     assert_int_equal(log.tag[2], 101);
     eng__pipe_end(&pf);
     eng__pipe_end(&pg);
-    assert_int_equal(atomic_load(&log.n), 22);
+    assert_int_equal(atomic_load(&log.written), 22);
 
     /* before an older group: the worker held by a one-job group while A, then F, are queued */
     memset(&log, 0, sizeof log);
@@ -212,7 +221,7 @@ static void first_groups(void **st)
     eng__pipe_start(&pa, &p, 1, 1, log_run, &a);
     eng__pipe_first(&pf, &p, 1, 1, log_run, &f);
     atomic_store(&h.release, 1);
-    wait_for(&log.n, 2);
+    wait_for(&log.written, 2);
     assert_int_equal(log.tag[0], 300);
     assert_int_equal(log.tag[1], 200);
     eng__pipe_end(&pa);
@@ -225,9 +234,9 @@ static void first_groups(void **st)
     f.base = 500;
     eng__pipe pl;
     eng__pipe_start(&pl, &p, 1, 1, serve_run, &l);
-    wait_for(&log.n, 1); /* the long job started */
+    wait_for(&log.written, 1); /* the long job started */
     eng__pipe_first(&pf, &p, 1, 3, log_run, &f);
-    wait_for(&log.n, 5); /* F's three inside it, then its end */
+    wait_for(&log.written, 5); /* F's three inside it, then its end */
     assert_int_equal(log.tag[0], 400);
     assert_int_equal(log.tag[1], 500);
     assert_int_equal(log.tag[2], 501);
