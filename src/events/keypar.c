@@ -45,14 +45,16 @@ static void run_part(void *user, size_t k)
     rcpt_range(&((job *)user)->ps[k]);
 }
 
-/* Rows [0, n) of j in ranges, one a thread (the caller's included; a range
- * whose thread has not started when the caller is done is the caller's:
- * eng__pipe), starts a multiple of 4 apart, for the hash's four lanes; the
- * error is the first range's, the first bad row. */
+/* Rows [0, n) of j in ranges, ENG__RANGES_PER a thread (the caller's
+ * included), taken in order by the caller and the workers (eng__pipe): the
+ * caller, done with the ranges it took, waits for a worker's last range at
+ * most (with one range a thread it waited for a whole half of the batch when
+ * the worker was woken late). Starts a multiple of 4 apart, for the hash's
+ * four lanes; the error is the first range's, the first bad row. */
 static int split(job *j, size_t n)
 {
-    part ps[ENG__PAR_MAX];
-    size_t np = eng__par_parts(j->ev, n);
+    part ps[ENG__PAR_MAX * ENG__RANGES_PER];
+    size_t nt = eng__par_parts(j->ev, n), np = nt > 1 ? nt * ENG__RANGES_PER : 1;
     size_t per = np > 1 ? n / np & ~(size_t)3 : n;
     for (size_t k = 0; k < np; k++) {
         part *p = &ps[k];
@@ -63,7 +65,7 @@ static int split(job *j, size_t n)
     }
     j->ps = ps;
     eng__pipe pp;
-    eng__pipe_start(&pp, &j->ev->e->pool, np - 1, np, run_part, j);
+    eng__pipe_start(&pp, &j->ev->e->pool, nt - 1, np, run_part, j);
     eng__pipe_end(&pp);
     for (size_t k = 0; k < np; k++) {
         if (ps[k].rc)

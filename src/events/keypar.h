@@ -82,7 +82,8 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
 /* The apply pass's ranges a thread (the caller's included) when there are
  * threads: the caller puts each range's rows into the tails as soon as it is
  * done, and applies ranges not yet taken while the threads apply the others,
- * so that they are not left idle while it puts the last ones. */
+ * so that they are not left idle while it puts the last ones. The receipts'
+ * key parse is cut as finely, so that the caller waits for one range at most. */
 #define ENG__RANGES_PER 4
 /* Ranges of more than one receipt whose receipts arrived in send order, so
  * that the sort had no pass to make (counted for the tests). */
