@@ -17,6 +17,14 @@ typedef struct xs_choice {
     float score;      /* expected value of the send less its cost (x (1 + lambda) under a cap), by its estimates */
 } xs_choice;
 
+/* The optimizer's own estimates for one customer (direct driver, --calib): per channel, whether reachable, the
+ * expected value of a send before its cost as scored (value x delivery x engagement x conversion given
+ * engagement), the engagement and the value of an engagement (value x conversion given engagement). */
+typedef struct xs_est {
+    uint8_t reach[XS_MAXK];
+    double v[XS_MAXK], q[XS_MAXK], vpe[XS_MAXK];
+} xs_est;
+
 typedef struct xs_driver_opts {
     double explore, forget;
     int sample_q, sample_pi, guard_priority, skip_negative;
@@ -81,6 +89,9 @@ struct xs_driver {
     /* Optional: one order of the org's sales history before the campaign (world key sales_history_weeks): customer
      * i bought for @p amount at @p t_h hours (negative: before the campaign's first wave), as a host's CRM holds it. */
     void (*order)(xs_driver *d, uint32_t i, double t_h, double amount);
+    /* Optional (direct driver): the estimates customer i was decided with in wave @p wave (call right after the
+     * batch's decide); *lambda the credit cap's multiplier of that batch (0 without a cap). 1 when known. */
+    int (*estimate)(xs_driver *d, unsigned wave, uint32_t i, xs_est *out, double *lambda);
 };
 
 xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts *o);

@@ -36,6 +36,7 @@ typedef struct direct {
     uint32_t *hx;
     float *notorg;
     int org_fitted;
+    double lambda; /* the last batch's credit cap multiplier (--calib) */
 } direct;
 
 /* The engine's assumption before it has seen responses (xengage_exec.c): a response window of 48 h, three
@@ -146,8 +147,9 @@ static void d_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n,
     }
     for (size_t j = 0; j < n; j++)
         d->items[j] = (eng__xe_item){ids[j], d->w->seg[ids[j]], d->w->reach[ids[j]], d_value(d, ids[j]), 0, 0};
+    d->lambda = 0;
     if (budget >= 0)
-        eng__xe_decide_budget(d->xe, wave, budget, d->items, n, d->ch);
+        d->lambda = eng__xe_decide_budget(d->xe, wave, budget, d->items, n, d->ch);
     else
         eng__xe_decide_mt(d->xe, wave, 0, d->items, n, d->ch, d->threads);
     for (size_t j = 0; j < n; j++)
@@ -268,6 +270,25 @@ static void d_explain(xs_driver *b, unsigned wave, uint32_t i, FILE *f)
                     (int)c == t.channel ? "  <-" : "");
 }
 
+/* The trace replays the decision from the model it used (the model only moves at the next refresh). */
+static int d_estimate(xs_driver *b, unsigned wave, uint32_t i, xs_est *out, double *lambda)
+{
+    direct *d = (direct *)b;
+    const xs_params *p = d->w->p;
+    eng__xe_item it = {i, d->w->seg[i], d->w->reach[i], d_value(d, i), 0, 0};
+    eng__xe_trace t;
+    eng__xe_explain(d->xe, wave, 0, &it, &t);
+    double value = it.value > 0 ? it.value : eng__xe_cfg(d->xe)->value;
+    for (unsigned c = 0; c < p->k; c++) {
+        out->reach[c] = (uint8_t)t.ch[c].reachable;
+        out->v[c] = t.ch[c].score + t.ch[c].cost;
+        out->q[c] = t.ch[c].q_draw;
+        out->vpe[c] = value * t.ch[c].pi_draw;
+    }
+    *lambda = d->lambda;
+    return 1;
+}
+
 static void d_close(xs_driver *b)
 {
     direct *d = (direct *)b;
@@ -332,6 +353,6 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         return NULL;
     }
     d->base = (xs_driver){d_decide, d_outcome, d_control, d_refresh, d_new_wave, d_dm, d_explain, d_close, "direct", 0, NULL, NULL,
-                          NULL, d_organic, NULL, d_timing, d_sales, d_order};
+                          NULL, d_organic, NULL, d_timing, d_sales, d_order, d_estimate};
     return &d->base;
 }

@@ -874,6 +874,6 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         push_txn_at(d, i, xs_order_value(w, i, 0, XS_U_ORDER), 0);
     flush(d);
     d->base = (xs_driver){e_decide, e_outcome, e_control, e_nop, e_nop, e_dm, NULL, e_close, "engine", 0, e_plan_keys,
-                          e_wave_done, e_report_ope, e_organic, e_credits, NULL, NULL, e_order};
+                          e_wave_done, e_report_ope, e_organic, e_credits, NULL, NULL, e_order, NULL};
     return &d->base;
 }

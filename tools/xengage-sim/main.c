@@ -10,7 +10,8 @@
  * diagnostics) puts the world's own engagement, conversion given engagement, order
  * value or delivery rate in place of X-Engage's estimates in its score; qpost / qfit
  * its engagement estimate by the exact posterior mean of a logit-normal model with the
- * world's own parameters / X-Engage's fitted ones (qpost.c).
+ * world's own parameters / X-Engage's fitted ones (qpost.c). --calib (direct driver)
+ * prints X-Engage's own estimates against the truth decision by decision (calib.c).
  *
  * Scenarios: outage, drift, budget, cheap, dear, lowvalue (K = 10 is a world
  * file). --budget SHARE (or the world file's `budget`) caps each wave's spend at
@@ -27,7 +28,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] [--delay fit|true|off] "
                     "[--waves W] [--sales-history WEEKS] [--order-sd X] [--budget SHARE] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
-                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit] "
+                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit] [--calib] "
                     "[--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]\n");
     exit(2);
 }
@@ -40,6 +41,7 @@ int main(int argc, char **argv)
     xs_driver_opts_default(&o.drv);
     o.policies = (1u << P_COUNT) - 1;
     o.trace = -1;
+    o.calib = 0;
     size_t seeds = 5;
     uint64_t seed0 = 1;
     long customers = -1, waves = -1, sales_weeks = -1;
@@ -71,6 +73,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(k, "--verbose") == 0) {
             o.drv.verbose = 1;
+            continue;
+        }
+        if (strcmp(k, "--calib") == 0) {
+            o.calib = 1;
             continue;
         }
         if (strcmp(k, "--no-skip") == 0) {
@@ -167,6 +173,10 @@ int main(int argc, char **argv)
     }
     if (customers == -2 || seeds < 1 || seeds > 1000)
         usage();
+    if (o.calib && o.drv.engine) {
+        fprintf(stderr, "xengage-sim: --calib needs --driver direct\n");
+        return 2;
+    }
     if (o.drv.truth && o.drv.engine) {
         fprintf(stderr, "xengage-sim: --truth needs --driver direct\n");
         return 2;
@@ -219,6 +229,7 @@ int main(int argc, char **argv)
     printf("%s; xengage campaign time %.2f s per seed\n", nscen ? "" : " none", xt / seeds);
     xs_report_tables(stdout, &p, r, seeds, o.policies);
     xs_report_cost(stdout, &p, r, seeds, o.policies);
+    xs_report_calib(stdout, &p, r, seeds);
     if (xs_report_credits(stdout, &p, r, seeds)) {
         fprintf(stderr, "xengage-sim: the engine charged a wave past its credit cap or other than what was sent\n");
         ok = 0;

@@ -27,6 +27,8 @@ void xs_report_tables(FILE *f, const xs_params *p, const xs_seed_result *r, size
 /* Cost on both readings: credits (the table above) and credits + fatigue (what net value subtracts), each
  * against send_all's and per incremental conversion, and the cost target of BENCHMARKS.md on each. */
 void xs_report_cost(FILE *f, const xs_params *p, const xs_seed_result *r, size_t seeds, unsigned policies);
+/* --calib (direct driver): xengage's estimates against the truth (calib.c); nothing when not collected. */
+void xs_report_calib(FILE *f, const xs_params *p, const xs_seed_result *r, size_t seeds);
 /* The engine driver's credit caps: prints their table; returns how many waves were charged past their cap
  * or other than what the transport saw leave (0 without caps). */
 size_t xs_report_credits(FILE *f, const xs_params *p, const xs_seed_result *r, size_t seeds);

@@ -236,6 +236,26 @@ static void warm(const xs_world *w, learner *l)
     deliver(l, 0);
 }
 
+/* --calib: one scored decision of xengage against the truth and the oracle's choice (under the cap, the budgeted
+ * oracle's multiplier). */
+static void calib_one(xs_calib_acc *cal, const xs_world *w, xs_driver *drv, unsigned wave, uint32_t i, int xc,
+                      double lam_or, xs_seed_result *r)
+{
+    const xs_params *p = w->p;
+    xs_est e;
+    double lam, tv[XS_MAXK], tq[XS_MAXK], tvpe[XS_MAXK], cost[XS_MAXK];
+    if (!drv->estimate(drv, wave, i, &e, &lam))
+        return;
+    for (unsigned c = 0; c < p->k; c++) {
+        tv[c] = w->value[i] * xs_tau(w, i, c);
+        tq[c] = w->q[(size_t)i * p->k + c];
+        tvpe[c] = w->value[i] * w->pi[(size_t)w->seg[i] * p->k + c] * (1.0 - w->p0[i]);
+        cost[c] = p->ch[c].cost;
+    }
+    xs_calib_add(cal, p->k, xc, oracle_pick(w, i, lam_or, NULL), &e, tv, tq, tvpe, cost);
+    r->cal.lam_xe += lam, r->cal.lam_or += lam_or, r->cal.lam_n += 1;
+}
+
 typedef struct ope_acc {
     eng__xe_ope_row *rows[OPE_COUNT];
     size_t n, cap;
@@ -273,6 +293,11 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
     if (!batch || !ids || !ch)
         abort();
     double t_x = 0;
+    xs_calib_acc *cal = NULL;
+    if (o->calib && L[1].drv && L[1].drv->estimate) {
+        cal = xs_calib_open(&r->cal);
+        r->has_calib = 1;
+    }
     for (unsigned wave = 1; wave <= W; wave++) {
         double wtruth[2] = {0, 0}, wn = 0; /* this wave's exact values of priority and greedy */
         xs_world_wave(&w, wave);
@@ -305,7 +330,7 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
             if (c >= 0)
                 add(&r->w[P_ORACLE][wave - 1], &w, i, 1u << c);
         }
-        double budget = p->budget > 0 ? p->budget * sendall_cost : -1;
+        double budget = p->budget > 0 ? p->budget * sendall_cost : -1, lam_or = 0;
         if (budget >= 0) { /* the oracle under the same cap: bisection on the cost multiplier */
             double lo = 0, hi = 0;
             while (oracle_spend(&w, batch, hi) > budget && hi < 1e9)
@@ -317,6 +342,7 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                 else
                     hi = mid;
             }
+            lam_or = hi;
             for (uint32_t i = 0; i < w.n; i++) {
                 int c = batch[i] < 200 ? oracle_pick(&w, i, hi, NULL) : -1;
                 if (c >= 0)
@@ -350,6 +376,9 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                     for (size_t x = 0; x < n; x++)
                         ch[x] = (xs_choice){(int8_t)greedy_pick(p, &l->h[(size_t)ids[x] * 16], w.reach[ids[x]]), 0, 0, 0, 0};
                 }
+                for (size_t x = 0; cal && l->drv && wave > 1 && x < n; x++)
+                    if (ch[x].scored)
+                        calib_one(cal, &w, l->drv, wave, ids[x], ch[x].ch, lam_or, r);
                 for (size_t x = 0; x < n; x++) {
                     uint32_t i = ids[x];
                     int c = ch[x].ch, conv;
@@ -436,6 +465,8 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                 t_x += (double)(clock() - c0) / CLOCKS_PER_SEC;
         }
     }
+    if (cal)
+        xs_calib_close(cal);
     if (oa.n && oa.base_n > 1) {
         for (int t = 0; t < OPE_COUNT; t++) {
             eng__xe_ope(oa.rows[t], oa.n, oa.base, oa.base_n, &r->ope[t].ipw, &r->ope[t].dr);
