@@ -33,6 +33,7 @@
 #include "model/xengage_opts.h"
 #include "audience/audience_link.h"
 #include "base/hash.h"
+#include "base/lower.h"
 #include "store/record.h"
 
 #include <stdio.h>
@@ -707,16 +708,9 @@ static int cap_lambda(const eng__dctx *ctx, xe_exec *x, uint32_t first, int64_t 
 {
     eng_engine *e = ctx->e;
     size_t at = 0;
-    if (x->test_sorted) {
-        size_t hi = x->ntest;
-        while (at < hi) {
-            size_t mid = at + (hi - at) / 2;
-            if (x->test[mid] < first)
-                at = mid + 1;
-            else
-                hi = mid;
-        }
-    } else
+    if (x->test_sorted)
+        at = eng__lower_u32(x->test, x->ntest, first);
+    else
         while (at < x->ntest && x->test[at] != first)
             at++;
     size_t n = x->ntest - at;

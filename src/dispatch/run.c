@@ -3,6 +3,8 @@
  * execution that is not finished or refused. */
 #include "dispatch/dispatch_impl.h"
 
+#include "base/lower.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -60,14 +62,7 @@ static int finish_left(eng__runctx *r, uint64_t id, const eng_schedule *s, int m
     eng__dsp *d = eng__dsp_get(r->e);
     if (!d)
         return eng__nomem();
-    size_t lo = 0, hi = d->nsettled;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (d->settled[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = eng__lower_u64(d->settled, d->nsettled, id);
     if (lo < d->nsettled && d->settled[lo] == id)
         return ENG_OK;
     eng_time step = s->kind == ENG_SCHEDULE_RECURRING ? step_of(s) : 0;
