@@ -11,6 +11,7 @@
 #include <signal.h>
 
 _Atomic unsigned eng__tpool_refuse;
+void (*eng__tpool_job_hook)(int starting);
 
 /* Bumped in a forked child: the pools it inherited have no workers there. */
 static _Atomic unsigned fork_gen;
@@ -91,7 +92,11 @@ static int claim(eng__pipe *pp)
     size_t k = atomic_fetch_add_explicit(&pp->next, 1, memory_order_relaxed);
     if (k >= pp->n)
         return 0;
+    if (eng__tpool_job_hook)
+        eng__tpool_job_hook(1);
     pp->run(pp->user, k);
+    if (eng__tpool_job_hook)
+        eng__tpool_job_hook(0);
     atomic_store_explicit(&pp->done[k], 1, memory_order_release);
     if (atomic_load(&pp->waiting)) { /* the caller sleeps on this job (seq_cst both sides: no lost wake-up) */
         pthread_mutex_lock(&pp->pool->mu);

@@ -55,6 +55,10 @@ void eng__tpool_grow(eng__tpool *p, unsigned n);
 unsigned eng__tpool_started(eng__tpool *p);
 /* Tests: the next this-many worker starts fail, as pthread_create may. */
 extern _Atomic unsigned eng__tpool_refuse;
+/* Tests: called with 1 before each job of a group runs (on a worker or the caller)
+ * and with 0 after it, so that crash harnesses kill the process while jobs run
+ * (tests/helpers/crash_point.h). Set before the engine's first group. */
+extern void (*eng__tpool_job_hook)(int starting);
 
 /* Jobs 0..n-1 (at most ENG__PIPE_MAX) run in any order by up to @p threads of
  * the pool's workers and by the caller, each claimed once, in order; the caller

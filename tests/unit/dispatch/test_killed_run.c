@@ -18,10 +18,13 @@
 #include "dispatch_fixture.h"
 #include "crash_point.h"
 #include "events/events_impl.h"
+#include "events/keypar.h"
 #include "store/file_behind.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define N 60
 #define OCC 3
@@ -41,6 +44,8 @@ typedef struct host {
 /* Set by killed_with_retries: the second occurrence's email to every 9th customer is answered
  * "retry" six times (backoff 1 to 32 minutes), so it finishes after the third, the last. */
 static int retrying;
+/* The engine's threads: 1, or 3 with batches cut into jobs from 4 rows on (killed_while_threads_run). */
+static unsigned threads = 1;
 
 static int held(host *h, const char *key, int add)
 {
@@ -179,7 +184,7 @@ static eng_engine *engine(host *h)
     cfg.transport = &tm;
     cfg.transport_user = h;
     cfg.clock_fn = dx_clock;
-    cfg.threads = 1; /* seals written behind */
+    cfg.threads = threads; /* seals written behind */
     eng_engine *e = NULL;
     assert_int_equal(eng_open(&cfg, &e), ENG_OK);
     eng_dispatch_hooks hk = ENG_DISPATCH_HOOKS_INIT;
@@ -315,13 +320,68 @@ static void check(dx *f, eng_engine *e)
     free(al.v);
 }
 
-static void killed_run(int retries)
+/* The world's file back as it was before the run, the logs gone, and a child running the
+ * schedule on it, killed at its write @p nth (0: none), @p busy_ns after its pool job
+ * @p busy_nth started (crash_point.h; 0: none) or by this process after @p kill_us (0:
+ * none); then the file reopened, the schedule run to its end and checked. Returns the
+ * jobs running when the child died (-1: it was not killed). */
+static int crash_and_resume(dx *f, host *h, const unsigned char *img, long len, uint64_t writes, uint64_t nth,
+                            uint64_t busy_nth, long busy_ns, long kill_us)
+{
+    uint64_t campaign = f->campaign, message = f->message;
+    eng_time t0 = f->t0;
+    test_write_file(db, img, len);
+    unlink(prov_log);
+    unlink(ad_log);
+    fflush(stdout);
+    crash_busy_map();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        host_open(h);
+        crash_arm(nth, 0);
+        crash_busy_arm(busy_nth, busy_ns);
+        f->e = engine(h);
+        int rc = run_schedule(f, f->e);
+        _exit(crash_dead || !nth ? 0 : rc == ENG_OK ? 3 : 4); /* 3: the crash point was not reached */
+    }
+    if (kill_us) {
+        struct timespec ts = {kill_us / 1000000, (kill_us % 1000000) * 1000};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    int killed = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && (busy_nth || kill_us);
+    if (!killed && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
+        fail_msg("crash at write %llu of %llu (job %llu, kill at %ld us): the child ended with status %d",
+                 (unsigned long long)nth, (unsigned long long)writes, (unsigned long long)busy_nth, kill_us, st);
+    int inside = killed ? atomic_load(&crash_busy->inside) : -1;
+    host_open(h);
+    f->e = engine(h); /* recovery: the file as the crash left it */
+    assert_int_equal(f->campaign, campaign);
+    assert_int_equal(f->message, message);
+    assert_int_equal(f->t0, t0);
+    int rc = run_schedule(f, f->e);
+    if (rc)
+        fail_msg("crash at write %llu (job %llu, kill at %ld us): the resumed run failed: %s", (unsigned long long)nth,
+                 (unsigned long long)busy_nth, kill_us, eng_error_last()->message);
+    check(f, f->e);
+    assert_int_equal(eng_close(f->e), ENG_OK);
+    host_close(h);
+    return inside;
+}
+
+static void killed_run(int retries, unsigned nthreads)
 {
     retrying = retries;
+    threads = nthreads;
     uint32_t seal = eng__seg_seal_rows;
-    size_t spill = eng__file_spill_min;
+    size_t spill = eng__file_spill_min, minrows = eng__keypar_min_rows;
     eng__seg_seal_rows = 64;
     eng__file_spill_min = 256; /* a segment's record is spilled: written behind */
+    if (threads > 1)
+        eng__keypar_min_rows = 4; /* the sends' key chunks, receipts' parts, seals' halves: pool jobs */
     char *tmp = test_tmpdir();
     snprintf(dir, sizeof dir, "%s", tmp);
     snprintf(db, sizeof db, "%s/run.db", dir);
@@ -329,64 +389,60 @@ static void killed_run(int retries)
     snprintf(ad_log, sizeof ad_log, "%s/platform.log", dir);
     dx f;
     world(&f);
-    uint64_t campaign = f.campaign, message = f.message;
-    eng_time t0 = f.t0;
     assert_int_equal(eng_close(f.e), ENG_OK);
     long len;
     unsigned char *img = test_read_file(db, &len); /* the world, before every run */
 
-    /* the undisturbed run: its writes */
+    /* the undisturbed run: its writes, its pool jobs, its time */
     host *h = calloc(1, sizeof *h);
     host_open(h);
     crash_arm(0, 0);
+    crash_busy_arm(0, 0);
     f.e = engine(h);
     size_t w0 = eng__behind_writes;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(run_schedule(&f, f.e), ENG_OK);
-    uint64_t writes = crash_writes;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t writes = crash_writes, jobs = atomic_load(&crash_busy->entries);
     size_t seals = eng__behind_writes - w0;
+    crash_busy_disarm();
     crash_disarm();
+    long run_us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
     assert_true(seals >= 2); /* segments sealed during the run, written behind */
     check(&f, f.e);
     assert_int_equal(eng_close(f.e), ENG_OK);
     host_close(h);
 
-    uint64_t stride = test_slow_runtime() ? 16 : 1 + writes / 200, tried = 0;
-    for (uint64_t nth = 1 + writes % stride / 2; nth <= writes; nth += stride, tried++) {
-        test_write_file(db, img, len);
-        unlink(prov_log);
-        unlink(ad_log);
-        fflush(stdout);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            host_open(h);
-            crash_arm(nth, 0);
-            f.e = engine(h);
-            int rc = run_schedule(&f, f.e);
-            _exit(crash_dead ? 0 : rc == ENG_OK ? 3 : 4); /* 3: the crash point was not reached */
+    /* at every write (threads 1), every other (3); every 16th under valgrind and TSan */
+    uint64_t stride = test_slow_runtime() ? 16 : threads > 1 ? 2 + writes / 100 : 1 + writes / 200, tried = 0;
+    for (uint64_t nth = 1 + writes % stride / 2; nth <= writes; nth += stride, tried++)
+        crash_and_resume(&f, h, img, len, writes, nth, 0, 0, 0);
+    int points = 0, kills = 0, died = 0, busy = 0;
+    if (threads > 1) { /* while jobs run: as one starts or 1 to 200 us after; and at random */
+        assert_true(jobs >= 32);
+        points = test_slow_runtime() ? 3 : 24, kills = test_slow_runtime() ? 2 : 8;
+        if (getenv("ENG_KILLED_KILLS"))
+            points = kills = atoi(getenv("ENG_KILLED_KILLS"));
+        uint64_t r = 5;
+        for (int i = 0; i < points + kills; i++) {
+            uint64_t x = test_splitmix(&r);
+            int inside = i < points ? crash_and_resume(&f, h, img, len, writes, 0, 1 + (uint64_t)i * jobs / (uint64_t)points,
+                                                       x % 3 ? (long)(x >> 8) % 200000 + 1000 : 0, 0)
+                                    : crash_and_resume(&f, h, img, len, writes, 0, 0, 0, 1 + (long)(x % (uint64_t)(run_us * 2 + 1000)));
+            died += inside >= 0;
+            busy += inside > 0;
         }
-        int st;
-        assert_int_equal(waitpid(pid, &st, 0), pid);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            fail_msg("crash at write %llu of %llu: the child ended with status %d", (unsigned long long)nth,
-                     (unsigned long long)writes, st);
-        host_open(h);
-        f.e = engine(h); /* recovery: the file as the crash left it */
-        assert_int_equal(f.campaign, campaign);
-        assert_int_equal(f.message, message);
-        assert_int_equal(f.t0, t0);
-        int rc = run_schedule(&f, f.e);
-        if (rc)
-            fail_msg("crash at write %llu: the resumed run failed: %s", (unsigned long long)nth,
-                     eng_error_last()->message);
-        check(&f, f.e);
-        assert_int_equal(eng_close(f.e), ENG_OK);
-        host_close(h);
+        assert_true(died >= points); /* every job chosen came (their number is the run's) */
     }
-    printf("campaign run killed at %llu of its %llu writes (3 hourly occurrences, email and Facebook, %zu seals "
-           "behind%s): each send once at the provider or the platform\n", (unsigned long long)tried,
-           (unsigned long long)writes, seals, retries ? ", the second occurrence's retries outlasting the last" : "");
-    assert_true(tried >= (test_slow_runtime() ? 3u : 40u));
+    printf("campaign run (threads %u) killed at %llu of its %llu writes (3 hourly occurrences, email and Facebook, %zu "
+           "seals behind%s)", threads, (unsigned long long)tried, (unsigned long long)writes, seals,
+           retries ? ", the second occurrence's retries outlasting the last" : "");
+    if (threads > 1)
+        printf(", at %d of its %llu pool jobs and %d times at random (the run %ld us): %d killed, %d with jobs running",
+               points, (unsigned long long)jobs, kills, run_us, died, busy);
+    printf(": each send once at the provider or the platform\n");
+    assert_true(tried >= (test_slow_runtime() ? 3u : threads > 1 ? 20u : 40u));
     free(h);
     free(img);
     dx_provider_free(&f.prov);
@@ -394,13 +450,15 @@ static void killed_run(int retries)
     free(tmp);
     eng__seg_seal_rows = seal;
     eng__file_spill_min = spill;
+    eng__keypar_min_rows = minrows;
+    threads = 1;
     test_alloc_assert_clean();
 }
 
 static void killed_at_every_write(void **state)
 {
     (void)state;
-    killed_run(0);
+    killed_run(0, 1);
 }
 
 /* The same with retries: an occurrence finishing after a later one, crashed at every write
@@ -408,7 +466,15 @@ static void killed_at_every_write(void **state)
 static void killed_with_retries(void **state)
 {
     (void)state;
-    killed_run(1);
+    killed_run(1, 1);
+}
+
+/* Engine threads 3, batches cut into pool jobs: killed at every other write, while jobs
+ * run and at random moments. */
+static void killed_while_threads_run(void **state)
+{
+    (void)state;
+    killed_run(0, 3);
 }
 
 int main(void)
@@ -416,6 +482,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(killed_at_every_write),
         cmocka_unit_test(killed_with_retries),
+        cmocka_unit_test(killed_while_threads_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

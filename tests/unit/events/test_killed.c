@@ -27,6 +27,7 @@
  * exactly as undisturbed. */
 #include "ev_fixture.h"
 #include "crash_point.h"
+#include "events/keypar.h"
 #include "store/file_behind.h"
 
 #include <dirent.h>
@@ -99,6 +100,7 @@ static void plan_make(uint64_t seed)
 }
 
 static char fpath[1024];
+static unsigned threads = 1; /* the engines' (killed_while_threads_run: 3) */
 static uint64_t crash_nth; /* the crash point of the file opened (for messages) */
 static pid_t parent_pid;
 
@@ -139,7 +141,7 @@ static eng_engine *open_file(int create)
     }
     assert_int_equal(rc, ENG_OK);
     eng_engine *e = test_engine_open(s);
-    e->threads = 1; /* seals written behind */
+    e->threads = threads; /* seals written behind */
     if (create)
         assert_int_equal(eng_org_create(e, "acme", NULL, "admin", NULL), ENG_OK);
     return e;
@@ -342,8 +344,10 @@ static void child(int fd)
 }
 
 /* One crash: a child from a file holding the org (made by the parent), killed at
- * write @p nth (0: none) or after @p kill_us (0: none). Returns batches acknowledged. */
-static int crash_once(uint64_t nth, long kill_us)
+ * write @p nth (0: none), after @p kill_us (0: none), or @p busy_ns after its
+ * @p busy_nth pool job started (0: none). Returns batches acknowledged; *inside:
+ * the jobs running when it died (-1: it was not killed). */
+static int crash_once_at(uint64_t nth, long kill_us, uint64_t busy_nth, long busy_ns, int *inside)
 {
     unlink(fpath);
     crash_nth = 0;
@@ -353,11 +357,13 @@ static int crash_once(uint64_t nth, long kill_us)
     assert_int_equal(pipe(p), 0);
     fflush(stdout);
     fflush(stderr);
+    crash_busy_map();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         close(p[0]);
         crash_arm(nth, 0);
+        crash_busy_arm(busy_nth, busy_ns);
         child(p[1]);
     }
     close(p[1]);
@@ -375,12 +381,19 @@ static int crash_once(uint64_t nth, long kill_us)
     close(p[0]);
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
-    if (!kill_us || !WIFSIGNALED(st)) {
+    if (!(kill_us || busy_nth) || !WIFSIGNALED(st)) {
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
             fprintf(stderr, "killed: the child at write %llu ended with status %d\n", (unsigned long long)nth, st);
         assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
+    if (inside)
+        *inside = WIFSIGNALED(st) ? atomic_load(&crash_busy->inside) : -1;
     return acked;
+}
+
+static int crash_once(uint64_t nth, long kill_us)
+{
+    return crash_once_at(nth, kill_us, 0, 0, NULL);
 }
 
 static size_t behind0;
@@ -458,6 +471,80 @@ static void killed_while_sealing(void **st)
     test_alloc_assert_clean();
 }
 
+/* The script with engine threads 3 and batches cut into parts from 4 rows on
+ * (eng__keypar_min_rows), so that the receipts' key parse and apply ranges, the
+ * `sent` rows' key chunks and the seals' second halves run as jobs on the pool's
+ * workers. The process dies at every other write (as above: the file states a kill
+ * can leave, in this run's order of writes), while jobs run (as a job starts, or 1 to
+ * 200 us after, the job chosen along the run: crash_busy_arm) and by the parent's
+ * SIGKILL at random moments; every recovery checked as above. */
+static void killed_while_threads_run(void **st)
+{
+    (void)st;
+    uint32_t seal = eng__seg_seal_rows;
+    size_t spill = eng__file_spill_min, minrows = eng__keypar_min_rows;
+    char *dir;
+    setup_script(&dir);
+    threads = 3;
+    eng__keypar_min_rows = 4;
+
+    unlink(fpath);
+    eng_close(open_file(1));
+    crash_arm(0, 0);
+    crash_busy_arm(0, 0); /* counts the pool's jobs */
+    eng_engine *e = open_file(0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int k = 0; k < NB; k++)
+        assert_int_equal(run_batch(e, k, NULL), ENG_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    eng_close(e);
+    uint64_t jobs = atomic_load(&crash_busy->entries), writes = crash_writes;
+    crash_busy_disarm();
+    crash_disarm();
+    long run_us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    assert_true(jobs >= 64); /* batches cut into jobs */
+
+    int prefixes[NB + 2] = {0}, died = 0, busy = 0, rounds = 0;
+    for (uint64_t nth = 1; nth <= writes; nth += test_slow_runtime() ? 24 : 2, rounds++)
+        prefixes[check_recovery(crash_once(nth, 0), nth % 4 == 1)]++;
+    int points = test_slow_runtime() ? 4 : 36, kills = test_slow_runtime() ? 2 : 12;
+    if (getenv("ENG_KILLED_KILLS"))
+        points = kills = atoi(getenv("ENG_KILLED_KILLS"));
+    uint64_t r = 11;
+    for (int i = 0; i < points + kills; i++, rounds++) {
+        int inside, acked;
+        if (i < points) { /* the job along the run, and the delay after it started */
+            uint64_t nth = 1 + (uint64_t)i * jobs / (uint64_t)points, x = test_splitmix(&r);
+            long ns = x % 3 ? (long)(x >> 8) % 200000 + 1000 : 0;
+            acked = crash_once_at(0, 0, nth, ns, &inside);
+            if (getenv("KILLED_VERBOSE"))
+                printf("job %llu + %ld ns: %s, %d inside\n", (unsigned long long)nth, ns,
+                       inside < 0 ? "not reached" : "died", inside);
+        } else {
+            acked = crash_once_at(0, 1 + (long)(test_splitmix(&r) % (uint64_t)(run_us * 2 + 1000)), 0, 0, &inside);
+        }
+        died += inside >= 0;
+        busy += inside > 0;
+        prefixes[check_recovery(acked, i % 4 == 0)]++;
+    }
+    int distinct = 0;
+    for (int k = 0; k <= NB; k++)
+        distinct += prefixes[k] > 0;
+    printf("killed with threads 3: %d crashes (%llu writes, %llu pool jobs, the script %ld us): %d killed at a job or "
+           "at random, %d of them with jobs running; %d distinct prefixes recovered\n", rounds,
+           (unsigned long long)writes, (unsigned long long)jobs, run_us, died, busy, distinct);
+    assert_true(died >= points); /* every job chosen came (their number is the script's) */
+    assert_true(distinct >= (test_slow_runtime() ? 1 : NB / 4));
+    threads = 1;
+    test_rmtree(dir);
+    free(dir);
+    eng__seg_seal_rows = seal;
+    eng__file_spill_min = spill;
+    eng__keypar_min_rows = minrows;
+    test_alloc_assert_clean();
+}
+
 /* Every other write of the script failing in turn, the process going on: the failing
  * batch reports the error (or succeeds with what it wrote whole), is retried, and
  * the script ends exactly once; the file reopens the same. */
@@ -509,6 +596,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(killed_while_sealing),
+        cmocka_unit_test(killed_while_threads_run),
         cmocka_unit_test(write_errors_surface),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
