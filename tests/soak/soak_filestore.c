@@ -53,7 +53,9 @@
 #include <unistd.h>
 
 #include "engage.h"
+#include "crash_point.h"        /* crash_busy_*: kills while the pool's jobs run */
 #include "events/events_impl.h" /* eng__seg_seal_rows */
+#include "events/keypar.h"      /* eng__keypar_min_rows */
 #include "store/file_impl.h"     /* eng__file_spill_min */
 #include "store/file_behind.h"   /* eng__behind_writes */
 
@@ -66,6 +68,12 @@
 static char dir[4096], db_path[4200], log_path[4200], ad_path[4200];
 static int64_t real_start_ms;
 static uint64_t seals_behind; /* segments' records the children wrote behind */
+/* The engines' eng_config.threads: each child's chosen by its seed among 1, 2 and 4
+ * (SOAK_THREADS=n: n for all), so one file sees them in turn; batches are cut into
+ * pool jobs from KEYPAR_ROWS rows on, so that they run at this soak's sizes. */
+static unsigned engine_threads = 1;
+static const char *threads_env;
+#define KEYPAR_ROWS 4
 static int64_t round_open_ms;  /* the last round's child: milliseconds to its engine open (-1: killed before) */
 static const eng_time virtual_start = 1767225600000; /* 2026-01-01T00:00:00Z */
 
@@ -282,6 +290,7 @@ static eng_engine *open_engine(provider *p, provider *pf)
     cfg.transport = p ? &tm : NULL;
     cfg.transport_user = p;
     cfg.clock_fn = vnow;
+    cfg.threads = engine_threads;
     eng_engine *e = NULL;
     CHECK(eng_open(&cfg, &e) == ENG_OK);
     if (pf) {
@@ -445,10 +454,14 @@ static void transactions(eng_engine *e, uint64_t round)
     CHECK(eng_txn_import_csv_buffer(e, "acme", csv, (size_t)(p - csv), NULL, NULL) == ENG_OK);
 }
 
-/* One child's life: random work until OPS_PER_CHILD operations or a kill. */
-static void child(uint64_t seed, int drain)
+/* One child's life: random work until OPS_PER_CHILD operations or a kill (from the
+ * parent, or its own as its @p busy_nth pool job runs: crash_point.h; 0: none). */
+static void child(uint64_t seed, int drain, uint64_t busy_nth, long busy_ns)
 {
     rng_state = seed * 2654435761u + 1;
+    static const unsigned pick[] = {1, 2, 4};
+    engine_threads = threads_env ? (unsigned)atoi(threads_env) : pick[(seed * 0x9e3779b97f4a7c15u >> 32) % 3];
+    crash_busy_arm(busy_nth, busy_ns);
     provider p = {0};
     CHECK((p.fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT, 0644)) >= 0);
     size_t n;
@@ -699,13 +712,18 @@ static uint64_t verify(int final)
 
 /* ------------------------------------------------------------ the rounds */
 
+static uint64_t busy_kills; /* children that killed themselves while pool jobs ran */
+
 /* Runs one child; kills it @p kill_after_ms after it started (@p after_ops < 0), or after
  * it opened the engine and reported @p after_ops operations done (the kill then within
  * twice the last one's duration, so that it lands in the next operations whatever an
  * operation takes on a grown file; 0 operations: @p kill_after_ms after the open).
- * kill_after_ms 0: let it finish. Returns operations done. */
-static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int after_ops, int drain, int *killed)
+ * kill_after_ms 0: let it finish. @p busy_nth: the child kills itself @p busy_ns after
+ * its busy_nth pool job started, if that comes first. Returns operations done. */
+static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int after_ops, int drain, uint64_t busy_nth,
+                           long busy_ns, int *killed)
 {
+    crash_busy_map();
     int out[2];
     CHECK(pipe(out) == 0);
     fflush(stdout);
@@ -714,7 +732,7 @@ static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int after_ops, 
     if (pid == 0) {
         close(out[0]);
         dup2(out[1], 1);
-        child(seed, drain);
+        child(seed, drain, busy_nth, busy_ns);
         _exit(0);
     }
     close(out[1]);
@@ -748,6 +766,10 @@ static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int after_ops, 
             while ((r = read(out[0], buf, sizeof buf)) > 0)
                 for (ssize_t i = 0; i < r; i++)
                     ops += buf[i] == 'o', seals_behind += buf[i] == 's';
+            if (!*killed && busy_nth && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
+                *killed = 1; /* its own kill, in a pool job */
+                busy_kills += atomic_load(&crash_busy->inside) > 0;
+            }
             if (!*killed && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
                 fprintf(stderr, "soak: the worker failed (status %d)\n", st);
                 _exit(1);
@@ -783,6 +805,8 @@ int main(int argc, char **argv)
     unlink(ad_path);
     eng__seg_seal_rows = SEAL_ROWS;
     eng__file_spill_min = 512; /* a segment's record is spilled: written behind */
+    eng__keypar_min_rows = KEYPAR_ROWS;
+    threads_env = getenv("SOAK_THREADS");
     real_start_ms = real_ms();
     uint64_t seed = (uint64_t)time(NULL);
     if (getenv("SOAK_SEED"))
@@ -814,7 +838,10 @@ int main(int argc, char **argv)
             int64_t kill_ms = 1 + (int64_t)(rnd() % 250);
             /* three rounds in four counted from the child's open and its first operations */
             int after_ops = rnd() % 4 ? (int)(rnd() % OPS_PER_CHILD) : -1;
-            uint64_t o = round_once(seed + rounds, kill_ms, after_ops, 0, &killed);
+            /* one round in three the child also kills itself in a pool job, if it gets there first */
+            uint64_t busy_nth = rnd() % 3 ? 0 : 1 + rnd() % 500;
+            long busy_ns = busy_nth && rnd() % 2 ? (long)(rnd() % 200000) + 1000 : 0;
+            uint64_t o = round_once(seed + rounds, kill_ms, after_ops, 0, busy_nth, busy_ns, &killed);
             ops += o;
             kills += killed;
             rounds++;
@@ -822,16 +849,18 @@ int main(int argc, char **argv)
             checks += verify(0);
             long long size = stat(db_path, &sb) == 0 ? (long long)sb.st_size : -1;
             if (getenv("SOAK_VERBOSE"))
-                printf("round %llu: file %lld bytes, open %lld ms, killed %d after %lld ms, %llu operations, verify %lld ms\n",
-                       (unsigned long long)rounds, size, (long long)round_open_ms, killed, (long long)kill_ms,
-                       (unsigned long long)o, (long long)(real_ms() - v0));
+                printf("round %llu: file %lld bytes, open %lld ms, killed %d after %lld ms or at pool job %llu, %llu "
+                       "operations, %llu pool jobs, verify %lld ms\n", (unsigned long long)rounds, size,
+                       (long long)round_open_ms, killed, (long long)kill_ms, (unsigned long long)busy_nth,
+                       (unsigned long long)o, (unsigned long long)atomic_load(&crash_busy->entries),
+                       (long long)(real_ms() - v0));
             if (size >= epoch_bytes) {
                 last = real_ms() - real_start_ms >= (int64_t)seconds * 1000;
                 break;
             }
         }
         int killed;
-        ops += round_once(seed + rounds, 0, -1, 1, &killed);
+        ops += round_once(seed + rounds, 0, -1, 1, 0, 0, &killed);
         checks += verify(1);
         if (stat(db_path, &sb) == 0 && (long long)sb.st_size > bytes)
             bytes = (long long)sb.st_size;
@@ -841,10 +870,11 @@ int main(int argc, char **argv)
         free(read_log_of(1, &n));
         exported += n;
     }
-    printf("soak: %llu rounds, %llu kills, %llu operations, %llu worlds, %zu sends at the provider, %zu identifiers "
-           "exported, %llu segments written behind, %llu invariants checked, largest file %lld bytes: all held\n",
-           (unsigned long long)rounds, (unsigned long long)kills, (unsigned long long)ops, (unsigned long long)epochs,
-           sent, exported, (unsigned long long)seals_behind, (unsigned long long)checks, bytes);
+    printf("soak: %llu rounds, %llu kills (%llu in a pool job), %llu operations, %llu worlds, %zu sends at the provider, "
+           "%zu identifiers exported, %llu segments written behind, %llu invariants checked, largest file %lld bytes: "
+           "all held\n", (unsigned long long)rounds, (unsigned long long)kills, (unsigned long long)busy_kills,
+           (unsigned long long)ops, (unsigned long long)epochs, sent, exported, (unsigned long long)seals_behind,
+           (unsigned long long)checks, bytes);
     if (argc <= 2) {
         unlink(db_path);
         unlink(log_path);
