@@ -439,7 +439,8 @@ static void killed_run(int retries, unsigned nthreads)
            "seals behind%s)", threads, (unsigned long long)tried, (unsigned long long)writes, seals,
            retries ? ", the second occurrence's retries outlasting the last" : "");
     if (threads > 1)
-        printf(", at %d of its %llu pool jobs and %d times at random (the run %ld us): %d killed, %d with jobs running",
+        printf(", at %d points along its %llu pool jobs and %d times at random (the run %ld us): %d killed, %d with jobs "
+               "running",
                points, (unsigned long long)jobs, kills, run_us, died, busy);
     printf(": each send once at the provider or the platform\n");
     assert_true(tried >= (test_slow_runtime() ? 3u : threads > 1 ? 20u : 40u));
@@ -470,11 +471,13 @@ static void killed_with_retries(void **state)
 }
 
 /* Engine threads 3, batches cut into pool jobs: killed at every other write, while jobs
- * run and at random moments. */
+ * run and at random moments; with ENG_KILLED_KILLS (opt-in) the run with retries too. */
 static void killed_while_threads_run(void **state)
 {
     (void)state;
     killed_run(0, 3);
+    if (getenv("ENG_KILLED_KILLS"))
+        killed_run(1, 3);
 }
 
 int main(void)

@@ -24,7 +24,9 @@
  * Storage errors instead of crashes: every other write of the script failing in turn in
  * one process (the write behind's failure surfaces at the store's next call):
  * the batch fails, or succeeds with its write done; retried, the script ends
- * exactly as undisturbed. */
+ * exactly as undisturbed.
+ * Both again with engine threads 3 and batches cut into pool jobs, killed while the
+ * jobs run too (killed_while_threads_run, write_errors_with_threads). */
 #include "ev_fixture.h"
 #include "crash_point.h"
 #include "events/keypar.h"
@@ -548,14 +550,17 @@ static void killed_while_threads_run(void **st)
 /* Every other write of the script failing in turn, the process going on: the failing
  * batch reports the error (or succeeds with what it wrote whole), is retried, and
  * the script ends exactly once; the file reopens the same. */
-static void write_errors_surface(void **st)
+static void write_errors_at(unsigned nthreads)
 {
-    (void)st;
     uint32_t seal = eng__seg_seal_rows;
-    size_t spill = eng__file_spill_min;
+    size_t spill = eng__file_spill_min, minrows = eng__keypar_min_rows;
     char *dir;
     setup_script(&dir);
-    uint64_t stride = test_slow_runtime() ? 24 : 2, failed = 0; /* every 24th under valgrind and TSan */
+    threads = nthreads;
+    if (threads > 1)
+        eng__keypar_min_rows = 4; /* batches cut into pool jobs (killed_while_threads_run) */
+    /* every other write (every 3rd with threads); every 24th under valgrind and TSan */
+    uint64_t stride = test_slow_runtime() ? 24 : threads > 1 ? 3 : 2, failed = 0;
     for (uint64_t nth = 1;; nth += stride) {
         unlink(fpath);
         eng_close(open_file(1));
@@ -587,9 +592,24 @@ static void write_errors_surface(void **st)
     assert_true(failed > (test_slow_runtime() ? 1u : 10u));
     test_rmtree(dir);
     free(dir);
+    threads = 1;
     eng__seg_seal_rows = seal;
     eng__file_spill_min = spill;
+    eng__keypar_min_rows = minrows;
     test_alloc_assert_clean();
+}
+
+static void write_errors_surface(void **st)
+{
+    (void)st;
+    write_errors_at(1);
+}
+
+/* The same with engine threads 3 and batches cut into pool jobs. */
+static void write_errors_with_threads(void **st)
+{
+    (void)st;
+    write_errors_at(3);
 }
 
 int main(void)
@@ -598,6 +618,7 @@ int main(void)
         cmocka_unit_test(killed_while_sealing),
         cmocka_unit_test(killed_while_threads_run),
         cmocka_unit_test(write_errors_surface),
+        cmocka_unit_test(write_errors_with_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
