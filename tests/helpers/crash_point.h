@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -132,5 +133,25 @@ static inline void crash_busy_arm(uint64_t nth, long ns)
 }
 
 static inline void crash_busy_disarm(void) { eng__tpool_job_hook = NULL; }
+
+/* fork() for a child to crash: the output flushed first (not written twice), the
+ * counts shared and zeroed. */
+static inline pid_t crash_fork(void)
+{
+    fflush(stdout);
+    fflush(stderr);
+    crash_busy_map();
+    return fork();
+}
+
+/* SIGKILL to @p pid after @p us microseconds (0: none). */
+static inline void crash_kill_after(pid_t pid, long us)
+{
+    if (!us)
+        return;
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+}
 
 #endif

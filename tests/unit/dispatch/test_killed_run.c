@@ -14,7 +14,10 @@
  * provider, each an accepted email send of the ledger and each accepted email send
  * there; per occurrence one part per Facebook identifier and the identifiers exactly
  * the ledger's accepted Facebook sends'; one `sent` touch per accepted send; the
- * audit chain verifies. */
+ * audit chain verifies.
+ * killed_while_threads_run: the same with engine threads 3 and batches cut into pool
+ * jobs from 4 rows on, killed at every other write, while its jobs run (as one
+ * starts, or 1 to 200 us after: crash_point.h's crash_busy_arm) and at random. */
 #include "dispatch_fixture.h"
 #include "crash_point.h"
 #include "events/events_impl.h"
@@ -333,9 +336,7 @@ static int crash_and_resume(dx *f, host *h, const unsigned char *img, long len, 
     test_write_file(db, img, len);
     unlink(prov_log);
     unlink(ad_log);
-    fflush(stdout);
-    crash_busy_map();
-    pid_t pid = fork();
+    pid_t pid = crash_fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         host_open(h);
@@ -345,11 +346,7 @@ static int crash_and_resume(dx *f, host *h, const unsigned char *img, long len, 
         int rc = run_schedule(f, f->e);
         _exit(crash_dead || !nth ? 0 : rc == ENG_OK ? 3 : 4); /* 3: the crash point was not reached */
     }
-    if (kill_us) {
-        struct timespec ts = {kill_us / 1000000, (kill_us % 1000000) * 1000};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
-    }
+    crash_kill_after(pid, kill_us);
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     int killed = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && (busy_nth || kill_us);

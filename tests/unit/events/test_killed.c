@@ -357,10 +357,7 @@ static int crash_once_at(uint64_t nth, long kill_us, uint64_t busy_nth, long bus
     crash_nth = nth;
     int p[2];
     assert_int_equal(pipe(p), 0);
-    fflush(stdout);
-    fflush(stderr);
-    crash_busy_map();
-    pid_t pid = fork();
+    pid_t pid = crash_fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         close(p[0]);
@@ -369,11 +366,7 @@ static int crash_once_at(uint64_t nth, long kill_us, uint64_t busy_nth, long bus
         child(p[1]);
     }
     close(p[1]);
-    if (kill_us) {
-        struct timespec ts = {kill_us / 1000000, (kill_us % 1000000) * 1000};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
-    }
+    crash_kill_after(pid, kill_us);
     int acked = 0;
     unsigned char b;
     while (read(p[0], &b, 1) == 1) {
