@@ -418,7 +418,7 @@ static void killed_run(int retries, unsigned nthreads)
     int points = 0, kills = 0, died = 0, busy = 0;
     if (threads > 1) { /* while jobs run: as one starts or 1 to 200 us after; and at random */
         assert_true(jobs >= 32);
-        points = test_slow_runtime() ? 3 : 24, kills = test_slow_runtime() ? 2 : 8;
+        points = test_slow_runtime() ? 2 : 24, kills = test_slow_runtime() ? 1 : 8;
         if (getenv("ENG_KILLED_KILLS"))
             points = kills = atoi(getenv("ENG_KILLED_KILLS"));
         uint64_t r = 5;

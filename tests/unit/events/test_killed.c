@@ -501,9 +501,9 @@ static void killed_while_threads_run(void **st)
     assert_true(jobs >= 64); /* batches cut into jobs */
 
     int prefixes[NB + 2] = {0}, died = 0, busy = 0, rounds = 0;
-    for (uint64_t nth = 1; nth <= writes; nth += test_slow_runtime() ? 24 : 4, rounds++)
+    for (uint64_t nth = 1; nth <= writes; nth += test_slow_runtime() ? 41 : 4, rounds++)
         prefixes[check_recovery(crash_once(nth, 0), nth % 4 == 1)]++;
-    int points = test_slow_runtime() ? 4 : 32, kills = test_slow_runtime() ? 2 : 12;
+    int points = test_slow_runtime() ? 3 : 32, kills = test_slow_runtime() ? 1 : 12;
     if (getenv("ENG_KILLED_KILLS"))
         points = kills = atoi(getenv("ENG_KILLED_KILLS"));
     uint64_t r = 11;
@@ -552,8 +552,8 @@ static void write_errors_at(unsigned nthreads)
     threads = nthreads;
     if (threads > 1)
         eng__keypar_min_rows = 4; /* batches cut into pool jobs (killed_while_threads_run) */
-    /* every other write (every 5th with threads); every 24th under valgrind and TSan */
-    uint64_t stride = test_slow_runtime() ? 24 : threads > 1 ? 5 : 2, failed = 0;
+    /* every other write (every 5th with threads); every 24th (41st) under valgrind and TSan */
+    uint64_t stride = test_slow_runtime() ? (threads > 1 ? 41 : 24) : threads > 1 ? 5 : 2, failed = 0;
     for (uint64_t nth = 1;; nth += stride) {
         unlink(fpath);
         eng_close(open_file(1));
