@@ -156,8 +156,6 @@ typedef struct eng__sends {
     uint32_t nslots;
     uint64_t *hashed; /* bit per send: in the hash index (the others are in a key map) */
     uint32_t nhashed;
-    uint64_t *canon;  /* bit per send: its rows are flagged `first` (eng__sends_canon) */
-    size_t canon_words;
 } eng__sends;
 
 /* A receipt waiting for its send. */
@@ -209,7 +207,11 @@ typedef struct eng__ev {
     void *ordtmp;                   /* ... and its sort keys and packed rows */
     size_t ordtmp_cap;
     eng__rcols rdec;
+    struct eng__rscratch *rsc;      /* the receipts' apply ranges' rows, kept between batches (rapply.c) */
 } eng__ev;
+
+/* Free the receipts' kept apply scratch (rapply.c). */
+void eng__rcpt_scratch_free(eng__ev *ev);
 
 /* A key of context ctx that its key map does not hold may still be in the hash index (keymap.c). */
 static inline int eng__kmap_probe(const eng__ev *ev, const eng__evorg *o, uint32_t ctx)
@@ -283,19 +285,15 @@ int eng__sends_room(eng__sends *s, const eng__mem *mem, size_t more, eng__prog *
 /* Mark send @p id as the only send of its (context, customer, channel): its key
  * is the dispatcher's key for exactly those, in the context's key map (so a
  * second send with them would have the same key and be a duplicate). Its rows,
- * and its receipts' rows, are written with `first` set. */
-int eng__sends_set_canon(eng__sends *s, const eng__mem *mem, uint32_t id);
+ * and its receipts' rows, are written with `first` set. The bit lives in the
+ * send's record, which every receipt reads anyway. */
 static inline int eng__sends_canon(const eng__sends *s, uint32_t id)
 {
-    return id / 64 < s->canon_words && (s->canon[id / 64] >> (id % 64) & 1);
+    return s->hot[id].canon;
 }
-/* eng__sends_set_canon inline when its word exists (once a `sent` row). */
-static inline int eng__sends_canon_set(eng__sends *s, const eng__mem *mem, uint32_t id)
+static inline void eng__sends_canon_set(eng__sends *s, uint32_t id)
 {
-    if (id / 64 >= s->canon_words)
-        return eng__sends_set_canon(s, mem, id);
-    s->canon[id / 64] |= 1ull << (id % 64);
-    return ENG_OK;
+    s->hot[id].canon = 1;
 }
 /* A send's fields from its sent row (id within the arrays), but its key hash: kept in
  * memory for a send of the hash index only (eng__sends_add). A send found through a key
@@ -334,6 +332,7 @@ static inline int eng__sends_add_mapped(eng__sends *s, uint32_t id, uint16_t org
     eng__sends_fields(s, id, org, ctx, customer, channel, at);
     eng__sends_mapped_hash(s, id, keyhash);
     s->hot[id].mask = 1u << ENG_TOUCH_SENT;
+    s->hot[id].canon = 0;
     return 1;
 }
 void eng__sends_free(eng__sends *s, const eng__mem *mem);

@@ -88,9 +88,10 @@ static inline int eng__mask_furthest(unsigned mask)
 /* What a receipt reads and writes of its send, in one record (one cache line holds
  * 16 sends, where separate arrays cost a line each). */
 typedef struct eng__shot {
-    uint16_t org;    /* ENG__NO_ORG: no send (a hole, or dropped by retention) */
-    uint8_t channel;
-    uint8_t mask;    /* the statuses stored for the send: bit s for status s */
+    uint16_t org;        /* ENG__NO_ORG: no send (a hole, or dropped by retention) */
+    unsigned channel : 7;
+    unsigned canon : 1;  /* its rows are flagged `first` (eng__sends_canon) */
+    uint8_t mask;        /* the statuses stored for the send: bit s for status s */
 } eng__shot;
 
 /* ---- send contexts --------------------------------------------------------- */

@@ -39,6 +39,10 @@ typedef struct apart {
     uint16_t *org;
     size_t dups;
     int sorted; /* its receipts arrived in send order: no pass of the sort */
+    /* what its merge needs to look at: rows with a detail, opt-outs, all rows of one org */
+    uint32_t ndet;
+    size_t nopt;
+    int one_org;
 } apart;
 
 _Atomic size_t eng__rcpt_presorted;
@@ -91,7 +95,9 @@ static void part_run(apart *p)
     const uint64_t *ord = p->ord;
     const char *const *det = p->r->details;
     eng__tcols *w = &p->rows;
-    size_t k = 0;
+    size_t k = 0, nopt = 0;
+    unsigned orgs = 0; /* bits where the rows' orgs differ from the first's */
+    uint32_t ndet = 0;
     const uint64_t first = (uint64_t)p->base + p->klo; /* the send of sort key 0 */
     for (size_t pos = p->lo; pos < p->hi; pos++) {
         if (pos + AHEAD < p->hi)
@@ -103,7 +109,8 @@ static void part_run(apart *p)
             __builtin_prefetch(&sd->hot[first + (ord[pos + HOT_AHEAD] >> 32)], 1);
         uint32_t i = (uint32_t)ord[pos];
         const eng__rkey *q = &rk[i];
-        uint32_t c = q->cand;
+        /* the candidate is the sort key's send: its record's read does not wait for q's */
+        uint32_t c = (uint32_t)(first + (ord[pos] >> 32));
         eng__shot *x = &sd->hot[c];
         if (x->org == ENG__NO_ORG || (q->mapped ? x->channel != q->channel : sd->keyhash[c] != p->h[i])) {
             p->stray[p->lo + p->nstray++] = (uint32_t)pos; /* not its send: the caller's */
@@ -124,21 +131,32 @@ static void part_run(apart *p)
             p->org[k] = x->org;
             w->customer[k] = sd->customer[c];
             w->ctx[k] = sd->ctx[c];
-            w->channel[k] = x->channel;
+            w->channel[k] = (uint8_t)x->channel;
         }
+        orgs |= (unsigned)(p->org[k] ^ p->org[0]);
         w->time[k] = q->t;
         w->status[k] = st;
         w->send[k] = c;
-        w->detail[k] = det && det[i] && *det[i] ? i + 1 : 0;
-        w->first[k] = (uint8_t)eng__sends_canon(sd, c);
+        if (det) { /* without details the column is not written: the merge zeroes the tail's */
+            uint32_t d = det[i] && *det[i] ? i + 1 : 0;
+            w->detail[k] = d;
+            ndet += d != 0;
+        }
+        nopt += st == ENG_TOUCH_UNSUBSCRIBED || st == ENG_TOUCH_COMPLAINED;
+        w->first[k] = (uint8_t)x->canon;
         k++;
     }
     w->n = k;
+    p->ndet = ndet;
+    p->nopt = nopt;
+    p->one_org = orgs == 0;
 }
 
 /* Rows [a, a + n) of w into org o's tail, sealing it whenever it is full
- * before a row goes in (as one row at a time would), details interned. */
-static int put_rows(eng__ev *ev, eng__evorg *o, const eng__tcols *w, size_t a, size_t n, const char *const *det)
+ * before a row goes in (as one row at a time would), details interned (@p ndet:
+ * rows of w with one; none, and w's detail column is not written). */
+static int put_rows(eng__ev *ev, eng__evorg *o, const eng__tcols *w, size_t a, size_t n, const char *const *det,
+                    uint32_t ndet)
 {
     int rc;
     while (n) {
@@ -153,17 +171,21 @@ static int put_rows(eng__ev *ev, eng__evorg *o, const eng__tcols *w, size_t a, s
         CP(customer);
         CP(ctx);
         CP(send);
-        CP(detail);
         CP(channel);
         CP(status);
         CP(first);
 #undef CP
-        for (size_t x = at; x < at + m; x++) {
-            uint32_t d = t->detail[x], code;
-            if (d && (rc = eng__dict_intern(&o->det, det[d - 1], strlen(det[d - 1]), &code)))
-                return rc;
-            if (d)
-                t->detail[x] = code + 1;
+        if (!ndet)
+            memset(t->detail + at, 0, m * sizeof *t->detail);
+        else {
+            memcpy(t->detail + at, w->detail + a, m * sizeof *t->detail);
+            for (size_t x = at; x < at + m; x++) {
+                uint32_t d = t->detail[x], code;
+                if (d && (rc = eng__dict_intern(&o->det, det[d - 1], strlen(det[d - 1]), &code)))
+                    return rc;
+                if (d)
+                    t->detail[x] = code + 1;
+            }
         }
         t->n += m;
         a += m;
@@ -181,13 +203,16 @@ static int part_merge(void *arg, void *user)
     int rc = ENG_OK;
     for (size_t a = 0, b; a < w->n && !rc; a = b) {
         uint16_t org = p->org[a];
-        for (b = a + 1; b < w->n && p->org[b] == org;)
-            b++;
+        if (p->one_org) /* the range counted its orgs: one, so no run to find */
+            b = w->n;
+        else
+            for (b = a + 1; b < w->n && p->org[b] == org;)
+                b++;
         eng__evorg *o = eng__ev_org_by_code(ev, org);
-        rc = o ? put_rows(ev, o, w, a, b - a, p->r->details)
+        rc = o ? put_rows(ev, o, w, a, b - a, p->r->details, p->ndet)
                : eng__err(ENG_ECORRUPT, "send", "a send names org code %u, which is not known", (unsigned)org);
     }
-    for (size_t k = 0; k < w->n && !rc; k++)
+    for (size_t k = 0; k < w->n && p->nopt && !rc; k++)
         if (w->status[k] == ENG_TOUCH_UNSUBSCRIBED || w->status[k] == ENG_TOUCH_COMPLAINED)
             rc = eng__opt_push(&ev->e->mem, mg->opts, w->send[k], w->time[k], w->status[k]);
     if (!rc) {
@@ -279,6 +304,66 @@ static void cut(apart *ps, size_t np, const uint32_t *cand, size_t n, uint64_t *
         ps[k].sorted = !down[k];
 }
 
+/* The ranges' rows and sort scratch, kept by the engine between batches: freed
+ * and allocated again each batch, malloc handed their pages back to the kernel
+ * and each batch faulted them in afresh (a third of the apply pass's CPU at M). */
+struct eng__rscratch {
+    eng__tcols rows[RANGES_MAX];
+    uint16_t *org[RANGES_MAX];
+    size_t orgcap[RANGES_MAX];
+    uint64_t *tmp;
+    size_t tmpcap;
+};
+typedef struct eng__rscratch eng__rscratch;
+
+/* Scratch of more rows than this is freed after its batch (a host's batches of
+ * 65,536 receipts keep ~2-4 MB). */
+enum { KEEP_ROWS = 1 << 18 };
+
+static int sc_get(eng__ev *ev)
+{
+    if (!ev->rsc && !(ev->rsc = eng__calloc(&ev->e->mem, 1, sizeof *ev->rsc)))
+        return eng__nomem();
+    return ENG_OK;
+}
+
+/* *p to at least n elements of size (its contents not kept). */
+static int sc_room(const eng__mem *mem, void **p, size_t *cap, size_t n, size_t size)
+{
+    if (n <= *cap)
+        return ENG_OK;
+    void *q = eng__malloc(mem, n * size);
+    if (!q)
+        return eng__nomem();
+    eng__free(mem, *p);
+    *p = q;
+    *cap = n;
+    return ENG_OK;
+}
+
+static size_t sc_rows(const eng__rscratch *sc)
+{
+    size_t m = sc->tmpcap;
+    for (size_t k = 0; k < RANGES_MAX; k++)
+        m += sc->rows[k].cap;
+    return m;
+}
+
+void eng__rcpt_scratch_free(eng__ev *ev)
+{
+    eng__rscratch *sc = ev->rsc;
+    if (!sc)
+        return;
+    const eng__mem *mem = &ev->e->mem;
+    for (size_t k = 0; k < RANGES_MAX; k++) {
+        eng__tcols_free(&sc->rows[k], mem);
+        eng__free(mem, sc->org[k]);
+    }
+    eng__free(mem, sc->tmp);
+    eng__free(mem, sc);
+    ev->rsc = NULL;
+}
+
 static void range_run(void *user, size_t k)
 {
     part_run((apart *)user + k);
@@ -294,8 +379,13 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
     *nstray = 0;
     size_t nt = eng__par_parts(ev, n), np = nt > 1 ? nt * ENG__RANGES_PER : 1;
     cut(ps, np, cand, n, ord, nm);
-    uint64_t *tmp = *nm > 1 ? eng__malloc(mem, *nm * sizeof *tmp) : NULL;
-    int rc = *nm > 1 && !tmp ? eng__nomem() : ENG_OK;
+    int rc = sc_get(ev);
+    eng__rscratch *sc = ev->rsc;
+    uint64_t *tmp = NULL;
+    if (!rc && *nm > 1) {
+        if ((rc = sc_room(mem, (void **)&sc->tmp, &sc->tmpcap, *nm, sizeof *tmp)) == ENG_OK)
+            tmp = sc->tmp;
+    }
     for (size_t k = 0; k < np; k++) {
         apart *p = &ps[k];
         p->ev = ev;
@@ -305,10 +395,14 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
         p->ord = ord;
         p->tmp = tmp;
         p->stray = stray;
-        if (!rc && p->hi > p->lo &&
-            ((rc = eng__tcols_reserve(&p->rows, mem, p->hi - p->lo)) ||
-             !(p->org = eng__malloc(mem, (p->hi - p->lo) * sizeof *p->org))))
-            rc = rc ? rc : eng__nomem();
+        if (!rc && p->hi > p->lo) {
+            sc->rows[k].n = 0;
+            if (!(rc = eng__tcols_reserve(&sc->rows[k], mem, p->hi - p->lo)) &&
+                !(rc = sc_room(mem, (void **)&sc->org[k], &sc->orgcap[k], p->hi - p->lo, sizeof *p->org))) {
+                p->rows = sc->rows[k];
+                p->org = sc->org[k];
+            }
+        }
     }
     merge mg = {rep, opts};
     if (!rc) { /* every range run, as one thread would, whatever a merge returns */
@@ -326,9 +420,8 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
         if (ps[k].nstray)
             memmove(stray + *nstray, stray + ps[k].lo, ps[k].nstray * sizeof *stray);
         *nstray += ps[k].nstray;
-        eng__tcols_free(&ps[k].rows, mem);
-        eng__free(mem, ps[k].org);
     }
-    eng__free(mem, tmp);
+    if (sc && sc_rows(sc) > KEEP_ROWS) /* a batch far larger than usual: its scratch not kept */
+        eng__rcpt_scratch_free(ev);
     return rc;
 }

@@ -30,7 +30,6 @@ void eng__sends_free(eng__sends *s, const eng__mem *mem)
     eng__big_free(mem, s->keyhash);
     eng__free(mem, s->slots);
     eng__free(mem, s->hashed);
-    eng__free(mem, s->canon);
     memset(s, 0, sizeof *s);
 }
 
@@ -115,7 +114,7 @@ static int grow_to(eng__sends *s, const eng__mem *mem, size_t need, eng__prog *p
 static void fill_empty(eng__sends *s, uint32_t upto)
 {
     for (uint32_t i = s->n; i < upto; i++) {
-        s->hot[i] = (eng__shot){ENG__NO_ORG, 0, 0};
+        s->hot[i] = (eng__shot){.org = ENG__NO_ORG};
         s->ctx[i] = s->customer[i] = 0;
         s->sent_at[i] = 0;
         s->hashed[i / 64] &= ~(1ull << (i % 64));
@@ -215,9 +214,8 @@ int eng__sends_truncate(eng__sends *s, const eng__mem *mem, uint32_t n)
             s->nhashed--;
         s->hot[id].org = ENG__NO_ORG;
         s->hot[id].mask = 0;
+        s->hot[id].canon = 0;
         s->hashed[id / 64] &= ~(1ull << (id % 64));
-        if (id / 64 < s->canon_words)
-            s->canon[id / 64] &= ~(1ull << (id % 64));
     }
     s->n = n;
     return eng__sends_reindex(s, mem, NULL); /* the index still names the ids taken back */
@@ -257,6 +255,7 @@ int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org
         fill_empty(s, id);
     if (id >= s->n) { /* a new id: what the fields below do not set */
         s->hot[id].mask = 0;
+        s->hot[id].canon = 0;
         s->hashed[id / 64] &= ~(1ull << (id % 64));
         s->n = id + 1;
     }
@@ -316,7 +315,7 @@ int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index)
             if (!(rc = eng__sends_add(s, mem, id, o->code, c->ctx[i], c->customer[i], c->channel[i], c->time[i], h,
                                       index)) &&
                 c->first[i])
-                rc = eng__sends_canon_set(s, mem, id);
+                eng__sends_canon_set(s, id);
             continue;
         }
         uint32_t cx = c->ctx[i];
@@ -326,9 +325,11 @@ int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index)
         /* flagged `first` in a context whose prefix is stored: its key is that prefix, its
          * customer and its channel, so its context's map finds it (keymap.c) and its key
          * hash is neither kept nor indexed */
-        if (c->first[i] && !(rc = eng__sends_canon_set(s, mem, id)) && cx < o->nkm && o->km[cx].pstore == 2 &&
-            !(placed = eng__kmap_put_next(o, cx, c->customer[i], id)))
-            rc = eng__kmap_put(o, s, mem, cx, c->customer[i], id, &placed);
+        if (c->first[i]) {
+            eng__sends_canon_set(s, id);
+            if (cx < o->nkm && o->km[cx].pstore == 2 && !(placed = eng__kmap_put_next(o, cx, c->customer[i], id)))
+                rc = eng__kmap_put(o, s, mem, cx, c->customer[i], id, &placed);
+        }
         if (placed)
             eng__sends_mapped_hash(s, id, h);
         else
@@ -348,24 +349,6 @@ int eng__sends_view_get(eng_engine *e, eng__sends_view *out)
     out->ctx = ev->s.ctx;
     out->customer = ev->s.customer;
     out->sent_at = ev->s.sent_at;
-    return ENG_OK;
-}
-
-int eng__sends_set_canon(eng__sends *s, const eng__mem *mem, uint32_t id)
-{
-    size_t need = (size_t)id / 64 + 1;
-    if (need > s->canon_words) {
-        size_t words = s->canon_words ? s->canon_words : 64;
-        while (words < need)
-            words *= 2;
-        uint64_t *b = eng__realloc_array(mem, s->canon, words, sizeof *b);
-        if (!b)
-            return eng__nomem();
-        memset(b + s->canon_words, 0, (words - s->canon_words) * sizeof *b);
-        s->canon = b;
-        s->canon_words = words;
-    }
-    s->canon[id / 64] |= 1ull << (id % 64);
     return ENG_OK;
 }
 

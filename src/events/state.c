@@ -73,6 +73,7 @@ void eng__ev_free(eng_engine *e, void *state)
         eng__wr_free(&ev->par[k]);
     eng__free(&e->mem, ev->ordtmp);
     eng__rcols_free(&ev->rdec, &e->mem);
+    eng__rcpt_scratch_free(ev);
     eng__free(&e->mem, ev);
     e->evcache.segments = e->evcache.resident = 0; /* one events state per engine */
 }

@@ -81,8 +81,7 @@ static int reload_org(eng__ev *ev, eng__evorg *old)
             continue;
         s->hot[id].org = ENG__NO_ORG;
         s->hot[id].mask = 0;
-        if (id / 64 < s->canon_words) /* set again by the rows read */
-            s->canon[id / 64] &= ~(1ull << (id % 64));
+        s->hot[id].canon = 0; /* set again by the rows read */
         if (s->hashed[id / 64] >> (id % 64) & 1) {
             s->hashed[id / 64] &= ~(1ull << (id % 64));
             s->nhashed--;

@@ -300,8 +300,8 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
             (rc = eng__sends_add(&ev->s, &e->mem, id, o->code, cx, rows[i].customer, rows[i].channel, rows[i].time,
                                  h, placed ? ENG__SEND_MAPPED : ENG__SEND_INDEX)))
             break;
-        if (canon && (rc = eng__sends_canon_set(&ev->s, &e->mem, id)))
-            break;
+        if (canon)
+            eng__sends_canon_set(&ev->s, id);
         size_t r = c->n++;
         c->time[r] = rows[i].time;
         c->customer[r] = rows[i].customer;
