@@ -12,8 +12,9 @@
  * its caller then runs itself). Several threads may start groups on one pool
  * at once; a worker takes the oldest group that still wants workers, except
  * that a group started to go first (eng__pipe_first: short work a caller waits
- * for soon, such as a seal's encode) is taken before the others, by an idle
- * worker or by a busy one between two jobs of its group.
+ * for now, such as a seal's encode) is taken before the others, and by a long
+ * job that serves such groups between its steps (eng__tpool_serve: the page
+ * job, which the caller does not wait for).
  *
  * Fork: a child forked while no engine call runs may use its engines; their
  * pools have no worker there (the caller runs every job). A child forked while
@@ -86,8 +87,8 @@ struct eng__pipe {
 void eng__pipe_start(eng__pipe *pp, eng__tpool *pool, size_t threads, size_t n, void (*run)(void *user, size_t k),
                      void *user);
 /* eng__pipe_start for a group that goes first: queued before the groups that do
- * not, and taken by a worker between two jobs of such a group (it should be short:
- * the group the worker leaves for it waits). */
+ * not, and taken by the long jobs that serve such groups (eng__tpool_serve). It
+ * should be short: the job that serves it waits. */
 void eng__pipe_first(eng__pipe *pp, eng__tpool *pool, size_t threads, size_t n, void (*run)(void *user, size_t k),
                      void *user);
 /* From inside a long job: run the jobs of the groups queued to go first, if any,

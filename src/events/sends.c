@@ -384,7 +384,7 @@ static void ahead_run(void *arg, size_t k)
     size_t last = (a->m - 1) / AHEAD_SLICE * AHEAD_SLICE;
     if (ahead_slice(a, last))
         return; /* refused: the writer takes the faults */
-    /* between slices, the work the writer waits for (a seal's encode, its write) first */
+    /* between slices, the work the writer waits for (a seal's encode) first */
     for (size_t off = 0; off < last; off += AHEAD_SLICE) {
         eng__tpool_serve(a->pp.pool);
         if (ahead_slice(a, off))
