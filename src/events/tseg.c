@@ -432,6 +432,12 @@ int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
         return rc;
     /* The segment's record written by a thread of the file store while the batch goes on
      * (file_behind.c): its write was a quarter of W6's calling thread at L (session 13). */
+    /* by a worker beyond the call's and the page job's, as by the thread of its own it had: those
+     * are most often busy at a seal (the `sent` chunks, the page job), and a write no worker has
+     * taken by the store's next write is the caller's (W6 at L: +0.5 s of the calling thread's
+     * system time with two workers) */
+    if (ev->e->threads)
+        eng__tpool_grow(&ev->e->pool, ev->e->threads + 2);
     eng__file_behind(ev->e->store, ev->e->threads > 0 ? &ev->e->pool : NULL);
     if (blocked == 2) { /* around the first chunk's bytes, in its buffer: the segment's once put */
         rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, w.data + skew, w.len - skew);
