@@ -212,6 +212,12 @@ typedef struct eng__ev {
 
 /* Free the receipts' kept apply scratch (rapply.c). */
 void eng__rcpt_scratch_free(eng__ev *ev);
+/* A receipt batch's temporaries: @p bytes kept by the engine between batches (malloc
+ * handed freed ones back to the kernel, and each batch faulted them in again); NULL
+ * when out of memory (the error set). eng__rcpt_temp_done after the batch frees an
+ * unusually large one. */
+void *eng__rcpt_temp(eng__ev *ev, size_t bytes);
+void eng__rcpt_temp_done(eng__ev *ev);
 
 /* A key of context ctx that its key map does not hold may still be in the hash index (keymap.c). */
 static inline int eng__kmap_probe(const eng__ev *ev, const eng__evorg *o, uint32_t ctx)

@@ -313,6 +313,8 @@ struct eng__rscratch {
     size_t orgcap[RANGES_MAX];
     uint64_t *tmp;
     size_t tmpcap;
+    void *temp; /* the batch's other temporaries (eng__rcpt_temp) */
+    size_t tempcap;
 };
 typedef struct eng__rscratch eng__rscratch;
 
@@ -341,6 +343,24 @@ static int sc_room(const eng__mem *mem, void **p, size_t *cap, size_t n, size_t 
     return ENG_OK;
 }
 
+void *eng__rcpt_temp(eng__ev *ev, size_t bytes)
+{
+    if (sc_get(ev) || sc_room(&ev->e->mem, &ev->rsc->temp, &ev->rsc->tempcap, bytes, 1)) {
+        eng__nomem();
+        return NULL;
+    }
+    return ev->rsc->temp;
+}
+
+void eng__rcpt_temp_done(eng__ev *ev)
+{
+    if (ev->rsc && ev->rsc->tempcap > (size_t)KEEP_ROWS * 96) {
+        eng__free(&ev->e->mem, ev->rsc->temp);
+        ev->rsc->temp = NULL;
+        ev->rsc->tempcap = 0;
+    }
+}
+
 static size_t sc_rows(const eng__rscratch *sc)
 {
     size_t m = sc->tmpcap;
@@ -360,6 +380,7 @@ void eng__rcpt_scratch_free(eng__ev *ev)
         eng__free(mem, sc->org[k]);
     }
     eng__free(mem, sc->tmp);
+    eng__free(mem, sc->temp);
     eng__free(mem, sc);
     ev->rsc = NULL;
 }

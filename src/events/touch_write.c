@@ -437,19 +437,19 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     int rc = ENG_OK;
     size_t n = r->count;
     *refused = 0;
-    uint32_t *cand = n ? eng__malloc(&e->mem, n * sizeof *cand) : NULL;
-    uint64_t *ord = n ? eng__malloc(&e->mem, n * sizeof *ord) : NULL;
-    uint32_t *miss = n ? eng__malloc(&e->mem, 2 * n * sizeof *miss) : NULL;
-    const uint32_t **slot = n ? eng__malloc(&e->mem, n * sizeof *slot) : NULL;
-    void *rkmem = n ? eng__malloc(&e->mem, (n + 1) * sizeof(rkey)) : NULL;
-    rkey *rk = (rkey *)(((uintptr_t)rkmem + 31) & ~(uintptr_t)31); /* a record in one line */
-    if (n && (!cand || !ord || !miss || !slot || !rkmem))
-        rc = eng__nomem();
+    /* one block kept by the engine (rapply.c): the records first, each in one line */
+    char *tm = n ? eng__rcpt_temp(ev, (n + 1) * sizeof(rkey) + n * (sizeof(uint64_t) + sizeof(uint32_t *) +
+                                                                   3 * sizeof(uint32_t))) : NULL;
+    rkey *rk = (rkey *)(((uintptr_t)tm + 31) & ~(uintptr_t)31);
+    uint64_t *ord = (uint64_t *)(rk + n);
+    const uint32_t **slot = (const uint32_t **)(ord + n);
+    uint32_t *cand = (uint32_t *)(slot + n), *miss = cand + n;
+    if (n && !tm)
+        rc = ENG_ENOMEM;
     if (!rc && (rc = candidates(ev, r, lens, h, n, cand, miss, ord, slot, rk)))
         *refused = 1;
     if (!rc)
         rep->rows += n;
-    eng__free(&e->mem, slot);
     /* the receipts with a candidate first (rapply.c), then those it leaves
      * (their send by the full hash), then those without a send, in arrival
      * order */
@@ -480,10 +480,7 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     opt_free(&e->mem, &opts);
     if (!rc) /* before the scratch is freed (as for `sent` rows) */
         rc = eng__ev_flush(ev);
-    eng__free(&e->mem, cand);
-    eng__free(&e->mem, miss);
-    eng__free(&e->mem, ord);
-    eng__free(&e->mem, rkmem);
+    eng__rcpt_temp_done(ev);
     return rc;
 }
 
