@@ -76,11 +76,21 @@ typedef struct eng__ctxkey {
     uint32_t version, occurrence;
 } eng__ctxkey;
 
+/* Runs of a key map, one per 32 entries of v (keymap.c): the entries whose
+ * bit is in mask hold, in customer order, the sends send, send + 1, ... (a
+ * dispatcher writes a context's customers in ascending order), so such an
+ * entry is send + the bits below its own, read from 8 bytes per 32 customers
+ * instead of a line of v per receipt. Entries not in mask are read from v. */
+typedef struct eng__kmrun {
+    uint32_t send, mask;
+} eng__kmrun;
+
 /* Per send context: dense customer -> send id + 1 (0: none), keymap.c. */
 typedef struct eng__kmap {
     uint32_t base, span, cap, count;
     uint32_t zeroed; /* v[span, zeroed) is zero already (cleared ahead, not a row at a time) */
     uint32_t *v;   /* customers [base, base + span) */
+    eng__kmrun *run; /* cap / 32 entries: v[32 k, 32 k + 32) as runs (the parse's read) */
     char *prefix;  /* the context's keys up to "/u", as the dispatcher writes them */
     uint32_t plen;
     uint8_t probe; /* some send of the context is in the hash index only */
@@ -407,6 +417,28 @@ static inline const uint32_t *eng__kmap_slot(const eng__evorg *o, uint32_t ctx, 
     uint32_t off = customer - m->base;
     return customer >= m->base && off < m->span ? &m->v[off] : NULL;
 }
+/* The bits of x set (no libcall to popcount without -mpopcnt). */
+static inline uint32_t eng__kmap_bits(uint32_t x)
+{
+    x = x - (x >> 1 & 0x55555555u);
+    x = (x & 0x33333333u) + (x >> 2 & 0x33333333u);
+    return ((x + (x >> 4)) & 0x0f0f0f0fu) * 0x01010101u >> 24;
+}
+/* The send id + 1 of entry b (0 to 31) of run r when r holds it; 0: read the map's entry. */
+static inline uint32_t eng__kmrun_get(eng__kmrun r, uint32_t b)
+{
+    return r.mask >> b & 1 ? r.send + eng__kmap_bits(r.mask & ((1u << b) - 1)) + 1 : 0;
+}
+/* Entry off of m newly set to send + 1 (it was 0): into its run when it extends it. */
+static inline void eng__kmap_run_add(eng__kmap *m, uint32_t off, uint32_t send)
+{
+    eng__kmrun *r = &m->run[off / 32];
+    uint32_t b = off % 32;
+    if (!r->mask)
+        r->send = send, r->mask = 1u << b;
+    else if (!(r->mask >> b) && (uint64_t)r->send + eng__kmap_bits(r->mask) == send)
+        r->mask |= 1u << b;
+}
 /* That candidate, 0 if none. */
 static inline uint32_t eng__kmap_get(const eng__evorg *o, uint32_t ctx, uint32_t customer)
 {
@@ -435,6 +467,7 @@ static inline int eng__kmap_put_next(eng__evorg *o, uint32_t ctx, uint32_t custo
     if (m->v[off]) /* taken, or a send retention dropped: eng__kmap_put decides */
         return 0;
     m->v[off] = send + 1;
+    eng__kmap_run_add(m, off, send);
     m->count++;
     return 1;
 }

@@ -148,6 +148,7 @@ void eng__kmap_free(eng__evorg *o, const eng__mem *mem)
 {
     for (uint32_t i = 0; i < o->nkm; i++) {
         eng__free(mem, o->km[i].v);
+        eng__free(mem, o->km[i].run);
         eng__free(mem, o->km[i].prefix);
     }
     eng__free(mem, o->km);
@@ -156,6 +157,15 @@ void eng__kmap_free(eng__evorg *o, const eng__mem *mem)
 }
 
 enum { ZERO_AHEAD = 16384 };
+
+/* m's runs made again from v[0, n) (after v moved within its array). */
+static void runs_rebuild(eng__kmap *m, uint32_t n)
+{
+    memset(m->run, 0, (size_t)(m->cap / 32) * sizeof *m->run);
+    for (uint32_t off = 0; off < n; off++)
+        if (m->v[off])
+            eng__kmap_run_add(m, off, m->v[off] - 1);
+}
 
 /* Room in m for customer c within the sparsity bound: 0 when refused. */
 static int cover(eng__kmap *m, const eng__mem *mem, uint32_t c)
@@ -179,6 +189,12 @@ static int cover(eng__kmap *m, const eng__mem *mem, uint32_t c)
         cap = cap ? cap * 2 : 1024;
         while (cap < span)
             cap *= 2;
+        /* the runs first: v's capacity says how many there are */
+        eng__kmrun *run = eng__realloc_array(mem, m->run, cap / 32, sizeof *run);
+        if (!run)
+            return -1;
+        memset(run + m->cap / 32, 0, (size_t)(cap - m->cap) / 32 * sizeof *run);
+        m->run = run;
         uint32_t *v = eng__realloc_array(mem, m->v, cap, sizeof *v);
         if (!v)
             return -1;
@@ -190,6 +206,7 @@ static int cover(eng__kmap *m, const eng__mem *mem, uint32_t c)
         memmove(m->v + shift, m->v, (size_t)m->span * sizeof *m->v);
         memset(m->v, 0, (size_t)shift * sizeof *m->v);
         m->zeroed = m->zeroed > shift + m->span ? m->zeroed : shift + m->span;
+        runs_rebuild(m, shift + m->span); /* the entries moved: their runs again, as costly as the move */
     }
     /* Cleared ahead, ZERO_AHEAD entries at a time: an ascending run of customers (a
      * dispatcher's batch) otherwise clears one entry a row, a small memset whose
@@ -271,6 +288,7 @@ int eng__kmap_put(eng__evorg *o, const eng__sends *s, const eng__mem *mem, uint3
     uint32_t *slot = r ? &m->v[customer - m->base] : NULL;
     if (slot && *slot && s->hot[*slot - 1].org == ENG__NO_ORG) { /* a send retention dropped */
         *slot = 0;
+        m->run[(customer - m->base) / 32].mask = 0; /* its run's entries are read from v */
         m->count--;
     }
     if (!slot || *slot) {
@@ -278,6 +296,7 @@ int eng__kmap_put(eng__evorg *o, const eng__sends *s, const eng__mem *mem, uint3
         return ENG_OK;
     }
     *slot = send + 1;
+    eng__kmap_run_add(m, customer - m->base, send);
     m->count++;
     *placed = 1;
     return ENG_OK;
@@ -291,6 +310,7 @@ void eng__kmap_unput(eng__evorg *o, uint32_t ctx, uint32_t customer, uint32_t se
     uint32_t off = customer - m->base;
     if (customer >= m->base && off < m->span && m->v[off] == send + 1) {
         m->v[off] = 0;
+        m->run[off / 32].mask = 0;
         m->count--;
     }
 }

@@ -66,6 +66,7 @@ int eng__ev_undo(eng__ev *ev)
     if (o->nkm > o->nctx) { /* key maps of contexts taken back */
         for (uint32_t c = o->nctx; c < o->nkm; c++) {
             eng__free(&ev->e->mem, o->km[c].v);
+            eng__free(&ev->e->mem, o->km[c].run);
             eng__free(&ev->e->mem, o->km[c].prefix);
             memset(&o->km[c], 0, sizeof o->km[c]);
         }

@@ -566,6 +566,151 @@ static void differential_chunked(void **st)
     eng__keypar_min_rows = keep;
 }
 
+
+typedef struct cust_touches {
+    unsigned n[ENG_CH_COUNT][ENG_TOUCH_STATUS_COUNT];
+    unsigned total;
+} cust_touches;
+
+static int count_touch(const eng_touch_row *row, void *user)
+{
+    cust_touches *t = user;
+    t->n[row->channel][row->status]++;
+    t->total++;
+    return 0;
+}
+
+/* ---- the map's runs (ev_state.h, eng__kmrun): what they hold is the entries' own sends ---- */
+
+/* Every entry of acme's maps that a run holds is the entry itself; returns how many runs hold. */
+static size_t runs_check(evfx *f)
+{
+    eng__ev *ev;
+    eng__evorg *o;
+    assert_int_equal(eng__enter(f->e), ENG_OK);
+    assert_int_equal(eng__ev_get(f->e, &ev), ENG_OK);
+    assert_int_equal(eng__ev_org(ev, "acme", 0, &o), ENG_OK);
+    size_t held = 0;
+    for (uint32_t c = 0; c < o->nkm; c++) {
+        const eng__kmap *m = &o->km[c];
+        for (uint32_t off = 0; off < m->cap; off++) {
+            uint32_t r = eng__kmrun_get(m->run[off / 32], off % 32);
+            if (r) { /* held: inside the span, the entry's own value (never an empty entry) */
+                assert_true(off < m->span);
+                assert_int_equal(r, m->v[off]);
+                held++;
+            }
+        }
+    }
+    eng__leave(f->e);
+    return held;
+}
+
+/* Sends written ascending, with gaps, descending below the map's start (its entries move), shuffled,
+ * a second channel (hashed), a batch that fails and is taken back; then each send's receipt reaches
+ * that send, and every customer has exactly its own sends' receipts. */
+static void runs_hold_the_entries(void **st)
+{
+    (void)st;
+    evfx f;
+    evfx_open(&f, 0);
+    enum { NCUST = 4000 };
+    static char keys[2 * NCUST][64];
+    static const char *kp[2 * NCUST];
+    static uint32_t cu[2 * NCUST];
+    static int ch[2 * NCUST];
+    static uint8_t sent[NCUST][2];
+    size_t n = 0;
+    eng__sent_result res;
+#define RUNS_SEND(c, chi) (cu[n] = (c), ch[n] = dchan[chi], sent[c][chi] = 1, \
+                           eng__send_key(keys[n], 64, "acme", 1, 10, 1000, 0, (c), dchan[chi]), kp[n] = keys[n], n++)
+    for (uint32_t c = 1000; c < 2000; c++) /* ascending: whole runs */
+        RUNS_SEND(c, 0);
+    assert_int_equal(send_keys(&f, "acme", 1, 0, kp, cu, ch, n, &res), ENG_OK);
+    n = 0;
+    for (uint32_t c = 2000; c < 3000; c++) /* gaps */
+        if (c % 7 && c % 11)
+            RUNS_SEND(c, 0);
+    assert_int_equal(send_keys(&f, "acme", 1, 0, kp, cu, ch, n, &res), ENG_OK);
+    size_t held = runs_check(&f);
+    assert_true(held >= 1000 + 700); /* the runs hold the ascending sends, gaps or not */
+    n = 0;
+    for (uint32_t c = 1000; c-- > 0;) /* descending, below the map's start: it grows down */
+        RUNS_SEND(c, c % 3 == 0);
+    assert_int_equal(send_keys(&f, "acme", 1, 0, kp, cu, ch, n, &res), ENG_OK);
+    assert_true(runs_check(&f) >= held); /* moved with their entries */
+    n = 0;
+    for (uint32_t c = 3000; c < 4000; c++)
+        RUNS_SEND(c, 1);
+    for (size_t i = n; i > 1; i--) { /* shuffled */
+        size_t j = rnd() % i;
+        uint32_t x = cu[i - 1];
+        cu[i - 1] = cu[j], cu[j] = x;
+    }
+    for (size_t i = 0; i < n; i++)
+        eng__send_key(keys[i], 64, "acme", 1, 10, 1000, 0, cu[i], dchan[1]);
+    for (uint32_t c = 1000; c < 1100; c++) /* a second channel: in the index */
+        RUNS_SEND(c, 1);
+    assert_int_equal(send_keys(&f, "acme", 1, 0, kp, cu, ch, n, &res), ENG_OK);
+    assert_int_equal(res.accepted, n);
+    runs_check(&f);
+    /* a batch that fails at its commit is taken back: its entries leave the runs */
+    n = 0;
+    for (uint32_t c = NCUST; c < NCUST + 400; c++) /* past the map's end: it grows, then its entries are cleared */
+        cu[n] = c, ch[n] = dchan[0], eng__send_key(keys[n], 64, "acme", 1, 10, 1000, 0, c, dchan[0]), kp[n] = keys[n],
+        n++;
+    {
+        eng__send_ctx sc = {"acme", 1, 10, 1, 0};
+        eng__sent_row *rows = calloc(n, sizeof *rows);
+        for (size_t i = 0; i < n; i++)
+            rows[i] = (eng__sent_row){kp[i], strlen(kp[i]), cu[i], (uint8_t)ch[i], 1000};
+        eng__ev *ev;
+        assert_int_equal(eng__enter(f.e), ENG_OK);
+        assert_int_equal(eng__ev_get(f.e, &ev), ENG_OK);
+        uint32_t before = ev->s.n;
+        assert_int_equal(eng__kv_begin(f.e->store), ENG_OK);
+        assert_int_equal(eng__touch_sent(f.e, &sc, rows, n, &res), ENG_OK);
+        eng__kv_rollback(f.e->store); /* as the dispatcher's batch that failed after it */
+        eng__events_abandon_sent(f.e);
+        assert_ptr_equal(eng__slot_get(f.e, ENG__SLOT_EVENTS), ev); /* kept, its rows taken back */
+        assert_int_equal(ev->s.n, before);
+        eng__leave(f.e);
+        free(rows);
+    }
+    runs_check(&f);
+    /* each send's delivered, shuffled, then every customer's touches */
+    n = 0;
+    for (uint32_t c = 0; c < NCUST; c++)
+        for (int chi = 0; chi < 2; chi++)
+            if (sent[c][chi])
+                eng__send_key(keys[n], 64, "acme", 1, 10, 1000, 0, c, dchan[chi]), kp[n] = keys[n], n++;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = rnd() % i;
+        const char *x = kp[i - 1];
+        kp[i - 1] = kp[j], kp[j] = x;
+    }
+    int *sts = calloc(n, sizeof *sts);
+    for (size_t i = 0; i < n; i++)
+        sts[i] = ENG_TOUCH_DELIVERED;
+    seen sn = {{0}, 0};
+    eng_event_report r = receipts(&f, kp, sts, n, &sn);
+    assert_int_equal(r.accepted, n);
+    assert_int_equal(r.unmatched, 0);
+    free(sts);
+    for (uint32_t c = 0; c < NCUST; c += 7) {
+        cust_touches t;
+        memset(&t, 0, sizeof t);
+        assert_int_equal(eng_touches_of_customer(f.e, "acme", c, count_touch, &t), ENG_OK);
+        for (int chi = 0; chi < 2; chi++) {
+            assert_int_equal(t.n[dchan[chi]][ENG_TOUCH_SENT], sent[c][chi]);
+            assert_int_equal(t.n[dchan[chi]][ENG_TOUCH_DELIVERED], sent[c][chi]);
+        }
+        assert_int_equal(t.total, 2 * (sent[c][0] + sent[c][1]));
+    }
+#undef RUNS_SEND
+    evfx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +721,7 @@ int main(void)
         cmocka_unit_test(other_key_mid_batch),
         cmocka_unit_test(differential),
         cmocka_unit_test(differential_chunked),
+        cmocka_unit_test(runs_hold_the_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
