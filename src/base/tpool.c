@@ -106,6 +106,18 @@ static int claim(eng__pipe *pp)
     return 1;
 }
 
+/* Group pp's jobs until none is left to claim; called and returns under p->mu, which is
+ * released while the jobs run. */
+static void run_group(eng__tpool *p, eng__pipe *pp)
+{
+    enter(p, pp);
+    pthread_mutex_unlock(&p->mu);
+    while (claim(pp))
+        ;
+    pthread_mutex_lock(&p->mu);
+    leave(p, pp);
+}
+
 static void *worker(void *arg)
 {
     eng__tpool *p = arg;
@@ -120,15 +132,10 @@ static void *worker(void *arg)
             p->idle--;
             continue;
         }
-        enter(p, pp);
-        pthread_mutex_unlock(&p->mu);
         /* Not the groups that go first between two jobs: a worker that left a `sent` batch's
          * chunks for a seal's encode left the chunks to the caller, which took more from them
          * than it saved (W6 at M: the caller's chunks 277-488 -> 607-688 of 2,004) */
-        while (claim(pp))
-            ;
-        pthread_mutex_lock(&p->mu);
-        leave(p, pp);
+        run_group(p, pp);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -178,12 +185,7 @@ int eng__tpool_serve(eng__tpool *p)
             pthread_mutex_unlock(&p->mu);
             break;
         }
-        enter(p, pp);
-        pthread_mutex_unlock(&p->mu);
-        while (claim(pp))
-            ;
-        pthread_mutex_lock(&p->mu);
-        leave(p, pp);
+        run_group(p, pp);
         pthread_mutex_unlock(&p->mu);
         ran = 1;
     }
