@@ -228,6 +228,9 @@ void eng__rcpt_scratch_free(eng__ev *ev);
  * unusually large one. */
 void *eng__rcpt_temp(eng__ev *ev, size_t bytes);
 void eng__rcpt_temp_done(eng__ev *ev);
+/* Batches whose apply scratch passes this many rows (the temporaries: x 96 bytes) do not
+ * keep it (rapply.c; tests set it low). */
+extern size_t eng__rcpt_keep_rows;
 
 /* A key of context ctx that its key map does not hold may still be in the hash index (keymap.c). */
 static inline int eng__kmap_probe(const eng__ev *ev, const eng__evorg *o, uint32_t ctx)

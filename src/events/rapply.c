@@ -319,8 +319,8 @@ struct eng__rscratch {
 typedef struct eng__rscratch eng__rscratch;
 
 /* Scratch of more rows than this is freed after its batch (a host's batches of
- * 65,536 receipts keep ~2-4 MB). */
-enum { KEEP_ROWS = 1 << 18 };
+ * 65,536 receipts keep ~2-4 MB). Tests set it low. */
+size_t eng__rcpt_keep_rows = (size_t)1 << 18;
 
 static int sc_get(eng__ev *ev)
 {
@@ -354,7 +354,7 @@ void *eng__rcpt_temp(eng__ev *ev, size_t bytes)
 
 void eng__rcpt_temp_done(eng__ev *ev)
 {
-    if (ev->rsc && ev->rsc->tempcap > (size_t)KEEP_ROWS * 96) {
+    if (ev->rsc && ev->rsc->tempcap > eng__rcpt_keep_rows * 96) {
         eng__free(&ev->e->mem, ev->rsc->temp);
         ev->rsc->temp = NULL;
         ev->rsc->tempcap = 0;
@@ -369,17 +369,28 @@ static size_t sc_rows(const eng__rscratch *sc)
     return m;
 }
 
+/* The ranges' rows and sort keys freed (not the batch's temporaries: its caller still
+ * reads them after eng__rcpt_apply, eng__rcpt_temp_done frees them). */
+static void sc_rows_free(eng__rscratch *sc, const eng__mem *mem)
+{
+    for (size_t k = 0; k < RANGES_MAX; k++) {
+        eng__tcols_free(&sc->rows[k], mem);
+        eng__free(mem, sc->org[k]);
+        sc->org[k] = NULL;
+        sc->orgcap[k] = 0;
+    }
+    eng__free(mem, sc->tmp);
+    sc->tmp = NULL;
+    sc->tmpcap = 0;
+}
+
 void eng__rcpt_scratch_free(eng__ev *ev)
 {
     eng__rscratch *sc = ev->rsc;
     if (!sc)
         return;
     const eng__mem *mem = &ev->e->mem;
-    for (size_t k = 0; k < RANGES_MAX; k++) {
-        eng__tcols_free(&sc->rows[k], mem);
-        eng__free(mem, sc->org[k]);
-    }
-    eng__free(mem, sc->tmp);
+    sc_rows_free(sc, mem);
     eng__free(mem, sc->temp);
     eng__free(mem, sc);
     ev->rsc = NULL;
@@ -442,7 +453,7 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
             memmove(stray + *nstray, stray + ps[k].lo, ps[k].nstray * sizeof *stray);
         *nstray += ps[k].nstray;
     }
-    if (sc && sc_rows(sc) > KEEP_ROWS) /* a batch far larger than usual: its scratch not kept */
-        eng__rcpt_scratch_free(ev);
+    if (sc && sc_rows(sc) > eng__rcpt_keep_rows) /* a batch far larger than usual: its scratch not kept */
+        sc_rows_free(sc, mem);
     return rc;
 }
