@@ -8,13 +8,30 @@
     X(sms) X(email) X(push) X(whatsapp) X(wechat) X(viber) X(rcs) X(zalo) X(inapp) X(line) X(calltask) X(facebook) \
         X(instagram) X(google) X(youtube)
 #define NAME(n) #n,
-static const char *const names[ENG_CH_COUNT] = {NAMES(NAME)};
+#define LEN(n) sizeof #n - 1,
+const char *const eng__channel_names[ENG_CH_COUNT] = {NAMES(NAME)};
+const uint8_t eng__channel_lens[ENG_CH_COUNT] = {NAMES(LEN)};
+#define Z16 "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+#define TAIL(n) Z16 "/" #n,
+const char eng__channel_tails[ENG_CH_COUNT][32] = {NAMES(TAIL)};
+const unsigned char eng__channel_ones[32] = {[16] = 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+/* (w * 0x8f6b19db) >> 28, w the last four bytes of "/<name>" ("/sms", "mail", "push", ...)
+ * combined in memory order, the lowest first, is distinct for the fifteen names (the
+ * multiplier found by a search). */
+const uint8_t eng__channel_by_tail[16] = {
+    ENG_CH_WECHAT + 1, ENG_CH_FACEBOOK + 1, ENG_CH_WHATSAPP + 1, ENG_CH_YOUTUBE + 1, ENG_CH_PUSH + 1,
+    ENG_CH_INAPP + 1,  ENG_CH_RCS + 1,      ENG_CH_INSTAGRAM + 1, ENG_CH_VIBER + 1,  ENG_CH_GOOGLE + 1,
+    ENG_CH_EMAIL + 1,  ENG_CH_CALLTASK + 1, ENG_CH_ZALO + 1,      ENG_CH_SMS + 1,    0,
+    ENG_CH_LINE + 1,
+};
 
 ENG_API const char *eng_channel_name(int channel)
 {
     if (channel < 0 || channel >= ENG_CH_COUNT)
         return NULL;
-    return names[channel];
+    return eng__channel_names[channel];
 }
 
 /* The channel + 1 whose name has length n (3 to 9) and first letter 'a' + f, 0: none (no two
@@ -29,27 +46,9 @@ static const uint8_t by_len_first[10][26] = {
     [9] = {['i' - 'a'] = ENG_CH_INSTAGRAM + 1},
 };
 
-/* k[0, n) equals name (of length n, 3 to 9) by two loads of each that overlap, of a fixed size. */
-#define SAME(T)                                                                                      \
-    do {                                                                                             \
-        T a, b, c, d;                                                                                \
-        memcpy(&a, k, sizeof a), memcpy(&b, name, sizeof b);                                         \
-        memcpy(&c, k + n - sizeof c, sizeof c), memcpy(&d, name + n - sizeof d, sizeof d);           \
-        return a == b && c == d;                                                                     \
-    } while (0)
-
-static int same(const char *k, const char *name, size_t n)
-{
-    if (n >= 8)
-        SAME(uint64_t);
-    if (n >= 4)
-        SAME(uint32_t);
-    SAME(uint16_t);
-}
-
 int eng__channel_find(const char *k, size_t n)
 {
     unsigned f = n ? (unsigned)(unsigned char)k[0] - 'a' : 26;
     int c = n < 10 && f < 26 ? by_len_first[n][f] - 1 : -1;
-    return c >= 0 && same(k, names[c], n) ? c : -1;
+    return c >= 0 && eng__channel_same(k, eng__channel_names[c], n) ? c : -1;
 }

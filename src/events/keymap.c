@@ -22,7 +22,7 @@
  * hash index (eng__sends_load, as their rows are read). Every context loaded still probes the index
  * when the map misses (its other sends are there). */
 #include "events/ev_state.h"
-#include "base/channel.h"
+#include "events/keytail.h"
 
 #include <string.h>
 
@@ -64,72 +64,28 @@ static int sep_back(const char *k, size_t *end, const char *sep, size_t n)
 
 size_t eng__key_tail(const char *k, size_t len, uint32_t *customer, uint8_t *channel)
 {
-    size_t s = len;
-    while (s > 0 && k[s - 1] != '/')
-        s--;
-    int ch;
+    size_t n = 0;
+    int ch = eng__channel_at_end(k, len, &n); /* the name after the last '/' */
     uint64_t cu;
-    size_t e = s - 1;
-    if (s < 4 || (ch = eng__channel_find(k + s, len - s)) < 0 || !digits_back(k, &e, UINT32_MAX, &cu) ||
-        e < 2 || k[e - 1] != 'u' || k[e - 2] != '/')
+    size_t e = len - n - 1;
+    if (ch < 0 || len - n < 4 || !digits_back(k, &e, UINT32_MAX, &cu) || e < 2 || k[e - 1] != 'u' || k[e - 2] != '/')
         return 0;
     *customer = (uint32_t)cu;
     *channel = (uint8_t)ch;
     return e;
 }
 
-/* The value of the first d (1 to 7) digits of the 8 bytes x (k's bytes in memory order):
- * the digits moved to the top bytes (the bytes below them as leading zeros), then
- * pairs, quads and octets of digits combined by three multiplies. */
-static uint64_t swar_digits(uint64_t x, size_t d)
-{
-    x = (x & 0x0f0f0f0f0f0f0f0full) << (8 * (8 - d));
-    x = (x * (10 * 256 + 1)) >> 8 & 0x00ff00ff00ff00ffull;
-    x = (x * (100 * 65536 + 1)) >> 16 & 0x0000ffff0000ffffull;
-    return (x * (10000ull * 4294967296ull + 1)) >> 32;
-}
-
 size_t eng__key_tail_after(const char *k, size_t len, size_t plen, uint32_t *customer, uint8_t *channel)
 {
-    size_t i = plen;
-    uint64_t v = 0;
-    /* forward: no search for the last '/' (the channel names hold none); up to 7 digits
-     * eight bytes at a time (a digit is 0x30-0x39: high nibble 3, and still 3 after + 6),
-     * longer numbers a digit at a time */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (len >= plen + 8) {
-        uint64_t x;
-        memcpy(&x, k + plen, 8);
-        const uint64_t hi = 0xf0f0f0f0f0f0f0f0ull, three = 0x3030303030303030ull;
-        uint64_t nd = ((x & hi) ^ three) | (((x + 0x0606060606060606ull) & hi) ^ three);
-        size_t d = nd ? (size_t)__builtin_ctzll(nd) / 8 : 8;
-        if (d < 8) {
-            v = d ? swar_digits(x, d) : 0;
-            i += d;
-        }
-    }
-#endif
-    while (i < len && i - plen <= 10 && (unsigned)(k[i] - '0') <= 9)
-        v = v * 10 + (uint64_t)(k[i++] - '0');
-    int ch;
-    if (i == plen || i - plen > 10 || (k[plen] == '0' && i - plen > 1) || v > UINT32_MAX || i >= len ||
-        k[i] != '/' || (ch = eng__channel_find(k + i + 1, len - i - 1)) < 0)
-        return 0;
-    *customer = (uint32_t)v;
-    *channel = (uint8_t)ch;
-    return plen;
+    return eng__key_tail_at(k, len, plen, customer, channel, ENG__KEY_SWAR);
 }
 
 int eng__key_parse(const char *k, size_t len, eng__keyparts *p)
 {
-    size_t e = len, s = len;
-    while (s > 0 && k[s - 1] != '/')
-        s--;
-    if (s == 0 || s == len)
-        return 0;
-    int ch = eng__channel_find(k + s, len - s);
+    size_t n = 0;
+    int ch = eng__channel_at_end(k, len, &n); /* the name after the last '/' */
     uint64_t cust, occ, ver, msg, camp;
-    e = s - 1;
+    size_t e = len - n - 1;
     if (ch < 0 || !digits_back(k, &e, UINT32_MAX, &cust) || !sep_back(k, &e, "/u", 2) ||
         !digits_back(k, &e, UINT32_MAX, &occ) || !sep_back(k, &e, "/o", 2) || !digits_back(k, &e, INT64_MAX, &ver) ||
         !sep_back(k, &e, ".", 1) || !digits_back(k, &e, UINT64_MAX, &msg) || !sep_back(k, &e, "/m", 2) ||

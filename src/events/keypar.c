@@ -12,6 +12,7 @@
  * caller applies the rows before them (eng__sent_pipe_*): the chunks read
  * the rows and the context's prefix only, which the caller does not change. */
 #include "events/keypar.h"
+#include "events/keytail.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -156,7 +157,9 @@ static void rcpt_range(part *p)
         rk[i].status = (uint8_t)r->statuses[i];
         j->h[i] = 0;
         /* the last receipt's context first (a provider's batch runs by campaign) */
-        size_t pl = pfx && len > plen && !memcmp(key, pfx, plen) ? eng__key_tail_after(key, len, plen, &cu, &ch) : 0;
+        size_t pl = pfx && len > plen && eng__key_same(key, pfx, plen)
+                        ? eng__key_tail_at(key, len, plen, &cu, &ch, ENG__KEY_SWAR)
+                        : 0;
         if (!pl && (pl = eng__key_tail(key, len, &cu, &ch)) && (!pfx || pl != plen || memcmp(key, pfx, pl))) {
             /* another context: find it */
             eng__keyparts kp;
@@ -243,9 +246,9 @@ static int sent_rows(const eng__spipe *sp, size_t lo, size_t hi)
         }
         uint32_t cu;
         uint8_t ch;
-        int m = rows[i].klen > sp->plen && !memcmp(rows[i].key, sp->pfx, sp->plen) &&
-                eng__key_tail_after(rows[i].key, rows[i].klen, sp->plen, &cu, &ch) && cu == rows[i].customer &&
-                ch == rows[i].channel;
+        int m = rows[i].klen > sp->plen && eng__key_same(rows[i].key, sp->pfx, sp->plen) &&
+                eng__key_tail_at(rows[i].key, rows[i].klen, sp->plen, &cu, &ch, ENG__KEY_SWAR) &&
+                cu == rows[i].customer && ch == rows[i].channel;
         sp->mapped[i] = (uint8_t)m;
         eng__keyparts kp;
         if (!m && eng__key_parse(rows[i].key, rows[i].klen, &kp))

@@ -1,0 +1,101 @@
+/* The end of a dispatcher's key after its context's prefix, inline for the per-key loops
+ * (keypar.c; keymap.c's eng__key_tail_after is the same). Private to src/events. */
+#ifndef ENG_EVENTS_KEYTAIL_H
+#define ENG_EVENTS_KEYTAIL_H
+
+#include "base/channel.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Eight digits at a time where the bytes load in little-endian order; the byte loop
+ * elsewhere (and in the tests, which run both). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ENG__KEY_SWAR 1
+#else
+#define ENG__KEY_SWAR 0
+#endif
+
+/* a[0, n) equals b[0, n): eight bytes at a time, the last eight overlapping (a key's
+ * prefix, some twenty bytes: no call to memcmp). */
+static inline int eng__key_same(const char *a, const char *b, size_t n)
+{
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return 0;
+        return 1;
+    }
+    uint64_t x, y, d = 0;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+        memcpy(&x, a + i, 8), memcpy(&y, b + i, 8);
+        d |= x ^ y;
+    }
+    memcpy(&x, a + n - 8, 8), memcpy(&y, b + n - 8, 8);
+    return !(d | (x ^ y));
+}
+
+/* The customer's number k[b, e): 1 to 10 digits, canonical (no leading zero), at most
+ * UINT32_MAX, into *out; 0 when not. swar: the last (up to) eight digits by one load
+ * (little-endian only), checked and combined as eight lanes, the one or two before them a
+ * digit at a time. */
+static inline int eng__key_digits(const char *k, size_t b, size_t e, int swar, uint32_t *out)
+{
+    size_t d = e - b; /* e < b wraps: refused below */
+    if (d - 1 >= 10 || (k[b] == '0' && d > 1))
+        return 0;
+    uint64_t v = 0;
+    size_t i = b;
+    if (swar && e >= 8) {
+        uint64_t x;
+        memcpy(&x, k + e - 8, 8);
+        size_t nd = d < 8 ? d : 8; /* digits in x: its top nd bytes; the bytes below read as '0' */
+        uint64_t keep = nd == 8 ? ~0ull : ~0ull << (8 * (8 - nd));
+        const uint64_t hi = 0xf0f0f0f0f0f0f0f0ull, three = 0x3030303030303030ull;
+        x = (x & keep) | (three & ~keep);
+        /* a digit is 0x30-0x39: high nibble 3, and still 3 after + 6 (a carry out of a
+         * byte comes only from a byte above 0xf9, itself not a digit) */
+        if (((x & hi) ^ three) | (((x + 0x0606060606060606ull) & hi) ^ three))
+            return 0;
+        x &= 0x0f0f0f0f0f0f0f0full; /* pairs, quads and octets combined by three multiplies */
+        x = (x * (10 * 256 + 1)) >> 8 & 0x00ff00ff00ff00ffull;
+        x = (x * (100 * 65536 + 1)) >> 16 & 0x0000ffff0000ffffull;
+        v = (x * (10000ull * 4294967296ull + 1)) >> 32;
+        e -= nd;
+        uint64_t top = 0;
+        for (; i < e; i++) {
+            if ((unsigned)(k[i] - '0') > 9)
+                return 0;
+            top = top * 10 + (uint64_t)(k[i] - '0');
+        }
+        v += top * 100000000;
+    } else {
+        for (; i < e; i++) {
+            if ((unsigned)(k[i] - '0') > 9)
+                return 0;
+            v = v * 10 + (uint64_t)(k[i] - '0');
+        }
+    }
+    if (v > UINT32_MAX)
+        return 0;
+    *out = (uint32_t)v;
+    return 1;
+}
+
+/* eng__key_tail_after (ev_state.h): k[0, len) after its first plen bytes is the customer's
+ * number, '/' and a channel's name. The name is found from the key's end
+ * (eng__channel_at_end), so the number's digits are known to end before its '/': no
+ * scan. */
+static inline size_t eng__key_tail_at(const char *k, size_t len, size_t plen, uint32_t *customer,
+                                      uint8_t *channel, int swar)
+{
+    size_t n = 0;
+    int ch = eng__channel_at_end(k, len, &n);
+    if (ch < 0 || !eng__key_digits(k, plen, len - n - 1, swar, customer))
+        return 0;
+    *channel = (uint8_t)ch;
+    return plen;
+}
+
+#endif
