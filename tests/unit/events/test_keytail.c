@@ -304,11 +304,14 @@ static void put_num(kbuf *k, uint64_t *rng)
 /* The separator sep, or now and then a wrong one. */
 static void put_sep(kbuf *k, const char *sep, uint64_t *rng)
 {
-    static const char *const wrong[] = {"/x", "c", "/", "//c", ".", "/U", "/u/", "\x00u", ""};
+    static const struct {
+        const char *s;
+        size_t n;
+    } wrong[] = {{"/x", 2}, {"c", 1}, {"/", 1}, {"//c", 3}, {".", 1}, {"/U", 2}, {"/u/", 3}, {"\0u", 2} /* a NUL */, {"", 0}};
     uint64_t r = test_splitmix(rng);
     if (r % 16 == 0) {
-        const char *w = wrong[(r >> 8) % (sizeof wrong / sizeof *wrong)];
-        put(k, w, *w ? strlen(w) : (r >> 20) % 2 ? 2 : 0); /* "\0u": an embedded NUL */
+        size_t w = (r >> 8) % (sizeof wrong / sizeof *wrong);
+        put(k, wrong[w].s, wrong[w].n);
     } else
         puts_(k, sep);
 }
