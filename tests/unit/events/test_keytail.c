@@ -272,10 +272,8 @@ typedef struct kbuf {
 
 static void put(kbuf *k, const char *s, size_t n)
 {
-    if (k->n + n > sizeof k->b)
-        n = sizeof k->b - k->n;
-    memcpy(k->b + k->n, s, n);
-    k->n += n;
+    for (size_t i = 0; i < n && k->n < sizeof k->b; i++)
+        k->b[k->n++] = s[i];
 }
 
 static void puts_(kbuf *k, const char *s)
@@ -452,7 +450,7 @@ static void prefixes(void **st)
 #define HCUST 300
 #define HMAX 4096
 static struct hkey {
-    char key[80];
+    char key[272];
     int sent;
     unsigned stored, waiting;
 } hk[HMAX];
@@ -466,7 +464,9 @@ static struct hkey *hkey_of(const char *k)
     assert_true(nhk < HMAX);
     struct hkey *m = &hk[nhk++];
     memset(m, 0, sizeof *m);
-    snprintf(m->key, sizeof m->key, "%s", k);
+    size_t n = strlen(k);
+    assert_true(n < sizeof m->key);
+    memcpy(m->key, k, n + 1);
     return m;
 }
 
