@@ -207,6 +207,12 @@ size_t eng__xe_lgn_bytes(unsigned g, unsigned k);
 void eng__xe_lgn_build(eng__xe *xe);
 void eng__xe_lgn_means(const eng__xe *xe, const uint8_t *s, unsigned seg, unsigned want, double *q);
 void eng__xe_gauss_hermite(int n, double *z, double *w);
+/* The customer factor's spread sr of the logit-normal model by maximum marginal likelihood of the counts of a
+ * sample of customers (at most 16,384, of the first segments up to 48 cells), the cells' means and the channels'
+ * spreads as fitted; and that sample's log likelihood at @p sr (without the binomial coefficients; n: the
+ * customers in it). ENG_ENOMEM or ENG_OK. */
+int eng__xe_lgn_fit_sr(const eng__xe *xe, double *sr);
+int eng__xe_lgn_loglik(const eng__xe *xe, double sr, double *ll, size_t *n);
 
 /* The bucket's share from the population statistics (xengage_explore.c). */
 void eng__xe_explore_refresh(eng__xe *xe);

@@ -393,6 +393,9 @@ void eng__xe_refresh(eng__xe *xe)
     }
     if (xe->cfg.customer_factor)
         refresh_resp(xe);
+    double sr; /* the logit-normal's own fit of the customer factor (the moments' under-count it, xengage_lgn.c) */
+    if (xe->lgn && xe->cfg.customer_factor && eng__xe_lgn_fit_sr(xe, &sr) == ENG_OK)
+        xe->resp_a = sr > 1e-3 ? 1 / expm1(sr * sr) : 0;
     eng__xe_lgn_build(xe);
     eng__xe_explore_refresh(xe);
 }

@@ -28,6 +28,7 @@ typedef struct xs_est {
 typedef struct xs_driver_opts {
     double explore, forget;
     int sample_q, sample_pi, guard_priority, skip_negative;
+    int q_lgn;          /* direct driver: the logit-normal engagement estimate (eng__xe_config's q_lgn) */
     unsigned threads;
     int customer_value; /* the host passes each customer's order value (else the world's mean) */
     int engine;         /* play through the real engine (driver_engine.c) instead of the internal API */
@@ -43,7 +44,7 @@ void xs_driver_opts_default(xs_driver_opts *o);
 /* --truth: engagement, incremental conversion given engagement, the customer's order value, delivery rate;
  * qpost / qfit: engagement as the exact posterior mean of a logit-normal model (qpost.c). */
 enum { XS_TRUTH_Q = 1, XS_TRUTH_PI = 2, XS_TRUTH_VALUE = 4, XS_TRUTH_DELIVERY = 8, XS_TRUTH_QPOST = 16,
-       XS_TRUTH_QFIT = 32 };
+       XS_TRUTH_QFIT = 32, XS_TRUTH_QR = 64 }; /* qr: qpost with r known */
 
 /* An outcome flag of the simulator's own beside ENG__XE_*: a send of the warm history (earlier campaigns, before
  * the first wave); with ENG__XE_NO_CONV unless the sales history covers it (its conversion is then known). */

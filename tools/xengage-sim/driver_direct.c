@@ -52,6 +52,7 @@ void xs_driver_opts_default(xs_driver_opts *o)
     o->sample_pi = 0;
     o->guard_priority = 0;
     o->skip_negative = 1;
+    o->q_lgn = 0;
     o->threads = 1;
     o->customer_value = 0;
     o->engine = 0;
@@ -235,7 +236,7 @@ static void d_new_wave(xs_driver *b)
 {
     direct *d = (direct *)b;
     eng__xe_new_wave(d->xe);
-    if (d->qp && (d->truth & XS_TRUTH_QPOST)) /* the world's segment effects of the wave (drift) */
+    if (d->qp && (d->truth & (XS_TRUTH_QPOST | XS_TRUTH_QR))) /* the world's segment effects of the wave (drift) */
         xs_qpost_refresh(d->qp);
 }
 
@@ -316,6 +317,7 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     c.sample_pi = o->sample_pi;
     c.guard_priority = o->guard_priority;
     c.skip_negative = o->skip_negative;
+    c.q_lgn = o->q_lgn;
     c.seed = seed ^ 0x78656e67616765ull;
     direct *d = calloc(1, sizeof *d);
     if (d && o->truth) {
@@ -347,8 +349,8 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
         eng__xe_delays_init(&d->closed[k], XS_DELAY_PRIOR_N, XS_DELAY_PRIOR_MEAN_H);
         eng__xe_delays_init(&d->open[k], XS_DELAY_PRIOR_N, XS_DELAY_PRIOR_MEAN_H);
     }
-    if ((o->truth & (XS_TRUTH_QPOST | XS_TRUTH_QFIT)) &&
-        !(d->qp = xs_qpost_open(w, d->xe, (o->truth & XS_TRUTH_QFIT) != 0))) {
+    if ((o->truth & (XS_TRUTH_QPOST | XS_TRUTH_QFIT | XS_TRUTH_QR)) &&
+        !(d->qp = xs_qpost_open(w, d->xe, (o->truth & XS_TRUTH_QR) ? 2 : (o->truth & XS_TRUTH_QFIT) != 0))) {
         d_close(&d->base);
         return NULL;
     }

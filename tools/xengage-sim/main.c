@@ -2,15 +2,17 @@
  *
  *   xengage-sim [--world FILE] [--size S|M|L | --customers N] [--seeds N] [--seed0 S]
  *               [--waves W] [--sales-history WEEKS] [--order-sd X] [--budget SHARE] [--scenario NAME]... [--svg FILE] [--check]
- *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit]
- *               [--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]
+ *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit,qr]
+ *               [--lgn] [--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]
  *
  * --driver engine plays the same campaign through the real engine's public API
  * (driver_engine.c) instead of the optimizer's internal API. --truth (direct driver,
  * diagnostics) puts the world's own engagement, conversion given engagement, order
  * value or delivery rate in place of X-Engage's estimates in its score; qpost / qfit
  * its engagement estimate by the exact posterior mean of a logit-normal model with the
- * world's own parameters / X-Engage's fitted ones (qpost.c). --calib (direct driver)
+ * world's own parameters / X-Engage's fitted ones (qpost.c); qr the same with each customer's
+ * responsiveness r known (the ceiling of any information about it). --lgn (direct driver) turns
+ * on X-Engage's logit-normal engagement estimate (xengage_lgn.c, off by default). --calib (direct driver)
  * prints X-Engage's own estimates against the truth decision by decision (calib.c).
  *
  * Scenarios: outage, drift, budget, cheap, dear, lowvalue (K = 10 is a world
@@ -28,7 +30,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] [--delay fit|true|off] "
                     "[--waves W] [--sales-history WEEKS] [--order-sd X] [--budget SHARE] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
-                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit] [--calib] "
+                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit,qr] [--lgn] [--calib] "
                     "[--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]\n");
     exit(2);
 }
@@ -77,6 +79,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(k, "--calib") == 0) {
             o.calib = 1;
+            continue;
+        }
+        if (strcmp(k, "--lgn") == 0) {
+            o.drv.q_lgn = 1;
             continue;
         }
         if (strcmp(k, "--no-skip") == 0) {
@@ -136,9 +142,9 @@ int main(int argc, char **argv)
             snprintf(buf, sizeof buf, "%s", v);
             char *save = NULL;
             for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                static const char *const names[] = {"q", "pi", "value", "delivery", "qpost", "qfit"};
+                static const char *const names[] = {"q", "pi", "value", "delivery", "qpost", "qfit", "qr"};
                 int found = 0;
-                for (unsigned q = 0; q < 6; q++)
+                for (unsigned q = 0; q < 7; q++)
                     if (strcmp(t, names[q]) == 0)
                         o.drv.truth |= 1u << q, found = 1;
                 if (!found)
@@ -173,6 +179,10 @@ int main(int argc, char **argv)
     }
     if (customers == -2 || seeds < 1 || seeds > 1000)
         usage();
+    if (o.drv.q_lgn && o.drv.engine) {
+        fprintf(stderr, "xengage-sim: --lgn needs --driver direct (the engine's executions use the library's default)\n");
+        return 2;
+    }
     if (o.calib && o.drv.engine) {
         fprintf(stderr, "xengage-sim: --calib needs --driver direct\n");
         return 2;

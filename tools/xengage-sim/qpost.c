@@ -8,8 +8,9 @@
  * su = cust_sd (correlated preferences, pref_rank, are not in it): the best any estimator of this family
  * can do. qfit: eta_gc, sr and su_c from X-Engage's own fits (the logit-normal with each cell's fitted
  * mean and the channel's fitted Beta variance, the customer factor's variance as sr^2), rebuilt at each
- * refresh. The posterior over r is a sum over a grid of NR points; for each cell and count pair (n, k) the
- * likelihood and q x likelihood at each r are tabled (integrals over u on the same grid). */
+ * refresh. qr (fit 2): the world's model with each customer's r known, the ceiling of any information about
+ * a customer's responsiveness (their sales, their answers on other channels). The posterior over r is a
+ * sum over a grid of NR points; for each cell and count pair (n, k) the likelihood and q x likelihood at each r are tabled (integrals over u on the same grid). */
 #include "qpost.h"
 #include "decide/xengage_impl.h"
 
@@ -68,7 +69,7 @@ void xs_qpost_refresh(xs_qpost *q)
     double sr = p->resp_sd, su[XS_MAXK], sig[XS_MAXK];
     for (unsigned c = 0; c < K; c++)
         su[c] = p->cust_sd;
-    if (q->fit) {
+    if (q->fit == 1) {
         sr = q->xe->resp_a > 0 ? sqrt(log(1 + 1 / q->xe->resp_a)) : 0; /* lognormal multiplier of variance 1/a */
         for (unsigned c = 0; c < K; c++) {
             /* the spread of the logit-normal with the channel's mean and its Beta prior's variance */
@@ -100,7 +101,7 @@ void xs_qpost_refresh(xs_qpost *q)
     memset(q->tm, 0, (size_t)G * K * per * sizeof *q->tm);
     for (unsigned g = 0; g < G; g++)
         for (unsigned c = 0; c < K; c++) {
-            double eta = q->fit ? lgn_eta(xe_cell_at(q->xe, g, c)->m, sig[c])
+            double eta = q->fit == 1 ? lgn_eta(xe_cell_at(q->xe, g, c)->m, sig[c])
                                 : log(p->ch[c].qbar / (1 - p->ch[c].qbar)) + q->w->s[g * K + c];
             double *L = q->tl + (g * K + c) * per, *M = q->tm + (g * K + c) * per;
             for (int jr = 0; jr < NR; jr++)
@@ -147,6 +148,18 @@ double xs_qpost_mean(xs_qpost *q, uint32_t i, unsigned c)
     const unsigned K = q->w->p->k, g = q->w->seg[i];
     const size_t per = (size_t)NQ * NQ * NR;
     const uint8_t *s = q->cnt + (size_t)i * K * 2;
+    if (q->fit == 2) { /* qr: the customer's r known, the posterior over their own u_ic from this channel's counts */
+        double r = xs_resp(q->w, i);
+        double eta = log(q->w->p->ch[c].qbar / (1 - q->w->p->ch[c].qbar)) + q->w->s[g * K + c];
+        unsigned n = s[2 * c], k = s[2 * c + 1];
+        double L = 0, M = 0;
+        for (int j = 0; j < NR; j++) {
+            double x = sigmoid(eta + r + q->w->p->cust_sd * q->ug[j]);
+            double v = q->uw[j] * exp(k * log(x) + (n - k) * log1p(-x));
+            L += v, M += v * x;
+        }
+        return M / L;
+    }
     if (q->last != i + 1) { /* the posterior of r from every channel's counts */
         double sum = 0;
         for (int j = 0; j < NR; j++) {

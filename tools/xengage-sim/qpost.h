@@ -7,7 +7,8 @@
 #include "decide/xengage.h"
 
 typedef struct xs_qpost xs_qpost;
-/* @p fit 0: the world's own model (qpost); 1: X-Engage's fitted one, read from @p xe (qfit). NULL: no memory. */
+/* @p fit 0: the world's own model (qpost); 1: X-Engage's fitted one, read from @p xe (qfit); 2: the world's
+ * with each customer's responsiveness r known (qr). NULL: no memory. */
 xs_qpost *xs_qpost_open(const xs_world *w, const eng__xe *xe, int fit);
 /* A resolved send (flags ENG__XE_*): the customer's counts. */
 void xs_qpost_observe(xs_qpost *q, uint32_t i, unsigned c, unsigned flags);

@@ -300,7 +300,7 @@ int xs_world_build(xs_world *w, const xs_params *p, uint64_t seed)
     double rc = p->reach_corr;
     for (uint32_t i = 0; i < w->n; i++) {
         w->seg[i] = (uint16_t)(xs_u(seed, i, 0, W_SEG) * G);
-        double r = p->resp_sd * xs_normal(seed, i, 0, W_RESP);
+        double r = xs_resp(w, i);
         w->value[i] = (float)exp(vmu + p->value_sd * xs_normal(seed, i, 0, W_VAL));
         w->p0[i] = (float)sigmoid(logit(p->organic) + p->organic_resp * r);
         double common = xs_normal(seed, i, 0, W_COPULA);
@@ -320,6 +320,8 @@ int xs_world_build(xs_world *w, const xs_params *p, uint64_t seed)
     xs_world_wave(w, 0);
     return 0;
 }
+
+double xs_resp(const xs_world *w, uint32_t i) { return w->p->resp_sd * xs_normal(w->seed, i, 0, W_RESP); }
 
 void xs_world_free(xs_world *w)
 {

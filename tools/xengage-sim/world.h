@@ -93,5 +93,7 @@ void xs_expect(const xs_world *w, uint32_t i, unsigned set, xs_outcome *o);
 /* Counter-based uniforms of the world (common to every policy). */
 double xs_u(uint64_t seed, uint32_t i, uint32_t wave, uint32_t what);
 double xs_normal(uint64_t seed, uint32_t i, uint32_t wave, uint32_t what);
+/* Customer i's responsiveness r (the logit shift shared by their channels and their organic buying). */
+double xs_resp(const xs_world *w, uint32_t i);
 
 #endif
