@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -68,27 +69,92 @@ static inline void crash_disarm(void) { eng__file_io_fault = NULL; }
  * after, from a thread of its own, that job running until then as a slow one would
  * (a batch's jobs take microseconds: a delay would land after them) while the other
  * threads go on: the caller's writes, the other jobs; nth 0 only counts. */
+#define CRASH_JOBS 16384 /* the jobs whose durations crash_busy_time records */
+
 typedef struct crash_busy_t {
     _Atomic uint64_t entries;
     _Atomic int inside;
+    _Atomic int ended; /* crash_busy_arm_mid: the nth job's work was done before the kill */
+    _Atomic int mid;   /* ... and the kill went out while it was not */
+    uint32_t ns[CRASH_JOBS]; /* crash_busy_time: the kth job's duration (ns, at most ~4 s) */
 } crash_busy_t;
 
 static crash_busy_t *crash_busy;
 static uint64_t crash_busy_nth;
 static long crash_busy_ns;
+static int crash_busy_runs, crash_busy_timing; /* crash_busy_arm_mid; crash_busy_time */
 static sem_t crash_busy_go;
+
+/* The jobs a thread is in (a long job may run a group's jobs inside it: eng__tpool_serve) */
+enum { CRASH_NEST = 8 };
+static _Thread_local uint64_t crash_tl_job[CRASH_NEST];
+static _Thread_local struct timespec crash_tl_t0[CRASH_NEST];
+static _Thread_local int crash_tl_depth;
+
+/* crash_busy_arm_mid: the kill comes from a signal to the job's own thread, where
+ * it interrupts the job's work (a thread of its own woke too late: jobs of a few
+ * hundred microseconds were done by then). A thread descheduled meanwhile gets the
+ * signal when it runs again, where its work had stopped. */
+static inline void crash_busy_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&crash_busy->mid, !atomic_load(&crash_busy->ended));
+    kill(getpid(), SIGKILL);
+}
+
+static inline void crash_busy_timer(void)
+{
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = SIGUSR2;
+    ev._sigev_un._tid = gettid();
+    sigset_t one; /* the pool's workers block every signal */
+    sigemptyset(&one);
+    sigaddset(&one, SIGUSR2);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    timer_t t;
+    struct itimerspec its = {{0, 0}, {crash_busy_ns / 1000000000, crash_busy_ns % 1000000000}};
+    if (timer_create(CLOCK_MONOTONIC, &ev, &t) || timer_settime(t, 0, &its, NULL))
+        kill(getpid(), SIGKILL);
+}
 
 static inline void crash_busy_hook(int starting)
 {
     if (!starting) {
+        int d = crash_tl_depth ? --crash_tl_depth : CRASH_NEST; /* 0: armed inside a job */
+        uint64_t k = d < CRASH_NEST ? crash_tl_job[d] : 0;
+        if (crash_busy_timing && k && k <= CRASH_JOBS) {
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            int64_t ns = (int64_t)(t.tv_sec - crash_tl_t0[d].tv_sec) * 1000000000 + (t.tv_nsec - crash_tl_t0[d].tv_nsec);
+            crash_busy->ns[k - 1] = ns > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+        }
+        if (crash_busy_runs && k == crash_busy_nth) {
+            atomic_store(&crash_busy->ended, 1);
+            for (int i = 0; i < 10000; i++) /* its work done before the kill: the group never learns it */
+                usleep(100);
+            kill(getpid(), SIGKILL); /* a signal never delivered: the kill all the same, not mid-work */
+        }
         atomic_fetch_sub(&crash_busy->inside, 1);
         return;
     }
     atomic_fetch_add(&crash_busy->inside, 1);
-    if (atomic_fetch_add(&crash_busy->entries, 1) + 1 != crash_busy_nth)
+    uint64_t k = atomic_fetch_add(&crash_busy->entries, 1) + 1;
+    int d = crash_tl_depth++;
+    if (d < CRASH_NEST) {
+        crash_tl_job[d] = k;
+        if (crash_busy_timing)
+            clock_gettime(CLOCK_MONOTONIC, &crash_tl_t0[d]);
+    }
+    if (k != crash_busy_nth)
         return;
     if (!crash_busy_ns)
         kill(getpid(), SIGKILL);
+    if (crash_busy_runs) { /* the job works until the kill */
+        crash_busy_timer();
+        return;
+    }
     sem_post(&crash_busy_go);
     for (;;)
         sched_yield(); /* the job runs until the kill */
@@ -102,6 +168,7 @@ static inline void *crash_busy_killer(void *arg)
         ;
     struct timespec ts = {crash_busy_ns / 1000000000, crash_busy_ns % 1000000000};
     nanosleep(&ts, NULL);
+    atomic_store(&crash_busy->mid, !atomic_load(&crash_busy->ended));
     kill(getpid(), SIGKILL);
     return NULL;
 }
@@ -116,6 +183,8 @@ static inline void crash_busy_map(void)
     }
     atomic_store(&crash_busy->entries, 0);
     atomic_store(&crash_busy->inside, 0);
+    atomic_store(&crash_busy->ended, 0);
+    atomic_store(&crash_busy->mid, 0);
 }
 
 static inline void crash_busy_arm(uint64_t nth, long ns)
@@ -123,6 +192,7 @@ static inline void crash_busy_arm(uint64_t nth, long ns)
     crash_busy_map();
     crash_busy_nth = nth;
     crash_busy_ns = ns;
+    crash_busy_runs = 0;
     if (nth && ns) {
         pthread_t t;
         if (sem_init(&crash_busy_go, 0, 0) || pthread_create(&t, NULL, crash_busy_killer, NULL))
@@ -132,7 +202,41 @@ static inline void crash_busy_arm(uint64_t nth, long ns)
     eng__tpool_job_hook = crash_busy_hook;
 }
 
-static inline void crash_busy_disarm(void) { eng__tpool_job_hook = NULL; }
+static inline void crash_busy_disarm(void)
+{
+    eng__tpool_job_hook = NULL;
+    crash_busy_timing = 0;
+}
+
+/* In the middle of a long job's work: the nth job runs on, and a timer's signal to
+ * its thread kills the process @p ns nanoseconds after it started (ns > 0, e.g. a
+ * fraction of the job's duration that crash_busy_time measured in an undisturbed run),
+ * wherever the job's work is then; a job done sooner waits at its end for the kill
+ * (crash_busy->ended), so that the kill lands before its group learns it is done.
+ * After the kill, crash_busy->mid says it landed in the job's work. Uses SIGUSR2. */
+static inline void crash_busy_arm_mid(uint64_t nth, long ns)
+{
+    crash_busy_arm(0, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = crash_busy_signal;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(SIGUSR2, &sa, NULL))
+        abort();
+    crash_busy_ns = ns > 0 ? ns : 1;
+    crash_busy_runs = 1;
+    crash_busy_nth = nth;
+}
+
+/* Counts the jobs, and records the duration of each of the first CRASH_JOBS in
+ * crash_busy->ns (by the order they started: a run's jobs start in much the same
+ * order each time, their groups in the same order). */
+static inline void crash_busy_time(void)
+{
+    crash_busy_arm(0, 0);
+    memset(crash_busy->ns, 0, sizeof crash_busy->ns);
+    crash_busy_timing = 1;
+}
 
 /* fork() for a child to crash: the output flushed first (not written twice), the
  * counts shared and zeroed. */
