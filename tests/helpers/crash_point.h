@@ -80,7 +80,7 @@ typedef struct crash_busy_t {
 } crash_busy_t;
 
 static crash_busy_t *crash_busy;
-static uint64_t crash_busy_nth;
+static _Atomic uint64_t crash_busy_nth; /* changed between a child's calls (soak_filestore) */
 static long crash_busy_ns;
 static int crash_busy_runs, crash_busy_timing; /* crash_busy_arm_mid; crash_busy_time */
 static sem_t crash_busy_go;

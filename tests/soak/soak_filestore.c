@@ -115,7 +115,7 @@ static uint64_t rnd(void)
  * "key<TAB>message<TAB>occurrence<TAB>customer<TAB>channel" to its log before answering
  * accepted, so what it holds survives a kill of the engine's process. */
 typedef struct provider {
-    int fd;
+    int fd, calls_fd; /* its accepted log; its call log (soak_calls.h) */
     char **keys; /* open-addressing set of keys it holds */
     size_t cap, n;
 } provider;
@@ -226,9 +226,12 @@ static logged *read_log_of(int ad, size_t *n)
 
 static logged *read_log(size_t *n) { return read_log_of(0, n); }
 
+#include "soak_calls.h" /* the transport's calls against the ledger */
+
 static int send_one(const eng_envelope *env, int *status, void *user)
 {
     provider *p = user;
+    calls_log(p->calls_fd, env);
     if (rnd() % 20 == 0) { /* a temporary failure: the engine retries with the same key */
         *status = ENG_SEND_RETRY;
         return ENG_OK;
@@ -409,10 +412,24 @@ static void new_message(eng_engine *e)
     CHECK(rc == ENG_OK || rc == ENG_ERANGE);
 }
 
+/* The child's own kill is aimed at the sending rounds: armed in each run of what is due
+ * from the busy_run-th on (its jobs counted from that run's start: the outcome batches'
+ * `sent` key chunks, seals and writes behind, after the transport has answered and
+ * before the outcome is committed), never in the other operations. */
+static uint64_t busy_run_nth;
+static int busy_run;
+
 static void run_due(eng_engine *e)
 {
+    int armed = busy_run_nth && busy_run-- <= 0;
+    if (armed) {
+        atomic_store(&crash_busy->entries, 0);
+        crash_busy_nth = busy_run_nth;
+    }
     eng_run_report r = ENG_RUN_REPORT_INIT;
     CHECK(eng_run_due(e, ADMIN, vnow(NULL), NULL, &r) == ENG_OK);
+    if (armed)
+        crash_busy_nth = 0;
 }
 
 static void receipts(eng_engine *e)
@@ -455,15 +472,18 @@ static void transactions(eng_engine *e, uint64_t round)
 }
 
 /* One child's life: random work until OPS_PER_CHILD operations or a kill (from the
- * parent, or its own as its @p busy_nth pool job runs: crash_point.h; 0: none). */
-static void child(uint64_t seed, int drain, uint64_t busy_nth, long busy_ns)
+ * parent, or its own @p busy_ns after the @p nth pool job of a sending round started,
+ * in that job's work: crash_point.h, run_due above; 0: none). */
+static void child(uint64_t seed, int drain, uint64_t nth, long busy_ns)
 {
     rng_state = seed * 2654435761u + 1;
     static const unsigned pick[] = {1, 2, 4};
     engine_threads = threads_env ? (unsigned)atoi(threads_env) : pick[(seed * 0x9e3779b97f4a7c15u >> 32) % 3];
-    crash_busy_arm(busy_nth, busy_ns);
+    crash_busy_arm_mid(0, busy_ns); /* counts jobs; armed by run_due */
+    busy_run_nth = nth;
     provider p = {0};
     CHECK((p.fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT, 0644)) >= 0);
+    CHECK((p.calls_fd = open(calls_path, O_WRONLY | O_APPEND | O_CREAT, 0644)) >= 0);
     size_t n;
     logged *l = read_log(&n);
     for (size_t i = 0; i < n; i++)
@@ -517,6 +537,7 @@ static void child(uint64_t seed, int drain, uint64_t busy_nth, long busy_ns)
     CHECK(eng_close(e) == ENG_OK);
     set_free(&p);
     close(p.fd);
+    close(p.calls_fd);
     set_free(&pf);
     close(pf.fd);
 }
@@ -587,6 +608,7 @@ static uint64_t verify(int final)
 
     size_t n, na;
     logged *l = read_log(&n), *ad = read_log_of(1, &na);
+    checks += calls_check(e, l, n, final);
     qsort(l, n, sizeof *l, cmp_logged);
     qsort(ad, na, sizeof *ad, cmp_logged);
     for (size_t i = 1; i < n; i++) { /* one key per (message, occurrence, customer, channel) */
@@ -712,7 +734,7 @@ static uint64_t verify(int final)
 
 /* ------------------------------------------------------------ the rounds */
 
-static uint64_t busy_kills; /* children that killed themselves while pool jobs ran */
+static uint64_t busy_kills, busy_mid; /* children that killed themselves in a sending round's pool job; in its work */
 
 /* Runs one child; kills it @p kill_after_ms after it started (@p after_ops < 0), or after
  * it opened the engine and reported @p after_ops operations done (the kill then within
@@ -767,8 +789,9 @@ static uint64_t round_once(uint64_t seed, int64_t kill_after_ms, int after_ops, 
                 for (ssize_t i = 0; i < r; i++)
                     ops += buf[i] == 'o', seals_behind += buf[i] == 's';
             if (!*killed && busy_nth && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
-                *killed = 1; /* its own kill, in a pool job */
-                busy_kills += atomic_load(&crash_busy->inside) > 0;
+                *killed = 1; /* its own kill, in a pool job of a sending round */
+                busy_kills++;
+                busy_mid += atomic_load(&crash_busy->mid);
             }
             if (!*killed && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
                 fprintf(stderr, "soak: the worker failed (status %d)\n", st);
@@ -800,6 +823,7 @@ int main(int argc, char **argv)
     snprintf(db_path, sizeof db_path, "%s/engine.db", dir);
     snprintf(log_path, sizeof log_path, "%s/provider.log", dir);
     snprintf(ad_path, sizeof ad_path, "%s/platform.log", dir);
+    snprintf(calls_path, sizeof calls_path, "%s/calls.log", dir);
     unlink(db_path);
     unlink(log_path);
     unlink(ad_path);
@@ -821,13 +845,15 @@ int main(int argc, char **argv)
      * 60 operations a round up to 0.4 MB, 0-3 from 1.2 MB on). Each epoch ends as the run
      * does: everything due run to completion and the final checks. */
     long long epoch_bytes = getenv("SOAK_EPOCH_BYTES") ? atoll(getenv("SOAK_EPOCH_BYTES")) : 1 << 20;
-    uint64_t rounds = 0, kills = 0, ops = 0, checks = 0, epochs = 0;
+    uint64_t rounds = 0, kills = 0, ops = 0, checks = 0, epochs = 0, doubts = 0, finals = 0;
     size_t sent = 0, exported = 0;
     long long bytes = -1;
     for (int last = 0; !last;) {
         unlink(db_path);
         unlink(log_path);
         unlink(ad_path);
+        unlink(calls_path);
+        calls_reset();
         eng_engine *e = open_engine(NULL, NULL); /* the world, before the first kill */
         set_up(e);
         CHECK(eng_close(e) == ENG_OK);
@@ -838,9 +864,13 @@ int main(int argc, char **argv)
             int64_t kill_ms = 1 + (int64_t)(rnd() % 250);
             /* three rounds in four counted from the child's open and its first operations */
             int after_ops = rnd() % 4 ? (int)(rnd() % OPS_PER_CHILD) : -1;
-            /* one round in three the child also kills itself in a pool job, if it gets there first */
-            uint64_t busy_nth = rnd() % 3 ? 0 : 1 + rnd() % 500;
-            long busy_ns = busy_nth && rnd() % 2 ? (long)(rnd() % 200000) + 1000 : 0;
+            /* two rounds in three the child also kills itself in a pool job of a sending round (of its
+             * busy_run-th run of what is due or a later one that runs that many jobs: most run none,
+             * those that send run thousands), if it gets there first: at its nth job, n 1 to 2,048
+             * spread over the scales */
+            uint64_t busy_nth = rnd() % 3 ? 1 + rnd() % (1u << rnd() % 12) : 0;
+            long busy_ns = rnd() % 3 ? (long)(rnd() % 200000) + 1000 : 1;
+            busy_run = (int)(rnd() % 3);
             uint64_t o = round_once(seed + rounds, kill_ms, after_ops, 0, busy_nth, busy_ns, &killed);
             ops += o;
             kills += killed;
@@ -867,18 +897,25 @@ int main(int argc, char **argv)
         size_t n;
         free(read_log(&n));
         sent += n;
+        doubts += calls.in_doubt;
+        finals += calls.finals;
         free(read_log_of(1, &n));
         exported += n;
     }
-    printf("soak: %llu rounds, %llu kills (%llu in a pool job), %llu operations, %llu worlds, %zu sends at the provider, "
-           "%zu identifiers exported, %llu segments written behind, %llu invariants checked, largest file %lld bytes: "
-           "all held\n", (unsigned long long)rounds, (unsigned long long)kills, (unsigned long long)busy_kills,
-           (unsigned long long)ops, (unsigned long long)epochs, sent, exported, (unsigned long long)seals_behind,
+    printf("soak: %llu rounds, %llu kills (%llu in a sending round's pool job, %llu of them in its work), %llu "
+           "operations, %llu worlds, %zu sends at the provider, %llu in doubt at a kill (each sent again under its key, "
+           "then stored), %llu stored final and never sent again, %zu identifiers exported, %llu segments written "
+           "behind, %llu invariants checked, largest file %lld bytes: all held\n",
+           (unsigned long long)rounds, (unsigned long long)kills, (unsigned long long)busy_kills,
+           (unsigned long long)busy_mid, (unsigned long long)ops, (unsigned long long)epochs, sent,
+           (unsigned long long)doubts, (unsigned long long)finals, exported, (unsigned long long)seals_behind,
            (unsigned long long)checks, bytes);
+    calls_reset();
     if (argc <= 2) {
         unlink(db_path);
         unlink(log_path);
         unlink(ad_path);
+        unlink(calls_path);
         rmdir(dir);
     }
     return 0;
