@@ -4,6 +4,7 @@
 #include "audience/split.h"
 #include "base/error.h"
 #include "base/hash.h"
+#include "base/lower.h"
 #include "base/simd.h"
 
 #include <stdlib.h>
@@ -91,39 +92,23 @@ fail:
     return ENG_ENOMEM;
 }
 
+ENG__LOWER_BOUND_BY(lower_key, eng__ctr, uint16_t, .key)
+
 /* Index of the container with @p key, or -(insertion point) - 1. */
 static long find_ctr(const eng__idset *s, uint16_t key)
 {
     if (s->n && s->c[s->n - 1].key == key) /* appends in order are the common case */
         return (long)s->n - 1;
-    long lo = 0, hi = (long)s->n - 1;
-    while (lo <= hi) {
-        long mid = (lo + hi) / 2;
-        if (s->c[mid].key < key)
-            lo = mid + 1;
-        else if (s->c[mid].key > key)
-            hi = mid - 1;
-        else
-            return mid;
-    }
-    return -lo - 1;
+    long at = (long)lower_key(s->c, s->n, key);
+    return at < (long)s->n && s->c[at].key == key ? at : -at - 1;
 }
 
 static long arr_find(const uint16_t *a, uint32_t n, uint16_t v)
 {
     if (n && a[n - 1] < v)
         return -(long)n - 1;
-    long lo = 0, hi = (long)n - 1;
-    while (lo <= hi) {
-        long mid = (lo + hi) / 2;
-        if (a[mid] < v)
-            lo = mid + 1;
-        else if (a[mid] > v)
-            hi = mid - 1;
-        else
-            return mid;
-    }
-    return -lo - 1;
+    long at = (long)eng__lower_u16(a, n, v);
+    return at < (long)n && a[at] == v ? at : -at - 1;
 }
 
 static int arr_to_bitmap(const eng__mem *mem, eng__ctr *c)
@@ -342,16 +327,8 @@ int eng__idset_add_many(eng__idset *s, const uint32_t *ids, size_t n)
         uint16_t key = (uint16_t)(ids[i] >> 16);
         if (ids[n - 1] >> 16 == key) { /* this chunk's ids end at the first of a later chunk */
             j = n;
-        } else {
-            size_t lo = i + 1, hi = n - 1;
-            while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (ids[mid] >> 16 == key)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            j = lo;
+        } else { /* the first id of a later chunk (key < 0xffff here: ids[n - 1] is of one) */
+            j = i + 1 + eng__lower_u32(ids + i + 1, n - 1 - (i + 1), (uint32_t)(key + 1) << 16);
         }
         long at = find_ctr(s, key);
         if (at >= 0 && s->c[at].type == ENG__CT_BITMAP) {

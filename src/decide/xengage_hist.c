@@ -20,6 +20,7 @@
  * replayed without sales cannot teach "nobody ever buys". Older sends weigh
  * less: the model's forget factor per XE_CONV_PERIOD of age. */
 #include "decide/xengage_impl.h"
+#include "base/lower.h"
 #include "decide/decide.h"
 #include "events/events_impl.h"
 
@@ -101,14 +102,8 @@ static int txn_index(txn_idx *t)
 static int txn_in(const txn_idx *t, uint32_t c, eng_time from, eng_time to)
 {
     uint32_t lo = t->off[c], hi = t->off[c + 1];
-    while (lo < hi) { /* first time >= from */
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (t->time[mid] < from)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < t->off[c + 1] && t->time[lo] <= to;
+    lo += (uint32_t)eng__lower_i64(t->time + lo, hi - lo, from); /* the first time >= from */
+    return lo < hi && t->time[lo] <= to;
 }
 
 /* The first engagement of each send (touch rows opened or clicked), in seconds after the send plus one

@@ -5,6 +5,7 @@
  * key names the approval), so the ids of the last one asked about are kept in
  * the dispatch slot and the lookup is a binary search. */
 #include "dispatch/dispatch_impl.h"
+#include "base/lower.h"
 
 #include <stdio.h>
 
@@ -38,17 +39,8 @@ static int ids_of(eng_engine *e, const eng_audience *aud, int part, uint32_t **o
 
 static int64_t find(const uint32_t *ids, uint64_t n, uint32_t customer)
 {
-    uint64_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (ids[mid] == customer)
-            return (int64_t)mid;
-        if (ids[mid] < customer)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    size_t at = eng__lower_u32(ids, (size_t)n, customer);
+    return at < n && ids[at] == customer ? (int64_t)at : -1;
 }
 
 int eng__audience_where(eng_engine *e, const char *actor, const eng__msg_ctx *x, uint32_t customer, int64_t *pos,

@@ -7,6 +7,7 @@
  * either the intent (asked again with the same key) or the outcome (never
  * asked again). Awards cost no credits. */
 #include "dispatch/dispatch_impl.h"
+#include "base/lower.h"
 
 #include <stdio.h>
 
@@ -16,18 +17,13 @@ ENG_API int eng_points_award_init(eng_points_award *x, unsigned int version)
     return eng__struct_init(x, &init, ENG__SIZES(sizeof init), version, "eng_points_award");
 }
 
+ENG__LOWER_BOUND_BY(lower_cust, eng__lpts, uint32_t, .cust)
+
 int eng__points_add(eng__chunk *c, uint32_t cust, int *added)
 {
     *added = 0;
     /* Kept sorted by customer: one outcome pass adds in ascending order, so this appends. */
-    uint32_t lo = 0, hi = c->npts;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (c->pts[mid].cust < cust)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    uint32_t lo = (uint32_t)lower_cust(c->pts, c->npts, cust);
     if (lo < c->npts && c->pts[lo].cust == cust)
         return ENG_OK;
     if (!c->pts && !(c->pts = eng__calloc(c->mem, c->ncust ? c->ncust : 1, sizeof *c->pts)))

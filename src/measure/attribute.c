@@ -15,6 +15,7 @@
  * directly; eng_measure_campaign() feeds whole columns. */
 #include "measure/measure_impl.h"
 #include "base/handle.h"
+#include "base/lower.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -720,15 +721,7 @@ static int occ_units(run *x, const eng_touch_columns *tc, const uint32_t *occ, u
         uint32_t u = m ? m - 1 : UINT32_MAX;
         if (m && occ[i]) { /* its place among the sorted units */
             const uint64_t want = (uint64_t)(m - 1) << 32 | occ[i];
-            size_t lo = 0, hi = nu;
-            while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (v[mid] < want)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            u = (uint32_t)(x->nmsg + lo);
+            u = (uint32_t)(x->nmsg + eng__lower_u64(v, nu, want));
         }
         (*ukey)[i] = u;
     }

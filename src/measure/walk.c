@@ -3,6 +3,7 @@
  * control group. */
 #include "measure/measure_impl.h"
 #include "base/simd.h"
+#include "base/lower.h"
 
 #include <math.h>
 #include <string.h>
@@ -354,6 +355,8 @@ out:
     return rc;
 }
 
+ENG__LOWER_BOUND_BY(lower_cust, eng__qtx, uint32_t, .cust)
+
 /* Step 4: control customers, looked up in the sorted qualifying transactions. */
 int eng__attr_control(run *x)
 {
@@ -400,13 +403,7 @@ int eng__attr_control(run *x)
         while (lo + step <= x->nq && x->qtx[lo + step - 1].cust < c)
             lo += step, step *= 2;
         hi = lo + step <= x->nq ? lo + step : x->nq;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (x->qtx[mid].cust < c)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
+        lo += lower_cust(x->qtx + lo, hi - lo, c);
         prev = c, at = lo;
         int any = 0;
         for (size_t u = 0; u < nwin; u++) {

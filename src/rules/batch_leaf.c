@@ -2,6 +2,7 @@
  * chunk. Dense words write one byte per row and pack with SSE2 movemask;
  * words with few selected rows are done row by row. */
 #include "rules/batch_impl.h"
+#include "base/lower.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -304,14 +305,7 @@ void eng__batch_range(bctx *c, const bplan *p, const uint64_t *sel, uint64_t *T,
 
 static int in_sorted(const int64_t *set, size_t n, int64_t x)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (set[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = eng__lower_i64(set, n, x);
     return lo < n && set[lo] == x;
 }
 
