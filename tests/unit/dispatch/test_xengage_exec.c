@@ -968,6 +968,58 @@ static void late_engagement_converts(void **state)
     dx_close(&f);
 }
 
+/* A send's window holds its ends: a purchase at the very time of the send, and one at the end of its 7 days,
+ * convert (the reference's [sent, sent + 7 d]). Customers 4k + 2 open the e-mail within the hour; of them and of
+ * the customers 4k + 1 who do not, those with 8k + 1 or 8k + 2 buy at the send's time, the others at the end of
+ * its window; the next X-Engage execution's e-mail cell is the reference's, with every one of them converted. */
+static void sales_at_the_window_ends(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, N, 64, 1, 1);
+    dx_xengage_any_size();
+    eng_message_spec m = dx_message();
+    dx_approve(&f, &m);
+    dx_run_all(&f, f.t0, NULL);
+    eng_time sent = f.t0;
+    dx_receipts(&f, sent + 60 * 1000, prompt_pick, &f);
+    uint32_t at_send[N], at_end[N];
+    size_t ns = 0, ne = 0, opened = 0;
+    for (uint32_t c = 0; c < N; c++) {
+        size_t x = dx_ext(&f, c) % 8;
+        if (x % 4 != 1 && x % 4 != 2)
+            continue;
+        if (x == 1 || x == 2)
+            at_send[ns++] = c;
+        else
+            at_end[ne++] = c;
+        opened += x % 4 == 2 && f.prov.delivered[dx_pair(c, ENG_CH_EMAIL)];
+    }
+    dx_txns(&f, at_send, ns, sent, 100, "s");
+    dx_txns(&f, at_end, ne, sent + 7 * ENG_DAY, 100, "e");
+    reset_provider(&f);
+    test_clock_now = sent + 8 * ENG_DAY;
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+    m = dx_message();
+    m.title = "X";
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    dx_approve(&f, &m);
+    dx_run_all(&f, f.t0, NULL);
+    char key[128];
+    snprintf(key, sizeof key, "d/xe/%016llx/%08x", (unsigned long long)f.message, 0u);
+    eng__xe *next = NULL;
+    assert_int_equal(eng__xe_load(&f.e->mem, f.e->store, key, &next), ENG_OK);
+    const xe_cell *b = xe_cell_at(next, 0, 1); /* optimizer channel 1: e-mail */
+    double en, ec;
+    ref_conversions(&f, f.t0, f.t0, ENG_CH_EMAIL, next->seg[0].bn, next->seg[0].bc, 1, 1, &en, &ec);
+    printf("x-engage sales at the window's ends: e-mail en %.4f ec %.4f (reference %.4f %.4f), %zu openers\n", b->en,
+           b->ec, en, ec, opened);
+    assert_true(opened > 10 && en > 0 && ec > 0);
+    assert_true(fabs(b->en - en) < 1e-9 * en && fabs(b->ec - ec) < 1e-9 * (en + 1));
+    eng__xe_free(next);
+    dx_close(&f);
+}
+
 /* An X-Engage message is approved at least 48 h before it runs: the campaigns sent in between (every one of a
  * host that sends daily) are history too. Here the blast that says who opens e-mail and who clicks SMS goes out
  * a day after the X-Engage message was approved and a day before it runs (genworld.py: daily worlds were
@@ -1101,6 +1153,7 @@ int main(void)
         cmocka_unit_test(deterministic),
         cmocka_unit_test(conversions_from_history),
         cmocka_unit_test(late_engagement_converts),
+        cmocka_unit_test(sales_at_the_window_ends),
         cmocka_unit_test(reservation_follows_sends),
         cmocka_unit_test(history_after_approval),
     };
