@@ -488,10 +488,128 @@ static void killed_in_long_jobs(void **st)
     test_alloc_assert_clean();
 }
 
+/* Storage errors in the long batches: every write of the script failing in turn (a
+ * sample of them by default, every one with ENG_KILLED_KILLS), with EIO after it was
+ * written whole or in part, in one process with engine threads 3. A seal's record
+ * written behind by a pool worker reports its failure at the store's next call in that
+ * batch. The batch must fail with ENG_EIO (or ENG_ESTORAGE) and a message, the store as it was
+ * before it (the undisturbed run's digest after the batches before), and a retry must
+ * succeed; the script then ends with every touch once, as a replay that reopened the
+ * store at that batch ends, byte for byte (a failed batch drops the events' cache,
+ * which is read again as at an open), and so does the store reopened. */
+static size_t werr_behind;        /* eng__behind_writes when the failing write came */
+static size_t werr_at[CRASH_JOBS]; /* the undisturbed run: eng__behind_writes at each write */
+static int werr_hook(int op, size_t *n)
+{
+    int was = crash_dead, rc = crash_hook(op, n);
+    if (crash_dead && !was)
+        werr_behind = eng__behind_writes;
+    if (op == ENG__IO_WRITE && !crash_nth && crash_writes <= CRASH_JOBS)
+        werr_at[crash_writes - 1] = eng__behind_writes;
+    return rc;
+}
+
+static void write_errors_in_long_batches(void **st)
+{
+    (void)st;
+    uint32_t seal = eng__seg_seal_rows;
+    size_t spill = eng__file_spill_min;
+    eng__seg_seal_rows = SEAL;
+    eng__file_spill_min = 64;
+    parent_pid = getpid();
+    char *dir = test_tmpdir();
+    snprintf(fpath, sizeof fpath, "%s/werr.db", dir);
+    snprintf(rpath, sizeof rpath, "%s/replay.db", dir);
+    memset(have_rest, 0, sizeof have_rest);
+    plan_make();
+
+    unlink(fpath);
+    eng_close(open_file(1));
+    eng_engine *e = open_file(0);
+    crash_arm(0, 0); /* the script's writes, as below (a failed open is the engine's own test) */
+    eng__file_io_fault = werr_hook;
+    events_digest(e, ref[0]);
+    for (int k = 0; k < NB; k++) {
+        assert_int_equal(run_batch(e, k), ENG_OK);
+        events_digest(e, ref[k + 1]);
+    }
+    size_t behind_end = eng__behind_writes;
+    eng_close(e);
+    uint64_t writes = crash_writes;
+    crash_disarm();
+    assert_true(writes <= CRASH_JOBS);
+
+    /* the writes behind (each taken by a worker) and every 4th other one; every write with
+     * ENG_KILLED_KILLS; the first behind write and one other under valgrind and TSan */
+    uint64_t *pick = malloc(writes * sizeof *pick);
+    int rounds = 0, behinds = 0, others = 0;
+    for (uint64_t w = 0; w < writes; w++) {
+        int was_behind = (w + 1 < writes ? werr_at[w + 1] : behind_end) > werr_at[w];
+        behinds += was_behind;
+        int take = getenv("ENG_KILLED_KILLS") ? 1
+                   : test_slow_runtime()     ? (was_behind && behinds == 1) || (!was_behind && others++ == 4)
+                                             : was_behind || others++ % 4 == 0;
+        if (take)
+            pick[rounds++] = w + 1;
+    }
+    assert_true(behinds >= 4);
+    int failed = 0, behind = 0, prefixes[NB + 1] = {0};
+    for (int i = 0; i < rounds; i++) {
+        uint64_t nth = pick[i];
+        unlink(fpath);
+        eng_close(open_file(1));
+        e = open_file(0);
+        crash_arm(nth, 1);
+        eng__file_io_fault = werr_hook;
+        int at = -1;
+        for (int k = 0; k < NB; k++) {
+            int was = crash_dead;
+            eng_error_clear();
+            int rc = run_batch(e, k);
+            if (rc == ENG_OK)
+                continue;
+            assert_true(crash_dead && !was); /* only the batch of the failed write */
+            assert_true(rc == ENG_EIO || rc == ENG_ESTORAGE); /* the file's I/O call failed */
+            assert_int_equal(eng_error_last()->code, rc);
+            assert_true(eng_error_last()->message[0] != 0);
+            uint8_t d[ENG__SHA256_LEN];
+            events_digest(e, d);
+            assert_memory_equal(d, ref[k], sizeof d); /* as it was before the batch */
+            behind += eng__behind_writes > werr_behind; /* the failed write was a worker's */
+            failed++;
+            at = k;
+            assert_int_equal(run_batch(e, k), ENG_OK);
+        }
+        crash_disarm();
+        assert_true(holds_prefix(e, NB));
+        uint8_t d[ENG__SHA256_LEN], d2[ENG__SHA256_LEN];
+        events_digest(e, d);
+        assert_memory_equal(d, at < 0 ? ref[NB] : replay_reopened(at), sizeof d);
+        eng_close(e);
+        e = open_file(0);
+        events_digest(e, d2);
+        assert_memory_equal(d, d2, sizeof d);
+        assert_true(holds_prefix(e, NB));
+        eng_close(e);
+        prefixes[at < 0 ? NB : at]++;
+    }
+    printf("write errors in long batches: %d of %llu writes failed in turn (%d written behind), %d batches failed and "
+           "retried (%d by a write behind on a worker)\n", rounds, (unsigned long long)writes, behinds, failed, behind);
+    assert_true(failed >= rounds / 2);
+    assert_true(behind >= (test_slow_runtime() ? 1 : behinds / 2));
+    free(pick);
+    test_rmtree(dir);
+    free(dir);
+    eng__seg_seal_rows = seal;
+    eng__file_spill_min = spill;
+    test_alloc_assert_clean();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(killed_in_long_jobs),
+        cmocka_unit_test(write_errors_in_long_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
