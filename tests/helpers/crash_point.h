@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,6 +247,22 @@ static inline pid_t crash_fork(void)
     fflush(stderr);
     crash_busy_map();
     return fork();
+}
+
+/* The batches a child acknowledged on @p fd (byte k for batch k, in order) until it died,
+ * then the child reaped (its status in *st): their number, or -1 when one came out of
+ * order or the child was not reaped. Closes fd. */
+static inline int crash_acks(int fd, pid_t pid, int *st)
+{
+    int acked = 0, ok = 1;
+    unsigned char b;
+    while (read(fd, &b, 1) == 1) {
+        ok &= b == (unsigned char)acked;
+        acked++;
+    }
+    close(fd);
+    ok &= waitpid(pid, st, 0) == pid;
+    return ok ? acked : -1;
 }
 
 /* SIGKILL to @p pid after @p us microseconds (0: none). */

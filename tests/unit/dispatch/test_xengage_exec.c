@@ -891,17 +891,42 @@ static int prompt_pick(uint32_t customer, int channel, void *user)
     return channel == ENG_CH_EMAIL && dx_ext(user, customer) % 4 == 2 ? ENG_TOUCH_OPENED : ENG_TOUCH_DELIVERED;
 }
 
+/* An X-Engage message approved and run at @p now: its execution's starting model (checkpoint). */
+static eng__xe *xengage_after(dx *f, eng_time now)
+{
+    reset_provider(f);
+    test_clock_now = now;
+    assert_int_equal(eng_credits_adjust(f->e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+    eng_message_spec m = dx_message();
+    m.title = "X";
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    dx_approve(f, &m);
+    dx_run_all(f, f->t0, NULL);
+    char key[128];
+    snprintf(key, sizeof key, "d/xe/%016llx/%08x", (unsigned long long)f->message, 0u);
+    eng__xe *next = NULL;
+    assert_int_equal(eng__xe_load(&f->e->mem, f->e->store, key, &next), ENG_OK);
+    return next;
+}
+
+/* A world whose blast's e-mail is opened within the hour by customers 4k + 2 (prompt_pick): the blast's time. */
+static eng_time prompt_blast(dx *f)
+{
+    dx_world(f, N, 64, 1, 1);
+    dx_xengage_any_size();
+    eng_message_spec m = dx_message();
+    dx_approve(f, &m);
+    dx_run_all(f, f->t0, NULL);
+    eng_time sent = f->t0;
+    dx_receipts(f, sent + 60 * 1000, prompt_pick, f); /* delivered; opened an hour later by 4k + 2 */
+    return sent;
+}
+
 static void late_engagement_converts(void **state)
 {
     (void)state;
     dx f;
-    dx_world(&f, N, 64, 1, 1);
-    dx_xengage_any_size();
-    eng_message_spec m = dx_message();
-    dx_approve(&f, &m);
-    dx_run_all(&f, f.t0, NULL);
-    eng_time sent = f.t0;
-    dx_receipts(&f, sent + 60 * 1000, prompt_pick, &f); /* delivered; opened an hour later by 4k + 2 */
+    eng_time sent = prompt_blast(&f);
     uint32_t prompt[N], late[N], organic[N];
     size_t np = 0, nl = 0, no = 0;
     for (uint32_t c = 0; c < N; c++) {
@@ -916,7 +941,7 @@ static void late_engagement_converts(void **state)
     /* the second blast: its e-mail opened nine days after it by 4k, handed over with a purchase of each */
     reset_provider(&f);
     test_clock_now = sent + ENG_DAY;
-    m = dx_message();
+    eng_message_spec m = dx_message();
     m.title = "Late";
     dx_approve(&f, &m);
     dx_run_all(&f, f.t0, NULL);
@@ -943,18 +968,7 @@ static void late_engagement_converts(void **state)
     assert_true(nl > 10 && np > 10);
     dx_txns(&f, late, nl, sent2 + 9 * ENG_DAY, 100, "l");
     /* X-Engage, approved after the late purchases */
-    reset_provider(&f);
-    test_clock_now = sent2 + 9 * ENG_DAY + ENG_HOUR;
-    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
-    m = dx_message();
-    m.title = "X";
-    m.strategy = ENG_STRATEGY_XENGAGE;
-    dx_approve(&f, &m);
-    dx_run_all(&f, f.t0, NULL);
-    char key[128];
-    snprintf(key, sizeof key, "d/xe/%016llx/%08x", (unsigned long long)f.message, 0u);
-    eng__xe *next = NULL;
-    assert_int_equal(eng__xe_load(&f.e->mem, f.e->store, key, &next), ENG_OK);
+    eng__xe *next = xengage_after(&f, sent2 + 9 * ENG_DAY + ENG_HOUR);
     const xe_cell *b = xe_cell_at(next, 0, 1); /* optimizer channel 1: e-mail */
     double en, ec, en_old, ec_old;
     ref_conversions(&f, f.t0, f.t0, ENG_CH_EMAIL, next->seg[0].bn, next->seg[0].bc, 1, 1, &en, &ec);
@@ -976,13 +990,7 @@ static void sales_at_the_window_ends(void **state)
 {
     (void)state;
     dx f;
-    dx_world(&f, N, 64, 1, 1);
-    dx_xengage_any_size();
-    eng_message_spec m = dx_message();
-    dx_approve(&f, &m);
-    dx_run_all(&f, f.t0, NULL);
-    eng_time sent = f.t0;
-    dx_receipts(&f, sent + 60 * 1000, prompt_pick, &f);
+    eng_time sent = prompt_blast(&f);
     uint32_t at_send[N], at_end[N];
     size_t ns = 0, ne = 0, opened = 0;
     for (uint32_t c = 0; c < N; c++) {
@@ -997,18 +1005,7 @@ static void sales_at_the_window_ends(void **state)
     }
     dx_txns(&f, at_send, ns, sent, 100, "s");
     dx_txns(&f, at_end, ne, sent + 7 * ENG_DAY, 100, "e");
-    reset_provider(&f);
-    test_clock_now = sent + 8 * ENG_DAY;
-    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
-    m = dx_message();
-    m.title = "X";
-    m.strategy = ENG_STRATEGY_XENGAGE;
-    dx_approve(&f, &m);
-    dx_run_all(&f, f.t0, NULL);
-    char key[128];
-    snprintf(key, sizeof key, "d/xe/%016llx/%08x", (unsigned long long)f.message, 0u);
-    eng__xe *next = NULL;
-    assert_int_equal(eng__xe_load(&f.e->mem, f.e->store, key, &next), ENG_OK);
+    eng__xe *next = xengage_after(&f, sent + 8 * ENG_DAY);
     const xe_cell *b = xe_cell_at(next, 0, 1); /* optimizer channel 1: e-mail */
     double en, ec;
     ref_conversions(&f, f.t0, f.t0, ENG_CH_EMAIL, next->seg[0].bn, next->seg[0].bc, 1, 1, &en, &ec);

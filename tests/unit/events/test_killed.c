@@ -367,15 +367,8 @@ static int crash_once_at(uint64_t nth, long kill_us, uint64_t busy_nth, long bus
     }
     close(p[1]);
     crash_kill_after(pid, kill_us);
-    int acked = 0;
-    unsigned char b;
-    while (read(p[0], &b, 1) == 1) {
-        assert_int_equal(b, acked);
-        acked++;
-    }
-    close(p[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
+    int st, acked = crash_acks(p[0], pid, &st);
+    assert_true(acked >= 0);
     if (!(kill_us || busy_nth) || !WIFSIGNALED(st)) {
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
             fprintf(stderr, "killed: the child at write %llu ended with status %d\n", (unsigned long long)nth, st);

@@ -350,15 +350,8 @@ static int crash_mid(uint64_t nth, long ns, int *mid, int *killed)
         child(p[1]);
     }
     close(p[1]);
-    int acked = 0;
-    unsigned char b;
-    while (read(p[0], &b, 1) == 1) {
-        assert_int_equal(b, acked);
-        acked++;
-    }
-    close(p[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
+    int st, acked = crash_acks(p[0], pid, &st);
+    assert_true(acked >= 0);
     *killed = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
     if (!*killed)
         assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -397,11 +390,15 @@ static int check_recovery(int acked, int rest)
     return p;
 }
 
-static void killed_in_long_jobs(void **st)
+/* Both tests' files in a new directory (returned), the seals' size and spill set (put back
+ * by done()). */
+static uint32_t seal_was;
+static size_t spill_was;
+
+static char *set_up(void)
 {
-    (void)st;
-    uint32_t seal = eng__seg_seal_rows;
-    size_t spill = eng__file_spill_min;
+    seal_was = eng__seg_seal_rows;
+    spill_was = eng__file_spill_min;
     eng__seg_seal_rows = SEAL;
     eng__file_spill_min = 64; /* every segment a spilled value: written behind */
     parent_pid = getpid();
@@ -410,6 +407,22 @@ static void killed_in_long_jobs(void **st)
     snprintf(rpath, sizeof rpath, "%s/replay.db", dir);
     memset(have_rest, 0, sizeof have_rest);
     plan_make();
+    return dir;
+}
+
+static void done(char *dir)
+{
+    test_rmtree(dir);
+    free(dir);
+    eng__seg_seal_rows = seal_was;
+    eng__file_spill_min = spill_was;
+    test_alloc_assert_clean();
+}
+
+static void killed_in_long_jobs(void **st)
+{
+    (void)st;
+    char *dir = set_up();
 
     /* the undisturbed run: its digests, and each job's duration */
     unlink(fpath);
@@ -481,11 +494,7 @@ static void killed_in_long_jobs(void **st)
         assert_true(mids >= died / 2);
     assert_true(distinct >= (kills >= 8 ? 3 : 1));
     free(longs);
-    test_rmtree(dir);
-    free(dir);
-    eng__seg_seal_rows = seal;
-    eng__file_spill_min = spill;
-    test_alloc_assert_clean();
+    done(dir);
 }
 
 /* Storage errors in the long batches: every write of the script failing in turn (a
@@ -512,16 +521,7 @@ static int werr_hook(int op, size_t *n)
 static void write_errors_in_long_batches(void **st)
 {
     (void)st;
-    uint32_t seal = eng__seg_seal_rows;
-    size_t spill = eng__file_spill_min;
-    eng__seg_seal_rows = SEAL;
-    eng__file_spill_min = 64;
-    parent_pid = getpid();
-    char *dir = test_tmpdir();
-    snprintf(fpath, sizeof fpath, "%s/werr.db", dir);
-    snprintf(rpath, sizeof rpath, "%s/replay.db", dir);
-    memset(have_rest, 0, sizeof have_rest);
-    plan_make();
+    char *dir = set_up();
 
     unlink(fpath);
     eng_close(open_file(1));
@@ -598,11 +598,7 @@ static void write_errors_in_long_batches(void **st)
     assert_true(failed >= rounds / 2);
     assert_true(behind >= (test_slow_runtime() ? 1 : behinds / 2));
     free(pick);
-    test_rmtree(dir);
-    free(dir);
-    eng__seg_seal_rows = seal;
-    eng__file_spill_min = spill;
-    test_alloc_assert_clean();
+    done(dir);
 }
 
 int main(void)
