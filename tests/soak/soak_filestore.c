@@ -23,7 +23,12 @@
  *     parts' keys; no customer of a campaign's control list is sent or exported;
  *     the ledger never counts more accepted sends of an occurrence than the
  *     provider and the platform hold, and the touch log holds one `sent` row
- *     per accepted send (written in the same batch as the ledger's outcome).
+ *     per accepted send (written in the same batch as the ledger's outcome);
+ *   - the ledger against the provider's log of every call (soak_calls.h): no call
+ *     without its attempt stored, none after the send's final outcome was stored,
+ *     a send in doubt at a kill sent again under its key and then stored.
+ * Two rounds in three the child also kills itself inside a pool job of a run of
+ * what is due (run_due), in the job's work: where a send can be in doubt.
  * Segments are sealed every SEAL_ROWS rows (not 65,536), each seal's record
  * written behind on the file store's thread, so kills land with that write in
  * flight.
