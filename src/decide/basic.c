@@ -9,7 +9,7 @@ static int none_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, 
     (void)state;
     (void)ctx;
     for (size_t i = 0; i < n; i++)
-        out[i] = (eng__dchoice){in[i].reach, -1, in[i].reach ? ENG__RULE_ALL : ENG__RULE_UNREACHABLE, 0};
+        out[i] = (eng__dchoice){in[i].reach, -1, in[i].reach ? ENG__RULE_ALL : ENG__RULE_UNREACHABLE, 0, 0};
     return ENG_OK;
 }
 
@@ -40,10 +40,10 @@ static int prio_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, 
     uint8_t order[ENG_MAX_CHANNELS];
     int k = order_of(ctx, order);
     for (size_t i = 0; i < n; i++) {
-        out[i] = (eng__dchoice){0, -1, ENG__RULE_UNREACHABLE, 0};
+        out[i] = (eng__dchoice){0, -1, ENG__RULE_UNREACHABLE, 0, 0};
         for (int j = 0; j < k; j++)
             if (in[i].reach >> order[j] & 1u) {
-                out[i] = (eng__dchoice){1u << order[j], -1, ENG__RULE_PRIORITY, (uint8_t)j};
+                out[i] = (eng__dchoice){1u << order[j], -1, ENG__RULE_PRIORITY, (uint8_t)j, 0};
                 break;
             }
     }

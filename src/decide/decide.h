@@ -66,6 +66,7 @@ typedef struct eng__dchoice {
     int16_t variant;   /* index into spec->variants for the body, -1 = the creative's body */
     uint8_t rule;      /* an eng__drule */
     uint8_t detail;    /* rule-specific detail (priority position, arm, ...) */
+    float propensity;  /* X-Engage's explored choice: P(its channel) as logged, stored in the ledger; else 0 */
 } eng__dchoice;
 
 /* What dispatch tells a strategy between batches. */

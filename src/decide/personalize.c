@@ -58,7 +58,7 @@ static int p_choose(void *st, const eng__dctx *ctx, const eng__dcust *in, size_t
 {
     pstate *p = st;
     for (size_t i = 0; i < n; i++) {
-        out[i] = (eng__dchoice){in[i].reach, -1, in[i].reach ? ENG__RULE_BASE : ENG__RULE_UNREACHABLE, 0};
+        out[i] = (eng__dchoice){in[i].reach, -1, in[i].reach ? ENG__RULE_BASE : ENG__RULE_UNREACHABLE, 0, 0};
         if (!in[i].reach)
             continue;
         for (size_t v = 0; v < p->n && v < 256; v++) {

@@ -733,9 +733,9 @@ static int cap_lambda(const eng__dctx *ctx, xe_exec *x, uint32_t first, int64_t 
     return rc;
 }
 
-/* detail byte of the ledger: bit 0 explored, bit 1 priority guard rail, bits 2-6 reachable channels
- * (the propensity of an explored choice is 1 / that), bit 7 the choice was cut to none because its
- * cost would have passed the credit cap. */
+/* detail byte of the ledger: bit 0 explored, bit 1 priority guard rail, bits 2-6 reachable channels,
+ * bit 7 the choice was cut to none because its cost would have passed the credit cap. An explored
+ * choice's propensity is stored beside it as logged (ledger schema 2; schema 1 took 1 / reachable). */
 static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, size_t n, eng__dchoice *out)
 {
     xe_exec *x = state;
@@ -782,9 +782,10 @@ static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, si
                 spend += cost;
         }
         if (c >= 0)
-            out[i] = (eng__dchoice){1u << x->chan[c], -1, ENG__RULE_XENGAGE, detail};
+            out[i] = (eng__dchoice){1u << x->chan[c], -1, ENG__RULE_XENGAGE, detail,
+                                    ch[i].explored ? ch[i].propensity : 0};
         else
-            out[i] = (eng__dchoice){0, -1, it[i].reach ? ENG__RULE_XENGAGE : ENG__RULE_UNREACHABLE, detail};
+            out[i] = (eng__dchoice){0, -1, it[i].reach ? ENG__RULE_XENGAGE : ENG__RULE_UNREACHABLE, detail, 0};
     }
     eng__free(&e->mem, ch);
     /* The trace records (and the cap's) go with the chunk's decisions. */

@@ -37,6 +37,8 @@ enum {
     ENG__REC_DSP_POC = 0x0604,
 };
 #define ENG__DSP_SCHEMA 1
+/* Ledger chunks: 2 stores an X-Engage explored choice's logged propensity (1 took it as 1 / reachable). */
+#define ENG__DSP_CHUNK_SCHEMA 2
 #define ENG__CHUNK_DEFAULT 256
 
 /* The org's unsubscribe set-up (unsub.c). */
@@ -83,6 +85,7 @@ typedef struct eng__lcust {  /* one customer of a chunk */
     uint8_t rule, detail;
     uint8_t unreach;         /* why no channel (ENG__UNREACH_*), 0 */
     uint32_t reach;          /* X-Engage only (stored for that rule): channels reachable at the decision */
+    float prop;              /* X-Engage explored only: P(the channel) as logged (schema 1: 1 / reachable) */
 } eng__lcust;
 
 typedef struct eng__lsend {  /* one send of a chunk */
@@ -112,7 +115,9 @@ void eng__chunk_free(eng__chunk *c);
 int eng__chunk_load(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t index, eng__chunk *out); /* ENG_ENOTFOUND */
 /* The same, and the stored payload's eng__hash64 in *hash (eng__lease_claim compares it). */
 int eng__chunk_load_hash(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t index, eng__chunk *out, uint64_t *hash);
-int eng__chunk_decode(const eng__mem *mem, const char *key, const uint8_t *p, size_t n, eng__chunk *out);
+/* @p schema: the record's (eng__rec.schema), 1 or ENG__DSP_CHUNK_SCHEMA. */
+int eng__chunk_decode(const eng__mem *mem, const char *key, uint16_t schema, const uint8_t *p, size_t n,
+                      eng__chunk *out);
 int eng__chunk_store(eng_engine *e, uint64_t msg, uint32_t occ, const eng__chunk *c);
 static inline int eng__ledger_final(int state)
 {

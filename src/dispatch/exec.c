@@ -158,11 +158,11 @@ static int scan_chunk(const void *key, size_t klen, const void *val, size_t vlen
     if (idx >= xc->nchunks)
         return s->rc = eng__err(ENG_ECORRUPT, k, "ledger chunk '%s' is past the audience", k);
     eng__rec rec;
-    int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_DSP_CHUNK, ENG__DSP_SCHEMA, &rec);
+    int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_DSP_CHUNK, ENG__DSP_CHUNK_SCHEMA, &rec);
     eng__chunk c;
     memset(&c, 0, sizeof c);
     if (rc == ENG_OK)
-        rc = eng__chunk_decode(&s->e->mem, k, rec.payload, rec.len, &c);
+        rc = eng__chunk_decode(&s->e->mem, k, rec.schema, rec.payload, rec.len, &c);
     if (rc)
         return s->rc = rc;
     c.index = idx;

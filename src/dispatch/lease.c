@@ -139,7 +139,7 @@ int eng__lease_claim(eng_engine *e, const eng__dsp_at *at, eng_time ttl)
     char ck[64];
     eng__chunk_key(ck, sizeof ck, at->msg, at->occ, at->chunk);
     eng__rec rec;
-    rc = eng__rec_get(e->store, ENG__K(ck), ENG__REC_DSP_CHUNK, ENG__DSP_SCHEMA, &rec);
+    rc = eng__rec_get(e->store, ENG__K(ck), ENG__REC_DSP_CHUNK, ENG__DSP_CHUNK_SCHEMA, &rec);
     if (rc != ENG_OK && rc != ENG_ENOTFOUND)
         return rc;
     uint64_t h = rc == ENG_OK ? eng__hash64(rec.payload, rec.len, 0) : 0;

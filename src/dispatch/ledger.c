@@ -6,6 +6,7 @@
 #include "base/hash.h"
 
 #include <stdio.h>
+#include <string.h>
 
 size_t eng__send_key(char *buf, size_t cap, const char *org, uint64_t campaign, uint64_t message, eng_time version,
                      uint32_t occurrence, uint32_t customer, int channel)
@@ -158,8 +159,13 @@ int eng__chunk_store(eng_engine *e, uint64_t msg, uint32_t occ, const eng__chunk
         eng__wr_u8(&w, k->detail);
         eng__wr_uvar(&w, (uint64_t)(k->variant + 1));
         eng__wr_u8(&w, k->unreach);
-        if (k->rule == ENG__RULE_XENGAGE) /* the channels it could have had: the exploration's propensity */
+        if (k->rule == ENG__RULE_XENGAGE) /* the channels it could have had (the off-policy targets') */
             eng__wr_uvar(&w, k->reach);
+        if (k->rule == ENG__RULE_XENGAGE && (k->detail & 1u)) { /* explored: the propensity, exactly as logged */
+            uint32_t b;
+            memcpy(&b, &k->prop, sizeof b);
+            eng__wr_u32(&w, b);
+        }
     }
     eng__wr_uvar(&w, c->nsend);
     for (uint32_t i = 0; i < c->nsend; i++) {
@@ -184,10 +190,10 @@ int eng__chunk_store(eng_engine *e, uint64_t msg, uint32_t occ, const eng__chunk
     }
     char key[64];
     eng__chunk_key(key, sizeof key, msg, occ, c->index);
-    return eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_DSP_CHUNK, ENG__DSP_SCHEMA, &w);
+    return eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_DSP_CHUNK, ENG__DSP_CHUNK_SCHEMA, &w);
 }
 
-int eng__chunk_decode(const eng__mem *mem, const char *key, const uint8_t *p, size_t n, eng__chunk *c)
+int eng__chunk_decode(const eng__mem *mem, const char *key, uint16_t schema, const uint8_t *p, size_t n, eng__chunk *c)
 {
     eng__rd r;
     eng__rd_init(&r, p, n);
@@ -211,6 +217,16 @@ int eng__chunk_decode(const eng__mem *mem, const char *key, const uint8_t *p, si
         k->unreach = eng__rd_u8(&r);
         if (k->rule == ENG__RULE_XENGAGE)
             k->reach = (uint32_t)eng__rd_uvar(&r);
+        if (k->rule == ENG__RULE_XENGAGE && (k->detail & 1u)) {
+            unsigned nr = (k->detail >> 2) & 31u;
+            if (schema >= 2) {
+                uint32_t b = eng__rd_u32(&r);
+                memcpy(&k->prop, &b, sizeof b);
+                if (!(k->prop > 0 && k->prop <= 1)) /* NaN too */
+                    r.err = ENG_ECORRUPT;
+            } else /* schema 1: the uniform bucket's */
+                k->prop = nr ? 1.0f / (float)nr : 0;
+        }
         if (id > UINT32_MAX)
             r.err = ENG_ECORRUPT;
     }
@@ -281,10 +297,10 @@ int eng__chunk_load_hash(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t ind
     memset(c, 0, sizeof *c);
     c->index = index;
     eng__rec rec;
-    int rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_DSP_CHUNK, ENG__DSP_SCHEMA, &rec);
+    int rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_DSP_CHUNK, ENG__DSP_CHUNK_SCHEMA, &rec);
     if (rc)
         return rc;
-    rc = eng__chunk_decode(&e->mem, key, rec.payload, rec.len, c);
+    rc = eng__chunk_decode(&e->mem, key, rec.schema, rec.payload, rec.len, c);
     c->index = index;
     if (hash)
         *hash = eng__hash64(rec.payload, rec.len, 0);

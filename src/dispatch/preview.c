@@ -22,7 +22,7 @@ ENG_API int eng_preview_init(eng_preview *x, unsigned int version)
  * (the same strategy code over the same reachability); other strategies: undecided. */
 static int choose(eng_engine *e, eng__xcache *xc, const eng__customer_view_t *view, uint32_t id, eng__dchoice *out)
 {
-    *out = (eng__dchoice){0, -1, ENG__RULE_UNDECIDED, 0};
+    *out = (eng__dchoice){0, -1, ENG__RULE_UNDECIDED, 0, 0};
     if (xc->x.m.spec.strategy != ENG_STRATEGY_PERSONALIZATION)
         return ENG_OK;
     const eng__strategy *st = &eng__strategy_personalization;
@@ -51,7 +51,7 @@ static int render(eng_engine *e, const char *actor, uint64_t message, uint32_t c
 {
     *xcp = NULL;
     *unreach = 0;
-    *choice = (eng__dchoice){0, -1, ENG__RULE_UNDECIDED, 0};
+    *choice = (eng__dchoice){0, -1, ENG__RULE_UNDECIDED, 0, 0};
     if (ch < 0 || ch >= ENG_CH_COUNT)
         return eng__err(ENG_EINVAL, "channel", "channel %d is not a channel", ch);
     eng__xcache *xc;

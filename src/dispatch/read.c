@@ -153,8 +153,7 @@ ENG_API int eng_trace_get(eng_engine *e, const char *actor, uint64_t message, ui
                         }
                         full.xe_explored = k->detail & 1u;
                         full.xe_guard = (k->detail >> 1) & 1u;
-                        unsigned nr = (k->detail >> 2) & 31u;
-                        full.xe_propensity = full.xe_explored && nr ? 1.0 / nr : 0;
+                        full.xe_propensity = full.xe_explored ? k->prop : 0;
                         if (k->detail & 0x80u) /* cut by the credit cap: the replay's channel was not sent */
                             full.xe_channel = -1;
                         memcpy(&out->xe_known, &full.xe_known, sizeof full - offsetof(eng_trace, xe_known));

@@ -70,6 +70,7 @@ static int plan_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx, eng__chunk 
         k->variant = out[i].variant;
         k->rule = out[i].rule;
         k->detail = out[i].detail;
+        k->prop = out[i].propensity;
         k->reach = in[i].reach;
         if (!k->planned && !(in[i].reach & xc->dctx.channels)) { /* else the strategy chose none (X-Engage) */
             for (int ch = 0; ch < ENG_CH_COUNT && !k->unreach; ch++)

@@ -3,10 +3,10 @@
  * its send ledger (kept apart from campaign.c, which reads the events layer:
  * the model's and the audience's internal headers cannot meet in one file).
  *
- * X-Engage's exploration bucket sends a uniformly drawn reachable channel to a
+ * X-Engage's exploration bucket sends a randomly drawn reachable channel to a
  * pseudo-random share of the test group; the ledger keeps, per customer, the
- * channel sent, the channels reachable at the decision (so the propensity,
- * 1 / reachable) and whether it came from the bucket. The reward of a
+ * channel sent, the channels reachable at the decision, whether it came from
+ * the bucket and, if so, its propensity as logged. The reward of a
  * decision is the customer's revenue in the tracking period after it (times
  * the credit value) minus the cost of what was accepted; the estimates are
  * that minus the control group's mean revenue (eng__xe_ope). */
@@ -138,7 +138,8 @@ double eng__ope_revenue(const eng__ope_in *in, uint32_t c, eng_time from, eng_ti
 typedef struct orow {
     uint32_t cust;
     int8_t logged;   /* channel sent (accepted or not), -1 none */
-    uint8_t explored, n_reach;
+    uint8_t explored;
+    float prop;      /* explored: P(logged) as the ledger has it */
     uint32_t reach;
     double reward;
 } orow;
@@ -204,7 +205,7 @@ static int read_rows(const eng__ope_in *in, orow **rows, size_t *n)
             o->cust = k->id;
             o->logged = -1;
             o->explored = k->rule == ENG__RULE_XENGAGE && (k->detail & 1u);
-            o->n_reach = (uint8_t)((k->detail >> 2) & 31u);
+            o->prop = o->explored ? k->prop : 0;
             o->reach = k->reach & in->msg->channels;
             for (int ch = 0; ch < ENG_CH_COUNT; ch++)
                 if (k->planned >> ch & 1u)
@@ -268,7 +269,7 @@ int eng__ope_run(const eng__ope_in *in, eng__ope_res out[ENG__OPE_N])
     double dm_s[ENG_CH_COUNT] = {0}, dm_n[ENG_CH_COUNT] = {0};
     uint32_t lo = UINT32_MAX, hi = 0;
     for (size_t i = 0; i < n; i++)
-        if (rows[i].explored && rows[i].logged >= 0 && rows[i].n_reach) {
+        if (rows[i].explored && rows[i].logged >= 0 && rows[i].prop > 0) {
             rows[nb++] = rows[i];
             dm_s[rows[nb - 1].logged] += rows[nb - 1].reward;
             dm_n[rows[nb - 1].logged]++;
@@ -307,7 +308,7 @@ int eng__ope_run(const eng__ope_in *in, eng__ope_res out[ENG__OPE_N])
             continue;
         for (size_t i = 0; i < nb; i++) {
             int target = p == ENG_OPE_PRIORITY ? first_in(in->msg, rows[i].reach) : greedy[i];
-            orows[i] = (eng__xe_ope_row){rows[i].logged, (int8_t)target, 1.0f / rows[i].n_reach, rows[i].reward,
+            orows[i] = (eng__xe_ope_row){rows[i].logged, (int8_t)target, rows[i].prop, rows[i].reward,
                                          dm[rows[i].logged], target >= 0 ? dm[target] : base};
         }
         eng__xe_estimate ipw, dr;

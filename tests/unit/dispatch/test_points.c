@@ -414,8 +414,8 @@ static int finals_cb(const void *key, size_t klen, const void *val, size_t vlen,
     eng__rec rec;
     eng__chunk c;
     memset(&c, 0, sizeof c);
-    assert_int_equal(eng__rec_decode(key, klen, val, vlen, ENG__REC_DSP_CHUNK, ENG__DSP_SCHEMA, &rec), ENG_OK);
-    assert_int_equal(eng__chunk_decode(&f->e->mem, "chunk", rec.payload, rec.len, &c), ENG_OK);
+    assert_int_equal(eng__rec_decode(key, klen, val, vlen, ENG__REC_DSP_CHUNK, ENG__DSP_CHUNK_SCHEMA, &rec), ENG_OK);
+    assert_int_equal(eng__chunk_decode(&f->e->mem, "chunk", rec.schema, rec.payload, rec.len, &c), ENG_OK);
     for (uint32_t i = 0; i < c.npts; i++)
         if (c.pts[i].state == ENG_LEDGER_ACCEPTED || c.pts[i].state == ENG_LEDGER_REJECTED)
             host.final_before[c.cust[c.pts[i].cust].id] = 1;
