@@ -634,6 +634,10 @@ void eng__pend_free(eng__ev *ev);
 
 /* Loading (tseg.c, txn.c) and retention rewrites. */
 int eng__ev_load_touches(eng__ev *ev, eng__evorg *o);
+/* The schema of touch segment and tail chunk records (tseg.c). */
+#define ENG__TSEG_V 1
+/* An org's sealed touch segments, decoded beside the loading of their sends (tload.c). */
+int eng__tseg_load(eng__ev *ev, eng__evorg *o);
 /* A loaded segment of @p rows: counted as work and stepped on the load's progress. */
 int eng__ev_load_step(eng__ev *ev, size_t rows);
 int eng__ev_load_txns(eng__ev *ev, eng__evorg *o);

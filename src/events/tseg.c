@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TSEG_V 1
+#define TSEG_V ENG__TSEG_V
 
 void eng__tcols_free(eng__tcols *c, const eng__mem *mem)
 {
@@ -483,12 +483,11 @@ uint64_t eng__ttail_base(const eng__evorg *o)
     return (uint64_t)o->tseg.next_id << 32;
 }
 
-/* ---- loading ---- */
+/* ---- loading the tail's chunks (the sealed segments: tload.c) ---- */
 
 typedef struct tload {
     eng__ev *ev;
     eng__evorg *o;
-    int chunks;
 } tload;
 
 /* The rows of tail chunk @p seq (payload p, len bytes, decoded in d) join the org's tail. */
@@ -543,43 +542,25 @@ static int tload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     if (rc)
         return rc;
     char hex[17];
-    size_t hl = l->chunks ? 16 : 8;
-    if (klen != 11 + hl)
+    if (klen != 11 + 16)
         return eng__err(ENG_ECORRUPT, k, "bad touch segment key %s", k);
-    memcpy(hex, (const char *)key + 11, hl);
-    hex[hl] = 0;
+    memcpy(hex, (const char *)key + 11, 16);
+    hex[16] = 0;
     uint64_t seq = strtoull(hex, NULL, 16);
     eng__tcols *d = &l->ev->dec;
     if ((rc = eng__tseg_decode(rec.payload, rec.len, k, d, mem)) || (rc = eng__sends_load(l->ev, o, d, ENG__SEND_INDEX_LATER)) ||
         (rc = eng__ev_load_step(l->ev, d->n)))
         return rc;
-    if (l->chunks)
-        return tail_take(l->ev, o, seq, d, k, rec.payload, rec.len);
-    eng__seg z;
-    if ((rc = eng__tseg_zone(rec.payload, rec.len, k, &z)))
-        return rc;
-    z.id = (uint32_t)seq;
-    z.len = vlen;
-    if (!(z.buf = eng__memdup(mem, val, vlen)))
-        return eng__nomem();
-    if ((rc = eng__seg_add(l->ev, &o->tseg, &z))) {
-        eng__free(mem, z.buf);
-        return rc;
-    }
-    if (seq >= o->tseg.next_id)
-        o->tseg.next_id = (uint32_t)seq + 1;
-    return ENG_OK;
+    return tail_take(l->ev, o, seq, d, k, rec.payload, rec.len);
 }
 
 int eng__ev_load_touches(eng__ev *ev, eng__evorg *o)
 {
     char prefix[32];
-    tload l = {ev, o, 0};
-    snprintf(prefix, sizeof prefix, "e/%04x/t/s/", (unsigned)o->code);
-    int rc = eng__kv_scan(ev->e->store, ENG__K(prefix), tload_cb, &l);
+    tload l = {ev, o};
+    int rc = eng__tseg_load(ev, o); /* the sealed segments (tload.c), then the tail's chunks */
     if (rc)
         return rc;
-    l.chunks = 1;
     snprintf(prefix, sizeof prefix, "e/%04x/t/c/", (unsigned)o->code);
     rc = eng__kv_scan(ev->e->store, ENG__K(prefix), tload_cb, &l);
     if (!rc && o->tail.n == 0)

@@ -487,14 +487,17 @@ static void run_size(const char *label, uint64_t target, uint32_t ncust, int com
            (rss1 - rss0) * 1024.0 / r.touches);
     t0 = now_ms();
     double c0 = cpu_ms(), p0 = proc_cpu_ms();
+    sysuse u0 = sys_now();
     eng_engine *e = open_file(path, 0);
     uint64_t np;
     if ((rc = eng_touch_pending(e, &np)))
         die("reopen", rc);
     uint64_t c[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT];
     eng_touch_status_counts(e, "acme", 1, 0, c, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT);
-    printf("W6 size=%s reopen_ms=%.0f (wall) %.0f (cpu) %.0f (process cpu) (file replay + events load)\n", label,
-           now_ms() - t0, cpu_ms() - c0, proc_cpu_ms() - p0);
+    sysuse u1 = sys_now();
+    printf("W6 size=%s reopen_ms=%.0f (wall) %.0f (cpu) %.0f (process cpu) (file replay + events load); its sys %.0f ms, "
+           "minor faults %ld\n", label, now_ms() - t0, cpu_ms() - c0, proc_cpu_ms() - p0, u1.psys - u0.psys,
+           u1.pflt - u0.pflt);
     eng_close(e);
     if (compare) {
         uint64_t rows = 0;
@@ -518,7 +521,9 @@ static void run_size(const char *label, uint64_t target, uint32_t ncust, int com
     }
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
+    if (getenv("ENG_BENCH_KEEP")) /* the store kept, to time its reopen alone in a fresh process */
+        printf("W6 size=%s kept %s\n", label, path);
+    else if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
     fflush(stdout);
 }

@@ -1,0 +1,225 @@
+/* Reopen: an org's sealed touch segments are copied and decoded by a worker
+ * while the caller loads the sends of the segment before (events/tload.c).
+ * Every committed touch comes back the same whatever the engine's threads; a
+ * damaged segment, first, middle or last, is reported by name whatever the
+ * thread that decoded it; an allocation failure anywhere in the load is
+ * reported or the load completes, and the next call loads it all. */
+#include "ev_fixture.h"
+#include "events/ev_state.h"
+
+#define NS (ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT)
+#define T0 1767225600000
+
+typedef struct state {
+    uint64_t counts[2][NS];
+    uint64_t sum[2];
+    size_t segs;
+    uint32_t n;
+    eng__shot *hot;
+    uint32_t *ctx, *customer;
+    eng_time *sent_at;
+} state;
+
+static int sum_cb(const eng__touch_cols *c, void *user)
+{
+    uint64_t *s = user;
+    for (size_t i = 0; i < c->n; i++)
+        s[0] += c->customer[i] + (uint64_t)c->time[i] * 3 + c->status[i] * 7u + c->send[i] * 11u + c->channel[i] * 13u,
+            s[1]++;
+    return 0;
+}
+
+static void receipts(evfx *f, uint64_t campaign, uint32_t n, int ch, uint32_t every, int status, eng_time t)
+{
+    enum { B = 4096 };
+    static char keys[B][64];
+    const char *kp[B];
+    int st[B];
+    eng_time ts[B];
+    size_t m = 0;
+    for (uint32_t c = 0; c < n; c += every) {
+        evfx_key(keys[m], 64, campaign, 0, c, ch);
+        kp[m] = keys[m];
+        st[m] = status;
+        ts[m] = t + c;
+        if (++m == B || c + every >= n) {
+            eng_receipts r = evfx_receipts(m, kp, st, ts, NULL);
+            assert_int_equal(eng_touch_append(f->e, &r, NULL), ENG_OK);
+            m = 0;
+        }
+    }
+}
+
+/* Two campaigns' sends and receipts: three sealed segments and a tail, receipts of one
+ * segment's sends in later ones. */
+static void build(evfx *f)
+{
+    evfx_open(f, 0);
+    const uint32_t n1 = 2 * ENG__SEG_ROWS + 3000, n2 = ENG__SEG_ROWS;
+    for (uint32_t lo = 0; lo < n1; lo += 20000)
+        evfx_send(f, "acme", 1, lo, lo + 20000 < n1 ? lo + 20000 : n1, ENG_CH_EMAIL, T0);
+    receipts(f, 1, n1, ENG_CH_EMAIL, 7, ENG_TOUCH_DELIVERED, T0 + 1000);
+    evfx_send(f, "acme", 2, 0, n2, ENG_CH_SMS, T0 + 5000);
+    receipts(f, 1, n1, ENG_CH_EMAIL, 13, ENG_TOUCH_OPENED, T0 + 9000);
+    receipts(f, 2, n2, ENG_CH_SMS, 5, ENG_TOUCH_DELIVERED, T0 + 9500);
+}
+
+static eng__ev *events(evfx *f)
+{
+    assert_int_equal(eng__enter(f->e), ENG_OK);
+    eng__ev *ev;
+    int rc = eng__ev_get(f->e, &ev);
+    eng__leave(f->e);
+    assert_int_equal(rc, ENG_OK);
+    return ev;
+}
+
+static void take(evfx *f, state *s)
+{
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(eng_touch_status_counts(f->e, "acme", (uint64_t)k + 1, 0, s->counts[k], NS), ENG_OK);
+    eng__touch_filter all;
+    eng__touch_filter_init(&all);
+    s->sum[0] = s->sum[1] = 0;
+    assert_int_equal(eng__enter(f->e), ENG_OK);
+    assert_int_equal(eng__touch_scan(f->e, &all, sum_cb, s->sum), ENG_OK);
+    eng__leave(f->e);
+    s->segs = events(f)->orgs[0]->tseg.n;
+    eng__sends_view v;
+    assert_int_equal(eng__sends_view_get(f->e, &v), ENG_OK);
+    s->n = v.n;
+    s->hot = malloc((v.n + 1) * sizeof *s->hot);
+    s->ctx = malloc((v.n + 1) * sizeof *s->ctx);
+    s->customer = malloc((v.n + 1) * sizeof *s->customer);
+    s->sent_at = malloc((v.n + 1) * sizeof *s->sent_at);
+    memcpy(s->hot, v.hot, v.n * sizeof *s->hot);
+    memcpy(s->ctx, v.ctx, v.n * sizeof *s->ctx);
+    memcpy(s->customer, v.customer, v.n * sizeof *s->customer);
+    memcpy(s->sent_at, v.sent_at, v.n * sizeof *s->sent_at);
+}
+
+static void state_free(state *s)
+{
+    free(s->hot);
+    free(s->ctx);
+    free(s->customer);
+    free(s->sent_at);
+}
+
+static void assert_same(const state *a, const state *b)
+{
+    assert_memory_equal(a->counts, b->counts, sizeof a->counts);
+    assert_memory_equal(a->sum, b->sum, sizeof a->sum);
+    assert_int_equal(a->segs, b->segs);
+    assert_int_equal(a->n, b->n);
+    assert_memory_equal(a->hot, b->hot, a->n * sizeof *a->hot);
+    assert_memory_equal(a->ctx, b->ctx, a->n * sizeof *a->ctx);
+    assert_memory_equal(a->customer, b->customer, a->n * sizeof *a->customer);
+    assert_memory_equal(a->sent_at, b->sent_at, a->n * sizeof *a->sent_at);
+}
+
+static void reopen_threads(evfx *f, unsigned threads)
+{
+    eng_close(f->e);
+    f->e = test_engine_open(test_store_handle(f->ts));
+    f->e->threads = threads; /* before the events state loads (at its first use) */
+}
+
+static void same_for_every_thread_count(void **st)
+{
+    (void)st;
+    evfx f;
+    build(&f);
+    state before, after;
+    take(&f, &before);
+    assert_true(before.segs >= 3);
+    assert_int_equal(before.sum[1], 3 * ENG__SEG_ROWS + 3000 + (2 * ENG__SEG_ROWS + 3000) / 7 + 1 +
+                                        (2 * ENG__SEG_ROWS + 3000) / 13 + 1 + ENG__SEG_ROWS / 5 + 1);
+    const unsigned threads[] = {0, 1, 2, 3};
+    for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+        reopen_threads(&f, threads[t]);
+        take(&f, &after);
+        assert_same(&before, &after);
+        state_free(&after);
+    }
+    state_free(&before);
+    evfx_close(&f);
+}
+
+static void damaged_segment_named(void **st)
+{
+    (void)st;
+    evfx f;
+    build(&f);
+    state before, after;
+    take(&f, &before);
+    for (uint32_t s = 0; s < before.segs; s++) {
+        char key[32];
+        snprintf(key, sizeof key, "e/0000/t/s/%08x", s);
+        for (unsigned threads = 0; threads < 3; threads++) {
+            eng_close(f.e);
+            uint8_t *v;
+            size_t len;
+            assert_int_equal(test_store_raw_get(f.ts, key, &v, &len), 0);
+            v[len / 2 + threads] ^= 0x40;
+            assert_int_equal(test_store_raw_put(f.ts, key, v, len), 0);
+            f.e = test_engine_open(test_store_handle(f.ts));
+            f.e->threads = threads;
+            uint64_t c[NS];
+            assert_int_equal(eng_touch_status_counts(f.e, "acme", 1, 0, c, NS), ENG_ECORRUPT);
+            assert_non_null(strstr(eng_error_last()->detail, key));
+            /* and again (nothing was kept half-loaded) */
+            assert_int_equal(eng_touch_status_counts(f.e, "acme", 1, 0, c, NS), ENG_ECORRUPT);
+            assert_non_null(strstr(eng_error_last()->detail, key));
+            v[len / 2 + threads] ^= 0x40;
+            assert_int_equal(test_store_raw_put(f.ts, key, v, len), 0);
+            free(v);
+        }
+    }
+    reopen_threads(&f, 1);
+    take(&f, &after);
+    assert_same(&before, &after);
+    state_free(&after);
+    state_free(&before);
+    evfx_close(&f);
+}
+
+static void allocation_failures_in_the_load(void **st)
+{
+    (void)st;
+    evfx f;
+    build(&f);
+    state before, after;
+    take(&f, &before);
+    uint64_t failed = 1;
+    size_t runs = 0, refused = 0;
+    for (uint64_t n = 1; failed; n += n < 300 ? 1 : n / 8, runs++) {
+        reopen_threads(&f, (unsigned)(n % 3));
+        uint64_t f0 = test_alloc_failures();
+        test_alloc_fail_at(n, 0);
+        uint64_t c[NS];
+        int rc = eng_touch_status_counts(f.e, "acme", 1, 0, c, NS);
+        test_alloc_fail_at(0, 0);
+        failed = test_alloc_failures() - f0;
+        if (rc != ENG_OK) {
+            assert_int_equal(rc, ENG_ENOMEM);
+            refused++;
+        }
+        take(&f, &after); /* loads it all when the call above did not */
+        assert_same(&before, &after);
+        state_free(&after);
+    }
+    assert_true(runs > 20 && refused > 10);
+    state_free(&before);
+    evfx_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(same_for_every_thread_count),
+        cmocka_unit_test(damaged_segment_named),
+        cmocka_unit_test(allocation_failures_in_the_load),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
