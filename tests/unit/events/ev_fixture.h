@@ -155,4 +155,44 @@ static inline int evfx_receipt(evfx *f, uint64_t campaign, uint32_t customer, in
     return eng_touch_append(f->e, &r, rep);
 }
 
+/* A copy of the per-send arrays (eng__sends_view), to compare after a reopen. */
+typedef struct evfx_sends {
+    uint32_t n;
+    eng__shot *hot;
+    uint32_t *ctx, *customer;
+    eng_time *sent_at;
+} evfx_sends;
+
+static inline void evfx_sends_take(evfx *f, evfx_sends *o)
+{
+    eng__sends_view v;
+    assert_int_equal(eng__sends_view_get(f->e, &v), ENG_OK);
+    o->n = v.n;
+    o->hot = malloc((v.n + 1) * sizeof *o->hot);
+    o->ctx = malloc((v.n + 1) * sizeof *o->ctx);
+    o->customer = malloc((v.n + 1) * sizeof *o->customer);
+    o->sent_at = malloc((v.n + 1) * sizeof *o->sent_at);
+    memcpy(o->hot, v.hot, v.n * sizeof *o->hot);
+    memcpy(o->ctx, v.ctx, v.n * sizeof *o->ctx);
+    memcpy(o->customer, v.customer, v.n * sizeof *o->customer);
+    memcpy(o->sent_at, v.sent_at, v.n * sizeof *o->sent_at);
+}
+
+static inline void evfx_sends_assert_equal(const evfx_sends *a, const evfx_sends *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_memory_equal(a->hot, b->hot, a->n * sizeof *a->hot);
+    assert_memory_equal(a->ctx, b->ctx, a->n * sizeof *a->ctx);
+    assert_memory_equal(a->customer, b->customer, a->n * sizeof *a->customer);
+    assert_memory_equal(a->sent_at, b->sent_at, a->n * sizeof *a->sent_at);
+}
+
+static inline void evfx_sends_free(evfx_sends *o)
+{
+    free(o->hot);
+    free(o->ctx);
+    free(o->customer);
+    free(o->sent_at);
+}
+
 #endif

@@ -14,10 +14,7 @@ typedef struct state {
     uint64_t counts[2][NS];
     uint64_t sum[2];
     size_t segs;
-    uint32_t n;
-    eng__shot *hot;
-    uint32_t *ctx, *customer;
-    eng_time *sent_at;
+    evfx_sends v;
 } state;
 
 static int sum_cb(const eng__touch_cols *c, void *user)
@@ -85,25 +82,12 @@ static void take(evfx *f, state *s)
     assert_int_equal(eng__touch_scan(f->e, &all, sum_cb, s->sum), ENG_OK);
     eng__leave(f->e);
     s->segs = events(f)->orgs[0]->tseg.n;
-    eng__sends_view v;
-    assert_int_equal(eng__sends_view_get(f->e, &v), ENG_OK);
-    s->n = v.n;
-    s->hot = malloc((v.n + 1) * sizeof *s->hot);
-    s->ctx = malloc((v.n + 1) * sizeof *s->ctx);
-    s->customer = malloc((v.n + 1) * sizeof *s->customer);
-    s->sent_at = malloc((v.n + 1) * sizeof *s->sent_at);
-    memcpy(s->hot, v.hot, v.n * sizeof *s->hot);
-    memcpy(s->ctx, v.ctx, v.n * sizeof *s->ctx);
-    memcpy(s->customer, v.customer, v.n * sizeof *s->customer);
-    memcpy(s->sent_at, v.sent_at, v.n * sizeof *s->sent_at);
+    evfx_sends_take(f, &s->v);
 }
 
 static void state_free(state *s)
 {
-    free(s->hot);
-    free(s->ctx);
-    free(s->customer);
-    free(s->sent_at);
+    evfx_sends_free(&s->v);
 }
 
 static void assert_same(const state *a, const state *b)
@@ -111,11 +95,7 @@ static void assert_same(const state *a, const state *b)
     assert_memory_equal(a->counts, b->counts, sizeof a->counts);
     assert_memory_equal(a->sum, b->sum, sizeof a->sum);
     assert_int_equal(a->segs, b->segs);
-    assert_int_equal(a->n, b->n);
-    assert_memory_equal(a->hot, b->hot, a->n * sizeof *a->hot);
-    assert_memory_equal(a->ctx, b->ctx, a->n * sizeof *a->ctx);
-    assert_memory_equal(a->customer, b->customer, a->n * sizeof *a->customer);
-    assert_memory_equal(a->sent_at, b->sent_at, a->n * sizeof *a->sent_at);
+    evfx_sends_assert_equal(&a->v, &b->v);
 }
 
 static void reopen_threads(evfx *f, unsigned threads)
@@ -123,6 +103,18 @@ static void reopen_threads(evfx *f, unsigned threads)
     eng_close(f->e);
     f->e = test_engine_open(test_store_handle(f->ts));
     f->e->threads = threads; /* before the events state loads (at its first use) */
+}
+
+/* Reopened once more: everything as before; then the fixture closed. */
+static void reopen_same_and_close(evfx *f, unsigned threads, state *before)
+{
+    state after;
+    reopen_threads(f, threads);
+    take(f, &after);
+    assert_same(before, &after);
+    state_free(&after);
+    state_free(before);
+    evfx_close(f);
 }
 
 static void same_for_every_thread_count(void **st)
@@ -135,15 +127,13 @@ static void same_for_every_thread_count(void **st)
     assert_true(before.segs >= 3);
     assert_int_equal(before.sum[1], 3 * ENG__SEG_ROWS + 3000 + (2 * ENG__SEG_ROWS + 3000) / 7 + 1 +
                                         (2 * ENG__SEG_ROWS + 3000) / 13 + 1 + ENG__SEG_ROWS / 5 + 1);
-    const unsigned threads[] = {0, 1, 2, 3};
-    for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
-        reopen_threads(&f, threads[t]);
+    for (unsigned threads = 0; threads < 3; threads++) {
+        reopen_threads(&f, threads);
         take(&f, &after);
         assert_same(&before, &after);
         state_free(&after);
     }
-    state_free(&before);
-    evfx_close(&f);
+    reopen_same_and_close(&f, 3, &before);
 }
 
 static void damaged_segment_named(void **st)
@@ -151,7 +141,7 @@ static void damaged_segment_named(void **st)
     (void)st;
     evfx f;
     build(&f);
-    state before, after;
+    state before;
     take(&f, &before);
     for (uint32_t s = 0; s < before.segs; s++) {
         char key[32];
@@ -176,12 +166,7 @@ static void damaged_segment_named(void **st)
             free(v);
         }
     }
-    reopen_threads(&f, 1);
-    take(&f, &after);
-    assert_same(&before, &after);
-    state_free(&after);
-    state_free(&before);
-    evfx_close(&f);
+    reopen_same_and_close(&f, 1, &before);
 }
 
 static void allocation_failures_in_the_load(void **st)
@@ -210,8 +195,7 @@ static void allocation_failures_in_the_load(void **st)
         state_free(&after);
     }
     assert_true(runs > 20 && refused > 10);
-    state_free(&before);
-    evfx_close(&f);
+    reopen_same_and_close(&f, 2, &before);
 }
 
 int main(void)
