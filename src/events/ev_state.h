@@ -112,7 +112,35 @@ typedef struct eng__tchunk {
 
 #define ENG__TSEG_PARTS 4 /* eng__tseg_encode_part */
 
-typedef struct eng__evorg {
+/* A block of a sealed segment (tblock.c): rows of the tail, or a chunk's bytes kept. */
+typedef struct eng__tblk {
+    size_t from, n, key_from, nkey;
+    const uint8_t *p; /* bytes kept, or NULL: encoded (into a scratch at off, or in place) */
+    size_t len, off;
+} eng__tblk;
+
+typedef struct eng__evorg eng__evorg;
+typedef struct eng__ev eng__ev;
+
+/* An org's tail being sealed (tseal.c): its segment encoded on a worker while the batch
+ * goes on, put into the batch by the caller at the join (the next seal, the flush, the
+ * end of the call). One at a time an engine. */
+typedef struct eng__tseal {
+    eng__pipe pp;
+    int running;     /* the encode started and not joined */
+    eng__ev *ev;
+    eng__evorg *o;   /* the org sealed */
+    eng__tcols cols; /* its tail's rows (swapped with the org's); between seals, the columns
+                      * the next seal gives the tail */
+    eng__tblk *b;    /* the blocks (b[0]: the first chunk's bytes) */
+    size_t nb, bcap;
+    eng__wr w;       /* the first chunk's buffer: the record once finished */
+    size_t at;       /* where the first chunk's bytes start in w */
+    eng__wr par[ENG__TSEG_PARTS]; /* the encode's parts (tseg_par.c), room reserved by the caller */
+    char key[48];
+} eng__tseal;
+
+struct eng__evorg {
     char *name;
     uint16_t code;
     int dirty; /* the org record needs writing */
@@ -153,7 +181,7 @@ typedef struct eng__evorg {
     uint64_t ntx;
     /* other engines' commits since the last sync (sync.c): EV_SYNC_* bits */
     unsigned sync;
-} eng__evorg;
+};
 
 /* Per-send state, indexed by send id; the key index maps key hash -> send. */
 typedef struct eng__sends {
@@ -177,7 +205,7 @@ typedef struct eng__pend {
     char *key;    /* owned: for reporting */
 } eng__pend;
 
-typedef struct eng__ev {
+struct eng__ev {
     eng_engine *e;
     eng__prog *load_pg; /* while the state loads: "events.load", stepped per segment by its rows */
     uint64_t load_rows;
@@ -207,7 +235,7 @@ typedef struct eng__ev {
         size_t tail, tail_keys, tseg;
         uint64_t pend_changes;
         int aud_written;
-        uint64_t tchunk_first, tchunk_next;
+        uint64_t tchunk_first, tchunk_next, seals;
     } mark;
     uint64_t seg_tick;              /* uses of sealed segments, for least recently used (resident.c) */
     eng__tcols dec;                 /* scratch for decoding a touch segment */
@@ -218,7 +246,9 @@ typedef struct eng__ev {
     size_t ordtmp_cap;
     eng__rcols rdec;
     struct eng__rscratch *rsc;      /* the receipts' apply ranges' rows, kept between batches (rapply.c) */
-} eng__ev;
+    eng__tseal *seal;               /* a seal encoded beside the caller, and its kept room (tseal.c) */
+    uint64_t seals;                 /* tails sealed (undo.c: a batch that sealed cannot be taken back) */
+};
 
 /* Free the receipts' kept apply scratch (rapply.c). */
 void eng__rcpt_scratch_free(eng__ev *ev);
@@ -501,6 +531,9 @@ size_t eng__tseg_part_room(size_t n, size_t nkey, int part);
  * head when the engine has threads and the rows repay it. */
 void eng__tseg_encode_par(eng__ev *ev, eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from,
                           size_t nkey, int ordered);
+/* The same with the part writers par[ENG__TSEG_PARTS] (the engine's are ev->par). */
+void eng__tseg_encode_par_with(eng__ev *ev, eng__wr *par, eng__wr *w, const eng__tcols *c, size_t from, size_t n,
+                               size_t key_from, size_t nkey, int ordered);
 /* Decode a payload into c (reset first; room grows as needed). */
 int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *c, const eng__mem *mem);
 /* The columns of a payload of kind 1-3 read from r (after its header: zone z, nkey sent
@@ -533,11 +566,17 @@ int eng__tchunks_room(eng__evorg *o, const eng__mem *mem);
 void eng__tchunks_push(eng__evorg *o, uint32_t end, uint32_t keys_end, uint8_t *own, const uint8_t *p, size_t len,
                        size_t cap);
 void eng__tchunks_keep(eng__evorg *o, const eng__mem *mem, uint32_t n);
-/* *blocked = 1: w holds the record (header room, then the payload) of the whole tail
- * sealed from its chunks' bytes; 2: the same record at w->data + *skew, in the buffer
- * of the tail's first chunk (w->data, still the chunk's: the caller takes it over once
- * the record is put); 0: the caller encodes it (nothing to gain). */
-int eng__tblock_seal(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w, int *blocked, size_t *skew);
+/* The seal of o's tail under s->key (the blocks planned in s->b): *blocked = 1: w holds
+ * the record (header room, then the payload) of the whole tail sealed from its chunks'
+ * bytes; 2: prepared to be built around the first chunk's bytes, in its buffer (s->w):
+ * eng__tblock_around_encode, which allocates nothing (a worker may run it), then
+ * eng__tblock_around_finish; 0: the caller encodes it (nothing to gain). */
+int eng__tblock_seal(eng__ev *ev, eng__evorg *o, eng__tseal *s, eng__wr *w, int *blocked);
+/* The blocks after the first chunk's bytes, of the rows in s->cols. */
+void eng__tblock_around_encode(eng__tseal *s);
+/* The header before them: *w the record at w->data + *skew, in the buffer of o's first
+ * chunk (still the chunk's: the caller takes it over once the record is put). */
+int eng__tblock_around_finish(eng__ev *ev, eng__evorg *o, eng__tseal *s, eng__wr *w, size_t *skew);
 /* The blocks of a kind-4 payload read from r (after its header: zone z, nkey keys) into c (reset, room reserved). */
 int eng__tblock_decode(eng__rd *r, const char *key, const eng__seg *z, uint64_t nkey, eng__tcols *c);
 /* Zone of a payload without decoding the columns. */
@@ -574,8 +613,32 @@ extern uint8_t eng__tseg_order_compact;
  * @p d the reader's scratch (ev->dec, or a thread's own: eng__touch_plan). */
 int eng__touch_tab_visit(eng__ev *ev, eng__tcols *d, uint16_t org, const char *key, const uint8_t *p, size_t len,
                          const uint8_t *sel, uint32_t selmax, eng__touch_tab_fn fn, void *user);
-/* Seal an org's whole tail now (compaction). */
+/* Seal an org's whole tail now (compaction): its record put when this returns. */
 int eng__ttail_seal(eng__ev *ev, eng__evorg *o);
+/* The same, the segment's encode on a worker while the caller goes on (the append
+ * calls): its record put at eng__tseal_join, which every caller of it must reach
+ * before its batch commits or is taken back. */
+int eng__ttail_seal_behind(eng__ev *ev, eng__evorg *o);
+/* tseal.c: the seal started behind, if any, finished: its record put into the open batch,
+ * the segment added to its org, its chunks' records deleted. */
+int eng__tseal_join(eng__ev *ev);
+/* The seal started behind, if any, waited for and left unput: the batch fails (and the
+ * cache is dropped: undo.c refuses a batch that sealed). */
+void eng__tseal_drop(eng__ev *ev);
+/* A seal's state freed (one running dropped first). */
+void eng__tseal_free(eng__ev *ev);
+/* Tests: seals whose encode was started on the pool (taken by a worker or by the caller at
+ * the join); a hook called with 1 before that encode runs and 0 after (kills inside it). */
+extern _Atomic size_t eng__tseal_behind;
+extern void (*eng__tseal_job_hook)(int starting);
+/* The engine's seal state (made on first use). */
+int eng__tseal_room(eng__ev *ev, eng__tseal **out);
+/* The seal prepared in ev->seal (eng__tblock_seal's 2) started: o's tail handed to it and
+ * emptied; finished now unless @p later (eng__tseal_join then). */
+int eng__tseal_start(eng__ev *ev, eng__evorg *o, int later);
+/* tseg.c: the record in w at skew (eng__tblock_around_finish) put under key, the segment
+ * added to o, its tail's chunk records deleted, the first chunk's buffer the segment's. */
+int eng__ttail_put_around(eng__ev *ev, eng__evorg *o, const char *key, const eng__wr *w, size_t skew);
 /* Write the tail rows not yet stored as one chunk. */
 int eng__ttail_save(eng__ev *ev, eng__evorg *o);
 /* The number of an empty tail's first chunk. */

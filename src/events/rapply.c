@@ -161,7 +161,7 @@ static int put_rows(eng__ev *ev, eng__evorg *o, const eng__tcols *w, size_t a, s
     int rc;
     while (n) {
         eng__tcols *t = &o->tail;
-        if (t->n >= eng__seg_seal_rows && (rc = eng__ttail_seal(ev, o)))
+        if (t->n >= eng__seg_seal_rows && (rc = eng__ttail_seal_behind(ev, o)))
             return rc;
         size_t m = eng__seg_seal_rows - t->n < n ? eng__seg_seal_rows - t->n : n, at = t->n;
         if ((rc = eng__tcols_reserve(t, &ev->e->mem, m)))

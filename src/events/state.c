@@ -61,6 +61,7 @@ void eng__ev_org_free(const eng__mem *mem, eng__evorg *o)
 void eng__ev_free(eng_engine *e, void *state)
 {
     eng__ev *ev = state;
+    eng__tseal_free(ev); /* a seal behind waited for first: it reads an org's tail */
     for (uint32_t i = 0; i < ev->norgs; i++)
         eng__ev_org_free(&e->mem, ev->orgs[i]);
     eng__free(&e->mem, ev->orgs);
@@ -406,7 +407,9 @@ static int flush_org(eng__ev *ev, eng__evorg *o)
 
 int eng__ev_flush(eng__ev *ev)
 {
-    int rc;
+    int rc = eng__tseal_join(ev);
+    if (rc)
+        return rc;
     for (uint32_t i = 0; i < ev->norgs; i++)
         if (ev->orgs[i] && (rc = flush_org(ev, ev->orgs[i])))
             return rc;

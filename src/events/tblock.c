@@ -43,11 +43,7 @@ void eng__tchunks_keep(eng__evorg *o, const eng__mem *mem, uint32_t n)
         eng__free(mem, o->tch[o->ntch - 1].own);
 }
 
-typedef struct block {
-    size_t from, n, key_from, nkey;
-    const uint8_t *p; /* bytes kept, or NULL: encoded into the scratch at off */
-    size_t len, off;
-} block;
+typedef eng__tblk block;
 
 static int add_rows(block *b, size_t *nb, size_t from, size_t to, size_t kfrom, size_t kto)
 {
@@ -116,11 +112,16 @@ static void uvar_at(uint8_t *p, uint64_t v)
     } while (v);
 }
 
+/* The most bytes the encode of block b's rows takes. */
+static size_t block_most(const block *b)
+{
+    return 64 + b->n * 16 + b->nkey * 8;
+}
+
 /* Block i's bytes written by w at its end, its length first: copied when kept, else
  * encoded in place (behind as many length bytes as its largest size needs, moved
- * down when fewer do); its zone into the union u. */
-static int put_block(eng__ev *ev, const eng__tcols *t, const block *b, size_t i, const char *key, eng__wr *w,
-                     eng__seg *u)
+ * down when fewer do) with the part writers par; b[i].off, b[i].len: where they are. */
+static void put_block(eng__ev *ev, eng__wr *par, const eng__tcols *t, block *b, size_t i, eng__wr *w)
 {
     size_t at = w->len, len = b[i].len, k;
     if (b[i].p) {
@@ -128,12 +129,12 @@ static int put_block(eng__ev *ev, const eng__tcols *t, const block *b, size_t i,
         k = w->len - at;
         eng__wr_bytes(w, b[i].p, len);
     } else {
-        size_t most = 64 + b[i].n * 16 + b[i].nkey * 8;
+        size_t most = block_most(&b[i]);
         k = uvar_len(most);
         if (eng__wr_reserve(w, k + most))
-            return eng__nomem();
+            return;
         w->len += k;
-        eng__tseg_encode_par(ev, w, t, b[i].from, b[i].n, b[i].key_from, b[i].nkey, 0);
+        eng__tseg_encode_par_with(ev, par, w, t, b[i].from, b[i].n, b[i].key_from, b[i].nkey, 0);
         len = w->len - at - k;
         if (uvar_len(len) < k) {
             memmove(w->data + at + uvar_len(len), w->data + at + k, len);
@@ -142,81 +143,124 @@ static int put_block(eng__ev *ev, const eng__tcols *t, const block *b, size_t i,
         }
         uvar_at(w->data + at, len);
     }
-    if (w->err)
-        return eng__nomem();
-    eng__seg z;
-    int rc = eng__tseg_zone(w->data + at + k, len, key, &z);
-    if (!rc)
-        zone_union(u, &z, i == 0);
-    return rc;
+    b[i].off = at + k;
+    b[i].len = len;
 }
 
 /* The most bytes of a kind-4 header and its first block's length: kind, rows and keys
  * (up to 2^16: 3 bytes each), zone (2 svar, statuses, channels, 4 uvar32), blocks, length. */
 enum { HEAD_MAX = 1 + 3 + 3 + 2 * 10 + 2 + 3 + 4 * 5 + 5 + 5 };
 
-/* The segment of blocks b[0, nb) built in the buffer of the tail's first chunk, whose
- * bytes are b[0]'s: the others after them, the header before. 0 with *skew where the
- * record starts; 1: not done (no room before the chunk's bytes), nothing changed. */
-static int seal_around(eng__ev *ev, eng__evorg *o, const char *key, const block *b, size_t nb, eng__wr *w,
-                       size_t *skew)
+/* The segment of the blocks planned in s, built in the buffer of the tail's first chunk,
+ * whose bytes are b[0]'s: the others after them, the header before. Three steps, so that
+ * the second (the blocks' bytes: the encode) can run on a worker while the batch goes on
+ * (tseal.c): prepared by the caller, it allocates nothing.
+ * Step 1: s->w the chunk's buffer grown to hold every block at its largest, the part
+ * writers' room reserved; s->nb 0 when the segment cannot be built so (nothing changed). */
+static int around_prep(eng__ev *ev, eng__evorg *o, eng__tseal *s, size_t nb)
 {
     eng__tchunk *h = &o->tch[0];
-    const eng__tcols *t = &o->tail;
-    size_t at = (size_t)(h->p - h->own);
+    size_t at = (size_t)(h->p - h->own), room = 0, rows = 0, keys = 0;
     if (at < ENG__REC_HEADER + HEAD_MAX || h->cap < at + h->len)
-        return 1;
+        return ENG_OK;
+    for (size_t i = 1; i < nb; i++) {
+        const block *c = &s->b[i];
+        size_t m = c->p ? c->len : block_most(c);
+        room += uvar_len(m) + m;
+        rows = c->p || c->n < rows ? rows : c->n;
+        keys = c->p || c->nkey < keys ? keys : c->nkey;
+    }
     eng__wr x = {&ev->e->mem, h->own, at + h->len, h->cap, 0};
-    eng__seg u;
-    memset(&u, 0, sizeof u);
-    int rc = eng__tseg_zone(h->p, h->len, key, &u);
-    for (size_t i = 1; i < nb && !rc; i++)
-        rc = put_block(ev, t, b, i, key, &x, &u);
-    /* the buffer may have moved (grown): the chunk's still, until the caller takes it */
+    int rc = eng__wr_reserve(&x, room);
+    /* the buffer may have moved (grown): the chunk's still, until the seal takes it */
     h->own = x.data;
     h->p = x.data + at;
     h->cap = x.cap;
+    for (int k = 0; k < ENG__TSEG_PARTS && !rc; k++) {
+        s->par[k].len = 0;
+        rc = eng__wr_reserve(&s->par[k], eng__tseg_part_room(rows, keys, k));
+    }
+    if (rc)
+        return rc;
+    s->w = x;
+    s->at = at;
+    s->nb = nb;
+    return ENG_OK;
+}
+
+void eng__tblock_around_encode(eng__tseal *s)
+{
+    for (size_t i = 1; i < s->nb && !s->w.err; i++)
+        put_block(s->ev, s->par, &s->cols, s->b, i, &s->w);
+}
+
+/* Step 3: the blocks' zones, and the header before the first chunk's bytes: *skew where
+ * the record starts in s->w. */
+static int around_finish(eng__ev *ev, eng__tseal *s, const eng__tchunk *h, size_t *skew)
+{
+    if (s->w.err)
+        return eng__nomem();
+    for (int k = 0; k < ENG__TSEG_PARTS; k++)
+        if (s->par[k].err)
+            return eng__nomem();
+    eng__seg u, z;
+    memset(&u, 0, sizeof u);
+    int rc = eng__tseg_zone(h->p, h->len, s->key, &u);
+    for (size_t i = 1; i < s->nb && !rc; i++)
+        if (!(rc = eng__tseg_zone(s->w.data + s->b[i].off, s->b[i].len, s->key, &z)))
+            zone_union(&u, &z, 0);
     eng__wr hw;
     eng__wr_init(&hw, &ev->e->mem);
     if (!rc) {
-        eng__tseg_zone_put(&hw, 4, t->n, t->nkey, &u);
-        eng__wr_uvar(&hw, nb);
+        eng__tseg_zone_put(&hw, 4, s->cols.n, s->cols.nkey, &u);
+        eng__wr_uvar(&hw, s->nb);
         eng__wr_uvar(&hw, h->len);
         rc = hw.err ? eng__nomem() : ENG_OK;
     }
-    if (!rc && hw.len > at - ENG__REC_HEADER) /* cannot be (HEAD_MAX) */
-        rc = eng__err(ENG_ERROR, key, "touch segment %s: a header of %zu bytes", key, hw.len);
+    if (!rc && hw.len > s->at - ENG__REC_HEADER) /* cannot be (HEAD_MAX) */
+        rc = eng__err(ENG_ERROR, s->key, "touch segment %s: a header of %zu bytes", s->key, hw.len);
     if (!rc) {
-        memcpy(x.data + at - hw.len, hw.data, hw.len);
-        *skew = at - hw.len - ENG__REC_HEADER;
-        *w = x;
+        memcpy(s->w.data + s->at - hw.len, hw.data, hw.len);
+        *skew = s->at - hw.len - ENG__REC_HEADER;
     }
     eng__wr_free(&hw);
     return rc;
 }
 
+int eng__tblock_around_finish(eng__ev *ev, eng__evorg *o, eng__tseal *s, eng__wr *w, size_t *skew)
+{
+    int rc = around_finish(ev, s, &o->tch[0], skew);
+    if (!rc)
+        *w = s->w;
+    s->nb = 0;
+    return rc;
+}
+
 uint8_t eng__tblock_around = 1;
 
-int eng__tblock_seal(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w, int *blocked, size_t *skew)
+int eng__tblock_seal(eng__ev *ev, eng__evorg *o, eng__tseal *sl, eng__wr *w, int *blocked)
 {
     const eng__mem *mem = &ev->e->mem;
     const eng__tcols *t = &o->tail;
+    const char *key = sl->key;
     *blocked = 0;
+    sl->nb = 0;
     if (!o->ntch || o->ntch != o->tchunk_next - o->tchunk_first)
         return ENG_OK;
-    block *b = eng__malloc(mem, (2 * (size_t)o->ntch + 1) * sizeof *b);
-    if (!b)
+    size_t bcap = sl->bcap;
+    if (eng__grow(mem, (void **)&sl->b, &bcap, 2 * (size_t)o->ntch + 1, sizeof *sl->b))
         return eng__nomem();
+    sl->bcap = bcap;
+    block *b = sl->b;
     size_t nb = plan(o, b), bytes = 0;
     if (nb == 1 && !b[0].p) /* one block, encoded now: the plain segment (kind 2) */
         nb = 0;
-    int rc = 1;
-    if (eng__tblock_around && nb > 1 && b[0].p && b[0].p == o->tch[0].p && o->tch[0].cap &&
-        (rc = seal_around(ev, o, key, b, nb, w, skew)) == ENG_OK)
-        *blocked = 2;
-    if (rc != 1 || *blocked) {
-        eng__free(mem, b);
-        return rc;
+    int rc;
+    if (eng__tblock_around && nb > 1 && b[0].p && b[0].p == o->tch[0].p && o->tch[0].cap) {
+        if ((rc = around_prep(ev, o, sl, nb)) || sl->nb) {
+            *blocked = rc ? 0 : 2;
+            return rc;
+        }
     }
     /* the blocks encoded now go to a scratch kept by the engine (no new pages a seal) */
     eng__wr *s = &ev->blk;
@@ -225,7 +269,7 @@ int eng__tblock_seal(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w, in
     for (size_t i = 0; i < nb && !s->err; i++)
         if (!b[i].p) {
             b[i].off = s->len;
-            if (!eng__wr_reserve(s, 64 + b[i].n * 16 + b[i].nkey * 8))
+            if (!eng__wr_reserve(s, block_most(&b[i])))
                 eng__tseg_encode_par(ev, s, t, b[i].from, b[i].n, b[i].key_from, b[i].nkey, 0);
             b[i].len = s->len - b[i].off;
         }
@@ -254,7 +298,6 @@ int eng__tblock_seal(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w, in
         }
         *blocked = 1;
     }
-    eng__free(mem, b);
     return rc;
 }
 

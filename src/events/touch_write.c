@@ -18,7 +18,7 @@
 static int tail_room(eng__ev *ev, eng__evorg *o, size_t sent)
 {
     int rc;
-    if (o->tail.n >= eng__seg_seal_rows && (rc = eng__ttail_seal(ev, o)))
+    if (o->tail.n >= eng__seg_seal_rows && (rc = eng__ttail_seal_behind(ev, o)))
         return rc;
     size_t fit = eng__seg_seal_rows - o->tail.n, more = sent < fit ? sent : fit;
     if ((rc = eng__tcols_reserve(&o->tail, &ev->e->mem, more ? more : 1)))
@@ -324,7 +324,9 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
     /* the flush before the batch's scratch is freed: a tail chunk's buffer (the next
      * segment's, tblock.c) then comes from fresh room rather than the scratch's */
     if (!rc)
-        rc = eng__ev_flush(ev);
+        rc = eng__ev_flush(ev); /* a seal behind joined first (tseal.c) */
+    else
+        eng__tseal_drop(ev);
     eng__free(&e->mem, mapped);
     eng__free(&e->mem, hs);
     eng__free(&e->mem, warm);
@@ -478,8 +480,10 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     if (!rc)
         rep->consent_changes += opts.n;
     opt_free(&e->mem, &opts);
-    if (!rc) /* before the scratch is freed (as for `sent` rows) */
+    if (!rc) /* before the scratch is freed (as for `sent` rows); a seal behind joined first */
         rc = eng__ev_flush(ev);
+    else
+        eng__tseal_drop(ev);
     eng__rcpt_temp_done(ev);
     return rc;
 }

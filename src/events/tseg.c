@@ -413,66 +413,95 @@ int eng__ttail_save(eng__ev *ev, eng__evorg *o)
     return ENG_OK;
 }
 
-int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
+/* After a seal's record is put: the segment's id, its tail's chunk records deleted, the
+ * segment added (its room reserved) and the chunks' bytes freed. */
+static int sealed(eng__ev *ev, eng__evorg *o, eng__seg *z)
 {
-    eng__tcols *t = &o->tail;
-    if (t->n == 0)
-        return ENG_OK;
-    const eng__mem *mem = &ev->e->mem;
     char key[48];
-    eng__seg z;
-    int rc = eng__segs_push(&o->tseg, mem, NULL); /* room first: nothing to undo after the put */
-    if (rc)
-        return rc;
-    eng__ev_key(key, sizeof key, o->code, "t/s", o->tseg.next_id, 0);
-    eng__wr w;
-    size_t skew = 0;
-    int blocked = 0; /* from the chunks' bytes (kind 4, tblock.c) */
-    if (!eng__tseg_ordered && (rc = eng__tblock_seal(ev, o, key, &w, &blocked, &skew)))
-        return rc;
-    /* The segment's record written by a thread of the file store while the batch goes on
-     * (file_behind.c): its write was a quarter of W6's calling thread at L (session 13). */
-    /* by a worker beyond the call's and the page job's, as by the thread of its own it had: those
-     * are most often busy at a seal (the `sent` chunks, the page job), and a write no worker has
-     * taken by the store's next write is the caller's (W6 at L: +0.5 s of the calling thread's
-     * system time with two workers) */
-    if (ev->e->threads)
-        eng__tpool_grow(&ev->e->pool, ev->e->threads + 2);
-    eng__file_behind(ev->e->store, ev->e->threads > 0 ? &ev->e->pool : NULL);
-    if (blocked == 2) { /* around the first chunk's bytes, in its buffer: the segment's once put */
-        rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, w.data + skew, w.len - skew);
-        eng__file_behind(ev->e->store, NULL);
-        if (rc || (rc = eng__tseg_zone(w.data + skew + ENG__REC_HEADER, w.len - skew - ENG__REC_HEADER, key, &z)))
-            return rc;
-        /* its buffer kept whole (room for 24 B a row, the pages not written not resident): a buffer
-         * shrunk to an encoded segment's size left holes that compaction's buffers could not reuse
-         * (resident after compaction at W6's L 25.5 -> 31.3 B/event; 26.8 kept whole) */
-        z.buf = w.data + skew;
-        z.len = w.len - skew;
-        z.skew = (uint16_t)skew;
-        o->tch[0].own = NULL;
-        o->tch[0].p = NULL;
-        o->tch[0].len = 0;
-    } else {
-        rc = blocked ? put_rec(ev, key, &w, 0, &z, NULL)
-                     : put_encoded(ev, key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered, NULL, 0, 0);
-        eng__file_behind(ev->e->store, NULL);
-        if (rc)
-            return rc;
-    }
-    z.id = o->tseg.next_id++;
+    int rc = ENG_OK;
+    z->id = o->tseg.next_id++;
     for (uint64_t s = o->tchunk_first; s < o->tchunk_next && !rc; s++) {
         eng__ev_key(key, sizeof key, o->code, "t/c", s, 1);
         rc = eng__kv_del(ev->e->store, ENG__K(key));
     }
-    eng__seg_add(ev, &o->tseg, &z); /* cannot fail: room reserved */
+    eng__seg_add(ev, &o->tseg, z); /* cannot fail: room reserved */
     if (rc)
         return rc;
     o->tchunk_first = o->tchunk_next = eng__ttail_base(o);
-    eng__tchunks_keep(o, mem, 0);
+    eng__tchunks_keep(o, &ev->e->mem, 0);
+    return ENG_OK;
+}
+
+/* The segment's record written by a thread of the file store while the batch goes on
+ * (file_behind.c): its write was a quarter of W6's calling thread at L (session 13).
+ * By a worker beyond the call's and the page job's, as by the thread of its own it had:
+ * those are most often busy at a seal (the `sent` chunks, the page job), and a write no
+ * worker has taken by the store's next write is the caller's (W6 at L: +0.5 s of the
+ * calling thread's system time with two workers). */
+static void behind(eng__ev *ev, int on)
+{
+    if (on && ev->e->threads)
+        eng__tpool_grow(&ev->e->pool, ev->e->threads + 2);
+    eng__file_behind(ev->e->store, on && ev->e->threads > 0 ? &ev->e->pool : NULL);
+}
+
+int eng__ttail_put_around(eng__ev *ev, eng__evorg *o, const char *key, const eng__wr *w, size_t skew)
+{
+    eng__seg z;
+    behind(ev, 1);
+    int rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, w->data + skew, w->len - skew);
+    behind(ev, 0);
+    if (rc || (rc = eng__tseg_zone(w->data + skew + ENG__REC_HEADER, w->len - skew - ENG__REC_HEADER, key, &z)))
+        return rc;
+    /* its buffer kept whole (room for 24 B a row, the pages not written not resident): a buffer
+     * shrunk to an encoded segment's size left holes that compaction's buffers could not reuse
+     * (resident after compaction at W6's L 25.5 -> 31.3 B/event; 26.8 kept whole) */
+    z.buf = w->data + skew;
+    z.len = w->len - skew;
+    z.skew = (uint16_t)skew;
+    o->tch[0].own = NULL;
+    o->tch[0].p = NULL;
+    o->tch[0].len = 0;
+    return sealed(ev, o, &z);
+}
+
+static int tail_seal(eng__ev *ev, eng__evorg *o, int later)
+{
+    eng__tcols *t = &o->tail;
+    int rc = eng__tseal_join(ev); /* the seal before: its columns are the ones the tail takes */
+    if (rc || t->n == 0)
+        return rc;
+    eng__tseal *s;
+    eng__seg z;
+    if ((rc = eng__tseal_room(ev, &s)) || (rc = eng__segs_push(&o->tseg, &ev->e->mem, NULL))) /* room first: nothing to undo after the put */
+        return rc;
+    eng__ev_key(s->key, sizeof s->key, o->code, "t/s", o->tseg.next_id, 0);
+    eng__wr w;
+    int blocked = 0; /* from the chunks' bytes (kind 4, tblock.c) */
+    if (!eng__tseg_ordered && (rc = eng__tblock_seal(ev, o, s, &w, &blocked)))
+        return rc;
+    if (blocked == 2) /* around the first chunk's bytes, in its buffer (tseal.c) */
+        return eng__tseal_start(ev, o, later);
+    behind(ev, 1);
+    rc = blocked ? put_rec(ev, s->key, &w, 0, &z, NULL)
+                 : put_encoded(ev, s->key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered, NULL, 0, 0);
+    behind(ev, 0);
+    if (rc || (rc = sealed(ev, o, &z)))
+        return rc;
+    ev->seals++;
     t->n = t->nkey = 0;
     o->tail_saved = o->tail_keys_saved = 0;
     return ENG_OK;
+}
+
+int eng__ttail_seal(eng__ev *ev, eng__evorg *o)
+{
+    return tail_seal(ev, o, 0);
+}
+
+int eng__ttail_seal_behind(eng__ev *ev, eng__evorg *o)
+{
+    return tail_seal(ev, o, 1);
 }
 
 /* Where an empty tail's chunks are numbered from: the segment ids' next << 32, so

@@ -13,7 +13,8 @@
  * (one job of all the columns was often taken just before the caller finished
  * its share, and waited for whole). The writers are the engine's scratch, sized
  * ahead on the caller's thread, so the workers do not allocate (allocation
- * failures stay where one thread has them) and a seal takes no new pages. An
+ * failures stay where one thread has them) and a seal takes no new pages (a seal
+ * encoded on a worker has writers of its own, sized by the caller: tseal.c). An
  * ordered segment's table (kind 3) follows, written by the caller. */
 #include "events/keypar.h"
 
@@ -32,11 +33,17 @@ static void rest_run(void *arg, size_t k)
 void eng__tseg_encode_par(eng__ev *ev, eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from,
                           size_t nkey, int ordered)
 {
+    eng__tseg_encode_par_with(ev, ev->par, w, c, from, n, key_from, nkey, ordered);
+}
+
+void eng__tseg_encode_par_with(eng__ev *ev, eng__wr *par, eng__wr *w, const eng__tcols *c, size_t from, size_t n,
+                               size_t key_from, size_t nkey, int ordered)
+{
     if (!ev->e->threads || n < 2 * eng__keypar_min_rows) {
         eng__tseg_encode(w, c, from, n, key_from, nkey, ordered);
         return;
     }
-    rest_job j = {.w = ev->par, .c = c, .from = from, .n = n, .key_from = key_from, .nkey = nkey};
+    rest_job j = {.w = par, .c = c, .from = from, .n = n, .key_from = key_from, .nkey = nkey};
     int rc = 0;
     for (int k = 0; k < ENG__TSEG_PARTS; k++) {
         j.w[k].len = 0;

@@ -25,6 +25,7 @@ void eng__ev_mark(eng__ev *ev, eng__evorg *o)
     ev->mark.sends = ev->s.n;
     ev->mark.pend_changes = ev->pend_changes;
     ev->mark.aud_written = ev->aud_written;
+    ev->mark.seals = ev->seals;
     if (!o)
         return;
     ev->mark.nctx = o->nctx;
@@ -46,7 +47,7 @@ int eng__ev_undo(eng__ev *ev)
     unsigned batch = ev->mark.batch;
     ev->mark.batch = 0;
     if (!eng__kv_batch_undone(ev->e->store, batch) || ev->mark.org < 0 || ev->norgs != ev->mark.norgs ||
-        ev->pend_changes != ev->mark.pend_changes ||
+        ev->pend_changes != ev->mark.pend_changes || ev->seals != ev->mark.seals ||
         ev->aud_written != ev->mark.aud_written)
         return 0;
     eng__evorg *o = eng__ev_org_by_code(ev, (uint16_t)ev->mark.org);

@@ -1,16 +1,19 @@
 /* Failures at every point of an append: each storage call of a `sent`
- * write (with a pending receipt joining, and with the tail being sealed) and
+ * write (with a pending receipt joining, with the tail being sealed, and with
+ * it sealed around its first chunk on the engine's thread while the batch goes
+ * on: events/tseal.c) and
  * of a receipt append (with an unsubscribe) is made to fail in turn. A
  * refused append leaves the store byte for byte as it was and the readers
  * as before; a commit that applied but reported failure reads as applied
  * after reload. Then every allocation of a whole flow fails in turn. */
 #include "ev_fixture.h"
 #include "../model/store_digest.h"
+#include "events/ev_state.h"
 
 #define NS (ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT)
 
 typedef struct snap {
-    uint64_t counts[NS];
+    uint64_t counts[NS], beta[NS];
     uint64_t pending;
     int reach4;
 } snap;
@@ -19,11 +22,12 @@ static void take(evfx *f, snap *s)
 {
     memset(s, 0, sizeof *s);
     assert_int_equal(eng_touch_status_counts(f->e, "acme", 5, 0, s->counts, NS), ENG_OK);
+    assert_int_equal(eng_touch_status_counts(f->e, "beta", 7, 0, s->beta, NS), ENG_OK);
     assert_int_equal(eng_touch_pending(f->e, &s->pending), ENG_OK);
     assert_int_equal(eng_customer_reachable(f->e, "admin", 4, ENG_CH_EMAIL, &s->reach4), ENG_OK);
 }
 
-enum { OP_SENT, OP_SENT_SEAL, OP_RECEIPTS };
+enum { OP_SENT, OP_SENT_SEAL, OP_SENT_BEHIND, OP_RECEIPTS };
 
 static int run_op(evfx *f, int op)
 {
@@ -31,6 +35,8 @@ static int run_op(evfx *f, int op)
         return evfx_send_rc(f, "acme", 5, 10, 20, ENG_CH_EMAIL, 3000, NULL);
     if (op == OP_SENT_SEAL)
         return evfx_send_rc(f, "acme", 5, 20, eng__seg_seal_rows + 30, ENG_CH_EMAIL, 4000, NULL);
+    if (op == OP_SENT_BEHIND) /* beta's first chunk (setup) is kept: sealed around it, behind */
+        return evfx_send_rc(f, "beta", 7, 40, eng__seg_seal_rows + 60, ENG_CH_EMAIL, 4000, NULL);
     char k1[64], k2[64], k3[64];
     evfx_key(k1, sizeof k1, 5, 0, 4, ENG_CH_EMAIL);
     evfx_key(k2, sizeof k2, 5, 0, 5, ENG_CH_EMAIL);
@@ -47,6 +53,7 @@ static void setup(evfx *f)
 {
     evfx_open(f, 10);
     evfx_send(f, "acme", 5, 0, 10, ENG_CH_EMAIL, 1000);
+    evfx_send(f, "beta", 7, 0, 40, ENG_CH_EMAIL, 1000); /* a first chunk of more than 512 / 16 rows */
     /* a receipt waiting for customer 12's send */
     char k[64];
     evfx_key(k, sizeof k, 5, 0, 12, ENG_CH_EMAIL);
@@ -67,7 +74,9 @@ static void store_faults(void **st)
         setup(&f);
         snap before, after, now;
         take(&f, &before);
+        size_t behind = eng__tseal_behind;
         assert_int_equal(run_op(&f, op), ENG_OK);
+        assert_int_equal(eng__tseal_behind - behind, op == OP_SENT_BEHIND); /* the engine has a thread */
         take(&f, &after);
         evfx_close(&f);
         assert_memory_not_equal(&before, &after, sizeof before);

@@ -229,14 +229,23 @@ static void same_whatever_the_threads(int ordered)
     eng__seg_seal_rows = 256; /* segments sealed and encoded in two parts too */
     eng__tseg_ordered = (uint8_t)ordered;
     static run_out one, two, four;
+    size_t b0 = eng__tseal_behind;
     script(0, &one);
+    size_t b1 = eng__tseal_behind;
     script(1, &two);
+    size_t b2 = eng__tseal_behind;
     script(3, &four);
+    size_t b3 = eng__tseal_behind;
     eng__keypar_min_rows = keep;
     eng__mem_populate_hosts = 0;
     eng__seg_seal_rows = seal;
     eng__tseg_ordered = kind;
     assert_true(one.accepted > 300 && one.duplicates > 50 && one.unmatched > 50 && one.consent > 0);
+    /* with threads, segments sealed while the batch went on (events/tseal.c); in storage order only
+     * (an ordered segment is sealed at once) */
+    assert_int_equal(b1, b0);
+    if (!ordered)
+        assert_true(b2 - b1 >= 2 && b3 - b2 >= 2);
     const run_out *o[2] = {&two, &four};
     for (int k = 0; k < 2; k++) {
         assert_memory_equal(one.digest, o[k]->digest, ENG__SHA256_LEN);

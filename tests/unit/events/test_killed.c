@@ -26,9 +26,12 @@
  * the batch fails, or succeeds with its write done; retried, the script ends
  * exactly as undisturbed.
  * Both again with engine threads 3 and batches cut into pool jobs, killed while the
- * jobs run too (killed_while_threads_run, write_errors_with_threads). */
+ * jobs run too (killed_while_threads_run, write_errors_with_threads); and killed
+ * while a seal's encode runs on a worker as its batch goes on, at its start and
+ * some microseconds into it, with threads 1 and 3 (killed_while_sealing_behind). */
 #include "ev_fixture.h"
 #include "crash_point.h"
+#include "events/ev_state.h"
 #include "events/keypar.h"
 #include "store/file_behind.h"
 
@@ -103,6 +106,7 @@ static void plan_make(uint64_t seed)
 
 static char fpath[1024];
 static unsigned threads = 1; /* the engines' (killed_while_threads_run: 3) */
+static int busy_seals; /* the child's kill at its nth seal encoded behind instead of its nth pool job */
 static uint64_t crash_nth; /* the crash point of the file opened (for messages) */
 static pid_t parent_pid;
 
@@ -363,6 +367,10 @@ static int crash_once_at(uint64_t nth, long kill_us, uint64_t busy_nth, long bus
         close(p[0]);
         crash_arm(nth, 0);
         crash_busy_arm(busy_nth, busy_ns);
+        if (busy_seals) { /* events/tseal.c's jobs alone */
+            eng__tpool_job_hook = NULL;
+            eng__tseal_job_hook = crash_busy_hook;
+        }
         child(p[1]);
     }
     close(p[1]);
@@ -536,6 +544,61 @@ static void killed_while_threads_run(void **st)
     test_alloc_assert_clean();
 }
 
+/* Kills while a seal's encode runs on the pool and its batch goes on (events/tseal.c):
+ * at the start of each such seal and 1-200 us into it (the encode held there, as a
+ * slow one would be, while the caller goes on to the join), threads 1 and 3. The
+ * file holds the batches acknowledged, or one more whole. */
+static void killed_while_sealing_behind(void **st)
+{
+    (void)st;
+    uint32_t seal = eng__seg_seal_rows;
+    size_t spill = eng__file_spill_min, minrows = eng__keypar_min_rows;
+    char *dir;
+    setup_script(&dir);
+    eng__keypar_min_rows = 4;
+    uint64_t r = 17;
+    for (unsigned t = 1; t <= 3; t += 2) {
+        threads = t;
+        unlink(fpath);
+        eng_close(open_file(1));
+        crash_busy_arm(0, 0); /* counts the seals encoded behind */
+        eng__tpool_job_hook = NULL;
+        eng__tseal_job_hook = crash_busy_hook;
+        eng_engine *e = open_file(0);
+        for (int k = 0; k < NB; k++)
+            assert_int_equal(run_batch(e, k, NULL), ENG_OK);
+        eng_close(e);
+        uint64_t seals = atomic_load(&crash_busy->entries);
+        eng__tseal_job_hook = NULL;
+        assert_true(seals >= 4);
+        int prefixes[NB + 2] = {0}, reached = 0, rounds = 0, distinct = 0;
+        busy_seals = 1;
+        for (uint64_t nth = 1; nth <= seals; nth += test_slow_runtime() ? 5 : 1) {
+            for (int late = 0; late < 2; late++, rounds++) {
+                int inside;
+                long ns = late ? (long)(test_splitmix(&r) % 200000) + 1000 : 0;
+                int acked = crash_once_at(0, 0, nth, ns, &inside);
+                reached += inside > 0;
+                prefixes[check_recovery(acked, late)]++;
+            }
+        }
+        busy_seals = 0;
+        for (int k = 0; k <= NB; k++)
+            distinct += prefixes[k] > 0;
+        printf("killed in a seal behind, threads %u: %d crashes at %llu seals, %d inside one; %d distinct prefixes\n",
+               t, rounds, (unsigned long long)seals, reached, distinct);
+        assert_true(reached == rounds); /* every kill landed inside the seal's encode */
+        assert_true(distinct >= 2);
+    }
+    threads = 1;
+    test_rmtree(dir);
+    free(dir);
+    eng__seg_seal_rows = seal;
+    eng__file_spill_min = spill;
+    eng__keypar_min_rows = minrows;
+    test_alloc_assert_clean();
+}
+
 /* Every other write of the script failing in turn, the process going on: the failing
  * batch reports the error (or succeeds with what it wrote whole), is retried, and
  * the script ends exactly once; the file reopens the same. */
@@ -606,6 +669,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(killed_while_sealing),
         cmocka_unit_test(killed_while_threads_run),
+        cmocka_unit_test(killed_while_sealing_behind),
         cmocka_unit_test(write_errors_surface),
         cmocka_unit_test(write_errors_with_threads),
     };
