@@ -275,6 +275,11 @@ void eng__pipe_first(eng__pipe *pp, eng__tpool *pool, size_t threads, size_t n, 
     start(pp, pool, threads, n, run, user, 1);
 }
 
+int eng__pipe_done(eng__pipe *pp, size_t k)
+{
+    return atomic_load_explicit(&pp->done[k], memory_order_acquire);
+}
+
 int eng__pipe_help(eng__pipe *pp)
 {
     return claim(pp);

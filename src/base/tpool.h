@@ -98,6 +98,8 @@ int eng__tpool_serve(eng__tpool *pool);
 int eng__pipe_help(eng__pipe *pp);
 /* Job @p k done (the caller runs jobs not claimed meanwhile). */
 void eng__pipe_wait(eng__pipe *pp, size_t k);
+/* 1: job @p k is done (its result may be read), without waiting or running any. */
+int eng__pipe_done(eng__pipe *pp, size_t k);
 /* Every job run (the caller runs those not claimed), the workers out of it. */
 void eng__pipe_end(eng__pipe *pp);
 /* The jobs not claimed left unrun, the ones claimed finished, the workers out of it. */

@@ -128,13 +128,14 @@ typedef struct eng__ev eng__ev;
 typedef struct eng__tseal {
     eng__pipe pp;
     int running;     /* the encode started and not joined */
+    int plain;       /* 1: the rows encoded whole into w (kind 2); 0: around the first chunk's bytes */
     eng__ev *ev;
     eng__evorg *o;   /* the org sealed */
     eng__tcols cols; /* its tail's rows (swapped with the org's); between seals, the columns
                       * the next seal gives the tail */
     eng__tblk *b;    /* the blocks (b[0]: the first chunk's bytes) */
     size_t nb, bcap;
-    eng__wr w;       /* the first chunk's buffer: the record once finished */
+    eng__wr w;       /* the record once finished: the first chunk's buffer, or (plain) its own */
     size_t at;       /* where the first chunk's bytes start in w */
     eng__wr par[ENG__TSEG_PARTS]; /* the encode's parts (tseg_par.c), room reserved by the caller */
     char key[48];
@@ -622,6 +623,10 @@ int eng__ttail_seal_behind(eng__ev *ev, eng__evorg *o);
 /* tseal.c: the seal started behind, if any, finished: its record put into the open batch,
  * the segment added to its org, its chunks' records deleted. */
 int eng__tseal_join(eng__ev *ev);
+/* eng__tseal_join once the seal's encode is done (else nothing): called as the batch goes on,
+ * so that the record's write behind (store/file_behind.c) has the rest of the batch to run
+ * rather than being joined by the flush's write at once. */
+int eng__tseal_poll(eng__ev *ev);
 /* The seal started behind, if any, waited for and left unput: the batch fails (and the
  * cache is dropped: undo.c refuses a batch that sealed). */
 void eng__tseal_drop(eng__ev *ev);
@@ -633,12 +638,17 @@ extern _Atomic size_t eng__tseal_behind;
 extern void (*eng__tseal_job_hook)(int starting);
 /* The engine's seal state (made on first use). */
 int eng__tseal_room(eng__ev *ev, eng__tseal **out);
-/* The seal prepared in ev->seal (eng__tblock_seal's 2) started: o's tail handed to it and
- * emptied; finished now unless @p later (eng__tseal_join then). */
+/* Room in s's part writers for an encode of n rows and nkey keys (tseg_par.c). */
+int eng__tseal_parts(eng__tseal *s, size_t n, size_t nkey);
+/* The seal prepared in ev->seal (eng__tblock_seal's 2, or s->plain with s->w sized for the
+ * rows) started: o's tail handed to it and emptied; finished now unless @p later
+ * (eng__tseal_join then). */
 int eng__tseal_start(eng__ev *ev, eng__evorg *o, int later);
 /* tseg.c: the record in w at skew (eng__tblock_around_finish) put under key, the segment
  * added to o, its tail's chunk records deleted, the first chunk's buffer the segment's. */
 int eng__ttail_put_around(eng__ev *ev, eng__evorg *o, const char *key, const eng__wr *w, size_t skew);
+/* The same for a plain segment's record in w (taken: kept by the segment, or freed). */
+int eng__ttail_put_plain(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w);
 /* Write the tail rows not yet stored as one chunk. */
 int eng__ttail_save(eng__ev *ev, eng__evorg *o);
 /* The number of an empty tail's first chunk. */

@@ -443,6 +443,7 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
         for (size_t k = 0; k < np; k++) {
             eng__pipe_wait(&pp, k);
             rc = rc ? rc : part_merge(&ps[k], &mg);
+            rc = rc ? rc : eng__tseal_poll(ev); /* a seal's write started while the batch goes on */
         }
         eng__pipe_end(&pp);
     }

@@ -176,11 +176,7 @@ static int around_prep(eng__ev *ev, eng__evorg *o, eng__tseal *s, size_t nb)
     h->own = x.data;
     h->p = x.data + at;
     h->cap = x.cap;
-    for (int k = 0; k < ENG__TSEG_PARTS && !rc; k++) {
-        s->par[k].len = 0;
-        rc = eng__wr_reserve(&s->par[k], eng__tseg_part_room(rows, keys, k));
-    }
-    if (rc)
+    if (rc || (rc = eng__tseal_parts(s, rows, keys)))
         return rc;
     s->w = x;
     s->at = at;

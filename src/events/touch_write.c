@@ -264,6 +264,8 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         if (i >= ready && (ready = eng__sent_pipe_wait(&sp, i + 1, &dform)) && dform)
             ev->km_probe_all = 1; /* a key not mapped of the dispatcher's form: the rows from its chunk on probe */
         int probe = mapped[i] != 1 || eng__kmap_probe(ev, o, cx), dup = 0;
+        if (i % SENT_BLOCK == 0 && (rc = eng__tseal_poll(ev))) /* a seal's write started as the batch goes on */
+            break;
         if (probe && i % SENT_BLOCK == 0) { /* the block's index lines, in a tight loop so the misses overlap */
             if (ready < i + SENT_BLOCK && (ready = eng__sent_pipe_wait(&sp, i + SENT_BLOCK, &dform)) && dform)
                 ev->km_probe_all = 1;
@@ -459,6 +461,8 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     uint32_t *stray = miss; /* no longer needed */
     if (!rc)
         rc = eng__rcpt_apply(ev, r, rk, h, cand, n, ord, &nm, rep, &opts, stray, &nstray);
+    if (!rc)
+        rc = eng__tseal_poll(ev);
     for (size_t k = 0; k < nstray && !rc; k++) {
         uint32_t i = (uint32_t)ord[stray[k]];
         if (rk[i].mapped) /* the map's send has another channel */

@@ -36,12 +36,26 @@ int eng__tseal_room(eng__ev *ev, eng__tseal **out)
 _Atomic size_t eng__tseal_behind;
 void (*eng__tseal_job_hook)(int starting);
 
+int eng__tseal_parts(eng__tseal *s, size_t n, size_t nkey)
+{
+    int rc = ENG_OK;
+    for (int k = 0; k < ENG__TSEG_PARTS && !rc; k++) {
+        s->par[k].len = 0;
+        rc = eng__wr_reserve(&s->par[k], eng__tseg_part_room(n, nkey, k));
+    }
+    return rc;
+}
+
 static void seal_run(void *arg, size_t k)
 {
+    eng__tseal *s = arg;
     (void)k;
     if (eng__tseal_job_hook)
         eng__tseal_job_hook(1);
-    eng__tblock_around_encode(arg);
+    if (s->plain)
+        eng__tseg_encode_par_with(s->ev, s->par, &s->w, &s->cols, 0, s->cols.n, 0, s->cols.nkey, 0);
+    else
+        eng__tblock_around_encode(s);
     if (eng__tseal_job_hook)
         eng__tseal_job_hook(0);
 }
@@ -77,11 +91,22 @@ int eng__tseal_join(eng__ev *ev)
     s->running = 0;
     eng__wr w;
     size_t skew = 0;
-    int rc = eng__tblock_around_finish(ev, s->o, s, &w, &skew);
-    if (!rc)
+    int rc = ENG_OK;
+    for (int k = 0; k < ENG__TSEG_PARTS; k++)
+        if (s->par[k].err && !s->w.err)
+            s->w.err = s->par[k].err;
+    if (s->plain)
+        rc = eng__ttail_put_plain(ev, s->o, s->key, &s->w);
+    else if (!(rc = eng__tblock_around_finish(ev, s->o, s, &w, &skew)))
         rc = eng__ttail_put_around(ev, s->o, s->key, &w, skew);
     s->cols.n = s->cols.nkey = 0;
     return rc;
+}
+
+int eng__tseal_poll(eng__ev *ev)
+{
+    eng__tseal *s = ev->seal;
+    return s && s->running && eng__pipe_done(&s->pp, 0) ? eng__tseal_join(ev) : ENG_OK;
 }
 
 void eng__tseal_drop(eng__ev *ev)
@@ -92,6 +117,8 @@ void eng__tseal_drop(eng__ev *ev)
     eng__pipe_end(&s->pp);
     s->running = 0;
     s->nb = 0;
+    if (s->plain) /* its own buffer (around: the first chunk's, which keeps it) */
+        eng__wr_free(&s->w);
     s->cols.n = s->cols.nkey = 0;
 }
 

@@ -465,6 +465,15 @@ int eng__ttail_put_around(eng__ev *ev, eng__evorg *o, const char *key, const eng
     return sealed(ev, o, &z);
 }
 
+int eng__ttail_put_plain(eng__ev *ev, eng__evorg *o, const char *key, eng__wr *w)
+{
+    eng__seg z;
+    behind(ev, 1);
+    int rc = put_rec(ev, key, w, 0, &z, NULL);
+    behind(ev, 0);
+    return rc ? rc : sealed(ev, o, &z);
+}
+
 static int tail_seal(eng__ev *ev, eng__evorg *o, int later)
 {
     eng__tcols *t = &o->tail;
@@ -480,8 +489,17 @@ static int tail_seal(eng__ev *ev, eng__evorg *o, int later)
     int blocked = 0; /* from the chunks' bytes (kind 4, tblock.c) */
     if (!eng__tseg_ordered && (rc = eng__tblock_seal(ev, o, s, &w, &blocked)))
         return rc;
+    s->plain = 0;
     if (blocked == 2) /* around the first chunk's bytes, in its buffer (tseal.c) */
         return eng__tseal_start(ev, o, later);
+    if (!blocked && !eng__tseg_ordered) { /* the rows whole (kind 2), in a buffer sized for them (tseal.c) */
+        wr_start_at(&s->w, &ev->e->mem, 0, t->n, t->nkey);
+        if (!s->w.err && !eng__tseal_parts(s, t->n, t->nkey)) {
+            s->plain = 1;
+            return eng__tseal_start(ev, o, later);
+        }
+        eng__wr_free(&s->w); /* no room: encoded below as before, which reports it */
+    }
     behind(ev, 1);
     rc = blocked ? put_rec(ev, s->key, &w, 0, &z, NULL)
                  : put_encoded(ev, s->key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered, NULL, 0, 0);
