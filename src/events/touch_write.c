@@ -297,12 +297,12 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         if (mapped[i] == 1 && !(placed = eng__kmap_put_next(o, cx, rows[i].customer, id)) &&
             (rc = eng__kmap_put(o, &ev->s, &e->mem, cx, rows[i].customer, id, &placed)))
             break;
-        if (!(placed && eng__sends_add_mapped(&ev->s, id, o->code, cx, rows[i].customer, rows[i].channel,
-                                              rows[i].time, h)) &&
-            (rc = eng__sends_add(&ev->s, &e->mem, id, o->code, cx, rows[i].customer, rows[i].channel, rows[i].time,
-                                 h, placed ? ENG__SEND_MAPPED : ENG__SEND_INDEX)))
+        int added = placed && eng__sends_add_mapped(&ev->s, id, o->code, cx, rows[i].customer, rows[i].channel,
+                                                    rows[i].time, h, canon);
+        if (!added && (rc = eng__sends_add(&ev->s, &e->mem, id, o->code, cx, rows[i].customer, rows[i].channel,
+                                           rows[i].time, h, placed ? ENG__SEND_MAPPED : ENG__SEND_INDEX)))
             break;
-        if (canon)
+        if (canon && !added)
             eng__sends_canon_set(&ev->s, id);
         size_t r = c->n++;
         c->time[r] = rows[i].time;
