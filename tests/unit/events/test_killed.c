@@ -405,6 +405,32 @@ static void setup_script(char **dir)
     behind0 = eng__behind_writes;
 }
 
+/* What a test of the script changes (restored by script_end), and its directory. */
+typedef struct script_env {
+    uint32_t seal;
+    size_t spill, minrows;
+    char *dir;
+} script_env;
+
+static void script_begin(script_env *v)
+{
+    v->seal = eng__seg_seal_rows;
+    v->spill = eng__file_spill_min;
+    v->minrows = eng__keypar_min_rows;
+    setup_script(&v->dir);
+}
+
+static void script_end(script_env *v)
+{
+    threads = 1;
+    test_rmtree(v->dir);
+    free(v->dir);
+    eng__seg_seal_rows = v->seal;
+    eng__file_spill_min = v->spill;
+    eng__keypar_min_rows = v->minrows;
+    test_alloc_assert_clean();
+}
+
 /* A crash at every write of the script (every 24th under valgrind and TSan), and
  * SIGKILLs at random moments. */
 static void killed_while_sealing(void **st)
@@ -477,10 +503,8 @@ static void killed_while_sealing(void **st)
 static void killed_while_threads_run(void **st)
 {
     (void)st;
-    uint32_t seal = eng__seg_seal_rows;
-    size_t spill = eng__file_spill_min, minrows = eng__keypar_min_rows;
-    char *dir;
-    setup_script(&dir);
+    script_env v;
+    script_begin(&v);
     threads = 3;
     eng__keypar_min_rows = 4;
 
@@ -535,13 +559,7 @@ static void killed_while_threads_run(void **st)
      * would leave a few of the last unreached, not most) */
     assert_true(reached >= points - points / 4);
     assert_true(distinct >= (test_slow_runtime() ? 1 : NB / 4));
-    threads = 1;
-    test_rmtree(dir);
-    free(dir);
-    eng__seg_seal_rows = seal;
-    eng__file_spill_min = spill;
-    eng__keypar_min_rows = minrows;
-    test_alloc_assert_clean();
+    script_end(&v);
 }
 
 /* Kills while a seal's encode runs on the pool and its batch goes on (events/tseal.c):
@@ -551,10 +569,8 @@ static void killed_while_threads_run(void **st)
 static void killed_while_sealing_behind(void **st)
 {
     (void)st;
-    uint32_t seal = eng__seg_seal_rows;
-    size_t spill = eng__file_spill_min, minrows = eng__keypar_min_rows;
-    char *dir;
-    setup_script(&dir);
+    script_env v;
+    script_begin(&v);
     eng__keypar_min_rows = 4;
     uint64_t r = 17;
     for (unsigned t = 1; t <= 3; t += 2) {
@@ -590,13 +606,7 @@ static void killed_while_sealing_behind(void **st)
         assert_true(reached == rounds); /* every kill landed inside the seal's encode */
         assert_true(distinct >= 2);
     }
-    threads = 1;
-    test_rmtree(dir);
-    free(dir);
-    eng__seg_seal_rows = seal;
-    eng__file_spill_min = spill;
-    eng__keypar_min_rows = minrows;
-    test_alloc_assert_clean();
+    script_end(&v);
 }
 
 /* Every other write of the script failing in turn, the process going on: the failing
