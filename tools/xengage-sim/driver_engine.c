@@ -537,9 +537,9 @@ static void e_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n,
             have = ps / d->chunk;
         }
         const eng__lcust *k = &c.cust[ps % d->chunk];
-        if (k->rule == ENG__RULE_XENGAGE && (k->detail & 1u) && ((k->detail >> 2) & 31u)) {
+        if (k->rule == ENG__RULE_XENGAGE && (k->detail & 1u) && k->prop > 0) {
             out[x].explored = 1;
-            out[x].propensity = 1.0f / (float)((k->detail >> 2) & 31u);
+            out[x].propensity = k->prop; /* as logged (ledger chunk schema 2) */
         }
     }
     if (have != UINT32_MAX)
