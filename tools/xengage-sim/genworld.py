@@ -24,8 +24,9 @@ policies xengage, priority, random_single, send_all and oracle, and checks, rath
 - the same world and seed give the same tables with the engine's threads at 0 and 2;
 - xengage's net value is not below max(0, random_single, priority) beyond the seeds' noise: the
   mean over --seeds of the per-seed shortfall, less two standard errors, as a share of the oracle's
-  net value (floored at 5 % of the baselines' largest |net|: see gap()); the worst worlds are
-  printed, and --gap makes a world beyond it a failure.
+  net value (floored at 5 % of the baselines' largest |net|: see gap()); under a credit cap the
+  baselines and the oracle are held to the same cap as xengage (capped(), oracle_budget); the worst
+  worlds are printed, and --gap makes a world beyond it a failure.
 With --python (the library's path), the first --python-worlds worlds are also played from Python
 through the binding (pyworld.py's Player, which checks the same send invariants and the cap) at
 the customers X-Engage's 100,000 test-group minimum needs, twice, for the same tables.
@@ -138,12 +139,16 @@ def _run(cmd):
 
 
 def _summary(out):
-    """policy -> net value (the first table's mean; with one seed, the seed's)."""
+    """policy -> net value (the first table's mean; with one seed, the seed's); under a credit cap also
+    "oracle_budget" (the oracle held to the cap) and, per policy, "cost:<policy>" (its credits as a share of
+    send_all's)."""
     net = {}
     for line in out.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 12 and cells[0] in POLICIES.split(",") and cells[0] not in net:
+        if len(cells) == 12 and cells[0] in POLICIES.split(",") + ["oracle_budget"] and cells[0] not in net:
             net[cells[0]] = float(cells[4].split()[0])
+            if cells[8].endswith("%"):
+                net["cost:" + cells[0]] = float(cells[8].split()[0]) / 100
     return net
 
 
@@ -167,19 +172,31 @@ def play_c(sim, path, seed, threads=(0, 2)):
     if len(set(outs)) > 1:
         problems.append(f"tables differ between threads {threads}")
     net = _summary(outs[0])
-    if set(net) != set(POLICIES.split(",")):
+    if not set(POLICIES.split(",")) <= set(net):
         problems.append(f"summary rows {sorted(net)}")
         return None, problems
     return net, problems
 
 
-def gap(nets):
+def capped(n, p, budget):
+    """Policy p's net value held to a credit cap of @p budget (a share of send_all's credits, as xengage is):
+    cut at the cap in the audience's order, as the engine cuts, a baseline keeps a share budget / its cost of
+    its sends, customers drawn regardless of their worth, so that share of its net value on average."""
+    c = n.get("cost:" + p, 0.0)
+    return n[p] * min(1.0, budget / c) if budget and c > 0 else n[p]
+
+
+def gap(nets, budget=0.0):
     """xengage's shortfall below max(0, random_single, priority) over seeds: (mean, standard error) as a share
     of the oracle's mean net value, floored at a twentieth of the baselines' largest |net value| (a world where
-    even the oracle earns almost nothing, while sending costs a lot, is judged against what is at stake)."""
-    d = [max(0.0, n["random_single"], n["priority"]) - n["xengage"] for n in nets]
-    stake = max(abs(n[p]) for n in nets for p in ("priority", "random_single", "send_all"))
-    scale = max(sum(n["oracle"] for n in nets) / len(nets), 0.05 * stake, 1.0)
+    even the oracle earns almost nothing, while sending costs a lot, is judged against what is at stake).
+    Under a credit cap (@p budget, a share of send_all's credits) xengage is held to it and so are the
+    baselines (capped()) and the oracle (the simulator's oracle_budget): an uncapped baseline spends credits
+    the campaign does not have."""
+    d = [max(0.0, capped(n, "random_single", budget), capped(n, "priority", budget)) - n["xengage"] for n in nets]
+    stake = max(abs(capped(n, p, budget)) for n in nets for p in ("priority", "random_single", "send_all"))
+    top = "oracle_budget" if budget and all("oracle_budget" in n for n in nets) else "oracle"
+    scale = max(sum(n[top] for n in nets) / len(nets), 0.05 * stake, 1.0)
     m = sum(d) / len(d)
     se = math.sqrt(sum((x - m) ** 2 for x in d) / (len(d) - 1) / len(d)) if len(d) > 1 else 0.0
     return m / scale, se / scale
@@ -256,7 +273,8 @@ def play(a, tmp):
             problems += [f"seed {s}: {x}" for x in pr]
             if net:
                 nets.append(net)
-        g = gap(nets) if nets else (math.nan, math.nan)
+        b = re.search(r"^budget ([0-9.]+)", text, re.M)
+        g = gap(nets, float(b.group(1)) if b else 0.0) if nets else (math.nan, math.nan)
         rows.append((g[0] - 2 * g[1], ws, g, nets))
         if a.gap is not None and g[0] - 2 * g[1] > a.gap:
             problems.append(f"xengage below max(0, random_single, priority) by {100 * g[0]:.1f} % of the oracle "
@@ -269,7 +287,8 @@ def play(a, tmp):
     print("\nworst worlds (xengage's shortfall below max(0, random_single, priority) less 2 s.e., share of the "
           "oracle's net value), net values mean over seeds:")
     for lo, ws, g, nets in sorted(rows, key=lambda r: -r[0] if r[0] == r[0] else 0)[:8]:
-        mean = {p: sum(n[p] for n in nets) / len(nets) for p in POLICIES.split(",")} if nets else {}
+        mean = {p: sum(n[p] for n in nets) / len(nets) for p in POLICIES.split(",") + ["oracle_budget"]
+                if all(p in n for n in nets)} if nets else {}
         print(f"  gen{ws}.world: {100 * g[0]:.1f} % (s.e. {100 * g[1]:.1f}) "
               + " ".join(f"{p} {v:.0f}" for p, v in mean.items()))
     if a.python:
