@@ -484,6 +484,11 @@ static int tail_seal(eng__ev *ev, eng__evorg *o, int later)
     eng__seg z;
     if ((rc = eng__tseal_room(ev, &s)) || (rc = eng__segs_push(&o->tseg, &ev->e->mem, NULL))) /* room first: nothing to undo after the put */
         return rc;
+    /* the spare columns the tail takes at the swap (tseal.c) as large as the tail's: one allocation
+     * each, not a chain of doublings as the caller fills them */
+    if ((rc = eng__tcols_reserve(&s->cols, &ev->e->mem, t->cap)) ||
+        (rc = eng__tcols_key_reserve(&s->cols, &ev->e->mem, t->keycap)))
+        return rc;
     eng__ev_key(s->key, sizeof s->key, o->code, "t/s", o->tseg.next_id, 0);
     eng__wr w;
     int blocked = 0; /* from the chunks' bytes (kind 4, tblock.c) */
