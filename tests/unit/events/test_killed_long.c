@@ -18,7 +18,8 @@
  *   - no receipt pending;
  * then it runs the rest of the script on the reopened file (every other round),
  * which must end in the undisturbed run's digest, byte for byte.
- * ENG_KILLED_KILLS=n: n kills (the default run makes 10, a few seconds). */
+ * ENG_KILLED_KILLS=n: n kills (the default run makes 10, a few seconds);
+ * ENG_KILLED_LONG_ROWS=n: batches of n rows (jobs of n / 12 rows and more). */
 #include "ev_fixture.h"
 #include "crash_point.h"
 #include "store/file_behind.h"
@@ -28,8 +29,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define N 24576u   /* customers */
 #define NB 8       /* batches */
+/* customers, the rows of a batch: 24,576, 16,384 under valgrind and TSan (ENG_KILLED_LONG_ROWS=n:
+ * n, for longer jobs in an opt-in run) */
+static uint32_t ncust;
 #define SEAL 32768 /* rows a segment */
 
 /* A batch: `sent` rows of one (campaign, channel) (status 0), or receipts of one or two
@@ -50,14 +53,14 @@ static void plan_make(void)
 {
     const int D = ENG_TOUCH_DELIVERED, O = ENG_TOUCH_OPENED, C = ENG_TOUCH_CLICKED, E = ENG_CH_EMAIL, S = ENG_CH_SMS;
     const lbat p[NB] = {
-        {{{1, E, 0, 0, N}}, 1},
-        {{{2, S, 0, 0, N}}, 1},
-        {{{1, E, D, 0, N}}, 1},
-        {{{1, S, 0, 0, N}}, 1},
-        {{{1, E, O, 0, N * 2 / 3}, {2, S, D, 0, N / 3}}, 2},
-        {{{1, S, D, 0, N}}, 1},
-        {{{2, E, 0, 0, N}}, 1},
-        {{{1, E, C, 0, N / 2}, {2, E, D, 0, N}}, 2},
+        {{{1, E, 0, 0, ncust}}, 1},
+        {{{2, S, 0, 0, ncust}}, 1},
+        {{{1, E, D, 0, ncust}}, 1},
+        {{{1, S, 0, 0, ncust}}, 1},
+        {{{1, E, O, 0, ncust * 2 / 3}, {2, S, D, 0, ncust / 3}}, 2},
+        {{{1, S, D, 0, ncust}}, 1},
+        {{{2, E, 0, 0, ncust}}, 1},
+        {{{1, E, C, 0, ncust / 2}, {2, E, D, 0, ncust}}, 2},
     };
     memcpy(plan, p, sizeof plan);
 }
@@ -166,7 +169,7 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The touches of batches [0, p) (of customer @p only, or every one: N), sorted. */
+/* The touches of batches [0, p) (of customer @p only, or every one: ncust), sorted. */
 static void want_touches(int p, uint32_t only, codes *w)
 {
     w->n = 0;
@@ -175,7 +178,7 @@ static void want_touches(int p, uint32_t only, codes *w)
             const part *q = &plan[k].p[j];
             int st = q->status ? q->status : ENG_TOUCH_SENT;
             for (uint32_t c = q->lo; c < q->hi; c++)
-                if (only == N || c == only)
+                if (only == ncust || c == only)
                     codes_add(w, code(c, q->campaign, q->ch, st));
         }
     if (w->n)
@@ -188,20 +191,21 @@ static void want_touches(int p, uint32_t only, codes *w)
 static void want_counts(int p, uint64_t campaign, uint64_t *counts, size_t cap)
 {
     memset(counts, 0, cap * sizeof *counts);
-    static uint8_t furthest[ENG_CH_COUNT][N];
-    memset(furthest, 0, sizeof furthest);
+    uint8_t (*furthest)[ENG_CH_COUNT] = calloc(ncust, sizeof *furthest); /* by customer, channel */
+    assert_non_null(furthest);
     for (int k = 0; k < p; k++)
         for (int j = 0; j < plan[k].np; j++) {
             const part *q = &plan[k].p[j];
             if (q->campaign != campaign)
                 continue;
             for (uint32_t c = q->lo; c < q->hi; c++) /* status + 1 (0: not sent); sent < delivered < opened < clicked */
-                furthest[q->ch][c] = (uint8_t)(q->status + 1);
+                furthest[c][q->ch] = (uint8_t)(q->status + 1);
         }
     for (int ch = 0; ch < ENG_CH_COUNT; ch++)
-        for (uint32_t c = 0; c < N; c++)
-            if (furthest[ch][c])
-                counts[(size_t)ch * ENG_TOUCH_STATUS_COUNT + furthest[ch][c] - 1]++;
+        for (uint32_t c = 0; c < ncust; c++)
+            if (furthest[c][ch])
+                counts[(size_t)ch * ENG_TOUCH_STATUS_COUNT + furthest[c][ch] - 1]++;
+    free(furthest);
 }
 
 typedef struct scan_acc {
@@ -236,12 +240,13 @@ static int holds_prefix(eng_engine *e, int p)
     }
     eng__leave(e);
     qsort(g.v, g.n, sizeof *g.v, cmp_u64);
-    want_touches(p, N, &w);
+    want_touches(p, ncust, &w);
     int same = !g.bad && g.n == w.n && (!g.n || memcmp(g.v, w.v, g.n * sizeof *g.v) == 0);
     if (!same)
         fprintf(stderr, "killed_long: %zu touches read (%d not their own), %zu of batches [0, %d)\n", g.n, g.bad, w.n,
                 p);
-    const uint32_t ends[] = {0, N / 3 - 1, N / 3, N / 2 - 1, N / 2, N * 2 / 3 - 1, N * 2 / 3, N - 1};
+    const uint32_t ends[] = {0,         ncust / 3 - 1,         ncust / 3,         ncust / 2 - 1,
+                             ncust / 2, ncust * 2 / 3 - 1, ncust * 2 / 3, ncust - 1};
     for (size_t i = 0; same && i < sizeof ends / sizeof *ends; i++) {
         codes one = {0}, want = {0};
         assert_int_equal(eng_touches_of_customer(e, "acme", ends[i], touch_cb, &one), ENG_OK);
@@ -406,6 +411,9 @@ static char *set_up(void)
     snprintf(fpath, sizeof fpath, "%s/long.db", dir);
     snprintf(rpath, sizeof rpath, "%s/replay.db", dir);
     memset(have_rest, 0, sizeof have_rest);
+    ncust = test_slow_runtime() ? 16384 : 24576; /* valgrind, TSan: the least cut into jobs at the default */
+    if (getenv("ENG_KILLED_LONG_ROWS") && atoi(getenv("ENG_KILLED_LONG_ROWS")) >= 64)
+        ncust = (uint32_t)atoi(getenv("ENG_KILLED_LONG_ROWS"));
     plan_make();
     return dir;
 }
@@ -460,7 +468,7 @@ static void killed_in_long_jobs(void **st)
         for (uint64_t k = 0; k < jobs; k++)
             printf("job %llu: %u us\n", (unsigned long long)k + 1, crash_busy->ns[k] / 1000);
 
-    int kills = test_slow_runtime() ? 2 : 10;
+    int kills = test_slow_runtime() ? 1 : 10;
     if (getenv("ENG_KILLED_KILLS"))
         kills = atoi(getenv("ENG_KILLED_KILLS"));
     uint64_t r = 23;
