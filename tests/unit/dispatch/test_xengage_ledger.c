@@ -25,6 +25,19 @@ static void three(eng__chunk *c, eng__lcust *k, eng__lsend *s)
     c->ncust = 3, c->cust = k, c->nsend = 1, c->send = s;
 }
 
+typedef struct fx { /* an engine and the chunk of three() */
+    dx f;
+    eng__chunk c;
+    eng__lcust k[3];
+    eng__lsend s[1];
+} fx;
+
+static void setup(fx *x)
+{
+    dx_world(&x->f, 40, 16, 1, 1);
+    three(&x->c, x->k, x->s);
+}
+
 /* The payload of schema 1: as eng__chunk_store wrote it before schema 2 (no propensity). */
 static void schema1(eng__wr *w, const eng__chunk *c)
 {
@@ -51,15 +64,13 @@ static void schema1(eng__wr *w, const eng__chunk *c)
 static void exact_roundtrip(void **state)
 {
     (void)state;
-    dx f;
-    dx_world(&f, 40, 16, 1, 1);
-    eng__chunk c, back;
-    eng__lcust k[3];
-    eng__lsend s[1];
-    three(&c, k, s);
-    k[0].prop = 0.1234567f; /* not 1 / anything */
-    assert_int_equal(eng__chunk_store(f.e, MSG, 0, &c), ENG_OK);
-    assert_int_equal(eng__chunk_load(f.e, MSG, 0, 0, &back), ENG_OK);
+    fx x;
+    setup(&x);
+    dx *f = &x.f;
+    eng__chunk back;
+    x.k[0].prop = 0.1234567f; /* not 1 / anything */
+    assert_int_equal(eng__chunk_store(f->e, MSG, 0, &x.c), ENG_OK);
+    assert_int_equal(eng__chunk_load(f->e, MSG, 0, 0, &back), ENG_OK);
     assert_int_equal(back.ncust, 3);
     assert_true(back.cust[0].prop == 0.1234567f);
     assert_int_equal(back.cust[0].reach, 0x7u);
@@ -67,40 +78,38 @@ static void exact_roundtrip(void **state)
     assert_int_equal(back.cust[2].id, 12);
     assert_int_equal(back.nsend, 1);
     eng__chunk_free(&back);
-    dx_close(&f);
+    dx_close(f);
 }
 
 static void old_schema_reads_back(void **state)
 {
     (void)state;
-    dx f;
-    dx_world(&f, 40, 16, 1, 1);
-    eng__chunk c, back;
-    eng__lcust k[3];
-    eng__lsend s[1];
-    three(&c, k, s);
+    fx x;
+    setup(&x);
+    dx *f = &x.f;
+    eng__chunk back;
     eng__wr w;
-    eng__wr_init(&w, &f.e->mem);
-    schema1(&w, &c);
+    eng__wr_init(&w, &f->e->mem);
+    schema1(&w, &x.c);
     char key[64];
     eng__chunk_key(key, sizeof key, MSG, 0, 0);
-    assert_int_equal(eng__rec_put_wr(f.e->store, ENG__K(key), ENG__REC_DSP_CHUNK, 1, &w), ENG_OK);
-    assert_int_equal(eng__chunk_load(f.e, MSG, 0, 0, &back), ENG_OK);
+    assert_int_equal(eng__rec_put_wr(f->e->store, ENG__K(key), ENG__REC_DSP_CHUNK, 1, &w), ENG_OK);
+    assert_int_equal(eng__chunk_load(f->e, MSG, 0, 0, &back), ENG_OK);
     assert_true(back.cust[0].prop == 1.0f / 3); /* the uniform bucket's, from the reachable count */
     assert_true(back.cust[1].prop == 0);
     assert_int_equal(back.cust[1].reach, 0x3u);
     assert_int_equal(back.send[0].ch, 1);
     /* stored again, it is schema 2 with that propensity */
-    assert_int_equal(eng__chunk_store(f.e, MSG, 0, &back), ENG_OK);
+    assert_int_equal(eng__chunk_store(f->e, MSG, 0, &back), ENG_OK);
     eng__chunk_free(&back);
     eng__rec rec;
-    assert_int_equal(eng__rec_get(f.e->store, ENG__K(key), ENG__REC_DSP_CHUNK, ENG__DSP_CHUNK_SCHEMA, &rec), ENG_OK);
+    assert_int_equal(eng__rec_get(f->e->store, ENG__K(key), ENG__REC_DSP_CHUNK, ENG__DSP_CHUNK_SCHEMA, &rec), ENG_OK);
     assert_int_equal(rec.schema, 2);
-    eng__rec_free(f.e->store, &rec);
-    assert_int_equal(eng__chunk_load(f.e, MSG, 0, 0, &back), ENG_OK);
+    eng__rec_free(f->e->store, &rec);
+    assert_int_equal(eng__chunk_load(f->e, MSG, 0, 0, &back), ENG_OK);
     assert_true(back.cust[0].prop == 1.0f / 3);
     eng__chunk_free(&back);
-    dx_close(&f);
+    dx_close(f);
 }
 
 /* Chunk 0 stored with customer 10's propensity @p p (its raw bits), or cut after @p cut bytes of it. */
