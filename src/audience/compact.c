@@ -75,7 +75,7 @@ static void put_id(eng__wr *ids, const eng__table *t, uint32_t id, int erased, i
 {
     if (t->idkind == ENG_ID_STRING) {
         char tomb[ENG__TOMB_LEN];
-        size_t l;
+        size_t l = 0; /* set when not erased; gcc -O1 with TSan cannot see it */
         const char *s = erased ? (eng__tombstone(id, tomb), tomb) : eng__dict_str(&t->sid, id, &l);
         eng__wr_blob(ids, s, erased ? sizeof tomb : l);
     } else if (flagged) {

@@ -124,6 +124,21 @@ def main():
     close(sum(r[0] + r[3] for r in b), float(cost["xengage"][0]), 0.5 + 0.1 * len(b), "binned sends")
     close(sum(r[0] * r[2] + r[3] * r[5] for r in b), net, 1 + 2e-3 * abs(net), "binned truth = net value")
     assert any(abs(r[1] - r[2]) > 0.01 for r in b), b  # its own estimates: not the truth
+
+    # Costs below a cent through the engine: the org's whole-credit prices must still carry them (a cap that
+    # rounded to 0 credits, "no cap", once let xengage spend 60 % of send_all's credits under a 41 % budget).
+    # The world's own reading of xengage's credits stays within the budget, the engine's within its cap.
+    sub = "".join(f"channel {n} 0.9 {c} {q} 0.05 0.95 1 3\n" for n, c, q in
+                  (("email", 0.0003, 0.3), ("sms", 0.0009, 0.2), ("push", 0.0, 0.01)))
+    out = run("segments 2\n" + sub, "--seeds", "1", "--driver", "engine", "--budget", "0.2",
+              "--policies", "xengage,send_all,oracle")
+    cost = table(out, "cost on two readings")
+    assert pct(cost["xengage"][6]) <= 20.0 + 0.1, (cost["xengage"], out)
+    caps = [l for l in out.splitlines() if l.startswith("| ") and "/" in l and "%" in l and "charged" not in l
+            and l.split("|")[1].strip().isdigit()]
+    assert caps, out
+    n, within = caps[-1].split("|")[1].strip(), caps[-1].split("|")[2].strip()
+    assert within == f"{n} / {n}", (caps[-1], out)
     print("ok")
 
 

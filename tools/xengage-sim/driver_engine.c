@@ -10,9 +10,10 @@
  * before the next batch; after each wave the campaign report
  * (eng_campaign_report) gives the engine's own off-policy estimates.
  *
- * Units: credits are hundredths of the currency (costs 0.03 -> 3 credits), so
- * the org's integer channel costs carry the world's costs exactly enough; each
- * X-Engage message says so (eng_xengage_options.credits_per_unit = 100). */
+ * Units: the org's channel costs and the cap are whole credits, so a credit is
+ * a hundredth of the currency (costs 0.03 -> 3 credits) when that prices every
+ * channel exactly, and a finer power of ten when it does not (world_cpu); each
+ * X-Engage message says so (eng_xengage_options.credits_per_unit). */
 #include "driver.h"
 #include "engage.h"
 #include "dispatch/dispatch_impl.h"
@@ -23,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CREDITS_PER_UNIT 100.0
 #define ENGD_MAXW 64 /* waves a world file may have */
 #define EPOCH ((eng_time)1767225600000) /* 2026-01-01: sim hour 0 is EPOCH + 10 days + the warm-up history */
 
@@ -82,6 +82,7 @@ typedef struct engd {
      * campaign account was charged, and what the transport saw leave at the org's channel costs. */
     int64_t cap, bal0, tcost, charged;
     int64_t ccost[ENG_CH_COUNT]; /* the org's cost per message (a part, for SMS), credits */
+    double cpu;                  /* credits a unit of the currency is worth (world_cpu) */
 } engd;
 
 static eng_time clock_fn(void *u) { return ((engd *)u)->now; }
@@ -447,7 +448,7 @@ static void e_plan(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch)
     sched.at = t0;
     m.schedule = &sched;
     eng_xengage_options xo = ENG_XENGAGE_OPTIONS_INIT;
-    xo.credits_per_unit = CREDITS_PER_UNIT; /* the value of a conversion, in the costs' credits */
+    xo.credits_per_unit = d->cpu; /* the value of a conversion, in the costs' credits */
     d->cap = p->budget > 0 ? wave_cap(d, &m) : 0;
     xo.credit_cap = d->cap;
     m.xengage = &xo;
@@ -609,7 +610,7 @@ static void e_wave_done(xs_driver *b, unsigned wave)
     must(eng_credits_balance(d->e, "root", ENG_CREDITS_CAMPAIGN, &bal), "eng_credits_balance");
     d->charged = d->bal0 - bal;
     eng_campaign_report_options o = ENG_CAMPAIGN_REPORT_OPTIONS_INIT;
-    o.credits_per_unit = CREDITS_PER_UNIT;
+    o.credits_per_unit = d->cpu;
     eng_report *r = NULL;
     must(eng_campaign_report(d->e, "root", d->campaign, &o, &r), "eng_campaign_report");
     eng_report_figures f = ENG_REPORT_FIGURES_INIT;
@@ -618,8 +619,8 @@ static void e_wave_done(xs_driver *b, unsigned wave)
     for (int t = 0; t < 2; t++) {
         eng_ope_estimate e = ENG_OPE_ESTIMATE_INIT;
         d->ope_known[t] = eng_report_ope(r, targets[t], &e) == ENG_OK && e.known;
-        d->ope[t][0] = e.dr / CREDITS_PER_UNIT, d->ope[t][1] = e.dr_low / CREDITS_PER_UNIT;
-        d->ope[t][2] = e.dr_high / CREDITS_PER_UNIT;
+        d->ope[t][0] = e.dr / d->cpu, d->ope[t][1] = e.dr_low / d->cpu;
+        d->ope[t][2] = e.dr_high / d->cpu;
     }
     if (!d->verbose) {
         eng_report_free(r);
@@ -633,8 +634,8 @@ static void e_wave_done(xs_driver *b, unsigned wave)
         eng_ope_estimate e = ENG_OPE_ESTIMATE_INIT;
         eng_report_ope(r, p, &e);
         if (e.known)
-            printf("; %s DR %.4f [%.4f, %.4f]", names[p], e.dr / CREDITS_PER_UNIT, e.dr_low / CREDITS_PER_UNIT,
-                   e.dr_high / CREDITS_PER_UNIT);
+            printf("; %s DR %.4f [%.4f, %.4f]", names[p], e.dr / d->cpu, e.dr_low / d->cpu,
+                   e.dr_high / d->cpu);
     }
     printf(" (per test customer, currency)\n");
     eng_report_free(r);
@@ -668,9 +669,9 @@ static int e_credits(xs_driver *b, unsigned wave, double out[3])
 {
     engd *d = (engd *)b;
     (void)wave;
-    out[0] = (double)d->cap / CREDITS_PER_UNIT;
-    out[1] = (double)d->charged / CREDITS_PER_UNIT;
-    out[2] = (double)d->tcost / CREDITS_PER_UNIT;
+    out[0] = (double)d->cap / d->cpu;
+    out[1] = (double)d->charged / d->cpu;
+    out[2] = (double)d->tcost / d->cpu;
     return d->cap > 0;
 }
 
@@ -701,6 +702,34 @@ static void e_plan_keys(xs_driver *b, unsigned wave, double t0_h, uint8_t *batch
 {
     e_plan(b, wave, t0_h, batch);
     e_keys((engd *)b);
+}
+
+/* Credits a unit of the world's currency is worth. The engine prices sends and caps in whole credits: a
+ * cost that rounds badly (or to 0, which as a cap means none) would hand the engine another world, so a
+ * credit is a hundredth of the currency when that prices every channel exactly, else the first power of
+ * ten at which the cheapest paid channel costs >= 1,000 credits (rounding within 0.05 %), no finer than
+ * keeps the dearest message within 10^6 credits (the org's 10^15 credits last every world). */
+static double world_cpu(const xs_params *p)
+{
+    double lo = 0, hi = 0;
+    for (unsigned k = 0; k < p->k; k++) {
+        double c = p->ch[k].cost;
+        if (c > 0 && (lo == 0 || c < lo))
+            lo = c;
+        if (c > hi)
+            hi = c;
+    }
+    double cpu = 100;
+    for (;;) {
+        int exact = 1;
+        for (unsigned k = 0; k < p->k; k++) {
+            double x = p->ch[k].cost * cpu;
+            exact &= fabs(x - nearbyint(x)) <= 1e-9 * fmax(1.0, x);
+        }
+        if (exact || lo * cpu >= 1000 || hi * cpu * 10 > 1e6)
+            return cpu;
+        cpu *= 10;
+    }
 }
 
 xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts *o)
@@ -766,8 +795,9 @@ xs_driver *xs_engine_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     must(eng_open(&cfg, &d->e), "eng_open");
     eng_org_settings s;
     eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION);
+    d->cpu = world_cpu(p);
     for (unsigned k = 0; k < p->k; k++)
-        s.channel_cost[d->ech[k]] = d->ccost[d->ech[k]] = llround(p->ch[k].cost * CREDITS_PER_UNIT);
+        s.channel_cost[d->ech[k]] = d->ccost[d->ech[k]] = llround(p->ch[k].cost * d->cpu);
     s.conversion_goals = 1; /* each wave's campaign tracks revenue only until the next wave */
     must(eng_org_create(d->e, "sim", &s, "root", NULL), "eng_org_create");
     extern uint32_t eng__xengage_min_audience;

@@ -19,8 +19,9 @@ sampled outcomes) and ``oracle`` are computed from the world's truth. Every poli
 of what it chose (expected incremental conversions, messages, cost, net value) on the same test
 group, per wave, with its share of the oracle's net value.
 
-A credit is a hundredth of the currency: sales are booked in currency and each X-Engage message
-says what a unit is worth (credits_per_unit=100). What a Python host cannot do that driver_engine.c
+A credit is a hundredth of the currency, or a finer power of ten when that does not price every channel
+exactly (world_cpu, as driver_engine.c): sales are booked in currency and each X-Engage message says what a
+unit is worth (credits_per_unit). What a Python host cannot do that driver_engine.c
 does with internal globals (docs/xengage.md, "Playing a world from Python"): lower the seed's 100,000
 test-group minimum (runs need about 115,000 customers). The history of ad channels is replayed as plain
 messages with ad creatives (accepted with every strategy since 8d3168e): their sends leave through the
@@ -35,9 +36,21 @@ import random
 import sys
 import time
 
-CREDITS_PER_UNIT = 100  # a credit is a hundredth of the currency (costs 0.03 -> 3 credits)
 EPOCH = 1767225600000   # 2026-01-01; sim hour 0 is EPOCH + 10 days + the warm-up history
 HOUR = 3600 * 1000
+
+
+def world_cpu(p):
+    """Credits a unit of the currency is worth (driver_engine.c's world_cpu): the engine prices sends and caps in
+    whole credits, so 100 when that prices every channel exactly, else the first power of ten at which the cheapest
+    paid channel costs >= 1,000 credits, no finer than keeps the dearest message within 10^6 credits."""
+    paid = [c.cost for c in p.ch if c.cost > 0]
+    lo, hi, cpu = min(paid, default=0.0), max(paid, default=0.0), 100.0
+    while True:
+        exact = all(abs(c.cost * cpu - round(c.cost * cpu)) <= 1e-9 * max(1.0, c.cost * cpu) for c in p.ch)
+        if exact or lo * cpu >= 1000 or hi * cpu * 10 > 1e6:
+            return cpu
+        cpu *= 10
 DAY = 24 * HOUR
 MIN_TEST = 100000       # the seed's minimum X-Engage test group
 AD_CHANNELS = ("facebook", "instagram", "google", "youtube")
@@ -359,7 +372,8 @@ class Host:
         self.now = EPOCH
         self.tx = Recorder(chunk)
         self.eng = engage.Engine(transport=self.tx, clock=lambda: self.now, threads=threads)
-        costs = {c.name: round(c.cost * CREDITS_PER_UNIT) for c in p.ch}
+        self.cpu = world_cpu(p)
+        costs = {c.name: round(c.cost * self.cpu) for c in p.ch}
         self.eng.create_org("sim", "root", xengage="unlocked", channel_costs=costs, conversion_goals=True)
         self.eng.put_actor("root", "ann", ["author"])
         self.eng.put_actor("root", "bob", ["approver"])
@@ -565,12 +579,12 @@ class Player:
             with eng.audience("root", h.segs, channels=h.names, split_seed=self.engage.split_seed("sim", camp),
                               control_percent=round(p.control * 100)) as a:
                 predicted = list(a.ids("test"))
-            credits = [round(c.cost * CREDITS_PER_UNIT) for c in p.ch]
+            credits = [round(c.cost * h.cpu) for c in p.ch]
             h.cap = math.floor(p.budget * sum(credits[c] for i in predicted for c in range(p.k)
                                               if self.w.reach[i] >> c & 1))
         mid = h.approve(camp, f"Wave {wave}", strategy=strategy, include=h.segs, creatives=creatives,
                         channel_priority=prio, send_at=t0, credit_cap=h.cap,
-                        credits_per_unit=CREDITS_PER_UNIT if strategy == "xengage" else 0)
+                        credits_per_unit=h.cpu if strategy == "xengage" else 0)
         with eng.message_audience("root", mid) as aud:
             test = list(aud.ids("test"))
             control = list(aud.ids("control"))
@@ -674,12 +688,12 @@ class Player:
                 hx.eng.run_due("root", hx.now, message=mid)
                 if hx.cap:
                     charged = hx.eng.execution("root", mid)["credits"]
-                    credits.append({"cap": hx.cap / CREDITS_PER_UNIT, "charged": charged / CREDITS_PER_UNIT})
+                    credits.append({"cap": hx.cap / hx.cpu, "charged": charged / hx.cpu})
                     if charged > hx.cap:
                         raise RuntimeError(f"wave {wave}: the engine charged {charged} credits past its cap {hx.cap}")
-                with hx.eng.campaign_report("root", camp, credits_per_unit=CREDITS_PER_UNIT) as r:
+                with hx.eng.campaign_report("root", camp, credits_per_unit=hx.cpu) as r:
                     est = {k: r.ope(k) for k in ("xengage", "priority", "greedy")}
-                ope.append({k: None if v is None else {x: v[x] / CREDITS_PER_UNIT for x in ("dr", "dr_low", "dr_high")}
+                ope.append({k: None if v is None else {x: v[x] / hx.cpu for x in ("dr", "dr_low", "dr_high")}
                             for k, v in est.items()})
             prio_choice = {}
             if hp:
