@@ -219,6 +219,7 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
         }
     }
     if (!rc) {
+        eng__xe_refresh(xe); /* the segments' organic rates, as the decisions will see them */
         double tbn = 0, tbc = 0;
         for (unsigned g = 0; g < G; g++)
             tbn += bn[g], tbc += bc[g];
@@ -226,7 +227,7 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
         for (unsigned g = 0; g < G; g++) {
             double p0h = (bc[g] + 2 * p0_all) / (bn[g] + 2);
             /* the organic rate the execution compares with: the control group's, when one is carried */
-            double p0r = xe->seg[g].bn > 0 ? (xe->seg[g].bc + 2 * p0_all) / (xe->seg[g].bn + 2) : p0h;
+            double p0r = xe->seg[g].bn > 0 ? xe->seg[g].p0 : p0h;
             for (unsigned k = 0; k < K; k++) {
                 size_t i = (size_t)g * K + k;
                 if (en[i] <= 0)

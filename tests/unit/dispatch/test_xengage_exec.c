@@ -725,7 +725,7 @@ static int ref_txn(const eng_txn_row *r, void *u)
  * out (@p gate); a send converted with a transaction in [sent, min(max(sent + 7 d, its first engagement), now)]
  * (@p late 0: [sent, min(sent + 7 d, now)], the rule before late engagements counted); weights
  * 0.5 per 7 days of age; the incremental rate over the organic rate of delivered sends not engaged,
- * re-expressed over the carried control rate (@p bn, @p bc). */
+ * re-expressed over the carried control rate (@p bn, @p bc) as the decisions use it. */
 static eng_time ref_window_end(const ref_send *x, eng_time now, int late)
 {
     eng_time to = x->sent_at + 7 * ENG_DAY;
@@ -786,7 +786,9 @@ static void ref_conversions(dx *f, eng_time before, eng_time now, int channel, d
                 on += w, oc += w * conv;
         }
     double p0_all = (oc + 0.5) / (on + 1), p0h = (oc + 2 * p0_all) / (on + 2);
-    double p0r = bn > 0 ? (bc + 2 * p0_all) / (bn + 2) : p0h;
+    /* one segment: the organic rate the decisions compare with is the control's own, bc / bn (a pull toward
+     * the history's non-engaged rate here shifted every increment by up to 2 / (bn + 2) of their gap) */
+    double p0r = bn > 0 ? bc / bn : p0h;
     double r = en > 0 ? ec / en - p0h + p0r : 0;
     r = r < 0 ? 0 : r > 1 ? 1 : r;
     *en_out = en;
