@@ -436,10 +436,8 @@ static void script_end(script_env *v)
 static void killed_while_sealing(void **st)
 {
     (void)st;
-    uint32_t seal = eng__seg_seal_rows;
-    size_t spill = eng__file_spill_min;
-    char *dir;
-    setup_script(&dir);
+    script_env v;
+    script_begin(&v);
 
     /* the undisturbed run: how many writes, and how long */
     unlink(fpath);
@@ -486,11 +484,7 @@ static void killed_while_sealing(void **st)
     printf("killed: %d crashes (%llu writes, %zu seals behind, the script %ld us), %d distinct prefixes recovered\n", rounds,
            (unsigned long long)writes, seals, run_us, distinct);
     assert_true(distinct >= (test_slow_runtime() ? 2 : NB / 3));
-    test_rmtree(dir);
-    free(dir);
-    eng__seg_seal_rows = seal;
-    eng__file_spill_min = spill;
-    test_alloc_assert_clean();
+    script_end(&v);
 }
 
 /* The script with engine threads 3 and batches cut into parts from 4 rows on
@@ -614,10 +608,8 @@ static void killed_while_sealing_behind(void **st)
  * the script ends exactly once; the file reopens the same. */
 static void write_errors_at(unsigned nthreads)
 {
-    uint32_t seal = eng__seg_seal_rows;
-    size_t spill = eng__file_spill_min, minrows = eng__keypar_min_rows;
-    char *dir;
-    setup_script(&dir);
+    script_env v;
+    script_begin(&v);
     threads = nthreads;
     if (threads > 1)
         eng__keypar_min_rows = 4; /* batches cut into pool jobs (killed_while_threads_run) */
@@ -652,13 +644,7 @@ static void write_errors_at(unsigned nthreads)
             break;
     }
     assert_true(failed > (test_slow_runtime() ? 1u : 10u));
-    test_rmtree(dir);
-    free(dir);
-    threads = 1;
-    eng__seg_seal_rows = seal;
-    eng__file_spill_min = spill;
-    eng__keypar_min_rows = minrows;
-    test_alloc_assert_clean();
+    script_end(&v);
 }
 
 static void write_errors_surface(void **st)
