@@ -101,8 +101,17 @@ static double eta_for(const grid *g, double m, double s)
     return 0.5 * (lo + hi);
 }
 
+/* The spread whose prior has mean m and variance v. Every customer of a world asks for the same few (m, v):
+ * remembered, since the nested bisection is most of the test's time under valgrind. */
 static double spread_for(const grid *g, double m, double v)
 {
+    static struct {
+        double m, v, s;
+    } seen[64];
+    static unsigned n_seen;
+    for (unsigned i = 0; i < n_seen; i++)
+        if (seen[i].m == m && seen[i].v == v)
+            return seen[i].s;
     double lo = 1e-3, hi = 8, var;
     for (int it = 0; it < 50; it++) {
         double s = 0.5 * (lo + hi);
@@ -112,7 +121,10 @@ static double spread_for(const grid *g, double m, double v)
         else
             lo = s;
     }
-    return 0.5 * (lo + hi);
+    double s = 0.5 * (lo + hi);
+    if (n_seen < 64)
+        seen[n_seen].m = m, seen[n_seen].v = v, seen[n_seen++].s = s;
+    return s;
 }
 
 /* The posterior mean of customer i's engagement on every channel, written out from the model's fitted
@@ -301,12 +313,12 @@ static double reference_loglik(const eng__xe *xe, double sr, size_t *n_out)
             for (int jr = 0; jr < NZ; jr++)
                 for (int ju = 0; ju < NZ; ju++) {
                     double x = sig(eta + sr * g.z[jr] + su[c] * g.z[ju]), px[17], p1[17];
-                    px[0] = p1[0] = g.w[ju];
+                    px[0] = g.w[ju], p1[0] = 1;
                     for (int t = 1; t <= 16; t++)
                         px[t] = px[t - 1] * x, p1[t] = p1[t - 1] * (1 - x);
                     for (int n = 0; n <= 16; n++)
                         for (int k = 0; k <= n; k++)
-                            L[seg][c][n][k][jr] += px[k] * p1[n - k] / g.w[ju];
+                            L[seg][c][n][k][jr] += px[k] * p1[n - k];
                 }
         }
     double ll = 0;
