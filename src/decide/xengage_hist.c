@@ -9,7 +9,8 @@
  * transaction within XE_CONV_WINDOW after it, or by its first engagement when
  * that came later (a host that hands receipts and sales over together stamps a
  * late response and its purchase alike, days after the send); the organic rate
- * of the same window comes from the delivered sends that were not engaged. What is added
+ * of the same window comes from the channel's delivered sends that were not
+ * engaged (shrunk toward the segment's over all channels). What is added
  * to a segment x channel cell is the incremental rate over that organic rate,
  * re-expressed over the organic rate the execution will compare with (the
  * control group's, carried from the org's last execution), so the windows'
@@ -31,6 +32,7 @@
 #define XE_CONV_WINDOW (7 * ENG_DAY) /* a purchase this long after a send is its conversion */
 #define XE_CONV_PERIOD (7 * ENG_DAY) /* the age over which a send's weight is multiplied by forget */
 #define XE_MAX_CTX (1u << 22)
+#define XE_P0H_PRIOR 2.0 /* non-engaged sends' worth of the segment's organic rate in a channel's */
 
 typedef struct txn_idx {
     eng__mem *mem;
@@ -167,7 +169,7 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
         return ENG_OK;
     txn_idx t = {&e->mem, ncust, NULL, NULL, 0, 0, NULL, ENG_OK};
     uint8_t *sold = eng__calloc(&e->mem, (size_t)maxctx + 1, 1);
-    double *acc = eng__calloc(&e->mem, (size_t)G * K * 2 + (size_t)G * 2, sizeof *acc);
+    double *acc = eng__calloc(&e->mem, (size_t)G * K * 4, sizeof *acc);
     rc = sold && acc ? ENG_OK : eng__nomem();
     if (!rc)
         rc = eng__txn_scan(e, org, first, now + 1, ENG__NO_CUSTOMER, NULL, txn_collect, &t);
@@ -194,9 +196,9 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
             continue;
         sold[v.ctx[s]] = (uint8_t)converted(&t, &v, s, ea.first, now);
     }
-    /* Pass 2: per segment x channel, engaged sends and their conversions; per segment, the organic rate
-     * of delivered sends not engaged (weights decay with age). */
-    double *en = acc, *ec = acc + (size_t)G * K, *bn = acc + 2 * (size_t)G * K, *bc = bn + G;
+    /* Pass 2: per segment x channel, engaged sends and their conversions, and the delivered sends not
+     * engaged and theirs (the organic rate; weights decay with age). */
+    double *en = acc, *ec = acc + (size_t)G * K, *bn = acc + 2 * (size_t)G * K, *bc = bn + (size_t)G * K;
     double lf = xe->cfg.forget > 0 ? log(xe->cfg.forget) : -50;
     for (uint32_t s = 0; s < v.n && !rc; s++) {
         int ch = v.hot[s].channel;
@@ -214,24 +216,32 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
             en[(size_t)g * K + (unsigned)idx[ch]] += w;
             ec[(size_t)g * K + (unsigned)idx[ch]] += w * conv;
         } else {
-            bn[g] += w;
-            bc[g] += w * conv;
+            bn[(size_t)g * K + (unsigned)idx[ch]] += w;
+            bc[(size_t)g * K + (unsigned)idx[ch]] += w * conv;
         }
     }
     if (!rc) {
         eng__xe_refresh(xe); /* the segments' organic rates, as the decisions will see them */
         double tbn = 0, tbc = 0;
-        for (unsigned g = 0; g < G; g++)
-            tbn += bn[g], tbc += bc[g];
+        for (size_t i = 0; i < (size_t)G * K; i++)
+            tbn += bn[i], tbc += bc[i];
         double p0_all = (tbc + 0.5) / (tbn + 1);
         for (unsigned g = 0; g < G; g++) {
-            double p0h = (bc[g] + 2 * p0_all) / (bn[g] + 2);
+            double gbn = 0, gbc = 0;
+            for (unsigned k = 0; k < K; k++)
+                gbn += bn[(size_t)g * K + k], gbc += bc[(size_t)g * K + k];
+            double p0g = (gbc + 2 * p0_all) / (gbn + 2);
             /* the organic rate the execution compares with: the control group's, when one is carried */
-            double p0r = xe->seg[g].bn > 0 ? xe->seg[g].p0 : p0h;
+            double p0r = xe->seg[g].bn > 0 ? xe->seg[g].p0 : p0g;
             for (unsigned k = 0; k < K; k++) {
                 size_t i = (size_t)g * K + k;
                 if (en[i] <= 0)
                     continue;
+                /* The channel's own non-engaged sends, shrunk toward the segment's: who does not engage
+                 * differs by channel (a channel most customers answer leaves the least responsive, who buy
+                 * less), so a rate pooled over the channels moved every channel's increment with the mix
+                 * the last waves happened to send, and the choices that mix drove fed back into it. */
+                double p0h = (bc[i] + XE_P0H_PRIOR * p0g) / (bn[i] + XE_P0H_PRIOR);
                 double r = ec[i] / en[i] - p0h + p0r;
                 r = r < 0 ? 0 : r > 1 ? 1 : r;
                 xe->cell[i].en += en[i];

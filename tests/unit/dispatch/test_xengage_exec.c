@@ -724,8 +724,9 @@ static int ref_txn(const eng_txn_row *r, void *u)
  * of the org before @p before; a campaign message with no transaction in any of its sends' windows is left
  * out (@p gate); a send converted with a transaction in [sent, min(max(sent + 7 d, its first engagement), now)]
  * (@p late 0: [sent, min(sent + 7 d, now)], the rule before late engagements counted); weights
- * 0.5 per 7 days of age; the incremental rate over the organic rate of delivered sends not engaged,
- * re-expressed over the carried control rate (@p bn, @p bc) as the decisions use it. */
+ * 0.5 per 7 days of age; the incremental rate over the organic rate of the channel's delivered sends not
+ * engaged (shrunk toward all channels' by two sends), re-expressed over the carried control rate (@p bn,
+ * @p bc) as the decisions use it. */
 static eng_time ref_window_end(const ref_send *x, eng_time now, int late)
 {
     eng_time to = x->sent_at + 7 * ENG_DAY;
@@ -766,7 +767,7 @@ static void ref_conversions(dx *f, eng_time before, eng_time now, int channel, d
                 sold[nsold][0] = x->campaign, sold[nsold++][1] = x->message;
             }
         }
-    double en = 0, ec = 0, on = 0, oc = 0;
+    double en = 0, ec = 0, on = 0, oc = 0, onc = 0, occ = 0;
     for (uint32_t c = 0; c < f->n; c++)
         for (size_t i = 0; i < sends[c].n; i++) {
             const ref_send *x = &sends[c].s[i];
@@ -782,13 +783,17 @@ static void ref_conversions(dx *f, eng_time before, eng_time now, int channel, d
             double w = pow(0.5, (double)(before - x->sent_at) / (double)W);
             if (x->engaged && x->channel == channel)
                 en += w, ec += w * conv;
-            else if (!x->engaged)
+            else if (!x->engaged) {
                 on += w, oc += w * conv;
+                if (x->channel == channel)
+                    onc += w, occ += w * conv;
+            }
         }
-    double p0_all = (oc + 0.5) / (on + 1), p0h = (oc + 2 * p0_all) / (on + 2);
+    /* the organic rate of the channel's own sends not engaged, shrunk toward the segment's (by 2 sends) */
+    double p0_all = (oc + 0.5) / (on + 1), p0g = (oc + 2 * p0_all) / (on + 2), p0h = (occ + 2 * p0g) / (onc + 2);
     /* one segment: the organic rate the decisions compare with is the control's own, bc / bn (a pull toward
      * the history's non-engaged rate here shifted every increment by up to 2 / (bn + 2) of their gap) */
-    double p0r = bn > 0 ? bc / bn : p0h;
+    double p0r = bn > 0 ? bc / bn : p0g;
     double r = en > 0 ? ec / en - p0h + p0r : 0;
     r = r < 0 ? 0 : r > 1 ? 1 : r;
     *en_out = en;
