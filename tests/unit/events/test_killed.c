@@ -31,6 +31,7 @@
  * some microseconds into it, with threads 1 and 3 (killed_while_sealing_behind). */
 #include "ev_fixture.h"
 #include "crash_point.h"
+#include "killed_env.h"
 #include "events/ev_state.h"
 #include "events/keypar.h"
 #include "store/file_behind.h"
@@ -394,41 +395,21 @@ static int crash_once(uint64_t nth, long kill_us)
 
 static size_t behind0;
 
-static void setup_script(char **dir)
+/* A test of the script: the knobs it changes saved (killed_env.h, put back by
+ * script_end), the file in a new directory, the plan made. */
+static void script_begin(killed_env *v)
 {
-    eng__seg_seal_rows = SEAL;
-    eng__file_spill_min = 64; /* every segment a spilled value: written behind */
+    killed_env_begin(v, SEAL);
     parent_pid = getpid();
-    *dir = test_tmpdir();
-    snprintf(fpath, sizeof fpath, "%s/k.db", *dir);
+    snprintf(fpath, sizeof fpath, "%s/k.db", v->dir);
     plan_make(91);
     behind0 = eng__behind_writes;
 }
 
-/* What a test of the script changes (restored by script_end), and its directory. */
-typedef struct script_env {
-    uint32_t seal;
-    size_t spill, minrows;
-    char *dir;
-} script_env;
-
-static void script_begin(script_env *v)
-{
-    v->seal = eng__seg_seal_rows;
-    v->spill = eng__file_spill_min;
-    v->minrows = eng__keypar_min_rows;
-    setup_script(&v->dir);
-}
-
-static void script_end(script_env *v)
+static void script_end(killed_env *v)
 {
     threads = 1;
-    test_rmtree(v->dir);
-    free(v->dir);
-    eng__seg_seal_rows = v->seal;
-    eng__file_spill_min = v->spill;
-    eng__keypar_min_rows = v->minrows;
-    test_alloc_assert_clean();
+    killed_env_end(v);
 }
 
 /* A crash at every write of the script (every 24th under valgrind and TSan), and
@@ -436,7 +417,7 @@ static void script_end(script_env *v)
 static void killed_while_sealing(void **st)
 {
     (void)st;
-    script_env v;
+    killed_env v;
     script_begin(&v);
 
     /* the undisturbed run: how many writes, and how long */
@@ -497,7 +478,7 @@ static void killed_while_sealing(void **st)
 static void killed_while_threads_run(void **st)
 {
     (void)st;
-    script_env v;
+    killed_env v;
     script_begin(&v);
     threads = 3;
     eng__keypar_min_rows = 4;
@@ -563,7 +544,7 @@ static void killed_while_threads_run(void **st)
 static void killed_while_sealing_behind(void **st)
 {
     (void)st;
-    script_env v;
+    killed_env v;
     script_begin(&v);
     eng__keypar_min_rows = 4;
     uint64_t r = 17;
@@ -608,7 +589,7 @@ static void killed_while_sealing_behind(void **st)
  * the script ends exactly once; the file reopens the same. */
 static void write_errors_at(unsigned nthreads)
 {
-    script_env v;
+    killed_env v;
     script_begin(&v);
     threads = nthreads;
     if (threads > 1)

@@ -22,6 +22,7 @@
  * ENG_KILLED_LONG_ROWS=n: batches of n rows (jobs of n / 12 rows and more). */
 #include "ev_fixture.h"
 #include "crash_point.h"
+#include "killed_env.h"
 #include "store/file_behind.h"
 #include "../model/store_digest.h"
 
@@ -395,42 +396,26 @@ static int check_recovery(int acked, int rest)
     return p;
 }
 
-/* Both tests' files in a new directory (returned), the seals' size and spill set (put back
- * by done()). */
-static uint32_t seal_was;
-static size_t spill_was;
-
-static char *set_up(void)
+/* Both tests' files in a new directory (v->dir), the seals' size and spill set
+ * (killed_env.h: put back by killed_env_end). */
+static void set_up(killed_env *v)
 {
-    seal_was = eng__seg_seal_rows;
-    spill_was = eng__file_spill_min;
-    eng__seg_seal_rows = SEAL;
-    eng__file_spill_min = 64; /* every segment a spilled value: written behind */
+    killed_env_begin(v, SEAL);
     parent_pid = getpid();
-    char *dir = test_tmpdir();
-    snprintf(fpath, sizeof fpath, "%s/long.db", dir);
-    snprintf(rpath, sizeof rpath, "%s/replay.db", dir);
+    snprintf(fpath, sizeof fpath, "%s/long.db", v->dir);
+    snprintf(rpath, sizeof rpath, "%s/replay.db", v->dir);
     memset(have_rest, 0, sizeof have_rest);
     ncust = test_slow_runtime() ? 16384 : 24576; /* valgrind, TSan: the least cut into jobs at the default */
     if (getenv("ENG_KILLED_LONG_ROWS") && atoi(getenv("ENG_KILLED_LONG_ROWS")) >= 64)
         ncust = (uint32_t)atoi(getenv("ENG_KILLED_LONG_ROWS"));
     plan_make();
-    return dir;
-}
-
-static void done(char *dir)
-{
-    test_rmtree(dir);
-    free(dir);
-    eng__seg_seal_rows = seal_was;
-    eng__file_spill_min = spill_was;
-    test_alloc_assert_clean();
 }
 
 static void killed_in_long_jobs(void **st)
 {
     (void)st;
-    char *dir = set_up();
+    killed_env v;
+    set_up(&v);
 
     /* the undisturbed run: its digests, and each job's duration */
     unlink(fpath);
@@ -502,7 +487,7 @@ static void killed_in_long_jobs(void **st)
         assert_true(mids >= died / 2);
     assert_true(distinct >= (kills >= 8 ? 3 : 1));
     free(longs);
-    done(dir);
+    killed_env_end(&v);
 }
 
 /* Storage errors in the long batches: every write of the script failing in turn (a
@@ -529,7 +514,8 @@ static int werr_hook(int op, size_t *n)
 static void write_errors_in_long_batches(void **st)
 {
     (void)st;
-    char *dir = set_up();
+    killed_env v;
+    set_up(&v);
 
     unlink(fpath);
     eng_close(open_file(1));
@@ -606,7 +592,7 @@ static void write_errors_in_long_batches(void **st)
     assert_true(failed >= rounds / 2);
     assert_true(behind >= (test_slow_runtime() ? 1 : behinds / 2));
     free(pick);
-    done(dir);
+    killed_env_end(&v);
 }
 
 int main(void)

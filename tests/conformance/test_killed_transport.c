@@ -1,0 +1,605 @@
+/* A process SIGKILLed inside the host's transport callback, on each store that
+ * persists: the embedded file store, the SQLite adapter, the PostgreSQL adapter
+ * (argv[1]: file, sqlite or postgres; postgres needs ENGAGE_PG_CONNINFO, which
+ * with_postgres.sh sets).
+ *
+ * The world (dispatch_fixture.h): 60 customers, one message with an SMS and an
+ * email creative, batches of 8. The provider outside the process keeps the
+ * independent ledger: before it answers it appends a line per call ("C" key
+ * attempt) and, the first time it accepts a key, "A" key (it de-duplicates by
+ * key); it answers the first call of every 7th customer's email "unknown" (the
+ * message did arrive). A child runs the message and kills itself inside the
+ * callback at its pth envelope: before the provider took it (the call logged
+ * only), or after it accepted it with the rest of the batch unanswered, for
+ * every p in turn. The parent reopens the store and, before anything runs,
+ * reads every called key's ledger entry: its intent stored (attempts >= calls),
+ * accepted only if the provider holds it, and each held key not stored final
+ * is in doubt (pending or unknown, never skipped or expired); those of the
+ * chunk being sent (its outcomes are stored together) are pending. Then it
+ * runs the message to its end and checks against the provider's ledger: every send accepted, each key held exactly once, no
+ * other key held, one key per (customer, channel), every send in doubt sent
+ * again under its key, no send final at the crash handed over again, calls <=
+ * attempts, the execution finished and the message executed, one sent touch per
+ * accepted send, the audit chain whole. Every other crash, email consent is
+ * withdrawn before the restart by a customer whose email is in doubt (it must
+ * end expired: it may have arrived) and by one whose email had no attempt yet
+ * (skipped, or not planned when its chunk comes); neither is handed over again. two_callers: two host threads run it at once
+ * (max_in_flight 2), the kill landing while the other batch is at the provider. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dispatch_fixture.h"
+#ifdef KT_SQLITE
+#include "store_sqlite.h"
+#endif
+#ifdef KT_POSTGRES
+#include <libpq-fe.h>
+#include "store_pg.h"
+#endif
+
+#define N 60
+#define BATCH 8
+
+static const char *backend;
+static char *dir;
+static char db[700], calls_path[700], acc_path[700], pg_table[64], pg_world[64];
+
+/* ---- the stores: open the run's, keep the world, put it back ---- */
+
+static unsigned char *world_img;
+static long world_len;
+
+static int store_open(eng_store **out)
+{
+    if (strcmp(backend, "file") == 0)
+        return eng_store_file_open(db, ENG_STORE_CREATE | ENG_STORE_NOSYNC, test_alloc_get(), out);
+#ifdef KT_SQLITE
+    if (strcmp(backend, "sqlite") == 0)
+        return store_sqlite_open(db, NULL, STORE_SQLITE_CREATE | STORE_SQLITE_NOSYNC, test_alloc_get(), out);
+#endif
+#ifdef KT_POSTGRES
+    if (strcmp(backend, "postgres") == 0)
+        return store_pg_open(getenv("ENGAGE_PG_CONNINFO"), pg_table, 0, test_alloc_get(), out);
+#endif
+    return ENG_EINVAL;
+}
+
+#ifdef KT_POSTGRES
+static void pg_sql(const char *sql)
+{
+    PGconn *c = PQconnectdb(getenv("ENGAGE_PG_CONNINFO"));
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+#endif
+
+/* The world's store closed: keep it (save) or put it back in place of the run's. */
+static void world_keep(int save)
+{
+    char sql[800];
+    if (strcmp(backend, "postgres") == 0) {
+        if (save)
+            snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s; CREATE TABLE %s AS TABLE %s", pg_world, pg_world,
+                     pg_table);
+        else
+            snprintf(sql, sizeof sql, "TRUNCATE %s; INSERT INTO %s SELECT * FROM %s", pg_table, pg_table, pg_world);
+#ifdef KT_POSTGRES
+        pg_sql(sql);
+#endif
+        return;
+    }
+    if (save) {
+        world_img = test_read_file(db, &world_len);
+        return;
+    }
+    snprintf(sql, sizeof sql, "%s-wal", db); /* SQLite's: none after a clean close, a kill's */
+    unlink(sql);
+    snprintf(sql, sizeof sql, "%s-shm", db);
+    unlink(sql);
+    test_write_file(db, world_img, world_len);
+}
+
+/* No store at all (each test builds its world afresh). */
+static void store_wipe(void)
+{
+    char path[720];
+#ifdef KT_POSTGRES
+    if (strcmp(backend, "postgres") == 0) {
+        snprintf(path, sizeof path, "DROP TABLE IF EXISTS %s", pg_table);
+        pg_sql(path);
+    }
+#endif
+    unlink(db);
+    snprintf(path, sizeof path, "%s-wal", db);
+    unlink(path);
+    snprintf(path, sizeof path, "%s-shm", db);
+    unlink(path);
+}
+
+/* ---- the provider: its ledger in two files outside the process ---- */
+
+typedef struct provider {
+    pthread_mutex_t mu;
+    int calls_fd, acc_fd;
+    char (*held)[ENG_SEND_KEY_MAX + 1];
+    size_t nheld;
+    uint64_t envelopes;         /* envelopes this process handed over */
+    uint64_t kill_at;           /* die at this envelope (0: never) ... */
+    int kill_before;            /* ... before the provider takes it, else after */
+    int in_flight;              /* batches at the provider now */
+} provider;
+
+static provider P;
+
+static int prov_holds(const char *key)
+{
+    for (size_t i = 0; i < P.nheld; i++)
+        if (strcmp(P.held[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+static void put(int fd, char tag, const char *key, uint32_t attempt)
+{
+    char line[256];
+    int len = snprintf(line, sizeof line, "%c\t%s\t%u\n", tag, key, attempt);
+    if (write(fd, line, (size_t)len) != len)
+        _exit(6);
+}
+
+/* Lines of the provider's files: (tag, key, attempt) triples. */
+typedef struct pline {
+    char tag;
+    char key[ENG_SEND_KEY_MAX + 1];
+    uint32_t attempt;
+} pline;
+
+static pline *read_log(const char *path, size_t *n)
+{
+    size_t cap = 4096;
+    pline *v = calloc(cap, sizeof *v);
+    *n = 0;
+    FILE *f = fopen(path, "r");
+    char buf[400];
+    while (f && fgets(buf, sizeof buf, f)) {
+        assert_non_null(strchr(buf, '\n')); /* a kill never tears a line: one write() a line */
+        assert_true(*n < cap);
+        pline *l = &v[*n];
+        assert_int_equal(sscanf(buf, "%c\t%127[^\t]\t%u", &l->tag, l->key, &l->attempt), 3);
+        ++*n;
+    }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static void prov_open(void)
+{
+    pthread_mutex_init(&P.mu, NULL);
+    P.held = calloc(4096, sizeof *P.held);
+    P.nheld = 0;
+    size_t n;
+    pline *a = read_log(acc_path, &n);
+    for (size_t i = 0; i < n; i++)
+        snprintf(P.held[P.nheld++], sizeof P.held[0], "%s", a[i].key);
+    free(a);
+    P.calls_fd = open(calls_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    P.acc_fd = open(acc_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    assert_true(P.calls_fd >= 0 && P.acc_fd >= 0);
+}
+
+static void prov_close(void)
+{
+    close(P.calls_fd);
+    close(P.acc_fd);
+    free(P.held);
+    pthread_mutex_destroy(&P.mu);
+}
+
+/* The kill, inside the callback: first a line saying how many other batches were at
+ * the provider then. */
+static void die(void)
+{
+    char line[32];
+    int len = snprintf(line, sizeof line, "K\t-\t%d\n", P.in_flight - 1);
+    if (write(P.calls_fd, line, (size_t)len) != len)
+        _exit(6);
+    kill(getpid(), SIGKILL);
+}
+
+static int send_batch(const eng_envelope *env, size_t n, int *status, void *user)
+{
+    (void)user;
+    pthread_mutex_lock(&P.mu);
+    P.in_flight++;
+    pthread_mutex_unlock(&P.mu);
+    for (size_t i = 0; i < n; i++) {
+        if (i == n / 2)
+            usleep(300); /* a provider's latency: the other caller's batch comes meanwhile */
+        pthread_mutex_lock(&P.mu);
+        uint64_t k = ++P.envelopes;
+        put(P.calls_fd, 'C', env[i].idempotency_key, env[i].attempt);
+        if (k == P.kill_at && P.kill_before)
+            die(); /* the call made, the provider never took it */
+        if (!prov_holds(env[i].idempotency_key)) {
+            snprintf(P.held[P.nheld++], sizeof P.held[0], "%s", env[i].idempotency_key);
+            put(P.acc_fd, 'A', env[i].idempotency_key, env[i].attempt);
+        }
+        status[i] = env[i].channel == ENG_CH_EMAIL && env[i].customer % 7 == 3 && env[i].attempt == 1
+                        ? ENG_SEND_UNKNOWN /* arrived; the answer lost */
+                        : ENG_SEND_ACCEPTED;
+        if (k == P.kill_at)
+            die(); /* accepted; this and the rest of the batch unanswered */
+        pthread_mutex_unlock(&P.mu);
+    }
+    pthread_mutex_lock(&P.mu);
+    P.in_flight--;
+    pthread_mutex_unlock(&P.mu);
+    return ENG_OK;
+}
+
+/* ---- the run ---- */
+
+static dx F;
+
+/* Runs the message until its execution is finished and the message executed (ENG_OK), or the
+ * first failure. Restarts from the message's due time, as a host's scheduler after a crash. */
+static int run_message(eng_engine *e)
+{
+    eng_time now = F.t0;
+    for (int round = 0; round < 64; round++) {
+        eng_run_report rep = ENG_RUN_REPORT_INIT;
+        int rc = eng_run_due(e, "root", now, NULL, &rep);
+        if (rc)
+            return rc;
+        eng_execution_info x = ENG_EXECUTION_INFO_INIT;
+        if ((rc = eng_execution_get(e, "root", F.message, 0, &x)))
+            return rc;
+        if (x.state == ENG_EXEC_FINISHED)
+            return ENG_OK;
+        now = rep.next_due > now ? rep.next_due : now + 60000;
+    }
+    return ENG_ESTATE;
+}
+
+static void *caller(void *arg)
+{
+    return (void *)(intptr_t)run_message(arg);
+}
+
+/* The ledger entries of every (customer, channel) of the world: -1 where none is planned. */
+typedef struct entry {
+    int state;
+    uint32_t attempts;
+    char key[ENG_SEND_KEY_MAX + 1];
+} entry;
+
+static const int chans[2] = {ENG_CH_SMS, ENG_CH_EMAIL};
+
+static void read_ledger(eng_engine *e, entry *out)
+{
+    for (uint32_t c = 0; c < N; c++)
+        for (int j = 0; j < 2; j++) {
+            eng_send_info s = ENG_SEND_INFO_INIT;
+            int rc = eng_send_get(e, "root", F.message, 0, c, chans[j], &s);
+            entry *x = &out[c * 2 + (uint32_t)j];
+            if (rc == ENG_ENOTFOUND) {
+                x->state = -1;
+                continue;
+            }
+            assert_int_equal(rc, ENG_OK);
+            x->state = s.state;
+            x->attempts = s.attempts;
+            snprintf(x->key, sizeof x->key, "%s", s.key);
+        }
+}
+
+static size_t count_key(const pline *v, size_t n, const char *key)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += strcmp(v[i].key, key) == 0;
+    return k;
+}
+
+static int is_final(int s)
+{
+    return s == ENG_LEDGER_ACCEPTED || s == ENG_LEDGER_REJECTED || s == ENG_LEDGER_EXPIRED || s == ENG_LEDGER_SKIPPED;
+}
+
+typedef struct tally {
+    uint64_t crashes, in_doubt, pending_doubt, resent, final_kept, twice, beside, withdrawn, skipped;
+} tally;
+
+static eng_engine *open_engine(unsigned callers)
+{
+    F.tm = (eng_transport_methods){ENG_TRANSPORT_METHODS_VERSION, NULL, NULL, send_batch, callers, BATCH};
+    return dx_engine(&F);
+}
+
+/* The world put back, a child killed at its envelope @p at (before or after the provider
+ * took it), the store reopened and checked as the top says. Returns 1 when the child was
+ * killed, 0 when it finished first (only two_callers may: the envelopes' order varies). */
+static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
+{
+    world_keep(0);
+    unlink(calls_path);
+    unlink(acc_path);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prov_open();
+        P.envelopes = 0;
+        P.kill_at = at;
+        P.kill_before = before;
+        eng_engine *e = open_engine(callers);
+        pthread_t th[2];
+        for (unsigned i = 1; i < callers; i++)
+            if (pthread_create(&th[i], NULL, caller, e))
+                _exit(7);
+        int rc = run_message(e);
+        for (unsigned i = 1; i < callers; i++) {
+            void *r;
+            pthread_join(th[i], &r);
+            rc = rc ? rc : (int)(intptr_t)r;
+        }
+        _exit(rc ? 4 : callers > 1 ? 0 : 3); /* 3: one caller always reaches its kill */
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)) {
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            return 0;
+        fail_msg("%s: kill at envelope %llu: the child ended with status %d", backend, (unsigned long long)at, st);
+    }
+    t->crashes++;
+
+    /* The independent ledger against the reopened store's, before anything runs. */
+    size_t nc, na;
+    pline *cl = read_log(calls_path, &nc), *al = read_log(acc_path, &na);
+    assert_true(nc > 0 && cl[nc - 1].tag == 'K'); /* killed in the callback */
+    t->beside += cl[nc - 1].attempt > 0; /* another batch at the provider then */
+    prov_open();
+    P.kill_at = 0;
+    F.e = open_engine(1);
+    entry before_run[N * 2], after[N * 2];
+    size_t calls_then[N * 2];
+    read_ledger(F.e, before_run);
+    uint64_t doubt = 0, pend = 0;
+    for (size_t i = 0; i < N * 2; i++) {
+        entry *x = &before_run[i];
+        if (x->state < 0)
+            continue;
+        size_t calls = calls_then[i] = count_key(cl, nc, x->key), held = count_key(al, na, x->key);
+        assert_true(held <= 1);
+        assert_true(calls <= x->attempts); /* the intent (attempt) stored before the call */
+        if (x->state == ENG_LEDGER_ACCEPTED)
+            assert_int_equal(held, 1);
+        if (held && !is_final(x->state)) { /* in doubt: to be sent again */
+            doubt++;
+            pend += x->state == ENG_LEDGER_PENDING;
+        }
+        if (calls) /* handed over: never skipped, expired or rejected here */
+            assert_true(x->state == ENG_LEDGER_ACCEPTED || !is_final(x->state));
+    }
+    /* pending in doubt: the chunks being sent when the kill came (a chunk is batch_size customers, each sent
+     * on up to two channels, its outcomes stored once every batch of it is answered) */
+    assert_true(pend <= (uint64_t)2 * BATCH * callers);
+    t->in_doubt += doubt;
+    t->pending_doubt += pend;
+
+    /* Every other crash, before the restart: email consent withdrawn by the first customer whose
+     * email is in doubt (an attempt stored, no outcome: it may have arrived, so it becomes
+     * expired, never sent again) and by the first whose email had no attempt (skipped). */
+    int gone[2] = {-1, -1};
+    for (uint32_t c = 0; c < N && t->crashes % 2 == 0; c++) {
+        const entry *x = &before_run[c * 2 + 1];
+        if (x->state < 0 ? c % 5 == 0 : is_final(x->state)) /* every 5th has no email */
+            continue;
+        int k = x->state >= 0 && x->attempts ? 0 : 1; /* an attempt stored: handed over, or about to be */
+        if (gone[k] < 0)
+            gone[k] = (int)c;
+    }
+    for (int k = 0; k < 2; k++)
+        if (gone[k] >= 0) {
+            char ext[32], csv[96];
+            assert_int_equal(eng_customer_external_id(F.e, "root", (uint32_t)gone[k], ext, sizeof ext), ENG_OK);
+            int len = snprintf(csv, sizeof csv, "id,consent.email\n%s,no\n", ext);
+            assert_int_equal(eng_customers_import_csv_buffer(F.e, "root", csv, (size_t)len, NULL, NULL), ENG_OK);
+        }
+
+    int rc = run_message(F.e);
+    if (rc)
+        fail_msg("%s: kill at envelope %llu: the resumed run: %s", backend, (unsigned long long)at,
+                 eng_error_last()->message);
+    free(cl);
+    free(al);
+    cl = read_log(calls_path, &nc);
+    al = read_log(acc_path, &na);
+    read_ledger(F.e, after);
+    size_t sends = 0, held_sends = 0, expired = 0, skipped = 0;
+    for (size_t i = 0; i < N * 2; i++) {
+        entry *x = &after[i], *b = &before_run[i];
+        if (x->state < 0) {
+            assert_int_equal(b->state, -1);
+            if (i % 2 && gone[1] == (int)(i / 2)) { /* withdrawn before its chunk was planned: never sent */
+                char tail[48];
+                snprintf(tail, sizeof tail, "/u%zu/%s", i / 2, eng_channel_name(ENG_CH_EMAIL));
+                for (size_t k = 0; k < nc; k++)
+                    assert_false(strlen(cl[k].key) > strlen(tail) &&
+                                 strcmp(cl[k].key + strlen(cl[k].key) - strlen(tail), tail) == 0);
+                t->withdrawn++;
+                t->skipped++;
+            }
+            continue;
+        }
+        sends++;
+        size_t calls = count_key(cl, nc, x->key);
+        if (i % 2 && (gone[0] == (int)(i / 2) || gone[1] == (int)(i / 2))) { /* consent withdrawn at the restart */
+            assert_int_equal(x->state, gone[0] == (int)(i / 2) ? ENG_LEDGER_EXPIRED : ENG_LEDGER_SKIPPED);
+            assert_int_equal(calls, calls_then[i]); /* never handed over again */
+            assert_int_equal(count_key(al, na, x->key), calls ? 1 : 0);
+            t->withdrawn++;
+            t->skipped += x->state == ENG_LEDGER_SKIPPED;
+            held_sends += calls > 0;
+            expired += x->state == ENG_LEDGER_EXPIRED;
+            skipped += x->state == ENG_LEDGER_SKIPPED;
+            continue;
+        }
+        assert_int_equal(x->state, ENG_LEDGER_ACCEPTED);
+        assert_int_equal(count_key(al, na, x->key), 1); /* held by the provider once */
+        assert_true(calls >= 1 && calls <= x->attempts);
+        held_sends++;
+        if (b->state >= 0) {
+            assert_string_equal(b->key, x->key); /* sent again only under its key */
+            if (is_final(b->state)) {
+                assert_int_equal(calls, calls_then[i]); /* final at the crash: never handed over again */
+                t->final_kept++;
+            } else if (calls_then[i]) {
+                assert_true(calls > calls_then[i]); /* handed over, no outcome stored: asked again, under its key */
+                t->resent++;
+            }
+        }
+        t->twice += calls > 1;
+    }
+    for (size_t i = 0; i < na; i++) { /* nothing else at the provider */
+        int found = 0;
+        for (size_t j = 0; j < N * 2 && !found; j++)
+            found = after[j].state >= 0 && strcmp(after[j].key, al[i].key) == 0;
+        assert_true(found);
+    }
+    assert_int_equal(na, held_sends);
+    eng_execution_info x = ENG_EXECUTION_INFO_INIT;
+    assert_int_equal(eng_execution_get(F.e, "root", F.message, 0, &x), ENG_OK);
+    assert_int_equal(x.state, ENG_EXEC_FINISHED);
+    assert_int_equal(x.sends, sends);
+    assert_int_equal(x.expired, expired);
+    assert_int_equal(x.skipped, skipped);
+    assert_int_equal(x.accepted, sends - expired - skipped);
+    eng_message *m = NULL;
+    eng_message_status ms = ENG_MESSAGE_STATUS_INIT;
+    assert_int_equal(eng_message_get(F.e, "root", F.message, &m), ENG_OK);
+    assert_int_equal(eng_message_status_get(m, &ms), ENG_OK);
+    assert_int_equal(ms.state, ENG_STATE_EXECUTED);
+    eng_message_free(m);
+    uint64_t counts[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], touched = 0;
+    assert_int_equal(eng_touch_status_counts(F.e, "acme", F.campaign, F.message, counts,
+                                             ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT), ENG_OK);
+    for (size_t i = 0; i < ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT; i++)
+        touched += counts[i];
+    assert_int_equal(touched, x.accepted); /* a `sent` touch per accepted send (docs/dispatch.md) */
+    uint64_t bad = 1;
+    assert_int_equal(eng_audit_verify(F.e, "root", &bad), ENG_OK);
+    assert_int_equal(bad, 0);
+    assert_int_equal(eng_close(F.e), ENG_OK);
+    prov_close();
+    free(cl);
+    free(al);
+    return 1;
+}
+
+/* The world, its undisturbed run (its envelopes counted), then kills at every envelope
+ * (after the provider took it) and every 5th (before). */
+static void killed_in_callback(unsigned callers)
+{
+    dx_store_open = store_open;
+    store_wipe();
+    dx_world(&F, N, BATCH, callers, 1);
+    eng_message_spec m = dx_message();
+    dx_approve(&F, &m);
+    assert_int_equal(eng_close(F.e), ENG_OK);
+    world_keep(1);
+
+    world_keep(0);
+    unlink(calls_path);
+    unlink(acc_path);
+    prov_open();
+    P.envelopes = P.kill_at = 0;
+    F.e = open_engine(1);
+    assert_int_equal(run_message(F.e), ENG_OK);
+    uint64_t total = P.envelopes;
+    assert_int_equal(eng_close(F.e), ENG_OK);
+    prov_close();
+    assert_true(total > 4 * BATCH);
+
+    tally t = {0};
+    /* every envelope on the file store; every other on the adapters (their commits cost more) */
+    uint64_t stride = test_slow_runtime() ? 9 : strcmp(backend, "file") ? 2 : 1, tried = 0;
+    if (callers > 1)
+        stride *= 3;
+    for (uint64_t at = 1; at <= total; at += stride, tried++) {
+        crash_at(at, 0, callers, &t);
+        if (at % 5 == 1)
+            crash_at(at, 1, callers, &t), tried++;
+    }
+    printf("%s, %u caller%s: %llu kills in the transport callback of %llu tried (%llu envelopes a run): %llu sends in "
+           "doubt at a crash (%llu pending: the cut chunks'), %llu sent again under their key, %llu final at the "
+           "crash never handed over again, %llu keys called more than once, each held once; %llu kills with another batch at the provider; %llu "
+           "emails' consent withdrawn at a restart (%llu with no attempt yet: skipped or never planned), none sent again\n",
+           backend, callers, callers > 1 ? "s" : "", (unsigned long long)t.crashes, (unsigned long long)tried,
+           (unsigned long long)total, (unsigned long long)t.in_doubt, (unsigned long long)t.pending_doubt,
+           (unsigned long long)t.resent, (unsigned long long)t.final_kept, (unsigned long long)t.twice,
+           (unsigned long long)t.beside, (unsigned long long)t.withdrawn,
+           (unsigned long long)t.skipped);
+    assert_true(t.crashes >= (callers > 1 ? tried / 2 : tried));
+    assert_true(t.resent > 0 && t.final_kept > 0);
+    if (callers > 1 && !test_slow_runtime() && strcmp(backend, "file") == 0)
+        assert_true(t.beside > 0); /* (the adapters' commits are slower: fewer overlaps) */
+    free(world_img);
+    world_img = NULL;
+    dx_provider_free(&F.prov);
+    dx_store_open = NULL;
+    test_alloc_assert_clean();
+}
+
+static void one_caller(void **state)
+{
+    (void)state;
+    killed_in_callback(1);
+}
+
+static void two_callers(void **state)
+{
+    (void)state;
+    killed_in_callback(2);
+}
+
+int main(int argc, char **argv)
+{
+    backend = argc > 1 ? argv[1] : "file";
+    if (strcmp(backend, "postgres") == 0 && !getenv("ENGAGE_PG_CONNINFO")) {
+        printf("SKIP: no ENGAGE_PG_CONNINFO (run through with_postgres.sh)\n");
+        return 77;
+    }
+    dir = test_tmpdir();
+    snprintf(db, sizeof db, "%s/run.db", dir);
+    snprintf(calls_path, sizeof calls_path, "%s/calls.log", dir);
+    snprintf(acc_path, sizeof acc_path, "%s/accepted.log", dir);
+    snprintf(pg_table, sizeof pg_table, "killed_run_%d", (int)getpid());
+    snprintf(pg_world, sizeof pg_world, "killed_world_%d", (int)getpid());
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_caller),
+        cmocka_unit_test(two_callers),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+#ifdef KT_POSTGRES
+    if (strcmp(backend, "postgres") == 0) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s; DROP TABLE IF EXISTS %s", pg_table, pg_world);
+        pg_sql(sql);
+    }
+#endif
+    test_rmtree(dir);
+    free(dir);
+    return rc;
+}
