@@ -20,11 +20,16 @@
  * other key held, one key per (customer, channel), every send in doubt sent
  * again under its key, no send final at the crash handed over again, calls <=
  * attempts, the execution finished and the message executed, one sent touch per
- * accepted send, the audit chain whole. Every other crash, email consent is
- * withdrawn before the restart by a customer whose email is in doubt (it must
- * end expired: it may have arrived) and by one whose email had no attempt yet
- * (skipped, or not planned when its chunk comes); neither is handed over again. two_callers: two host threads run it at once
- * (max_in_flight 2), the kill landing while the other batch is at the provider. */
+ * accepted send, the audit chain whole. Two crashes in three, two customers
+ * leave before the restart (their email consent withdrawn, or they are erased):
+ * one whose email is in doubt (its send must end expired: it may have arrived)
+ * and one whose email had no attempt yet (skipped, or not planned when its chunk
+ * comes); neither is handed over again, and an erased one has nothing to export.
+ * The message carries a coupon code drawn from a generated pool: every call of a
+ * key carries one rendering (code, subject, body), each customer one code on
+ * both channels, no code held for two customers. two_callers: two host threads
+ * run it at once (max_in_flight 2), the kill landing while the other batch is
+ * at the provider. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -147,19 +152,37 @@ static int prov_holds(const char *key)
     return 0;
 }
 
-static void put(int fd, char tag, const char *key, uint32_t attempt)
+/* The rendering's code (between "CODE[" and "]") and a hash of subject and body. */
+static void rendering(const eng_envelope *env, char code[32], uint64_t *hash)
 {
-    char line[256];
-    int len = snprintf(line, sizeof line, "%c\t%s\t%u\n", tag, key, attempt);
+    const char *b = strstr(env->body, "CODE["), *e = b ? strchr(b, ']') : NULL;
+    snprintf(code, 32, "%.*s", b && e ? (int)(e - b - 5) : 1, b && e ? b + 5 : "-");
+    uint64_t h = 14695981039346656037ull;
+    for (const char *p = env->subject; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    for (size_t i = 0; i < env->body_len; i++)
+        h = (h ^ (unsigned char)env->body[i]) * 1099511628211ull;
+    *hash = h;
+}
+
+static void put(int fd, char tag, const eng_envelope *env)
+{
+    char line[320], code[32];
+    uint64_t h;
+    rendering(env, code, &h);
+    int len = snprintf(line, sizeof line, "%c\t%s\t%u\t%s\t%llx\n", tag, env->idempotency_key, env->attempt, code,
+                       (unsigned long long)h);
     if (write(fd, line, (size_t)len) != len)
         _exit(6);
 }
 
-/* Lines of the provider's files: (tag, key, attempt) triples. */
+/* Lines of the provider's files: tag, key, attempt, coupon code, rendering's hash. */
 typedef struct pline {
     char tag;
     char key[ENG_SEND_KEY_MAX + 1];
     uint32_t attempt;
+    char code[32];
+    unsigned long long hash;
 } pline;
 
 static pline *read_log(const char *path, size_t *n)
@@ -173,7 +196,8 @@ static pline *read_log(const char *path, size_t *n)
         assert_non_null(strchr(buf, '\n')); /* a kill never tears a line: one write() a line */
         assert_true(*n < cap);
         pline *l = &v[*n];
-        assert_int_equal(sscanf(buf, "%c\t%127[^\t]\t%u", &l->tag, l->key, &l->attempt), 3);
+        assert_int_equal(sscanf(buf, "%c\t%127[^\t]\t%u\t%31[^\t]\t%llx", &l->tag, l->key, &l->attempt, l->code,
+                                &l->hash), 5);
         ++*n;
     }
     if (f)
@@ -209,7 +233,7 @@ static void prov_close(void)
 static void die(void)
 {
     char line[32];
-    int len = snprintf(line, sizeof line, "K\t-\t%d\n", P.in_flight - 1);
+    int len = snprintf(line, sizeof line, "K\t-\t%d\t-\t0\n", P.in_flight - 1);
     if (write(P.calls_fd, line, (size_t)len) != len)
         _exit(6);
     kill(getpid(), SIGKILL);
@@ -226,12 +250,12 @@ static int send_batch(const eng_envelope *env, size_t n, int *status, void *user
             usleep(300); /* a provider's latency: the other caller's batch comes meanwhile */
         pthread_mutex_lock(&P.mu);
         uint64_t k = ++P.envelopes;
-        put(P.calls_fd, 'C', env[i].idempotency_key, env[i].attempt);
+        put(P.calls_fd, 'C', &env[i]);
         if (k == P.kill_at && P.kill_before)
             die(); /* the call made, the provider never took it */
         if (!prov_holds(env[i].idempotency_key)) {
             snprintf(P.held[P.nheld++], sizeof P.held[0], "%s", env[i].idempotency_key);
-            put(P.acc_fd, 'A', env[i].idempotency_key, env[i].attempt);
+            put(P.acc_fd, 'A', &env[i]);
         }
         status[i] = env[i].channel == ENG_CH_EMAIL && env[i].customer % 7 == 3 && env[i].attempt == 1
                         ? ENG_SEND_UNKNOWN /* arrived; the answer lost */
@@ -310,13 +334,29 @@ static size_t count_key(const pline *v, size_t n, const char *key)
     return k;
 }
 
+/* Every call of @p key carried one rendering (coupon code, subject and body): its code in
+ * @p code ("" when never called). */
+static void one_rendering(const pline *v, size_t n, const char *key, char code[32])
+{
+    const pline *first = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i].key, key) != 0)
+            continue;
+        if (!first)
+            first = &v[i];
+        else if (strcmp(first->code, v[i].code) != 0 || first->hash != v[i].hash)
+            fail_msg("%s sent again with another rendering (code %s, then %s)", key, first->code, v[i].code);
+    }
+    snprintf(code, 32, "%s", first ? first->code : "");
+}
+
 static int is_final(int s)
 {
     return s == ENG_LEDGER_ACCEPTED || s == ENG_LEDGER_REJECTED || s == ENG_LEDGER_EXPIRED || s == ENG_LEDGER_SKIPPED;
 }
 
 typedef struct tally {
-    uint64_t crashes, in_doubt, pending_doubt, resent, final_kept, twice, beside, withdrawn, skipped;
+    uint64_t crashes, in_doubt, pending_doubt, resent, final_kept, twice, beside, withdrawn, skipped, erased;
 } tally;
 
 static eng_engine *open_engine(unsigned callers)
@@ -398,11 +438,12 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
     t->in_doubt += doubt;
     t->pending_doubt += pend;
 
-    /* Every other crash, before the restart: email consent withdrawn by the first customer whose
-     * email is in doubt (an attempt stored, no outcome: it may have arrived, so it becomes
-     * expired, never sent again) and by the first whose email had no attempt (skipped). */
-    int gone[2] = {-1, -1};
-    for (uint32_t c = 0; c < N && t->crashes % 2 == 0; c++) {
+    /* Two crashes in three, before the restart, two customers leave: the first whose email is
+     * in doubt (an attempt stored, no outcome: it may have arrived, so it becomes expired, never
+     * sent again) and the first whose email had no attempt yet (skipped, or never planned);
+     * one crash their email consent is withdrawn, the next they are erased (both channels). */
+    int gone[2] = {-1, -1}, how = (int)(t->crashes % 3); /* 0: consent withdrawn, 1: erased, 2: neither */
+    for (uint32_t c = 0; c < N && how < 2; c++) {
         const entry *x = &before_run[c * 2 + 1];
         if (x->state < 0 ? c % 5 == 0 : is_final(x->state)) /* every 5th has no email */
             continue;
@@ -415,7 +456,8 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
             char ext[32], csv[96];
             assert_int_equal(eng_customer_external_id(F.e, "root", (uint32_t)gone[k], ext, sizeof ext), ENG_OK);
             int len = snprintf(csv, sizeof csv, "id,consent.email\n%s,no\n", ext);
-            assert_int_equal(eng_customers_import_csv_buffer(F.e, "root", csv, (size_t)len, NULL, NULL), ENG_OK);
+            assert_int_equal(how ? eng_customer_erase(F.e, "root", ext)
+                                 : eng_customers_import_csv_buffer(F.e, "root", csv, (size_t)len, NULL, NULL), ENG_OK);
         }
 
     int rc = run_message(F.e);
@@ -428,13 +470,16 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
     al = read_log(acc_path, &na);
     read_ledger(F.e, after);
     size_t sends = 0, held_sends = 0, expired = 0, skipped = 0;
+    char code[N * 2][32];
+    memset(code, 0, sizeof code);
     for (size_t i = 0; i < N * 2; i++) {
         entry *x = &after[i], *b = &before_run[i];
+        int left = (gone[0] == (int)(i / 2) || gone[1] == (int)(i / 2)) && (how == 1 || i % 2); /* gone at the restart */
         if (x->state < 0) {
             assert_int_equal(b->state, -1);
-            if (i % 2 && gone[1] == (int)(i / 2)) { /* withdrawn before its chunk was planned: never sent */
+            if (left) { /* gone before its chunk was planned: never sent */
                 char tail[48];
-                snprintf(tail, sizeof tail, "/u%zu/%s", i / 2, eng_channel_name(ENG_CH_EMAIL));
+                snprintf(tail, sizeof tail, "/u%zu/%s", i / 2, eng_channel_name(chans[i % 2]));
                 for (size_t k = 0; k < nc; k++)
                     assert_false(strlen(cl[k].key) > strlen(tail) &&
                                  strcmp(cl[k].key + strlen(cl[k].key) - strlen(tail), tail) == 0);
@@ -445,9 +490,10 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
         }
         sends++;
         size_t calls = count_key(cl, nc, x->key);
-        if (i % 2 && (gone[0] == (int)(i / 2) || gone[1] == (int)(i / 2))) { /* consent withdrawn at the restart */
-            assert_int_equal(x->state, gone[0] == (int)(i / 2) ? ENG_LEDGER_EXPIRED : ENG_LEDGER_SKIPPED);
-            assert_int_equal(calls, calls_then[i]); /* never handed over again */
+        if (left && !(b->state >= 0 && is_final(b->state))) {
+            /* in doubt: expired; no attempt: skipped; either way never handed over again */
+            assert_int_equal(x->state, b->state >= 0 && b->attempts ? ENG_LEDGER_EXPIRED : ENG_LEDGER_SKIPPED);
+            assert_int_equal(calls, calls_then[i]);
             assert_int_equal(count_key(al, na, x->key), calls ? 1 : 0);
             t->withdrawn++;
             t->skipped += x->state == ENG_LEDGER_SKIPPED;
@@ -460,6 +506,14 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
         assert_int_equal(count_key(al, na, x->key), 1); /* held by the provider once */
         assert_true(calls >= 1 && calls <= x->attempts);
         held_sends++;
+        /* the customer's one code, on each channel and in every call (one code a customer, none twice) */
+        one_rendering(cl, nc, x->key, code[i]);
+        assert_true(strlen(code[i]) == 12 && strncmp(code[i], "FEST-", 5) == 0);
+        if (i % 2 && code[i - 1][0])
+            assert_string_equal(code[i - 1], code[i]);
+        for (size_t j = 0; j + 2 <= i; j++)
+            if (code[j][0] && j / 2 != i / 2)
+                assert_string_not_equal(code[j], code[i]);
         if (b->state >= 0) {
             assert_string_equal(b->key, x->key); /* sent again only under its key */
             if (is_final(b->state)) {
@@ -479,6 +533,14 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
         assert_true(found);
     }
     assert_int_equal(na, held_sends);
+    for (int k = 0; k < 2 && how == 1; k++)
+        if (gone[k] >= 0) { /* erased: nothing of them left to export */
+            char ext[32], *json = NULL;
+            size_t len;
+            snprintf(ext, sizeof ext, "c%d", gone[k]);
+            assert_int_equal(eng_customer_export_json(F.e, "root", ext, &json, &len), ENG_ENOTFOUND);
+            t->erased++;
+        }
     eng_execution_info x = ENG_EXECUTION_INFO_INIT;
     assert_int_equal(eng_execution_get(F.e, "root", F.message, 0, &x), ENG_OK);
     assert_int_equal(x.state, ENG_EXEC_FINISHED);
@@ -515,7 +577,18 @@ static void killed_in_callback(unsigned callers)
     dx_store_open = store_open;
     store_wipe();
     dx_world(&F, N, BATCH, callers, 1);
+    assert_int_equal(eng_coupon_pool_generate(F.e, "ann", "gen", "FEST-####-@@", "secret-for-the-pool!", 20), ENG_OK);
+    dx_offer(&F, "gen", ENG_COUPON_GENERATED, NULL, "gen");
+    static const eng_creative creatives[] = {
+        {ENG_CH_SMS, NULL, "Your code CODE[{{coupon_code}}] {{optout}}"},
+        {ENG_CH_EMAIL, "A code for {{first_name | \"you\"}}", "<p>CODE[{{coupon_code}}]</p>{{unsubscribe}}"},
+    };
+    eng_incentive inc = ENG_INCENTIVE_INIT;
+    inc.kind = ENG_INCENTIVE_COUPON;
+    inc.offer_id = "gen";
     eng_message_spec m = dx_message();
+    m.creatives = creatives;
+    m.incentive = &inc;
     dx_approve(&F, &m);
     assert_int_equal(eng_close(F.e), ENG_OK);
     world_keep(1);
@@ -545,12 +618,13 @@ static void killed_in_callback(unsigned callers)
     printf("%s, %u caller%s: %llu kills in the transport callback of %llu tried (%llu envelopes a run): %llu sends in "
            "doubt at a crash (%llu pending: the cut chunks'), %llu sent again under their key, %llu final at the "
            "crash never handed over again, %llu keys called more than once, each held once; %llu kills with another batch at the provider; %llu "
-           "emails' consent withdrawn at a restart (%llu with no attempt yet: skipped or never planned), none sent again\n",
+           "sends of customers gone at a restart (consent withdrawn or %llu erased; %llu with no attempt yet: skipped or never "
+           "planned), none sent again\n",
            backend, callers, callers > 1 ? "s" : "", (unsigned long long)t.crashes, (unsigned long long)tried,
            (unsigned long long)total, (unsigned long long)t.in_doubt, (unsigned long long)t.pending_doubt,
            (unsigned long long)t.resent, (unsigned long long)t.final_kept, (unsigned long long)t.twice,
            (unsigned long long)t.beside, (unsigned long long)t.withdrawn,
-           (unsigned long long)t.skipped);
+           (unsigned long long)t.erased, (unsigned long long)t.skipped);
     assert_true(t.crashes >= (callers > 1 ? tried / 2 : tried));
     assert_true(t.resent > 0 && t.final_kept > 0);
     if (callers > 1 && !test_slow_runtime() && strcmp(backend, "file") == 0)
