@@ -416,7 +416,7 @@ static void set_up(killed_env *v)
 /* The script's first nb batches run undisturbed (their digests, each job's duration),
  * then @p kills kills inside the longest jobs: those of the longest 1 / @p top of them
  * (and at least @p min_us long), along the run, at 5 % to @p max_pct % of the job's
- * measured duration; each recovery checked (check_recovery, the rest run every other round).
+ * measured duration (or of 1 ms); each recovery checked (check_recovery, the rest run every other round).
  * @p what names the run in its line. */
 static void kill_in_long_jobs(const char *what, int kills, unsigned top, uint32_t min_us, unsigned max_pct)
 {
@@ -468,8 +468,10 @@ static void kill_in_long_jobs(const char *what, int kills, unsigned top, uint32_
         /* the long jobs along the run, one of each kills-th */
         size_t per = nlong / (size_t)kills ? nlong / (size_t)kills : 1;
         uint64_t x = test_splitmix(&r), nth = longs[((size_t)i * nlong / (size_t)kills + x % per) % nlong];
-        /* a point of its work: 5 % to max_pct % of the undisturbed run's duration */
-        long ns = (long)((uint64_t)crash_busy->ns[nth - 1] * (5 + (x >> 16) % (max_pct - 4)) / 100);
+        /* a point of its work: 5 % to max_pct % of the undisturbed run's duration (of 1 ms at
+         * most: a job measured longer on a loaded machine may run faster when killed) */
+        uint64_t dur = crash_busy->ns[nth - 1] < 1000000 ? crash_busy->ns[nth - 1] : 1000000;
+        long ns = (long)(dur * (5 + (x >> 16) % (max_pct - 4)) / 100);
         int mid, killed, acked = crash_mid(nth, ns, &mid, &killed);
         mids += mid;
         died += killed;
@@ -528,7 +530,7 @@ static void killed_in_wide_batches(void **st)
     plan[1] = plan[2]; /* the delivered receipts of the first batch's sends */
     nb = 2;
     kill_in_long_jobs("killed in wide batches", getenv("ENG_KILLED_KILLS") ? atoi(getenv("ENG_KILLED_KILLS")) : 4, 8,
-                      500, 50); /* (a job measured slow on a loaded machine may run faster when killed) */
+                      500, 50);
     nb = NB;
     killed_env_end(&v);
 }
