@@ -60,8 +60,10 @@ static int report_start(eng_erase_report *in, eng_erase_report *tmp, eng_erase_r
  * (looked up, erased), so it is at t->n here and ends before the commit. */
 static int finish(target *t, const char *actor, const char *org, eng__prog *pg)
 {
-    if (t->n == 0)
-        return eng__prog_end(pg);
+    if (t->n == 0) { /* nobody to erase (maybe erased by a call that died before its rewrite) */
+        int rc = eng__privacy_vacuum(t->e);
+        return rc ? rc : eng__prog_end(pg);
+    }
     int rc = eng__privacy_erase(t->e, actor, org, &t->ids, t->ext, t->len, t->n, pg);
     if (!rc)
         t->rep->erased = t->n;

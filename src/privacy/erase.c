@@ -24,7 +24,7 @@ ENG_API int eng_erase_report_init(eng_erase_report *x, unsigned int version)
 }
 
 /* Tell the backend about keys a previous erasure left untold (crash, failed vacuum). */
-static int vacuum_pending(eng_engine *e)
+int eng__privacy_vacuum(eng_engine *e)
 {
     eng__rec r;
     int rc = eng__rec_get(e->store, ENG__K(VACUUM_KEY), ENG__REC_PRIV_VACUUM, PRIV_SCHEMA, &r);
@@ -99,7 +99,7 @@ static int erase_coupons(eng_engine *e, const char *org, const eng__idset *ids, 
 int eng__privacy_erase(eng_engine *e, const char *actor, const char *org, const eng__idset *ids,
                        const char *const *ext, const size_t *ext_len, size_t n, eng__prog *pg)
 {
-    int rc = vacuum_pending(e);
+    int rc = eng__privacy_vacuum(e);
     if (rc)
         return rc;
     eng__keys keys;

@@ -21,6 +21,11 @@ enum { ENG__REC_PRIV_VACUUM = 0x0801 };
 int eng__privacy_admin(eng_engine *e, const char *actor, char *org, size_t cap);
 int eng__privacy_audit(eng_engine *e, const char *org, const char *actor, const char *ext, size_t len,
                        const char *action);
+/* Tell the backend the keys an earlier erasure committed but left untold (a crash
+ * between its commit and the backend's rewrite, or a failed `erased`): ENG_OK when
+ * there were none. Every erasure call runs it first, one that finds nobody too (the
+ * host retrying an erasure whose process died: its customers are already gone). */
+int eng__privacy_vacuum(eng_engine *e);
 /* Erase the customers in @p ids (dense) whose external ids are ext[0..n) in one
  * batch, audited one entry each, then tell the backend (erase.c). Call inside eng__enter.
  * "privacy.erase" progress (@p pg, started by the caller: 2 units per id asked
