@@ -10,6 +10,7 @@ import tempfile
 import unittest
 
 import engage
+from email_world import email_world
 
 T0 = 1767225600000
 N = 40
@@ -29,13 +30,7 @@ class Events(unittest.TestCase):
         self.now = T0
         self.mail = Mail()
         self.eng = engage.Engine(transport=self.mail, clock=lambda: self.now)
-        eng = self.eng
-        eng.create_org("acme", "admin", allow_self_approval=True)
-        eng.adjust_credits("admin", 10 ** 6)
-        eng.setup_unsubscribe("admin", "https://shop.example/u", b"a-secret-of-16-bytes-or-more")
-        eng.import_csv("admin", "id,contact.email,consent.email\n"
-                       + "".join(f"C{i},c{i}@example.in,yes\n" for i in range(N)))
-        eng.create_group("admin", "all", ids=[f"C{i}" for i in range(N)])
+        email_world(self.eng, N)
 
     def tearDown(self):
         self.eng.close()

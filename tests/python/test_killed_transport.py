@@ -18,6 +18,7 @@ import tempfile
 import unittest
 
 import engage
+from email_world import email_world
 
 T0 = 1767225600000
 N = 24
@@ -107,12 +108,7 @@ def open_engine(backend, d, provider):
 def world(backend, d):
     prov = Provider(d)
     with open_engine(backend, d, prov) as eng:
-        eng.create_org("acme", "admin", allow_self_approval=True)
-        eng.adjust_credits("admin", 10 ** 6)
-        eng.setup_unsubscribe("admin", "https://shop.example/u", b"a-secret-of-16-bytes-or-more")
-        eng.import_csv("admin", "id,contact.email,consent.email\n"
-                       + "".join(f"C{i},c{i}@example.in,yes\n" for i in range(N)))
-        eng.create_group("admin", "all", ids=[f"C{i}" for i in range(N)])
+        email_world(eng, N)
         cid = eng.create_campaign("admin", "C", T0 + engage.DAY, T0 + 20 * engage.DAY, control_percent=0)
         mid = eng.create_message("admin", cid, "m", include=["all"], send_at=SEND_AT,
                                  creatives=[{"channel": "email", "subject": "Hi", "body": "<a>{{unsubscribe}}</a>"}])

@@ -204,15 +204,24 @@ static eng_engine *open_file(const char *path, unsigned flags)
     return test_engine_open(s);
 }
 
+/* A new directory (returned) with the file store at @p path set up as setup() does,
+ * the engine left open. */
+static char *file_world(char path[1024], eng_engine **e)
+{
+    test_alloc_reset();
+    char *dir = test_tmpdir();
+    snprintf(path, 1024, "%s/engage.db", dir);
+    *e = open_file(path, ENG_STORE_CREATE);
+    setup(*e);
+    return dir;
+}
+
 static void erase_in_file_store(void **state)
 {
     (void)state;
-    test_alloc_reset();
-    char *dir = test_tmpdir();
     char path[1024];
-    snprintf(path, sizeof path, "%s/engage.db", dir);
-    eng_engine *e = open_file(path, ENG_STORE_CREATE);
-    setup(e);
+    eng_engine *e;
+    char *dir = file_world(path, &e);
     books before, after;
     read_books(e, &before);
     eng_close(e);
@@ -502,12 +511,9 @@ static int die_at_rename(int op, size_t *n)
 static void killed_before_the_rewrite(void **state)
 {
     (void)state;
-    test_alloc_reset();
-    char *dir = test_tmpdir();
     char path[1024];
-    snprintf(path, sizeof path, "%s/engage.db", dir);
-    eng_engine *e = open_file(path, ENG_STORE_CREATE);
-    setup(e);
+    eng_engine *e;
+    char *dir = file_world(path, &e);
     eng_close(e);
     fflush(stdout);
     pid_t pid = fork();
