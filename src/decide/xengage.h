@@ -73,6 +73,10 @@ double eng__xe_explore_share(uint64_t audience);
  * bucket's expected cost, share x sum w[i] loss[i], passes sum w[i] gain[i] (negative terms count 0);
  * then the share that equals them (xengage_explore.c). */
 double eng__xe_explore_bound(double share, const double *gain, const double *loss, const double *w, unsigned n);
+/* A channel's weight in the exploration bucket (drawn with probability its weight over the reachable channels'
+ * sum): 1 when @p info, the value of the sample information its sends buy, covers its outright @p loss over its
+ * 1 / @p k of a bucket of @p share (share x loss / k), else info over that, at least 1 / 16. */
+double eng__xe_explore_weight(double share, unsigned k, double loss, double info);
 /* The expected value of perfect information about a net value X ~ N(@p mean, @p sd^2) when the choice's
  * alternative is worth @p alt: E[max(alt, X)] - max(alt, mean). */
 double eng__xe_evpi(double mean, double sd, double alt);

@@ -14,7 +14,7 @@
  * explored channel (>= 0), -2 for the priority guard rail's choice in
  * *guard, or -1 when the choice is left to the scores. */
 static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double *v, eng__xe_trace *tr,
-                int *guard)
+                int *guard, double *prop)
 {
     const eng__xe_config *cf = &xe->cfg;
     eng__xe_rng r = eng__xe_rng_at(cf->seed, it->customer, wave);
@@ -24,10 +24,19 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
     if (nr == 0)
         return -1;
     if (u < xe->explore) {
-        unsigned j = (unsigned)(eng__xe_uniform(&r) * nr);
+        double sw = 0, x;
         for (unsigned c = 0; c < cf->k; c++)
-            if (reach >> c & 1 && j-- == 0)
-                return (int)c;
+            sw += reach >> c & 1 ? xe->xw[c] : 0;
+        x = eng__xe_uniform(&r) * sw;
+        int last = -1;
+        for (unsigned c = 0; c < cf->k; c++)
+            if (reach >> c & 1) {
+                last = (int)c;
+                if ((x -= xe->xw[c]) < 0)
+                    break;
+            }
+        *prop = xe->xw[last] / sw;
+        return last;
     }
     const uint8_t *s = it->customer < cf->customers ? xe_state(xe, it->customer) : NULL;
     if (cf->guard_priority) {
@@ -148,11 +157,12 @@ static void decide_one(const eng__xe *xe, uint32_t wave, double lambda, const en
     unsigned reach = it->reach & ((1u << xe->cfg.k) - 1);
     memset(o, 0, sizeof *o);
     o->n_reach = (uint8_t)__builtin_popcount(reach);
-    int e = draw(xe, wave, it, v, NULL, &guard);
+    double prop = 0;
+    int e = draw(xe, wave, it, v, NULL, &guard, &prop);
     if (e >= 0) {
         o->channel = (int8_t)e;
         o->explored = 1;
-        o->propensity = 1.0f / o->n_reach;
+        o->propensity = (float)prop;
         o->score = 0;
         return;
     }
@@ -341,7 +351,8 @@ void eng__xe_explain(const eng__xe *xe, uint32_t wave, double lambda, const eng_
     double v[ENG__XE_MAXK] = {0};
     int guard = -1;
     unsigned reach = item->reach & ((1u << xe->cfg.k) - 1);
-    int e = draw(xe, wave, item, v, out, &guard);
+    double prop = 0;
+    int e = draw(xe, wave, item, v, out, &guard, &prop);
     for (unsigned c = 0; c < xe->cfg.k; c++) {
         out->ch[c].reachable = reach >> c & 1;
         out->ch[c].cost = eng__xe_item_cost(xe->cfg.cost, item, c);
@@ -351,7 +362,7 @@ void eng__xe_explain(const eng__xe *xe, uint32_t wave, double lambda, const eng_
     if (e >= 0) {
         out->channel = e;
         out->explored = 1;
-        out->propensity = 1.0 / __builtin_popcount(reach);
+        out->propensity = prop;
     } else if (e == -2) {
         out->channel = guard;
     } else {

@@ -87,11 +87,53 @@ static void segment_terms(const eng__xe *xe, unsigned g, const double *grow, dou
     }
 }
 
+double eng__xe_explore_weight(double share, unsigned k, double loss, double info)
+{
+    double l = share * loss / (k ? k : 1); /* the channel's 1 / k of the bucket, at its outright loss */
+    double w = l > info ? info / l : 1;
+    return w > 1.0 / XE_EXPLORE_STEPS ? w : 1.0 / XE_EXPLORE_STEPS;
+}
+
+/* Per channel, the bucket's weight (eng__xe_explore_weight), from each segment's guard-rail net value of the
+ * channel: its outright loss, and the expected value of the sample information the bucket's sends on it buy
+ * (each segment weighted by its sends, as the share's bound). A dear channel explored uniformly costs far more
+ * than what it teaches (dearcold.world); drawn less, at its logged propensity, it keeps the support. */
+static void channel_weights(eng__xe *xe, const double *grow)
+{
+    const eng__xe_config *cf = &xe->cfg;
+    const unsigned G = cf->g, K = cf->k;
+    double loss[ENG__XE_MAXK] = {0}, info[ENG__XE_MAXK] = {0};
+    for (unsigned g = 0; g < G; g++) {
+        const xe_seg *sg = &xe->seg[g];
+        double lo[ENG__XE_MAXK], sd[ENG__XE_MAXK], blo = 0, slo = 0, w = 1;
+        for (unsigned c = 0; c < K; c++) {
+            const xe_cell *cl = xe_cell_at(xe, g, c);
+            double pi_lo = cl->r_lo > sg->p0 ? (cl->r_lo - sg->p0) * sg->inv_1mp0 : 0;
+            double e = cf->value * xe->chan[c].d * cl->m;
+            lo[c] = e * pi_lo - cf->cost[c];
+            sd[c] = e * cl->r_tsd * sg->inv_1mp0;
+            if (lo[c] > blo)
+                slo = blo, blo = lo[c];
+            else if (lo[c] > slo)
+                slo = lo[c];
+            w += cl->sent;
+        }
+        for (unsigned c = 0; c < K; c++) {
+            loss[c] += w * (lo[c] < 0 ? -lo[c] : 0);
+            info[c] += w * eng__xe_evpi(lo[c], sd[c] * grow[c], lo[c] == blo ? slo : blo);
+        }
+    }
+    for (unsigned c = 0; c < K; c++)
+        xe->xw[c] = eng__xe_explore_weight(xe->explore, K, loss[c], info[c]);
+}
+
 void eng__xe_explore_refresh(eng__xe *xe)
 {
     const eng__xe_config *cf = &xe->cfg;
     const unsigned G = cf->g, K = cf->k;
     xe->explore = cf->explore;
+    for (unsigned c = 0; c < K; c++)
+        xe->xw[c] = 1;
     if (!cf->skip_negative || !(cf->explore > 0))
         return; /* the value of a conversion is unknown (no sales history): nothing to bound by */
     /* Per share tried and channel: the share of a channel's conversion sd the bucket's engagements over half
@@ -120,15 +162,19 @@ void eng__xe_explore_refresh(eng__xe *xe)
             evsi[j] += w * v[j];
     }
     /* The largest share tried whose outright loss its information covers (eng__xe_explore_bound). */
+    unsigned jj = XE_EXPLORE_STEPS - 1;
+    xe->explore = -1;
     for (unsigned j = 0; j < XE_EXPLORE_STEPS; j++) {
         double s = cf->explore * (XE_EXPLORE_STEPS - j) / XE_EXPLORE_STEPS;
         if (eng__xe_explore_bound(s, &evsi[j], &under, &(double){1}, 1) >= s) {
-            xe->explore = s;
-            return;
+            xe->explore = s, jj = j;
+            break;
         }
     }
-    xe->explore = eng__xe_explore_bound(cf->explore / XE_EXPLORE_STEPS, &evsi[XE_EXPLORE_STEPS - 1], &under,
-                                        &(double){1}, 1);
+    if (xe->explore < 0)
+        xe->explore = eng__xe_explore_bound(cf->explore / XE_EXPLORE_STEPS, &evsi[XE_EXPLORE_STEPS - 1], &under,
+                                            &(double){1}, 1);
+    channel_weights(xe, grow + jj * K);
 }
 
 double eng__xe_explore_now(const eng__xe *xe) { return xe->explore; }

@@ -74,6 +74,7 @@ struct eng__xe {
     xe_seg *seg;
     xe_chan chan[ENG__XE_MAXK];
     double explore; /* the bucket's share now: cfg.explore bounded (xengage_explore.c), set by refresh and load */
+    double xw[ENG__XE_MAXK]; /* per channel, the bucket's weight (xengage_explore.c; 1: uniform), set with explore */
     double open[ENG__XE_MAXK], open_w[ENG__XE_MAXK]; /* per channel, sends pending since the last reset and their
                                                         weights w (eng__xe_pending): the information in flight */
     float *lgn;     /* g x k x XE_LGN_CELL (cfg.q_lgn; NULL: the Beta estimate), derived by refresh and load */

@@ -73,6 +73,8 @@ int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out)
     xe->mem = m;
     xe->cfg = *cfg;
     xe->explore = cfg->explore;
+    for (unsigned c = 0; c < ENG__XE_MAXK; c++)
+        xe->xw[c] = 1; /* the uniform bucket until a refresh weighs the channels */
     xe->stride = 2 * (size_t)cfg->k + 2;
     xe->st = eng__calloc(&m, (size_t)cfg->customers ? cfg->customers : 1, xe->stride);
     xe->cell = eng__calloc(&m, (size_t)cfg->g * cfg->k, sizeof *xe->cell);

@@ -132,7 +132,7 @@ int eng__xe_load_counts(const eng__mem *mem, struct eng_store *s, const char *ke
 
 /* The population part of a model as a decision used it (derived fields included, so a trace replays the
  * decision without a refresh, which would read other customers' counts as they are now). */
-#define XE_POP_SCHEMA 4 /* 4: the exploration share at the end; 3: each cell's guard-rail estimate r_lo after r_exact
+#define XE_POP_SCHEMA 5 /* 5: the bucket's channel weights after the share; 4: the exploration share at the end; 3: each cell's guard-rail estimate r_lo after r_exact
                           * (2: none, decided without it) */
 
 int eng__xe_save_population(const eng__xe *xe, uint32_t channels, struct eng_store *s, const char *key)
@@ -160,6 +160,8 @@ int eng__xe_save_population(const eng__xe *xe, uint32_t channels, struct eng_sto
             wr_f64(&w, xe->chan[i].rho), wr_f64(&w, xe->chan[i].m);
     wr_f64(&w, xe->resp_a);
     wr_f64(&w, xe->explore); /* derived from more than the snapshot holds (xengage_explore.c): kept as used */
+    for (unsigned i = 0; i < c->k; i++) /* the same */
+        wr_f64(&w, xe->xw[i]);
     return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, XE_POP_SCHEMA, &w);
 }
 
@@ -200,6 +202,11 @@ int eng__xe_load_population(eng__xe *xe, struct eng_store *s, const char *key, u
         xe->explore = rd_f64(&r);
     else /* an older snapshot: today's bound from what it holds */
         eng__xe_explore_refresh(xe);
+    for (unsigned i = 0; i < c->k; i++) { /* before schema 5 the bucket was uniform */
+        xe->xw[i] = rec.schema >= 5 ? rd_f64(&r) : 1;
+        if (!(xe->xw[i] > 0 && xe->xw[i] <= 1) && eng__rd_ok(&r))
+            r.err = ENG_ECORRUPT;
+    }
     eng__xe_lgn_build(xe); /* derived from the fields above alone: the tables the decision used */
     rc = eng__rd_ok(&r) && eng__rd_left(&r) == 0 ? ENG_OK : eng__err(ENG_ECORRUPT, key, "X-Engage snapshot is truncated");
     eng__rec_free(s, &rec);

@@ -13,11 +13,21 @@
 #include "decide/xengage.h"
 #include "decide/xengage_impl.h"
 #include "store/store_impl.h"
+#include "store/record.h"
 #include "test_alloc.h"
 
 #define N 6000
 #define K 6
 #define G 4
+
+/* An explored channel's propensity: its bucket weight over the reachable channels' (xengage_decide.c draw). */
+static float weighted(const eng__xe *xe, unsigned reach, int c)
+{
+    double sw = 0;
+    for (unsigned j = 0; j < xe->cfg.k; j++)
+        sw += reach >> j & 1 ? xe->xw[j] : 0;
+    return (float)(xe->xw[c] / sw);
+}
 
 static uint64_t lcg(uint64_t *s)
 {
@@ -140,7 +150,7 @@ static void exploration_share_and_propensities(void **st)
         reach++;
         if (a[i].explored) {
             ex++;
-            assert_true(fabsf(a[i].propensity - 1.0f / __builtin_popcount(items[i].reach)) < 1e-7f);
+            assert_true(a[i].propensity == weighted(xe, items[i].reach, a[i].channel));
             per[a[i].channel]++;
         } else
             assert_true(a[i].propensity == 0);
@@ -182,7 +192,7 @@ static void exploration_bounded_by_what_the_campaign_can_earn(void **st)
             reach += items[i].reach != 0;
             ex += a[i].explored;
             if (a[i].explored)
-                assert_true(fabsf(a[i].propensity - 1.0f / __builtin_popcount(items[i].reach)) < 1e-7f);
+                assert_true(a[i].propensity == weighted(xe, items[i].reach, a[i].channel));
         }
         assert_true(fabs((double)ex / reach - share) <= 5 * sqrt(share * (1 - share) / reach) + 1e-12);
         eng__xe_free(xe);
@@ -636,9 +646,104 @@ static void exploration_stops_when_its_information_cannot_pay(void **st)
         for (size_t i = 0; i < N; i++) {
             ex += a[i].explored;
             if (a[i].explored)
-                assert_true(fabsf(a[i].propensity - 1.0f / __builtin_popcount(items[i].reach)) < 1e-7f);
+                assert_true(a[i].propensity == weighted(xe, items[i].reach, a[i].channel));
         }
         assert_true(v == 0 ? ex == 0 : ex > N / 20);
+        eng__xe_free(xe);
+    }
+}
+
+/* The bucket's channel weight against its closed form: 1 while the channel's information covers its loss over
+ * its 1 / k of the bucket, else the share covered, never below 1 / 16. */
+static void exploration_weight_closed_form(void **st)
+{
+    (void)st;
+    assert_true(eng__xe_explore_weight(0.1, 4, 8, 1) == 1);      /* loss 0.1 x 8 / 4 = 0.2 <= 1 */
+    assert_true(eng__xe_explore_weight(0.1, 4, 40, 10) == 1);    /* 1 <= 10 */
+    assert_true(fabs(eng__xe_explore_weight(0.1, 4, 80, 1) - 0.5) < 1e-15); /* 1 / 2 */
+    assert_true(fabs(eng__xe_explore_weight(0.03, 6, 600, 0.3) - 0.1) < 1e-15); /* 0.3 / 3 */
+    assert_true(eng__xe_explore_weight(0.1, 4, 8000, 1) == 1.0 / 16); /* 1 / 200, held at 1 / 16 */
+    assert_true(eng__xe_explore_weight(0.1, 4, 0, 0) == 1);      /* nothing to lose */
+    assert_true(eng__xe_explore_weight(0, 4, 80, 0) == 1);       /* no bucket */
+}
+
+/* Decisions of a model with every channel reachable: an explored customer's channel has the propensity of its
+ * weight over the weights' sum, and the bucket draws each channel that often (within 5 sd); @p dear: channels
+ * 1.. cost more than what they teach (weights below 1, at least 1 / 16), else all weigh 1 (the uniform bucket).
+ * The weights travel with the population snapshot; one of schema 4 (before them) reads back uniform. */
+static void weights_drawn(eng__xe *xe, int dear)
+{
+    for (unsigned c = 0; c < K; c++) {
+        assert_true(xe->xw[c] >= 1.0 / 16 && xe->xw[c] <= 1);
+        assert_true(dear && c > 0 ? xe->xw[c] < 1 : xe->xw[c] == 1);
+    }
+    for (uint32_t i = 0; i < N; i++)
+        items[i] = (eng__xe_item){i, (uint16_t)(i % G), (uint16_t)(K == 6 ? 63 : 0), 0, 0, 0};
+    size_t ex = 0, per[K] = {0};
+    for (uint32_t wave = 1; wave <= 40; wave++) { /* 40 waves' draws: enough explored customers to count */
+        eng__xe_decide(xe, wave, 0, items, N, a);
+        for (size_t i = 0; i < N; i++)
+            if (a[i].explored) {
+                assert_true(a[i].propensity == weighted(xe, 63, a[i].channel));
+                ex++, per[a[i].channel]++;
+            } else
+                assert_true(a[i].propensity == 0);
+    }
+    double sw = 0;
+    for (unsigned c = 0; c < K; c++)
+        sw += xe->xw[c];
+    for (unsigned c = 0; c < K; c++) {
+        double p = xe->xw[c] / sw;
+        assert_true(fabs((double)per[c] - p * (double)ex) <= 5 * sqrt(p * (1 - p) * (double)ex) + 1);
+    }
+    eng_store *ps;
+    assert_int_equal(eng_store_memory_new(test_alloc_get(), &ps), ENG_OK);
+    assert_int_equal(eng__xe_save_population(xe, 0x3f, ps, "d/xs/p"), ENG_OK);
+    eng__xe_config c = xe->cfg;
+    eng__xe *back;
+    uint32_t mask;
+    assert_int_equal(eng__xe_create(NULL, &c, &back), ENG_OK);
+    assert_int_equal(eng__xe_load_population(back, ps, "d/xs/p", &mask), ENG_OK);
+    assert_memory_equal(back->xw, xe->xw, K * sizeof *xe->xw);
+    eng__rec rec; /* the same snapshot as schema 4 wrote it: without the weights */
+    assert_int_equal(eng__rec_get(ps, ENG__K("d/xs/p"), ENG__REC_XENGAGE, 5, &rec), ENG_OK);
+    assert_int_equal(eng__rec_put(ps, ENG__K("d/xs/4"), ENG__REC_XENGAGE, 4, rec.payload, rec.len - 8 * K), ENG_OK);
+    eng__rec_free(ps, &rec);
+    assert_int_equal(eng__xe_load_population(back, ps, "d/xs/4", &mask), ENG_OK);
+    for (unsigned j = 0; j < K; j++)
+        assert_true(back->xw[j] == 1);
+    eng__xe_free(back);
+    eng_store_free(ps);
+}
+
+
+/* One cheap channel and five at 5 a message against orders of 150 (the bucket's share stays open): the dear ones
+ * weigh less; with every channel cheap all weigh 1. */
+static void exploration_weighted_by_information(void **st)
+{
+    (void)st;
+    const double costs[2][K] = {{0.01, 5, 5, 5, 5, 5}, {0.01, 0.01, 0.01, 0.01, 0.01, 0.01}};
+    for (int v = 0; v < 2; v++) {
+        uint64_t s = 3;
+        eng__xe_config c = config(costs[v], 150, 11);
+        c.explore = 0.1;
+        eng__xe *xe;
+        assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
+        for (uint32_t i = 0; i < N; i++)
+            for (unsigned r = 0; r < 6; r++) {
+                unsigned ch = (unsigned)(lcg(&s) % K), e = lcg(&s) % 100 < 30;
+                eng__xe_observe(xe, i, i % G, ch, ENG__XE_DELIVERED | (e ? ENG__XE_ENGAGED : 0) |
+                                                      (e && lcg(&s) % 100 < 12 ? ENG__XE_CONVERTED : 0));
+            }
+        for (unsigned g = 0; g < G; g++)
+            eng__xe_baseline(xe, g, 1000, 20);
+        eng__xe_refresh(xe);
+        printf("dear %d: share %.4f, weights", v == 0, eng__xe_explore_now(xe));
+        for (unsigned ch = 0; ch < K; ch++)
+            printf(" %.4f", xe->xw[ch]);
+        printf("\n");
+        assert_true(eng__xe_explore_now(xe) > 0);
+        weights_drawn(xe, v == 0);
         eng__xe_free(xe);
     }
 }
@@ -930,6 +1035,8 @@ int main(void)
         cmocka_unit_test(exploration_counts_information_in_flight),
         cmocka_unit_test(cold_customers_draw_from_the_prior),
         cmocka_unit_test(ties_go_to_the_priority_order),
+        cmocka_unit_test(exploration_weight_closed_form),
+        cmocka_unit_test(exploration_weighted_by_information),
         cmocka_unit_test(persists_through_the_store),
         cmocka_unit_test(bad_options_are_refused),
         cmocka_unit_test(out_of_memory_leaks_nothing),
