@@ -117,7 +117,11 @@ void eng__xe_ope(const eng__xe_ope_row *rows, size_t n, const double *control, s
     /* A row's event is its weighted positive reward (a conversion's value less its cost). Its size is
      * a positive reward of the bucket on any channel (many more than on the target's) times a weight:
      * events fall on rows the target matches, and given that it matches a row's weight has E[w] =
-     * sum(p x 1/p) / sum(p) and E[w^2] = sum(p x 1/p^2) / sum(p) over the rows where the target sends. */
+     * sum(p x 1/p) / sum(p) and E[w^2] = sum(p x 1/p^2) / sum(p) over the rows where the target sends,
+     * p the target's propensity. A row logs only its own channel's, which is the target's only where
+     * the two match (a weighted bucket draws the others at other propensities), so each sum is taken
+     * over the matched rows, each counted 1 / p (Horvitz-Thompson): sum(p) as their count, sum(1) as
+     * sum(w), sum(1/p) as sum(w^2). */
     sums si = {0}, sd = {0}, c;
     sizes z = {0};
     double np = 0, sp = 0, sq = 0;
@@ -127,8 +131,8 @@ void eng__xe_ope(const eng__xe_ope_row *rows, size_t n, const double *control, s
         double e = r->reward > 0 ? w * r->reward : 0;
         add(&si, w * r->reward, e);
         add(&sd, r->dm_target + w * (r->reward - r->dm_logged), e);
-        if (r->target >= 0 && r->propensity > 0)
-            np++, sp += r->propensity, sq += 1.0 / r->propensity;
+        if (w > 0)
+            np += w, sp++, sq += w * w;
         if (r->reward > 0)
             z.k++, z.s += r->reward, z.s2 += r->reward * r->reward;
     }
