@@ -56,27 +56,37 @@ double eng__xe_explore_grow(double n, double f, double dn)
  * information could change is one the rail would let through), against the best of the other channels and
  * none. At the rail's estimate, not the posterior mean: an explored customer gets a channel the scores did
  * not choose, whose worth before evidence is the prior's optimism the rail exists to distrust. */
-static void segment_terms(const eng__xe *xe, unsigned g, const double *grow, double *mean, double *evsi, double *w)
+/* Segment @p g's guard-rail net value of each channel (@p lo) and its sd (@p sd), the best and second best of
+ * them and none (@p blo, @p slo); returns the segment's sends (its weight less 1). */
+static double segment_rail(const eng__xe *xe, unsigned g, double *lo, double *sd, double *blo, double *slo)
 {
     const eng__xe_config *cf = &xe->cfg;
-    const unsigned K = cf->k;
     const xe_seg *sg = &xe->seg[g];
-    double lo[ENG__XE_MAXK], sd[ENG__XE_MAXK], sent = 0, blo = 0, slo = 0;
-    *mean = 0;
-    for (unsigned c = 0; c < K; c++) {
+    double sent = 0;
+    *blo = *slo = 0;
+    for (unsigned c = 0; c < cf->k; c++) {
         const xe_cell *cl = xe_cell_at(xe, g, c);
         double pi_lo = cl->r_lo > sg->p0 ? (cl->r_lo - sg->p0) * sg->inv_1mp0 : 0;
         double e = cf->value * xe->chan[c].d * cl->m;
         lo[c] = e * pi_lo - cf->cost[c];
         sd[c] = e * cl->r_tsd * sg->inv_1mp0;
-        if (lo[c] > blo)
-            slo = blo, blo = lo[c];
-        else if (lo[c] > slo)
-            slo = lo[c];
-        *mean += lo[c] / K;
+        if (lo[c] > *blo)
+            *slo = *blo, *blo = lo[c];
+        else if (lo[c] > *slo)
+            *slo = lo[c];
         sent += cl->sent;
     }
-    *w = 1 + sent;
+    return sent;
+}
+
+static void segment_terms(const eng__xe *xe, unsigned g, const double *grow, double *mean, double *evsi, double *w)
+{
+    const unsigned K = xe->cfg.k;
+    double lo[ENG__XE_MAXK], sd[ENG__XE_MAXK], blo, slo;
+    *w = 1 + segment_rail(xe, g, lo, sd, &blo, &slo);
+    *mean = 0;
+    for (unsigned c = 0; c < K; c++)
+        *mean += lo[c] / K;
     for (unsigned j = 0; j < XE_EXPLORE_STEPS; j++) {
         double v = 0;
         for (unsigned c = 0; c < K; c++) {
@@ -104,20 +114,7 @@ static void channel_weights(eng__xe *xe, const double *grow)
     const unsigned G = cf->g, K = cf->k;
     double loss[ENG__XE_MAXK] = {0}, info[ENG__XE_MAXK] = {0};
     for (unsigned g = 0; g < G; g++) {
-        const xe_seg *sg = &xe->seg[g];
-        double lo[ENG__XE_MAXK], sd[ENG__XE_MAXK], blo = 0, slo = 0, w = 1;
-        for (unsigned c = 0; c < K; c++) {
-            const xe_cell *cl = xe_cell_at(xe, g, c);
-            double pi_lo = cl->r_lo > sg->p0 ? (cl->r_lo - sg->p0) * sg->inv_1mp0 : 0;
-            double e = cf->value * xe->chan[c].d * cl->m;
-            lo[c] = e * pi_lo - cf->cost[c];
-            sd[c] = e * cl->r_tsd * sg->inv_1mp0;
-            if (lo[c] > blo)
-                slo = blo, blo = lo[c];
-            else if (lo[c] > slo)
-                slo = lo[c];
-            w += cl->sent;
-        }
+        double lo[ENG__XE_MAXK], sd[ENG__XE_MAXK], blo, slo, w = 1 + segment_rail(xe, g, lo, sd, &blo, &slo);
         for (unsigned c = 0; c < K; c++) {
             loss[c] += w * (lo[c] < 0 ? -lo[c] : 0);
             info[c] += w * eng__xe_evpi(lo[c], sd[c] * grow[c], lo[c] == blo ? slo : blo);

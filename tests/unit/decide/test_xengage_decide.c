@@ -717,6 +717,21 @@ static void weights_drawn(eng__xe *xe, int dear)
 }
 
 
+/* Six sends a customer on uniform channels, 30 % engaged and 12 % of those converting, a baseline for every
+ * segment, then a refresh. */
+static void uniform_sends(eng__xe *xe, uint64_t *s)
+{
+    for (uint32_t i = 0; i < N; i++)
+        for (unsigned r = 0; r < 6; r++) {
+            unsigned ch = (unsigned)(lcg(s) % K), e = lcg(s) % 100 < 30;
+            eng__xe_observe(xe, i, i % G, ch, ENG__XE_DELIVERED | (e ? ENG__XE_ENGAGED : 0) |
+                                                  (e && lcg(s) % 100 < 12 ? ENG__XE_CONVERTED : 0));
+        }
+    for (unsigned g = 0; g < G; g++)
+        eng__xe_baseline(xe, g, 1000, 20);
+    eng__xe_refresh(xe);
+}
+
 /* One cheap channel and five at 5 a message against orders of 150 (the bucket's share stays open): the dear ones
  * weigh less; with every channel cheap all weigh 1. */
 static void exploration_weighted_by_information(void **st)
@@ -729,15 +744,7 @@ static void exploration_weighted_by_information(void **st)
         c.explore = 0.1;
         eng__xe *xe;
         assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
-        for (uint32_t i = 0; i < N; i++)
-            for (unsigned r = 0; r < 6; r++) {
-                unsigned ch = (unsigned)(lcg(&s) % K), e = lcg(&s) % 100 < 30;
-                eng__xe_observe(xe, i, i % G, ch, ENG__XE_DELIVERED | (e ? ENG__XE_ENGAGED : 0) |
-                                                      (e && lcg(&s) % 100 < 12 ? ENG__XE_CONVERTED : 0));
-            }
-        for (unsigned g = 0; g < G; g++)
-            eng__xe_baseline(xe, g, 1000, 20);
-        eng__xe_refresh(xe);
+        uniform_sends(xe, &s);
         printf("dear %d: share %.4f, weights", v == 0, eng__xe_explore_now(xe));
         for (unsigned ch = 0; ch < K; ch++)
             printf(" %.4f", xe->xw[ch]);
@@ -785,15 +792,7 @@ static void exploration_counts_information_in_flight(void **st)
         c = config(costs[v], 150, 11);
         c.explore = 0.1;
         assert_int_equal(eng__xe_create(NULL, &c, &xe), ENG_OK);
-        for (uint32_t i = 0; i < N; i++)
-            for (unsigned r = 0; r < 6; r++) {
-                unsigned ch = (unsigned)(lcg(&s) % K), e = lcg(&s) % 100 < 30;
-                eng__xe_observe(xe, i, i % G, ch, ENG__XE_DELIVERED | (e ? ENG__XE_ENGAGED : 0) |
-                                                      (e && lcg(&s) % 100 < 12 ? ENG__XE_CONVERTED : 0));
-            }
-        for (unsigned g = 0; g < G; g++)
-            eng__xe_baseline(xe, g, 1000, 20);
-        eng__xe_refresh(xe);
+        uniform_sends(xe, &s);
         double share = eng__xe_explore_now(xe);
         /* what the cheap channel earns at the guard rail's estimate, and a uniform channel's worth */
         double earn = 0, mean = 0;
