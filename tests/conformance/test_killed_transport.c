@@ -574,6 +574,8 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
  * (after the provider took it) and every 5th (before). */
 static void killed_in_callback(unsigned callers)
 {
+    if (test_slow_runtime() && strcmp(backend, "file") != 0)
+        skip(); /* valgrind, TSan: the file store's few kills are the share (the adapters' own code is the host's) */
     dx_store_open = store_open;
     store_wipe();
     dx_world(&F, N, BATCH, callers, 1);
@@ -606,8 +608,10 @@ static void killed_in_callback(unsigned callers)
     assert_true(total > 4 * BATCH);
 
     tally t = {0};
-    /* every envelope on the file store; every other on the adapters (their commits cost more) */
-    uint64_t stride = test_slow_runtime() ? 9 : strcmp(backend, "file") ? 2 : 1, tried = 0;
+    /* every envelope on the file store, every other on SQLite, every 4th on PostgreSQL (a commit
+     * is a round trip to the server: 85 s of wall at every other under the parallel suite) */
+    uint64_t stride = test_slow_runtime() ? 27 : strcmp(backend, "file") == 0 ? 1 : strcmp(backend, "sqlite") == 0 ? 2 : 4,
+             tried = 0;
     if (callers > 1)
         stride *= 3;
     for (uint64_t at = 1; at <= total; at += stride, tried++) {

@@ -504,7 +504,7 @@ static int die_at_rename(int op, size_t *n)
 {
     (void)n;
     if (op == ENG__IO_RENAME)
-        _exit(0);
+        kill(getpid(), SIGKILL); /* (not _exit: valgrind would check the dead process's leaks) */
     return 0;
 }
 
@@ -526,7 +526,7 @@ static void killed_before_the_rewrite(void **state)
     }
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     assert_int_equal(dir_has_pat(dir, 1), 1); /* committed, the old file not yet replaced */
     e = open_file(path, 0);
     assert_int_equal(pat_state(e), 0); /* erased */
