@@ -210,13 +210,31 @@ static int exec(sq *s, const char *sql, const char *what)
 }
 
 /* Storage contract v2: an erasure deleted personal data. SQLite keeps deleted
- * rows' bytes in free pages until they are reused; VACUUM rewrites the file. */
+ * rows' bytes in free pages until they are reused; VACUUM rewrites the database.
+ * In WAL mode the rewrite goes to the WAL and the old pages stay in the database
+ * file (and old frames in the WAL) until a checkpoint: a TRUNCATE checkpoint
+ * copies the rewrite back, shortens the database and empties the WAL. Another
+ * connection reading meanwhile keeps it from finishing: then an error, so the
+ * library tells these keys again at the next erasure (docs/privacy.md). */
 static int sq_erased(const void *const *keys, const size_t *lens, size_t n, void *user)
 {
     (void)keys;
     (void)lens;
     (void)n;
-    return exec(user, "VACUUM", "vacuum");
+    sq *s = user;
+    int rc = exec(s, "VACUUM", "vacuum");
+    sqlite3_stmt *st = NULL;
+    int src = rc ? SQLITE_OK : sqlite3_prepare_v2(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st, NULL);
+    if (!rc && src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_int(st, 0)) { /* busy: a reader kept the checkpoint from finishing */
+            eng_error_set(ENG_EBUSY, "sqlite vacuum: the WAL is still read by another connection (told again at the "
+                                     "next erasure)");
+            rc = ENG_EBUSY;
+        }
+        src = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc ? rc : src != SQLITE_OK ? sq_fail(s, src, "vacuum checkpoint") : ENG_OK;
 }
 
 /* IMMEDIATE takes the write lock now: a batch never fails halfway on a lock

@@ -146,6 +146,31 @@ static void changes_report_other_handles(void **state)
     eng_store_free(b);
 }
 
+/* Erasure through the adapter (its `erased`: VACUUM): once eng_customer_erase returns, no file
+ * of the database's directory (the database, its WAL, its shared memory) holds the erased
+ * customer's email or external id, while another customer's email stays (docs/privacy.md). */
+static void erased_bytes_leave_every_file(void **state)
+{
+    loc *l = *state;
+    eng_store *s = NULL;
+    assert_int_equal(store_sqlite_open(l->path, NULL, STORE_SQLITE_CREATE, test_alloc_get(), &s), ENG_OK);
+    eng_engine *e = test_engine_open(s);
+    assert_int_equal(eng_org_create(e, "acme", NULL, "admin", NULL), ENG_OK);
+    char csv[4096], *p = csv;
+    p += sprintf(p, "id,contact.email,consent.email\n");
+    for (int i = 0; i < 40; i++)
+        p += sprintf(p, "cust-%03d-erasable,person%03d@erase.example,yes\n", i, i);
+    assert_int_equal(eng_customers_import_csv_buffer(e, "admin", csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
+    const char *pat = "person007@erase.example", *pid = "cust-007-erasable";
+    assert_int_equal(test_dir_has_bytes(l->dir, pat, strlen(pat)), 1); /* the search finds what is there */
+    assert_int_equal(eng_customer_erase(e, "admin", pid), ENG_OK);
+    assert_int_equal(test_dir_has_bytes(l->dir, pat, strlen(pat)), 0);
+    assert_int_equal(test_dir_has_bytes(l->dir, pid, strlen(pid)), 0);
+    assert_int_equal(test_dir_has_bytes(l->dir, "person008@erase.example", 23), 1);
+    assert_int_equal(eng_close(e), ENG_OK);
+    assert_int_equal(test_dir_has_bytes(l->dir, pat, strlen(pat)), 0);
+}
+
 int main(void)
 {
     static const conf_backend b = {"sqlite", 1, sq_create, sq_open, sq_destroy, NULL};
@@ -156,6 +181,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(rows_are_in_sqlite_in_wal_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_files_give_clear_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(changes_report_other_handles, setup, teardown),
+        cmocka_unit_test_setup_teardown(erased_bytes_leave_every_file, setup, teardown),
     };
     failed += cmocka_run_group_tests_name("sqlite adapter", tests, NULL, NULL);
     return failed ? 1 : 0;
