@@ -448,10 +448,11 @@ static void priority_guard_rail_for_customers_without_data(void **st)
  * 1.645 standard deviations, where the variance at all channels and at a channel holds the data's sampling
  * variance of its share of the mean and the prior weight's share of the parent's (at the top, the cold
  * prior's), and a cell only its channel's through its prior weight; never below the cold prior's 5 %
- * quantile nor above the mean. en/ec: engagements with a known outcome and their conversions. */
-static void rail_closed_form(const eng__xe *xe, double en[G][K], double ec[G][K], double p0, double r_lo[G][K])
+ * quantile nor above the mean. en/ec: engagements with a known outcome and their conversions; @p p0c: the
+ * cold prior's organic rate: the control's bc / bn, or 1/2 / (bn + 1) when it has bought nothing. */
+static void rail_closed_form(const eng__xe *xe, double en[G][K], double ec[G][K], double p0c, double r_lo[G][K])
 {
-    double n = 0, k = 0, z = 1.6448536269514722;
+    double n = 0, k = 0, z = 1.6448536269514722, p0 = p0c;
     for (unsigned g = 0; g < G; g++)
         for (unsigned c = 0; c < K; c++)
             n += en[g][c], k += ec[g][c];
@@ -536,12 +537,12 @@ static void guard_rail_holds_back_what_pays_only_at_the_prior(void **st)
     for (unsigned g = 0; g < G; g++)
         eng__xe_baseline(xe, g, 1000, 20); /* every segment 2 %: the pooled rate, whatever the shrinkage */
     eng__xe_refresh(xe);
-    const double p0 = 0.02;
+    const double p0 = 0.02, p0c = p0;
     size_t positive, by[K] = {0};
-    rail_closed_form(xe, en, ec, p0, r_lo);
+    rail_closed_form(xe, en, ec, p0c, r_lo);
     for (unsigned g = 0; g < G; g++)
         for (unsigned c = 0; c < K; c++) /* no conversion yet: the rail is the prior's quantile */
-            assert_true(fabs(r_lo[g][c] - eng__xe_cold_conversion_low(p0, 0.05)) < 1e-15);
+            assert_true(fabs(r_lo[g][c] - eng__xe_cold_conversion_low(p0c, 0.05)) < 1e-15);
     size_t held = rail_decisions(xe, cost, 6, p0, r_lo, &positive, by);
     assert_true(held > N / 20 && positive - held > N / 20); /* both sides of the rail are exercised */
     /* A few conversions: 3 of 40 engagements over all channels, then WhatsApp's two conversions in two. Its mean
@@ -556,7 +557,7 @@ static void guard_rail_holds_back_what_pays_only_at_the_prior(void **st)
         en[i % G][3] += 1, ec[i % G][3] += 1;
     }
     eng__xe_refresh(xe);
-    rail_closed_form(xe, en, ec, p0, r_lo);
+    rail_closed_form(xe, en, ec, p0c, r_lo);
     assert_true(eng__xe_pi_posterior(xe, 41 % G, 3).a / (eng__xe_pi_posterior(xe, 41 % G, 3).a +
                                                          eng__xe_pi_posterior(xe, 41 % G, 3).b) > 0.1);
     memset(by, 0, sizeof by);
@@ -573,13 +574,55 @@ static void guard_rail_holds_back_what_pays_only_at_the_prior(void **st)
                 en[g][ch] += 1, ec[g][ch] += conv;
             }
         eng__xe_refresh(xe);
-        rail_closed_form(xe, en, ec, p0, r_lo);
+        rail_closed_form(xe, en, ec, p0c, r_lo);
         held = rail_decisions(xe, cost, 6, p0, r_lo, &positive, by);
         assert_true(positive > N / 10);
         assert_true((double)held / positive < 0.6 * share);
         share = (double)held / positive;
     }
     assert_true(share < 0.05);
+    eng__xe_free(xe);
+}
+
+/* A control group that has bought nothing is a low organic rate, not an unknown one: 80 control customers without
+ * a purchase put the cold prior at an organic rate of 0.5 / 81, whose lower 5 % quantile of conversion given
+ * engagement is about 0.014, so a channel worth 0.75 x 2.4 an engagement at 0.038 a message does not pay at the
+ * rail and nobody is sent (genworld.py world 72: organic 0.14 %, orders of 2.3, the oracle sends nothing). Read
+ * as unknown, the rail's floor was the uniform prior's 0.05 and every customer was sent, wave after wave. With
+ * no control counted at all the prior stays the uniform one (nothing known); one purchase in the 80 makes the
+ * rate 1 / 80, as the closed form checks. */
+static void control_without_purchases_is_a_low_rate(void **st)
+{
+    (void)st;
+    const double cost[K] = {0.038, 0.038, 0.038, 0.038, 0.038, 0.038};
+    eng__xe *xe = created(cost, 2.4, 6);
+    for (uint32_t i = 0; i < N; i++) {
+        items[i] = (eng__xe_item){i, (uint16_t)(i % G), 1, 0, 0, 0}; /* reachable on channel 0 only */
+        for (unsigned r = 0; r < 4; r++) /* engagement only: three in four engage */
+            eng__xe_observe(xe, i, i % G, 0, ENG__XE_DELIVERED | ENG__XE_NO_CONV | (r < 3 ? ENG__XE_ENGAGED : 0));
+    }
+    eng__xe_refresh(xe); /* no control yet: the uniform prior, whose 5 % quantile pays here */
+    eng__xe_decide(xe, 1, 0, items, N, a);
+    size_t sent = 0;
+    for (uint32_t i = 0; i < N; i++)
+        sent += a[i].channel == 0;
+    assert_true(sent > N / 2);
+    eng__xe_baseline(xe, 0, 80, 0);
+    eng__xe_refresh(xe);
+    eng__xe_trace t;
+    eng__xe_explain(xe, 1, 0, &items[0], &t);
+    assert_int_equal(t.guarded, 1);
+    eng__xe_decide(xe, 1, 0, items, N, a);
+    for (uint32_t i = 0; i < N; i++)
+        assert_int_equal(a[i].channel, -1);
+    static double en[G][K], ec[G][K], r_lo[G][K];
+    memset(en, 0, sizeof en), memset(ec, 0, sizeof ec);
+    rail_closed_form(xe, en, ec, 0.5 / 81, r_lo);
+    assert_true(fabs(r_lo[0][0] - eng__xe_cold_conversion_low(0.5 / 81, 0.05)) < 1e-15);
+    assert_true(r_lo[0][0] < 0.015);
+    eng__xe_baseline(xe, 0, 0, 1); /* one purchase among them: their rate */
+    eng__xe_refresh(xe);
+    rail_closed_form(xe, en, ec, 1.0 / 80, r_lo);
     eng__xe_free(xe);
 }
 
@@ -1030,6 +1073,7 @@ int main(void)
         cmocka_unit_test(truth_hook_makes_the_score),
         cmocka_unit_test(priority_guard_rail_for_customers_without_data),
         cmocka_unit_test(guard_rail_holds_back_what_pays_only_at_the_prior),
+        cmocka_unit_test(control_without_purchases_is_a_low_rate),
         cmocka_unit_test(exploration_stops_when_its_information_cannot_pay),
         cmocka_unit_test(exploration_counts_information_in_flight),
         cmocka_unit_test(cold_customers_draw_from_the_prior),
