@@ -360,7 +360,11 @@ typedef struct ahead {
     eng__pipe pp;      /* one job: the caller's at the join when no thread has taken it */
 } ahead;
 
-enum { AHEAD_SLICE = 2048 }; /* sends: 16 KiB of times, 8 KiB of each other array */
+/* sends: 128 KiB of times, 64 KiB of each other array. A populate call a slice and array:
+ * slices of 2,048 sends (8-16 KiB) took 7.1 ns a send of system time, 16,384 took 5.8
+ * (the three 4 KiB-page arrays alone; docs/events.md, 2026-12-07 night); a slice is then
+ * ~130 us of faults between the serves of a seal's encode. */
+enum { AHEAD_SLICE = 16384 };
 
 /* Slice @p off of every array: 0 when done. */
 static int ahead_slice(const ahead *a, size_t off)

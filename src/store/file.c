@@ -72,6 +72,8 @@ typedef struct filestore {
     eng__tpool *behind; /* the next spilled value is written by its worker (eng__file_behind) */
     eng__behind bg;     /* that write, joined before the store's next write, read or commit */
     int bg_crc;         /* 1: spill_crc is bg.crc once joined */
+    uint64_t room;      /* the file's blocks are reserved up to here (reserve_ahead); 0: none */
+    int no_room;        /* its file system cannot reserve them */
 } filestore;
 
 static int io_fail(const filestore *fs, int err, const char *what, uint64_t off)
@@ -125,6 +127,37 @@ static int truncate_fd(int fd, uint64_t len)
     if (injected)
         return injected;
     return ftruncate(fd, (off_t)len) == 0 ? 0 : errno;
+}
+
+/* The file's blocks reserved ahead of the writes that need them (fallocate, the size
+ * unchanged), so that a batch's writes land in allocated blocks: on ext4 each page of a
+ * write past the allocated end reserves its own delayed block (quota, extent status,
+ * free-cluster counts), which was a quarter or more of the kernel's time of W6's
+ * writes, the larger part of which run on the engine's workers (docs/events.md,
+ * 2026-12-07 night). Steps of an eighth of the file, 1 to 64 MiB; best effort: where
+ * the file system cannot, the writes are as before. A close gives back what the file
+ * did not use (free_room); a reopen or compaction reserves again when it writes. */
+static void reserve_ahead(filestore *fs, uint64_t upto)
+{
+#if defined(__linux__) && defined(FALLOC_FL_KEEP_SIZE)
+    if (upto <= fs->room || fs->no_room)
+        return;
+    uint64_t step = fs->end / 8, from = fs->room > fs->end ? fs->room : fs->end;
+    step = step < ((uint64_t)1 << 20) ? (uint64_t)1 << 20 : step > ((uint64_t)64 << 20) ? (uint64_t)64 << 20 : step;
+    if (fallocate(fs->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(upto + step - from)) == 0)
+        fs->room = upto + step;
+    else if (errno == EOPNOTSUPP || errno == ENOSYS)
+        fs->no_room = 1;
+#else
+    (void)fs, (void)upto;
+#endif
+}
+
+/* The reserved blocks past the file's end given back (a cut to the same size frees them). */
+static void free_room(filestore *fs)
+{
+    if (fs->room > fs->end && !fs->broken && !fs->spill && ftruncate(fs->fd, (off_t)fs->end) == 0)
+        fs->room = 0;
 }
 
 /* The directory of @p path into @p dir (4096 bytes). */
@@ -417,6 +450,7 @@ static int append_frame(filestore *fs, const eng__omap *ops)
         return too_big(plen);
     }
     int err;
+    reserve_ahead(fs, fs->end + ENG__FRAME_HEADER + plen);
     if (!fs->spill) {
         eng__frame_header_encode(w.data, fs->next_seq, w.data + ENG__FRAME_HEADER, plen);
         err = write_all(fs->fd, w.data, w.len, fs->end);
@@ -509,6 +543,7 @@ static int spill(filestore *fs, const void *k, size_t kl, const void *v, size_t 
     struct iovec iov[3] = {{hdr, hl}, {w.data, w.len}, {(void *)v, vl}};
     int err = 0, np = hl ? 3 : 2, behind = 0;
     if (!rc) {
+        reserve_ahead(fs, at + n);
         size_t len = hl + w.len + vl, allowed = len;
         int injected = fault(ENG__IO_WRITE, &allowed), lim = injected && allowed < len;
         /* a write behind reports its failure at the store's next call (join_behind) */
@@ -678,8 +713,10 @@ static void f_destroy(void *u)
     if (fs->fd >= 0 && fs->spill) /* closed inside a batch: leave no torn tail behind */
         drop_spill(fs);
     eng__behind_free(&fs->bg, &fs->mem);
-    if (fs->fd >= 0)
+    if (fs->fd >= 0) {
         checkpoint(fs);
+        free_room(fs);
+    }
     eng__kvmem_clear(&fs->kv);
     if (fs->fd >= 0)
         close(fs->fd); /* releases the lock */
@@ -1086,6 +1123,7 @@ static int compact_fs(filestore *fs)
     fs->fd = c.fd;
     c.fd = -1;
     fs->end = fs->indexed = c.off;
+    fs->room = 0; /* the new file's: none */
     fs->version = ENG__FILE_VERSION;
     fs->frames = c.seq - 1;
     fs->next_seq = c.seq;
