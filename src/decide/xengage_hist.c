@@ -16,10 +16,9 @@
  * control group's, carried from the org's last execution), so the windows'
  * lengths do not matter.
  *
- * A campaign with no transaction of the org's customers between its first send
- * and its last window's end says nothing (the host did not feed sales for that
- * period): it is left out, so history replayed without sales cannot teach
- * "nobody ever buys". Older sends weigh
+ * A campaign with no transaction in any of its sends' windows says nothing
+ * (the host did not feed sales for that period): it is left out, so history
+ * replayed without sales cannot teach "nobody ever buys". Older sends weigh
  * less: the model's forget factor per XE_CONV_PERIOD of age. */
 #include "decide/xengage_impl.h"
 #include "base/lower.h"
@@ -131,19 +130,13 @@ static int eng_at_cb(const eng__touch_cols *c, void *u)
     return 0;
 }
 
-/* The end of send s's window: XE_CONV_WINDOW after it, or its first engagement (@p first, eng_at) when that
- * came later, by @p now. */
-static eng_time window_end(const eng__sends_view *v, uint32_t s, const uint32_t *first, eng_time now)
+/* Does send s's customer buy from the send to XE_CONV_WINDOW after it, or to its first engagement (@p first,
+ * eng_at) when that came later, by @p now? */
+static int converted(const txn_idx *t, const eng__sends_view *v, uint32_t s, const uint32_t *first, eng_time now)
 {
     eng_time to = v->sent_at[s] + XE_CONV_WINDOW, at = v->sent_at[s] + (eng_time)(first[s] ? first[s] - 1 : 0) * 1000;
     to = at > to ? at : to;
-    return to < now ? to : now;
-}
-
-/* Does send s's customer buy within its window? */
-static int converted(const txn_idx *t, const eng__sends_view *v, uint32_t s, const uint32_t *first, eng_time now)
-{
-    return txn_in(t, v->customer[s], v->sent_at[s], window_end(v, s, first, now));
+    return txn_in(t, v->customer[s], v->sent_at[s], to < now ? to : now);
 }
 
 /* Send s is the org's, sent before @p before on a channel the optimizer has. */
@@ -197,34 +190,12 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
         f.statuses = 1u << ENG_TOUCH_OPENED | 1u << ENG_TOUCH_CLICKED;
         rc = eng__touch_scan(e, &f, eng_at_cb, &ea);
     }
-    /* Pass 1: which campaigns (contexts) the host fed sales for: a sale of any of the org's customers between
-     * the campaign's first send and its last window's end. Why not a sale among its own sends' customers (the
-     * rule before): where nothing pays nobody sent buys, so every campaign was left out, the conversion
-     * estimate began each execution at the cold prior again, and the sends it let through never taught it
-     * (genworld.py world 72: organic 0.14 %, conversion 0.2 %). */
-    eng_time *span = rc ? NULL : eng__malloc(&e->mem, ((size_t)maxctx + 1) * 2 * sizeof *span);
-    eng_time *all = rc ? NULL : eng__malloc(&e->mem, (t.n ? t.n : 1) * sizeof *all);
-    if (!rc && (!span || !all))
-        rc = eng__nomem();
-    for (uint32_t x = 0; !rc && x <= maxctx; x++)
-        span[2 * x] = INT64_MAX, span[2 * x + 1] = INT64_MIN;
+    /* Pass 1: which campaigns (contexts) have sales in their windows at all. */
     for (uint32_t s = 0; s < v.n && !rc; s++) {
-        if (!seeds(&v, s, code, before, idx) || v.customer[s] >= ncust)
+        if (!seeds(&v, s, code, before, idx) || v.customer[s] >= ncust || sold[v.ctx[s]])
             continue;
-        eng_time *sp = span + 2 * (size_t)v.ctx[s], to = window_end(&v, s, ea.first, now);
-        sp[0] = v.sent_at[s] < sp[0] ? v.sent_at[s] : sp[0];
-        sp[1] = to > sp[1] ? to : sp[1];
+        sold[v.ctx[s]] = (uint8_t)converted(&t, &v, s, ea.first, now);
     }
-    if (!rc) {
-        memcpy(all, t.time, t.n * sizeof *all);
-        qsort(all, t.n, sizeof *all, cmp_time);
-    }
-    for (uint32_t x = 0; !rc && x <= maxctx; x++) {
-        size_t at = eng__lower_i64(all, t.n, span[2 * x]); /* the first sale at or after the first send */
-        sold[x] = span[2 * x] <= span[2 * x + 1] && at < t.n && all[at] <= span[2 * x + 1];
-    }
-    eng__free(&e->mem, span);
-    eng__free(&e->mem, all);
     /* Pass 2: per segment x channel, engaged sends and their conversions, and the delivered sends not
      * engaged and theirs (the organic rate; weights decay with age). */
     double *en = acc, *ec = acc + (size_t)G * K, *bn = acc + 2 * (size_t)G * K, *bc = bn + (size_t)G * K;
