@@ -26,6 +26,7 @@ typedef struct part {
     size_t lo, hi;
     int rc;
     char det[64], msg[192]; /* the range's error, copied off its thread */
+    eng__cspan span;        /* its candidates' */
 } part;
 
 struct job {
@@ -36,6 +37,7 @@ struct job {
     const uint32_t **slot;
     eng__rkey *rk;
     uint32_t *cand;
+    eng__cspan *span;
     part *ps;
 };
 
@@ -68,9 +70,14 @@ static int split(job *j, size_t n)
     eng__pipe pp;
     eng__pipe_start(&pp, &j->ev->e->pool, nt - 1, np, run_part, j);
     eng__pipe_end(&pp);
+    eng__cspan *sp = j->span;
+    *sp = (eng__cspan){UINT32_MAX, 0, 0};
     for (size_t k = 0; k < np; k++) {
         if (ps[k].rc)
             return eng__err(ps[k].rc, ps[k].det, "%s", ps[k].msg);
+        sp->lo = ps[k].span.lo < sp->lo ? ps[k].span.lo : sp->lo;
+        sp->hi = ps[k].span.hi > sp->hi ? ps[k].span.hi : sp->hi;
+        sp->none += ps[k].span.none;
     }
     return ENG_OK;
 }
@@ -189,7 +196,8 @@ static void rcpt_range(part *p)
      * fewer lines than the map's entries); its run read, and the map's entry prefetched
      * when the run does not hold it; its candidate taken, or its key hashed when the
      * maps do not hold it */
-    size_t q[4], nq = 0;
+    size_t q[4], nq = 0, none = 0;
+    uint32_t lo = UINT32_MAX, hi = 0; /* the candidates' span, for the apply pass's cut */
     for (size_t i = p->lo; i < p->hi + 2 * AHEAD; i++) {
         if (i < p->hi && j->h[i])
             __builtin_prefetch((const void *)(uintptr_t)(j->h[i] / 32));
@@ -206,8 +214,12 @@ static void rcpt_range(part *p)
             continue;
         uint32_t c = j->cand[k] ? j->cand[k] : slot[k] ? *slot[k] : 0;
         rk[k].cand = j->cand[k] = c ? c - 1 : ENG__NO_SEND;
-        if (c)
+        if (c) {
+            lo = c - 1 < lo ? c - 1 : lo;
+            hi = c - 1 > hi ? c - 1 : hi;
             continue;
+        }
+        none++;
         rk[k].mapped = 0;
         q[nq++] = k;
         if (nq == 4) {
@@ -216,12 +228,14 @@ static void rcpt_range(part *p)
         }
     }
     hash_rows(r, j->lens, q, nq, j->h);
+    p->span = (eng__cspan){lo, hi, none};
 }
 
 int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t *lens, uint64_t *h,
-                    const uint32_t **slot, eng__rkey *rk, uint32_t *cand)
+                    const uint32_t **slot, eng__rkey *rk, uint32_t *cand, eng__cspan *span)
 {
-    job j = {.ev = ev, .r = r, .lens = lens, .h = h, .slot = slot, .rk = rk, .cand = cand, .ps = NULL};
+    job j = {.ev = ev, .r = r, .lens = lens, .h = h, .slot = slot, .rk = rk, .cand = cand, .span = span, .ps = NULL};
+    *span = (eng__cspan){UINT32_MAX, 0, 0};
     return n ? split(&j, n) : ENG_OK;
 }
 

@@ -27,13 +27,23 @@ typedef struct eng__rkey {
     uint8_t channel, mapped, status;
 } eng__rkey;
 
+/* The candidates of a batch: the least and greatest (UINT32_MAX and 0 when
+ * none has one) and how many have none (ENG__NO_SEND). Counted as they are
+ * found, so the apply pass's cut and the caller's look for the others read
+ * no candidate array for them. */
+typedef struct eng__cspan {
+    uint32_t lo, hi;
+    size_t none;
+} eng__cspan;
+
 /* Receipts of r checked (the first bad one is the error, nothing changed)
  * and read: lens[i] its key's length; rk[i] its time, status and, when its
  * key has its context's prefix, what the key says and the key map's
  * candidate (rk[i].cand and cand[i], ENG__NO_SEND when the map has none:
- * then h[i] is the key's hash, else 0). slot: scratch of n pointers. */
+ * then h[i] is the key's hash, else 0); *span the candidates'. slot: scratch
+ * of n pointers. */
 int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t *lens, uint64_t *h,
-                    const uint32_t **slot, eng__rkey *rk, uint32_t *cand);
+                    const uint32_t **slot, eng__rkey *rk, uint32_t *cand, eng__cspan *span);
 
 /* `sent` rows [from, n) of one context (its key prefix pfx, plen, set),
  * parsed by chunks (eng__pipe jobs) while the caller applies the rows before
@@ -62,7 +72,7 @@ void eng__sent_pipe_end(eng__spipe *sp);
 
 /* The order and apply passes of a receipt batch (rapply.c): the n
  * receipts of r with their candidate sends cand[i] (rk[i].cand; ENG__NO_SEND:
- * none; h[i] the hash of the keys not mapped). ord (n entries) gets the
+ * none; h[i] the hash of the keys not mapped), span their span. ord (n entries) gets the
  * positions (ord[k] & 0xffffffff) of the *nm receipts with a candidate, in
  * ascending candidate order, receipts of one candidate in arrival order,
  * then those without, in arrival order. A receipt whose candidate is its
@@ -77,7 +87,7 @@ void eng__sent_pipe_end(eng__spipe *sp);
  * are put into the tails on the caller's, in order: the same store whatever
  * the thread count. */
 int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, const uint64_t *h, const uint32_t *cand,
-                    size_t n, uint64_t *ord, size_t *nm, eng_event_report *rep, eng__optlist *opts, uint32_t *stray,
+                    const eng__cspan *span, size_t n, uint64_t *ord, size_t *nm, eng_event_report *rep, eng__optlist *opts, uint32_t *stray,
                     size_t *nstray);
 /* The apply pass's ranges a thread (the caller's included) when there are
  * threads: the caller puts each range's rows into the tails as soon as it is

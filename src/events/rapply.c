@@ -54,14 +54,21 @@ typedef struct merge {
 
 /* Its receipts, put into ord[lo, hi) in arrival order by cut(), sorted by
  * send; when they arrived in send order (a provider passing deliveries on in
- * the order they went out), the passes are skipped. */
+ * the order they went out), the passes are skipped. Looked for here, on the
+ * range's thread, rather than as cut() puts them (a store and a load a
+ * receipt on the caller's): shuffled receipts stop the look at once. */
 static void part_sort(apart *p)
 {
     size_t n = p->hi - p->lo;
-    if (p->sorted || n < 2) /* a range left empty (every receipt without a send) has no scratch */
+    if (n < 2) /* a range left empty (every receipt without a send) has no scratch */
+        return;
+    uint64_t *a = p->ord + p->lo, *b = p->tmp + p->lo;
+    size_t up = 1;
+    while (up < n && a[up] >> 32 >= a[up - 1] >> 32)
+        up++;
+    if ((p->sorted = up == n))
         return;
     /* more than one receipt, so there is scratch */
-    uint64_t *a = p->ord + p->lo, *b = p->tmp + p->lo;
     uint64_t span = p->khi - p->klo;
     int bits = 0;
     while (bits < 33 && ((span - 1) >> bits))
@@ -222,24 +229,15 @@ static int part_merge(void *arg, void *user)
     return rc;
 }
 
-/* Cut the candidates cand[0, n) into np ranges of about as many receipts
- * (whole blocks of sends, counted in one pass), set each part's range and
- * positions and put its receipts into ord[lo, hi) in arrival order (the
- * sort key the send less the range's first; sorted: none comes before the
- * one before it); the receipts without a send go after, into ord[*nm, n) in
- * arrival order. */
-static void cut(apart *ps, size_t np, const uint32_t *cand, size_t n, uint64_t *ord, size_t *nm)
+/* Cut the candidates cand[0, n) (their span: sp) into np ranges of about as
+ * many receipts (whole blocks of sends, counted in one pass), set each part's
+ * range and positions and put its receipts into ord[lo, hi) in arrival order
+ * (the sort key the send less the range's first); the receipts without a send
+ * go after, into ord[*nm, n) in arrival order. */
+static void cut(apart *ps, size_t np, const uint32_t *cand, const eng__cspan *sp, size_t n, uint64_t *ord, size_t *nm)
 {
-    uint32_t lo = UINT32_MAX, hi = 0;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t c = cand[i];
-        if (c != ENG__NO_SEND) {
-            lo = c < lo ? c : lo;
-            hi = c > hi ? c : hi;
-            m++;
-        }
-    }
+    uint32_t lo = sp->lo, hi = sp->hi;
+    size_t m = n - sp->none;
     uint64_t top = m ? (uint64_t)hi - lo + 1 : 0;
     for (size_t i = 0, j = m; i < n && j < n; i++)
         if (cand[i] == ENG__NO_SEND)
@@ -286,22 +284,16 @@ static void cut(apart *ps, size_t np, const uint32_t *cand, size_t n, uint64_t *
     }
     /* each receipt into its range, in arrival order */
     size_t at[RANGES_MAX];
-    uint64_t last[RANGES_MAX];
-    uint8_t down[RANGES_MAX];
+    uint64_t first[RANGES_MAX]; /* the send of each range's sort key 0 */
     for (size_t k = 0; k < np; k++)
-        at[k] = ps[k].lo, last[k] = 0, down[k] = 0;
+        at[k] = ps[k].lo, first[k] = lo + ps[k].klo;
     for (size_t i = 0; i < n; i++) {
         uint32_t c = cand[i];
         if (c == ENG__NO_SEND)
             continue;
         uint8_t r = range[(c - lo) >> sh];
-        uint64_t k = (uint64_t)c - lo - ps[r].klo;
-        ord[at[r]++] = k << 32 | i;
-        down[r] |= k < last[r];
-        last[r] = k;
+        ord[at[r]++] = ((uint64_t)c - first[r]) << 32 | i;
     }
-    for (size_t k = 0; k < np; k++)
-        ps[k].sorted = !down[k];
 }
 
 /* The ranges' rows and sort scratch, kept by the engine between batches: freed
@@ -402,7 +394,7 @@ static void range_run(void *user, size_t k)
 }
 
 int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, const uint64_t *h, const uint32_t *cand,
-                    size_t n, uint64_t *ord, size_t *nm, eng_event_report *rep, eng__optlist *opts, uint32_t *stray,
+                    const eng__cspan *span, size_t n, uint64_t *ord, size_t *nm, eng_event_report *rep, eng__optlist *opts, uint32_t *stray,
                     size_t *nstray)
 {
     const eng__mem *mem = &ev->e->mem;
@@ -410,7 +402,7 @@ int eng__rcpt_apply(eng__ev *ev, const eng_receipts *r, const eng__rkey *rk, con
     memset(ps, 0, sizeof ps);
     *nstray = 0;
     size_t nt = eng__par_parts(ev, n), np = nt > 1 ? nt * ENG__RANGES_PER : 1;
-    cut(ps, np, cand, n, ord, nm);
+    cut(ps, np, cand, span, n, ord, nm);
     int rc = sc_get(ev);
     eng__rscratch *sc = ev->rsc;
     uint64_t *tmp = NULL;

@@ -374,10 +374,10 @@ static int precheck(const eng_receipts *r)
  * runs on the engine's threads (keypar.c). lens: each key's length. miss:
  * room for 2n. */
 static int candidates(const eng__ev *ev, const eng_receipts *r, uint32_t *lens, uint64_t *h, size_t n,
-                      uint32_t *cand, uint32_t *miss, uint64_t *mh, const uint32_t **slot, rkey *rk)
+                      uint32_t *cand, uint32_t *miss, uint64_t *mh, const uint32_t **slot, rkey *rk, eng__cspan *sp)
 {
-    int rc = eng__rcpt_parse(ev, r, n, lens, h, slot, rk, cand);
-    if (rc)
+    int rc = eng__rcpt_parse(ev, r, n, lens, h, slot, rk, cand, sp);
+    if (rc || !sp->none) /* every key in its map (the dispatcher's keys): nothing to look for */
         return rc;
     size_t nm = 0;
     for (size_t i = 0; i < n; i++)
@@ -386,8 +386,15 @@ static int candidates(const eng__ev *ev, const eng_receipts *r, uint32_t *lens, 
             miss[nm++] = (uint32_t)i;
         }
     probe_all(&ev->s, mh, nm, miss + n);
-    for (size_t j = 0; j < nm; j++)
-        rk[miss[j]].cand = cand[miss[j]] = miss[n + j];
+    for (size_t j = 0; j < nm; j++) {
+        uint32_t c = miss[n + j];
+        rk[miss[j]].cand = cand[miss[j]] = c;
+        if (c != NO_SEND) {
+            sp->none--;
+            sp->lo = c < sp->lo ? c : sp->lo;
+            sp->hi = c > sp->hi ? c : sp->hi;
+        }
+    }
     return ENG_OK;
 }
 
@@ -450,7 +457,8 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     uint32_t *cand = (uint32_t *)(slot + n), *miss = cand + n;
     if (n && !tm)
         rc = ENG_ENOMEM;
-    if (!rc && (rc = candidates(ev, r, lens, h, n, cand, miss, ord, slot, rk)))
+    eng__cspan span;
+    if (!rc && (rc = candidates(ev, r, lens, h, n, cand, miss, ord, slot, rk, &span)))
         *refused = 1;
     if (!rc)
         rep->rows += n;
@@ -460,7 +468,7 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     size_t nm = 0, nstray = 0, nwait = 0;
     uint32_t *stray = miss; /* no longer needed */
     if (!rc)
-        rc = eng__rcpt_apply(ev, r, rk, h, cand, n, ord, &nm, rep, &opts, stray, &nstray);
+        rc = eng__rcpt_apply(ev, r, rk, h, cand, &span, n, ord, &nm, rep, &opts, stray, &nstray);
     if (!rc)
         rc = eng__tseal_poll(ev);
     for (size_t k = 0; k < nstray && !rc; k++) {
