@@ -196,8 +196,8 @@ static void rcpt_range(part *p)
      * fewer lines than the map's entries); its run read, and the map's entry prefetched
      * when the run does not hold it; its candidate taken, or its key hashed when the
      * maps do not hold it */
-    size_t q[4], nq = 0, none = 0;
-    uint32_t lo = UINT32_MAX, hi = 0; /* the candidates' span, for the apply pass's cut */
+    size_t q[4] = {0, 0, 0, 0}, nq = 0, none = 0;
+    uint32_t lo = UINT32_MAX, hi1 = 0; /* the candidates' span (hi1: the greatest + 1), for the apply pass's cut */
     for (size_t i = p->lo; i < p->hi + 2 * AHEAD; i++) {
         if (i < p->hi && j->h[i])
             __builtin_prefetch((const void *)(uintptr_t)(j->h[i] / 32));
@@ -212,13 +212,12 @@ static void rcpt_range(part *p)
         }
         if (i < p->lo + 2 * AHEAD || (k = i - 2 * AHEAD) >= p->hi)
             continue;
-        uint32_t c = j->cand[k] ? j->cand[k] : slot[k] ? *slot[k] : 0;
-        rk[k].cand = j->cand[k] = c ? c - 1 : ENG__NO_SEND;
-        if (c) {
-            lo = c - 1 < lo ? c - 1 : lo;
-            hi = c - 1 > hi ? c - 1 : hi;
+        uint32_t c = j->cand[k] ? j->cand[k] : slot[k] ? *slot[k] : 0, s = c - 1; /* c == 0: ENG__NO_SEND */
+        rk[k].cand = j->cand[k] = s;
+        lo = s < lo ? s : lo; /* one without (s UINT32_MAX, c 0) moves neither */
+        hi1 = c > hi1 ? c : hi1;
+        if (c)
             continue;
-        }
         none++;
         rk[k].mapped = 0;
         q[nq++] = k;
@@ -228,7 +227,7 @@ static void rcpt_range(part *p)
         }
     }
     hash_rows(r, j->lens, q, nq, j->h);
-    p->span = (eng__cspan){lo, hi, none};
+    p->span = (eng__cspan){lo, hi1 ? hi1 - 1 : 0, none};
 }
 
 int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t *lens, uint64_t *h,
