@@ -1,0 +1,1092 @@
+/* Fuzz target over SEQUENCES of public API calls. The input is a small program:
+ * byte 0 configures the engine (transport batch size, threads), then each op is
+ * one byte (which call) followed by the bytes its arguments are drawn from --
+ * valid values from the world built so far, boundaries, NULL, "", over-long
+ * and raw strings, unknown actors and ids. The world starts as an org with an
+ * author, an approver, a viewer, a unit author, an admin of a second org, some
+ * customers, groups and a draft message on a host store (so it can reopen).
+ * After every call, whatever the input:
+ *  - a failing call returns a code that eng_error_last() repeats, with a message;
+ *  - a failing call leaves the store byte for byte as it was (its digest);
+ *  - the transport never sees again a key whose outcome it gave as final
+ *    (accepted or rejected), even across reopens (test sends included: their
+ *    keys are unique per call);
+ *  - counts read back agree: an audience's parts add up and the test count
+ *    equals eng_audience_test_count(), a run report counts what the transport
+ *    saw and the credits it charged, receipts are all accounted for, and every
+ *    accepted send of a campaign has one furthest status in its touch counts. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_util.h"
+#include "test_store.h"
+#include "test_util.h"
+#include "../unit/model/store_digest.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define T0 1767225600000 /* 2026-01-01T00:00:00Z */
+#define NCUST 16
+#define MAXC 8  /* campaigns, messages, groups kept */
+#define MAXKEYS 4096
+
+typedef struct prog {
+    const uint8_t *p;
+    size_t n, i;
+} prog;
+
+static uint8_t u8(prog *g) { return g->i < g->n ? g->p[g->i++] : 0; }
+static uint16_t u16(prog *g) { return (uint16_t)(u8(g) << 8 | u8(g)); }
+
+/* A sent key the transport saw: its campaign and customer, and whether its
+ * outcome was final (accepted or rejected) or accepted. */
+typedef struct sent {
+    char *key;
+    uint64_t campaign;
+    uint32_t customer;
+    int final, accepted, erased;
+} sent;
+
+static struct world {
+    test_store *ts;
+    eng_engine *e;
+    eng_time now;
+    uint64_t rng;
+    uint64_t camp[MAXC], msg[MAXC];
+    size_t ncamp, nmsg;
+    uint32_t grp[MAXC];
+    size_t ngrp;
+    sent keys[MAXKEYS];
+    size_t nkeys;
+    /* what the transport saw during the current call */
+    uint64_t seen, seen_accepted, seen_rejected;
+    int64_t seen_cost;
+    int64_t cost[ENG_CH_COUNT];
+    int in_call; /* transport calls are expected only inside these calls */
+} W;
+
+/* ------------------------------------------------------------ argument values */
+
+static char huge[70000];
+static char ring[8][320];
+static unsigned ringi;
+
+static const char *str_of(prog *g, const char *const *pool, size_t n)
+{
+    uint8_t s = u8(g);
+    if (s < 0xc0)
+        return pool[s % n];
+    if (s < 0xcc)
+        return NULL;
+    if (s < 0xd8)
+        return "";
+    if (s < 0xdc)
+        return huge;
+    char *b = ring[ringi++ % 8];
+    if (s < 0xe4) { /* just over the usual limits (64, 128, 255, 256 bytes) */
+        size_t l = (size_t)(s - 0xdc) * 40 + 60;
+        memset(b, 'x', l);
+        b[l] = 0;
+        return b;
+    }
+    size_t l = u8(g) % 48; /* raw bytes: control characters, invalid UTF-8 */
+    for (size_t k = 0; k < l; k++)
+        b[k] = (char)u8(g);
+    b[l] = 0;
+    return b;
+}
+
+static const char *const ACTORS[] = {"root", "ann", "bob", "vic", "sam", "nat", "rex", "zed", "ann", "root"};
+static const char *actor_of(prog *g) { return str_of(g, ACTORS, sizeof ACTORS / sizeof *ACTORS); }
+
+static uint64_t id_of(prog *g, const uint64_t *ids, size_t n)
+{
+    uint8_t s = u8(g);
+    if (s < 0xe0 && n)
+        return ids[s % n];
+    switch (s & 3) {
+    case 0: return 0;
+    case 1: return UINT64_MAX;
+    case 2: return n ? ids[n - 1] + 1 : 1;
+    default: return (uint64_t)1 << 40;
+    }
+}
+
+static eng_time time_of(prog *g)
+{
+    uint8_t s = u8(g);
+    int8_t d = (int8_t)u8(g);
+    switch (s % 12) {
+    case 0: return 0;
+    case 1: return -1;
+    case 2: return INT64_MAX;
+    case 3: return INT64_MIN;
+    case 4: case 5: case 6: return W.now + d * ENG_HOUR;
+    default: return W.now + d * ENG_DAY;
+    }
+}
+
+static int enum_of(prog *g, int n)
+{
+    uint8_t s = u8(g);
+    if (s < 0xf0)
+        return s % n;
+    return s & 1 ? -1 : (s & 2 ? n : 1 << 30);
+}
+
+/* ------------------------------------------------------------ invariants */
+
+static int sent_find(const char *key)
+{
+    for (size_t i = 0; i < W.nkeys; i++)
+        if (strcmp(W.keys[i].key, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+static uint64_t rnd(void) { return test_splitmix(&W.rng); }
+
+static int send_batch(const eng_envelope *env, size_t n, int *status, void *user)
+{
+    (void)user;
+    CHECK(W.in_call); /* the transport is called only by run-due and test sends */
+    uint64_t r = rnd();
+    int broken = r % 23 == 0; /* the whole batch fails: every outcome unknown */
+    for (size_t i = 0; i < n; i++) {
+        CHECK(env[i].idempotency_key && strlen(env[i].idempotency_key) <= ENG_SEND_KEY_MAX);
+        int k = sent_find(env[i].idempotency_key);
+        if (k >= 0) /* never again after a final outcome */
+            CHECK(!W.keys[k].final);
+        if (k < 0 && W.nkeys < MAXKEYS) {
+            k = (int)W.nkeys++;
+            W.keys[k] = (sent){strdup(env[i].idempotency_key), env[i].campaign, env[i].customer, 0, 0, 0};
+        }
+        W.seen++;
+        uint64_t v = rnd() % 16;
+        status[i] = v < 9 ? ENG_SEND_ACCEPTED : v < 11 ? ENG_SEND_REJECTED : v < 13 ? ENG_SEND_RETRY
+                  : v < 15 ? ENG_SEND_UNKNOWN : -1;
+        if (broken || k < 0)
+            continue;
+        if (status[i] == ENG_SEND_ACCEPTED || status[i] == ENG_SEND_REJECTED)
+            W.keys[k].final = 1;
+        if (status[i] == ENG_SEND_ACCEPTED && env[i].occurrence != UINT32_MAX && env[i].customer != ENG_POC_CUSTOMER) {
+            W.keys[k].accepted = 1;
+            W.seen_accepted++;
+            W.seen_cost += W.cost[env[i].channel] * (int64_t)(env[i].segments ? env[i].segments : 1);
+        } else if (status[i] == ENG_SEND_REJECTED) {
+            W.seen_rejected++;
+        }
+    }
+    return broken ? ENG_ETRANSPORT : ENG_OK;
+}
+
+/* The store's digest; the engine must be open. */
+static void digest(uint8_t out[ENG__SHA256_LEN]) { CHECK(store_digest_rc(W.e, out) == ENG_OK); }
+
+static uint8_t dg_before[ENG__SHA256_LEN];
+static const char *call_name;
+
+static void pre(const char *name)
+{
+    call_name = name;
+    digest(dg_before);
+    eng_error_clear();
+}
+
+/* A failing call names itself and changed nothing. */
+static int trace = -1; /* FUZZ_API_TRACE=1: print each call and its outcome (to read what an input does) */
+
+static int post(int rc)
+{
+    if (trace < 0)
+        trace = getenv("FUZZ_API_TRACE") != NULL;
+    if (trace)
+        fprintf(stderr, "%-60.60s -> %s %s\n", call_name, rc ? eng_errstr(rc) : "ok",
+                rc ? eng_error_last()->detail : "");
+    if (rc == ENG_OK || rc == ENG_ITEROVER)
+        return rc;
+    const eng_error *err = eng_error_last();
+    if (err->code != rc || !err->message || !err->message[0]) {
+        fprintf(stderr, "%s: returned %d (%s) but the last error is %d \"%s\"\n", call_name, rc, eng_errstr(rc),
+                err->code, err->message ? err->message : "(null)");
+        abort();
+    }
+    uint8_t after[ENG__SHA256_LEN];
+    digest(after);
+    if (memcmp(dg_before, after, sizeof after) != 0) {
+        fprintf(stderr, "%s: failed with %s (%s at %s) but changed the store\n", call_name, eng_errstr(rc),
+                err->message, err->detail);
+        abort();
+    }
+    return rc;
+}
+
+#define CALL(expr) (pre(#expr), post(expr))
+
+static int keep(uint64_t *ids, size_t *n, uint64_t id)
+{
+    if (*n < MAXC)
+        ids[(*n)++] = id;
+    else
+        ids[id % MAXC] = id;
+    return 0;
+}
+
+/* Accepted sends of @p campaign still counted (their customer not erased). */
+static uint64_t accepted_of(uint64_t campaign)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < W.nkeys; i++)
+        n += W.keys[i].accepted && !W.keys[i].erased && W.keys[i].campaign == campaign;
+    return n;
+}
+
+static void check_touch_counts(void)
+{
+    if (W.nkeys >= MAXKEYS)
+        return;
+    for (size_t c = 0; c < W.ncamp; c++) {
+        uint64_t counts[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], n = 0;
+        CHECK(CALL(eng_touch_status_counts(W.e, "acme", W.camp[c], 0, counts, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT)) ==
+              ENG_OK);
+        for (size_t i = 0; i < ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT; i++)
+            n += counts[i];
+        if (n != accepted_of(W.camp[c])) {
+            fprintf(stderr, "campaign %llu: %llu sends in the touch counts, %llu accepted\n",
+                    (unsigned long long)W.camp[c], (unsigned long long)n,
+                    (unsigned long long)accepted_of(W.camp[c]));
+            abort();
+        }
+    }
+}
+
+/* Customers erased: their sends leave the touch counts. */
+static void erased_customer(uint32_t dense)
+{
+    for (size_t i = 0; i < W.nkeys; i++)
+        if (W.keys[i].customer == dense)
+            W.keys[i].erased = 1;
+}
+
+/* ------------------------------------------------------------ the world */
+
+static eng_time clock_fn(void *u)
+{
+    (void)u;
+    return W.now;
+}
+
+static eng_transport_methods TM = {ENG_TRANSPORT_METHODS_VERSION, NULL, NULL, send_batch, 1, 8};
+static unsigned threads;
+
+static void open_engine(void)
+{
+    eng_config cfg;
+    eng_config_init(&cfg, ENG_CONFIG_VERSION);
+    cfg.store = test_store_handle(W.ts);
+    cfg.transport = &TM;
+    cfg.clock_fn = clock_fn;
+    cfg.threads = threads;
+    CHECK(eng_open(&cfg, &W.e) == ENG_OK);
+}
+
+static void settings_costs(void)
+{
+    eng_org_settings s;
+    eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION);
+    if (eng_org_settings_get(W.e, "root", &s) == ENG_OK)
+        for (int c = 0; c < ENG_CH_COUNT; c++)
+            W.cost[c] = s.channel_cost[c];
+}
+
+static void actor(const char *by, const char *id, unsigned roles, int scope, const char *unit)
+{
+    eng_actor_spec a;
+    eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
+    a.id = id;
+    a.roles = roles;
+    a.scope = scope;
+    a.units = unit ? &unit : NULL;
+    a.n_units = unit ? 1 : 0;
+    CHECK(eng_actor_put(W.e, by, &a) == ENG_OK);
+}
+
+static const char *const GROUPS[] = {"all", "half", "flt", "nosuch", "1", "combo"};
+static const char *const BODIES[] = {"Hi, 20% off today. {{optout}}", "<p>Hello {{city}}</p>{{unsubscribe}}",
+                                     "{{unclosed", "Code {{coupon_code}}", "", "plain", "{{tiny_url}} x"};
+static const char *const EXPRS[] = {"age > 30", "city == \"Pune\"", "age >", "nosuch > 1", "true", "city"};
+
+static void world(uint8_t cfgbyte)
+{
+    W.now = T0;
+    W.rng = cfgbyte;
+    TM.batch_size = 1 + cfgbyte % 7;
+    threads = cfgbyte >> 7;
+    W.ts = test_store_new();
+    open_engine();
+    eng_org_settings s;
+    eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION);
+    s.channel_cost[ENG_CH_SMS] = 2;
+    s.xengage = cfgbyte & 8 ? ENG_XENGAGE_UNLOCKED : ENG_XENGAGE_TRIAL;
+    s.forbid_overdraft = (cfgbyte >> 4) & 1;
+    CHECK(eng_org_create(W.e, "acme", &s, "root", NULL) == ENG_OK);
+    CHECK(eng_unit_add(W.e, "root", "north", NULL) == ENG_OK);
+    actor("root", "ann", ENG_ROLE_AUTHOR, ENG_SCOPE_ORG, NULL);
+    actor("root", "bob", ENG_ROLE_APPROVER, ENG_SCOPE_ORG, NULL);
+    actor("root", "vic", ENG_ROLE_VIEWER, ENG_SCOPE_ORG, NULL);
+    actor("root", "sam", ENG_ROLE_AUTHOR | ENG_ROLE_APPROVER, ENG_SCOPE_ORG, NULL);
+    actor("root", "nat", ENG_ROLE_AUTHOR, ENG_SCOPE_UNIT, "north");
+    CHECK(eng_org_create(W.e, "beta", NULL, "rex", NULL) == ENG_OK);
+    CHECK(eng_unsubscribe_setup(W.e, "root", "https://acme.example/u", "0123456789abcdef-acme", 21) == ENG_OK);
+    CHECK(eng_credits_adjust(W.e, "root", ENG_CREDITS_CAMPAIGN, 60) == ENG_OK);
+    CHECK(eng_customers_add_column(W.e, "root", "city", ENG_COL_STRING) == ENG_OK);
+    CHECK(eng_customers_add_column(W.e, "root", "age", ENG_COL_INT64) == ENG_OK);
+    char csv[NCUST * 96 + 96], *p = csv;
+    const char *ids[NCUST];
+    char idb[NCUST][8];
+    p += sprintf(p, "id,contact.sms,consent.sms,contact.email,consent.email,city,age\n");
+    for (int i = 0; i < NCUST; i++) {
+        snprintf(idb[i], sizeof idb[i], "c%d", i);
+        ids[i] = idb[i];
+        p += sprintf(p, "c%d,+1555%07d,%s,%s%d@example.com,yes,%s,%d\n", i, i, i % 5 ? "yes" : "no",
+                     i % 3 ? "c" : "", i, i % 2 ? "Pune" : "Oslo", 20 + 2 * i);
+    }
+    CHECK(eng_customers_import_csv_buffer(W.e, "root", csv, (size_t)(p - csv), NULL, NULL) == ENG_OK);
+    CHECK(eng_group_create_uploaded(W.e, "root", "all", &W.grp[0]) == ENG_OK);
+    CHECK(eng_group_upload_ids(W.e, "root", W.grp[0], ids, NCUST, ENG_UPLOAD_REPLACE, NULL, NULL) == ENG_OK);
+    CHECK(eng_group_create_uploaded(W.e, "ann", "half", &W.grp[1]) == ENG_OK);
+    CHECK(eng_group_upload_ids(W.e, "ann", W.grp[1], ids, NCUST / 2, ENG_UPLOAD_REPLACE, NULL, NULL) == ENG_OK);
+    CHECK(eng_group_create_filter(W.e, "ann", "flt", "age > 30", &W.grp[2]) == ENG_OK);
+    W.ngrp = 3;
+    settings_costs();
+}
+
+static void world_free(void)
+{
+    if (W.e)
+        CHECK(eng_close(W.e) == ENG_OK);
+    if (W.ts)
+        test_store_free(W.ts);
+    for (size_t i = 0; i < W.nkeys; i++)
+        free(W.keys[i].key);
+    memset(&W, 0, sizeof W);
+}
+
+/* ------------------------------------------------------------ the ops */
+
+typedef struct msgbuf {
+    eng_message_spec m;
+    eng_schedule sched;
+    eng_incentive inc;
+    eng_delivery del;
+    eng_xengage_options xo;
+    eng_creative cr[3];
+    const char *inc_groups[3], *exc_groups[2];
+    int prio[3];
+    eng_sender snd[1];
+    const char *poc[1];
+} msgbuf;
+
+static void message_spec(prog *g, msgbuf *b)
+{
+    eng_message_spec_init(&b->m, ENG_MESSAGE_SPEC_VERSION);
+    eng_schedule_init(&b->sched, ENG_SCHEDULE_VERSION);
+    eng_incentive_init(&b->inc, ENG_INCENTIVE_VERSION);
+    eng_delivery_init(&b->del, ENG_DELIVERY_VERSION);
+    eng_xengage_options_init(&b->xo, ENG_XENGAGE_OPTIONS_VERSION);
+    static const char *const titles[] = {"Blast", "Promo"};
+    b->m.title = str_of(g, titles, 2);
+    uint8_t f = u8(g);
+    b->m.strategy = f % 8 < 5 ? ENG_STRATEGY_NONE : f % 8 == 5 ? ENG_STRATEGY_CHANNEL_PRIORITY
+                  : f % 8 == 6 ? ENG_STRATEGY_XENGAGE : enum_of(g, 4);
+    b->m.n_include = 1 + (f >> 3) % 2;
+    for (size_t i = 0; i < b->m.n_include; i++)
+        b->inc_groups[i] = str_of(g, GROUPS, 6);
+    b->m.include = f & 0x80 ? NULL : b->inc_groups;
+    b->m.n_exclude = (f >> 5) & 1;
+    b->exc_groups[0] = str_of(g, GROUPS, 6);
+    b->m.exclude = b->exc_groups;
+    uint8_t c = u8(g);
+    b->m.n_creatives = c % 3;
+    for (size_t i = 0; i < b->m.n_creatives; i++) {
+        b->cr[i].channel = i == 0 ? ENG_CH_SMS : c & 0x80 ? ENG_CH_SMS : c & 0x40 ? enum_of(g, ENG_CH_COUNT)
+                         : ENG_CH_EMAIL;
+        b->cr[i].subject = b->cr[i].channel == ENG_CH_EMAIL ? "Offer" : NULL;
+        b->cr[i].body = str_of(g, BODIES, 7);
+    }
+    b->m.creatives = b->cr;
+    b->prio[0] = ENG_CH_EMAIL;
+    b->prio[1] = ENG_CH_SMS;
+    b->prio[2] = enum_of(g, ENG_CH_COUNT);
+    b->m.channel_priority = b->prio;
+    b->m.n_channel_priority = b->m.strategy == ENG_STRATEGY_CHANNEL_PRIORITY ? 2 + (c >> 5 & 1) : 0;
+    uint8_t s = u8(g);
+    if (s % 4) {
+        b->sched.kind = s % 4 == 3 ? ENG_SCHEDULE_RECURRING : ENG_SCHEDULE_ONCE;
+        b->sched.at = s & 0x80 ? time_of(g) : W.now + (s >> 2 & 7) * ENG_DAY + ENG_HOUR;
+        b->sched.every = s & 0x40 ? u8(g) : 1;
+        b->sched.unit = enum_of(g, 3);
+        b->sched.until = b->sched.at + (s & 0x20 ? time_of(g) - W.now : 3 * ENG_DAY);
+        b->m.schedule = &b->sched;
+    }
+    uint8_t x = u8(g);
+    if (x & 1) {
+        b->inc.kind = x & 2 ? ENG_INCENTIVE_POINTS : ENG_INCENTIVE_COUPON;
+        b->inc.points = x & 4 ? 0 : 50;
+        b->inc.points_expiry_days = 30;
+        b->inc.offer_id = x & 8 ? "nooffer" : NULL;
+        b->m.incentive = &b->inc;
+    }
+    if (x & 0x10) {
+        b->snd[0] = (eng_sender){ENG_CH_SMS, x & 0x20 ? "ACME" : str_of(g, ACTORS, 2)};
+        b->poc[0] = x & 0x40 ? "poc@example.com" : "+15559999999";
+        b->del.senders = b->snd;
+        b->del.n_senders = 1;
+        b->del.poc = b->poc;
+        b->del.n_poc = x >> 7;
+        b->m.delivery = &b->del;
+    }
+    if (b->m.strategy == ENG_STRATEGY_XENGAGE) {
+        b->xo.credit_cap = x & 0x20 ? 0 : (int64_t)u8(g) - 8;
+        b->xo.credits_per_unit = x & 0x40 ? -1.0 : 1.0;
+        b->m.xengage = &b->xo;
+    }
+}
+
+static void op_campaign(prog *g, int update)
+{
+    eng_campaign_spec c;
+    eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION);
+    static const char *const names[] = {"Spring", "Summer", "Autumn"};
+    static const char *const units[] = {"north", "nounit"};
+    c.name = str_of(g, names, 3);
+    c.start = W.now + ENG_DAY;
+    c.end = W.now + 60 * ENG_DAY;
+    uint8_t f = u8(g);
+    if (f & 1)
+        c.start = time_of(g);
+    if (f & 2)
+        c.end = time_of(g);
+    c.objective = f & 4 ? enum_of(g, 10) : ENG_OBJ_BOOST_SALES;
+    c.control_percent = f & 8 ? u8(g) : 10;
+    c.unit = f & 0x10 ? str_of(g, units, 2) : NULL;
+    c.goal_mode = f & 0x20 ? enum_of(g, 3) : ENG_GOAL_DEFAULT;
+    c.control_group = f & 0x40 ? (uint32_t)id_of(g, NULL, 0) % 8 : 0;
+    const char *by = actor_of(g);
+    eng_validation *rep = NULL;
+    if (update) {
+        uint64_t id = id_of(g, W.camp, W.ncamp);
+        CALL(eng_campaign_update(W.e, by, id, f & 0x80 ? NULL : &c, &rep));
+    } else {
+        uint64_t id = 0;
+        if (CALL(eng_campaign_create(W.e, by, f & 0x80 ? NULL : &c, &id, &rep)) == ENG_OK)
+            keep(W.camp, &W.ncamp, id);
+    }
+    eng_validation_free(rep);
+}
+
+static void op_message(prog *g, int update)
+{
+    msgbuf b;
+    memset(&b, 0, sizeof b);
+    message_spec(g, &b);
+    const char *by = actor_of(g);
+    uint8_t f = u8(g);
+    eng_validation *rep = NULL;
+    if (update) {
+        CALL(eng_message_update(W.e, by, id_of(g, W.msg, W.nmsg), f & 1 ? NULL : &b.m, f & 2 ? NULL : &rep));
+    } else {
+        uint64_t id = 0;
+        if (CALL(eng_message_create(W.e, by, id_of(g, W.camp, W.ncamp), f & 1 ? NULL : &b.m, &id,
+                                    f & 2 ? NULL : &rep)) == ENG_OK)
+            keep(W.msg, &W.nmsg, id);
+    }
+    eng_validation_free(rep);
+}
+
+/* The content hash of a message as its reader sees it, into @p out ("" when unreadable). */
+static void content_hash(uint64_t id, char out[80])
+{
+    memset(out, 0, 80);
+    eng_message *m = NULL;
+    if (CALL(eng_message_get(W.e, "root", id, &m)) != ENG_OK)
+        return;
+    eng_message_status st;
+    eng_message_status_init(&st, ENG_MESSAGE_STATUS_VERSION);
+    CHECK(CALL(eng_message_status_get(m, &st)) == ENG_OK);
+    CHECK(strlen(st.content_hash) == 64);
+    CHECK(st.id == id && st.state >= ENG_STATE_DRAFT && st.state <= ENG_STATE_STOPPED);
+    snprintf(out, 80, "%s", st.content_hash);
+    const eng_message_spec *sp = NULL;
+    CHECK(CALL(eng_message_fields(m, &sp)) == ENG_OK && sp && sp->schedule && sp->incentive && sp->delivery);
+    eng_message_free(m);
+}
+
+static void op_workflow(prog *g)
+{
+    uint8_t k = u8(g);
+    const char *by = actor_of(g);
+    uint64_t id = id_of(g, W.msg, W.nmsg);
+    static const char *const comments[] = {"ok", "no"};
+    const char *comment = str_of(g, comments, 2);
+    eng_validation *rep = NULL;
+    char hash[80];
+    switch (k % 8) {
+    case 0:
+    case 1: CALL(eng_message_submit(W.e, by, id, k & 0x10 ? NULL : &rep)); break;
+    case 2:
+    case 3:
+        content_hash(id, hash);
+        if (k & 0x20)
+            hash[k % 64] ^= 1;
+        CALL(eng_message_approve(W.e, by, id, k & 0x40 ? NULL : hash, comment));
+        break;
+    case 4: CALL(eng_message_reject(W.e, by, id, comment)); break;
+    case 5: CALL(eng_campaign_approve(W.e, by, id_of(g, W.camp, W.ncamp), comment)); break;
+    case 6: CALL(eng_campaign_reject(W.e, by, id_of(g, W.camp, W.ncamp), comment)); break;
+    default: CALL(eng_message_execute(W.e, by, id, enum_of(g, 8))); break;
+    }
+    eng_validation_free(rep);
+}
+
+static void op_run(prog *g)
+{
+    const char *by = actor_of(g);
+    uint8_t f = u8(g);
+    eng_time at = f & 1 ? time_of(g) : W.now + (f >> 1) * ENG_HOUR;
+    eng_run_options o;
+    eng_run_options_init(&o, ENG_RUN_OPTIONS_VERSION);
+    o.message = f & 0x40 ? id_of(g, W.msg, W.nmsg) : 0;
+    o.max_batches = f & 0x20 ? u8(g) % 3 : 0;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    int64_t bal0 = 0, bal1 = 0;
+    CHECK(CALL(eng_credits_balance(W.e, "root", ENG_CREDITS_CAMPAIGN, &bal0)) == ENG_OK);
+    W.seen = W.seen_accepted = W.seen_rejected = 0;
+    W.seen_cost = 0;
+    W.in_call = 1;
+    int rc = CALL(eng_run_due(W.e, by, at, f & 0x80 ? NULL : &o, &rep));
+    W.in_call = 0;
+    CHECK(CALL(eng_credits_balance(W.e, "root", ENG_CREDITS_CAMPAIGN, &bal1)) == ENG_OK);
+    if (rc != ENG_OK) {
+        CHECK(W.seen == 0 && bal0 == bal1);
+        return;
+    }
+    if (rep.sent != W.seen || rep.accepted != W.seen_accepted || rep.rejected != W.seen_rejected ||
+        bal0 - bal1 != W.seen_cost) {
+        fprintf(stderr, "run report: sent %llu accepted %llu rejected %llu charged %lld; the transport saw %llu, "
+                "accepted %llu, rejected %llu, cost %lld\n", (unsigned long long)rep.sent,
+                (unsigned long long)rep.accepted, (unsigned long long)rep.rejected, (long long)(bal0 - bal1),
+                (unsigned long long)W.seen, (unsigned long long)W.seen_accepted,
+                (unsigned long long)W.seen_rejected, (long long)W.seen_cost);
+        abort();
+    }
+    check_touch_counts();
+}
+
+static void op_test_send(prog *g)
+{
+    const char *by = actor_of(g);
+    uint64_t id = id_of(g, W.msg, W.nmsg);
+    static const char *const to[] = {"+15550001111", "a@example.com", "bad address\n"};
+    const char *r[3];
+    size_t n = u8(g) % 4;
+    for (size_t i = 0; i < n; i++)
+        r[i] = str_of(g, to, 3);
+    int st[3];
+    W.in_call = 1;
+    CALL(eng_message_test_send(W.e, by, id, u8(g) & 1 ? ENG_PREVIEW_SAMPLE : u8(g) % NCUST, enum_of(g, 3),
+                               n ? r : NULL, n, st));
+    W.in_call = 0;
+}
+
+static void op_customers(prog *g)
+{
+    const char *by = actor_of(g);
+    uint8_t f = u8(g);
+    if (f & 1) { /* a CSV of a few rows, some bad */
+        char csv[1024], *p = csv;
+        p += sprintf(p, "%s\n", f & 2 ? "id,contact.sms,consent.sms,age" : "id,city,nosuchcolumn");
+        size_t rows = u8(g) % 6;
+        for (size_t i = 0; i < rows; i++) {
+            uint8_t v = u8(g);
+            p += sprintf(p, "c%u,+1555%07u,%s,%d\n", v % (NCUST + 4), v, v & 0x40 ? "yes" : "maybe",
+                         v & 0x80 ? -1 : (int)v);
+        }
+        eng_import_options o;
+        eng_import_options_init(&o, ENG_IMPORT_OPTIONS_VERSION);
+        o.on_error = f & 4 ? ENG_IMPORT_SKIP_ROWS : ENG_IMPORT_REJECT_FILE;
+        o.max_bad_rows = f >> 5;
+        eng_import_report rep = ENG_IMPORT_REPORT_INIT;
+        if (CALL(eng_customers_import_csv_buffer(W.e, by, csv, (size_t)(p - csv), f & 8 ? NULL : &o, &rep)) ==
+            ENG_OK)
+            CHECK(rep.rows == rows && rep.inserted + rep.updated + rep.bad_rows <= rows);
+    } else { /* upsert with values drawn from the input */
+        static const char *const cols[] = {"id", "city", "age", "consent.email", "contact.email", "nosuch"};
+        static const char *const vals[] = {"c1", "c2", "Pune", "42", "yes", "x@example.com", "c99"};
+        const char *names[3] = {"id", str_of(g, cols, 6), str_of(g, cols, 6)};
+        const char *values[6];
+        size_t nrows = u8(g) % 3;
+        for (size_t i = 0; i < 6; i++)
+            values[i] = str_of(g, vals, 7);
+        CALL(eng_customers_upsert(W.e, by, f & 2 ? NULL : names, 1 + (f >> 2) % 3, values, nrows, NULL, NULL));
+    }
+}
+
+static void op_groups(prog *g)
+{
+    const char *by = actor_of(g);
+    static const char *const names[] = {"g1", "g2", "all", "combo"};
+    uint8_t f = u8(g);
+    uint32_t id = 0;
+    uint64_t gids[MAXC];
+    for (size_t i = 0; i < W.ngrp; i++)
+        gids[i] = W.grp[i];
+    switch (f % 6) {
+    case 0:
+        if (CALL(eng_group_create_uploaded(W.e, by, str_of(g, names, 4), &id)) == ENG_OK && W.ngrp < MAXC)
+            W.grp[W.ngrp++] = id;
+        break;
+    case 1: {
+        static const char *const ids[] = {"c1", "c3", "c5", "nobody", "c7"};
+        const char *v[4];
+        size_t n = u8(g) % 5;
+        for (size_t i = 0; i < n && i < 4; i++)
+            v[i] = str_of(g, ids, 5);
+        eng_import_options o;
+        eng_import_options_init(&o, ENG_IMPORT_OPTIONS_VERSION);
+        o.on_error = f & 8 ? ENG_IMPORT_SKIP_ROWS : ENG_IMPORT_REJECT_FILE;
+        o.max_bad_rows = 1;
+        CALL(eng_group_upload_ids(W.e, by, (uint32_t)id_of(g, gids, W.ngrp), v, n > 4 ? 4 : n,
+                                  enum_of(g, 3), &o, NULL));
+        break;
+    }
+    case 2:
+        if (CALL(eng_group_create_filter(W.e, by, str_of(g, names, 4), str_of(g, EXPRS, 6), &id)) == ENG_OK &&
+            W.ngrp < MAXC)
+            W.grp[W.ngrp++] = id;
+        break;
+    case 3: {
+        uint32_t inc[2] = {(uint32_t)id_of(g, gids, W.ngrp), (uint32_t)id_of(g, gids, W.ngrp)};
+        uint32_t exc[1] = {(uint32_t)id_of(g, gids, W.ngrp)};
+        if (f & 0x10) {
+            CALL(eng_group_set_combined(W.e, by, (uint32_t)id_of(g, gids, W.ngrp), enum_of(g, 3), inc,
+                                        1 + (f >> 6 & 1), exc, f >> 7));
+        } else if (CALL(eng_group_create_combined(W.e, by, str_of(g, names, 4), enum_of(g, 3), inc,
+                                                  1 + (f >> 6 & 1), exc, f >> 7, &id)) == ENG_OK &&
+                   W.ngrp < MAXC) {
+            W.grp[W.ngrp++] = id;
+        }
+        break;
+    }
+    case 4: CALL(eng_group_delete(W.e, by, (uint32_t)id_of(g, gids, W.ngrp))); break;
+    default: {
+        uint64_t n = 0, all = 0;
+        if (CALL(eng_group_count(W.e, by, (uint32_t)id_of(g, gids, W.ngrp), &n)) == ENG_OK &&
+            CALL(eng_customers_count(W.e, "root", &all)) == ENG_OK)
+            CHECK(n <= all);
+        break;
+    }
+    }
+}
+
+static void op_audience(prog *g)
+{
+    eng_audience_query q;
+    eng_audience_query_init(&q, ENG_AUDIENCE_QUERY_VERSION);
+    const char *inc[2] = {str_of(g, GROUPS, 6), str_of(g, GROUPS, 6)};
+    const char *exc[1] = {str_of(g, GROUPS, 6)};
+    uint8_t f = u8(g);
+    q.include = f & 0x80 ? NULL : inc;
+    q.n_include = f % 3;
+    q.exclude = exc;
+    q.n_exclude = f >> 2 & 1;
+    q.channels = f & 8 ? (uint32_t)u16(g) : 0;
+    q.control_percent = f & 0x10 ? u8(g) : 10;
+    q.split_seed = u8(g);
+    q.control_group = f & 0x20 ? (uint32_t)u8(g) % 6 : 0;
+    const char *by = actor_of(g);
+    eng_audience *a = NULL;
+    if (CALL(eng_audience_resolve(W.e, by, &q, &a)) != ENG_OK) {
+        CHECK(a == NULL);
+        return;
+    }
+    uint64_t all = 0, test = 0, ctl = 0, tc = 0;
+    CHECK(CALL(eng_audience_count(a, ENG_PART_ALL, &all)) == ENG_OK);
+    CHECK(CALL(eng_audience_count(a, ENG_PART_TEST, &test)) == ENG_OK);
+    CHECK(CALL(eng_audience_count(a, ENG_PART_CONTROL, &ctl)) == ENG_OK);
+    CHECK(all == test + ctl);
+    CHECK(CALL(eng_audience_test_count(W.e, by, &q, &tc)) == ENG_OK && tc == test);
+    uint32_t ids[NCUST * 4];
+    size_t n = 0;
+    CHECK(CALL(eng_audience_ids(a, ENG_PART_TEST, 0, ids, NCUST * 4, &n)) == ENG_OK);
+    CHECK(n == test || (test > NCUST * 4 && n == NCUST * 4));
+    for (size_t i = 1; i < n; i++)
+        CHECK(ids[i - 1] < ids[i]);
+    CALL(eng_audience_count(a, enum_of(g, 3), &all));
+    CALL(eng_audience_ids(a, ENG_PART_ALL, (uint64_t)u8(g) << (u8(g) % 64), ids, u8(g) % 4, &n));
+    if (f & 0x40) {
+        static const char *const keys[] = {"k1", "k2"};
+        CALL(eng_audience_freeze(a, actor_of(g), str_of(g, keys, 2)));
+    }
+    eng_audience_free(a);
+    if (CALL(eng_message_audience(W.e, by, id_of(g, W.msg, W.nmsg), &a)) == ENG_OK) {
+        CHECK(CALL(eng_audience_count(a, ENG_PART_ALL, &all)) == ENG_OK);
+        eng_audience_free(a);
+    }
+}
+
+/* Receipts over keys the transport saw, near misses and junk. */
+static void op_receipts(prog *g)
+{
+    enum { MAXR = 12 };
+    const char *k[MAXR], *det[MAXR];
+    char kb[MAXR][ENG_SEND_KEY_MAX + 2];
+    int st[MAXR];
+    eng_time t[MAXR];
+    size_t n = u8(g) % (MAXR + 1);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t s = u8(g);
+        if (s < 0xa0 && W.nkeys) {
+            k[i] = W.keys[s % W.nkeys].key;
+        } else if (s < 0xc0 && W.nkeys) {
+            snprintf(kb[i], sizeof kb[i], "%s", W.keys[s % W.nkeys].key);
+            kb[i][s % strlen(kb[i])] ^= 1 + (s & 0x1f);
+            k[i] = kb[i];
+        } else {
+            k[i] = str_of(g, ACTORS, 2);
+        }
+        st[i] = enum_of(g, ENG_TOUCH_STATUS_COUNT);
+        t[i] = time_of(g);
+        static const char *const d[] = {"link1", "mailbox full"};
+        det[i] = str_of(g, d, 2);
+    }
+    eng_receipts rc;
+    eng_receipts_init(&rc, ENG_RECEIPTS_VERSION);
+    rc.count = n;
+    rc.keys = k;
+    rc.statuses = st;
+    rc.times = t;
+    rc.details = u8(g) & 1 ? NULL : det;
+    eng_event_report rep = ENG_EVENT_REPORT_INIT;
+    uint64_t p0 = 0, p1 = 0;
+    CHECK(CALL(eng_touch_pending(W.e, &p0)) == ENG_OK);
+    if (CALL(eng_touch_append(W.e, &rc, &rep)) == ENG_OK) {
+        CHECK(rep.accepted + rep.duplicates + rep.unmatched == n);
+        CHECK(CALL(eng_touch_pending(W.e, &p1)) == ENG_OK && p1 == p0 + rep.unmatched);
+    }
+    check_touch_counts();
+}
+
+static void op_txns(prog *g)
+{
+    enum { MAXT = 6 };
+    static const char *const tids[] = {"t1", "t2", "t3", "t1"};
+    static const char *const custs[] = {"c1", "c2", "c9", "ghost"};
+    static const char *const stores[] = {"s1", "s2"};
+    static const char *const items[] = {"sku1", "sku2"};
+    const char *ids[MAXT], *cu[MAXT], *so[MAXT], *it[MAXT * 2];
+    eng_time tm[MAXT];
+    int64_t am[MAXT];
+    uint32_t ic[MAXT];
+    size_t n = u8(g) % (MAXT + 1), ni = 0;
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = str_of(g, tids, 4);
+        cu[i] = str_of(g, custs, 4);
+        so[i] = str_of(g, stores, 2);
+        tm[i] = time_of(g);
+        uint8_t a = u8(g);
+        am[i] = a & 0x80 ? (a & 1 ? INT64_MAX : INT64_MIN) : (int64_t)a * 10000;
+        ic[i] = a % 3;
+        for (uint32_t j = 0; j < ic[i]; j++)
+            it[ni++] = str_of(g, items, 2);
+    }
+    eng_txn_batch b;
+    eng_txn_batch_init(&b, ENG_TXN_BATCH_VERSION);
+    uint8_t f = u8(g);
+    b.count = n;
+    b.ids = ids;
+    b.customers = f & 1 ? NULL : cu;
+    b.times = tm;
+    b.amounts = am;
+    b.stores = f & 2 ? so : NULL;
+    b.item_counts = f & 4 ? ic : NULL;
+    b.items = f & 4 ? it : NULL;
+    eng_import_options o;
+    eng_import_options_init(&o, ENG_IMPORT_OPTIONS_VERSION);
+    o.on_error = f & 8 ? ENG_IMPORT_SKIP_ROWS : ENG_IMPORT_REJECT_FILE;
+    o.max_bad_rows = f >> 6;
+    eng_event_report rep = ENG_EVENT_REPORT_INIT;
+    static const char *const orgs[] = {"acme", "beta", "nope"};
+    if (CALL(eng_txn_append(W.e, str_of(g, orgs, 3), &b, &o, &rep)) == ENG_OK)
+        CHECK(rep.accepted + rep.duplicates + rep.bad_rows == n);
+}
+
+static void op_report(prog *g)
+{
+    const char *by = actor_of(g);
+    eng_campaign_report_options o;
+    eng_campaign_report_options_init(&o, ENG_CAMPAIGN_REPORT_OPTIONS_VERSION);
+    uint8_t f = u8(g);
+    o.currency_places = f & 1 ? enum_of(g, 5) : 2;
+    o.half_life = f & 2 ? time_of(g) : 0;
+    o.credits_per_unit = f & 4 ? -1.0 : 1.0;
+    eng_report *r = NULL;
+    if (CALL(eng_campaign_report(W.e, by, id_of(g, W.camp, W.ncamp), f & 8 ? NULL : &o, &r)) == ENG_OK) {
+        eng_report_figures t;
+        eng_report_figures_init(&t, ENG_REPORT_FIGURES_VERSION);
+        CHECK(CALL(eng_report_total(r, &t)) == ENG_OK);
+        char *text = NULL;
+        size_t len = 0;
+        if (CALL(eng_report_export(r, enum_of(g, 3), &text, &len)) == ENG_OK) {
+            CHECK(text && strlen(text) == len);
+            eng_free(W.e, text);
+        }
+        eng_report_free(r);
+    } else {
+        CHECK(r == NULL);
+    }
+}
+
+static void op_privacy(prog *g)
+{
+    const char *by = actor_of(g);
+    static const char *const ids[] = {"c1", "c2", "c3", "ghost", "c4"};
+    uint8_t f = u8(g);
+    if (f % 3 == 0) {
+        char *json = NULL;
+        size_t len = 0;
+        if (CALL(eng_customer_export_json(W.e, by, str_of(g, ids, 5), &json, &len)) == ENG_OK) {
+            CHECK(json && strlen(json) == len && json[0] == '{');
+            eng_free(W.e, json);
+        } else {
+            CHECK(json == NULL && len == 0);
+        }
+        return;
+    }
+    const char *v[4];
+    size_t n = f % 3 == 1 ? 1 : u8(g) % 5;
+    uint32_t dense[4];
+    int known[4];
+    for (size_t i = 0; i < n; i++) {
+        v[i] = str_of(g, ids, 5);
+        /* acme's dense id, to take the customer's sends out of the touch counts */
+        known[i] = v[i] && eng_customer_find(W.e, "root", v[i], &dense[i]) == ENG_OK;
+    }
+    int org_acme = by && eng_access_check(W.e, by, ENG_OP_ADMIN, NULL) == ENG_OK && strcmp(by, "rex") != 0;
+    int rc = f % 3 == 1 ? CALL(eng_customer_erase(W.e, by, v[0]))
+                        : CALL(eng_customers_erase(W.e, by, f & 0x80 ? NULL : v, n, NULL));
+    if (rc == ENG_OK && org_acme)
+        for (size_t i = 0; i < n; i++)
+            if (known[i])
+                erased_customer(dense[i]);
+    check_touch_counts();
+}
+
+static void op_admin(prog *g)
+{
+    const char *by = actor_of(g);
+    uint8_t f = u8(g);
+    switch (f % 5) {
+    case 0: {
+        eng_actor_spec a;
+        eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
+        static const char *const ids[] = {"ann", "bob", "newbie", "rex", "root"};
+        static const char *const units[] = {"north", "nounit"};
+        const char *u[1] = {str_of(g, units, 2)};
+        a.id = str_of(g, ids, 5);
+        a.roles = f & 0x80 ? u8(g) : ENG_ROLE_APPROVER;
+        a.scope = enum_of(g, 3);
+        a.units = u;
+        a.n_units = f >> 5 & 1;
+        CALL(eng_actor_put(W.e, by, f & 0x40 ? NULL : &a));
+        break;
+    }
+    case 1: {
+        static const char *const ids[] = {"bob", "sam", "root", "ghost"};
+        CALL(eng_actor_remove(W.e, by, str_of(g, ids, 4)));
+        break;
+    }
+    case 2: {
+        eng_org_settings s;
+        eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION);
+        s.xengage = enum_of(g, 3);
+        s.allow_self_approval = f >> 3 & 1;
+        s.forbid_overdraft = f >> 4 & 1;
+        s.channel_cost[u8(g) % ENG_MAX_CHANNELS] = f & 0x20 ? -1 : u8(g);
+        s.xengage_cost = f & 0x40 ? (int64_t)2e9 : 1;
+        eng_validation *rep = NULL;
+        CALL(eng_org_settings_set(W.e, by, &s, f & 0x80 ? NULL : &rep));
+        eng_validation_free(rep);
+        settings_costs();
+        break;
+    }
+    case 3: {
+        int64_t d = f & 0x80 ? (f & 0x40 ? INT64_MAX : INT64_MIN) : (int64_t)(int8_t)u8(g) * 10;
+        CALL(eng_credits_adjust(W.e, by, enum_of(g, 2), d));
+        break;
+    }
+    default: {
+        static const char *const cols[] = {"tier", "age", "9bad", "id"};
+        CALL(eng_customers_add_column(W.e, by, str_of(g, cols, 4), enum_of(g, 6)));
+        break;
+    }
+    }
+}
+
+static void op_reads(prog *g)
+{
+    const char *by = actor_of(g);
+    uint64_t id = id_of(g, W.msg, W.nmsg);
+    uint8_t f = u8(g);
+    switch (f % 7) {
+    case 0: {
+        eng_execution_info x;
+        eng_execution_info_init(&x, ENG_EXECUTION_INFO_VERSION);
+        if (CALL(eng_execution_get(W.e, by, id, u8(g) % 3, &x)) == ENG_OK && x.state == ENG_EXEC_FINISHED)
+            CHECK(x.accepted + x.rejected + x.expired + x.skipped == x.sends);
+        break;
+    }
+    case 1: {
+        eng_send_info s;
+        eng_send_info_init(&s, ENG_SEND_INFO_VERSION);
+        if (CALL(eng_send_get(W.e, by, id, u8(g) % 2, u8(g) % NCUST, enum_of(g, 2), &s)) == ENG_OK) {
+            int k = sent_find(s.key);
+            CHECK(s.state >= ENG_LEDGER_PENDING && s.state <= ENG_LEDGER_SKIPPED);
+            CHECK(s.attempts <= ENG_SEND_MAX_ATTEMPTS);
+            if (k >= 0 && W.keys[k].accepted)
+                CHECK(s.state == ENG_LEDGER_ACCEPTED);
+        }
+        break;
+    }
+    case 2: {
+        uint64_t *ids = NULL;
+        size_t n = 0;
+        if (CALL(eng_campaign_list(W.e, by, f & 8 ? NULL : &ids, &n)) == ENG_OK)
+            eng_free(W.e, ids);
+        break;
+    }
+    case 3: {
+        eng_dry_report d;
+        eng_dry_report_init(&d, ENG_DRY_REPORT_VERSION);
+        CALL(eng_dry_run(W.e, by, id, &d));
+        break;
+    }
+    case 4: {
+        char body[64];
+        eng_preview pv;
+        eng_preview_init(&pv, ENG_PREVIEW_VERSION);
+        CALL(eng_message_preview(W.e, by, id, f & 8 ? ENG_PREVIEW_SAMPLE : u8(g), enum_of(g, 3), body,
+                                 f & 0x10 ? 0 : sizeof body, &pv));
+        break;
+    }
+    case 5: {
+        eng_validation *rep = NULL;
+        CALL(eng_message_validate(W.e, by, id, f & 8 ? NULL : &rep));
+        eng_validation_free(rep);
+        break;
+    }
+    default: {
+        eng_campaign *c = NULL;
+        if (CALL(eng_campaign_get(W.e, by, id_of(g, W.camp, W.ncamp), &c)) == ENG_OK) {
+            eng_campaign_status st;
+            eng_campaign_status_init(&st, ENG_CAMPAIGN_STATUS_VERSION);
+            CHECK(CALL(eng_campaign_status_get(c, &st)) == ENG_OK);
+            eng_campaign_free(c);
+        }
+        break;
+    }
+    }
+}
+
+/* Handles that are not live: NULL and closed ones give ENG_EMISUSE and change nothing. */
+static void op_bad_handles(prog *g)
+{
+    uint8_t f = u8(g);
+    uint64_t n = 0;
+    uint64_t id = 0;
+    eng_message *m = NULL;
+    switch (f % 6) {
+    case 0: CHECK(CALL(eng_customers_count(NULL, "root", &n)) == ENG_EMISUSE); break;
+    case 1: CHECK(CALL(eng_message_submit(NULL, "ann", 1, NULL)) == ENG_EMISUSE); break;
+    case 2: CHECK(CALL(eng_audience_count(NULL, ENG_PART_ALL, &n)) == ENG_EMISUSE); break;
+    case 3: CHECK(CALL(eng_message_status_get(NULL, NULL)) != ENG_OK); break;
+    case 4:
+        if (CALL(eng_message_get(W.e, "root", id_of(g, W.msg, W.nmsg), &m)) == ENG_OK) {
+            eng_message_free(m);
+            eng_message_status st;
+            eng_message_status_init(&st, ENG_MESSAGE_STATUS_VERSION);
+            CHECK(CALL(eng_message_status_get(m, &st)) == ENG_EMISUSE); /* freed */
+        }
+        break;
+    default: CHECK(CALL(eng_campaign_create(NULL, "ann", NULL, &id, NULL)) == ENG_EMISUSE); break;
+    }
+}
+
+static void op_unsubscribe(prog *g)
+{
+    uint8_t f = u8(g);
+    static const char *const urls[] = {"https://acme.example/u", "ftp://x", "https://a.example/u?x=1"};
+    if (f & 1) {
+        CALL(eng_unsubscribe_setup(W.e, actor_of(g), str_of(g, urls, 3), "0123456789abcdef-acme-2",
+                                   f & 2 ? 8 : 23));
+    } else {
+        static const char *const tokens[] = {"abc", "", "x.y.z"};
+        static const char *const orgs[] = {"acme", "beta"};
+        eng_unsubscribe_info i = ENG_UNSUBSCRIBE_INFO_INIT;
+        CALL(eng_unsubscribe_apply(W.e, str_of(g, orgs, 2), str_of(g, tokens, 3), &i));
+    }
+}
+
+static void op_reopen(void)
+{
+    CHECK(eng_close(W.e) == ENG_OK);
+    W.e = NULL;
+    open_engine();
+    check_touch_counts();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    if (!huge[0])
+        memset(huge, 'h', sizeof huge - 1);
+    prog g = {data, size, 0};
+    world(u8(&g));
+    for (int steps = 0; g.i < g.n && steps < 64; steps++) {
+        uint8_t op = u8(&g);
+        switch (op % 20) {
+        case 0: op_campaign(&g, 0); break;
+        case 1: op_campaign(&g, 1); break;
+        case 2: op_message(&g, 0); break;
+        case 3: op_message(&g, 1); break;
+        case 4: case 5: op_workflow(&g); break;
+        case 6: op_run(&g); break;
+        case 7: W.now += (eng_time)(u8(&g) + 1) * ENG_HOUR; break;
+        case 8: op_customers(&g); break;
+        case 9: op_groups(&g); break;
+        case 10: op_audience(&g); break;
+        case 11: op_receipts(&g); break;
+        case 12: op_txns(&g); break;
+        case 13: op_report(&g); break;
+        case 14: op_privacy(&g); break;
+        case 15: op_admin(&g); break;
+        case 16: op_reads(&g); break;
+        case 17: op_bad_handles(&g); break;
+        case 18: op >= 0x80 ? op_reopen() : op_unsubscribe(&g); break;
+        default:
+            if (op & 0x80)
+                op_test_send(&g);
+            else if (op & 0x40)
+                CALL(eng_campaign_delete(W.e, actor_of(&g), id_of(&g, W.camp, W.ncamp)));
+            else
+                CALL(eng_message_delete(W.e, actor_of(&g), id_of(&g, W.msg, W.nmsg)));
+            break;
+        }
+    }
+    check_touch_counts();
+    world_free();
+    return 0;
+}
