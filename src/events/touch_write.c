@@ -442,12 +442,14 @@ static int unmatched(eng__ev *ev, const eng_receipts *r, size_t i, uint64_t h, c
  * lengths. *refused: the batch failed its checks, before any change. */
 static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_event_report *rep, int *refused)
 {
+    *refused = 0;
+    if (!r->count) /* nothing to apply, and no scratch to carve: no pointer made from NULL (h, tm) */
+        return ENG_OK;
     uint32_t *lens = (uint32_t *)(h + r->count);
     eng_engine *e = ev->e;
     eng__optlist opts = {NULL, NULL, NULL, 0, 0};
     int rc = ENG_OK;
     size_t n = r->count;
-    *refused = 0;
     /* one block kept by the engine (rapply.c): the records first, each in one line */
     char *tm = n ? eng__rcpt_temp(ev, (n + 1) * sizeof(rkey) + n * (sizeof(uint64_t) + sizeof(uint32_t *) +
                                                                    3 * sizeof(uint32_t))) : NULL;
