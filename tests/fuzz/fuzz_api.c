@@ -435,7 +435,8 @@ static void message_spec(prog *g, msgbuf *b)
         b->sched.at = s & 0x80 ? time_of(g) : W.now + (s >> 2 & 7) * ENG_DAY + ENG_HOUR;
         b->sched.every = s & 0x40 ? u8(g) : 1;
         b->sched.unit = enum_of(g, 3);
-        b->sched.until = b->sched.at + (s & 0x20 ? time_of(g) - W.now : 3 * ENG_DAY);
+        b->sched.until = s & 0x20 ? time_of(g) : b->sched.at > INT64_MAX - 3 * ENG_DAY ? INT64_MAX
+                       : b->sched.at + 3 * ENG_DAY;
         b->m.schedule = &b->sched;
     }
     uint8_t x = u8(g);
