@@ -57,7 +57,7 @@ int eng__gc_load(eng__aud *a)
     gc_key(a, k, sizeof k, &kl);
     eng__rec rec;
     int rc = eng__rec_get(a->e->store, k, kl, ENG__REC_AUD_GCONTROL, GC_V, &rec);
-    if (rc == ENG_ENOTFOUND)
+    if (eng__absent(rc)) /* never set: off */
         return ENG_OK;
     if (rc)
         return rc;

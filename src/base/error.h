@@ -21,6 +21,16 @@ int eng__err(int code, const char *detail, const char *fmt, ...) ENG__PRINTF(3, 
 int eng__err_wrap(int code, const char *fmt, ...) ENG__PRINTF(2, 3);
 /* Out-of-memory shorthand (formats nothing, so it cannot itself fail). */
 int eng__nomem(void);
+/* 1 when @p rc is the ENG_ENOTFOUND of a lookup the caller takes as "absent", not as a
+ * failure: the record the lookup left is forgotten, since a public call that then succeeds
+ * must leave no error behind (engage/errors.h). 0 otherwise, the record untouched. */
+static inline int eng__absent(int rc)
+{
+    if (rc != ENG_ENOTFOUND)
+        return 0;
+    eng_error_clear();
+    return 1;
+}
 
 /* The body of every public eng_x_init(dst, version): ENG_EINVAL for NULL, ENG_EVERSION
  * outside 1..n, else copy the first sizes[version-1] bytes (the struct of the caller's

@@ -15,7 +15,7 @@ ENG_API int eng_execution_get(eng_engine *e, const char *actor, uint64_t message
     if ((rc = eng__msg_ctx_load(e, actor, message, ENG_OP_READ, &x)) == ENG_OK) {
         eng__xrec r;
         rc = eng__exec_load(e, message, occurrence, &r);
-        if (rc == ENG_ENOTFOUND) {
+        if (eng__absent(rc)) { /* not started: ENG_EXEC_NONE */
             rc = ENG_OK;
         } else if (rc == ENG_OK) {
             out->state = r.state;
@@ -121,7 +121,7 @@ ENG_API int eng_trace_get(eng_engine *e, const char *actor, uint64_t message, ui
         } else {
             eng__chunk c;
             rc = eng__chunk_load(e, message, occurrence, (uint32_t)(pos / r.chunk_size), &c);
-            if (rc == ENG_ENOTFOUND) {
+            if (eng__absent(rc)) {
                 out->reason = ENG_TRACE_NOT_PLANNED;
                 rc = ENG_OK;
             } else if (rc == ENG_OK) {

@@ -64,7 +64,9 @@ static struct world {
     uint64_t seen, seen_accepted, seen_rejected;
     int64_t seen_cost;
     int64_t cost[ENG_CH_COUNT];
-    int in_call; /* transport calls are expected only inside these calls */
+    int in_call;    /* transport calls are expected only inside these calls */
+    int reenter;    /* the callbacks may call back into the engine (chosen by the input's first byte) */
+    int reentered;  /* they did during the current call */
 } W;
 
 /* ------------------------------------------------------------ argument values */
@@ -148,6 +150,41 @@ static int sent_find(const char *key)
 
 static uint64_t rnd(void) { return test_splitmix(&W.rng); }
 
+/* Calls the transport may make back into the engine (engage/engine.h, "Callbacks"): a
+ * provider's receipt arriving during the batch, the message edited or stopped, the
+ * customer erased. Their effects are the caller's: the store may change under a failing
+ * outer call (reentered), and an erased customer's sends leave the touch counts. */
+static void erased_customer(uint32_t dense);
+
+static void reenter_from_transport(const eng_envelope *env)
+{
+    W.reentered = 1;
+    W.reenter = 0; /* one level */
+    const char *key = env->idempotency_key;
+    int st = ENG_TOUCH_DELIVERED;
+    eng_time t = W.now;
+    eng_receipts r = {ENG_RECEIPTS_VERSION, 1, &key, &st, &t, NULL, NULL, NULL};
+    char ext[32];
+    switch (rnd() % 4) {
+    case 0: eng_touch_append(W.e, &r, NULL); break;
+    case 1: eng_message_execute(W.e, "root", env->message, ENG_ACT_STOP); break;
+    case 2: {
+        eng_message_spec m;
+        eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION);
+        m.title = "Edited in flight";
+        eng_message_update(W.e, "ann", env->message, &m, NULL);
+        break;
+    }
+    default:
+        if (env->customer != ENG_POC_CUSTOMER &&
+            eng_customer_external_id(W.e, "root", env->customer, ext, sizeof ext) == ENG_OK &&
+            eng_customer_erase(W.e, "root", ext) == ENG_OK)
+            erased_customer(env->customer);
+        break;
+    }
+    W.reenter = 1;
+}
+
 static int send_batch(const eng_envelope *env, size_t n, int *status, void *user)
 {
     (void)user;
@@ -179,6 +216,8 @@ static int send_batch(const eng_envelope *env, size_t n, int *status, void *user
             W.seen_rejected++;
         }
     }
+    if (n && W.reenter && rnd() % 6 == 0)
+        reenter_from_transport(&env[rnd() % n]);
     return broken ? ENG_ETRANSPORT : ENG_OK;
 }
 
@@ -208,11 +247,19 @@ static int post(int rc)
     if (trace)
         fprintf(stderr, "%-60.60s -> %s %s\n", call_name, rc ? eng_errstr(rc) : "ok",
                 rc ? eng_error_last()->detail : "");
+    const eng_error *err = eng_error_last();
+    int reentered = W.reentered;
+    W.reentered = 0;
     if (rc == ENG_OK || rc == ENG_ITEROVER) {
+        /* engage/errors.h: after a call that succeeds the record is ENG_OK */
+        if (rc == ENG_OK && err->code != ENG_OK) {
+            fprintf(stderr, "%s: succeeded but the last error is %d \"%s\" (%s)%s\n", call_name, err->code,
+                    err->message, err->detail, reentered ? ", after a callback called back" : "");
+            abort();
+        }
         dg_valid = 0;
         return rc;
     }
-    const eng_error *err = eng_error_last();
     if (err->code != rc || !err->message || !err->message[0]) {
         fprintf(stderr, "%s: returned %d (%s) but the last error is %d \"%s\"\n", call_name, rc, eng_errstr(rc),
                 err->code, err->message ? err->message : "(null)");
@@ -220,6 +267,10 @@ static int post(int rc)
     }
     uint8_t after[ENG__SHA256_LEN];
     digest(after);
+    if (reentered) { /* what the callbacks did stays */
+        memcpy(dg_before, after, sizeof after);
+        return rc;
+    }
     if (memcmp(dg_before, after, sizeof after) != 0) {
         fprintf(stderr, "%s: failed with %s (%s at %s) but changed the store\n", call_name, eng_errstr(rc),
                 err->message, err->detail);
@@ -286,6 +337,33 @@ static eng_time clock_fn(void *u)
 static eng_transport_methods TM = {ENG_TRANSPORT_METHODS_VERSION, NULL, NULL, send_batch, 1, 8};
 static unsigned threads;
 
+/* The workflow event callback may call back into the engine too: it reads the message,
+ * or rejects or edits it right after the change it hears of. */
+static void on_event(const eng_model_event *ev, void *user)
+{
+    (void)user;
+    if (!W.reenter || rnd() % 4)
+        return;
+    W.reentered = 1;
+    W.reenter = 0;
+    eng_message *m = NULL;
+    switch (rnd() % 3) {
+    case 0:
+        if (eng_message_get(W.e, "root", ev->message, &m) == ENG_OK)
+            eng_message_free(m);
+        break;
+    case 1: eng_message_reject(W.e, "bob", ev->message, "changed my mind"); break;
+    default: {
+        eng_message_spec sp;
+        eng_message_spec_init(&sp, ENG_MESSAGE_SPEC_VERSION);
+        sp.title = "Edited on event";
+        eng_message_update(W.e, "ann", ev->message, &sp, NULL);
+        break;
+    }
+    }
+    W.reenter = 1;
+}
+
 static void open_engine(void)
 {
     eng_config cfg;
@@ -295,6 +373,7 @@ static void open_engine(void)
     cfg.clock_fn = clock_fn;
     cfg.threads = threads;
     CHECK(eng_open(&cfg, &W.e) == ENG_OK);
+    CHECK(eng_model_set_event_callback(W.e, on_event, NULL) == ENG_OK);
     dg_valid = 0; /* an open counts itself in the store */
 }
 
@@ -324,19 +403,20 @@ static const char *const BODIES[] = {"Hi, 20% off today. {{optout}}", "<p>Hello 
                                      "{{unclosed", "Code {{coupon_code}}", "", "plain", "{{tiny_url}} x"};
 static const char *const EXPRS[] = {"age > 30", "city == \"Pune\"", "age >", "nosuch > 1", "true", "city"};
 
-static void world(uint8_t cfgbyte)
+/* The seed state, built once: org acme (units north; root admin, ann author, bob approver,
+ * vic viewer, sam author+approver, nat author of north), org beta (admin rex), unsubscribe
+ * links, 60 credits, NCUST customers with city and age, groups all, half and flt. Each input
+ * starts from a copy (put back to the seed after it: only the keys it wrote). */
+static test_store *seed, *copy;
+static uint32_t seed_grp[3];
+
+static void build_seed(void)
 {
-    W.now = T0;
-    W.rng = cfgbyte;
-    TM.batch_size = 1 + cfgbyte % 7;
-    threads = cfgbyte >> 7;
-    W.ts = test_store_new();
+    CHECK((W.ts = seed = test_store_new()) != NULL);
     open_engine();
     eng_org_settings s;
     eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION);
     s.channel_cost[ENG_CH_SMS] = 2;
-    s.xengage = cfgbyte & 8 ? ENG_XENGAGE_UNLOCKED : ENG_XENGAGE_TRIAL;
-    s.forbid_overdraft = (cfgbyte >> 4) & 1;
     CHECK(eng_org_create(W.e, "acme", &s, "root", NULL) == ENG_OK);
     CHECK(eng_unit_add(W.e, "root", "north", NULL) == ENG_OK);
     actor("root", "ann", ENG_ROLE_AUTHOR, ENG_SCOPE_ORG, NULL);
@@ -360,11 +440,41 @@ static void world(uint8_t cfgbyte)
                      i % 3 ? "c" : "", i, i % 2 ? "Pune" : "Oslo", 20 + 2 * i);
     }
     CHECK(eng_customers_import_csv_buffer(W.e, "root", csv, (size_t)(p - csv), NULL, NULL) == ENG_OK);
-    CHECK(eng_group_create_uploaded(W.e, "root", "all", &W.grp[0]) == ENG_OK);
-    CHECK(eng_group_upload_ids(W.e, "root", W.grp[0], ids, NCUST, ENG_UPLOAD_REPLACE, NULL, NULL) == ENG_OK);
-    CHECK(eng_group_create_uploaded(W.e, "ann", "half", &W.grp[1]) == ENG_OK);
-    CHECK(eng_group_upload_ids(W.e, "ann", W.grp[1], ids, NCUST / 2, ENG_UPLOAD_REPLACE, NULL, NULL) == ENG_OK);
-    CHECK(eng_group_create_filter(W.e, "ann", "flt", "age > 30", &W.grp[2]) == ENG_OK);
+    CHECK(eng_group_create_uploaded(W.e, "root", "all", &seed_grp[0]) == ENG_OK);
+    CHECK(eng_group_upload_ids(W.e, "root", seed_grp[0], ids, NCUST, ENG_UPLOAD_REPLACE, NULL, NULL) == ENG_OK);
+    CHECK(eng_group_create_uploaded(W.e, "ann", "half", &seed_grp[1]) == ENG_OK);
+    CHECK(eng_group_upload_ids(W.e, "ann", seed_grp[1], ids, NCUST / 2, ENG_UPLOAD_REPLACE, NULL, NULL) == ENG_OK);
+    CHECK(eng_group_create_filter(W.e, "ann", "flt", "age > 30", &seed_grp[2]) == ENG_OK);
+    CHECK(eng_close(W.e) == ENG_OK);
+    W.e = NULL;
+}
+
+/* An engine on a copy of the seed; byte @p cfgbyte chooses the transport's batch size,
+ * the engine's threads, X-Engage and overdraft. */
+static void world(uint8_t cfgbyte)
+{
+    W.now = T0;
+    W.rng = cfgbyte;
+    W.reenter = (cfgbyte >> 5) & 1;
+    TM.batch_size = 1 + cfgbyte % 7;
+    threads = cfgbyte >> 7;
+    if (!seed)
+        build_seed();
+    if (!copy)
+        CHECK((copy = test_store_clone(seed)) != NULL);
+    else
+        CHECK(test_store_restore(copy, seed) == ENG_OK);
+    W.ts = copy;
+    open_engine();
+    if (cfgbyte & 0x18) {
+        eng_org_settings s;
+        eng_org_settings_init(&s, ENG_ORG_SETTINGS_VERSION);
+        s.channel_cost[ENG_CH_SMS] = 2;
+        s.xengage = cfgbyte & 8 ? ENG_XENGAGE_UNLOCKED : ENG_XENGAGE_TRIAL;
+        s.forbid_overdraft = (cfgbyte >> 4) & 1;
+        CHECK(eng_org_settings_set(W.e, "root", &s, NULL) == ENG_OK);
+    }
+    memcpy(W.grp, seed_grp, sizeof seed_grp);
     W.ngrp = 3;
     settings_costs();
 }
@@ -374,8 +484,6 @@ static void world_free(void)
     dg_valid = 0;
     if (W.e)
         CHECK(eng_close(W.e) == ENG_OK);
-    if (W.ts)
-        test_store_free(W.ts);
     for (size_t i = 0; i < W.nkeys; i++)
         free(W.keys[i].key);
     memset(&W, 0, sizeof W);
@@ -1057,8 +1165,12 @@ static void op_reopen(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0)
+    if (size == 0) { /* the replay's last call: free what is kept between inputs */
+        test_store_free(copy);
+        test_store_free(seed);
+        copy = seed = NULL;
         return 0;
+    }
     if (!huge[0])
         memset(huge, 'h', sizeof huge - 1);
     prog g = {data, size, 0};

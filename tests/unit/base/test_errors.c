@@ -7,6 +7,8 @@
 
 #include "engage.h"
 #include "base/error.h"
+#include "test_store.h"
+#include "test_util.h"
 
 static void every_code_has_text(void **s)
 {
@@ -37,6 +39,69 @@ static void last_error_records_detail(void **s)
     assert_int_equal(eng_error_last()->code, ENG_EUSER);
     assert_string_equal(eng_error_last()->message, "host said no");
     assert_string_equal(eng_error_last()->detail, "");
+}
+
+/* A call that succeeds leaves no error behind, also when it looked up a record that is
+ * absent in the normal course (engage/errors.h). The global control setting of an org that
+ * never set it (group count, audience resolve, customer import) and the execution of a
+ * message not started (eng_execution_get: ENG_EXEC_NONE) used to leave their lookup's
+ * ENG_ENOTFOUND in the record (found by tests/fuzz/fuzz_api.c). */
+#define SUCCEEDS_CLEAN(call)                                                                    \
+    do {                                                                                        \
+        eng__err(ENG_EBUSY, "stale", "an error of an earlier call");                            \
+        assert_int_equal((call), ENG_OK);                                                       \
+        assert_int_equal(eng_error_last()->code, ENG_OK);                                       \
+        assert_string_equal(eng_error_last()->detail, "");                                      \
+    } while (0)
+
+static void success_leaves_no_error(void **s)
+{
+    (void)s;
+    test_store *ts = test_store_new();
+    eng_engine *e = test_engine_open_org(test_store_handle(ts));
+    static const char csv[] = "id,contact.sms,consent.sms\nc1,+15550000001,yes\nc2,+15550000002,yes\n";
+    SUCCEEDS_CLEAN(eng_customers_import_csv_buffer(e, TA, csv, sizeof csv - 1, NULL, NULL));
+    uint32_t g;
+    const char *ids[] = {"c1", "c2"};
+    SUCCEEDS_CLEAN(eng_group_create_uploaded(e, TA, "all", &g));
+    SUCCEEDS_CLEAN(eng_group_upload_ids(e, TA, g, ids, 2, ENG_UPLOAD_REPLACE, NULL, NULL));
+    uint64_t n = 0;
+    SUCCEEDS_CLEAN(eng_group_count(e, TA, g, &n));
+    assert_int_equal(n, 2);
+    eng_audience_query q = ENG_AUDIENCE_QUERY_INIT;
+    const char *inc[] = {"all"};
+    q.include = inc;
+    q.n_include = 1;
+    eng_audience *a = NULL;
+    SUCCEEDS_CLEAN(eng_audience_resolve(e, TA, &q, &a));
+    eng_audience_free(a);
+    eng_campaign_spec c = ENG_CAMPAIGN_SPEC_INIT;
+    c.name = "C";
+    c.start = eng_now(e) + ENG_DAY;
+    c.end = c.start + 30 * ENG_DAY;
+    uint64_t cid, mid;
+    SUCCEEDS_CLEAN(eng_campaign_create(e, TA, &c, &cid, NULL));
+    eng_message_spec m = ENG_MESSAGE_SPEC_INIT;
+    m.title = "M";
+    SUCCEEDS_CLEAN(eng_message_create(e, TA, cid, &m, &mid, NULL));
+    eng_execution_info x = ENG_EXECUTION_INFO_INIT;
+    SUCCEEDS_CLEAN(eng_execution_get(e, TA, mid, 0, &x));
+    assert_int_equal(x.state, ENG_EXEC_NONE);
+    /* the first calls after a reopen load the org's audience state, the setting last */
+    for (int call = 0; call < 3; call++) {
+        assert_int_equal(eng_close(e), ENG_OK);
+        e = test_engine_open(test_store_handle(ts));
+        if (call == 0)
+            SUCCEEDS_CLEAN(eng_group_count(e, TA, g, &n));
+        else if (call == 1)
+            SUCCEEDS_CLEAN(eng_audience_resolve(e, TA, &q, &a));
+        else
+            SUCCEEDS_CLEAN(eng_customers_import_csv_buffer(e, TA, csv, sizeof csv - 1, NULL, NULL));
+        eng_audience_free(a);
+        a = NULL;
+    }
+    assert_int_equal(eng_close(e), ENG_OK);
+    test_store_free(ts);
 }
 
 static void *other_thread(void *arg)
@@ -75,6 +140,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_code_has_text),
         cmocka_unit_test(last_error_records_detail),
+        cmocka_unit_test(success_leaves_no_error),
         cmocka_unit_test(errors_are_per_thread),
         cmocka_unit_test(long_messages_truncate_safely),
     };
