@@ -72,7 +72,7 @@ static struct world {
 /* ------------------------------------------------------------ argument values */
 
 static char huge[70000];
-static char ring[8][320];
+static char ring[64][400]; /* more than one call's strings */
 static unsigned ringi;
 
 static const char *str_of(prog *g, const char *const *pool, size_t n)
@@ -86,7 +86,7 @@ static const char *str_of(prog *g, const char *const *pool, size_t n)
         return "";
     if (s < 0xdc)
         return huge;
-    char *b = ring[ringi++ % 8];
+    char *b = ring[ringi++ % 64];
     if (s < 0xe4) { /* just over the usual limits (64, 128, 255, 256 bytes) */
         size_t l = (size_t)(s - 0xdc) * 40 + 60;
         memset(b, 'x', l);
