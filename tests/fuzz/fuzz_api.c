@@ -46,7 +46,7 @@ typedef struct sent {
     char *key;
     uint64_t campaign;
     uint32_t customer;
-    int final, accepted, erased;
+    int final, accepted;
 } sent;
 
 static struct world {
@@ -152,10 +152,8 @@ static uint64_t rnd(void) { return test_splitmix(&W.rng); }
 
 /* Calls the transport may make back into the engine (engage/engine.h, "Callbacks"): a
  * provider's receipt arriving during the batch, the message edited or stopped, the
- * customer erased. Their effects are the caller's: the store may change under a failing
- * outer call (reentered), and an erased customer's sends leave the touch counts. */
-static void erased_customer(uint32_t dense);
-
+ * customer erased. Their effects are theirs: the store may change under a failing outer
+ * call (reentered). */
 static void reenter_from_transport(const eng_envelope *env)
 {
     W.reentered = 1;
@@ -177,9 +175,8 @@ static void reenter_from_transport(const eng_envelope *env)
     }
     default:
         if (env->customer != ENG_POC_CUSTOMER &&
-            eng_customer_external_id(W.e, "root", env->customer, ext, sizeof ext) == ENG_OK &&
-            eng_customer_erase(W.e, "root", ext) == ENG_OK)
-            erased_customer(env->customer);
+            eng_customer_external_id(W.e, "root", env->customer, ext, sizeof ext) == ENG_OK)
+            eng_customer_erase(W.e, "root", ext);
         break;
     }
     W.reenter = 1;
@@ -198,7 +195,7 @@ static int send_batch(const eng_envelope *env, size_t n, int *status, void *user
             CHECK(!W.keys[k].final);
         if (k < 0 && W.nkeys < MAXKEYS) {
             k = (int)W.nkeys++;
-            W.keys[k] = (sent){strdup(env[i].idempotency_key), env[i].campaign, env[i].customer, 0, 0, 0};
+            W.keys[k] = (sent){strdup(env[i].idempotency_key), env[i].campaign, env[i].customer, 0, 0};
         }
         W.seen++;
         uint64_t v = rnd() % 16;
@@ -290,12 +287,13 @@ static int keep(uint64_t *ids, size_t *n, uint64_t id)
     return 0;
 }
 
-/* Accepted sends of @p campaign still counted (their customer not erased). */
+/* Accepted sends of @p campaign: each has one furthest status in the touch counts, also once
+ * its customer is erased (docs/privacy.md: touches keep the send, to a tombstone id). */
 static uint64_t accepted_of(uint64_t campaign)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < W.nkeys; i++)
-        n += W.keys[i].accepted && !W.keys[i].erased && W.keys[i].campaign == campaign;
+        n += W.keys[i].accepted && W.keys[i].campaign == campaign;
     return n;
 }
 
@@ -316,14 +314,6 @@ static void check_touch_counts(void)
             abort();
         }
     }
-}
-
-/* Customers erased: their sends leave the touch counts. */
-static void erased_customer(uint32_t dense)
-{
-    for (size_t i = 0; i < W.nkeys; i++)
-        if (W.keys[i].customer == dense)
-            W.keys[i].erased = 1;
 }
 
 /* ------------------------------------------------------------ the world */
@@ -983,20 +973,13 @@ static void op_privacy(prog *g)
     }
     const char *v[4];
     size_t n = f % 3 == 1 ? 1 : u8(g) % 5;
-    uint32_t dense[4];
-    int known[4];
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         v[i] = str_of(g, ids, 5);
-        /* acme's dense id, to take the customer's sends out of the touch counts */
-        known[i] = v[i] && eng_customer_find(W.e, "root", v[i], &dense[i]) == ENG_OK;
-    }
-    int org_acme = by && eng_access_check(W.e, by, ENG_OP_ADMIN, NULL) == ENG_OK && strcmp(by, "rex") != 0;
-    int rc = f % 3 == 1 ? CALL(eng_customer_erase(W.e, by, v[0]))
-                        : CALL(eng_customers_erase(W.e, by, f & 0x80 ? NULL : v, n, NULL));
-    if (rc == ENG_OK && org_acme)
-        for (size_t i = 0; i < n; i++)
-            if (known[i])
-                erased_customer(dense[i]);
+    eng_erase_report rep = ENG_ERASE_REPORT_INIT;
+    if (f % 3 == 1)
+        CALL(eng_customer_erase(W.e, by, v[0]));
+    else if (CALL(eng_customers_erase(W.e, by, f & 0x80 ? NULL : v, n, &rep)) == ENG_OK)
+        CHECK(rep.erased + rep.not_found <= n);
     check_touch_counts();
 }
 
