@@ -987,7 +987,54 @@ static void op_admin(prog *g)
 {
     const char *by = actor_of(g);
     uint8_t f = u8(g);
-    switch (f % 5) {
+    switch (f % 10) {
+    case 5: {
+        eng_global_control gc;
+        eng_global_control_init(&gc, ENG_GLOBAL_CONTROL_VERSION);
+        gc.mode = enum_of(g, 3);
+        gc.percent = u8(g) % 64;
+        gc.group = (uint32_t)u8(g) % 8;
+        gc.seed = u8(g);
+        if (CALL(eng_global_control_set(W.e, by, &gc)) == ENG_OK) {
+            eng_global_control got;
+            eng_global_control_init(&got, ENG_GLOBAL_CONTROL_VERSION);
+            CHECK(CALL(eng_global_control_get(W.e, by, &got)) == ENG_OK && got.mode == gc.mode);
+        }
+        break;
+    }
+    case 6:
+        if (f & 0x80) {
+            CALL(eng_events_set_retention(W.e, by, u8(g) % 3 ? 400 : u8(g)));
+            CALL(eng_events_compact(W.e));
+        } else {
+            CALL(eng_customers_compact(W.e, by));
+        }
+        break;
+    case 7: {
+        static const char *const csvs[] = {"id\nc1\nc2\n", "id,x\nghost,1\n", "noid\nc1\n", "id\n\"c3\n"};
+        const char *csv = str_of(g, csvs, 4);
+        eng_erase_report rep = ENG_ERASE_REPORT_INIT;
+        CALL(eng_customers_erase_csv(W.e, by, csv, csv ? strlen(csv) : 0, &rep));
+        break;
+    }
+    case 8: {
+        static const char *const csvs[] = {"id,customer,time,amount\nt9,c1,2026-01-02,12.5\n",
+                                           "id,customer,time,amount,items\nt8,c2,1767225600000,3,a|b\n",
+                                           "id,customer,time\nt7,c1,x\n", "id,customer,time,amount,tier\nt6,c3,0,1,gold\n"};
+        static const char *const orgs[] = {"acme", "beta", "nope"};
+        const char *csv = str_of(g, csvs, 4);
+        eng_event_report rep = ENG_EVENT_REPORT_INIT;
+        if (CALL(eng_txn_import_csv_buffer(W.e, str_of(g, orgs, 3), csv, csv ? strlen(csv) : 0, NULL, &rep)) ==
+            ENG_OK)
+            CHECK(rep.accepted + rep.duplicates + rep.bad_rows == rep.rows);
+        break;
+    }
+    case 9: {
+        static const char *const names[] = {"tier", "amount", "9x", "channel_note"};
+        static const char *const orgs[] = {"acme", "beta", "nope"};
+        CALL(eng_txn_field_add(W.e, str_of(g, orgs, 3), str_of(g, names, 4), enum_of(g, 6)));
+        break;
+    }
     case 0: {
         eng_actor_spec a;
         eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
@@ -1039,7 +1086,65 @@ static void op_reads(prog *g)
     const char *by = actor_of(g);
     uint64_t id = id_of(g, W.msg, W.nmsg);
     uint8_t f = u8(g);
-    switch (f % 7) {
+    switch (f % 12) {
+    case 7: {
+        eng_trace t;
+        eng_trace_init(&t, ENG_TRACE_VERSION);
+        CALL(eng_trace_get(W.e, by, id, u8(g) % 2, u8(g) % (NCUST + 2), &t));
+        break;
+    }
+    case 8: {
+        static const char *const cols[] = {"city", "age", "contact.sms", "consent.email", "nosuch", "id"};
+        char buf[40];
+        size_t len = 0;
+        int reach = 0;
+        uint32_t c = u8(g) % (NCUST + 2);
+        if (CALL(eng_customer_get(W.e, by, c, str_of(g, cols, 6), buf, f & 0x10 ? 4 : sizeof buf, &len)) == ENG_OK)
+            CHECK(strlen(buf) == len);
+        CALL(eng_customer_reachable(W.e, by, c, enum_of(g, ENG_CH_COUNT), &reach));
+        break;
+    }
+    case 9: {
+        eng_consent_iter *it = NULL;
+        if (CALL(eng_consent_history(W.e, by, u8(g) % (NCUST + 2), &it)) == ENG_OK) {
+            eng_consent_change ch;
+            eng_consent_change_init(&ch, ENG_CONSENT_CHANGE_VERSION);
+            for (int k = 0; k < 64 && CALL(eng_consent_next(it, &ch)) == ENG_OK; k++)
+                ;
+            eng_consent_iter_free(it);
+        }
+        eng_actor_iter *ai = NULL;
+        if (CALL(eng_actor_list(W.e, by, &ai)) == ENG_OK) {
+            eng_actor_spec a;
+            eng_actor_spec_init(&a, ENG_ACTOR_SPEC_VERSION);
+            for (int k = 0; k < 64 && CALL(eng_actor_next(ai, &a)) == ENG_OK; k++)
+                CHECK(a.id && a.id[0]);
+            eng_actor_iter_free(ai);
+        }
+        break;
+    }
+    case 10: {
+        uint32_t gid = 0;
+        int kind = 0;
+        if (CALL(eng_group_find(W.e, by, str_of(g, GROUPS, 6), &gid)) == ENG_OK) {
+            CHECK(CALL(eng_group_kind_of(W.e, by, gid, &kind)) == ENG_OK);
+            CHECK(kind >= ENG_GROUP_UPLOADED && kind <= ENG_GROUP_COMBINED);
+        }
+        break;
+    }
+    case 11: {
+        static const char *const keys[] = {"k1", "k2"};
+        eng_audience *a = NULL;
+        if (CALL(eng_audience_load_frozen(W.e, by, str_of(g, keys, 2), &a)) == ENG_OK) {
+            uint64_t all = 0, test = 0, ctl = 0;
+            CHECK(CALL(eng_audience_count(a, ENG_PART_ALL, &all)) == ENG_OK);
+            CHECK(CALL(eng_audience_count(a, ENG_PART_TEST, &test)) == ENG_OK);
+            CHECK(CALL(eng_audience_count(a, ENG_PART_CONTROL, &ctl)) == ENG_OK);
+            CHECK(all == test + ctl);
+            eng_audience_free(a);
+        }
+        break;
+    }
     case 0: {
         eng_execution_info x;
         eng_execution_info_init(&x, ENG_EXECUTION_INFO_VERSION);

@@ -17,7 +17,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-600}
 [ $# -gt 0 ] && shift
-targets=${*:-"rules csv txn receipts template filestore records"}
+targets=${*:-"rules csv txn receipts template filestore records api"}
 if [ ! -d build-fuzz ]; then
     # coverage-ignore.txt: leaf loops (checksums, hashes, bitmap words) left out of the
     # coverage instrumentation, still under ASan and UBSan (records 1.25x faster)
