@@ -164,7 +164,7 @@ static int gload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
         eng__aud_key(a, mk, sizeof mk, "m/", id);
         eng__rec mr;
         rc = eng__rec_get(e->store, mk, strlen(mk), ENG__REC_AUD_MEMBERS, MEMBERS_V, &mr);
-        if (rc == ENG_ENOTFOUND) {
+        if (eng__absent(rc)) {
             rc = ENG_OK;
         } else if (!rc) {
             eng__rd mrd;

@@ -312,7 +312,7 @@ static int freeze(eng_audience *a, const eng__aud_cx *cx, const char *key)
         return same ? ENG_OK
                     : eng__err(ENG_ESTATE, key, "a different audience is already frozen under \"%s\"", key);
     }
-    if (rc != ENG_ENOTFOUND)
+    if (!eng__absent(rc))
         return rc;
     eng__wr w;
     eng__wr_init(&w, &e->mem);

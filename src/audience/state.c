@@ -176,7 +176,7 @@ static int load_schema(eng__aud *a)
     size_t kl;
     eng__aud_keys(a, key, sizeof key, "s", &kl);
     int rc = eng__rec_get(e->store, key, kl, ENG__REC_AUD_SCHEMA, SCHEMA_V, &rec);
-    if (rc == ENG_ENOTFOUND)
+    if (eng__absent(rc))
         return ENG_OK;
     if (rc)
         return rc;

@@ -53,7 +53,7 @@ int eng__meta_open(eng_engine *e)
         eng__rec_free(e->store, &r);
         if (rc)
             return rc;
-    } else if (rc == ENG_ENOTFOUND) {
+    } else if (eng__absent(rc)) {
         e->meta.format = DATA_FORMAT;
         e->meta.created = now;
         e->meta.opens = 0;

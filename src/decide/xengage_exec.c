@@ -311,8 +311,10 @@ static int build(const eng__dctx *ctx, xe_exec *x)
         }
     }
     eng__xe_free(prev);
-    if (rc == ENG_ENOTFOUND || rc == ENG_ECORRUPT)
+    if (rc == ENG_ENOTFOUND || rc == ENG_ECORRUPT) { /* nothing carried: not the call's failure */
+        eng_error_clear();
         rc = ENG_OK;
+    }
     if (!rc) /* after the carried control: the sales history's organic rate only where none is carried */
         rc = fit_organic(e, &m, x);
     eng__free(&e->mem, m.cn);
@@ -408,8 +410,8 @@ static int xe_open(const eng__dctx *ctx, void **state)
             rc = eng__err(ENG_ECORRUPT, key, "the X-Engage checkpoint does not match the execution");
         if (rc == ENG_OK) { /* the values it was built with */
             rc = eng__xe_value_get(e->store, &e->mem, ctx->message, ctx->occurrence, x->ncust, &x->value);
-            rc = rc == ENG_ENOTFOUND ? ENG_OK : rc;
-        } else if (rc == ENG_ENOTFOUND) {
+            rc = eng__absent(rc) ? ENG_OK : rc;
+        } else if (eng__absent(rc)) {
             rc = build(ctx, x);
             if (!rc && !ctx->dry && (rc = eng__kv_begin(e->store)) == ENG_OK) {
                 rc = eng__xe_save(x->xe, e->store, key);
@@ -749,7 +751,7 @@ static int xe_choose(void *state, const eng__dctx *ctx, const eng__dcust *in, si
             return rc;
         if (x->cap > 0 && n) {
             rc = eng__xe_cap_plan_get(e->store, ctx->message, ctx->occurrence, ctx->now, &x->plan);
-            if (rc == ENG_ENOTFOUND)
+            if (eng__absent(rc))
                 rc = cap_lambda(ctx, x, in[0].id, planned);
             if (rc)
                 return rc;

@@ -86,7 +86,7 @@ static int tc_counts(eng_engine *e, uint64_t message, uint32_t occurrence, tc_en
     int rc = eng__xe_load_counts(&e->mem, e->store, key, xe);
     if (!rc) {
         rc = eng__xe_value_get(e->store, &e->mem, message, occurrence, eng__xe_cfg(*xe)->customers, value);
-        rc = rc == ENG_ENOTFOUND ? ENG_OK : rc;
+        rc = eng__absent(rc) ? ENG_OK : rc;
         if (rc) {
             eng__xe_free(*xe);
             *xe = NULL;
@@ -169,7 +169,7 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
     uint32_t channels = 0;
     if (!rc)
         rc = tc_population(e, message, occurrence, now, slot, xe, &channels);
-    if (rc == ENG_ENOTFOUND) { /* an execution from before traces were stored: nothing to replay */
+    if (eng__absent(rc)) { /* an execution from before traces were stored: nothing to replay */
         if (owned)
             eng__xe_free(xe), eng__free(&e->mem, value);
         return ENG_OK;
@@ -205,7 +205,7 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
     int64_t spent;
     eng__xe_plan plan; /* the credit cap's plan the chunk was decided with (none without a cap) */
     rc = eng__xe_cap_get(e->store, message, occurrence, first, &spent, &plan);
-    if (rc && rc != ENG_ENOTFOUND) {
+    if (rc && !eng__absent(rc)) {
         if (owned)
             eng__xe_free(xe), eng__free(&e->mem, value);
         return rc;

@@ -219,7 +219,7 @@ static int draw(eng_engine *e, const char *org, const char *pool, const eng__cpo
             memcpy(codes[i], a.code, sizeof a.code);
             continue;
         }
-        if (rc != ENG_ENOTFOUND)
+        if (!eng__absent(rc))
             break;
         rc = ENG_OK;
         ++*need;
@@ -280,7 +280,7 @@ int eng__coupon_missing(eng_engine *e, const char *org, const char *pool, const 
         assign_key(key, sizeof key, org, customers[i], pool);
         eng__val v;
         int rc = eng__kv_get(e->store, ENG__K(key), &v);
-        if (rc == ENG_ENOTFOUND) {
+        if (eng__absent(rc)) {
             ++*out;
             continue;
         }
@@ -467,7 +467,7 @@ static int upload_locked(eng_engine *e, const char *actor, const char *pool, con
     if ((rc = eng__access(&a, &o, ENG_OP_EDIT, NULL)))
         goto out;
     rc = eng__cpool_load(e, o.id, pool, &p);
-    if (rc == ENG_ENOTFOUND) {
+    if (eng__absent(rc)) {
         memset(&p, 0, sizeof p);
         p.kind = ENG_COUPON_POOL_UPLOADED;
         rc = ENG_OK;
@@ -569,7 +569,7 @@ ENG_API int eng_coupon_pool_generate(eng_engine *e, const char *actor, const cha
         rc = eng__cpool_load(e, o.id, pool, &old);
         if (rc == ENG_OK)
             rc = eng__err(ENG_EEXISTS, "pool", "org '%s' already has a coupon pool '%s'", o.id, pool);
-        else if (rc == ENG_ENOTFOUND && (rc = eng__kv_begin(e->store)) == ENG_OK) {
+        else if (eng__absent(rc) && (rc = eng__kv_begin(e->store)) == ENG_OK) {
             p.kind = ENG_COUPON_POOL_GENERATED;
             snprintf(p.pattern, sizeof p.pattern, "%s", pattern);
             memcpy(p.secret, secret, secret_len);

@@ -326,7 +326,7 @@ static int coupon_refusal(eng_engine *e, eng__xcache *xc, char *why, size_t cap)
                                                                   : ENG_COUPON_POOL_UPLOADED;
     eng__cpool p;
     int rc = *pool ? eng__cpool_load(e, xc->x.o.id, pool, &p) : ENG_ENOTFOUND;
-    if (rc == ENG_ENOTFOUND) {
+    if (eng__absent(rc)) {
         snprintf(why, cap, "the coupon pool '%s' does not exist (eng_coupon_pool_%s)", pool,
                  kind == ENG_COUPON_POOL_GENERATED ? "generate" : "upload");
         return ENG_OK;
@@ -363,6 +363,7 @@ static int start_exec(eng_engine *e, eng__xcache *xc, eng_time due, uint32_t chu
         rc = load_ids(e, xc);
         if (rc == ENG_ENOTFOUND || rc == ENG_ESTATE) {
             snprintf(why, sizeof why, "%s", eng_error_last()->message);
+            eng_error_clear(); /* the refusal's reason, not the call's error */
             rc = ENG_OK;
         } else if (rc == ENG_OK) {
             rc = coupon_refusal(e, xc, why, sizeof why);
@@ -397,7 +398,7 @@ static int load_unsub(eng_engine *e, eng__xcache *xc)
 {
     int rc = eng__unsub_load(e, xc->x.o.id, &xc->unsub);
     xc->has_unsub = rc == ENG_OK;
-    return rc == ENG_ENOTFOUND ? ENG_OK : rc;
+    return eng__absent(rc) ? ENG_OK : rc;
 }
 
 static int xcache_load(eng_engine *e, const char *actor, uint64_t msg, uint32_t occ, eng_time due,
@@ -411,7 +412,7 @@ static int xcache_load(eng_engine *e, const char *actor, uint64_t msg, uint32_t 
     if ((rc = load_unsub(e, xc)))
         return rc;
     rc = eng__exec_load(e, msg, occ, &xc->rec);
-    if (rc == ENG_ENOTFOUND) {
+    if (eng__absent(rc)) {
         unsigned bs = e->transport.batch_size ? e->transport.batch_size : ENG__CHUNK_DEFAULT;
         rc = start_exec(e, xc, due, bs);
     } else if (rc == ENG_OK && xc->rec.state == ENG_EXEC_RUNNING) {

@@ -71,14 +71,14 @@ int eng__lease_take(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, e
         eng__kv_rollback(e->store);
         return ENG_OK;
     }
-    if (rc == ENG_OK || rc == ENG_ENOTFOUND)
+    if (rc == ENG_OK || eng__absent(rc))
         rc = lease_put(e, key, now + ttl);
     eng__val v = {0};
     if (rc == ENG_OK) { /* planned since this engine's cache was built? the ledger says */
         int g = eng__kv_get(e->store, ENG__K(ck), &v);
         *planned = g == ENG_OK;
         eng__val_free(e->store, &v);
-        rc = g == ENG_ENOTFOUND ? ENG_OK : g;
+        rc = eng__absent(g) ? ENG_OK : g;
     }
     if (rc == ENG_OK && (rc = eng__kv_commit(e->store)) == ENG_OK) {
         *got = 1;
@@ -100,7 +100,7 @@ int eng__lease_keep(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, e
     uint64_t owner = 0;
     eng_time until = 0;
     int rc = lease_get(e, key, &owner, &until);
-    if (rc == ENG_ENOTFOUND || (rc == ENG_OK && owner != e->instance)) {
+    if (eng__absent(rc) || (rc == ENG_OK && owner != e->instance)) {
         eng__log(e, ENG_LOG_WARN, "%s: the lease passed to another engine", key);
         return ENG__LEASE_LOST;
     }
@@ -119,7 +119,7 @@ int eng__lease_peek(eng_engine *e, uint64_t msg, uint32_t occ, uint32_t chunk, e
     int rc = lease_get(e, key, &owner, &until);
     if (rc == ENG_OK && owner != e->instance && until > eng__now(e))
         *held_until = until;
-    return rc == ENG_ENOTFOUND ? ENG_OK : rc;
+    return eng__absent(rc) ? ENG_OK : rc;
 }
 
 int eng__lease_claim(eng_engine *e, const eng__dsp_at *at, eng_time ttl)
@@ -131,7 +131,7 @@ int eng__lease_claim(eng_engine *e, const eng__dsp_at *at, eng_time ttl)
     int rc = lease_get(e, key, &owner, &until);
     if (rc == ENG_OK && owner != e->instance && until > now)
         return ENG__LEASE_LOST; /* another engine took it since the chunk was read */
-    if (rc != ENG_OK && rc != ENG_ENOTFOUND)
+    if (rc != ENG_OK && !eng__absent(rc))
         return rc;
     int had = rc == ENG_OK;
     /* the ledger chunk is still the one the sends were made from (another engine's intent or
@@ -140,7 +140,7 @@ int eng__lease_claim(eng_engine *e, const eng__dsp_at *at, eng_time ttl)
     eng__chunk_key(ck, sizeof ck, at->msg, at->occ, at->chunk);
     eng__rec rec;
     rc = eng__rec_get(e->store, ENG__K(ck), ENG__REC_DSP_CHUNK, ENG__DSP_CHUNK_SCHEMA, &rec);
-    if (rc != ENG_OK && rc != ENG_ENOTFOUND)
+    if (rc != ENG_OK && !eng__absent(rc))
         return rc;
     uint64_t h = rc == ENG_OK ? eng__hash64(rec.payload, rec.len, 0) : 0;
     int same = rc == ENG_OK ? !at->fresh && h == at->read_hash : at->fresh;

@@ -134,7 +134,7 @@ int eng__poc_cache(eng_engine *e, eng__xcache *xc)
     lpoc *a = NULL;
     uint32_t n = 0;
     int rc = poc_load(e, xc->msg, xc->occ, &a, &n);
-    if (rc == ENG_ENOTFOUND) /* not started: every copy owed is due now */
+    if (eng__absent(rc)) /* not started: every copy owed is due now */
         rc = poc_plan(e, xc, &a, &n);
     if (!rc)
         cache_from(xc, a, n);
@@ -220,7 +220,7 @@ int eng__poc_work(eng__runctx *r, eng__xcache *xc, int shared, eng_time ttl)
     lpoc *a = NULL;
     uint32_t n = 0, np = 0;
     int rc = poc_load(e, msg, occ, &a, &n);
-    if (rc == ENG_ENOTFOUND)
+    if (eng__absent(rc))
         rc = poc_plan(e, xc, &a, &n);
     const eng_delivery *dl = xc->x.m.spec.delivery;
     uint32_t *pick = rc ? NULL : eng__calloc(mem, n + 1, sizeof *pick);

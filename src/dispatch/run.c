@@ -130,7 +130,7 @@ static int run_message(eng__runctx *r, const eng__actor *a, const eng__org *o, u
                 continue;
             }
             worked = 1;
-            if (lr != ENG_OK && lr != ENG_ENOTFOUND)
+            if (lr != ENG_OK && !eng__absent(lr))
                 rc = lr;
             else
                 rc = eng__exec_work(r, id, k, t, last);

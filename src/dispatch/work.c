@@ -1205,7 +1205,7 @@ int eng__dry_work(eng__runctx *r, eng__xcache *xc, eng_dry_report *out)
     if (pool) {
         eng__cpool cp;
         rc = eng__cpool_load(e, xc->x.o.id, pool, &cp);
-        if (rc == ENG_ENOTFOUND) { /* the execution would be refused: every send finds no code */
+        if (eng__absent(rc)) { /* the execution would be refused: every send finds no code */
             rc = ENG_OK;
             pool = NULL;
             out->coupons = xc->nids;

@@ -89,7 +89,7 @@ static int refresh(eng_engine *e, eng__xcache *xc)
     for (uint32_t i = 0; xc->cstale && i < xc->nchunks && !rc; i++)
         if (xc->cstale[i]) {
             rc = eng__xcache_read_chunk(e, xc, i);
-            if (rc == ENG_ENOTFOUND) /* not planned (cannot be: a chunk record is never deleted) */
+            if (eng__absent(rc)) /* not planned (cannot be: a chunk record is never deleted) */
                 rc = ENG_OK;
             xc->cstale[i] = 0;
         }

@@ -591,7 +591,7 @@ int eng__ev_dict_catch_up(eng__ev *ev, eng__evorg *o)
         eng__ev_key(key, sizeof key, o->code, "x", o->next_dict_seq, 0);
         eng__val v;
         int rc = eng__kv_get(ev->e->store, ENG__K(key), &v);
-        if (rc == ENG_ENOTFOUND)
+        if (eng__absent(rc))
             return ENG_OK;
         if (rc)
             return rc;

@@ -361,7 +361,7 @@ int eng__touch_customer(eng_engine *e, const char *org, uint32_t customer, eng__
     collect cl = {mem, t, NULL, 0};
     uint16_t code = 0;
     int rc = org ? eng__ev_org_code(e, org, &code) : ENG_OK;
-    if (rc == ENG_ENOTFOUND)
+    if (eng__absent(rc))
         rc = ENG_OK;
     else if (!rc)
         rc = eng__touch_scan(e, &f, collect_cb, &cl);

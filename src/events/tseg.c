@@ -657,7 +657,7 @@ int eng__ttail_catch_up(eng__ev *ev, eng__evorg *o, uint64_t *chunks)
         eng__ev_key(key, sizeof key, o->code, "t/c", o->tchunk_next, 1);
         eng__rec rec;
         int rc = eng__rec_get(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, &rec);
-        if (rc == ENG_ENOTFOUND)
+        if (eng__absent(rc))
             return ENG_OK;
         if (rc)
             return rc;

@@ -738,7 +738,7 @@ static int control_of(eng_engine *e, const char *actor, const eng__rep_ctx *rc, 
     for (size_t i = 0; i < rc->nmsg && !err; i++) {
         eng_audience *aud = NULL;
         err = eng_message_audience(e, actor, rc->msg[i].id, &aud);
-        if (err == ENG_ENOTFOUND) { /* the host keeps the audiences */
+        if (eng__absent(err)) { /* the host keeps the audiences */
             err = ENG_OK;
             continue;
         }

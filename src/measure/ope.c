@@ -105,7 +105,7 @@ int eng__rep_load(eng_engine *e, const char *actor, uint64_t campaign, eng__rep_
     }
     for (size_t i = 0; !rc && i < c.n_msgs; i++) {
         eng__msg m;
-        if ((rc = eng__msg_load(e, c.msgs[i], &m)) == ENG_ENOTFOUND) {
+        if (eng__absent(rc = eng__msg_load(e, c.msgs[i], &m))) {
             rc = ENG_OK; /* deleted */
             continue;
         }
@@ -187,7 +187,7 @@ static int read_rows(const eng__ope_in *in, orow **rows, size_t *n)
     for (uint32_t idx = 0;; idx++) {
         eng__chunk c;
         rc = eng__chunk_load(e, in->msg->id, 0, idx, &c);
-        if (rc == ENG_ENOTFOUND) {
+        if (eng__absent(rc)) {
             rc = ENG_OK;
             break;
         }

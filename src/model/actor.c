@@ -206,7 +206,7 @@ ENG_API int eng_actor_put(eng_engine *e, const char *actor, const eng_actor_spec
             rc = eng__err(ENG_EEXISTS, "actor.id", "actor id '%s' belongs to another org", spec->id);
             goto done;
         }
-    } else if (rc != ENG_ENOTFOUND) {
+    } else if (!eng__absent(rc)) {
         goto done;
     }
     if ((rc = eng__kv_begin(e->store)) == ENG_OK)

@@ -196,7 +196,7 @@ int eng__camp_report_room(eng_engine *e, const eng__camp *c, uint64_t except, si
             continue;
         eng__msg m;
         int rc = eng__msg_load(e, c->msgs[i], &m);
-        if (rc == ENG_ENOTFOUND)
+        if (eng__absent(rc))
             continue; /* deleted */
         if (rc)
             return rc;

@@ -43,7 +43,7 @@ static int head_get(eng_engine *e, uint64_t *seq, uint8_t hash[32])
 {
     eng__rec r;
     int rc = eng__rec_get(e->store, ENG__K("m/h"), ENG__REC_AUDIT_HEAD, ENG__MODEL_SCHEMA, &r);
-    if (rc == ENG_ENOTFOUND) {
+    if (eng__absent(rc)) {
         *seq = 0;
         memset(hash, 0, 32);
         return ENG_OK;

@@ -263,7 +263,7 @@ static int name_taken(eng_engine *e, const char *org, const char *name, uint64_t
     eng__rec rec;
     *taken = 0;
     int rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_NAME, ENG__MODEL_SCHEMA, &rec);
-    if (rc == ENG_ENOTFOUND)
+    if (eng__absent(rc))
         return ENG_OK;
     if (rc)
         return rc;

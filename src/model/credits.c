@@ -13,7 +13,7 @@ int eng__credits_get(eng_engine *e, const char *org, int64_t bal[2])
     snprintf(key, sizeof key, "m/k/%s", org);
     eng__rec rec;
     int rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_CREDITS, ENG__MODEL_SCHEMA, &rec);
-    if (rc == ENG_ENOTFOUND) {
+    if (eng__absent(rc)) {
         bal[0] = bal[1] = 0;
         return ENG_OK;
     }

@@ -121,7 +121,7 @@ static int offer_write(eng_engine *e, const char *actor, const eng_offer_spec *s
         rc = eng__err(ENG_EEXISTS, "offer.id", "the org already has an offer '%s'", spec->id);
     else if (rc == ENG_ENOTFOUND && exists)
         rc = eng__err(ENG_ENOTFOUND, "offer.id", "the org has no offer '%s'", spec->id);
-    else if (rc == ENG_ENOTFOUND)
+    else if (eng__absent(rc))
         rc = ENG_OK;
     if (rc)
         goto done;

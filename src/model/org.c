@@ -195,7 +195,7 @@ ENG_API int eng_org_create(eng_engine *e, const char *org_id, const eng_org_sett
         eng__org_free(&o);
         rc = eng__err(ENG_EEXISTS, "org.id", "org '%s' exists", org_id);
         goto out;
-    } else if (rc != ENG_ENOTFOUND) {
+    } else if (!eng__absent(rc)) {
         goto out;
     }
     eng__actor a;
@@ -203,7 +203,7 @@ ENG_API int eng_org_create(eng_engine *e, const char *org_id, const eng_org_sett
         eng__actor_free(&a);
         rc = eng__err(ENG_EEXISTS, "actor.id", "actor '%s' exists", admin_id);
         goto out;
-    } else if (rc != ENG_ENOTFOUND) {
+    } else if (!eng__absent(rc)) {
         goto out;
     }
     if ((rc = eng__kv_begin(e->store)))

@@ -35,7 +35,7 @@ static int resv_load(eng_engine *e, const char *org, resv *r)
     memset(r, 0, sizeof *r);
     eng__rec rec;
     int rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_RESERVE, ENG__MODEL_SCHEMA, &rec);
-    if (rc && rc != ENG_ENOTFOUND)
+    if (rc && !eng__absent(rc))
         return rc;
     eng__rd rd;
     uint64_t n = 0;
@@ -55,7 +55,7 @@ static int resv_load(eng_engine *e, const char *org, resv *r)
         resv_free(e, r);
         return eng__nomem();
     }
-    if (rc == ENG_ENOTFOUND)
+    if (eng__absent(rc))
         return ENG_OK;
     for (uint64_t i = 0; i < n; i++) {
         r->msg[i] = eng__rd_u64(&rd);

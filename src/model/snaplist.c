@@ -21,7 +21,7 @@ static int collect_cb(const void *key, size_t klen, const void *val, size_t vlen
     int rc = l->load(l, key, klen, l->v + l->n * l->size);
     if (rc == ENG_OK)
         l->n++;
-    return rc == ENG_ENOTFOUND ? ENG_OK : rc;
+    return eng__absent(rc) ? ENG_OK : rc;
 }
 
 int eng__snaplist_open(eng_engine *e, int kind, size_t size, eng__snaplist_load_fn load,

@@ -91,7 +91,7 @@ int eng__next_id(eng_engine *e, uint64_t *id)
         }
         last = eng__get64(r.payload);
         eng__rec_free(e->store, &r);
-    } else if (rc != ENG_ENOTFOUND) {
+    } else if (!eng__absent(rc)) {
         return rc;
     }
     uint8_t b[8];

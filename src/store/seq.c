@@ -22,7 +22,7 @@ int eng__seq_mark(eng_store *s, const char *kind, uint64_t *mark)
         return eng__err(ENG_ERROR, kind, "id kind name too long");
     eng__rec r;
     int rc = eng__rec_get(s, k, (size_t)kl, ENG__REC_SEQ_MARK, 1, &r);
-    if (rc == ENG_ENOTFOUND)
+    if (eng__absent(rc))
         return ENG_OK;
     if (rc)
         return rc;

@@ -148,6 +148,8 @@ static int sent_find(const char *key)
     return -1;
 }
 
+static int trace = -1; /* FUZZ_API_TRACE=1: print each call and its outcome (to read what an input does) */
+
 static uint64_t rnd(void) { return test_splitmix(&W.rng); }
 
 /* Calls the transport may make back into the engine (engage/engine.h, "Callbacks"): a
@@ -213,6 +215,9 @@ static int send_batch(const eng_envelope *env, size_t n, int *status, void *user
             W.seen_rejected++;
         }
     }
+    if (trace > 0)
+        fprintf(stderr, "  transport: %zu envelopes%s, first %s\n", n, broken ? " (broken)" : "",
+                n ? env[0].idempotency_key : "");
     if (n && W.reenter && rnd() % 6 == 0)
         reenter_from_transport(&env[rnd() % n]);
     return broken ? ENG_ETRANSPORT : ENG_OK;
@@ -235,8 +240,6 @@ static void pre(const char *name)
 }
 
 /* A failing call names itself and changed nothing. */
-static int trace = -1; /* FUZZ_API_TRACE=1: print each call and its outcome (to read what an input does) */
-
 static int post(int rc)
 {
     if (trace < 0)
@@ -1243,10 +1246,54 @@ static void op_unsubscribe(prog *g)
     }
 }
 
-static void op_reopen(void)
+/* A failing call on a handle whose engine is closed: its code is the record's, with a message. */
+static void closed_fails(int rc, int want)
 {
+    CHECK(rc == want && eng_error_last()->code == want && eng_error_last()->message[0]);
+}
+
+/* Close and open again on the same store. Children taken before the close (a message
+ * snapshot, an audience) keep working as far as they need no engine, and refuse what needs
+ * it; the closed engine's pointer is refused, not read. */
+static void op_reopen(prog *g)
+{
+    uint8_t f = u8(g);
+    eng_message *m = NULL;
+    eng_audience *a = NULL;
+    if (f & 1)
+        CALL(eng_message_get(W.e, "root", id_of(g, W.msg, W.nmsg), &m));
+    if (f & 2) {
+        eng_audience_query q;
+        eng_audience_query_init(&q, ENG_AUDIENCE_QUERY_VERSION);
+        const char *inc[1] = {"all"};
+        q.include = inc;
+        q.n_include = 1;
+        CALL(eng_audience_resolve(W.e, "ann", &q, &a));
+    }
+    eng_engine *old = W.e;
     CHECK(eng_close(W.e) == ENG_OK);
     W.e = NULL;
+    uint64_t n = 0;
+    if (m || a) { /* kept alive by its children: closed, not freed */
+        closed_fails(eng_customers_count(old, "root", &n), ENG_EMISUSE);
+        closed_fails(eng_close(old), ENG_EMISUSE);
+    }
+    if (m) {
+        eng_message_status st;
+        eng_message_status_init(&st, ENG_MESSAGE_STATUS_VERSION);
+        CHECK(eng_message_status_get(m, &st) == ENG_OK && strlen(st.content_hash) == 64);
+    }
+    if (a) {
+        CHECK(eng_audience_count(a, ENG_PART_ALL, &n) == ENG_OK);
+        closed_fails(eng_audience_freeze(a, "ann", "k-closed"), ENG_EMISUSE);
+    }
+    if (f & 4) { /* the children freed in either order; the engine goes with the last */
+        eng_audience_free(a);
+        eng_message_free(m);
+    } else {
+        eng_message_free(m);
+        eng_audience_free(a);
+    }
     open_engine();
     check_touch_counts();
 }
@@ -1283,7 +1330,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 15: op_admin(&g); break;
         case 16: op_reads(&g); break;
         case 17: op_bad_handles(&g); break;
-        case 18: op >= 0x80 ? op_reopen() : op_unsubscribe(&g); break;
+        case 18: op >= 0x80 ? op_reopen(&g) : op_unsubscribe(&g); break;
         default:
             if (op & 0x80)
                 op_test_send(&g);

@@ -44,8 +44,10 @@ static void last_error_records_detail(void **s)
 /* A call that succeeds leaves no error behind, also when it looked up a record that is
  * absent in the normal course (engage/errors.h). The global control setting of an org that
  * never set it (group count, audience resolve, customer import) and the execution of a
- * message not started (eng_execution_get: ENG_EXEC_NONE) used to leave their lookup's
- * ENG_ENOTFOUND in the record (found by tests/fuzz/fuzz_api.c). */
+ * message not started (eng_execution_get: ENG_EXEC_NONE), a new org or actor, an org without
+ * credits or campaigns, ... used to leave their lookup's ENG_ENOTFOUND in the record (found by
+ * tests/fuzz/fuzz_api.c; the lookups that take "not found" as "absent" now say so with
+ * eng__absent(), src/base/error.h). */
 #define SUCCEEDS_CLEAN(call)                                                                    \
     do {                                                                                        \
         eng__err(ENG_EBUSY, "stale", "an error of an earlier call");                            \
@@ -87,6 +89,21 @@ static void success_leaves_no_error(void **s)
     eng_execution_info x = ENG_EXECUTION_INFO_INIT;
     SUCCEEDS_CLEAN(eng_execution_get(e, TA, mid, 0, &x));
     assert_int_equal(x.state, ENG_EXEC_NONE);
+    /* records looked up and found absent, as they are at first: another org and its admin,
+     * an actor, the org's credits, the campaign list, an offer-less incentive check */
+    SUCCEEDS_CLEAN(eng_org_create(e, "second", NULL, "second-admin", NULL));
+    eng_actor_spec as = ENG_ACTOR_SPEC_INIT;
+    as.id = "second-author";
+    as.roles = ENG_ROLE_AUTHOR;
+    SUCCEEDS_CLEAN(eng_actor_put(e, "second-admin", &as));
+    int64_t bal = -1;
+    SUCCEEDS_CLEAN(eng_credits_balance(e, "second-admin", ENG_CREDITS_CAMPAIGN, &bal));
+    assert_int_equal(bal, 0);
+    uint64_t *ids_out = NULL;
+    size_t nc = 0;
+    SUCCEEDS_CLEAN(eng_campaign_list(e, "second-admin", &ids_out, &nc));
+    assert_int_equal(nc, 0);
+    eng_free(e, ids_out);
     /* the first calls after a reopen load the org's audience state, the setting last */
     for (int call = 0; call < 3; call++) {
         assert_int_equal(eng_close(e), ENG_OK);

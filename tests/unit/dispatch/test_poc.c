@@ -271,6 +271,29 @@ static void finish_and_check(dx *f)
     assert_int_equal(f->prov.key_changed, 0);
 }
 
+/* A run that resumes an execution after a reopen looks up the execution's POC record, absent
+ * when the message has no POC recipients, and succeeds: the error record is left clear
+ * (engage/errors.h). It used to hold that lookup's ENG_ENOTFOUND (found by fuzz_api). */
+static void resumed_run_leaves_no_error(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 40, 4, 1, 1);
+    eng_message_spec m = dx_message();
+    dx_approve(&f, &m);
+    f.prov.fault[dx_pair(3, ENG_CH_SMS)] = DX_RETRY; /* one send waits for its retry */
+    f.prov.fault[dx_pair(3, ENG_CH_EMAIL)] = DX_RETRY;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
+    assert_true(rep.pending > 0 && rep.next_due > f.t0);
+    dx_reopen(&f);
+    eng_error_set(ENG_EBUSY, "an earlier call's error");
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK); /* nothing due yet */
+    assert_int_equal(eng_error_last()->code, ENG_OK);
+    assert_string_equal(eng_error_last()->detail, "");
+    dx_close(&f);
+}
+
 static void crash_at_every_write(void **state)
 {
     (void)state;
@@ -306,6 +329,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(copies_not_counted),
         cmocka_unit_test(bad_addresses_refused),
+        cmocka_unit_test(resumed_run_leaves_no_error),
         cmocka_unit_test(crash_at_every_write),
         cmocka_unit_test(allocation_failures),
         cmocka_unit_test(conflict_at_every_commit),
