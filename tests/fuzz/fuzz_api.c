@@ -207,7 +207,10 @@ static int send_batch(const eng_envelope *env, size_t n, int *status, void *user
             continue;
         if (status[i] == ENG_SEND_ACCEPTED || status[i] == ENG_SEND_REJECTED)
             W.keys[k].final = 1;
-        if (status[i] == ENG_SEND_ACCEPTED && env[i].occurrence != UINT32_MAX && env[i].customer != ENG_POC_CUSTOMER) {
+        /* test sends and POC copies are no customer's send: not in the report's counts */
+        if (env[i].occurrence == UINT32_MAX || env[i].customer == ENG_POC_CUSTOMER)
+            continue;
+        if (status[i] == ENG_SEND_ACCEPTED) {
             W.keys[k].accepted = 1;
             W.seen_accepted++;
             W.seen_cost += W.cost[env[i].channel] * (int64_t)(env[i].segments ? env[i].segments : 1);
@@ -692,6 +695,64 @@ static void op_run(prog *g)
         abort();
     }
     check_touch_counts();
+}
+
+/* The long way to sends in one op: a campaign and a valid message to the group "all" (SMS,
+ * email or both; channel priority; once or recurring; a POC copy), sent for approval by ann,
+ * approved by bob, and the clock at its send time. What an input then does with it (runs,
+ * receipts, edits, erasures, reopens) is where the ledger is tested. */
+static void op_ready(prog *g)
+{
+    static unsigned serial;
+    uint8_t f = u8(g);
+    char name[32];
+    snprintf(name, sizeof name, "Ready %u", serial++);
+    eng_campaign_spec c;
+    eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION);
+    c.name = name;
+    c.start = W.now + ENG_DAY;
+    c.end = W.now + 60 * ENG_DAY;
+    c.objective = ENG_OBJ_BOOST_SALES;
+    c.control_percent = f & 0x40 ? 0 : 10;
+    uint64_t cid = 0, mid = 0;
+    if (CALL(eng_campaign_create(W.e, "ann", &c, &cid, NULL)) != ENG_OK)
+        return;
+    keep(W.camp, &W.ncamp, cid);
+    static const char *const all[] = {"all"};
+    static const int prio[] = {ENG_CH_EMAIL, ENG_CH_SMS};
+    static const char *const poc_email[] = {"poc@example.com"}, *const poc_phone[] = {"+15559999999"};
+    eng_creative cr[2] = {{ENG_CH_SMS, NULL, BODIES[0]}, {ENG_CH_EMAIL, "Offer", BODIES[1]}};
+    eng_schedule sc = ENG_SCHEDULE_INIT;
+    eng_delivery dl = ENG_DELIVERY_INIT;
+    eng_message_spec m;
+    eng_message_spec_init(&m, ENG_MESSAGE_SPEC_VERSION);
+    m.title = "Ready";
+    m.include = all;
+    m.n_include = 1;
+    m.creatives = f % 3 == 1 ? cr + 1 : cr;
+    m.n_creatives = f % 3 == 2 ? 2 : 1;
+    if (f & 4 && m.n_creatives == 2) {
+        m.strategy = ENG_STRATEGY_CHANNEL_PRIORITY;
+        m.channel_priority = prio;
+        m.n_channel_priority = 2;
+    }
+    sc.kind = f & 8 ? ENG_SCHEDULE_RECURRING : ENG_SCHEDULE_ONCE;
+    sc.at = W.now + 2 * ENG_DAY;
+    sc.every = 1;
+    sc.unit = ENG_EVERY_DAYS;
+    sc.until = sc.at + 2 * ENG_DAY;
+    m.schedule = &sc;
+    if (f & 0x10) {
+        dl.poc = f % 3 == 1 ? poc_email : poc_phone;
+        dl.n_poc = 1;
+        m.delivery = &dl;
+    }
+    if (CALL(eng_message_create(W.e, "ann", cid, &m, &mid, NULL)) != ENG_OK)
+        return;
+    keep(W.msg, &W.nmsg, mid);
+    if (CALL(eng_message_submit(W.e, "ann", mid, NULL)) == ENG_OK &&
+        CALL(eng_message_approve(W.e, "bob", mid, NULL, "ok")) == ENG_OK && !(f & 0x20))
+        W.now = sc.at;
 }
 
 static void op_test_send(prog *g)
@@ -1319,7 +1380,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 3: op_message(&g, 1); break;
         case 4: case 5: op_workflow(&g); break;
         case 6: op_run(&g); break;
-        case 7: W.now += (eng_time)(u8(&g) + 1) * ENG_HOUR; break;
+        case 7:
+            if (op >= 0x80)
+                op_ready(&g);
+            else
+                W.now += (eng_time)(u8(&g) + 1) * ENG_HOUR;
+            break;
         case 8: op_customers(&g); break;
         case 9: op_groups(&g); break;
         case 10: op_audience(&g); break;
