@@ -15,7 +15,8 @@ static int beat(eng__prog *p) { return eng__prog_batch(p, p->done); }
 int eng__prog_sort(eng__prog *p, void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
     if (!p || !p->e->progress_fn || n <= RUN) {
-        qsort(base, n, size, cmp);
+        if (n > 1) /* an empty array may be NULL, which qsort's declaration forbids */
+            qsort(base, n, size, cmp);
         return p ? beat(p) : ENG_OK;
     }
     char *a = base, *tmp = eng__malloc(&p->e->mem, n * size);
