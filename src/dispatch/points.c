@@ -182,6 +182,7 @@ int eng__points_work(eng__runctx *r, eng__xcache *xc, eng__chunk *c, int shared,
         if (n && (!fn || fn(aw, n, status, user) < 0))
             for (uint32_t k = 0; k < n; k++)
                 status[k] = -1;
+        eng_error_clear(); /* the host's own calls into the engine are not the run's errors */
         pthread_mutex_lock(&e->lock);
         /* Outcome: the ledger entries and the execution's counters in one batch. */
         answers an = {c, due, status, n, r->now, each, {0}};

@@ -206,8 +206,10 @@ int eng__tpl_render(const eng__tpl *t, const eng__rctx *r, eng__wr *w)
             break;
         default:
             /* A column the customer table does not have reads as missing. */
-            if (eng__customer_text(r->e, r->org, r->customer, s->text, tmp, sizeof tmp, &v, &n) != ENG_OK)
+            if (eng__customer_text(r->e, r->org, r->customer, s->text, tmp, sizeof tmp, &v, &n) != ENG_OK) {
+                eng_error_clear(); /* not the call's failure (the preview's sample customer has no row) */
                 n = 0;
+            }
             break;
         }
         if (n == 0 && s->def) {

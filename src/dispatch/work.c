@@ -396,6 +396,7 @@ static void transmit(eng_engine *e, eng__dsp *d, const unsigned *limit, const en
         }
         off += m;
     }
+    eng_error_clear(); /* the transport's own calls into the engine (allowed) are not the run's errors */
 }
 
 void eng__dsp_transmit(eng_engine *e, eng__dsp *d, const unsigned *limit, const eng_envelope *env, size_t n,
@@ -534,6 +535,7 @@ static void ad_export(const eng_dispatch_hooks *h, void *user, const adpart *a, 
     int st = -1;
     if (!h->ad_export || h->ad_export(&a->m, hashes + a->from, &st, user) < 0)
         st = -1;
+    eng_error_clear(); /* the hook's own calls into the engine are not the run's errors */
     for (size_t i = a->from; i < a->to; i++)
         status[i] = st;
 }

@@ -38,6 +38,7 @@ void eng__emit(eng_engine *e, int kind, const char *org, uint64_t campaign, uint
         return;
     eng_model_event ev = {ENG_MODEL_EVENT_VERSION, kind, org, campaign, message, actor, comment ? comment : ""};
     st->event_fn(&ev, st->event_user);
+    eng_error_clear(); /* what the host's calls back into the engine failed with is not this call's error */
 }
 
 ENG_API int eng_model_set_event_callback(eng_engine *e, eng_model_event_fn fn, void *user)

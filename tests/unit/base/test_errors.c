@@ -56,6 +56,12 @@ static void last_error_records_detail(void **s)
         assert_string_equal(eng_error_last()->detail, "");                                      \
     } while (0)
 
+/* The workflow event callback calls back into the engine (allowed) and that call fails. */
+static void reject_unknown(const eng_model_event *ev, void *user)
+{
+    assert_int_equal(eng_message_reject(user, "nobody", ev->message, "no"), ENG_EDENIED);
+}
+
 static void success_leaves_no_error(void **s)
 {
     (void)s;
@@ -89,6 +95,25 @@ static void success_leaves_no_error(void **s)
     eng_execution_info x = ENG_EXECUTION_INFO_INIT;
     SUCCEEDS_CLEAN(eng_execution_get(e, TA, mid, 0, &x));
     assert_int_equal(x.state, ENG_EXEC_NONE);
+    /* a preview of the sample customer, whose attributes read as missing (no row) */
+    eng_creative cr = {ENG_CH_SMS, NULL, "Hi {{city | \"friend\"}}, 20% off. {{optout}}"};
+    eng_schedule sc = ENG_SCHEDULE_INIT;
+    sc.kind = ENG_SCHEDULE_ONCE;
+    sc.at = c.start + ENG_HOUR;
+    m.include = inc;
+    m.n_include = 1;
+    m.creatives = &cr;
+    m.n_creatives = 1;
+    m.schedule = &sc;
+    SUCCEEDS_CLEAN(eng_message_update(e, TA, mid, &m, NULL));
+    char body[160];
+    eng_preview pv = ENG_PREVIEW_INIT;
+    SUCCEEDS_CLEAN(eng_message_preview(e, TA, mid, ENG_PREVIEW_SAMPLE, ENG_CH_SMS, body, sizeof body, &pv));
+    assert_non_null(strstr(body, "Hi friend"));
+    /* the event callback's own failing call back into the engine is not the submit's error */
+    assert_int_equal(eng_model_set_event_callback(e, reject_unknown, e), ENG_OK);
+    SUCCEEDS_CLEAN(eng_message_submit(e, TA, mid, NULL));
+    assert_int_equal(eng_model_set_event_callback(e, NULL, NULL), ENG_OK);
     /* records looked up and found absent, as they are at first: another org and its admin,
      * an actor, the org's credits, the campaign list, an offer-less incentive check */
     SUCCEEDS_CLEAN(eng_org_create(e, "second", NULL, "second-admin", NULL));
