@@ -137,7 +137,8 @@ ENG_API int eng_run_report_init(eng_run_report *x, unsigned int version);
  * @param report filled when not NULL (also on failure; its version must be set).
  * @return #ENG_OK (also when executions wait for retries: see @c report->pending);
  *         #ENG_ETRANSPORT when the engine has no transport configured; #ENG_ECANCELLED;
- *         #ENG_EDENIED; #ENG_EINVAL; #ENG_EVERSION; storage errors.
+ *         #ENG_EDENIED; #ENG_EINVAL; #ENG_EVERSION; #ENG_ERANGE for a @p now outside 1970..9999
+ *         (`now`) or a lease longer than that (`opts.lease_ms`); storage errors.
  */
 ENG_API int eng_run_due(eng_engine *engine, const char *actor, eng_time now, const eng_run_options *opts,
                         eng_run_report *report);

@@ -164,6 +164,12 @@ ENG_API int eng_run_due(eng_engine *e, const char *actor, eng_time now, const en
         rc = eng__err(ENG_EVERSION, "opts.version", "unsupported eng_run_options version %u", opts->version);
     else if (!e->has_transport)
         rc = eng__err(ENG_ETRANSPORT, "config.transport", "no transport configured: nothing can be sent");
+    /* the retry times and leases count from now: kept within 1970..9999 they cannot overflow */
+    else if (!eng__time_ok(now))
+        rc = eng__err(ENG_ERANGE, "now", "now must be a time from 1970 to 9999 (got %lld ms)", (long long)now);
+    else if (opts->version >= 2 && opts->lease_ms > (uint64_t)ENG__TIME_MAX)
+        rc = eng__err(ENG_ERANGE, "opts.lease_ms", "a lease of %llu ms is longer than any schedule",
+                      (unsigned long long)opts->lease_ms);
     if (rc) {
         eng__leave(e);
         return rc;

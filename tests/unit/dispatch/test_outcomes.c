@@ -4,6 +4,7 @@
  * failed attempts expire. Overdraft forbidden: the run waits for credits.
  * An unsubscribe that arrives mid-run is honoured. */
 #include "dispatch_fixture.h"
+#include "../model/store_digest.h"
 
 /* The first test-group customer with an email contact (external id not a multiple of 5). */
 static uint32_t pick(dx *f, size_t skip)
@@ -248,6 +249,32 @@ static void no_transport_refuses_to_run(void **state)
     test_alloc_assert_clean();
 }
 
+/* A run's time outside 1970..9999, or a lease as long, is refused and changes nothing: the
+ * retry times and leases count from it (INT64_MAX + a backoff overflowed, found by fuzz_api). */
+static void absurd_times_refused(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 20, 16, 1, 1);
+    eng_message_spec m = dx_message();
+    dx_approve(&f, &m);
+    f.prov.fault[dx_pair(1, ENG_CH_SMS)] = DX_RETRY;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    static const eng_time bad[] = {-1, INT64_MIN, INT64_MAX, 253402300800000};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        REFUSED_ON(f.e, eng_run_due(f.e, "root", bad[i], NULL, &rep), ENG_ERANGE);
+        assert_string_equal(eng_error_last()->detail, "now");
+    }
+    eng_run_options o = ENG_RUN_OPTIONS_INIT;
+    o.lease_ms = UINT64_MAX;
+    REFUSED_ON(f.e, eng_run_due(f.e, "root", f.t0, &o, &rep), ENG_ERANGE);
+    assert_string_equal(eng_error_last()->detail, "opts.lease_ms");
+    /* the last time there is: sent, the retry waiting after it */
+    assert_int_equal(eng_run_due(f.e, "root", 253402300799999, NULL, &rep), ENG_OK);
+    assert_true(rep.sent > 0 && rep.pending > 0 && rep.next_due > 253402300799999);
+    dx_close(&f);
+}
+
 /* The per-customer readers keep the ids of the last frozen audience they were
  * asked about: interleaved questions about two messages with different
  * audiences get each message's own answer (checked against the audiences
@@ -320,6 +347,7 @@ int main(void)
         cmocka_unit_test(overdraft_forbidden_waits_for_credits),
         cmocka_unit_test(unsubscribe_mid_run),
         cmocka_unit_test(no_transport_refuses_to_run),
+        cmocka_unit_test(absurd_times_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
