@@ -1337,7 +1337,7 @@ static void blocks_reserved_ahead(void **state)
 #endif
     for (int round = 0; round < 3; round++) {
         eng_store *s = open_ok(f->path, ENG_STORE_CREATE | ENG_STORE_NOSYNC);
-        char k[16];
+        char k[32];
         for (int b = 0; b < 3; b++) {
             snprintf(k, sizeof k, "v/%d/%d", round, b);
             assert_int_equal(eng__kv_begin(s), ENG_OK);
