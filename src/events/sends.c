@@ -114,7 +114,7 @@ static int grow_to(eng__sends *s, const eng__mem *mem, size_t need, eng__prog *p
 static void fill_empty(eng__sends *s, uint32_t upto)
 {
     for (uint32_t i = s->n; i < upto; i++) {
-        s->hot[i] = (eng__shot){.org = ENG__NO_ORG};
+        eng__shot_store(&s->hot[i], (eng__shot){.org = ENG__NO_ORG});
         s->ctx[i] = s->customer[i] = 0;
         s->sent_at[i] = 0;
         s->hashed[i / 64] &= ~(1ull << (i % 64));
@@ -319,14 +319,20 @@ int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index)
             continue;
         }
         uint32_t cx = c->ctx[i];
-        eng__sends_fields(s, id, o->code, cx, c->customer[i], c->channel[i], c->time[i]);
-        s->hot[id].mask |= 1u << ENG_TOUCH_SENT;
+        /* the record in one store, as eng__sends_add_mapped: field by field it was byte
+         * stores then read-modify-writes of the same word (touch_write.c's `sent` stall) */
+        eng__shot was = s->hot[id];
+        eng__shot_store(&s->hot[id], (eng__shot){.org = o->code, .channel = c->channel[i] & 0x7fu,
+                                                 .canon = was.canon | (c->first[i] != 0),
+                                                 .mask = (uint8_t)(was.mask | 1u << ENG_TOUCH_SENT)});
+        s->ctx[id] = cx;
+        s->customer[id] = c->customer[i];
+        s->sent_at[id] = c->time[i];
         int placed = 0;
         /* flagged `first` in a context whose prefix is stored: its key is that prefix, its
          * customer and its channel, so its context's map finds it (keymap.c) and its key
          * hash is neither kept nor indexed */
         if (c->first[i]) {
-            eng__sends_canon_set(s, id);
             if (cx < o->nkm && o->km[cx].pstore == 2 && !(placed = eng__kmap_put_next(o, cx, c->customer[i], id)))
                 rc = eng__kmap_put(o, s, mem, cx, c->customer[i], id, &placed);
         }
