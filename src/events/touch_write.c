@@ -188,6 +188,82 @@ static int check_sent(const eng__send_ctx *ctx, const eng__sent_row *rows, size_
     return ENG_OK;
 }
 
+/* The usual `sent` rows of a dispatcher's batch from row i up to end (parsed, in one
+ * SENT_BLOCK): each of the dispatcher's form (mapped), of a context whose keys need no
+ * probe of the hash index, a new customer of the context's key map within its span or
+ * right past it (eng__kmap_put_next), with room in the tail and the sends' arrays. Their
+ * state in locals and the tail's byte columns written after the rows: a byte store may
+ * alias any field, so in the loop below every pointer of the tail, the map and the
+ * sends was read again after each of the row's byte stores. Stops at the first row that
+ * is not such a row (the caller's loop takes it); returns where it stopped. The same
+ * rows, ids and map entries as that loop. */
+static size_t sent_run(eng__ev *ev, eng__evorg *o, uint32_t cx, const eng__sent_row *rows, size_t i, size_t end,
+                       const uint64_t *hs, const uint8_t *mapped, uint64_t *accepted)
+{
+    eng__sends *s = &ev->s;
+    eng__tcols *c = &o->tail;
+    if (ev->npend || cx >= o->nkm || !o->km[cx].span || c->n >= eng__seg_seal_rows)
+        return i;
+    size_t room = eng__seg_seal_rows - c->n;
+    room = c->cap - c->n < room ? c->cap - c->n : room;
+    room = c->keycap - c->nkey < room ? c->keycap - c->nkey : room;
+    room = (size_t)(s->cap - s->n) < room ? (size_t)(s->cap - s->n) : room;
+    eng__kmap *m = &o->km[cx];
+    uint32_t *v = m->v, base = m->base, span = m->span, count = m->count, id = s->n;
+    const uint32_t zeroed = m->zeroed, id0 = id;
+    const uint16_t org = o->code;
+    const uint8_t canon = cx >= o->km_loaded;
+    size_t r = c->n, k = c->nkey, r0 = r;
+    eng_time *ttime = c->time;
+    uint32_t *tcust = c->customer, *tctx = c->ctx, *tsend = c->send, *tdet = c->detail;
+    uint64_t *tkey = c->keyhash, *hashed = s->hashed;
+    eng__shot *hot = s->hot;
+    uint32_t *sctx = s->ctx, *scust = s->customer;
+    eng_time *sat = s->sent_at;
+    uint8_t ch[SENT_BLOCK]; /* the rows' channels, copied to the tail's column after them */
+    for (; i < end && r - r0 < room && mapped[i] == 1; i++) {
+        const eng__sent_row *w = &rows[i];
+        uint32_t cu = w->customer, off = cu - base;
+        if (cu < base)
+            break;
+        if (off >= span && (off != span || off >= zeroed || (uint64_t)off + 1 > 4 * (uint64_t)count + 65536))
+            break;
+        if (v[off]) /* a duplicate, or taken: the caller's loop decides */
+            break;
+        span = off >= span ? off + 1 : span;
+        v[off] = id + 1;
+        eng__kmap_run_add(m, off, id);
+        count++;
+        hashed[id / 64] &= ~(1ull << (id % 64));
+        hot[id] = (eng__shot){.org = org, .channel = w->channel & 0x7fu, .canon = canon,
+                              .mask = (uint8_t)(1u << ENG_TOUCH_SENT)};
+        sctx[id] = cx;
+        scust[id] = cu;
+        sat[id] = w->time;
+        eng__sends_mapped_hash(s, id, hs[i]);
+        ttime[r] = w->time;
+        tcust[r] = cu;
+        tctx[r] = cx;
+        tsend[r] = id;
+        tdet[r] = 0;
+        tkey[k++] = hs[i];
+        ch[r - r0] = w->channel;
+        r++, id++;
+    }
+    if (r == r0)
+        return i;
+    memcpy(c->channel + r0, ch, r - r0);
+    memset(c->status + r0, ENG_TOUCH_SENT, r - r0);
+    memset(c->first + r0, canon, r - r0);
+    m->span = span;
+    m->count = count;
+    s->n = id;
+    c->n = r;
+    c->nkey = k;
+    *accepted += id - id0;
+    return i;
+}
+
 int eng__touch_sent_room(eng_engine *e, size_t n, eng__prog *pg)
 {
     eng__ev *ev;
@@ -270,6 +346,14 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
             if (ready < i + SENT_BLOCK && (ready = eng__sent_pipe_wait(&sp, i + SENT_BLOCK, &dform)) && dform)
                 ev->km_probe_all = 1;
             probe_all(&ev->s, hs + i, n - i < SENT_BLOCK ? n - i : SENT_BLOCK, warm);
+        }
+        if (!probe) { /* the usual rows up to the block's end, then this loop again from the first other */
+            size_t end = (i / SENT_BLOCK + 1) * SENT_BLOCK, j;
+            end = end < ready ? end : ready;
+            if ((j = sent_run(ev, o, cx, rows, i, end, hs, mapped, &res->accepted)) > i) {
+                i = j - 1;
+                continue;
+            }
         }
         uint64_t h = hs[i];
         if (mapped[i] == 1) { /* the map's send has this key when it has this channel (keymap.c) */
