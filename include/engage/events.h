@@ -97,13 +97,14 @@ ENG_API int eng_event_report_init(eng_event_report *x, unsigned int version);
 /**
  * Told about each receipt whose key matches no send.
  * @param index the receipt's index in the batch.
- * @param key its idempotency key.
+ * @param key its idempotency key, the batch's own pointer (with #eng_receipts.key_lengths
+ *        not necessarily NUL-terminated: its length is key_lengths[index]).
  * @param user #eng_receipts.unmatched_user.
  */
 typedef void (*eng_receipt_unmatched_fn)(size_t index, const char *key, void *user);
 
 /** Current version of #eng_receipts. */
-#define ENG_RECEIPTS_VERSION 1
+#define ENG_RECEIPTS_VERSION 2
 
 /** A batch of provider receipts, as parallel arrays of @p count entries. */
 typedef struct eng_receipts {
@@ -116,10 +117,16 @@ typedef struct eng_receipts {
                                                 bounced) or link id (clicked); at most 255 bytes. */
     eng_receipt_unmatched_fn unmatched_fn; /**< Optional: told about each unmatched receipt. */
     void *unmatched_user;                  /**< Passed to unmatched_fn. */
+    /** Version 2. NULL (each key NUL-terminated), or per receipt its key's length in bytes
+     *  (1..1024): the key is then keys[i][0, key_lengths[i]), which need not be
+     *  NUL-terminated and must hold no NUL byte. A host that knows its keys' lengths saves
+     *  the library a scan of each key for its end (a (pointer, length) pair, as SQLite's
+     *  sqlite3_bind_text and libcurl's CURLOPT_POSTFIELDSIZE take). */
+    const size_t *key_lengths;
 } eng_receipts;
 
 /** Static initialiser for #eng_receipts. */
-#define ENG_RECEIPTS_INIT {ENG_RECEIPTS_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL}
+#define ENG_RECEIPTS_INIT {ENG_RECEIPTS_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
 
 /**
  * Fill @p r with an empty batch of version @p version.

@@ -716,8 +716,9 @@ typedef struct eng__optlist {
 int eng__opt_push(const eng__mem *mem, eng__optlist *l, uint32_t send, eng_time t, int status);
 
 /* pending.c */
-int eng__pend_add(eng__ev *ev, uint64_t keyhash, const char *key, uint8_t status, eng_time t, const char *detail,
-                  int *dup);
+/* A receipt key[0, klen) (no NUL inside) without a send yet: kept until its send is written. */
+int eng__pend_add(eng__ev *ev, uint64_t keyhash, const char *key, size_t klen, uint8_t status, eng_time t,
+                  const char *detail, int *dup);
 /* Apply the pending receipts of a send that was just written. */
 int eng__pend_join(eng__ev *ev, uint32_t send, uint64_t keyhash, uint64_t *joined, eng__optlist *opts);
 int eng__ev_pend_save(eng__ev *ev);

@@ -93,11 +93,24 @@ size_t eng__par_parts(const eng__ev *ev, size_t rows)
 
 /* ---- receipts ---- */
 
-/* Check receipt i (its key's length into *len). */
-static inline int check_one(const eng_receipts *r, size_t i, uint32_t *len)
+static int bad_row(size_t i, const char *field, const char *why)
+{
+    char det[64];
+    snprintf(det, sizeof det, "receipts[%zu].%s", i, field);
+    return eng__err(ENG_EINVAL, det, "receipt %zu: %s; nothing was stored", i, why);
+}
+
+static void range_err(part *p)
+{
+    snprintf(p->det, sizeof p->det, "%s", eng_error_last()->detail);
+    snprintf(p->msg, sizeof p->msg, "%s", eng_error_last()->message);
+}
+
+/* Check receipt i (its key's length into *len: the host's, @p kls, or found). */
+static inline int check_one(const eng_receipts *r, const size_t *kls, size_t i, uint32_t *len)
 {
     const char *bad = NULL, *why = "";
-    size_t kl = r->keys[i] ? strnlen(r->keys[i], ENG__EV_KEY_MAX + 1) : 0;
+    size_t kl = !r->keys[i] ? 0 : kls ? kls[i] : strnlen(r->keys[i], ENG__EV_KEY_MAX + 1);
     if (kl == 0 || kl > ENG__EV_KEY_MAX)
         bad = "keys", why = "the key must be 1..1024 bytes";
     else if (r->statuses[i] <= ENG_TOUCH_SENT || r->statuses[i] >= ENG_TOUCH_STATUS_COUNT)
@@ -106,11 +119,8 @@ static inline int check_one(const eng_receipts *r, size_t i, uint32_t *len)
         bad = "times", why = "time before 1970";
     else if (r->details && r->details[i] && strnlen(r->details[i], ENG__EV_DETAIL_MAX + 1) > ENG__EV_DETAIL_MAX)
         bad = "details", why = "longer than 255 bytes";
-    if (bad) {
-        char det[64];
-        snprintf(det, sizeof det, "receipts[%zu].%s", i, bad);
-        return eng__err(ENG_EINVAL, det, "receipt %zu: %s; nothing was stored", i, why);
-    }
+    if (bad)
+        return bad_row(i, bad, why);
     *len = (uint32_t)kl;
     return ENG_OK;
 }
@@ -140,6 +150,8 @@ static void rcpt_range(part *p)
     const char *pfx = NULL;
     size_t plen = 0;
     uint32_t cx = 0;
+    /* the host's key lengths (version 2): then a key is not scanned for its end */
+    const size_t *kls = r->version >= 2 ? r->key_lengths : NULL;
     /* first where each candidate is ... */
     for (size_t i = p->lo; i < p->hi; i++) {
         if (i + KEYS_AHEAD < p->hi && r->keys[i + KEYS_AHEAD]) { /* the host's keys may lie anywhere */
@@ -148,9 +160,8 @@ static void rcpt_range(part *p)
             /* the line a key of up to 64 bytes ends in (its channel name), when it is the next one */
             __builtin_prefetch((const void *)(k + 63));
         }
-        if ((p->rc = check_one(r, i, &j->lens[i]))) {
-            snprintf(p->det, sizeof p->det, "%s", eng_error_last()->detail);
-            snprintf(p->msg, sizeof p->msg, "%s", eng_error_last()->message);
+        if ((p->rc = check_one(r, kls, i, &j->lens[i]))) {
+            range_err(p);
             return;
         }
         const char *key = r->keys[i];
@@ -189,6 +200,11 @@ static void rcpt_range(part *p)
             const eng__kmap *m = &o->km[cx];
             uint32_t off = cu - m->base;
             j->h[i] = (uint64_t)(uintptr_t)&m->run[off / 32] * 32 + off % 32;
+        } else if (kls && memchr(key, 0, len)) {
+            /* a key of the map was read whole (its prefix, digits and channel name): no NUL */
+            p->rc = bad_row(i, "keys", "a NUL byte within the key's length");
+            range_err(p);
+            return;
         }
     }
     /* ... then read them in one pass of three stages AHEAD receipts apart, so that the

@@ -153,8 +153,8 @@ static int push(eng__ev *ev, eng__pend *p)
     return ENG_OK;
 }
 
-int eng__pend_add(eng__ev *ev, uint64_t keyhash, const char *key, uint8_t status, eng_time t, const char *detail,
-                  int *dup)
+int eng__pend_add(eng__ev *ev, uint64_t keyhash, const char *key, size_t klen, uint8_t status, eng_time t,
+                  const char *detail, int *dup)
 {
     const eng__mem *mem = &ev->e->mem;
     size_t at[ENG_TOUCH_STATUS_COUNT];
@@ -166,7 +166,7 @@ int eng__pend_add(eng__ev *ev, uint64_t keyhash, const char *key, uint8_t status
             return ENG_OK;
         }
     eng__pend p = {keyhash, t, status, NULL, NULL};
-    if ((detail && *detail && !(p.detail = eng__strdup(mem, detail))) || !(p.key = eng__strdup(mem, key))) {
+    if ((detail && *detail && !(p.detail = eng__strdup(mem, detail))) || !(p.key = eng__strndup(mem, key, klen))) {
         pend_clear(mem, &p);
         return eng__nomem();
     }

@@ -426,7 +426,7 @@ static int precheck(const eng_receipts *r)
 {
     if (!r)
         return eng__err(ENG_EINVAL, "receipts", "receipts is NULL");
-    if (r->version != ENG_RECEIPTS_VERSION)
+    if (r->version == 0 || r->version > ENG_RECEIPTS_VERSION) /* version 1 ends before key_lengths */
         return eng__err(ENG_EVERSION, "receipts.version", "unknown receipts version %u", r->version);
     if (r->count > UINT32_MAX) /* the batch sort numbers receipts in 32 bits */
         return eng__err(ENG_EINVAL, "receipts.count", "at most 4294967295 receipts a call");
@@ -504,10 +504,11 @@ static int matched(eng__ev *ev, const eng_receipts *r, size_t i, uint32_t send, 
 }
 
 /* Receipt i of r, which has no send yet: it waits for it (pending.c). */
-static int unmatched(eng__ev *ev, const eng_receipts *r, size_t i, uint64_t h, const rkey *q, eng_event_report *rep)
+static int unmatched(eng__ev *ev, const eng_receipts *r, size_t i, uint64_t h, size_t klen, const rkey *q,
+                     eng_event_report *rep)
 {
     const char *d = r->details && r->details[i] ? r->details[i] : "";
-    int dup = 0, rc = eng__pend_add(ev, h, r->keys[i], q->status, q->t, d, &dup);
+    int dup = 0, rc = eng__pend_add(ev, h, r->keys[i], klen, q->status, q->t, d, &dup);
     if (rc)
         return rc;
     if (dup) /* a repeat of a pending receipt is a duplicate: rows = accepted + duplicates + unmatched */
@@ -571,7 +572,7 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
         qsort(stray, nwait, sizeof *stray, cmp_u32);
     for (size_t a = 0, k = nm; !rc && (a < nwait || k < n);) {
         uint32_t i = k == n || (a < nwait && stray[a] < (uint32_t)ord[k]) ? stray[a++] : (uint32_t)ord[k++];
-        rc = unmatched(ev, r, i, h[i], &rk[i], rep);
+        rc = unmatched(ev, r, i, h[i], lens[i], &rk[i], rep);
     }
     if (!rc)
         rc = apply_optouts(ev, opts.send, opts.src, opts.ts, opts.n);
@@ -614,13 +615,9 @@ int eng__touch_receipts(eng_engine *e, const eng_receipts *r, eng_event_report *
 
 ENG_API int eng_receipts_init(eng_receipts *r, unsigned int version)
 {
-    if (!r)
-        return eng__err(ENG_EINVAL, "receipts", "receipts is NULL");
-    if (version != ENG_RECEIPTS_VERSION)
-        return eng__err(ENG_EVERSION, "version", "unknown receipts version %u", version);
-    eng_receipts def = ENG_RECEIPTS_INIT;
-    *r = def;
-    return ENG_OK;
+    static const eng_receipts init = ENG_RECEIPTS_INIT;
+    return eng__struct_init(r, &init, ENG__SIZES(ENG__UPTO(eng_receipts, unmatched_user), sizeof init), version,
+                            "eng_receipts");
 }
 
 int eng__ev_report_start(eng_event_report *in, eng_event_report *tmp, eng_event_report **out)

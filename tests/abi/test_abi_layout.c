@@ -105,7 +105,8 @@ static void struct_layouts(void **s)
     OFF(eng_event_report, version, 0); OFF(eng_event_report, rows, 8); OFF(eng_event_report, accepted, 16); OFF(eng_event_report, duplicates, 24); OFF(eng_event_report, unmatched, 32); OFF(eng_event_report, unknown_customers, 40); OFF(eng_event_report, consent_changes, 48); OFF(eng_event_report, bad_rows, 56); OFF(eng_event_report, bytes, 64);
     assert_int_equal(sizeof(eng_event_report), 72);
     OFF(eng_receipts, version, 0); OFF(eng_receipts, count, 8); OFF(eng_receipts, keys, 16); OFF(eng_receipts, statuses, 24); OFF(eng_receipts, times, 32); OFF(eng_receipts, details, 40); OFF(eng_receipts, unmatched_fn, 48); OFF(eng_receipts, unmatched_user, 56);
-    assert_int_equal(sizeof(eng_receipts), 64);
+    OFF(eng_receipts, key_lengths, 64);
+    assert_int_equal(sizeof(eng_receipts), 72);
     OFF(eng_touch_row, version, 0); OFF(eng_touch_row, time, 8); OFF(eng_touch_row, customer, 16); OFF(eng_touch_row, channel, 20); OFF(eng_touch_row, status, 24); OFF(eng_touch_row, campaign, 32); OFF(eng_touch_row, message, 40); OFF(eng_touch_row, message_version, 48); OFF(eng_touch_row, occurrence, 52); OFF(eng_touch_row, detail, 56);
     assert_int_equal(sizeof(eng_touch_row), 64);
     OFF(eng_txn_batch, version, 0); OFF(eng_txn_batch, count, 8); OFF(eng_txn_batch, ids, 16); OFF(eng_txn_batch, customers, 24); OFF(eng_txn_batch, times, 32); OFF(eng_txn_batch, amounts, 40); OFF(eng_txn_batch, stores, 48); OFF(eng_txn_batch, item_counts, 56); OFF(eng_txn_batch, items, 64); OFF(eng_txn_batch, nfields, 72); OFF(eng_txn_batch, field_names, 80); OFF(eng_txn_batch, field_values, 88);

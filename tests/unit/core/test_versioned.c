@@ -48,6 +48,7 @@ static size_t older_end(const char *type, unsigned v)
         {"eng_import_options", 1, UPTO(eng_import_options, error_user)},
         {"eng_campaign_spec", 1, UPTO(eng_campaign_spec, goal)},
         {"eng_audience_query", 1, UPTO(eng_audience_query, campaign)},
+        {"eng_receipts", 1, UPTO(eng_receipts, unmatched_user)},
     };
     for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
         if (!strcmp(ends[i].type, type) && ends[i].v == v)
