@@ -106,6 +106,13 @@ class Events(unittest.TestCase):
         self.assertEqual(eng.pending_receipts(), 0)
         eng.append_receipts([{"key": "not-sent-yet", "status": "delivered", "time": T0}])
         self.assertEqual(eng.pending_receipts(), 1)
+        # keys go with their lengths (eng_receipts version 2): a NUL inside one is refused, not
+        # taken as its end, and the batch changes nothing
+        with self.assertRaises(engage.InvalidArgument) as cm:
+            eng.append_receipts([{"key": "wait-x", "status": "delivered", "time": T0},
+                                 {"key": "not-sent-yet\0tail", "status": "opened", "time": T0}])
+        self.assertEqual(cm.exception.detail, "receipts[1].keys")
+        self.assertEqual(eng.pending_receipts(), 1)
 
     def test_unsubscribe_link_and_retention(self):
         eng = self.eng

@@ -32,8 +32,13 @@ class EventsMixin:
         the report (accepted, duplicates, unmatched...)."""
         n = len(receipts)
         keep: List[object] = []
-        r = _n.Receipts(version=1, count=n)
-        r.keys = strarray([x["key"] for x in receipts], keep)
+        r = _n.Receipts(version=2, count=n)
+        keys = [str(x["key"]) for x in receipts]
+        r.keys = strarray(keys, keep)
+        # their lengths: the library need not scan each key for its end, and a NUL inside a key
+        # is refused instead of ending it
+        kl = (ctypes.c_size_t * max(n, 1))(*[len(k.encode()) for k in keys])
+        r.key_lengths = kl
         st = (ctypes.c_int * max(n, 1))(*[TOUCH_STATUSES[x["status"]] for x in receipts])
         tm = (ctypes.c_int64 * max(n, 1))(*[ms(x["time"], "receipts.time") for x in receipts])
         det = (ctypes.c_char_p * max(n, 1))(*[cstr(x.get("detail"), keep) for x in receipts])

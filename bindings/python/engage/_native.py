@@ -189,7 +189,8 @@ EventReport = _struct("eng_event_report", [
     ("bad_rows", c_uint64), ("bytes", c_uint64)])
 Receipts = _struct("eng_receipts", [
     ("version", c_uint), ("count", c_size_t), ("keys", c_char_pp), ("statuses", P(c_int)), ("times", P(c_int64)),
-    ("details", c_char_pp), ("unmatched_fn", c_void_p), ("unmatched_user", c_void_p)])
+    ("details", c_char_pp), ("unmatched_fn", c_void_p), ("unmatched_user", c_void_p),
+    ("key_lengths", P(c_size_t))])
 TxnBatch = _struct("eng_txn_batch", [
     ("version", c_uint), ("count", c_size_t), ("ids", c_char_pp), ("customers", c_char_pp), ("times", P(c_int64)),
     ("amounts", P(c_int64)), ("stores", c_char_pp), ("item_counts", P(c_uint32)), ("items", c_char_pp),
@@ -268,7 +269,7 @@ STRUCTS = [Error, Envelope, TransportMethods, StoreMethods, Config, Info, GoalSp
 VERSIONS = {"eng_config": 3, "eng_info": 3, "eng_org_settings": 1, "eng_actor_spec": 1, "eng_campaign_spec": 2,
             "eng_campaign_status": 1, "eng_audit_entry": 1, "eng_message_spec": 2, "eng_message_status": 1, "eng_import_options": 1,
             "eng_import_report": 1, "eng_audience_query": 2, "eng_rule_options": 1, "eng_event_report": 1,
-            "eng_receipts": 1, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,
+            "eng_receipts": 2, "eng_txn_batch": 1, "eng_touch_row": 1, "eng_txn_row": 1, "eng_run_options": 1,
             "eng_run_report": 1, "eng_execution_info": 2, "eng_send_info": 1, "eng_trace": 2, "eng_dry_report": 2,
             "eng_report_figures": 1, "eng_campaign_report_options": 2, "eng_ope_estimate": 1,
             "eng_erase_report": 1, "eng_transport_methods": 2, "eng_store_methods": 2, "eng_envelope": 2,
