@@ -163,7 +163,8 @@ static void reenter_from_transport(const eng_envelope *env)
     const char *key = env->idempotency_key;
     int st = ENG_TOUCH_DELIVERED;
     eng_time t = W.now;
-    eng_receipts r = {ENG_RECEIPTS_VERSION, 1, &key, &st, &t, NULL, NULL, NULL};
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = 1, r.keys = &key, r.statuses = &st, r.times = &t;
     char ext[32];
     switch (rnd() % 4) {
     case 0: eng_touch_append(W.e, &r, NULL); break;
