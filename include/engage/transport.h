@@ -9,8 +9,9 @@
  * refuses every send with #ENG_ETRANSPORT.
  *
  * Transport calls are made by eng_run_due() *outside* the engine's lock, so
- * other threads keep using the engine while a batch is at the provider. A
- * transport callback must still not call back into the engine that called it.
+ * other threads keep using the engine while a batch is at the provider, and a
+ * transport callback may itself call any engine function, which works as from
+ * outside (engage/engine.h, "Callbacks"; test `dispatch_reentry`).
  *
  * Stability rule: fields are only appended; callbacks take `user` last; a
  * callback added in version N is called only when `version >= N`.
