@@ -428,7 +428,7 @@ static void build_seed(void)
     CHECK(eng_customers_add_column(W.e, "root", "age", ENG_COL_INT64) == ENG_OK);
     char csv[NCUST * 96 + 96], *p = csv;
     const char *ids[NCUST];
-    char idb[NCUST][8];
+    char idb[NCUST][16];
     p += sprintf(p, "id,contact.sms,consent.sms,contact.email,consent.email,city,age\n");
     for (int i = 0; i < NCUST; i++) {
         snprintf(idb[i], sizeof idb[i], "c%d", i);
