@@ -536,13 +536,13 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     int rc = ENG_OK;
     size_t n = r->count;
     /* one block kept by the engine (rapply.c): the records first, each in one line */
-    char *tm = n ? eng__rcpt_temp(ev, (n + 1) * sizeof(rkey) + n * (sizeof(uint64_t) + sizeof(uint32_t *) +
-                                                                   3 * sizeof(uint32_t))) : NULL;
+    char *tm = eng__rcpt_temp(ev, (n + 1) * sizeof(rkey) + n * (sizeof(uint64_t) + sizeof(uint32_t *) +
+                                                              3 * sizeof(uint32_t)));
     rkey *rk = (rkey *)(((uintptr_t)tm + 31) & ~(uintptr_t)31);
     uint64_t *ord = (uint64_t *)(rk + n);
     const uint32_t **slot = (const uint32_t **)(ord + n);
     uint32_t *cand = (uint32_t *)(slot + n), *miss = cand + n;
-    if (n && !tm)
+    if (!tm)
         rc = ENG_ENOMEM;
     eng__cspan span;
     if (!rc && (rc = candidates(ev, r, lens, h, n, cand, miss, ord, slot, rk, &span)))
