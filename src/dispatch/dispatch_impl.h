@@ -305,14 +305,16 @@ size_t eng__unsub_url(const eng__unsub *u, const char *org, uint64_t campaign, u
 /* Write the "sent" touches of accepted sends into the caller's batch (events
  * layer, touch.c; kept apart because the model's and the audience's internal
  * headers cannot meet in one file); if that batch then fails, call
- * eng__dsp_touch_abandon(). */
+ * eng__dsp_touch_abandon(). doubt: the sends expired in doubt instead (handed
+ * over, never confirmed): no touch, but a receipt of one later writes its
+ * `sent` and joins it (docs/dispatch.md). */
 typedef struct eng__dsp_sent {
     const char *key;
     uint32_t customer;
     uint8_t channel;
 } eng__dsp_sent;
 int eng__dsp_touch_sent(eng_engine *e, const char *org, uint64_t campaign, uint64_t message, eng_time version,
-                        uint32_t occurrence, const eng__dsp_sent *rows, size_t n, eng_time at);
+                        uint32_t occurrence, const eng__dsp_sent *rows, size_t n, eng_time at, int doubt);
 void eng__dsp_touch_abandon(eng_engine *e);
 /* Before a chunk's sends are made: room for @p n more "sent" touches, the
  * send-key index grown now (stepping @p pg, cancellable, nothing stored)

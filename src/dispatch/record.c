@@ -31,7 +31,7 @@ static int record(eng_engine *e, const eng__dsp_at *at, eng_time ttl, eng__dsp_s
 int eng__dsp_record(eng_engine *e, const eng__dsp_at *at, eng_time ttl, eng__dsp_store_fn store, eng__xcache *xc,
                     void *user)
 {
-    return record(e, at, ttl, store, xc, user, 0);
+    return record(e, at, ttl, store, xc, user, 1); /* an intent may expire sends in doubt (work.c) */
 }
 
 int eng__dsp_closed(const eng_engine *e, int rc)

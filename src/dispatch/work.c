@@ -106,6 +106,16 @@ typedef struct pend {
     int64_t cost;
 } pend;
 
+/* A send handed over before with no answer it can trust (unknown, or a crash before its outcome)
+ * may have arrived. A retry answer settles only its own attempt, so after more than one attempt
+ * it stays in doubt: every send that expires is in doubt (and keeps its key for the provider's
+ * receipts, store_doubt); one that is not when its customer leaves is skipped. */
+static int in_doubt(const eng__lsend *s)
+{
+    return s->state == ENG_LEDGER_UNKNOWN || (s->state == ENG_LEDGER_PENDING && s->attempts > 0) ||
+           (s->state == ENG_LEDGER_RETRY && s->attempts > 1);
+}
+
 static size_t put_str(eng__wr *w, const char *s, size_t n)
 {
     size_t at = w->len;
@@ -631,11 +641,37 @@ typedef struct batch {
     size_t np;
     const eng_envelope *env;
     const int *status;
+    const uint32_t *doubt; /* intent: sends it expires in doubt (their keys kept for receipts) */
+    size_t ndoubt;
     eng__xrec *d; /* the chunk's counters */
     int idle;     /* intent: nothing to store, the lease is only given back */
     uint64_t nretry, nunknown;
     uint32_t npts0; /* the chunk's points awards before the outcome: a retried settle adds none again */
 } batch;
+
+/* The sends of chunk @p c at @p idx expired in doubt: handed to the events layer in the batch that
+ * stores the expiry, so that the provider's receipt of one, before or after, still joins it. */
+static int store_doubt(eng_engine *e, const eng__xcache *xc, const eng__chunk *c, const uint32_t *idx, size_t n,
+                       eng_time at)
+{
+    if (!n)
+        return ENG_OK;
+    enum { KCAP = ENG_SEND_KEY_MAX + 1 };
+    eng__dsp_sent *rows = eng__calloc(&e->mem, n, sizeof *rows);
+    char *keys = eng__malloc(&e->mem, n * KCAP);
+    int rc = rows && keys ? ENG_OK : eng__nomem();
+    for (size_t i = 0; i < n && !rc; i++) { /* the key build_one gave the transport */
+        const eng__lsend *s = &c->send[idx[i]];
+        uint32_t id = c->cust[s->cust].id;
+        eng__send_key_tail(keys + i * KCAP, KCAP, xc->keypfx, xc->keypfx_len, id, s->ch);
+        rows[i] = (eng__dsp_sent){keys + i * KCAP, id, s->ch};
+    }
+    if (!rc)
+        rc = eng__dsp_touch_sent(e, xc->x.o.id, xc->x.c.id, xc->msg, xc->rec.version, xc->occ, rows, n, at, 1);
+    eng__free(&e->mem, keys);
+    eng__free(&e->mem, rows);
+    return rc;
+}
 
 static int store_intent(eng_engine *e, eng__xcache *xc, void *user)
 {
@@ -643,7 +679,9 @@ static int store_intent(eng_engine *e, eng__xcache *xc, void *user)
     if (b->idle)
         return ENG_OK;
     int rc = eng__chunk_store(e, xc->msg, xc->occ, b->c);
-    return rc ? rc : eng__exec_bump(e, xc, b->d);
+    if (!rc)
+        rc = eng__exec_bump(e, xc, b->d);
+    return rc ? rc : store_doubt(e, xc, b->c, b->doubt, b->ndoubt, b->r->now);
 }
 
 static int settle_answers(eng__xcache *xc, void *user)
@@ -704,16 +742,25 @@ static int store_outcome(eng_engine *e, eng__xcache *xc, void *user)
     if (!rc && xc->x.m.spec.strategy == ENG_STRATEGY_XENGAGE)
         rc = eng__xengage_consume(e, xc->x.o.id, xc->msg, (int64_t)d->accepted * xc->x.o.settings.xengage_cost);
     eng__dsp_sent *rows = NULL;
-    size_t nr = 0;
+    uint32_t *doubt = NULL;
+    size_t nr = 0, nd = 0;
     if (!rc && d->accepted && !(rows = eng__calloc(&e->mem, d->accepted, sizeof *rows)))
+        rc = eng__nomem();
+    if (!rc && d->expired && !(doubt = eng__calloc(&e->mem, d->expired, sizeof *doubt)))
         rc = eng__nomem();
     for (size_t i = 0; i < b->np && !rc; i++) {
         const eng__lsend *s = &c->send[b->p[i].send];
         if (s->state == ENG_LEDGER_ACCEPTED)
             rows[nr++] = (eng__dsp_sent){b->env[i].idempotency_key, c->cust[s->cust].id, s->ch};
+        else if (s->state == ENG_LEDGER_EXPIRED) /* after ENG_SEND_MAX_ATTEMPTS: in_doubt */
+            doubt[nd++] = b->p[i].send;
     }
     if (!rc)
-        rc = eng__dsp_touch_sent(e, xc->x.o.id, xc->x.c.id, xc->msg, xc->rec.version, xc->occ, rows, nr, b->r->now);
+        rc = eng__dsp_touch_sent(e, xc->x.o.id, xc->x.c.id, xc->msg, xc->rec.version, xc->occ, rows, nr, b->r->now,
+                                 0);
+    if (!rc)
+        rc = store_doubt(e, xc, c, doubt, nd, b->r->now);
+    eng__free(&e->mem, doubt);
     eng__free(&e->mem, rows);
     return rc;
 }
@@ -830,16 +877,19 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
         return rc;
     }
     pend *p = eng__calloc(&e->mem, c.nsend ? c.nsend : 1, sizeof *p);
+    uint32_t *doubt = eng__calloc(&e->mem, c.nsend ? c.nsend : 1, sizeof *doubt);
+    size_t nd = 0;
     eng__wr arena;
     eng__wr_init(&arena, &e->mem);
     eng__customer_view_t view;
     size_t np = 0, later = 0;
     int64_t cost = 0;
-    rc = p ? eng__customer_view(e, xc->dctx.org, &view) : eng__nomem();
+    rc = p && doubt ? eng__customer_view(e, xc->dctx.org, &view) : eng__nomem();
     for (uint32_t i = 0; i < c.nsend && !rc; i++) {
         eng__lsend *s = &c.send[i];
         if (eng__ledger_final(s->state) || (s->state != ENG_LEDGER_PENDING && s->next_at > r->now))
             continue;
+        int was = in_doubt(s);
         int why = build(r, xc, &view, &c, i, codes ? codes[s->cust] : NULL, &arena, &p[np]);
         ENG__WORK(1);
         if (why < 0) {
@@ -848,23 +898,21 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
             s->attempts++;
             r->rep->retry++;
             if (s->attempts >= ENG_SEND_MAX_ATTEMPTS) {
-                s->state = ENG_LEDGER_EXPIRED;
+                s->state = ENG_LEDGER_EXPIRED; /* after more than one attempt: in_doubt */
                 d.expired++;
+                doubt[nd++] = i;
             } else {
                 s->state = ENG_LEDGER_RETRY;
                 s->next_at = r->now + eng__backoff(s->attempts);
             }
             later++;
         } else if (why > 0) { /* unreachable now (unsubscribed mid-run, ...) or not renderable */
-            /* Never sent again; but a send handed over with no answer (unknown, or a crash before its
-             * outcome) may have arrived: that is final as expired, not "skipped" (never sent). A retry
-             * answer settles only its own attempt, so after more than one attempt it stays in doubt. */
-            int in_doubt = s->state == ENG_LEDGER_UNKNOWN || (s->state == ENG_LEDGER_PENDING && s->attempts > 0) ||
-                           (s->state == ENG_LEDGER_RETRY && s->attempts > 1);
-            s->state = in_doubt ? ENG_LEDGER_EXPIRED : ENG_LEDGER_SKIPPED;
+            /* Never sent again; but a send in doubt may have arrived: that is final as expired, not
+             * "skipped" (never sent), and its key is kept for the provider's receipts. */
+            s->state = was ? ENG_LEDGER_EXPIRED : ENG_LEDGER_SKIPPED;
             s->why = (uint8_t)why;
-            if (in_doubt)
-                d.expired++;
+            if (was)
+                d.expired++, doubt[nd++] = i;
             else
                 d.skipped++;
         } else {
@@ -887,9 +935,9 @@ static int work_chunk(eng__runctx *r, eng__xcache *xc, uint32_t idx)
     for (size_t i = 0; i < np && !rc; i++)
         c.send[p[i].send].attempts++;
     /* Intent: the decisions and the attempts are stored before any call. */
-    batch b = {r, &c, p, np, NULL, NULL, &d, 0, 0, 0, c.npts};
+    batch b = {r, &c, p, np, NULL, NULL, doubt, nd, &d, 0, 0, 0, c.npts};
     /* another engine finished this chunk since this engine's cache was built: only give the lease back */
-    b.idle = shared && !fresh && np == 0 && d.skipped == 0 && later == 0;
+    b.idle = shared && !fresh && np == 0 && d.skipped == 0 && d.expired == 0 && later == 0;
     eng__dsp_at at = {xc->msg, xc->occ, idx, xc->rec.due, shared, shared, fresh, read_hash};
     if (!rc) {
         if ((rc = eng__dsp_record(e, &at, np ? ttl : 0, store_intent, xc, &b)))
@@ -952,6 +1000,7 @@ done:
     eng__free(&e->mem, status);
     eng__wr_free(&arena);
     eng__free(&e->mem, p);
+    eng__free(&e->mem, doubt);
     eng__chunk_free(&c);
     return rc;
 }

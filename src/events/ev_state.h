@@ -218,6 +218,7 @@ struct eng__ev {
      * a bit per stored chunk of positions that needs rewriting */
     eng__pend *pend;
     size_t npos, pendcap, npend; /* npend: receipts (positions that are not holes) */
+    size_t ndoubt;               /* sends expired in doubt (entries of status `sent`) */
     uint64_t *pslots; /* key hash >> 32 << 32 | (position + 1); 0: empty */
     size_t npslots;
     uint64_t *pdirty;
@@ -721,6 +722,10 @@ int eng__pend_add(eng__ev *ev, uint64_t keyhash, const char *key, size_t klen, u
                   const char *detail, int *dup);
 /* Apply the pending receipts of a send that was just written. */
 int eng__pend_join(eng__ev *ev, uint32_t send, uint64_t keyhash, uint64_t *joined, eng__optlist *opts);
+/* A receipt of a send the dispatcher expired in doubt (eng__touch_doubt): its `sent` written
+ * (at the earlier of its time and the expiry's) and taken from the list; *send: its id, or -1
+ * when key[0, klen) names no such send. */
+int eng__doubt_prove(eng__ev *ev, uint64_t keyhash, const char *key, size_t klen, eng_time t, int64_t *send);
 int eng__ev_pend_save(eng__ev *ev);
 int eng__ev_load_pending(eng__ev *ev);
 void eng__pend_free(eng__ev *ev);

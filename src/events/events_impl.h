@@ -133,6 +133,11 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
  * kept), before the sends are made rather than while their outcome is stored. */
 int eng__touch_sent_room(eng_engine *e, size_t n, eng__prog *pg);
 
+/* Sends the dispatcher stored expired in doubt (handed over, never confirmed), in the batch
+ * that stores that outcome: a receipt of one, before or after, proves it left: its `sent` is
+ * written then and the receipt joins it (pending.c). */
+int eng__touch_doubt(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row *rows, size_t n);
+
 /* The same for receipts (what eng_touch_append does inside its own batch). */
 int eng__touch_receipts(eng_engine *e, const eng_receipts *r, eng_event_report *rep);
 

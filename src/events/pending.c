@@ -17,7 +17,15 @@
  *   [chunk * PEND_CHUNK, +PEND_CHUNK) that are not holes, in position order,
  *   uvar n, n x (u64 keyhash, svar time, u8 status, blob detail, blob key).
  * Schema 1 (before 2026-12-05) stored the whole list as e/p/<seq:016x>: it is
- * read, and replaced by chunks at the next change. */
+ * read, and replaced by chunks at the next change.
+ *
+ * Sends the dispatcher expired in doubt (handed over, never confirmed: the
+ * provider may have sent them) are kept here too, as entries of status `sent`
+ * (schema 3: a chunk that holds one; an older library refuses it): a receipt
+ * for such a key proves the message left, so it writes the send's `sent`
+ * touch and joins it instead of waiting for ever (docs/dispatch.md). They are
+ * counted apart (ndoubt), so the `sent` path's "no receipt waits" test and
+ * eng_touch_pending see only receipts. */
 #include "events/ev_state.h"
 #include "base/codec.h"
 
@@ -25,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PEND_V 2
+#define PEND_V 3 /* 3: a chunk holds a send expired in doubt; 2 otherwise */
 #define PEND_CHUNK 32 /* a change rewrites at most 32 receipts */
 
 /* A slot holds the key hash's high half (its tag: most probes end without
@@ -33,6 +41,12 @@
 static size_t home(const eng__ev *ev, uint64_t h)
 {
     return (size_t)(h >> 32) & (ev->npslots - 1);
+}
+
+/* Entries of the list: receipts and sends in doubt. */
+static size_t live(const eng__ev *ev)
+{
+    return ev->npend + ev->ndoubt;
 }
 
 static uint64_t slot_of(uint64_t h, size_t pos)
@@ -99,7 +113,7 @@ static void index_del(eng__ev *ev, size_t pos)
 static size_t find_all(const eng__ev *ev, uint64_t h, size_t *out)
 {
     size_t n = 0;
-    if (!ev->npend)
+    if (!live(ev))
         return 0;
     size_t m = ev->npslots - 1;
     for (size_t i = home(ev, h); ev->pslots[i]; i = (i + 1) & m) {
@@ -138,7 +152,7 @@ static int push(eng__ev *ev, eng__pend *p)
     int rc;
     if (ev->npos + 1 > ev->pendcap && eng__grow(mem, (void **)&ev->pend, &ev->pendcap, ev->npos + 1, sizeof *ev->pend))
         rc = eng__nomem();
-    else if ((ev->npend + 1) * 2 > ev->npslots && (rc = index_build(ev, ev->npend + 1)))
+    else if ((live(ev) + 1) * 2 > ev->npslots && (rc = index_build(ev, live(ev) + 1)))
         ;
     else
         rc = mark_dirty(ev, ev->npos);
@@ -148,7 +162,10 @@ static int push(eng__ev *ev, eng__pend *p)
     }
     ev->pend[ev->npos] = *p;
     index_put(ev, ev->npos++);
-    ev->npend++;
+    if (p->status == ENG_TOUCH_SENT)
+        ev->ndoubt++;
+    else
+        ev->npend++;
     ev->pend_changes++;
     return ENG_OK;
 }
@@ -180,6 +197,8 @@ int eng__pend_join(eng__ev *ev, uint32_t send, uint64_t keyhash, uint64_t *joine
     const eng__mem *mem = &ev->e->mem;
     for (size_t i = 0; i < n; i++) {
         eng__pend *p = &ev->pend[at[i]];
+        if (p->status == ENG_TOUCH_SENT) /* a send in doubt, not a receipt (eng__doubt_prove takes it) */
+            continue;
         int dup, opt, rc;
         const char *d = p->detail ? p->detail : "";
         /* a failure keeps the receipt (the batch fails and the cache is dropped) */
@@ -194,6 +213,83 @@ int eng__pend_join(eng__ev *ev, uint32_t send, uint64_t keyhash, uint64_t *joine
         ev->pend_changes++;
     }
     return ENG_OK;
+}
+
+/* ---- sends expired in doubt ---- */
+
+/* The position of the send in doubt with key[0, klen) (hash @p h), or -1. */
+static int64_t doubt_at(const eng__ev *ev, uint64_t h, const char *key, size_t klen)
+{
+    size_t at[ENG_TOUCH_STATUS_COUNT], n = find_all(ev, h, at);
+    for (size_t i = 0; i < n; i++) {
+        const eng__pend *p = &ev->pend[at[i]];
+        if (p->status == ENG_TOUCH_SENT && strlen(p->key) == klen && !memcmp(p->key, key, klen))
+            return (int64_t)at[i];
+    }
+    return -1;
+}
+
+int eng__touch_doubt(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row *rows, size_t n)
+{
+    eng__ev *ev;
+    eng__evorg *o;
+    int rc = n ? eng__ev_get(e, &ev) : ENG_OK;
+    if (rc || !n)
+        return rc;
+    eng__ev_mark(ev, eng__ev_org(ev, ctx->org, 0, &o) == ENG_OK ? o : NULL); /* undo.c: refused (pend_changes) */
+    for (size_t i = 0; i < n && !rc; i++) {
+        const eng__sent_row *w = &rows[i];
+        uint64_t h = eng__ev_keyhash(w->key, w->klen);
+        if (doubt_at(ev, h, w->key, w->klen) >= 0) /* kept already (an outcome stored again) */
+            continue;
+        size_t at[ENG_TOUCH_STATUS_COUNT], m = find_all(ev, h, at), got = 0;
+        eng_time first = w->time;
+        for (size_t j = 0; j < m; j++) /* receipts came first: the send is proven now */
+            if (ev->pend[at[j]].status != ENG_TOUCH_SENT) {
+                got++;
+                first = ev->pend[at[j]].time < first ? ev->pend[at[j]].time : first;
+            }
+        if (got) { /* written at the earliest of them (it left by then); eng__touch_sent joins them */
+            eng__sent_row x = *w;
+            x.time = first;
+            rc = eng__touch_sent(e, ctx, &x, 1, NULL);
+            continue;
+        }
+        eng__pend p = {h, w->time, ENG_TOUCH_SENT, NULL, eng__strndup(&e->mem, w->key, w->klen)};
+        rc = p.key ? push(ev, &p) : eng__nomem();
+    }
+    return rc ? rc : eng__ev_flush(ev);
+}
+
+int eng__doubt_prove(eng__ev *ev, uint64_t h, const char *key, size_t klen, eng_time t, int64_t *send)
+{
+    *send = -1;
+    int64_t pos = doubt_at(ev, h, key, klen);
+    if (pos < 0)
+        return ENG_OK;
+    eng__pend *p = &ev->pend[pos];
+    eng__keyparts kp;
+    char org[256];
+    if (!eng__key_parse(p->key, klen, &kp) || kp.orglen >= sizeof org)
+        return eng__err(ENG_ECORRUPT, "e/p/c", "a send in doubt has a key not of the dispatcher's form");
+    memcpy(org, kp.org, kp.orglen);
+    org[kp.orglen] = 0;
+    eng__send_ctx ctx = {org, kp.ctx.campaign, kp.ctx.message, kp.ctx.version, kp.ctx.occurrence};
+    eng__sent_row row = {key, klen, kp.customer, kp.channel, t < p->time ? t : p->time};
+    int rc = mark_dirty(ev, (size_t)pos);
+    if (rc)
+        return rc;
+    index_del(ev, (size_t)pos);
+    pend_clear(&ev->e->mem, p);
+    ev->ndoubt--;
+    ev->pend_changes++;
+    eng__sent_result res;
+    if ((rc = eng__touch_sent(ev->e, &ctx, &row, 1, &res)))
+        return rc;
+    *send = res.accepted ? (int64_t)ev->s.n - 1 : eng__sends_find(&ev->s, h);
+    if (*send < 0)
+        *send = eng__kmap_find_key(ev, key, klen);
+    return *send >= 0 ? ENG_OK : eng__err(ENG_ECORRUPT, "e/p/c", "a send proven by its receipt was not written");
 }
 
 static void chunk_key(char *buf, size_t cap, size_t chunk)
@@ -213,7 +309,7 @@ static int pack(eng__ev *ev)
     if (old > j) /* never memset(NULL, 0, 0): the list may not exist yet */
         memset(ev->pend + j, 0, (old - j) * sizeof *ev->pend);
     ev->npos = j;
-    int rc = ev->npend ? index_build(ev, ev->npend) : ENG_OK;
+    int rc = live(ev) ? index_build(ev, live(ev)) : ENG_OK;
     for (size_t p = 0; p < old && !rc; p += PEND_CHUNK)
         rc = mark_dirty(ev, p);
     return rc;
@@ -225,8 +321,11 @@ static int save_chunk(eng__ev *ev, size_t c)
     char key[32];
     chunk_key(key, sizeof key, c);
     size_t lo = c * PEND_CHUNK, hi = lo + PEND_CHUNK < ev->npos ? lo + PEND_CHUNK : ev->npos, n = 0;
-    for (size_t p = lo; p < hi; p++)
+    int doubt = 0;
+    for (size_t p = lo; p < hi; p++) {
         n += ev->pend[p].key != NULL;
+        doubt |= ev->pend[p].key && ev->pend[p].status == ENG_TOUCH_SENT;
+    }
     ENG__WORK(PEND_CHUNK);
     if (!n)
         return eng__kv_del(s, ENG__K(key));
@@ -243,7 +342,7 @@ static int save_chunk(eng__ev *ev, size_t c)
         eng__wr_str(&w, q->detail);
         eng__wr_str(&w, q->key);
     }
-    return eng__rec_put_wr(s, ENG__K(key), ENG__REC_EV_PENDING, PEND_V, &w);
+    return eng__rec_put_wr(s, ENG__K(key), ENG__REC_EV_PENDING, doubt ? 3 : 2, &w);
 }
 
 int eng__ev_pend_save(eng__ev *ev)
@@ -256,9 +355,9 @@ int eng__ev_pend_save(eng__ev *ev)
             return rc;
         ev->pend_legacy = 0;
     }
-    if (!ev->npend)
+    if (!live(ev))
         ev->npos = 0; /* every chunk that held a receipt is dirty: all are deleted */
-    else if (ev->npos > 2 * PEND_CHUNK && ev->npend * 2 < ev->npos && (rc = pack(ev)))
+    else if (ev->npos > 2 * PEND_CHUNK && live(ev) * 2 < ev->npos && (rc = pack(ev)))
         return rc;
     for (size_t w = 0; w < ev->pdirtycap; w++)
         for (uint64_t b = ev->pdirty[w]; b; b &= b - 1) {
@@ -325,7 +424,7 @@ static int load_cb(const void *key, size_t klen, const void *val, size_t vlen, v
             pend_clear(mem, &p);
             return eng__nomem();
         }
-        if (!eng__rd_ok(&r) || p.status == ENG_TOUCH_SENT || p.status >= ENG_TOUCH_STATUS_COUNT) {
+        if (!eng__rd_ok(&r) || (p.status == ENG_TOUCH_SENT && rec.schema < 3) || p.status >= ENG_TOUCH_STATUS_COUNT) {
             pend_clear(mem, &p);
             return eng__err(ENG_ECORRUPT, k, "bad pending receipt %llu in %s", (unsigned long long)i, k);
         }

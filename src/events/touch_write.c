@@ -503,12 +503,22 @@ static int matched(eng__ev *ev, const eng_receipts *r, size_t i, uint32_t send, 
     return opt ? eng__opt_push(&ev->e->mem, opts, send, q->t, q->status) : ENG_OK;
 }
 
-/* Receipt i of r, which has no send yet: it waits for it (pending.c). */
+/* Receipt i of r, which has no send yet: it waits for it (pending.c), unless its send expired
+ * in doubt, which it proves (*proved: that send is written now, and found by the batch's next). */
 static int unmatched(eng__ev *ev, const eng_receipts *r, size_t i, uint64_t h, size_t klen, const rkey *q,
-                     eng_event_report *rep)
+                     eng_event_report *rep, eng__optlist *opts, int *proved)
 {
+    int64_t f = -1;
+    int rc = ev->ndoubt ? eng__doubt_prove(ev, h, r->keys[i], klen, q->t, &f) : ENG_OK;
+    if (!rc && f < 0 && *proved && (f = eng__sends_find(&ev->s, h)) < 0)
+        f = eng__kmap_find_key(ev, r->keys[i], klen);
+    if (rc || f >= 0) {
+        *proved |= f >= 0;
+        return rc ? rc : matched(ev, r, i, (uint32_t)f, q, rep, opts);
+    }
     const char *d = r->details && r->details[i] ? r->details[i] : "";
-    int dup = 0, rc = eng__pend_add(ev, h, r->keys[i], klen, q->status, q->t, d, &dup);
+    int dup = 0;
+    rc = eng__pend_add(ev, h, r->keys[i], klen, q->status, q->t, d, &dup);
     if (rc)
         return rc;
     if (dup) /* a repeat of a pending receipt is a duplicate: rows = accepted + duplicates + unmatched */
@@ -570,9 +580,10 @@ static int apply_receipts(eng__ev *ev, const eng_receipts *r, uint64_t *h, eng_e
     }
     if (nwait > 1)
         qsort(stray, nwait, sizeof *stray, cmp_u32);
+    int proved = 0;
     for (size_t a = 0, k = nm; !rc && (a < nwait || k < n);) {
         uint32_t i = k == n || (a < nwait && stray[a] < (uint32_t)ord[k]) ? stray[a++] : (uint32_t)ord[k++];
-        rc = unmatched(ev, r, i, h[i], lens[i], &rk[i], rep);
+        rc = unmatched(ev, r, i, h[i], lens[i], &rk[i], rep, &opts, &proved);
     }
     if (!rc)
         rc = apply_optouts(ev, opts.send, opts.src, opts.ts, opts.n);

@@ -137,13 +137,18 @@ static void overdraft_forbidden_waits_for_credits(void **state)
     dx_close(&f);
 }
 
-static void optout(dx *f, uint32_t c)
+static void optout_of(dx *f, uint32_t c, const char *column)
 {
     char ext[32];
     assert_int_equal(eng_customer_external_id(f->e, "root", c, ext, sizeof ext), ENG_OK);
-    const char *names[] = {"id", "optout.sms"};
+    const char *names[] = {"id", column};
     const char *vals[] = {ext, "yes"};
     assert_int_equal(eng_customers_upsert(f->e, "root", names, 2, vals, 1, NULL, NULL), ENG_OK);
+}
+
+static void optout(dx *f, uint32_t c)
+{
+    optout_of(f, c, "optout.sms");
 }
 
 /* One customer's SMS is waiting for a retry, another's chunk is not planned
@@ -232,6 +237,139 @@ static void unsubscribe_mid_run(void **state)
     assert_int_equal(eng_customer_find(f.e, "root", "late", &late), ENG_OK);
     assert_int_equal(eng_trace_get(f.e, "root", f.message, 0, late, &t), ENG_OK);
     assert_int_equal(t.reason, ENG_TRACE_NOT_IN_AUDIENCE);
+    dx_close(&f);
+}
+
+/* One receipt of @p status for @p key at @p at: the append's report. */
+static eng_event_report receipt(dx *f, const char *key, int status, eng_time at)
+{
+    const char *keys[] = {key, key};
+    int st[] = {status, ENG_TOUCH_OPENED};
+    eng_time t[] = {at, at + 1};
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = status == ENG_TOUCH_DELIVERED ? 2 : 1; /* delivered comes with its open, in one batch */
+    r.keys = keys, r.statuses = st, r.times = t;
+    eng_event_report rep = ENG_EVENT_REPORT_INIT;
+    assert_int_equal(eng_touch_append(f->e, &r, &rep), ENG_OK);
+    return rep;
+}
+
+static uint64_t pending(dx *f)
+{
+    uint64_t n = UINT64_MAX;
+    assert_int_equal(eng_touch_pending(f->e, &n), ENG_OK);
+    return n;
+}
+
+/* One customer's touches on one channel: the statuses (bit s) and the `sent` row's time. */
+typedef struct seen {
+    int ch;
+    unsigned mask;
+    eng_time sent_at;
+} seen;
+
+static int seen_fn(const eng_touch_row *r, void *u)
+{
+    seen *s = u;
+    if (r->channel == s->ch) {
+        assert_int_equal(s->mask & (1u << r->status), 0); /* once each */
+        s->mask |= 1u << r->status;
+        if (r->status == ENG_TOUCH_SENT)
+            s->sent_at = r->time;
+    }
+    return 0;
+}
+
+static seen touches(dx *f, uint32_t c, int ch)
+{
+    seen s = {ch, 0, 0};
+    assert_int_equal(eng_touches_of_customer(f->e, "acme", c, seen_fn, &s), ENG_OK);
+    return s;
+}
+
+static uint64_t touched(dx *f)
+{
+    uint64_t counts[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], n = 0;
+    assert_int_equal(eng_touch_status_counts(f->e, "acme", f->campaign, f->message, counts,
+                                             ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT), ENG_OK);
+    for (size_t i = 0; i < ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT; i++)
+        n += counts[i];
+    return n;
+}
+
+/* A send stored expired was handed over with no sure answer (engage/dispatch.h: it may have
+ * arrived): it keeps its key for the provider's receipts. A receipt of one, before or after
+ * the expiry, proves it left: its `sent` is written (no later than the receipt) and the receipt
+ * joins it, instead of waiting for ever. A send skipped (its customer left after a "retry"
+ * answer: never taken) does not: a receipt of its key waits, unmatched. Across reopens. */
+static void receipts_of_sends_expired_in_doubt(void **state)
+{
+    (void)state;
+    dx f;
+    dx_world(&f, 60, 10, 1, 1);
+    eng_message_spec m = dx_message();
+    dx_approve(&f, &m);
+    uint32_t lost = pick(&f, 0), early = pick(&f, 1), left = pick(&f, 2), retried = pick(&f, 3), once = pick(&f, 4);
+    f.prov.fault[dx_pair(lost, ENG_CH_EMAIL)] = DX_UNKNOWN; /* for ever: expires in doubt */
+    f.prov.fault[dx_pair(early, ENG_CH_EMAIL)] = DX_UNKNOWN; /* the same, its receipts before the expiry */
+    f.prov.fault[dx_pair(left, ENG_CH_EMAIL)] = DX_UNKNOWN; /* in doubt when the customer opts out */
+    f.prov.fault[dx_pair(retried, ENG_CH_EMAIL)] = DX_RETRY; /* for ever: the ledger keeps the last answer only */
+    f.prov.fault[dx_pair(once, ENG_CH_EMAIL)] = DX_RETRY; /* then the customer opts out: skipped */
+    f.prov.fault_times[dx_pair(once, ENG_CH_EMAIL)] = 1;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, NULL, &rep), ENG_OK);
+    eng_send_info s[5];
+    const uint32_t who[5] = {lost, early, left, retried, once};
+    for (int i = 0; i < 5; i++)
+        s[i] = send_of(&f, who[i], ENG_CH_EMAIL);
+    eng_event_report er = receipt(&f, s[1].key, ENG_TOUCH_DELIVERED, f.t0 + 1000);
+    assert_int_equal(er.unmatched, 2); /* its send not final yet: waits */
+    assert_int_equal(pending(&f), 2);
+    optout_of(&f, left, "optout.email");
+    optout_of(&f, once, "optout.email");
+    dx_run_all(&f, rep.next_due, NULL);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(send_of(&f, who[i], ENG_CH_EMAIL).state, i == 4 ? ENG_LEDGER_SKIPPED : ENG_LEDGER_EXPIRED);
+    assert_int_equal(f.prov.calls[dx_pair(left, ENG_CH_EMAIL)], 1);
+    assert_int_equal(f.prov.calls[dx_pair(once, ENG_CH_EMAIL)], 1);
+    /* the early receipts joined their send as it expired, its `sent` no later than them */
+    assert_int_equal(pending(&f), 0);
+    seen e = touches(&f, early, ENG_CH_EMAIL);
+    assert_int_equal(e.mask, 1u << ENG_TOUCH_SENT | 1u << ENG_TOUCH_DELIVERED | 1u << ENG_TOUCH_OPENED);
+    assert_true(e.sent_at <= f.t0 + 1000);
+    assert_int_equal(touches(&f, lost, ENG_CH_EMAIL).mask, 0); /* no receipt: no touch, the ledger says expired */
+    eng_execution_info x = {.version = ENG_EXECUTION_INFO_VERSION};
+    assert_int_equal(eng_execution_get(f.e, "root", f.message, 0, &x), ENG_OK);
+    assert_int_equal(x.expired, 4);
+    assert_int_equal(x.skipped, 1);
+    assert_int_equal(touched(&f), x.accepted + 1);
+
+    /* the others' receipts after a reopen (the kept keys read back) */
+    dx_reopen(&f);
+    eng_time late = f.t0 + 30 * ENG_DAY;
+    for (int i = 0; i < 5; i++) {
+        if (i == 1)
+            continue;
+        er = receipt(&f, s[i].key, ENG_TOUCH_DELIVERED, late);
+        assert_int_equal(er.rows, 2);
+        assert_int_equal(er.accepted, i == 4 ? 0 : 2);
+        assert_int_equal(er.unmatched, i == 4 ? 2 : 0);
+        seen t = touches(&f, who[i], ENG_CH_EMAIL);
+        assert_int_equal(t.mask, i == 4 ? 0 : 1u << ENG_TOUCH_SENT | 1u << ENG_TOUCH_DELIVERED | 1u << ENG_TOUCH_OPENED);
+        if (i != 4)
+            assert_true(t.sent_at > f.t0 && t.sent_at <= late);
+    }
+    assert_int_equal(pending(&f), 2); /* the skipped send's receipts wait */
+    er = receipt(&f, s[0].key, ENG_TOUCH_CLICKED, late + 5);
+    assert_int_equal(er.accepted, 1);
+    er = receipt(&f, s[2].key, ENG_TOUCH_DELIVERED, late);
+    assert_int_equal(er.duplicates, 2);
+    assert_int_equal(touched(&f), x.accepted + 4);
+    dx_reopen(&f);
+    assert_int_equal(pending(&f), 2);
+    assert_int_equal(touched(&f), x.accepted + 4);
+    assert_int_equal(touches(&f, lost, ENG_CH_EMAIL).mask,
+                     1u << ENG_TOUCH_SENT | 1u << ENG_TOUCH_DELIVERED | 1u << ENG_TOUCH_OPENED | 1u << ENG_TOUCH_CLICKED);
     dx_close(&f);
 }
 
@@ -348,6 +486,7 @@ int main(void)
         cmocka_unit_test(readers_keep_each_message_apart),
         cmocka_unit_test(overdraft_forbidden_waits_for_credits),
         cmocka_unit_test(unsubscribe_mid_run),
+        cmocka_unit_test(receipts_of_sends_expired_in_doubt),
         cmocka_unit_test(no_transport_refuses_to_run),
         cmocka_unit_test(absurd_times_refused),
     };
