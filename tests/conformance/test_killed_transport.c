@@ -357,7 +357,27 @@ static int is_final(int s)
 
 typedef struct tally {
     uint64_t crashes, in_doubt, pending_doubt, resent, final_kept, twice, beside, withdrawn, skipped, erased;
+    uint64_t receipts_early, expired_joined;
 } tally;
+
+/* A delivered receipt, by the provider, for every key it holds: all must join their send
+ * (those of sends expired in doubt too, docs/dispatch.md); before the run they may wait. */
+static eng_event_report provider_receipts(eng_engine *e, const pline *al, size_t na, eng_time at)
+{
+    const char **keys = calloc(na ? na : 1, sizeof *keys);
+    int *st = calloc(na ? na : 1, sizeof *st);
+    eng_time *t = calloc(na ? na : 1, sizeof *t);
+    assert_true(keys && st && t);
+    for (size_t i = 0; i < na; i++)
+        keys[i] = al[i].key, st[i] = ENG_TOUCH_DELIVERED, t[i] = at;
+    eng_receipts r = ENG_RECEIPTS_INIT;
+    r.count = na, r.keys = keys, r.statuses = st, r.times = t;
+    eng_event_report rep = ENG_EVENT_REPORT_INIT;
+    assert_int_equal(eng_touch_append(e, &r, &rep), ENG_OK);
+    assert_int_equal(rep.rows, na);
+    free(keys), free(st), free(t);
+    return rep;
+}
 
 static eng_engine *open_engine(unsigned callers)
 {
@@ -460,6 +480,12 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
                                  : eng_customers_import_csv_buffer(F.e, "root", csv, (size_t)len, NULL, NULL), ENG_OK);
         }
 
+    /* One crash in two the provider's receipts of what it holds come before the run: those of
+     * sends in doubt wait for the run's outcome (accepted when sent again, or expired). */
+    int early = t->crashes % 2 == 0;
+    if (early)
+        t->receipts_early += provider_receipts(F.e, al, na, F.t0 + 1).unmatched;
+
     int rc = run_message(F.e);
     if (rc)
         fail_msg("%s: kill at envelope %llu: the resumed run: %s", backend, (unsigned long long)at,
@@ -469,7 +495,7 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
     cl = read_log(calls_path, &nc);
     al = read_log(acc_path, &na);
     read_ledger(F.e, after);
-    size_t sends = 0, held_sends = 0, expired = 0, skipped = 0;
+    size_t sends = 0, held_sends = 0, expired = 0, skipped = 0, expired_held = 0;
     char code[N * 2][32];
     memset(code, 0, sizeof code);
     for (size_t i = 0; i < N * 2; i++) {
@@ -498,6 +524,7 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
             t->withdrawn++;
             t->skipped += x->state == ENG_LEDGER_SKIPPED;
             held_sends += calls > 0;
+            expired_held += x->state == ENG_LEDGER_EXPIRED && count_key(al, na, x->key); /* in doubt, held */
             expired += x->state == ENG_LEDGER_EXPIRED;
             skipped += x->state == ENG_LEDGER_SKIPPED;
             continue;
@@ -559,7 +586,29 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
                                              ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT), ENG_OK);
     for (size_t i = 0; i < ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT; i++)
         touched += counts[i];
-    assert_int_equal(touched, x.accepted); /* a `sent` touch per accepted send (docs/dispatch.md) */
+    assert_int_equal(touched, x.accepted + (early ? expired_held : 0)); /* a `sent` touch per accepted send */
+    /* Every key the provider holds gets its receipt (after a reopen, one crash in four): all
+     * join, none waits, the expired ones' too; each send held is touched once, delivered. */
+    if (t->crashes % 4 == 1) {
+        assert_int_equal(eng_close(F.e), ENG_OK);
+        F.e = open_engine(1);
+    }
+    eng_event_report er = provider_receipts(F.e, al, na, F.t0 + 2);
+    assert_int_equal(er.unmatched, 0);
+    assert_int_equal(er.accepted + er.duplicates, na);
+    uint64_t waiting = 1;
+    assert_int_equal(eng_touch_pending(F.e, &waiting), ENG_OK);
+    assert_int_equal(waiting, 0);
+    assert_int_equal(eng_touch_status_counts(F.e, "acme", F.campaign, F.message, counts,
+                                             ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT), ENG_OK);
+    uint64_t delivered = 0;
+    touched = 0;
+    for (size_t i = 0; i < ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT; i++)
+        touched += counts[i], delivered += i % ENG_TOUCH_STATUS_COUNT == ENG_TOUCH_DELIVERED ? counts[i] : 0;
+    assert_int_equal(touched, x.accepted + expired_held);
+    assert_int_equal(delivered, touched);
+    assert_int_equal(touched, na);
+    t->expired_joined += expired_held;
     uint64_t bad = 1;
     assert_int_equal(eng_audit_verify(F.e, "root", &bad), ENG_OK);
     assert_int_equal(bad, 0);
@@ -623,14 +672,18 @@ static void killed_in_callback(unsigned callers)
            "doubt at a crash (%llu pending: the cut chunks'), %llu sent again under their key, %llu final at the "
            "crash never handed over again, %llu keys called more than once, each held once; %llu kills with another batch at the provider; %llu "
            "sends of customers gone at a restart (consent withdrawn or %llu erased; %llu with no attempt yet: skipped or never "
-           "planned), none sent again\n",
+           "planned), none sent again; %llu receipts waiting before a restarted run, %llu of sends expired in "
+           "doubt joined them\n",
            backend, callers, callers > 1 ? "s" : "", (unsigned long long)t.crashes, (unsigned long long)tried,
            (unsigned long long)total, (unsigned long long)t.in_doubt, (unsigned long long)t.pending_doubt,
            (unsigned long long)t.resent, (unsigned long long)t.final_kept, (unsigned long long)t.twice,
            (unsigned long long)t.beside, (unsigned long long)t.withdrawn,
-           (unsigned long long)t.erased, (unsigned long long)t.skipped);
+           (unsigned long long)t.erased, (unsigned long long)t.skipped, (unsigned long long)t.receipts_early,
+           (unsigned long long)t.expired_joined);
     assert_true(t.crashes >= (callers > 1 ? tried / 2 : tried));
     assert_true(t.resent > 0 && t.final_kept > 0);
+    if (!test_slow_runtime())
+        assert_true(t.expired_joined > 0 && t.receipts_early > 0);
     if (callers > 1 && !test_slow_runtime() && strcmp(backend, "file") == 0)
         assert_true(t.beside > 0); /* (the adapters' commits are slower: fewer overlaps) */
     free(world_img);
