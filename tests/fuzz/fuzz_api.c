@@ -40,13 +40,14 @@ typedef struct prog {
 static uint8_t u8(prog *g) { return g->i < g->n ? g->p[g->i++] : 0; }
 static uint16_t u16(prog *g) { return (uint16_t)(u8(g) << 8 | u8(g)); }
 
-/* A sent key the transport saw: its campaign and customer, and whether its
- * outcome was final (accepted or rejected) or accepted. */
+/* A sent key the transport saw: its send (campaign, message, occurrence, customer,
+ * channel), whether its outcome was final (accepted or rejected) or accepted, and whether
+ * a receipt of it was appended (a send expired in doubt is then touched). */
 typedef struct sent {
     char *key;
-    uint64_t campaign;
-    uint32_t customer;
-    int final, accepted;
+    uint64_t campaign, message;
+    uint32_t occurrence, customer;
+    int channel, final, accepted, receipted;
 } sent;
 
 static struct world {
@@ -67,6 +68,12 @@ static struct world {
     int in_call;    /* transport calls are expected only inside these calls */
     int reenter;    /* the callbacks may call back into the engine (chosen by the input's first byte) */
     int reentered;  /* they did during the current call */
+    /* storage faults (byte 0 & 0x44 == 0x40): a failing write or commit armed before an op */
+    int faults, fmode;  /* on; the armed failure's test_fail_mode */
+    uint64_t failures;  /* test_store_failures() when the current call started */
+    int faulted;        /* an injected failure fired during the current call */
+    size_t call_keys[64]; /* W.keys indices the transport saw during the current call */
+    size_t ncall_keys;
 } W;
 
 /* ------------------------------------------------------------ argument values */
@@ -167,7 +174,10 @@ static void reenter_from_transport(const eng_envelope *env)
     r.count = 1, r.keys = &key, r.statuses = &st, r.times = &t;
     char ext[32];
     switch (rnd() % 4) {
-    case 0: eng_touch_append(W.e, &r, NULL); break;
+    case 0:
+        if (eng_touch_append(W.e, &r, NULL) == ENG_OK && sent_find(key) >= 0)
+            W.keys[sent_find(key)].receipted = 1;
+        break;
     case 1: eng_message_execute(W.e, "root", env->message, ENG_ACT_STOP); break;
     case 2: {
         eng_message_spec m;
@@ -198,8 +208,11 @@ static int send_batch(const eng_envelope *env, size_t n, int *status, void *user
             CHECK(!W.keys[k].final);
         if (k < 0 && W.nkeys < MAXKEYS) {
             k = (int)W.nkeys++;
-            W.keys[k] = (sent){strdup(env[i].idempotency_key), env[i].campaign, env[i].customer, 0, 0};
+            W.keys[k] = (sent){strdup(env[i].idempotency_key), env[i].campaign, env[i].message, env[i].occurrence,
+                               env[i].customer, env[i].channel, 0, 0, 0};
         }
+        if (k >= 0 && W.ncall_keys < sizeof W.call_keys / sizeof *W.call_keys)
+            W.call_keys[W.ncall_keys++] = (size_t)k;
         W.seen++;
         uint64_t v = rnd() % 16;
         status[i] = v < 9 ? ENG_SEND_ACCEPTED : v < 11 ? ENG_SEND_REJECTED : v < 13 ? ENG_SEND_RETRY
@@ -234,12 +247,20 @@ static uint8_t dg_before[ENG__SHA256_LEN];
 static int dg_valid; /* dg_before is the store's digest now (kept across failed calls, which change nothing) */
 static const char *call_name;
 
+/* Calls made of several storage batches, each committed on its own (docs/dispatch.md: a run
+ * stores each chunk's intent, then its outcome): one failing keeps the batches before it. */
+static int multi_batch(const char *name)
+{
+    return strncmp(name, "eng_run_due(", 12) == 0;
+}
+
 static void pre(const char *name)
 {
     call_name = name;
     if (!dg_valid)
         digest(dg_before);
     dg_valid = 1;
+    W.failures = W.faults ? test_store_failures(W.ts) : 0;
     eng_error_clear();
 }
 
@@ -254,6 +275,9 @@ static int post(int rc)
     const eng_error *err = eng_error_last();
     int reentered = W.reentered;
     W.reentered = 0;
+    W.faulted = W.faults && test_store_failures(W.ts) != W.failures;
+    if (W.faulted && trace)
+        fprintf(stderr, "  (an injected storage failure fired in this call)\n");
     if (rc == ENG_OK || rc == ENG_ITEROVER) {
         /* engage/errors.h: after a call that succeeds the record is ENG_OK */
         if (rc == ENG_OK && err->code != ENG_OK) {
@@ -271,7 +295,9 @@ static int post(int rc)
     }
     uint8_t after[ENG__SHA256_LEN];
     digest(after);
-    if (reentered) { /* what the callbacks did stays */
+    /* what the callbacks did stays; a commit that applied and then reported failure (the
+     * ambiguous outcome); a run keeps the batches it committed before the failing one */
+    if (reentered || (W.faulted && (W.fmode == TF_COMMITTED_ERROR || multi_batch(call_name)))) {
         memcpy(dg_before, after, sizeof after);
         return rc;
     }
@@ -304,6 +330,43 @@ static uint64_t accepted_of(uint64_t campaign)
     return n;
 }
 
+/* The ledger's state of key @p k's send (-1: none, or not a customer's send). */
+static int ledger_state(size_t k)
+{
+    const sent *x = &W.keys[k];
+    if (x->occurrence == UINT32_MAX || x->customer == ENG_POC_CUSTOMER)
+        return -1;
+    eng_send_info s;
+    eng_send_info_init(&s, ENG_SEND_INFO_VERSION);
+    int rc = eng_send_get(W.e, "root", x->message, x->occurrence, x->customer, x->channel, &s);
+    eng_error_clear();
+    return rc == ENG_OK && strcmp(s.key, x->key) == 0 ? s.state : -1;
+}
+
+/* Sends of @p campaign expired in doubt with a receipt: touched too (docs/dispatch.md). */
+static uint64_t proven_of(uint64_t campaign)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < W.nkeys; i++)
+        if (!W.keys[i].accepted && W.keys[i].receipted && W.keys[i].campaign == campaign)
+            n += ledger_state(i) == ENG_LEDGER_EXPIRED;
+    return n;
+}
+
+/* After a run that failed on an injected storage fault: what the transport answered is
+ * final only where the ledger stored it (the others are in doubt and go again, same key). */
+static void reconcile(void)
+{
+    for (size_t j = 0; j < W.ncall_keys; j++) {
+        sent *x = &W.keys[W.call_keys[j]];
+        int st = ledger_state(W.call_keys[j]);
+        if (st < 0)
+            continue;
+        x->final = st == ENG_LEDGER_ACCEPTED || st == ENG_LEDGER_REJECTED;
+        x->accepted = st == ENG_LEDGER_ACCEPTED;
+    }
+}
+
 static void check_touch_counts(void)
 {
     if (W.nkeys >= MAXKEYS)
@@ -314,10 +377,11 @@ static void check_touch_counts(void)
               ENG_OK);
         for (size_t i = 0; i < ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT; i++)
             n += counts[i];
-        if (n != accepted_of(W.camp[c])) {
-            fprintf(stderr, "campaign %llu: %llu sends in the touch counts, %llu accepted\n",
+        uint64_t proven = proven_of(W.camp[c]);
+        if (n != accepted_of(W.camp[c]) + proven) {
+            fprintf(stderr, "campaign %llu: %llu sends in the touch counts, %llu accepted, %llu expired with receipts\n",
                     (unsigned long long)W.camp[c], (unsigned long long)n,
-                    (unsigned long long)accepted_of(W.camp[c]));
+                    (unsigned long long)accepted_of(W.camp[c]), (unsigned long long)proven);
             abort();
         }
     }
@@ -679,13 +743,19 @@ static void op_run(prog *g)
     W.seen = W.seen_accepted = W.seen_rejected = 0;
     W.seen_cost = 0;
     W.in_call = 1;
+    W.ncall_keys = 0;
     int rc = CALL(eng_run_due(W.e, by, at, f & 0x80 ? NULL : &o, &rep));
+    int faulted = W.faulted;
     W.in_call = 0;
+    if (faulted) /* the batches before the failing one stay: the keys' outcomes as stored */
+        reconcile();
     CHECK(CALL(eng_credits_balance(W.e, "root", ENG_CREDITS_CAMPAIGN, &bal1)) == ENG_OK);
     if (rc != ENG_OK) {
-        CHECK(W.seen == 0 && bal0 == bal1);
+        CHECK(faulted || (W.seen == 0 && bal0 == bal1));
+        check_touch_counts();
         return;
     }
+    CHECK(!faulted); /* a write that failed fails the run */
     if (rep.sent != W.seen || rep.accepted != W.seen_accepted || rep.rejected != W.seen_rejected ||
         bal0 - bal1 != W.seen_cost) {
         fprintf(stderr, "run report: sent %llu accepted %llu rejected %llu charged %lld; the transport saw %llu, "
@@ -946,6 +1016,9 @@ static void op_receipts(prog *g)
     if (CALL(eng_touch_append(W.e, &rc, &rep)) == ENG_OK) {
         CHECK(rep.accepted + rep.duplicates + rep.unmatched == n);
         CHECK(CALL(eng_touch_pending(W.e, &p1)) == ENG_OK && p1 == p0 + rep.unmatched);
+        for (size_t i = 0; i < n; i++)
+            if (st[i] != ENG_TOUCH_SENT && sent_find(k[i]) >= 0)
+                W.keys[sent_find(k[i])].receipted = 1;
     }
     check_touch_counts();
 }
@@ -1360,6 +1433,42 @@ static void op_reopen(prog *g)
     check_touch_counts();
 }
 
+/* Storage faults: the op after fault byte @p fb (0x80 set) meets a failing write or commit
+ * (fb & 0x20: a commit) at its (1 + fb % 16)th such call, one that applies nothing or (fb &
+ * 0x10) a commit that applies and then reports failure. post() checks each call as ever: a
+ * failing one names its error and changed nothing (but where the failure was a commit that
+ * applied, or a run's later batch); no final key is sent again (a run's keys reconciled with
+ * the ledger after its failure). */
+static void arm_fault(uint8_t fb)
+{
+    W.fmode = fb & 0x10 ? TF_COMMITTED_ERROR : TF_ERROR;
+    test_store_fail(W.ts, fb & 0x20 ? TV_COMMIT : TV_PUT | TV_DEL | TV_COMMIT, 1 + fb % 16, 0, W.fmode);
+}
+
+/* After the op: the fault disarmed; with fb & 0x40, a reopen restores what was committed
+ * (the store's digest, the pending receipts and the touch counts the engine gave before). */
+static void after_fault(uint8_t fb)
+{
+    test_store_nofail(W.ts);
+    W.fmode = TF_ERROR;
+    if (!(fb & 0x40))
+        return;
+    uint8_t d0[ENG__SHA256_LEN], d1[ENG__SHA256_LEN];
+    uint64_t p0 = 0, p1 = 0, c0[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], c1[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT];
+    uint64_t camp = W.ncamp ? W.camp[W.ncamp - 1] : 1;
+    CHECK(store_digest_data_rc(W.e, d0) == ENG_OK);
+    CHECK(eng_touch_pending(W.e, &p0) == ENG_OK);
+    CHECK(eng_touch_status_counts(W.e, "acme", camp, 0, c0, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT) == ENG_OK);
+    CHECK(eng_close(W.e) == ENG_OK);
+    open_engine();
+    CHECK(store_digest_data_rc(W.e, d1) == ENG_OK);
+    CHECK(memcmp(d0, d1, sizeof d0) == 0);
+    CHECK(eng_touch_pending(W.e, &p1) == ENG_OK && p1 == p0);
+    CHECK(eng_touch_status_counts(W.e, "acme", camp, 0, c1, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT) == ENG_OK);
+    CHECK(memcmp(c0, c1, sizeof c0) == 0);
+    check_touch_counts();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) { /* the replay's last call: free what is kept between inputs */
@@ -1371,8 +1480,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!huge[0])
         memset(huge, 'h', sizeof huge - 1);
     prog g = {data, size, 0};
-    world(u8(&g));
+    uint8_t cfg = u8(&g);
+    world(cfg);
+    W.faults = (cfg & 0x44) == 0x40;
     for (int steps = 0; g.i < g.n && steps < 64; steps++) {
+        uint8_t fb = W.faults ? u8(&g) : 0;
+        if (fb & 0x80)
+            arm_fault(fb);
         uint8_t op = u8(&g);
         switch (op % 20) {
         case 0: op_campaign(&g, 0); break;
@@ -1407,6 +1521,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CALL(eng_message_delete(W.e, actor_of(&g), id_of(&g, W.msg, W.nmsg)));
             break;
         }
+        if (fb & 0x80)
+            after_fault(fb);
     }
     check_touch_counts();
     world_free();
