@@ -26,13 +26,19 @@ static inline int digest_cb(const void *key, size_t klen, const void *val, size_
 }
 
 /* The digest of everything the engine's store holds: ENG_OK or the scan's error. */
-static inline int store_digest_rc(eng_engine *e, uint8_t out[ENG__SHA256_LEN])
+static inline int digest_scan(eng_engine *e, int (*cb)(const void *, size_t, const void *, size_t, void *),
+                              uint8_t out[ENG__SHA256_LEN])
 {
     eng__sha256_ctx s;
     eng__sha256_init(&s);
-    int rc = eng__kv_scan(e->store, "", 0, digest_cb, &s);
+    int rc = eng__kv_scan(e->store, "", 0, cb, &s);
     eng__sha256_final(&s, out);
     return rc;
+}
+
+static inline int store_digest_rc(eng_engine *e, uint8_t out[ENG__SHA256_LEN])
+{
+    return digest_scan(e, digest_cb, out);
 }
 
 /* The same but the engine's metadata record (e/meta: how often the store was opened, and
@@ -46,11 +52,7 @@ static inline int digest_not_meta(const void *key, size_t klen, const void *val,
 
 static inline int store_digest_data_rc(eng_engine *e, uint8_t out[ENG__SHA256_LEN])
 {
-    eng__sha256_ctx s;
-    eng__sha256_init(&s);
-    int rc = eng__kv_scan(e->store, "", 0, digest_not_meta, &s);
-    eng__sha256_final(&s, out);
-    return rc;
+    return digest_scan(e, digest_not_meta, out);
 }
 
 #ifdef assert_int_equal
