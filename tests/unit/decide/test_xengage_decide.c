@@ -894,12 +894,15 @@ static void cold_customers_draw_from_the_prior(void **st)
         for (unsigned g = 1; g < G; g++) /* the same prior in every segment: one reference serves all */
             assert_true(xe_cell_at(xe, g, ch)->kappa == cl->kappa && xe_cell_at(xe, g, ch)->m == cl->m);
     }
-    const int M = 1500;
+    enum { M = 1500 };
+    static double f1[M];
+    for (int y = 0; y < M; y++)
+        f1[y] = exp(beta_log_pdf((y + 0.5) / M, qa[1], qb[1]));
     double p = 0, mass = 0;
     for (int x = 0; x < M; x++) {
         double q0 = (x + 0.5) / M, f0 = exp(beta_log_pdf(q0, qa[0], qb[0]));
         for (int y = 0; y < M; y++) {
-            double q1 = (y + 0.5) / M, w = f0 * exp(beta_log_pdf(q1, qa[1], qb[1]));
+            double q1 = (y + 0.5) / M, w = f0 * f1[y];
             mass += w;
             p += v[1] * q1 - cost[1] > v[0] * q0 - cost[0] ? w : 0;
         }

@@ -74,15 +74,24 @@ static void ref_means(const world *w, double span, double *m)
         m[g] = (x[g] + 10 * (ax / an)) / ((n[g] + 10) * span);
 }
 
+/* Customers per segment and count: the likelihood below sums over these. */
+#define MAXX 400
+typedef struct counts {
+    double cnt[G][MAXX];
+} counts;
+
+static void ref_counts(const world *w, counts *c)
+{
+    memset(c, 0, sizeof *c);
+    for (uint32_t i = 0; i < N; i++)
+        c->cnt[w->seg[i]][w->x[i] < MAXX ? w->x[i] : MAXX - 1]++;
+}
+
 /* The full negative binomial log-likelihood, customer by customer (customers of one segment with the same
  * count share their term: counted once, times how many). */
-#define MAXX 400
-static double ref_loglik(const world *w, const double *m, double span, double a)
+static double ref_loglik(const counts *c, const double *m, double span, double a)
 {
-    static double cnt[G][MAXX];
-    memset(cnt, 0, sizeof cnt);
-    for (uint32_t i = 0; i < N; i++)
-        cnt[w->seg[i]][w->x[i] < MAXX ? w->x[i] : MAXX - 1]++;
+    const double(*cnt)[MAXX] = c->cnt;
     double l = 0;
     for (unsigned g = 0; g < G; g++)
         for (unsigned x = 0; x < MAXX; x++) {
@@ -111,9 +120,11 @@ static void heterogeneity_is_the_likelihood_maximum(void **state)
         ref_means(&w, span, rm);
         for (unsigned g = 0; g < G; g++)
             assert_true(fabs(m[g] - rm[g]) < 1e-12 * rm[g]);
+        static counts c;
+        ref_counts(&w, &c);
         double best = -INFINITY, ba = 0;
         for (double la = log(1e-2); la <= log(1e6); la += 0.002) {
-            double l = ref_loglik(&w, rm, span, exp(la));
+            double l = ref_loglik(&c, rm, span, exp(la));
             if (l > best)
                 best = l, ba = exp(la);
         }

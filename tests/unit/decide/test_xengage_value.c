@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "decide/xengage_impl.h"
+#include "test_util.h"
 
 #define N 3000
 #define MAXO 6
@@ -74,7 +75,8 @@ static double brute_post(const double *x, uint32_t n, double mean, double tau2, 
         double mu = mean + sd * j / 500.0, lp = -0.5 * (j / 500.0) * (j / 500.0);
         for (uint32_t o = 0; o < n; o++)
             lp -= 0.5 * (x[o] - mu) * (x[o] - mu) / s2;
-        num += mu * exp(lp), den += exp(lp);
+        double e = exp(lp);
+        num += mu * e, den += e;
     }
     return num / den;
 }
@@ -121,6 +123,8 @@ static void variances_and_posterior_means(void **state)
                 assert_true(v[i] == 0);
                 continue;
             }
+            if (test_slow_runtime() && i % 4) /* a quarter of the buyers under valgrind and TSan */
+                continue;
             double ref = brute_post(w->x[i], w->n[i], mean, tau2, s2);
             double want = ref > 1e-6 ? ref : 1e-6; /* the floor: a customer whose orders are refunded */
             assert_true(fabs(v[i] - want) <= 1e-4 * want);
