@@ -157,6 +157,13 @@ static inline double eng__xe_item_cost(const double *cost, const eng__xe_item *i
     return it->units > 1 && it->units_ch == c ? cost[c] * it->units : cost[c];
 }
 
+/* The audience's reach, for the exploration bucket (xengage_explore.c): @p n customers (a sample of the test group:
+ * each item's segment and reachable channels) give each segment x channel the share of its customers reachable on
+ * the channel and the channel's share of a uniform reachable draw (a segment's shrunk toward all segments' by
+ * a few customers); the next refreshes spread the bucket's loss and information over them. Without it (or with
+ * n = 0) every channel reaches everyone. ENG_ENOMEM (the model unchanged) or ENG_OK. */
+int eng__xe_reach(eng__xe *xe, const eng__xe_item *items, size_t n);
+
 typedef struct eng__xe_choice {
     int8_t channel;     /* -1: none */
     uint8_t explored;   /* 1: from the uniform exploration bucket */

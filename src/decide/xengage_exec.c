@@ -74,7 +74,12 @@ typedef struct xe_exec {
     uint8_t *units;               /* per customer, SMS parts last rendered (0: not yet) */
     float *value;                 /* per customer, the value of a conversion in credits (0: the org's mean;
                                      NULL: nobody's own), fixed for the execution (xengage_value.c) */
+    uint32_t *rsample;            /* test customers evenly spread over the audience: the reach the exploration */
+    size_t nrsample;              /* bucket is spread over, read at each learning time (eng__xe_reach) */
 } xe_exec;
+
+/* Test customers whose reach is read at each learning time: a share reachable within about 1 % (sd). */
+#define XE_REACH_SAMPLE 4096
 
 /* Segments are the message's include groups: a customer belongs to the first one listed that holds
  * them (at most this many; one group, one segment). */
@@ -358,6 +363,11 @@ static int load_audience(const eng__dctx *ctx, xe_exec *x)
             x->test_sorted = 0;
     }
     x->ntest = got;
+    x->nrsample = got < XE_REACH_SAMPLE ? got : XE_REACH_SAMPLE;
+    if (!rc && !(x->rsample = eng__malloc(&e->mem, (x->nrsample ? x->nrsample : 1) * sizeof *x->rsample)))
+        rc = eng__nomem();
+    for (size_t i = 0; !rc && i < x->nrsample; i++)
+        x->rsample[i] = test[i * got / x->nrsample];
     if (x->cap > 0 && !rc) { /* the cap's multiplier looks at the customers still to decide */
         x->test = test;
         test = NULL;
@@ -383,6 +393,7 @@ static void xe_close(void *state, const eng__dctx *ctx)
     eng__free(&ctx->e->mem, x->test);
     eng__free(&ctx->e->mem, x->units);
     eng__free(&ctx->e->mem, x->value);
+    eng__free(&ctx->e->mem, x->rsample);
     eng__free(&ctx->e->mem, x);
 }
 
@@ -481,12 +492,35 @@ static int delay_cb(const eng__touch_cols *c, void *u)
     return 0;
 }
 
+static eng__xe_item xe_item(const xe_exec *x, uint32_t id, uint32_t engine_reach);
+
+/* The reach of the sampled test customers now (consent and contacts move between learning times): the
+ * exploration bucket is spread over the channels that reach them (eng__xe_reach; a channel nobody can be
+ * reached on neither costs the bucket nor has information to buy: genworld.py world 49). */
+static int read_reach(const eng__dctx *ctx, xe_exec *x)
+{
+    eng_engine *e = ctx->e;
+    eng__customer_view_t view;
+    eng__xe_item *it = eng__malloc(&e->mem, (x->nrsample ? x->nrsample : 1) * sizeof *it);
+    int rc = it ? eng__customer_view(e, ctx->org, &view) : eng__nomem();
+    for (size_t i = 0; i < x->nrsample && !rc; i++)
+        it[i] = xe_item(x, x->rsample[i], eng__view_reach(&view, x->rsample[i], ctx->channels));
+    if (!rc)
+        rc = eng__xe_reach(x->xe, it, x->nrsample);
+    eng__free(&e->mem, it);
+    return rc;
+}
+
 static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
 {
     eng_engine *e = ctx->e;
     uint16_t org;
-    if (eng__ev_org_code(e, ctx->org, &org) != ENG_OK)
-        return ENG_OK; /* no events at all yet */
+    if (eng__ev_org_code(e, ctx->org, &org) != ENG_OK) { /* no events at all yet */
+        int rc = read_reach(ctx, x);
+        if (!rc)
+            eng__xe_explore_refresh(x->xe);
+        return rc;
+    }
     eng__sends_view v;
     int rc = eng__sends_view_get(e, &v);
     if (rc)
@@ -610,6 +644,8 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
         x->xe->seg[j].bn = x->base0[2 * j] + x->conv[2 * j];
         x->xe->seg[j].bc = x->base0[2 * j + 1] + x->conv[2 * j + 1];
     }
+    if ((rc = read_reach(ctx, x)))
+        return rc;
     eng__xe_refresh(x->xe);
     return ENG_OK;
 }

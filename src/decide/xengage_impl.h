@@ -77,6 +77,9 @@ struct eng__xe {
     double xw[ENG__XE_MAXK]; /* per channel, the bucket's weight (xengage_explore.c; 1: uniform), set with explore */
     double open[ENG__XE_MAXK], open_w[ENG__XE_MAXK]; /* per channel, sends pending since the last reset and their
                                                         weights w (eng__xe_pending): the information in flight */
+    double *reach;  /* g x k x 2 (eng__xe_reach; NULL: every channel reaches everyone): each segment x channel's
+                       share of customers reachable on it and of a uniform reachable draw */
+    double reach_draw[ENG__XE_MAXK]; /* the latter over all segments */
     float *lgn;     /* g x k x XE_LGN_CELL (cfg.q_lgn; NULL: the Beta estimate), derived by refresh and load */
     float lgn_w[XE_LGN_NR]; /* the nodes' weights */
 };

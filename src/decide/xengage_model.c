@@ -111,6 +111,7 @@ void eng__xe_free(eng__xe *xe)
     eng__free(&m, xe->pend);
     eng__free(&m, xe->fit_m);
     eng__free(&m, xe->lgn);
+    eng__free(&m, xe->reach);
     eng__free(&m, xe);
 }
 

@@ -341,6 +341,23 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     }
     for (uint32_t i = 0; i < w->n; i++)
         d->notorg[i] = 1;
+    /* The reach the bucket is spread over, as the engine reads it (xengage_exec.c: 4,096 customers evenly
+     * spread; the world's reach does not move). */
+    size_t nr = w->n < 4096 ? w->n : 4096;
+    eng__xe_item *ri = malloc((nr ? nr : 1) * sizeof *ri);
+    int rrc = ri ? 0 : -1;
+    for (size_t j = 0; ri && j < nr; j++) {
+        uint32_t i = (uint32_t)(j * w->n / nr);
+        ri[j] = (eng__xe_item){i, w->seg[i], w->reach[i], 0, 0, 0};
+    }
+    if (!rrc)
+        rrc = eng__xe_reach(d->xe, ri, nr);
+    free(ri);
+    if (rrc) {
+        d_close(&d->base);
+        return NULL;
+    }
+    eng__xe_refresh(d->xe);
     d->threads = o->threads;
     d->use_value = o->customer_value;
     d->truth = o->truth;
