@@ -202,6 +202,23 @@ int eng__xe_organic_fit(const eng__mem *mem, const uint32_t *x, const uint16_t *
  * posterior Gamma(a + x, a / m + span)'s chance of at least one purchase. 0 without a rate. */
 double eng__xe_organic_p(double a, double m, double span, uint32_t x, double window);
 
+/* Each segment's mean of that chance over its customers (counts @p x, segments @p seg) at each window of a grid,
+ * @p ref x 2^(k - ENG__XE_OWREF) for k < ENG__XE_OWN (@p ref at k = ENG__XE_OWREF), into out[s x ENG__XE_OWN + k];
+ * a segment without customers, a customer's without orders. ENG_ENOMEM or ENG_OK. */
+#define ENG__XE_OWN 13
+#define ENG__XE_OWREF 10
+int eng__xe_organic_table(const eng__mem *mem, const uint32_t *x, const uint16_t *seg, uint32_t n, unsigned g,
+                          double span, const double *m, double a, double ref, double *out);
+/* A table row's chance within @p window: linear in log2 of the window between the grid's, in proportion to the
+ * window below it (nothing at none), the last beyond it. */
+double eng__xe_organic_at(const double *row, double ref, double window);
+/* An execution's table (g rows; a row whose first value is negative: that segment's organic rate is not the
+ * sales history's), a record beside its checkpoint; get: ENG_ENOTFOUND when none was stored, else an array of
+ * g x ENG__XE_OWN the caller frees. */
+int eng__xe_organic_put(struct eng_store *s, const eng__mem *mem, uint64_t msg, uint32_t occ, const double *t,
+                        unsigned g);
+int eng__xe_organic_get(struct eng_store *s, const eng__mem *mem, uint64_t msg, uint32_t occ, unsigned g, double **out);
+
 /* The logit-normal engagement estimate (xengage_lgn.c). Bytes of the tables for g x k cells (0: too many,
  * the Beta estimate is used); the tables from the fitted cells, channels and customer factor (after
  * refresh or a population load; nothing without tables); the posterior mean of the

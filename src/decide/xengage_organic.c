@@ -13,9 +13,12 @@
  * a customer without any is not one who never buys; the incremental
  * conversion of a message is (1 - that) x the lift. */
 #include "decide/xengage_impl.h"
+#include "base/codec.h"
 #include "base/error.h"
+#include "store/record.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define XE_ORG_PRIOR 10.0 /* a segment's rate starts at the org's, worth this many customers */
@@ -86,4 +89,99 @@ double eng__xe_organic_p(double a, double m, double span, uint32_t x, double win
         return 0;
     double b = a / m + span;
     return -expm1((a + x) * log1p(-window / (b + window)));
+}
+
+/* Orders per customer below this are counted per segment (the same chance for each); more, one by one. */
+#define XE_OT_HIST 32
+
+int eng__xe_organic_table(const eng__mem *mem, const uint32_t *x, const uint16_t *seg, uint32_t n, unsigned g,
+                          double span, const double *m, double a, double ref, double *out)
+{
+    uint32_t *h = eng__calloc(mem, (size_t)g * XE_OT_HIST + g, sizeof *h), *nn = h + (size_t)g * XE_OT_HIST;
+    if (!h)
+        return eng__nomem();
+    memset(out, 0, (size_t)g * ENG__XE_OWN * sizeof *out);
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned s = seg && seg[i] < g ? seg[i] : 0;
+        nn[s]++;
+        if (x[i] < XE_OT_HIST)
+            h[(size_t)s * XE_OT_HIST + x[i]]++;
+        else
+            for (unsigned k = 0; k < ENG__XE_OWN; k++)
+                out[(size_t)s * ENG__XE_OWN + k] += eng__xe_organic_p(a, m[s], span, x[i], ref * ldexp(1, (int)k - ENG__XE_OWREF));
+    }
+    for (unsigned s = 0; s < g; s++)
+        for (unsigned k = 0; k < ENG__XE_OWN; k++) {
+            double w = ref * ldexp(1, (int)k - ENG__XE_OWREF), *o = &out[(size_t)s * ENG__XE_OWN + k];
+            for (uint32_t j = 0; j < XE_OT_HIST; j++)
+                if (h[(size_t)s * XE_OT_HIST + j])
+                    *o += h[(size_t)s * XE_OT_HIST + j] * eng__xe_organic_p(a, m[s], span, j, w);
+            *o = nn[s] ? *o / nn[s] : eng__xe_organic_p(a, m[s], span, 0, w);
+        }
+    eng__free(mem, h);
+    return ENG_OK;
+}
+
+double eng__xe_organic_at(const double *row, double ref, double window)
+{
+    if (!(window > 0) || !(ref > 0))
+        return 0;
+    double t = log2(window / ref) + ENG__XE_OWREF;
+    if (t <= 0) /* below the grid: in proportion to the window, to nothing at none */
+        return row[0] * exp2(t);
+    if (t >= ENG__XE_OWN - 1)
+        return row[ENG__XE_OWN - 1];
+    unsigned k = (unsigned)t;
+    return row[k] + (t - k) * (row[k + 1] - row[k]);
+}
+
+#define XE_OT_SCHEMA 1
+
+static void table_key(char *buf, size_t cap, uint64_t msg, uint32_t occ)
+{
+    snprintf(buf, cap, "d/xe/%016llx/%08x/o", (unsigned long long)msg, (unsigned)occ);
+}
+
+int eng__xe_organic_put(struct eng_store *s, const eng__mem *mem, uint64_t msg, uint32_t occ, const double *t,
+                        unsigned g)
+{
+    char key[64];
+    table_key(key, sizeof key, msg, occ);
+    eng__wr w;
+    eng__wr_init(&w, mem);
+    eng__wr_u32(&w, g);
+    eng__wr_u32(&w, ENG__XE_OWN);
+    for (size_t i = 0; i < (size_t)g * ENG__XE_OWN; i++) {
+        uint64_t u;
+        memcpy(&u, &t[i], sizeof u);
+        eng__wr_u64(&w, u);
+    }
+    return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, XE_OT_SCHEMA, &w);
+}
+
+int eng__xe_organic_get(struct eng_store *s, const eng__mem *mem, uint64_t msg, uint32_t occ, unsigned g, double **out)
+{
+    *out = NULL;
+    char key[64];
+    table_key(key, sizeof key, msg, occ);
+    eng__rec rec;
+    int rc = eng__rec_get(s, ENG__K(key), ENG__REC_XENGAGE, XE_OT_SCHEMA, &rec);
+    if (rc)
+        return rc;
+    eng__rd r;
+    eng__rd_init(&r, rec.payload, rec.len);
+    unsigned rg = eng__rd_u32(&r), rk = eng__rd_u32(&r);
+    double *t = NULL;
+    if (!eng__rd_ok(&r) || rg != g || rk != ENG__XE_OWN || eng__rd_left(&r) != (size_t)g * ENG__XE_OWN * 8)
+        rc = eng__err(ENG_ECORRUPT, key, "X-Engage organic table does not match its execution");
+    else if (!(t = eng__malloc(mem, (size_t)g * ENG__XE_OWN * sizeof *t)))
+        rc = eng__nomem();
+    for (size_t i = 0; !rc && i < (size_t)g * ENG__XE_OWN; i++) {
+        uint64_t u = eng__rd_u64(&r);
+        memcpy(&t[i], &u, sizeof u);
+    }
+    eng__rec_free(s, &rec);
+    if (!rc)
+        *out = t;
+    return rc;
 }

@@ -15,6 +15,8 @@
 
 #include "decide/xengage_impl.h"
 #include "engage/errors.h"
+#include "store/store_impl.h"
+#include "test_alloc.h"
 
 #define N 20000
 #define G 4
@@ -206,6 +208,55 @@ static void closer_to_the_truth(void **state)
     }
 }
 
+/* The table of each segment's chance of an organic purchase by window (the prior of an execution's control
+ * over the span it is counted, xengage_exec.c) against the mean of the chance customer by customer (some with
+ * more orders than the table counts per segment), its interpolation against its closed form (linear in log2 of
+ * the window between the grid's, in proportion below it, the last beyond), and its record's round trip. */
+static void organic_table_by_window(void **state)
+{
+    (void)state;
+    static world w;
+    eng__mem mem;
+    assert_int_equal(eng__mem_init(&mem, NULL), 0);
+    const double span = 52 * 168.0, ref = 168;
+    gen(&w, 21, 0.3 / 168, 0.8, span); /* ~50 orders a year on average: some customers above 32 */
+    double m[G], a, t[G * ENG__XE_OWN];
+    assert_int_equal(eng__xe_organic_fit(&mem, w.x, w.seg, N, G, span, m, &a), ENG_OK);
+    assert_int_equal(eng__xe_organic_table(&mem, w.x, w.seg, N, G, span, m, a, ref, t), ENG_OK);
+    size_t many = 0;
+    for (uint32_t i = 0; i < N; i++)
+        many += w.x[i] >= 32;
+    assert_true(many > 100);
+    for (unsigned g = 0; g < G; g++)
+        for (unsigned k = 0; k < ENG__XE_OWN; k++) {
+            double win = ref * pow(2, (double)k - ENG__XE_OWREF), sum = 0, n = 0;
+            for (uint32_t i = 0; i < N; i++)
+                if (w.seg[i] == g)
+                    sum += eng__xe_organic_p(a, m[g], span, w.x[i], win), n++;
+            assert_true(fabs(t[g * ENG__XE_OWN + k] - sum / n) < 1e-12);
+            assert_true(k == 0 || t[g * ENG__XE_OWN + k] > t[g * ENG__XE_OWN + k - 1]);
+        }
+    const double *row = &t[ENG__XE_OWN];
+    assert_true(fabs(eng__xe_organic_at(row, ref, ref) - row[ENG__XE_OWREF]) < 1e-15);
+    double mid = ref * pow(2, -2.25); /* a quarter of the way from 2^-3 to 2^-2 of a week */
+    double want = row[ENG__XE_OWREF - 3] + 0.75 * (row[ENG__XE_OWREF - 2] - row[ENG__XE_OWREF - 3]);
+    assert_true(fabs(eng__xe_organic_at(row, ref, mid) - want) < 1e-12);
+    assert_true(fabs(eng__xe_organic_at(row, ref, ref / 4096) - row[0] / 4) < 1e-15);
+    assert_true(eng__xe_organic_at(row, ref, 1e9) == row[ENG__XE_OWN - 1]);
+    assert_true(eng__xe_organic_at(row, ref, 0) == 0);
+    eng_store *st;
+    assert_int_equal(eng_store_memory_new(test_alloc_get(), &st), ENG_OK);
+    double *back = NULL;
+    assert_int_equal(eng__xe_organic_get(st, &mem, 7, 1, G, &back), ENG_ENOTFOUND);
+    assert_int_equal(eng__xe_organic_put(st, &mem, 7, 1, t, G), ENG_OK);
+    assert_int_equal(eng__xe_organic_get(st, &mem, 7, 1, G - 1, &back), ENG_ECORRUPT);
+    assert_null(back);
+    assert_int_equal(eng__xe_organic_get(st, &mem, 7, 1, G, &back), ENG_OK);
+    assert_memory_equal(back, t, sizeof t);
+    eng__free(&mem, back);
+    eng_store_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +264,7 @@ int main(void)
         cmocka_unit_test(everyone_alike_is_poisson),
         cmocka_unit_test(purchase_chance_is_the_posterior_integral),
         cmocka_unit_test(closer_to_the_truth),
+        cmocka_unit_test(organic_table_by_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
