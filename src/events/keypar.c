@@ -140,110 +140,234 @@ static void hash_rows(const eng_receipts *r, const uint32_t *lens, const size_t 
         h[q[k]] = eng__ev_keyhash(r->keys[q[k]], lens[q[k]]);
 }
 
+/* The context of the last receipt whose key had one (a provider's batch runs by campaign). */
+typedef struct rctx {
+    const eng__evorg *o;
+    const char *pfx; /* its key prefix, NULL when none */
+    size_t plen;
+    uint32_t cx;
+} rctx;
+
+/* What the usual receipt's key is checked and looked up against: rctx's context, its key
+ * map's fields and its prefix's words, in locals of the loop (no pointer chase a key). */
+typedef struct rfast {
+    const char *pfx; /* NULL: no map to look in */
+    size_t plen, a1, a2;
+    uint64_t w0, w1, w2, w3; /* the prefix's words at 0, a1, a2 and plen - 8 (plen 8 to 32) */
+    const uint32_t *v;
+    const eng__kmrun *run;
+    uint32_t base, span, cx;
+    uint16_t org;
+} rfast;
+
+static inline uint64_t word_at(const char *k, size_t at)
+{
+    uint64_t x;
+    memcpy(&x, k + at, 8);
+    return x;
+}
+
+static void fast_set(rfast *f, const rctx *c)
+{
+    f->pfx = NULL;
+    if (!c->pfx || c->cx >= c->o->nkm)
+        return;
+    const eng__kmap *m = &c->o->km[c->cx];
+    size_t pl = c->plen;
+    f->pfx = c->pfx, f->plen = pl;
+    f->a1 = pl >= 8 && pl - 8 < 8 ? pl - 8 : 8;
+    f->a2 = pl >= 8 && pl - 8 < 16 ? pl - 8 : 16;
+    if (pl >= 8 && pl <= 32)
+        f->w0 = word_at(c->pfx, 0), f->w1 = word_at(c->pfx, f->a1), f->w2 = word_at(c->pfx, f->a2),
+        f->w3 = word_at(c->pfx, pl - 8);
+    f->v = m->v, f->run = m->run, f->base = m->base, f->span = m->span, f->cx = c->cx, f->org = c->o->code;
+}
+
+/* k (longer than the prefix) starts with f's prefix: four overlapping words against the
+ * prefix's, whatever its length from 8 to 32 (one context's keys: W6's is 21 bytes). */
+static inline int fast_same(const rfast *f, const char *k)
+{
+    if (f->plen - 8 > 24)
+        return eng__key_same(k, f->pfx, f->plen);
+    return !((word_at(k, 0) ^ f->w0) | (word_at(k, f->a1) ^ f->w1) | (word_at(k, f->a2) ^ f->w2) |
+             (word_at(k, f->plen - 8) ^ f->w3));
+}
+
+/* Receipt i, checked, whose key is not the usual one of c's context (f): another context's,
+ * out of its map, or no dispatcher's key at all. 0, or the range's error. */
+static int rcpt_other(part *p, rctx *c, size_t i, size_t len)
+{
+    const job *j = p->j;
+    const eng_receipts *r = j->r;
+    eng__rkey *rk = j->rk;
+    const char *key = r->keys[i];
+    uint32_t cu;
+    uint8_t ch;
+    j->slot[i] = NULL;
+    rk[i].mapped = 0;
+    /* the last receipt's context first (a provider's batch runs by campaign) */
+    size_t pl = c->pfx && len > c->plen && eng__key_same(key, c->pfx, c->plen)
+                    ? eng__key_tail_at(key, len, c->plen, &cu, &ch, ENG__KEY_SWAR)
+                    : 0;
+    if (!pl && (pl = eng__key_tail(key, len, &cu, &ch)) &&
+        (!c->pfx || pl != c->plen || memcmp(key, c->pfx, pl))) {
+        /* another context: find it */
+        eng__keyparts kp;
+        int64_t x = -1;
+        c->pfx = NULL;
+        if (eng__key_parse(key, len, &kp) && (c->o = eng__ev_org_named(j->ev, c->o, kp.org, kp.orglen)) &&
+            (x = eng__ev_ctx_find(c->o, &kp.ctx)) >= 0 && (c->pfx = eng__kmap_prefix(c->o, (uint32_t)x, &c->plen)) &&
+            (pl != c->plen || memcmp(key, c->pfx, pl)))
+            c->pfx = NULL;
+        c->cx = (uint32_t)x;
+    }
+    if (pl && c->pfx && (j->slot[i] = eng__kmap_slot(c->o, c->cx, cu))) {
+        rk[i].customer = cu;
+        rk[i].ctx = c->cx;
+        rk[i].org = c->o->code;
+        rk[i].channel = ch;
+        rk[i].mapped = 1;
+        const eng__kmap *m = &c->o->km[c->cx];
+        uint32_t off = cu - m->base;
+        j->h[i] = (uint64_t)(uintptr_t)&m->run[off / 32] * 32 + off % 32;
+    } else if (r->version >= 2 && r->key_lengths && memchr(key, 0, len)) {
+        /* a key of the map was read whole (its prefix, digits and channel name): no NUL */
+        p->rc = bad_row(i, "keys", "a NUL byte within the key's length");
+        range_err(p);
+        return p->rc;
+    }
+    return ENG_OK;
+}
+
+/* The runs' pass's three stages (rcpt_range). Receipt i's run prefetched. */
+static inline void run_ahead(const uint64_t *h, size_t i)
+{
+    if (h[i])
+        __builtin_prefetch((const void *)(uintptr_t)(h[i] / 32));
+}
+
+/* Receipt k's run read: the candidate when the run holds it, else its map entry prefetched. */
+static inline void run_read(uint64_t *h, uint32_t *cand, const uint32_t **slot, size_t k)
+{
+    if (!h[k])
+        return;
+    const eng__kmrun *run = (const eng__kmrun *)(uintptr_t)(h[k] / 32);
+    if ((cand[k] = eng__kmrun_get(*run, (uint32_t)(h[k] % 32))))
+        slot[k] = NULL;
+    else
+        __builtin_prefetch(slot[k]);
+    h[k] = 0;
+}
+
+typedef struct take {
+    size_t q[4], nq, none;
+    uint32_t lo, hi1; /* the candidates' span (hi1: the greatest + 1), for the apply pass's cut */
+} take;
+
+/* Receipt k's candidate taken, or its key hashed (four at a time) when the maps do not hold it. */
+static inline void run_take(const job *j, take *tk, size_t k)
+{
+    uint32_t c = j->cand[k] ? j->cand[k] : j->slot[k] ? *j->slot[k] : 0, s = c - 1; /* c == 0: ENG__NO_SEND */
+    j->rk[k].cand = j->cand[k] = s;
+    tk->lo = s < tk->lo ? s : tk->lo; /* one without (s UINT32_MAX, c 0) moves neither */
+    tk->hi1 = c > tk->hi1 ? c : tk->hi1;
+    if (c)
+        return;
+    tk->none++;
+    j->rk[k].mapped = 0;
+    tk->q[tk->nq++] = k;
+    if (tk->nq == 4) {
+        hash_rows(j->r, j->lens, tk->q, tk->nq, j->h);
+        tk->nq = 0;
+    }
+}
+
 static void rcpt_range(part *p)
 {
     const job *j = p->j;
     const eng_receipts *r = j->r;
     eng__rkey *rk = j->rk;
     const uint32_t **slot = j->slot;
-    const eng__evorg *o = NULL;
-    const char *pfx = NULL;
-    size_t plen = 0;
-    uint32_t cx = 0;
+    uint32_t *lens = j->lens, *cand = j->cand;
+    uint64_t *h = j->h;
+    const char *const *keys = r->keys;
+    const char *const *det = r->details;
+    const int *sts = r->statuses;
+    const eng_time *tms = r->times;
+    rctx cur = {NULL, NULL, 0, 0};
+    rfast f = {0};
     /* the host's key lengths (version 2): then a key is not scanned for its end */
     const size_t *kls = r->version >= 2 ? r->key_lengths : NULL;
     /* first where each candidate is ... */
     for (size_t i = p->lo; i < p->hi; i++) {
-        if (i + KEYS_AHEAD < p->hi && r->keys[i + KEYS_AHEAD]) { /* the host's keys may lie anywhere */
-            uintptr_t k = (uintptr_t)r->keys[i + KEYS_AHEAD];
+        if (i + KEYS_AHEAD < p->hi && keys[i + KEYS_AHEAD]) { /* the host's keys may lie anywhere */
+            uintptr_t k = (uintptr_t)keys[i + KEYS_AHEAD];
             __builtin_prefetch((const void *)k);
             /* the line a key of up to 64 bytes ends in (its channel name), when it is the next one */
             __builtin_prefetch((const void *)(k + 63));
         }
-        if ((p->rc = check_one(r, kls, i, &j->lens[i]))) {
+        const char *key = keys[i];
+        size_t len = !key ? 0 : kls ? kls[i] : strnlen(key, ENG__EV_KEY_MAX + 1);
+        int st = sts[i];
+        eng_time t = tms[i];
+        if (len - 1 >= ENG__EV_KEY_MAX || st <= ENG_TOUCH_SENT || st >= ENG_TOUCH_STATUS_COUNT || t < 0 ||
+            (det && det[i] && strnlen(det[i], ENG__EV_DETAIL_MAX + 1) > ENG__EV_DETAIL_MAX)) {
+            p->rc = check_one(r, kls, i, &lens[i]); /* the row's error, by the first field that fails */
             range_err(p);
             return;
         }
-        const char *key = r->keys[i];
-        size_t len = j->lens[i];
-        uint32_t cu;
+        lens[i] = (uint32_t)len;
+        cand[i] = 0;
+        uint32_t cu, off;
         uint8_t ch;
-        slot[i] = NULL;
-        j->cand[i] = 0;
-        rk[i].mapped = 0;
-        rk[i].t = r->times[i];
-        rk[i].status = (uint8_t)r->statuses[i];
-        j->h[i] = 0;
-        /* the last receipt's context first (a provider's batch runs by campaign) */
-        size_t pl = pfx && len > plen && eng__key_same(key, pfx, plen)
-                        ? eng__key_tail_at(key, len, plen, &cu, &ch, ENG__KEY_SWAR)
-                        : 0;
-        if (!pl && (pl = eng__key_tail(key, len, &cu, &ch)) && (!pfx || pl != plen || memcmp(key, pfx, pl))) {
-            /* another context: find it */
-            eng__keyparts kp;
-            int64_t c = -1;
-            pfx = NULL;
-            if (eng__key_parse(key, len, &kp) && (o = eng__ev_org_named(j->ev, o, kp.org, kp.orglen)) &&
-                (c = eng__ev_ctx_find(o, &kp.ctx)) >= 0 && (pfx = eng__kmap_prefix(o, (uint32_t)c, &plen)) &&
-                (pl != plen || memcmp(key, pfx, pl)))
-                pfx = NULL;
-            cx = (uint32_t)c;
-        }
-        if (pl && pfx && (slot[i] = eng__kmap_slot(o, cx, cu))) {
-            rk[i].customer = cu;
-            rk[i].ctx = cx;
-            rk[i].org = o->code;
-            rk[i].channel = ch;
-            rk[i].mapped = 1;
+        if (f.pfx && len > f.plen && fast_same(&f, key) &&
+            eng__key_tail_at(key, len, f.plen, &cu, &ch, ENG__KEY_SWAR) && cu >= f.base &&
+            (off = cu - f.base) < f.span) {
+            /* the usual receipt: its context's, in the map's span (rcpt_other's result for it) */
+            rk[i] = (eng__rkey){.t = t, .cand = 0, .customer = cu, .ctx = f.cx, .org = f.org, .channel = ch,
+                                .mapped = 1, .status = (uint8_t)st};
+            slot[i] = &f.v[off];
             /* where its run is, in h[i] until it is read (the run's address, 8-aligned, times 32,
              * plus the entry's bit) */
-            const eng__kmap *m = &o->km[cx];
-            uint32_t off = cu - m->base;
-            j->h[i] = (uint64_t)(uintptr_t)&m->run[off / 32] * 32 + off % 32;
-        } else if (kls && memchr(key, 0, len)) {
-            /* a key of the map was read whole (its prefix, digits and channel name): no NUL */
-            p->rc = bad_row(i, "keys", "a NUL byte within the key's length");
-            range_err(p);
-            return;
+            h[i] = (uint64_t)(uintptr_t)&f.run[off / 32] * 32 + off % 32;
+            continue;
         }
+        rk[i].t = t;
+        rk[i].status = (uint8_t)st;
+        h[i] = 0;
+        if (rcpt_other(p, &cur, i, len))
+            return;
+        fast_set(&f, &cur);
     }
     /* ... then read them in one pass of three stages AHEAD receipts apart, so that the
      * misses overlap: a receipt's run prefetched (8 bytes per 32 customers: 16 times
      * fewer lines than the map's entries); its run read, and the map's entry prefetched
      * when the run does not hold it; its candidate taken, or its key hashed when the
-     * maps do not hold it */
-    size_t q[4] = {0, 0, 0, 0}, nq = 0, none = 0;
-    uint32_t lo = UINT32_MAX, hi1 = 0; /* the candidates' span (hi1: the greatest + 1), for the apply pass's cut */
-    for (size_t i = p->lo; i < p->hi + 2 * AHEAD; i++) {
-        if (i < p->hi && j->h[i])
-            __builtin_prefetch((const void *)(uintptr_t)(j->h[i] / 32));
-        size_t k = i - AHEAD;
-        if (i >= p->lo + AHEAD && k < p->hi && j->h[k]) {
-            const eng__kmrun *run = (const eng__kmrun *)(uintptr_t)(j->h[k] / 32);
-            if ((j->cand[k] = eng__kmrun_get(*run, (uint32_t)(j->h[k] % 32))))
-                slot[k] = NULL;
-            else
-                __builtin_prefetch(slot[k]);
-            j->h[k] = 0;
-        }
-        if (i < p->lo + 2 * AHEAD || (k = i - 2 * AHEAD) >= p->hi)
-            continue;
-        uint32_t c = j->cand[k] ? j->cand[k] : slot[k] ? *slot[k] : 0, s = c - 1; /* c == 0: ENG__NO_SEND */
-        rk[k].cand = j->cand[k] = s;
-        lo = s < lo ? s : lo; /* one without (s UINT32_MAX, c 0) moves neither */
-        hi1 = c > hi1 ? c : hi1;
-        if (c)
-            continue;
-        none++;
-        rk[k].mapped = 0;
-        q[nq++] = k;
-        if (nq == 4) {
-            hash_rows(r, j->lens, q, nq, j->h);
-            nq = 0;
-        }
+     * maps do not hold it. The middle loop has all three stages in range (no checks). */
+    take tk = {{0, 0, 0, 0}, 0, 0, UINT32_MAX, 0};
+    const size_t lo = p->lo, hi = p->hi;
+    size_t i = lo;
+    for (; i < hi + 2 * AHEAD && (i < lo + 2 * AHEAD || i >= hi); i++) {
+        if (i < hi)
+            run_ahead(h, i);
+        if (i >= lo + AHEAD && i - AHEAD < hi)
+            run_read(h, cand, slot, i - AHEAD);
+        if (i >= lo + 2 * AHEAD && i - 2 * AHEAD < hi)
+            run_take(j, &tk, i - 2 * AHEAD);
     }
-    hash_rows(r, j->lens, q, nq, j->h);
-    p->span = (eng__cspan){lo, hi1 ? hi1 - 1 : 0, none};
+    for (; i < hi; i++) {
+        run_ahead(h, i);
+        run_read(h, cand, slot, i - AHEAD);
+        run_take(j, &tk, i - 2 * AHEAD);
+    }
+    for (; i < hi + 2 * AHEAD; i++) {
+        if (i - AHEAD < hi)
+            run_read(h, cand, slot, i - AHEAD);
+        if (i - 2 * AHEAD < hi)
+            run_take(j, &tk, i - 2 * AHEAD);
+    }
+    hash_rows(r, lens, tk.q, tk.nq, h);
+    p->span = (eng__cspan){tk.lo, tk.hi1 ? tk.hi1 - 1 : 0, tk.none};
 }
 
 int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t *lens, uint64_t *h,
