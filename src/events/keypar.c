@@ -13,6 +13,7 @@
  * the rows and the context's prefix only, which the caller does not change. */
 #include "events/keypar.h"
 #include "events/keytail.h"
+#include "base/simd.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -148,17 +149,13 @@ typedef struct rctx {
     uint32_t cx;
 } rctx;
 
-/* What the usual receipt's key is checked and looked up against: rctx's context, its key
- * map's fields and its prefix's words, in locals of the loop (no pointer chase a key). */
-typedef struct rfast {
-    const char *pfx; /* NULL: no map to look in */
+/* A context's key prefix and its words at 0, a1, a2 and plen - 8 (plen 8 to 32; W6's is 21
+ * bytes): a key is compared with it by four overlapping words whatever its length. */
+typedef struct pwords {
+    const char *pfx;
     size_t plen, a1, a2;
-    uint64_t w0, w1, w2, w3; /* the prefix's words at 0, a1, a2 and plen - 8 (plen 8 to 32) */
-    const uint32_t *v;
-    const eng__kmrun *run;
-    uint32_t base, span, cx;
-    uint16_t org;
-} rfast;
+    uint64_t w0, w1, w2, w3;
+} pwords;
 
 static inline uint64_t word_at(const char *k, size_t at)
 {
@@ -167,30 +164,43 @@ static inline uint64_t word_at(const char *k, size_t at)
     return x;
 }
 
+static void pwords_set(pwords *w, const char *pfx, size_t plen)
+{
+    *w = (pwords){.pfx = pfx, .plen = plen};
+    if (!pfx || plen < 8 || plen > 32)
+        return;
+    w->a1 = plen - 8 < 8 ? plen - 8 : 8;
+    w->a2 = plen - 8 < 16 ? plen - 8 : 16;
+    w->w0 = word_at(pfx, 0), w->w1 = word_at(pfx, w->a1), w->w2 = word_at(pfx, w->a2), w->w3 = word_at(pfx, plen - 8);
+}
+
+/* k (longer than the prefix) starts with it. */
+static inline int pwords_same(const pwords *w, const char *k)
+{
+    if (w->plen - 8 > 24)
+        return eng__key_same(k, w->pfx, w->plen);
+    return !((word_at(k, 0) ^ w->w0) | (word_at(k, w->a1) ^ w->w1) | (word_at(k, w->a2) ^ w->w2) |
+             (word_at(k, w->plen - 8) ^ w->w3));
+}
+
+/* What the usual receipt's key is checked and looked up against: rctx's context, its key
+ * map's fields and its prefix's words, in locals of the loop (no pointer chase a key). */
+typedef struct rfast {
+    pwords p; /* p.pfx NULL: no map to look in */
+    const uint32_t *v;
+    const eng__kmrun *run;
+    uint32_t base, span, cx;
+    uint16_t org;
+} rfast;
+
 static void fast_set(rfast *f, const rctx *c)
 {
-    f->pfx = NULL;
+    f->p.pfx = NULL;
     if (!c->pfx || c->cx >= c->o->nkm)
         return;
     const eng__kmap *m = &c->o->km[c->cx];
-    size_t pl = c->plen;
-    f->pfx = c->pfx, f->plen = pl;
-    f->a1 = pl >= 8 && pl - 8 < 8 ? pl - 8 : 8;
-    f->a2 = pl >= 8 && pl - 8 < 16 ? pl - 8 : 16;
-    if (pl >= 8 && pl <= 32)
-        f->w0 = word_at(c->pfx, 0), f->w1 = word_at(c->pfx, f->a1), f->w2 = word_at(c->pfx, f->a2),
-        f->w3 = word_at(c->pfx, pl - 8);
+    pwords_set(&f->p, c->pfx, c->plen);
     f->v = m->v, f->run = m->run, f->base = m->base, f->span = m->span, f->cx = c->cx, f->org = c->o->code;
-}
-
-/* k (longer than the prefix) starts with f's prefix: four overlapping words against the
- * prefix's, whatever its length from 8 to 32 (one context's keys: W6's is 21 bytes). */
-static inline int fast_same(const rfast *f, const char *k)
-{
-    if (f->plen - 8 > 24)
-        return eng__key_same(k, f->pfx, f->plen);
-    return !((word_at(k, 0) ^ f->w0) | (word_at(k, f->a1) ^ f->w1) | (word_at(k, f->a2) ^ f->w2) |
-             (word_at(k, f->plen - 8) ^ f->w3));
 }
 
 /* Receipt i, checked, whose key is not the usual one of c's context (f): another context's,
@@ -282,7 +292,9 @@ static inline void run_take(const job *j, take *tk, size_t k)
     }
 }
 
-static void rcpt_range(part *p)
+/* The range's work, built twice (rcpt_range): the map's runs count their bits by one
+ * instruction where the CPU has it (the baseline build has no -mpopcnt). */
+static inline __attribute__((always_inline)) void rcpt_range_in(part *p)
 {
     const job *j = p->j;
     const eng_receipts *r = j->r;
@@ -320,8 +332,8 @@ static void rcpt_range(part *p)
         cand[i] = 0;
         uint32_t cu, off;
         uint8_t ch;
-        if (f.pfx && len > f.plen && fast_same(&f, key) &&
-            eng__key_tail_at(key, len, f.plen, &cu, &ch, ENG__KEY_SWAR) && cu >= f.base &&
+        if (f.p.pfx && len > f.p.plen && pwords_same(&f.p, key) &&
+            eng__key_tail_at(key, len, f.p.plen, &cu, &ch, ENG__KEY_SWAR) && cu >= f.base &&
             (off = cu - f.base) < f.span) {
             /* the usual receipt: its context's, in the map's span (rcpt_other's result for it) */
             rk[i] = (eng__rkey){.t = t, .cand = 0, .customer = cu, .ctx = f.cx, .org = f.org, .channel = ch,
@@ -370,6 +382,29 @@ static void rcpt_range(part *p)
     p->span = (eng__cspan){tk.lo, tk.hi1 ? tk.hi1 - 1 : 0, tk.none};
 }
 
+static void rcpt_range_base(part *p)
+{
+    rcpt_range_in(p);
+}
+
+#if ENG__SIMD_X86
+ENG__AVX2 static void rcpt_range_avx2(part *p)
+{
+    rcpt_range_in(p);
+}
+#endif
+
+static void rcpt_range(part *p)
+{
+#if ENG__SIMD_X86
+    if (eng__isa() >= ENG__ISA_AVX2) {
+        rcpt_range_avx2(p);
+        return;
+    }
+#endif
+    rcpt_range_base(p);
+}
+
 int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t *lens, uint64_t *h,
                     const uint32_t **slot, eng__rkey *rk, uint32_t *cand, eng__cspan *span)
 {
@@ -386,6 +421,8 @@ static int sent_rows(const eng__spipe *sp, size_t lo, size_t hi)
 {
     const eng__sent_row *rows = sp->rows;
     int dform = 0;
+    pwords pw;
+    pwords_set(&pw, sp->pfx, sp->plen);
     for (size_t i = lo; i < hi; i++) {
         /* 32 keys hashed at a time (vector lanes), just before they are parsed, so that each key is read from
          * memory once */
@@ -399,7 +436,7 @@ static int sent_rows(const eng__spipe *sp, size_t lo, size_t hi)
         }
         uint32_t cu;
         uint8_t ch;
-        int m = rows[i].klen > sp->plen && eng__key_same(rows[i].key, sp->pfx, sp->plen) &&
+        int m = rows[i].klen > pw.plen && pwords_same(&pw, rows[i].key) &&
                 eng__key_tail_at(rows[i].key, rows[i].klen, sp->plen, &cu, &ch, ENG__KEY_SWAR) &&
                 cu == rows[i].customer && ch == rows[i].channel;
         sp->mapped[i] = (uint8_t)m;

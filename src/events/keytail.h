@@ -51,7 +51,7 @@ static inline int eng__key_digits(const char *k, size_t b, size_t e, int swar, u
         uint64_t x;
         memcpy(&x, k + e - 8, 8);
         size_t nd = d < 8 ? d : 8; /* digits in x: its top nd bytes; the bytes below read as '0' */
-        uint64_t keep = nd == 8 ? ~0ull : ~0ull << (8 * (8 - nd));
+        uint64_t keep = ~0ull << (8 * (8 - nd)); /* nd 1 to 8: a shift of 0 to 56 */
         const uint64_t hi = 0xf0f0f0f0f0f0f0f0ull, three = 0x3030303030303030ull;
         x = (x & keep) | (three & ~keep);
         /* a digit is 0x30-0x39: high nibble 3, and still 3 after + 6 (a carry out of a

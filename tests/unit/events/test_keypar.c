@@ -13,6 +13,7 @@
  * (kind 3). */
 #include "ev_fixture.h"
 #include "events/keypar.h"
+#include "base/simd.h"
 #include "../model/store_digest.h"
 
 #define NCUST 300
@@ -281,6 +282,29 @@ static void scratch_not_kept(void **st)
     assert_memory_equal(kept.unmatched_idx, freed.unmatched_idx, kept.nidx * sizeof kept.unmatched_idx[0]);
 }
 
+/* The receipts' parse built for the baseline and for CPUs with popcnt and BMI2 (keypar.c
+ * picks by eng__isa): the baseline's, forced, leaves the same reports, unmatched indexes
+ * (each run checked against the model) and store. */
+static void baseline_parse(void **st)
+{
+    (void)st;
+    size_t minrows = eng__keypar_min_rows;
+    eng__keypar_min_rows = 4;
+    static run_out best, plain;
+    script(1, &best);
+    eng__isa_force(ENG__ISA_SCALAR);
+    script(1, &plain);
+    eng__isa_force(-1);
+    eng__keypar_min_rows = minrows;
+    assert_true(best.accepted > 300 && best.unmatched > 50);
+    assert_memory_equal(best.digest, plain.digest, ENG__SHA256_LEN);
+    assert_int_equal(best.accepted, plain.accepted);
+    assert_int_equal(best.duplicates, plain.duplicates);
+    assert_int_equal(best.unmatched, plain.unmatched);
+    assert_int_equal(best.nidx, plain.nidx);
+    assert_memory_equal(best.unmatched_idx, plain.unmatched_idx, best.nidx * sizeof best.unmatched_idx[0]);
+}
+
 static void storage_order(void **st)
 {
     (void)st;
@@ -376,6 +400,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(storage_order),
         cmocka_unit_test(scratch_not_kept),
+        cmocka_unit_test(baseline_parse),
         cmocka_unit_test(ordered_segments),
         cmocka_unit_test(in_send_order),
     };
