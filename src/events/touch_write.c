@@ -188,6 +188,22 @@ static int check_sent(const eng__send_ctx *ctx, const eng__sent_row *rows, size_
     return ENG_OK;
 }
 
+/* Bits [from, to) of w cleared, a word at a time. */
+static void bits_clear(uint64_t *w, uint32_t from, uint32_t to)
+{
+    if (from >= to)
+        return;
+    size_t a = from / 64, b = (to - 1) / 64;
+    uint64_t lo = ~0ull << (from % 64), hi = ~0ull >> (63 - (to - 1) % 64);
+    if (a == b) {
+        w[a] &= ~(lo & hi);
+        return;
+    }
+    w[a] &= ~lo;
+    memset(w + a + 1, 0, (b - a - 1) * sizeof *w);
+    w[b] &= ~hi;
+}
+
 /* The usual `sent` rows of a dispatcher's batch from row i up to end (parsed, in one
  * SENT_BLOCK): each of the dispatcher's form (mapped), of a context whose keys need no
  * probe of the hash index, a new customer of the context's key map within its span or
@@ -221,7 +237,8 @@ static size_t sent_run(eng__ev *ev, eng__evorg *o, uint32_t cx, const eng__sent_
     uint32_t *sctx = s->ctx, *scust = s->customer;
     eng_time *sat = s->sent_at;
     uint8_t ch[SENT_BLOCK]; /* the rows' channels, copied to the tail's column after them */
-    for (; i < end && r - r0 < room && mapped[i] == 1; i++) {
+    end = end - i < room ? end : i + room; /* a row a loop: r - r0 == i less where it started */
+    for (; i < end && mapped[i] == 1; i++) {
         const eng__sent_row *w = &rows[i];
         uint32_t cu = w->customer, off = cu - base;
         if (cu < base)
@@ -234,7 +251,6 @@ static size_t sent_run(eng__ev *ev, eng__evorg *o, uint32_t cx, const eng__sent_
         v[off] = id + 1;
         eng__kmap_run_add(m, off, id);
         count++;
-        hashed[id / 64] &= ~(1ull << (id % 64));
         hot[id] = (eng__shot){.org = org, .channel = w->channel & 0x7fu, .canon = canon,
                               .mask = (uint8_t)(1u << ENG_TOUCH_SENT)};
         sctx[id] = cx;
@@ -252,6 +268,7 @@ static size_t sent_run(eng__ev *ev, eng__evorg *o, uint32_t cx, const eng__sent_
     }
     if (r == r0)
         return i;
+    bits_clear(hashed, id0, id); /* in no hash index: in the map */
     memcpy(c->channel + r0, ch, r - r0);
     memset(c->status + r0, ENG_TOUCH_SENT, r - r0);
     memset(c->first + r0, canon, r - r0);
