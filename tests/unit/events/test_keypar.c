@@ -219,6 +219,19 @@ static void script(unsigned threads, run_out *out)
     evfx_close(&f);
 }
 
+/* Two runs of the script left the same reports, unmatched indexes and store. */
+static void same_runs(const run_out *a, const run_out *b)
+{
+    assert_true(a->accepted > 300 && a->unmatched > 50);
+    assert_memory_equal(a->digest, b->digest, ENG__SHA256_LEN);
+    assert_int_equal(a->accepted, b->accepted);
+    assert_int_equal(a->duplicates, b->duplicates);
+    assert_int_equal(a->unmatched, b->unmatched);
+    assert_int_equal(a->consent, b->consent);
+    assert_int_equal(a->nidx, b->nidx);
+    assert_memory_equal(a->unmatched_idx, b->unmatched_idx, a->nidx * sizeof a->unmatched_idx[0]);
+}
+
 /* ordered: sealed segments of kind 3 (events/tsum.c) instead of 2. */
 static void same_whatever_the_threads(int ordered)
 {
@@ -247,16 +260,8 @@ static void same_whatever_the_threads(int ordered)
     assert_int_equal(b1, b0);
     if (!ordered)
         assert_true(b2 - b1 >= 2 && b3 - b2 >= 2);
-    const run_out *o[2] = {&two, &four};
-    for (int k = 0; k < 2; k++) {
-        assert_memory_equal(one.digest, o[k]->digest, ENG__SHA256_LEN);
-        assert_int_equal(one.accepted, o[k]->accepted);
-        assert_int_equal(one.duplicates, o[k]->duplicates);
-        assert_int_equal(one.unmatched, o[k]->unmatched);
-        assert_int_equal(one.consent, o[k]->consent);
-        assert_int_equal(one.nidx, o[k]->nidx);
-        assert_memory_equal(one.unmatched_idx, o[k]->unmatched_idx, one.nidx * sizeof one.unmatched_idx[0]);
-    }
+    same_runs(&one, &two);
+    same_runs(&one, &four);
 }
 
 /* Every batch's scratch freed after it (as for a batch larger than the engine keeps): the
@@ -273,13 +278,7 @@ static void scratch_not_kept(void **st)
     script(1, &freed);
     eng__rcpt_keep_rows = keep;
     eng__keypar_min_rows = minrows;
-    assert_true(kept.accepted > 300 && kept.unmatched > 50);
-    assert_memory_equal(kept.digest, freed.digest, ENG__SHA256_LEN);
-    assert_int_equal(kept.accepted, freed.accepted);
-    assert_int_equal(kept.duplicates, freed.duplicates);
-    assert_int_equal(kept.unmatched, freed.unmatched);
-    assert_int_equal(kept.nidx, freed.nidx);
-    assert_memory_equal(kept.unmatched_idx, freed.unmatched_idx, kept.nidx * sizeof kept.unmatched_idx[0]);
+    same_runs(&kept, &freed);
 }
 
 /* The receipts' parse built for the baseline and for CPUs with popcnt and BMI2 (keypar.c
@@ -296,13 +295,7 @@ static void baseline_parse(void **st)
     script(1, &plain);
     eng__isa_force(-1);
     eng__keypar_min_rows = minrows;
-    assert_true(best.accepted > 300 && best.unmatched > 50);
-    assert_memory_equal(best.digest, plain.digest, ENG__SHA256_LEN);
-    assert_int_equal(best.accepted, plain.accepted);
-    assert_int_equal(best.duplicates, plain.duplicates);
-    assert_int_equal(best.unmatched, plain.unmatched);
-    assert_int_equal(best.nidx, plain.nidx);
-    assert_memory_equal(best.unmatched_idx, plain.unmatched_idx, best.nidx * sizeof best.unmatched_idx[0]);
+    same_runs(&best, &plain);
 }
 
 static void storage_order(void **st)
