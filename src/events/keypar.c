@@ -333,8 +333,8 @@ static inline __attribute__((always_inline)) void rcpt_range_in(part *p)
         uint32_t cu, off;
         uint8_t ch;
         if (f.p.pfx && len > f.p.plen && pwords_same(&f.p, key) &&
-            eng__key_tail_at(key, len, f.p.plen, &cu, &ch, ENG__KEY_SWAR) && cu >= f.base &&
-            (off = cu - f.base) < f.span) {
+            eng__key_tail_at(key, len, f.p.plen, &cu, &ch, ENG__KEY_SWAR) &&
+            (off = cu - f.base) < f.span) { /* below base: off wraps past span (base + span <= 2^32) */
             /* the usual receipt: its context's, in the map's span (rcpt_other's result for it) */
             rk[i] = (eng__rkey){.t = t, .cand = 0, .customer = cu, .ctx = f.cx, .org = f.org, .channel = ch,
                                 .mapped = 1, .status = (uint8_t)st};
