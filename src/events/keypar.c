@@ -438,11 +438,8 @@ static int sent_rows(const eng__spipe *sp, size_t lo, size_t hi)
                 kd[k] = rows[i + k].key, kl[k] = rows[i + k].klen;
             eng__ev_keyhash_n(kd, kl, m, sp->hs + i);
         }
-        uint32_t cu;
-        uint8_t ch;
         int m = rows[i].klen > pw.plen && pwords_same(&pw, rows[i].key) &&
-                eng__key_tail_at(rows[i].key, rows[i].klen, sp->plen, &cu, &ch, ENG__KEY_SWAR) &&
-                cu == rows[i].customer && ch == rows[i].channel;
+                eng__key_is_tail(rows[i].key, rows[i].klen, pw.plen, rows[i].customer, rows[i].channel);
         sp->mapped[i] = (uint8_t)m;
         eng__keyparts kp;
         if (!m && eng__key_parse(rows[i].key, rows[i].klen, &kp))

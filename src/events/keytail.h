@@ -98,4 +98,49 @@ static inline size_t eng__key_tail_at(const char *k, size_t len, size_t plen, ui
     return plen;
 }
 
+/* How many decimal digits v has (1 to 10): its bit length times log10(2), corrected by one
+ * compare. */
+static inline size_t eng__dec_len(uint32_t v)
+{
+    static const uint32_t p10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
+    uint32_t t = (uint32_t)(32 - __builtin_clz(v | 1)) * 1233 >> 12;
+    return t + ((v | 1) >= p10[t]);
+}
+
+/* v (below 10^8) as eight ASCII digits, leading zeros included, in memory order in a
+ * little-endian word: halves, quarters and digits split by multiplies in lanes (no carry
+ * crosses a lane: 9,999 x 5,243 < 2^32, 99 x 103 < 2^16). */
+static inline uint64_t eng__dec8(uint32_t v)
+{
+    uint64_t x = (uint64_t)(v / 10000) | (uint64_t)(v % 10000) << 32;
+    uint64_t q = (x * 5243) >> 19 & 0x0000007f0000007full; /* x / 100 for x below 10,000 */
+    uint64_t y = q | (x - q * 100) << 16;
+    uint64_t t = (y * 103) >> 10 & 0x000f000f000f000full; /* y / 10 for y below 100 */
+    return (t | (y - t * 10) << 8) + 0x3030303030303030ull;
+}
+
+/* 1 when k[0, len) (len > plen) after its first plen bytes is exactly @p customer's
+ * number, '/' and @p channel's name (channel < ENG_CH_COUNT): what eng__key_tail_at finds
+ * and compares, found by writing the number (eight digits at once) rather than reading
+ * it, and the name compared as two masked words (a `sent` row's key: its customer and
+ * channel are given). */
+static inline int eng__key_is_tail(const char *k, size_t len, size_t plen, uint32_t customer, uint8_t channel)
+{
+    size_t nl = eng__channel_lens[channel], nd = eng__dec_len(customer);
+    if (len != plen + nd + 1 + nl)
+        return 0;
+    if (!ENG__KEY_SWAR || nd > 8 || plen + nd < 8 || len < 16) {
+        uint32_t cu;
+        uint8_t ch;
+        return eng__key_tail_at(k, len, plen, &cu, &ch, ENG__KEY_SWAR) && cu == customer && ch == channel;
+    }
+    uint64_t w0, w1, p0, p1, m0, m1, x;
+    memcpy(&w0, k + len - 16, 8), memcpy(&w1, k + len - 8, 8);
+    memcpy(&p0, eng__channel_tails[channel] + nl + 1, 8), memcpy(&p1, eng__channel_tails[channel] + nl + 9, 8);
+    memcpy(&m0, eng__channel_ones + nl + 1, 8), memcpy(&m1, eng__channel_ones + nl + 9, 8);
+    memcpy(&x, k + plen + nd - 8, 8); /* the digits in its top nd bytes */
+    uint64_t keep = ~0ull << (8 * (8 - nd));
+    return !(((w0 & m0) ^ p0) | ((w1 & m1) ^ p1) | ((x ^ eng__dec8(customer)) & keep));
+}
+
 #endif

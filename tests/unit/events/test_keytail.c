@@ -122,7 +122,7 @@ static int ref_parse(const char *k, size_t len, eng__keyparts *p)
     return 1;
 }
 
-static size_t checked, matched, parsed;
+static size_t checked, matched, parsed, is_tails;
 
 /* k[0, len) through every function against its reference (a copy of exactly len bytes: a
  * read past them is ASan's to see); plen: the prefix eng__key_tail_after is given. */
@@ -145,6 +145,18 @@ static void check_all(const char *k0, size_t len, size_t plen)
             }
         }
         matched += want != 0;
+        /* a `sent` row's key against its customer and channel (eng__key_is_tail): the key's
+         * own, when it has them, and others near them */
+        if (plen < len) {
+            uint32_t cus[] = {rcu, rcu + 1, rcu - 1, rcu / 10, rcu * 10, rcu ^ 0x100, rcu + 10000000, rcu - 10000000, 0, 99999999, 100000000};
+            for (size_t c = 0; c < sizeof cus / sizeof *cus; c++)
+                for (int d = 0; d < 3; d++) {
+                    uint8_t chn = (uint8_t)((rch + d) % ENG_CH_COUNT);
+                    int is = want && cus[c] == rcu && chn == rch;
+                    assert_int_equal(eng__key_is_tail(k, len, plen, cus[c], chn), is);
+                    is_tails += is;
+                }
+        }
     }
     /* the channel from the end: both ways, and the one that picks */
     int want = ref_at_end(k, len, &rn);
@@ -229,6 +241,39 @@ static void tails(void **st)
         check_key(k, len, plen);
     }
     assert_true(matched > 1000 && matched < checked);
+    assert_true(is_tails > 1000);
+}
+
+/* eng__dec_len and eng__dec8 (a `sent` row's number written) against snprintf: every power
+ * of ten and its neighbours, and random values of every length. */
+static void numbers_written(void **st)
+{
+    (void)st;
+    uint64_t rng = 11;
+    char buf[16];
+    for (int x = 0; x < 200000; x++) {
+        uint32_t v;
+        if (x < 40) {
+            uint32_t p = 1;
+            for (int e = 0; e < x / 4 && p <= UINT32_MAX / 10; e++)
+                p *= 10;
+            v = p + (uint32_t)(x % 4) - 2;
+        } else {
+            uint64_t r = test_splitmix(&rng);
+            v = (uint32_t)(r >> 32) >> (r % 32);
+        }
+        size_t n = (size_t)snprintf(buf, sizeof buf, "%u", v);
+        assert_int_equal(eng__dec_len(v), n);
+        if (v < 100000000) {
+            snprintf(buf, sizeof buf, "%08u", v);
+            uint64_t want, got = eng__dec8(v);
+            memcpy(&want, buf, 8);
+            if (ENG__KEY_SWAR)
+                assert_true(got == want);
+        }
+    }
+    assert_int_equal(eng__dec_len(0), 1);
+    assert_int_equal(eng__dec_len(UINT32_MAX), 10);
 }
 
 static void channels(void **st)
@@ -587,6 +632,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(channels),
         cmocka_unit_test(tails),
+        cmocka_unit_test(numbers_written),
         cmocka_unit_test(channel_tables),
         cmocka_unit_test(prefixes),
         cmocka_unit_test(whole_keys),
