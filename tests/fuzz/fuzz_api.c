@@ -14,7 +14,12 @@
  *  - counts read back agree: an audience's parts add up and the test count
  *    equals eng_audience_test_count(), a run report counts what the transport
  *    saw and the credits it charged, receipts are all accounted for, and every
- *    accepted send of a campaign has one furthest status in its touch counts. */
+ *    accepted send of a campaign (and every one expired in doubt whose receipt
+ *    came) has one furthest status in its touch counts.
+ * Storage faults (byte 0 & 0x44 == 0x40): a byte before each op may arm a
+ * failing write or commit for it (arm_fault); a call that meets it fails named
+ * and changed nothing (but a commit that applied, or a run's batches before
+ * it), one that succeeds met none, and a reopen after it restores the store. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +288,12 @@ static int post(int rc)
         if (rc == ENG_OK && err->code != ENG_OK) {
             fprintf(stderr, "%s: succeeded but the last error is %d \"%s\" (%s)%s\n", call_name, err->code,
                     err->message, err->detail, reentered ? ", after a callback called back" : "");
+            abort();
+        }
+        /* a write or commit that failed fails the call (its effect would be lost), but one a
+         * callback's own call met */
+        if (W.faulted && !reentered) {
+            fprintf(stderr, "%s: succeeded though a storage write failed in it\n", call_name);
             abort();
         }
         dg_valid = 0;
