@@ -416,15 +416,14 @@ static void customer_values(void **state)
  * never, all at 100 (nobody's value differs from the mean). The reference: the customers' heterogeneity by a
  * grid over the negative binomial likelihood written per customer with lgamma, then each value 100 x (1 - the
  * chance of a purchase within a week under the posterior Gamma, in closed form); the trace shows it. */
-static void organic_from_sales(void **state)
+/* Over the 20 weeks before now every third customer bought weekly (20 orders), every third once, the rest
+ * never, all at 100. Returns the customers' heterogeneity by a grid over the negative binomial likelihood
+ * written per customer with lgamma; *mu: orders per customer over the span. */
+static double weekly_sales(dx *f, eng_time t1, double *mu)
 {
-    (void)state;
-    dx f;
-    xe_world(&f);
-    const eng_time span = 20 * 7 * ENG_DAY, t1 = test_clock_now - span;
-    uint32_t *weekly = malloc(f.n * sizeof *weekly), *once = malloc(f.n * sizeof *once);
+    uint32_t *weekly = malloc(f->n * sizeof *weekly), *once = malloc(f->n * sizeof *once);
     size_t nw = 0, no = 0;
-    for (uint32_t c = 0; c < f.n; c++) {
+    for (uint32_t c = 0; c < f->n; c++) {
         if (c % 3 == 0)
             weekly[nw++] = c;
         if (c % 3 == 1)
@@ -433,9 +432,38 @@ static void organic_from_sales(void **state)
     for (unsigned w = 0; w < 20; w++) {
         char tag[16]; /* room for any unsigned: gcc -O1 (the sanitizer build) checks the truncation */
         snprintf(tag, sizeof tag, "w%u", w);
-        dx_txns(&f, weekly, nw, t1 + w * 7 * ENG_DAY, 100, tag);
+        dx_txns(f, weekly, nw, t1 + w * 7 * ENG_DAY, 100, tag);
     }
-    dx_txns(&f, once, no, t1 + 3 * ENG_DAY, 100, "o");
+    dx_txns(f, once, no, t1 + 3 * ENG_DAY, 100, "o");
+    const double n = (double)f->n, x[3] = {20, 1, 0}, cnt[3] = {(double)nw, (double)no, n - nw - no};
+    *mu = (20.0 * nw + no) / n; /* one segment */
+    double best = -INFINITY, a = 0, lo = log(1e-2), hi = log(1e6);
+    for (double step = 1e-2; step > 1e-6; step /= 100) { /* unimodal: a coarse grid, then a fine one around it */
+        for (double la = lo; la <= hi; la += step) {
+            double aa = exp(la), l = 0;
+            for (int k = 0; k < 3; k++)
+                l += cnt[k] * (lgamma(x[k] + aa) - lgamma(aa) + aa * log(aa / (aa + *mu)) + x[k] * log(*mu / (aa + *mu)));
+            if (l > best)
+                best = l, a = aa;
+        }
+        lo = log(a) - step, hi = log(a) + step;
+    }
+    free(weekly);
+    free(once);
+    return a;
+}
+
+/* The organic purchase rate from the org's sales (xengage_organic.c) reaches each customer's value of a
+ * conversion: weekly_sales' customers, nobody's value differs from the mean. The reference: each value 100 x
+ * (1 - the chance of a purchase within a week under the posterior Gamma, in closed form); the trace shows it. */
+static void organic_from_sales(void **state)
+{
+    (void)state;
+    dx f;
+    xe_world(&f);
+    const eng_time span = 20 * 7 * ENG_DAY, t1 = test_clock_now - span;
+    double mu;
+    const double a = weekly_sales(&f, t1, &mu);
     eng_message_spec m = dx_message();
     m.strategy = ENG_STRATEGY_XENGAGE;
     eng_xengage_options o = ENG_XENGAGE_OPTIONS_INIT;
@@ -444,17 +472,7 @@ static void organic_from_sales(void **state)
     dx_approve(&f, &m);
     dx_run_all(&f, f.t0, NULL);
     /* The model's customers: dense ids below its size, all of this world's. */
-    const double T = (double)(f.t0 - t1) / ENG_HOUR, W = 7 * 24, n = (double)f.n;
-    const double x[3] = {20, 1, 0}, cnt[3] = {(double)nw, (double)no, n - nw - no};
-    const double mu = (20.0 * nw + no) / n; /* one segment: orders per customer over the span */
-    double best = -INFINITY, a = 0;
-    for (double la = log(1e-2); la <= log(1e6); la += 1e-4) {
-        double aa = exp(la), l = 0;
-        for (int k = 0; k < 3; k++)
-            l += cnt[k] * (lgamma(x[k] + aa) - lgamma(aa) + aa * log(aa / (aa + mu)) + x[k] * log(mu / (aa + mu)));
-        if (l > best)
-            best = l, a = aa;
-    }
+    const double T = (double)(f.t0 - t1) / ENG_HOUR, W = 7 * 24, x[3] = {20, 1, 0};
     const double b = a / (mu / T); /* the Gamma's rate: a over the mean rate per hour */
     size_t ntest = 0, seen[3] = {0, 0, 0};
     uint32_t *test = dx_test_group(&f, &ntest);
@@ -474,8 +492,54 @@ static void organic_from_sales(void **state)
            100 * pow((b + T) / (b + T + W), a));
     assert_true(seen[0] > 50 && seen[1] > 50 && seen[2] > 50);
     free(test);
-    free(weekly);
-    free(once);
+    dx_close(&f);
+}
+
+/* The control's organic rate before it has counted is the sales history's chance of a purchase within a week (20
+ * control customers' worth); once it counts, the same chance over the span it is counted over, here 2^-7 of a
+ * week after the start (read back after a reopen: the engine that learns it is not the one that fitted it).
+ * Reference: the chance customer by customer in closed form with weekly_sales' heterogeneity, the population
+ * statistics as the decisions used them (the trace's snapshots). */
+static void organic_prior_over_the_control_span(void **state)
+{
+    (void)state;
+    dx f;
+    xe_world(&f);
+    const eng_time t1 = test_clock_now - 20 * 7 * ENG_DAY;
+    double mu;
+    const double a = weekly_sales(&f, t1, &mu);
+    eng_message_spec m = dx_message();
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    eng_xengage_options xo = ENG_XENGAGE_OPTIONS_INIT;
+    m.xengage = &xo;
+    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+    dx_approve(&f, &m);
+    const eng_time later = f.t0 + 7 * ENG_DAY / 128;
+    eng_run_options o = ENG_RUN_OPTIONS_INIT;
+    o.max_batches = 2;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f.e, "root", f.t0, &o, &rep), ENG_OK);
+    dx_reopen(&f);
+    assert_int_equal(eng_run_due(f.e, "root", later, &o, &rep), ENG_OK);
+    const double T = (double)(f.t0 - t1) / ENG_HOUR, b = a / (mu / T), x[3] = {20, 1, 0};
+    for (int at = 0; at < 2; at++) {
+        double win = at ? (double)(later - f.t0) / ENG_HOUR : 7 * 24, p = 0;
+        for (int k = 0; k < 3; k++) /* every third customer of each kind */
+            p += (1 - pow((b + T) / (b + T + win), a + x[k])) * (double)((f.n + 2 - (size_t)k) / 3) / (double)f.n;
+        char key[96];
+        eng__xe_key_exec(key, sizeof key, f.message, 0);
+        eng__xe *xe;
+        assert_int_equal(eng__xe_load_counts(&f.e->mem, f.e->store, key, &xe), ENG_OK);
+        eng__xe_key_snap(key, sizeof key, f.message, 0, at ? later : f.t0);
+        uint32_t mask;
+        assert_int_equal(eng__xe_load_population(xe, f.e->store, key, &mask), ENG_OK);
+        /* nobody bought since the start: the control's purchases are the prior's */
+        printf("x-engage organic prior over %.3f h: %.5f of 20 customers (reference %.5f), control %.0f\n", win,
+               xe->seg[0].bc / 20, p, xe->seg[0].bn - 20);
+        assert_true(fabs(xe->seg[0].bc - 20 * p) <= 1e-3 * 20 * p);
+        assert_true(at ? xe->seg[0].bn > 20 : xe->seg[0].bn == 20);
+        eng__xe_free(xe);
+    }
     dx_close(&f);
 }
 
@@ -1154,6 +1218,7 @@ int main(void)
         cmocka_unit_test(trace_replays_decision),
         cmocka_unit_test(customer_values),
         cmocka_unit_test(organic_from_sales),
+        cmocka_unit_test(organic_prior_over_the_control_span),
         cmocka_unit_test(credits_per_unit),
         cmocka_unit_test(trace_cache_same_results),
         cmocka_unit_test(deterministic),
