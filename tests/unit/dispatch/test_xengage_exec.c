@@ -417,8 +417,8 @@ static void customer_values(void **state)
  * grid over the negative binomial likelihood written per customer with lgamma, then each value 100 x (1 - the
  * chance of a purchase within a week under the posterior Gamma, in closed form); the trace shows it. */
 /* Over the 20 weeks before now every third customer bought weekly (20 orders), every third once, the rest
- * never, all at 100. Returns the customers' heterogeneity by a grid over the negative binomial likelihood
- * written per customer with lgamma; *mu: orders per customer over the span. */
+ * never, all at 100; then an X-Engage message is approved. Returns the customers' heterogeneity by a grid over
+ * the negative binomial likelihood written per customer with lgamma; *mu: orders per customer over the span. */
 static double weekly_sales(dx *f, eng_time t1, double *mu)
 {
     uint32_t *weekly = malloc(f->n * sizeof *weekly), *once = malloc(f->n * sizeof *once);
@@ -450,6 +450,12 @@ static double weekly_sales(dx *f, eng_time t1, double *mu)
     }
     free(weekly);
     free(once);
+    eng_message_spec m = dx_message();
+    m.strategy = ENG_STRATEGY_XENGAGE;
+    eng_xengage_options o = ENG_XENGAGE_OPTIONS_INIT;
+    m.xengage = &o;
+    assert_int_equal(eng_credits_adjust(f->e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+    dx_approve(f, &m);
     return a;
 }
 
@@ -464,12 +470,6 @@ static void organic_from_sales(void **state)
     const eng_time span = 20 * 7 * ENG_DAY, t1 = test_clock_now - span;
     double mu;
     const double a = weekly_sales(&f, t1, &mu);
-    eng_message_spec m = dx_message();
-    m.strategy = ENG_STRATEGY_XENGAGE;
-    eng_xengage_options o = ENG_XENGAGE_OPTIONS_INIT;
-    m.xengage = &o;
-    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
-    dx_approve(&f, &m);
     dx_run_all(&f, f.t0, NULL);
     /* The model's customers: dense ids below its size, all of this world's. */
     const double T = (double)(f.t0 - t1) / ENG_HOUR, W = 7 * 24, x[3] = {20, 1, 0};
@@ -508,12 +508,6 @@ static void organic_prior_over_the_control_span(void **state)
     const eng_time t1 = test_clock_now - 20 * 7 * ENG_DAY;
     double mu;
     const double a = weekly_sales(&f, t1, &mu);
-    eng_message_spec m = dx_message();
-    m.strategy = ENG_STRATEGY_XENGAGE;
-    eng_xengage_options xo = ENG_XENGAGE_OPTIONS_INIT;
-    m.xengage = &xo;
-    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
-    dx_approve(&f, &m);
     const eng_time later = f.t0 + 7 * ENG_DAY / 128;
     eng_run_options o = ENG_RUN_OPTIONS_INIT;
     o.max_batches = 2;
