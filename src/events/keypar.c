@@ -262,9 +262,7 @@ static inline void run_read(uint64_t *h, uint32_t *cand, const uint32_t **slot, 
     if (!h[k])
         return;
     const eng__kmrun *run = (const eng__kmrun *)(uintptr_t)(h[k] / 32);
-    if ((cand[k] = eng__kmrun_get(*run, (uint32_t)(h[k] % 32))))
-        slot[k] = NULL;
-    else
+    if (!(cand[k] = eng__kmrun_get(*run, (uint32_t)(h[k] % 32)))) /* else slot[k] is not read */
         __builtin_prefetch(slot[k]);
     h[k] = 0;
 }
@@ -329,7 +327,6 @@ static inline __attribute__((always_inline)) void rcpt_range_in(part *p)
             return;
         }
         lens[i] = (uint32_t)len;
-        cand[i] = 0;
         uint32_t cu, off;
         uint8_t ch;
         if (f.p.pfx && len > f.p.plen && pwords_same(&f.p, key) &&
@@ -351,6 +348,7 @@ static inline __attribute__((always_inline)) void rcpt_range_in(part *p)
         rk[i].t = t;
         rk[i].status = (uint8_t)st;
         h[i] = 0;
+        cand[i] = 0; /* the usual receipt's: written by the runs' pass (its h[i] is not 0) */
         if (rcpt_other(p, &cur, i, len))
             return;
         fast_set(&f, &cur);
