@@ -108,6 +108,7 @@ typedef struct eng__tchunk {
     const uint8_t *p;   /* its payload as stored (kind 2), or NULL: not kept, encoded again at seal */
     size_t len;
     size_t cap;         /* own's size (0: unknown); room before p and after p + len is free */
+    uint32_t crc;       /* its record's checksum (record.h), which a segment naming it keeps (tref.c) */
 } eng__tchunk;
 
 #define ENG__TSEG_PARTS 4 /* eng__tseg_encode_part */
@@ -117,6 +118,7 @@ typedef struct eng__tblk {
     size_t from, n, key_from, nkey;
     const uint8_t *p; /* bytes kept, or NULL: encoded (into a scratch at off, or in place) */
     size_t len, off;
+    uint32_t chunk;   /* p is the bytes of the tail's chunk chunk - 1 (0: not a chunk's) */
 } eng__tblk;
 
 typedef struct eng__evorg eng__evorg;
@@ -138,6 +140,7 @@ typedef struct eng__tseal {
     eng__wr w;       /* the record once finished: the first chunk's buffer, or (plain) its own */
     size_t at;       /* where the first chunk's bytes start in w */
     eng__wr par[ENG__TSEG_PARTS]; /* the encode's parts (tseg_par.c), room reserved by the caller */
+    eng__wr rec;     /* the record that names the chunks' records (tref.c), kept between seals */
     char key[48];
 } eng__tseal;
 
@@ -172,6 +175,10 @@ struct eng__evorg {
     uint64_t tchunk_first, tchunk_next; /* chunk records holding the tail */
     eng__tchunk *tch;                   /* ... one entry each, in order (tblock.c) */
     uint32_t ntch, tchcap;
+    /* the chunk records sealed segments name instead of holding their bytes (kind 5, tref.c):
+     * their numbers, ascending (a segment's are id << 32 | k) */
+    uint64_t *tref;
+    uint32_t ntref, trefcap;
     /* transactions */
     eng__segs rseg;
     eng__rcols rtail;
@@ -585,7 +592,7 @@ static inline void eng__seg_free_buf(const eng__mem *mem, eng__seg *z)
 }
 int eng__tchunks_room(eng__evorg *o, const eng__mem *mem);
 void eng__tchunks_push(eng__evorg *o, uint32_t end, uint32_t keys_end, uint8_t *own, const uint8_t *p, size_t len,
-                       size_t cap);
+                       size_t cap, uint32_t crc);
 void eng__tchunks_keep(eng__evorg *o, const eng__mem *mem, uint32_t n);
 /* The seal of o's tail under s->key (the blocks planned in s->b): *blocked = 1: w holds
  * the record (header room, then the payload) of the whole tail sealed from its chunks'
@@ -598,6 +605,30 @@ void eng__tblock_around_encode(eng__tseal *s);
 /* The header before them: *w the record at w->data + *skew, in the buffer of o's first
  * chunk (still the chunk's: the caller takes it over once the record is put). */
 int eng__tblock_around_finish(eng__ev *ev, eng__evorg *o, eng__tseal *s, eng__wr *w, size_t *skew);
+/* tref.c: sealed segments that name their chunks' records (payload kind 5, record schema
+ * ENG__TSEG_V_REFS) instead of holding their bytes again. */
+#define ENG__TSEG_V_REFS 2
+/* 1 (default): a seal names the tail's chunks it keeps whole (kind 5); 0: it stores them
+ * again (kind 4, schema 1: the format before; tests write such stores with it). */
+extern uint8_t eng__tseg_refs;
+/* The kind-5 record of the segment s->key (id @p id) whose kind-4 payload k4[0, len) holds
+ * the blocks b[0, nb) of o's tail, built in s->rec (record header room first): *named the
+ * chunks it names (0: none, nothing built: the kind-4 payload is the record). Room for
+ * them reserved in o->tref (eng__tref_add, after the put, cannot fail). */
+int eng__tref_build(eng__ev *ev, eng__evorg *o, eng__tseal *s, uint32_t id, const uint8_t *k4, size_t len,
+                    const eng__tblk *b, size_t nb, size_t *named);
+void eng__tref_add(eng__evorg *o, const eng__tseal *s, uint32_t id);
+/* 1 when a sealed segment of o names chunk record @p seq. */
+int eng__tref_named(const eng__evorg *o, uint64_t seq);
+/* The kind-5 payload p[0, len) of segment @p key resolved: *out (eng__free) the record header's
+ * room and the kind-4 payload of the same rows, *outlen its bytes; the chunks it names noted
+ * in @p note (NULL: not). A chunk missing, or not the one named: ENG_ECORRUPT naming it. */
+int eng__tref_resolve(eng__ev *ev, eng__evorg *note, const char *key, const uint8_t *p, size_t len, uint8_t **out,
+                      size_t *outlen);
+/* The chunk records segment @p id of o names deleted in the open batch (its rewrite or deletion). */
+int eng__tref_drop(eng__ev *ev, eng__evorg *o, uint32_t id);
+/* o's chunk records but those sealed segments name, ascending (the tail's). */
+int eng__tchunks_scan(eng__ev *ev, const eng__evorg *o, eng_store_scan_fn cb, void *user);
 /* The blocks of a kind-4 payload read from r (after its header: zone z, nkey keys) into c (reset, room reserved). */
 int eng__tblock_decode(eng__rd *r, const char *key, const eng__seg *z, uint64_t nkey, eng__tcols *c);
 /* Zone of a payload without decoding the columns. */
@@ -767,6 +798,13 @@ void eng__segs_forget(eng__ev *ev, const eng__segs *s);
  * Valid until the next call here or on the segment lists. */
 int eng__seg_payload(eng__ev *ev, eng__seg *z, const char *key, uint16_t type, uint16_t schema,
                      int (*zone)(const uint8_t *, size_t, const char *, eng__seg *), const uint8_t **p, size_t *len);
+/* The same, a payload read again turned by @p resolve (NULL: none) into the bytes kept
+ * (*out: header room, then the payload; 0 and *out NULL: the record as read). */
+typedef int (*eng__seg_resolve_fn)(eng__ev *ev, const char *key, const uint8_t *p, size_t len, uint8_t **out,
+                                   size_t *outlen);
+int eng__seg_payload_with(eng__ev *ev, eng__seg *z, const char *key, uint16_t type, uint16_t schema,
+                          int (*zone)(const uint8_t *, size_t, const char *, eng__seg *), eng__seg_resolve_fn resolve,
+                          const uint8_t **p, size_t *len);
 /* A unit a scan plan lists (eng__touch_plan, eng__txn_plan): a sealed segment, its payload
  * fetched (p; NULL: the org's tail), and the base both plans start with (eng__plan_units). */
 typedef struct eng__punit {

@@ -100,6 +100,13 @@ void eng__segs_forget(eng__ev *ev, const eng__segs *s)
 int eng__seg_payload(eng__ev *ev, eng__seg *z, const char *key, uint16_t type, uint16_t schema,
                      int (*zone)(const uint8_t *, size_t, const char *, eng__seg *), const uint8_t **p, size_t *len)
 {
+    return eng__seg_payload_with(ev, z, key, type, schema, zone, NULL, p, len);
+}
+
+int eng__seg_payload_with(eng__ev *ev, eng__seg *z, const char *key, uint16_t type, uint16_t schema,
+                          int (*zone)(const uint8_t *, size_t, const char *, eng__seg *), eng__seg_resolve_fn resolve,
+                          const uint8_t **p, size_t *len)
+{
     z->used = ++ev->seg_tick;
     if (!z->buf) {
         eng__rec rec;
@@ -119,9 +126,15 @@ int eng__seg_payload(eng__ev *ev, eng__seg *z, const char *key, uint16_t type, u
             eng__rec_free(ev->e->store, &rec);
             return eng__err(ENG_EBUSY, key, "sealed segment %s changed since it was loaded (another engine's change): retry the call", key);
         }
-        z->buf = eng__memdup(&ev->e->mem, rec.raw.data, rec.raw.len);
+        uint8_t *got = NULL;
+        size_t glen = 0;
+        if (resolve && (rc = resolve(ev, key, rec.payload, rec.len, &got, &glen))) {
+            eng__rec_free(ev->e->store, &rec);
+            return rc;
+        }
+        z->buf = got ? got : eng__memdup(&ev->e->mem, rec.raw.data, rec.raw.len);
         z->skew = 0;
-        z->len = rec.raw.len;
+        z->len = got ? glen : rec.raw.len;
         eng__rec_free(ev->e->store, &rec);
         if (!z->buf)
             return eng__nomem();

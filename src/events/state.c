@@ -52,6 +52,7 @@ void eng__ev_org_free(const eng__mem *mem, eng__evorg *o)
     eng__tcols_free(&o->tail, mem);
     eng__tchunks_keep(o, mem, 0);
     eng__free(mem, o->tch);
+    eng__free(mem, o->tref);
     eng__segs_free(&o->rseg, mem);
     eng__rcols_free(&o->rtail, mem);
     eng__free(mem, o->txslots);

@@ -32,9 +32,9 @@ int eng__tchunks_room(eng__evorg *o, const eng__mem *mem)
 }
 
 void eng__tchunks_push(eng__evorg *o, uint32_t end, uint32_t keys_end, uint8_t *own, const uint8_t *p, size_t len,
-                       size_t cap)
+                       size_t cap, uint32_t crc)
 {
-    o->tch[o->ntch++] = (eng__tchunk){end, keys_end, own, p, len, cap};
+    o->tch[o->ntch++] = (eng__tchunk){end, keys_end, own, p, len, cap, crc};
 }
 
 void eng__tchunks_keep(eng__evorg *o, const eng__mem *mem, uint32_t n)
@@ -49,7 +49,7 @@ static int add_rows(block *b, size_t *nb, size_t from, size_t to, size_t kfrom, 
 {
     if (from == to)
         return 0;
-    b[(*nb)++] = (block){from, to - from, kfrom, kto - kfrom, NULL, 0, 0};
+    b[(*nb)++] = (block){from, to - from, kfrom, kto - kfrom, NULL, 0, 0, 0};
     return 1;
 }
 
@@ -85,6 +85,7 @@ static size_t plan(const eng__evorg *o, block *b)
             if (add_rows(b, &nb, prev, h->end, kprev, h->keys_end) && h->p) {
                 b[nb - 1].p = h->p;
                 b[nb - 1].len = h->len;
+                b[nb - 1].chunk = i + 1;
             }
             at = h->end, kat = h->keys_end;
         }
@@ -228,8 +229,7 @@ int eng__tblock_around_finish(eng__ev *ev, eng__evorg *o, eng__tseal *s, eng__wr
     int rc = around_finish(ev, s, &o->tch[0], skew);
     if (!rc)
         *w = s->w;
-    s->nb = 0;
-    return rc;
+    return rc; /* s->nb kept for the record's put (tref.c), then reset by the join */
 }
 
 uint8_t eng__tblock_around = 1;
@@ -292,6 +292,7 @@ int eng__tblock_seal(eng__ev *ev, eng__evorg *o, eng__tseal *sl, eng__wr *w, int
                 eng__wr_bytes(w, b[i].p, b[i].len);
             }
         }
+        sl->nb = nb; /* for the record's put (tref.c) */
         *blocked = 1;
     }
     return rc;

@@ -28,6 +28,7 @@ typedef struct segjob {
     const uint8_t *val;
     size_t vlen;
     uint8_t *buf; /* the copy kept as the segment's bytes */
+    int built;    /* buf is a record naming chunks resolved (vlen bytes: header room, kind-4 payload) */
     eng__tcols *d;
     eng__seg z;
     int rc;
@@ -35,9 +36,15 @@ typedef struct segjob {
 
 static int seg_take(segjob *j)
 {
-    memcpy(j->buf, j->val, j->vlen);
     eng__rec rec;
-    int rc = eng__rec_decode(j->key, j->klen, j->buf, j->vlen, ENG__REC_EV_TSEG, ENG__TSEG_V, &rec);
+    int rc = ENG_OK;
+    if (j->built) {
+        rec.payload = j->buf + ENG__REC_HEADER;
+        rec.len = j->vlen - ENG__REC_HEADER;
+    } else {
+        memcpy(j->buf, j->val, j->vlen);
+        rc = eng__rec_decode(j->key, j->klen, j->buf, j->vlen, ENG__REC_EV_TSEG, ENG__TSEG_V_REFS, &rec);
+    }
     if (!rc)
         rc = eng__tseg_decode(rec.payload, rec.len, j->k, j->d, j->mem);
     if (!rc)
@@ -84,9 +91,18 @@ static int seg_cb(const void *key, size_t klen, const void *val, size_t vlen, vo
     memcpy(hex, (const char *)key + 11, 8);
     hex[8] = 0;
     uint32_t seq = (uint32_t)strtoul(hex, NULL, 16);
-    segjob j = {mem, key, klen, k, val, vlen, eng__malloc(mem, vlen ? vlen : 1), l->d[l->next], {0}, ENG_OK};
-    if (!j.buf)
+    segjob j = {mem, key, klen, k, val, vlen, NULL, 0, l->d[l->next], {0}, ENG_OK};
+    const uint8_t *v = val;
+    if (vlen > ENG__REC_HEADER && v[ENG__REC_HEADER] == 5) {
+        /* a record naming its chunks' records: read here (the store is the caller's), the job decodes */
+        eng__rec rec;
+        int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_EV_TSEG, ENG__TSEG_V_REFS, &rec);
+        if (rc || (rc = eng__tref_resolve(ev, l->o, k, rec.payload, rec.len, &j.buf, &j.vlen)))
+            return rc;
+        j.built = 1;
+    } else if (!(j.buf = eng__malloc(mem, vlen ? vlen : 1))) {
         return eng__nomem();
+    }
     eng__pipe pp;
     eng__pipe_start(&pp, &ev->e->pool, ev->e->threads ? 1 : 0, 1, seg_run, &j);
     int rc = sends_of_pending(l);
@@ -95,7 +111,7 @@ static int seg_cb(const void *key, size_t klen, const void *val, size_t vlen, vo
         rc = seg_take(&j); /* on this thread: see the top */
     if (!rc) {
         j.z.id = seq;
-        j.z.len = vlen;
+        j.z.len = j.vlen;
         j.z.buf = j.buf;
         rc = eng__seg_add(ev, &l->o->tseg, &j.z);
     }

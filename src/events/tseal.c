@@ -99,6 +99,7 @@ int eng__tseal_join(eng__ev *ev)
         rc = eng__ttail_put_plain(ev, s->o, s->key, &s->w);
     else if (!(rc = eng__tblock_around_finish(ev, s->o, s, &w, &skew)))
         rc = eng__ttail_put_around(ev, s->o, s->key, &w, skew);
+    s->nb = 0;
     s->cols.n = s->cols.nkey = 0;
     return rc;
 }
@@ -133,6 +134,8 @@ void eng__tseal_free(eng__ev *ev)
     eng__free(mem, s->b);
     for (int k = 0; k < ENG__TSEG_PARTS; k++)
         eng__wr_free(&s->par[k]);
+    if (s->rec.data)
+        eng__wr_free(&s->rec);
     eng__free(mem, s);
     ev->seal = NULL;
 }

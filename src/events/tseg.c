@@ -226,7 +226,7 @@ static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, u
     uint64_t v[4];
     for (int i = 0; i < 4; i++)
         v[i] = eng__rd_uvar(r);
-    if (!eng__rd_ok(r) || (kind < 1 || kind > 4) || n > ENG__SEG_ROWS || *nkey > n || st >> ENG_TOUCH_STATUS_COUNT ||
+    if (!eng__rd_ok(r) || (kind < 1 || kind > 5) || n > ENG__SEG_ROWS || *nkey > n || st >> ENG_TOUCH_STATUS_COUNT ||
         ch >> ENG_CH_COUNT || v[0] > v[1] || v[1] > UINT32_MAX || v[2] > v[3] || v[3] > UINT32_MAX ||
         z->tmin > z->tmax)
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad header", key);
@@ -308,6 +308,8 @@ int eng__tseg_decode(const uint8_t *p, size_t len, const char *key, eng__tcols *
     c->nkey = 0;
     c->nsum = 0;
     c->ordered = 0;
+    if (kind == 5) /* read through eng__tref_resolve, which gives kind 4 */
+        return eng__err(ENG_ECORRUPT, key, "touch segment %s: chunk records named where none can be", key);
     if ((rc = eng__tcols_reserve(c, mem, z.n)) || (rc = eng__tcols_key_reserve(c, mem, nkey)))
         return rc;
     rc = kind == 4 ? eng__tblock_decode(&r, key, &z, nkey, c) : eng__tseg_decode_cols(&r, key, &z, nkey, kind, c);
@@ -406,7 +408,7 @@ int eng__ttail_save(eng__ev *ev, eng__evorg *o)
         return rc;
     /* its bytes kept for the seal (tblock.c) */
     eng__tchunks_push(o, (uint32_t)t->n, (uint32_t)t->nkey, buf.data, buf.data + front + ENG__REC_HEADER,
-                      buf.len - front - ENG__REC_HEADER, front ? buf.cap : 0);
+                      buf.len - front - ENG__REC_HEADER, front ? buf.cap : 0, eng__get32(buf.data + front + 12));
     o->tchunk_next++;
     o->tail_saved = t->n;
     o->tail_keys_saved = t->nkey;
@@ -421,6 +423,8 @@ static int sealed(eng__ev *ev, eng__evorg *o, eng__seg *z)
     int rc = ENG_OK;
     z->id = o->tseg.next_id++;
     for (uint64_t s = o->tchunk_first; s < o->tchunk_next && !rc; s++) {
+        if (eng__tref_named(o, s)) /* the segment's record names it: it stays (tref.c) */
+            continue;
         eng__ev_key(key, sizeof key, o->code, "t/c", s, 1);
         rc = eng__kv_del(ev->e->store, ENG__K(key));
     }
@@ -445,11 +449,32 @@ static void behind(eng__ev *ev, int on)
     eng__file_behind(ev->e->store, on && ev->e->threads > 0 ? &ev->e->pool : NULL);
 }
 
+/* A sealed segment's record rec[0, len) (header room, then its payload) put under key: as a
+ * record naming the tail's chunks it holds whole when it can (kind 5, tref.c), so that their
+ * rows are not written to the store again, else as it is. The engine keeps rec either way. */
+static int put_sealed(eng__ev *ev, eng__evorg *o, const char *key, uint8_t *rec, size_t len)
+{
+    eng__tseal *s = ev->seal;
+    uint32_t id = o->tseg.next_id;
+    size_t named = 0;
+    int rc = s && s->nb > 1 ? eng__tref_build(ev, o, s, id, rec + ENG__REC_HEADER, len - ENG__REC_HEADER, s->b, s->nb,
+                                              &named)
+                            : ENG_OK;
+    if (rc)
+        return rc;
+    if (!named)
+        return eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, rec, len);
+    if (!(rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, ENG__TSEG_V_REFS, s->rec.data,
+                                   s->rec.len)))
+        eng__tref_add(o, s, id);
+    return rc;
+}
+
 int eng__ttail_put_around(eng__ev *ev, eng__evorg *o, const char *key, const eng__wr *w, size_t skew)
 {
     eng__seg z;
     behind(ev, 1);
-    int rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, w->data + skew, w->len - skew);
+    int rc = put_sealed(ev, o, key, w->data + skew, w->len - skew);
     behind(ev, 0);
     if (rc || (rc = eng__tseg_zone(w->data + skew + ENG__REC_HEADER, w->len - skew - ENG__REC_HEADER, key, &z)))
         return rc;
@@ -506,8 +531,20 @@ static int tail_seal(eng__ev *ev, eng__evorg *o, int later)
         eng__wr_free(&s->w); /* no room: encoded below as before, which reports it */
     }
     behind(ev, 1);
-    rc = blocked ? put_rec(ev, s->key, &w, 0, &z, NULL)
-                 : put_encoded(ev, s->key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered, NULL, 0, 0);
+    if (!blocked) {
+        rc = put_encoded(ev, s->key, t, 0, t->n, 0, t->nkey, &z, eng__tseg_ordered, NULL, 0, 0);
+    } else if (w.err) {
+        eng__wr_free(&w);
+        rc = eng__nomem();
+    } else if ((rc = put_sealed(ev, o, s->key, w.data, w.len)) ||
+               (rc = eng__tseg_zone(w.data + ENG__REC_HEADER, w.len - ENG__REC_HEADER, s->key, &z))) {
+        eng__wr_free(&w);
+    } else {
+        z.buf = w.data;
+        z.len = w.len;
+        z.skew = 0;
+    }
+    s->nb = 0;
     behind(ev, 0);
     if (rc || (rc = sealed(ev, o, &z)))
         return rc;
@@ -544,7 +581,7 @@ typedef struct tload {
 
 /* The rows of tail chunk @p seq (payload p, len bytes, decoded in d) join the org's tail. */
 static int tail_take(eng__ev *ev, eng__evorg *o, uint64_t seq, const eng__tcols *d, const char *k, const uint8_t *p,
-                     size_t len)
+                     size_t len, uint32_t crc)
 {
     const eng__mem *mem = &ev->e->mem;
     eng__tcols *t = &o->tail;
@@ -573,7 +610,7 @@ static int tail_take(eng__ev *ev, eng__evorg *o, uint64_t seq, const eng__tcols 
         memcpy(t->keyhash + t->nkey, d->keyhash, d->nkey * sizeof *t->keyhash);
     t->n += d->n;
     t->nkey += d->nkey;
-    eng__tchunks_push(o, (uint32_t)t->n, (uint32_t)t->nkey, keep, keep, keep ? len : 0, 0);
+    eng__tchunks_push(o, (uint32_t)t->n, (uint32_t)t->nkey, keep, keep, keep ? len : 0, 0, crc);
     if (t->n == d->n)
         o->tchunk_first = seq;
     o->tchunk_next = seq + 1;
@@ -603,18 +640,16 @@ static int tload_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     if ((rc = eng__tseg_decode(rec.payload, rec.len, k, d, mem)) || (rc = eng__sends_load(l->ev, o, d, ENG__SEND_INDEX_LATER)) ||
         (rc = eng__ev_load_step(l->ev, d->n)))
         return rc;
-    return tail_take(l->ev, o, seq, d, k, rec.payload, rec.len);
+    return tail_take(l->ev, o, seq, d, k, rec.payload, rec.len, eng__get32((const uint8_t *)val + 12));
 }
 
 int eng__ev_load_touches(eng__ev *ev, eng__evorg *o)
 {
-    char prefix[32];
     tload l = {ev, o};
     int rc = eng__tseg_load(ev, o); /* the sealed segments (tload.c), then the tail's chunks */
     if (rc)
         return rc;
-    snprintf(prefix, sizeof prefix, "e/%04x/t/c/", (unsigned)o->code);
-    rc = eng__kv_scan(ev->e->store, ENG__K(prefix), tload_cb, &l);
+    rc = eng__tchunks_scan(ev, o, tload_cb, &l); /* not the chunks sealed segments name */
     if (!rc && o->tail.n == 0)
         o->tchunk_first = o->tchunk_next = eng__ttail_base(o);
     return rc;
@@ -627,24 +662,35 @@ int eng__tseg_rewrite(eng__ev *ev, eng__evorg *o, size_t idx, const eng__tcols *
     eng__seg *z = &o->tseg.v[idx], nz;
     char key[48];
     eng__ev_key(key, sizeof key, o->code, "t/s", z->id, 0);
+    int rc = eng__tref_drop(ev, o, z->id); /* the chunks it names go with it */
+    if (rc)
+        return rc;
     if (c->n == 0) {
-        int rc = eng__kv_del(ev->e->store, ENG__K(key));
+        rc = eng__kv_del(ev->e->store, ENG__K(key));
         if (!rc)
             z->n = 0;
         return rc;
     }
-    int rc = put_encoded(ev, key, c, 0, c->n, 0, c->nkey, &nz, ordered, NULL, 0, 0);
+    rc = put_encoded(ev, key, c, 0, c->n, 0, c->nkey, &nz, ordered, NULL, 0, 0);
     if (rc)
         return rc;
     eng__seg_replace(ev, z, &nz);
     return ENG_OK;
 }
 
+/* A segment read again: a record naming chunks resolved into the kind-4 payload the engine keeps. */
+static int resolve(eng__ev *ev, const char *key, const uint8_t *p, size_t len, uint8_t **out, size_t *outlen)
+{
+    *out = NULL;
+    return len && p[0] == 5 ? eng__tref_resolve(ev, NULL, key, p, len, out, outlen) : ENG_OK;
+}
+
 int eng__tseg_payload(eng__ev *ev, eng__evorg *o, size_t idx, const uint8_t **p, size_t *len)
 {
     char key[48];
     eng__ev_key(key, sizeof key, o->code, "t/s", o->tseg.v[idx].id, 0);
-    return eng__seg_payload(ev, &o->tseg.v[idx], key, ENG__REC_EV_TSEG, TSEG_V, eng__tseg_zone, p, len);
+    return eng__seg_payload_with(ev, &o->tseg.v[idx], key, ENG__REC_EV_TSEG, ENG__TSEG_V_REFS, eng__tseg_zone, resolve,
+                                 p, len);
 }
 
 /* ---- another engine's appends ---- */
@@ -664,7 +710,7 @@ int eng__ttail_catch_up(eng__ev *ev, eng__evorg *o, uint64_t *chunks)
         eng__tcols *d = &ev->dec;
         if (!(rc = eng__tseg_decode(rec.payload, rec.len, key, d, &ev->e->mem)) &&
             !(rc = eng__sends_load(ev, o, d, ENG__SEND_INDEX)))
-            rc = tail_take(ev, o, o->tchunk_next, d, key, rec.payload, rec.len);
+            rc = tail_take(ev, o, o->tchunk_next, d, key, rec.payload, rec.len, eng__get32(rec.raw.data + 12));
         eng__rec_free(ev->e->store, &rec);
         if (rc)
             return rc;
@@ -698,10 +744,8 @@ static int held_cb(const void *key, size_t klen, const void *val, size_t vlen, v
 
 int eng__ttail_matches(eng__ev *ev, const eng__evorg *o, int *same)
 {
-    char prefix[32];
     held h = {o, 0, 0};
-    snprintf(prefix, sizeof prefix, "e/%04x/t/c/", (unsigned)o->code);
-    int rc = eng__kv_scan(ev->e->store, ENG__K(prefix), held_cb, &h);
+    int rc = eng__tchunks_scan(ev, o, held_cb, &h);
     *same = !rc && !h.other && h.n == (o->tail.n ? o->tchunk_next - o->tchunk_first : 0);
     return rc;
 }

@@ -399,7 +399,7 @@ static void killed_run(int retries, unsigned nthreads)
     uint32_t seal = eng__seg_seal_rows;
     size_t spill = eng__file_spill_min, minrows = eng__keypar_min_rows;
     eng__seg_seal_rows = 64;
-    eng__file_spill_min = 256; /* a segment's record is spilled: written behind */
+    eng__file_spill_min = 48; /* a segment's record is spilled: written behind (one naming its chunks is small) */
     if (threads > 1)
         eng__keypar_min_rows = 4; /* the sends' key chunks, receipts' parts, seals' halves: pool jobs */
     char *tmp = test_tmpdir();

@@ -140,7 +140,7 @@ static int seg_get(evfx *f, uint32_t id, uint8_t **raw, eng__rec *rec, char key[
     size_t len;
     if (test_store_raw_get(f->ts, key, raw, &len))
         return 0;
-    assert_int_equal(eng__rec_decode(key, strlen(key), *raw, len, ENG__REC_EV_TSEG, 1, rec), ENG_OK);
+    assert_int_equal(eng__rec_decode(key, strlen(key), *raw, len, ENG__REC_EV_TSEG, ENG__TSEG_V_REFS, rec), ENG_OK);
     return 1;
 }
 
@@ -267,6 +267,7 @@ static void sealed_from_chunks(void **st)
     (void)st;
     uint32_t seal = eng__seg_seal_rows;
     eng__seg_seal_rows = SEAL;
+    eng__tseg_refs = 0; /* the blocked segments stored whole (with the chunks named: test_tref.c) */
     int kinds[5];
     uint8_t da[ENG__SHA256_LEN], db[ENG__SHA256_LEN];
     evfx a, b;
@@ -315,6 +316,7 @@ static void sealed_from_chunks(void **st)
     test_store_free(a.ts);
     evfx_close(&b);
     eng__seg_seal_rows = seal;
+    eng__tseg_refs = 1;
 }
 
 /* ---- damaged blocked segments ---- */
@@ -344,6 +346,7 @@ static void corrupt_blocks(void **st)
     (void)st;
     uint32_t seal = eng__seg_seal_rows;
     eng__seg_seal_rows = SEAL;
+    eng__tseg_refs = 0;
     for (int m = 0; m < 7; m++) {
         evfx f;
         evfx_open(&f, 0);
@@ -440,6 +443,7 @@ static void corrupt_blocks(void **st)
         evfx_close(&f);
     }
     eng__seg_seal_rows = seal;
+    eng__tseg_refs = 1;
 }
 
 /* ---- failures while sealing from a kept chunk ---- */
@@ -486,7 +490,7 @@ static void seal_faults(void **st)
         eng__rec rec;
         char key[48];
         assert_true(seg_get(&f, 0, &raw, &rec, key));
-        assert_int_equal(rec.payload[0], 4); /* the chunk of 100 rows kept as a block */
+        assert_int_equal(rec.payload[0], 5); /* the chunk of 100 rows named as a block (tref.c) */
         free(raw);
         evfx_close(&f);
     }

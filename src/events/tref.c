@@ -1,0 +1,325 @@
+/* Sealed touch segments that name their tail chunks' records (payload kind 5, record schema 2).
+ *
+ * Every batch stores its rows as a tail chunk, and the seal put them into the file a
+ * second time inside the segment (kind 4 copies the chunks' payloads: tblock.c), about
+ * 1.3x the segments' bytes written again at W6 (docs/events.md). A kind-5 record holds
+ * the kind-4 header and, per block, either the number, length and record checksum of a
+ * chunk record left in the store, or the block's bytes (small chunks, the sealing batch's
+ * own rows):
+ *
+ *   u8 kind (5), uvar n, uvar nsent, zone (as kinds 1-4), uvar nblocks (>= 2),
+ *   nblocks x uvar v: v & 1: the chunk record e/<org>/t/c/<id << 32 | v >> 1>, then uvar
+ *                    its payload's length and u32 its record's CRC (record.h);
+ *                    else v >> 1 bytes of a kind-2 payload
+ *
+ * A segment names only chunks numbered from its own id (id << 32, eng__ttail_base), so
+ * the chunks a segment names are those of its id's prefix, and an org's tail never has
+ * them (the tail's chunks are read by prefixes outside the named ones: eng__tchunks_scan).
+ * Read back, a kind-5 record is resolved into the kind-4 payload of the same rows (the
+ * engine keeps and decodes that); a chunk missing, of another length or checksum gives
+ * ENG_ECORRUPT naming it. A rewrite or deletion of the segment (retention, compaction)
+ * deletes the chunks it names in the same batch, so their rows leave the store with it. */
+#include "events/ev_state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint8_t eng__tseg_refs = 1;
+
+static size_t uvar_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >>= 7)
+        n++;
+    return n;
+}
+
+/* The header of a kind-4 or -5 payload: *hlen its bytes up to its blocks, *nb their count. */
+static int head(const uint8_t *p, size_t len, const char *key, uint8_t want, eng__seg *z, size_t *hlen, uint64_t *nb)
+{
+    eng__rd r;
+    uint64_t nkey;
+    uint8_t kind;
+    eng__rd_init(&r, p, len);
+    int rc = eng__tseg_head(&r, key, z, &nkey, &kind);
+    if (rc)
+        return rc;
+    *nb = eng__rd_uvar(&r);
+    if (!eng__rd_ok(&r) || kind != want || *nb < 2 || *nb > z->n)
+        return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad block count", key);
+    *hlen = len - eng__rd_left(&r);
+    return ENG_OK;
+}
+
+/* The chunk of block i, when the segment id may name it: its record's number. */
+static int nameable(const eng__evorg *o, uint32_t id, const eng__tblk *b, size_t len, uint64_t *seq)
+{
+    if (!b->chunk)
+        return 0;
+    const eng__tchunk *h = &o->tch[b->chunk - 1];
+    *seq = o->tchunk_first + b->chunk - 1;
+    return h->p && h->len == len && *seq >> 32 == id;
+}
+
+int eng__tref_build(eng__ev *ev, eng__evorg *o, eng__tseal *s, uint32_t id, const uint8_t *k4, size_t len,
+                    const eng__tblk *b, size_t nb, size_t *named)
+{
+    *named = 0;
+    if (!eng__tseg_refs || eng__tseg_ordered || o->ntch != o->tchunk_next - o->tchunk_first)
+        return ENG_OK;
+    eng__seg z;
+    size_t hlen, most = 0;
+    uint64_t n;
+    if (head(k4, len, s->key, 4, &z, &hlen, &n) || n != nb)
+        return ENG_OK; /* not a segment of these blocks: stored as it is */
+    eng__rd r;
+    eng__rd_init(&r, k4 + hlen, len - hlen);
+    for (size_t i = 0; i < nb; i++) {
+        uint64_t bl = eng__rd_uvar(&r), seq;
+        if (!eng__rd_ok(&r) || bl > eng__rd_left(&r))
+            return ENG_OK;
+        eng__rd_bytes(&r, (size_t)bl);
+        if (nameable(o, id, &b[i], (size_t)bl, &seq))
+            ++*named, most += 24;
+        else
+            most += 10 + (size_t)bl;
+    }
+    if (!*named)
+        return ENG_OK;
+    const eng__mem *mem = &ev->e->mem;
+    size_t cap = o->trefcap;
+    if (o->ntref + *named > cap && eng__grow(mem, (void **)&o->tref, &cap, o->ntref + *named, sizeof *o->tref))
+        return eng__nomem();
+    o->trefcap = (uint32_t)cap;
+    eng__wr *w = &s->rec;
+    if (!w->mem)
+        eng__wr_init(w, mem);
+    w->len = 0;
+    w->err = 0;
+    if (eng__wr_reserve(w, ENG__REC_HEADER + hlen + most))
+        return eng__nomem();
+    memset(w->data, 0, ENG__REC_HEADER);
+    w->len = ENG__REC_HEADER;
+    eng__wr_bytes(w, k4, hlen);
+    w->data[ENG__REC_HEADER] = 5;
+    eng__rd_init(&r, k4 + hlen, len - hlen);
+    for (size_t i = 0; i < nb; i++) {
+        size_t bl = (size_t)eng__rd_uvar(&r);
+        const uint8_t *bp = eng__rd_bytes(&r, bl);
+        uint64_t seq;
+        if (nameable(o, id, &b[i], bl, &seq)) {
+            eng__wr_uvar(w, (seq & 0xffffffffu) << 1 | 1);
+            eng__wr_uvar(w, bl);
+            eng__wr_u32(w, o->tch[b[i].chunk - 1].crc);
+        } else {
+            eng__wr_uvar(w, (uint64_t)bl << 1);
+            eng__wr_bytes(w, bp, bl);
+        }
+    }
+    return w->err ? eng__nomem() : ENG_OK;
+}
+
+int eng__tref_named(const eng__evorg *o, uint64_t seq)
+{
+    size_t lo = 0, hi = o->ntref;
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        if (o->tref[m] < seq)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo < o->ntref && o->tref[lo] == seq;
+}
+
+/* seq among o's named chunks (room reserved), kept ascending. */
+static void add(eng__evorg *o, uint64_t seq)
+{
+    uint32_t at = o->ntref;
+    while (at && o->tref[at - 1] > seq)
+        at--;
+    if (at && o->tref[at - 1] == seq)
+        return;
+    memmove(o->tref + at + 1, o->tref + at, (o->ntref - at) * sizeof *o->tref);
+    o->tref[at] = seq;
+    o->ntref++;
+}
+
+void eng__tref_add(eng__evorg *o, const eng__tseal *s, uint32_t id)
+{
+    /* the record just built: its named chunks in its blocks */
+    eng__seg z;
+    size_t hlen;
+    uint64_t nb;
+    const uint8_t *p = s->rec.data + ENG__REC_HEADER;
+    size_t len = s->rec.len - ENG__REC_HEADER;
+    if (head(p, len, s->key, 5, &z, &hlen, &nb))
+        return;
+    eng__rd r;
+    eng__rd_init(&r, p + hlen, len - hlen);
+    for (uint64_t i = 0; i < nb; i++) {
+        uint64_t v = eng__rd_uvar(&r);
+        if (v & 1) {
+            eng__rd_uvar(&r);
+            eng__rd_u32(&r);
+            add(o, (uint64_t)id << 32 | v >> 1);
+        } else {
+            eng__rd_bytes(&r, (size_t)(v >> 1));
+        }
+    }
+}
+
+/* The org code and segment id of a key e/<org>/t/s/<id>. */
+static int key_ids(const char *key, uint16_t *org, uint32_t *id)
+{
+    uint64_t a, b;
+    if (strlen(key) != 19 || !eng__hex_u64(key + 2, 4, &a) || !eng__hex_u64(key + 11, 8, &b))
+        return eng__err(ENG_ECORRUPT, key, "bad touch segment key %s", key);
+    *org = (uint16_t)a;
+    *id = (uint32_t)b;
+    return ENG_OK;
+}
+
+int eng__tref_resolve(eng__ev *ev, eng__evorg *note, const char *key, const uint8_t *p, size_t len, uint8_t **out,
+                      size_t *outlen)
+{
+    const eng__mem *mem = &ev->e->mem;
+    eng__seg z;
+    size_t hlen, total = 0;
+    uint64_t nb;
+    uint16_t org = 0;
+    uint32_t id = 0;
+    int rc;
+    *out = NULL;
+    if ((rc = key_ids(key, &org, &id)) || (rc = head(p, len, key, 5, &z, &hlen, &nb)))
+        return rc;
+    eng__rec *rec = eng__calloc(mem, (size_t)nb, sizeof *rec);
+    if (!rec)
+        return eng__nomem();
+    eng__rd r;
+    eng__rd_init(&r, p + hlen, len - hlen);
+    uint64_t i = 0, named = 0;
+    for (; i < nb && !rc; i++) {
+        uint64_t v = eng__rd_uvar(&r), bl;
+        if (v & 1) {
+            char ck[48];
+            bl = eng__rd_uvar(&r);
+            uint32_t crc = eng__rd_u32(&r);
+            if (!eng__rd_ok(&r) || v >> 1 > UINT32_MAX) {
+                rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: block %llu cut short", key, (unsigned long long)i);
+                break;
+            }
+            eng__ev_key(ck, sizeof ck, org, "t/c", (uint64_t)id << 32 | v >> 1, 1);
+            rc = eng__rec_get(ev->e->store, ENG__K(ck), ENG__REC_EV_TSEG, ENG__TSEG_V, &rec[i]);
+            if (eng__absent(rc))
+                rc = eng__err(ENG_ECORRUPT, ck, "touch segment %s names chunk %s, which is missing", key, ck);
+            else if (!rc && (rec[i].len != bl || eng__get32(rec[i].raw.data + 12) != crc))
+                rc = eng__err(ENG_ECORRUPT, ck, "touch segment %s names chunk %s, which is not the chunk it names", key,
+                              ck);
+            named++;
+        } else {
+            bl = v >> 1;
+            if (!eng__rd_ok(&r) || bl > eng__rd_left(&r)) {
+                rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: block %llu cut short", key, (unsigned long long)i);
+                break;
+            }
+            eng__rd_bytes(&r, (size_t)bl);
+        }
+        total += uvar_len(bl) + (size_t)bl;
+    }
+    if (!rc && (eng__rd_left(&r) || !named))
+        rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: bad blocks", key);
+    size_t cap = note ? note->trefcap : 0;
+    if (!rc && note && note->ntref + named > cap &&
+        eng__grow(mem, (void **)&note->tref, &cap, note->ntref + (size_t)named, sizeof *note->tref))
+        rc = eng__nomem();
+    if (note)
+        note->trefcap = (uint32_t)cap;
+    eng__wr w;
+    eng__wr_init(&w, mem);
+    if (!rc && !eng__wr_reserve(&w, ENG__REC_HEADER + hlen + total)) {
+        memset(w.data, 0, ENG__REC_HEADER);
+        w.len = ENG__REC_HEADER;
+        eng__wr_bytes(&w, p, hlen);
+        w.data[ENG__REC_HEADER] = 4; /* what the engine keeps: the kind-4 payload of the same blocks */
+        eng__rd_init(&r, p + hlen, len - hlen);
+        for (uint64_t k = 0; k < nb; k++) {
+            uint64_t v = eng__rd_uvar(&r);
+            if (v & 1) {
+                eng__rd_uvar(&r);
+                eng__rd_u32(&r);
+                eng__wr_uvar(&w, rec[k].len);
+                eng__wr_bytes(&w, rec[k].payload, rec[k].len);
+                if (note)
+                    add(note, (uint64_t)id << 32 | v >> 1);
+            } else {
+                eng__wr_uvar(&w, v >> 1);
+                eng__wr_bytes(&w, eng__rd_bytes(&r, (size_t)(v >> 1)), (size_t)(v >> 1));
+            }
+        }
+    }
+    for (uint64_t k = 0; k < i; k++)
+        eng__rec_free(ev->e->store, &rec[k]);
+    eng__free(mem, rec);
+    if (!rc && w.err)
+        rc = eng__nomem();
+    if (rc) {
+        eng__wr_free(&w);
+        return rc;
+    }
+    *out = w.data;
+    *outlen = w.len;
+    return ENG_OK;
+}
+
+int eng__tref_drop(eng__ev *ev, eng__evorg *o, uint32_t id)
+{
+    uint64_t lo = (uint64_t)id << 32;
+    size_t a = 0;
+    while (a < o->ntref && o->tref[a] < lo)
+        a++;
+    size_t e = a;
+    int rc = ENG_OK;
+    for (; e < o->ntref && o->tref[e] >> 32 == id && !rc; e++) {
+        char ck[48];
+        eng__ev_key(ck, sizeof ck, o->code, "t/c", o->tref[e], 1);
+        rc = eng__kv_del(ev->e->store, ENG__K(ck));
+    }
+    if (rc)
+        return rc;
+    memmove(o->tref + a, o->tref + e, (o->ntref - e) * sizeof *o->tref);
+    o->ntref -= (uint32_t)(e - a);
+    return ENG_OK;
+}
+
+/* Chunk records of o numbered [lo << 32, hi << 32), ascending: one scan a hex prefix that
+ * covers a block of ids inside the range (at most 2 x 15 a digit). */
+static int scan_ids(eng__ev *ev, const eng__evorg *o, uint64_t lo, uint64_t hi, eng_store_scan_fn cb, void *user)
+{
+    int rc = ENG_OK;
+    while (lo < hi && !rc) {
+        int k = 0; /* the block: 16^k ids */
+        while (k < 8 && !(lo & ((1ull << 4 * (k + 1)) - 1)) && lo + (1ull << 4 * (k + 1)) <= hi)
+            k++;
+        char prefix[48];
+        snprintf(prefix, sizeof prefix, "e/%04x/t/c/%08llx", (unsigned)o->code, (unsigned long long)lo);
+        rc = eng__kv_scan(ev->e->store, prefix, 11 + 8 - (size_t)k, cb, user);
+        lo += 1ull << 4 * k;
+    }
+    return rc;
+}
+
+int eng__tchunks_scan(eng__ev *ev, const eng__evorg *o, eng_store_scan_fn cb, void *user)
+{
+    uint64_t lo = 0;
+    int rc = ENG_OK;
+    for (uint32_t i = 0; i < o->ntref && !rc; i++) {
+        uint64_t id = o->tref[i] >> 32;
+        if (id < lo)
+            continue;
+        rc = scan_ids(ev, o, lo, id, cb, user);
+        lo = id + 1;
+    }
+    return rc ? rc : scan_ids(ev, o, lo, 1ull << 32, cb, user);
+}
