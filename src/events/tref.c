@@ -69,8 +69,8 @@ int eng__tref_build(eng__ev *ev, eng__evorg *o, eng__tseal *s, uint32_t id, cons
     if (!eng__tseg_refs || eng__tseg_ordered || o->ntch != o->tchunk_next - o->tchunk_first)
         return ENG_OK;
     eng__seg z;
-    size_t hlen, most = 0;
-    uint64_t n;
+    size_t hlen = 0, most = 0;
+    uint64_t n = 0;
     if (head(k4, len, s->key, 4, &z, &hlen, &n) || n != nb)
         return ENG_OK; /* not a segment of these blocks: stored as it is */
     eng__rd r;
@@ -150,8 +150,8 @@ void eng__tref_add(eng__evorg *o, const eng__tseal *s, uint32_t id)
 {
     /* the record just built: its named chunks in its blocks */
     eng__seg z;
-    size_t hlen;
-    uint64_t nb;
+    size_t hlen = 0;
+    uint64_t nb = 0;
     const uint8_t *p = s->rec.data + ENG__REC_HEADER;
     size_t len = s->rec.len - ENG__REC_HEADER;
     if (head(p, len, s->key, 5, &z, &hlen, &nb))
@@ -186,8 +186,8 @@ int eng__tref_resolve(eng__ev *ev, eng__evorg *note, const char *key, const uint
 {
     const eng__mem *mem = &ev->e->mem;
     eng__seg z;
-    size_t hlen, total = 0;
-    uint64_t nb;
+    size_t hlen = 0, total = 0;
+    uint64_t nb = 0;
     uint16_t org = 0;
     uint32_t id = 0;
     int rc;
