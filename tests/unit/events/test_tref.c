@@ -13,39 +13,13 @@
  * every storage call of a compaction that deletes named chunks failing in turn leaves
  * the store as it was, and the retry gives the undisturbed store. */
 #include "ev_fixture.h"
+#include "ev_rcpts.h"
 #include "events/ev_state.h"
 #include "../model/store_digest.h"
 
 #define SEAL 256
 #define NS (ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT)
 
-static eng_time rtime(uint32_t c, int st)
-{
-    return 100000 + (eng_time)c * 8 + st;
-}
-
-static void rcpts(evfx *f, uint32_t lo, uint32_t hi, int st)
-{
-    size_t n = hi - lo;
-    char (*keys)[64] = malloc(n * 64);
-    const char **kp = malloc(n * sizeof *kp);
-    int *sts = malloc(n * sizeof *sts);
-    eng_time *ts = malloc(n * sizeof *ts);
-    for (size_t i = 0; i < n; i++) {
-        evfx_key(keys[i], 64, 1, 0, lo + (uint32_t)i, ENG_CH_EMAIL);
-        kp[i] = keys[i];
-        sts[i] = st;
-        ts[i] = rtime(lo + (uint32_t)i, st);
-    }
-    eng_receipts r = evfx_receipts(n, kp, sts, ts, NULL);
-    eng_event_report rep = ENG_EVENT_REPORT_INIT;
-    assert_int_equal(eng_touch_append(f->e, &r, &rep), ENG_OK);
-    assert_int_equal(rep.accepted, n);
-    free(keys);
-    free(kp);
-    free(sts);
-    free(ts);
-}
 
 /* The script: nb batches from seed, sends to the next customers or receipts of sent ones. */
 typedef struct script {
@@ -93,6 +67,43 @@ static int seg_get(evfx *f, uint32_t id, uint8_t **raw, eng__rec *rec, char key[
     return 1;
 }
 
+/* The names of kind-5 payload rec (segment key), read as the format says: fn(k, len, at, u)
+ * for each (at: where its entry starts); returns how many. */
+typedef void (*name_fn)(uint64_t k, uint64_t len, size_t at, void *u);
+static size_t names_of(const eng__rec *rec, const char *key, name_fn fn, void *u)
+{
+    eng__rd r;
+    eng__seg z;
+    uint64_t nkey;
+    uint8_t kind;
+    eng__rd_init(&r, rec->payload, rec->len);
+    assert_int_equal(eng__tseg_head(&r, key, &z, &nkey, &kind), ENG_OK);
+    assert_int_equal(kind, 5);
+    uint64_t nb = eng__rd_uvar(&r);
+    size_t n = 0;
+    for (uint64_t i = 0; i < nb; i++) {
+        size_t at = rec->len - eng__rd_left(&r);
+        uint64_t v = eng__rd_uvar(&r);
+        if (v & 1) {
+            uint64_t len = eng__rd_uvar(&r);
+            (void)eng__rd_u32(&r);
+            if (fn)
+                fn(v >> 1, len, at, u);
+            n++;
+        } else {
+            (void)eng__rd_bytes(&r, (size_t)(v >> 1));
+        }
+    }
+    assert_true(eng__rd_ok(&r) && eng__rd_left(&r) == 0);
+    return n;
+}
+
+static void add_len(uint64_t k, uint64_t len, size_t at, void *u)
+{
+    (void)k, (void)at;
+    *(size_t *)u += (size_t)len;
+}
+
 /* A kind-5 payload resolved through the engine of f (eng__free the result). */
 static int resolve_rc(evfx *f, const char *key, const eng__rec *rec, uint8_t **out, size_t *len)
 {
@@ -129,25 +140,8 @@ static uint32_t same_segments(evfx *x, evfx *b, uint32_t *named)
             assert_int_equal(len - ENG__REC_HEADER, eb.len);
             assert_memory_equal(p + ENG__REC_HEADER, eb.payload, eb.len);
             /* the named chunks' bytes are not in it: a name instead (at most 16 bytes) */
-            size_t nbytes = 0, nnamed = 0;
-            eng__rd r;
-            eng__seg z;
-            uint64_t nkey, nb;
-            uint8_t kind;
-            eng__rd_init(&r, ex.payload, ex.len);
-            assert_int_equal(eng__tseg_head(&r, key, &z, &nkey, &kind), ENG_OK);
-            nb = eng__rd_uvar(&r);
-            for (uint64_t i = 0; i < nb; i++) {
-                uint64_t v = eng__rd_uvar(&r);
-                if (v & 1) {
-                    nbytes += (size_t)eng__rd_uvar(&r);
-                    (void)eng__rd_u32(&r);
-                    nnamed++;
-                } else {
-                    (void)eng__rd_bytes(&r, (size_t)(v >> 1));
-                }
-            }
-            assert_true(eng__rd_ok(&r) && nnamed > 0);
+            size_t nbytes = 0, nnamed = names_of(&ex, key, add_len, &nbytes);
+            assert_true(nnamed > 0);
             assert_true(ex.len + nbytes <= eb.len + 16 * nnamed);
             eng__free(&x->e->mem, p);
             ++*named;
@@ -193,7 +187,16 @@ typedef struct held {
     evfx *f;
     uint64_t first, next;
     size_t chunks, named;
+    uint64_t want;
+    int found;
 } held;
+
+static void is_named(uint64_t k, uint64_t len, size_t at, void *u)
+{
+    (void)len, (void)at;
+    held *h = u;
+    h->found |= k == h->want;
+}
 
 static int held_cb(const void *key, size_t klen, const void *val, size_t vlen, void *user)
 {
@@ -209,28 +212,10 @@ static int held_cb(const void *key, size_t klen, const void *val, size_t vlen, v
     eng__rec rec;
     char sk[48];
     assert_true(seg_get(h->f, (uint32_t)(seq >> 32), &raw, &rec, sk)); /* its segment is there */
-    assert_int_equal(rec.payload[0], 5);
-    /* and names it: a block whose name is seq's low half */
-    eng__rd r;
-    eng__rd_init(&r, rec.payload, rec.len);
-    eng__seg z;
-    uint64_t nkey, nb;
-    uint8_t kind;
-    assert_int_equal(eng__tseg_head(&r, sk, &z, &nkey, &kind), ENG_OK);
-    nb = eng__rd_uvar(&r);
-    int found = 0;
-    for (uint64_t i = 0; i < nb; i++) {
-        uint64_t v = eng__rd_uvar(&r);
-        if (v & 1) {
-            found |= (v >> 1) == (seq & 0xffffffffu);
-            (void)eng__rd_uvar(&r);
-            (void)eng__rd_u32(&r);
-        } else {
-            (void)eng__rd_bytes(&r, (size_t)(v >> 1));
-        }
-    }
-    assert_true(eng__rd_ok(&r));
-    assert_true(found);
+    h->want = seq & 0xffffffffu; /* and names it */
+    h->found = 0;
+    names_of(&rec, sk, is_named, h);
+    assert_true(h->found);
     h->named++;
     free(raw);
     return 0;
@@ -243,7 +228,7 @@ static size_t chunks_held(evfx *f, size_t *named)
     assert_int_equal(eng__enter(f->e), ENG_OK);
     assert_int_equal(eng__ev_get(f->e, &ev), ENG_OK);
     eng__evorg *o = eng__ev_org_by_code(ev, 0);
-    held h = {f, o->tail.n ? o->tchunk_first : 0, o->tail.n ? o->tchunk_next : 0, 0, 0};
+    held h = {f, o->tail.n ? o->tchunk_first : 0, o->tail.n ? o->tchunk_next : 0, 0, 0, 0, 0};
     assert_int_equal(eng__kv_scan(f->e->store, "e/0000/t/c/", 11, held_cb, &h), ENG_OK);
     eng__leave(f->e);
     *named = h.named;
@@ -399,6 +384,25 @@ static void corrupt_named(evfx *f, const char *name)
     assert_string_equal(eng_error_last()->detail, name);
 }
 
+/* The first two names of a segment: their chunks' numbers and where their entries start. */
+typedef struct two {
+    uint32_t id;
+    int n;
+    uint64_t *seq;
+    size_t *at;
+} two;
+
+static void first_two(uint64_t k, uint64_t len, size_t at, void *u)
+{
+    (void)len;
+    two *t = u;
+    if (t->n < 2) {
+        t->seq[t->n] = (uint64_t)t->id << 32 | k;
+        t->at[t->n] = at;
+    }
+    t->n++;
+}
+
 static void damaged(void **st)
 {
     (void)st;
@@ -413,40 +417,14 @@ static void damaged(void **st)
     eng__rec rec;
     char key[48], ck[2][48];
     uint64_t seq[2];
-    size_t hlen = 0, at[2] = {0, 0};
+    size_t at[2] = {0, 0};
     for (uint32_t id = 0;; id++) {
         assert_true(seg_get(&f, id, &raw, &rec, key));
-        if (rec.payload[0] == 5) {
-            eng__rd r;
-            eng__seg z;
-            uint64_t nkey, nb;
-            uint8_t kind;
-            eng__rd_init(&r, rec.payload, rec.len);
-            assert_int_equal(eng__tseg_head(&r, key, &z, &nkey, &kind), ENG_OK);
-            nb = eng__rd_uvar(&r);
-            hlen = rec.len - eng__rd_left(&r);
-            int k = 0;
-            for (uint64_t i = 0; i < nb; i++) {
-                size_t here = rec.len - eng__rd_left(&r);
-                uint64_t v = eng__rd_uvar(&r);
-                if (v & 1) {
-                    if (k < 2) {
-                        at[k] = here;
-                        seq[k] = (uint64_t)id << 32 | v >> 1;
-                    }
-                    k++;
-                    (void)eng__rd_uvar(&r);
-                    (void)eng__rd_u32(&r);
-                } else {
-                    (void)eng__rd_bytes(&r, (size_t)(v >> 1));
-                }
-            }
-            if (k >= 2)
-                break;
-        }
+        two t = {id, 0, seq, at};
+        if (rec.payload[0] == 5 && names_of(&rec, key, first_two, &t) >= 2)
+            break;
         free(raw);
     }
-    (void)hlen;
     for (int k = 0; k < 2; k++)
         snprintf(ck[k], 48, "e/0000/t/c/%016llx", (unsigned long long)seq[k]);
     uint8_t *c0, *c1;
