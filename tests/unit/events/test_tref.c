@@ -443,6 +443,17 @@ static void damaged(void **st)
     /* another chunk's record in its place (valid, not the one named) */
     assert_int_equal(test_store_raw_put(f.ts, ck[0], c1, l1), 0);
     corrupt_named(&f, ck[0]);
+    /* a valid record of the same length with another byte (only the name's checksum tells) */
+    uint8_t *o0 = malloc(l0);
+    memcpy(o0, c0, l0);
+    o0[l0 - 1] ^= 0x01;
+    assert_int_equal(eng__enter(f.e), ENG_OK);
+    assert_int_equal(eng__kv_begin(f.e->store), ENG_OK);
+    assert_int_equal(eng__rec_put_framed(f.e->store, ck[0], strlen(ck[0]), ENG__REC_EV_TSEG, 1, o0, l0), ENG_OK);
+    assert_int_equal(eng__kv_commit(f.e->store), ENG_OK);
+    eng__leave(f.e);
+    free(o0);
+    corrupt_named(&f, ck[0]);
     /* the named chunk's bytes damaged */
     c0[l0 / 2] ^= 0x10;
     assert_int_equal(test_store_raw_put(f.ts, ck[0], c0, l0), 0);
