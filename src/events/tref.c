@@ -286,7 +286,7 @@ int eng__tref_drop(eng__ev *ev, eng__evorg *o, uint32_t id)
         eng__ev_key(ck, sizeof ck, o->code, "t/c", o->tref[e], 1);
         rc = eng__kv_del(ev->e->store, ENG__K(ck));
     }
-    if (rc)
+    if (rc || e == a) /* none (o->tref may be NULL) */
         return rc;
     memmove(o->tref + a, o->tref + e, (o->ntref - e) * sizeof *o->tref);
     o->ntref -= (uint32_t)(e - a);

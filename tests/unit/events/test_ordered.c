@@ -149,7 +149,6 @@ static void check_segments(evfx *f, int kinds[5])
         eng__tcols c;
         memset(&c, 0, sizeof c);
         assert_int_equal(eng__tseg_decode(rec.payload, rec.len, key, &c, mem), ENG_OK);
-        eng__free(mem, named);
         assert_int_equal(c.ordered, rec.payload[0] == 3);
         if (c.ordered) {
             size_t total = 0;
@@ -169,6 +168,7 @@ static void check_segments(evfx *f, int kinds[5])
             assert_int_equal(total, c.n); /* every row's (status, ctx, channel) has its entry */
         }
         eng__tcols_free(&c, mem);
+        eng__free(mem, named);
         free(v);
     }
 }
