@@ -288,7 +288,7 @@ static void load_hashed(eng__sends *s, uint32_t id, uint64_t h)
 
 enum { LOAD_AHEAD = 16 }; /* rows: a receipt's send is a random line of s->hot */
 
-/* Status bits gathered before they are written: up to 32 MB of them and as much of scratch. At
+/* Status bits gathered before they are written: 32 MB of them and as much of scratch. At
  * W6's L (a wave of 10^7 sends) that is ~6 bits a line of s->hot, written in ascending
  * lines instead of one line missed a bit. */
 enum { SBITS_BUCKETS = 2048 };
@@ -345,34 +345,21 @@ int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index)
     return sends_load(ev, o, c, index, NULL);
 }
 
-/* Room in b for @p more bits (up to eng__sbits_cap, from 65,536 by doubling: a small
- * store's load takes little): the bits gathered so far written first. Without room
- * (b->cap 0) the bits are written as they come. */
-static void sbits_room(eng__sends *s, const eng__mem *mem, eng__sbits *b, size_t more)
-{
-    size_t lim = eng__sbits_cap ? eng__sbits_cap : 1;
-    size_t want = b->n + more < lim ? b->n + more : lim;
-    if (want <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 65536 < lim ? 65536 : lim;
-    while (cap < want)
-        cap = 2 * cap < lim ? 2 * cap : lim;
-    sbits_flush(s, b);
-    eng__free(mem, b->v);
-    eng__free(mem, b->tmp);
-    b->v = eng__malloc(mem, cap * sizeof *b->v);
-    b->tmp = eng__malloc(mem, cap * sizeof *b->tmp);
-    b->cap = b->v && b->tmp ? cap : 0;
-    if (!b->cap) {
-        eng__free(mem, b->v);
-        eng__free(mem, b->tmp);
-        b->v = b->tmp = NULL;
-    }
-}
-
 int eng__sends_load_later(eng__ev *ev, eng__evorg *o, const eng__tcols *c, eng__sbits *b)
 {
-    sbits_room(&ev->s, &ev->e->mem, b, c->n);
+    const eng__mem *mem = &ev->e->mem;
+    if (!b->cap) { /* without room the bits are written as they come */
+        size_t cap = eng__sbits_cap ? eng__sbits_cap : 1;
+        b->v = eng__malloc(mem, cap * sizeof *b->v);
+        b->tmp = eng__malloc(mem, cap * sizeof *b->tmp);
+        if (b->v && b->tmp)
+            b->cap = cap;
+        else {
+            eng__free(mem, b->v);
+            eng__free(mem, b->tmp);
+            b->v = b->tmp = NULL;
+        }
+    }
     return sends_load(ev, o, c, ENG__SEND_INDEX_LATER, b->cap ? b : NULL);
 }
 
