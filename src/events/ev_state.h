@@ -334,21 +334,6 @@ int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org
  * `first` of a context whose key prefix is stored goes into the context's key map, its
  * key hash not kept) or ENG__SEND_INDEX (another engine's chunk: into the index now). */
 int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index);
-/* The receipts' status bits of a load gathered and written in send order (sends.c): at
- * random, each was a line of s->hot missed (a third of eng__sends_load at W6's L). */
-typedef struct eng__sbits {
-    uint64_t *v, *tmp; /* send id << 8 | the status's bit */
-    size_t n, cap;
-} eng__sbits;
-/* eng__sends_load (index ENG__SEND_INDEX_LATER), the status bits of its receipts' rows
- * into @p b (written when it is full): eng__sbits_done before the masks are read. A
- * mask's bits are only ever added, and every send id of the rows exists once this
- * returns, so they may come later than the sends' own rows. */
-int eng__sends_load_later(eng__ev *ev, eng__evorg *o, const eng__tcols *c, eng__sbits *b);
-/* The bits gathered before they are written (2^22; tests set it low). */
-extern size_t eng__sbits_cap;
-/* The bits gathered written, and @p b freed. */
-void eng__sbits_done(eng__sends *s, const eng__mem *mem, eng__sbits *b);
 /* Rebuild the hash index for nhashed sends; @p pg (may be NULL) is stepped as it goes. */
 int eng__sends_reindex(eng__sends *s, const eng__mem *mem, eng__prog *pg);
 /* Room in the hash index for @p more sends, so that adding them does not

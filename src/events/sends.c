@@ -288,82 +288,7 @@ static void load_hashed(eng__sends *s, uint32_t id, uint64_t h)
 
 enum { LOAD_AHEAD = 16 }; /* rows: a receipt's send is a random line of s->hot */
 
-/* Status bits gathered before they are written: 32 MB of them and as much of scratch. At
- * W6's L (a wave of 10^7 sends) that is ~6 bits a line of s->hot, written in ascending
- * lines instead of one line missed a bit. */
-enum { SBITS_BUCKETS = 2048 };
-size_t eng__sbits_cap = (size_t)1 << 22;
-
-/* The bits of b written, by buckets of sends (one pass: a bucket's records are a few
- * KiB of s->hot, in cache while its bits go in). */
-static void sbits_flush(eng__sends *s, eng__sbits *b)
-{
-    size_t n = b->n;
-    b->n = 0;
-    if (!n)
-        return;
-    const uint64_t *v = b->v;
-    uint64_t lo = UINT64_MAX, hi = 0;
-    for (size_t i = 0; i < n; i++) {
-        lo = v[i] < lo ? v[i] : lo;
-        hi = v[i] > hi ? v[i] : hi;
-    }
-    lo >>= 8, hi >>= 8;
-    int sh = 0;
-    while (((hi - lo) >> sh) >= SBITS_BUCKETS)
-        sh++;
-    uint32_t count[SBITS_BUCKETS];
-    memset(count, 0, sizeof count);
-    for (size_t i = 0; i < n; i++)
-        count[((v[i] >> 8) - lo) >> sh]++;
-    uint32_t sum = 0;
-    for (size_t k = 0; k < SBITS_BUCKETS; k++) {
-        uint32_t c = count[k];
-        count[k] = sum;
-        sum += c;
-    }
-    uint64_t *t = b->tmp;
-    for (size_t i = 0; i < n; i++)
-        t[count[((v[i] >> 8) - lo) >> sh]++] = v[i];
-    eng__shot *hot = s->hot;
-    for (size_t i = 0; i < n; i++)
-        hot[t[i] >> 8].mask |= (uint8_t)t[i];
-}
-
-void eng__sbits_done(eng__sends *s, const eng__mem *mem, eng__sbits *b)
-{
-    sbits_flush(s, b);
-    eng__free(mem, b->v);
-    eng__free(mem, b->tmp);
-    memset(b, 0, sizeof *b);
-}
-
-static int sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index, eng__sbits *b);
-
 int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index)
-{
-    return sends_load(ev, o, c, index, NULL);
-}
-
-int eng__sends_load_later(eng__ev *ev, eng__evorg *o, const eng__tcols *c, eng__sbits *b)
-{
-    const eng__mem *mem = &ev->e->mem;
-    if (!b->cap) { /* without room the bits are written as they come */
-        size_t cap = eng__sbits_cap ? eng__sbits_cap : 1;
-        b->v = eng__malloc(mem, cap * sizeof *b->v);
-        b->tmp = eng__malloc(mem, cap * sizeof *b->tmp);
-        if (b->v && b->tmp)
-            b->cap = cap;
-        else {
-            eng__free(mem, b->v);
-            eng__free(mem, b->tmp);
-            b->v = b->tmp = NULL;
-        }
-    }
-    return sends_load(ev, o, c, ENG__SEND_INDEX_LATER, b->cap ? b : NULL);
-}
-
-static int sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index, eng__sbits *b)
 {
     eng__sends *s = &ev->s;
     const eng__mem *mem = &ev->e->mem;
@@ -378,17 +303,11 @@ static int sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index
     fill_empty(s, top + 1); /* every id of the rows exists, so a receipt before its send is one OR */
     size_t k = 0;
     for (size_t i = 0; i < c->n && !rc; i++) {
-        if (!b && i + LOAD_AHEAD < c->n)
+        if (i + LOAD_AHEAD < c->n)
             __builtin_prefetch(&s->hot[c->send[i + LOAD_AHEAD]], 1);
         uint32_t id = c->send[i];
         if (c->status[i] != ENG_TOUCH_SENT) {
-            if (!b)
-                s->hot[id].mask |= (uint8_t)(1u << c->status[i]);
-            else {
-                if (b->n == b->cap)
-                    sbits_flush(s, b);
-                b->v[b->n++] = (uint64_t)id << 8 | (uint8_t)(1u << c->status[i]);
-            }
+            s->hot[id].mask |= (uint8_t)(1u << c->status[i]);
             continue;
         }
         uint64_t h = c->keyhash[k++];

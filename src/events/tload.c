@@ -65,7 +65,6 @@ typedef struct segload {
     eng__tcols *d[2]; /* decoded by the job; the other holds the segment whose sends are next */
     int next;         /* d[next] for the next job */
     int pending;      /* d[!next] waits for eng__sends_load */
-    eng__sbits bits;  /* the receipts' status bits, written in send order (eng__sends_load_later) */
 } segload;
 
 /* The sends of the segment decoded before. */
@@ -75,7 +74,7 @@ static int sends_of_pending(segload *l)
         return ENG_OK;
     l->pending = 0;
     eng__tcols *d = l->d[!l->next];
-    int rc = eng__sends_load_later(l->ev, l->o, d, &l->bits);
+    int rc = eng__sends_load(l->ev, l->o, d, ENG__SEND_INDEX_LATER);
     return rc ? rc : eng__ev_load_step(l->ev, d->n);
 }
 
@@ -132,12 +131,11 @@ int eng__tseg_load(eng__ev *ev, eng__evorg *o)
     char prefix[32];
     eng__tcols other;
     memset(&other, 0, sizeof other);
-    segload l = {ev, o, {&ev->dec, &other}, 0, 0, {NULL, NULL, 0, 0}};
+    segload l = {ev, o, {&ev->dec, &other}, 0, 0};
     snprintf(prefix, sizeof prefix, "e/%04x/t/s/", (unsigned)o->code);
     int rc = eng__kv_scan(ev->e->store, ENG__K(prefix), seg_cb, &l);
     if (!rc)
         rc = sends_of_pending(&l);
-    eng__sbits_done(&ev->s, &ev->e->mem, &l.bits); /* on a failure too: the bits' sends exist */
     eng__tcols_free(&other, &ev->e->mem);
     return rc;
 }

@@ -3,9 +3,7 @@
  * Every committed touch comes back the same whatever the engine's threads; a
  * damaged segment, first, middle or last, is reported by name whatever the
  * thread that decoded it; an allocation failure anywhere in the load is
- * reported or the load completes, and the next call loads it all. The
- * receipts' status bits come back the same however many are gathered before
- * they are written in send order (sends.c). */
+ * reported or the load completes, and the next call loads it all. */
 #include "ev_fixture.h"
 #include "events/ev_state.h"
 
@@ -132,16 +130,6 @@ static void same_for_every_thread_count(void **st)
     for (unsigned threads = 0; threads < 3; threads++) {
         reopen_threads(&f, threads);
         take(&f, &after);
-        assert_same(&before, &after);
-        state_free(&after);
-    }
-    /* the receipts' status bits written in many rounds as they are gathered, not once (sends.c) */
-    size_t cap = eng__sbits_cap;
-    for (size_t c = 1; c <= 1000; c *= 1000) {
-        eng__sbits_cap = c;
-        reopen_threads(&f, 1);
-        take(&f, &after);
-        eng__sbits_cap = cap;
         assert_same(&before, &after);
         state_free(&after);
     }
