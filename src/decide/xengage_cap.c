@@ -9,8 +9,8 @@
  * A send is charged only when the provider accepts it, so what is charged never
  * exceeds what was planned, whatever retries, rejections or expiries follow. */
 #include "decide/xengage_impl.h"
+#include "decide/xengage_rec.h"
 #include "base/error.h"
-#include "store/record.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,29 +25,23 @@ static void cap_key(char *buf, size_t cap, uint64_t msg, uint32_t occ, uint32_t 
 
 static void plan_wr(eng__wr *w, const eng__xe_plan *p)
 {
-    uint64_t hi, lo;
-    memcpy(&hi, &p->hi, sizeof hi);
-    memcpy(&lo, &p->lo, sizeof lo);
-    eng__wr_u64(w, hi);
-    eng__wr_u64(w, lo);
+    eng__xe_wr_f64(w, p->hi);
+    eng__xe_wr_f64(w, p->lo);
     eng__wr_u32(w, p->until);
 }
 
 static int plan_rd(eng__rd *r, eng__xe_plan *p)
 {
-    uint64_t hi = eng__rd_u64(r), lo = eng__rd_u64(r);
-    memcpy(&p->hi, &hi, sizeof hi);
-    memcpy(&p->lo, &lo, sizeof lo);
+    p->hi = eng__xe_rd_f64(r);
+    p->lo = eng__xe_rd_f64(r);
     p->until = eng__rd_u32(r);
     return eng__rd_ok(r) && !eng__rd_left(r) && p->hi >= 0 && p->lo >= 0;
 }
 
-static int cap_decode(const void *key, size_t klen, const eng__rec *rec, int64_t *cost, eng__xe_plan *plan)
+static int cap_decode(const void *key, size_t klen, eng__rd *r, int64_t *cost, eng__xe_plan *plan)
 {
-    eng__rd r;
-    eng__rd_init(&r, rec->payload, rec->len);
-    *cost = eng__rd_svar(&r);
-    if (!plan_rd(&r, plan) || *cost < 0)
+    *cost = eng__rd_svar(r);
+    if (!plan_rd(r, plan) || *cost < 0)
         return eng__err(ENG_ECORRUPT, "xengage.cap", "X-Engage budget record %.*s is damaged", (int)klen,
                         (const char *)key);
     return ENG_OK;
@@ -61,7 +55,7 @@ int eng__xe_cap_put(eng_store *s, uint64_t msg, uint32_t occ, uint32_t first, in
     eng__wr_init(&w, &s->mem);
     eng__wr_svar(&w, cost);
     plan_wr(&w, plan);
-    return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, ENG__XE_CAP_SCHEMA, &w);
+    return eng__xe_rec_put(s, key, ENG__XE_CAP_SCHEMA, &w);
 }
 
 int eng__xe_cap_get(eng_store *s, uint64_t msg, uint32_t occ, uint32_t first, int64_t *cost, eng__xe_plan *plan)
@@ -69,12 +63,13 @@ int eng__xe_cap_get(eng_store *s, uint64_t msg, uint32_t occ, uint32_t first, in
     char key[96];
     cap_key(key, sizeof key, msg, occ, first, 0);
     eng__rec rec;
+    eng__rd r;
     *cost = 0;
     memset(plan, 0, sizeof *plan);
-    int rc = eng__rec_get(s, ENG__K(key), ENG__REC_XENGAGE, ENG__XE_CAP_SCHEMA, &rec);
+    int rc = eng__xe_rec_open(s, key, ENG__XE_CAP_SCHEMA, &rec, &r);
     if (rc)
         return rc;
-    rc = cap_decode(key, strlen(key), &rec, cost, plan);
+    rc = cap_decode(key, strlen(key), &r, cost, plan);
     eng__rec_free(s, &rec);
     return rc;
 }
@@ -94,7 +89,7 @@ int eng__xe_cap_plan_put(eng_store *s, uint64_t msg, uint32_t occ, int64_t now, 
     eng__wr w;
     eng__wr_init(&w, &s->mem);
     plan_wr(&w, plan);
-    return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, ENG__XE_CAP_SCHEMA, &w);
+    return eng__xe_rec_put(s, key, ENG__XE_CAP_SCHEMA, &w);
 }
 
 int eng__xe_cap_plan_get(eng_store *s, uint64_t msg, uint32_t occ, int64_t now, eng__xe_plan *plan)
@@ -102,16 +97,15 @@ int eng__xe_cap_plan_get(eng_store *s, uint64_t msg, uint32_t occ, int64_t now, 
     char key[96];
     lambda_key(key, sizeof key, msg, occ, now);
     eng__rec rec;
+    eng__rd r;
     memset(plan, 0, sizeof *plan);
-    int rc = eng__rec_get(s, ENG__K(key), ENG__REC_XENGAGE, ENG__XE_CAP_SCHEMA, &rec);
+    int rc = eng__xe_rec_open(s, key, ENG__XE_CAP_SCHEMA, &rec, &r);
     if (rc)
         return rc;
-    eng__rd r;
-    eng__rd_init(&r, rec.payload, rec.len);
+    static const char what[] = "X-Engage multiplier record is damaged";
     if (!plan_rd(&r, plan))
-        rc = eng__err(ENG_ECORRUPT, key, "X-Engage multiplier record is damaged");
-    eng__rec_free(s, &rec);
-    return rc;
+        rc = eng__err(ENG_ECORRUPT, key, what);
+    return eng__xe_rec_close(s, &rec, &r, rc, key, what);
 }
 
 typedef struct sum_ctx {
@@ -127,9 +121,12 @@ static int sum_cb(const void *key, size_t klen, const void *val, size_t vlen, vo
     eng__rec rec;
     int64_t cost;
     eng__xe_plan plan;
+    eng__rd r;
     int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_XENGAGE, ENG__XE_CAP_SCHEMA, &rec);
-    if (!rc)
-        rc = cap_decode(key, klen, &rec, &cost, &plan);
+    if (!rc) {
+        eng__rd_init(&r, rec.payload, rec.len);
+        rc = cap_decode(key, klen, &r, &cost, &plan);
+    }
     if (!rc)
         c->sum += cost;
     return rc;

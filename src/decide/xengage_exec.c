@@ -34,7 +34,7 @@
 #include "audience/audience_link.h"
 #include "base/hash.h"
 #include "base/lower.h"
-#include "store/record.h"
+#include "decide/xengage_rec.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -716,8 +716,7 @@ static int put_trace(const eng__dctx *ctx, xe_exec *x, uint32_t first, int learn
                 }
         }
         eng__xe_key_chunk(key, sizeof key, ctx->message, ctx->occurrence, first);
-        rc = eng__rec_put_wr(e->store, ENG__K(key), ENG__REC_XENGAGE,
-                             multi ? ENG__XE_CHUNK_UNITS_SCHEMA : ENG__XE_CHUNK_SCHEMA, &w);
+        rc = eng__xe_rec_put(e->store, key, multi ? ENG__XE_CHUNK_UNITS_SCHEMA : ENG__XE_CHUNK_SCHEMA, &w);
     }
     if (!rc && x->cap > 0 && learned)
         rc = eng__xe_cap_plan_put(e->store, ctx->message, ctx->occurrence, ctx->now, &x->plan);

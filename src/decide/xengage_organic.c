@@ -13,9 +13,8 @@
  * a customer without any is not one who never buys; the incremental
  * conversion of a message is (1 - that) x the lift. */
 #include "decide/xengage_impl.h"
-#include "base/codec.h"
+#include "decide/xengage_rec.h"
 #include "base/error.h"
-#include "store/record.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -151,12 +150,9 @@ int eng__xe_organic_put(struct eng_store *s, const eng__mem *mem, uint64_t msg, 
     eng__wr_init(&w, mem);
     eng__wr_u32(&w, g);
     eng__wr_u32(&w, ENG__XE_OWN);
-    for (size_t i = 0; i < (size_t)g * ENG__XE_OWN; i++) {
-        uint64_t u;
-        memcpy(&u, &t[i], sizeof u);
-        eng__wr_u64(&w, u);
-    }
-    return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, XE_OT_SCHEMA, &w);
+    for (size_t i = 0; i < (size_t)g * ENG__XE_OWN; i++)
+        eng__xe_wr_f64(&w, t[i]);
+    return eng__xe_rec_put(s, key, XE_OT_SCHEMA, &w);
 }
 
 int eng__xe_organic_get(struct eng_store *s, const eng__mem *mem, uint64_t msg, uint32_t occ, unsigned g, double **out)
@@ -165,23 +161,23 @@ int eng__xe_organic_get(struct eng_store *s, const eng__mem *mem, uint64_t msg, 
     char key[64];
     table_key(key, sizeof key, msg, occ);
     eng__rec rec;
-    int rc = eng__rec_get(s, ENG__K(key), ENG__REC_XENGAGE, XE_OT_SCHEMA, &rec);
+    eng__rd r;
+    int rc = eng__xe_rec_open(s, key, XE_OT_SCHEMA, &rec, &r);
     if (rc)
         return rc;
-    eng__rd r;
-    eng__rd_init(&r, rec.payload, rec.len);
+    static const char what[] = "X-Engage organic table does not match its execution";
     unsigned rg = eng__rd_u32(&r), rk = eng__rd_u32(&r);
     double *t = NULL;
     if (!eng__rd_ok(&r) || rg != g || rk != ENG__XE_OWN || eng__rd_left(&r) != (size_t)g * ENG__XE_OWN * 8)
-        rc = eng__err(ENG_ECORRUPT, key, "X-Engage organic table does not match its execution");
+        rc = eng__err(ENG_ECORRUPT, key, what);
     else if (!(t = eng__malloc(mem, (size_t)g * ENG__XE_OWN * sizeof *t)))
         rc = eng__nomem();
-    for (size_t i = 0; !rc && i < (size_t)g * ENG__XE_OWN; i++) {
-        uint64_t u = eng__rd_u64(&r);
-        memcpy(&t[i], &u, sizeof u);
-    }
-    eng__rec_free(s, &rec);
-    if (!rc)
+    for (size_t i = 0; !rc && i < (size_t)g * ENG__XE_OWN; i++)
+        t[i] = eng__xe_rd_f64(&r);
+    rc = eng__xe_rec_close(s, &rec, &r, rc, key, what);
+    if (rc)
+        eng__free(mem, t);
+    else
         *out = t;
     return rc;
 }

@@ -2,27 +2,12 @@
  * ENG__REC_XENGAGE) holding the configuration, the population statistics and
  * the per-customer counts (2 bytes a channel). */
 #include "decide/xengage_impl.h"
-#include "base/codec.h"
+#include "decide/xengage_rec.h"
 #include "base/error.h"
-#include "store/record.h"
 
 #include <string.h>
 
 #define XE_SCHEMA 1
-
-static void wr_f64(eng__wr *w, double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    eng__wr_u64(w, u);
-}
-static double rd_f64(eng__rd *r)
-{
-    uint64_t u = eng__rd_u64(r);
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
 
 int eng__xe_save(const eng__xe *xe, struct eng_store *s, const char *key)
 {
@@ -33,37 +18,37 @@ int eng__xe_save(const eng__xe *xe, struct eng_store *s, const char *key)
     eng__wr_u32(&w, c->g);
     eng__wr_u32(&w, c->customers);
     for (unsigned i = 0; i < c->k; i++) {
-        wr_f64(&w, c->cost[i]);
+        eng__xe_wr_f64(&w, c->cost[i]);
         eng__wr_u8(&w, c->priority[i]);
     }
-    wr_f64(&w, c->value);
-    wr_f64(&w, c->explore);
-    wr_f64(&w, c->forget);
+    eng__xe_wr_f64(&w, c->value);
+    eng__xe_wr_f64(&w, c->explore);
+    eng__xe_wr_f64(&w, c->forget);
     eng__wr_u8(&w, (uint8_t)((c->sample_q ? 1 : 0) | (c->sample_pi ? 2 : 0) | (c->skip_negative ? 4 : 0) |
                              (c->guard_priority ? 8 : 0) | (c->customer_factor ? 16 : 0) | (c->q_lgn ? 32 : 0)));
     eng__wr_u64(&w, c->seed);
     for (size_t i = 0; i < (size_t)c->g * c->k; i++) {
         const xe_cell *cl = &xe->cell[i];
-        wr_f64(&w, cl->sent), wr_f64(&w, cl->eng), wr_f64(&w, cl->pn), wr_f64(&w, cl->pk);
-        wr_f64(&w, cl->en), wr_f64(&w, cl->ec);
+        eng__xe_wr_f64(&w, cl->sent), eng__xe_wr_f64(&w, cl->eng);
+        eng__xe_wr_f64(&w, cl->pn), eng__xe_wr_f64(&w, cl->pk);
+        eng__xe_wr_f64(&w, cl->en), eng__xe_wr_f64(&w, cl->ec);
     }
     for (unsigned g = 0; g < c->g; g++)
-        wr_f64(&w, xe->seg[g].bn), wr_f64(&w, xe->seg[g].bc);
+        eng__xe_wr_f64(&w, xe->seg[g].bn), eng__xe_wr_f64(&w, xe->seg[g].bc);
     for (unsigned i = 0; i < c->k; i++)
-        wr_f64(&w, xe->chan[i].sent), wr_f64(&w, xe->chan[i].delivered);
+        eng__xe_wr_f64(&w, xe->chan[i].sent), eng__xe_wr_f64(&w, xe->chan[i].delivered);
     eng__wr_bytes(&w, xe->st, (size_t)c->customers * xe->stride);
-    return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, XE_SCHEMA, &w);
+    return eng__xe_rec_put(s, key, XE_SCHEMA, &w);
 }
 
 static int load(const eng__mem *mem, struct eng_store *s, const char *key, int derive, eng__xe **out)
 {
     *out = NULL;
     eng__rec rec;
-    int rc = eng__rec_get(s, ENG__K(key), ENG__REC_XENGAGE, XE_SCHEMA, &rec);
+    eng__rd r;
+    int rc = eng__xe_rec_open(s, key, XE_SCHEMA, &rec, &r);
     if (rc)
         return rc;
-    eng__rd r;
-    eng__rd_init(&r, rec.payload, rec.len);
     eng__xe_config c;
     memset(&c, 0, sizeof c);
     c.k = eng__rd_u32(&r);
@@ -74,12 +59,12 @@ static int load(const eng__mem *mem, struct eng_store *s, const char *key, int d
         return eng__err(ENG_ECORRUPT, key, "X-Engage record has a bad header");
     }
     for (unsigned i = 0; i < c.k; i++) {
-        c.cost[i] = rd_f64(&r);
+        c.cost[i] = eng__xe_rd_f64(&r);
         c.priority[i] = eng__rd_u8(&r);
     }
-    c.value = rd_f64(&r);
-    c.explore = rd_f64(&r);
-    c.forget = rd_f64(&r);
+    c.value = eng__xe_rd_f64(&r);
+    c.explore = eng__xe_rd_f64(&r);
+    c.forget = eng__xe_rd_f64(&r);
     unsigned fl = eng__rd_u8(&r);
     c.sample_q = fl & 1, c.sample_pi = (fl >> 1) & 1, c.skip_negative = (fl >> 2) & 1, c.guard_priority = (fl >> 3) & 1;
     c.customer_factor = (fl >> 4) & 1;
@@ -97,21 +82,22 @@ static int load(const eng__mem *mem, struct eng_store *s, const char *key, int d
     }
     for (size_t i = 0; i < (size_t)c.g * c.k; i++) {
         xe_cell *cl = &xe->cell[i];
-        cl->sent = rd_f64(&r), cl->eng = rd_f64(&r), cl->pn = rd_f64(&r), cl->pk = rd_f64(&r);
-        cl->en = rd_f64(&r), cl->ec = rd_f64(&r);
+        cl->sent = eng__xe_rd_f64(&r), cl->eng = eng__xe_rd_f64(&r);
+        cl->pn = eng__xe_rd_f64(&r), cl->pk = eng__xe_rd_f64(&r);
+        cl->en = eng__xe_rd_f64(&r), cl->ec = eng__xe_rd_f64(&r);
     }
     for (unsigned g = 0; g < c.g; g++)
-        xe->seg[g].bn = rd_f64(&r), xe->seg[g].bc = rd_f64(&r);
+        xe->seg[g].bn = eng__xe_rd_f64(&r), xe->seg[g].bc = eng__xe_rd_f64(&r);
     for (unsigned i = 0; i < c.k; i++)
-        xe->chan[i].sent = rd_f64(&r), xe->chan[i].delivered = rd_f64(&r);
+        xe->chan[i].sent = eng__xe_rd_f64(&r), xe->chan[i].delivered = eng__xe_rd_f64(&r);
     const uint8_t *st = eng__rd_bytes(&r, (size_t)c.customers * (2 * (size_t)c.k + 2));
-    if (!eng__rd_ok(&r) || eng__rd_left(&r) != 0) {
-        eng__rec_free(s, &rec);
+    if (st)
+        memcpy(xe->st, st, (size_t)c.customers * (2 * (size_t)c.k + 2));
+    rc = eng__xe_rec_close(s, &rec, &r, ENG_OK, key, "X-Engage record is truncated");
+    if (rc) {
         eng__xe_free(xe);
-        return eng__err(ENG_ECORRUPT, key, "X-Engage record is truncated");
+        return rc;
     }
-    memcpy(xe->st, st, (size_t)c.customers * (2 * (size_t)c.k + 2));
-    eng__rec_free(s, &rec);
     if (derive) {
         eng__xe_abn_rebuild(xe);
         eng__xe_refresh(xe);
@@ -148,31 +134,30 @@ int eng__xe_save_population(const eng__xe *xe, uint32_t channels, struct eng_sto
         const double f[] = {cl->sent, cl->eng, cl->pn, cl->pk, cl->en, cl->ec, cl->a0, cl->b0, cl->pa,
                             cl->pb, cl->m, cl->kappa, cl->r_mean, cl->r_sd};
         for (size_t j = 0; j < sizeof f / sizeof f[0]; j++)
-            wr_f64(&w, f[j]);
+            eng__xe_wr_f64(&w, f[j]);
         eng__wr_u8(&w, (uint8_t)(cl->r_exact != 0));
-        wr_f64(&w, cl->r_lo);
+        eng__xe_wr_f64(&w, cl->r_lo);
     }
     for (unsigned g = 0; g < c->g; g++)
-        wr_f64(&w, xe->seg[g].bn), wr_f64(&w, xe->seg[g].bc), wr_f64(&w, xe->seg[g].p0),
-            wr_f64(&w, xe->seg[g].inv_1mp0);
+        eng__xe_wr_f64(&w, xe->seg[g].bn), eng__xe_wr_f64(&w, xe->seg[g].bc), eng__xe_wr_f64(&w, xe->seg[g].p0),
+            eng__xe_wr_f64(&w, xe->seg[g].inv_1mp0);
     for (unsigned i = 0; i < c->k; i++)
-        wr_f64(&w, xe->chan[i].sent), wr_f64(&w, xe->chan[i].delivered), wr_f64(&w, xe->chan[i].d),
-            wr_f64(&w, xe->chan[i].rho), wr_f64(&w, xe->chan[i].m);
-    wr_f64(&w, xe->resp_a);
-    wr_f64(&w, xe->explore); /* derived from more than the snapshot holds (xengage_explore.c): kept as used */
+        eng__xe_wr_f64(&w, xe->chan[i].sent), eng__xe_wr_f64(&w, xe->chan[i].delivered),
+            eng__xe_wr_f64(&w, xe->chan[i].d), eng__xe_wr_f64(&w, xe->chan[i].rho), eng__xe_wr_f64(&w, xe->chan[i].m);
+    eng__xe_wr_f64(&w, xe->resp_a);
+    eng__xe_wr_f64(&w, xe->explore); /* derived from more than the snapshot holds (xengage_explore.c): kept as used */
     for (unsigned i = 0; i < c->k; i++) /* the same */
-        wr_f64(&w, xe->xw[i]);
-    return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, XE_POP_SCHEMA, &w);
+        eng__xe_wr_f64(&w, xe->xw[i]);
+    return eng__xe_rec_put(s, key, XE_POP_SCHEMA, &w);
 }
 
 int eng__xe_load_population(eng__xe *xe, struct eng_store *s, const char *key, uint32_t *channels)
 {
     eng__rec rec;
-    int rc = eng__rec_get(s, ENG__K(key), ENG__REC_XENGAGE, XE_POP_SCHEMA, &rec);
+    eng__rd r;
+    int rc = eng__xe_rec_open(s, key, XE_POP_SCHEMA, &rec, &r);
     if (rc)
         return rc;
-    eng__rd r;
-    eng__rd_init(&r, rec.payload, rec.len);
     const eng__xe_config *c = &xe->cfg;
     *channels = eng__rd_u32(&r);
     unsigned k = eng__rd_u32(&r), g = eng__rd_u32(&r);
@@ -185,30 +170,28 @@ int eng__xe_load_population(eng__xe *xe, struct eng_store *s, const char *key, u
         double *f[] = {&cl->sent, &cl->eng, &cl->pn, &cl->pk, &cl->en, &cl->ec, &cl->a0, &cl->b0, &cl->pa,
                        &cl->pb, &cl->m, &cl->kappa, &cl->r_mean, &cl->r_sd};
         for (size_t j = 0; j < sizeof f / sizeof f[0]; j++)
-            *f[j] = rd_f64(&r);
+            *f[j] = eng__xe_rd_f64(&r);
         cl->r_exact = eng__rd_u8(&r);
         /* Before the guard rail: r_lo = r_mean, which passes whatever the mean passes (the same choices). */
-        cl->r_lo = rec.schema >= 3 ? rd_f64(&r) : cl->r_mean;
+        cl->r_lo = rec.schema >= 3 ? eng__xe_rd_f64(&r) : cl->r_mean;
         cl->r_tsd = cl->r_sd; /* only the exploration share reads it: schema 4 keeps the share itself */
     }
     for (unsigned i = 0; i < c->g; i++)
-        xe->seg[i].bn = rd_f64(&r), xe->seg[i].bc = rd_f64(&r), xe->seg[i].p0 = rd_f64(&r),
-        xe->seg[i].inv_1mp0 = rd_f64(&r);
+        xe->seg[i].bn = eng__xe_rd_f64(&r), xe->seg[i].bc = eng__xe_rd_f64(&r), xe->seg[i].p0 = eng__xe_rd_f64(&r),
+        xe->seg[i].inv_1mp0 = eng__xe_rd_f64(&r);
     for (unsigned i = 0; i < c->k; i++)
-        xe->chan[i].sent = rd_f64(&r), xe->chan[i].delivered = rd_f64(&r), xe->chan[i].d = rd_f64(&r),
-        xe->chan[i].rho = rd_f64(&r), xe->chan[i].m = rd_f64(&r);
-    xe->resp_a = rd_f64(&r);
+        xe->chan[i].sent = eng__xe_rd_f64(&r), xe->chan[i].delivered = eng__xe_rd_f64(&r),
+        xe->chan[i].d = eng__xe_rd_f64(&r), xe->chan[i].rho = eng__xe_rd_f64(&r), xe->chan[i].m = eng__xe_rd_f64(&r);
+    xe->resp_a = eng__xe_rd_f64(&r);
     if (rec.schema >= 4)
-        xe->explore = rd_f64(&r);
+        xe->explore = eng__xe_rd_f64(&r);
     else /* an older snapshot: today's bound from what it holds */
         eng__xe_explore_refresh(xe);
     for (unsigned i = 0; i < c->k; i++) { /* before schema 5 the bucket was uniform */
-        xe->xw[i] = rec.schema >= 5 ? rd_f64(&r) : 1;
+        xe->xw[i] = rec.schema >= 5 ? eng__xe_rd_f64(&r) : 1;
         if (!(xe->xw[i] > 0 && xe->xw[i] <= 1) && eng__rd_ok(&r))
             r.err = ENG_ECORRUPT;
     }
     eng__xe_lgn_build(xe); /* derived from the fields above alone: the tables the decision used */
-    rc = eng__rd_ok(&r) && eng__rd_left(&r) == 0 ? ENG_OK : eng__err(ENG_ECORRUPT, key, "X-Engage snapshot is truncated");
-    eng__rec_free(s, &rec);
-    return rc;
+    return eng__xe_rec_close(s, &rec, &r, ENG_OK, key, "X-Engage snapshot is truncated");
 }

@@ -15,7 +15,7 @@
  * it too (core's watch). */
 #include "decide/decide.h"
 #include "decide/xengage_impl.h"
-#include "store/record.h"
+#include "decide/xengage_rec.h"
 
 #include <string.h>
 
@@ -149,9 +149,8 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
     uint8_t units = 0; /* the customer's SMS parts at the decision (0: one) */
     if (!rc) {
         eng__xe_key_chunk(key, sizeof key, message, occurrence, first);
-        if (!(rc = eng__rec_get(e->store, ENG__K(key), ENG__REC_XENGAGE, ENG__XE_CHUNK_UNITS_SCHEMA, &rec))) {
-            eng__rd r;
-            eng__rd_init(&r, rec.payload, rec.len);
+        eng__rd r;
+        if (!(rc = eng__xe_rec_open(e->store, key, ENG__XE_CHUNK_UNITS_SCHEMA, &rec, &r))) {
             now = (eng_time)eng__rd_u64(&r);
             uint32_t m = rec.schema == ENG__XE_CHUNK_UNITS_SCHEMA ? eng__rd_u32(&r) : 0;
             for (uint32_t i = 0; i < m && eng__rd_ok(&r); i++) {
@@ -160,10 +159,10 @@ int eng__xengage_trace(eng_engine *e, uint64_t message, uint32_t occurrence, uin
                 if (c == customer)
                     units = u;
             }
-            if (!eng__rd_ok(&r) || eng__rd_left(&r) || (rec.schema == ENG__XE_CHUNK_UNITS_SCHEMA && !m) ||
-                rec.schema == ENG__XE_CAP_SCHEMA)
-                rc = eng__err(ENG_ECORRUPT, key, "X-Engage chunk record is truncated");
-            eng__rec_free(e->store, &rec);
+            static const char what[] = "X-Engage chunk record is truncated";
+            if ((rec.schema == ENG__XE_CHUNK_UNITS_SCHEMA && !m) || rec.schema == ENG__XE_CAP_SCHEMA)
+                rc = eng__err(ENG_ECORRUPT, key, what);
+            rc = eng__xe_rec_close(e->store, &rec, &r, rc, key, what);
         }
     }
     uint32_t channels = 0;

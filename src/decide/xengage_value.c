@@ -12,9 +12,8 @@
  * in their own record, so the trace replays a decision with the value it
  * used whatever sales arrive later. */
 #include "decide/xengage_impl.h"
-#include "base/codec.h"
+#include "decide/xengage_rec.h"
 #include "base/error.h"
-#include "store/record.h"
 
 #include <string.h>
 
@@ -97,7 +96,7 @@ int eng__xe_value_put(struct eng_store *s, const eng__mem *mem, uint64_t msg, ui
             eng__wr_u32(&w, i);
             eng__wr_u32(&w, bits);
         }
-    return eng__rec_put_wr(s, ENG__K(key), ENG__REC_XENGAGE, ENG__XE_VALUE_SCHEMA, &w);
+    return eng__xe_rec_put(s, key, ENG__XE_VALUE_SCHEMA, &w);
 }
 
 int eng__xe_value_get(struct eng_store *s, const eng__mem *mem, uint64_t msg, uint32_t occ, uint32_t customers,
@@ -107,11 +106,10 @@ int eng__xe_value_get(struct eng_store *s, const eng__mem *mem, uint64_t msg, ui
     char key[64];
     value_key(key, sizeof key, msg, occ);
     eng__rec rec;
-    int rc = eng__rec_get(s, ENG__K(key), ENG__REC_XENGAGE, ENG__XE_VALUE_SCHEMA, &rec);
+    eng__rd r;
+    int rc = eng__xe_rec_open(s, key, ENG__XE_VALUE_SCHEMA, &rec, &r);
     if (rc)
         return rc;
-    eng__rd r;
-    eng__rd_init(&r, rec.payload, rec.len);
     uint32_t m = eng__rd_u32(&r);
     float *v = NULL;
     if (rec.schema != ENG__XE_VALUE_SCHEMA || !eng__rd_ok(&r) || eng__rd_left(&r) != (size_t)m * 8)
@@ -127,7 +125,7 @@ int eng__xe_value_get(struct eng_store *s, const eng__mem *mem, uint64_t msg, ui
         else
             v[i] = f;
     }
-    eng__rec_free(s, &rec);
+    rc = eng__xe_rec_close(s, &rec, &r, rc, key, "X-Engage value record is truncated");
     if (rc)
         eng__free(mem, v);
     else
