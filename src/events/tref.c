@@ -52,6 +52,45 @@ static int head(const uint8_t *p, size_t len, const char *key, uint8_t want, eng
     return ENG_OK;
 }
 
+/* The blocks after a kind-4 or -5 header, one at a time: kind 4, a block's bytes; kind 5, those or
+ * the number, length and CRC of the chunk record it names. */
+typedef struct blk {
+    int named;            /* kind 5: names chunk seq (its number within the segment id) */
+    uint64_t seq, len;    /* len: the block's bytes, or the named chunk's payload */
+    uint32_t crc;         /* the named chunk's record CRC */
+    const uint8_t *bytes; /* not named: the block's bytes */
+} blk;
+
+typedef struct blk_it {
+    eng__rd r;
+    uint8_t kind;
+} blk_it;
+
+static void blk_start(blk_it *it, const uint8_t *p, size_t hlen, size_t len, uint8_t kind)
+{
+    eng__rd_init(&it->r, p + hlen, len - hlen);
+    it->kind = kind;
+}
+
+/* 1 with the next block in *b; 0 when the payload is cut short there. */
+static int blk_next(blk_it *it, blk *b)
+{
+    uint64_t v = eng__rd_uvar(&it->r);
+    memset(b, 0, sizeof *b);
+    if (it->kind == 5 && (v & 1)) {
+        b->named = 1;
+        b->seq = v >> 1;
+        b->len = eng__rd_uvar(&it->r);
+        b->crc = eng__rd_u32(&it->r);
+        return eng__rd_ok(&it->r) && b->seq <= UINT32_MAX;
+    }
+    b->len = it->kind == 5 ? v >> 1 : v;
+    if (!eng__rd_ok(&it->r) || b->len > eng__rd_left(&it->r))
+        return 0;
+    b->bytes = eng__rd_bytes(&it->r, (size_t)b->len);
+    return 1;
+}
+
 /* The chunk of block i, when the segment id may name it: its record's number. */
 static int nameable(const eng__evorg *o, uint32_t id, const eng__tblk *b, size_t len, uint64_t *seq)
 {
@@ -73,17 +112,17 @@ int eng__tref_build(eng__ev *ev, eng__evorg *o, eng__tseal *s, uint32_t id, cons
     uint64_t n = 0;
     if (head(k4, len, s->key, 4, &z, &hlen, &n) || n != nb)
         return ENG_OK; /* not a segment of these blocks: stored as it is */
-    eng__rd r;
-    eng__rd_init(&r, k4 + hlen, len - hlen);
+    blk_it it;
+    blk bk;
+    uint64_t seq;
+    blk_start(&it, k4, hlen, len, 4);
     for (size_t i = 0; i < nb; i++) {
-        uint64_t bl = eng__rd_uvar(&r), seq;
-        if (!eng__rd_ok(&r) || bl > eng__rd_left(&r))
+        if (!blk_next(&it, &bk))
             return ENG_OK;
-        eng__rd_bytes(&r, (size_t)bl);
-        if (nameable(o, id, &b[i], (size_t)bl, &seq))
+        if (nameable(o, id, &b[i], (size_t)bk.len, &seq))
             ++*named, most += 24;
         else
-            most += 10 + (size_t)bl;
+            most += 10 + (size_t)bk.len;
     }
     if (!*named)
         return ENG_OK;
@@ -103,18 +142,15 @@ int eng__tref_build(eng__ev *ev, eng__evorg *o, eng__tseal *s, uint32_t id, cons
     w->len = ENG__REC_HEADER;
     eng__wr_bytes(w, k4, hlen);
     w->data[ENG__REC_HEADER] = 5;
-    eng__rd_init(&r, k4 + hlen, len - hlen);
-    for (size_t i = 0; i < nb; i++) {
-        size_t bl = (size_t)eng__rd_uvar(&r);
-        const uint8_t *bp = eng__rd_bytes(&r, bl);
-        uint64_t seq;
-        if (nameable(o, id, &b[i], bl, &seq)) {
+    blk_start(&it, k4, hlen, len, 4);
+    for (size_t i = 0; i < nb && blk_next(&it, &bk); i++) {
+        if (nameable(o, id, &b[i], (size_t)bk.len, &seq)) {
             eng__wr_uvar(w, (seq & 0xffffffffu) << 1 | 1);
-            eng__wr_uvar(w, bl);
+            eng__wr_uvar(w, bk.len);
             eng__wr_u32(w, o->tch[b[i].chunk - 1].crc);
         } else {
-            eng__wr_uvar(w, (uint64_t)bl << 1);
-            eng__wr_bytes(w, bp, bl);
+            eng__wr_uvar(w, bk.len << 1);
+            eng__wr_bytes(w, bk.bytes, (size_t)bk.len);
         }
     }
     return w->err ? eng__nomem() : ENG_OK;
@@ -156,18 +192,12 @@ void eng__tref_add(eng__evorg *o, const eng__tseal *s, uint32_t id)
     size_t len = s->rec.len - ENG__REC_HEADER;
     if (head(p, len, s->key, 5, &z, &hlen, &nb))
         return;
-    eng__rd r;
-    eng__rd_init(&r, p + hlen, len - hlen);
-    for (uint64_t i = 0; i < nb; i++) {
-        uint64_t v = eng__rd_uvar(&r);
-        if (v & 1) {
-            eng__rd_uvar(&r);
-            eng__rd_u32(&r);
-            add(o, (uint64_t)id << 32 | v >> 1);
-        } else {
-            eng__rd_bytes(&r, (size_t)(v >> 1));
-        }
-    }
+    blk_it it;
+    blk b;
+    blk_start(&it, p, hlen, len, 5);
+    for (uint64_t i = 0; i < nb && blk_next(&it, &b); i++)
+        if (b.named)
+            add(o, (uint64_t)id << 32 | b.seq);
 }
 
 /* The org code and segment id of a key e/<org>/t/s/<id>. */
@@ -197,38 +227,29 @@ int eng__tref_resolve(eng__ev *ev, eng__evorg *note, const char *key, const uint
     eng__rec *rec = eng__calloc(mem, (size_t)nb, sizeof *rec);
     if (!rec)
         return eng__nomem();
-    eng__rd r;
-    eng__rd_init(&r, p + hlen, len - hlen);
+    blk_it it;
+    blk b;
+    blk_start(&it, p, hlen, len, 5);
     uint64_t i = 0, named = 0;
     for (; i < nb && !rc; i++) {
-        uint64_t v = eng__rd_uvar(&r), bl;
-        if (v & 1) {
+        if (!blk_next(&it, &b)) {
+            rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: block %llu cut short", key, (unsigned long long)i);
+            break;
+        }
+        if (b.named) {
             char ck[48];
-            bl = eng__rd_uvar(&r);
-            uint32_t crc = eng__rd_u32(&r);
-            if (!eng__rd_ok(&r) || v >> 1 > UINT32_MAX) {
-                rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: block %llu cut short", key, (unsigned long long)i);
-                break;
-            }
-            eng__ev_key(ck, sizeof ck, org, "t/c", (uint64_t)id << 32 | v >> 1, 1);
+            eng__ev_key(ck, sizeof ck, org, "t/c", (uint64_t)id << 32 | b.seq, 1);
             rc = eng__rec_get(ev->e->store, ENG__K(ck), ENG__REC_EV_TSEG, ENG__TSEG_V, &rec[i]);
             if (eng__absent(rc))
                 rc = eng__err(ENG_ECORRUPT, ck, "touch segment %s names chunk %s, which is missing", key, ck);
-            else if (!rc && (rec[i].len != bl || eng__get32(rec[i].raw.data + 12) != crc))
+            else if (!rc && (rec[i].len != b.len || eng__get32(rec[i].raw.data + 12) != b.crc))
                 rc = eng__err(ENG_ECORRUPT, ck, "touch segment %s names chunk %s, which is not the chunk it names", key,
                               ck);
             named++;
-        } else {
-            bl = v >> 1;
-            if (!eng__rd_ok(&r) || bl > eng__rd_left(&r)) {
-                rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: block %llu cut short", key, (unsigned long long)i);
-                break;
-            }
-            eng__rd_bytes(&r, (size_t)bl);
         }
-        total += uvar_len(bl) + (size_t)bl;
+        total += uvar_len(b.len) + (size_t)b.len;
     }
-    if (!rc && (eng__rd_left(&r) || !named))
+    if (!rc && (eng__rd_left(&it.r) || !named))
         rc = eng__err(ENG_ECORRUPT, key, "touch segment %s: bad blocks", key);
     size_t cap = note ? note->trefcap : 0;
     if (!rc && note && note->ntref + named > cap &&
@@ -243,20 +264,12 @@ int eng__tref_resolve(eng__ev *ev, eng__evorg *note, const char *key, const uint
         w.len = ENG__REC_HEADER;
         eng__wr_bytes(&w, p, hlen);
         w.data[ENG__REC_HEADER] = 4; /* what the engine keeps: the kind-4 payload of the same blocks */
-        eng__rd_init(&r, p + hlen, len - hlen);
-        for (uint64_t k = 0; k < nb; k++) {
-            uint64_t v = eng__rd_uvar(&r);
-            if (v & 1) {
-                eng__rd_uvar(&r);
-                eng__rd_u32(&r);
-                eng__wr_uvar(&w, rec[k].len);
-                eng__wr_bytes(&w, rec[k].payload, rec[k].len);
-                if (note)
-                    add(note, (uint64_t)id << 32 | v >> 1);
-            } else {
-                eng__wr_uvar(&w, v >> 1);
-                eng__wr_bytes(&w, eng__rd_bytes(&r, (size_t)(v >> 1)), (size_t)(v >> 1));
-            }
+        blk_start(&it, p, hlen, len, 5);
+        for (uint64_t k = 0; k < nb && blk_next(&it, &b); k++) {
+            eng__wr_uvar(&w, b.len);
+            eng__wr_bytes(&w, b.named ? rec[k].payload : b.bytes, (size_t)b.len);
+            if (b.named && note)
+                add(note, (uint64_t)id << 32 | b.seq);
         }
     }
     for (uint64_t k = 0; k < i; k++)
