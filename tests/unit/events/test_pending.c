@@ -7,6 +7,7 @@
  * the first format (the whole list in one record) is read and replaced. */
 #include "ev_fixture.h"
 #include "../model/store_digest.h"
+#include "fault_sweep.h"
 #include "base/codec.h"
 #include "core/engine_impl.h"
 #include "events/ev_state.h"
@@ -181,6 +182,11 @@ static void fsetup(evfx *f)
     assert_int_equal(un, 150);
 }
 
+static int send_op(void *f)
+{
+    return evfx_send_rc(f, "acme", 6, 40, 100, ENG_CH_EMAIL, 3000, NULL);
+}
+
 static void store_faults(void **st)
 {
     (void)st;
@@ -188,31 +194,19 @@ static void store_faults(void **st)
     fsetup(&f);
     snap before, after, now;
     take(&f, &before);
-    assert_int_equal(evfx_send_rc(&f, "acme", 6, 40, 100, ENG_CH_EMAIL, 3000, NULL), ENG_OK);
+    assert_int_equal(send_op(&f), ENG_OK);
     take(&f, &after);
     assert_int_equal(after.pending, 90);
     evfx_close(&f);
     for (int mode = 0; mode < 2; mode++)
         for (uint64_t nth = 1;; nth++) {
             fsetup(&f);
-            uint8_t d0[ENG__SHA256_LEN], d1[ENG__SHA256_LEN];
-            store_digest(f.e, d0);
-            uint64_t fired = test_store_failures(f.ts);
-            test_store_fail(f.ts, mode ? TV_COMMIT : TV_ALL, nth, 0, mode ? TF_COMMITTED_ERROR : TF_ERROR);
-            int rc = evfx_send_rc(&f, "acme", 6, 40, 100, ENG_CH_EMAIL, 3000, NULL);
-            int failed = test_store_failures(f.ts) > fired;
-            test_store_nofail(f.ts);
-            if (!failed) {
-                assert_int_equal(rc, ENG_OK);
+            if (!fault_nth(f.ts, f.e, mode ? TV_COMMIT : TV_ALL, nth, mode ? TF_COMMITTED_ERROR : TF_ERROR, send_op,
+                           &f)) {
                 evfx_close(&f);
                 break;
             }
-            assert_int_not_equal(rc, ENG_OK);
             take(&f, &now);
-            if (mode == 0) {
-                store_digest(f.e, d1);
-                assert_memory_equal(d0, d1, sizeof d0);
-            }
             assert_memory_equal(&now, mode ? &after : &before, sizeof now);
             evfx_reopen(&f);
             take(&f, &now);
