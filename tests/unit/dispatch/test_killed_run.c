@@ -434,8 +434,10 @@ static void killed_run(int retries, unsigned nthreads)
     assert_int_equal(eng_close(f.e), ENG_OK);
     host_close(h);
 
-    /* at every write (threads 1), every other (3); every 16th under valgrind and TSan */
-    uint64_t stride = test_slow_runtime() ? 16 : threads > 1 ? 2 + writes / 100 : 1 + writes / 200, tried = 0;
+    /* at every write (threads 1), every other (3); about ten writes spread over the run under valgrind and
+     * TSan, whatever its length (every 16th was 25 crashes and resumed runs with the retries) */
+    uint64_t stride = test_slow_runtime() ? 1 + writes / 10 : threads > 1 ? 2 + writes / 100 : 1 + writes / 200,
+             tried = 0;
     for (uint64_t nth = 1 + writes % stride / 2; nth <= writes; nth += stride, tried++)
         crash_and_resume(&f, h, img, len, writes, nth, 0, 0, 0);
     int points = 0, kills = 0, died = 0, busy = 0, reached = 0;
