@@ -105,15 +105,48 @@ static void reopen_threads(evfx *f, unsigned threads)
     f->e->threads = threads; /* before the events state loads (at its first use) */
 }
 
-/* Reopened once more: everything as before; then the fixture closed. */
-static void reopen_same_and_close(evfx *f, unsigned threads, state *before)
+/* build()'s store, built once for every test (each reopens a copy of it), and what the engine that
+ * built it read: every test's reference. */
+static test_store *built;
+static state before;
+
+static int build_once(void **st)
+{
+    (void)st;
+    evfx f;
+    build(&f);
+    take(&f, &before);
+    eng_close(f.e);
+    built = f.ts;
+    return 0;
+}
+
+static int built_free(void **st)
+{
+    (void)st;
+    state_free(&before);
+    test_store_free(built);
+    return 0;
+}
+
+/* An engine on a copy of the built store (its first call loads it). */
+static void open_built(evfx *f)
+{
+    test_alloc_reset();
+    f->ts = test_store_clone(built);
+    assert_non_null(f->ts);
+    f->e = test_engine_open(test_store_handle(f->ts));
+    f->ncust = 0;
+}
+
+/* Reopened once more: everything as the building engine read it; then the fixture closed. */
+static void reopen_same_and_close(evfx *f, unsigned threads)
 {
     state after;
     reopen_threads(f, threads);
     take(f, &after);
-    assert_same(before, &after);
+    assert_same(&before, &after);
     state_free(&after);
-    state_free(before);
     evfx_close(f);
 }
 
@@ -121,9 +154,8 @@ static void same_for_every_thread_count(void **st)
 {
     (void)st;
     evfx f;
-    build(&f);
-    state before, after;
-    take(&f, &before);
+    open_built(&f);
+    state after;
     assert_true(before.segs >= 3);
     assert_int_equal(before.sum[1], 3 * ENG__SEG_ROWS + 3000 + (2 * ENG__SEG_ROWS + 3000) / 7 + 1 +
                                         (2 * ENG__SEG_ROWS + 3000) / 13 + 1 + ENG__SEG_ROWS / 5 + 1);
@@ -133,16 +165,14 @@ static void same_for_every_thread_count(void **st)
         assert_same(&before, &after);
         state_free(&after);
     }
-    reopen_same_and_close(&f, 3, &before);
+    reopen_same_and_close(&f, 3);
 }
 
 static void damaged_segment_named(void **st)
 {
     (void)st;
     evfx f;
-    build(&f);
-    state before;
-    take(&f, &before);
+    open_built(&f);
     for (uint32_t s = 0; s < before.segs; s++) {
         char key[32];
         snprintf(key, sizeof key, "e/0000/t/s/%08x", s);
@@ -166,19 +196,18 @@ static void damaged_segment_named(void **st)
             free(v);
         }
     }
-    reopen_same_and_close(&f, 1, &before);
+    reopen_same_and_close(&f, 1);
 }
 
 static void allocation_failures_in_the_load(void **st)
 {
     (void)st;
     evfx f;
-    build(&f);
-    state before, after;
-    take(&f, &before);
+    open_built(&f);
+    state after;
     uint64_t failed = 1;
     size_t runs = 0, refused = 0;
-    /* every failure point natively and under ASan; every fourth of the first 300 under valgrind and TSan,
+    /* every failure point natively and under ASan; every eighth of the first 300 under valgrind and TSan,
      * where each point's reload is ~30x slower (this test was their slowest) */
     uint64_t step = test_slow_runtime() ? 4 : 1;
     for (uint64_t n = 1; failed; n += n < 300 ? step : n / 8, runs++) {
@@ -198,7 +227,7 @@ static void allocation_failures_in_the_load(void **st)
         state_free(&after);
     }
     assert_true(runs > 20 && refused > 10);
-    reopen_same_and_close(&f, 2, &before);
+    reopen_same_and_close(&f, 2);
 }
 
 int main(void)
@@ -208,5 +237,5 @@ int main(void)
         cmocka_unit_test(damaged_segment_named),
         cmocka_unit_test(allocation_failures_in_the_load),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, build_once, built_free);
 }
