@@ -88,6 +88,19 @@ def main():
         for at in (1, 4):  # reading 1: share, met, seeds; reading 2 the same three cells
             met = incr >= 65 and pct(t[at]) <= 15
             assert t[at + 1] == ("yes" if met else "no") and t[at + 2] == ("1 / 1" if met else "0 / 1"), (k, t)
+    # Each wave's reading 2: priority sends every customer its first channel (all reachable), so each wave's share
+    # is that channel's cost over send_all's per customer, credit_sum + fatigue x (K - 1); no single-channel
+    # policy pays more than the dearest channel a customer.
+    waves = table(out, "credits + fatigue vs send_all's in the same wave")
+    assert "send_all" not in waves and set(singles) <= set(waves), waves
+    first = float(cost["priority"][3]) / contacted
+    assert any(abs(first - c[1]) < 1e-9 for c in CHANNELS), first
+    for k in singles:
+        assert len(waves[k]) == 2, waves[k]  # the check worlds' 2 waves
+        for cell in waves[k]:
+            assert 0 <= pct(cell) <= 100 * max(c[1] for c in CHANNELS) / (credit_sum + fat * (K - 1)) + 0.05, (k, cell)
+    for cell in waves["priority"]:
+        close(pct(cell), 100 * first / (credit_sum + fat * (K - 1)), 0.051, "priority's share in a wave")
     # More seeds: a mean of per-seed ratios, and the same identity holds for the mean (the scale is constant).
     out = run(world([1.0] * K, fat), "--seeds", "3")
     cost = table(out, "cost on two readings")
@@ -124,6 +137,19 @@ def main():
     close(sum(r[0] + r[3] for r in b), float(cost["xengage"][0]), 0.5 + 0.1 * len(b), "binned sends")
     close(sum(r[0] * r[2] + r[3] * r[5] for r in b), net, 1 + 2e-3 * abs(net), "binned truth = net value")
     assert any(abs(r[1] - r[2]) > 0.01 for r in b), b  # its own estimates: not the truth
+
+    # Under a cap the pacing table: xengage (direct) and the budgeted oracle spend at most the cap, what is left is
+    # the rest of it, the explored sends are part of the spend, and the multipliers are those of a binding cap.
+    out = run(world([0.85, 0.95, 0.4, 0.6], 0.5), "--seeds", "2", "--budget", "0.2", "--policies", "xengage,oracle")
+    pace = table(out, "the cap's pacing")
+    assert sorted(pace) == ["1", "2"], pace
+    for w, r in pace.items():
+        spent, expl, left, o_spent, o_left = pct(r[1]), pct(r[2]), pct(r[3]), pct(r[7]), pct(r[8])
+        assert float(r[0]) > 0 and 0 <= expl <= spent <= 100.0 and 0 <= o_spent <= 100.0, (w, r)
+        close(left, 100 - spent, 0.006, f"wave {w}: unspent")
+        close(o_left, 100 - o_spent, 0.006, f"wave {w}: the oracle's unspent")
+        assert o_spent > 99, (w, r)  # a fifth of send_all's credits binds the oracle: it leaves under a message
+        assert 0 <= float(r[5]) <= float(r[4]) <= float(r[6]) and float(r[9]) > 0, (w, r)
 
     # Costs below a cent through the engine: the org's whole-credit prices must still carry them (a cap that
     # rounded to 0 credits, "no cap", once let xengage spend 60 % of send_all's credits under a 41 % budget).

@@ -4,6 +4,7 @@
  * cost" reads either way, so both are printed and evaluated, side by side. */
 #include "report.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #define TARGET_INCR 65.0
@@ -51,6 +52,75 @@ static void calibration(FILE *f, const xs_params *p, const xs_seed_result *r, si
     }
 }
 
+/* Each wave's credits + fatigue against send_all's in the same wave (reading 2): whether a policy's excess cost
+ * is its cold start (wave 1) or stays (issue 12: the cost target's 1.3 points). */
+static void by_wave(FILE *f, const xs_seed_result *r, size_t seeds, unsigned policies, unsigned W)
+{
+    if (!(policies >> P_SEND_ALL & 1) || seeds == 0)
+        return;
+    double *x = malloc(seeds * sizeof *x);
+    if (!x)
+        abort();
+    fprintf(f, "\ncredits + fatigue vs send_all's in the same wave (reading 2), mean [95 %% interval] over the seeds\n"
+               "| policy ");
+    for (unsigned w = 1; w <= W; w++)
+        fprintf(f, "| wave %u ", w);
+    fprintf(f, "|\n|---");
+    for (unsigned w = 1; w <= W; w++)
+        fprintf(f, "|---");
+    fprintf(f, "|\n");
+    for (int pol = 0; pol < P_COUNT; pol++) {
+        if (!(policies >> pol & 1) || pol == P_SEND_ALL)
+            continue;
+        fprintf(f, "| %s ", xs_policy_name[pol]);
+        for (unsigned w = 1; w <= W; w++) {
+            int ok = 1;
+            for (size_t k = 0; k < seeds && ok; k++) {
+                xs_wm a = xs_total(&r[k], pol, w, w), b = xs_total(&r[k], P_SEND_ALL, w, w);
+                ok = b.cost + b.fatigue > 0;
+                x[k] = ok ? 100 * (a.cost + a.fatigue) / (b.cost + b.fatigue) : 0;
+            }
+            if (ok)
+                interval(f, x, seeds);
+            else
+                fprintf(f, "| - ");
+        }
+        fprintf(f, "|\n");
+    }
+    free(x);
+}
+
+/* Under a cap (--budget): how xengage paces it through each wave, against the budgeted oracle, which spends the
+ * wave's cap at one multiplier over the whole wave (the exact optimum for what it spends: sim.c, xs_oracle_cap). */
+static void pacing(FILE *f, const xs_params *p, const xs_seed_result *r, size_t seeds)
+{
+    if (!(p->budget > 0) || seeds == 0)
+        return;
+    fprintf(f, "\nthe cap's pacing, per wave, means over the seeds: xengage's spend and its explored sends' part of it, "
+               "as shares of the wave's cap (test customers x %.2f of send_all's credits); the multiplier of the cost in "
+               "its batches' choices (direct driver: mean, lowest and highest batch) and the budgeted oracle's\n"
+               "| wave | cap | xengage spent | of it explored | unspent | multiplier: xengage, mean | lowest | highest | "
+               "budgeted oracle: spent | unspent | multiplier |\n|---|---|---|---|---|---|---|---|---|---|---|\n", p->budget);
+    for (unsigned w = 0; w < p->waves && w < XS_MAXW; w++) {
+        double cap = 0, spent = 0, expl = 0, lam = 0, lo = INFINITY, hi = -INFINITY, n = 0, lor = 0, ors = 0;
+        for (size_t k = 0; k < seeds; k++) {
+            const double *x = r[k].pace[w];
+            cap += x[0], spent += x[1], expl += x[2], lam += x[3], n += x[6], lor += x[7];
+            ors += r[k].w[P_ORACLE_BUDGET][w].cost;
+            lo = x[6] > 0 && x[4] < lo ? x[4] : lo, hi = x[6] > 0 && x[5] > hi ? x[5] : hi;
+        }
+        if (!(cap > 0))
+            continue;
+        fprintf(f, "| %u | %.0f | %.2f %% | %.2f %% | %.3f %% ", w + 1, cap / seeds, 100 * spent / cap, 100 * expl / cap,
+                100 * (cap - spent) / cap);
+        if (n > 0)
+            fprintf(f, "| %.3f | %.3f | %.3f ", lam / n, lo, hi);
+        else
+            fprintf(f, "| - | - | - ");
+        fprintf(f, "| %.2f %% | %.3f %% | %.3f |\n", 100 * ors / cap, 100 * (cap - ors) / cap, lor / seeds);
+    }
+}
+
 void xs_report_cost(FILE *f, const xs_params *p, const xs_seed_result *r, size_t seeds, unsigned policies)
 {
     unsigned W = p->waves;
@@ -85,6 +155,8 @@ void xs_report_cost(FILE *f, const xs_params *p, const xs_seed_result *r, size_t
         }
         fprintf(f, "| %.2f | %.2f |\n", cpi[0] / seeds, cpi[1] / seeds);
     }
+    by_wave(f, r, seeds, policies, W);
+    pacing(f, p, r, seeds);
     calibration(f, p, r, seeds);
     if (!sa) {
         free(x);

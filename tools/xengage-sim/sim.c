@@ -2,6 +2,7 @@
  * the policies. Expected metrics come from the world's ground truth; the
  * learning policies see only sampled outcomes, each when it resolves. */
 #include "sim.h"
+#include "oracle.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -79,34 +80,6 @@ static int greedy_pick(const xs_params *p, const hist *h, unsigned reach)
             return best;
     }
     return first_reachable(p, reach);
-}
-
-static int oracle_pick(const xs_world *w, uint32_t i, double lambda, double *gain)
-{
-    const xs_params *p = w->p;
-    int best = -1;
-    double bs = 0;
-    for (unsigned c = 0; c < p->k; c++) {
-        if (!(w->reach[i] >> c & 1))
-            continue;
-        double s = w->value[i] * xs_tau(w, i, c) - (1 + lambda) * p->ch[c].cost;
-        if (s > bs)
-            bs = s, best = (int)c;
-    }
-    if (gain)
-        *gain = bs;
-    return best;
-}
-
-static double oracle_spend(const xs_world *w, const uint8_t *batch, double lambda)
-{
-    double spend = 0;
-    for (uint32_t i = 0; i < w->n; i++) {
-        int c = batch[i] < 200 ? oracle_pick(w, i, lambda, NULL) : -1;
-        if (c >= 0)
-            spend += w->p->ch[c].cost;
-    }
-    return spend;
 }
 
 static void add(xs_wm *m, const xs_world *w, uint32_t i, unsigned set)
@@ -252,7 +225,7 @@ static void calib_one(xs_calib_acc *cal, const xs_world *w, xs_driver *drv, unsi
         tvpe[c] = w->value[i] * w->pi[(size_t)w->seg[i] * p->k + c] * (1.0 - w->p0[i]);
         cost[c] = p->ch[c].cost;
     }
-    xs_calib_add(cal, p->k, xc, oracle_pick(w, i, lam_or, NULL), &e, tv, tq, tvpe, cost);
+    xs_calib_add(cal, p->k, xc, xs_oracle_pick(w, i, lam_or, NULL), &e, tv, tq, tvpe, cost);
     r->cal.lam_xe += lam, r->cal.lam_or += lam_or, r->cal.lam_n += 1;
 }
 
@@ -326,25 +299,15 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
             c = uniform_reachable(reach, xs_u(seed, i, wave, U_RANDOM));
             if (c >= 0 && (o->policies >> P_RANDOM & 1))
                 add(&r->w[P_RANDOM][wave - 1], &w, i, 1u << c);
-            c = oracle_pick(&w, i, 0, NULL);
+            c = xs_oracle_pick(&w, i, 0, NULL);
             if (c >= 0)
                 add(&r->w[P_ORACLE][wave - 1], &w, i, 1u << c);
         }
         double budget = p->budget > 0 ? p->budget * sendall_cost : -1, lam_or = 0;
-        if (budget >= 0) { /* the oracle under the same cap: bisection on the cost multiplier */
-            double lo = 0, hi = 0;
-            while (oracle_spend(&w, batch, hi) > budget && hi < 1e9)
-                lo = hi, hi = hi ? hi * 4 : 0.25;
-            for (int it = 0; hi > 0 && it < 40; it++) {
-                double mid = 0.5 * (lo + hi);
-                if (oracle_spend(&w, batch, mid) > budget)
-                    lo = mid;
-                else
-                    hi = mid;
-            }
-            lam_or = hi;
+        if (budget >= 0) { /* the oracle under the same cap */
+            double hi = lam_or = xs_oracle_cap(&w, batch, budget);
             for (uint32_t i = 0; i < w.n; i++) {
-                int c = batch[i] < 200 ? oracle_pick(&w, i, hi, NULL) : -1;
+                int c = batch[i] < 200 ? xs_oracle_pick(&w, i, hi, NULL) : -1;
                 if (c >= 0)
                     add(&r->w[P_ORACLE_BUDGET][wave - 1], &w, i, 1u << c);
             }
@@ -357,7 +320,9 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
             clock_t c0 = clock();
             if (l->drv && wave > 1)
                 l->drv->new_wave(l->drv);
-            double spent = 0;
+            double spent = 0, *pace = r->pace[wave - 1];
+            if (l->drv && budget >= 0)
+                pace[0] = budget, pace[4] = INFINITY, pace[5] = -INFINITY, pace[7] = lam_or;
             for (unsigned b = 0; b < p->batches; b++) {
                 double now = t0 + b * p->batch_gap_h;
                 if (l->drv)
@@ -372,6 +337,12 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                 if (l->drv) {
                     double bb = budget >= 0 ? (budget - spent) / (p->batches - b) : -1;
                     l->drv->decide(l->drv, wave, ids, n, bb < 0 && budget >= 0 ? 0 : bb, ch);
+                    xs_est e;
+                    double lam;
+                    if (budget >= 0 && n && l->drv->estimate && l->drv->estimate(l->drv, wave, ids[0], &e, &lam)) {
+                        pace[3] += lam, pace[6] += 1;
+                        pace[4] = lam < pace[4] ? lam : pace[4], pace[5] = lam > pace[5] ? lam : pace[5];
+                    }
                 } else {
                     for (size_t x = 0; x < n; x++)
                         ch[x] = (xs_choice){(int8_t)greedy_pick(p, &l->h[(size_t)ids[x] * 16], w.reach[ids[x]]), 0, 0, 0, 0};
@@ -415,6 +386,8 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                     }
                     add(m, &w, i, 1u << c);
                     spent += p->ch[c].cost;
+                    if (l->drv && budget >= 0 && ch[x].explored)
+                        pace[2] += p->ch[c].cost;
                     if (ch[x].scored) { /* do the sends that barely pay by its estimates pay? */
                         double cost = p->ch[c].cost, rel = cost > 0 ? ch[x].score / cost : INFINITY;
                         int bin = 0;
@@ -443,6 +416,8 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                             }
                         }
             }
+            if (l->drv && budget >= 0)
+                pace[1] = spent;
             if (l->drv && l->drv->report_ope) {
                 /* The engine's report reads the wave's revenue window: hand it the outcomes that resolve
                  * before the next wave's approval (4 days ahead; else they reach the engine stamped with

@@ -60,6 +60,9 @@ typedef struct xs_seed_result {
     double seconds_xengage;
     int has_calib;
     xs_calib cal; /* --calib */
+    /* Under a cap, per wave (xengage): the cap, its spend, the explored sends' part of it, and the multiplier of
+     * its batches (direct driver: sum, min, max, batches) against the budgeted oracle's one for the wave. */
+    double pace[XS_MAXW][8];
 } xs_seed_result;
 
 typedef struct xs_sim_opts {
