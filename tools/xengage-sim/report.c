@@ -75,6 +75,17 @@ int xs_ratios(double *x, const xs_seed_result *r, size_t seeds, int pol, int ref
     return 1;
 }
 
+void xs_wave_header(FILE *f, const char *title, unsigned W)
+{
+    fprintf(f, "\n%s\n| policy |", title);
+    for (unsigned w = 1; w <= W; w++)
+        fprintf(f, " wave %u |", w);
+    fprintf(f, "\n|---|");
+    for (unsigned w = 1; w <= W; w++)
+        fprintf(f, "---|");
+    fprintf(f, "\n");
+}
+
 void xs_report_tables(FILE *f, const xs_params *p, const xs_seed_result *r, size_t seeds, unsigned policies)
 {
     unsigned W = p->waves;
@@ -140,13 +151,7 @@ void xs_report_tables(FILE *f, const xs_params *p, const xs_seed_result *r, size
         }
         fprintf(f, "| %.2f | %.2f %% | %.0f |\n", cpic / seeds, 100 * hit / seeds, msgs / seeds);
     }
-    fprintf(f, "\nshare of oracle per wave, mean [95 %% interval]\n| policy |");
-    for (unsigned w = 1; w <= W; w++)
-        fprintf(f, " wave %u |", w);
-    fprintf(f, "\n|---|");
-    for (unsigned w = 1; w <= W; w++)
-        fprintf(f, "---|");
-    fprintf(f, "\n");
+    xs_wave_header(f, "share of oracle per wave, mean [95 % interval]", W);
     for (int pol = 0; pol < P_COUNT; pol++) {
         if (!(policies >> pol & 1))
             continue;

@@ -17,6 +17,8 @@ xs_wm xs_total(const xs_seed_result *r, int policy, unsigned from, unsigned to);
  * not positive (a world where send_all costs nothing, or every policy loses money), where the ratio would
  * say nothing. XS_COST is the cost in the net value: credits + fatigue. */
 enum { XS_NET, XS_INCR, XS_CREDITS, XS_COST };
+/* A per-wave table's title and header: "| policy | wave 1 | ... |" and its rule. */
+void xs_wave_header(FILE *f, const char *title, unsigned W);
 int xs_ratios(double *x, const xs_seed_result *r, size_t seeds, int pol, int ref, unsigned W, int what, double scale);
 
 /* Reference of "share of oracle": the budgeted oracle when a cap is set. */

@@ -61,14 +61,7 @@ static void by_wave(FILE *f, const xs_seed_result *r, size_t seeds, unsigned pol
     double *x = malloc(seeds * sizeof *x);
     if (!x)
         abort();
-    fprintf(f, "\ncredits + fatigue vs send_all's in the same wave (reading 2), mean [95 %% interval] over the seeds\n"
-               "| policy ");
-    for (unsigned w = 1; w <= W; w++)
-        fprintf(f, "| wave %u ", w);
-    fprintf(f, "|\n|---");
-    for (unsigned w = 1; w <= W; w++)
-        fprintf(f, "|---");
-    fprintf(f, "|\n");
+    xs_wave_header(f, "credits + fatigue vs send_all's in the same wave (reading 2), mean [95 % interval] over the seeds", W);
     for (int pol = 0; pol < P_COUNT; pol++) {
         if (!(policies >> pol & 1) || pol == P_SEND_ALL)
             continue;
