@@ -92,7 +92,7 @@ static double mean_at(const grid *g, double eta, double s, double *var)
 static double eta_for(const grid *g, double m, double s)
 {
     double lo = -40, hi = 40, v;
-    for (int it = 0; it < 70; it++) {
+    for (int it = 0; it < 70 && hi - lo > 1e-12; it++) { /* far inside what any assertion reads */
         double mid = 0.5 * (lo + hi);
         if (mean_at(g, mid, s, &v) < m)
             lo = mid;
@@ -100,6 +100,22 @@ static double eta_for(const grid *g, double m, double s)
             hi = mid;
     }
     return 0.5 * (lo + hi);
+}
+
+/* eta_for remembered: every customer of a segment asks for the same (m, s). */
+static double eta_seen(const grid *g, double m, double s)
+{
+    static struct {
+        double m, s, eta;
+    } seen[64];
+    static unsigned n_seen;
+    for (unsigned i = 0; i < n_seen; i++)
+        if (seen[i].m == m && seen[i].s == s)
+            return seen[i].eta;
+    double eta = eta_for(g, m, s);
+    if (n_seen < 64)
+        seen[n_seen].m = m, seen[n_seen].s = s, seen[n_seen++].eta = eta;
+    return eta;
 }
 
 /* The spread whose prior has mean m and variance v. Every customer of a world asks for the same few (m, v):
@@ -114,7 +130,7 @@ static double spread_for(const grid *g, double m, double v)
         if (seen[i].m == m && seen[i].v == v)
             return seen[i].s;
     double lo = 1e-3, hi = 8, var;
-    for (int it = 0; it < 50; it++) {
+    for (int it = 0; it < 50 && hi - lo > 1e-10; it++) {
         double s = 0.5 * (lo + hi);
         mean_at(g, eta_for(g, m, s), s, &var);
         if (var > v)
@@ -128,6 +144,33 @@ static double spread_for(const grid *g, double m, double v)
     return s;
 }
 
+/* x^k (1 - x)^(n - k) for counts of at most 16, by products (pow was most of the reference's time). */
+static double binom_term(double x, unsigned n, unsigned k)
+{
+    double a = 1, b = 1;
+    for (unsigned t = 0; t < k; t++)
+        a *= x;
+    for (unsigned t = k; t < n; t++)
+        b *= 1 - x;
+    return a * b;
+}
+
+/* The engagement at each midpoint (r, u) of a channel's logit eta + sr r + su u: the same for every customer
+ * of a segment, so remembered for the last (eta, sr, su) of each segment and channel. */
+static const double *x_grid(const grid *g, unsigned seg, unsigned c, double eta, double sr, double su)
+{
+    static double x[G][K][NZ][NZ], at[G][K][3];
+    static int filled[G][K];
+    double *a = at[seg][c];
+    if (!filled[seg][c] || a[0] != eta || a[1] != sr || a[2] != su) {
+        for (int jr = 0; jr < NZ; jr++)
+            for (int ju = 0; ju < NZ; ju++)
+                x[seg][c][jr][ju] = sig(eta + sr * g->z[jr] + su * g->z[ju]);
+        a[0] = eta, a[1] = sr, a[2] = su, filled[seg][c] = 1;
+    }
+    return &x[seg][c][0][0];
+}
+
 /* The posterior mean of customer i's engagement on every channel, written out from the model's fitted
  * fields: midpoint sums over r and, for each channel and r, over u. */
 static void reference(const eng__xe *xe, uint32_t i, double *q)
@@ -135,13 +178,15 @@ static void reference(const eng__xe *xe, uint32_t i, double *q)
     static grid g;
     midpoints(&g);
     unsigned seg = i % G;
-    double sr = xe->resp_a > 0 ? sqrt(log(1 + 1 / xe->resp_a)) : 0, su[K], eta[K];
+    double sr = xe->resp_a > 0 ? sqrt(log(1 + 1 / xe->resp_a)) : 0, su[K];
+    const double *xg[K];
     for (unsigned c = 0; c < K; c++) {
         double m = xe->chan[c].m, kap = xe_cell_at(xe, 0, c)->kappa;
         double s = spread_for(&g, m, m * (1 - m) / (kap + 1));
         double u2 = s * s - sr * sr;
         su[c] = sqrt(u2 > 0.01 ? u2 : 0.01);
-        eta[c] = eta_for(&g, xe_cell_at(xe, seg, c)->m, sqrt(su[c] * su[c] + sr * sr));
+        double st = sqrt(su[c] * su[c] + sr * sr);
+        xg[c] = x_grid(&g, seg, c, eta_seen(&g, xe_cell_at(xe, seg, c)->m, st), sr, su[c]);
     }
     unsigned n[K], k[K];
     for (unsigned c = 0; c < K; c++) {
@@ -154,8 +199,8 @@ static void reference(const eng__xe *xe, uint32_t i, double *q)
         for (unsigned c = 0; c < K; c++) {
             double l = 0, mm = 0;
             for (int ju = 0; ju < NZ; ju++) {
-                double x = sig(eta[c] + sr * g.z[jr] + su[c] * g.z[ju]);
-                double v = g.w[ju] * pow(x, k[c]) * pow(1 - x, n[c] - k[c]);
+                double x = xg[c][jr * NZ + ju];
+                double v = g.w[ju] * binom_term(x, n[c], k[c]);
                 l += v, mm += v * x;
             }
             L[c][jr] = l, M[c][jr] = mm;
