@@ -83,10 +83,14 @@ static void histogram(const data *d, unsigned ch, hist *out)
 static double seg_objective(const hist *h, unsigned g, double kappa, double m, double S, double M)
 {
     double s = S > 0 ? S * (M * log(m) + (1 - M) * log(1 - m)) : 0;
+    /* bb's lgamma terms, each of the 3 x NMAX distinct ones once (bb(n, k) term for term) */
+    double a = kappa * m, b = kappa * (1 - m), la[NMAX], lb[NMAX], lab[NMAX];
+    for (unsigned j = 0; j < NMAX; j++)
+        la[j] = lgamma(a + j), lb[j] = lgamma(b + j), lab[j] = lgamma(a + b + j);
     for (unsigned n = 0; n < NMAX; n++)
         for (unsigned k = 0; k <= n; k++) {
             if (n && h->h[g][n][k])
-                s += h->h[g][n][k] * bb(n, k, kappa * m, kappa * (1 - m));
+                s += h->h[g][n][k] * (la[k] + lb[n - k] - lab[n] - la[0] - lb[0] + lab[0]);
             if (h->w[g][n][k]) /* w of one more miss: (b + n - k)^w / (a + b + n)^w */
                 s += h->w[g][n][k] * (log(kappa * (1 - m) + n - k) - log(kappa + n));
         }
