@@ -40,6 +40,17 @@ void eng__hash64_x4(const void *const data[4], const size_t len[4], uint64_t see
 /* out[i] = eng__hash64(data[i], len[i], seed) for n inputs: eight keys a vector where the CPU
  * has AVX-512 (hash64_vec.c), else four at a time; the same values at every level. */
 void eng__hash64_n(const void *const *data, const size_t *len, size_t n, uint64_t seed, uint64_t *out);
+/* The hash's state after the first @p skip bytes (a multiple of 8, at most len) of a key of
+ * @p len bytes: keys of one length that share those bytes (a context's key prefix) all pass
+ * through it, so each is hashed from there (eng__hash64_resume_n) rather than from its start. */
+uint64_t eng__hash64_state(const void *data, size_t skip, size_t len, uint64_t seed);
+/* out[i] = eng__hash64 of a key of 8 bytes or more, from its state h[i] after its first bytes
+ * (eng__hash64_state), the rest[i] bytes left starting at at[i]: the bytes before at[i] must be
+ * readable down to the key's start (the tail is read as the key's last word, as hash_rest
+ * does). Lanes and levels as eng__hash64_n; the same values. */
+void eng__hash64_resume_n(const uint64_t *h, const void *const *at, const size_t *rest, size_t n, uint64_t *out);
+/* eng__hash64_resume_n four and one at a time (hash64.c; below the vector level). */
+void eng__hash64_resume_x(const uint64_t *h, const void *const *at, const size_t *rest, size_t n, uint64_t *out);
 /* Finaliser-quality mix of one 64-bit value (splitmix64). */
 static inline uint64_t eng__mix64(uint64_t x)
 {

@@ -42,9 +42,12 @@ ENG__AVX512 static inline __attribute__((always_inline)) __m512i mix_512(__m512i
 }
 
 /* 8 * G keys from data[0..8G) (addresses as offsets from data[0], so that the
- * gathers' base is a real address). */
+ * gathers' base is a real address). h0 NULL: from their start (seed); else resumed from the
+ * states h0[0..8G), data[j] the bytes left (len[j] of them), each key's last word readable
+ * (eng__hash64_resume_n). */
 ENG__AVX512 static inline __attribute__((always_inline)) void hash_512(const void *const *data, const size_t *len,
-                                                                        uint64_t seed, uint64_t *out, const int G)
+                                                                        uint64_t seed, const uint64_t *h0,
+                                                                        uint64_t *out, const int G)
 {
     const uint8_t *base = data[0];
     __m512i h[4], tail[4], nw[4], at[4];
@@ -54,7 +57,7 @@ ENG__AVX512 static inline __attribute__((always_inline)) void hash_512(const voi
         at[g] = _mm512_sub_epi64(_mm512_loadu_si512(data + 8 * g), _mm512_set1_epi64((long long)(uintptr_t)base));
         nw[g] = _mm512_srli_epi64(L, 3);
         /* the last 8 bytes, shifted down by 8 - len % 8 bytes (by 64 bits: 0, vpsrlvq's rule) */
-        const __mmask8 wide = _mm512_cmpge_epu64_mask(L, _mm512_set1_epi64(8));
+        const __mmask8 wide = h0 ? (__mmask8)0xff : _mm512_cmpge_epu64_mask(L, _mm512_set1_epi64(8));
         __m512i t = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), wide,
                                                 _mm512_add_epi64(at[g], _mm512_sub_epi64(L, _mm512_set1_epi64(8))), base, 1);
         t = _mm512_srlv_epi64(t, _mm512_sub_epi64(_mm512_set1_epi64(64),
@@ -66,7 +69,7 @@ ENG__AVX512 static inline __attribute__((always_inline)) void hash_512(const voi
             t = _mm512_mask_loadu_epi64(t, (__mmask8)~wide, st);
         }
         tail[g] = _mm512_xor_si512(t, _mm512_set1_epi64((long long)TAIL_K));
-        h[g] = mix_512(_mm512_xor_si512(_mm512_set1_epi64((long long)seed), L));
+        h[g] = h0 ? _mm512_loadu_si512(h0 + 8 * g) : mix_512(_mm512_xor_si512(_mm512_set1_epi64((long long)seed), L));
         const uint64_t m = _mm512_reduce_max_epu64(nw[g]);
         steps = m > steps ? m : steps;
     }
@@ -87,9 +90,20 @@ ENG__AVX512 static size_t many_512(const void *const *data, const size_t *len, s
 {
     size_t i = 0;
     for (; i + 32 <= n; i += 32)
-        hash_512(data + i, len + i, seed, out + i, 4);
+        hash_512(data + i, len + i, seed, NULL, out + i, 4);
     for (; i + 8 <= n; i += 8)
-        hash_512(data + i, len + i, seed, out + i, 1);
+        hash_512(data + i, len + i, seed, NULL, out + i, 1);
+    return i;
+}
+
+ENG__AVX512 static size_t resume_512(const uint64_t *h, const void *const *at, const size_t *rest, size_t n,
+                                     uint64_t *out)
+{
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        hash_512(at + i, rest + i, 0, h + i, out + i, 4);
+    for (; i + 8 <= n; i += 8)
+        hash_512(at + i, rest + i, 0, h + i, out + i, 1);
     return i;
 }
 
@@ -107,4 +121,14 @@ void eng__hash64_n(const void *const *data, const size_t *len, size_t n, uint64_
         eng__hash64_x4(data + i, len + i, seed, out + i);
     for (; i < n; i++)
         out[i] = eng__hash64(data[i], len[i], seed);
+}
+
+void eng__hash64_resume_n(const uint64_t *h, const void *const *at, const size_t *rest, size_t n, uint64_t *out)
+{
+    size_t i = 0;
+#if ENG__SIMD_X86
+    if (eng__isa() >= ENG__ISA_AVX512)
+        i = resume_512(h, at, rest, n, out);
+#endif
+    eng__hash64_resume_x(h + i, at + i, rest + i, n - i, out + i);
 }

@@ -429,6 +429,16 @@ static inline void eng__ev_keyhash_n(const void *const *key, const size_t *len, 
     for (size_t j = 0; j < n; j++)
         out[j] = out[j] ? out[j] : 1;
 }
+/* eng__ev_keyhash of n keys of 8 bytes or more from their states after a shared start
+ * (eng__hash64_resume_n: h[i] = eng__hash64_state(key, skip, len[i], ENG__EV_KEYSEED), at[i] =
+ * key + skip, rest[i] = len[i] - skip). */
+static inline void eng__ev_keyhash_resume_n(const uint64_t *h, const void *const *at, const size_t *rest, size_t n,
+                                            uint64_t *out)
+{
+    eng__hash64_resume_n(h, at, rest, n, out);
+    for (size_t j = 0; j < n; j++)
+        out[j] = out[j] ? out[j] : 1;
+}
 /* eng__ev_keyhash of four keys at once. */
 static inline void eng__ev_keyhash4(const void *const key[4], const size_t len[4], uint64_t out[4])
 {

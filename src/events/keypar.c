@@ -256,29 +256,25 @@ static inline void run_ahead(const uint64_t *h, size_t i)
         __builtin_prefetch((const void *)(uintptr_t)(h[i] / 32));
 }
 
-/* Receipt k's run read: the candidate when the run holds it, else its map entry prefetched. */
-static inline void run_read(uint64_t *h, uint32_t *cand, const uint32_t **slot, size_t k)
-{
-    if (!h[k])
-        return;
-    const eng__kmrun *run = (const eng__kmrun *)(uintptr_t)(h[k] / 32);
-    if (!(cand[k] = eng__kmrun_get(*run, (uint32_t)(h[k] % 32)))) /* else slot[k] is not read */
-        __builtin_prefetch(slot[k]);
-    h[k] = 0;
-}
-
 typedef struct take {
     size_t q[4], nq, none;
     uint32_t lo, hi1; /* the candidates' span (hi1: the greatest + 1), for the apply pass's cut */
 } take;
 
-/* Receipt k's candidate taken, or its key hashed (four at a time) when the maps do not hold it. */
-static inline void run_take(const job *j, take *tk, size_t k)
+/* Receipt k's candidate s (ENG__NO_SEND: none) written, and counted into the span. */
+static inline void cand_put(const job *j, take *tk, size_t k, uint32_t s)
 {
-    uint32_t c = j->cand[k] ? j->cand[k] : j->slot[k] ? *j->slot[k] : 0, s = c - 1; /* c == 0: ENG__NO_SEND */
     j->rk[k].cand = j->cand[k] = s;
-    tk->lo = s < tk->lo ? s : tk->lo; /* one without (s UINT32_MAX, c 0) moves neither */
-    tk->hi1 = c > tk->hi1 ? c : tk->hi1;
+    tk->lo = s < tk->lo ? s : tk->lo; /* one without (s UINT32_MAX) moves neither */
+    tk->hi1 = s + 1 > tk->hi1 ? s + 1 : tk->hi1;
+}
+
+/* Receipt k, whose run did not give its candidate: its map entry's (slot), or its key hashed
+ * (four at a time) when the maps do not hold it. */
+static inline void cand_left(const job *j, take *tk, size_t k)
+{
+    uint32_t c = j->slot[k] ? *j->slot[k] : 0; /* c == 0: ENG__NO_SEND */
+    cand_put(j, tk, k, c - 1);
     if (c)
         return;
     tk->none++;
@@ -290,6 +286,23 @@ static inline void run_take(const job *j, take *tk, size_t k)
     }
 }
 
+/* Receipt k's run read: its candidate when the run holds it (the usual receipt: done), else 0
+ * (its map entry prefetched, for cand_left). */
+static inline int run_read(const job *j, take *tk, size_t k)
+{
+    uint64_t x = j->h[k];
+    if (!x) /* not the usual receipt */
+        return 0;
+    j->h[k] = 0;
+    uint32_t c = eng__kmrun_get(*(const eng__kmrun *)(uintptr_t)(x / 32), (uint32_t)(x % 32));
+    if (!c) {
+        __builtin_prefetch(j->slot[k]);
+        return 0;
+    }
+    cand_put(j, tk, k, c - 1);
+    return 1;
+}
+
 /* The range's work, built twice (rcpt_range): the map's runs count their bits by one
  * instruction where the CPU has it (the baseline build has no -mpopcnt). */
 static inline __attribute__((always_inline)) void rcpt_range_in(part *p)
@@ -298,7 +311,7 @@ static inline __attribute__((always_inline)) void rcpt_range_in(part *p)
     const eng_receipts *r = j->r;
     eng__rkey *rk = j->rk;
     const uint32_t **slot = j->slot;
-    uint32_t *lens = j->lens, *cand = j->cand;
+    uint32_t *lens = j->lens;
     uint64_t *h = j->h;
     const char *const *keys = r->keys;
     const char *const *det = r->details;
@@ -347,39 +360,46 @@ static inline __attribute__((always_inline)) void rcpt_range_in(part *p)
         }
         rk[i].t = t;
         rk[i].status = (uint8_t)st;
-        h[i] = 0;
-        cand[i] = 0; /* the usual receipt's: written by the runs' pass (its h[i] is not 0) */
+        h[i] = 0; /* not the usual receipt: no run to read */
         if (rcpt_other(p, &cur, i, len))
             return;
         fast_set(&f, &cur);
     }
-    /* ... then read them in one pass of three stages AHEAD receipts apart, so that the
-     * misses overlap: a receipt's run prefetched (8 bytes per 32 customers: 16 times
-     * fewer lines than the map's entries); its run read, and the map's entry prefetched
-     * when the run does not hold it; its candidate taken, or its key hashed when the
-     * maps do not hold it. The middle loop has all three stages in range (no checks). */
+    /* ... then read them in one pass of two stages AHEAD receipts apart, so that the misses
+     * overlap: a receipt's run prefetched (8 bytes per 32 customers: 16 times fewer lines than
+     * the map's entries; asked for by the parse too, but that alone was slower); its run read,
+     * which gives the usual receipt's candidate. The others (not the usual receipt, or not in
+     * its run) are kept in `left` and taken when it is full and after the pass (their map
+     * entries prefetched meanwhile). The middle loop has both stages in range (no checks). */
+    enum { LEFT = 256 };
+    size_t left[LEFT], nleft = 0;
     take tk = {{0, 0, 0, 0}, 0, 0, UINT32_MAX, 0};
     const size_t lo = p->lo, hi = p->hi;
+#define READ(k)                                                                                                        \
+    do {                                                                                                               \
+        if (!run_read(j, &tk, (k)) && (left[nleft++] = (k), nleft == LEFT)) {                                          \
+            for (size_t q_ = 0; q_ < LEFT; q_++)                                                                       \
+                cand_left(j, &tk, left[q_]);                                                                           \
+            nleft = 0;                                                                                                 \
+        }                                                                                                              \
+    } while (0)
     size_t i = lo;
-    for (; i < hi + 2 * AHEAD && (i < lo + 2 * AHEAD || i >= hi); i++) {
+    for (; i < hi + AHEAD && (i < lo + AHEAD || i >= hi); i++) {
         if (i < hi)
             run_ahead(h, i);
         if (i >= lo + AHEAD && i - AHEAD < hi)
-            run_read(h, cand, slot, i - AHEAD);
-        if (i >= lo + 2 * AHEAD && i - 2 * AHEAD < hi)
-            run_take(j, &tk, i - 2 * AHEAD);
+            READ(i - AHEAD);
     }
     for (; i < hi; i++) {
         run_ahead(h, i);
-        run_read(h, cand, slot, i - AHEAD);
-        run_take(j, &tk, i - 2 * AHEAD);
+        READ(i - AHEAD);
     }
-    for (; i < hi + 2 * AHEAD; i++) {
+    for (; i < hi + AHEAD; i++)
         if (i - AHEAD < hi)
-            run_read(h, cand, slot, i - AHEAD);
-        if (i - 2 * AHEAD < hi)
-            run_take(j, &tk, i - 2 * AHEAD);
-    }
+            READ(i - AHEAD);
+#undef READ
+    for (size_t k = 0; k < nleft; k++)
+        cand_left(j, &tk, left[k]);
     hash_rows(r, lens, tk.q, tk.nq, h);
     p->span = (eng__cspan){tk.lo, tk.hi1 ? tk.hi1 - 1 : 0, tk.none};
 }
@@ -417,31 +437,50 @@ int eng__rcpt_parse(const eng__ev *ev, const eng_receipts *r, size_t n, uint32_t
 
 /* ---- sent ---- */
 
-/* Rows [lo, hi) of a `sent` batch: each key hashed and compared with the context's prefix; returns 1 when
- * a key not mapped still has the dispatcher's form. */
+/* Rows [lo, hi) of a `sent` batch: each key compared with the context's prefix, then hashed; returns 1 when
+ * a key not mapped still has the dispatcher's form. A mapped key starts with the prefix, so its hash's
+ * state after the prefix's whole words depends on its length alone: kept a length (st), each such key
+ * is hashed from there (a W6 key of ~35 bytes: three mixes of the hash's six). */
 static int sent_rows(const eng__spipe *sp, size_t lo, size_t hi)
 {
+    enum { G = 32, LENS = 64 };
     const eng__sent_row *rows = sp->rows;
     int dform = 0;
     pwords pw;
     pwords_set(&pw, sp->pfx, sp->plen);
-    for (size_t i = lo; i < hi; i++) {
-        /* 32 keys hashed at a time (vector lanes), just before they are parsed, so that each key is read from
-         * memory once */
-        if ((i - lo) % 32 == 0) {
-            const size_t m = hi - i < 32 ? hi - i : 32;
-            const void *kd[32];
-            size_t kl[32];
-            for (size_t k = 0; k < m; k++)
-                kd[k] = rows[i + k].key, kl[k] = rows[i + k].klen;
-            eng__ev_keyhash_n(kd, kl, m, sp->hs + i);
+    const size_t skip = sp->pfx ? sp->plen & ~(size_t)7 : 0;
+    uint64_t st[LENS], have = 0; /* the state after the prefix's words, by length - plen - 1 */
+    for (size_t i = lo; i < hi; i += G) {
+        /* G keys checked, then hashed (vector lanes) while they are still in the first-level cache */
+        const size_t m = hi - i < G ? hi - i : G;
+        const void *at[G], *kd[G];
+        size_t rest[G], kl[G], nr = 0, nf = 0;
+        uint64_t h0[G], hr[G], hf[G];
+        uint8_t fi[G];
+        for (size_t k = 0; k < m; k++) {
+            const eng__sent_row *w = &rows[i + k];
+            int mp = w->klen > pw.plen && pwords_same(&pw, w->key) &&
+                     eng__key_is_tail(w->key, w->klen, pw.plen, w->customer, w->channel);
+            sp->mapped[i + k] = (uint8_t)mp;
+            eng__keyparts kp;
+            if (!mp && eng__key_parse(w->key, w->klen, &kp))
+                dform = 1, sp->mapped[i + k] = 2;
+            const size_t d = w->klen - pw.plen - 1;
+            if (mp && skip && d < LENS) {
+                if (!(have >> d & 1))
+                    st[d] = eng__hash64_state(pw.pfx, skip, w->klen, ENG__EV_KEYSEED), have |= 1ull << d;
+                h0[nr] = st[d], at[nr] = w->key + skip, rest[nr++] = w->klen - skip;
+            } else {
+                kd[nf] = w->key, kl[nf] = w->klen, fi[nf++] = (uint8_t)k;
+            }
         }
-        int m = rows[i].klen > pw.plen && pwords_same(&pw, rows[i].key) &&
-                eng__key_is_tail(rows[i].key, rows[i].klen, pw.plen, rows[i].customer, rows[i].channel);
-        sp->mapped[i] = (uint8_t)m;
-        eng__keyparts kp;
-        if (!m && eng__key_parse(rows[i].key, rows[i].klen, &kp))
-            dform = 1, sp->mapped[i] = 2;
+        uint64_t *hs = sp->hs + i;
+        eng__ev_keyhash_resume_n(h0, at, rest, nr, nf ? hr : hs); /* all mapped: in place */
+        if (nf) {
+            eng__ev_keyhash_n(kd, kl, nf, hf);
+            for (size_t k = 0, r = 0, f = 0; k < m; k++)
+                hs[k] = f < nf && fi[f] == k ? hf[f++] : hr[r++];
+        }
     }
     return dform;
 }

@@ -258,6 +258,60 @@ static void hash64_n_every_level(void **s)
     munmap(map, (size_t)pg * 3);
 }
 
+/* eng__hash64_resume_n, from the state after a key's first whole words (eng__hash64_state),
+ * equals the hash from the key's start at every level: every skip of 0..len in whole words,
+ * keys of one length sharing their first words (the state computed once for them, as the `sent`
+ * rows' keys share their context's prefix), every batch size (each lane remainder), and keys
+ * ending at the last readable byte before an unmapped page (the tail is read as the key's last
+ * word: a read outside a key faults). */
+static void hash64_resumed_every_level(void **s)
+{
+    (void)s;
+    const long pg = sysconf(_SC_PAGESIZE);
+    uint8_t *map = mmap(NULL, (size_t)pg * 3, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(map, (size_t)pg, PROT_NONE), 0);
+    assert_int_equal(mprotect(map + 2 * pg, (size_t)pg, PROT_NONE), 0);
+    uint8_t *page = map + pg;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    lcg_fill(page, (size_t)pg, &x);
+    int levels = 0;
+    for (int level = ENG__ISA_SCALAR; level <= ENG__ISA_AVX512; level++) {
+        if (eng__isa_force(level) != level)
+            continue;
+        levels++;
+        uint64_t h0[56], out[56];
+        const void *at[56];
+        size_t rest[56], len[56];
+        const uint8_t *key[56];
+        uint8_t shared[40]; /* the keys' common first skip bytes */
+        for (int round = 0; round < 600; round++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            const size_t n = (size_t)round % 57, skip = 8 * ((x >> 20) % 6);
+            lcg_fill(shared, sizeof shared, &x);
+            for (size_t i = 0; i < n; i++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                size_t l = skip + (round % 4 == 0 ? (x >> 20) % 8 : (x >> 20) % 24); /* 8..63 */
+                l = l < 8 ? 8 : l;
+                /* each key in a slot of its own; the last one, every other round, at the page's end */
+                uint8_t *k = i + 1 == n && round % 2 ? page + pg - l : page + 64 * (i + 1);
+                memcpy(k, shared, skip);
+                key[i] = k, len[i] = l;
+                h0[i] = eng__hash64_state(shared, skip, l, 7 + (uint64_t)round);
+                at[i] = k + skip, rest[i] = l - skip;
+            }
+            eng__hash64_resume_n(h0, at, rest, n, out);
+            for (size_t i = 0; i < n; i++)
+                if (out[i] != ref_hash64(key[i], len[i], 7 + (uint64_t)round))
+                    fail_msg("level %d round %d key %zu of %zu (length %zu, skip %zu)", level, round, i, n, len[i],
+                             skip);
+        }
+    }
+    assert_true(levels >= 1);
+    eng__isa_force(-1);
+    munmap(map, (size_t)pg * 3);
+}
+
 /* The CPU instruction path and the table path agree on random data, lengths, offsets and seeds. */
 static void crc32c_hw_matches_table(void **s)
 {
@@ -305,6 +359,7 @@ int main(void)
         cmocka_unit_test(crc32c_known_vectors),
         cmocka_unit_test(hash64_pinned_and_x4),
         cmocka_unit_test(hash64_n_every_level),
+        cmocka_unit_test(hash64_resumed_every_level),
         cmocka_unit_test(crc32c_hw_matches_table),
         cmocka_unit_test(crc32c_long_inputs_match_table),
         cmocka_unit_test(crc32c_chains_and_unaligned),
