@@ -203,6 +203,19 @@ static void fast_set(rfast *f, const rctx *c)
     f->v = m->v, f->run = m->run, f->base = m->base, f->span = m->span, f->cx = c->cx, f->org = c->o->code;
 }
 
+/* Where entry off of a map's runs is, in one word until the run is read: the runs' address
+ * (an allocation's start: 8-aligned at least, as malloc's) times 4 plus off, so that the run's address is that word's top bits times 8 and
+ * the entry's bit its low five (one add to make, a shift and a mask to read). */
+static inline uint64_t run_at(const eng__kmrun *run, uint32_t off)
+{
+    return (uint64_t)(uintptr_t)run * 4 + off;
+}
+
+static inline const eng__kmrun *run_of(uint64_t x)
+{
+    return (const eng__kmrun *)(uintptr_t)(x >> 5 << 3);
+}
+
 /* Receipt i, checked, whose key is not the usual one of c's context (f): another context's,
  * out of its map, or no dispatcher's key at all. 0, or the range's error. */
 static int rcpt_other(part *p, rctx *c, size_t i, size_t len)
@@ -239,7 +252,7 @@ static int rcpt_other(part *p, rctx *c, size_t i, size_t len)
         rk[i].mapped = 1;
         const eng__kmap *m = &c->o->km[c->cx];
         uint32_t off = cu - m->base;
-        j->h[i] = (uint64_t)(uintptr_t)&m->run[off / 32] * 32 + off % 32;
+        j->h[i] = run_at(m->run, off);
     } else if (r->version >= 2 && r->key_lengths && memchr(key, 0, len)) {
         /* a key of the map was read whole (its prefix, digits and channel name): no NUL */
         p->rc = bad_row(i, "keys", "a NUL byte within the key's length");
@@ -253,7 +266,7 @@ static int rcpt_other(part *p, rctx *c, size_t i, size_t len)
 static inline void run_ahead(const uint64_t *h, size_t i)
 {
     if (h[i])
-        __builtin_prefetch((const void *)(uintptr_t)(h[i] / 32));
+        __builtin_prefetch(run_of(h[i]));
 }
 
 typedef struct take {
@@ -294,7 +307,7 @@ static inline int run_read(const job *j, take *tk, size_t k)
     if (!x) /* not the usual receipt */
         return 0;
     j->h[k] = 0;
-    uint32_t c = eng__kmrun_get(*(const eng__kmrun *)(uintptr_t)(x / 32), (uint32_t)(x % 32));
+    uint32_t c = eng__kmrun_get(*run_of(x), (uint32_t)(x % 32));
     if (!c) {
         __builtin_prefetch(j->slot[k]);
         return 0;
@@ -323,7 +336,7 @@ static inline __attribute__((always_inline)) void rcpt_range_in(part *p)
     const size_t *kls = r->version >= 2 ? r->key_lengths : NULL;
     /* first where each candidate is ... */
     for (size_t i = p->lo; i < p->hi; i++) {
-        if (i + KEYS_AHEAD < p->hi && keys[i + KEYS_AHEAD]) { /* the host's keys may lie anywhere */
+        if (i + KEYS_AHEAD < p->hi) { /* the host's keys may lie anywhere (a NULL one: prefetches do not fault) */
             uintptr_t k = (uintptr_t)keys[i + KEYS_AHEAD];
             __builtin_prefetch((const void *)k);
             /* the line a key of up to 64 bytes ends in (its channel name), when it is the next one */
@@ -349,9 +362,7 @@ static inline __attribute__((always_inline)) void rcpt_range_in(part *p)
             rk[i] = (eng__rkey){.t = t, .cand = 0, .customer = cu, .ctx = f.cx, .org = f.org, .channel = ch,
                                 .mapped = 1, .status = (uint8_t)st};
             slot[i] = &f.v[off];
-            /* where its run is, in h[i] until it is read (the run's address, 8-aligned, times 32,
-             * plus the entry's bit) */
-            h[i] = (uint64_t)(uintptr_t)&f.run[off / 32] * 32 + off % 32;
+            h[i] = run_at(f.run, off); /* where its run is, until it is read */
             /* and its line asked for now: a range's runs (8,192 receipts: 512 KB at most) stay in
              * the second-level cache until the pass below, whose own prefetch, 32 receipts
              * ahead, came too late for most of them at L's scale */

@@ -238,6 +238,11 @@ static size_t sent_run(eng__ev *ev, eng__evorg *o, uint32_t cx, const eng__sent_
     eng_time *sat = s->sent_at;
     uint8_t ch[SENT_BLOCK]; /* the rows' channels, copied to the tail's column after them */
     end = end - i < room ? end : i + room; /* a row a loop: r - r0 == i less where it started */
+    /* the run of the last row's entry, its mask in rmask until the rows leave it: the next
+     * customer, in the same run, extends it when the last row's entry did (eng__kmap_run_add's
+     * test, known here without reading the run or the map's entry before it) */
+    eng__kmrun *rr = NULL;
+    uint32_t rmask = 0, poff = 0, pin = 0;
     for (; i < end && mapped[i] == 1; i++) {
         const eng__sent_row *w = &rows[i];
         uint32_t cu = w->customer, off = cu - base;
@@ -249,7 +254,17 @@ static size_t sent_run(eng__ev *ev, eng__evorg *o, uint32_t cx, const eng__sent_
             break;
         span = off >= span ? off + 1 : span;
         v[off] = id + 1;
-        eng__kmap_run_add(m, off, id);
+        if (pin && off == poff + 1 && off % 32) {
+            rmask |= 1u << off % 32;
+        } else {
+            if (rr)
+                rr->mask = rmask;
+            eng__kmap_run_add(m, off, id);
+            rr = &m->run[off / 32];
+            rmask = rr->mask;
+            pin = rmask >> off % 32 & 1;
+        }
+        poff = off;
         count++;
         hot[id] = (eng__shot){.org = org, .channel = w->channel & 0x7fu, .canon = canon,
                               .mask = (uint8_t)(1u << ENG_TOUCH_SENT)};
@@ -266,6 +281,8 @@ static size_t sent_run(eng__ev *ev, eng__evorg *o, uint32_t cx, const eng__sent_
         ch[r - r0] = w->channel;
         r++, id++;
     }
+    if (rr)
+        rr->mask = rmask;
     if (r == r0)
         return i;
     bits_clear(hashed, id0, id); /* in no hash index: in the map */
