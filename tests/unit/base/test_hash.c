@@ -189,6 +189,18 @@ static void hash64_pinned_and_x4(void **s)
     }
 }
 
+/* One page of the LCG's bytes from *x between two unmapped ones (a read outside it faults);
+ * munmap(page - pg, 3 pg) when done. */
+static uint8_t *guarded_page(long pg, uint64_t *x)
+{
+    uint8_t *map = mmap(NULL, (size_t)pg * 3, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(map, (size_t)pg, PROT_NONE), 0);
+    assert_int_equal(mprotect(map + 2 * pg, (size_t)pg, PROT_NONE), 0);
+    lcg_fill(map + pg, (size_t)pg, x);
+    return map + pg;
+}
+
 /* eng__hash64_n in one call over keys of the given lengths at the given places, against the
  * byte-at-a-time reference, a key at a time. */
 static void check_n(const uint8_t *const *at, const size_t *len, size_t n, uint64_t seed)
@@ -211,13 +223,8 @@ static void hash64_n_every_level(void **s)
 {
     (void)s;
     const long pg = sysconf(_SC_PAGESIZE);
-    uint8_t *map = mmap(NULL, (size_t)pg * 3, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(map != MAP_FAILED);
-    assert_int_equal(mprotect(map, (size_t)pg, PROT_NONE), 0);
-    assert_int_equal(mprotect(map + 2 * pg, (size_t)pg, PROT_NONE), 0);
-    uint8_t *page = map + pg; /* readable: [page, page + pg) */
     uint64_t x = 0x2545f4914f6cdd1dull;
-    lcg_fill(page, (size_t)pg, &x);
+    uint8_t *page = guarded_page(pg, &x); /* readable: [page, page + pg) */
     int levels = 0;
     for (int level = ENG__ISA_SCALAR; level <= ENG__ISA_AVX512; level++) {
         if (eng__isa_force(level) != level)
@@ -255,7 +262,7 @@ static void hash64_n_every_level(void **s)
     }
     assert_true(levels >= 1);
     eng__isa_force(-1);
-    munmap(map, (size_t)pg * 3);
+    munmap(page - pg, (size_t)pg * 3);
 }
 
 /* eng__hash64_resume_n, from the state after a key's first whole words (eng__hash64_state),
@@ -268,13 +275,8 @@ static void hash64_resumed_every_level(void **s)
 {
     (void)s;
     const long pg = sysconf(_SC_PAGESIZE);
-    uint8_t *map = mmap(NULL, (size_t)pg * 3, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(map != MAP_FAILED);
-    assert_int_equal(mprotect(map, (size_t)pg, PROT_NONE), 0);
-    assert_int_equal(mprotect(map + 2 * pg, (size_t)pg, PROT_NONE), 0);
-    uint8_t *page = map + pg;
     uint64_t x = 0x9e3779b97f4a7c15ull;
-    lcg_fill(page, (size_t)pg, &x);
+    uint8_t *page = guarded_page(pg, &x);
     int levels = 0;
     for (int level = ENG__ISA_SCALAR; level <= ENG__ISA_AVX512; level++) {
         if (eng__isa_force(level) != level)
@@ -309,7 +311,7 @@ static void hash64_resumed_every_level(void **s)
     }
     assert_true(levels >= 1);
     eng__isa_force(-1);
-    munmap(map, (size_t)pg * 3);
+    munmap(page - pg, (size_t)pg * 3);
 }
 
 /* The CPU instruction path and the table path agree on random data, lengths, offsets and seeds. */
