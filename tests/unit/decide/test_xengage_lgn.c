@@ -102,46 +102,53 @@ static double eta_for(const grid *g, double m, double s)
     return 0.5 * (lo + hi);
 }
 
-/* eta_for remembered: every customer of a segment asks for the same (m, s). */
-static double eta_seen(const grid *g, double m, double s)
+/* Values remembered by their two arguments (the first 64): every customer of a world asks the nested
+ * bisections below for the same few, and they are most of the test's time under valgrind. */
+typedef struct memo {
+    double x[64], y[64], v[64];
+    unsigned n;
+} memo;
+
+static int memo_get(const memo *mo, double x, double y, double *v)
 {
-    static struct {
-        double m, s, eta;
-    } seen[64];
-    static unsigned n_seen;
-    for (unsigned i = 0; i < n_seen; i++)
-        if (seen[i].m == m && seen[i].s == s)
-            return seen[i].eta;
-    double eta = eta_for(g, m, s);
-    if (n_seen < 64)
-        seen[n_seen].m = m, seen[n_seen].s = s, seen[n_seen++].eta = eta;
-    return eta;
+    for (unsigned i = 0; i < mo->n; i++)
+        if (mo->x[i] == x && mo->y[i] == y)
+            return *v = mo->v[i], 1;
+    return 0;
 }
 
-/* The spread whose prior has mean m and variance v. Every customer of a world asks for the same few (m, v):
- * remembered, since the nested bisection is most of the test's time under valgrind. */
+static double memo_put(memo *mo, double x, double y, double v)
+{
+    if (mo->n < 64)
+        mo->x[mo->n] = x, mo->y[mo->n] = y, mo->v[mo->n++] = v;
+    return v;
+}
+
+/* eta_for remembered per (m, s). */
+static double eta_seen(const grid *g, double m, double s)
+{
+    static memo seen;
+    double eta;
+    return memo_get(&seen, m, s, &eta) ? eta : memo_put(&seen, m, s, eta_for(g, m, s));
+}
+
+/* The spread whose prior has mean m and variance v (remembered per (m, v)). */
 static double spread_for(const grid *g, double m, double v)
 {
-    static struct {
-        double m, v, s;
-    } seen[64];
-    static unsigned n_seen;
-    for (unsigned i = 0; i < n_seen; i++)
-        if (seen[i].m == m && seen[i].v == v)
-            return seen[i].s;
+    static memo seen;
+    double s;
+    if (memo_get(&seen, m, v, &s))
+        return s;
     double lo = 1e-3, hi = 8, var;
     for (int it = 0; it < 50 && hi - lo > 1e-10; it++) {
-        double s = 0.5 * (lo + hi);
+        s = 0.5 * (lo + hi);
         mean_at(g, eta_for(g, m, s), s, &var);
         if (var > v)
             hi = s;
         else
             lo = s;
     }
-    double s = 0.5 * (lo + hi);
-    if (n_seen < 64)
-        seen[n_seen].m = m, seen[n_seen].v = v, seen[n_seen++].s = s;
-    return s;
+    return memo_put(&seen, m, v, 0.5 * (lo + hi));
 }
 
 /* x^k (1 - x)^(n - k) for counts of at most 16, by products (pow was most of the reference's time). */
