@@ -94,14 +94,20 @@ static void ref_counts(const world *w, counts *c)
 static double ref_loglik(const counts *c, const double *m, double span, double a)
 {
     const double(*cnt)[MAXX] = c->cnt;
-    double l = 0;
-    for (unsigned g = 0; g < G; g++)
+    /* the terms that do not change with x or a computed once (term for term the same sum) */
+    static double lfact[MAXX];
+    if (!lfact[2])
+        for (unsigned x = 0; x < MAXX; x++)
+            lfact[x] = lgamma(x + 1.0);
+    double l = 0, lga = lgamma(a);
+    for (unsigned g = 0; g < G; g++) {
+        double mu = m[g] * span, pa = log(a / (a + mu)), px = log(mu / (a + mu));
         for (unsigned x = 0; x < MAXX; x++) {
             if (!cnt[g][x])
                 continue;
-            double mu = m[g] * span;
-            l += cnt[g][x] * (lgamma(x + a) - lgamma(a) - lgamma(x + 1.0) + a * log(a / (a + mu)) + x * log(mu / (a + mu)));
+            l += cnt[g][x] * (lgamma(x + a) - lga - lfact[x] + a * pa + x * px);
         }
+    }
     return l;
 }
 
@@ -158,9 +164,10 @@ static double ref_p(double a, double m, double span, double x, double window)
 {
     double k = a + x, r = a / m + span, hi = (k + 12 * sqrt(k) + 20) / r, s = 0;
     int n = 200000;
+    double c0 = k * log(r) - lgamma(k); /* the density's constant, once */
     for (int j = 0; j <= n; j++) {
         double l = hi * j / n, wgt = j == 0 || j == n ? 1 : j % 2 ? 4 : 2;
-        double dens = l > 0 ? exp(k * log(r) + (k - 1) * log(l) - r * l - lgamma(k)) : 0;
+        double dens = l > 0 ? exp(c0 + (k - 1) * log(l) - r * l) : 0;
         s += wgt * dens * -expm1(-l * window);
     }
     return s * hi / n / 3;
