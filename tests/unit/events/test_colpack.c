@@ -125,10 +125,34 @@ static void every_width(void **st)
     eng__isa_force(-1);
 }
 
-/* The packer's bytes for n values of one type (1, 4 or 8 bytes) against a bit-by-bit
- * reference: after `pre` bytes already in the writer (left as they were), the header (svar
- * min, u8 width) and value i's bit b at bit i * w + b of the column's bytes. */
-static void pack_one(const int64_t *v, size_t n, unsigned size, size_t pre)
+/* A column's bit-by-bit reference: the least value mn, the width w, and value i's bit b (above mn) at bit
+ * i * w + b of its nbytes. */
+typedef struct colref {
+    int64_t mn;
+    unsigned w;
+    size_t nbytes;
+    uint8_t b[NMAX * 8 + 8];
+} colref;
+
+static void ref_of(const int64_t *v, size_t n, colref *ref)
+{
+    int64_t mn = n ? v[0] : 0, mx = mn;
+    for (size_t i = 1; i < n; i++)
+        mn = v[i] < mn ? v[i] : mn, mx = v[i] > mx ? v[i] : mx;
+    unsigned w = 0;
+    while (w < 64 && ((uint64_t)mx - (uint64_t)mn) >> w)
+        w++;
+    ref->mn = mn, ref->w = w, ref->nbytes = (n * w + 7) / 8;
+    memset(ref->b, 0, ref->nbytes);
+    for (size_t i = 0; i < n; i++)
+        for (unsigned b = 0; b < w; b++)
+            if (((uint64_t)v[i] - (uint64_t)mn) >> b & 1)
+                ref->b[(i * w + b) / 8] |= (uint8_t)(1u << ((i * w + b) % 8));
+}
+
+/* The packer's bytes for n values of one type (1, 4 or 8 bytes) against their reference: after `pre`
+ * bytes already in the writer (left as they were), the header (svar min, u8 width) and the column. */
+static void pack_one(const int64_t *v, size_t n, unsigned size, size_t pre, const colref *ref)
 {
     eng__mem mem;
     assert_int_equal(eng__mem_init(&mem, NULL), ENG_OK);
@@ -137,28 +161,15 @@ static void pack_one(const int64_t *v, size_t n, unsigned size, size_t pre)
     for (size_t k = 0; k < pre; k++)
         eng__wr_u8(&wr, (uint8_t)(0xa5 + k));
     pack_as(&wr, v, n, size);
-    int64_t mn = n ? v[0] : 0, mx = mn;
-    for (size_t i = 1; i < n; i++)
-        mn = v[i] < mn ? v[i] : mn, mx = v[i] > mx ? v[i] : mx;
-    unsigned w = 0;
-    while (w < 64 && ((uint64_t)mx - (uint64_t)mn) >> w)
-        w++;
     eng__rd r;
     eng__rd_init(&r, wr.data, wr.len);
     for (size_t k = 0; k < pre; k++)
         assert_int_equal(eng__rd_u8(&r), (uint8_t)(0xa5 + k));
-    assert_true(eng__rd_svar(&r) == mn);
-    assert_int_equal(eng__rd_u8(&r), w);
-    const size_t nbytes = (n * w + 7) / 8;
-    assert_int_equal(eng__rd_left(&r), nbytes);
-    static uint8_t ref[NMAX * 8 + 8];
-    memset(ref, 0, nbytes);
-    for (size_t i = 0; i < n; i++)
-        for (unsigned b = 0; b < w; b++)
-            if (((uint64_t)v[i] - (uint64_t)mn) >> b & 1)
-                ref[(i * w + b) / 8] |= (uint8_t)(1u << ((i * w + b) % 8));
-    if (memcmp(wr.data + wr.len - nbytes, ref, nbytes))
-        fail_msg("size %u, n %zu, width %u, %zu bytes before: the packed bytes differ", size, n, w, pre);
+    assert_true(eng__rd_svar(&r) == ref->mn);
+    assert_int_equal(eng__rd_u8(&r), ref->w);
+    assert_int_equal(eng__rd_left(&r), ref->nbytes);
+    if (memcmp(wr.data + wr.len - ref->nbytes, ref->b, ref->nbytes))
+        fail_msg("size %u, n %zu, width %u, %zu bytes before: the packed bytes differ", size, n, ref->w, pre);
     eng__wr_free(&wr);
 }
 
@@ -172,36 +183,37 @@ static void every_count(void **st)
 {
     (void)st;
     static int64_t v[NMAX];
+    static colref ref;
     static const size_t longs[] = {255, 256, 257, 511, 1000, 1024, 1031};
     int levels = 0;
-    for (int level = ENG__ISA_SCALAR; level <= ENG__ISA_AVX512; level++) {
-        if (eng__isa_force(level) != level)
+    for (int level = ENG__ISA_SCALAR; level <= ENG__ISA_AVX512; level++)
+        levels += eng__isa_force(level) == level;
+    for (unsigned size = 1; size <= 8; size *= 2) {
+        if (size == 2)
             continue;
-        levels++;
-        for (unsigned size = 1; size <= 8; size *= 2) {
-            if (size == 2)
-                continue;
-            const unsigned maxw = size * 8;
-            for (unsigned w = 0; w <= maxw; w++)
-                for (size_t c = 0; c <= 141 + sizeof longs / sizeof longs[0]; c++) {
-                    const size_t n = c <= 140 ? c : c == 141 ? NMAX : longs[c - 142];
-                    const uint64_t span = w == 64 ? ~0ull : (1ull << w) - 1;
-                    /* the base: the type's least value, its greatest minus the span, or between */
-                    const uint64_t r = test_splitmix(&seed), top = size == 8 ? ~0ull : (1ull << maxw) - 1;
-                    uint64_t base = r % 3 == 0 ? 0 : r % 3 == 1 ? top - span : (top - span) / 3;
-                    for (size_t i = 0; i < n; i++)
-                        v[i] = (int64_t)(base + (w ? test_splitmix(&seed) & span : 0));
-                    if (n >= 2) { /* both ends of the width */
-                        v[test_splitmix(&seed) % n] = (int64_t)base;
-                        size_t at = test_splitmix(&seed) % n;
-                        v[at] = (int64_t)(base + span);
-                    }
-                    if (size == 8 && n) /* as signed: the type's least value first */
-                        for (size_t i = 0; i < n; i++)
-                            v[i] = (int64_t)((uint64_t)v[i] + (uint64_t)INT64_MIN);
-                    pack_one(v, n, size, (size_t)(c + w) % 8);
+        const unsigned maxw = size * 8;
+        for (unsigned w = 0; w <= maxw; w++)
+            for (size_t c = 0; c <= 141 + sizeof longs / sizeof longs[0]; c++) {
+                const size_t n = c <= 140 ? c : c == 141 ? NMAX : longs[c - 142];
+                const uint64_t span = w == 64 ? ~0ull : (1ull << w) - 1;
+                /* the base: the type's least value, its greatest minus the span, or between */
+                const uint64_t r = test_splitmix(&seed), top = size == 8 ? ~0ull : (1ull << maxw) - 1;
+                uint64_t base = r % 3 == 0 ? 0 : r % 3 == 1 ? top - span : (top - span) / 3;
+                for (size_t i = 0; i < n; i++)
+                    v[i] = (int64_t)(base + (w ? test_splitmix(&seed) & span : 0));
+                if (n >= 2) { /* both ends of the width */
+                    v[test_splitmix(&seed) % n] = (int64_t)base;
+                    size_t at = test_splitmix(&seed) % n;
+                    v[at] = (int64_t)(base + span);
                 }
-        }
+                if (size == 8 && n) /* as signed: the type's least value first */
+                    for (size_t i = 0; i < n; i++)
+                        v[i] = (int64_t)((uint64_t)v[i] + (uint64_t)INT64_MIN);
+                ref_of(v, n, &ref); /* once for every level */
+                for (int level = ENG__ISA_SCALAR; level <= ENG__ISA_AVX512; level++)
+                    if (eng__isa_force(level) == level)
+                        pack_one(v, n, size, (size_t)(c + w) % 8, &ref);
+            }
     }
     assert_true(levels >= 1);
     eng__isa_force(-1);
