@@ -125,7 +125,10 @@ static void cancel_at_every_report(void **state)
         unsigned *calls = pg_ops[i].keeps ? calls_now(&f) : NULL;
         uint64_t at = 1;
         for (;; at++) {
-            store_digest(f.e, before);
+            /* the store before the first cancel: each later one starts from it too (checked below) */
+            int check = !pg_ops[i].keeps || at == 1;
+            if (at == 1)
+                store_digest(f.e, before);
             pg.cancel_at = at;
             int rc = pg_measure(&f, pg_ops[i].run, work_meter);
             pg.cancel_at = 0;
@@ -137,8 +140,10 @@ static void cancel_at_every_report(void **state)
             if (rc != ENG_ECANCELLED)
                 fail_msg("%s cancelled at report %llu gave %d (%s)", pg_ops[i].name, (unsigned long long)at, rc,
                          eng_error_last()->message);
+            if (!check)
+                continue;
             store_digest(f.e, after);
-            if ((!pg_ops[i].keeps || at == 1) && memcmp(before, after, sizeof before) != 0)
+            if (memcmp(before, after, sizeof before) != 0)
                 fail_msg("%s cancelled at report %llu changed the store", pg_ops[i].name, (unsigned long long)at);
         }
         if (calls)
