@@ -243,12 +243,16 @@ static size_t sent_run(eng__ev *ev, eng__evorg *o, uint32_t cx, const eng__sent_
      * test, known here without reading the run or the map's entry before it) */
     eng__kmrun *rr = NULL;
     uint32_t rmask = 0, poff = 0, pin = 0;
+    /* below lim, a customer right past the span passes the map's tests (zeroed ahead, not too
+     * sparse: count only grows in the loop), so they are not made a row */
+    const uint64_t sparse = 4 * (uint64_t)count + 65535;
+    const uint32_t lim = sparse < zeroed ? (uint32_t)sparse : zeroed;
     for (; i < end && mapped[i] == 1; i++) {
         const eng__sent_row *w = &rows[i];
         uint32_t cu = w->customer, off = cu - base;
         if (cu < base)
             break;
-        if (off >= span && (off != span || off >= zeroed || (uint64_t)off + 1 > 4 * (uint64_t)count + 65536))
+        if (off >= span && (off != span || (off >= lim && (off >= zeroed || (uint64_t)off + 1 > 4 * (uint64_t)count + 65536))))
             break;
         if (v[off]) /* a duplicate, or taken: the caller's loop decides */
             break;
