@@ -779,6 +779,8 @@ ENG_API int eng_message_validate(eng_engine *e, const char *actor, uint64_t id, 
         if (v->oom) {
             eng_validation_free(v);
             rc = eng__nomem();
+        } else if ((rc = eng__vr_store_failed(v))) {
+            eng_validation_free(v);
         } else {
             rc = v->n ? eng__err(ENG_EVALIDATION, v->items[0].path, "%s", v->items[0].msg) : ENG_OK;
             *report = v;

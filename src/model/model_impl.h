@@ -98,6 +98,10 @@ void eng__vr_drop(eng_validation *v, const char *path, int code);
 /* Finish a call: OK when empty; else record the first failure as the last error,
  * hand the report to *out (or free it) and return ENG_EVALIDATION. */
 int eng__vr_finish(eng_validation *v, eng_validation **out);
+/* A check the store could not answer (an item of code ENG_ESTORAGE or ENG_EIO) is no finding
+ * about the input: that code, recorded as the last error with the item's path and message
+ * (the call fails with it, not ENG_EVALIDATION); 0 when none. */
+int eng__vr_store_failed(const eng_validation *v);
 
 /* ---- checks shared by validators ---- */
 int eng__id_ok(const char *s); /* 1..64 of [A-Za-z0-9_.@-] */

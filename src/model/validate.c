@@ -56,6 +56,14 @@ void eng__vr_drop(eng_validation *v, const char *path, int code)
     v->n = k;
 }
 
+int eng__vr_store_failed(const eng_validation *v)
+{
+    for (size_t i = 0; v && i < v->n; i++)
+        if (v->items[i].code == ENG_ESTORAGE || v->items[i].code == ENG_EIO)
+            return eng__err(v->items[i].code, v->items[i].path, "%s", v->items[i].msg);
+    return 0;
+}
+
 int eng__vr_finish(eng_validation *v, eng_validation **out)
 {
     if (out)
@@ -65,6 +73,11 @@ int eng__vr_finish(eng_validation *v, eng_validation **out)
     if (v->oom) {
         eng_validation_free(v);
         return eng__nomem();
+    }
+    int rc = eng__vr_store_failed(v); /* the input was not judged: not a validation failure */
+    if (rc) {
+        eng_validation_free(v);
+        return rc;
     }
     if (v->n == 0) {
         eng_validation_free(v);

@@ -20,10 +20,12 @@
  * failing write or commit for it (arm_fault); a call that meets it fails named
  * and changed nothing (but a commit that applied, or a run's batches before
  * it), one that succeeds met none, and a reopen after it restores the store. */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzz_util.h"
 #include "test_store.h"
@@ -76,6 +78,7 @@ static struct world {
     int reentered;  /* they did during the current call */
     /* storage faults (byte 0 & 0x44 == 0x40): a failing write or commit armed before an op */
     int faults, fmode;  /* on; the armed failure's test_fail_mode */
+    int reads;          /* the sweep's failure is a read's (a read may be retried: the call may succeed) */
     uint64_t failures;  /* test_store_failures() when the current call started */
     int faulted;        /* an injected failure fired during the current call */
     unsigned call;      /* the current run's number */
@@ -245,8 +248,17 @@ static int send_batch(const eng_envelope *env, size_t n, int *status, void *user
     return broken ? ENG_ETRANSPORT : ENG_OK;
 }
 
-/* The store's digest; the engine must be open. */
-static void digest(uint8_t out[ENG__SHA256_LEN]) { CHECK(store_digest_rc(W.e, out) == ENG_OK); }
+/* The store's committed data's digest (@p all: e/meta too), read beside the engine: its reads
+ * may be set to fail. */
+static void digest_of(uint8_t out[ENG__SHA256_LEN], int all)
+{
+    eng__sha256_ctx s;
+    eng__sha256_init(&s);
+    CHECK(test_store_scan_raw(W.ts, all ? digest_cb : digest_not_meta, &s) == ENG_OK);
+    eng__sha256_final(&s, out);
+}
+
+static void digest(uint8_t out[ENG__SHA256_LEN]) { digest_of(out, 1); }
 
 static uint8_t dg_before[ENG__SHA256_LEN];
 static int dg_valid; /* dg_before is the store's digest now (kept across failed calls, which change nothing) */
@@ -302,10 +314,10 @@ static int post(int rc)
                     err->message, err->detail, reentered ? ", after a callback called back" : "");
             abort();
         }
-        /* a write or commit that failed fails the call (its effect would be lost), but one a
-         * callback's own call met */
-        if (W.faulted && !reentered && !erased_list_left(call_name)) {
-            fprintf(stderr, "%s: succeeded though a storage write failed in it\n", call_name);
+        /* a storage call that failed fails the call (a write's effect would be lost; a read's
+         * answer is unknown), but one a callback's own call met, or a read the library made again */
+        if (W.faulted && !reentered && !erased_list_left(call_name) && !(W.reads && test_store_read_again(W.ts))) {
+            fprintf(stderr, "%s: succeeded though a storage %s failed in it\n", call_name, W.reads ? "read" : "write");
             abort();
         }
         dg_valid = 0;
@@ -314,6 +326,13 @@ static int post(int rc)
     if (err->code != rc || !err->message || !err->message[0]) {
         fprintf(stderr, "%s: returned %d (%s) but the last error is %d \"%s\"\n", call_name, rc, eng_errstr(rc),
                 err->code, err->message ? err->message : "(null)");
+        abort();
+    }
+    /* a read that failed is told as it is, not as "not found", "corrupt" or a refusal (unless the
+     * library read it again: then the call failed for a reason of its own) */
+    if (W.reads && W.faulted && !reentered && rc != ENG_ESTORAGE && !test_store_read_again(W.ts)) {
+        fprintf(stderr, "%s: a storage read failed in it, but it returned %s (%s at %s)\n", call_name, eng_errstr(rc),
+                err->message, err->detail);
         abort();
     }
     char emsg[256], edet[128];
@@ -336,6 +355,20 @@ static int post(int rc)
 }
 
 #define CALL(expr) (pre(#expr), post(expr))
+
+/* A call the harness needs to succeed. In the read sweep the injected read failure may land
+ * on it: it fails with ENG_ESTORAGE, named and changing nothing (post() checked), and the
+ * host's retry works (the failure fires once); the checks after it stand. */
+#define OK(expr) (CALL(expr) == ENG_OK || (read_failed() && CALL(expr) == ENG_OK))
+
+static int read_failed(void)
+{
+    if (!W.reads || !W.faulted || eng_error_last()->code != ENG_ESTORAGE)
+        return 0;
+    if (trace)
+        fprintf(stderr, "  (retried after the injected read failure)\n");
+    return 1;
+}
 
 static int keep(uint64_t *ids, size_t *n, uint64_t id)
 {
@@ -364,7 +397,10 @@ static int ledger_state(size_t k)
         return -1;
     eng_send_info s;
     eng_send_info_init(&s, ENG_SEND_INFO_VERSION);
+    uint64_t f0 = W.faults ? test_store_failures(W.ts) : 0;
     int rc = eng_send_get(W.e, "root", x->message, x->occurrence, x->customer, x->channel, &s);
+    if (rc == ENG_ESTORAGE && W.reads && test_store_failures(W.ts) != f0) /* the one injected read failure: again */
+        rc = eng_send_get(W.e, "root", x->message, x->occurrence, x->customer, x->channel, &s);
     eng_error_clear();
     return rc == ENG_OK && strcmp(s.key, x->key) == 0 ? s.state : -1;
 }
@@ -403,8 +439,7 @@ static void check_touch_counts(void)
         return;
     for (size_t c = 0; c < W.ncamp; c++) {
         uint64_t counts[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], n = 0;
-        CHECK(CALL(eng_touch_status_counts(W.e, "acme", W.camp[c], 0, counts, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT)) ==
-              ENG_OK);
+        CHECK(OK(eng_touch_status_counts(W.e, "acme", W.camp[c], 0, counts, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT)));
         for (size_t i = 0; i < ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT; i++)
             n += counts[i];
         uint64_t proven = proven_of(W.camp[c]);
@@ -735,12 +770,12 @@ static void content_hash(uint64_t id, char out[80])
         return;
     eng_message_status st;
     eng_message_status_init(&st, ENG_MESSAGE_STATUS_VERSION);
-    CHECK(CALL(eng_message_status_get(m, &st)) == ENG_OK);
+    CHECK(OK(eng_message_status_get(m, &st)));
     CHECK(strlen(st.content_hash) == 64);
     CHECK(st.id == id && st.state >= ENG_STATE_DRAFT && st.state <= ENG_STATE_STOPPED);
     snprintf(out, 80, "%s", st.content_hash);
     const eng_message_spec *sp = NULL;
-    CHECK(CALL(eng_message_fields(m, &sp)) == ENG_OK && sp && sp->schedule && sp->incentive && sp->delivery);
+    CHECK(OK(eng_message_fields(m, &sp)) && sp && sp->schedule && sp->incentive && sp->delivery);
     eng_message_free(m);
 }
 
@@ -782,7 +817,7 @@ static void op_run(prog *g)
     o.max_batches = f & 0x20 ? u8(g) % 3 : 0;
     eng_run_report rep = ENG_RUN_REPORT_INIT;
     int64_t bal0 = 0, bal1 = 0;
-    CHECK(CALL(eng_credits_balance(W.e, "root", ENG_CREDITS_CAMPAIGN, &bal0)) == ENG_OK);
+    CHECK(OK(eng_credits_balance(W.e, "root", ENG_CREDITS_CAMPAIGN, &bal0)));
     W.seen = W.seen_accepted = W.seen_rejected = 0;
     W.seen_cost = 0;
     W.in_call = 1;
@@ -792,13 +827,13 @@ static void op_run(prog *g)
     W.in_call = 0;
     if (faulted) /* the batches before the failing one stay: the keys' outcomes as stored */
         reconcile();
-    CHECK(CALL(eng_credits_balance(W.e, "root", ENG_CREDITS_CAMPAIGN, &bal1)) == ENG_OK);
+    CHECK(OK(eng_credits_balance(W.e, "root", ENG_CREDITS_CAMPAIGN, &bal1)));
     if (rc != ENG_OK) {
         CHECK(faulted || (W.seen == 0 && bal0 == bal1));
         check_touch_counts();
         return;
     }
-    CHECK(!faulted); /* a write that failed fails the run */
+    CHECK(!faulted || W.reads); /* a write that failed fails the run (post(): a read failed, the run read it again) */
     if (rep.sent != W.seen || rep.accepted != W.seen_accepted || rep.rejected != W.seen_rejected ||
         bal0 - bal1 != W.seen_cost) {
         fprintf(stderr, "run report: sent %llu accepted %llu rejected %llu charged %lld; the transport saw %llu, "
@@ -997,14 +1032,14 @@ static void op_audience(prog *g)
         return;
     }
     uint64_t all = 0, test = 0, ctl = 0, tc = 0;
-    CHECK(CALL(eng_audience_count(a, ENG_PART_ALL, &all)) == ENG_OK);
-    CHECK(CALL(eng_audience_count(a, ENG_PART_TEST, &test)) == ENG_OK);
-    CHECK(CALL(eng_audience_count(a, ENG_PART_CONTROL, &ctl)) == ENG_OK);
+    CHECK(OK(eng_audience_count(a, ENG_PART_ALL, &all)));
+    CHECK(OK(eng_audience_count(a, ENG_PART_TEST, &test)));
+    CHECK(OK(eng_audience_count(a, ENG_PART_CONTROL, &ctl)));
     CHECK(all == test + ctl);
-    CHECK(CALL(eng_audience_test_count(W.e, by, &q, &tc)) == ENG_OK && tc == test);
+    CHECK(OK(eng_audience_test_count(W.e, by, &q, &tc)) && tc == test);
     uint32_t ids[NCUST * 4];
     size_t n = 0;
-    CHECK(CALL(eng_audience_ids(a, ENG_PART_TEST, 0, ids, NCUST * 4, &n)) == ENG_OK);
+    CHECK(OK(eng_audience_ids(a, ENG_PART_TEST, 0, ids, NCUST * 4, &n)));
     CHECK(n == test || (test > NCUST * 4 && n == NCUST * 4));
     for (size_t i = 1; i < n; i++)
         CHECK(ids[i - 1] < ids[i]);
@@ -1016,7 +1051,7 @@ static void op_audience(prog *g)
     }
     eng_audience_free(a);
     if (CALL(eng_message_audience(W.e, by, id_of(g, W.msg, W.nmsg), &a)) == ENG_OK) {
-        CHECK(CALL(eng_audience_count(a, ENG_PART_ALL, &all)) == ENG_OK);
+        CHECK(OK(eng_audience_count(a, ENG_PART_ALL, &all)));
         eng_audience_free(a);
     }
 }
@@ -1055,10 +1090,10 @@ static void op_receipts(prog *g)
     rc.details = u8(g) & 1 ? NULL : det;
     eng_event_report rep = ENG_EVENT_REPORT_INIT;
     uint64_t p0 = 0, p1 = 0;
-    CHECK(CALL(eng_touch_pending(W.e, &p0)) == ENG_OK);
+    CHECK(OK(eng_touch_pending(W.e, &p0)));
     if (CALL(eng_touch_append(W.e, &rc, &rep)) == ENG_OK) {
         CHECK(rep.accepted + rep.duplicates + rep.unmatched == n);
-        CHECK(CALL(eng_touch_pending(W.e, &p1)) == ENG_OK && p1 == p0 + rep.unmatched);
+        CHECK(OK(eng_touch_pending(W.e, &p1)) && p1 == p0 + rep.unmatched);
         for (size_t i = 0; i < n; i++)
             if (st[i] != ENG_TOUCH_SENT && sent_find(k[i]) >= 0)
                 W.keys[sent_find(k[i])].receipted = 1;
@@ -1123,7 +1158,7 @@ static void op_report(prog *g)
     if (CALL(eng_campaign_report(W.e, by, id_of(g, W.camp, W.ncamp), f & 8 ? NULL : &o, &r)) == ENG_OK) {
         eng_report_figures t;
         eng_report_figures_init(&t, ENG_REPORT_FIGURES_VERSION);
-        CHECK(CALL(eng_report_total(r, &t)) == ENG_OK);
+        CHECK(OK(eng_report_total(r, &t)));
         char *text = NULL;
         size_t len = 0;
         if (CALL(eng_report_export(r, enum_of(g, 3), &text, &len)) == ENG_OK) {
@@ -1179,7 +1214,7 @@ static void op_admin(prog *g)
         if (CALL(eng_global_control_set(W.e, by, &gc)) == ENG_OK) {
             eng_global_control got;
             eng_global_control_init(&got, ENG_GLOBAL_CONTROL_VERSION);
-            CHECK(CALL(eng_global_control_get(W.e, by, &got)) == ENG_OK && got.mode == gc.mode);
+            CHECK(OK(eng_global_control_get(W.e, by, &got)) && got.mode == gc.mode);
         }
         break;
     }
@@ -1308,7 +1343,7 @@ static void op_reads(prog *g)
         uint32_t gid = 0;
         int kind = 0;
         if (CALL(eng_group_find(W.e, by, str_of(g, GROUPS, 6), &gid)) == ENG_OK) {
-            CHECK(CALL(eng_group_kind_of(W.e, by, gid, &kind)) == ENG_OK);
+            CHECK(OK(eng_group_kind_of(W.e, by, gid, &kind)));
             CHECK(kind >= ENG_GROUP_UPLOADED && kind <= ENG_GROUP_COMBINED);
         }
         break;
@@ -1318,9 +1353,9 @@ static void op_reads(prog *g)
         eng_audience *a = NULL;
         if (CALL(eng_audience_load_frozen(W.e, by, str_of(g, keys, 2), &a)) == ENG_OK) {
             uint64_t all = 0, test = 0, ctl = 0;
-            CHECK(CALL(eng_audience_count(a, ENG_PART_ALL, &all)) == ENG_OK);
-            CHECK(CALL(eng_audience_count(a, ENG_PART_TEST, &test)) == ENG_OK);
-            CHECK(CALL(eng_audience_count(a, ENG_PART_CONTROL, &ctl)) == ENG_OK);
+            CHECK(OK(eng_audience_count(a, ENG_PART_ALL, &all)));
+            CHECK(OK(eng_audience_count(a, ENG_PART_TEST, &test)));
+            CHECK(OK(eng_audience_count(a, ENG_PART_CONTROL, &ctl)));
             CHECK(all == test + ctl);
             eng_audience_free(a);
         }
@@ -1377,7 +1412,7 @@ static void op_reads(prog *g)
         if (CALL(eng_campaign_get(W.e, by, id_of(g, W.camp, W.ncamp), &c)) == ENG_OK) {
             eng_campaign_status st;
             eng_campaign_status_init(&st, ENG_CAMPAIGN_STATUS_VERSION);
-            CHECK(CALL(eng_campaign_status_get(c, &st)) == ENG_OK);
+            CHECK(OK(eng_campaign_status_get(c, &st)));
             eng_campaign_free(c);
         }
         break;
@@ -1499,12 +1534,12 @@ static void after_fault(uint8_t fb)
     uint8_t d0[ENG__SHA256_LEN], d1[ENG__SHA256_LEN];
     uint64_t p0 = 0, p1 = 0, c0[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], c1[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT];
     uint64_t camp = W.ncamp ? W.camp[W.ncamp - 1] : 1;
-    CHECK(store_digest_data_rc(W.e, d0) == ENG_OK);
+    digest_of(d0, 0);
     CHECK(eng_touch_pending(W.e, &p0) == ENG_OK);
     CHECK(eng_touch_status_counts(W.e, "acme", camp, 0, c0, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT) == ENG_OK);
     CHECK(eng_close(W.e) == ENG_OK);
     open_engine();
-    CHECK(store_digest_data_rc(W.e, d1) == ENG_OK);
+    digest_of(d1, 0);
     CHECK(memcmp(d0, d1, sizeof d0) == 0);
     CHECK(eng_touch_pending(W.e, &p1) == ENG_OK && p1 == p0);
     CHECK(eng_touch_status_counts(W.e, "acme", camp, 0, c1, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT) == ENG_OK);
@@ -1512,23 +1547,47 @@ static void after_fault(uint8_t fb)
     check_touch_counts();
 }
 
-/* One run of the program; with @p fault_at > 0 its kth write or commit after its world is
- * made fails (mode TF_COMMITTED_ERROR: its kth commit applies, then reports failure),
- * whatever its fault bytes. Returns 1 when the program reached that write. */
+/* The sweep's modes: a write or commit failing (TF_ERROR), a commit applying and reporting
+ * failure (TF_COMMITTED_ERROR), a get or scan failing, a scan cut after some of its keys. */
+enum { READS = TF_COMMITTED_ERROR + 1, ITEMS, NMODES };
+static const char *const MODE_NAMES[NMODES] = {"write", "commit that applies", "read", "scan's key"};
+
+/* The sweep's fault of the current run, named when a check aborts it; the gets and scans the
+ * last run made. */
+static uint64_t sweep_at, run_reads;
+static int sweep_mode;
+
+static void sweep_abort(int sig)
+{
+    char line[96];
+    int n = snprintf(line, sizeof line, "(in the sweep's run with a fault at %s %llu)\n", MODE_NAMES[sweep_mode],
+                     (unsigned long long)sweep_at);
+    if (sweep_at && write(2, line, (size_t)n) < 0)
+        sig = 0;
+    signal(SIGABRT, SIG_DFL);
+    raise(sig ? sig : SIGABRT);
+}
+
+/* One run of the program; with @p fault_at > 0 its kth storage call of @p mode's kind after
+ * its world is made fails, whatever its fault bytes. Returns 1 when the program reached it. */
 static int run(const uint8_t *data, size_t size, uint64_t fault_at, int mode)
 {
     prog g = {data, size, 0};
     uint8_t cfg = u8(&g);
     world(cfg);
     W.faults = (cfg & 0x44) == 0x40 || fault_at;
-    uint64_t failures = test_store_failures(W.ts);
+    uint64_t failures = test_store_failures(W.ts), reads = test_store_calls(W.ts, TV_GET | TV_SCAN);
+    sweep_at = fault_at, sweep_mode = mode;
     if (fault_at) {
+        static const unsigned masks[NMODES] = {TV_PUT | TV_DEL | TV_COMMIT, TV_COMMIT, TV_GET | TV_SCAN, TV_SCAN_ITEM};
         if (getenv("FUZZ_API_TRACE"))
-            fprintf(stderr, "== storage fault at write %llu%s\n", (unsigned long long)fault_at,
-                    mode == TF_COMMITTED_ERROR ? " (a commit that applies)" : "");
-        W.fmode = mode;
-        test_store_fail(W.ts, mode == TF_COMMITTED_ERROR ? TV_COMMIT : TV_PUT | TV_DEL | TV_COMMIT, fault_at, 0, mode);
+            fprintf(stderr, "== storage fault at %s %llu\n", MODE_NAMES[mode], (unsigned long long)fault_at);
+        W.fmode = mode == TF_COMMITTED_ERROR ? TF_COMMITTED_ERROR : TF_ERROR;
+        W.reads = mode >= READS;
+        test_store_fail(W.ts, masks[mode], fault_at, 0, W.fmode);
     }
+    if (getenv("FUZZ_API_STORE_TRACE")) /* each storage call of the program, to find a failure's key */
+        test_store_trace(W.ts, 1);
     for (int steps = 0; g.i < g.n && steps < 64; steps++) {
         uint8_t fb = W.faults && !fault_at ? u8(&g) : 0;
         if (fb & 0x80)
@@ -1572,39 +1631,60 @@ static int run(const uint8_t *data, size_t size, uint64_t fault_at, int mode)
     }
     check_touch_counts();
     int reached = fault_at && test_store_failures(W.ts) != failures;
+    run_reads = test_store_calls(W.ts, TV_GET | TV_SCAN) - reads;
     if (W.faults)
         after_fault(0xc0); /* disarmed; a reopen restores what was committed */
     world_free();
     return reached;
 }
 
-/* FUZZ_API_SWEEP=1 (opt-in, minutes): each input that arms no faults of its own is run
- * again with a fault at its 1st, 2nd, ... write or commit, then with its 1st, 2nd, ...
- * commit applying and reporting failure, until the program no longer reaches it. */
-static uint64_t sweep_runs, sweep_inputs;
+/* FUZZ_API_SWEEP (opt-in, minutes): each input that arms no faults of its own is run again
+ * with a fault at its 1st, 2nd, ... write or commit, then with its 1st, 2nd, ... commit
+ * applying and reporting failure, then its 1st, 2nd, ... get or scan failing, then a scan cut
+ * at its 1st, 2nd, ... key delivered, until the program no longer reaches it.
+ * FUZZ_API_SWEEP=writes (the first two), reads (the last two), or any other value: all. */
+static uint64_t sweep_runs[NMODES], sweep_inputs;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int sweep = -1;
-    if (sweep < 0)
-        sweep = getenv("FUZZ_API_SWEEP") != NULL;
+    static int sweep = -1, first = 0, last = NMODES - 1;
+    if (sweep < 0) {
+        const char *sw = getenv("FUZZ_API_SWEEP");
+        sweep = sw != NULL;
+        if (sw && strcmp(sw, "writes") == 0)
+            last = TF_COMMITTED_ERROR;
+        if (sw && strcmp(sw, "reads") == 0)
+            first = READS;
+        if (sw)
+            signal(SIGABRT, sweep_abort);
+    }
     if (size == 0) { /* the replay's last call: free what is kept between inputs */
         test_store_free(copy);
         test_store_free(seed);
         copy = seed = NULL;
         if (sweep)
-            fprintf(stderr, "fault sweep: %llu inputs, %llu runs with a storage fault reached\n",
-                    (unsigned long long)sweep_inputs, (unsigned long long)sweep_runs);
+            fprintf(stderr, "fault sweep: %llu inputs; runs with a storage fault reached: %llu writes, %llu "
+                    "commits that apply, %llu reads, %llu scans cut\n", (unsigned long long)sweep_inputs,
+                    (unsigned long long)sweep_runs[0], (unsigned long long)sweep_runs[1],
+                    (unsigned long long)sweep_runs[2], (unsigned long long)sweep_runs[3]);
         return 0;
     }
     if (!huge[0])
         memset(huge, 'h', sizeof huge - 1);
     run(data, size, 0, TF_ERROR);
-    if (!sweep || (data[0] & 0x44) == 0x40)
+    if ((data[0] & 0x44) == 0x40)
         return 0;
+    if (!sweep) { /* every replay and fuzzing run: the same with one read failing, at one its bytes choose */
+        uint64_t h = 0;
+        for (size_t i = 0; i < size; i++)
+            h = h * 31 + data[i];
+        if (run_reads)
+            run(data, size, 1 + h % run_reads, READS);
+        return 0;
+    }
     sweep_inputs++;
-    for (int mode = TF_ERROR; mode <= TF_COMMITTED_ERROR; mode++)
+    for (int mode = first; mode <= last; mode++)
         for (uint64_t k = 1; run(data, size, k, mode); k++)
-            sweep_runs++;
+            sweep_runs[mode]++;
     return 0;
 }

@@ -28,6 +28,11 @@ struct test_store {
     void *before_user;
     void (*read_fn)(const void *, size_t, void *); /* test_store_on_read() */
     void *read_user;
+    /* the get or scan whose injected failure fired last, and whether it was made again since */
+    unsigned failed_verb;
+    uint8_t failed_key[256];
+    size_t failed_klen;
+    int read_again;
     /* A clone notes the keys written since it was made (or restored), so that
      * test_store_restore() puts back only those; past DIRTY_MAX, all of them. */
     int track, dirty_all;
@@ -144,6 +149,22 @@ void test_store_on_read(test_store *ts, void (*fn)(const void *key, size_t klen,
     ts->read_user = user;
 }
 
+/* test_store_read_again(): a get or scan of the key (prefix) whose read failed last. */
+static void read_note(test_store *ts, unsigned verb, const void *k, size_t kl)
+{
+    if (ts->failed_verb == verb && ts->failed_klen == kl && memcmp(ts->failed_key, k, kl) == 0)
+        ts->read_again = 1;
+}
+
+static int read_failed(test_store *ts, unsigned verb, const void *k, size_t kl)
+{
+    ts->failed_verb = kl <= sizeof ts->failed_key ? verb : 0;
+    ts->failed_klen = kl;
+    memcpy(ts->failed_key, k, kl <= sizeof ts->failed_key ? kl : 0);
+    ts->read_again = 0;
+    return injected();
+}
+
 static int s_get(const void *k, size_t kl, eng_buf *o, void *u)
 {
     test_store *ts = u;
@@ -151,10 +172,11 @@ static int s_get(const void *k, size_t kl, eng_buf *o, void *u)
     before(ts, TV_GET, k, kl);
     if (ts->read_fn)
         ts->read_fn(k, kl, ts->read_user);
+    read_note(ts, TV_GET, k, kl);
     if (!tick(ts, TV_GET))
         return eng__kvmem_get(&ts->kv, k, kl, o);
     if (ts->mode != TF_FLIP)
-        return injected();
+        return read_failed(ts, TV_GET, k, kl);
     int rc = eng__kvmem_get(&ts->kv, k, kl, o); /* the read "succeeds" with one bit flipped */
     if (rc == ENG_OK && o->len)
         o->data[o->len / 2] ^= 0x10;
@@ -208,13 +230,14 @@ static int s_scan(const void *p, size_t pl, eng_store_scan_fn cb, void *cbu, voi
     test_store *ts = u;
     trace_key(ts, "scan", p, pl);
     before(ts, TV_SCAN, p, pl);
+    read_note(ts, TV_SCAN, p, pl);
     if (tick(ts, TV_SCAN))
-        return injected();
+        return read_failed(ts, TV_SCAN, p, pl);
     if ((!(ts->fail_mask & TV_SCAN_ITEM) || !ts->fail_at) && !ts->read_fn)
         return eng__kvmem_scan(&ts->kv, p, pl, cb, cbu);
     scan_tap t = {ts, cb, cbu, 0};
     int rc = eng__kvmem_scan(&ts->kv, p, pl, tap_item, &t);
-    return t.cut ? injected() : rc;
+    return t.cut ? read_failed(ts, TV_SCAN, p, pl) : rc;
 }
 static int s_begin(void *u)
 {
@@ -367,6 +390,8 @@ uint64_t test_store_failures(const test_store *ts) { return ts->failures; }
 
 void test_store_trace(test_store *ts, int on) { ts->trace = on; }
 
+int test_store_read_again(const test_store *ts) { return ts->read_again; }
+
 void test_store_crash(test_store *ts)
 {
     if (ts->kv.in_batch)
@@ -390,6 +415,24 @@ static int nth_cb(const eng__onode *n, void *user)
         return 1;
     }
     return 0;
+}
+
+typedef struct raw_walk {
+    int (*fn)(const void *key, size_t klen, const void *val, size_t vlen, void *user);
+    void *user;
+} raw_walk;
+
+static int raw_cb(const eng__onode *n, void *user)
+{
+    raw_walk *w = user;
+    return n->dead ? 0 : w->fn(n->key, n->klen, n->val ? n->val : (const uint8_t *)"", n->vlen, w->user);
+}
+
+int test_store_scan_raw(test_store *ts, int (*fn)(const void *key, size_t klen, const void *val, size_t vlen,
+                                                   void *user), void *user)
+{
+    raw_walk w = {fn, user};
+    return eng__omap_scan(&ts->kv.main, "", 0, raw_cb, &w);
 }
 
 const uint8_t *test_store_key_at(test_store *ts, size_t i, size_t *klen)

@@ -47,6 +47,9 @@ void test_store_nofail(test_store *ts);
 /* Calls so far to verbs in @p mask, and how many injected failures fired. */
 uint64_t test_store_calls(const test_store *ts, unsigned mask);
 uint64_t test_store_failures(const test_store *ts);
+/* 1 when the get or scan whose injected failure (TV_GET, TV_SCAN, TV_SCAN_ITEM) fired last
+ * was made again since, with the same key or prefix: its caller retried the read. */
+int test_store_read_again(const test_store *ts);
 /* Print each call (verb, and the key or scan prefix) to stderr while @p on. */
 void test_store_trace(test_store *ts, int on);
 /* Call @p fn(@p user) once, just before the first call among @p mask (TV_GET, TV_SCAN) whose
@@ -65,6 +68,10 @@ void test_store_set_changes(test_store *ts, int (*fn)(void *user), void *user);
 uint64_t test_store_erased(const test_store *ts, uint64_t *keys);
 /* 1 when any committed key or value contains the bytes (a plain byte search). */
 int test_store_grep(test_store *ts, const void *bytes, size_t n);
+/* Each committed key and value in key order, as a scan gives them, without counting a call
+ * (a reader beside an engine whose reads may be set to fail); @p fn returns non-zero to stop. */
+int test_store_scan_raw(test_store *ts, int (*fn)(const void *key, size_t klen, const void *val, size_t vlen,
+                                                   void *user), void *user);
 /* Number of committed keys, and raw access for corruption tests. */
 size_t test_store_count(const test_store *ts);
 int test_store_raw_get(test_store *ts, const char *key, uint8_t **val, size_t *len);

@@ -121,6 +121,68 @@ static void store_faults(void **st)
     fx_close(&f);
 }
 
+/* A check the store cannot answer is no finding about the input: every get and scan of a
+ * message's submit (its audience groups looked up) and of a campaign's create (its control
+ * group checked) failing in turn, on a fresh engine each time (nothing cached), gives
+ * ENG_ESTORAGE naming the read, no report and the store unchanged -- never ENG_EVALIDATION
+ * (found by fuzz_api's read sweep: "validation failed ... storage get of key 'a/o/acme/s'
+ * failed"). A call whose failed read the library made again succeeds. */
+static void reads_failing_in_checks(void **st)
+{
+    (void)st;
+    fx f;
+    fx_open(&f);
+    uint32_t gid = 0, ctl = 0;
+    const char *ids[] = {"c1"};
+    assert_int_equal(eng_customers_import_csv_buffer(f.e, "root", "id\nc1\n", 6, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "ann", fx_groups[0], &gid), ENG_OK);
+    assert_int_equal(eng_group_upload_ids(f.e, "ann", gid, ids, 1, ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_group_create_uploaded(f.e, "ann", "holdout", &ctl), ENG_OK);
+    assert_int_equal(eng_group_upload_ids(f.e, "ann", ctl, ids, 1, ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
+    eng_campaign_spec c = fx_campaign("Reads");
+    uint64_t cid = 0, id = 0;
+    assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
+    eng_message_spec m = fx_message();
+    int failed[2] = {0, 0};
+    for (int op = 0; op < 2; op++) {
+        for (uint64_t nth = 1;; nth++) {
+            if (op == 0) /* a draft to submit */
+                assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
+            fx_reopen(&f);
+            uint8_t before[ENG__SHA256_LEN], after[ENG__SHA256_LEN];
+            store_digest(f.e, before);
+            uint64_t fired = test_store_failures(f.ts);
+            test_store_fail(f.ts, TV_GET | TV_SCAN, nth, 0, TF_ERROR);
+            eng_validation *v = NULL;
+            uint64_t made = 0;
+            char name[32];
+            snprintf(name, sizeof name, "Held out %llu", (unsigned long long)nth);
+            eng_campaign_spec h = fx_campaign(name);
+            h.control_group = ctl;
+            int rc = op ? eng_campaign_create(f.e, "ann", &h, &made, &v) : eng_message_submit(f.e, "ann", id, &v);
+            int did_fail = test_store_failures(f.ts) > fired, again = test_store_read_again(f.ts);
+            test_store_nofail(f.ts);
+            if (!did_fail) {
+                assert_int_equal(rc, ENG_OK);
+                break;
+            }
+            if (rc == ENG_OK) { /* the failed read was made again */
+                assert_true(again);
+                continue;
+            }
+            assert_int_equal(rc, ENG_ESTORAGE);
+            assert_int_equal(eng_error_last()->code, ENG_ESTORAGE);
+            assert_non_null(strstr(eng_error_last()->message, "storage"));
+            assert_null(v);
+            store_digest(f.e, after);
+            assert_memory_equal(before, after, ENG__SHA256_LEN);
+            failed[op]++;
+        }
+    }
+    assert_true(failed[0] > 0 && failed[1] > 0);
+    fx_close(&f);
+}
+
 static eng_time clock_cb(void *u)
 {
     (void)u;
@@ -201,6 +263,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(store_faults),
+        cmocka_unit_test(reads_failing_in_checks),
         cmocka_unit_test(oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
