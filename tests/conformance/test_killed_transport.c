@@ -140,6 +140,9 @@ typedef struct provider {
     uint64_t kill_at;           /* die at this envelope (0: never) ... */
     int kill_before;            /* ... before the provider takes it, else after */
     int in_flight;              /* batches at the provider now */
+    int ad_fd;                  /* the ad platform's log (ad_export_killed) */
+    uint64_t parts;             /* parts this process handed to the platform */
+    uint64_t kill_part;         /* die at this part (0: never), before or after as kill_before */
 } provider;
 
 static provider P;
@@ -228,16 +231,18 @@ static void prov_close(void)
     pthread_mutex_destroy(&P.mu);
 }
 
-/* The kill, inside the callback: first a line saying how many other batches were at
- * the provider then. */
-static void die(void)
+/* The kill, inside the callback: first a line (in the provider's or the platform's log)
+ * saying how many other batches were at the provider then. */
+static void die_in(int fd)
 {
     char line[32];
     int len = snprintf(line, sizeof line, "K\t-\t%d\t-\t0\n", P.in_flight - 1);
-    if (write(P.calls_fd, line, (size_t)len) != len)
+    if (write(fd, line, (size_t)len) != len)
         _exit(6);
     kill(getpid(), SIGKILL);
 }
+
+static void die(void) { die_in(P.calls_fd); }
 
 static int send_batch(const eng_envelope *env, size_t n, int *status, void *user)
 {
@@ -693,6 +698,320 @@ static void killed_in_callback(unsigned callers)
     test_alloc_assert_clean();
 }
 
+/* ---- the ad export killed (ad_export_killed) ----
+ * The platform keeps its log beside the provider's: per call "C" part-key count list-hash,
+ * and the first time it takes a key, one "I" key 0 identifier line per identifier then "A"
+ * key count list-hash (each line one write(): a kill lands between lines). It answers the
+ * call that took every third part "unknown" (the list arrived; the answer lost). */
+
+static char ad_path[700];
+
+static void ad_put(char tag, const char *key, uint64_t count, const char *text)
+{
+    char line[400];
+    int len = snprintf(line, sizeof line, "%c\t%s\t%llu\t%s\n", tag, key, (unsigned long long)count, text);
+    if (write(P.ad_fd, line, (size_t)len) != len)
+        _exit(6);
+}
+
+static int export_part(const eng_ad_manifest *m, const char *const *ids, int *status, void *user)
+{
+    (void)user;
+    pthread_mutex_lock(&P.mu);
+    uint64_t k = ++P.parts;
+    ad_put('C', m->idempotency_key, m->count, m->list_sha256);
+    if (k == P.kill_part && P.kill_before)
+        die_in(P.ad_fd); /* the call made, the platform never took it */
+    int took = !prov_holds(m->idempotency_key);
+    if (took) {
+        snprintf(P.held[P.nheld++], sizeof P.held[0], "%s", m->idempotency_key);
+        for (uint64_t i = 0; i < m->count; i++)
+            ad_put('I', m->idempotency_key, 0, ids[i]);
+        ad_put('A', m->idempotency_key, m->count, m->list_sha256);
+    }
+    *status = took && m->part % 3 == 1 ? ENG_SEND_UNKNOWN : ENG_SEND_ACCEPTED;
+    if (k == P.kill_part)
+        die_in(P.ad_fd); /* taken (or held already); the answer never came */
+    pthread_mutex_unlock(&P.mu);
+    return ENG_OK;
+}
+
+typedef struct adline {
+    char tag;
+    char key[ENG_SEND_KEY_MAX + 1];
+    unsigned long long count;
+    char text[72];
+} adline;
+
+static adline *read_ad(size_t *n)
+{
+    adline *v = calloc(8192, sizeof *v);
+    *n = 0;
+    FILE *f = fopen(ad_path, "r");
+    char buf[400];
+    while (f && fgets(buf, sizeof buf, f)) {
+        assert_non_null(strchr(buf, '\n'));
+        assert_true(*n < 8192);
+        adline *l = &v[*n];
+        assert_int_equal(sscanf(buf, "%c\t%127[^\t]\t%llu\t%71s", &l->tag, l->key, &l->count, l->text), 4);
+        ++*n;
+    }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* The provider's state (accepted keys: sends' and parts') as its logs hold it, its logs open. */
+static void ad_host_open(void)
+{
+    prov_open();
+    size_t n;
+    adline *a = read_ad(&n);
+    for (size_t i = 0; i < n; i++)
+        if (a[i].tag == 'A')
+            snprintf(P.held[P.nheld++], sizeof P.held[0], "%s", a[i].key);
+    free(a);
+    P.ad_fd = open(ad_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    assert_true(P.ad_fd >= 0);
+    P.envelopes = P.parts = P.kill_at = P.kill_part = 0;
+}
+
+static void ad_host_close(void)
+{
+    close(P.ad_fd);
+    prov_close();
+}
+
+static eng_engine *ad_engine(void)
+{
+    eng_engine *e = open_engine(1);
+    eng_dispatch_hooks hk = ENG_DISPATCH_HOOKS_INIT;
+    hk.ad_export = export_part;
+    assert_int_equal(eng_dispatch_hooks_set(e, &hk, NULL), ENG_OK);
+    return e;
+}
+
+/* The part (its key) whose identifiers hold @p hash, and how many parts hold it. */
+static const char *part_of(const adline *v, size_t n, const char *hash, size_t *times)
+{
+    const char *key = NULL;
+    *times = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].tag == 'I' && strcmp(v[i].text, hash) == 0)
+            key = v[i].key, ++*times;
+    return key;
+}
+
+static size_t ad_count(const adline *v, size_t from, size_t n, char tag, const char *key)
+{
+    size_t k = 0;
+    for (size_t i = from; i < n; i++)
+        k += v[i].tag == tag && strcmp(v[i].key, key) == 0;
+    return k;
+}
+
+typedef struct ad_tally {
+    uint64_t crashes, accepted_at_crash, parts_in_doubt, parts_resent, parts_final_kept;
+} ad_tally;
+
+/* The world put back, a child killed inside the export callback at its part @p at (before or
+ * after the platform took it); then the store reopened and checked before the run (a Facebook
+ * send stored accepted is in a part the platform holds), the message run to its end and
+ * checked against both logs: every send accepted; each email key at the provider once; each
+ * customer's identifier in exactly one part the platform took, and the identifiers the
+ * accepted Facebook sends' exactly; each part key taken once, every call of it with the same
+ * list (count and hash); no part final at the crash handed over again, every part in doubt
+ * asked again under its key; one `sent` touch per accepted send; the audit chain whole. */
+static void ad_crash_at(uint64_t at, int before, ad_tally *t)
+{
+    world_keep(0);
+    unlink(calls_path);
+    unlink(acc_path);
+    unlink(ad_path);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ad_host_open();
+        P.kill_part = at;
+        P.kill_before = before;
+        eng_engine *e = ad_engine();
+        _exit(run_message(e) ? 4 : 3); /* 3: the kill not reached */
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+        fail_msg("%s: kill at part %llu: the child ended with status %d", backend, (unsigned long long)at, st);
+    t->crashes++;
+    size_t n0;
+    adline *al = read_ad(&n0);
+    assert_true(n0 > 0 && al[n0 - 1].tag == 'K');
+    free(al);
+    ad_host_open();
+    F.e = ad_engine();
+    /* before the run: accepted only if the platform holds it */
+    int acc_then[N];
+    char hash[N][65];
+    for (uint32_t c = 0; c < N; c++) {
+        char ext[32], phone[40];
+        acc_then[c] = -1;
+        assert_int_equal(eng_customer_external_id(F.e, "root", c, ext, sizeof ext), ENG_OK);
+        snprintf(phone, sizeof phone, "+1-555-%07lu", strtoul(ext + 1, NULL, 10));
+        assert_int_equal(eng_ad_identifier_hash(ENG_CH_FACEBOOK, phone, hash[c], sizeof hash[c]), ENG_OK);
+        eng_send_info s = ENG_SEND_INFO_INIT;
+        if (eng_send_get(F.e, "root", F.message, 0, c, ENG_CH_FACEBOOK, &s) != ENG_OK)
+            continue;
+        acc_then[c] = s.state == ENG_LEDGER_ACCEPTED;
+        if (acc_then[c]) {
+            al = read_ad(&n0);
+            size_t times;
+            const char *key = part_of(al, n0, hash[c], &times);
+            assert_true(times == 1 && ad_count(al, 0, n0, 'A', key) == 1);
+            free(al);
+            t->accepted_at_crash++;
+        } else {
+            assert_false(is_final(s.state)); /* never given up on */
+        }
+    }
+    assert_int_equal(run_message(F.e), ENG_OK);
+    size_t n, np;
+    al = read_ad(&n);
+    pline *pl = read_log(acc_path, &np);
+    size_t killed_at = 0;
+    for (size_t i = 0; i < n; i++)
+        if (al[i].tag == 'K')
+            killed_at = i;
+    size_t ids = 0, emails = 0, sends = 0;
+    for (uint32_t c = 0; c < N; c++) {
+        eng_send_info s = ENG_SEND_INFO_INIT;
+        if (eng_send_get(F.e, "root", F.message, 0, c, ENG_CH_EMAIL, &s) == ENG_OK) {
+            assert_int_equal(s.state, ENG_LEDGER_ACCEPTED);
+            assert_int_equal(count_key(pl, np, s.key), 1);
+            emails++, sends++;
+        }
+        if (eng_send_get(F.e, "root", F.message, 0, c, ENG_CH_FACEBOOK, &s) != ENG_OK) {
+            assert_int_equal(acc_then[c], -1);
+            continue;
+        }
+        sends++;
+        assert_int_equal(s.state, ENG_LEDGER_ACCEPTED);
+        size_t times;
+        const char *key = part_of(al, n, hash[c], &times);
+        assert_int_equal(times, 1); /* in one part the platform took, once */
+        assert_int_equal(ad_count(al, 0, n, 'A', key), 1);
+        if (acc_then[c] == 1)
+            assert_int_equal(ad_count(al, killed_at, n, 'C', key), 0); /* final at the crash: never again */
+        ids++;
+    }
+    size_t nI = 0;
+    for (size_t i = 0; i < n; i++) {
+        nI += al[i].tag == 'I';
+        if (al[i].tag != 'C' && al[i].tag != 'A')
+            continue;
+        for (size_t j = 0; j < i; j++) /* every call of a key carries one list */
+            if ((al[j].tag == 'C' || al[j].tag == 'A') && strcmp(al[j].key, al[i].key) == 0) {
+                assert_int_equal(al[j].count, al[i].count);
+                assert_string_equal(al[j].text, al[i].text);
+            }
+        if (al[i].tag == 'A' && i < killed_at) { /* taken before the crash */
+            int final = 1;
+            for (uint32_t c = 0; c < N; c++) {
+                size_t times;
+                const char *key = part_of(al, n, hash[c], &times);
+                if (key && strcmp(key, al[i].key) == 0 && acc_then[c] != 1)
+                    final = 0;
+            }
+            if (final) {
+                t->parts_final_kept++;
+            } else {
+                t->parts_in_doubt++;
+                assert_true(ad_count(al, killed_at, n, 'C', al[i].key) >= 1); /* asked again, under its key */
+                t->parts_resent++;
+            }
+        }
+    }
+    assert_int_equal(ids, nI); /* nothing else at the platform */
+    assert_int_equal(emails, np); /* nor at the provider */
+    eng_execution_info x = ENG_EXECUTION_INFO_INIT;
+    assert_int_equal(eng_execution_get(F.e, "root", F.message, 0, &x), ENG_OK);
+    assert_int_equal(x.state, ENG_EXEC_FINISHED);
+    assert_int_equal(x.sends, sends);
+    assert_int_equal(x.accepted, sends);
+    uint64_t counts[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], touched = 0;
+    assert_int_equal(eng_touch_status_counts(F.e, "acme", F.campaign, F.message, counts,
+                                             ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT), ENG_OK);
+    for (size_t i = 0; i < ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT; i++)
+        touched += counts[i];
+    assert_int_equal(touched, sends);
+    uint64_t bad = 1;
+    assert_int_equal(eng_audit_verify(F.e, "root", &bad), ENG_OK);
+    assert_int_equal(bad, 0);
+    assert_int_equal(eng_close(F.e), ENG_OK);
+    ad_host_close();
+    free(al);
+    free(pl);
+}
+
+/* The world with Facebook contacts (every 6th withheld consent) and a message with an email
+ * and a Facebook creative; its undisturbed run (its parts counted), then a kill at every part,
+ * before the platform took it and after. */
+static void ad_export_killed(void **state)
+{
+    (void)state;
+    if (test_slow_runtime() && strcmp(backend, "file") != 0)
+        skip();
+    dx_store_open = store_open;
+    store_wipe();
+    dx_world(&F, N, BATCH, 1, 1);
+    char csv[N * 64 + 64], *p = csv;
+    p += sprintf(p, "id,contact.facebook,consent.facebook\n");
+    for (int i = 0; i < N; i++)
+        p += sprintf(p, "c%d,+1-555-%07d,%s\n", i, i, i % 6 == 5 ? "no" : "yes");
+    assert_int_equal(eng_customers_import_csv_buffer(F.e, "root", csv, (size_t)(p - csv), NULL, NULL), ENG_OK);
+    static const eng_creative creatives[] = {
+        {ENG_CH_EMAIL, "Offer", "<p>Hello {{first_name}}</p>{{unsubscribe}}"},
+        {ENG_CH_FACEBOOK, "Diwali offer", "20% off this week"},
+    };
+    eng_message_spec m = dx_message();
+    m.creatives = creatives;
+    m.n_creatives = 2;
+    dx_approve(&F, &m);
+    assert_int_equal(eng_close(F.e), ENG_OK);
+    world_keep(1);
+
+    world_keep(0);
+    unlink(calls_path);
+    unlink(acc_path);
+    unlink(ad_path);
+    ad_host_open();
+    F.e = ad_engine();
+    assert_int_equal(run_message(F.e), ENG_OK);
+    uint64_t parts = P.parts;
+    assert_int_equal(eng_close(F.e), ENG_OK);
+    ad_host_close();
+    assert_true(parts >= 6); /* one a chunk with Facebook customers, the unknown ones twice */
+
+    ad_tally t = {0};
+    uint64_t stride = test_slow_runtime() ? 3 : 1, tried = 0;
+    for (uint64_t at = 1; at <= parts; at += stride, tried += 2) {
+        ad_crash_at(at, 1, &t);
+        ad_crash_at(at, 0, &t);
+    }
+    printf("%s: %llu kills in the ad export callback (%llu parts a run): %llu Facebook sends accepted at a crash, "
+           "%llu parts taken in doubt at a crash all asked again under their key, %llu taken and final never "
+           "again; each identifier in one part\n",
+           backend, (unsigned long long)t.crashes, (unsigned long long)parts, (unsigned long long)t.accepted_at_crash,
+           (unsigned long long)t.parts_in_doubt, (unsigned long long)t.parts_final_kept);
+    assert_int_equal(t.crashes, tried);
+    assert_true(t.parts_in_doubt > 0 && t.parts_final_kept > 0 && t.accepted_at_crash > 0);
+    free(world_img);
+    world_img = NULL;
+    dx_provider_free(&F.prov);
+    dx_store_open = NULL;
+    test_alloc_assert_clean();
+}
+
 static void one_caller(void **state)
 {
     (void)state;
@@ -716,11 +1035,13 @@ int main(int argc, char **argv)
     snprintf(db, sizeof db, "%s/run.db", dir);
     snprintf(calls_path, sizeof calls_path, "%s/calls.log", dir);
     snprintf(acc_path, sizeof acc_path, "%s/accepted.log", dir);
+    snprintf(ad_path, sizeof ad_path, "%s/platform.log", dir);
     snprintf(pg_table, sizeof pg_table, "killed_run_%d", (int)getpid());
     snprintf(pg_world, sizeof pg_world, "killed_world_%d", (int)getpid());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_caller),
         cmocka_unit_test(two_callers),
+        cmocka_unit_test(ad_export_killed),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
 #ifdef KT_POSTGRES
