@@ -993,8 +993,9 @@ static void ad_export_killed(void **state)
     assert_true(parts >= 6); /* one a chunk with Facebook customers, the unknown ones twice */
 
     ad_tally t = {0};
-    uint64_t stride = test_slow_runtime() ? 3 : 1, tried = 0;
-    for (uint64_t at = 1; at <= parts; at += stride, tried += 2) {
+    /* under valgrind and TSan the middle part only (the file store) */
+    uint64_t first = test_slow_runtime() ? parts / 2 : 1, last = test_slow_runtime() ? parts / 2 : parts, tried = 0;
+    for (uint64_t at = first; at <= last; at++, tried += 2) {
         ad_crash_at(at, 1, &t);
         ad_crash_at(at, 0, &t);
     }
