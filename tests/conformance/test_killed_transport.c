@@ -51,7 +51,7 @@
 
 static const char *backend;
 static char *dir;
-static char db[700], calls_path[700], acc_path[700], pg_table[64], pg_world[64];
+static char db[700], calls_path[700], acc_path[700], ad_path[700], pg_table[64], pg_world[64];
 
 /* ---- the stores: open the run's, keep the world, put it back ---- */
 
@@ -384,6 +384,46 @@ static eng_event_report provider_receipts(eng_engine *e, const pline *al, size_t
     return rep;
 }
 
+/* The world's store back in place of the run's, the provider's and the platform's logs gone. */
+static void world_back(void)
+{
+    world_keep(0);
+    unlink(calls_path);
+    unlink(acc_path);
+    unlink(ad_path);
+}
+
+/* The world back, and a child to run on it (0 in the child). */
+static pid_t world_fork(void)
+{
+    world_back();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    return pid;
+}
+
+/* Sends of the message with a touch (each one furthest status). */
+static uint64_t touched_sends(void)
+{
+    uint64_t counts[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], touched = 0;
+    assert_int_equal(eng_touch_status_counts(F.e, "acme", F.campaign, F.message, counts,
+                                             ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT), ENG_OK);
+    for (size_t i = 0; i < ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT; i++)
+        touched += counts[i];
+    return touched;
+}
+
+/* The audit chain whole, the engine closed. */
+static void audit_whole_close(void)
+{
+    uint64_t bad = 1;
+    assert_int_equal(eng_audit_verify(F.e, "root", &bad), ENG_OK);
+    assert_int_equal(bad, 0);
+    assert_int_equal(eng_close(F.e), ENG_OK);
+}
+
 static eng_engine *open_engine(unsigned callers)
 {
     F.tm = (eng_transport_methods){ENG_TRANSPORT_METHODS_VERSION, NULL, NULL, send_batch, callers, BATCH};
@@ -395,13 +435,7 @@ static eng_engine *open_engine(unsigned callers)
  * killed, 0 when it finished first (only two_callers may: the envelopes' order varies). */
 static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
 {
-    world_keep(0);
-    unlink(calls_path);
-    unlink(acc_path);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = world_fork();
     if (pid == 0) {
         prov_open();
         P.envelopes = 0;
@@ -586,12 +620,8 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
     assert_int_equal(eng_message_status_get(m, &ms), ENG_OK);
     assert_int_equal(ms.state, ENG_STATE_EXECUTED);
     eng_message_free(m);
-    uint64_t counts[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], touched = 0;
-    assert_int_equal(eng_touch_status_counts(F.e, "acme", F.campaign, F.message, counts,
-                                             ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT), ENG_OK);
-    for (size_t i = 0; i < ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT; i++)
-        touched += counts[i];
-    assert_int_equal(touched, x.accepted + (early ? expired_held : 0)); /* a `sent` touch per accepted send */
+    uint64_t counts[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], touched;
+    assert_int_equal(touched_sends(), x.accepted + (early ? expired_held : 0)); /* a `sent` touch per accepted send */
     /* Every key the provider holds gets its receipt (after a reopen, one crash in four): all
      * join, none waits, the expired ones' too; each send held is touched once, delivered. */
     if (t->crashes % 4 == 1) {
@@ -614,10 +644,7 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
     assert_int_equal(delivered, touched);
     assert_int_equal(touched, na);
     t->expired_joined += expired_held;
-    uint64_t bad = 1;
-    assert_int_equal(eng_audit_verify(F.e, "root", &bad), ENG_OK);
-    assert_int_equal(bad, 0);
-    assert_int_equal(eng_close(F.e), ENG_OK);
+    audit_whole_close();
     prov_close();
     free(cl);
     free(al);
@@ -649,9 +676,7 @@ static void killed_in_callback(unsigned callers)
     assert_int_equal(eng_close(F.e), ENG_OK);
     world_keep(1);
 
-    world_keep(0);
-    unlink(calls_path);
-    unlink(acc_path);
+    world_back();
     prov_open();
     P.envelopes = P.kill_at = 0;
     F.e = open_engine(1);
@@ -703,8 +728,6 @@ static void killed_in_callback(unsigned callers)
  * and the first time it takes a key, one "I" key 0 identifier line per identifier then "A"
  * key count list-hash (each line one write(): a kill lands between lines). It answers the
  * call that took every third part "unknown" (the list arrived; the answer lost). */
-
-static char ad_path[700];
 
 static void ad_put(char tag, const char *key, uint64_t count, const char *text)
 {
@@ -824,14 +847,7 @@ typedef struct ad_tally {
  * asked again under its key; one `sent` touch per accepted send; the audit chain whole. */
 static void ad_crash_at(uint64_t at, int before, ad_tally *t)
 {
-    world_keep(0);
-    unlink(calls_path);
-    unlink(acc_path);
-    unlink(ad_path);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = world_fork();
     if (pid == 0) {
         ad_host_open();
         P.kill_part = at;
@@ -938,16 +954,8 @@ static void ad_crash_at(uint64_t at, int before, ad_tally *t)
     assert_int_equal(x.state, ENG_EXEC_FINISHED);
     assert_int_equal(x.sends, sends);
     assert_int_equal(x.accepted, sends);
-    uint64_t counts[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], touched = 0;
-    assert_int_equal(eng_touch_status_counts(F.e, "acme", F.campaign, F.message, counts,
-                                             ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT), ENG_OK);
-    for (size_t i = 0; i < ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT; i++)
-        touched += counts[i];
-    assert_int_equal(touched, sends);
-    uint64_t bad = 1;
-    assert_int_equal(eng_audit_verify(F.e, "root", &bad), ENG_OK);
-    assert_int_equal(bad, 0);
-    assert_int_equal(eng_close(F.e), ENG_OK);
+    assert_int_equal(touched_sends(), sends);
+    audit_whole_close();
     ad_host_close();
     free(al);
     free(pl);
@@ -980,10 +988,7 @@ static void ad_export_killed(void **state)
     assert_int_equal(eng_close(F.e), ENG_OK);
     world_keep(1);
 
-    world_keep(0);
-    unlink(calls_path);
-    unlink(acc_path);
-    unlink(ad_path);
+    world_back();
     ad_host_open();
     F.e = ad_engine();
     assert_int_equal(run_message(F.e), ENG_OK);
