@@ -130,11 +130,69 @@ static int eng_at_cb(const eng__touch_cols *c, void *u)
     return 0;
 }
 
+/* Each send's next touch: the customer's next send by the org at a later time, before @p before, in
+ * milliseconds after the send plus one (0: none; UINT32_MAX: beyond 49 days, past any window). */
+typedef struct xe_ts {
+    eng_time t;
+    uint32_t s;
+} xe_ts;
+
+static int cmp_ts(const void *a, const void *b)
+{
+    const xe_ts *x = a, *y = b;
+    return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static int next_sends(eng__mem *mem, const eng__sends_view *v, uint16_t code, eng_time before, uint32_t ncust,
+                      uint32_t *next)
+{
+    uint32_t *off = eng__calloc(mem, (size_t)ncust + 1, sizeof *off), m = 0;
+    if (!off)
+        return eng__nomem();
+    for (uint32_t s = 0; s < v->n; s++)
+        if (v->hot[s].org == code && v->customer[s] < ncust && v->sent_at[s] < before)
+            off[v->customer[s] + 1]++, m++;
+    xe_ts *ts = eng__malloc(mem, (m ? m : 1) * sizeof *ts);
+    if (!ts) {
+        eng__free(mem, off);
+        return eng__nomem();
+    }
+    for (uint32_t c = 0; c < ncust; c++)
+        off[c + 1] += off[c];
+    for (uint32_t s = 0; s < v->n; s++)
+        if (v->hot[s].org == code && v->customer[s] < ncust && v->sent_at[s] < before)
+            ts[off[v->customer[s]]++] = (xe_ts){v->sent_at[s], s};
+    for (uint32_t c = 0, lo = 0; c < ncust; c++) { /* off[c] is now the end of c's sends */
+        uint32_t hi = off[c];
+        if (hi - lo > 1)
+            qsort(ts + lo, hi - lo, sizeof *ts, cmp_ts);
+        for (uint32_t i = lo, j; i < hi; i = j) { /* sends at one time share the next later one */
+            for (j = i + 1; j < hi && ts[j].t == ts[i].t; j++)
+                ;
+            for (uint32_t x = i; x < j; x++) {
+                eng_time d = j < hi ? ts[j].t - ts[x].t : -1;
+                next[ts[x].s] = d < 0 ? 0 : d < UINT32_MAX - 1 ? (uint32_t)d + 1 : UINT32_MAX;
+            }
+        }
+        lo = hi;
+    }
+    eng__free(mem, ts);
+    eng__free(mem, off);
+    return ENG_OK;
+}
+
 /* Does send s's customer buy from the send to XE_CONV_WINDOW after it, or to its first engagement (@p first,
- * eng_at) when that came later, by @p now? */
-static int converted(const txn_idx *t, const eng__sends_view *v, uint32_t s, const uint32_t *first, eng_time now)
+ * eng_at) when that came later, by @p now? The window ends before the customer's next touch by the org
+ * (@p next, next_sends): a purchase after another campaign reached the customer is that campaign's to claim.
+ * Why: with campaigns closer than the window (waves a day apart, genworld.py world 133), a send that was not
+ * engaged bought the next waves' conversions, its "organic" rate read 10-30 %, every channel's increment
+ * about 0, and a campaign replayed without sales had them, from the waves after it. */
+static int converted(const txn_idx *t, const eng__sends_view *v, uint32_t s, const uint32_t *first,
+                     const uint32_t *next, eng_time now)
 {
     eng_time to = v->sent_at[s] + XE_CONV_WINDOW, at = v->sent_at[s] + (eng_time)(first[s] ? first[s] - 1 : 0) * 1000;
+    eng_time cut = next[s] && next[s] < UINT32_MAX ? v->sent_at[s] + (eng_time)(next[s] - 1) - 1 : INT64_MAX;
+    to = cut < to ? cut : to;
     to = at > to ? at : to;
     return txn_in(t, v->customer[s], v->sent_at[s], to < now ? to : now);
 }
@@ -179,8 +237,13 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
     /* When each send was engaged: a purchase handed over with a late response (stamped, like it, days after
      * the send) is the engagement's conversion, not a purchase outside the send's window. */
     eng_at ea = {&v, NULL};
+    uint32_t *next = NULL;
     if (!rc && !(ea.first = eng__calloc(&e->mem, v.n, sizeof *ea.first)))
         rc = eng__nomem();
+    if (!rc && !(next = eng__calloc(&e->mem, v.n, sizeof *next)))
+        rc = eng__nomem();
+    if (!rc)
+        rc = next_sends(&e->mem, &v, code, before, ncust, next);
     if (!rc) {
         eng__touch_filter f;
         eng__touch_filter_init(&f);
@@ -194,7 +257,7 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
     for (uint32_t s = 0; s < v.n && !rc; s++) {
         if (!seeds(&v, s, code, before, idx) || v.customer[s] >= ncust || sold[v.ctx[s]])
             continue;
-        sold[v.ctx[s]] = (uint8_t)converted(&t, &v, s, ea.first, now);
+        sold[v.ctx[s]] = (uint8_t)converted(&t, &v, s, ea.first, next, now);
     }
     /* Pass 2: per segment x channel, engaged sends and their conversions, and the delivered sends not
      * engaged and theirs (the organic rate; weights decay with age). */
@@ -211,7 +274,7 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
             continue;
         unsigned g = eng__xe_segment_of(xe, c);
         double w = exp(lf * (double)(before - v.sent_at[s]) / (double)XE_CONV_PERIOD);
-        int conv = converted(&t, &v, s, ea.first, now);
+        int conv = converted(&t, &v, s, ea.first, next, now);
         if (engaged) {
             en[(size_t)g * K + (unsigned)idx[ch]] += w;
             ec[(size_t)g * K + (unsigned)idx[ch]] += w * conv;
@@ -255,5 +318,6 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
     eng__free(&e->mem, sold);
     eng__free(&e->mem, acc);
     eng__free(&e->mem, ea.first);
+    eng__free(&e->mem, next);
     return rc;
 }
