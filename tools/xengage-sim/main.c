@@ -13,7 +13,8 @@
  * world's own parameters / X-Engage's fitted ones (qpost.c); qr the same with each customer's
  * responsiveness r known (the ceiling of any information about it). --lgn (direct driver) turns
  * on X-Engage's logit-normal engagement estimate (xengage_lgn.c, off by default). --calib (direct driver)
- * prints X-Engage's own estimates against the truth decision by decision (calib.c).
+ * prints X-Engage's own estimates against the truth decision by decision (calib.c). --channels prints each wave's
+ * sends and their exact net value per channel for xengage, the oracle and priority (where a world's shortfall is).
  *
  * Scenarios: outage, drift, budget, cheap, dear, lowvalue (K = 10 is a world
  * file). --budget SHARE (or the world file's `budget`) caps each wave's spend at
@@ -30,7 +31,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] [--delay fit|true|off] "
                     "[--waves W] [--sales-history WEEKS] [--order-sd X] [--budget SHARE] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
-                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit,qr] [--lgn] [--calib] "
+                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit,qr] [--lgn] [--calib] [--channels] "
                     "[--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]\n");
     exit(2);
 }
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
     o.policies = (1u << P_COUNT) - 1;
     o.trace = -1;
     o.calib = 0;
+    o.channels = 0;
     size_t seeds = 5;
     uint64_t seed0 = 1;
     long customers = -1, waves = -1, sales_weeks = -1;
@@ -79,6 +81,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(k, "--calib") == 0) {
             o.calib = 1;
+            continue;
+        }
+        if (strcmp(k, "--channels") == 0) {
+            o.channels = 1;
             continue;
         }
         if (strcmp(k, "--lgn") == 0) {

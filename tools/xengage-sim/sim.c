@@ -82,6 +82,33 @@ static int greedy_pick(const xs_params *p, const hist *h, unsigned reach)
     return first_reachable(p, reach);
 }
 
+/* --channels: one wave's sends and their exact net value per channel, of xengage, the oracle and priority. */
+typedef struct chan_tally {
+    double n[3][XS_MAXK], v[3][XS_MAXK];
+} chan_tally;
+
+static void tally(chan_tally *t, int who, const xs_world *w, uint32_t i, int c)
+{
+    if (!t || c < 0)
+        return;
+    xs_outcome o;
+    xs_expect(w, i, 1u << c, &o);
+    t->n[who][c] += 1, t->v[who][c] += o.net;
+}
+
+static void tally_print(chan_tally *t, const xs_params *p, uint64_t seed, unsigned wave)
+{
+    static const char *nm[3] = {"xengage", "oracle", "priority"};
+    for (int j = 0; t && j < 3; j++) {
+        printf("channels seed %llu wave %u %-8s", (unsigned long long)seed, wave, nm[j]);
+        for (unsigned c = 0; c < p->k; c++)
+            printf(" %s %.0f/%.0f", p->ch[c].name, t->n[j][c], t->v[j][c]);
+        printf("\n");
+    }
+    if (t)
+        memset(t, 0, sizeof *t);
+}
+
 static void add(xs_wm *m, const xs_world *w, uint32_t i, unsigned set)
 {
     if (!set)
@@ -267,12 +294,15 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
         abort();
     double t_x = 0;
     xs_calib_acc *cal = NULL;
+    chan_tally *ct = o->channels ? calloc(1, sizeof *ct) : NULL;
     if (o->calib && L[1].drv && L[1].drv->estimate) {
         cal = xs_calib_open(&r->cal);
         r->has_calib = 1;
     }
     for (unsigned wave = 1; wave <= W; wave++) {
         double wtruth[2] = {0, 0}, wn = 0; /* this wave's exact values of priority and greedy */
+        if (ct)
+            memset(ct, 0, sizeof *ct);
         xs_world_wave(&w, wave);
         double t0 = (wave - 1) * p->wave_gap_h;
         double sendall_cost = 0;
@@ -299,7 +329,9 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
             c = uniform_reachable(reach, xs_u(seed, i, wave, U_RANDOM));
             if (c >= 0 && (o->policies >> P_RANDOM & 1))
                 add(&r->w[P_RANDOM][wave - 1], &w, i, 1u << c);
+            tally(ct, 2, &w, i, first_reachable(p, reach));
             c = xs_oracle_pick(&w, i, 0, NULL);
+            tally(ct, 1, &w, i, c);
             if (c >= 0)
                 add(&r->w[P_ORACLE][wave - 1], &w, i, 1u << c);
         }
@@ -385,6 +417,8 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
                         continue;
                     }
                     add(m, &w, i, 1u << c);
+                    if (l->policy == P_XENGAGE)
+                        tally(ct, 0, &w, i, c);
                     spent += p->ch[c].cost;
                     if (l->drv && budget >= 0 && ch[x].explored)
                         pace[2] += p->ch[c].cost;
@@ -428,6 +462,8 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
             }
             if (l->drv && l->drv->wave_done)
                 l->drv->wave_done(l->drv, wave);
+            if (l->policy == P_XENGAGE)
+                tally_print(ct, p, seed, wave);
             if (l->drv && l->drv->credits && wave <= XS_MAXW)
                 r->capped[wave - 1] = l->drv->credits(l->drv, wave, r->credits[wave - 1]);
             for (int t = 0; l->drv && l->drv->report_ope && t < 2 && wave <= XS_MAXW; t++) {
@@ -458,7 +494,7 @@ int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed
         if (L[j].drv)
             L[j].drv->close(L[j].drv);
     }
-    free(batch), free(ids), free(ch);
+    free(batch), free(ids), free(ch), free(ct);
     xs_world_free(&w);
     return 0;
 }

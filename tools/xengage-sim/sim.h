@@ -70,6 +70,8 @@ typedef struct xs_sim_opts {
     unsigned policies; /* bit set of P_* */
     long trace;        /* >= 0: print xengage's trace of this customer at each wave */
     int calib;         /* collect xs_calib (the direct driver's estimates against the truth) */
+    int channels;      /* --channels: print each wave's sends and true net value per channel (xengage, oracle,
+                          priority) */
 } xs_sim_opts;
 
 int xs_run_seed(const xs_params *p, uint64_t seed, const xs_sim_opts *o, xs_seed_result *r);
