@@ -46,6 +46,7 @@ double eng__xengage_credits_per_unit = 1.0;
 #define XE_WINDOW_SAMPLES 20
 #define XE_SEEN 1u
 #define XE_OPEN 2u
+#define XE_RESPONSES (1u << ENG_TOUCH_OPENED | 1u << ENG_TOUCH_CLICKED) /* a send's mask: answered */
 
 typedef struct xe_exec {
     eng__xe *xe;
@@ -97,27 +98,97 @@ static void org_key(char *buf, size_t cap, const char *org, uint32_t channels)
 
 /* ---- history from the org's earlier campaigns ---- */
 
+/* The first response of each send of the history (scratch per send: 1 when counted) into its channel's delays. */
+typedef struct hist_delay {
+    const eng__sends_view *v;
+    const int8_t *idx;   /* engine channel -> optimizer channel */
+    eng__xe_delays *dl;  /* per optimizer channel */
+    uint8_t *first;
+    eng_time before;
+} hist_delay;
+
+static int hist_delay_cb(const eng__touch_cols *c, void *u)
+{
+    hist_delay *d = u;
+    for (size_t i = 0; i < c->n; i++) {
+        uint32_t s = c->send[i];
+        if (s >= d->v->n || d->first[s] || c->time[i] < d->v->sent_at[s] || d->v->sent_at[s] >= d->before)
+            continue;
+        int j = c->channel[i] < ENG_CH_COUNT ? d->idx[c->channel[i]] : -1;
+        if (j >= 0) {
+            d->first[s] = 1;
+            eng__xe_delays_answered(&d->dl[j], (double)(c->time[i] - d->v->sent_at[s]));
+        }
+    }
+    return 0;
+}
+
+/* A history send not answered yet counts as a miss with the chance that its answer, if one comes, would have come
+ * by @p before (its channel's delays over the org's sends, xengage_delay.c, as learn() weighs its own open sends),
+ * drawn from the send's id and the execution's seed. Why: the next wave's history held the last wave's sends of
+ * hours ago, unanswered, as misses: a channel whose answers take days read a fraction of its engagement
+ * (genworld.py world 91: push answered after 58 h on average, waves 72 h apart, wave 2 2 % of the oracle). */
 static int seed_history(eng_engine *e, const char *org, eng_time before, xe_exec *x)
 {
+    uint16_t code;
+    if (eng__ev_org_code(e, org, &code) != ENG_OK)
+        return ENG_OK; /* no events yet */
+    eng__sends_view v;
+    int rc = eng__sends_view_get(e, &v);
+    if (rc)
+        return rc;
+    eng__xe_delays dl[ENG__XE_MAXK];
+    for (unsigned j = 0; j < x->k; j++)
+        eng__xe_delays_init(&dl[j], XE_WINDOW_SAMPLES, (double)XE_WINDOW_DEFAULT / 3);
+    hist_delay hd = {&v, x->idx, dl, NULL, before};
+    if (!(hd.first = eng__calloc(&e->mem, v.n ? v.n : 1, 1)))
+        return eng__nomem();
+    eng__touch_filter f;
+    eng__touch_filter_init(&f);
+    f.org = org;
+    f.statuses = 1u << ENG_TOUCH_OPENED | 1u << ENG_TOUCH_CLICKED;
+    rc = eng__touch_scan(e, &f, hist_delay_cb, &hd);
+    for (uint32_t s = 0; !rc && s < v.n; s++) {
+        int ch = v.hot[s].channel, j = ch < ENG_CH_COUNT ? x->idx[ch] : -1;
+        if (v.hot[s].org == code && j >= 0 && v.sent_at[s] < before && !(v.hot[s].mask & XE_RESPONSES))
+            eng__xe_delays_open(&dl[j], (double)(before - v.sent_at[s]), 1);
+    }
+    double mean[ENG__XE_MAXK];
+    for (unsigned j = 0; j < x->k; j++)
+        mean[j] = eng__xe_delay_fit(&dl[j], NULL);
     const uint32_t block = 65536;
-    uint32_t *sends = eng__malloc(&e->mem, (size_t)block * ENG_CH_COUNT * sizeof *sends);
-    uint32_t *resp = eng__malloc(&e->mem, (size_t)block * ENG_CH_COUNT * sizeof *resp);
-    int rc = sends && resp ? ENG_OK : eng__nomem();
+    uint32_t *sends = eng__malloc(&e->mem, (size_t)block * ENG__XE_MAXK * sizeof *sends);
+    uint32_t *resp = eng__malloc(&e->mem, (size_t)block * ENG__XE_MAXK * sizeof *resp);
+    rc = rc ? rc : sends && resp ? ENG_OK : eng__nomem();
+    uint64_t seed = eng__xe_cfg(x->xe)->seed ^ 0x6869737479ull;
     for (uint32_t lo = 0; lo < x->ncust && !rc; lo += block) {
         uint32_t hi = x->ncust - lo < block ? x->ncust : lo + block;
-        memset(sends, 0, (size_t)(hi - lo) * ENG_CH_COUNT * sizeof *sends);
-        memset(resp, 0, (size_t)(hi - lo) * ENG_CH_COUNT * sizeof *resp);
-        if ((rc = eng__touch_history(e, org, 0, before, lo, hi, sends, resp)))
-            break;
+        memset(sends, 0, (size_t)(hi - lo) * ENG__XE_MAXK * sizeof *sends);
+        memset(resp, 0, (size_t)(hi - lo) * ENG__XE_MAXK * sizeof *resp);
+        for (uint32_t s = 0; s < v.n; s++) {
+            uint32_t c = v.customer[s];
+            int ch = v.hot[s].channel, j = ch < ENG_CH_COUNT ? x->idx[ch] : -1;
+            if (v.hot[s].org != code || c < lo || c >= hi || j < 0 || v.sent_at[s] >= before)
+                continue;
+            size_t at = (size_t)(c - lo) * ENG__XE_MAXK + (unsigned)j;
+            if (v.hot[s].mask & XE_RESPONSES) {
+                sends[at]++, resp[at]++;
+                continue;
+            }
+            double w = eng__xe_delay_cdf(mean[j], (double)(before - v.sent_at[s]));
+            uint64_t h = eng__mix64(seed ^ (uint64_t)s * 0x9e3779b97f4a7c15ull);
+            sends[at] += (double)(h >> 11) * 0x1p-53 < w;
+        }
         for (uint32_t c = lo; c < hi; c++)
             for (unsigned j = 0; j < x->k; j++) {
-                size_t at = (size_t)(c - lo) * ENG_CH_COUNT + x->chan[j];
+                size_t at = (size_t)(c - lo) * ENG__XE_MAXK + j;
                 uint32_t n = sends[at] > 255 ? 255 : sends[at], r = resp[at] > n ? n : resp[at];
                 for (uint32_t t = 0; t < n; t++)
                     eng__xe_observe(x->xe, c, eng__xe_segment_of(x->xe, c), j,
                                     ENG__XE_DELIVERED | ENG__XE_NO_CONV | (t < r ? ENG__XE_ENGAGED : 0));
             }
     }
+    eng__free(&e->mem, hd.first);
     eng__free(&e->mem, sends);
     eng__free(&e->mem, resp);
     return rc;
