@@ -83,6 +83,8 @@ def gen(seed, python=False):
             delay = _logu(rnd, 0.05, 400)
             window = delay * rnd.uniform(1.5, 4)
         chans.append([name, reach, cost, qbar, conv, delivery, delay, window])
+    if all(c[1] == 0 for c in chans):  # nobody reachable: the engine refuses the message (no test recipient), as
+        chans[0][1] = 0.05             # it should; a host would not send it (world 127). No draw: others unchanged
     control = rnd.choice((0.0, 0.02, 0.05, 0.1, 0.2, 0.5))
     if python:  # the seed's 100,000 test customers, reachable on some channel, within 200,000 customers
         control = min(control, 0.1)
