@@ -360,7 +360,7 @@ static void customer_values(void **state)
     (void)state;
     dx f;
     xe_world(&f);
-    uint32_t *hi = malloc(f.n * sizeof *hi), *lo = malloc(f.n * sizeof *lo);
+    uint32_t *hi = calloc(f.n, sizeof *hi), *lo = calloc(f.n, sizeof *lo); /* calloc: gcc -O3 saw them unset */
     size_t nh = 0, nl = 0;
     for (uint32_t c = 0; c < f.n; c++) {
         if (c % 4 == 0)
