@@ -130,19 +130,39 @@ static int eng_at_cb(const eng__touch_cols *c, void *u)
     return 0;
 }
 
-/* Each send's next touch: the customer's next send by the org at a later time, before @p before, in
- * milliseconds after the send plus one (0: none; UINT32_MAX: beyond 49 days, past any window). */
-typedef struct xe_ts {
-    eng_time t;
-    uint32_t s;
-} xe_ts;
-
-static int cmp_ts(const void *a, const void *b)
+/* Send ids @p id[0..n) in ascending send time: already so as a rule (a customer's sends are made in time order),
+ * else an in-place heap sort (no scratch: the sends' list is the org's whole history). */
+static void sort_by_time(uint32_t *id, uint32_t n, const eng_time *at)
 {
-    const xe_ts *x = a, *y = b;
-    return x->t < y->t ? -1 : x->t > y->t;
+    uint32_t i = 1;
+    while (i < n && at[id[i - 1]] <= at[id[i]])
+        i++;
+    if (i >= n)
+        return;
+    for (uint32_t end = n, k = n / 2;;) { /* heapify, then pop the latest to the end */
+        if (k > 0)
+            k--;
+        else if (--end > 0) {
+            uint32_t t = id[0];
+            id[0] = id[end], id[end] = t;
+        } else
+            return;
+        for (uint32_t r = k;;) {
+            uint32_t c = 2 * r + 1;
+            if (c >= end)
+                break;
+            if (c + 1 < end && at[id[c + 1]] > at[id[c]])
+                c++;
+            if (at[id[c]] <= at[id[r]])
+                break;
+            uint32_t t = id[r];
+            id[r] = id[c], id[c] = t, r = c;
+        }
+    }
 }
 
+/* Each send's next touch: the customer's next send by the org at a later time, before @p before, in
+ * milliseconds after the send plus one (0: none; UINT32_MAX: beyond 49 days, past any window). */
 static int next_sends(eng__mem *mem, const eng__sends_view *v, uint16_t code, eng_time before, uint32_t ncust,
                       uint32_t *next)
 {
@@ -152,8 +172,8 @@ static int next_sends(eng__mem *mem, const eng__sends_view *v, uint16_t code, en
     for (uint32_t s = 0; s < v->n; s++)
         if (v->hot[s].org == code && v->customer[s] < ncust && v->sent_at[s] < before)
             off[v->customer[s] + 1]++, m++;
-    xe_ts *ts = eng__malloc(mem, (m ? m : 1) * sizeof *ts);
-    if (!ts) {
+    uint32_t *ids = eng__malloc(mem, (m ? m : 1) * sizeof *ids);
+    if (!ids) {
         eng__free(mem, off);
         return eng__nomem();
     }
@@ -161,22 +181,21 @@ static int next_sends(eng__mem *mem, const eng__sends_view *v, uint16_t code, en
         off[c + 1] += off[c];
     for (uint32_t s = 0; s < v->n; s++)
         if (v->hot[s].org == code && v->customer[s] < ncust && v->sent_at[s] < before)
-            ts[off[v->customer[s]]++] = (xe_ts){v->sent_at[s], s};
+            ids[off[v->customer[s]]++] = s;
     for (uint32_t c = 0, lo = 0; c < ncust; c++) { /* off[c] is now the end of c's sends */
         uint32_t hi = off[c];
-        if (hi - lo > 1)
-            qsort(ts + lo, hi - lo, sizeof *ts, cmp_ts);
+        sort_by_time(ids + lo, hi - lo, v->sent_at);
         for (uint32_t i = lo, j; i < hi; i = j) { /* sends at one time share the next later one */
-            for (j = i + 1; j < hi && ts[j].t == ts[i].t; j++)
+            eng_time t = v->sent_at[ids[i]];
+            for (j = i + 1; j < hi && v->sent_at[ids[j]] == t; j++)
                 ;
-            for (uint32_t x = i; x < j; x++) {
-                eng_time d = j < hi ? ts[j].t - ts[x].t : -1;
-                next[ts[x].s] = d < 0 ? 0 : d < UINT32_MAX - 1 ? (uint32_t)d + 1 : UINT32_MAX;
-            }
+            eng_time d = j < hi ? v->sent_at[ids[j]] - t : -1;
+            for (uint32_t x = i; x < j; x++)
+                next[ids[x]] = d < 0 ? 0 : d < UINT32_MAX - 1 ? (uint32_t)d + 1 : UINT32_MAX;
         }
         lo = hi;
     }
-    eng__free(mem, ts);
+    eng__free(mem, ids);
     eng__free(mem, off);
     return ENG_OK;
 }
