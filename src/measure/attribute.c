@@ -500,6 +500,8 @@ int eng__attr_finish(run *x, eng_report **out)
         rc = x->threads ? eng__attr_walk_split(x, x->threads) : eng__attr_walk(x);
     if (!rc)
         rc = eng__attr_control(x);
+    if (!rc) /* a money figure past int64 is an error, never a wrapped number */
+        rc = eng__report_range(x->r);
     if (!rc) {
         rc = eng__enter(x->e);
         if (!rc) {

@@ -337,14 +337,17 @@ int eng__attr_walk(eng__attr *a);
 int eng__attr_control(eng__attr *a);
 
 /* Money: round x / den half-even (den > 0). */
-int64_t eng__div_half_even(eng__i128 x, eng__i128 den);
+eng__i128 eng__div_half_even(eng__i128 x, eng__i128 den);
 /* 10^k as an i128, k <= 30. */
 eng__i128 eng__pow10_128(int k);
 /* Print minor units with @p places decimals into buf (at least 48 bytes). */
 void eng__money_fmt(char *buf, size_t cap, int64_t v, int places);
 
-/* Figures of one scope; @p ctl supplies the control figures for channel scopes. */
-void eng__report_figures(const eng_report *r, const eng__acc *a, const eng__acc *ctl, eng_report_figures *f);
+/* Figures of one scope; @p ctl supplies the control figures for channel scopes. Returns the
+ * name of a money figure that does not fit its int64 (then stored wrapped), or NULL. */
+const char *eng__report_figures(const eng_report *r, const eng__acc *a, const eng__acc *ctl, eng_report_figures *f);
+/* ENG_ERANGE naming the scope and figure when a money figure of @p r does not fit an int64. */
+int eng__report_range(const eng_report *r);
 
 
 /* ---- the engine-level campaign report (campaign.c reads events, ope.c the model and the ledger) ---- */

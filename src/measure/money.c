@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-int64_t eng__div_half_even(eng__i128 x, eng__i128 den)
+eng__i128 eng__div_half_even(eng__i128 x, eng__i128 den)
 {
     int neg = x < 0;
     if (neg)
@@ -12,7 +12,7 @@ int64_t eng__div_half_even(eng__i128 x, eng__i128 den)
     eng__i128 twice = r * 2;
     if (twice > den || (twice == den && (q & 1)))
         q++;
-    return (int64_t)(neg ? -q : q);
+    return neg ? -q : q;
 }
 
 eng__i128 eng__pow10_128(int k)

@@ -89,12 +89,18 @@ ENG_API int eng_measure_org(eng_engine *engine, const eng_touch_columns *touches
         f.sent += g.sent;
         f.delivered += g.delivered;
         f.responders += g.responders;
-        f.responder_sales += g.responder_sales;
-        f.credits_spent += g.credits_spent;
-        if (g.incremental_known) {
-            f.incremental_known = 1;
-            f.incremental_sales += g.incremental_sales;
-        }
+        /* Each campaign's figures fit an int64 (eng__report_range); their sum may not. */
+        const char *wide = NULL;
+        if (__builtin_add_overflow(f.responder_sales, g.responder_sales, &f.responder_sales))
+            wide = "responder_sales";
+        else if (__builtin_add_overflow(f.credits_spent, g.credits_spent, &f.credits_spent))
+            wide = "credits_spent";
+        else if (g.incremental_known &&
+                 __builtin_add_overflow(f.incremental_sales, g.incremental_sales, &f.incremental_sales))
+            wide = "incremental_sales";
+        if (wide)
+            return eng__err(ENG_ERANGE, "campaigns", "campaign %zu: the org's %s is beyond a 64-bit count", i, wide);
+        f.incremental_known |= g.incremental_known;
     }
     if ((rc = eng__prog_end(&pg)))
         return rc;
