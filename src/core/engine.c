@@ -339,12 +339,25 @@ static void destroy(eng_engine *e)
     eng__handle_free(&mem, e);
 }
 
+/* Calls into an engine on this thread: only the outermost one clears the last
+ * error (a host callback calling back in does not wipe the outer call's). */
+static _Thread_local unsigned call_depth;
+
+/* The engine of the outermost call in progress on this thread. */
+static _Thread_local const eng_engine *call_engine;
+
 ENG_API int eng_close(eng_engine *e)
 {
     if (!e)
         return ENG_OK;
     if (!eng__handle_live(e, ENG__H_ENGINE) || e->closed)
         return eng__err(ENG_EMISUSE, "engine", "eng_close: not an open engine");
+    /* From a host callback of a call running on this engine (even one allowed to call in, as the
+     * transport and the workflow event callback): destroying it would pull it from under that call. */
+    if (call_depth && call_engine == e)
+        return eng__err(ENG_EMISUSE, "engine",
+                        "eng_close from inside a call on this engine (a host callback): close it after the call returns");
+    eng_error_clear(); /* engage/errors.h: a call that succeeds leaves no error behind */
     pthread_mutex_lock(&e->lock);
     e->closed = 1;
     if (e->refs == 0) {
@@ -354,13 +367,6 @@ ENG_API int eng_close(eng_engine *e)
     pthread_mutex_unlock(&e->lock);
     return ENG_OK;
 }
-
-/* Calls into an engine on this thread: only the outermost one clears the last
- * error (a host callback calling back in does not wipe the outer call's). */
-static _Thread_local unsigned call_depth;
-
-/* The engine of the outermost call in progress on this thread. */
-static _Thread_local const eng_engine *call_engine;
 
 int eng__engine_check(const eng_engine *e)
 {
