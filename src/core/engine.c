@@ -352,13 +352,17 @@ ENG_API int eng_close(eng_engine *e)
         return ENG_OK;
     if (!eng__handle_live(e, ENG__H_ENGINE) || e->closed)
         return eng__err(ENG_EMISUSE, "engine", "eng_close: not an open engine");
-    /* From a host callback of a call running on this engine (even one allowed to call in, as the
-     * transport and the workflow event callback): destroying it would pull it from under that call. */
-    if (call_depth && call_engine == e)
+    pthread_mutex_lock(&e->lock);
+    /* From a host callback of a call running on this engine that holds no reference to it (the
+     * progress or the workflow event callback; eng_run_due() holds one around its transport
+     * calls, so a close from there waits for the run): destroying it would pull it from under
+     * that call. */
+    if (call_depth && call_engine == e && e->refs == 0) {
+        pthread_mutex_unlock(&e->lock);
         return eng__err(ENG_EMISUSE, "engine",
                         "eng_close from inside a call on this engine (a host callback): close it after the call returns");
+    }
     eng_error_clear(); /* engage/errors.h: a call that succeeds leaves no error behind */
-    pthread_mutex_lock(&e->lock);
     e->closed = 1;
     if (e->refs == 0) {
         destroy(e);

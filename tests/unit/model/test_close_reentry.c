@@ -3,8 +3,10 @@
  * (after a submit is stored, inside the call). Closing there used to destroy the
  * engine under the running call (a use after free the call then read and
  * unlocked); it must give ENG_EMISUSE, change nothing, and leave the outer call to
- * finish as it would have. A close after the call returns works, and a close that
- * succeeds leaves no stale error behind (engage/errors.h). */
+ * finish as it would have. (A close from eng_run_due()'s transport is another case:
+ * the run holds a reference, the close marks the engine closed and the run ends;
+ * test scale_postgres, "stall".) A close after the call returns works, and a close
+ * that succeeds leaves no stale error behind (engage/errors.h). */
 #include "model_fixture.h"
 
 static eng_engine *g_e;
