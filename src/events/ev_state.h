@@ -111,7 +111,7 @@ typedef struct eng__tchunk {
     uint32_t crc;       /* its record's checksum (record.h), which a segment naming it keeps (tref.c) */
 } eng__tchunk;
 
-#define ENG__TSEG_PARTS 4 /* eng__tseg_encode_part */
+#define ENG__TSEG_PARTS 7 /* eng__tseg_encode_part */
 
 /* A block of a sealed segment (tblock.c): rows of the tail, or a chunk's bytes kept. */
 typedef struct eng__tblk {
@@ -552,17 +552,14 @@ void eng__tcols_free(eng__tcols *c, const eng__mem *mem);
 /* ordered: c's rows [from, from + n) are eng__tseg_order's (all of them): kind 3 with its table. */
 void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
                       int ordered);
-/* The same in two parts: the header and the first three columns (without @p rest, the
- * caller writes the other columns, then the table when ordered), and those other
- * columns (tseg_par.c runs them on a thread). */
-void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
-                           int ordered, int rest);
-void eng__tseg_encode_rest(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey);
-/* The other columns in parts whose bytes follow one another (eng__tseg_encode_rest writes
- * them in turn): channel and status; send; detail; the keys' hashes and first
- * (ENG__TSEG_PARTS of them). */
+/* Its zone (the bounds of rows [from, from + n); all 0 when n is 0). */
+void eng__tseg_zone_of(const eng__tcols *c, size_t from, size_t n, eng__seg *z);
+/* The columns after the header (eng__tseg_zone_put of the zone z), in parts whose bytes
+ * follow one another (eng__tseg_encode writes them in turn; tseg_par.c on the engine's
+ * threads): time; customer; context; channel and status; send; detail; the keys' hashes
+ * and first (ENG__TSEG_PARTS of them). */
 void eng__tseg_encode_part(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
-                           int part);
+                           const eng__seg *z, int part);
 /* The most bytes part @p part of n rows and nkey keys takes. */
 size_t eng__tseg_part_room(size_t n, size_t nkey, int part);
 /* eng__tseg_encode, the parts of the other columns on the engine's threads beside the caller's

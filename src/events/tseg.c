@@ -94,7 +94,13 @@ void eng__tseg_zone_put(eng__wr *w, uint8_t kind, size_t n, size_t nkey, const e
 void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
                       int ordered)
 {
-    eng__tseg_encode_head(w, c, from, n, key_from, nkey, ordered, 1);
+    eng__seg z;
+    eng__tseg_zone_of(c, from, n, &z);
+    eng__tseg_zone_put(w, ordered ? 3 : 2, n, nkey, &z);
+    for (int part = 0; part < ENG__TSEG_PARTS; part++)
+        eng__tseg_encode_part(w, c, from, n, key_from, nkey, &z, part);
+    if (ordered)
+        eng__tsum_encode(w, c);
 }
 
 /* The zone of rows [from, from + n), n > 0: a loop a column (each one stream, two
@@ -144,51 +150,47 @@ ENG__AVX512 static void zone_avx512(const eng__tcols *c, size_t from, size_t n, 
 }
 #endif
 
-void eng__tseg_encode_head(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
-                           int ordered, int rest)
+void eng__tseg_zone_of(const eng__tcols *c, size_t from, size_t n, eng__seg *z)
 {
     void (*zone)(const eng__tcols *, size_t, size_t, eng__seg *) = zone_scalar;
 #if ENG__SIMD_X86
     if (eng__isa() >= ENG__ISA_AVX2)
         zone = eng__isa() >= ENG__ISA_AVX512 ? zone_avx512 : zone_avx2;
 #endif
-    eng__seg z;
-    memset(&z, 0, sizeof z);
+    memset(z, 0, sizeof *z);
     if (n)
-        zone(c, from, n, &z);
-    eng_time tmin = z.tmin, tmax = z.tmax;
-    uint32_t cmin = z.cmin, cmax = z.cmax, xmin = z.xmin, xmax = z.xmax;
-    eng__tseg_zone_put(w, ordered ? 3 : 2, n, nkey, &z);
-    eng__pack_i64_in(w, c->time + from, n, tmin, tmax);
-    eng__pack_u32_in(w, c->customer + from, n, cmin, cmax);
-    eng__pack_u32_in(w, c->ctx + from, n, xmin, xmax);
-    if (!rest)
-        return;
-    eng__tseg_encode_rest(w, c, from, n, key_from, nkey);
-    if (ordered)
-        eng__tsum_encode(w, c);
+        zone(c, from, n, z);
 }
 
 size_t eng__tseg_part_room(size_t n, size_t nkey, int part)
 {
-    /* packed columns of at most 1 or 4 bytes a row, each with its header and 8 bytes of
+    /* packed columns of at most 8, 1 or 4 bytes a row, each with its header and 8 bytes of
      * slack (colpack.c), and the keys' hashes */
-    static const size_t row[ENG__TSEG_PARTS] = {2, 4, 4, 1}, cols[ENG__TSEG_PARTS] = {2, 1, 1, 1};
-    return n * row[part] + cols[part] * 24 + (part == 3 ? nkey * 8 : 0);
+    static const size_t row[ENG__TSEG_PARTS] = {8, 4, 4, 2, 4, 4, 1}, cols[ENG__TSEG_PARTS] = {1, 1, 1, 2, 1, 1, 1};
+    return n * row[part] + cols[part] * 24 + (part == ENG__TSEG_PARTS - 1 ? nkey * 8 : 0);
 }
 
 void eng__tseg_encode_part(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
-                           int part)
+                           const eng__seg *z, int part)
 {
     switch (part) {
-    case 0:
+    case 0: /* the packers take the zone's bounds rather than finding them again */
+        eng__pack_i64_in(w, c->time + from, n, z->tmin, z->tmax);
+        break;
+    case 1:
+        eng__pack_u32_in(w, c->customer + from, n, z->cmin, z->cmax);
+        break;
+    case 2:
+        eng__pack_u32_in(w, c->ctx + from, n, z->xmin, z->xmax);
+        break;
+    case 3:
         eng__pack_u8(w, c->channel + from, n);
         eng__pack_u8(w, c->status + from, n);
         break;
-    case 1:
+    case 4:
         eng__pack_u32(w, c->send + from, n);
         break;
-    case 2:
+    case 5:
         eng__pack_u32(w, c->detail + from, n);
         break;
     default:
@@ -206,12 +208,6 @@ void eng__tseg_encode_part(eng__wr *w, const eng__tcols *c, size_t from, size_t 
         }
         eng__pack_u8(w, c->first + from, n);
     }
-}
-
-void eng__tseg_encode_rest(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey)
-{
-    for (int part = 0; part < ENG__TSEG_PARTS; part++)
-        eng__tseg_encode_part(w, c, from, n, key_from, nkey, part);
 }
 
 static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, uint8_t *kindp)

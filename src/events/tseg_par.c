@@ -3,15 +3,17 @@
  *
  * Encoding the tail chunk of each batch and the segment it seals is about a
  * sixth of W6's ingest (docs/events.md), and the columns pack independently:
- * with eng_config.threads > 0, the columns after the first three are cut into
- * parts (eng__tseg_encode_part), each a job of a group that goes first on the
- * engine's pool (base/tpool.c), packed into a writer of its own, while the
- * caller writes the header and the first three; then the caller packs the parts
- * no worker has taken and appends every part's bytes in order: the payload is
- * the one eng__tseg_encode writes, byte for byte. Parts rather than one job, so
- * that the caller, done with its own share, waits for one small part at most
- * (one job of all the columns was often taken just before the caller finished
- * its share, and waited for whole). The writers are the engine's scratch, sized
+ * with eng_config.threads > 0, the caller finds the rows' zone, the columns are
+ * cut into parts (eng__tseg_encode_part), each a job of a group that goes first
+ * on the engine's pool (base/tpool.c), packed into a writer of its own, while
+ * the caller writes the header; then the caller packs the parts no worker has
+ * taken and appends every part's bytes in order: the payload is the one
+ * eng__tseg_encode writes, byte for byte. The first three columns (time,
+ * customer, context: most of the bytes) were the caller's own share, and at a
+ * batch's flush the worker, done with its small parts, waited for it
+ * (docs/events.md, 2026-12-07 night); as parts, whichever thread is free takes
+ * the next. Parts rather than one job, so that the caller waits for one part at
+ * most. The writers are the engine's scratch, sized
  * ahead on the caller's thread, so the workers do not allocate (allocation
  * failures stay where one thread has them) and a seal takes no new pages (a seal
  * encoded on a worker has writers of its own, sized by the caller: tseal.c). An
@@ -22,12 +24,13 @@ typedef struct rest_job {
     eng__wr *w; /* ENG__TSEG_PARTS */
     const eng__tcols *c;
     size_t from, n, key_from, nkey;
+    eng__seg z; /* the rows' zone: the first columns' packers take its bounds */
 } rest_job;
 
 static void rest_run(void *arg, size_t k)
 {
     rest_job *j = arg;
-    eng__tseg_encode_part(&j->w[k], j->c, j->from, j->n, j->key_from, j->nkey, (int)k);
+    eng__tseg_encode_part(&j->w[k], j->c, j->from, j->n, j->key_from, j->nkey, &j->z, (int)k);
 }
 
 void eng__tseg_encode_par(eng__ev *ev, eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from,
@@ -54,10 +57,11 @@ void eng__tseg_encode_par_with(eng__ev *ev, eng__wr *par, eng__wr *w, const eng_
         eng__tseg_encode(w, c, from, n, key_from, nkey, ordered);
         return;
     }
+    eng__tseg_zone_of(c, from, n, &j.z);
     eng__pipe pp;
     eng__pipe_first(&pp, &ev->e->pool, 1, ENG__TSEG_PARTS, rest_run, &j);
-    eng__tseg_encode_head(w, c, from, n, key_from, nkey, ordered, 0);
-    eng__pipe_end(&pp);
+    eng__tseg_zone_put(w, ordered ? 3 : 2, n, nkey, &j.z);
+    eng__pipe_end(&pp); /* the parts no thread has taken are the caller's */
     for (int k = 0; k < ENG__TSEG_PARTS; k++) {
         if (j.w[k].err && !w->err)
             w->err = j.w[k].err;
