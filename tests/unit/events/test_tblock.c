@@ -14,6 +14,7 @@
 #include "ev_fixture.h"
 #include "ev_rcpts.h"
 #include "events/ev_state.h"
+#include "events/keypar.h"
 #include "../model/store_digest.h"
 #include "fault_sweep.h"
 #include "base/simd.h"
@@ -630,6 +631,62 @@ static void sealed_behind_in_a_file(void **st)
     eng__file_spill_min = spill;
 }
 
+/* ---- a segment's columns packed in parts on the engine's threads (tseg_par.c) ---- */
+
+/* The parallel encode writes the bytes of the one-thread encode, for ranges of rows with
+ * and without sent keys; it fails if a part is left out, doubled or out of its order. */
+static void parts_same_bytes(void **st)
+{
+    (void)st;
+    size_t keep = eng__keypar_min_rows;
+    eng__keypar_min_rows = 4; /* parts from 8 rows */
+    evfx f;
+    evfx_open(&f, 0);
+    f.e->threads = 1;
+    const eng__mem *mem = &f.e->mem;
+    eng__tcols c;
+    memset(&c, 0, sizeof c);
+    enum { R = 3000 };
+    assert_int_equal(eng__tcols_reserve(&c, mem, R), ENG_OK);
+    assert_int_equal(eng__tcols_key_reserve(&c, mem, R), ENG_OK);
+    uint64_t s = 11;
+    for (size_t i = 0; i < R; i++) {
+        uint64_t x = test_splitmix(&s);
+        c.time[i] = 1700000000000ll + (int64_t)(x % 86400000);
+        c.customer[i] = (uint32_t)(x >> 8) % 100000;
+        c.ctx[i] = (uint32_t)(x >> 40) % 3;
+        c.channel[i] = (uint8_t)((x >> 50) % ENG_CH_COUNT);
+        c.status[i] = (uint8_t)((x >> 54) % ENG_TOUCH_STATUS_COUNT);
+        c.send[i] = (uint32_t)(i * 3 + (x >> 60));
+        c.detail[i] = i % 5 == 0 ? (uint32_t)(x >> 20) % 9 : 0;
+        c.first[i] = (uint8_t)(i % 2);
+        c.keyhash[i] = test_splitmix(&s);
+    }
+    c.n = c.nkey = R;
+    eng__ev *ev;
+    assert_int_equal(eng__enter(f.e), ENG_OK);
+    assert_int_equal(eng__ev_get(f.e, &ev), ENG_OK);
+    static const size_t cut[][3] = {{0, R, R}, {0, R, 0}, {17, 1000, 300}, {5, 9, 9}, {2999, 1, 1}};
+    for (size_t t = 0; t < sizeof cut / sizeof cut[0]; t++) {
+        size_t from = cut[t][0], n = cut[t][1], nkey = cut[t][2], kfrom = nkey ? from : 0;
+        eng__wr one, par;
+        eng__wr_init(&one, mem);
+        eng__wr_init(&par, mem);
+        eng__tseg_encode(&one, &c, from, n, kfrom, nkey, 0);
+        eng__tseg_encode_par(ev, &par, &c, from, n, kfrom, nkey, 0);
+        assert_int_equal(one.err, 0);
+        assert_int_equal(par.err, 0);
+        assert_int_equal(par.len, one.len);
+        assert_memory_equal(par.data, one.data, one.len);
+        eng__wr_free(&one);
+        eng__wr_free(&par);
+    }
+    eng__leave(f.e);
+    eng__tcols_free(&c, mem);
+    evfx_close(&f);
+    eng__keypar_min_rows = keep;
+}
+
 /* ---- a segment's zone at every instruction-set level (tseg.c's zone loops) ---- */
 
 static void zone_every_isa(void **st)
@@ -700,6 +757,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(zone_every_isa),
+        cmocka_unit_test(parts_same_bytes),
         cmocka_unit_test(sealed_from_chunks),
         cmocka_unit_test(corrupt_blocks),
         cmocka_unit_test(seal_faults),
