@@ -34,7 +34,7 @@ class EventsMixin:
         keep: List[object] = []
         r = _n.Receipts(version=2, count=n)
         keys = [str(x["key"]) for x in receipts]
-        r.keys = strarray(keys, keep)
+        r.keys = strarray(keys, keep, sized=True)  # with their lengths (below)
         # their lengths: the library need not scan each key for its end, and a NUL inside a key
         # is refused instead of ending it
         kl = (ctypes.c_size_t * max(n, 1))(*[len(k.encode()) for k in keys])

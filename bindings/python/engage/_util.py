@@ -70,18 +70,30 @@ def channel_name(i: int) -> str:
     return name.decode() if name else str(i)
 
 
-def cstr(s: Optional[str], keep: List[object]):
-    """UTF-8 bytes for a C string field (None stays NULL); kept alive in ``keep``."""
+def no_nul(b: bytes, field: str) -> bytes:
+    """``b``, or InvalidArgument naming ``field`` when it holds a NUL: C would read the string only up
+    to it ("C1\\x00junk" would name customer C1)."""
+    if b"\0" in b:
+        from .errors import ENG_EINVAL, InvalidArgument
+        raise InvalidArgument(ENG_EINVAL, f"{field} contains a NUL character, where a C string ends: {b!r}", field)
+    return b
+
+
+def cstr(s: Optional[str], keep: List[object], sized: bool = False):
+    """UTF-8 bytes for a C string field (None stays NULL); kept alive in ``keep``. ``sized``: the
+    library is given its length too, so a NUL inside is its to judge."""
     if s is None:
         return None
     b = s.encode() if isinstance(s, str) else bytes(s)
+    if not sized:
+        no_nul(b, "string")
     keep.append(b)
     return b
 
 
-def strarray(items: Iterable[str], keep: List[object]):
-    """A NULL-free C array of strings (kept alive in ``keep``)."""
-    items = [cstr(str(x), keep) for x in items]
+def strarray(items: Iterable[str], keep: List[object], sized: bool = False):
+    """A NULL-free C array of strings (kept alive in ``keep``; ``sized`` as for cstr())."""
+    items = [cstr(str(x), keep, sized) for x in items]
     arr = (ctypes.c_char_p * max(len(items), 1))(*items)
     keep.append(arr)
     return ctypes.cast(arr, _n.c_char_pp)

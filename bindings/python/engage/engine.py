@@ -14,6 +14,7 @@ from ._measure import MeasureMixin
 from ._model import ModelMixin
 from ._offers import OffersMixin
 from ._privacy import PrivacyMixin
+from ._util import no_nul
 from .errors import ENG_EMISUSE, EngageError, check, error_from_last
 from .reports import ReportsMixin
 
@@ -112,6 +113,11 @@ class Engine(ModelMixin, AdminMixin, AudienceMixin, EventsMixin, DispatchMixin, 
     def _call(self, fn, *args, validation=None):
         """Call a libengage function with the engine handle first; raise on failure."""
         before = len(self._sink.errors)
+        types = fn.argtypes or []
+        for i, a in enumerate(args, 1):  # a C string parameter (not a buffer with its length after it)
+            if (isinstance(a, bytes) and i < len(types) and types[i] is ctypes.c_char_p
+                    and not (i + 1 < len(types) and types[i + 1] is ctypes.c_size_t)):
+                no_nul(a, f"argument {i + 1} of {fn.__name__}")
         rc = fn(self._handle(), *args)
         if rc < 0:
             err = error_from_last(rc, validation if validation else None)
