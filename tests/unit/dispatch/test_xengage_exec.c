@@ -1154,7 +1154,7 @@ static void next_touch_claims_the_purchase(void **state)
  * would have come by the execution's start (the channel's delays over the org's sends, with learn()'s prior of 20
  * answers of 16 h), drawn per send. Here a blast's e-mail goes out 3 h before the X-Engage execution starts and is
  * opened 1 h after delivery by customers 4k + 2 (prompt_pick); the checkpoint holds every opener's engagement and,
- * of the other e-mail sends, a count within binomial bounds of that chance (about half), not all of them (the next
+ * of the other e-mail sends, a count within binomial bounds of that chance (about a quarter), not all of them (the next
  * wave's history once held the last wave's unanswered sends of hours ago as misses, genworld.py world 91). */
 static void history_open_sends_count_in_part(void **state)
 {
