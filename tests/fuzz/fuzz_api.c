@@ -82,6 +82,7 @@ static struct world {
     uint64_t failures;  /* test_store_failures() when the current call started */
     int faulted;        /* an injected failure fired during the current call */
     unsigned call;      /* the current run's number */
+    unsigned ready;     /* op_ready's campaigns so far (their names: a run's own, as the sweep's runs compare) */
 } W;
 
 /* ------------------------------------------------------------ argument values */
@@ -283,9 +284,45 @@ static int erased_list_left(const char *name)
     return 1;
 }
 
+/* The sweep's unfaulted run of an input keeps each call's code and the store's digest after it,
+ * so that a call that met a failed read, read it again and did not fail with the read's error is
+ * held to what it did without the failure (its code, and the store it leaves). */
+#define MAXCALLS 4096
+static struct base_call {
+    int rc;
+    uint8_t dg[ENG__SHA256_LEN];
+} base_calls[MAXCALLS];
+static size_t base_n, ncall;
+static int recording;
+static uint64_t read_again_held; /* calls so held */
+
+static void as_unfaulted(int rc, int reentered)
+{
+    size_t i = ncall - 1;
+    if (recording && i < MAXCALLS) {
+        base_calls[i].rc = rc;
+        digest(base_calls[i].dg);
+        base_n = i + 1;
+        return;
+    }
+    /* (failing with the read's ENG_ESTORAGE is always right: post() checks the store unchanged) */
+    if (!W.reads || !W.faulted || reentered || rc == ENG_ESTORAGE || !test_store_read_again(W.ts) || i >= base_n)
+        return;
+    uint8_t now[ENG__SHA256_LEN];
+    digest(now);
+    read_again_held++;
+    if (rc != base_calls[i].rc || memcmp(now, base_calls[i].dg, sizeof now) != 0) {
+        fprintf(stderr, "%s: read again after a failed read, it returned %d and left the store %s; without the "
+                "failure it returned %d\n", call_name, rc, memcmp(now, base_calls[i].dg, sizeof now) ? "otherwise"
+                : "the same", base_calls[i].rc);
+        abort();
+    }
+}
+
 static void pre(const char *name)
 {
     call_name = name;
+    ncall++;
     if (!dg_valid)
         digest(dg_before);
     dg_valid = 1;
@@ -307,6 +344,7 @@ static int post(int rc)
     W.faulted = W.faults && test_store_failures(W.ts) != W.failures;
     if (W.faulted && trace)
         fprintf(stderr, "  (an injected storage failure fired in this call)\n");
+    as_unfaulted(rc, reentered);
     if (rc == ENG_OK || rc == ENG_ITEROVER) {
         /* engage/errors.h: after a call that succeeds the record is ENG_OK */
         if (rc == ENG_OK && err->code != ENG_OK) {
@@ -592,6 +630,7 @@ static void build_seed(void)
  * the engine's threads, X-Engage and overdraft. */
 static void world(uint8_t cfgbyte)
 {
+    ncall = 0;
     W.now = T0;
     W.rng = cfgbyte;
     W.reenter = (cfgbyte >> 5) & 1;
@@ -852,10 +891,9 @@ static void op_run(prog *g)
  * receipts, edits, erasures, reopens) is where the ledger is tested. */
 static void op_ready(prog *g)
 {
-    static unsigned serial;
     uint8_t f = u8(g);
     char name[32];
-    snprintf(name, sizeof name, "Ready %u", serial++);
+    snprintf(name, sizeof name, "Ready %u", W.ready++);
     eng_campaign_spec c;
     eng_campaign_spec_init(&c, ENG_CAMPAIGN_SPEC_VERSION);
     c.name = name;
@@ -1553,8 +1591,9 @@ enum { READS = TF_COMMITTED_ERROR + 1, ITEMS, NMODES };
 static const char *const MODE_NAMES[NMODES] = {"write", "commit that applies", "read", "scan's key"};
 
 /* The sweep's fault of the current run, named when a check aborts it; the gets and scans the
- * last run made. */
+ * last run made; FUZZ_API_SWEEP is set. */
 static uint64_t sweep_at, run_reads;
+static int sweeping;
 static int sweep_mode;
 
 static void sweep_abort(int sig)
@@ -1577,6 +1616,9 @@ static int run(const uint8_t *data, size_t size, uint64_t fault_at, int mode)
     world(cfg);
     W.faults = (cfg & 0x44) == 0x40 || fault_at;
     uint64_t failures = test_store_failures(W.ts), reads = test_store_calls(W.ts, TV_GET | TV_SCAN);
+    recording = sweeping && !fault_at;
+    if (recording)
+        base_n = 0;
     sweep_at = fault_at, sweep_mode = mode;
     if (fault_at) {
         static const unsigned masks[NMODES] = {TV_PUT | TV_DEL | TV_COMMIT, TV_COMMIT, TV_GET | TV_SCAN, TV_SCAN_ITEM};
@@ -1650,7 +1692,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int sweep = -1, first = 0, last = NMODES - 1;
     if (sweep < 0) {
         const char *sw = getenv("FUZZ_API_SWEEP");
-        sweep = sw != NULL;
+        sweep = sweeping = sw != NULL;
         if (sw && strcmp(sw, "writes") == 0)
             last = TF_COMMITTED_ERROR;
         if (sw && strcmp(sw, "reads") == 0)
@@ -1664,9 +1706,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         copy = seed = NULL;
         if (sweep)
             fprintf(stderr, "fault sweep: %llu inputs; runs with a storage fault reached: %llu writes, %llu "
-                    "commits that apply, %llu reads, %llu scans cut\n", (unsigned long long)sweep_inputs,
+                    "commits that apply, %llu reads, %llu scans cut; %llu calls read again held to the unfaulted "
+                    "run's\n", (unsigned long long)sweep_inputs,
                     (unsigned long long)sweep_runs[0], (unsigned long long)sweep_runs[1],
-                    (unsigned long long)sweep_runs[2], (unsigned long long)sweep_runs[3]);
+                    (unsigned long long)sweep_runs[2], (unsigned long long)sweep_runs[3],
+                    (unsigned long long)read_again_held);
         return 0;
     }
     if (!huge[0])
