@@ -288,7 +288,8 @@ uint64_t eng__plan_rows(const void *plan, size_t u)
 int eng__touch_plan_run(eng__touch_plan *p, size_t reader, size_t u0, size_t u1, eng__touch_tab_fn tab_fn,
                         eng__touch_seg_fn fn, void *user)
 {
-    if (reader >= p->nrd || u0 > u1 || u1 > p->b.n || !tab_fn || !fn)
+    /* An empty range visits nothing: an org without events has a plan of no units and no readers. */
+    if (u0 > u1 || u1 > p->b.n || !tab_fn || !fn || (u0 < u1 && reader >= p->nrd))
         return eng__err(ENG_EINVAL, "plan", "eng__touch_plan_run: bad reader, range or callback");
     int rc = ENG_OK;
     for (size_t i = u0; i < u1 && !rc; i++)

@@ -216,7 +216,8 @@ int eng__txn_plan_make(eng_engine *e, const char *org, size_t readers, eng__txn_
 
 int eng__txn_plan_run(eng__txn_plan *p, size_t reader, size_t u0, size_t u1, eng__txn_seg_fn fn, void *user)
 {
-    if (reader >= p->nrd || u0 > u1 || u1 > p->b.n || !fn)
+    /* An empty range visits nothing: an org without events has a plan of no units and no readers. */
+    if (u0 > u1 || u1 > p->b.n || !fn || (u0 < u1 && reader >= p->nrd))
         return eng__err(ENG_EINVAL, "plan", "eng__txn_plan_run: bad reader, range or callback");
     int rc = ENG_OK;
     for (size_t i = u0; i < u1 && !rc; i++)
