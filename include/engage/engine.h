@@ -187,8 +187,12 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out);
  * Close an engine. NULL is a no-op returning #ENG_OK. Releases the store and
  * transport (calling their destroy callbacks). If child handles are still alive
  * the engine is marked closed (further calls give #ENG_EMISUSE) and released with
- * its last child.
- * @return #ENG_OK, or #ENG_EMISUSE for a pointer that is not an open engine.
+ * its last child. Called from a host callback during a call on the same engine
+ * (progress, workflow event, ...), it refuses with #ENG_EMISUSE and the engine
+ * stays open, unless that call holds its own reference (eng_run_due()'s transport),
+ * which then releases the engine when it returns.
+ * @return #ENG_OK, or #ENG_EMISUSE for a pointer that is not an open engine or a
+ *         close from inside a call on it.
  */
 ENG_API int eng_close(eng_engine *engine);
 

@@ -224,7 +224,8 @@ ENG_API int eng_touch_pending(eng_engine *engine, uint64_t *out);
  * @param name 1-64 of [A-Za-z0-9_], not starting with a digit, not a built-in column
  *        (id, customer, time, amount, store, items).
  * @param type an #eng_col_type.
- * @return #ENG_OK; #ENG_EINVAL; #ENG_EEXISTS; storage errors.
+ * @return #ENG_OK; #ENG_EINVAL; #ENG_EEXISTS; #ENG_ENOTFOUND (detail `org`: no org of
+ *         that id was created); storage errors.
  */
 ENG_API int eng_txn_field_add(eng_engine *engine, const char *org, const char *name, int type);
 
@@ -269,6 +270,7 @@ ENG_API int eng_txn_batch_init(eng_txn_batch *b, unsigned int version);
  * @param opts NULL for the defaults.
  * @param report NULL, or filled.
  * @return #ENG_OK; #ENG_EINVAL / #ENG_EPARSE / #ENG_ERANGE for bad input (nothing stored);
+ *         #ENG_ENOTFOUND (detail `org`: no org of that id was created, nothing stored);
  *         #ENG_EVERSION; #ENG_ENOMEM; storage errors.
  */
 ENG_API int eng_txn_append(eng_engine *engine, const char *org, const eng_txn_batch *batch,

@@ -160,7 +160,8 @@ typedef struct eng_report eng_report;
  * @param[out] out the report (NULL on failure).
  * @return #ENG_OK; #ENG_EINVAL (NULL or inconsistent columns, a customer id at
  *         or past n_customers, detail naming the column and row); #ENG_ERANGE
- *         (tracking period outside 1..90 days, places outside 0..4);
+ *         (tracking period outside 1..90 days, places outside 0..4; a money
+ *         figure past int64, detail `report.<scope>.<figure>`);
  *         #ENG_ETOOBIG (over 256 messages); #ENG_EVERSION; #ENG_EPARSE /
  *         #ENG_ETYPE (goal condition, detail line:column);
  *         #ENG_EMISUSE; #ENG_ENOMEM.
@@ -333,8 +334,8 @@ ENG_API int eng_campaign_report_options_init(eng_campaign_report_options *x, uns
  * @param campaign the campaign. @param opts options, or NULL for the defaults.
  * @param out receives the report (free with eng_report_free()); NULL on failure.
  * @return #ENG_OK; #ENG_EDENIED; #ENG_ENOTFOUND (no such campaign); #ENG_EINVAL;
- *         #ENG_EVERSION; #ENG_ERANGE (bad option, detail `opts.*`); rule errors of the goal condition;
- *         storage errors.
+ *         #ENG_EVERSION; #ENG_ERANGE (bad option, detail `opts.*`; a money figure past int64,
+ *         detail `report.<scope>.<figure>`); rule errors of the goal condition; storage errors.
  */
 ENG_API int eng_campaign_report(eng_engine *engine, const char *actor, uint64_t campaign,
                                 const eng_campaign_report_options *opts, eng_report **out);

@@ -783,8 +783,10 @@ int eng__retain_txns(eng__ev *ev, eng__evorg *o, eng_time cutoff, eng__prog *pg,
 /* Check the caller's report version (or use tmp) and zero it. */
 int eng__ev_report_start(eng_event_report *in, eng_event_report *tmp, eng_event_report **out);
 
-/* The org an actor administers (ENG_EDENIED otherwise; orgauth.c). */
+/* The org an actor administers (ENG_EDENIED otherwise), and an org named
+ * directly: its events state, made only when the org exists (orgauth.c). */
 int eng__ev_admin_org(eng_engine *e, const char *actor, char *org, size_t cap);
+int eng__org_exists(eng_engine *e, const char *org); /* ENG_ENOTFOUND */
 
 /* Shared segment helpers (segs.c). */
 int eng__segs_push(eng__segs *s, const eng__mem *mem, const eng__seg *z);

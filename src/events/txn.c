@@ -30,6 +30,17 @@ static int valid_name(const char *s)
     return 1;
 }
 
+/* The transaction calls name their org directly (no acting user): an org
+ * nobody created is refused, or a typo would store events no report reads.
+ * An org that already has events state was checked when it got it. */
+static int org_known(eng_engine *e, eng__ev *ev, const char *org, eng__evorg **out)
+{
+    int rc;
+    if (eng__ev_org(ev, org, 0, out) == ENG_OK)
+        return ENG_OK;
+    return (rc = eng__org_exists(e, org)) ? rc : eng__ev_org(ev, org, 1, out);
+}
+
 static int field_index(const eng__evorg *o, const char *s, size_t n)
 {
     for (uint32_t f = 0; f < o->nfields; f++)
@@ -54,7 +65,7 @@ ENG_API int eng_txn_field_add(eng_engine *e, const char *org, const char *name, 
                       "built-in column (id, customer, time, amount, store, items)", name);
     else if (type < ENG_COL_STRING || type > ENG_COL_BOOL)
         rc = eng__err(ENG_EINVAL, "type", "unknown field type %d", type);
-    else if (!(rc = eng__ev_get(e, &ev)) && !(rc = eng__ev_org(ev, org, 1, &o))) {
+    else if (!(rc = eng__ev_get(e, &ev)) && !(rc = org_known(e, ev, org, &o))) {
         if (field_index(o, name, strlen(name)) >= 0)
             rc = eng__err(ENG_EEXISTS, name, "transaction field %s already exists", name);
         else if (o->nfields >= ENG__MAX_COLS)
@@ -257,7 +268,7 @@ static int ctx_start(txctx *x, eng_engine *e, const char *org, eng_event_report 
     int rc;
     if (!org)
         return eng__err(ENG_EINVAL, "org", "org is NULL");
-    if ((rc = eng__ev_get(e, &x->ev)) || (rc = eng__aud_get(e, org, &x->a)) || (rc = eng__ev_org(x->ev, org, 1, &x->o)))
+    if ((rc = eng__ev_get(e, &x->ev)) || (rc = org_known(e, x->ev, org, &x->o)) || (rc = eng__aud_get(e, org, &x->a)))
         return rc;
     size_t nf = x->o->nfields ? x->o->nfields : 1;
     x->fv = eng__calloc(&e->mem, nf, sizeof *x->fv);

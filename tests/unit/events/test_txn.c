@@ -5,6 +5,7 @@
  * sealed segments; retention. */
 #include "ev_fixture.h"
 #include "events/ev_state.h" /* ENG__TXN_MAX_ITEMS */
+#include "../model/store_digest.h"
 
 static uint64_t rng = 7;
 static uint64_t rnd(void)
@@ -608,6 +609,33 @@ static void column_scan(void **st)
     eng__seg_seal_rows = ENG__SEG_ROWS;
 }
 
+/* The transaction calls name their org directly: one nobody created (a typo)
+ * is refused naming "org", the store unchanged, instead of keeping rows no
+ * report reads; the created org still takes them. */
+static void unknown_org_refused(void **st)
+{
+    (void)st;
+    gen *g = make(10);
+    evfx f;
+    evfx_open(&f, 10);
+    eng_txn_batch b = batch_of(g);
+    b.nfields = 0;
+    static const char csv[] = "id,customer,time,amount\nT1,c1,1000,10\n";
+    assert_int_equal(eng_txn_append(f.e, "acme2", &b, NULL, NULL), ENG_ENOTFOUND);
+    assert_string_equal(eng_error_last()->detail, "org");
+    assert_non_null(strstr(eng_error_last()->message, "acme2"));
+    assert_int_equal(eng_txn_field_add(f.e, "acme2", "qty", ENG_COL_INT64), ENG_ENOTFOUND);
+    assert_string_equal(eng_error_last()->detail, "org");
+    REFUSED_ON(f.e, eng_txn_append(f.e, "acme2", &b, NULL, NULL), ENG_ENOTFOUND);
+    REFUSED_ON(f.e, eng_txn_import_csv_buffer(f.e, "acme2", csv, sizeof csv - 1, NULL, NULL), ENG_ENOTFOUND);
+    REFUSED_ON(f.e, eng_txn_field_add(f.e, "acme2", "qty", ENG_COL_INT64), ENG_ENOTFOUND);
+    eng_event_report r = ENG_EVENT_REPORT_INIT;
+    assert_int_equal(eng_txn_append(f.e, "acme", &b, NULL, &r), ENG_OK);
+    assert_int_equal(r.accepted, NT);
+    free(g);
+    evfx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -619,6 +647,7 @@ int main(void)
         cmocka_unit_test(time_spellings),
         cmocka_unit_test(sealed_and_retention),
         cmocka_unit_test(column_scan),
+        cmocka_unit_test(unknown_org_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
