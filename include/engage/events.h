@@ -214,6 +214,18 @@ ENG_API int eng_touch_status_counts(eng_engine *engine, const char *org, uint64_
  */
 ENG_API int eng_touch_pending(eng_engine *engine, uint64_t *out);
 
+/**
+ * Number of sends expired in doubt that no receipt has confirmed yet: handed to the
+ * transport without an answer the ledger could trust, then expired (#ENG_LEDGER_EXPIRED,
+ * never sent again). Each may have reached the customer. A receipt of one
+ * (eng_touch_append()) proves it left: its send is then touched and counted no longer.
+ * Sends expired without ever being handed over (#ENG_LEDGER_SKIPPED) are not counted.
+ * @param engine an open engine.
+ * @param out receives the number.
+ * @return #ENG_OK; #ENG_EINVAL; storage errors.
+ */
+ENG_API int eng_touch_in_doubt(eng_engine *engine, uint64_t *out);
+
 /* ------------------------------------------------------------ transactions */
 
 /**

@@ -507,3 +507,17 @@ ENG_API int eng_touch_pending(eng_engine *e, uint64_t *out)
     eng__leave(e);
     return rc;
 }
+
+ENG_API int eng_touch_in_doubt(eng_engine *e, uint64_t *out)
+{
+    int rc = eng__enter(e);
+    if (rc)
+        return rc;
+    eng__ev *ev;
+    if (!out)
+        rc = eng__err(ENG_EINVAL, "out", "out is NULL");
+    else if (!(rc = eng__ev_get(e, &ev)))
+        *out = ev->ndoubt; /* the pending list's entries of status `sent` (pending.c) */
+    eng__leave(e);
+    return rc;
+}

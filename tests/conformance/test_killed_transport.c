@@ -362,7 +362,7 @@ static int is_final(int s)
 
 typedef struct tally {
     uint64_t crashes, in_doubt, pending_doubt, resent, final_kept, twice, beside, withdrawn, skipped, erased;
-    uint64_t receipts_early, expired_joined;
+    uint64_t receipts_early, expired_joined, unproven;
 } tally;
 
 /* A delivered receipt, by the provider, for every key it holds: all must join their send
@@ -622,6 +622,10 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
     eng_message_free(m);
     uint64_t counts[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], touched;
     assert_int_equal(touched_sends(), x.accepted + (early ? expired_held : 0)); /* a `sent` touch per accepted send */
+    /* sends expired in doubt and not proven yet: all, but those the early receipts proved */
+    uint64_t unproven = UINT64_MAX;
+    assert_int_equal(eng_touch_in_doubt(F.e, &unproven), ENG_OK);
+    assert_int_equal(unproven, expired - (early ? expired_held : 0));
     /* Every key the provider holds gets its receipt (after a reopen, one crash in four): all
      * join, none waits, the expired ones' too; each send held is touched once, delivered. */
     if (t->crashes % 4 == 1) {
@@ -644,6 +648,10 @@ static int crash_at(uint64_t at, int before, unsigned callers, tally *t)
     assert_int_equal(delivered, touched);
     assert_int_equal(touched, na);
     t->expired_joined += expired_held;
+    /* left in doubt: exactly the expired sends the provider never got (no receipt will come) */
+    assert_int_equal(eng_touch_in_doubt(F.e, &unproven), ENG_OK);
+    assert_int_equal(unproven, expired - expired_held);
+    t->unproven += unproven;
     audit_whole_close();
     prov_close();
     free(cl);
@@ -703,13 +711,13 @@ static void killed_in_callback(unsigned callers)
            "crash never handed over again, %llu keys called more than once, each held once; %llu kills with another batch at the provider; %llu "
            "sends of customers gone at a restart (consent withdrawn or %llu erased; %llu with no attempt yet: skipped or never "
            "planned), none sent again; %llu receipts waiting before a restarted run, %llu of sends expired in "
-           "doubt joined them\n",
+           "doubt joined them; %llu sends expired in doubt never held by the provider, left counted in doubt\n",
            backend, callers, callers > 1 ? "s" : "", (unsigned long long)t.crashes, (unsigned long long)tried,
            (unsigned long long)total, (unsigned long long)t.in_doubt, (unsigned long long)t.pending_doubt,
            (unsigned long long)t.resent, (unsigned long long)t.final_kept, (unsigned long long)t.twice,
            (unsigned long long)t.beside, (unsigned long long)t.withdrawn,
            (unsigned long long)t.erased, (unsigned long long)t.skipped, (unsigned long long)t.receipts_early,
-           (unsigned long long)t.expired_joined);
+           (unsigned long long)t.expired_joined, (unsigned long long)t.unproven);
     assert_true(t.crashes >= (callers > 1 ? tried / 2 : tried));
     assert_true(t.resent > 0 && t.final_kept > 0);
     if (!test_slow_runtime())

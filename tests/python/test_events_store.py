@@ -106,6 +106,7 @@ class Events(unittest.TestCase):
         self.assertEqual(eng.pending_receipts(), 0)
         eng.append_receipts([{"key": "not-sent-yet", "status": "delivered", "time": T0}])
         self.assertEqual(eng.pending_receipts(), 1)
+        self.assertEqual(eng.sends_in_doubt(), 0)  # a receipt waiting is no send in doubt
         # keys go with their lengths (eng_receipts version 2): a NUL inside one is refused, not
         # taken as its end, and the batch changes nothing
         with self.assertRaises(engage.InvalidArgument) as cm:

@@ -152,5 +152,11 @@ class EventsMixin:
         self._call(_n.lib.eng_touch_pending, ctypes.byref(n))
         return n.value
 
+    def sends_in_doubt(self) -> int:
+        """Sends expired in doubt (handed over, never answered) that no receipt has confirmed yet."""
+        n = ctypes.c_uint64()
+        self._call(_n.lib.eng_touch_in_doubt, ctypes.byref(n))
+        return n.value
+
 
 __all__: Iterable[str] = ["EventsMixin", "TOUCH_STATUSES"]

@@ -564,6 +564,7 @@ _SIGNATURES.update({
     "eng_events_data_from": (c_int, [E, S, i64p]),
     "eng_events_set_retention": (c_int, [E, S, c_uint32]),
     "eng_touch_pending": (c_int, [E, u64p]),
+    "eng_touch_in_doubt": (c_int, [E, u64p]),
     "eng_txn_import_csv": (c_int, [E, S, READ_FN, c_void_p, P(ImportOptions), P(EventReport)]),
     "eng_unsubscribe_apply": (c_int, [E, S, S, P(UnsubscribeInfo)]),
     "eng_store_file_set_compaction": (c_int, [c_void_p, P(FileCompaction)]),

@@ -261,6 +261,14 @@ static uint64_t pending(dx *f)
     return n;
 }
 
+/* Sends expired in doubt without a receipt yet (eng_touch_in_doubt). */
+static uint64_t in_doubt(dx *f)
+{
+    uint64_t n = UINT64_MAX;
+    assert_int_equal(eng_touch_in_doubt(f->e, &n), ENG_OK);
+    return n;
+}
+
 /* One customer's touches on one channel: the statuses (bit s) and the `sent` row's time. */
 typedef struct seen {
     int ch;
@@ -322,9 +330,11 @@ static void receipts_of_sends_expired_in_doubt(void **state)
     const uint32_t who[5] = {lost, early, left, retried, once};
     for (int i = 0; i < 5; i++)
         s[i] = send_of(&f, who[i], ENG_CH_EMAIL);
+    assert_int_equal(in_doubt(&f), 0); /* none expired yet */
     eng_event_report er = receipt(&f, s[1].key, ENG_TOUCH_DELIVERED, f.t0 + 1000);
     assert_int_equal(er.unmatched, 2); /* its send not final yet: waits */
     assert_int_equal(pending(&f), 2);
+    assert_int_equal(in_doubt(&f), 0);
     optout_of(&f, left, "optout.email");
     optout_of(&f, once, "optout.email");
     dx_run_all(&f, rep.next_due, NULL);
@@ -334,6 +344,12 @@ static void receipts_of_sends_expired_in_doubt(void **state)
     assert_int_equal(f.prov.calls[dx_pair(once, ENG_CH_EMAIL)], 1);
     /* the early receipts joined their send as it expired, its `sent` no later than them */
     assert_int_equal(pending(&f), 0);
+    /* expired in doubt without a receipt: lost, left, retried (the skipped one was never handed
+     * over twice, the early one is proven); the count, not the ledger, tells them from the early one */
+    assert_int_equal(in_doubt(&f), 3);
+    uint64_t n = 0;
+    assert_int_equal(eng_touch_in_doubt(f.e, NULL), ENG_EINVAL);
+    assert_int_equal(eng_touch_in_doubt(NULL, &n), ENG_EMISUSE);
     seen e = touches(&f, early, ENG_CH_EMAIL);
     assert_int_equal(e.mask, 1u << ENG_TOUCH_SENT | 1u << ENG_TOUCH_DELIVERED | 1u << ENG_TOUCH_OPENED);
     assert_true(e.sent_at <= f.t0 + 1000);
@@ -346,11 +362,14 @@ static void receipts_of_sends_expired_in_doubt(void **state)
 
     /* the others' receipts after a reopen (the kept keys read back) */
     dx_reopen(&f);
+    assert_int_equal(in_doubt(&f), 3); /* read back */
     eng_time late = f.t0 + 30 * ENG_DAY;
     for (int i = 0; i < 5; i++) {
         if (i == 1)
             continue;
+        uint64_t was = in_doubt(&f);
         er = receipt(&f, s[i].key, ENG_TOUCH_DELIVERED, late);
+        assert_int_equal(in_doubt(&f), was - (i == 4 ? 0 : 1)); /* proven: counted no longer */
         assert_int_equal(er.rows, 2);
         assert_int_equal(er.accepted, i == 4 ? 0 : 2);
         assert_int_equal(er.unmatched, i == 4 ? 2 : 0);
@@ -367,6 +386,7 @@ static void receipts_of_sends_expired_in_doubt(void **state)
     assert_int_equal(touched(&f), x.accepted + 4);
     dx_reopen(&f);
     assert_int_equal(pending(&f), 2);
+    assert_int_equal(in_doubt(&f), 0);
     assert_int_equal(touched(&f), x.accepted + 4);
     assert_int_equal(touches(&f, lost, ENG_CH_EMAIL).mask,
                      1u << ENG_TOUCH_SENT | 1u << ENG_TOUCH_DELIVERED | 1u << ENG_TOUCH_OPENED | 1u << ENG_TOUCH_CLICKED);
