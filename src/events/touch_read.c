@@ -494,8 +494,13 @@ ENG_API int eng_touches_of_customer(eng_engine *e, const char *org, uint32_t cus
     return rc;
 }
 
-ENG_API int eng_touch_pending(eng_engine *e, uint64_t *out)
+/* One of the pending list's engine-wide counts (pending.c): receipts waiting
+ * for their send, or sends expired in doubt (its entries of status `sent`).
+ * *out is zeroed first, as every out-parameter on failure. */
+static int pending_count(eng_engine *e, uint64_t *out, int doubt)
 {
+    if (out)
+        *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -503,21 +508,17 @@ ENG_API int eng_touch_pending(eng_engine *e, uint64_t *out)
     if (!out)
         rc = eng__err(ENG_EINVAL, "out", "out is NULL");
     else if (!(rc = eng__ev_get(e, &ev)))
-        *out = ev->npend;
+        *out = doubt ? ev->ndoubt : ev->npend;
     eng__leave(e);
     return rc;
 }
 
+ENG_API int eng_touch_pending(eng_engine *e, uint64_t *out)
+{
+    return pending_count(e, out, 0);
+}
+
 ENG_API int eng_touch_in_doubt(eng_engine *e, uint64_t *out)
 {
-    int rc = eng__enter(e);
-    if (rc)
-        return rc;
-    eng__ev *ev;
-    if (!out)
-        rc = eng__err(ENG_EINVAL, "out", "out is NULL");
-    else if (!(rc = eng__ev_get(e, &ev)))
-        *out = ev->ndoubt; /* the pending list's entries of status `sent` (pending.c) */
-    eng__leave(e);
-    return rc;
+    return pending_count(e, out, 1);
 }

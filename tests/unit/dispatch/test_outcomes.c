@@ -347,9 +347,13 @@ static void receipts_of_sends_expired_in_doubt(void **state)
     /* expired in doubt without a receipt: lost, left, retried (the skipped one was never handed
      * over twice, the early one is proven); the count, not the ledger, tells them from the early one */
     assert_int_equal(in_doubt(&f), 3);
-    uint64_t n = 0;
     assert_int_equal(eng_touch_in_doubt(f.e, NULL), ENG_EINVAL);
+    uint64_t n = 77; /* an out-parameter is zeroed on failure, never left stale */
     assert_int_equal(eng_touch_in_doubt(NULL, &n), ENG_EMISUSE);
+    assert_int_equal(n, 0);
+    n = 77;
+    assert_int_equal(eng_touch_pending(NULL, &n), ENG_EMISUSE);
+    assert_int_equal(n, 0);
     seen e = touches(&f, early, ENG_CH_EMAIL);
     assert_int_equal(e.mask, 1u << ENG_TOUCH_SENT | 1u << ENG_TOUCH_DELIVERED | 1u << ENG_TOUCH_OPENED);
     assert_true(e.sent_at <= f.t0 + 1000);
