@@ -636,6 +636,21 @@ static int spec_copy(eng__pool *p, const eng_message_spec *in, eng_message_spec 
     return r.err ? eng__nomem() : ENG_OK;
 }
 
+/* The spec's structure and its coupon offer's claim, in one report. A claim that failed (the offer's read) means
+ * the spec was not judged: that failure is the answer, with no report, never a validation failure. */
+static int check_and_claim(eng_engine *e, const eng__msg_ctx *x, const eng_message_spec *spec, eng__offer *of,
+                           int *claimed, eng_validation **report)
+{
+    eng_validation *v = eng__vr_new(&e->mem);
+    eng__msg_check_structure(v, spec);
+    int rc = eng__offer_claim(e, v, x->o.id, &x->c.spec, spec->incentive, of, claimed);
+    if (rc) {
+        eng_validation_free(v);
+        return rc;
+    }
+    return eng__vr_finish(v, report);
+}
+
 ENG_API int eng_message_create(eng_engine *e, const char *actor, uint64_t campaign, const eng_message_spec *spec,
                                uint64_t *id, eng_validation **report)
 {
@@ -668,10 +683,7 @@ ENG_API int eng_message_create(eng_engine *e, const char *actor, uint64_t campai
         goto done;
     if ((rc = eng__camp_access(&x.a, &x.o, &x.c, ENG_OP_EDIT, "campaign", campaign)))
         goto done;
-    eng_validation *v = eng__vr_new(&e->mem);
-    eng__msg_check_structure(v, spec);
-    int crc = eng__offer_claim(e, v, x.o.id, &x.c.spec, spec->incentive, &of, &claimed);
-    if ((rc = eng__vr_finish(v, report)) || (rc = crc))
+    if ((rc = check_and_claim(e, &x, spec, &of, &claimed, report)))
         goto done;
     if (x.c.n_msgs >= ENG__LIST_MAX) {
         rc = eng__err(ENG_ETOOBIG, "campaign.messages", "a campaign has at most %d messages", ENG__LIST_MAX);
@@ -739,10 +751,7 @@ ENG_API int eng_message_update(eng_engine *e, const char *actor, uint64_t id, co
         rc = next;
         goto done;
     }
-    eng_validation *v = eng__vr_new(&e->mem);
-    eng__msg_check_structure(v, spec);
-    int crc = eng__offer_claim(e, v, x.o.id, &x.c.spec, spec->incentive, &of, &claimed);
-    if ((rc = eng__vr_finish(v, report)) || (rc = crc))
+    if ((rc = check_and_claim(e, &x, spec, &of, &claimed, report)))
         goto done;
     if ((rc = spec_copy(&x.m.pool, spec, &x.m.spec)))
         goto done;
