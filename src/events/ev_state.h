@@ -22,7 +22,9 @@ typedef struct eng__tcols {
      * them; 0: not known. Stored (tseg.c); the measure layer counts such rows
      * without deduplicating them. */
     uint8_t *first;
-    uint64_t *keyhash; /* of the sent rows, in row order */
+    /* of the sent rows, in row order; 0: not stored (a row flagged `first`, whose key is its
+     * context's stored prefix, its customer and its channel: eng__sends_rekey) */
+    uint64_t *keyhash;
     size_t nkey, keycap;
     /* A decoded ordered segment (payload kind 3, tsum.c): rows by (status,
      * customer), and its table (nsum entries; 0 once rows are filtered out). */
@@ -61,7 +63,8 @@ typedef struct eng__seg {
     eng_time tmin, tmax;
     uint32_t statuses, channels;
     uint32_t cmin, cmax, xmin, xmax; /* customers, contexts */
-    uint8_t kind;                    /* a touch segment's payload kind (1-4; tseg.c) */
+    uint8_t kind;                    /* a touch segment's payload kind (1-5; tseg.c) */
+    uint8_t skeys;                   /* its `sent` keys stored as ENG__TSEG_SKEYS says (a kind 2 or 3) */
     uint16_t skew; /* buf - skew is its allocation (a seal built around a tail chunk's bytes: tblock.c) */
 } eng__seg;
 
@@ -257,6 +260,8 @@ struct eng__ev {
     struct eng__rscratch *rsc;      /* the receipts' apply ranges' rows, kept between batches (rapply.c) */
     eng__tseal *seal;               /* a seal encoded beside the caller, and its kept room (tseal.c) */
     uint64_t seals;                 /* tails sealed (undo.c: a batch that sealed cannot be taken back) */
+    uint32_t *rekey;                /* sends read whose key hash is made from their context's prefix (sends.c) */
+    size_t nrekey, rekeycap;
 };
 
 /* Free the receipts' kept apply scratch (rapply.c). */
@@ -334,6 +339,13 @@ int eng__sends_add(eng__sends *s, const eng__mem *mem, uint32_t id, uint16_t org
  * `first` of a context whose key prefix is stored goes into the context's key map, its
  * key hash not kept) or ENG__SEND_INDEX (another engine's chunk: into the index now). */
 int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index);
+/* The sends eng__sends_load read without a key hash (flagged `first`, not stored, not put in a
+ * key map) given the hash of their key, remade from their context's prefix, customer and
+ * channel: exactly the dispatcher's key that eng__ev_keyhash hashed when they were written.
+ * Called once o's dictionary is read (the prefixes); ENG__SEND_INDEX puts them into the hash
+ * index now, ENG__SEND_INDEX_LATER leaves that to eng__sends_reindex. ENG_ECORRUPT when a
+ * context has no prefix. */
+int eng__sends_rekey(eng__ev *ev, eng__evorg *o, int index);
 /* Rebuild the hash index for nhashed sends; @p pg (may be NULL) is stepped as it goes. */
 int eng__sends_reindex(eng__sends *s, const eng__mem *mem, eng__prog *pg);
 /* Room in the hash index for @p more sends, so that adding them does not
@@ -615,6 +627,32 @@ int eng__tblock_around_finish(eng__ev *ev, eng__evorg *o, eng__tseal *s, eng__wr
 /* tref.c: sealed segments that name their chunks' records (payload kind 5, record schema
  * ENG__TSEG_V_REFS) instead of holding their bytes again. */
 #define ENG__TSEG_V_REFS 2
+/* The schema of touch segment and tail chunk records before (tseg.c). */
+#define ENG__TSEG_V 1
+/* Record schema of touch records that may hold payloads with ENG__TSEG_SKEYS (chunks and
+ * segments; an older library stops at them with ENG_EVERSION); readers take every schema to it. */
+#define ENG__TSEG_V_SKEYS 3
+/* In a payload's kind byte (kinds 2 and 3): the `sent` rows' keys are uvar the number stored,
+ * when some but not all are a bitmap of the `sent` rows whose key is (bit k of byte k / 8), then
+ * those keys; a row whose key is not stored is flagged `first` (its key: eng__sends_rekey).
+ * Without it, every `sent` row's key is stored. */
+#define ENG__TSEG_SKEYS 0x10
+/* 1 (default): touch records are written with ENG__TSEG_SKEYS (schema ENG__TSEG_V_SKEYS), the
+ * `first` sends' keys not stored; 0: the format before (every key; tests write such stores
+ * with it, from their start: a key not stored cannot be written the old way). */
+extern uint8_t eng__tseg_skeys;
+/* The schema a touch record is written with (@p refs: a kind-5 record). */
+static inline uint16_t eng__tseg_schema(int refs)
+{
+    return eng__tseg_skeys ? ENG__TSEG_V_SKEYS : refs ? ENG__TSEG_V_REFS : ENG__TSEG_V;
+}
+/* The kind byte of a kind-2 (or, @p ordered, kind-3) payload written now. */
+static inline uint8_t eng__tseg_kind(int ordered)
+{
+    return (uint8_t)((ordered ? 3 : 2) | (eng__tseg_skeys ? ENG__TSEG_SKEYS : 0));
+}
+/* The `sent` rows' keys of a payload skipped (r after its `detail` column; z its zone, nkey its sent rows). */
+void eng__tseg_keys_skip(eng__rd *r, const eng__seg *z, uint64_t nkey);
 /* 1 (default): a seal names the tail's chunks it keeps whole (kind 5); 0: it stores them
  * again (kind 4, schema 1: the format before; tests write such stores with it). */
 extern uint8_t eng__tseg_refs;
@@ -770,8 +808,6 @@ void eng__pend_free(eng__ev *ev);
 
 /* Loading (tseg.c, txn.c) and retention rewrites. */
 int eng__ev_load_touches(eng__ev *ev, eng__evorg *o);
-/* The schema of touch segment and tail chunk records (tseg.c). */
-#define ENG__TSEG_V 1
 /* An org's sealed touch segments, decoded beside the loading of their sends (tload.c). */
 int eng__tseg_load(eng__ev *ev, eng__evorg *o);
 /* A loaded segment of @p rows: counted as work and stepped on the load's progress. */

@@ -74,6 +74,7 @@ void eng__ev_free(eng_engine *e, void *state)
     for (int k = 0; k < ENG__TSEG_PARTS; k++)
         eng__wr_free(&ev->par[k]);
     eng__free(&e->mem, ev->ordtmp);
+    eng__free(&e->mem, ev->rekey);
     eng__rcols_free(&ev->rdec, &e->mem);
     eng__rcpt_scratch_free(ev);
     eng__free(&e->mem, ev);
@@ -571,6 +572,7 @@ int eng__ev_load_org(eng__ev *ev, eng__evorg *o)
     char prefix[32];
     snprintf(prefix, sizeof prefix, "e/%04x/x/", (unsigned)o->code);
     loader l = {ev, o, 0};
+    ev->nrekey = 0;
     int rc = eng__kv_scan(ev->e->store, ENG__K(prefix), load_dict_cb, &l);
     if (!rc && !(rc = eng__ev_load_touches(ev, o)))
         rc = eng__ev_load_txns(ev, o);
@@ -580,6 +582,8 @@ int eng__ev_load_org(eng__ev *ev, eng__evorg *o)
      * with or before those rows, so reading on from the last one seen covers them. */
     if (!rc)
         rc = eng__ev_dict_catch_up(ev, o);
+    if (!rc) /* the sends whose key hash is not stored, now that every prefix is read */
+        rc = eng__sends_rekey(ev, o, ENG__SEND_INDEX_LATER);
     o->km_loaded = o->nctx; /* their sends are in the hash index (keymap.c) */
     return rc;
 }

@@ -104,9 +104,11 @@ static int catch_up(eng__ev *ev, eng__evorg *o, int *reload)
 {
     uint64_t chunks = 0;
     uint32_t nctx = o->nctx;
+    ev->nrekey = 0;
     int rc = eng__ev_dict_catch_up(ev, o);
-    if (!rc && (o->sync & EV_SYNC_TAIL) && !(rc = eng__ttail_catch_up(ev, o, &chunks)))
-        rc = eng__ev_dict_catch_up(ev, o);
+    if (!rc && (o->sync & EV_SYNC_TAIL) && !(rc = eng__ttail_catch_up(ev, o, &chunks)) &&
+        !(rc = eng__ev_dict_catch_up(ev, o)))
+        rc = eng__sends_rekey(ev, o, ENG__SEND_INDEX); /* the chunks' sends whose key hash is not stored */
     /* Other engines' sends are in the hash index only (keymap.c), and a context another
      * engine made (even one read here without rows) is not this engine's alone: that engine
      * may send into it under another key prefix (two versions approved in one second), so

@@ -43,7 +43,7 @@ static int seg_take(segjob *j)
         rec.len = j->vlen - ENG__REC_HEADER;
     } else {
         memcpy(j->buf, j->val, j->vlen);
-        rc = eng__rec_decode(j->key, j->klen, j->buf, j->vlen, ENG__REC_EV_TSEG, ENG__TSEG_V_REFS, &rec);
+        rc = eng__rec_decode(j->key, j->klen, j->buf, j->vlen, ENG__REC_EV_TSEG, ENG__TSEG_V_SKEYS, &rec);
     }
     if (!rc)
         rc = eng__tseg_decode(rec.payload, rec.len, j->k, j->d, j->mem);
@@ -96,7 +96,7 @@ static int seg_cb(const void *key, size_t klen, const void *val, size_t vlen, vo
     if (vlen > ENG__REC_HEADER && v[ENG__REC_HEADER] == 5) {
         /* a record naming its chunks' records: read here (the store is the caller's), the job decodes */
         eng__rec rec;
-        int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_EV_TSEG, ENG__TSEG_V_REFS, &rec);
+        int rc = eng__rec_decode(key, klen, val, vlen, ENG__REC_EV_TSEG, ENG__TSEG_V_SKEYS, &rec);
         if (rc || (rc = eng__tref_resolve(ev, l->o, k, rec.payload, rec.len, &j.buf, &j.vlen)))
             return rc;
         j.built = 1;

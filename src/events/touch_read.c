@@ -93,7 +93,7 @@ static eng__punit unit_of(const eng__touch_filter *f, const ctxsel *cs, const en
                      size_t len, int tables)
 {
     eng__punit u = {p, len, (uint32_t)s, z->id, z->n, 0, 0};
-    u.table = tables && len && p[0] == 3 && z->tmin >= f->from && (!f->to || z->tmax < f->to);
+    u.table = tables && len && (p[0] & ~ENG__TSEG_SKEYS) == 3 && z->tmin >= f->from && (!f->to || z->tmax < f->to);
     u.filter = needs_filter(f, cs, z);
     return u;
 }

@@ -269,7 +269,7 @@ int eng__touch_tab_visit(eng__ev *ev, eng__tcols *d, uint16_t org, const char *k
     eng__pcol_read(&r, n, 8, &t.status);
     eng__unpack_skip(&r, n); /* send */
     eng__unpack_skip(&r, n); /* detail */
-    (void)eng__rd_bytes(&r, (size_t)nkey * 8);
+    eng__tseg_keys_skip(&r, &t.z, nkey);
     eng__pcol_read(&r, n, 8, &t.first);
     if (!eng__rd_ok(&r))
         return corrupt(&t, "bad columns");

@@ -229,6 +229,8 @@ static size_t sent_run(eng__ev *ev, eng__evorg *o, uint32_t cx, const eng__sent_
     const uint32_t zeroed = m->zeroed, id0 = id;
     const uint16_t org = o->code;
     const uint8_t canon = cx >= o->km_loaded;
+    /* a flagged send's key hash is not stored: its context's prefix, customer and channel give it (tseg.c) */
+    const uint64_t kmask = canon && eng__tseg_skeys ? 0 : ~0ull;
     size_t r = c->n, k = c->nkey, r0 = r;
     eng_time *ttime = c->time;
     uint32_t *tcust = c->customer, *tctx = c->ctx, *tsend = c->send, *tdet = c->detail;
@@ -281,7 +283,7 @@ static size_t sent_run(eng__ev *ev, eng__evorg *o, uint32_t cx, const eng__sent_
         tctx[r] = cx;
         tsend[r] = id;
         tdet[r] = 0;
-        tkey[k++] = hs[i];
+        tkey[k++] = hs[i] & kmask;
         ch[r - r0] = w->channel;
         r++, id++;
     }
@@ -435,7 +437,7 @@ int eng__touch_sent(eng_engine *e, const eng__send_ctx *ctx, const eng__sent_row
         c->send[r] = id;
         c->detail[r] = 0;
         c->first[r] = (uint8_t)canon;
-        c->keyhash[c->nkey++] = h;
+        c->keyhash[c->nkey++] = canon && eng__tseg_skeys ? 0 : h; /* as in sent_run */
         res->accepted++;
         if (ev->npend) /* a call a row otherwise */
             rc = eng__pend_join(ev, id, h, &res->joined, &opts);

@@ -239,7 +239,7 @@ int eng__tref_resolve(eng__ev *ev, eng__evorg *note, const char *key, const uint
         if (b.named) {
             char ck[48];
             eng__ev_key(ck, sizeof ck, org, "t/c", (uint64_t)id << 32 | b.seq, 1);
-            rc = eng__rec_get(ev->e->store, ENG__K(ck), ENG__REC_EV_TSEG, ENG__TSEG_V, &rec[i]);
+            rc = eng__rec_get(ev->e->store, ENG__K(ck), ENG__REC_EV_TSEG, ENG__TSEG_V_SKEYS, &rec[i]);
             if (eng__absent(rc))
                 rc = eng__err(ENG_ECORRUPT, ck, "touch segment %s names chunk %s, which is missing", key, ck);
             else if (!rc && (rec[i].len != b.len || eng__get32(rec[i].raw.data + 12) != b.crc))

@@ -5,7 +5,11 @@
  *   zone: svar tmin, svar tmax, uvar statuses, uvar channels,
  *         uvar customer min, max, uvar ctx min, max
  *   packed columns (colpack.h): time, customer, ctx, channel, status, send, detail
- *   nsent x u64: the idempotency-key hash of each sent row, in row order
+ *   nsent x u64: the idempotency-key hash of each sent row, in row order;
+ *     with ENG__TSEG_SKEYS in the kind byte (kinds 2 and 3, schema 3, since 2026-12-08):
+ *     uvar nstored, a bitmap of the sent rows whose key is stored when 0 < nstored < nsent,
+ *     the nstored keys (a row whose key is not stored is flagged `first`: its key is its
+ *     context's prefix, its customer and its channel, hashed again where needed: sends.c)
  *   kind 2 and 3: packed column `first` (0/1 per row; kind 1: all 0)
  *   kind 3 only: the table of tsum.c (rows ordered by (status, customer)):
  *     uvar n, n x {u8 status, uvar ctx, u8 channel, uvar rows, uvar first rows}
@@ -23,7 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TSEG_V ENG__TSEG_V
+/* The newest schema of a touch record this library reads. */
+#define TSEG_V ENG__TSEG_V_SKEYS
+
+uint8_t eng__tseg_skeys = 1;
 
 void eng__tcols_free(eng__tcols *c, const eng__mem *mem)
 {
@@ -96,7 +103,7 @@ void eng__tseg_encode(eng__wr *w, const eng__tcols *c, size_t from, size_t n, si
 {
     eng__seg z;
     eng__tseg_zone_of(c, from, n, &z);
-    eng__tseg_zone_put(w, ordered ? 3 : 2, n, nkey, &z);
+    eng__tseg_zone_put(w, eng__tseg_kind(ordered), n, nkey, &z);
     for (int part = 0; part < ENG__TSEG_PARTS; part++)
         eng__tseg_encode_part(w, c, from, n, key_from, nkey, &z, part);
     if (ordered)
@@ -167,7 +174,53 @@ size_t eng__tseg_part_room(size_t n, size_t nkey, int part)
     /* packed columns of at most 8, 1 or 4 bytes a row, each with its header and 8 bytes of
      * slack (colpack.c), and the keys' hashes */
     static const size_t row[ENG__TSEG_PARTS] = {8, 4, 4, 2, 4, 4, 1}, cols[ENG__TSEG_PARTS] = {1, 1, 1, 2, 1, 1, 1};
-    return n * row[part] + cols[part] * 24 + (part == ENG__TSEG_PARTS - 1 ? nkey * 8 : 0);
+    return n * row[part] + cols[part] * 24 + (part == ENG__TSEG_PARTS - 1 ? nkey * 8 + nkey / 8 + 16 : 0);
+}
+
+/* kh[0, n) as 8 bytes each into w (n of them reserved). */
+static void keys_copy(eng__wr *w, const uint64_t *kh, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the bytes eng__put64 writes; its byte stores may alias the column, so a loop of them
+     * reloaded both pointers every value */
+    if (n)
+        memcpy(w->data + w->len, kh, n * 8);
+#else
+    for (size_t k = 0; k < n; k++)
+        eng__put64(w->data + w->len + 8 * k, kh[k]);
+#endif
+    w->len += n * 8;
+}
+
+/* The `sent` rows' keys kh[0, nkey): every one (the format before), or (@p skeys) those stored,
+ * the keys 0 left out (tseg.c's header). */
+static void keys_put(eng__wr *w, const uint64_t *kh, size_t nkey, int skeys)
+{
+    if (!skeys) {
+        if (!eng__wr_reserve(w, nkey * 8))
+            keys_copy(w, kh, nkey);
+        return;
+    }
+    size_t ns = 0;
+    for (size_t k = 0; k < nkey; k++)
+        ns += kh[k] != 0;
+    eng__wr_uvar(w, ns);
+    if (ns == nkey) {
+        if (!eng__wr_reserve(w, nkey * 8))
+            keys_copy(w, kh, nkey);
+        return;
+    }
+    size_t nb = ns ? (nkey + 7) / 8 : 0;
+    if (eng__wr_reserve(w, nb + ns * 8))
+        return;
+    uint8_t *bits = w->data + w->len, *out = bits + nb;
+    memset(bits, 0, nb);
+    for (size_t k = 0, m = 0; m < ns; k++)
+        if (kh[k]) {
+            bits[k / 8] |= (uint8_t)(1u << k % 8);
+            eng__put64(out + 8 * m++, kh[k]);
+        }
+    w->len += nb + ns * 8;
 }
 
 void eng__tseg_encode_part(eng__wr *w, const eng__tcols *c, size_t from, size_t n, size_t key_from, size_t nkey,
@@ -194,25 +247,14 @@ void eng__tseg_encode_part(eng__wr *w, const eng__tcols *c, size_t from, size_t 
         eng__pack_u32(w, c->detail + from, n);
         break;
     default:
-        if (!eng__wr_reserve(w, nkey * 8)) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            /* the bytes eng__put64 writes; its byte stores may alias the column, so a loop of them
-             * reloaded both pointers every value */
-            if (nkey)
-                memcpy(w->data + w->len, c->keyhash + key_from, nkey * 8);
-#else
-            for (size_t k = 0; k < nkey; k++)
-                eng__put64(w->data + w->len + 8 * k, c->keyhash[key_from + k]);
-#endif
-            w->len += nkey * 8;
-        }
+        keys_put(w, c->keyhash + key_from, nkey, eng__tseg_skeys);
         eng__pack_u8(w, c->first + from, n);
     }
 }
 
 static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, uint8_t *kindp)
 {
-    uint8_t kind = eng__rd_u8(r);
+    uint8_t raw = eng__rd_u8(r), kind = raw & (uint8_t)~ENG__TSEG_SKEYS;
     *kindp = kind;
     uint64_t n = eng__rd_uvar(r);
     *nkey = eng__rd_uvar(r);
@@ -222,12 +264,13 @@ static int zone_read(eng__rd *r, const char *key, eng__seg *z, uint64_t *nkey, u
     uint64_t v[4];
     for (int i = 0; i < 4; i++)
         v[i] = eng__rd_uvar(r);
-    if (!eng__rd_ok(r) || (kind < 1 || kind > 5) || n > ENG__SEG_ROWS || *nkey > n || st >> ENG_TOUCH_STATUS_COUNT ||
+    if (!eng__rd_ok(r) || (kind < 1 || kind > 5) || (raw != kind && kind != 2 && kind != 3) || n > ENG__SEG_ROWS || *nkey > n || st >> ENG_TOUCH_STATUS_COUNT ||
         ch >> ENG_CH_COUNT || v[0] > v[1] || v[1] > UINT32_MAX || v[2] > v[3] || v[3] > UINT32_MAX ||
         z->tmin > z->tmax)
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad header", key);
     z->n = (uint32_t)n;
     z->kind = kind;
+    z->skeys = raw != kind;
     z->skew = 0;
     z->statuses = (uint32_t)st;
     z->channels = (uint32_t)ch;
@@ -252,6 +295,32 @@ int eng__tseg_zone(const uint8_t *p, size_t len, const char *key, eng__seg *z)
     return zone_read(&r, key, z, &nkey, &kind);
 }
 
+/* The keys' bytes of a payload with zone z and nkey sent rows (r after its `detail` column):
+ * *ns stored, *bits their bitmap (NULL: all stored, or none), *kh the keys; NULL: cut short
+ * (r's error set). */
+static const uint8_t *keys_read(eng__rd *r, const eng__seg *z, uint64_t nkey, uint64_t *ns, const uint8_t **bits)
+{
+    *ns = nkey;
+    *bits = NULL;
+    if (z->skeys) {
+        *ns = eng__rd_uvar(r);
+        if (!eng__rd_ok(r) || *ns > nkey) {
+            r->err = ENG_ECORRUPT;
+            return NULL;
+        }
+        if (*ns && *ns < nkey)
+            *bits = eng__rd_bytes(r, (size_t)(nkey + 7) / 8);
+    }
+    return eng__rd_bytes(r, (size_t)*ns * 8);
+}
+
+void eng__tseg_keys_skip(eng__rd *r, const eng__seg *z, uint64_t nkey)
+{
+    uint64_t ns;
+    const uint8_t *bits;
+    (void)keys_read(r, z, nkey, &ns, &bits);
+}
+
 /* The columns of a kind 1-3 payload (r after its header, zone z) appended to c at
  * c->n and c->nkey, whose room the caller reserved; kind < 3: r must end with them. */
 int eng__tseg_decode_cols(eng__rd *r, const char *key, const eng__seg *z, uint64_t nkey, uint8_t kind, eng__tcols *c)
@@ -266,7 +335,8 @@ int eng__tseg_decode_cols(eng__rd *r, const char *key, const eng__seg *z, uint64
     eng__unpack_u8(r, status, n);
     eng__unpack_u32(r, c->send + at, n);
     eng__unpack_u32(r, c->detail + at, n);
-    const uint8_t *kh = eng__rd_bytes(r, nkey * 8);
+    uint64_t ns;
+    const uint8_t *bits, *kh = keys_read(r, z, nkey, &ns, &bits);
     if (kind >= 2)
         eng__unpack_u8(r, first, n);
     else if (n) /* stored before the flag: not known */
@@ -283,8 +353,31 @@ int eng__tseg_decode_cols(eng__rd *r, const char *key, const eng__seg *z, uint64
     if (sent != nkey)
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: %zu sent rows but %llu keys", key, sent,
                         (unsigned long long)nkey);
-    for (size_t k = 0; k < nkey; k++)
-        c->keyhash[c->nkey + k] = eng__get64(kh + 8 * k);
+    if (bits) { /* as many bits set as keys stored, none past the last sent row */
+        size_t set = 0;
+        for (size_t b = 0; b < (nkey + 7) / 8; b++)
+            set += (size_t)__builtin_popcount(bits[b]);
+        if (set != ns || (nkey % 8 && bits[nkey / 8] >> nkey % 8))
+            return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad key bitmap", key);
+    }
+    uint64_t *out = c->keyhash + c->nkey, miss = 0;
+    if (ns == nkey) {
+        for (size_t k = 0; k < nkey; k++)
+            miss |= (out[k] = eng__get64(kh + 8 * k)) == 0;
+    } else { /* a key not stored is a flagged row's, 0 here (sends.c makes it again) */
+        for (size_t i = 0, k = 0, m = 0; i < n; i++) {
+            if (status[i] != ENG_TOUCH_SENT)
+                continue;
+            int stored = bits && (bits[k / 8] >> k % 8 & 1);
+            miss |= !stored && !first[i];
+            out[k] = stored ? eng__get64(kh + 8 * m++) : 0;
+            miss |= stored && out[k] == 0;
+            k++;
+        }
+    }
+    /* a key hash is never 0 (eng__ev_keyhash): 0 is a key not stored, which only a flagged row may have */
+    if (miss)
+        return eng__err(ENG_ECORRUPT, key, "touch segment %s: a sent row's key hash missing or 0", key);
     c->n += n;
     c->nkey += nkey;
     return ENG_OK;
@@ -350,7 +443,7 @@ static int put_rec(eng__ev *ev, const char *key, eng__wr *w, size_t front, eng__
     }
     uint8_t *rec = w->data + front;
     size_t len = w->len - front;
-    int rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, rec, len);
+    int rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, eng__tseg_schema(0), rec, len);
     if (!rc && keep && (rc = eng__tseg_zone(rec + ENG__REC_HEADER, len - ENG__REC_HEADER, key, keep)) == ENG_OK) {
         keep->buf = rec;
         keep->len = len;
@@ -459,8 +552,8 @@ static int put_sealed(eng__ev *ev, eng__evorg *o, const char *key, uint8_t *rec,
     if (rc)
         return rc;
     if (!named)
-        return eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, TSEG_V, rec, len);
-    if (!(rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, ENG__TSEG_V_REFS, s->rec.data,
+        return eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, eng__tseg_schema(0), rec, len);
+    if (!(rc = eng__rec_put_framed(ev->e->store, ENG__K(key), ENG__REC_EV_TSEG, eng__tseg_schema(1), s->rec.data,
                                    s->rec.len)))
         eng__tref_add(o, s, id);
     return rc;
@@ -590,7 +683,7 @@ static int tail_take(eng__ev *ev, eng__evorg *o, uint64_t seq, const eng__tcols 
     /* its bytes kept for the seal when they are what this engine writes (kind 2;
      * the others are encoded again then, tblock.c) */
     uint8_t *keep = NULL;
-    if (len && p[0] == 2 && !(keep = eng__memdup(mem, p, len)))
+    if (len && (p[0] & ~ENG__TSEG_SKEYS) == 2 && !(keep = eng__memdup(mem, p, len)))
         return eng__nomem();
     if (t->n == 0)
         eng__tchunks_keep(o, mem, 0);
@@ -685,7 +778,7 @@ int eng__tseg_payload(eng__ev *ev, eng__evorg *o, size_t idx, const uint8_t **p,
 {
     char key[48];
     eng__ev_key(key, sizeof key, o->code, "t/s", o->tseg.v[idx].id, 0);
-    return eng__seg_payload_with(ev, &o->tseg.v[idx], key, ENG__REC_EV_TSEG, ENG__TSEG_V_REFS, eng__tseg_zone, resolve,
+    return eng__seg_payload_with(ev, &o->tseg.v[idx], key, ENG__REC_EV_TSEG, TSEG_V, eng__tseg_zone, resolve,
                                  p, len);
 }
 

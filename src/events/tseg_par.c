@@ -60,7 +60,7 @@ void eng__tseg_encode_par_with(eng__ev *ev, eng__wr *par, eng__wr *w, const eng_
     eng__tseg_zone_of(c, from, n, &j.z);
     eng__pipe pp;
     eng__pipe_first(&pp, &ev->e->pool, 1, ENG__TSEG_PARTS, rest_run, &j);
-    eng__tseg_zone_put(w, ordered ? 3 : 2, n, nkey, &j.z);
+    eng__tseg_zone_put(w, eng__tseg_kind(ordered), n, nkey, &j.z);
     eng__pipe_end(&pp); /* the parts no thread has taken are the caller's */
     for (int k = 0; k < ENG__TSEG_PARTS; k++) {
         if (j.w[k].err && !w->err)

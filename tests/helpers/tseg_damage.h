@@ -22,8 +22,8 @@ static inline void tseg_damage(eng_engine *e, test_store *ts, const char *key, v
     assert_int_equal(test_store_raw_get(ts, key, &v, &len), 0);
     const eng__mem *mem = &e->mem;
     eng__rec rec;
-    assert_int_equal(eng__rec_decode(key, strlen(key), v, len, ENG__REC_EV_TSEG, 1, &rec), ENG_OK);
-    assert_int_equal(rec.payload[0], 3);
+    assert_int_equal(eng__rec_decode(key, strlen(key), v, len, ENG__REC_EV_TSEG, ENG__TSEG_V_SKEYS, &rec), ENG_OK);
+    assert_int_equal(rec.payload[0] & ~ENG__TSEG_SKEYS, 3);
     eng__tcols c;
     memset(&c, 0, sizeof c);
     assert_int_equal(eng__tseg_decode(rec.payload, rec.len, key, &c, mem), ENG_OK);

@@ -80,11 +80,11 @@ static int chunk_cb(const void *key, size_t klen, const void *val, size_t vlen, 
 {
     chunks *c = user;
     eng__rec rec;
-    assert_int_equal(eng__rec_decode(key, klen, val, vlen, ENG__REC_EV_TSEG, 1, &rec), ENG_OK);
+    assert_int_equal(eng__rec_decode(key, klen, val, vlen, ENG__REC_EV_TSEG, ENG__TSEG_V_SKEYS, &rec), ENG_OK);
     assert_true(c->n < 64);
     eng__rd r;
     eng__rd_init(&r, rec.payload, rec.len);
-    assert_int_equal(eng__rd_u8(&r), 2);
+    assert_int_equal(eng__rd_u8(&r) & ~ENG__TSEG_SKEYS, 2);
     c->rows[c->n] = eng__rd_uvar(&r);
     c->p[c->n] = malloc(rec.len);
     memcpy(c->p[c->n], rec.payload, rec.len);
@@ -114,7 +114,7 @@ static int seg_get(evfx *f, uint32_t id, uint8_t **raw, eng__rec *rec, char key[
     size_t len;
     if (test_store_raw_get(f->ts, key, raw, &len))
         return 0;
-    assert_int_equal(eng__rec_decode(key, strlen(key), *raw, len, ENG__REC_EV_TSEG, ENG__TSEG_V_REFS, rec), ENG_OK);
+    assert_int_equal(eng__rec_decode(key, strlen(key), *raw, len, ENG__REC_EV_TSEG, ENG__TSEG_V_SKEYS, rec), ENG_OK);
     return 1;
 }
 
@@ -195,7 +195,7 @@ static void run(evfx *f, uint64_t seed, size_t rows, int reopen_every, int forge
         eng__rec rec;
         char key[48];
         while (seg_get(f, next_seg, &raw, &rec, key)) {
-            uint8_t kind = rec.payload[0];
+            uint8_t kind = rec.payload[0] & ~ENG__TSEG_SKEYS;
             assert_true(kind == 2 || kind == 4);
             kinds[kind]++;
             assert_int_equal(eng__tseg_decode(rec.payload, rec.len, key, &d, mem), ENG_OK);

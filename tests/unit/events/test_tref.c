@@ -64,7 +64,7 @@ static int seg_get(evfx *f, uint32_t id, uint8_t **raw, eng__rec *rec, char key[
     size_t len;
     if (test_store_raw_get(f->ts, key, raw, &len))
         return 0;
-    assert_int_equal(eng__rec_decode(key, strlen(key), *raw, len, ENG__REC_EV_TSEG, ENG__TSEG_V_REFS, rec), ENG_OK);
+    assert_int_equal(eng__rec_decode(key, strlen(key), *raw, len, ENG__REC_EV_TSEG, ENG__TSEG_V_SKEYS, rec), ENG_OK);
     return 1;
 }
 
@@ -131,12 +131,12 @@ static uint32_t same_segments(evfx *x, evfx *b, uint32_t *named)
         assert_int_equal(hx, hb);
         if (!hx)
             break;
-        assert_int_equal(eb.schema, 1);
+        assert_int_equal(eb.schema, ENG__TSEG_V_SKEYS); /* the format before as to the chunks named */
         assert_true(eb.payload[0] != 5);
         if (ex.payload[0] == 5) {
             uint8_t *p;
             size_t len;
-            assert_int_equal(ex.schema, ENG__TSEG_V_REFS);
+            assert_int_equal(ex.schema, ENG__TSEG_V_SKEYS);
             assert_int_equal(resolve_rc(x, key, &ex, &p, &len), ENG_OK);
             assert_int_equal(len - ENG__REC_HEADER, eb.len);
             assert_memory_equal(p + ENG__REC_HEADER, eb.payload, eb.len);
