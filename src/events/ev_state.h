@@ -346,6 +346,10 @@ int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index);
  * index now, ENG__SEND_INDEX_LATER leaves that to eng__sends_reindex. ENG_ECORRUPT when a
  * context has no prefix. */
 int eng__sends_rekey(eng__ev *ev, eng__evorg *o, int index);
+/* The key hashes of c's flagged `sent` rows that a record of the format before stored, set to 0
+ * (not stored again) where the hash of the key made from the row is the one stored (o's
+ * prefixes): a rewrite of an older segment (compaction) then leaves them out. */
+int eng__tkeys_unstore(eng__ev *ev, const eng__evorg *o, eng__tcols *c);
 /* Rebuild the hash index for nhashed sends; @p pg (may be NULL) is stepped as it goes. */
 int eng__sends_reindex(eng__sends *s, const eng__mem *mem, eng__prog *pg);
 /* Room in the hash index for @p more sends, so that adding them does not

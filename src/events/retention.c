@@ -135,7 +135,7 @@ static int order_touches(eng__ev *ev, eng__evorg *o, eng__prog *pg)
             (rc = eng__tseg_decode(p, len, key, &ev->dec, mem)))
             break;
         ENG__WORK(ev->dec.n);
-        if (!ev->dec.ordered)
+        if (!ev->dec.ordered && !(rc = eng__tkeys_unstore(ev, o, &ev->dec)))
             rc = eng__tseg_rewrite(ev, o, i, &ev->dec, 1);
     }
     return rc;

@@ -379,6 +379,39 @@ static size_t key_of(char *out, const char *pfx, size_t plen, uint32_t customer,
     return plen + nd + 1 + eng__channel_lens[channel];
 }
 
+int eng__tkeys_unstore(eng__ev *ev, const eng__evorg *o, eng__tcols *c)
+{
+    if (!eng__tseg_skeys)
+        return ENG_OK;
+    char(*buf)[KEY_ROOM] = NULL;
+    const void *kp[REKEY_GROUP];
+    size_t len[REKEY_GROUP], at[REKEY_GROUP], m = 0;
+    uint64_t h[REKEY_GROUP];
+    for (size_t i = 0, k = 0; i <= c->n; i++) {
+        if (m == REKEY_GROUP || (i == c->n && m)) { /* the group's keys hashed: a key the same is left out */
+            eng__ev_keyhash_n(kp, len, m, h);
+            for (size_t j = 0; j < m; j++)
+                if (h[j] == c->keyhash[at[j]])
+                    c->keyhash[at[j]] = 0;
+            m = 0;
+        }
+        if (i == c->n || c->status[i] != ENG_TOUCH_SENT)
+            continue;
+        size_t plen, kk = k++;
+        const char *pfx;
+        if (!c->first[i] || !c->keyhash[kk] || c->channel[i] >= ENG_CH_COUNT || c->ctx[i] >= o->nkm ||
+            o->km[c->ctx[i]].pstore != 2 || !(pfx = eng__kmap_prefix(o, c->ctx[i], &plen)))
+            continue;
+        if (!buf && !(buf = eng__malloc(&ev->e->mem, REKEY_GROUP * sizeof *buf)))
+            return eng__nomem();
+        len[m] = key_of(buf[m], pfx, plen, c->customer[i], c->channel[i]);
+        kp[m] = buf[m];
+        at[m++] = kk;
+    }
+    eng__free(&ev->e->mem, buf);
+    return ENG_OK;
+}
+
 int eng__sends_rekey(eng__ev *ev, eng__evorg *o, int index)
 {
     eng__sends *s = &ev->s;
