@@ -8,10 +8,11 @@
  * an engaged send (opened or clicked) converted when its customer has a
  * transaction within XE_CONV_WINDOW after it, or by its first engagement when
  * that came later (a host that hands receipts and sales over together stamps a
- * late response and its purchase alike, days after the send); the organic rate
- * of the same window comes from the channel's delivered sends that were not
- * engaged (shrunk toward the segment's over all channels). What is added
- * to a segment x channel cell is the incremental rate over that organic rate,
+ * late response and its purchase alike, days after the send); the organic
+ * rate, per hour, comes from the channel's sends that were not engaged, over
+ * the spans they were looked at (shrunk toward the segment's over all
+ * channels). What is added to a segment x channel cell is the lift over what
+ * the engaged would have bought anyway within their own spans,
  * re-expressed over the organic rate the execution will compare with (the
  * control group's, carried from the org's last execution), so the windows'
  * lengths do not matter.
@@ -200,20 +201,39 @@ static int next_sends(eng__mem *mem, const eng__sends_view *v, uint16_t code, en
     return ENG_OK;
 }
 
-/* Does send s's customer buy from the send to XE_CONV_WINDOW after it, or to its first engagement (@p first,
- * eng_at) when that came later, by @p now? The window ends before the customer's next touch by the org
- * (@p next, next_sends): a purchase after another campaign reached the customer is that campaign's to claim.
- * Why: with campaigns closer than the window (waves a day apart, genworld.py world 133), a send that was not
- * engaged bought the next waves' conversions, its "organic" rate read 10-30 %, every channel's increment
+/* The end of the span over which send s's purchase is looked for by @p now: XE_CONV_WINDOW after the send, or
+ * its first engagement (@p first, eng_at) when that came later. The window ends before the customer's next touch
+ * by the org (@p next, next_sends): a purchase after another campaign reached the customer is that campaign's to
+ * claim. Why: with campaigns closer than the window (waves a day apart, genworld.py world 133), a send that was
+ * not engaged bought the next waves' conversions, its "organic" rate read 10-30 %, every channel's increment
  * about 0, and a campaign replayed without sales had them, from the waves after it. */
-static int converted(const txn_idx *t, const eng__sends_view *v, uint32_t s, const uint32_t *first,
-                     const uint32_t *next, eng_time now)
+static eng_time window_end(const eng__sends_view *v, uint32_t s, const uint32_t *first, const uint32_t *next,
+                           eng_time now)
 {
     eng_time to = v->sent_at[s] + XE_CONV_WINDOW, at = v->sent_at[s] + (eng_time)(first[s] ? first[s] - 1 : 0) * 1000;
     eng_time cut = next[s] && next[s] < UINT32_MAX ? v->sent_at[s] + (eng_time)(next[s] - 1) - 1 : INT64_MAX;
     to = cut < to ? cut : to;
     to = at > to ? at : to;
-    return txn_in(t, v->customer[s], v->sent_at[s], to < now ? to : now);
+    return to < now ? to : now;
+}
+
+static int converted(const txn_idx *t, const eng__sends_view *v, uint32_t s, const uint32_t *first,
+                     const uint32_t *next, eng_time now)
+{
+    return txn_in(t, v->customer[s], v->sent_at[s], window_end(v, s, first, next, now));
+}
+
+/* The organic purchase as a rate per hour (a purchase within span L has chance 1 - exp(-h L)) of sends of mean
+ * span @p span of which @p n (weighted) were looked at and @p c bought, shrunk by @p s sends toward the rate
+ * @p h0. Why a rate: the spans differ, by channel and by send (a window cut at the history's end, or at the
+ * customer's next touch), and a chance compared across them read the late sends' short windows as no lift. */
+static double organic_rate(double c, double n, double span, double s, double h0)
+{
+    if (!(span > 0))
+        return h0;
+    double p = (c + s * -expm1(-h0 * span)) / (n + s);
+    p = p < 1 - 1e-9 ? p : 1 - 1e-9;
+    return -log1p(-p) / span;
 }
 
 /* Send s is the org's, sent before @p before on a channel the optimizer has. */
@@ -246,7 +266,7 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
         return ENG_OK;
     txn_idx t = {&e->mem, ncust, NULL, NULL, 0, 0, NULL, ENG_OK};
     uint8_t *sold = eng__calloc(&e->mem, (size_t)maxctx + 1, 1);
-    double *acc = eng__calloc(&e->mem, (size_t)G * K * 4, sizeof *acc);
+    double *acc = eng__calloc(&e->mem, (size_t)G * K * 6 + G, sizeof *acc);
     rc = sold && acc ? ENG_OK : eng__nomem();
     if (!rc)
         rc = eng__txn_scan(e, org, first, now + 1, ENG__NO_CUSTOMER, NULL, txn_collect, &t);
@@ -278,56 +298,80 @@ int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, en
             continue;
         sold[v.ctx[s]] = (uint8_t)converted(&t, &v, s, ea.first, next, now);
     }
-    /* Pass 2: per segment x channel, engaged sends and their conversions, and the delivered sends not
-     * engaged and theirs (the organic rate; weights decay with age). */
+    /* Pass 2: per segment x channel, engaged sends and their conversions, and the sends not engaged, theirs and
+     * the hours they were looked at over (the organic rate; weights decay with age). A send not engaged counts
+     * whatever its delivery: a host may hand a channel's delivery receipts over with its window's end (genworld.py
+     * world 91: push's, 205 h), and then the channel's recent sends were missing from its organic rate. */
     double *en = acc, *ec = acc + (size_t)G * K, *bn = acc + 2 * (size_t)G * K, *bc = bn + (size_t)G * K;
+    double *bl = bc + (size_t)G * K, *eo = bl + (size_t)G * K, *hg = eo + (size_t)G * K;
     double lf = xe->cfg.forget > 0 ? log(xe->cfg.forget) : -50;
-    for (uint32_t s = 0; s < v.n && !rc; s++) {
-        int ch = v.hot[s].channel;
-        uint32_t c = v.customer[s];
-        if (!seeds(&v, s, code, before, idx) || c >= ncust || !sold[v.ctx[s]])
-            continue;
-        int st = eng__mask_furthest(v.hot[s].mask);
-        int engaged = st == ENG_TOUCH_OPENED || st == ENG_TOUCH_CLICKED;
-        if (!engaged && eng__touch_rank(st) < eng__touch_rank(ENG_TOUCH_DELIVERED))
-            continue;
-        unsigned g = eng__xe_segment_of(xe, c);
-        double w = exp(lf * (double)(before - v.sent_at[s]) / (double)XE_CONV_PERIOD);
-        int conv = converted(&t, &v, s, ea.first, next, now);
-        if (engaged) {
-            en[(size_t)g * K + (unsigned)idx[ch]] += w;
-            ec[(size_t)g * K + (unsigned)idx[ch]] += w * conv;
-        } else {
-            bn[(size_t)g * K + (unsigned)idx[ch]] += w;
-            bc[(size_t)g * K + (unsigned)idx[ch]] += w * conv;
+    for (int pass = 2; pass <= 3 && !rc; pass++) {
+        for (uint32_t s = 0; s < v.n; s++) {
+            int ch = v.hot[s].channel;
+            uint32_t c = v.customer[s];
+            if (!seeds(&v, s, code, before, idx) || c >= ncust || !sold[v.ctx[s]])
+                continue;
+            int st = eng__mask_furthest(v.hot[s].mask);
+            int engaged = st == ENG_TOUCH_OPENED || st == ENG_TOUCH_CLICKED;
+            if (pass == 3 && !engaged)
+                continue;
+            size_t i = (size_t)eng__xe_segment_of(xe, c) * K + (unsigned)idx[ch];
+            double w = exp(lf * (double)(before - v.sent_at[s]) / (double)XE_CONV_PERIOD);
+            double span = (double)(window_end(&v, s, ea.first, next, now) - v.sent_at[s]) / ENG_HOUR;
+            span = span > 0 ? span : 0;
+            if (pass == 3) /* the organic purchases expected among the engaged, each over its own span */
+                eo[i] += -w * expm1(-bl[i] * span);
+            else if (engaged) {
+                en[i] += w;
+                ec[i] += w * converted(&t, &v, s, ea.first, next, now);
+            } else {
+                bn[i] += w;
+                bc[i] += w * converted(&t, &v, s, ea.first, next, now);
+                bl[i] += w * span;
+            }
+        }
+        if (pass == 3 || rc)
+            break;
+        /* Between the passes: each cell's organic rate per hour, shrunk toward its segment's and that toward all
+         * segments' (bl then holds the rate). */
+        double tbn = 0, tbc = 0, tbl = 0, ten = 0;
+        for (size_t i = 0; i < (size_t)G * K; i++)
+            tbn += bn[i], tbc += bc[i], tbl += bl[i], ten += en[i];
+        if (!(ten > 0))
+            break;
+        /* no send looked at without an engagement: half a purchase over the spans of a day */
+        double h_all = organic_rate(tbc + 0.5, tbn + 1, tbn > 0 ? tbl / tbn : 24, 0, 0);
+        for (unsigned g = 0; g < G; g++) {
+            double gbn = 0, gbc = 0, gbl = 0;
+            for (unsigned k = 0; k < K; k++)
+                gbn += bn[(size_t)g * K + k], gbc += bc[(size_t)g * K + k], gbl += bl[(size_t)g * K + k];
+            double h_g = hg[g] = organic_rate(gbc, gbn, gbn > 0 ? gbl / gbn : 0, 2, h_all);
+            /* The channel's own sends not engaged, shrunk toward the segment's: who does not engage differs by
+             * channel (a channel most customers answer leaves the least responsive, who buy less), so a rate
+             * pooled over the channels moved every channel's increment with the mix the last waves happened to
+             * send, and the choices that mix drove fed back into it. */
+            for (unsigned k = 0; k < K; k++) {
+                size_t i = (size_t)g * K + k;
+                bl[i] = organic_rate(bc[i], bn[i], bn[i] > 0 ? bl[i] / bn[i] : 0, XE_P0H_PRIOR, h_g);
+            }
         }
     }
     if (!rc) {
         eng__xe_refresh(xe); /* the segments' organic rates, as the decisions will see them */
-        double tbn = 0, tbc = 0;
-        for (size_t i = 0; i < (size_t)G * K; i++)
-            tbn += bn[i], tbc += bc[i];
-        double p0_all = (tbc + 0.5) / (tbn + 1);
         for (unsigned g = 0; g < G; g++) {
-            double gbn = 0, gbc = 0;
-            for (unsigned k = 0; k < K; k++)
-                gbn += bn[(size_t)g * K + k], gbc += bc[(size_t)g * K + k];
-            double p0g = (gbc + 2 * p0_all) / (gbn + 2);
-            /* the organic rate the execution compares with: the control group's, when one is carried */
-            double p0r = xe->seg[g].bn > 0 ? xe->seg[g].p0 : p0g;
+            /* the organic rate the execution compares with: the control group's, when one is carried, else the
+             * history's own over a conversion window */
+            double p0r = xe->seg[g].bn > 0 ? xe->seg[g].p0 : -expm1(-hg[g] * (double)XE_CONV_WINDOW / ENG_HOUR);
             for (unsigned k = 0; k < K; k++) {
                 size_t i = (size_t)g * K + k;
                 if (en[i] <= 0)
                     continue;
-                /* The channel's own non-engaged sends, shrunk toward the segment's: who does not engage
-                 * differs by channel (a channel most customers answer leaves the least responsive, who buy
-                 * less), so a rate pooled over the channels moved every channel's increment with the mix
-                 * the last waves happened to send, and the choices that mix drove fed back into it. */
-                double p0h = (bc[i] + XE_P0H_PRIOR * p0g) / (bn[i] + XE_P0H_PRIOR);
-                double r = ec[i] / en[i] - p0h + p0r;
-                r = r < 0 ? 0 : r > 1 ? 1 : r;
+                /* The lift among the engaged over what they would have bought anyway within their own spans,
+                 * re-expressed over the organic rate the execution compares with: the spans do not matter. */
+                double lift = en[i] > eo[i] ? (ec[i] - eo[i]) / (en[i] - eo[i]) : 0;
+                lift = lift < 0 ? 0 : lift > 1 ? 1 : lift;
                 xe->cell[i].en += en[i];
-                xe->cell[i].ec += en[i] * r;
+                xe->cell[i].ec += en[i] * (p0r + (1 - p0r) * lift);
             }
         }
     }

@@ -13,7 +13,8 @@ contact and consent on each channel they are reachable on, one include group per
 warm history replayed as earlier campaigns, then per wave a campaign whose X-Engage message goes
 out in batches (run_due), the transport recording what left, receipts and transactions appended
 between batches, the control group's purchases, and the campaign report. ``priority`` is played
-the same way on a second engine (a channel-priority message); ``send_all``, ``random_single``,
+the same way on a second engine (a channel-priority message) when asked for, else scored as what that
+engine sends (the first reachable channel of the order, which a played one is checked against); ``send_all``, ``random_single``,
 ``greedy_engagement`` (sim.c's: the best engagement ratio of the customer's own history, with its own
 sampled outcomes) and ``oracle`` are computed from the world's truth. Every policy is scored by the world's truth
 of what it chose (expected incremental conversions, messages, cost, net value) on the same test
@@ -873,13 +874,15 @@ class Player:
                 # the engine's priority choice is the first reachable channel of the whole order
                 if prio.get(i) != c_first:
                     prio_ref += 1
+            elif "priority" in acc:  # not played on its own engine: what it would send, checked above when played
+                add("priority", i, [c_first])
         if "oracle_budget" in res:  # the oracle under the same cap (sim.c: bisection on the cost multiplier)
             for i in self.oracle_budget(test):
                 add("oracle_budget", i[0], [i[1]])
         if prio_ref:
             raise RuntimeError(f"the engine's priority choices differ from the first reachable channel for {prio_ref}")
         for k, a in acc.items():
-            if (k == "xengage" and xe is None) or (k == "priority" and prio is None):
+            if k == "xengage" and xe is None:
                 continue
             res[k].append({"incr": a[0], "msgs": a[1], "cost": a[2], "net": a[3], "contacted": a[4], "fatigue": a[5]})
         return truth / nt if nt else 0.0
