@@ -70,14 +70,15 @@ int eng__bad_row(eng__drv *d, uint64_t line, uint32_t col, int code, const char 
         eng__callback_end();
     }
     if (d->o->on_error == ENG_IMPORT_REJECT_FILE || d->rep->bad_rows > d->o->max_bad_rows) {
+        const char *verb = d->verb ? d->verb : "imported";
         char det[64];
         snprintf(det, sizeof det, "%llu:%u", (unsigned long long)line, col);
         if (d->o->on_error == ENG_IMPORT_REJECT_FILE)
-            return eng__err(code, det, "line %llu, column %u%s%s%s: %s; nothing was imported",
-                            (unsigned long long)line, col, *field ? " (" : "", field, *field ? ")" : "", why);
-        return eng__err(code, det, "line %llu, column %u%s%s%s: %s; more than %llu bad rows, nothing was imported",
+            return eng__err(code, det, "line %llu, column %u%s%s%s: %s; nothing was %s", (unsigned long long)line,
+                            col, *field ? " (" : "", field, *field ? ")" : "", why, verb);
+        return eng__err(code, det, "line %llu, column %u%s%s%s: %s; more than %llu bad rows, nothing was %s",
                         (unsigned long long)line, col, *field ? " (" : "", field, *field ? ")" : "", why,
-                        (unsigned long long)d->o->max_bad_rows);
+                        (unsigned long long)d->o->max_bad_rows, verb);
     }
     return ENG_OK;
 }
@@ -162,7 +163,9 @@ int eng__drive_rows(eng__drv *d, eng__csv *c, eng__row_fn row, eng__blk_fn blk, 
 int eng__import_drive(eng_engine *e, const char *op, eng__csv *c, eng__hdr_fn hdr, eng__row_fn row, eng__blk_fn blk,
                       void *ctx, const eng_import_options *o, eng_import_report *rep)
 {
-    eng__drv d = {o, rep, &e->mem, NULL, 0};
+    eng__drv d = {o, rep, &e->mem, NULL, 0, NULL};
+    if (strncmp(op, "privacy.", 8) == 0)
+        d.verb = "erased"; /* an erasure CSV's errors say what did not happen */
     eng__prog pg;
     int got, rc = eng__prog_start(&pg, e, op, c->read == eng__memsrc_read ? ((const eng__memsrc *)c->user)->n : 0);
     if (!rc) {
@@ -643,7 +646,7 @@ static int import_csv(eng_engine *e, const eng__aud_cx *cx, eng_read_fn read, vo
     ci->id_hashes = e->threads > 0 && ci->a->t.idkind == ENG_ID_STRING && ci->a->t.n == 0;
     ci->o = &o;
     if (e->threads >= 2) { /* the CSV parsed on threads - 1 helpers and this one (import_par.c) */
-        eng__drv d = {&o, rep, &e->mem, NULL, 0};
+        eng__drv d = {&o, rep, &e->mem, NULL, 0, NULL};
         eng__prog pg;
         rc = eng__prog_start(&pg, e, "audience.import", read == eng__memsrc_read ? ((const eng__memsrc *)user)->n : 0);
         if (!rc)
@@ -751,7 +754,7 @@ static int upsert(eng_engine *e, const eng__aud_cx *cx, const char *const *names
     hc.flen = fl;
     hc.nf = (uint32_t)ncols;
     eng__rowerr err = {0, 0, ""};
-    eng__drv d = {&o, rep, &e->mem, NULL, 0};
+    eng__drv d = {&o, rep, &e->mem, NULL, 0, NULL};
     rc = cimp_hdr(ci, &hc, &err);
     if (rc == 1) {
         char det[32];

@@ -20,6 +20,7 @@ typedef struct eng__drv {
     const eng__mem *mem;
     char (*hnames)[ENG__COLNAME_MAX + 1];
     uint32_t nh;
+    const char *verb; /* "nothing was <verb>" when the input is refused; NULL: "imported" */
 } eng__drv;
 
 /* Report a bad row; returns 0 to go on or the code that aborts the import. */

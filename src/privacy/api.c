@@ -39,8 +39,10 @@ static int target_add(target *t, const char *s, size_t n)
         t->rep->not_found++;
         return ENG_OK;
     }
-    if (eng__idset_contains(&t->ids, id))
-        return ENG_OK; /* listed twice: erased (and audited) once */
+    if (eng__idset_contains(&t->ids, id)) { /* listed twice: erased (and audited) once */
+        t->rep->not_found++; /* as a second eng_customer_erase() would: requested = erased + not_found */
+        return ENG_OK;
+    }
     if (eng__grow(&t->e->mem, (void **)&t->ext, &t->cap, t->n + 1, sizeof *t->ext) ||
         eng__grow(&t->e->mem, (void **)&t->len, &t->lcap, t->n + 1, sizeof *t->len))
         return eng__nomem();
