@@ -265,10 +265,12 @@ static int walk_cands(run *x, cand *cd, size_t n, wstate *w)
             responded = 1;
             r->total.conversions++;
             r->total.sales += (eng__i128)amount * ENG__SHARE_DEN;
-            shares(model, buf + lo, hi - lo, at, w->hl, amount, sh);
+            /* Which touches the model credits does not depend on the amount: a zero amount takes
+             * a unit's shares to find them and then credits nothing to their sales. */
+            shares(model, buf + lo, hi - lo, at, w->hl, amount ? amount : 1, sh);
             for (size_t t = lo; t < hi; t++) {
-                eng__i128 s = sh[t - lo];
-                if (!s && !all_credited)
+                eng__i128 s = amount ? sh[t - lo] : 0;
+                if (!sh[t - lo] && !all_credited)
                     continue;
                 const unsigned mt = umsg[buf[t].m];
                 eng__acc *am = &r->msg[mt], *ac = &r->chan[buf[t].ch];
