@@ -132,26 +132,55 @@ void *eng__handle_new(const eng__mem *mem, size_t size, int kind)
     return p;
 }
 
+/* Retire the live entry at i (under the lock). */
+static void retire_at(size_t i, uintptr_t p)
+{
+    tab[i].kind = 0;
+    if (ring_n == ENG__HANDLE_RETIRED) { /* forget the oldest retired address */
+        size_t j = find(ring[ring_head]);
+        if (j != cap && !tab[j].kind)
+            del_at(j);
+        ring_head = (ring_head + 1) % ENG__HANDLE_RETIRED;
+        ring_n--;
+    }
+    ring[(ring_head + ring_n++) % ENG__HANDLE_RETIRED] = p;
+    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+}
+
 void eng__handle_free(const eng__mem *mem, void *p)
 {
     if (!p)
         return;
     pthread_mutex_lock(&lock);
     size_t i = find((uintptr_t)p);
-    if (i != cap && tab[i].kind) {
-        tab[i].kind = 0;
-        if (ring_n == ENG__HANDLE_RETIRED) { /* forget the oldest retired address */
-            size_t j = find(ring[ring_head]);
-            if (j != cap && !tab[j].kind)
-                del_at(j);
-            ring_head = (ring_head + 1) % ENG__HANDLE_RETIRED;
-            ring_n--;
-        }
-        ring[(ring_head + ring_n++) % ENG__HANDLE_RETIRED] = (uintptr_t)p;
-        atomic_fetch_add_explicit(&generation, 1, memory_order_release);
-    }
+    if (i != cap && tab[i].kind)
+        retire_at(i, (uintptr_t)p);
     pthread_mutex_unlock(&lock);
     eng__free(mem, p);
+}
+
+int eng__handle_pin(void *p, int kind, void (*pin)(void *p))
+{
+    if (!p)
+        return 0;
+    pthread_mutex_lock(&lock);
+    size_t i = find((uintptr_t)p);
+    int live = i != cap && tab[i].kind == kind;
+    if (live)
+        pin(p);
+    pthread_mutex_unlock(&lock);
+    return live;
+}
+
+int eng__handle_retire_if(void *p, int kind, int (*unheld)(void *p))
+{
+    pthread_mutex_lock(&lock);
+    size_t i = find((uintptr_t)p);
+    int go = i != cap && tab[i].kind == kind && unheld(p);
+    if (go)
+        retire_at(i, (uintptr_t)p);
+    pthread_mutex_unlock(&lock);
+    return go;
 }
 
 static _Thread_local unsigned in_callback;

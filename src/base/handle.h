@@ -44,6 +44,14 @@ void *eng__handle_new(const eng__mem *mem, size_t size, int kind);
 void eng__handle_free(const eng__mem *mem, void *p);
 /* 1 when @p p is a live handle of @p kind; never reads *p. */
 int eng__handle_live(const void *p, int kind);
+/* Under the table's lock: when @p p is a live handle of @p kind, call pin(p) (which may
+ * only touch p's own fields) and return 1; else 0. With eng__handle_retire_if() this lets
+ * an owner keep a handle from being destroyed between looking it up and using it. */
+int eng__handle_pin(void *p, int kind, void (*pin)(void *p));
+/* Under the table's lock: when unheld(p) is true, retire @p p as eng__handle_free() does
+ * (its memory is not freed: the caller frees it with eng__handle_free(), which then only
+ * frees) and return 1, so no eng__handle_pin() can succeed after; else 0. */
+int eng__handle_retire_if(void *p, int kind, int (*unheld)(void *p));
 
 /* Host callbacks that run in the middle of an engine call (storage, clock,
  * log, progress, read, row-error, scan and counter callbacks) are bracketed

@@ -346,30 +346,60 @@ static _Thread_local unsigned call_depth;
 /* The engine of the outermost call in progress on this thread. */
 static _Thread_local const eng_engine *call_engine;
 
+/* Lifetime. A closed engine is destroyed by whoever leaves it last: the close, the last
+ * child freed, the last call returning (or waiting for the lock when the close came). Every
+ * call pins the engine in the handle table before it takes the lock, and the destroyer
+ * retires the handle under the table's lock only when nothing holds it, so no call can
+ * start on an engine being destroyed, nor one be destroyed under a call: a close from
+ * another thread waits for the call holding the lock and leaves the engine to the calls
+ * still inside (a test send's transport runs without the lock) or waiting. */
+static void pin(void *p)
+{
+    atomic_fetch_add(&((eng_engine *)p)->pins, 1);
+}
+
+static int unheld(void *p)
+{
+    const eng_engine *e = p;
+    return atomic_load(&e->closed) && atomic_load(&e->refs) == 0 && atomic_load(&e->pins) == 0;
+}
+
+/* After a holder let go: destroy the engine when it was the last (the lock taken when
+ * @p locked is 0). Returns 1 when it did; the engine and its lock are gone then. */
+static int release_if_unheld(eng_engine *e, int locked)
+{
+    if (!atomic_load(&e->closed) || !eng__handle_retire_if(e, ENG__H_ENGINE, unheld))
+        return 0;
+    if (!locked)
+        pthread_mutex_lock(&e->lock);
+    destroy(e);
+    return 1;
+}
+
 ENG_API int eng_close(eng_engine *e)
 {
     if (!e)
         return ENG_OK;
-    if (!eng__handle_live(e, ENG__H_ENGINE) || e->closed)
+    if (!eng__handle_live(e, ENG__H_ENGINE) || e->closed || !eng__handle_pin(e, ENG__H_ENGINE, pin))
         return eng__err(ENG_EMISUSE, "engine", "eng_close: not an open engine");
     pthread_mutex_lock(&e->lock);
+    atomic_fetch_sub(&e->pins, 1);
+    int rc = ENG_OK;
+    if (e->closed) /* another thread's close came first while this one waited */
+        rc = eng__err(ENG_EMISUSE, "engine", "eng_close: not an open engine");
     /* From a host callback of a call running on this engine that holds no reference to it (the
      * progress or the workflow event callback; eng_run_due() holds one around its transport
-     * calls, so a close from there waits for the run): destroying it would pull it from under
-     * that call. */
-    if (call_depth && call_engine == e && e->refs == 0) {
+     * calls, so a close from there waits for the run): the call goes on with it. */
+    else if (call_depth && call_engine == e && e->refs == 0)
+        rc = eng__err(ENG_EMISUSE, "engine",
+                      "eng_close from inside a call on this engine (a host callback): close it after the call returns");
+    else {
+        eng_error_clear(); /* engage/errors.h: a call that succeeds leaves no error behind */
+        e->closed = 1;
+    }
+    if (!release_if_unheld(e, 1))
         pthread_mutex_unlock(&e->lock);
-        return eng__err(ENG_EMISUSE, "engine",
-                        "eng_close from inside a call on this engine (a host callback): close it after the call returns");
-    }
-    eng_error_clear(); /* engage/errors.h: a call that succeeds leaves no error behind */
-    e->closed = 1;
-    if (e->refs == 0) {
-        destroy(e);
-        return ENG_OK;
-    }
-    pthread_mutex_unlock(&e->lock);
-    return ENG_OK;
+    return rc;
 }
 
 int eng__engine_check(const eng_engine *e)
@@ -390,7 +420,15 @@ int eng__enter(eng_engine *e)
     int rc = eng__engine_check(e);
     if (rc)
         return rc;
+    if (!eng__handle_pin(e, ENG__H_ENGINE, pin))
+        return eng__err(ENG_EMISUSE, "engine", "engine handle is not open (closed, freed or not an engine)");
     pthread_mutex_lock(&e->lock);
+    if (e->closed) { /* another thread closed it while this call waited for the lock */
+        atomic_fetch_sub(&e->pins, 1);
+        if (!release_if_unheld(e, 1))
+            pthread_mutex_unlock(&e->lock);
+        return eng__err(ENG_EMISUSE, "engine", "the engine was closed by another thread before this call started");
+    }
     if (call_depth++ == 0) {
         call_engine = e;
         if (eng__kv_shared(e->store) && !e->store->in_batch)
@@ -419,24 +457,34 @@ void eng__leave(eng_engine *e)
         eng__log(e, ENG_LOG_ERROR, "refused a corrupt record (%s): %s", le->detail, le->message);
     }
     call_depth--;
-    pthread_mutex_unlock(&e->lock);
+    atomic_fetch_sub(&e->pins, 1);
+    if (!release_if_unheld(e, 1))
+        pthread_mutex_unlock(&e->lock);
 }
 
 void eng__engine_ref(eng_engine *e)
 {
-    pthread_mutex_lock(&e->lock);
-    e->refs++;
-    pthread_mutex_unlock(&e->lock);
+    atomic_fetch_add(&e->refs, 1);
 }
 
 void eng__engine_unref(eng_engine *e)
 {
-    pthread_mutex_lock(&e->lock);
-    if (--e->refs == 0 && e->closed) {
-        destroy(e);
-        return;
-    }
-    pthread_mutex_unlock(&e->lock);
+    atomic_fetch_sub(&e->refs, 1);
+    release_if_unheld(e, 0);
+}
+
+int eng__engine_hold(eng_engine *e)
+{
+    int rc = eng__engine_check(e);
+    if (!rc && !eng__handle_pin(e, ENG__H_ENGINE, pin))
+        rc = eng__err(ENG_EMISUSE, "engine", "engine handle is not open (closed, freed or not an engine)");
+    return rc;
+}
+
+void eng__engine_unhold(eng_engine *e)
+{
+    atomic_fetch_sub(&e->pins, 1);
+    release_if_unheld(e, 0);
 }
 
 int eng__enter_ptr_(eng_engine *e, int have_out, const char *field)

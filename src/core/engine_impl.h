@@ -7,6 +7,7 @@
 #define ENG_CORE_ENGINE_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include "engage/engine.h"
 #include "base/mem.h"
 #include "base/tpool.h"
@@ -60,8 +61,12 @@ struct eng_engine {
         uint64_t segments, resident, reads;
     } evcache;
     pthread_mutex_t lock; /* recursive: an entry point may call another */
-    unsigned refs;        /* live child handles */
-    int closed;
+    /* What keeps a closed engine from being destroyed (engine.c, "Lifetime"): live child
+     * handles and runs (refs), calls inside it or waiting for its lock (pins). Atomic: the
+     * last one out decides under the handle table's lock, not always under this one. */
+    _Atomic unsigned refs;
+    _Atomic unsigned pins;
+    _Atomic int closed;
     struct {
         uint32_t format;    /* data format of the stored state */
         eng_time created, last_opened;
@@ -98,6 +103,11 @@ int eng__enter_ptr_(eng_engine *e, int have_out, const char *field);
 /* Children (campaign handles, compiled rules, ...) hold a reference. */
 void eng__engine_ref(eng_engine *e);
 void eng__engine_unref(eng_engine *e);
+/* For a call that uses the engine without its lock (a measure over the host's columns, a
+ * child's creation): check it as eng__enter() does and keep it from being destroyed by
+ * another thread's eng_close() until eng__engine_unhold(). */
+int eng__engine_hold(eng_engine *e);
+void eng__engine_unhold(eng_engine *e);
 
 /* A child handle (snapshot, iterator) starts with this: the engine it belongs to.
  * Made with eng__child_new, filled, then either given to the caller

@@ -643,12 +643,15 @@ ENG_API int eng_measure_campaign(eng_engine *engine, const eng_touch_columns *to
 {
     if (out)
         *out = NULL;
-    int rc = eng__engine_check(engine);
+    int rc = eng__engine_hold(engine); /* no lock: measures run on several threads at once */
     if (rc)
         return rc;
     if (!out)
-        return eng__err(ENG_EINVAL, "out", "eng_measure_campaign: out is NULL");
-    return eng__measure_columns(engine, touches, eng__touch_occ(touches), txns, spec, 0, 0, 1, NULL, 0, out);
+        rc = eng__err(ENG_EINVAL, "out", "eng_measure_campaign: out is NULL");
+    else
+        rc = eng__measure_columns(engine, touches, eng__touch_occ(touches), txns, spec, 0, 0, 1, NULL, 0, out);
+    eng__engine_unhold(engine);
+    return rc;
 }
 
 /* The touch rows [0, n) on this thread, in slices when a caller watches the progress. */

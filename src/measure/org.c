@@ -46,13 +46,11 @@ static eng_time months_back(eng_time now, unsigned months)
     return days_from_civil(y, m, d) * ENG_DAY + tod;
 }
 
-ENG_API int eng_measure_org(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
-                            const eng_measure_spec *campaigns, size_t n, eng_time now, int period,
-                            int64_t credits_remaining, eng_org_figures *out)
+static int measure_org(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
+                       const eng_measure_spec *campaigns, size_t n, eng_time now, int period, int64_t credits_remaining,
+                       eng_org_figures *out)
 {
-    int rc = eng__engine_check(engine);
-    if (rc)
-        return rc;
+    int rc;
     if ((rc = eng__out_open(out, ENG__SIZES(sizeof(eng_org_figures)), "eng_org_figures", "out")))
         return rc;
     if (n && !campaigns)
@@ -108,4 +106,16 @@ ENG_API int eng_measure_org(eng_engine *engine, const eng_touch_columns *touches
     f.hit_rate = f.contacted ? 100.0 * (double)f.responders / (double)f.contacted : 0.0;
     *out = f;
     return ENG_OK;
+}
+
+ENG_API int eng_measure_org(eng_engine *engine, const eng_touch_columns *touches, const eng_txn_columns *txns,
+                            const eng_measure_spec *campaigns, size_t n, eng_time now, int period,
+                            int64_t credits_remaining, eng_org_figures *out)
+{
+    int rc = eng__engine_hold(engine); /* no lock, as eng_measure_campaign() */
+    if (rc)
+        return rc;
+    rc = measure_org(engine, touches, txns, campaigns, n, now, period, credits_remaining, out);
+    eng__engine_unhold(engine);
+    return rc;
 }

@@ -47,18 +47,19 @@ ENG_API int eng_rule_builder_new(eng_engine *engine, eng_rule_builder **out)
         *out = NULL;
     if (!out)
         return eng__err(ENG_EINVAL, "out", "eng_rule_builder_new: out is NULL");
-    int rc = eng__engine_check(engine);
+    int rc = eng__engine_hold(engine);
     if (rc)
         return rc;
     eng_rule_builder *b = eng__handle_new(&engine->mem, sizeof *b, ENG__H_RULE_BUILDER);
-    if (!b)
-        return eng__nomem();
-    b->magic = BUILDER_MAGIC;
-    b->engine = engine;
-    b->mem = engine->mem;
-    eng__engine_ref(engine);
-    *out = b;
-    return ENG_OK;
+    if (b) {
+        b->magic = BUILDER_MAGIC;
+        b->engine = engine;
+        b->mem = engine->mem;
+        eng__engine_ref(engine);
+        *out = b;
+    }
+    eng__engine_unhold(engine);
+    return b ? ENG_OK : eng__nomem();
 }
 
 ENG_API void eng_rule_builder_free(eng_rule_builder *b)
