@@ -38,6 +38,8 @@ class Report:
 
     def __init__(self, engine, handle):
         self._engine, self._h = engine, handle
+        # the C engine, kept alive by the report even after Engine.close(): what its text is freed on
+        self._eh = engine._handle()
 
     def _figures(self, fn, *args) -> dict:
         f = _n.new(_n.ReportFigures)
@@ -85,7 +87,7 @@ class Report:
         try:
             return ctypes.string_at(text, n.value).decode()
         finally:
-            _n.lib.eng_free(self._engine._handle(), text)
+            _n.lib.eng_free(self._eh, text)
 
     def to_dict(self) -> dict:
         return {"total": self.total(), "channels": self.channels(), "messages": list(self.messages()),

@@ -114,6 +114,7 @@ class Rule:
 
     def __init__(self, engine, text: Optional[str], fields: Sequence[Tuple], now: int = 0, *, _make=None):
         self._engine = engine
+        self._eh = engine._handle()  # kept alive by the rule even after Engine.close(): serialize() frees on it
         self._fields = [(f[0], f[1], f[2] if len(f) > 2 else (4 if f[1] == "decimal" else 0)) for f in fields]
         self._h = ctypes.c_void_p()
         keep: list = []
@@ -144,7 +145,7 @@ class Rule:
         try:
             return ctypes.string_at(p, n.value)
         finally:
-            _n.lib.eng_free(self._engine._handle(), p)
+            _n.lib.eng_free(self._eh, p)
 
     def save(self, name: str) -> None:
         """Store the rule in the engine's store under ``name`` (replacing one of that name)."""
