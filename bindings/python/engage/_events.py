@@ -6,6 +6,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence
 from . import _native as _n
 from ._audience import _options
 from ._util import channel_name, cstr, ms, reader, strarray
+from .errors import ENG_EINVAL, InvalidArgument
 
 TOUCH_STATUSES = {"sent": 0, "delivered": 1, "opened": 2, "clicked": 3, "failed": 4, "unsubscribed": 5,
                   "bounced": 6, "complained": 7}
@@ -18,9 +19,22 @@ def _event_dict(r) -> dict:
                                        "consent_changes", "bad_rows", "bytes")}
 
 
-def _amount(x) -> int:
-    """An amount in currency units (int, float, Decimal or text) as the library's 10^-4 units."""
-    return int((Decimal(str(x)) * 10000).to_integral_value())
+def _amount(x, field: str = "amount") -> int:
+    """An amount in currency units (int, float, Decimal or text) as the library's 10^-4 units; more
+    than 4 decimals is refused, as the CSV import refuses it (never rounded away)."""
+    try:
+        units = Decimal(str(x)) * 10000
+        exact = units == units.to_integral_value()
+    except ArithmeticError:
+        exact = False
+    if not exact:
+        raise InvalidArgument(ENG_EINVAL, f"{field}: not a decimal with at most 4 decimals", field)
+    return int(units)
+
+
+def _field_text(v) -> str:
+    """A custom field's value as the CSV import reads it."""
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
 
 
 class EventsMixin:
@@ -81,14 +95,15 @@ class EventsMixin:
     def append_transactions(self, org: str, txns: Sequence[dict], skip_bad_rows: Optional[int] = None) -> dict:
         """Append transactions: dicts with id, customer (external id), time (ms, or an aware
         datetime), amount (currency units; exact with Decimal or text), optionally store and items
-        (SKUs). Returns the report."""
+        (SKUs), and "fields": {name: value} for the org's custom fields (add_transaction_field; a
+        value as the CSV would give it, None or absent for null). Returns the report."""
         n = len(txns)
         keep: List[object] = []
         b = _n.TxnBatch(version=1, count=n)
         b.ids = strarray([t["id"] for t in txns], keep)
         b.customers = strarray([t["customer"] for t in txns], keep)
         tm = (ctypes.c_int64 * max(n, 1))(*[ms(t["time"], "txns.time") for t in txns])
-        am = (ctypes.c_int64 * max(n, 1))(*[_amount(t["amount"]) for t in txns])
+        am = (ctypes.c_int64 * max(n, 1))(*[_amount(t["amount"], f"txns[{i}].amount") for i, t in enumerate(txns)])
         b.times, b.amounts = tm, am
         if any("store" in t for t in txns):
             st = (ctypes.c_char_p * max(n, 1))(*[cstr(t.get("store"), keep) for t in txns])
@@ -98,6 +113,13 @@ class EventsMixin:
             counts = (ctypes.c_uint32 * max(n, 1))(*[len(t.get("items", ())) for t in txns])
             b.item_counts, b.items = counts, strarray([i for t in txns for i in t.get("items", ())], keep)
             keep.append(counts)
+        names = sorted({k for t in txns for k in t.get("fields") or ()})
+        if names:
+            vals = [(t.get("fields") or {}).get(k) for t in txns for k in names]
+            fv = (ctypes.c_char_p * len(vals))(*[cstr(None if v is None else _field_text(v), keep) for v in vals])
+            b.nfields, b.field_names = len(names), strarray(names, keep)
+            b.field_values = ctypes.cast(fv, _n.c_char_pp)
+            keep.append(fv)
         rep = _n.new(_n.EventReport)
         opts = _options(skip_bad_rows)
         self._call(_n.lib.eng_txn_append, org.encode(), ctypes.byref(b), ctypes.byref(opts), ctypes.byref(rep))

@@ -75,7 +75,8 @@ def no_nul(b: bytes, field: str) -> bytes:
     to it ("C1\\x00junk" would name customer C1)."""
     if b"\0" in b:
         from .errors import ENG_EINVAL, InvalidArgument
-        raise InvalidArgument(ENG_EINVAL, f"{field} contains a NUL character, where a C string ends: {b!r}", field)
+        # the field only, never the value (an external id, an address: docs/privacy.md)
+        raise InvalidArgument(ENG_EINVAL, f"{field} contains a NUL character, where a C string ends", field)
     return b
 
 
