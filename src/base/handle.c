@@ -172,9 +172,11 @@ int eng__handle_pin(void *p, int kind, void (*pin)(void *p))
     return live;
 }
 
-int eng__handle_retire_if(void *p, int kind, int (*unheld)(void *p))
+int eng__handle_retire_if(void *p, int kind, void (*letgo)(void *p), int (*unheld)(void *p))
 {
     pthread_mutex_lock(&lock);
+    if (letgo)
+        letgo(p);
     size_t i = find((uintptr_t)p);
     int go = i != cap && tab[i].kind == kind && unheld(p);
     if (go)

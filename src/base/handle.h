@@ -48,10 +48,12 @@ int eng__handle_live(const void *p, int kind);
  * only touch p's own fields) and return 1; else 0. With eng__handle_retire_if() this lets
  * an owner keep a handle from being destroyed between looking it up and using it. */
 int eng__handle_pin(void *p, int kind, void (*pin)(void *p));
-/* Under the table's lock: when unheld(p) is true, retire @p p as eng__handle_free() does
- * (its memory is not freed: the caller frees it with eng__handle_free(), which then only
- * frees) and return 1, so no eng__handle_pin() can succeed after; else 0. */
-int eng__handle_retire_if(void *p, int kind, int (*unheld)(void *p));
+/* Under the table's lock: call letgo(p) when not NULL (a holder of @p p letting go), then
+ * when unheld(p) is true retire @p p as eng__handle_free() does (its memory is not freed: the
+ * caller frees it with eng__handle_free(), which then only frees) and return 1, so no
+ * eng__handle_pin() can succeed after; else 0. A holder that lets go here never touches p
+ * again unless it retired it. */
+int eng__handle_retire_if(void *p, int kind, void (*letgo)(void *p), int (*unheld)(void *p));
 
 /* Host callbacks that run in the middle of an engine call (storage, clock,
  * log, progress, read, row-error, scan and counter callbacks) are bracketed

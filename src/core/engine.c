@@ -348,14 +348,25 @@ static _Thread_local const eng_engine *call_engine;
 
 /* Lifetime. A closed engine is destroyed by whoever leaves it last: the close, the last
  * child freed, the last call returning (or waiting for the lock when the close came). Every
- * call pins the engine in the handle table before it takes the lock, and the destroyer
- * retires the handle under the table's lock only when nothing holds it, so no call can
- * start on an engine being destroyed, nor one be destroyed under a call: a close from
- * another thread waits for the call holding the lock and leaves the engine to the calls
- * still inside (a test send's transport runs without the lock) or waiting. */
+ * call pins the engine in the handle table before it reads it, and the destroyer retires the
+ * handle under the table's lock only when nothing holds it, then takes the engine's lock to
+ * destroy it; so no call starts on an engine being destroyed, and none is destroyed under a
+ * call. A holder lets go either under the engine's lock (the destroyer waits for it) or inside
+ * the table's lock together with the check (eng__handle_retire_if), and never touches the
+ * engine after that unless it retired it. */
 static void pin(void *p)
 {
     atomic_fetch_add(&((eng_engine *)p)->pins, 1);
+}
+
+static void unpin(void *p)
+{
+    atomic_fetch_sub(&((eng_engine *)p)->pins, 1);
+}
+
+static void unref(void *p)
+{
+    atomic_fetch_sub(&((eng_engine *)p)->refs, 1);
 }
 
 static int unheld(void *p)
@@ -364,11 +375,11 @@ static int unheld(void *p)
     return atomic_load(&e->closed) && atomic_load(&e->refs) == 0 && atomic_load(&e->pins) == 0;
 }
 
-/* After a holder let go: destroy the engine when it was the last (the lock taken when
- * @p locked is 0). Returns 1 when it did; the engine and its lock are gone then. */
-static int release_if_unheld(eng_engine *e, int locked)
+/* Let go of @p e with @p letgo (NULL: already done under the engine's lock, held when
+ * @p locked) and destroy it when that was the last hold. Returns 1 when it did. */
+static int let_go(eng_engine *e, void (*letgo)(void *), int locked)
 {
-    if (!atomic_load(&e->closed) || !eng__handle_retire_if(e, ENG__H_ENGINE, unheld))
+    if (!eng__handle_retire_if(e, ENG__H_ENGINE, letgo, unheld))
         return 0;
     if (!locked)
         pthread_mutex_lock(&e->lock);
@@ -376,16 +387,23 @@ static int release_if_unheld(eng_engine *e, int locked)
     return 1;
 }
 
+/* The engine's lock is held: give it up, destroying the engine if it is closed and unheld. */
+static void unlock_or_destroy(eng_engine *e)
+{
+    if (!e->closed || !let_go(e, NULL, 1)) /* not closed: no one destroys it while we hold the lock */
+        pthread_mutex_unlock(&e->lock);
+}
+
 ENG_API int eng_close(eng_engine *e)
 {
     if (!e)
         return ENG_OK;
-    if (!eng__handle_live(e, ENG__H_ENGINE) || e->closed || !eng__handle_pin(e, ENG__H_ENGINE, pin))
+    if (!eng__handle_pin(e, ENG__H_ENGINE, pin))
         return eng__err(ENG_EMISUSE, "engine", "eng_close: not an open engine");
     pthread_mutex_lock(&e->lock);
-    atomic_fetch_sub(&e->pins, 1);
+    unpin(e);
     int rc = ENG_OK;
-    if (e->closed) /* another thread's close came first while this one waited */
+    if (e->closed) /* closed before, or by another thread while this one waited */
         rc = eng__err(ENG_EMISUSE, "engine", "eng_close: not an open engine");
     /* From a host callback of a call running on this engine that holds no reference to it (the
      * progress or the workflow event callback; eng_run_due() holds one around its transport
@@ -397,16 +415,14 @@ ENG_API int eng_close(eng_engine *e)
         eng_error_clear(); /* engage/errors.h: a call that succeeds leaves no error behind */
         e->closed = 1;
     }
-    if (!release_if_unheld(e, 1))
-        pthread_mutex_unlock(&e->lock);
+    unlock_or_destroy(e);
     return rc;
 }
 
-int eng__engine_check(const eng_engine *e)
+/* Checks of an engine this thread has pinned (so its fields can be read). */
+static int check_pinned(const eng_engine *e)
 {
-    if (!e)
-        return eng__err(ENG_EMISUSE, "engine", "engine is NULL");
-    if (!eng__handle_live(e, ENG__H_ENGINE) || e->closed)
+    if (e->closed)
         return eng__err(ENG_EMISUSE, "engine", "engine handle is not open (closed, freed or not an engine)");
     if (call_depth && call_engine == e && eng__in_callback()) /* engage/engine.h, "Callbacks" */
         return eng__err(ENG_EMISUSE, "engine",
@@ -415,18 +431,32 @@ int eng__engine_check(const eng_engine *e)
     return ENG_OK;
 }
 
-int eng__enter(eng_engine *e)
+int eng__engine_hold(eng_engine *e)
 {
-    int rc = eng__engine_check(e);
-    if (rc)
-        return rc;
+    if (!e)
+        return eng__err(ENG_EMISUSE, "engine", "engine is NULL");
     if (!eng__handle_pin(e, ENG__H_ENGINE, pin))
         return eng__err(ENG_EMISUSE, "engine", "engine handle is not open (closed, freed or not an engine)");
+    int rc = check_pinned(e);
+    if (rc)
+        let_go(e, unpin, 0);
+    return rc;
+}
+
+void eng__engine_unhold(eng_engine *e)
+{
+    let_go(e, unpin, 0);
+}
+
+int eng__enter(eng_engine *e)
+{
+    int rc = eng__engine_hold(e);
+    if (rc)
+        return rc;
     pthread_mutex_lock(&e->lock);
     if (e->closed) { /* another thread closed it while this call waited for the lock */
-        atomic_fetch_sub(&e->pins, 1);
-        if (!release_if_unheld(e, 1))
-            pthread_mutex_unlock(&e->lock);
+        unpin(e);
+        unlock_or_destroy(e);
         return eng__err(ENG_EMISUSE, "engine", "the engine was closed by another thread before this call started");
     }
     if (call_depth++ == 0) {
@@ -457,9 +487,8 @@ void eng__leave(eng_engine *e)
         eng__log(e, ENG_LOG_ERROR, "refused a corrupt record (%s): %s", le->detail, le->message);
     }
     call_depth--;
-    atomic_fetch_sub(&e->pins, 1);
-    if (!release_if_unheld(e, 1))
-        pthread_mutex_unlock(&e->lock);
+    unpin(e); /* under the lock: a destroyer waits for it */
+    unlock_or_destroy(e);
 }
 
 void eng__engine_ref(eng_engine *e)
@@ -469,22 +498,7 @@ void eng__engine_ref(eng_engine *e)
 
 void eng__engine_unref(eng_engine *e)
 {
-    atomic_fetch_sub(&e->refs, 1);
-    release_if_unheld(e, 0);
-}
-
-int eng__engine_hold(eng_engine *e)
-{
-    int rc = eng__engine_check(e);
-    if (!rc && !eng__handle_pin(e, ENG__H_ENGINE, pin))
-        rc = eng__err(ENG_EMISUSE, "engine", "engine handle is not open (closed, freed or not an engine)");
-    return rc;
-}
-
-void eng__engine_unhold(eng_engine *e)
-{
-    atomic_fetch_sub(&e->pins, 1);
-    release_if_unheld(e, 0);
+    let_go(e, unref, 0);
 }
 
 int eng__enter_ptr_(eng_engine *e, int have_out, const char *field)
@@ -578,9 +592,10 @@ ENG_API eng_time eng_now(eng_engine *e)
 
 ENG_API void eng_free(eng_engine *e, void *ptr)
 {
-    if (!ptr || !eng__handle_live(e, ENG__H_ENGINE))
+    if (!ptr || !eng__handle_pin(e, ENG__H_ENGINE, pin)) /* pinned: another thread's close waits */
         return;
     eng__free(&e->mem, ptr);
+    let_go(e, unpin, 0);
 }
 
 void eng__log(eng_engine *e, int level, const char *fmt, ...)

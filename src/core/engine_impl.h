@@ -92,8 +92,6 @@ int eng__enter(eng_engine *e);
  * on failure nothing is locked. */
 int eng__enter_out(eng_engine *e, void *out, const size_t *sizes, unsigned n, const char *type, const char *field);
 void eng__leave(eng_engine *e);
-/* Check the handle without locking (for functions that only read immutable fields). */
-int eng__engine_check(const eng_engine *e);
 
 /* eng__enter for a call that returns a handle through @p out (a T **): *out is NULL on every
  * failure, and a NULL @p out is ENG_EINVAL (detail @p field), judged after the engine. */
