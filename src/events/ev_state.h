@@ -346,6 +346,12 @@ int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index);
  * index now, ENG__SEND_INDEX_LATER leaves that to eng__sends_reindex. ENG_ECORRUPT when a
  * context has no prefix. */
 int eng__sends_rekey(eng__ev *ev, eng__evorg *o, int index);
+/* A send read without its key hash, for eng__sends_rekey (rekey.c). */
+int eng__rekey_push(eng__ev *ev, uint32_t id);
+/* Sends id[0, n) given their key hashes h (in the hash index now when @p index is
+ * ENG__SEND_INDEX, else at eng__sends_reindex): eng__sends_rekey's end (sends.c). */
+int eng__sends_hashed(eng__sends *s, const eng__mem *mem, const uint32_t *id, const uint64_t *h, size_t n,
+                      int index);
 /* The key hashes of c's flagged `sent` rows that a record of the format before stored, set to 0
  * (not stored again) where the hash of the key made from the row is the one stored (o's
  * prefixes): a rewrite of an older segment (compaction) then leaves them out. */

@@ -4,7 +4,6 @@
  * per-send arrays (at 10^8 touches each such access is a cache miss). */
 #include "events/ev_state.h"
 #include "events/keypar.h"
-#include "base/channel.h"
 
 #include <string.h>
 
@@ -287,8 +286,6 @@ static void load_hashed(eng__sends *s, uint32_t id, uint64_t h)
     s->nhashed++;
 }
 
-static int rekey_push(eng__ev *ev, uint32_t id);
-
 enum { LOAD_AHEAD = 16 }; /* rows: a receipt's send is a random line of s->hot */
 
 int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index)
@@ -318,7 +315,7 @@ int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index)
             /* a key not stored (h 0): into the index once its context's prefix is read (eng__sends_rekey) */
             if (!(rc = eng__sends_add(s, mem, id, o->code, c->ctx[i], c->customer[i], c->channel[i], c->time[i], h,
                                       h ? index : ENG__SEND_MAPPED)) &&
-                !(rc = h ? ENG_OK : rekey_push(ev, id)) && c->first[i])
+                !(rc = h ? ENG_OK : eng__rekey_push(ev, id)) && c->first[i])
                 eng__sends_canon_set(s, id);
             continue;
         }
@@ -345,116 +342,24 @@ int eng__sends_load(eng__ev *ev, eng__evorg *o, const eng__tcols *c, int index)
         else if (h)
             load_hashed(s, id, h);
         else /* flagged, its key not stored: hashed again once the org's dictionary is read */
-            rc = rekey_push(ev, id);
+            rc = eng__rekey_push(ev, id);
     }
     return rc;
 }
 
-static int rekey_push(eng__ev *ev, uint32_t id)
+int eng__sends_hashed(eng__sends *s, const eng__mem *mem, const uint32_t *id, const uint64_t *h, size_t n,
+                      int index)
 {
-    if (ev->nrekey == ev->rekeycap &&
-        eng__grow(&ev->e->mem, (void **)&ev->rekey, &ev->rekeycap, ev->nrekey + 1, sizeof *ev->rekey))
-        return eng__nomem();
-    ev->rekey[ev->nrekey++] = id;
-    return ENG_OK;
-}
-
-enum { REKEY_GROUP = 32, KEY_ROOM = ENG__EV_KEY_MAX + 32 }; /* keys hashed side by side (eng__ev_keyhash_n) */
-
-/* The dispatcher's key of a send (keymap.c) whose context's prefix is pfx[0, plen) (at most
- * ENG__EV_KEY_MAX): the prefix, the customer's number in canonical decimal, '/' and the
- * channel's name, the only key of those fields a key map accepts; into out, its length returned. */
-static size_t key_of(char *out, const char *pfx, size_t plen, uint32_t customer, uint8_t channel)
-{
-    char d[10];
-    size_t nd = 0;
-    do
-        d[nd++] = (char)('0' + customer % 10);
-    while (customer /= 10);
-    memcpy(out, pfx, plen);
-    for (size_t i = 0; i < nd; i++)
-        out[plen + i] = d[nd - 1 - i];
-    out[plen + nd] = '/';
-    memcpy(out + plen + nd + 1, eng__channel_names[channel], eng__channel_lens[channel]);
-    return plen + nd + 1 + eng__channel_lens[channel];
-}
-
-int eng__tkeys_unstore(eng__ev *ev, const eng__evorg *o, eng__tcols *c)
-{
-    if (!eng__tseg_skeys)
-        return ENG_OK;
-    char(*buf)[KEY_ROOM] = NULL;
-    const void *kp[REKEY_GROUP];
-    size_t len[REKEY_GROUP], at[REKEY_GROUP], m = 0;
-    uint64_t h[REKEY_GROUP];
-    for (size_t i = 0, k = 0; i <= c->n; i++) {
-        if (m == REKEY_GROUP || (i == c->n && m)) { /* the group's keys hashed: a key the same is left out */
-            eng__ev_keyhash_n(kp, len, m, h);
-            for (size_t j = 0; j < m; j++)
-                if (h[j] == c->keyhash[at[j]])
-                    c->keyhash[at[j]] = 0;
-            m = 0;
+    int rc = index == ENG__SEND_INDEX ? index_room(s, mem, n, NULL) : ENG_OK;
+    for (size_t j = 0; j < n && !rc; j++) {
+        if (index == ENG__SEND_INDEX) {
+            uint32_t mask = s->nslots - 1, i = (uint32_t)h[j] & mask;
+            while (s->slots[i])
+                i = (i + 1) & mask;
+            s->slots[i] = (h[j] >> 32 << 32) | (id[j] + 1);
         }
-        if (i == c->n || c->status[i] != ENG_TOUCH_SENT)
-            continue;
-        size_t plen, kk = k++;
-        const char *pfx;
-        if (!c->first[i] || !c->keyhash[kk] || c->channel[i] >= ENG_CH_COUNT || c->ctx[i] >= o->nkm ||
-            o->km[c->ctx[i]].pstore != 2 || !(pfx = eng__kmap_prefix(o, c->ctx[i], &plen)))
-            continue;
-        if (!buf && !(buf = eng__malloc(&ev->e->mem, REKEY_GROUP * sizeof *buf)))
-            return eng__nomem();
-        len[m] = key_of(buf[m], pfx, plen, c->customer[i], c->channel[i]);
-        kp[m] = buf[m];
-        at[m++] = kk;
+        load_hashed(s, id[j], h[j]);
     }
-    eng__free(&ev->e->mem, buf);
-    return ENG_OK;
-}
-
-int eng__sends_rekey(eng__ev *ev, eng__evorg *o, int index)
-{
-    eng__sends *s = &ev->s;
-    size_t n = ev->nrekey;
-    ev->nrekey = 0;
-    if (!n)
-        return ENG_OK;
-    int rc = index == ENG__SEND_INDEX ? index_room(s, &ev->e->mem, n, NULL) : ENG_OK;
-    char(*buf)[KEY_ROOM] = rc ? NULL : eng__malloc(&ev->e->mem, REKEY_GROUP * sizeof *buf);
-    if (!rc && !buf)
-        rc = eng__nomem();
-    const void *kp[REKEY_GROUP];
-    size_t len[REKEY_GROUP];
-    uint64_t h[REKEY_GROUP];
-    for (size_t g = 0; g < n && !rc; g += REKEY_GROUP) {
-        size_t m = n - g < REKEY_GROUP ? n - g : REKEY_GROUP;
-        for (size_t j = 0; j < m && !rc; j++) {
-            uint32_t id = ev->rekey[g + j];
-            size_t plen;
-            const char *pfx = eng__kmap_prefix(o, s->ctx[id], &plen);
-            if (!pfx || s->hot[id].channel >= ENG_CH_COUNT) {
-                rc = eng__err(ENG_ECORRUPT, o->name, "org %s: send %u's key hash is not stored and its context's key prefix is not known",
-                              o->name, (unsigned)id);
-                break;
-            }
-            len[j] = key_of(buf[j], pfx, plen, s->customer[id], s->hot[id].channel);
-            kp[j] = buf[j];
-        }
-        if (rc)
-            break;
-        eng__ev_keyhash_n(kp, len, m, h);
-        for (size_t j = 0; j < m; j++) {
-            uint32_t id = ev->rekey[g + j];
-            if (index == ENG__SEND_INDEX) {
-                uint32_t mask = s->nslots - 1, i = (uint32_t)h[j] & mask;
-                while (s->slots[i])
-                    i = (i + 1) & mask;
-                s->slots[i] = (h[j] >> 32 << 32) | (id + 1);
-            }
-            load_hashed(s, id, h[j]);
-        }
-    }
-    eng__free(&ev->e->mem, buf);
     return rc;
 }
 

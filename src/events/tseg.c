@@ -343,12 +343,13 @@ int eng__tseg_decode_cols(eng__rd *r, const char *key, const eng__seg *z, uint64
         memset(first, 0, n);
     if (!eng__rd_ok(r) || (kind < 3 && eng__rd_left(r)))
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad columns", key);
-    size_t sent = 0;
+    size_t sent = 0, unflagged = 0; /* `sent` rows not flagged `first` */
     for (size_t i = 0; i < n; i++) {
         if (status[i] >= ENG_TOUCH_STATUS_COUNT || channel[i] >= ENG_CH_COUNT || first[i] > 1 || time[i] < z->tmin ||
             time[i] > z->tmax)
             return eng__err(ENG_ECORRUPT, key, "touch segment %s: bad row %zu", key, at + i);
         sent += status[i] == ENG_TOUCH_SENT;
+        unflagged += (status[i] == ENG_TOUCH_SENT) & (first[i] ^ 1);
     }
     if (sent != nkey)
         return eng__err(ENG_ECORRUPT, key, "touch segment %s: %zu sent rows but %llu keys", key, sent,
@@ -364,7 +365,11 @@ int eng__tseg_decode_cols(eng__rd *r, const char *key, const eng__seg *z, uint64
     if (ns == nkey) {
         for (size_t k = 0; k < nkey; k++)
             miss |= (out[k] = eng__get64(kh + 8 * k)) == 0;
-    } else { /* a key not stored is a flagged row's, 0 here (sends.c makes it again) */
+    } else if (ns == 0) { /* none stored (W6's): every `sent` row flagged */
+        if (nkey)
+            memset(out, 0, nkey * sizeof *out);
+        miss = unflagged != 0;
+    } else { /* a key not stored is a flagged row's, 0 here (rekey.c makes it again) */
         for (size_t i = 0, k = 0, m = 0; i < n; i++) {
             if (status[i] != ENG_TOUCH_SENT)
                 continue;

@@ -20,9 +20,9 @@
 #define SPARSE 70001u /* customers this far apart: no key map holds them (keymap.c's cover) */
 
 typedef struct sendset {
-    uint64_t camp[16];
-    uint32_t lo[16], n[16], step[16];
-    int ch[16], opaque[16];
+    uint64_t camp[24];
+    uint32_t lo[24], n[24], step[24];
+    int ch[24], opaque[24];
     size_t k;
 } sendset;
 
@@ -180,6 +180,9 @@ static void script(evfx *f, sendset *ss, int s1, int s2)
     send_some(f, ss, 1, 0, 50, 1, ENG_CH_SMS, 0);         /* a second channel: hashed, flagged */
     send_some(f, ss, 2, 0, 40, SPARSE, ENG_CH_EMAIL, 0);  /* too sparse for a map: hashed, flagged */
     send_some(f, ss, 3, 0, 60, 1, ENG_CH_EMAIL, 1);       /* other keys: hashed, not flagged */
+    send_some(f, ss, 6, 99999998, 4, 1, ENG_CH_EMAIL, 0); /* customers of 8 and 9 digits... */
+    send_some(f, ss, 6, 99999998, 4, 1, ENG_CH_SMS, 0);   /* ...whose keys are made again */
+    send_some(f, ss, 7, 123456789, 5, 900000001u, ENG_CH_EMAIL, 0); /* 9 and 10 digits */
     receipts_all(f->e, ss, ENG_TOUCH_DELIVERED);
     evfx_reopen(f);
     eng__tseg_skeys = (uint8_t)s2;
@@ -235,8 +238,8 @@ static void stores_alike(void **st)
     size_t ha = hashed_as_written(a.e, &sa), hb = hashed_as_written(b.e, &sb), hc = hashed_as_written(c.e, &sc);
     assert_int_equal(ha, hb);
     assert_int_equal(ha, hc);
-    assert_int_equal(hb, 50 + 39 + 60 + 29 + 20); /* every send no map holds (a sparse context's first is its map's) */
-    for (uint64_t camp = 1; camp <= 5; camp++) {
+    assert_int_equal(hb, 50 + 39 + 60 + 29 + 20 + 4 + 4); /* every send no map holds (a sparse context's first is its map's) */
+    for (uint64_t camp = 1; camp <= 7; camp++) {
         uint64_t ca[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT], cb[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT],
             cc[ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT];
         assert_int_equal(eng_touch_status_counts(a.e, "acme", camp, 0, ca, ENG_CH_COUNT * ENG_TOUCH_STATUS_COUNT), ENG_OK);
@@ -303,13 +306,17 @@ static void damaged_keys(void **st)
             c.keyhash[c.nkey++] = i % 3 == 0 ? 0 : 0x1234567800ull + i;
     }
     c.n = 12;
-    for (int way = 0; way < 6; way++) {
+    uint64_t keep[9];
+    memcpy(keep, c.keyhash, sizeof keep);
+    for (int way = 0; way < 7; way++) {
         eng__wr w;
         eng__wr_init(&w, mem);
         if (way == 1)
             c.keyhash[1] = 0; /* an unflagged send without its key */
+        if (way == 6)
+            memset(c.keyhash, 0, sizeof keep); /* no key stored, one of them an unflagged send's */
         eng__tseg_encode(&w, &c, 0, c.n, 0, c.nkey, 0);
-        c.keyhash[1] = 0x1234567801ull;
+        memcpy(c.keyhash, keep, sizeof keep);
         assert_false(w.err);
         eng__rd r;
         eng__seg z;
@@ -321,7 +328,7 @@ static void damaged_keys(void **st)
         for (int col = 0; col < 7; col++)
             eng__unpack_skip(&r, c.n);
         uint8_t *at = (uint8_t *)r.p; /* the keys: uvar stored (6), a bitmap of 2 bytes, the keys */
-        assert_int_equal(at[0], way == 1 ? 5 : 6);
+        assert_int_equal(at[0], way == 1 ? 5 : way == 6 ? 0 : 6);
         if (way == 2)
             at[0] = 10; /* more stored than sent rows */
         if (way == 3)
