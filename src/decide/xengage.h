@@ -181,6 +181,13 @@ void eng__xe_decide(const eng__xe *xe, uint32_t wave, double lambda, const eng__
 /* The same on @p threads threads (1 = this thread). */
 int eng__xe_decide_mt(const eng__xe *xe, uint32_t wave, double lambda, const eng__xe_item *items, size_t n,
                       eng__xe_choice *out, unsigned threads);
+/* What the items' choices would cost if each customer's engagement were a draw from its posterior (every
+ * channel's Beta, the customer's own stream; explored and guard-rail choices as they are): the expected spend
+ * of an optimizer that knew the customers, by the model's own posterior. The means spend more where the
+ * average customer's best channel is a dear one (their choice is the segment's for everyone the counts cannot
+ * tell apart); a cap at this spend is the cost-aware choice that asks nothing of the host. A sum over items:
+ * any split gives the same total. */
+double eng__xe_sampled_spend(const eng__xe *xe, uint32_t wave, const eng__xe_item *items, size_t n);
 /* Under a credit cap for this call: finds the smallest lambda whose choices
  * cost at most @p budget (bisection on the same draws) and returns it. */
 double eng__xe_decide_budget(const eng__xe *xe, uint32_t wave, double budget, const eng__xe_item *items, size_t n,

@@ -14,7 +14,7 @@
  * explored channel (>= 0), -2 for the priority guard rail's choice in
  * *guard, or -1 when the choice is left to the scores. */
 static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double *v, eng__xe_trace *tr,
-                int *guard, double *prop)
+                int *guard, double *prop, int sample)
 {
     const eng__xe_config *cf = &xe->cfg;
     eng__xe_rng r = eng__xe_rng_at(cf->seed, it->customer, wave);
@@ -70,7 +70,7 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
     double v_lo[ENG__XE_MAXK], pl[ENG__XE_MAXK];
     /* The logit-normal posterior means (xengage_lgn.c) in place of the Beta's; draws stay Beta. */
     double ql[ENG__XE_MAXK];
-    int lgn = xe->lgn && !cf->sample_q && !cold;
+    int lgn = xe->lgn && !cf->sample_q && !cold && !sample;
     if (lgn)
         eng__xe_lgn_means(xe, s, seg, reach, ql);
     if (s && ra > 0 && !lgn)
@@ -88,7 +88,7 @@ static int draw(const eng__xe *xe, uint32_t wave, const eng__xe_item *it, double
             m = m > 0.995 ? 0.995 : m;
         }
         double a = cl->kappa * m + k, b = cl->kappa * (1 - m) + (n - k);
-        double q = lgn ? ql[c] : cf->sample_q || cold ? eng__xe_beta_draw(&r, a, b) : a / (a + b);
+        double q = lgn ? ql[c] : cf->sample_q || cold || sample ? eng__xe_beta_draw(&r, a, b) : a / (a + b);
         double rc = !cf->sample_pi ? cl->r_mean
                     : cl->r_exact  ? eng__xe_beta_draw(&r, cl->pa, cl->pb)
                                    : cl->r_mean + cl->r_sd * eng__xe_normal(&r);
@@ -158,7 +158,7 @@ static void decide_one(const eng__xe *xe, uint32_t wave, double lambda, const en
     memset(o, 0, sizeof *o);
     o->n_reach = (uint8_t)__builtin_popcount(reach);
     double prop = 0;
-    int e = draw(xe, wave, it, v, NULL, &guard, &prop);
+    int e = draw(xe, wave, it, v, NULL, &guard, &prop, 0);
     if (e >= 0) {
         o->channel = (int8_t)e;
         o->explored = 1;
@@ -280,6 +280,21 @@ static double budget_search(const eng__xe *xe, uint32_t wave, double budget, con
     return lambda;
 }
 
+double eng__xe_sampled_spend(const eng__xe *xe, uint32_t wave, const eng__xe_item *items, size_t n)
+{
+    double v[ENG__XE_MAXK], spend = 0, sc;
+    for (size_t i = 0; i < n; i++) {
+        int guard = -1, c;
+        double prop = 0;
+        int e = draw(xe, wave, &items[i], v, NULL, &guard, &prop, 1);
+        unsigned reach = items[i].reach & ((1u << xe->cfg.k) - 1);
+        c = e >= 0 ? e : e == -2 ? guard : reach ? pick(xe, &items[i], v, 0, &sc) : -1;
+        if (c >= 0)
+            spend += eng__xe_item_cost(xe->cfg.cost, &items[i], (unsigned)c);
+    }
+    return spend;
+}
+
 double eng__xe_decide_budget(const eng__xe *xe, uint32_t wave, double budget, const eng__xe_item *items, size_t n,
                              eng__xe_choice *out)
 {
@@ -352,7 +367,7 @@ void eng__xe_explain(const eng__xe *xe, uint32_t wave, double lambda, const eng_
     int guard = -1;
     unsigned reach = item->reach & ((1u << xe->cfg.k) - 1);
     double prop = 0;
-    int e = draw(xe, wave, item, v, out, &guard, &prop);
+    int e = draw(xe, wave, item, v, out, &guard, &prop, 0);
     for (unsigned c = 0; c < xe->cfg.k; c++) {
         out->ch[c].reachable = reach >> c & 1;
         out->ch[c].cost = eng__xe_item_cost(xe->cfg.cost, item, c);

@@ -28,6 +28,7 @@ typedef struct xs_est {
 typedef struct xs_driver_opts {
     double explore, forget;
     int sample_q, sample_pi, guard_priority, skip_negative;
+    int informed;       /* direct driver: spend no more than the Thompson draws' choices would */
     int q_lgn;          /* direct driver: the logit-normal engagement estimate (eng__xe_config's q_lgn) */
     unsigned threads;
     int customer_value; /* the host passes each customer's order value (else the world's mean) */

@@ -13,6 +13,7 @@ typedef struct direct {
     eng__xe *xe;
     unsigned threads;
     int use_value;
+    int informed; /* --informed: each batch's spend at most what X-Engage's own draws' choices spend */
     unsigned truth;
     eng__xe_item *items;
     eng__xe_choice *ch;
@@ -53,6 +54,7 @@ void xs_driver_opts_default(xs_driver_opts *o)
     o->guard_priority = 0;
     o->skip_negative = 1;
     o->q_lgn = 0;
+    o->informed = 0;
     o->threads = 1;
     o->customer_value = 0;
     o->engine = 0;
@@ -149,6 +151,10 @@ static void d_decide(xs_driver *b, unsigned wave, const uint32_t *ids, size_t n,
     for (size_t j = 0; j < n; j++)
         d->items[j] = (eng__xe_item){ids[j], d->w->seg[ids[j]], d->w->reach[ids[j]], d_value(d, ids[j]), 0, 0};
     d->lambda = 0;
+    if (d->informed) {
+        double ts = eng__xe_sampled_spend(d->xe, wave, d->items, n);
+        budget = budget >= 0 && budget < ts ? budget : ts;
+    }
     if (budget >= 0)
         d->lambda = eng__xe_decide_budget(d->xe, wave, budget, d->items, n, d->ch);
     else
@@ -360,6 +366,7 @@ xs_driver *xs_direct_open(const xs_world *w, uint64_t seed, const xs_driver_opts
     eng__xe_refresh(d->xe);
     d->threads = o->threads;
     d->use_value = o->customer_value;
+    d->informed = o->informed;
     d->truth = o->truth;
     d->delay = o->delay;
     for (unsigned k = 0; k < p->k; k++) {

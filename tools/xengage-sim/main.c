@@ -3,7 +3,7 @@
  *   xengage-sim [--world FILE] [--size S|M|L | --customers N] [--seeds N] [--seed0 S]
  *               [--waves W] [--sales-history WEEKS] [--order-sd X] [--budget SHARE] [--scenario NAME]... [--svg FILE] [--check]
  *               [--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit,qr]
- *               [--lgn] [--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]
+ *               [--lgn] [--informed] [--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]
  *
  * --driver engine plays the same campaign through the real engine's public API
  * (driver_engine.c) instead of the optimizer's internal API. --truth (direct driver,
@@ -12,7 +12,9 @@
  * its engagement estimate by the exact posterior mean of a logit-normal model with the
  * world's own parameters / X-Engage's fitted ones (qpost.c); qr the same with each customer's
  * responsiveness r known (the ceiling of any information about it). --lgn (direct driver) turns
- * on X-Engage's logit-normal engagement estimate (xengage_lgn.c, off by default). --calib (direct driver)
+ * on X-Engage's logit-normal engagement estimate (xengage_lgn.c, off by default). --informed (direct driver)
+ * caps each batch's spend at what the choices of X-Engage's own engagement draws would spend (eng__xe_sampled_spend:
+ * an informed optimizer's spend by the posterior; the multiplier spends it where the means gain most). --calib (direct driver)
  * prints X-Engage's own estimates against the truth decision by decision (calib.c). --channels prints each wave's
  * sends and their exact net value per channel for xengage, the oracle and priority (where a world's shortfall is).
  *
@@ -31,7 +33,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: xengage-sim [--world FILE] [--size S|M|L] [--customers N] [--seeds N] [--seed0 S] [--delay fit|true|off] "
                     "[--waves W] [--sales-history WEEKS] [--order-sd X] [--budget SHARE] [--scenario outage|drift|budget|cheap|dear|lowvalue]... [--svg FILE] [--check] "
-                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit,qr] [--lgn] [--calib] [--channels] "
+                    "[--explore X] [--forget X] [--sample-q 0|1] [--sample-pi 0|1] [--guard] [--no-skip] [--customer-value] [--truth q,pi,value,delivery,qpost,qfit,qr] [--lgn] [--informed] [--calib] [--channels] "
                     "[--threads T] [--policies a,b,...] [--trace CUSTOMER] [--driver direct|engine] [--verbose] [--no-history] [--no-segments]\n");
     exit(2);
 }
@@ -85,6 +87,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(k, "--channels") == 0) {
             o.channels = 1;
+            continue;
+        }
+        if (strcmp(k, "--informed") == 0) {
+            o.drv.informed = 1;
             continue;
         }
         if (strcmp(k, "--lgn") == 0) {
@@ -187,6 +193,10 @@ int main(int argc, char **argv)
         usage();
     if (o.drv.q_lgn && o.drv.engine) {
         fprintf(stderr, "xengage-sim: --lgn needs --driver direct (the engine's executions use the library's default)\n");
+        return 2;
+    }
+    if (o.drv.informed && o.drv.engine) {
+        fprintf(stderr, "xengage-sim: --informed needs --driver direct\n");
         return 2;
     }
     if (o.calib && o.drv.engine) {

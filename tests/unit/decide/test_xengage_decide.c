@@ -1,7 +1,8 @@
 /* X-Engage decisions: one reachable channel or none per customer, the same
  * choices whatever the batch split or thread count, the exploration share
  * and its propensities, the credit cap, the trace, the priority guard rail,
- * persistence through the storage contract, bad options and out-of-memory. */
+ * persistence through the storage contract, bad options and out-of-memory,
+ * the spend of the posterior draws' choices. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1005,6 +1006,66 @@ static void cold_customers_draw_from_the_prior(void **st)
     eng__xe_free(xe);
 }
 
+/* The spend of the choices the engagement draws would make (eng__xe_sampled_spend: what an optimizer that knew
+ * each customer's engagement would spend, by the model's own posterior) against its closed form: customers the
+ * model has no counts of hold the cells' Beta priors, so with e-mail and WhatsApp reachable the expected spend a
+ * customer is c0 P(e-mail wins and pays) + c3 P(WhatsApp wins and pays), a midpoint sum over both densities. The
+ * spend is a sum over customers, so any split of them gives the same total; the means give every such customer
+ * one choice, and a cap at the sampled spend binds when it is below theirs. */
+static void sampled_spend_against_its_closed_form(void **st)
+{
+    (void)st;
+    eng__xe *xe = make(0, 0, 40);
+    const double *cost = eng__xe_cfg(xe)->cost;
+    const size_t n = N;
+    for (uint32_t i = 0; i < n; i++)
+        items[i] = (eng__xe_item){N + i, 1, 0x9, 0, 0, 0}; /* customers beyond the model's: no counts */
+    double spend = eng__xe_sampled_spend(xe, 1, items, n);
+    double part = eng__xe_sampled_spend(xe, 1, items, n / 3) + eng__xe_sampled_spend(xe, 1, items + n / 3, n - n / 3);
+    assert_true(spend > 0 && fabs(spend - part) < 1e-9 * spend);
+    eng__xe_trace t;
+    eng__xe_explain(xe, 1, 0, &items[0], &t);
+    assert_int_equal(t.guarded, 0);
+    const unsigned ch[2] = {0, 3};
+    double v[2], qa[2], qb[2];
+    for (unsigned j = 0; j < 2; j++) {
+        const xe_cell *cl = xe_cell_at(xe, 1, ch[j]);
+        v[j] = eng__xe_cfg(xe)->value * t.ch[ch[j]].delivery * t.ch[ch[j]].pi_mean;
+        qa[j] = cl->kappa * cl->m, qb[j] = cl->kappa * (1 - cl->m);
+        assert_true(t.ch[ch[j]].sent == 0 && fabs(t.ch[ch[j]].q_mean - cl->m) < 1e-12);
+    }
+    enum { M = 1500 };
+    static double f1[M];
+    for (int y = 0; y < M; y++)
+        f1[y] = exp(beta_log_pdf((y + 0.5) / M, qa[1], qb[1]));
+    double e1 = 0, e2 = 0, mass = 0;
+    for (int x = 0; x < M; x++) {
+        double q0 = (x + 0.5) / M, f0 = exp(beta_log_pdf(q0, qa[0], qb[0]));
+        for (int y = 0; y < M; y++) {
+            double q1 = (y + 0.5) / M, w = f0 * f1[y], s0 = v[0] * q0 - cost[0], s1 = v[1] * q1 - cost[3];
+            double c = s1 > s0 ? (s1 > 0 ? cost[3] : 0) : (s0 > 0 ? cost[0] : 0);
+            mass += w, e1 += w * c, e2 += w * c * c;
+        }
+    }
+    e1 /= mass, e2 /= mass;
+    double sd = sqrt((e2 - e1 * e1) * (double)n);
+    printf("sampled spend %.2f of %zu customers (reference %.2f +- %.2f)\n", spend, n, e1 * (double)n, sd);
+    assert_true(e1 > 0.1 * cost[3] && e1 < 0.9 * cost[3]); /* the draws split between the channels */
+    assert_true(fabs(spend - e1 * (double)n) < 5 * sd + 1e-3 * e1 * (double)n);
+    eng__xe_decide(xe, 1, 0, items, n, a);
+    double mean_spend = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(a[i].channel, a[0].channel);
+        mean_spend += a[i].channel >= 0 ? cost[a[i].channel] : 0;
+    }
+    double lambda = eng__xe_decide_budget(xe, 1, spend, items, n, b), capped = 0;
+    for (size_t i = 0; i < n; i++)
+        capped += b[i].channel >= 0 ? cost[b[i].channel] : 0;
+    assert_true(capped <= spend + 1e-9);
+    assert_true(mean_spend > spend ? lambda > 0 : lambda == 0);
+    eng__xe_free(xe);
+}
+
 /* Equal scores go to the channel the message ranks first, not to the lowest index: free channels the model
  * cannot tell apart tie exactly (genworld.py world 6 sent a whole first wave on the engine's first channel). One
  * observation on channel 1, which every customer can be sent, makes nobody cold, so the means decide, and
@@ -1164,6 +1225,7 @@ int main(void)
         cmocka_unit_test(exploration_counts_information_in_flight),
         cmocka_unit_test(cold_customers_draw_from_the_prior),
         cmocka_unit_test(ties_go_to_the_priority_order),
+        cmocka_unit_test(sampled_spend_against_its_closed_form),
         cmocka_unit_test(exploration_weight_closed_form),
         cmocka_unit_test(reach_shares_against_brute_force),
         cmocka_unit_test(exploration_over_the_reachable_channels),
