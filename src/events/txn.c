@@ -615,8 +615,10 @@ static int txn_fields(eng_engine *e, const char *org, eng_rule_field *out, size_
             out[*n].scale = o->ftype[f] == ENG_COL_DECIMAL ? 4 : 0;
             (*n)++;
         }
-    if (eng__aud_get(e, org, &a) != ENG_OK)
-        return ENG_OK;
+    /* A customer table that cannot be read is the answer: without its attributes a goal naming
+     * one would be judged "unknown field" (a validation failure) during a storage outage. */
+    if ((rc = eng__aud_get(e, org, &a)))
+        return rc;
     static const char *const goal_builtin[] = {"amount", "store", "items", "time"};
     for (uint32_t i = 0; i < a->t.ncols && *n < cap; i++) {
         const char *name = a->t.cols[i].name;

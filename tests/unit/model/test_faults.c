@@ -122,8 +122,10 @@ static void store_faults(void **st)
 }
 
 /* A check the store cannot answer is no finding about the input: every get and scan of a
- * message's submit (its audience groups looked up) and of a campaign's create (its control
- * group checked) failing in turn, on a fresh engine each time (nothing cached), gives
+ * message's submit (its audience groups looked up), of a campaign's create (its control
+ * group checked) and of one whose goal condition names a customer attribute (the goal's
+ * fields read from the audience state) failing in turn, on a fresh engine each time (nothing
+ * cached), gives
  * ENG_ESTORAGE naming the read, no report and the store unchanged -- never ENG_EVALIDATION
  * (found by fuzz_api's read sweep: "validation failed ... storage get of key 'a/o/acme/s'
  * failed"). A call whose failed read the library made again succeeds. */
@@ -134,7 +136,8 @@ static void reads_failing_in_checks(void **st)
     fx_open(&f);
     uint32_t gid = 0, ctl = 0;
     const char *ids[] = {"c1"};
-    assert_int_equal(eng_customers_import_csv_buffer(f.e, "root", "id\nc1\n", 6, NULL, NULL), ENG_OK);
+    assert_int_equal(eng_customers_add_column(f.e, "root", "tier", ENG_COL_STRING), ENG_OK);
+    assert_int_equal(eng_customers_import_csv_buffer(f.e, "root", "id,tier\nc1,gold\n", 16, NULL, NULL), ENG_OK);
     assert_int_equal(eng_group_create_uploaded(f.e, "ann", fx_groups[0], &gid), ENG_OK);
     assert_int_equal(eng_group_upload_ids(f.e, "ann", gid, ids, 1, ENG_UPLOAD_REPLACE, NULL, NULL), ENG_OK);
     assert_int_equal(eng_group_create_uploaded(f.e, "ann", "holdout", &ctl), ENG_OK);
@@ -143,8 +146,11 @@ static void reads_failing_in_checks(void **st)
     uint64_t cid = 0, id = 0;
     assert_int_equal(eng_campaign_create(f.e, "ann", &c, &cid, NULL), ENG_OK);
     eng_message_spec m = fx_message();
-    int failed[2] = {0, 0};
-    for (int op = 0; op < 2; op++) {
+    eng_goal_spec goal = ENG_GOAL_SPEC_INIT;
+    goal.event = "transaction";
+    goal.condition = "amount >= 100 and tier == \"gold\""; /* tier: the customers' column */
+    int failed[3] = {0, 0, 0};
+    for (int op = 0; op < 3; op++) {
         for (uint64_t nth = 1;; nth++) {
             if (op == 0) /* a draft to submit */
                 assert_int_equal(eng_message_create(f.e, "ann", cid, &m, &id, NULL), ENG_OK);
@@ -156,9 +162,12 @@ static void reads_failing_in_checks(void **st)
             eng_validation *v = NULL;
             uint64_t made = 0;
             char name[32];
-            snprintf(name, sizeof name, "Held out %llu", (unsigned long long)nth);
+            snprintf(name, sizeof name, "Held out %d.%llu", op, (unsigned long long)nth);
             eng_campaign_spec h = fx_campaign(name);
-            h.control_group = ctl;
+            if (op == 1)
+                h.control_group = ctl;
+            if (op == 2)
+                h.goal_mode = ENG_GOAL_CUSTOM, h.goal = &goal;
             int rc = op ? eng_campaign_create(f.e, "ann", &h, &made, &v) : eng_message_submit(f.e, "ann", id, &v);
             int did_fail = test_store_failures(f.ts) > fired, again = test_store_read_again(f.ts);
             test_store_nofail(f.ts);
@@ -179,7 +188,7 @@ static void reads_failing_in_checks(void **st)
             failed[op]++;
         }
     }
-    assert_true(failed[0] > 0 && failed[1] > 0);
+    assert_true(failed[0] > 0 && failed[1] > 0 && failed[2] > 0);
     fx_close(&f);
 }
 
