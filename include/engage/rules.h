@@ -176,7 +176,7 @@ typedef int (*eng_rule_get_fn)(uint32_t field, eng_rule_value *out, void *user);
  * @param rule the rule.
  * @param get the row accessor.
  * @param user passed last to @p get.
- * @param[out] result an #eng_rule_result.
+ * @param[out] result an #eng_rule_result; #ENG_RULE_NULL on failure.
  * @return #ENG_OK; #ENG_EINVAL (NULL argument, or the accessor gave a
  *         NULL string, list or list item; detail is the field name);
  *         #ENG_EMISUSE (bad rule); #ENG_ETYPE (the accessor gave a value of

@@ -369,8 +369,10 @@ void eng__chist_fill(const eng__chist *h, size_t i, eng_consent_change *out)
 
 ENG_API int eng_consent_next(eng_consent_iter *it, eng_consent_change *out)
 {
-    if (!eng__handle_live(it, ENG__H_CONSENT_ITER))
+    if (!eng__handle_live(it, ENG__H_CONSENT_ITER)) {
+        eng__out_clear(out, ENG__SIZES(sizeof(eng_consent_change)));
         return eng__err(ENG_EMISUSE, "iterator", "eng_consent_next: not a consent iterator (NULL or freed)");
+    }
     int rc = eng__out_open(out, ENG__SIZES(sizeof(eng_consent_change)), "eng_consent_change", "out");
     if (rc)
         return rc;

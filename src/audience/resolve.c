@@ -268,6 +268,8 @@ ENG_API int eng_audience_ids(const eng_audience *a, int part, uint64_t offset, u
 
 ENG_API int eng_audience_hash(const eng_audience *a, uint8_t out[32])
 {
+    if (out)
+        memset(out, 0, ENG__SHA256_LEN);
     int rc = check_aud(a);
     if (rc)
         return rc;

@@ -184,6 +184,8 @@ ENG_API int eng_trace_get(eng_engine *e, const char *actor, uint64_t message, ui
     }
     eng__msg_ctx_free(&x);
 out:
+    if (rc) /* the states were set to -1 before the failure */
+        eng__out_clear(out, ENG__TRACE_SIZES);
     eng__leave(e);
     return rc;
 }

@@ -30,13 +30,13 @@ ENG_API int eng_events_set_retention(eng_engine *e, const char *actor, uint32_t 
 
 ENG_API int eng_events_data_from(eng_engine *e, const char *org, eng_time *out)
 {
+    if (out)
+        *out = 0;
     int rc = eng__enter(e);
     if (rc)
         return rc;
     eng__ev *ev;
     eng__evorg *o;
-    if (out)
-        *out = 0;
     if (!org || !out)
         rc = eng__err(ENG_EINVAL, org ? "out" : "org", "argument is NULL");
     else if (!(rc = eng__ev_get(e, &ev)) && !eng__ev_org(ev, org, 0, &o))

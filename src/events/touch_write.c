@@ -680,6 +680,7 @@ int eng__ev_report_start(eng_event_report *in, eng_event_report *tmp, eng_event_
 
 ENG_API int eng_touch_append(eng_engine *e, const eng_receipts *receipts, eng_event_report *report)
 {
+    eng__out_clear(report, ENG__SIZES(sizeof *report));
     int rc = eng__enter(e);
     if (rc)
         return rc;

@@ -395,6 +395,7 @@ static int check_batch(const eng_txn_batch *b)
 ENG_API int eng_txn_append(eng_engine *e, const char *org, const eng_txn_batch *batch, const eng_import_options *opts,
                            eng_event_report *report)
 {
+    eng__out_clear(report, ENG__SIZES(sizeof *report));
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -557,6 +558,7 @@ static int import_csv(eng_engine *e, const char *org, eng_read_fn read, void *us
 ENG_API int eng_txn_import_csv(eng_engine *e, const char *org, eng_read_fn read, void *user,
                                const eng_import_options *opts, eng_event_report *report)
 {
+    eng__out_clear(report, ENG__SIZES(sizeof *report));
     int rc = eng__enter(e);
     if (rc)
         return rc;
@@ -571,6 +573,7 @@ ENG_API int eng_txn_import_csv(eng_engine *e, const char *org, eng_read_fn read,
 ENG_API int eng_txn_import_csv_buffer(eng_engine *e, const char *org, const char *data, size_t len,
                                       const eng_import_options *opts, eng_event_report *report)
 {
+    eng__out_clear(report, ENG__SIZES(sizeof *report));
     int rc = eng__enter(e);
     if (rc)
         return rc;

@@ -37,8 +37,10 @@ ENG_API int eng_ope_estimate_init(eng_ope_estimate *x, unsigned int version)
 
 ENG_API int eng_report_ope(const eng_report *r, int policy, eng_ope_estimate *out)
 {
-    if (!eng__handle_live(r, ENG__H_REPORT))
+    if (!eng__handle_live(r, ENG__H_REPORT)) {
+        eng__out_clear(out, ENG__SIZES(sizeof(eng_ope_estimate)));
         return eng__err(ENG_EMISUSE, "report", "not a live report (NULL, freed or another kind of handle)");
+    }
     int rc = eng__out_open(out, ENG__SIZES(sizeof(eng_ope_estimate)), "eng_ope_estimate", "out");
     if (rc)
         return rc;

@@ -112,6 +112,7 @@ ENG_API int eng_measure_org(eng_engine *engine, const eng_touch_columns *touches
                             const eng_measure_spec *campaigns, size_t n, eng_time now, int period,
                             int64_t credits_remaining, eng_org_figures *out)
 {
+    eng__out_clear(out, ENG__SIZES(sizeof(eng_org_figures)));
     int rc = eng__engine_hold(engine); /* no lock, as eng_measure_campaign() */
     if (rc)
         return rc;

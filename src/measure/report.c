@@ -119,8 +119,10 @@ int eng__report_range(const eng_report *r)
 
 static int check(const eng_report *r, eng_report_figures *out)
 {
-    if (!eng__handle_live(r, ENG__H_REPORT))
+    if (!eng__handle_live(r, ENG__H_REPORT)) {
+        eng__out_clear(out, ENG__SIZES(sizeof(eng_report_figures)));
         return eng__err(ENG_EMISUSE, "report", "not a live report (NULL, freed or another kind of handle)");
+    }
     return eng__out_open(out, ENG__SIZES(sizeof(eng_report_figures)), "eng_report_figures", "out");
 }
 

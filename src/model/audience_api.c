@@ -61,6 +61,7 @@ static int done(eng_engine *e, who *w, int rc)
         eng_import_report tmp_ = ENG_IMPORT_REPORT_INIT;                                                             \
         if (!report)                                                                                                 \
             report = &tmp_;                                                                                          \
+        eng__out_clear(report, ENG__SIZES(sizeof *report));                                                          \
         who w;                                                                                                       \
         int rc_ = begin(e, actor, op, action, &w);                                                                   \
         if (rc_)                                                                                                     \
@@ -146,6 +147,8 @@ ENG_API int eng_customer_get(eng_engine *e, const char *actor, uint32_t id, cons
 {
     if (len)
         *len = 0;
+    if (buf && cap)
+        buf[0] = 0;
     CALL(ENG_OP_ADMIN, NULL, eng__aud_customer_get(e, &w.cx, id, column, buf, cap, len));
 }
 

@@ -535,6 +535,7 @@ ENG_API int eng_campaign_status_init(eng_campaign_status *x, unsigned int versio
 
 ENG_API int eng_campaign_status_get(const eng_campaign *c, eng_campaign_status *out)
 {
+    eng__out_clear(out, ENG__SIZES(sizeof *out));
     int rc = eng__child_check(c, ENG__H_CAMPAIGN, "campaign", out);
     if (rc)
         return rc;

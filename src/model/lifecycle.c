@@ -51,11 +51,14 @@ ENG_API int eng_message_transition(int state, int action)
 
 ENG_API int eng_message_execute(eng_engine *e, const char *actor, uint64_t id, int action)
 {
-    if (action != ENG_ACT_START && action != ENG_ACT_FINISH && action != ENG_ACT_STOP)
-        return eng__err(ENG_EINVAL, "action", "execute takes start, finish or stop, not %d", action);
     int rc = eng__enter(e);
     if (rc)
         return rc;
+    if (action != ENG_ACT_START && action != ENG_ACT_FINISH && action != ENG_ACT_STOP) {
+        rc = eng__err(ENG_EINVAL, "action", "execute takes start, finish or stop, not %d", action);
+        eng__leave(e);
+        return rc;
+    }
     eng__msg_ctx x;
     if ((rc = eng__msg_ctx_load(e, actor, id, ENG_OP_EXECUTE, &x)))
         goto out;

@@ -854,6 +854,7 @@ ENG_API int eng_message_status_init(eng_message_status *x, unsigned int version)
 
 ENG_API int eng_message_status_get(const eng_message *m, eng_message_status *out)
 {
+    eng__out_clear(out, ENG__SIZES(sizeof *out));
     int rc = eng__child_check(m, ENG__H_MESSAGE, "message", out);
     if (rc)
         return rc;

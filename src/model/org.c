@@ -229,6 +229,7 @@ out:
 
 ENG_API int eng_org_settings_get(eng_engine *e, const char *actor, eng_org_settings *out)
 {
+    eng__out_clear(out, ENG__SIZES(sizeof *out)); /* written whole on success only */
     int rc = eng__enter(e);
     if (rc)
         return rc;

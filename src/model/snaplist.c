@@ -78,8 +78,10 @@ int eng__snaplist_list(eng_engine *e, const char *actor, const eng__snaplist_def
 int eng__snaplist_step(void *it, const eng__snaplist_def *d, void *out, const void **obj)
 {
     *obj = NULL;
-    if (!eng__handle_live(it, d->kind))
+    if (!eng__handle_live(it, d->kind)) {
+        eng__out_clear(out, d->sizes, d->nsizes);
         return eng__err(ENG_EMISUSE, "iterator", "%s", d->misuse);
+    }
     int rc = eng__out_open(out, d->sizes, d->nsizes, d->type, "out");
     if (rc)
         return rc;

@@ -117,10 +117,14 @@ ENG_API int eng_customers_erase(eng_engine *e, const char *actor, const char *co
 
 ENG_API int eng_customer_erase(eng_engine *e, const char *actor, const char *ext)
 {
+    int rc = eng__engine_hold(e); /* the handle is judged first (docs/api-conventions.md) */
+    if (rc)
+        return rc;
+    eng__engine_unhold(e);
     if (!ext)
         return eng__err(ENG_EINVAL, "external_id", "external_id is NULL");
     eng_erase_report r = ENG_ERASE_REPORT_INIT;
-    int rc = eng_customers_erase(e, actor, &ext, 1, &r);
+    rc = eng_customers_erase(e, actor, &ext, 1, &r);
     if (!rc && r.erased == 0)
         rc = eng__err(ENG_ENOTFOUND, "external_id", "no customer with that external id"); /* never echo it */
     return rc;

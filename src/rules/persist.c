@@ -108,14 +108,10 @@ static int load_blob(eng_engine *e, const uint8_t *data, size_t len, const eng_r
 ENG_API int eng_rule_deserialize(eng_engine *engine, const void *data, size_t len, const eng_rule_options *opts,
                                  eng_rule **out)
 {
-    if (out)
-        *out = NULL;
-    if (!data || !out)
-        return eng__err(ENG_EINVAL, !data ? "data" : "out", "eng_rule_deserialize: %s is NULL", !data ? "data" : "out");
-    int rc = eng__enter(engine);
+    int rc = eng__enter_ptr(engine, out, "out");
     if (rc)
         return rc;
-    rc = load_blob(engine, data, len, opts, out);
+    rc = !data ? eng__err(ENG_EINVAL, "data", "eng_rule_deserialize: data is NULL") : load_blob(engine, data, len, opts, out);
     eng__leave(engine);
     return rc;
 }
@@ -158,17 +154,14 @@ ENG_API int eng_rule_save(const eng_rule *rule, const char *name)
 
 ENG_API int eng_rule_load(eng_engine *engine, const char *name, const eng_rule_options *opts, eng_rule **out)
 {
-    if (out)
-        *out = NULL;
-    if (!out)
-        return eng__err(ENG_EINVAL, "out", "eng_rule_load: out is NULL");
     char key[208];
     size_t klen = 0;
-    int rc = make_key(name, key, sizeof key, &klen);
-    if (rc || (rc = eng__enter(engine)))
+    int rc = eng__enter_ptr(engine, out, "out");
+    if (rc)
         return rc;
     eng__rec rec;
-    if (!(rc = eng__rec_get(engine->store, key, klen, ENG__REC_RULE, 1, &rec))) {
+    if (!(rc = make_key(name, key, sizeof key, &klen)) &&
+        !(rc = eng__rec_get(engine->store, key, klen, ENG__REC_RULE, 1, &rec))) {
         rc = load_blob(engine, rec.payload, rec.len, opts, out);
         if (rc == ENG_ECORRUPT)
             eng__err(ENG_ECORRUPT, key, "stored rule '%s' is corrupt", name);

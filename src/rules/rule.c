@@ -199,14 +199,11 @@ int eng__rule_build(eng_engine *e, const char *text, size_t len, const eng_rule_
 
 ENG_API int eng_rule_compile(eng_engine *engine, const char *text, const eng_rule_options *opts, eng_rule **out)
 {
-    if (out)
-        *out = NULL;
-    if (!text || !out)
-        return eng__err(ENG_EINVAL, !text ? "text" : "out", "eng_rule_compile: %s is NULL", !text ? "text" : "out");
-    int rc = eng__enter(engine);
+    int rc = eng__enter_ptr(engine, out, "out");
     if (rc)
         return rc;
-    rc = eng__rule_build(engine, text, strlen(text), opts, out);
+    rc = !text ? eng__err(ENG_EINVAL, "text", "eng_rule_compile: text is NULL")
+               : eng__rule_build(engine, text, strlen(text), opts, out);
     eng__leave(engine);
     return rc;
 }
@@ -222,6 +219,8 @@ ENG_API int eng_rule_text(const eng_rule *rule, char *buf, size_t cap, size_t *n
 {
     if (needed)
         *needed = 0;
+    if (buf && cap)
+        buf[0] = 0;
     int rc = eng__rule_check(rule);
     if (rc)
         return rc;

@@ -202,6 +202,8 @@ static void null_and_bad_arguments(void **st)
     assert_int_equal(eng_message_transition(ENG_STATE_STOPPED + 1, ENG_ACT_EDIT), ENG_EINVAL);
     assert_int_equal(eng_message_transition(ENG_STATE_DRAFT, -1), ENG_EINVAL);
     assert_int_equal(eng_message_transition(ENG_STATE_DRAFT, ENG_ACT_STOP + 1), ENG_EINVAL);
+    /* The refused gets above zeroed s (an out-parameter on failure): the stored settings again. */
+    assert_int_equal(eng_org_settings_get(f.e, "root", &s), ENG_OK);
     s.xengage = 3;
     REFUSED(eng_org_settings_set(f.e, "root", &s, NULL), ENG_EVALIDATION);
     s.xengage = ENG_XENGAGE_TRIAL;
