@@ -15,7 +15,10 @@
   8. a struct the library fills (a non-const `eng_x *` parameter of an ENG_API
      function, eng_x defined in a header) starts with `unsigned int version`;
   9. every versioned struct is in the table of tests/unit/core/test_versioned.c,
-     which checks that eng_x_init() writes only the caller's version.
+     which checks that eng_x_init() writes only the caller's version;
+ 10. every eng_* name README.md and docs/*.md mention is declared in a header (eng_x_...
+     stands for any), and a call written in a code span (`eng_f(a, b)`) has the header's
+     number of arguments (the docs suite compiles the fenced blocks).
 
 usage: check_api.py <source root>
 """
@@ -161,6 +164,25 @@ def main():
     for s, (h, fields) in sorted(structs.items()):
         if fields and re.match(r'unsigned int version$', fields[0][0]) and f'X({s}, ' not in vtext:
             problems.append(f'tests/unit/core/test_versioned.c: {s} ({h}) is missing from the table of inits')
+    # 10: the names and calls the docs mention
+    arity = {}
+    for m in re.finditer(r'ENG_API\s+[^;{]*?\b(eng_\w+)\s*\(([^;]*?)\)\s*;', alltext, re.S):
+        arity[m.group(1)] = len(split_params(m.group(2)))
+    names = set(re.findall(r'\beng_\w+', alltext))
+    for doc in ['README.md'] + sorted('docs/' + f for f in os.listdir(os.path.join(root, 'docs')) if f.endswith('.md')):
+        text = open(os.path.join(root, doc), encoding='utf-8').read()
+        for m in re.finditer(r'\beng_[a-z0-9]\w*', text):
+            n = m.group(0)
+            if n not in names and not n.endswith('_') and not re.match(r'eng_x(_|$)', n):
+                problems.append(f'{doc}:{text.count(chr(10), 0, m.start()) + 1}: {n} is not declared in include/engage')
+        for span in re.finditer(r'`([^`\n]*)`', text):
+            for c in re.finditer(r'\b(eng_\w+)\(([^()]*(?:\([^()]*\)[^()]*)*)\)', span.group(1)):
+                args = c.group(2).strip()
+                if c.group(1) not in arity or not args or re.search(r'\.\.\.|…|^_\w+$', args):
+                    continue
+                if len(split_params(args)) != arity[c.group(1)]:
+                    problems.append(f'{doc}:{text.count(chr(10), 0, span.start()) + 1}: `{c.group(0)}` has '
+                                    f'{len(split_params(args))} arguments, {c.group(1)} takes {arity[c.group(1)]}')
     for p in problems:
         print(p)
     print(f'{len(headers)} headers, {len(structs)} structs: {"ok" if not problems else str(len(problems)) + " problem(s)"}')
