@@ -131,12 +131,10 @@ static int hist_delay_cb(const eng__touch_cols *c, void *u)
 static int seed_history(eng_engine *e, const char *org, eng_time before, xe_exec *x)
 {
     uint16_t code;
-    if (eng__ev_org_code(e, org, &code) != ENG_OK)
-        return ENG_OK; /* no events yet */
     eng__sends_view v;
-    int rc = eng__sends_view_get(e, &v);
+    int rc = eng__xe_org_sends(e, org, &code, &v);
     if (rc)
-        return rc;
+        return rc == ENG_ITEROVER ? ENG_OK : rc;
     eng__xe_delays dl[ENG__XE_MAXK];
     for (unsigned j = 0; j < x->k; j++)
         eng__xe_delays_init(&dl[j], XE_WINDOW_SAMPLES, (double)XE_WINDOW_DEFAULT / 3);
@@ -608,14 +606,13 @@ static int learn(const eng__dctx *ctx, xe_exec *x, eng_time now)
 {
     eng_engine *e = ctx->e;
     uint16_t org;
-    if (eng__ev_org_code(e, ctx->org, &org) != ENG_OK) { /* no events at all yet */
-        int rc = read_reach(ctx, x);
-        if (!rc)
+    eng__sends_view v;
+    int rc = eng__xe_org_sends(e, ctx->org, &org, &v);
+    if (rc == ENG_ITEROVER) { /* no events at all yet */
+        if (!(rc = read_reach(ctx, x)))
             eng__xe_explore_refresh(x->xe);
         return rc;
     }
-    eng__sends_view v;
-    int rc = eng__sends_view_get(e, &v);
     if (rc)
         return rc;
     if (v.n > x->nseen) {

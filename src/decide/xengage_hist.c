@@ -243,16 +243,21 @@ static int seeds(const eng__sends_view *v, uint32_t s, uint16_t code, eng_time b
     return h.org == code && v->sent_at[s] < before && h.channel < ENG_CH_COUNT && idx[h.channel] >= 0;
 }
 
+int eng__xe_org_sends(eng_engine *e, const char *org, uint16_t *code, eng__sends_view *v)
+{
+    if (eng__ev_org_code(e, org, code) != ENG_OK)
+        return ENG_ITEROVER;
+    return eng__sends_view_get(e, v);
+}
+
 int eng__xe_seed_conversions(eng_engine *e, const char *org, eng_time before, eng_time now, const int8_t *idx,
                              eng__xe *xe)
 {
     uint16_t code;
-    if (eng__ev_org_code(e, org, &code) != ENG_OK)
-        return ENG_OK; /* no events yet */
     eng__sends_view v;
-    int rc = eng__sends_view_get(e, &v);
+    int rc = eng__xe_org_sends(e, org, &code, &v);
     if (rc)
-        return rc;
+        return rc == ENG_ITEROVER ? ENG_OK : rc;
     const unsigned K = xe->cfg.k, G = xe->cfg.g;
     const uint32_t ncust = xe->cfg.customers;
     eng_time first = before;

@@ -145,6 +145,10 @@ int eng__xe_alloc(const eng__mem *mem, const eng__xe_config *cfg, eng__xe **out)
 struct eng_engine;
 int eng__xe_seed_conversions(struct eng_engine *e, const char *org, int64_t before, int64_t now, const int8_t *idx,
                              eng__xe *xe);
+/* What every reading of the org's history starts with (xengage_hist.c): its events code in @p code and
+ * the sends view; ENG_ITEROVER when the org has no events yet (nothing sent, nothing to read). */
+struct eng__sends_view;
+int eng__xe_org_sends(struct eng_engine *e, const char *org, uint16_t *code, struct eng__sends_view *v);
 
 /* Storage keys of an execution's X-Engage records (xengage_exec.c writes, xengage_trace.c reads):
  * the starting checkpoint, the population statistics of each scheduler time it learned at, and per

@@ -22,6 +22,57 @@ static void xe_world(dx *f)
     dx_xengage_any_size();
 }
 
+/* The sales history of the learning tests: the first quarter of the customers bought for 100 the
+ * day before (no channel history; it gives the value of a conversion). */
+static void xe_sales(dx *f)
+{
+    uint32_t *ids = malloc(f->n * sizeof *ids);
+    for (uint32_t c = 0; c < f->n; c++)
+        ids[c] = c;
+    dx_txns(f, ids, f->n / 4, test_clock_now - ENG_DAY, 100, "h");
+    free(ids);
+}
+
+/* @p m as an X-Engage message, approved with credits to spare. */
+static void xe_approve(dx *f, eng_message_spec *m)
+{
+    m->strategy = ENG_STRATEGY_XENGAGE;
+    assert_int_equal(eng_credits_adjust(f->e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
+    dx_approve(f, m);
+}
+
+/* The first @p batches batches of the message's run at @p at. */
+static void run_batches(dx *f, eng_time at, unsigned batches)
+{
+    eng_run_options o = ENG_RUN_OPTIONS_INIT;
+    o.max_batches = batches;
+    eng_run_report rep = ENG_RUN_REPORT_INIT;
+    assert_int_equal(eng_run_due(f->e, "root", at, &o, &rep), ENG_OK);
+    assert_true(rep.sent > 0);
+}
+
+/* Every send is delivered; SMS are clicked, e-mails ignored. */
+static int sms_pick(uint32_t customer, int channel, void *user)
+{
+    (void)customer;
+    (void)user;
+    return channel == ENG_CH_SMS ? ENG_TOUCH_CLICKED : ENG_TOUCH_DELIVERED;
+}
+
+/* The receipts of every send so far by sms_pick; the customers sent an SMS (@p sent per customer)
+ * buy for 100 two hours after the start. */
+static void sms_buy(dx *f, const int *sent)
+{
+    uint32_t *buyers = malloc(f->n * sizeof *buyers);
+    size_t nb = 0;
+    for (uint32_t c = 0; c < f->n; c++)
+        if (sent[c] == ENG_CH_SMS)
+            buyers[nb++] = c;
+    dx_receipts(f, f->t0 + 60 * 1000, sms_pick, NULL);
+    dx_txns(f, buyers, nb, f->t0 + 2 * ENG_HOUR, 100, "l");
+    free(buyers);
+}
+
 /* Per customer: the channel it was sent (-1 none), from the provider's log; asserts at most one. */
 static void channels_sent(dx *f, int *out)
 {
@@ -103,50 +154,26 @@ static void one_channel_from_history(void **state)
     dx_close(&f);
 }
 
-/* Every send is delivered; SMS are clicked, e-mails ignored. */
-static int sms_pick(uint32_t customer, int channel, void *user)
-{
-    (void)customer;
-    (void)user;
-    return channel == ENG_CH_SMS ? ENG_TOUCH_CLICKED : ENG_TOUCH_DELIVERED;
-}
-
 static void learns_between_batches(void **state)
 {
     (void)state;
     dx f;
     xe_world(&f);
-    /* No channel history; sales history gives the value of a conversion (100). */
-    uint32_t *ids = malloc(f.n * sizeof *ids);
-    for (uint32_t c = 0; c < f.n; c++)
-        ids[c] = c;
-    dx_txns(&f, ids, f.n / 4, test_clock_now - ENG_DAY, 100, "h");
-    free(ids);
+    xe_sales(&f);
     eng_message_spec m = dx_message();
-    m.strategy = ENG_STRATEGY_XENGAGE;
-    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
-    dx_approve(&f, &m);
-    eng_run_options o = ENG_RUN_OPTIONS_INIT;
-    o.max_batches = 2;
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    assert_int_equal(eng_run_due(f.e, "root", f.t0, &o, &rep), ENG_OK);
+    xe_approve(&f, &m);
+    run_batches(&f, f.t0, 2);
     int *sent = malloc(f.n * sizeof *sent);
     channels_sent(&f, sent);
     unsigned first_email = 0, first = 0;
-    uint32_t *buyers = malloc(f.n * sizeof *buyers);
-    size_t nb = 0;
     for (uint32_t c = 0; c < f.n; c++)
         if (sent[c] >= 0) {
             first++;
             first_email += sent[c] == ENG_CH_EMAIL;
-            if (sent[c] == ENG_CH_SMS)
-                buyers[nb++] = c;
         }
     assert_true(first > 0 && first_email * 5 >= first); /* Thompson draws: both channels are tried */
     /* The SMS are clicked and their customers buy; the e-mails are ignored until their window closed. */
-    dx_receipts(&f, f.t0 + 60 * 1000, sms_pick, NULL);
-    dx_txns(&f, buyers, nb, f.t0 + 2 * ENG_HOUR, 100, "l");
-    free(buyers);
+    sms_buy(&f, sent);
     test_clock_now = f.t0 + 72 * ENG_HOUR;
     memset(f.prov.delivered, 0, f.n * DX_CH * sizeof *f.prov.delivered);
     dx_run_all(&f, test_clock_now, NULL);
@@ -197,23 +224,16 @@ static void segments_from_include_groups(void **state)
     xe_world(&f);
     upload(&f, "even", 0);
     upload(&f, "odd", 1);
-    uint32_t *ids = malloc(f.n * sizeof *ids);
-    for (uint32_t c = 0; c < f.n; c++)
-        ids[c] = c;
-    dx_txns(&f, ids, f.n / 4, test_clock_now - ENG_DAY, 100, "h");
+    xe_sales(&f);
     eng_message_spec m = dx_message();
     static const char *const groups[] = {"even", "odd"};
     m.include = groups;
     m.n_include = 2;
-    m.strategy = ENG_STRATEGY_XENGAGE;
-    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
-    dx_approve(&f, &m);
-    eng_run_options o = ENG_RUN_OPTIONS_INIT;
-    o.max_batches = 4;
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    assert_int_equal(eng_run_due(f.e, "root", f.t0, &o, &rep), ENG_OK);
+    xe_approve(&f, &m);
+    run_batches(&f, f.t0, 4);
     /* The responders buy; every send of the first batches gets its receipts. */
     dx_receipts(&f, f.t0 + 60 * 1000, parity_pick, &f);
+    uint32_t *ids = malloc(f.n * sizeof *ids);
     size_t nb = 0;
     for (uint32_t c = 0; c < f.n; c++)
         if (f.prov.delivered[dx_pair(c, dx_ext(&f, c) % 2 ? ENG_CH_EMAIL : ENG_CH_SMS)])
@@ -261,26 +281,13 @@ static void trace_replays_decision(void **state)
     (void)state;
     dx f;
     xe_world(&f);
-    uint32_t *ids = malloc(f.n * sizeof *ids);
-    for (uint32_t c = 0; c < f.n; c++)
-        ids[c] = c;
-    dx_txns(&f, ids, f.n / 4, test_clock_now - ENG_DAY, 100, "h");
+    xe_sales(&f);
     eng_message_spec m = dx_message();
-    m.strategy = ENG_STRATEGY_XENGAGE;
-    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
-    dx_approve(&f, &m);
-    eng_run_options o = ENG_RUN_OPTIONS_INIT;
-    o.max_batches = 2;
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    assert_int_equal(eng_run_due(f.e, "root", f.t0, &o, &rep), ENG_OK);
+    xe_approve(&f, &m);
+    run_batches(&f, f.t0, 2);
     int *first = malloc(f.n * sizeof *first);
     channels_sent(&f, first);
-    dx_receipts(&f, f.t0 + 60 * 1000, sms_pick, NULL);
-    size_t nb = 0;
-    for (uint32_t c = 0; c < f.n; c++)
-        if (first[c] == ENG_CH_SMS)
-            ids[nb++] = c;
-    dx_txns(&f, ids, nb, f.t0 + 2 * ENG_HOUR, 100, "l");
+    sms_buy(&f, first);
     eng_time later = f.t0 + 72 * ENG_HOUR;
     test_clock_now = later;
     dx_run_all(&f, later, NULL);
@@ -347,7 +354,6 @@ static void trace_replays_decision(void **state)
     assert_int_equal(v1.t.rule, ENG_RULE_XENGAGE);
     free(test);
     free(first);
-    free(ids);
     dx_close(&f);
 }
 
@@ -373,12 +379,10 @@ static void customer_values(void **state)
     dx_txns(&f, lo, nl, test_clock_now - 2 * ENG_DAY, 50, "a");
     dx_txns(&f, lo, nl, test_clock_now - ENG_DAY, 50, "b");
     eng_message_spec m = dx_message();
-    m.strategy = ENG_STRATEGY_XENGAGE;
     eng_xengage_options o = ENG_XENGAGE_OPTIONS_INIT;
     o.credit_cap = N / 4; /* about half the test group at a credit each: customers are ranked by value */
     m.xengage = &o;
-    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
-    dx_approve(&f, &m);
+    xe_approve(&f, &m);
     dx_run_all(&f, f.t0, NULL);
     size_t ntest = 0;
     uint32_t *test = dx_test_group(&f, &ntest);
@@ -451,11 +455,9 @@ static double weekly_sales(dx *f, eng_time t1, double *mu)
     free(weekly);
     free(once);
     eng_message_spec m = dx_message();
-    m.strategy = ENG_STRATEGY_XENGAGE;
     eng_xengage_options o = ENG_XENGAGE_OPTIONS_INIT;
     m.xengage = &o;
-    assert_int_equal(eng_credits_adjust(f->e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
-    dx_approve(f, &m);
+    xe_approve(f, &m);
     return a;
 }
 
@@ -554,12 +556,10 @@ static void credits_per_unit(void **state)
         dx_txns(&f, hi, nh, test_clock_now - 2 * ENG_DAY, 4, "a");
         dx_txns(&f, hi, nh, test_clock_now - ENG_DAY, 6, "b");
         eng_message_spec m = dx_message();
-        m.strategy = ENG_STRATEGY_XENGAGE;
         eng_xengage_options o = ENG_XENGAGE_OPTIONS_INIT;
         o.credits_per_unit = with ? 100 : 0;
         m.xengage = &o;
-        assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
-        dx_approve(&f, &m);
+        xe_approve(&f, &m);
         dx_run_all(&f, f.t0, NULL);
         size_t ntest = 0, seen = 0, sent = 0;
         uint32_t *test = dx_test_group(&f, &ntest);
@@ -647,19 +647,10 @@ static void trace_cache_same_results(void **state)
     (void)state;
     dx f;
     xe_world(&f);
-    uint32_t *ids = malloc(f.n * sizeof *ids);
-    for (uint32_t c = 0; c < f.n; c++)
-        ids[c] = c;
-    dx_txns(&f, ids, f.n / 4, test_clock_now - ENG_DAY, 100, "h");
-    free(ids);
+    xe_sales(&f);
     eng_message_spec m = dx_message();
-    m.strategy = ENG_STRATEGY_XENGAGE;
-    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
-    dx_approve(&f, &m);
-    eng_run_options o = ENG_RUN_OPTIONS_INIT;
-    o.max_batches = 2;
-    eng_run_report rep = ENG_RUN_REPORT_INIT;
-    assert_int_equal(eng_run_due(f.e, "root", f.t0, &o, &rep), ENG_OK);
+    xe_approve(&f, &m);
+    run_batches(&f, f.t0, 2);
     eng_trace *off = malloc(f.n * sizeof *off), *on = malloc(f.n * sizeof *on), *first = malloc(f.n * sizeof *first);
     traces(&f, 0, off);
     traces(&f, 2, on); /* cold, then warm */
@@ -675,20 +666,12 @@ static void trace_cache_same_results(void **state)
     /* Receipts (the SMS clicked and their customers buying: a campaign that pays, so the later batches
      * send), then two more batches at a later scheduler time, the cache warm. */
     int *sent = malloc(f.n * sizeof *sent);
-    uint32_t *buyers = malloc(f.n * sizeof *buyers);
-    size_t nb = 0;
     channels_sent(&f, sent);
-    for (uint32_t c = 0; c < f.n; c++)
-        if (sent[c] == ENG_CH_SMS)
-            buyers[nb++] = c;
-    dx_receipts(&f, f.t0 + 60 * 1000, sms_pick, NULL);
-    dx_txns(&f, buyers, nb, f.t0 + 2 * ENG_HOUR, 100, "l");
-    free(buyers);
+    sms_buy(&f, sent);
     free(sent);
     eng_time later = f.t0 + 72 * ENG_HOUR;
     test_clock_now = later;
-    assert_int_equal(eng_run_due(f.e, "root", later, &o, &rep), ENG_OK);
-    assert_true(rep.sent > 0);
+    run_batches(&f, later, 2);
     traces(&f, 2, on);
     traces(&f, 0, off);
     same_traces(&f, off, on);
@@ -997,11 +980,9 @@ static eng__xe *xengage_after(dx *f, eng_time now)
 {
     reset_provider(f);
     test_clock_now = now;
-    assert_int_equal(eng_credits_adjust(f->e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
     eng_message_spec m = dx_message();
     m.title = "X";
-    m.strategy = ENG_STRATEGY_XENGAGE;
-    dx_approve(f, &m);
+    xe_approve(f, &m);
     dx_run_all(f, f->t0, NULL);
     char key[128];
     snprintf(key, sizeof key, "d/xe/%016llx/%08x", (unsigned long long)f->message, 0u);
@@ -1236,16 +1217,14 @@ static void history_open_sends_count_in_part(void **state)
     dx f;
     dx_world(&f, N, 64, 1, 1);
     dx_xengage_any_size();
-    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
     eng_schedule sx = ENG_SCHEDULE_INIT, sb = ENG_SCHEDULE_INIT;
     sx.kind = sb.kind = ENG_SCHEDULE_ONCE;
     sx.at = test_clock_now + 5 * ENG_DAY;
     sb.at = sx.at - 3 * ENG_HOUR;
     eng_message_spec m = dx_message();
     m.title = "X";
-    m.strategy = ENG_STRATEGY_XENGAGE;
     m.schedule = &sx;
-    dx_approve(&f, &m);
+    xe_approve(&f, &m);
     uint64_t xmsg = f.message;
     m = dx_message();
     m.schedule = &sb;
@@ -1303,15 +1282,13 @@ static void history_after_approval(void **state)
     dx f;
     dx_world(&f, N, 64, 1, 1);
     dx_xengage_any_size();
-    assert_int_equal(eng_credits_adjust(f.e, "root", ENG_CREDITS_XENGAGE, 10000000), ENG_OK);
     eng_schedule sx = ENG_SCHEDULE_INIT;
     sx.kind = ENG_SCHEDULE_ONCE;
     sx.at = test_clock_now + 5 * ENG_DAY;
     eng_message_spec m = dx_message();
     m.title = "X";
-    m.strategy = ENG_STRATEGY_XENGAGE;
     m.schedule = &sx;
-    dx_approve(&f, &m);
+    xe_approve(&f, &m);
     uint64_t xmsg = f.message;
     test_clock_now += ENG_DAY; /* the blast: approved a day later, sent a day before X-Engage runs */
     m = dx_message();
