@@ -382,7 +382,7 @@ static void damaged_schema3_part(void **st)
     d = malloc(len);
     assert_non_null(d);
     size_t bad = 0, plen0 = len - ENG__REC_HEADER;
-    size_t places = test_slow_runtime() ? 3 : 16; /* about twice as many places (valgrind, TSan: fewer) */
+    size_t places = test_slow_runtime() ? 2 : 16; /* about twice as many places (valgrind, TSan: fewer) */
     for (size_t at = ENG__REC_HEADER; at < len; at += 1 + (size_t)(rnd() % (len / places))) {
         for (int cut = 0; cut < 2; cut++) {
             memcpy(d, v, len);
@@ -475,11 +475,16 @@ static test_store *imports_with(int thread)
     free(csv);
     /* eng_config.threads decides whether the applier's thread ran */
     assert_int_equal(__atomic_load_n(&eng__aud_applier_runs, __ATOMIC_RELAXED) - runs, thread ? 1 : 0);
-    check_all(e, thread ? "threaded first import" : "first import");
+    /* Every value read back after each step; under valgrind and TSan (a read of every value costs
+     * as much as an import there) after the last, the stores still compared byte for byte. */
+    int each = !test_slow_runtime();
+    if (each)
+        check_all(e, thread ? "threaded first import" : "first import");
     csv = gen_csv(&len, 0); /* into a full table: applied after, as always */
     import_ok(e, csv, len);
     free(csv);
-    check_all(e, thread ? "threaded second import" : "second import");
+    if (each)
+        check_all(e, thread ? "threaded second import" : "second import");
     eng_close(e);
     e = open_sys(test_store_handle(ts), (unsigned)thread);
     check_all(e, thread ? "threaded, reopened" : "reopened");
