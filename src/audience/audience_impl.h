@@ -185,6 +185,9 @@ typedef int (*eng__row_fn)(void *ctx, const eng__csv *c, uint64_t line, eng__row
 /* Optional: good rows taken a block at a time (*rows of them; 0: the row
  * handler takes the next record), or a negative fatal code. */
 typedef int (*eng__blk_fn)(void *ctx, eng__csv *c, uint64_t *rows);
+/* The header of a CSV that lists customers (a group upload, an erasure): the index of its one "id"
+ * column in @p col, or 1 with @p err filled (no "id" column, or two: which names them would be a guess). */
+int eng__csv_id_column(const eng__csv *c, uint32_t *col, eng__rowerr *err);
 /* Rows per stored delta part of an import (8192), and per slice of a filter
  * evaluation with a progress callback (2^18, a multiple of 64): what the work
  * between two progress reports can hold; tests lower them. */

@@ -13,9 +13,8 @@ typedef struct up {
     eng__idset set;
 } up;
 
-static int up_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
+int eng__csv_id_column(const eng__csv *c, uint32_t *col, eng__rowerr *err)
 {
-    up *u = ctx;
     int found = 0;
     for (uint32_t i = 0; i < c->nf; i++)
         if (c->flen[i] == 2 && memcmp(c->base + c->start[i], "id", 2) == 0) {
@@ -25,7 +24,7 @@ static int up_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
                 err->why = "a second \"id\" column";
                 return 1;
             }
-            u->idcol = i;
+            *col = i;
             found = 1;
         }
     if (found)
@@ -34,6 +33,11 @@ static int up_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
     err->code = ENG_EINVAL;
     err->why = "the header has no \"id\" column";
     return 1;
+}
+
+static int up_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
+{
+    return eng__csv_id_column(c, &((up *)ctx)->idcol, err);
 }
 
 static int add_one(up *u, const char *s, size_t n, uint32_t col, eng__rowerr *err)

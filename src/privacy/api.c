@@ -141,25 +141,7 @@ typedef struct csvctx {
 
 static int csv_hdr(void *ctx, const eng__csv *c, eng__rowerr *err)
 {
-    csvctx *x = ctx;
-    int found = 0;
-    for (uint32_t i = 0; i < c->nf; i++)
-        if (c->flen[i] == 2 && memcmp(c->base + c->start[i], "id", 2) == 0) {
-            if (found) { /* which column names the customers would be a guess */
-                err->col = i + 1;
-                err->code = ENG_EINVAL;
-                err->why = "a second \"id\" column";
-                return 1;
-            }
-            x->idcol = i;
-            found = 1;
-        }
-    if (found)
-        return 0;
-    err->col = 0;
-    err->code = ENG_EINVAL;
-    err->why = "the header has no \"id\" column";
-    return 1;
+    return eng__csv_id_column(c, &((csvctx *)ctx)->idcol, err);
 }
 
 static int csv_row(void *ctx, const eng__csv *c, uint64_t line, eng__rowerr *err)
