@@ -538,6 +538,14 @@ void eng__child_free(void *h)
     eng__engine_unref(e);
 }
 
+int eng__child_out(const void *h, int kind, const char *field, void *out, const size_t *sizes, unsigned n,
+                   const char *type)
+{
+    eng__out_clear(out, sizes, n);
+    int rc = eng__child_check(h, kind, field, out);
+    return rc ? rc : eng__out_open(out, sizes, n, type, "status");
+}
+
 int eng__child_check(const void *h, int kind, const char *field, const void *out)
 {
     if (!eng__handle_live(h, kind))

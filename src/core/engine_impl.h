@@ -125,6 +125,10 @@ void eng__child_free(void *h);
 /* The prologue of a call on a child: ENG_EMISUSE (detail @p field) when @p h is not a
  * live @p kind, then ENG_EINVAL for a NULL @p out. */
 int eng__child_check(const void *h, int kind, const char *field, const void *out);
+/* The prologue of a child's reader that fills the caller's versioned struct @p out (of type @p type):
+ * @p out cleared, the child judged as eng__child_check, then eng__out_open (detail "status"). */
+int eng__child_out(const void *h, int kind, const char *field, void *out, const size_t *sizes, unsigned n,
+                   const char *type);
 
 void *eng__slot_get(eng_engine *e, int slot);
 void eng__slot_set(eng_engine *e, int slot, void *state, eng__slot_free_fn free_fn);

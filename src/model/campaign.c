@@ -535,11 +535,8 @@ ENG_API int eng_campaign_status_init(eng_campaign_status *x, unsigned int versio
 
 ENG_API int eng_campaign_status_get(const eng_campaign *c, eng_campaign_status *out)
 {
-    eng__out_clear(out, ENG__SIZES(sizeof *out));
-    int rc = eng__child_check(c, ENG__H_CAMPAIGN, "campaign", out);
+    int rc = eng__child_out(c, ENG__H_CAMPAIGN, "campaign", out, ENG__SIZES(sizeof *out), "eng_campaign_status");
     if (rc)
-        return rc;
-    if ((rc = eng__out_open(out, ENG__SIZES(sizeof *out), "eng_campaign_status", "status")))
         return rc;
     eng_campaign_status full = {out->version, c->c.id, c->c.created_by, c->c.goal_locked, c->c.msgs, c->c.n_msgs};
     memcpy(out, &full, ENG__UPTO(eng_campaign_status, n_messages)); /* the fields of version 1 */

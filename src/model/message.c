@@ -854,11 +854,8 @@ ENG_API int eng_message_status_init(eng_message_status *x, unsigned int version)
 
 ENG_API int eng_message_status_get(const eng_message *m, eng_message_status *out)
 {
-    eng__out_clear(out, ENG__SIZES(sizeof *out));
-    int rc = eng__child_check(m, ENG__H_MESSAGE, "message", out);
+    int rc = eng__child_out(m, ENG__H_MESSAGE, "message", out, ENG__SIZES(sizeof *out), "eng_message_status");
     if (rc)
-        return rc;
-    if ((rc = eng__out_open(out, ENG__SIZES(sizeof *out), "eng_message_status", "status")))
         return rc;
     const eng__msg *x = &m->m;
     eng_message_status full = {out->version, x->id, x->campaign, x->state, x->created_by, x->edited_by,
