@@ -243,6 +243,8 @@ def main(argv=None):
     pl.add_argument("--worlds", default="1-20")
     pl.add_argument("--seeds", type=int, default=3, help="simulator seeds a world (the noise of the net check)")
     pl.add_argument("--max-customers", type=int, default=200000)
+    pl.add_argument("--slow-max-customers", type=int, help="--max-customers under valgrind and TSan (the test "
+                    "setups' ENG_TEST_SLOW)")
     pl.add_argument("--gap", type=float, default=None, help="fail a world whose shortfall less 2 s.e. exceeds "
                     "this share of the oracle's net value")
     pl.add_argument("--python", help="libengage.so: also play from Python through the binding")
@@ -252,6 +254,8 @@ def main(argv=None):
     if a.cmd == "world":
         sys.stdout.write(gen(a.seed, a.python))
         return 0
+    if a.slow_max_customers and os.environ.get("ENG_TEST_SLOW", "0") not in ("", "0"):
+        a.max_customers = min(a.max_customers, a.slow_max_customers)
     if a.keep:
         os.makedirs(a.keep, exist_ok=True)
         return play(a, a.keep)
