@@ -190,7 +190,10 @@ ENG_API int eng_open(const eng_config *cfg, eng_engine **out);
  * its last child. Called from a host callback during a call on the same engine
  * (progress, workflow event, ...), it refuses with #ENG_EMISUSE and the engine
  * stays open, unless that call holds its own reference (eng_run_due()'s transport),
- * which then releases the engine when it returns.
+ * which then releases the engine when it returns. From another thread it waits for
+ * the call holding the engine's lock; calls waiting then, or started later, give
+ * #ENG_EMISUSE, and a call running without the lock (a transport's send) finishes
+ * first: the engine goes when the last of them returns (docs/embedding.md, Threads).
  * @return #ENG_OK, or #ENG_EMISUSE for a pointer that is not an open engine or a
  *         close from inside a call on it.
  */

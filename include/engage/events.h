@@ -324,7 +324,7 @@ typedef struct eng_txn_row {
     unsigned int version;       /**< #ENG_TXN_ROW_VERSION (set by the library). */
     const char *id;             /**< Transaction id. */
     uint32_t customer;          /**< Dense customer id, or UINT32_MAX while the customer is unknown. */
-    const char *external_id;    /**< The customer's external id as given. */
+    const char *external_id;    /**< The customer's external id as given; "" once the customer is erased. */
     eng_time time;              /**< Time. */
     int64_t amount;             /**< Amount scaled by 10^4. */
     const char *store;          /**< Store code or "". */

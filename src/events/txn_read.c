@@ -314,11 +314,9 @@ static int pub_cb(const eng__txn_cols *c, void *user)
         else {
             eng__aud *a;
             if (eng__aud_get(p->e, p->org, &a) == ENG_OK) {
-                if (eng__table_erased(&a->t, c->customer[i])) {
-                    char tomb[ENG__TOMB_LEN]; /* no id left, for either kind */
-                    eng__tombstone(c->customer[i], tomb);
-                    ext = dup_n(mem, tomb, sizeof tomb);
-                } else if (a->t.idkind == ENG_ID_STRING) {
+                if (eng__table_erased(&a->t, c->customer[i]))
+                    ext = eng__strdup(mem, ""); /* no id left, for either kind (the table's tombstone is internal) */
+                else if (a->t.idkind == ENG_ID_STRING) {
                     size_t l;
                     const char *s = eng__dict_str(&a->t.sid, c->customer[i], &l);
                     ext = dup_n(mem, s, l);

@@ -127,6 +127,7 @@ typedef struct books {
     uint64_t customers, group, frozen_all;
     uint8_t frozen_hash[32];
     uint64_t txns, txns_of_0; /* transactions, and those joined to dense id 0 (Pat) */
+    uint64_t txns_no_ext;     /* rows whose external id reads "" (an erased customer's) */
     int64_t amount;
 } books;
 
@@ -135,6 +136,8 @@ static int on_txn(const eng_txn_row *r, void *user)
     books *b = user;
     b->txns++;
     b->txns_of_0 += r->customer == 0;
+    assert_non_null(r->external_id);
+    b->txns_no_ext += r->external_id[0] == '\0';
     b->amount += r->amount;
     return 0;
 }
@@ -150,7 +153,7 @@ static void read_books(eng_engine *e, books *b)
     assert_int_equal(eng_audience_count(a, ENG_PART_ALL, &b->frozen_all), ENG_OK);
     assert_int_equal(eng_audience_hash(a, b->frozen_hash), ENG_OK);
     eng_audience_free(a);
-    b->txns = b->txns_of_0 = 0;
+    b->txns = b->txns_of_0 = b->txns_no_ext = 0;
     b->amount = 0;
     assert_int_equal(eng_txn_scan(e, "acme", NULL, 0, 0, on_txn, b), ENG_OK);
     uint64_t bad = 1;
@@ -267,6 +270,8 @@ static void erase_in_file_store(void **state)
     assert_int_equal(after.amount, before.amount); /* every total stays */
     assert_int_equal(after.txns_of_0, 2);          /* both of Pat's, the early one bound for good */
     assert_int_equal(after.txns_of_0, before.txns_of_0);
+    assert_int_equal(before.txns_no_ext, 0);
+    assert_int_equal(after.txns_no_ext, after.txns_of_0); /* no id left, not a placeholder */
     assert_int_equal(pat_state(e), 0);
 
     /* The audit names the erasure by the SHA-256 of the id. */
