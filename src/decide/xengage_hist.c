@@ -245,8 +245,9 @@ static int seeds(const eng__sends_view *v, uint32_t s, uint16_t code, eng_time b
 
 int eng__xe_org_sends(eng_engine *e, const char *org, uint16_t *code, eng__sends_view *v)
 {
-    if (eng__ev_org_code(e, org, code) != ENG_OK)
-        return ENG_ITEROVER;
+    int rc = eng__ev_org_code(e, org, code); /* an events state that failed to read is the failure */
+    if (rc)
+        return rc == ENG_ENOTFOUND ? ENG_ITEROVER : rc;
     return eng__sends_view_get(e, v);
 }
 

@@ -146,7 +146,8 @@ struct eng_engine;
 int eng__xe_seed_conversions(struct eng_engine *e, const char *org, int64_t before, int64_t now, const int8_t *idx,
                              eng__xe *xe);
 /* What every reading of the org's history starts with (xengage_hist.c): its events code in @p code and
- * the sends view; ENG_ITEROVER when the org has no events yet (nothing sent, nothing to read). */
+ * the sends view; ENG_ITEROVER when the org has no events yet (nothing sent, nothing to read), any other failure (the
+ * events state unread) as it is. */
 struct eng__sends_view;
 int eng__xe_org_sends(struct eng_engine *e, const char *org, uint16_t *code, struct eng__sends_view *v);
 
