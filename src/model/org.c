@@ -229,7 +229,8 @@ out:
 
 ENG_API int eng_org_settings_get(eng_engine *e, const char *actor, eng_org_settings *out)
 {
-    eng__out_clear(out, ENG__SIZES(sizeof *out)); /* written whole on success only */
+    if (out) /* written whole on success, so the caller need not set its version: not read here, left as it is */
+        memset((char *)out + sizeof out->version, 0, sizeof *out - sizeof out->version);
     int rc = eng__enter(e);
     if (rc)
         return rc;
